@@ -1,0 +1,159 @@
+"""Arithmetic ops and their vector-Jacobian products (notes: "The chain rule").
+
+Each op broadcasts like NumPy; its backward sums the gradient back to each
+operand's shape (:func:`sum_to_shape`). Operands may be tensors, arrays or
+Python numbers; constants get no gradient.
+"""
+
+import numpy as np
+
+from .tensor import _data, make, needs_grad, sum_to_shape
+
+
+def _broadcast_error(op, a, b, err):
+    return ValueError(
+        f"{op}: shapes {np.shape(a)} and {np.shape(b)} cannot be broadcast together"
+    ).with_traceback(err.__traceback__)
+
+
+def add(a, b):
+    """a + b."""
+    ad, bd = _data(a), _data(b)
+    try:
+        out = ad + bd
+    except ValueError as err:
+        raise _broadcast_error("add", ad, bd, err) from None
+
+    def backward(g):  # d(a+b)/da = 1, d(a+b)/db = 1
+        return (
+            sum_to_shape(g, np.shape(ad)) if needs_grad(a) else None,
+            sum_to_shape(g, np.shape(bd)) if needs_grad(b) else None,
+        )
+
+    return make(out, (a, b), backward)
+
+
+def sub(a, b):
+    """a - b."""
+    ad, bd = _data(a), _data(b)
+    try:
+        out = ad - bd
+    except ValueError as err:
+        raise _broadcast_error("sub", ad, bd, err) from None
+
+    def backward(g):
+        return (
+            sum_to_shape(g, np.shape(ad)) if needs_grad(a) else None,
+            sum_to_shape(-g, np.shape(bd)) if needs_grad(b) else None,
+        )
+
+    return make(out, (a, b), backward)
+
+
+def mul(a, b):
+    """a * b (elementwise)."""
+    ad, bd = _data(a), _data(b)
+    try:
+        out = ad * bd
+    except ValueError as err:
+        raise _broadcast_error("mul", ad, bd, err) from None
+
+    def backward(g):  # d(ab)/da = b, d(ab)/db = a
+        return (
+            sum_to_shape(g * bd, np.shape(ad)) if needs_grad(a) else None,
+            sum_to_shape(g * ad, np.shape(bd)) if needs_grad(b) else None,
+        )
+
+    return make(out, (a, b), backward)
+
+
+def div(a, b):
+    """a / b (elementwise)."""
+    ad, bd = _data(a), _data(b)
+    try:
+        out = ad / bd
+    except ValueError as err:
+        raise _broadcast_error("div", ad, bd, err) from None
+
+    def backward(g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
+        ga = g / bd
+        return (
+            sum_to_shape(ga, np.shape(ad)) if needs_grad(a) else None,
+            sum_to_shape(-ga * out, np.shape(bd)) if needs_grad(b) else None,
+        )
+
+    return make(out, (a, b), backward)
+
+
+def neg(a):
+    """-a."""
+    return make(-a.data, (a,), lambda g: (-g,))
+
+
+def power(a, b):
+    """a ** b (elementwise). d/da = b a^(b-1); d/db = a^b ln a (for a > 0)."""
+    ad, bd = _data(a), _data(b)
+    try:
+        out = ad**bd
+    except ValueError as err:
+        raise _broadcast_error("power", ad, bd, err) from None
+
+    def backward(g):
+        ga = gb = None
+        if needs_grad(a):
+            ga = sum_to_shape(g * bd * ad ** (bd - 1), np.shape(ad))
+        if needs_grad(b):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.where(ad > 0, np.log(np.where(ad > 0, ad, 1)), 0)
+            gb = sum_to_shape(g * out * log_a, np.shape(bd))
+        return ga, gb
+
+    return make(out, (a, b), backward)
+
+
+def _promote_for_matmul(a, b):
+    """View 1-D operands as matrices, as numpy.matmul does."""
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    return a2, b2
+
+
+def matmul(a, b):
+    """a @ b, with NumPy's rules for 1-D operands and batch broadcasting.
+
+    Notes
+    -----
+    For C = A B: dL/dA = dL/dC B^T and dL/dB = A^T dL/dC.
+    """
+    ad, bd = _data(a), _data(b)
+    ad, bd = np.asarray(ad), np.asarray(bd)
+    if ad.ndim == 0 or bd.ndim == 0:
+        raise ValueError("matmul: operands must have at least one dimension; use * for scalars")
+    inner_a = ad.shape[-1]
+    inner_b = bd.shape[-2] if bd.ndim > 1 else bd.shape[0]
+    if inner_a != inner_b:
+        raise ValueError(
+            f"matmul: shapes {ad.shape} and {bd.shape} are not aligned: "
+            f"{inner_a} (last axis of a) != {inner_b} ({'second-to-last' if bd.ndim > 1 else 'only'} "
+            f"axis of b)"
+        )
+    try:
+        out = ad @ bd
+    except ValueError as err:
+        raise _broadcast_error("matmul", ad, bd, err) from None
+
+    def backward(g):
+        a2, b2 = _promote_for_matmul(ad, bd)
+        g2 = g
+        if ad.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if bd.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if needs_grad(a):
+            ga = sum_to_shape(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(ad.shape)
+        if needs_grad(b):
+            gb = sum_to_shape(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(bd.shape)
+        return ga, gb
+
+    return make(out, (a, b), backward)

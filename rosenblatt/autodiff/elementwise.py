@@ -1,0 +1,135 @@
+"""Elementwise functions and their derivatives (notes: "Activation functions",
+the "Propagation / Backpropagation" table).
+
+Conventions at kinks follow PyTorch: relu'(0) = 0, |x|'(0) = 0; where
+``maximum``/``minimum`` tie, the gradient is split evenly; ``clip`` passes the
+gradient where min <= x <= max.
+"""
+
+import numpy as np
+
+from .tensor import _data, make, needs_grad, sum_to_shape
+
+
+def exp(x):
+    """e^x; d/dx = e^x."""
+    y = np.exp(x.data)
+    return make(y, (x,), lambda g: (g * y,))
+
+
+def log(x):
+    """ln x; d/dx = 1/x."""
+    xd = x.data
+    return make(np.log(xd), (x,), lambda g: (g / xd,))
+
+
+def sqrt(x):
+    """sqrt(x); d/dx = 1 / (2 sqrt(x))."""
+    y = np.sqrt(x.data)
+    return make(y, (x,), lambda g: (g / (2 * y),))
+
+
+def abs(x):  # noqa: A001 - the NumPy name
+    """|x|; d/dx = sign(x), 0 at 0."""
+    xd = x.data
+    return make(np.abs(xd), (x,), lambda g: (g * np.sign(xd),))
+
+
+def tanh(x):
+    """tanh(x); d/dx = 1 - tanh^2(x) = 1 / cosh^2(x)."""
+    y = np.tanh(x.data)
+    return make(y, (x,), lambda g: (g * (1 - y * y),))
+
+
+def sigmoid_array(x):
+    """The logistic function on an array, stable for any magnitude.
+
+    Uses sigma(x) = (1 + tanh(x/2)) / 2, which never overflows.
+    """
+    y = np.tanh(x * 0.5)
+    y += 1
+    y *= 0.5
+    return y
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x); d/dx = sigma(x) (1 - sigma(x))."""
+    y = sigmoid_array(x.data)
+    return make(y, (x,), lambda g: (g * y * (1 - y),))
+
+
+def relu(x):
+    """max(0, x); d/dx = 1{x > 0}."""
+    y = np.maximum(x.data, 0)
+    return make(y, (x,), lambda g: (g * (y > 0),))
+
+
+def clip(x, min=None, max=None):  # noqa: A002 - the NumPy names
+    """Clamp to [min, max] (either may be None); gradient 1 inside, 0 outside."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    xd = x.data
+    y = np.clip(xd, min, max)
+
+    def backward(g):
+        inside = np.ones(xd.shape, dtype=bool)
+        if min is not None:
+            inside &= xd >= min
+        if max is not None:
+            inside &= xd <= max
+        return (g * inside,)
+
+    return make(y, (x,), backward)
+
+
+def _extremum(a, b, pick, name):
+    ad, bd = _data(a), _data(b)
+    try:
+        out = pick(ad, bd)
+    except ValueError:
+        raise ValueError(
+            f"{name}: shapes {np.shape(ad)} and {np.shape(bd)} cannot be broadcast together"
+        ) from None
+
+    def backward(g):
+        a_wins = (ad == out).astype(g.dtype)
+        b_wins = (bd == out).astype(g.dtype)
+        total = a_wins + b_wins  # 2 where they tie: split the gradient evenly
+        return (
+            sum_to_shape(g * a_wins / total, np.shape(ad)) if needs_grad(a) else None,
+            sum_to_shape(g * b_wins / total, np.shape(bd)) if needs_grad(b) else None,
+        )
+
+    return make(out, (a, b), backward)
+
+
+def maximum(a, b):
+    """Elementwise max(a, b), broadcasting."""
+    return _extremum(a, b, np.maximum, "maximum")
+
+
+def minimum(a, b):
+    """Elementwise min(a, b), broadcasting."""
+    return _extremum(a, b, np.minimum, "minimum")
+
+
+def where(condition, a, b):
+    """Take ``a`` where ``condition`` holds, ``b`` elsewhere (broadcasting)."""
+    cond = np.asarray(_data(condition)).astype(bool, copy=False)
+    ad, bd = _data(a), _data(b)
+    try:
+        out = np.where(cond, ad, bd)
+    except ValueError:
+        raise ValueError(
+            f"where: shapes {cond.shape}, {np.shape(ad)} and {np.shape(bd)} cannot be "
+            f"broadcast together"
+        ) from None
+
+    def backward(g):
+        return (
+            None,
+            sum_to_shape(np.where(cond, g, 0), np.shape(ad)) if needs_grad(a) else None,
+            sum_to_shape(np.where(cond, 0, g), np.shape(bd)) if needs_grad(b) else None,
+        )
+
+    return make(out, (condition, a, b), backward)

@@ -1,0 +1,381 @@
+"""Tensor and reverse-mode differentiation (notes: "Backpropagation", "The chain rule").
+
+A :class:`Tensor` wraps a NumPy array. An op that is given tensors which
+require gradients records its inputs (``_parents``) and a closure
+(``_backward``) that maps the gradient of the loss with respect to the op's
+output to the gradients with respect to each input: the vector-Jacobian
+product, i.e. one application of the chain rule. ``backward()`` orders the
+recorded graph topologically (iteratively: a 10,000-op chain is fine) and runs
+the closures from the output back to the leaves, summing the contributions of
+every path, exactly as the notes' "Backpropagation" section does by hand.
+
+The graph is built only while gradients are enabled (see :func:`no_grad`),
+and freed as backward walks it, unless ``retain_graph=True``.
+"""
+
+import numpy as np
+
+DEFAULT_DTYPE = np.float32
+
+
+class _GradMode:
+    enabled = True
+
+
+class no_grad:
+    """Context manager (and decorator) under which ops record no graph.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> w = rb.tensor([1.0, 2.0], requires_grad=True)
+    >>> with rb.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self):
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self._previous
+        return False
+
+    def __call__(self, fn):
+        def wrapped(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        wrapped.__name__ = getattr(fn, "__name__", "wrapped")
+        wrapped.__doc__ = getattr(fn, "__doc__", None)
+        return wrapped
+
+
+def is_grad_enabled():
+    """Whether ops currently record the graph."""
+    return _GradMode.enabled
+
+
+def _freed_backward(grad):
+    raise RuntimeError(
+        "backward through a graph that was already freed; pass retain_graph=True to the "
+        "first backward() to call it twice"
+    )
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        The values.
+    grad : numpy.ndarray or None
+        d(loss)/d(self), filled by ``backward()`` for leaves that require grad.
+    requires_grad : bool
+        Whether gradients flow to (and through) this tensor.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "name", "__weakref__")
+    __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        self.data = as_float_array(data, dtype, "Tensor")
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+        self.name = name
+
+    # -- array attributes ----------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def __len__(self):
+        return len(self.data)
+
+    @property
+    def is_leaf(self):
+        """True for tensors created by the user rather than by an op."""
+        return self._backward is None
+
+    def numpy(self):
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python float."""
+        return self.data.item()
+
+    def detach(self):
+        """A tensor sharing the data but cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.data.dtype}{grad})"
+
+    # Comparisons give plain boolean arrays: they have no gradient.
+    def __eq__(self, other):
+        return self.data == _data(other)
+
+    def __ne__(self, other):
+        return self.data != _data(other)
+
+    def __lt__(self, other):
+        return self.data < _data(other)
+
+    def __le__(self, other):
+        return self.data <= _data(other)
+
+    def __gt__(self, other):
+        return self.data > _data(other)
+
+    def __ge__(self, other):
+        return self.data >= _data(other)
+
+    __hash__ = object.__hash__
+
+    @staticmethod
+    def _wrap(data):
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = False
+        t._parents = ()
+        t._backward = None
+        t.name = None
+        return t
+
+    # -- backpropagation -----------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Backpropagate from this tensor: fill ``.grad`` of every leaf it depends on.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            d(loss)/d(self); may be omitted only when ``self`` holds one value.
+        retain_graph : bool, default False
+            Keep the graph so that ``backward`` can be called again.
+
+        Raises
+        ------
+        ValueError
+            If ``self`` is not a scalar and no ``grad`` is given, or ``grad``
+            has the wrong shape.
+        RuntimeError
+            If ``self`` does not require grad, or its graph was freed.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad (no input of the computation "
+                "had requires_grad=True, or it was computed under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: a gradient can be implied only for a scalar; this tensor has "
+                    f"shape {self.data.shape}, so pass grad= of that shape (or reduce it first, "
+                    f"e.g. loss.sum())"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(_data(grad), dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(
+                    f"backward: grad has shape {grad.shape} but the tensor has shape "
+                    f"{self.data.shape}"
+                )
+        _run_backward(self, grad, retain_graph)
+
+
+def _topological_order(root):
+    """Nodes reachable from ``root`` (through tensors that require grad), parents first."""
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent is not None and parent._backward is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def _accumulate_leaf(leaf, grad):
+    if leaf.grad is None:
+        # A fresh array: the incoming one may be shared with other nodes or read-only.
+        leaf.grad = np.array(grad, dtype=leaf.data.dtype, copy=True)
+        if leaf.grad.shape != leaf.data.shape:
+            leaf.grad = np.broadcast_to(leaf.grad, leaf.data.shape).copy()
+    else:
+        leaf.grad += grad
+
+
+def _run_backward(root, grad, retain_graph):
+    if root._backward is None:
+        _accumulate_leaf(root, grad)
+        return
+    pending = {id(root): grad}
+    for node in reversed(_topological_order(root)):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        parent_grads = node._backward(g)
+        for parent, pg in zip(node._parents, parent_grads):
+            if pg is None or parent is None or not parent.requires_grad:
+                continue
+            if parent._backward is None:
+                _accumulate_leaf(parent, pg)
+            else:
+                key = id(parent)
+                if key in pending:
+                    pending[key] = pending[key] + pg
+                else:
+                    pending[key] = pg
+        if not retain_graph:
+            node._parents = ()
+            node._backward = _freed_backward
+
+
+# -- helpers shared by every op --------------------------------------------------
+
+_FLOAT_KINDS = "f"
+
+
+def as_float_array(data, dtype=None, where="tensor"):
+    """``data`` as a floating ndarray; integers and booleans become ``float32``.
+
+    Raises ``TypeError`` for object, string and complex data.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(
+                f"{where}: dtype must be a floating type (float32 or float64); got {dtype}"
+            )
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{where}: cannot make a float array from {type(data).__name__}: {err}")
+    kind = arr.dtype.kind
+    if kind == "f":
+        return arr
+    if kind in "iub":
+        return arr.astype(DEFAULT_DTYPE)
+    raise TypeError(
+        f"{where}: expected real numbers (a float array), got an array of dtype {arr.dtype}; "
+        f"convert it with numpy.asarray(x, dtype=numpy.float32)"
+    )
+
+
+def _data(x):
+    """The array (or Python scalar) behind an op operand."""
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, (float, int)) and not isinstance(x, bool):
+        return x
+    return as_float_array(x, where="operand")
+
+
+def needs_grad(x):
+    """Whether gradients must be computed for operand ``x``."""
+    return isinstance(x, Tensor) and x.requires_grad
+
+
+def make(data, parents, backward):
+    """The result of an op: records ``parents`` and ``backward`` if any parent needs grad.
+
+    ``parents`` may contain non-tensors (constants); ``backward(grad)`` returns
+    one gradient (or None) per entry of ``parents``.
+    """
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out.name = None
+    if _GradMode.enabled:
+        for p in parents:
+            if isinstance(p, Tensor) and p.requires_grad:
+                out.requires_grad = True
+                out._parents = tuple(q if isinstance(q, Tensor) else None for q in parents)
+                out._backward = backward
+                return out
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    return out
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """Create a :class:`Tensor`.
+
+    Parameters
+    ----------
+    data : array_like
+        Numbers. Integer and boolean data become ``float32``; float arrays keep
+        their dtype.
+    requires_grad : bool, default False
+        Whether backward should compute d(loss)/d(this tensor).
+    dtype : numpy dtype, optional
+        A floating dtype to convert to.
+
+    Raises
+    ------
+    TypeError
+        For object, string or complex data, or a non-floating ``dtype``.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> x = rb.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([2., 4., 6.], dtype=float32)
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is None and not isinstance(data, np.ndarray):
+        arr = as_float_array(data, None, "tensor")
+        if arr.dtype == np.float64:
+            arr = arr.astype(DEFAULT_DTYPE)  # Python floats: the library default, float32
+        return Tensor(arr, requires_grad=requires_grad)
+    return Tensor(as_float_array(data, dtype, "tensor"), requires_grad=requires_grad)
+
+
+def sum_to_shape(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead > 0:
+        grad = grad.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)

@@ -1,0 +1,109 @@
+"""Dense (fully-connected, affine) layers (notes: "Feed-forward neural networks").
+
+NET = X W + b as one graph node: the forward is one matrix product and an
+in-place bias add; the backward is the notes' three rules,
+dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, make, needs_grad
+from . import init as initializers
+from .module import Module
+from .parameter import Parameter
+
+
+def dense(x, weight, bias=None):
+    """X @ W + b in one op.
+
+    Parameters
+    ----------
+    x : Tensor, shape (..., in_features)
+    weight : Tensor, shape (in_features, out_features)
+    bias : Tensor, shape (out_features,), optional
+
+    Returns
+    -------
+    Tensor, shape (..., out_features)
+    """
+    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    wd = weight.data
+    if xd.shape[-1] != wd.shape[0]:
+        raise ValueError(
+            f"dense: input has {xd.shape[-1]} features (shape {xd.shape}) but the weight "
+            f"expects {wd.shape[0]} (shape {wd.shape})"
+        )
+    x2 = xd.reshape(-1, wd.shape[0]) if xd.ndim != 2 else xd
+    y = x2 @ wd
+    if bias is not None:
+        y += bias.data
+    out_shape = xd.shape[:-1] + (wd.shape[1],)
+
+    def backward(g):
+        g2 = g.reshape(-1, wd.shape[1]) if g.ndim != 2 else g
+        gx = (g2 @ wd.T).reshape(xd.shape) if needs_grad(x) else None
+        gw = x2.T @ g2 if weight.requires_grad else None
+        gb = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
+        return gx, gw, gb
+
+    return make(y.reshape(out_shape) if xd.ndim != 2 else y, (x, weight, bias), backward)
+
+
+class Dense(Module):
+    """A fully-connected layer: ``y = x @ W + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool, default True
+    init : str or callable, default "glorot_uniform"
+        One of ``rb.nn.init``'s names (zeros, constant, normal, fan_in, he,
+        glorot_uniform, sparse) or a callable ``fn(shape, fan_in=, fan_out=, rng=)``.
+    bias_init : float, default 0.0
+        The initial bias (the notes suggest 0.01 for ReLU layers).
+    rng : numpy.random.Generator, optional
+    dtype : default float32
+
+    Attributes
+    ----------
+    W : Parameter, shape (in_features, out_features)
+    b : Parameter, shape (out_features,) or None
+
+    Raises
+    ------
+    ValueError
+        When called on an input whose last axis is not ``in_features``.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> layer = rb.nn.Dense(3, 2)
+    >>> layer(rb.tensor(np.ones((4, 3)))).shape
+    (4, 2)
+    """
+
+    def __init__(self, in_features, out_features, bias=True, init="glorot_uniform",
+                 bias_init=0.0, rng=None, dtype=np.float32):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Dense: {name} must be a positive integer; got {value!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.init = init
+        fn = initializers.get(init)
+        shape = (self.in_features, self.out_features)
+        self.W = Parameter(fn(shape, fan_in=self.in_features, fan_out=self.out_features,
+                              rng=rng, dtype=dtype))
+        self.b = Parameter(np.full(self.out_features, bias_init, dtype=dtype)) if bias else None
+
+    def forward(self, x):
+        shape = x.shape
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(
+                f"Dense({self.in_features}, {self.out_features}): expected input of shape "
+                f"(batch, {self.in_features}); got {tuple(shape)}"
+            )
+        return dense(x, self.W, self.b)
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}" + ("" if self.b is not None else ", bias=False")

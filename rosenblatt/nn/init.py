@@ -1,0 +1,97 @@
+"""Weight initialisation (notes: "Weight initialization").
+
+Every initializer is ``fn(shape, *, fan_in=None, fan_out=None, rng=None,
+dtype=float32) -> ndarray``. Fans default to a dense weight of shape
+``(in_features, out_features)``; layers with other layouts (convolutions)
+pass them explicitly. By name: ``get("he")``.
+
+The notes' argument: with N(0, 1) weights a unit with d inputs has a net input
+NET = W.X + b whose standard deviation is about sqrt(d + 1), so it saturates;
+scaling by 1/sqrt(fan_in) brings it back to about 1.
+"""
+
+import numpy as np
+
+from ..randomness import resolve_rng
+
+
+def _fans(shape, fan_in, fan_out):
+    if fan_in is None:
+        fan_in = shape[0] if len(shape) >= 1 else 1
+    if fan_out is None:
+        fan_out = shape[1] if len(shape) >= 2 else shape[0] if shape else 1
+    return fan_in, fan_out
+
+
+def zeros(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """All zeros (the notes: every hidden unit then stays identical)."""
+    return np.zeros(shape, dtype=dtype)
+
+
+def constant(shape, value=0.0, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """Every entry ``value``."""
+    return np.full(shape, value, dtype=dtype)
+
+
+def normal(shape, std=0.001, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """N(0, std^2): the notes' "small random numbers" (std 0.001 by default)."""
+    return (resolve_rng(rng).standard_normal(shape) * std).astype(dtype)
+
+
+def fan_in(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """N(0, 1) / sqrt(fan_in): NET keeps a standard deviation of about 1."""
+    n_in, _ = _fans(shape, fan_in, fan_out)
+    return (resolve_rng(rng).standard_normal(shape) / np.sqrt(n_in)).astype(dtype)
+
+
+def he(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """N(0, 1) * sqrt(2 / fan_in), for ReLU units (He et al. 2015)."""
+    n_in, _ = _fans(shape, fan_in, fan_out)
+    return (resolve_rng(rng).standard_normal(shape) * np.sqrt(2.0 / n_in)).astype(dtype)
+
+
+def glorot_uniform(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """U(-b, b) with b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
+    n_in, n_out = _fans(shape, fan_in, fan_out)
+    bound = np.sqrt(6.0 / (n_in + n_out))
+    return resolve_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def sparse(shape, k=10, std=1.0, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """Each unit gets exactly ``k`` non-zero N(0, std^2) incoming weights (Martens 2010).
+
+    For a dense weight ``(in_features, out_features)`` each column has ``k``
+    non-zeros (all of them when ``k >= in_features``).
+    """
+    if len(shape) != 2:
+        raise ValueError(f"sparse: needs a 2-D (in_features, out_features) shape; got {shape}")
+    n_in, n_out = shape
+    rng = resolve_rng(rng)
+    w = np.zeros(shape, dtype=dtype)
+    k = min(int(k), n_in)
+    rows = np.argsort(rng.random((n_in, n_out)), axis=0)[:k]  # k distinct inputs per unit
+    cols = np.broadcast_to(np.arange(n_out), rows.shape)
+    w[rows, cols] = rng.standard_normal(rows.shape) * std
+    return w
+
+
+INITIALIZERS = {
+    "zeros": zeros,
+    "constant": constant,
+    "normal": normal,
+    "fan_in": fan_in,
+    "he": he,
+    "glorot_uniform": glorot_uniform,
+    "sparse": sparse,
+}
+
+
+def get(init):
+    """An initializer from its name, or ``init`` itself if it is callable."""
+    if callable(init):
+        return init
+    if init not in INITIALIZERS:
+        raise ValueError(
+            f"init must be one of {', '.join(sorted(INITIALIZERS))} or a callable; got {init!r}"
+        )
+    return INITIALIZERS[init]

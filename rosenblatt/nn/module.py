@@ -1,0 +1,261 @@
+"""Modules: layers and networks built from layers (notes: "Feed-forward neural networks").
+
+A :class:`Module` finds its parameters and sub-modules by walking its
+attributes (and lists, tuples and dicts of them) in definition order; there
+is no ``__setattr__`` magic. Buffers (non-learned state such as batch norm's
+running statistics) are ndarray attributes named in the class attribute
+``buffers``.
+"""
+
+import numpy as np
+
+from .parameter import Parameter
+
+
+def _walk(value):
+    """Yield (key, item) for the modules and parameters inside an attribute value."""
+    if isinstance(value, (Module, Parameter)):
+        yield "", value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            for key, found in _walk(item):
+                yield f"{i}.{key}" if key else str(i), found
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            for key, found in _walk(item):
+                yield f"{k}.{key}" if key else str(k), found
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses set their parameters (:class:`Parameter`) and sub-modules as
+    attributes in ``__init__`` and implement ``forward``. ``training`` is read
+    only by the layers that behave differently in training (dropout, batch
+    norm, RReLU).
+    """
+
+    buffers = ()
+    training = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- structure ------------------------------------------------------------
+    def _items(self):
+        for name, value in vars(self).items():
+            if name.startswith("__"):
+                continue
+            for key, found in _walk(value):
+                yield (f"{name}.{key}" if key else name), found
+
+    def named_children(self):
+        """(name, module) for each direct sub-module."""
+        for name, item in self._items():
+            if isinstance(item, Module):
+                yield name, item
+
+    def children(self):
+        """The direct sub-modules."""
+        return [m for _, m in self.named_children()]
+
+    def modules(self):
+        """This module and all modules below it, depth first."""
+        out = [self]
+        for child in self.children():
+            out.extend(child.modules())
+        return out
+
+    def named_parameters(self, prefix=""):
+        """(dotted name, Parameter) for every parameter, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        result = []
+        while stack:
+            pre, module = stack.pop()
+            children = []
+            for name, item in module._items():
+                full = f"{pre}{name}"
+                if isinstance(item, Parameter):
+                    if id(item) not in seen:
+                        seen.add(id(item))
+                        result.append((full, item))
+                else:
+                    children.append((f"{full}.", item))
+            stack.extend(reversed(children))
+        return result
+
+    def parameters(self):
+        """Every parameter of the module and its sub-modules, in definition order."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        """(dotted name, ndarray) for the non-learned state (running statistics ...)."""
+        out = [(f"{prefix}{name}", getattr(self, name)) for name in self.buffers]
+        for name, child in self.named_children():
+            out.extend(child.named_buffers(f"{prefix}{name}."))
+        return out
+
+    def num_parameters(self):
+        """The number of learned values."""
+        return int(sum(p.size for p in self.parameters()))
+
+    # -- modes ----------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode (dropout, batch norm and RReLU read it); returns self."""
+        for m in self.modules():
+            m.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Set evaluation mode; returns self."""
+        return self.train(False)
+
+    def freeze(self):
+        """Stop learning every parameter (``requires_grad = False``); returns self."""
+        for p in self.parameters():
+            p.requires_grad = False
+        return self
+
+    def unfreeze(self):
+        """Learn every parameter again; returns self."""
+        for p in self.parameters():
+            p.requires_grad = True
+        return self
+
+    def zero_grad(self):
+        """Zero every parameter's gradient in place (keeping ParameterVector views)."""
+        for p in self.parameters():
+            if p.grad is not None:
+                p.grad.fill(0)
+
+    # -- state ----------------------------------------------------------------
+    def state_dict(self):
+        """Name -> array copy of every parameter and buffer."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        state.update({name: np.array(b, copy=True) for name, b in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state, strict=True):
+        """Copy arrays into the parameters and buffers, in place.
+
+        Raises
+        ------
+        KeyError
+            If ``strict`` and a name is missing or unexpected.
+        ValueError
+            If a shape differs.
+        """
+        targets = dict(self.named_parameters())
+        targets_buf = dict(self.named_buffers())
+        expected = set(targets) | set(targets_buf)
+        if strict:
+            missing = sorted(expected - set(state))
+            unexpected = sorted(set(state) - expected)
+            if missing or unexpected:
+                raise KeyError(
+                    f"load_state_dict: missing {missing or 'nothing'}, unexpected "
+                    f"{unexpected or 'nothing'}"
+                )
+        for name, value in state.items():
+            if name in targets:
+                dest = targets[name].data
+            elif name in targets_buf:
+                dest = targets_buf[name]
+            else:
+                continue
+            value = np.asarray(value)
+            if value.shape != dest.shape:
+                raise ValueError(
+                    f"load_state_dict: {name} has shape {dest.shape} in the model but "
+                    f"{value.shape} in the state"
+                )
+            dest[...] = value
+        return self
+
+    def astype(self, dtype):
+        """Cast every parameter and buffer to ``dtype`` (float64 for gradient checks).
+
+        This rebinds parameter arrays: do it before building an optimizer.
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"astype: dtype must be a floating type; got {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None if p.grad is None else p.grad.astype(dtype)
+        for m in self.modules():
+            for name in m.buffers:
+                value = getattr(m, name)
+                if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                    setattr(m, name, value.astype(dtype))
+        return self
+
+    # -- display --------------------------------------------------------------
+    def extra_repr(self):
+        """The constructor arguments shown by ``repr``."""
+        return ""
+
+    def __repr__(self):
+        own = sum(p.size for item in vars(self).values() for _, p in _walk(item)
+                  if isinstance(p, Parameter))
+        head = f"{type(self).__name__}({self.extra_repr()})"
+        kids = self.named_children()
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in kids]
+        if not lines:
+            return head + (f"  [{own:,} params]" if own else "")
+        total = self.num_parameters()
+        return head[:-1] + "\n" + "\n".join(lines) + f"\n)  [{total:,} params]"
+
+
+class Sequential(Module):
+    """Layers applied one after another.
+
+    Indexable and sliceable: ``model[-1]`` is the output layer, ``model[:-1]``
+    the network without it (sharing the layers: transfer learning).
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(2, 4), rb.nn.Tanh(), rb.nn.Dense(4, 1))
+    >>> len(net), type(net[:-1]).__name__
+    (3, 'Sequential')
+    """
+
+    def __init__(self, *layers):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def append(self, layer):
+        """Add a layer at the end; returns self."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"Sequential.append: expected a Module; got {type(layer).__name__}")
+        self.layers.append(layer)
+        return self
+
+    def _items(self):
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
