@@ -1,6 +1,6 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
-from . import autodiff, nn, randomness
+from . import autodiff, nn, optim, randomness
 from .autodiff import (
     GradcheckError,
     Tensor,
@@ -23,6 +23,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckError", "Tensor", "abs", "autodiff", "clip", "concatenate", "exp", "gradcheck",
-    "log", "logsumexp", "maximum", "minimum", "nn", "no_grad", "pad", "randomness", "relu",
+    "log", "logsumexp", "maximum", "minimum", "nn", "no_grad", "optim", "pad", "randomness", "relu",
     "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor", "where",
 ]

@@ -1,0 +1,96 @@
+"""Adam: adaptive moment estimation (notes: "Training algorithms", "Adam").
+
+The notes put epsilon inside the square root, ``eta m_hat / sqrt(v_hat + eps)``;
+the paper (and PyTorch) add it outside, ``eta m_hat / (sqrt(v_hat) + eps)``.
+We follow the paper so that results compare one to one with PyTorch; the
+difference only matters while ``v_hat`` is of the order of ``eps``.
+"""
+
+import numpy as np
+
+from .optimizer import Optimizer, check_positive, check_unit
+
+
+def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t):
+    """One Adam step (``t`` counts from 1) on flat arrays, in place.
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    """
+    m *= beta1
+    np.multiply(grad, 1.0 - beta1, out=buf)
+    m += buf
+    v *= beta2
+    np.multiply(grad, grad, out=buf)
+    buf *= 1.0 - beta2
+    v += buf
+    np.sqrt(v, out=buf)
+    buf /= np.sqrt(1.0 - beta2**t)
+    buf += eps
+    np.divide(m, buf, out=buf)
+    buf *= lr / (1.0 - beta1**t)
+    theta -= buf
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba): momentum on the gradient, RMS scaling, bias correction.
+
+    Parameters
+    ----------
+    params : iterable of Parameter or ParameterVector
+    lr : float or schedule, default 1e-3
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the first and second moment estimates, each in [0, 1).
+    eps : float, default 1e-8
+        Added to ``sqrt(v_hat)`` (outside the root, as in the paper).
+    weight_decay : float, default 0
+        L2 penalty added to the gradient (PyTorch's ``Adam``, not ``AdamW``).
+
+    Notes
+    -----
+    .. math::
+
+        m_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t, \\quad
+        v_t = \\beta_2 v_{t-1} + (1-\\beta_2) g_t^2, \\\\
+        \\theta_{t+1} = \\theta_t - \\eta \\frac{m_t / (1-\\beta_1^t)}
+        {\\sqrt{v_t / (1-\\beta_2^t)} + \\epsilon}
+
+    References
+    ----------
+    Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> w = rb.nn.Parameter(np.array([1.0, -2.0]))
+    >>> opt = rb.optim.Adam([w], lr=0.1)
+    >>> opt.zero_grad(); (w * w).sum().backward(); opt.step()
+    >>> np.round(w.data, 6)   # the first step moves every weight by about lr
+    array([ 0.9, -1.9])
+    """
+
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    state_names = ("m", "v")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
+        self.betas = (check_unit("Adam", "betas[0]", betas[0]),
+                      check_unit("Adam", "betas[1]", betas[1]))
+        self.eps = check_positive("Adam", "eps", eps, allow_zero=True)
+        self.weight_decay = check_positive("Adam", "weight_decay", weight_decay, allow_zero=True)
+        self.m = self._zeros()
+        self.v = self._zeros()
+        self._buf = self._zeros()
+        self._decayed = None
+
+    def _update(self, theta, grad):
+        if self.weight_decay:
+            if self._decayed is None:
+                self._decayed = self._zeros()
+            np.multiply(theta, self.weight_decay, out=self._decayed)
+            self._decayed += grad
+            grad = self._decayed
+        adam_rule(theta, grad, self.m, self.v, self._buf, lr=self.lr, beta1=self.betas[0],
+                  beta2=self.betas[1], eps=self.eps, t=self.t + 1)

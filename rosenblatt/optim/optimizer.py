@@ -1,0 +1,207 @@
+"""The optimizer base class (notes: "Training algorithms").
+
+Every optimizer owns one flat :class:`~rosenblatt.nn.ParameterVector`: the
+model's parameters are views into ``vec.data`` and their gradients views into
+``vec.grad``. A step is then one short function over flat arrays,
+``rule(theta, grad, state...)``, whatever the number of layers: the same
+handful of NumPy operations for a 2-layer and a 20-layer network.
+
+Frozen parameters (``requires_grad`` False when the optimizer is built) are
+not packed at all, so they cost nothing and never move. Parameters frozen
+*later* (fine-tuning) are found at each step (one cheap pass over the
+parameter list) and restored after the update, so they do not move either.
+"""
+
+import math
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor
+from ..nn.parameter import ParameterVector
+
+
+def pack(params):
+    """A ParameterVector over the trainable ``params`` (or ``params`` itself if it is one).
+
+    Parameters
+    ----------
+    params : ParameterVector or iterable of Parameter
+        Parameters with ``requires_grad`` False are left out.
+
+    Raises
+    ------
+    TypeError
+        If an item is not a Parameter/Tensor.
+    ValueError
+        If there is nothing to train.
+    """
+    if isinstance(params, ParameterVector):
+        return params
+    if isinstance(params, Tensor):
+        params = [params]
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(
+            f"optimizer: params must be a list of Parameters (model.parameters()) or a "
+            f"ParameterVector; got {type(params).__name__}"
+        ) from None
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"optimizer: params must contain Parameters; got a {type(p).__name__}"
+            )
+    trainable = [p for p in params if p.requires_grad]
+    if not trainable:
+        raise ValueError(
+            "optimizer: got no trainable parameters (empty list, or every parameter is frozen)"
+        )
+    return ParameterVector(trainable)
+
+
+def check_positive(owner, name, value, allow_zero=False):
+    """Validate a scalar hyper-parameter; returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__}")
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok or not math.isfinite(value):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{owner}: {name} must be finite and {bound}; got {value!r}")
+    return value
+
+
+def check_unit(owner, name, value, closed_low=True):
+    """Validate a decay rate in [0, 1) (or (0, 1) when ``closed_low`` is False)."""
+    value = check_positive(owner, name, value, allow_zero=True)
+    if value >= 1 or (not closed_low and value == 0):
+        low = "[0" if closed_low else "(0"
+        raise ValueError(f"{owner}: {name} must be in {low}, 1); got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class: flat parameters, ``zero_grad``, ``step``, state dicts.
+
+    Subclasses list their hyper-parameters in ``hyperparameters`` (public
+    attributes) and their per-parameter state arrays in ``state_names``
+    (attributes holding arrays shaped like the flat vector), and implement
+    :meth:`_update`, which applies the rule to ``(theta, grad)``.
+
+    Parameters
+    ----------
+    params : iterable of Parameter or ParameterVector
+    lr : float or callable
+        The learning rate; a schedule (``rb.optim.schedules``, any callable
+        ``t -> lr``) is evaluated before each step with ``t`` the number of
+        steps already taken, and its value written to ``self.lr``.
+
+    Attributes
+    ----------
+    vec : ParameterVector
+        ``vec.data`` is theta, ``vec.grad`` its gradient.
+    t : int
+        Number of steps taken.
+    lr : float
+        The current learning rate (readable and writable).
+    schedule : callable or None
+    """
+
+    hyperparameters = ("lr",)
+    state_names = ()
+
+    def __init__(self, params, lr):
+        self.vec = pack(params)
+        self.t = 0
+        self.schedule = None
+        if callable(lr):
+            self.schedule = lr
+            lr = lr(0)
+        self.lr = check_positive(type(self).__name__, "lr", lr, allow_zero=True)
+
+    # -- the loop's interface ---------------------------------------------------
+    @property
+    def params(self):
+        """The packed parameters."""
+        return self.vec.params
+
+    def zero_grad(self):
+        """Set the flat gradient to zero, in place."""
+        self.vec.grad.fill(0)
+
+    def step(self):
+        """Apply one update to theta from the current gradient."""
+        if self.schedule is not None:
+            self.lr = float(self.schedule(self.t))
+        frozen = [sl for p, sl in zip(self.vec.params, self.vec.slices) if not p.requires_grad]
+        if frozen:
+            kept = [self.vec.data[sl].copy() for sl in frozen]
+        self._update(self.vec.data, self.vec.grad)
+        if frozen:
+            for sl, values in zip(frozen, kept):
+                self.vec.data[sl] = values
+        self.t += 1
+
+    def _update(self, theta, grad):
+        raise NotImplementedError
+
+    def _zeros(self):
+        return np.zeros_like(self.vec.data)
+
+    # -- state ------------------------------------------------------------------
+    def state_dict(self):
+        """Plain values: hyper-parameters (numbers, lists), ``t``, and state arrays (copies).
+
+        Arrays are ``numpy.ndarray`` values; everything else is JSON-able, so
+        a checkpoint can store the arrays as safetensors and the rest as JSON.
+        """
+        state = {"algorithm": type(self).__name__, "t": int(self.t)}
+        for name in self.hyperparameters:
+            value = getattr(self, name)
+            state[name] = list(value) if isinstance(value, tuple) else value
+        for name in self.state_names:
+            value = getattr(self, name)
+            state[name] = None if value is None else np.array(value, copy=True)
+        return state
+
+    def load_state_dict(self, state):
+        """Restore hyper-parameters, ``t`` and state arrays (in place); returns self.
+
+        Raises
+        ------
+        ValueError
+            If the state is for another algorithm or its arrays have another size.
+        """
+        name = type(self).__name__
+        if state.get("algorithm", name) != name:
+            raise ValueError(
+                f"{name}.load_state_dict: the state is for {state['algorithm']}, not {name}"
+            )
+        self.t = int(state.get("t", self.t))
+        for key in self.hyperparameters:
+            if key in state:
+                value = state[key]
+                setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        for key in self.state_names:
+            if key not in state:
+                continue
+            value = state[key]
+            if value is None:
+                setattr(self, key, None)
+                continue
+            value = np.asarray(value)
+            if value.shape != self.vec.data.shape:
+                raise ValueError(
+                    f"{name}.load_state_dict: {key} has shape {value.shape}; the parameters "
+                    f"need {self.vec.data.shape}"
+                )
+            current = getattr(self, key)
+            if current is None or current.shape != value.shape:
+                setattr(self, key, value.astype(self.vec.data.dtype, copy=True))
+            else:
+                current[...] = value
+        return self
+
+    def __repr__(self):
+        hp = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.hyperparameters)
+        return f"{type(self).__name__}({self.vec.size} values, {hp})"

@@ -1,0 +1,105 @@
+"""Gradient descent with momentum and Nesterov momentum (notes: "Training algorithms", "Momentum").
+
+The notes write momentum as a velocity, ``V' = mu V - eta grad; W' = W + V'``.
+With a constant learning rate that is the same trajectory as the form used
+here (and by PyTorch), which accumulates gradients and scales by the learning
+rate at the end: ``b = mu b + g; W' = W - eta b``, so that changing ``lr``
+during training (a schedule) rescales the whole step at once.
+"""
+
+import numpy as np
+
+from .optimizer import Optimizer, check_positive, check_unit
+
+
+def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay, first):
+    """One SGD step on flat arrays, in place.
+
+    ``d = g + wd theta``; with momentum ``b = mu b + d`` (``b = d`` at the
+    first step), ``d = d + mu b`` (Nesterov) or ``d = b``; ``theta -= lr d``.
+    ``buf`` is scratch space shaped like ``theta``.
+    """
+    d = grad
+    if weight_decay:
+        np.multiply(theta, weight_decay, out=buf)
+        buf += grad
+        d = buf
+    if velocity is None:
+        np.multiply(d, lr, out=buf)
+        theta -= buf
+        return
+    if first:
+        velocity[...] = d
+    else:
+        velocity *= momentum
+        velocity += d
+    if nesterov:  # theta -= lr (d + mu b), as two scaled subtractions to reuse one buffer
+        np.multiply(d, lr, out=buf)
+        theta -= buf
+        np.multiply(velocity, lr * momentum, out=buf)
+    else:
+        np.multiply(velocity, lr, out=buf)
+    theta -= buf
+
+
+class SGD(Optimizer):
+    """Gradient descent, optionally with (Nesterov) momentum and L2 weight decay.
+
+    Parameters
+    ----------
+    params : iterable of Parameter or ParameterVector
+    lr : float or schedule
+        The learning rate eta.
+    momentum : float, default 0
+        The momentum coefficient mu in [0, 1) (the notes' "friction": 0 is
+        plain gradient descent).
+    nesterov : bool, default False
+        Nesterov accelerated gradient (needs ``momentum > 0``), PyTorch's
+        formulation: the look-ahead gradient is approximated by ``g + mu b``.
+    weight_decay : float, default 0
+        L2 penalty coefficient added to the gradient: ``g + wd * theta``.
+
+    Notes
+    -----
+    .. math::
+
+        d_t = g_t + \\lambda \\theta_t, \\quad
+        b_t = \\mu b_{t-1} + d_t \\ (b_1 = d_1), \\quad
+        \\theta_{t+1} = \\theta_t - \\eta (d_t + \\mu b_t \\text{ if Nesterov else } b_t)
+
+    Identical, step for step, to ``torch.optim.SGD`` (dampening 0).
+
+    References
+    ----------
+    Sutskever, Martens, Dahl and Hinton, "On the importance of initialization
+    and momentum in deep learning", ICML 2013.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> w = rb.nn.Parameter(np.array([1.0, -2.0]))
+    >>> opt = rb.optim.SGD([w], lr=0.1)
+    >>> opt.zero_grad(); (w * w).sum().backward(); opt.step()
+    >>> w.data
+    array([ 0.8, -1.6])
+    """
+
+    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    state_names = ("velocity",)
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.momentum = check_unit("SGD", "momentum", momentum)
+        self.weight_decay = check_positive("SGD", "weight_decay", weight_decay, allow_zero=True)
+        if nesterov and self.momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0; got momentum=0")
+        self.nesterov = bool(nesterov)
+        self.velocity = self._zeros() if self.momentum else None
+        self._buf = self._zeros()
+
+    def _update(self, theta, grad):
+        if self.momentum and self.velocity is None:  # momentum switched on after construction
+            self.velocity = self._zeros()
+        sgd_rule(theta, grad, self.velocity if self.momentum else None, self._buf, lr=self.lr,
+                 momentum=self.momentum, nesterov=self.nesterov,
+                 weight_decay=self.weight_decay, first=self.t == 0)
