@@ -1,0 +1,7 @@
+"""``python -m rosenblatt.cli``."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""Argument parsing and dispatch for the ``rosenblatt`` command.
+
+Each sub-command lives in its own module with ``add_parser(sub)`` and
+``run(args) -> exit code``. User mistakes raise :class:`CLIError`: one line on
+stderr, exit code 2, no traceback.
+"""
+
+import argparse
+import sys
+
+from .errors import CLIError
+
+_COMMANDS = ("tour",)
+
+
+def build_parser():
+    """The argparse parser with every sub-command."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rosenblatt",
+        description="Neural networks of the notes, in NumPy: train, evaluate, predict, "
+        "list datasets, and run the tour (the notes' claims as experiments).",
+    )
+    parser.add_argument("--version", action="version", version=f"rosenblatt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import importlib
+
+    for name in _COMMANDS:
+        module = importlib.import_module(f"{__package__}.{name if name != 'datasets' else 'data'}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code (0 ok, 1 failed check, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as e:
+        print(f"rosenblatt {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rosenblatt: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,53 @@
+"""``rosenblatt tour``: run the executable notes and write the HTML report."""
+
+import sys
+
+from .errors import CLIError
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "tour",
+        help="run the notes' claims as experiments; write an HTML report",
+        description="Run the tour's chapters (progress on stderr) and write one self-contained "
+        "HTML report with figures and a pass/fail mark per claim.",
+    )
+    p.add_argument("--quick", action="store_true", help="small budgets: the whole tour in ~2 min")
+    p.add_argument("--out", default="rosenblatt-tour", metavar="DIR",
+                   help="folder for report.html and report.json (default: ./rosenblatt-tour)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these chapters")
+    p.add_argument("--seed", type=int, default=0, help="the tour's seed (default 0)")
+    p.add_argument("--list", action="store_true", help="list the chapters and exit")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with status 1 if a claim is not confirmed or a chapter fails")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    from ..tour import discover, run_tour
+
+    chapters = discover()
+    if args.list:
+        for c in chapters:
+            print(f"{c.name:24s} {c.title}  [{c.section}]")
+        return 0
+    try:
+        tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,
+                        chapters=chapters, log=sys.stderr)
+    except ValueError as e:
+        raise CLIError(str(e)) from e
+    s = tour.summary()
+    print(f"report: {tour.path}")
+    print(f"claims: {s['claims_passed']} confirmed, {s['claims_failed']} not confirmed "
+          f"(of {s['claims']}); chapters: {s['chapters']} run, {s['chapters_failed']} with "
+          f"errors; {s['seconds']:.1f} s")
+    for r in tour.results:
+        for c in r.claims:
+            if not c.passed:
+                print(f"  not confirmed [{r.chapter.name}]: {c.text} ({c.detail})")
+        if r.error:
+            print(f"  error [{r.chapter.name}]: {r.error.strip().splitlines()[-1]}")
+    if args.strict and not tour.ok:
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""The tour's chapters: one module per section of the notes (found by importing each)."""

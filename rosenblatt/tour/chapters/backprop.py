@@ -1,0 +1,133 @@
+"""Tour: backpropagation and gradient checking (notes: "Backpropagation", "Gradient Checking")."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+
+def _mlp_loss(x, y, params):
+    """A 2-layer tanh network with squared error, written with the engine's ops."""
+    w1, b1, w2, b2 = params
+    h = (x @ w1 + b1).tanh()
+    out = h @ w2 + b2
+    return ((out - y) ** 2).mean()
+
+
+def _numeric_gradient(loss_of_theta, theta, eps, centered=True):
+    """(J(theta + eps e_i) - J(theta - eps e_i)) / 2 eps for every i (or one-sided)."""
+    g = np.empty_like(theta)
+    base = None if centered else loss_of_theta(theta)
+    for i in range(theta.size):
+        old = theta[i]
+        theta[i] = old + eps
+        plus = loss_of_theta(theta)
+        if centered:
+            theta[i] = old - eps
+            g[i] = (plus - loss_of_theta(theta)) / (2 * eps)
+        else:
+            g[i] = (plus - base) / eps
+        theta[i] = old
+    return g
+
+
+def _relative_error(a, b):
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))
+
+
+@chapter("Backpropagation and gradient checking", section="Backpropagation", order=20)
+def run(ctx):
+    ctx.text(
+        "Backpropagation is the chain rule applied from the output back to the inputs. "
+        "The notes work the example f(x, y, z) = (x + y) z at x = -2, y = 5, z = -4 by hand; "
+        "rosenblatt's autodiff records the same two ops and runs their local derivative "
+        "rules in reverse."
+    )
+    x = rb.tensor(-2.0, requires_grad=True, dtype=np.float64)
+    y = rb.tensor(5.0, requires_grad=True, dtype=np.float64)
+    z = rb.tensor(-4.0, requires_grad=True, dtype=np.float64)
+    f = (x + y) * z
+    f.backward()
+    by_hand = {"f": -12.0, "df/dx": -4.0, "df/dy": -4.0, "df/dz": 3.0}
+    got = {"f": float(f.data), "df/dx": float(x.grad), "df/dy": float(y.grad),
+           "df/dz": float(z.grad)}
+    ctx.table(["quantity", "by hand (notes)", "autodiff"],
+              [[k, by_hand[k], got[k]] for k in by_hand])
+    ctx.claim("Backpropagation through f = (x + y) z gives df/dx = df/dy = -4 and df/dz = 3, "
+              "as worked by hand in the notes",
+              all(got[k] == by_hand[k] for k in by_hand), ", ".join(f"{k} = {v:g}"
+                                                                    for k, v in got.items()))
+
+    # -- gradient checking a whole network's parameter vector -------------------
+    rng = ctx.rng
+    n, d, hdim = (16, 4, 6) if ctx.quick else (32, 5, 10)
+    xs = rb.tensor(rng.standard_normal((n, d)))
+    ys = rb.tensor(rng.standard_normal((n, 1)))
+    params = [rb.nn.Parameter(rng.standard_normal(s) * 0.5)
+              for s in [(d, hdim), (hdim,), (hdim, 1), (1,)]]
+    vec = rb.nn.ParameterVector(params)
+    loss = _mlp_loss(xs, ys, params)
+    loss.backward()
+    analytic = vec.grad.copy()
+
+    def loss_of_theta(theta):
+        vec.data[:] = theta
+        with rb.no_grad():
+            return float(_mlp_loss(xs, ys, params).data)
+
+    theta = vec.data.copy()
+    numeric = _numeric_gradient(loss_of_theta, theta.copy(), 1e-4)
+    rel = _relative_error(analytic, numeric)
+    ctx.text(
+        f"The notes' check: for every one of the network's {vec.size} parameters theta_i, "
+        "compare the backpropagated dJ/dtheta_i with the centered difference "
+        "(J(theta + eps e_i) - J(theta - eps e_i)) / 2 eps, with eps = 1e-4, in float64."
+    )
+    ctx.claim("The backpropagated gradient agrees with the numerical (centered-difference) "
+              "gradient", rel < 1e-6,
+              f"largest relative error over {vec.size} parameters: {rel:.2e} (threshold 1e-6)")
+
+    # -- choosing epsilon ----------------------------------------------------------
+    epsilons = np.logspace(-1, -12, 12 if ctx.quick else 23)
+    centered = [_relative_error(analytic, _numeric_gradient(loss_of_theta, theta.copy(), e))
+                for e in epsilons]
+    one_sided = [_relative_error(analytic, _numeric_gradient(loss_of_theta, theta.copy(), e,
+                                                             centered=False))
+                 for e in epsilons]
+    vec.data[:] = theta
+    with ctx.figure("Gradient-check error against the step eps. Truncation error shrinks "
+                    "with eps (as eps^2 centered, as eps one-sided) until floating-point "
+                    "cancellation takes over.") as fig:
+        ax = fig.add_subplot()
+        ax.loglog(epsilons, centered, "o-", label="centered (J(θ+ε) − J(θ−ε)) / 2ε")
+        ax.loglog(epsilons, one_sided, "s-", label="one-sided (J(θ+ε) − J(θ)) / ε")
+        ax.axvline(1e-4, color="grey", ls=":", label="ε = 1e-4 (the notes)")
+        ax.set_xlabel("ε")
+        ax.set_ylabel("largest relative error")
+        ax.invert_xaxis()
+        ax.legend(fontsize=8)
+        ax.grid(True, which="major", alpha=0.3)
+    best_c, best_o = min(centered), min(one_sided)
+    ctx.claim("The centered difference is far more accurate than a one-sided one",
+              best_c < best_o / 100,
+              f"best relative error: centered {best_c:.1e}, one-sided {best_o:.1e}")
+    tiny = centered[-1]
+    ctx.claim("eps must be small, but not so small that floating-point precision spoils "
+              "the estimate", tiny > 100 * best_c,
+              f"at eps = {epsilons[-1]:.0e} the error is {tiny:.1e}, "
+              f"{tiny / best_c:.0f} times the best ({best_c:.1e})")
+
+    # -- a wrong derivative is caught ------------------------------------------------
+    def sigmoid_with_bug(t):
+        s = 1.0 / (1.0 + np.exp(-t.data))
+        # Bug on purpose: the derivative of the sigmoid is s (1 - s), not s.
+        return rb.autodiff.make(s, (t,), lambda g: (g * s,))
+
+    probe = rb.tensor(rng.standard_normal(5), requires_grad=True, dtype=np.float64)
+    try:
+        rb.gradcheck(sigmoid_with_bug, probe)
+        caught, detail = False, "gradcheck accepted the wrong derivative"
+    except rb.GradcheckError as e:
+        caught, detail = True, str(e).splitlines()[0]
+    ctx.claim("Gradient checking catches a wrong derivative (a sigmoid whose backward "
+              "forgets the (1 - s) factor)", caught, detail)

@@ -1,0 +1,185 @@
+"""What a tour chapter writes into: text, tables, figures and claims.
+
+A chapter receives one :class:`Context`. Everything it records becomes a
+block of the HTML report, in the order recorded. Claims are the point of the
+tour: each states a sentence of the notes and whether this run confirmed it.
+"""
+
+import io
+import math
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Claim:
+    """A sentence of the notes and whether the experiment confirmed it."""
+
+    text: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Block:
+    """One item of a chapter's report: kind is 'text', 'table', 'figure' or 'claim'."""
+
+    kind: str
+    payload: dict = field(default_factory=dict)
+
+
+class Context:
+    """The handle a chapter uses to report.
+
+    Attributes
+    ----------
+    quick : bool
+        Quick mode: the chapter must finish in a few seconds (smaller data,
+        fewer epochs); claims should still be real.
+    rng : numpy.random.Generator
+        The chapter's own generator, seeded from the tour seed and the chapter.
+    blocks : list of Block
+        What has been recorded, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ctx = Context(quick=True, rng=np.random.default_rng(0))
+    >>> ctx.text("The *sigmoid* squashes.")
+    >>> ctx.table(["x", "sigmoid(x)"], [[0, 0.5]])
+    >>> ctx.claim("sigmoid(0) = 1/2", True, "exact")
+    True
+    >>> [b.kind for b in ctx.blocks], ctx.claims[0].passed
+    (['text', 'table', 'claim'], True)
+    """
+
+    def __init__(self, quick=False, rng=None, log=None, figure_dpi=90):
+        self.quick = bool(quick)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.blocks = []
+        self._log = log if log is not None else sys.stderr
+        self._dpi = figure_dpi
+        self._figures = 0
+
+    # -- recording ------------------------------------------------------------
+    def text(self, markdown):
+        """Add a paragraph (a small Markdown subset: **bold**, *italic*, `code`, lists, $math$)."""
+        if not isinstance(markdown, str):
+            raise TypeError(f"ctx.text: expected a string; got {type(markdown).__name__}")
+        self.blocks.append(Block("text", {"markdown": markdown}))
+
+    def table(self, header, rows, caption=""):
+        """Add a table; numbers are formatted compactly (4 significant digits)."""
+        header = [str(h) for h in header]
+        rows = [list(r) for r in rows]
+        for i, row in enumerate(rows):
+            if len(row) != len(header):
+                raise ValueError(
+                    f"ctx.table: row {i} has {len(row)} cells but the header has {len(header)}"
+                )
+        cells = [[format_cell(c) for c in row] for row in rows]
+        self.blocks.append(Block("table", {"header": header, "rows": cells, "caption": caption}))
+
+    @contextmanager
+    def figure(self, caption, size=(7.0, 3.6)):
+        """A matplotlib Figure (Agg, headless), saved as PNG into the report on exit.
+
+        Use ``fig.add_subplot`` / ``fig.subplots`` on it (no pyplot state).
+        """
+        fig = new_figure(size)
+        try:
+            yield fig
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=self._dpi, bbox_inches="tight")
+        finally:
+            fig.clear()
+        self._figures += 1
+        self.blocks.append(
+            Block("figure", {"caption": str(caption), "png": buf.getvalue(),
+                             "index": self._figures})
+        )
+
+    def claim(self, text, passed, detail=""):
+        """Record a claim of the notes and whether this run confirmed it; returns ``passed``."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"ctx.claim: text must be a non-empty string; got {text!r}")
+        passed = bool(passed)
+        c = Claim(text=text, passed=passed, detail=str(detail))
+        self.blocks.append(Block("claim", {"claim": c}))
+        return passed
+
+    def log(self, message):
+        """A progress line on stderr (stdout stays clean)."""
+        print(f"      {message}", file=self._log, flush=True)
+
+    def progress(self, iterable, desc="", total=None):
+        """Iterate, printing a light progress bar on stderr."""
+        return progress(iterable, desc=desc, total=total, stream=self._log)
+
+    # -- reading --------------------------------------------------------------
+    @property
+    def claims(self):
+        """The claims recorded so far."""
+        return [b.payload["claim"] for b in self.blocks if b.kind == "claim"]
+
+
+def format_cell(value):
+    """A table cell as text: floats with 4 significant digits, others with str."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+            return f"{v:.3e}"
+        return f"{v:.4g}"
+    return str(value)
+
+
+def new_figure(size=(7.0, 3.6)):
+    """A matplotlib Figure on the Agg canvas, independent of pyplot's global state."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "the tour's figures need matplotlib: pip install 'rosenblatt[plot]'"
+        ) from e
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def progress(iterable, desc="", total=None, stream=None, width=24):
+    """Yield from ``iterable`` while drawing ``desc [#####.....] i/n`` on ``stream``."""
+    stream = stream if stream is not None else sys.stderr
+    if total is None:
+        try:
+            total = len(iterable)
+        except TypeError:
+            total = None
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    start = time.perf_counter()
+    last = 0.0
+    i = 0
+    for i, item in enumerate(iterable, 1):
+        yield item
+        now = time.perf_counter()
+        if tty and (now - last > 0.1 or i == total):
+            last = now
+            if total:
+                filled = int(width * i / total)
+                bar = "#" * filled + "." * (width - filled)
+                line = f"\r      {desc} [{bar}] {i}/{total} {now - start:5.1f}s"
+            else:
+                line = f"\r      {desc} {i} {now - start:5.1f}s"
+            stream.write(line)
+            stream.flush()
+    if tty and i:
+        stream.write("\n")
+        stream.flush()

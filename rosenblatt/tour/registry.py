@@ -1,0 +1,146 @@
+"""The tour's chapters and how they are found (the notes, section by section).
+
+A chapter is a function ``run(ctx)`` decorated with :func:`chapter`, in a
+module of :mod:`rosenblatt.tour.chapters`. Each demonstrates the claims of one
+section of the notes; :func:`discover` imports every module of that package
+and returns the chapters sorted by ``order``.
+"""
+
+import importlib
+import pkgutil
+import re
+import traceback
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Chapter:
+    """One experiment of the tour.
+
+    Parameters
+    ----------
+    title : str
+        Shown as the chapter's heading.
+    section : str
+        The section of the notes whose claims it demonstrates.
+    order : int
+        Chapters run in increasing order (then by title).
+    fn : callable
+        ``fn(ctx)``; see :class:`rosenblatt.tour.context.Context`.
+    name : str
+        Short name used by ``rosenblatt tour --only NAME`` (the module name).
+    """
+
+    title: str
+    section: str
+    order: int
+    fn: object
+    name: str = ""
+    import_error: str = field(default="", repr=False)
+
+    def __post_init__(self):
+        if not self.name:
+            self.name = slug(self.title)
+
+    def __call__(self, ctx):
+        return self.fn(ctx)
+
+    def matches(self, query):
+        """Whether ``--only query`` selects this chapter (name, slug or title, any case)."""
+        q = query.strip().lower()
+        return q in (self.name.lower(), slug(self.title), self.title.lower()) or (
+            len(q) >= 3 and q in self.title.lower()
+        )
+
+
+_REGISTRY = {}
+
+
+def slug(text):
+    """Lower-case words joined by '-': 'Weight initialisation' -> 'weight-initialisation'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def chapter(title, section, order=100):
+    """Register ``run(ctx)`` as a chapter of the tour.
+
+    Parameters
+    ----------
+    title : str
+        The chapter's heading.
+    section : str
+        The name of the notes' section it demonstrates.
+    order : int, default 100
+        Position in the tour (lower first).
+
+    Returns
+    -------
+    decorator
+        Returns the function unchanged; the chapter is recorded in the registry.
+
+    Examples
+    --------
+    >>> from rosenblatt.tour import chapter
+    >>> @chapter("A tiny demo", section="Perceptrons", order=999)
+    ... def run(ctx):
+    ...     ctx.claim("1 + 1 = 2", 1 + 1 == 2)
+    >>> callable(run)
+    True
+    """
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError(f"chapter: title must be a non-empty string; got {title!r}")
+    if not isinstance(section, str):
+        raise TypeError(f"chapter: section must be a string; got {type(section).__name__}")
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise TypeError(f"chapter: order must be an int; got {order!r}")
+
+    def register(fn):
+        if not callable(fn):
+            raise TypeError(f"chapter {title!r}: decorate a function run(ctx)")
+        module = getattr(fn, "__module__", "") or ""
+        name = module.rsplit(".", 1)[-1] if module.startswith(__package__ + ".chapters") else ""
+        key = (module, getattr(fn, "__qualname__", title), title)
+        entry = Chapter(title=title, section=section, order=order, fn=fn, name=name)
+        # Two chapters in one module: the module name alone is ambiguous, use the slug.
+        same_module = [c for k, c in _REGISTRY.items() if k[0] == module and k != key]
+        if name and same_module:
+            entry.name = slug(title)
+            for other in same_module:
+                other.name = slug(other.title)
+        _REGISTRY[key] = entry
+        return fn
+
+    return register
+
+
+def discover(package="rosenblatt.tour.chapters"):
+    """Import every module of ``package`` and return all chapters, sorted by order.
+
+    A module that fails to import becomes a chapter that reports the failure
+    (with its traceback), so one broken chapter never stops the tour.
+    """
+    pkg = importlib.import_module(package)
+    broken = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{package}.{info.name}")
+        except Exception:
+            broken.append(
+                Chapter(
+                    title=f"{info.name} (failed to import)",
+                    section="",
+                    order=10_000,
+                    fn=None,
+                    name=info.name,
+                    import_error=traceback.format_exc(),
+                )
+            )
+    found = [c for k, c in _REGISTRY.items() if k[0].startswith(package + ".")]
+    return sorted(found, key=lambda c: (c.order, c.title)) + broken
+
+
+def registered():
+    """Every chapter registered so far (including ones outside the chapters package)."""
+    return sorted(_REGISTRY.values(), key=lambda c: (c.order, c.title))

@@ -1,0 +1,193 @@
+"""Run the tour: every chapter, its timing, its claims, and the HTML report.
+
+A chapter that raises is reported as failed, with its traceback, and the tour
+goes on. Progress goes to stderr; only :func:`run_tour`'s caller decides what
+reaches stdout.
+"""
+
+import datetime
+import json
+import os
+import sys
+import time
+import traceback
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import randomness
+from .context import Context
+from .registry import Chapter, discover
+from .report import render
+
+
+@dataclass
+class ChapterResult:
+    """What one chapter produced."""
+
+    chapter: Chapter
+    blocks: list = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def claims(self):
+        return [b.payload["claim"] for b in self.blocks if b.kind == "claim"]
+
+
+@dataclass
+class TourResult:
+    """All chapters' results, and where the report was written."""
+
+    results: list
+    quick: bool
+    seed: int
+    seconds: float
+    started: str
+    version: str
+    path: str = ""
+
+    def summary(self):
+        """Counts of chapters and claims, as a dict."""
+        claims = [c for r in self.results for c in r.claims]
+        return {
+            "chapters": len(self.results),
+            "chapters_failed": sum(bool(r.error) for r in self.results),
+            "claims": len(claims),
+            "claims_passed": sum(c.passed for c in claims),
+            "claims_failed": sum(not c.passed for c in claims),
+            "seconds": self.seconds,
+        }
+
+    @property
+    def ok(self):
+        """No chapter raised and every claim was confirmed."""
+        s = self.summary()
+        return s["chapters_failed"] == 0 and s["claims_failed"] == 0
+
+    def to_json(self):
+        """A machine-readable summary: per chapter, its time, error and claims."""
+        return {
+            "summary": self.summary(),
+            "quick": self.quick,
+            "seed": self.seed,
+            "version": self.version,
+            "chapters": [
+                {
+                    "name": r.chapter.name,
+                    "title": r.chapter.title,
+                    "section": r.chapter.section,
+                    "seconds": round(r.seconds, 3),
+                    "error": r.error,
+                    "claims": [
+                        {"text": c.text, "passed": c.passed, "detail": c.detail} for c in r.claims
+                    ],
+                }
+                for r in self.results
+            ],
+        }
+
+
+def chapter_seed(seed, chapter):
+    """A per-chapter seed: stable across runs, independent of which chapters are selected."""
+    return (int(seed) * 1_000_003 + zlib.crc32(chapter.name.encode())) % (2**32)
+
+
+def select(chapters, only):
+    """The chapters matching any name of ``only`` (all when ``only`` is empty).
+
+    Raises
+    ------
+    ValueError
+        If a name matches no chapter; the message lists the names.
+    """
+    if not only:
+        return list(chapters)
+    chosen = []
+    for query in only:
+        hits = [c for c in chapters if c.matches(query)]
+        if not hits:
+            names = ", ".join(c.name for c in chapters)
+            raise ValueError(f"tour --only: no chapter named {query!r}; the chapters are: {names}")
+        chosen.extend(c for c in hits if c not in chosen)
+    return sorted(chosen, key=lambda c: (c.order, c.title))
+
+
+def run_chapter(chapter, quick=False, seed=0, log=None):
+    """Run one chapter in its own Context; exceptions become the result's ``error``."""
+    log = log if log is not None else sys.stderr
+    s = chapter_seed(seed, chapter)
+    ctx = Context(quick=quick, rng=np.random.default_rng(s), log=log)
+    start = time.perf_counter()
+    error = ""
+    if chapter.import_error:
+        error = chapter.import_error
+    else:
+        randomness.seed(s)  # chapters that use the library generator are reproducible too
+        try:
+            with np.errstate(all="ignore"):
+                chapter.fn(ctx)
+        except Exception:
+            error = traceback.format_exc()
+    return ChapterResult(chapter, ctx.blocks, time.perf_counter() - start, error)
+
+
+def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=None, log=None):
+    """Run the tour's chapters and write ``report.html`` (and ``report.json``) into ``out``.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Quick mode: every chapter runs in seconds.
+    out : str or path, default 'rosenblatt-tour'
+        The folder for the report (created if needed). None: write nothing.
+    only : list of str, optional
+        Run only the chapters with these names (module names, or title words).
+    seed : int, default 0
+        The tour's seed; each chapter derives its own from it.
+    chapters : list of Chapter, optional
+        The chapters to consider; default: every chapter of the package.
+    log : file, default sys.stderr
+        Where progress goes.
+
+    Returns
+    -------
+    TourResult
+    """
+    log = log if log is not None else sys.stderr
+    from .. import __version__
+
+    chapters = discover() if chapters is None else list(chapters)
+    chosen = select(chapters, only)
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.perf_counter()
+    results = []
+    width = len(str(len(chosen)))
+    for i, chapter in enumerate(chosen, 1):
+        print(f"[{i:>{width}}/{len(chosen)}] {chapter.title} ...", file=log, flush=True)
+        r = run_chapter(chapter, quick=quick, seed=seed, log=log)
+        passed = sum(c.passed for c in r.claims)
+        status = "ERROR" if r.error else "ok"
+        print(f"{' ' * (2 * width + 3)}{status}: {passed}/{len(r.claims)} claims confirmed "
+              f"({r.seconds:.1f} s)", file=log, flush=True)
+        if r.error:
+            last = r.error.strip().splitlines()[-1]
+            print(f"{' ' * (2 * width + 3)}{last}", file=log, flush=True)
+        results.append(r)
+    tour = TourResult(results, quick=quick, seed=seed, seconds=time.perf_counter() - t0,
+                      started=started, version=__version__)
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, "report.html")
+        _write_text(path, render(tour))
+        _write_text(os.path.join(out, "report.json"), json.dumps(tour.to_json(), indent=2))
+        tour.path = os.path.abspath(path)
+    return tour
+
+
+def _write_text(path, text):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
