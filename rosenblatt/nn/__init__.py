@@ -1,10 +1,22 @@
 """Layers, activations, initialisation: the building blocks of networks."""
 
 from . import functional, init
+from .conv import Conv1d, Conv2d, conv1d, conv2d
 from .dense import Dense, dense
+from .flatten import Flatten
 from .module import Module, Sequential
 from .parameter import Parameter, ParameterVector
+from .pooling import (
+    AvgPool2d,
+    GlobalAvgPool2d,
+    GlobalMaxPool2d,
+    KMaxPool,
+    L2Pool2d,
+    MaxPool2d,
+)
 
 __all__ = [
+    "AvgPool2d", "Conv1d", "Conv2d", "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d",
+    "KMaxPool", "L2Pool2d", "MaxPool2d", "conv1d", "conv2d",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
 ]

@@ -3,6 +3,19 @@
 Only re-exports; each function is defined in its concept's module.
 """
 
+from .conv import conv1d, conv2d
 from .dense import dense
+from .pooling import (
+    avg_pool2d,
+    global_avg_pool2d,
+    global_max_pool2d,
+    kmax_pool,
+    l2_pool2d,
+    max_pool2d,
+)
 
-__all__ = ["dense"]
+__all__ = [
+    "avg_pool2d", "conv1d", "conv2d", "global_avg_pool2d", "global_max_pool2d", "kmax_pool",
+    "l2_pool2d", "max_pool2d",
+    "dense",
+]

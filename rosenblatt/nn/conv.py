@@ -1,0 +1,405 @@
+"""Convolutional layers (notes: "Convolutional Neural Networks").
+
+A convolutional layer connects each hidden neuron to a local receptive field
+of the input (a window of ``kh x kw`` pixels over every input channel),
+moves the window with a stride, and shares one kernel and one bias across
+every position of a feature map:
+
+    OUT[n, o, i, j] = b[o] + sum_{c, k, l} W[o, c, k, l] X[n, c, s_h i + k, s_w j + l]
+
+(cross-correlation, as the notes' formula and PyTorch write it; the kernel
+is not flipped). Border modes ("narrow" and "wide" convolution):
+
+* ``"valid"`` (narrow): no padding, a map of ``n - f + 1``;
+* ``"same"``, alias ``"half"``: a symmetric border of ``f // 2`` zeros, a map
+  of ``n`` for odd ``f``. For an even ``f`` this follows the notes (and
+  Theano's "half") literally: the border is still ``f // 2`` on both sides,
+  so the map has ``n + 1`` rows/columns. Pass explicit padding for other
+  conventions;
+* ``"full"``: a border of ``f - 1``, every overlap of filter and image, a map
+  of ``n + f - 1``;
+* an int ``p`` or a pair ``(p_h, p_w)``: that many zeros on each side.
+
+With stride ``s`` the map has ``(n + 2 p - f) // s + 1`` entries.
+
+The layer is one graph node: im2col (a strided window view of the input,
+copied once into a ``(C kh kw, N oh ow)`` column matrix) and ONE matrix
+product with the ``(O, C kh kw)`` kernel matrix. Backward is the notes'
+dense rules applied to that product,
+
+    dE/dW = dE/dOUT . COLS^T          (one GEMM)
+    dE/dCOLS = W^T . dE/dOUT          (one GEMM)
+
+and col2im adds dE/dCOLS back onto the input: a loop over the ``kh kw``
+kernel offsets, each a vectorised strided add over the whole batch.
+
+The output (and the input gradient) are views of channel-major buffers
+(physically ``(C, N, H, W)``); NumPy's element-wise ops keep that layout, so
+the next convolution's im2col reads it with long contiguous runs.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
+from . import init as initializers
+from .module import Module
+from .parameter import Parameter
+
+BORDER_MODES = ("valid", "same", "half", "full")
+
+
+# -- argument parsing ------------------------------------------------------------
+
+def _pair(value, n, what, where, minimum):
+    """An int or a length-``n`` sequence of ints -> tuple of ``n`` ints >= ``minimum``."""
+    items = (value,) * n if isinstance(value, (int, np.integer)) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = None
+    if (
+        items is None
+        or len(items) != n
+        or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in items)
+        or any(v < minimum for v in items)
+    ):
+        kind = "a positive integer" if minimum > 0 else "a non-negative integer"
+        raise ValueError(f"{where}: {what} must be {kind} or {n} of them; got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def conv_padding(padding, kernel_size, where="conv"):
+    """The ``(before, after)`` zero border per spatial axis for a border mode.
+
+    Parameters
+    ----------
+    padding : {"valid", "same", "half", "full"} or int or tuple of int
+    kernel_size : tuple of int
+        The kernel's spatial extent, one entry per axis.
+
+    Returns
+    -------
+    list of (int, int)
+
+    Examples
+    --------
+    >>> conv_padding("same", (5, 4))
+    [(2, 2), (2, 2)]
+    >>> conv_padding("full", (3, 3))
+    [(2, 2), (2, 2)]
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0) for _ in kernel_size]
+        if padding in ("same", "half"):
+            return [(k // 2, k // 2) for k in kernel_size]
+        if padding == "full":
+            return [(k - 1, k - 1) for k in kernel_size]
+        raise ValueError(
+            f"{where}: padding must be 'valid', 'same' (or 'half'), 'full', an int or a pair "
+            f"of ints; got {padding!r}"
+        )
+    try:
+        pads = _pair(padding, len(kernel_size), "padding", where, 0)
+    except ValueError:
+        raise ValueError(
+            f"{where}: padding must be 'valid', 'same' (or 'half'), 'full', a non-negative int "
+            f"or {len(kernel_size)} of them; got {padding!r}"
+        ) from None
+    return [(p, p) for p in pads]
+
+
+def conv_output_size(n, kernel_size, stride=1, padding="valid"):
+    """The length of a feature map along one axis: ``(n + before + after - f) // s + 1``.
+
+    Examples
+    --------
+    >>> [conv_output_size(28, 5, padding=p) for p in ("valid", "same", "full")]
+    [24, 28, 32]
+    """
+    (lo, hi), = conv_padding(padding, (kernel_size,))
+    return (n + lo + hi - kernel_size) // stride + 1
+
+
+def _array(x, where):
+    return x.data if isinstance(x, Tensor) else as_float_array(x, where=where)
+
+
+# -- the fused op ---------------------------------------------------------------
+
+def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
+    """conv2d on 4-D arrays ``xd`` (N, C, H, W) and ``wd`` (O, C, kh, kw); a graph node."""
+    n, c, h, wid = xd.shape
+    o, _, kh, kw = wd.shape
+    sh, sw = stride
+    (pt, pb), (pl, pr) = pads
+    hp, wp = h + pt + pb, wid + pl + pr
+    if hp < kh or wp < kw:
+        raise ValueError(
+            f"{where}: the kernel {(kh, kw)} is larger than the padded input {(hp, wp)} "
+            f"(input shape {xd.shape}, padding {pads}); use a smaller kernel or more padding"
+        )
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    xp = xd
+    if pt or pb or pl or pr:
+        xp = np.zeros((n, c, hp, wp), dtype=xd.dtype)
+        xp[:, :, pt:pt + h, pl:pl + wid] = xd
+    # im2col: windows (N, C, oh, ow, kh, kw) -> columns (C kh kw, N oh ow), one copy.
+    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :oh, :ow]
+    cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, -1)
+    wmat = wd.reshape(o, c * kh * kw)
+    y = wmat @ cols  # (O, N oh ow): the single matrix product
+    if b is not None:
+        y += _array(b, where).reshape(o, 1)
+    out = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+
+    def backward(g):
+        g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N oh ow)
+        gx = gw = gb = None
+        if needs_grad(w):
+            gw = (g2 @ cols.T).reshape(wd.shape)
+        if b is not None and needs_grad(b):
+            gb = g2.sum(axis=1)
+        if needs_grad(x):
+            gcols = (wmat.T @ g2).reshape(c, kh, kw, n, oh, ow)
+            # col2im, channel-major like the columns; one strided add per kernel offset.
+            gxp = np.zeros((c, n, hp, wp), dtype=gcols.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    gxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += (
+                        gcols[:, i, j]
+                    )
+            gx = gxp[:, :, pt:pt + h, pl:pl + wid].transpose(1, 0, 2, 3)
+        return gx, gw, gb
+
+    return make(out, (x, w, b), backward)
+
+
+def conv2d(x, w, b=None, stride=1, padding="valid"):
+    """2-D convolution (cross-correlation) of a batch of images with a bank of kernels.
+
+    One fused op: im2col + one matrix product, with a hand-written backward.
+    Works on plain arrays too, for fixed (non-learned) kernels such as edge
+    detectors.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (batch, in_channels, height, width)
+        Or a single image of shape (height, width) when ``w`` is a single
+        kernel of shape (kh, kw): the result is then a 2-D feature map.
+    w : Tensor or array_like, shape (out_channels, in_channels, kh, kw)
+    b : Tensor or array_like, shape (out_channels,), optional
+    stride : int or (int, int), default 1
+    padding : {"valid", "same", "half", "full"} or int or (int, int), default "valid"
+        The border mode; see the module docstring for the sizes.
+
+    Returns
+    -------
+    Tensor, shape (batch, out_channels, oh, ow)
+        With ``o = (n + 2 p - f) // stride + 1`` along each axis.
+
+    Raises
+    ------
+    ValueError
+        For bad shapes (naming both), channel counts that differ, a bad
+        stride or padding.
+
+    Examples
+    --------
+    The notes' kernel on a single bright pixel:
+
+    >>> import numpy as np, rosenblatt as rb
+    >>> kernel = -np.ones((3, 3)); kernel[1, 1] = 10
+    >>> image = np.zeros((3, 3)); image[1, 1] = 255
+    >>> rb.nn.functional.conv2d(image, kernel).data
+    array([[2550.]])
+    >>> rb.nn.functional.conv2d(image, kernel, padding="same").shape
+    (3, 3)
+    """
+    where = "conv2d"
+    xd, wd = _array(x, where), _array(w, where)
+    single = xd.ndim == 2 and wd.ndim == 2
+    if single:
+        xd, wd = xd[None, None], wd[None, None]
+        x = x.reshape(xd.shape) if isinstance(x, Tensor) else xd
+        w = w.reshape(wd.shape) if isinstance(w, Tensor) else wd
+    if xd.ndim != 4 or wd.ndim != 4:
+        raise ValueError(
+            f"{where}: expected an input (batch, channels, height, width) and a weight "
+            f"(out_channels, in_channels, kh, kw); got input shape {xd.shape} and weight shape "
+            f"{wd.shape}"
+        )
+    if xd.shape[1] != wd.shape[1]:
+        raise ValueError(
+            f"{where}: the input has {xd.shape[1]} channels (shape {xd.shape}) but the weight "
+            f"expects {wd.shape[1]} (shape {wd.shape})"
+        )
+    if b is not None and _array(b, where).shape != (wd.shape[0],):
+        raise ValueError(
+            f"{where}: the bias must have shape ({wd.shape[0]},) for a weight of shape "
+            f"{wd.shape}; got {_array(b, where).shape}"
+        )
+    stride = _pair(stride, 2, "stride", where, 1)
+    pads = conv_padding(padding, wd.shape[2:], where)
+    out = _conv2d_core(x, xd, w, wd, b, stride, pads, where)
+    return out.reshape(out.shape[2:]) if single else out
+
+
+def conv1d(x, w, b=None, stride=1, padding="valid"):
+    """1-D convolution over sequences: the 2-D op with images of height 1.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (batch, in_channels, length)
+    w : Tensor or array_like, shape (out_channels, in_channels, k)
+    b : Tensor or array_like, shape (out_channels,), optional
+    stride : int, default 1
+    padding : {"valid", "same", "half", "full"} or int, default "valid"
+
+    Returns
+    -------
+    Tensor, shape (batch, out_channels, (length + 2 p - k) // stride + 1)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> rb.nn.functional.conv1d(x, np.array([[[1.0, -1.0]]])).data
+    array([[[-1., -1., -1., -1.]]])
+    """
+    where = "conv1d"
+    xd, wd = _array(x, where), _array(w, where)
+    if xd.ndim != 3 or wd.ndim != 3:
+        raise ValueError(
+            f"{where}: expected an input (batch, channels, length) and a weight "
+            f"(out_channels, in_channels, k); got input shape {xd.shape} and weight shape "
+            f"{wd.shape}"
+        )
+    if xd.shape[1] != wd.shape[1]:
+        raise ValueError(
+            f"{where}: the input has {xd.shape[1]} channels (shape {xd.shape}) but the weight "
+            f"expects {wd.shape[1]} (shape {wd.shape})"
+        )
+    if b is not None and _array(b, where).shape != (wd.shape[0],):
+        raise ValueError(
+            f"{where}: the bias must have shape ({wd.shape[0]},) for a weight of shape "
+            f"{wd.shape}; got {_array(b, where).shape}"
+        )
+    (s,) = _pair(stride, 1, "stride", where, 1)
+    pads = [(0, 0)] + conv_padding(padding, wd.shape[2:], where)
+    x4 = x.reshape(xd.shape[:2] + (1, -1)) if isinstance(x, Tensor) else xd[:, :, None]
+    w4 = w.reshape(wd.shape[:2] + (1, -1)) if isinstance(w, Tensor) else wd[:, :, None]
+    out = _conv2d_core(x4, _array(x4, where), w4, _array(w4, where), b, (1, s), pads, where)
+    return out.reshape(out.shape[:2] + out.shape[3:])
+
+
+# -- layers --------------------------------------------------------------------
+
+class _ConvNd(Module):
+    """Shared constructor of Conv1d and Conv2d."""
+
+    _dims = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="valid",
+                 bias=True, init="glorot_uniform", bias_init=0.0, rng=None, dtype=np.float32):
+        name = type(self).__name__
+        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"{name}: {arg} must be a positive integer; got {value!r}")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = _pair(kernel_size, self._dims, "kernel_size", name, 1)
+        self.stride = _pair(stride, self._dims, "stride", name, 1)
+        conv_padding(padding, self.kernel_size, name)  # validate now, not at the first call
+        self.padding = padding
+        self.init = init
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        field = int(np.prod(self.kernel_size))
+        # A kernel weight feeds one output from in_channels * field inputs (its fan in)
+        # and reaches out_channels * field outputs (its fan out).
+        self.W = Parameter(initializers.get(init)(
+            shape, fan_in=self.in_channels * field, fan_out=self.out_channels * field,
+            rng=rng, dtype=dtype,
+        ))
+        self.b = Parameter(np.full(self.out_channels, bias_init, dtype=dtype)) if bias else None
+
+    def _check(self, x, layout):
+        shape = tuple(x.shape)
+        if len(shape) != self._dims + 2 or shape[1] != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__}({self.extra_repr()}): expected input of shape "
+                f"{layout} with {self.in_channels} channels; got {shape}"
+            )
+
+    def extra_repr(self):
+        ks = self.kernel_size if self._dims > 1 else self.kernel_size[0]
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={ks}"
+        if any(s != 1 for s in self.stride):
+            text += f", stride={self.stride if self._dims > 1 else self.stride[0]}"
+        if self.padding != "valid":
+            text += f", padding={self.padding!r}"
+        return text + ("" if self.b is not None else ", bias=False")
+
+
+class Conv2d(_ConvNd):
+    """A convolutional layer over images: many feature maps over many input channels.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Input channels; feature maps (kernels) learned.
+    kernel_size : int or (int, int)
+        The local receptive field.
+    stride : int or (int, int), default 1
+    padding : {"valid", "same", "half", "full"} or int or (int, int), default "valid"
+        The border mode (see :mod:`rosenblatt.nn.conv`).
+    bias : bool, default True
+        One shared bias per feature map.
+    init : str or callable, default "glorot_uniform"
+        A ``rb.nn.init`` name or callable, called with the kernel's fans
+        ``fan_in = in_channels kh kw`` and ``fan_out = out_channels kh kw``.
+    bias_init : float, default 0.0
+    rng : numpy.random.Generator, optional
+    dtype : default float32
+
+    Attributes
+    ----------
+    W : Parameter, shape (out_channels, in_channels, kh, kw)
+        The shared weights, laid out like PyTorch's ``Conv2d.weight``.
+    b : Parameter, shape (out_channels,) or None
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> conv = rb.nn.Conv2d(1, 6, 5, padding="same", rng=np.random.default_rng(0))
+    >>> conv(rb.tensor(np.zeros((2, 1, 28, 28)))).shape
+    (2, 6, 28, 28)
+    """
+
+    _dims = 2
+
+    def forward(self, x):
+        self._check(x, "(batch, channels, height, width)")
+        return conv2d(x, self.W, self.b, self.stride, self.padding)
+
+
+class Conv1d(_ConvNd):
+    """A convolutional layer over sequences (text, signals): shape (batch, channels, length).
+
+    Same arguments as :class:`Conv2d` with an int ``kernel_size``, ``stride``
+    and ``padding``; the weight ``W`` has shape (out_channels, in_channels, k).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> conv = rb.nn.Conv1d(8, 4, 3, padding="full", rng=np.random.default_rng(0))
+    >>> conv(rb.tensor(np.zeros((2, 8, 10)))).shape
+    (2, 4, 12)
+    """
+
+    _dims = 1
+
+    def forward(self, x):
+        self._check(x, "(batch, channels, length)")
+        return conv1d(x, self.W, self.b, self.stride[0], self.padding)

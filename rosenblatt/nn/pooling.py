@@ -1,0 +1,367 @@
+"""Pooling (subsampling) layers (notes: "Convolutional Neural Networks", "Pooling layers").
+
+A pooling neuron condenses a window of a feature map into one value:
+
+* max pooling: ``max`` over the window ("was your feature present?");
+  the gradient goes to the (first) arg-max, as in PyTorch;
+* average pooling: the mean over the window; every input gets grad / (kh kw);
+* L2 pooling: ``sqrt(sum over the window of OUT^2)``; the gradient is
+  ``grad * x / out`` (0 where the whole window is 0);
+* k-max pooling: the ``k`` largest values along an axis, in their original
+  order; the gradient goes back to where they came from;
+* global max / average pooling: one value per feature map.
+
+Windows are ``kernel_size`` with ``stride`` (default: the kernel size, i.e.
+non-overlapping), no padding; the output has ``(n - f) // s + 1`` entries
+per axis (a remainder that does not fill a window is dropped, like
+PyTorch's default ``ceil_mode=False``). Every op is one graph node with a
+vectorised forward; the backward scatters into the input with a loop over
+the ``kh kw`` window offsets at most (one reshape when the windows do not
+overlap).
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..autodiff.tensor import Tensor, as_float_array, make
+from .conv import _pair
+from .module import Module
+
+
+def _array(x, where):
+    return x.data if isinstance(x, Tensor) else as_float_array(x, where=where)
+
+
+def _geometry(xd, kernel_size, stride, where):
+    """Check a (N, C, H, W) input; return (kh, kw), (sh, sw), (oh, ow)."""
+    if xd.ndim != 4:
+        raise ValueError(
+            f"{where}: expected an input of shape (batch, channels, height, width); got {xd.shape}"
+        )
+    kh, kw = _pair(kernel_size, 2, "kernel_size", where, 1)
+    sh, sw = (kh, kw) if stride is None else _pair(stride, 2, "stride", where, 1)
+    h, w = xd.shape[2:]
+    if h < kh or w < kw:
+        raise ValueError(
+            f"{where}: the window {(kh, kw)} is larger than the input's {(h, w)} (input shape "
+            f"{xd.shape})"
+        )
+    return (kh, kw), (sh, sw), ((h - kh) // sh + 1, (w - kw) // sw + 1)
+
+
+def _windows(xd, k, s, out):
+    """A (N, C, oh, ow, kh, kw) view of every window (no copy)."""
+    oh, ow = out
+    if k == s:
+        # Non-overlapping: a reshape view of the covered part, faster to reduce over.
+        n, c = xd.shape[:2]
+        cropped = xd[:, :, :oh * k[0], :ow * k[1]]
+        return cropped.reshape(n, c, oh, k[0], ow, k[1]).transpose(0, 1, 2, 4, 3, 5)
+    return sliding_window_view(xd, k, axis=(2, 3))[:, :, ::s[0], ::s[1]][:, :, :oh, :ow]
+
+
+def _scatter(gwin, shape, k, s, dtype):
+    """Adjoint of :func:`_windows`: add window gradients (N, C, oh, ow, kh, kw) into the input.
+
+    ``gwin`` may be a broadcast view (average pooling).
+    """
+    n, c, oh, ow, kh, kw = gwin.shape
+    gx = np.zeros(shape, dtype=dtype)
+    if k == s:
+        gx[:, :, :oh * kh, :ow * kw] = gwin.transpose(0, 1, 2, 4, 3, 5).reshape(
+            n, c, oh * kh, ow * kw
+        )
+        return gx
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i:i + s[0] * (oh - 1) + 1:s[0], j:j + s[1] * (ow - 1) + 1:s[1]] += (
+                gwin[..., i, j]
+            )
+    return gx
+
+
+def max_pool2d(x, kernel_size, stride=None):
+    """Max pooling over (kh, kw) windows; the gradient goes to each window's arg-max.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (batch, channels, height, width)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size`` (non-overlapping windows).
+
+    Returns
+    -------
+    Tensor, shape (batch, channels, (height - kh) // sh + 1, (width - kw) // sw + 1)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> rb.nn.functional.max_pool2d(x, 2).data
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    """
+    where = "max_pool2d"
+    xd = _array(x, where)
+    k, s, out = _geometry(xd, kernel_size, stride, where)
+    win = _windows(xd, k, s, out)
+    flat = win.reshape(win.shape[:4] + (-1,))  # a copy: (N, C, oh, ow, kh kw)
+    idx = flat.argmax(axis=-1)[..., None]  # first maximum, as PyTorch
+    y = np.take_along_axis(flat, idx, axis=-1)[..., 0]
+
+    def backward(g):
+        gflat = np.zeros(flat.shape, dtype=g.dtype)
+        np.put_along_axis(gflat, idx, g[..., None], axis=-1)
+        return (_scatter(gflat.reshape(win.shape), xd.shape, k, s, g.dtype),)
+
+    return make(y, (x,), backward)
+
+
+def avg_pool2d(x, kernel_size, stride=None):
+    """Average pooling over (kh, kw) windows; each input gets grad / (kh kw) per window.
+
+    Parameters and returns as :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.functional.avg_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2).data
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
+    where = "avg_pool2d"
+    xd = _array(x, where)
+    k, s, out = _geometry(xd, kernel_size, stride, where)
+    area = k[0] * k[1]
+    y = _windows(xd, k, s, out).sum(axis=(4, 5)) / area
+
+    def backward(g):
+        gwin = np.broadcast_to((g / area)[..., None, None], g.shape + k)
+        return (_scatter(gwin, xd.shape, k, s, g.dtype),)
+
+    return make(y.astype(xd.dtype, copy=False), (x,), backward)
+
+
+def l2_pool2d(x, kernel_size, stride=None):
+    """L2 pooling: sqrt of the sum of squares over each (kh, kw) window.
+
+    Equals PyTorch's ``lp_pool2d`` with ``norm_type=2``. The gradient is
+    ``grad * x / out``, taken as 0 for a window of zeros (where the square
+    root has no derivative).
+
+    Parameters and returns as :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.functional.l2_pool2d(np.full((1, 1, 2, 2), 3.0), 2).data
+    array([[[[6.]]]])
+    """
+    where = "l2_pool2d"
+    xd = _array(x, where)
+    k, s, out = _geometry(xd, kernel_size, stride, where)
+    y = np.sqrt(_windows(xd * xd, k, s, out).sum(axis=(4, 5)))
+
+    def backward(g):
+        safe = np.where(y > 0, y, 1)
+        gsum = np.where(y > 0, g / (2 * safe), 0)  # d sqrt(u) / du = 1 / (2 sqrt(u))
+        gwin = np.broadcast_to(gsum[..., None, None], g.shape + k)
+        return (_scatter(gwin, xd.shape, k, s, g.dtype) * (2 * xd),)
+
+    return make(y, (x,), backward)
+
+
+def kmax_pool(x, k, axis=-1):
+    """k-max pooling: the ``k`` largest values along ``axis``, kept in their original order.
+
+    Ties are broken towards the earlier position. The gradient flows back to
+    the selected positions only.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+    k : int
+        How many values to keep; ``1 <= k <= x.shape[axis]``.
+    axis : int, default -1
+
+    Returns
+    -------
+    Tensor, the shape of ``x`` with ``k`` along ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.functional.kmax_pool(np.array([[3.0, 1.0, 5.0, 2.0, 4.0]]), 3).data
+    array([[3., 5., 4.]])
+    """
+    where = "kmax_pool"
+    xd = _array(x, where)
+    if xd.ndim == 0:
+        raise ValueError(f"{where}: expected an array with at least one axis; got a scalar")
+    if not -xd.ndim <= axis < xd.ndim:
+        raise ValueError(f"{where}: axis {axis} is out of range for input shape {xd.shape}")
+    n = xd.shape[axis]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(
+            f"{where}: k must be an integer from 1 to {n} (the length of axis {axis} of input "
+            f"shape {xd.shape}); got {k!r}"
+        )
+    order = np.argsort(-xd, axis=axis, kind="stable")  # largest first, earlier first on ties
+    idx = np.sort(np.take(order, np.arange(k), axis=axis), axis=axis)  # original order
+    y = np.take_along_axis(xd, idx, axis=axis)
+
+    def backward(g):
+        gx = np.zeros(xd.shape, dtype=g.dtype)
+        np.put_along_axis(gx, idx, g, axis=axis)
+        return (gx,)
+
+    return make(y, (x,), backward)
+
+
+def _check_global(xd, where):
+    if xd.ndim != 4:
+        raise ValueError(
+            f"{where}: expected an input of shape (batch, channels, height, width); got {xd.shape}"
+        )
+    return xd.reshape(xd.shape[:2] + (-1,))
+
+
+def global_max_pool2d(x):
+    """The maximum of each feature map: (batch, channels, h, w) -> (batch, channels).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.functional.global_max_pool2d(np.arange(8.0).reshape(1, 2, 2, 2)).data
+    array([[3., 7.]])
+    """
+    xd = _array(x, "global_max_pool2d")
+    flat = _check_global(xd, "global_max_pool2d")
+    idx = flat.argmax(axis=-1)[..., None]
+    y = np.take_along_axis(flat, idx, axis=-1)[..., 0]
+
+    def backward(g):
+        gflat = np.zeros(flat.shape, dtype=g.dtype)
+        np.put_along_axis(gflat, idx, g[..., None], axis=-1)
+        return (gflat.reshape(xd.shape),)
+
+    return make(y, (x,), backward)
+
+
+def global_avg_pool2d(x):
+    """The mean of each feature map: (batch, channels, h, w) -> (batch, channels).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.functional.global_avg_pool2d(np.arange(8.0).reshape(1, 2, 2, 2)).data
+    array([[1.5, 5.5]])
+    """
+    xd = _array(x, "global_avg_pool2d")
+    flat = _check_global(xd, "global_avg_pool2d")
+    area = flat.shape[-1]
+    y = flat.mean(axis=-1)
+
+    def backward(g):
+        return (np.broadcast_to((g / area)[..., None, None], xd.shape),)
+
+    return make(y, (x,), backward)
+
+
+# -- layers --------------------------------------------------------------------
+
+class _Pool2d(Module):
+    _fn = None
+
+    def __init__(self, kernel_size, stride=None):
+        name = type(self).__name__
+        self.kernel_size = _pair(kernel_size, 2, "kernel_size", name, 1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, 2, "stride", name, 1)
+
+    def forward(self, x):
+        return type(self)._fn(x, self.kernel_size, self.stride)
+
+    def extra_repr(self):
+        text = f"kernel_size={self.kernel_size}"
+        return text if self.stride == self.kernel_size else text + f", stride={self.stride}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling over windows of each feature map (see :func:`max_pool2d`).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.MaxPool2d(2)(rb.tensor(np.zeros((8, 6, 28, 28)))).shape
+    (8, 6, 14, 14)
+    """
+
+    _fn = staticmethod(max_pool2d)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling over windows of each feature map (see :func:`avg_pool2d`).
+
+    Parameters as :class:`MaxPool2d`.
+    """
+
+    _fn = staticmethod(avg_pool2d)
+
+
+class L2Pool2d(_Pool2d):
+    """L2 pooling, sqrt of the sum of squares over each window (see :func:`l2_pool2d`).
+
+    Parameters as :class:`MaxPool2d`.
+    """
+
+    _fn = staticmethod(l2_pool2d)
+
+
+class KMaxPool(Module):
+    """k-max pooling: the ``k`` largest values along ``axis``, in their original order.
+
+    Parameters
+    ----------
+    k : int
+    axis : int, default -1
+        For a Conv1d output (batch, channels, length), -1 pools over time.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.KMaxPool(2)(rb.tensor(np.zeros((4, 3, 10)))).shape
+    (4, 3, 2)
+    """
+
+    def __init__(self, k, axis=-1):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"KMaxPool: k must be a positive integer; got {k!r}")
+        self.k = int(k)
+        self.axis = int(axis)
+
+    def forward(self, x):
+        return kmax_pool(x, self.k, self.axis)
+
+    def extra_repr(self):
+        return f"k={self.k}" + ("" if self.axis == -1 else f", axis={self.axis}")
+
+
+class GlobalMaxPool2d(Module):
+    """The maximum of each feature map: (batch, channels, h, w) -> (batch, channels)."""
+
+    def forward(self, x):
+        return global_max_pool2d(x)
+
+
+class GlobalAvgPool2d(Module):
+    """The mean of each feature map: (batch, channels, h, w) -> (batch, channels)."""
+
+    def forward(self, x):
+        return global_avg_pool2d(x)
