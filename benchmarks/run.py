@@ -1,0 +1,340 @@
+"""Run every benchmark workload, rosenblatt and its references alternating, and compare.
+
+Usage::
+
+    python -m benchmarks.run [--quick] [--only NAME[,NAME...]] [--json PATH] [--repeats N]
+    python benchmarks/run.py ...            # the same
+
+Each module ``benchmarks/workloads/<topic>.py`` defines ``workloads(quick)``
+returning a list of dicts (see ``benchmarks/README.md``). For every workload
+the harness calls each implementation once to warm up, then times
+``repeats`` calls, alternating rosenblatt and the references (rb, torch,
+sklearn, rb, torch, sklearn, ...) so that a slow phase of a shared machine
+hits all of them alike. It prints one table and writes a JSON file with
+every time, the machine, the library versions, the BLAS in use and the
+thread counts.
+
+Ratios are rosenblatt / reference in throughput terms: 1.5 means rosenblatt
+does 1.5x the reference's work per second (for "us/op" units, it takes
+1/1.5 of the reference's time).
+"""
+
+import argparse
+import gc
+import importlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.common import blas_threads, optional, torch_or_none  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+UNITS = ("samples/s", "steps/s", "tokens/s", "us/op")
+REFERENCES = ("pytorch", "sklearn")
+
+
+# -- the machine ---------------------------------------------------------------------------------
+
+def cpu_model():
+    """The CPU's model name, from /proc/cpuinfo where there is one."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info():
+    """CPU, cores, OS, Python, library versions, BLAS and thread counts."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for name, module in (("rosenblatt", "rosenblatt"), ("torch", "torch"),
+                         ("sklearn", "sklearn"), ("scipy", "scipy")):
+        mod = optional(module)
+        versions[name] = getattr(mod, "__version__", None) if mod else None
+    tpc = optional("threadpoolctl")
+    blas = []
+    if tpc is not None:
+        blas = [{k: info.get(k) for k in ("user_api", "internal_api", "version", "num_threads",
+                                           "architecture", "threading_layer", "prefix")}
+                for info in tpc.threadpool_info()]
+    torch = optional("torch")
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "blas": blas,
+        "threads": {"numpy_blas": blas_threads(),
+                    "torch": torch.get_num_threads() if torch is not None else None},
+        "git_commit": _git_commit(),
+    }
+
+
+def _git_commit():
+    head = HERE.parent / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            return (HERE.parent / ".git" / ref[5:]).read_text().strip()[:12]
+        return ref[:12]
+    except OSError:
+        return None
+
+
+def gemm_peak(n=2048, repeats=5):
+    """The machine's float32 matrix-multiply rate, GFLOP/s: best of ``repeats`` n^3 products."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=out)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best / 1e9
+
+
+# -- workloads -----------------------------------------------------------------------------------
+
+def discover(only=None):
+    """Import every ``benchmarks/workloads/*.py``; returns (module name, module or error)."""
+    found = []
+    for path in sorted((HERE / "workloads").glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        try:
+            found.append((path.stem, importlib.import_module(f"benchmarks.workloads.{path.stem}")))
+        except Exception as err:  # a workload whose library part is not there yet
+            found.append((path.stem, err))
+    return found
+
+
+def _selected(only, module_name, workload_name):
+    if not only:
+        return True
+    return any(o in module_name or o in workload_name for o in only)
+
+
+def _validate(w, module_name):
+    missing = [k for k in ("name", "unit", "work", "rosenblatt") if k not in w]
+    if missing:
+        raise ValueError(f"workload from {module_name} lacks {missing}")
+    if w["unit"] not in UNITS:
+        raise ValueError(f"workload {w['name']}: unit must be one of {UNITS}; got {w['unit']!r}")
+
+
+def _time_once(fn):
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _summary(times, work, unit):
+    """Median, min and max of the times and of the rate in the workload's unit."""
+    med = statistics.median(times)
+    if unit == "us/op":
+        rate = lambda t: t / work * 1e6  # lower is better
+        lo, hi = rate(min(times)), rate(max(times))
+    else:
+        rate = lambda t: work / t
+        lo, hi = rate(max(times)), rate(min(times))
+    return {"times_s": times, "median_s": med, "value": rate(med), "min": lo, "max": hi}
+
+
+def _throughput_ratio(rb, ref):
+    """rosenblatt / reference in throughput terms (> 1: rosenblatt is faster)."""
+    return ref["median_s"] / rb["median_s"]
+
+
+def run_workload(w, repeats):
+    """Warm up, then time ``repeats`` alternating calls of rosenblatt and each reference."""
+    impls = {"rosenblatt": w["rosenblatt"]}
+    result = {"name": w["name"], "unit": w["unit"], "work": w["work"],
+              "target": w.get("target", ""), "notes": w.get("notes", ""), "references": {}}
+    for ref in w.get("references", {}):
+        fn = w["references"][ref]
+        if fn is None:
+            result["references"][ref] = {"skipped": "not installed or no equivalent"}
+        else:
+            impls[ref] = fn
+    times = {name: [] for name in impls}
+    failed = {}
+    for name, fn in impls.items():  # warm-up
+        try:
+            fn()
+        except Exception as err:
+            failed[name] = f"{type(err).__name__}: {err}"
+            traceback.print_exc()
+    repeats = int(w.get("repeats", repeats))
+    for _ in range(repeats):
+        for name, fn in impls.items():
+            if name not in failed:
+                times[name].append(_time_once(fn))
+    if "rosenblatt" in failed:
+        result["error"] = failed["rosenblatt"]
+        return result
+    result["rosenblatt"] = _summary(times["rosenblatt"], w["work"], w["unit"])
+    for name in impls:
+        if name == "rosenblatt":
+            continue
+        if name in failed:
+            result["references"][name] = {"error": failed[name]}
+            continue
+        ref = _summary(times[name], w["work"], w["unit"])
+        ref["ratio"] = _throughput_ratio(result["rosenblatt"], ref)
+        result["references"][name] = ref
+    if "flops" in w:
+        result["gflops"] = w["flops"] / result["rosenblatt"]["median_s"] / 1e9
+    return result
+
+
+def judge(w, result, results):
+    """Whether the target holds: the workload's ``check``, else its ``target_ratio``s."""
+    if "error" in result:
+        return None
+    if "check" in w:
+        return w["check"](result, results)
+    wanted = w.get("target_ratio", {})
+    verdicts = [result["references"][ref]["ratio"] >= need for ref, need in wanted.items()
+                if "ratio" in result["references"].get(ref, {})]
+    return all(verdicts) if verdicts else None
+
+
+# -- output --------------------------------------------------------------------------------------
+
+def _fmt(x):
+    if x >= 1000:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def table(results):
+    """The results as rows of text (a Markdown table)."""
+    header = ["workload", "unit", "rosenblatt median [min-max]", "reference", "reference median",
+              "ratio rb/ref", "target", "met"]
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([r["name"], r.get("unit", ""), "ERROR: " + r["error"][:60], "", "", "",
+                         r.get("target", ""), ""])
+            continue
+        rb = r["rosenblatt"]
+        rb_text = f"{_fmt(rb['value'])} [{_fmt(rb['min'])}-{_fmt(rb['max'])}]"
+        met = {True: "yes", False: "NO", None: "-"}[r.get("met")]
+        refs = list(r["references"].items()) or [("-", {})]
+        for i, (name, ref) in enumerate(refs):
+            if "value" in ref:
+                ref_text, ratio = _fmt(ref["value"]), f"{ref['ratio']:.2f}x"
+            else:
+                ref_text, ratio = ref.get("skipped") or ("ERROR " + ref.get("error", ""))[:40], ""
+            first = i == 0
+            rows.append([r["name"] if first else "", r["unit"] if first else "",
+                         rb_text if first else "", name, ref_text, ratio,
+                         r.get("target", "") if first else "", met if first else ""])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out.extend(line(row) for row in rows)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, 3 repeats (~1 min)")
+    parser.add_argument("--only", default="", help="comma-separated substrings of workload or "
+                        "module names (e.g. mlp,xor)")
+    parser.add_argument("--json", default=str(HERE / "results" / "latest.json"),
+                        help="where to write the results (default benchmarks/results/latest.json)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed repeats per "
+                        "implementation (default 3 with --quick, else 5)")
+    parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    args = parser.parse_args(argv)
+    only = [o.strip() for o in args.only.split(",") if o.strip()]
+    repeats = args.repeats or (3 if args.quick else 5)
+
+    start = time.perf_counter()
+    torch_or_none()  # PyTorch threads = NumPy BLAS threads, before any workload is built
+    info = machine_info()
+    print(f"machine: {info['cpu']}, {info['cores']} cores; BLAS: "
+          + ", ".join(f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)"
+                      for b in info["blas"])
+          + f"; torch threads: {info['threads']['torch']}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
+    peak = gemm_peak()
+    info["gemm_peak_gflops"] = peak
+    print(f"float32 GEMM peak (np.matmul 2048^3, best of 5): {peak:.1f} GFLOP/s")
+
+    results, errors = [], []
+    for module_name, module in discover():
+        if isinstance(module, Exception):
+            if _selected(only, module_name, ""):
+                errors.append(f"{module_name}: import failed: {type(module).__name__}: {module}")
+                print(f"[skip] {errors[-1]}")
+            continue
+        try:
+            todo = [w for w in module.workloads(args.quick)
+                    if _selected(only, module_name, w.get("name", ""))]
+        except Exception as err:
+            errors.append(f"{module_name}: workloads() failed: {type(err).__name__}: {err}")
+            print(f"[skip] {errors[-1]}")
+            continue
+        for w in todo:
+            _validate(w, module_name)
+            t0 = time.perf_counter()
+            result = run_workload(w, repeats)
+            result["module"] = module_name
+            result["met"] = judge(w, result, results)
+            if "gflops" in result:
+                result["peak_fraction"] = result["gflops"] / peak
+            results.append(result)
+            print(f"[{time.perf_counter() - t0:6.1f} s] {w['name']}", flush=True)
+
+    print()
+    for text in table(results):
+        print(text)
+    for r in results:
+        if "peak_fraction" in r:
+            print(f"{r['name']}: rosenblatt runs at {r['gflops']:.1f} GFLOP/s, "
+                  f"{100 * r['peak_fraction']:.0f}% of the float32 GEMM peak")
+        if r.get("notes"):
+            print(f"{r['name']}: {r['notes']}")
+    standins = sys.modules.get("benchmarks.standins")
+    if standins is not None and standins.USED:
+        info["standins"] = sorted(standins.USED)
+        print("stand-ins for library parts not written yet: " + ", ".join(info["standins"]))
+    for e in errors:
+        print("error:", e)
+    elapsed = time.perf_counter() - start
+    print(f"total {elapsed:.0f} s")
+
+    report = {"quick": args.quick, "repeats": repeats, "elapsed_s": elapsed,
+              "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "machine": info, "results": results, "errors": errors}
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=float))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

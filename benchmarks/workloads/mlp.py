@@ -1,0 +1,132 @@
+"""(a) Throughput: MLP 784-256-256-10, ReLU, softmax cross-entropy, SGD momentum 0.9.
+
+One call trains one epoch of 60,000 random MNIST-shaped samples (float32)
+in shuffled mini-batches of 128, the way each library's users would write
+it: rosenblatt and PyTorch with their usual training loop, scikit-learn with
+``MLPClassifier(solver="sgd").partial_fit`` (one pass over the data when
+``max_iter=1``). Random data is enough for throughput: the arithmetic does
+not depend on the values.
+
+What scikit-learn does besides: it validates X (a full pass checking for
+NaN/inf), binarizes the labels, computes the loss of every batch (log-loss
+plus the L2 term, here alpha=0) and records the epoch's loss curve. It has
+no fused softmax-cross-entropy gradient either; its backward computes the
+output delta as ``softmax - onehot`` too, so the arithmetic is the same.
+
+Target (issue 7): throughput at least 1.2x PyTorch CPU's and at least 1.2x
+scikit-learn's; the harness also reports rosenblatt's fraction of the
+machine's float32 GEMM peak (the physical limit).
+"""
+
+import warnings
+
+import numpy as np
+
+import rosenblatt as rb
+from benchmarks import standins
+from benchmarks.common import optional, torch_or_none
+
+SIZES = (784, 256, 256, 10)
+BATCH, LR, MOMENTUM = 128, 0.01, 0.9
+
+
+def data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, SIZES[-1], n)
+    return x, y
+
+
+def flops(n):
+    """Multiply-adds x 2 of one epoch: forward, weight gradients, input gradients of
+    every layer but the first (no library computes d/dX of the data)."""
+    per_layer = [a * b for a, b in zip(SIZES[:-1], SIZES[1:])]
+    return 2.0 * n * (3 * sum(per_layer) - per_layer[0])
+
+
+def rosenblatt_fn(x, y):
+    rng = np.random.default_rng(0)
+    d = SIZES
+    model = rb.nn.Sequential(
+        rb.nn.Dense(d[0], d[1], rng=rng), standins.activation("ReLU"),
+        rb.nn.Dense(d[1], d[2], rng=rng), standins.activation("ReLU"),
+        rb.nn.Dense(d[2], d[3], rng=rng),
+    )
+    opt = standins.sgd(model.parameters(), lr=LR, momentum=MOMENTUM)
+    cross_entropy = standins.cross_entropy()
+    order = np.random.default_rng(1)
+    n = len(x)
+
+    def epoch():
+        perm = order.permutation(n)
+        for i in range(0, n, BATCH):
+            idx = perm[i:i + BATCH]
+            loss = cross_entropy(model(rb.tensor(x[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+def pytorch_fn(x, y):
+    torch = torch_or_none()
+    if torch is None:
+        return None
+    torch.manual_seed(0)
+    d = SIZES
+    model = torch.nn.Sequential(
+        torch.nn.Linear(d[0], d[1]), torch.nn.ReLU(),
+        torch.nn.Linear(d[1], d[2]), torch.nn.ReLU(),
+        torch.nn.Linear(d[2], d[3]),
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    gen = torch.Generator().manual_seed(1)
+    n = len(x)
+
+    def epoch():
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n, BATCH):
+            idx = perm[i:i + BATCH]
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+def sklearn_fn(x, y):
+    nn = optional("sklearn.neural_network")
+    if nn is None:
+        return None
+    clf = nn.MLPClassifier(
+        hidden_layer_sizes=SIZES[1:-1], activation="relu", solver="sgd", alpha=0.0,
+        batch_size=BATCH, learning_rate_init=LR, momentum=MOMENTUM, nesterovs_momentum=False,
+        max_iter=1, shuffle=True, random_state=0,
+    )
+    classes = np.arange(SIZES[-1])
+
+    def epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.partial_fit(x, y, classes=classes)
+
+    return epoch
+
+
+def workloads(quick):
+    n = 12_800 if quick else 60_000
+    x, y = data(n)
+    return [{
+        "name": f"mlp 784-256-256-10, batch {BATCH}, epoch of {n:,}",
+        "unit": "samples/s",
+        "work": n,
+        "flops": flops(n),
+        "rosenblatt": rosenblatt_fn(x, y),
+        "references": {"pytorch": pytorch_fn(x, y), "sklearn": sklearn_fn(x, y)},
+        "target": ">= 1.2x PyTorch and sklearn",
+        "target_ratio": {"pytorch": 1.2, "sklearn": 1.2},
+    }]
