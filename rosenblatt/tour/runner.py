@@ -103,7 +103,7 @@ def select(chapters, only):
         If a name matches no chapter; the message lists the names.
     """
     if not only:
-        return list(chapters)
+        return sorted(chapters, key=lambda c: (c.order, c.title))
     chosen = []
     for query in only:
         hits = [c for c in chapters if c.matches(query)]
