@@ -2,9 +2,9 @@
 
 from . import arithmetic, elementwise, reductions, shape
 from .arithmetic import add, div, matmul, mul, neg, power, sub
-from .elementwise import abs, clip, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh, where
+from .elementwise import abs, clip, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh, where  # noqa: A004, E501
 from .gradcheck import GradcheckError, gradcheck
-from .reductions import logsumexp, max, mean, min, sum, var
+from .reductions import logsumexp, max, mean, min, sum, var  # noqa: A004
 from .shape import (
     concatenate,
     expand_dims,

@@ -134,8 +134,8 @@ def matmul(a, b):
     if inner_a != inner_b:
         raise ValueError(
             f"matmul: shapes {ad.shape} and {bd.shape} are not aligned: "
-            f"{inner_a} (last axis of a) != {inner_b} ({'second-to-last' if bd.ndim > 1 else 'only'} "
-            f"axis of b)"
+            f"{inner_a} (last axis of a) != {inner_b} "
+            f"({'second-to-last' if bd.ndim > 1 else 'only'} axis of b)"
         )
     try:
         out = ad @ bd
@@ -145,10 +145,10 @@ def matmul(a, b):
     def backward(g):
         a2, b2 = _promote_for_matmul(ad, bd)
         g2 = g
-        if ad.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if bd.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
+        if ad.ndim == 1 or bd.ndim == 1:
+            # matmul dropped the axes it added to 1-D operands; put them back in g
+            batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+            g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if needs_grad(a):
             ga = sum_to_shape(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(ad.shape)

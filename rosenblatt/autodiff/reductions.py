@@ -28,6 +28,10 @@ def _keepdims_shape(shape, axes):
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def _reduced_shape(shape, axes):
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
 def _expand(g, shape, axes, keepdims):
     """Reshape the gradient of a reduction so it broadcasts against the input."""
     if not keepdims:
@@ -70,7 +74,7 @@ def _extreme(x, axis, keepdims, reduce, name):
         hits /= hits.sum(axis=axes, keepdims=True)  # ties share the gradient evenly
         return (hits * _expand(g, xd.shape, axes, keepdims),)
 
-    out = y if keepdims else np.reshape(y, tuple(n for i, n in enumerate(xd.shape) if i not in axes))
+    out = y if keepdims else np.reshape(y, _reduced_shape(xd.shape, axes))
     return make(out, (x,), backward)
 
 
@@ -117,5 +121,5 @@ def logsumexp(x, axis=None, keepdims=False):
     def backward(g):
         return (np.exp(xd - lse) * _expand(g, xd.shape, axes, keepdims),)
 
-    out = lse if keepdims else np.reshape(lse, tuple(n for i, n in enumerate(xd.shape) if i not in axes))
+    out = lse if keepdims else np.reshape(lse, _reduced_shape(xd.shape, axes))
     return make(out, (x,), backward)

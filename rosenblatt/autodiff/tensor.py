@@ -283,7 +283,9 @@ def as_float_array(data, dtype=None, where="tensor"):
     try:
         arr = np.asarray(data, dtype=dtype)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{where}: cannot make a float array from {type(data).__name__}: {err}")
+        raise TypeError(
+            f"{where}: cannot make a float array from {type(data).__name__}: {err}"
+        ) from None
     kind = arr.dtype.kind
     if kind == "f":
         return arr
@@ -315,6 +317,8 @@ def make(data, parents, backward):
     ``parents`` may contain non-tensors (constants); ``backward(grad)`` returns
     one gradient (or None) per entry of ``parents``.
     """
+    if isinstance(data, np.generic):
+        data = np.asarray(data)  # ufuncs on 0-d arrays return NumPy scalars; keep an ndarray
     out = Tensor.__new__(Tensor)
     out.data = data
     out.grad = None
