@@ -1,0 +1,142 @@
+"""Tour: weight initialisation (notes: "Weight initialization")."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+from ._common import forward, mlp, xor_data
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@chapter("Weight initialisation", section="Weight initialization", order=40)
+def run(ctx):
+    rng = ctx.rng
+    d = 100
+    neurons = 5_000 if ctx.quick else 50_000
+    ctx.text(
+        "The notes: with an all-ones input of dimension d and weights and bias drawn from "
+        "N(0, 1), NET = W·X + b is a sum of d + 1 standard normal variables, so its standard "
+        "deviation is sqrt(d + 1), about 10 for d = 100: sigmoid units start saturated. "
+        "Dividing the weights by sqrt(fan-in) calibrates it back to about 1. "
+        f"Here {neurons:,} neurons are drawn with each scheme."
+    )
+    x = np.ones(d)
+    schemes = {
+        "N(0, 1)": (rng.standard_normal((neurons, d)), rng.standard_normal(neurons)),
+        "N(0, 1) / sqrt(d)": (rng.standard_normal((neurons, d)) / np.sqrt(d), np.zeros(neurons)),
+        "He: N(0, 2/d)": (rng.standard_normal((neurons, d)) * np.sqrt(2 / d), np.zeros(neurons)),
+        "Glorot uniform": (rb.nn.init.glorot_uniform((neurons, d), fan_in=d, fan_out=d, rng=rng)
+                           .astype(np.float64), np.zeros(neurons)),
+    }
+    nets, rows = {}, []
+    for name, (w, b) in schemes.items():
+        net = w @ x + b
+        s = _sigmoid(net)
+        saturated = float(np.mean(s * (1 - s) < 0.01))  # sigmoid'(NET) below 4% of its peak
+        nets[name] = net
+        rows.append([name, float(net.std()), saturated])
+    ctx.table(["initialisation", "std of NET", "sigmoid units saturated (σ' < 0.01)"], rows)
+    std_n01 = rows[0][1]
+    ctx.claim("With N(0, 1) weights and bias and d = 100, NET has standard deviation "
+              "sqrt(d + 1) ≈ 10", abs(std_n01 - np.sqrt(d + 1)) < 0.05 * np.sqrt(d + 1),
+              f"measured {std_n01:.3f}, sqrt(101) = {np.sqrt(101):.3f}")
+    ctx.claim("Large NET saturates sigmoid units; dividing by sqrt(fan-in) keeps NET's "
+              "standard deviation near 1 and the units unsaturated",
+              rows[0][2] > 0.5 and rows[1][2] < 0.01 and abs(rows[1][1] - 1) < 0.05,
+              f"saturated: {rows[0][2]:.0%} with N(0, 1), {rows[1][2]:.2%} with 1/sqrt(d) "
+              f"(std {rows[1][1]:.3f})")
+    with ctx.figure("NET = W·1 + b for d = 100: N(0, 1) weights (left) spread NET over "
+                    "±30, deep into the sigmoid's flat tails; fan-in scaling (right) keeps "
+                    "it where the sigmoid has slope.", size=(8, 3)) as fig:
+        axes = fig.subplots(1, 2)
+        zz = np.linspace(-35, 35, 400)
+        for ax, name in zip(axes, ["N(0, 1)", "N(0, 1) / sqrt(d)"]):
+            ax.hist(nets[name], bins=80, range=(-35, 35), density=True, color="C0", alpha=0.7)
+            ax2 = ax.twinx()
+            ax2.plot(zz, _sigmoid(zz), "C3", lw=1.5)
+            ax2.set_ylim(0, 1.05)
+            ax2.set_yticks([0, 0.5, 1])
+            ax.set_title(f"{name}: std {nets[name].std():.2f}", fontsize=9)
+            ax.set_xlabel("NET")
+
+    # -- deep networks: the spread of activations layer by layer -------------------
+    depth, width = (8, 256) if ctx.quick else (10, 500)
+    h0 = rng.standard_normal((256, width))
+    configs = [
+        ("tanh, N(0, 0.01²)", "tanh", lambda n: rng.standard_normal((n, n)) * 0.01),
+        ("tanh, N(0, 1)", "tanh", lambda n: rng.standard_normal((n, n))),
+        ("tanh, N(0, 1)/sqrt(n)", "tanh", lambda n: rng.standard_normal((n, n)) / np.sqrt(n)),
+        ("ReLU, N(0, 2/n) (He)", "relu", lambda n: rng.standard_normal((n, n)) * np.sqrt(2 / n)),
+    ]
+    stds, sat = {}, {}
+    for label, act, draw in configs:
+        h, s_list, frac = h0, [], []
+        for _ in range(depth):
+            z = h @ draw(width)
+            h = np.tanh(z) if act == "tanh" else np.maximum(z, 0)
+            s_list.append(float(h.std()))
+            frac.append(float(np.mean(np.abs(h) > 0.99)) if act == "tanh" else 0.0)
+        stds[label], sat[label] = s_list, frac
+    with ctx.figure(f"Standard deviation of each layer's activations in a {depth}-layer, "
+                    f"{width}-unit network: tiny weights make the signal vanish, N(0, 1) "
+                    "saturates tanh, fan-in scaling keeps it alive.", size=(7, 3.2)) as fig:
+        ax = fig.add_subplot()
+        for label in stds:
+            ax.semilogy(range(1, depth + 1), stds[label], "o-", label=label)
+        ax.set_xlabel("layer")
+        ax.set_ylabel("std of activations")
+        ax.legend(fontsize=8)
+        ax.grid(True, alpha=0.3)
+    small, big, calib, he = (stds[c[0]] for c in configs)
+    ctx.claim("Weights that are too small make the signal vanish in a deep network",
+              small[-1] < 1e-6, f"tanh with N(0, 0.01²): std {small[0]:.1e} at layer 1, "
+              f"{small[-1]:.1e} at layer {depth}")
+    ctx.claim("Weights that are too large saturate the units (poor initialisation leads to "
+              "slow training)", sat[configs[1][0]][-1] > 0.5,
+              f"tanh with N(0, 1): {sat[configs[1][0]][-1]:.0%} of the units at |h| > 0.99 "
+              f"in layer {depth}")
+    ctx.claim("Fan-in scaling (1/sqrt(n); sqrt(2/n) for ReLU) keeps activations in a useful "
+              "range through the depth", calib[-1] > 0.1 and 0.3 < he[-1] / he[0] < 3,
+              f"tanh 1/sqrt(n): std {calib[-1]:.2f} at layer {depth}; ReLU He: "
+              f"{he[0]:.2f} → {he[-1]:.2f}")
+
+    # -- symmetry breaking ------------------------------------------------------------
+    ctx.text(
+        "Zero (or any constant) initialisation: every hidden unit computes the same output, "
+        "gets the same gradient and the same update, so the units never differentiate. "
+        "A 2-4-1 sigmoid network trained by gradient descent on XOR:"
+    )
+    xs, ys = xor_data()
+    results = {}
+    for label, init in [("all zeros", "zeros"), ("random (Glorot)", "glorot_uniform")]:
+        layers = mlp([2, 4, 1], activation="sigmoid", init=init, rng=rng)
+        for layer in layers:
+            if not isinstance(layer, str):
+                layer.W.data = layer.W.data.astype(np.float64)
+                layer.b.data = layer.b.data.astype(np.float64)
+        params = [p for layer in layers if not isinstance(layer, str) for p in layer.parameters()]
+        vec = rb.nn.ParameterVector(params)
+        xt, yt = rb.tensor(xs), rb.tensor(ys[:, None].astype(np.float64))
+        steps = 2000 if ctx.quick else 5000
+        for _ in range(steps):
+            vec.zero_grad()
+            loss = ((forward(layers, xt).sigmoid() - yt) ** 2).mean()
+            loss.backward()
+            vec.data -= 2.0 * vec.grad
+        w1 = layers[0].W.data
+        spread = float(np.max(np.abs(w1 - w1[:, :1])))
+        with rb.no_grad():
+            pred = forward(layers, xt).sigmoid().data[:, 0] > 0.5
+        results[label] = (spread, float(np.mean(pred == ys)), float(loss.data))
+    ctx.table(["initialisation", "max |W[:, i] - W[:, 0]| after training", "XOR accuracy",
+               "final loss"], [[k, *v] for k, v in results.items()])
+    zero, rand = results["all zeros"], results["random (Glorot)"]
+    ctx.claim("Zero initialisation: the hidden units stay identical (no symmetry breaking), "
+              "so the network cannot learn XOR", zero[0] == 0.0 and zero[1] < 1.0,
+              f"hidden weight columns differ by {zero[0]:g}; accuracy {zero[1]:.0%}")
+    ctx.claim("Random initialisation breaks the symmetry and the same network learns XOR",
+              rand[1] == 1.0, f"accuracy {rand[1]:.0%}, final loss {rand[2]:.4f}")
