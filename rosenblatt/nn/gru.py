@@ -1,0 +1,191 @@
+"""Gated recurrent units (notes: "GRUs").
+
+PyTorch's formulation, exactly (gate blocks r, z, n):
+
+    r_t = sigmoid(x_t W_xr + b_r + h_{t-1} W_hr)
+    z_t = sigmoid(x_t W_xz + b_z + h_{t-1} W_hz)
+    n_t = tanh(x_t W_xn + b_n + r_t * (h_{t-1} W_hn + b_hn))
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+The notes write h_t = (1 - z_t) h_{t-1} + z_t h~_t, the same cell with z
+relabelled 1 - z; the reset gate applied to h_{t-1} W_hn (rather than to
+h_{t-1} before the product) is Cho et al.'s and cuDNN's choice, and the
+separate hidden bias b_hn sits inside r * (...), so it is kept apart from b.
+
+The whole sequence is one op (:func:`gru`). Backwards through step t with
+dh = dE/dh_t:
+
+    dn = dh (1 - z);  dz = dh (h_{t-1} - n);  da_n = dn (1 - n^2)
+    da_r = da_n * (h_{t-1} W_hn + b_hn) * r (1 - r);  da_z = dz * z (1 - z)
+    dE/dh_{t-1} = dh z + [da_r, da_z, da_n * r] W_h^T
+
+and dW_h = sum_t h_{t-1}^T [da_r, da_z, da_n r], one product after the loop.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, make
+from .parameter import Parameter
+from .recurrent import (
+    RecurrentBase,
+    check_sequence,
+    initial_state,
+    input_grads,
+    project_inputs,
+    sigmoid_,
+    state_grad,
+)
+
+
+def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
+    """A whole GRU sequence as one op.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, time, input_size)
+        Or, with ``W_x=None``, the already projected inputs (batch, time, 3H).
+    W_x : Tensor (input_size, 3H) or None
+    W_h : Tensor (H, 3H)
+    b : Tensor (3H,), optional
+        Input-side biases (PyTorch: b_ir + b_hr, b_iz + b_hz, b_in).
+    b_hn : Tensor (H,), optional
+    h0 : Tensor (batch, H) or (H,), optional (zeros)
+
+    Returns
+    -------
+    Tensor, shape (batch, time, H)
+        Every h_t; the final state is ``outputs[:, -1]``.
+    """
+    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    check_sequence(xd, None if W_x is None else W_x.shape[0], W_h, "gru")
+    Wh = W_h.data
+    H = Wh.shape[0]
+    if Wh.shape[1] != 3 * H:
+        raise ValueError(f"gru: W_h must have shape ({H}, {3 * H}); got {Wh.shape}")
+    A, xt = project_inputs(xd, W_x, b)  # (T, B, 3H): becomes r, z, n in place
+    T, B, G = A.shape
+    dtype = A.dtype
+    hinit = initial_state(h0, B, H, dtype, "gru")
+    HN = np.empty((T, B, H), dtype=dtype)  # h_{t-1} W_hn + b_hn
+    Hs = np.empty((T, B, H), dtype=dtype)
+    tmp = np.empty((B, G), dtype=dtype)
+    bhn = None if b_hn is None else b_hn.data
+    rz, sn = slice(0, 2 * H), slice(2 * H, 3 * H)
+    h = hinit
+    for t in range(T):
+        a = A[t]
+        np.matmul(h, Wh, out=tmp)
+        a[:, rz] += tmp[:, rz]
+        sigmoid_(a[:, rz])
+        hn = HN[t]
+        hn[...] = tmp[:, sn]
+        if bhn is not None:
+            hn += bhn
+        n = a[:, sn]
+        tmp_n = tmp[:, sn]
+        np.multiply(a[:, :H], hn, out=tmp_n)
+        n += tmp_n
+        np.tanh(n, out=n)
+        ht = Hs[t]  # h = n + z (h_prev - n)
+        np.subtract(h, n, out=ht)
+        ht *= a[:, H:2 * H]
+        ht += n
+        h = ht
+
+    def backward(grad):
+        dH = grad.transpose(1, 0, 2)
+        dA = np.empty_like(A)    # dNET of the input side: [da_r, da_z, da_n]
+        dAh = np.empty_like(A)   # dNET of the hidden side: [da_r, da_z, da_n * r]
+        dh = np.zeros((B, H), dtype=dtype)
+        u = np.empty((B, H), dtype=dtype)
+        dprev = np.empty((B, H), dtype=dtype)
+        for t in range(T - 1, -1, -1):
+            a, d, dhid = A[t], dA[t], dAh[t]
+            h_prev = Hs[t - 1] if t > 0 else hinit
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, sn]
+            dh += dH[t]
+            np.multiply(dh, z, out=dprev)               # direct path z * h_{t-1}
+            d_n = d[:, sn]                              # da_n = dh (1 - z)(1 - n^2)
+            np.subtract(1, z, out=d_n)
+            d_n *= dh
+            np.multiply(n, n, out=u)
+            np.subtract(1, u, out=u)
+            d_n *= u
+            d_z = d[:, H:2 * H]                         # da_z = dh (h_prev - n) z (1 - z)
+            np.subtract(h_prev, n, out=d_z)
+            d_z *= dh
+            np.subtract(1, z, out=u)
+            u *= z
+            d_z *= u
+            d_r = d[:, :H]                              # da_r = da_n hn r (1 - r)
+            np.multiply(d_n, HN[t], out=d_r)
+            np.subtract(1, r, out=u)
+            u *= r
+            d_r *= u
+            dhid[:, rz] = d[:, rz]
+            np.multiply(d_n, r, out=dhid[:, sn])
+            np.matmul(dhid, Wh.T, out=dh)
+            dh += dprev
+        gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
+        gwh = None
+        if W_h.requires_grad:
+            gwh = hinit.T @ dAh[0]
+            if T > 1:
+                gwh += Hs[:-1].reshape(-1, H).T @ dAh[1:].reshape(-1, G)
+        gbhn = None
+        if b_hn is not None and b_hn.requires_grad:
+            gbhn = dAh[:, :, sn].sum(axis=(0, 1))
+        return gx, gwx, gwh, gb, gbhn, state_grad(dh, h0)
+
+    out = np.ascontiguousarray(Hs.transpose(1, 0, 2))
+    return make(out, (x, W_x, W_h, b, b_hn, h0), backward)
+
+
+class GRU(RecurrentBase):
+    """A gated-recurrent-unit layer (Cho et al. 2014), PyTorch's formulation.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    num_layers : int, default 1
+    learn_initial_state : bool, default False
+    batch_norm : bool, default False
+        Normalise X W_x over batch and time (Laurent et al. 2016).
+    rng : numpy.random.Generator, optional
+    dtype : default float32
+
+    Attributes
+    ----------
+    W_x, W_h, b : list of Parameter, one per layer
+        Shapes (in, 3H), (H, 3H), (3H,), gate blocks r, z, n.
+    b_hn : list of Parameter (H,)
+        The hidden-side candidate bias, inside r * (h W_hn + b_hn).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> gru = rb.nn.GRU(3, 5, num_layers=2, rng=0)
+    >>> out, h = gru(np.ones((2, 7, 3), dtype=np.float32))
+    >>> out.shape, h.shape
+    ((2, 7, 5), (2, 2, 5))
+    """
+
+    gates = 3
+
+    def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
+        dtype = kwargs.get("dtype", np.float32)
+        n = num_layers if isinstance(num_layers, (int, np.integer)) else 1
+        self.b_hn = [Parameter(np.zeros(hidden_size, dtype=dtype)) for _ in range(n)]
+        super().__init__(input_size, hidden_size, num_layers, **kwargs)
+
+    def _init_gates(self, layer):
+        self.b_hn[layer].data[...] = 0
+
+    def _layer(self, x, layer, init):
+        proj = self._projection(x, layer)
+        if proj is None:
+            out = gru(x, self.W_x[layer], self.W_h[layer], self.b[layer], self.b_hn[layer],
+                      init[0])
+        else:
+            out = gru(proj, None, self.W_h[layer], None, self.b_hn[layer], init[0])
+        return out, (out[:, -1],)

@@ -1,0 +1,284 @@
+"""Long short-term memory (notes: "LSTMs", "Peephole connections", "Update gates").
+
+With a = x_t W_x + h_{t-1} W_h + b split into the gate blocks (PyTorch's order
+i, f, g, o):
+
+    i_t = sigmoid(a_i)          input gate
+    f_t = sigmoid(a_f)          forget gate
+    g_t = tanh(a_g)             candidate values, the notes' C~_t
+    o_t = sigmoid(a_o)          output gate
+    C_t = f_t * C_{t-1} + i_t * g_t
+    OUT_t = h_t = o_t * tanh(C_t)
+
+Variants (the notes' two): ``peephole=True`` adds the cell state to the gates'
+inputs, a_i += p_i * C_{t-1}, a_f += p_f * C_{t-1}, a_o += p_o * C_t, with
+diagonal peephole weights p (Gers & Schmidhuber 2000: each gate sees its own
+cell); ``coupled=True`` drops the input gate's weights and uses i_t = 1 - f_t
+(the "update gate"), so the projection has three blocks f, g, o.
+
+The whole sequence is one op (:func:`lstm`) with hand-written BPTT. Going
+backwards through step t with dh = dE/dh_t (from the output and from step t+1)
+and dC = dE/dC_t (from step t+1):
+
+    dC += dh * o * (1 - tanh(C_t)^2);      da_o = dh * tanh(C_t) * o (1 - o)
+    da_i = dC * g * i (1 - i);  da_g = dC * i * (1 - g^2);  da_f = dC * C_{t-1} * f (1 - f)
+    dE/dC_{t-1} = dC * f;      dE/dh_{t-1} = da W_h^T
+
+and after the loop dW_h = sum_t h_{t-1}^T da_t, dW_x = sum_t x_t^T da_t, each
+one matrix product over all steps.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, make
+from .parameter import Parameter
+from .recurrent import (
+    RecurrentBase,
+    check_sequence,
+    initial_state,
+    input_grads,
+    project_inputs,
+    sigmoid_,
+    state_grad,
+)
+
+
+def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
+    """A whole LSTM sequence as one op.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, time, input_size)
+        Or, with ``W_x=None``, the already projected inputs (batch, time, G*H).
+    W_x : Tensor, shape (input_size, G*H), or None
+        G = 4 (gate blocks i, f, g, o), or 3 (f, g, o) when ``coupled``.
+    W_h : Tensor, shape (H, G*H)
+    b : Tensor, shape (G*H,), optional
+    h0, c0 : Tensor, shape (batch, H) or (H,), optional (zeros)
+    peephole : Tensor, shape (3, H), optional
+        Diagonal peephole weights p_i, p_f, p_o (p_i unused when coupled).
+    coupled : bool, default False
+        i_t = 1 - f_t.
+
+    Returns
+    -------
+    Tensor, shape (batch, time + 1, H)
+        ``[:, :time]`` are the outputs h_t, ``[:, time]`` the final cell state C_T.
+        The final hidden state is ``[:, time - 1]``.
+    """
+    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    check_sequence(xd, None if W_x is None else W_x.shape[0], W_h, "lstm")
+    Wh = W_h.data
+    H = Wh.shape[0]
+    G = Wh.shape[1]
+    if G != (3 if coupled else 4) * H:
+        raise ValueError(f"lstm: W_h must have shape ({H}, {(3 if coupled else 4) * H}) "
+                         f"(coupled={coupled}); got {Wh.shape}")
+    if coupled:
+        sf, sg, so = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H)
+        si = None
+    else:
+        si, sf, sg, so = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H), slice(3 * H, 4 * H)
+    P = None if peephole is None else peephole.data
+    A, xt = project_inputs(xd, W_x, b)  # (T, B, G): NET, then the gate activations in place
+    T, B, _ = A.shape
+    dtype = A.dtype
+    hinit = initial_state(h0, B, H, dtype, "lstm")
+    cinit = initial_state(c0, B, H, dtype, "lstm")
+    C = np.empty((T, B, H), dtype=dtype)   # cell states C_t
+    TC = np.empty((T, B, H), dtype=dtype)  # tanh(C_t)
+    Hs = np.empty((T, B, H), dtype=dtype)  # outputs h_t
+    tmp = np.empty((B, G), dtype=dtype)
+    tmp_h = np.empty((B, H), dtype=dtype)
+    # Sigmoid gates: i and f are adjacent (one call), then o after C_t (peephole needs C_t).
+    s_if = slice(0, 2 * H) if not coupled else sf
+    h, c = hinit, cinit
+    for t in range(T):
+        a = A[t]
+        np.matmul(h, Wh, out=tmp)
+        a += tmp
+        if P is not None:
+            if not coupled:
+                np.multiply(P[0], c, out=tmp_h)
+                a[:, si] += tmp_h
+            np.multiply(P[1], c, out=tmp_h)
+            a[:, sf] += tmp_h
+        sigmoid_(a[:, s_if])
+        g_t = a[:, sg]
+        np.tanh(g_t, out=g_t)
+        ct = C[t]
+        np.multiply(a[:, sf], c, out=ct)
+        if coupled:
+            np.subtract(1, a[:, sf], out=tmp_h)
+            tmp_h *= g_t
+        else:
+            np.multiply(a[:, si], g_t, out=tmp_h)
+        ct += tmp_h
+        o_t = a[:, so]
+        if P is not None:
+            np.multiply(P[2], ct, out=tmp_h)
+            o_t += tmp_h
+        sigmoid_(o_t)
+        np.tanh(ct, out=TC[t])
+        np.multiply(o_t, TC[t], out=Hs[t])
+        h, c = Hs[t], ct
+
+    def backward(grad):
+        dH = grad[:, :T].transpose(1, 0, 2)
+        dA = np.empty_like(A)
+        dh = np.zeros((B, H), dtype=dtype)
+        dc = np.array(grad[:, T], dtype=dtype)
+        u = np.empty((B, H), dtype=dtype)
+        w = np.empty((B, H), dtype=dtype)
+        for t in range(T - 1, -1, -1):
+            a, d = A[t], dA[t]
+            c_prev = C[t - 1] if t > 0 else cinit
+            dh += dH[t]
+            o_t, g_t, f_t, tc = a[:, so], a[:, sg], a[:, sf], TC[t]
+            # da_o = dh * tanh(C) * o (1 - o)
+            d_o = d[:, so]
+            np.multiply(dh, tc, out=d_o)
+            np.subtract(1, o_t, out=u)
+            u *= o_t
+            d_o *= u
+            # dC += dh * o * (1 - tanh(C)^2)
+            np.multiply(tc, tc, out=u)
+            np.subtract(1, u, out=u)
+            u *= o_t
+            u *= dh
+            dc += u
+            if P is not None:
+                np.multiply(d_o, P[2], out=u)
+                dc += u
+            d_g, d_f = d[:, sg], d[:, sf]
+            if coupled:
+                # i = 1 - f: dE/df gets dC * (C_{t-1} - g); dE/dg gets dC * (1 - f)
+                np.subtract(1, f_t, out=w)
+                np.multiply(dc, w, out=d_g)
+                np.subtract(c_prev, g_t, out=u)
+                np.multiply(dc, u, out=d_f)
+            else:
+                i_t = a[:, si]
+                d_i = d[:, si]
+                np.multiply(dc, g_t, out=d_i)     # dE/di
+                np.subtract(1, i_t, out=u)
+                u *= i_t
+                d_i *= u
+                np.multiply(dc, i_t, out=d_g)     # dE/dg
+                np.multiply(dc, c_prev, out=d_f)  # dE/df
+            np.multiply(g_t, g_t, out=u)
+            np.subtract(1, u, out=u)
+            d_g *= u
+            np.subtract(1, f_t, out=u)
+            u *= f_t
+            d_f *= u
+            dc *= f_t  # dE/dC_{t-1}
+            if P is not None:
+                np.multiply(d_f, P[1], out=u)
+                dc += u
+                if not coupled:
+                    np.multiply(d[:, si], P[0], out=u)
+                    dc += u
+            np.matmul(d, Wh.T, out=dh)
+        gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
+        gwh = None
+        if W_h.requires_grad:
+            gwh = hinit.T @ dA[0]
+            if T > 1:
+                gwh += Hs[:-1].reshape(-1, H).T @ dA[1:].reshape(-1, G)
+        gp = None
+        if peephole is not None and peephole.requires_grad:
+            gp = np.zeros_like(P)
+            Cprev = np.concatenate([cinit[None], C[:-1]], axis=0)
+            if not coupled:
+                gp[0] = np.einsum("tbh,tbh->h", dA[:, :, si], Cprev)
+            gp[1] = np.einsum("tbh,tbh->h", dA[:, :, sf], Cprev)
+            gp[2] = np.einsum("tbh,tbh->h", dA[:, :, so], C)
+        return (gx, gwx, gwh, gb, state_grad(dh, h0), state_grad(dc, c0), gp)
+
+    out = np.empty((B, T + 1, H), dtype=dtype)
+    out[:, :T] = Hs.transpose(1, 0, 2)
+    out[:, T] = C[T - 1]
+    return make(out, (x, W_x, W_h, b, h0, c0, peephole), backward)
+
+
+class LSTM(RecurrentBase):
+    """A long short-term memory layer (Hochreiter & Schmidhuber 1997; Gers et al. 2000).
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    num_layers : int, default 1
+    peephole : bool, default False
+        Gates also see the cell state (diagonal peephole weights).
+    coupled : bool, default False
+        One update gate: i_t = 1 - f_t (no input-gate weights).
+    forget_bias : float, default 1.0
+        Initial forget-gate bias (Gers et al. 2000, Keras' default); 0 is PyTorch's.
+    learn_initial_state : bool, default False
+        Learn (h_0, C_0) per layer instead of zeros.
+    batch_norm : bool, default False
+        Normalise X W_x over batch and time (Laurent et al. 2016).
+    rng : numpy.random.Generator, optional
+    dtype : default float32
+
+    Attributes
+    ----------
+    W_x, W_h, b : list of Parameter, one per layer
+        Shapes (in, 4H), (H, 4H), (4H,), gate blocks in PyTorch's order i, f, g, o
+        (coupled: 3H, blocks f, g, o).
+    P : list of Parameter (3, H), only with ``peephole``
+        Rows p_i, p_f, p_o.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> lstm = rb.nn.LSTM(3, 5, rng=0)
+    >>> out, (h, c) = lstm(np.ones((2, 7, 3), dtype=np.float32))
+    >>> out.shape, h.shape, c.shape
+    ((2, 7, 5), (1, 2, 5), (1, 2, 5))
+    >>> float(lstm.b[0].data[5])  # the forget-gate bias starts at 1
+    1.0
+    """
+
+    state_size = 2
+
+    def __init__(self, input_size, hidden_size, num_layers=1, peephole=False, coupled=False,
+                 forget_bias=1.0, **kwargs):
+        self.peephole = bool(peephole)
+        self.coupled = bool(coupled)
+        self.forget_bias = float(forget_bias)
+        self.gates = 3 if self.coupled else 4
+        dtype = kwargs.get("dtype", np.float32)
+        n = num_layers if isinstance(num_layers, (int, np.integer)) else 1
+        self.P = ([Parameter(np.zeros((3, hidden_size), dtype=dtype)) for _ in range(n)]
+                  if self.peephole else None)
+        super().__init__(input_size, hidden_size, num_layers, **kwargs)
+
+    def _init_gates(self, layer):
+        H = self.hidden_size
+        sf = slice(0, H) if self.coupled else slice(H, 2 * H)
+        self.b[layer].data[sf] = self.forget_bias  # with batch_norm, b is the BN shift beta
+        if self.P is not None:
+            self.P[layer].data[...] = 0
+
+    def _layer(self, x, layer, init):
+        proj = self._projection(x, layer)
+        P = None if self.P is None else self.P[layer]
+        if proj is None:
+            packed = lstm(x, self.W_x[layer], self.W_h[layer], self.b[layer], init[0], init[1],
+                          P, self.coupled)
+        else:
+            packed = lstm(proj, None, self.W_h[layer], None, init[0], init[1], P, self.coupled)
+        T = x.shape[1]
+        return packed[:, :T], (packed[:, T - 1], packed[:, T])
+
+    def extra_repr(self):
+        extra = super().extra_repr()
+        if self.peephole:
+            extra += ", peephole=True"
+        if self.coupled:
+            extra += ", coupled=True"
+        if self.forget_bias != 1.0:
+            extra += f", forget_bias={self.forget_bias:g}"
+        return extra

@@ -1,0 +1,174 @@
+"""Pooling and Flatten: gradient checks, equality with PyTorch, hand-worked k-max values."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+F = rb.nn.functional
+
+
+def _t(a, grad=True):
+    return rb.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+
+
+POOL_GRID = [
+    # shape, kernel, stride
+    ((2, 3, 8, 8), 2, None),
+    ((1, 2, 7, 9), 2, None),       # remainders dropped
+    ((2, 1, 9, 9), 3, 2),          # overlapping windows
+    ((3, 2, 6, 10), (2, 3), (1, 2)),
+    ((1, 4, 5, 5), (3, 2), None),
+    ((2, 2, 6, 6), 1, None),
+]
+
+
+def _check_against_torch(torch, rng, ours, theirs, shape, kernel, stride):
+    x = rng.standard_normal(shape)
+    xs = _t(x)
+    y = ours(xs, kernel, stride)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xs.grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, kernel, stride", POOL_GRID)
+def test_max_pool2d_matches_torch(torch, rng, shape, kernel, stride):
+    _check_against_torch(torch, rng, F.max_pool2d,
+                         lambda x: torch.nn.functional.max_pool2d(x, kernel, stride),
+                         shape, kernel, stride)
+
+
+@pytest.mark.parametrize("shape, kernel, stride", POOL_GRID)
+def test_avg_pool2d_matches_torch(torch, rng, shape, kernel, stride):
+    _check_against_torch(torch, rng, F.avg_pool2d,
+                         lambda x: torch.nn.functional.avg_pool2d(x, kernel, stride),
+                         shape, kernel, stride)
+
+
+@pytest.mark.parametrize("shape, kernel, stride", POOL_GRID)
+def test_l2_pool2d_matches_torch_lp_pool2d(torch, rng, shape, kernel, stride):
+    _check_against_torch(torch, rng, F.l2_pool2d,
+                         lambda x: torch.nn.functional.lp_pool2d(x, 2, kernel, stride),
+                         shape, kernel, stride)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_like_torch(torch, rng):
+    x = np.maximum(rng.integers(-2, 2, size=(2, 3, 6, 6)), 0).astype(np.float64)  # ReLU-like ties
+    for kernel, stride in ((2, None), (3, 1)):
+        xs = _t(x)
+        y = F.max_pool2d(xs, kernel, stride)
+        g = rng.standard_normal(y.shape)
+        y.backward(g)
+        xt = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.max_pool2d(xt, kernel, stride).backward(torch.tensor(g))
+        np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=1e-12)
+
+
+def test_global_pools_match_torch(torch, rng):
+    x = rng.standard_normal((3, 4, 5, 6))
+    for ours, theirs in (
+        (F.global_max_pool2d, lambda t: torch.nn.functional.adaptive_max_pool2d(t, 1)),
+        (F.global_avg_pool2d, lambda t: torch.nn.functional.adaptive_avg_pool2d(t, 1)),
+    ):
+        xs = _t(x)
+        y = ours(xs)
+        assert y.shape == (3, 4)
+        g = rng.standard_normal(y.shape)
+        y.backward(g)
+        xt = torch.tensor(x, requires_grad=True)
+        yt = theirs(xt)
+        yt.backward(torch.tensor(g).reshape(3, 4, 1, 1))
+        np.testing.assert_allclose(y.data, yt.detach().numpy().reshape(3, 4), atol=1e-12)
+        np.testing.assert_allclose(xs.grad, xt.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [F.max_pool2d, F.avg_pool2d, F.l2_pool2d])
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 2), ((2, 3), 1)])
+def test_pool_gradcheck(rng, fn, kernel, stride):
+    x = _t(rng.standard_normal((2, 2, 7, 7)))
+    assert rb.gradcheck(lambda x: fn(x, kernel, stride), x)
+
+
+def test_global_and_kmax_gradcheck(rng):
+    x = _t(rng.standard_normal((2, 3, 4, 5)))
+    assert rb.gradcheck(F.global_max_pool2d, x)
+    assert rb.gradcheck(F.global_avg_pool2d, x)
+    assert rb.gradcheck(lambda x: F.kmax_pool(x, 3, axis=-1), x)
+    assert rb.gradcheck(lambda x: F.kmax_pool(x, 2, axis=1), x)
+
+
+def test_l2_pool_definition_and_zero_window():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, :2, :2] = [[1.0, 2.0], [2.0, 4.0]]
+    xs = _t(x)
+    y = F.l2_pool2d(xs, 2)
+    np.testing.assert_allclose(y.data[0, 0], [[5.0, 0.0], [0.0, 0.0]])
+    y.sum().backward()  # windows of zeros: gradient 0, not NaN
+    np.testing.assert_allclose(xs.grad[0, 0, :2, :2], [[0.2, 0.4], [0.4, 0.8]])
+    assert np.all(xs.grad[0, 0, 2:] == 0)
+
+
+def test_kmax_keeps_the_k_largest_in_original_order():
+    x = np.array([[3.0, 1.0, 5.0, 2.0, 4.0], [0.0, 9.0, -1.0, 8.0, 7.0]])
+    xs = _t(x)
+    y = F.kmax_pool(xs, 3)
+    np.testing.assert_array_equal(y.data, [[3.0, 5.0, 4.0], [9.0, 8.0, 7.0]])
+    y.backward(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    np.testing.assert_array_equal(xs.grad, [[1, 0, 2, 0, 3], [0, 4, 0, 5, 6]])
+    # ties: the earlier positions win
+    np.testing.assert_array_equal(F.kmax_pool(np.array([1.0, 2.0, 1.0, 2.0, 1.0]), 3).data,
+                                  [1.0, 2.0, 2.0])
+    # along another axis, through the layer
+    z = rb.nn.KMaxPool(1, axis=0)(rb.tensor(x))
+    np.testing.assert_array_equal(z.data, [[3.0, 9.0, 5.0, 8.0, 7.0]])
+
+
+def test_kmax_of_a_conv1d_output_is_max_over_time_when_k_is_1(rng):
+    x = rng.standard_normal((4, 3, 10)).astype(np.float32)
+    np.testing.assert_array_equal(rb.nn.KMaxPool(1)(rb.tensor(x)).data[..., 0], x.max(axis=-1))
+
+
+def test_layers_shapes_and_dtype(rng):
+    x = rb.tensor(rng.standard_normal((2, 3, 9, 8)).astype(np.float32))
+    assert rb.nn.MaxPool2d(2)(x).shape == (2, 3, 4, 4)
+    assert rb.nn.AvgPool2d(3, stride=2)(x).shape == (2, 3, 4, 3)
+    assert rb.nn.L2Pool2d((3, 2))(x).shape == (2, 3, 3, 4)
+    assert rb.nn.GlobalMaxPool2d()(x).shape == (2, 3)
+    assert rb.nn.GlobalAvgPool2d()(x).shape == (2, 3)
+    assert rb.nn.Flatten()(x).shape == (2, 3 * 9 * 8)
+    for layer in (rb.nn.MaxPool2d(2), rb.nn.AvgPool2d(2), rb.nn.L2Pool2d(2),
+                  rb.nn.GlobalAvgPool2d(), rb.nn.KMaxPool(2)):
+        assert layer(x).dtype == np.float32
+    assert repr(rb.nn.MaxPool2d(3, stride=2)) == "MaxPool2d(kernel_size=(3, 3), stride=(2, 2))"
+
+
+def test_flatten_backward_restores_the_shape(rng):
+    x = _t(rng.standard_normal((2, 3, 4, 5)))
+    y = rb.nn.Flatten()(x)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad, g.reshape(2, 3, 4, 5))
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"max_pool2d: expected an input of shape .*got \(3, 4\)"):
+        F.max_pool2d(np.zeros((3, 4)), 2)
+    with pytest.raises(ValueError, match=r"window \(5, 5\) is larger than the input's \(4, 4\)"):
+        F.avg_pool2d(np.zeros((1, 1, 4, 4)), 5)
+    with pytest.raises(ValueError, match="MaxPool2d: kernel_size must be a positive integer"):
+        rb.nn.MaxPool2d(0)
+    with pytest.raises(ValueError, match="stride must be"):
+        rb.nn.AvgPool2d(2, stride=-1)
+    with pytest.raises(ValueError, match=r"k must be an integer from 1 to 5 .*got 6"):
+        F.kmax_pool(np.zeros((2, 5)), 6)
+    with pytest.raises(ValueError, match="KMaxPool: k must be a positive integer"):
+        rb.nn.KMaxPool(0)
+    with pytest.raises(ValueError, match=r"Flatten\(start_axis=1\).*got shape \(3,\)"):
+        rb.nn.Flatten()(rb.tensor(np.zeros(3)))
+    with pytest.raises(ValueError, match="global_avg_pool2d: expected"):
+        F.global_avg_pool2d(np.zeros((2, 3, 4)))

@@ -1,0 +1,198 @@
+"""RNN, LSTM and GRU: against PyTorch's nn.RNN/nn.LSTM/nn.GRU, gradient checks, edge cases."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+SHAPES = [(3, 5, 4, 6), (1, 1, 2, 3), (4, 9, 3, 2)]  # batch, time, input, hidden
+
+
+def _copy_into_torch(torch, ours, ref, kind):
+    H = ours.hidden_size
+    with torch.no_grad():
+        for layer in range(ours.num_layers):
+            getattr(ref, f"weight_ih_l{layer}").copy_(torch.tensor(ours.W_x[layer].data.T))
+            getattr(ref, f"weight_hh_l{layer}").copy_(torch.tensor(ours.W_h[layer].data.T))
+            getattr(ref, f"bias_ih_l{layer}").copy_(torch.tensor(ours.b[layer].data))
+            bhh = np.zeros_like(ours.b[layer].data)
+            if kind == "GRU":
+                bhh[2 * H:] = ours.b_hn[layer].data
+            getattr(ref, f"bias_hh_l{layer}").copy_(torch.tensor(bhh))
+
+
+def _torch_layer(torch, kind, ours, nonlinearity):
+    kw = dict(num_layers=ours.num_layers, batch_first=True)
+    if kind == "RNN":
+        kw["nonlinearity"] = nonlinearity
+    return getattr(torch.nn, kind)(ours.input_size, ours.hidden_size, **kw).double()
+
+
+def _make(kind, n_in, H, num_layers, nonlinearity, rng):
+    if kind == "RNN":
+        return rb.nn.RNN(n_in, H, nonlinearity=nonlinearity, num_layers=num_layers, rng=rng)
+    return getattr(rb.nn, kind)(n_in, H, num_layers=num_layers, rng=rng)
+
+
+@pytest.mark.parametrize("kind,nonlinearity", [("RNN", "tanh"), ("RNN", "relu"), ("LSTM", None),
+                                               ("GRU", None)])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("with_state", [False, True])
+def test_matches_torch(torch, rng, kind, nonlinearity, num_layers, shape, with_state):
+    B, T, n_in, H = shape
+    ours = _make(kind, n_in, H, num_layers, nonlinearity, rng).astype(np.float64)
+    for p in ours.parameters():  # random biases too, not just the initial ones
+        p.data[...] = rng.uniform(-0.6, 0.6, p.shape)
+    ref = _torch_layer(torch, kind, ours, nonlinearity)
+    _copy_into_torch(torch, ours, ref, kind)
+
+    x = rng.standard_normal((B, T, n_in))
+    n_state = 2 if kind == "LSTM" else 1
+    states = [rng.standard_normal((num_layers, B, H)) * 0.5 for _ in range(n_state)]
+    xt = rb.tensor(x, requires_grad=True)
+    st = [rb.tensor(s, requires_grad=True) for s in states]
+    init = None if not with_state else (st[0] if n_state == 1 else tuple(st))
+    out, final = ours(xt, init)
+    finals = [final] if n_state == 1 else list(final)
+
+    tx = torch.tensor(x, requires_grad=True)
+    ts = [torch.tensor(s, requires_grad=True) for s in states]
+    tinit = None if not with_state else (ts[0] if n_state == 1 else tuple(ts))
+    tout, tfinal = ref(tx, tinit)
+    tfinals = [tfinal] if n_state == 1 else list(tfinal)
+
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for f, tf in zip(finals, tfinals):
+        np.testing.assert_allclose(f.data, tf.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+    # A random upstream gradient on the outputs AND on every final state.
+    g_out = rng.standard_normal(out.shape)
+    g_fin = [rng.standard_normal(f.shape) for f in finals]
+    loss = (out * g_out).sum()
+    for f, g in zip(finals, g_fin):
+        loss = loss + (f * g).sum()
+    loss.backward()
+    tloss = (tout * torch.tensor(g_out)).sum()
+    for f, g in zip(tfinals, g_fin):
+        tloss = tloss + (f * torch.tensor(g)).sum()
+    tloss.backward()
+
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+    close(xt.grad, tx.grad.numpy())
+    if with_state:
+        for s, t in zip(st, ts):
+            close(s.grad, t.grad.numpy())
+    for layer in range(num_layers):
+        close(ours.W_x[layer].grad, getattr(ref, f"weight_ih_l{layer}").grad.numpy().T)
+        close(ours.W_h[layer].grad, getattr(ref, f"weight_hh_l{layer}").grad.numpy().T)
+        close(ours.b[layer].grad, getattr(ref, f"bias_ih_l{layer}").grad.numpy())
+        if kind == "GRU":
+            close(ours.b_hn[layer].grad, getattr(ref, f"bias_hh_l{layer}").grad.numpy()[2 * H:])
+
+
+def _params64(layer, rng):
+    layer.astype(np.float64)
+    for p in layer.parameters():
+        p.data[...] = rng.uniform(-0.8, 0.8, p.shape)
+    return layer
+
+
+def _gradcheck_layer(layer, rng, x_shape, state=None):
+    x = rb.tensor(rng.standard_normal(x_shape), requires_grad=True)
+    params = layer.parameters()
+    extra = [] if state is None else list(state)
+
+    def fn(x, *args):
+        out, final = layer(x, None if state is None else (
+            extra[0] if len(extra) == 1 else tuple(extra)))
+        finals = [final] if not isinstance(final, tuple) else list(final)
+        return rb.concatenate([out.reshape(-1)] + [f.reshape(-1) for f in finals])
+
+    return rb.gradcheck(fn, x, *params, *extra)
+
+
+@pytest.mark.parametrize("peephole,coupled", [(True, False), (False, True), (True, True)])
+def test_lstm_variants_gradcheck(rng, peephole, coupled):
+    layer = _params64(rb.nn.LSTM(3, 4, peephole=peephole, coupled=coupled, rng=rng), rng)
+    state = [rb.tensor(rng.standard_normal((1, 2, 4)), requires_grad=True) for _ in range(2)]
+    assert _gradcheck_layer(layer, rng, (2, 5, 3), state)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_batch_norm_variant_gradcheck(rng, kind):
+    layer = _params64(getattr(rb.nn, kind)(3, 3, num_layers=2, batch_norm=True, rng=rng), rng)
+    assert _gradcheck_layer(layer, rng, (4, 4, 3))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_learned_initial_state_gradcheck(rng, kind):
+    layer = _params64(getattr(rb.nn, kind)(2, 3, learn_initial_state=True, rng=rng), rng)
+    assert _gradcheck_layer(layer, rng, (3, 4, 2))
+    names = [n for n, _ in layer.named_parameters()]
+    assert any(n.startswith("initial_state") for n in names)
+
+
+def test_batch_norm_uses_running_statistics_in_eval(rng):
+    layer = rb.nn.GRU(3, 4, batch_norm=True, rng=rng)
+    x = rng.standard_normal((8, 6, 3)).astype(np.float32) * 3 + 2
+    for _ in range(50):
+        layer(x)
+    layer.eval()
+    out_eval, _ = layer(x)
+    layer.train()
+    out_train, _ = layer(x)
+    # running stats converge to the batch's own, so eval ~ train on the same data
+    np.testing.assert_allclose(out_eval.data, out_train.data, atol=2e-2)
+    assert {n for n, _ in layer.named_buffers()} == {"running_mean_0", "running_var_0"}
+
+
+def test_lstm_forget_bias_default_and_option(rng):
+    H = 3
+    assert np.all(rb.nn.LSTM(2, H, rng=rng).b[0].data[H:2 * H] == 1)
+    assert np.all(rb.nn.LSTM(2, H, rng=rng).b[0].data[:H] == 0)
+    assert np.all(rb.nn.LSTM(2, H, forget_bias=0.0, rng=rng).b[0].data == 0)
+    assert np.all(rb.nn.LSTM(2, H, coupled=True, rng=rng).b[0].data[:H] == 1)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_ten_thousand_steps_forward_and_backward(rng, kind):
+    layer = getattr(rb.nn, kind)(2, 4, rng=rng)
+    x = rb.tensor(rng.standard_normal((1, 10_000, 2)).astype(np.float32), requires_grad=True)
+    out, _ = layer(x)
+    out.sum().backward()
+    assert x.grad.shape == x.shape and np.isfinite(x.grad).all()
+    assert np.isfinite(layer.W_h[0].grad).all()
+
+
+def test_state_continues_a_sequence(rng):
+    """Running two halves with the state carried over equals running the whole."""
+    layer = rb.nn.LSTM(3, 4, num_layers=2, rng=rng)
+    x = rng.standard_normal((2, 10, 3)).astype(np.float32)
+    full, _ = layer(x)
+    first, state = layer(x[:, :6])
+    second, _ = layer(x[:, 6:], state)
+    np.testing.assert_allclose(np.concatenate([first.data, second.data], axis=1), full.data,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_float32_stays_float32(rng):
+    out, (h, c) = rb.nn.LSTM(3, 4, rng=rng)(rng.standard_normal((2, 5, 3)).astype(np.float32))
+    assert out.dtype == np.float32 and c.dtype == np.float32
+
+
+def test_errors_name_the_layer_and_shapes(rng):
+    layer = rb.nn.LSTM(3, 4, rng=rng)
+    with pytest.raises(ValueError, match=r"LSTM\(3, 4\).*\(batch, time, 3\).*\(2, 5\)"):
+        layer(np.zeros((2, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"expected input of shape.*got \(2, 5, 7\)"):
+        layer(np.zeros((2, 5, 7), dtype=np.float32))
+    with pytest.raises(ValueError, match="initial state must have shape"):
+        layer(np.zeros((2, 5, 3), dtype=np.float32),
+              (np.zeros((1, 3, 4)), np.zeros((1, 3, 4))))
+    with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'; got 'sigmoid'"):
+        rb.nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer; got 0"):
+        rb.nn.GRU(3, 0)
