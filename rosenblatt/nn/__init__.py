@@ -4,6 +4,8 @@ from . import functional, init
 from .conv import Conv1d, Conv2d, conv1d, conv2d
 from .dense import Dense, dense
 from .flatten import Flatten
+from .gru import GRU, gru
+from .lstm import LSTM, lstm
 from .module import Module, Sequential
 from .parameter import Parameter, ParameterVector
 from .pooling import (
@@ -14,9 +16,11 @@ from .pooling import (
     L2Pool2d,
     MaxPool2d,
 )
+from .recurrent import RNN, RecurrentBase, rnn
 
 __all__ = [
     "AvgPool2d", "Conv1d", "Conv2d", "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d",
     "KMaxPool", "L2Pool2d", "MaxPool2d", "conv1d", "conv2d",
+    "GRU", "LSTM", "RNN", "RecurrentBase", "gru", "lstm", "rnn",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
 ]
