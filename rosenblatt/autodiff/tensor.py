@@ -13,6 +13,8 @@ The graph is built only while gradients are enabled (see :func:`no_grad`),
 and freed as backward walks it, unless ``retain_graph=True``.
 """
 
+import functools
+
 import numpy as np
 
 DEFAULT_DTYPE = np.float32
@@ -25,6 +27,9 @@ class _GradMode:
 class no_grad:
     """Context manager (and decorator) under which ops record no graph.
 
+    Use it as ``with rb.no_grad():``, or decorate a function with
+    ``@rb.no_grad()`` or ``@rb.no_grad``.
+
     Examples
     --------
     >>> import rosenblatt as rb
@@ -34,6 +39,11 @@ class no_grad:
     >>> y.requires_grad
     False
     """
+
+    def __new__(cls, fn=None):
+        if fn is None:
+            return super().__new__(cls)
+        return super().__new__(cls)(fn)  # used as a bare decorator: @rb.no_grad
 
     def __enter__(self):
         self._previous = _GradMode.enabled
@@ -45,12 +55,11 @@ class no_grad:
         return False
 
     def __call__(self, fn):
+        @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with no_grad():
                 return fn(*args, **kwargs)
 
-        wrapped.__name__ = getattr(fn, "__name__", "wrapped")
-        wrapped.__doc__ = getattr(fn, "__doc__", None)
         return wrapped
 
 
@@ -298,11 +307,18 @@ def as_float_array(data, dtype=None, where="tensor"):
 
 
 def _data(x):
-    """The array (or Python scalar) behind an op operand."""
+    """The array (or Python scalar) behind an op operand.
+
+    NumPy scalars become Python numbers, which NumPy treats as "weak": a
+    constant like ``np.sqrt(2.0)`` does not turn a float32 tensor into float64.
+    """
     if isinstance(x, Tensor):
         return x.data
-    if isinstance(x, (float, int)) and not isinstance(x, bool):
+    cls = type(x)
+    if cls is float or cls is int:
         return x
+    if isinstance(x, np.generic) and x.dtype.kind in "fiu":  # np.float64 subclasses float
+        return x.item()
     return as_float_array(x, where="operand")
 
 
