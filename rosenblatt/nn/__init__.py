@@ -1,11 +1,28 @@
 """Layers, activations, initialisation: the building blocks of networks."""
 
-from . import functional, init
+from . import functional, init, losses, regularizers
+from .activations import (
+    HardTanh,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    PReLU,
+    ReLU,
+    RReLU,
+    Sigmoid,
+    Sign,
+    Softmax,
+    Step,
+    Tanh,
+)
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .conv import Conv1d, Conv2d, conv1d, conv2d
 from .dense import Dense, dense
+from .dropout import Dropout
 from .flatten import Flatten
 from .gru import GRU, gru
 from .lstm import LSTM, lstm
+from .maxout import Maxout
 from .module import Module, Sequential
 from .parameter import Parameter, ParameterVector
 from .pooling import (
@@ -16,9 +33,13 @@ from .pooling import (
     L2Pool2d,
     MaxPool2d,
 )
+from .rbf import RBF
 from .recurrent import RNN, RecurrentBase, rnn
 
 __all__ = [
+    "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",
+    "Maxout", "PReLU", "RBF", "RReLU", "ReLU", "Sigmoid", "Sign", "Softmax", "Step", "Tanh",
+    "losses", "regularizers",
     "AvgPool2d", "Conv1d", "Conv2d", "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d",
     "KMaxPool", "L2Pool2d", "MaxPool2d", "conv1d", "conv2d",
     "GRU", "LSTM", "RNN", "RecurrentBase", "gru", "lstm", "rnn",

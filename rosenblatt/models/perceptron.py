@@ -1,0 +1,144 @@
+"""The perceptron (notes: "Perceptrons", "Activation functions", "XOR").
+
+Rosenblatt's threshold neuron: output 1 if w . x + b > 0, else -1 (the
+"classic spin" neuron, ``output="sign"``) or 0 (``output="binary"``). It
+learns by Rosenblatt's rule, one example at a time:
+
+    w <- w + lr (y - y_hat) x,    b <- b + lr (y - y_hat)
+
+which changes the weights only when the example is misclassified. On
+linearly separable data the rule stops making mistakes after finitely many
+updates (Novikoff's theorem); on XOR, which no line separates, it never
+classifies all four points.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor
+from ..nn.module import Module
+from ..nn.parameter import Parameter
+from ..randomness import resolve_rng
+
+OUTPUTS = {"sign": (-1.0, 1.0), "binary": (0.0, 1.0)}
+
+
+class Perceptron(Module):
+    """A single threshold neuron trained with Rosenblatt's rule.
+
+    Parameters
+    ----------
+    n_inputs : int
+    output : {"sign", "binary"}, default "sign"
+        Outputs -1/1 or 0/1.
+    lr : float, default 1.0
+        The learning rate of the rule.
+    dtype : default float64
+
+    Attributes
+    ----------
+    W : Parameter, shape (n_inputs,)
+        Weights, initially 0 (the rule needs no symmetry breaking).
+    b : Parameter, shape (1,)
+        Bias (minus the threshold), initially 0.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    >>> p = rb.models.Perceptron(2)
+    >>> errors = p.fit(X, [-1, -1, -1, 1], epochs=20)      # AND is separable
+    >>> errors[-1], p.predict(X).tolist()
+    (0, [-1.0, -1.0, -1.0, 1.0])
+    """
+
+    def __init__(self, n_inputs, output="sign", lr=1.0, dtype=np.float64):
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) \
+                or n_inputs <= 0:
+            raise ValueError(f"Perceptron: n_inputs must be a positive integer; got {n_inputs!r}")
+        if output not in OUTPUTS:
+            raise ValueError(f"Perceptron: output must be 'sign' or 'binary'; got {output!r}")
+        if not lr > 0:
+            raise ValueError(f"Perceptron: lr must be positive; got {lr!r}")
+        self.n_inputs, self.output, self.lr = int(n_inputs), output, float(lr)
+        self.W = Parameter(np.zeros(self.n_inputs, dtype=dtype), requires_grad=False)
+        self.b = Parameter(np.zeros(1, dtype=dtype), requires_grad=False)
+
+    def _inputs(self, X, where):
+        X = np.asarray(X.data if hasattr(X, "data") else X, dtype=self.W.dtype)
+        if X.ndim == 1:
+            X = X[None]
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"Perceptron({self.n_inputs}).{where}: expected X of shape "
+                             f"(n, {self.n_inputs}); got {X.shape}")
+        return X
+
+    def net(self, X):
+        """The net input w . x + b, shape (n,)."""
+        return self._inputs(X, "net") @ self.W.data + self.b.data[0]
+
+    def predict(self, X):
+        """The threshold output for each row of X: shape (n,), values -1/1 or 0/1."""
+        low, high = OUTPUTS[self.output]
+        return np.where(self.net(X) > 0, high, low)
+
+    def forward(self, x):
+        """The threshold outputs as a Tensor (no gradient: the rule does not need one)."""
+        return Tensor(self.predict(x))
+
+    def fit(self, X, y, epochs=100, shuffle=False, rng=None):
+        """Apply Rosenblatt's rule, example by example, for up to ``epochs`` passes.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_inputs)
+        y : array_like, shape (n,)
+            Targets in {-1, 1} (``output="sign"``) or {0, 1} (``"binary"``).
+        epochs : int, default 100
+            Stops early after the first epoch without a mistake.
+        shuffle : bool, default False
+            Visit the examples in a new random order each epoch.
+        rng : numpy.random.Generator, optional
+
+        Returns
+        -------
+        list of int
+            The number of misclassified examples in each epoch (also kept in
+            ``self.errors_``); it ends with 0 when the data were separated.
+        """
+        X = self._inputs(X, "fit")
+        y = np.asarray(y, dtype=self.W.dtype).reshape(-1)
+        low, high = OUTPUTS[self.output]
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"Perceptron.fit: X has {X.shape[0]} rows but y has {y.shape[0]}")
+        if not np.all((y == low) | (y == high)):
+            raise ValueError(f"Perceptron.fit: with output={self.output!r} targets must be "
+                             f"{low:g} or {high:g}; got {np.unique(y)[:5]}")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"Perceptron.fit: epochs must be a positive integer; got {epochs!r}")
+        w, b = self.W.data, self.b.data
+        order = np.arange(len(X))
+        gen = resolve_rng(rng) if shuffle else None
+        self.errors_ = []
+        for _ in range(epochs):
+            if shuffle:
+                gen.shuffle(order)
+            mistakes = 0
+            for i in order:
+                x = X[i]
+                y_hat = high if x @ w + b[0] > 0 else low
+                if y_hat != y[i]:
+                    delta = self.lr * (y[i] - y_hat)  # Rosenblatt's rule
+                    w += delta * x
+                    b += delta
+                    mistakes += 1
+            self.errors_.append(mistakes)
+            if mistakes == 0:
+                break
+        return self.errors_
+
+    def score(self, X, y):
+        """The fraction of rows of X classified as y."""
+        return float(np.mean(self.predict(X) == np.asarray(y).reshape(-1)))
+
+    def extra_repr(self):
+        return f"{self.n_inputs}, output={self.output!r}, lr={self.lr}"

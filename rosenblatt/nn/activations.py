@@ -1,0 +1,372 @@
+"""Activation functions (notes: "Activation functions", "Common activation functions",
+"Softmax function", and the "Activation Function Propagation / Backpropagation" table).
+
+Each function is one graph node: the forward rule, then its derivative in the
+``backward`` closure right below it. The modules (``Sigmoid()``, ``ReLU()``
+...) wrap the functions so that they can sit in a :class:`Sequential`.
+
+Conventions at kinks follow PyTorch: relu'(0) = 0, leaky_relu'(0) = slope,
+hardtanh' is 1 strictly inside (min, max) and 0 at the corners. ``step`` and
+``sign`` are the perceptron's threshold units: their derivative is 0 almost
+everywhere, so gradients through them are zeros (nothing is learned through a
+threshold; that is why the notes move on to sigmoid neurons).
+"""
+
+import numpy as np
+
+from ..autodiff.elementwise import relu, sigmoid, tanh
+from ..autodiff.tensor import Tensor, make
+from ..randomness import resolve_rng
+from .module import Module
+from .parameter import Parameter
+
+__all__ = [
+    "HardTanh", "Identity", "LeakyReLU", "LogSoftmax", "PReLU", "RReLU", "ReLU", "Sigmoid",
+    "Sign", "Softmax", "Step", "Tanh", "hardtanh", "identity", "leaky_relu", "log_softmax",
+    "prelu", "relu", "rrelu", "sigmoid", "sign", "softmax", "step", "tanh",
+]
+
+
+def _tensor(x, where):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor(x)
+    raise TypeError(f"{where}: expected a Tensor or ndarray; got {type(x).__name__}")
+
+
+# -- threshold units (the perceptron) -------------------------------------------------
+
+def step(x, threshold=0.0):
+    """The binary threshold unit: 1 if x > threshold else 0; derivative 0.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> rb.nn.functional.step(rb.tensor([-1.0, 0.0, 2.0])).data
+    array([0., 0., 1.], dtype=float32)
+    """
+    x = _tensor(x, "step")
+    y = (x.data > threshold).astype(x.dtype)
+    return make(y, (x,), lambda g: (np.zeros_like(g),))
+
+
+def sign(x, threshold=0.0):
+    """The "classic spin" unit of the notes: 1 if x > threshold else -1; derivative 0.
+
+    Unlike ``numpy.sign`` it never outputs 0: at the threshold it fires -1,
+    exactly as the notes' ``activate``.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> rb.nn.functional.sign(rb.tensor([-1.0, 0.0, 2.0])).data
+    array([-1., -1.,  1.], dtype=float32)
+    """
+    x = _tensor(x, "sign")
+    y = np.where(x.data > threshold, 1, -1).astype(x.dtype)
+    return make(y, (x,), lambda g: (np.zeros_like(g),))
+
+
+def identity(x):
+    """f(x) = x (the linear unit); returns ``x`` itself."""
+    return _tensor(x, "identity")
+
+
+# -- rectifiers ----------------------------------------------------------------------
+
+def leaky_relu(x, slope=0.01):
+    """x if x > 0 else slope * x; derivative 1 or ``slope``."""
+    x = _tensor(x, "leaky_relu")
+    xd = x.data
+    positive = xd > 0
+    y = np.where(positive, xd, xd * xd.dtype.type(slope))
+    return make(y, (x,), lambda g: (np.where(positive, g, g * g.dtype.type(slope)),))
+
+
+def prelu(x, weight):
+    """Parametric ReLU: x if x > 0 else a * x, with a learned slope ``a``.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, channels, ...) or any shape when ``weight`` has one value
+    weight : Tensor, shape (1,) or (channels,)
+        One slope shared by every unit, or one per channel (axis 1, as PyTorch).
+
+    Notes
+    -----
+    dE/dx = dE/dy * (1 if x > 0 else a); dE/da = sum over x <= 0 of dE/dy * x.
+    """
+    x = _tensor(x, "prelu")
+    xd, ad = x.data, weight.data
+    if ad.size == 1:
+        a = ad.reshape(())
+    else:
+        if xd.ndim < 2 or xd.shape[1] != ad.size:
+            raise ValueError(
+                f"PReLU({ad.size}): expected input of shape (batch, {ad.size}, ...); got "
+                f"{tuple(xd.shape)}"
+            )
+        a = ad.reshape((1, ad.size) + (1,) * (xd.ndim - 2))
+    positive = xd > 0
+    y = np.where(positive, xd, a * xd)
+
+    def backward(g):
+        gx = np.where(positive, g, a * g) if x.requires_grad else None
+        ga = None
+        if weight.requires_grad:
+            contrib = np.where(positive, 0, g * xd)
+            if ad.size == 1:
+                ga = contrib.sum().reshape(ad.shape)
+            else:
+                axes = (0,) + tuple(range(2, xd.ndim))
+                ga = contrib.sum(axis=axes).reshape(ad.shape)
+        return gx, ga
+
+    return make(y, (x, weight), backward)
+
+
+def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None):
+    """Randomized leaky ReLU: slope ~ U(lower, upper) per element in training, mean slope in eval.
+
+    In training, x >= 0 passes and x < 0 is multiplied by a fresh random
+    slope (one per element, as PyTorch); in evaluation the slope is the
+    mean (lower + upper) / 2.
+    """
+    x = _tensor(x, "rrelu")
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: need 0 <= lower <= upper; got lower={lower}, upper={upper}")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2)
+    xd = x.data
+    slope = resolve_rng(rng).uniform(lower, upper, size=xd.shape).astype(xd.dtype, copy=False)
+    factor = np.where(xd >= 0, xd.dtype.type(1), slope)
+    return make(xd * factor, (x,), lambda g: (g * factor,))
+
+
+def hardtanh(x, min=-1.0, max=1.0):  # noqa: A002 - the issue's names
+    """The notes' ramp: clamp x to [min, max]; derivative 1{min < x < max}."""
+    x = _tensor(x, "hardtanh")
+    if not min < max:
+        raise ValueError(f"hardtanh: need min < max; got min={min}, max={max}")
+    xd = x.data
+    y = np.clip(xd, min, max)
+    return make(y, (x,), lambda g: (g * ((xd > min) & (xd < max)),))
+
+
+# -- softmax -------------------------------------------------------------------------
+
+def _shifted(xd, axis):
+    """x - max(x) along ``axis`` (a new array), so that exp never overflows."""
+    return xd - xd.max(axis=axis, keepdims=True)
+
+
+def softmax(x, axis=-1):
+    """e^x_i / sum_j e^x_j along ``axis``, stable for any magnitude (one fused op).
+
+    Notes
+    -----
+    With y = softmax(x): dE/dx = y * (dE/dy - sum(dE/dy * y)).
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> rb.nn.functional.softmax(rb.tensor([[0.0, 0.0], [1e4, 0.0]])).data
+    array([[0.5, 0.5],
+           [1. , 0. ]], dtype=float32)
+    """
+    x = _tensor(x, "softmax")
+    y = _shifted(x.data, axis)
+    np.exp(y, out=y)
+    y /= y.sum(axis=axis, keepdims=True)
+
+    def backward(g):
+        gy = g * y
+        gy -= y * gy.sum(axis=axis, keepdims=True)
+        return (gy,)
+
+    return make(y, (x,), backward)
+
+
+def log_softmax(x, axis=-1):
+    """x_i - log sum_j e^x_j along ``axis``, stable for any magnitude (one fused op).
+
+    Notes
+    -----
+    With y = log_softmax(x): dE/dx = dE/dy - softmax(x) * sum(dE/dy).
+    """
+    x = _tensor(x, "log_softmax")
+    y = _shifted(x.data, axis)
+    y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - np.exp(y) * g.sum(axis=axis, keepdims=True),)
+
+    return make(y, (x,), backward)
+
+
+# -- modules -------------------------------------------------------------------------
+
+class Step(Module):
+    """Binary threshold unit: 1 if x > threshold else 0 (see :func:`step`)."""
+
+    def __init__(self, threshold=0.0):
+        self.threshold = float(threshold)
+
+    def forward(self, x):
+        return step(x, self.threshold)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}" if self.threshold else ""
+
+
+class Sign(Module):
+    """Classic spin unit: 1 if x > threshold else -1 (see :func:`sign`)."""
+
+    def __init__(self, threshold=0.0):
+        self.threshold = float(threshold)
+
+    def forward(self, x):
+        return sign(x, self.threshold)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}" if self.threshold else ""
+
+
+class Identity(Module):
+    """f(x) = x."""
+
+    def forward(self, x):
+        return identity(x)
+
+
+class Sigmoid(Module):
+    """sigma(x) = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2: stable for any x."""
+
+    def forward(self, x):
+        return sigmoid(_tensor(x, "Sigmoid"))
+
+
+class Tanh(Module):
+    """tanh(x); derivative 1 / cosh^2(x)."""
+
+    def forward(self, x):
+        return tanh(_tensor(x, "Tanh"))
+
+
+class ReLU(Module):
+    """max(0, x); derivative 1{x > 0}."""
+
+    def forward(self, x):
+        return relu(_tensor(x, "ReLU"))
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else slope * x (see :func:`leaky_relu`).
+
+    Parameters
+    ----------
+    slope : float, default 0.01
+    """
+
+    def __init__(self, slope=0.01):
+        self.slope = float(slope)
+
+    def forward(self, x):
+        return leaky_relu(x, self.slope)
+
+    def extra_repr(self):
+        return f"slope={self.slope}"
+
+
+class PReLU(Module):
+    """Parametric ReLU: the negative slope is learned (see :func:`prelu`).
+
+    Parameters
+    ----------
+    num_parameters : int, default 1
+        1 (one shared slope) or the number of channels (axis 1 of the input).
+    init : float, default 0.25
+        Initial slope.
+
+    Attributes
+    ----------
+    weight : Parameter, shape (num_parameters,)
+    """
+
+    def __init__(self, num_parameters=1, init=0.25, dtype=np.float32):
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, (int, np.integer)) \
+                or num_parameters <= 0:
+            raise ValueError(f"PReLU: num_parameters must be a positive integer; got "
+                             f"{num_parameters!r}")
+        self.num_parameters = int(num_parameters)
+        self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
+
+    def forward(self, x):
+        return prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: random slope in U(lower, upper) when training, the mean in eval.
+
+    Parameters
+    ----------
+    lower, upper : float, default 1/8 and 1/3
+    rng : numpy.random.Generator, optional
+        Draws the slopes (the library generator when omitted).
+    """
+
+    def __init__(self, lower=1 / 8, upper=1 / 3, rng=None):
+        if not 0 <= lower <= upper:
+            raise ValueError(f"RReLU: need 0 <= lower <= upper; got lower={lower}, upper={upper}")
+        self.lower, self.upper, self.rng = float(lower), float(upper), rng
+
+    def forward(self, x):
+        return rrelu(x, self.lower, self.upper, training=self.training, rng=self.rng)
+
+    def extra_repr(self):
+        return f"lower={self.lower:.4g}, upper={self.upper:.4g}"
+
+
+class HardTanh(Module):
+    """The ramp: clamp to [min, max] (see :func:`hardtanh`)."""
+
+    def __init__(self, min=-1.0, max=1.0):  # noqa: A002 - the issue's names
+        if not min < max:
+            raise ValueError(f"HardTanh: need min < max; got min={min}, max={max}")
+        self.min, self.max = float(min), float(max)
+
+    def forward(self, x):
+        return hardtanh(x, self.min, self.max)
+
+    def extra_repr(self):
+        return f"min={self.min}, max={self.max}"
+
+
+class Softmax(Module):
+    """Softmax along ``axis`` (default the last: one probability per class)."""
+
+    def __init__(self, axis=-1):
+        self.axis = int(axis)
+
+    def forward(self, x):
+        return softmax(x, self.axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Module):
+    """Log-softmax along ``axis``; pair it with :func:`rosenblatt.losses.nll`."""
+
+    def __init__(self, axis=-1):
+        self.axis = int(axis)
+
+    def forward(self, x):
+        return log_softmax(x, self.axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}"

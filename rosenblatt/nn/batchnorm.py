@@ -1,0 +1,158 @@
+"""Batch normalisation (notes: "Batch Normalization").
+
+For each feature k over the mini-batch (and, for images, over the spatial
+positions): mean x̄_k, biased variance σ²_k, x̂_k = (x_k - x̄_k) / sqrt(σ²_k + eps),
+BN(x)_k = γ_k x̂_k + β_k. In training the running statistics follow PyTorch:
+running = (1 - momentum) running + momentum batch, with the unbiased batch
+variance (m / (m - 1) σ²); in evaluation x̂ uses the running statistics.
+
+One fused op with a hand-written backward; with g = dE/dy, over the m values
+of a feature:
+
+    dE/dβ = Σ g,   dE/dγ = Σ g x̂,
+    dE/dx = γ / sqrt(σ² + eps) · (g - mean(g) - x̂ mean(g x̂))    (training)
+    dE/dx = γ / sqrt(running_var + eps) · g                     (evaluation)
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, make, needs_grad
+from .module import Module
+from .parameter import Parameter
+
+
+def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1,
+               eps=1e-5):
+    """Normalise ``x`` per channel (axis 1) over every other axis; one graph node.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, channels) or (batch, channels, *spatial)
+    gamma, beta : Tensor, shape (channels,)
+    running_mean, running_var : ndarray, shape (channels,)
+        Updated in place when ``training``.
+    training : bool, default True
+    momentum, eps : float
+
+    Returns
+    -------
+    Tensor, the shape of ``x``.
+    """
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x))
+    xd = x.data
+    axes = (0,) + tuple(range(2, xd.ndim))
+    bshape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)  # broadcast a (channels,) vector
+    m = xd.size // xd.shape[1]
+    if training:
+        if m < 2:
+            raise ValueError(
+                f"batch_norm: training needs more than one value per channel to estimate a "
+                f"variance; got input of shape {tuple(xd.shape)}"
+            )
+        mean = xd.mean(axis=axes)
+        xc = xd - mean.reshape(bshape)
+        var = np.mean(xc * xc, axis=axes)
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+        running_var *= 1 - momentum
+        running_var += (momentum * m / (m - 1)) * var
+    else:
+        xc = xd - running_mean.reshape(bshape).astype(xd.dtype, copy=False)
+        var = running_var.astype(xd.dtype, copy=False)
+    inv_std = (1 / np.sqrt(var + eps)).astype(xd.dtype, copy=False)
+    xhat = xc
+    xhat *= inv_std.reshape(bshape)  # xc is ours: normalise in place
+    y = xhat * gamma.data.reshape(bshape) + beta.data.reshape(bshape)
+
+    def backward(g):
+        gx = None
+        if needs_grad(x):
+            scale = (gamma.data * inv_std).reshape(bshape)
+            if training:
+                g_mean = g.mean(axis=axes).reshape(bshape)
+                gxhat_mean = (g * xhat).mean(axis=axes).reshape(bshape)
+                gx = (g - g_mean - xhat * gxhat_mean) * scale
+            else:
+                gx = g * scale
+        ggamma = (g * xhat).sum(axis=axes) if gamma.requires_grad else None
+        gbeta = g.sum(axis=axes) if beta.requires_grad else None
+        return gx, ggamma, gbeta
+
+    return make(y, (x, gamma, beta), backward)
+
+
+class _BatchNorm(Module):
+    buffers = ("running_mean", "running_var")
+    _input_ndims = ()
+    _shape_text = ""
+
+    def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
+                or num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive integer; "
+                             f"got {num_features!r}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1]; got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"{type(self).__name__}: eps must be positive; got {eps!r}")
+        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), float(eps)
+        self.gamma = Parameter(np.ones(self.num_features, dtype=dtype))
+        self.beta = Parameter(np.zeros(self.num_features, dtype=dtype))
+        self.running_mean = np.zeros(self.num_features, dtype=dtype)
+        self.running_var = np.ones(self.num_features, dtype=dtype)
+
+    def forward(self, x):
+        shape = tuple(x.shape)
+        if len(shape) not in self._input_ndims or shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}): expected input of shape "
+                f"{self._shape_text.format(self.num_features)}; got {shape}"
+            )
+        return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
+                          self.training, self.momentum, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of features: input (batch, features) or (batch, features, length).
+
+    Parameters
+    ----------
+    num_features : int
+    momentum : float, default 0.1
+        Weight of the new batch in the running statistics (PyTorch's convention).
+    eps : float, default 1e-5
+    dtype : default float32
+
+    Attributes
+    ----------
+    gamma, beta : Parameter, shape (num_features,)
+        Learned scale (init 1) and shift (init 0).
+    running_mean, running_var : ndarray, shape (num_features,)
+        Buffers used in ``eval()``.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> bn = rb.nn.BatchNorm1d(3)
+    >>> y = bn(rb.tensor(np.random.default_rng(0).normal(5, 2, (64, 3))))
+    >>> bool(abs(y.data.mean()) < 1e-6), bool(abs(y.data.std() - 1) < 1e-3)
+    (True, True)
+    """
+
+    _input_ndims = (2, 3)
+    _shape_text = "(batch, {0}) or (batch, {0}, length)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of image channels: input (batch, channels, height, width).
+
+    Statistics are taken per channel over the batch and every position.
+    Parameters and attributes as :class:`BatchNorm1d`.
+    """
+
+    _input_ndims = (4,)
+    _shape_text = "(batch, {0}, height, width)"

@@ -1,0 +1,88 @@
+"""Dropout (notes: "Dropout", both code listings: classic and inverted).
+
+``rate`` is the fraction of units dropped; the notes' ``p = 1 - rate`` is the
+probability of keeping a unit. In training every unit is kept with
+probability p (mask U = rand < p) and dropped (set to 0) otherwise:
+
+- inverted (the default, the notes' second listing): the kept units are
+  scaled by 1/p at training time, H * (U / p); at test time nothing changes;
+- classic (``inverted=False``, the first listing): H * U at training time,
+  and at test time every activation is scaled by p.
+
+Either way the expected output of a unit is the same in training and test.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, make
+from ..randomness import resolve_rng
+from .module import Module
+
+
+def dropout(x, rate=0.5, training=True, inverted=True, rng=None):
+    """Drop each element of ``x`` with probability ``rate`` (see the module docstring).
+
+    Parameters
+    ----------
+    x : Tensor
+    rate : float in [0, 1)
+    training : bool, default True
+    inverted : bool, default True
+    rng : numpy.random.Generator, optional
+
+    Returns
+    -------
+    Tensor, the shape of ``x``. The gradient is masked (and scaled) the same way.
+    """
+    if not isinstance(x, Tensor):
+        x = Tensor(np.asarray(x))
+    keep = 1.0 - rate
+    if not training:
+        if inverted or rate == 0:
+            return x
+        scale = x.dtype.type(keep)  # classic dropout: scale the activations at test time
+        return make(x.data * scale, (x,), lambda g: (g * scale,))
+    if rate == 0:
+        return x
+    mask = resolve_rng(rng).random(x.shape, dtype=np.float32) < keep  # U = rand < p
+    mask = mask.astype(x.dtype)
+    if inverted:
+        mask *= x.dtype.type(1 / keep)  # U / p
+    return make(x.data * mask, (x,), lambda g: (g * mask,))
+
+
+class Dropout(Module):
+    """Randomly drop units in training; off in ``eval()``.
+
+    Parameters
+    ----------
+    rate : float, default 0.5
+        The fraction of units dropped, in [0, 1).
+    inverted : bool, default True
+        Scale by 1/(1 - rate) at training time (True) or by (1 - rate) at
+        test time (False, the classic form).
+    rng : numpy.random.Generator, optional
+        Draws the masks (the library generator when omitted).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> layer = rb.nn.Dropout(0.5, rng=np.random.default_rng(0))
+    >>> sorted(set(layer(rb.tensor(np.ones(1000))).data.tolist()))
+    [0.0, 2.0]
+    >>> layer.eval()(rb.tensor(np.ones(3))).data
+    array([1., 1., 1.], dtype=float32)
+    """
+
+    def __init__(self, rate=0.5, inverted=True, rng=None):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
+                or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate (the fraction dropped) must be in [0, 1); got "
+                             f"{rate!r}")
+        self.rate, self.inverted, self.rng = float(rate), bool(inverted), rng
+
+    def forward(self, x):
+        return dropout(x, self.rate, self.training, self.inverted, self.rng)
+
+    def extra_repr(self):
+        return f"rate={self.rate}" + ("" if self.inverted else ", inverted=False")

@@ -1,0 +1,342 @@
+"""Cost functions (notes: "Cost (loss/objective/error) functions", "Log-likelihood cost
+function", "Common loss functions" and its Propagation / Backpropagation table).
+
+Every loss is one fused graph node that computes the per-example losses
+stably (no overflow for inputs of magnitude 1e4) and writes its gradient by
+hand. ``reduction`` is ``"mean"`` (the average over examples: the notes' 1/m),
+``"sum"`` or ``"none"`` (the per-example losses).
+
+For the class-labelled losses the class axis is the last one: logits of
+shape (..., classes) with integer labels of shape (...), or targets of shape
+(..., classes) holding one-hot vectors or probabilities. (PyTorch puts the
+class axis at 1; for the usual (batch, classes) the two agree.)
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, make, needs_grad
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _array(x, name, where):
+    if isinstance(x, Tensor):
+        return x.data
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{where}: cannot read {name} as an array: {err}") from None
+
+
+def _check_reduction(reduction, where):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+
+
+def _finish(per, parents, grad_fn, reduction):
+    """Reduce the per-example losses; backward calls ``grad_fn(scale)`` with dE/d(per)."""
+    if reduction == "none":
+        return make(per, parents, lambda g: grad_fn(g))
+    n = per.size
+    value = per.sum() if reduction == "sum" else per.sum() / max(n, 1)
+    value = np.asarray(value, dtype=per.dtype)
+
+    def backward(g):
+        return grad_fn(g / n if reduction == "mean" else g)
+
+    return make(value, parents, backward)
+
+
+def _same_shape(a, b, names, where):
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"{where}: {names[0]} has shape {np.shape(a)} but {names[1]} has shape "
+                         f"{np.shape(b)}; they must match")
+
+
+def _float_target(target, like, where):
+    t = _array(target, "target", where)
+    return t.astype(like.dtype, copy=False) if t.dtype != like.dtype else t
+
+
+# -- regression and binary losses ----------------------------------------------------------
+
+def mse(pred, target, half=False, reduction="mean"):
+    """Mean squared error: mean of (pred - target)^2 over every element (1/2 of it if ``half``).
+
+    ``half=True`` is the notes' derivation-friendly (y - h)^2 / 2, whose
+    gradient is just (h - y). ``reduction="none"`` returns the elementwise
+    squares. Matches ``torch.nn.MSELoss`` (half=False).
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> rb.losses.mse(rb.tensor([1.0, 3.0]), [0.0, 0.0]).item()
+    5.0
+    """
+    _check_reduction(reduction, "mse")
+    pd = pred.data
+    td = _float_target(target, pd, "mse")
+    _same_shape(pd, td, ("pred", "target"), "mse")
+    diff = pd - td
+    c = pd.dtype.type(0.5 if half else 1.0)
+    per = c * diff * diff
+    two_c = 2 * c
+
+    def grads(scale):
+        gp = (two_c * scale) * diff
+        return gp, (-gp if needs_grad(target) else None)
+
+    return _finish(per, (pred, target), grads, reduction)
+
+
+def binary_cross_entropy(prob, target, reduction="mean"):
+    """-(t ln p + (1 - t) ln(1 - p)) elementwise, for probabilities ``prob`` in [0, 1].
+
+    As in PyTorch the logarithms are clamped at -100 so that p = 0 or 1 gives a
+    finite loss. Prefer :func:`binary_cross_entropy_with_logits` after a sigmoid:
+    it is exact for any magnitude.
+    """
+    _check_reduction(reduction, "binary_cross_entropy")
+    pd = prob.data
+    td = _float_target(target, pd, "binary_cross_entropy")
+    _same_shape(pd, td, ("prob", "target"), "binary_cross_entropy")
+    if pd.size and (pd.min() < 0 or pd.max() > 1):
+        raise ValueError(
+            f"binary_cross_entropy: prob must be in [0, 1]; got values in "
+            f"[{pd.min():.4g}, {pd.max():.4g}] (for logits use binary_cross_entropy_with_logits)"
+        )
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(pd), -100)
+        log_1mp = np.maximum(np.log1p(-pd), -100)
+    per = -(td * log_p + (1 - td) * log_1mp)
+
+    def grads(scale):  # d/dp = (p - t) / (p (1 - p)), the denominator clamped like PyTorch
+        return (scale * (pd - td) / np.maximum(pd * (1 - pd), 1e-12),
+                None if not needs_grad(target) else scale * (log_1mp - log_p))
+
+    return _finish(per, (prob, target), grads, reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """Sigmoid + binary cross-entropy fused: log(1 + e^x) - t x, stable for any x.
+
+    Computed as max(x, 0) - t x + log(1 + e^-|x|); the gradient is sigma(x) - t.
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    xd = logits.data
+    td = _float_target(target, xd, "binary_cross_entropy_with_logits")
+    _same_shape(xd, td, ("logits", "target"), "binary_cross_entropy_with_logits")
+    per = np.maximum(xd, 0) - td * xd + np.log1p(np.exp(-np.abs(xd)))
+
+    def grads(scale):
+        sig = np.tanh(xd * 0.5)  # sigma(x) = (1 + tanh(x/2)) / 2, never overflows
+        sig += 1
+        sig *= 0.5
+        return (scale * (sig - td), None if not needs_grad(target) else -scale * xd)
+
+    return _finish(per, (logits, target), grads, reduction)
+
+
+def log_loss(x, c, reduction="mean"):
+    """The notes' Log loss with c = +/-1: log(1 + e^(-c x)); dE/dx = -c / (1 + e^(c x)).
+
+    Stable for any x (softplus around its kink). Matches ``torch.nn.SoftMarginLoss``.
+    """
+    _check_reduction(reduction, "log_loss")
+    xd = x.data
+    cd = _check_signs(c, xd, "log_loss")
+    z = -cd * xd
+    per = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+    def grads(scale):
+        sig = np.tanh(z * 0.5)  # sigma(-c x)
+        sig += 1
+        sig *= 0.5
+        return (-scale * cd * sig, None)
+
+    return _finish(per, (x, c), grads, reduction)
+
+
+def hinge(x, c, margin=1.0, reduction="mean"):
+    """The notes' Hinge loss with c = +/-1: max(0, m - c x); dE/dx = -c 1{c x < m}."""
+    _check_reduction(reduction, "hinge")
+    xd = x.data
+    cd = _check_signs(c, xd, "hinge")
+    per = np.maximum(margin - cd * xd, 0).astype(xd.dtype, copy=False)
+    active = per > 0
+
+    def grads(scale):
+        return (np.where(active, -cd * scale, 0).astype(xd.dtype, copy=False), None)
+
+    return _finish(per, (x, c), grads, reduction)
+
+
+def _check_signs(c, like, where):
+    cd = _float_target(c, like, where)
+    _same_shape(like, cd, ("x", "c"), where)
+    if cd.size and not np.all(np.abs(cd) == 1):
+        raise ValueError(f"{where}: c must be +1 or -1; got values {np.unique(cd)[:5]}")
+    return cd
+
+
+# -- multi-class losses --------------------------------------------------------------------
+
+def _labels(labels, scores, where):
+    """Integer labels (shape scores.shape[:-1]) checked against the number of classes,
+    or None when ``labels`` is a target distribution (shape scores.shape)."""
+    ld = _array(labels, "labels", where)
+    k = scores.shape[-1]
+    if ld.shape == scores.shape:
+        if ld.dtype.kind not in "fiub":
+            raise TypeError(f"{where}: target probabilities must be numbers; got {ld.dtype}")
+        return None, ld.astype(scores.dtype, copy=False)
+    if ld.shape != scores.shape[:-1]:
+        raise ValueError(
+            f"{where}: expected integer labels of shape {scores.shape[:-1]} or targets of shape "
+            f"{scores.shape} for scores of shape {scores.shape}; got labels of shape {ld.shape}"
+        )
+    if ld.dtype.kind not in "iu":
+        if ld.dtype.kind != "f" or not np.all(ld == np.round(ld)):
+            raise TypeError(f"{where}: labels must be integers (class indices); got {ld.dtype}")
+        ld = ld.astype(np.int64)
+    if ld.size:
+        bad = (ld < 0) | (ld >= k)
+        if bad.any():
+            i = int(np.argmax(bad.reshape(-1)))
+            raise ValueError(
+                f"{where}: label {ld.reshape(-1)[i]} (at index {i}) is out of range for "
+                f"{k} classes; labels must be in 0..{k - 1}"
+            )
+    return ld, None
+
+
+def cross_entropy(logits, labels, reduction="mean"):
+    """Softmax + negative log-likelihood as one fused op: log sum_k e^x_k - x_c.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (..., classes)
+    labels : array_like
+        Integer class indices of shape (...), or one-hot vectors /
+        probabilities t of shape (..., classes) (loss -sum_k t_k log softmax(x)_k).
+    reduction : {"mean", "sum", "none"}
+
+    Returns
+    -------
+    Tensor: a scalar, or the per-example losses of shape (...) for "none".
+
+    Raises
+    ------
+    ValueError
+        Naming the first out-of-range label and the number of classes.
+
+    Notes
+    -----
+    Stable for any magnitude: the maximum is subtracted before exp. The
+    gradient is the notes' softmax(x) - onehot(c) (times sum_k t_k for targets).
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> round(rb.losses.cross_entropy(rb.tensor([[0.0, 0.0]]), [1]).item(), 4)
+    0.6931
+    """
+    _check_reduction(reduction, "cross_entropy")
+    xd = logits.data
+    if xd.ndim < 1 or xd.shape[-1] < 1:
+        raise ValueError(f"cross_entropy: logits need a class axis; got shape {xd.shape}")
+    ld, target = _labels(labels, xd, "cross_entropy")
+    k = xd.shape[-1]
+    probs = xd - xd.max(axis=-1, keepdims=True)  # the one (..., classes) array we allocate
+    flat = probs.reshape(-1, k)
+    if ld is not None:
+        rows, cols = np.arange(flat.shape[0]), ld.reshape(-1)
+        picked = flat[rows, cols].reshape(ld.shape)
+    else:
+        picked = (target * probs).sum(axis=-1)
+    np.exp(probs, out=probs)
+    total = probs.sum(axis=-1, keepdims=True)
+    probs /= total
+    lse = np.log(total[..., 0])
+    if ld is not None:
+        per = lse - picked
+    else:
+        mass = target.sum(axis=-1, keepdims=True)
+        per = lse * mass[..., 0] - picked
+
+    def grads(scale):  # scale: dE/d(per), a scalar or shaped like per
+        scale = np.asarray(scale, dtype=xd.dtype)
+        s = scale[..., None] if scale.ndim else scale
+        if ld is None:
+            return (probs * mass - target) * s, None
+        gx = probs * s
+        gx.reshape(-1, k)[rows, cols] -= scale.reshape(-1) if scale.ndim else scale
+        return gx, None
+
+    return _finish(per, (logits, labels), grads, reduction)
+
+
+def nll(log_probs, labels, reduction="mean"):
+    """The notes' log-likelihood cost: -ln f_c, given log-probabilities (e.g. log_softmax).
+
+    Integer labels (shape (...)) or targets t (shape (..., classes)): -sum_k t_k ln f_k.
+    Matches ``torch.nn.NLLLoss``.
+    """
+    _check_reduction(reduction, "nll")
+    xd = log_probs.data
+    ld, target = _labels(labels, xd, "nll")
+    if ld is not None:
+        per = -np.take_along_axis(xd, ld[..., None], axis=-1)[..., 0]
+    else:
+        per = -(target * xd).sum(axis=-1)
+
+    def grads(scale):
+        scale = np.asarray(scale, dtype=xd.dtype)
+        s = scale[..., None] if scale.ndim else scale
+        if ld is not None:
+            gx = np.zeros_like(xd)
+            np.put_along_axis(gx, ld[..., None], -np.broadcast_to(s, ld[..., None].shape),
+                              axis=-1)
+        else:
+            gx = -target * s
+        return gx, None
+
+    return _finish(per, (log_probs, labels), grads, reduction)
+
+
+def max_margin(x, labels, margin=1.0, reduction="mean"):
+    """The notes' MaxMargin: [max_{k != c} (x_k + m) - x_c]_+ .
+
+    dE/dx_s = (1{s = k*} - 1{s = c}) 1{E > 0}, with k* the best wrong class
+    (the first on ties). For two classes it is twice ``torch.nn.MultiMarginLoss``.
+    """
+    _check_reduction(reduction, "max_margin")
+    xd = x.data
+    if xd.shape[-1] < 2:
+        raise ValueError(f"max_margin: needs at least 2 classes; got scores of shape {xd.shape}")
+    ld, target = _labels(labels, xd, "max_margin")
+    if ld is None:
+        raise ValueError("max_margin: labels must be integer class indices")
+    idx = ld[..., None]
+    correct = np.take_along_axis(xd, idx, axis=-1)[..., 0]
+    others = xd.copy()
+    np.put_along_axis(others, idx, -np.inf, axis=-1)
+    rival = others.argmax(axis=-1)[..., None]
+    per = np.maximum(np.take_along_axis(xd, rival, axis=-1)[..., 0] + margin - correct, 0)
+    per = per.astype(xd.dtype, copy=False)
+    active = (per > 0).astype(xd.dtype)
+
+    def grads(scale):
+        s = active * scale
+        gx = np.zeros_like(xd)
+        np.put_along_axis(gx, rival, s[..., None], axis=-1)
+        np.put_along_axis(gx, idx, -s[..., None], axis=-1)
+        return gx, None
+
+    return _finish(per, (x, labels), grads, reduction)
+
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge",
+    "log_loss", "max_margin", "mse", "nll",
+]

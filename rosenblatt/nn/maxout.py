@@ -1,0 +1,94 @@
+"""Maxout units (notes: "Activation functions": the Maxout neuron).
+
+A maxout unit outputs max(w_1^T x + b_1, ..., w_k^T x + b_k): the maximum of
+``pieces`` affine functions of its input. ReLU (max(0, w^T x + b)) and leaky
+ReLU are special cases. Here one :func:`~rosenblatt.nn.dense.dense` op computes
+every piece of every unit at once, and one ``maxout`` node picks the winners.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import make
+from . import init as initializers
+from .dense import dense
+from .module import Module
+from .parameter import Parameter
+
+
+def maxout(z, pieces):
+    """Max over groups of ``pieces`` consecutive features of the last axis.
+
+    Parameters
+    ----------
+    z : Tensor, shape (..., units * pieces)
+    pieces : int
+
+    Returns
+    -------
+    Tensor, shape (..., units)
+        The gradient goes to the winning piece of each unit (the first on ties).
+    """
+    zd = z.data
+    if zd.shape[-1] % pieces:
+        raise ValueError(f"maxout: the last axis ({zd.shape[-1]}) is not a multiple of "
+                         f"pieces={pieces}")
+    grouped = zd.reshape(zd.shape[:-1] + (zd.shape[-1] // pieces, pieces))
+    winner = grouped.argmax(axis=-1)[..., None]
+    y = np.take_along_axis(grouped, winner, axis=-1)[..., 0]
+
+    def backward(g):
+        gz = np.zeros_like(grouped)
+        np.put_along_axis(gz, winner, g[..., None], axis=-1)
+        return (gz.reshape(zd.shape),)
+
+    return make(y, (z,), backward)
+
+
+class Maxout(Module):
+    """A layer of maxout units: y_j = max_k (x W_jk + b_jk).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    pieces : int, default 2
+        Affine pieces per unit (the notes' two: max(w_1^T x + b_1, w_2^T x + b_2)).
+    init : str or callable, default "glorot_uniform"
+    rng : numpy.random.Generator, optional
+    dtype : default float32
+
+    Attributes
+    ----------
+    W : Parameter, shape (in_features, out_features * pieces)
+        Column ``j * pieces + k`` is piece ``k`` of unit ``j``.
+    b : Parameter, shape (out_features * pieces,)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.nn.Maxout(3, 2, pieces=4)(rb.tensor(np.ones((5, 3)))).shape
+    (5, 2)
+    """
+
+    def __init__(self, in_features, out_features, pieces=2, init="glorot_uniform", rng=None,
+                 dtype=np.float32):
+        for name, value in (("in_features", in_features), ("out_features", out_features),
+                            ("pieces", pieces)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Maxout: {name} must be a positive integer; got {value!r}")
+        self.in_features, self.out_features, self.pieces = (
+            int(in_features), int(out_features), int(pieces))
+        shape = (self.in_features, self.out_features * self.pieces)
+        self.W = Parameter(initializers.get(init)(shape, fan_in=self.in_features,
+                                                  fan_out=self.out_features, rng=rng, dtype=dtype))
+        self.b = Parameter(np.zeros(shape[1], dtype=dtype))
+
+    def forward(self, x):
+        if not x.shape or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Maxout({self.in_features}, {self.out_features}): expected input of shape "
+                f"(batch, {self.in_features}); got {tuple(x.shape)}"
+            )
+        return maxout(dense(x, self.W, self.b), self.pieces)
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, pieces={self.pieces}"

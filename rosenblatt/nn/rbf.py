@@ -1,0 +1,141 @@
+"""Radial basis function units (notes: "Radial basis functions", "The Ricker Wavelet").
+
+An RBF unit i responds to the distance of the input from its centre c_i,
+scaled by its width s_i: r_i = ||x - c_i|| / s_i, output phi(r_i), with
+
+- Gaussian: phi(r) = exp(-r^2)
+- Ricker wavelet: phi(r) = (1 - r^2) exp(-r^2 / 2)
+
+Centres and widths are learned. A radial-basis-function network is an
+``RBF`` layer followed by a ``Dense`` layer (the a_i of the notes'
+f(X) = sum_i a_i phi(||X - c_i||)). The layer is one fused op: squared
+distances from one matrix product, then phi and its derivative.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import make, needs_grad
+from ..randomness import resolve_rng
+from .module import Module
+from .parameter import Parameter
+
+KINDS = ("gaussian", "ricker")
+
+
+def _phi(s, kind):
+    """phi as a function of s = r^2, and d phi / d s."""
+    if kind == "gaussian":
+        y = np.exp(-s)
+        return y, -y
+    e = np.exp(-0.5 * s)
+    return (1 - s) * e, 0.5 * (s - 3) * e
+
+
+def rbf(x, centers, widths, kind="gaussian"):
+    """phi(||x - c_i|| / s_i) for every input row and every centre.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, in_features)
+    centers : Tensor, shape (n_centers, in_features)
+    widths : Tensor, shape (n_centers,)
+    kind : {"gaussian", "ricker"}
+
+    Returns
+    -------
+    Tensor, shape (batch, n_centers)
+
+    Notes
+    -----
+    With d_i = ||x - c_i||^2 and s_i = d_i / w_i^2 (= r_i^2), h = dE/dy phi'(s):
+    dE/dx = 2 sum_i h_i (x - c_i) / w_i^2, dE/dc_i = -2 sum_batch h_i (x - c_i) / w_i^2,
+    dE/dw_i = -2 sum_batch h_i d_i / w_i^3.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"rbf: kind must be 'gaussian' or 'ricker'; got {kind!r}")
+    xd, cd, wd = x.data, centers.data, widths.data
+    # ||x - c||^2 = ||x||^2 + ||c||^2 - 2 x.c, clipped at 0 against round-off
+    d = (xd * xd).sum(axis=1, keepdims=True) + (cd * cd).sum(axis=1) - 2 * (xd @ cd.T)
+    np.maximum(d, 0, out=d)
+    inv_w2 = 1 / (wd * wd)
+    s = d * inv_w2
+    y, dy_ds = _phi(s, kind)
+
+    def backward(g):
+        h = g * dy_ds * inv_w2  # dE/dd, shape (batch, n_centers)
+        gx = gc = gw = None
+        if needs_grad(x):
+            gx = 2 * (xd * h.sum(axis=1, keepdims=True) - h @ cd)
+        if centers.requires_grad:
+            gc = 2 * (cd * h.sum(axis=0)[:, None] - h.T @ xd)
+        if widths.requires_grad:
+            gw = (-2 / wd) * (h * d).sum(axis=0)
+        return gx, gc, gw
+
+    return make(y.astype(xd.dtype, copy=False), (x, centers, widths), backward)
+
+
+class RBF(Module):
+    """A layer of radial basis function units with learned centres and widths.
+
+    Parameters
+    ----------
+    in_features : int
+    n_centers : int
+    kind : {"gaussian", "ricker"}, default "gaussian"
+    width : float, default 1.0
+        Initial width of every unit.
+    rng : numpy.random.Generator, optional
+        Draws the initial centres from N(0, 1); :meth:`init_centers` places
+        them on data points instead.
+    dtype : default float32
+
+    Attributes
+    ----------
+    centers : Parameter, shape (n_centers, in_features)
+    widths : Parameter, shape (n_centers,)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.RBF(2, 8), rb.nn.Dense(8, 1))
+    >>> net(rb.tensor(np.zeros((3, 2)))).shape
+    (3, 1)
+    """
+
+    def __init__(self, in_features, n_centers, kind="gaussian", width=1.0, rng=None,
+                 dtype=np.float32):
+        for name, value in (("in_features", in_features), ("n_centers", n_centers)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"RBF: {name} must be a positive integer; got {value!r}")
+        if kind not in KINDS:
+            raise ValueError(f"RBF: kind must be 'gaussian' or 'ricker'; got {kind!r}")
+        if not width > 0:
+            raise ValueError(f"RBF: width must be positive; got {width!r}")
+        self.in_features, self.n_centers, self.kind = int(in_features), int(n_centers), kind
+        centers = resolve_rng(rng).standard_normal((self.n_centers, self.in_features))
+        self.centers = Parameter(centers.astype(dtype))
+        self.widths = Parameter(np.full(self.n_centers, width, dtype=dtype))
+
+    def init_centers(self, X, rng=None):
+        """Put the centres on ``n_centers`` distinct rows of ``X`` drawn at random; returns self."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.in_features or len(X) < self.n_centers:
+            raise ValueError(
+                f"RBF.init_centers: need at least {self.n_centers} rows of {self.in_features} "
+                f"features; got shape {X.shape}"
+            )
+        rows = resolve_rng(rng).choice(len(X), size=self.n_centers, replace=False)
+        self.centers.data[...] = X[rows]
+        return self
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"RBF({self.in_features}, {self.n_centers}): expected input of shape "
+                f"(batch, {self.in_features}); got {tuple(x.shape)}"
+            )
+        return rbf(x, self.centers, self.widths, self.kind)
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.n_centers}, kind={self.kind!r}"

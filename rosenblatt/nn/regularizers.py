@@ -1,0 +1,255 @@
+"""Regularization (notes: "Regularization": L2, L1, elastic net, max norm constraints;
+"Overfitting": input noise).
+
+The protocol
+------------
+A regularizer is an object with three hooks; the training loop calls each
+one that does something (the base class gives no-op defaults):
+
+``penalty(model) -> Tensor or None``
+    A term added to the loss before ``backward()`` (L1, L2, ElasticNet).
+    Its gradient then flows into the parameters like the loss's.
+``after_step(model) -> None``
+    Called right after each optimizer step (MaxNorm clamps weights here).
+    Edits parameters in place, so ParameterVector views stay valid.
+``transform_input(x, rng) -> ndarray``
+    Applied to each training batch's inputs before the forward pass, in
+    training only (InputNoise).
+
+So a training step is::
+
+    x = reduce(lambda x, r: r.transform_input(x, rng), regs, x)
+    loss = loss_fn(model(tensor(x)), y) + sum of r.penalty(model)
+    opt.zero_grad(); loss.backward(); opt.step()
+    for r in regs: r.after_step(model)
+
+:func:`penalty`, :func:`after_step` and :func:`transform_input` below do
+those three lines for a list of regularizers. A model can carry its own
+list in ``model.regularizers`` (the training loop adds them to those it is
+given; :func:`collect`).
+
+Which parameters are weights: those with two or more axes (Dense/Maxout
+``W``, convolution kernels, recurrent matrices). Biases, batch-norm scales
+and shifts, PReLU slopes and RBF widths are vectors and are excluded by
+default (the notes: "biases are typically not included by convention");
+``include_bias=True`` includes them.
+
+The notes write the L2 term as lambda/(2m) sum w^2 added to a summed cost;
+with a cost averaged over the m examples (``reduction="mean"``), that is
+``L2(lam)`` with ``lam`` the notes' lambda/m.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import make
+from ..randomness import resolve_rng
+from .parameter import Parameter
+
+__all__ = [
+    "L1", "L2", "ElasticNet", "InputNoise", "MaxNorm", "Regularizer", "after_step", "collect",
+    "penalty", "transform_input", "weights",
+]
+
+
+def weights(model, include_bias=False):
+    """The parameters a regularizer acts on: those with ndim >= 2 unless ``include_bias``."""
+    return [p for p in model.parameters()
+            if p.requires_grad and (include_bias or p.ndim >= 2)]
+
+
+def _check_strength(value, name, where):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or value < 0:
+        raise ValueError(f"{where}: {name} must be a non-negative number; got {value!r}")
+    return float(value)
+
+
+class Regularizer:
+    """Base class: every hook does nothing."""
+
+    def penalty(self, model):
+        """The term to add to the loss, or None."""
+        return None
+
+    def after_step(self, model):
+        """Called after each optimizer step."""
+
+    def transform_input(self, x, rng=None):
+        """The training batch's input, possibly changed."""
+        return x
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class _NormPenalty(Regularizer):
+    """l1 * sum |w| + l2 / 2 * sum w^2 over the weights, as one graph node."""
+
+    l1 = l2 = 0.0
+
+    def penalty(self, model):
+        params = weights(model, self.include_bias)
+        if not params:
+            return None
+        l1, l2 = self.l1, self.l2
+        dtype = np.result_type(*[p.dtype for p in params])
+        value = 0.0
+        for p in params:
+            w = p.data.reshape(-1)
+            if l1:
+                value += l1 * float(np.abs(w).sum())
+            if l2:
+                value += 0.5 * l2 * float(w @ w)
+
+        def backward(g):
+            # d/dw = l1 sign(w) (sign(0) = 0) + l2 w
+            return tuple(g * (l1 * np.sign(p.data) + l2 * p.data) for p in params)
+
+        return make(np.asarray(value, dtype=dtype), tuple(params), backward)
+
+
+class L2(_NormPenalty):
+    """Weight decay: lam / 2 * sum w^2 over the weights (gradient lam * w).
+
+    Parameters
+    ----------
+    lam : float
+    include_bias : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Dense(2, 1, init="constant")
+    >>> net.W.data[:] = [[3.0], [4.0]]
+    >>> rb.regularizers.L2(0.1).penalty(net).item()
+    1.25
+    """
+
+    def __init__(self, lam, include_bias=False):
+        self.l2 = _check_strength(lam, "lam", "L2")
+        self.include_bias = bool(include_bias)
+
+    def __repr__(self):
+        return f"L2(lam={self.l2})"
+
+
+class L1(_NormPenalty):
+    """lam * sum |w| over the weights (gradient lam * sign(w), sign(0) = 0)."""
+
+    def __init__(self, lam, include_bias=False):
+        self.l1 = _check_strength(lam, "lam", "L1")
+        self.include_bias = bool(include_bias)
+
+    def __repr__(self):
+        return f"L1(lam={self.l1})"
+
+
+class ElasticNet(_NormPenalty):
+    """L1 and L2 together: l1 * sum |w| + l2 / 2 * sum w^2 (i.e. ``L1(l1) + L2(l2)``)."""
+
+    def __init__(self, l1, l2, include_bias=False):
+        self.l1 = _check_strength(l1, "l1", "ElasticNet")
+        self.l2 = _check_strength(l2, "l2", "ElasticNet")
+        self.include_bias = bool(include_bias)
+
+    def __repr__(self):
+        return f"ElasticNet(l1={self.l1}, l2={self.l2})"
+
+
+def _incoming_axes(module, name, p):
+    """Axes of ``p`` that hold one unit's incoming weights.
+
+    A module may say so in a dict attribute ``incoming_axes`` (name -> axes);
+    otherwise a 2-D weight is (in_features, out_features), a column per unit
+    (axis 0), and a higher one is (out_channels, in_channels, *kernel), as
+    PyTorch's convolutions (every axis but the first).
+    """
+    declared = getattr(module, "incoming_axes", None)
+    if declared and name in declared:
+        return tuple(declared[name])
+    return (0,) if p.ndim == 2 else tuple(range(1, p.ndim))
+
+
+class MaxNorm(Regularizer):
+    """After each update, scale every unit's incoming weight vector down to norm <= c.
+
+    Parameters
+    ----------
+    c : float
+        The maximum L2 norm (the notes' ||w||_2 < c); typical values 3 or 4.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> layer = rb.nn.Dense(2, 1)
+    >>> layer.W.data[:] = [[30.0], [40.0]]
+    >>> rb.regularizers.MaxNorm(5.0).after_step(layer)
+    >>> layer.W.data.ravel().tolist()
+    [3.0, 4.0]
+    """
+
+    def __init__(self, c):
+        if isinstance(c, bool) or not isinstance(c, (int, float, np.floating)) or not c > 0:
+            raise ValueError(f"MaxNorm: c must be a positive number; got {c!r}")
+        self.c = float(c)
+
+    def after_step(self, model):
+        for module in model.modules():
+            for name, item in module._items():
+                if not isinstance(item, Parameter) or item.ndim < 2 or not item.requires_grad:
+                    continue
+                w = item.data
+                norms = np.sqrt((w * w).sum(axis=_incoming_axes(module, name, item),
+                                            keepdims=True))
+                too_long = norms > self.c
+                if too_long.any():
+                    w *= np.where(too_long, self.c / np.maximum(norms, 1e-30), 1).astype(w.dtype)
+
+
+class InputNoise(Regularizer):
+    """Add N(0, std^2) noise to the training inputs (the notes' "input noise").
+
+    Parameters
+    ----------
+    std : float
+    """
+
+    def __init__(self, std):
+        self.std = _check_strength(std, "std", "InputNoise")
+
+    def transform_input(self, x, rng=None):
+        x = np.asarray(x)
+        if not self.std:
+            return x
+        noise = resolve_rng(rng).standard_normal(x.shape).astype(x.dtype, copy=False)
+        noise *= x.dtype.type(self.std) if x.dtype.kind == "f" else self.std
+        return x + noise
+
+
+def collect(model, regularizers=()):
+    """The model's own ``regularizers`` followed by ``regularizers``."""
+    own = list(getattr(model, "regularizers", ()) or ())
+    return own + [r for r in (regularizers or ()) if r not in own]
+
+
+def penalty(regularizers, model):
+    """The sum of the regularizers' penalties (a Tensor), or None when there is none."""
+    total = None
+    for r in regularizers:
+        term = r.penalty(model)
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+def after_step(regularizers, model):
+    """Run every regularizer's ``after_step``."""
+    for r in regularizers:
+        r.after_step(model)
+
+
+def transform_input(regularizers, x, rng=None):
+    """Pass a training batch's inputs through every regularizer's ``transform_input``."""
+    for r in regularizers:
+        x = r.transform_input(x, rng)
+    return x
