@@ -1,6 +1,6 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
-from . import autodiff, models, nn, optim, randomness
+from . import autodiff, io, models, nn, optim, randomness
 from .autodiff import (
     GradcheckError,
     Tensor,
@@ -17,6 +17,7 @@ from .autodiff import (
     where,
 )
 from .autodiff import abs, clip, exp, log, relu, sigmoid, sqrt, tanh  # noqa: A004
+from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
 
@@ -24,7 +25,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "losses", "models", "regularizers",
-    "GradcheckError", "Tensor", "abs", "autodiff", "clip", "concatenate", "exp", "gradcheck",
-    "log", "logsumexp", "maximum", "minimum", "nn", "no_grad", "optim", "pad", "randomness", "relu",
-    "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor", "where",
+    "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "clip", "concatenate", "exp",
+    "gradcheck", "io", "load", "log", "logsumexp", "maximum", "minimum", "nn", "no_grad", "optim",
+    "pad", "randomness", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh",
+    "tensor", "where",
 ]

@@ -1,0 +1,27 @@
+"""Persistence: safe model files, checkpoints and atomic writes (DESIGN principle 7).
+
+``rb.save`` / ``rb.load`` write and read one safetensors file (weights, plus
+the architecture as JSON in its metadata); see :mod:`.serialization` for the
+file layout and checkpoints, and :mod:`.registry` for how layer types
+describe themselves (the protocol custom layers follow).
+"""
+
+from .atomic import atomic_write, clean_stale_temporaries, write_bytes_atomic
+from .errors import FormatError
+from .registry import register, registered
+from .serialization import FORMAT_VERSION, Checkpoint, load, load_checkpoint, restore, save
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "FormatError",
+    "atomic_write",
+    "clean_stale_temporaries",
+    "load",
+    "load_checkpoint",
+    "register",
+    "registered",
+    "restore",
+    "save",
+    "write_bytes_atomic",
+]

@@ -1,0 +1,393 @@
+"""The layer registry: how a model's architecture becomes JSON and JSON a model again.
+
+A saved model stores no code, only an architecture *spec*::
+
+    {"type": "Sequential", "config": {"layers": [
+        {"__module__": {"type": "Dense", "config": {"in_features": 2, ...}}}, ...]}}
+
+``type`` is looked up in this registry (never imported by name, never
+evaluated), and the layer is rebuilt as ``cls(**config)``. Loading an
+untrusted file can therefore only construct registered layer types.
+
+The protocol for layer authors
+------------------------------
+1. **Register** the class: every public ``Module`` subclass defined inside the
+   ``rosenblatt`` package is registered automatically under its class name.
+   Your own layers: decorate them with ``@rb.io.register`` (or call
+   ``rb.io.register(MyLayer, name="my_layer")``).
+2. **Describe the constructor**, in the first way that applies:
+
+   a. define ``config(self) -> dict`` returning the keyword arguments that
+      rebuild the layer (and, if ``cls(**config)`` is not how to rebuild it,
+      a classmethod ``from_config(cls, config)``);
+   b. or pass ``config=`` / ``build=`` functions to :func:`register`;
+   c. or follow the scikit-learn convention: store every constructor argument
+      as an attribute of the same name (``self.p = p``); the registry then
+      reads them from the ``__init__`` signature.
+
+   With ``**kwargs`` forwarded to a base class, the base's named arguments
+   are read too. Config values may be None, bool, int, float, str,
+   lists/tuples/dicts of them, and modules (sub-layers are saved
+   recursively). The initialisation-only arguments ``rng``, ``dtype``,
+   ``init`` and ``bias_init`` are not saved by the convention: a layer is
+   rebuilt with its defaults and ``rng=None`` (its initial draw comes from a
+   throwaway generator: loading does not move ``rb.seed``'s stream), then its
+   stored weights are copied in, in their stored dtype.
+3. Parameters and buffers (``Module.state_dict``) are saved as tensors; the
+   constructor must create them with the same names and shapes.
+
+Denial-of-service guard: a file cannot ask for a layer larger than it is: an
+integer in a config may not exceed ``max(2**16, number of stored values)``.
+"""
+
+import inspect
+import json
+
+import numpy as np
+
+from .errors import FormatError
+
+_BY_NAME = {}  # name -> (cls, config_fn, build_fn)
+_BY_CLASS = {}  # cls -> name
+_SKIPPED_ARGS = ("rng", "dtype", "init", "bias_init")
+_TAGS = ("__module__", "__tuple__", "__dict__")
+MAX_DEPTH = 64
+
+
+def _module_base():
+    from ..nn.module import Module
+
+    return Module
+
+
+def register(cls=None, *, name=None, config=None, build=None):
+    """Register a layer (``Module`` subclass) so that saved models can contain it.
+
+    Usable as ``@register``, ``@register(name="x")`` or ``register(cls, ...)``.
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of ``rb.nn.Module``.
+    name : str, optional
+        The name stored in files; defaults to ``cls.__name__``.
+    config : callable, optional
+        ``config(layer) -> dict`` of constructor arguments (instead of a
+        ``config`` method or the attribute convention).
+    build : callable, optional
+        ``build(config_dict) -> layer`` (instead of ``cls(**config)``).
+
+    Returns
+    -------
+    cls, unchanged (so it works as a decorator).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is already registered for a different class.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> @rb.io.register
+    ... class Doubler(rb.nn.Module):
+    ...     def forward(self, x):
+    ...         return x * 2
+    >>> rb.io.registered()["Doubler"] is Doubler
+    True
+    """
+    if cls is None:
+        return lambda c: register(c, name=name, config=config, build=build)
+    if not (isinstance(cls, type) and issubclass(cls, _module_base())):
+        raise TypeError(f"register: expected a Module subclass; got {cls!r}")
+    _discover()
+    name = cls.__name__ if name is None else name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"register: name must be a non-empty string; got {name!r}")
+    owner = _BY_NAME.get(name)
+    if owner is not None and owner[0] is not cls:
+        same = (owner[0].__module__, owner[0].__qualname__) == (cls.__module__, cls.__qualname__)
+        if not same:
+            raise ValueError(
+                f"register: the name {name!r} is taken by {owner[0].__module__}."
+                f"{owner[0].__qualname__}; pass name='...' to register {cls.__qualname__} "
+                f"under another name"
+            )
+        _BY_CLASS.pop(owner[0], None)  # the same class defined again (a reload): replace it
+    _BY_NAME[name] = (cls, config, build)
+    _BY_CLASS[cls] = name
+    return cls
+
+
+def registered():
+    """Name -> class of every registered layer type."""
+    _discover()
+    return {name: entry[0] for name, entry in sorted(_BY_NAME.items())}
+
+
+def _discover():
+    """Register every public Module subclass of the rosenblatt package (idempotent, cheap)."""
+    import importlib
+
+    for package in ("rosenblatt.nn", "rosenblatt.models"):
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            pass
+    base = _module_base()
+    stack = [base]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls in _BY_CLASS or not cls.__module__.startswith("rosenblatt."):
+            continue
+        if cls is base or cls.__name__.startswith("_"):
+            continue
+        name = (
+            cls.__name__ if cls.__name__ not in _BY_NAME else f"{cls.__module__}.{cls.__qualname__}"
+        )
+        _BY_NAME[name] = (cls, *_BUILTIN_ADAPTERS.get(cls.__qualname__, (None, None)))
+        _BY_CLASS[cls] = name
+
+
+# -- built-in layers that predate the protocol ---------------------------------------
+def _bias_flag_config(layer):
+    """Attribute convention, with ``bias`` read as "has a ``b`` parameter" (Dense, Conv)."""
+    return _config_from_attributes(layer, bias_flag=True)
+
+
+def _sequential_config(layer):
+    return {"layers": list(layer.layers)}
+
+
+def _sequential_build(config):
+    from ..nn.module import Sequential
+
+    layers = config.get("layers")
+    if not isinstance(layers, list) or set(config) != {"layers"}:
+        raise ValueError("Sequential config must be {'layers': [...]}")
+    return Sequential(*layers)
+
+
+_BUILTIN_ADAPTERS = {
+    "Dense": (_bias_flag_config, None),
+    "Conv1d": (_bias_flag_config, None),
+    "Conv2d": (_bias_flag_config, None),
+    "Sequential": (_sequential_config, _sequential_build),
+    # the initial width of its centres is a parameter, saved with the weights:
+    "RBF": (lambda layer: _config_from_attributes(layer, skip=("width",)), None),
+}
+
+
+# -- module -> spec -------------------------------------------------------------------
+def spec_of(module):
+    """The JSON-able architecture spec of ``module`` (recursively).
+
+    Raises
+    ------
+    TypeError
+        If a layer type is not registered or a constructor argument cannot be
+        saved (the message names the layer and the argument).
+    """
+    _discover()
+    cls = type(module)
+    name = _BY_CLASS.get(cls)
+    if name is None:
+        raise TypeError(
+            f"save: layer type {cls.__qualname__} is not registered; decorate it with "
+            f"@rosenblatt.io.register so that files can name it"
+        )
+    _, config_fn, _ = _BY_NAME[name]
+    if config_fn is not None:
+        config = config_fn(module)
+    elif callable(getattr(module, "config", None)):
+        config = module.config()
+    else:
+        config = _config_from_attributes(module)
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise TypeError(
+            f"save: {cls.__qualname__}'s config must be a dict with str keys; got {config!r}"
+        )
+    spec = {
+        "type": name,
+        "config": {k: _encode(v, f"{cls.__qualname__}.{k}") for k, v in config.items()},
+    }
+    floats = [p.data.dtype for p in module.parameters() if p.data.dtype.kind == "f"]
+    if floats:
+        spec["dtype"] = floats[0].name
+    return spec
+
+
+def _constructor_params(cls):
+    """The named constructor arguments, following ``**kwargs`` up to the base classes."""
+    params = {}
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        if init is object.__init__:
+            break
+        forwards = False
+        for pname, param in inspect.signature(init).parameters.items():
+            if param.kind == param.VAR_KEYWORD:
+                forwards = True
+            elif param.kind == param.VAR_POSITIONAL:
+                raise TypeError(
+                    f"save: {cls.__qualname__}.__init__ takes *{pname}; define "
+                    f"{cls.__qualname__}.config() (and from_config) to describe how to rebuild it"
+                )
+            elif pname != "self":
+                params.setdefault(pname, param)
+        if not forwards:
+            break
+    return params
+
+
+def _config_from_attributes(module, bias_flag=False, skip=()):
+    cls = type(module)
+    config = {}
+    for pname in _constructor_params(cls):
+        if pname in _SKIPPED_ARGS or pname in skip:
+            continue
+        if bias_flag and pname == "bias":
+            config["bias"] = getattr(module, "b", None) is not None
+            continue
+        if not hasattr(module, pname):
+            raise TypeError(
+                f"save: cannot rebuild {cls.__qualname__}: its constructor argument {pname!r} "
+                f"is not stored as attribute {pname!r}; store it, or define "
+                f"{cls.__qualname__}.config() returning the constructor arguments"
+            )
+        config[pname] = getattr(module, pname)
+    return config
+
+
+def _encode(value, where):
+    Module = _module_base()
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, Module):
+        return {"__module__": spec_of(value)}
+    if isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, where) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) and k not in _TAGS for k in value):
+        return {k: _encode(v, where) for k, v in value.items()}
+    if isinstance(value, dict):
+        return {"__dict__": [[_encode(k, where), _encode(v, where)] for k, v in value.items()]}
+    raise TypeError(
+        f"save: {where} = {value!r} ({type(value).__name__}) cannot be saved; config values "
+        f"must be "
+        f"None, bool, int, float, str, lists/tuples/dicts of them or modules (pass a name instead "
+        f"of a function)"
+    )
+
+
+# -- spec -> module -------------------------------------------------------------------
+def build(spec, max_int=2**16):
+    """Rebuild a module from its spec; any problem raises :class:`FormatError`."""
+    from .. import randomness
+
+    _discover()
+    # Constructors draw initial weights that the stored ones overwrite: draw them from a
+    # throwaway generator so that loading a model does not move rb.seed's stream. Layers
+    # keep rng=None and use the library generator later (dropout masks ...).
+    saved, randomness._generator = randomness._generator, np.random.default_rng(0)
+    try:
+        return _build(spec, max_int, 0)
+    finally:
+        randomness._generator = saved
+
+
+def _build(spec, max_int, depth):
+    if depth > MAX_DEPTH:
+        raise FormatError(f"architecture nested deeper than {MAX_DEPTH} levels")
+    if (
+        not isinstance(spec, dict)
+        or not isinstance(spec.get("type"), str)
+        or not isinstance(spec.get("config"), dict)
+    ):
+        raise FormatError(
+            f"architecture entry must be {{'type': str, 'config': {{...}}}}; got {_short(spec)}"
+        )
+    entry = _BY_NAME.get(spec["type"])
+    if entry is None:
+        raise FormatError(
+            f"unknown layer type {spec['type']!r}; known: {', '.join(sorted(_BY_NAME))}. "
+            f"A custom layer "
+            f"must be registered (rosenblatt.io.register) before loading"
+        )
+    cls, _, build_fn = entry
+    config = {k: _decode(v, max_int, depth + 1) for k, v in spec["config"].items()}
+    kwargs = dict(config)
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        params = {}
+    dtype = spec.get("dtype")
+    if dtype is not None and (
+        not isinstance(dtype, str) or dtype not in ("float16", "float32", "float64")
+    ):
+        raise FormatError(f"{spec['type']}: unsupported dtype {dtype!r}")
+    try:
+        if build_fn is not None:
+            module = build_fn(config)
+        elif callable(getattr(cls, "from_config", None)):
+            module = cls.from_config(config)
+        else:
+            if "dtype" in params and dtype is not None and "dtype" not in kwargs:
+                kwargs["dtype"] = np.dtype(dtype)
+            module = cls(**kwargs)
+    except FormatError:
+        raise
+    except (Exception, RecursionError) as err:  # a constructor's complaint about a bad config
+        raise FormatError(
+            f"cannot rebuild layer {spec['type']} from config {_short(spec['config'])}: "
+            f"{type(err).__name__}: {err}"
+        ) from None
+    if not isinstance(module, _module_base()):
+        raise FormatError(f"layer type {spec['type']} did not build a Module")
+    return module
+
+
+def _decode(value, max_int, depth):
+    if depth > MAX_DEPTH:
+        raise FormatError(f"architecture nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, int):
+        if abs(value) > max_int:
+            raise FormatError(
+                f"config integer {value} is larger than the file's {max_int} stored values allow"
+            )
+        return value
+    if isinstance(value, list):
+        return [_decode(v, max_int, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__module__"}:
+            return _build(value["__module__"], max_int, depth + 1)
+        if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
+            return tuple(_decode(v, max_int, depth + 1) for v in value["__tuple__"])
+        if set(value) == {"__dict__"} and isinstance(value["__dict__"], list):
+            items = value["__dict__"]
+            if not all(isinstance(kv, list) and len(kv) == 2 for kv in items):
+                raise FormatError("a '__dict__' entry must be a list of [key, value] pairs")
+            try:
+                return {
+                    _decode(k, max_int, depth + 1): _decode(v, max_int, depth + 1) for k, v in items
+                }
+            except TypeError as err:  # an unhashable key
+                raise FormatError(f"bad '__dict__' key: {err}") from None
+        return {k: _decode(v, max_int, depth + 1) for k, v in value.items()}
+    raise FormatError(f"unexpected value {_short(value)} in an architecture")
+
+
+def _short(value, limit=120):
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(type(value))
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,131 @@
+"""The safetensors container: encoding with the official library, strict decoding in Python.
+
+File layout (https://github.com/huggingface/safetensors): an 8-byte
+little-endian header length N, N bytes of JSON header
+``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
+{str: str}}``, then the raw little-endian tensor bytes.
+
+Writing goes through ``safetensors.numpy.save`` with C-contiguous,
+little-endian copies: safetensors 0.8.0's NumPy path silently writes the wrong
+bytes for non-contiguous views (transposes, slices, reversed arrays; upstream
+issue #825), so nothing else is ever handed to it.
+
+Reading is a small strict parser instead of the library's: it checks every
+length, offset, dtype and shape before touching the data and raises only
+:class:`FormatError`, so a truncated, bit-flipped or hostile file can neither
+crash the process (a Rust panic is not an ``Exception``) nor make it allocate
+more than the file's own size.
+"""
+
+import json
+import math
+import struct
+
+import numpy as np
+
+from .errors import FormatError
+
+_DTYPES = {
+    "F16": "<f2",
+    "F32": "<f4",
+    "F64": "<f8",
+    "I8": "i1",
+    "I16": "<i2",
+    "I32": "<i4",
+    "I64": "<i8",
+    "U8": "u1",
+    "U16": "<u2",
+    "U32": "<u4",
+    "U64": "<u8",
+    "BOOL": "?",
+}
+_MAX_HEADER = 100_000_000  # the limit of the reference implementation
+
+
+def encode(tensors, metadata):
+    """Bytes of a safetensors file holding ``tensors`` (name -> ndarray) and ``metadata``.
+
+    Arrays are copied to C-contiguous little-endian memory first (issue #825).
+    """
+    from safetensors.numpy import save
+
+    safe = {}
+    for name, array in tensors.items():
+        array = np.asarray(array)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(
+                f"save: tensor {name!r} has dtype {array.dtype}; only numbers can be saved"
+            )
+        array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+        safe[name] = array.copy(order="C")  # a fresh owner of its memory, never a view
+    return save(safe, metadata=metadata)
+
+
+def decode(blob):
+    """Parse safetensors bytes into ``(tensors, metadata)``; only :class:`FormatError` escapes.
+
+    Returns
+    -------
+    tensors : dict of str -> ndarray (native byte order, writable copies)
+    metadata : dict of str -> str
+    """
+    blob = memoryview(blob).cast("B")
+    if len(blob) < 8:
+        raise FormatError(f"file too short ({len(blob)} bytes) to be a safetensors file")
+    (n,) = struct.unpack("<Q", blob[:8])
+    if n > min(_MAX_HEADER, len(blob) - 8):
+        raise FormatError(
+            f"header length {n} exceeds the file ({len(blob)} bytes): truncated or not safetensors"
+        )
+    try:
+        header = json.loads(bytes(blob[8 : 8 + n]).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise FormatError(f"header is not valid JSON: {err}") from None
+    if not isinstance(header, dict):
+        raise FormatError("header is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise FormatError("header __metadata__ must map strings to strings")
+    data = blob[8 + n :]
+    spans, tensors = [], {}
+    for name, info in header.items():
+        dtype, shape, begin, end = _tensor_info(name, info)
+        count = math.prod(shape)
+        if not 0 <= begin <= end <= len(data) or end - begin != count * dtype.itemsize:
+            raise FormatError(
+                f"tensor {name!r}: data_offsets [{begin}, {end}] do not fit {count} values of "
+                f"{dtype} in a {len(data)}-byte data section"
+            )
+        spans.append((begin, end, name))
+        tensors[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
+    position = 0
+    for begin, end, name in sorted(spans):
+        if begin != position:
+            raise FormatError(f"tensor {name!r}: data overlaps another tensor or leaves a gap")
+        position = end
+    if position != len(data):
+        raise FormatError(f"{len(data) - position} trailing bytes after the last tensor")
+    return {k: v.astype(v.dtype.newbyteorder("="), copy=True) for k, v in tensors.items()}, metadata
+
+
+def _tensor_info(name, info):
+    if not isinstance(info, dict):
+        raise FormatError(f"tensor {name!r}: header entry is not an object")
+    dtype = _DTYPES.get(info.get("dtype"))
+    shape = info.get("shape")
+    offsets = info.get("data_offsets")
+    if dtype is None:
+        raise FormatError(f"tensor {name!r}: unsupported dtype {info.get('dtype')!r}")
+    if not isinstance(shape, list) or not all(_is_count(s) for s in shape):
+        raise FormatError(
+            f"tensor {name!r}: shape must be a list of non-negative ints; got {shape!r}"
+        )
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)):
+        raise FormatError(f"tensor {name!r}: data_offsets must be two non-negative ints")
+    return np.dtype(dtype), tuple(shape), offsets[0], offsets[1]
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

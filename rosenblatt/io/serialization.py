@@ -1,0 +1,329 @@
+"""Saving and loading models and checkpoints (DESIGN principle 7: files can't run code).
+
+A model file is one safetensors file (see :mod:`.safetensors_format`):
+
+* tensors ``model/<name>`` hold ``model.state_dict()`` (parameters and
+  buffers); ``optimizer/<i>`` and ``metadata/<i>`` hold the arrays found in
+  the optimizer state and the metadata;
+* the string metadata holds ``format = "rosenblatt"``, ``format_version``,
+  ``architecture`` (the JSON spec of :mod:`.registry`), and, when given,
+  ``optimizer`` and ``metadata`` as JSON trees in which each array is replaced
+  by ``{"__array__": "<tensor name>"}``.
+
+Loading parses the file strictly, rebuilds the model from registered layer
+types only (no pickle, no eval, no import by name) and checks every tensor's
+name and shape. Any problem with the file's contents raises
+:class:`FormatError`; a path that cannot be opened raises ``OSError``.
+
+Writes are atomic (:mod:`.atomic`): a process killed while saving leaves the
+previous file intact.
+
+Checkpoints (for a training loop's ``Checkpoint`` callback)::
+
+    rb.save(model, path, optimizer=opt, metadata={"epoch": 7, "rng": rng.bit_generator.state})
+    meta = rb.io.restore(path, model, optimizer=opt)   # in place: resume training
+    ckpt = rb.io.load_checkpoint(path)                  # or: a new model + the extras
+    ckpt.model, ckpt.optimizer_state, ckpt.metadata
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor
+from . import registry
+from .atomic import write_bytes_atomic
+from .errors import FormatError
+from .safetensors_format import decode, encode
+
+FORMAT = "rosenblatt"
+FORMAT_VERSION = 1
+_TAGS = ("__array__", "__tuple__", "__dict__")
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """What a file holds besides the model.
+
+    Attributes
+    ----------
+    model : Module
+    optimizer_state : dict or None
+        What ``optimizer.state_dict()`` returned at save time (arrays restored).
+    metadata : object or None
+        The ``metadata`` given to :func:`save` (epoch, RNG state, metrics ...).
+    format_version : int
+    """
+
+    model: object
+    optimizer_state: object = None
+    metadata: object = None
+    format_version: int = FORMAT_VERSION
+
+
+def save(model, path, optimizer=None, metadata=None):
+    """Save a model (architecture and weights), atomically, as safetensors.
+
+    Parameters
+    ----------
+    model : rb.nn.Module
+        Every layer type in it must be registered (see :mod:`rosenblatt.io.registry`).
+    path : str or os.PathLike
+    optimizer : optimizer or dict, optional
+        An object with ``state_dict()`` (or that dict itself), saved for resuming.
+    metadata : JSON-like, optional
+        None/bool/int/float/str, lists, tuples and dicts of them, and
+        ndarrays (stored as tensors): epoch, RNG state
+        (``rng.bit_generator.state``), metrics ...
+
+    Raises
+    ------
+    TypeError
+        If a layer is not registered or a value cannot be saved (nothing is written).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(3, 4), rb.nn.Dense(4, 2))
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
+    >>> rb.save(net, path, metadata={"epoch": 3})
+    >>> x = rb.tensor(np.ones((1, 3)))
+    >>> same = rb.load(path)
+    >>> bool(np.array_equal(same(x).data, net(x).data))
+    True
+    >>> rb.io.load_checkpoint(path).metadata
+    {'epoch': 3}
+    """
+    registry_module = registry._module_base()
+    if not isinstance(model, registry_module):
+        raise TypeError(f"save: model must be an rb.nn.Module; got {type(model).__name__}")
+    tensors = {f"model/{name}": np.asarray(value) for name, value in model.state_dict().items()}
+    header = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "architecture": json.dumps(registry.spec_of(model)),
+    }
+    from .. import __version__
+
+    header["library_version"] = __version__
+    if optimizer is not None:
+        state = optimizer if isinstance(optimizer, dict) else _state_dict_of(optimizer)
+        header["optimizer"] = json.dumps(
+            _encode_tree(state, "optimizer", tensors, "optimizer state")
+        )
+        header["optimizer_type"] = type(optimizer).__name__
+    if metadata is not None:
+        header["metadata"] = json.dumps(_encode_tree(metadata, "metadata", tensors, "metadata"))
+    write_bytes_atomic(path, encode(tensors, header))
+
+
+def _state_dict_of(optimizer):
+    state_dict = getattr(optimizer, "state_dict", None)
+    if not callable(state_dict):
+        raise TypeError(
+            f"save: optimizer must have a state_dict() method or be a dict; "
+            f"got {type(optimizer).__name__}"
+        )
+    return state_dict()
+
+
+def load(path, *, with_extras=False):
+    """Load a model saved by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    with_extras : bool, default False
+        Return a :class:`Checkpoint` (model, optimizer state, metadata)
+        instead of the model alone.
+
+    Returns
+    -------
+    Module (in training mode, as constructed) or Checkpoint
+
+    Raises
+    ------
+    FormatError
+        For every problem with the file's contents: not safetensors, truncated
+        or corrupted bytes, not a rosenblatt file, unknown format version,
+        unknown layer type, missing, extra or wrongly shaped tensors.
+    OSError
+        If the path cannot be read.
+    """
+    with open(os.fspath(path), "rb") as f:
+        blob = f.read()
+    try:
+        return _load_bytes(blob, with_extras)
+    except FormatError as err:
+        raise FormatError(f"{os.fspath(path)}: {err}") from None
+    except (Exception, RecursionError) as err:  # a bug of ours must still not leak past load
+        raise FormatError(f"{os.fspath(path)}: unreadable ({type(err).__name__}: {err})") from None
+
+
+def load_checkpoint(path):
+    """Load a model together with its optimizer state and metadata: a :class:`Checkpoint`."""
+    return load(path, with_extras=True)
+
+
+def restore(path, model, optimizer=None):
+    """Copy a file's weights into an existing model (and optimizer) in place; return its metadata.
+
+    This is how a training loop resumes from a checkpoint: parameter arrays
+    keep their identity (views into an optimizer's ``ParameterVector`` stay
+    valid).
+
+    Raises
+    ------
+    FormatError
+        If the file is bad or its architecture differs from ``model``'s.
+    """
+    ckpt = load(path, with_extras=True)
+    if registry.spec_of(model) != registry.spec_of(ckpt.model):
+        raise FormatError(
+            f"{os.fspath(path)}: the saved architecture differs from the model's; saved "
+            f"{registry._short(registry.spec_of(ckpt.model), 300)}"
+        )
+    model.load_state_dict(ckpt.model.state_dict())
+    if optimizer is not None:
+        if ckpt.optimizer_state is None:
+            raise FormatError(f"{os.fspath(path)}: holds no optimizer state")
+        optimizer.load_state_dict(ckpt.optimizer_state)
+    return ckpt.metadata
+
+
+def _load_bytes(blob, with_extras):
+    tensors, header = decode(blob)
+    if header.get("format") != FORMAT:
+        raise FormatError("not a rosenblatt file (its metadata has no format='rosenblatt')")
+    version = header.get("format_version", "")
+    if not version.isdigit() or int(version) != FORMAT_VERSION:
+        raise FormatError(
+            f"unknown format version {version!r}; this rosenblatt reads version {FORMAT_VERSION} "
+            f"(a newer file needs a newer rosenblatt)"
+        )
+    spec = _json(header, "architecture")
+    if spec is None:
+        raise FormatError("no 'architecture' in the file's metadata")
+    total = sum(int(t.size) for t in tensors.values())
+    model = registry.build(spec, max_int=max(2**16, total))
+    used = set()
+    state = {}
+    for name, value in tensors.items():
+        if name.startswith("model/"):
+            state[name[len("model/") :]] = value
+            used.add(name)
+    _check_state(model, state)
+    optimizer_state = _decode_tree(_json(header, "optimizer"), tensors, used)
+    metadata = _decode_tree(_json(header, "metadata"), tensors, used)
+    extra = sorted(set(tensors) - used)
+    if extra:
+        raise FormatError(f"unexpected tensors {extra[:5]} ({len(extra)} in all)")
+    if with_extras:
+        return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION)
+    return model
+
+
+def _json(header, key):
+    if key not in header:
+        return None
+    try:
+        return json.loads(header[key])
+    except (ValueError, RecursionError) as err:
+        raise FormatError(f"metadata {key!r} is not valid JSON: {err}") from None
+
+
+def _check_state(model, state):
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise FormatError(
+            f"the tensors do not match the architecture: missing {missing or 'none'}, "
+            f"unexpected {unexpected or 'none'}"
+        )
+    for name, target in expected.items():
+        if state[name].shape != target.shape:
+            raise FormatError(
+                f"tensor model/{name} has shape {state[name].shape}; the architecture needs "
+                f"{target.shape}"
+            )
+        if (state[name].dtype.kind == "f") != (np.asarray(target).dtype.kind == "f"):
+            raise FormatError(
+                f"tensor model/{name} has dtype {state[name].dtype}; expected {target.dtype}"
+            )
+    floats = {v.dtype for v in state.values() if v.dtype.kind == "f"}
+    model_floats = {p.data.dtype for p in model.parameters()}
+    if len(floats) == 1 and model_floats and model_floats != floats:
+        model.astype(floats.pop())
+    model.load_state_dict(state)
+
+
+# -- JSON trees with arrays (optimizer state, metadata) ---------------------------------
+def _encode_tree(value, prefix, tensors, what):
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "fiub":
+        return value.item()
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiub":
+            raise TypeError(
+                f"save: {what} holds an array of dtype {value.dtype}; only numbers can be saved"
+            )
+        name = f"{prefix}/{len(tensors)}"
+        tensors[name] = value
+        return {"__array__": name}
+    if isinstance(value, list):
+        return [_encode_tree(v, prefix, tensors, what) for v in value]
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode_tree(v, prefix, tensors, what) for v in value]}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and k not in _TAGS for k in value):
+            return {k: _encode_tree(v, prefix, tensors, what) for k, v in value.items()}
+        return {
+            "__dict__": [
+                [_encode_tree(k, prefix, tensors, what), _encode_tree(v, prefix, tensors, what)]
+                for k, v in value.items()
+            ]
+        }
+    raise TypeError(
+        f"save: {what} holds a {type(value).__name__} ({value!r:.60}); only None, bool, int, "
+        f"float, "
+        f"str, ndarrays and lists/tuples/dicts of them can be saved"
+    )
+
+
+def _decode_tree(value, tensors, used, depth=0):
+    if depth > registry.MAX_DEPTH:
+        raise FormatError(
+            f"optimizer state or metadata nested deeper than {registry.MAX_DEPTH} levels"
+        )
+    if value is None or isinstance(value, (bool, str, int, float)):
+        return value
+    if isinstance(value, list):
+        return [_decode_tree(v, tensors, used, depth + 1) for v in value]
+    if not isinstance(value, dict):
+        raise FormatError(f"unexpected value {registry._short(value)}")
+    if set(value) == {"__array__"}:
+        name = value["__array__"]
+        if not isinstance(name, str) or name.startswith("model/") or name not in tensors:
+            raise FormatError(f"reference to a missing tensor {registry._short(name)}")
+        used.add(name)
+        return tensors[name]
+    if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
+        return tuple(_decode_tree(v, tensors, used, depth + 1) for v in value["__tuple__"])
+    if set(value) == {"__dict__"} and isinstance(value["__dict__"], list):
+        out = {}
+        for item in value["__dict__"]:
+            if not (isinstance(item, list) and len(item) == 2):
+                raise FormatError("a '__dict__' entry must be a list of [key, value] pairs")
+            key = _decode_tree(item[0], tensors, used, depth + 1)
+            try:
+                out[key] = _decode_tree(item[1], tensors, used, depth + 1)
+            except TypeError:
+                raise FormatError(f"unhashable key {registry._short(item[0])}") from None
+        return out
+    return {k: _decode_tree(v, tensors, used, depth + 1) for k, v in value.items()}

@@ -1,0 +1,340 @@
+"""rb.save / rb.load: round trips of every layer type, checkpoints, errors, layouts."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.io import registry
+from rosenblatt.io.safetensors_format import decode, encode
+
+nn = rb.nn
+
+# name -> (factory, input shape); every registered rosenblatt layer must appear here.
+LAYERS = {
+    "Dense": (lambda: nn.Dense(3, 4), (2, 3)),
+    "Sequential": (lambda: nn.Sequential(nn.Dense(3, 5), nn.Sequential(nn.Dense(5, 2))), (2, 3)),
+    "Identity": (lambda: nn.Identity(), (2, 3)),
+    "Sigmoid": (lambda: nn.Sigmoid(), (2, 3)),
+    "Tanh": (lambda: nn.Tanh(), (2, 3)),
+    "ReLU": (lambda: nn.ReLU(), (2, 3)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.2), (2, 3)),
+    "PReLU": (lambda: nn.PReLU(3), (2, 3)),
+    "RReLU": (lambda: nn.RReLU(0.1, 0.3).eval(), (2, 3)),
+    "HardTanh": (lambda: nn.HardTanh(-0.5, 0.5), (2, 3)),
+    "Softmax": (lambda: nn.Softmax(axis=-1), (2, 3)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(), (2, 3)),
+    "Step": (lambda: nn.Step(0.1), (2, 3)),
+    "Sign": (lambda: nn.Sign(), (2, 3)),
+    "Dropout": (lambda: nn.Dropout(0.3).eval(), (2, 3)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3, momentum=0.2).eval(), (4, 3)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(2).eval(), (2, 2, 3, 3)),
+    "Maxout": (lambda: nn.Maxout(3, 2, pieces=3), (2, 3)),
+    "RBF": (lambda: nn.RBF(3, 4, kind="ricker", width=0.5), (2, 3)),
+    "Conv1d": (lambda: nn.Conv1d(2, 3, 3, padding="same"), (2, 2, 7)),
+    "Conv2d": (lambda: nn.Conv2d(2, 3, (3, 2), stride=2, bias=False), (2, 2, 7, 6)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (1, 2, 4, 4)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2, stride=1), (1, 2, 4, 4)),
+    "L2Pool2d": (lambda: nn.L2Pool2d(2), (1, 2, 4, 4)),
+    "GlobalAvgPool2d": (lambda: nn.GlobalAvgPool2d(), (1, 2, 4, 4)),
+    "GlobalMaxPool2d": (lambda: nn.GlobalMaxPool2d(), (1, 2, 4, 4)),
+    "KMaxPool": (lambda: nn.KMaxPool(2), (2, 3, 5)),
+    "Flatten": (lambda: nn.Flatten(), (2, 3, 4)),
+    "RNN": (lambda: nn.RNN(3, 4, nonlinearity="relu", num_layers=2), (2, 5, 3)),
+    "LSTM": (lambda: nn.LSTM(3, 4, peephole=True), (2, 5, 3)),
+    "GRU": (lambda: nn.GRU(3, 4, learn_initial_state=True), (2, 5, 3)),
+    "Perceptron": (lambda: rb.models.Perceptron(3), (2, 3)),
+}
+ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
+
+
+def _arrays(out):
+    """The arrays of a layer's output (recurrent layers return (outputs, state))."""
+    if isinstance(out, rb.Tensor):
+        return [out.data]
+    if isinstance(out, np.ndarray):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [a for item in out for a in _arrays(item)]
+    return [] if out is None else [np.asarray(out)]
+
+
+def _randomize(model, rng):
+    """Make every parameter and float buffer non-trivial, so a round trip is a real test."""
+    for p in model.parameters():
+        p.data[...] = rng.standard_normal(p.shape)
+    for m in model.modules():
+        for name in m.buffers:
+            value = getattr(m, name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                value[...] = rng.uniform(0.5, 1.5, value.shape)
+
+
+def test_every_registered_layer_has_a_round_trip_case():
+    library = {n for n, c in rb.io.registered().items() if c.__module__.startswith("rosenblatt.")}
+    missing = sorted(library - set(LAYERS) - ABSTRACT)
+    assert not missing, f"add round-trip cases for {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_round_trip_gives_identical_outputs(name, tmp_path, rng):
+    if name == "Perceptron":
+        pytest.importorskip("rosenblatt.models")
+    factory, shape = LAYERS[name]
+    model = factory()
+    _randomize(model, rng)
+    x = rb.tensor(rng.standard_normal(shape).astype(np.float32))
+    path = tmp_path / f"{name}.safetensors"
+    rb.save(model, path)
+    loaded = rb.load(path)
+    assert type(loaded) is type(model)
+    model.eval(), loaded.eval()
+    with rb.no_grad():
+        expected, got = _arrays(model(x)), _arrays(loaded(x))
+    assert len(expected) == len(got) > 0
+    for a, b in zip(expected, got):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    for (ka, va), (kb, vb) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert ka == kb and va.dtype == vb.dtype
+        np.testing.assert_array_equal(va, vb)
+
+
+def test_float64_model_stays_float64(tmp_path):
+    model = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.Dense(3, 1)).astype(np.float64)
+    rb.save(model, tmp_path / "m.st")
+    loaded = rb.load(tmp_path / "m.st")
+    assert {p.dtype for p in loaded.parameters()} == {np.dtype(np.float64)}
+
+
+def test_loading_does_not_consume_the_library_generator(tmp_path):
+    rb.save(nn.Dense(30, 30), tmp_path / "m.st")
+    rb.seed(7)
+    a = rb.randomness.generator().random()
+    rb.seed(7)
+    rb.load(tmp_path / "m.st")
+    assert rb.randomness.generator().random() == a
+
+
+def test_checkpoint_round_trip_with_optimizer_and_metadata(tmp_path, rng):
+    model = nn.Sequential(nn.Dense(2, 8), nn.Tanh(), nn.Dense(8, 1))
+    opt = rb.optim.Adam(model.parameters(), lr=1e-2)
+    x = rb.tensor(rng.standard_normal((16, 2)).astype(np.float32))
+    for _ in range(3):
+        opt.zero_grad()
+        (model(x) ** 2).mean().backward()
+        opt.step()
+    gen = np.random.default_rng(3)
+    meta = {"epoch": 3, "rng": gen.bit_generator.state, "losses": [0.5, 0.25], "shape": (2, 3),
+            "best": np.float32(0.125), "array": np.arange(4.0), 7: "int key", "__array__": 1}
+    rb.save(model, tmp_path / "ckpt.st", optimizer=opt, metadata=meta)
+    ckpt = rb.io.load_checkpoint(tmp_path / "ckpt.st")
+    assert ckpt.metadata["epoch"] == 3 and ckpt.metadata["shape"] == (2, 3)
+    assert ckpt.metadata[7] == "int key" and ckpt.metadata["__array__"] == 1
+    np.testing.assert_array_equal(ckpt.metadata["array"], np.arange(4.0))
+    restored = np.random.default_rng()
+    restored.bit_generator.state = ckpt.metadata["rng"]
+    assert restored.random() == gen.random()
+    state = opt.state_dict()
+    assert json.dumps(_jsonable(ckpt.optimizer_state)) == json.dumps(_jsonable(state))
+
+    # resume in place: an identical twin continues exactly like the original
+    twin = nn.Sequential(nn.Dense(2, 8), nn.Tanh(), nn.Dense(8, 1))
+    twin_opt = rb.optim.Adam(twin.parameters(), lr=1e-2)
+    meta2 = rb.io.restore(tmp_path / "ckpt.st", twin, optimizer=twin_opt)
+    assert meta2["epoch"] == 3
+    for m, o in ((model, opt), (twin, twin_opt)):
+        o.zero_grad()
+        (m(x) ** 2).mean().backward()
+        o.step()
+    for a, b in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def test_restore_rejects_another_architecture(tmp_path):
+    rb.save(nn.Dense(2, 3), tmp_path / "m.st")
+    with pytest.raises(rb.FormatError, match="architecture differs"):
+        rb.io.restore(tmp_path / "m.st", nn.Dense(2, 4))
+
+
+@pytest.mark.parametrize("layout", ["transpose", "slice", "reversed", "fortran", "big-endian"])
+def test_non_contiguous_arrays_are_saved_correctly(layout, tmp_path, rng):
+    """safetensors 0.8.0 writes wrong bytes for these NumPy views (upstream #825)."""
+    base = rng.standard_normal((6, 8)).astype(np.float32)
+    view = {
+        "transpose": base.T,
+        "slice": base[::2, 1::3],
+        "reversed": base[::-1, ::-1],
+        "fortran": np.asfortranarray(base),
+        "big-endian": base.astype(">f4"),
+    }[layout]
+    tensors, _ = decode(encode({"w": view}, {"k": "v"}))
+    np.testing.assert_array_equal(tensors["w"], view)
+    # and through a model whose parameter is such a view
+    layer = nn.Dense(view.shape[0], view.shape[1])
+    layer.W.data = view
+    rb.save(layer, tmp_path / "m.st")
+    np.testing.assert_array_equal(rb.load(tmp_path / "m.st").W.data, view)
+
+
+def test_files_are_readable_by_the_safetensors_library(tmp_path):
+    from safetensors.numpy import load_file
+
+    model = nn.Sequential(nn.Dense(3, 4), nn.Dense(4, 2))
+    rb.save(model, tmp_path / "m.st")
+    tensors = load_file(str(tmp_path / "m.st"))
+    np.testing.assert_array_equal(tensors["model/0.W"], model[0].W.data)
+
+
+# -- custom layers and the registry protocol ------------------------------------------
+@rb.io.register(name="tests.Scale")
+class Scale(nn.Module):
+    """Attribute convention: the constructor argument is stored under its own name."""
+
+    def __init__(self, factor, shift=(0.0, 0.0)):
+        self.factor, self.shift = factor, shift
+
+    def forward(self, x):
+        return x * self.factor + self.shift[0]
+
+
+@rb.io.register(name="tests.Residual")
+class Residual(nn.Module):
+    """config() protocol with a sub-module."""
+
+    def __init__(self, inner, gain=1.0):
+        self.inner, self._gain = inner, gain
+
+    def config(self):
+        return {"inner": self.inner, "gain": self._gain}
+
+    def forward(self, x):
+        return x + self.inner(x) * self._gain
+
+
+class Unregistered(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class Hidden(nn.Module):
+    def __init__(self, size):
+        self.n = size
+
+
+def test_custom_layers_round_trip(tmp_path, rng):
+    model = nn.Sequential(Scale(2.5, shift=(1.0, 2.0)), Residual(nn.Dense(3, 3), gain=0.5))
+    rb.save(model, tmp_path / "m.st")
+    loaded = rb.load(tmp_path / "m.st")
+    assert loaded[0].shift == (1.0, 2.0) and loaded[1]._gain == 0.5
+    x = rb.tensor(rng.standard_normal((2, 3)).astype(np.float32))
+    np.testing.assert_array_equal(loaded(x).data, model(x).data)
+
+
+def test_unregistered_and_undescribable_layers_fail_at_save(tmp_path):
+    with pytest.raises(TypeError, match="not registered"):
+        rb.save(nn.Sequential(Unregistered()), tmp_path / "a.st")
+    rb.io.register(Hidden, name="tests.Hidden")
+    with pytest.raises(TypeError, match="argument 'size' is not stored"):
+        rb.save(Hidden(3), tmp_path / "b.st")
+    with pytest.raises(TypeError, match="cannot be saved"):
+        rb.save(Scale(lambda v: v), tmp_path / "c.st")
+    assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_register_rejects_name_clashes_and_non_modules():
+    with pytest.raises(ValueError, match="taken"):
+        rb.io.register(Unregistered, name="Dense")
+    with pytest.raises(TypeError, match="Module subclass"):
+        rb.io.register(int)
+
+
+# -- errors: every bad file is a FormatError ------------------------------------------
+def _rewrite(path, edit):
+    """Decode a saved file, let ``edit(tensors, header)`` change it, write it back."""
+    tensors, header = decode(path.read_bytes())
+    edit(tensors, header)
+    path.write_bytes(encode(tensors, header))
+
+
+def _arch(header, fn):
+    spec = json.loads(header["architecture"])
+    fn(spec)
+    header["architecture"] = json.dumps(spec)
+
+
+BAD_FILES = {
+    "unknown version": (lambda t, h: h.update(format_version="99"), "format version '99'"),
+    "not rosenblatt": (lambda t, h: h.pop("format"), "not a rosenblatt file"),
+    "no architecture": (lambda t, h: h.pop("architecture"), "no 'architecture'"),
+    "missing tensor": (lambda t, h: t.pop("model/1.b"), r"missing \['1.b'\]"),
+    "extra tensor": (lambda t, h: t.update({"model/9.W": np.zeros(2)}), "unexpected"),
+    "wrong shape": (lambda t, h: t.update({"model/0.W": np.zeros((3, 3), np.float32)}),
+                    r"shape \(3, 3\); the architecture needs \(2, 4\)"),
+    "unknown layer": (lambda t, h: _arch(h, lambda s: s["config"]["layers"][0]["__module__"]
+                                          .update(type="os.system")), "unknown layer type"),
+    "bad config": (lambda t, h: _arch(h, lambda s: s["config"]["layers"][0]["__module__"]
+                                       ["config"].update(in_features="two")), "cannot rebuild"),
+    "huge layer": (lambda t, h: _arch(h, lambda s: s["config"]["layers"][0]["__module__"]
+                                       ["config"].update(in_features=10**12)), "larger than"),
+    "bad json": (lambda t, h: h.update(architecture="{"), "not valid JSON"),
+    "dangling array": (lambda t, h: h.update(metadata='{"__array__": "metadata/5"}'),
+                       "missing tensor"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_files_raise_format_error(case, tmp_path):
+    path = tmp_path / "m.st"
+    rb.save(nn.Sequential(nn.Dense(2, 4), nn.Dense(4, 1)), path)
+    edit, message = BAD_FILES[case]
+    _rewrite(path, edit)
+    with pytest.raises(rb.FormatError, match=message):
+        rb.load(path)
+
+
+@pytest.mark.parametrize("blob", [b"", b"\x00" * 7, b"\xff" * 8 + b"{}",
+                                  (10).to_bytes(8, "little") + b'{"a": 1}  ',
+                                  (2).to_bytes(8, "little") + b"{}"])
+def test_garbage_raises_format_error(blob, tmp_path):
+    (tmp_path / "g.st").write_bytes(blob)
+    with pytest.raises(rb.FormatError):
+        rb.load(tmp_path / "g.st")
+
+
+def test_truncated_file_names_the_path(tmp_path):
+    path = tmp_path / "m.st"
+    rb.save(nn.Dense(2, 2), path)
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(rb.FormatError, match="m.st"):
+        rb.load(path)
+    assert issubclass(rb.FormatError, ValueError)
+
+
+def test_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        rb.load(tmp_path / "nope.st")
+
+
+def test_save_rejects_non_modules(tmp_path):
+    with pytest.raises(TypeError, match="rb.nn.Module"):
+        rb.save({"W": np.zeros(2)}, tmp_path / "m.st")
+
+
+def test_spec_is_plain_json():
+    spec = registry.spec_of(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()))
+    assert json.loads(json.dumps(spec)) == spec
+    conv = spec["config"]["layers"][0]["__module__"]
+    assert conv["config"]["kernel_size"] == {"__tuple__": [3, 3]}
