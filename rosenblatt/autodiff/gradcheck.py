@@ -69,23 +69,23 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
         raise TypeError(f"gradcheck: fn must return a Tensor; got {type(out).__name__}")
     v = np.random.default_rng(seed).standard_normal(out.shape)
     for i in checked:
-        inputs[i].grad = None
+        if inputs[i].grad is not None:
+            inputs[i].grad[...] = 0  # in place: the grad may be a view into a ParameterVector
     out.backward(v.astype(out.dtype))
     with no_grad():
         for i in checked:
             x = inputs[i]
-            analytic = np.zeros_like(x.data) if x.grad is None else x.grad
-            numeric = np.empty_like(x.data)
-            flat = x.data.reshape(-1)  # a view: perturbs x in place
-            num_flat = numeric.reshape(-1)
-            for k in range(flat.size):
-                saved = flat[k]
-                flat[k] = saved + eps
+            analytic = np.zeros(x.shape) if x.grad is None else np.array(x.grad)
+            numeric = np.empty(x.shape)
+            xd = x.data  # perturbed in place, element by element (any memory layout)
+            for index in np.ndindex(x.shape):
+                saved = xd[index]
+                xd[index] = saved + eps
                 plus = _scalar(fn(*inputs), v)
-                flat[k] = saved - eps
+                xd[index] = saved - eps
                 minus = _scalar(fn(*inputs), v)
-                flat[k] = saved
-                num_flat[k] = (plus - minus) / (2 * eps)
+                xd[index] = saved
+                numeric[index] = (plus - minus) / (2 * eps)
             err = np.abs(analytic - numeric)
             bad = err > atol + rtol * np.abs(numeric)
             if bad.any():
