@@ -10,7 +10,7 @@ import sys
 
 from .errors import CLIError
 
-_COMMANDS = ("tour",)
+_COMMANDS = ("train", "evaluate", "predict", "datasets", "tour")
 
 
 def build_parser():

@@ -1,0 +1,251 @@
+"""Training configs (TOML) for ``rosenblatt train``: read, check, and explain mistakes.
+
+A config is a TOML file with these tables (only ``data`` and ``model`` are
+required)::
+
+    seed = 0                                   # the run's seed (rb.seed)
+
+    [data]
+    name = "digits"                            # a name from `rosenblatt datasets`
+    options = {}                               # keyword arguments of the loader
+    test = 0.2                                 # held-out test fraction (loaders without one)
+    validation = 0.1                           # fraction of the training split for validation
+    standardize = true                         # fit mean/std on the training split
+
+    [model]
+    dtype = "float32"
+    [[model.layers]]                           # in order; ``type`` is a class of rb.nn
+    type = "Dense"
+    out_features = 128                         # in_features defaults to the previous width
+    [[model.layers]]
+    type = "ReLU"
+
+    [training]
+    loss = "cross_entropy"                     # a name of rb.losses
+    epochs = 30
+    batch_size = 64
+    shuffle = true
+
+    [optimizer]
+    name = "Adam"                              # a class of rb.optim (any case)
+    lr = 1e-3                                  # the rest: its keyword arguments
+
+    [schedule]                                 # optional: a class of rb.optim.schedules
+    name = "Cosine"
+
+    [regularizers]                             # optional: class of rb.regularizers -> arguments
+    L2 = { strength = 1e-4 }
+
+    [callbacks]                                # optional: class of rb.callbacks -> arguments
+    EarlyStopping = { patience = 5 }
+
+    [output]
+    dir = "runs/digits_mlp"                    # default: runs/<config file name>
+
+Every check names the key (``training.epochs``) and what was expected, and
+raises :class:`~rosenblatt.cli.errors.CLIError` (exit code 2, no traceback).
+"""
+
+import os
+
+from .errors import CLIError
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        tomllib = None
+
+TOP_LEVEL = ("seed", "data", "model", "training", "optimizer", "schedule", "regularizers",
+             "callbacks", "output")
+DATA_KEYS = ("name", "options", "test", "validation", "standardize")
+MODEL_KEYS = ("layers", "dtype")
+TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics")
+OUTPUT_KEYS = ("dir",)
+_REQUIRED = object()
+
+
+def read(path):
+    """Parse a TOML config file and check its structure; returns a normalised dict.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "c.toml")
+    >>> _ = open(p, "w").write('[data]\\nname = "xor"\\n[[model.layers]]\\ntype = "Dense"\\n'
+    ...                        'out_features = 2\\n')
+    >>> cfg = read(p)
+    >>> cfg["training"]["epochs"], cfg["optimizer"]["name"], cfg["output"]["dir"]
+    (10, 'Adam', 'runs/c')
+    """
+    if tomllib is None:  # pragma: no cover
+        raise CLIError("reading TOML configs on Python 3.10 needs tomli: pip install tomli")
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise CLIError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise CLIError(f"config path is a directory, not a TOML file: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CLIError(f"{path} is not valid TOML: {e}") from None
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return check(raw, default_out=os.path.join("runs", stem))
+
+
+def check(raw, default_out="runs/model"):
+    """Validate a config dict (as parsed from TOML) and fill in the defaults."""
+    _only(raw, TOP_LEVEL, "")
+    cfg = {"seed": _int(raw, "seed", "", default=0, minimum=0)}
+
+    data = _table(raw, "data", "", required=True)
+    _only(data, DATA_KEYS, "data")
+    cfg["data"] = {
+        "name": _str(data, "name", "data"),
+        "options": _table(data, "options", "data"),
+        "test": _fraction(data, "test", "data", default=0.2),
+        "validation": _fraction(data, "validation", "data", default=0.1),
+        "standardize": _bool(data, "standardize", "data", default=True),
+    }
+
+    model = _table(raw, "model", "", required=True)
+    _only(model, MODEL_KEYS, "model")
+    layers = model.get("layers", _REQUIRED)
+    if layers is _REQUIRED:
+        raise CLIError("config key 'model.layers' is missing: expected a list of tables such as "
+                       "[[model.layers]] type = \"Dense\" out_features = 10")
+    if not isinstance(layers, list) or not layers:
+        raise CLIError(f"config key 'model.layers': expected a non-empty list of tables; "
+                       f"got {_show(layers)}")
+    checked = []
+    for i, layer in enumerate(layers):
+        where = f"model.layers[{i}]"
+        if not isinstance(layer, dict):
+            raise CLIError(f"config key '{where}': expected a table with a 'type' key; "
+                           f"got {_show(layer)}")
+        checked.append({"type": _str(layer, "type", where),
+                        **{k: v for k, v in layer.items() if k != "type"}})
+    dtype = _str(model, "dtype", "model", default="float32")
+    if dtype not in ("float32", "float64"):
+        raise CLIError(f"config key 'model.dtype': expected 'float32' or 'float64'; got {dtype!r}")
+    cfg["model"] = {"layers": checked, "dtype": dtype}
+
+    training = _table(raw, "training", "")
+    _only(training, TRAINING_KEYS, "training")
+    metrics = training.get("metrics", ["accuracy"])
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise CLIError(f"config key 'training.metrics': expected a list of names; "
+                       f"got {_show(metrics)}")
+    cfg["training"] = {
+        "loss": _str(training, "loss", "training", default="cross_entropy"),
+        "epochs": _int(training, "epochs", "training", default=10, minimum=1),
+        "batch_size": _int(training, "batch_size", "training", default=32, minimum=1),
+        "shuffle": _bool(training, "shuffle", "training", default=True),
+        "metrics": metrics,
+    }
+
+    cfg["optimizer"] = _named(raw, "optimizer", default={"name": "Adam"})
+    cfg["schedule"] = _named(raw, "schedule", default=None)
+    cfg["regularizers"] = _tables_by_name(raw, "regularizers")
+    cfg["callbacks"] = _tables_by_name(raw, "callbacks")
+
+    output = _table(raw, "output", "")
+    _only(output, OUTPUT_KEYS, "output")
+    cfg["output"] = {"dir": _str(output, "dir", "output", default=default_out)}
+    return cfg
+
+
+# -- small checkers: each names the key and what it expected ----------------------
+def _key(where, key):
+    return f"{where}.{key}" if where else key
+
+
+def _show(value):
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) < 60 else text[:57] + '...'}"
+
+
+def _only(table, allowed, where):
+    for key in table:
+        if key not in allowed:
+            place = f"in [{where}]" if where else "at the top level"
+            raise CLIError(f"config key '{_key(where, key)}' is not recognised {place}; "
+                           f"expected one of: {', '.join(allowed)}")
+
+
+def _table(table, key, where, required=False):
+    value = table.get(key, _REQUIRED)
+    if value is _REQUIRED:
+        if required:
+            raise CLIError(f"config key '{_key(where, key)}' is missing: expected a table "
+                           f"[{_key(where, key)}]")
+        return {}
+    if not isinstance(value, dict):
+        raise CLIError(f"config key '{_key(where, key)}': expected a table; got {_show(value)}")
+    return value
+
+
+def _str(table, key, where, default=_REQUIRED):
+    value = table.get(key, default)
+    if value is _REQUIRED:
+        raise CLIError(f"config key '{_key(where, key)}' is missing: expected a string")
+    if not isinstance(value, str) or not value:
+        raise CLIError(f"config key '{_key(where, key)}': expected a non-empty string; "
+                       f"got {_show(value)}")
+    return value
+
+
+def _int(table, key, where, default=_REQUIRED, minimum=None):
+    value = table.get(key, default)
+    if value is _REQUIRED:
+        raise CLIError(f"config key '{_key(where, key)}' is missing: expected an integer")
+    if isinstance(value, bool) or not isinstance(value, int) or (
+            minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise CLIError(f"config key '{_key(where, key)}': expected an integer{bound}; "
+                       f"got {_show(value)}")
+    return value
+
+
+def _bool(table, key, where, default):
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise CLIError(f"config key '{_key(where, key)}': expected true or false; "
+                       f"got {_show(value)}")
+    return value
+
+
+def _fraction(table, key, where, default):
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise CLIError(f"config key '{_key(where, key)}': expected a fraction in [0, 1); "
+                       f"got {_show(value)}")
+    return float(value)
+
+
+def _named(raw, key, default):
+    """A table with a 'name' and keyword arguments, e.g. [optimizer] name = "Adam" lr = 0.01."""
+    if key not in raw:
+        return None if default is None else dict(default)
+    table = _table(raw, key, "")
+    if isinstance(table.get("name"), str):
+        return {"name": table["name"], **{k: v for k, v in table.items() if k != "name"}}
+    return {"name": _str(table, "name", key), **table}
+
+
+def _tables_by_name(raw, key):
+    """[regularizers] L2 = { strength = 1e-4 } -> [("L2", {"strength": 1e-4})]."""
+    table = _table(raw, key, "")
+    out = []
+    for name, args in table.items():
+        if isinstance(args, bool):
+            if args:
+                out.append((name, {}))
+            continue
+        if not isinstance(args, dict):
+            raise CLIError(f"config key '{key}.{name}': expected a table of arguments such as "
+                           f"{{ patience = 5 }} (or true); got {_show(args)}")
+        out.append((name, dict(args)))
+    return out

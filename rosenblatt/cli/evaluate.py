@@ -1,0 +1,55 @@
+"""``rosenblatt evaluate MODEL --data NAME``: loss and accuracy of a saved model on a dataset."""
+
+import json
+
+from .data import load_named, split
+from .errors import CLIError
+from .modelfile import load, preprocess
+from .train import evaluate_arrays
+
+
+def add_parser(sub):
+    p = sub.add_parser("evaluate", help="evaluate a saved model on a named dataset",
+                       description="Evaluate a model saved by `rosenblatt train` on a dataset. "
+                       "For the dataset it was trained on, the default split is the same "
+                       "held-out test split.")
+    p.add_argument("model", metavar="MODEL", help="a model.safetensors file")
+    p.add_argument("--data", required=True, metavar="NAME",
+                   help="a name from `rosenblatt datasets`")
+    p.add_argument("--split", choices=("test", "all"), default="test",
+                   help="which part of the dataset (default: test)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    model, meta = load(args.model)
+    same = meta.get("dataset") == args.data
+    x, y, xt, yt = load_named(args.data, meta.get("options") if same else None, key="--data")
+    if y is None:
+        raise CLIError(f"dataset {args.data!r} has no targets to evaluate against")
+    if args.split == "test":
+        if xt is None:
+            x, y, xt, yt = split(x, y, meta.get("test", 0.2), meta.get("seed", 0), 1)
+        x, y = xt, yt
+    elif xt is not None:
+        import numpy as np
+
+        x, y = np.concatenate([x, xt]), np.concatenate([y, yt])
+    x = preprocess(x, meta, f"dataset {args.data!r}")
+    task = meta.get("task", "classification")
+    loss = meta.get("loss", "cross_entropy" if task == "classification" else "mse")
+    if task != "classification" and y.ndim == 1:
+        y = y[:, None].astype(x.dtype)
+    try:
+        result = evaluate_arrays(model, x, y, loss, task)
+    except ValueError as e:
+        raise CLIError(f"the model does not fit dataset {args.data!r}: {e}") from None
+    result = {"dataset": args.data, "split": args.split, **result}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    return 0

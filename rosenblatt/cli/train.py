@@ -1,0 +1,216 @@
+"""``rosenblatt train CONFIG.toml``: train a model from a config; save model, metrics, curve.
+
+Writes into the config's ``output.dir``:
+
+* ``model.safetensors``: the trained model (``rb.load`` reads it), with the
+  preprocessing (standardisation mean/std), task and data split in its metadata;
+* ``metrics.json``: per-epoch history, test metrics, timing and the config;
+* ``learning_curve.png``: loss and accuracy per epoch, training and validation.
+
+Progress goes to stderr; stdout gets the final summary only.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from . import build, config
+from .data import CLASSIFICATION_LOSSES, prepare, standardizer
+from .errors import CLIError
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="train a model described by a TOML config",
+                       description="Train a model from a TOML config (see examples/) and write "
+                       "the model, metrics.json and learning_curve.png to its output folder.")
+    p.add_argument("config", metavar="CONFIG.toml")
+    p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
+    p.add_argument("--epochs", type=int, help="override training.epochs")
+    p.add_argument("--seed", type=int, help="override seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def history_dict(history):
+    """Per-epoch metrics as {name: [values]} from a History (or a dict)."""
+    for attr in ("history", "metrics", "epochs"):
+        value = getattr(history, attr, None)
+        if isinstance(value, dict):
+            return {k: [float(v) for v in vs] for k, vs in value.items()}
+    if isinstance(history, dict):
+        return {k: [float(v) for v in vs] for k, vs in history.items()}
+    if hasattr(history, "keys"):
+        return {k: [float(v) for v in history[k]] for k in history.keys()}
+    raise TypeError(f"cannot read metrics from {type(history).__name__}")
+
+
+def predict_batches(model, x, batch_size=1024):
+    """The model's outputs for x, in evaluation mode, without building a graph."""
+    import rosenblatt as rb
+
+    model.eval()
+    outs = []
+    with rb.no_grad():
+        for i in range(0, len(x), batch_size):
+            outs.append(np.asarray(model(rb.tensor(x[i:i + batch_size])).data))
+    return np.concatenate(outs) if outs else np.empty((0,))
+
+
+def evaluate_arrays(model, x, y, loss_name, task):
+    """Loss (and accuracy for classification) of a model on arrays."""
+    import rosenblatt as rb
+
+    out = predict_batches(model, x)
+    loss_fn = getattr(rb.losses, loss_name)
+    with rb.no_grad():
+        loss = float(np.asarray(loss_fn(rb.tensor(out), y).data))
+    result = {"loss": loss, "samples": int(len(x))}
+    if task == "classification":
+        pred = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else (out.ravel() > 0)
+        labels = y.argmax(axis=1) if y.ndim == 2 else y
+        result["accuracy"] = float(np.mean(pred.astype(int) == labels.astype(int)))
+    return result
+
+
+def plot_curves(hist, path, title):
+    """Save the learning curves (loss; accuracy when present) as a PNG."""
+    from ..tour.context import new_figure
+
+    acc = [k for k in ("accuracy", "val_accuracy") if k in hist]
+    fig = new_figure((9 if acc else 5, 3.4))
+    axes = fig.subplots(1, 2 if acc else 1)
+    axes = list(np.atleast_1d(axes))
+    for key in ("loss", "val_loss"):
+        if key in hist:
+            axes[0].plot(range(1, len(hist[key]) + 1), hist[key], label=key)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("loss")
+    axes[0].set_yscale("log")
+    axes[0].legend()
+    axes[0].grid(True, alpha=0.3)
+    if acc:
+        for key in acc:
+            axes[1].plot(range(1, len(hist[key]) + 1), hist[key], label=key)
+        axes[1].set_xlabel("epoch")
+        axes[1].set_ylabel("accuracy")
+        axes[1].legend()
+        axes[1].grid(True, alpha=0.3)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def _task(loss_name, y):
+    if loss_name in CLASSIFICATION_LOSSES and (y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+                                               or y.ndim == 2 and y.shape[1] > 1):
+        return "classification"
+    return "regression"
+
+
+def run(args):
+    import rosenblatt as rb
+
+    cfg = config.read(args.config)
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise CLIError(f"--epochs must be >= 1; got {args.epochs}")
+        cfg["training"]["epochs"] = args.epochs
+    if args.seed is not None:
+        cfg["seed"] = args.seed
+    out_dir = args.out or cfg["output"]["dir"]
+    seed, training = cfg["seed"], cfg["training"]
+    rb.seed(seed)
+    rng = np.random.default_rng(seed)
+
+    loss_fn = build.check_loss(training["loss"])
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed)
+    task = _task(training["loss"], ytr)
+    dtype = np.dtype(cfg["model"]["dtype"])
+    mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
+        np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
+
+    def prep_x(x):
+        return ((x - mean) / std).astype(dtype)
+
+    def prep_y(y):
+        if task == "classification" or y.ndim == 0:
+            return y
+        y = y.astype(dtype)
+        return y[:, None] if y.ndim == 1 else y
+
+    xtr_, xv_, xt_ = prep_x(xtr), prep_x(xv), prep_x(xt)
+    ytr_, yv_, yt_ = prep_y(ytr), prep_y(yv), prep_y(yt)
+
+    model = build.build_model(cfg["model"]["layers"], xtr.shape[1], cfg["model"]["dtype"], rng)
+    with rb.no_grad():
+        out = model.eval()(rb.tensor(xtr_[:2]))
+    model.train()
+    classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
+    if classes is not None and out.shape[-1] not in (classes,) and not (
+            classes == 2 and out.shape[-1] == 1):
+        raise CLIError(f"config key 'model.layers[{len(cfg['model']['layers']) - 1}]': the model "
+                       f"outputs {out.shape[-1]} values per sample but dataset "
+                       f"{cfg['data']['name']!r} has {classes} classes")
+    optimizer = build.build_optimizer(cfg["optimizer"], model.parameters())
+    schedule = build.build_schedule(cfg["schedule"])
+    regularizers = build.build_named("regularizers", cfg["regularizers"])
+    callbacks = build.build_named("callbacks", cfg["callbacks"])
+    if schedule is not None:
+        callbacks.append(_schedule_callback(schedule, optimizer))
+
+    fit_args = dict(loss=loss_fn, optimizer=optimizer, epochs=training["epochs"],
+                    batch_size=training["batch_size"], shuffle=training["shuffle"],
+                    metrics=tuple(training["metrics"]) if task == "classification" else (),
+                    regularizers=regularizers, callbacks=callbacks,
+                    progress=not args.quiet, rng=rng)
+    if len(xv_):
+        fit_args["validation_data"] = (xv_, yv_)
+    start = time.perf_counter()
+    try:
+        history = rb.fit(model, xtr_, ytr_, **fit_args)
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"training failed: {e}") from None
+    seconds = time.perf_counter() - start
+    hist = history_dict(history)
+    test = evaluate_arrays(model, xt_, yt_, training["loss"], task)
+
+    os.makedirs(out_dir, exist_ok=True)
+    model_path = os.path.join(out_dir, "model.safetensors")
+    meta = {"cli": {"dataset": cfg["data"]["name"], "options": cfg["data"]["options"],
+                    "task": task, "loss": training["loss"], "seed": seed,
+                    "test": cfg["data"]["test"], "validation": cfg["data"]["validation"],
+                    "classes": classes, "dtype": cfg["model"]["dtype"],
+                    "mean": np.ascontiguousarray(mean, dtype=np.float64),
+                    "std": np.ascontiguousarray(std, dtype=np.float64)}}
+    rb.save(model.eval(), model_path, metadata=meta)
+    metrics = {"config": args.config, "dataset": cfg["data"]["name"], "task": task,
+               "epochs_run": len(next(iter(hist.values()), [])), "train_seconds": seconds,
+               "samples": {"train": len(xtr), "validation": len(xv), "test": len(xt)},
+               "parameters": model.num_parameters(), "history": hist, "test": test}
+    with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=2)
+    plot_curves(hist, os.path.join(out_dir, "learning_curve.png"),
+                f"{os.path.basename(args.config)}: {cfg['data']['name']}")
+    line = f"test loss {test['loss']:.4f}"
+    if "accuracy" in test:
+        line = f"test accuracy {test['accuracy']:.4f}, " + line
+    print(f"{line} ({len(xt)} samples); trained {metrics['epochs_run']} epochs in {seconds:.1f} s")
+    print(f"model: {model_path}")
+    print(f"metrics: {os.path.join(out_dir, 'metrics.json')}")
+    print(f"learning curve: {os.path.join(out_dir, 'learning_curve.png')}")
+    return 0
+
+
+def _schedule_callback(schedule, optimizer):
+    """Set optimizer.lr from the schedule at the start of each epoch."""
+    import rosenblatt as rb
+
+    base = getattr(rb.callbacks, "Callback", object)
+
+    class _Schedule(base):
+        def on_epoch_begin(self, epoch, *args, **kwargs):
+            optimizer.lr = float(schedule(epoch))
+
+    return _Schedule()
