@@ -1,0 +1,211 @@
+"""Losses: gradient checks, PyTorch references, stability at 1e4, reductions and errors."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt import losses
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def t64(a, grad=True):
+    return rb.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+
+
+@pytest.fixture
+def data(rng):
+    n, k = 5, 4
+    return {
+        "x": rng.normal(size=(n, k)) * 2,
+        "labels": rng.integers(0, k, size=n),
+        "probs": rng.dirichlet(np.ones(k), size=n),
+        "signs": np.where(rng.random((n, k)) < 0.5, -1.0, 1.0),
+        "bits": (rng.random((n, k)) < 0.5).astype(np.float64),
+        "soft_bits": rng.random((n, k)),
+        "p": rng.uniform(0.05, 0.95, size=(n, k)),
+    }
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gradcheck_every_loss(data, reduction):
+    d = data
+    x = t64(d["x"])
+    cases = {
+        "mse": lambda t: losses.mse(t, d["signs"], reduction=reduction),
+        "mse_half": lambda t: losses.mse(t, d["signs"], half=True, reduction=reduction),
+        "bce": lambda t: losses.binary_cross_entropy(t.sigmoid(), d["soft_bits"],
+                                                     reduction=reduction),
+        "bce_logits": lambda t: losses.binary_cross_entropy_with_logits(t, d["soft_bits"],
+                                                                        reduction=reduction),
+        "ce_int": lambda t: losses.cross_entropy(t, d["labels"], reduction=reduction),
+        "ce_probs": lambda t: losses.cross_entropy(t, d["probs"], reduction=reduction),
+        "nll": lambda t: losses.nll(t, d["labels"], reduction=reduction),
+        "nll_probs": lambda t: losses.nll(t, d["probs"], reduction=reduction),
+        "log_loss": lambda t: losses.log_loss(t, d["signs"], reduction=reduction),
+        "hinge": lambda t: losses.hinge(t, d["signs"], margin=0.5, reduction=reduction),
+        "max_margin": lambda t: losses.max_margin(t, d["labels"], margin=1.0,
+                                                  reduction=reduction),
+    }
+    for name, fn in cases.items():
+        assert rb.gradcheck(fn, x), name
+
+
+def test_gradcheck_wrt_targets(data):
+    x = t64(data["x"], grad=False)
+    tgt = t64(data["soft_bits"])
+    assert rb.gradcheck(lambda t: losses.mse(x, t), tgt)
+    assert rb.gradcheck(lambda t: losses.binary_cross_entropy_with_logits(x, t), tgt)
+    assert rb.gradcheck(lambda t: losses.binary_cross_entropy(x.sigmoid(), t), tgt)
+
+
+def test_cross_entropy_over_leading_axes(rng):
+    x = t64(rng.normal(size=(2, 3, 4)))
+    labels = rng.integers(0, 4, size=(2, 3))
+    assert rb.gradcheck(lambda t: losses.cross_entropy(t, labels), x)
+    per = losses.cross_entropy(x, labels, reduction="none")
+    assert per.shape == (2, 3)
+
+
+def _vs_torch(torch, ours, theirs, x, rng):
+    xr, xt = t64(x), torch.tensor(x, requires_grad=True)
+    a, b = ours(xr), theirs(xt)
+    np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.normal(size=a.shape) if a.ndim else np.array(rng.normal())
+    a.backward(g)
+    b.backward(torch.tensor(g))
+    np.testing.assert_allclose(xr.grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_vs_torch(torch, data, rng, reduction):
+    d, F, T = data, torch.nn.functional, torch.tensor
+    x = d["x"]
+    r = reduction
+    _vs_torch(torch, lambda t: losses.mse(t, d["signs"], reduction=r),
+              lambda t: F.mse_loss(t, T(d["signs"]), reduction=r), x, rng)
+    _vs_torch(torch, lambda t: losses.binary_cross_entropy(t, d["soft_bits"], reduction=r),
+              lambda t: F.binary_cross_entropy(t, T(d["soft_bits"]), reduction=r), d["p"], rng)
+    _vs_torch(torch, lambda t: losses.binary_cross_entropy_with_logits(t, d["soft_bits"],
+                                                                       reduction=r),
+              lambda t: F.binary_cross_entropy_with_logits(t, T(d["soft_bits"]), reduction=r),
+              x, rng)
+    _vs_torch(torch, lambda t: losses.cross_entropy(t, d["labels"], reduction=r),
+              lambda t: F.cross_entropy(t, T(d["labels"]), reduction=r), x, rng)
+    _vs_torch(torch, lambda t: losses.cross_entropy(t, d["probs"], reduction=r),
+              lambda t: F.cross_entropy(t, T(d["probs"]), reduction=r), x, rng)
+    logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    _vs_torch(torch, lambda t: losses.nll(t, d["labels"], reduction=r),
+              lambda t: F.nll_loss(t, T(d["labels"]), reduction=r), logp, rng)
+    _vs_torch(torch, lambda t: losses.log_loss(t, d["signs"], reduction=r),
+              lambda t: F.soft_margin_loss(t, T(d["signs"]), reduction=r), x, rng)
+
+
+def test_max_margin_is_twice_multi_margin_for_two_classes(torch, rng):
+    x = rng.normal(size=(8, 2))
+    labels = rng.integers(0, 2, size=8)
+    _vs_torch(torch, lambda t: losses.max_margin(t, labels, reduction="none"),
+              lambda t: 2 * torch.nn.functional.multi_margin_loss(
+                  t, torch.tensor(labels), margin=1.0, reduction="none"), x, rng)
+
+
+def test_max_margin_matches_the_notes_definition(rng):
+    x = rng.normal(size=(6, 5))
+    labels = rng.integers(0, 5, size=6)
+    per = losses.max_margin(t64(x), labels, margin=0.5, reduction="none").data
+    for i, c in enumerate(labels):
+        rival = max(x[i, k] + 0.5 for k in range(5) if k != c)
+        assert per[i] == pytest.approx(max(rival - x[i, c], 0))
+
+
+def test_hinge_and_log_loss_follow_the_notes_table():
+    x = t64([2.0, 0.5, -1.0])
+    c = np.array([1.0, 1.0, 1.0])
+    h = losses.hinge(x, c, reduction="none")
+    np.testing.assert_allclose(h.data, [0, 0.5, 2.0])
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad, [0, -1, -1])  # -c 1{cx < m}
+    x.grad = None
+    ll = losses.log_loss(x, c, reduction="none")
+    np.testing.assert_allclose(ll.data, np.log1p(np.exp(-x.data)))
+    ll.sum().backward()
+    np.testing.assert_allclose(x.grad, -1 / (1 + np.exp(x.data)))  # -c / (1 + e^{cx})
+
+
+def test_one_hot_equals_integer_labels(data):
+    x = t64(data["x"])
+    one_hot = np.eye(4)[data["labels"]]
+    a = losses.cross_entropy(x, data["labels"]).item()
+    b = losses.cross_entropy(x, one_hot).item()
+    assert a == pytest.approx(b, rel=1e-12)
+    assert losses.cross_entropy(x, one_hot.astype(np.int64)).item() == pytest.approx(a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stable_at_magnitude_1e4(dtype):
+    big = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]], dtype=dtype)
+    x = rb.tensor(big, requires_grad=True)
+    signs = np.array([[1, -1, 1], [-1, 1, -1]], dtype=dtype)
+    bits = (signs + 1) / 2
+    values = {
+        "ce": losses.cross_entropy(x, [1, 0]),
+        "nll": losses.nll(x, [0, 1]),
+        "bce_logits": losses.binary_cross_entropy_with_logits(x, bits),
+        "log_loss": losses.log_loss(x, signs),
+        "hinge": losses.hinge(x, signs),
+        "max_margin": losses.max_margin(x, [1, 0]),
+        "mse": losses.mse(x * 1.0, np.zeros_like(big)),
+        "bce": losses.binary_cross_entropy(x.sigmoid(), bits),
+    }
+    for name, v in values.items():
+        assert np.isfinite(v.data).all(), name
+        assert v.dtype == dtype, name
+        x.grad = None
+        v.backward()
+        assert np.isfinite(x.grad).all(), name
+    assert values["ce"].item() == pytest.approx(2e4, rel=1e-5)
+    assert values["log_loss"].item() == pytest.approx((np.log(2) + 5e3) / 6, rel=1e-5)
+
+
+def test_cross_entropy_is_lean(rng):
+    """The fused op: one graph node, no extra nodes for softmax/log/indexing."""
+    x = rb.tensor(rng.normal(size=(4, 3)).astype(np.float32), requires_grad=True)
+    loss = losses.cross_entropy(x, [0, 1, 2, 0])
+    assert loss._parents[0] is x
+    loss.backward()
+    p = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    p[np.arange(4), [0, 1, 2, 0]] -= 1
+    np.testing.assert_allclose(x.grad, p / 4, rtol=1e-5, atol=1e-7)
+    assert x.grad.dtype == np.float32
+
+
+def test_retain_graph_backward_twice_gives_the_same_gradient(rng):
+    x = t64(rng.normal(size=(3, 4)))
+    loss = losses.cross_entropy(x, [0, 3, 1])
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * first)
+
+
+def test_errors(data):
+    x = t64(data["x"])
+    with pytest.raises(ValueError, match=r"cross_entropy: label 7 \(at index 2\) is out of "
+                                         r"range for 4 classes; labels must be in 0..3"):
+        losses.cross_entropy(x, [0, 1, 7, 2, 3])
+    with pytest.raises(ValueError, match=r"label -1 .* 4 classes"):
+        losses.cross_entropy(x, [0, 1, -1, 2, 3])
+    with pytest.raises(ValueError, match=r"nll: label 4 .* 4 classes"):
+        losses.nll(x, [0, 1, 4, 2, 3])
+    with pytest.raises(ValueError, match=r"expected integer labels of shape \(5,\)"):
+        losses.cross_entropy(x, [0, 1])
+    with pytest.raises(TypeError, match="labels must be integers"):
+        losses.cross_entropy(x, [0, 1.5, 2, 3, 0])
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none'; got 'avg'"):
+        losses.mse(x, data["x"], reduction="avg")
+    with pytest.raises(ValueError, match=r"mse: pred has shape \(5, 4\) but target has shape"):
+        losses.mse(x, np.zeros(3))
+    with pytest.raises(ValueError, match="c must be \\+1 or -1"):
+        losses.hinge(x, data["bits"])
+    with pytest.raises(ValueError, match=r"prob must be in \[0, 1\]"):
+        losses.binary_cross_entropy(x, data["bits"])
