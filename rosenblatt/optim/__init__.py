@@ -1,7 +1,20 @@
 """Optimizers, schedules, noise, clipping, annealing (notes: "Training neural networks")."""
 
+from . import schedules
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam
+from .annealing import BoltzmannAnnealer, CauchyAnnealer
+from .clipping import clip_grad_norm, clip_grad_value
+from .gains import AdaptiveGains
+from .noise import GradientNoise
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
-__all__ = ["Adam", "Optimizer", "SGD"]
+__all__ = [
+    "Adadelta", "Adagrad", "Adam", "AdaptiveGains", "BoltzmannAnnealer", "CauchyAnnealer",
+    "GradientNoise", "Optimizer", "RMSprop", "Rprop", "SGD", "clip_grad_norm", "clip_grad_value",
+    "schedules",
+]

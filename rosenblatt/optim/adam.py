@@ -83,14 +83,8 @@ class Adam(Optimizer):
         self.m = self._zeros()
         self.v = self._zeros()
         self._buf = self._zeros()
-        self._decayed = None
 
     def _update(self, theta, grad):
-        if self.weight_decay:
-            if self._decayed is None:
-                self._decayed = self._zeros()
-            np.multiply(theta, self.weight_decay, out=self._decayed)
-            self._decayed += grad
-            grad = self._decayed
+        grad = self._decayed_grad(theta, grad, self.weight_decay)
         adam_rule(theta, grad, self.m, self.v, self._buf, lr=self.lr, beta1=self.betas[0],
                   beta2=self.betas[1], eps=self.eps, t=self.t + 1)

@@ -59,6 +59,14 @@ def pack(params):
     return ParameterVector(trainable)
 
 
+def fill_normal(rng, out):
+    """Fill ``out`` with standard normal draws from ``rng``, in place (no allocation for floats)."""
+    if out.dtype in (np.float32, np.float64):
+        rng.standard_normal(out=out, dtype=out.dtype)
+    else:
+        out[...] = rng.standard_normal(out.shape)
+
+
 def check_positive(owner, name, value, allow_zero=False):
     """Validate a scalar hyper-parameter; returns it as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
@@ -147,6 +155,17 @@ class Optimizer:
 
     def _zeros(self):
         return np.zeros_like(self.vec.data)
+
+    def _decayed_grad(self, theta, grad, weight_decay):
+        """``grad + weight_decay * theta`` in a reused buffer (``grad`` itself when 0)."""
+        if not weight_decay:
+            return grad
+        buf = getattr(self, "_decay_buf", None)
+        if buf is None:
+            buf = self._decay_buf = self._zeros()
+        np.multiply(theta, weight_decay, out=buf)
+        buf += grad
+        return buf
 
     # -- state ------------------------------------------------------------------
     def state_dict(self):

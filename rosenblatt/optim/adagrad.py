@@ -1,0 +1,85 @@
+"""Adagrad: rates from summed squared gradients (notes: "Training algorithms", "Adagrad").
+
+The notes write ``eta / sqrt(G + eps)``; the paper and PyTorch add epsilon
+outside the root, ``eta / (sqrt(G) + eps)`` with ``eps = 1e-10``. We follow
+PyTorch so that trajectories compare one to one. As the notes say, ``G`` only
+grows, so the effective rate ``eta / (sqrt(G) + eps)`` of every parameter
+shrinks monotonically and learning eventually halts
+(:meth:`Adagrad.effective_lr` shows it).
+"""
+
+import numpy as np
+
+from .optimizer import Optimizer, check_positive
+
+
+def adagrad_rule(theta, grad, sum_sq, buf, *, lr, eps):
+    """``G += g^2``; ``theta -= lr g / (sqrt(G) + eps)``, in place."""
+    np.multiply(grad, grad, out=buf)
+    sum_sq += buf
+    np.sqrt(sum_sq, out=buf)
+    buf += eps
+    np.divide(grad, buf, out=buf)
+    buf *= lr
+    theta -= buf
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi, Hazan and Singer).
+
+    Parameters
+    ----------
+    params : iterable of Parameter or ParameterVector
+    lr : float or schedule, default 0.01
+    eps : float, default 1e-10
+        Added to ``sqrt(G)`` (PyTorch's placement and default).
+    lr_decay : float, default 0
+        PyTorch's ``lr_decay``: the rate at step ``t`` (from 1) is ``lr / (1 + (t - 1) lr_decay)``.
+    weight_decay : float, default 0
+    initial_accumulator_value : float, default 0
+
+    Notes
+    -----
+    .. math::
+
+        G_t = G_{t-1} + g_t^2, \\quad
+        \\theta_{t+1} = \\theta_t - \\frac{\\eta}{\\sqrt{G_t} + \\epsilon} g_t
+
+    References
+    ----------
+    Duchi, Hazan and Singer, "Adaptive Subgradient Methods for Online Learning
+    and Stochastic Optimization", JMLR 2011.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> w = rb.nn.Parameter(np.array([1.0, -2.0]))
+    >>> opt = rb.optim.Adagrad([w], lr=0.5)
+    >>> opt.zero_grad(); (w * w).sum().backward(); opt.step()
+    >>> np.round(w.data, 6)
+    array([ 0.5, -1.5])
+    """
+
+    hyperparameters = ("lr", "eps", "lr_decay", "weight_decay")
+    state_names = ("sum_sq",)
+
+    def __init__(self, params, lr=0.01, eps=1e-10, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0):
+        super().__init__(params, lr)
+        self.eps = check_positive("Adagrad", "eps", eps, allow_zero=True)
+        self.lr_decay = check_positive("Adagrad", "lr_decay", lr_decay, allow_zero=True)
+        self.weight_decay = check_positive("Adagrad", "weight_decay", weight_decay,
+                                           allow_zero=True)
+        init = check_positive("Adagrad", "initial_accumulator_value", initial_accumulator_value,
+                              allow_zero=True)
+        self.sum_sq = np.full_like(self.vec.data, init)
+        self._buf = self._zeros()
+
+    def effective_lr(self):
+        """The per-parameter rate ``lr / (sqrt(G) + eps)`` that the next step would use (a copy)."""
+        return self.lr / (1 + self.t * self.lr_decay) / (np.sqrt(self.sum_sq) + self.eps)
+
+    def _update(self, theta, grad):
+        grad = self._decayed_grad(theta, grad, self.weight_decay)
+        lr = self.lr / (1 + self.t * self.lr_decay)
+        adagrad_rule(theta, grad, self.sum_sq, self._buf, lr=lr, eps=self.eps)

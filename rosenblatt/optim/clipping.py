@@ -1,0 +1,72 @@
+"""Gradient clipping, on the flat gradient vector (notes: "Unstable gradients").
+
+Exploding gradients make "the optimizer make an exaggerated step"; clipping
+bounds the step. Both functions act in place on the flat gradient of an
+optimizer (or a ParameterVector), so they cost one or two array operations
+whatever the depth of the network.
+"""
+
+import numpy as np
+
+from ..nn.parameter import ParameterVector
+from .optimizer import check_positive
+
+
+def _flat_grad(target, owner):
+    if isinstance(target, ParameterVector):
+        return target.grad
+    vec = getattr(target, "vec", None)
+    if isinstance(vec, ParameterVector):
+        return vec.grad
+    raise TypeError(f"{owner}: expected an optimizer or a ParameterVector; "
+                    f"got {type(target).__name__}")
+
+
+def clip_grad_norm(target, max_norm):
+    """Rescale the whole gradient so that its L2 norm is at most ``max_norm``.
+
+    ``g <- g * min(1, max_norm / (||g|| + 1e-6))`` (PyTorch's ``clip_grad_norm_``).
+
+    Parameters
+    ----------
+    target : Optimizer or ParameterVector
+    max_norm : float
+
+    Returns
+    -------
+    float
+        The norm before clipping.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> vec = rb.nn.ParameterVector([rb.nn.Parameter(np.zeros(2))])
+    >>> vec.grad[:] = [3.0, 4.0]
+    >>> rb.optim.clip_grad_norm(vec, 1.0)
+    5.0
+    >>> np.round(vec.grad, 4)
+    array([0.6, 0.8])
+    """
+    max_norm = check_positive("clip_grad_norm", "max_norm", max_norm)
+    grad = _flat_grad(target, "clip_grad_norm")
+    norm = float(np.sqrt(np.dot(grad, grad)))
+    coef = max_norm / (norm + 1e-6)
+    if coef < 1:
+        grad *= coef
+    return norm
+
+
+def clip_grad_value(target, clip_value):
+    """Clip every gradient component to ``[-clip_value, clip_value]``, in place.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> vec = rb.nn.ParameterVector([rb.nn.Parameter(np.zeros(3))])
+    >>> vec.grad[:] = [-5.0, 0.5, 2.0]
+    >>> rb.optim.clip_grad_value(vec, 1.0); vec.grad
+    array([-1. ,  0.5,  1. ])
+    """
+    clip_value = check_positive("clip_grad_value", "clip_value", clip_value)
+    grad = _flat_grad(target, "clip_grad_value")
+    np.clip(grad, -clip_value, clip_value, out=grad)

@@ -1,0 +1,81 @@
+"""Annealed Gaussian gradient noise (notes: "Gradient noise").
+
+``g_t <- g_t + N(0, sigma_t^2)`` with ``sigma_t^2 = eta / (1 + t)^gamma``
+(Neelakantan et al., 2015), added to the flat gradient before the wrapped
+optimizer's step. The noise comes from an explicit generator, so a run is
+reproducible under a seed.
+"""
+
+import numpy as np
+
+from ..randomness import resolve_rng
+from .optimizer import check_positive, fill_normal
+
+
+class GradientNoise:
+    """Wrap an optimizer: add annealed Gaussian noise to the gradient before each step.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    eta : float, default 0.01
+        The noise variance at ``t = 0``.
+    gamma : float, default 0.55
+        The annealing exponent.
+    rng : numpy.random.Generator or int, optional
+        Defaults to the library generator (``rb.seed``).
+
+    Notes
+    -----
+    ``t`` is the wrapped optimizer's step count. Everything else (``lr``,
+    ``zero_grad``, ``state_dict``, ...) is the wrapped optimizer's.
+
+    References
+    ----------
+    Neelakantan et al., "Adding Gradient Noise Improves Learning for Very Deep
+    Networks", arXiv:1511.06807, 2015.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> w = rb.nn.Parameter(np.zeros(3))
+    >>> opt = rb.optim.GradientNoise(rb.optim.SGD([w], lr=1.0), eta=0.01, rng=0)
+    >>> opt.sigma()   # sqrt(0.01 / 1**0.55)
+    0.1
+    """
+
+    def __init__(self, optimizer, eta=0.01, gamma=0.55, rng=None):
+        if not hasattr(optimizer, "vec") or not hasattr(optimizer, "step"):
+            raise TypeError(f"GradientNoise: expected an optimizer; got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.eta = check_positive("GradientNoise", "eta", eta, allow_zero=True)
+        self.gamma = check_positive("GradientNoise", "gamma", gamma, allow_zero=True)
+        self.rng = resolve_rng(rng)
+        self._noise = np.zeros_like(optimizer.vec.grad)
+
+    def sigma(self):
+        """The standard deviation used by the next step."""
+        return float(np.sqrt(self.eta / (1.0 + self.optimizer.t) ** self.gamma))
+
+    def step(self):
+        """Add ``N(0, sigma_t^2)`` to every gradient component, then step the optimizer."""
+        sigma = self.sigma()
+        if sigma > 0:
+            fill_normal(self.rng, self._noise)
+            self._noise *= sigma
+            self.optimizer.vec.grad += self._noise
+        self.optimizer.step()
+
+    def __getattr__(self, name):
+        if name == "optimizer":  # not set yet: avoid infinite recursion
+            raise AttributeError(name)
+        return getattr(self.optimizer, name)
+
+    def __setattr__(self, name, value):
+        if name in ("optimizer", "eta", "gamma", "rng", "_noise") or "optimizer" not in vars(self):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.optimizer, name, value)
+
+    def __repr__(self):
+        return f"GradientNoise({self.optimizer!r}, eta={self.eta}, gamma={self.gamma})"

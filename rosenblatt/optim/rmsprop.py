@@ -1,0 +1,100 @@
+"""RMSprop: gradients divided by a running RMS (notes: "Rmsprop", "Adadelta").
+
+The notes keep ``MA = lambda MA + (1 - lambda) g^2`` and step along
+``g / sqrt(MA)``, optionally through a momentum velocity. Our ``rho`` is the
+notes' lambda and PyTorch's ``alpha``. Defaults follow the notes and Hinton's
+lecture (``rho = 0.9``, ``lr = 1e-3``), which differ from PyTorch's
+(``alpha = 0.99``, ``lr = 0.01``): given the same hyper-parameters the
+trajectories are identical (epsilon is added outside the root, as PyTorch).
+"""
+
+import numpy as np
+
+from .optimizer import Optimizer, check_positive, check_unit
+
+
+def rmsprop_rule(theta, grad, sq_avg, grad_avg, velocity, buf, *, lr, rho, eps, momentum):
+    """One RMSprop step, in place.
+
+    ``MA = rho MA + (1 - rho) g^2``; ``s = sqrt(MA - mean_g^2) + eps`` (centered)
+    or ``sqrt(MA) + eps``; with momentum ``v = mu v + g / s; theta -= lr v``,
+    else ``theta -= lr g / s``.
+    """
+    sq_avg *= rho
+    np.multiply(grad, grad, out=buf)
+    buf *= 1.0 - rho
+    sq_avg += buf
+    if grad_avg is not None:  # centered: subtract the squared running mean of g
+        grad_avg *= rho
+        np.multiply(grad, 1.0 - rho, out=buf)
+        grad_avg += buf
+        np.multiply(grad_avg, grad_avg, out=buf)
+        np.subtract(sq_avg, buf, out=buf)
+        np.sqrt(buf, out=buf)
+    else:
+        np.sqrt(sq_avg, out=buf)
+    buf += eps
+    np.divide(grad, buf, out=buf)
+    if velocity is not None:
+        velocity *= momentum
+        velocity += buf
+        np.multiply(velocity, lr, out=buf)
+    else:
+        buf *= lr
+    theta -= buf
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman and Hinton), optionally with momentum or centered.
+
+    Parameters
+    ----------
+    params : iterable of Parameter or ParameterVector
+    lr : float or schedule, default 1e-3
+    rho : float, default 0.9
+        Decay of the running mean of g^2 (PyTorch's ``alpha``), in [0, 1).
+    eps : float, default 1e-8
+    momentum : float, default 0
+    centered : bool, default False
+        Divide by an estimate of the gradient's standard deviation instead.
+    weight_decay : float, default 0
+
+    Notes
+    -----
+    .. math::
+
+        MA_t = \\rho MA_{t-1} + (1-\\rho) g_t^2, \\quad
+        v_t = \\mu v_{t-1} + \\frac{g_t}{\\sqrt{MA_t} + \\epsilon}, \\quad
+        \\theta_{t+1} = \\theta_t - \\eta v_t
+
+    References
+    ----------
+    Tieleman and Hinton, Lecture 6.5 of "Neural Networks for Machine Learning", 2012.
+    """
+
+    hyperparameters = ("lr", "rho", "eps", "momentum", "centered", "weight_decay")
+    state_names = ("sq_avg", "grad_avg", "velocity")
+
+    def __init__(self, params, lr=1e-3, rho=0.9, eps=1e-8, momentum=0.0, centered=False,
+                 weight_decay=0.0):
+        super().__init__(params, lr)
+        self.rho = check_unit("RMSprop", "rho", rho)
+        self.eps = check_positive("RMSprop", "eps", eps, allow_zero=True)
+        self.momentum = check_unit("RMSprop", "momentum", momentum)
+        self.weight_decay = check_positive("RMSprop", "weight_decay", weight_decay,
+                                           allow_zero=True)
+        self.centered = bool(centered)
+        self.sq_avg = self._zeros()
+        self.grad_avg = self._zeros() if self.centered else None
+        self.velocity = self._zeros() if self.momentum else None
+        self._buf = self._zeros()
+
+    def _update(self, theta, grad):
+        grad = self._decayed_grad(theta, grad, self.weight_decay)
+        if self.momentum and self.velocity is None:
+            self.velocity = self._zeros()
+        if self.centered and self.grad_avg is None:
+            self.grad_avg = self._zeros()
+        rmsprop_rule(theta, grad, self.sq_avg, self.grad_avg if self.centered else None,
+                     self.velocity if self.momentum else None, self._buf, lr=self.lr,
+                     rho=self.rho, eps=self.eps, momentum=self.momentum)

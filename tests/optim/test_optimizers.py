@@ -1,0 +1,229 @@
+"""Optimizer behaviour: the notes' claims, frozen parameters, state dicts, errors."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+from .helpers import XorNet, epochs_to_reach, xor_loss
+
+
+def _quadratic_run(opt_factory, scales, steps):
+    """Minimise 0.5 sum(scales * w^2) from w = 1; returns the final objective."""
+    w = rb.nn.Parameter(np.ones(len(scales)))
+    opt = opt_factory([w])
+    for _ in range(steps):
+        opt.zero_grad()
+        w.grad[...] = scales * w.data
+        opt.step()
+    return 0.5 * float(np.sum(scales * w.data**2))
+
+
+def test_momentum_beats_plain_sgd_on_ill_conditioned_quadratic():
+    scales = np.array([1.0, 100.0])  # condition number 100
+    lr = 1.0 / 100  # the largest stable plain-SGD rate for the steep axis
+    plain = _quadratic_run(lambda ps: rb.optim.SGD(ps, lr=lr), scales, 100)
+    heavy = _quadratic_run(lambda ps: rb.optim.SGD(ps, lr=lr, momentum=0.8), scales, 100)
+    nesterov = _quadratic_run(lambda ps: rb.optim.SGD(ps, lr=lr, momentum=0.8, nesterov=True),
+                              scales, 100)
+    assert heavy < plain / 100
+    assert nesterov < plain / 100
+
+
+def test_adagrad_effective_rate_shrinks_monotonically(rng):
+    w = rb.nn.Parameter(rng.normal(size=50))
+    opt = rb.optim.Adagrad([w], lr=0.1)
+    previous = opt.effective_lr()
+    for _ in range(30):
+        opt.zero_grad()
+        w.grad[...] = np.sin(w.data) + rng.normal(size=50)
+        opt.step()
+        current = opt.effective_lr()
+        assert np.all(current <= previous)
+        previous = current
+    assert np.all(previous < 0.1 * 0.5)  # it keeps falling: learning eventually halts
+
+
+def test_rprop_reaches_xor_faster_than_plain_sgd():
+    net = XorNet(rng=1)
+    rprop = epochs_to_reach(net, rb.optim.Rprop(net.parameters()), 0.01, 3000)
+    net = XorNet(rng=1)
+    sgd = epochs_to_reach(net, rb.optim.SGD(net.parameters(), lr=0.5), 0.01, 3000)
+    assert rprop <= 3000, "Rprop did not reach a loss below 0.01"
+    assert rprop < sgd
+    assert rprop * 3 < sgd
+
+
+@pytest.mark.parametrize("variant", ["irprop-", "rprop-", "rprop+"])
+def test_rprop_variants_learn_xor(variant):
+    net = XorNet(rng=1)
+    epochs = epochs_to_reach(net, rb.optim.Rprop(net.parameters(), variant=variant), 0.01, 3000)
+    assert epochs <= 3000
+
+
+def test_rprop_variants_on_a_sign_flip():
+    """Hand-worked: Delta0 = 0.1; gradients +1 then -1 (a flip) then -1."""
+    traces = {}
+    for variant in ("irprop-", "rprop-", "rprop+"):
+        w = rb.nn.Parameter(np.zeros(1))
+        opt = rb.optim.Rprop([w], lr=0.1, variant=variant)
+        trace = []
+        for g in (1.0, 1.0, -1.0, -1.0):
+            w.grad[...] = g
+            opt.step()
+            trace.append(round(float(w.data[0]), 6))
+        traces[variant] = trace
+    # steps: -0.1 (Delta 0.1), -0.12 (Delta 0.12), flip: Delta 0.06, then
+    assert traces["rprop-"] == [-0.1, -0.22, -0.16, -0.088]      # +0.06, then +0.072
+    assert traces["irprop-"] == [-0.1, -0.22, -0.22, -0.16]      # no move, then +0.06
+    assert traces["rprop+"] == [-0.1, -0.22, -0.1, -0.04]        # undo -0.12, then +0.06
+
+
+def test_adaptive_gains_rule():
+    w = rb.nn.Parameter(np.zeros(2))
+    opt = rb.optim.AdaptiveGains([w], lr=0.1, gain_range=(0.1, 1.2))
+    for g in ([1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [1.0, 1.0]):
+        w.grad[...] = g
+        opt.step()
+    # weight 0: gradients always agree -> +0.05 four times, clipped at 1.2 (1.2 reached)
+    # weight 1: alternating signs -> * 0.95 four times
+    np.testing.assert_allclose(opt.gains, [1.2, 0.95**4])
+    net = XorNet(rng=1)
+    assert epochs_to_reach(net, rb.optim.AdaptiveGains(net.parameters(), lr=0.5), 0.01,
+                           3000) <= 3000
+
+
+def test_adaptive_gains_with_momentum_uses_velocity_agreement():
+    w = rb.nn.Parameter(np.zeros(1))
+    opt = rb.optim.AdaptiveGains([w], lr=0.1, momentum=0.9)
+    w.grad[...] = 1.0
+    opt.step()  # velocity 0 -> no information, gain stays 1; v = -0.1
+    assert opt.gains[0] == 1.0
+    opt.step()  # -g * v = 0.1 > 0: agreement -> gain 1.05
+    assert opt.gains[0] == pytest.approx(1.05)
+    w.grad[...] = -1.0
+    opt.step()  # descent direction +1 opposes the velocity -> 1.05 * 0.95
+    assert opt.gains[0] == pytest.approx(1.05 * 0.95)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: rb.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda ps: rb.optim.Adam(ps, lr=0.1),
+    lambda ps: rb.optim.RMSprop(ps, lr=0.1, momentum=0.5),
+    lambda ps: rb.optim.Rprop(ps),
+])
+def test_parameters_frozen_after_construction_do_not_move(make):
+    net = XorNet(rng=0)
+    opt = make(net.parameters())
+    for _ in range(3):  # build up momentum/state first
+        opt.zero_grad()
+        xor_loss(net).backward()
+        opt.step()
+    net.hidden.freeze()
+    frozen = [p.data.copy() for p in net.hidden.parameters()]
+    free = net.out.W.data.copy()
+    for _ in range(3):
+        opt.zero_grad()
+        xor_loss(net).backward()
+        opt.step()
+    for p, before in zip(net.hidden.parameters(), frozen):
+        np.testing.assert_array_equal(p.data, before)
+    assert not np.array_equal(net.out.W.data, free)
+
+
+def test_parameters_frozen_before_construction_are_not_packed():
+    net = XorNet(rng=0)
+    net.hidden.freeze()
+    opt = rb.optim.Adam(net.parameters(), lr=0.1)
+    assert opt.vec.size == net.out.W.size + net.out.b.size
+    before = net.hidden.W.data.copy()
+    opt.zero_grad()
+    xor_loss(net).backward()
+    opt.step()
+    np.testing.assert_array_equal(net.hidden.W.data, before)
+
+
+def test_a_given_parameter_vector_is_used_as_is():
+    net = XorNet(rng=0)
+    vec = rb.nn.ParameterVector(net.parameters())
+    opt = rb.optim.SGD(vec, lr=0.1)
+    assert opt.vec is vec
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: rb.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    lambda ps: rb.optim.Adam(ps, lr=0.05),
+    lambda ps: rb.optim.Adagrad(ps, lr=0.1),
+    lambda ps: rb.optim.Adadelta(ps),
+    lambda ps: rb.optim.RMSprop(ps, centered=True, momentum=0.3),
+    lambda ps: rb.optim.Rprop(ps, variant="rprop+"),
+    lambda ps: rb.optim.AdaptiveGains(ps, lr=0.1, momentum=0.5),
+])
+def test_state_dict_round_trip_continues_identically(make):
+    def run(net, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            xor_loss(net).backward()
+            opt.step()
+
+    net_a = XorNet(rng=3)
+    opt_a = make(net_a.parameters())
+    run(net_a, opt_a, 5)
+    state = opt_a.state_dict()
+    for value in state.values():  # plain arrays and JSON-able values only
+        assert value is None or isinstance(value, (np.ndarray, int, float, str, bool, list))
+    net_b = XorNet(rng=99)
+    net_b.load_state_dict(net_a.state_dict())
+    opt_b = make(net_b.parameters())
+    opt_b.load_state_dict(state)
+    run(net_a, opt_a, 5)
+    run(net_b, opt_b, 5)
+    np.testing.assert_array_equal(opt_a.vec.data, opt_b.vec.data)
+
+
+def test_load_state_dict_rejects_another_algorithm():
+    w = rb.nn.Parameter(np.zeros(3))
+    with pytest.raises(ValueError, match="the state is for Adam, not SGD"):
+        rb.optim.SGD([w], lr=0.1).load_state_dict(rb.optim.Adam([w]).state_dict())
+    other = rb.optim.Adam([rb.nn.Parameter(np.zeros(4))]).state_dict()
+    with pytest.raises(ValueError, match="m has shape"):
+        rb.optim.Adam([w]).load_state_dict(other)
+
+
+def test_lr_is_writable_and_schedules_drive_it():
+    w = rb.nn.Parameter(np.zeros(1))
+    opt = rb.optim.SGD([w], lr=rb.optim.schedules.Step(1.0, step_size=2, gamma=0.5))
+    seen = []
+    for _ in range(5):
+        w.grad[...] = 1.0
+        opt.step()
+        seen.append(opt.lr)
+    assert seen == [1.0, 1.0, 0.5, 0.5, 0.25]
+    assert w.data[0] == pytest.approx(-3.25)
+    opt.schedule = None
+    opt.lr = 0.0
+    opt.step()
+    assert w.data[0] == pytest.approx(-3.25)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda w: rb.optim.SGD(w, lr=-1), "SGD: lr must be finite and >= 0"),
+    (lambda w: rb.optim.SGD(w, lr=0.1, momentum=1.5), r"SGD: momentum must be in \[0, 1\)"),
+    (lambda w: rb.optim.SGD(w, lr=0.1, nesterov=True), "nesterov=True needs momentum > 0"),
+    (lambda w: rb.optim.Adam(w, betas=0.9), "Adam: betas must be a pair"),
+    (lambda w: rb.optim.Rprop(w, etas=(1.2, 0.5)), "Rprop: etas must be"),
+    (lambda w: rb.optim.Rprop(w, variant="rprop"), "Rprop: variant must be one of"),
+    (lambda w: rb.optim.AdaptiveGains(w, lr=0.1, gain_range=(2, 3)), "gain_range must be"),
+    (lambda w: rb.optim.SGD([], lr=0.1), "got no trainable parameters"),
+])
+def test_bad_hyperparameters_are_rejected(call, match):
+    w = [rb.nn.Parameter(np.zeros(2))]
+    with pytest.raises(ValueError, match=match):
+        call(w)
+
+
+def test_params_must_be_parameters():
+    with pytest.raises(TypeError, match="params must contain Parameters; got a ndarray"):
+        rb.optim.SGD([np.zeros(3)], lr=0.1)
+    with pytest.raises(TypeError, match="SGD: lr must be a number"):
+        rb.optim.SGD([rb.nn.Parameter(np.zeros(2))], lr="fast")

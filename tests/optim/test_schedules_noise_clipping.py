@@ -1,0 +1,112 @@
+"""Learning-rate schedules, gradient noise and gradient clipping."""
+
+import math
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.optim import schedules
+
+
+def test_schedule_values():
+    assert schedules.Constant(0.3)(100) == 0.3
+    s = schedules.InverseTime(0.5, lam=0.1)
+    assert [s(t) for t in (0, 10, 20)] == pytest.approx([0.5, 0.5 / 1.5, 0.25])
+    assert [schedules.Step(1.0, 3, gamma=0.5)(t) for t in (0, 2, 3, 6)] == [1, 1, 0.5, 0.25]
+    assert schedules.Exponential(2.0, 0.5)(3) == pytest.approx(0.25)
+    c = schedules.Cosine(1.0, t_max=10, eta_min=0.1)
+    assert c(0) == pytest.approx(1.0)
+    assert c(5) == pytest.approx(0.55)
+    assert c(10) == c(50) == pytest.approx(0.1)
+
+
+def test_schedules_match_pytorch_schedulers(torch):
+    w = torch.zeros(1, requires_grad=True)
+    cases = [
+        (schedules.Step(0.1, 3, gamma=0.5),
+         lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)),
+        (schedules.Exponential(0.1, 0.9),
+         lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
+        (schedules.Cosine(0.1, t_max=7, eta_min=0.01),
+         lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.01)),
+    ]
+    for ours, make in cases:
+        topt = torch.optim.SGD([w], lr=0.1)
+        sched = make(topt)
+        for t in range(8):
+            assert ours(t) == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
+            topt.step()
+            sched.step()
+
+
+def test_schedule_errors():
+    with pytest.raises(ValueError, match="Step: step_size must be a positive integer; got 0"):
+        schedules.Step(0.1, 0)
+    with pytest.raises(ValueError, match="InverseTime: eta0 must be finite and > 0"):
+        schedules.InverseTime(0.0, 1.0)
+
+
+def _noisy_run(seed, steps=10):
+    w = rb.nn.Parameter(np.ones(5))
+    opt = rb.optim.GradientNoise(rb.optim.SGD([w], lr=0.1), eta=0.3, gamma=0.55, rng=seed)
+    for _ in range(steps):
+        opt.zero_grad()
+        w.grad[...] = w.data
+        opt.step()
+    return w.data.copy(), opt
+
+
+def test_gradient_noise_is_reproducible_under_a_seed():
+    a, _ = _noisy_run(7)
+    b, _ = _noisy_run(7)
+    c, _ = _noisy_run(8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    rb.seed(3)
+    d, _ = _noisy_run(None)
+    rb.seed(3)
+    e, _ = _noisy_run(None)
+    np.testing.assert_array_equal(d, e)
+
+
+def test_gradient_noise_variance_is_annealed():
+    _, opt = _noisy_run(0, steps=0)
+    assert opt.sigma() == pytest.approx(math.sqrt(0.3))
+    opt.optimizer.t = 99
+    assert opt.sigma() == pytest.approx(math.sqrt(0.3 / 100**0.55))
+    # the added noise has that variance
+    w = rb.nn.Parameter(np.zeros(20000))
+    noisy = rb.optim.GradientNoise(rb.optim.SGD([w], lr=1.0), eta=0.04, gamma=0.55, rng=1)
+    noisy.step()  # zero gradient: the step is -1 * noise
+    assert np.std(w.data) == pytest.approx(0.2, rel=0.02)
+    # attribute access and assignment reach the wrapped optimizer
+    noisy.lr = 0.5
+    assert noisy.optimizer.lr == 0.5 and noisy.t == 1
+
+
+def test_clip_grad_norm_matches_pytorch(torch, rng):
+    grads = [rng.normal(size=(3, 4)) * 10, rng.normal(size=4)]
+    params = [rb.nn.Parameter(np.zeros_like(g)) for g in grads]
+    opt = rb.optim.SGD(params, lr=0.1)
+    for p, g in zip(params, grads):
+        p.grad[...] = g
+    tparams = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for p, g in zip(tparams, grads):
+        p.grad = torch.tensor(g)
+    norm = rb.optim.clip_grad_norm(opt, 1.5)
+    tnorm = torch.nn.utils.clip_grad_norm_(tparams, 1.5)
+    assert norm == pytest.approx(float(tnorm))
+    for p, tp in zip(params, tparams):
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-12)
+    assert rb.optim.clip_grad_norm(opt, 100.0) == pytest.approx(1.5, rel=1e-5)  # unchanged below
+
+
+def test_clip_grad_value():
+    w = rb.nn.Parameter(np.zeros(4))
+    opt = rb.optim.Adam([w])
+    w.grad[...] = [-3.0, -0.5, 0.5, 3.0]
+    rb.optim.clip_grad_value(opt, 1.0)
+    np.testing.assert_array_equal(w.grad, [-1.0, -0.5, 0.5, 1.0])
+    with pytest.raises(TypeError, match="clip_grad_value: expected an optimizer"):
+        rb.optim.clip_grad_value([w], 1.0)
