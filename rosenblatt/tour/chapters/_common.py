@@ -58,3 +58,71 @@ def plot_boundary(ax, predict, x, y, title="", levels=(0.5,)):
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=9)
+
+
+def as_float64(model):
+    """Cast a model's parameters to float64 (before building its optimizer)."""
+    model.astype(np.float64)
+    return model
+
+
+def train(model, x, y, loss_fn, optimizer, epochs, batch_size, rng, regularizers=(),
+          on_epoch=None):
+    """A plain minibatch loop (shuffle, forward, loss + penalties, backward, step).
+
+    Returns the mean training loss of each epoch. ``on_epoch(epoch)`` is called
+    after each epoch (for validation curves); returning True stops early.
+    """
+    from rosenblatt.nn import regularizers as regs
+
+    n = len(x)
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            xb = x[idx]
+            if regularizers:
+                xb = regs.transform_input(regularizers, xb, rng)
+            loss = loss_fn(model(rb.tensor(xb)), y[idx])
+            if regularizers:
+                pen = regs.penalty(regularizers, model)
+                if pen is not None:
+                    loss = loss + pen
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if regularizers:
+                regs.after_step(regularizers, model)
+            total += float(loss.data) * len(idx)
+        losses.append(total / n)
+        if on_epoch is not None and on_epoch(epoch):
+            break
+    model.eval()
+    return losses
+
+
+def predict(model, x):
+    """The model's outputs for x as an ndarray (eval mode, no graph)."""
+    model.eval()
+    with rb.no_grad():
+        return np.asarray(model(rb.tensor(x)).data)
+
+
+def accuracy(model, x, y):
+    """Fraction of argmax predictions equal to the integer labels."""
+    out = predict(model, x)
+    pred = out.argmax(axis=1) if out.shape[1] > 1 else (out[:, 0] > 0).astype(int)
+    return float(np.mean(pred == y))
+
+
+def softmax_p1(model):
+    """A function x -> P(class 1) for a 2-class logit model (for plot_boundary)."""
+    def p1(x):
+        out = predict(model, x.astype(np.float64))
+        z = out - out.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e[:, 1] / e.sum(axis=1)
+    return p1
