@@ -80,7 +80,16 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
     else:
         si, sf, sg, so = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H), slice(3 * H, 4 * H)
     P = None if peephole is None else peephole.data
-    A, xt = project_inputs(xd, W_x, b)  # (T, B, G): NET, then the gate activations in place
+    # Without peepholes every gate depends only on x_t and h_{t-1}, so one tanh call
+    # over all G columns does all the gates: sigmoid(a) = (1 + tanh(a / 2)) / 2, with
+    # the 1/2 folded into the weights of the sigmoid blocks.
+    sig = [si, sf, so] if not coupled else [sf, so]
+    scale = None
+    if P is None:
+        scale = np.ones(G, dtype=Wh.dtype)
+        for sl in sig:
+            scale[sl] = 0.5
+    A, xt = project_inputs(xd, W_x, b, scale)  # (T, B, G): NET, then the gate activations
     T, B, _ = A.shape
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "lstm")
@@ -90,22 +99,28 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
     Hs = np.empty((T, B, H), dtype=dtype)  # outputs h_t
     tmp = np.empty((B, G), dtype=dtype)
     tmp_h = np.empty((B, H), dtype=dtype)
-    # Sigmoid gates: i and f are adjacent (one call), then o after C_t (peephole needs C_t).
-    s_if = slice(0, 2 * H) if not coupled else sf
+    Whs = Wh if scale is None else Wh * scale
+    # contiguous runs of sigmoid columns: (i, f) and o; coupled: f and o
+    sig_runs = [slice(0, 2 * H), so] if not coupled else [sf, so]
     h, c = hinit, cinit
     for t in range(T):
         a = A[t]
-        np.matmul(h, Wh, out=tmp)
+        np.matmul(h, Whs, out=tmp)
         a += tmp
-        if P is not None:
+        if P is None:
+            np.tanh(a, out=a)
+            for sl in sig_runs:
+                a[:, sl] *= 0.5
+                a[:, sl] += 0.5
+        else:
             if not coupled:
                 np.multiply(P[0], c, out=tmp_h)
                 a[:, si] += tmp_h
             np.multiply(P[1], c, out=tmp_h)
             a[:, sf] += tmp_h
-        sigmoid_(a[:, s_if])
+            sigmoid_(a[:, sig_runs[0]])
+            np.tanh(a[:, sg], out=a[:, sg])
         g_t = a[:, sg]
-        np.tanh(g_t, out=g_t)
         ct = C[t]
         np.multiply(a[:, sf], c, out=ct)
         if coupled:
@@ -115,71 +130,78 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
             np.multiply(a[:, si], g_t, out=tmp_h)
         ct += tmp_h
         o_t = a[:, so]
-        if P is not None:
+        if P is not None:  # the output gate peeks at the new cell state
             np.multiply(P[2], ct, out=tmp_h)
             o_t += tmp_h
-        sigmoid_(o_t)
+            sigmoid_(o_t)
         np.tanh(ct, out=TC[t])
         np.multiply(o_t, TC[t], out=Hs[t])
         h, c = Hs[t], ct
 
     def backward(grad):
         dH = grad[:, :T].transpose(1, 0, 2)
+        # The factors that do not depend on the recurrence, for all steps at once
+        # (few big array ops instead of many small ones inside the loop):
+        #   da_o = dh * K_o,  K_o = tanh(C) o (1 - o);   dC += dh * K_c,  K_c = o (1 - tanh(C)^2)
+        #   [da_i, da_f, da_g] = dC * [K_i, K_f, K_g] with
+        #   K_i = g i (1 - i),  K_f = C_{t-1} f (1 - f),  K_g = i (1 - g^2)
+        #   (coupled, i = 1 - f: K_f = (C_{t-1} - g) f (1 - f), K_g = (1 - f)(1 - g^2)).
+        K = np.empty_like(A)
+        Cprev = np.concatenate([cinit[None], C[:-1]], axis=0)
+        o_, g_, f_ = A[:, :, so], A[:, :, sg], A[:, :, sf]
+        u = np.empty((T, B, H), dtype=dtype)
+        k_o = K[:, :, so]
+        np.subtract(1, o_, out=k_o)
+        k_o *= o_
+        k_o *= TC
+        Kc = np.multiply(TC, TC)
+        np.subtract(1, Kc, out=Kc)
+        Kc *= o_
+        k_g, k_f = K[:, :, sg], K[:, :, sf]
+        np.multiply(g_, g_, out=k_g)
+        np.subtract(1, k_g, out=k_g)
+        np.subtract(1, f_, out=u)
+        u *= f_
+        if coupled:
+            np.subtract(Cprev, g_, out=k_f)
+            k_f *= u
+            np.subtract(1, f_, out=u)
+            k_g *= u
+        else:
+            i_ = A[:, :, si]
+            np.multiply(Cprev, u, out=k_f)
+            k_g *= i_
+            k_i = K[:, :, si]
+            np.subtract(1, i_, out=k_i)
+            k_i *= i_
+            k_i *= g_
+        nc = G // H - 1  # the gate blocks driven by dC: i, f, g (coupled: f, g), then o
+        K4 = K.reshape(T, B, nc + 1, H)[:, :, :nc]
         dA = np.empty_like(A)
+        dA4 = dA.reshape(T, B, nc + 1, H)[:, :, :nc]
+        WhT = np.ascontiguousarray(Wh.T)
         dh = np.zeros((B, H), dtype=dtype)
         dc = np.array(grad[:, T], dtype=dtype)
-        u = np.empty((B, H), dtype=dtype)
-        w = np.empty((B, H), dtype=dtype)
+        v = np.empty((B, H), dtype=dtype)
         for t in range(T - 1, -1, -1):
-            a, d = A[t], dA[t]
-            c_prev = C[t - 1] if t > 0 else cinit
+            d = dA[t]
             dh += dH[t]
-            o_t, g_t, f_t, tc = a[:, so], a[:, sg], a[:, sf], TC[t]
-            # da_o = dh * tanh(C) * o (1 - o)
             d_o = d[:, so]
-            np.multiply(dh, tc, out=d_o)
-            np.subtract(1, o_t, out=u)
-            u *= o_t
-            d_o *= u
-            # dC += dh * o * (1 - tanh(C)^2)
-            np.multiply(tc, tc, out=u)
-            np.subtract(1, u, out=u)
-            u *= o_t
-            u *= dh
-            dc += u
+            np.multiply(dh, K[t, :, so], out=d_o)
+            np.multiply(dh, Kc[t], out=v)
+            dc += v
             if P is not None:
-                np.multiply(d_o, P[2], out=u)
-                dc += u
-            d_g, d_f = d[:, sg], d[:, sf]
-            if coupled:
-                # i = 1 - f: dE/df gets dC * (C_{t-1} - g); dE/dg gets dC * (1 - f)
-                np.subtract(1, f_t, out=w)
-                np.multiply(dc, w, out=d_g)
-                np.subtract(c_prev, g_t, out=u)
-                np.multiply(dc, u, out=d_f)
-            else:
-                i_t = a[:, si]
-                d_i = d[:, si]
-                np.multiply(dc, g_t, out=d_i)     # dE/di
-                np.subtract(1, i_t, out=u)
-                u *= i_t
-                d_i *= u
-                np.multiply(dc, i_t, out=d_g)     # dE/dg
-                np.multiply(dc, c_prev, out=d_f)  # dE/df
-            np.multiply(g_t, g_t, out=u)
-            np.subtract(1, u, out=u)
-            d_g *= u
-            np.subtract(1, f_t, out=u)
-            u *= f_t
-            d_f *= u
-            dc *= f_t  # dE/dC_{t-1}
+                np.multiply(d_o, P[2], out=v)
+                dc += v
+            np.multiply(K4[t], dc[:, None, :], out=dA4[t])
+            dc *= A[t, :, sf]  # dE/dC_{t-1}
             if P is not None:
-                np.multiply(d_f, P[1], out=u)
-                dc += u
+                np.multiply(d[:, sf], P[1], out=v)
+                dc += v
                 if not coupled:
-                    np.multiply(d[:, si], P[0], out=u)
-                    dc += u
-            np.matmul(d, Wh.T, out=dh)
+                    np.multiply(d[:, si], P[0], out=v)
+                    dc += v
+            np.matmul(d, WhT, out=dh)
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
         gwh = None
         if W_h.requires_grad:
@@ -189,7 +211,6 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
         gp = None
         if peephole is not None and peephole.requires_grad:
             gp = np.zeros_like(P)
-            Cprev = np.concatenate([cinit[None], C[:-1]], axis=0)
             if not coupled:
                 gp[0] = np.einsum("tbh,tbh->h", dA[:, :, si], Cprev)
             gp[1] = np.einsum("tbh,tbh->h", dA[:, :, sf], Cprev)

@@ -55,16 +55,24 @@ def time_major(xd):
     return np.ascontiguousarray(xd.transpose(1, 0, 2))
 
 
-def project_inputs(xd, W_x, b):
+def project_inputs(xd, W_x, b, scale=None):
     """X W_x + b for every time step in one matrix product; returns (time, batch, G)
-    and the time-major input (kept for the backward)."""
+    and the time-major input (kept for the backward).
+
+    ``scale`` (G,), optional, multiplies the result column-wise (folded into
+    the weights: free).
+    """
     if W_x is None:  # the caller already projected (batch-normalised variant)
-        return np.array(xd.transpose(1, 0, 2), order="C"), None  # a copy: the loop writes
+        a = np.array(xd.transpose(1, 0, 2), order="C")  # a copy: the loop writes into it
+        if scale is not None:
+            a *= scale
+        return a, None
     xt = time_major(xd)
     T, B, n_in = xt.shape
-    a = xt.reshape(T * B, n_in) @ W_x.data
+    w = W_x.data if scale is None else W_x.data * scale
+    a = xt.reshape(T * B, n_in) @ w
     if b is not None:
-        a += b.data
+        a += b.data if scale is None else b.data * scale
     return a.reshape(T, B, -1), xt
 
 
