@@ -1,0 +1,75 @@
+"""Weight initialisation: statistics over many draws, against PyTorch's initialisers too."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.nn import init
+
+SHAPE = (400, 300)  # (fan_in, fan_out): 120,000 draws
+
+
+def test_glorot_uniform_bound_and_std(rng):
+    w = init.glorot_uniform(SHAPE, rng=rng)
+    bound = np.sqrt(6 / (400 + 300))
+    assert w.dtype == np.float32
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+    assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.01)
+
+
+def test_fan_in_and_he_std(rng):
+    assert init.fan_in(SHAPE, rng=rng).std() == pytest.approx(1 / np.sqrt(400), rel=0.01)
+    assert init.he(SHAPE, rng=rng).std() == pytest.approx(np.sqrt(2 / 400), rel=0.01)
+    assert init.normal(SHAPE, rng=rng).std() == pytest.approx(0.001, rel=0.01)
+    assert init.normal(SHAPE, std=0.1, rng=rng).std() == pytest.approx(0.1, rel=0.01)
+    assert abs(init.he(SHAPE, rng=rng).mean()) < 1e-3
+
+
+def test_statistics_match_torch(torch, rng):
+    t = torch.empty(300, 400)  # torch stores (out, in)
+    torch.manual_seed(0)
+    ref_glorot = torch.nn.init.xavier_uniform_(t.clone()).numpy()
+    ref_he = torch.nn.init.kaiming_normal_(t.clone(), nonlinearity="relu").numpy()
+    ref_fan_in = torch.nn.init.kaiming_normal_(t.clone(), nonlinearity="linear").numpy()
+    for ours, ref in [(init.glorot_uniform(SHAPE, rng=rng), ref_glorot),
+                      (init.he(SHAPE, rng=rng), ref_he),
+                      (init.fan_in(SHAPE, rng=rng), ref_fan_in)]:
+        assert ours.std() == pytest.approx(ref.std(), rel=0.02)
+        assert np.abs(ours).max() == pytest.approx(np.abs(ref).max(), rel=0.25)
+    bound = np.abs(ref_glorot).max()
+    assert np.abs(init.glorot_uniform(SHAPE, rng=rng)).max() == pytest.approx(bound, rel=1e-3)
+
+
+def test_zeros_constant(rng):
+    assert not init.zeros((3, 4)).any()
+    np.testing.assert_array_equal(init.constant((2, 2), 0.5), 0.5)
+
+
+@pytest.mark.parametrize("k", [1, 10, 50])
+def test_sparse_has_k_nonzeros_per_unit(rng, k):
+    w = init.sparse((100, 30), k=k, rng=rng)
+    np.testing.assert_array_equal((w != 0).sum(axis=0), k)  # each unit: k incoming weights
+    assert w[w != 0].std() == pytest.approx(1.0, rel=0.3 if k < 10 else 0.1)
+    assert (init.sparse((5, 3), k=10, rng=rng) != 0).sum(axis=0).tolist() == [5, 5, 5]
+
+
+def test_by_name_in_dense_and_bias_init(rng):
+    for name in init.INITIALIZERS:
+        layer = rb.nn.Dense(20, 10, init=name, rng=rng)
+        assert layer.W.shape == (20, 10)
+    assert init.get("he") is init.he
+    fn = init.get(lambda shape, **kw: np.ones(shape))
+    assert fn((2,)).sum() == 2
+    layer = rb.nn.Dense(3, 2, init="he", bias_init=0.01)
+    np.testing.assert_allclose(layer.b.data, 0.01)
+    with pytest.raises(ValueError, match="init must be one of constant, fan_in, glorot_uniform"):
+        init.get("uniform")
+    with pytest.raises(ValueError, match="sparse: needs a 2-D"):
+        init.sparse((3, 3, 3))
+
+
+def test_seeded_by_rb_seed():
+    rb.seed(5)
+    a = rb.nn.Dense(4, 4).W.data
+    rb.seed(5)
+    np.testing.assert_array_equal(a, rb.nn.Dense(4, 4).W.data)
