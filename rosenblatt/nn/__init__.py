@@ -15,10 +15,13 @@ from .activations import (
     Step,
     Tanh,
 )
+from .attention import Attention
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .bidirectional import Bidirectional
 from .conv import Conv1d, Conv2d, conv1d, conv2d
 from .dense import Dense, dense
 from .dropout import Dropout
+from .embedding import Embedding, embedding, one_hot
 from .flatten import Flatten
 from .gru import GRU, gru
 from .lstm import LSTM, lstm
@@ -42,6 +45,7 @@ __all__ = [
     "losses", "regularizers",
     "AvgPool2d", "Conv1d", "Conv2d", "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d",
     "KMaxPool", "L2Pool2d", "MaxPool2d", "conv1d", "conv2d",
-    "GRU", "LSTM", "RNN", "RecurrentBase", "gru", "lstm", "rnn",
+    "Attention", "Bidirectional", "Embedding", "GRU", "LSTM", "RNN", "RecurrentBase",
+    "embedding", "gru", "lstm", "one_hot", "rnn",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
 ]

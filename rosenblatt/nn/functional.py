@@ -21,6 +21,7 @@ from .batchnorm import batch_norm
 from .conv import conv1d, conv2d
 from .dense import dense
 from .dropout import dropout
+from .embedding import embedding, one_hot
 from .gru import gru
 from .lstm import lstm
 from .maxout import maxout
@@ -41,5 +42,5 @@ __all__ = [
     "avg_pool2d", "conv1d", "conv2d", "global_avg_pool2d", "global_max_pool2d", "kmax_pool",
     "l2_pool2d", "max_pool2d",
     "dense",
-    "gru", "lstm", "rnn",
+    "embedding", "gru", "lstm", "one_hot", "rnn",
 ]
