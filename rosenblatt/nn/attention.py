@@ -1,0 +1,135 @@
+"""Attention mechanisms (notes: "Attention mechanisms").
+
+The notes: attention "amounts to a weighted sum across input states (typically
+weights are normalized to sum to 1); higher weights indicate more focus". For
+a query q (e.g. the decoder's state) and the encoder's states k_1 ... k_n:
+
+    score_j   = q . k_j                              ("dot", Luong et al. 2015)
+              = v . tanh(q W_q + k_j W_k + b)        ("additive", Bahdanau et al. 2015)
+    alpha_j   = softmax(score)_j                     (the attention weights, sum 1)
+    context   = sum_j alpha_j value_j                (values default to the keys)
+
+Built from differentiable primitives (matmul, tanh, softmax), so any query
+shape works: one query per example ``(batch, d)``, or one per decoding step
+``(batch, steps, d)`` (all steps at once under teacher forcing).
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor
+from ..randomness import resolve_rng
+from .activations import softmax
+from .module import Module
+from .parameter import Parameter
+
+_KINDS = ("additive", "dot")
+
+
+class Attention(Module):
+    """Soft attention over a sequence of states; returns (context, weights).
+
+    Parameters
+    ----------
+    kind : {"additive", "dot"}, default "additive"
+    query_size, key_size : int, optional
+        Needed for "additive" (the sizes of q and k).
+    attention_size : int, optional
+        The width of the additive scorer's hidden layer; default ``key_size``.
+    scale : bool, default False
+        "dot" only: divide the scores by sqrt(d) (Vaswani et al. 2017).
+    rng : numpy.random.Generator, optional
+    dtype : default float32
+
+    Returns (when called as ``attention(query, keys, values=None, mask=None)``)
+    ----------------------------------------------------------------------------
+    context : Tensor, shape (batch, d_v) or (batch, steps, d_v)
+    weights : Tensor, shape (batch, time) or (batch, steps, time)
+        Each row sums to 1; positions where ``mask`` is False get 0.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> att = rb.nn.Attention("additive", query_size=4, key_size=6, rng=0)
+    >>> ctx, w = att(np.ones((2, 4), dtype=np.float32), np.ones((2, 5, 6), dtype=np.float32))
+    >>> ctx.shape, w.shape, np.allclose(w.data.sum(axis=-1), 1)
+    ((2, 6), (2, 5), True)
+    """
+
+    def __init__(self, kind="additive", query_size=None, key_size=None, attention_size=None,
+                 scale=False, rng=None, dtype=np.float32):
+        if kind not in _KINDS:
+            raise ValueError(f"Attention: kind must be 'additive' or 'dot'; got {kind!r}")
+        self.kind = kind
+        self.query_size = query_size
+        self.key_size = key_size
+        self.attention_size = attention_size
+        self.scale = bool(scale)
+        if kind == "additive":
+            for name, value in (("query_size", query_size), ("key_size", key_size)):
+                ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                if not ok or value <= 0:
+                    raise ValueError(
+                        f"Attention('additive'): {name} must be a positive integer; got {value!r}"
+                    )
+            a = int(attention_size or key_size)
+            rng = resolve_rng(rng)
+
+            def uniform(n_in, shape):
+                bound = np.sqrt(6.0 / (n_in + a))
+                return rng.uniform(-bound, bound, shape).astype(dtype)
+
+            self.W_q = Parameter(uniform(query_size, (query_size, a)))
+            self.W_k = Parameter(uniform(key_size, (key_size, a)))
+            self.b = Parameter(np.zeros(a, dtype=dtype))
+            self.v = Parameter(uniform(a, (a, 1)))
+
+    def scores(self, query, keys):
+        """Unnormalised scores, shape (batch, steps, time), for queries (batch, steps, d)."""
+        if self.kind == "dot":
+            s = query @ keys.swapaxes(-1, -2)
+            if self.scale:
+                s = s * (1.0 / np.sqrt(keys.shape[-1]))
+            return s
+        B, S, _ = query.shape
+        q = (query @ self.W_q).reshape(B, S, 1, -1)
+        k = (keys @ self.W_k + self.b).reshape(B, 1, keys.shape[1], -1)
+        return ((q + k).tanh() @ self.v).reshape(B, S, keys.shape[1])
+
+    def forward(self, query, keys, values=None, mask=None):
+        query = query if isinstance(query, Tensor) else Tensor(np.asarray(query, np.float32))
+        keys = keys if isinstance(keys, Tensor) else Tensor(np.asarray(keys, np.float32))
+        values = keys if values is None else values
+        values = values if isinstance(values, Tensor) else Tensor(np.asarray(values, np.float32))
+        if keys.ndim != 3 or query.ndim not in (2, 3) or query.shape[0] != keys.shape[0]:
+            raise ValueError(
+                f"Attention: expected query (batch, d) or (batch, steps, d) and keys "
+                f"(batch, time, d); got {tuple(query.shape)} and {tuple(keys.shape)}"
+            )
+        if self.kind == "dot" and query.shape[-1] != keys.shape[-1]:
+            raise ValueError(f"Attention('dot'): query and keys need the same size; got "
+                             f"{query.shape[-1]} and {keys.shape[-1]}")
+        if self.kind == "additive" and (query.shape[-1] != self.query_size
+                                        or keys.shape[-1] != self.key_size):
+            raise ValueError(
+                f"Attention('additive', query_size={self.query_size}, key_size={self.key_size}): "
+                f"got query size {query.shape[-1]} and key size {keys.shape[-1]}"
+            )
+        single = query.ndim == 2
+        q = query.reshape(query.shape[0], 1, query.shape[1]) if single else query
+        s = self.scores(q, keys)
+        if mask is not None:
+            keep = np.asarray(mask, dtype=bool)
+            if keep.shape != (keys.shape[0], keys.shape[1]):
+                raise ValueError(f"Attention: mask must have shape (batch, time) = "
+                                 f"{(keys.shape[0], keys.shape[1])}; got {keep.shape}")
+            s = s + np.where(keep, 0.0, -1e9).astype(s.dtype)[:, None, :]
+        weights = softmax(s, axis=-1)
+        context = weights @ values
+        if single:
+            return context.reshape(context.shape[0], -1), weights.reshape(weights.shape[0], -1)
+        return context, weights
+
+    def extra_repr(self):
+        if self.kind == "dot":
+            return "'dot'" + (", scale=True" if self.scale else "")
+        return f"'additive', query_size={self.query_size}, key_size={self.key_size}"

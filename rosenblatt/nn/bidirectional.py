@@ -1,0 +1,73 @@
+"""Bidirectional recurrent networks (notes: "BI-RNNs").
+
+Two recurrent layers read the sequence: the forward one x_1 ... x_n, the
+backward one x_n ... x_1. The forward state at position i depends on
+x_1 ... x_i, the backward state on x_n ... x_i, and the output at position i
+is their concatenation y_i = [y_i^f; y_i^b], so every position sees the whole
+sequence, its past and its future.
+"""
+
+import copy
+
+import numpy as np
+
+from ..autodiff.shape import concatenate
+from ..autodiff.tensor import Tensor
+from .module import Module
+
+
+class Bidirectional(Module):
+    """Run a recurrent layer forwards and a copy of it backwards; concatenate the outputs.
+
+    Parameters
+    ----------
+    layer : Module
+        A recurrent layer (RNN, LSTM, GRU) called as ``layer(x, state) -> (outputs, state)``.
+    backward_layer : Module, optional
+        The layer that reads the reversed sequence; by default a copy of
+        ``layer`` with fresh weights (``layer.reset_parameters(rng)``).
+    rng : numpy.random.Generator, optional
+        For the fresh weights of the copy.
+
+    Returns (when called)
+    ---------------------
+    outputs : Tensor, shape (batch, time, H_forward + H_backward)
+        ``outputs[:, i] = [forward output at i; backward output at i]``.
+    state : tuple
+        (forward final state, backward final state); the backward one is its
+        state after reading x_1, the last element it sees.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> bi = rb.nn.Bidirectional(rb.nn.GRU(3, 4, rng=0), rng=1)
+    >>> out, (h_f, h_b) = bi(np.ones((2, 5, 3), dtype=np.float32))
+    >>> out.shape
+    (2, 5, 8)
+    """
+
+    def __init__(self, layer, backward_layer=None, rng=None):
+        if not isinstance(layer, Module):
+            raise TypeError(f"Bidirectional: layer must be a Module; got {type(layer).__name__}")
+        if backward_layer is None:
+            if not hasattr(layer, "reset_parameters"):
+                raise TypeError(
+                    f"Bidirectional: {type(layer).__name__} has no reset_parameters(); pass "
+                    f"backward_layer= explicitly"
+                )
+            backward_layer = copy.deepcopy(layer)
+            backward_layer.reset_parameters(rng)
+        self.layer = layer
+        self.backward_layer = backward_layer
+
+    def forward(self, x, state=None):
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x, dtype=np.float32))
+        if x.ndim != 3:
+            raise ValueError(
+                f"Bidirectional: expected input of shape (batch, time, features); got {x.shape}"
+            )
+        s_f, s_b = (None, None) if state is None else state
+        out_f, s_f = self.layer(x, s_f)
+        out_b, s_b = self.backward_layer(x[:, ::-1], s_b)
+        return concatenate([out_f, out_b[:, ::-1]], axis=-1), (s_f, s_b)

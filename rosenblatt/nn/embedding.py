@@ -1,0 +1,118 @@
+"""One-hot and embedding inputs (notes: "RNN inputs").
+
+A term (a word, a character) is an index into a vocabulary. The notes give
+two representations: a one-hot vector (all zeros and one 1), and a row of an
+embedding matrix E that the network learns. Multiplying a one-hot vector by
+E selects a row, so :func:`embedding` is that product without the zeros: a
+gather in the forward, and in the backward a scatter-add of the gradient rows
+into dE (an index that occurs k times gets the sum of its k gradients).
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, make
+from . import init as initializers
+from .module import Module
+from .parameter import Parameter
+
+
+def _indices(indices, num, where):
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.dtype.kind == "f":
+        if not np.all(np.mod(idx, 1) == 0):
+            raise TypeError(f"{where}: indices must be integers; got non-integral floats")
+        idx = idx.astype(np.int64)
+    elif idx.dtype.kind not in "iu":
+        raise TypeError(f"{where}: indices must be integers; got dtype {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        bad = idx[(idx < 0) | (idx >= num)].reshape(-1)[0]
+        raise ValueError(f"{where}: index {int(bad)} is out of range for {num} entries "
+                         f"(valid: 0 to {num - 1})")
+    return idx
+
+
+def one_hot(indices, num_classes, dtype=np.float32):
+    """One-hot vectors: shape ``indices.shape + (num_classes,)``.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> rb.nn.one_hot([2, 0], 3)
+    array([[0., 0., 1.],
+           [1., 0., 0.]], dtype=float32)
+    """
+    idx = _indices(indices, num_classes, "one_hot")
+    out = np.zeros(idx.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, idx[..., None], 1, axis=-1)
+    return out
+
+
+def embedding(indices, weight):
+    """Rows ``weight[indices]`` as one op; the backward scatter-adds into the rows.
+
+    Parameters
+    ----------
+    indices : array_like of int, any shape
+    weight : Tensor, shape (num_embeddings, embedding_dim)
+
+    Returns
+    -------
+    Tensor, shape ``indices.shape + (embedding_dim,)``
+    """
+    W = weight.data
+    idx = _indices(indices, W.shape[0], "embedding")
+    out = W[idx]
+
+    def backward(g):
+        # Scatter-add as a sum of rows per index: bincount over each column would
+        # loop in Python; np.add.at on the flat rows is vectorised in NumPy >= 2.
+        gw = np.zeros_like(W)
+        np.add.at(gw, idx.reshape(-1), g.reshape(-1, W.shape[1]))
+        return (gw,)
+
+    return make(out, (weight,), backward)
+
+
+class Embedding(Module):
+    """A learned embedding matrix: index -> vector.
+
+    Parameters
+    ----------
+    num_embeddings : int
+        The vocabulary size.
+    embedding_dim : int
+    init : str or callable, default "normal" with std 1 (PyTorch's N(0, 1))
+    rng : numpy.random.Generator, optional
+    dtype : default float32
+
+    Attributes
+    ----------
+    W : Parameter, shape (num_embeddings, embedding_dim)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> emb = rb.nn.Embedding(10, 4, rng=0)
+    >>> emb(np.array([[1, 2, 3]])).shape
+    (1, 3, 4)
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, init=None, rng=None, dtype=np.float32):
+        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Embedding: {name} must be a positive integer; got {value!r}")
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        shape = (self.num_embeddings, self.embedding_dim)
+        if init is None:
+            data = initializers.normal(shape, std=1.0, rng=rng, dtype=dtype)
+        else:
+            data = initializers.get(init)(shape, fan_in=self.num_embeddings,
+                                          fan_out=self.embedding_dim, rng=rng, dtype=dtype)
+        self.W = Parameter(data)
+
+    def forward(self, indices):
+        return embedding(indices, self.W)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"

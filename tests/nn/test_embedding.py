@@ -1,0 +1,50 @@
+"""Embedding and one-hot: gather/scatter-add, against PyTorch, gradcheck, errors."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+
+def test_one_hot():
+    out = rb.nn.one_hot(np.array([[0, 2], [1, 1]]), 3)
+    assert out.shape == (2, 2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.argmax(-1), [[0, 2], [1, 1]])
+    assert out.sum() == 4
+    with pytest.raises(ValueError, match="index 3 is out of range for 3 entries"):
+        rb.nn.one_hot([3], 3)
+
+
+def test_embedding_equals_one_hot_matmul(rng):
+    emb = rb.nn.Embedding(7, 4, rng=rng).astype(np.float64)
+    idx = rng.integers(0, 7, (3, 5))
+    out = emb(idx)
+    np.testing.assert_allclose(out.data, rb.nn.one_hot(idx, 7, np.float64) @ emb.W.data)
+
+
+def test_embedding_matches_torch_with_repeated_indices(torch, rng):
+    emb = rb.nn.Embedding(6, 3, rng=rng).astype(np.float64)
+    idx = np.array([[1, 1, 4], [0, 1, 5]])  # index 1 three times: its gradients add up
+    g = rng.standard_normal((2, 3, 3))
+    (emb(idx) * g).sum().backward()
+    ref = torch.nn.Embedding(6, 3)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(emb.W.data))
+    (ref(torch.tensor(idx)) * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(emb.W.grad, ref.weight.grad.numpy(), rtol=1e-12)
+
+
+def test_embedding_gradcheck(rng):
+    W = rb.tensor(rng.standard_normal((5, 2)), requires_grad=True)
+    idx = np.array([[0, 3, 3], [4, 0, 1]])
+    assert rb.gradcheck(lambda w: rb.nn.functional.embedding(idx, w), W)
+
+
+def test_embedding_errors():
+    emb = rb.nn.Embedding(4, 2)
+    with pytest.raises(ValueError, match="index 4 is out of range for 4 entries"):
+        emb(np.array([1, 4]))
+    with pytest.raises(TypeError, match="indices must be integers"):
+        emb(np.array([0.5]))
+    with pytest.raises(ValueError, match="embedding_dim must be a positive integer"):
+        rb.nn.Embedding(4, 0)
