@@ -2,7 +2,8 @@
 
 Each op broadcasts like NumPy; its backward sums the gradient back to each
 operand's shape (:func:`sum_to_shape`). Operands may be tensors, arrays or
-Python numbers; constants get no gradient.
+Python numbers; constants get no gradient. Inside a backward, an operand that
+needs a gradient is a Tensor, so its data is an ndarray with a ``.shape``.
 """
 
 import numpy as np
@@ -26,8 +27,8 @@ def add(a, b):
 
     def backward(g):  # d(a+b)/da = 1, d(a+b)/db = 1
         return (
-            sum_to_shape(g, np.shape(ad)) if needs_grad(a) else None,
-            sum_to_shape(g, np.shape(bd)) if needs_grad(b) else None,
+            sum_to_shape(g, ad.shape) if needs_grad(a) else None,
+            sum_to_shape(g, bd.shape) if needs_grad(b) else None,
         )
 
     return make(out, (a, b), backward)
@@ -43,8 +44,8 @@ def sub(a, b):
 
     def backward(g):
         return (
-            sum_to_shape(g, np.shape(ad)) if needs_grad(a) else None,
-            sum_to_shape(-g, np.shape(bd)) if needs_grad(b) else None,
+            sum_to_shape(g, ad.shape) if needs_grad(a) else None,
+            sum_to_shape(-g, bd.shape) if needs_grad(b) else None,
         )
 
     return make(out, (a, b), backward)
@@ -60,8 +61,8 @@ def mul(a, b):
 
     def backward(g):  # d(ab)/da = b, d(ab)/db = a
         return (
-            sum_to_shape(g * bd, np.shape(ad)) if needs_grad(a) else None,
-            sum_to_shape(g * ad, np.shape(bd)) if needs_grad(b) else None,
+            sum_to_shape(g * bd, ad.shape) if needs_grad(a) else None,
+            sum_to_shape(g * ad, bd.shape) if needs_grad(b) else None,
         )
 
     return make(out, (a, b), backward)
@@ -78,8 +79,8 @@ def div(a, b):
     def backward(g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
         ga = g / bd
         return (
-            sum_to_shape(ga, np.shape(ad)) if needs_grad(a) else None,
-            sum_to_shape(-ga * out, np.shape(bd)) if needs_grad(b) else None,
+            sum_to_shape(ga, ad.shape) if needs_grad(a) else None,
+            sum_to_shape(-ga * out, bd.shape) if needs_grad(b) else None,
         )
 
     return make(out, (a, b), backward)
@@ -101,11 +102,11 @@ def power(a, b):
     def backward(g):
         ga = gb = None
         if needs_grad(a):
-            ga = sum_to_shape(g * bd * ad ** (bd - 1), np.shape(ad))
+            ga = sum_to_shape(g * bd * ad ** (bd - 1), ad.shape)
         if needs_grad(b):
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_a = np.where(ad > 0, np.log(np.where(ad > 0, ad, 1)), 0)
-            gb = sum_to_shape(g * out * log_a, np.shape(bd))
+            gb = sum_to_shape(g * out * log_a, bd.shape)
         return ga, gb
 
     return make(out, (a, b), backward)
@@ -126,8 +127,7 @@ def matmul(a, b):
     For C = A B: dL/dA = dL/dC B^T and dL/dB = A^T dL/dC.
     """
     ad, bd = _data(a), _data(b)
-    ad, bd = np.asarray(ad), np.asarray(bd)
-    if ad.ndim == 0 or bd.ndim == 0:
+    if getattr(ad, "ndim", 0) == 0 or getattr(bd, "ndim", 0) == 0:
         raise ValueError("matmul: operands must have at least one dimension; use * for scalars")
     inner_a = ad.shape[-1]
     inner_b = bd.shape[-2] if bd.ndim > 1 else bd.shape[0]
@@ -143,6 +143,8 @@ def matmul(a, b):
         raise _broadcast_error("matmul", ad, bd, err) from None
 
     def backward(g):
+        if ad.ndim == 2 and bd.ndim == 2:  # plain matrices: the rule as written above
+            return (g @ bd.T if needs_grad(a) else None, ad.T @ g if needs_grad(b) else None)
         a2, b2 = _promote_for_matmul(ad, bd)
         g2 = g
         if ad.ndim == 1 or bd.ndim == 1:
@@ -151,9 +153,9 @@ def matmul(a, b):
             g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
         ga = gb = None
         if needs_grad(a):
-            ga = sum_to_shape(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(ad.shape)
+            ga = sum_to_shape(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(ad.shape)
         if needs_grad(b):
-            gb = sum_to_shape(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(bd.shape)
+            gb = sum_to_shape(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(bd.shape)
         return ga, gb
 
     return make(out, (a, b), backward)

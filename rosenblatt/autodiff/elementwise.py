@@ -96,8 +96,8 @@ def _extremum(a, b, pick, name):
         b_wins = (bd == out).astype(g.dtype)
         total = a_wins + b_wins  # 2 where they tie: split the gradient evenly
         return (
-            sum_to_shape(g * a_wins / total, np.shape(ad)) if needs_grad(a) else None,
-            sum_to_shape(g * b_wins / total, np.shape(bd)) if needs_grad(b) else None,
+            sum_to_shape(g * a_wins / total, ad.shape) if needs_grad(a) else None,
+            sum_to_shape(g * b_wins / total, bd.shape) if needs_grad(b) else None,
         )
 
     return make(out, (a, b), backward)
@@ -128,8 +128,8 @@ def where(condition, a, b):
     def backward(g):
         return (
             None,
-            sum_to_shape(np.where(cond, g, 0), np.shape(ad)) if needs_grad(a) else None,
-            sum_to_shape(np.where(cond, 0, g), np.shape(bd)) if needs_grad(b) else None,
+            sum_to_shape(np.where(cond, g, 0), ad.shape) if needs_grad(a) else None,
+            sum_to_shape(np.where(cond, 0, g), bd.shape) if needs_grad(b) else None,
         )
 
     return make(out, (condition, a, b), backward)

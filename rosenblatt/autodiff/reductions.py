@@ -2,10 +2,12 @@
 
 Backward re-expands the gradient over the reduced axes (``keepdims`` shape,
 then broadcast). ``max``/``min`` share the gradient evenly between tied
-maxima, like ``torch.amax``.
+maxima, like ``torch.amax``. Array methods (``xd.sum``) are used rather than
+the ``np.sum`` functions: same result, a microsecond less dispatch per call.
 """
 
 import builtins
+import math
 
 import numpy as np
 
@@ -24,19 +26,34 @@ def _normalize_axis(axis, ndim, op):
     return tuple(out)
 
 
-def _keepdims_shape(shape, axes):
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
 def _reduced_shape(shape, axes):
     return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _keepdims_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 def _expand(g, shape, axes, keepdims):
     """Reshape the gradient of a reduction so it broadcasts against the input."""
     if not keepdims:
-        g = np.reshape(g, _keepdims_shape(shape, axes))
+        g = g.reshape(_keepdims_shape(shape, axes))
     return g
+
+
+def _broadcast_back(g, xd, axes, keepdims):
+    """The gradient of a reduction spread over the input's shape, as a fresh array.
+
+    (``np.broadcast_to`` would avoid the copy but costs ~2 us per call; every
+    consumer of this gradient reads all of it anyway.)
+    """
+    out = np.empty_like(xd)
+    out[...] = _expand(g, xd.shape, axes, keepdims)
+    return out
+
+
+def _count(shape, axes):
+    return math.prod(shape[a] for a in axes)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
@@ -45,47 +62,48 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
     axes = _normalize_axis(axis, xd.ndim, "sum")
 
     def backward(g):
-        return (np.broadcast_to(_expand(g, xd.shape, axes, keepdims), xd.shape),)
+        return (_broadcast_back(g, xd, axes, keepdims),)
 
-    return make(np.sum(xd, axis=axes, keepdims=keepdims), (x,), backward)
+    return make(xd.sum(axis=axes, keepdims=keepdims), (x,), backward)
 
 
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis``; each element gets grad / n."""
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "mean")
-    n = int(np.prod([xd.shape[a] for a in axes])) if axes else 1
+    n = _count(xd.shape, axes)
 
     def backward(g):
-        return (np.broadcast_to(_expand(g, xd.shape, axes, keepdims) / n, xd.shape),)
+        return (_broadcast_back(g * (1.0 / n), xd, axes, keepdims),)
 
-    return make(np.mean(xd, axis=axes, keepdims=keepdims), (x,), backward)
+    return make(xd.mean(axis=axes, keepdims=keepdims), (x,), backward)
 
 
-def _extreme(x, axis, keepdims, reduce, name):
+def _extreme(x, axis, keepdims, name):
     xd = x.data
     if xd.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty array")
     axes = _normalize_axis(axis, xd.ndim, name)
-    y = reduce(xd, axis=axes, keepdims=True)
+    y = getattr(xd, name)(axis=axes, keepdims=True)  # xd.max or xd.min
 
     def backward(g):
         hits = (xd == y).astype(g.dtype)
         hits /= hits.sum(axis=axes, keepdims=True)  # ties share the gradient evenly
-        return (hits * _expand(g, xd.shape, axes, keepdims),)
+        hits *= _expand(g, xd.shape, axes, keepdims)
+        return (hits,)
 
-    out = y if keepdims else np.reshape(y, _reduced_shape(xd.shape, axes))
+    out = y if keepdims else y.reshape(_reduced_shape(xd.shape, axes))
     return make(out, (x,), backward)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
     """Largest value over ``axis``; the gradient goes to the argmax (split over ties)."""
-    return _extreme(x, axis, keepdims, np.max, "max")
+    return _extreme(x, axis, keepdims, "max")
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
     """Smallest value over ``axis``; the gradient goes to the argmin (split over ties)."""
-    return _extreme(x, axis, keepdims, np.min, "min")
+    return _extreme(x, axis, keepdims, "min")
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -95,11 +113,11 @@ def var(x, axis=None, keepdims=False, ddof=0):
     """
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "var")
-    n = int(np.prod([xd.shape[a] for a in axes])) if axes else 1
+    n = _count(xd.shape, axes)
     if n - ddof <= 0:
         raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} values")
     centered = xd - xd.mean(axis=axes, keepdims=True)
-    out = np.sum(centered * centered, axis=axes, keepdims=keepdims) / (n - ddof)
+    out = (centered * centered).sum(axis=axes, keepdims=keepdims) / (n - ddof)
 
     def backward(g):
         return (_expand(g, xd.shape, axes, keepdims) * centered * (2.0 / (n - ddof)),)
@@ -114,12 +132,12 @@ def logsumexp(x, axis=None, keepdims=False):
     """
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "logsumexp")
-    m = np.max(xd, axis=axes, keepdims=True)
+    m = xd.max(axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    lse = np.log(np.sum(np.exp(xd - m), axis=axes, keepdims=True)) + m
+    lse = np.log(np.exp(xd - m).sum(axis=axes, keepdims=True)) + m
 
     def backward(g):
         return (np.exp(xd - lse) * _expand(g, xd.shape, axes, keepdims),)
 
-    out = lse if keepdims else np.reshape(lse, _reduced_shape(xd.shape, axes))
+    out = lse if keepdims else lse.reshape(_reduced_shape(xd.shape, axes))
     return make(out, (x,), backward)

@@ -2,11 +2,10 @@
 concatenate, stack, split, pad. Their backward moves the gradient back.
 """
 
-import builtins
 
 import numpy as np
 
-from .tensor import Tensor, make
+from .tensor import Tensor, make, zeros_like
 
 
 def reshape(x, *shape):
@@ -29,12 +28,18 @@ def transpose(x, *axes):
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
     xd = x.data
+    ndim = xd.ndim
     if not axes:
-        axes = tuple(reversed(range(xd.ndim)))
-    if sorted(a % builtins.max(xd.ndim, 1) for a in axes) != list(range(xd.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of {xd.ndim} axes")
-    inverse = tuple(np.argsort([a % xd.ndim for a in axes]))
-    return make(np.transpose(xd, axes), (x,), lambda g: (np.transpose(g, inverse),))
+        axes = tuple(range(ndim - 1, -1, -1))
+    inverse = [None] * ndim  # out axis i is input axis axes[i], so g's axis i goes back there
+    for i, a in enumerate(axes):
+        if not -ndim <= a < ndim or inverse[a % ndim] is not None:
+            inverse = None
+            break
+        inverse[a % ndim] = i
+    if inverse is None or len(axes) != ndim:
+        raise ValueError(f"transpose: axes {axes} are not a permutation of {ndim} axes")
+    return make(xd.transpose(axes), (x,), lambda g: (g.transpose(inverse),))
 
 
 def swapaxes(x, axis1, axis2):
@@ -90,11 +95,10 @@ def getitem(x, index):
         y = xd[index]
     except IndexError as err:
         raise IndexError(f"index: {err} (tensor of shape {xd.shape})") from None
-    basic = _is_basic_index(index)
 
     def backward(g):
-        gx = np.zeros_like(xd)
-        if basic:
+        gx = zeros_like(xd)
+        if _is_basic_index(index):
             gx[index] = g
         else:
             np.add.at(gx, index, g)

@@ -204,7 +204,8 @@ class Tensor:
                     f"shape {self.data.shape}, so pass grad= of that shape (or reduce it first, "
                     f"e.g. loss.sum())"
                 )
-            grad = np.ones_like(self.data)
+            grad = np.empty_like(self.data)  # np.ones_like costs microseconds more
+            grad.fill(1)
         else:
             grad = np.asarray(_data(grad), dtype=self.data.dtype)
             if grad.shape != self.data.shape:
@@ -216,56 +217,67 @@ class Tensor:
 
 
 def _topological_order(root):
-    """Nodes reachable from ``root`` (through tensors that require grad), parents first."""
+    """The op nodes reachable from ``root``, each one after all of its parents.
+
+    An iterative depth-first search (no recursion limit): a node is emitted
+    once every parent has been. Tensors serve as set members by identity
+    (``object.__hash__``; distinct live objects never share a hash, so their
+    elementwise ``__eq__`` is never consulted).
+    """
     order = []
-    visited = set()
-    stack = [(root, False)]
+    visited = {root}
+    stack = [(root, iter(root._parents))]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent is not None and parent._backward is not None and parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent._parents)))
+                break
+        else:  # every parent is done
+            stack.pop()
             order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if parent is not None and parent._backward is not None and id(parent) not in visited:
-                stack.append((parent, False))
     return order
 
 
 def _accumulate_leaf(leaf, grad):
     if leaf.grad is None:
-        # A fresh array: the incoming one may be shared with other nodes or read-only.
-        leaf.grad = np.array(grad, dtype=leaf.data.dtype, copy=True)
-        if leaf.grad.shape != leaf.data.shape:
-            leaf.grad = np.broadcast_to(leaf.grad, leaf.data.shape).copy()
+        # A fresh array: the incoming one may be shared with other nodes, or a
+        # read-only broadcast view.
+        if grad.shape == leaf.data.shape:
+            leaf.grad = np.array(grad, dtype=leaf.data.dtype)
+        else:
+            leaf.grad = np.empty_like(leaf.data)
+            leaf.grad[...] = grad
     else:
         leaf.grad += grad
 
 
 def _run_backward(root, grad, retain_graph):
+    """The chain rule, from ``root`` back to the leaves.
+
+    Walks the nodes in reverse topological order, so that a node's gradient
+    is complete (summed over every path) before its backward runs. Gradients
+    of interior nodes are summed out of place: an op may hand the same array
+    to several parents, or a broadcast view.
+    """
     if root._backward is None:
         _accumulate_leaf(root, grad)
         return
-    pending = {id(root): grad}
+    pending = {root: grad}
     for node in reversed(_topological_order(root)):
-        g = pending.pop(id(node), None)
-        if g is None:
+        g = pending.pop(node, None)
+        if g is None:  # nothing flowed here (e.g. every consumer returned None)
             continue
-        parent_grads = node._backward(g)
-        for parent, pg in zip(node._parents, parent_grads):
+        for parent, pg in zip(node._parents, node._backward(g)):
             if pg is None or parent is None or not parent.requires_grad:
                 continue
             if parent._backward is None:
                 _accumulate_leaf(parent, pg)
+            elif parent in pending:
+                pending[parent] = pending[parent] + pg
             else:
-                key = id(parent)
-                if key in pending:
-                    pending[key] = pending[key] + pg
-                else:
-                    pending[key] = pg
+                pending[parent] = pg
         if not retain_graph:
             node._parents = ()
             node._backward = _freed_backward
@@ -327,6 +339,21 @@ def needs_grad(x):
     return isinstance(x, Tensor) and x.requires_grad
 
 
+def _graph_parents(parents):
+    """``parents`` with constants replaced by None (the graph holds only tensors)."""
+    for p in parents:
+        if not isinstance(p, Tensor):
+            return tuple([q if isinstance(q, Tensor) else None for q in parents])
+    return parents
+
+
+def zeros_like(x):
+    """Zeros shaped and typed like array ``x`` (``np.zeros_like`` costs ~2 us more)."""
+    out = np.empty_like(x)
+    out.fill(0)
+    return out
+
+
 def make(data, parents, backward):
     """The result of an op: records ``parents`` and ``backward`` if any parent needs grad.
 
@@ -343,7 +370,7 @@ def make(data, parents, backward):
         for p in parents:
             if isinstance(p, Tensor) and p.requires_grad:
                 out.requires_grad = True
-                out._parents = tuple(q if isinstance(q, Tensor) else None for q in parents)
+                out._parents = _graph_parents(parents)
                 out._backward = backward
                 return out
     out.requires_grad = False
