@@ -1,0 +1,177 @@
+"""Tour: training algorithms (notes: "Training algorithms": momentum, Nesterov, Adagrad,
+Adadelta, RMSprop, Adam)."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+from ._common import spirals, train
+
+# An ill-conditioned quadratic valley: curvatures 0.2 and 20 along axes rotated by 30 degrees.
+_ANGLE = np.pi / 6
+_R = np.array([[np.cos(_ANGLE), -np.sin(_ANGLE)], [np.sin(_ANGLE), np.cos(_ANGLE)]])
+_A = _R @ np.diag([0.2, 20.0]) @ _R.T
+_START = np.array([-4.0, 2.0])
+
+_SURFACE_OPTIMIZERS = [
+    ("SGD", lambda p: rb.optim.SGD(p, lr=0.06)),
+    ("momentum 0.9", lambda p: rb.optim.SGD(p, lr=0.06, momentum=0.9)),
+    ("Nesterov 0.9", lambda p: rb.optim.SGD(p, lr=0.06, momentum=0.9, nesterov=True)),
+    ("Adagrad", lambda p: rb.optim.Adagrad(p, lr=0.5)),
+    ("Adadelta", lambda p: rb.optim.Adadelta(p, lr=1.0)),
+    ("RMSprop", lambda p: rb.optim.RMSprop(p, lr=0.05)),
+    ("Adam", lambda p: rb.optim.Adam(p, lr=0.3)),
+]
+
+
+def _surface(theta):
+    return 0.5 * np.einsum("...i,ij,...j->...", theta, _A, theta)
+
+
+def _path(make, steps):
+    """Run an optimizer on the surface; return the path and the Adagrad-style rates seen."""
+    theta = rb.nn.Parameter(_START.copy())
+    opt = make([theta])
+    A = rb.tensor(_A)
+    path = [theta.data.copy()]
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = 0.5 * (theta @ (A @ theta))
+        loss.backward()
+        opt.step()
+        path.append(theta.data.copy())
+    return np.array(path), opt
+
+
+@chapter("Optimizers: paths on an error surface and learning curves",
+         section="Training algorithms", order=35)
+def run(ctx):
+    steps = 100
+    ctx.text(
+        f"Each optimizer starts at {tuple(_START)} on the valley J(θ) = ½ θᵀAθ, whose "
+        "curvatures differ by a factor 100 (0.2 and 20), and takes "
+        f"{steps} steps. Plain gradient descent must use a learning rate small enough for "
+        "the steep direction (here 0.06, below 2/20) and then crawls along the shallow "
+        "one; momentum keeps a velocity that accumulates along the valley and cancels "
+        "across it."
+    )
+    results = {}
+    for name, make in _SURFACE_OPTIMIZERS:
+        path, opt = _path(make, steps)
+        results[name] = (path, opt)
+    rows = [[name, float(_surface(p[-1])), int(np.argmax(_surface(p) < 1e-3))
+             if np.any(_surface(p) < 1e-3) else f"> {steps}"]
+            for name, (p, _) in results.items()]
+    ctx.table(["optimizer", f"J after {steps} steps", "steps until J < 1e-3"], rows)
+    with ctx.figure("Paths of the optimizers on the valley (contours of J). SGD zig-zags "
+                    "across the valley and crawls along it; momentum and Nesterov "
+                    "overshoot and settle; the adaptive methods rescale each coordinate.",
+                    size=(10, 4.2)) as fig:
+        ax = fig.add_subplot()
+        gx, gy = np.meshgrid(np.linspace(-4.6, 4.6, 300), np.linspace(-2.8, 2.8, 200))
+        z = _surface(np.stack([gx, gy], axis=-1))
+        ax.contour(gx, gy, z, levels=np.geomspace(1e-3, 40, 14), colors="grey",
+                   linewidths=0.5)
+        for i, (name, (path, _)) in enumerate(results.items()):
+            ax.plot(path[:, 0], path[:, 1], "-", marker=".", ms=3, lw=1, color=f"C{i}",
+                    label=name)
+        ax.plot(0, 0, "k*", ms=12)
+        ax.set_aspect("equal")
+        ax.set_xlim(-4.6, 4.6)
+        ax.set_ylim(-2.8, 2.8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    j = {name: float(_surface(p[-1])) for name, (p, _) in results.items()}
+    ctx.claim("Momentum (and Nesterov momentum) speed gradient descent along a shallow "
+              "valley", max(j["momentum 0.9"], j["Nesterov 0.9"]) < j["SGD"] / 10,
+              f"after {steps} steps at lr 0.06: J = {j['SGD']:.2e} (SGD), "
+              f"{j['momentum 0.9']:.2e} (momentum 0.9), {j['Nesterov 0.9']:.2e} (Nesterov)")
+
+    # -- Adagrad's shrinking learning rate -----------------------------------------------
+    theta = rb.nn.Parameter(np.array([1.0, -1.0]))
+    adagrad = rb.optim.Adagrad([theta], lr=0.5)
+    rmsprop_theta = rb.nn.Parameter(np.array([1.0, -1.0]))
+    rmsprop = rb.optim.RMSprop([rmsprop_theta], lr=0.05)
+    rng = ctx.rng
+    eff_ada, eff_rms = [], []
+    noisy_steps = 300 if ctx.quick else 1000
+    for _ in range(noisy_steps):  # a noisy quadratic: gradients keep arriving
+        noise = rng.standard_normal(2)
+        for p, opt in ((theta, adagrad), (rmsprop_theta, rmsprop)):
+            opt.zero_grad()
+            loss = 0.5 * (p * p).sum() + (p * rb.tensor(noise)).sum()
+            loss.backward()
+            opt.step()
+        eff_ada.append(adagrad.lr / (np.sqrt(adagrad.sum_sq) + adagrad.eps))
+        sq = _rms_state(rmsprop)
+        eff_rms.append(rmsprop.lr / (np.sqrt(sq) + rmsprop.eps))
+    eff_ada, eff_rms = np.array(eff_ada), np.array(eff_rms)
+    with ctx.figure("Effective per-parameter learning rate η/√(G + ε) of Adagrad on a noisy "
+                    "quadratic keeps falling; RMSprop's running average lets it recover.",
+                    size=(6.5, 3)) as fig:
+        ax = fig.add_subplot()
+        ax.loglog(range(1, noisy_steps + 1), eff_ada[:, 0], label="Adagrad (θ₁)")
+        ax.loglog(range(1, noisy_steps + 1), eff_rms[:, 0], label="RMSprop (θ₁)")
+        ax.set_xlabel("step")
+        ax.set_ylabel("effective learning rate")
+        ax.legend()
+        ax.grid(True, alpha=0.3)
+    monotone = bool(np.all(np.diff(eff_ada, axis=0) <= 0))
+    ctx.claim("Adagrad's per-parameter learning rate only shrinks, so learning eventually "
+              "virtually ceases", monotone and eff_ada[-1].max() < 0.1 * eff_ada[0].min(),
+              f"η/√G fell monotonically from {eff_ada[0].min():.3f} to "
+              f"{eff_ada[-1].max():.4f} in {noisy_steps} steps")
+    ctx.claim("RMSprop/Adadelta's decaying average of squared gradients does not halt "
+              "learning", bool(np.any(np.diff(eff_rms, axis=0) > 0))
+              and eff_rms[-1].min() > 0.1 * eff_rms[len(eff_rms) // 10].min(),
+              f"RMSprop's effective rate at the end: {eff_rms[-1].min():.3f} "
+              f"(it rises and falls with the gradients)")
+
+    # -- learning curves on a real network ---------------------------------------------
+    x, y = spirals(150, 0.05, rng, turns=1.0)
+    x = x.astype(np.float32)
+    epochs = 300 if ctx.quick else 1000
+    makers = [
+        ("gradient descent", lambda p: rb.optim.SGD(p, lr=0.5)),
+        ("momentum", lambda p: rb.optim.SGD(p, lr=0.5, momentum=0.9)),
+        ("Nesterov", lambda p: rb.optim.SGD(p, lr=0.5, momentum=0.9, nesterov=True)),
+        ("Adagrad", lambda p: rb.optim.Adagrad(p, lr=0.1)),
+        ("Adadelta", lambda p: rb.optim.Adadelta(p, lr=1.0)),
+        ("RMSprop", lambda p: rb.optim.RMSprop(p, lr=0.01)),
+        ("Adam", lambda p: rb.optim.Adam(p, lr=0.02)),
+    ]
+    seed = int(rng.integers(2**31))
+    curves = {}
+    for name, make in makers:
+        r = np.random.default_rng(seed)
+        net = rb.nn.Sequential(rb.nn.Dense(2, 64, rng=r), rb.nn.Tanh(), rb.nn.Dense(64, 2, rng=r))
+        curves[name] = train(net, x, y, rb.losses.cross_entropy, make(net.parameters()),
+                             epochs, len(x), np.random.default_rng(seed))
+    with ctx.figure(f"Training loss of a 2-64-2 tanh network on two spirals ({len(x)} points, "
+                    "full batch), same initial weights for every optimizer. Plain gradient "
+                    "descent stalls on the plateau at the linear solution.",
+                    size=(7, 3.4)) as fig:
+        ax = fig.add_subplot()
+        for name, c in curves.items():
+            ax.semilogy(range(1, len(c) + 1), c, label=name)
+        ax.set_xlabel("step")
+        ax.set_ylabel("cross-entropy")
+        ax.legend(fontsize=8, ncol=2)
+        ax.grid(True, alpha=0.3)
+    final = {k: v[-1] for k, v in curves.items()}
+    ctx.table(["optimizer", f"training loss after {epochs} steps"],
+              [[k, v] for k, v in final.items()])
+    faster = ("momentum", "Nesterov", "Adagrad", "RMSprop", "Adam")
+    beat = [k for k in faster if final[k] < 0.5 * final["gradient descent"]]
+    ctx.claim("Momentum, Nesterov momentum and the adaptive methods (Adagrad, RMSprop, Adam) "
+              "train the network faster than plain gradient descent", len(beat) == len(faster),
+              f"loss below half of gradient descent's ({final['gradient descent']:.3f}): "
+              + (", ".join(f"{k} {final[k]:.3f}" for k in beat) or "none"))
+
+
+def _rms_state(opt):
+    """RMSprop's running average of squared gradients (whatever the attribute is called)."""
+    for name in ("square_avg", "sq_avg", "avg_sq", "mean_sq", "v"):
+        if isinstance(getattr(opt, name, None), np.ndarray):
+            return getattr(opt, name)
+    raise AttributeError("RMSprop: cannot find the running average of squared gradients")
