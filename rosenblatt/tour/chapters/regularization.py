@@ -1,0 +1,86 @@
+"""Tour: regularization strength (notes: "Overfitting", "Regularization": L2, L1)."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+from ._common import accuracy, grid_predict, plot_boundary, softmax_p1, spirals, train
+
+
+def _boundary_length(model, x):
+    """Fraction of neighbouring grid cells whose predicted class differs: a roughness measure."""
+    _, _, p = grid_predict(softmax_p1(model), x, resolution=150)
+    c = p > 0.5
+    return float(np.mean(c[1:, :] != c[:-1, :]) + np.mean(c[:, 1:] != c[:, :-1]))
+
+
+@chapter("Regularization strength", section="Regularization", order=50)
+def run(ctx):
+    rng = ctx.rng
+    lams = [0.0, 0.001, 0.01, 0.1]
+    n_train = 25
+    ctx.text(
+        "The notes' figure: the same network with 20 hidden neurons, trained on the same "
+        "small, noisy data, with a growing L2 penalty λ/2 Σw² (biases excluded). Larger λ "
+        f"gives smoother decision regions. Here: two very noisy spirals, {n_train} training points "
+        "per class, 2000 test points, a 2-20-2 ReLU network trained by Adam to convergence."
+    )
+    x, y = spirals(n_train, 0.3, rng, turns=1.0)
+    xt, yt = spirals(1000, 0.3, rng, turns=1.0)
+    x, xt = x.astype(np.float64), xt.astype(np.float64)
+    steps = 1500 if ctx.quick else 4000
+    seed = int(rng.integers(2**31))
+    models, rows = {}, []
+    for lam in lams:
+        r = np.random.default_rng(seed)
+        net = rb.nn.Sequential(rb.nn.Dense(2, 20, init="he", rng=r), rb.nn.ReLU(),
+                               rb.nn.Dense(20, 2, rng=r)).astype(np.float64)
+        regs = [rb.regularizers.L2(lam)] if lam else []
+        opt = rb.optim.Adam(net.parameters(), lr=0.02)
+        train(net, x, y, rb.losses.cross_entropy, opt, steps, len(x),
+              np.random.default_rng(seed), regularizers=regs)
+        w_norm = float(np.sqrt(sum((p.data ** 2).sum() for p in rb.regularizers.weights(net))))
+        tr, te = accuracy(net, x, y), accuracy(net, xt, yt)
+        rows.append([lam, tr, te, tr - te, w_norm, _boundary_length(net, x)])
+        models[lam] = net
+    ctx.table(["λ", "train accuracy", "test accuracy", "gap", "‖W‖", "boundary roughness"],
+              rows)
+    with ctx.figure("Decision regions of a 2-20-2 network for growing L2 strength λ (the "
+                    "notes' \"Regularization strength\" figure). Training points shown.",
+                    size=(11, 3)) as fig:
+        axes = fig.subplots(1, len(lams))
+        for ax, lam, row in zip(axes, lams, rows):
+            plot_boundary(ax, softmax_p1(models[lam]), x, y,
+                          title=f"λ = {lam:g}: train {row[1]:.0%}, test {row[2]:.0%}")
+    norms = [r[4] for r in rows]
+    rough = [r[5] for r in rows]
+    ctx.claim("L2 regularization (weight decay) favours smaller weights",
+              all(a > b for a, b in zip(norms, norms[1:])),
+              "‖W‖ for λ = " + ", ".join(f"{lam:g}: {n:.2f}" for lam, n in zip(lams, norms)))
+    ctx.claim("Higher regularization strength makes the decision regions smoother",
+              rough[-1] < 0.7 * rough[0],
+              "boundary roughness " + ", ".join(f"{r:.3f}" for r in rough))
+    gap0, best = rows[0][3], min(rows[1:], key=lambda r: r[3])
+    ctx.claim("Regularization counteracts overfitting: a smaller gap between training and "
+              "test accuracy", best[3] < gap0 and max(r[2] for r in rows[1:]) >= rows[0][2],
+              f"gap {gap0:.1%} without regularization, {best[3]:.1%} with λ = {best[0]:g}; best "
+              f"test accuracy {max(r[2] for r in rows[1:]):.1%} vs {rows[0][2]:.1%}")
+
+    # -- L1 makes weights sparse ----------------------------------------------------------
+    r = np.random.default_rng(seed)
+    sparse_rows = []
+    for name, reg in [("L2", rb.regularizers.L2(0.01)), ("L1", rb.regularizers.L1(0.01))]:
+        r = np.random.default_rng(seed)
+        net = rb.nn.Sequential(rb.nn.Dense(2, 20, init="he", rng=r), rb.nn.ReLU(),
+                               rb.nn.Dense(20, 2, rng=r)).astype(np.float64)
+        opt = rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        train(net, x, y, rb.losses.cross_entropy, opt, steps, len(x),
+              np.random.default_rng(seed), regularizers=[reg])
+        w = np.concatenate([p.data.ravel() for p in rb.regularizers.weights(net)])
+        sparse_rows.append([name, float(np.mean(np.abs(w) < 1e-2)), float(np.abs(w).max())])
+    ctx.table(["penalty (λ = 0.01)", "weights with |w| < 0.01", "largest |w|"], sparse_rows)
+    ctx.claim("L1 regularization makes the weight vectors sparse (L2 does not)",
+              sparse_rows[1][1] > 2 * sparse_rows[0][1] and sparse_rows[1][1] > 0.3,
+              f"{sparse_rows[1][1]:.0%} of the weights near 0 with L1, "
+              f"{sparse_rows[0][1]:.0%} with L2")
