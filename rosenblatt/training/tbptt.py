@@ -1,0 +1,124 @@
+"""Truncated backpropagation through time (notes: "Training RNNs").
+
+The notes: "if working with long sequences, this is effectively like training
+a deep network with many hidden layers [...] In practice, it's common to
+truncate the backpropagation by running it for only a few time steps back."
+
+:func:`tbptt_fit` cuts long sequences (``(batch, time, ...)``: ``batch``
+parallel streams) into chunks of ``k`` steps. Each chunk is one update: the
+forward starts from the state the previous chunk ended in, so the network
+still *sees* the whole past, but that state is detached, so the gradient
+flows back at most ``k`` steps. Gradient-norm clipping (the notes' remedy
+for exploding gradients) is an option.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor
+
+
+def detach_state(state):
+    """The same state (a tensor, or nested tuples/lists of them) cut from the graph."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    return state
+
+
+def chunks(T, k):
+    """(start, stop) of the chunks of ``k`` steps covering ``T`` (the last may be shorter)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"tbptt: k must be a positive integer (steps per chunk); got {k!r}")
+    return [(s, min(s + int(k), T)) for s in range(0, T, int(k))]
+
+
+def _loss_fn(loss):
+    if callable(loss):
+        return loss
+    from ..nn import losses
+
+    fn = getattr(losses, str(loss), None)
+    if fn is None or not callable(fn):
+        raise ValueError(f"tbptt_fit: loss must be a callable or the name of an rb.losses "
+                         f"function (e.g. 'cross_entropy', 'mse'); got {loss!r}")
+    return fn
+
+
+def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, state=None,
+              callback=None):
+    """Train a recurrent model on long sequences with truncated BPTT.
+
+    Parameters
+    ----------
+    model : callable
+        ``model(x_chunk, state) -> (output, state)`` (``state=None`` at the
+        start): an RNN/LSTM/GRU, or a Module wrapping one with its read-out.
+    X : array (batch, time, ...)
+        ``batch`` parallel streams; chunk c of stream b continues chunk c - 1.
+    y : array (batch, time, ...)
+        Targets aligned with X.
+    k : int
+        Steps per chunk: the truncation length.
+    loss : callable or str
+        ``loss(output, y_chunk) -> scalar Tensor``, or an ``rb.losses`` name.
+    optimizer : Optimizer
+        Anything with ``zero_grad()`` and ``step()`` (``rb.optim.*``).
+    epochs : int, default 1
+        Passes over the streams; the state restarts from ``state`` each epoch.
+    clip_norm : float, optional
+        Clip the gradient's L2 norm before each step.
+    state : optional
+        The initial state.
+    callback : callable, optional
+        ``callback(epoch, chunk_index, loss_value)`` after every update.
+
+    Returns
+    -------
+    dict
+        ``"loss"``: the mean chunk loss per epoch; ``"chunk_loss"``: every chunk's.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> from rosenblatt.training.tbptt import tbptt_fit
+    >>> rnn = rb.nn.RNN(1, 1, rng=0)
+    >>> X = np.ones((2, 12, 1), dtype=np.float32)
+    >>> opt = rb.optim.SGD(rnn.parameters(), lr=0.1)
+    >>> hist = tbptt_fit(rnn, X, X * 0.5, k=4, loss="mse", optimizer=opt, epochs=2)
+    >>> len(hist["chunk_loss"]), hist["loss"][1] < hist["loss"][0]
+    (6, True)
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim < 2 or y.ndim < 2 or X.shape[:2] != y.shape[:2]:
+        raise ValueError(f"tbptt_fit: X and y must be (batch, time, ...) with the same batch "
+                         f"and time; got {X.shape} and {y.shape}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"tbptt_fit: epochs must be a positive integer; got {epochs!r}")
+    loss = _loss_fn(loss)
+    spans = chunks(X.shape[1], k)
+    clip = None
+    if clip_norm is not None:
+        from ..optim.clipping import clip_grad_norm as clip
+
+    history = {"loss": [], "chunk_loss": []}
+    for epoch in range(int(epochs)):
+        carried = state
+        values = []
+        for c, (start, stop) in enumerate(spans):
+            out, carried = model(Tensor(np.ascontiguousarray(X[:, start:stop])), carried)
+            value = loss(out, y[:, start:stop])
+            optimizer.zero_grad()
+            value.backward()
+            if clip is not None:
+                clip(optimizer, clip_norm)
+            optimizer.step()
+            carried = detach_state(carried)  # carry the state, not its graph
+            values.append(float(value.item()))
+            if callback is not None:
+                callback(epoch, c, values[-1])
+        history["chunk_loss"].extend(values)
+        history["loss"].append(float(np.mean(values)))
+    return history

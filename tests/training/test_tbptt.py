@@ -1,0 +1,77 @@
+"""Truncated BPTT: the state is carried but detached; k = T is full BPTT; it learns."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.training.tbptt import chunks, detach_state, tbptt_fit
+
+
+class Echo(rb.nn.Module):
+    """GRU + linear read-out, called as (x, state) -> (output, state)."""
+
+    def __init__(self, hidden, rng):
+        self.rnn = rb.nn.GRU(1, hidden, rng=rng)
+        self.head = rb.nn.Dense(hidden, 1, rng=rng)
+        self.seen = []
+
+    def forward(self, x, state=None):
+        self.seen.append(state)
+        out, state = self.rnn(x, state)
+        return self.head(out), state
+
+
+def test_chunks_and_detach():
+    assert chunks(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        chunks(10, 0)
+    t = rb.tensor([1.0], requires_grad=True) * 2
+    a, (b, c) = detach_state((t, [t, None]))
+    assert not a.requires_grad and a.is_leaf and c is None
+
+
+def test_state_is_carried_detached(rng):
+    model = Echo(4, rng)
+    X = rng.standard_normal((3, 20, 1)).astype(np.float32)
+    opt = rb.optim.SGD(model.parameters(), lr=0.01)
+    tbptt_fit(model, X, X, k=6, loss="mse", optimizer=opt)
+    assert model.seen[0] is None and len(model.seen) == 4
+    for s in model.seen[1:]:
+        assert s.shape == (1, 3, 4) and not s.requires_grad and s.is_leaf
+
+
+def test_one_chunk_is_full_bptt(rng):
+    X = rng.standard_normal((2, 9, 1)).astype(np.float32)
+    y = np.roll(X, 1, axis=1)
+    a, b = Echo(3, np.random.default_rng(0)), Echo(3, np.random.default_rng(0))
+    opt_a = rb.optim.SGD(a.parameters(), lr=0.1)
+    tbptt_fit(a, X, y, k=9, loss="mse", optimizer=opt_a)
+    opt_b = rb.optim.SGD(b.parameters(), lr=0.1)
+    out, _ = b(rb.tensor(X))
+    loss = rb.losses.mse(out, y)
+    opt_b.zero_grad()
+    loss.backward()
+    opt_b.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-6)
+
+
+def test_tbptt_learns_a_delayed_echo_on_long_streams(rng):
+    """y_t = x_{t-2}: streams of 400 steps, chunks of k = 10 (with clipping)."""
+    model = Echo(12, rng)
+    X = rng.standard_normal((16, 400, 1)).astype(np.float32)
+    y = np.zeros_like(X)
+    y[:, 2:] = X[:, :-2]
+    opt = rb.optim.Adam(model.parameters(), lr=0.01)
+    hist = tbptt_fit(model, X, y, k=10, loss="mse", optimizer=opt, epochs=4, clip_norm=1.0)
+    assert hist["loss"][0] > 0.5
+    assert np.mean(hist["chunk_loss"][-10:]) < 0.05, hist["loss"]
+
+
+def test_errors(rng):
+    model = Echo(2, rng)
+    opt = rb.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="same batch and time"):
+        tbptt_fit(model, np.zeros((2, 5, 1)), np.zeros((2, 4, 1)), k=2, loss="mse", optimizer=opt)
+    with pytest.raises(ValueError, match="name of an rb.losses function"):
+        tbptt_fit(model, np.zeros((2, 5, 1)), np.zeros((2, 5, 1)), k=2, loss="nope", optimizer=opt)
