@@ -1,6 +1,6 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
-from . import autodiff, datasets, io, models, nn, optim, randomness
+from . import autodiff, datasets, io, models, nn, optim, randomness, training
 from .autodiff import (
     GradcheckError,
     Tensor,
@@ -20,11 +20,13 @@ from .autodiff import abs, clip, exp, log, relu, sigmoid, sqrt, tanh  # noqa: A0
 from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
+from .training import callbacks, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "losses", "models", "regularizers",
+    "callbacks", "fit", "training",
     "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "clip", "concatenate", "datasets",
     "exp",
     "gradcheck", "io", "load", "log", "logsumexp", "maximum", "minimum", "nn", "no_grad", "optim",

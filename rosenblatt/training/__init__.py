@@ -1,0 +1,24 @@
+"""The training loop, callbacks, augmentation, curriculum and transfer helpers (notes: "Training
+neural networks")."""
+
+from . import callbacks
+from .augmentation import ImageAugmentation, shift_rotate
+from .callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    GradientMonitor,
+    LambdaCallback,
+    LearningRateScheduler,
+)
+from .curriculum import Curriculum
+from .fit import DivergenceError, Trainer, evaluate, fit, predict
+from .history import History
+from .transfer import feature_extractor, features, replace_output
+
+__all__ = [
+    "Callback", "Checkpoint", "Curriculum", "DivergenceError", "EarlyStopping", "GradientMonitor",
+    "History", "ImageAugmentation", "LambdaCallback", "LearningRateScheduler", "Trainer",
+    "callbacks", "evaluate", "feature_extractor", "features", "fit", "predict", "replace_output",
+    "shift_rotate",
+]

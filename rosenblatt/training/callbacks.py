@@ -1,0 +1,264 @@
+"""Callbacks of the training loop: early stopping, checkpoints, gradient diagnostics, schedules.
+
+Notes sections: "Tweaking hyperparameters" (early stopping: stop "when the
+performance metric doesn't improve for some n epochs"; learning-rate
+schedules), "Unstable gradients" and "ReLU" (vanishing/exploding gradients;
+"monitor the fraction of dead units").
+
+A callback overrides any of the hooks below; each receives the running
+:class:`~rosenblatt.training.fit.Trainer` (``model``, ``optimizer``,
+``history``, ``epoch``, ``batch``, ``n_batches``, ``x_batch``, and
+``stop_training``, which a callback sets to end training after this epoch).
+A callback that must survive a resume (early stopping's best value) also
+defines ``state_dict()`` / ``load_state_dict(state)`` with plain values; the
+:class:`Checkpoint` stores them.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, no_grad
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_epoch_begin(self, trainer, epoch):
+        pass
+
+    def on_backward(self, trainer):
+        """After ``backward()``, before the optimizer step: the gradients are there."""
+
+    def on_batch_end(self, trainer, batch, logs):
+        pass
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        """``logs`` (the epoch's numbers) may be extended; it is then recorded in History."""
+
+    def on_train_end(self, trainer):
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        A key of the epoch's logs (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` ...).
+    patience : int, default 5
+        Epochs without improvement tolerated (the notes' n; the notes warn that
+        networks sometimes plateau and then improve again: be generous).
+    restore_best : bool, default True
+        At the end of training, put back the weights (and buffers) of the best epoch.
+    min_delta : float, default 0
+        The smallest change that counts as an improvement.
+    mode : {"auto", "min", "max"}
+        "auto": "max" for accuracies, else "min".
+
+    Attributes
+    ----------
+    best, best_epoch, stopped_epoch
+    """
+
+    def __init__(self, monitor="val_loss", patience=5, restore_best=True, min_delta=0.0,
+                 mode="auto"):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an integer >= 0; got {patience!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max'; got {mode!r}")
+        self.monitor, self.patience, self.restore_best = monitor, patience, bool(restore_best)
+        self.min_delta = abs(float(min_delta))
+        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self._reset()
+
+    def _reset(self):
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.best_epoch = None
+        self.stopped_epoch = None
+        self.wait = 0
+        self.best_state = None
+
+    def on_train_begin(self, trainer):
+        if trainer.start_epoch == 0:
+            self._reset()
+
+    def _improved(self, value):
+        if self.mode == "max":
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not computed; "
+                             f"available: {sorted(logs)} (val_* need validation_data)")
+        value = float(logs[self.monitor])
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_state = trainer.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+            trainer.history.stop_reason = (
+                f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
+                f"(best {self.best:.6g} at epoch {self.best_epoch})")
+
+    def on_train_end(self, trainer):
+        if self.restore_best and self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_state": self.best_state}
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch = float(state["best"]), state["best_epoch"]
+        self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
+        self.best_state = state.get("best_state")
+
+
+class Checkpoint(Callback):
+    """Save everything needed to resume, atomically, every ``every`` epochs.
+
+    The file (``rb.save``'s safetensors format, written to a temporary file,
+    fsynced and renamed) holds the model's weights and buffers, the
+    optimizer's state, the number of epochs done, the states of every random
+    generator the run uses, the History so far and the other callbacks'
+    states. ``rb.fit(..., resume_from=path)`` continues from it and ends with
+    exactly the weights of an uninterrupted run; ``rb.load(path)`` reads the
+    model alone.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    every : int, default 1
+
+    Notes
+    -----
+    The model's layer types must be registered with ``rb.io`` (all library
+    layers are; decorate your own with ``@rb.io.register``).
+    """
+
+    def __init__(self, path, every=1):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"Checkpoint: every must be a positive integer; got {every!r}")
+        self.path = os.fspath(path)
+        self.every = every
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if (epoch + 1) % self.every == 0:
+            trainer.pending_checkpoints.append(self.path)
+
+
+def _layer_of(name):
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+class GradientMonitor(Callback):
+    """Per-layer gradient norms and the fraction of dead ReLUs, once per epoch.
+
+    The notes' diagnostics of unstable gradients (norms shrinking towards the
+    input layers: vanishing; growing: exploding) and of dying ReLUs ("monitor
+    the fraction of dead units"). On the last batch of every epoch it records
+    ``grad_norm/<layer>`` (the L2 norm of the layer's parameter gradients) and,
+    for every ReLU module, ``dead_relu/<name>``: the fraction of its units
+    that output 0 for every example of that batch. They go into the History.
+
+    Attributes
+    ----------
+    records : list of dict
+        One dict per epoch (the same numbers).
+    """
+
+    def __init__(self):
+        self.records = []
+        self._norms = {}
+
+    def on_backward(self, trainer):
+        if trainer.batch != trainer.n_batches - 1:
+            return
+        sums = {}
+        for name, p in trainer.model.named_parameters():
+            if p.grad is not None:
+                layer = _layer_of(name)
+                sums[layer] = sums.get(layer, 0.0) + float(np.vdot(p.grad, p.grad))
+        self._norms = {f"grad_norm/{k}": math.sqrt(v) for k, v in sums.items()}
+
+    def dead_relu_fractions(self, model, x):
+        """``{name: fraction of dead units}`` of every ReLU module on inputs ``x``."""
+        from ..nn.activations import ReLU
+
+        captured = {}
+        patched = []
+        for name, module in _named_modules(model):
+            if type(module) is ReLU:
+                def spy(inp, _name=name, _module=module):
+                    out = type(_module).forward(_module, inp)
+                    captured[_name] = out.data if isinstance(out, Tensor) else np.asarray(out)
+                    return out
+                module.forward = spy
+                patched.append(module)
+        try:
+            with no_grad():
+                model(x if isinstance(x, Tensor) else Tensor(x))
+        finally:
+            for module in patched:
+                del module.forward
+        fractions = {}
+        for name, out in captured.items():
+            units = out.reshape(out.shape[0], -1) if out.ndim > 1 else out.reshape(1, -1)
+            fractions[f"dead_relu/{name}"] = float(np.mean(np.all(units <= 0, axis=0)))
+        return fractions
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        record = dict(self._norms)
+        if trainer.x_batch is not None:
+            was_training = trainer.model.training
+            trainer.model.eval()
+            record.update(self.dead_relu_fractions(trainer.model, trainer.x_batch))
+            trainer.model.train(was_training)
+        self.records.append(record)
+        logs.update(record)
+
+
+def _named_modules(module, prefix=""):
+    yield prefix or type(module).__name__, module
+    for name, child in module.named_children():
+        yield from _named_modules(child, f"{prefix}.{name}" if prefix else name)
+
+
+class LearningRateScheduler(Callback):
+    """Set ``optimizer.lr = schedule(epoch)`` at the start of every epoch.
+
+    Parameters
+    ----------
+    schedule : callable
+        ``epoch -> lr``, e.g. ``rb.optim.schedules.InverseTime(0.1, 0.01)``.
+    """
+
+    def __init__(self, schedule):
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be callable; got "
+                            f"{type(schedule).__name__}")
+        self.schedule = schedule
+
+    def on_epoch_begin(self, trainer, epoch):
+        trainer.optimizer.lr = float(self.schedule(epoch))
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=fn)``."""
+
+    def __init__(self, **hooks):
+        for name, fn in hooks.items():
+            if not hasattr(Callback, name) or not name.startswith("on_"):
+                raise ValueError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)

@@ -1,0 +1,135 @@
+"""The record of a training run, epoch by epoch (notes: "Tweaking hyperparameters").
+
+The notes read learning curves to tune a network: "constant oscillation in
+the error" means the learning rate is too high, "a slow decrease" that it is
+too low. :class:`History` keeps every per-epoch number ``rb.fit`` computes
+and draws those curves.
+"""
+
+import math
+
+
+class History:
+    """Per-epoch metrics of a ``rb.fit`` run.
+
+    Attributes
+    ----------
+    epoch : list of int
+        The epochs recorded (0-based).
+    history : dict of str -> list of float
+        ``loss``, the metrics (``accuracy`` ...), ``val_loss``, ``val_<metric>``,
+        ``lr``, ``time`` and what callbacks add (``grad_norm/<layer>`` ...),
+        one value per recorded epoch (NaN where an epoch lacks the key).
+    stop_reason : str or None
+        Why training ended early (early stopping), if it did.
+
+    Examples
+    --------
+    >>> h = History()
+    >>> h.append(0, {"loss": 1.0}); h.append(1, {"loss": 0.5, "val_loss": 0.7})
+    >>> h["loss"], h["val_loss"][1], h.best("loss")
+    ([1.0, 0.5], 0.7, (1, 0.5))
+    """
+
+    def __init__(self):
+        self.epoch = []
+        self.history = {}
+        self.stop_reason = None
+
+    def append(self, epoch, logs):
+        """Record the numbers of one epoch."""
+        n = len(self.epoch)
+        self.epoch.append(int(epoch))
+        for key, value in logs.items():
+            column = self.history.setdefault(key, [math.nan] * n)
+            column.append(float(value))
+        for column in self.history.values():
+            if len(column) < n + 1:
+                column.append(math.nan)
+
+    def __getitem__(self, key):
+        try:
+            return self.history[key]
+        except KeyError:
+            raise KeyError(f"History: no {key!r}; recorded {sorted(self.history)}") from None
+
+    def __contains__(self, key):
+        return key in self.history
+
+    def __len__(self):
+        return len(self.epoch)
+
+    def keys(self):
+        """The recorded names."""
+        return self.history.keys()
+
+    def last(self, key):
+        """The value of ``key`` at the last recorded epoch."""
+        return self[key][-1]
+
+    def best(self, key, mode="auto"):
+        """``(epoch, value)`` of the best value of ``key`` (max for accuracies in "auto" mode)."""
+        values = self[key]
+        if mode == "auto":
+            mode = "max" if "acc" in key else "min"
+        finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
+        if not finite:
+            raise ValueError(f"History.best: {key!r} has no finite value")
+        v, i = (max if mode == "max" else min)(finite)
+        return self.epoch[i], v
+
+    def to_dict(self):
+        """Plain JSON-able form (for checkpoints)."""
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()},
+                "stop_reason": self.stop_reason}
+
+    @classmethod
+    def from_dict(cls, state):
+        """Rebuild from :meth:`to_dict`'s output."""
+        h = cls()
+        h.epoch = [int(e) for e in state.get("epoch", [])]
+        h.history = {str(k): [float(x) for x in v] for k, v in state.get("history", {}).items()}
+        h.stop_reason = state.get("stop_reason")
+        return h
+
+    def plot(self, keys=None, ax=None):
+        """Draw learning curves with matplotlib (imported here, only when plotting).
+
+        Parameters
+        ----------
+        keys : list of str, optional
+            Default: the losses on one axis and the accuracies on a twin axis.
+        ax : matplotlib Axes, optional
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        import matplotlib.pyplot as plt  # optional dependency: only needed to plot
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        if keys is None:
+            keys = [k for k in ("loss", "val_loss") if k in self.history]
+            other = [k for k in self.history if "acc" in k]
+        else:
+            other = []
+        for key in keys:
+            ax.plot(self.epoch, self[key], label=key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(", ".join(keys) if len(keys) <= 2 else "value")
+        handles, labels = ax.get_legend_handles_labels()
+        if other:
+            twin = ax.twinx()
+            for key in other:
+                twin.plot(self.epoch, self[key], linestyle="--", label=key)
+            twin.set_ylabel("accuracy")
+            h2, l2 = twin.get_legend_handles_labels()
+            handles, labels = handles + h2, labels + l2
+        if handles:
+            ax.legend(handles, labels, loc="best")
+        return ax
+
+    def __repr__(self):
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
+        return f"History({len(self.epoch)} epochs{': ' + last if last else ''})"

@@ -1,0 +1,84 @@
+"""Transfer learning helpers (notes: "Transfer Learning").
+
+"Taking a neural net trained for another task and applying it to a
+different task ... truncating the output layer, that is, take the vectors
+from the second-to-last layer and use those as feature vectors." With a
+``Sequential`` model: ``feature_extractor(model)`` is ``model[:-1]`` (the
+layers are shared, not copied); ``replace_output`` puts a new output layer
+on top, freezing the transferred layers so that only the new layer learns
+(``unfreeze`` them later to fine-tune everything at a low learning rate).
+Build the optimizer after freezing: frozen parameters are then not even
+packed into its flat vector.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, no_grad
+from ..nn.module import Module, Sequential
+
+
+def _check_sequential(model, where):
+    if not isinstance(model, Sequential):
+        raise TypeError(f"{where}: expected an rb.nn.Sequential model; got {type(model).__name__}")
+    if len(model) < 2:
+        raise ValueError(f"{where}: the model needs at least 2 layers; it has {len(model)}")
+
+
+def feature_extractor(model, drop=1):
+    """The network without its last ``drop`` layers (sharing their parameters).
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(4, 8), rb.nn.ReLU(), rb.nn.Dense(8, 3))
+    >>> len(feature_extractor(net))
+    2
+    """
+    _check_sequential(model, "feature_extractor")
+    if isinstance(drop, bool) or not isinstance(drop, int) or not 1 <= drop < len(model):
+        raise ValueError(f"feature_extractor: drop must be an integer in 1..{len(model) - 1}; "
+                         f"got {drop!r}")
+    return model[:-drop]
+
+
+def features(model, X, drop=1, batch_size=256):
+    """Feature vectors of ``X`` from the truncated network (no graph, eval mode), as an ndarray."""
+    net = feature_extractor(model, drop)
+    was = [m.training for m in net.modules()]
+    net.eval()
+    try:
+        with no_grad():
+            X = np.asarray(X)
+            parts = [net(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
+    finally:
+        for m, mode in zip(net.modules(), was):
+            m.training = mode
+    return np.concatenate(parts, axis=0)
+
+
+def replace_output(model, layer, freeze=True, drop=1):
+    """A new Sequential: ``model``'s layers except the last ``drop``, then ``layer``.
+
+    Parameters
+    ----------
+    model : Sequential
+    layer : Module
+        The new output layer (e.g. ``Dense(hidden, new_classes)``).
+    freeze : bool, default True
+        Freeze the transferred layers (``requires_grad = False``).
+    drop : int, default 1
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(4, 8), rb.nn.ReLU(), rb.nn.Dense(8, 3))
+    >>> new = replace_output(net, rb.nn.Dense(8, 5))
+    >>> [p.requires_grad for p in new.parameters()]
+    [False, False, True, True]
+    """
+    if not isinstance(layer, Module):
+        raise TypeError(f"replace_output: layer must be a Module; got {type(layer).__name__}")
+    body = feature_extractor(model, drop)
+    if freeze:
+        body.freeze()
+    return Sequential(*body.layers, layer)
