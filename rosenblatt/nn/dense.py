@@ -106,4 +106,5 @@ class Dense(Module):
         return dense(x, self.W, self.b)
 
     def extra_repr(self):
-        return f"{self.in_features}, {self.out_features}" + ("" if self.b is not None else ", bias=False")
+        bias = "" if self.b is not None else ", bias=False"
+        return f"{self.in_features}, {self.out_features}{bias}"

@@ -70,7 +70,7 @@ class Dropout(Module):
     >>> layer = rb.nn.Dropout(0.5, rng=np.random.default_rng(0))
     >>> sorted(set(layer(rb.tensor(np.ones(1000))).data.tolist()))
     [0.0, 2.0]
-    >>> layer.eval()(rb.tensor(np.ones(3))).data
+    >>> layer.eval()(rb.tensor([1.0, 1.0, 1.0])).data
     array([1., 1., 1.], dtype=float32)
     """
 

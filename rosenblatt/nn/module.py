@@ -33,10 +33,15 @@ class Module:
     attributes in ``__init__`` and implement ``forward``. ``training`` is read
     only by the layers that behave differently in training (dropout, batch
     norm, RReLU).
+
+    ``regularizers`` (a list of :mod:`rosenblatt.regularizers` objects, empty
+    by default) travels with the model: the training loop applies them on
+    top of the ones it is given.
     """
 
     buffers = ()
     training = True
+    regularizers = ()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
