@@ -121,12 +121,18 @@ class Trainer:
 
     def resume(self, path):
         """Load a checkpoint in place; returns the number of epochs it had done."""
-        from ..io import restore
+        from ..io import FormatError, load_checkpoint, registry
 
-        meta = restore(path, self.model, self.optimizer)
-        if not isinstance(meta, dict) or "epoch" not in meta:
+        ckpt = load_checkpoint(path)
+        meta = ckpt.metadata
+        if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None:
             raise ValueError(f"fit: {os.fspath(path)} is a model file, not a training checkpoint "
                              f"(written by rb.callbacks.Checkpoint)")
+        if registry.spec_of(self.model) != registry.spec_of(ckpt.model):
+            raise FormatError(f"fit: {os.fspath(path)} holds another architecture than the "
+                              f"model being trained")
+        self.model.load_state_dict(ckpt.model.state_dict())
+        self.optimizer.load_state_dict(ckpt.optimizer_state)
         gens = self.generators()
         for name, state in meta.get("generators", {}).items():
             if name in gens:

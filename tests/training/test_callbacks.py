@@ -1,0 +1,182 @@
+"""Early stopping, checkpoints and resume, gradient monitoring, per-epoch schedules."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+
+def _data(rng, n=96):
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    return X, y
+
+
+def _net(seed=0, dropout=0.0):
+    rng = np.random.default_rng(seed)
+    layers = [rb.nn.Dense(6, 16, rng=rng), rb.nn.ReLU()]
+    if dropout:
+        layers.append(rb.nn.Dropout(dropout))
+    layers.append(rb.nn.Dense(16, 2, rng=rng))
+    return rb.nn.Sequential(*layers)
+
+
+def _weights(net):
+    return np.concatenate([p.data.ravel() for p in net.parameters()])
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(rng):
+    X, y = _data(rng)
+    # validation labels are flipped: the better the fit, the worse val_loss -> best at epoch 0
+    net = _net()
+    snapshots = []
+    keep = rb.callbacks.LambdaCallback(
+        on_epoch_end=lambda trainer, epoch, logs: snapshots.append(_weights(net)))
+    stop = rb.callbacks.EarlyStopping(monitor="val_loss", patience=3)
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=50,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.2), validation_data=(X, 1 - y),
+               callbacks=[keep, stop], progress=False, rng=0)
+    assert len(h) == 4 and stop.stopped_epoch == 3 and stop.best_epoch == 0
+    assert "early stopping: val_loss did not improve for 3 epochs" in h.stop_reason
+    np.testing.assert_array_equal(_weights(net), snapshots[0])
+    assert not np.array_equal(snapshots[-1], snapshots[0])
+
+
+def test_early_stopping_without_restore_and_on_accuracy(rng):
+    X, y = _data(rng)
+    net = _net()
+    stop = rb.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best=False)
+    assert stop.mode == "max"
+    snapshots = []
+    keep = rb.callbacks.LambdaCallback(
+        on_epoch_end=lambda trainer, epoch, logs: snapshots.append(_weights(net)))
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=50,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.2), validation_data=(X, 1 - y),
+               callbacks=[keep, stop], progress=False, rng=0)
+    assert len(h) < 50
+    np.testing.assert_array_equal(_weights(net), snapshots[-1])
+
+
+def test_early_stopping_names_missing_monitor(rng):
+    X, y = _data(rng)
+    net = _net()
+    with pytest.raises(ValueError, match=r"EarlyStopping: monitor 'val_loss' is not computed; "
+                                         r"available: \['accuracy', 'loss', 'lr', 'time'\]"):
+        rb.fit(net, X, y, loss="cross_entropy", epochs=2, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               callbacks=[rb.callbacks.EarlyStopping()])
+
+
+class _Crash(rb.callbacks.Callback):
+    def __init__(self, at):
+        self.at = at
+
+    def on_epoch_begin(self, trainer, epoch):
+        if epoch == self.at:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def _resumable_run(X, y, path, epochs, crash_at=None, resume=False):
+    """Everything random at once: dropout, shuffling, augmentation-like noise, gradient noise."""
+    rb.seed(0)
+    net = _net(seed=1, dropout=0.3)
+    opt = rb.optim.GradientNoise(rb.optim.Adam(net.parameters(), lr=0.01), eta=1e-4,
+                                 rng=np.random.default_rng(5))
+    callbacks = [rb.callbacks.EarlyStopping(monitor="val_loss", patience=100),
+                 rb.callbacks.Checkpoint(path)]
+    if crash_at is not None:
+        callbacks.append(_Crash(crash_at))
+    h = rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs, batch_size=16,
+               validation_data=(X[:32], y[:32]), regularizers=[rb.regularizers.InputNoise(0.1)],
+               callbacks=callbacks, progress=False, resume_from=path if resume else None)
+    return net, h
+
+
+def test_checkpoint_resume_equals_an_uninterrupted_run_bit_for_bit(rng, tmp_path):
+    X, y = _data(rng)
+    full, h_full = _resumable_run(X, y, tmp_path / "full.safetensors", epochs=6)
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        _resumable_run(X, y, path, epochs=6, crash_at=4)
+    assert rb.io.load_checkpoint(path).metadata["epoch"] == 4
+    resumed, h_resumed = _resumable_run(X, y, path, epochs=6, resume=True)
+    np.testing.assert_array_equal(_weights(resumed), _weights(full))
+    assert h_resumed.epoch == list(range(6))
+    for key in ("loss", "accuracy", "val_loss"):
+        assert h_resumed[key] == h_full[key]
+    # the checkpoint file is also a plain model file
+    again = rb.load(path)
+    np.testing.assert_array_equal(_weights(again), _weights(resumed))
+
+
+def test_checkpoint_every_and_missing_resume_file_starts_fresh(rng, tmp_path):
+    X, y = _data(rng)
+    path = tmp_path / "ck.safetensors"
+    net = _net()
+    rb.fit(net, X, y, loss="cross_entropy", epochs=3, optimizer=rb.optim.SGD(net.parameters(),
+           lr=0.1), callbacks=[rb.callbacks.Checkpoint(path, every=2)], progress=False,
+           resume_from=tmp_path / "absent.safetensors", rng=0)
+    assert rb.io.load_checkpoint(path).metadata["epoch"] == 2
+    plain = tmp_path / "model.safetensors"
+    rb.save(net, plain)
+    with pytest.raises(ValueError, match="is a model file, not a training checkpoint"):
+        rb.fit(net, X, y, loss="cross_entropy", epochs=3, resume_from=plain, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match="Checkpoint: every must be a positive integer"):
+        rb.callbacks.Checkpoint(path, every=0)
+
+
+def test_gradient_monitor_shows_vanishing_gradients(rng):
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+    layers = [rb.nn.Dense(6, 16, init="normal", rng=0), rb.nn.Sigmoid()]
+    for i in range(4):
+        layers += [rb.nn.Dense(16, 16, init="normal", rng=i + 1), rb.nn.Sigmoid()]
+    net = rb.nn.Sequential(*layers, rb.nn.Dense(16, 2, rng=9))
+    monitor = rb.callbacks.GradientMonitor()
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=2, batch_size=32, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.01), callbacks=[monitor], rng=0)
+    norms = [h[f"grad_norm/{i}"][-1] for i in (0, 2, 4, 6, 8, 10)]
+    assert norms[0] < norms[-1] / 10  # the gradient vanishes towards the input
+    assert len(monitor.records) == 2 and len(h["grad_norm/0"]) == 2
+
+
+def test_gradient_monitor_counts_dead_relus(rng):
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+    alive = rb.nn.Dense(6, 8, rng=1)
+    dead = rb.nn.Dense(6, 8, rng=2)
+    dead.b.data[:4] = -100.0  # half of the units never fire
+    net = rb.nn.Sequential(alive, rb.nn.ReLU(), rb.nn.Dense(8, 6, rng=3), rb.nn.Tanh(), dead,
+                           rb.nn.ReLU(), rb.nn.Dense(8, 2, rng=4))
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=1, batch_size=64, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.0),
+               callbacks=[rb.callbacks.GradientMonitor()], rng=0)
+    assert h["dead_relu/1"][0] < 0.5
+    assert h["dead_relu/5"][0] == 0.5
+    assert net[1].forward.__func__ is rb.nn.ReLU.forward  # the spies are removed
+
+
+def test_learning_rate_scheduler_sets_lr_per_epoch(rng):
+    X, y = _data(rng)
+    net = _net()
+    sched = rb.callbacks.LearningRateScheduler(rb.optim.schedules.InverseTime(0.1, lam=10.0))
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=3, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=1.0), callbacks=[sched])
+    assert h["lr"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+
+
+def test_history_plot(rng):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    h = rb.training.History()
+    for e in range(3):
+        h.append(e, {"loss": 1.0 / (e + 1), "val_loss": 1.2 / (e + 1), "accuracy": 0.5 + e / 10})
+    ax = h.plot()
+    assert {line.get_label() for line in ax.get_lines()} == {"loss", "val_loss"}
+    restored = rb.training.History.from_dict(h.to_dict())
+    assert restored["accuracy"] == h["accuracy"]
+    with pytest.raises(KeyError, match="History: no 'f1'"):
+        h["f1"]

@@ -1,0 +1,215 @@
+"""rb.fit: learning, shuffling, validation, metrics, regularizers, bad data and divergence."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.training import DivergenceError, evaluate, predict
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _blobs(rng, n=200, classes=3):
+    centers = rng.normal(scale=4.0, size=(classes, 5))
+    y = rng.integers(0, classes, n)
+    X = (centers[y] + rng.normal(size=(n, 5))).astype(np.float32)
+    return X, y
+
+
+def _mlp(i=5, h=16, o=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rb.nn.Sequential(rb.nn.Dense(i, h, rng=rng), rb.nn.Tanh(), rb.nn.Dense(h, o, rng=rng))
+
+
+def test_fit_learns_xor_with_cross_entropy():
+    net = _mlp(2, 8, 2, seed=1)
+    h = rb.fit(net, XOR_X, XOR_Y, loss="cross_entropy",
+               optimizer=rb.optim.Adam(net.parameters(), lr=0.05), epochs=200, batch_size=4,
+               progress=False, rng=0)
+    assert h["accuracy"][-1] == 1.0
+    assert h["loss"][-1] < 0.05
+    assert len(h) == 200 and h.epoch[0] == 0 and h["lr"][-1] == 0.05
+
+
+def test_fit_regression_with_mse_and_single_column_targets(rng):
+    X = rng.uniform(-1, 1, (128, 1)).astype(np.float32)
+    y = np.sin(3 * X[:, 0])  # shape (n,), the model outputs (n, 1)
+    net = _mlp(1, 16, 1)
+    h = rb.fit(net, X, y, loss="mse", optimizer=rb.optim.Adam(net.parameters(), lr=0.02),
+               epochs=60, batch_size=16, metrics=("mae",), progress=False, rng=0)
+    assert "accuracy" not in h  # not a classification problem
+    assert h["loss"][-1] < 0.05 < h["loss"][0]
+    assert h["mae"][-1] < 0.2
+
+
+def test_validation_metrics_and_evaluate(rng):
+    X, y = _blobs(rng)
+    net = _mlp()
+    h = rb.fit(net, X[:150], y[:150], loss="cross_entropy",
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9), epochs=10,
+               validation_data=(X[150:], y[150:]), progress=False, rng=0)
+    assert h["val_accuracy"][-1] > 0.9
+    result = evaluate(net, X[150:], y[150:], loss="cross_entropy")
+    assert result["loss"] == pytest.approx(h["val_loss"][-1], rel=1e-5)
+    assert result["accuracy"] == h["val_accuracy"][-1]
+    assert predict(net, X[150:]).shape == (50, 3)
+
+
+def test_same_seed_same_run_and_shuffling_matters(rng):
+    X, y = _blobs(rng, n=64)
+
+    def run(seed, shuffle=True):
+        net = _mlp(seed=3)
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               epochs=3, batch_size=8, shuffle=shuffle, progress=False, rng=seed)
+        return np.concatenate([p.data.ravel() for p in net.parameters()])
+
+    np.testing.assert_array_equal(run(0), run(0))
+    assert not np.array_equal(run(0), run(1))
+    np.testing.assert_array_equal(run(0, shuffle=False), run(1, shuffle=False))
+
+
+def test_library_generator_drives_the_default_rng(rng):
+    X, y = _blobs(rng, n=64)
+
+    def run():
+        rb.seed(11)
+        net = _mlp(seed=3)
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               epochs=2, batch_size=8, progress=False)
+        return net[0].W.data.copy()
+
+    np.testing.assert_array_equal(run(), run())
+
+
+def test_regularizers_penalty_and_model_own(rng):
+    X, y = _blobs(rng, n=64)
+    norms = {}
+    for lam in (0.0, 0.1):
+        net = _mlp(seed=0)
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               epochs=20, regularizers=[rb.regularizers.L2(lam)], progress=False, rng=0)
+        norms[lam] = float(np.sum(net[0].W.data ** 2))
+    assert norms[0.1] < norms[0.0] * 0.8
+
+
+def test_autoencoder_target_is_the_input(rng):
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    net = _mlp(6, 4, 6)
+    h = rb.fit(net, X, loss="mse", optimizer=rb.optim.Adam(net.parameters(), lr=0.01),
+               epochs=30, batch_size=16, progress=False, rng=0)
+    assert h["loss"][-1] < h["loss"][0] * 0.7
+    assert "accuracy" not in h
+
+
+def test_custom_loss_and_metric(rng):
+    X, y = _blobs(rng, n=64)
+    net = _mlp()
+
+    def my_loss(pred, target):
+        return rb.losses.cross_entropy(pred, target)
+
+    def top2(pred, target):
+        best2 = np.argsort(pred, axis=1)[:, -2:]
+        return int(np.sum(best2 == target[:, None])), len(target)
+
+    h = rb.fit(net, X, y, loss=my_loss, optimizer=rb.optim.Adam(net.parameters(), lr=0.01),
+               epochs=3, metrics=("accuracy", top2), progress=False, rng=0)
+    assert "top2" in h and "accuracy" in h
+    assert h["top2"][-1] >= h["accuracy"][-1]
+
+
+def test_gradient_clipping_bounds_the_step():
+    w = rb.nn.Parameter(np.zeros((1, 1), dtype=np.float32))
+
+    class Lin(rb.nn.Module):
+        def __init__(self):
+            self.w = w
+
+        def forward(self, x):
+            return x @ self.w
+
+    X = np.full((1, 1), 1000.0, dtype=np.float32)
+    y = np.zeros((1, 1), dtype=np.float32) + 1000.0
+    rb.fit(Lin(), X, y, loss="mse", optimizer=rb.optim.SGD([w], lr=1.0), epochs=1,
+           clip_norm=0.5, progress=False, metrics=())
+    assert abs(float(w.data[0, 0])) == pytest.approx(0.5, rel=1e-4)
+    w.data[...] = 0
+    rb.fit(Lin(), X, y, loss="mse", optimizer=rb.optim.SGD([w], lr=1.0), epochs=1,
+           clip_value=0.25, progress=False, metrics=())
+    assert abs(float(w.data[0, 0])) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("where", ["X", "y", "validation X"])
+def test_nan_or_inf_in_data_is_rejected_before_training(where):
+    X = np.ones((8, 5), dtype=np.float32)
+    y = np.ones(8, dtype=np.float32)
+    Xv = np.ones((4, 5), dtype=np.float32)
+    {"X": X, "y": y, "validation X": Xv}[where].flat[3] = np.nan if where != "y" else np.inf
+    net = _mlp(o=1)
+    before = net[0].W.data.copy()
+    with pytest.raises(ValueError, match=f"fit: {where} contains 1 NaN or infinite values"):
+        rb.fit(net, X, y, loss="mse", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               epochs=1, validation_data=(Xv, np.ones(4)), progress=False)
+    np.testing.assert_array_equal(net[0].W.data, before)
+
+
+def test_diverging_loss_stops_with_epoch_and_batch_and_keeps_good_weights(rng):
+    X = rng.normal(size=(64, 5)).astype(np.float32)
+    y = (X @ rng.normal(size=5)).astype(np.float32)
+    net = rb.nn.Sequential(rb.nn.Dense(5, 16, rng=0), rb.nn.ReLU(), rb.nn.Dense(16, 1, rng=1))
+    seen = []
+    record = rb.callbacks.LambdaCallback(
+        on_backward=lambda trainer: seen.append(net[0].W.data.copy()))
+    with pytest.raises(DivergenceError, match=r"the loss became (nan|inf) at epoch \d+ "
+                                              r"\(0-based\), batch \d+") as info:
+        rb.fit(net, X, y, loss="mse", optimizer=rb.optim.SGD(net.parameters(), lr=5.0),
+               epochs=50, batch_size=8, callbacks=[record], progress=False, rng=0)
+    err = info.value
+    assert np.all(np.isfinite(net[0].W.data))
+    # the model holds the weights of the last batch whose loss was finite
+    np.testing.assert_array_equal(net[0].W.data, seen[-1])
+    assert err.epoch * 8 + err.batch == len(seen)
+    assert isinstance(err.history, rb.training.History)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"epochs": -1}, ValueError, "fit: epochs must be a non-negative integer"),
+    ({"batch_size": 0}, ValueError, "fit: batch_size must be a positive integer"),
+    ({"loss": "crossentropy"}, ValueError, "fit: unknown loss 'crossentropy'"),
+    ({"metrics": ("f1",)}, ValueError, "fit: unknown metric 'f1'"),
+    ({"optimizer": "adam"}, TypeError, "fit: optimizer must be an rb.optim optimizer"),
+    ({"callbacks": [print]}, TypeError, "fit: callbacks must be rb.callbacks.Callback"),
+    ({"y": np.zeros(3)}, ValueError, "fit: X has 4 examples but y has 3"),
+])
+def test_argument_errors(kwargs, error, match):
+    net = _mlp(2, 4, 2)
+    args = {"loss": "cross_entropy", "optimizer": rb.optim.SGD(net.parameters(), lr=0.1),
+            "epochs": 1, "progress": False}
+    args.update(kwargs)
+    y = args.pop("y", XOR_Y)
+    with pytest.raises(error, match=match):
+        rb.fit(net, XOR_X, y, **args)
+
+
+def test_progress_bar_draws_only_on_a_terminal(capsys):
+    import io
+
+    from rosenblatt.training.progress import ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    bar = ProgressBar(2, 4, stream=stream, fps=1e9)
+    for b in range(4):
+        bar.update(0, b, {"loss": 0.5})
+    bar.end_epoch(0, {"loss": 0.25, "time": 1.0})
+    text = stream.getvalue()
+    assert "Epoch 1/2 [" in text and "4/4" in text and "loss 0.25" in text
+    net = _mlp(2, 4, 2)
+    rb.fit(net, XOR_X, XOR_Y, loss="cross_entropy", epochs=1, progress=True,
+           optimizer=rb.optim.SGD(net.parameters(), lr=0.1))
+    assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
