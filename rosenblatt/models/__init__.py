@@ -1,5 +1,6 @@
 """Models built from the layers: the perceptron, and the notes' later systems."""
 
 from .perceptron import Perceptron
+from .seq2seq import Seq2Seq
 
-__all__ = ["Perceptron"]
+__all__ = ["Perceptron", "Seq2Seq"]

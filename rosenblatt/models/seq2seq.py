@@ -1,0 +1,153 @@
+"""Encoder-decoder with optional attention (notes: "Attention mechanisms").
+
+The notes' neural machine translation setting: one RNN (the encoder) reads
+the input sequence, another (the decoder) writes the output sequence. Without
+attention the decoder only gets the encoder's final state, "a single
+embedding [that] is challenging [...] earlier parts of the sentence may be
+forgotten". With attention, each decoding step computes a weighted
+combination of *all* the encoder's states (Luong et al. 2015: the decoder's
+state is the query; ``h~ = tanh([h; context] W_c)`` feeds the output layer),
+and, as the notes say, the attention weights of every step are kept
+(:attr:`Seq2Seq.attention_weights`) for inspection and plotting.
+
+Training uses teacher forcing: the decoder reads the target shifted right
+behind a start symbol, so all decoding steps (and their attention) run as a
+few whole-sequence ops. :meth:`Seq2Seq.generate` decodes greedily, one step
+at a time, feeding back its own predictions.
+"""
+
+import numpy as np
+
+from ..autodiff.shape import concatenate
+from ..autodiff.tensor import no_grad
+from ..nn.attention import Attention
+from ..nn.dense import Dense
+from ..nn.embedding import Embedding
+from ..nn.gru import GRU
+from ..nn.lstm import LSTM
+from ..nn.module import Module
+from ..nn.recurrent import RNN
+from ..randomness import resolve_rng
+
+_CELLS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+
+
+class Seq2Seq(Module):
+    """Sequence-to-sequence model over token indices.
+
+    Parameters
+    ----------
+    in_vocab, out_vocab : int
+        Source and target vocabulary sizes. The decoder's start symbol is the
+        extra index ``out_vocab`` of its embedding.
+    hidden_size : int
+    embedding_dim : int, optional
+        Default ``hidden_size``.
+    cell : {"GRU", "LSTM", "RNN"}, default "GRU"
+    attention : {None, "dot", "additive"}, default None
+    rng : numpy.random.Generator, optional
+
+    Attributes
+    ----------
+    attention_weights : ndarray (batch, target time, source time) or None
+        The attention of every decoding step of the last call.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> model = rb.models.Seq2Seq(5, 5, 8, attention="dot", rng=0)
+    >>> src = np.array([[1, 2, 3, 4]])
+    >>> model(src, src).shape, model.attention_weights.shape
+    ((1, 4, 5), (1, 4, 4))
+    >>> model.generate(src, 3).shape
+    (1, 3)
+    """
+
+    def __init__(self, in_vocab, out_vocab, hidden_size, embedding_dim=None, cell="GRU",
+                 attention=None, rng=None):
+        if cell not in _CELLS:
+            raise ValueError(f"Seq2Seq: cell must be 'GRU', 'LSTM' or 'RNN'; got {cell!r}")
+        if attention not in (None, "dot", "additive"):
+            raise ValueError(f"Seq2Seq: attention must be None, 'dot' or 'additive'; "
+                             f"got {attention!r}")
+        rng = resolve_rng(rng)
+        self.in_vocab = int(in_vocab)
+        self.out_vocab = int(out_vocab)
+        self.hidden_size = int(hidden_size)
+        self.embedding_dim = int(embedding_dim or hidden_size)
+        self.cell = cell
+        self.attention = attention
+        E, H = self.embedding_dim, self.hidden_size
+        self.source_embedding = Embedding(self.in_vocab, E, rng=rng)
+        self.target_embedding = Embedding(self.out_vocab + 1, E, rng=rng)
+        self.encoder = _CELLS[cell](E, H, rng=rng)
+        self.decoder = _CELLS[cell](E, H, rng=rng)
+        if attention is not None:
+            self.attend = Attention(attention, query_size=H, key_size=H, rng=rng)
+            self.combine = Dense(2 * H, H, rng=rng)
+        self.output = Dense(H, self.out_vocab, rng=rng)
+        self.attention_weights = None
+
+    @property
+    def start(self):
+        """The decoder's start symbol (an index of its embedding)."""
+        return self.out_vocab
+
+    def decoder_inputs(self, target):
+        """The target shifted right behind the start symbol (teacher forcing)."""
+        target = np.asarray(target)
+        start = np.full((target.shape[0], 1), self.start, dtype=np.int64)
+        return np.concatenate([start, target[:, :-1]], axis=1)
+
+    def encode(self, source):
+        """Encoder states (batch, time, H) and final state."""
+        return self.encoder(self.source_embedding(source))
+
+    def _readout(self, dec_out, enc_out):
+        if self.attention is None:
+            return self.output(dec_out), None
+        context, weights = self.attend(dec_out, enc_out)
+        combined = self.combine(concatenate([dec_out, context], axis=-1)).tanh()
+        return self.output(combined), weights
+
+    def forward(self, source, target):
+        """Logits (batch, target time, out_vocab) under teacher forcing.
+
+        ``target`` holds the tokens to produce; the decoder reads them shifted
+        right (:meth:`decoder_inputs`).
+        """
+        source, target = np.asarray(source), np.asarray(target)
+        if source.ndim != 2 or target.ndim != 2 or source.shape[0] != target.shape[0]:
+            raise ValueError(f"Seq2Seq: source and target must be (batch, time) token arrays "
+                             f"with the same batch; got {source.shape} and {target.shape}")
+        enc_out, state = self.encode(source)
+        dec_out, _ = self.decoder(self.target_embedding(self.decoder_inputs(target)), state)
+        logits, weights = self._readout(dec_out, enc_out)
+        self.attention_weights = None if weights is None else weights.data
+        return logits
+
+    def generate(self, source, length):
+        """Greedy decoding of ``length`` tokens, feeding back each prediction.
+
+        Returns int64 (batch, length); :attr:`attention_weights` holds the
+        weights of every step, (batch, length, source time).
+        """
+        source = np.asarray(source)
+        with no_grad():
+            enc_out, state = self.encode(source)
+            token = np.full((source.shape[0], 1), self.start, dtype=np.int64)
+            out, weights = [], []
+            for _ in range(int(length)):
+                dec_out, state = self.decoder(self.target_embedding(token), state)
+                logits, w = self._readout(dec_out, enc_out)
+                token = logits.data.argmax(axis=-1)
+                out.append(token[:, 0])
+                if w is not None:
+                    weights.append(w.data[:, 0])
+        self.attention_weights = np.stack(weights, axis=1) if weights else None
+        return np.stack(out, axis=1).astype(np.int64)
+
+    def extra_repr(self):
+        return (f"{self.in_vocab}, {self.out_vocab}, {self.hidden_size}, cell={self.cell!r}, "
+                f"attention={self.attention!r}")
+
