@@ -21,6 +21,14 @@ from .module import Module
 from .parameter import Parameter
 
 
+def _per_channel(spec, *arrays):
+    """Sum over every axis but the channel axis (of the product of ``arrays``).
+
+    ``einsum`` reduces without the temporary that ``(a * b).sum(axis)`` allocates.
+    """
+    return np.einsum(",".join([spec] * len(arrays)) + "->b", *arrays)
+
+
 def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1,
                eps=1e-5):
     """Normalise ``x`` per channel (axis 1) over every other axis; one graph node.
@@ -41,18 +49,18 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     if not isinstance(x, Tensor):
         x = Tensor(np.asarray(x))
     xd = x.data
-    axes = (0,) + tuple(range(2, xd.ndim))
     bshape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)  # broadcast a (channels,) vector
     m = xd.size // xd.shape[1]
+    spec = "ab" + "cdefgh"[:xd.ndim - 2]  # einsum letters; "b" is the channel axis
     if training:
         if m < 2:
             raise ValueError(
                 f"batch_norm: training needs more than one value per channel to estimate a "
                 f"variance; got input of shape {tuple(xd.shape)}"
             )
-        mean = xd.mean(axis=axes)
+        mean = _per_channel(spec, xd) / m
         xc = xd - mean.reshape(bshape)
-        var = np.mean(xc * xc, axis=axes)
+        var = _per_channel(spec, xc, xc) / m
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
@@ -66,18 +74,19 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     y = xhat * gamma.data.reshape(bshape) + beta.data.reshape(bshape)
 
     def backward(g):
+        gbeta = _per_channel(spec, g)  # sum g
+        ggamma = _per_channel(spec, g, xhat)  # sum g xhat
         gx = None
         if needs_grad(x):
             scale = (gamma.data * inv_std).reshape(bshape)
-            if training:
-                g_mean = g.mean(axis=axes).reshape(bshape)
-                gxhat_mean = (g * xhat).mean(axis=axes).reshape(bshape)
-                gx = (g - g_mean - xhat * gxhat_mean) * scale
+            if training:  # g - mean(g) - xhat mean(g xhat)
+                gx = g - (gbeta / m).reshape(bshape)
+                gx -= xhat * (ggamma / m).reshape(bshape)
+                gx *= scale
             else:
                 gx = g * scale
-        ggamma = (g * xhat).sum(axis=axes) if gamma.requires_grad else None
-        gbeta = g.sum(axis=axes) if beta.requires_grad else None
-        return gx, ggamma, gbeta
+        return (gx, ggamma if gamma.requires_grad else None,
+                gbeta if beta.requires_grad else None)
 
     return make(y, (x, gamma, beta), backward)
 

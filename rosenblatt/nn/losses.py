@@ -199,7 +199,7 @@ def _labels(labels, scores, where):
         if ld.dtype.kind != "f" or not np.all(ld == np.round(ld)):
             raise TypeError(f"{where}: labels must be integers (class indices); got {ld.dtype}")
         ld = ld.astype(np.int64)
-    if ld.size:
+    if ld.size and (ld.min() < 0 or ld.max() >= k):  # two reductions; locate only on error
         bad = (ld < 0) | (ld >= k)
         if bad.any():
             i = int(np.argmax(bad.reshape(-1)))
