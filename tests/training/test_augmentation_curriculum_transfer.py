@@ -1,0 +1,141 @@
+"""Image augmentation, curriculum ordering, transfer-learning helpers."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.training import (
+    Curriculum,
+    ImageAugmentation,
+    feature_extractor,
+    features,
+    replace_output,
+    shift_rotate,
+)
+
+
+def _square(n=1, size=9):
+    img = np.zeros((n, size, size), dtype=np.float32)
+    img[:, 3:6, 2:5] = 1.0
+    return img
+
+
+def test_zero_shift_and_angle_is_the_identity():
+    img = np.random.default_rng(0).random((3, 2, 7, 7)).astype(np.float32)
+    out = shift_rotate(img, rng=0, max_shift=0, max_angle=0)
+    assert out.dtype == np.float32 and out.shape == img.shape
+    np.testing.assert_allclose(out, img, atol=1e-6)
+
+
+def test_a_quarter_turn_is_rot90(monkeypatch):
+    from rosenblatt.training import augmentation
+
+    class Fixed:  # uniform draws fixed: angle 90 degrees, no shift
+        def uniform(self, low, high, size):
+            return np.full(size, 90.0) if np.ndim(size) == 0 else np.zeros(size)
+
+    monkeypatch.setattr(augmentation, "resolve_rng", lambda rng: Fixed())
+    img = np.random.default_rng(1).random((1, 6, 6))
+    turned = shift_rotate(img, max_shift=0, max_angle=90)
+    assert min(np.abs(turned[0] - np.rot90(img[0], k)).max() for k in (1, 3)) < 1e-9
+
+
+def test_shifts_move_the_mass_by_at_most_max_shift():
+    img = _square(200)
+    out = shift_rotate(img, rng=3, max_shift=1.5, max_angle=0)
+    grid = np.arange(9)
+    com = (out.sum(axis=1) * grid).sum(axis=1) / out.sum(axis=(1, 2))  # column centre of mass
+    assert np.all(np.abs(com - 3.0) <= 1.5 + 1e-5)
+    assert np.std(com) > 0.3  # they do move
+    np.testing.assert_allclose(out.sum(axis=(1, 2)), 9.0, rtol=1e-5)  # interior: mass kept
+
+
+def test_flat_rows_reproducibility_and_errors():
+    rows = _square(4).reshape(4, 81)
+    aug = ImageAugmentation(max_shift=1, max_angle=15, image_shape=(9, 9))
+    a = aug(rows, np.random.default_rng(5))
+    b = aug(rows, np.random.default_rng(5))
+    assert a.shape == (4, 81)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, rows)
+    with pytest.raises(ValueError, match="shift_rotate: images of shape"):
+        shift_rotate(rows, image_shape=(8, 8))
+    with pytest.raises(ValueError, match="expected images of shape"):
+        shift_rotate(rows)
+    with pytest.raises(ValueError, match="max_angle must be in"):
+        ImageAugmentation(max_angle=270)
+
+
+def test_fit_applies_augment_to_each_training_batch(rng):
+    X = np.tile(_square(1).reshape(1, 81), (32, 1))
+    y = np.zeros(32, dtype=np.int64)
+    seen = []
+
+    def spy(x, r):
+        seen.append(x.copy())
+        return ImageAugmentation(1, 10, image_shape=(9, 9))(x, r)
+
+    net = rb.nn.Sequential(rb.nn.Dense(81, 2, rng=0))
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+           epochs=2, batch_size=8, augment=spy, progress=False, rng=0)
+    assert len(seen) == 8 and all(s.shape == (8, 81) for s in seen)
+
+
+def test_curriculum_orders_easy_first_and_widens():
+    c = Curriculum([5.0, 1.0, 3.0, 2.0, 4.0], start=0.4, epochs_to_full=4)
+    assert c.order(0).tolist() == [1, 3]
+    assert [c.pool_size(e) for e in range(5)] == [2, 3, 4, 5, 5]
+    shuffled = Curriculum([5.0, 1.0, 3.0, 2.0, 4.0], start=0.6, shuffle_pool=True,
+                          epochs_to_full=2)
+    assert sorted(shuffled.order(0, np.random.default_rng(0)).tolist()) == [1, 2, 3]
+    with pytest.raises(ValueError, match="Curriculum: start must be in"):
+        Curriculum([1.0], start=0)
+    with pytest.raises(ValueError, match="scores must be a finite 1-D array"):
+        Curriculum([[1.0]])
+
+
+def test_fit_presents_the_curriculum(rng):
+    X = np.arange(12, dtype=np.float32).reshape(12, 1)
+    y = np.zeros(12, dtype=np.int64)
+    batches = []
+    spy = rb.callbacks.LambdaCallback(
+        on_batch_end=lambda trainer, b, logs: batches.append(trainer.x_batch[:, 0].tolist()))
+    net = rb.nn.Sequential(rb.nn.Dense(1, 2, rng=0))
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.0),
+           epochs=2, batch_size=4, curriculum=Curriculum(-X[:, 0], start=0.5, epochs_to_full=2),
+           callbacks=[spy], progress=False, rng=0)
+    assert batches[:2] == [[11, 10, 9, 8], [7, 6]]  # epoch 0: the easiest half, easiest first
+    assert sum(len(b) for b in batches[2:]) == 12
+    with pytest.raises(ValueError, match="the curriculum scores 3 examples; X has 12"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               epochs=1, curriculum=[1, 2, 3], progress=False)
+    # a callable curriculum
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+           epochs=1, curriculum=lambda X, y: X[:, 0], progress=False)
+
+
+def test_transfer_learning_replace_output_and_fine_tune(rng):
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y_old = (X[:, 0] > 0).astype(np.int64)
+    y_new = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64) + 2 * (X[:, 2] > 0)
+    base = rb.nn.Sequential(rb.nn.Dense(4, 16, rng=0), rb.nn.Tanh(), rb.nn.Dense(16, 2, rng=1))
+    rb.fit(base, X, y_old, loss="cross_entropy", epochs=20, progress=False, rng=0,
+           optimizer=rb.optim.Adam(base.parameters(), lr=0.01))
+    assert features(base, X).shape == (120, 16)
+    assert len(feature_extractor(base)) == 2
+    hidden = base[0].W.data.copy()
+    new = replace_output(base, rb.nn.Dense(16, 4, rng=2))
+    assert new[0] is base[0]  # shared, not copied
+    opt = rb.optim.Adam(new.parameters(), lr=0.02)
+    assert opt.vec.size == 16 * 4 + 4  # only the new layer is trained
+    h = rb.fit(new, X, y_new, loss="cross_entropy", optimizer=opt, epochs=40, progress=False,
+               rng=0)
+    np.testing.assert_array_equal(base[0].W.data, hidden)
+    assert h["accuracy"][-1] > 0.8
+    new.unfreeze()  # fine-tune everything at a low rate
+    h2 = rb.fit(new, X, y_new, loss="cross_entropy", epochs=5, progress=False, rng=0,
+                optimizer=rb.optim.Adam(new.parameters(), lr=1e-3))
+    assert not np.array_equal(base[0].W.data, hidden)
+    assert h2["loss"][-1] <= h["loss"][-1] * 1.05
+    with pytest.raises(TypeError, match="feature_extractor: expected an rb.nn.Sequential"):
+        feature_extractor(rb.nn.Dense(2, 2))
