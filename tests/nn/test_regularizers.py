@@ -126,3 +126,31 @@ def test_errors():
         regularizers.MaxNorm(0)
     with pytest.raises(ValueError, match="InputNoise: std must be a non-negative number"):
         regularizers.InputNoise(-0.1)
+
+
+def test_the_training_loop_applies_the_protocol(rng):
+    """rb.fit calls transform_input, penalty and after_step (engineer C's loop)."""
+    if not hasattr(rb, "fit"):
+        pytest.skip("rb.fit is not available")
+    X = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    calls = {"transform_input": 0, "penalty": 0, "after_step": 0}
+
+    class Spy(regularizers.Regularizer):
+        def transform_input(self, x, rng=None):
+            calls["transform_input"] += 1
+            return x
+
+        def penalty(self, model):
+            calls["penalty"] += 1
+
+        def after_step(self, model):
+            calls["after_step"] += 1
+
+    net = nn.Sequential(nn.Dense(4, 8, rng=rng), nn.ReLU(), nn.Dense(8, 2, rng=rng))
+    net.regularizers = [regularizers.MaxNorm(0.5)]
+    opt = rb.optim.SGD(net.parameters(), lr=0.5)
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=16,
+           regularizers=[regularizers.L2(1e-3), Spy()], progress=False, rng=rng)
+    assert calls == {"transform_input": 8, "penalty": 8, "after_step": 8}
+    assert np.all(np.linalg.norm(net[0].W.data, axis=0) <= 0.5 + 1e-6)  # the model's own
