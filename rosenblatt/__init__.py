@@ -33,3 +33,12 @@ __all__ = [
     "pad", "randomness", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh",
     "tensor", "where",
 ]
+
+
+def __getattr__(name):
+    """``rb.sklearn`` is imported on first use: scikit-learn is optional and slow to import."""
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module(".sklearn", __name__)
+    raise AttributeError(f"module 'rosenblatt' has no attribute {name!r}")

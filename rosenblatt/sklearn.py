@@ -1,0 +1,286 @@
+"""scikit-learn estimators backed by rosenblatt networks: ``MLPClassifier``, ``MLPRegressor``.
+
+Multilayer perceptrons (notes: "Feed-forward neural networks", trained by
+"Backpropagation" with the notes' optimizers, L2 "Regularization" and
+"Dropout") behind scikit-learn's estimator interface, so they work in
+``Pipeline``, ``GridSearchCV``, ``cross_val_score`` ... Parameter names follow
+``sklearn.neural_network`` where they exist (``hidden_layer_sizes``,
+``activation``, ``alpha``, ``batch_size``, ``learning_rate_init``,
+``max_iter``, ``tol``, ``n_iter_no_change``, ``shuffle``, ``random_state``,
+``momentum``); ``optimizer`` (sklearn's ``solver``) and ``dropout`` are
+rosenblatt's.
+
+Both pass ``sklearn.utils.estimator_checks.check_estimator`` with no check
+skipped (tests/test_sklearn.py runs it). Needs scikit-learn
+(``pip install rosenblatt[data]``).
+"""
+
+import warnings
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError(
+        "rosenblatt.sklearn needs scikit-learn >= 1.6: pip install rosenblatt[data]"
+    ) from err
+
+from . import losses, nn, optim
+from .autodiff import Tensor, no_grad
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "sigmoid": nn.Sigmoid,
+                "identity": nn.Identity}
+_OPTIMIZERS = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop,
+               "adagrad": optim.Adagrad}
+
+
+def _generator(random_state):
+    """A numpy Generator from scikit-learn's ``random_state`` conventions."""
+    if random_state is None:
+        from .randomness import resolve_rng
+
+        return np.random.default_rng(resolve_rng(None).integers(2**63))
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return np.random.default_rng(int(random_state))
+    raise ValueError(f"random_state must be None, an int, a Generator or a RandomState; "
+                     f"got {random_state!r}")
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared parameters, network construction and the training loop."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, max_iter=200, tol=1e-4,
+                 n_iter_no_change=10, shuffle=True, random_state=None, optimizer="adam",
+                 momentum=0.9, dropout=0.0):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.dropout = dropout
+
+    # -- validation ---------------------------------------------------------------------
+    def _check_params(self):
+        name = type(self).__name__
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+                   for s in sizes):
+            raise ValueError(f"{name}: hidden_layer_sizes must be positive integers; "
+                             f"got {self.hidden_layer_sizes!r}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"{name}: activation must be one of {sorted(_ACTIVATIONS)}; "
+                             f"got {self.activation!r}")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"{name}: optimizer must be one of {sorted(_OPTIMIZERS)}; "
+                             f"got {self.optimizer!r}")
+        checks = [("alpha", self.alpha >= 0), ("learning_rate_init", self.learning_rate_init > 0),
+                  ("max_iter", self.max_iter >= 1), ("tol", self.tol >= 0),
+                  ("n_iter_no_change", self.n_iter_no_change >= 1),
+                  ("dropout", 0 <= self.dropout < 1), ("momentum", 0 <= self.momentum <= 1)]
+        for pname, ok in checks:
+            if not ok:
+                raise ValueError(f"{name}: invalid {pname}={getattr(self, pname)!r}")
+        if self.batch_size != "auto" and not (
+                isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+            raise ValueError(f"{name}: batch_size must be 'auto' or a positive integer; "
+                             f"got {self.batch_size!r}")
+        return [int(s) for s in sizes]
+
+    # -- the network --------------------------------------------------------------------
+    def _build(self, n_in, n_out, sizes, rng):
+        act = _ACTIVATIONS[self.activation]
+        init = "he" if self.activation == "relu" else "glorot_uniform"
+        layers, width = [], n_in
+        for size in sizes:
+            layers += [nn.Dense(width, size, init=init, rng=rng), act()]
+            if self.dropout > 0:
+                layers.append(nn.Dropout(self.dropout, rng=rng))
+            width = size
+        layers.append(nn.Dense(width, n_out, init="glorot_uniform", rng=rng))
+        return nn.Sequential(*layers)
+
+    def _train(self, X, targets, n_out):
+        """Minibatch training of ``self.model_`` on float32 ``X``; sets the fitted attributes."""
+        sizes = self._check_params()
+        rng = _generator(self.random_state)
+        n = len(X)
+        self.model_ = self._build(X.shape[1], n_out, sizes, rng)
+        kwargs = {"momentum": self.momentum} if self.optimizer in ("sgd", "rmsprop") else {}
+        opt = _OPTIMIZERS[self.optimizer](self.model_.parameters(), lr=self.learning_rate_init,
+                                          **kwargs)
+        weights = [layer.W for layer in self.model_ if isinstance(layer, nn.Dense)]
+        batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
+        self.loss_curve_, best, stall = [], np.inf, 0
+        self.model_.train()
+        for epoch in range(int(self.max_iter)):
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
+            total = 0.0
+            for start in range(0, n, batch):
+                idx = order[start:start + batch]
+                opt.zero_grad()
+                loss = self._loss(self.model_(Tensor(X[idx])), targets[idx])
+                loss.backward()
+                for W in weights:  # L2 penalty alpha/2 ||W||^2 per batch, as scikit-learn's
+                    W.grad += (self.alpha / len(idx)) * W.data
+                opt.step()
+                total += float(loss.data) * len(idx)
+            epoch_loss = total / n + 0.5 * self.alpha * sum(
+                float(np.sum(W.data.astype(np.float64) ** 2)) for W in weights) / n
+            if not np.isfinite(epoch_loss):
+                raise ValueError(f"{type(self).__name__}: the loss diverged (epoch {epoch + 1}); "
+                                 f"lower learning_rate_init (now {self.learning_rate_init})")
+            self.loss_curve_.append(epoch_loss)
+            stall = 0 if epoch_loss < best - self.tol else stall + 1
+            best = min(best, epoch_loss)
+            if stall >= self.n_iter_no_change:
+                break
+        else:
+            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} reached before the "
+                          f"loss converged", ConvergenceWarning, stacklevel=3)
+        self.n_iter_ = epoch + 1
+        self.loss_ = self.loss_curve_[-1]
+        # Predict in float64: results then do not depend on how rows are batched (BLAS blocks
+        # float32 sums differently for different batch sizes; scikit-learn checks invariance).
+        self.model_.eval().astype(np.float64)
+        return self
+
+    def _forward(self, X):
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        with no_grad():
+            return self.model_(Tensor(X)).data
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multilayer perceptron classifier: softmax outputs, cross-entropy loss.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Units of each hidden layer.
+    activation : {"relu", "tanh", "logistic", "identity"}, default "relu"
+    alpha : float, default 1e-4
+        L2 penalty ``alpha/2 ||W||^2`` (averaged per sample, as scikit-learn).
+    batch_size : int or "auto", default "auto"
+        ``min(200, n_samples)`` for "auto".
+    learning_rate_init : float, default 1e-3
+    max_iter : int, default 200
+        Epochs.
+    tol, n_iter_no_change : float, int
+        Stop when the training loss has not fallen by ``tol`` for
+        ``n_iter_no_change`` epochs.
+    shuffle : bool, default True
+    random_state : int, Generator, RandomState or None
+        None draws a seed from the library generator (``rb.seed``).
+    optimizer : {"adam", "sgd", "rmsprop", "adagrad"}, default "adam"
+    momentum : float, default 0.9
+        For "sgd" and "rmsprop".
+    dropout : float in [0, 1), default 0.0
+        Dropout rate after each hidden layer (training only).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    model_ : rb.nn.Sequential
+        The trained network (logits out), trained in float32 and kept in
+        float64 for prediction; save it with ``rb.save``.
+    loss_curve_ : list of float
+    loss_, n_iter_, n_features_in_
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> X, y = rb.datasets.moons(200, noise=0.1, rng=0)
+    >>> clf = rb.sklearn.MLPClassifier((16,), learning_rate_init=0.01, max_iter=300,
+    ...                                random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.95
+    True
+    """
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self."""
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        return self._train(X.astype(np.float32), codes.astype(np.int64), len(self.classes_))
+
+    def _loss(self, logits, codes):
+        return losses.cross_entropy(logits, codes)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        z = self._forward(X)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba` (computed stably)."""
+        z = self._forward(X)
+        z -= z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """The most probable class of each sample."""
+        scores = self._forward(X)  # first: it raises NotFittedError before classes_ is read
+        return self.classes_[np.argmax(scores, axis=1)]
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """A multilayer perceptron regressor: linear outputs, mean squared error loss.
+
+    Parameters are those of :class:`MLPClassifier`. ``y`` may be
+    (n_samples,) or (n_samples, n_outputs).
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> X, y = rb.datasets.sine(200, noise=0.05, rng=0)
+    >>> reg = rb.sklearn.MLPRegressor((32,), activation="tanh", batch_size=32,
+    ...                               learning_rate_init=0.01, random_state=0).fit(X, y.ravel())
+    >>> reg.score(X, y.ravel()) > 0.9
+    True
+    """
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self."""
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+        self._y_ndim = y.ndim
+        targets = y.reshape(len(y), -1).astype(np.float32)
+        return self._train(X.astype(np.float32), targets, targets.shape[1])
+
+    def _loss(self, pred, target):
+        return losses.mse(pred, target)
+
+    def predict(self, X):
+        """Predicted targets, shaped like the ``y`` given to fit."""
+        out = self._forward(X)
+        return out.ravel() if self._y_ndim == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

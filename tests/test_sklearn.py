@@ -1,0 +1,126 @@
+"""rb.sklearn: scikit-learn's estimator checks, Pipeline, GridSearchCV, learning claims.
+
+Checks skipped: only ``check_array_api_input``, which scikit-learn itself skips
+unless the environment variable SCIPY_ARRAY_API is set (array-API inputs such
+as CuPy/torch arrays are not supported: networks run on NumPy).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import rosenblatt as rb  # noqa: E402
+from rosenblatt.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = rb.datasets.load_digits()
+    return rb.datasets.train_test_split(X, y, test_size=0.25, stratify=True)
+
+
+def test_classifier_learns_digits_in_a_pipeline(digits):
+    Xtr, Xte, ytr, yte = digits
+    clf = make_pipeline(StandardScaler(), MLPClassifier((64,), max_iter=60, random_state=0))
+    clf.fit(Xtr, ytr)
+    assert clf.score(Xte, yte) >= 0.95
+    proba = clf.predict_proba(Xte)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.log(proba), clf.predict_log_proba(Xte), atol=1e-8)
+
+
+def test_grid_search_picks_parameters_and_is_reproducible():
+    X, y = rb.datasets.moons(150, noise=0.2, rng=1)
+    grid = GridSearchCV(MLPClassifier(max_iter=150, learning_rate_init=0.01, random_state=0),
+                        {"hidden_layer_sizes": [(2,), (32,)], "alpha": [1e-4, 1.0]}, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X, y)
+        again = cross_val_score(MLPClassifier(**grid.best_params_, max_iter=150,
+                                              learning_rate_init=0.01, random_state=0), X, y, cv=3)
+    assert grid.best_params_["hidden_layer_sizes"] == (32,)
+    assert grid.best_score_ > 0.9
+    np.testing.assert_allclose(again.mean(), grid.best_score_)
+
+
+def test_regressor_fits_a_sine_and_multi_output():
+    X, y = rb.datasets.sine(200, noise=0.05, rng=0)
+    reg = MLPRegressor((32,), activation="tanh", learning_rate_init=0.01, batch_size=32,
+                       random_state=0).fit(X, y.ravel())
+    assert reg.score(X, y.ravel()) > 0.95 and reg.predict(X).shape == (200,)
+    Y = np.hstack([y, -y])
+    reg2 = MLPRegressor((32,), activation="tanh", learning_rate_init=0.01, batch_size=32,
+                        random_state=0).fit(X, Y)
+    assert reg2.predict(X).shape == (200, 2) and reg2.score(X, Y) > 0.9
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop", "adagrad"])
+def test_every_optimizer_and_dropout_learn_moons(optimizer):
+    X, y = rb.datasets.moons(200, noise=0.1, rng=0)
+    lr = {"adam": 0.01, "sgd": 0.1, "rmsprop": 0.005, "adagrad": 0.1}[optimizer]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier((32,), optimizer=optimizer, learning_rate_init=lr, max_iter=200,
+                            dropout=0.1, batch_size=32, random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.95
+    assert clf.n_iter_ == len(clf.loss_curve_) and clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_string_labels_save_and_reload(tmp_path):
+    X, y = rb.datasets.xor()
+    X = np.repeat(X, 10, axis=0)
+    labels = np.array(["no", "yes"])[np.repeat(y, 10)]
+    clf = MLPClassifier((8,), activation="tanh", learning_rate_init=0.05, max_iter=500,
+                        random_state=0).fit(X, labels)
+    assert clf.score(X, labels) == 1.0 and set(clf.predict(X)) == {"no", "yes"}
+    rb.save(clf.model_, tmp_path / "xor.st")  # the network alone: safetensors, no pickle
+    logits = rb.load(tmp_path / "xor.st")(rb.tensor(X.astype(np.float64))).data
+    np.testing.assert_array_equal(clf.classes_[logits.argmax(1)], clf.predict(X))
+
+
+def test_random_state_and_rb_seed_make_fits_reproducible():
+    X, y = rb.datasets.circles(100, rng=0)
+    a = MLPClassifier((8,), max_iter=20, random_state=3).fit(X, y).predict_proba(X)
+    b = MLPClassifier((8,), max_iter=20, random_state=3).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    rb.seed(5)
+    c = MLPClassifier((8,), max_iter=20).fit(X, y).predict_proba(X)
+    rb.seed(5)
+    np.testing.assert_array_equal(c, MLPClassifier((8,), max_iter=20).fit(X, y).predict_proba(X))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"), ({"activation": "elu"}, "activation"),
+    ({"optimizer": "lbfgs"}, "optimizer"), ({"dropout": 1.0}, "dropout"),
+    ({"batch_size": 0}, "batch_size"), ({"alpha": -1}, "alpha"),
+    ({"random_state": "x"}, "random_state"),
+])
+def test_bad_parameters_are_reported_at_fit(params, match):
+    X, y = rb.datasets.xor()
+    with pytest.raises(ValueError, match=match):
+        MLPClassifier(**params).fit(X, y)
+
+
+def test_divergence_is_reported():
+    X, y = rb.datasets.sine(50, rng=0)
+    with pytest.raises(ValueError, match="diverged"), np.errstate(over="ignore", invalid="ignore"):
+        MLPRegressor((16,), optimizer="sgd", momentum=0.0, learning_rate_init=1e6,
+                     max_iter=50, random_state=0).fit(X * 1e3, y.ravel() * 1e3)
