@@ -17,6 +17,9 @@ def add_parser(sub):
                    help="folder for report.html and report.json (default: ./rosenblatt-tour)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these chapters")
     p.add_argument("--seed", type=int, default=0, help="the tour's seed (default 0)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS threads (default 1: fastest for the tour's small matrices; "
+                   "0 = NumPy's default)")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 if a claim is not confirmed or a chapter fails")
@@ -34,7 +37,8 @@ def run(args):
         return 0
     try:
         tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,
-                        chapters=chapters, log=sys.stderr)
+                        chapters=chapters, log=sys.stderr,
+                        threads=args.threads or None)
     except ValueError as e:
         raise CLIError(str(e)) from e
     s = tour.summary()

@@ -20,6 +20,7 @@ from .. import randomness
 from .context import Context
 from .registry import Chapter, discover
 from .report import render
+from .threads import blas_threads
 
 
 @dataclass
@@ -133,7 +134,8 @@ def run_chapter(chapter, quick=False, seed=0, log=None):
     return ChapterResult(chapter, ctx.blocks, time.perf_counter() - start, error)
 
 
-def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=None, log=None):
+def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=None, log=None,
+             threads=1):
     """Run the tour's chapters and write ``report.html`` (and ``report.json``) into ``out``.
 
     Parameters
@@ -150,6 +152,9 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
         The chapters to consider; default: every chapter of the package.
     log : file, default sys.stderr
         Where progress goes.
+    threads : int or None, default 1
+        BLAS threads while the chapters run (small matrices: one is fastest);
+        None leaves NumPy's setting alone.
 
     Returns
     -------
@@ -166,7 +171,8 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     width = len(str(len(chosen)))
     for i, chapter in enumerate(chosen, 1):
         print(f"[{i:>{width}}/{len(chosen)}] {chapter.title} ...", file=log, flush=True)
-        r = run_chapter(chapter, quick=quick, seed=seed, log=log)
+        with blas_threads(threads):
+            r = run_chapter(chapter, quick=quick, seed=seed, log=log)
         passed = sum(c.passed for c in r.claims)
         status = "ERROR" if r.error else "ok"
         print(f"{' ' * (2 * width + 3)}{status}: {passed}/{len(r.claims)} claims confirmed "

@@ -126,3 +126,19 @@ def softmax_p1(model):
         e = np.exp(z)
         return e[:, 1] / e.sum(axis=1)
     return p1
+
+
+def digits(rng, n_train, n_test=None):
+    """scikit-learn's 8x8 digits, scaled to [0, 1], split at random: (x, y, xt, yt)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise RuntimeError("this chapter needs scikit-learn's digits: "
+                           "pip install 'rosenblatt[data]'") from e
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    y = data.target.astype(np.int64)
+    perm = rng.permutation(len(x))
+    tr = perm[:n_train]
+    te = perm[n_train:] if n_test is None else perm[n_train:n_train + n_test]
+    return x[tr], y[tr], x[te], y[te]
