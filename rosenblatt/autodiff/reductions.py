@@ -31,12 +31,12 @@ def _reduced_shape(shape, axes):
 
 
 def _keepdims_shape(shape, axes):
-    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple([1 if i in axes else n for i, n in enumerate(shape)])
 
 
 def _expand(g, shape, axes, keepdims):
     """Reshape the gradient of a reduction so it broadcasts against the input."""
-    if not keepdims:
+    if not keepdims and g.ndim:  # (a 0-d gradient broadcasts as it is)
         g = g.reshape(_keepdims_shape(shape, axes))
     return g
 

@@ -4,16 +4,19 @@ A :class:`Tensor` wraps a NumPy array. An op that is given tensors which
 require gradients records its inputs (``_parents``) and a closure
 (``_backward``) that maps the gradient of the loss with respect to the op's
 output to the gradients with respect to each input: the vector-Jacobian
-product, i.e. one application of the chain rule. ``backward()`` orders the
-recorded graph topologically (iteratively: a 10,000-op chain is fine) and runs
-the closures from the output back to the leaves, summing the contributions of
-every path, exactly as the notes' "Backpropagation" section does by hand.
+product, i.e. one application of the chain rule. ``backward()`` runs the
+closures from the output back to the leaves in reverse topological order
+(newest node first, without recursion: a 10,000-op chain is fine), summing
+the contributions of every path, exactly as the notes' "Backpropagation"
+section does by hand.
 
 The graph is built only while gradients are enabled (see :func:`no_grad`),
 and freed as backward walks it, unless ``retain_graph=True``.
 """
 
 import functools
+import itertools
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -88,7 +91,8 @@ class Tensor:
         Whether gradients flow to (and through) this tensor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_seq", "name",
+                 "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
@@ -216,36 +220,13 @@ class Tensor:
         _run_backward(self, grad, retain_graph)
 
 
-def _topological_order(root):
-    """The op nodes reachable from ``root``, each one after all of its parents.
-
-    An iterative depth-first search (no recursion limit): a node is emitted
-    once every parent has been. Tensors serve as set members by identity
-    (``object.__hash__``; distinct live objects never share a hash, so their
-    elementwise ``__eq__`` is never consulted).
-    """
-    order = []
-    visited = {root}
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent is not None and parent._backward is not None and parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent._parents)))
-                break
-        else:  # every parent is done
-            stack.pop()
-            order.append(node)
-    return order
-
-
 def _accumulate_leaf(leaf, grad):
     if leaf.grad is None:
         # A fresh array: the incoming one may be shared with other nodes, or a
         # read-only broadcast view.
         if grad.shape == leaf.data.shape:
-            leaf.grad = np.array(grad, dtype=leaf.data.dtype)
+            same = grad.dtype == leaf.data.dtype
+            leaf.grad = grad.copy() if same else grad.astype(leaf.data.dtype)
         else:
             leaf.grad = np.empty_like(leaf.data)
             leaf.grad[...] = grad
@@ -256,19 +237,23 @@ def _accumulate_leaf(leaf, grad):
 def _run_backward(root, grad, retain_graph):
     """The chain rule, from ``root`` back to the leaves.
 
-    Walks the nodes in reverse topological order, so that a node's gradient
-    is complete (summed over every path) before its backward runs. Gradients
-    of interior nodes are summed out of place: an op may hand the same array
-    to several parents, or a broadcast view.
+    Every op node carries a sequence number, increasing in creation order, so
+    a node's consumers all have larger numbers than the node. Taking the
+    nodes that received a gradient from the largest number down (a heap)
+    therefore runs a node's backward only once its gradient is complete,
+    summed over every path: a reverse topological order without recursion
+    or a separate graph walk, that never visits a branch no gradient reaches.
+    Gradients of interior nodes are summed out of place: an op may hand the
+    same array to several parents, or a broadcast view.
     """
     if root._backward is None:
         _accumulate_leaf(root, grad)
         return
-    pending = {root: grad}
-    for node in reversed(_topological_order(root)):
-        g = pending.pop(node, None)
-        if g is None:  # nothing flowed here (e.g. every consumer returned None)
-            continue
+    pending = {root: grad}  # node -> d(root)/d(node) so far
+    heap = [(-root._seq, root)]  # max-heap on the sequence number
+    while heap:
+        node = heappop(heap)[1]
+        g = pending.pop(node)
         for parent, pg in zip(node._parents, node._backward(g)):
             if pg is None or parent is None or not parent.requires_grad:
                 continue
@@ -278,6 +263,7 @@ def _run_backward(root, grad, retain_graph):
                 pending[parent] = pending[parent] + pg
             else:
                 pending[parent] = pg
+                heappush(heap, (-parent._seq, parent))
         if not retain_graph:
             node._parents = ()
             node._backward = _freed_backward
@@ -354,6 +340,9 @@ def zeros_like(x):
     return out
 
 
+_sequence = itertools.count()  # creation order of op nodes (see _run_backward)
+
+
 def make(data, parents, backward):
     """The result of an op: records ``parents`` and ``backward`` if any parent needs grad.
 
@@ -372,6 +361,7 @@ def make(data, parents, backward):
                 out.requires_grad = True
                 out._parents = _graph_parents(parents)
                 out._backward = backward
+                out._seq = next(_sequence)
                 return out
     out.requires_grad = False
     out._parents = ()
