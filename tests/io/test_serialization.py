@@ -12,7 +12,7 @@ from rosenblatt.io.safetensors_format import decode, encode
 
 nn = rb.nn
 
-# name -> (factory, input shape); every registered rosenblatt layer must appear here.
+# name -> (factory, input shape or rng -> inputs); every registered rosenblatt layer is here.
 LAYERS = {
     "Dense": (lambda: nn.Dense(3, 4), (2, 3)),
     "Sequential": (lambda: nn.Sequential(nn.Dense(3, 5), nn.Sequential(nn.Dense(5, 2))), (2, 3)),
@@ -46,6 +46,12 @@ LAYERS = {
     "LSTM": (lambda: nn.LSTM(3, 4, peephole=True), (2, 5, 3)),
     "GRU": (lambda: nn.GRU(3, 4, learn_initial_state=True), (2, 5, 3)),
     "Perceptron": (lambda: rb.models.Perceptron(3), (2, 3)),
+    "Embedding": (lambda: nn.Embedding(10, 4), lambda rng: (rng.integers(0, 10, (2, 5)),)),
+    "Bidirectional": (lambda: nn.Bidirectional(nn.GRU(3, 4)), (2, 5, 3)),
+    "Attention": (lambda: nn.Attention("additive", query_size=3, key_size=4, attention_size=5),
+                  lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal((2, 6, 4)))),
+    "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
+                lambda rng: (rng.integers(0, 7, (2, 5)), rng.integers(0, 6, (2, 4)))),
 }
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 
@@ -82,17 +88,20 @@ def test_every_registered_layer_has_a_round_trip_case():
 def test_round_trip_gives_identical_outputs(name, tmp_path, rng):
     if name == "Perceptron":
         pytest.importorskip("rosenblatt.models")
-    factory, shape = LAYERS[name]
+    factory, inputs = LAYERS[name]
     model = factory()
     _randomize(model, rng)
-    x = rb.tensor(rng.standard_normal(shape).astype(np.float32))
+    if callable(inputs):
+        args = [rb.tensor(a.astype(np.float32)) if a.dtype.kind == "f" else a for a in inputs(rng)]
+    else:
+        args = [rb.tensor(rng.standard_normal(inputs).astype(np.float32))]
     path = tmp_path / f"{name}.safetensors"
     rb.save(model, path)
     loaded = rb.load(path)
     assert type(loaded) is type(model)
     model.eval(), loaded.eval()
     with rb.no_grad():
-        expected, got = _arrays(model(x)), _arrays(loaded(x))
+        expected, got = _arrays(model(*args)), _arrays(loaded(*args))
     assert len(expected) == len(got) > 0
     for a, b in zip(expected, got):
         assert a.dtype == b.dtype
