@@ -209,3 +209,25 @@ def test_errors(data):
         losses.hinge(x, data["bits"])
     with pytest.raises(ValueError, match=r"prob must be in \[0, 1\]"):
         losses.binary_cross_entropy(x, data["bits"])
+
+
+def test_fused_cross_entropy_equals_log_softmax_then_nll():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.settings(max_examples=40, deadline=None)
+    @hypothesis.given(n=st.integers(1, 6), k=st.integers(1, 7),
+                      scale=st.sampled_from([1e-3, 1.0, 30.0, 1e4]), seed=st.integers(0, 2**16))
+    def check(n, k, scale, seed):
+        gen = np.random.default_rng(seed)
+        x = gen.normal(size=(n, k)) * scale
+        labels = gen.integers(0, k, size=n)
+        a, b = t64(x), t64(x)
+        fused = losses.cross_entropy(a, labels, reduction="sum")
+        composed = losses.nll(rb.nn.functional.log_softmax(b), labels, reduction="sum")
+        np.testing.assert_allclose(fused.data, composed.data, rtol=1e-9, atol=1e-9)
+        fused.backward()
+        composed.backward()
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-9, atol=1e-12)
+
+    check()
