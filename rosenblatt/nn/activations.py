@@ -197,10 +197,13 @@ def log_softmax(x, axis=-1):
     """
     x = _tensor(x, "log_softmax")
     y = _shifted(x.data, axis)
-    y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
+    probs = np.exp(y)  # kept for backward: softmax(x), one exp for both passes
+    total = probs.sum(axis=axis, keepdims=True)
+    y -= np.log(total)
+    probs /= total
 
     def backward(g):
-        return (g - np.exp(y) * g.sum(axis=axis, keepdims=True),)
+        return (g - probs * g.sum(axis=axis, keepdims=True),)
 
     return make(y, (x,), backward)
 
