@@ -16,6 +16,7 @@ and freed as backward walks it, unless ``retain_graph=True``.
 
 import functools
 import itertools
+import threading
 from heapq import heappop, heappush
 
 import numpy as np
@@ -23,8 +24,15 @@ import numpy as np
 DEFAULT_DTYPE = np.float32
 
 
-class _GradMode:
+class _GradMode(threading.local):
+    """Whether ops record the graph, per thread (as in PyTorch): a ``no_grad()``
+    in one thread, e.g. an evaluation running beside training, leaves the
+    others recording."""
+
     enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 class no_grad:
@@ -49,12 +57,12 @@ class no_grad:
         return super().__new__(cls)(fn)  # used as a bare decorator: @rb.no_grad
 
     def __enter__(self):
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = False
+        self._previous = _grad_mode.enabled
+        _grad_mode.enabled = False
         return self
 
     def __exit__(self, *exc):
-        _GradMode.enabled = self._previous
+        _grad_mode.enabled = self._previous
         return False
 
     def __call__(self, fn):
@@ -68,7 +76,7 @@ class no_grad:
 
 def is_grad_enabled():
     """Whether ops currently record the graph."""
-    return _GradMode.enabled
+    return _grad_mode.enabled
 
 
 def _freed_backward(grad):
@@ -355,7 +363,7 @@ def make(data, parents, backward):
     out.data = data
     out.grad = None
     out.name = None
-    if _GradMode.enabled:
+    if _grad_mode.enabled:
         for p in parents:
             if isinstance(p, Tensor) and p.requires_grad:
                 out.requires_grad = True

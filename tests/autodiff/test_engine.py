@@ -1,6 +1,7 @@
 """The backward engine: ordering, accumulation, graph freeing, no_grad, detach, errors, dtypes."""
 
 import gc
+import threading
 import weakref
 
 import numpy as np
@@ -405,3 +406,23 @@ def test_random_graph_matches_torch(seed, torch):
         expected = np.zeros((4, 4)) if t.grad is None else t.grad.numpy()
         got = np.zeros((4, 4)) if x.grad is None else x.grad
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_no_grad_is_per_thread():
+    x = rb.tensor(np.ones(2), requires_grad=True)
+    inside, outside = threading.Event(), threading.Event()
+    seen = {}
+
+    def evaluate():
+        with rb.no_grad():
+            inside.set()
+            outside.wait(5)
+            seen["worker"] = (x * 2).requires_grad
+
+    worker = threading.Thread(target=evaluate)
+    worker.start()
+    inside.wait(5)
+    seen["main"] = (x * 2).requires_grad  # the worker's no_grad() is not ours
+    outside.set()
+    worker.join()
+    assert seen == {"main": True, "worker": False}
