@@ -20,8 +20,8 @@ _SUFFIX = ".tmp"
 
 
 def _pid_alive(pid):
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid() or os.name != "posix":
+        return True  # (on Windows os.kill(pid, 0) would terminate the process: keep the file)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -108,6 +108,9 @@ def save(model, path, optimizer=None, metadata=None):
     from .. import __version__
 
     header["library_version"] = __version__
+    # modes and frozen flags, so that a model comes back as it was saved (eval stays eval)
+    header["modes"] = json.dumps([bool(m.training) for m in model.modules()])
+    header["frozen"] = json.dumps([n for n, p in model.named_parameters() if not p.requires_grad])
     if optimizer is not None:
         state = optimizer if isinstance(optimizer, dict) else _state_dict_of(optimizer)
         header["optimizer"] = json.dumps(
@@ -141,7 +144,9 @@ def load(path, *, with_extras=False):
 
     Returns
     -------
-    Module (in training mode, as constructed) or Checkpoint
+    Module or Checkpoint
+        The model in the mode it was saved in (``train()``/``eval()``), with
+        the same parameters frozen.
 
     Raises
     ------
@@ -215,6 +220,7 @@ def _load_bytes(blob, with_extras):
             state[name[len("model/") :]] = value
             used.add(name)
     _check_state(model, state)
+    _restore_flags(model, _json(header, "modes"), _json(header, "frozen"))
     optimizer_state = _decode_tree(_json(header, "optimizer"), tensors, used)
     metadata = _decode_tree(_json(header, "metadata"), tensors, used)
     extra = sorted(set(tensors) - used)
@@ -223,6 +229,23 @@ def _load_bytes(blob, with_extras):
     if with_extras:
         return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION)
     return model
+
+
+def _restore_flags(model, modes, frozen):
+    modules = model.modules()
+    if modes is not None:
+        if not (isinstance(modes, list) and len(modes) == len(modules)
+                and all(isinstance(m, bool) for m in modes)):
+            raise FormatError(f"'modes' must list one bool per module ({len(modules)})")
+        for module, mode in zip(modules, modes):
+            module.training = mode
+    if frozen is not None:
+        params = dict(model.named_parameters())
+        if not (isinstance(frozen, list) and all(isinstance(n, str) and n in params
+                                                 for n in frozen)):
+            raise FormatError("'frozen' must list parameter names of the model")
+        for name, p in params.items():
+            p.requires_grad = name not in frozen
 
 
 def _json(header, key):

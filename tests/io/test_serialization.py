@@ -118,6 +118,16 @@ def test_float64_model_stays_float64(tmp_path):
     assert {p.dtype for p in loaded.parameters()} == {np.dtype(np.float64)}
 
 
+def test_modes_and_frozen_parameters_are_kept(tmp_path):
+    model = nn.Sequential(nn.Dense(2, 3), nn.Dropout(0.5), nn.Dense(3, 1)).eval()
+    model[0].freeze()
+    model[1].train()
+    rb.save(model, tmp_path / "m.st")
+    loaded = rb.load(tmp_path / "m.st")
+    assert [m.training for m in loaded.modules()] == [False, False, True, False]
+    assert [p.requires_grad for p in loaded.parameters()] == [False, False, True, True]
+
+
 def test_loading_does_not_consume_the_library_generator(tmp_path):
     rb.save(nn.Dense(30, 30), tmp_path / "m.st")
     rb.seed(7)
