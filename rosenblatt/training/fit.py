@@ -345,6 +345,12 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         When the loss becomes NaN or infinite (the model keeps the last
         weights that gave a finite loss).
 
+    Notes
+    -----
+    Inside the loop NumPy's floating-point warnings are silenced: the loop
+    checks every batch's loss itself and stops with :class:`DivergenceError`.
+    ``X`` and float ``y`` are converted once to the parameters' dtype.
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb

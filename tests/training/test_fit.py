@@ -213,3 +213,32 @@ def test_progress_bar_draws_only_on_a_terminal(capsys):
     rb.fit(net, XOR_X, XOR_Y, loss="cross_entropy", epochs=1, progress=True,
            optimizer=rb.optim.SGD(net.parameters(), lr=0.1))
     assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
+
+
+def test_binary_and_one_hot_accuracy(rng):
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    labels = (X[:, 0] > 0).astype(np.int64)
+    net = rb.nn.Sequential(rb.nn.Dense(2, 1, rng=0), rb.nn.Sigmoid())
+    h = rb.fit(net, X, labels.astype(np.float32), loss="binary_cross_entropy", epochs=30,
+               optimizer=rb.optim.Adam(net.parameters(), lr=0.1), progress=False, rng=0)
+    assert h["accuracy"][-1] > 0.95
+    logits = rb.nn.Sequential(rb.nn.Dense(2, 1, rng=0))
+    h = rb.fit(logits, X, labels.astype(np.float32), loss="binary_cross_entropy_with_logits",
+               epochs=30, optimizer=rb.optim.Adam(logits.parameters(), lr=0.1), progress=False,
+               rng=0)
+    assert h["accuracy"][-1] > 0.95  # thresholded at 0 for logits
+    one_hot = np.eye(2, dtype=np.float32)[labels]
+    two = rb.nn.Sequential(rb.nn.Dense(2, 2, rng=0))
+    h = rb.fit(two, X, one_hot, loss="cross_entropy", epochs=30, progress=False, rng=0,
+               optimizer=rb.optim.Adam(two.parameters(), lr=0.1))
+    assert h["accuracy"][-1] > 0.95
+
+
+def test_float64_models_train_in_float64(rng):
+    X = rng.normal(size=(32, 3))
+    y = rng.integers(0, 2, 32)
+    net = rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0, dtype=np.float64))
+    opt = rb.optim.SGD(net.parameters(), lr=0.1)
+    rb.fit(net, X.astype(np.float32), y, loss="cross_entropy", optimizer=opt, epochs=2,
+           progress=False, rng=0)
+    assert net[0].W.data.dtype == np.float64 and opt.vec.data.dtype == np.float64
