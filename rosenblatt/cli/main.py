@@ -47,3 +47,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("rosenblatt: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout closed early (`rosenblatt predict ... | head`): not an error worth a traceback.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -153,12 +153,16 @@ def run(args):
         raise CLIError(f"config key 'model.layers[{len(cfg['model']['layers']) - 1}]': the model "
                        f"outputs {out.shape[-1]} values per sample but dataset "
                        f"{cfg['data']['name']!r} has {classes} classes")
-    optimizer = build.build_optimizer(cfg["optimizer"], model.parameters())
     schedule = build.build_schedule(cfg["schedule"])
+    opt_spec = dict(cfg["optimizer"])
+    if schedule is not None:
+        if "lr" in opt_spec:
+            raise CLIError("config keys 'optimizer.lr' and [schedule] both set the learning "
+                           "rate; keep one (the schedule's own lr is its starting rate)")
+        opt_spec["lr"] = schedule  # evaluated before every step
+    optimizer = build.build_optimizer(opt_spec, model.parameters())
     regularizers = build.build_named("regularizers", cfg["regularizers"])
     callbacks = build.build_named("callbacks", cfg["callbacks"])
-    if schedule is not None:
-        callbacks.append(_schedule_callback(schedule, optimizer))
 
     fit_args = dict(loss=loss_fn, optimizer=optimizer, epochs=training["epochs"],
                     batch_size=training["batch_size"], shuffle=training["shuffle"],
@@ -202,15 +206,3 @@ def run(args):
     print(f"learning curve: {os.path.join(out_dir, 'learning_curve.png')}")
     return 0
 
-
-def _schedule_callback(schedule, optimizer):
-    """Set optimizer.lr from the schedule at the start of each epoch."""
-    import rosenblatt as rb
-
-    base = getattr(rb.callbacks, "Callback", object)
-
-    class _Schedule(base):
-        def on_epoch_begin(self, epoch, *args, **kwargs):
-            optimizer.lr = float(schedule(epoch))
-
-    return _Schedule()
