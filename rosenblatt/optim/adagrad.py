@@ -2,7 +2,8 @@
 
 The notes write ``eta / sqrt(G + eps)``; the paper and PyTorch add epsilon
 outside the root, ``eta / (sqrt(G) + eps)`` with ``eps = 1e-10``. We follow
-PyTorch so that trajectories compare one to one. As the notes say, ``G`` only
+PyTorch by default so that trajectories compare one to one;
+``eps_inside_sqrt=True`` gives the notes' form. As the notes say, ``G`` only
 grows, so the effective rate ``eta / (sqrt(G) + eps)`` of every parameter
 shrinks monotonically and learning eventually halts
 (:meth:`Adagrad.effective_lr` shows it).
@@ -13,12 +14,16 @@ import numpy as np
 from .optimizer import Optimizer, check_positive
 
 
-def adagrad_rule(theta, grad, sum_sq, buf, *, lr, eps):
-    """``G += g^2``; ``theta -= lr g / (sqrt(G) + eps)``, in place."""
+def adagrad_rule(theta, grad, sum_sq, buf, *, lr, eps, eps_inside_sqrt=False):
+    """``G += g^2``; ``theta -= lr g / (sqrt(G) + eps)`` (or ``sqrt(G + eps)``), in place."""
     np.multiply(grad, grad, out=buf)
     sum_sq += buf
-    np.sqrt(sum_sq, out=buf)
-    buf += eps
+    if eps_inside_sqrt:  # the notes' form
+        np.add(sum_sq, eps, out=buf)
+        np.sqrt(buf, out=buf)
+    else:
+        np.sqrt(sum_sq, out=buf)
+        buf += eps
     np.divide(grad, buf, out=buf)
     buf *= lr
     theta -= buf
@@ -37,6 +42,8 @@ class Adagrad(Optimizer):
         PyTorch's ``lr_decay``: the rate at step ``t`` (from 1) is ``lr / (1 + (t - 1) lr_decay)``.
     weight_decay : float, default 0
     initial_accumulator_value : float, default 0
+    eps_inside_sqrt : bool, default False
+        The notes' ``sqrt(G + eps)`` instead of ``sqrt(G) + eps``.
 
     Notes
     -----
@@ -60,11 +67,11 @@ class Adagrad(Optimizer):
     array([ 0.5, -1.5])
     """
 
-    hyperparameters = ("lr", "eps", "lr_decay", "weight_decay")
+    hyperparameters = ("lr", "eps", "lr_decay", "weight_decay", "eps_inside_sqrt")
     state_names = ("sum_sq",)
 
     def __init__(self, params, lr=0.01, eps=1e-10, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0):
+                 initial_accumulator_value=0.0, eps_inside_sqrt=False):
         super().__init__(params, lr)
         self.eps = check_positive("Adagrad", "eps", eps, allow_zero=True)
         self.lr_decay = check_positive("Adagrad", "lr_decay", lr_decay, allow_zero=True)
@@ -72,14 +79,19 @@ class Adagrad(Optimizer):
                                            allow_zero=True)
         init = check_positive("Adagrad", "initial_accumulator_value", initial_accumulator_value,
                               allow_zero=True)
+        self.eps_inside_sqrt = bool(eps_inside_sqrt)
         self.sum_sq = np.full_like(self.vec.data, init)
         self._buf = self._zeros()
 
     def effective_lr(self):
         """The per-parameter rate ``lr / (sqrt(G) + eps)`` that the next step would use (a copy)."""
-        return self.lr / (1 + self.t * self.lr_decay) / (np.sqrt(self.sum_sq) + self.eps)
+        lr = self.lr / (1 + self.t * self.lr_decay)
+        if self.eps_inside_sqrt:
+            return lr / np.sqrt(self.sum_sq + self.eps)
+        return lr / (np.sqrt(self.sum_sq) + self.eps)
 
     def _update(self, theta, grad):
         grad = self._decayed_grad(theta, grad, self.weight_decay)
         lr = self.lr / (1 + self.t * self.lr_decay)
-        adagrad_rule(theta, grad, self.sum_sq, self._buf, lr=lr, eps=self.eps)
+        adagrad_rule(theta, grad, self.sum_sq, self._buf, lr=lr, eps=self.eps,
+                     eps_inside_sqrt=self.eps_inside_sqrt)

@@ -2,8 +2,9 @@
 
 The notes put epsilon inside the square root, ``eta m_hat / sqrt(v_hat + eps)``;
 the paper (and PyTorch) add it outside, ``eta m_hat / (sqrt(v_hat) + eps)``.
-We follow the paper so that results compare one to one with PyTorch; the
-difference only matters while ``v_hat`` is of the order of ``eps``.
+We follow the paper by default so that results compare one to one with
+PyTorch; ``eps_inside_sqrt=True`` gives the notes' form. The difference only
+matters while ``v_hat`` is of the order of ``eps``.
 """
 
 import numpy as np
@@ -11,11 +12,12 @@ import numpy as np
 from .optimizer import Optimizer, check_positive, check_unit
 
 
-def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t):
+def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sqrt=False):
     """One Adam step (``t`` counts from 1) on flat arrays, in place.
 
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
-    ``theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    ``theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``
+    (or ``/ sqrt(v / (1 - b2^t) + eps)`` with ``eps_inside_sqrt``).
     """
     m *= beta1
     np.multiply(grad, 1.0 - beta1, out=buf)
@@ -24,9 +26,14 @@ def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t):
     np.multiply(grad, grad, out=buf)
     buf *= 1.0 - beta2
     v += buf
-    np.sqrt(v, out=buf)
-    buf /= np.sqrt(1.0 - beta2**t)
-    buf += eps
+    if eps_inside_sqrt:  # the notes' form
+        np.divide(v, 1.0 - beta2**t, out=buf)
+        buf += eps
+        np.sqrt(buf, out=buf)
+    else:
+        np.sqrt(v, out=buf)
+        buf /= np.sqrt(1.0 - beta2**t)
+        buf += eps
     np.divide(m, buf, out=buf)
     buf *= lr / (1.0 - beta1**t)
     theta -= buf
@@ -45,6 +52,8 @@ class Adam(Optimizer):
         Added to ``sqrt(v_hat)`` (outside the root, as in the paper).
     weight_decay : float, default 0
         L2 penalty added to the gradient (PyTorch's ``Adam``, not ``AdamW``).
+    eps_inside_sqrt : bool, default False
+        The notes' ``sqrt(v_hat + eps)`` instead of the paper's ``sqrt(v_hat) + eps``.
 
     Notes
     -----
@@ -69,10 +78,11 @@ class Adam(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    hyperparameters = ("lr", "betas", "eps", "weight_decay", "eps_inside_sqrt")
     state_names = ("m", "v")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 eps_inside_sqrt=False):
         super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
@@ -80,6 +90,7 @@ class Adam(Optimizer):
                       check_unit("Adam", "betas[1]", betas[1]))
         self.eps = check_positive("Adam", "eps", eps, allow_zero=True)
         self.weight_decay = check_positive("Adam", "weight_decay", weight_decay, allow_zero=True)
+        self.eps_inside_sqrt = bool(eps_inside_sqrt)
         self.m = self._zeros()
         self.v = self._zeros()
         self._buf = self._zeros()
@@ -87,4 +98,5 @@ class Adam(Optimizer):
     def _update(self, theta, grad):
         grad = self._decayed_grad(theta, grad, self.weight_decay)
         adam_rule(theta, grad, self.m, self.v, self._buf, lr=self.lr, beta1=self.betas[0],
-                  beta2=self.betas[1], eps=self.eps, t=self.t + 1)
+                  beta2=self.betas[1], eps=self.eps, t=self.t + 1,
+                  eps_inside_sqrt=self.eps_inside_sqrt)

@@ -227,3 +227,28 @@ def test_params_must_be_parameters():
         rb.optim.SGD([np.zeros(3)], lr=0.1)
     with pytest.raises(TypeError, match="SGD: lr must be a number"):
         rb.optim.SGD([rb.nn.Parameter(np.zeros(2))], lr="fast")
+
+
+def test_notes_epsilon_inside_the_square_root(rng):
+    """The notes' variants: eta m_hat / sqrt(v_hat + eps) and eta g / sqrt(G + eps)."""
+    grads = [rng.normal(size=4) for _ in range(3)]
+    w = rb.nn.Parameter(np.zeros(4))
+    adam = rb.optim.Adam([w], lr=0.1, eps=0.5, eps_inside_sqrt=True)
+    theta, m, v = np.zeros(4), np.zeros(4), np.zeros(4)
+    for t, g in enumerate(grads, start=1):
+        w.grad[...] = g
+        adam.step()
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        theta -= 0.1 * (m / (1 - 0.9**t)) / np.sqrt(v / (1 - 0.999**t) + 0.5)
+    np.testing.assert_allclose(w.data, theta, rtol=1e-12)
+    w2 = rb.nn.Parameter(np.zeros(4))
+    ada = rb.optim.Adagrad([w2], lr=0.1, eps=0.5, eps_inside_sqrt=True)
+    theta, G = np.zeros(4), np.zeros(4)
+    for g in grads:
+        w2.grad[...] = g
+        ada.step()
+        G += g * g
+        theta -= 0.1 * g / np.sqrt(G + 0.5)
+    np.testing.assert_allclose(w2.data, theta, rtol=1e-12)
+    np.testing.assert_allclose(ada.effective_lr(), 0.1 / np.sqrt(G + 0.5))
