@@ -14,11 +14,12 @@ from .callbacks import (
 from .curriculum import Curriculum
 from .fit import DivergenceError, Trainer, evaluate, fit, predict
 from .history import History
+from .tbptt import tbptt_fit
 from .transfer import feature_extractor, features, replace_output
 
 __all__ = [
     "Callback", "Checkpoint", "Curriculum", "DivergenceError", "EarlyStopping", "GradientMonitor",
     "History", "ImageAugmentation", "LambdaCallback", "LearningRateScheduler", "Trainer",
     "callbacks", "evaluate", "feature_extractor", "features", "fit", "predict", "replace_output",
-    "shift_rotate",
+    "shift_rotate", "tbptt_fit",
 ]
