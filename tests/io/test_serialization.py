@@ -188,7 +188,8 @@ def test_restore_rejects_another_architecture(tmp_path):
         rb.io.restore(tmp_path / "m.st", nn.Dense(2, 4))
 
 
-@pytest.mark.parametrize("layout", ["transpose", "slice", "reversed", "fortran", "big-endian"])
+@pytest.mark.parametrize("layout", ["transpose", "slice", "reversed", "fortran", "big-endian",
+                                    "offset-view"])
 def test_non_contiguous_arrays_are_saved_correctly(layout, tmp_path, rng):
     """safetensors 0.8.0 writes wrong bytes for these NumPy views (upstream #825)."""
     base = rng.standard_normal((6, 8)).astype(np.float32)
@@ -198,6 +199,7 @@ def test_non_contiguous_arrays_are_saved_correctly(layout, tmp_path, rng):
         "reversed": base[::-1, ::-1],
         "fortran": np.asfortranarray(base),
         "big-endian": base.astype(">f4"),
+        "offset-view": base.ravel()[8:].reshape(5, 8),  # contiguous, but not at its buffer's start
     }[layout]
     tensors, _ = decode(encode({"w": view}, {"k": "v"}))
     np.testing.assert_array_equal(tensors["w"], view)
@@ -206,6 +208,17 @@ def test_non_contiguous_arrays_are_saved_correctly(layout, tmp_path, rng):
     layer.W.data = view
     rb.save(layer, tmp_path / "m.st")
     np.testing.assert_array_equal(rb.load(tmp_path / "m.st").W.data, view)
+
+
+def test_packed_parameters_round_trip(tmp_path, rng):
+    """Parameters packed into one ParameterVector are views at offsets of one buffer."""
+    model = nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2))
+    vec = nn.ParameterVector(model.parameters())
+    vec.data[:] = rng.standard_normal(vec.size)
+    rb.save(model, tmp_path / "m.st")
+    loaded = rb.load(tmp_path / "m.st")
+    np.testing.assert_array_equal(np.concatenate([p.data.ravel() for p in loaded.parameters()]),
+                                  vec.data)
 
 
 def test_files_are_readable_by_the_safetensors_library(tmp_path):
