@@ -18,7 +18,16 @@ from .shape import (
     swapaxes,
     transpose,
 )
-from .tensor import Tensor, is_grad_enabled, make, needs_grad, no_grad, sum_to_shape, tensor
+from .tensor import (
+    Tensor,
+    is_grad_enabled,
+    make,
+    needs_grad,
+    no_grad,
+    sum_to_shape,
+    tensor,
+    zeros_like,
+)
 
 # Operators and methods of Tensor, bound here so that each op stays defined once,
 # in its own module, beside its backward.
@@ -55,5 +64,5 @@ __all__ = [
     "log", "logsumexp", "make", "matmul", "max", "maximum", "mean", "min", "minimum", "mul",
     "needs_grad", "neg", "no_grad", "pad", "power", "reductions", "relu", "reshape", "shape",
     "sigmoid", "split", "sqrt", "squeeze", "stack", "sub", "sum", "sum_to_shape", "swapaxes",
-    "tanh", "tensor", "transpose", "var", "where",
+    "tanh", "tensor", "transpose", "var", "where", "zeros_like",
 ]

@@ -125,10 +125,15 @@ def concatenate(tensors, axis=0):
         raise ValueError(
             f"concatenate: shapes {shapes} must match except along axis {axis}"
         ) from None
-    bounds = np.cumsum([d.shape[axis] for d in datas])[:-1]
 
-    def backward(g):
-        return tuple(np.split(g, bounds, axis=axis))
+    def backward(g):  # each input gets its own stretch of g along the axis
+        lead = (slice(None),) * (axis % out.ndim)
+        parts, start = [], 0
+        for d in datas:
+            stop = start + d.shape[axis]
+            parts.append(g[(*lead, slice(start, stop))])
+            start = stop
+        return parts
 
     return make(out, tuple(tensors), backward)
 
