@@ -22,8 +22,8 @@ is not flipped). Border modes ("narrow" and "wide" convolution):
 
 With stride ``s`` the map has ``(n + 2 p - f) // s + 1`` entries.
 
-The layer is one graph node: im2col (a strided window view of the input,
-copied once into a ``(C kh kw, N oh ow)`` column matrix) and ONE matrix
+The layer is one graph node: im2col (the input's windows copied into a
+``(C kh kw, N oh ow)`` column matrix, one strided copy per kernel offset) and ONE matrix
 product with the ``(O, C kh kw)`` kernel matrix. Backward is the notes'
 dense rules applied to that product,
 
@@ -39,10 +39,10 @@ the next convolution's im2col reads it with long contiguous runs.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from . import init as initializers
+from . import workspace
 from .module import Module
 from .parameter import Parameter
 
@@ -141,15 +141,22 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
             f"(input shape {xd.shape}, padding {pads}); use a smaller kernel or more padding"
         )
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    xp = xd
+    # Channel-major (C, N, H, W) padded input: im2col then copies long runs along the width.
+    xc = xd.transpose(1, 0, 2, 3)
     if pt or pb or pl or pr:
-        xp = np.zeros((n, c, hp, wp), dtype=xd.dtype)
-        xp[:, :, pt:pt + h, pl:pl + wid] = xd
-    # im2col: windows (N, C, oh, ow, kh, kw) -> columns (C kh kw, N oh ow), one copy.
-    win = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :oh, :ow]
-    cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, -1)
+        xp = workspace.zeros((c, n, hp, wp), xd.dtype)
+        xp[:, :, pt:pt + h, pl:pl + wid] = xc
+    else:
+        xp = xc
+    # im2col: columns (C, kh, kw, N, oh, ow) -> (C kh kw, N oh ow), one strided copy per offset.
+    cols = workspace.empty((c, kh, kw, n, oh, ow), xd.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+    cols = cols.reshape(c * kh * kw, n * oh * ow)
     wmat = wd.reshape(o, c * kh * kw)
-    y = wmat @ cols  # (O, N oh ow): the single matrix product
+    y = workspace.empty((o, n * oh * ow), np.result_type(wmat, cols))
+    np.matmul(wmat, cols, out=y)
     if b is not None:
         y += _array(b, where).reshape(o, 1)
     out = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
@@ -158,13 +165,16 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
         g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N oh ow)
         gx = gw = gb = None
         if needs_grad(w):
-            gw = (g2 @ cols.T).reshape(wd.shape)
+            # (COLS . g2^T)^T: the same product, but a layout OpenBLAS runs 2-3x faster.
+            gw = (cols @ g2.T).T.reshape(wd.shape)
         if b is not None and needs_grad(b):
             gb = g2.sum(axis=1)
         if needs_grad(x):
-            gcols = (wmat.T @ g2).reshape(c, kh, kw, n, oh, ow)
+            gcols = workspace.empty((c * kh * kw, n * oh * ow), np.result_type(wmat, g2))
+            np.matmul(wmat.T, g2, out=gcols)
+            gcols = gcols.reshape(c, kh, kw, n, oh, ow)
             # col2im, channel-major like the columns; one strided add per kernel offset.
-            gxp = np.zeros((c, n, hp, wp), dtype=gcols.dtype)
+            gxp = workspace.zeros((c, n, hp, wp), gcols.dtype)
             for i in range(kh):
                 for j in range(kw):
                     gxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += (

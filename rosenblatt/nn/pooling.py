@@ -15,15 +15,15 @@ Windows are ``kernel_size`` with ``stride`` (default: the kernel size, i.e.
 non-overlapping), no padding; the output has ``(n - f) // s + 1`` entries
 per axis (a remainder that does not fill a window is dropped, like
 PyTorch's default ``ceil_mode=False``). Every op is one graph node with a
-vectorised forward; the backward scatters into the input with a loop over
-the ``kh kw`` window offsets at most (one reshape when the windows do not
-overlap).
+vectorised forward: a reduction over the ``kh kw`` strided views that pick
+one element of every window (no copy of the windows); the backward scatters
+into the input with the same loop over the window offsets.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autodiff.tensor import Tensor, as_float_array, make
+from . import workspace
 from .conv import _pair
 from .module import Module
 
@@ -49,39 +49,46 @@ def _geometry(xd, kernel_size, stride, where):
     return (kh, kw), (sh, sw), ((h - kh) // sh + 1, (w - kw) // sw + 1)
 
 
-def _windows(xd, k, s, out):
-    """A (N, C, oh, ow, kh, kw) view of every window (no copy)."""
-    oh, ow = out
-    if k == s:
-        # Non-overlapping: a reshape view of the covered part, faster to reduce over.
-        n, c = xd.shape[:2]
-        cropped = xd[:, :, :oh * k[0], :ow * k[1]]
-        return cropped.reshape(n, c, oh, k[0], ow, k[1]).transpose(0, 1, 2, 4, 3, 5)
-    return sliding_window_view(xd, k, axis=(2, 3))[:, :, ::s[0], ::s[1]][:, :, :oh, :ow]
+def _offsets(k, s, out):
+    """For each window offset (i, j): the slices picking that element of every window.
 
-
-def _scatter(gwin, shape, k, s, dtype):
-    """Adjoint of :func:`_windows`: add window gradients (N, C, oh, ow, kh, kw) into the input.
-
-    ``gwin`` may be a broadcast view (average pooling).
+    ``x[:, :, rows, cols]`` is then an (N, C, oh, ow) strided view: pooling is
+    a reduction over these ``kh kw`` views, with no copy of the windows.
     """
-    n, c, oh, ow, kh, kw = gwin.shape
-    gx = np.zeros(shape, dtype=dtype)
-    if k == s:
-        gx[:, :, :oh * kh, :ow * kw] = gwin.transpose(0, 1, 2, 4, 3, 5).reshape(
-            n, c, oh * kh, ow * kw
-        )
-        return gx
-    for i in range(kh):
-        for j in range(kw):
-            gx[:, :, i:i + s[0] * (oh - 1) + 1:s[0], j:j + s[1] * (ow - 1) + 1:s[1]] += (
-                gwin[..., i, j]
-            )
+    (kh, kw), (sh, sw), (oh, ow) = k, s, out
+    return [
+        (slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+        for i in range(kh) for j in range(kw)
+    ]
+
+
+def _new_like(view, fill_zero=False):
+    """A pooled array shaped like ``view``, laid out in memory like it (e.g. channel-major)."""
+    order = sorted(range(view.ndim), key=lambda a: -abs(view.strides[a]))
+    shape = tuple(view.shape[a] for a in order)
+    buf = workspace.zeros(shape, view.dtype) if fill_zero else workspace.empty(shape, view.dtype)
+    return buf.transpose(np.argsort(order))
+
+
+def _spread(values, xd, k, s, out):
+    """Adjoint of reading the windows: add ``values(o)`` (N, C, oh, ow) at window offset o.
+
+    The gradient array is created like the input (same memory layout).
+    """
+    gx = _new_like(xd, fill_zero=True)
+    overlap = s[0] < k[0] or s[1] < k[1]
+    for o, (rows, cols) in enumerate(_offsets(k, s, out)):
+        if overlap:
+            gx[:, :, rows, cols] += values(o)
+        else:  # each input element is in at most one window
+            gx[:, :, rows, cols] = values(o)
     return gx
 
 
 def max_pool2d(x, kernel_size, stride=None):
     """Max pooling over (kh, kw) windows; the gradient goes to each window's arg-max.
+
+    Ties go to the first maximum in row-major window order, as in PyTorch.
 
     Parameters
     ----------
@@ -105,17 +112,43 @@ def max_pool2d(x, kernel_size, stride=None):
     where = "max_pool2d"
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
-    win = _windows(xd, k, s, out)
-    flat = win.reshape(win.shape[:4] + (-1,))  # a copy: (N, C, oh, ow, kh kw)
-    idx = flat.argmax(axis=-1)[..., None]  # first maximum, as PyTorch
-    y = np.take_along_axis(flat, idx, axis=-1)[..., 0]
+    offsets = _offsets(k, s, out)
+    rows, cols = offsets[0]
+    y = _new_like(xd[:, :, rows, cols])  # laid out like the input
+    np.copyto(y, xd[:, :, rows, cols])
+    for rows, cols in offsets[1:]:
+        np.maximum(y, xd[:, :, rows, cols], out=y)
 
     def backward(g):
-        gflat = np.zeros(flat.shape, dtype=g.dtype)
-        np.put_along_axis(gflat, idx, g[..., None], axis=-1)
-        return (_scatter(gflat.reshape(win.shape), xd.shape, k, s, g.dtype),)
+        # The arg-max is found again here rather than stored: comparing with y is
+        # cheaper than tracking indices in the forward. ``taken`` marks windows whose
+        # first maximum was already seen, so a tie gives the gradient to the first.
+        gx = _new_like(xd, fill_zero=True)
+        overlap = s[0] < k[0] or s[1] < k[1]
+        taken = None
+        for rows, cols in offsets:
+            first = xd[:, :, rows, cols] == y
+            if taken is None:
+                taken = first
+            else:
+                first &= ~taken
+                taken |= first
+            if overlap:
+                gx[:, :, rows, cols] += g * first
+            else:
+                gx[:, :, rows, cols] = g * first
+        return (gx,)
 
     return make(y, (x,), backward)
+
+
+def _window_sum(xd, k, s, out):
+    offsets = _offsets(k, s, out)
+    rows, cols = offsets[0]
+    total = xd[:, :, rows, cols].copy(order="K")
+    for rows, cols in offsets[1:]:
+        total += xd[:, :, rows, cols]
+    return total
 
 
 def avg_pool2d(x, kernel_size, stride=None):
@@ -134,13 +167,14 @@ def avg_pool2d(x, kernel_size, stride=None):
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
     area = k[0] * k[1]
-    y = _windows(xd, k, s, out).sum(axis=(4, 5)) / area
+    y = _window_sum(xd, k, s, out)
+    y /= area
 
     def backward(g):
-        gwin = np.broadcast_to((g / area)[..., None, None], g.shape + k)
-        return (_scatter(gwin, xd.shape, k, s, g.dtype),)
+        share = g / area
+        return (_spread(lambda o: share, xd, k, s, out),)
 
-    return make(y.astype(xd.dtype, copy=False), (x,), backward)
+    return make(y, (x,), backward)
 
 
 def l2_pool2d(x, kernel_size, stride=None):
@@ -161,13 +195,12 @@ def l2_pool2d(x, kernel_size, stride=None):
     where = "l2_pool2d"
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
-    y = np.sqrt(_windows(xd * xd, k, s, out).sum(axis=(4, 5)))
+    y = np.sqrt(_window_sum(xd * xd, k, s, out))
 
     def backward(g):
         safe = np.where(y > 0, y, 1)
-        gsum = np.where(y > 0, g / (2 * safe), 0)  # d sqrt(u) / du = 1 / (2 sqrt(u))
-        gwin = np.broadcast_to(gsum[..., None, None], g.shape + k)
-        return (_scatter(gwin, xd.shape, k, s, g.dtype) * (2 * xd),)
+        ratio = np.where(y > 0, g / safe, 0)  # d out / d x = x / out
+        return (_spread(lambda o: ratio, xd, k, s, out) * xd,)
 
     return make(y, (x,), backward)
 

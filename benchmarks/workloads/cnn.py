@@ -1,0 +1,107 @@
+"""(issue 6) Throughput: LeNet-5-style CNN on 1x28x28 images, batch 64, SGD momentum 0.9.
+
+conv 5x5 (1 -> 6, "same") - ReLU - max-pool 2 - conv 5x5 (6 -> 16) - ReLU -
+max-pool 2 - flatten (400) - dense 120 - ReLU - dense 84 - ReLU - dense 10,
+softmax cross-entropy. One call trains one epoch of random MNIST-shaped
+float32 samples in shuffled mini-batches of 64, written the way each
+library's users would write it (PyTorch: ``nn.Conv2d``, ``max_pool2d``,
+``CrossEntropyLoss``, ``optim.SGD``). Random data is enough for throughput.
+
+Target (issue 6): rosenblatt's training throughput at least half of
+PyTorch CPU's, same thread count.
+"""
+
+import numpy as np
+
+import rosenblatt as rb
+from benchmarks import standins
+from benchmarks.common import torch_or_none
+
+BATCH, LR, MOMENTUM = 64, 0.01, 0.9
+
+
+def data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    return x, y
+
+
+def lenet(rng=None):
+    """The rosenblatt LeNet-5-style network (also used by the tests and the tour)."""
+    nn = rb.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding="same", rng=rng), standins.activation("ReLU"),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, rng=rng), standins.activation("ReLU"),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dense(400, 120, rng=rng), standins.activation("ReLU"),
+        nn.Dense(120, 84, rng=rng), standins.activation("ReLU"),
+        nn.Dense(84, 10, rng=rng),
+    )
+
+
+def rosenblatt_fn(x, y):
+    model = lenet(np.random.default_rng(0))
+    opt = standins.sgd(model.parameters(), lr=LR, momentum=MOMENTUM)
+    cross_entropy = standins.cross_entropy()
+    order = np.random.default_rng(1)
+    n = len(x)
+
+    def epoch():
+        perm = order.permutation(n)
+        for i in range(0, n, BATCH):
+            idx = perm[i:i + BATCH]
+            loss = cross_entropy(model(rb.tensor(x[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+def pytorch_fn(x, y):
+    torch = torch_or_none()
+    if torch is None:
+        return None
+    torch.manual_seed(0)
+    tnn = torch.nn
+    model = tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(),
+        tnn.Linear(400, 120), tnn.ReLU(),
+        tnn.Linear(120, 84), tnn.ReLU(),
+        tnn.Linear(84, 10),
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = tnn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    gen = torch.Generator().manual_seed(1)
+    n = len(x)
+
+    def epoch():
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n, BATCH):
+            idx = perm[i:i + BATCH]
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+def workloads(quick):
+    n = 1_280 if quick else 6_400
+    x, y = data(n)
+    return [{
+        "name": f"cnn LeNet-5 1x28x28, batch {BATCH}, epoch of {n:,}",
+        "unit": "samples/s",
+        "work": n,
+        "rosenblatt": rosenblatt_fn(x, y),
+        "references": {"pytorch": pytorch_fn(x, y), "sklearn": None},
+        "target": ">= 0.5x PyTorch",
+        "target_ratio": {"pytorch": 0.5},
+    }]
