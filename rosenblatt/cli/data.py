@@ -67,8 +67,14 @@ def _as_arrays(loaded, name):
                    "CLI cannot split into inputs and targets")
 
 
-def load_named(name, options=None, key="data.name"):
-    """Load a dataset of the registry by name: (X, y, X_test or None, y_test or None)."""
+def load_named(name, options=None, key="data.name", seed=0):
+    """Load a dataset of the registry by name: (X, y, X_test or None, y_test or None).
+
+    Generated datasets draw from the library generator, reseeded with ``seed``
+    first, so that ``train`` and ``evaluate`` see the same points.
+    """
+    import rosenblatt as rb
+
     datasets = _registry()
     known = [e[0] if isinstance(e, (tuple, list)) else getattr(e, "name", e)
              for e in (list(datasets.list_datasets().items())
@@ -77,6 +83,7 @@ def load_named(name, options=None, key="data.name"):
     if name not in known:
         raise CLIError(f"config key '{key}': unknown dataset {name!r}; expected one of: "
                        f"{', '.join(map(str, known))} (see `rosenblatt datasets`)")
+    rb.seed(seed)
     try:
         loaded = datasets.load(name, **(options or {}))
     except TypeError as e:
@@ -105,7 +112,7 @@ def split(x, y, fraction, seed, salt):
 
 def prepare(data_cfg, seed):
     """Train/validation/test arrays for a config's [data] table (not yet standardised)."""
-    x, y, xt, yt = load_named(data_cfg["name"], data_cfg["options"])
+    x, y, xt, yt = load_named(data_cfg["name"], data_cfg["options"], seed=seed)
     if y is None:
         raise CLIError(f"dataset {data_cfg['name']!r} has no targets; `train` needs (X, y)")
     if xt is None:

@@ -26,7 +26,8 @@ def add_parser(sub):
 def run(args):
     model, meta = load(args.model)
     same = meta.get("dataset") == args.data
-    x, y, xt, yt = load_named(args.data, meta.get("options") if same else None, key="--data")
+    x, y, xt, yt = load_named(args.data, meta.get("options") if same else None, key="--data",
+                              seed=meta.get("seed", 0))
     if y is None:
         raise CLIError(f"dataset {args.data!r} has no targets to evaluate against")
     if args.split == "test":

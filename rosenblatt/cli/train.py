@@ -126,6 +126,7 @@ def run(args):
 
     loss_fn = build.check_loss(training["loss"])
     xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed)
+    rb.seed(seed)  # the model's initialisation does not depend on how the data were drawn
     task = _task(training["loss"], ytr)
     dtype = np.dtype(cfg["model"]["dtype"])
     mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (

@@ -1,0 +1,232 @@
+"""The rosenblatt command end to end: train, evaluate, predict, datasets, tour; config errors."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+SMALL = """
+seed = 3
+[data]
+name = "moons"
+options = { n_samples = 120 }
+test = 0.25
+validation = 0.2
+[[model.layers]]
+type = "Dense"
+out_features = 16
+[[model.layers]]
+type = "Tanh"
+[[model.layers]]
+type = "Dense"
+out_features = 2
+[training]
+loss = "cross_entropy"
+epochs = 40
+batch_size = 16
+[optimizer]
+name = "adam"
+lr = 0.02
+[regularizers]
+L2 = { lam = 1e-4 }
+[callbacks]
+EarlyStopping = { patience = 50 }
+"""
+
+
+def _write(tmp_path, text, name="cfg.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One small training run shared by the tests that read its outputs."""
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = _write(tmp, SMALL)
+    out = tmp / "out"
+    code = main(["train", cfg, "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_train_writes_model_metrics_and_curve(trained, capsys):
+    assert {p.name for p in trained.iterdir()} >= {"model.safetensors", "metrics.json",
+                                                    "learning_curve.png"}
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["dataset"] == "moons" and metrics["task"] == "classification"
+    assert len(metrics["history"]["loss"]) == 40 == metrics["epochs_run"]
+    assert "val_loss" in metrics["history"]
+    assert metrics["samples"] == {"train": 72, "validation": 18, "test": 30}
+    assert metrics["test"]["accuracy"] > 0.8
+    assert (trained / "learning_curve.png").read_bytes().startswith(b"\x89PNG")
+    model = rb.load(trained / "model.safetensors")
+    assert model.num_parameters() == metrics["parameters"] == 2 * 16 + 16 + 16 * 2 + 2
+
+
+def test_train_prints_only_a_summary(tmp_path, capsys):
+    cfg = _write(tmp_path, SMALL.replace("epochs = 40", "epochs = 2"))
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet", "--seed", "4"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("test accuracy ") and "trained 2 epochs" in out[0]
+    assert out[1] == f"model: {tmp_path / 'o' / 'model.safetensors'}"
+
+
+def test_evaluate_rebuilds_the_same_test_split(trained, capsys):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(trained / "model.safetensors"), "--data", "moons",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"] == 30
+    assert result["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert result["loss"] == pytest.approx(metrics["test"]["loss"], rel=1e-5)
+
+
+def test_predict_npy_and_csv_print_one_line_per_row(trained, tmp_path, capsys):
+    x, y = rb.datasets.load("moons", n_samples=120)
+    np.save(tmp_path / "x.npy", x[:7])
+    np.savetxt(tmp_path / "x.csv", x[:7], delimiter=",", header="a,b", comments="")
+    model = str(trained / "model.safetensors")
+    capsys.readouterr()
+    assert main(["predict", model, str(tmp_path / "x.npy")]) == 0
+    from_npy = capsys.readouterr().out
+    assert main(["predict", model, str(tmp_path / "x.csv")]) == 0
+    from_csv = capsys.readouterr().out
+    lines = from_npy.splitlines()
+    assert from_npy == from_csv and len(lines) == 7 and set(lines) <= {"0", "1"}
+    assert np.mean(np.array(lines, dtype=int) == y[:7]) >= 5 / 7
+    assert main(["predict", model, str(tmp_path / "x.npy"), "--proba"]) == 0
+    proba = np.array([[float(v) for v in ln.split(",")] for ln in
+                      capsys.readouterr().out.splitlines()])
+    assert proba.shape == (7, 2) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert list(proba.argmax(axis=1)) == [int(v) for v in lines]
+
+
+def test_predict_stdout_is_clean_in_a_subprocess(trained, tmp_path):
+    x, _ = rb.datasets.load("moons", n_samples=120)
+    np.save(tmp_path / "x.npy", x[:3])
+    proc = subprocess.run([sys.executable, "-m", "rosenblatt.cli", "predict",
+                           str(trained / "model.safetensors"), str(tmp_path / "x.npy")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 3 and proc.stdout.replace("\n", "").isdigit()
+
+
+def test_predict_errors_are_clean(trained, tmp_path, capsys):
+    np.save(tmp_path / "bad.npy", np.ones((2, 5)))
+    model = str(trained / "model.safetensors")
+    assert main(["predict", model, str(tmp_path / "bad.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "has 5 features per sample but the model was trained on 2" in err
+    assert "Traceback" not in err
+    assert main(["predict", model, str(tmp_path / "missing.npy")]) == 2
+    assert "input file not found" in capsys.readouterr().err
+    (tmp_path / "x.txt.json").write_text("{}")
+    assert main(["predict", model, str(tmp_path / "x.txt.json")]) == 2
+    assert "INPUT must be a .npy or .csv file" in capsys.readouterr().err
+    (tmp_path / "junk.safetensors").write_bytes(b"not a model")
+    assert main(["predict", str(tmp_path / "junk.safetensors"), str(tmp_path / "bad.npy")]) == 2
+    assert "cannot load model" in capsys.readouterr().err
+
+
+def test_datasets_lists_the_registry(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    names = [line.split()[0] for line in out.splitlines()]
+    assert {"digits", "xor", "moons", "two_spirals"} <= set(names)
+
+
+BAD_CONFIGS = [
+    ("[data]\nname = 'moons'\n", "config key 'model' is missing"),
+    (SMALL.replace("epochs = 40", "epochs = -2"),
+     "config key 'training.epochs': expected an integer >= 1; got int -2"),
+    (SMALL.replace("epochs = 40", "epochs = '15'"),
+     "config key 'training.epochs': expected an integer >= 1; got str"),
+    (SMALL.replace("batch_size = 16", "batchsize = 16"),
+     "config key 'training.batchsize' is not recognised in [training]; expected one of: loss, "
+     "epochs, batch_size"),
+    (SMALL.replace('type = "Tanh"', 'type = "Tanhh"'),
+     "config key 'model.layers[1].type': unknown layer type 'Tanhh'; expected one of:"),
+    (SMALL.replace("out_features = 16", "out_features = 16\nunits = 3"),
+     "config key 'model.layers[0]' (Dense): "),
+    (SMALL.replace('name = "adam"', 'name = "adamw"'),
+     "config key 'optimizer.name': unknown optimizer 'adamw'; expected one of: Adadelta"),
+    (SMALL.replace("lr = 0.02", "lr = -1.0"), "config key 'optimizer' (Adam): "),
+    (SMALL.replace('name = "moons"', 'name = "mnist_big"'),
+     "config key 'data.name': unknown dataset 'mnist_big'; expected one of:"),
+    (SMALL.replace('loss = "cross_entropy"', 'loss = "crossentropy2"'),
+     "config key 'training.loss': unknown loss 'crossentropy2'"),
+    (SMALL.replace("test = 0.25", "test = 1.5"),
+     "config key 'data.test': expected a fraction in [0, 1); got float 1.5"),
+    (SMALL.replace("out_features = 2", "out_features = 3"),
+     "config key 'model.layers[2]': the model outputs 3 values per sample but dataset 'moons' "
+     "has 2 classes"),
+    (SMALL.replace("EarlyStopping = { patience = 50 }", "EarlyStopping = 5"),
+     "config key 'callbacks.EarlyStopping': expected a table of arguments"),
+    (SMALL + "\n[schedule]\nname = 'Cosine'\nlr = 0.1\nt_max = 10\n",
+     "config keys 'optimizer.lr' and [schedule] both set the learning rate"),
+    ("epoch = 3\n" + SMALL, "config key 'epoch' is not recognised at the top level"),
+    ("[data\nname=1", "is not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_CONFIGS,
+                         ids=[m[:40] for _, m in BAD_CONFIGS])
+def test_config_errors_name_the_key_and_exit_2(tmp_path, capsys, text, message):
+    cfg = _write(tmp_path, text)
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("rosenblatt train: error: ") and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nope.toml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_tour_quick_only_one_chapter(tmp_path, capsys):
+    code = main(["tour", "--quick", "--only", "backprop", "--out", str(tmp_path), "--strict"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out.splitlines()[0] == f"report: {tmp_path / 'report.html'}"
+    assert "0 not confirmed" in captured.out
+    assert "[1/1] Backpropagation and gradient checking" in captured.err
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 1
+
+
+def test_tour_unknown_chapter_is_a_usage_error(tmp_path, capsys):
+    assert main(["tour", "--only", "no-such-chapter", "--out", str(tmp_path)]) == 2
+    assert "no chapter named 'no-such-chapter'" in capsys.readouterr().err
+
+
+def test_tour_list(capsys):
+    assert main(["tour", "--list"]) == 0
+    assert "backprop" in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "usage: rosenblatt" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_digits_example_reaches_97_percent(tmp_path, capsys):
+    cfg = os.path.join(ROOT, "examples", "digits_mlp.toml")
+    assert main(["train", cfg, "--out", str(tmp_path), "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.97
+    assert metrics["samples"]["test"] == 359
