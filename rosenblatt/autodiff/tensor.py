@@ -252,7 +252,10 @@ def _run_backward(root, grad, retain_graph):
     summed over every path: a reverse topological order without recursion
     or a separate graph walk, that never visits a branch no gradient reaches.
     Gradients of interior nodes are summed out of place: an op may hand the
-    same array to several parents, or a broadcast view.
+    same array to several parents, or a broadcast view. (Tensors key the dict
+    by identity: distinct live objects never share ``object.__hash__``, so
+    their elementwise ``__eq__`` is never called; sequence numbers are
+    unique, so the heap never compares tensors either.)
     """
     if root._backward is None:
         _accumulate_leaf(root, grad)
@@ -278,8 +281,6 @@ def _run_backward(root, grad, retain_graph):
 
 
 # -- helpers shared by every op --------------------------------------------------
-
-_FLOAT_KINDS = "f"
 
 
 def as_float_array(data, dtype=None, where="tensor"):
