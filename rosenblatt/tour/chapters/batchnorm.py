@@ -1,0 +1,119 @@
+"""Tour: batch normalization (notes: "Batch Normalization")."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+from ._common import accuracy, digits, train
+
+
+def _deep_net(depth, width, bn, init, rng):
+    """64 -> width x depth (sigmoid) -> 10; with BN: Dense without bias, BN, then sigmoid."""
+    layers, n_in = [], 64
+    for _ in range(depth):
+        layers.append(rb.nn.Dense(n_in, width, bias=not bn, init=init, rng=rng))
+        if bn:
+            layers.append(rb.nn.BatchNorm1d(width))
+        layers.append(rb.nn.Sigmoid())
+        n_in = width
+    layers.append(rb.nn.Dense(n_in, 10, rng=rng))
+    return rb.nn.Sequential(*layers)
+
+
+@chapter("Batch normalization", section="Batch Normalization", order=45)
+def run(ctx):
+    rng = ctx.rng
+    ctx.text(
+        "Batch normalization standardises each feature over the mini-batch, "
+        "x̂ = (x − mean) / √(var + ε), then scales and shifts it, γ x̂ + β. At test time the "
+        "running averages of the training batches' statistics are used instead."
+    )
+    bn = rb.nn.BatchNorm1d(5)
+    x = rng.normal(loc=[-3, 0, 2, 10, 50], scale=[0.1, 1, 3, 10, 100], size=(256, 5))
+    out = bn(rb.tensor(x.astype(np.float32))).data
+    ctx.table(["feature", "input mean", "input std", "output mean", "output std"],
+              [[k, float(x[:, k].mean()), float(x[:, k].std()), float(out[:, k].mean()),
+                float(out[:, k].std())] for k in range(5)])
+    ctx.claim("In training, each feature of the batch is standardised to mean 0 and "
+              "standard deviation 1 (γ = 1, β = 0 at initialisation)",
+              np.abs(out.mean(axis=0)).max() < 1e-4 and np.abs(out.std(axis=0) - 1).max() < 1e-3,
+              f"output means within {np.abs(out.mean(axis=0)).max():.1e} of 0, stds within "
+              f"{np.abs(out.std(axis=0) - 1).max():.1e} of 1")
+    bn2 = rb.nn.BatchNorm1d(5, momentum=0.1)
+    for _ in range(200):
+        bn2(rb.tensor(rng.normal(loc=[-3, 0, 2, 10, 50], scale=[0.1, 1, 3, 10, 100],
+                                 size=(64, 5)).astype(np.float32)))
+    one = np.array([[-3, 0, 2, 10, 50]], dtype=np.float32)
+    test_out = bn2.eval()(rb.tensor(one)).data
+    expected = (one - bn2.running_mean) / np.sqrt(bn2.running_var + bn2.eps)
+    ctx.claim("At test time the running averages of the training statistics are used (a "
+              "single example can be normalised)",
+              np.allclose(test_out, expected, atol=1e-5)
+              and np.allclose(bn2.running_mean, [-3, 0, 2, 10, 50], rtol=0.1, atol=0.1),
+              "running mean after 200 batches: "
+              + ", ".join(f"{v:.2f}" for v in bn2.running_mean) + " (true means −3, 0, 2, 10, 50)")
+
+    # -- training a deep sigmoid network with and without BN --------------------------------
+    n_train = 600 if ctx.quick else 1200
+    x, y, xt, yt = digits(rng, n_train)
+    depth, width = 6, 64
+    epochs = 5 if ctx.quick else 15
+    ctx.text(
+        f"A deep sigmoid network (64 → {depth} × {width} → 10) on {n_train} of scikit-learn's "
+        "digits, "
+        f"plain SGD, batches of 50, {epochs} epochs, with and without batch normalization "
+        "after each hidden layer's affine map."
+    )
+    seed = int(rng.integers(2**31))
+    rows, curves = [], {}
+    for lr in (0.05, 0.5, 2.0):
+        for use_bn in (False, True):
+            r = np.random.default_rng(seed)
+            net = _deep_net(depth, width, use_bn, "glorot_uniform", r)
+            losses = train(net, x, y, rb.losses.cross_entropy,
+                           rb.optim.SGD(net.parameters(), lr=lr), epochs, 50,
+                           np.random.default_rng(seed))
+            acc = accuracy(net, xt, yt)
+            name = f"{'BN' if use_bn else 'no BN'}, lr {lr:g}"
+            curves[name] = losses
+            rows.append([f"{lr:g}", "yes" if use_bn else "no", losses[-1], acc])
+    for init_name, init in [("N(0, 0.01²)", lambda shape, **kw: rb.nn.init.normal(
+            shape, std=0.01, rng=kw.get("rng"), dtype=kw.get("dtype", np.float32)))]:
+        for use_bn in (False, True):
+            r = np.random.default_rng(seed)
+            net = _deep_net(depth, width, use_bn, init, r)
+            losses = train(net, x, y, rb.losses.cross_entropy,
+                           rb.optim.SGD(net.parameters(), lr=0.5), epochs, 50,
+                           np.random.default_rng(seed))
+            rows.append([f"0.5, init {init_name}", "yes" if use_bn else "no", losses[-1],
+                         accuracy(net, xt, yt)])
+    ctx.table(["learning rate", "batch norm", f"training loss after {epochs} epochs",
+               "test accuracy"], rows)
+    with ctx.figure("Training loss of the deep sigmoid network, per epoch, for three learning "
+                    "rates with (solid) and without (dashed) batch normalization.",
+                    size=(6.5, 3.4)) as fig:
+        ax = fig.add_subplot()
+        for i, lr in enumerate((0.05, 0.5, 2.0)):
+            for use_bn, style in ((False, "--"), (True, "-")):
+                name = f"{'BN' if use_bn else 'no BN'}, lr {lr:g}"
+                ax.semilogy(range(1, epochs + 1), curves[name], style, color=f"C{i}", label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy")
+        ax.legend(fontsize=7, ncol=3)
+        ax.grid(True, alpha=0.3)
+    acc = {(r[0], r[1]): r[3] for r in rows}
+    best_plain = max(v for (lr, b), v in acc.items() if b == "no" and "init" not in lr)
+    best_bn = max(v for (lr, b), v in acc.items() if b == "yes" and "init" not in lr)
+    ctx.claim("Batch normalization improves training time: the same deep network reaches a "
+              "better model in the same number of epochs", best_bn > best_plain + 0.05,
+              f"best test accuracy after {epochs} epochs: {best_bn:.1%} with BN, "
+              f"{best_plain:.1%} without")
+    ctx.claim("Batch normalization allows higher learning rates",
+              acc[("2", "yes")] > 0.8 and acc[("2", "yes")] > acc[("2", "no")] + 0.1,
+              f"at lr 2: {acc[('2', 'yes')]:.1%} with BN, {acc[('2', 'no')]:.1%} without")
+    small = [r for r in rows if "init" in r[0]]
+    ctx.claim("Batch normalization reduces the importance of proper initialisation",
+              small[1][3] > 0.8 and small[1][3] > small[0][3] + 0.3,
+              f"weights from N(0, 0.01²): test accuracy {small[0][3]:.1%} without BN, "
+              f"{small[1][3]:.1%} with")
