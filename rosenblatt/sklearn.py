@@ -213,7 +213,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     --------
     >>> import rosenblatt as rb
     >>> X, y = rb.datasets.moons(200, noise=0.1, rng=0)
-    >>> clf = rb.sklearn.MLPClassifier((16,), learning_rate_init=0.01, max_iter=300,
+    >>> clf = rb.sklearn.MLPClassifier((16,), learning_rate_init=0.01, batch_size=32,
     ...                                random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.95
     True
