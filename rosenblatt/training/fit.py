@@ -16,132 +16,24 @@ names the epoch and batch, after putting back the last weights that gave a
 finite loss.
 """
 
-import math
 import os
-import time
 
 import numpy as np
 
-from .. import randomness
 from ..autodiff.tensor import Tensor, no_grad
 from ..nn import losses as losses_module
 from ..nn import regularizers as regs_module
 from ..nn.module import Module
-from ..optim.clipping import clip_grad_norm, clip_grad_value
 from . import metrics as metrics_module
 from .callbacks import Callback
 from .curriculum import Curriculum
-from .history import History
 from .progress import ProgressBar
+from .trainer import DivergenceError, Trainer, evaluate_arrays
+
+__all__ = ["DivergenceError", "Trainer", "evaluate", "fit", "predict"]
 
 LOSSES = ("cross_entropy", "mse", "binary_cross_entropy", "binary_cross_entropy_with_logits",
           "nll", "log_loss", "hinge", "max_margin")
-_LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a NaN/inf loss; the model holds its last good weights.
-
-    Attributes
-    ----------
-    epoch, batch : int
-        Where it happened (0-based).
-    history : History
-        The epochs completed before.
-    """
-
-    def __init__(self, message, epoch, batch, history):
-        super().__init__(message)
-        self.epoch, self.batch, self.history = epoch, batch, history
-
-
-class Trainer:
-    """What callbacks see of a running ``fit``.
-
-    Attributes
-    ----------
-    model, optimizer, history, rng
-    epoch, batch, n_batches : int
-        The current position (0-based).
-    start_epoch : int
-        The first epoch of this call (> 0 when resuming).
-    x_batch : ndarray or None
-        The inputs of the last batch (as given to the model).
-    stop_training : bool
-        Set by a callback to stop after the current epoch.
-    """
-
-    def __init__(self, model, optimizer, history, rng, callbacks, regularizers, augment):
-        self.model, self.optimizer, self.history, self.rng = model, optimizer, history, rng
-        self.callbacks, self.regularizers, self.augment = callbacks, regularizers, augment
-        self.epoch = self.batch = self.n_batches = self.start_epoch = self.steps = 0
-        self.x_batch = None
-        self.stop_training = False
-        self.pending_checkpoints = []
-
-    # -- checkpoints --------------------------------------------------------------
-    def generators(self):
-        """Every random generator the run draws from, by a stable name."""
-        found, seen = {}, set()
-
-        def add(name, value):
-            if isinstance(value, np.random.Generator) and id(value) not in seen:
-                seen.add(id(value))
-                found[name] = value
-
-        add("fit", self.rng)
-        add("library", randomness.generator())
-        stack = [("model", self.model)]
-        while stack:
-            prefix, module = stack.pop(0)
-            for attr, value in vars(module).items():
-                add(f"{prefix}.{attr}", value)
-            stack.extend((f"{prefix}.{name}", child) for name, child in module.named_children())
-        owners = [("optimizer", self.optimizer), ("optimizer.inner",
-                                                  getattr(self.optimizer, "optimizer", None)),
-                  ("augment", self.augment)]
-        owners += [(f"regularizer{i}", r) for i, r in enumerate(self.regularizers)]
-        for prefix, owner in owners:
-            for attr, value in (vars(owner).items() if hasattr(owner, "__dict__") else ()):
-                add(f"{prefix}.{attr}", value)
-        return found
-
-    def save_checkpoint(self, path, epochs_done):
-        """Write weights, optimizer state, epoch, RNG states, History and callback states."""
-        from ..io import save  # io sits below training, but imports lazily keep start-up light
-
-        metadata = {
-            "epoch": int(epochs_done),
-            "generators": {k: g.bit_generator.state for k, g in self.generators().items()},
-            "history": self.history.to_dict(),
-            "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
-                          for cb in self.callbacks],
-        }
-        save(self.model, path, optimizer=self.optimizer, metadata=metadata)
-
-    def resume(self, path):
-        """Load a checkpoint in place; returns the number of epochs it had done."""
-        from ..io import FormatError, load_checkpoint, registry
-
-        ckpt = load_checkpoint(path)
-        meta = ckpt.metadata
-        if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None:
-            raise ValueError(f"fit: {os.fspath(path)} is a model file, not a training checkpoint "
-                             f"(written by rb.callbacks.Checkpoint)")
-        if registry.spec_of(self.model) != registry.spec_of(ckpt.model):
-            raise FormatError(f"fit: {os.fspath(path)} holds another architecture than the "
-                              f"model being trained")
-        self.model.load_state_dict(ckpt.model.state_dict())
-        self.optimizer.load_state_dict(ckpt.optimizer_state)
-        gens = self.generators()
-        for name, state in meta.get("generators", {}).items():
-            if name in gens:
-                gens[name].bit_generator.state = state
-        self.history = History.from_dict(meta.get("history", {}))
-        for cb, state in zip(self.callbacks, meta.get("callbacks", [])):
-            if state is not None and callable(getattr(cb, "load_state_dict", None)):
-                cb.load_state_dict(state)
-        return int(meta["epoch"])
 
 
 # -- argument checks ---------------------------------------------------------------------
@@ -186,20 +78,6 @@ def _resolve_loss(loss):
     raise TypeError(f"fit: loss must be a name or a callable; got {type(loss).__name__}")
 
 
-def _target_for(pred, target, loss_name):
-    """Let (batch,) targets meet (batch, 1) outputs (a common off-by-a-dimension slip)."""
-    if (loss_name not in _LABEL_LOSSES and target.ndim == 1 and pred.ndim == 2
-            and pred.shape[1] == 1):
-        return target.reshape(-1, 1)
-    return target
-
-
-def _batches(n, batch_size, order):
-    if order is None:
-        return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
 def _metric_plan(metrics, y, loss_name):
     plan = metrics_module.resolve(metrics)
     classification = y is not None and (
@@ -242,32 +120,7 @@ def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     X = _as_data(X, "X", dtype)
     y = None if y is None else _as_data(y, "y", dtype)
     plan = _metric_plan(metrics, y, loss_name)
-    return _evaluate(model, X, y, loss_fn, loss_name, plan, batch_size)
-
-
-def _evaluate(model, X, y, loss_fn, loss_name, plan, batch_size):
-    modes = [m.training for m in model.modules()]
-    model.eval()
-    total, count = 0.0, 0
-    sums = {name: [0.0, 0] for name, _ in plan}
-    try:
-        with no_grad():
-            for sl in _batches(len(X), batch_size, None):
-                xb = X[sl]
-                pred = model(Tensor(xb))
-                target = _target_for(pred, xb if y is None else y[sl], loss_name)
-                total += float(loss_fn(pred, target).item()) * len(xb)
-                count += len(xb)
-                for name, fn in plan:
-                    s, c = fn(pred.data, target)
-                    sums[name][0] += s
-                    sums[name][1] += c
-    finally:
-        for m, mode in zip(model.modules(), modes):
-            m.training = mode
-    out = {"loss": total / max(count, 1)}
-    out.update({name: s / max(c, 1) for name, (s, c) in sums.items()})
-    return out
+    return evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size)
 
 
 def _param_dtype(model):
@@ -377,6 +230,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         raise ValueError(f"fit: X must hold at least one example; got shape {X.shape}")
     if y is not None and len(y) != len(X):
         raise ValueError(f"fit: X has {len(X)} examples but y has {len(y)}")
+    validation, val_plan = None, ()
     if validation_data is not None:
         if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
             Xv, yv = validation_data
@@ -386,8 +240,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         yv = None if yv is None else _as_data(yv, "validation y", dtype)
         if yv is not None and len(yv) != len(Xv):
             raise ValueError(f"fit: validation X has {len(Xv)} examples but y has {len(yv)}")
+        validation = (Xv, yv)
     loss_fn, loss_name = _resolve_loss(loss)
     plan = _metric_plan(metrics, y, loss_name)
+    if validation is not None:
+        val_plan = _metric_plan(metrics, validation[1], loss_name)
     regs = regs_module.collect(model, regularizers)
     callbacks = list(callbacks or ())
     for cb in callbacks:
@@ -401,118 +258,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         curriculum = Curriculum(scores)
     if curriculum is not None and len(curriculum) != len(X):
         raise ValueError(f"fit: the curriculum scores {len(curriculum)} examples; X has {len(X)}")
-    rng = randomness.resolve_rng(rng)
-    trainer = Trainer(model, optimizer, History(), rng, callbacks, regs, augment)
+    progress_bar = ProgressBar(epochs, 1) if progress else None
+    if progress_bar is not None and not progress_bar.enabled:  # not a terminal
+        progress_bar = None
+    trainer = Trainer(model, optimizer, X=X, y=y, loss_fn=loss_fn, loss_name=loss_name,
+                      plan=plan, batch_size=batch_size, shuffle=shuffle, curriculum=curriculum,
+                      validation=validation, val_plan=val_plan, regularizers=regs,
+                      callbacks=callbacks, augment=augment, rng=rng, clip_norm=clip_norm,
+                      clip_value=clip_value, progress=progress_bar)
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
         trainer.start_epoch = trainer.resume(resume_from)
-    vec = getattr(optimizer, "vec", None)
-    good_theta = None if vec is None else np.empty_like(vec.data)
-    n = len(X) if curriculum is None else None
-    bar = ProgressBar(epochs, 1) if progress else None
-    modes = [m.training for m in model.modules()]
-    for cb in callbacks:
-        cb.on_train_begin(trainer)
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            for epoch in range(trainer.start_epoch, epochs):
-                trainer.epoch = epoch
-                started = time.perf_counter()
-                model.train()
-                for cb in callbacks:
-                    cb.on_epoch_begin(trainer, epoch)
-                if curriculum is not None:
-                    order = curriculum.order(epoch, rng)
-                else:
-                    order = rng.permutation(n) if shuffle else None
-                batches = _batches(len(X), batch_size, order)
-                trainer.n_batches = len(batches)
-                if bar is not None:
-                    bar.n_batches = len(batches)
-                buffers = [(b, np.array(b, copy=True)) for _, b in model.named_buffers()
-                           if isinstance(b, np.ndarray)]
-                total, count = 0.0, 0
-                sums = {name: [0.0, 0] for name, _ in plan}
-                for b, index in enumerate(batches):
-                    trainer.batch = b
-                    xb = X[index]
-                    if augment is not None:
-                        xb = augment(xb, rng)
-                    xin = regs_module.transform_input(regs, xb, rng) if regs else xb
-                    trainer.x_batch = xin
-                    pred = model(Tensor(xin))
-                    target = _target_for(pred, xb if y is None else y[index], loss_name)
-                    data_loss = loss_fn(pred, target)
-                    penalty = regs_module.penalty(regs, model) if regs else None
-                    objective = data_loss if penalty is None else data_loss + penalty
-                    value = float(objective.item())
-                    if not math.isfinite(value):
-                        _diverged(trainer, vec, good_theta, buffers, epoch, b, value)
-                    if good_theta is not None:
-                        np.copyto(good_theta, vec.data)
-                    optimizer.zero_grad()
-                    objective.backward()
-                    for cb in callbacks:
-                        cb.on_backward(trainer)
-                    if clip_value is not None:
-                        clip_grad_value(optimizer, clip_value)
-                    if clip_norm is not None:
-                        clip_grad_norm(optimizer, clip_norm)
-                    optimizer.step()
-                    trainer.steps += 1
-                    if regs:
-                        regs_module.after_step(regs, model)
-                    size = len(xb)
-                    batch_loss = float(data_loss.item())
-                    total += batch_loss * size
-                    count += size
-                    for name, fn in plan:
-                        s, c = fn(pred.data, target)
-                        sums[name][0] += s
-                        sums[name][1] += c
-                    if bar is not None or callbacks:
-                        logs = {"loss": total / count}
-                        logs.update({k: s / max(c, 1) for k, (s, c) in sums.items()})
-                        if bar is not None:
-                            bar.update(epoch, b, logs)
-                        for cb in callbacks:
-                            cb.on_batch_end(trainer, b, logs)
-                logs = {"loss": total / max(count, 1)}
-                logs.update({k: s / max(c, 1) for k, (s, c) in sums.items()})
-                if validation_data is not None:
-                    val = _evaluate(model, Xv, yv, loss_fn, loss_name,
-                                    _metric_plan(metrics, yv, loss_name), max(batch_size, 256))
-                    logs.update({f"val_{k}": v for k, v in val.items()})
-                lr = getattr(optimizer, "lr", None)
-                if isinstance(lr, (int, float)):
-                    logs["lr"] = float(lr)
-                logs["time"] = time.perf_counter() - started
-                for cb in callbacks:
-                    cb.on_epoch_end(trainer, epoch, logs)
-                trainer.history.append(epoch, logs)
-                for path in trainer.pending_checkpoints:
-                    trainer.save_checkpoint(path, epoch + 1)
-                trainer.pending_checkpoints.clear()
-                if bar is not None:
-                    bar.end_epoch(epoch, logs)
-                if trainer.stop_training:
-                    break
-    finally:
-        for m, mode in zip(model.modules(), modes):
-            m.training = mode
-    for cb in callbacks:
-        cb.on_train_end(trainer)
-    return trainer.history
-
-
-def _diverged(trainer, vec, good_theta, buffers, epoch, batch, value):
-    if vec is not None and trainer.steps > 0:
-        np.copyto(vec.data, good_theta)
-        restored = "the weights from before the last step (the last finite loss)"
-    else:
-        restored = "the weights it had when training started (the first batch diverged)"
-    for live, saved in buffers:
-        live[...] = saved
-    raise DivergenceError(
-        f"fit: the loss became {value} at epoch {epoch} (0-based), batch {batch}; training "
-        f"stopped and the model keeps {restored}. Try a lower learning rate, gradient clipping "
-        f"(clip_norm=1.0) or check the data scale.", epoch, batch, trainer.history)
+    return trainer.run(epochs)

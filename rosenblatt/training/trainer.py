@@ -1,0 +1,313 @@
+"""The mechanics of ``rb.fit``: epochs, mini-batches, checkpoints, divergence (notes: "Training
+neural networks", "Shuffling & curriculum learning").
+
+:class:`Trainer` runs the loop that :func:`rosenblatt.training.fit` sets up
+and is what callbacks see. One training step is the notes' recipe::
+
+    x = augment(x); x = regularizers' transform_input(x)
+    loss = loss_fn(model(x), y) + regularizers' penalty
+    (stop if the loss is not finite)
+    zero_grad(); loss.backward(); clip; optimizer.step(); regularizers' after_step
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+
+from .. import randomness
+from ..autodiff.tensor import Tensor, no_grad
+from ..nn import regularizers as regs_module
+from ..optim.clipping import clip_grad_norm, clip_grad_value
+from .history import History
+
+_LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN/inf loss; the model holds its last good weights.
+
+    Attributes
+    ----------
+    epoch, batch : int
+        Where it happened (0-based).
+    history : History
+        The epochs completed before.
+    """
+
+    def __init__(self, message, epoch, batch, history):
+        super().__init__(message)
+        self.epoch, self.batch, self.history = epoch, batch, history
+
+
+def target_for(pred, target, loss_name):
+    """Let (batch,) targets meet (batch, 1) outputs (a common off-by-a-dimension slip)."""
+    if (loss_name not in _LABEL_LOSSES and target.ndim == 1 and pred.ndim == 2
+            and pred.shape[1] == 1):
+        return target.reshape(-1, 1)
+    return target
+
+
+def batches(n, batch_size, order):
+    """Slices (in order) or index arrays (from ``order``) of consecutive mini-batches."""
+    if order is None:
+        return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class _Means:
+    """Running example-weighted averages of the loss and the metrics over an epoch."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.total, self.count = 0.0, 0
+        self.sums = {name: [0.0, 0] for name, _ in plan}
+
+    def add(self, loss, size, pred, target):
+        self.total += loss * size
+        self.count += size
+        for name, fn in self.plan:
+            s, c = fn(pred, target)
+            self.sums[name][0] += s
+            self.sums[name][1] += c
+
+    def logs(self):
+        out = {"loss": self.total / max(self.count, 1)}
+        out.update({name: s / max(c, 1) for name, (s, c) in self.sums.items()})
+        return out
+
+
+def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size):
+    """Average loss and metrics in eval mode without a graph (the model's modes are restored)."""
+    modes = [m.training for m in model.modules()]
+    model.eval()
+    means = _Means(plan)
+    try:
+        with no_grad():
+            for sl in batches(len(X), batch_size, None):
+                xb = X[sl]
+                pred = model(Tensor(xb))
+                target = target_for(pred, xb if y is None else y[sl], loss_name)
+                means.add(float(loss_fn(pred, target).item()), len(xb), pred.data, target)
+    finally:
+        for m, mode in zip(model.modules(), modes):
+            m.training = mode
+    return means.logs()
+
+
+class Trainer:
+    """A running ``fit``: the loop, and what callbacks see of it.
+
+    Attributes
+    ----------
+    model, optimizer, history, rng
+    epoch, batch, n_batches : int
+        The current position (0-based).
+    start_epoch : int
+        The first epoch of this call (> 0 when resuming).
+    steps : int
+        Optimizer steps taken in this call.
+    x_batch : ndarray or None
+        The inputs of the last batch (as given to the model).
+    stop_training : bool
+        Set by a callback to stop after the current epoch.
+    """
+
+    def __init__(self, model, optimizer, *, X, y, loss_fn, loss_name, plan, batch_size,
+                 shuffle=True, curriculum=None, validation=None, val_plan=(), regularizers=(),
+                 callbacks=(), augment=None, rng=None, clip_norm=None, clip_value=None,
+                 progress=None):
+        self.model, self.optimizer, self.history = model, optimizer, History()
+        self.rng = randomness.resolve_rng(rng)
+        self.X, self.y, self.loss_fn, self.loss_name, self.plan = X, y, loss_fn, loss_name, plan
+        self.batch_size, self.shuffle, self.curriculum = batch_size, shuffle, curriculum
+        self.validation, self.val_plan = validation, val_plan
+        self.regularizers, self.callbacks, self.augment = list(regularizers), callbacks, augment
+        self.clip_norm, self.clip_value, self.progress = clip_norm, clip_value, progress
+        self.epoch = self.batch = self.n_batches = self.start_epoch = self.steps = 0
+        self.x_batch = None
+        self.stop_training = False
+        self.pending_checkpoints = []
+        vec = getattr(optimizer, "vec", None)
+        self._vec = vec
+        self._good_theta = None if vec is None else np.empty_like(vec.data)
+        self._buffers = []
+
+    # -- the loop -----------------------------------------------------------------
+    def run(self, epochs):
+        """Train from ``start_epoch`` up to ``epochs``; returns the History."""
+        modes = [m.training for m in self.model.modules()]
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                for epoch in range(self.start_epoch, epochs):
+                    self._epoch(epoch)
+                    if self.stop_training:
+                        break
+        finally:
+            for m, mode in zip(self.model.modules(), modes):
+                m.training = mode
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    def _order(self, epoch):
+        if self.curriculum is not None:
+            return self.curriculum.order(epoch, self.rng)
+        return self.rng.permutation(len(self.X)) if self.shuffle else None
+
+    def _epoch(self, epoch):
+        self.epoch = epoch
+        started = time.perf_counter()
+        self.model.train()
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self, epoch)
+        plan = batches(len(self.X), self.batch_size, self._order(epoch))
+        self.n_batches = len(plan)
+        if self.progress is not None:
+            self.progress.n_batches = len(plan)
+        self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
+                         if isinstance(b, np.ndarray)]
+        means = _Means(self.plan)
+        report = self.progress is not None or bool(self.callbacks)
+        for b, index in enumerate(plan):
+            self.batch = b
+            self._step(index, means)
+            if report:
+                logs = means.logs()
+                if self.progress is not None:
+                    self.progress.update(epoch, b, logs)
+                for cb in self.callbacks:
+                    cb.on_batch_end(self, b, logs)
+        self._end_epoch(epoch, means.logs(), started)
+
+    def _step(self, index, means):
+        """One mini-batch: forward, loss, divergence check, backward, clip, step."""
+        xb = self.X[index]
+        if self.augment is not None:
+            xb = self.augment(xb, self.rng)
+        regs = self.regularizers
+        xin = regs_module.transform_input(regs, xb, self.rng) if regs else xb
+        self.x_batch = xin
+        pred = self.model(Tensor(xin))
+        target = target_for(pred, xb if self.y is None else self.y[index], self.loss_name)
+        data_loss = self.loss_fn(pred, target)
+        penalty = regs_module.penalty(regs, self.model) if regs else None
+        objective = data_loss if penalty is None else data_loss + penalty
+        value = float(objective.item())
+        if not math.isfinite(value):
+            self._diverged(value)
+        if self._vec is not None:  # the weights of the last finite loss
+            np.copyto(self._good_theta, self._vec.data)
+        self.optimizer.zero_grad()
+        objective.backward()
+        for cb in self.callbacks:
+            cb.on_backward(self)
+        if self.clip_value is not None:
+            clip_grad_value(self.optimizer, self.clip_value)
+        if self.clip_norm is not None:
+            clip_grad_norm(self.optimizer, self.clip_norm)
+        self.optimizer.step()
+        self.steps += 1
+        if regs:
+            regs_module.after_step(regs, self.model)
+        means.add(float(data_loss.item()), len(xb), pred.data, target)
+
+    def _end_epoch(self, epoch, logs, started):
+        if self.validation is not None:
+            Xv, yv = self.validation
+            val = evaluate_arrays(self.model, Xv, yv, self.loss_fn, self.loss_name,
+                                  self.val_plan, max(self.batch_size, 256))
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        lr = getattr(self.optimizer, "lr", None)
+        if isinstance(lr, (int, float)):
+            logs["lr"] = float(lr)
+        logs["time"] = time.perf_counter() - started
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, logs)
+        self.history.append(epoch, logs)
+        for path in self.pending_checkpoints:
+            self.save_checkpoint(path, epoch + 1)
+        self.pending_checkpoints.clear()
+        if self.progress is not None:
+            self.progress.end_epoch(epoch, logs)
+
+    def _diverged(self, value):
+        if self._vec is not None and self.steps > 0:
+            np.copyto(self._vec.data, self._good_theta)
+            restored = "the weights from before the last step (the last finite loss)"
+        else:
+            restored = "the weights it had when training started (the first batch diverged)"
+        for live, saved in self._buffers:
+            live[...] = saved
+        raise DivergenceError(
+            f"fit: the loss became {value} at epoch {self.epoch} (0-based), batch {self.batch}; "
+            f"training stopped and the model keeps {restored}. Try a lower learning rate, "
+            f"gradient clipping (clip_norm=1.0) or check the data scale.",
+            self.epoch, self.batch, self.history)
+
+    # -- checkpoints --------------------------------------------------------------
+    def generators(self):
+        """Every random generator the run draws from, by a stable name."""
+        found, seen = {}, set()
+
+        def add(name, value):
+            if isinstance(value, np.random.Generator) and id(value) not in seen:
+                seen.add(id(value))
+                found[name] = value
+
+        add("fit", self.rng)
+        add("library", randomness.generator())
+        stack = [("model", self.model)]
+        while stack:
+            prefix, module = stack.pop(0)
+            for attr, value in vars(module).items():
+                add(f"{prefix}.{attr}", value)
+            stack.extend((f"{prefix}.{name}", child) for name, child in module.named_children())
+        owners = [("optimizer", self.optimizer), ("optimizer.inner",
+                                                  getattr(self.optimizer, "optimizer", None)),
+                  ("augment", self.augment)]
+        owners += [(f"regularizer{i}", r) for i, r in enumerate(self.regularizers)]
+        for prefix, owner in owners:
+            for attr, value in (vars(owner).items() if hasattr(owner, "__dict__") else ()):
+                add(f"{prefix}.{attr}", value)
+        return found
+
+    def save_checkpoint(self, path, epochs_done):
+        """Write weights, optimizer state, epoch, RNG states, History and callback states."""
+        from ..io import save  # io sits below training, but imports lazily keep start-up light
+
+        metadata = {
+            "epoch": int(epochs_done),
+            "generators": {k: g.bit_generator.state for k, g in self.generators().items()},
+            "history": self.history.to_dict(),
+            "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
+                          for cb in self.callbacks],
+        }
+        save(self.model, path, optimizer=self.optimizer, metadata=metadata)
+
+    def resume(self, path):
+        """Load a checkpoint in place; returns the number of epochs it had done."""
+        from ..io import FormatError, load_checkpoint, registry
+
+        ckpt = load_checkpoint(path)
+        meta = ckpt.metadata
+        if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None:
+            raise ValueError(f"fit: {os.fspath(path)} is a model file, not a training checkpoint "
+                             f"(written by rb.callbacks.Checkpoint)")
+        if registry.spec_of(self.model) != registry.spec_of(ckpt.model):
+            raise FormatError(f"fit: {os.fspath(path)} holds another architecture than the "
+                              f"model being trained")
+        self.model.load_state_dict(ckpt.model.state_dict())
+        self.optimizer.load_state_dict(ckpt.optimizer_state)
+        gens = self.generators()
+        for name, state in meta.get("generators", {}).items():
+            if name in gens:
+                gens[name].bit_generator.state = state
+        self.history = History.from_dict(meta.get("history", {}))
+        for cb, state in zip(self.callbacks, meta.get("callbacks", [])):
+            if state is not None and callable(getattr(cb, "load_state_dict", None)):
+                cb.load_state_dict(state)
+        return int(meta["epoch"])
