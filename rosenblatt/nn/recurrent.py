@@ -399,3 +399,7 @@ class RNN(RecurrentBase):
         else:
             out = rnn(proj, None, self.W_h[layer], None, init[0], self.nonlinearity)
         return out, (out[:, -1],)
+
+    def extra_repr(self):
+        extra = super().extra_repr()
+        return extra + (", nonlinearity='relu'" if self.nonlinearity != "tanh" else "")

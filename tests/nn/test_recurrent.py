@@ -196,3 +196,23 @@ def test_errors_name_the_layer_and_shapes(rng):
         rb.nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="hidden_size must be a positive integer; got 0"):
         rb.nn.GRU(3, 0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: rb.nn.LSTM(3, 4, num_layers=2, peephole=True, learn_initial_state=True, rng=0),
+    lambda: rb.nn.LSTM(3, 4, coupled=True, forget_bias=0.0, rng=0),
+    lambda: rb.nn.GRU(3, 4, batch_norm=True, rng=0),
+    lambda: rb.nn.RNN(3, 4, nonlinearity="relu", rng=0),
+    lambda: rb.nn.Bidirectional(rb.nn.GRU(3, 4, rng=0), rng=1),
+])
+def test_save_and_load_round_trip(tmp_path, rng, make):
+    layer = make()
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    layer(x)  # moves batch-norm running statistics away from their initial values
+    path = tmp_path / "layer.safetensors"
+    rb.save(layer, path)
+    loaded = rb.load(path)
+    assert repr(loaded) == repr(layer)
+    layer.eval()
+    loaded.eval()
+    np.testing.assert_array_equal(loaded(x)[0].data, layer(x)[0].data)
