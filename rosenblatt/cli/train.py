@@ -12,6 +12,7 @@ Progress goes to stderr; stdout gets the final summary only.
 
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -35,16 +36,9 @@ def add_parser(sub):
 
 
 def history_dict(history):
-    """Per-epoch metrics as {name: [values]} from a History (or a dict)."""
-    for attr in ("history", "metrics", "epochs"):
-        value = getattr(history, attr, None)
-        if isinstance(value, dict):
-            return {k: [float(v) for v in vs] for k, vs in value.items()}
-    if isinstance(history, dict):
-        return {k: [float(v) for v in vs] for k, vs in history.items()}
-    if hasattr(history, "keys"):
-        return {k: [float(v) for v in history[k]] for k in history.keys()}
-    raise TypeError(f"cannot read metrics from {type(history).__name__}")
+    """Per-epoch metrics as {name: [values]} from a History (NaN -> None, valid JSON)."""
+    table = history.history if hasattr(history, "history") else dict(history)
+    return {k: [float(v) if np.isfinite(v) else None for v in vs] for k, vs in table.items()}
 
 
 def predict_batches(model, x, batch_size=1024):
@@ -83,9 +77,12 @@ def plot_curves(hist, path, title):
     fig = new_figure((9 if acc else 5, 3.4))
     axes = fig.subplots(1, 2 if acc else 1)
     axes = list(np.atleast_1d(axes))
+    def values(key):
+        return [np.nan if v is None else v for v in hist[key]]
+
     for key in ("loss", "val_loss"):
         if key in hist:
-            axes[0].plot(range(1, len(hist[key]) + 1), hist[key], label=key)
+            axes[0].plot(range(1, len(hist[key]) + 1), values(key), label=key)
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("loss")
     axes[0].set_yscale("log")
@@ -93,7 +90,7 @@ def plot_curves(hist, path, title):
     axes[0].grid(True, alpha=0.3)
     if acc:
         for key in acc:
-            axes[1].plot(range(1, len(hist[key]) + 1), hist[key], label=key)
+            axes[1].plot(range(1, len(hist[key]) + 1), values(key), label=key)
         axes[1].set_xlabel("epoch")
         axes[1].set_ylabel("accuracy")
         axes[1].legend()
@@ -179,6 +176,8 @@ def run(args):
         raise CLIError(f"training failed: {e}") from None
     seconds = time.perf_counter() - start
     hist = history_dict(history)
+    if getattr(history, "stop_reason", None):
+        print(history.stop_reason, file=sys.stderr)
     test = evaluate_arrays(model, xt_, yt_, training["loss"], task)
 
     os.makedirs(out_dir, exist_ok=True)
@@ -193,7 +192,8 @@ def run(args):
     metrics = {"config": args.config, "dataset": cfg["data"]["name"], "task": task,
                "epochs_run": len(next(iter(hist.values()), [])), "train_seconds": seconds,
                "samples": {"train": len(xtr), "validation": len(xv), "test": len(xt)},
-               "parameters": model.num_parameters(), "history": hist, "test": test}
+               "parameters": model.num_parameters(), "history": hist, "test": test,
+               "stop_reason": getattr(history, "stop_reason", None)}
     with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=2)
     plot_curves(hist, os.path.join(out_dir, "learning_curve.png"),
