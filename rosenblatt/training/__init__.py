@@ -10,6 +10,7 @@ from .callbacks import (
     GradientMonitor,
     LambdaCallback,
     LearningRateScheduler,
+    ReduceLROnPlateau,
 )
 from .curriculum import Curriculum
 from .fit import DivergenceError, Trainer, evaluate, fit, predict
@@ -19,7 +20,8 @@ from .transfer import feature_extractor, features, replace_output
 
 __all__ = [
     "Callback", "Checkpoint", "Curriculum", "DivergenceError", "EarlyStopping", "GradientMonitor",
-    "History", "ImageAugmentation", "LambdaCallback", "LearningRateScheduler", "Trainer",
+    "History", "ImageAugmentation", "LambdaCallback", "LearningRateScheduler", "ReduceLROnPlateau",
+    "Trainer",
     "callbacks", "evaluate", "feature_extractor", "features", "fit", "predict", "replace_output",
     "shift_rotate", "tbptt_fit",
 ]

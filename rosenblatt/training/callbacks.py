@@ -254,6 +254,59 @@ class LearningRateScheduler(Callback):
         trainer.optimizer.lr = float(self.schedule(epoch))
 
 
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving.
+
+    The notes ("Tweaking hyperparameters"): "once you get closer, you may want
+    to decrease the learning rate to carefully identify the best minimum".
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+    factor : float, default 0.5
+        In (0, 1).
+    patience : int, default 2
+        Epochs without improvement before each reduction.
+    min_lr : float, default 0
+    mode : {"auto", "min", "max"}
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.5, patience=2, min_lr=0.0, mode="auto"):
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"ReduceLROnPlateau: patience must be an integer >= 0; "
+                             f"got {patience!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'auto', 'min' or 'max'; "
+                             f"got {mode!r}")
+        self.monitor, self.factor, self.patience = monitor, float(factor), patience
+        self.min_lr = float(min_lr)
+        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.wait = 0
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not computed; "
+                             f"available: {sorted(logs)}")
+        value = float(logs[self.monitor])
+        better = value > self.best if self.mode == "max" else value < self.best
+        if better:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            trainer.optimizer.lr = max(self.min_lr, trainer.optimizer.lr * self.factor)
+            self.wait = 0
+
+    def state_dict(self):
+        return {"best": self.best, "wait": self.wait}
+
+    def load_state_dict(self, state):
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+
+
 class LambdaCallback(Callback):
     """A callback from functions: ``LambdaCallback(on_epoch_end=fn)``."""
 

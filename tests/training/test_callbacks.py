@@ -180,3 +180,17 @@ def test_history_plot(rng):
     assert restored["accuracy"] == h["accuracy"]
     with pytest.raises(KeyError, match="History: no 'f1'"):
         h["f1"]
+
+
+def test_reduce_lr_on_plateau(rng):
+    X, y = _data(rng)
+    net = _net()
+    cb = rb.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=0.03)
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=6, progress=False, rng=0,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.2), validation_data=(X, 1 - y),
+               callbacks=[cb])
+    # val_loss (flipped labels) never improves after epoch 0: halve after every epoch from
+    # epoch 1 on (the logged lr is the one an epoch used), floor 0.03
+    assert h["lr"] == pytest.approx([0.2, 0.2, 0.1, 0.05, 0.03, 0.03])
+    with pytest.raises(ValueError, match=r"factor must be in \(0, 1\)"):
+        rb.callbacks.ReduceLROnPlateau(factor=2)
