@@ -60,7 +60,7 @@ class _BaseMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, max_iter=200, tol=1e-4,
                  n_iter_no_change=10, shuffle=True, random_state=None, optimizer="adam",
-                 momentum=0.9, dropout=0.0):
+                 momentum=0.9, dropout=0.0, early_stopping=False, validation_fraction=0.1):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -74,6 +74,8 @@ class _BaseMLP(BaseEstimator):
         self.optimizer = optimizer
         self.momentum = momentum
         self.dropout = dropout
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
 
     # -- validation ---------------------------------------------------------------------
     def _check_params(self):
@@ -120,6 +122,8 @@ class _BaseMLP(BaseEstimator):
         """Minibatch training of ``self.model_`` on float32 ``X``; sets the fitted attributes."""
         sizes = self._check_params()
         rng = _generator(self.random_state)
+        if self.early_stopping:
+            X, targets, X_val, t_val = self._hold_out(X, targets, rng)
         n = len(X)
         self.model_ = self._build(X.shape[1], n_out, sizes, rng)
         kwargs = {"momentum": self.momentum} if self.optimizer in ("sgd", "rmsprop") else {}
@@ -127,7 +131,8 @@ class _BaseMLP(BaseEstimator):
                                           **kwargs)
         weights = [layer.W for layer in self.model_ if isinstance(layer, nn.Dense)]
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
-        self.loss_curve_, best, stall = [], np.inf, 0
+        self.loss_curve_, best, stall, best_state = [], np.inf, 0, None
+        self.validation_scores_ = [] if self.early_stopping else None
         self.model_.train()
         for epoch in range(int(self.max_iter)):
             order = rng.permutation(n) if self.shuffle else np.arange(n)
@@ -147,19 +152,57 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"{type(self).__name__}: the loss diverged (epoch {epoch + 1}); "
                                  f"lower learning_rate_init (now {self.learning_rate_init})")
             self.loss_curve_.append(epoch_loss)
-            stall = 0 if epoch_loss < best - self.tol else stall + 1
-            best = min(best, epoch_loss)
+            if self.early_stopping:  # the notes' early stopping: watch held-out data
+                score = self._validation_score(X_val, t_val)
+                self.validation_scores_.append(score)
+                improved, current = score > -best + self.tol, -score
+                if score > -best:
+                    best_state = self.model_.state_dict()
+            else:
+                improved, current = epoch_loss < best - self.tol, epoch_loss
+            stall = 0 if improved else stall + 1
+            best = min(best, current)
             if stall >= self.n_iter_no_change:
                 break
         else:
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} reached before the "
                           f"loss converged", ConvergenceWarning, stacklevel=3)
+        if best_state is not None:  # keep the best weights seen on the validation data
+            self.model_.load_state_dict(best_state)
+            self.best_validation_score_ = -best
         self.n_iter_ = epoch + 1
         self.loss_ = self.loss_curve_[-1]
         # Predict in float64: results then do not depend on how rows are batched (BLAS blocks
         # float32 sums differently for different batch sizes; scikit-learn checks invariance).
         self.model_.eval().astype(np.float64)
         return self
+
+    def _hold_out(self, X, targets, rng):
+        """Split off ``validation_fraction`` of the data (stratified for classifiers)."""
+        from .datasets import split
+
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"{type(self).__name__}: validation_fraction must be in (0, 1); "
+                             f"got {self.validation_fraction!r}")
+        n_val = int(round(self.validation_fraction * len(X)))
+        if n_val < 2 or n_val > len(X) - 1:
+            raise ValueError(f"{type(self).__name__}: early_stopping needs more samples: "
+                             f"validation_fraction={self.validation_fraction} of {len(X)} "
+                             f"leaves {n_val} for validation")
+        stratify = isinstance(self, ClassifierMixin) and np.bincount(targets).min() >= 2
+        index = np.arange(len(X))
+        train, val = split(index, targets if stratify else None,
+                           (1 - self.validation_fraction, self.validation_fraction), rng=rng,
+                           stratify=stratify)
+        train, val = (train[0], val[0]) if stratify else (train, val)
+        return X[train], targets[train], X[val], targets[val]
+
+    def _validation_score(self, X_val, t_val):
+        self.model_.eval()
+        with no_grad():
+            out = self.model_(Tensor(X_val)).data.astype(np.float64)
+        self.model_.train()
+        return self._score_outputs(out, t_val)
 
     def _forward(self, X):
         check_is_fitted(self, "model_")
@@ -190,7 +233,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Epochs.
     tol, n_iter_no_change : float, int
         Stop when the training loss has not fallen by ``tol`` for
-        ``n_iter_no_change`` epochs.
+        ``n_iter_no_change`` epochs (with ``early_stopping``: when the
+        validation score has not risen by ``tol``).
     shuffle : bool, default True
     random_state : int, Generator, RandomState or None
         None draws a seed from the library generator (``rb.seed``).
@@ -199,6 +243,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         For "sgd" and "rmsprop".
     dropout : float in [0, 1), default 0.0
         Dropout rate after each hidden layer (training only).
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the training data (stratified),
+        stop when its score (accuracy; R^2 for the regressor) stops improving
+        and keep the best weights (notes: "Early stopping").
+    validation_fraction : float in (0, 1), default 0.1
 
     Attributes
     ----------
@@ -207,6 +256,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The trained network (logits out), trained in float32 and kept in
         float64 for prediction; save it with ``rb.save``.
     loss_curve_ : list of float
+    validation_scores_ : list of float or None
+        Per epoch, with ``early_stopping``.
+    best_validation_score_ : float
+        With ``early_stopping``.
     loss_, n_iter_, n_features_in_
 
     Examples
@@ -229,6 +282,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _loss(self, logits, codes):
         return losses.cross_entropy(logits, codes)
+
+    def _score_outputs(self, logits, codes):
+        return float(np.mean(np.argmax(logits, axis=1) == codes))  # accuracy
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
@@ -274,6 +330,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _loss(self, pred, target):
         return losses.mse(pred, target)
+
+    def _score_outputs(self, pred, target):
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(target, pred))
 
     def predict(self, X):
         """Predicted targets, shaped like the ``y`` given to fit."""

@@ -84,6 +84,23 @@ def test_every_optimizer_and_dropout_learn_moons(optimizer):
     assert clf.n_iter_ == len(clf.loss_curve_) and clf.loss_curve_[-1] < clf.loss_curve_[0]
 
 
+def test_early_stopping_keeps_the_best_validation_weights(digits):
+    Xtr, Xte, ytr, yte = digits
+    clf = MLPClassifier((64,), early_stopping=True, validation_fraction=0.2, n_iter_no_change=5,
+                        max_iter=300, learning_rate_init=0.01, random_state=0).fit(Xtr, ytr)
+    assert clf.n_iter_ < 300 and len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_) > 0.9
+    assert clf.score(Xte, yte) > 0.9
+    X, y = rb.datasets.sine(200, noise=0.05, rng=0)
+    reg = MLPRegressor((32,), activation="tanh", early_stopping=True, batch_size=32,
+                       learning_rate_init=0.01, random_state=0).fit(X, y.ravel())
+    assert reg.best_validation_score_ > 0.9
+    with pytest.raises(ValueError, match="early_stopping needs more samples"):
+        MLPClassifier(early_stopping=True).fit(X[:5], (y[:5] > 0).ravel())
+    with pytest.raises(ValueError, match="validation_fraction"):
+        MLPClassifier(early_stopping=True, validation_fraction=1.5).fit(X, (y > 0).ravel())
+
+
 def test_string_labels_save_and_reload(tmp_path):
     X, y = rb.datasets.xor()
     X = np.repeat(X, 10, axis=0)
