@@ -15,8 +15,10 @@ or, if it worsens it by ``c``, with the Boltzmann probability
   ``eta [alpha dW_prev + (1 - alpha) (-lr grad)] + (1 - eta) x_c``.
   Optional squashing ``w <- R tanh(w / R)`` after each move limits the
   network paralysis that the Cauchy distribution's infinite variance can
-  cause (the notes squash the weights of saturated units; we squash every
-  weight, which "reduces large weights while only attenuating smaller ones").
+  cause: it "reduces large weights while only attenuating smaller ones". As
+  the notes recommend, it can be applied only to the incoming weights of
+  saturated units (``saturation=(model, X)``: a Sequential whose Dense
+  layers feed Tanh/Sigmoid units, probed on inputs ``X``), or to every weight.
 
 Each step re-evaluates ``closure()``, a function returning the objective
 (a float or a Tensor) on fixed data; the annealer keeps the current and the
@@ -31,6 +33,34 @@ import numpy as np
 from ..autodiff.tensor import Tensor, no_grad
 from ..randomness import resolve_rng
 from .optimizer import check_positive, check_unit, fill_normal, pack
+
+
+def saturated_units(model, x, level=0.9):
+    """``[(dense_layer, unit_mask)]``: the Dense layers of a Sequential feeding saturated units.
+
+    A Tanh (Sigmoid) unit is saturated when the mean of ``|tanh(net)|``
+    (``|2 sigmoid(net) - 1|``) over the examples ``x`` is above ``level``.
+    """
+    from ..nn.activations import Sigmoid, Tanh
+    from ..nn.dense import Dense
+    from ..nn.module import Sequential
+
+    if not isinstance(model, Sequential):
+        raise TypeError(f"saturated_units: expected an rb.nn.Sequential; got "
+                        f"{type(model).__name__}")
+    found = []
+    out = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+    layers = list(model)
+    with no_grad(), np.errstate(over="ignore"):
+        for layer, after in zip(layers, layers[1:] + [None]):
+            out = layer(out)
+            if isinstance(layer, Dense) and isinstance(after, (Tanh, Sigmoid)):
+                act = np.tanh(out.data) if isinstance(after, Tanh) else \
+                    2.0 / (1.0 + np.exp(-out.data)) - 1.0
+                units = np.abs(act).reshape(-1, act.shape[-1]).mean(axis=0) > level
+                if units.any():
+                    found.append((layer, units))
+    return found
 
 
 def metropolis_accept(delta, temperature, k, rng):
@@ -168,6 +198,10 @@ class CauchyAnnealer(_Annealer):
         Boltzmann's constant of the acceptance rule.
     squash : float, optional
         ``R``: after each move, ``w <- R tanh(w / R)``.
+    saturation : (Sequential, ndarray) or (Sequential, ndarray, float), optional
+        Squash only the weights and bias of units that are saturated on these
+        inputs (mean ``|tanh|`` or ``|2 sigmoid - 1|`` above the level,
+        default 0.9); needs ``squash``. Costs one forward pass per move.
     rng : numpy.random.Generator or int, optional
 
     References
@@ -177,7 +211,7 @@ class CauchyAnnealer(_Annealer):
     """
 
     def __init__(self, params, T0, rho=1.0, backprop_weight=0.0, momentum=0.0, lr=0.1, k=1.0,
-                 squash=None, rng=None):
+                 squash=None, saturation=None, rng=None):
         super().__init__(params, T0, k, rng)
         self.rho = check_positive("CauchyAnnealer", "rho", rho)
         self.backprop_weight = check_positive("CauchyAnnealer", "backprop_weight",
@@ -189,6 +223,9 @@ class CauchyAnnealer(_Annealer):
         self.lr = check_positive("CauchyAnnealer", "lr", lr, allow_zero=True)
         self.squash = None if squash is None else check_positive("CauchyAnnealer", "squash",
                                                                  squash)
+        if saturation is not None and self.squash is None:
+            raise ValueError("CauchyAnnealer: saturation=(model, X) needs squash=R")
+        self.saturation = saturation
         self.prev_change = np.zeros_like(self.vec.data)
 
     def temperature(self, t=None):
@@ -197,9 +234,18 @@ class CauchyAnnealer(_Annealer):
         return self.T0 / (1.0 + t)
 
     def _after_move(self, theta):
-        if self.squash is not None:
+        if self.squash is None:
+            return
+        if self.saturation is None:
             np.tanh(theta / self.squash, out=theta)
             theta *= self.squash
+            return
+        model, x, *level = self.saturation
+        r = self.squash
+        for layer, units in saturated_units(model, x, *level):  # in place: views of theta
+            layer.W.data[:, units] = r * np.tanh(layer.W.data[:, units] / r)
+            if layer.b is not None:
+                layer.b.data[units] = r * np.tanh(layer.b.data[units] / r)
 
     def step(self, closure):
         """One move: Cauchy step (mixed with backprop if asked), accept or revert.

@@ -80,3 +80,25 @@ def test_backprop_mixing_needs_a_tensor_closure():
     ann = rb.optim.CauchyAnnealer([w], T0=1.0, backprop_weight=0.5)
     with pytest.raises(TypeError, match="closure must return a Tensor"):
         ann.step(lambda: 1.0)
+
+
+def test_squashing_only_the_saturated_units():
+    net = rb.nn.Sequential(rb.nn.Dense(2, 3, rng=0, dtype=np.float64), rb.nn.Tanh(),
+                           rb.nn.Dense(3, 1, rng=1, dtype=np.float64), rb.nn.Sigmoid())
+    net[0].W.data[:, 0] = [40.0, 40.0]  # unit 0 saturates on positive inputs
+    net[0].b.data[0] = 30.0
+    X = np.array([[1.0, 1.0], [0.5, 1.0]])
+    found = rb.optim.annealing.saturated_units(net, X)
+    assert len(found) == 1 and found[0][0] is net[0]
+    assert found[0][1].tolist() == [True, False, False]
+    others = net[0].W.data[:, 1:].copy()
+    ann = rb.optim.CauchyAnnealer(net.parameters(), T0=1e-12, squash=5.0, saturation=(net, X),
+                                  rng=0)
+    ann.step(lambda: 0.0)  # a negligible move, always accepted; then the squash
+    np.testing.assert_allclose(net[0].W.data[:, 0], 5 * np.tanh(8.0), rtol=1e-9)
+    assert net[0].b.data[0] == pytest.approx(5 * np.tanh(6.0))
+    np.testing.assert_allclose(net[0].W.data[:, 1:], others, atol=1e-9)
+    with pytest.raises(ValueError, match="saturation=\\(model, X\\) needs squash=R"):
+        rb.optim.CauchyAnnealer(net.parameters(), T0=1.0, saturation=(net, X))
+    with pytest.raises(TypeError, match="saturated_units: expected an rb.nn.Sequential"):
+        rb.optim.annealing.saturated_units(net[0], X)
