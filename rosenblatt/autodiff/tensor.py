@@ -355,8 +355,39 @@ _sequence = itertools.count()  # creation order of op nodes (see _run_backward)
 def make(data, parents, backward):
     """The result of an op: records ``parents`` and ``backward`` if any parent needs grad.
 
-    ``parents`` may contain non-tensors (constants); ``backward(grad)`` returns
-    one gradient (or None) per entry of ``parents``.
+    This is how every op, and every fused layer op, is written: compute the
+    output with NumPy, then hand it over with a closure for the
+    vector-Jacobian product.
+
+    Parameters
+    ----------
+    data : ndarray
+        The op's output (a NumPy scalar is turned into a 0-d array).
+    parents : tuple
+        The op's inputs; may contain non-tensors (constants).
+    backward : callable
+        ``backward(grad)`` gets d(loss)/d(output), an array shaped like
+        ``data``, and returns one gradient per entry of ``parents``, each
+        shaped like that parent, or None where no gradient is needed (see
+        :func:`needs_grad`). It must not modify ``grad`` in place.
+
+    Returns
+    -------
+    Tensor
+        Recording the op only while gradients are enabled and some parent
+        requires grad.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> from rosenblatt.autodiff import make
+    >>> def square(x):
+    ...     xd = x.data
+    ...     return make(xd * xd, (x,), lambda g: (2 * xd * g,))  # d(x^2)/dx = 2x
+    >>> x = rb.tensor([3.0], requires_grad=True)
+    >>> square(x).backward(np.ones(1, np.float32))
+    >>> x.grad
+    array([6.], dtype=float32)
     """
     if isinstance(data, np.generic):
         data = np.asarray(data)  # ufuncs on 0-d arrays return NumPy scalars; keep an ndarray
