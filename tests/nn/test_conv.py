@@ -248,3 +248,45 @@ def test_other_errors():
         rb.nn.Conv2d(0, 1, 3)
     with pytest.raises(ValueError, match="kernel_size must be"):
         rb.nn.Conv2d(1, 1, 0)
+
+
+# -- scratch-array pool ---------------------------------------------------------
+
+def test_workspace_never_hands_out_an_array_in_use():
+    from rosenblatt.nn import workspace
+
+    a = workspace.empty((3, 5), np.float32)
+    view = a[1:]
+    b = workspace.empty((3, 5), np.float32)
+    assert b is not a  # ``a`` (and its view) are still referenced
+    del a, view
+    c = workspace.empty((3, 5), np.float32)
+    assert c.shape == (3, 5)
+    z = workspace.zeros((3, 5), np.float32)
+    assert not z.any() and z is not c
+
+
+def test_outputs_that_are_kept_are_not_overwritten(rng):
+    w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
+    first = F.conv2d(rng.standard_normal((4, 1, 6, 6)).astype(np.float32), w).data
+    saved = first.copy()
+    for _ in range(3):  # same shapes: the pool recycles every free buffer
+        F.conv2d(rng.standard_normal((4, 1, 6, 6)).astype(np.float32), w)
+        F.max_pool2d(rng.standard_normal((4, 2, 4, 4)).astype(np.float32), 2)
+    np.testing.assert_array_equal(first, saved)
+
+
+def test_repeated_training_steps_give_the_same_gradients(rng):
+    """Recycled buffers must not leak values between steps."""
+    net = rb.nn.Sequential(rb.nn.Conv2d(1, 3, 3, padding="same", rng=rng), rb.nn.MaxPool2d(2),
+                           rb.nn.Conv2d(3, 2, 2, rng=rng))
+    x = rb.tensor(rng.standard_normal((2, 1, 6, 6)).astype(np.float32))
+    grads = []
+    for _ in range(3):
+        for p in net.parameters():
+            p.grad = None
+        net(x).sum().backward()
+        grads.append([p.grad.copy() for p in net.parameters()])
+    for later in grads[1:]:
+        for g0, g in zip(grads[0], later):
+            np.testing.assert_array_equal(g0, g)
