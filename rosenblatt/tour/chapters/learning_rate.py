@@ -1,0 +1,136 @@
+"""Tour: learning rates too high and too low (notes: "Learning rates", "Adaptive learning
+rates")."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+from ._common import digits, train
+
+
+def _quadratic_run(lr, curvature, steps, w0=1.0):
+    """Gradient descent on J(w) = curvature w² / 2 with rosenblatt's SGD; |w| per step."""
+    w = rb.nn.Parameter(np.array([w0]))
+    opt = rb.optim.SGD([w], lr=lr)
+    path = [abs(w0)]
+    for _ in range(steps):
+        opt.zero_grad()
+        (0.5 * curvature * (w * w)).sum().backward()
+        opt.step()
+        path.append(abs(float(w.data[0])))
+    return np.array(path)
+
+
+@chapter("Learning rate: too high, too low", section="Learning rates", order=38)
+def run(ctx):
+    curvature, steps = 4.0, 30
+    critical = 2 / curvature
+    ctx.text(
+        f"On J(w) = λw²/2 with λ = {curvature:g}, one gradient-descent step multiplies w by "
+        f"(1 − ηλ): it converges for η < 2/λ = {critical:g} (monotonically below 1/λ, "
+        "oscillating above), and diverges beyond it."
+    )
+    lrs = [0.02, 0.2, 0.45, 0.55]
+    paths = {lr: _quadratic_run(lr, curvature, steps) for lr in lrs}
+    with ctx.figure(f"|w| during gradient descent on λw²/2 (λ = {curvature:g}) for four "
+                    "learning rates.", size=(6.5, 3.2)) as fig:
+        ax = fig.add_subplot()
+        labels = {0.02: "too low", 0.2: "good", 0.45: "high: oscillates", 0.55: "too high"}
+        for lr in lrs:
+            ax.semilogy(paths[lr], "o-", ms=3, label=f"η = {lr:g} ({labels[lr]})")
+        ax.set_xlabel("step")
+        ax.set_ylabel("|w|")
+        ax.legend(fontsize=8)
+        ax.grid(True, alpha=0.3)
+    ctx.claim("Gradient descent on a quadratic diverges once the learning rate exceeds "
+              "2 / curvature, and converges below it",
+              paths[0.55][-1] > 1 and paths[0.45][-1] < 0.01 and paths[0.2][-1] < 1e-6,
+              f"after {steps} steps: |w| = {paths[0.55][-1]:.3g} at η = 0.55, "
+              f"{paths[0.45][-1]:.2g} at η = 0.45, {paths[0.2][-1]:.2g} at η = 0.2 "
+              f"(2/λ = {critical:g})")
+    ctx.claim("A learning rate that is too low makes training slow",
+              paths[0.02][-1] > 0.05 and paths[0.2][-1] < 1e-6 * paths[0.02][-1],
+              f"|w| = {paths[0.02][-1]:.3f} after {steps} steps at η = 0.02")
+
+    # -- on a network ----------------------------------------------------------------------
+    rng = ctx.rng
+    x, y, _, _ = digits(rng, 600 if ctx.quick else 1500)
+    epochs = 8 if ctx.quick else 20
+    grid = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    seed = int(rng.integers(2**31))
+    curves = {}
+    for lr in grid:
+        r = np.random.default_rng(seed)
+        net = rb.nn.Sequential(rb.nn.Dense(64, 64, rng=r), rb.nn.Tanh(), rb.nn.Dense(64, 10, rng=r))
+        curves[lr] = train(net, x, y, rb.losses.cross_entropy, rb.optim.SGD(net.parameters(),
+                           lr=lr), epochs, 32, np.random.default_rng(seed))
+    final = {lr: c[-1] for lr, c in curves.items()}
+    ctx.table(["learning rate", "loss after epoch 1", f"loss after epoch {epochs}"],
+              [[f"{lr:g}", curves[lr][0], final[lr]] for lr in grid])
+    with ctx.figure(f"Training loss of a 64-64-10 tanh network on {len(x)} digits with plain "
+                    "SGD for learning rates from 1e-4 to 10 (missing points: the loss "
+                    "overflowed).", size=(6.5, 3.2)) as fig:
+        ax = fig.add_subplot()
+        for lr in grid:
+            c = np.array(curves[lr], dtype=float)
+            c[~np.isfinite(c)] = np.nan
+            ax.semilogy(range(1, epochs + 1), c, "o-", ms=3, label=f"η = {lr:g}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy")
+        ax.legend(fontsize=8, ncol=2)
+        ax.grid(True, alpha=0.3)
+    finite = {lr: v if np.isfinite(v) else np.inf for lr, v in final.items()}
+    best = min(finite, key=finite.get)
+    ctx.claim("Too low a learning rate hardly trains the network; too high a learning rate "
+              "makes it diverge or stall; in between it trains well",
+              grid[0] < best < grid[-1] and finite[grid[0]] > 2 * finite[best]
+              and finite[grid[-1]] > 2 * finite[best],
+              f"best η = {best:g} (loss {finite[best]:.3f}); η = {grid[0]:g}: "
+              f"{finite[grid[0]]:.3f}; η = {grid[-1]:g}: {final[grid[-1]]:.3g}")
+
+    # -- decaying the learning rate -------------------------------------------------------
+    ctx.text(
+        "Near a minimum, a constant learning rate keeps stochastic gradient descent bouncing "
+        "around it (each mini-batch's gradient is noisy); decreasing the rate lets it settle. "
+        "Linear regression on 500 noisy points with batches of 5, where the best possible "
+        "loss is known exactly (least squares):"
+    )
+    n, d = 500, 10
+    xr = rng.standard_normal((n, d))
+    yr = (xr @ rng.standard_normal(d) + 0.5 * rng.standard_normal(n))[:, None]
+    w_star, *_ = np.linalg.lstsq(np.c_[xr, np.ones(n)], yr, rcond=None)
+    best_loss = float(np.mean((np.c_[xr, np.ones(n)] @ w_star - yr) ** 2))
+    epochs2 = 10 if ctx.quick else 30
+    steps_per_epoch = n // 5
+    runs = {}
+    for name, lr in [("constant η = 0.05", 0.05),
+                     ("η = 0.05 / (1 + 0.05 λ t), λ = 0.5",
+                      rb.optim.schedules.InverseTime(0.05, lam=0.5))]:
+        r = np.random.default_rng(seed)
+        lin = rb.nn.Dense(d, 1, rng=r).astype(np.float64)
+        excess = []
+
+        def record(epoch, lin=lin, excess=excess):
+            pred = lin(rb.tensor(xr)).data
+            excess.append(float(np.mean((pred - yr) ** 2)) - best_loss)
+
+        train(lin, xr, yr, rb.losses.mse, rb.optim.SGD(lin.parameters(), lr=lr), epochs2, 5,
+              np.random.default_rng(seed), on_epoch=record)
+        runs[name] = excess
+    with ctx.figure("Excess training loss over the least-squares optimum, per epoch, for a "
+                    "constant and a decaying learning rate (SGD, batches of 5).",
+                    size=(6.5, 3.2)) as fig:
+        ax = fig.add_subplot()
+        for name, excess in runs.items():
+            ax.semilogy(range(1, epochs2 + 1), excess, "o-", ms=3, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss − optimal loss")
+        ax.legend(fontsize=8)
+        ax.grid(True, alpha=0.3)
+    (n1, c1), (n2, c2) = runs.items()
+    ctx.table(["learning rate", f"excess loss after {epochs2} epochs ({steps_per_epoch} steps "
+               "each)"], [[n1, c1[-1]], [n2, c2[-1]]])
+    ctx.claim("Decreasing the learning rate as training approaches a minimum avoids "
+              "overshooting it", c2[-1] < 0.3 * c1[-1],
+              f"excess loss {c1[-1]:.2e} (constant) vs {c2[-1]:.2e} (decaying)")
