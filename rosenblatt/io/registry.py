@@ -36,8 +36,11 @@ The protocol for layer authors
 3. Parameters and buffers (``Module.state_dict``) are saved as tensors; the
    constructor must create them with the same names and shapes.
 
-Denial-of-service guard: a file cannot ask for a layer larger than it is: an
-integer in a config may not exceed ``max(2**16, number of stored values)``.
+Denial-of-service guards: a file cannot ask for a layer much larger than it
+is. An integer in a config may not exceed ``max(2**16, number of stored
+values)``, and the constructors may draw at most ``max(2**24, 8 x stored
+values)`` initial random values in all (weights are initialised randomly,
+and the stored ones then overwrite them).
 """
 
 import inspect
@@ -287,15 +290,59 @@ def _encode(value, where):
 
 
 # -- spec -> module -------------------------------------------------------------------
-def build(spec, max_int=2**16):
-    """Rebuild a module from its spec; any problem raises :class:`FormatError`."""
+class _BudgetGenerator(np.random.Generator):
+    """The throwaway generator layers draw their initial weights from while a file is loaded.
+
+    It refuses to draw more than ``budget`` values in all: a crafted file cannot make a
+    constructor allocate gigabytes of initial weights (they are overwritten by the stored ones
+    anyway, so a legitimate file draws about as many values as it stores).
+    """
+
+    def __init__(self, budget):
+        super().__init__(np.random.PCG64(0))
+        self.budget = budget
+
+    def _spend(self, size):
+        n = 1 if size is None else int(np.prod(size, dtype=np.float64))
+        self.budget -= n
+        if self.budget < 0:
+            raise FormatError(f"the architecture asks for far more weights than the file stores "
+                              f"(a layer drew {n:,} initial values)")
+
+    def random(self, size=None, *args, **kwargs):
+        self._spend(size)
+        return super().random(size, *args, **kwargs)
+
+    def standard_normal(self, size=None, *args, **kwargs):
+        self._spend(size)
+        return super().standard_normal(size, *args, **kwargs)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        self._spend(size)
+        return super().uniform(low, high, size)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        self._spend(size)
+        return super().normal(loc, scale, size)
+
+    def integers(self, low, high=None, size=None, *args, **kwargs):
+        self._spend(size)
+        return super().integers(low, high, size, *args, **kwargs)
+
+
+def build(spec, max_int=2**16, max_draws=2**24):
+    """Rebuild a module from its spec; any problem raises :class:`FormatError`.
+
+    ``max_int`` bounds every integer of a config, ``max_draws`` the number of initial
+    random values the constructors may draw (denial-of-service guards).
+    """
     from .. import randomness
 
     _discover()
     # Constructors draw initial weights that the stored ones overwrite: draw them from a
     # throwaway generator so that loading a model does not move rb.seed's stream. Layers
     # keep rng=None and use the library generator later (dropout masks ...).
-    saved, randomness._generator = randomness._generator, np.random.default_rng(0)
+    saved, randomness._generator = randomness._generator, _BudgetGenerator(max_draws)
     try:
         return _build(spec, max_int, 0)
     finally:

@@ -212,7 +212,7 @@ def _load_bytes(blob, with_extras):
     if spec is None:
         raise FormatError("no 'architecture' in the file's metadata")
     total = sum(int(t.size) for t in tensors.values())
-    model = registry.build(spec, max_int=max(2**16, total))
+    model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
     used = set()
     state = {}
     for name, value in tensors.items():

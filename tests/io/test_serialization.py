@@ -321,6 +321,9 @@ BAD_FILES = {
                                        ["config"].update(in_features="two")), "cannot rebuild"),
     "huge layer": (lambda t, h: _arch(h, lambda s: s["config"]["layers"][0]["__module__"]
                                        ["config"].update(in_features=10**12)), "larger than"),
+    "huge product": (lambda t, h: _arch(h, lambda s: s["config"]["layers"][0]["__module__"]
+                                         ["config"].update(in_features=60000, out_features=60000)),
+                     "far more weights than the file stores"),
     "bad json": (lambda t, h: h.update(architecture="{"), "not valid JSON"),
     "dangling array": (lambda t, h: h.update(metadata='{"__array__": "metadata/5"}'),
                        "missing tensor"),
