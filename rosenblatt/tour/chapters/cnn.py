@@ -1,0 +1,221 @@
+"""Tour: convolutional networks (notes: "Convolutional Neural Networks (CNNs)")."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+F = rb.nn.functional
+
+
+@chapter("Convolutional networks", section="Convolutional Neural Networks", order=60)
+def run(ctx):
+    ctx.text(
+        "A convolutional layer connects each hidden neuron to a *local receptive field* and "
+        "shares one kernel (weights and a bias) across every position, so it detects the same "
+        "feature anywhere in the image. `rb.nn.Conv2d` is one graph node: the windows are "
+        "copied into a column matrix (im2col) and multiplied by the kernels in a single matrix "
+        "product; backward is two more products and a scatter back onto the image."
+    )
+    _border_modes(ctx)
+    _fixed_kernels(ctx)
+    _shared_weights(ctx)
+    _pooling(ctx)
+    _lenet(ctx)
+
+
+def _border_modes(ctx):
+    rows, ok = [], True
+    for n, f in [(28, 5), (8, 3), (10, 4)]:
+        x = np.zeros((1, 1, n, n), dtype=np.float32)
+        w = np.zeros((1, 1, f, f), dtype=np.float32)
+        sizes = {m: F.conv2d(x, w, padding=m).shape[2] for m in ("valid", "same", "full")}
+        ok &= sizes["valid"] == n - f + 1 and sizes["full"] == n + f - 1
+        ok &= sizes["same"] == (n if f % 2 else n + 1)
+        rows.append([n, f, sizes["valid"], n - f + 1, sizes["same"], sizes["full"], n + f - 1])
+    ctx.text(
+        "Border modes. *Narrow* (\"valid\") convolution stops at the edges; *wide* convolution "
+        "pads with zeros: \"half\"/\"same\" a border of f // 2, \"full\" a border of f - 1 "
+        "(every position where the filter overlaps a pixel). For an even f the notes' "
+        "symmetric f // 2 border gives one more row than the input."
+    )
+    ctx.table(["n", "f", "valid", "n - f + 1", "same / half", "full", "n + f - 1"], rows,
+              caption="Feature-map sizes of rb.nn.functional.conv2d, stride 1")
+    ctx.claim("Narrow convolution yields n - f + 1, full yields n + f - 1, same yields n for "
+              "odd f", ok, "; ".join(f"n={r[0]}, f={r[1]}: {r[2]}/{r[4]}/{r[5]}" for r in rows))
+
+
+def _an_image(ctx):
+    """One real digit when scikit-learn is there (8x8, upsampled), else a drawn square."""
+    try:
+        from rosenblatt.datasets.loaders import load_digits
+
+        X, y = load_digits()
+        img = X[int(np.flatnonzero(y == 3)[0])].reshape(8, 8)
+        return np.kron(img, np.ones((4, 4), dtype=np.float32)), "a digit 3 (8x8, upsampled x4)"
+    except ImportError:
+        img = np.zeros((32, 32), dtype=np.float32)
+        img[8:24, 8:24] = 1.0
+        return img, "a square"
+
+
+def _fixed_kernels(ctx):
+    kernel = -np.ones((3, 3), dtype=np.float32)
+    kernel[1, 1] = 10
+    patch = np.zeros((3, 3), dtype=np.float32)
+    patch[1, 1] = 255
+    value = float(F.conv2d(patch, kernel).data[0, 0])
+    ctx.claim("The notes' kernel [-1 ... 10 ... -1] on a single 255 pixel gives 10 x 255",
+              value == 2550.0, f"conv2d(patch, kernel) = {value:g}")
+    image, what = _an_image(ctx)
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
+    kernels = {"the notes' kernel": kernel, "vertical edges (Sobel)": sobel,
+               "horizontal edges (Sobel)": sobel.T}
+    maps = {name: F.conv2d(image, k, padding="same").data for name, k in kernels.items()}
+    with ctx.figure(f"Fixed, hand-made kernels applied to {what} with "
+                    "rb.nn.functional.conv2d(image, kernel, padding='same').",
+                    size=(8, 2.3)) as fig:
+        axes = fig.subplots(1, 4)
+        axes[0].imshow(image, cmap="gray")
+        axes[0].set_title("input", fontsize=9)
+        for ax, (name, fmap) in zip(axes[1:], maps.items()):
+            ax.imshow(fmap, cmap="RdBu_r")
+            ax.set_title(name, fontsize=9)
+        for ax in axes:
+            ax.set_axis_off()
+
+
+def _shared_weights(ctx):
+    rng = ctx.rng
+    x = np.zeros((1, 1, 16, 16), dtype=np.float32)
+    x[0, 0, 3:6, 2:5] = rng.uniform(0.5, 1.0, (3, 3))
+    shifted = np.roll(x, (6, 7), axis=(2, 3))
+    conv = rb.nn.Conv2d(1, 4, 3, rng=rng)
+    with rb.no_grad():
+        a, b = conv(rb.tensor(x)).data, conv(rb.tensor(shifted)).data
+    err = float(np.abs(np.roll(a, (6, 7), axis=(2, 3)) - b).max())
+    ctx.claim("Shared weights detect the same feature anywhere: shifting the input shifts the "
+              "feature map", err < 1e-5,
+              f"max |shift(conv(x)) - conv(shift(x))| = {err:.1e} for a 6x7-pixel shift")
+
+
+def _pooling(ctx):
+    x = np.array([[1, 3, 0, 0], [2, 4, 0, 1], [-1, 0, 5, 2], [0, 0, 2, -3]], dtype=np.float64)
+    x4 = x[None, None]
+    rows = [
+        ["max", F.max_pool2d(x4, 2).data[0, 0].tolist()],
+        ["average", F.avg_pool2d(x4, 2).data[0, 0].tolist()],
+        ["L2 (sqrt of sum of squares)", np.round(F.l2_pool2d(x4, 2).data[0, 0], 3).tolist()],
+        ["2-max along rows (original order)", F.kmax_pool(x, 2).data.tolist()],
+    ]
+    ctx.text(f"Pooling condenses each 2x2 region of the feature map {x.astype(int).tolist()}:")
+    ctx.table(["pooling", "output"], rows)
+
+
+def _lenet_model(kind, rng):
+    nn = rb.nn
+    if kind == "digits":  # 8x8 inputs
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding="same", rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding="same", rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dense(128, 64, rng=rng), nn.ReLU(), nn.Dense(64, 10, rng=rng),
+        )
+    return nn.Sequential(  # LeNet-5 on 28x28
+        nn.Conv2d(1, 6, 5, padding="same", rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dense(400, 120, rng=rng), nn.ReLU(),
+        nn.Dense(120, 84, rng=rng), nn.ReLU(), nn.Dense(84, 10, rng=rng),
+    )
+
+
+def _load(kind):
+    from rosenblatt.datasets import loaders
+
+    if kind == "digits":
+        X, y = loaders.load_digits()
+        return X.reshape(-1, 1, 8, 8), y, "scikit-learn's 8x8 digits"
+    X, y = loaders.load_mnist_sample()
+    return X.reshape(-1, 1, 28, 28), y, "the 5,000-image MNIST sample"
+
+
+def _accuracy(model, X, y):
+    with rb.no_grad():
+        return float((model(rb.tensor(X)).data.argmax(axis=1) == y).mean())
+
+
+def _train(ctx, model, X, y, Xt, yt, epochs, lr, rng):
+    opt = rb.optim.Adam(model.parameters(), lr=lr)
+    curve = []
+    for epoch in ctx.progress(range(epochs), desc="epochs"):
+        opt.lr = lr if epoch < epochs - 3 else lr / 10
+        order = rng.permutation(len(X))
+        losses = []
+        for i in range(0, len(X), 32):
+            idx = order[i:i + 32]
+            loss = rb.losses.cross_entropy(model(rb.tensor(X[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        curve.append((float(np.mean(losses)), _accuracy(model, Xt, yt)))
+    return curve
+
+
+def _lenet(ctx):
+    kinds = ["digits"] if ctx.quick else ["digits", "mnist"]
+    settings = {"digits": (6 if ctx.quick else 15, 3e-3, 0.975),
+                "mnist": (8, 2e-3, 0.95)}
+    trained = {}
+    for kind in kinds:
+        try:
+            X, y, name = _load(kind)
+        except ImportError as err:
+            ctx.text(f"(skipped {kind}: {err})")
+            continue
+        rng = np.random.default_rng(int(ctx.rng.integers(2**31)))
+        order = rng.permutation(len(X))
+        n_test = len(X) // 5
+        test, train = order[:n_test], order[n_test:]
+        epochs, lr, target = settings[kind]
+        model = _lenet_model(kind, rng)
+        curve = _train(ctx, model, X[train], y[train], X[test], y[test], epochs, lr, rng)
+        trained[kind] = (model, X[test][0], curve, name)
+        acc = curve[-1][1]
+        if ctx.quick:
+            target = 0.9
+        ctx.claim(f"A LeNet-style convolution-pooling network trained by backpropagation "
+                  f"recognises {name} (>= {target:.1%} on a held-out 20%)", acc >= target,
+                  f"test accuracy {acc:.2%} after {epochs} epochs of Adam, "
+                  f"{model.num_parameters():,} parameters")
+    if not trained:
+        return
+    with ctx.figure("Learning curves: mean training cross-entropy per epoch (left) and "
+                    "held-out accuracy (right).", size=(7, 2.8)) as fig:
+        left, right = fig.subplots(1, 2)
+        for _, _, curve, name in trained.values():
+            epochs = np.arange(1, len(curve) + 1)
+            left.plot(epochs, [c[0] for c in curve], marker="o", label=name)
+            right.plot(epochs, [c[1] for c in curve], marker="o", label=name)
+        left.set_yscale("log")
+        left.set_xlabel("epoch")
+        right.set_xlabel("epoch")
+        left.set_ylabel("training loss")
+        right.set_ylabel("test accuracy")
+        right.legend(fontsize=7)
+    kind = "mnist" if "mnist" in trained else "digits"
+    model, image, _, name = trained[kind]
+    conv = model[0]
+    with rb.no_grad():
+        maps = model[1](conv(rb.tensor(image[None]))).data[0]
+    n = min(conv.out_channels, 8)
+    with ctx.figure(f"The first layer's learned 5x5/3x3 kernels (top) and their feature maps "
+                    f"after ReLU (bottom) on a held-out image from {name}.",
+                    size=(1.1 * (n + 1), 2.4)) as fig:
+        axes = fig.subplots(2, n + 1)
+        axes[0, 0].imshow(image[0], cmap="gray")
+        axes[0, 0].set_title("input", fontsize=8)
+        for i in range(n):
+            axes[0, i + 1].imshow(conv.W.data[i, 0], cmap="RdBu_r")
+            axes[1, i + 1].imshow(maps[i], cmap="viridis")
+        for ax in axes.ravel():
+            ax.set_axis_off()
