@@ -8,7 +8,7 @@ from .catalog import list_datasets, load, register_dataset
 from .generators import and_, circles, logic, moons, or_, sine, spirals, two_spirals, xor
 from .loaders import load_digits, load_mnist1d, load_mnist_sample
 from .preprocessing import Standardizer, one_hot, split, standardize, train_test_split
-from .readers import CIFAR10_CLASSES, read_cifar10, read_idx
+from .readers import CIFAR10_CLASSES, read_cifar10, read_idx, read_mnist
 from .sequences import (
     REBER_SYMBOLS,
     CharText,
@@ -23,7 +23,7 @@ from .sequences import (
 __all__ = [
     "CIFAR10_CLASSES", "Standardizer", "and_", "circles", "list_datasets", "load", "load_digits",
     "load_mnist1d", "load_mnist_sample", "logic", "moons", "one_hot", "or_", "read_cifar10",
-    "read_idx", "register_dataset", "sine", "spirals", "split", "standardize",
+    "read_idx", "read_mnist", "register_dataset", "sine", "spirals", "split", "standardize",
     "train_test_split", "two_spirals", "xor",
     "REBER_SYMBOLS", "CharText", "adding_problem", "copy_task", "embedded_reber", "encode_reber",
     "read_text", "reber_strings",

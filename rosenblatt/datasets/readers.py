@@ -69,13 +69,51 @@ def read_idx(path):
     return np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def read_cifar10(paths):
+def read_mnist(directory, split="train"):
+    """Read MNIST or Fashion-MNIST from the directory holding its four IDX files.
+
+    Accepts the usual names, gzipped or not: ``train-images-idx3-ubyte[.gz]``
+    or ``train-images.idx3-ubyte``, and ``t10k-...`` for the test split.
+
+    Parameters
+    ----------
+    directory : path
+    split : {"train", "test"}
+
+    Returns
+    -------
+    X : uint8 (n, 28, 28)
+    y : int64 (n,)
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"read_mnist: split must be 'train' or 'test'; got {split!r}")
+    prefix = "train" if split == "train" else "t10k"
+    found = {}
+    for kind, ndim in (("images", 3), ("labels", 1)):
+        for name in (f"{prefix}-{kind}-idx{ndim}-ubyte", f"{prefix}-{kind}.idx{ndim}-ubyte"):
+            for suffix in ("", ".gz"):
+                path = os.path.join(os.fspath(directory), name + suffix)
+                if kind not in found and os.path.exists(path):
+                    found[kind] = path
+        if kind not in found:
+            raise FileNotFoundError(f"read_mnist: no {prefix}-{kind}-idx{ndim}-ubyte[.gz] in "
+                                    f"{os.fspath(directory)}")
+    X, y = read_idx(found["images"]), read_idx(found["labels"])
+    if X.ndim != 3 or y.ndim != 1 or len(X) != len(y):
+        raise ValueError(f"read_mnist: images {X.shape} and labels {y.shape} do not match")
+    return X, y.astype(np.int64)
+
+
+def read_cifar10(paths, split="train"):
     """Read CIFAR-10 binary batches (``data_batch_1.bin`` ... ``test_batch.bin``).
 
     Parameters
     ----------
     paths : path or list of paths
-        Concatenated in the given order.
+        Files, concatenated in the given order, or the ``cifar-10-batches-bin``
+        directory (then ``split`` chooses the five training batches or the test batch).
+    split : {"train", "test"}, default "train"
+        Used only when ``paths`` is a directory.
 
     Returns
     -------
@@ -89,7 +127,13 @@ def read_cifar10(paths):
     ValueError
         If a file's size is not a multiple of 3,073 bytes or a label is over 9.
     """
-    if isinstance(paths, (str, os.PathLike)):
+    if isinstance(paths, (str, os.PathLike)) and os.path.isdir(paths):
+        if split not in ("train", "test"):
+            raise ValueError(f"read_cifar10: split must be 'train' or 'test'; got {split!r}")
+        names = ([f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train"
+                 else ["test_batch.bin"])
+        paths = [os.path.join(os.fspath(paths), name) for name in names]
+    elif isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     images, labels = [], []
     for path in paths:

@@ -170,6 +170,36 @@ def test_read_idx_labels_and_errors(tmp_path):
         ds.read_idx(tmp_path / "bad.gz")
 
 
+@pytest.mark.parametrize("style", ["dash", "dot.gz"])
+def test_read_mnist_directory(tmp_path, rng, style):
+    for prefix, n in (("train", 6), ("t10k", 3)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        for kind, array, ndim in (("images", images, 3), ("labels", labels, 1)):
+            name = (f"{prefix}-{kind}-idx{ndim}-ubyte" if style == "dash"
+                    else f"{prefix}-{kind}.idx{ndim}-ubyte.gz")
+            blob = _idx(array, 0x08)
+            (tmp_path / name).write_bytes(gzip.compress(blob) if name.endswith(".gz") else blob)
+        X, y = ds.read_mnist(tmp_path, "train" if prefix == "train" else "test")
+        np.testing.assert_array_equal(X, images)
+        assert y.dtype == np.int64 and y.tolist() == labels.tolist()
+    with pytest.raises(FileNotFoundError, match="t10k-images"):
+        ds.read_mnist(tmp_path / "nothing", "test")
+    with pytest.raises(ValueError, match="split"):
+        ds.read_mnist(tmp_path, "val")
+
+
+def test_read_cifar10_directory(tmp_path, rng):
+    records = rng.integers(0, 10, (6, 3073)).astype(np.uint8)
+    for i in range(1, 6):
+        (tmp_path / f"data_batch_{i}.bin").write_bytes(records[i - 1:i].tobytes())
+    (tmp_path / "test_batch.bin").write_bytes(records[5:].tobytes())
+    X, y = ds.read_cifar10(tmp_path)
+    assert X.shape == (5, 3, 32, 32) and y.tolist() == records[:5, 0].tolist()
+    X, y = ds.read_cifar10(tmp_path, split="test")
+    assert len(X) == 1 and y[0] == records[5, 0]
+
+
 def test_read_cifar10(tmp_path, rng):
     images = rng.integers(0, 256, (7, 3, 32, 32), dtype=np.uint8)
     labels = rng.integers(0, 10, 7).astype(np.uint8)
