@@ -290,3 +290,28 @@ def test_repeated_training_steps_give_the_same_gradients(rng):
     for later in grads[1:]:
         for g0, g in zip(grads[0], later):
             np.testing.assert_array_equal(g0, g)
+
+
+# -- persistence ----------------------------------------------------------------
+
+def test_cnn_save_load_round_trip(tmp_path, rng):
+    nn = rb.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding="same", rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 3, (2, 3), stride=(1, 2), padding=1, bias=False, rng=rng),
+        nn.L2Pool2d(2, stride=1), nn.AvgPool2d(1), nn.Flatten(), nn.Dense(12, 2, rng=rng),
+    )
+    seq = nn.Sequential(nn.Conv1d(2, 3, 3, padding="full", rng=rng), nn.KMaxPool(2),
+                        nn.Flatten(), nn.Dense(6, 2, rng=rng))
+    glob = nn.Sequential(nn.Conv2d(1, 2, 3, rng=rng), nn.GlobalMaxPool2d())
+    glob2 = nn.Sequential(nn.Conv2d(1, 2, 3, rng=rng), nn.GlobalAvgPool2d())
+    for net, x in ((model, rng.standard_normal((2, 1, 8, 8))),
+                   (seq, rng.standard_normal((2, 2, 5))),
+                   (glob, rng.standard_normal((2, 1, 5, 5))),
+                   (glob2, rng.standard_normal((2, 1, 5, 5)))):
+        path = tmp_path / "net.safetensors"
+        rb.save(net, path)
+        loaded = rb.load(path)
+        assert repr(loaded) == repr(net)
+        x = rb.tensor(x.astype(np.float32))
+        np.testing.assert_array_equal(loaded(x).data, net(x).data)
