@@ -102,6 +102,9 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_seq", "name",
                  "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
+    # NumPy ufuncs refuse tensors (np.tanh(t) would silently drop the graph;
+    # use t.tanh()), and ndarray/NumPy-scalar operators defer to ours.
+    __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = as_float_array(data, dtype, "Tensor")
@@ -143,6 +146,18 @@ class Tensor:
     def item(self):
         """The value of a one-element tensor as a Python float."""
         return self.data.item()
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)``: the values, outside the graph."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return np.asarray(self.data, dtype=dtype)
+
+    def __float__(self):
+        return float(self.data.item())  # any one-element tensor, as item()
+
+    def __bool__(self):
+        return bool(self.data)  # like NumPy: ambiguous (an error) for more than one value
 
     def detach(self):
         """A tensor sharing the data but cut from the graph."""

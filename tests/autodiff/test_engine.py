@@ -426,3 +426,16 @@ def test_no_grad_is_per_thread():
     outside.set()
     worker.join()
     assert seen == {"main": True, "worker": False}
+
+
+def test_numpy_interop():
+    x = rb.tensor(np.array([[1.0, -2.0]]), requires_grad=True)
+    np.testing.assert_array_equal(np.asarray(x), x.data)
+    assert np.asarray(x, dtype=np.float32).dtype == np.float32
+    assert not np.shares_memory(np.array(x, copy=True), x.data)
+    with pytest.raises(TypeError):
+        np.tanh(x)  # would drop the graph: use x.tanh()
+    assert float(rb.tensor([2.5])) == 2.5
+    assert bool(rb.tensor(1.0)) and not bool(rb.tensor(0.0))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(x)
