@@ -32,7 +32,6 @@ from .recurrent import (
     initial_state,
     input_grads,
     project_inputs,
-    sigmoid_,
     state_grad,
 )
 
@@ -62,8 +61,12 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
     H = Wh.shape[0]
     if Wh.shape[1] != 3 * H:
         raise ValueError(f"gru: W_h must have shape ({H}, {3 * H}); got {Wh.shape}")
-    A, xt = project_inputs(xd, W_x, b)  # (T, B, 3H): becomes r, z, n in place
+    # sigmoid(a) = (1 + tanh(a / 2)) / 2, with the 1/2 folded into the r and z columns
+    scale = np.ones(3 * H, dtype=Wh.dtype)
+    scale[:2 * H] = 0.5
+    A, xt = project_inputs(xd, W_x, b, scale)  # (T, B, 3H): becomes r, z, n in place
     T, B, G = A.shape
+    Whs = Wh * scale
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "gru")
     HN = np.empty((T, B, H), dtype=dtype)  # h_{t-1} W_hn + b_hn
@@ -74,9 +77,12 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
     h = hinit
     for t in range(T):
         a = A[t]
-        np.matmul(h, Wh, out=tmp)
-        a[:, rz] += tmp[:, rz]
-        sigmoid_(a[:, rz])
+        np.matmul(h, Whs, out=tmp)
+        r_z = a[:, rz]
+        r_z += tmp[:, rz]
+        np.tanh(r_z, out=r_z)
+        r_z *= 0.5
+        r_z += 0.5
         hn = HN[t]
         hn[...] = tmp[:, sn]
         if bhn is not None:
@@ -99,6 +105,7 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
         dh = np.zeros((B, H), dtype=dtype)
         u = np.empty((B, H), dtype=dtype)
         dprev = np.empty((B, H), dtype=dtype)
+        WhT = np.ascontiguousarray(Wh.T)
         for t in range(T - 1, -1, -1):
             a, d, dhid = A[t], dA[t], dAh[t]
             h_prev = Hs[t - 1] if t > 0 else hinit
@@ -124,7 +131,7 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
             d_r *= u
             dhid[:, rz] = d[:, rz]
             np.multiply(d_n, r, out=dhid[:, sn])
-            np.matmul(dhid, Wh.T, out=dh)
+            np.matmul(dhid, WhT, out=dh)
             dh += dprev
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
         gwh = None

@@ -172,6 +172,7 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
         dA = np.empty_like(A)
         dH = g.transpose(1, 0, 2)
         dh = np.zeros((B, H), dtype=A.dtype)
+        WhT = np.ascontiguousarray(Wh.T)
         for t in range(T - 1, -1, -1):
             dh += dH[t]
             d = dA[t]
@@ -181,7 +182,7 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
                 d *= dh
             else:  # relu'(0) = 0
                 np.multiply(dh, A[t] > 0, out=d)
-            np.matmul(d, Wh.T, out=dh)
+            np.matmul(d, WhT, out=dh)
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
         gwh = None
         if W_h.requires_grad:  # sum_t OUT_{t-1}^T dNET_t as one GEMM over all steps
