@@ -79,7 +79,7 @@ def markdown(text):
     return "".join(out)
 
 
-def _block_html(block):
+def _block_html(block, chapter_number=None):
     p = block.payload
     if block.kind == "text":
         return markdown(p["markdown"])
@@ -94,8 +94,9 @@ def _block_html(block):
     if block.kind == "figure":
         data = base64.b64encode(p["png"]).decode("ascii")
         cap = _inline(p["caption"])
+        number = f"{chapter_number}.{p['index']}" if chapter_number else str(p["index"])
         return (f'<figure><img alt="{html.escape(p["caption"])}" '
-                f'src="data:image/png;base64,{data}"><figcaption>Figure {p["index"]}. '
+                f'src="data:image/png;base64,{data}"><figcaption>Figure {number}. '
                 f"{cap}</figcaption></figure>")
     if block.kind == "claim":
         c = p["claim"]
@@ -144,15 +145,15 @@ def render(tour):
     toc = (f'<table class="toc"><tr><th>Chapter</th><th>Notes section</th><th>Claims</th>'
            f"<th>Time</th><th>Status</th></tr>{toc_rows}</table>")
     chapters = []
-    for r in tour.results:
+    for number, r in enumerate(tour.results, 1):
         c = r.chapter
-        body = "".join(_block_html(b) for b in r.blocks)
+        body = "".join(_block_html(b, number) for b in r.blocks)
         if r.error:
             body += (f'<p class="bad"><b>This chapter raised an exception</b>; the tour went on.'
                      f'</p><pre class="tb">{html.escape(r.error)}</pre>')
         section = f"notes: &ldquo;{html.escape(c.section)}&rdquo; &middot; " if c.section else ""
         chapters.append(
-            f'<section id="{html.escape(c.name)}"><h2>{html.escape(c.title)}</h2>'
+            f'<section id="{html.escape(c.name)}"><h2>{number}. {html.escape(c.title)}</h2>'
             f'<p class="chead">{section}{r.seconds:.1f} s &middot; {_status(r)}</p>{body}</section>'
         )
     return (

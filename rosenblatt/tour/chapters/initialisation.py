@@ -55,13 +55,14 @@ def run(ctx):
         axes = fig.subplots(1, 2)
         zz = np.linspace(-35, 35, 400)
         for ax, name in zip(axes, ["N(0, 1)", "N(0, 1) / sqrt(d)"]):
-            ax.hist(nets[name], bins=80, range=(-35, 35), density=True, color="C0", alpha=0.7)
-            ax2 = ax.twinx()
-            ax2.plot(zz, _sigmoid(zz), "C3", lw=1.5)
-            ax2.set_ylim(0, 1.05)
-            ax2.set_yticks([0, 0.5, 1])
+            counts, _, _ = ax.hist(nets[name], bins=80, range=(-35, 35), density=True,
+                                   color="C0", alpha=0.7, label="density of NET")
+            # The sigmoid drawn on the same axes, scaled to the histogram's height.
+            ax.plot(zz, _sigmoid(zz) * counts.max(), "C3", lw=1.5, label="σ(NET) (scaled)")
+            ax.set_yticks([])
             ax.set_title(f"{name}: std {nets[name].std():.2f}", fontsize=9)
             ax.set_xlabel("NET")
+        axes[0].legend(fontsize=7, loc="upper left")
 
     # -- deep networks: the spread of activations layer by layer -------------------
     depth, width = (8, 256) if ctx.quick else (10, 500)

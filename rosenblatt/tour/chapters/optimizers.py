@@ -49,8 +49,8 @@ def _path(make, steps):
 def run(ctx):
     steps = 100
     ctx.text(
-        f"Each optimizer starts at {tuple(_START)} on the valley J(θ) = ½ θᵀAθ, whose "
-        "curvatures differ by a factor 100 (0.2 and 20), and takes "
+        f"Each optimizer starts at ({_START[0]:g}, {_START[1]:g}) on the valley "
+        "J(θ) = ½ θᵀAθ, whose curvatures differ by a factor 100 (0.2 and 20), and takes "
         f"{steps} steps. Plain gradient descent must use a learning rate small enough for "
         "the steep direction (here 0.06, below 2/20) and then crawls along the shallow "
         "one; momentum keeps a velocity that accumulates along the valley and cancels "
