@@ -1,6 +1,7 @@
 """The tour framework: registry, Context, runner, the HTML report."""
 
 import base64
+import io
 import json
 import re
 
@@ -62,7 +63,7 @@ def test_figure_error_propagates_and_records_nothing():
 
 
 def test_a_chapter_that_raises_is_reported_and_the_tour_goes_on(tmp_path):
-    log = open(tmp_path / "log.txt", "w")
+    log = open(tmp_path / "log.txt", "w")  # noqa: SIM115 - closed below
     tour = run_tour(quick=True, out=tmp_path, chapters=[BAD, GOOD], log=log)
     log.close()
     assert [r.chapter.name for r in tour.results] == ["good", "bad"]  # sorted by order
@@ -78,7 +79,7 @@ def test_a_chapter_that_raises_is_reported_and_the_tour_goes_on(tmp_path):
 
 
 def test_html_report_embeds_figures_and_marks_claims(tmp_path):
-    tour = run_tour(quick=True, out=tmp_path, chapters=[GOOD, BAD], log=open("/dev/null", "w"))
+    tour = run_tour(quick=True, out=tmp_path, chapters=[GOOD, BAD], log=io.StringIO())
     html = (tmp_path / "report.html").read_text()
     assert tour.path == str((tmp_path / "report.html").resolve())
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
@@ -104,10 +105,10 @@ def test_chapter_seeds_are_reproducible_and_independent_of_selection():
 
 
 def test_only_selects_by_name_or_title_and_rejects_unknown(tmp_path):
-    tour = run_tour(out=None, only=["bad"], chapters=[GOOD, BAD], log=open("/dev/null", "w"))
+    tour = run_tour(out=None, only=["bad"], chapters=[GOOD, BAD], log=io.StringIO())
     assert [r.chapter.name for r in tour.results] == ["bad"]
     tour = run_tour(out=None, only=["Good Chapter"], chapters=[GOOD, BAD],
-                    log=open("/dev/null", "w"))
+                    log=io.StringIO())
     assert [r.chapter.name for r in tour.results] == ["good"]
     with pytest.raises(ValueError, match="no chapter named 'nope'; the chapters are: good, bad"):
         run_tour(out=None, only=["nope"], chapters=[GOOD, BAD])

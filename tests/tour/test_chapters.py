@@ -1,0 +1,32 @@
+"""The tour's chapters for issues 2-4 run in quick mode and confirm every claim."""
+
+import pytest
+
+from rosenblatt.tour import discover, run_tour
+
+MINE = ["perceptron", "activations", "backprop", "saturation", "optimizers", "learning_rate",
+        "initialisation", "batchnorm", "regularization", "dropout", "early_stopping"]
+
+
+def test_chapters_are_discovered_in_the_notes_order():
+    names = [c.name for c in discover()]
+    assert set(MINE) <= set(names)
+    positions = [names.index(n) for n in ["perceptron", "activations", "backprop", "saturation",
+                                          "optimizers", "initialisation", "regularization"]]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.slow
+def test_quick_tour_confirms_every_claim(tmp_path):
+    import io
+
+    tour = run_tour(quick=True, out=tmp_path, only=MINE, log=io.StringIO())
+    errors = {r.chapter.name: r.error for r in tour.results if r.error}
+    assert not errors
+    failed = [(r.chapter.name, c.text, c.detail) for r in tour.results for c in r.claims
+              if not c.passed]
+    assert not failed
+    assert all(len(r.claims) >= 2 for r in tour.results)
+    figures = sum(b.kind == "figure" for r in tour.results for b in r.blocks)
+    assert figures >= len(MINE)
+    assert tour.seconds < 120
