@@ -6,7 +6,6 @@ maxima, like ``torch.amax``. Array methods (``xd.sum``) are used rather than
 the ``np.sum`` functions: same result, a microsecond less dispatch per call.
 """
 
-import builtins
 import math
 
 import numpy as np
@@ -20,9 +19,11 @@ def _normalize_axis(axis, ndim, op):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for ax in axes:
-        if not -ndim <= ax < builtins.max(ndim, 1):
+        if not -ndim <= ax < ndim:
             raise ValueError(f"{op}: axis {ax} is out of range for an array of {ndim} dimensions")
-        out.append(int(ax) % builtins.max(ndim, 1))
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis} names an axis twice")
     return tuple(out)
 
 

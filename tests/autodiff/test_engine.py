@@ -317,6 +317,8 @@ def test_broadcast_errors_name_the_op_and_both_shapes(name, fn):
         (lambda a: rb.stack([a, rb.tensor(np.ones((3, 2)))]), r"stack: .*\(2, 3\), \(3, 2\)"),
         (lambda a: rb.split(a, 2, axis=1), "split: an axis of length 3 cannot be split into 2"),
         (lambda a: a.sum(axis=2), "sum: axis 2 is out of range"),
+        (lambda a: a.mean(axis=(0, -2)), r"mean: axis \(0, -2\) names an axis twice"),
+        (lambda a: a.sum().max(axis=0), "max: axis 0 is out of range for an array of 0"),
         (lambda a: a.var(axis=0, ddof=2), "var: ddof=2 leaves no degrees of freedom"),
         (lambda a: a.transpose(0, 0), r"transpose: axes \(0, 0\)"),
         (lambda a: rb.pad(a, 1, mode="reflect"), "pad: only mode='constant'"),
