@@ -230,3 +230,38 @@ def test_digits_example_reaches_97_percent(tmp_path, capsys):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.97
     assert metrics["samples"]["test"] == 359
+
+
+def test_regression_config_train_evaluate_predict(tmp_path, capsys):
+    cfg = _write(tmp_path, """
+        [data]
+        name = "sine"
+        options = { n_samples = 200 }
+        [[model.layers]]
+        type = "Dense"
+        out_features = 16
+        [[model.layers]]
+        type = "Tanh"
+        [[model.layers]]
+        type = "Dense"
+        out_features = 1
+        [training]
+        loss = "mse"
+        epochs = 60
+        [optimizer]
+        name = "Adam"
+        lr = 0.01
+        """)
+    out = tmp_path / "o"
+    assert main(["train", cfg, "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "regression" and "accuracy" not in metrics["test"]
+    assert metrics["test"]["loss"] < 0.05  # noise variance 0.01
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "model.safetensors"), "--data", "sine", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(metrics["test"]["loss"],
+                                                                          rel=1e-5)
+    (tmp_path / "x.csv").write_text("x\n0\n1.5707963\n")
+    assert main(["predict", str(out / "model.safetensors"), str(tmp_path / "x.csv")]) == 0
+    values = [float(v) for v in capsys.readouterr().out.split()]
+    assert len(values) == 2 and abs(values[0]) < 0.2 and abs(values[1] - 1) < 0.2
