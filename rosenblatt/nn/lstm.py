@@ -100,6 +100,7 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
     tmp = np.empty((B, G), dtype=dtype)
     tmp_h = np.empty((B, H), dtype=dtype)
     Whs = Wh if scale is None else Wh * scale
+    shift = None if scale is None else np.where(scale == 0.5, 0.5, 0).astype(dtype)
     # contiguous runs of sigmoid columns: (i, f) and o; coupled: f and o
     sig_runs = [slice(0, 2 * H), so] if not coupled else [sf, so]
     h, c = hinit, cinit
@@ -109,9 +110,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
         a += tmp
         if P is None:
             np.tanh(a, out=a)
-            for sl in sig_runs:
-                a[:, sl] *= 0.5
-                a[:, sl] += 0.5
+            np.multiply(a, scale, out=a)  # 0.5 tanh + 0.5 on the sigmoid blocks, g untouched:
+            np.add(a, shift, out=a)       # two whole-row ops beat four strided ones
         else:
             if not coupled:
                 np.multiply(P[0], c, out=tmp_h)
