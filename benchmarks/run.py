@@ -266,10 +266,19 @@ def main(argv=None):
                         help="where to write the results (default benchmarks/results/latest.json)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per "
                         "implementation (default 3 with --quick, else 5)")
-    parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    parser.add_argument("--list", action="store_true", help="list the (quick) workloads and exit")
     args = parser.parse_args(argv)
     only = [o.strip() for o in args.only.split(",") if o.strip()]
     repeats = args.repeats or (3 if args.quick else 5)
+
+    if args.list:
+        for module_name, module in discover():
+            if isinstance(module, Exception):
+                print(f"{module_name}: import failed: {module}")
+                continue
+            for w in module.workloads(True):
+                print(f"{module_name}: {w['name']}  [{w['unit']}]  target: {w.get('target', '')}")
+        return 0
 
     start = time.perf_counter()
     torch_or_none()  # PyTorch threads = NumPy BLAS threads, before any workload is built
