@@ -4,7 +4,10 @@ The analytic gradient from backpropagation is compared with the centered
 difference (J(theta + eps) - J(theta - eps)) / (2 eps) for every input
 element, in float64. For a non-scalar output, J is the projection of the
 output on a fixed random direction v, so the check covers the whole
-vector-Jacobian product v^T J.
+vector-Jacobian product v^T J. For large inputs, ``directions=k`` perturbs
+each input along k random directions u instead of every element, and
+compares (J(theta + eps u) - J(theta - eps u)) / (2 eps) with grad . u
+(the random-projection check of HIPS/autograd).
 """
 
 import numpy as np
@@ -21,7 +24,55 @@ def _scalar(out, v):
     return float(np.sum(data * v))
 
 
-def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
+def _centered(fn, inputs, v, xd, index, step, eps):
+    """(J(x + eps step) - J(x - eps step)) / (2 eps), perturbing ``xd[index]`` in place."""
+    saved = xd[index].copy()  # (xd[...] is a view)
+    xd[index] = saved + eps * step
+    plus = _scalar(fn(*inputs), v)
+    xd[index] = saved - eps * step
+    minus = _scalar(fn(*inputs), v)
+    xd[index] = saved
+    return (plus - minus) / (2 * eps)
+
+
+def _check_elements(fn, inputs, i, v, analytic, eps, atol, rtol):
+    x = inputs[i]
+    numeric = np.empty(x.shape)
+    xd = x.data  # perturbed in place, element by element (any memory layout)
+    for index in np.ndindex(x.shape):
+        numeric[index] = _centered(fn, inputs, v, xd, index, 1.0, eps)
+    err = np.abs(analytic - numeric)
+    bad = err > atol + rtol * np.abs(numeric)
+    if bad.any():
+        rel = err / np.maximum(np.abs(numeric), 1e-300)
+        k = int(np.argmax(np.where(bad, err, -1)))
+        index = np.unravel_index(k, x.shape) if x.ndim else ()
+        raise GradcheckError(
+            f"gradcheck: input {i}, index {tuple(int(j) for j in index)}: analytic "
+            f"{analytic.reshape(-1)[k]:.6g} vs numeric {numeric.reshape(-1)[k]:.6g}; "
+            f"worst absolute error {err.max():.3g}, worst relative error "
+            f"{rel[bad].max():.3g} ({int(bad.sum())} of {x.size} elements fail)"
+        )
+
+
+def _check_directions(fn, inputs, i, v, analytic, eps, atol, rtol, directions, rng):
+    x = inputs[i]
+    for k in range(directions):
+        u = rng.standard_normal(x.shape)
+        u /= np.linalg.norm(u)
+        numeric = _centered(fn, inputs, v, x.data, Ellipsis, u, eps)
+        expected = float(np.sum(analytic * u))
+        err = abs(expected - numeric)
+        if err > atol + rtol * abs(numeric):
+            raise GradcheckError(
+                f"gradcheck: input {i}, random direction {k} of {directions}: analytic "
+                f"grad . u = {expected:.6g} vs numeric {numeric:.6g}; absolute error "
+                f"{err:.3g}, relative error {err / max(abs(numeric), 1e-300):.3g} (check every "
+                f"element with directions=None to find the index)"
+            )
+
+
+def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=None):
     """Check the gradients of ``fn`` at ``inputs`` by centered differences.
 
     Parameters
@@ -35,7 +86,11 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
     atol, rtol : float
         An element passes when |analytic - numeric| <= atol + rtol |numeric|.
     seed : int, default 0
-        Seeds the random projection of a non-scalar output.
+        Seeds the random projection of a non-scalar output (and the directions).
+    directions : int, optional
+        Check an input with more elements than this along that many random
+        unit directions (2 evaluations of ``fn`` each) instead of element by
+        element (2 per element). None: every element, always.
 
     Returns
     -------
@@ -44,7 +99,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
     Raises
     ------
     GradcheckError
-        Naming the input, the index and the worst absolute and relative error.
+        Naming the input, the index (or direction) and the worst absolute and
+        relative error.
     TypeError
         If a checked input is not float64.
 
@@ -58,6 +114,13 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
+    if directions is not None and (
+        isinstance(directions, bool) or not isinstance(directions, (int, np.integer))
+        or directions < 1
+    ):
+        raise ValueError(
+            f"gradcheck: directions must be a positive int or None; got {directions!r}"
+        )
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise TypeError(
@@ -67,7 +130,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor; got {type(out).__name__}")
-    v = np.random.default_rng(seed).standard_normal(out.shape)
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(out.shape)
     for i in checked:
         if inputs[i].grad is not None:
             inputs[i].grad[...] = 0  # in place: the grad may be a view into a ParameterVector
@@ -76,26 +140,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
         for i in checked:
             x = inputs[i]
             analytic = np.zeros(x.shape) if x.grad is None else np.array(x.grad)
-            numeric = np.empty(x.shape)
-            xd = x.data  # perturbed in place, element by element (any memory layout)
-            for index in np.ndindex(x.shape):
-                saved = xd[index]
-                xd[index] = saved + eps
-                plus = _scalar(fn(*inputs), v)
-                xd[index] = saved - eps
-                minus = _scalar(fn(*inputs), v)
-                xd[index] = saved
-                numeric[index] = (plus - minus) / (2 * eps)
-            err = np.abs(analytic - numeric)
-            bad = err > atol + rtol * np.abs(numeric)
-            if bad.any():
-                rel = err / np.maximum(np.abs(numeric), 1e-300)
-                k = int(np.argmax(np.where(bad, err, -1)))
-                index = np.unravel_index(k, x.shape) if x.ndim else ()
-                raise GradcheckError(
-                    f"gradcheck: input {i}, index {tuple(int(j) for j in index)}: analytic "
-                    f"{analytic.reshape(-1)[k]:.6g} vs numeric {numeric.reshape(-1)[k]:.6g}; "
-                    f"worst absolute error {err.max():.3g}, worst relative error "
-                    f"{rel[bad].max():.3g} ({int(bad.sum())} of {x.size} elements fail)"
-                )
+            if directions is not None and x.size > directions:
+                _check_directions(fn, inputs, i, v, analytic, eps, atol, rtol, directions, rng)
+            else:
+                _check_elements(fn, inputs, i, v, analytic, eps, atol, rtol)
     return True

@@ -109,3 +109,35 @@ def test_fn_must_return_a_tensor():
     x = rb.tensor(np.ones(3), requires_grad=True)
     with pytest.raises(TypeError, match="fn must return a Tensor; got ndarray"):
         rb.gradcheck(lambda t: t.data * 2, x)
+
+
+def test_random_directions_pass_a_right_gradient(rng):
+    x = rb.tensor(rng.standard_normal((30, 20)), requires_grad=True)
+    w = rb.tensor(rng.standard_normal((20, 5)), requires_grad=True)
+    calls = []
+
+    def fn(x, w):
+        calls.append(1)
+        return (x @ w).tanh()
+
+    assert rb.gradcheck(fn, x, w, directions=4)
+    assert len(calls) == 1 + 2 * 4 + 2 * 4  # not 2 per element (1,200 of them)
+
+
+def test_random_directions_catch_a_wrong_gradient(rng):
+    x = rb.tensor(rng.standard_normal((20, 20)), requires_grad=True)
+    with pytest.raises(rb.GradcheckError, match=r"input 0, random direction 0 of 3"):
+        rb.gradcheck(_square_with_backward(wrong_at=17), x, directions=3)
+
+
+def test_small_inputs_are_still_checked_element_by_element(rng):
+    x = rb.tensor(rng.standard_normal(3), requires_grad=True)
+    with pytest.raises(rb.GradcheckError, match=r"index \(1,\)"):
+        rb.gradcheck(_square_with_backward(wrong_at=1), x, directions=5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_directions_must_be_a_positive_int(bad):
+    x = rb.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match="directions must be a positive int"):
+        rb.gradcheck(lambda t: t * 2, x, directions=bad)
