@@ -247,11 +247,11 @@ def _accumulate_leaf(leaf, grad):
     if leaf.grad is None:
         # A fresh array: the incoming one may be shared with other nodes, or a
         # read-only broadcast view.
-        if grad.shape == leaf.data.shape:
-            same = grad.dtype == leaf.data.dtype
-            leaf.grad = grad.copy() if same else grad.astype(leaf.data.dtype)
-        else:
-            leaf.grad = np.empty_like(leaf.data)
+        data = leaf.data
+        if type(grad) is np.ndarray and grad.shape == data.shape and grad.dtype == data.dtype:
+            leaf.grad = grad.copy()
+        else:  # a NumPy scalar, another dtype, or a shape that broadcasts
+            leaf.grad = np.empty_like(data)
             leaf.grad[...] = grad
     else:
         leaf.grad += grad

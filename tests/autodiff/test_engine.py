@@ -441,3 +441,9 @@ def test_numpy_interop():
     assert bool(rb.tensor(1.0)) and not bool(rb.tensor(0.0))
     with pytest.raises(ValueError, match="ambiguous"):
         bool(x)
+
+
+def test_leaf_grad_is_always_an_ndarray():
+    x = rb.tensor(np.array(2.0), requires_grad=True)  # 0-d: ops on it give NumPy scalars
+    (x * x * 3.0).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 12.0
