@@ -4,7 +4,9 @@ Each case is ``(id, rosenblatt fn, torch fn, inputs)`` where an input is a
 ``(shape, kind)`` pair; ``kind`` keeps finite differences away from kinks and
 domain edges ("pos": positive, "away": |x| >= 0.2, "distinct": no ties,
 "clip": away from the clip bounds +-0.5). The torch function receives
-float64 torch tensors, the rosenblatt one float64 Tensors.
+float64 torch tensors, the rosenblatt one float64 Tensors. A new primitive
+needs one line in ``CASES`` to get all three checks (gradcheck, PyTorch,
+float32 in -> float32 out).
 """
 
 import numpy as np
