@@ -31,6 +31,8 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, help="override training.epochs")
     p.add_argument("--seed", type=int, help="override seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="limit NumPy's BLAS threads (small networks train faster with 1)")
     p.set_defaults(func=run)
     return p
 
@@ -107,6 +109,13 @@ def _task(loss_name, y):
 
 
 def run(args):
+    from ..tour.threads import blas_threads
+
+    with blas_threads(args.threads):
+        return _run(args)
+
+
+def _run(args):
     import rosenblatt as rb
 
     cfg = config.read(args.config)

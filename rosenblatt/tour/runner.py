@@ -136,7 +136,10 @@ def run_chapter(chapter, quick=False, seed=0, log=None):
 
 def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=None, log=None,
              threads=1):
-    """Run the tour's chapters and write ``report.html`` (and ``report.json``) into ``out``.
+    """Run the tour's chapters and write ``report.html`` into ``out``.
+
+    Also written: ``report.json`` (claims and timings, machine-readable) and
+    ``figures/<chapter>-<k>.png``.
 
     Parameters
     ----------
@@ -188,8 +191,21 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
         path = os.path.join(out, "report.html")
         _write_text(path, render(tour))
         _write_text(os.path.join(out, "report.json"), json.dumps(tour.to_json(), indent=2))
+        _write_figures(out, tour)
         tour.path = os.path.abspath(path)
     return tour
+
+
+def _write_figures(out, tour):
+    """Each figure also as a PNG file, figures/<chapter>-<k>.png (for slides and docs)."""
+    folder = os.path.join(out, "figures")
+    os.makedirs(folder, exist_ok=True)
+    for r in tour.results:
+        for b in r.blocks:
+            if b.kind == "figure":
+                path = os.path.join(folder, f"{r.chapter.name}-{b.payload['index']}.png")
+                with open(path, "wb") as f:
+                    f.write(b.payload["png"])
 
 
 def _write_text(path, text):

@@ -208,6 +208,23 @@ def test_tour_quick_only_one_chapter(tmp_path, capsys):
     assert html.count("data:image/png;base64,") >= 1
 
 
+def test_tour_strict_exits_1_on_an_unconfirmed_claim(tmp_path, capsys, monkeypatch):
+    import rosenblatt.tour as tour_pkg
+    from rosenblatt.tour import Chapter
+
+    def chapter_fn(ctx):
+        ctx.claim("holds", True)
+        ctx.claim("does not hold", False, "the numbers")
+
+    fake = [Chapter("Fake", section="Perceptrons", order=1, fn=chapter_fn, name="fake")]
+    monkeypatch.setattr(tour_pkg, "discover", lambda: fake)
+    assert main(["tour", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 confirmed, 1 not confirmed (of 2)" in out
+    assert "not confirmed [fake]: does not hold (the numbers)" in out
+    assert main(["tour", "--quick", "--out", str(tmp_path), "--strict"]) == 1
+
+
 def test_tour_unknown_chapter_is_a_usage_error(tmp_path, capsys):
     assert main(["tour", "--only", "no-such-chapter", "--out", str(tmp_path)]) == 2
     assert "no chapter named 'no-such-chapter'" in capsys.readouterr().err

@@ -90,6 +90,7 @@ def test_html_report_embeds_figures_and_marks_claims(tmp_path):
     assert "&#10004; confirmed" in html and "&#10008; not confirmed" in html
     assert "boom in chapter" in html and "<b>bold</b>" in html
     assert "<td>3.142</td>" in html
+    assert (tmp_path / "figures" / "good-1.png").read_bytes() == base64.b64decode(images[0])
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["summary"]["claims_failed"] == 1
     assert report["chapters"][1]["error"].strip().endswith("RuntimeError: boom in chapter")
