@@ -51,33 +51,56 @@ def _construct(cls, args, key, what):
         raise CLIError(f"config key '{key}' ({what}): {e}") from None
 
 
-def build_model(layers, in_features, dtype="float32", rng=None):
+def _width(layers, sample):
+    """Size of axis 1 of the output of ``layers`` for a sample batch (features or channels)."""
+    import rosenblatt as rb
+
+    x = rb.tensor(sample)
+    with rb.no_grad():
+        for layer in layers:
+            layer.eval()
+            x = layer(x)
+            layer.train()
+    return int(x.shape[1])
+
+
+def build_model(layers, input_shape, dtype="float32", rng=None):
     """A Sequential of the configured layers.
 
-    ``in_features`` of a Dense (and ``num_features`` of a normalisation layer)
-    defaults to the width of the previous layer's output, starting from the
-    data's number of features.
+    ``input_shape`` is the shape of one sample, e.g. ``(64,)`` or ``(1, 8, 8)``.
+    A layer's ``in_features``, ``num_features`` or ``in_channels``, when not
+    given, is the size of axis 1 of the previous layers' output (found by
+    running two zero samples through them), so that only output sizes need
+    to be written, for dense and convolutional networks alike.
     """
     import rosenblatt as rb
 
-    width = in_features
+    sample = np.zeros((2, *input_shape), dtype=np.dtype(dtype))
     built = []
     for i, spec in enumerate(layers):
         key = f"model.layers[{i}]"
         cls = lookup(rb.nn, spec["type"], f"{key}.type", "layer type", base=rb.nn.Module)
         args = {k: v for k, v in spec.items() if k != "type"}
-        for fill in ("in_features", "num_features"):
-            if _accepts(cls, fill) and fill not in args and width is not None:
-                args[fill] = width
+        for fill in ("in_features", "num_features", "in_channels"):
+            if _accepts(cls, fill) and fill not in args:
+                try:
+                    args[fill] = _width(built, sample)
+                except (ValueError, TypeError, IndexError) as e:
+                    raise CLIError(f"config key '{key}': cannot infer {fill} from the previous "
+                                   f"layers ({e}); give it explicitly") from None
         if _accepts(cls, "rng") and "rng" not in args:
             args["rng"] = rng
-        layer = _construct(cls, args, key, cls.__name__)
-        if isinstance(getattr(layer, "out_features", None), int):
-            width = layer.out_features
-        built.append(layer)
+        if _accepts(cls, "dtype") and "dtype" not in args:
+            args["dtype"] = np.dtype(dtype)
+        built.append(_construct(cls, args, key, cls.__name__))
     model = rb.nn.Sequential(*built)
-    if dtype != "float32":
-        model.astype(np.dtype(dtype))
+    if np.dtype(dtype) != np.float32:
+        model.astype(np.dtype(dtype))  # layers without a dtype argument
+    try:
+        _width(built, sample)
+    except (ValueError, TypeError, IndexError) as e:
+        raise CLIError(f"config table [model]: the layers do not fit together for inputs of "
+                       f"shape {tuple(input_shape)}: {e}") from None
     return model
 
 

@@ -11,6 +11,7 @@ required)::
     test = 0.2                                 # held-out test fraction (loaders without one)
     validation = 0.1                           # fraction of the training split for validation
     standardize = true                         # fit mean/std on the training split
+    shape = [1, 8, 8]                          # optional: reshape each sample (for Conv2d)
 
     [model]
     dtype = "float32"
@@ -60,7 +61,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 TOP_LEVEL = ("seed", "data", "model", "training", "optimizer", "schedule", "regularizers",
              "callbacks", "output")
-DATA_KEYS = ("name", "options", "test", "validation", "standardize")
+DATA_KEYS = ("name", "options", "test", "validation", "standardize", "shape")
 MODEL_KEYS = ("layers", "dtype")
 TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics")
 OUTPUT_KEYS = ("dir",)
@@ -108,6 +109,7 @@ def check(raw, default_out="runs/model"):
         "test": _fraction(data, "test", "data", default=0.2),
         "validation": _fraction(data, "validation", "data", default=0.1),
         "standardize": _bool(data, "standardize", "data", default=True),
+        "shape": _shape(data, "shape", "data"),
     }
 
     model = _table(raw, "model", "", required=True)
@@ -223,6 +225,17 @@ def _fraction(table, key, where, default):
         raise CLIError(f"config key '{_key(where, key)}': expected a fraction in [0, 1); "
                        f"got {_show(value)}")
     return float(value)
+
+
+def _shape(table, key, where):
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise CLIError(f"config key '{_key(where, key)}': expected a list of positive integers "
+                       f"such as [1, 8, 8]; got {_show(value)}")
+    return value
 
 
 def _named(raw, key, default):

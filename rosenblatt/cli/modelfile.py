@@ -37,4 +37,6 @@ def preprocess(x, meta, where):
         x = (x - mean) / std
     if not np.all(np.isfinite(x)):
         raise CLIError(f"{where} contains NaN or infinite values")
-    return x.astype(meta.get("dtype", "float32"))
+    x = x.astype(meta.get("dtype", "float32"))
+    shape = meta.get("shape")
+    return x.reshape(len(x), *shape) if shape else x

@@ -138,8 +138,14 @@ def _run(args):
     mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
         np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
 
+    shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
+    if int(np.prod(shape)) != xtr.shape[1]:
+        raise CLIError(f"config key 'data.shape': {list(shape)} holds {int(np.prod(shape))} "
+                       f"values but dataset {cfg['data']['name']!r} has {xtr.shape[1]} "
+                       "features per sample")
+
     def prep_x(x):
-        return ((x - mean) / std).astype(dtype)
+        return ((x - mean) / std).astype(dtype).reshape(len(x), *shape)
 
     def prep_y(y):
         if task == "classification" or y.ndim == 0:
@@ -150,7 +156,7 @@ def _run(args):
     xtr_, xv_, xt_ = prep_x(xtr), prep_x(xv), prep_x(xt)
     ytr_, yv_, yt_ = prep_y(ytr), prep_y(yv), prep_y(yt)
 
-    model = build.build_model(cfg["model"]["layers"], xtr.shape[1], cfg["model"]["dtype"], rng)
+    model = build.build_model(cfg["model"]["layers"], shape, cfg["model"]["dtype"], rng)
     with rb.no_grad():
         out = model.eval()(rb.tensor(xtr_[:2]))
     model.train()
@@ -194,7 +200,7 @@ def _run(args):
     meta = {"cli": {"dataset": cfg["data"]["name"], "options": cfg["data"]["options"],
                     "task": task, "loss": training["loss"], "seed": seed,
                     "test": cfg["data"]["test"], "validation": cfg["data"]["validation"],
-                    "classes": classes, "dtype": cfg["model"]["dtype"],
+                    "classes": classes, "dtype": cfg["model"]["dtype"], "shape": list(shape),
                     "mean": np.ascontiguousarray(mean, dtype=np.float64),
                     "std": np.ascontiguousarray(std, dtype=np.float64)}}
     rb.save(model.eval(), model_path, metadata=meta)

@@ -282,3 +282,36 @@ def test_regression_config_train_evaluate_predict(tmp_path, capsys):
     assert main(["predict", str(out / "model.safetensors"), str(tmp_path / "x.csv")]) == 0
     values = [float(v) for v in capsys.readouterr().out.split()]
     assert len(values) == 2 and abs(values[0]) < 0.2 and abs(values[1] - 1) < 0.2
+
+
+def test_convolutional_config_infers_channels_and_features(tmp_path, capsys):
+    cfg = os.path.join(ROOT, "examples", "digits_cnn.toml")
+    out = tmp_path / "cnn"
+    assert main(["train", cfg, "--out", str(out), "--quiet", "--epochs", "1"]) == 0
+    model = rb.load(out / "model.safetensors")
+    conv, dense = model[0], model[4]
+    assert (conv.in_channels, dense.W.shape) == (1, (16 * 4 * 4, 64))
+    x, _ = rb.datasets.load("digits")
+    np.save(tmp_path / "x.npy", x[:4].reshape(4, 1, 8, 8))  # images or flat rows both work
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.safetensors"), str(tmp_path / "x.npy")]) == 0
+    assert len(capsys.readouterr().out.split()) == 4
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ('shape = [1, 8, 8]', "config key 'data.shape': [1, 8, 8] holds 64 values but dataset "
+                          "'moons' has 2 features per sample"),
+    ('shape = "8x8"', "config key 'data.shape': expected a list of positive integers"),
+])
+def test_data_shape_errors(tmp_path, capsys, change, message):
+    cfg = _write(tmp_path, SMALL.replace("validation = 0.2", f"validation = 0.2\n{change}"))
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_layers_that_do_not_fit_are_a_config_error(tmp_path, capsys):
+    cfg = _write(tmp_path, SMALL.replace('type = "Tanh"', 'type = "Dense"\nin_features = 7\n'
+                                                          'out_features = 4'))
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "config key 'model.layers[2]': cannot infer in_features" in err
