@@ -56,11 +56,9 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
         Every h_t; the final state is ``outputs[:, -1]``.
     """
     xd = x.data if isinstance(x, Tensor) else np.asarray(x)
-    check_sequence(xd, None if W_x is None else W_x.shape[0], W_h, "gru")
+    check_sequence(xd, W_x, W_h, 3, "gru")
     Wh = W_h.data
     H = Wh.shape[0]
-    if Wh.shape[1] != 3 * H:
-        raise ValueError(f"gru: W_h must have shape ({H}, {3 * H}); got {Wh.shape}")
     # sigmoid(a) = (1 + tanh(a / 2)) / 2, with the 1/2 folded into the r and z columns
     scale = np.ones(3 * H, dtype=Wh.dtype)
     scale[:2 * H] = 0.5

@@ -67,13 +67,10 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
         The final hidden state is ``[:, time - 1]``.
     """
     xd = x.data if isinstance(x, Tensor) else np.asarray(x)
-    check_sequence(xd, None if W_x is None else W_x.shape[0], W_h, "lstm")
+    check_sequence(xd, W_x, W_h, 3 if coupled else 4, "lstm")
     Wh = W_h.data
     H = Wh.shape[0]
     G = Wh.shape[1]
-    if G != (3 if coupled else 4) * H:
-        raise ValueError(f"lstm: W_h must have shape ({H}, {(3 if coupled else 4) * H}) "
-                         f"(coupled={coupled}); got {Wh.shape}")
     if coupled:
         sf, sg, so = slice(0, H), slice(H, 2 * H), slice(2 * H, 3 * H)
         si = None

@@ -110,18 +110,26 @@ def state_grad(g, h0):
     return sum_to_shape(g, h0.shape)
 
 
-def check_sequence(xd, n_in, W_h, name):
+def check_sequence(xd, W_x, W_h, gates, name):
+    """Shape checks of a fused sequence op: x (batch, time, in), W_x (in, G H), W_h (H, G H)."""
     if xd.ndim != 3:
         raise ValueError(
             f"{name}: input must be (batch, time, features); got shape {xd.shape}"
         )
-    if n_in is not None and xd.shape[2] != n_in:
-        raise ValueError(
-            f"{name}: input has {xd.shape[2]} features but the layer expects {n_in} "
-            f"(input shape {xd.shape})"
-        )
     if xd.shape[1] == 0:
         raise ValueError(f"{name}: the sequence is empty (time = 0); got shape {xd.shape}")
+    H = W_h.shape[0]
+    if W_h.ndim != 2 or W_h.shape[1] != gates * H:
+        raise ValueError(f"{name}: W_h must have shape (H, {gates} H); got {W_h.shape}")
+    expected = W_h.shape[1] if W_x is None else W_x.shape[0]
+    if xd.shape[2] != expected:
+        what = "projected input" if W_x is None else "input"
+        raise ValueError(
+            f"{name}: {what} has {xd.shape[2]} features but the weights expect {expected} "
+            f"(input shape {xd.shape})"
+        )
+    if W_x is not None and W_x.shape[1] != W_h.shape[1]:
+        raise ValueError(f"{name}: W_x has {W_x.shape[1]} columns but W_h has {W_h.shape[1]}")
 
 
 # -- the fused Elman RNN op -------------------------------------------------------------
@@ -150,7 +158,7 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
     if nonlinearity not in _ACTIVATIONS:
         raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
     xd = x.data if isinstance(x, Tensor) else np.asarray(x)
-    check_sequence(xd, None if W_x is None else W_x.shape[0], W_h, "rnn")
+    check_sequence(xd, W_x, W_h, 1, "rnn")
     Wh = W_h.data
     H = Wh.shape[0]
     A, xt = project_inputs(xd, W_x, b)  # (T, B, H): NET_t, then OUT_t in place

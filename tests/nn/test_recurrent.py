@@ -216,3 +216,18 @@ def test_save_and_load_round_trip(tmp_path, rng, make):
     layer.eval()
     loaded.eval()
     np.testing.assert_array_equal(loaded(x)[0].data, layer(x)[0].data)
+
+
+def test_functional_ops_check_weight_shapes(rng):
+    x = rb.tensor(rng.standard_normal((2, 3, 4)))
+    W_x, W_h = rb.tensor(np.zeros((4, 12))), rb.tensor(np.zeros((3, 12)))
+    out = rb.nn.functional.lstm(x, W_x, W_h)
+    assert out.shape == (2, 4, 3)
+    with pytest.raises(ValueError, match=r"lstm: W_h must have shape \(H, 3 H\); got \(3, 12\)"):
+        rb.nn.functional.lstm(x, W_x, W_h, coupled=True)
+    with pytest.raises(ValueError, match="input has 4 features but the weights expect 5"):
+        rb.nn.functional.gru(x, rb.tensor(np.zeros((5, 9))), rb.tensor(np.zeros((3, 9))))
+    with pytest.raises(ValueError, match="W_x has 6 columns but W_h has 3"):
+        rb.nn.functional.rnn(x, rb.tensor(np.zeros((4, 6))), rb.tensor(np.zeros((3, 3))))
+    with pytest.raises(ValueError, match="sequence is empty"):
+        rb.nn.functional.rnn(x[:, :0], rb.tensor(np.zeros((4, 3))), rb.tensor(np.zeros((3, 3))))
