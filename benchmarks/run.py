@@ -266,6 +266,9 @@ def main(argv=None):
                         help="where to write the results (default benchmarks/results/latest.json)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per "
                         "implementation (default 3 with --quick, else 5)")
+    parser.add_argument("--threads", type=int, default=None, help="limit NumPy's BLAS, "
+                        "OpenMP and PyTorch to this many threads (default: leave NumPy's as is); "
+                        "1 gives steadier ratios on a busy machine")
     parser.add_argument("--list", action="store_true", help="list the (quick) workloads and exit")
     args = parser.parse_args(argv)
     only = [o.strip() for o in args.only.split(",") if o.strip()]
@@ -281,6 +284,14 @@ def main(argv=None):
         return 0
 
     start = time.perf_counter()
+    limiter = None
+    if args.threads:
+        for name in ("torch", "sklearn.neural_network", "scipy.linalg"):
+            optional(name)  # load their thread pools first, so that the limit reaches them
+        tpc = optional("threadpoolctl")
+        if tpc is None:
+            parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
+        limiter = tpc.threadpool_limits(limits=args.threads)
     torch_or_none()  # PyTorch threads = NumPy BLAS threads, before any workload is built
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores; BLAS: "
@@ -342,6 +353,8 @@ def main(argv=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1, default=float))
     print(f"wrote {path}")
+    if limiter is not None:
+        limiter.restore_original_limits()
     return 0
 
 
