@@ -13,12 +13,9 @@ def xor_data(dtype=np.float64):
 
 
 def spirals(n_per_class, noise, rng, turns=1.5):
-    """Two interleaved spirals in 2-D (labels 0/1); a local stand-in for rb.datasets."""
-    t = np.sqrt(rng.uniform(0.05, 1.0, n_per_class)) * turns * 2 * np.pi
-    arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (turns * 2 * np.pi)
-    x = np.concatenate([arm, -arm]) + noise * rng.standard_normal((2 * n_per_class, 2))
-    y = np.concatenate([np.zeros(n_per_class, int), np.ones(n_per_class, int)])
-    return x, y
+    """Two interleaved spirals (labels 0/1) from ``rb.datasets.spirals``, as float64."""
+    x, y = rb.datasets.spirals(2 * n_per_class, n_classes=2, noise=noise, turns=turns, rng=rng)
+    return x.astype(np.float64), y
 
 
 def mlp(sizes, activation="tanh", init="glorot_uniform", rng=None):
@@ -129,15 +126,8 @@ def softmax_p1(model):
 
 
 def digits(rng, n_train, n_test=None):
-    """scikit-learn's 8x8 digits, scaled to [0, 1], split at random: (x, y, xt, yt)."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as e:  # pragma: no cover - depends on the install
-        raise RuntimeError("this chapter needs scikit-learn's digits: "
-                           "pip install 'rosenblatt[data]'") from e
-    data = load_digits()
-    x = (data.data / 16.0).astype(np.float32)
-    y = data.target.astype(np.int64)
+    """scikit-learn's 8x8 digits (``rb.datasets.load_digits``), split at random: (x, y, xt, yt)."""
+    x, y = rb.datasets.load_digits()
     perm = rng.permutation(len(x))
     tr = perm[:n_train]
     te = perm[n_train:] if n_test is None else perm[n_train:n_train + n_test]
