@@ -96,10 +96,10 @@ class Attention(Module):
         return ((q + k).tanh() @ self.v).reshape(B, S, keys.shape[1])
 
     def forward(self, query, keys, values=None, mask=None):
-        query = query if isinstance(query, Tensor) else Tensor(np.asarray(query, np.float32))
-        keys = keys if isinstance(keys, Tensor) else Tensor(np.asarray(keys, np.float32))
+        query = query if isinstance(query, Tensor) else Tensor(query)
+        keys = keys if isinstance(keys, Tensor) else Tensor(keys)
         values = keys if values is None else values
-        values = values if isinstance(values, Tensor) else Tensor(np.asarray(values, np.float32))
+        values = values if isinstance(values, Tensor) else Tensor(values)
         if keys.ndim != 3 or query.ndim not in (2, 3) or query.shape[0] != keys.shape[0]:
             raise ValueError(
                 f"Attention: expected query (batch, d) or (batch, steps, d) and keys "

@@ -9,8 +9,6 @@ sequence, its past and its future.
 
 import copy
 
-import numpy as np
-
 from ..autodiff.shape import concatenate
 from ..autodiff.tensor import Tensor
 from .module import Module
@@ -62,7 +60,7 @@ class Bidirectional(Module):
 
     def forward(self, x, state=None):
         if not isinstance(x, Tensor):
-            x = Tensor(np.asarray(x, dtype=np.float32))
+            x = Tensor(x)
         if x.ndim != 3:
             raise ValueError(
                 f"Bidirectional: expected input of shape (batch, time, features); got {x.shape}"

@@ -319,7 +319,7 @@ class RecurrentBase(Module):
                              f"got {len(parts)}")
         out = []
         for s in parts:
-            s = s if isinstance(s, Tensor) else Tensor(np.asarray(s, dtype=self.dtype))
+            s = s if isinstance(s, Tensor) else Tensor(s)
             if s.shape != (self.num_layers, batch, self.hidden_size):
                 raise ValueError(
                     f"{name}: initial state must have shape (num_layers, batch, hidden) = "
@@ -335,7 +335,7 @@ class RecurrentBase(Module):
         (h, c)); passing it continues a sequence (truncated BPTT).
         """
         if not isinstance(x, Tensor):
-            x = Tensor(np.asarray(x, dtype=self.dtype))
+            x = Tensor(x)  # float arrays keep their dtype, integers become float32
         name = type(self).__name__
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(

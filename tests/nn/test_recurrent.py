@@ -231,3 +231,41 @@ def test_functional_ops_check_weight_shapes(rng):
         rb.nn.functional.rnn(x, rb.tensor(np.zeros((4, 6))), rb.tensor(np.zeros((3, 3))))
     with pytest.raises(ValueError, match="sequence is empty"):
         rb.nn.functional.rnn(x[:, :0], rb.tensor(np.zeros((4, 3))), rb.tensor(np.zeros((3, 3))))
+
+
+def test_lstm_with_open_input_and_output_gates_and_closed_forget_gate_is_an_rnn(rng):
+    """The notes: "an RNN can be thought of as an LSTM in which all input and output gates
+    are 1 and all forget gates are 0, with an additional activation function"."""
+    H = 3
+    lstm = rb.nn.LSTM(2, H, rng=rng).astype(np.float64)
+    W_x, W_h, b = lstm.W_x[0].data, lstm.W_h[0].data, lstm.b[0].data
+    for block, bias in ((0, 60.0), (1, -60.0), (3, 60.0)):  # i = 1, f = 0, o = 1
+        cols = slice(block * H, (block + 1) * H)
+        W_x[:, cols] = 0
+        W_h[:, cols] = 0
+        b[cols] = bias
+    x = rng.standard_normal((2, 6, 2))
+    out, _ = lstm(x)
+    g = slice(2 * H, 3 * H)
+    h = np.zeros((2, H))
+    for t in range(6):
+        h = np.tanh(np.tanh(x[:, t] @ W_x[:, g] + h @ W_h[:, g] + b[g]))  # OUT = tanh(RNN)
+        np.testing.assert_allclose(out.data[:, t], h, rtol=1e-12, atol=1e-14)
+
+
+def test_gru_with_reset_gate_open_and_update_gate_closed_is_an_elman_rnn(rng):
+    """The notes: "a vanilla RNN is a GRU architecture in which all reset gates are 1 and
+    all update gates are 0" (PyTorch's z is the notes' 1 - z)."""
+    H = 3
+    gru = rb.nn.GRU(2, H, rng=rng).astype(np.float64)
+    rnn = rb.nn.RNN(2, H, rng=rng).astype(np.float64)
+    W_x, W_h, b = gru.W_x[0].data, gru.W_h[0].data, gru.b[0].data
+    W_x[:, :2 * H] = 0
+    W_h[:, :2 * H] = 0
+    b[:H], b[H:2 * H] = 60.0, -60.0  # r = 1, z = 0: h = n
+    gru.b_hn[0].data[...] = rng.standard_normal(H)
+    rnn.W_x[0].data[...] = W_x[:, 2 * H:]
+    rnn.W_h[0].data[...] = W_h[:, 2 * H:]
+    rnn.b[0].data[...] = b[2 * H:] + gru.b_hn[0].data
+    x = rng.standard_normal((2, 6, 2))
+    np.testing.assert_allclose(gru(x)[0].data, rnn(x)[0].data, rtol=1e-12, atol=1e-14)
