@@ -82,6 +82,33 @@ def _reber(rng, epochs):
     return results, len(Xt)
 
 
+def _adding_run(gain, clip, X, y, steps_per_epoch, epochs):
+    """A ReLU RNN on the adding problem with W_h scaled by ``gain``; the loss per update."""
+    rng = np.random.default_rng(0)
+    rnn = rb.nn.RNN(2, 32, nonlinearity="relu", rng=rng)
+    rnn.W_h[0].data *= gain
+    head = rb.nn.Dense(32, 1, rng=rng)
+    opt = rb.optim.SGD(rnn.parameters() + head.parameters(), lr=0.01, momentum=0.9)
+    order = np.random.default_rng(1)
+    losses, norms = [], []
+    with np.errstate(all="ignore"):  # the unclipped run overflows on purpose
+        for _ in range(epochs):
+            perm = order.permutation(len(X))
+            for i in range(steps_per_epoch):
+                idx = perm[i * 32:(i + 1) * 32]
+                out, _ = rnn(rb.tensor(X[idx]))
+                loss = rb.losses.mse(head(out[:, -1]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                grad = opt.vec.grad.astype(np.float64)
+                norms.append(float(np.sqrt(np.dot(grad, grad))))
+                if clip is not None:
+                    rb.optim.clip_grad_norm(opt, clip)
+                opt.step()
+                losses.append(float(loss.item()))
+    return np.array(losses), np.array(norms)
+
+
 def _reverser(attention, steps, length, vocab=8, hidden=32):
     model = rb.models.Seq2Seq(vocab, vocab, hidden, attention=attention,
                               rng=np.random.default_rng(1))
@@ -144,6 +171,36 @@ def run(ctx):
               ratio["Elman RNN (tanh)"] < ratio["LSTM"] / 5,
               f"after {T} steps back: RNN x{ratio['Elman RNN (tanh)']:.2g}, "
               f"LSTM x{ratio['LSTM']:.2g}")
+
+    # -- exploding gradients and clipping --------------------------------------------
+    X, y = rb.datasets.adding_problem(512, 30, rng=0)
+    epochs = 4 if quick else 8
+    unclipped, norms = _adding_run(2.0, None, X, y, 16, epochs)
+    clipped, _ = _adding_run(2.0, 1.0, X, y, 16, epochs)
+    ctx.text(
+        "The opposite failure: a ReLU RNN whose recurrent weights are scaled up (W_h = 2 x "
+        "orthogonal) multiplies the error by more than 1 at every step back, so gradients "
+        "*explode*. The notes: it is obvious when it happens (NaNs) and clipping the gradient "
+        f"is effective. Adding problem, sequences of 30, SGD with momentum, {epochs} epochs; "
+        "the same run without and with clipping the gradient's norm to 1."
+    )
+    with ctx.figure("Training loss per update on the adding problem (log scale): unclipped, "
+                    "the exploding gradient throws the weights out (inf/NaN, the line ends); "
+                    "clipped to norm 1, training proceeds.") as fig:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.semilogy(np.where(np.isfinite(unclipped), unclipped, np.nan), label="no clipping")
+        ax.semilogy(clipped, label="clip_grad_norm(1.0)")
+        ax.axhline(1 / 6, color="gray", lw=0.8, ls="--", label="predicting the mean (1/6)")
+        ax.set_xlabel("update")
+        ax.set_ylabel("MSE")
+        ax.legend(fontsize=8)
+    finite = np.isfinite(clipped).all()
+    ctx.claim("Exploding gradients are obvious (the loss becomes inf/NaN) and clipping "
+              "them is effective",
+              (not np.isfinite(unclipped).all()) and finite
+              and clipped[-16:].mean() < 1e-3 * clipped[0],
+              f"largest gradient norm {np.nanmax(norms):.3g}; first loss {clipped[0]:.3g}; "
+              f"final loss unclipped {unclipped[-1]:.3g}, clipped {clipped[-16:].mean():.3g}")
 
     epochs = 20
     results, n_held = _reber(ctx.rng, epochs)
