@@ -144,3 +144,17 @@ def test_markdown_subset():
     assert markdown("1. x\n2. y") == "<ol><li>x</li><li>y</li></ol>"
     assert markdown("p1\n\np2") == "<p>p1</p><p>p2</p>"
     assert markdown("*it* and 2 * 3 * 4") == "<p><i>it</i> and 2 * 3 * 4</p>"
+
+
+def test_progress_bar_goes_to_the_stream_only_on_a_terminal():
+    from rosenblatt.tour.context import progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    assert list(progress(range(5), desc="epochs", stream=tty)) == [0, 1, 2, 3, 4]
+    assert list(progress(range(5), desc="epochs", stream=pipe)) == [0, 1, 2, 3, 4]
+    assert "epochs [" in tty.getvalue() and "5/5" in tty.getvalue()
+    assert pipe.getvalue() == ""
