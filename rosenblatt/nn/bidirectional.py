@@ -9,6 +9,8 @@ sequence, its past and its future.
 
 import copy
 
+import numpy as np
+
 from ..autodiff.shape import concatenate
 from ..autodiff.tensor import Tensor
 from .module import Module
@@ -35,6 +37,10 @@ class Bidirectional(Module):
         (forward final state, backward final state); the backward one is its
         state after reading x_1, the last element it sees.
 
+    With ``lengths`` (batch,) (a padded batch), the backward layer reads each
+    sequence reversed within its own length, and both layers stop at each
+    sequence's end (PyTorch's packed sequences).
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -58,7 +64,7 @@ class Bidirectional(Module):
         self.layer = layer
         self.backward_layer = backward_layer
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, lengths=None):
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if x.ndim != 3:
@@ -66,6 +72,17 @@ class Bidirectional(Module):
                 f"Bidirectional: expected input of shape (batch, time, features); got {x.shape}"
             )
         s_f, s_b = (None, None) if state is None else state
-        out_f, s_f = self.layer(x, s_f)
-        out_b, s_b = self.backward_layer(x[:, ::-1], s_b)
-        return concatenate([out_f, out_b[:, ::-1]], axis=-1), (s_f, s_b)
+        if lengths is None:
+            out_f, s_f = self.layer(x, s_f)
+            out_b, s_b = self.backward_layer(x[:, ::-1], s_b)
+            return concatenate([out_f, out_b[:, ::-1]], axis=-1), (s_f, s_b)
+        # Padded batch: reverse each sequence within its own length (padding stays at the
+        # end), so the backward layer starts at each sequence's real last element.
+        B, T = x.shape[0], x.shape[1]
+        lengths = np.asarray(lengths)
+        t = np.arange(T)[None, :]
+        rows = np.arange(B)[:, None]
+        order = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # an involution
+        out_f, s_f = self.layer(x, s_f, lengths=lengths)
+        out_b, s_b = self.backward_layer(x[rows, order], s_b, lengths=lengths)
+        return concatenate([out_f, out_b[rows, order]], axis=-1), (s_f, s_b)

@@ -29,14 +29,16 @@ from .parameter import Parameter
 from .recurrent import (
     RecurrentBase,
     check_sequence,
+    freeze_,
     initial_state,
     input_grads,
+    length_mask,
     project_inputs,
     state_grad,
 )
 
 
-def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
+def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     """A whole GRU sequence as one op.
 
     Parameters
@@ -49,6 +51,8 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
         Input-side biases (PyTorch: b_ir + b_hr, b_iz + b_hz, b_in).
     b_hn : Tensor (H,), optional
     h0 : Tensor (batch, H) or (H,), optional (zeros)
+    lengths : array of int (batch,), optional
+        Each sequence's length in a padded batch: past it, h stays frozen.
 
     Returns
     -------
@@ -67,6 +71,7 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
     Whs = Wh * scale
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "gru")
+    M = length_mask(lengths, T, B, dtype, "gru")
     HN = np.empty((T, B, H), dtype=dtype)  # h_{t-1} W_hn + b_hn
     Hs = np.empty((T, B, H), dtype=dtype)
     tmp = np.empty((B, G), dtype=dtype)
@@ -94,6 +99,8 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
         np.subtract(h, n, out=ht)
         ht *= a[:, H:2 * H]
         ht += n
+        if M is not None:
+            freeze_(ht, h, M[t])
         h = ht
 
     def backward(grad):
@@ -109,6 +116,9 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
             h_prev = Hs[t - 1] if t > 0 else hinit
             r, z, n = a[:, :H], a[:, H:2 * H], a[:, sn]
             dh += dH[t]
+            if M is not None:  # past a sequence's end h passes straight through
+                passed = dh * (1 - M[t])
+                dh *= M[t]
             np.multiply(dh, z, out=dprev)               # direct path z * h_{t-1}
             d_n = d[:, sn]                              # da_n = dh (1 - z)(1 - n^2)
             np.subtract(1, z, out=d_n)
@@ -131,6 +141,8 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None):
             np.multiply(d_n, r, out=dhid[:, sn])
             np.matmul(dhid, WhT, out=dh)
             dh += dprev
+            if M is not None:
+                dh += passed
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
         gwh = None
         if W_h.requires_grad:
@@ -186,11 +198,11 @@ class GRU(RecurrentBase):
     def _init_gates(self, layer):
         self.b_hn[layer].data[...] = 0
 
-    def _layer(self, x, layer, init):
+    def _layer(self, x, layer, init, lengths=None):
         proj = self._projection(x, layer)
         if proj is None:
             out = gru(x, self.W_x[layer], self.W_h[layer], self.b[layer], self.b_hn[layer],
-                      init[0])
+                      init[0], lengths)
         else:
-            out = gru(proj, None, self.W_h[layer], None, self.b_hn[layer], init[0])
+            out = gru(proj, None, self.W_h[layer], None, self.b_hn[layer], init[0], lengths)
         return out, (out[:, -1],)

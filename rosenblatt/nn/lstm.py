@@ -35,15 +35,17 @@ from .parameter import Parameter
 from .recurrent import (
     RecurrentBase,
     check_sequence,
+    freeze_,
     initial_state,
     input_grads,
+    length_mask,
     project_inputs,
     sigmoid_,
     state_grad,
 )
 
 
-def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
+def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, lengths=None):
     """A whole LSTM sequence as one op.
 
     Parameters
@@ -59,6 +61,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
         Diagonal peephole weights p_i, p_f, p_o (p_i unused when coupled).
     coupled : bool, default False
         i_t = 1 - f_t.
+    lengths : array of int (batch,), optional
+        Each sequence's length in a padded batch: past it, h and C stay frozen.
 
     Returns
     -------
@@ -91,6 +95,7 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "lstm")
     cinit = initial_state(c0, B, H, dtype, "lstm")
+    M = length_mask(lengths, T, B, dtype, "lstm")
     C = np.empty((T, B, H), dtype=dtype)   # cell states C_t
     TC = np.empty((T, B, H), dtype=dtype)  # tanh(C_t)
     Hs = np.empty((T, B, H), dtype=dtype)  # outputs h_t
@@ -133,6 +138,9 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
             sigmoid_(o_t)
         np.tanh(ct, out=TC[t])
         np.multiply(o_t, TC[t], out=Hs[t])
+        if M is not None:
+            freeze_(ct, c, M[t])
+            freeze_(Hs[t], h, M[t])
         h, c = Hs[t], ct
 
     def backward(grad):
@@ -183,6 +191,10 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
         for t in range(T - 1, -1, -1):
             d = dA[t]
             dh += dH[t]
+            if M is not None:  # past a sequence's end h and C pass straight through
+                pass_h, pass_c = dh * (1 - M[t]), dc * (1 - M[t])
+                dh *= M[t]
+                dc *= M[t]
             d_o = d[:, so]
             np.multiply(dh, K[t, :, so], out=d_o)
             np.multiply(dh, Kc[t], out=v)
@@ -199,6 +211,9 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False):
                     np.multiply(d[:, si], P[0], out=v)
                     dc += v
             np.matmul(d, WhT, out=dh)
+            if M is not None:
+                dh += pass_h
+                dc += pass_c
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
         gwh = None
         if W_h.requires_grad:
@@ -280,14 +295,15 @@ class LSTM(RecurrentBase):
         if self.P is not None:
             self.P[layer].data[...] = 0
 
-    def _layer(self, x, layer, init):
+    def _layer(self, x, layer, init, lengths=None):
         proj = self._projection(x, layer)
         P = None if self.P is None else self.P[layer]
         if proj is None:
             packed = lstm(x, self.W_x[layer], self.W_h[layer], self.b[layer], init[0], init[1],
-                          P, self.coupled)
+                          P, self.coupled, lengths)
         else:
-            packed = lstm(proj, None, self.W_h[layer], None, init[0], init[1], P, self.coupled)
+            packed = lstm(proj, None, self.W_h[layer], None, init[0], init[1], P, self.coupled,
+                          lengths)
         T = x.shape[1]
         return packed[:, :T], (packed[:, T - 1], packed[:, T])
 

@@ -132,12 +132,38 @@ def check_sequence(xd, W_x, W_h, gates, name):
         raise ValueError(f"{name}: W_x has {W_x.shape[1]} columns but W_h has {W_h.shape[1]}")
 
 
+def length_mask(lengths, T, B, dtype, name):
+    """(time, batch, 1) array: 1 while t < lengths[b], else 0; None when ``lengths`` is None.
+
+    With lengths, a sequence's state is frozen after its last step: past the
+    end, h_t = h_{t-1} (and C_t = C_{t-1}), so the final state is the state at
+    each sequence's own last step and the padded outputs repeat it.
+    """
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"{name}: lengths must be {B} integers (one per sequence); got "
+                         f"{lengths.dtype} array of shape {lengths.shape}")
+    if lengths.min() < 1 or lengths.max() > T:
+        raise ValueError(f"{name}: lengths must be between 1 and the time steps ({T}); got "
+                         f"{int(lengths.min())} to {int(lengths.max())}")
+    return (np.arange(T)[:, None] < lengths[None, :]).astype(dtype)[:, :, None]
+
+
+def freeze_(new, prev, m):
+    """In place: new = prev + m (new - prev), i.e. keep ``prev`` where m = 0."""
+    new -= prev
+    new *= m
+    new += prev
+
+
 # -- the fused Elman RNN op -------------------------------------------------------------
 
 _ACTIVATIONS = ("tanh", "relu")
 
 
-def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
+def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
     """A whole Elman-RNN sequence as one op: h_t = f(x_t W_x + b + h_{t-1} W_h).
 
     Parameters
@@ -149,6 +175,8 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
     b : Tensor (H,), optional
     h0 : Tensor, shape (batch, H) or (H,), optional (zeros)
     nonlinearity : {"tanh", "relu"}
+    lengths : array of int (batch,), optional
+        Each sequence's length for padded batches (see :func:`length_mask`).
 
     Returns
     -------
@@ -164,6 +192,7 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
     A, xt = project_inputs(xd, W_x, b)  # (T, B, H): NET_t, then OUT_t in place
     T, B, _ = A.shape
     hinit = initial_state(h0, B, H, A.dtype, "rnn")
+    M = length_mask(lengths, T, B, A.dtype, "rnn")
     tmp = np.empty((B, H), dtype=A.dtype)
     h = hinit
     for t in range(T):
@@ -174,6 +203,8 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
             np.tanh(a, out=a)
         else:
             np.maximum(a, 0, out=a)
+        if M is not None:
+            freeze_(a, h, M[t])
         h = a
 
     def backward(g):
@@ -184,6 +215,9 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
         for t in range(T - 1, -1, -1):
             dh += dH[t]
             d = dA[t]
+            if M is not None:  # past a sequence's end the state passes straight through
+                passed = dh * (1 - M[t])
+                dh *= M[t]
             if nonlinearity == "tanh":  # tanh' = 1 - OUT^2
                 np.multiply(A[t], A[t], out=d)
                 np.subtract(1, d, out=d)
@@ -191,6 +225,8 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh"):
             else:  # relu'(0) = 0
                 np.multiply(dh, A[t] > 0, out=d)
             np.matmul(d, WhT, out=dh)
+            if M is not None:
+                dh += passed
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
         gwh = None
         if W_h.requires_grad:  # sum_t OUT_{t-1}^T dNET_t as one GEMM over all steps
@@ -328,11 +364,15 @@ class RecurrentBase(Module):
             out.append(s)
         return [tuple(s[layer] for s in out) for layer in range(self.num_layers)]
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, lengths=None):
         """Run the sequence; returns (outputs (batch, time, H), state).
 
         ``state`` is h of shape (num_layers, batch, hidden) (LSTM: the pair
         (h, c)); passing it continues a sequence (truncated BPTT).
+        ``lengths`` (batch,) runs a padded batch: each sequence's state stops
+        at its own last step (outputs past it repeat that state; mask them out
+        of the loss), so the returned state is each sequence's final state.
+        With ``batch_norm`` the statistics include the padding.
         """
         if not isinstance(x, Tensor):
             x = Tensor(x)  # float arrays keep their dtype, integers become float32
@@ -345,7 +385,7 @@ class RecurrentBase(Module):
         inits = self._initial(state, x.shape[0])
         finals = []
         for layer in range(self.num_layers):
-            x, last = self._layer(x, layer, inits[layer])
+            x, last = self._layer(x, layer, inits[layer], lengths)
             finals.append(last)
         per_kind = list(zip(*finals))
         states = tuple(stack(list(ts), axis=0) for ts in per_kind)
@@ -400,13 +440,13 @@ class RNN(RecurrentBase):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
 
-    def _layer(self, x, layer, init):
+    def _layer(self, x, layer, init, lengths=None):
         proj = self._projection(x, layer)
         if proj is None:
             out = rnn(x, self.W_x[layer], self.W_h[layer], self.b[layer], init[0],
-                      self.nonlinearity)
+                      self.nonlinearity, lengths)
         else:
-            out = rnn(proj, None, self.W_h[layer], None, init[0], self.nonlinearity)
+            out = rnn(proj, None, self.W_h[layer], None, init[0], self.nonlinearity, lengths)
         return out, (out[:, -1],)
 
     def extra_repr(self):

@@ -269,3 +269,80 @@ def test_gru_with_reset_gate_open_and_update_gate_closed_is_an_elman_rnn(rng):
     rnn.b[0].data[...] = b[2 * H:] + gru.b_hn[0].data
     x = rng.standard_normal((2, 6, 2))
     np.testing.assert_allclose(gru(x)[0].data, rnn(x)[0].data, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padded_batch_matches_torch_packed_sequences(torch, rng, kind, bidirectional):
+    B, T, n_in, H = 4, 6, 3, 5
+    lengths = np.array([6, 2, 4, 1])
+    # (a bidirectional torch stack feeds both directions to layer 2; ours stacks per direction)
+    L = 1 if bidirectional else 2
+    layer = getattr(rb.nn, kind)(n_in, H, num_layers=L, rng=rng)
+    ours = rb.nn.Bidirectional(layer, rng=rng) if bidirectional else layer
+    ours.astype(np.float64)
+    for p in ours.parameters():
+        p.data[...] = rng.uniform(-0.6, 0.6, p.shape)
+    ref = getattr(torch.nn, kind)(n_in, H, num_layers=L, batch_first=True,
+                                  bidirectional=bidirectional).double()
+    with torch.no_grad():
+        parts = [("", ours.layer), ("_reverse", ours.backward_layer)] if bidirectional else [
+            ("", ours)]
+        for suffix, lay in parts:
+            for n in range(L):
+                getattr(ref, f"weight_ih_l{n}{suffix}").copy_(torch.tensor(lay.W_x[n].data.T))
+                getattr(ref, f"weight_hh_l{n}{suffix}").copy_(torch.tensor(lay.W_h[n].data.T))
+                getattr(ref, f"bias_ih_l{n}{suffix}").copy_(torch.tensor(lay.b[n].data))
+                bhh = np.zeros_like(lay.b[n].data)
+                if kind == "GRU":
+                    bhh[2 * H:] = lay.b_hn[n].data
+                getattr(ref, f"bias_hh_l{n}{suffix}").copy_(torch.tensor(bhh))
+    x = rng.standard_normal((B, T, n_in))
+    mask = (np.arange(T)[None, :] < lengths[:, None])[:, :, None]
+    xt = rb.tensor(x, requires_grad=True)
+    out, state = ours(xt, lengths=lengths)
+    tx = torch.tensor(x, requires_grad=True)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(tx, torch.tensor(lengths), batch_first=True,
+                                                     enforce_sorted=False)
+    tout, tstate = ref(packed)
+    tout, _ = torch.nn.utils.rnn.pad_packed_sequence(tout, batch_first=True, total_length=T)
+    np.testing.assert_allclose(out.data * mask, tout.detach().numpy(), rtol=1e-10, atol=1e-12)
+    # final states: ours per direction (num_layers, B, H); torch interleaves directions
+    h_ours = [state] if not bidirectional else list(state)
+    if kind == "LSTM":
+        h_ours = [s[0] for s in h_ours]
+    th = tstate[0] if kind == "LSTM" else tstate
+    for d, h in enumerate(h_ours):
+        step = 2 if bidirectional else 1
+        np.testing.assert_allclose(h.data, th[d::step].detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(out.shape) * mask
+    gh = [rng.standard_normal(h.shape) for h in h_ours]
+    loss = (out * g).sum()
+    for h, gg in zip(h_ours, gh):
+        loss = loss + (h * gg).sum()
+    loss.backward()
+    tloss = (tout * torch.tensor(g)).sum()
+    for d, gg in enumerate(gh):
+        step = 2 if bidirectional else 1
+        tloss = tloss + (th[d::step] * torch.tensor(gg)).sum()
+    tloss.backward()
+    np.testing.assert_allclose(xt.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-12)
+    for suffix, lay in parts:
+        for n in range(L):
+            np.testing.assert_allclose(lay.W_h[n].grad,
+                                       getattr(ref, f"weight_hh_l{n}{suffix}").grad.numpy().T,
+                                       rtol=1e-8, atol=1e-12)
+            np.testing.assert_allclose(lay.W_x[n].grad,
+                                       getattr(ref, f"weight_ih_l{n}{suffix}").grad.numpy().T,
+                                       rtol=1e-8, atol=1e-12)
+
+
+def test_lengths_gradcheck_and_errors(rng):
+    layer = _params64(rb.nn.LSTM(2, 3, peephole=True, rng=rng), rng)
+    lengths = np.array([3, 1, 2])
+    x = rb.tensor(rng.standard_normal((3, 3, 2)), requires_grad=True)
+    assert rb.gradcheck(lambda x, *p: layer(x, lengths=lengths)[1][1], x, *layer.parameters())
+    with pytest.raises(ValueError, match="lengths must be between 1 and the time steps"):
+        layer(x, lengths=np.array([4, 1, 2]))
+    with pytest.raises(ValueError, match="lengths must be 3 integers"):
+        layer(x, lengths=np.array([1.0, 2.0, 3.0]))
