@@ -99,47 +99,55 @@ class Seq2Seq(Module):
         start = np.full((target.shape[0], 1), self.start, dtype=np.int64)
         return np.concatenate([start, target[:, :-1]], axis=1)
 
-    def encode(self, source):
+    def encode(self, source, lengths=None):
         """Encoder states (batch, time, H) and final state."""
-        return self.encoder(self.source_embedding(source))
+        return self.encoder(self.source_embedding(source), lengths=lengths)
 
-    def _readout(self, dec_out, enc_out):
+    @staticmethod
+    def _mask(lengths, T):
+        return None if lengths is None else np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+    def _readout(self, dec_out, enc_out, mask=None):
         if self.attention is None:
             return self.output(dec_out), None
-        context, weights = self.attend(dec_out, enc_out)
+        context, weights = self.attend(dec_out, enc_out, mask=mask)
         combined = self.combine(concatenate([dec_out, context], axis=-1)).tanh()
         return self.output(combined), weights
 
-    def forward(self, source, target):
+    def forward(self, source, target, source_lengths=None):
         """Logits (batch, target time, out_vocab) under teacher forcing.
 
         ``target`` holds the tokens to produce; the decoder reads them shifted
-        right (:meth:`decoder_inputs`).
+        right (:meth:`decoder_inputs`). ``source_lengths`` (batch,), for a
+        padded batch of sources: the encoder stops at each source's end and
+        attention ignores the padding.
         """
         source, target = np.asarray(source), np.asarray(target)
         if source.ndim != 2 or target.ndim != 2 or source.shape[0] != target.shape[0]:
             raise ValueError(f"Seq2Seq: source and target must be (batch, time) token arrays "
                              f"with the same batch; got {source.shape} and {target.shape}")
-        enc_out, state = self.encode(source)
+        enc_out, state = self.encode(source, source_lengths)
         dec_out, _ = self.decoder(self.target_embedding(self.decoder_inputs(target)), state)
-        logits, weights = self._readout(dec_out, enc_out)
+        logits, weights = self._readout(dec_out, enc_out, self._mask(source_lengths,
+                                                                      source.shape[1]))
         self.attention_weights = None if weights is None else weights.data
         return logits
 
-    def generate(self, source, length):
+    def generate(self, source, length, source_lengths=None):
         """Greedy decoding of ``length`` tokens, feeding back each prediction.
 
         Returns int64 (batch, length); :attr:`attention_weights` holds the
         weights of every step, (batch, length, source time).
         """
         source = np.asarray(source)
+        mask = self._mask(source_lengths, source.shape[1])
         with no_grad():
-            enc_out, state = self.encode(source)
+            enc_out, state = self.encode(source, source_lengths)
             token = np.full((source.shape[0], 1), self.start, dtype=np.int64)
             out, weights = [], []
             for _ in range(int(length)):
                 dec_out, state = self.decoder(self.target_embedding(token), state)
-                logits, w = self._readout(dec_out, enc_out)
+                logits, w = self._readout(dec_out, enc_out, mask)
                 token = logits.data.argmax(axis=-1)
                 out.append(token[:, 0])
                 if w is not None:

@@ -82,3 +82,16 @@ def test_attention_reverses_sequences_better_than_no_attention():
     # at position j + 1 also carries x_j, so the diagonal may sit one position off)
     focus = model.attention_weights.mean(axis=0).argmax(axis=-1)
     assert np.corrcoef(focus, np.arange(10))[0, 1] < -0.9, focus
+
+
+def test_padded_sources_give_the_same_result_as_unpadded(rng):
+    model = rb.models.Seq2Seq(5, 5, 6, cell="LSTM", attention="additive", rng=rng)
+    short, tgt = rng.integers(0, 5, (1, 3)), rng.integers(0, 5, (1, 4))
+    padded = np.concatenate([short, [[0, 0]]], axis=1)
+    alone = model(short, tgt).data
+    batch = np.concatenate([padded, rng.integers(0, 5, (1, 5))])
+    both = model(batch, np.concatenate([tgt, tgt]), source_lengths=[3, 5])
+    np.testing.assert_allclose(both.data[0], alone[0], rtol=1e-5, atol=1e-6)
+    assert np.all(model.attention_weights[0, :, 3:] < 1e-9)
+    out = model.generate(batch, 4, source_lengths=[3, 5])
+    np.testing.assert_array_equal(out[0], model.generate(short, 4)[0])
