@@ -5,6 +5,7 @@ import pytest
 from rosenblatt.tour import discover, run_tour
 
 MINE = ["perceptron", "activations", "backprop", "saturation", "optimizers", "learning_rate",
+        "adversarial",
         "initialisation", "batchnorm", "regularization", "dropout", "early_stopping"]
 
 

@@ -1,0 +1,116 @@
+"""Tour: adversarial examples (notes: "Adversarial examples")."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+from ._common import accuracy, digits, predict, train
+
+
+def _input_gradient(model, x, y):
+    """dJ/dx for each input (the loss summed over the batch), by backpropagation."""
+    xt = rb.tensor(x, requires_grad=True)
+    model.eval()
+    loss = rb.losses.cross_entropy(model(xt), y, reduction="sum")
+    loss.backward()
+    return xt.grad
+
+
+def fgsm(model, x, y, eps):
+    """The fast gradient sign method: x + eps sign(dJ/dx), clipped to the pixel range [0, 1]."""
+    return np.clip(x + eps * np.sign(_input_gradient(model, x, y)), 0.0, 1.0).astype(x.dtype)
+
+
+def _mlp(rng):
+    return rb.nn.Sequential(rb.nn.Dense(64, 128, init="he", rng=rng), rb.nn.ReLU(),
+                            rb.nn.Dense(128, 10, rng=rng))
+
+
+@chapter("Adversarial examples", section="Adversarial examples", order=58)
+def run(ctx):
+    rng = ctx.rng
+    ctx.text(
+        "The notes: adding (carefully chosen) noise to an input can throw off a classifier; one "
+        "defence is to generate such adversarial examples and include them in the training set. "
+        "The noise here is the fast gradient sign method (Goodfellow et al. 2015): each pixel "
+        "moves by ±ε in the direction that increases the loss, ∂J/∂x computed by the same "
+        "backpropagation that trains the network."
+    )
+    x, y, xt, yt = digits(rng, 1200)
+    epochs = 15 if ctx.quick else 40
+    seed = int(rng.integers(2**31))
+    net = _mlp(np.random.default_rng(seed))
+    train(net, x, y, rb.losses.cross_entropy, rb.optim.Adam(net.parameters(), lr=2e-3), epochs,
+          32, np.random.default_rng(seed))
+    eps_grid = [0.0, 0.05, 0.1, 0.15, 0.2]
+    rows = []
+    for eps in eps_grid:
+        noise = np.clip(xt + eps * rng.choice([-1.0, 1.0], size=xt.shape), 0, 1).astype(xt.dtype)
+        rows.append([eps, accuracy(net, noise, yt), accuracy(net, fgsm(net, xt, yt, eps), yt)])
+    ctx.table(["ε (pixels in [0, 1])", "accuracy, random ±ε noise", "accuracy, adversarial ±ε"],
+              rows)
+    with ctx.figure("Test accuracy against the size ε of the input perturbation: random "
+                    "±ε noise hardly matters, the same-size adversarial one is devastating.",
+                    size=(5.5, 3)) as fig:
+        ax = fig.add_subplot()
+        ax.plot(eps_grid, [r[1] for r in rows], "o-", label="random ±ε")
+        ax.plot(eps_grid, [r[2] for r in rows], "s-", label="adversarial ±ε (FGSM)")
+        ax.set_xlabel("ε")
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.legend()
+        ax.grid(True, alpha=0.3)
+    by_eps = {r[0]: r for r in rows}
+    ctx.claim("Small, carefully chosen input noise throws off a classifier that random noise "
+              "of the same size barely affects",
+              by_eps[0.1][2] < by_eps[0.0][1] - 0.3 and by_eps[0.1][1] > by_eps[0.0][1] - 0.05,
+              f"ε = 0.1: accuracy {by_eps[0.0][1]:.1%} clean, {by_eps[0.1][1]:.1%} with random "
+              f"±ε noise, {by_eps[0.1][2]:.1%} adversarial")
+
+    # -- adversarial training -----------------------------------------------------------------
+    eps = 0.1
+    robust = _mlp(np.random.default_rng(seed))
+    opt = rb.optim.Adam(robust.parameters(), lr=2e-3)
+    order_rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = order_rng.permutation(len(x))
+        for i in range(0, len(x), 32):
+            idx = order[i:i + 32]
+            xb, yb = x[idx], y[idx]
+            xa = fgsm(robust, xb, yb, eps)  # adversarial versions of this batch
+            robust.train()
+            loss = rb.losses.cross_entropy(robust(rb.tensor(np.concatenate([xb, xa]))),
+                                           np.concatenate([yb, yb]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    plain_adv = accuracy(net, fgsm(net, xt, yt, eps), yt)
+    robust_adv = accuracy(robust, fgsm(robust, xt, yt, eps), yt)
+    robust_clean = accuracy(robust, xt, yt)
+    ctx.table(["network", "clean test accuracy", f"adversarial accuracy (ε = {eps:g})"],
+              [["trained on clean digits", by_eps[0.0][1], plain_adv],
+               ["trained with adversarial examples", robust_clean, robust_adv]])
+    clean_pred = predict(net, xt).argmax(axis=1)
+    adv_pred = predict(net, fgsm(net, xt, yt, eps)).argmax(axis=1)
+    flipped = np.nonzero((clean_pred == yt) & (adv_pred != yt))[0]
+    example = int(flipped[0]) if flipped.size else 0
+    xs, ys = xt[example:example + 1], yt[example:example + 1]
+    xa = fgsm(net, xs, ys, eps)
+    with ctx.figure(f"A test digit, the adversarial perturbation (±{eps:g} per pixel) and the "
+                    "perturbed digit, with the network's predictions.", size=(6.5, 2.4)) as fig:
+        axes = fig.subplots(1, 3)
+        pred = [int(predict(net, v).argmax()) for v in (xs, xa)]
+        for ax, img, title in zip(axes, [xs, xa - xs, xa],
+                                  [f"input: predicted {pred[0]}", "perturbation",
+                                   f"adversarial: predicted {pred[1]}"]):
+            ax.imshow(img.reshape(8, 8), cmap="gray" if title != "perturbation" else "RdBu",
+                      vmin=0 if title != "perturbation" else -eps,
+                      vmax=1 if title != "perturbation" else eps)
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    ctx.claim("Including adversarial examples in the training set makes the network more "
+              "robust to them", robust_adv > plain_adv + 0.15,
+              f"adversarial accuracy at ε = {eps:g}: {plain_adv:.1%} → {robust_adv:.1%} "
+              f"(clean accuracy {by_eps[0.0][1]:.1%} → {robust_clean:.1%})")
