@@ -13,34 +13,47 @@ new one that the pool keeps. "Nobody references it" is read from CPython's
 reference count: every view of an array (and every closure or tensor holding
 it) holds a reference to its base, so an array in use is never handed out
 twice. The pool is bounded (a few arrays per shape, a few dozen shapes, the
-oldest shape dropped first), so at worst it costs a little memory.
+oldest shape dropped first, no array over 32 MiB: for those the arithmetic
+dwarfs the page faults), so at worst it costs a little memory.
 """
 
+import math
 import sys
 
 import numpy as np
 
 MAX_PER_SHAPE = 3
 MAX_SHAPES = 48
+MAX_BYTES = 32 * 2**20
 
 _pool = {}  # (shape, dtype) -> list of arrays, oldest key first
 
-# References to a free pooled array inside ``empty``: the pool's list, the loop
-# variable and getrefcount's own argument.
-_FREE_REFS = 3
+
+
+def _refs(arrays, i):
+    """The reference count of ``arrays[i]`` as seen from here."""
+    return sys.getrefcount(arrays[i])
+
+
+# What _refs reads for an array that only the pool's list holds: calibrated, not
+# assumed, since interpreters differ in the temporary references they take.
+_FREE_REFS = _refs([np.empty(1)], 0)
 
 
 def empty(shape, dtype):
     """An uninitialised array of ``shape`` and ``dtype``, recycled when one is free."""
-    key = (tuple(shape), np.dtype(dtype))
+    dtype = np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize > MAX_BYTES:
+        return np.empty(shape, dtype=dtype)
+    key = (tuple(shape), dtype)
     arrays = _pool.get(key)
     if arrays is None:
         if len(_pool) >= MAX_SHAPES:
             del _pool[next(iter(_pool))]
         arrays = _pool[key] = []
-    for a in arrays:
-        if sys.getrefcount(a) == _FREE_REFS:
-            return a
+    for i in range(len(arrays)):
+        if _refs(arrays, i) == _FREE_REFS:
+            return arrays[i]
     a = np.empty(shape, dtype=dtype)
     if len(arrays) < MAX_PER_SHAPE:
         arrays.append(a)

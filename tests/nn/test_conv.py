@@ -255,13 +255,17 @@ def test_other_errors():
 def test_workspace_never_hands_out_an_array_in_use():
     from rosenblatt.nn import workspace
 
+    workspace.clear()
     a = workspace.empty((3, 5), np.float32)
     view = a[1:]
     b = workspace.empty((3, 5), np.float32)
     assert b is not a  # ``a`` (and its view) are still referenced
-    del a, view
+    first = id(a)
+    del a
+    assert workspace.empty((3, 5), np.float32) is not view.base  # the view keeps it in use
+    del view
     c = workspace.empty((3, 5), np.float32)
-    assert c.shape == (3, 5)
+    assert id(c) == first  # free again: recycled
     z = workspace.zeros((3, 5), np.float32)
     assert not z.any() and z is not c
 
