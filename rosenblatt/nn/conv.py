@@ -399,6 +399,9 @@ class Conv1d(_ConvNd):
 
     Same arguments as :class:`Conv2d` with an int ``kernel_size``, ``stride``
     and ``padding``; the weight ``W`` has shape (out_channels, in_channels, k).
+    The layout is PyTorch's, channels before time: a (batch, time, features)
+    sequence (e.g. word embeddings) goes in as ``x.transpose(0, 2, 1)``.
+    Follow it with ``KMaxPool(k)`` for the k strongest responses over time.
 
     Examples
     --------
