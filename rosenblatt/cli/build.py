@@ -18,10 +18,14 @@ def lookup(namespace, name, key, kind, base=None):
     Raises CLIError naming the config key and listing what is accepted.
     """
     candidates = {}
-    for attr in dir(namespace):
+    home = namespace.__name__
+    for attr in getattr(namespace, "__all__", None) or dir(namespace):
         if attr.startswith("_"):
             continue
-        obj = getattr(namespace, attr)
+        obj = getattr(namespace, attr, None)
+        # Only what the namespace itself defines (not helpers it imports, e.g. Tensor).
+        if not getattr(obj, "__module__", "").startswith(home):
+            continue
         if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
             continue
         if base is None and not callable(obj):
@@ -146,7 +150,7 @@ def build_named(namespace_name, entries):
     out = []
     for name, args in entries:
         key = f"{namespace_name}.{name}"
-        cls = lookup(namespace, name, key, namespace_name.rstrip("s"))
+        cls = lookup(namespace, name, key, namespace_name.rstrip("s"), base=object)
         if not isinstance(cls, type):
             raise CLIError(f"config key '{key}': {name} is not a class of rb.{namespace_name}")
         out.append(_construct(cls, args, key, cls.__name__))

@@ -35,7 +35,7 @@ required)::
     name = "Cosine"
 
     [regularizers]                             # optional: class of rb.regularizers -> arguments
-    L2 = { strength = 1e-4 }
+    L2 = { lam = 1e-4 }
 
     [callbacks]                                # optional: class of rb.callbacks -> arguments
     EarlyStopping = { patience = 5 }
