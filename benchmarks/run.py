@@ -94,6 +94,21 @@ def _git_commit():
         return None
 
 
+def _load_average():
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return None
+
+
+def _warn_if_busy(load, cores):
+    if load is not None and cores and load > 0.5 * cores:
+        print(f"WARNING: the machine is busy (load average {load:.1f} on {cores} cores): "
+              "multi-threaded BLAS/OpenMP slow down erratically when cores are taken away "
+              "(PyTorch's spinning OpenMP threads most); ratios are unreliable. For steadier "
+              "ratios use --threads 1 --timer cpu, or rerun when the machine is idle.")
+
+
 def gemm_peak(n=2048, repeats=5):
     """The machine's float32 matrix-multiply rate, GFLOP/s: best of ``repeats`` n^3 products."""
     rng = np.random.default_rng(0)
@@ -305,6 +320,8 @@ def main(argv=None):
                       for b in info["blas"])
           + f"; torch threads: {info['threads']['torch']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
+    info["load_average_start"] = _load_average()
+    _warn_if_busy(info["load_average_start"], info["cores"])
     peak = gemm_peak()
     info["gemm_peak_gflops"] = peak
     print(f"float32 GEMM peak (np.matmul 2048^3, best of 5): {peak:.1f} GFLOP/s")
@@ -349,6 +366,8 @@ def main(argv=None):
         print("stand-ins for library parts not written yet: " + ", ".join(info["standins"]))
     for e in errors:
         print("error:", e)
+    info["load_average_end"] = _load_average()
+    _warn_if_busy(info["load_average_end"], info["cores"])
     elapsed = time.perf_counter() - start
     print(f"total {elapsed:.0f} s")
 
