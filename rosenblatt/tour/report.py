@@ -120,6 +120,14 @@ def _status(result):
     return '<span class="ok">all confirmed</span>' if result.claims else "ran"
 
 
+def _environment(tour):
+    env = getattr(tour, "environment", None) or {}
+    if not env:
+        return ""
+    text = " &middot; ".join(f"{html.escape(str(k))} {html.escape(str(v))}" for k, v in env.items())
+    return f'<p class="meta">{text}</p>'
+
+
 def render(tour):
     """The HTML text of a :class:`rosenblatt.tour.runner.TourResult`."""
     s = tour.summary()
@@ -163,6 +171,6 @@ def render(tour):
         "<h1>The rosenblatt tour</h1>"
         f'<p class="meta">The notes&rsquo; claims, run as experiments. rosenblatt '
         f"{html.escape(tour.version)} &middot; {mode} mode &middot; seed {tour.seed} &middot; "
-        f"{html.escape(tour.started)}</p>"
+        f"{html.escape(tour.started)}</p>{_environment(tour)}"
         f'<div class="summary">{summary}</div>{toc}{"".join(chapters)}</body></html>\n'
     )

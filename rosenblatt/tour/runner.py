@@ -48,6 +48,7 @@ class TourResult:
     started: str
     version: str
     path: str = ""
+    environment: dict = field(default_factory=dict)
 
     def summary(self):
         """Counts of chapters and claims, as a dict."""
@@ -74,6 +75,7 @@ class TourResult:
             "quick": self.quick,
             "seed": self.seed,
             "version": self.version,
+            "environment": self.environment,
             "chapters": [
                 {
                     "name": r.chapter.name,
@@ -185,7 +187,8 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
             print(f"{' ' * (2 * width + 3)}{last}", file=log, flush=True)
         results.append(r)
     tour = TourResult(results, quick=quick, seed=seed, seconds=time.perf_counter() - t0,
-                      started=started, version=__version__)
+                      started=started, version=__version__,
+                      environment=environment(threads))
     if out is not None:
         os.makedirs(out, exist_ok=True)
         path = os.path.join(out, "report.html")
@@ -194,6 +197,19 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
         _write_figures(out, tour)
         tour.path = os.path.abspath(path)
     return tour
+
+
+def environment(threads=None):
+    """Where the tour ran: Python, NumPy, platform, CPUs and BLAS threads used."""
+    import platform
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(terse=True),
+        "cpus": os.cpu_count(),
+        "blas_threads": threads if threads else "NumPy default",
+    }
 
 
 def _write_figures(out, tour):
