@@ -199,7 +199,7 @@ class GRU(RecurrentBase):
         self.b_hn[layer].data[...] = 0
 
     def _layer(self, x, layer, init, lengths=None):
-        proj = self._projection(x, layer)
+        proj = self._projection(x, layer, lengths)
         if proj is None:
             out = gru(x, self.W_x[layer], self.W_h[layer], self.b[layer], self.b_hn[layer],
                       init[0], lengths)

@@ -296,7 +296,7 @@ class LSTM(RecurrentBase):
             self.P[layer].data[...] = 0
 
     def _layer(self, x, layer, init, lengths=None):
-        proj = self._projection(x, layer)
+        proj = self._projection(x, layer, lengths)
         P = None if self.P is None else self.P[layer]
         if proj is None:
             packed = lstm(x, self.W_x[layer], self.W_h[layer], self.b[layer], init[0], init[1],

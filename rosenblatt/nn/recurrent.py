@@ -317,19 +317,28 @@ class RecurrentBase(Module):
         """Gate-specific bias initialisation (the LSTM forget gate)."""
 
     # -- running the stack ---------------------------------------------------------
-    def _projection(self, x, layer):
-        """BN(X W_x) + beta over batch and time, or None to let the fused op project."""
+    def _projection(self, x, layer, lengths=None):
+        """BN(X W_x) + beta over batch and time (the real steps only, given ``lengths``),
+        or None to let the fused op project."""
         if not self.batch_norm:
             return None
         proj = dense(x, self.W_x[layer])
         G = proj.shape[-1]
         mean_name, var_name = f"running_mean_{layer}", f"running_var_{layer}"
         if self.training:
-            mu = proj.mean(axis=(0, 1), keepdims=True)
-            centered = proj - mu
-            var = (centered * centered).mean(axis=(0, 1), keepdims=True)
+            if lengths is None:
+                n = proj.shape[0] * proj.shape[1]
+                mu = proj.mean(axis=(0, 1), keepdims=True)
+                centered = proj - mu
+                var = (centered * centered).mean(axis=(0, 1), keepdims=True)
+            else:  # statistics of the real steps; padded steps are normalised alike
+                real = (np.arange(proj.shape[1])[None, :] < np.asarray(lengths)[:, None])
+                real = real[:, :, None].astype(proj.dtype)
+                n = int(real.sum())
+                mu = (proj * real).sum(axis=(0, 1), keepdims=True) * (1.0 / n)
+                centered = proj - mu
+                var = (centered * centered * real).sum(axis=(0, 1), keepdims=True) * (1.0 / n)
             m = self.bn_momentum
-            n = proj.shape[0] * proj.shape[1]
             run_mean, run_var = getattr(self, mean_name), getattr(self, var_name)
             run_mean *= 1 - m
             run_mean += m * mu.data.reshape(G)
@@ -372,7 +381,6 @@ class RecurrentBase(Module):
         ``lengths`` (batch,) runs a padded batch: each sequence's state stops
         at its own last step (outputs past it repeat that state; mask them out
         of the loss), so the returned state is each sequence's final state.
-        With ``batch_norm`` the statistics include the padding.
         """
         if not isinstance(x, Tensor):
             x = Tensor(x)  # float arrays keep their dtype, integers become float32
@@ -441,7 +449,7 @@ class RNN(RecurrentBase):
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
 
     def _layer(self, x, layer, init, lengths=None):
-        proj = self._projection(x, layer)
+        proj = self._projection(x, layer, lengths)
         if proj is None:
             out = rnn(x, self.W_x[layer], self.W_h[layer], self.b[layer], init[0],
                       self.nonlinearity, lengths)

@@ -346,3 +346,23 @@ def test_lengths_gradcheck_and_errors(rng):
         layer(x, lengths=np.array([4, 1, 2]))
     with pytest.raises(ValueError, match="lengths must be 3 integers"):
         layer(x, lengths=np.array([1.0, 2.0, 3.0]))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_batch_norm_with_lengths_ignores_the_padding(rng, kind):
+    """The padded batch gives each real sequence what it gets without the padding."""
+    layer = _params64(getattr(rb.nn, kind)(3, 4, batch_norm=True, rng=rng), rng)
+    x = rng.standard_normal((2, 5, 3))
+    lengths = np.array([5, 3])
+    padded = x.copy()
+    padded[1, 3:] = 100.0  # garbage in the padding must not move the statistics
+    out, _ = layer(padded, lengths=lengths)
+    mean_padded = layer.running_mean_0.copy()
+    layer.running_mean_0[...] = 0
+    # the same real steps, as one long sequence, give the same statistics
+    flat = np.concatenate([x[0], x[1, :3]])[None]
+    layer(flat)
+    np.testing.assert_allclose(mean_padded, layer.running_mean_0, rtol=1e-10)
+    assert np.isfinite(out.data).all()
+    x64 = rb.tensor(x, requires_grad=True)
+    assert rb.gradcheck(lambda x, *p: layer(x, lengths=lengths)[0], x64, *layer.parameters())
