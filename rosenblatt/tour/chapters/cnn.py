@@ -79,7 +79,8 @@ def _fixed_kernels(ctx):
         axes[0].imshow(image, cmap="gray")
         axes[0].set_title("input", fontsize=9)
         for ax, (name, fmap) in zip(axes[1:], maps.items()):
-            ax.imshow(fmap, cmap="RdBu_r")
+            m = float(np.abs(fmap).max()) or 1.0
+            ax.imshow(fmap, cmap="RdBu_r", vmin=-m, vmax=m)  # white = 0
             ax.set_title(name, fontsize=9)
         for ax in axes:
             ax.set_axis_off()
@@ -208,14 +209,16 @@ def _lenet(ctx):
     with rb.no_grad():
         maps = model[1](conv(rb.tensor(image[None]))).data[0]
     n = min(conv.out_channels, 8)
-    with ctx.figure(f"The first layer's learned 5x5/3x3 kernels (top) and their feature maps "
+    kh, kw = conv.kernel_size
+    with ctx.figure(f"The first layer's learned {kh}x{kw} kernels (top) and their feature maps "
                     f"after ReLU (bottom) on a held-out image from {name}.",
                     size=(1.1 * (n + 1), 2.4)) as fig:
         axes = fig.subplots(2, n + 1)
         axes[0, 0].imshow(image[0], cmap="gray")
         axes[0, 0].set_title("input", fontsize=8)
         for i in range(n):
-            axes[0, i + 1].imshow(conv.W.data[i, 0], cmap="RdBu_r")
+            m = float(np.abs(conv.W.data[i, 0]).max()) or 1.0
+            axes[0, i + 1].imshow(conv.W.data[i, 0], cmap="RdBu_r", vmin=-m, vmax=m)
             axes[1, i + 1].imshow(maps[i], cmap="viridis")
         for ax in axes.ravel():
             ax.set_axis_off()
