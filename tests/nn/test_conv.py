@@ -319,3 +319,20 @@ def test_cnn_save_load_round_trip(tmp_path, rng):
         assert repr(loaded) == repr(net)
         x = rb.tensor(x.astype(np.float32))
         np.testing.assert_array_equal(loaded(x).data, net(x).data)
+
+
+def _random_config(rng):
+    k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+    padding = [None, "valid", "same", "half", "full", int(rng.integers(0, 3)),
+               (int(rng.integers(0, 3)), int(rng.integers(0, 3)))][int(rng.integers(1, 7))]
+    stride = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    hw = (int(rng.integers(k[0], 12)), int(rng.integers(k[1], 12)))
+    return int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 6)), hw, k, \
+        stride, padding
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_conv2d_matches_torch_on_random_configurations(torch, seed):
+    rng = np.random.default_rng(1000 + seed)
+    n, cin, cout, hw, k, stride, padding = _random_config(rng)
+    test_conv2d_matches_torch(torch, rng, n, cin, cout, hw, k, stride, padding)

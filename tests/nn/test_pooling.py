@@ -172,3 +172,19 @@ def test_errors():
         rb.nn.Flatten()(rb.tensor(np.zeros(3)))
     with pytest.raises(ValueError, match="global_avg_pool2d: expected"):
         F.global_avg_pool2d(np.zeros((2, 3, 4)))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pools_match_torch_on_random_configurations(torch, seed):
+    rng = np.random.default_rng(2000 + seed)
+    k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    stride = None if rng.random() < 0.3 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)),
+             int(rng.integers(k[0], 11)), int(rng.integers(k[1], 11)))
+    s = k if stride is None else stride
+    for ours, theirs in (
+        (F.max_pool2d, lambda x: torch.nn.functional.max_pool2d(x, k, s)),
+        (F.avg_pool2d, lambda x: torch.nn.functional.avg_pool2d(x, k, s)),
+        (F.l2_pool2d, lambda x: torch.nn.functional.lp_pool2d(x, 2, k, s)),
+    ):
+        _check_against_torch(torch, rng, ours, theirs, shape, k, stride)
