@@ -40,7 +40,6 @@ from benchmarks.common import blas_threads, optional, torch_or_none  # noqa: E40
 
 HERE = Path(__file__).resolve().parent
 UNITS = ("samples/s", "steps/s", "tokens/s", "us/op")
-REFERENCES = ("pytorch", "sklearn")
 
 
 # -- the machine ---------------------------------------------------------------------------------
@@ -190,17 +189,19 @@ def run_workload(w, repeats, timer=time.perf_counter):
             impls[ref] = fn
     times = {name: [] for name in impls}
     failed = {}
-    for name, fn in impls.items():  # warm-up
-        try:
-            fn()
-        except Exception as err:
-            failed[name] = f"{type(err).__name__}: {err}"
-            traceback.print_exc()
     repeats = int(w.get("repeats", repeats))
-    for _ in range(repeats):
+    for round_ in range(repeats + 1):  # round 0 warms up
         for name, fn in impls.items():
-            if name not in failed:
-                times[name].append(_time_once(fn, timer))
+            if name in failed:
+                continue
+            try:
+                elapsed = _time_once(fn, timer)
+            except Exception as err:  # report it and go on with the others
+                failed[name] = f"{type(err).__name__}: {err}"
+                traceback.print_exc()
+                continue
+            if round_:
+                times[name].append(elapsed)
     if "rosenblatt" in failed:
         result["error"] = failed["rosenblatt"]
         return result
