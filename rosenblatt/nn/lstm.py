@@ -151,10 +151,11 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         #   [da_i, da_f, da_g] = dC * [K_i, K_f, K_g] with
         #   K_i = g i (1 - i),  K_f = C_{t-1} f (1 - f),  K_g = i (1 - g^2)
         #   (coupled, i = 1 - f: K_f = (C_{t-1} - g) f (1 - f), K_g = (1 - f)(1 - g^2)).
-        K = np.empty_like(A)
+        # dA, the gradient of the pre-activations, overwrites K step by step (each K[t] is
+        # read once, by the step that writes dA[t]): one (T, B, G) array instead of two.
+        K = dA = np.empty_like(A)
         Cprev = np.concatenate([cinit[None], C[:-1]], axis=0)
         o_, g_, f_ = A[:, :, so], A[:, :, sg], A[:, :, sf]
-        u = np.empty((T, B, H), dtype=dtype)
         k_o = K[:, :, so]
         np.subtract(1, o_, out=k_o)
         k_o *= o_
@@ -165,25 +166,23 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         k_g, k_f = K[:, :, sg], K[:, :, sf]
         np.multiply(g_, g_, out=k_g)
         np.subtract(1, k_g, out=k_g)
-        np.subtract(1, f_, out=u)
-        u *= f_
+        np.subtract(1, f_, out=k_f)
+        k_f *= f_  # f (1 - f)
         if coupled:
-            np.subtract(Cprev, g_, out=k_f)
-            k_f *= u
-            np.subtract(1, f_, out=u)
-            k_g *= u
+            w = np.subtract(Cprev, g_)
+            k_f *= w
+            np.subtract(1, f_, out=w)
+            k_g *= w
         else:
             i_ = A[:, :, si]
-            np.multiply(Cprev, u, out=k_f)
+            k_f *= Cprev
             k_g *= i_
             k_i = K[:, :, si]
             np.subtract(1, i_, out=k_i)
             k_i *= i_
             k_i *= g_
         nc = G // H - 1  # the gate blocks driven by dC: i, f, g (coupled: f, g), then o
-        K4 = K.reshape(T, B, nc + 1, H)[:, :, :nc]
-        dA = np.empty_like(A)
-        dA4 = dA.reshape(T, B, nc + 1, H)[:, :, :nc]
+        K4 = dA4 = K.reshape(T, B, nc + 1, H)[:, :, :nc]
         WhT = np.ascontiguousarray(Wh.T)
         dh = np.zeros((B, H), dtype=dtype)
         dc = np.array(grad[:, T], dtype=dtype)
