@@ -27,6 +27,11 @@ initial states (zeros, passed in, or learned with ``learn_initial_state``),
 and the option ``batch_norm=True`` (Laurent et al. 2016) that normalises the
 input-to-hidden transformation, BN(X W_x), over batch and time ("sequence-wise"
 statistics) and drops its bias, whose role the BN shift beta takes.
+
+Padded batches: ``lengths`` (one per sequence) freezes each sequence's state
+after its last real step, h_t = h_{t-1} (LSTM: and C_t = C_{t-1}), so the
+final state is each sequence's own (PyTorch's packed sequences give the same
+outputs, states and gradients on the real steps).
 """
 
 import numpy as np
@@ -310,6 +315,10 @@ class RecurrentBase(Module):
             for k in range(self.gates):
                 self.W_h[layer].data[:, k * H:(k + 1) * H] = orthogonal((H, H), rng, self.dtype)
             self.b[layer].data[...] = 0
+            if self.batch_norm:
+                self.gamma[layer].data[...] = 1
+                getattr(self, f"running_mean_{layer}")[...] = 0
+                getattr(self, f"running_var_{layer}")[...] = 1
             self._init_gates(layer)
         return self
 
