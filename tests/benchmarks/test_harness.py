@@ -1,0 +1,78 @@
+"""The benchmark harness's bookkeeping (no timings are asserted: benchmarks are not tests)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+run = pytest.importorskip("benchmarks.run")
+
+
+def _workload(calls, fail=None, **extra):
+    def impl(name):
+        def fn():
+            calls.append(name)
+            if name == fail:
+                raise RuntimeError("broken")
+        return fn
+
+    w = {"name": "dummy", "unit": "samples/s", "work": 10.0, "rosenblatt": impl("rb"),
+         "references": {"pytorch": impl("torch"), "sklearn": None}}
+    w.update(extra)
+    return w
+
+
+def test_alternates_after_warm_up_and_skips_missing_references():
+    calls = []
+    result = run.run_workload(_workload(calls), repeats=3)
+    assert calls == ["rb", "torch"] * 4  # one warm-up round, then three alternating rounds
+    assert len(result["rosenblatt"]["times_s"]) == 3
+    assert result["references"]["sklearn"] == {"skipped": "not installed or no equivalent"}
+    torch = result["references"]["pytorch"]
+    assert torch["ratio"] == pytest.approx(torch["median_s"] / result["rosenblatt"]["median_s"])
+
+
+def test_a_failing_reference_is_reported_and_the_rest_still_run():
+    calls = []
+    result = run.run_workload(_workload(calls, fail="torch"), repeats=2)
+    assert "broken" in result["references"]["pytorch"]["error"]
+    assert len(result["rosenblatt"]["times_s"]) == 2
+
+
+def test_a_failing_rosenblatt_gives_an_error_row():
+    result = run.run_workload(_workload([], fail="rb"), repeats=2)
+    assert "broken" in result["error"]
+    assert run.judge({}, result, []) is None
+    assert any("ERROR" in line for line in run.table([result]))
+
+
+def test_rates_and_ratios_in_throughput_terms():
+    fast, slow = run._summary([1.0, 2.0, 4.0], 100, "samples/s"), run._summary([4.0], 100,
+                                                                               "samples/s")
+    assert (fast["value"], fast["min"], fast["max"]) == (50.0, 25.0, 100.0)
+    assert run._throughput_ratio(fast, slow) == 2.0
+    per_op = run._summary([1e-6, 3e-6], 1, "us/op")  # lower is better
+    assert per_op["value"] == pytest.approx(2.0) and per_op["min"] == pytest.approx(1.0)
+
+
+def test_target_ratio_and_custom_check():
+    result = {"references": {"pytorch": {"ratio": 1.3}, "sklearn": {"ratio": 1.1}}}
+    assert run.judge({"target_ratio": {"pytorch": 1.2}}, result, []) is True
+    assert run.judge({"target_ratio": {"pytorch": 1.2, "sklearn": 1.2}}, result, []) is False
+    assert run.judge({"check": lambda r, rs: None}, result, []) is None
+    assert run.judge({}, result, []) is None
+
+
+def test_workload_validation_names_the_problem():
+    with pytest.raises(ValueError, match="unit must be one of"):
+        run._validate({"name": "x", "unit": "fps", "work": 1, "rosenblatt": None}, "mod")
+    with pytest.raises(ValueError, match="lacks"):
+        run._validate({"name": "x"}, "mod")
+
+
+def test_machine_info_records_versions_and_threads():
+    info = run.machine_info()
+    assert info["versions"]["numpy"] and info["cores"] >= 1
+    assert info["threads"]["numpy_blas"] >= 1
