@@ -37,7 +37,7 @@ from .pooling import (
     MaxPool2d,
 )
 from .rbf import RBF
-from .recurrent import RNN, RecurrentBase, rnn
+from .recurrent import RNN, RecurrentBase, SequenceOutputs, rnn
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",
@@ -46,6 +46,7 @@ __all__ = [
     "AvgPool2d", "Conv1d", "Conv2d", "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d",
     "KMaxPool", "L2Pool2d", "MaxPool2d", "conv1d", "conv2d",
     "Attention", "Bidirectional", "Embedding", "GRU", "LSTM", "RNN", "RecurrentBase",
+    "SequenceOutputs",
     "embedding", "gru", "lstm", "one_hot", "rnn",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
 ]

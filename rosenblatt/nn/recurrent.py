@@ -469,3 +469,37 @@ class RNN(RecurrentBase):
     def extra_repr(self):
         extra = super().extra_repr()
         return extra + (", nonlinearity='relu'" if self.nonlinearity != "tanh" else "")
+
+
+class SequenceOutputs(Module):
+    """Keep the outputs of a recurrent layer, dropping its state, so it fits in Sequential.
+
+    A recurrent layer returns ``(outputs, state)``; this module returns
+    ``outputs`` (batch, time, H), or with ``last=True`` the last step's output
+    (batch, H) (for one label per sequence), so that
+    ``Sequential(LSTM(...), SequenceOutputs(last=True), Dense(...))`` trains
+    with ``rb.fit`` like any feed-forward model.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.GRU(3, 4, rng=0), rb.nn.SequenceOutputs(last=True),
+    ...                        rb.nn.Dense(4, 2, rng=0))
+    >>> net(np.ones((5, 7, 3), dtype=np.float32)).shape
+    (5, 2)
+    """
+
+    def __init__(self, last=False):
+        self.last = bool(last)
+
+    def forward(self, x):
+        out = x[0] if isinstance(x, tuple) else x
+        if not isinstance(out, Tensor) or out.ndim != 3:
+            raise ValueError(
+                f"SequenceOutputs: expected a recurrent layer's (outputs, state) or outputs of "
+                f"shape (batch, time, H); got {getattr(out, 'shape', type(out).__name__)}"
+            )
+        return out[:, -1] if self.last else out
+
+    def extra_repr(self):
+        return "last=True" if self.last else ""

@@ -366,3 +366,19 @@ def test_batch_norm_with_lengths_ignores_the_padding(rng, kind):
     assert np.isfinite(out.data).all()
     x64 = rb.tensor(x, requires_grad=True)
     assert rb.gradcheck(lambda x, *p: layer(x, lengths=lengths)[0], x64, *layer.parameters())
+
+
+def test_sequence_outputs_lets_rb_fit_train_a_recurrent_classifier(rng):
+    """Sequential(LSTM, SequenceOutputs(last=True), Dense) under rb.fit: is the first
+    symbol of a sequence of 12 a 1? (the answer must be carried to the end)."""
+    tokens = rng.integers(0, 3, (256, 12))
+    X = rb.nn.one_hot(tokens, 3)
+    y = (tokens[:, 0] == 1).astype(np.int64)
+    net = rb.nn.Sequential(rb.nn.LSTM(3, 16, rng=rng), rb.nn.SequenceOutputs(last=True),
+                           rb.nn.Dense(16, 2, rng=rng))
+    history = rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(
+        net.parameters(), lr=0.02), epochs=25, batch_size=32, progress=False, rng=0)
+    assert history["accuracy"][-1] > 0.95, history["accuracy"]
+    assert rb.nn.SequenceOutputs()(net[0](X[:2])).shape == (2, 12, 16)
+    with pytest.raises(ValueError, match="SequenceOutputs: expected"):
+        rb.nn.SequenceOutputs()(rb.tensor(np.zeros((2, 3))))
