@@ -133,7 +133,7 @@ def _param_dtype(model):
 def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=True,
         curriculum=None, validation_data=None, metrics=("accuracy",), regularizers=(),
         callbacks=(), augment=None, progress=True, rng=None, resume_from=None, clip_norm=None,
-        clip_value=None):
+        clip_value=None, tbptt=None):
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent; returns a History.
 
     Parameters
@@ -184,6 +184,12 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         starts from scratch (so the same call starts and resumes a run).
     clip_norm, clip_value : float, optional
         Clip the gradient (global L2 norm, or each component) before every step.
+    tbptt : int, optional
+        Truncated backpropagation through time: ``X`` and ``y`` are ``(batch, time, ...)``
+        streams, the model is called as ``model(x, state) -> (output, state)``, and each
+        update covers the next ``tbptt`` steps with the state carried over, detached
+        (:func:`rosenblatt.training.tbptt.tbptt_fit`; uses ``loss``, ``optimizer``,
+        ``epochs`` and ``clip_norm`` only).
 
     Returns
     -------
@@ -218,6 +224,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be an rb.nn.Module; got {type(model).__name__}")
+    if tbptt is not None:  # long sequences in chunks, the state carried across them
+        from .tbptt import tbptt_fit
+
+        return tbptt_fit(model, X, y, k=tbptt, loss=loss, optimizer=optimizer, epochs=epochs,
+                         clip_norm=clip_norm)
     if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
         raise TypeError(f"fit: optimizer must be an rb.optim optimizer (zero_grad(), step()); "
                         f"got {type(optimizer).__name__}")

@@ -15,6 +15,7 @@ for exploding gradients) is an option.
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from .history import History
 
 
 def detach_state(state):
@@ -77,8 +78,9 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
 
     Returns
     -------
-    dict
-        ``"loss"``: the mean chunk loss per epoch; ``"chunk_loss"``: every chunk's.
+    History
+        ``history["loss"]``: the mean chunk loss of each epoch;
+        ``history.chunk_loss``: every chunk's loss, in order.
 
     Examples
     --------
@@ -88,7 +90,7 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     >>> X = np.ones((2, 12, 1), dtype=np.float32)
     >>> opt = rb.optim.SGD(rnn.parameters(), lr=0.1)
     >>> hist = tbptt_fit(rnn, X, X * 0.5, k=4, loss="mse", optimizer=opt, epochs=2)
-    >>> len(hist["chunk_loss"]), hist["loss"][1] < hist["loss"][0]
+    >>> len(hist.chunk_loss), hist["loss"][1] < hist["loss"][0]
     (6, True)
     """
     X, y = np.asarray(X), np.asarray(y)
@@ -103,7 +105,8 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     if clip_norm is not None:
         from ..optim.clipping import clip_grad_norm as clip
 
-    history = {"loss": [], "chunk_loss": []}
+    history = History()
+    history.chunk_loss = []
     for epoch in range(int(epochs)):
         carried = state
         values = []
@@ -119,6 +122,6 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
             values.append(float(value.item()))
             if callback is not None:
                 callback(epoch, c, values[-1])
-        history["chunk_loss"].extend(values)
-        history["loss"].append(float(np.mean(values)))
+        history.chunk_loss.extend(values)
+        history.append(epoch, {"loss": float(np.mean(values))})
     return history

@@ -65,7 +65,7 @@ def test_tbptt_learns_a_delayed_echo_on_long_streams(rng):
     opt = rb.optim.Adam(model.parameters(), lr=0.01)
     hist = tbptt_fit(model, X, y, k=10, loss="mse", optimizer=opt, epochs=4, clip_norm=1.0)
     assert hist["loss"][0] > 0.5
-    assert np.mean(hist["chunk_loss"][-10:]) < 0.05, hist["loss"]
+    assert np.mean(hist.chunk_loss[-10:]) < 0.05, hist["loss"]
 
 
 def test_errors(rng):
@@ -75,3 +75,16 @@ def test_errors(rng):
         tbptt_fit(model, np.zeros((2, 5, 1)), np.zeros((2, 4, 1)), k=2, loss="mse", optimizer=opt)
     with pytest.raises(ValueError, match="name of an rb.losses function"):
         tbptt_fit(model, np.zeros((2, 5, 1)), np.zeros((2, 5, 1)), k=2, loss="nope", optimizer=opt)
+
+
+def test_rb_fit_tbptt_option_is_tbptt_fit(rng):
+    X = rng.standard_normal((4, 30, 1)).astype(np.float32)
+    y = np.roll(X, 1, axis=1)
+    a, b = Echo(3, np.random.default_rng(0)), Echo(3, np.random.default_rng(0))
+    ha = rb.fit(a, X, y, loss="mse", optimizer=rb.optim.Adam(a.parameters(), lr=0.01), epochs=2,
+                tbptt=7, clip_norm=1.0)
+    hb = tbptt_fit(b, X, y, k=7, loss="mse", optimizer=rb.optim.Adam(b.parameters(), lr=0.01),
+                   epochs=2, clip_norm=1.0)
+    assert ha["loss"] == hb["loss"] and len(ha.chunk_loss) == 10
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)

@@ -273,7 +273,7 @@ def run(ctx):
     )
     counts = np.bincount(data.ids, minlength=V) / len(data.ids)
     unigram = float(-(counts * np.log(counts)).sum())
-    final = float(np.mean(history["chunk_loss"][-5:]))
+    final = float(np.mean(history.chunk_loss[-5:]))
     sample = _sample(model, data, "The ", 160, 0.6, ctx.rng)
     ctx.text(
         f"A character-level LSTM (64 units, {V} symbols) trained with truncated BPTT "
