@@ -48,6 +48,7 @@ LAYERS = {
     "Perceptron": (lambda: rb.models.Perceptron(3), (2, 3)),
     "Embedding": (lambda: nn.Embedding(10, 4), lambda rng: (rng.integers(0, 10, (2, 5)),)),
     "Bidirectional": (lambda: nn.Bidirectional(nn.GRU(3, 4)), (2, 5, 3)),
+    "SequenceOutputs": (lambda: nn.SequenceOutputs(last=True), (2, 5, 3)),
     "Attention": (lambda: nn.Attention("additive", query_size=3, key_size=4, attention_size=5),
                   lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal((2, 6, 4)))),
     "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
