@@ -1,7 +1,26 @@
 """Shared fixtures: a seeded generator, strict floating-point errors, torch when present."""
 
+import os
+
 import numpy as np
 import pytest
+
+_blas_limit = None
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, one BLAS thread per worker: n workers on n cores, no oversubscription.
+
+    Oversubscribed OpenBLAS threads spin against each other and made the learning tests
+    several times slower on 2 cores.
+    """
+    global _blas_limit
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        _blas_limit = threadpool_limits(limits=1, user_api="blas")
 
 
 @pytest.fixture
