@@ -1,22 +1,29 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
 from . import autodiff, datasets, io, models, nn, optim, randomness, training
-from .autodiff import (
+from .autodiff import (  # noqa: A004
     GradcheckError,
     Tensor,
+    abs,
+    clip,
     concatenate,
+    exp,
     gradcheck,
+    log,
     logsumexp,
     maximum,
     minimum,
     no_grad,
     pad,
+    relu,
+    sigmoid,
     split,
+    sqrt,
     stack,
+    tanh,
     tensor,
     where,
 )
-from .autodiff import abs, clip, exp, log, relu, sigmoid, sqrt, tanh  # noqa: A004
 from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed

@@ -30,7 +30,10 @@ class Parameter(Tensor):
         self.name = name
 
     def __repr__(self):
-        return f"Parameter(shape={self.shape}, dtype={self.dtype}, requires_grad={self.requires_grad})"
+        return (
+            f"Parameter(shape={self.shape}, dtype={self.dtype}, "
+            f"requires_grad={self.requires_grad})"
+        )
 
 
 class ParameterVector:
@@ -117,4 +120,7 @@ class ParameterVector:
         return [flat[sl].reshape(p.shape) for p, sl in zip(self.params, self.slices)]
 
     def __repr__(self):
-        return f"ParameterVector({len(self.params)} parameters, {self.size} values, {self.data.dtype})"
+        return (
+            f"ParameterVector({len(self.params)} parameters, {self.size} values, "
+            f"{self.data.dtype})"
+        )
