@@ -1,10 +1,10 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
 from . import autodiff, datasets, io, models, nn, optim, randomness, training
-from .autodiff import (  # noqa: A004
+from .autodiff import (
     GradcheckError,
     Tensor,
-    abs,
+    abs,  # noqa: A004 - rb.abs mirrors numpy.abs
     clip,
     concatenate,
     exp,
@@ -32,13 +32,11 @@ from .training import callbacks, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "losses", "models", "regularizers",
-    "callbacks", "fit", "training",
-    "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "clip", "concatenate", "datasets",
-    "exp",
-    "gradcheck", "io", "load", "log", "logsumexp", "maximum", "minimum", "nn", "no_grad", "optim",
-    "pad", "randomness", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh",
-    "tensor", "where",
+    "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "callbacks", "clip",
+    "concatenate", "datasets", "exp", "fit", "gradcheck", "io", "load", "log", "logsumexp",
+    "losses", "maximum", "minimum", "models", "nn", "no_grad", "optim", "pad", "randomness",
+    "regularizers", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor",
+    "training", "where",
 ]
 
 
