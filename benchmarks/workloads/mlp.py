@@ -151,6 +151,8 @@ def workloads(quick):
         "references": {"pytorch": torch_epoch, "sklearn": sklearn_fn(x, y)},
         "target": ">= 1.2x PyTorch and sklearn",
         "target_ratio": {"pytorch": 1.2, "sklearn": 1.2},
+        "notes": "scikit-learn's partial_fit also validates X, binarizes the labels and "
+                 "computes every batch's loss (its users pay that too)",
     }]
     fit_epoch = rosenblatt_fit_fn(x, y)
     if fit_epoch is not None:
