@@ -70,12 +70,18 @@ def machine_info():
                                            "architecture", "threading_layer", "prefix")}
                 for info in tpc.threadpool_info()]
     torch = optional("torch")
+    torch_blas = None
+    if torch is not None:  # PyTorch brings its own BLAS (MKL on x86 wheels) and oneDNN
+        config = torch.__config__.show()
+        torch_blas = next((part.split("=", 1)[1] for part in config.replace(",", " ").split()
+                           if part.startswith("BLAS_INFO=")), None)
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "versions": versions,
         "blas": blas,
+        "torch_blas": torch_blas,
         "threads": {"numpy_blas": blas_threads(),
                     "torch": torch.get_num_threads() if torch is not None else None},
         "git_commit": _git_commit(),
@@ -324,7 +330,7 @@ def main(argv=None):
     print(f"machine: {info['cpu']}, {info['cores']} cores; BLAS: "
           + ", ".join(f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)"
                       for b in info["blas"])
-          + f"; torch threads: {info['threads']['torch']}")
+          + f"; torch threads: {info['threads']['torch']} (its BLAS: {info['torch_blas']})")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
     info["load_average_start"] = _load_average()
     steady = args.threads == 1 and args.timer == "cpu"
