@@ -67,7 +67,7 @@ def machine_info():
     blas = []
     if tpc is not None:
         blas = [{k: info.get(k) for k in ("user_api", "internal_api", "version", "num_threads",
-                                           "architecture", "threading_layer", "prefix")}
+                                           "architecture", "threading_layer", "prefix", "filepath")}
                 for info in tpc.threadpool_info()]
     torch = optional("torch")
     torch_blas = None
