@@ -71,6 +71,11 @@ class Attention(Module):
                     raise ValueError(
                         f"Attention('additive'): {name} must be a positive integer; got {value!r}"
                     )
+            if attention_size is not None and (
+                    isinstance(attention_size, bool)
+                    or not isinstance(attention_size, (int, np.integer)) or attention_size <= 0):
+                raise ValueError(f"Attention('additive'): attention_size must be a positive "
+                                 f"integer or None (key_size); got {attention_size!r}")
             a = int(attention_size or key_size)
             rng = resolve_rng(rng)
 
@@ -113,6 +118,12 @@ class Attention(Module):
             raise ValueError(
                 f"Attention('additive', query_size={self.query_size}, key_size={self.key_size}): "
                 f"got query size {query.shape[-1]} and key size {keys.shape[-1]}"
+            )
+        if values.ndim != 3 or values.shape[:2] != keys.shape[:2]:
+            raise ValueError(
+                f"Attention: values must be (batch, time, d_v) with the keys' batch and time "
+                f"{tuple(keys.shape[:2])}; got values {tuple(values.shape)} and keys "
+                f"{tuple(keys.shape)}"
             )
         single = query.ndim == 2
         q = query.reshape(query.shape[0], 1, query.shape[1]) if single else query

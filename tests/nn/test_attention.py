@@ -62,3 +62,10 @@ def test_attention_errors():
         att(np.zeros((2, 5)), np.zeros((2, 6, 4)))
     with pytest.raises(ValueError, match="mask must have shape"):
         rb.nn.Attention("dot")(np.zeros((2, 4)), np.zeros((2, 6, 4)), mask=np.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"values must be \(batch, time, d_v\).*\(2, 6\); got "
+                                         r"values \(2, 5, 3\) and keys \(2, 6, 4\)"):
+        rb.nn.Attention("dot")(np.zeros((2, 4)), np.zeros((2, 6, 4)), values=np.zeros((2, 5, 3)))
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ValueError, match=f"attention_size must be a positive integer or "
+                                             f"None \\(key_size\\); got {bad!r}"):
+            rb.nn.Attention("additive", query_size=3, key_size=4, attention_size=bad)
