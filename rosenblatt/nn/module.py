@@ -184,14 +184,18 @@ class Module:
     def astype(self, dtype):
         """Cast every parameter and buffer to ``dtype`` (float64 for gradient checks).
 
-        This rebinds parameter arrays: do it before building an optimizer.
+        Casting to another dtype rebinds parameter arrays, so do it before
+        building an optimizer (an optimizer built earlier refuses to step).
+        Casting to the dtype a parameter already has leaves it untouched.
         """
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"astype: dtype must be a floating type; got {dtype}")
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None if p.grad is None else p.grad.astype(dtype)
+            if p.data.dtype != dtype:
+                p.data = p.data.astype(dtype)
+            if p.grad is not None and p.grad.dtype != dtype:
+                p.grad = p.grad.astype(dtype)
         for m in self.modules():
             for name in m.buffers:
                 value = getattr(m, name)

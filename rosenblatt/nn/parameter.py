@@ -43,7 +43,16 @@ class ParameterVector:
     ``vec.data`` and ``vec.grad``: writing ``vec.data[:] = theta`` changes the
     model, and backward accumulates into ``vec.grad``. Parameters must keep
     those views: update them in place (``p.data[...] = x``), never rebind
-    ``p.data``.
+    ``p.data`` or ``p.grad``.
+
+    A parameter views one vector at a time. Packing parameters that already
+    live in another vector (for instance building a second optimizer on
+    ``model.parameters()``) moves them into the new one, and the old vector
+    no longer reaches them: writing its ``data`` changes nothing. Whoever
+    holds the old vector can tell with :meth:`is_packed`; optimizers call
+    :meth:`check_packed` before each step and raise rather than silently
+    train nothing. Building a new optimizer on a subset for fine-tuning is
+    fine as long as the old optimizer is not stepped again (or is rebuilt).
 
     Parameters
     ----------
@@ -114,6 +123,35 @@ class ParameterVector:
             np.shares_memory(p.data, self.data) and np.shares_memory(p.grad, self.grad)
             for p in self.params
         )
+
+    def check_packed(self, owner="ParameterVector"):
+        """Raise unless every parameter still views this vector (cheap: identity tests).
+
+        Parameters
+        ----------
+        owner : str
+            Named in the message (e.g. ``"SGD.step"``).
+
+        Raises
+        ------
+        RuntimeError
+            If a parameter was packed into another vector after this one (a
+            second optimizer or ParameterVector built on it), or its ``data``
+            or ``grad`` was rebound (e.g. ``Module.astype`` to another dtype).
+        """
+        data, grad = self.data, self.grad
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if p.data.base is not data or g is None or g.base is not grad:
+                name = getattr(p, "name", None) or f"#{i}"
+                raise RuntimeError(
+                    f"{owner}: parameter {name} (shape {p.shape}) no longer views this "
+                    f"optimizer's flat vector, so a step would not move it: it was packed "
+                    f"again (another optimizer or ParameterVector built on the same "
+                    f"parameters after this one) or its .data/.grad was rebound (astype "
+                    f"to another dtype). Build one optimizer per set of parameters, and "
+                    f"rebuild this optimizer after re-packing or casting"
+                )
 
     def split(self, flat):
         """Views of a flat array (same layout as ``data``) per parameter, shaped like them."""

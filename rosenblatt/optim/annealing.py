@@ -168,6 +168,7 @@ class BoltzmannAnnealer(_Annealer):
 
     def step(self, closure):
         """One annealing move; returns the current objective."""
+        self.vec.check_packed(f"{type(self).__name__}.step")
         self._start(closure)
         temperature = self.temperature()
         fill_normal(self.rng, self._move)
@@ -252,6 +253,7 @@ class CauchyAnnealer(_Annealer):
 
         Returns the current objective.
         """
+        self.vec.check_packed(f"{type(self).__name__}.step")
         temperature = self.temperature()
         eta = self.backprop_weight
         move = self._move

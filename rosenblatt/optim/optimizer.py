@@ -139,6 +139,7 @@ class Optimizer:
 
     def step(self):
         """Apply one update to theta from the current gradient."""
+        self.vec.check_packed(f"{type(self).__name__}.step")
         if self.schedule is not None:
             self.lr = float(self.schedule(self.t))
         frozen = [sl for p, sl in zip(self.vec.params, self.vec.slices) if not p.requires_grad]

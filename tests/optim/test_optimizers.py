@@ -252,3 +252,44 @@ def test_notes_epsilon_inside_the_square_root(rng):
         theta -= 0.1 * g / np.sqrt(G + 0.5)
     np.testing.assert_allclose(w2.data, theta, rtol=1e-12)
     np.testing.assert_allclose(ada.effective_lr(), 0.1 / np.sqrt(G + 0.5))
+
+
+def test_a_second_optimizer_on_the_same_parameters_makes_the_first_refuse_to_step(rng):
+    """Re-packing detaches the first vector: its step would silently move nothing."""
+    net = rb.nn.Sequential(rb.nn.Dense(2, 3, rng=rng), rb.nn.Dense(3, 1, rng=rng))
+    first = rb.optim.SGD(net.parameters(), lr=0.1)
+    first.step()  # still packed: fine
+    second = rb.optim.Adam(net.parameters())
+    assert not first.vec.is_packed() and second.vec.is_packed()
+    with pytest.raises(RuntimeError, match=r"SGD.step: parameter .* no longer views .* packed "
+                                           r"again .* rebuild this optimizer"):
+        first.step()
+    second.step()  # the newest optimizer works
+    annealer = rb.optim.BoltzmannAnnealer(net.parameters(), T0=1.0, rng=rng)
+    with pytest.raises(RuntimeError, match="Adam.step: parameter"):
+        second.step()
+    annealer.step(lambda: net(rb.tensor(np.ones((1, 2)))).sum())
+    rb.optim.SGD(net.parameters(), lr=0.1)
+    with pytest.raises(RuntimeError, match="BoltzmannAnnealer.step: parameter"):
+        annealer.step(lambda: net(rb.tensor(np.ones((1, 2)))).sum())
+
+
+def test_fine_tuning_a_subset_with_a_new_optimizer_trains_the_subset(rng):
+    net = rb.nn.Sequential(rb.nn.Dense(2, 3, rng=rng), rb.nn.Dense(3, 1, rng=rng))
+    rb.optim.SGD(net.parameters(), lr=0.1)
+    head = rb.optim.SGD(net[-1].parameters(), lr=0.1)
+    before = net[-1].W.data.copy()
+    head.zero_grad()
+    net(rb.tensor(np.ones((4, 2)))).sum().backward()
+    head.step()
+    assert not np.allclose(net[-1].W.data, before)
+
+
+def test_astype_to_another_dtype_after_building_an_optimizer_is_caught(rng):
+    net = rb.nn.Sequential(rb.nn.Dense(2, 3, rng=rng))
+    opt = rb.optim.SGD(net.parameters(), lr=0.1)
+    net.astype(net[0].W.dtype)  # the same dtype: nothing rebound
+    opt.step()
+    net.astype(np.float64)
+    with pytest.raises(RuntimeError, match="rebound"):
+        opt.step()
