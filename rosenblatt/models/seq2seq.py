@@ -126,6 +126,11 @@ class Seq2Seq(Module):
         if source.ndim != 2 or target.ndim != 2 or source.shape[0] != target.shape[0]:
             raise ValueError(f"Seq2Seq: source and target must be (batch, time) token arrays "
                              f"with the same batch; got {source.shape} and {target.shape}")
+        if target.size and (target.dtype.kind not in "iu" or target.min() < 0
+                            or target.max() >= self.out_vocab):
+            raise ValueError(f"Seq2Seq: target tokens must be integers 0 to {self.out_vocab - 1} "
+                             f"(out_vocab={self.out_vocab}); got {target.dtype} values "
+                             f"{target.min()} to {target.max()}")
         enc_out, state = self.encode(source, source_lengths)
         dec_out, _ = self.decoder(self.target_embedding(self.decoder_inputs(target)), state)
         logits, weights = self._readout(dec_out, enc_out, self._mask(source_lengths,

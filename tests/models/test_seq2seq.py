@@ -48,6 +48,12 @@ def test_errors():
         rb.models.Seq2Seq(3, 3, 4, attention="luong")
     with pytest.raises(ValueError, match="same batch"):
         rb.models.Seq2Seq(3, 3, 4)(np.zeros((2, 3), int), np.zeros((3, 3), int))
+    # the start symbol (index out_vocab of the decoder's embedding) is not a target token
+    with pytest.raises(ValueError, match=r"target tokens must be integers 0 to 2 \(out_vocab=3\); "
+                                         r"got int64 values 0 to 3"):
+        rb.models.Seq2Seq(3, 3, 4)(np.zeros((1, 2), int), np.array([[3, 0]]))
+    with pytest.raises(ValueError, match="target tokens must be integers"):
+        rb.models.Seq2Seq(3, 3, 4)(np.zeros((1, 2), int), np.array([[0.5, 1.0]]))
 
 
 def _train_reverser(attention, steps=600, vocab=8, length=10, hidden=32):
