@@ -46,13 +46,23 @@ def _positive_int(value, name, allow_zero=False):
 
 
 def _check_finite(array, name):
-    if array.dtype.kind in "fc":
-        bad = ~np.isfinite(array)
-        if bad.any():
-            first = np.unravel_index(int(np.argmax(bad)), array.shape)
-            raise ValueError(
-                f"fit: {name} contains {int(bad.sum())} NaN or infinite values (the first at "
-                f"index {tuple(int(i) for i in first)}); remove or impute them before training")
+    """Raise when ``array`` holds NaN or inf.
+
+    A NaN or inf anywhere makes the sum NaN or inf, so one pass with no
+    temporaries clears the usual finite array; only a non-finite sum (bad
+    values, or finite ones whose sum overflows) pays the exact element check.
+    """
+    if array.dtype.kind not in "fc":
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):
+            return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), array.shape)
+        raise ValueError(
+            f"fit: {name} contains {int(bad.sum())} NaN or infinite values (the first at "
+            f"index {tuple(int(i) for i in first)}); remove or impute them before training")
 
 
 def _as_data(array, name, dtype):

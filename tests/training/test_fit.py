@@ -155,6 +155,19 @@ def test_nan_or_inf_in_data_is_rejected_before_training(where):
     np.testing.assert_array_equal(net[0].W.data, before)
 
 
+
+def test_finite_data_whose_sum_overflows_is_accepted_and_opposite_infs_are_not():
+    # the check sums the data first; an overflowing sum must fall back to the exact check
+    X = np.full((8, 5), 3e38, dtype=np.float32)
+    net = _mlp(o=1)
+    rb.fit(net, X, np.ones(8, dtype=np.float32), loss="mse",
+           optimizer=rb.optim.SGD(net.parameters(), lr=0.1), epochs=0, progress=False)
+    X = np.ones((8, 5), dtype=np.float32)
+    X[0, 0], X[1, 1] = np.inf, -np.inf  # the sum is NaN, not inf
+    with pytest.raises(ValueError, match="fit: X contains 2 NaN or infinite values"):
+        rb.fit(net, X, np.ones(8, dtype=np.float32), loss="mse",
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1), epochs=0, progress=False)
+
 def test_diverging_loss_stops_with_epoch_and_batch_and_keeps_good_weights(rng):
     X = rng.normal(size=(64, 5)).astype(np.float32)
     y = (X @ rng.normal(size=5)).astype(np.float32)
