@@ -393,12 +393,15 @@ class RecurrentBase(Module):
         """
         if not isinstance(x, Tensor):
             x = Tensor(x)  # float arrays keep their dtype, integers become float32
-        name = type(self).__name__
+        name = f"{type(self).__name__}({self.input_size}, {self.hidden_size})"
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(
-                f"{name}({self.input_size}, {self.hidden_size}): expected input of shape "
-                f"(batch, time, {self.input_size}); got {tuple(x.shape)}"
+                f"{name}: expected input of shape (batch, time, {self.input_size}); "
+                f"got {tuple(x.shape)}"
             )
+        if x.shape[1] == 0:
+            raise ValueError(f"{name}: the sequence is empty (time = 0); got {tuple(x.shape)}")
+        length_mask(lengths, x.shape[1], x.shape[0], x.dtype, name)  # checks lengths
         inits = self._initial(state, x.shape[0])
         finals = []
         for layer in range(self.num_layers):

@@ -189,6 +189,11 @@ def test_errors_name_the_layer_and_shapes(rng):
         layer(np.zeros((2, 5), dtype=np.float32))
     with pytest.raises(ValueError, match=r"expected input of shape.*got \(2, 5, 7\)"):
         layer(np.zeros((2, 5, 7), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"LSTM\(3, 4\): the sequence is empty.*got \(2, 0, 3\)"):
+        layer(np.zeros((2, 0, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"LSTM\(3, 4\): lengths must be between 1 and the "
+                                         r"time steps \(5\); got 2 to 6"):
+        layer(np.zeros((2, 5, 3), dtype=np.float32), lengths=[6, 2])
     with pytest.raises(ValueError, match="initial state must have shape"):
         layer(np.zeros((2, 5, 3), dtype=np.float32),
               (np.zeros((1, 3, 4)), np.zeros((1, 3, 4))))
