@@ -106,6 +106,10 @@ class Perceptron(Module):
             ``self.errors_``); it ends with 0 when the data were separated.
         """
         X = self._inputs(X, "fit")
+        if not np.all(np.isfinite(X)):
+            row = int(np.argwhere(~np.isfinite(X))[0, 0])
+            raise ValueError(f"Perceptron.fit: X contains NaN or inf (first in row {row}); "
+                             f"clean or impute the data first")
         y = np.asarray(y, dtype=self.W.dtype).reshape(-1)
         low, high = OUTPUTS[self.output]
         if y.shape[0] != X.shape[0]:

@@ -83,3 +83,7 @@ def test_errors():
         Perceptron(2).fit(XOR_X, [1, 1, 1])
     with pytest.raises(ValueError, match="n_inputs must be a positive integer"):
         Perceptron(0)
+    bad = XOR_X.astype(float).copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or inf \(first in row 2\)"):
+        Perceptron(2).fit(bad, [1, 1, 1, 1])
