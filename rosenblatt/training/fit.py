@@ -237,6 +237,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if tbptt is not None:  # long sequences in chunks, the state carried across them
         from .tbptt import tbptt_fit
 
+        unused = [name for name, value in (
+            ("curriculum", curriculum), ("validation_data", validation_data),
+            ("regularizers", regularizers), ("callbacks", callbacks), ("augment", augment),
+            ("resume_from", resume_from), ("clip_value", clip_value))
+            if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 0)]
+        if unused:
+            raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
+                             f"got {', '.join(unused)} too")
         return tbptt_fit(model, X, y, k=tbptt, loss=loss, optimizer=optimizer, epochs=epochs,
                          clip_norm=clip_norm)
     if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):

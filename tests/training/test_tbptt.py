@@ -88,3 +88,7 @@ def test_rb_fit_tbptt_option_is_tbptt_fit(rng):
     assert ha["loss"] == hb["loss"] and len(ha.chunk_loss) == 10
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.data, q.data)
+    with pytest.raises(ValueError, match="with tbptt, only loss, optimizer, epochs and clip_norm "
+                                         "apply; got validation_data, clip_value too"):
+        rb.fit(a, X, y, loss="mse", optimizer=rb.optim.Adam(a.parameters()), epochs=1, tbptt=7,
+               validation_data=(X, y), clip_value=0.5)
