@@ -30,6 +30,7 @@ from .recurrent import (
     RecurrentBase,
     check_sequence,
     freeze_,
+    hidden_weight_grad,
     initial_state,
     input_grads,
     length_mask,
@@ -144,11 +145,7 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
             if M is not None:
                 dh += passed
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
-        gwh = None
-        if W_h.requires_grad:
-            gwh = hinit.T @ dAh[0]
-            if T > 1:
-                gwh += Hs[:-1].reshape(-1, H).T @ dAh[1:].reshape(-1, G)
+        gwh = hidden_weight_grad(W_h, hinit, Hs, dAh)
         gbhn = None
         if b_hn is not None and b_hn.requires_grad:
             gbhn = dAh[:, :, sn].sum(axis=(0, 1))
@@ -178,6 +175,15 @@ class GRU(RecurrentBase):
     b_hn : list of Parameter (H,)
         The hidden-side candidate bias, inside r * (h W_hn + b_hn).
 
+    Notes
+    -----
+    Per step (the notes' z is 1 - z here; see the module docstring)::
+
+        r_t = sigmoid(x_t W_xr + b_r + h_{t-1} W_hr)
+        z_t = sigmoid(x_t W_xz + b_z + h_{t-1} W_hz)
+        n_t = tanh(x_t W_xn + b_n + r_t * (h_{t-1} W_hn + b_hn))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -199,10 +205,6 @@ class GRU(RecurrentBase):
         self.b_hn[layer].data[...] = 0
 
     def _layer(self, x, layer, init, lengths=None):
-        proj = self._projection(x, layer, lengths)
-        if proj is None:
-            out = gru(x, self.W_x[layer], self.W_h[layer], self.b[layer], self.b_hn[layer],
-                      init[0], lengths)
-        else:
-            out = gru(proj, None, self.W_h[layer], None, self.b_hn[layer], init[0], lengths)
+        inputs, W_x, b = self._op_inputs(x, layer, lengths)
+        out = gru(inputs, W_x, self.W_h[layer], b, self.b_hn[layer], init[0], lengths)
         return out, (out[:, -1],)

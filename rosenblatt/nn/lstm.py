@@ -36,6 +36,7 @@ from .recurrent import (
     RecurrentBase,
     check_sequence,
     freeze_,
+    hidden_weight_grad,
     initial_state,
     input_grads,
     length_mask,
@@ -214,11 +215,7 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
                 dh += pass_h
                 dc += pass_c
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
-        gwh = None
-        if W_h.requires_grad:
-            gwh = hinit.T @ dA[0]
-            if T > 1:
-                gwh += Hs[:-1].reshape(-1, H).T @ dA[1:].reshape(-1, G)
+        gwh = hidden_weight_grad(W_h, hinit, Hs, dA)
         gp = None
         if peephole is not None and peephole.requires_grad:
             gp = np.zeros_like(P)
@@ -262,6 +259,16 @@ class LSTM(RecurrentBase):
     P : list of Parameter (3, H), only with ``peephole``
         Rows p_i, p_f, p_o.
 
+    Notes
+    -----
+    Per step, with a = x_t W_x + h_{t-1} W_h + b split into gate blocks::
+
+        i_t = sigmoid(a_i)    f_t = sigmoid(a_f)    o_t = sigmoid(a_o)    g_t = tanh(a_g)
+        C_t = f_t * C_{t-1} + i_t * g_t             h_t = o_t * tanh(C_t)
+
+    ``peephole``: a_i += p_i * C_{t-1}, a_f += p_f * C_{t-1}, a_o += p_o * C_t.
+    ``coupled``: i_t = 1 - f_t. The hand-written BPTT is in :func:`lstm`.
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -295,14 +302,10 @@ class LSTM(RecurrentBase):
             self.P[layer].data[...] = 0
 
     def _layer(self, x, layer, init, lengths=None):
-        proj = self._projection(x, layer, lengths)
+        inputs, W_x, b = self._op_inputs(x, layer, lengths)
         P = None if self.P is None else self.P[layer]
-        if proj is None:
-            packed = lstm(x, self.W_x[layer], self.W_h[layer], self.b[layer], init[0], init[1],
-                          P, self.coupled, lengths)
-        else:
-            packed = lstm(proj, None, self.W_h[layer], None, init[0], init[1], P, self.coupled,
-                          lengths)
+        packed = lstm(inputs, W_x, self.W_h[layer], b, init[0], init[1], P, self.coupled,
+                      lengths)
         T = x.shape[1]
         return packed[:, :T], (packed[:, T - 1], packed[:, T])
 

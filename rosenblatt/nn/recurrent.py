@@ -95,6 +95,22 @@ def input_grads(dA, xt, x, W_x, b):
     return gx, gw, gb
 
 
+def hidden_weight_grad(W_h, hinit, Hs, dA):
+    """dE/dW_h = sum_t h_{t-1}^T dA_t as one GEMM over all steps (None if W_h is frozen).
+
+    ``hinit`` (batch, H) is h_0, ``Hs`` (time, batch, H) the outputs h_1 ... h_T
+    and ``dA`` (time, batch, G) the gradients of the hidden-side pre-activations.
+    """
+    if not W_h.requires_grad:
+        return None
+    T, _, G = dA.shape
+    H = hinit.shape[1]
+    gwh = hinit.T @ dA[0]
+    if T > 1:
+        gwh += Hs[:-1].reshape(-1, H).T @ dA[1:].reshape(-1, G)
+    return gwh
+
+
 def initial_state(h0, batch, hidden, dtype, name):
     """The (batch, hidden) array of an initial state given as None, (hidden,) or (batch, hidden)."""
     if h0 is None:
@@ -233,11 +249,7 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
             if M is not None:
                 dh += passed
         gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
-        gwh = None
-        if W_h.requires_grad:  # sum_t OUT_{t-1}^T dNET_t as one GEMM over all steps
-            gwh = hinit.T @ dA[0]
-            if T > 1:
-                gwh += A[:-1].reshape(-1, H).T @ dA[1:].reshape(-1, H)
+        gwh = hidden_weight_grad(W_h, hinit, A, dA)  # sum_t OUT_{t-1}^T dNET_t
         return gx, gwx, gwh, gb, state_grad(dh, h0)
 
     out = np.ascontiguousarray(A.transpose(1, 0, 2))
@@ -326,6 +338,14 @@ class RecurrentBase(Module):
         """Gate-specific bias initialisation (the LSTM forget gate)."""
 
     # -- running the stack ---------------------------------------------------------
+    def _op_inputs(self, x, layer, lengths=None):
+        """What the fused op of ``layer`` reads: (x, W_x, b), or with batch norm the
+        normalised projection (BN(X W_x) + beta, None, None)."""
+        proj = self._projection(x, layer, lengths)
+        if proj is None:
+            return x, self.W_x[layer], self.b[layer]
+        return proj, None, None
+
     def _projection(self, x, layer, lengths=None):
         """BN(X W_x) + beta over batch and time (the real steps only, given ``lengths``),
         or None to let the fused op project."""
@@ -461,12 +481,8 @@ class RNN(RecurrentBase):
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
 
     def _layer(self, x, layer, init, lengths=None):
-        proj = self._projection(x, layer, lengths)
-        if proj is None:
-            out = rnn(x, self.W_x[layer], self.W_h[layer], self.b[layer], init[0],
-                      self.nonlinearity, lengths)
-        else:
-            out = rnn(proj, None, self.W_h[layer], None, init[0], self.nonlinearity, lengths)
+        inputs, W_x, b = self._op_inputs(x, layer, lengths)
+        out = rnn(inputs, W_x, self.W_h[layer], b, init[0], self.nonlinearity, lengths)
         return out, (out[:, -1],)
 
     def extra_repr(self):
