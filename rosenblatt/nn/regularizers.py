@@ -227,9 +227,26 @@ class InputNoise(Regularizer):
 
 
 def collect(model, regularizers=()):
-    """The model's own ``regularizers`` followed by ``regularizers``."""
+    """The model's own ``regularizers`` followed by ``regularizers``.
+
+    Raises
+    ------
+    TypeError
+        If an item is not a regularizer (an object with ``penalty``,
+        ``after_step`` and ``transform_input``, as :class:`Regularizer` has).
+    """
     own = list(getattr(model, "regularizers", ()) or ())
-    return own + [r for r in (regularizers or ()) if r not in own]
+    if isinstance(regularizers, Regularizer):
+        regularizers = [regularizers]
+    found = own + [r for r in (regularizers or ()) if r not in own]
+    for r in found:
+        if not all(callable(getattr(r, hook, None))
+                   for hook in ("penalty", "after_step", "transform_input")):
+            raise TypeError(
+                f"regularizers: expected rb.regularizers objects (L2(lam), L1(lam), "
+                f"ElasticNet(l1, l2), MaxNorm(c), InputNoise(std) or a Regularizer "
+                f"subclass); got {type(r).__name__} {r!r}")
+    return found
 
 
 def penalty(regularizers, model):

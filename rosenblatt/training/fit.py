@@ -140,6 +140,20 @@ def _param_dtype(model):
     return np.dtype(np.float32)
 
 
+def _check_optimizer_owns_model(optimizer, model):
+    """Raise when the optimizer holds none of the model's parameters (it would train nothing)."""
+    vec = getattr(optimizer, "vec", None)
+    held = getattr(vec, "params", None)
+    if held is None:
+        return
+    mine = {id(p) for p in model.parameters()}
+    if mine and not any(id(p) in mine for p in held):
+        raise ValueError(
+            f"fit: the optimizer holds none of the model's parameters, so training would not "
+            f"change the model; build it on this model: "
+            f"{type(optimizer).__name__}(model.parameters(), ...)")
+
+
 def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=True,
         curriculum=None, validation_data=None, metrics=("accuracy",), regularizers=(),
         callbacks=(), augment=None, progress=True, rng=None, resume_from=None, clip_norm=None,
@@ -250,6 +264,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
         raise TypeError(f"fit: optimizer must be an rb.optim optimizer (zero_grad(), step()); "
                         f"got {type(optimizer).__name__}")
+    _check_optimizer_owns_model(optimizer, model)
     epochs = _positive_int(epochs, "epochs", allow_zero=True)
     batch_size = _positive_int(batch_size, "batch_size")
     dtype = _param_dtype(model)

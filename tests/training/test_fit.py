@@ -195,12 +195,17 @@ def test_diverging_loss_stops_with_epoch_and_batch_and_keeps_good_weights(rng):
     ({"optimizer": "adam"}, TypeError, "fit: optimizer must be an rb.optim optimizer"),
     ({"callbacks": [print]}, TypeError, "fit: callbacks must be rb.callbacks.Callback"),
     ({"y": np.zeros(3)}, ValueError, "fit: X has 4 examples but y has 3"),
+    ({"regularizers": ["l2"]}, TypeError, r"regularizers: expected rb.regularizers .* got str"),
+    ({"optimizer": "other model"}, ValueError,
+     r"fit: the optimizer holds none of the model's parameters.* SGD\(model.parameters"),
 ])
 def test_argument_errors(kwargs, error, match):
     net = _mlp(2, 4, 2)
     args = {"loss": "cross_entropy", "optimizer": rb.optim.SGD(net.parameters(), lr=0.1),
             "epochs": 1, "progress": False}
     args.update(kwargs)
+    if args["optimizer"] == "other model":  # a silent no-op before: caught up front now
+        args["optimizer"] = rb.optim.SGD(_mlp(2, 4, 2).parameters(), lr=0.1)
     y = args.pop("y", XOR_Y)
     with pytest.raises(error, match=match):
         rb.fit(net, XOR_X, y, **args)
