@@ -317,9 +317,12 @@ class RecurrentBase(Module):
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng=None):
-        """Draw fresh weights: W_x Glorot-uniform per gate block, W_h orthogonal per block."""
+        """Draw fresh weights: W_x Glorot-uniform per gate block, W_h orthogonal per block;
+        biases and learned initial states start at 0 (the LSTM forget bias at forget_bias)."""
         rng = resolve_rng(rng)
         H = self.hidden_size
+        for s in getattr(self, "initial_state", None) or ():
+            s.data[...] = 0
         for layer in range(self.num_layers):
             n_in = self.W_x[layer].shape[0]
             bound = np.sqrt(6.0 / (n_in + H))
@@ -387,6 +390,10 @@ class RecurrentBase(Module):
                 return [tuple(s[layer] for s in self.initial_state)
                         for layer in range(self.num_layers)]
             return [(None,) * self.state_size for _ in range(self.num_layers)]
+        if self.state_size > 1 and isinstance(state, (Tensor, np.ndarray)):
+            raise ValueError(f"{name}: state must be a tuple of {self.state_size} tensors "
+                             f"(h, c), each (num_layers, batch, hidden); got one array of "
+                             f"shape {tuple(state.shape)}")
         parts = (state,) if self.state_size == 1 else tuple(state)
         if len(parts) != self.state_size:
             raise ValueError(f"{name}: state must be a tuple of {self.state_size} tensors; "

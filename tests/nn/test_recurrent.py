@@ -135,6 +135,15 @@ def test_learned_initial_state_gradcheck(rng, kind):
     assert any(n.startswith("initial_state") for n in names)
 
 
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_reset_parameters_also_resets_learned_initial_states(rng, kind):
+    layer = getattr(rb.nn, kind)(2, 3, num_layers=2, learn_initial_state=True, rng=rng)
+    for s in layer.initial_state:
+        s.data[...] = 5
+    layer.reset_parameters(rng)
+    assert all(np.all(s.data == 0) for s in layer.initial_state)
+
+
 def test_batch_norm_uses_running_statistics_in_eval(rng):
     layer = rb.nn.GRU(3, 4, batch_norm=True, rng=rng)
     x = rng.standard_normal((8, 6, 3)).astype(np.float32) * 3 + 2
@@ -197,6 +206,10 @@ def test_errors_name_the_layer_and_shapes(rng):
     with pytest.raises(ValueError, match="initial state must have shape"):
         layer(np.zeros((2, 5, 3), dtype=np.float32),
               (np.zeros((1, 3, 4)), np.zeros((1, 3, 4))))
+    with pytest.raises(ValueError, match=r"LSTM: state must be a tuple of 2 tensors \(h, c\), "
+                                         r"each \(num_layers, batch, hidden\); got one array of "
+                                         r"shape \(2, 2, 4\)"):
+        layer(np.zeros((2, 5, 3), dtype=np.float32), np.zeros((2, 2, 4)))
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'; got 'sigmoid'"):
         rb.nn.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="hidden_size must be a positive integer; got 0"):
