@@ -112,7 +112,9 @@ class Embedding(Module):
         self.W = Parameter(data)
 
     def forward(self, indices):
-        return embedding(indices, self.W)
+        # checked here too so that an error names this layer, not the op
+        idx = _indices(indices, self.num_embeddings, f"Embedding({self.extra_repr()})")
+        return embedding(idx, self.W)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"

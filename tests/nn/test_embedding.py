@@ -42,9 +42,10 @@ def test_embedding_gradcheck(rng):
 
 def test_embedding_errors():
     emb = rb.nn.Embedding(4, 2)
-    with pytest.raises(ValueError, match="index 4 is out of range for 4 entries"):
+    with pytest.raises(ValueError, match=r"Embedding\(4, 2\): index 4 is out of range for 4 "
+                                         r"entries \(valid: 0 to 3\)"):
         emb(np.array([1, 4]))
-    with pytest.raises(TypeError, match="indices must be integers"):
+    with pytest.raises(TypeError, match=r"Embedding\(4, 2\): indices must be integers"):
         emb(np.array([0.5]))
     with pytest.raises(ValueError, match="embedding_dim must be a positive integer"):
         rb.nn.Embedding(4, 0)
