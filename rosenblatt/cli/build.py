@@ -28,6 +28,8 @@ def lookup(namespace, name, key, kind, base=None):
             continue
         if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
             continue
+        if base not in (None, object) and obj is base:
+            continue  # the abstract base class itself (Module, Optimizer) is not a choice
         if base is None and not callable(obj):
             continue
         candidates[attr] = obj
@@ -109,10 +111,22 @@ def build_model(layers, input_shape, dtype="float32", rng=None):
 
 
 def check_loss(name):
-    """The loss function ``rb.losses.<name>``."""
+    """``(canonical name, function)`` of the loss ``rb.losses.<name>``.
+
+    The name is matched like every other config name (any case, underscores
+    optional: "CrossEntropy" finds ``cross_entropy``); the canonical spelling
+    is returned so that the task (classification or regression) and the saved
+    model's metadata do not depend on how the config spelled it.
+    """
     import rosenblatt as rb
 
-    return lookup(rb.losses, name, "training.loss", "loss")
+    fn = lookup(rb.losses, name, "training.loss", "loss")
+    if getattr(rb.losses, name, None) is fn:
+        return name, fn
+    folded = name.lower().replace("_", "")
+    canonical = next(attr for attr in sorted(dir(rb.losses))
+                     if attr.lower().replace("_", "") == folded and getattr(rb.losses, attr) is fn)
+    return canonical, fn
 
 
 def build_optimizer(spec, params):

@@ -130,10 +130,10 @@ def _run(args):
     rb.seed(seed)
     rng = np.random.default_rng(seed)
 
-    loss_fn = build.check_loss(training["loss"])
+    loss_name, loss_fn = build.check_loss(training["loss"])
     xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed)
     rb.seed(seed)  # the model's initialisation does not depend on how the data were drawn
-    task = _task(training["loss"], ytr)
+    task = _task(loss_name, ytr)
     dtype = np.dtype(cfg["model"]["dtype"])
     mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
         np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
@@ -193,12 +193,12 @@ def _run(args):
     hist = history_dict(history)
     if getattr(history, "stop_reason", None):
         print(history.stop_reason, file=sys.stderr)
-    test = evaluate_arrays(model, xt_, yt_, training["loss"], task)
+    test = evaluate_arrays(model, xt_, yt_, loss_name, task)
 
     os.makedirs(out_dir, exist_ok=True)
     model_path = os.path.join(out_dir, "model.safetensors")
     meta = {"cli": {"dataset": cfg["data"]["name"], "options": cfg["data"]["options"],
-                    "task": task, "loss": training["loss"], "seed": seed,
+                    "task": task, "loss": loss_name, "seed": seed,
                     "test": cfg["data"]["test"], "validation": cfg["data"]["validation"],
                     "classes": classes, "dtype": cfg["model"]["dtype"], "shape": list(shape),
                     "mean": np.ascontiguousarray(mean, dtype=np.float64),

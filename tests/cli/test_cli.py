@@ -192,6 +192,26 @@ def test_config_errors_name_the_key_and_exit_2(tmp_path, capsys, text, message):
     assert not (tmp_path / "o").exists()
 
 
+def test_loss_name_in_another_spelling_is_still_classification(tmp_path, capsys):
+    """'CrossEntropy' finds rb.losses.cross_entropy; the task and saved name follow it."""
+    cfg = _write(tmp_path, SMALL.replace('loss = "cross_entropy"', 'loss = "CrossEntropy"')
+                 .replace("epochs = 40", "epochs = 2"))
+    out = tmp_path / "o"
+    assert main(["train", cfg, "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "classification" and "accuracy" in metrics["test"]
+    ckpt = rb.io.load_checkpoint(out / "model.safetensors")
+    assert ckpt.metadata["cli"]["loss"] == "cross_entropy"
+
+
+def test_abstract_base_classes_are_not_offered(tmp_path, capsys):
+    cfg = _write(tmp_path, SMALL.replace('name = "adam"', 'name = "Optimizer"'))
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown optimizer 'Optimizer'; expected one of: Adadelta" in err
+    assert "Optimizer," not in err and "Optimizer\n" not in err
+
+
 def test_missing_config_file(tmp_path, capsys):
     assert main(["train", str(tmp_path / "nope.toml")]) == 2
     assert "config file not found" in capsys.readouterr().err
