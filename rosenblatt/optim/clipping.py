@@ -8,18 +8,28 @@ whatever the depth of the network.
 
 import numpy as np
 
+from ..autodiff.tensor import Tensor
 from ..nn.parameter import ParameterVector
 from .optimizer import check_positive
 
 
-def _flat_grad(target, owner):
+def _grads(target, owner):
+    """The gradient arrays to clip: the flat one of an optimizer/ParameterVector, or each
+    parameter's ``grad`` (parameters without a gradient are skipped)."""
     if isinstance(target, ParameterVector):
-        return target.grad
+        return [target.grad]
     vec = getattr(target, "vec", None)
     if isinstance(vec, ParameterVector):
-        return vec.grad
-    raise TypeError(f"{owner}: expected an optimizer or a ParameterVector; "
-                    f"got {type(target).__name__}")
+        return [vec.grad]
+    items = [target] if isinstance(target, Tensor) else target
+    try:
+        items = list(items)
+    except TypeError:
+        items = None
+    if items is None or not all(isinstance(p, Tensor) for p in items):
+        raise TypeError(f"{owner}: expected an optimizer, a ParameterVector or parameters "
+                        f"(model.parameters()); got {type(target).__name__}")
+    return [p.grad for p in items if p.grad is not None]
 
 
 def clip_grad_norm(target, max_norm):
@@ -29,7 +39,10 @@ def clip_grad_norm(target, max_norm):
 
     Parameters
     ----------
-    target : Optimizer or ParameterVector
+    target : Optimizer, ParameterVector or iterable of Parameter
+        The flat gradient of an optimizer or vector (one array operation),
+        or the ``grad`` of each parameter (``model.parameters()``); the norm
+        is global over all of them.
     max_norm : float
 
     Returns
@@ -48,16 +61,20 @@ def clip_grad_norm(target, max_norm):
     array([0.6, 0.8])
     """
     max_norm = check_positive("clip_grad_norm", "max_norm", max_norm)
-    grad = _flat_grad(target, "clip_grad_norm")
-    norm = float(np.sqrt(np.dot(grad, grad)))
+    grads = _grads(target, "clip_grad_norm")
+    norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
     coef = max_norm / (norm + 1e-6)
     if coef < 1:
-        grad *= coef
+        for g in grads:
+            g *= coef
     return norm
 
 
 def clip_grad_value(target, clip_value):
     """Clip every gradient component to ``[-clip_value, clip_value]``, in place.
+
+    ``target`` is an optimizer, a ParameterVector or parameters, as for
+    :func:`clip_grad_norm`.
 
     Examples
     --------
@@ -68,5 +85,5 @@ def clip_grad_value(target, clip_value):
     array([-1. ,  0.5,  1. ])
     """
     clip_value = check_positive("clip_grad_value", "clip_value", clip_value)
-    grad = _flat_grad(target, "clip_grad_value")
-    np.clip(grad, -clip_value, clip_value, out=grad)
+    for g in _grads(target, "clip_grad_value"):
+        np.clip(g, -clip_value, clip_value, out=g)

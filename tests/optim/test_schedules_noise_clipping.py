@@ -108,5 +108,25 @@ def test_clip_grad_value():
     w.grad[...] = [-3.0, -0.5, 0.5, 3.0]
     rb.optim.clip_grad_value(opt, 1.0)
     np.testing.assert_array_equal(w.grad, [-1.0, -0.5, 0.5, 1.0])
-    with pytest.raises(TypeError, match="clip_grad_value: expected an optimizer"):
-        rb.optim.clip_grad_value([w], 1.0)
+    with pytest.raises(TypeError, match="clip_grad_value: expected an optimizer, a "
+                                        "ParameterVector or parameters"):
+        rb.optim.clip_grad_value("w", 1.0)
+
+
+def test_clipping_a_list_of_parameters_equals_clipping_the_flat_vector(rng):
+    """``clip_grad_norm(model.parameters(), c)`` as in PyTorch: one global norm."""
+    grads = [rng.normal(size=(3, 4)) * 10, rng.normal(size=4)]
+    loose = [rb.nn.Parameter(np.zeros_like(g)) for g in grads]  # grads not in one vector
+    packed = [rb.nn.Parameter(np.zeros_like(g)) for g in grads]
+    vec = rb.nn.ParameterVector(packed)
+    for a, b, g in zip(loose, packed, grads):
+        a.grad = g.copy()
+        b.grad[...] = g
+    no_grad = rb.nn.Parameter(np.zeros(2))  # skipped, as PyTorch skips grad None
+    flat_norm = rb.optim.clip_grad_norm(vec, 1.5)
+    assert rb.optim.clip_grad_norm(loose + [no_grad], 1.5) == pytest.approx(flat_norm, rel=1e-12)
+    for a, b in zip(loose, packed):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12)
+    assert np.linalg.norm(np.concatenate([a.grad.ravel() for a in loose])) < 1.5
+    rb.optim.clip_grad_value(iter(loose), 0.1)
+    assert max(float(np.abs(a.grad).max()) for a in loose) == 0.1
