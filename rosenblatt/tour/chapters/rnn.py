@@ -188,8 +188,18 @@ def run(ctx):
                     "the exploding gradient throws the weights out (inf/NaN, the line ends); "
                     "clipped to norm 1, training proceeds.") as fig:
         ax = fig.add_subplot(1, 1, 1)
-        ax.semilogy(np.where(np.isfinite(unclipped), unclipped, np.nan), label="no clipping")
-        ax.semilogy(clipped, label="clip_grad_norm(1.0)")
+        ax.semilogy(clipped, label="clip_grad_norm(1.0)", color="C1")
+        # Unclipped, the loss is often NaN from the second update on: markers keep its few
+        # finite points visible, and a cross marks where it stops.
+        ax.semilogy(np.where(np.isfinite(unclipped), unclipped, np.nan), marker="o", ms=4,
+                    color="C0", label="no clipping", zorder=3)
+        bad = np.flatnonzero(~np.isfinite(unclipped))
+        if len(bad):
+            first = int(bad[0])
+            last = unclipped[first - 1] if first > 0 else clipped[0]
+            ax.plot([first], [last], marker="x", ms=9, mew=2, color="C0", zorder=3)
+            ax.annotate(f"no clipping: inf/NaN from update {first}", (first, last),
+                        xytext=(12, -4), textcoords="offset points", color="C0", fontsize=8)
         ax.axhline(1 / 6, color="gray", lw=0.8, ls="--", label="predicting the mean (1/6)")
         ax.set_xlabel("update")
         ax.set_ylabel("MSE")
