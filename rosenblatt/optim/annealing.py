@@ -226,6 +226,10 @@ class CauchyAnnealer(_Annealer):
                                                                  squash)
         if saturation is not None and self.squash is None:
             raise ValueError("CauchyAnnealer: saturation=(model, X) needs squash=R")
+        if saturation is not None and (not isinstance(saturation, (tuple, list))
+                                       or len(saturation) not in (2, 3)):
+            raise TypeError(f"CauchyAnnealer: saturation must be (model, X) or (model, X, level); "
+                            f"got {type(saturation).__name__} {saturation!r}")
         self.saturation = saturation
         self.prev_change = np.zeros_like(self.vec.data)
 

@@ -102,3 +102,6 @@ def test_squashing_only_the_saturated_units():
         rb.optim.CauchyAnnealer(net.parameters(), T0=1.0, saturation=(net, X))
     with pytest.raises(TypeError, match="saturated_units: expected an rb.nn.Sequential"):
         rb.optim.annealing.saturated_units(net[0], X)
+    with pytest.raises(TypeError, match=r"saturation must be \(model, X\) or \(model, X, level\); "
+                                        r"got float 0.9"):
+        rb.optim.CauchyAnnealer(net.parameters(), T0=1.0, squash=5.0, saturation=0.9)
