@@ -48,6 +48,22 @@ def _loss_fn(loss):
     return fn
 
 
+def _call(model, x, state):
+    """``model(x, state)``, with a clear error when the model does not take and return a state."""
+    how = ("tbptt: the model must be called as model(x, state) -> (output, state) (an "
+           "RNN/LSTM/GRU, or a Module wrapping one with its read-out; Sequential passes no "
+           f"state); {type(model).__name__}")
+    try:
+        result = model(x, state)
+    except TypeError as e:
+        if "positional argument" not in str(e):
+            raise
+        raise TypeError(f"{how}(x, state) failed: {e}") from e
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(f"{how} returned {type(result).__name__}, not (output, state)")
+    return result
+
+
 def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, state=None,
               callback=None):
     """Train a recurrent model on long sequences with truncated BPTT.
@@ -111,7 +127,7 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         carried = state
         values = []
         for c, (start, stop) in enumerate(spans):
-            out, carried = model(Tensor(np.ascontiguousarray(X[:, start:stop])), carried)
+            out, carried = _call(model, Tensor(np.ascontiguousarray(X[:, start:stop])), carried)
             value = loss(out, y[:, start:stop])
             optimizer.zero_grad()
             value.backward()

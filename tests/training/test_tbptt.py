@@ -77,6 +77,27 @@ def test_errors(rng):
         tbptt_fit(model, np.zeros((2, 5, 1)), np.zeros((2, 5, 1)), k=2, loss="nope", optimizer=opt)
 
 
+def test_a_model_without_state_is_refused_clearly(rng):
+    X, y = np.zeros((2, 6, 3), dtype=np.float32), np.zeros((2, 6), dtype=np.int64)
+    net = rb.nn.Sequential(rb.nn.LSTM(3, 4, rng=0), rb.nn.SequenceOutputs(), rb.nn.Dense(4, 2))
+    with pytest.raises(TypeError, match=r"model\(x, state\) -> \(output, state\).*"
+                                        r"Sequential\(x, state\) failed"):
+        tbptt_fit(net, X, y, k=3, loss="cross_entropy",
+                  optimizer=rb.optim.SGD(net.parameters(), lr=0.1))
+
+    class NoState(rb.nn.Module):  # takes a state but returns only the output
+        def __init__(self):
+            self.dense = rb.nn.Dense(3, 2)
+
+        def forward(self, x, state=None):
+            return self.dense(x)
+
+    model = NoState()
+    with pytest.raises(TypeError, match="NoState returned Tensor, not \\(output, state\\)"):
+        tbptt_fit(model, X, y, k=3, loss="cross_entropy",
+                  optimizer=rb.optim.SGD(model.parameters(), lr=0.1))
+
+
 def test_rb_fit_tbptt_option_is_tbptt_fit(rng):
     X = rng.standard_normal((4, 30, 1)).astype(np.float32)
     y = np.roll(X, 1, axis=1)
