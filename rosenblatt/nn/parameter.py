@@ -93,6 +93,10 @@ class ParameterVector:
             raise ValueError("ParameterVector: got no parameters")
         if dtype is None:
             dtype = np.result_type(*[p.data.dtype for p in unique])
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"ParameterVector: dtype must be a floating type (float32 or "
+                            f"float64); got {dtype}")
         sizes = [p.data.size for p in unique]
         self.size = int(sum(sizes))
         self.data = np.empty(self.size, dtype=dtype)

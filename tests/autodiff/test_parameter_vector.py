@@ -111,6 +111,19 @@ def test_rebinding_data_is_detected():
     vec = ParameterVector([a])
     a.data = np.zeros(2)  # what the docstring says not to do
     assert not vec.is_packed()
+    with pytest.raises(RuntimeError, match="owner: parameter #0 .* no longer views"):
+        vec.check_packed("owner")
+
+
+def test_packing_again_moves_the_parameters_to_the_new_vector():
+    a = Parameter(np.ones(2))
+    first = ParameterVector([a])
+    first.check_packed()
+    second = ParameterVector([a])
+    second.check_packed()
+    assert not first.is_packed()
+    first.data[:] = 5.0  # reaches nothing any more
+    np.testing.assert_array_equal(a.data, [1.0, 1.0])
 
 
 def test_bad_arguments():
@@ -118,6 +131,8 @@ def test_bad_arguments():
         ParameterVector([np.ones(3)])
     with pytest.raises(ValueError, match="ParameterVector: got no parameters"):
         ParameterVector([])
+    with pytest.raises(TypeError, match="ParameterVector: dtype must be a floating type"):
+        ParameterVector([Parameter(np.ones(2))], dtype=np.int32)
 
 
 def test_gradcheck_through_the_flat_vector(rng):
