@@ -24,7 +24,14 @@ and dC = dE/dC_t (from step t+1):
     da_i = dC * g * i (1 - i);  da_g = dC * i * (1 - g^2);  da_f = dC * C_{t-1} * f (1 - f)
     dE/dC_{t-1} = dC * f;      dE/dh_{t-1} = da W_h^T
 
-and after the loop dW_h = sum_t h_{t-1}^T da_t, dW_x = sum_t x_t^T da_t, each
+Coupled (i = 1 - f, no da_i): da_f = dC * (C_{t-1} - g) * f (1 - f) and
+da_g = dC * (1 - f)(1 - g^2).
+
+With peepholes the cell also feeds the gates: dC += da_o * p_o (before da_i,
+da_f, da_g) and dE/dC_{t-1} += da_i * p_i + da_f * p_f; dp_i = sum_t da_i *
+C_{t-1}, dp_f = sum_t da_f * C_{t-1}, dp_o = sum_t da_o * C_t (over batch too).
+
+After the loop dW_h = sum_t h_{t-1}^T da_t, dW_x = sum_t x_t^T da_t, each
 one matrix product over all steps.
 """
 
