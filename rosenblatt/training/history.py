@@ -97,7 +97,7 @@ class History:
 
         Parameters
         ----------
-        keys : list of str, optional
+        keys : str or list of str, optional
             Default: the losses on one axis and the accuracies on a twin axis.
         ax : matplotlib Axes, optional
 
@@ -105,8 +105,16 @@ class History:
         -------
         matplotlib Axes
         """
-        import matplotlib.pyplot as plt  # optional dependency: only needed to plot
-
+        try:
+            import matplotlib.pyplot as plt  # optional dependency: only needed to plot
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib: pip install 'rosenblatt[plot]' "
+                              "(or matplotlib)") from None
+        if isinstance(keys, str):
+            keys = [keys]
+        if keys is not None:
+            for key in keys:
+                self[key]  # a KeyError naming the recorded keys, before drawing anything
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
         if keys is None:

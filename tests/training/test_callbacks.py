@@ -180,6 +180,10 @@ def test_history_plot(rng):
     assert restored["accuracy"] == h["accuracy"]
     with pytest.raises(KeyError, match="History: no 'f1'"):
         h["f1"]
+    ax = h.plot("val_loss")  # one key as a plain string
+    assert [line.get_label() for line in ax.get_lines()] == ["val_loss"]
+    with pytest.raises(KeyError, match=r"History: no 'f1'; recorded \['accuracy', 'loss'"):
+        h.plot(["loss", "f1"])
 
 
 def test_reduce_lr_on_plateau(rng):
