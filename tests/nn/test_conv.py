@@ -159,6 +159,32 @@ def test_conv1d_matches_torch(torch, rng, n, cin, cout, length, k, stride, paddi
         np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("k", [(1, 1), (3, 3), (5, 5), (3, 5), (1, 7)])
+def test_border_modes_match_torch_without_our_padding_helper(torch, rng, k):
+    """'valid'/'same' against torch's own modes, 'full' against an explicit f - 1 border.
+
+    The grid above pads torch's input with conv_padding(); this test does not use it, so a
+    wrong border (e.g. a lopsided 'same') cannot pass by being wrong in both places.
+    """
+    x = rng.standard_normal((2, 3, 9, 8))
+    w = rng.standard_normal((4, 3, *k))
+    xt, wt = torch.tensor(x), torch.tensor(w)
+    tf = torch.nn.functional
+    expected = {"valid": tf.conv2d(xt, wt, padding="valid"),
+                "same": tf.conv2d(xt, wt, padding="same"),
+                "half": tf.conv2d(xt, wt, padding="same"),
+                "full": tf.conv2d(xt, wt, padding=(k[0] - 1, k[1] - 1))}
+    for mode, yt in expected.items():
+        np.testing.assert_allclose(F.conv2d(x, w, padding=mode).data, yt.numpy(), atol=1e-10,
+                                   err_msg=mode)
+    x1, w1 = x[:, :, 0], w[:, :, 0]
+    x1t, w1t = torch.tensor(x1), torch.tensor(w1)
+    for mode, yt in (("same", tf.conv1d(x1t, w1t, padding="same")),
+                     ("full", tf.conv1d(x1t, w1t, padding=k[1] - 1))):
+        np.testing.assert_allclose(F.conv1d(x1, w1, padding=mode).data, yt.numpy(), atol=1e-10,
+                                   err_msg=mode)
+
+
 def test_conv_layers_match_torch_modules(torch, rng):
     """Conv2d -> ReLU-free chain -> Conv2d: also exercises non-contiguous (channel-major) inputs."""
     c1 = rb.nn.Conv2d(3, 4, 3, padding="same", rng=rng).astype(np.float64)
