@@ -71,6 +71,12 @@ class Bidirectional(Module):
             raise ValueError(
                 f"Bidirectional: expected input of shape (batch, time, features); got {x.shape}"
             )
+        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise ValueError(
+                f"Bidirectional: state must be the pair (forward state, backward state) that "
+                f"a previous call returned; got {type(state).__name__}"
+                + (f" of shape {tuple(state.shape)}" if hasattr(state, "shape") else "")
+            )
         s_f, s_b = (None, None) if state is None else state
         if lengths is None:
             out_f, s_f = self.layer(x, s_f)

@@ -52,3 +52,6 @@ def test_bidirectional_errors():
         rb.nn.Bidirectional("lstm")
     with pytest.raises(ValueError, match=r"expected input of shape \(batch, time, features\)"):
         rb.nn.Bidirectional(rb.nn.RNN(2, 2))(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"state must be the pair \(forward state, backward "
+                                         r"state\).*got ndarray of shape \(2, 3, 2\)"):
+        rb.nn.Bidirectional(rb.nn.GRU(2, 2))(np.zeros((3, 4, 2)), np.zeros((2, 3, 2)))
