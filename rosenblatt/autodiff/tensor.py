@@ -109,6 +109,12 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = as_float_array(data, dtype, "Tensor")
         self.grad = None
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            # rb.tensor(x, np.float64) would otherwise silently mean requires_grad=True
+            raise TypeError(
+                f"tensor: requires_grad must be True or False; got {type(requires_grad).__name__}"
+                f" {requires_grad!r} (a dtype goes by keyword: rb.tensor(x, dtype=np.float64))"
+            )
         self.requires_grad = bool(requires_grad)
         self._parents = ()
         self._backward = None
@@ -440,7 +446,9 @@ def tensor(data, requires_grad=False, dtype=None):
     Raises
     ------
     TypeError
-        For object, string or complex data, or a non-floating ``dtype``.
+        For object, string or complex data, a non-floating ``dtype``, or a
+        ``requires_grad`` that is not a bool (``rb.tensor(x, np.float64)``
+        would otherwise mean ``requires_grad=True``).
 
     Examples
     --------

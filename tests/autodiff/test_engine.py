@@ -239,6 +239,15 @@ def test_non_float_dtype_gives_type_error(dtype):
         rb.tensor([1.0], dtype=dtype)
 
 
+@pytest.mark.parametrize("flag", [np.float64, "float64", None, 1])
+def test_requires_grad_must_be_a_bool(flag):
+    """``rb.tensor(x, np.float64)`` (NumPy's positional dtype habit) must not mean True."""
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False; .* "
+                                        r"dtype=np.float64"):
+        rb.tensor([1.0], flag)
+    assert rb.tensor([1.0], np.bool_(True)).requires_grad is True
+
+
 def test_bad_operand_gives_type_error():
     x = rb.tensor(np.ones(2))
     with pytest.raises(TypeError, match="operand"):
