@@ -111,7 +111,8 @@ def read_cifar10(paths, split="train"):
     ----------
     paths : path or list of paths
         Files, concatenated in the given order, or the ``cifar-10-batches-bin``
-        directory (then ``split`` chooses the five training batches or the test batch).
+        directory or the folder it was extracted into (then ``split`` chooses
+        the five training batches or the test batch).
     split : {"train", "test"}, default "train"
         Used only when ``paths`` is a directory.
 
@@ -132,7 +133,16 @@ def read_cifar10(paths, split="train"):
             raise ValueError(f"read_cifar10: split must be 'train' or 'test'; got {split!r}")
         names = ([f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train"
                  else ["test_batch.bin"])
-        paths = [os.path.join(os.fspath(paths), name) for name in names]
+        directory = os.fspath(paths)
+        inner = os.path.join(directory, "cifar-10-batches-bin")
+        if not os.path.exists(os.path.join(directory, names[0])) and os.path.isdir(inner):
+            directory = inner  # the folder the archive was extracted into
+        missing = [n for n in names if not os.path.exists(os.path.join(directory, n))]
+        if missing:
+            raise FileNotFoundError(f"read_cifar10: no {', '.join(missing)} in {directory} "
+                                    "(expected the cifar-10-batches-bin folder of the binary "
+                                    "version)")
+        paths = [os.path.join(directory, name) for name in names]
     elif isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     images, labels = [], []

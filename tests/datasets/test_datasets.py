@@ -200,6 +200,17 @@ def test_read_cifar10_directory(tmp_path, rng):
     assert len(X) == 1 and y[0] == records[5, 0]
 
 
+def test_read_cifar10_finds_the_extracted_folder_and_names_missing_files(tmp_path, rng):
+    inner = tmp_path / "cifar-10-batches-bin"
+    inner.mkdir()
+    records = rng.integers(0, 10, (2, 3073)).astype(np.uint8)
+    (inner / "test_batch.bin").write_bytes(records.tobytes())
+    X, y = ds.read_cifar10(tmp_path, split="test")
+    assert len(X) == 2 and y.tolist() == records[:, 0].tolist()
+    with pytest.raises(FileNotFoundError, match=r"no data_batch_1\.bin, .*data_batch_5\.bin in"):
+        ds.read_cifar10(tmp_path, split="train")
+
+
 def test_read_cifar10(tmp_path, rng):
     images = rng.integers(0, 256, (7, 3, 32, 32), dtype=np.uint8)
     labels = rng.integers(0, 10, 7).astype(np.uint8)
