@@ -16,6 +16,7 @@ names the epoch and batch, after putting back the last weights that gave a
 finite loss.
 """
 
+import inspect
 import os
 
 import numpy as np
@@ -140,6 +141,29 @@ def _param_dtype(model):
     return np.dtype(np.float32)
 
 
+def _takes_one_argument(fn):
+    """True when ``fn(x)`` binds but ``fn(x, rng)`` does not (a deterministic augmentation)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    try:
+        sig.bind(None)
+    except TypeError:
+        return False
+    try:
+        sig.bind(None, None)
+    except TypeError:
+        return True
+    return False
+
+
+def _with_rng(fn):
+    def augment(x, rng):
+        return fn(x)
+    return augment
+
+
 def _check_optimizer_owns_model(optimizer, model):
     """Raise when the optimizer holds none of the model's parameters (it would train nothing)."""
     vec = getattr(optimizer, "vec", None)
@@ -194,7 +218,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     callbacks : sequence of Callback, default ()
         ``rb.callbacks.EarlyStopping``, ``Checkpoint``, ``GradientMonitor`` ...
     augment : callable, optional
-        ``fn(x_batch, rng) -> x_batch`` applied to every training batch, e.g.
+        ``fn(x_batch, rng) -> x_batch`` (or ``fn(x_batch)``) applied to every
+        training batch, returning as many examples, e.g.
         ``rb.training.ImageAugmentation(image_shape=(8, 8))``.
     progress : bool, default True
         A live progress bar on stderr (only when stderr is a terminal).
@@ -297,6 +322,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                             f"{type(cb).__name__}")
     if augment is not None and not callable(augment):
         raise TypeError(f"fit: augment must be a callable fn(x, rng); got {type(augment).__name__}")
+    if augment is not None and _takes_one_argument(augment):
+        augment = _with_rng(augment)
     if curriculum is not None and not isinstance(curriculum, Curriculum):
         scores = curriculum(X, y) if callable(curriculum) else curriculum
         curriculum = Curriculum(scores)

@@ -187,7 +187,13 @@ class Trainer:
         """One mini-batch: forward, loss, divergence check, backward, clip, step."""
         xb = self.X[index]
         if self.augment is not None:
+            n = len(xb)
             xb = self.augment(xb, self.rng)
+            if not isinstance(xb, np.ndarray) or xb.ndim == 0 or len(xb) != n:
+                got = (f"shape {xb.shape}" if isinstance(xb, np.ndarray)
+                       else type(xb).__name__)
+                raise ValueError(f"fit: augment must return the batch as an ndarray with the "
+                                 f"same {n} examples; got {got}")
         regs = self.regularizers
         xin = regs_module.transform_input(regs, xb, self.rng) if regs else xb
         self.x_batch = xin

@@ -81,6 +81,26 @@ def test_fit_applies_augment_to_each_training_batch(rng):
     assert len(seen) == 8 and all(s.shape == (8, 81) for s in seen)
 
 
+def test_fit_takes_a_one_argument_augment_and_checks_what_it_returns():
+    X = np.ones((8, 3), dtype=np.float32)
+    y = np.zeros(8, dtype=np.int64)
+    seen = []
+
+    def flip(x):  # deterministic: no rng parameter
+        seen.append(len(x))
+        return -x
+
+    net = rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0))
+    args = {"loss": "cross_entropy", "epochs": 1, "batch_size": 4, "progress": False, "rng": 0}
+    rb.fit(net, X, y, optimizer=rb.optim.SGD(net.parameters(), lr=0.1), augment=flip, **args)
+    assert seen == [4, 4]
+    for bad, got in ((lambda x, r: x[:2], r"shape \(2, 3\)"), (lambda x, r: None, "NoneType")):
+        with pytest.raises(ValueError, match="fit: augment must return the batch as an ndarray "
+                                             "with the same 4 examples; got " + got):
+            rb.fit(net, X, y, optimizer=rb.optim.SGD(net.parameters(), lr=0.1), augment=bad,
+                   **args)
+
+
 def test_curriculum_orders_easy_first_and_widens():
     c = Curriculum([5.0, 1.0, 3.0, 2.0, 4.0], start=0.4, epochs_to_full=4)
     assert c.order(0).tolist() == [1, 3]
