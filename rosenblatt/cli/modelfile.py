@@ -1,5 +1,7 @@
 """Reading a model written by ``rosenblatt train`` and applying its preprocessing."""
 
+import sys
+
 import numpy as np
 
 from .errors import CLIError
@@ -35,6 +37,15 @@ def preprocess(x, meta, where):
             raise CLIError(f"{where} has {x.shape[1]} features per sample but the model was "
                            f"trained on {mean.shape[0]}")
         x = (x - mean) / std
+        far = float(np.mean(np.abs(x) > 10)) if x.size else 0.0
+        if far > 0.05:
+            # Standardised training inputs hardly ever lie 10 std from the mean; this many
+            # means another scale (e.g. raw 0..16 digit pixels where training used [0, 1]).
+            dataset = meta.get("dataset", "the training data")
+            print(f"rosenblatt: warning: {far:.0%} of the values in {where} lie more than 10 "
+                  f"standard deviations from the training inputs' mean; give inputs on the "
+                  f"scale of rb.datasets.load({dataset!r}) (the model standardises them "
+                  f"itself)", file=sys.stderr)
     if not np.all(np.isfinite(x)):
         raise CLIError(f"{where} contains NaN or infinite values")
     x = x.astype(meta.get("dtype", "float32"))

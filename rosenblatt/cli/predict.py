@@ -1,7 +1,11 @@
 """``rosenblatt predict MODEL INPUT``: predictions on stdout, one line per sample, nothing else.
 
 INPUT is a ``.npy`` array or a ``.csv`` file of numbers (one sample per row;
-a non-numeric first row is taken as a header). Classifiers print the class
+a non-numeric first row is taken as a header), on the scale of the dataset
+the model was trained on as ``rb.datasets.load`` gives it (for "digits",
+pixels in [0, 1], not scikit-learn's raw 0..16): the model applies its own
+saved standardisation, and warns on stderr when inputs are far outside the
+training range. Classifiers print the class
 index (``--proba``: the class probabilities, comma-separated); regressors
 print the outputs, comma-separated.
 """
@@ -19,7 +23,9 @@ def add_parser(sub):
     p = sub.add_parser("predict", help="print a saved model's predictions for an .npy/.csv file",
                        description="Print one prediction per input row on stdout.")
     p.add_argument("model", metavar="MODEL", help="a model.safetensors file")
-    p.add_argument("input", metavar="INPUT", help="an .npy or .csv file, one sample per row")
+    p.add_argument("input", metavar="INPUT",
+                   help="an .npy or .csv file, one sample per row, on the scale of "
+                        "rb.datasets.load(NAME) (the model standardises it)")
     p.add_argument("--proba", action="store_true", help="print class probabilities")
     p.set_defaults(func=run)
     return p

@@ -140,6 +140,19 @@ def test_predict_errors_are_clean(trained, tmp_path, capsys):
     assert "cannot load model" in capsys.readouterr().err
 
 
+def test_predict_warns_about_inputs_on_another_scale(trained, tmp_path, capsys):
+    x, _ = rb.datasets.load("moons", n_samples=120)
+    model = str(trained / "model.safetensors")
+    np.save(tmp_path / "ok.npy", x[:20])
+    np.save(tmp_path / "scaled.npy", x[:20] * 100)
+    assert main(["predict", model, str(tmp_path / "ok.npy")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["predict", model, str(tmp_path / "scaled.npy")]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 20  # stdout holds the predictions only
+    assert "warning:" in err and "rb.datasets.load('moons')" in err
+
+
 def test_datasets_lists_the_registry(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
