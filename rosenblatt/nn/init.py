@@ -23,6 +23,12 @@ def _fans(shape, fan_in, fan_out):
     return fan_in, fan_out
 
 
+def _check_std(where, std):
+    if isinstance(std, bool) or not isinstance(std, (int, float, np.number)) \
+            or not np.isfinite(std) or std < 0:
+        raise ValueError(f"{where}: std must be a finite number >= 0; got {std!r}")
+
+
 def zeros(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """All zeros (the notes: every hidden unit then stays identical)."""
     return np.zeros(shape, dtype=dtype)
@@ -35,6 +41,7 @@ def constant(shape, value=0.0, *, fan_in=None, fan_out=None, rng=None, dtype=np.
 
 def normal(shape, std=0.001, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """N(0, std^2): the notes' "small random numbers" (std 0.001 by default)."""
+    _check_std("normal", std)
     return (resolve_rng(rng).standard_normal(shape) * std).astype(dtype)
 
 
@@ -65,6 +72,10 @@ def sparse(shape, k=10, std=1.0, *, fan_in=None, fan_out=None, rng=None, dtype=n
     """
     if len(shape) != 2:
         raise ValueError(f"sparse: needs a 2-D (in_features, out_features) shape; got {shape}")
+    _check_std("sparse", std)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"sparse: k (non-zero incoming weights per unit) must be a positive "
+                         f"integer; got {k!r}")
     n_in, n_out = shape
     rng = resolve_rng(rng)
     w = np.zeros(shape, dtype=dtype)

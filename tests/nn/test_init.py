@@ -66,6 +66,12 @@ def test_by_name_in_dense_and_bias_init(rng):
         init.get("uniform")
     with pytest.raises(ValueError, match="sparse: needs a 2-D"):
         init.sparse((3, 3, 3))
+    with pytest.raises(ValueError, match=r"normal: std must be a finite number >= 0; got -1"):
+        init.normal((2, 2), std=-1)
+    with pytest.raises(ValueError, match="sparse: k .* must be a positive integer; got -1"):
+        init.sparse((5, 3), k=-1)  # it used to give n_in - 1 non-zeros per unit
+    with pytest.raises(ValueError, match="sparse: std must be"):
+        init.sparse((5, 3), std=float("nan"))
 
 
 def test_seeded_by_rb_seed():
