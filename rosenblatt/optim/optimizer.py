@@ -139,10 +139,17 @@ class Optimizer:
 
     def step(self):
         """Apply one update to theta from the current gradient."""
-        self.vec.check_packed(f"{type(self).__name__}.step")
+        vec = self.vec
+        data, grad = vec.data, vec.grad
+        frozen = []
+        for p, sl in zip(vec.params, vec.slices):  # one pass: still packed? frozen since?
+            g = p.grad
+            if p.data.base is not data or g is None or g.base is not grad:
+                vec.check_packed(f"{type(self).__name__}.step")  # raises, naming the fix
+            if not p.requires_grad:
+                frozen.append(sl)
         if self.schedule is not None:
             self.lr = float(self.schedule(self.t))
-        frozen = [sl for p, sl in zip(self.vec.params, self.vec.slices) if not p.requires_grad]
         if frozen:
             kept = [self.vec.data[sl].copy() for sl in frozen]
         self._update(self.vec.data, self.vec.grad)
