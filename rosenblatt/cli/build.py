@@ -50,11 +50,26 @@ def _accepts(cls, argument):
         return False
 
 
-def _construct(cls, args, key, what):
+def _arguments(cls, skip=()):
+    """The keyword arguments ``cls`` accepts, for error messages ('' if unknown)."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    return ", ".join(p.name for p in params if p.name not in skip and p.name != "self"
+                     and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _construct(cls, args, key, what, signature_of=None, skip=()):
     try:
         return cls(**args)
     except (TypeError, ValueError) as e:
-        raise CLIError(f"config key '{key}' ({what}): {e}") from None
+        message = str(e)
+        if isinstance(e, TypeError) and "unexpected keyword argument" in message:
+            accepted = _arguments(signature_of or cls, skip)
+            if accepted:
+                message += f"; {what} accepts: {accepted}"
+        raise CLIError(f"config key '{key}' ({what}): {message}") from None
 
 
 def _width(layers, sample):
@@ -135,7 +150,8 @@ def build_optimizer(spec, params):
 
     args = {k: v for k, v in spec.items() if k != "name"}
     cls = lookup(rb.optim, spec["name"], "optimizer.name", "optimizer", base=rb.optim.Optimizer)
-    return _construct(lambda **kw: cls(params, **kw), args, "optimizer", cls.__name__)
+    return _construct(lambda **kw: cls(params, **kw), args, "optimizer", cls.__name__,
+                      signature_of=cls, skip=("params",))
 
 
 def build_schedule(spec):

@@ -176,6 +176,11 @@ BAD_CONFIGS = [
     (SMALL.replace('name = "adam"', 'name = "adamw"'),
      "config key 'optimizer.name': unknown optimizer 'adamw'; expected one of: Adadelta"),
     (SMALL.replace("lr = 0.02", "lr = -1.0"), "config key 'optimizer' (Adam): "),
+    (SMALL.replace("lr = 0.02", "lr = 0.02\nmomentum = 0.9"),
+     "unexpected keyword argument 'momentum'; Adam accepts: lr, betas, eps"),
+    (SMALL.replace("patience = 50", "patiense = 50"),
+     "config key 'callbacks.EarlyStopping' (EarlyStopping): EarlyStopping.__init__() got an "
+     "unexpected keyword argument 'patiense'; EarlyStopping accepts: monitor, patience"),
     (SMALL.replace('name = "moons"', 'name = "mnist_big"'),
      "config key 'data.name': unknown dataset 'mnist_big'; expected one of:"),
     (SMALL.replace('loss = "cross_entropy"', 'loss = "crossentropy2"'),
