@@ -250,7 +250,11 @@ class Sequential(Module):
     def __getitem__(self, index):
         if isinstance(index, slice):
             return Sequential(*self.layers[index])
-        return self.layers[index]
+        try:
+            return self.layers[index]
+        except IndexError:
+            raise IndexError(f"Sequential: layer index {index} is out of range for "
+                             f"{len(self.layers)} layers") from None
 
     def __len__(self):
         return len(self.layers)

@@ -95,6 +95,8 @@ def test_sequential_indexing_and_slicing_share_layers(rng):
     assert len(net) == 6
     with pytest.raises(TypeError, match="Sequential: layer 1 is a int, not a Module"):
         nn.Sequential(nn.ReLU(), 3)
+    with pytest.raises(IndexError, match="Sequential: layer index 6 is out of range for 6 layers"):
+        net[6]
 
 
 def test_freeze_stops_gradients(rng):
