@@ -81,7 +81,8 @@ def load_named(name, options=None, key="data.name", seed=0):
                        if isinstance(datasets.list_datasets(), dict)
                        else datasets.list_datasets())]
     if name not in known:
-        raise CLIError(f"config key '{key}': unknown dataset {name!r}; expected one of: "
+        where = f"option {key}" if key.startswith("-") else f"config key '{key}'"
+        raise CLIError(f"{where}: unknown dataset {name!r}; expected one of: "
                        f"{', '.join(map(str, known))} (see `rosenblatt datasets`)")
     rb.seed(seed)
     try:

@@ -93,6 +93,12 @@ def test_evaluate_rebuilds_the_same_test_split(trained, capsys):
     assert result["loss"] == pytest.approx(metrics["test"]["loss"], rel=1e-5)
 
 
+def test_evaluate_unknown_dataset_names_the_option(trained, capsys):
+    assert main(["evaluate", str(trained / "model.safetensors"), "--data", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "option --data: unknown dataset 'nope'; expected one of:" in err
+
+
 def test_predict_npy_and_csv_print_one_line_per_row(trained, tmp_path, capsys):
     x, y = rb.datasets.load("moons", n_samples=120)
     np.save(tmp_path / "x.npy", x[:7])
