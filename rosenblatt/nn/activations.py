@@ -156,8 +156,11 @@ def hardtanh(x, min=-1.0, max=1.0):  # noqa: A002 - the issue's names
 
 # -- softmax -------------------------------------------------------------------------
 
-def _shifted(xd, axis):
+def _shifted(xd, axis, where):
     """x - max(x) along ``axis`` (a new array), so that exp never overflows."""
+    if not -xd.ndim <= axis < xd.ndim:
+        raise ValueError(f"{where}: axis {axis} is out of range for an input of shape "
+                         f"{xd.shape}")
     return xd - xd.max(axis=axis, keepdims=True)
 
 
@@ -176,7 +179,7 @@ def softmax(x, axis=-1):
            [1. , 0. ]], dtype=float32)
     """
     x = _tensor(x, "softmax")
-    y = _shifted(x.data, axis)
+    y = _shifted(x.data, axis, "softmax")
     np.exp(y, out=y)
     y /= y.sum(axis=axis, keepdims=True)
 
@@ -196,7 +199,7 @@ def log_softmax(x, axis=-1):
     With y = log_softmax(x): dE/dx = dE/dy - softmax(x) * sum(dE/dy).
     """
     x = _tensor(x, "log_softmax")
-    y = _shifted(x.data, axis)
+    y = _shifted(x.data, axis, "log_softmax")
     probs = np.exp(y)  # kept for backward: softmax(x), one exp for both passes
     total = probs.sum(axis=axis, keepdims=True)
     y -= np.log(total)

@@ -179,3 +179,8 @@ def test_errors():
         nn.HardTanh(1, -1)
     with pytest.raises(TypeError, match="softmax: expected a Tensor or ndarray; got list"):
         F.softmax([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"log_softmax: axis 2 is out of range for an input "
+                                         r"of shape \(2, 4\)"):
+        nn.LogSoftmax(axis=2)(rb.tensor(np.zeros((2, 4))))
+    with pytest.raises(ValueError, match=r"softmax: axis -3 is out of range"):
+        F.softmax(rb.tensor(np.zeros((2, 4))), axis=-3)
