@@ -328,7 +328,7 @@ class _ConvNd(Module):
         field = int(np.prod(self.kernel_size))
         # A kernel weight feeds one output from in_channels * field inputs (its fan in)
         # and reaches out_channels * field outputs (its fan out).
-        self.W = Parameter(initializers.get(init)(
+        self.W = Parameter(initializers.get(init, type(self).__name__)(
             shape, fan_in=self.in_channels * field, fan_out=self.out_channels * field,
             rng=rng, dtype=dtype,
         ))

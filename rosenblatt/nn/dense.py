@@ -90,7 +90,7 @@ class Dense(Module):
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.init = init
-        fn = initializers.get(init)
+        fn = initializers.get(init, "Dense")
         shape = (self.in_features, self.out_features)
         self.W = Parameter(fn(shape, fan_in=self.in_features, fan_out=self.out_features,
                               rng=rng, dtype=dtype))

@@ -107,7 +107,7 @@ class Embedding(Module):
         if init is None:
             data = initializers.normal(shape, std=1.0, rng=rng, dtype=dtype)
         else:
-            data = initializers.get(init)(shape, fan_in=self.num_embeddings,
+            data = initializers.get(init, "Embedding")(shape, fan_in=self.num_embeddings,
                                           fan_out=self.embedding_dim, rng=rng, dtype=dtype)
         self.W = Parameter(data)
 

@@ -97,12 +97,17 @@ INITIALIZERS = {
 }
 
 
-def get(init):
-    """An initializer from its name, or ``init`` itself if it is callable."""
+def get(init, where=None):
+    """An initializer from its name, or ``init`` itself if it is callable.
+
+    ``where`` (a layer name) prefixes the error message.
+    """
     if callable(init):
         return init
-    if init not in INITIALIZERS:
+    if not isinstance(init, str) or init not in INITIALIZERS:
+        prefix = f"{where}: " if where else ""
         raise ValueError(
-            f"init must be one of {', '.join(sorted(INITIALIZERS))} or a callable; got {init!r}"
+            f"{prefix}init must be one of {', '.join(sorted(INITIALIZERS))} or a callable; "
+            f"got {init!r}"
         )
     return INITIALIZERS[init]

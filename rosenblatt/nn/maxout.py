@@ -78,7 +78,7 @@ class Maxout(Module):
         self.in_features, self.out_features, self.pieces = (
             int(in_features), int(out_features), int(pieces))
         shape = (self.in_features, self.out_features * self.pieces)
-        self.W = Parameter(initializers.get(init)(shape, fan_in=self.in_features,
+        self.W = Parameter(initializers.get(init, "Maxout")(shape, fan_in=self.in_features,
                                                   fan_out=self.out_features, rng=rng, dtype=dtype))
         self.b = Parameter(np.zeros(shape[1], dtype=dtype))
 

@@ -64,6 +64,8 @@ def test_by_name_in_dense_and_bias_init(rng):
     np.testing.assert_allclose(layer.b.data, 0.01)
     with pytest.raises(ValueError, match="init must be one of constant, fan_in, glorot_uniform"):
         init.get("uniform")
+    with pytest.raises(ValueError, match=r"Dense: init must be one of .* got 5"):
+        rb.nn.Dense(3, 2, init=5)
     with pytest.raises(ValueError, match="sparse: needs a 2-D"):
         init.sparse((3, 3, 3))
     with pytest.raises(ValueError, match=r"normal: std must be a finite number >= 0; got -1"):
