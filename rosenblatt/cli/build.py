@@ -180,7 +180,10 @@ def build_named(namespace_name, entries):
     out = []
     for name, args in entries:
         key = f"{namespace_name}.{name}"
-        cls = lookup(namespace, name, key, namespace_name.rstrip("s"), base=object)
+        # Regularizer / Callback: the base class is not a choice, its subclasses are
+        base = getattr(namespace, namespace_name.rstrip("s").capitalize(), None)
+        base = base if isinstance(base, type) else object
+        cls = lookup(namespace, name, key, namespace_name.rstrip("s"), base=base)
         if not isinstance(cls, type):
             raise CLIError(f"config key '{key}': {name} is not a class of rb.{namespace_name}")
         out.append(_construct(cls, args, key, cls.__name__))

@@ -234,6 +234,15 @@ def test_abstract_base_classes_are_not_offered(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown optimizer 'Optimizer'; expected one of: Adadelta" in err
     assert "Optimizer," not in err and "Optimizer\n" not in err
+    cfg = _write(tmp_path, SMALL.replace("L2 = {", "L3 = {"))
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown regularizer 'L3'; expected one of: ElasticNet" in err
+    assert "Regularizer" not in err
+    cfg = _write(tmp_path, SMALL.replace("EarlyStopping = {", "EarlyStoppin = {"))
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown callback 'EarlyStoppin'; expected one of: Checkpoint" in err
 
 
 def test_missing_config_file(tmp_path, capsys):
