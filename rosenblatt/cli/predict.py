@@ -11,6 +11,7 @@ print the outputs, comma-separated.
 """
 
 import sys
+import warnings
 
 import numpy as np
 
@@ -45,7 +46,9 @@ def read_input(path):
                 skip = 0
             except ValueError:
                 skip = 1
-            x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+                x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
         else:
             raise CLIError(f"INPUT must be a .npy or .csv file; got {path!r}")
     except FileNotFoundError:
@@ -54,6 +57,8 @@ def read_input(path):
         raise CLIError(f"cannot read {path}: {e}") from None
     if not np.issubdtype(x.dtype, np.number):
         raise CLIError(f"{path}: expected numbers; got an array of {x.dtype}")
+    if x.size == 0:
+        raise CLIError(f"{path} holds no samples")
     return x
 
 

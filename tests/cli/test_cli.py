@@ -141,6 +141,11 @@ def test_predict_errors_are_clean(trained, tmp_path, capsys):
     (tmp_path / "x.txt.json").write_text("{}")
     assert main(["predict", model, str(tmp_path / "x.txt.json")]) == 2
     assert "INPUT must be a .npy or .csv file" in capsys.readouterr().err
+    (tmp_path / "header_only.csv").write_text("a,b\n")
+    np.save(tmp_path / "empty.npy", np.ones((0, 2)))
+    for name in ("header_only.csv", "empty.npy"):
+        assert main(["predict", model, str(tmp_path / name)]) == 2
+        assert f"{name} holds no samples" in capsys.readouterr().err
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
     assert main(["predict", str(tmp_path / "junk.safetensors"), str(tmp_path / "bad.npy")]) == 2
     assert "cannot load model" in capsys.readouterr().err
