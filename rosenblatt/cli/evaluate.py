@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from .data import load_named, split
 from .errors import CLIError
 from .modelfile import load, preprocess
@@ -35,11 +37,12 @@ def run(args):
             x, y, xt, yt = split(x, y, meta.get("test", 0.2), meta.get("seed", 0), 1)
         x, y = xt, yt
     elif xt is not None:
-        import numpy as np
-
         x, y = np.concatenate([x, xt]), np.concatenate([y, yt])
     x = preprocess(x, meta, f"dataset {args.data!r}")
-    task = meta.get("task", "classification")
+    # A model saved by rb.save (not by `train`) has no task in its metadata: integer
+    # labels mean classification, real-valued targets regression.
+    task = meta.get("task") or ("classification" if y.ndim == 1 and np.issubdtype(
+        y.dtype, np.integer) else "regression")
     loss = meta.get("loss", "cross_entropy" if task == "classification" else "mse")
     if task != "classification" and y.ndim == 1:
         y = y[:, None].astype(x.dtype)

@@ -99,6 +99,22 @@ def test_evaluate_unknown_dataset_names_the_option(trained, capsys):
     assert "option --data: unknown dataset 'nope'; expected one of:" in err
 
 
+def test_evaluate_a_regression_model_saved_from_python(tmp_path, capsys):
+    """No CLI metadata: real-valued targets mean regression (MSE), not classification."""
+    rb.seed(0)
+    x, y = rb.datasets.load("sine")
+    model = rb.nn.Sequential(rb.nn.Dense(1, 16), rb.nn.Tanh(), rb.nn.Dense(16, 1))
+    rb.fit(model, x, y, loss="mse", optimizer=rb.optim.Adam(model.parameters(), lr=1e-2),
+           epochs=100, batch_size=32, progress=False)
+    rb.save(model.eval(), tmp_path / "sine.safetensors")
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "sine.safetensors"), "--data", "sine",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "accuracy" not in result
+    assert 0 < result["loss"] < 0.1  # the noise (std 0.1) and what 100 epochs leave
+
+
 def test_predict_npy_and_csv_print_one_line_per_row(trained, tmp_path, capsys):
     x, y = rb.datasets.load("moons", n_samples=120)
     np.save(tmp_path / "x.npy", x[:7])
