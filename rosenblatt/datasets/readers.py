@@ -12,6 +12,7 @@ Malformed files raise ``ValueError`` naming the file and the problem.
 """
 
 import gzip
+import math
 import os
 
 import numpy as np
@@ -61,7 +62,7 @@ def read_idx(path):
         raise ValueError(f"read_idx: {name} is truncated inside its header")
     shape = tuple(int(s) for s in np.frombuffer(blob, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_TYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow on huge shapes
     data = blob[4 + 4 * ndim:]
     if len(data) != expected:
         raise ValueError(f"read_idx: {name} declares shape {shape} ({expected} bytes of data) but "

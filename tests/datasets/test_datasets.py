@@ -161,7 +161,10 @@ def test_read_idx_labels_and_errors(tmp_path):
     assert ds.read_idx(tmp_path / "l").tolist() == [5, 0, 4, 1]
     for blob, match in [(b"\x01\x02\x08\x01", "magic"), (b"\x00\x00\x07\x01" + b"\0" * 4, "type"),
                         (b"\x00\x00\x08\x03\x00", "header"),
-                        (_idx(labels, 0x08)[:-1], "holds 3 bytes")]:
+                        (_idx(labels, 0x08)[:-1], "holds 3 bytes"),
+                        # 2**64 - 2**33 + 1 bytes: the size must not wrap around in int64
+                        (b"\x00\x00\x08\x02" + b"\xff" * 8 + b"\0",
+                         r"\(18446744065119617025 bytes of data\) but holds 1 bytes")]:
         (tmp_path / "bad").write_bytes(blob)
         with pytest.raises(ValueError, match=match):
             ds.read_idx(tmp_path / "bad")
