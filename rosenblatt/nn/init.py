@@ -23,6 +23,14 @@ def _fans(shape, fan_in, fan_out):
     return fan_in, fan_out
 
 
+def _float_dtype(where, dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{where}: dtype must be a floating type (float32 or float64); "
+                        f"got {dtype}")
+    return dtype
+
+
 def _check_std(where, std):
     if isinstance(std, bool) or not isinstance(std, (int, float, np.number)) \
             or not np.isfinite(std) or std < 0:
@@ -31,34 +39,40 @@ def _check_std(where, std):
 
 def zeros(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """All zeros (the notes: every hidden unit then stays identical)."""
+    dtype = _float_dtype("zeros", dtype)
     return np.zeros(shape, dtype=dtype)
 
 
 def constant(shape, value=0.0, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """Every entry ``value``."""
+    dtype = _float_dtype("constant", dtype)
     return np.full(shape, value, dtype=dtype)
 
 
 def normal(shape, std=0.001, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """N(0, std^2): the notes' "small random numbers" (std 0.001 by default)."""
+    dtype = _float_dtype("normal", dtype)
     _check_std("normal", std)
     return (resolve_rng(rng).standard_normal(shape) * std).astype(dtype)
 
 
 def fan_in(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """N(0, 1) / sqrt(fan_in): NET keeps a standard deviation of about 1."""
+    dtype = _float_dtype("fan_in", dtype)
     n_in, _ = _fans(shape, fan_in, fan_out)
     return (resolve_rng(rng).standard_normal(shape) / np.sqrt(n_in)).astype(dtype)
 
 
 def he(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """N(0, 1) * sqrt(2 / fan_in), for ReLU units (He et al. 2015)."""
+    dtype = _float_dtype("he", dtype)
     n_in, _ = _fans(shape, fan_in, fan_out)
     return (resolve_rng(rng).standard_normal(shape) * np.sqrt(2.0 / n_in)).astype(dtype)
 
 
 def glorot_uniform(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """U(-b, b) with b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
+    dtype = _float_dtype("glorot_uniform", dtype)
     n_in, n_out = _fans(shape, fan_in, fan_out)
     bound = np.sqrt(6.0 / (n_in + n_out))
     return resolve_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
@@ -70,6 +84,7 @@ def sparse(shape, k=10, std=1.0, *, fan_in=None, fan_out=None, rng=None, dtype=n
     For a dense weight ``(in_features, out_features)`` each column has ``k``
     non-zeros (all of them when ``k >= in_features``).
     """
+    dtype = _float_dtype("sparse", dtype)
     if len(shape) != 2:
         raise ValueError(f"sparse: needs a 2-D (in_features, out_features) shape; got {shape}")
     _check_std("sparse", std)

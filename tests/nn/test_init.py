@@ -66,6 +66,12 @@ def test_by_name_in_dense_and_bias_init(rng):
         init.get("uniform")
     with pytest.raises(ValueError, match=r"Dense: init must be one of .* got 5"):
         rb.nn.Dense(3, 2, init=5)
+    with pytest.raises(TypeError, match="glorot_uniform: dtype must be a floating type .* "
+                                        "got int32"):
+        rb.nn.Dense(3, 2, dtype=np.int32)  # it silently made float32 weights
+    for fn in init.INITIALIZERS.values():
+        with pytest.raises(TypeError, match="dtype must be a floating type"):
+            fn((3, 2), dtype=np.int64)
     with pytest.raises(ValueError, match="sparse: needs a 2-D"):
         init.sparse((3, 3, 3))
     with pytest.raises(ValueError, match=r"normal: std must be a finite number >= 0; got -1"):
