@@ -36,6 +36,11 @@ def run(args):
             print(f"{c.name:24s} {c.title}  [{c.section}]")
         return 0
     try:
+        import matplotlib  # noqa: F401  (every chapter draws figures: fail before running any)
+    except ImportError:
+        raise CLIError("the tour's figures need matplotlib: pip install 'rosenblatt[plot]'") \
+            from None
+    try:
         tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,
                         chapters=chapters, log=sys.stderr,
                         threads=args.threads or None)

@@ -211,14 +211,19 @@ def _run(args):
                "stop_reason": getattr(history, "stop_reason", None)}
     with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=2)
-    plot_curves(hist, os.path.join(out_dir, "learning_curve.png"),
-                f"{os.path.basename(args.config)}: {cfg['data']['name']}")
+    curve = os.path.join(out_dir, "learning_curve.png")
+    try:
+        plot_curves(hist, curve, f"{os.path.basename(args.config)}: {cfg['data']['name']}")
+    except RuntimeError as e:  # matplotlib (the 'plot' extra) is not installed
+        print(f"rosenblatt train: no learning curve: {e}", file=sys.stderr)
+        curve = None
     line = f"test loss {test['loss']:.4f}"
     if "accuracy" in test:
         line = f"test accuracy {test['accuracy']:.4f}, " + line
     print(f"{line} ({len(xt)} samples); trained {metrics['epochs_run']} epochs in {seconds:.1f} s")
     print(f"model: {model_path}")
     print(f"metrics: {os.path.join(out_dir, 'metrics.json')}")
-    print(f"learning curve: {os.path.join(out_dir, 'learning_curve.png')}")
+    if curve:
+        print(f"learning curve: {curve}")
     return 0
 

@@ -148,7 +148,7 @@ def new_figure(size=(7.0, 3.6)):
         from matplotlib.figure import Figure
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError(
-            "the tour's figures need matplotlib: pip install 'rosenblatt[plot]'"
+            "figures (the tour's, learning curves) need matplotlib: pip install 'rosenblatt[plot]'"
         ) from e
     fig = Figure(figsize=size)
     FigureCanvasAgg(fig)

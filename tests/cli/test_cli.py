@@ -266,6 +266,30 @@ def test_abstract_base_classes_are_not_offered(tmp_path, capsys):
     assert "unknown callback 'EarlyStoppin'; expected one of: Checkpoint" in err
 
 
+NO_MATPLOTLIB = textwrap.dedent("""
+    import sys
+    sys.modules["matplotlib"] = None  # import matplotlib -> ImportError
+    from rosenblatt.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_without_matplotlib_train_skips_the_curve_and_tour_stops_early(tmp_path):
+    cfg = _write(tmp_path, SMALL.replace("epochs = 40", "epochs = 2"))
+    run = subprocess.run([sys.executable, "-c", NO_MATPLOTLIB, "train", cfg, "--out",
+                          str(tmp_path / "o"), "--quiet"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "no learning curve" in run.stderr and "rosenblatt[plot]" in run.stderr
+    assert "learning curve:" not in run.stdout and "Traceback" not in run.stderr
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"model.safetensors", "metrics.json"}
+    run = subprocess.run([sys.executable, "-c", NO_MATPLOTLIB, "tour", "--quick", "--only",
+                          "perceptron", "--out", str(tmp_path / "t")],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "need matplotlib: pip install 'rosenblatt[plot]'" in run.stderr
+    assert not (tmp_path / "t").exists()
+
+
 def test_missing_config_file(tmp_path, capsys):
     assert main(["train", str(tmp_path / "nope.toml")]) == 2
     assert "config file not found" in capsys.readouterr().err
