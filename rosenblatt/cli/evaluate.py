@@ -1,6 +1,7 @@
 """``rosenblatt evaluate MODEL --data NAME``: loss and accuracy of a saved model on a dataset."""
 
 import json
+import sys
 
 import numpy as np
 
@@ -32,6 +33,10 @@ def run(args):
                               seed=meta.get("seed", 0))
     if y is None:
         raise CLIError(f"dataset {args.data!r} has no targets to evaluate against")
+    if args.split == "test" and not meta and xt is None:
+        print(f"rosenblatt evaluate: note: {args.model} was not written by `rosenblatt train`, "
+              f"so its training split is unknown; the test split is seed 0's 20% of "
+              f"{args.data!r}, which the model may have seen", file=sys.stderr)
     if args.split == "test":
         if xt is None:
             x, y, xt, yt = split(x, y, meta.get("test", 0.2), meta.get("seed", 0), 1)

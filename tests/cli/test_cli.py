@@ -110,8 +110,10 @@ def test_evaluate_a_regression_model_saved_from_python(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "sine.safetensors"), "--data", "sine",
                  "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    result = json.loads(out)
     assert "accuracy" not in result
+    assert "was not written by `rosenblatt train`" in err
     assert 0 < result["loss"] < 0.1  # the noise (std 0.1) and what 100 epochs leave
 
 
