@@ -186,6 +186,26 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
     return make(out, (x, w, b), backward)
 
 
+def _check_operands(where, xd, wd, b, input_layout, weight_layout):
+    """Shape checks shared by conv1d and conv2d; messages name the op and both shapes."""
+    ndim = len(input_layout.split(","))
+    if xd.ndim != ndim or wd.ndim != ndim:
+        raise ValueError(
+            f"{where}: expected an input {input_layout} and a weight {weight_layout}; got input "
+            f"shape {xd.shape} and weight shape {wd.shape}"
+        )
+    if xd.shape[1] != wd.shape[1]:
+        raise ValueError(
+            f"{where}: the input has {xd.shape[1]} channels (shape {xd.shape}) but the weight "
+            f"expects {wd.shape[1]} (shape {wd.shape})"
+        )
+    if b is not None and _array(b, where).shape != (wd.shape[0],):
+        raise ValueError(
+            f"{where}: the bias must have shape ({wd.shape[0]},) for a weight of shape "
+            f"{wd.shape}; got {_array(b, where).shape}"
+        )
+
+
 def conv2d(x, w, b=None, stride=1, padding="valid"):
     """2-D convolution (cross-correlation) of a batch of images with a bank of kernels.
 
@@ -234,22 +254,8 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
         xd, wd = xd[None, None], wd[None, None]
         x = x.reshape(xd.shape) if isinstance(x, Tensor) else xd
         w = w.reshape(wd.shape) if isinstance(w, Tensor) else wd
-    if xd.ndim != 4 or wd.ndim != 4:
-        raise ValueError(
-            f"{where}: expected an input (batch, channels, height, width) and a weight "
-            f"(out_channels, in_channels, kh, kw); got input shape {xd.shape} and weight shape "
-            f"{wd.shape}"
-        )
-    if xd.shape[1] != wd.shape[1]:
-        raise ValueError(
-            f"{where}: the input has {xd.shape[1]} channels (shape {xd.shape}) but the weight "
-            f"expects {wd.shape[1]} (shape {wd.shape})"
-        )
-    if b is not None and _array(b, where).shape != (wd.shape[0],):
-        raise ValueError(
-            f"{where}: the bias must have shape ({wd.shape[0]},) for a weight of shape "
-            f"{wd.shape}; got {_array(b, where).shape}"
-        )
+    _check_operands(where, xd, wd, b, "(batch, channels, height, width)",
+                    "(out_channels, in_channels, kh, kw)")
     stride = _pair(stride, 2, "stride", where, 1)
     pads = conv_padding(padding, wd.shape[2:], where)
     out = _conv2d_core(x, xd, w, wd, b, stride, pads, where)
@@ -280,22 +286,8 @@ def conv1d(x, w, b=None, stride=1, padding="valid"):
     """
     where = "conv1d"
     xd, wd = _array(x, where), _array(w, where)
-    if xd.ndim != 3 or wd.ndim != 3:
-        raise ValueError(
-            f"{where}: expected an input (batch, channels, length) and a weight "
-            f"(out_channels, in_channels, k); got input shape {xd.shape} and weight shape "
-            f"{wd.shape}"
-        )
-    if xd.shape[1] != wd.shape[1]:
-        raise ValueError(
-            f"{where}: the input has {xd.shape[1]} channels (shape {xd.shape}) but the weight "
-            f"expects {wd.shape[1]} (shape {wd.shape})"
-        )
-    if b is not None and _array(b, where).shape != (wd.shape[0],):
-        raise ValueError(
-            f"{where}: the bias must have shape ({wd.shape[0]},) for a weight of shape "
-            f"{wd.shape}; got {_array(b, where).shape}"
-        )
+    _check_operands(where, xd, wd, b, "(batch, channels, length)",
+                    "(out_channels, in_channels, k)")
     (s,) = _pair(stride, 1, "stride", where, 1)
     pads = [(0, 0)] + conv_padding(padding, wd.shape[2:], where)
     x4 = x.reshape(xd.shape[:2] + (1, -1)) if isinstance(x, Tensor) else xd[:, :, None]
