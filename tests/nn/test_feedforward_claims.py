@@ -9,7 +9,6 @@
 - Dense-ReLU-Dense reaches >= 97% on scikit-learn's 8x8 digits within seconds.
 """
 
-import time
 
 import numpy as np
 import pytest
@@ -106,7 +105,9 @@ def test_cross_entropy_learns_faster_than_mse_from_a_saturated_start():
     assert np.all(entropy[1:10] < quadratic[1:10])
 
 
-def test_dense_relu_dense_on_digits_reaches_97_percent_in_seconds():
+def test_dense_relu_dense_on_digits_reaches_97_percent_in_a_small_budget():
+    """40 epochs of a 64-256-10 net: under a second on an idle 2-core machine. The budget is
+    fixed in epochs, not seconds: speed is measured in benchmarks/, never asserted in tests."""
     datasets = pytest.importorskip("sklearn.datasets")
     model_selection = pytest.importorskip("sklearn.model_selection")
     X, y = datasets.load_digits(return_X_y=True)
@@ -114,7 +115,6 @@ def test_dense_relu_dense_on_digits_reaches_97_percent_in_seconds():
     Xtr, Xte, ytr, yte = model_selection.train_test_split(X, y, test_size=0.2, random_state=0,
                                                           stratify=y)
     rng = np.random.default_rng(0)
-    start = time.perf_counter()
     net = nn.Sequential(nn.Dense(64, 256, init="he", rng=rng), nn.ReLU(),
                         nn.Dense(256, 10, rng=rng))
     opt = optim.Adam(net.parameters(), lr=3e-3)
@@ -126,8 +126,6 @@ def test_dense_relu_dense_on_digits_reaches_97_percent_in_seconds():
             opt.zero_grad()
             loss.backward()
             opt.step()
-    seconds = time.perf_counter() - start
     with rb.no_grad():
         accuracy = np.mean(net(rb.tensor(Xte)).data.argmax(axis=1) == yte)
     assert accuracy >= 0.97
-    assert seconds < 10, f"training took {seconds:.1f} s"
