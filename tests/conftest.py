@@ -7,6 +7,14 @@ import pytest
 
 _blas_limit = None
 
+try:  # property tests draw the same examples on every run: a failure always reproduces
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("rosenblatt", derandomize=True, deadline=None)
+    _hypothesis_settings.load_profile("rosenblatt")
+except ImportError:
+    pass
+
 
 def pytest_configure(config):
     """Under pytest-xdist, one BLAS thread per worker: n workers on n cores, no oversubscription.
