@@ -1,4 +1,5 @@
-"""Helpers shared by the workload modules: optional references and thread counts.
+"""Helpers shared by the workload modules: optional references, thread counts, and the
+one-epoch SGD training loop that the MLP and CNN workloads time in each library.
 
 The harness (``benchmarks/run.py``) sets PyTorch's thread count to NumPy's
 BLAS thread count before any workload is built, so that both libraries use
@@ -36,3 +37,48 @@ def torch_or_none():
         torch.set_num_threads(blas_threads())
         torch.set_default_dtype(torch.float32)
     return torch
+
+
+def rosenblatt_sgd_epoch(model, x, y, batch, lr, momentum, seed=1):
+    """``epoch()``: one shuffled pass of SGD-momentum with softmax cross-entropy, the way a
+    rosenblatt user writes the loop."""
+    import numpy as np
+
+    import rosenblatt as rb
+
+    opt = rb.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    order = np.random.default_rng(seed)
+    n = len(x)
+
+    def epoch():
+        perm = order.permutation(n)
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
+            loss = rb.losses.cross_entropy(model(rb.tensor(x[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    return epoch
+
+
+def pytorch_sgd_epoch(torch, model, x, y, batch, lr, momentum, seed=1):
+    """The same epoch in PyTorch (float32, integer labels)."""
+    import numpy as np
+
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    gen = torch.Generator().manual_seed(seed)
+    n = len(x)
+
+    def epoch():
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    return epoch

@@ -383,10 +383,6 @@ def main(argv=None):
                   f"{100 * r['peak_fraction']:.0f}% of the float32 GEMM peak")
         if r.get("notes"):
             print(f"{r['name']}: {r['notes']}")
-    standins = sys.modules.get("benchmarks.standins")
-    if standins is not None and standins.USED:
-        info["standins"] = sorted(standins.USED)
-        print("stand-ins for library parts not written yet: " + ", ".join(info["standins"]))
     for e in errors:
         print("error:", e)
     info["load_average_end"] = _load_average()

@@ -14,8 +14,7 @@ PyTorch CPU's, same thread count.
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks import standins
-from benchmarks.common import torch_or_none
+from benchmarks.common import pytorch_sgd_epoch, rosenblatt_sgd_epoch, torch_or_none
 
 BATCH, LR, MOMENTUM = 64, 0.01, 0.9
 
@@ -31,34 +30,19 @@ def lenet(rng=None):
     """The rosenblatt LeNet-5-style network (also used by the tests and the tour)."""
     nn = rb.nn
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding="same", rng=rng), standins.activation("ReLU"),
+        nn.Conv2d(1, 6, 5, padding="same", rng=rng), nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, rng=rng), standins.activation("ReLU"),
+        nn.Conv2d(6, 16, 5, rng=rng), nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Dense(400, 120, rng=rng), standins.activation("ReLU"),
-        nn.Dense(120, 84, rng=rng), standins.activation("ReLU"),
+        nn.Dense(400, 120, rng=rng), nn.ReLU(),
+        nn.Dense(120, 84, rng=rng), nn.ReLU(),
         nn.Dense(84, 10, rng=rng),
     )
 
 
 def rosenblatt_fn(x, y):
-    model = lenet(np.random.default_rng(0))
-    opt = standins.sgd(model.parameters(), lr=LR, momentum=MOMENTUM)
-    cross_entropy = standins.cross_entropy()
-    order = np.random.default_rng(1)
-    n = len(x)
-
-    def epoch():
-        perm = order.permutation(n)
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
-            loss = cross_entropy(model(rb.tensor(x[idx])), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-    return epoch
+    return rosenblatt_sgd_epoch(lenet(np.random.default_rng(0)), x, y, BATCH, LR, MOMENTUM)
 
 
 def pytorch_fn(x, y):
@@ -75,22 +59,7 @@ def pytorch_fn(x, y):
         tnn.Linear(120, 84), tnn.ReLU(),
         tnn.Linear(84, 10),
     )
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = tnn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    gen = torch.Generator().manual_seed(1)
-    n = len(x)
-
-    def epoch():
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-    return epoch
+    return pytorch_sgd_epoch(torch, model, x, y, BATCH, LR, MOMENTUM)
 
 
 def workloads(quick):

@@ -23,8 +23,7 @@ import warnings
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks import standins
-from benchmarks.common import optional, torch_or_none
+from benchmarks.common import optional, pytorch_sgd_epoch, rosenblatt_sgd_epoch, torch_or_none
 
 SIZES = (784, 256, 256, 10)
 BATCH, LR, MOMENTUM = 128, 0.01, 0.9
@@ -48,29 +47,14 @@ def rosenblatt_model():
     rng = np.random.default_rng(0)
     d = SIZES
     return rb.nn.Sequential(
-        rb.nn.Dense(d[0], d[1], rng=rng), standins.activation("ReLU"),
-        rb.nn.Dense(d[1], d[2], rng=rng), standins.activation("ReLU"),
+        rb.nn.Dense(d[0], d[1], rng=rng), rb.nn.ReLU(),
+        rb.nn.Dense(d[1], d[2], rng=rng), rb.nn.ReLU(),
         rb.nn.Dense(d[2], d[3], rng=rng),
     )
 
 
 def rosenblatt_fn(x, y):
-    model = rosenblatt_model()
-    opt = standins.sgd(model.parameters(), lr=LR, momentum=MOMENTUM)
-    cross_entropy = standins.cross_entropy()
-    order = np.random.default_rng(1)
-    n = len(x)
-
-    def epoch():
-        perm = order.permutation(n)
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
-            loss = cross_entropy(model(rb.tensor(x[idx])), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-    return epoch
+    return rosenblatt_sgd_epoch(rosenblatt_model(), x, y, BATCH, LR, MOMENTUM)
 
 
 def rosenblatt_fit_fn(x, y):
@@ -101,22 +85,7 @@ def pytorch_fn(x, y):
         torch.nn.Linear(d[1], d[2]), torch.nn.ReLU(),
         torch.nn.Linear(d[2], d[3]),
     )
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    gen = torch.Generator().manual_seed(1)
-    n = len(x)
-
-    def epoch():
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-    return epoch
+    return pytorch_sgd_epoch(torch, model, x, y, BATCH, LR, MOMENTUM)
 
 
 def sklearn_fn(x, y):

@@ -13,7 +13,6 @@ beside it.
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks import standins
 from benchmarks.common import torch_or_none
 
 NETS = {2: 318, 20: 100}  # layers -> width; both ~202k parameters
@@ -21,11 +20,10 @@ LR = 0.01
 
 
 def _rb_optimizers():
-    optim = getattr(rb, "optim", None)
-    out = {"SGD momentum": lambda params: standins.sgd(params, lr=LR, momentum=0.9)}
-    if optim is not None and hasattr(optim, "Adam"):
-        out["Adam"] = lambda params: optim.Adam(params, lr=LR)
-    return out
+    return {
+        "SGD momentum": lambda params: rb.optim.SGD(params, lr=LR, momentum=0.9),
+        "Adam": lambda params: rb.optim.Adam(params, lr=LR),
+    }
 
 
 def _torch_optimizer(torch, name, params):

@@ -15,7 +15,6 @@ Targets (issue 8): LSTM >= 0.7x PyTorch's tokens/s, GRU >= 1.0x.
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks import standins
 from benchmarks.common import torch_or_none
 
 VOCAB, HIDDEN, SEQ, BATCH, LR = 65, 128, 50, 32, 0.1
@@ -33,8 +32,8 @@ def rosenblatt_fn(kind, x, y):
     cell = getattr(rb.nn, kind)(VOCAB, HIDDEN, rng=rng)
     head = rb.nn.Dense(HIDDEN, VOCAB, rng=rng)
     params = cell.parameters() + head.parameters()
-    opt = standins.sgd(params, lr=LR)
-    cross_entropy = standins.cross_entropy()
+    opt = rb.optim.SGD(params, lr=LR)
+    cross_entropy = rb.losses.cross_entropy
 
     def run():
         for xb, yb in zip(x, y):

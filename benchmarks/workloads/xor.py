@@ -9,7 +9,6 @@ PyTorch's steps per second (PyTorch spends ~250 us per step here).
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks import standins
 from benchmarks.common import torch_or_none
 
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
@@ -19,10 +18,10 @@ LR, MOMENTUM = 0.1, 0.9
 
 def rosenblatt_fn(steps):
     rng = np.random.default_rng(0)
-    model = rb.nn.Sequential(rb.nn.Dense(2, 8, rng=rng), standins.activation("Tanh"),
+    model = rb.nn.Sequential(rb.nn.Dense(2, 8, rng=rng), rb.nn.Tanh(),
                              rb.nn.Dense(8, 1, rng=rng))
-    opt = standins.sgd(model.parameters(), lr=LR, momentum=MOMENTUM)
-    mse = standins.mse()
+    opt = rb.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    mse = rb.losses.mse
     x, y = rb.tensor(X), rb.tensor(Y)
 
     def run():
