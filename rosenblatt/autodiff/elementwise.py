@@ -58,9 +58,42 @@ def sigmoid(x):
     return make(y, (x,), lambda g: (g * y * (1 - y),))
 
 
+_ZEROS = {}  # dtype -> one flat read-only buffer of zeros, grown to the largest request
+_ZEROS_LIMIT = 1 << 24  # elements; beyond that, not worth keeping a buffer around
+
+
+def zeros_view(shape, dtype):
+    """Read-only zeros of ``shape`` and ``dtype``: a view of one shared buffer, or None
+    for arrays over 16M elements.
+
+    Why: NumPy's ``maximum(x, 0)`` broadcasts the scalar through its generic
+    strided loop, about 3x slower than ``maximum(x, z)`` against a contiguous
+    array of zeros, which takes the vectorized loop. ReLU is the one place that
+    matters: it runs on every activation of most networks.
+    """
+    n = 1
+    for d in shape:
+        n *= d
+    if n > _ZEROS_LIMIT:
+        return None
+    dtype = np.dtype(dtype)
+    buf = _ZEROS.get(dtype)
+    if buf is None or buf.size < n:
+        buf = np.zeros(max(n, 4096), dtype=dtype)
+        buf.flags.writeable = False
+        _ZEROS[dtype] = buf
+    return buf[:n].reshape(shape)
+
+
+def relu_array(x, out=None):
+    """max(x, 0) on an array, elementwise (NaN stays NaN)."""
+    zeros = zeros_view(x.shape, x.dtype)
+    return np.maximum(x, 0 if zeros is None else zeros, out=out)
+
+
 def relu(x):
     """max(0, x); d/dx = 1{x > 0}."""
-    y = np.maximum(x.data, 0)
+    y = relu_array(x.data)
     return make(y, (x,), lambda g: (g * (y > 0),))
 
 

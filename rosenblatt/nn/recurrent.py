@@ -36,6 +36,7 @@ outputs, states and gradients on the real steps).
 
 import numpy as np
 
+from ..autodiff.elementwise import relu_array
 from ..autodiff.shape import stack
 from ..autodiff.tensor import Tensor, make, needs_grad, sum_to_shape
 from ..randomness import resolve_rng
@@ -223,7 +224,7 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
         if nonlinearity == "tanh":
             np.tanh(a, out=a)
         else:
-            np.maximum(a, 0, out=a)
+            relu_array(a, out=a)
         if M is not None:
             freeze_(a, h, M[t])
         h = a

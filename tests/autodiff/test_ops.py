@@ -292,3 +292,30 @@ def test_getitem_with_tensor_index():
     np.testing.assert_array_equal(y.data, [[4, 5], [0, 1], [4, 5]])
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [[1, 1], [0, 0], [2, 2]])
+
+
+def test_relu_against_shared_zeros_keeps_nan_and_never_exposes_the_buffer():
+    from rosenblatt.autodiff import elementwise
+
+    x = np.array([[-1.0, 0.0, 2.0, np.nan]], dtype=np.float32)
+    y = elementwise.relu_array(x)
+    np.testing.assert_array_equal(y, [[0.0, 0.0, 2.0, np.nan]])
+    z = elementwise.zeros_view((3, 5), np.float64)
+    assert z.shape == (3, 5) and z.dtype == np.float64 and not z.any()
+    with pytest.raises(ValueError):
+        z[0, 0] = 1.0  # read-only: no op can spoil the zeros
+    out = np.full(4, -3.0, dtype=np.float32)
+    elementwise.relu_array(out, out=out)  # in place, as the RNN uses it
+    assert not out.any()
+
+
+def test_relu_on_an_array_over_the_shared_buffer_limit(monkeypatch):
+    from rosenblatt.autodiff import elementwise
+
+    monkeypatch.setattr(elementwise, "_ZEROS_LIMIT", 10)
+    assert elementwise.zeros_view((4, 4), np.float32) is None
+    x = rb.tensor(np.linspace(-1, 1, 16).reshape(4, 4), requires_grad=True)
+    y = rb.autodiff.relu(x)
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, np.maximum(x.data, 0))
+    np.testing.assert_array_equal(x.grad, x.data > 0)
