@@ -16,7 +16,11 @@ thread counts.
 
 Ratios are rosenblatt / reference in throughput terms: 1.5 means rosenblatt
 does 1.5x the reference's work per second (for "us/op" units, it takes
-1/1.5 of the reference's time).
+1/1.5 of the reference's time). A ratio is taken pair by pair, round by round
+(reference time / rosenblatt time of the same round, which ran back to back),
+and the median of those is reported with their range: a shared machine's
+speed drifts between rounds, and a ratio of two medians would mix slow and
+fast phases.
 """
 
 import argparse
@@ -183,8 +187,10 @@ def _summary(times, work, unit):
 
 
 def _throughput_ratio(rb, ref):
-    """rosenblatt / reference in throughput terms (> 1: rosenblatt is faster)."""
-    return ref["median_s"] / rb["median_s"]
+    """rosenblatt / reference in throughput terms (> 1: rosenblatt is faster): the median,
+    min and max over rounds of the paired ratio ``ref time / rb time``."""
+    pairs = [r / b for b, r in zip(rb["times_s"], ref["times_s"])]
+    return statistics.median(pairs), min(pairs), max(pairs)
 
 
 def run_workload(w, repeats, timer=time.perf_counter):
@@ -224,7 +230,8 @@ def run_workload(w, repeats, timer=time.perf_counter):
             result["references"][name] = {"error": failed[name]}
             continue
         ref = _summary(times[name], w["work"], w["unit"])
-        ref["ratio"] = _throughput_ratio(result["rosenblatt"], ref)
+        ref["ratio"], ref["ratio_min"], ref["ratio_max"] = _throughput_ratio(
+            result["rosenblatt"], ref)
         result["references"][name] = ref
     if "flops" in w:
         result["gflops"] = w["flops"] / result["rosenblatt"]["median_s"] / 1e9
@@ -256,7 +263,7 @@ def _fmt(x):
 def table(results):
     """The results as rows of text (a Markdown table)."""
     header = ["workload", "unit", "rosenblatt median [min-max]", "reference", "reference median",
-              "ratio rb/ref", "target", "met"]
+              "ratio rb/ref [min-max]", "target", "met"]
     rows = []
     for r in results:
         if "error" in r:
@@ -270,6 +277,8 @@ def table(results):
         for i, (name, ref) in enumerate(refs):
             if "value" in ref:
                 ref_text, ratio = _fmt(ref["value"]), f"{ref['ratio']:.2f}x"
+                if ref.get("ratio_min", ref["ratio"]) != ref.get("ratio_max", ref["ratio"]):
+                    ratio += f" [{ref['ratio_min']:.2f}-{ref['ratio_max']:.2f}]"
             else:
                 ref_text, ratio = ref.get("skipped") or ("ERROR " + ref.get("error", ""))[:40], ""
             first = i == 0

@@ -31,7 +31,9 @@ def test_alternates_after_warm_up_and_skips_missing_references():
     assert len(result["rosenblatt"]["times_s"]) == 3
     assert result["references"]["sklearn"] == {"skipped": "not installed or no equivalent"}
     torch = result["references"]["pytorch"]
-    assert torch["ratio"] == pytest.approx(torch["median_s"] / result["rosenblatt"]["median_s"])
+    pairs = [t / r for r, t in zip(result["rosenblatt"]["times_s"], torch["times_s"])]
+    assert torch["ratio"] == pytest.approx(sorted(pairs)[1])  # the median of the 3 pairs
+    assert (torch["ratio_min"], torch["ratio_max"]) == (min(pairs), max(pairs))
 
 
 def test_a_failing_reference_is_reported_and_the_rest_still_run():
@@ -52,7 +54,14 @@ def test_rates_and_ratios_in_throughput_terms():
     fast, slow = run._summary([1.0, 2.0, 4.0], 100, "samples/s"), run._summary([4.0], 100,
                                                                                "samples/s")
     assert (fast["value"], fast["min"], fast["max"]) == (50.0, 25.0, 100.0)
-    assert run._throughput_ratio(fast, slow) == 2.0
+    assert run._throughput_ratio(fast, slow) == (4.0, 4.0, 4.0)  # paired with the first round
+
+
+def test_ratios_pair_the_rounds_so_that_a_drifting_machine_cancels_out():
+    # the machine halves its speed after round 2: each round's pair still says 2x
+    rb = run._summary([1.0, 1.0, 2.0, 2.0, 2.0], 100, "samples/s")
+    ref = run._summary([2.0, 2.0, 4.0, 4.0, 4.0], 100, "samples/s")
+    assert run._throughput_ratio(rb, ref) == (2.0, 2.0, 2.0)
     per_op = run._summary([1e-6, 3e-6], 1, "us/op")  # lower is better
     assert per_op["value"] == pytest.approx(2.0) and per_op["min"] == pytest.approx(1.0)
 
