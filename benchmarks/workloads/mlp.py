@@ -88,6 +88,80 @@ def pytorch_fn(x, y):
     return pytorch_sgd_epoch(torch, model, x, y, BATCH, LR, MOMENTUM)
 
 
+def numpy_fn(x, y, init=None):
+    """The same epoch as a hand-written NumPy loop with no autodiff: every buffer allocated
+    once, products written in place (``out=``), weight gradients straight into one flat
+    gradient vector, the same four-pass SGD-momentum step. Not a library: the yardstick of
+    what NumPy itself can do, so that rosenblatt's ratio to it is its overhead.
+
+    ``init``: optional ``[(W, b), ...]`` starting values (the test compares this loop
+    with rosenblatt's from the same start). ``epoch.theta`` is the flat parameter vector."""
+    rng = np.random.default_rng(0)
+    shapes = list(zip(SIZES[:-1], SIZES[1:]))
+    size = sum(a * b + b for a, b in shapes)
+    theta, grad = np.zeros(size, np.float32), np.zeros(size, np.float32)
+    velocity, buf = np.zeros(size, np.float32), np.empty(size, np.float32)
+    weights, biases, dweights, dbiases, start = [], [], [], [], 0
+    for a, b in shapes:
+        for params, grads, n, shape in ((weights, dweights, a * b, (a, b)),
+                                        (biases, dbiases, b, (b,))):
+            params.append(theta[start:start + n].reshape(shape))
+            grads.append(grad[start:start + n].reshape(shape))
+            start += n
+    for i, ((a, b), w) in enumerate(zip(shapes, weights)):
+        if init is None:
+            w[...] = rng.uniform(-1, 1, (a, b)) * np.sqrt(6 / (a + b))
+        else:
+            w[...], biases[i][...] = init[i]
+    acts = [np.empty((BATCH, b), np.float32) for _, b in shapes]  # layer outputs
+    deltas = [np.empty((BATCH, b), np.float32) for _, b in shapes[:-1]]
+    xb = np.empty((BATCH, SIZES[0]), np.float32)
+    zeros = np.zeros((BATCH, max(SIZES[1:])), np.float32)
+    ones = np.ones(BATCH, np.float32)
+    order = np.random.default_rng(1)
+    n = len(x)
+
+    def step(idx):
+        m = len(idx)
+        inp = xb[:m]
+        np.take(x, idx, axis=0, out=inp)
+        h = [a[:m] for a in acts]
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            np.matmul(inp, w, out=h[i])
+            h[i] += b
+            if i < len(weights) - 1:
+                np.maximum(h[i], zeros[:m, :h[i].shape[1]], out=h[i])
+            inp = h[i]
+        p = h[-1]  # softmax - onehot, over the batch: dE/dlogits of the mean cross-entropy
+        p -= p.max(axis=1, keepdims=True)
+        np.exp(p, out=p)
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(m), y[idx]] -= 1
+        p *= 1.0 / m
+        delta = p
+        for i in range(len(weights) - 1, -1, -1):
+            below = h[i - 1] if i else xb[:m]
+            np.matmul(below.T, delta, out=dweights[i])
+            np.matmul(ones[:m], delta, out=dbiases[i])
+            if i:
+                d = deltas[i - 1][:m]
+                np.matmul(delta, weights[i].T, out=d)
+                d *= below > 0
+                delta = d
+        np.multiply(velocity, MOMENTUM, out=velocity)
+        np.add(velocity, grad, out=velocity)
+        np.multiply(velocity, LR, out=buf)
+        np.subtract(theta, buf, out=theta)
+
+    def epoch():
+        perm = order.permutation(n)
+        for i in range(0, n, BATCH):
+            step(perm[i:i + BATCH])
+
+    epoch.theta = theta
+    return epoch
+
+
 def sklearn_fn(x, y):
     nn = optional("sklearn.neural_network")
     if nn is None:
@@ -117,11 +191,14 @@ def workloads(quick):
         "work": n,
         "flops": flops(n),
         "rosenblatt": rosenblatt_fn(x, y),
-        "references": {"pytorch": torch_epoch, "sklearn": sklearn_fn(x, y)},
+        "references": {"pytorch": torch_epoch, "sklearn": sklearn_fn(x, y),
+                       "numpy": numpy_fn(x, y)},
         "target": ">= 1.2x PyTorch and sklearn",
         "target_ratio": {"pytorch": 1.2, "sklearn": 1.2},
         "notes": "scikit-learn's partial_fit also validates X, binarizes the labels and "
-                 "computes every batch's loss (its users pay that too)",
+                 "computes every batch's loss (its users pay that too); 'numpy' is a "
+                 "hand-written loop with every buffer preallocated and no autodiff: the "
+                 "yardstick of what NumPy itself allows (rb/numpy = rosenblatt's overhead)",
     }]
     fit_epoch = rosenblatt_fit_fn(x, y)
     if fit_epoch is not None:
