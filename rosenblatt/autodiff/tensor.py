@@ -249,8 +249,32 @@ class Tensor:
         _run_backward(self, grad, retain_graph)
 
 
+def grad_slot(leaf):
+    """Where an op may write ``leaf``'s whole gradient itself, or None.
+
+    A packed parameter (see ``rosenblatt.nn.ParameterVector``) whose gradient
+    was cleared (``optimizer.zero_grad()`` sets it to None, as PyTorch does)
+    and has received nothing since: its view into the flat gradient vector.
+    An op that writes there (e.g. ``np.matmul(..., out=slot)``) returns None
+    for that parent: the gradient is in place, with no temporary array and
+    no accumulation pass. Anything else (a plain tensor, a second use of the
+    same weight in one graph) goes through the usual return-and-accumulate.
+    """
+    if leaf.grad is None and leaf._backward is None and leaf.requires_grad:
+        home = getattr(leaf, "_grad_home", None)
+        if home is not None:
+            leaf.grad = home
+            return home
+    return None
+
+
 def _accumulate_leaf(leaf, grad):
     if leaf.grad is None:
+        home = getattr(leaf, "_grad_home", None)
+        if home is not None:  # a packed parameter: the first gradient is copied into its slot
+            np.copyto(home, grad)
+            leaf.grad = home
+            return
         # A fresh array: the incoming one may be shared with other nodes, or a
         # read-only broadcast view.
         data = leaf.data

@@ -7,7 +7,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, make, needs_grad
+from ..autodiff.tensor import Tensor, grad_slot, make, needs_grad
 from . import init as initializers
 from .module import Module
 from .parameter import Parameter
@@ -42,8 +42,15 @@ def dense(x, weight, bias=None):
     def backward(g):
         g2 = g.reshape(-1, wd.shape[1]) if g.ndim != 2 else g
         gx = (g2 @ wd.T).reshape(xd.shape) if needs_grad(x) else None
-        gw = x2.T @ g2 if weight.requires_grad else None
-        gb = g2.sum(axis=0) if bias is not None and bias.requires_grad else None
+        gw = gb = None
+        if weight.requires_grad:
+            slot = grad_slot(weight)  # the first gradient since zero_grad: write it in place
+            if slot is None:
+                gw = x2.T @ g2
+            else:
+                np.matmul(x2.T, g2, out=slot)
+        if bias is not None and bias.requires_grad:
+            gb = g2.sum(axis=0)
         return gx, gw, gb
 
     return make(y.reshape(out_shape) if xd.ndim != 2 else y, (x, weight, bias), backward)

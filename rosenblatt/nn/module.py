@@ -194,6 +194,8 @@ class Module:
         for p in self.parameters():
             if p.data.dtype != dtype:
                 p.data = p.data.astype(dtype)
+                if getattr(p, "_grad_home", None) is not None:  # no longer packed
+                    p._grad_home = None
             if p.grad is not None and p.grad.dtype != dtype:
                 p.grad = p.grad.astype(dtype)
         for m in self.modules():

@@ -23,11 +23,12 @@ class Parameter(Tensor):
     requires_grad : bool, default True
     """
 
-    __slots__ = ()
+    __slots__ = ("_grad_home",)  # its view into a ParameterVector's flat gradient, if packed
 
     def __init__(self, data, requires_grad=True, name=None):
         super().__init__(as_float_array(data, None, "Parameter"), requires_grad=requires_grad)
         self.name = name
+        self._grad_home = None
 
     def __repr__(self):
         return (
@@ -43,7 +44,14 @@ class ParameterVector:
     ``vec.data`` and ``vec.grad``: writing ``vec.data[:] = theta`` changes the
     model, and backward accumulates into ``vec.grad``. Parameters must keep
     those views: update them in place (``p.data[...] = x``), never rebind
-    ``p.data`` or ``p.grad``.
+    ``p.data`` or ``p.grad`` to other arrays.
+
+    :meth:`clear_grad` (what ``optimizer.zero_grad()`` calls) sets each
+    ``p.grad`` to None instead of filling zeros, as PyTorch does: backward
+    then writes each parameter's first gradient straight into its slot (no
+    fill pass, no accumulation pass), and reading ``vec.grad`` fills the
+    slots of parameters that received no gradient with zeros, so ``vec.grad``
+    is always the true gradient.
 
     A parameter views one vector at a time. Packing parameters that already
     live in another vector (for instance building a second optimizer on
@@ -100,31 +108,87 @@ class ParameterVector:
         sizes = [p.data.size for p in unique]
         self.size = int(sum(sizes))
         self.data = np.empty(self.size, dtype=dtype)
-        self.grad = np.zeros(self.size, dtype=dtype)
+        self._grad = np.zeros(self.size, dtype=dtype)
+        self._cleared = False  # some p.grad may be None (clear_grad): their slots are stale
         self.params = unique
         self.slices = []
+        self._homes = []
         start = 0
         for p, n in zip(unique, sizes):
             sl = slice(start, start + n)
             self.data[sl] = p.data.reshape(-1)
             if p.grad is not None:
-                self.grad[sl] = p.grad.reshape(-1)
+                self._grad[sl] = p.grad.reshape(-1)
             p.data = self.data[sl].reshape(p.data.shape)
-            p.grad = self.grad[sl].reshape(p.data.shape)
+            home = self._grad[sl].reshape(p.data.shape)
+            p.grad = home
+            if isinstance(p, Parameter):
+                p._grad_home = home
+            self._homes.append(home)
             self.slices.append(sl)
             start += n
 
     def __len__(self):
         return self.size
 
+    @property
+    def grad(self):
+        """The flat gradient, every parameter's slot up to date (zeros where nothing arrived)."""
+        if self._cleared:
+            self._materialize()
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):  # ``vec.grad += x`` assigns the same array back; anything else copies in
+        if value is not self._grad:
+            self._grad[...] = value
+
+    def _materialize(self):
+        """After clear_grad: zeros into the slots no gradient reached, and gradients that
+        were assigned by hand (``p.grad = g``, PyTorch style) copied into their slots."""
+        for i, (p, home) in enumerate(zip(self.params, self._homes)):
+            g = p.grad
+            if g is home or getattr(p, "_grad_home", home) is not home:
+                continue  # up to date, or packed into another vector since (check_packed says)
+            if g is None:
+                home.fill(0)
+            else:
+                g = np.asarray(g)
+                if g.shape != home.shape:
+                    name = getattr(p, "name", None) or f"#{i}"
+                    raise ValueError(
+                        f"ParameterVector: parameter {name} has shape {home.shape} but was "
+                        f"given a gradient of shape {g.shape}"
+                    )
+                home[...] = g
+            p.grad = home
+        self._cleared = False
+
     def zero_grad(self):
         """Set every gradient to zero, in place (the views stay valid)."""
-        self.grad.fill(0)
+        self._materialize()
+        self._grad.fill(0)
+
+    def clear_grad(self):
+        """Set every parameter's ``grad`` to None (PyTorch's ``zero_grad(set_to_none=True)``).
+
+        Semantically zero: backward writes the next gradient of each parameter
+        into its slot without reading the old values, and ``vec.grad`` shows
+        zeros for any parameter that receives none. Cheaper than
+        :meth:`zero_grad` by a pass over the vector, and backward saves one too.
+        A gradient set by hand in between (``p.grad = g``) is copied into its
+        slot when ``vec.grad`` is next read (an optimizer step reads it).
+        """
+        for p, home in zip(self.params, self._homes):
+            if p.grad is home:
+                p.grad = None
+        self._cleared = True
 
     def is_packed(self):
         """True while every parameter still views this vector (no one rebound ``data``)."""
+        grad = self.grad
         return all(
-            np.shares_memory(p.data, self.data) and np.shares_memory(p.grad, self.grad)
+            np.shares_memory(p.data, self.data) and np.shares_memory(p.grad, grad)
             for p in self.params
         )
 

@@ -133,9 +133,21 @@ class Optimizer:
         """The packed parameters."""
         return self.vec.params
 
-    def zero_grad(self):
-        """Set the flat gradient to zero, in place."""
-        self.vec.grad.fill(0)
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients before the next backward.
+
+        Parameters
+        ----------
+        set_to_none : bool, default True
+            As in PyTorch: each parameter's ``grad`` becomes None, and backward
+            writes the next gradient straight into the flat vector, skipping a
+            fill and an accumulation pass; ``vec.grad`` still reads as the full
+            gradient (zeros where none arrived). False fills zeros in place.
+        """
+        if set_to_none:
+            self.vec.clear_grad()
+        else:
+            self.vec.zero_grad()
 
     def step(self):
         """Apply one update to theta from the current gradient."""

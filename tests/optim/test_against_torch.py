@@ -29,7 +29,7 @@ def _run_pair(torch, make_ours, make_torch, steps=20, seed=0):
         topt.zero_grad()
         for p, tp in zip(ours, theirs):
             g = _grad_fn(p.data)
-            p.grad[...] = g
+            p.grad = g  # after zero_grad() (grads None), assigned as in PyTorch
             tp.grad = torch.tensor(g.copy())
         opt.step()
         topt.step()

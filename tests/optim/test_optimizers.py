@@ -13,7 +13,7 @@ def _quadratic_run(opt_factory, scales, steps):
     w = rb.nn.Parameter(np.ones(len(scales)))
     opt = opt_factory([w])
     for _ in range(steps):
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=False)  # then written in place
         w.grad[...] = scales * w.data
         opt.step()
     return 0.5 * float(np.sum(scales * w.data**2))
@@ -35,7 +35,7 @@ def test_adagrad_effective_rate_shrinks_monotonically(rng):
     opt = rb.optim.Adagrad([w], lr=0.1)
     previous = opt.effective_lr()
     for _ in range(30):
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=False)
         w.grad[...] = np.sin(w.data) + rng.normal(size=50)
         opt.step()
         current = opt.effective_lr()

@@ -51,7 +51,7 @@ def _noisy_run(seed, steps=10):
     w = rb.nn.Parameter(np.ones(5))
     opt = rb.optim.GradientNoise(rb.optim.SGD([w], lr=0.1), eta=0.3, gamma=0.55, rng=seed)
     for _ in range(steps):
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=False)
         w.grad[...] = w.data
         opt.step()
     return w.data.copy(), opt
