@@ -6,6 +6,8 @@ Conventions at kinks follow PyTorch: relu'(0) = 0, |x|'(0) = 0; where
 gradient where min <= x <= max.
 """
 
+import math
+
 import numpy as np
 
 from .tensor import _data, make, needs_grad, sum_to_shape
@@ -71,14 +73,12 @@ def zeros_view(shape, dtype):
     array of zeros, which takes the vectorized loop. ReLU is the one place that
     matters: it runs on every activation of most networks.
     """
-    n = 1
-    for d in shape:
-        n *= d
+    n = math.prod(shape)
     if n > _ZEROS_LIMIT:
         return None
-    dtype = np.dtype(dtype)
     buf = _ZEROS.get(dtype)
     if buf is None or buf.size < n:
+        dtype = np.dtype(dtype)
         buf = np.zeros(max(n, 4096), dtype=dtype)
         buf.flags.writeable = False
         _ZEROS[dtype] = buf
@@ -87,6 +87,8 @@ def zeros_view(shape, dtype):
 
 def relu_array(x, out=None):
     """max(x, 0) on an array, elementwise (NaN stays NaN)."""
+    if x.size < 1024:  # small: the scalar's loop is fine, and the view would cost more
+        return np.maximum(x, 0, out=out)
     zeros = zeros_view(x.shape, x.dtype)
     return np.maximum(x, 0 if zeros is None else zeros, out=out)
 

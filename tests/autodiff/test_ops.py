@@ -314,7 +314,7 @@ def test_relu_on_an_array_over_the_shared_buffer_limit(monkeypatch):
 
     monkeypatch.setattr(elementwise, "_ZEROS_LIMIT", 10)
     assert elementwise.zeros_view((4, 4), np.float32) is None
-    x = rb.tensor(np.linspace(-1, 1, 16).reshape(4, 4), requires_grad=True)
+    x = rb.tensor(np.linspace(-1, 1, 2048).reshape(32, 64), requires_grad=True)
     y = rb.autodiff.relu(x)
     y.sum().backward()
     np.testing.assert_array_equal(y.data, np.maximum(x.data, 0))
