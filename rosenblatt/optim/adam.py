@@ -7,6 +7,8 @@ PyTorch; ``eps_inside_sqrt=True`` gives the notes' form. The difference only
 matters while ``v_hat`` is of the order of ``eps``.
 """
 
+import math
+
 import numpy as np
 
 from .optimizer import Optimizer, check_positive, check_unit
@@ -30,12 +32,14 @@ def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sq
         np.divide(v, 1.0 - beta2**t, out=buf)
         buf += eps
         np.sqrt(buf, out=buf)
-    else:
+        step = lr / (1.0 - beta1**t)
+    else:  # sqrt(v)/s + eps = (sqrt(v) + eps s)/s with s = sqrt(1 - b2^t): one pass fewer
+        s = math.sqrt(1.0 - beta2**t)
         np.sqrt(v, out=buf)
-        buf /= np.sqrt(1.0 - beta2**t)
-        buf += eps
+        buf += eps * s
+        step = lr * s / (1.0 - beta1**t)
     np.divide(m, buf, out=buf)
-    buf *= lr / (1.0 - beta1**t)
+    buf *= step
     theta -= buf
 
 
