@@ -166,7 +166,10 @@ class ParameterVector:
 
     def zero_grad(self):
         """Set every gradient to zero, in place (the views stay valid)."""
-        self._materialize()
+        for p, home in zip(self.params, self._homes):
+            if p.grad is not home and getattr(p, "_grad_home", home) is home:
+                p.grad = home  # cleared or assigned by hand: back to its slot
+        self._cleared = False
         self._grad.fill(0)
 
     def clear_grad(self):

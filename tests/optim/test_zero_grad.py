@@ -110,3 +110,15 @@ def test_casting_a_packed_model_cuts_it_loose_from_the_old_flat_gradient():
     assert all(p.grad.base is not opt.vec._grad for p in model.parameters())
     with pytest.raises(RuntimeError, match="no longer views"):
         opt.step()
+
+
+def test_filling_zeros_after_a_clear_puts_every_gradient_back_in_its_slot():
+    w = rb.nn.Parameter(np.ones(3))
+    opt = rb.optim.SGD([w], lr=0.1)
+    opt.zero_grad()
+    w.grad = np.ones(5)  # a wrong gradient assigned by hand is simply discarded by a fill
+    opt.zero_grad(set_to_none=False)
+    assert w.grad.base is opt.vec.grad and not w.grad.any()
+    w.grad[...] = 2.0
+    opt.step()
+    np.testing.assert_allclose(w.data, 0.8)
