@@ -38,6 +38,7 @@ one matrix product over all steps.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make
+from . import workspace
 from .parameter import Parameter
 from .recurrent import (
     RecurrentBase,
@@ -104,9 +105,9 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     hinit = initial_state(h0, B, H, dtype, "lstm")
     cinit = initial_state(c0, B, H, dtype, "lstm")
     M = length_mask(lengths, T, B, dtype, "lstm")
-    C = np.empty((T, B, H), dtype=dtype)   # cell states C_t
-    TC = np.empty((T, B, H), dtype=dtype)  # tanh(C_t)
-    Hs = np.empty((T, B, H), dtype=dtype)  # outputs h_t
+    C = workspace.empty((T, B, H), dtype)   # cell states C_t
+    TC = workspace.empty((T, B, H), dtype)  # tanh(C_t)
+    Hs = workspace.empty((T, B, H), dtype)  # outputs h_t
     tmp = np.empty((B, G), dtype=dtype)
     tmp_h = np.empty((B, H), dtype=dtype)
     Whs = Wh if scale is None else Wh * scale
@@ -161,14 +162,16 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         #   (coupled, i = 1 - f: K_f = (C_{t-1} - g) f (1 - f), K_g = (1 - f)(1 - g^2)).
         # dA, the gradient of the pre-activations, overwrites K step by step (each K[t] is
         # read once, by the step that writes dA[t]): one (T, B, G) array instead of two.
-        K = dA = np.empty_like(A)
-        Cprev = np.concatenate([cinit[None], C[:-1]], axis=0)
+        K = dA = workspace.empty(A.shape, dtype)
+        Cprev = workspace.empty(C.shape, dtype)
+        Cprev[0] = cinit
+        Cprev[1:] = C[:-1]
         o_, g_, f_ = A[:, :, so], A[:, :, sg], A[:, :, sf]
         k_o = K[:, :, so]
         np.subtract(1, o_, out=k_o)
         k_o *= o_
         k_o *= TC
-        Kc = np.multiply(TC, TC)
+        Kc = np.multiply(TC, TC, out=workspace.empty(TC.shape, dtype))
         np.subtract(1, Kc, out=Kc)
         Kc *= o_
         k_g, k_f = K[:, :, sg], K[:, :, sf]
@@ -232,7 +235,7 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
             gp[2] = np.einsum("tbh,tbh->h", dA[:, :, so], C)
         return (gx, gwx, gwh, gb, state_grad(dh, h0), state_grad(dc, c0), gp)
 
-    out = np.empty((B, T + 1, H), dtype=dtype)
+    out = workspace.empty((B, T + 1, H), dtype)
     out[:, :T] = Hs.transpose(1, 0, 2)
     out[:, T] = C[T - 1]
     return make(out, (x, W_x, W_h, b, h0, c0, peephole), backward)

@@ -40,6 +40,7 @@ from ..autodiff.elementwise import relu_array
 from ..autodiff.shape import stack
 from ..autodiff.tensor import Tensor, make, needs_grad, sum_to_shape
 from ..randomness import resolve_rng
+from . import workspace
 from .dense import dense
 from .module import Module
 from .parameter import Parameter
@@ -57,8 +58,10 @@ def sigmoid_(a):
 
 
 def time_major(xd):
-    """(batch, time, f) -> contiguous (time, batch, f)."""
-    return np.ascontiguousarray(xd.transpose(1, 0, 2))
+    """(batch, time, f) -> contiguous (time, batch, f), in a recycled array (``workspace``)."""
+    out = workspace.empty((xd.shape[1], xd.shape[0]) + xd.shape[2:], xd.dtype)
+    np.copyto(out, xd.transpose(1, 0, 2))
+    return out
 
 
 def project_inputs(xd, W_x, b, scale=None):
@@ -69,17 +72,18 @@ def project_inputs(xd, W_x, b, scale=None):
     the weights: free).
     """
     if W_x is None:  # the caller already projected (batch-normalised variant)
-        a = np.array(xd.transpose(1, 0, 2), order="C")  # a copy: the loop writes into it
+        a = time_major(xd)  # a copy: the loop writes into it
         if scale is not None:
             a *= scale
         return a, None
     xt = time_major(xd)
     T, B, n_in = xt.shape
     w = W_x.data if scale is None else W_x.data * scale
-    a = xt.reshape(T * B, n_in) @ w
+    a = workspace.empty((T, B, w.shape[1]), np.result_type(xt, w))
+    np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
     if b is not None:
         a += b.data if scale is None else b.data * scale
-    return a.reshape(T, B, -1), xt
+    return a, xt
 
 
 def input_grads(dA, xt, x, W_x, b):

@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-MAX_PER_SHAPE = 3
+MAX_PER_SHAPE = 8  # an LSTM holds five (time, batch, hidden) arrays at once
 MAX_SHAPES = 48
 MAX_BYTES = 32 * 2**20
 
