@@ -1,4 +1,4 @@
-"""Reusable scratch arrays for the large temporaries of fused ops (conv, pooling).
+"""Reusable scratch arrays for the large temporaries of fused ops (conv, pooling, recurrent).
 
 Why: a convolution step allocates several megabytes of temporaries (im2col
 columns, padded inputs, their gradients). Fresh large allocations come from
