@@ -12,9 +12,10 @@ small pool when the pool holds one that nobody references any more, else a
 new one that the pool keeps. "Nobody references it" is read from CPython's
 reference count: every view of an array (and every closure or tensor holding
 it) holds a reference to its base, so an array in use is never handed out
-twice. The pool is bounded (a few arrays per shape, a few dozen shapes, the
+twice. The pool is bounded (eight arrays per shape, a few dozen shapes, the
 oldest shape dropped first, no array over 32 MiB: for those the arithmetic
-dwarfs the page faults), so at worst it costs a little memory.
+dwarfs the page faults; 1 GiB in all), and it keeps only as many arrays of a
+shape as were in use at once: about what the step needs anyway.
 """
 
 import math
@@ -25,8 +26,10 @@ import numpy as np
 MAX_PER_SHAPE = 8  # an LSTM holds five (time, batch, hidden) arrays at once
 MAX_SHAPES = 48
 MAX_BYTES = 32 * 2**20
+MAX_TOTAL_BYTES = 2**30  # what the pool may keep in all
 
 _pool = {}  # (shape, dtype) -> list of arrays, oldest key first
+_total = [0]  # bytes held by the pool
 
 
 
@@ -49,14 +52,15 @@ def empty(shape, dtype):
     arrays = _pool.get(key)
     if arrays is None:
         if len(_pool) >= MAX_SHAPES:
-            del _pool[next(iter(_pool))]
+            _total[0] -= sum(a.nbytes for a in _pool.pop(next(iter(_pool))))
         arrays = _pool[key] = []
     for i in range(len(arrays)):
         if _refs(arrays, i) == _FREE_REFS:
             return arrays[i]
     a = np.empty(shape, dtype=dtype)
-    if len(arrays) < MAX_PER_SHAPE:
+    if len(arrays) < MAX_PER_SHAPE and _total[0] + a.nbytes <= MAX_TOTAL_BYTES:
         arrays.append(a)
+        _total[0] += a.nbytes
     return a
 
 
@@ -70,3 +74,4 @@ def zeros(shape, dtype):
 def clear():
     """Drop every pooled array (their memory is freed once no one uses them)."""
     _pool.clear()
+    _total[0] = 0

@@ -362,3 +362,16 @@ def test_conv2d_matches_torch_on_random_configurations(torch, seed):
     rng = np.random.default_rng(1000 + seed)
     n, cin, cout, hw, k, stride, padding = _random_config(rng)
     test_conv2d_matches_torch(torch, rng, n, cin, cout, hw, k, stride, padding)
+
+
+def test_workspace_keeps_at_most_its_byte_budget(monkeypatch):
+    from rosenblatt.nn import workspace
+
+    workspace.clear()
+    monkeypatch.setattr(workspace, "MAX_TOTAL_BYTES", 3 * 4 * 100)
+    held = [workspace.empty((100,), np.float32) for _ in range(5)]  # 5 in use at once
+    assert len(workspace._pool[((100,), np.dtype(np.float32))]) == 3  # only 3 fit the budget
+    assert workspace._total[0] == 3 * 400
+    del held
+    workspace.clear()
+    assert workspace._total[0] == 0
