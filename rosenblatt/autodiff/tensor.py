@@ -270,10 +270,9 @@ def grad_slot(leaf):
 
 def _accumulate_leaf(leaf, grad):
     if leaf.grad is None:
-        home = getattr(leaf, "_grad_home", None)
-        if home is not None:  # a packed parameter: the first gradient is copied into its slot
-            np.copyto(home, grad)
-            leaf.grad = home
+        slot = grad_slot(leaf)
+        if slot is not None:  # a packed parameter: the first gradient is copied into its slot
+            np.copyto(slot, grad)
             return
         # A fresh array: the incoming one may be shared with other nodes, or a
         # read-only broadcast view.

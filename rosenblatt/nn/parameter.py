@@ -143,17 +143,22 @@ class ParameterVector:
         if value is not self._grad:
             self._grad[...] = value
 
+    def _strays(self):
+        """(index, parameter, slot) of the parameters whose ``grad`` is not their slot here
+        (cleared, or assigned by hand), skipping any packed into another vector since
+        (:meth:`check_packed` reports those)."""
+        for i, (p, home) in enumerate(zip(self.params, self._homes)):
+            if p.grad is not home and getattr(p, "_grad_home", home) is home:
+                yield i, p, home
+
     def _materialize(self):
         """After clear_grad: zeros into the slots no gradient reached, and gradients that
         were assigned by hand (``p.grad = g``, PyTorch style) copied into their slots."""
-        for i, (p, home) in enumerate(zip(self.params, self._homes)):
-            g = p.grad
-            if g is home or getattr(p, "_grad_home", home) is not home:
-                continue  # up to date, or packed into another vector since (check_packed says)
-            if g is None:
+        for i, p, home in self._strays():
+            if p.grad is None:
                 home.fill(0)
             else:
-                g = np.asarray(g)
+                g = np.asarray(p.grad)
                 if g.shape != home.shape:
                     name = getattr(p, "name", None) or f"#{i}"
                     raise ValueError(
@@ -166,9 +171,8 @@ class ParameterVector:
 
     def zero_grad(self):
         """Set every gradient to zero, in place (the views stay valid)."""
-        for p, home in zip(self.params, self._homes):
-            if p.grad is not home and getattr(p, "_grad_home", home) is home:
-                p.grad = home  # cleared or assigned by hand: back to its slot
+        for _, p, home in self._strays():
+            p.grad = home  # its values are about to be zeroed: nothing to copy
         self._cleared = False
         self._grad.fill(0)
 

@@ -29,7 +29,7 @@ MAX_BYTES = 32 * 2**20
 MAX_TOTAL_BYTES = 2**30  # what the pool may keep in all
 
 _pool = {}  # (shape, dtype) -> list of arrays, oldest key first
-_total = [0]  # bytes held by the pool
+_total = 0  # bytes held by the pool
 
 
 
@@ -45,6 +45,7 @@ _FREE_REFS = _refs([np.empty(1)], 0)
 
 def empty(shape, dtype):
     """An uninitialised array of ``shape`` and ``dtype``, recycled when one is free."""
+    global _total
     dtype = np.dtype(dtype)
     if math.prod(shape) * dtype.itemsize > MAX_BYTES:
         return np.empty(shape, dtype=dtype)
@@ -52,15 +53,15 @@ def empty(shape, dtype):
     arrays = _pool.get(key)
     if arrays is None:
         if len(_pool) >= MAX_SHAPES:
-            _total[0] -= sum(a.nbytes for a in _pool.pop(next(iter(_pool))))
+            _total -= sum(a.nbytes for a in _pool.pop(next(iter(_pool))))
         arrays = _pool[key] = []
     for i in range(len(arrays)):
         if _refs(arrays, i) == _FREE_REFS:
             return arrays[i]
     a = np.empty(shape, dtype=dtype)
-    if len(arrays) < MAX_PER_SHAPE and _total[0] + a.nbytes <= MAX_TOTAL_BYTES:
+    if len(arrays) < MAX_PER_SHAPE and _total + a.nbytes <= MAX_TOTAL_BYTES:
         arrays.append(a)
-        _total[0] += a.nbytes
+        _total += a.nbytes
     return a
 
 
@@ -73,5 +74,6 @@ def zeros(shape, dtype):
 
 def clear():
     """Drop every pooled array (their memory is freed once no one uses them)."""
+    global _total
     _pool.clear()
-    _total[0] = 0
+    _total = 0

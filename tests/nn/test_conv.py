@@ -371,7 +371,7 @@ def test_workspace_keeps_at_most_its_byte_budget(monkeypatch):
     monkeypatch.setattr(workspace, "MAX_TOTAL_BYTES", 3 * 4 * 100)
     held = [workspace.empty((100,), np.float32) for _ in range(5)]  # 5 in use at once
     assert len(workspace._pool[((100,), np.dtype(np.float32))]) == 3  # only 3 fit the budget
-    assert workspace._total[0] == 3 * 400
+    assert workspace._total == 3 * 400
     del held
     workspace.clear()
-    assert workspace._total[0] == 0
+    assert workspace._total == 0
