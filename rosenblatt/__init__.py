@@ -1,6 +1,7 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
 from . import autodiff, datasets, io, models, nn, optim, randomness, training
+from ._version import __version__
 from .autodiff import (
     GradcheckError,
     Tensor,
@@ -29,9 +30,8 @@ from .nn import losses, regularizers
 from .randomness import seed
 from .training import callbacks, fit
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "__version__",
     "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "callbacks", "clip",
     "concatenate", "datasets", "exp", "fit", "gradcheck", "io", "load", "log", "logsumexp",
     "losses", "maximum", "minimum", "models", "nn", "no_grad", "optim", "pad", "randomness",

@@ -6,6 +6,8 @@ generator is used, so ``rb.seed(n)`` makes a whole run reproducible, bit for
 bit, without touching NumPy's global state or Python's ``random``.
 """
 
+import contextlib
+
 import numpy as np
 
 _generator = np.random.default_rng()
@@ -51,3 +53,31 @@ def resolve_rng(rng=None):
     raise TypeError(
         f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}"
     )
+
+
+@contextlib.contextmanager
+def using(rng):
+    """Make ``rng`` the library generator inside a ``with`` block; the previous one is restored.
+
+    Code that draws with ``rng=None`` (layer initialisation, dropout, shuffling)
+    then draws from ``rng``. The library uses it to build layers from a file
+    without moving ``rb.seed``'s stream.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.seed(0); before = rb.randomness.generator()
+    >>> with rb.randomness.using(np.random.default_rng(1)) as g:
+    ...     g is rb.randomness.generator()
+    True
+    >>> rb.randomness.generator() is before
+    True
+    """
+    global _generator
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"using: expected a numpy.random.Generator; got {type(rng).__name__}")
+    saved, _generator = _generator, rng
+    try:
+        yield rng
+    finally:
+        _generator = saved

@@ -15,7 +15,7 @@ _COMMANDS = ("train", "evaluate", "predict", "datasets", "tour")
 
 def build_parser():
     """The argparse parser with every sub-command."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="rosenblatt",

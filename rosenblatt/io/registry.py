@@ -342,11 +342,8 @@ def build(spec, max_int=2**16, max_draws=2**24):
     # Constructors draw initial weights that the stored ones overwrite: draw them from a
     # throwaway generator so that loading a model does not move rb.seed's stream. Layers
     # keep rng=None and use the library generator later (dropout masks ...).
-    saved, randomness._generator = randomness._generator, _BudgetGenerator(max_draws)
-    try:
+    with randomness.using(_BudgetGenerator(max_draws)):
         return _build(spec, max_int, 0)
-    finally:
-        randomness._generator = saved
 
 
 def _build(spec, max_int, depth):

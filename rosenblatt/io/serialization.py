@@ -105,7 +105,7 @@ def save(model, path, optimizer=None, metadata=None):
         "format_version": str(FORMAT_VERSION),
         "architecture": json.dumps(registry.spec_of(model)),
     }
-    from .. import __version__
+    from .._version import __version__
 
     header["library_version"] = __version__
     # modes and frozen flags, so that a model comes back as it was saved (eval stays eval)

@@ -7,6 +7,8 @@ running statistics) are ndarray attributes named in the class attribute
 ``buffers``.
 """
 
+import contextlib
+
 import numpy as np
 
 from .parameter import Parameter
@@ -118,6 +120,28 @@ class Module:
     def eval(self):
         """Set evaluation mode; returns self."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Evaluation mode inside a ``with`` block; every module's own mode is restored after.
+
+        Examples
+        --------
+        >>> import rosenblatt as rb
+        >>> net = rb.nn.Sequential(rb.nn.Dense(2, 2), rb.nn.Dropout(0.5))
+        >>> with net.evaluating():
+        ...     net[1].training
+        False
+        >>> net[1].training
+        True
+        """
+        modes = [(m, m.training) for m in self.modules()]
+        self.eval()
+        try:
+            yield self
+        finally:
+            for m, mode in modes:
+                m.training = mode
 
     def freeze(self):
         """Stop learning every parameter (``requires_grad = False``); returns self."""

@@ -7,7 +7,8 @@ which gives the paper's rule).
 
 import numpy as np
 
-from .optimizer import Optimizer, check_positive, check_unit
+from ..checks import positive_float, unit_interval
+from .optimizer import Optimizer
 
 
 def adadelta_rule(theta, grad, sq_avg, delta_avg, buf, buf2, *, lr, rho, eps):
@@ -68,9 +69,9 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(params, lr)
-        self.rho = check_unit("Adadelta", "rho", rho)
-        self.eps = check_positive("Adadelta", "eps", eps, allow_zero=True)
-        self.weight_decay = check_positive("Adadelta", "weight_decay", weight_decay,
+        self.rho = unit_interval("Adadelta", "rho", rho)
+        self.eps = positive_float("Adadelta", "eps", eps, allow_zero=True)
+        self.weight_decay = positive_float("Adadelta", "weight_decay", weight_decay,
                                            allow_zero=True)
         self.sq_avg = self._zeros()
         self.delta_avg = self._zeros()

@@ -11,7 +11,8 @@ shrinks monotonically and learning eventually halts
 
 import numpy as np
 
-from .optimizer import Optimizer, check_positive
+from ..checks import positive_float
+from .optimizer import Optimizer
 
 
 def adagrad_rule(theta, grad, sum_sq, buf, *, lr, eps, eps_inside_sqrt=False):
@@ -73,11 +74,11 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr=0.01, eps=1e-10, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps_inside_sqrt=False):
         super().__init__(params, lr)
-        self.eps = check_positive("Adagrad", "eps", eps, allow_zero=True)
-        self.lr_decay = check_positive("Adagrad", "lr_decay", lr_decay, allow_zero=True)
-        self.weight_decay = check_positive("Adagrad", "weight_decay", weight_decay,
+        self.eps = positive_float("Adagrad", "eps", eps, allow_zero=True)
+        self.lr_decay = positive_float("Adagrad", "lr_decay", lr_decay, allow_zero=True)
+        self.weight_decay = positive_float("Adagrad", "weight_decay", weight_decay,
                                            allow_zero=True)
-        init = check_positive("Adagrad", "initial_accumulator_value", initial_accumulator_value,
+        init = positive_float("Adagrad", "initial_accumulator_value", initial_accumulator_value,
                               allow_zero=True)
         self.eps_inside_sqrt = bool(eps_inside_sqrt)
         self.sum_sq = np.full_like(self.vec.data, init)

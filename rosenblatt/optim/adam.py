@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from .optimizer import Optimizer, check_positive, check_unit
+from ..checks import positive_float, unit_interval
+from .optimizer import Optimizer
 
 
 def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sqrt=False):
@@ -90,10 +91,10 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
-        self.betas = (check_unit("Adam", "betas[0]", betas[0]),
-                      check_unit("Adam", "betas[1]", betas[1]))
-        self.eps = check_positive("Adam", "eps", eps, allow_zero=True)
-        self.weight_decay = check_positive("Adam", "weight_decay", weight_decay, allow_zero=True)
+        self.betas = (unit_interval("Adam", "betas[0]", betas[0]),
+                      unit_interval("Adam", "betas[1]", betas[1]))
+        self.eps = positive_float("Adam", "eps", eps, allow_zero=True)
+        self.weight_decay = positive_float("Adam", "weight_decay", weight_decay, allow_zero=True)
         self.eps_inside_sqrt = bool(eps_inside_sqrt)
         self.m = self._zeros()
         self.v = self._zeros()

@@ -31,8 +31,9 @@ import math
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
+from ..checks import positive_float, unit_interval
 from ..randomness import resolve_rng
-from .optimizer import check_positive, check_unit, fill_normal, pack
+from .optimizer import fill_normal, pack
 
 
 def saturated_units(model, x, level=0.9):
@@ -82,8 +83,8 @@ class _Annealer:
 
     def __init__(self, params, T0, k, rng):
         self.vec = pack(params)
-        self.T0 = check_positive(type(self).__name__, "T0", T0)
-        self.k = check_positive(type(self).__name__, "k", k)
+        self.T0 = positive_float(type(self).__name__, "T0", T0)
+        self.k = positive_float(type(self).__name__, "k", k)
         self.rng = resolve_rng(rng)
         self.t = 0
         self.loss = None
@@ -214,15 +215,15 @@ class CauchyAnnealer(_Annealer):
     def __init__(self, params, T0, rho=1.0, backprop_weight=0.0, momentum=0.0, lr=0.1, k=1.0,
                  squash=None, saturation=None, rng=None):
         super().__init__(params, T0, k, rng)
-        self.rho = check_positive("CauchyAnnealer", "rho", rho)
-        self.backprop_weight = check_positive("CauchyAnnealer", "backprop_weight",
+        self.rho = positive_float("CauchyAnnealer", "rho", rho)
+        self.backprop_weight = positive_float("CauchyAnnealer", "backprop_weight",
                                               backprop_weight, allow_zero=True)
         if self.backprop_weight > 1:
             raise ValueError(f"CauchyAnnealer: backprop_weight must be in [0, 1]; "
                              f"got {backprop_weight!r}")
-        self.momentum = check_unit("CauchyAnnealer", "momentum", momentum)
-        self.lr = check_positive("CauchyAnnealer", "lr", lr, allow_zero=True)
-        self.squash = None if squash is None else check_positive("CauchyAnnealer", "squash",
+        self.momentum = unit_interval("CauchyAnnealer", "momentum", momentum)
+        self.lr = positive_float("CauchyAnnealer", "lr", lr, allow_zero=True)
+        self.squash = None if squash is None else positive_float("CauchyAnnealer", "squash",
                                                                  squash)
         if saturation is not None and self.squash is None:
             raise ValueError("CauchyAnnealer: saturation=(model, X) needs squash=R")

@@ -9,8 +9,8 @@ whatever the depth of the network.
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from ..checks import positive_float
 from ..nn.parameter import ParameterVector
-from .optimizer import check_positive
 
 
 def _grads(target, owner):
@@ -60,7 +60,7 @@ def clip_grad_norm(target, max_norm):
     >>> np.round(vec.grad, 4)
     array([0.6, 0.8])
     """
-    max_norm = check_positive("clip_grad_norm", "max_norm", max_norm)
+    max_norm = positive_float("clip_grad_norm", "max_norm", max_norm)
     grads = _grads(target, "clip_grad_norm")
     norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
     coef = max_norm / (norm + 1e-6)
@@ -84,6 +84,6 @@ def clip_grad_value(target, clip_value):
     >>> rb.optim.clip_grad_value(vec, 1.0); vec.grad
     array([-1. ,  0.5,  1. ])
     """
-    clip_value = check_positive("clip_grad_value", "clip_value", clip_value)
+    clip_value = positive_float("clip_grad_value", "clip_value", clip_value)
     for g in _grads(target, "clip_grad_value"):
         np.clip(g, -clip_value, clip_value, out=g)

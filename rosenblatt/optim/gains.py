@@ -15,7 +15,8 @@ learning or very large mini-batches.
 
 import numpy as np
 
-from .optimizer import Optimizer, check_positive, check_unit
+from ..checks import positive_float, unit_interval
+from .optimizer import Optimizer
 
 
 def gains_rule(theta, grad, gains, reference, velocity, buf, *, lr, up, down, gain_range,
@@ -82,14 +83,14 @@ class AdaptiveGains(Optimizer):
 
     def __init__(self, params, lr, up=0.05, down=0.95, gain_range=(0.1, 10), momentum=0.0):
         super().__init__(params, lr)
-        self.up = check_positive("AdaptiveGains", "up", up, allow_zero=True)
-        self.down = check_unit("AdaptiveGains", "down", down, closed_low=False)
+        self.up = positive_float("AdaptiveGains", "up", up, allow_zero=True)
+        self.down = unit_interval("AdaptiveGains", "down", down, closed_low=False)
         if (not isinstance(gain_range, (tuple, list)) or len(gain_range) != 2
                 or not 0 < gain_range[0] <= 1 <= gain_range[1]):
             raise ValueError(f"AdaptiveGains: gain_range must be (low, high) with "
                              f"0 < low <= 1 <= high; got {gain_range!r}")
         self.gain_range = (float(gain_range[0]), float(gain_range[1]))
-        self.momentum = check_unit("AdaptiveGains", "momentum", momentum)
+        self.momentum = unit_interval("AdaptiveGains", "momentum", momentum)
         self.gains = np.ones_like(self.vec.data)
         self.prev_grad = self._zeros()
         self.velocity = self._zeros() if self.momentum else None

@@ -8,8 +8,9 @@ reproducible under a seed.
 
 import numpy as np
 
+from ..checks import positive_float
 from ..randomness import resolve_rng
-from .optimizer import check_positive, fill_normal
+from .optimizer import fill_normal
 
 
 class GradientNoise:
@@ -48,8 +49,8 @@ class GradientNoise:
         if not hasattr(optimizer, "vec") or not hasattr(optimizer, "step"):
             raise TypeError(f"GradientNoise: expected an optimizer; got {type(optimizer).__name__}")
         self.optimizer = optimizer
-        self.eta = check_positive("GradientNoise", "eta", eta, allow_zero=True)
-        self.gamma = check_positive("GradientNoise", "gamma", gamma, allow_zero=True)
+        self.eta = positive_float("GradientNoise", "eta", eta, allow_zero=True)
+        self.gamma = positive_float("GradientNoise", "gamma", gamma, allow_zero=True)
         self.rng = resolve_rng(rng)
         self._noise = np.zeros_like(optimizer.vec.grad)
 

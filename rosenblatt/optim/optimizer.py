@@ -12,11 +12,11 @@ not packed at all, so they cost nothing and never move. Parameters frozen
 parameter list) and restored after the update, so they do not move either.
 """
 
-import math
 
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from ..checks import positive_float
 from ..nn.parameter import ParameterVector
 
 
@@ -67,27 +67,6 @@ def fill_normal(rng, out):
         out[...] = rng.standard_normal(out.shape)
 
 
-def check_positive(owner, name, value, allow_zero=False):
-    """Validate a scalar hyper-parameter; returns it as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__}")
-    value = float(value)
-    ok = value >= 0 if allow_zero else value > 0
-    if not ok or not math.isfinite(value):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{owner}: {name} must be finite and {bound}; got {value!r}")
-    return value
-
-
-def check_unit(owner, name, value, closed_low=True):
-    """Validate a decay rate in [0, 1) (or (0, 1) when ``closed_low`` is False)."""
-    value = check_positive(owner, name, value, allow_zero=True)
-    if value >= 1 or (not closed_low and value == 0):
-        low = "[0" if closed_low else "(0"
-        raise ValueError(f"{owner}: {name} must be in {low}, 1); got {value!r}")
-    return value
-
-
 class Optimizer:
     """Base class: flat parameters, ``zero_grad``, ``step``, state dicts.
 
@@ -125,7 +104,7 @@ class Optimizer:
         if callable(lr):
             self.schedule = lr
             lr = lr(0)
-        self.lr = check_positive(type(self).__name__, "lr", lr, allow_zero=True)
+        self.lr = positive_float(type(self).__name__, "lr", lr, allow_zero=True)
 
     # -- the loop's interface ---------------------------------------------------
     @property

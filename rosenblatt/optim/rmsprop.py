@@ -10,7 +10,8 @@ trajectories are identical (epsilon is added outside the root, as PyTorch).
 
 import numpy as np
 
-from .optimizer import Optimizer, check_positive, check_unit
+from ..checks import positive_float, unit_interval
+from .optimizer import Optimizer
 
 
 def rmsprop_rule(theta, grad, sq_avg, grad_avg, velocity, buf, *, lr, rho, eps, momentum):
@@ -78,10 +79,10 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-3, rho=0.9, eps=1e-8, momentum=0.0, centered=False,
                  weight_decay=0.0):
         super().__init__(params, lr)
-        self.rho = check_unit("RMSprop", "rho", rho)
-        self.eps = check_positive("RMSprop", "eps", eps, allow_zero=True)
-        self.momentum = check_unit("RMSprop", "momentum", momentum)
-        self.weight_decay = check_positive("RMSprop", "weight_decay", weight_decay,
+        self.rho = unit_interval("RMSprop", "rho", rho)
+        self.eps = positive_float("RMSprop", "eps", eps, allow_zero=True)
+        self.momentum = unit_interval("RMSprop", "momentum", momentum)
+        self.weight_decay = positive_float("RMSprop", "weight_decay", weight_decay,
                                            allow_zero=True)
         self.centered = bool(centered)
         self.sq_avg = self._zeros()

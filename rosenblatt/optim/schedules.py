@@ -17,7 +17,7 @@ Examples
 
 import math
 
-from .optimizer import check_positive
+from ..checks import positive_float
 
 
 class Schedule:
@@ -35,7 +35,7 @@ class Constant(Schedule):
     """``eta_t = lr``."""
 
     def __init__(self, lr):
-        self.lr = check_positive("Constant", "lr", lr, allow_zero=True)
+        self.lr = positive_float("Constant", "lr", lr, allow_zero=True)
 
     def __call__(self, t):
         return self.lr
@@ -53,8 +53,8 @@ class InverseTime(Schedule):
     """
 
     def __init__(self, eta0, lam):
-        self.eta0 = check_positive("InverseTime", "eta0", eta0)
-        self.lam = check_positive("InverseTime", "lam", lam, allow_zero=True)
+        self.eta0 = positive_float("InverseTime", "eta0", eta0)
+        self.lam = positive_float("InverseTime", "lam", lam, allow_zero=True)
 
     def __call__(self, t):
         return self.eta0 / (1.0 + self.eta0 * self.lam * t)
@@ -64,11 +64,11 @@ class Step(Schedule):
     """``eta_t = lr gamma^floor(t / step_size)``: drop by ``gamma`` every ``step_size`` steps."""
 
     def __init__(self, lr, step_size, gamma=0.1):
-        self.lr = check_positive("Step", "lr", lr)
+        self.lr = positive_float("Step", "lr", lr)
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size <= 0:
             raise ValueError(f"Step: step_size must be a positive integer; got {step_size!r}")
         self.step_size = step_size
-        self.gamma = check_positive("Step", "gamma", gamma)
+        self.gamma = positive_float("Step", "gamma", gamma)
 
     def __call__(self, t):
         return self.lr * self.gamma ** (t // self.step_size)
@@ -78,8 +78,8 @@ class Exponential(Schedule):
     """``eta_t = lr gamma^t``."""
 
     def __init__(self, lr, gamma):
-        self.lr = check_positive("Exponential", "lr", lr)
-        self.gamma = check_positive("Exponential", "gamma", gamma)
+        self.lr = positive_float("Exponential", "lr", lr)
+        self.gamma = positive_float("Exponential", "gamma", gamma)
 
     def __call__(self, t):
         return self.lr * self.gamma**t
@@ -93,11 +93,11 @@ class Cosine(Schedule):
     """
 
     def __init__(self, lr, t_max, eta_min=0.0):
-        self.lr = check_positive("Cosine", "lr", lr)
+        self.lr = positive_float("Cosine", "lr", lr)
         if isinstance(t_max, bool) or not isinstance(t_max, int) or t_max <= 0:
             raise ValueError(f"Cosine: t_max must be a positive integer; got {t_max!r}")
         self.t_max = t_max
-        self.eta_min = check_positive("Cosine", "eta_min", eta_min, allow_zero=True)
+        self.eta_min = positive_float("Cosine", "eta_min", eta_min, allow_zero=True)
 
     def __call__(self, t):
         frac = min(t, self.t_max) / self.t_max

@@ -9,7 +9,8 @@ during training (a schedule) rescales the whole step at once.
 
 import numpy as np
 
-from .optimizer import Optimizer, check_positive, check_unit
+from ..checks import positive_float, unit_interval
+from .optimizer import Optimizer
 
 
 def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay, first):
@@ -89,8 +90,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(params, lr)
-        self.momentum = check_unit("SGD", "momentum", momentum)
-        self.weight_decay = check_positive("SGD", "weight_decay", weight_decay, allow_zero=True)
+        self.momentum = unit_interval("SGD", "momentum", momentum)
+        self.weight_decay = positive_float("SGD", "weight_decay", weight_decay, allow_zero=True)
         if nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0; got momentum=0")
         self.nesterov = bool(nesterov)

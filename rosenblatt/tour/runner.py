@@ -166,7 +166,7 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     TourResult
     """
     log = log if log is not None else sys.stderr
-    from .. import __version__
+    from .._version import __version__
 
     chapters = discover() if chapters is None else list(chapters)
     chosen = select(chapters, only)

@@ -221,10 +221,8 @@ class GradientMonitor(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         record = dict(self._norms)
         if trainer.x_batch is not None:
-            was_training = trainer.model.training
-            trainer.model.eval()
-            record.update(self.dead_relu_fractions(trainer.model, trainer.x_batch))
-            trainer.model.train(was_training)
+            with trainer.model.evaluating():
+                record.update(self.dead_relu_fractions(trainer.model, trainer.x_batch))
         self.records.append(record)
         logs.update(record)
 

@@ -107,14 +107,8 @@ def _metric_plan(metrics, y, loss_name):
 def predict(model, X, batch_size=256):
     """The model's outputs on ``X`` (eval mode, no graph), as an ndarray."""
     X = X.data if isinstance(X, Tensor) else np.asarray(X)
-    modes = [m.training for m in model.modules()]
-    model.eval()
-    try:
-        with no_grad():
-            parts = [model(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
-    finally:
-        for m, mode in zip(model.modules(), modes):
-            m.training = mode
+    with model.evaluating(), no_grad():
+        parts = [model(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
     return np.concatenate(parts, axis=0) if parts else np.empty((0,))
 
 

@@ -80,19 +80,13 @@ class _Means:
 
 def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size):
     """Average loss and metrics in eval mode without a graph (the model's modes are restored)."""
-    modes = [m.training for m in model.modules()]
-    model.eval()
     means = _Means(plan)
-    try:
-        with no_grad():
-            for sl in batches(len(X), batch_size, None):
-                xb = X[sl]
-                pred = model(Tensor(xb))
-                target = target_for(pred, xb if y is None else y[sl], loss_name)
-                means.add(float(loss_fn(pred, target).item()), len(xb), pred.data, target)
-    finally:
-        for m, mode in zip(model.modules(), modes):
-            m.training = mode
+    with model.evaluating(), no_grad():
+        for sl in batches(len(X), batch_size, None):
+            xb = X[sl]
+            pred = model(Tensor(xb))
+            target = target_for(pred, xb if y is None else y[sl], loss_name)
+            means.add(float(loss_fn(pred, target).item()), len(xb), pred.data, target)
     return means.logs()
 
 

@@ -44,15 +44,9 @@ def feature_extractor(model, drop=1):
 def features(model, X, drop=1, batch_size=256):
     """Feature vectors of ``X`` from the truncated network (no graph, eval mode), as an ndarray."""
     net = feature_extractor(model, drop)
-    was = [m.training for m in net.modules()]
-    net.eval()
-    try:
-        with no_grad():
-            X = np.asarray(X)
-            parts = [net(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
-    finally:
-        for m, mode in zip(net.modules(), was):
-            m.training = mode
+    X = np.asarray(X)
+    with net.evaluating(), no_grad():
+        parts = [net(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
     return np.concatenate(parts, axis=0)
 
 

@@ -1,0 +1,98 @@
+"""Argument checks shared by every public entry point (STYLE.md: errors name the argument).
+
+Each check takes the *owner* (the layer, optimizer or function the user called),
+the argument's *name* and its *value*, and either returns the value in a
+canonical type or raises a ``ValueError``/``TypeError`` whose message names all
+three and what is accepted, e.g. ``"Dense: in_features must be a positive
+integer; got 0"``. This module sits at the bottom of the package beside
+``randomness``: every layer may import it.
+"""
+
+import math
+
+import numpy as np
+
+
+def is_int(value):
+    """True for Python and NumPy integers, False for bools (``True`` is not a size)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def positive_int(owner, name, value, allow_zero=False):
+    """Validate a count or size (``> 0``, or ``>= 0`` with ``allow_zero``); returns an int.
+
+    Examples
+    --------
+    >>> positive_int("Dense", "in_features", 3)
+    3
+    >>> positive_int("Dense", "in_features", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Dense: in_features must be a positive integer; got 0
+    """
+    if not is_int(value) or value < 0 or (value == 0 and not allow_zero):
+        kind = "a non-negative integer" if allow_zero else "a positive integer"
+        raise ValueError(f"{owner}: {name} must be {kind}; got {value!r}")
+    return int(value)
+
+
+def positive_float(owner, name, value, allow_zero=False):
+    """Validate a finite scalar ``> 0`` (or ``>= 0`` with ``allow_zero``); returns a float.
+
+    Examples
+    --------
+    >>> positive_float("SGD", "lr", 0.1)
+    0.1
+    >>> positive_float("SGD", "lr", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: SGD: lr must be finite and > 0; got -1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__}")
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok or not math.isfinite(value):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{owner}: {name} must be finite and {bound}; got {value!r}")
+    return value
+
+
+def unit_interval(owner, name, value, closed_low=True, closed_high=False):
+    """Validate a rate in ``[0, 1)`` (ends chosen by ``closed_low``/``closed_high``); a float.
+
+    Examples
+    --------
+    >>> unit_interval("Dropout", "rate", 0.5)
+    0.5
+    >>> unit_interval("Adam", "beta1", 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Adam: beta1 must be in [0, 1); got 1.0
+    """
+    value = positive_float(owner, name, value, allow_zero=True)
+    if value > 1 or (value == 1 and not closed_high) or (value == 0 and not closed_low):
+        low, high = "[0" if closed_low else "(0", "1]" if closed_high else "1)"
+        raise ValueError(f"{owner}: {name} must be in {low}, {high}; got {value!r}")
+    return value
+
+
+def one_of(owner, name, value, choices):
+    """Validate that ``value`` is one of ``choices`` (strings, usually); returns it.
+
+    Examples
+    --------
+    >>> one_of("Conv2d", "padding", "sam", ("valid", "same", "full"))
+    Traceback (most recent call last):
+    ...
+    ValueError: Conv2d: padding must be 'valid', 'same' or 'full'; got 'sam'
+    """
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value asked of a set
+        ok = False
+    if not ok:
+        names = [repr(c) for c in choices]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise ValueError(f"{owner}: {name} must be {listed}; got {value!r}")
+    return value
