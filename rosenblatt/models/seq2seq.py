@@ -26,7 +26,7 @@ from ..nn.embedding import Embedding
 from ..nn.gru import GRU
 from ..nn.lstm import LSTM
 from ..nn.module import Module
-from ..nn.recurrent import RNN
+from ..nn.rnn import RNN
 from ..randomness import resolve_rng
 
 _CELLS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}

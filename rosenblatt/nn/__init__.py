@@ -37,7 +37,8 @@ from .pooling import (
     MaxPool2d,
 )
 from .rbf import RBF
-from .recurrent import RNN, RecurrentBase, SequenceOutputs, rnn
+from .recurrent import RecurrentBase, SequenceOutputs
+from .rnn import RNN, rnn
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",

@@ -17,6 +17,7 @@ shape works: one query per example ``(batch, d)``, or one per decoding step
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from ..checks import is_int, one_of, positive_int
 from ..randomness import resolve_rng
 from .activations import softmax
 from .module import Module
@@ -57,8 +58,7 @@ class Attention(Module):
 
     def __init__(self, kind="additive", query_size=None, key_size=None, attention_size=None,
                  scale=False, rng=None, dtype=np.float32):
-        if kind not in _KINDS:
-            raise ValueError(f"Attention: kind must be 'additive' or 'dot'; got {kind!r}")
+        one_of("Attention", "kind", kind, _KINDS)
         self.kind = kind
         self.query_size = query_size
         self.key_size = key_size
@@ -66,14 +66,9 @@ class Attention(Module):
         self.scale = bool(scale)
         if kind == "additive":
             for name, value in (("query_size", query_size), ("key_size", key_size)):
-                ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-                if not ok or value <= 0:
-                    raise ValueError(
-                        f"Attention('additive'): {name} must be a positive integer; got {value!r}"
-                    )
-            if attention_size is not None and (
-                    isinstance(attention_size, bool)
-                    or not isinstance(attention_size, (int, np.integer)) or attention_size <= 0):
+                positive_int("Attention('additive')", name, value)
+            if attention_size is not None and (not is_int(attention_size)
+                                               or attention_size <= 0):
                 raise ValueError(f"Attention('additive'): attention_size must be a positive "
                                  f"integer or None (key_size); got {attention_size!r}")
             a = int(attention_size or key_size)

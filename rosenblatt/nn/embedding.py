@@ -11,6 +11,7 @@ into dE (an index that occurs k times gets the sum of its k gradients).
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make
+from ..checks import positive_int
 from . import init as initializers
 from .module import Module
 from .parameter import Parameter
@@ -98,11 +99,8 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings, embedding_dim, init=None, rng=None, dtype=np.float32):
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Embedding: {name} must be a positive integer; got {value!r}")
-        self.num_embeddings = int(num_embeddings)
-        self.embedding_dim = int(embedding_dim)
+        self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)
         shape = (self.num_embeddings, self.embedding_dim)
         if init is None:
             data = initializers.normal(shape, std=1.0, rng=rng, dtype=dtype)

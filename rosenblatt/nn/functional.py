@@ -34,7 +34,7 @@ from .pooling import (
     max_pool2d,
 )
 from .rbf import rbf
-from .recurrent import rnn
+from .rnn import rnn
 
 __all__ = [
     "batch_norm", "dropout", "hardtanh", "identity", "leaky_relu", "log_softmax", "maxout",

@@ -25,12 +25,13 @@ and dW_h = sum_t h_{t-1}^T [da_r, da_z, da_n r], one product after the loop.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make
+from ..checks import positive_int
 from .parameter import Parameter
-from .recurrent import (
-    RecurrentBase,
+from .recurrent import RecurrentBase
+from .sequence import (
     check_sequence,
-    freeze_,
     hidden_weight_grad,
+    hold_finished,
     initial_state,
     input_grads,
     length_mask,
@@ -101,7 +102,7 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
         ht *= a[:, H:2 * H]
         ht += n
         if M is not None:
-            freeze_(ht, h, M[t])
+            hold_finished(ht, h, M[t])
         h = ht
 
     def backward(grad):
@@ -197,8 +198,10 @@ class GRU(RecurrentBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
         dtype = kwargs.get("dtype", np.float32)
-        n = num_layers if isinstance(num_layers, (int, np.integer)) else 1
-        self.b_hn = [Parameter(np.zeros(hidden_size, dtype=dtype)) for _ in range(n)]
+        name = type(self).__name__  # b_hn is made before RecurrentBase checks the sizes
+        H = positive_int(name, "hidden_size", hidden_size)
+        n = positive_int(name, "num_layers", num_layers)
+        self.b_hn = [Parameter(np.zeros(H, dtype=dtype)) for _ in range(n)]
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
 
     def _init_gates(self, layer):

@@ -101,6 +101,54 @@ def sparse(shape, k=10, std=1.0, *, fan_in=None, fan_out=None, rng=None, dtype=n
     return w
 
 
+def orthogonal(shape, gain=1.0, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014), as PyTorch's ``orthogonal_``.
+
+    The shape is read as ``(shape[0], prod(shape[1:]))``; the result has
+    orthonormal columns when it is tall (rows >= columns) and orthonormal rows
+    when it is wide, so W^T W = gain^2 I or W W^T = gain^2 I. Recurrent layers
+    draw their W_h this way, one (H, H) block per gate: every singular value is
+    1, so backpropagation through time neither shrinks nor grows the error at
+    the start of training (notes: "Training RNNs", exploding and vanishing
+    gradients).
+
+    Parameters
+    ----------
+    shape : tuple of int, at least 2-D
+    gain : float, default 1.0
+    fan_in, fan_out : ignored (every initializer takes them)
+    rng : numpy.random.Generator, optional
+    dtype : floating dtype, default float32
+
+    Notes
+    -----
+    With Z of shape (max(r, c), min(r, c)) drawn N(0, 1) and Z = QR its QR
+    decomposition, Q diag(sign(diag(R))) is distributed uniformly (Haar) over
+    the matrices with orthonormal columns (the sign fix makes the
+    decomposition unique, Mezzadri 2007); it is transposed when r < c.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rosenblatt.nn import init
+    >>> w = init.orthogonal((4, 4), rng=0, dtype=np.float64)
+    >>> bool(np.allclose(w.T @ w, np.eye(4)))
+    True
+    """
+    dtype = _float_dtype("orthogonal", dtype)
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal: needs a shape of 2 or more dimensions; got {shape}")
+    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.number)) \
+            or not np.isfinite(gain):
+        raise ValueError(f"orthogonal: gain must be a finite number; got {gain!r}")
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    z = resolve_rng(rng).standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(z)
+    q *= np.sign(np.diag(r))
+    q = q if rows >= cols else q.T
+    return (q * gain).astype(dtype).reshape(shape)
+
+
 INITIALIZERS = {
     "zeros": zeros,
     "constant": constant,
@@ -109,6 +157,7 @@ INITIALIZERS = {
     "he": he,
     "glorot_uniform": glorot_uniform,
     "sparse": sparse,
+    "orthogonal": orthogonal,
 }
 
 

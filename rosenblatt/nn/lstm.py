@@ -38,13 +38,14 @@ one matrix product over all steps.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make
+from ..checks import positive_int
 from . import workspace
 from .parameter import Parameter
-from .recurrent import (
-    RecurrentBase,
+from .recurrent import RecurrentBase
+from .sequence import (
     check_sequence,
-    freeze_,
     hidden_weight_grad,
+    hold_finished,
     initial_state,
     input_grads,
     length_mask,
@@ -75,9 +76,21 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
 
     Returns
     -------
-    Tensor, shape (batch, time + 1, H)
-        ``[:, :time]`` are the outputs h_t, ``[:, time]`` the final cell state C_T.
-        The final hidden state is ``[:, time - 1]``.
+    outputs : Tensor, shape (batch, time, H)
+        Every h_t.
+    h : Tensor, shape (batch, H)
+        The final hidden state (``outputs[:, -1]``; with ``lengths``, each
+        sequence's state at its own last step).
+    C : Tensor, shape (batch, H)
+        The final cell state.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> W_x, W_h = rb.tensor(np.zeros((3, 8))), rb.tensor(np.zeros((2, 8)))
+    >>> out, h, c = rb.nn.functional.lstm(rb.tensor(np.ones((4, 5, 3))), W_x, W_h)
+    >>> out.shape, h.shape, c.shape
+    ((4, 5, 2), (4, 2), (4, 2))
     """
     xd = x.data if isinstance(x, Tensor) else np.asarray(x)
     check_sequence(xd, W_x, W_h, 3 if coupled else 4, "lstm")
@@ -148,8 +161,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         np.tanh(ct, out=TC[t])
         np.multiply(o_t, TC[t], out=Hs[t])
         if M is not None:
-            freeze_(ct, c, M[t])
-            freeze_(Hs[t], h, M[t])
+            hold_finished(ct, c, M[t])
+            hold_finished(Hs[t], h, M[t])
         h, c = Hs[t], ct
 
     def backward(grad):
@@ -235,10 +248,13 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
             gp[2] = np.einsum("tbh,tbh->h", dA[:, :, so], C)
         return (gx, gwx, gwh, gb, state_grad(dh, h0), state_grad(dc, c0), gp)
 
+    # One graph node holds h_1 ... h_T and C_T side by side (a node has one output);
+    # the three results are views of it, whose gradients meet in ``grad``.
     out = workspace.empty((B, T + 1, H), dtype)
     out[:, :T] = Hs.transpose(1, 0, 2)
     out[:, T] = C[T - 1]
-    return make(out, (x, W_x, W_h, b, h0, c0, peephole), backward)
+    joint = make(out, (x, W_x, W_h, b, h0, c0, peephole), backward)
+    return joint[:, :T], joint[:, T - 1], joint[:, T]
 
 
 class LSTM(RecurrentBase):
@@ -299,8 +315,10 @@ class LSTM(RecurrentBase):
         self.forget_bias = float(forget_bias)
         self.gates = 3 if self.coupled else 4
         dtype = kwargs.get("dtype", np.float32)
-        n = num_layers if isinstance(num_layers, (int, np.integer)) else 1
-        self.P = ([Parameter(np.zeros((3, hidden_size), dtype=dtype)) for _ in range(n)]
+        name = type(self).__name__  # P is made before RecurrentBase checks the sizes
+        H = positive_int(name, "hidden_size", hidden_size)
+        n = positive_int(name, "num_layers", num_layers)
+        self.P = ([Parameter(np.zeros((3, H), dtype=dtype)) for _ in range(n)]
                   if self.peephole else None)
         super().__init__(input_size, hidden_size, num_layers, **kwargs)
 
@@ -314,10 +332,9 @@ class LSTM(RecurrentBase):
     def _layer(self, x, layer, init, lengths=None):
         inputs, W_x, b = self._op_inputs(x, layer, lengths)
         P = None if self.P is None else self.P[layer]
-        packed = lstm(inputs, W_x, self.W_h[layer], b, init[0], init[1], P, self.coupled,
-                      lengths)
-        T = x.shape[1]
-        return packed[:, :T], (packed[:, T - 1], packed[:, T])
+        out, h, c = lstm(inputs, W_x, self.W_h[layer], b, init[0], init[1], P, self.coupled,
+                         lengths)
+        return out, (h, c)
 
     def extra_repr(self):
         extra = super().extra_repr()

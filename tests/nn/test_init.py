@@ -87,3 +87,43 @@ def test_seeded_by_rb_seed():
     a = rb.nn.Dense(4, 4).W.data
     rb.seed(5)
     np.testing.assert_array_equal(a, rb.nn.Dense(4, 4).W.data)
+
+
+@pytest.mark.parametrize("shape", [(50, 50), (80, 30), (30, 80), (6, 4, 5)])
+def test_orthogonal_is_orthogonal(rng, shape):
+    w = init.orthogonal(shape, gain=2.0, rng=rng, dtype=np.float64)
+    assert w.shape == shape
+    m = w.reshape(shape[0], -1)
+    small = min(m.shape)
+    gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T  # the small side: 4 I
+    np.testing.assert_allclose(gram, 4.0 * np.eye(small), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.svd(m, compute_uv=False), 2.0, rtol=1e-12)
+    assert init.orthogonal((3, 3)).dtype == np.float32
+
+
+def test_orthogonal_statistics_match_torch(torch, rng):
+    """Haar-distributed: entries of an n x n orthogonal matrix have mean 0 and variance 1/n,
+    as torch.nn.init.orthogonal_ gives; and a Dense layer takes it by name."""
+    n, draws = 40, 50
+    torch.manual_seed(0)
+    ref = np.stack([torch.nn.init.orthogonal_(torch.empty(n, n)).numpy() for _ in range(draws)])
+    ours = np.stack([init.orthogonal((n, n), rng=rng) for _ in range(draws)])
+    for w in (ours, ref):
+        # Q 1 is uniform on the sphere of radius sqrt(n): 1^T Q 1 has variance n, so
+        # the mean entry has standard deviation 1 / (n^1.5 sqrt(draws))
+        assert abs(w.mean()) < 5 / (n ** 1.5 * np.sqrt(draws))
+        assert w.var() == pytest.approx(1 / n, rel=0.02)
+    assert ours.var() == pytest.approx(ref.var(), rel=0.02)
+    # the first entry's distribution (the sign fix makes it symmetric, not biased positive)
+    assert abs((ours[:, 0, 0] > 0).mean() - 0.5) < 0.25
+    assert init.get("orthogonal") is init.orthogonal
+    W = rb.nn.Dense(20, 10, init="orthogonal", rng=rng).W.data
+    np.testing.assert_allclose(W.T @ W, np.eye(10), atol=1e-5)
+
+
+def test_orthogonal_errors():
+    with pytest.raises(ValueError, match=r"orthogonal: needs a shape of 2 or more dimensions; "
+                                         r"got \(5,\)"):
+        init.orthogonal((5,))
+    with pytest.raises(ValueError, match="orthogonal: gain must be a finite number; got nan"):
+        init.orthogonal((3, 3), gain=float("nan"))

@@ -239,8 +239,8 @@ def test_save_and_load_round_trip(tmp_path, rng, make):
 def test_functional_ops_check_weight_shapes(rng):
     x = rb.tensor(rng.standard_normal((2, 3, 4)))
     W_x, W_h = rb.tensor(np.zeros((4, 12))), rb.tensor(np.zeros((3, 12)))
-    out = rb.nn.functional.lstm(x, W_x, W_h)
-    assert out.shape == (2, 4, 3)
+    out, h, c = rb.nn.functional.lstm(x, W_x, W_h)
+    assert (out.shape, h.shape, c.shape) == ((2, 3, 3), (2, 3), (2, 3))
     with pytest.raises(ValueError, match=r"lstm: W_h must have shape \(H, 3 H\); got \(3, 12\)"):
         rb.nn.functional.lstm(x, W_x, W_h, coupled=True)
     with pytest.raises(ValueError, match="input has 4 features but the weights expect 5"):

@@ -1,0 +1,175 @@
+"""Array helpers shared by the fused sequence ops :func:`rnn`, :func:`lstm` and :func:`gru`
+(notes: "Recurrent Neural Networks", "Training RNNs").
+
+Each op runs a whole sequence as ONE graph node:
+
+- the input projections of all time steps, X W_x + b, are one matrix product
+  (:func:`project_inputs`);
+- the recurrence is a tight loop over time steps (not samples), writing into
+  preallocated arrays;
+- backpropagation through time is written by hand, and the weight gradients,
+  summed over time steps as in the notes (dE/dW_x = sum_t X_t^T dNET_t,
+  dE/dW_h = sum_t OUT_{t-1}^T dNET_t), are each one matrix product over all
+  steps after the loop (:func:`input_grads`, :func:`hidden_weight_grad`).
+
+Layout: sequences are ``(batch, time, features)``; inside the ops the loop is
+time-major so each step reads contiguous memory (:func:`time_major`). Weights
+are ``W_x (input, G*H)``, ``W_h (H, G*H)``, ``b (G*H,)`` with G the number of
+gate blocks (1 for RNN, 4 for LSTM, 3 for GRU).
+
+Padded batches: ``lengths`` (one per sequence) holds each sequence's state
+after its last real step, h_t = h_{t-1} (LSTM: and C_t = C_{t-1})
+(:func:`length_mask`, :func:`hold_finished`), so the final state is each
+sequence's own.
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, needs_grad, sum_to_shape
+from . import workspace
+
+
+def sigmoid_(a):
+    """In-place logistic sigmoid, as 0.5 tanh(a/2) + 0.5 (never overflows)."""
+    np.multiply(a, 0.5, out=a)
+    np.tanh(a, out=a)
+    np.multiply(a, 0.5, out=a)
+    np.add(a, 0.5, out=a)
+    return a
+
+
+def time_major(xd):
+    """(batch, time, f) -> contiguous (time, batch, f), in a recycled array (``workspace``)."""
+    out = workspace.empty((xd.shape[1], xd.shape[0]) + xd.shape[2:], xd.dtype)
+    np.copyto(out, xd.transpose(1, 0, 2))
+    return out
+
+
+def project_inputs(xd, W_x, b, scale=None):
+    """X W_x + b for every time step in one matrix product; returns (time, batch, G)
+    and the time-major input (kept for the backward).
+
+    ``scale`` (G,), optional, multiplies the result column-wise (folded into
+    the weights: free).
+    """
+    if W_x is None:  # the caller already projected (batch-normalised variant)
+        a = time_major(xd)  # a copy: the loop writes into it
+        if scale is not None:
+            a *= scale
+        return a, None
+    xt = time_major(xd)
+    T, B, n_in = xt.shape
+    w = W_x.data if scale is None else W_x.data * scale
+    a = workspace.empty((T, B, w.shape[1]), np.result_type(xt, w))
+    np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
+    if b is not None:
+        a += b.data if scale is None else b.data * scale
+    return a, xt
+
+
+def input_grads(dA, xt, x, W_x, b):
+    """The gradients of X W_x + b from dNET of all steps (time, batch, G), as one GEMM each."""
+    T, B, G = dA.shape
+    flat = dA.reshape(T * B, G)
+    if W_x is None:
+        return (dA.transpose(1, 0, 2) if needs_grad(x) else None), None, None
+    gx = None
+    if needs_grad(x):
+        gx = (flat @ W_x.data.T).reshape(T, B, -1).transpose(1, 0, 2)
+    gw = xt.reshape(T * B, -1).T @ flat if W_x.requires_grad else None
+    gb = flat.sum(axis=0) if b is not None and b.requires_grad else None
+    return gx, gw, gb
+
+
+def hidden_weight_grad(W_h, hinit, Hs, dA):
+    """dE/dW_h = sum_t h_{t-1}^T dA_t as one GEMM over all steps (None if W_h is frozen).
+
+    ``hinit`` (batch, H) is h_0, ``Hs`` (time, batch, H) the outputs h_1 ... h_T
+    and ``dA`` (time, batch, G) the gradients of the hidden-side pre-activations.
+    """
+    if not W_h.requires_grad:
+        return None
+    T, _, G = dA.shape
+    H = hinit.shape[1]
+    gwh = hinit.T @ dA[0]
+    if T > 1:
+        gwh += Hs[:-1].reshape(-1, H).T @ dA[1:].reshape(-1, G)
+    return gwh
+
+
+def initial_state(h0, batch, hidden, dtype, name):
+    """The (batch, hidden) array of an initial state given as None, (hidden,) or (batch, hidden)."""
+    if h0 is None:
+        return np.zeros((batch, hidden), dtype=dtype)
+    hd = h0.data if isinstance(h0, Tensor) else np.asarray(h0, dtype=dtype)
+    if hd.shape not in ((hidden,), (batch, hidden)):
+        raise ValueError(
+            f"{name}: initial state must have shape ({batch}, {hidden}) or ({hidden},); "
+            f"got {hd.shape}"
+        )
+    return np.broadcast_to(hd, (batch, hidden))
+
+
+def state_grad(g, h0):
+    """The gradient for an initial state tensor (summed over the batch if it was broadcast)."""
+    if not needs_grad(h0):
+        return None
+    return sum_to_shape(g, h0.shape)
+
+
+def check_sequence(xd, W_x, W_h, gates, name):
+    """Shape checks of a fused sequence op: x (batch, time, in), W_x (in, G H), W_h (H, G H)."""
+    if xd.ndim != 3:
+        raise ValueError(
+            f"{name}: input must be (batch, time, features); got shape {xd.shape}"
+        )
+    if xd.shape[1] == 0:
+        raise ValueError(f"{name}: the sequence is empty (time = 0); got shape {xd.shape}")
+    H = W_h.shape[0]
+    if W_h.ndim != 2 or W_h.shape[1] != gates * H:
+        raise ValueError(f"{name}: W_h must have shape (H, {gates} H); got {W_h.shape}")
+    expected = W_h.shape[1] if W_x is None else W_x.shape[0]
+    if xd.shape[2] != expected:
+        what = "projected input" if W_x is None else "input"
+        raise ValueError(
+            f"{name}: {what} has {xd.shape[2]} features but the weights expect {expected} "
+            f"(input shape {xd.shape})"
+        )
+    if W_x is not None and W_x.shape[1] != W_h.shape[1]:
+        raise ValueError(f"{name}: W_x has {W_x.shape[1]} columns but W_h has {W_h.shape[1]}")
+
+
+def check_lengths(lengths, T, B, name):
+    """``lengths`` as an integer array (batch,) with every entry in [1, T]; raises otherwise."""
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"{name}: lengths must be {B} integers (one per sequence); got "
+                         f"{lengths.dtype} array of shape {lengths.shape}")
+    if lengths.min() < 1 or lengths.max() > T:
+        raise ValueError(f"{name}: lengths must be between 1 and the time steps ({T}); got "
+                         f"{int(lengths.min())} to {int(lengths.max())}")
+    return lengths
+
+
+def length_mask(lengths, T, B, dtype, name):
+    """(time, batch, 1) array: 1 while t < lengths[b], else 0; None when ``lengths`` is None.
+
+    With lengths, a sequence's state is held after its last step: past the
+    end, h_t = h_{t-1} (and C_t = C_{t-1}), so the final state is the state at
+    each sequence's own last step and the padded outputs repeat it.
+    """
+    if lengths is None:
+        return None
+    lengths = check_lengths(lengths, T, B, name)
+    return (np.arange(T)[:, None] < lengths[None, :]).astype(dtype)[:, :, None]
+
+
+def hold_finished(new, prev, m):
+    """In place: new = prev + m (new - prev), i.e. keep ``prev`` where m = 0.
+
+    With ``m`` a column of :func:`length_mask`, the sequences that have ended
+    hold their state; the others take the new one.
+    """
+    new -= prev
+    new *= m
+    new += prev
