@@ -136,12 +136,22 @@ class RecurrentBase(Module):
                               self.training, self.bn_momentum, self.bn_eps)
 
         if lengths is None or not self.training:
+            if self.training and B * T < 2:
+                self._too_few_steps(B * T)
             return normalise(proj).reshape(B, T, G)
         lengths = check_lengths(lengths, T, B, type(self).__name__)
         real = (np.arange(T)[None, :] < lengths[:, None]).reshape(B * T)
+        if lengths.sum() < 2:
+            self._too_few_steps(int(lengths.sum()))
         normed = normalise(proj[real])
         last_real = np.cumsum(real) - 1  # row b*T + t -> its sequence's last real row <= t
         return normed[last_real].reshape(B, T, G)
+
+    def _too_few_steps(self, n):
+        raise ValueError(
+            f"{type(self).__name__}: batch_norm=True needs more than one real time step in a "
+            f"training batch to estimate a variance; got {n} (use eval() for one step)"
+        )
 
     def _initial(self, state, batch):
         """Per layer, the tuple of initial state tensors (or Nones)."""

@@ -98,3 +98,15 @@ def test_float32_layer_keeps_float32_running_statistics(rng):
     out, _ = layer(rng.standard_normal((2, 5, 3)).astype(np.float32), lengths=[5, 3])
     assert out.dtype == np.float32 and layer.running_var_0.dtype == np.float32
     assert not np.allclose(layer.running_var_0, 1)
+
+
+def test_one_step_in_training_is_an_error_naming_the_layer(rng):
+    """One value per feature has no variance (the small-op version silently output beta)."""
+    layer = rb.nn.GRU(3, 4, batch_norm=True, rng=rng)
+    with pytest.raises(ValueError, match="GRU: batch_norm=True needs more than one real time "
+                                         "step in a training batch.*got 1"):
+        layer(np.ones((1, 1, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="got 1"):
+        layer(np.ones((1, 4, 3), dtype=np.float32), lengths=[1])
+    with layer.evaluating():
+        assert layer(np.ones((1, 1, 3), dtype=np.float32))[0].shape == (1, 1, 4)
