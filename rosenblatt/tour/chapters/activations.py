@@ -17,8 +17,7 @@ def _derivative(fn, z):
     return y.data, t.grad
 
 
-@chapter("Activation functions and their derivatives", section="Activation functions",
-         order=15)
+@chapter("Activation functions and their derivatives", section="Activation functions")
 def run(ctx):
     ctx.text(
         "The notes' table gives each activation's forward rule and the local derivative that "

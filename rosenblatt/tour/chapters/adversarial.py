@@ -27,7 +27,7 @@ def _mlp(rng):
                             rb.nn.Dense(128, 10, rng=rng))
 
 
-@chapter("Adversarial examples", section="Adversarial examples", order=58)
+@chapter("Adversarial examples", section="Adversarial examples")
 def run(ctx):
     rng = ctx.rng
     ctx.text(

@@ -21,7 +21,7 @@ def _deep_net(depth, width, bn, init, rng):
     return rb.nn.Sequential(*layers)
 
 
-@chapter("Batch normalization", section="Batch Normalization", order=45)
+@chapter("Batch normalization", section="Batch Normalization")
 def run(ctx):
     rng = ctx.rng
     ctx.text(

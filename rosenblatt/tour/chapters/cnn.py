@@ -8,7 +8,7 @@ from rosenblatt.tour import chapter
 F = rb.nn.functional
 
 
-@chapter("Convolutional networks", section="Convolutional Neural Networks", order=60)
+@chapter("Convolutional networks", section="Convolutional Neural Networks (CNNs)")
 def run(ctx):
     ctx.text(
         "A convolutional layer connects each hidden neuron to a *local receptive field* and "

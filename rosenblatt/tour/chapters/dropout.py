@@ -8,7 +8,7 @@ from rosenblatt.tour import chapter
 from ._common import accuracy, plot_boundary, predict, softmax_p1, spirals, train
 
 
-@chapter("Dropout", section="Dropout", order=52)
+@chapter("Dropout", section="Dropout")
 def run(ctx):
     rng = ctx.rng
     ctx.text(

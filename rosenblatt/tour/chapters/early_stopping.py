@@ -1,4 +1,4 @@
-"""Tour: early stopping (notes: "Overfitting", "Choosing hyperparameters": early stopping)."""
+"""Tour: early stopping (notes: "Tweaking hyperparameters", against "Overfitting")."""
 
 import numpy as np
 
@@ -18,7 +18,7 @@ def _net(rng):
                             rb.nn.Dense(128, 2, rng=rng))
 
 
-@chapter("Early stopping", section="Overfitting", order=55)
+@chapter("Early stopping", section="Tweaking hyperparameters")
 def run(ctx):
     rng = ctx.rng
     ctx.text(

@@ -12,7 +12,7 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-@chapter("Weight initialisation", section="Weight initialization", order=40)
+@chapter("Weight initialisation", section="Weight initialization")
 def run(ctx):
     rng = ctx.rng
     d = 100

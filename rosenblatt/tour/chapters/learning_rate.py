@@ -22,7 +22,7 @@ def _quadratic_run(lr, curvature, steps, w0=1.0):
     return np.array(path)
 
 
-@chapter("Learning rate: too high, too low", section="Learning rates", order=38)
+@chapter("Learning rate: too high, too low", section="Learning rates")
 def run(ctx):
     curvature, steps = 4.0, 30
     critical = 2 / curvature

@@ -45,7 +45,7 @@ def _path(make, steps):
 
 
 @chapter("Optimizers: paths on an error surface and learning curves",
-         section="Training algorithms", order=35)
+         section="Training algorithms")
 def run(ctx):
     steps = 100
     ctx.text(

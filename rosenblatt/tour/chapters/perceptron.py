@@ -8,7 +8,7 @@ from rosenblatt.tour import chapter
 from ._common import accuracy, plot_boundary, softmax_p1, train, xor_data
 
 
-@chapter("The perceptron and XOR", section="Perceptrons", order=10)
+@chapter("The perceptron and XOR", section="Perceptrons")
 def run(ctx):
     ctx.text(
         "Rosenblatt's perceptron outputs 1 when w·x + b > 0 and learns with his rule "

@@ -15,7 +15,7 @@ def _boundary_length(model, x):
     return float(np.mean(c[1:, :] != c[:-1, :]) + np.mean(c[:, 1:] != c[:, :-1]))
 
 
-@chapter("Regularization strength", section="Regularization", order=50)
+@chapter("Regularization strength", section="Regularization")
 def run(ctx):
     rng = ctx.rng
     lams = [0.0, 0.001, 0.01, 0.1]

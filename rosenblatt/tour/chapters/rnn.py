@@ -141,8 +141,8 @@ def _sample(model, data, prefix, n, temperature, rng):
     return text
 
 
-@chapter("Recurrent networks: memory, attention, text", section="Recurrent Neural Networks",
-         order=70)
+@chapter("Recurrent networks: memory, attention, text",
+         section="Recurrent Neural Networks (RNNs)")
 def run(ctx):
     quick = ctx.quick
     # -- 1. vanishing gradients ----------------------------------------------------

@@ -30,7 +30,7 @@ def _train_neuron(loss_name, w0, b0, epochs, lr):
 
 
 @chapter("Saturation: MSE vs cross-entropy with a sigmoid",
-         section="Cost (loss/objective/error) functions", order=25)
+         section="Cost (loss/objective/error) functions")
 def run(ctx):
     ctx.text(
         "With the quadratic cost (y − a)²/2 and a sigmoid output a = σ(z), the gradient "
