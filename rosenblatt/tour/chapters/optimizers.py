@@ -6,8 +6,6 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import spirals, train
-
 # An ill-conditioned quadratic valley: curvatures 0.2 and 20 along axes rotated by 30 degrees.
 _ANGLE = np.pi / 6
 _R = np.array([[np.cos(_ANGLE), -np.sin(_ANGLE)], [np.sin(_ANGLE), np.cos(_ANGLE)]])
@@ -128,8 +126,7 @@ def run(ctx):
               f"(it rises and falls with the gradients)")
 
     # -- learning curves on a real network ---------------------------------------------
-    x, y = spirals(150, 0.05, rng, turns=1.0)
-    x = x.astype(np.float32)
+    x, y = rb.datasets.spirals(300, noise=0.05, turns=1.0, rng=rng)
     epochs = 300 if ctx.quick else 1000
     makers = [
         ("gradient descent", lambda p: rb.optim.SGD(p, lr=0.3)),
@@ -145,8 +142,9 @@ def run(ctx):
     for name, make in makers:
         r = np.random.default_rng(seed)
         net = rb.nn.Sequential(rb.nn.Dense(2, 64, rng=r), rb.nn.Tanh(), rb.nn.Dense(64, 2, rng=r))
-        curves[name] = train(net, x, y, rb.losses.cross_entropy, make(net.parameters()),
-                             epochs, len(x), np.random.default_rng(seed))
+        curves[name] = rb.fit(net, x, y, loss="cross_entropy", optimizer=make(net.parameters()),
+                              epochs=epochs, batch_size=len(x), metrics=(), progress=False,
+                              rng=np.random.default_rng(seed))["loss"]
     with ctx.figure(f"Training loss of a 2-64-2 tanh network on two spirals ({len(x)} points, "
                     "full batch), same initial weights for every optimizer. Plain gradient "
                     "descent stalls on the plateau at the linear solution.",
