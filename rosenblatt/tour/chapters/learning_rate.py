@@ -7,16 +7,25 @@ import rosenblatt as rb
 from rosenblatt.tour import chapter
 
 
+class _Quadratic(rb.nn.Module):
+    """J(w) = curvature w² / 2 as a model: one parameter w; the output is the cost."""
+
+    def __init__(self, curvature, w0):
+        self.curvature = curvature
+        self.w = rb.nn.Parameter(np.array([w0]))
+
+    def forward(self, x):
+        return 0.5 * self.curvature * (self.w * self.w).sum()
+
+
 def _quadratic_run(lr, curvature, steps, w0=1.0):
-    """Gradient descent on J(w) = curvature w² / 2 with rosenblatt's SGD; |w| per step."""
-    w = rb.nn.Parameter(np.array([w0]))
-    opt = rb.optim.SGD([w], lr=lr)
+    """Gradient descent on J(w) = curvature w² / 2 through ``rb.fit``; |w| per step."""
+    model = _Quadratic(curvature, w0)
     path = [abs(w0)]
-    for _ in range(steps):
-        opt.zero_grad()
-        (0.5 * curvature * (w * w)).sum().backward()
-        opt.step()
-        path.append(abs(float(w.data[0])))
+    rb.fit(model, np.zeros((steps, 1)), loss=lambda cost, _: cost,
+           optimizer=rb.optim.SGD(model.parameters(), lr=lr), epochs=1, batch_size=1,
+           shuffle=False, metrics=(), progress=False, callbacks=[rb.callbacks.LambdaCallback(
+               on_batch_end=lambda *_: path.append(abs(float(model.w.data[0]))))])
     return np.array(path)
 
 
