@@ -194,6 +194,7 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
                 bars.write(f"{indent}{r.error.strip().splitlines()[-1]}", stream=log)
             results.append(r)
             bar.update(1)
+        bar.set_description_str("tour", refresh=False)
     tour = TourResult(results, quick=quick, seed=seed, seconds=time.perf_counter() - t0,
                       started=started, version=__version__,
                       environment=environment(threads))
