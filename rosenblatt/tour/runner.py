@@ -189,7 +189,7 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
             passed = sum(c.passed for c in r.claims)
             status = "ERROR" if r.error else "ok"
             bars.write(f"{indent}{status}: {passed}/{len(r.claims)} claims confirmed "
-                           f"({r.seconds:.1f} s)", stream=log)
+                       f"({r.seconds:.1f} s)", stream=log)
             if r.error:
                 bars.write(f"{indent}{r.error.strip().splitlines()[-1]}", stream=log)
             results.append(r)
