@@ -20,6 +20,7 @@ def add_parser(sub):
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="BLAS threads (default 1: fastest for the tour's small matrices; "
                    "0 = NumPy's default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 if a claim is not confirmed or a chapter fails")
@@ -43,7 +44,7 @@ def run(args):
     try:
         tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,
                         chapters=chapters, log=sys.stderr,
-                        threads=args.threads or None)
+                        threads=args.threads or None, progress=not args.quiet)
     except ValueError as e:
         raise CLIError(str(e)) from e
     s = tour.summary()

@@ -8,7 +8,6 @@ tour: each states a sentence of the notes and whether this run confirmed it.
 import io
 import math
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -113,11 +112,13 @@ class Context:
         return passed
 
     def log(self, message):
-        """A progress line on stderr (stdout stays clean)."""
-        print(f"      {message}", file=self._log, flush=True)
+        """A progress line on stderr (stdout stays clean; progress bars stay intact)."""
+        from ..training.progress import write
+
+        write(f"      {message}", stream=self._log)
 
     def progress(self, iterable, desc="", total=None):
-        """Iterate, printing a light progress bar on stderr."""
+        """Iterate through a progress bar on stderr (tqdm; only drawn on a terminal)."""
         return progress(iterable, desc=desc, total=total, stream=self._log)
 
     # -- reading --------------------------------------------------------------
@@ -155,31 +156,11 @@ def new_figure(size=(7.0, 3.6)):
     return fig
 
 
-def progress(iterable, desc="", total=None, stream=None, width=24):
-    """Yield from ``iterable`` while drawing ``desc [#####.....] i/n`` on ``stream``."""
-    stream = stream if stream is not None else sys.stderr
-    if total is None:
-        try:
-            total = len(iterable)
-        except TypeError:
-            total = None
-    tty = hasattr(stream, "isatty") and stream.isatty()
-    start = time.perf_counter()
-    last = 0.0
-    i = 0
-    for i, item in enumerate(iterable, 1):
-        yield item
-        now = time.perf_counter()
-        if tty and (now - last > 0.1 or i == total):
-            last = now
-            if total:
-                filled = int(width * i / total)
-                bar = "#" * filled + "." * (width - filled)
-                line = f"\r      {desc} [{bar}] {i}/{total} {now - start:5.1f}s"
-            else:
-                line = f"\r      {desc} {i} {now - start:5.1f}s"
-            stream.write(line)
-            stream.flush()
-    if tty and i:
-        stream.write("\n")
-        stream.flush()
+def progress(iterable, desc="", total=None, stream=None, enabled=True):
+    """Iterate over ``iterable`` through a tqdm bar ``desc [#####.....] i/n`` on ``stream``.
+
+    Drawn only on a terminal (or in a notebook).
+    """
+    from ..training import progress as bars
+
+    return bars.bar(iterable, total=total, desc=desc, stream=stream, enabled=enabled)

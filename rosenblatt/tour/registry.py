@@ -2,8 +2,10 @@
 
 A chapter is a function ``run(ctx)`` decorated with :func:`chapter`, in a
 module of :mod:`rosenblatt.tour.chapters`. Each demonstrates the claims of one
-section of the notes; :func:`discover` imports every module of that package
-and returns the chapters sorted by ``order``.
+section of the notes and names it; the chapters run in the notes' order of
+those sections (:data:`rosenblatt.tour.sections.NOTES_SECTIONS`, the one place
+that order is written down). :func:`discover` imports every module of that
+package and returns the chapters in that order.
 """
 
 import importlib
@@ -11,6 +13,8 @@ import pkgutil
 import re
 import traceback
 from dataclasses import dataclass, field
+
+from . import sections
 
 
 @dataclass
@@ -24,7 +28,8 @@ class Chapter:
     section : str
         The section of the notes whose claims it demonstrates.
     order : int
-        Chapters run in increasing order (then by title).
+        Chapters run in increasing order (then by title); :func:`chapter` sets
+        it from the section's place in the notes.
     fn : callable
         ``fn(ctx)``; see :class:`rosenblatt.tour.context.Context`.
     name : str
@@ -61,7 +66,21 @@ def slug(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def chapter(title, section, order=100):
+SECTION_STRIDE = 1000  # room for that many chapters of one section
+
+
+def position(section, order=0):
+    """A chapter's place in the tour: its section's rank in the notes, then ``order``.
+
+    Sections that are not in :data:`~rosenblatt.tour.sections.NOTES_SECTIONS` go
+    after all the notes' sections (the tour's tests reject them in the package).
+    """
+    r = sections.rank(section)
+    r = len(sections.NOTES_SECTIONS) if r is None else r
+    return r * SECTION_STRIDE + order
+
+
+def chapter(title, section, order=0):
     """Register ``run(ctx)`` as a chapter of the tour.
 
     Parameters
@@ -69,9 +88,11 @@ def chapter(title, section, order=100):
     title : str
         The chapter's heading.
     section : str
-        The name of the notes' section it demonstrates.
-    order : int, default 100
-        Position in the tour (lower first).
+        The notes' section it demonstrates: one of
+        :data:`rosenblatt.tour.sections.NOTES_SECTIONS` (case and a
+        parenthesised part may differ). It decides where the chapter runs.
+    order : int, default 0
+        Only to order several chapters of one section (lower first).
 
     Returns
     -------
@@ -81,7 +102,7 @@ def chapter(title, section, order=100):
     Examples
     --------
     >>> from rosenblatt.tour import chapter
-    >>> @chapter("A tiny demo", section="Perceptrons", order=999)
+    >>> @chapter("A tiny demo", section="Perceptrons")
     ... def run(ctx):
     ...     ctx.claim("1 + 1 = 2", 1 + 1 == 2)
     >>> callable(run)
@@ -100,7 +121,8 @@ def chapter(title, section, order=100):
         module = getattr(fn, "__module__", "") or ""
         name = module.rsplit(".", 1)[-1] if module.startswith(__package__ + ".chapters") else ""
         key = (module, getattr(fn, "__qualname__", title), title)
-        entry = Chapter(title=title, section=section, order=order, fn=fn, name=name)
+        entry = Chapter(title=title, section=sections.canonical(section) or section,
+                        order=position(section, order), fn=fn, name=name)
         # Two chapters in one module: the module name alone is ambiguous, use the slug.
         same_module = [c for k, c in _REGISTRY.items() if k[0] == module and k != key]
         if name and same_module:
@@ -114,7 +136,7 @@ def chapter(title, section, order=100):
 
 
 def discover(package="rosenblatt.tour.chapters"):
-    """Import every module of ``package`` and return all chapters, sorted by order.
+    """Import every module of ``package`` and return all chapters in the notes' order.
 
     A module that fails to import becomes a chapter that reports the failure
     (with its traceback), so one broken chapter never stops the tour.
@@ -131,7 +153,7 @@ def discover(package="rosenblatt.tour.chapters"):
                 Chapter(
                     title=f"{info.name} (failed to import)",
                     section="",
-                    order=10_000,
+                    order=position(None, SECTION_STRIDE),
                     fn=None,
                     name=info.name,
                     import_error=traceback.format_exc(),

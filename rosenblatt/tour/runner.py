@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import randomness
+from ..training import progress as bars
 from .context import Context
 from .registry import Chapter, discover
 from .report import render
@@ -137,7 +138,7 @@ def run_chapter(chapter, quick=False, seed=0, log=None):
 
 
 def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=None, log=None,
-             threads=1):
+             threads=1, progress=True):
     """Run the tour's chapters and write ``report.html`` into ``out``.
 
     Also written: ``report.json`` (claims and timings, machine-readable) and
@@ -156,10 +157,13 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     chapters : list of Chapter, optional
         The chapters to consider; default: every chapter of the package.
     log : file, default sys.stderr
-        Where progress goes.
+        Where progress goes: a line per chapter, and a bar (tqdm) when it is
+        a terminal.
     threads : int or None, default 1
         BLAS threads while the chapters run (small matrices: one is fastest);
         None leaves NumPy's setting alone.
+    progress : bool, default True
+        A bar over the chapters on ``log`` when it is a terminal (False: never).
 
     Returns
     -------
@@ -174,18 +178,23 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     t0 = time.perf_counter()
     results = []
     width = len(str(len(chosen)))
-    for i, chapter in enumerate(chosen, 1):
-        print(f"[{i:>{width}}/{len(chosen)}] {chapter.title} ...", file=log, flush=True)
-        with blas_threads(threads):
-            r = run_chapter(chapter, quick=quick, seed=seed, log=log)
-        passed = sum(c.passed for c in r.claims)
-        status = "ERROR" if r.error else "ok"
-        print(f"{' ' * (2 * width + 3)}{status}: {passed}/{len(r.claims)} claims confirmed "
-              f"({r.seconds:.1f} s)", file=log, flush=True)
-        if r.error:
-            last = r.error.strip().splitlines()[-1]
-            print(f"{' ' * (2 * width + 3)}{last}", file=log, flush=True)
-        results.append(r)
+    indent = " " * (2 * width + 3)
+    with bars.bar(total=len(chosen), desc="tour", stream=log, enabled=progress,
+                  unit="chapter") as bar:
+        for i, chapter in enumerate(chosen, 1):
+            bar.set_description_str(f"tour: {chapter.title}")
+            bars.write(f"[{i:>{width}}/{len(chosen)}] {chapter.title} ...", stream=log)
+            with blas_threads(threads):
+                r = run_chapter(chapter, quick=quick, seed=seed, log=log)
+            passed = sum(c.passed for c in r.claims)
+            status = "ERROR" if r.error else "ok"
+            bars.write(f"{indent}{status}: {passed}/{len(r.claims)} claims confirmed "
+                       f"({r.seconds:.1f} s)", stream=log)
+            if r.error:
+                bars.write(f"{indent}{r.error.strip().splitlines()[-1]}", stream=log)
+            results.append(r)
+            bar.update(1)
+        bar.set_description_str("tour", refresh=False)
     tour = TourResult(results, quick=quick, seed=seed, seconds=time.perf_counter() - t0,
                       started=started, version=__version__,
                       environment=environment(threads))

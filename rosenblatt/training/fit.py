@@ -216,7 +216,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         training batch, returning as many examples, e.g.
         ``rb.training.ImageAugmentation(image_shape=(8, 8))``.
     progress : bool, default True
-        A live progress bar on stderr (only when stderr is a terminal).
+        A live progress bar (tqdm) on stderr: epoch, batch, running loss and
+        metrics. Drawn only when stderr is a terminal (or in a notebook, as a
+        widget); ``False`` never draws.
     rng : numpy.random.Generator or int, optional
         Drives shuffling, augmentation and input noise; default the library
         generator (``rb.seed``).
@@ -333,4 +335,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                       clip_value=clip_value, progress=progress_bar)
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
         trainer.start_epoch = trainer.resume(resume_from)
-    return trainer.run(epochs)
+    try:
+        return trainer.run(epochs)
+    finally:
+        if progress_bar is not None:
+            progress_bar.close()

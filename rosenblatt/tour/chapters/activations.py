@@ -6,8 +6,6 @@ import rosenblatt as rb
 from rosenblatt.nn import functional as F
 from rosenblatt.tour import chapter
 
-from ._common import spirals, train
-
 
 def _derivative(fn, z):
     """dy/dz of an elementwise activation by backpropagation (upstream gradient 1)."""
@@ -17,8 +15,7 @@ def _derivative(fn, z):
     return y.data, t.grad
 
 
-@chapter("Activation functions and their derivatives", section="Activation functions",
-         order=15)
+@chapter("Activation functions and their derivatives", section="Activation functions")
 def run(ctx):
     ctx.text(
         "The notes' table gives each activation's forward rule and the local derivative that "
@@ -80,7 +77,7 @@ def run(ctx):
 
     # -- ReLU converges faster than sigmoid/tanh with SGD --------------------------------
     rng = ctx.rng
-    x, y = spirals(150 if ctx.quick else 300, 0.05, rng)
+    x, y = rb.datasets.spirals(300 if ctx.quick else 600, noise=0.05, turns=1.5, rng=rng)
     epochs = 40 if ctx.quick else 100
     results = {}
     seed = int(rng.integers(2**31))
@@ -90,9 +87,11 @@ def run(ctx):
         net = rb.nn.Sequential(rb.nn.Dense(2, 64, init=init, rng=r), act(),
                                rb.nn.Dense(64, 64, init=init, rng=r), act(),
                                rb.nn.Dense(64, 2, rng=r))
-        opt = rb.optim.SGD(net.parameters(), lr=0.05)
-        results[name] = train(net, x.astype(np.float32), y, rb.losses.cross_entropy, opt,
-                              epochs, 16, np.random.default_rng(seed))
+        history = rb.fit(net, x, y, loss="cross_entropy",
+                         optimizer=rb.optim.SGD(net.parameters(), lr=0.05), epochs=epochs,
+                         batch_size=16, metrics=(), progress=False,
+                         rng=np.random.default_rng(seed))
+        results[name] = history["loss"]
     with ctx.figure(f"Training loss on two spirals ({len(x)} points), a 2-64-64-2 network and "
                     "plain SGD (lr 0.05), same data order for each activation.",
                     size=(6, 3.2)) as fig:

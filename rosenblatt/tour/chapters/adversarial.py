@@ -5,14 +5,16 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import accuracy, digits, predict, train
+
+def _accuracy(model, x, y):
+    return rb.training.evaluate(model, x, y, loss="cross_entropy")["accuracy"]
 
 
 def _input_gradient(model, x, y):
     """dJ/dx for each input (the loss summed over the batch), by backpropagation."""
     xt = rb.tensor(x, requires_grad=True)
-    model.eval()
-    loss = rb.losses.cross_entropy(model(xt), y, reduction="sum")
+    with model.evaluating():
+        loss = rb.losses.cross_entropy(model(xt), y, reduction="sum")
     loss.backward()
     return xt.grad
 
@@ -27,7 +29,7 @@ def _mlp(rng):
                             rb.nn.Dense(128, 10, rng=rng))
 
 
-@chapter("Adversarial examples", section="Adversarial examples", order=58)
+@chapter("Adversarial examples", section="Adversarial examples")
 def run(ctx):
     rng = ctx.rng
     ctx.text(
@@ -37,17 +39,19 @@ def run(ctx):
         "moves by ±ε in the direction that increases the loss, ∂J/∂x computed by the same "
         "backpropagation that trains the network."
     )
-    x, y, xt, yt = digits(rng, 1200)
+    x, y = rb.datasets.load_digits()
+    x, xt, y, yt = rb.datasets.train_test_split(x, y, test_size=1 - 1200 / len(x), rng=rng)
     epochs = 15 if ctx.quick else 40
     seed = int(rng.integers(2**31))
     net = _mlp(np.random.default_rng(seed))
-    train(net, x, y, rb.losses.cross_entropy, rb.optim.Adam(net.parameters(), lr=2e-3), epochs,
-          32, np.random.default_rng(seed))
+    rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(), lr=2e-3),
+           epochs=epochs, batch_size=32, metrics=(), progress=False,
+           rng=np.random.default_rng(seed))
     eps_grid = [0.0, 0.05, 0.1, 0.15, 0.2]
     rows = []
     for eps in eps_grid:
         noise = np.clip(xt + eps * rng.choice([-1.0, 1.0], size=xt.shape), 0, 1).astype(xt.dtype)
-        rows.append([eps, accuracy(net, noise, yt), accuracy(net, fgsm(net, xt, yt, eps), yt)])
+        rows.append([eps, _accuracy(net, noise, yt), _accuracy(net, fgsm(net, xt, yt, eps), yt)])
     ctx.table(["ε (pixels in [0, 1])", "accuracy, random ±ε noise", "accuracy, adversarial ±ε"],
               rows)
     with ctx.figure("Test accuracy against the size ε of the input perturbation: random "
@@ -74,25 +78,20 @@ def run(ctx):
     opt = rb.optim.Adam(robust.parameters(), lr=2e-3)
     order_rng = np.random.default_rng(seed)
     for _ in range(epochs):
-        order = order_rng.permutation(len(x))
-        for i in range(0, len(x), 32):
-            idx = order[i:i + 32]
-            xb, yb = x[idx], y[idx]
-            xa = fgsm(robust, xb, yb, eps)  # adversarial versions of this batch
-            robust.train()
-            loss = rb.losses.cross_entropy(robust(rb.tensor(np.concatenate([xb, xa]))),
-                                           np.concatenate([yb, yb]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    plain_adv = accuracy(net, fgsm(net, xt, yt, eps), yt)
-    robust_adv = accuracy(robust, fgsm(robust, xt, yt, eps), yt)
-    robust_clean = accuracy(robust, xt, yt)
+        # Each epoch: adversarial versions of the training set against the current weights,
+        # then one epoch of rb.fit on clean and adversarial examples together.
+        xa = fgsm(robust, x, y, eps)
+        rb.fit(robust, np.concatenate([x, xa]), np.concatenate([y, y]), loss="cross_entropy",
+               optimizer=opt, epochs=1, batch_size=64, metrics=(), progress=False,
+               rng=order_rng)
+    plain_adv = _accuracy(net, fgsm(net, xt, yt, eps), yt)
+    robust_adv = _accuracy(robust, fgsm(robust, xt, yt, eps), yt)
+    robust_clean = _accuracy(robust, xt, yt)
     ctx.table(["network", "clean test accuracy", f"adversarial accuracy (ε = {eps:g})"],
               [["trained on clean digits", by_eps[0.0][1], plain_adv],
                ["trained with adversarial examples", robust_clean, robust_adv]])
-    clean_pred = predict(net, xt).argmax(axis=1)
-    adv_pred = predict(net, fgsm(net, xt, yt, eps)).argmax(axis=1)
+    clean_pred = rb.training.predict(net, xt).argmax(axis=1)
+    adv_pred = rb.training.predict(net, fgsm(net, xt, yt, eps)).argmax(axis=1)
     flipped = np.nonzero((clean_pred == yt) & (adv_pred != yt))[0]
     example = int(flipped[0]) if flipped.size else 0
     xs, ys = xt[example:example + 1], yt[example:example + 1]
@@ -100,7 +99,7 @@ def run(ctx):
     with ctx.figure(f"A test digit, the adversarial perturbation (±{eps:g} per pixel) and the "
                     "perturbed digit, with the network's predictions.", size=(6.5, 2.4)) as fig:
         axes = fig.subplots(1, 3)
-        pred = [int(predict(net, v).argmax()) for v in (xs, xa)]
+        pred = [int(rb.training.predict(net, v).argmax()) for v in (xs, xa)]
         for ax, img, title in zip(axes, [xs, xa - xs, xa],
                                   [f"input: predicted {pred[0]}", "perturbation",
                                    f"adversarial: predicted {pred[1]}"]):

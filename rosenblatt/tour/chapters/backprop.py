@@ -36,7 +36,7 @@ def _relative_error(a, b):
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
 
 
-@chapter("Backpropagation and gradient checking", section="Backpropagation", order=20)
+@chapter("Backpropagation and gradient checking", section="Backpropagation")
 def run(ctx):
     ctx.text(
         "Backpropagation is the chain rule applied from the output back to the inputs. "

@@ -5,7 +5,16 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import accuracy, digits, train
+
+def _train(net, x, y, lr, epochs, seed):
+    """Plain SGD, batches of 50, through ``rb.fit``; the training loss of every epoch."""
+    return rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=lr),
+                  epochs=epochs, batch_size=50, metrics=(), progress=False,
+                  rng=np.random.default_rng(seed))["loss"]
+
+
+def _accuracy(net, x, y):
+    return rb.training.evaluate(net, x, y, loss="cross_entropy")["accuracy"]
 
 
 def _deep_net(depth, width, bn, init, rng):
@@ -21,7 +30,7 @@ def _deep_net(depth, width, bn, init, rng):
     return rb.nn.Sequential(*layers)
 
 
-@chapter("Batch normalization", section="Batch Normalization", order=45)
+@chapter("Batch normalization", section="Batch Normalization")
 def run(ctx):
     rng = ctx.rng
     ctx.text(
@@ -56,7 +65,8 @@ def run(ctx):
 
     # -- training a deep sigmoid network with and without BN --------------------------------
     n_train = 600 if ctx.quick else 1200
-    x, y, xt, yt = digits(rng, n_train)
+    x, y = rb.datasets.load_digits()
+    x, xt, y, yt = rb.datasets.train_test_split(x, y, test_size=1 - n_train / len(x), rng=rng)
     depth, width = 6, 64
     epochs = 5 if ctx.quick else 15
     ctx.text(
@@ -71,10 +81,8 @@ def run(ctx):
         for use_bn in (False, True):
             r = np.random.default_rng(seed)
             net = _deep_net(depth, width, use_bn, "glorot_uniform", r)
-            losses = train(net, x, y, rb.losses.cross_entropy,
-                           rb.optim.SGD(net.parameters(), lr=lr), epochs, 50,
-                           np.random.default_rng(seed))
-            acc = accuracy(net, xt, yt)
+            losses = _train(net, x, y, lr, epochs, seed)
+            acc = _accuracy(net, xt, yt)
             name = f"{'BN' if use_bn else 'no BN'}, lr {lr:g}"
             curves[name] = losses
             rows.append([f"{lr:g}", "yes" if use_bn else "no", losses[-1], acc])
@@ -83,11 +91,9 @@ def run(ctx):
         for use_bn in (False, True):
             r = np.random.default_rng(seed)
             net = _deep_net(depth, width, use_bn, init, r)
-            losses = train(net, x, y, rb.losses.cross_entropy,
-                           rb.optim.SGD(net.parameters(), lr=0.5), epochs, 50,
-                           np.random.default_rng(seed))
+            losses = _train(net, x, y, 0.5, epochs, seed)
             rows.append([f"0.5, init {init_name}", "yes" if use_bn else "no", losses[-1],
-                         accuracy(net, xt, yt)])
+                         _accuracy(net, xt, yt)])
     ctx.table(["learning rate", "batch norm", f"training loss after {epochs} epochs",
                "test accuracy"], rows)
     with ctx.figure("Training loss of the deep sigmoid network, per epoch, for three learning "

@@ -8,7 +8,7 @@ from rosenblatt.tour import chapter
 F = rb.nn.functional
 
 
-@chapter("Convolutional networks", section="Convolutional Neural Networks", order=60)
+@chapter("Convolutional networks", section="Convolutional Neural Networks (CNNs)")
 def run(ctx):
     ctx.text(
         "A convolutional layer connects each hidden neuron to a *local receptive field* and "
@@ -48,9 +48,7 @@ def _border_modes(ctx):
 def _an_image(ctx):
     """One real digit when scikit-learn is there (8x8, upsampled), else a drawn square."""
     try:
-        from rosenblatt.datasets.loaders import load_digits
-
-        X, y = load_digits()
+        X, y = rb.datasets.load_digits()
         img = X[int(np.flatnonzero(y == 3)[0])].reshape(8, 8)
         return np.kron(img, np.ones((4, 4), dtype=np.float32)), "a digit 3 (8x8, upsampled x4)"
     except ImportError:
@@ -130,36 +128,24 @@ def _lenet_model(kind, rng):
 
 
 def _load(kind):
-    from rosenblatt.datasets import loaders
-
     if kind == "digits":
-        X, y = loaders.load_digits()
+        X, y = rb.datasets.load_digits()
         return X.reshape(-1, 1, 8, 8), y, "scikit-learn's 8x8 digits"
-    X, y = loaders.load_mnist_sample()
+    X, y = rb.datasets.load_mnist_sample()
     return X.reshape(-1, 1, 28, 28), y, "the 5,000-image MNIST sample"
 
 
-def _accuracy(model, X, y):
-    with rb.no_grad():
-        return float((model(rb.tensor(X)).data.argmax(axis=1) == y).mean())
+def _train(model, X, y, Xt, yt, epochs, lr, rng):
+    """Adam through ``rb.fit``, the rate divided by 10 for the last 3 epochs.
 
-
-def _train(ctx, model, X, y, Xt, yt, epochs, lr, rng):
-    opt = rb.optim.Adam(model.parameters(), lr=lr)
-    curve = []
-    for epoch in ctx.progress(range(epochs), desc="epochs"):
-        opt.lr = lr if epoch < epochs - 3 else lr / 10
-        order = rng.permutation(len(X))
-        losses = []
-        for i in range(0, len(X), 32):
-            idx = order[i:i + 32]
-            loss = rb.losses.cross_entropy(model(rb.tensor(X[idx])), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        curve.append((float(np.mean(losses)), _accuracy(model, Xt, yt)))
-    return curve
+    Returns (training loss, held-out accuracy) per epoch.
+    """
+    schedule = rb.callbacks.LearningRateScheduler(
+        lambda epoch: lr if epoch < epochs - 3 else lr / 10)
+    history = rb.fit(model, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(
+        model.parameters(), lr=lr), epochs=epochs, batch_size=32, validation_data=(Xt, yt),
+        callbacks=[schedule], rng=rng)
+    return list(zip(history["loss"], history["val_accuracy"]))
 
 
 def _lenet(ctx):
@@ -174,13 +160,11 @@ def _lenet(ctx):
             ctx.text(f"(skipped {kind}: {err})")
             continue
         rng = np.random.default_rng(int(ctx.rng.integers(2**31)))
-        order = rng.permutation(len(X))
-        n_test = len(X) // 5
-        test, train = order[:n_test], order[n_test:]
+        X, Xt, y, yt = rb.datasets.train_test_split(X, y, test_size=0.2, rng=rng)
         epochs, lr, target = settings[kind]
         model = _lenet_model(kind, rng)
-        curve = _train(ctx, model, X[train], y[train], X[test], y[test], epochs, lr, rng)
-        trained[kind] = (model, X[test][0], curve, name)
+        curve = _train(model, X, y, Xt, yt, epochs, lr, rng)
+        trained[kind] = (model, Xt[0], curve, name)
         acc = curve[-1][1]
         if ctx.quick:
             target = 0.9

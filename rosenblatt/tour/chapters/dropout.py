@@ -5,10 +5,10 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import accuracy, plot_boundary, predict, softmax_p1, spirals, train
+from ._plots import plot_boundary, softmax_p1
 
 
-@chapter("Dropout", section="Dropout", order=52)
+@chapter("Dropout", section="Dropout")
 def run(ctx):
     rng = ctx.rng
     ctx.text(
@@ -39,9 +39,8 @@ def run(ctx):
 
     # -- train/test gap on a small training set --------------------------------------------
     n = 25
-    x, y = spirals(n, 0.3, rng, turns=1.0)
-    xt, yt = spirals(1000, 0.3, rng, turns=1.0)
-    x, xt = x.astype(np.float32), xt.astype(np.float32)
+    x, y = rb.datasets.spirals(2 * n, noise=0.3, turns=1.0, rng=rng)
+    xt, yt = rb.datasets.spirals(2000, noise=0.3, turns=1.0, rng=rng)
     steps = 500 if ctx.quick else 1500
     ctx.text(
         f"Overfitting on purpose: a large network (2-256-256-2, ReLU) on {2 * n} very noisy "
@@ -61,11 +60,13 @@ def run(ctx):
         layers.append(rb.nn.Dense(256, 2, rng=r))
         net = rb.nn.Sequential(*layers)
         opt = rb.optim.Adam(net.parameters(), lr=3e-3)
-        train(net, x, y, rb.losses.cross_entropy, opt, steps, len(x), np.random.default_rng(seed))
+        rb.fit(net, x, y, loss="cross_entropy", optimizer=opt, epochs=steps, batch_size=len(x),
+               metrics=(), progress=False, rng=np.random.default_rng(seed))
         models[name] = net
-        tr_loss, te_loss = _loss(net, x, y), _loss(net, xt, yt)
-        final[name] = (accuracy(net, x, y), accuracy(net, xt, yt), tr_loss, te_loss,
-                       te_loss - tr_loss)
+        tr, te = (rb.training.evaluate(net, a, b, loss="cross_entropy") for a, b in
+                  ((x, y), (xt, yt)))
+        final[name] = (tr["accuracy"], te["accuracy"], tr["loss"], te["loss"],
+                       te["loss"] - tr["loss"])
     ctx.table(["network", "train accuracy", "test accuracy", "train loss", "test loss",
                "loss gap"], [[k, *v] for k, v in final.items()])
     with ctx.figure("Decision regions without and with dropout (training points shown). "
@@ -80,7 +81,3 @@ def run(ctx):
               "shrinks", drop[4] < 0.7 * plain[4],
               f"test − train cross-entropy {plain[4]:.2f} without dropout, {drop[4]:.2f} with; "
               f"test accuracy {plain[1]:.1%} → {drop[1]:.1%}")
-
-
-def _loss(net, x, y):
-    return float(rb.losses.cross_entropy(rb.tensor(predict(net, x)), y).data)

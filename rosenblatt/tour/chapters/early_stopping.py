@@ -1,15 +1,13 @@
-"""Tour: early stopping (notes: "Overfitting", "Choosing hyperparameters": early stopping)."""
+"""Tour: early stopping (notes: "Tweaking hyperparameters", against "Overfitting")."""
 
 import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import predict, spirals
-
 
 def _loss(net, x, y):
-    return float(rb.losses.cross_entropy(rb.tensor(predict(net, x)), y).data)
+    return rb.training.evaluate(net, x, y, loss="cross_entropy")["loss"]
 
 
 def _net(rng):
@@ -18,7 +16,7 @@ def _net(rng):
                             rb.nn.Dense(128, 2, rng=rng))
 
 
-@chapter("Early stopping", section="Overfitting", order=55)
+@chapter("Early stopping", section="Tweaking hyperparameters")
 def run(ctx):
     rng = ctx.rng
     ctx.text(
@@ -28,10 +26,9 @@ def run(ctx):
         "`rb.callbacks.EarlyStopping(monitor=\"val_loss\", patience=…, restore_best=True)` on a "
         "small, noisy two-spirals problem, next to the same run without the callback."
     )
-    x, y = spirals(40, 0.3, rng, turns=1.0)
-    xv, yv = spirals(200, 0.3, rng, turns=1.0)
-    xt, yt = spirals(1000, 0.3, rng, turns=1.0)
-    x, xv, xt = (a.astype(np.float32) for a in (x, xv, xt))
+    x, y = rb.datasets.spirals(80, noise=0.3, turns=1.0, rng=rng)
+    xv, yv = rb.datasets.spirals(400, noise=0.3, turns=1.0, rng=rng)
+    xt, yt = rb.datasets.spirals(2000, noise=0.3, turns=1.0, rng=rng)
     epochs = 150 if ctx.quick else 400
     patience = 15
     seed = int(rng.integers(2**31))

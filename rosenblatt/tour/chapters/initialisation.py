@@ -5,14 +5,12 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import forward, mlp, xor_data
-
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-@chapter("Weight initialisation", section="Weight initialization", order=40)
+@chapter("Weight initialisation", section="Weight initialization")
 def run(ctx):
     rng = ctx.rng
     d = 100
@@ -111,28 +109,20 @@ def run(ctx):
         "gets the same gradient and the same update, so the units never differentiate. "
         "A 2-4-1 sigmoid network trained by gradient descent on XOR:"
     )
-    xs, ys = xor_data()
+    xs, ys = rb.datasets.xor()
+    steps = 2000 if ctx.quick else 5000
     results = {}
     for label, init in [("all zeros", "zeros"), ("random (Glorot)", "glorot_uniform")]:
-        layers = mlp([2, 4, 1], activation="sigmoid", init=init, rng=rng)
-        for layer in layers:
-            if not isinstance(layer, str):
-                layer.W.data = layer.W.data.astype(np.float64)
-                layer.b.data = layer.b.data.astype(np.float64)
-        params = [p for layer in layers if not isinstance(layer, str) for p in layer.parameters()]
-        vec = rb.nn.ParameterVector(params)
-        xt, yt = rb.tensor(xs), rb.tensor(ys[:, None].astype(np.float64))
-        steps = 2000 if ctx.quick else 5000
-        for _ in range(steps):
-            vec.zero_grad()
-            loss = ((forward(layers, xt).sigmoid() - yt) ** 2).mean()
-            loss.backward()
-            vec.data -= 2.0 * vec.grad
-        w1 = layers[0].W.data
+        net = rb.nn.Sequential(rb.nn.Dense(2, 4, init=init, rng=rng), rb.nn.Sigmoid(),
+                               rb.nn.Dense(4, 1, init=init, rng=rng), rb.nn.Sigmoid())
+        net.astype(np.float64)
+        history = rb.fit(net, xs, ys[:, None].astype(np.float64), loss="mse",
+                         optimizer=rb.optim.SGD(net.parameters(), lr=2.0), epochs=steps,
+                         batch_size=len(xs), shuffle=False, metrics=(), progress=False)
+        w1 = net[0].W.data
         spread = float(np.max(np.abs(w1 - w1[:, :1])))
-        with rb.no_grad():
-            pred = forward(layers, xt).sigmoid().data[:, 0] > 0.5
-        results[label] = (spread, float(np.mean(pred == ys)), float(loss.data))
+        pred = rb.training.predict(net, xs)[:, 0] > 0.5
+        results[label] = (spread, float(np.mean(pred == ys)), history["loss"][-1])
     ctx.table(["initialisation", "max |W[:, i] - W[:, 0]| after training", "XOR accuracy",
                "final loss"], [[k, *v] for k, v in results.items()])
     zero, rand = results["all zeros"], results["random (Glorot)"]

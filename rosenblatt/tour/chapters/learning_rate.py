@@ -6,23 +6,30 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import digits, train
+
+class _Quadratic(rb.nn.Module):
+    """J(w) = curvature w² / 2 as a model: one parameter w; the output is the cost."""
+
+    def __init__(self, curvature, w0):
+        self.curvature = curvature
+        self.w = rb.nn.Parameter(np.array([w0]))
+
+    def forward(self, x):
+        return 0.5 * self.curvature * (self.w * self.w).sum()
 
 
 def _quadratic_run(lr, curvature, steps, w0=1.0):
-    """Gradient descent on J(w) = curvature w² / 2 with rosenblatt's SGD; |w| per step."""
-    w = rb.nn.Parameter(np.array([w0]))
-    opt = rb.optim.SGD([w], lr=lr)
+    """Gradient descent on J(w) = curvature w² / 2 through ``rb.fit``; |w| per step."""
+    model = _Quadratic(curvature, w0)
     path = [abs(w0)]
-    for _ in range(steps):
-        opt.zero_grad()
-        (0.5 * curvature * (w * w)).sum().backward()
-        opt.step()
-        path.append(abs(float(w.data[0])))
+    rb.fit(model, np.zeros((steps, 1)), loss=lambda cost, _: cost,
+           optimizer=rb.optim.SGD(model.parameters(), lr=lr), epochs=1, batch_size=1,
+           shuffle=False, metrics=(), progress=False, callbacks=[rb.callbacks.LambdaCallback(
+               on_batch_end=lambda *_: path.append(abs(float(model.w.data[0]))))])
     return np.array(path)
 
 
-@chapter("Learning rate: too high, too low", section="Learning rates", order=38)
+@chapter("Learning rate: too high, too low", section="Learning rates")
 def run(ctx):
     curvature, steps = 4.0, 30
     critical = 2 / curvature
@@ -55,7 +62,9 @@ def run(ctx):
 
     # -- on a network ----------------------------------------------------------------------
     rng = ctx.rng
-    x, y, _, _ = digits(rng, 600 if ctx.quick else 1500)
+    x, y = rb.datasets.load_digits()
+    n_train = 600 if ctx.quick else 1500
+    x, _, y, _ = rb.datasets.train_test_split(x, y, test_size=1 - n_train / len(x), rng=rng)
     epochs = 8 if ctx.quick else 20
     grid = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
     seed = int(rng.integers(2**31))
@@ -63,8 +72,10 @@ def run(ctx):
     for lr in grid:
         r = np.random.default_rng(seed)
         net = rb.nn.Sequential(rb.nn.Dense(64, 64, rng=r), rb.nn.Tanh(), rb.nn.Dense(64, 10, rng=r))
-        curves[lr] = train(net, x, y, rb.losses.cross_entropy, rb.optim.SGD(net.parameters(),
-                           lr=lr), epochs, 32, np.random.default_rng(seed))
+        curves[lr] = rb.fit(net, x, y, loss="cross_entropy",
+                            optimizer=rb.optim.SGD(net.parameters(), lr=lr), epochs=epochs,
+                            batch_size=32, metrics=(), progress=False,
+                            rng=np.random.default_rng(seed))["loss"]
     final = {lr: c[-1] for lr, c in curves.items()}
     ctx.table(["learning rate", "loss after epoch 1", f"loss after epoch {epochs}"],
               [[f"{lr:g}", curves[lr][0], final[lr]] for lr in grid])
@@ -111,12 +122,13 @@ def run(ctx):
         lin = rb.nn.Dense(d, 1, rng=r).astype(np.float64)
         excess = []
 
-        def record(epoch, lin=lin, excess=excess):
-            pred = lin(rb.tensor(xr)).data
-            excess.append(float(np.mean((pred - yr) ** 2)) - best_loss)
+        def record(trainer, epoch, logs, lin=lin, excess=excess):
+            excess.append(float(np.mean((rb.training.predict(lin, xr) - yr) ** 2)) - best_loss)
 
-        train(lin, xr, yr, rb.losses.mse, rb.optim.SGD(lin.parameters(), lr=lr), epochs2, 5,
-              np.random.default_rng(seed), on_epoch=record)
+        rb.fit(lin, xr, yr, loss="mse", optimizer=rb.optim.SGD(lin.parameters(), lr=lr),
+               epochs=epochs2, batch_size=5, metrics=(), progress=False,
+               callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=record)],
+               rng=np.random.default_rng(seed))
         runs[name] = excess
     with ctx.figure("Excess training loss over the least-squares optimum, per epoch, for a "
                     "constant and a decaying learning rate (SGD, batches of 5).",

@@ -6,8 +6,6 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import spirals, train
-
 # An ill-conditioned quadratic valley: curvatures 0.2 and 20 along axes rotated by 30 degrees.
 _ANGLE = np.pi / 6
 _R = np.array([[np.cos(_ANGLE), -np.sin(_ANGLE)], [np.sin(_ANGLE), np.cos(_ANGLE)]])
@@ -29,23 +27,39 @@ def _surface(theta):
     return 0.5 * np.einsum("...i,ij,...j->...", theta, _A, theta)
 
 
+class _Valley(rb.nn.Module):
+    """The valley as a model: its one parameter is θ, its output the cost ½ θᵀAθ + θ·x.
+
+    An input x (a row of noise) makes the gradient noisy; zeros leave the valley as it is.
+    """
+
+    def __init__(self, start, A=_A):
+        self.theta = rb.nn.Parameter(np.array(start, dtype=np.float64))
+        self.A = np.asarray(A, dtype=np.float64)
+
+    def forward(self, x):
+        theta = self.theta
+        return 0.5 * (theta @ (rb.tensor(self.A) @ theta)) + (x @ theta).sum()
+
+
+def _descend(valley, optimizer, inputs, record):
+    """One ``rb.fit`` step per row of ``inputs`` (the cost is the loss); ``record()`` after each."""
+    rb.fit(valley, inputs, loss=lambda cost, _: cost, optimizer=optimizer, epochs=1,
+           batch_size=1, shuffle=False, metrics=(), progress=False,
+           callbacks=[rb.callbacks.LambdaCallback(on_batch_end=lambda *_: record())])
+
+
 def _path(make, steps):
-    """Run an optimizer on the surface; return the path and the Adagrad-style rates seen."""
-    theta = rb.nn.Parameter(_START.copy())
-    opt = make([theta])
-    A = rb.tensor(_A)
-    path = [theta.data.copy()]
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = 0.5 * (theta @ (A @ theta))
-        loss.backward()
-        opt.step()
-        path.append(theta.data.copy())
+    """Run an optimizer on the valley; return the path and the optimizer."""
+    valley = _Valley(_START)
+    opt = make(valley.parameters())
+    path = [valley.theta.data.copy()]
+    _descend(valley, opt, np.zeros((steps, 2)), lambda: path.append(valley.theta.data.copy()))
     return np.array(path), opt
 
 
 @chapter("Optimizers: paths on an error surface and learning curves",
-         section="Training algorithms", order=35)
+         section="Training algorithms")
 def run(ctx):
     steps = 100
     ctx.text(
@@ -88,23 +102,17 @@ def run(ctx):
               f"{j['momentum 0.9']:.2e} (momentum 0.9), {j['Nesterov 0.9']:.2e} (Nesterov)")
 
     # -- Adagrad's shrinking learning rate -----------------------------------------------
-    theta = rb.nn.Parameter(np.array([1.0, -1.0]))
-    adagrad = rb.optim.Adagrad([theta], lr=0.5)
-    rmsprop_theta = rb.nn.Parameter(np.array([1.0, -1.0]))
-    rmsprop = rb.optim.RMSprop([rmsprop_theta], lr=0.05)
     rng = ctx.rng
-    eff_ada, eff_rms = [], []
     noisy_steps = 300 if ctx.quick else 1000
-    for _ in range(noisy_steps):  # a noisy quadratic: gradients keep arriving
-        noise = rng.standard_normal(2)
-        for p, opt in ((theta, adagrad), (rmsprop_theta, rmsprop)):
-            opt.zero_grad()
-            loss = 0.5 * (p * p).sum() + (p * rb.tensor(noise)).sum()
-            loss.backward()
-            opt.step()
-        eff_ada.append(adagrad.lr / (np.sqrt(adagrad.sum_sq) + adagrad.eps))
-        sq = _rms_state(rmsprop)
-        eff_rms.append(rmsprop.lr / (np.sqrt(sq) + rmsprop.eps))
+    noise = rng.standard_normal((noisy_steps, 2))  # a noisy quadratic: gradients keep arriving
+    adagrad_valley, rmsprop_valley = (_Valley([1.0, -1.0], A=np.eye(2)) for _ in range(2))
+    adagrad = rb.optim.Adagrad(adagrad_valley.parameters(), lr=0.5)
+    rmsprop = rb.optim.RMSprop(rmsprop_valley.parameters(), lr=0.05)
+    eff_ada, eff_rms = [], []
+    _descend(adagrad_valley, adagrad, noise, lambda: eff_ada.append(
+        adagrad.lr / (np.sqrt(adagrad.sum_sq) + adagrad.eps)))
+    _descend(rmsprop_valley, rmsprop, noise, lambda: eff_rms.append(
+        rmsprop.lr / (np.sqrt(_rms_state(rmsprop)) + rmsprop.eps)))
     eff_ada, eff_rms = np.array(eff_ada), np.array(eff_rms)
     with ctx.figure("Effective per-parameter learning rate η/√(G + ε) of Adagrad on a noisy "
                     "quadratic keeps falling; RMSprop's running average lets it recover.",
@@ -128,8 +136,7 @@ def run(ctx):
               f"(it rises and falls with the gradients)")
 
     # -- learning curves on a real network ---------------------------------------------
-    x, y = spirals(150, 0.05, rng, turns=1.0)
-    x = x.astype(np.float32)
+    x, y = rb.datasets.spirals(300, noise=0.05, turns=1.0, rng=rng)
     epochs = 300 if ctx.quick else 1000
     makers = [
         ("gradient descent", lambda p: rb.optim.SGD(p, lr=0.3)),
@@ -145,8 +152,9 @@ def run(ctx):
     for name, make in makers:
         r = np.random.default_rng(seed)
         net = rb.nn.Sequential(rb.nn.Dense(2, 64, rng=r), rb.nn.Tanh(), rb.nn.Dense(64, 2, rng=r))
-        curves[name] = train(net, x, y, rb.losses.cross_entropy, make(net.parameters()),
-                             epochs, len(x), np.random.default_rng(seed))
+        curves[name] = rb.fit(net, x, y, loss="cross_entropy", optimizer=make(net.parameters()),
+                              epochs=epochs, batch_size=len(x), metrics=(), progress=False,
+                              rng=np.random.default_rng(seed))["loss"]
     with ctx.figure(f"Training loss of a 2-64-2 tanh network on two spirals ({len(x)} points, "
                     "full batch), same initial weights for every optimizer. Plain gradient "
                     "descent stalls on the plateau at the linear solution.",

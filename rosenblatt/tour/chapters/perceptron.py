@@ -5,10 +5,10 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import accuracy, plot_boundary, softmax_p1, train, xor_data
+from ._plots import plot_boundary, softmax_p1
 
 
-@chapter("The perceptron and XOR", section="Perceptrons", order=10)
+@chapter("The perceptron and XOR", section="Perceptrons")
 def run(ctx):
     ctx.text(
         "Rosenblatt's perceptron outputs 1 when w·x + b > 0 and learns with his rule "
@@ -16,9 +16,8 @@ def run(ctx):
         "XOR puts (0, 1), (1, 0) on one side and (0, 0), (1, 1) on the other, and no line "
         "does that. A hidden layer does."
     )
-    x, _ = xor_data()
-    tasks = {"AND": np.array([0, 0, 0, 1]), "OR": np.array([0, 1, 1, 1]),
-             "XOR": np.array([0, 1, 1, 0])}
+    x, _ = rb.datasets.xor()
+    tasks = {name: rb.datasets.logic(name.lower())[1] for name in ("AND", "OR", "XOR")}
     epochs = 100
     rows, perceptrons = [], {}
     for name, y in tasks.items():
@@ -42,10 +41,12 @@ def run(ctx):
     net = rb.nn.Sequential(rb.nn.Dense(2, 4, rng=rng), rb.nn.Tanh(), rb.nn.Dense(4, 2, rng=rng))
     net.astype(np.float64)
     opt = rb.optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
-    losses = train(net, x, y, rb.losses.cross_entropy, opt, epochs=300, batch_size=4, rng=rng)
-    acc = accuracy(net, x, y)
+    rb.fit(net, x, y, loss="cross_entropy", optimizer=opt, epochs=300, batch_size=4,
+           metrics=(), progress=False, rng=rng)
+    final = rb.training.evaluate(net, x, y, loss="cross_entropy")
     ctx.claim("A network with one hidden layer (2-4-2, tanh) learns XOR",
-              acc == 1.0, f"accuracy {acc:.0%} after 300 full-batch steps, loss {losses[-1]:.4f}")
+              final["accuracy"] == 1.0, f"accuracy {final['accuracy']:.0%} after 300 full-batch "
+              f"steps of rb.fit, loss {final['loss']:.4f}")
 
     with ctx.figure("Decision regions: the perceptron on AND, OR and XOR (a straight line "
                     "each time), and a 2-4-2 network on XOR (a curved region).",

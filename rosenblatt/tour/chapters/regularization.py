@@ -5,7 +5,18 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import accuracy, grid_predict, plot_boundary, softmax_p1, spirals, train
+from ._plots import grid_predict, plot_boundary, softmax_p1
+
+
+def _accuracy(net, x, y):
+    return rb.training.evaluate(net, x, y, loss="cross_entropy")["accuracy"]
+
+
+def _train(net, x, y, optimizer, steps, seed, regularizers):
+    """Full-batch training through ``rb.fit`` (one step per epoch) with the given penalties."""
+    rb.fit(net, x, y, loss="cross_entropy", optimizer=optimizer, epochs=steps,
+           batch_size=len(x), regularizers=regularizers, metrics=(), progress=False,
+           rng=np.random.default_rng(seed))
 
 
 def _boundary_length(model, x):
@@ -15,7 +26,7 @@ def _boundary_length(model, x):
     return float(np.mean(c[1:, :] != c[:-1, :]) + np.mean(c[:, 1:] != c[:, :-1]))
 
 
-@chapter("Regularization strength", section="Regularization", order=50)
+@chapter("Regularization strength", section="Regularization")
 def run(ctx):
     rng = ctx.rng
     lams = [0.0, 0.001, 0.01, 0.1]
@@ -26,8 +37,8 @@ def run(ctx):
         f"gives smoother decision regions. Here: two very noisy spirals, {n_train} training points "
         "per class, 2000 test points, a 2-20-2 ReLU network trained by Adam to convergence."
     )
-    x, y = spirals(n_train, 0.3, rng, turns=1.0)
-    xt, yt = spirals(1000, 0.3, rng, turns=1.0)
+    x, y = rb.datasets.spirals(2 * n_train, noise=0.3, turns=1.0, rng=rng)
+    xt, yt = rb.datasets.spirals(2000, noise=0.3, turns=1.0, rng=rng)
     x, xt = x.astype(np.float64), xt.astype(np.float64)
     steps = 1500 if ctx.quick else 4000
     seed = int(rng.integers(2**31))
@@ -38,10 +49,9 @@ def run(ctx):
                                rb.nn.Dense(20, 2, rng=r)).astype(np.float64)
         regs = [rb.regularizers.L2(lam)] if lam else []
         opt = rb.optim.Adam(net.parameters(), lr=0.02)
-        train(net, x, y, rb.losses.cross_entropy, opt, steps, len(x),
-              np.random.default_rng(seed), regularizers=regs)
+        _train(net, x, y, opt, steps, seed, regs)
         w_norm = float(np.sqrt(sum((p.data ** 2).sum() for p in rb.regularizers.weights(net))))
-        tr, te = accuracy(net, x, y), accuracy(net, xt, yt)
+        tr, te = _accuracy(net, x, y), _accuracy(net, xt, yt)
         rows.append([lam, tr, te, tr - te, w_norm, _boundary_length(net, x)])
         models[lam] = net
     ctx.table(["λ", "train accuracy", "test accuracy", "gap", "‖W‖", "boundary roughness"],
@@ -75,8 +85,7 @@ def run(ctx):
         net = rb.nn.Sequential(rb.nn.Dense(2, 20, init="he", rng=r), rb.nn.ReLU(),
                                rb.nn.Dense(20, 2, rng=r)).astype(np.float64)
         opt = rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-        train(net, x, y, rb.losses.cross_entropy, opt, steps, len(x),
-              np.random.default_rng(seed), regularizers=[reg])
+        _train(net, x, y, opt, steps, seed, [reg])
         w = np.concatenate([p.data.ravel() for p in rb.regularizers.weights(net)])
         sparse_rows.append([name, float(np.mean(np.abs(w) < 1e-2)), float(np.abs(w).max())])
     ctx.table(["penalty (λ = 0.01)", "weights with |w| < 0.01", "largest |w|"], sparse_rows)

@@ -11,7 +11,6 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
-from rosenblatt.training.tbptt import tbptt_fit
 
 TEXT = (
     "The perceptron learns a line. A hidden layer learns a curve. "
@@ -37,6 +36,51 @@ class _Tagger(rb.nn.Module):
         return self.head(out), state
 
 
+class _UpToLastSymbol(rb.nn.Module):
+    """The tagger's outputs on a batch of zero-padded sequences, up to its last symbol.
+
+    Steps after every sequence has ended change nothing (the network reads
+    forward and the loss masks them), so they are not computed.
+    """
+
+    def __init__(self, tagger):
+        self.tagger = tagger
+
+    def forward(self, x):
+        T = int(np.flatnonzero(np.abs(x.data).sum(axis=(0, 2)))[-1]) + 1
+        return self.tagger(x[:, :T])[0]
+
+
+def _masked_bce(logits, target):
+    """Sigmoid cross-entropy over the steps that have a next symbol (target rows not all 0)."""
+    target = target[:, :logits.shape[1]]
+    mask = (target.sum(-1, keepdims=True) > 0).astype(np.float32)
+    per = rb.losses.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (per * mask).sum() / mask.sum()
+
+
+class _LastStep(rb.nn.Module):
+    """A recurrent layer read out at the last step only."""
+
+    def __init__(self, rnn, head):
+        self.rnn, self.head = rnn, head
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+class _TeacherForcedReversal(rb.nn.Module):
+    """An encoder-decoder fed the reversed input as its (shifted) target: reversal to learn."""
+
+    def __init__(self, seq2seq):
+        self.seq2seq = seq2seq
+
+    def forward(self, src):
+        ids = np.asarray(src.data).astype(np.int64)
+        return self.seq2seq(ids, ids[:, ::-1])
+
+
 def _input_gradient_norms(layer, T, rng):
     """||dE/dx_t|| for an error on the last output only, averaged over a batch."""
     x = rb.tensor(rng.standard_normal((32, T, layer.input_size)).astype(np.float32),
@@ -58,22 +102,10 @@ def _reber(rng, epochs):
     for name, layer, hidden in (("LSTM, 12 units", rb.nn.LSTM(7, 12, rng=2), 12),
                                 ("Elman RNN, 24 units", rb.nn.RNN(7, 24, rng=2), 24)):
         model = _Tagger(layer, hidden, 7, np.random.default_rng(2))
-        opt = rb.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
-        order = np.random.default_rng(2)
-        for _ in range(epochs):
-            perm = order.permutation(len(X))
-            for i in range(0, len(X), 20):
-                idx = perm[i:i + 20]
-                mask = (Y[idx].sum(-1, keepdims=True) > 0).astype(np.float32)
-                T = int(mask.sum(1).max())
-                logits, _ = model(rb.tensor(X[idx, :T]))
-                per = rb.losses.binary_cross_entropy_with_logits(logits, Y[idx, :T],
-                                                                 reduction="none")
-                loss = (per * mask[:, :T]).sum() / mask[:, :T].sum()
-                opt.zero_grad()
-                loss.backward()
-                rb.optim.clip_grad_norm(opt, 1.0)
-                opt.step()
+        rb.fit(_UpToLastSymbol(model), X, Y, loss=_masked_bce,
+               optimizer=rb.optim.SGD(model.parameters(), lr=0.3, momentum=0.9), epochs=epochs,
+               batch_size=20, clip_norm=1.0, metrics=(), progress=False,
+               rng=np.random.default_rng(2))
         with rb.no_grad():
             predicted = model(rb.tensor(Xt))[0].data > 0
         ok = (predicted == (Yt > 0)).all(-1) | (Yt.sum(-1) == 0)
@@ -82,44 +114,46 @@ def _reber(rng, epochs):
     return results, len(Xt)
 
 
-def _adding_run(gain, clip, X, y, steps_per_epoch, epochs):
-    """A ReLU RNN on the adding problem with W_h scaled by ``gain``; the loss per update."""
+def _adding_run(gain, clip, X, y, epochs):
+    """A ReLU RNN on the adding problem with W_h scaled by ``gain``, trained by ``rb.fit``.
+
+    Returns the loss and the gradient norm of every update, and the DivergenceError
+    that stopped training (None if it finished).
+    """
     rng = np.random.default_rng(0)
     rnn = rb.nn.RNN(2, 32, nonlinearity="relu", rng=rng)
     rnn.W_h[0].data *= gain
-    head = rb.nn.Dense(32, 1, rng=rng)
-    opt = rb.optim.SGD(rnn.parameters() + head.parameters(), lr=0.01, momentum=0.9)
-    order = np.random.default_rng(1)
+    model = _LastStep(rnn, rb.nn.Dense(32, 1, rng=rng))
     losses, norms = [], []
-    with np.errstate(all="ignore"):  # the unclipped run overflows on purpose
-        for _ in range(epochs):
-            perm = order.permutation(len(X))
-            for i in range(steps_per_epoch):
-                idx = perm[i * 32:(i + 1) * 32]
-                out, _ = rnn(rb.tensor(X[idx]))
-                loss = rb.losses.mse(head(out[:, -1]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                grad = opt.vec.grad.astype(np.float64)
-                norms.append(float(np.sqrt(np.dot(grad, grad))))
-                if clip is not None:
-                    rb.optim.clip_grad_norm(opt, clip)
-                opt.step()
-                losses.append(float(loss.item()))
-    return np.array(losses), np.array(norms)
+
+    def mse(pred, target):
+        value = rb.losses.mse(pred, target)
+        losses.append(float(value.item()))
+        return value
+
+    def gradient_norm(trainer):  # before clipping
+        grad = trainer.optimizer.vec.grad.astype(np.float64)
+        norms.append(float(np.sqrt(np.dot(grad, grad))))
+
+    diverged = None
+    try:
+        rb.fit(model, X, y, loss=mse, optimizer=rb.optim.SGD(model.parameters(), lr=0.01,
+                                                             momentum=0.9),
+               epochs=epochs, batch_size=32, clip_norm=clip, metrics=(), progress=False,
+               callbacks=[rb.callbacks.LambdaCallback(on_backward=gradient_norm)],
+               rng=np.random.default_rng(1))
+    except rb.training.DivergenceError as e:  # the unclipped run overflows on purpose
+        diverged = e
+    return np.array(losses), np.array(norms), diverged
 
 
 def _reverser(attention, steps, length, vocab=8, hidden=32):
     model = rb.models.Seq2Seq(vocab, vocab, hidden, attention=attention,
                               rng=np.random.default_rng(1))
-    opt = rb.optim.Adam(model.parameters(), lr=0.01)
-    data = np.random.default_rng(2)
-    for _ in range(steps):
-        src = data.integers(0, vocab, (32, length))
-        loss = rb.losses.cross_entropy(model(src, src[:, ::-1]), src[:, ::-1])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    src = np.random.default_rng(2).integers(0, vocab, (steps * 32, length))
+    rb.fit(_TeacherForcedReversal(model), src, src[:, ::-1], loss="cross_entropy",
+           optimizer=rb.optim.Adam(model.parameters(), lr=0.01), epochs=1, batch_size=32,
+           shuffle=False, metrics=(), progress=False)
     test = np.random.default_rng(3).integers(0, vocab, (300, length))
     accuracy = (model.generate(test, length) == test[:, ::-1]).mean()
     return model, accuracy, test
@@ -141,8 +175,8 @@ def _sample(model, data, prefix, n, temperature, rng):
     return text
 
 
-@chapter("Recurrent networks: memory, attention, text", section="Recurrent Neural Networks",
-         order=70)
+@chapter("Recurrent networks: memory, attention, text",
+         section="Recurrent Neural Networks (RNNs)")
 def run(ctx):
     quick = ctx.quick
     # -- 1. vanishing gradients ----------------------------------------------------
@@ -175,8 +209,8 @@ def run(ctx):
     # -- exploding gradients and clipping --------------------------------------------
     X, y = rb.datasets.adding_problem(512, 30, rng=0)
     epochs = 4 if quick else 8
-    unclipped, norms = _adding_run(2.0, None, X, y, 16, epochs)
-    clipped, _ = _adding_run(2.0, 1.0, X, y, 16, epochs)
+    unclipped, norms, diverged = _adding_run(2.0, None, X, y, epochs)
+    clipped, _, clipped_diverged = _adding_run(2.0, 1.0, X, y, epochs)
     ctx.text(
         "The opposite failure: a ReLU RNN whose recurrent weights are scaled up (W_h = 2 x "
         "orthogonal) multiplies the error by more than 1 at every step back, so gradients "
@@ -204,13 +238,15 @@ def run(ctx):
         ax.set_xlabel("update")
         ax.set_ylabel("MSE")
         ax.legend(fontsize=8)
-    finite = np.isfinite(clipped).all()
+    finite = np.isfinite(clipped).all() and clipped_diverged is None
     ctx.claim("Exploding gradients are obvious (the loss becomes inf/NaN) and clipping "
               "them is effective",
-              (not np.isfinite(unclipped).all()) and finite
+              diverged is not None and (not np.isfinite(unclipped).all()) and finite
               and clipped[-16:].mean() < 1e-3 * clipped[0],
-              f"largest gradient norm {np.nanmax(norms):.3g}; first loss {clipped[0]:.3g}; "
-              f"final loss unclipped {unclipped[-1]:.3g}, clipped {clipped[-16:].mean():.3g}")
+              f"largest gradient norm {np.nanmax(norms):.3g}; unclipped, the loss became "
+              f"{unclipped[-1]:.3g} and rb.fit stopped (DivergenceError) at update "
+              f"{len(unclipped)}; clipped: first loss {clipped[0]:.3g}, final "
+              f"{clipped[-16:].mean():.3g}")
 
     epochs = 20
     results, n_held = _reber(ctx.rng, epochs)
@@ -277,10 +313,8 @@ def run(ctx):
     epochs = 40 if quick else 150
     model = _Tagger(rb.nn.LSTM(V, 64, rng=ctx.rng), 64, V, ctx.rng)
     opt = rb.optim.Adam(model.parameters(), lr=0.01)
-    history = tbptt_fit(
-        model, rb.nn.one_hot(X, V), Y, k=k, optimizer=opt, epochs=epochs, clip_norm=5.0,
-        loss=lambda logits, y: rb.losses.cross_entropy(logits, y),
-    )
+    history = rb.fit(model, rb.nn.one_hot(X, V), Y, loss="cross_entropy", optimizer=opt,
+                     epochs=epochs, clip_norm=5.0, tbptt=k)
     counts = np.bincount(data.ids, minlength=V) / len(data.ids)
     unigram = float(-(counts * np.log(counts)).sum())
     final = float(np.mean(history.chunk_loss[-5:]))

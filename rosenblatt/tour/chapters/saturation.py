@@ -7,30 +7,32 @@ from rosenblatt.tour import chapter
 
 
 def _train_neuron(loss_name, w0, b0, epochs, lr):
-    """One sigmoid neuron, input 1, target 0, trained by gradient descent; (outputs, costs)."""
-    w = rb.nn.Parameter(np.array([w0]))
-    b = rb.nn.Parameter(np.array([b0]))
-    x, y = np.array([[1.0]]), np.array([[0.0]])
-    outs, costs, first_grad = [], [], None
-    for _ in range(epochs):
-        a = (rb.tensor(x) @ w.reshape(1, 1) + b).sigmoid()
-        if loss_name == "mse":
-            cost = rb.losses.mse(a, y, half=True)
-        else:
-            cost = rb.losses.binary_cross_entropy(a, y)
-        w.grad = b.grad = None
-        cost.backward()
-        if first_grad is None:
-            first_grad = float(w.grad[0])
+    """One sigmoid neuron, input 1, target 0, trained by ``rb.fit`` (plain gradient descent).
+
+    Returns the output before each step, the cost, and the first ∂C/∂w.
+    """
+    neuron = rb.nn.Sequential(rb.nn.Dense(1, 1), rb.nn.Sigmoid()).astype(np.float64)
+    dense = neuron[0]
+    dense.W.data[...] = w0
+    dense.b.data[...] = b0
+    outs, grads = [], []
+
+    def cost(a, y):
         outs.append(float(a.data[0, 0]))
-        costs.append(float(cost.data))
-        w.data -= lr * w.grad
-        b.data -= lr * b.grad
-    return np.array(outs), np.array(costs), first_grad
+        if loss_name == "mse":
+            return rb.losses.mse(a, y, half=True)
+        return rb.losses.binary_cross_entropy(a, y)
+
+    first_grad = rb.callbacks.LambdaCallback(
+        on_backward=lambda trainer: grads.append(float(dense.W.grad.ravel()[0])))
+    history = rb.fit(neuron, np.array([[1.0]]), np.array([[0.0]]), loss=cost,
+                     optimizer=rb.optim.SGD(neuron.parameters(), lr=lr), epochs=epochs,
+                     batch_size=1, metrics=(), callbacks=[first_grad], progress=False)
+    return np.array(outs), np.array(history["loss"]), grads[0]
 
 
 @chapter("Saturation: MSE vs cross-entropy with a sigmoid",
-         section="Cost (loss/objective/error) functions", order=25)
+         section="Cost (loss/objective/error) functions")
 def run(ctx):
     ctx.text(
         "With the quadratic cost (y − a)²/2 and a sigmoid output a = σ(z), the gradient "
