@@ -9,7 +9,9 @@ from rosenblatt.tour import chapter, discover
 from rosenblatt.tour.registry import _REGISTRY, position
 from rosenblatt.tour.sections import NOTES_SECTIONS, canonical, normalize, rank, where_to_add
 
-NOTES = os.environ.get("ROSENBLATT_NOTES", "/work/shared/notes/neural-nets.txt")
+# The notes lie in shared/ beside the repository (as on the developers' machines and in CI).
+_BESIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "notes", "neural-nets.txt")
+NOTES = os.environ.get("ROSENBLATT_NOTES", os.path.normpath(_BESIDE))
 
 
 def test_every_chapter_names_a_section_of_the_notes():
