@@ -10,7 +10,8 @@ from rosenblatt.tour.registry import _REGISTRY, position
 from rosenblatt.tour.sections import NOTES_SECTIONS, canonical, normalize, rank, where_to_add
 
 # The notes lie in shared/ beside the repository (as on the developers' machines and in CI).
-_BESIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "notes", "neural-nets.txt")
+_BESIDE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "notes",
+                       "neural-nets.txt")
 NOTES = os.environ.get("ROSENBLATT_NOTES", os.path.normpath(_BESIDE))
 
 
