@@ -27,6 +27,7 @@ from .gru import GRU, gru
 from .lstm import LSTM, lstm
 from .maxout import Maxout
 from .module import Module, Sequential
+from .ntm import NTM, ntm
 from .parameter import Parameter, ParameterVector
 from .pooling import (
     AvgPool2d,
@@ -48,5 +49,6 @@ __all__ = [
     "Attention", "Bidirectional", "Embedding", "GRU", "LSTM", "RNN", "RecurrentBase",
     "SequenceOutputs",
     "embedding", "gru", "lstm", "one_hot", "rnn",
+    "NTM", "ntm",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
 ]
