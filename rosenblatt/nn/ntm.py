@@ -32,6 +32,7 @@ from ..autodiff.tensor import Tensor, make, needs_grad
 from ..randomness import resolve_rng
 from . import init as initializers
 from .activations import softmax
+from .losses import binary_cross_entropy_with_logits
 from .module import Module
 from .ntm_addressing import (
     check_shifts,
@@ -417,3 +418,35 @@ class NTM(Module):
                 f"controller_size={self.controller_size}, memory_size={self.memory_size}, "
                 f"read_heads={self.read_heads}, write_heads={self.write_heads}, "
                 f"shifts={self.shifts}")
+
+
+def masked_bce_with_logits(logits, target):
+    """Sigmoid cross-entropy averaged over the scored entries: those whose target is >= 0.
+
+    The NTM tasks score only some steps of each sequence;
+    ``rb.datasets.masked_targets(Y, mask)`` writes -1 on the others, so that
+    this loss (and ``rb.datasets.bit_error_metric``) can be handed to ``rb.fit``
+    with one target array.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (batch, time, bits)
+    target : ndarray, same shape; bits in {0, 1}, -1 where not scored
+
+    Returns
+    -------
+    Tensor, a scalar
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> loss = rb.nn.masked_bce_with_logits(rb.tensor(np.zeros((1, 2, 1), np.float32)),
+    ...                                     np.array([[[1.0], [-1.0]]], np.float32))
+    >>> round(loss.item(), 4)   # ln 2, from the one scored entry
+    0.6931
+    """
+    td = np.asarray(getattr(target, "data", target))
+    scored = (td >= 0).astype(logits.dtype)
+    per = binary_cross_entropy_with_logits(logits, np.clip(td, 0, 1).astype(logits.dtype),
+                                           reduction="none")
+    return (per * scored).sum() * (1.0 / max(float(scored.sum()), 1.0))
