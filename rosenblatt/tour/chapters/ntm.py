@@ -84,7 +84,7 @@ def _bits_image(ax, array, title):
 def run(ctx):
     quick = ctx.quick
     if quick:
-        train_len, memory, ctrl, rounds, per_round = 5, (16, 8), 32, 12, 1000
+        train_len, memory, ctrl, rounds, per_round = 5, (16, 8), 32, 20, 1000
     else:
         train_len, memory, ctrl, rounds, per_round = 10, (32, 12), 64, 40, 2000
     long_len = 2 * train_len
@@ -146,7 +146,7 @@ def run(ctx):
                     "time (columns): while the input comes in, the write head moves one "
                     "location per step; after the delimiter the read head walks the same "
                     "locations.", size=(7.0, 4.2)) as fig:
-        axes = fig.subplots(2, 1)
+        axes = fig.subplots(2, 1, sharex=True)
         for ax, key, title in ((axes[0], "write_weightings", "write weighting"),
                                (axes[1], "read_weightings", "read weighting")):
             ax.imshow(trace[key][0, :, 0].T, cmap="magma", aspect="auto",
