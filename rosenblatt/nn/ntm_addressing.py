@@ -61,8 +61,9 @@ def _softmax_backward(grad, w):
 def content_weighting_forward(key, beta, memory, eps=COSINE_EPS):
     """w^c for keys ``(B, H, M)``, strengths ``(B, H)`` and memory ``(B, N, M)``: ``(B, H, N)``."""
     dot = np.matmul(key, memory.transpose(0, 2, 1))  # (B, H, N)
-    nk = np.sqrt((key * key).sum(axis=-1, keepdims=True) + eps)  # (B, H, 1)
-    nm = np.sqrt((memory * memory).sum(axis=-1) + eps)[:, None, :]  # (B, 1, N)
+    # einsum, not (x * x).sum(-1): NumPy's reduction over a short last axis is ~10x slower
+    nk = np.sqrt(np.einsum("bhm,bhm->bh", key, key) + eps)[..., None]  # (B, H, 1)
+    nm = np.sqrt(np.einsum("bnm,bnm->bn", memory, memory) + eps)[:, None, :]  # (B, 1, N)
     K = dot / (nk * nm)
     w = _softmax(beta[..., None] * K)
     return w, (key, beta, memory, nk, nm, K, w)
@@ -78,7 +79,7 @@ def content_weighting_backward(grad, cache):
     dKK = dK * K
     dkey = np.matmul(ddot, memory)
     dkey -= dKK.sum(axis=-1, keepdims=True) / (nk * nk) * key
-    dmem = np.matmul(ddot.transpose(0, 2, 1), key)
+    dmem = np.einsum("bhn,bhm->bnm", ddot, key)  # outer products: faster than matmul's K=1
     dmem -= (dKK.sum(axis=1) / (nm[:, 0, :] * nm[:, 0, :]))[..., None] * memory
     return dkey, dbeta, dmem
 
@@ -161,7 +162,7 @@ def read_forward(w, memory):
 def read_backward(grad, cache):
     """(dw, dmemory)."""
     w, memory = cache
-    return np.matmul(grad, memory.transpose(0, 2, 1)), np.matmul(w.transpose(0, 2, 1), grad)
+    return np.matmul(grad, memory.transpose(0, 2, 1)), np.einsum("brn,brm->bnm", w, grad)
 
 
 def write_forward(memory, w, erase, add):
@@ -169,7 +170,7 @@ def write_forward(memory, w, erase, add):
     factors = 1 - w[..., :, None] * erase[..., None, :]  # (B, W, N, M)
     keep = factors[:, 0] if w.shape[1] == 1 else factors.prod(axis=1)
     out = memory * keep
-    out += np.matmul(w.transpose(0, 2, 1), add)
+    out += np.einsum("bwn,bwm->bnm", w, add)
     return out, (memory, w, erase, add, factors, keep)
 
 
@@ -181,14 +182,17 @@ def write_backward(grad, cache):
     dadd = np.matmul(w, grad)
     dw = np.matmul(add, grad.transpose(0, 2, 1))
     gm = grad * memory  # dE/d(keep)
-    G = np.empty_like(factors)
-    for h in range(heads):  # dE/d(factor_h) = gm * the other heads' factors
-        G[:, h] = gm
-        for other in range(heads):
-            if other != h:
-                G[:, h] *= factors[:, other]
-    dw -= np.matmul(G, erase[..., :, None])[..., 0]
-    derase = -np.matmul(w[..., None, :], G)[..., 0, :]
+    if heads == 1:
+        G = gm[:, None]
+    else:
+        G = np.empty_like(factors)
+        for h in range(heads):  # dE/d(factor_h) = gm * the other heads' factors
+            G[:, h] = gm
+            for other in range(heads):
+                if other != h:
+                    G[:, h] *= factors[:, other]
+    dw -= np.einsum("bwnm,bwm->bwn", G, erase)
+    derase = -np.einsum("bwn,bwnm->bwm", w, G)
     return dmem, dw, derase, dadd
 
 
