@@ -3,7 +3,7 @@
 The paper's copy-task model: an LSTM controller of 100 units, memory 128 x 20, one read and
 one write head, shifts -1..1, 8-bit vectors (9 input channels with the delimiter), batch 16,
 sequences of 20 vectors + delimiter + 20 recalls (41 steps). One call is a number of training
-steps (forward over the whole sequence, masked-free sigmoid cross-entropy at every step,
+steps (forward over the whole sequence, sigmoid cross-entropy at every step (unmasked),
 BPTT, RMSprop-momentum update): rosenblatt's ``rb.nn.NTM`` (the whole sequence one fused op)
 against the same model in PyTorch CPU autograd, written below from the same equations
 (vectorised over the batch and heads, as a PyTorch user would write it). A second set times

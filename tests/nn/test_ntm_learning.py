@@ -7,11 +7,20 @@ import rosenblatt as rb
 from rosenblatt.tour.chapters.ntm import (
     copy_recipe,
     evaluate_copy,
+    lstm_baseline,
     train_copy,
     write_moves,
 )
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """Small matrices: one BLAS thread is fastest, and on a shared machine much faster."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +47,20 @@ def test_write_weighting_moves_one_location_per_step(copier):
     assert write_moves(trace, 5) >= 0.9
     # and the weighting is sharp: most of its mass on one location
     assert np.median(trace["write_weightings"][:, :5, 0].max(axis=-1)) > 0.8
+
+
+def test_copies_longer_sequences_than_trained_far_better_than_an_lstm():
+    """The paper's generalisation claim: trained on lengths 1-10, tested on length 20.
+
+    Same data, optimizer and number of updates (12 rounds of 1,500 sequences); the NTM
+    is small (controller 32, memory 24 x 8). Measured: NTM 0.25 bits of error per sequence
+    at length 10 and 3.6 at length 20 (of 160 bits); LSTM(64) 24 and 70.
+    """
+    ntm = rb.nn.NTM(9, 8, controller_size=32, memory_size=(24, 8), rng=np.random.default_rng(0))
+    lstm = lstm_baseline(64, np.random.default_rng(0))
+    errors = {}
+    for name, model in (("ntm", ntm), ("lstm", lstm)):
+        train_copy(model, copy_recipe(model), lengths=(1, 10), rounds=12, per_round=1500)
+        errors[name] = evaluate_copy(model, 20)
+    assert errors["ntm"] < 16  # under 10% of the 160 bits
+    assert errors["ntm"] < errors["lstm"] / 4

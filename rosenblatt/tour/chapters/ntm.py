@@ -86,7 +86,7 @@ def run(ctx):
     if quick:
         train_len, memory, ctrl, rounds, per_round = 5, (16, 8), 32, 20, 1000
     else:
-        train_len, memory, ctrl, rounds, per_round = 10, (32, 12), 64, 40, 2000
+        train_len, memory, ctrl, rounds, per_round = 10, (128, 20), 100, 30, 2000
     long_len = 2 * train_len
     ctx.text(
         "A Neural Turing Machine couples a controller (here an LSTM) to a memory matrix "
@@ -101,7 +101,7 @@ def run(ctx):
     )
     ntm = rb.nn.NTM(BITS + 1, BITS, controller_size=ctrl, memory_size=memory,
                     rng=np.random.default_rng(0))
-    lstm = lstm_baseline(4 * ctrl if not quick else 64, np.random.default_rng(0))
+    lstm = lstm_baseline(64 if quick else 256, np.random.default_rng(0))
     curves = {}
     for name, model in (("NTM", ntm), ("LSTM", lstm)):
         opt = copy_recipe(model)
@@ -118,7 +118,7 @@ def run(ctx):
         ax.set_ylabel("bits of error per sequence")
         ax.legend(fontsize=8)
 
-    lengths = [train_len, long_len] + ([] if quick else [3 * train_len])
+    lengths = [train_len, long_len] + ([] if quick else [3 * train_len, 5 * train_len])
     table = [[L] + [evaluate_copy(m, L) for m in (ntm, lstm)] for L in lengths]
     ctx.table(["length", "NTM bits of error / sequence", "LSTM bits of error / sequence"],
               table, caption=f"Trained on lengths 1-{train_len}; 200 fresh test sequences "
