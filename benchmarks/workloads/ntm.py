@@ -8,7 +8,7 @@ BPTT, RMSprop-momentum update): rosenblatt's ``rb.nn.NTM`` (the whole sequence o
 against the same model in PyTorch CPU autograd, written below from the same equations
 (vectorised over the batch and heads, as a PyTorch user would write it). A second set times
 one step at several sequence lengths to show the cost growing linearly in length.
-Unit: sequences per second.
+Unit: sequences (samples) per second.
 
 Target (issue 16): >= 1.5x PyTorch autograd.
 """
@@ -137,7 +137,7 @@ def workloads(quick):
         out.append({
             "name": f"NTM copy{'' if main else ' (length scan)'}: LSTM {CTRL}, memory {N}x{M}, "
                     f"1+1 heads, batch {BATCH}, seq {length}+{length}, {steps} RMSprop steps",
-            "unit": "sequences/s",
+            "unit": "samples/s",
             "work": steps * BATCH,
             "rosenblatt": rosenblatt_fn(x, y),
             "references": {"pytorch": pytorch_fn(x, y), "sklearn": None},

@@ -206,3 +206,17 @@ def test_bad_input_shape():
         net(rb.tensor(np.zeros((2, 4, 5), np.float32)))
     with pytest.raises(ValueError, match="NTM: input must be"):
         net(rb.tensor(np.zeros((2, 3), np.float32)))
+
+
+def test_masked_bce_with_logits_scores_only_marked_entries(rng):
+    logits = rb.tensor(rng.standard_normal((3, 4, 2)), requires_grad=True, dtype=np.float64)
+    Y = (rng.random((3, 4, 2)) > 0.5).astype(np.float64)
+    mask = rng.random((3, 4)) > 0.4
+    loss = rb.nn.masked_bce_with_logits(logits, rb.datasets.masked_targets(Y, mask))
+    loss.backward()
+    x = logits.data
+    per = np.maximum(x, 0) - x * Y + np.log1p(np.exp(-np.abs(x)))
+    m = np.broadcast_to(mask[..., None], per.shape)
+    assert loss.item() == pytest.approx(per[m].mean(), rel=1e-12)
+    sig = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(logits.grad, np.where(m, sig - Y, 0) / m.sum(), rtol=1e-10)
