@@ -245,9 +245,9 @@ def content_weighting(key, beta, memory):
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
-    >>> mem = rb.tensor(np.eye(3, dtype=np.float32)[None])                 # 3 orthogonal locations
-    >>> w = rb.nn.ntm_addressing.content_weighting(
-    ...     rb.tensor([[[0.0, 1.0, 0.0]]]), rb.tensor([[50.0]]), mem)
+    >>> from rosenblatt.nn.ntm_addressing import content_weighting
+    >>> mem = rb.tensor(np.eye(3, dtype=np.float32)[None])  # 3 orthogonal locations
+    >>> w = content_weighting(rb.tensor([[[0.0, 1.0, 0.0]]]), rb.tensor([[50.0]]), mem)
     >>> np.round(w.data, 3)
     array([[[0., 1., 0.]]], dtype=float32)
     """
@@ -279,8 +279,8 @@ def interpolate(w_content, g, w_prev):
     Examples
     --------
     >>> import rosenblatt as rb
-    >>> rb.nn.ntm_addressing.interpolate(rb.tensor([[[1.0, 0.0]]]), rb.tensor([[0.25]]),
-    ...                                  rb.tensor([[[0.0, 1.0]]])).data
+    >>> from rosenblatt.nn.ntm_addressing import interpolate
+    >>> interpolate(rb.tensor([[[1.0, 0.0]]]), rb.tensor([[0.25]]), rb.tensor([[[0.0, 1.0]]])).data
     array([[[0.25, 0.75]]], dtype=float32)
     """
     wc, gd, wp = _arrays("interpolate", ("w_content", "g", "w_prev"), (w_content, g, w_prev))
@@ -342,8 +342,8 @@ def shift(w_gated, s, shifts=(-1, 0, 1)):
     Examples
     --------
     >>> import rosenblatt as rb
-    >>> rb.nn.ntm_addressing.shift(rb.tensor([[[1.0, 0.0, 0.0, 0.0]]]),
-    ...                            rb.tensor([[[0.0, 0.0, 1.0]]])).data   # all mass on +1
+    >>> from rosenblatt.nn.ntm_addressing import shift
+    >>> shift(rb.tensor([[[1.0, 0.0, 0.0, 0.0]]]), rb.tensor([[[0.0, 0.0, 1.0]]])).data  # +1
     array([[[0., 1., 0., 0.]]], dtype=float32)
     """
     wg, sd = _arrays("shift", ("w_gated", "s"), (w_gated, s))
@@ -376,7 +376,8 @@ def sharpen(w_shifted, gamma):
     Examples
     --------
     >>> import rosenblatt as rb
-    >>> w = rb.nn.ntm_addressing.sharpen(rb.tensor([[[0.25, 0.75]]]), rb.tensor([[2.0]]))
+    >>> from rosenblatt.nn.ntm_addressing import sharpen
+    >>> w = sharpen(rb.tensor([[[0.25, 0.75]]]), rb.tensor([[2.0]]))
     >>> w.data.round(4)
     array([[[0.1, 0.9]]], dtype=float32)
     """
@@ -408,8 +409,8 @@ def read(w, memory):
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
-    >>> rb.nn.ntm_addressing.read(rb.tensor([[[0.5, 0.5]]]),
-    ...                           rb.tensor([[[2.0, 0.0], [0.0, 4.0]]])).data
+    >>> from rosenblatt.nn.ntm_addressing import read
+    >>> read(rb.tensor([[[0.5, 0.5]]]), rb.tensor([[[2.0, 0.0], [0.0, 4.0]]])).data
     array([[[1., 2.]]], dtype=float32)
     """
     wd, m = _arrays("read", ("w", "memory"), (w, memory))
@@ -443,9 +444,10 @@ def write(memory, w, erase, add):
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
+    >>> from rosenblatt.nn.ntm_addressing import write
     >>> mem = rb.tensor([[[1.0, 1.0], [2.0, 2.0]]])
-    >>> rb.nn.ntm_addressing.write(mem, rb.tensor([[[1.0, 0.0]]]), rb.tensor([[[1.0, 1.0]]]),
-    ...                            rb.tensor([[[5.0, 6.0]]])).data
+    >>> write(mem, rb.tensor([[[1.0, 0.0]]]), rb.tensor([[[1.0, 1.0]]]),
+    ...       rb.tensor([[[5.0, 6.0]]])).data
     array([[[5., 6.],
             [2., 2.]]], dtype=float32)
     """
