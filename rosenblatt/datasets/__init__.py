@@ -13,11 +13,17 @@ from .sequences import (
     REBER_SYMBOLS,
     CharText,
     adding_problem,
+    associative_recall,
+    bit_error_metric,
+    bit_errors_per_sequence,
+    copy_bits,
     copy_task,
     embedded_reber,
     encode_reber,
+    masked_targets,
     read_text,
     reber_strings,
+    repeat_copy,
 )
 
 __all__ = [
@@ -27,4 +33,6 @@ __all__ = [
     "train_test_split", "two_spirals", "xor",
     "REBER_SYMBOLS", "CharText", "adding_problem", "copy_task", "embedded_reber", "encode_reber",
     "read_text", "reber_strings",
+    "associative_recall", "bit_error_metric", "bit_errors_per_sequence", "copy_bits",
+    "masked_targets", "repeat_copy",
 ]

@@ -297,3 +297,263 @@ _register("embedded_reber", embedded_reber,
 _register("adding_problem", adding_problem,
           "adding problem: sum the two marked values of a long sequence")
 _register("copy_task", copy_task, "copy task: reproduce symbols after a delimiter")
+
+
+# -- the Neural Turing Machine tasks (Graves, Wayne & Danihelka 2014) -----------------------
+#
+# Each returns inputs, targets and a boolean mask (n, T) of the time steps that are scored;
+# a batch holds sequences of different lengths padded with zeros to one T, so the mask is
+# what tells the loss and the metric where the answer is.
+
+
+def _length_range(owner, name, value, minimum=1):
+    """An int, or an inclusive (low, high) pair, as (low, high)."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        low = _positive(f"{owner}: {name}[0]", value[0], minimum)
+        high = _positive(f"{owner}: {name}[1]", value[1], minimum)
+        if high < low:
+            raise ValueError(f"{owner}: {name} must be (low, high) with low <= high; got {value!r}")
+        return low, high
+    value = _positive(f"{owner}: {name}", value, minimum)
+    return value, value
+
+
+def copy_bits(n_samples=1000, length=(1, 20), bits=8, rng=None):
+    """The NTM copy task: read a sequence of random bit vectors, then write it out again.
+
+    Input channel ``bits`` is the delimiter, on for one step after the sequence;
+    the targets are the sequence again, scored on the ``length`` steps after the
+    delimiter.
+
+    Parameters
+    ----------
+    n_samples : int, default 1000
+    length : int or (int, int), default (1, 20)
+        The sequence length, or an inclusive range drawn uniformly per sequence.
+    bits : int, default 8
+    rng : numpy.random.Generator or int, optional
+
+    Returns
+    -------
+    X : float32 (n, T, bits + 1), T = 2 max_length + 1
+    Y : float32 (n, T, bits)
+    mask : bool (n, T)
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> X, Y, mask = rb.datasets.copy_bits(2, length=3, bits=4, rng=0)
+    >>> X.shape, Y.shape, mask[0].astype(int).tolist()
+    ((2, 7, 5), (2, 7, 4), [0, 0, 0, 0, 1, 1, 1])
+    >>> bool((Y[:, 4:] == X[:, :3, :4]).all())
+    True
+    """
+    n = _positive("copy_bits: n_samples", n_samples)
+    low, high = _length_range("copy_bits", "length", length)
+    bits = _positive("copy_bits: bits", bits)
+    rng = resolve_rng(rng)
+    T = 2 * high + 1
+    lengths = rng.integers(low, high + 1, n)
+    seq = rng.integers(0, 2, (n, high, bits)).astype(np.float32)
+    t = np.arange(high)
+    seq *= (t[None, :] < lengths[:, None])[..., None]
+    X = np.zeros((n, T, bits + 1), np.float32)
+    Y = np.zeros((n, T, bits), np.float32)
+    X[:, :high, :bits] = seq
+    rows = np.arange(n)
+    X[rows, lengths, bits] = 1
+    steps = np.arange(T)[None, :]
+    mask = (steps > lengths[:, None]) & (steps <= 2 * lengths[:, None])
+    # Y[i, L + 1 + j] = seq[i, j] for j < L
+    src = np.clip(steps - lengths[:, None] - 1, 0, high - 1)
+    Y[:] = seq[rows[:, None], src] * mask[..., None]
+    return X, Y, mask
+
+
+def repeat_copy(n_samples=1000, length=(1, 10), repeats=(1, 10), bits=8, max_repeats=None,
+                rng=None):
+    """The NTM repeat-copy task: output a sequence a given number of times, then an end marker.
+
+    After the sequence, input channel ``bits`` flags one step and channel ``bits + 1`` carries
+    the number of repeats on that step, scaled by ``max_repeats``; the targets are the sequence
+    ``repeats`` times over, then a step with only channel ``bits`` (the end marker) on.
+
+    Parameters
+    ----------
+    n_samples : int, default 1000
+    length, repeats : int or (int, int)
+        Fixed, or inclusive ranges drawn uniformly per sequence.
+    bits : int, default 8
+    max_repeats : int, optional
+        The scale of the repeat count (default: the largest of ``repeats``), so that longer
+        tests can ask for more repeats than training saw with the same encoding.
+    rng : numpy.random.Generator or int, optional
+
+    Returns
+    -------
+    X : float32 (n, T, bits + 2), T = L_max + 1 + L_max R_max + 1
+    Y : float32 (n, T, bits + 1)
+    mask : bool (n, T), True on the L R + 1 output steps of each sequence
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> X, Y, mask = rb.datasets.repeat_copy(1, length=2, repeats=3, bits=3, rng=0)
+    >>> X.shape, Y.shape, int(mask.sum())
+    ((1, 10, 5), (1, 10, 4), 7)
+    >>> Y[0, 9].tolist(), float(X[0, 2, 4])
+    ([0.0, 0.0, 0.0, 1.0], 1.0)
+    """
+    owner = "repeat_copy"
+    n = _positive(f"{owner}: n_samples", n_samples)
+    lo_l, hi_l = _length_range(owner, "length", length)
+    lo_r, hi_r = _length_range(owner, "repeats", repeats)
+    bits = _positive(f"{owner}: bits", bits)
+    scale = hi_r if max_repeats is None else _positive(f"{owner}: max_repeats", max_repeats)
+    rng = resolve_rng(rng)
+    T = hi_l + 1 + hi_l * hi_r + 1
+    L = rng.integers(lo_l, hi_l + 1, n)
+    Rp = rng.integers(lo_r, hi_r + 1, n)
+    seq = rng.integers(0, 2, (n, hi_l, bits)).astype(np.float32)
+    seq *= (np.arange(hi_l)[None, :] < L[:, None])[..., None]
+    X = np.zeros((n, T, bits + 2), np.float32)
+    Y = np.zeros((n, T, bits + 1), np.float32)
+    X[:, :hi_l, :bits] = seq
+    rows = np.arange(n)
+    X[rows, L, bits] = 1
+    X[rows, L, bits + 1] = Rp / scale
+    steps = np.arange(T)[None, :]
+    start = L[:, None] + 1
+    out_len = (L * Rp)[:, None]
+    body = (steps >= start) & (steps < start + out_len)
+    src = np.clip(steps - start, 0, None) % L[:, None]
+    Y[..., :bits] = seq[rows[:, None], src] * body[..., None]
+    Y[rows, (L + 1 + L * Rp), bits] = 1
+    mask = (steps >= start) & (steps <= start + out_len)
+    return X, Y, mask
+
+
+def associative_recall(n_samples=1000, items=(2, 6), item_length=3, bits=6, rng=None):
+    """The NTM associative-recall task: after a list of items and a query item, output the item
+    that followed the query in the list.
+
+    Each item is ``item_length`` random bit vectors, preceded by a step with input channel
+    ``bits`` on; the query is one of the items (not the last), between two steps with
+    channel ``bits + 1`` on; the target is the next item, scored on the ``item_length`` steps
+    after the query.
+
+    Parameters
+    ----------
+    n_samples : int, default 1000
+    items : int or (int, int), default (2, 6)
+        The number of items (>= 2), fixed or an inclusive range drawn per sequence.
+    item_length : int, default 3
+    bits : int, default 6
+    rng : numpy.random.Generator or int, optional
+
+    Returns
+    -------
+    X : float32 (n, T, bits + 2), T = (K_max + 1)(item_length + 1) + item_length + 1
+    Y : float32 (n, T, bits)
+    mask : bool (n, T)
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> X, Y, mask = rb.datasets.associative_recall(3, items=(2, 4), item_length=2, bits=4,
+    ...                                              rng=0)
+    >>> X.shape, Y.shape, mask.sum(axis=1).tolist()
+    ((3, 18, 6), (3, 18, 4), [2, 2, 2])
+    """
+    owner = "associative_recall"
+    n = _positive(f"{owner}: n_samples", n_samples)
+    lo, hi = _length_range(owner, "items", items, minimum=2)
+    ilen = _positive(f"{owner}: item_length", item_length)
+    bits = _positive(f"{owner}: bits", bits)
+    rng = resolve_rng(rng)
+    span = ilen + 1
+    T = (hi + 1) * span + ilen + 1
+    K = rng.integers(lo, hi + 1, n)
+    data = rng.integers(0, 2, (n, hi, ilen, bits)).astype(np.float32)
+    query = (rng.random(n) * (K - 1)).astype(np.int64)  # 0 .. K - 2: an item with a successor
+    X = np.zeros((n, T, bits + 2), np.float32)
+    Y = np.zeros((n, T, bits), np.float32)
+    mask = np.zeros((n, T), bool)
+    rows = np.arange(n)
+    for k in range(hi):  # item k occupies steps k*span .. k*span + ilen; few items, no batch loop
+        on = k < K
+        X[rows[on], k * span, bits] = 1
+        X[rows[on], k * span + 1:(k + 1) * span, :bits] = data[on, k]
+    qs = K * span  # the query's opening delimiter
+    X[rows, qs, bits + 1] = 1
+    offsets = np.arange(ilen)
+    X[rows[:, None], qs[:, None] + 1 + offsets, :bits] = data[rows, query]
+    X[rows, qs + ilen + 1, bits + 1] = 1
+    answer = qs[:, None] + ilen + 2 + offsets
+    Y[rows[:, None], answer] = data[rows, query + 1]
+    mask[rows[:, None], answer] = True
+    return X, Y, mask
+
+
+def bit_errors_per_sequence(logits, targets, mask=None, threshold=0.0, per_sequence=False):
+    """Bits of error per sequence: wrong bits on the scored steps, averaged over sequences.
+
+    Parameters
+    ----------
+    logits : array_like (n, T, bits)
+        The model's outputs; a bit is predicted 1 where ``logits > threshold`` (0 for logits;
+        use 0.5 for probabilities).
+    targets : array_like (n, T, bits)
+        Bits; entries < 0 are not scored (see :func:`masked_targets`).
+    mask : bool array (n, T), optional
+        The scored steps; default all steps (with targets < 0 excluded).
+    threshold : float, default 0.0
+    per_sequence : bool, default False
+        Return the (n,) array of each sequence's errors instead of the mean.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> t = np.array([[[1, 0], [0, 1]]], np.float32)
+    >>> rb.datasets.bit_errors_per_sequence(np.array([[[2.0, -1.0], [3.0, -1.0]]]), t)
+    2.0
+    """
+    p = np.asarray(getattr(logits, "data", logits)) > threshold
+    t = np.asarray(targets)
+    if p.shape != t.shape or t.ndim != 3:
+        raise ValueError(f"bit_errors_per_sequence: logits and targets must both be "
+                         f"(n, T, bits); got {p.shape} and {t.shape}")
+    wrong = (p != (t > 0.5)) & (t >= 0)
+    if mask is not None:
+        mask = np.asarray(mask, bool)
+        if mask.shape != t.shape[:2]:
+            raise ValueError(f"bit_errors_per_sequence: mask must be (n, T) = {t.shape[:2]}; "
+                             f"got {mask.shape}")
+        wrong &= mask[..., None]
+    errors = wrong.sum(axis=(1, 2)).astype(np.float64)
+    return errors if per_sequence else float(errors.mean())
+
+
+def masked_targets(targets, mask, fill=-1.0):
+    """Targets with ``fill`` (default -1) on the unscored steps: one array that carries the mask,
+    for a loss and metric that take ``(pred, target)`` (``rb.fit``).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rb.datasets.masked_targets(np.ones((1, 2, 1), np.float32), np.array([[True, False]]))
+    array([[[ 1.],
+            [-1.]]], dtype=float32)
+    """
+    targets = np.asarray(targets)
+    mask = np.asarray(mask, bool)
+    if mask.shape != targets.shape[:2]:
+        raise ValueError(f"masked_targets: mask must be (n, T) = {targets.shape[:2]}; got "
+                         f"{mask.shape}")
+    return np.where(mask[..., None], targets, np.asarray(fill, targets.dtype))
+
+
+def bit_error_metric(pred, target):
+    """``rb.fit`` metric: (total bit errors, number of sequences), targets < 0 unscored."""
+    errors = bit_errors_per_sequence(pred, target, per_sequence=True)
+    return float(errors.sum()), len(errors)

@@ -27,6 +27,7 @@ from .gru import GRU, gru
 from .lstm import LSTM, lstm
 from .maxout import Maxout
 from .module import Module, Sequential
+from .ntm import NTM, masked_bce_with_logits, ntm
 from .parameter import Parameter, ParameterVector
 from .pooling import (
     AvgPool2d,
@@ -49,5 +50,6 @@ __all__ = [
     "Attention", "Bidirectional", "Embedding", "GRU", "LSTM", "RNN", "RecurrentBase",
     "SequenceOutputs",
     "embedding", "gru", "lstm", "one_hot", "rnn",
+    "NTM", "masked_bce_with_logits", "ntm",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
 ]

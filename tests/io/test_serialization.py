@@ -53,6 +53,7 @@ LAYERS = {
                   lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal((2, 6, 4)))),
     "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
                 lambda rng: (rng.integers(0, 7, (2, 5)), rng.integers(0, 6, (2, 4)))),
+    "NTM": (lambda: nn.NTM(3, 2, controller_size=4, memory_size=(5, 3), read_heads=2), (2, 4, 3)),
 }
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 
