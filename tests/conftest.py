@@ -17,18 +17,19 @@ except ImportError:
 
 
 def pytest_configure(config):
-    """Under pytest-xdist, one BLAS thread per worker: n workers on n cores, no oversubscription.
+    """One BLAS thread per test process (DESIGN principle 9), with or without pytest-xdist.
 
+    Under xdist that is n workers on n cores, no oversubscription; in a single process it
+    keeps the learning tests from fighting other work on a shared 2-core machine.
     Oversubscribed OpenBLAS threads spin against each other and made the learning tests
     several times slower on 2 cores.
     """
     global _blas_limit
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return
-        _blas_limit = threadpool_limits(limits=1, user_api="blas")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    _blas_limit = threadpool_limits(limits=1, user_api="blas")
 
 
 @pytest.fixture
