@@ -1,6 +1,5 @@
 """Shared fixtures: a seeded generator, strict floating-point errors, torch when present."""
 
-import os
 
 import numpy as np
 import pytest
