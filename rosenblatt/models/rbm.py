@@ -35,7 +35,7 @@ import numpy as np
 
 from ..autodiff.elementwise import sigmoid_array
 from ..autodiff.tensor import Tensor
-from ..checks import is_int, one_of, positive_float, positive_int, unit_interval
+from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn.module import Module
 from ..nn.parameter import Parameter, ParameterVector
 from ..optim.sgd import SGD
@@ -478,7 +478,7 @@ class RBM(Module):
                         cb.on_batch_end(state, i, {})
                     if bar is not None:
                         bar.update(1)
-                if not np.all(np.isfinite(self.vector.data)):
+                if not all(np.all(np.isfinite(p.data)) for p in (self.W, self.b, self.c)):
                     raise FloatingPointError(f"RBM.fit: the parameters diverged at epoch "
                                              f"{epoch + 1}; lower lr (now {optimizer.lr})")
                 logs = {"reconstruction_error": error / X.size}
