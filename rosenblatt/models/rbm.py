@@ -202,21 +202,25 @@ class RBM(Module):
         return self._vector
 
     # -- input checks ---------------------------------------------------------------------
-    def _visible_data(self, X, where, check_range=True):
+    def _visible_data(self, X, where, check_range=True, width=None, owner=None):
+        """X as a checked 2-D array in the parameters' dtype (``width`` columns, default
+        n_visible; ``owner`` names the caller in messages)."""
+        width = self.n_visible if width is None else width
+        owner = owner or f"RBM({self.n_visible}, {self.n_hidden})"
         X = np.asarray(X.data if isinstance(X, Tensor) else X)
         if X.dtype.kind not in "biuf":
-            raise TypeError(f"RBM.{where}: expected a numeric array; got dtype {X.dtype}")
+            raise TypeError(f"{owner}.{where}: expected a numeric array; got dtype {X.dtype}")
         X = X.astype(self.W.dtype, copy=False)
         if X.ndim == 1:
             X = X[None]
-        if X.ndim != 2 or X.shape[1] != self.n_visible:
-            raise ValueError(f"RBM({self.n_visible}, {self.n_hidden}).{where}: expected data of "
-                             f"shape (n, {self.n_visible}); got {X.shape}")
+        if X.ndim != 2 or X.shape[1] != width:
+            raise ValueError(f"{owner}.{where}: expected data of shape (n, {width}); "
+                             f"got {X.shape}")
         if not np.all(np.isfinite(X)):
             row = int(np.argwhere(~np.isfinite(X))[0, 0])
-            raise ValueError(f"RBM.{where}: the data contain NaN or inf (first in row {row})")
+            raise ValueError(f"{owner}.{where}: the data contain NaN or inf (first in row {row})")
         if check_range and self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
-            raise ValueError(f"RBM.{where}: Bernoulli visible units need data in [0, 1]; got "
+            raise ValueError(f"{owner}.{where}: Bernoulli visible units need data in [0, 1]; got "
                              f"values in [{X.min():g}, {X.max():g}] (scale the data, or use "
                              f"visible='gaussian' on standardised data)")
         return X
