@@ -387,8 +387,8 @@ class RBM(Module):
         recon = self._visible_mean(h_sample)
         error = float(np.sum(np.square(recon - v0, dtype=np.float64)))
         if self.persistent:  # the fantasy particles carry on; Tieleman starts them at data
-            if self._chains is None or self._chains.shape != v0.shape:
-                self._chains = v0.copy()
+            if self._chains is None or self._chains.shape[1] != v0.shape[1]:
+                self._chains = v0.copy()  # as many chains as the first minibatch has rows
             v = self._chains
             for _ in range(self.k):
                 v = self._draw_visible(self._visible_mean(self._draw_hidden(
@@ -402,13 +402,13 @@ class RBM(Module):
                     self._hidden_probs(self._draw_visible(v, rng)), rng))
         hk_prob = self._hidden_probs(v)
         gW, gb, gc = self._grad_slots()
-        # one GEMM for both correlations: [Vk; V0]^T [Hk; -H0] / B
+        # one GEMM for both correlations: [Vk; V0]^T [Hk / M; -H0 / B] (M negative particles)
+        M = len(v)
         H = np.concatenate([hk_prob, h0_prob])
-        H[:B] *= 1.0 / B
-        H[B:] *= -1.0 / B
+        H[:M] *= 1.0 / M
+        H[M:] *= -1.0 / B
         np.matmul(np.concatenate([v, v0]).T, H, out=gW)
-        np.subtract(v.sum(axis=0), v0.sum(axis=0), out=gb)
-        gb *= 1.0 / B
+        np.subtract(v.sum(axis=0) * (1.0 / M), v0.sum(axis=0) * (1.0 / B), out=gb)
         np.sum(H, axis=0, out=gc)
         if self.weight_decay:
             gW += self.weight_decay * self.W.data
