@@ -115,9 +115,10 @@ class RBM(Module):
     vector : ParameterVector
         W, b and c as views into one flat vector (what optimizers update).
     history_ : History
-        Per epoch: ``reconstruction_error`` (mean squared error of a one-step
-        reconstruction), ``pseudo_likelihood`` (Bernoulli; mean over up to
-        1,000 training rows) and ``time``.
+        Per epoch, on a fixed subset of up to 1,000 training rows:
+        ``reconstruction_error`` (mean squared error of the mean-field
+        reconstruction p(v | p(h | v))), ``pseudo_likelihood`` (Bernoulli) and
+        ``time``.
 
     Notes
     -----
@@ -371,8 +372,7 @@ class RBM(Module):
     def cd_gradient(self, v0, rng=None):
         """Write the CD-k/PCD-k gradient estimate of minibatch ``v0`` into W.grad, b.grad, c.grad.
 
-        The sign is that of a loss (the optimizer steps against it). Returns the
-        minibatch's summed squared one-step reconstruction error.
+        The sign is that of a loss (the optimizer steps against it).
 
         Parameters
         ----------
@@ -383,9 +383,6 @@ class RBM(Module):
         rng = self.rng if rng is None else rng
         B = len(v0)
         h0_prob = self._hidden_probs(v0)
-        h_sample = self._draw_hidden(h0_prob, rng)
-        recon = self._visible_mean(h_sample)
-        error = float(np.sum(np.square(recon - v0, dtype=np.float64)))
         if self.persistent:  # the fantasy particles carry on; Tieleman starts them at data
             if self._chains is None or self._chains.shape[1] != v0.shape[1]:
                 self._chains = v0.copy()  # as many chains as the first minibatch has rows
@@ -396,7 +393,7 @@ class RBM(Module):
             self._chains = v
         else:
             # CD ends on the mean of the last reconstruction (less noise, Hinton's guide 3.2)
-            v = recon
+            v = self._visible_mean(self._draw_hidden(h0_prob, rng))
             for _ in range(self.k - 1):
                 v = self._visible_mean(self._draw_hidden(
                     self._hidden_probs(self._draw_visible(v, rng)), rng))
@@ -419,7 +416,6 @@ class RBM(Module):
             push = (cost * (self._q - target)).astype(gc.dtype)
             gc += push
             gW += np.outer(v0.mean(axis=0), push)
-        return error
 
     def fit(self, X, epochs=10, batch_size=100, callbacks=None, optimizer=None, shuffle=True,
             progress=True, rng=None):
@@ -471,12 +467,11 @@ class RBM(Module):
                     cb.on_epoch_begin(state, epoch)
                 start = time.perf_counter()
                 order = rng.permutation(n) if shuffle else None
-                error = 0.0
                 for i in range(n_batches):
                     rows = slice(i * batch_size, (i + 1) * batch_size)
                     v0 = X[order[rows]] if shuffle else X[rows]
                     state.batch, state.x_batch = i, v0
-                    error += self.cd_gradient(v0, rng)
+                    self.cd_gradient(v0, rng)
                     optimizer.step()
                     for cb in callbacks:
                         cb.on_batch_end(state, i, {})
@@ -485,7 +480,9 @@ class RBM(Module):
                 if not all(np.all(np.isfinite(p.data)) for p in (self.W, self.b, self.c)):
                     raise FloatingPointError(f"RBM.fit: the parameters diverged at epoch "
                                              f"{epoch + 1}; lower lr (now {optimizer.lr})")
-                logs = {"reconstruction_error": error / X.size}
+                recon = self._visible_mean(self._hidden_probs(monitor))
+                logs = {"reconstruction_error": float(np.mean(np.square(recon - monitor,
+                                                                        dtype=np.float64)))}
                 if self.visible == "bernoulli":
                     logs["pseudo_likelihood"] = float(np.mean(self._pseudo_likelihood(monitor,
                                                                                       flips)))
