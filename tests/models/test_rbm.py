@@ -43,7 +43,7 @@ def bars(n=40, seed=0):
 
 
 # -- CD-k equals the update worked out by hand ---------------------------------------------
-@pytest.mark.parametrize("k, persistent", [(1, False), (2, False), (1, True)])
+@pytest.mark.parametrize("k, persistent", [(1, False), (2, False), (1, True), (2, True)])
 def test_cd_gradient_matches_a_hand_computed_update(k, persistent):
     rbm = small_rbm(3, 2, k=k, persistent=persistent, scale=0.5)
     W, b, c = rbm.W.data.copy(), rbm.b.data.copy(), rbm.c.data.copy()
@@ -52,11 +52,11 @@ def test_cd_gradient_matches_a_hand_computed_update(k, persistent):
 
     g = np.random.default_rng(7)  # the same draws, in the same order, by hand
     h0 = sig(v0 @ W + c)
-    if persistent:  # the chains start at the data and take k full steps
-        v = v0
+    if persistent:  # hidden chains start from the data and take k full steps h -> v -> h
+        h = (g.random((4, 2)) < h0).astype(float)
         for _ in range(k):
-            h = (g.random((4, 2)) < sig(v @ W + c)).astype(float)
             v = (g.random((4, 3)) < sig(h @ W.T + b)).astype(float)
+            h = (g.random((4, 2)) < sig(v @ W + c)).astype(float)
     else:  # CD-k from the data, ending on the mean of the last reconstruction
         hs = (g.random(h0.shape) < h0).astype(float)
         v = sig(hs @ W.T + b)
@@ -69,7 +69,7 @@ def test_cd_gradient_matches_a_hand_computed_update(k, persistent):
     np.testing.assert_allclose(rbm.b.grad, -(v0 - v).mean(axis=0), atol=1e-12)
     np.testing.assert_allclose(rbm.c.grad, -(h0 - hk).mean(axis=0), atol=1e-12)
     if persistent:
-        np.testing.assert_array_equal(rbm._chains, v)
+        np.testing.assert_array_equal(rbm._chains, h)
 
 
 def test_one_fit_step_moves_the_parameters_by_lr_times_the_cd1_statistics():
