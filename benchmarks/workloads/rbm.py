@@ -147,8 +147,10 @@ def workloads(quick):
             "flops": 2.0 * n * 5 * N_VISIBLE * N_HIDDEN,
             "rosenblatt": rosenblatt_fn(x, persistent),
             "references": {"sklearn": sklearn_fn(x)},
-            "target": ">= 1.5x sklearn, pseudo-likelihood >= sklearn's",
-            "check": check_for(f"rb {name}"),
+            # the issue's target is CD-1's; PCD-1 is the like-for-like row (sklearn's algorithm)
+            "target": (">= 1.5x sklearn, pseudo-likelihood >= sklearn's" if name == "CD-1"
+                       else "(like for like: sklearn's algorithm)"),
+            **({"check": check_for(f"rb {name}")} if name == "CD-1" else {}),
             "notes": f"data: {note}. Pseudo-likelihood after {epochs} epochs (1,000 images, "
                      f"same flipped bits): {pl_text}",
         })

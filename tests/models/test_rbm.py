@@ -267,3 +267,22 @@ def test_bad_input_is_reported():
         rbm.transform(np.array([["a", "b", "c", "d"]]))
     assert math.isfinite(rb.models.RBM(4, 3, visible="gaussian").free_energy(
         np.full((1, 4), 5.0))[0])
+
+
+def test_progress_bar_draws_only_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5)
+    assert "batch" in screen.getvalue()
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5)
+    rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5, progress=False)
+    assert pipe.getvalue() == ""
