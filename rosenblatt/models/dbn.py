@@ -23,6 +23,7 @@ section 5, a contrastive form of wake-sleep) unties them and fine-tunes both.
 import numpy as np
 
 from ..autodiff.elementwise import sigmoid_array
+from ..autodiff.tensor import Tensor
 from ..checks import is_int, one_of, positive_float, positive_int
 from ..nn.activations import Identity, Sigmoid
 from ..nn.dense import Dense
@@ -277,6 +278,10 @@ class DBN(Module):
         if self.n_labels:
             pen = np.concatenate([pen, np.zeros((len(pen), self.n_labels), pen.dtype)], axis=1)
         return self.top._hidden_probs(pen)
+
+    def forward(self, x):
+        """``transform`` as a Tensor (no gradient)."""
+        return Tensor(self.transform(x))
 
     # -- networks for backprop fine-tuning -------------------------------------------------
     def _encoder_layers(self):

@@ -53,6 +53,9 @@ LAYERS = {
                   lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal((2, 6, 4)))),
     "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
                 lambda rng: (rng.integers(0, 7, (2, 5)), rng.integers(0, 6, (2, 4)))),
+    "RBM": (lambda: rb.models.RBM(6, 4, k=2, sparsity=(0.1, 0.2)),
+            lambda rng: (rng.random((2, 6)),)),
+    "DBN": (lambda: rb.models.DBN([6, 5, 3], n_labels=2), lambda rng: (rng.random((2, 6)),)),
 }
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 
