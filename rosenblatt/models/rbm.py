@@ -90,7 +90,9 @@ class _FitState:
     def __init__(self, model, optimizer, history, n_batches):
         self.model, self.optimizer, self.history = model, optimizer, history
         self.n_batches, self.epoch, self.batch, self.x_batch = n_batches, 0, 0, None
+        self.start_epoch = self.steps = 0
         self.stop_training = False
+        self.pending_checkpoints = []
 
 
 class RBM(Module):
@@ -195,7 +197,7 @@ class RBM(Module):
         self.c = Parameter(np.zeros(self.n_hidden, dtype), name="c")
         self._vector = ParameterVector([self.W, self.b, self.c])
         self._optimizer = None
-        self._chains = None  # the persistent chains' visible states (PCD)
+        self._chains = None  # the persistent chains' hidden states (PCD)
         self._q = None  # running mean of the hidden activations (sparsity)
 
     @staticmethod
@@ -496,6 +498,7 @@ class RBM(Module):
                     state.batch, state.x_batch = i, v0
                     self.cd_gradient(v0, rng)
                     optimizer.step()
+                    state.steps += 1
                     for cb in callbacks:
                         cb.on_batch_end(state, i, {})
                     if bar is not None:

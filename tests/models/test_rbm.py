@@ -286,3 +286,12 @@ def test_progress_bar_draws_only_on_a_terminal(monkeypatch):
     rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5)
     rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5, progress=False)
     assert pipe.getvalue() == ""
+
+
+def test_early_stopping_on_the_pseudo_likelihood_restores_the_best_weights():
+    X = (np.random.default_rng(0).random((200, 20)) < 0.3).astype(np.float32)
+    rbm = rb.models.RBM(20, 8, lr=0.5, rng=0)
+    stop = rb.callbacks.EarlyStopping(monitor="pseudo_likelihood", mode="max", patience=2)
+    history = rbm.fit(X, epochs=30, batch_size=20, progress=False, callbacks=[stop])
+    assert len(history) < 30 and history.stop_reason.startswith("early stopping")
+    assert stop.best == max(history["pseudo_likelihood"])
