@@ -345,3 +345,172 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+# -- restricted Boltzmann machines (notes: "Restricted Boltzmann machines") --------------------
+import time  # noqa: E402  (this block's imports sit beside the RBM estimator they serve)
+
+from sklearn.base import TransformerMixin  # noqa: E402
+
+from .models.rbm import RBM  # noqa: E402
+from .optim.sgd import SGD  # noqa: E402
+
+
+class BernoulliRBM(TransformerMixin, BaseEstimator):
+    """scikit-learn's ``BernoulliRBM``, backed by :class:`rosenblatt.models.RBM`.
+
+    Same constructor, attributes and behaviour as
+    ``sklearn.neural_network.BernoulliRBM``: persistent CD-1 (stochastic
+    maximum likelihood) on even, unshuffled minibatches, weights drawn from
+    N(0, 0.01^2), ``transform`` gives p(h = 1 | v), ``score_samples`` the
+    one-bit pseudo-likelihood, ``gibbs`` one Gibbs step, ``partial_fit`` one
+    update on the given rows. Like scikit-learn's, it does not check that the
+    data lie in [0, 1] (``rb.models.RBM`` does). Usable in a ``Pipeline``.
+
+    Parameters
+    ----------
+    n_components : int, default 256
+        Hidden units.
+    learning_rate : float, default 0.1
+    batch_size : int, default 10
+    n_iter : int, default 10
+        Passes over the data.
+    verbose : int, default 0
+        Print the pseudo-likelihood after each pass.
+    random_state : None, int, numpy Generator or RandomState
+    k : int, default 1
+        Gibbs steps per update (rosenblatt's; scikit-learn's is 1).
+    persistent : bool, default True
+        PCD as scikit-learn; False for CD-k (rosenblatt's).
+    momentum : float, default 0
+        rosenblatt's; scikit-learn's has none.
+
+    Attributes
+    ----------
+    components_ : ndarray (n_components, n_features)
+    intercept_hidden_ : ndarray (n_components,)
+    intercept_visible_ : ndarray (n_features,)
+    rbm_ : rosenblatt.models.RBM
+        The model (its ``W`` is ``components_.T``).
+
+    Notes
+    -----
+    scikit-learn corrupts a random bit of each row in ``score_samples``; here
+    the bit is a fixed pseudo-random function of the row's values, so a row
+    scores the same alone or in any batch (``check_estimator`` asks this of
+    every method) and the estimate stays unbiased over rows.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X = np.array([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
+    >>> model = rb.sklearn.BernoulliRBM(n_components=2, random_state=0).fit(X)
+    >>> model.transform(X).shape
+    (4, 2)
+    """
+
+    def __init__(self, n_components=256, learning_rate=0.1, batch_size=10, n_iter=10,
+                 verbose=0, random_state=None, k=1, persistent=True, momentum=0.0):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+
+    # the fitted parameters, always in step with rbm_ (views, never stale copies)
+    components_ = property(lambda self: self._fitted().W.data.T)
+    intercept_hidden_ = property(lambda self: self._fitted().c.data)
+    intercept_visible_ = property(lambda self: self._fitted().b.data)
+
+    def _fitted(self):
+        check_is_fitted(self, "rbm_")
+        return self.rbm_
+
+    def _check_params(self):
+        name = type(self).__name__
+        for pname, minimum in (("n_components", 1), ("batch_size", 1), ("n_iter", 0), ("k", 1)):
+            value = getattr(self, pname)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) \
+                    or value < minimum:
+                raise ValueError(f"{name}: {pname} must be an integer >= {minimum}; "
+                                 f"got {value!r}")
+        if not (isinstance(self.learning_rate, (int, float, np.number))
+                and self.learning_rate > 0):
+            raise ValueError(f"{name}: learning_rate must be > 0; got {self.learning_rate!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"{name}: momentum must be in [0, 1); got {self.momentum!r}")
+
+    def _start(self, n_features, dtype):
+        self._check_params()
+        rng = _generator(self.random_state)
+        self.random_state_ = rng
+        self.rbm_ = RBM(n_features, int(self.n_components), k=int(self.k),
+                        persistent=bool(self.persistent), lr=float(self.learning_rate),
+                        momentum=float(self.momentum), rng=rng, dtype=dtype)
+        self._optimizer = SGD(self.rbm_.vector, lr=float(self.learning_rate),
+                              momentum=float(self.momentum))
+        # which bit score_samples flips is a hash of the row: integer weights, exact sums
+        self._flip_weights = rng.integers(1, 2**20, n_features)
+
+    def _update(self, v):
+        self.rbm_.cd_gradient(v, self.random_state_)
+        self._optimizer.step()
+
+    def fit(self, X, y=None):
+        """Train for ``n_iter`` passes over X (n_samples, n_features); returns self."""
+        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        self._start(X.shape[1], X.dtype)
+        n_batches = int(np.ceil(len(X) / self.batch_size))
+        bounds = np.linspace(0, len(X), n_batches + 1).astype(int)  # even, unshuffled batches
+        for iteration in range(int(self.n_iter)):
+            start = time.perf_counter()
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                self._update(X[lo:hi])
+            if not np.all(np.isfinite(self.rbm_.W.data)):
+                raise ValueError(f"{type(self).__name__}: the weights diverged (pass "
+                                 f"{iteration + 1}); lower learning_rate")
+            if self.verbose:
+                print(f"[{type(self).__name__}] Iteration {iteration + 1}, pseudo-likelihood = "
+                      f"{self.score_samples(X).mean():.2f}, "
+                      f"time = {time.perf_counter() - start:.2f}s")
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One update on the rows of X (one minibatch); the first call initialises."""
+        first = not hasattr(self, "rbm_")
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=first)
+        if first:
+            self._start(X.shape[1], X.dtype)
+        self._update(X.astype(self.rbm_.W.dtype, copy=False))
+        return self
+
+    def _data(self, X):
+        check_is_fitted(self, "rbm_")
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        return X.astype(self.rbm_.W.dtype, copy=False)
+
+    def transform(self, X):
+        """p(h = 1 | v) for each row: (n_samples, n_components)."""
+        return self.rbm_._hidden_probs(self._data(X))
+
+    def score_samples(self, X):
+        """The pseudo-likelihood of each row (one flipped bit stands for all): (n_samples,)."""
+        X = self._data(X)
+        levels = np.clip(np.round(X.astype(np.float64) * 255), -1e6, 1e6).astype(np.int64)
+        flips = (levels @ self._flip_weights) % X.shape[1]
+        return self.rbm_._pseudo_likelihood(X, flips)
+
+    def gibbs(self, v):
+        """One Gibbs step v -> h -> v; returns the sampled visible states (booleans)."""
+        v = self._data(v)
+        return self.rbm_.gibbs(v, 1, rng=self.random_state_) > 0.5
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags

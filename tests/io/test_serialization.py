@@ -54,6 +54,9 @@ LAYERS = {
     "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
                 lambda rng: (rng.integers(0, 7, (2, 5)), rng.integers(0, 6, (2, 4)))),
     "NTM": (lambda: nn.NTM(3, 2, controller_size=4, memory_size=(5, 3), read_heads=2), (2, 4, 3)),
+    "RBM": (lambda: rb.models.RBM(6, 4, k=2, sparsity=(0.1, 0.2)),
+            lambda rng: (rng.random((2, 6)),)),
+    "DBN": (lambda: rb.models.DBN([6, 5, 3], n_labels=2), lambda rng: (rng.random((2, 6)),)),
 }
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 

@@ -1,0 +1,412 @@
+"""Deep belief nets (notes: "Deep Belief Nets", "Deep autoencoders").
+
+A DBN is a stack of RBMs trained greedily, one layer at a time (Hinton,
+Osindero and Teh 2006): the first RBM models the data, each next RBM models
+the hidden probabilities of the one below. The result is a generative model
+whose top two layers form an undirected associative memory (the top RBM)
+and whose lower layers are directed, top-down connections. The notes: "a
+deep belief net can be run 'backwards' and generate plausible inputs":
+alternate Gibbs sampling in the top RBM, then one pass down.
+
+With a label layer joined to the top RBM's visible units, the top RBM learns
+the joint distribution of labels and features, so ``generate(labels=...)``
+draws a chosen digit and ``predict`` picks the label of lowest free energy.
+The same weights initialise a feed-forward classifier or a deep autoencoder
+for backprop fine-tuning (Hinton and Salakhutdinov 2006: the notes'
+"pre-training by stacking RBMs").
+
+After greedy training the generative (down) weights are the transposed
+recognition (up) weights; the up-down algorithm (Hinton et al. 2006,
+section 5, a contrastive form of wake-sleep) unties them and fine-tunes both.
+"""
+
+import numpy as np
+
+from ..autodiff.elementwise import sigmoid_array
+from ..autodiff.tensor import Tensor
+from ..checks import is_int, one_of, positive_float, positive_int
+from ..nn.activations import Identity, Sigmoid
+from ..nn.dense import Dense
+from ..nn.module import Module, Sequential
+from ..nn.parameter import Parameter
+from ..randomness import resolve_rng
+from .rbm import RBM, softplus
+
+
+class DBN(Module):
+    """A deep belief net: RBMs stacked and trained greedily, with an optional label layer.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths from the data up, e.g. ``(784, 500, 500, 2000)``: one RBM
+        per consecutive pair.
+    visible : {"bernoulli", "gaussian"}, default "bernoulli"
+        The data's units (the bottom RBM's visible units); every other layer
+        is binary.
+    k : int, default 1
+        CD-k for every RBM.
+    n_labels : int, default 0
+        Label units joined to the top RBM's visible layer (Hinton et al. 2006).
+    persistent, lr, momentum, weight_decay
+        Passed to every :class:`~rosenblatt.models.RBM`.
+    rng : numpy.random.Generator, int or None
+    dtype : default float32
+
+    Attributes
+    ----------
+    rbms : list of RBM
+        ``rbms[i]`` connects layer i to layer i+1; the top one has
+        ``sizes[-2] + n_labels`` visible units.
+    gen_W, gen_b : list of Parameter
+        The generative (down) weights ``(sizes[i], sizes[i+1])`` and biases of
+        the directed layers (all but the top RBM); equal to the recognition
+        weights after :meth:`pretrain`, untied by :meth:`up_down`.
+
+    References
+    ----------
+    Hinton, Osindero and Teh, "A fast learning algorithm for deep belief
+    nets", Neural Computation 18, 2006. Hinton and Salakhutdinov, "Reducing
+    the dimensionality of data with neural networks", Science 313, 2006.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X = np.array([[1, 1, 0, 0, 1, 0], [0, 0, 1, 1, 0, 1]] * 20, dtype=np.float32)
+    >>> dbn = rb.models.DBN([6, 4, 3], n_labels=2, lr=0.1, rng=0)
+    >>> _ = dbn.pretrain(X, y=np.tile([0, 1], 20), epochs_per_layer=30, batch_size=10,
+    ...                  progress=False)
+    >>> dbn.predict(X[:2]).tolist(), dbn.generate(2, gibbs_steps=50, labels=[0, 1]).shape
+    ([0, 1], (2, 6))
+    """
+
+    def __init__(self, sizes, visible="bernoulli", k=1, n_labels=0, persistent=False, lr=0.05,
+                 momentum=0.5, weight_decay=0.0, rng=None, dtype=np.float32):
+        try:
+            sizes = list(sizes)
+        except TypeError:
+            raise TypeError(f"DBN: sizes must be a sequence of layer widths; got "
+                            f"{type(sizes).__name__}") from None
+        if len(sizes) < 2 or not all(is_int(s) and s > 0 for s in sizes):
+            raise ValueError(f"DBN: sizes must be at least two positive integers (the data's "
+                             f"width, then each hidden layer's); got {sizes!r}")
+        self.sizes = [int(s) for s in sizes]
+        self.visible = one_of("DBN", "visible", visible, ("bernoulli", "gaussian"))
+        self.k = positive_int("DBN", "k", k)
+        self.n_labels = positive_int("DBN", "n_labels", n_labels, allow_zero=True)
+        self.persistent = bool(persistent)
+        self.lr = positive_float("DBN", "lr", lr)
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.rng = resolve_rng(rng)
+        top = len(self.sizes) - 2
+        self.rbms = [
+            RBM(self.sizes[i] + (self.n_labels if i == top else 0), self.sizes[i + 1],
+                visible=self.visible if i == 0 else "bernoulli", k=k, persistent=persistent,
+                lr=lr, momentum=momentum, weight_decay=weight_decay, rng=self.rng, dtype=dtype)
+            for i in range(top + 1)
+        ]
+        self.gen_W = [Parameter(r.W.data.copy(), name=f"gen_W{i}")
+                      for i, r in enumerate(self.rbms[:-1])]
+        self.gen_b = [Parameter(r.b.data.copy(), name=f"gen_b{i}")
+                      for i, r in enumerate(self.rbms[:-1])]
+
+    @property
+    def top(self):
+        """The top RBM (the associative memory, with the label units if any)."""
+        return self.rbms[-1]
+
+    # -- data checks ----------------------------------------------------------------------
+    def _labels(self, y, n, where):
+        if self.n_labels == 0:
+            raise ValueError(f"DBN.{where}: this DBN has no label layer; build it with "
+                             f"n_labels=<number of classes>")
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != n:
+            raise ValueError(f"DBN.{where}: expected {n} integer labels; got shape {y.shape}")
+        if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= self.n_labels)):
+            raise ValueError(f"DBN.{where}: labels must be integers in [0, {self.n_labels}); "
+                             f"got {np.unique(y)[:10]}")
+        return np.eye(self.n_labels, dtype=self.top.W.dtype)[y]
+
+    def _data(self, X, where):
+        return self.rbms[0]._visible_data(X, where, width=self.sizes[0], owner=f"DBN{self.sizes}")
+
+    def _up(self, X, where):
+        """The penultimate layer's probabilities (mean-field pass through the lower RBMs)."""
+        h = self._data(X, where)
+        for rbm in self.rbms[:-1]:
+            h = rbm._hidden_probs(h)
+        return h
+
+    # -- greedy training ------------------------------------------------------------------
+    def pretrain(self, X, y=None, epochs_per_layer=10, batch_size=100, progress=True, rng=None):
+        """Greedy layer-wise training: each RBM learns the hidden probabilities of the one below.
+
+        Parameters
+        ----------
+        X : array_like (n, sizes[0])
+        y : array_like of int (n,), optional
+            Labels for the label layer (required when ``n_labels > 0``).
+        epochs_per_layer : int or sequence of int, default 10
+        batch_size : int, default 100
+        progress : bool, default True
+        rng : numpy.random.Generator, optional
+
+        Returns
+        -------
+        list of History
+            One per RBM, bottom first.
+        """
+        data = self._data(X, "pretrain")
+        labels = None
+        if self.n_labels:
+            if y is None:
+                raise ValueError("DBN.pretrain: this DBN has a label layer; pass y (labels)")
+            labels = self._labels(y, len(data), "pretrain")
+        epochs = ([epochs_per_layer] * len(self.rbms) if is_int(epochs_per_layer)
+                  else list(epochs_per_layer))
+        if len(epochs) != len(self.rbms):
+            raise ValueError(f"DBN.pretrain: epochs_per_layer must be an int or one per RBM "
+                             f"({len(self.rbms)}); got {epochs_per_layer!r}")
+        histories = []
+        for i, rbm in enumerate(self.rbms):
+            if rbm is self.top and labels is not None:
+                data = np.concatenate([data, labels], axis=1)
+            histories.append(rbm.fit(data, epochs=epochs[i], batch_size=batch_size,
+                                     progress=progress, rng=rng))
+            if rbm is not self.top:
+                data = rbm.transform(data)
+        self.tie()
+        return histories
+
+    def tie(self):
+        """Set the generative weights to the recognition weights (greedy training ties them)."""
+        for rbm, W, b in zip(self.rbms, self.gen_W, self.gen_b):
+            W.data[...] = rbm.W.data
+            b.data[...] = rbm.b.data
+
+    # -- generation and classification ----------------------------------------------------
+    def _down(self, h, rng, mean=True):
+        """One top-down pass with the generative weights, from the penultimate layer's states."""
+        for i in reversed(range(len(self.gen_W))):
+            a = h @ self.gen_W[i].data.T
+            a += self.gen_b[i].data
+            bottom = i == 0
+            if bottom and self.visible == "gaussian":
+                h = a if mean else a + rng.standard_normal(a.shape, dtype=a.dtype)
+            else:
+                p = sigmoid_array(a)
+                h = p if bottom and mean else RBM._draw_hidden(p, rng)
+        return h
+
+    def generate(self, n, gibbs_steps=200, labels=None, rng=None, mean=True):
+        """Draw ``n`` inputs: Gibbs sampling in the top RBM, then one pass down.
+
+        Parameters
+        ----------
+        n : int
+        gibbs_steps : int, default 200
+            Alternating Gibbs steps in the top RBM (from random states).
+        labels : int or array_like of int (n,), optional
+            Clamp the label units (needs ``n_labels > 0``): each row is then a
+            sample of that class. Unclamped label units are sampled as one
+            softmax group.
+        rng : numpy.random.Generator, optional
+        mean : bool, default True
+            Return the bottom layer's means (images) instead of samples.
+
+        Returns
+        -------
+        ndarray (n, sizes[0])
+        """
+        n = positive_int("DBN.generate", "n", n)
+        steps = positive_int("DBN.generate", "gibbs_steps", gibbs_steps)
+        rng = self.rng if rng is None else resolve_rng(rng)
+        top, n_pen = self.top, self.sizes[-2]
+        dtype = top.W.dtype
+        clamped = None
+        if labels is not None:
+            labels = np.full(n, labels) if np.ndim(labels) == 0 else np.asarray(labels)
+            clamped = self._labels(labels, n, "generate")
+        v = np.empty((n, top.n_visible), dtype)
+        if len(self.rbms) == 1 and self.visible == "gaussian":
+            v[:, :n_pen] = rng.standard_normal((n, n_pen))
+        else:
+            v[:, :n_pen] = rng.random((n, n_pen)) < 0.5
+        if self.n_labels:
+            v[:, n_pen:] = clamped if clamped is not None else 1.0 / self.n_labels
+        for _ in range(steps):
+            h = RBM._draw_hidden(top._hidden_probs(v), rng)
+            a = h @ top.W.data.T
+            a += top.b.data
+            if len(self.rbms) == 1 and self.visible == "gaussian":
+                v[:, :n_pen] = a[:, :n_pen] + rng.standard_normal((n, n_pen), dtype=dtype)
+            else:
+                v[:, :n_pen] = RBM._draw_hidden(sigmoid_array(a[:, :n_pen]), rng)
+            if self.n_labels and clamped is None:  # the label units are one softmax group
+                logits = a[:, n_pen:] - a[:, n_pen:].max(axis=1, keepdims=True)
+                p = np.exp(logits)
+                p /= p.sum(axis=1, keepdims=True)
+                pick = (p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+                v[:, n_pen:] = np.eye(self.n_labels, dtype=dtype)[np.minimum(pick,
+                                                                         self.n_labels - 1)]
+        if len(self.rbms) == 1:
+            a = h @ top.W.data.T + top.b.data
+            pen = sigmoid_array(a) if self.visible == "bernoulli" else a
+            return pen[:, :n_pen] if mean else v[:, :n_pen]
+        return self._down(v[:, :n_pen], rng, mean=mean)
+
+    def label_free_energies(self, X):
+        """F([h(x), one_hot(l)]) of the top RBM for every row and label l, shape (n, n_labels)."""
+        if self.n_labels == 0:
+            raise ValueError("DBN.predict: this DBN has no label layer (n_labels=0); use "
+                             "to_classifier for a discriminative model")
+        pen = self._up(X, "predict").astype(np.float64)
+        top, n_pen = self.top, self.sizes[-2]
+        W, b, c = top._params64()
+        a = pen @ W[:n_pen] + c  # (n, n_hidden)
+        a = a[:, None, :] + W[n_pen:][None]  # + each label's row
+        return -(pen @ b[:n_pen])[:, None] - b[n_pen:][None] - softplus(a).sum(axis=2)
+
+    def predict(self, X):
+        """The label whose joint free energy with the features is lowest (Hinton et al. 2006)."""
+        return np.argmin(self.label_free_energies(X), axis=1)
+
+    def transform(self, X):
+        """The top hidden layer's probabilities (the label units, if any, set to zero)."""
+        pen = self._up(X, "transform")
+        if self.n_labels:
+            pen = np.concatenate([pen, np.zeros((len(pen), self.n_labels), pen.dtype)], axis=1)
+        return self.top._hidden_probs(pen)
+
+    def forward(self, x):
+        """``transform`` as a Tensor (no gradient)."""
+        return Tensor(self.transform(x))
+
+    # -- networks for backprop fine-tuning -------------------------------------------------
+    def _encoder_layers(self):
+        layers = []
+        for i, rbm in enumerate(self.rbms):
+            dense = Dense(self.sizes[i], self.sizes[i + 1], rng=np.random.default_rng(0),
+                          dtype=rbm.W.dtype)
+            dense.W.data[...] = rbm.W.data[:self.sizes[i]]
+            dense.b.data[...] = rbm.c.data
+            layers += [dense, Sigmoid()]
+        return layers
+
+    def to_classifier(self, n_classes, rng=None):
+        """A feed-forward net initialised from the recognition weights, plus a new output layer.
+
+        ``Dense(sizes[0], sizes[1]), Sigmoid, ..., Dense(sizes[-1], n_classes)``
+        (logits: train with cross-entropy). The output layer is drawn from ``rng``.
+        """
+        n_classes = positive_int("DBN.to_classifier", "n_classes", n_classes)
+        rng = self.rng if rng is None else resolve_rng(rng)
+        head = Dense(self.sizes[-1], n_classes, rng=rng, dtype=self.top.W.dtype)
+        return Sequential(*self._encoder_layers(), head)
+
+    def to_autoencoder(self):
+        """The unrolled deep autoencoder of Hinton and Salakhutdinov (2006).
+
+        The encoder is the stack of recognition layers; the decoder mirrors it
+        with the transposed weights (untied copies) and the visible biases,
+        ending with a sigmoid (Bernoulli data) or linear units (Gaussian).
+        """
+        layers = self._encoder_layers()
+        for i in reversed(range(len(self.rbms))):
+            rbm = self.rbms[i]
+            dense = Dense(self.sizes[i + 1], self.sizes[i], rng=np.random.default_rng(0),
+                          dtype=rbm.W.dtype)
+            W = self.gen_W[i].data if i < len(self.gen_W) else rbm.W.data[:self.sizes[i]]
+            b = self.gen_b[i].data if i < len(self.gen_b) else rbm.b.data[:self.sizes[i]]
+            dense.W.data[...] = W.T
+            dense.b.data[...] = b
+            last = i == 0 and self.visible == "gaussian"
+            layers += [dense, Identity() if last else Sigmoid()]
+        return Sequential(*layers)
+
+    # -- up-down fine-tuning ---------------------------------------------------------------
+    def up_down(self, X, y=None, epochs=5, batch_size=100, lr=None, rng=None):
+        """Fine-tune the generative model by the up-down algorithm (contrastive wake-sleep).
+
+        Per minibatch: a stochastic up pass with the recognition weights (wake)
+        trains the generative weights to reconstruct each layer from the one
+        above; the top RBM takes a CD-k step on the wake states (with the
+        labels); from its negative particles a stochastic down pass with the
+        generative weights (sleep) trains the recognition weights to recover
+        each layer from the one below. Unties the recognition and generative
+        weights.
+
+        Parameters
+        ----------
+        X : array_like (n, sizes[0])
+        y : array_like of int, optional
+            Required with a label layer.
+        epochs, batch_size : int
+        lr : float, optional
+            Default: the DBN's ``lr``.
+        rng : numpy.random.Generator, optional
+
+        Returns
+        -------
+        list of float
+            The mean squared error of the wake-phase reconstruction of the
+            data per epoch.
+
+        Notes
+        -----
+        With wake states s_i and sleep states t_i and B rows,
+        ``G_i += lr (s_i - sigma(s_{i+1} G_i^T + g_i))^T s_{i+1} / B`` and
+        ``R_i += lr t_i^T (t_{i+1} - sigma(t_i R_i + c_i)) / B``.
+        """
+        data = self._data(X, "up_down")
+        labels = self._labels(y, len(data), "up_down") if self.n_labels else None
+        epochs = positive_int("DBN.up_down", "epochs", epochs)
+        batch_size = positive_int("DBN.up_down", "batch_size", batch_size)
+        lr = self.lr if lr is None else positive_float("DBN.up_down", "lr", lr)
+        rng = self.rng if rng is None else resolve_rng(rng)
+        lower, top, n_pen = self.rbms[:-1], self.top, self.sizes[-2]
+        errors = []
+        for _ in range(epochs):
+            order = rng.permutation(len(data))
+            total = 0.0
+            for start in range(0, len(data), batch_size):
+                idx = order[start:start + batch_size]
+                B = len(idx)
+                wake = [data[idx]]  # up pass, sampling each hidden layer
+                for rbm in lower:
+                    wake.append(RBM._draw_hidden(rbm._hidden_probs(wake[-1]), rng))
+                for i in range(len(lower)):  # generative weights learn to reconstruct
+                    pred = wake[i + 1] @ self.gen_W[i].data.T + self.gen_b[i].data
+                    if not (i == 0 and self.visible == "gaussian"):
+                        pred = sigmoid_array(pred)
+                    diff = wake[i] - pred
+                    if i == 0:
+                        total += float(np.sum(np.square(diff, dtype=np.float64)))
+                    self.gen_W[i].data += (lr / B) * (diff.T @ wake[i + 1])
+                    self.gen_b[i].data += (lr / B) * diff.sum(axis=0)
+                v_top = wake[-1] if labels is None else np.concatenate([wake[-1], labels[idx]],
+                                                                       axis=1)
+                top.cd_gradient(v_top, rng)  # the associative memory: one CD-k step
+                for p in (top.W, top.b, top.c):
+                    p.data -= lr * p.grad
+                h = RBM._draw_hidden(top._hidden_probs(v_top), rng)
+                for _ in range(top.k):
+                    pen = RBM._draw_hidden(sigmoid_array(h @ top.W.data[:n_pen].T
+                                                         + top.b.data[:n_pen]), rng)
+                    v_neg = pen if labels is None else np.concatenate([pen, labels[idx]], axis=1)
+                    h = RBM._draw_hidden(top._hidden_probs(v_neg), rng)
+                sleep = [pen]  # down pass with the generative weights, sampling
+                for i in reversed(range(len(lower))):
+                    a = sleep[0] @ self.gen_W[i].data.T + self.gen_b[i].data
+                    if i == 0 and self.visible == "gaussian":
+                        s = a + rng.standard_normal(a.shape, dtype=a.dtype)
+                    else:
+                        s = RBM._draw_hidden(sigmoid_array(a), rng)
+                    sleep.insert(0, s)
+                for i, rbm in enumerate(lower):  # recognition weights learn to recover
+                    diff = sleep[i + 1] - rbm._hidden_probs(sleep[i])
+                    rbm.W.data += (lr / B) * (sleep[i].T @ diff)
+                    rbm.c.data += (lr / B) * diff.sum(axis=0)
+            errors.append(total / data.size)
+        return errors

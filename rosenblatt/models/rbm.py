@@ -1,0 +1,724 @@
+"""Restricted Boltzmann machines (notes: "Restricted Boltzmann machines", "Deep autoencoders").
+
+An RBM is a two-layer undirected model: visible units v, binary hidden
+units h, and no connections inside a layer. Its energy and the distribution
+it defines are
+
+    E(v, h) = -v.b - h.c - v W h                      (Bernoulli visibles)
+    E(v, h) = |v - b|^2 / 2 - h.c - v W h             (Gaussian visibles, unit variance)
+    p(v, h) = exp(-E(v, h)) / Z,   F(v) = -log sum_h exp(-E(v, h))
+
+Because a layer has no internal connections, each layer is conditionally
+independent given the other:
+
+    p(h_j = 1 | v) = sigma(c_j + (v W)_j)
+    p(v_i = 1 | h) = sigma(b_i + (W h)_i)             (Bernoulli)
+    v_i | h ~ N(b_i + (W h)_i, 1)                      (Gaussian)
+
+so Gibbs sampling alternates two matrix products. The log-likelihood
+gradient is a difference of two correlations, <v h>_data - <v h>_model;
+contrastive divergence (CD-k, Hinton 2002) replaces the model expectation by
+the state of a Gibbs chain run k steps from the data, persistent CD (PCD-k,
+Tieleman 2008) by chains that carry on from one minibatch to the next.
+
+The notes use RBMs for unsupervised feature learning (``transform``: the
+hidden probabilities) and semi-supervised learning (features learned from
+abundant unlabelled data feed a classifier trained on few labels).
+"""
+
+import collections
+import math
+import sys
+import time
+
+import numpy as np
+
+from ..autodiff.elementwise import sigmoid_array
+from ..autodiff.tensor import Tensor
+from ..checks import one_of, positive_float, positive_int, unit_interval
+from ..nn.module import Module
+from ..nn.parameter import Parameter, ParameterVector
+from ..optim.sgd import SGD
+from ..randomness import resolve_rng
+from ..training.history import History
+
+LogEstimate = collections.namedtuple("LogEstimate", "value low high")
+LogEstimate.__doc__ = """An estimate with its error bars (low = high = value when exact)."""
+
+EXACT_LIMIT = 20  # enumerate 2**20 states at most
+
+
+def softplus(x):
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): stable for any magnitude, keeps the dtype.
+
+    Written out because ``np.logaddexp(0, x)`` is about 15x slower (it is AIS's inner loop).
+    """
+    x = np.asarray(x)
+    out = np.abs(x)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += np.maximum(x, 0)
+    return out
+
+
+def sigmoid_(a):
+    """The logistic function in place, as (1 + tanh(a / 2)) / 2 (never overflows); returns a."""
+    np.multiply(a, 0.5, out=a)
+    np.tanh(a, out=a)
+    a += 1
+    a *= 0.5
+    return a
+
+
+def _logsumexp(a, axis=None):
+    m = np.max(a, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True))
+    return np.squeeze(out, axis=axis) if axis is not None else float(out.reshape(()))
+
+
+def all_states(n, start=0, stop=None, dtype=np.float64):
+    """Binary vectors ``start .. stop-1`` of the 2**n states, as rows, shape (stop-start, n)."""
+    stop = 2 ** n if stop is None else stop
+    codes = np.arange(start, stop, dtype=np.int64)
+    return ((codes[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(dtype)
+
+
+class _FitState:
+    """What callbacks see during ``RBM.fit`` (the ``trainer`` of rb.callbacks hooks)."""
+
+    def __init__(self, model, optimizer, history, n_batches):
+        self.model, self.optimizer, self.history = model, optimizer, history
+        self.n_batches, self.epoch, self.batch, self.x_batch = n_batches, 0, 0, None
+        self.start_epoch = self.steps = 0
+        self.stop_training = False
+        self.pending_checkpoints = []
+
+
+class RBM(Module):
+    """A restricted Boltzmann machine trained by CD-k or persistent CD-k.
+
+    Parameters
+    ----------
+    n_visible, n_hidden : int
+    visible : {"bernoulli", "gaussian"}, default "bernoulli"
+        Binary visible units (data in [0, 1], read as probabilities), or
+        linear units with unit-variance Gaussian noise (standardise the data).
+    k : int, default 1
+        Gibbs steps per update (CD-k / PCD-k).
+    persistent : bool, default False
+        Persistent chains (PCD, Tieleman 2008) instead of chains restarted at
+        the data (CD).
+    lr : float, default 0.05
+        The learning rate of the default optimizer (momentum SGD on the flat
+        parameter vector).
+    momentum : float, default 0.5
+    weight_decay : float, default 0
+        L2 penalty on the weights (not the biases), as Hinton's guide advises.
+    sparsity : None, float or (float, float)
+        Target mean activation of the hidden units, optionally with the
+        penalty's cost (default 0.1): the hidden biases and weights are pushed
+        toward the target by the gradient of a cross-entropy penalty on a
+        running average q of the activations (Lee et al. 2008; Hinton's guide, 11).
+    rng : numpy.random.Generator, int or None
+        All draws (initial weights, sampling) come from it.
+    dtype : default float32
+
+    Attributes
+    ----------
+    W : Parameter, shape (n_visible, n_hidden)
+        Initially N(0, 0.01^2).
+    b : Parameter, shape (n_visible,)
+        Visible biases.
+    c : Parameter, shape (n_hidden,)
+        Hidden biases.
+    vector : ParameterVector
+        W, b and c as views into one flat vector (what optimizers update).
+    history_ : History
+        Per epoch, on a fixed subset of up to 1,000 training rows:
+        ``reconstruction_error`` (mean squared error of the mean-field
+        reconstruction p(v | p(h | v))), ``pseudo_likelihood`` (Bernoulli) and
+        ``time``.
+
+    Notes
+    -----
+    The CD-k update of a minibatch V0 of B rows, with H0 = p(h | V0) and
+    (Vk, Hk) the chain's negative particles (Vk the visible probabilities
+    after k steps for CD, as Hinton's guide suggests, the chains' sampled
+    states for PCD, Hk = p(h | Vk)), is the gradient estimate
+
+    .. math::
+
+        \\Delta W = (V_0^T H_0 - V_k^T H_k) / B - \\lambda W, \\quad
+        \\Delta b = \\overline{V_0 - V_k}, \\quad \\Delta c = \\overline{H_0 - H_k}
+
+    which the optimizer ascends (it receives its negative as ``grad``).
+
+    References
+    ----------
+    Hinton, "Training products of experts by minimizing contrastive
+    divergence", Neural Computation 14, 2002. Tieleman, "Training restricted
+    Boltzmann machines using approximations to the likelihood gradient",
+    ICML 2008. Hinton, "A practical guide to training restricted Boltzmann
+    machines", UTML TR 2010-003. Salakhutdinov and Murray, "On the
+    quantitative analysis of deep belief networks", ICML 2008.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 20, dtype=np.float32)
+    >>> rbm = rb.models.RBM(4, 2, lr=0.1, rng=0)
+    >>> before = rbm.log_likelihood(X)
+    >>> history = rbm.fit(X, epochs=30, batch_size=10, progress=False)
+    >>> bool(rbm.log_likelihood(X) > before), rbm.transform(X).shape
+    (True, (40, 2))
+    """
+
+    def __init__(self, n_visible, n_hidden, visible="bernoulli", k=1, persistent=False,
+                 lr=0.05, momentum=0.5, weight_decay=0.0, sparsity=None, rng=None,
+                 dtype=np.float32):
+        self.n_visible = positive_int("RBM", "n_visible", n_visible)
+        self.n_hidden = positive_int("RBM", "n_hidden", n_hidden)
+        self.visible = one_of("RBM", "visible", visible, ("bernoulli", "gaussian"))
+        self.k = positive_int("RBM", "k", k)
+        self.persistent = bool(persistent)
+        self.lr = positive_float("RBM", "lr", lr)
+        self.momentum = unit_interval("RBM", "momentum", momentum)
+        self.weight_decay = positive_float("RBM", "weight_decay", weight_decay, allow_zero=True)
+        self.sparsity = sparsity
+        self._sparsity = self._check_sparsity(sparsity)
+        self.rng = resolve_rng(rng)
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"RBM: dtype must be a floating type; got {dtype}")
+        self.W = Parameter((0.01 * self.rng.standard_normal(
+            (self.n_visible, self.n_hidden))).astype(dtype), name="W")
+        self.b = Parameter(np.zeros(self.n_visible, dtype), name="b")
+        self.c = Parameter(np.zeros(self.n_hidden, dtype), name="c")
+        self._vector = ParameterVector([self.W, self.b, self.c])
+        self._optimizer = None
+        self._chains = None  # the persistent chains' hidden states (PCD)
+        self._q = None  # running mean of the hidden activations (sparsity)
+
+    @staticmethod
+    def _check_sparsity(sparsity):
+        if sparsity is None:
+            return None
+        target, cost = sparsity, 0.1
+        if not np.isscalar(sparsity):
+            if len(sparsity) != 2:
+                raise ValueError(f"RBM: sparsity must be None, a target in (0, 1) or a pair "
+                                 f"(target, cost); got {sparsity!r}")
+            target, cost = sparsity
+        target = unit_interval("RBM", "sparsity target", target, closed_low=False)
+        cost = positive_float("RBM", "sparsity cost", cost, allow_zero=True)
+        return target, cost
+
+    # -- the flat vector ------------------------------------------------------------------
+    @property
+    def vector(self):
+        """W, b and c packed in one :class:`ParameterVector` (repacked if they were moved)."""
+        if not self._vector.is_packed():
+            self._vector = ParameterVector([self.W, self.b, self.c])
+        return self._vector
+
+    # -- input checks ---------------------------------------------------------------------
+    def _visible_data(self, X, where, check_range=True, width=None, owner=None):
+        """X as a checked 2-D array in the parameters' dtype (``width`` columns, default
+        n_visible; ``owner`` names the caller in messages)."""
+        width = self.n_visible if width is None else width
+        owner = owner or f"RBM({self.n_visible}, {self.n_hidden})"
+        X = np.asarray(X.data if isinstance(X, Tensor) else X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}.{where}: expected a numeric array; got dtype {X.dtype}")
+        X = X.astype(self.W.dtype, copy=False)
+        if X.ndim == 1:
+            X = X[None]
+        if X.ndim != 2 or X.shape[1] != width:
+            raise ValueError(f"{owner}.{where}: expected data of shape (n, {width}); "
+                             f"got {X.shape}")
+        if not np.all(np.isfinite(X)):
+            row = int(np.argwhere(~np.isfinite(X))[0, 0])
+            raise ValueError(f"{owner}.{where}: the data contain NaN or inf (first in row {row})")
+        if check_range and self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
+            raise ValueError(f"{owner}.{where}: Bernoulli visible units need data in [0, 1]; got "
+                             f"values in [{X.min():g}, {X.max():g}] (scale the data, or use "
+                             f"visible='gaussian' on standardised data)")
+        return X
+
+    def _hidden_data(self, H, where):
+        H = np.asarray(H.data if isinstance(H, Tensor) else H).astype(self.W.dtype, copy=False)
+        if H.ndim == 1:
+            H = H[None]
+        if H.ndim != 2 or H.shape[1] != self.n_hidden:
+            raise ValueError(f"RBM({self.n_visible}, {self.n_hidden}).{where}: expected hidden "
+                             f"states of shape (n, {self.n_hidden}); got {H.shape}")
+        if not np.all(np.isfinite(H)):
+            raise ValueError(f"RBM.{where}: the hidden states contain NaN or inf")
+        return H
+
+    # -- the model ------------------------------------------------------------------------
+    def energy(self, v, h):
+        """E(v, h) for each row pair, shape (n,)."""
+        v = self._visible_data(v, "energy")
+        h = self._hidden_data(h, "energy")
+        if len(v) != len(h):
+            raise ValueError(f"RBM.energy: v has {len(v)} rows but h has {len(h)}")
+        v64, h64 = v.astype(np.float64), h.astype(np.float64)
+        W, b, c = (p.data.astype(np.float64) for p in (self.W, self.b, self.c))
+        coupling = np.einsum("ni,ij,nj->n", v64, W, h64)
+        if self.visible == "bernoulli":
+            return -(v64 @ b) - h64 @ c - coupling
+        return 0.5 * np.sum((v64 - b) ** 2, axis=1) - h64 @ c - coupling
+
+    def _free_energy(self, v, W, b, c):
+        """F(v) with explicit parameters (float64 callers), shape (n,)."""
+        hidden = softplus(v @ W + c).sum(axis=1)
+        if self.visible == "bernoulli":
+            return -(v @ b) - hidden
+        return 0.5 * np.sum((v - b) ** 2, axis=1) - hidden
+
+    def free_energy(self, v):
+        """F(v) = -log sum_h exp(-E(v, h)), shape (n,), in float64.
+
+        Bernoulli: ``-v.b - sum_j softplus(c_j + (v W)_j)``; Gaussian:
+        ``|v - b|^2 / 2 - sum_j softplus(c_j + (v W)_j)``.
+        """
+        v = self._visible_data(v, "free_energy").astype(np.float64)
+        return self._free_energy(v, *self._params64())
+
+    def _params64(self):
+        return tuple(p.data.astype(np.float64) for p in (self.W, self.b, self.c))
+
+    def hidden_probs(self, v):
+        """p(h = 1 | v) = sigma(c + v W), shape (n, n_hidden)."""
+        return self._hidden_probs(self._visible_data(v, "hidden_probs"))
+
+    def _hidden_probs(self, v):
+        a = v @ self.W.data
+        a += self.c.data
+        return sigmoid_(a)
+
+    def visible_probs(self, h):
+        """E[v | h]: sigma(b + W h) (Bernoulli) or b + W h (Gaussian), shape (n, n_visible)."""
+        return self._visible_mean(self._hidden_data(h, "visible_probs"))
+
+    def _visible_mean(self, h):
+        a = h @ self.W.data.T
+        a += self.b.data
+        return sigmoid_(a) if self.visible == "bernoulli" else a
+
+    @staticmethod
+    def _draw_hidden(p, rng):
+        """Binary states with probabilities p."""
+        u = rng.random(p.shape, dtype=p.dtype)
+        return np.less(u, p, out=u)  # 0./1. written over the uniforms: no second array
+
+    def _draw_visible(self, mean, rng):
+        """Visible states given their means: bits (Bernoulli) or mean + N(0, 1) (Gaussian)."""
+        if self.visible == "bernoulli":
+            return self._draw_hidden(mean, rng)
+        return mean + rng.standard_normal(mean.shape, dtype=mean.dtype)
+
+    def _sample_hidden(self, v, rng):
+        p = self._hidden_probs(v)
+        return self._draw_hidden(p, rng), p
+
+    def _sample_visible(self, h, rng):
+        mean = self._visible_mean(h)
+        return self._draw_visible(mean, rng), mean
+
+    def _grad_slots(self):
+        """W.grad, b.grad, c.grad as writable arrays (their slots in the flat gradient)."""
+        out = []
+        for p in (self.W, self.b, self.c):
+            if p.grad is None:
+                p.grad = np.empty_like(p.data)
+            out.append(p.grad)
+        return out
+
+    def transform(self, X):
+        """The hidden probabilities p(h = 1 | v) of each row: the RBM's features."""
+        return self.hidden_probs(X)
+
+    def forward(self, x):
+        """``transform`` as a Tensor (no gradient), so an RBM can sit in a pipeline of modules."""
+        return Tensor(self.transform(x))
+
+    def gibbs(self, v, steps=1, rng=None):
+        """Run ``steps`` Gibbs steps v -> h -> v from each row of v; returns sampled visibles."""
+        steps = positive_int("RBM.gibbs", "steps", steps)
+        v = self._visible_data(v, "gibbs", check_range=False)
+        rng = self.rng if rng is None else resolve_rng(rng)
+        for _ in range(steps):
+            h, _ = self._sample_hidden(v, rng)
+            v, _ = self._sample_visible(h, rng)
+        return v
+
+    def sample(self, n, steps=1000, init=None, rng=None, mean=False):
+        """Draw ``n`` visible vectors by running Gibbs chains for ``steps`` steps.
+
+        Parameters
+        ----------
+        n : int
+        steps : int, default 1000
+        init : array_like (n, n_visible), optional
+            The chains' start; default: random bits with probability 1/2
+            (Bernoulli) or standard normal noise (Gaussian).
+        rng : numpy.random.Generator, optional
+        mean : bool, default False
+            Return the last step's visible means (smoother images) instead
+            of the sampled states.
+        """
+        n = positive_int("RBM.sample", "n", n)
+        steps = positive_int("RBM.sample", "steps", steps)
+        rng = self.rng if rng is None else resolve_rng(rng)
+        dtype = self.W.dtype
+        if init is None:
+            if self.visible == "bernoulli":
+                v = (rng.random((n, self.n_visible)) < 0.5).astype(dtype)
+            else:
+                v = rng.standard_normal((n, self.n_visible)).astype(dtype)
+        else:
+            v = self._visible_data(init, "sample", check_range=False)
+            if len(v) != n:
+                raise ValueError(f"RBM.sample: init has {len(v)} rows but n={n}")
+        for _ in range(steps):
+            h, _ = self._sample_hidden(v, rng)
+            v, m = self._sample_visible(h, rng)
+        return m if mean else v
+
+    # -- learning -------------------------------------------------------------------------
+    def cd_gradient(self, v0, rng=None):
+        """Write the CD-k/PCD-k gradient estimate of minibatch ``v0`` into W.grad, b.grad, c.grad.
+
+        The sign is that of a loss (the optimizer steps against it).
+
+        Parameters
+        ----------
+        v0 : ndarray (B, n_visible)
+            Checked data (in the parameters' dtype).
+        rng : numpy.random.Generator, optional
+        """
+        rng = self.rng if rng is None else rng
+        B = len(v0)
+        h0_prob = self._hidden_probs(v0)
+        if self.persistent:
+            # The fantasy particles carry on from update to update; Tieleman starts them at
+            # the data. Their state is kept as hidden samples (drawn from the last negative
+            # phase's probabilities, as scikit-learn does): a Gibbs step then costs two matrix
+            # products, and the negative phase's p(h | v) is the next step's first half.
+            if self._chains is None or self._chains.shape[1] != self.n_hidden:
+                self._chains = self._draw_hidden(h0_prob, rng)  # as many as this batch has rows
+            h = self._chains
+            for _ in range(self.k):
+                v = self._draw_visible(self._visible_mean(h), rng)
+                hk_prob = self._hidden_probs(v)
+                h = self._draw_hidden(hk_prob, rng)
+            self._chains = h
+        else:
+            # CD ends on the mean of the last reconstruction (less noise, Hinton's guide 3.2)
+            v = self._visible_mean(self._draw_hidden(h0_prob, rng))
+            for _ in range(self.k - 1):
+                v = self._visible_mean(self._draw_hidden(
+                    self._hidden_probs(self._draw_visible(v, rng)), rng))
+            hk_prob = self._hidden_probs(v)
+        gW, gb, gc = self._grad_slots()
+        # one GEMM for both correlations: [Vk; V0]^T [Hk / M; -H0 / B] (M negative particles)
+        M = len(v)
+        H = np.concatenate([hk_prob, h0_prob])
+        H[:M] *= 1.0 / M
+        H[M:] *= -1.0 / B
+        np.matmul(np.concatenate([v, v0]).T, H, out=gW)
+        np.subtract(v.sum(axis=0) * (1.0 / M), v0.sum(axis=0) * (1.0 / B), out=gb)
+        np.sum(H, axis=0, out=gc)
+        if self.weight_decay:
+            gW += self.weight_decay * self.W.data
+        if self._sparsity is not None:
+            target, cost = self._sparsity
+            q = h0_prob.mean(axis=0)
+            self._q = q if self._q is None else 0.9 * self._q + 0.1 * q
+            push = (cost * (self._q - target)).astype(gc.dtype)
+            gc += push
+            gW += np.outer(v0.mean(axis=0), push)
+
+    def fit(self, X, epochs=10, batch_size=100, callbacks=None, optimizer=None, shuffle=True,
+            progress=True, rng=None):
+        """Train by CD-k (or PCD-k) on minibatches of X; returns the :class:`History`.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_visible)
+            In [0, 1] for Bernoulli visibles.
+        epochs : int, default 10
+        batch_size : int, default 100
+        callbacks : sequence of rb.callbacks.Callback, optional
+            Hooks ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
+            ``on_epoch_end`` (with the epoch's logs), ``on_train_end``; a
+            callback may set ``trainer.stop_training``.
+        optimizer : rb.optim optimizer, optional
+            Built on ``rbm.parameters()`` (or ``rbm.vector``); it receives the
+            negated CD statistics as the gradient. Default: SGD with the
+            RBM's ``lr`` and ``momentum`` (its velocity persists across fits).
+        shuffle : bool, default True
+        progress : bool, default True
+            A tqdm bar on stderr (only when stderr is a terminal).
+        rng : numpy.random.Generator, optional
+            Default: the RBM's generator.
+        """
+        X = self._visible_data(X, "fit")
+        epochs = positive_int("RBM.fit", "epochs", epochs)
+        batch_size = positive_int("RBM.fit", "batch_size", batch_size)
+        rng = self.rng if rng is None else resolve_rng(rng)
+        if optimizer is None:
+            if self._optimizer is None or self._optimizer.vec is not self.vector:
+                self._optimizer = SGD(self.vector, lr=self.lr, momentum=self.momentum)
+            optimizer = self._optimizer
+        callbacks = list(callbacks or ())
+        n = len(X)
+        n_batches = -(-n // batch_size)
+        # a fixed subset and fixed flipped bits: the pseudo-likelihood curve is then smooth
+        monitor = X[rng.choice(n, min(n, 1000), replace=False)]
+        flips = rng.integers(0, self.n_visible, len(monitor))
+        history = self.history_ = History()
+        state = _FitState(self, optimizer, history, n_batches)
+        for cb in callbacks:
+            cb.on_train_begin(state)
+        bar = self._progress_bar(epochs * n_batches, progress)
+        try:
+            for epoch in range(epochs):
+                state.epoch = epoch
+                for cb in callbacks:
+                    cb.on_epoch_begin(state, epoch)
+                start = time.perf_counter()
+                order = rng.permutation(n) if shuffle else None
+                for i in range(n_batches):
+                    rows = slice(i * batch_size, (i + 1) * batch_size)
+                    v0 = X[order[rows]] if shuffle else X[rows]
+                    state.batch, state.x_batch = i, v0
+                    self.cd_gradient(v0, rng)
+                    optimizer.step()
+                    state.steps += 1
+                    for cb in callbacks:
+                        cb.on_batch_end(state, i, {})
+                    if bar is not None:
+                        bar.update(1)
+                if not all(np.all(np.isfinite(p.data)) for p in (self.W, self.b, self.c)):
+                    raise FloatingPointError(f"RBM.fit: the parameters diverged at epoch "
+                                             f"{epoch + 1}; lower lr (now {optimizer.lr})")
+                recon = self._visible_mean(self._hidden_probs(monitor))
+                logs = {"reconstruction_error": float(np.mean(np.square(recon - monitor,
+                                                                        dtype=np.float64)))}
+                if self.visible == "bernoulli":
+                    logs["pseudo_likelihood"] = float(np.mean(self._pseudo_likelihood(monitor,
+                                                                                      flips)))
+                logs["time"] = time.perf_counter() - start
+                for cb in callbacks:
+                    cb.on_epoch_end(state, epoch, logs)
+                history.append(epoch, logs)
+                if bar is not None:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "time"})
+                if state.stop_training:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        for cb in callbacks:
+            cb.on_train_end(state)
+        return history
+
+    @staticmethod
+    def _progress_bar(total, progress):
+        if not progress or not getattr(sys.stderr, "isatty", lambda: False)():
+            return None
+        from tqdm import tqdm  # a dependency; imported only when a bar is drawn
+
+        return tqdm(total=total, unit="batch", file=sys.stderr, leave=False)
+
+    # -- evaluation -----------------------------------------------------------------------
+    def _pseudo_likelihood(self, v, flips):
+        """The one-bit estimate: n_visible * log sigma(F(v~) - F(v)), v~ = v with bit i flipped."""
+        # the big product in the parameters' dtype (float32: half the time), the rest in float64
+        a = (v.astype(self.W.dtype, copy=False) @ self.W.data).astype(np.float64)
+        v = v.astype(np.float64)
+        W, b, c = self._params64()
+        a += c
+        rows = np.arange(len(v))
+        bit = v[rows, flips]
+        delta = 1.0 - 2.0 * bit  # +1 where the bit turns on, -1 where it turns off
+        a_flipped = a + delta[:, None] * W[flips]
+        fe = -(v @ b) - softplus(a).sum(axis=1)
+        fe_flipped = -(v @ b) - delta * b[flips] - softplus(a_flipped).sum(axis=1)
+        return -self.n_visible * softplus(-(fe_flipped - fe))
+
+    def pseudo_likelihood(self, X, exact=False, rng=None):
+        """Log pseudo-likelihood of each row, sum_i log p(v_i | v_-i), shape (n,) (Bernoulli).
+
+        Parameters
+        ----------
+        X : array_like (n, n_visible)
+        exact : bool, default False
+            Sum all n_visible conditionals (n_visible free-energy evaluations);
+            by default one randomly chosen bit per row stands for all of them
+            (``n_visible * log p(v_i | v_-i)``, an unbiased estimate; the
+            quantity scikit-learn's ``BernoulliRBM.score_samples`` returns).
+        rng : numpy.random.Generator, optional
+        """
+        if self.visible != "bernoulli":
+            raise ValueError("RBM.pseudo_likelihood: defined here for Bernoulli visible units "
+                             "only (a Gaussian conditional has no closed form over 2^n_hidden "
+                             "mixtures); use log_likelihood")
+        X = self._visible_data(X, "pseudo_likelihood")
+        if not exact:
+            rng = self.rng if rng is None else resolve_rng(rng)
+            return self._pseudo_likelihood(X, rng.integers(0, self.n_visible, len(X)))
+        total = np.zeros(len(X))
+        for i in range(self.n_visible):
+            total += self._pseudo_likelihood(X, np.full(len(X), i)) / self.n_visible
+        return total
+
+    def _log_z_exact(self):
+        W, b, c = self._params64()
+        nv, nh = self.n_visible, self.n_hidden
+        if self.visible == "gaussian" and nh > EXACT_LIMIT:
+            raise ValueError(f"RBM.log_likelihood: exact enumeration of {nh} hidden units is "
+                             f"too large (limit {EXACT_LIMIT}); use method='ais'")
+        if min(nv, nh) > EXACT_LIMIT:
+            raise ValueError(f"RBM.log_likelihood: exact enumeration needs a layer of at most "
+                             f"{EXACT_LIMIT} units; got {nv} visible and {nh} hidden (use "
+                             f"method='ais')")
+        enumerate_hidden = self.visible == "gaussian" or nh <= nv
+        n = nh if enumerate_hidden else nv
+        parts, chunk = [], 2 ** 14
+        for start in range(0, 2 ** n, chunk):
+            s = all_states(n, start, min(2 ** n, start + chunk))
+            if not enumerate_hidden:
+                parts.append(-self._free_energy(s, W, b, c))
+            elif self.visible == "bernoulli":  # sum over v in closed form, per h
+                parts.append(s @ c + softplus(s @ W.T + b).sum(axis=1))
+            else:  # integral over v of a Gaussian, per h
+                m = s @ W.T
+                parts.append(s @ c + m @ b + 0.5 * np.sum(m * m, axis=1)
+                             + 0.5 * nv * math.log(2 * math.pi))
+        return _logsumexp(np.concatenate(parts))
+
+    def _ais_log_weights(self, base, n_chains, n_betas, rng):
+        """Salakhutdinov & Murray's AIS from the base-rate RBM (W = 0, visible biases ``base``).
+
+        Intermediate distributions p_beta(v) ~ exp((1 - beta) v.b_A + beta v.b)
+        prod_j (1 + exp(beta (c_j + v W_j))); the transitions are Gibbs steps
+        at beta, which leave p_beta invariant. Returns the log importance
+        weights (n_chains,) and log Z of the base model.
+        """
+        dtype = self.W.dtype
+        W, b, c = self.W.data, self.b.data, self.c.data
+        bA = base.astype(dtype)
+        betas = np.linspace(0.0, 1.0, n_betas)
+        nh, nv = self.n_hidden, self.n_visible
+        gaussian = self.visible == "gaussian"
+
+        # log p*_k(v) - log p*_{k-1}(v) = (beta_k - beta_{k-1}) [v.(b - b_A) (- (|b|^2 - |b_A|^2)/2
+        # for Gaussian units)] + sum_j softplus(beta_k a_j) - softplus(beta_{k-1} a_j), a = c + v W:
+        # written as a difference of the terms that change, in float64, never of two big totals
+        b64, bA64 = b.astype(np.float64), bA.astype(np.float64)
+        shift = -0.5 * (b64 @ b64 - bA64 @ bA64) if gaussian else 0.0
+
+        if gaussian:
+            v = bA + rng.standard_normal((n_chains, nv), dtype=dtype)
+            log_z0 = nh * math.log(2) + 0.5 * nv * math.log(2 * math.pi)
+        else:
+            v = self._draw_hidden(np.broadcast_to(sigmoid_array(bA), (n_chains, nv)).copy(), rng)
+            log_z0 = nh * math.log(2) + float(softplus(bA.astype(np.float64)).sum())
+        log_w = np.zeros(n_chains)
+        for k in range(1, n_betas):
+            a = v @ W + c
+            a64 = a.astype(np.float64)
+            log_w += (betas[k] - betas[k - 1]) * (v @ (b64 - bA64) + shift)
+            log_w += softplus(betas[k] * a64).sum(axis=1) - softplus(betas[k - 1] * a64).sum(axis=1)
+            if k == n_betas - 1:
+                break
+            beta = dtype.type(betas[k])
+            h = self._draw_hidden(sigmoid_array(beta * a), rng)
+            mean = h @ W.T
+            mean *= beta
+            mean += (1 - beta) * bA + beta * b
+            v = mean + rng.standard_normal(mean.shape, dtype=dtype) if gaussian else \
+                self._draw_hidden(sigmoid_array(mean), rng)
+        return log_w, log_z0
+
+    def log_partition(self, method="exact", n_chains=100, n_betas=10000, base_rate=None,
+                      rng=None):
+        """log Z, exactly or by annealed importance sampling; a :class:`LogEstimate`.
+
+        Parameters
+        ----------
+        method : {"exact", "ais"}, default "exact"
+            "exact" enumerates the smaller layer (at most 20 units; the hidden
+            layer for Gaussian visibles).
+        n_chains, n_betas : int
+            AIS runs and the number of inverse temperatures (evenly spaced in
+            [0, 1]).
+        base_rate : array_like (n_visible,), optional
+            Visible biases of AIS's base model; default the RBM's own ``b``.
+            ``log_likelihood`` passes the data's logit means, as Salakhutdinov
+            and Murray do.
+        rng : numpy.random.Generator, optional
+
+        Returns
+        -------
+        LogEstimate
+            ``value`` and the bounds ``log(Z_hat -/+ 3 standard errors)`` for AIS
+            (``low`` is -inf when 3 standard errors exceed the estimate).
+        """
+        one_of("RBM.log_partition", "method", method, ("exact", "ais"))
+        if method == "exact":
+            value = self._log_z_exact()
+            return LogEstimate(value, value, value)
+        n_chains = positive_int("RBM.log_partition", "n_chains", n_chains)
+        n_betas = positive_int("RBM.log_partition", "n_betas", n_betas)
+        if n_betas < 2:
+            raise ValueError(f"RBM.log_partition: n_betas must be at least 2; got {n_betas}")
+        rng = self.rng if rng is None else resolve_rng(rng)
+        base = self.b.data if base_rate is None else np.asarray(base_rate, np.float64)
+        if base.shape != (self.n_visible,) or not np.all(np.isfinite(base)):
+            raise ValueError(f"RBM.log_partition: base_rate must be {self.n_visible} finite "
+                             f"values; got shape {base.shape}")
+        log_w, log_z0 = self._ais_log_weights(base, n_chains, n_betas, rng)
+        top = log_w.max()
+        w = np.exp(log_w - top)
+        mean, se = w.mean(), w.std(ddof=1) / math.sqrt(n_chains) if n_chains > 1 else 0.0
+        offset = top + log_z0
+        low = offset + math.log(mean - 3 * se) if mean > 3 * se else -math.inf
+        return LogEstimate(offset + math.log(mean), low, offset + math.log(mean + 3 * se))
+
+    def log_likelihood(self, X, method="exact", n_chains=100, n_betas=10000, rng=None,
+                       return_bounds=False):
+        """The mean log-likelihood (1/n) sum log p(v) of the rows of X, in nats.
+
+        ``log p(v) = -F(v) - log Z``, with log Z from :meth:`log_partition`.
+
+        Parameters
+        ----------
+        X : array_like (n, n_visible)
+        method : {"exact", "ais"}, default "exact"
+        n_chains, n_betas : int
+            For AIS.
+        rng : numpy.random.Generator, optional
+        return_bounds : bool, default False
+            Return a :class:`LogEstimate` (the bounds of AIS's log Z turned
+            into bounds of the log-likelihood) instead of a float.
+        """
+        X = self._visible_data(X, "log_likelihood")
+        base = None
+        if method == "ais" and self.visible == "bernoulli":
+            mean = np.clip(X.astype(np.float64).mean(axis=0), 0.05, 0.95)
+            base = np.log(mean / (1 - mean))
+        log_z = self.log_partition(method, n_chains, n_betas, base_rate=base, rng=rng)
+        fe = float(np.mean(self.free_energy(X)))
+        if return_bounds:
+            return LogEstimate(-fe - log_z.value, -fe - log_z.high, -fe - log_z.low)
+        return -fe - log_z.value
+
+    def extra_repr(self):
+        kind = f"PCD-{self.k}" if self.persistent else f"CD-{self.k}"
+        return f"{self.n_visible}, {self.n_hidden}, visible={self.visible!r}, {kind}"

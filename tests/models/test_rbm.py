@@ -1,0 +1,309 @@
+"""rb.models.RBM: CD-k by hand, free energy and log Z by enumeration, AIS, Gibbs, claims."""
+
+import math
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.models.rbm import all_states
+
+
+def sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def small_rbm(nv, nh, visible="bernoulli", scale=1.0, seed=0, **kwargs):
+    """An RBM in float64 with random, sizeable weights and biases."""
+    rbm = rb.models.RBM(nv, nh, visible=visible, rng=seed, dtype=np.float64, **kwargs)
+    g = np.random.default_rng(seed + 100)
+    rbm.W.data[...] = scale * g.standard_normal((nv, nh))
+    rbm.b.data[...] = 0.5 * g.standard_normal(nv)
+    rbm.c.data[...] = 0.5 * g.standard_normal(nh)
+    return rbm
+
+
+def brute_log_z(rbm):
+    """log sum over every (v, h) of exp(-E(v, h)) (Bernoulli visibles)."""
+    V, H = all_states(rbm.n_visible), all_states(rbm.n_hidden)
+    vv = np.repeat(V, len(H), axis=0)
+    hh = np.tile(H, (len(V), 1))
+    e = -rbm.energy(vv, hh)
+    return np.log(np.sum(np.exp(e - e.max()))) + e.max()
+
+
+def bars(n=40, seed=0):
+    """4x2 'bars' images: a row of 4 pixels on or the other, with a little noise."""
+    g = np.random.default_rng(seed)
+    base = np.array([[1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1],
+                     [1, 0, 1, 0, 1, 0, 1, 0]], dtype=np.float64)
+    X = base[g.integers(0, 3, n)]
+    flip = g.random(X.shape) < 0.05
+    return np.where(flip, 1 - X, X)
+
+
+# -- CD-k equals the update worked out by hand ---------------------------------------------
+@pytest.mark.parametrize("k, persistent", [(1, False), (2, False), (1, True), (2, True)])
+def test_cd_gradient_matches_a_hand_computed_update(k, persistent):
+    rbm = small_rbm(3, 2, k=k, persistent=persistent, scale=0.5)
+    W, b, c = rbm.W.data.copy(), rbm.b.data.copy(), rbm.c.data.copy()
+    v0 = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1]], dtype=np.float64)
+    rbm.cd_gradient(v0, np.random.default_rng(7))
+
+    g = np.random.default_rng(7)  # the same draws, in the same order, by hand
+    h0 = sig(v0 @ W + c)
+    if persistent:  # hidden chains start from the data and take k full steps h -> v -> h
+        h = (g.random((4, 2)) < h0).astype(float)
+        for _ in range(k):
+            v = (g.random((4, 3)) < sig(h @ W.T + b)).astype(float)
+            h = (g.random((4, 2)) < sig(v @ W + c)).astype(float)
+    else:  # CD-k from the data, ending on the mean of the last reconstruction
+        hs = (g.random(h0.shape) < h0).astype(float)
+        v = sig(hs @ W.T + b)
+        for _ in range(k - 1):
+            vs = (g.random((4, 3)) < v).astype(float)
+            h = (g.random((4, 2)) < sig(vs @ W + c)).astype(float)
+            v = sig(h @ W.T + b)
+    hk = sig(v @ W + c)
+    np.testing.assert_allclose(rbm.W.grad, -(v0.T @ h0 - v.T @ hk) / 4, atol=1e-12)
+    np.testing.assert_allclose(rbm.b.grad, -(v0 - v).mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(rbm.c.grad, -(h0 - hk).mean(axis=0), atol=1e-12)
+    if persistent:
+        np.testing.assert_array_equal(rbm._chains, h)
+
+
+def test_one_fit_step_moves_the_parameters_by_lr_times_the_cd1_statistics():
+    rbm = small_rbm(3, 2, scale=0.5, lr=0.1, momentum=0.0, weight_decay=0.01)
+    W, b, c = rbm.W.data.copy(), rbm.b.data.copy(), rbm.c.data.copy()
+    v0 = np.array([[1, 0, 1], [0, 1, 1]], dtype=np.float64)
+    rbm.fit(v0, epochs=1, batch_size=2, shuffle=False, progress=False,
+            rng=np.random.default_rng(3))
+    g = np.random.default_rng(3)
+    g.choice(2, 2, replace=False), g.integers(0, 3, 2)  # fit's pseudo-likelihood monitor
+    h0 = sig(v0 @ W + c)
+    hs = (g.random(h0.shape) < h0).astype(float)
+    v1 = sig(hs @ W.T + b)
+    h1 = sig(v1 @ W + c)
+    np.testing.assert_allclose(rbm.W.data, W + 0.1 * ((v0.T @ h0 - v1.T @ h1) / 2 - 0.01 * W))
+    np.testing.assert_allclose(rbm.b.data, b + 0.1 * (v0 - v1).mean(axis=0))
+    np.testing.assert_allclose(rbm.c.data, c + 0.1 * (h0 - h1).mean(axis=0))
+
+
+def test_the_parameters_are_views_into_one_flat_vector_that_optimizers_drive():
+    rbm = rb.models.RBM(6, 4, rng=0)
+    vec = rbm.vector
+    assert vec.size == 6 * 4 + 6 + 4
+    vec.data[:] = 0.5
+    assert np.all(rbm.W.data == 0.5) and np.all(rbm.c.data == 0.5)
+    X = bars(60)[:, :6].astype(np.float32)
+    rbm2 = rb.models.RBM(6, 4, rng=0)
+    opt = rb.optim.Adam(rbm2.parameters(), lr=0.01)  # repacks W, b, c into Adam's vector
+    before = rbm2.W.data.copy()
+    rbm2.fit(X, epochs=2, batch_size=20, optimizer=opt, progress=False)
+    assert not np.allclose(rbm2.W.data, before)
+    assert rbm2.vector.is_packed()
+
+
+# -- free energy and log Z against enumeration ---------------------------------------------
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_free_energy_equals_minus_log_sum_over_hidden_states(visible, rng):
+    rbm = small_rbm(5, 4, visible=visible)
+    v = rng.random((6, 5)) if visible == "bernoulli" else rng.standard_normal((6, 5))
+    H = all_states(4)
+    brute = [-np.log(np.sum(np.exp(-rbm.energy(np.repeat(row[None], 16, 0), H)))) for row in v]
+    np.testing.assert_allclose(rbm.free_energy(v), brute, rtol=1e-10)
+
+
+@pytest.mark.parametrize("nv, nh", [(5, 4), (4, 7)])  # enumerates the hidden, then the visible
+def test_exact_log_likelihood_equals_brute_force_enumeration(nv, nh):
+    rbm = small_rbm(nv, nh)
+    log_z = brute_log_z(rbm)
+    assert rbm.log_partition().value == pytest.approx(log_z, rel=1e-10)
+    V = all_states(nv)
+    probs = np.exp(-rbm.free_energy(V) - log_z)
+    assert probs.sum() == pytest.approx(1.0, rel=1e-10)
+    X = V[[0, 3, 5]]
+    assert rbm.log_likelihood(X) == pytest.approx(np.mean(np.log(probs[[0, 3, 5]])), rel=1e-10)
+
+
+def test_gaussian_rbm_density_integrates_to_one():
+    rbm = small_rbm(2, 3, visible="gaussian", scale=0.7)
+    grid = np.linspace(-9, 9, 601)
+    V = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
+    density = np.exp(-rbm.free_energy(V) - rbm.log_partition().value)
+    step = grid[1] - grid[0]
+    assert density.sum() * step * step == pytest.approx(1.0, abs=1e-6)
+
+
+# -- learning ------------------------------------------------------------------------------
+@pytest.mark.parametrize("persistent", [False, True])
+def test_exact_log_likelihood_rises_with_cd_training(persistent):
+    X = bars(60)
+    # PCD's chains fall behind a fast-moving model (Tieleman 2008 uses small learning rates)
+    rbm = rb.models.RBM(8, 6, lr=0.02 if persistent else 0.1, persistent=persistent, rng=1)
+    curve = [rbm.log_likelihood(X)]
+    for _ in range(4):
+        rbm.fit(X, epochs=25, batch_size=10, progress=False)
+        curve.append(rbm.log_likelihood(X))
+    assert curve[-1] > curve[0] + 1.5, curve
+    if not persistent:  # 3 patterns with noise: about -3.5 nats is near optimal
+        assert curve[-1] > -4.0, curve
+    h = rbm.history_
+    assert len(h["reconstruction_error"]) == 25 and "pseudo_likelihood" in h
+
+
+def test_ais_agrees_with_the_exact_value_within_its_error_bars():
+    X = (np.random.default_rng(0).random((200, 20)) < np.linspace(0.1, 0.9, 20)).astype(float)
+    X[:100, :10] = 1  # some structure for the 15 hidden units to learn
+    rbm = rb.models.RBM(20, 15, lr=0.1, rng=2, dtype=np.float64)
+    rbm.fit(X, epochs=30, batch_size=20, progress=False)
+    assert np.abs(rbm.W.data).max() > 0.5  # far from the base-rate model
+    exact = rbm.log_partition().value
+    est = rbm.log_partition("ais", n_chains=100, n_betas=3000, rng=np.random.default_rng(5))
+    assert est.low <= exact <= est.high, (est, exact)
+    assert est.high - est.low < 1.0
+    ll = rbm.log_likelihood(X, "ais", n_chains=100, n_betas=3000, rng=np.random.default_rng(6),
+                            return_bounds=True)
+    assert ll.low <= rbm.log_likelihood(X) <= ll.high
+
+
+def test_gaussian_ais_agrees_with_the_exact_value():
+    rbm = small_rbm(6, 8, visible="gaussian", scale=0.3)
+    exact = rbm.log_partition().value
+    est = rbm.log_partition("ais", n_chains=200, n_betas=2000, rng=np.random.default_rng(1))
+    assert est.low <= exact <= est.high, (est, exact)
+
+
+def test_gibbs_sampling_reproduces_the_exact_distribution():
+    rbm = small_rbm(4, 3, scale=1.0, seed=3)
+    V = all_states(4)
+    exact = np.exp(-rbm.free_energy(V) - rbm.log_partition().value)
+    n = 40000
+    samples = rbm.sample(n, steps=30, rng=np.random.default_rng(0))
+    codes = (samples @ (2 ** np.arange(4))).astype(int)
+    empirical = np.bincount(codes, minlength=16) / n
+    assert 0.5 * np.abs(empirical - exact).sum() < 0.015
+    chi2 = n * np.sum((empirical - exact) ** 2 / exact)
+    assert chi2 < 45  # the 0.9999 quantile of chi-square with 15 degrees of freedom is ~44
+    step = rbm.gibbs(samples[:5], steps=2, rng=np.random.default_rng(1))
+    assert step.shape == (5, 4) and set(np.unique(step)) <= {0.0, 1.0}
+
+
+def test_transform_features_feed_a_logistic_regression_on_digits():
+    pytest.importorskip("sklearn")
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    X, y = rb.datasets.load_digits()
+    Xtr, Xte, ytr, yte = rb.datasets.train_test_split(X, y, test_size=0.2, stratify=True)
+    rbm = rb.models.RBM(64, 100, lr=0.06, rng=0)
+    rbm.fit(Xtr, epochs=10, batch_size=10, progress=False)
+    with threadpool_limits(1):  # lbfgs on a loaded 2-core machine: 50x slower with 2 threads
+        clf = LogisticRegression(C=100, max_iter=1000).fit(rbm.transform(Xtr), ytr)
+        assert clf.score(rbm.transform(Xte), yte) >= 0.94  # measured 0.972 (sklearn's: 0.94)
+
+
+def test_sparsity_target_lowers_mean_hidden_activation():
+    X = bars(80)
+    free = rb.models.RBM(8, 16, lr=0.1, rng=0)
+    free.fit(X, epochs=20, batch_size=10, progress=False)
+    sparse = rb.models.RBM(8, 16, lr=0.1, sparsity=(0.05, 0.5), rng=0)
+    sparse.fit(X, epochs=20, batch_size=10, progress=False)
+    assert sparse.transform(X).mean() < 0.5 * free.transform(X).mean()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    rbm = rb.models.RBM(8, 5, visible="gaussian", k=3, persistent=True, sparsity=0.1, rng=0)
+    rbm.fit(np.random.default_rng(0).standard_normal((30, 8)), epochs=2, batch_size=10,
+            progress=False)
+    rb.save(rbm, tmp_path / "rbm.safetensors")
+    back = rb.load(tmp_path / "rbm.safetensors")
+    assert isinstance(back, rb.models.RBM)
+    assert (back.visible, back.k, back.persistent, back.sparsity) == ("gaussian", 3, True, 0.1)
+    np.testing.assert_array_equal(back.W.data, rbm.W.data)
+    X = np.ones((2, 8))
+    np.testing.assert_array_equal(back.transform(X), rbm.transform(X))
+
+
+def test_callbacks_see_each_epoch_and_can_stop():
+    class StopAfterTwo(rb.callbacks.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            self.seen = getattr(self, "seen", []) + [sorted(logs)]
+            trainer.stop_training = epoch == 1
+
+    cb = StopAfterTwo()
+    history = rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=10, batch_size=5, callbacks=[cb],
+                                             progress=False)
+    assert len(history) == 2
+    assert cb.seen[0] == ["pseudo_likelihood", "reconstruction_error", "time"]
+
+
+# -- bad input -----------------------------------------------------------------------------
+def test_bad_input_is_reported():
+    rbm = rb.models.RBM(4, 3, rng=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        rbm.fit(np.full((5, 4), 2.0))
+    with pytest.raises(ValueError, match="NaN"):
+        rbm.transform(np.array([[0, np.nan, 1, 0]]))
+    with pytest.raises(ValueError, match=r"shape \(n, 4\)"):
+        rbm.fit(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"hidden states of shape \(n, 3\)"):
+        rbm.visible_probs(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        rb.models.RBM(4, 3, k=0)
+    with pytest.raises(ValueError, match="visible must be"):
+        rb.models.RBM(4, 3, visible="binary")
+    with pytest.raises(ValueError, match="n_hidden"):
+        rb.models.RBM(4, 0)
+    with pytest.raises(ValueError, match="sparsity"):
+        rb.models.RBM(4, 3, sparsity=1.5)
+    with pytest.raises(ValueError, match="method='ais'"):
+        rb.models.RBM(30, 25).log_likelihood(np.zeros((1, 30)))
+    with pytest.raises(ValueError, match="method must be"):
+        rbm.log_partition("mcmc")
+    with pytest.raises(ValueError, match="Bernoulli"):
+        rb.models.RBM(4, 3, visible="gaussian").pseudo_likelihood(np.zeros((1, 4)))
+    with pytest.raises(TypeError, match="numeric"):
+        rbm.transform(np.array([["a", "b", "c", "d"]]))
+    assert math.isfinite(rb.models.RBM(4, 3, visible="gaussian").free_energy(
+        np.full((1, 4), 5.0))[0])
+
+
+def test_progress_bar_draws_only_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5)
+    assert "batch" in screen.getvalue()
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5)
+    rb.models.RBM(8, 3, rng=0).fit(bars(20), epochs=2, batch_size=5, progress=False)
+    assert pipe.getvalue() == ""
+
+
+def test_early_stopping_on_the_pseudo_likelihood_restores_the_best_weights():
+    X = (np.random.default_rng(0).random((200, 20)) < 0.3).astype(np.float32)
+    rbm = rb.models.RBM(20, 8, lr=0.5, rng=0)
+    stop = rb.callbacks.EarlyStopping(monitor="pseudo_likelihood", mode="max", patience=2)
+    history = rbm.fit(X, epochs=30, batch_size=20, progress=False, callbacks=[stop])
+    assert len(history) < 30 and history.stop_reason.startswith("early stopping")
+    assert stop.best == max(history["pseudo_likelihood"])
+
+
+def test_gaussian_rbm_learns_two_clusters_exactly_measured():
+    g = np.random.default_rng(0)
+    centers = np.array([[2, -1, 1.5], [-2, 1, -1.5]])
+    X = centers[g.integers(0, 2, 400)] + 0.5 * g.standard_normal((400, 3))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    rbm = rb.models.RBM(3, 4, visible="gaussian", lr=0.03, rng=0)
+    before = rbm.log_likelihood(X)  # about a standard normal's: -4.26 nats
+    history = rbm.fit(X, epochs=40, batch_size=20, progress=False)
+    assert rbm.log_likelihood(X) > before + 0.4  # measured -4.26 -> -3.72: the two modes
+    assert "pseudo_likelihood" not in history and len(history["reconstruction_error"]) == 40
