@@ -38,6 +38,7 @@ from .pooling import (
 )
 from .rbf import RBF
 from .recurrent import RNN, RecurrentBase, SequenceOutputs, rnn
+from .registry import register, registered
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",
@@ -49,4 +50,5 @@ __all__ = [
     "SequenceOutputs",
     "embedding", "gru", "lstm", "one_hot", "rnn",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
+    "register", "registered",
 ]

@@ -334,6 +334,13 @@ class _ConvNd(Module):
                 f"{layout} with {self.in_channels} channels; got {shape}"
             )
 
+    def config(self):
+        """The constructor arguments a saved model is rebuilt from (``init`` is not saved: the
+        stored weights replace the initial ones)."""
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "bias": self.b is not None}
+
     def extra_repr(self):
         ks = self.kernel_size if self._dims > 1 else self.kernel_size[0]
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={ks}"

@@ -112,6 +112,12 @@ class Dense(Module):
             )
         return dense(x, self.W, self.b)
 
+    def config(self):
+        """The constructor arguments a saved model is rebuilt from (``init`` is not saved: the
+        stored weights replace the initial ones)."""
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.b is not None}
+
     def extra_repr(self):
         bias = "" if self.b is not None else ", bias=False"
         return f"{self.in_features}, {self.out_features}{bias}"

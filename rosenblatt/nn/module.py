@@ -298,3 +298,15 @@ class Sequential(Module):
     def _items(self):
         for i, layer in enumerate(self.layers):
             yield str(i), layer
+
+    def config(self):
+        """What a saved model stores of it: its layers (saved recursively)."""
+        return {"layers": list(self.layers)}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild from :meth:`config`'s dict (``Sequential(*layers)``)."""
+        layers = config.get("layers")
+        if not isinstance(layers, list) or set(config) != {"layers"}:
+            raise ValueError("Sequential config must be {'layers': [...]}")
+        return cls(*layers)

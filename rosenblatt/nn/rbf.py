@@ -137,5 +137,10 @@ class RBF(Module):
             )
         return rbf(x, self.centers, self.widths, self.kind)
 
+    def config(self):
+        """The constructor arguments a saved model is rebuilt from (the widths, initially
+        ``width``, are a parameter saved with the centres)."""
+        return {"in_features": self.in_features, "n_centers": self.n_centers, "kind": self.kind}
+
     def extra_repr(self):
         return f"{self.in_features}, {self.n_centers}, kind={self.kind!r}"

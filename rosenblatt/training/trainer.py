@@ -290,7 +290,8 @@ class Trainer:
 
     def resume(self, path):
         """Load a checkpoint in place; returns the number of epochs it had done."""
-        from ..io import FormatError, load_checkpoint, registry
+        from ..io import FormatError, load_checkpoint
+        from ..nn import registry
 
         ckpt = load_checkpoint(path)
         meta = ckpt.metadata
