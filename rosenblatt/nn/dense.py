@@ -7,7 +7,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, grad_slot, make, needs_grad
+from ..autodiff.tensor import Tensor, make, needs_grad
 from . import init as initializers
 from .module import Module
 from .parameter import Parameter
@@ -44,7 +44,7 @@ def dense(x, weight, bias=None):
         gx = (g2 @ wd.T).reshape(xd.shape) if needs_grad(x) else None
         gw = gb = None
         if weight.requires_grad:
-            slot = grad_slot(weight)  # the first gradient since zero_grad: write it in place
+            slot = weight._grad_slot()  # the first gradient since zero_grad: write it in place
             if slot is None:
                 gw = x2.T @ g2
             else:

@@ -217,9 +217,7 @@ class Module:
             raise TypeError(f"astype: dtype must be a floating type; got {dtype}")
         for p in self.parameters():
             if p.data.dtype != dtype:
-                p.data = p.data.astype(dtype)
-                if getattr(p, "_grad_home", None) is not None:  # no longer packed
-                    p._grad_home = None
+                p.data = p.data.astype(dtype)  # no longer in its ParameterVector
             if p.grad is not None and p.grad.dtype != dtype:
                 p.grad = p.grad.astype(dtype)
         for m in self.modules():
