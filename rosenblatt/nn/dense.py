@@ -8,6 +8,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make, needs_grad
+from ..checks import positive_int
 from . import init as initializers
 from .module import Module
 from .parameter import Parameter
@@ -91,11 +92,8 @@ class Dense(Module):
 
     def __init__(self, in_features, out_features, bias=True, init="glorot_uniform",
                  bias_init=0.0, rng=None, dtype=np.float32):
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Dense: {name} must be a positive integer; got {value!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = positive_int("Dense", "in_features", in_features)
+        self.out_features = positive_int("Dense", "out_features", out_features)
         self.init = init
         fn = initializers.get(init, "Dense")
         shape = (self.in_features, self.out_features)

@@ -37,13 +37,9 @@ INPUTS = [(2, 3), (2, 3), (2, 2, 7), (2, 2, 7, 6), (2, 3), (2, 3), (4, 3), (2, 3
 def main():
     rng = np.random.default_rng(12)
     model = nn.Sequential(*layers())
-    for p in model.parameters():
-        p.data[...] = rng.standard_normal(p.shape)
-    for m in model.modules():
-        for name in m.buffers:
-            value = getattr(m, name)
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-                value[...] = rng.uniform(0.5, 1.5, value.shape)
+    # non-trivial weights and statistics (positive, as running variances must be)
+    model.load_state_dict({name: rng.uniform(0.5, 1.5, value.shape).astype(value.dtype)
+                           for name, value in model.state_dict().items()})
     model.eval()
     cases = []
     with rb.no_grad():
