@@ -36,6 +36,21 @@ def positive_int(owner, name, value, allow_zero=False):
     return int(value)
 
 
+def int_at_least(owner, name, value, minimum):
+    """Validate an integer ``>= minimum`` (a count whose floor is not 1); returns an int.
+
+    Examples
+    --------
+    >>> int_at_least("moons", "n_samples", 1, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: moons: n_samples must be an integer >= 2; got 1
+    """
+    if not is_int(value) or value < minimum:
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
 def positive_float(owner, name, value, allow_zero=False):
     """Validate a finite scalar ``> 0`` (or ``>= 0`` with ``allow_zero``); returns a float.
 

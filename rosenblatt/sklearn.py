@@ -29,8 +29,9 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
         "rosenblatt.sklearn needs scikit-learn >= 1.6: pip install rosenblatt[data]"
     ) from err
 
-from . import losses, nn, optim
+from . import nn, optim
 from .autodiff import Tensor, no_grad
+from .nn import losses
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "sigmoid": nn.Sigmoid,
                 "identity": nn.Identity}

@@ -12,6 +12,7 @@ compares (J(theta + eps u) - J(theta - eps u)) / (2 eps) with grad . u
 
 import numpy as np
 
+from ..checks import positive_int
 from .tensor import Tensor, no_grad
 
 
@@ -114,13 +115,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
-    if directions is not None and (
-        isinstance(directions, bool) or not isinstance(directions, (int, np.integer))
-        or directions < 1
-    ):
-        raise ValueError(
-            f"gradcheck: directions must be a positive int or None; got {directions!r}"
-        )
+    if directions is not None:
+        directions = positive_int("gradcheck", "directions", directions)
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise TypeError(

@@ -248,30 +248,28 @@ class Tensor:
                 )
         _run_backward(self, grad, retain_graph)
 
+    def _grad_slot(self):
+        """Claim the array this leaf's first gradient is to be written into, or None.
 
-def grad_slot(leaf):
-    """Where an op may write ``leaf``'s whole gradient itself, or None.
-
-    A packed parameter (see ``rosenblatt.nn.ParameterVector``) whose gradient
-    was cleared (``optimizer.zero_grad()`` sets it to None, as PyTorch does)
-    and has received nothing since: its view into the flat gradient vector.
-    An op that writes there (e.g. ``np.matmul(..., out=slot)``) returns None
-    for that parent: the gradient is in place, with no temporary array and
-    no accumulation pass. Anything else (a plain tensor, a second use of the
-    same weight in one graph) goes through the usual return-and-accumulate.
-    """
-    if leaf.grad is None and leaf._backward is None and leaf.requires_grad:
-        home = getattr(leaf, "_grad_home", None)
-        if home is not None:
-            leaf.grad = home
-            return home
-    return None
+        The one hook between the engine and whatever owns a leaf's gradient
+        memory. When a leaf that requires grad receives its first gradient
+        (``grad`` is None), the engine asks for a slot: if there is one,
+        ``grad`` already is that array (shaped and typed like ``data``) and
+        the gradient is copied into it; otherwise the leaf gets a fresh copy.
+        A fused op may ask too, for a weight, and write the gradient there
+        itself (``np.matmul(..., out=slot)``), returning None for that parent.
+        A plain tensor has no slot. ``rosenblatt.nn.Parameter`` has one while
+        it is packed in a ``ParameterVector`` and its gradient is cleared
+        (``optimizer.zero_grad()``): its view into the flat gradient vector,
+        so that backward needs no fill, no accumulation and no temporary.
+        """
+        return None
 
 
 def _accumulate_leaf(leaf, grad):
     if leaf.grad is None:
-        slot = grad_slot(leaf)
-        if slot is not None:  # a packed parameter: the first gradient is copied into its slot
+        slot = leaf._grad_slot()
+        if slot is not None:  # e.g. a packed parameter: the first gradient goes into its slot
             np.copyto(slot, grad)
             return
         # A fresh array: the incoming one may be shared with other nodes, or a

@@ -14,6 +14,7 @@ an int seed, or None for the library generator seeded by ``rb.seed``).
 
 import numpy as np
 
+from ..checks import int_at_least
 from ..randomness import resolve_rng
 
 _GATES = {
@@ -24,12 +25,6 @@ _GATES = {
     "nor": lambda a, b: 1 - (a | b),
     "xnor": lambda a, b: 1 - (a ^ b),
 }
-
-
-def _count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
 
 
 def _noise_level(name, value):
@@ -105,8 +100,8 @@ def spirals(n_samples=300, n_classes=2, noise=0.0, turns=1.0, rng=None):
     X : float32 (n_samples, 2)
     y : int64 (n_samples,)
     """
-    n_samples = _count("spirals: n_samples", n_samples, 1)
-    n_classes = _count("spirals: n_classes", n_classes, 1)
+    n_samples = int_at_least("spirals", "n_samples", n_samples, 1)
+    n_classes = int_at_least("spirals", "n_classes", n_classes, 1)
     noise = _noise_level("spirals", noise)
     rng = resolve_rng(rng)
     y = np.arange(n_samples) % n_classes
@@ -130,7 +125,7 @@ def moons(n_samples=200, noise=0.1, rng=None):
     X : float32 (n_samples, 2)
     y : int64 (n_samples,)
     """
-    n_samples = _count("moons: n_samples", n_samples, 2)
+    n_samples = int_at_least("moons", "n_samples", n_samples, 2)
     noise = _noise_level("moons", noise)
     rng = resolve_rng(rng)
     n_out = n_samples // 2
@@ -153,7 +148,7 @@ def circles(n_samples=200, noise=0.05, factor=0.5, rng=None):
     factor : float in (0, 1), default 0.5
         Radius of the inner circle relative to the outer one.
     """
-    n_samples = _count("circles: n_samples", n_samples, 2)
+    n_samples = int_at_least("circles", "n_samples", n_samples, 2)
     noise = _noise_level("circles", noise)
     if not 0 < factor < 1:
         raise ValueError(f"circles: factor must be in (0, 1); got {factor!r}")
@@ -179,7 +174,7 @@ def sine(n_samples=100, noise=0.1, low=-np.pi, high=np.pi, rng=None):
     y : float32 (n_samples, 1)
         ``sin(X) + noise * N(0, 1)``.
     """
-    n_samples = _count("sine: n_samples", n_samples, 1)
+    n_samples = int_at_least("sine", "n_samples", n_samples, 1)
     noise = _noise_level("sine", noise)
     if not low < high:
         raise ValueError(f"sine: need low < high; got low={low!r}, high={high!r}")

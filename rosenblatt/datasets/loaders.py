@@ -17,6 +17,8 @@ import importlib
 
 import numpy as np
 
+from ..checks import int_at_least
+
 
 def require(module, what):
     """Import an optional dependency, or explain which extra installs it."""
@@ -108,10 +110,8 @@ def load_mnist1d(num_samples=5000, seed=42):
     ImportError
         Without mnist1d (``pip install rosenblatt[data]``).
     """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
-            or num_samples < 10:
-        raise ValueError(f"load_mnist1d: num_samples must be an integer >= 10; got {num_samples!r}")
-    X, y = _mnist1d(int(num_samples), int(seed))
+    num_samples = int_at_least("load_mnist1d", "num_samples", num_samples, 10)
+    X, y = _mnist1d(num_samples, int(seed))
     return X.copy(), y.copy()
 
 

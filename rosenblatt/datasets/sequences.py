@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from ..checks import int_at_least
 from ..randomness import resolve_rng
 from .catalog import list_datasets, register_dataset
 
@@ -33,12 +34,6 @@ _REBER = {
     3: (("X", 2), ("S", 5)),
     4: (("P", 3), ("V", 5)),
 }
-
-
-def _positive(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
 
 
 def _reber_inner(rng):
@@ -80,7 +75,7 @@ def reber_strings(n_samples=100, embedded=True, rng=None):
     >>> sorted(nexts[0][0]), nexts[0][-2] == {s[1]}  # the long-range dependency
     (['P', 'T'], True)
     """
-    n = _positive("reber_strings: n_samples", n_samples)
+    n = int_at_least("reber_strings", "n_samples", n_samples, 1)
     rng = resolve_rng(rng)
     strings, nexts = [], []
     for _ in range(n):
@@ -146,8 +141,8 @@ def adding_problem(n_samples=1000, length=50, rng=None):
     X : float32 (n, length, 2)
     y : float32 (n, 1)
     """
-    n = _positive("adding_problem: n_samples", n_samples)
-    T = _positive("adding_problem: length", length, 2)
+    n = int_at_least("adding_problem", "n_samples", n_samples, 1)
+    T = int_at_least("adding_problem", "length", length, 2)
     rng = resolve_rng(rng)
     X = np.zeros((n, T, 2), dtype=np.float32)
     X[:, :, 0] = rng.random((n, T))
@@ -173,10 +168,10 @@ def copy_task(n_samples=1000, length=10, n_symbols=8, delay=0, rng=None):
     X : float32 (n, T, n_symbols + 2), one-hot; T = 2 length + delay + 1
     y : int64 (n, T)
     """
-    n = _positive("copy_task: n_samples", n_samples)
-    L = _positive("copy_task: length", length)
-    K = _positive("copy_task: n_symbols", n_symbols)
-    delay = _positive("copy_task: delay", delay, 0)
+    n = int_at_least("copy_task", "n_samples", n_samples, 1)
+    L = int_at_least("copy_task", "length", length, 1)
+    K = int_at_least("copy_task", "n_symbols", n_symbols, 1)
+    delay = int_at_least("copy_task", "delay", delay, 0)
     rng = resolve_rng(rng)
     T = 2 * L + delay + 1
     seq = rng.integers(1, K + 1, (n, L))
@@ -238,7 +233,7 @@ class CharText:
 
     def sequences(self, seq_len):
         """Non-overlapping windows: X = ids[i:i+L], Y = ids[i+1:i+L+1]; int64 (n, L) each."""
-        L = _positive("CharText.sequences: seq_len", seq_len)
+        L = int_at_least("CharText.sequences", "seq_len", seq_len, 1)
         n = (len(self.ids) - 1) // L
         if n == 0:
             raise ValueError(f"CharText.sequences: the text ({len(self.ids)} characters) is "
@@ -250,7 +245,7 @@ class CharText:
     def streams(self, batch_size):
         """The text cut into ``batch_size`` contiguous streams (batch, T) for truncated BPTT:
         X[b, t] is followed by Y[b, t] = X[b, t + 1], and chunk k + 1 continues chunk k."""
-        B = _positive("CharText.streams: batch_size", batch_size)
+        B = int_at_least("CharText.streams", "batch_size", batch_size, 1)
         T = (len(self.ids) - 1) // B
         if T == 0:
             raise ValueError(f"CharText.streams: {len(self.ids)} characters cannot fill "

@@ -2,13 +2,14 @@
 
 ``rb.save`` / ``rb.load`` write and read one safetensors file (weights, plus
 the architecture as JSON in its metadata); see :mod:`.serialization` for the
-file layout and checkpoints, and :mod:`.registry` for how layer types
-describe themselves (the protocol custom layers follow).
+file layout and checkpoints, and :mod:`rosenblatt.nn.registry` for how layer
+types describe themselves (the protocol custom layers follow; ``register``
+and ``registered`` are re-exported here).
 """
 
+from ..nn.registry import register, registered
 from .atomic import atomic_write, clean_stale_temporaries, write_bytes_atomic
 from .errors import FormatError
-from .registry import register, registered
 from .serialization import FORMAT_VERSION, Checkpoint, load, load_checkpoint, restore, save
 
 __all__ = [

@@ -6,7 +6,7 @@ A model file is one safetensors file (see :mod:`.safetensors_format`):
   buffers); ``optimizer/<i>`` and ``metadata/<i>`` hold the arrays found in
   the optimizer state and the metadata;
 * the string metadata holds ``format = "rosenblatt"``, ``format_version``,
-  ``architecture`` (the JSON spec of :mod:`.registry`), and, when given,
+  ``architecture`` (the JSON spec of :mod:`rosenblatt.nn.registry`), and, when given,
   ``optimizer`` and ``metadata`` as JSON trees in which each array is replaced
   by ``{"__array__": "<tensor name>"}``.
 
@@ -33,7 +33,8 @@ import os
 import numpy as np
 
 from ..autodiff.tensor import Tensor
-from . import registry
+from ..nn import registry
+from ..nn.module import Module
 from .atomic import write_bytes_atomic
 from .errors import FormatError
 from .safetensors_format import decode, encode
@@ -69,7 +70,7 @@ def save(model, path, optimizer=None, metadata=None):
     Parameters
     ----------
     model : rb.nn.Module
-        Every layer type in it must be registered (see :mod:`rosenblatt.io.registry`).
+        Every layer type in it must be registered (see :mod:`rosenblatt.nn.registry`).
     path : str or os.PathLike
     optimizer : optimizer or dict, optional
         An object with ``state_dict()`` (or that dict itself), saved for resuming.
@@ -96,8 +97,7 @@ def save(model, path, optimizer=None, metadata=None):
     >>> rb.io.load_checkpoint(path).metadata
     {'epoch': 3}
     """
-    registry_module = registry._module_base()
-    if not isinstance(model, registry_module):
+    if not isinstance(model, Module):
         raise TypeError(f"save: model must be an rb.nn.Module; got {type(model).__name__}")
     tensors = {f"model/{name}": np.asarray(value) for name, value in model.state_dict().items()}
     header = {
@@ -188,7 +188,7 @@ def restore(path, model, optimizer=None):
     if registry.spec_of(model) != registry.spec_of(ckpt.model):
         raise FormatError(
             f"{os.fspath(path)}: the saved architecture differs from the model's; saved "
-            f"{registry._short(registry.spec_of(ckpt.model), 300)}"
+            f"{registry.short_json(registry.spec_of(ckpt.model), 300)}"
         )
     model.load_state_dict(ckpt.model.state_dict())
     if optimizer is not None:
@@ -212,7 +212,10 @@ def _load_bytes(blob, with_extras):
     if spec is None:
         raise FormatError("no 'architecture' in the file's metadata")
     total = sum(int(t.size) for t in tensors.values())
-    model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
+    try:
+        model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
+    except registry.SpecError as err:
+        raise FormatError(str(err)) from None
     used = set()
     state = {}
     for name, value in tensors.items():
@@ -329,11 +332,11 @@ def _decode_tree(value, tensors, used, depth=0):
     if isinstance(value, list):
         return [_decode_tree(v, tensors, used, depth + 1) for v in value]
     if not isinstance(value, dict):
-        raise FormatError(f"unexpected value {registry._short(value)}")
+        raise FormatError(f"unexpected value {registry.short_json(value)}")
     if set(value) == {"__array__"}:
         name = value["__array__"]
         if not isinstance(name, str) or name.startswith("model/") or name not in tensors:
-            raise FormatError(f"reference to a missing tensor {registry._short(name)}")
+            raise FormatError(f"reference to a missing tensor {registry.short_json(name)}")
         used.add(name)
         return tensors[name]
     if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
@@ -347,6 +350,6 @@ def _decode_tree(value, tensors, used, depth=0):
             try:
                 out[key] = _decode_tree(item[1], tensors, used, depth + 1)
             except TypeError:
-                raise FormatError(f"unhashable key {registry._short(item[0])}") from None
+                raise FormatError(f"unhashable key {registry.short_json(item[0])}") from None
         return out
     return {k: _decode_tree(v, tensors, used, depth + 1) for k, v in value.items()}

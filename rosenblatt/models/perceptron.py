@@ -15,6 +15,7 @@ classifies all four points.
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from ..checks import one_of, positive_float, positive_int
 from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..randomness import resolve_rng
@@ -52,14 +53,9 @@ class Perceptron(Module):
     """
 
     def __init__(self, n_inputs, output="sign", lr=1.0, dtype=np.float64):
-        if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) \
-                or n_inputs <= 0:
-            raise ValueError(f"Perceptron: n_inputs must be a positive integer; got {n_inputs!r}")
-        if output not in OUTPUTS:
-            raise ValueError(f"Perceptron: output must be 'sign' or 'binary'; got {output!r}")
-        if not lr > 0:
-            raise ValueError(f"Perceptron: lr must be positive; got {lr!r}")
-        self.n_inputs, self.output, self.lr = int(n_inputs), output, float(lr)
+        self.n_inputs = positive_int("Perceptron", "n_inputs", n_inputs)
+        self.output = one_of("Perceptron", "output", output, OUTPUTS)
+        self.lr = positive_float("Perceptron", "lr", lr)
         self.W = Parameter(np.zeros(self.n_inputs, dtype=dtype), requires_grad=False)
         self.b = Parameter(np.zeros(1, dtype=dtype), requires_grad=False)
 
@@ -117,8 +113,7 @@ class Perceptron(Module):
         if not np.all((y == low) | (y == high)):
             raise ValueError(f"Perceptron.fit: with output={self.output!r} targets must be "
                              f"{low:g} or {high:g}; got {np.unique(y)[:5]}")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"Perceptron.fit: epochs must be a positive integer; got {epochs!r}")
+        epochs = positive_int("Perceptron.fit", "epochs", epochs)
         w, b = self.W.data, self.b.data
         order = np.arange(len(X))
         gen = resolve_rng(rng) if shuffle else None

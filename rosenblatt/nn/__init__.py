@@ -40,6 +40,7 @@ from .pooling import (
 from .rbf import RBF
 from .recurrent import RecurrentBase, SequenceOutputs
 from .rnn import RNN, rnn
+from .registry import register, registered
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",
@@ -52,4 +53,5 @@ __all__ = [
     "embedding", "gru", "lstm", "one_hot", "rnn",
     "NTM", "masked_bce_with_logits", "ntm",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
+    "register", "registered",
 ]

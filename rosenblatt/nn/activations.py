@@ -16,6 +16,7 @@ import numpy as np
 
 from ..autodiff.elementwise import relu, sigmoid, tanh
 from ..autodiff.tensor import Tensor, make
+from ..checks import positive_int
 from ..randomness import resolve_rng
 from .module import Module
 from .parameter import Parameter
@@ -301,11 +302,7 @@ class PReLU(Module):
     """
 
     def __init__(self, num_parameters=1, init=0.25, dtype=np.float32):
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, (int, np.integer)) \
-                or num_parameters <= 0:
-            raise ValueError(f"PReLU: num_parameters must be a positive integer; got "
-                             f"{num_parameters!r}")
-        self.num_parameters = int(num_parameters)
+        self.num_parameters = positive_int("PReLU", "num_parameters", num_parameters)
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
 
     def forward(self, x):

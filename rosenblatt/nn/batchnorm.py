@@ -17,6 +17,7 @@ of a feature:
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make, needs_grad
+from ..checks import positive_float, positive_int, unit_interval
 from .module import Module
 from .parameter import Parameter
 
@@ -97,15 +98,10 @@ class _BatchNorm(Module):
     _shape_text = ""
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
-                or num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive integer; "
-                             f"got {num_features!r}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1]; got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"{type(self).__name__}: eps must be positive; got {eps!r}")
-        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), float(eps)
+        owner = type(self).__name__
+        self.num_features = positive_int(owner, "num_features", num_features)
+        self.momentum = unit_interval(owner, "momentum", momentum, closed_high=True)
+        self.eps = positive_float(owner, "eps", eps)
         self.gamma = Parameter(np.ones(self.num_features, dtype=dtype))
         self.beta = Parameter(np.zeros(self.num_features, dtype=dtype))
         self.running_mean = np.zeros(self.num_features, dtype=dtype)

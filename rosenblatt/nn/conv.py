@@ -41,6 +41,7 @@ the next convolution's im2col reads it with long contiguous runs.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
+from ..checks import is_int, positive_int
 from . import init as initializers
 from . import workspace
 from .module import Module
@@ -61,7 +62,7 @@ def _pair(value, n, what, where, minimum):
     if (
         items is None
         or len(items) != n
-        or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in items)
+        or not all(is_int(v) for v in items)
         or any(v < minimum for v in items)
     ):
         kind = "a positive integer" if minimum > 0 else "a non-negative integer"
@@ -306,11 +307,8 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="valid",
                  bias=True, init="glorot_uniform", bias_init=0.0, rng=None, dtype=np.float32):
         name = type(self).__name__
-        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive integer; got {value!r}")
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
+        self.in_channels = positive_int(name, "in_channels", in_channels)
+        self.out_channels = positive_int(name, "out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, self._dims, "kernel_size", name, 1)
         self.stride = _pair(stride, self._dims, "stride", name, 1)
         conv_padding(padding, self.kernel_size, name)  # validate now, not at the first call
@@ -333,6 +331,13 @@ class _ConvNd(Module):
                 f"{type(self).__name__}({self.extra_repr()}): expected input of shape "
                 f"{layout} with {self.in_channels} channels; got {shape}"
             )
+
+    def config(self):
+        """The constructor arguments a saved model is rebuilt from (``init`` is not saved: the
+        stored weights replace the initial ones)."""
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "bias": self.b is not None}
 
     def extra_repr(self):
         ks = self.kernel_size if self._dims > 1 else self.kernel_size[0]

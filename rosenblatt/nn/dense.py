@@ -7,7 +7,8 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, grad_slot, make, needs_grad
+from ..autodiff.tensor import Tensor, make, needs_grad
+from ..checks import positive_int
 from . import init as initializers
 from .module import Module
 from .parameter import Parameter
@@ -44,7 +45,7 @@ def dense(x, weight, bias=None):
         gx = (g2 @ wd.T).reshape(xd.shape) if needs_grad(x) else None
         gw = gb = None
         if weight.requires_grad:
-            slot = grad_slot(weight)  # the first gradient since zero_grad: write it in place
+            slot = weight._grad_slot()  # the first gradient since zero_grad: write it in place
             if slot is None:
                 gw = x2.T @ g2
             else:
@@ -91,11 +92,8 @@ class Dense(Module):
 
     def __init__(self, in_features, out_features, bias=True, init="glorot_uniform",
                  bias_init=0.0, rng=None, dtype=np.float32):
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Dense: {name} must be a positive integer; got {value!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = positive_int("Dense", "in_features", in_features)
+        self.out_features = positive_int("Dense", "out_features", out_features)
         self.init = init
         fn = initializers.get(init, "Dense")
         shape = (self.in_features, self.out_features)
@@ -111,6 +109,12 @@ class Dense(Module):
                 f"(batch, {self.in_features}); got {tuple(shape)}"
             )
         return dense(x, self.W, self.b)
+
+    def config(self):
+        """The constructor arguments a saved model is rebuilt from (``init`` is not saved: the
+        stored weights replace the initial ones)."""
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.b is not None}
 
     def extra_repr(self):
         bias = "" if self.b is not None else ", bias=False"

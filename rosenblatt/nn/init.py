@@ -12,6 +12,7 @@ scaling by 1/sqrt(fan_in) brings it back to about 1.
 
 import numpy as np
 
+from ..checks import positive_int
 from ..randomness import resolve_rng
 
 
@@ -88,9 +89,7 @@ def sparse(shape, k=10, std=1.0, *, fan_in=None, fan_out=None, rng=None, dtype=n
     if len(shape) != 2:
         raise ValueError(f"sparse: needs a 2-D (in_features, out_features) shape; got {shape}")
     _check_std("sparse", std)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"sparse: k (non-zero incoming weights per unit) must be a positive "
-                         f"integer; got {k!r}")
+    k = positive_int("sparse", "k (non-zero incoming weights per unit)", k)
     n_in, n_out = shape
     rng = resolve_rng(rng)
     w = np.zeros(shape, dtype=dtype)

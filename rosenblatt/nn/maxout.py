@@ -9,6 +9,7 @@ every piece of every unit at once, and one ``maxout`` node picks the winners.
 import numpy as np
 
 from ..autodiff.tensor import make
+from ..checks import positive_int
 from . import init as initializers
 from .dense import dense
 from .module import Module
@@ -71,12 +72,9 @@ class Maxout(Module):
 
     def __init__(self, in_features, out_features, pieces=2, init="glorot_uniform", rng=None,
                  dtype=np.float32):
-        for name, value in (("in_features", in_features), ("out_features", out_features),
-                            ("pieces", pieces)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"Maxout: {name} must be a positive integer; got {value!r}")
-        self.in_features, self.out_features, self.pieces = (
-            int(in_features), int(out_features), int(pieces))
+        self.in_features = positive_int("Maxout", "in_features", in_features)
+        self.out_features = positive_int("Maxout", "out_features", out_features)
+        self.pieces = positive_int("Maxout", "pieces", pieces)
         shape = (self.in_features, self.out_features * self.pieces)
         self.W = Parameter(initializers.get(init, "Maxout")(shape, fan_in=self.in_features,
                                                   fan_out=self.out_features, rng=rng, dtype=dtype))

@@ -217,9 +217,7 @@ class Module:
             raise TypeError(f"astype: dtype must be a floating type; got {dtype}")
         for p in self.parameters():
             if p.data.dtype != dtype:
-                p.data = p.data.astype(dtype)
-                if getattr(p, "_grad_home", None) is not None:  # no longer packed
-                    p._grad_home = None
+                p.data = p.data.astype(dtype)  # no longer in its ParameterVector
             if p.grad is not None and p.grad.dtype != dtype:
                 p.grad = p.grad.astype(dtype)
         for m in self.modules():
@@ -298,3 +296,15 @@ class Sequential(Module):
     def _items(self):
         for i, layer in enumerate(self.layers):
             yield str(i), layer
+
+    def config(self):
+        """What a saved model stores of it: its layers (saved recursively)."""
+        return {"layers": list(self.layers)}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild from :meth:`config`'s dict (``Sequential(*layers)``)."""
+        layers = config.get("layers")
+        if not isinstance(layers, list) or set(config) != {"layers"}:
+            raise ValueError("Sequential config must be {'layers': [...]}")
+        return cls(*layers)

@@ -23,6 +23,7 @@ into the input with the same loop over the window offsets.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, as_float_array, make
+from ..checks import is_int, positive_int
 from . import workspace
 from .conv import _pair
 from .module import Module
@@ -235,7 +236,7 @@ def kmax_pool(x, k, axis=-1):
     if not -xd.ndim <= axis < xd.ndim:
         raise ValueError(f"{where}: axis {axis} is out of range for input shape {xd.shape}")
     n = xd.shape[axis]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+    if not is_int(k) or not 1 <= k <= n:
         raise ValueError(
             f"{where}: k must be an integer from 1 to {n} (the length of axis {axis} of input "
             f"shape {xd.shape}); got {k!r}"
@@ -374,9 +375,7 @@ class KMaxPool(Module):
     """
 
     def __init__(self, k, axis=-1):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"KMaxPool: k must be a positive integer; got {k!r}")
-        self.k = int(k)
+        self.k = positive_int("KMaxPool", "k", k)
         self.axis = int(axis)
 
     def forward(self, x):

@@ -15,6 +15,7 @@ distances from one matrix product, then phi and its derivative.
 import numpy as np
 
 from ..autodiff.tensor import make, needs_grad
+from ..checks import one_of, positive_float, positive_int
 from ..randomness import resolve_rng
 from .module import Module
 from .parameter import Parameter
@@ -105,14 +106,10 @@ class RBF(Module):
 
     def __init__(self, in_features, n_centers, kind="gaussian", width=1.0, rng=None,
                  dtype=np.float32):
-        for name, value in (("in_features", in_features), ("n_centers", n_centers)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"RBF: {name} must be a positive integer; got {value!r}")
-        if kind not in KINDS:
-            raise ValueError(f"RBF: kind must be 'gaussian' or 'ricker'; got {kind!r}")
-        if not width > 0:
-            raise ValueError(f"RBF: width must be positive; got {width!r}")
-        self.in_features, self.n_centers, self.kind = int(in_features), int(n_centers), kind
+        self.in_features = positive_int("RBF", "in_features", in_features)
+        self.n_centers = positive_int("RBF", "n_centers", n_centers)
+        self.kind = one_of("RBF", "kind", kind, KINDS)
+        width = positive_float("RBF", "width", width)
         centers = resolve_rng(rng).standard_normal((self.n_centers, self.in_features))
         self.centers = Parameter(centers.astype(dtype))
         self.widths = Parameter(np.full(self.n_centers, width, dtype=dtype))
@@ -136,6 +133,11 @@ class RBF(Module):
                 f"(batch, {self.in_features}); got {tuple(x.shape)}"
             )
         return rbf(x, self.centers, self.widths, self.kind)
+
+    def config(self):
+        """The constructor arguments a saved model is rebuilt from (the widths, initially
+        ``width``, are a parameter saved with the centres)."""
+        return {"in_features": self.in_features, "n_centers": self.n_centers, "kind": self.kind}
 
     def extra_repr(self):
         return f"{self.in_features}, {self.n_centers}, kind={self.kind!r}"

@@ -17,7 +17,7 @@ Examples
 
 import math
 
-from ..checks import positive_float
+from ..checks import positive_float, positive_int
 
 
 class Schedule:
@@ -65,9 +65,7 @@ class Step(Schedule):
 
     def __init__(self, lr, step_size, gamma=0.1):
         self.lr = positive_float("Step", "lr", lr)
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size <= 0:
-            raise ValueError(f"Step: step_size must be a positive integer; got {step_size!r}")
-        self.step_size = step_size
+        self.step_size = positive_int("Step", "step_size", step_size)
         self.gamma = positive_float("Step", "gamma", gamma)
 
     def __call__(self, t):
@@ -94,9 +92,7 @@ class Cosine(Schedule):
 
     def __init__(self, lr, t_max, eta_min=0.0):
         self.lr = positive_float("Cosine", "lr", lr)
-        if isinstance(t_max, bool) or not isinstance(t_max, int) or t_max <= 0:
-            raise ValueError(f"Cosine: t_max must be a positive integer; got {t_max!r}")
-        self.t_max = t_max
+        self.t_max = positive_int("Cosine", "t_max", t_max)
         self.eta_min = positive_float("Cosine", "eta_min", eta_min, allow_zero=True)
 
     def __call__(self, t):

@@ -20,6 +20,9 @@ import os
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
+from ..checks import int_at_least, one_of, positive_int, unit_interval
+
+MODES = ("auto", "min", "max")  # is a smaller or a larger monitored value better ("auto": by name)
 
 
 class Callback:
@@ -68,10 +71,8 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=5, restore_best=True, min_delta=0.0,
                  mode="auto"):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an integer >= 0; got {patience!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max'; got {mode!r}")
+        patience = int_at_least("EarlyStopping", "patience", patience, 0)
+        one_of("EarlyStopping", "mode", mode, MODES)
         self.monitor, self.patience, self.restore_best = monitor, patience, bool(restore_best)
         self.min_delta = abs(float(min_delta))
         self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
@@ -148,8 +149,7 @@ class Checkpoint(Callback):
     """
 
     def __init__(self, path, every=1):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"Checkpoint: every must be a positive integer; got {every!r}")
+        every = positive_int("Checkpoint", "every", every)
         self.path = os.fspath(path)
         self.every = every
 
@@ -270,14 +270,9 @@ class ReduceLROnPlateau(Callback):
     """
 
     def __init__(self, monitor="val_loss", factor=0.5, patience=2, min_lr=0.0, mode="auto"):
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1); got {factor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"ReduceLROnPlateau: patience must be an integer >= 0; "
-                             f"got {patience!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"ReduceLROnPlateau: mode must be 'auto', 'min' or 'max'; "
-                             f"got {mode!r}")
+        factor = unit_interval("ReduceLROnPlateau", "factor", factor, closed_low=False)
+        patience = int_at_least("ReduceLROnPlateau", "patience", patience, 0)
+        one_of("ReduceLROnPlateau", "mode", mode, MODES)
         self.monitor, self.factor, self.patience = monitor, float(factor), patience
         self.min_lr = float(min_lr)
         self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from ..checks import positive_int, unit_interval
+
 
 class Curriculum:
     """Order (and optionally restrict) the training examples by difficulty.
@@ -41,12 +43,8 @@ class Curriculum:
         if scores.ndim != 1 or not np.all(np.isfinite(scores)):
             raise ValueError(f"Curriculum: scores must be a finite 1-D array (one per example); "
                              f"got shape {scores.shape}")
-        if not 0 < start <= 1:
-            raise ValueError(f"Curriculum: start must be in (0, 1]; got {start!r}")
-        if isinstance(epochs_to_full, bool) or not isinstance(epochs_to_full, int) \
-                or epochs_to_full < 1:
-            raise ValueError(f"Curriculum: epochs_to_full must be a positive integer; "
-                             f"got {epochs_to_full!r}")
+        start = unit_interval("Curriculum", "start", start, closed_low=False, closed_high=True)
+        epochs_to_full = positive_int("Curriculum", "epochs_to_full", epochs_to_full)
         self.scores = scores
         self.start, self.epochs_to_full = float(start), epochs_to_full
         self.shuffle_pool = bool(shuffle_pool)

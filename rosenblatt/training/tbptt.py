@@ -15,6 +15,7 @@ for exploding gradients) is an option.
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from ..checks import positive_int
 from .history import History
 
 
@@ -31,9 +32,8 @@ def detach_state(state):
 
 def chunks(T, k):
     """(start, stop) of the chunks of ``k`` steps covering ``T`` (the last may be shorter)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"tbptt: k must be a positive integer (steps per chunk); got {k!r}")
-    return [(s, min(s + int(k), T)) for s in range(0, T, int(k))]
+    k = positive_int("tbptt", "k", k)
+    return [(s, min(s + k, T)) for s in range(0, T, k)]
 
 
 def _loss_fn(loss):
@@ -113,8 +113,7 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     if X.ndim < 2 or y.ndim < 2 or X.shape[:2] != y.shape[:2]:
         raise ValueError(f"tbptt_fit: X and y must be (batch, time, ...) with the same batch "
                          f"and time; got {X.shape} and {y.shape}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"tbptt_fit: epochs must be a positive integer; got {epochs!r}")
+    epochs = positive_int("tbptt_fit", "epochs", epochs)
     loss = _loss_fn(loss)
     spans = chunks(X.shape[1], k)
     clip = None

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from .. import randomness
 from ..autodiff.tensor import Tensor, no_grad
 from ..nn import regularizers as regs_module
 from ..optim.clipping import clip_grad_norm, clip_grad_value
+from ..randomness import generator, resolve_rng
 from .history import History
 
 _LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
@@ -113,7 +113,7 @@ class Trainer:
                  callbacks=(), augment=None, rng=None, clip_norm=None, clip_value=None,
                  progress=None):
         self.model, self.optimizer, self.history = model, optimizer, History()
-        self.rng = randomness.resolve_rng(rng)
+        self.rng = resolve_rng(rng)
         self.X, self.y, self.loss_fn, self.loss_name, self.plan = X, y, loss_fn, loss_name, plan
         self.batch_size, self.shuffle, self.curriculum = batch_size, shuffle, curriculum
         self.validation, self.val_plan = validation, val_plan
@@ -259,7 +259,7 @@ class Trainer:
                 found[name] = value
 
         add("fit", self.rng)
-        add("library", randomness.generator())
+        add("library", generator())
         stack = [("model", self.model)]
         while stack:
             prefix, module = stack.pop(0)
@@ -290,7 +290,8 @@ class Trainer:
 
     def resume(self, path):
         """Load a checkpoint in place; returns the number of epochs it had done."""
-        from ..io import FormatError, load_checkpoint, registry
+        from ..io import FormatError, load_checkpoint
+        from ..nn import registry
 
         ckpt = load_checkpoint(path)
         meta = ckpt.metadata

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import rosenblatt as rb
-from rosenblatt.io import registry
 from rosenblatt.io.safetensors_format import decode, encode
+from rosenblatt.nn import registry
 
 nn = rb.nn
 

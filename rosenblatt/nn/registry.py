@@ -9,17 +9,23 @@ A saved model stores no code, only an architecture *spec*::
 evaluated), and the layer is rebuilt as ``cls(**config)``. Loading an
 untrusted file can therefore only construct registered layer types.
 
+The registry lives with the layers; :mod:`rosenblatt.io` writes and reads the
+files and reports a :class:`SpecError` as its ``FormatError``.
+
 The protocol for layer authors
 ------------------------------
 1. **Register** the class: every public ``Module`` subclass defined inside the
    ``rosenblatt`` package is registered automatically under its class name.
-   Your own layers: decorate them with ``@rb.io.register`` (or call
-   ``rb.io.register(MyLayer, name="my_layer")``).
+   Your own layers: decorate them with ``@rb.nn.register`` (or call
+   ``rb.nn.register(MyLayer, name="my_layer")``; ``rb.io.register`` is the
+   same function). Only classes already imported are known.
 2. **Describe the constructor**, in the first way that applies:
 
    a. define ``config(self) -> dict`` returning the keyword arguments that
       rebuild the layer (and, if ``cls(**config)`` is not how to rebuild it,
-      a classmethod ``from_config(cls, config)``);
+      a classmethod ``from_config(cls, config)``), as Dense, Conv1d/Conv2d,
+      RBF and Sequential do (a subclass that adds constructor arguments
+      overrides ``config`` too);
    b. or pass ``config=`` / ``build=`` functions to :func:`register`;
    c. or follow the scikit-learn convention: store every constructor argument
       as an attribute of the same name (``self.p = p``); the registry then
@@ -48,7 +54,8 @@ import json
 
 import numpy as np
 
-from .errors import FormatError
+from ..randomness import using
+from .module import Module
 
 _BY_NAME = {}  # name -> (cls, config_fn, build_fn)
 _BY_CLASS = {}  # cls -> name
@@ -57,10 +64,11 @@ _TAGS = ("__module__", "__tuple__", "__dict__")
 MAX_DEPTH = 64
 
 
-def _module_base():
-    from ..nn.module import Module
+class SpecError(ValueError):
+    """An architecture spec that cannot be rebuilt: malformed, an unknown layer type, a bad config.
 
-    return Module
+    :func:`rosenblatt.load` reports it as a ``rosenblatt.io.FormatError`` with the same message.
+    """
 
 
 def register(cls=None, *, name=None, config=None, build=None):
@@ -92,16 +100,16 @@ def register(cls=None, *, name=None, config=None, build=None):
     Examples
     --------
     >>> import rosenblatt as rb
-    >>> @rb.io.register
+    >>> @rb.nn.register
     ... class Doubler(rb.nn.Module):
     ...     def forward(self, x):
     ...         return x * 2
-    >>> rb.io.registered()["Doubler"] is Doubler
+    >>> rb.nn.registered()["Doubler"] is Doubler
     True
     """
     if cls is None:
         return lambda c: register(c, name=name, config=config, build=build)
-    if not (isinstance(cls, type) and issubclass(cls, _module_base())):
+    if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise TypeError(f"register: expected a Module subclass; got {cls!r}")
     _discover()
     name = cls.__name__ if name is None else name
@@ -129,57 +137,24 @@ def registered():
 
 
 def _discover():
-    """Register every public Module subclass of the rosenblatt package (idempotent, cheap)."""
-    import importlib
+    """Register every public Module subclass of the rosenblatt package imported so far.
 
-    for package in ("rosenblatt.nn", "rosenblatt.models"):
-        try:
-            importlib.import_module(package)
-        except ImportError:
-            pass
-    base = _module_base()
-    stack = [base]
+    Idempotent and cheap (a walk over ``Module``'s subclasses). Importing any part of the
+    package imports the package root, which imports every layer and model module.
+    """
+    stack = [Module]
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
         if cls in _BY_CLASS or not cls.__module__.startswith("rosenblatt."):
             continue
-        if cls is base or cls.__name__.startswith("_"):
+        if cls is Module or cls.__name__.startswith("_"):
             continue
         name = (
             cls.__name__ if cls.__name__ not in _BY_NAME else f"{cls.__module__}.{cls.__qualname__}"
         )
-        _BY_NAME[name] = (cls, *_BUILTIN_ADAPTERS.get(cls.__qualname__, (None, None)))
+        _BY_NAME[name] = (cls, None, None)
         _BY_CLASS[cls] = name
-
-
-# -- built-in layers that predate the protocol ---------------------------------------
-def _bias_flag_config(layer):
-    """Attribute convention, with ``bias`` read as "has a ``b`` parameter" (Dense, Conv)."""
-    return _config_from_attributes(layer, bias_flag=True)
-
-
-def _sequential_config(layer):
-    return {"layers": list(layer.layers)}
-
-
-def _sequential_build(config):
-    from ..nn.module import Sequential
-
-    layers = config.get("layers")
-    if not isinstance(layers, list) or set(config) != {"layers"}:
-        raise ValueError("Sequential config must be {'layers': [...]}")
-    return Sequential(*layers)
-
-
-_BUILTIN_ADAPTERS = {
-    "Dense": (_bias_flag_config, None),
-    "Conv1d": (_bias_flag_config, None),
-    "Conv2d": (_bias_flag_config, None),
-    "Sequential": (_sequential_config, _sequential_build),
-    # the initial width of its centres is a parameter, saved with the weights:
-    "RBF": (lambda layer: _config_from_attributes(layer, skip=("width",)), None),
-}
 
 
 # -- module -> spec -------------------------------------------------------------------
@@ -198,7 +173,7 @@ def spec_of(module):
     if name is None:
         raise TypeError(
             f"save: layer type {cls.__qualname__} is not registered; decorate it with "
-            f"@rosenblatt.io.register so that files can name it"
+            f"@rosenblatt.nn.register so that files can name it"
         )
     _, config_fn, _ = _BY_NAME[name]
     if config_fn is not None:
@@ -246,14 +221,11 @@ def _constructor_params(cls):
     return params
 
 
-def _config_from_attributes(module, bias_flag=False, skip=()):
+def _config_from_attributes(module):
     cls = type(module)
     config = {}
     for pname in _constructor_params(cls):
-        if pname in _SKIPPED_ARGS or pname in skip:
-            continue
-        if bias_flag and pname == "bias":
-            config["bias"] = getattr(module, "b", None) is not None
+        if pname in _SKIPPED_ARGS:
             continue
         if not hasattr(module, pname):
             raise TypeError(
@@ -266,7 +238,6 @@ def _config_from_attributes(module, bias_flag=False, skip=()):
 
 
 def _encode(value, where):
-    Module = _module_base()
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
@@ -306,7 +277,7 @@ class _BudgetGenerator(np.random.Generator):
         n = 1 if size is None else int(np.prod(size, dtype=np.float64))
         self.budget -= n
         if self.budget < 0:
-            raise FormatError(f"the architecture asks for far more weights than the file stores "
+            raise SpecError(f"the architecture asks for far more weights than the file stores "
                               f"(a layer drew {n:,} initial values)")
 
     def random(self, size=None, *args, **kwargs):
@@ -331,38 +302,36 @@ class _BudgetGenerator(np.random.Generator):
 
 
 def build(spec, max_int=2**16, max_draws=2**24):
-    """Rebuild a module from its spec; any problem raises :class:`FormatError`.
+    """Rebuild a module from its spec; any problem raises :class:`SpecError`.
 
     ``max_int`` bounds every integer of a config, ``max_draws`` the number of initial
     random values the constructors may draw (denial-of-service guards).
     """
-    from .. import randomness
-
     _discover()
     # Constructors draw initial weights that the stored ones overwrite: draw them from a
     # throwaway generator so that loading a model does not move rb.seed's stream. Layers
     # keep rng=None and use the library generator later (dropout masks ...).
-    with randomness.using(_BudgetGenerator(max_draws)):
+    with using(_BudgetGenerator(max_draws)):
         return _build(spec, max_int, 0)
 
 
 def _build(spec, max_int, depth):
     if depth > MAX_DEPTH:
-        raise FormatError(f"architecture nested deeper than {MAX_DEPTH} levels")
+        raise SpecError(f"architecture nested deeper than {MAX_DEPTH} levels")
     if (
         not isinstance(spec, dict)
         or not isinstance(spec.get("type"), str)
         or not isinstance(spec.get("config"), dict)
     ):
-        raise FormatError(
-            f"architecture entry must be {{'type': str, 'config': {{...}}}}; got {_short(spec)}"
+        raise SpecError(
+            f"architecture entry must be {{'type': str, 'config': {{...}}}}; got {short_json(spec)}"
         )
     entry = _BY_NAME.get(spec["type"])
     if entry is None:
-        raise FormatError(
+        raise SpecError(
             f"unknown layer type {spec['type']!r}; known: {', '.join(sorted(_BY_NAME))}. "
             f"A custom layer "
-            f"must be registered (rosenblatt.io.register) before loading"
+            f"must be registered (rosenblatt.nn.register) before loading"
         )
     cls, _, build_fn = entry
     config = {k: _decode(v, max_int, depth + 1) for k, v in spec["config"].items()}
@@ -375,7 +344,7 @@ def _build(spec, max_int, depth):
     if dtype is not None and (
         not isinstance(dtype, str) or dtype not in ("float16", "float32", "float64")
     ):
-        raise FormatError(f"{spec['type']}: unsupported dtype {dtype!r}")
+        raise SpecError(f"{spec['type']}: unsupported dtype {dtype!r}")
     try:
         if build_fn is not None:
             module = build_fn(config)
@@ -385,26 +354,26 @@ def _build(spec, max_int, depth):
             if "dtype" in params and dtype is not None and "dtype" not in kwargs:
                 kwargs["dtype"] = np.dtype(dtype)
             module = cls(**kwargs)
-    except FormatError:
+    except SpecError:
         raise
     except (Exception, RecursionError) as err:  # a constructor's complaint about a bad config
-        raise FormatError(
-            f"cannot rebuild layer {spec['type']} from config {_short(spec['config'])}: "
+        raise SpecError(
+            f"cannot rebuild layer {spec['type']} from config {short_json(spec['config'])}: "
             f"{type(err).__name__}: {err}"
         ) from None
-    if not isinstance(module, _module_base()):
-        raise FormatError(f"layer type {spec['type']} did not build a Module")
+    if not isinstance(module, Module):
+        raise SpecError(f"layer type {spec['type']} did not build a Module")
     return module
 
 
 def _decode(value, max_int, depth):
     if depth > MAX_DEPTH:
-        raise FormatError(f"architecture nested deeper than {MAX_DEPTH} levels")
+        raise SpecError(f"architecture nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
         return value
     if isinstance(value, int):
         if abs(value) > max_int:
-            raise FormatError(
+            raise SpecError(
                 f"config integer {value} is larger than the file's {max_int} stored values allow"
             )
         return value
@@ -418,18 +387,19 @@ def _decode(value, max_int, depth):
         if set(value) == {"__dict__"} and isinstance(value["__dict__"], list):
             items = value["__dict__"]
             if not all(isinstance(kv, list) and len(kv) == 2 for kv in items):
-                raise FormatError("a '__dict__' entry must be a list of [key, value] pairs")
+                raise SpecError("a '__dict__' entry must be a list of [key, value] pairs")
             try:
                 return {
                     _decode(k, max_int, depth + 1): _decode(v, max_int, depth + 1) for k, v in items
                 }
             except TypeError as err:  # an unhashable key
-                raise FormatError(f"bad '__dict__' key: {err}") from None
+                raise SpecError(f"bad '__dict__' key: {err}") from None
         return {k: _decode(v, max_int, depth + 1) for k, v in value.items()}
-    raise FormatError(f"unexpected value {_short(value)} in an architecture")
+    raise SpecError(f"unexpected value {short_json(value)} in an architecture")
 
 
-def _short(value, limit=120):
+def short_json(value, limit=120):
+    """``value`` as JSON for an error message, cut after ``limit`` characters."""
     try:
         text = json.dumps(value)
     except (TypeError, ValueError, RecursionError):
