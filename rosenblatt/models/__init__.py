@@ -1,6 +1,8 @@
 """Models built from the layers: the perceptron, and the notes' later systems."""
 
+from .autoencoder import Autoencoder
 from .perceptron import Perceptron
 from .seq2seq import Seq2Seq
 
 __all__ = ["Perceptron", "Seq2Seq"]
+__all__ += ["Autoencoder"]
