@@ -48,47 +48,71 @@ def _lipschitz(G):
     return max(float(np.linalg.eigvalsh(G)[-1]), 1e-12)
 
 
+def _settled(new, old, tol):
+    """Rows whose codes moved by at most ``tol`` (relative to the row's largest code)."""
+    moved = np.abs(new - old).max(axis=1)
+    return moved <= tol * np.maximum(1.0, np.abs(new).max(axis=1))
+
+
 def _proximal_gradient(C, G, lam, H, max_iter, tol, accelerated):
-    """ISTA / FISTA over a batch: C = X D (n, k), G = D^T D; H the start (n, k)."""
+    """ISTA / FISTA over a batch: C = X D (n, k), G = D^T D; H the start (n, k).
+
+    Each row stops when it has converged (tested every 10 iterations), so a row's codes do
+    not depend on the other rows of the batch.
+    """
     L = _lipschitz(G)
     step, threshold = 1.0 / L, lam / L
+    out = H.copy()
+    rows = np.arange(len(H))
     Y, t = H.copy(), 1.0
     for it in range(max_iter):
         grad = Y @ G
         grad -= C
-        Z = Y - step * grad
-        H_new = soft_threshold(Z, threshold)
+        Y -= step * grad
+        H_new = soft_threshold(Y, threshold)
         if accelerated:
             t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
             Y = H_new + ((t - 1) / t_new) * (H_new - H)
             t = t_new
         else:
-            Y = H_new
-        done = it % 10 == 9 and np.abs(H_new - H).max() <= tol * max(1.0, np.abs(H_new).max())
+            Y = H_new.copy()
+        if it % 10 == 9 or it == max_iter - 1:
+            done = _settled(H_new, H, tol)
+            out[rows[done]] = H_new[done]
+            if done.all():
+                return out
+            if done.any():
+                keep = ~done
+                rows, C, Y, H_new = rows[keep], C[keep], Y[keep], H_new[keep]
         H = H_new
-        if done:
-            break
-    return H
+    out[rows] = H
+    return out
 
 
 def _coordinate_descent(C, G, lam, H, max_iter, tol):
-    """Cyclic coordinate descent, one atom for the whole batch at a time."""
+    """Cyclic coordinate descent, one atom for the whole batch at a time (rows stop apart)."""
+    out = H
+    rows = np.arange(len(H))
+    H = H.copy()
     R = C - H @ G  # R[:, k] + H[:, k] G_kk is the k-th coordinate's least-squares target
     diag = np.maximum(np.diag(G), 1e-12)
     for _ in range(max_iter):
-        biggest = 0.0
+        before = H.copy()
         for k in range(H.shape[1]):
             old = H[:, k].copy()
             new = soft_threshold(R[:, k] + diag[k] * old, lam) / diag[k]
             delta = new - old
-            change = np.abs(delta).max() if len(delta) else 0.0
-            if change:
+            if delta.any():
                 R -= np.outer(delta, G[k])
                 H[:, k] = new
-                biggest = max(biggest, change)
-        if biggest <= tol * max(1.0, np.abs(H).max()):
-            break
-    return H
+        done = _settled(H, before, tol)
+        out[rows[done]] = H[done]
+        if done.all():
+            return out
+        keep = ~done
+        rows, H, R = rows[keep], H[keep], R[keep]
+    out[rows] = H
+    return out
 
 
 class SparseCoding:
