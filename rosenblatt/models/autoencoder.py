@@ -57,14 +57,35 @@ NOISE_KINDS = ("masking", "gaussian", "salt_pepper")
 
 # -- the activations and their derivatives written in terms of the output h ---------------
 def _activate(a, activation):
-    """f(a) in place where possible."""
-    if activation == "sigmoid":
-        return sigmoid_array(a)
+    """f(a), computed in place in ``a``."""
+    if activation == "sigmoid":  # (1 + tanh(a/2)) / 2: never overflows
+        a *= 0.5
+        np.tanh(a, out=a)
+        a += 1
+        a *= 0.5
+        return a
     if activation == "tanh":
         return np.tanh(a, out=a)
     if activation == "relu":
         return np.maximum(a, 0, out=a)
     return a
+
+
+def _times_slope(g, h, activation):
+    """g f'(a) with f'(a) read from h = f(a), in one new array."""
+    if activation == "sigmoid":  # g h (1 - h)
+        out = 1 - h
+        out *= h
+        out *= g
+        return out
+    if activation == "tanh":  # g (1 - h^2)
+        out = h * h
+        np.subtract(1, out, out=out)
+        out *= g
+        return out
+    if activation == "relu":
+        return np.where(h > 0, g, 0).astype(g.dtype, copy=False)
+    return g
 
 
 def _slope(h, activation):
@@ -92,10 +113,12 @@ def encoder(x, weight, bias, activation):
     """h = f(x W + b) in one op; dE/da = dE/dh f'(a), then the dense rules."""
     xd = x.data if isinstance(x, Tensor) else x
     wd = weight.data
-    h = _activate(xd @ wd + bias.data, activation)
+    h = xd @ wd
+    h += bias.data
+    h = _activate(h, activation)
 
     def backward(g):
-        ga = g * _slope(h, activation) if activation != "linear" else g
+        ga = _times_slope(g, h, activation)
         gx = ga @ wd.T if needs_grad(x) else None
         gw = None
         if weight.requires_grad:
@@ -140,12 +163,18 @@ def bernoulli_cross_entropy(logits, target, probabilities=None):
     """
     ad = logits.data
     xd = np.asarray(target, dtype=ad.dtype)
-    per = np.maximum(ad, 0) - xd * ad + np.log1p(np.exp(-np.abs(ad)))
+    p = sigmoid_array(ad) if probabilities is None else probabilities
+    # softplus(a) = max(a, 0) + log(1 + e^-|a|) and log(1 + e^-|a|) = -log(max(p, 1 - p)):
+    # the logarithm of a number in [1/2, 1], from the probabilities already computed
+    q = 1 - p
+    np.maximum(q, p, out=q)
+    np.log(q, out=q)
+    total = float(np.maximum(ad, 0).sum(dtype=np.float64)) - float(q.sum(dtype=np.float64)) \
+        - float(np.vdot(xd.ravel(), ad.ravel()))
     scale = ad.dtype.type(1.0 / ad.shape[0])
-    value = np.asarray(per.sum(dtype=np.float64) * scale, dtype=ad.dtype)
+    value = np.asarray(total * scale, dtype=ad.dtype)
 
     def backward(g):
-        p = sigmoid_array(ad) if probabilities is None else probabilities
         return ((p - xd) * (g * scale),)
 
     return make(value, (logits,), backward)
