@@ -244,7 +244,14 @@ def contractive_penalty(h, weight, activation, lam):
             gh = d * _slope_derivative(hd, activation)
             gh *= col
             gh *= k
-        gw = wd * (d2.sum(axis=0) * k) if weight.requires_grad else None
+        gw = None
+        if weight.requires_grad:
+            factor = d2.sum(axis=0) * k
+            slot = grad_slot(weight)  # this op's backward runs before the encoder's
+            if slot is None:
+                gw = wd * factor
+            else:
+                np.multiply(wd, factor, out=slot)
         return gh, gw
 
     return make(value, (h, weight), backward)

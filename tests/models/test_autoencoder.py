@@ -237,3 +237,20 @@ def test_bad_arguments_name_the_argument():
         rb.models.Autoencoder(6, 0)
     with pytest.raises(ValueError, match="contractive"):
         rb.models.Autoencoder(6, 3, contractive=-1)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_packed_parameters_get_the_same_gradients(tied):
+    """An optimizer packs the parameters into one vector; the ops then write gradients into
+    their slots in place (grad_slot): W's several uses must still add up."""
+    x = np.random.default_rng(5).random((6, 6))
+    grads = []
+    for packed in (False, True):
+        ae = _model(tied=tied, penalty="contractive")
+        if packed:
+            opt = rb.optim.SGD(ae.parameters(), lr=0.1)
+            opt.zero_grad()
+        ae.loss(x).backward()
+        grads.append({name: p.grad.copy() for name, p in ae.named_parameters()})
+    for name in grads[0]:
+        np.testing.assert_allclose(grads[1][name], grads[0][name], rtol=1e-12, err_msg=name)
