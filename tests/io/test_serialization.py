@@ -53,6 +53,10 @@ LAYERS = {
                   lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal((2, 6, 4)))),
     "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
                 lambda rng: (rng.integers(0, 7, (2, 5)), rng.integers(0, 6, (2, 4)))),
+    "Autoencoder": (lambda: rb.models.Autoencoder(3, 4, tied=True, noise=("masking", 0.2),
+                                                  contractive=0.1), (2, 3)),
+    "StackedAutoencoder": (lambda: rb.models.StackedAutoencoder([3, 4, 2], kind="sparse"),
+                           (2, 3)),
 }
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 
