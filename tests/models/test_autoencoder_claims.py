@@ -55,6 +55,7 @@ def test_sparse_mean_activations_end_near_rho(digits):
     assert abs(default.transform(Xte).mean() - 0.05) < 0.02
 
 
+@pytest.mark.slow
 def test_stacked_denoising_pretraining_beats_random_init_with_100_labels():
     X, y = rb.datasets.load_digits()
     Xtr, Xte, ytr, yte = rb.datasets.train_test_split(X, y, test_size=0.25, stratify=True, rng=0)
