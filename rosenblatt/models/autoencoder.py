@@ -36,7 +36,7 @@ corruption is the model's ``transform_input`` regularizer hook and the penalties
 
 import numpy as np
 
-from ..autodiff.elementwise import sigmoid_array
+from ..autodiff.elementwise import sigmoid_array, zeros_view
 from ..autodiff.tensor import Tensor, grad_slot, make, needs_grad, no_grad
 from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
@@ -67,7 +67,8 @@ def _activate(a, activation):
     if activation == "tanh":
         return np.tanh(a, out=a)
     if activation == "relu":
-        return np.maximum(a, 0, out=a)
+        zeros = zeros_view(a.shape, a.dtype)
+        return np.maximum(a, 0 if zeros is None else zeros, out=a)
     return a
 
 
@@ -169,8 +170,10 @@ def bernoulli_cross_entropy(logits, target, probabilities=None):
     q = 1 - p
     np.maximum(q, p, out=q)
     np.log(q, out=q)
-    total = float(np.maximum(ad, 0).sum(dtype=np.float64)) - float(q.sum(dtype=np.float64)) \
-        - float(np.vdot(xd.ravel(), ad.ravel()))
+    zeros = zeros_view(ad.shape, ad.dtype)  # max(a, 0) against an array: the fast loop
+    softplus = np.maximum(ad, 0 if zeros is None else zeros)
+    softplus -= q
+    total = float(softplus.sum()) - float(np.vdot(xd.ravel(), ad.ravel()))  # pairwise sum
     scale = ad.dtype.type(1.0 / ad.shape[0])
     value = np.asarray(total * scale, dtype=ad.dtype)
 
