@@ -402,14 +402,16 @@ class Autoencoder(Module):
         self.noise = None if noise is None else self._check_noise(noise)
         self.contractive = positive_float(owner, "contractive", contractive, allow_zero=True)
         self.hidden_dropout = unit_interval(owner, "hidden_dropout", hidden_dropout)
-        self.rng = resolve_rng(rng)
+        # None: draw from the library generator at the time of each draw (as rb.nn.Dropout)
+        self.rng = None if rng is None else resolve_rng(rng)
+        init_rng = resolve_rng(self.rng)
         glorot = initializers.get("glorot_uniform", owner)
         self.W = Parameter(glorot((self.n_inputs, self.n_hidden), fan_in=self.n_inputs,
-                                  fan_out=self.n_hidden, rng=self.rng))
+                                  fan_out=self.n_hidden, rng=init_rng))
         self.b = Parameter(np.zeros(self.n_hidden, dtype=np.float32))
         self.W_dec = None if self.tied else Parameter(glorot(
             (self.n_hidden, self.n_inputs), fan_in=self.n_hidden, fan_out=self.n_inputs,
-            rng=self.rng))
+            rng=init_rng))
         self.b_dec = Parameter(np.zeros(self.n_inputs, dtype=np.float32))
         self._corruption = None if self.noise is None else Corruption(*self.noise)
         self.regularizers = [r for r in (self._corruption, _Penalties()) if r is not None]
@@ -647,7 +649,7 @@ class Autoencoder(Module):
                              "with noise=(kind, level)); this one has noise=None")
         steps = positive_int("Autoencoder.sample_chain", "steps", steps)
         keep_every = positive_int("Autoencoder.sample_chain", "keep_every", keep_every)
-        rng = self.rng if rng is None else resolve_rng(rng)
+        rng = resolve_rng(self.rng if rng is None else rng)
         x = self._check_x(x0, "sample_chain", "x0")
         kept = []
         with self.evaluating(), no_grad():

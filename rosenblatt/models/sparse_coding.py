@@ -164,7 +164,7 @@ class SparseCoding:
         self.lam = positive_float(owner, "lam", lam, allow_zero=True)
         self.dictionary_norm = one_of(owner, "dictionary_norm", dictionary_norm, NORMS)
         self.solver = one_of(owner, "solver", solver, SOLVERS)
-        self.rng = resolve_rng(rng)
+        self.rng = None if rng is None else resolve_rng(rng)  # None: the library generator
         self.max_iter = positive_int(owner, "max_iter", max_iter)
         self.tol = positive_float(owner, "tol", tol, allow_zero=True)
         self.dictionary = None
@@ -217,7 +217,8 @@ class SparseCoding:
 
     def _restart(self, X):
         """A random example, normalised (for an atom no example uses)."""
-        d = X[self.rng.integers(len(X))] + 1e-3 * self.rng.standard_normal(X.shape[1])
+        rng = resolve_rng(self.rng)
+        d = X[rng.integers(len(X))] + 1e-3 * rng.standard_normal(X.shape[1])
         return d / max(np.linalg.norm(d), 1e-12)
 
     def _update_dictionary(self, D, A, B, X):
@@ -254,15 +255,16 @@ class SparseCoding:
         epochs = positive_int("SparseCoding.fit", "epochs", epochs)
         batch_size = min(positive_int("SparseCoding.fit", "batch_size", batch_size), len(X))
         n, n_features = X.shape
-        start = X[self.rng.choice(n, self.n_atoms, replace=self.n_atoms > n)].T.copy()
-        start += 1e-3 * self.rng.standard_normal(start.shape)
+        rng = resolve_rng(self.rng)
+        start = X[rng.choice(n, self.n_atoms, replace=self.n_atoms > n)].T.copy()
+        start += 1e-3 * rng.standard_normal(start.shape)
         D = start / np.maximum(np.linalg.norm(start, axis=0), 1e-12)
         A = np.zeros((self.n_atoms, self.n_atoms))
         B = np.zeros((n_features, self.n_atoms))
         codes = np.zeros((n, self.n_atoms))
         self.history, step = [], 0
         for _ in range(epochs):
-            order = self.rng.permutation(n)
+            order = rng.permutation(n)
             total = 0.0
             for begin in range(0, n, batch_size):
                 index = order[begin:begin + batch_size]

@@ -85,7 +85,7 @@ class StackedAutoencoder(Module):
         if "rng" in layer_options:
             raise TypeError(f"{owner}: pass rng once, as StackedAutoencoder(..., rng=...)")
         self.layer_options = dict(layer_options)
-        self.rng = resolve_rng(rng)
+        self.rng = None if rng is None else resolve_rng(rng)  # None: the library generator
         options = {**KINDS[self.kind], **self.layer_options}
         activation = options.get("activation", "sigmoid")
         self.layers = []
@@ -170,7 +170,7 @@ class StackedAutoencoder(Module):
         ``loss="cross_entropy"``).
         """
         n_classes = positive_int("StackedAutoencoder.to_classifier", "n_classes", n_classes)
-        rng = self.rng if rng is None else resolve_rng(rng)
+        rng = resolve_rng(self.rng if rng is None else rng)
         modules = []
         for layer in self.layers:
             modules += [_dense_from(layer.W.data, layer.b.data, rng),

@@ -254,3 +254,14 @@ def test_packed_parameters_get_the_same_gradients(tied):
         grads.append({name: p.grad.copy() for name, p in ae.named_parameters()})
     for name in grads[0]:
         np.testing.assert_allclose(grads[1][name], grads[0][name], rtol=1e-12, err_msg=name)
+
+
+def test_rb_seed_makes_a_run_reproducible():
+    X = np.random.default_rng(0).random((64, 6)).astype(np.float32)
+    codes = []
+    for _ in range(2):
+        rb.seed(7)
+        ae = rb.models.Autoencoder(6, 4, noise=("masking", 0.3), hidden_dropout=0.2)
+        ae.fit(X, epochs=2, batch_size=16)
+        codes.append(ae.transform(X))
+    np.testing.assert_array_equal(codes[0], codes[1])

@@ -125,3 +125,12 @@ def test_bad_input(digits, fitted):
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="X contains NaN"):
         rb.models.SparseCoding(8, 0.1).fit(bad)
+
+
+def test_rb_seed_makes_a_fit_reproducible(digits):
+    dictionaries = []
+    for _ in range(2):
+        rb.seed(3)
+        dictionaries.append(rb.models.SparseCoding(8, 0.2).fit(digits[0][:200], epochs=1)
+                            .dictionary)
+    np.testing.assert_array_equal(dictionaries[0], dictionaries[1])
