@@ -17,8 +17,8 @@ def _grid(ax, images, shape, columns, title="", cmap="gray", symmetric=False):
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         tile = image.reshape(h, w)
-        if symmetric:  # each filter on its own scale, centred on zero
-            tile = tile / max(np.abs(tile).max(), 1e-12)
+        if symmetric:  # each filter on its own scale (a few extreme weights clipped), at 0
+            tile = np.clip(tile / max(np.percentile(np.abs(tile), 98), 1e-12), -1, 1)
         canvas[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = tile
     limits = {"vmin": -1, "vmax": 1} if symmetric else {"vmin": 0, "vmax": 1}
     ax.imshow(canvas, cmap=cmap, interpolation="nearest", **limits)
