@@ -515,3 +515,197 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.non_deterministic = False
         return tags
+
+
+# -- unsupervised: autoencoders and sparse coding (notes: "Autoencoders", "Sparse Coding") ----
+
+
+class Autoencoder(TransformerMixin, BaseEstimator):
+    """A shallow autoencoder as a scikit-learn transformer: ``transform`` gives the codes.
+
+    Wraps :class:`rosenblatt.models.Autoencoder` (trained with Adam through ``rb.fit``), so it
+    can sit in a ``Pipeline`` before a classifier (learned features; notes: "Unsupervised
+    neural networks").
+
+    Parameters
+    ----------
+    n_hidden : int, default 100
+    activation : {"sigmoid", "tanh", "relu", "linear"}, default "sigmoid"
+    output : {"linear", "sigmoid"}, default "linear"
+        "sigmoid" (with the cross-entropy loss) needs data in [0, 1]; "linear" takes any data.
+    loss : {"cross_entropy", "squared_error"} or None, default None
+    tied : bool, default False
+    sparsity, sparsity_weight, noise, contractive, hidden_dropout
+        As :class:`rosenblatt.models.Autoencoder`.
+    batch_size : int, default 32
+    learning_rate_init : float, default 1e-3
+    max_iter : int, default 50
+        Epochs.
+    random_state : int, Generator, RandomState or None
+
+    Attributes
+    ----------
+    model_ : rosenblatt.models.Autoencoder
+        Trained in float32, kept in float64 for ``transform``.
+    loss_curve_ : list of float
+    n_iter_, n_features_in_
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = rb.datasets.load_digits()
+    >>> ae = rb.sklearn.Autoencoder(32, output="sigmoid", max_iter=20, learning_rate_init=3e-3,
+    ...                             random_state=0)
+    >>> pipe = make_pipeline(ae, LogisticRegression(max_iter=500)).fit(X[:500], y[:500])
+    >>> pipe.score(X[500:800], y[500:800]) > 0.75
+    True
+    """
+
+    def __init__(self, n_hidden=100, activation="sigmoid", output="linear", loss=None,
+                 tied=False, sparsity=None, sparsity_weight=3.0, noise=None, contractive=0.0,
+                 hidden_dropout=0.0, batch_size=32, learning_rate_init=1e-3, max_iter=50,
+                 random_state=None):
+        self.n_hidden = n_hidden
+        self.activation = activation
+        self.output = output
+        self.loss = loss
+        self.tied = tied
+        self.sparsity = sparsity
+        self.sparsity_weight = sparsity_weight
+        self.noise = noise
+        self.contractive = contractive
+        self.hidden_dropout = hidden_dropout
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Train on ``X`` (n_samples, n_features); ``y`` is ignored. Returns self."""
+        from .models.autoencoder import Autoencoder as Network
+        from .training.fit import DivergenceError
+
+        X = validate_data(self, X, dtype=np.float64)
+        name = type(self).__name__
+        for pname, ok in (("max_iter", isinstance(self.max_iter, (int, np.integer))
+                           and self.max_iter >= 1),
+                          ("batch_size", isinstance(self.batch_size, (int, np.integer))
+                           and self.batch_size >= 1),
+                          ("learning_rate_init", self.learning_rate_init > 0)):
+            if not ok:
+                raise ValueError(f"{name}: invalid {pname}={getattr(self, pname)!r}")
+        rng = _generator(self.random_state)
+        self.model_ = Network(X.shape[1], self.n_hidden, activation=self.activation,
+                              output=self.output, loss=self.loss, tied=self.tied,
+                              sparsity=self.sparsity, sparsity_weight=self.sparsity_weight,
+                              noise=self.noise, contractive=self.contractive,
+                              hidden_dropout=self.hidden_dropout, rng=rng)
+        opt = optim.Adam(self.model_.parameters(), lr=self.learning_rate_init)
+        try:
+            history = self.model_.fit(X, epochs=int(self.max_iter),
+                                      batch_size=min(int(self.batch_size), len(X)),
+                                      optimizer=opt)
+        except DivergenceError as err:
+            raise ValueError(f"{name}: the loss diverged; lower learning_rate_init (now "
+                             f"{self.learning_rate_init}) or scale the data") from err
+        self.loss_curve_ = list(history["loss"])
+        self.n_iter_ = len(self.loss_curve_)
+        # float64 codes: results then do not depend on how rows are batched
+        self.model_.eval().astype(np.float64)
+        return self
+
+    def transform(self, X):
+        """The codes of ``X``: (n_samples, n_hidden)."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.model_.transform(X)
+
+    def inverse_transform(self, H):
+        """Decode codes ``H`` (n_samples, n_hidden) back to the input space."""
+        check_is_fitted(self, "model_")
+        with no_grad():
+            return self.model_.decode(np.asarray(H, dtype=np.float64)).data
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class SparseCoding(TransformerMixin, BaseEstimator):
+    """Sparse coding as a scikit-learn transformer: ``transform`` gives the sparse codes.
+
+    Wraps :class:`rosenblatt.models.SparseCoding` (notes: "Sparse Coding"); the objective is
+    (1/T) sum_t 1/2 ||x_t - D h_t||^2 + lam ||h_t||_1, scikit-learn's dictionary-learning
+    objective with ``alpha = lam``.
+
+    Parameters
+    ----------
+    n_atoms : int, default 32
+    lam : float, default 0.1
+    dictionary_norm : {"unit", "at_most_one"}, default "unit"
+    solver : {"fista", "ista", "coordinate_descent"}, default "fista"
+    max_iter : int, default 10
+        Epochs over the data.
+    batch_size : int, default 256
+    tol : float, default 1e-4
+        Code inference tolerance.
+    random_state : int, Generator, RandomState or None
+
+    Attributes
+    ----------
+    model_ : rosenblatt.models.SparseCoding
+    components_ : ndarray, shape (n_atoms, n_features)
+        The atoms as rows (scikit-learn's layout; ``model_.dictionary`` is its transpose).
+    n_iter_, n_features_in_
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> X, _ = rb.datasets.load_digits()
+    >>> sc = rb.sklearn.SparseCoding(16, lam=0.2, max_iter=2, random_state=0).fit(X[:300])
+    >>> sc.transform(X[:4]).shape, sc.components_.shape
+    ((4, 16), (16, 64))
+    """
+
+    def __init__(self, n_atoms=32, lam=0.1, dictionary_norm="unit", solver="fista",
+                 max_iter=10, batch_size=256, tol=1e-4, random_state=None):
+        self.n_atoms = n_atoms
+        self.lam = lam
+        self.dictionary_norm = dictionary_norm
+        self.solver = solver
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.tol = tol
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Learn the dictionary from ``X`` (n_samples, n_features); ``y`` is ignored."""
+        from .models.sparse_coding import SparseCoding as Model
+
+        X = validate_data(self, X, dtype=np.float64)
+        self.model_ = Model(self.n_atoms, self.lam, dictionary_norm=self.dictionary_norm,
+                            solver=self.solver, rng=_generator(self.random_state),
+                            tol=self.tol)
+        self.model_.fit(X, epochs=self.max_iter, batch_size=self.batch_size)
+        self.components_ = self.model_.dictionary.T.copy()
+        self.n_iter_ = len(self.model_.history)
+        return self
+
+    def transform(self, X):
+        """The sparse codes of ``X``: (n_samples, n_atoms)."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.model_.transform(X)
+
+    def inverse_transform(self, H):
+        """The reconstructions D h of codes ``H`` (n_samples, n_atoms)."""
+        check_is_fitted(self, "model_")
+        return np.asarray(H, dtype=np.float64) @ self.components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

@@ -304,12 +304,12 @@ _register("copy_task", copy_task, "copy task: reproduce symbols after a delimite
 def _length_range(owner, name, value, minimum=1):
     """An int, or an inclusive (low, high) pair, as (low, high)."""
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        low = _positive(f"{owner}: {name}[0]", value[0], minimum)
-        high = _positive(f"{owner}: {name}[1]", value[1], minimum)
+        low = int_at_least(owner, f"{name}[0]", value[0], minimum)
+        high = int_at_least(owner, f"{name}[1]", value[1], minimum)
         if high < low:
             raise ValueError(f"{owner}: {name} must be (low, high) with low <= high; got {value!r}")
         return low, high
-    value = _positive(f"{owner}: {name}", value, minimum)
+    value = int_at_least(owner, f"{name}", value, minimum)
     return value, value
 
 
@@ -343,9 +343,9 @@ def copy_bits(n_samples=1000, length=(1, 20), bits=8, rng=None):
     >>> bool((Y[:, 4:] == X[:, :3, :4]).all())
     True
     """
-    n = _positive("copy_bits: n_samples", n_samples)
+    n = int_at_least("copy_bits", "n_samples", n_samples, 1)
     low, high = _length_range("copy_bits", "length", length)
-    bits = _positive("copy_bits: bits", bits)
+    bits = int_at_least("copy_bits", "bits", bits, 1)
     rng = resolve_rng(rng)
     T = 2 * high + 1
     lengths = rng.integers(low, high + 1, n)
@@ -400,11 +400,11 @@ def repeat_copy(n_samples=1000, length=(1, 10), repeats=(1, 10), bits=8, max_rep
     ([0.0, 0.0, 0.0, 1.0], 1.0)
     """
     owner = "repeat_copy"
-    n = _positive(f"{owner}: n_samples", n_samples)
+    n = int_at_least(owner, "n_samples", n_samples, 1)
     lo_l, hi_l = _length_range(owner, "length", length)
     lo_r, hi_r = _length_range(owner, "repeats", repeats)
-    bits = _positive(f"{owner}: bits", bits)
-    scale = hi_r if max_repeats is None else _positive(f"{owner}: max_repeats", max_repeats)
+    bits = int_at_least(owner, "bits", bits, 1)
+    scale = hi_r if max_repeats is None else int_at_least(owner, "max_repeats", max_repeats, 1)
     rng = resolve_rng(rng)
     T = hi_l + 1 + hi_l * hi_r + 1
     L = rng.integers(lo_l, hi_l + 1, n)
@@ -461,10 +461,10 @@ def associative_recall(n_samples=1000, items=(2, 6), item_length=3, bits=6, rng=
     ((3, 18, 6), (3, 18, 4), [2, 2, 2])
     """
     owner = "associative_recall"
-    n = _positive(f"{owner}: n_samples", n_samples)
+    n = int_at_least(owner, "n_samples", n_samples, 1)
     lo, hi = _length_range(owner, "items", items, minimum=2)
-    ilen = _positive(f"{owner}: item_length", item_length)
-    bits = _positive(f"{owner}: bits", bits)
+    ilen = int_at_least(owner, "item_length", item_length, 1)
+    bits = int_at_least(owner, "bits", bits, 1)
     rng = resolve_rng(rng)
     span = ilen + 1
     T = (hi + 1) * span + ilen + 1

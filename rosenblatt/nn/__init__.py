@@ -39,8 +39,8 @@ from .pooling import (
 )
 from .rbf import RBF
 from .recurrent import RecurrentBase, SequenceOutputs
-from .rnn import RNN, rnn
 from .registry import register, registered
+from .rnn import RNN, rnn
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",

@@ -1,0 +1,204 @@
+"""Stacked autoencoders (notes: "Deep autoencoders", "Shallow autoencoders for pre-training",
+"Sparse autoencoders": "we can stack these sparse autoencoders on top of each other").
+
+Greedy layer-wise pre-training: the first shallow autoencoder learns to reconstruct the data,
+the second the first one's codes, and so on; each layer sees only the codes of the one below.
+The trained encoders then initialise
+
+- a classifier (``to_classifier``): the encoders with a fresh softmax layer on top, fine-tuned
+  on the labels with ``rb.fit``, which helps most when labels are few and unlabelled data
+  plentiful (semi-supervised learning); or
+- a deep autoencoder (``to_autoencoder``): the encoders followed by the decoders in reverse
+  order, fine-tuned end to end (deep autoencoders are hard to train from small random weights:
+  "the gradient dies").
+
+The notes: stacking shallow denoising autoencoders "typically works better than pre-training
+with RBMs"; contractive ones "also work very well for pre-training".
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, no_grad
+from ..checks import is_int, one_of, positive_float, positive_int
+from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
+from ..nn.dense import Dense
+from ..nn.module import Module, Sequential
+from ..randomness import resolve_rng
+from .autoencoder import Autoencoder
+
+__all__ = ["StackedAutoencoder"]
+
+KINDS = {"denoising": {"noise": ("masking", 0.25)}, "contractive": {"contractive": 0.1},
+         "sparse": {"sparsity": 0.05}, "plain": {}}
+_ACTIVATION_MODULES = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "linear": Identity}
+
+
+def _dense_from(weight, bias, rng):
+    """A Dense layer holding copies of ``weight`` (in, out) and ``bias``."""
+    layer = Dense(weight.shape[0], weight.shape[1], rng=rng, dtype=weight.dtype)
+    layer.W.data[...] = weight
+    layer.b.data[...] = bias
+    return layer
+
+
+class StackedAutoencoder(Module):
+    """Shallow autoencoders stacked and pre-trained greedily, layer by layer.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_inputs, n_hidden_1, ..., n_hidden_k]`` (at least two): layer i encodes
+        ``sizes[i]`` values into ``sizes[i + 1]``.
+    kind : {"denoising", "contractive", "sparse", "plain"}, default "denoising"
+        Each layer's constraint, with defaults ``noise=("masking", 0.25)``,
+        ``contractive=0.1`` or ``sparsity=0.05`` (override them in ``layer_options``).
+    rng : numpy.random.Generator or int, optional
+    **layer_options
+        Passed to every :class:`Autoencoder` (``activation``, ``tied``, ``noise``,
+        ``sparsity_weight``, ``hidden_dropout`` ...). ``output`` and ``loss`` apply to the first
+        layer only: the layers above reconstruct codes, with a sigmoid output for a sigmoid
+        encoder and a linear one otherwise.
+
+    Attributes
+    ----------
+    layers : list of Autoencoder
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X, y = rb.datasets.load_digits()
+    >>> stack = rb.models.StackedAutoencoder([64, 32, 16], kind="denoising", rng=0)
+    >>> histories = stack.pretrain(X[:300], epochs_per_layer=1)
+    >>> net = stack.to_classifier(10)
+    >>> net(rb.tensor(X[:2])).shape, stack.transform(X[:2]).shape
+    ((2, 10), (2, 16))
+    """
+
+    def __init__(self, sizes, kind="denoising", rng=None, **layer_options):
+        owner = "StackedAutoencoder"
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2 \
+                or not all(is_int(s) and s > 0 for s in sizes):
+            raise ValueError(f"{owner}: sizes must be at least two positive integers "
+                             f"[n_inputs, n_hidden, ...]; got {sizes!r}")
+        self.sizes = [int(s) for s in sizes]
+        self.kind = one_of(owner, "kind", kind, tuple(KINDS))
+        if "rng" in layer_options:
+            raise TypeError(f"{owner}: pass rng once, as StackedAutoencoder(..., rng=...)")
+        self.layer_options = dict(layer_options)
+        self.rng = None if rng is None else resolve_rng(rng)  # None: the library generator
+        options = {**KINDS[self.kind], **self.layer_options}
+        activation = options.get("activation", "sigmoid")
+        self.layers = []
+        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            opts = dict(options)
+            if i > 0:  # upper layers reconstruct codes, not the data
+                opts.pop("loss", None)
+                opts["output"] = "sigmoid" if activation == "sigmoid" else "linear"
+            self.layers.append(Autoencoder(n_in, n_out, rng=self.rng, **opts))
+
+    def config(self):
+        """The constructor arguments (for ``rb.save``/``rb.load``)."""
+        options = {k: (list(v) if isinstance(v, tuple) else v)
+                   for k, v in self.layer_options.items()}
+        return {"sizes": list(self.sizes), "kind": self.kind, **options}
+
+    # -- the network ----------------------------------------------------------------------
+    def encode(self, x):
+        """The top-level code of ``x`` (a Tensor, or an array): through every encoder."""
+        h = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.layers[0].W.dtype))
+        for layer in self.layers:
+            h = layer.encode(h)
+        return h
+
+    def decode(self, h):
+        """Back from the top-level code through every decoder, top first."""
+        for layer in reversed(self.layers):
+            h = layer.decode(h)
+        return h
+
+    def forward(self, x):
+        """The deep reconstruction: every encoder, then every decoder in reverse order."""
+        return self.decode(self.encode(x))
+
+    def transform(self, X, batch_size=1024):
+        """The top-level codes of ``X`` (n, sizes[0]), an ndarray (n, sizes[-1])."""
+        for layer in self.layers:
+            X = layer.transform(X, batch_size=batch_size)
+        return X
+
+    # -- greedy pre-training --------------------------------------------------------------
+    def pretrain(self, X, epochs_per_layer=10, batch_size=32, lr=1e-3, **fit_options):
+        """Train the layers one after the other, each on the codes of the one below.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+            Unlabelled data.
+        epochs_per_layer : int, default 10
+        batch_size : int, default 32
+        lr : float, default 1e-3
+            Adam's step size for every layer.
+        **fit_options
+            Passed to each :meth:`Autoencoder.fit`.
+
+        Returns
+        -------
+        list of History
+            One per layer.
+        """
+        from ..optim.adam import Adam
+
+        epochs_per_layer = positive_int("StackedAutoencoder.pretrain", "epochs_per_layer",
+                                        epochs_per_layer, allow_zero=True)
+        lr = positive_float("StackedAutoencoder.pretrain", "lr", lr)
+        histories, codes = [], X
+        for layer in self.layers:
+            histories.append(layer.fit(codes, epochs=epochs_per_layer, batch_size=batch_size,
+                                       optimizer=Adam(layer.parameters(), lr=lr),
+                                       **fit_options))
+            codes = layer.transform(codes)
+        return histories
+
+    # -- fine-tuning networks -------------------------------------------------------------
+    def _activation(self, name):
+        return _ACTIVATION_MODULES[name]()
+
+    def to_classifier(self, n_classes, rng=None):
+        """An ``nn.Sequential``: the pre-trained encoders (copies) and a new output layer.
+
+        The last layer is ``Dense(sizes[-1], n_classes)`` returning logits (train it with
+        ``loss="cross_entropy"``).
+        """
+        n_classes = positive_int("StackedAutoencoder.to_classifier", "n_classes", n_classes)
+        rng = resolve_rng(self.rng if rng is None else rng)
+        modules = []
+        for layer in self.layers:
+            modules += [_dense_from(layer.W.data, layer.b.data, rng),
+                        self._activation(layer.activation)]
+        last = self.layers[-1]
+        modules.append(Dense(last.n_hidden, n_classes, rng=rng, dtype=last.W.dtype))
+        return Sequential(*modules)
+
+    def to_autoencoder(self):
+        """The deep autoencoder as an ``nn.Sequential`` (copies): encoders, then decoders mirrored.
+
+        Its output is the first layer's output function (sigmoid or linear); fine-tune it with
+        ``rb.fit(net, X, None, loss=...)`` (e.g. "binary_cross_entropy" or "mse").
+        """
+        modules = []
+        for layer in self.layers:
+            modules += [_dense_from(layer.W.data, layer.b.data, self.rng),
+                        self._activation(layer.activation)]
+        for layer in reversed(self.layers):
+            weight = layer.W.data.T if layer.tied else layer.W_dec.data
+            modules += [_dense_from(weight, layer.b_dec.data, self.rng),
+                        self._activation(layer.output)]
+        return Sequential(*modules)
+
+    def reconstruct(self, X, batch_size=1024):
+        """The deep reconstructions of ``X``, an ndarray (eval mode, no graph)."""
+        X = self.layers[0]._check_x(X, "reconstruct")
+        with self.evaluating(), no_grad():
+            parts = [self.forward(Tensor(X[i:i + batch_size])).data
+                     for i in range(0, len(X), batch_size)]
+        return np.concatenate(parts) if parts else np.empty((0, self.sizes[0]), X.dtype)

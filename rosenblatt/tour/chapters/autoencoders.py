@@ -1,0 +1,222 @@
+"""Tour: autoencoders and sparse coding (notes: "Unsupervised neural networks", "Autoencoders",
+"Sparse Coding", and the GAN section's remark on generative stochastic networks)."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.models.autoencoder import Corruption
+from rosenblatt.tour import chapter
+
+
+def _grid(ax, images, shape, columns, title="", cmap="gray", symmetric=False):
+    """Images (n, h*w) tiled as a grid on one axis."""
+    n = len(images)
+    rows = -(-n // columns)
+    h, w = shape
+    canvas = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1), np.nan)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        tile = image.reshape(h, w)
+        if symmetric:  # each filter on its own scale (a few extreme weights clipped), at 0
+            tile = np.clip(tile / max(np.percentile(np.abs(tile), 98), 1e-12), -1, 1)
+        canvas[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = tile
+    limits = {"vmin": -1, "vmax": 1} if symmetric else {"vmin": 0, "vmax": 1}
+    ax.imshow(canvas, cmap=cmap, interpolation="nearest", **limits)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def _smoothness(filters, shape):
+    """Mean correlation of horizontally neighbouring weights inside each filter (n, h*w)."""
+    h, w = shape
+    f = filters.reshape(len(filters), h, w)
+    a, b = f[:, :, :-1].reshape(len(f), -1), f[:, :, 1:].reshape(len(f), -1)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    r = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-24)
+    return float(r.mean())
+
+
+def _error(ae, corrupted, clean):
+    return float(((ae.reconstruct(corrupted) - clean) ** 2).sum(axis=1).mean())
+
+
+def _train(ae, X, epochs, lr=3e-3, batch_size=32):
+    ae.fit(X, epochs=epochs, batch_size=batch_size,
+           optimizer=rb.optim.Adam(ae.parameters(), lr=lr))
+    return ae
+
+
+@chapter("Autoencoders and sparse coding", section="Autoencoders", order=80)
+def run(ctx):
+    rng = ctx.rng
+    quick = ctx.quick
+    X, _ = rb.datasets.load_mnist_sample()
+    order = rng.permutation(len(X))
+    n_train = 1000 if quick else 4000
+    Xtr, Xte = X[order[:n_train]], X[order[n_train:n_train + 500]]
+    seed = int(rng.integers(2**31))
+    epochs = 15 if quick else 30
+    ctx.text(
+        f"An autoencoder predicts its own input through a hidden layer. Here: {n_train} MNIST "
+        f"digits (28x28, intensities in [0, 1]), 784-100 autoencoders with sigmoid units and "
+        f"the sum of Bernoulli cross-entropies as the loss, Adam for {epochs} epochs. A "
+        "denoising one sees each digit with 30% of its pixels zeroed and must reconstruct the "
+        "clean digit; a sparse one pays beta sum_j KL(rho || mean activation_j) with rho = 0.05 "
+        "and beta = 50 (the weight must be sized against the loss, a sum over 784 pixels).")
+
+    # -- filters: pixels to edges ------------------------------------------------------------
+    models = {}
+    for name, options in [("plain", {}), ("denoising", {"noise": ("masking", 0.3)}),
+                          ("sparse", {"sparsity": 0.05, "sparsity_weight": 50.0})]:
+        ae = rb.models.Autoencoder(784, 100, rng=seed, **options)
+        start = ae.W.data.T.copy()
+        models[name] = _train(ae, Xtr, epochs)
+    # Pixels that are 0 in every training digit (the border) get no gradient: their weights
+    # keep their random initial values. They are blanked in the pictures and the measure.
+    seen = (Xtr.max(axis=0) > 0).astype(np.float32)
+    filters = {name: ae.W.data.T * seen for name, ae in models.items()}
+    smooth = {name: _smoothness(f, (28, 28)) for name, f in filters.items()}
+    smooth_init = _smoothness(start * seen, (28, 28))
+    with ctx.figure("Learned filters (columns of W, each on its own scale): the denoising and "
+                    "the sparse autoencoder's units respond to strokes and edges of digits.",
+                    size=(8, 3.0)) as fig:
+        axes = fig.subplots(1, 3)
+        for ax, name in zip(axes, models):
+            _grid(ax, filters[name][:36], (28, 28), 6, title=name, cmap="RdBu_r",
+                  symmetric=True)
+    ctx.claim("An autoencoder's hidden units learn features of the input: from pixels to edges "
+              "(spatially coherent filters, unlike the random initial weights)",
+              min(smooth["denoising"], smooth["sparse"]) > smooth_init + 0.2,
+              "mean correlation of horizontally neighbouring weights in a filter: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in smooth.items())
+              + f"; at initialisation {smooth_init:.2f}")
+
+    # -- denoising -------------------------------------------------------------------------
+    corrupt = Corruption("masking", 0.3)
+    noisy = corrupt(Xte, rng=seed)
+    errors = {name: _error(models[name], noisy, Xte) for name in ("plain", "denoising")}
+    clean_errors = {name: _error(models[name], Xte, Xte) for name in ("plain", "denoising")}
+    ctx.table(["autoencoder", "squared error, corrupted held-out digits",
+               "squared error, clean held-out digits"],
+              [[k, errors[k], clean_errors[k]] for k in errors])
+    show = Xte[:8]
+    with ctx.figure("Held-out digits (top), 30% of their pixels zeroed, the plain and the "
+                    "denoising autoencoder's reconstructions of the corrupted digits.",
+                    size=(7, 3.8)) as fig:
+        axes = fig.subplots(4, 1)
+        rows = [show, noisy[:8], models["plain"].reconstruct(noisy[:8]),
+                models["denoising"].reconstruct(noisy[:8])]
+        for ax, row, title in zip(axes, rows, ["clean", "corrupted", "plain", "denoising"]):
+            _grid(ax, row, (28, 28), 8)
+            ax.set_ylabel(title, fontsize=8)
+    ctx.claim("A denoising autoencoder reconstructs the clean input from a corrupted one "
+              "better than a plain autoencoder of the same size",
+              errors["denoising"] < 0.95 * errors["plain"],
+              f"squared error on corrupted held-out digits: plain {errors['plain']:.1f}, "
+              f"denoising {errors['denoising']:.1f}")
+    sparse_mean = float(models["sparse"].transform(Xte).mean())
+    ctx.claim("The sparsity penalty drives the hidden units' mean activation to rho",
+              abs(sparse_mean - 0.05) < 0.02,
+              f"mean activation on held-out digits {sparse_mean:.3f} (rho = 0.05); plain: "
+              f"{float(models['plain'].transform(Xte).mean()):.3f}")
+
+    # -- under- and overcomplete ------------------------------------------------------------
+    _under_over(ctx, rng, seed)
+
+    # -- the denoising autoencoder's Markov chain (generative stochastic network) -----------
+    gsn = rb.models.Autoencoder(784, 100, noise=("salt_pepper", 0.3), rng=seed)
+    _train(gsn, Xtr, epochs)
+    start = (rng.random((6, 784)) < 0.2).astype(np.float32)  # noise, not digits
+    steps = 40 if quick else 200
+    chain = gsn.sample_chain(start, steps, keep_every=steps // 8, rng=seed, means=True)
+    with ctx.figure("Six chains of the denoising autoencoder's sampler, started from random "
+                    "binary noise (left column) and read every few steps (means of "
+                    "P(x | x~) shown).", size=(7, 5.5)) as fig:
+        ax = fig.subplots(1, 1)
+        frames = np.concatenate([start[None], chain])  # (time, chains, 784)
+        _grid(ax, frames.transpose(1, 0, 2).reshape(-1, 784), (28, 28), len(frames))
+    nearest = _nearest_distance(chain[-1], Xtr)
+    noise_distance = _nearest_distance(start, Xtr)
+    digit_distance = _nearest_distance(Xte[:6], Xtr)
+    ctx.claim("A denoising autoencoder can be sampled by a Markov chain alternating the "
+              "corruption C(x~|x) and the reconstruction P(x|x~): from noise it moves to "
+              "digit-like images (generative stochastic networks)",
+              nearest < 0.5 * noise_distance and nearest < 1.5 * digit_distance,
+              f"distance to the nearest training digit: start (noise) {noise_distance:.1f}, "
+              f"after {steps} steps {nearest:.1f}; a held-out digit {digit_distance:.1f}")
+
+    # -- sparse coding ------------------------------------------------------------------------
+    _sparse_coding(ctx, Xtr, Xte, seed, quick)
+
+
+def _nearest_distance(images, reference):
+    d2 = (images ** 2).sum(1)[:, None] - 2 * images @ reference.T + (reference ** 2).sum(1)
+    return float(np.sqrt(np.maximum(d2.min(axis=1), 0)).mean())
+
+
+def _under_over(ctx, rng, seed):
+    X, _ = rb.datasets.load_digits()
+    order = rng.permutation(len(X))
+    Xtr, Xte = X[order[:1400]], X[order[1400:]]
+    other = Xte[:, rng.permutation(64)]  # the same pixels, scrambled: not digits
+    epochs = 15 if ctx.quick else 50
+    ctx.text(
+        f"Under- and overcomplete, on the 8x8 digits (64 pixels; {epochs} epochs): a plain "
+        "64-16 autoencoder must compress, a plain 64-256 one need not. Other inputs: held-out "
+        "digits with their pixels scrambled by one fixed permutation (same intensities, no "
+        "digit shapes).")
+    rows, ratio = [], {}
+    for name, size in [("undercomplete (16)", 16), ("overcomplete (256)", 256)]:
+        ae = _train(rb.models.Autoencoder(64, size, rng=seed), Xtr, epochs)
+        digits_error, other_error = _error(ae, Xte, Xte), _error(ae, other, other)
+        ratio[size] = other_error / digits_error
+        rows.append([name, digits_error, other_error, ratio[size]])
+    ctx.table(["autoencoder", "error on held-out digits", "error on scrambled digits",
+               "ratio"], rows)
+    ctx.claim("Undercomplete hidden layers do a good job compressing data similar to the "
+              "training set, but are bad for other inputs",
+              ratio[16] > 2,
+              f"error on scrambled digits / on real digits: {ratio[16]:.1f}x")
+    ctx.claim("An overcomplete hidden layer does not compress: it reconstructs data like the "
+              "training set better than an undercomplete one",
+              rows[1][1] < 0.5 * rows[0][1],
+              f"error on held-out digits: undercomplete {rows[0][1]:.2f}, overcomplete "
+              f"{rows[1][1]:.2f}")
+    ctx.text(
+        "Could the overcomplete autoencoder simply copy its input? Nothing forbids it (the "
+        "notes: 'there's no guarantee that anything meaningful will be learned'), but trained "
+        f"by gradient descent on digits it did not: scrambled digits come back "
+        f"{ratio[256]:.0f}x worse than real ones, so it also learned digit structure. The "
+        "sparse, denoising and contractive constraints are ways to make sure of that.")
+
+
+def _sparse_coding(ctx, Xtr, Xte, seed, quick):
+    atoms, lam = 100, 0.5
+    epochs = 3 if quick else 10
+    sc = rb.models.SparseCoding(atoms, lam, rng=seed).fit(Xtr, epochs=epochs, batch_size=250)
+    H = sc.transform(Xte)
+    nonzero = (H != 0).sum(axis=1)
+    relative = float(np.linalg.norm(Xte - H @ sc.dictionary.T) / np.linalg.norm(Xte))
+    ctx.text(
+        f"Sparse coding: a dictionary D of {atoms} unit-norm atoms learned on the same MNIST "
+        f"digits, codes h minimising 1/2 ||x - D h||^2 + {lam} ||h||_1 (FISTA over the whole "
+        f"batch), {epochs} epochs of alternating inference and dictionary updates.")
+    with ctx.figure("Sparse-coding atoms (columns of D) and how many atoms each held-out "
+                    "digit uses.", size=(8, 3.4)) as fig:
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+        _grid(left, sc.dictionary.T[:36], (28, 28), 6, title="atoms", cmap="RdBu_r",
+              symmetric=True)
+        right.hist(nonzero, bins=np.arange(0, nonzero.max() + 2) - 0.5, color="C0")
+        right.set_xlabel(f"non-zero codes per digit (of {atoms})", fontsize=8)
+        right.set_ylabel("held-out digits", fontsize=8)
+    norms = np.linalg.norm(sc.dictionary, axis=0)
+    ctx.claim("Sparse coding represents each input with few atoms of a dictionary whose "
+              "columns have norm 1",
+              float(np.abs(norms - 1).max()) < 1e-9 and nonzero.mean() < 0.25 * atoms
+              and relative < 0.6,
+              f"{nonzero.mean():.1f} of {atoms} codes non-zero on average; relative "
+              f"reconstruction error {relative:.2f}; column norms within "
+              f"{float(np.abs(norms - 1).max()):.0e} of 1")
