@@ -15,9 +15,11 @@ from .gaussian_process import GaussianProcess
 from .search import minimize
 from .space import Choice, Int, LogUniform, Space, Uniform
 from .study import Study, Trial
+from .tune_fit import MedianStopping, tune_fit
 
 __all__ = [
-    "Choice", "GaussianProcess", "Int", "LogUniform", "Space", "Study", "Trial", "Uniform",
+    "Choice", "GaussianProcess", "Int", "LogUniform", "MedianStopping", "Space", "Study", "Trial",
+    "Uniform",
     "expected_improvement", "maximize_acquisition", "minimize", "probability_of_improvement",
-    "upper_confidence_bound",
+    "tune_fit", "upper_confidence_bound",
 ]
