@@ -15,7 +15,7 @@ from .gaussian_process import GaussianProcess
 from .search import minimize
 from .space import Choice, Int, LogUniform, Space, Uniform
 from .study import Study, Trial
-from .tune_fit import MedianStopping, tune_fit
+from .networks import MedianStopping, tune_fit
 
 __all__ = [
     "Choice", "GaussianProcess", "Int", "LogUniform", "MedianStopping", "Space", "Study", "Trial",
