@@ -12,10 +12,10 @@ from .acquisition import (
     upper_confidence_bound,
 )
 from .gaussian_process import GaussianProcess
+from .networks import MedianStopping, tune_fit
 from .search import minimize
 from .space import Choice, Int, LogUniform, Space, Uniform
 from .study import Study, Trial
-from .networks import MedianStopping, tune_fit
 
 __all__ = [
     "Choice", "GaussianProcess", "Int", "LogUniform", "MedianStopping", "Space", "Study", "Trial",

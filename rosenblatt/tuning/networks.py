@@ -130,7 +130,8 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         (``regularizers``, ``batch_size`` ...). Without an optimizer, Adam
         with ``lr=params.get("lr", 1e-3)``. It runs with the library
         generator set to a generator seeded from the study's seed and the
-        params, so layers built without an explicit ``rng`` are reproducible.
+        params (and so does training), so layers built without an explicit
+        ``rng`` and dropout are reproducible.
     space : Space or dict
     X, y : array_like
         Training data.
@@ -214,8 +215,9 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         args["callbacks"] = [stopper, *([pruner] if pruner else []), *extra]
         args.setdefault("batch_size", params.get("batch_size", batch_size))
         args.setdefault("rng", rng)
-        history = fit(model, X, y, loss=loss, epochs=epochs, validation_data=validation_data,
-                      **args)
+        with using(rng):  # layers that draw at run time (dropout) draw from the trial's generator
+            history = fit(model, X, y, loss=loss, epochs=epochs,
+                          validation_data=validation_data, **args)
         curve = [float(v) for v in history[metric]]
         return model, curve, stopper, pruner
 
