@@ -137,7 +137,10 @@ class _Proposer:
                       "amplitude": gp.amplitude_, "noise": gp.noise_, "learn_noise": False}
             gp = GaussianProcess(**fitted).fit(np.concatenate([X, P]),
                                                np.concatenate([y, lies]), optimize=False)
-        best = float(gp.normalise(values.min()))
+        # The incumbent is the lowest posterior mean at an evaluated point: with noisy values
+        # (a network's validation score) the lowest observation is biased low, and EI against
+        # it would stop exploring; without noise the two agree.
+        best = float(gp.normalise(gp.predict(X[:len(ok)], return_std=False).min()))
         exclude = X if not pending else np.concatenate([X, space.to_unit(pending)])
         anchors = space.to_unit([t.params for t in sorted(ok, key=lambda t: t.value)[:5]])
         U = maximize_acquisition(gp, space, best, rng, self.acquisition, self.xi, self.kappa,
