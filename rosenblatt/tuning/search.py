@@ -155,7 +155,8 @@ def one_blas_thread():
     """One BLAS thread for the GP's small matrices (DESIGN principle 9).
 
     On a loaded 2-core machine, multi-threaded OpenBLAS made each proposal
-    about 3x slower (even SciPy's L-BFGS-B, on vectors of 4 numbers).
+    3-30x slower (SciPy's L-BFGS-B, on vectors of a few numbers, took 12 ms
+    a step).
     A no-op without threadpoolctl.
     """
     global _controller
@@ -164,6 +165,8 @@ def one_blas_thread():
             from threadpoolctl import ThreadpoolController
         except ImportError:
             return contextlib.nullcontext()
+        import scipy.linalg  # noqa: F401 - SciPy may bring its own OpenBLAS: load it before
+        import scipy.optimize  # noqa: F401 - the controller lists the libraries it limits
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")
 
@@ -294,7 +297,15 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         if grid_points is None:
             if n_trials is None:
                 raise ValueError("minimize: method='grid' needs n_trials or grid_points")
-            grid_points = _grid_points(space, positive_int("minimize", "n_trials", n_trials))
+            n_trials = positive_int("minimize", "n_trials", n_trials)
+            grid_points = _grid_points(space, n_trials)
+            smallest = space.grid_size(grid_points)
+            if smallest > n_trials or (grid_points == 1 and space.grid_size(2) > smallest):
+                raise ValueError(
+                    f"minimize: the smallest useful grid over this space (2 values per numeric "
+                    f"parameter) has {space.grid_size(2)} points, more than n_trials="
+                    f"{n_trials}: the notes' 'blows up in size'. Raise n_trials, pass "
+                    f"grid_points to run part of a grid, or use method='random'")
         grid = space.grid(positive_int("minimize", "grid_points", grid_points))
         n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
     elif n_trials is None:

@@ -441,30 +441,60 @@ class Space:
                 out[active, cols] = warped if dist.kind == "choice" else warped[:, None]
         return out
 
-    def from_unit(self, U):
-        """Params dicts for rows of the cube (clipped, rounded, argmax'ed; inactive dropped)."""
+    def _decode(self, U):
+        """Decoded values per parameter (arrays) and each parameter's active mask, vectorised."""
         U = np.atleast_2d(np.asarray(U, dtype=np.float64))
         if U.shape[1] != self.dim:
             raise ValueError(f"Space: expected rows of {self.dim} columns; got shape {U.shape}")
-        decoded = {}
-        for name in self.names:
+        values, active = {}, {}
+        for name in self._order:  # parents before children
             dist, cols = self.params[name], self.slices[name]
-            column = U[:, cols] if dist.kind == "choice" else U[:, cols.start]
-            values = dist.from_unit(column)
-            decoded[name] = [dist.canonical(v) for v in (
-                values if isinstance(values, list) else values.tolist())]
-        rows = []
-        for i in range(len(U)):
-            p = {}
-            for name in self._order:
-                if self.is_active(name, p):
-                    p[name] = decoded[name][i]
-            rows.append({name: p[name] for name in self.names if name in p})
-        return rows
+            if dist.kind == "choice":
+                values[name] = np.argmax(U[:, cols], axis=1)  # an index into dist.values
+            else:
+                values[name] = dist.from_unit(U[:, cols.start])
+            mask = np.ones(len(U), dtype=bool)
+            for parent, wanted in (dist.when or {}).items():
+                pdist = self.params[parent]
+                if pdist.kind == "choice":
+                    hit = np.isin(values[parent], [pdist.index(v) for v in wanted])
+                else:
+                    hit = np.isin(values[parent], wanted)
+                mask &= active[parent] & hit
+            active[name] = mask
+        return U, values, active
+
+    def from_unit(self, U):
+        """Params dicts for rows of the cube (clipped, rounded, argmax'ed; inactive dropped)."""
+        U, values, active = self._decode(U)
+        columns = {}
+        for name in self.names:
+            dist = self.params[name]
+            if dist.kind == "choice":
+                columns[name] = [dist.values[i] for i in values[name]]
+            else:
+                columns[name] = [dist.canonical(v) for v in values[name].tolist()]
+        return [{name: columns[name][i] for name in self.names if active[name][i]}
+                for i in range(len(U))]
 
     def project(self, U):
-        """Snap rows of the cube to the points that decoding them gives (rounded, one-hot)."""
-        return self.to_unit(self.from_unit(U))
+        """Snap rows of the cube to the points that decoding them gives (rounded, one-hot).
+
+        The same as ``to_unit(from_unit(U))``, without building a dict per row.
+        """
+        U, values, active = self._decode(U)
+        out = np.empty_like(U)
+        for name in self.names:
+            dist, cols = self.params[name], self.slices[name]
+            on = active[name]
+            if dist.kind == "choice":
+                block = np.zeros((len(U), dist.columns))
+                block[np.arange(len(U)), values[name]] = 1.0
+                block[~on] = 0.0
+                out[:, cols] = block
+            else:
+                out[:, cols.start] = np.where(on, dist.to_unit(values[name]), 0.5)
+        return out
 
     # -- sampling and grids --------------------------------------------------------------------
     def sample(self, n, rng):

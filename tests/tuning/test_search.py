@@ -213,5 +213,23 @@ def test_bad_arguments():
         T.minimize(3, BRANIN, n_trials=3)
     with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
         T.minimize(branin, BRANIN, n_trials=3, executor=object())
+    with pytest.raises(ValueError, match="2 values per numeric parameter\\) has 4 points, more "
+                       "than n_trials=3"):
+        T.minimize(branin, BRANIN, method="grid", n_trials=3)
     with pytest.raises(ValueError, match="liar must be"):
         T.minimize(branin, BRANIN, n_trials=3, liar="truth")
+
+
+def test_bayes_with_conditional_parameters():
+    space = T.Space({"opt": T.Choice(["sgd", "adam"]),
+                     "momentum": T.Uniform(0.0, 0.99, when={"opt": "sgd"}),
+                     "lr": T.LogUniform(1e-4, 1.0)})
+
+    def objective(p):
+        base = (math.log10(p["lr"]) + 2) ** 2
+        return base + ((p["momentum"] - 0.9) ** 2 if p["opt"] == "sgd" else 0.5)
+
+    study = T.minimize(objective, space, n_trials=20, n_initial=5, seed=0)
+    for t in study.trials:
+        space.check(t.params)
+    assert study.best_value < 0.3

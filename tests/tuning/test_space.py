@@ -123,3 +123,12 @@ def test_bad_ranges_and_values():
         space.check({"lrr": 0.1})
     with pytest.raises(ValueError, match="outside LogUniform"):
         space.check({"lr": 1.0, "hidden": 16, "dropout": 0.0, "activation": "relu"})
+
+
+def test_project_equals_decoding_then_encoding(rng):
+    space = T.Space({"opt": T.Choice(["sgd", "adam", "rms"]),
+                     "momentum": T.Uniform(0.0, 0.99, when={"opt": ["sgd", "rms"]}),
+                     "nesterov": T.Choice([True, False], when={"opt": "sgd"}),
+                     "n": T.Int(1, 64, log=True), "lr": T.LogUniform(1e-5, 1.0)})
+    U = rng.random((300, space.dim))
+    np.testing.assert_array_equal(space.project(U), space.to_unit(space.from_unit(U)))
