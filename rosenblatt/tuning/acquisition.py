@@ -138,7 +138,7 @@ def maximize_acquisition(gp, space, best, rng, acquisition="ei", xi=0.0, kappa=1
         candidates = np.concatenate([candidates, local])
     candidates = space.project(candidates)
     mean, std = gp.predict(candidates)
-    scores = acquisition_values(acquisition, gp.normalise(mean), std / gp._y_std, best, xi,
+    scores = acquisition_values(acquisition, gp.normalise(mean), std / gp.y_std_, best, xi,
                                 kappa)
     order = np.argsort(-scores, kind="stable")
     starts = candidates[order[:n_polish]]
@@ -153,7 +153,7 @@ def maximize_acquisition(gp, space, best, rng, acquisition="ei", xi=0.0, kappa=1
     polished = space.project(result.x.reshape(-1, dim))
     pool = np.concatenate([polished, candidates[order[:4 * n_polish]]])
     mean, std = gp.predict(pool)
-    pool_scores = acquisition_values(acquisition, gp.normalise(mean), std / gp._y_std, best, xi,
+    pool_scores = acquisition_values(acquisition, gp.normalise(mean), std / gp.y_std_, best, xi,
                                      kappa)
     ranked = np.argsort(-pool_scores, kind="stable")
     if exclude is not None and len(exclude):

@@ -112,6 +112,9 @@ class GaussianProcess:
     amplitude_, noise_ : float
     log_marginal_likelihood_ : float
         At the fitted hyper-parameters (of the standardised targets when ``normalize_y``).
+    y_mean_, y_std_ : float
+        The standardisation of the targets (0 and 1 without ``normalize_y``):
+        :meth:`normalise` and the acquisitions work in those units.
 
     Examples
     --------
@@ -242,11 +245,11 @@ class GaussianProcess:
             raise ValueError("GaussianProcess.fit: X and y must be finite (no NaN/inf)")
         dim = X.shape[1]
         if self.normalize_y:
-            self._y_mean = float(y.mean())
-            self._y_std = float(y.std()) if y.std() > 0 else 1.0
+            self.y_mean_ = float(y.mean())
+            self.y_std_ = float(y.std()) if y.std() > 0 else 1.0
         else:
-            self._y_mean, self._y_std = 0.0, 1.0
-        self._y = (y - self._y_mean) / self._y_std
+            self.y_mean_, self.y_std_ = 0.0, 1.0
+        self._y = (y - self.y_mean_) / self.y_std_
         self.X_ = X
         n_scales = self._n_scales(dim)
         ls = np.asarray(0.5 if self.length_scales is None else self.length_scales, dtype=float)
@@ -321,12 +324,12 @@ class GaussianProcess:
             raise ValueError(f"GaussianProcess.predict: X has {X.shape[1]} columns; the fitted "
                              f"data had {self.X_.shape[1]}")
         Ks = kernel_matrix(self.kernel, X, self.X_, self.length_scales_, self.amplitude_)
-        mean = Ks @ self._alpha * self._y_std + self._y_mean
+        mean = Ks @ self._alpha * self.y_std_ + self.y_mean_
         if not return_std:
             return mean
         v = solve_triangular(self._factor[0], Ks.T, lower=True, check_finite=False)
         var = np.maximum(self.amplitude_ - np.einsum("ij,ij->j", v, v), 0.0)
-        return mean, np.sqrt(var) * self._y_std
+        return mean, np.sqrt(var) * self.y_std_
 
     def predict_with_gradient(self, X):
         """Mean, std and their gradients ``(m, dim)`` with respect to ``X`` (normalised units).
@@ -361,4 +364,4 @@ class GaussianProcess:
 
     def normalise(self, y):
         """Targets in the GP's standardised units."""
-        return (np.asarray(y, dtype=np.float64) - self._y_mean) / self._y_std
+        return (np.asarray(y, dtype=np.float64) - self.y_mean_) / self.y_std_

@@ -80,8 +80,8 @@ def test_gradient_of_mean_and_std_matches_finite_differences(rng):
         x = rng.random((4, 3))
         mean, std, dmean, dstd = gp.predict_with_gradient(x)
         m2, s2 = gp.predict(x)
-        np.testing.assert_allclose(mean * gp._y_std + gp._y_mean, m2, rtol=1e-10)
-        np.testing.assert_allclose(std * gp._y_std, s2, rtol=1e-8)
+        np.testing.assert_allclose(mean * gp.y_std_ + gp.y_mean_, m2, rtol=1e-10)
+        np.testing.assert_allclose(std * gp.y_std_, s2, rtol=1e-8)
         h = 1e-6
         for k in range(3):
             e = np.zeros(3)

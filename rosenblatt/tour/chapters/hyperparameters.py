@@ -152,7 +152,7 @@ def run(ctx):
     mean, std = gp1.predict(grid)
     lrs = np.array([one.from_unit([[u]])[0]["lr"] for u in grid[:, 0]])
     best_n = float(gp1.normalise(min(t.value for t in lr_study.completed)))
-    ei = T.expected_improvement(gp1.normalise(mean), std / gp1._y_std, best_n)
+    ei = T.expected_improvement(gp1.normalise(mean), std / gp1.y_std_, best_n)
     with ctx.figure("The Gaussian process after six trials over the learning rate alone: "
                     "its mean validation loss ± 2 standard deviations (a Gaussian for every "
                     "untried value), and the expected improvement that picks the next trial.",
