@@ -30,6 +30,7 @@ trials as the serial loop.
 
 import concurrent.futures
 import contextlib
+import json
 import math
 import numbers
 import os
@@ -72,6 +73,12 @@ def evaluate(objective, params):
             return ("failed", None, f"TypeError: the objective returned a dict without 'value' "
                     f"(keys {sorted(result)})", {}, seconds, started)
         attrs = result.get("attrs", {}) or {}
+        try:  # the study is JSON: what the objective reports must be too
+            json.dumps(attrs, allow_nan=False)
+            if not isinstance(attrs, dict):
+                raise TypeError(f"attrs must be a dict; got {type(attrs).__name__}")
+        except (TypeError, ValueError) as e:
+            attrs = {"attrs_error": f"{type(e).__name__}: {e} (attrs dropped: the study is JSON)"}
         status = "pruned" if result.get("pruned") else "complete"
         result = result["value"]
     if isinstance(result, np.ndarray) and result.shape in ((), (1,)):

@@ -233,3 +233,15 @@ def test_bayes_with_conditional_parameters():
     for t in study.trials:
         space.check(t.params)
     assert study.best_value < 0.3
+
+
+def test_objective_may_return_a_dict_with_json_attrs(tmp_path):
+    def objective(p):
+        return {"value": p["x1"] ** 2, "attrs": {"curve": [1.0, 0.5], "bad": math.nan}
+                if p["x1"] > 0 else {"curve": [2.0]}}
+
+    study = T.minimize(objective, BRANIN, "random", n_trials=6, seed=0,
+                       resume_from=tmp_path / "s.json")
+    for t in study.trials:
+        assert ("attrs_error" in t.attrs) == (t.params["x1"] > 0)
+    assert T.Study.load(tmp_path / "s.json").trials[0].attrs == study.trials[0].attrs
