@@ -102,7 +102,6 @@ class _Proposer:
         self.n_initial, self.acquisition, self.grid = n_initial, acquisition, grid
         self.gp_kwargs, self.liar, self.xi, self.kappa = gp, liar, xi, kappa
         self.n_candidates = n_candidates
-        self.last_gp = None
 
     def __call__(self, number, finished, pending):
         if self.method == "grid":
@@ -133,7 +132,6 @@ class _Proposer:
         X = space.to_unit([t.params for t in ok] + [t.params for t in failed])
         y = np.concatenate([values, np.full(len(failed), values.max())])
         gp = GaussianProcess(**self.gp_kwargs, rng=rng).fit(X, y)
-        self.last_gp = gp
         if pending:
             P = space.to_unit(pending)
             lies = {"believer": lambda: gp.predict(P, return_std=False),
