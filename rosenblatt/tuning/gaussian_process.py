@@ -67,6 +67,23 @@ def _scaled_sq_dist(X1, X2, length_scales):
     return diff * diff
 
 
+def _inverse_from_cholesky(L):
+    """``K^{-1}`` from the lower Cholesky factor of ``K`` (LAPACK potri: a third of a solve)."""
+    from scipy.linalg.lapack import dpotri
+
+    inv, info = dpotri(L, lower=1)
+    if info:
+        raise np.linalg.LinAlgError(f"potri failed (info={info})")
+    lower = np.tril(inv)
+    return lower + np.tril(inv, -1).T
+
+
+def _squared_differences(X):
+    """``(x_ik - x_jk)^2`` for every pair of rows, shape ``(n * n, dim)``."""
+    diff = X[:, None, :] - X[None, :, :]
+    return (diff * diff).reshape(-1, X.shape[1])
+
+
 def kernel_matrix(kind, X1, X2, length_scales, amplitude):
     """``k(X1, X2)``, shape ``(len(X1), len(X2))``, for ``kind`` "matern52" or "rbf"."""
     r2 = _scaled_sq_dist(X1, X2, length_scales).sum(axis=2)
@@ -185,14 +202,21 @@ class GaussianProcess:
         return np.broadcast_to(ls, (dim,)) if ls.size == 1 else ls
 
     # -- the likelihood ------------------------------------------------------------------------
-    def _nll_and_grad(self, theta, X, y):
-        """Negative log marginal likelihood and its gradient with respect to theta."""
+    def _nll_and_grad(self, theta, X, y, sq=None):
+        """Negative log marginal likelihood and its gradient with respect to theta.
+
+        ``sq``: the squared differences ``(x_ik - x_jk)^2`` as ``(n * n, dim)``,
+        computed once per fit; each evaluation then scales them with one
+        matrix-vector product instead of rebuilding an ``(n, n, dim)`` array.
+        """
         from scipy.linalg import cho_factor, cho_solve
 
         n, dim = X.shape
+        if sq is None:
+            sq = _squared_differences(X)
         amplitude, ls, noise = self._unpack(theta, dim)
-        D = _scaled_sq_dist(X, X, self._full_scales(ls, dim))
-        r2 = D.sum(axis=2)
+        inv_ls2 = 1.0 / np.asarray(self._full_scales(ls, dim)) ** 2
+        r2 = (sq @ inv_ls2).reshape(n, n)
         if self.kernel == "rbf":
             Kf = amplitude * np.exp(-0.5 * r2)
             dK_dlnl = Kf  # dk/dln l_k = dK_dlnl * D_k
@@ -209,10 +233,11 @@ class GaussianProcess:
         alpha = cho_solve(factor, y, check_finite=False)
         log_det_half = np.log(np.diag(factor[0])).sum()
         nll = 0.5 * y @ alpha + log_det_half + 0.5 * n * _LOG_2PI
-        W = np.outer(alpha, alpha) - cho_solve(factor, np.eye(n), check_finite=False)
+        W = np.outer(alpha, alpha) - _inverse_from_cholesky(factor[0])
         # d lml / d theta_j = 1/2 tr(W dK/dtheta_j) = 1/2 sum(W * dK/dtheta_j) (both symmetric)
         grad = [0.5 * np.sum(W * Kf)]
-        per_column = 0.5 * np.einsum("ij,ijk->k", W * dK_dlnl, D)
+        # sum_ij (W dK_dlnl)_ij D_ijk with D_ijk = sq_ijk / l_k^2
+        per_column = 0.5 * ((W * dK_dlnl).ravel() @ sq) * inv_ls2
         grad += list(per_column) if self.ard else [per_column.sum()]
         if self.learn_noise:
             grad.append(0.5 * noise * np.trace(W))
@@ -274,8 +299,9 @@ class GaussianProcess:
             start[0] = 0.0 if self.normalize_y else start[0]  # unit variance of standardised y
             starts.append(start)
         best = None
+        sq = _squared_differences(X)
         for start in starts:
-            result = minimize(self._nll_and_grad, start, args=(X, self._y), jac=True,
+            result = minimize(self._nll_and_grad, start, args=(X, self._y, sq), jac=True,
                               method="L-BFGS-B", bounds=bounds)
             if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
                 best = result
