@@ -1,0 +1,309 @@
+"""``rosenblatt tune CONFIG.toml``: search a training config's hyper-parameters.
+
+The config is a ``rosenblatt train`` config with a ``[tune]`` table. Each key
+of ``[tune.space]`` is the path of a value of the config, and its table the
+range to search (``rb.tuning`` distributions: ``uniform``, ``loguniform``,
+``int``, ``choice``)::
+
+    [tune]
+    method = "bayes"            # "grid", "random" or "bayes"
+    n_trials = 20
+    n_initial = 6               # random trials before the Gaussian process ("bayes")
+    acquisition = "ei"          # "ei", "ucb" or "pi"
+    metric = "val_loss"         # or "val_accuracy" (maximised)
+    pruning = "median"          # optional: stop unpromising trials early
+    patience = 5                # optional: early stopping within each trial
+    seed = 0                    # default: the config's seed
+
+    [tune.space]
+    "optimizer.lr" = { type = "loguniform", low = 1e-4, high = 1e-1 }
+    "model.layers[0].out_features" = { type = "int", low = 16, high = 256, log = true }
+    "model.layers[2].rate" = { type = "uniform", low = 0.0, high = 0.6 }
+    "regularizers.L2.lam" = { type = "loguniform", low = 1e-6, high = 1e-2 }
+
+Every trial trains on the training split and is scored on the validation
+split (``data.validation`` must be > 0). Writes into ``output.dir``:
+``study.json`` (after every trial; running the command again resumes it),
+``trials.csv``, ``model.safetensors`` (the best trial's model, which
+``rosenblatt evaluate``/``predict`` read), ``tune.json`` (the best parameters,
+their test metrics) and ``convergence.png``.
+"""
+
+import copy
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+from . import build, config
+from .data import prepare, standardizer
+from .errors import CLIError
+from .train import _task, evaluate_arrays
+
+TUNE_KEYS = ("method", "n_trials", "n_initial", "acquisition", "metric", "pruning", "patience",
+             "seed", "grid_points", "liar", "space")
+_SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
+
+
+def add_parser(sub):
+    p = sub.add_parser("tune", help="search the hyper-parameters of a training config",
+                       description="Search the hyper-parameters listed in a config's [tune] "
+                       "table (grid, random or Bayesian optimisation) and write the study and "
+                       "the best model to its output folder.")
+    p.add_argument("config", metavar="CONFIG.toml")
+    p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
+    p.add_argument("--trials", type=int, help="override tune.n_trials")
+    p.add_argument("--epochs", type=int, help="override training.epochs")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="limit NumPy's BLAS threads (small networks train faster with 1)")
+    p.set_defaults(func=run)
+    return p
+
+
+def parse_path(path, where):
+    """``"model.layers[0].out_features"`` -> ``["model", "layers", 0, "out_features"]``."""
+    tokens = []
+    for part in path.split("."):
+        m = _SEGMENT.match(part)
+        if not m:
+            raise CLIError(f"config key '{where}': {path!r} is not a config path such as "
+                           "\"optimizer.lr\" or \"model.layers[0].out_features\"")
+        tokens.append(m.group(1))
+        tokens += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    return tokens
+
+
+def set_path(raw, tokens, value, where):
+    """Set ``value`` at ``tokens`` in the (copied) raw config; tables are created as needed."""
+    node = raw
+    for i, token in enumerate(tokens[:-1]):
+        nxt = tokens[i + 1]
+        if isinstance(token, int):
+            if not isinstance(node, list) or token >= len(node):
+                raise CLIError(f"config key '{where}': the config has no element [{token}] there "
+                               f"(it has {len(node) if isinstance(node, list) else 0})")
+            node = node[token]
+            continue
+        if not isinstance(node, dict):
+            raise CLIError(f"config key '{where}': {token!r} is inside a value, not a table")
+        if token not in node:
+            if isinstance(nxt, int):
+                raise CLIError(f"config key '{where}': the config has no list {token!r}")
+            node[token] = {}
+        node = node[token]
+    last = tokens[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise CLIError(f"config key '{where}': the config has no element [{last}] there")
+    elif not isinstance(node, dict):
+        raise CLIError(f"config key '{where}': {last!r} is inside a value, not a table")
+    node[last] = value
+
+
+def check_tune(raw_tune, default_seed):
+    """Validate the [tune] table; returns (settings, space, paths)."""
+    import rosenblatt as rb
+
+    if not isinstance(raw_tune, dict):
+        raise CLIError("config key 'tune': expected a table [tune]")
+    config._only(raw_tune, TUNE_KEYS, "tune")
+    method = config._str(raw_tune, "method", "tune", default="bayes")
+    if method not in ("grid", "random", "bayes"):
+        raise CLIError(f"config key 'tune.method': expected 'grid', 'random' or 'bayes'; "
+                       f"got {method!r}")
+    acquisition = config._str(raw_tune, "acquisition", "tune", default="ei")
+    if acquisition not in ("ei", "ucb", "pi"):
+        raise CLIError(f"config key 'tune.acquisition': expected 'ei', 'ucb' or 'pi'; "
+                       f"got {acquisition!r}")
+    pruning = raw_tune.get("pruning")
+    if pruning not in (None, "median", "none"):
+        raise CLIError(f"config key 'tune.pruning': expected 'median' or 'none'; got {pruning!r}")
+    settings = {
+        "method": method, "acquisition": acquisition,
+        "n_trials": config._int(raw_tune, "n_trials", "tune", default=20, minimum=1),
+        "metric": config._str(raw_tune, "metric", "tune", default="val_loss"),
+        "pruning": None if pruning in (None, "none") else pruning,
+        "seed": config._int(raw_tune, "seed", "tune", default=default_seed, minimum=0),
+        "liar": config._str(raw_tune, "liar", "tune", default="believer"),
+    }
+    for key in ("n_initial", "patience", "grid_points"):
+        if key in raw_tune:
+            settings[key] = config._int(raw_tune, key, "tune", minimum=1)
+    if not settings["metric"].startswith("val_"):
+        raise CLIError(f"config key 'tune.metric': expected a validation metric such as "
+                       f"'val_loss' or 'val_accuracy'; got {settings['metric']!r}")
+    table = config._table(raw_tune, "space", "tune", required=True)
+    if not table:
+        raise CLIError("config key 'tune.space' is empty: list the values to search, e.g. "
+                       "\"optimizer.lr\" = { type = \"loguniform\", low = 1e-4, high = 0.1 }")
+    paths, dists = {}, {}
+    for name, spec in table.items():
+        where = f"tune.space.\"{name}\""
+        paths[name] = parse_path(name, where)
+        try:
+            dists[name] = rb.tuning.space.distribution_from_config(name, spec)
+        except (TypeError, ValueError) as e:
+            raise CLIError(f"config key '{where}': {e}") from None
+    try:
+        space = rb.tuning.Space(dists)
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"config key 'tune.space': {e}") from None
+    return settings, space, paths
+
+
+def with_params(raw, params, paths):
+    """A copy of the raw config with each parameter's value put at its path."""
+    raw = copy.deepcopy(raw)
+    for name, value in params.items():
+        set_path(raw, paths[name], value, f"tune.space.\"{name}\"")
+    return raw
+
+
+def run(args):
+    from ..tour.threads import blas_threads
+
+    with blas_threads(args.threads):
+        return _run(args)
+
+
+def _run(args):
+    import rosenblatt as rb
+
+    if config.tomllib is None:  # pragma: no cover
+        raise CLIError("reading TOML configs on Python 3.10 needs tomli: pip install tomli")
+    try:
+        with open(args.config, "rb") as f:
+            raw = config.tomllib.load(f)
+    except FileNotFoundError:
+        raise CLIError(f"config file not found: {args.config}") from None
+    except config.tomllib.TOMLDecodeError as e:
+        raise CLIError(f"{args.config} is not valid TOML: {e}") from None
+    if "tune" not in raw:
+        raise CLIError(f"{args.config} has no [tune] table: add one with a [tune.space] listing "
+                       "the values to search (see `rosenblatt tune --help`)")
+    raw_tune = raw.pop("tune")
+    if "optimizer" not in raw:  # config.check's default, spelt out so "optimizer.lr" can be set
+        raw["optimizer"] = {"name": "Adam"}
+    stem = os.path.splitext(os.path.basename(args.config))[0]
+    default_out = os.path.join("runs", stem)
+    cfg = config.check(raw, default_out=default_out)
+    settings, space, paths = check_tune(raw_tune, cfg["seed"])
+    if args.trials is not None:
+        if args.trials < 1:
+            raise CLIError(f"--trials must be >= 1; got {args.trials}")
+        settings["n_trials"] = args.trials
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise CLIError(f"--epochs must be >= 1; got {args.epochs}")
+        raw.setdefault("training", {})["epochs"] = args.epochs
+        cfg = config.check(raw, default_out=default_out)
+    # every value of the space must land on a valid config: check one corner now
+    for probe in space.sample(2, np.random.default_rng(0)):
+        config.check(with_params(raw, probe, paths), default_out=default_out)
+
+    out_dir = args.out or cfg["output"]["dir"]
+    seed = cfg["seed"]
+    loss_name, loss_fn = build.check_loss(cfg["training"]["loss"])
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed)
+    if not len(xv):
+        raise CLIError("config key 'data.validation': tuning scores each trial on a validation "
+                       "split; set it to a fraction in (0, 1)")
+    task = _task(loss_name, ytr)
+    dtype = np.dtype(cfg["model"]["dtype"])
+    mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
+        np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
+    shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
+
+    def prep_x(x):
+        return ((x - mean) / std).astype(dtype).reshape(len(x), *shape)
+
+    def prep_y(y):
+        if task == "classification":
+            return y
+        y = y.astype(dtype)
+        return y[:, None] if y.ndim == 1 else y
+
+    xtr_, xv_, xt_ = prep_x(xtr), prep_x(xv), prep_x(xt)
+    ytr_, yv_, yt_ = prep_y(ytr), prep_y(yv), prep_y(yt)
+
+    def build_trial(params):
+        trial = config.check(with_params(raw, params, paths), default_out=default_out)
+        model = build.build_model(trial["model"]["layers"], shape, trial["model"]["dtype"],
+                                  rb.randomness.generator())
+        opt_spec = dict(trial["optimizer"])
+        schedule = build.build_schedule(trial["schedule"])
+        if schedule is not None:
+            opt_spec["lr"] = schedule
+        return {"model": model, "optimizer": build.build_optimizer(opt_spec, model.parameters()),
+                "regularizers": build.build_named("regularizers", trial["regularizers"]),
+                "callbacks": build.build_named("callbacks", trial["callbacks"]),
+                "batch_size": trial["training"]["batch_size"],
+                "shuffle": trial["training"]["shuffle"]}
+
+    with rb.randomness.using(np.random.default_rng(0)):  # a misspelt layer argument fails now
+        build_trial(space.sample(1, np.random.default_rng(0))[0])
+
+    os.makedirs(out_dir, exist_ok=True)
+    study_path = os.path.join(out_dir, "study.json")
+    search = {k: settings[k] for k in ("n_initial", "grid_points") if k in settings}
+    metrics = tuple(cfg["training"]["metrics"]) if task == "classification" else ()
+    if settings["metric"] != "val_loss" and settings["metric"][4:] not in metrics:
+        raise CLIError(f"config key 'tune.metric': {settings['metric']!r} is not computed; "
+                       f"training.metrics gives val_loss" +
+                       "".join(f", val_{m}" for m in metrics))
+
+    def progress(study, trial):
+        value = "failed: " + str(trial.error) if trial.value is None else f"{trial.value:.6g}"
+        print(f"trial {trial.number + 1}/{settings['n_trials']} [{trial.status}] {value} "
+              f"{json.dumps(trial.params)}", file=sys.stderr)
+
+    try:
+        study, model = rb.tuning.tune_fit(
+            build_trial, space, xtr_, ytr_, validation_data=(xv_, yv_),
+            epochs=cfg["training"]["epochs"], metric=settings["metric"], loss=loss_fn,
+            patience=settings.get("patience"), pruning=settings["pruning"],
+            method=settings["method"], n_trials=settings["n_trials"], seed=settings["seed"],
+            acquisition=settings["acquisition"], liar=settings["liar"], resume_from=study_path,
+            callbacks=[progress], fit_kwargs={"metrics": metrics}, **search)
+    except ValueError as e:
+        raise CLIError(f"tuning failed: {e}") from None
+
+    study.to_csv(os.path.join(out_dir, "trials.csv"))
+    test = evaluate_arrays(model, xt_, yt_, loss_name, task)
+    classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
+    best_cfg = config.check(with_params(raw, study.best_params, paths), default_out=default_out)
+    meta = {"cli": {"dataset": cfg["data"]["name"], "options": cfg["data"]["options"],
+                    "task": task, "loss": loss_name, "seed": seed,
+                    "test": cfg["data"]["test"], "validation": cfg["data"]["validation"],
+                    "classes": classes, "dtype": best_cfg["model"]["dtype"],
+                    "shape": list(shape),
+                    "mean": np.ascontiguousarray(mean, dtype=np.float64),
+                    "std": np.ascontiguousarray(std, dtype=np.float64)},
+            "tune": {"best_params": study.best_params, "best_value": study.best_value,
+                     "metric": settings["metric"]}}
+    model_path = os.path.join(out_dir, "model.safetensors")
+    rb.save(model.eval(), model_path, metadata=meta)
+    summary = {"config": args.config, "settings": settings, "best_trial": study.best.number,
+               "best_params": study.best_params, "best_value": study.best_value,
+               "metric": settings["metric"], "test": test,
+               "trials": len(study.trials), "failed": len(study.failed),
+               "pruned": sum(t.status == "pruned" for t in study.trials)}
+    with open(os.path.join(out_dir, "tune.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    try:
+        study.plot_convergence().savefig(os.path.join(out_dir, "convergence.png"), dpi=100,
+                                         bbox_inches="tight")
+    except RuntimeError as e:  # matplotlib (the 'plot' extra) is not installed
+        print(f"rosenblatt tune: no convergence plot: {e}", file=sys.stderr)
+    shown = -study.best_value if "acc" in settings["metric"] else study.best_value  # as tune_fit
+    print(f"best {settings['metric']} {shown:.4f} (trial {study.best.number}): "
+          f"{json.dumps(study.best_params)}")
+    line = f"test loss {test['loss']:.4f}"
+    if "accuracy" in test:
+        line = f"test accuracy {test['accuracy']:.4f}, " + line
+    print(line)
+    print(f"study: {study_path}")
+    print(f"model: {model_path}")
+    return 0

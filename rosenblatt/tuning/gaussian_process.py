@@ -1,0 +1,393 @@
+"""The Gaussian process of Bayesian optimisation (notes: "Choosing hyperparameters").
+
+The notes: Gaussian process models assume "that similar inputs give similar
+outputs", "predict a Gaussian distribution of values" for each untried
+combination, and "can also learn this scale of similarity for each
+hyperparameter". Here the similarity is a stationary kernel of the scaled
+distance between two points of the unit cube,
+
+.. math::
+
+    r^2 = \\sum_k \\frac{(x_k - x'_k)^2}{\\ell_k^2}, \\qquad
+    k(x, x') = a \\, m(r),
+
+with a length scale :math:`\\ell_k` per column (automatic relevance
+determination: a parameter that does not matter gets a long one) and the
+amplitude :math:`a`. ``matern52``: :math:`m(r) = (1 + \\sqrt5 r + \\tfrac53
+r^2) e^{-\\sqrt5 r}` (the default of Snoek et al. 2012: twice differentiable,
+less smooth than the squared exponential); ``rbf``: :math:`m(r) = e^{-r^2/2}`.
+
+Given observations :math:`y` at :math:`X` with noise variance :math:`\\sigma^2`
+on the diagonal, :math:`K = k(X, X) + \\sigma^2 I = L L^\\top` (Cholesky),
+:math:`\\alpha = K^{-1} y`, the posterior at :math:`x_*` is Gaussian with
+
+.. math::
+
+    \\mu(x_*) = k_*^\\top \\alpha, \\qquad
+    \\sigma^2(x_*) = a - \\lVert L^{-1} k_* \\rVert^2,
+
+and the hyper-parameters :math:`\\theta = (\\ln a, \\ln \\ell_1, \\dots)` maximise
+the log marginal likelihood (Rasmussen & Williams 2006, eqs. 2.30 and 5.9)
+
+.. math::
+
+    \\log p(y \\mid X, \\theta) = -\\tfrac12 y^\\top \\alpha - \\sum_i \\ln L_{ii}
+        - \\tfrac n2 \\ln 2\\pi, \\qquad
+    \\frac{\\partial \\log p}{\\partial \\theta_j}
+        = \\tfrac12 \\operatorname{tr}\\!\\big((\\alpha\\alpha^\\top - K^{-1})
+          \\tfrac{\\partial K}{\\partial \\theta_j}\\big),
+
+where :math:`\\partial K / \\partial \\ln a = k(X, X)` and, with
+:math:`D_k = (x_k - x'_k)^2 / \\ell_k^2`,
+:math:`\\partial k / \\partial \\ln \\ell_k = a \\tfrac53 (1 + \\sqrt5 r)
+e^{-\\sqrt5 r} D_k` (Matérn 5/2) or :math:`k \\, D_k` (RBF). L-BFGS-B
+maximises it from several starting points (SciPy, imported on first use).
+
+References
+----------
+Rasmussen, C. E. & Williams, C. K. I. (2006). Gaussian Processes for Machine Learning. MIT Press.
+Snoek, J., Larochelle, H. & Adams, R. P. (2012). Practical Bayesian optimization of machine
+learning algorithms. NeurIPS.
+"""
+
+import math
+
+import numpy as np
+
+from ..checks import one_of, positive_float, positive_int
+from ..randomness import resolve_rng
+
+_SQRT5 = math.sqrt(5.0)
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _scaled_sq_dist(X1, X2, length_scales):
+    """Per-column scaled squared differences ``D[i, j, k] = (x1_ik - x2_jk)^2 / l_k^2``."""
+    diff = (X1[:, None, :] - X2[None, :, :]) / length_scales
+    return diff * diff
+
+
+def _inverse_from_cholesky(L):
+    """``K^{-1}`` from the lower Cholesky factor of ``K`` (LAPACK potri: a third of a solve)."""
+    from scipy.linalg.lapack import dpotri
+
+    inv, info = dpotri(L, lower=1)
+    if info:
+        raise np.linalg.LinAlgError(f"potri failed (info={info})")
+    lower = np.tril(inv)
+    return lower + np.tril(inv, -1).T
+
+
+def _squared_differences(X):
+    """``(x_ik - x_jk)^2`` for every pair of rows, shape ``(n * n, dim)``."""
+    diff = X[:, None, :] - X[None, :, :]
+    return (diff * diff).reshape(-1, X.shape[1])
+
+
+def kernel_matrix(kind, X1, X2, length_scales, amplitude):
+    """``k(X1, X2)``, shape ``(len(X1), len(X2))``, for ``kind`` "matern52" or "rbf"."""
+    r2 = _scaled_sq_dist(X1, X2, length_scales).sum(axis=2)
+    if kind == "rbf":
+        return amplitude * np.exp(-0.5 * r2)
+    r = np.sqrt(r2)
+    return amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
+
+
+class GaussianProcess:
+    """Gaussian-process regression with a Matérn 5/2 or RBF kernel and ARD length scales.
+
+    Parameters
+    ----------
+    kernel : {"matern52", "rbf"}, default "matern52"
+    ard : bool, default True
+        One length scale per input column (automatic relevance determination);
+        ``False``: one shared length scale.
+    noise : float, default 1e-6
+        The variance added to the diagonal of ``K`` (observation noise, and
+        jitter that keeps the Cholesky factorisation stable).
+    length_scales : float or array_like, optional
+        Starting (``optimize=True``) or fixed (``optimize=False``) length
+        scales; default 0.5 per column (inputs live in the unit cube).
+    amplitude : float, default 1.0
+        The signal variance :math:`a` (of the standardised targets when
+        ``normalize_y``).
+    normalize_y : bool, default True
+        Fit to ``(y - mean) / std`` and scale predictions back.
+    learn_noise : bool, default False
+        Also fit ``noise`` by maximum likelihood (within ``noise_bounds``),
+        for noisy objectives such as a network's validation loss.
+    n_restarts : int, default 2
+        Extra L-BFGS-B starts from random hyper-parameters (besides the current ones).
+    length_scale_bounds, amplitude_bounds, noise_bounds : (float, float)
+        Box of the hyper-parameter search.
+    rng : numpy.random.Generator or int, optional
+        Draws the restarts.
+
+    Attributes
+    ----------
+    length_scales_ : ndarray, shape (dim,)
+    amplitude_, noise_ : float
+    log_marginal_likelihood_ : float
+        At the fitted hyper-parameters (of the standardised targets when ``normalize_y``).
+    y_mean_, y_std_ : float
+        The standardisation of the targets (0 and 1 without ``normalize_y``):
+        :meth:`normalise` and the acquisitions work in those units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.linspace(0, 1, 8)[:, None]
+    >>> gp = GaussianProcess(rng=0).fit(X, np.sin(6 * X[:, 0]))
+    >>> mean, std = gp.predict(X[:2])
+    >>> np.allclose(mean, np.sin(6 * X[:2, 0]), atol=1e-3), bool(std.max() < 1e-2)
+    (True, True)
+    """
+
+    def __init__(self, kernel="matern52", ard=True, noise=1e-6, length_scales=None,
+                 amplitude=1.0, normalize_y=True, learn_noise=False, n_restarts=2,
+                 length_scale_bounds=(1e-2, 1e2), amplitude_bounds=(1e-3, 1e3),
+                 noise_bounds=(1e-8, 1.0), rng=None):
+        owner = "GaussianProcess"
+        self.kernel = one_of(owner, "kernel", kernel, ("matern52", "rbf"))
+        self.ard = bool(ard)
+        self.noise = positive_float(owner, "noise", noise, allow_zero=True)
+        if length_scales is not None:
+            ls = np.atleast_1d(np.asarray(length_scales, dtype=np.float64))
+            if ls.ndim != 1 or not np.all(np.isfinite(ls)) or np.any(ls <= 0):
+                raise ValueError(f"{owner}: length_scales must be positive finite numbers; "
+                                 f"got {length_scales!r}")
+            length_scales = ls
+        self.length_scales = length_scales
+        self.amplitude = positive_float(owner, "amplitude", amplitude)
+        self.normalize_y = bool(normalize_y)
+        self.learn_noise = bool(learn_noise)
+        self.n_restarts = positive_int(owner, "n_restarts", n_restarts, allow_zero=True)
+        for name, bounds in (("length_scale_bounds", length_scale_bounds),
+                             ("amplitude_bounds", amplitude_bounds),
+                             ("noise_bounds", noise_bounds)):
+            lo, hi = (positive_float(owner, name, b) for b in bounds)
+            if not lo < hi:
+                raise ValueError(f"{owner}: {name} must be (low, high) with 0 < low < high; "
+                                 f"got {bounds!r}")
+        self.length_scale_bounds = tuple(map(float, length_scale_bounds))
+        self.amplitude_bounds = tuple(map(float, amplitude_bounds))
+        self.noise_bounds = tuple(map(float, noise_bounds))
+        self.rng = rng
+        self.X_ = None
+
+    # -- hyper-parameters as one vector theta = (ln a, ln l..., [ln noise]) -------------------
+    def _n_scales(self, dim):
+        return dim if self.ard else 1
+
+    def _theta(self):
+        parts = [[math.log(self.amplitude_)], np.log(self._ls_param)]
+        if self.learn_noise:
+            parts.append([math.log(max(self.noise_, self.noise_bounds[0]))])
+        return np.concatenate(parts)
+
+    def _unpack(self, theta, dim):
+        amplitude = math.exp(theta[0])
+        ls = np.exp(theta[1:1 + self._n_scales(dim)])
+        noise = math.exp(theta[-1]) if self.learn_noise else self.noise
+        return amplitude, ls, noise
+
+    def _bounds(self, dim):
+        b = [tuple(np.log(self.amplitude_bounds))]
+        b += [tuple(np.log(self.length_scale_bounds))] * self._n_scales(dim)
+        if self.learn_noise:
+            b.append(tuple(np.log(self.noise_bounds)))
+        return b
+
+    def _full_scales(self, ls, dim):
+        return np.broadcast_to(ls, (dim,)) if ls.size == 1 else ls
+
+    # -- the likelihood ------------------------------------------------------------------------
+    def _nll_and_grad(self, theta, X, y, sq=None):
+        """Negative log marginal likelihood and its gradient with respect to theta.
+
+        ``sq``: the squared differences ``(x_ik - x_jk)^2`` as ``(n * n, dim)``,
+        computed once per fit; each evaluation then scales them with one
+        matrix-vector product instead of rebuilding an ``(n, n, dim)`` array.
+        """
+        from scipy.linalg import cho_factor, cho_solve
+
+        n, dim = X.shape
+        if sq is None:
+            sq = _squared_differences(X)
+        amplitude, ls, noise = self._unpack(theta, dim)
+        inv_ls2 = 1.0 / np.asarray(self._full_scales(ls, dim)) ** 2
+        r2 = (sq @ inv_ls2).reshape(n, n)
+        if self.kernel == "rbf":
+            Kf = amplitude * np.exp(-0.5 * r2)
+            dK_dlnl = Kf  # dk/dln l_k = dK_dlnl * D_k
+        else:
+            r = np.sqrt(r2)
+            e = np.exp(-_SQRT5 * r)
+            Kf = amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+            dK_dlnl = amplitude * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
+        K = Kf + noise * np.eye(n)
+        try:
+            factor = cho_factor(K, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return np.inf, np.zeros_like(theta)
+        alpha = cho_solve(factor, y, check_finite=False)
+        log_det_half = np.log(np.diag(factor[0])).sum()
+        nll = 0.5 * y @ alpha + log_det_half + 0.5 * n * _LOG_2PI
+        W = np.outer(alpha, alpha) - _inverse_from_cholesky(factor[0])
+        # d lml / d theta_j = 1/2 tr(W dK/dtheta_j) = 1/2 sum(W * dK/dtheta_j) (both symmetric)
+        grad = [0.5 * np.sum(W * Kf)]
+        # sum_ij (W dK_dlnl)_ij D_ijk with D_ijk = sq_ijk / l_k^2
+        per_column = 0.5 * ((W * dK_dlnl).ravel() @ sq) * inv_ls2
+        grad += list(per_column) if self.ard else [per_column.sum()]
+        if self.learn_noise:
+            grad.append(0.5 * noise * np.trace(W))
+        return float(nll), -np.asarray(grad)
+
+    def log_marginal_likelihood(self, theta=None, return_gradient=False):
+        """The log marginal likelihood of the fitted data at ``theta`` (default: the fitted one).
+
+        ``theta`` is ``(ln amplitude, ln length scales..., [ln noise])``. With
+        ``return_gradient`` also returns its gradient with respect to ``theta``.
+        """
+        self._check_fitted()
+        theta = self._theta() if theta is None else np.asarray(theta, dtype=np.float64)
+        nll, grad = self._nll_and_grad(theta, self.X_, self._y)
+        return (-nll, -grad) if return_gradient else -nll
+
+    # -- fitting and predicting ------------------------------------------------------------
+    def fit(self, X, y, optimize=True):
+        """Condition on ``y`` observed at ``X`` (``(n, dim)``); ``optimize`` the hyper-parameters.
+
+        ``optimize=False`` keeps ``length_scales`` and ``amplitude`` as given
+        (or as fitted before).
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
+            raise ValueError(f"GaussianProcess.fit: X must be (n, dim) and y (n,) with n >= 1; "
+                             f"got X {X.shape}, y {y.shape}")
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+            raise ValueError("GaussianProcess.fit: X and y must be finite (no NaN/inf)")
+        dim = X.shape[1]
+        if self.normalize_y:
+            self.y_mean_ = float(y.mean())
+            self.y_std_ = float(y.std()) if y.std() > 0 else 1.0
+        else:
+            self.y_mean_, self.y_std_ = 0.0, 1.0
+        self._y = (y - self.y_mean_) / self.y_std_
+        self.X_ = X
+        n_scales = self._n_scales(dim)
+        ls = np.asarray(0.5 if self.length_scales is None else self.length_scales, dtype=float)
+        if ls.size not in (1, n_scales):
+            raise ValueError(f"GaussianProcess: length_scales has {ls.size} values but the "
+                             f"inputs have {dim} columns (ard={self.ard})")
+        self._ls_param = np.broadcast_to(ls, (n_scales,)).copy()
+        self.amplitude_, self.noise_ = self.amplitude, self.noise
+        if optimize:
+            self._optimize(X, dim)
+        self._condition()
+        return self
+
+    def _optimize(self, X, dim):
+        from scipy.optimize import minimize
+
+        rng = resolve_rng(self.rng)
+        bounds = np.array(self._bounds(dim))
+        starts = [np.clip(self._theta(), bounds[:, 0], bounds[:, 1])]
+        for _ in range(self.n_restarts):
+            start = rng.uniform(bounds[:, 0], bounds[:, 1])
+            start[0] = 0.0 if self.normalize_y else start[0]  # unit variance of standardised y
+            starts.append(start)
+        best = None
+        sq = _squared_differences(X)
+        for start in starts:
+            result = minimize(self._nll_and_grad, start, args=(X, self._y, sq), jac=True,
+                              method="L-BFGS-B", bounds=bounds)
+            if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
+                best = result
+        if best is not None:
+            self.amplitude_, ls, self.noise_ = self._unpack(best.x, dim)
+            self._ls_param = np.asarray(ls, dtype=np.float64).copy()
+
+    def _condition(self):
+        from scipy.linalg import cho_factor, cho_solve
+
+        X, dim = self.X_, self.X_.shape[1]
+        self.length_scales_ = np.array(self._full_scales(self._ls_param, dim), dtype=np.float64)
+        K = kernel_matrix(self.kernel, X, X, self.length_scales_, self.amplitude_)
+        K[np.diag_indices_from(K)] += self.noise_
+        jitter = 0.0
+        for _ in range(6):  # grow the jitter until K factorises (duplicate points, noise 0)
+            try:
+                self._factor = cho_factor(K + jitter * np.eye(len(K)), lower=True,
+                                          check_finite=False)
+                break
+            except np.linalg.LinAlgError:
+                jitter = max(10 * jitter, 1e-10 * self.amplitude_)
+        else:
+            raise np.linalg.LinAlgError("GaussianProcess: the kernel matrix is not positive "
+                                        "definite even with jitter; raise noise")
+        self._alpha = cho_solve(self._factor, self._y, check_finite=False)
+        self.log_marginal_likelihood_ = float(
+            -0.5 * self._y @ self._alpha - np.log(np.diag(self._factor[0])).sum()
+            - 0.5 * len(X) * _LOG_2PI)
+
+    def _check_fitted(self):
+        if self.X_ is None:
+            raise RuntimeError("GaussianProcess: call fit(X, y) before predict")
+
+    def predict(self, X, return_std=True):
+        """Posterior mean (and standard deviation of the latent function) at rows of ``X``.
+
+        Returns ``mean`` of shape ``(m,)``, or ``(mean, std)``; the noise
+        variance is not added to ``std`` (as scikit-learn's ``predict``).
+        """
+        from scipy.linalg import solve_triangular
+
+        self._check_fitted()
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.shape[1] != self.X_.shape[1]:
+            raise ValueError(f"GaussianProcess.predict: X has {X.shape[1]} columns; the fitted "
+                             f"data had {self.X_.shape[1]}")
+        Ks = kernel_matrix(self.kernel, X, self.X_, self.length_scales_, self.amplitude_)
+        mean = Ks @ self._alpha * self.y_std_ + self.y_mean_
+        if not return_std:
+            return mean
+        v = solve_triangular(self._factor[0], Ks.T, lower=True, check_finite=False)
+        var = np.maximum(self.amplitude_ - np.einsum("ij,ij->j", v, v), 0.0)
+        return mean, np.sqrt(var) * self.y_std_
+
+    def predict_with_gradient(self, X):
+        """Mean, std and their gradients ``(m, dim)`` with respect to ``X`` (normalised units).
+
+        Used to polish the acquisition with L-BFGS-B. Mean and std are in the
+        standardised units of the fitted targets.
+        """
+        from scipy.linalg import cho_solve
+
+        self._check_fitted()
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        ls2 = self.length_scales_ ** 2
+        diff = X[:, None, :] - self.X_[None, :, :]                      # (m, n, d)
+        r2 = np.einsum("mnd,d->mn", diff * diff, 1.0 / ls2)
+        if self.kernel == "rbf":
+            Ks = self.amplitude_ * np.exp(-0.5 * r2)
+            dk_factor = -Ks                                              # dk/dx = f * diff/l^2
+        else:
+            r = np.sqrt(r2)
+            e = np.exp(-_SQRT5 * r)
+            Ks = self.amplitude_ * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
+            dk_factor = -self.amplitude_ * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
+        dK = dk_factor[:, :, None] * diff / ls2                          # (m, n, d)
+        mean = Ks @ self._alpha
+        dmean = np.einsum("mnd,n->md", dK, self._alpha)
+        Kinv_k = cho_solve(self._factor, Ks.T, check_finite=False).T     # (m, n)
+        var = np.maximum(self.amplitude_ - np.einsum("mn,mn->m", Ks, Kinv_k), 1e-18)
+        std = np.sqrt(var)
+        dvar = -2.0 * np.einsum("mnd,mn->md", dK, Kinv_k)
+        dstd = dvar / (2.0 * std[:, None])
+        return mean, std, dmean, dstd
+
+    def normalise(self, y):
+        """Targets in the GP's standardised units."""
+        return (np.asarray(y, dtype=np.float64) - self.y_mean_) / self.y_std_

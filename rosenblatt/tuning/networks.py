@@ -1,0 +1,243 @@
+"""Tune a network's hyper-parameters with ``rb.fit`` (notes: "Choosing hyperparameters").
+
+:func:`tune_fit` is the common case of :func:`~rosenblatt.tuning.minimize`:
+every trial builds a model from the trial's parameters, trains it with
+``rb.fit`` (early stopping restores the best epoch's weights, notes: "Early
+stopping"), and scores it by a validation metric. An optional pruning rule
+stops unpromising trials early: :class:`MedianStopping` ends a trial whose
+best value after ``t`` epochs is worse than the median of the earlier trials'
+best values after ``t`` epochs (the median stopping rule of Google Vizier,
+Golovin et al. 2017, on the best value so far rather than the running mean).
+
+References
+----------
+Golovin, D. et al. (2017). Google Vizier: a service for black-box optimization. KDD.
+"""
+
+import hashlib
+import json
+import math
+import os
+
+import numpy as np
+
+from ..checks import one_of, positive_int
+from ..nn.module import Module
+from ..optim.adam import Adam
+from ..randomness import resolve_rng, using
+from ..training.callbacks import Callback, EarlyStopping
+from ..training.fit import fit
+from .search import minimize
+from .space import Space
+from .study import Study
+
+
+class MedianStopping(Callback):
+    """Stop a trial whose best ``monitor`` so far is worse than the median of earlier trials'.
+
+    Parameters
+    ----------
+    curves : list of list of float
+        The earlier trials' per-epoch values of ``monitor`` (in any direction; ``mode`` says which).
+    monitor : str, default "val_loss"
+    mode : {"min", "max"}, default "min"
+    warmup_epochs : int, default 2
+        Epochs every trial is allowed before it can be stopped.
+    min_trials : int, default 3
+        Earlier trials needed (reaching the epoch) before the rule applies.
+
+    Attributes
+    ----------
+    pruned : bool
+        Whether this run was stopped by the rule.
+    curve : list of float
+        This run's per-epoch values of ``monitor``.
+    """
+
+    def __init__(self, curves, monitor="val_loss", mode="min", warmup_epochs=2, min_trials=3):
+        self.curves = [list(c) for c in curves]
+        self.monitor = monitor
+        self.mode = one_of("MedianStopping", "mode", mode, ("min", "max"))
+        self.warmup_epochs = positive_int("MedianStopping", "warmup_epochs", warmup_epochs,
+                                          allow_zero=True)
+        self.min_trials = positive_int("MedianStopping", "min_trials", min_trials)
+        self.pruned = False
+        self.curve = []
+
+    def _best(self, values):
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        if not finite:
+            return math.nan
+        return min(finite) if self.mode == "min" else max(finite)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"MedianStopping: monitor {self.monitor!r} is not computed; "
+                             f"available: {sorted(logs)} (val_* need validation_data)")
+        self.curve.append(float(logs[self.monitor]))
+        t = len(self.curve)
+        if t <= self.warmup_epochs:
+            return
+        others = [self._best(c[:t]) for c in self.curves if len(c) >= t]
+        others = [v for v in others if math.isfinite(v)]
+        if len(others) < self.min_trials:
+            return
+        median, mine = float(np.median(others)), self._best(self.curve)
+        worse = mine > median if self.mode == "min" else mine < median
+        if worse or not math.isfinite(mine):
+            self.pruned = True
+            trainer.stop_training = True
+            trainer.history.stop_reason = (
+                f"median stopping: best {self.monitor} {mine:.6g} after {t} epochs is worse "
+                f"than the median {median:.6g} of {len(others)} earlier trials")
+
+
+def _trial_seed(seed, params):
+    """A seed from the study's seed and the params (the same trial trains the same way)."""
+    text = json.dumps(params, sort_keys=True)
+    digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _built(build_model, params):
+    """``build_model(params)`` as a dict {model, optimizer, ...fit keyword arguments}."""
+    built = build_model(dict(params))
+    if isinstance(built, Module):
+        built = {"model": built}
+    elif isinstance(built, tuple) and len(built) == 2:
+        built = {"model": built[0], "optimizer": built[1]}
+    if not isinstance(built, dict) or not isinstance(built.get("model"), Module):
+        raise TypeError("tune_fit: build_model(params) must return a Module, (model, optimizer) "
+                        f"or a dict with 'model' and fit's keyword arguments; got "
+                        f"{type(built).__name__}")
+    built = dict(built)
+    if built.get("optimizer") is None:
+        built["optimizer"] = Adam(built["model"].parameters(), lr=params.get("lr", 1e-3))
+    return built
+
+
+def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="val_loss",
+             mode="auto", loss="cross_entropy", batch_size=32, patience=None, pruning=None,
+             warmup_epochs=2, method="bayes", n_trials=20, seed=None, fit_kwargs=None,
+             **search_kwargs):
+    """Search hyper-parameters of a network trained by ``rb.fit``; returns ``(study, best_model)``.
+
+    Parameters
+    ----------
+    build_model : callable
+        ``build_model(params) -> model``, ``(model, optimizer)``, or a dict
+        ``{"model": ..., "optimizer": ..., **fit keyword arguments}``
+        (``regularizers``, ``batch_size`` ...). Without an optimizer, Adam
+        with ``lr=params.get("lr", 1e-3)``. It runs with the library
+        generator set to a generator seeded from the study's seed and the
+        params (and so does training), so layers built without an explicit
+        ``rng`` and dropout are reproducible.
+    space : Space or dict
+    X, y : array_like
+        Training data.
+    validation_data : (X_val, y_val)
+        Scores every trial.
+    epochs : int
+        The most epochs per trial.
+    metric : str, default "val_loss"
+        A key of rb.fit's History (``val_loss``, ``val_accuracy`` ...).
+    mode : {"auto", "min", "max"}
+        Whether ``metric`` is minimised or maximised ("auto": "max" for accuracies).
+        The study's values are minimised: ``metric``, or ``-metric`` for "max".
+    loss : str or callable, default "cross_entropy"
+    batch_size : int, default 32
+    patience : int, optional
+        Early stopping's patience; default none (train ``epochs``). The best
+        epoch's weights are restored either way, and that epoch scores the trial.
+    pruning : {None, "median"}
+        Stop a trial early by the median stopping rule (:class:`MedianStopping`);
+        a pruned trial has status "pruned" and its best value so far.
+    warmup_epochs : int, default 2
+        Epochs before pruning may stop a trial.
+    method, n_trials, seed : see :func:`minimize`
+    fit_kwargs : dict, optional
+        More keyword arguments of ``rb.fit`` (``metrics``, ``augment`` ...).
+    **search_kwargs
+        Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
+
+    Returns
+    -------
+    study : Study
+        Each trial's ``attrs`` hold its learning curve of ``metric`` and the epochs run.
+    best_model : rb.nn.Module
+        The best trial's model, at its best epoch (retrained when the study was resumed).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    >>> y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    >>> def build(p):
+    ...     return rb.nn.Sequential(rb.nn.Dense(2, p["hidden"]), rb.nn.Tanh(),
+    ...                             rb.nn.Dense(p["hidden"], 2))
+    >>> space = rb.tuning.Space({"hidden": rb.tuning.Int(2, 16),
+    ...                          "lr": rb.tuning.LogUniform(1e-3, 0.1)})
+    >>> study, model = rb.tuning.tune_fit(build, space, X, y, validation_data=(X, y), epochs=3,
+    ...                                   method="random", n_trials=2, seed=0)
+    >>> len(study.trials), isinstance(model, rb.nn.Module)
+    (2, True)
+    """
+    if not callable(build_model):
+        raise TypeError(f"tune_fit: build_model must be callable; got {type(build_model).__name__}")
+    space = space if isinstance(space, Space) else Space(space)
+    epochs = positive_int("tune_fit", "epochs", epochs)
+    mode = one_of("tune_fit", "mode", mode, ("auto", "min", "max"))
+    if mode == "auto":
+        mode = "max" if "acc" in metric else "min"
+    one_of("tune_fit", "pruning", pruning, (None, "median"))
+    sign = 1.0 if mode == "min" else -1.0
+    if seed is None:
+        seed = int(resolve_rng(None).integers(2**63))
+    fit_kwargs = dict(fit_kwargs or {})
+    fit_kwargs.setdefault("progress", False)
+
+    curves = []
+    resume_from = search_kwargs.get("resume_from")
+    if resume_from is not None and os.path.exists(resume_from):
+        curves = [t.attrs["curve"] for t in Study.load(resume_from).trials if "curve" in t.attrs]
+    kept = {}  # the best model so far: {"value": ..., "model": ..., "key": params as JSON}
+
+    def train(params):
+        rng = np.random.default_rng(_trial_seed(seed, params))
+        with using(rng):
+            built = _built(build_model, params)
+        model = built.pop("model")
+        stopper = EarlyStopping(monitor=metric, patience=patience or epochs, restore_best=True,
+                                mode=mode)
+        pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
+        extra = list(built.pop("callbacks", ())) + list(fit_kwargs.get("callbacks", ()))
+        args = {**fit_kwargs, **built}
+        args["callbacks"] = [stopper, *([pruner] if pruner else []), *extra]
+        args.setdefault("batch_size", params.get("batch_size", batch_size))
+        args.setdefault("rng", rng)
+        with using(rng):  # layers that draw at run time (dropout) draw from the trial's generator
+            history = fit(model, X, y, loss=loss, epochs=epochs,
+                          validation_data=validation_data, **args)
+        curve = [float(v) for v in history[metric]]
+        return model, curve, stopper, pruner
+
+    def objective(params):
+        model, curve, stopper, pruner = train(params)
+        finite = [v for v in curve if math.isfinite(v)]
+        if not finite:
+            return math.nan
+        best = min(finite) if mode == "min" else max(finite)
+        curves.append(curve)
+        value = sign * best
+        if not kept or value < kept["value"]:
+            kept.update(value=value, model=model, key=json.dumps(params, sort_keys=True))
+        return {"value": value, "pruned": bool(pruner and pruner.pruned),
+                "attrs": {"curve": [v if math.isfinite(v) else None for v in curve],
+                          "epochs": len(curve), "best_epoch": stopper.best_epoch}}
+
+    study = minimize(objective, space, method=method, n_trials=n_trials, seed=seed,
+                     **search_kwargs)
+    best = study.best
+    if kept.get("key") != json.dumps(best.params, sort_keys=True):
+        kept["model"] = train(best.params)[0]  # the best trial ran in an earlier session
+    return study, kept["model"]

@@ -1,0 +1,377 @@
+"""Grid, random and Bayesian hyper-parameter search (notes: "Choosing hyperparameters").
+
+The notes' three ways, as ``method``:
+
+* ``"grid"``: "a naive grid search [that tries] all possible combinations",
+  infeasible as it "blows up in size" (``points`` values per numeric
+  parameter, every value of a choice: :meth:`Space.grid`);
+* ``"random"``: random combinations, which still "repeatedly [try]
+  hyperparameter values which may have no effect", but never the same value
+  of a parameter twice, unlike the grid;
+* ``"bayes"``: Bayesian optimisation. After ``n_initial`` random trials, a
+  Gaussian process (:mod:`~rosenblatt.tuning.gaussian_process`) is fitted to
+  the trials so far and the next combination maximises an acquisition
+  (:mod:`~rosenblatt.tuning.acquisition`), keeping the best so far.
+
+Parallel trials: with an ``executor`` (any :class:`concurrent.futures.Executor`:
+a thread or process pool, Dask's ``client.get_executor()``, ``mpi4py.futures``)
+up to ``n_parallel`` trials run at once. A new proposal must avoid the points
+still running: the Gaussian process is conditioned on them too, with made-up
+values (Ginsbourger et al. 2010): ``liar="believer"`` (the Kriging believer:
+the GP's own mean there), or a constant liar ``"min"``, ``"mean"``, ``"max"``
+(of the values seen). Only plain dicts of parameters cross to the workers
+(and the objective itself, which the user hands to the executor).
+
+Reproducibility: trial ``i`` draws from ``numpy.random.default_rng([seed, i])``
+and sees the trials finished before it, so a search is a function of its seed,
+a resumed search continues exactly, and a one-worker executor gives the same
+trials as the serial loop.
+"""
+
+import concurrent.futures
+import contextlib
+import json
+import math
+import numbers
+import os
+import time
+import warnings
+
+import numpy as np
+
+from ..checks import one_of, positive_float, positive_int
+from ..randomness import resolve_rng
+from .acquisition import ACQUISITIONS, maximize_acquisition
+from .space import Space
+from .study import Study, Trial
+
+METHODS = ("grid", "random", "bayes")
+LIARS = ("believer", "min", "mean", "max")
+_GP_DEFAULTS = {"kernel": "matern52", "noise": 1e-6, "learn_noise": True,
+                "noise_bounds": (1e-6, 1.0), "n_restarts": 2}
+
+
+def evaluate(objective, params):
+    """Run ``objective(params)``: plain ``(status, value, error, attrs, seconds, started)``.
+
+    Nothing the objective raises escapes: an exception, a NaN or infinite
+    value, or a value that is not a number marks the trial "failed" with the
+    reason. The objective may return a number or a dict ``{"value": number,
+    "pruned": bool, "attrs": {...}}``. Module-level, so that a process pool
+    ships only ``params`` (a dict) and the objective.
+    """
+    started = time.time()
+    t0 = time.perf_counter()
+    try:
+        result = objective(dict(params))
+    except Exception as e:  # noqa: BLE001 - a failed trial is data, not a crash
+        return "failed", None, f"{type(e).__name__}: {e}", {}, time.perf_counter() - t0, started
+    seconds = time.perf_counter() - t0
+    status, attrs = "complete", {}
+    if isinstance(result, dict):
+        if "value" not in result:
+            return ("failed", None, f"TypeError: the objective returned a dict without 'value' "
+                    f"(keys {sorted(result)})", {}, seconds, started)
+        attrs = result.get("attrs", {}) or {}
+        try:  # the study is JSON: what the objective reports must be too
+            json.dumps(attrs, allow_nan=False)
+            if not isinstance(attrs, dict):
+                raise TypeError(f"attrs must be a dict; got {type(attrs).__name__}")
+        except (TypeError, ValueError) as e:
+            attrs = {"attrs_error": f"{type(e).__name__}: {e} (attrs dropped: the study is JSON)"}
+        status = "pruned" if result.get("pruned") else "complete"
+        result = result["value"]
+    if isinstance(result, np.ndarray) and result.shape in ((), (1,)):
+        result = result.reshape(()).item()
+    if isinstance(result, bool) or not isinstance(result, numbers.Real):
+        return ("failed", None, f"TypeError: the objective returned {type(result).__name__} "
+                f"{result!r:.60}; expected a number", attrs, seconds, started)
+    value = float(result)
+    if not math.isfinite(value):
+        return ("failed", None, f"ValueError: the objective returned {value}", attrs, seconds,
+                started)
+    return status, value, None, attrs, seconds, started
+
+
+class _Proposer:
+    """Proposes trial ``number``'s params from the trials finished and those still running."""
+
+    def __init__(self, space, method, seed, n_initial, acquisition, grid, gp, liar, xi, kappa,
+                 n_candidates):
+        self.space, self.method, self.seed = space, method, seed
+        self.n_initial, self.acquisition, self.grid = n_initial, acquisition, grid
+        self.gp_kwargs, self.liar, self.xi, self.kappa = gp, liar, xi, kappa
+        self.n_candidates = n_candidates
+
+    def __call__(self, number, finished, pending):
+        if self.method == "grid":
+            return dict(self.grid[number])
+        rng = np.random.default_rng([self.seed, number])
+        ok = [t for t in finished if t.ok]
+        if self.method == "random" or number < self.n_initial or len(ok) < 2:
+            return self._random(rng, finished, pending)
+        with one_blas_thread():
+            return self._bayes(rng, finished, ok, pending)
+
+    def _random(self, rng, finished, pending):
+        taken = {_key(p) for p in pending} | {_key(t.params) for t in finished}
+        for _ in range(100):  # distinct from the running ones (a small discrete space may repeat)
+            params = self.space.sample(1, rng)[0]
+            if _key(params) not in taken:
+                return params
+        return params
+
+    def _bayes(self, rng, finished, ok, pending):
+        from .gaussian_process import GaussianProcess
+
+        space = self.space
+        values = np.array([t.value for t in ok])
+        failed = [t for t in finished if not t.ok]
+        # A failed combination (diverged, crashed) counts as the worst seen, so the search
+        # learns to stay away from it rather than trying it again.
+        X = space.to_unit([t.params for t in ok] + [t.params for t in failed])
+        y = np.concatenate([values, np.full(len(failed), values.max())])
+        gp = GaussianProcess(**self.gp_kwargs, rng=rng).fit(X, y)
+        if pending:
+            P = space.to_unit(pending)
+            lies = {"believer": lambda: gp.predict(P, return_std=False),
+                    "min": lambda: np.full(len(P), values.min()),
+                    "mean": lambda: np.full(len(P), values.mean()),
+                    "max": lambda: np.full(len(P), values.max())}[self.liar]()
+            fitted = {**self.gp_kwargs, "length_scales": gp.length_scales_,
+                      "amplitude": gp.amplitude_, "noise": gp.noise_, "learn_noise": False}
+            gp = GaussianProcess(**fitted).fit(np.concatenate([X, P]),
+                                               np.concatenate([y, lies]), optimize=False)
+        # The incumbent is the lowest posterior mean at an evaluated point: with noisy values
+        # (a network's validation score) the lowest observation is biased low, and EI against
+        # it would stop exploring; without noise the two agree.
+        best = float(gp.normalise(gp.predict(X[:len(ok)], return_std=False).min()))
+        exclude = X if not pending else np.concatenate([X, space.to_unit(pending)])
+        anchors = space.to_unit([t.params for t in sorted(ok, key=lambda t: t.value)[:5]])
+        U = maximize_acquisition(gp, space, best, rng, self.acquisition, self.xi, self.kappa,
+                                 self.n_candidates, exclude=exclude, anchors=anchors)
+        return space.from_unit(U)[0]
+
+
+_controller = None
+
+
+def one_blas_thread():
+    """One BLAS thread for the GP's small matrices (DESIGN principle 9).
+
+    On a loaded 2-core machine, multi-threaded OpenBLAS made each proposal
+    3-30x slower (SciPy's L-BFGS-B, on vectors of a few numbers, took 12 ms
+    a step).
+    A no-op without threadpoolctl.
+    """
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return contextlib.nullcontext()
+        import scipy.linalg  # noqa: F401 - SciPy may bring its own OpenBLAS: load it before
+        import scipy.optimize  # noqa: F401 - the controller lists the libraries it limits
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
+def _key(params):
+    return tuple(sorted((k, type(v).__name__, v) for k, v in params.items()))
+
+
+def _grid_points(space, n_trials):
+    """The most points per numeric parameter whose grid fits in ``n_trials`` (at least 1)."""
+    k = 1
+    while space.grid_size(k + 1) <= n_trials and k < 1000:
+        if space.grid_size(k + 1) == space.grid_size(k):  # only choices/small ints: saturated
+            break
+        k += 1
+    return k
+
+
+def _workers(executor, n_parallel):
+    if n_parallel is not None:
+        return positive_int("minimize", "n_parallel", n_parallel)
+    if executor is None:
+        return 1
+    return int(getattr(executor, "_max_workers", None) or 1)
+
+
+def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, acquisition="ei",
+             executor=None, seed=None, callbacks=None, resume_from=None, *, n_parallel=None,
+             liar="believer", grid_points=None, save_to=None, xi=0.0, kappa=1.96,
+             n_candidates=2000, gp=None):
+    """Search ``space`` for the parameters that minimise ``objective``; returns a :class:`Study`.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(params: dict) -> float`` (lower is better), or a dict
+        ``{"value": float, "pruned": bool, "attrs": {...}}``. To maximise, return ``-value``.
+        A trial whose objective raises, returns NaN/inf or a non-number is
+        recorded as failed (with the reason) and the search goes on.
+    space : Space or dict
+        The hyper-parameters (a dict is passed to :class:`Space`).
+    method : {"grid", "random", "bayes"}, default "bayes"
+    n_trials : int, optional
+        How many trials in all (a resumed study counts its own). Required for
+        "random" and "bayes"; for "grid", the default is the whole grid.
+    n_initial : int, optional
+        Random trials before the Gaussian process takes over ("bayes");
+        default ``min(10, max(2, n_trials // 3))``.
+    acquisition : {"ei", "ucb", "pi"}, default "ei"
+        Expected improvement, (lower) confidence bound or probability of improvement.
+    executor : concurrent.futures.Executor, optional
+        Runs the trials (``n_parallel`` at a time); default: in this thread, one by one.
+    seed : int, optional
+        Default: drawn from the library generator (``rb.seed``) and stored in the study.
+    callbacks : sequence of callables, optional
+        ``fn(study, trial)`` after every recorded trial; returning True stops the search
+        (trials still running are waited for and recorded).
+    resume_from : str or os.PathLike, optional
+        A study file: if it exists its trials are kept and the search continues
+        with the next one (same settings required); the study is saved there
+        after every trial unless ``save_to`` says otherwise.
+    n_parallel : int, optional
+        Trials in flight at once; default the executor's worker count where it
+        exposes one (the ``concurrent.futures`` pools do), else 1.
+    liar : {"believer", "min", "mean", "max"}, default "believer"
+        The values assumed at running trials when proposing another (see the module docstring).
+    grid_points : int, optional
+        Values per numeric parameter of the grid; default the most that fit in ``n_trials``.
+    save_to : str or os.PathLike, optional
+        Where to save the study (JSON, atomically) after every trial; default ``resume_from``.
+    xi, kappa : float
+        Exploration of EI/PI (a margin in standardised units of the values; 0, as
+        Snoek et al. 2012: 0.01 kept the search from refining Branin's minimum)
+        and of UCB.
+    n_candidates : int, default 2000
+        Random points scored per proposal before L-BFGS-B polishes the best.
+    gp : dict, optional
+        Keyword arguments of :class:`GaussianProcess` (default: Matérn 5/2,
+        ARD, noise learnt from 1e-6 up).
+
+    Returns
+    -------
+    Study
+
+    Examples
+    --------
+    >>> from rosenblatt.tuning import Space, Uniform, minimize
+    >>> study = minimize(lambda p: (p["x"] - 0.3) ** 2, Space({"x": Uniform(-1, 1)}),
+    ...                  method="bayes", n_trials=12, seed=0)
+    >>> round(study.best_params["x"], 2)
+    0.3
+    """
+    if not callable(objective):
+        raise TypeError(f"minimize: objective must be callable; got {type(objective).__name__}")
+    space = space if isinstance(space, Space) else Space(space)
+    one_of("minimize", "method", method, METHODS)
+    one_of("minimize", "acquisition", acquisition, ACQUISITIONS)
+    one_of("minimize", "liar", liar, LIARS)
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"minimize: executor must be a concurrent.futures.Executor (with "
+                        f"submit); got {type(executor).__name__}")
+    callbacks = list(callbacks or [])
+    for cb in callbacks:
+        if not callable(cb):
+            raise TypeError(f"minimize: each callback must be callable fn(study, trial); "
+                            f"got {type(cb).__name__}")
+    positive_float("minimize", "xi", xi, allow_zero=True)
+    positive_float("minimize", "kappa", kappa, allow_zero=True)
+    n_candidates = positive_int("minimize", "n_candidates", n_candidates)
+    gp_kwargs = {**_GP_DEFAULTS, **(gp or {})}
+
+    study = None
+    if resume_from is not None and os.path.exists(resume_from):
+        study = Study.load(resume_from)
+        if study.space != space:
+            raise ValueError(f"minimize: the study in {resume_from} searched another space "
+                             f"({study.space.config()}); resume with the same space")
+        if seed is None:
+            seed = study.settings.get("seed")
+    if seed is None:
+        seed = int(resolve_rng(None).integers(2**63))
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"minimize: seed must be a non-negative integer; got {seed!r}")
+    seed = int(seed)
+
+    grid = None
+    if method == "grid":
+        if grid_points is None:
+            if n_trials is None:
+                raise ValueError("minimize: method='grid' needs n_trials or grid_points")
+            n_trials = positive_int("minimize", "n_trials", n_trials)
+            grid_points = _grid_points(space, n_trials)
+            smallest = space.grid_size(grid_points)
+            if smallest > n_trials or (grid_points == 1 and space.grid_size(2) > smallest):
+                raise ValueError(
+                    f"minimize: the smallest useful grid over this space (2 values per numeric "
+                    f"parameter) has {space.grid_size(2)} points, more than n_trials="
+                    f"{n_trials}: the notes' 'blows up in size'. Raise n_trials, pass "
+                    f"grid_points to run part of a grid, or use method='random'")
+        grid = space.grid(positive_int("minimize", "grid_points", grid_points))
+        n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
+    elif n_trials is None:
+        raise ValueError(f"minimize: n_trials is required for method={method!r}")
+    n_trials = positive_int("minimize", "n_trials", n_trials)
+    if n_initial is None:
+        n_initial = min(10, max(2, n_trials // 3))
+    n_initial = positive_int("minimize", "n_initial", n_initial)
+
+    settings = {"method": method, "seed": seed, "acquisition": acquisition,
+                "n_initial": n_initial, "grid_points": grid_points, "liar": liar}
+    if study is None:
+        study = Study(space, settings)
+    else:
+        changed = {k: (study.settings.get(k), v) for k, v in settings.items()
+                   if study.settings.get(k) != v}
+        if changed:
+            listed = ", ".join(f"{k}: {a!r} in the file, {b!r} now"
+                               for k, (a, b) in changed.items())
+            raise ValueError(f"minimize: cannot resume {resume_from} with other settings "
+                             f"({listed})")
+    save_to = save_to if save_to is not None else resume_from
+
+    propose = _Proposer(space, method, seed, n_initial, acquisition, grid, gp_kwargs, liar, xi,
+                        kappa, n_candidates)
+    todo = [i for i in range(n_trials) if i not in {t.number for t in study.trials}]
+
+    def record(number, params, outcome):
+        status, value, error, attrs, seconds, started = outcome
+        trial = Trial(number, params, value, status, seconds, started, error, attrs)
+        study.add(trial)
+        if save_to is not None:
+            study.save(save_to)
+        if status == "failed":
+            warnings.warn(f"minimize: trial {number} failed ({error}); the search goes on",
+                          stacklevel=3)
+        return any(bool(cb(study, trial)) for cb in callbacks)
+
+    if executor is None:
+        for number in todo:
+            params = propose(number, study.trials, [])
+            if record(number, params, evaluate(objective, params)):
+                break
+        return study
+
+    workers = _workers(executor, n_parallel)
+    in_flight = {}
+    stop = False
+    while todo or in_flight:
+        while todo and not stop and len(in_flight) < workers:
+            number = todo.pop(0)
+            params = propose(number, study.trials, [p for _, p in in_flight.values()])
+            in_flight[executor.submit(evaluate, objective, params)] = (number, params)
+        if not in_flight:
+            break
+        done, _ = concurrent.futures.wait(in_flight, return_when="FIRST_COMPLETED")
+        for future in sorted(done, key=lambda f: in_flight[f][0]):
+            number, params = in_flight.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as e:  # noqa: BLE001 - the executor itself failed (a dead worker)
+                outcome = ("failed", None, f"{type(e).__name__}: {e}", {}, 0.0, time.time())
+            stop = record(number, params, outcome) or stop
+    return study

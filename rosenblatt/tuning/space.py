@@ -1,0 +1,570 @@
+"""Search spaces: hyper-parameters and their ranges (notes: "Choosing hyperparameters").
+
+The notes ask "is 200 hidden units 'similar' to 300 hidden units or not?". A
+space answers half of that question before any trial is run: each
+hyper-parameter is *warped* to the unit interval on the scale where equal
+steps mean equal changes, and the Gaussian process learns the other half (a
+length scale per column, :mod:`rosenblatt.tuning.gaussian_process`).
+
+=====================  ====================================================
+distribution           columns of the unit cube
+=====================  ====================================================
+``Uniform(a, b)``      one: ``u = (x - a) / (b - a)``
+``LogUniform(a, b)``   one: ``u = (ln x - ln a) / (ln b - ln a)`` (``a > 0``)
+``Int(a, b, log=)``    one: the integers' cells ``[a - 1/2, b + 1/2]`` mapped
+                       linearly (or logarithmically) onto ``[0, 1]``; decoding
+                       rounds, so every integer owns a cell
+``Choice(values)``     one per value (one-hot); decoding takes the largest
+=====================  ====================================================
+
+A parameter may exist only when another one takes given values (a
+*conditional* parameter): ``Uniform(0, 0.99, when={"optimizer": "sgd"})``.
+An inactive parameter is absent from the trial's ``params`` and its columns
+hold a constant (``0.5``, or zeros for a choice), so the Gaussian process sees
+all inactive points as one.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+from ..checks import is_int, positive_int
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _number(owner, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__} "
+                        f"{value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be finite; got {value!r}")
+    return value
+
+
+def _check_when(owner, when):
+    if when is None:
+        return None
+    if not isinstance(when, dict) or not when:
+        raise TypeError(f"{owner}: when must be a dict {{parent name: value or list of values}}; "
+                        f"got {when!r}")
+    out = {}
+    for parent, values in when.items():
+        if not isinstance(parent, str):
+            raise TypeError(f"{owner}: when's keys must be parameter names; got {parent!r}")
+        values = list(values) if isinstance(values, (list, tuple)) else [values]
+        if not values:
+            raise ValueError(f"{owner}: when[{parent!r}] lists no values")
+        out[parent] = values
+    return out
+
+
+class Distribution:
+    """Base of the distributions: columns, sampling, warping, grid and a JSON config."""
+
+    columns = 1
+    kind = ""
+
+    def _describe(self):
+        return f"{type(self).__name__}"
+
+    def config(self):
+        raise NotImplementedError
+
+    def __repr__(self):
+        cond = f", when={self.when!r}" if self.when else ""
+        return f"{self._describe()[:-1]}{cond})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.config() == other.config()
+
+    def __hash__(self):
+        return hash(repr(self))
+
+
+class _Numeric(Distribution):
+    """Shared by Uniform, LogUniform and Int: one column, a (possibly log) linear warp."""
+
+    log = False
+
+    def _warp_bounds(self):
+        return self.low, self.high
+
+    def to_unit(self, values):
+        a, b = self._warp_bounds()
+        x = np.asarray(values, dtype=np.float64)
+        if self.log:
+            return (np.log(x) - math.log(a)) / (math.log(b) - math.log(a))
+        return (x - a) / (b - a)
+
+    def _from_unit_raw(self, u):
+        a, b = self._warp_bounds()
+        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+        if self.log:
+            return np.exp(math.log(a) + u * (math.log(b) - math.log(a)))
+        return a + u * (b - a)
+
+
+class Uniform(_Numeric):
+    """A real hyper-parameter, uniform on ``[low, high]``.
+
+    Examples
+    --------
+    >>> d = Uniform(0.0, 0.6)
+    >>> float(d.to_unit(0.3)), float(d.from_unit(0.5))
+    (0.5, 0.3)
+    """
+
+    kind = "uniform"
+
+    def __init__(self, low, high, when=None):
+        owner = type(self).__name__
+        self.low, self.high = _number(owner, "low", low), _number(owner, "high", high)
+        if not self.low < self.high:
+            raise ValueError(f"{owner}: the range [{low!r}, {high!r}] is empty or inverted; "
+                             "need low < high")
+        self.when = _check_when(owner, when)
+
+    def _describe(self):
+        return f"{type(self).__name__}({self.low!r}, {self.high!r})"
+
+    def from_unit(self, u):
+        x = self._from_unit_raw(u)
+        return np.clip(x, self.low, self.high)
+
+    def grid(self, k):
+        if k == 1:
+            return [float(self.from_unit(0.5))]
+        return [float(v) for v in self.from_unit(np.linspace(0.0, 1.0, k))]
+
+    def contains(self, value):
+        return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) \
+            and self.low <= value <= self.high
+
+    def canonical(self, value):
+        return float(value)
+
+    def config(self):
+        cfg = {"type": self.kind, "low": self.low, "high": self.high}
+        return cfg | ({"when": self.when} if self.when else {})
+
+
+class LogUniform(Uniform):
+    """A positive real hyper-parameter, uniform in ``log`` on ``[low, high]`` (learning rates).
+
+    Examples
+    --------
+    >>> d = LogUniform(1e-4, 1e-1)
+    >>> round(float(d.from_unit(1 / 3)), 12)
+    0.001
+    """
+
+    kind = "loguniform"
+    log = True
+
+    def __init__(self, low, high, when=None):
+        super().__init__(low, high, when)
+        if self.low <= 0:
+            raise ValueError(f"LogUniform: a log range must be positive; got low={low!r} "
+                             "(the log of 0 is -inf: use a small positive low such as 1e-8)")
+
+
+class Int(_Numeric):
+    """An integer hyper-parameter in ``[low, high]`` (both included), optionally on a log scale.
+
+    Each integer owns the cell ``[i - 1/2, i + 1/2]`` of the warped line, so
+    decoding rounds and uniform sampling gives every integer its share
+    (equal shares, or shares proportional to its log-width with ``log=True``).
+
+    Examples
+    --------
+    >>> d = Int(16, 512, log=True)
+    >>> int(d.from_unit(0.0)), int(d.from_unit(1.0)), d.grid(3)
+    (16, 512, [16, 91, 512])
+    """
+
+    kind = "int"
+
+    def __init__(self, low, high, log=False, when=None):
+        if not (is_int(low) and is_int(high)):
+            raise TypeError(f"Int: low and high must be integers; got {low!r}, {high!r}")
+        self.low, self.high, self.log = int(low), int(high), bool(log)
+        if not self.low <= self.high:
+            raise ValueError(f"Int: the range [{low}, {high}] is inverted; need low <= high")
+        if self.log and self.low < 1:
+            raise ValueError(f"Int: a log range must be >= 1; got low={low} (log=True cannot "
+                             "reach 0 or negative integers)")
+        self.when = _check_when("Int", when)
+
+    def _describe(self):
+        log = ", log=True" if self.log else ""
+        return f"Int({self.low}, {self.high}{log})"
+
+    def _warp_bounds(self):
+        return self.low - 0.5, self.high + 0.5
+
+    def from_unit(self, u):
+        return np.clip(np.rint(self._from_unit_raw(u)), self.low, self.high).astype(np.int64)
+
+    def grid(self, k):
+        if k == 1:
+            return [int(self.from_unit(0.5))]
+        if self.high - self.low + 1 <= k and not self.log:
+            return list(range(self.low, self.high + 1))
+        # k points from the first to the last integer, spaced on the warped scale
+        if self.log:
+            pts = np.exp(np.linspace(math.log(self.low), math.log(self.high), k))
+        else:
+            pts = np.linspace(self.low, self.high, k)
+        return sorted({int(v) for v in np.rint(pts)})
+
+    def contains(self, value):
+        return is_int(value) and self.low <= value <= self.high
+
+    def canonical(self, value):
+        return int(value)
+
+    def config(self):
+        cfg = {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
+        return cfg | ({"when": self.when} if self.when else {})
+
+
+class Choice(Distribution):
+    """A categorical hyper-parameter: one of ``values`` (strings, numbers, booleans, None).
+
+    Warped one-hot (one column per value), so no order is imposed on the values.
+
+    Examples
+    --------
+    >>> d = Choice(["relu", "tanh"])
+    >>> d.to_unit(["tanh"]).tolist(), d.from_unit([[0.2, 0.7]])
+    ([[0.0, 1.0]], ['tanh'])
+    """
+
+    kind = "choice"
+
+    def __init__(self, values, when=None):
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"Choice: values must be a list; got {values!r}")
+        values = list(values)
+        if not values:
+            raise ValueError("Choice: values is empty; give at least one value")
+        for v in values:
+            if not isinstance(v, _SCALARS) or isinstance(v, float) and not math.isfinite(v):
+                raise TypeError(f"Choice: each value must be a string, number, bool or None "
+                                f"(JSON scalars); got {type(v).__name__} {v!r}")
+        if len({(type(v), v) for v in values}) != len(values):
+            raise ValueError(f"Choice: values has duplicates: {values!r}")
+        self.values = values
+        self.columns = len(values)
+        self.when = _check_when("Choice", when)
+
+    def _describe(self):
+        return f"Choice({self.values!r})"
+
+    def index(self, value):
+        for i, v in enumerate(self.values):
+            if type(v) is type(value) and v == value:
+                return i
+        raise ValueError(f"Choice: {value!r} is not one of {self.values!r}")
+
+    def to_unit(self, values):
+        idx = [self.index(v) for v in values]
+        out = np.zeros((len(idx), self.columns))
+        out[np.arange(len(idx)), idx] = 1.0
+        return out
+
+    def from_unit(self, u):
+        u = np.atleast_2d(np.asarray(u, dtype=np.float64))
+        return [self.values[i] for i in np.argmax(u, axis=1)]
+
+    def grid(self, k):
+        return list(self.values)
+
+    def contains(self, value):
+        try:
+            self.index(value)
+        except ValueError:
+            return False
+        return True
+
+    def canonical(self, value):
+        return value
+
+    def config(self):
+        cfg = {"type": self.kind, "values": list(self.values)}
+        return cfg | ({"when": self.when} if self.when else {})
+
+
+_KINDS = {"uniform": Uniform, "loguniform": LogUniform, "int": Int, "choice": Choice}
+
+
+def distribution_from_config(name, cfg):
+    """A distribution from ``{"type": ..., ...}`` (the JSON/TOML form); errors name ``name``."""
+    if not isinstance(cfg, dict):
+        raise TypeError(f"Space: parameter {name!r} must be a table with a 'type'; got {cfg!r}")
+    kind = cfg.get("type")
+    if kind not in _KINDS:
+        raise ValueError(f"Space: parameter {name!r}: type must be one of "
+                         f"{', '.join(map(repr, _KINDS))}; got {kind!r}")
+    allowed = {"uniform": ("low", "high"), "loguniform": ("low", "high"),
+               "int": ("low", "high", "log"), "choice": ("values",)}[kind] + ("type", "when")
+    for key in cfg:
+        if key not in allowed:
+            raise ValueError(f"Space: parameter {name!r}: key {key!r} is not recognised for "
+                             f"type {kind!r}; expected one of: {', '.join(allowed)}")
+    args = {k: v for k, v in cfg.items() if k != "type"}
+    try:
+        return _KINDS[kind](**args)
+    except TypeError as e:
+        if "required positional argument" in str(e) or "unexpected keyword" in str(e):
+            need = ", ".join(a for a in allowed if a not in ("type", "when", "log"))
+            raise ValueError(f"Space: parameter {name!r} of type {kind!r} needs {need}; "
+                             f"got {sorted(args)}") from None
+        raise
+
+
+class Space:
+    """The hyper-parameters of a search: names -> distributions, warped to a unit cube.
+
+    Parameters
+    ----------
+    params : dict
+        ``{name: Uniform | LogUniform | Int | Choice}`` (or their config dicts,
+        ``{"type": "loguniform", "low": 1e-4, "high": 0.1}``). A parameter
+        with ``when={"parent": value or [values]}`` exists only when its
+        parent takes one of those values; the parent must be in the space.
+
+    Attributes
+    ----------
+    names : list of str
+    dim : int
+        Columns of the unit cube (one per numeric parameter, one per choice value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> space = Space({"lr": LogUniform(1e-4, 1e-1), "hidden": Int(16, 512, log=True),
+    ...                "activation": Choice(["relu", "tanh"])})
+    >>> space.dim
+    4
+    >>> p = space.sample(1, np.random.default_rng(0))[0]
+    >>> space.from_unit(space.to_unit([p]))[0] == p
+    True
+    """
+
+    def __init__(self, params):
+        if isinstance(params, Space):
+            params = params.params
+        if not isinstance(params, dict) or not params:
+            raise ValueError(f"Space: params must be a non-empty dict {{name: distribution}}; "
+                             f"got {params!r}")
+        self.params = {}
+        for name, dist in params.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"Space: parameter names must be non-empty strings; got {name!r}")
+            if isinstance(dist, dict):
+                dist = distribution_from_config(name, dist)
+            if not isinstance(dist, Distribution):
+                raise TypeError(f"Space: parameter {name!r} must be Uniform, LogUniform, Int or "
+                                f"Choice; got {type(dist).__name__}")
+            self.params[name] = dist
+        self.names = list(self.params)
+        self._order = self._topological_order()
+        self.slices = {}
+        start = 0
+        for name in self.names:
+            self.slices[name] = slice(start, start + self.params[name].columns)
+            start += self.params[name].columns
+        self.dim = start
+
+    def _topological_order(self):
+        for name, dist in self.params.items():
+            for parent, values in (dist.when or {}).items():
+                if parent not in self.params:
+                    raise ValueError(f"Space: parameter {name!r} depends on {parent!r}, which is "
+                                     f"not in the space (names: {', '.join(self.names)})")
+                if parent == name:
+                    raise ValueError(f"Space: parameter {name!r} depends on itself")
+                for v in values:
+                    if not self.params[parent].contains(v):
+                        raise ValueError(f"Space: parameter {name!r} depends on {parent}={v!r}, "
+                                         f"which {parent!r} ({self.params[parent]!r}) never takes")
+        order, placed = [], set()
+        while len(order) < len(self.names):
+            ready = [n for n in self.names if n not in placed
+                     and all(p in placed for p in (self.params[n].when or {}))]
+            if not ready:
+                raise ValueError("Space: the 'when' conditions form a cycle among "
+                                 f"{[n for n in self.names if n not in placed]}")
+            order += ready
+            placed.update(ready)
+        return order
+
+    def __len__(self):
+        return len(self.names)
+
+    def __repr__(self):
+        return f"Space({self.params!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Space) and self.config() == other.config()
+
+    __hash__ = None
+
+    def config(self):
+        """The JSON form ``{name: {"type": ..., ...}}`` (``Space(config)`` rebuilds it)."""
+        return {name: dist.config() for name, dist in self.params.items()}
+
+    def is_active(self, name, params):
+        """Whether ``name`` exists given the (already decided) values of its parents."""
+        for parent, values in (self.params[name].when or {}).items():
+            if parent not in params or not any(
+                    type(v) is type(params[parent]) and v == params[parent] for v in values):
+                return False
+        return True
+
+    # -- warping -----------------------------------------------------------------------------
+    def to_unit(self, params_list):
+        """Rows of the unit cube, shape ``(n, dim)``, for a list of params dicts."""
+        params_list = [self.check(p) for p in params_list]
+        out = np.empty((len(params_list), self.dim))
+        for name in self.names:
+            dist, cols = self.params[name], self.slices[name]
+            active = np.array([name in p for p in params_list], dtype=bool)
+            out[:, cols] = 0.0 if dist.kind == "choice" else 0.5
+            if active.any():
+                values = [p[name] for p, a in zip(params_list, active) if a]
+                warped = dist.to_unit(values)
+                out[active, cols] = warped if dist.kind == "choice" else warped[:, None]
+        return out
+
+    def _decode(self, U):
+        """Decoded values per parameter (arrays) and each parameter's active mask, vectorised."""
+        U = np.atleast_2d(np.asarray(U, dtype=np.float64))
+        if U.shape[1] != self.dim:
+            raise ValueError(f"Space: expected rows of {self.dim} columns; got shape {U.shape}")
+        values, active = {}, {}
+        for name in self._order:  # parents before children
+            dist, cols = self.params[name], self.slices[name]
+            if dist.kind == "choice":
+                values[name] = np.argmax(U[:, cols], axis=1)  # an index into dist.values
+            else:
+                values[name] = dist.from_unit(U[:, cols.start])
+            mask = np.ones(len(U), dtype=bool)
+            for parent, wanted in (dist.when or {}).items():
+                pdist = self.params[parent]
+                if pdist.kind == "choice":
+                    hit = np.isin(values[parent], [pdist.index(v) for v in wanted])
+                else:
+                    hit = np.isin(values[parent], wanted)
+                mask &= active[parent] & hit
+            active[name] = mask
+        return U, values, active
+
+    def from_unit(self, U):
+        """Params dicts for rows of the cube (clipped, rounded, argmax'ed; inactive dropped)."""
+        U, values, active = self._decode(U)
+        columns = {}
+        for name in self.names:
+            dist = self.params[name]
+            if dist.kind == "choice":
+                columns[name] = [dist.values[i] for i in values[name]]
+            else:
+                columns[name] = [dist.canonical(v) for v in values[name].tolist()]
+        return [{name: columns[name][i] for name in self.names if active[name][i]}
+                for i in range(len(U))]
+
+    def project(self, U):
+        """Snap rows of the cube to the points that decoding them gives (rounded, one-hot).
+
+        The same as ``to_unit(from_unit(U))``, without building a dict per row.
+        """
+        U, values, active = self._decode(U)
+        out = np.empty_like(U)
+        for name in self.names:
+            dist, cols = self.params[name], self.slices[name]
+            on = active[name]
+            if dist.kind == "choice":
+                block = np.zeros((len(U), dist.columns))
+                block[np.arange(len(U)), values[name]] = 1.0
+                block[~on] = 0.0
+                out[:, cols] = block
+            else:
+                out[:, cols.start] = np.where(on, dist.to_unit(values[name]), 0.5)
+        return out
+
+    # -- sampling and grids --------------------------------------------------------------------
+    def sample(self, n, rng):
+        """``n`` params dicts drawn uniformly on the warped scales (the random search's draws)."""
+        n = positive_int("Space.sample", "n", n, allow_zero=True)
+        U = rng.random((n, self.dim))
+        return self.from_unit(U)
+
+    def grid(self, points):
+        """Every combination on a grid: ``points`` values per numeric parameter, every choice.
+
+        Numeric values are evenly spaced on the warped scale (so geometric for
+        log ranges) and include both ends; integer ranges narrower than
+        ``points`` give each integer. Conditional parameters are expanded only
+        where they are active, and combinations are listed once each.
+        """
+        points = positive_int("Space.grid", "points", points)
+        axes = {name: self.params[name].grid(points) for name in self.names}
+        combos = []
+        seen = set()
+        for values in itertools.product(*(axes[n] for n in self.names)):
+            full = dict(zip(self.names, values))
+            p = {}
+            for name in self._order:
+                if self.is_active(name, p):
+                    p[name] = full[name]
+            p = {name: p[name] for name in self.names if name in p}
+            key = tuple((k, type(v).__name__, v) for k, v in p.items())
+            if key not in seen:
+                seen.add(key)
+                combos.append(p)
+        return combos
+
+    def grid_size(self, points):
+        """How many combinations :meth:`grid` gives (counted, not listed, without conditions)."""
+        if any(d.when for d in self.params.values()):
+            return len(self.grid(points))
+        return math.prod(len(d.grid(points)) for d in self.params.values())
+
+    def check(self, params):
+        """Validate one params dict: known names, values in range, conditions respected."""
+        if not isinstance(params, dict):
+            raise TypeError(f"Space: params must be a dict; got {type(params).__name__}")
+        for name in params:
+            if name not in self.params:
+                raise ValueError(f"Space: unknown parameter {name!r}; "
+                                 f"expected one of: {', '.join(self.names)}")
+        out = {}
+        for name in self._order:
+            active = self.is_active(name, out)
+            if name in params and not active:
+                raise ValueError(f"Space: parameter {name!r} is inactive here (it needs "
+                                 f"{self.params[name].when!r})")
+            if active:
+                if name not in params:
+                    raise ValueError(f"Space: parameter {name!r} is missing")
+                value = params[name]
+                if not self.params[name].contains(value):
+                    raise ValueError(f"Space: parameter {name!r} = {value!r} is outside "
+                                     f"{self.params[name]!r}")
+                out[name] = self.params[name].canonical(value)
+        return {name: out[name] for name in self.names if name in out}
+
+    def column_names(self):
+        """A label per column of the cube (``"activation=relu"`` for one-hot columns)."""
+        labels = []
+        for name in self.names:
+            dist = self.params[name]
+            if dist.kind == "choice":
+                labels += [f"{name}={v}" for v in dist.values]
+            else:
+                labels.append(name)
+        return labels

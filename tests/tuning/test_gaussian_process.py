@@ -1,0 +1,107 @@
+"""The Gaussian process: scikit-learn's posterior and likelihood, finite-difference gradients."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+GP = rb.tuning.GaussianProcess
+
+
+def _data(rng, n=15, d=3):
+    X = rng.random((n, d))
+    y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2 - 0.5 * X[:, 2] + 0.05 * rng.standard_normal(n)
+    return X, y
+
+
+@pytest.mark.parametrize("kernel", ["matern52", "rbf"])
+@pytest.mark.parametrize("normalize_y", [False, True])
+def test_matches_sklearn_with_fixed_hyperparameters(rng, kernel, normalize_y):
+    gpr = pytest.importorskip("sklearn.gaussian_process")
+    kernels = pytest.importorskip("sklearn.gaussian_process.kernels")
+    X, y = _data(rng)
+    Xs = rng.random((7, 3))
+    ls, amp, noise = np.array([0.3, 0.7, 1.9]), 1.7, 1e-3
+    base = (kernels.Matern(length_scale=ls, nu=2.5, length_scale_bounds="fixed")
+            if kernel == "matern52" else kernels.RBF(length_scale=ls, length_scale_bounds="fixed"))
+    ref = gpr.GaussianProcessRegressor(kernels.ConstantKernel(amp, "fixed") * base, alpha=noise,
+                                       optimizer=None, normalize_y=normalize_y).fit(X, y)
+    ours = GP(kernel=kernel, noise=noise, length_scales=ls, amplitude=amp,
+              normalize_y=normalize_y).fit(X, y, optimize=False)
+    mean, std = ours.predict(Xs)
+    ref_mean, ref_std = ref.predict(Xs, return_std=True)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(std, ref_std, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ours.log_marginal_likelihood_, ref.log_marginal_likelihood_value_,
+                               rtol=1e-10)
+    np.testing.assert_allclose(ours.predict(Xs, return_std=False), ref_mean, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernel", ["matern52", "rbf"])
+@pytest.mark.parametrize("ard,learn_noise", [(True, False), (False, False), (True, True)])
+def test_log_marginal_likelihood_gradient_matches_finite_differences(rng, kernel, ard,
+                                                                     learn_noise):
+    X, y = _data(rng, n=12)
+    gp = GP(kernel=kernel, ard=ard, noise=1e-2, learn_noise=learn_noise, length_scales=0.4,
+            normalize_y=True).fit(X, y, optimize=False)
+    theta = gp._theta() + 0.1 * rng.standard_normal(gp._theta().shape)
+    value, grad = gp.log_marginal_likelihood(theta, return_gradient=True)
+    h = 1e-6
+    numeric = np.array([(gp.log_marginal_likelihood(theta + h * e)
+                         - gp.log_marginal_likelihood(theta - h * e)) / (2 * h)
+                        for e in np.eye(len(theta))])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+    assert np.isfinite(value)
+
+
+def test_optimised_likelihood_is_at_least_sklearns(rng):
+    gpr = pytest.importorskip("sklearn.gaussian_process")
+    kernels = pytest.importorskip("sklearn.gaussian_process.kernels")
+    X, y = _data(rng, n=25)
+    ours = GP(noise=1e-4, n_restarts=3, rng=0).fit(X, y)
+    k = kernels.ConstantKernel(1.0, (1e-3, 1e3)) * kernels.Matern(
+        length_scale=[0.5] * 3, nu=2.5, length_scale_bounds=(1e-2, 1e2))
+    ref = gpr.GaussianProcessRegressor(k, alpha=1e-4, normalize_y=True, n_restarts_optimizer=3,
+                                       random_state=0).fit(X, y)
+    assert ours.log_marginal_likelihood_ >= ref.log_marginal_likelihood_value_ - 1e-3
+
+
+def test_ard_gives_an_irrelevant_column_a_long_length_scale(rng):
+    X = rng.random((30, 2))
+    y = np.sin(6 * X[:, 0])  # column 1 does not matter
+    gp = GP(rng=0).fit(X, y)
+    assert gp.length_scales_[1] > 5 * gp.length_scales_[0]
+
+
+def test_gradient_of_mean_and_std_matches_finite_differences(rng):
+    X, y = _data(rng, n=10)
+    for kernel in ("matern52", "rbf"):
+        gp = GP(kernel=kernel, noise=1e-4, length_scales=[0.3, 0.5, 0.8]).fit(X, y, optimize=False)
+        x = rng.random((4, 3))
+        mean, std, dmean, dstd = gp.predict_with_gradient(x)
+        m2, s2 = gp.predict(x)
+        np.testing.assert_allclose(mean * gp.y_std_ + gp.y_mean_, m2, rtol=1e-10)
+        np.testing.assert_allclose(std * gp.y_std_, s2, rtol=1e-8)
+        h = 1e-6
+        for k in range(3):
+            e = np.zeros(3)
+            e[k] = h
+            mp, sp, _, _ = gp.predict_with_gradient(x + e)
+            mm, sm, _, _ = gp.predict_with_gradient(x - e)
+            np.testing.assert_allclose(dmean[:, k], (mp - mm) / (2 * h), rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(dstd[:, k], (sp - sm) / (2 * h), rtol=1e-5, atol=1e-7)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="kernel must be 'matern52' or 'rbf'"):
+        GP(kernel="matern")
+    with pytest.raises(ValueError, match="noise must be finite and >= 0"):
+        GP(noise=-1)
+    with pytest.raises(ValueError, match="length_scales must be positive"):
+        GP(length_scales=[0.1, 0.0])
+    with pytest.raises(RuntimeError, match="call fit"):
+        GP().predict(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="2 values but the inputs have 3 columns"):
+        GP(length_scales=[1.0, 2.0]).fit(np.zeros((2, 3)), np.zeros(2))
+    with pytest.raises(ValueError, match="finite"):
+        GP().fit(np.zeros((2, 1)), [0.0, np.nan])

@@ -1,0 +1,247 @@
+"""minimize: grid, random and Bayesian search; failures, resume, parallel trials, the study."""
+
+import concurrent.futures
+import json
+import math
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+T = rb.tuning
+
+
+def branin(p):
+    x1, x2 = p["x1"], p["x2"]
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+BRANIN = T.Space({"x1": T.Uniform(-5, 10), "x2": T.Uniform(0, 15)})
+
+
+def _mixed():
+    return T.Space({"lr": T.LogUniform(1e-4, 1e-1), "n": T.Int(1, 8),
+                    "act": T.Choice(["relu", "tanh"])})
+
+
+def _mixed_objective(p):
+    return (math.log10(p["lr"]) + 2.5) ** 2 + 0.1 * (p["n"] - 5) ** 2 + (p["act"] == "tanh")
+
+
+def test_expected_improvement_equals_its_closed_form(rng):
+    from scipy.stats import norm
+
+    mean, std, best = rng.normal(size=50), rng.uniform(0.01, 2, 50), 0.3
+    for xi in (0.0, 0.1):
+        z = (best - mean - xi) / std
+        closed = (best - mean - xi) * norm.cdf(z) + std * norm.pdf(z)
+        np.testing.assert_allclose(T.expected_improvement(mean, std, best, xi), closed,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(T.probability_of_improvement(mean, std, best, xi),
+                                   norm.cdf(z), rtol=1e-12)
+    np.testing.assert_allclose(T.upper_confidence_bound(mean, std, 2.0), -mean + 2 * std)
+    # EI = E[max(best - f, 0)] by Monte Carlo for one point
+    draws = rng.normal(mean[0], std[0], 400_000)
+    mc = np.maximum(best - draws, 0).mean()
+    assert abs(mc - T.expected_improvement(mean[0], std[0], best)) < 3e-3
+
+
+@pytest.mark.parametrize("name", ["ei", "pi", "ucb"])
+def test_acquisition_gradient_matches_finite_differences(rng, name):
+    from rosenblatt.tuning.acquisition import acquisition_with_gradient
+
+    X = rng.random((12, 2))
+    gp = T.GaussianProcess(noise=1e-4, length_scales=[0.3, 0.4]).fit(
+        X, np.sin(4 * X[:, 0]) + X[:, 1], optimize=False)
+    U = rng.random((3, 2))
+    value, grad = acquisition_with_gradient(name, gp, U, -1.0, 0.0, 1.5)
+    h = 1e-6
+    for k in range(2):
+        e = np.zeros(2)
+        e[k] = h
+        up = acquisition_with_gradient(name, gp, U + e, -1.0, 0.0, 1.5)[0]
+        down = acquisition_with_gradient(name, gp, U - e, -1.0, 0.0, 1.5)[0]
+        np.testing.assert_allclose(grad[:, k], (up - down) / (2 * h), rtol=1e-4, atol=1e-8)
+
+
+def test_grid_search_enumerates_exactly_the_grid():
+    space = T.Space({"a": T.Uniform(0, 1), "b": T.Choice(["x", "y"])})
+    seen = []
+    study = T.minimize(lambda p: seen.append(p) or p["a"], space, method="grid", grid_points=3)
+    assert len(study.trials) == 6 == len(seen)
+    assert {(p["a"], p["b"]) for p in seen} == {(a, b) for a in (0.0, 0.5, 1.0) for b in "xy"}
+    assert study.best_value == 0.0
+    # n_trials picks the largest grid that fits: 3 points x 2 choices = 6 <= 7 < 4 x 2
+    assert len(T.minimize(lambda p: 0.0, space, method="grid", n_trials=7).trials) == 6
+
+
+def test_random_search_is_reproducible_and_in_range():
+    a = T.minimize(_mixed_objective, _mixed(), method="random", n_trials=15, seed=3)
+    b = T.minimize(_mixed_objective, _mixed(), method="random", n_trials=15, seed=3)
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    for t in a.trials:
+        _mixed().check(t.params)
+
+
+def test_bayes_beats_random_on_branin_on_a_few_seeds():
+    bo = [T.minimize(branin, BRANIN, n_trials=30, seed=s).best_value for s in range(3)]
+    rs = [T.minimize(branin, BRANIN, "random", n_trials=30, seed=s).best_value for s in range(3)]
+    assert np.median(bo) <= 0.41 and np.median(bo) < np.median(rs)
+
+
+def test_bayes_on_a_mixed_space_finds_the_minimum():
+    study = T.minimize(_mixed_objective, _mixed(), n_trials=25, seed=0)
+    best = study.best_params
+    assert best["act"] == "relu" and best["n"] == 5 and abs(math.log10(best["lr"]) + 2.5) < 0.3
+
+
+@pytest.mark.parametrize("acquisition,xi", [("ucb", 0.0), ("pi", 0.1)])
+def test_other_acquisitions_run(acquisition, xi):
+    # PI needs a margin xi: with xi = 0 it keeps sampling right beside the best point
+    study = T.minimize(branin, BRANIN, n_trials=20, acquisition=acquisition, xi=xi, seed=1)
+    assert study.best_value < 2
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on():
+    def objective(p):
+        if p["x1"] > 7:
+            raise RuntimeError("diverged")
+        if p["x1"] < -3:
+            return float("nan")
+        if p["x2"] > 13:
+            return "oops"
+        return branin(p)
+
+    with pytest.warns(UserWarning, match="failed"):
+        study = T.minimize(objective, BRANIN, n_trials=25, seed=0)
+    assert len(study.trials) == 25
+    errors = [t.error for t in study.failed]
+    assert any("RuntimeError: diverged" in e for e in errors)
+    assert any("returned nan" in e for e in errors)
+    assert any("returned str 'oops'; expected a number" in e for e in errors)
+    assert all(t.value is None for t in study.failed)
+    assert study.best.status == "complete" and study.best_value < 5
+
+
+def test_all_failed_study_says_why():
+    with pytest.warns(UserWarning):
+        study = T.minimize(lambda p: 1 / 0, BRANIN, method="random", n_trials=3, seed=0)
+    with pytest.raises(ValueError, match="ZeroDivisionError"):
+        study.best  # noqa: B018
+
+
+def test_study_saves_after_every_trial_and_resumes_exactly(tmp_path):
+    path = tmp_path / "study.json"
+    full = T.minimize(branin, BRANIN, n_trials=18, n_initial=5, seed=4)
+
+    calls = []
+
+    def stop_after_11(study, trial):
+        calls.append(json.loads(path.read_text())["trials"][-1]["number"])
+        return len(study.trials) == 11
+
+    part = T.minimize(branin, BRANIN, n_trials=18, n_initial=5, seed=4, resume_from=path,
+                      callbacks=[stop_after_11])
+    assert len(part.trials) == 11 and calls == list(range(11))
+    resumed = T.minimize(branin, BRANIN, n_trials=18, n_initial=5, resume_from=path)
+    assert [t.params for t in resumed.trials] == [t.params for t in full.trials]
+    assert [t.value for t in resumed.trials] == [t.value for t in full.trials]
+    loaded = T.Study.load(path)
+    assert len(loaded.trials) == 18 and loaded.best_params == full.best_params
+    with pytest.raises(ValueError, match="other settings .*acquisition"):
+        T.minimize(branin, BRANIN, n_trials=20, n_initial=5, acquisition="pi", resume_from=path)
+    with pytest.raises(ValueError, match="another space"):
+        T.minimize(branin, _mixed(), n_trials=20, resume_from=path)
+
+
+def test_one_worker_executor_is_identical_to_serial():
+    serial = T.minimize(_mixed_objective, _mixed(), n_trials=14, n_initial=4, seed=7)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as ex:
+        pooled = T.minimize(_mixed_objective, _mixed(), n_trials=14, n_initial=4, seed=7,
+                            executor=ex)
+    assert [t.params for t in pooled.trials] == [t.params for t in serial.trials]
+
+
+@pytest.mark.parametrize("liar", ["believer", "min", "mean", "max"])
+def test_parallel_proposals_are_distinct(liar):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+        study = T.minimize(branin, BRANIN, n_trials=16, n_initial=4, seed=0, executor=ex,
+                           liar=liar)
+    params = [tuple(t.params.values()) for t in study.trials]
+    assert len(set(params)) == 16
+    assert study.best_value < 5
+
+
+def test_process_pool_runs_trials():
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as ex:
+        study = T.minimize(branin, BRANIN, method="random", n_trials=4, seed=0, executor=ex)
+    assert len(study.completed) == 4
+
+
+def test_table_csv_and_plots(tmp_path):
+    study = T.minimize(_mixed_objective, _mixed(), n_trials=12, seed=0)
+    rows = study.to_rows()
+    assert rows[0].keys() == {"number", "status", "value", "seconds", "lr", "n", "act", "error"}
+    text = study.to_csv(tmp_path / "s.csv")
+    assert (tmp_path / "s.csv").read_text() == text and text.count("\n") == 13
+    imp = study.importance()
+    assert set(imp) == {"lr", "n", "act"} and abs(sum(imp.values()) - 1) < 1e-12
+    pytest.importorskip("matplotlib")
+    for fig in (study.plot_convergence(), study.plot_importance(), study.plot_slice()):
+        fig.savefig(tmp_path / "f.png")
+
+
+def test_importance_finds_the_parameter_that_matters():
+    space = T.Space({"x": T.Uniform(0, 1), "useless": T.Uniform(0, 1)})
+    study = T.minimize(lambda p: (p["x"] - 0.3) ** 2, space, "random", n_trials=25, seed=0)
+    imp = study.importance()
+    assert imp["x"] > 0.8
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="method must be 'grid', 'random' or 'bayes'; got 'bo'"):
+        T.minimize(branin, BRANIN, method="bo", n_trials=3)
+    with pytest.raises(ValueError, match="acquisition must be 'ei', 'ucb' or 'pi'; got 'lcb'"):
+        T.minimize(branin, BRANIN, acquisition="lcb", n_trials=3)
+    with pytest.raises(ValueError, match="n_trials is required"):
+        T.minimize(branin, BRANIN)
+    with pytest.raises(ValueError, match="n_trials must be a positive integer"):
+        T.minimize(branin, BRANIN, n_trials=0)
+    with pytest.raises(TypeError, match="objective must be callable"):
+        T.minimize(3, BRANIN, n_trials=3)
+    with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
+        T.minimize(branin, BRANIN, n_trials=3, executor=object())
+    with pytest.raises(ValueError, match="2 values per numeric parameter\\) has 4 points, more "
+                       "than n_trials=3"):
+        T.minimize(branin, BRANIN, method="grid", n_trials=3)
+    with pytest.raises(ValueError, match="liar must be"):
+        T.minimize(branin, BRANIN, n_trials=3, liar="truth")
+
+
+def test_bayes_with_conditional_parameters():
+    space = T.Space({"opt": T.Choice(["sgd", "adam"]),
+                     "momentum": T.Uniform(0.0, 0.99, when={"opt": "sgd"}),
+                     "lr": T.LogUniform(1e-4, 1.0)})
+
+    def objective(p):
+        base = (math.log10(p["lr"]) + 2) ** 2
+        return base + ((p["momentum"] - 0.9) ** 2 if p["opt"] == "sgd" else 0.5)
+
+    study = T.minimize(objective, space, n_trials=20, n_initial=5, seed=0)
+    for t in study.trials:
+        space.check(t.params)
+    assert study.best_value < 0.3
+
+
+def test_objective_may_return_a_dict_with_json_attrs(tmp_path):
+    def objective(p):
+        return {"value": p["x1"] ** 2, "attrs": {"curve": [1.0, 0.5], "bad": math.nan}
+                if p["x1"] > 0 else {"curve": [2.0]}}
+
+    study = T.minimize(objective, BRANIN, "random", n_trials=6, seed=0,
+                       resume_from=tmp_path / "s.json")
+    for t in study.trials:
+        assert ("attrs_error" in t.attrs) == (t.params["x1"] > 0)
+    assert T.Study.load(tmp_path / "s.json").trials[0].attrs == study.trials[0].attrs

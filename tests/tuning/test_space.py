@@ -1,0 +1,134 @@
+"""Search spaces: warping to the unit cube, sampling, grids, conditions, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+T = rb.tuning
+
+
+def _space():
+    return T.Space({"lr": T.LogUniform(1e-4, 1e-1), "hidden": T.Int(16, 512, log=True),
+                    "dropout": T.Uniform(0.0, 0.6), "activation": T.Choice(["relu", "tanh"])})
+
+
+def test_warping_columns_and_round_trip(rng):
+    space = _space()
+    assert space.dim == 5 and space.column_names() == [
+        "lr", "hidden", "dropout", "activation=relu", "activation=tanh"]
+    params = space.sample(200, rng)
+    U = space.to_unit(params)
+    assert U.shape == (200, 5) and U.min() >= 0 and U.max() <= 1
+    assert space.from_unit(U) == params
+    # log scale: 1e-3 sits one third of the way from 1e-4 to 1e-1
+    u = space.to_unit([{"lr": 1e-3, "hidden": 16, "dropout": 0.3, "activation": "tanh"}])[0]
+    np.testing.assert_allclose(u[[0, 2, 3, 4]], [1 / 3, 0.5, 0.0, 1.0])
+    # integer cells: each integer owns [i - 1/2, i + 1/2] of the warped scale
+    d = T.Int(0, 3)
+    np.testing.assert_allclose(d.to_unit([0, 3]), [0.125, 0.875])
+    assert d.from_unit(np.array([0.0, 0.249, 0.251, 1.0])).tolist() == [0, 0, 1, 3]
+
+
+def test_sampling_is_uniform_on_the_warped_scales(rng):
+    space = _space()
+    params = space.sample(4000, rng)
+    lr = np.array([p["lr"] for p in params])
+    frac_below = np.mean(lr < 1e-3)  # a third of the log range
+    assert abs(frac_below - 1 / 3) < 0.03
+    acts = [p["activation"] for p in params]
+    assert abs(acts.count("relu") / 4000 - 0.5) < 0.03
+    hidden = np.array([p["hidden"] for p in params])
+    assert hidden.min() == 16 and hidden.max() == 512 and hidden.dtype.kind == "i"
+
+
+def test_grid_enumerates_exactly_the_grid():
+    space = T.Space({"lr": T.LogUniform(1e-3, 1e-1), "layers": T.Int(1, 2),
+                     "act": T.Choice(["relu", "tanh"])})
+    grid = space.grid(3)
+    lrs = sorted({p["lr"] for p in grid})
+    np.testing.assert_allclose(lrs, [1e-3, 1e-2, 1e-1])
+    assert len(grid) == 3 * 2 * 2 == space.grid_size(3)
+    expected = {(lr, n, a) for lr in lrs for n in (1, 2) for a in ("relu", "tanh")}
+    assert {(p["lr"], p["layers"], p["act"]) for p in grid} == expected
+
+
+def test_conditional_parameters():
+    space = T.Space({"optimizer": T.Choice(["sgd", "adam"]),
+                     "momentum": T.Uniform(0.0, 0.99, when={"optimizer": "sgd"}),
+                     "beta2": T.Uniform(0.9, 0.9999, when={"optimizer": ["adam"]})})
+    params = space.sample(50, np.random.default_rng(0))
+    for p in params:
+        assert ("momentum" in p) == (p["optimizer"] == "sgd")
+        assert ("beta2" in p) == (p["optimizer"] == "adam")
+    assert space.from_unit(space.to_unit(params)) == params
+    # inactive columns are a constant: two sgd points differ only in momentum
+    U = space.to_unit([{"optimizer": "sgd", "momentum": 0.1},
+                       {"optimizer": "sgd", "momentum": 0.9}])
+    assert U[0, space.slices["beta2"]] == U[1, space.slices["beta2"]] == 0.5
+    grid = space.grid(2)
+    assert len(grid) == 4 and all(("momentum" in p) == (p["optimizer"] == "sgd") for p in grid)
+    with pytest.raises(ValueError, match="'momentum' is inactive"):
+        space.check({"optimizer": "adam", "momentum": 0.5, "beta2": 0.95})
+    with pytest.raises(ValueError, match="depends on 'opt', which is not in the space"):
+        T.Space({"m": T.Uniform(0, 1, when={"opt": "sgd"})})
+    with pytest.raises(ValueError, match="never takes"):
+        T.Space({"opt": T.Choice(["sgd"]), "m": T.Uniform(0, 1, when={"opt": "adam"})})
+    with pytest.raises(ValueError, match="cycle"):
+        T.Space({"a": T.Choice([1, 2], when={"b": 1}), "b": T.Choice([1, 2], when={"a": 1})})
+
+
+def test_config_round_trip():
+    space = T.Space({"lr": T.LogUniform(1e-4, 1e-1), "n": T.Int(1, 8, log=True),
+                     "act": T.Choice(["relu", None, 3]),
+                     "p": T.Uniform(0, 1, when={"act": "relu"})})
+    assert T.Space(space.config()) == space
+    assert T.Space({"lr": {"type": "loguniform", "low": 1e-4, "high": 1e-1}}).params["lr"] == \
+        T.LogUniform(1e-4, 1e-1)
+
+
+def test_bad_ranges_and_values():
+    with pytest.raises(ValueError, match=r"Uniform: the range \[1, 0\] is empty or inverted"):
+        T.Uniform(1, 0)
+    with pytest.raises(ValueError, match="empty or inverted"):
+        T.Uniform(0.5, 0.5)
+    with pytest.raises(ValueError, match="LogUniform: a log range must be positive; got low=0"):
+        T.LogUniform(0, 1)
+    with pytest.raises(ValueError, match="log range must be positive"):
+        T.LogUniform(-1e-3, 1)
+    with pytest.raises(ValueError, match="Int: a log range must be >= 1; got low=0"):
+        T.Int(0, 10, log=True)
+    with pytest.raises(ValueError, match="Int: the range \\[5, 4\\] is inverted"):
+        T.Int(5, 4)
+    with pytest.raises(TypeError, match="Int: low and high must be integers"):
+        T.Int(1.5, 4)
+    with pytest.raises(ValueError, match="Choice: values is empty"):
+        T.Choice([])
+    with pytest.raises(ValueError, match="duplicates"):
+        T.Choice(["a", "a"])
+    with pytest.raises(TypeError, match="JSON scalars"):
+        T.Choice([[1, 2]])
+    with pytest.raises(ValueError, match="must be finite"):
+        T.Uniform(0, math.inf)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        T.Space({})
+    with pytest.raises(ValueError, match="type must be one of"):
+        T.Space({"lr": {"type": "log-uniform", "low": 1, "high": 2}})
+    with pytest.raises(ValueError, match="key 'hgih' is not recognised"):
+        T.Space({"lr": {"type": "uniform", "low": 1, "hgih": 2}})
+    space = _space()
+    with pytest.raises(ValueError, match="unknown parameter 'lrr'"):
+        space.check({"lrr": 0.1})
+    with pytest.raises(ValueError, match="outside LogUniform"):
+        space.check({"lr": 1.0, "hidden": 16, "dropout": 0.0, "activation": "relu"})
+
+
+def test_project_equals_decoding_then_encoding(rng):
+    space = T.Space({"opt": T.Choice(["sgd", "adam", "rms"]),
+                     "momentum": T.Uniform(0.0, 0.99, when={"opt": ["sgd", "rms"]}),
+                     "nesterov": T.Choice([True, False], when={"opt": "sgd"}),
+                     "n": T.Int(1, 64, log=True), "lr": T.LogUniform(1e-5, 1.0)})
+    U = rng.random((300, space.dim))
+    np.testing.assert_array_equal(space.project(U), space.to_unit(space.from_unit(U)))

@@ -1,0 +1,124 @@
+"""tune_fit: hyper-parameters of a network trained by rb.fit, early stopping and median pruning."""
+
+import math
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+T = rb.tuning
+
+
+def _blobs(seed=0, n=160):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    X = (rng.normal(size=(n, 4)) + 2.0 * np.eye(3, 4)[y]).astype(np.float32)
+    return X[:120], y[:120], X[120:], y[120:]
+
+
+def _build(p):
+    return rb.nn.Sequential(rb.nn.Dense(4, p["hidden"]), rb.nn.ReLU(),
+                            rb.nn.Dense(p["hidden"], 3))
+
+
+SPACE = T.Space({"hidden": T.Int(2, 32, log=True), "lr": T.LogUniform(1e-4, 0.3)})
+
+
+def test_tune_fit_returns_the_study_and_the_best_model():
+    X, y, Xv, yv = _blobs()
+    study, model = T.tune_fit(_build, SPACE, X, y, validation_data=(Xv, yv), epochs=6,
+                              metric="val_accuracy", method="random", n_trials=5, seed=0)
+    assert len(study.trials) == 5 and all(t.status == "complete" for t in study.trials)
+    best = study.best
+    assert best.value == -max(best.attrs["curve"])  # maximised accuracy, stored negated
+    acc = rb.training.evaluate(model, Xv, yv, loss="cross_entropy")["accuracy"]
+    assert acc == pytest.approx(-best.value)  # the model is at its best epoch
+    for t in study.trials:
+        assert len(t.attrs["curve"]) == t.attrs["epochs"] == 6
+
+
+def test_same_seed_same_trials_and_values():
+    X, y, Xv, yv = _blobs()
+    a, _ = T.tune_fit(_build, SPACE, X, y, validation_data=(Xv, yv), epochs=3,
+                      method="random", n_trials=3, seed=1)
+    b, _ = T.tune_fit(_build, SPACE, X, y, validation_data=(Xv, yv), epochs=3,
+                      method="random", n_trials=3, seed=1)
+    assert [t.value for t in a.trials] == [t.value for t in b.trials]
+
+
+def test_build_model_may_return_optimizer_and_fit_arguments():
+    X, y, Xv, yv = _blobs()
+
+    def build(p):
+        model = _build(p)
+        return {"model": model, "optimizer": rb.optim.SGD(model.parameters(), lr=p["lr"]),
+                "regularizers": [rb.regularizers.L2(1e-4)], "batch_size": 16}
+
+    study, _ = T.tune_fit(build, SPACE, X, y, validation_data=(Xv, yv), epochs=2,
+                          method="random", n_trials=2, seed=0)
+    assert len(study.completed) == 2
+
+
+def test_median_stopping_prunes_bad_trials():
+    X, y, Xv, yv = _blobs()
+    # the first trials are good; later ones with a tiny learning rate are pruned after warm-up
+    good = [{"hidden": 16, "lr": 0.05}] * 3
+    calls = iter(good + [{"hidden": 16, "lr": 1e-4}] * 2)
+    space = T.Space({"hidden": T.Int(2, 32), "lr": T.LogUniform(1e-4, 0.3)})
+
+    def build(p):
+        p = next(calls)
+        model = _build(p)
+        return model, rb.optim.Adam(model.parameters(), lr=p["lr"])
+
+    study, _ = T.tune_fit(build, space, X, y, validation_data=(Xv, yv), epochs=10,
+                          method="random", n_trials=5, seed=0, pruning="median",
+                          warmup_epochs=2)
+    statuses = [t.status for t in study.trials]
+    assert statuses[:3] == ["complete"] * 3 and statuses[3:] == ["pruned"] * 2
+    assert all(t.attrs["epochs"] == 3 for t in study.trials[3:])
+    assert study.best.status == "complete"
+
+
+def test_median_stopping_rule_by_hand():
+    class Run:
+        stop_training = False
+        history = rb.training.History()
+
+    rule = T.MedianStopping([[1.0, 0.5, 0.4], [1.0, 0.6, 0.5], [1.0, 0.7, 0.6]],
+                            warmup_epochs=1)
+    run = Run()
+    rule.on_epoch_end(run, 0, {"val_loss": 0.9})  # warm-up
+    assert not run.stop_training
+    rule.on_epoch_end(run, 1, {"val_loss": 0.55})  # median of [0.5, 0.6, 0.7] is 0.6: fine
+    assert not run.stop_training
+    rule.on_epoch_end(run, 2, {"val_loss": 0.55})  # median of [0.4, 0.5, 0.6] is 0.5: worse
+    assert run.stop_training and rule.pruned
+
+
+def test_diverging_trials_fail_and_the_search_goes_on():
+    X, y, Xv, yv = _blobs()
+    space = T.Space({"hidden": T.Int(2, 8), "lr": T.LogUniform(1e-3, 1e6)})
+
+    def build(p):
+        model = _build(p)
+        return model, rb.optim.SGD(model.parameters(), lr=p["lr"])
+
+    with np.errstate(all="ignore"), pytest.warns(UserWarning, match="DivergenceError"):
+        study, model = T.tune_fit(build, space, X, y, validation_data=(Xv, yv), epochs=4,
+                                  method="random", n_trials=8, seed=0)
+    assert study.failed and study.completed
+    assert math.isfinite(study.best_value)
+
+
+def test_bad_arguments():
+    X, y, Xv, yv = _blobs()
+    with pytest.raises(ValueError, match="pruning must be None or 'median'"):
+        T.tune_fit(_build, SPACE, X, y, validation_data=(Xv, yv), epochs=2, pruning="asha")
+    with pytest.raises(TypeError, match="build_model must be callable"):
+        T.tune_fit(None, SPACE, X, y, validation_data=(Xv, yv), epochs=2)
+    with pytest.warns(UserWarning, match="build_model\\(params\\) must return a Module"), \
+            pytest.raises(ValueError, match="no trial has a value"):
+        T.tune_fit(lambda p: 3, SPACE, X, y, validation_data=(Xv, yv), epochs=2,
+                   method="random", n_trials=1, seed=0)
