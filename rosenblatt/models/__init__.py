@@ -1,6 +1,9 @@
 """Models built from the layers: the perceptron, and the notes' later systems."""
 
+from .gan import GAN, ConditionalGAN
+from .parzen import ParzenWindow, parzen_log_likelihood
 from .perceptron import Perceptron
 from .seq2seq import Seq2Seq
 
-__all__ = ["Perceptron", "Seq2Seq"]
+__all__ = ["GAN", "ConditionalGAN", "ParzenWindow", "Perceptron", "Seq2Seq",
+           "parzen_log_likelihood"]

@@ -1,0 +1,160 @@
+"""GAN (notes: "Generative Adversarial Networks", "Training generative adversarial networks")."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+
+def _mlp(sizes, rng, out_act=None):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(rb.nn.Dense(a, b, rng=rng, dtype=np.float64))
+        if i < len(sizes) - 2:
+            layers.append(rb.nn.ReLU())
+    if out_act is not None:
+        layers.append(out_act)
+    return rb.nn.Sequential(*layers)
+
+
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def test_objectives_equal_hand_computed_values():
+    rng = np.random.default_rng(0)
+    gan = rb.models.GAN(_mlp([3, 4, 2], rng), _mlp([2, 4, 1], rng), noise_dim=3)
+    real = rng.normal(size=(5, 1)) * 3
+    fake = rng.normal(size=(5, 1)) * 3
+    d = gan.discriminator_loss(rb.tensor(real), rb.tensor(fake)).item()
+    want = -np.mean(np.log(_sigmoid(real)) + np.log(1 - _sigmoid(fake)))
+    assert d == pytest.approx(want, rel=1e-12)
+    g = gan.generator_objective(rb.tensor(fake)).item()
+    assert g == pytest.approx(-np.mean(np.log(_sigmoid(fake))), rel=1e-12)
+    gan.generator_loss = "minimax"
+    g = gan.generator_objective(rb.tensor(fake)).item()
+    assert g == pytest.approx(np.mean(np.log(1 - _sigmoid(fake))), rel=1e-12)
+
+
+def test_conditional_costs_equal_the_notes_J_D_and_J_G():
+    rng = np.random.default_rng(1)
+    cgan = rb.models.ConditionalGAN(_mlp([3 + 2, 4, 2], rng), _mlp([2 + 2, 4, 1], rng),
+                                    noise_dim=3, n_classes=2)
+    real, fake = rng.normal(size=(6, 1)), rng.normal(size=(6, 1))
+    jd = cgan.discriminator_loss(rb.tensor(real), rb.tensor(fake)).item()
+    assert jd == pytest.approx(-(np.log(_sigmoid(real)).sum()
+                                 + np.log(1 - _sigmoid(fake)).sum()) / 12, rel=1e-12)
+    jg = cgan.generator_objective(rb.tensor(fake)).item()
+    assert jg == pytest.approx(-np.log(_sigmoid(fake)).mean(), rel=1e-12)
+
+
+def _replay_step(G, D, X, m, k, noise_dim, rng, gen_loss, lr=0.1, mu=0.5, scale=1.0):
+    """The notes' algorithm for one epoch of one iteration, written out by hand."""
+    opt_d = rb.optim.SGD(D.parameters(), lr=lr, momentum=mu)
+    opt_g = rb.optim.SGD(G.parameters(), lr=lr, momentum=mu)
+    order = rng.permutation(len(X))
+    cursor = 0
+    for _ in range(k):
+        z = rng.standard_normal((m, noise_dim))
+        x = X[order[cursor:cursor + m]]
+        cursor += m
+        fake = G(rb.tensor(z)).data
+        real_logit, fake_logit = D(rb.tensor(x)), D(rb.tensor(fake))
+        # ascend (1/m) sum [log D(x) + log(1 - D(G(z)))]: descend its negative
+        value = (rb.log(rb.sigmoid(real_logit)).sum()
+                 + rb.log(1 - rb.sigmoid(fake_logit)).sum()) * (-scale / m)
+        opt_d.zero_grad()
+        value.backward()
+        opt_d.step()
+    z = rng.standard_normal((m, noise_dim))
+    p = rb.sigmoid(D(G(rb.tensor(z))))
+    value = rb.log(1 - p).mean() if gen_loss == "minimax" else -rb.log(p).mean()
+    opt_g.zero_grad()
+    value.backward()
+    opt_g.step()
+
+
+@pytest.mark.parametrize("k,gen_loss", [(1, "non_saturating"), (3, "minimax")])
+def test_one_fit_step_is_the_notes_algorithm(k, gen_loss):
+    m, noise_dim = 4, 3
+    X = np.random.default_rng(5).normal(size=(m * k, 2))
+    nets = []
+    for _ in range(2):
+        rng = np.random.default_rng(7)
+        nets.append((_mlp([noise_dim, 5, 2], rng), _mlp([2, 5, 1], rng)))
+    (G, D), (G2, D2) = nets
+    gan = rb.models.GAN(G, D, noise_dim, k=k, generator_loss=gen_loss,
+                        optimizer_g=rb.optim.SGD(G.parameters(), lr=0.1, momentum=0.5),
+                        optimizer_d=rb.optim.SGD(D.parameters(), lr=0.1, momentum=0.5),
+                        rng=np.random.default_rng(11))
+    gan.fit(X, epochs=1, batch_size=m)
+    _replay_step(G2, D2, X, m, k, noise_dim, np.random.default_rng(11), gen_loss)
+    for a, b in zip(G.parameters() + D.parameters(), G2.parameters() + D2.parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+    assert gan.optimizer_d.t == k and gan.optimizer_g.t == 1
+
+
+def _gan_2d(seed, epochs, n, noise_dim=2, hidden=32, g_layers=1, lr=2e-3, decay=0.02):
+    """A small MLP GAN; Adam (beta1 = 0.5) with the learning rate decayed over the run, so the
+    game settles instead of circling at the end."""
+    rng = np.random.default_rng(seed)
+    g = [rb.nn.Dense(noise_dim, hidden, rng=rng), rb.nn.ReLU()]
+    for _ in range(g_layers - 1):
+        g += [rb.nn.Dense(hidden, hidden, rng=rng), rb.nn.ReLU()]
+    G = rb.nn.Sequential(*g, rb.nn.Dense(hidden, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2, hidden, rng=rng), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dense(hidden, hidden, rng=rng), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dense(hidden, 1, rng=rng))
+    steps = epochs * (n // 64)
+
+    def schedule(t):
+        return lr * decay ** min(t / steps, 1.0)
+
+    return rb.models.GAN(G, D, noise_dim,
+                         optimizer_g=rb.optim.Adam(G.parameters(), lr=schedule, betas=(0.5, 0.999)),
+                         optimizer_d=rb.optim.Adam(D.parameters(), lr=schedule, betas=(0.5, 0.999)),
+                         rng=seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_samples_match_a_gaussian_mean_and_covariance(seed):
+    rng = np.random.default_rng(0)
+    mean = np.array([2.0, -1.0])
+    cov = np.array([[1.0, 0.6], [0.6, 0.5]])
+    X = rng.multivariate_normal(mean, cov, size=2048).astype(np.float32)
+    gan = _gan_2d(seed, 40, len(X))
+    gan.fit(X, epochs=40, batch_size=64)
+    s = gan.sample(4000).astype(np.float64)
+    np.testing.assert_allclose(s.mean(axis=0), mean, atol=0.15)
+    np.testing.assert_allclose(np.cov(s.T), cov, atol=0.2)
+
+
+def ring(n, rng, radius=2.0, std=0.05):
+    """The 8 Gaussians on a ring (Metz et al. 2017's mode-collapse benchmark)."""
+    modes = radius * np.stack([np.cos(np.arange(8) * np.pi / 4),
+                               np.sin(np.arange(8) * np.pi / 4)], axis=1)
+    which = rng.integers(8, size=n)
+    return (modes[which] + std * rng.standard_normal((n, 2))).astype(np.float32), modes
+
+
+def _ring_run(seed):
+    X, modes = ring(4096, np.random.default_rng(100 + seed))
+    gan = _gan_2d(seed, 40, len(X), noise_dim=4, hidden=64, g_layers=2, decay=0.05)
+    gan.fit(X, epochs=40, batch_size=64)
+    s = gan.sample(2000).astype(np.float64)
+    d = np.linalg.norm(s[:, None, :] - modes[None], axis=2)
+    near = d.min(axis=1) < 3 * 0.05
+    covered = np.unique(d.argmin(axis=1)[near])
+    assert len(covered) >= 6
+    assert near.mean() > 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ring_of_8_gaussians_covers_most_modes(seed):
+    _ring_run(seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [2, 3])
+def test_ring_of_8_gaussians_more_seeds(seed):
+    _ring_run(seed)
