@@ -158,3 +158,149 @@ def test_ring_of_8_gaussians_covers_most_modes(seed):
 @pytest.mark.parametrize("seed", [2, 3])
 def test_ring_of_8_gaussians_more_seeds(seed):
     _ring_run(seed)
+
+
+# -- the conditional GAN -------------------------------------------------------------------
+def _digits_cgan(seed, noise_dim=16, **kwargs):
+    rng = np.random.default_rng(seed)
+    G = rb.nn.Sequential(rb.nn.Dense(noise_dim + 10, 128, rng=rng), rb.nn.ReLU(),
+                         rb.nn.Dense(128, 64, rng=rng), rb.nn.Sigmoid())
+    D = rb.nn.Sequential(rb.nn.Dense(64 + 10, 128, rng=rng), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dense(128, 1, rng=rng))
+
+    def adam(params):
+        return rb.optim.Adam(params, lr=2e-3, betas=(0.5, 0.999))
+
+    return rb.models.ConditionalGAN(G, D, noise_dim, n_classes=10, optimizer_g=adam,
+                                    optimizer_d=adam, rng=seed, **kwargs)
+
+
+def test_cgan_samples_are_classified_as_their_label():
+    X, y = rb.datasets.load_digits()
+    rng = np.random.default_rng(0)
+    clf = rb.nn.Sequential(rb.nn.Dense(64, 64, rng=rng), rb.nn.ReLU(),
+                           rb.nn.Dense(64, 10, rng=rng))
+    rb.fit(clf, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(clf.parameters(), lr=3e-3),
+           epochs=20, batch_size=64, progress=False, rng=0)
+    cgan = _digits_cgan(0)
+    cgan.fit(X, y, epochs=30, batch_size=64)
+    hits = [(rb.training.predict(clf, cgan.sample(100, y=c)).argmax(axis=1) == c).mean()
+            for c in range(10)]
+    assert np.mean(hits) > 0.6  # chance is 0.1
+    assert min(hits) > 0.3
+    s = cgan.sample(500)  # conditions drawn from the Parzen estimate of the training labels
+    counts = np.bincount(cgan.last_conditions, minlength=10)
+    assert counts.min() > 20
+    agree = (rb.training.predict(clf, s).argmax(axis=1) == cgan.last_conditions).mean()
+    assert agree > 0.6
+
+
+def test_cgan_one_step_is_the_notes_J_D_and_J_G():
+    """One iteration replayed with J_D = -1/(2n) sum [...] and J_G = -1/n sum log D(G(z, y), y)."""
+    m, nd, nc = 4, 3, 3
+    X = np.random.default_rng(5).normal(size=(m, 2))
+    y = np.array([0, 2, 1, 2])
+    nets = []
+    for _ in range(2):
+        rng = np.random.default_rng(7)
+        nets.append((_mlp([nd + nc, 5, 2], rng), _mlp([2 + nc, 5, 1], rng)))
+    (G, D), (G2, D2) = nets
+    cgan = rb.models.ConditionalGAN(
+        G, D, nd, n_classes=nc, condition_sampler="empirical",
+        optimizer_g=rb.optim.SGD(G.parameters(), lr=0.1, momentum=0.5),
+        optimizer_d=rb.optim.SGD(D.parameters(), lr=0.1, momentum=0.5),
+        rng=np.random.default_rng(11))
+    cgan.fit(X, y, epochs=1, batch_size=m)
+    rng = np.random.default_rng(11)
+    opt_d = rb.optim.SGD(D2.parameters(), lr=0.1, momentum=0.5)
+    opt_g = rb.optim.SGD(G2.parameters(), lr=0.1, momentum=0.5)
+    order = rng.permutation(m)
+    onehot = np.eye(nc)[y[order]]
+    z = rng.standard_normal((m, nd))
+    fake = G2(rb.tensor(np.concatenate([z, onehot], axis=1))).data
+    pr = rb.sigmoid(D2(rb.tensor(np.concatenate([X[order], onehot], axis=1))))
+    pf = rb.sigmoid(D2(rb.tensor(np.concatenate([fake, onehot], axis=1))))
+    jd = (rb.log(pr).sum() + rb.log(1 - pf).sum()) * (-1 / (2 * m))
+    opt_d.zero_grad()
+    jd.backward()
+    opt_d.step()
+    z = rng.standard_normal((m, nd))
+    g_in = rb.concatenate([rb.tensor(z), rb.tensor(onehot)], axis=1)
+    pf = rb.sigmoid(D2(rb.concatenate([G2(g_in), rb.tensor(onehot)], axis=1)))
+    jg = -rb.log(pf).mean()
+    opt_g.zero_grad()
+    jg.backward()
+    opt_g.step()
+    for a, b in zip(G.parameters() + D.parameters(), G2.parameters() + D2.parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+
+
+def test_cgan_real_vector_conditions_and_embeddings():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    cond = rng.normal(size=(64, 3)).astype(np.float32)
+    G = rb.nn.Sequential(rb.nn.Dense(2 + 3, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + 3, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 1, rng=rng))
+    cgan = rb.models.ConditionalGAN(G, D, 2, condition_dim=3, rng=0)
+    cgan.fit(X, cond, epochs=1, batch_size=16)
+    assert cgan.sample(5).shape == (5, 2)
+    assert cgan.last_conditions.shape == (5, 3)
+    assert cgan.sample(2, y=np.ones(3)).shape == (2, 2)
+    G = rb.nn.Sequential(rb.nn.Dense(2 + 4, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + 4, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 1, rng=rng))
+    cgan = rb.models.ConditionalGAN(G, D, 2, n_classes=5, embedding_dim=4, rng=0)
+    before = cgan.g_embedding.parameters()[0].data.copy()
+    cgan.fit(X, np.arange(64) % 5, epochs=1, batch_size=16)
+    assert not np.allclose(before, cgan.g_embedding.parameters()[0].data)  # learned by G's step
+    assert cgan.sample(3, y=4).shape == (3, 2)
+
+
+# -- bad input -----------------------------------------------------------------------------
+def test_bad_input_gets_clear_errors():
+    rng = np.random.default_rng(0)
+    G, D = _mlp([3, 4, 2], rng), _mlp([2, 4, 1], rng)
+    with pytest.raises(ValueError, match="GAN: the generator does not accept noise of noise_dim=5"):
+        rb.models.GAN(G, D, noise_dim=5)
+    with pytest.raises(ValueError, match="one logit per example.*\\(2,\\)"):
+        rb.models.GAN(G, _mlp([2, 4, 2], rng), noise_dim=3)
+    with pytest.raises(ValueError, match="does not accept the generator's samples"):
+        rb.models.GAN(G, _mlp([3, 4, 1], rng), noise_dim=3)
+    with pytest.raises(ValueError, match="generator_loss"):
+        rb.models.GAN(G, D, noise_dim=3, generator_loss="wasserstein")
+    with pytest.raises(ValueError, match="noise"):
+        rb.models.GAN(G, D, noise_dim=3, noise="poisson")
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        rb.models.GAN(G, D, noise_dim=3, k=0)
+    with pytest.raises(TypeError, match="generator must be an rb.nn.Module"):
+        rb.models.GAN(lambda z: z, D, noise_dim=3)
+    both = rb.optim.SGD(G.parameters() + D.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="optimizer_g holds parameters of the other network"):
+        rb.models.GAN(G, D, noise_dim=3, optimizer_g=both)
+    gan = rb.models.GAN(G, D, noise_dim=3)
+    with pytest.raises(ValueError, match="shape \\(3,\\) but the generator makes \\(2,\\)"):
+        gan.fit(np.zeros((10, 3)), epochs=1, batch_size=2)
+    with pytest.raises(ValueError, match="NaN"):
+        gan.fit(np.full((10, 2), np.nan), epochs=1, batch_size=2)
+    with pytest.raises(ValueError, match="batch_size 20 is larger"):
+        gan.fit(np.zeros((10, 2)), epochs=1, batch_size=20)
+
+
+def test_cgan_bad_conditions():
+    rng = np.random.default_rng(0)
+    G, D = _mlp([3 + 4, 4, 2], rng), _mlp([2 + 4, 4, 1], rng)
+    with pytest.raises(ValueError, match="exactly one of n_classes"):
+        rb.models.ConditionalGAN(G, D, 3)
+    with pytest.raises(ValueError, match="noise_dim=3 plus a condition code of 5"):
+        rb.models.ConditionalGAN(G, D, 3, n_classes=5)
+    cgan = rb.models.ConditionalGAN(G, D, 3, n_classes=4, rng=0)
+    with pytest.raises(ValueError, match="label 7 is outside the known conditions 0..3"):
+        cgan.sample(2, y=7)
+    with pytest.raises(ValueError, match="label -1 is outside"):
+        cgan.fit(np.zeros((4, 2)), np.array([0, 1, 2, -1]), epochs=1, batch_size=2)
+    with pytest.raises(RuntimeError, match="fit the model first or pass y"):
+        cgan.sample(2)
+    with pytest.raises(ValueError, match="3 samples asked for but 2 conditions"):
+        cgan.sample(3, y=np.array([0, 1]))
+    vec = rb.models.ConditionalGAN(G, D, 3, condition_dim=4, rng=0)
+    with pytest.raises(ValueError, match="condition vectors of length 4"):
+        vec.sample(2, y=np.zeros((2, 3)))
