@@ -249,9 +249,14 @@ class GAN(Module):
         """``n`` draws from the noise prior p_z, shape (n, noise_dim)."""
         rng = self.rng if rng is None else resolve_rng(rng)
         dtype = self._dtype()
+        draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
         if self.noise == "gaussian":
-            return rng.standard_normal((n, self.noise_dim), dtype=np.float64).astype(dtype)
-        return rng.uniform(-1.0, 1.0, size=(n, self.noise_dim)).astype(dtype)
+            z = rng.standard_normal((n, self.noise_dim), dtype=draw_dtype)
+        else:
+            z = rng.random((n, self.noise_dim), dtype=draw_dtype)
+            z *= 2
+            z -= 1
+        return z.astype(dtype, copy=False)
 
     # -- the costs ---------------------------------------------------------------------
     def discriminator_loss(self, real_logits, fake_logits):
@@ -290,7 +295,7 @@ class GAN(Module):
         return X
 
     def _d_step(self, xb, yb, z):
-        """One discriminator update on data ``xb`` and noise ``z``; returns (loss, D(x), D(G(z)))."""
+        """One D update on data ``xb`` and noise ``z``; returns (loss, mean D(x), mean D(G(z)))."""
         m = len(xb)
         with no_grad():
             fake = self._generate(Tensor(z), yb).data
@@ -310,7 +315,9 @@ class GAN(Module):
 
     def _g_step(self, z, yb):
         """One generator update on noise ``z``; D's parameters get no gradient."""
-        frozen = [p for p in self.discriminator_parameters() if p.requires_grad]
+        held = getattr(self.optimizer_d, "params", None)  # D's packed list: no module walk
+        held = self.discriminator_parameters() if held is None else held
+        frozen = [p for p in held if p.requires_grad]
         for p in frozen:
             p.requires_grad = False
         try:
