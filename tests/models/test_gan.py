@@ -304,3 +304,34 @@ def test_cgan_bad_conditions():
     vec = rb.models.ConditionalGAN(G, D, 3, condition_dim=4, rng=0)
     with pytest.raises(ValueError, match="condition vectors of length 4"):
         vec.sample(2, y=np.zeros((2, 3)))
+
+
+# -- the rest of the interface -------------------------------------------------------------
+def test_history_callbacks_uniform_noise_and_save_load(tmp_path):
+    rng = np.random.default_rng(0)
+    G = rb.nn.Sequential(rb.nn.Dense(3, 8, rng=rng), rb.nn.ReLU(), rb.nn.Dense(8, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2, 8, rng=rng), rb.nn.ReLU(), rb.nn.Dense(8, 1, rng=rng))
+    gan = rb.models.GAN(G, D, 3, k=2, generator_loss="minimax", noise="uniform", rng=0)
+    z = gan.draw_noise(1000)
+    assert z.dtype == np.float32 and -1 <= z.min() and z.max() <= 1 and z.min() < -0.99
+    seen = []
+
+    def stop_after_two(run, epoch, logs):
+        seen.append((epoch, sorted(logs)))
+        run.stop_training = epoch == 1
+
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    h = gan.fit(X, epochs=5, batch_size=16,
+                callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=stop_after_two)])
+    assert [e for e, _ in seen] == [0, 1] and len(h) == 2
+    assert seen[0][1] == ["d_fake", "d_loss", "d_real", "g_loss", "time"]
+    assert 0 < h["d_real"][-1] < 1 and 0 < h["d_fake"][-1] < 1
+    # k = 2, batch 16, 64 rows: 2 iterations per epoch, 4 D-steps and 2 G-steps
+    assert gan.optimizer_d.t == 8 and gan.optimizer_g.t == 4
+    path = tmp_path / "gan.rb"
+    rb.save(gan, path)
+    back = rb.load(path)
+    assert isinstance(back, rb.models.GAN)
+    assert (back.k, back.generator_loss, back.noise) == (2, "minimax", "uniform")
+    np.testing.assert_array_equal(back(z[:5]).data, gan(z[:5]).data)
+    np.testing.assert_allclose(back.discriminate(X[:5]), gan.discriminate(X[:5]))
