@@ -616,8 +616,11 @@ class ConditionalGAN(GAN):
         Y = self.check_conditions(y, n, "fit")
         self.conditions_ = Y
         codes = Y if self.n_classes is None else np.eye(self.n_classes)[Y]
-        self.condition_density_ = (ParzenWindow(rng=self.rng).fit(codes)
-                                   if self.condition_sampler == "parzen" else None)
+        self.condition_density_ = None
+        if self.condition_sampler == "parzen":  # the width chosen on at most 4000 rows
+            some = codes[self.rng.permutation(n)[:4000]] if n > 4000 else codes
+            sigma = ParzenWindow(rng=self.rng).fit(some).sigma_
+            self.condition_density_ = ParzenWindow(sigma=sigma, rng=self.rng).fit(codes)
         return Y
 
     def _g_conditions(self, Y, order, cursor, m):
