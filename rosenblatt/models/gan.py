@@ -373,9 +373,21 @@ class GAN(Module):
         run = _Run(self)
         iterations = max(1, n // (self.k * m))
         per_epoch = n // m
+        modes = [(mod, mod.training) for mod in self.modules()]
         self.train()
         for cb in callbacks:
             cb.on_train_begin(run)
+        try:
+            self._loop(X, Y, epochs, m, n, iterations, per_epoch, callbacks, run)
+        finally:
+            for mod, mode in modes:
+                mod.training = mode
+        for cb in callbacks:
+            cb.on_train_end(run)
+        return self.history
+
+    def _loop(self, X, Y, epochs, m, n, iterations, per_epoch, callbacks, run):
+        owner = self._owner
         with np.errstate(over="ignore", under="ignore"):
             for epoch in range(epochs):
                 run.epoch = epoch
@@ -413,9 +425,6 @@ class GAN(Module):
                 self.history.append(len(self.history), logs)
                 if run.stop_training:
                     break
-        for cb in callbacks:
-            cb.on_train_end(run)
-        return self.history
 
     # -- sampling ----------------------------------------------------------------------
     def sample(self, n, rng=None):
