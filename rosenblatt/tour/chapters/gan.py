@@ -46,10 +46,11 @@ def _digits_nets(seed, noise_dim, n_cond=0):
     return G, D
 
 
-def _grid(ax, images, rows, cols, title):
-    padded = np.zeros((rows, cols, 10, 10))  # a black frame between the tiles
-    padded[:, :, 1:9, 1:9] = images.reshape(rows, cols, 8, 8)
-    tiles = padded.transpose(0, 2, 1, 3).reshape(rows * 10, cols * 10)
+def _grid(ax, images, rows, cols, title, side=8):
+    pad = side + 2
+    padded = np.zeros((rows, cols, pad, pad))  # a black frame between the tiles
+    padded[:, :, 1:side + 1, 1:side + 1] = images.reshape(rows, cols, side, side)
+    tiles = padded.transpose(0, 2, 1, 3).reshape(rows * pad, cols * pad)
     ax.imshow(tiles, cmap="gray", vmin=0, vmax=1)
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
@@ -170,32 +171,67 @@ def _saturation_part(ctx, rng, X):
               f"{ns[3]:.2f} vs {minimax[3]:.2f}")
 
 
-def _digits_part(ctx, rng, X, y):
-    epochs = 30 if ctx.quick else 60
-    seed = int(rng.integers(2**31))
-    ctx.text(
-        f"**Digits.** scikit-learn's 8×8 digits ({len(X)} images): a GAN (G 16-128-64, sigmoid "
-        "output; D 64-128-1) and a conditional GAN whose networks also read the one-hot label "
-        f"(the notes' J_D and J_G), {epochs} epochs each. A separately trained classifier (an MLP "
-        "on the real digits) then reads the cGAN's samples."
-    )
-    G, D = _digits_nets(seed, 16)
-    gan = rb.models.GAN(G, D, 16, optimizer_g=_adam(2e-3), optimizer_d=_adam(2e-3), rng=seed)
-    gan.fit(X, epochs=epochs, batch_size=64)
-    G, D = _digits_nets(seed, 16, n_cond=10)
-    cgan = rb.models.ConditionalGAN(G, D, 16, n_classes=10, optimizer_g=_adam(2e-3),
-                                    optimizer_d=_adam(2e-3), rng=seed)
-    cgan.fit(X, y, epochs=epochs, batch_size=64)
+def _mnist_nets(seed, noise_dim, n_cond=0):
     r = np.random.default_rng(seed)
-    clf = rb.nn.Sequential(rb.nn.Dense(64, 64, rng=r), rb.nn.ReLU(), rb.nn.Dense(64, 10, rng=r))
+    G = rb.nn.Sequential(rb.nn.Dense(noise_dim + n_cond, 256, rng=r), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dense(256, 784, rng=r), rb.nn.Sigmoid())
+    D = rb.nn.Sequential(rb.nn.Dense(784 + n_cond, 256, rng=r), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dropout(0.3, rng=r), rb.nn.Dense(256, 1, rng=r))
+    return G, D
+
+
+def _digits_part(ctx, rng):
+    """Quick: the 8x8 digits with one-hot labels. Full: the MNIST sample, embedded labels."""
+    seed = int(rng.integers(2**31))
+    if ctx.quick:
+        X, y = rb.datasets.load_digits()
+        side, epochs, noise_dim, emb = 8, 30, 16, None
+        G, D = _digits_nets(seed, noise_dim)
+        opt = _adam(2e-3)
+        cG, cD = _digits_nets(seed, noise_dim, n_cond=10)
+        r = np.random.default_rng(seed)
+        clf = rb.nn.Sequential(rb.nn.Dense(64, 64, rng=r), rb.nn.ReLU(),
+                               rb.nn.Dense(64, 10, rng=r))
+        data = f"scikit-learn's 8×8 digits ({len(X)} images; the full tour uses MNIST)"
+        nets = "G 16-128-64 (sigmoid output), D 64-128-1, the cGAN's label one-hot"
+    else:
+        X, y = rb.datasets.load_mnist_sample()
+        side, epochs, noise_dim, emb = 28, 30, 32, 32
+        G, D = _mnist_nets(seed, noise_dim)
+        opt = _adam(2e-4)
+        cG, cD = _mnist_nets(seed, noise_dim, n_cond=emb)
+        clf = rb.nn.Dense(784, 10, rng=seed)
+        data = f"the MNIST sample ({len(X)} images of 28×28)"
+        nets = ("G 32-256-784 (sigmoid output), D 784-256-1 (dropout 0.3), the cGAN's label "
+                "through a learned 32-dimensional embedding in each network")
+    ctx.text(
+        f"**Digits.** {data}: a GAN and a conditional GAN whose networks also read the label "
+        f"(the notes' J_D and J_G), {nets}; {epochs} epochs each. A separately trained "
+        "classifier then reads the cGAN's samples."
+    )
+    gan = rb.models.GAN(G, D, noise_dim, optimizer_g=opt, optimizer_d=opt, rng=seed)
+    gan.fit(X, epochs=epochs, batch_size=64)
+    cgan = rb.models.ConditionalGAN(cG, cD, noise_dim, n_classes=10, embedding_dim=emb,
+                                    optimizer_g=opt, optimizer_d=opt, rng=seed)
+    cgan.fit(X, y, epochs=epochs, batch_size=64)
     rb.fit(clf, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(clf.parameters(), lr=3e-3),
-           epochs=20, batch_size=64, metrics=(), progress=False, rng=seed)
+           epochs=20 if ctx.quick else 10, batch_size=64, metrics=(), progress=False, rng=seed)
     per_label = np.stack([cgan.sample(10, y=c) for c in range(10)])
     with ctx.figure("Left: GAN samples. Right: cGAN samples, one row per label 0-9.",
                     size=(8, 4)) as fig:
         a, b = fig.subplots(1, 2)
-        _grid(a, gan.sample(100), 10, 10, "GAN")
-        _grid(b, per_label.reshape(100, 64), 10, 10, "conditional GAN (row = label)")
+        _grid(a, gan.sample(100), 10, 10, "GAN", side)
+        _grid(b, per_label.reshape(100, -1), 10, 10, "conditional GAN (row = label)", side)
+    h = gan.history
+    with ctx.figure("The digits GAN's mean D(x) and D(G(z)) per epoch.", size=(5.5, 3)) as fig:
+        ax = fig.add_subplot()
+        ax.plot(h["d_real"], label="D(x), data")
+        ax.plot(h["d_fake"], label="D(G(z)), samples")
+        ax.axhline(0.5, color="gray", ls=":")
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+        ax.legend()
+        ax.grid(True, alpha=0.3)
     hits = [float((rb.training.predict(clf, cgan.sample(200, y=c)).argmax(axis=1) == c).mean())
             for c in range(10)]
     ctx.claim("A conditional GAN generates what the condition asks for: a separate classifier "
@@ -207,9 +243,9 @@ def _digits_part(ctx, rng, X, y):
     counts = np.bincount(cgan.last_conditions, minlength=10)
     ctx.text(f"Without a given label, the cGAN draws its conditions from a Parzen-window estimate "
              f"of the training labels (the notes' p_y(y), width chosen by held-out likelihood: "
-             f"σ = {cgan.condition_density_.sigma_:.3g}); 1000 draws per label: "
+             f"σ = {cgan.condition_density_.sigma_:.3g}); labels 0-9 among 1000 draws: "
              f"{', '.join(str(int(c)) for c in counts)}.")
-    return gan
+    return gan, X
 
 
 def _parzen_part(ctx, rng, gan, X):
@@ -229,6 +265,9 @@ def _parzen_part(ctx, rng, gan, X):
                     "3000 GAN samples, against the kernel width σ.", size=(5.5, 3)) as fig:
         ax = fig.add_subplot()
         ax.semilogx(kde.grid_, kde.scores_, "o-")
+        near = kde.scores_[(kde.grid_ >= kde.sigma_ / 4) & (kde.grid_ <= kde.sigma_ * 4)]
+        top, low = float(kde.scores_.max()), float(near.min())
+        ax.set_ylim(low - 0.1 * (top - low), top + 0.1 * (top - low))  # the region of the peak
         ax.axvline(kde.sigma_, color="tab:red", ls="--", label=f"chosen σ = {kde.sigma_:.3g}")
         ax.set_xlabel("σ")
         ax.set_ylabel("mean log-likelihood")
@@ -270,7 +309,12 @@ def _adversarial_part(ctx):
     ctx.table(["softmax regression", "test error", "FGSM error, ε = 0.1", "FGSM error, ε = 0.25"],
               rows)
     plain, robust = rows
-    pick = int(np.nonzero(rb.training.predict(nets[plain[0]], Xte).argmax(axis=1) == yte)[0][0])
+    # a test digit both models get right, that FGSM flips for the plain model only
+    right = [rb.training.predict(net, Xte).argmax(axis=1) == yte for net in nets.values()]
+    held = [rb.training.predict(net, rb.adversarial.fgsm(net, Xte, yte, 0.1)).argmax(axis=1)
+            == yte for net in nets.values()]
+    candidates = np.nonzero(right[0] & right[1] & ~held[0] & held[1])[0]
+    pick = int(candidates[0]) if candidates.size else int(np.nonzero(right[0])[0][0])
     with ctx.figure("A test digit, the FGSM perturbation (ε = 0.1) against each model, and the "
                     "perturbed digit, with the predictions. Top: plain; bottom: adversarially "
                     "trained.", size=(6.5, 4.6)) as fig:
@@ -308,8 +352,7 @@ def run(ctx):
         "conditional version is rb.models.ConditionalGAN)."
     )
     _ring_part(ctx, rng)
-    X, y = rb.datasets.load_digits()
-    _saturation_part(ctx, rng, X)
-    gan = _digits_part(ctx, rng, X, y)
+    _saturation_part(ctx, rng, rb.datasets.load_digits()[0])
+    gan, X = _digits_part(ctx, rng)
     _parzen_part(ctx, rng, gan, X)
     _adversarial_part(ctx)
