@@ -335,3 +335,49 @@ def test_history_callbacks_uniform_noise_and_save_load(tmp_path):
     assert (back.k, back.generator_loss, back.noise) == (2, "minimax", "uniform")
     np.testing.assert_array_equal(back(z[:5]).data, gan(z[:5]).data)
     np.testing.assert_allclose(back.discriminate(X[:5]), gan.discriminate(X[:5]))
+
+
+def test_one_iteration_matches_pytorch(torch):
+    """The same iteration in PyTorch (BCE-with-logits, SGD momentum) from the same weights,
+    data rows and noise gives the same weights."""
+    m, nd = 8, 3
+    X = np.random.default_rng(5).normal(size=(4 * m, 2))
+    rng = np.random.default_rng(7)
+    G, D = _mlp([nd, 6, 2], rng), _mlp([2, 6, 1], rng)
+    tG = torch.nn.Sequential(torch.nn.Linear(nd, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2))
+    tD = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1))
+    for ours, theirs in ((G, tG), (D, tD)):
+        for layer, tl in zip([ly for ly in ours if isinstance(ly, rb.nn.Dense)],
+                             [tl for tl in theirs if isinstance(tl, torch.nn.Linear)]):
+            tl.weight.data = torch.tensor(layer.W.data.T.copy())
+            tl.bias.data = torch.tensor(layer.b.data.copy())
+    gan = rb.models.GAN(G, D, nd, k=2, rng=np.random.default_rng(3))  # default SGD 0.05, mu 0.5
+    gan.fit(X, epochs=1, batch_size=m)
+    draw = np.random.default_rng(3)
+    order = draw.permutation(len(X))
+    opt_d = torch.optim.SGD(tD.parameters(), lr=0.05, momentum=0.5)
+    opt_g = torch.optim.SGD(tG.parameters(), lr=0.05, momentum=0.5)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    for it in range(2):  # 32 rows / (k = 2 x m = 8): two iterations
+        for j in range(2):
+            z = torch.tensor(draw.standard_normal((m, nd)))
+            rows = order[(2 * it + j) * m:(2 * it + j + 1) * m]
+            with torch.no_grad():
+                fake = tG(z)
+            loss = (bce(tD(torch.tensor(X[rows])), torch.ones(m, 1))
+                    + bce(tD(fake), torch.zeros(m, 1)))
+            opt_d.zero_grad()
+            loss.backward()
+            opt_d.step()
+        z = torch.tensor(draw.standard_normal((m, nd)))
+        loss = bce(tD(tG(z)), torch.ones(m, 1))
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+    for ours, theirs in ((G, tG), (D, tD)):
+        for layer, tl in zip([ly for ly in ours if isinstance(ly, rb.nn.Dense)],
+                             [tl for tl in theirs if isinstance(tl, torch.nn.Linear)]):
+            np.testing.assert_allclose(layer.W.data, tl.weight.detach().numpy().T, rtol=1e-9,
+                                       atol=1e-12)
+            np.testing.assert_allclose(layer.b.data, tl.bias.detach().numpy(), rtol=1e-9,
+                                       atol=1e-12)

@@ -62,6 +62,21 @@ def test_one_adversarial_fit_step_is_the_mixed_objective():
     np.testing.assert_allclose(net.b.data, ref.b.data, rtol=1e-12)
 
 
+def test_pgd_training_uses_pgd_examples():
+    rng = np.random.default_rng(3)
+    x, y = rng.random((8, 6)), rng.integers(3, size=8)
+    net, ref = _softmax_regression(), _softmax_regression()
+    rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.5),
+           epochs=1, batch_size=8, shuffle=False, progress=False,
+           adversarial=rb.adversarial.PGD(eps=0.2, step=0.05, steps=5, alpha=0.0))
+    xa = rb.adversarial.pgd(ref, x, y, eps=0.2, step=0.05, steps=5)
+    opt = rb.optim.SGD(ref.parameters(), lr=0.5)
+    opt.zero_grad()
+    rb.losses.cross_entropy(ref(rb.tensor(xa)), y).backward()
+    opt.step()
+    np.testing.assert_allclose(net.W.data, ref.W.data, rtol=1e-12)
+
+
 @pytest.fixture(scope="module")
 def mnist():
     X, y = rb.datasets.load_mnist_sample()
