@@ -53,6 +53,11 @@ LAYERS = {
                   lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal((2, 6, 4)))),
     "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
                 lambda rng: (rng.integers(0, 7, (2, 5)), rng.integers(0, 6, (2, 4)))),
+    "GAN": (lambda: rb.models.GAN(nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2)),
+                                  nn.Dense(2, 1), 3, k=2, generator_loss="minimax"), (2, 3)),
+    "ConditionalGAN": (lambda: rb.models.ConditionalGAN(nn.Dense(3 + 2, 2), nn.Dense(2 + 2, 1), 3,
+                                                        n_classes=4, embedding_dim=2),
+                       lambda rng: (rng.standard_normal((2, 3)), rng.integers(0, 4, 2))),
 }
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 
