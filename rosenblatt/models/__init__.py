@@ -1,6 +1,7 @@
 """Models built from the layers: the perceptron, and the notes' later systems."""
 
-from .gan import GAN, ConditionalGAN
+from .conditional_gan import ConditionalGAN
+from .gan import GAN
 from .parzen import ParzenWindow, parzen_log_likelihood
 from .perceptron import Perceptron
 from .seq2seq import Seq2Seq
