@@ -46,6 +46,11 @@ LAYERS = {
     "LSTM": (lambda: nn.LSTM(3, 4, peephole=True), (2, 5, 3)),
     "GRU": (lambda: nn.GRU(3, 4, learn_initial_state=True), (2, 5, 3)),
     "Perceptron": (lambda: rb.models.Perceptron(3), (2, 3)),
+    "GAN": (lambda: rb.models.GAN(nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2)),
+                                  nn.Dense(2, 1), 3, k=2, generator_loss="minimax"), (2, 3)),
+    "ConditionalGAN": (lambda: rb.models.ConditionalGAN(nn.Dense(3 + 2, 2), nn.Dense(2 + 2, 1), 3,
+                                                        n_classes=4, embedding_dim=2),
+                       lambda rng: (rng.standard_normal((2, 3)), rng.integers(0, 4, 2))),
     "Embedding": (lambda: nn.Embedding(10, 4), lambda rng: (rng.integers(0, 10, (2, 5)),)),
     "Bidirectional": (lambda: nn.Bidirectional(nn.GRU(3, 4)), (2, 5, 3)),
     "SequenceOutputs": (lambda: nn.SequenceOutputs(last=True), (2, 5, 3)),
@@ -53,11 +58,6 @@ LAYERS = {
                   lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal((2, 6, 4)))),
     "Seq2Seq": (lambda: rb.models.Seq2Seq(7, 6, 8, cell="LSTM", attention="dot"),
                 lambda rng: (rng.integers(0, 7, (2, 5)), rng.integers(0, 6, (2, 4)))),
-    "GAN": (lambda: rb.models.GAN(nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2)),
-                                  nn.Dense(2, 1), 3, k=2, generator_loss="minimax"), (2, 3)),
-    "ConditionalGAN": (lambda: rb.models.ConditionalGAN(nn.Dense(3 + 2, 2), nn.Dense(2 + 2, 1), 3,
-                                                        n_classes=4, embedding_dim=2),
-                       lambda rng: (rng.standard_normal((2, 3)), rng.integers(0, 4, 2))),
 }
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 
