@@ -28,10 +28,11 @@ from .autodiff import (
 from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
-from .training import callbacks, fit
+from .training import adversarial, callbacks, fit
 
 __all__ = [
     "__version__",
+    "adversarial",
     "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "callbacks", "clip",
     "concatenate", "datasets", "exp", "fit", "gradcheck", "io", "load", "log", "logsumexp",
     "losses", "maximum", "minimum", "models", "nn", "no_grad", "optim", "pad", "randomness",

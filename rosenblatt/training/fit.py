@@ -175,7 +175,7 @@ def _check_optimizer_owns_model(optimizer, model):
 def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=True,
         curriculum=None, validation_data=None, metrics=("accuracy",), regularizers=(),
         callbacks=(), augment=None, progress=True, rng=None, resume_from=None, clip_norm=None,
-        clip_value=None, tbptt=None):
+        clip_value=None, tbptt=None, adversarial=None):
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent; returns a History.
 
     Parameters
@@ -235,6 +235,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         update covers the next ``tbptt`` steps with the state carried over, detached
         (:func:`rosenblatt.training.tbptt.tbptt_fit`; uses ``loss``, ``optimizer``,
         ``epochs`` and ``clip_norm`` only).
+    adversarial : rb.adversarial.FGSM or PGD, optional
+        Adversarial training (notes: "Adversarial examples"): every step
+        minimises ``alpha J(x) + (1 - alpha) J(x_adv)``, ``x_adv`` made against
+        the current weights (:mod:`rosenblatt.training.adversarial`).
 
     Returns
     -------
@@ -275,7 +279,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         unused = [name for name, value in (
             ("curriculum", curriculum), ("validation_data", validation_data),
             ("regularizers", regularizers), ("callbacks", callbacks), ("augment", augment),
-            ("resume_from", resume_from), ("clip_value", clip_value))
+            ("resume_from", resume_from), ("clip_value", clip_value),
+            ("adversarial", adversarial))
             if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 0)]
         if unused:
             raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
@@ -325,6 +330,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         curriculum = Curriculum(scores)
     if curriculum is not None and len(curriculum) != len(X):
         raise ValueError(f"fit: the curriculum scores {len(curriculum)} examples; X has {len(X)}")
+    if adversarial is not None and not callable(getattr(adversarial, "objective", None)):
+        raise TypeError(f"fit: adversarial must be rb.adversarial.FGSM(...) or PGD(...); got "
+                        f"{type(adversarial).__name__}")
     progress_bar = ProgressBar(epochs, 1) if progress else None
     if progress_bar is not None and not progress_bar.enabled:  # not a terminal
         progress_bar = None
@@ -332,7 +340,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                       plan=plan, batch_size=batch_size, shuffle=shuffle, curriculum=curriculum,
                       validation=validation, val_plan=val_plan, regularizers=regs,
                       callbacks=callbacks, augment=augment, rng=rng, clip_norm=clip_norm,
-                      clip_value=clip_value, progress=progress_bar)
+                      clip_value=clip_value, progress=progress_bar, adversarial=adversarial)
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
         trainer.start_epoch = trainer.resume(resume_from)
     try:

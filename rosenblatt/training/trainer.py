@@ -111,7 +111,7 @@ class Trainer:
     def __init__(self, model, optimizer, *, X, y, loss_fn, loss_name, plan, batch_size,
                  shuffle=True, curriculum=None, validation=None, val_plan=(), regularizers=(),
                  callbacks=(), augment=None, rng=None, clip_norm=None, clip_value=None,
-                 progress=None):
+                 progress=None, adversarial=None):
         self.model, self.optimizer, self.history = model, optimizer, History()
         self.rng = resolve_rng(rng)
         self.X, self.y, self.loss_fn, self.loss_name, self.plan = X, y, loss_fn, loss_name, plan
@@ -119,6 +119,7 @@ class Trainer:
         self.validation, self.val_plan = validation, val_plan
         self.regularizers, self.callbacks, self.augment = list(regularizers), callbacks, augment
         self.clip_norm, self.clip_value, self.progress = clip_norm, clip_value, progress
+        self.adversarial = adversarial  # rb.adversarial.FGSM/PGD: mixes in J(x_adv)
         self.epoch = self.batch = self.n_batches = self.start_epoch = self.steps = 0
         self.x_batch = None
         self.stop_training = False
@@ -194,6 +195,9 @@ class Trainer:
         pred = self.model(Tensor(xin))
         target = target_for(pred, xb if self.y is None else self.y[index], self.loss_name)
         data_loss = self.loss_fn(pred, target)
+        if self.adversarial is not None:
+            data_loss = self.adversarial.objective(self.model, data_loss, xin, target,
+                                                   self.loss_fn)
         penalty = regs_module.penalty(regs, self.model) if regs else None
         objective = data_loss if penalty is None else data_loss + penalty
         value = float(objective.item())

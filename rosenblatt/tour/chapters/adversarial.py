@@ -10,20 +10,6 @@ def _accuracy(model, x, y):
     return rb.training.evaluate(model, x, y, loss="cross_entropy")["accuracy"]
 
 
-def _input_gradient(model, x, y):
-    """dJ/dx for each input (the loss summed over the batch), by backpropagation."""
-    xt = rb.tensor(x, requires_grad=True)
-    with model.evaluating():
-        loss = rb.losses.cross_entropy(model(xt), y, reduction="sum")
-    loss.backward()
-    return xt.grad
-
-
-def fgsm(model, x, y, eps):
-    """The fast gradient sign method: x + eps sign(dJ/dx), clipped to the pixel range [0, 1]."""
-    return np.clip(x + eps * np.sign(_input_gradient(model, x, y)), 0.0, 1.0).astype(x.dtype)
-
-
 def _mlp(rng):
     return rb.nn.Sequential(rb.nn.Dense(64, 128, init="he", rng=rng), rb.nn.ReLU(),
                             rb.nn.Dense(128, 10, rng=rng))
@@ -35,9 +21,10 @@ def run(ctx):
     ctx.text(
         "The notes: adding (carefully chosen) noise to an input can throw off a classifier; one "
         "defence is to generate such adversarial examples and include them in the training set. "
-        "The noise here is the fast gradient sign method (Goodfellow et al. 2015): each pixel "
-        "moves by ±ε in the direction that increases the loss, ∂J/∂x computed by the same "
-        "backpropagation that trains the network."
+        "The noise here is the fast gradient sign method (Goodfellow et al. 2015, "
+        "rb.adversarial.fgsm): each pixel moves by ±ε in the direction that increases the "
+        "loss, ∂J/∂x computed by the same backpropagation that trains the network. Adversarial "
+        "training is an rb.fit option, adversarial=rb.adversarial.FGSM(eps, alpha)."
     )
     x, y = rb.datasets.load_digits()
     x, xt, y, yt = rb.datasets.train_test_split(x, y, test_size=1 - 1200 / len(x), rng=rng)
@@ -51,7 +38,8 @@ def run(ctx):
     rows = []
     for eps in eps_grid:
         noise = np.clip(xt + eps * rng.choice([-1.0, 1.0], size=xt.shape), 0, 1).astype(xt.dtype)
-        rows.append([eps, _accuracy(net, noise, yt), _accuracy(net, fgsm(net, xt, yt, eps), yt)])
+        adversarial = rb.adversarial.fgsm(net, xt, yt, eps)
+        rows.append([eps, _accuracy(net, noise, yt), _accuracy(net, adversarial, yt)])
     ctx.table(["ε (pixels in [0, 1])", "accuracy, random ±ε noise", "accuracy, adversarial ±ε"],
               rows)
     with ctx.figure("Test accuracy against the size ε of the input perturbation: random "
@@ -75,27 +63,24 @@ def run(ctx):
     # -- adversarial training -----------------------------------------------------------------
     eps = 0.1
     robust = _mlp(np.random.default_rng(seed))
-    opt = rb.optim.Adam(robust.parameters(), lr=2e-3)
-    order_rng = np.random.default_rng(seed)
-    for _ in range(epochs):
-        # Each epoch: adversarial versions of the training set against the current weights,
-        # then one epoch of rb.fit on clean and adversarial examples together.
-        xa = fgsm(robust, x, y, eps)
-        rb.fit(robust, np.concatenate([x, xa]), np.concatenate([y, y]), loss="cross_entropy",
-               optimizer=opt, epochs=1, batch_size=64, metrics=(), progress=False,
-               rng=order_rng)
-    plain_adv = _accuracy(net, fgsm(net, xt, yt, eps), yt)
-    robust_adv = _accuracy(robust, fgsm(robust, xt, yt, eps), yt)
+    # Every step trains on half clean, half adversarial loss, the adversarial batch made
+    # against the current weights (Goodfellow et al.'s objective, alpha = 0.5).
+    rb.fit(robust, x, y, loss="cross_entropy",
+           optimizer=rb.optim.Adam(robust.parameters(), lr=2e-3), epochs=epochs, batch_size=32,
+           metrics=(), progress=False, rng=np.random.default_rng(seed),
+           adversarial=rb.adversarial.FGSM(eps=eps, alpha=0.5))
+    plain_adv = _accuracy(net, rb.adversarial.fgsm(net, xt, yt, eps), yt)
+    robust_adv = _accuracy(robust, rb.adversarial.fgsm(robust, xt, yt, eps), yt)
     robust_clean = _accuracy(robust, xt, yt)
     ctx.table(["network", "clean test accuracy", f"adversarial accuracy (ε = {eps:g})"],
               [["trained on clean digits", by_eps[0.0][1], plain_adv],
                ["trained with adversarial examples", robust_clean, robust_adv]])
     clean_pred = rb.training.predict(net, xt).argmax(axis=1)
-    adv_pred = rb.training.predict(net, fgsm(net, xt, yt, eps)).argmax(axis=1)
+    adv_pred = rb.training.predict(net, rb.adversarial.fgsm(net, xt, yt, eps)).argmax(axis=1)
     flipped = np.nonzero((clean_pred == yt) & (adv_pred != yt))[0]
     example = int(flipped[0]) if flipped.size else 0
     xs, ys = xt[example:example + 1], yt[example:example + 1]
-    xa = fgsm(net, xs, ys, eps)
+    xa = rb.adversarial.fgsm(net, xs, ys, eps)
     with ctx.figure(f"A test digit, the adversarial perturbation (±{eps:g} per pixel) and the "
                     "perturbed digit, with the network's predictions.", size=(6.5, 2.4)) as fig:
         axes = fig.subplots(1, 3)

@@ -1,0 +1,434 @@
+"""Generative adversarial networks (notes: "Generative Adversarial Networks", "Training
+generative adversarial networks").
+
+A generator G maps noise z to samples; a discriminator D scores samples with
+the probability that they came from the data. They play the minimax game
+
+    min_G max_D  E_x[log D(x)] + E_z[log(1 - D(G(z)))]
+
+trained in alternation, exactly as the notes' algorithm: k discriminator
+updates (each on a fresh minibatch of m data examples and m noise draws,
+ascending the gradient of (1/m) sum [log D(x) + log(1 - D(G(z)))]), then one
+generator update on a fresh noise minibatch, descending (1/m) sum
+log(1 - D(G(z))) ("minimax") or, because that saturates while D easily spots
+G's early counterfeits, ascending (1/m) sum log D(G(z)) ("non_saturating").
+
+D outputs a *logit* a (D(x) = sigmoid(a)); every log D and log(1 - D) goes
+through ``binary_cross_entropy_with_logits``, which stays finite however sure
+D is. The two networks have one optimizer each, over disjoint parameter sets
+(one flat ParameterVector each); the paper used momentum, and so do the
+defaults.
+
+The conditional GAN is :class:`rosenblatt.models.conditional_gan.ConditionalGAN`.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor, no_grad
+from ..checks import one_of, positive_int
+from ..nn.losses import binary_cross_entropy_with_logits
+from ..nn.module import Module
+from ..optim.sgd import SGD
+from ..randomness import resolve_rng
+from ..training.callbacks import Callback
+from ..training.history import History
+
+__all__ = ["GAN"]
+
+
+class _Run:
+    """What callbacks see of a GAN's fit: model, optimizer(s), history, epoch, stop_training."""
+
+    def __init__(self, gan):
+        self.model = gan
+        self.optimizer = gan.optimizer_d
+        self.optimizer_g, self.optimizer_d = gan.optimizer_g, gan.optimizer_d
+        self.history = gan.history
+        self.epoch = self.batch = self.n_batches = self.steps = 0
+        self.stop_training = False
+
+
+def _logit_loss(logits, target, reduction="sum"):
+    target = np.full(logits.shape, target, dtype=logits.data.dtype)
+    return binary_cross_entropy_with_logits(logits, target, reduction=reduction)
+
+
+class GAN(Module):
+    """A generative adversarial network trained by the notes' algorithm.
+
+    Parameters
+    ----------
+    generator : rb.nn.Module
+        Maps noise ``(m, noise_dim)`` to samples ``(m, ...)``.
+    discriminator : rb.nn.Module
+        Maps samples to one logit each, ``(m, 1)`` or ``(m,)``.
+    noise_dim : int
+        The dimension of z.
+    k : int, default 1
+        Discriminator updates per generator update.
+    generator_loss : {"non_saturating", "minimax"}, default "non_saturating"
+        Maximise log D(G(z)), or minimise log(1 - D(G(z))) (the game's own objective).
+    optimizer_g, optimizer_d : optimizer or callable, optional
+        Built on ``generator.parameters()`` / ``discriminator.parameters()``
+        (or a callable ``params -> optimizer``). Default: SGD with momentum
+        0.5 and lr 0.05 (the paper's momentum updates).
+    noise : {"gaussian", "uniform"}, default "gaussian"
+        The prior p_z: N(0, I) or U[-1, 1]^noise_dim.
+    rng : numpy.random.Generator or int, optional
+        Every draw of training (minibatch order, noise) and sampling.
+
+    Attributes
+    ----------
+    history : History
+        Per epoch: ``d_loss`` (the minimised -(1/m) sum [log D(x) + log(1 - D(G(z)))]),
+        ``g_loss`` (the generator objective), ``d_real`` (mean D(x)), ``d_fake``
+        (mean D(G(z))), averaged over the epoch's updates, and ``time``.
+
+    Notes
+    -----
+    One iteration, with m the batch size:
+
+    .. math::
+
+        \\text{k times: } \\theta_d \\leftarrow \\theta_d + \\eta \\nabla_{\\theta_d}
+        \\frac{1}{m} \\sum_i [\\log D(x^{(i)}) + \\log(1 - D(G(z^{(i)})))] \\\\
+        \\theta_g \\leftarrow \\theta_g - \\eta \\nabla_{\\theta_g}
+        \\frac{1}{m} \\sum_i \\log(1 - D(G(z^{(i)})))
+        \\quad (\\text{or } +\\eta \\nabla \\frac{1}{m} \\sum_i \\log D(G(z^{(i)})))
+
+    An epoch shuffles the data and runs ``max(1, n // (k m))`` iterations,
+    each discriminator update taking the next m rows of the shuffled data.
+    Draw order (so a run can be replayed): per epoch ``rng.permutation(n)``;
+    per discriminator update the noise ``z`` then the next data rows; per
+    generator update its noise ``z``. The discriminator scores the data and
+    the counterfeits in one forward pass over the ``2m`` rows.
+
+    References
+    ----------
+    Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rng = np.random.default_rng(0)
+    >>> G = rb.nn.Sequential(rb.nn.Dense(2, 16, rng=rng), rb.nn.ReLU(), rb.nn.Dense(16, 2, rng=rng))
+    >>> D = rb.nn.Sequential(rb.nn.Dense(2, 16, rng=rng), rb.nn.ReLU(), rb.nn.Dense(16, 1, rng=rng))
+    >>> gan = rb.models.GAN(G, D, noise_dim=2, rng=0)
+    >>> h = gan.fit(rng.normal(size=(256, 2)).astype(np.float32), epochs=2, batch_size=32)
+    >>> sorted(h.history)
+    ['d_fake', 'd_loss', 'd_real', 'g_loss', 'time']
+    >>> gan.sample(5).shape
+    (5, 2)
+    """
+
+    _owner = "GAN"
+    _d_scale = 1.0  # the minimised D cost is scale * -(sum log D(x) + sum log(1 - D(G(z)))) / m
+
+    def __init__(self, generator, discriminator, noise_dim, k=1,
+                 generator_loss="non_saturating", optimizer_g=None, optimizer_d=None,
+                 noise="gaussian", rng=None):
+        owner = self._owner
+        for name, net in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(net, Module):
+                raise TypeError(f"{owner}: {name} must be an rb.nn.Module; got "
+                                f"{type(net).__name__}")
+        self.generator, self.discriminator = generator, discriminator
+        self.noise_dim = positive_int(owner, "noise_dim", noise_dim)
+        self.k = positive_int(owner, "k", k)
+        self.generator_loss = one_of(owner, "generator_loss", generator_loss,
+                                     ("non_saturating", "minimax"))
+        self.noise = one_of(owner, "noise", noise, ("gaussian", "uniform"))
+        self.rng = resolve_rng(rng)
+        self.history = History()
+        self._setup_conditions()
+        self._probe()
+        self.optimizer_g = self._optimizer(optimizer_g, "optimizer_g", self.generator_parameters())
+        self.optimizer_d = self._optimizer(optimizer_d, "optimizer_d",
+                                           self.discriminator_parameters())
+
+    # -- structure -----------------------------------------------------------------
+    def _setup_conditions(self):
+        pass
+
+    def config(self):
+        """The constructor arguments that rebuild this GAN (optimizers and rng excepted)."""
+        return {"generator": self.generator, "discriminator": self.discriminator,
+                "noise_dim": self.noise_dim, "k": self.k,
+                "generator_loss": self.generator_loss, "noise": self.noise}
+
+    def generator_parameters(self):
+        """The parameters the generator's optimizer updates."""
+        return self.generator.parameters()
+
+    def discriminator_parameters(self):
+        """The parameters the discriminator's optimizer updates."""
+        return self.discriminator.parameters()
+
+    def _dtype(self):
+        for p in self.generator.parameters():
+            return p.data.dtype
+        return np.dtype(np.float32)
+
+    def _probe_inputs(self):
+        return np.zeros((2, self.noise_dim), dtype=self._dtype()), None
+
+    def _probe(self):
+        """Run G and D on two noise vectors: the shapes must fit, D must give one logit."""
+        owner = self._owner
+        z, y = self._probe_inputs()
+        with self.evaluating(), no_grad():
+            try:
+                fake = self._generate(Tensor(z), y)
+            except ValueError as err:
+                raise ValueError(f"{owner}: the generator does not accept noise of noise_dim="
+                                 f"{self.noise_dim}{self._cond_text()} ({err})") from None
+            self.sample_shape = tuple(fake.shape[1:])
+            try:
+                logit = self._discriminate(fake, y)
+            except ValueError as err:
+                raise ValueError(f"{owner}: the discriminator does not accept the generator's "
+                                 f"samples of shape {self.sample_shape}{self._cond_text()} "
+                                 f"({err})") from None
+        shape = tuple(logit.shape)
+        if not (shape == (2,) or shape == (2, 1)):
+            raise ValueError(f"{owner}: the discriminator must output one logit per example, "
+                             f"shape (m, 1) or (m,); it gives {shape[1:]} per example")
+
+    def _cond_text(self):
+        return ""
+
+    def _optimizer(self, given, name, params):
+        owner = self._owner
+        if given is None:
+            return SGD(params, lr=0.05, momentum=0.5)
+        opt = given
+        if not (callable(getattr(given, "step", None)) and hasattr(given, "zero_grad")):
+            if not callable(given):
+                raise TypeError(f"{owner}: {name} must be an rb.optim optimizer or a callable "
+                                f"params -> optimizer; got {type(given).__name__}")
+            opt = given(params)
+        held = getattr(getattr(opt, "vec", None), "params", None)
+        if held is not None:
+            mine = {id(p) for p in params}
+            other = {id(p) for p in (self.discriminator_parameters() if name == "optimizer_g"
+                                     else self.generator_parameters())}
+            ids = {id(p) for p in held}
+            net = "generator" if name == "optimizer_g" else "discriminator"
+            if ids & other:
+                raise ValueError(f"{owner}: {name} holds parameters of the other network; "
+                                 f"build one optimizer per network ({name} on "
+                                 f"{net}.parameters())")
+            if mine and not ids & mine:
+                raise ValueError(f"{owner}: {name} holds none of the {net}'s parameters; build "
+                                 f"it on {net}.parameters()")
+        return opt
+
+    # -- the networks ----------------------------------------------------------------
+    def _generate(self, z, y):
+        return self.generator(z)
+
+    def _discriminate(self, x, y):
+        return self.discriminator(x)
+
+    def forward(self, z):
+        """G(z): the generator's samples for the noise ``z``."""
+        return self._generate(z if isinstance(z, Tensor) else Tensor(np.asarray(z)), None)
+
+    def draw_noise(self, n, rng=None):
+        """``n`` draws from the noise prior p_z, shape (n, noise_dim)."""
+        rng = self.rng if rng is None else resolve_rng(rng)
+        dtype = self._dtype()
+        draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+        if self.noise == "gaussian":
+            z = rng.standard_normal((n, self.noise_dim), dtype=draw_dtype)
+        else:
+            z = rng.random((n, self.noise_dim), dtype=draw_dtype)
+            z *= 2
+            z -= 1
+        return z.astype(dtype, copy=False)
+
+    # -- the costs ---------------------------------------------------------------------
+    def discriminator_loss(self, real_logits, fake_logits):
+        """The minimised discriminator cost, -(scale/m) sum [log D(x) + log(1 - D(G(z)))].
+
+        ``scale`` is 1 for the GAN (the notes' algorithm) and 1/2 for the
+        conditional GAN (the notes' J_D). Inputs are Tensors of logits.
+        """
+        m = real_logits.shape[0]
+        loss = _logit_loss(real_logits, 1.0) + _logit_loss(fake_logits, 0.0)
+        return loss * (self._d_scale / m)
+
+    def generator_objective(self, fake_logits):
+        """The minimised generator cost on D's logits for G(z).
+
+        "minimax": (1/m) sum log(1 - D(G(z))); "non_saturating": -(1/m) sum log D(G(z)).
+        """
+        if self.generator_loss == "minimax":
+            return -_logit_loss(fake_logits, 0.0, reduction="mean")
+        return _logit_loss(fake_logits, 1.0, reduction="mean")
+
+    # -- training ----------------------------------------------------------------------
+    def _check_data(self, X):
+        owner = self._owner
+        X = X.data if isinstance(X, Tensor) else np.asarray(X)
+        if X.dtype.kind not in "fiub":
+            raise TypeError(f"{owner}.fit: X must be a numeric array; got dtype {X.dtype}")
+        X = X.astype(self._dtype(), copy=False)
+        if X.ndim == 0 or len(X) == 0:
+            raise ValueError(f"{owner}.fit: X must hold at least one example; got shape {X.shape}")
+        if tuple(X.shape[1:]) != self.sample_shape:
+            raise ValueError(f"{owner}.fit: X has examples of shape {tuple(X.shape[1:])} but the "
+                             f"generator makes {self.sample_shape}")
+        if not np.isfinite(X).all():
+            raise ValueError(f"{owner}.fit: X contains NaN or infinite values")
+        return X
+
+    def _d_step(self, xb, yb, z):
+        """One D update on data ``xb`` and noise ``z``; returns (loss, mean D(x), mean D(G(z)))."""
+        m = len(xb)
+        with no_grad():
+            fake = self._generate(Tensor(z), yb).data
+        both = np.concatenate([xb, fake.astype(xb.dtype, copy=False)])
+        y2 = None if yb is None else np.concatenate([yb, yb])
+        logits = self._discriminate(Tensor(both), y2)
+        target = np.zeros(logits.shape, dtype=logits.data.dtype)
+        target[:m] = 1
+        loss = binary_cross_entropy_with_logits(logits, target, reduction="sum")
+        loss = loss * (self._d_scale / m)
+        value = float(loss.item())
+        self.optimizer_d.zero_grad()
+        loss.backward()
+        self.optimizer_d.step()
+        prob = 0.5 * (1 + np.tanh(0.5 * logits.data.reshape(-1).astype(np.float64)))
+        return value, float(prob[:m].mean()), float(prob[m:].mean())
+
+    def _g_step(self, z, yb):
+        """One generator update on noise ``z``; D's parameters get no gradient."""
+        held = getattr(self.optimizer_d, "params", None)  # D's packed list: no module walk
+        held = self.discriminator_parameters() if held is None else held
+        frozen = [p for p in held if p.requires_grad]
+        for p in frozen:
+            p.requires_grad = False
+        try:
+            logits = self._discriminate(self._generate(Tensor(z), yb), yb)
+            loss = self.generator_objective(logits)
+            value = float(loss.item())
+            self.optimizer_g.zero_grad()
+            loss.backward()
+        finally:
+            for p in frozen:
+                p.requires_grad = True
+        self.optimizer_g.step()
+        return value
+
+    def _fit_conditions(self, y, n):
+        return None
+
+    def _g_conditions(self, y, order, cursor, m):
+        return None
+
+    def fit(self, X, epochs, batch_size=64, callbacks=None, *, y=None):
+        """Train by the notes' algorithm; returns the History (also ``self.history``).
+
+        Parameters
+        ----------
+        X : array_like (n, ...)
+            The data, shaped like the generator's samples.
+        epochs : int
+        batch_size : int, default 64
+            m, the minibatch size of both data and noise.
+        callbacks : sequence of rb.callbacks.Callback, optional
+            Called at train begin/end and each epoch's begin/end (with a run
+            object holding ``model``, ``optimizer_g``, ``optimizer_d``,
+            ``history``, ``epoch`` and ``stop_training``).
+
+        Returns
+        -------
+        History
+        """
+        owner = self._owner
+        X = self._check_data(X)
+        epochs = positive_int(f"{owner}.fit", "epochs", epochs, allow_zero=True)
+        m = positive_int(f"{owner}.fit", "batch_size", batch_size)
+        n = len(X)
+        if m > n:
+            raise ValueError(f"{owner}.fit: batch_size {m} is larger than the {n} examples")
+        Y = self._fit_conditions(y, n)
+        callbacks = list(callbacks or ())
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"{owner}.fit: callbacks must be rb.callbacks.Callback objects; "
+                                f"got {type(cb).__name__}")
+        run = _Run(self)
+        iterations = max(1, n // (self.k * m))
+        per_epoch = n // m
+        modes = [(mod, mod.training) for mod in self.modules()]
+        self.train()
+        for cb in callbacks:
+            cb.on_train_begin(run)
+        try:
+            self._loop(X, Y, epochs, m, n, iterations, per_epoch, callbacks, run)
+        finally:
+            for mod, mode in modes:
+                mod.training = mode
+        for cb in callbacks:
+            cb.on_train_end(run)
+        return self.history
+
+    def _loop(self, X, Y, epochs, m, n, iterations, per_epoch, callbacks, run):
+        owner = self._owner
+        with np.errstate(over="ignore", under="ignore"):
+            for epoch in range(epochs):
+                run.epoch = epoch
+                started = time.perf_counter()
+                for cb in callbacks:
+                    cb.on_epoch_begin(run, epoch)
+                order = self.rng.permutation(n)
+                cursor = 0
+                sums = np.zeros(4)
+                for it in range(iterations):
+                    run.batch = it
+                    for _ in range(self.k):
+                        if cursor + m > per_epoch * m:  # k m > n: wrap around the shuffled data
+                            cursor = 0
+                        z = self.draw_noise(m)
+                        rows = order[cursor:cursor + m]
+                        cursor += m
+                        d = self._d_step(X[rows], None if Y is None else Y[rows], z)
+                        sums[0] += d[0]
+                        sums[2] += d[1]
+                        sums[3] += d[2]
+                    z = self.draw_noise(m)
+                    sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m))
+                    run.steps += 1
+                    if not math.isfinite(sums[0] + sums[1]):
+                        raise FloatingPointError(
+                            f"{owner}.fit: a loss became {sums[0] + sums[1]} at epoch {epoch}, "
+                            f"iteration {it}; lower the learning rates")
+                d_steps = iterations * self.k
+                logs = {"d_loss": sums[0] / d_steps, "g_loss": sums[1] / iterations,
+                        "d_real": sums[2] / d_steps, "d_fake": sums[3] / d_steps,
+                        "time": time.perf_counter() - started}
+                for cb in callbacks:
+                    cb.on_epoch_end(run, epoch, logs)
+                self.history.append(len(self.history), logs)
+                if run.stop_training:
+                    break
+
+    # -- sampling ----------------------------------------------------------------------
+    def sample(self, n, rng=None):
+        """``n`` samples G(z), z drawn from the prior (eval mode, no graph); ndarray."""
+        n = positive_int(f"{self._owner}.sample", "n", n)
+        z = self.draw_noise(n, rng)
+        with self.evaluating(), no_grad():
+            return self._generate(Tensor(z), None).data
+
+    def discriminate(self, X):
+        """D(x), the probability the discriminator gives each row of ``X`` (eval mode)."""
+        X = np.asarray(X, dtype=self._dtype())
+        with self.evaluating(), no_grad():
+            logits = self._discriminate(Tensor(X), None).data.reshape(len(X))
+        return 0.5 * (1 + np.tanh(0.5 * logits.astype(np.float64)))

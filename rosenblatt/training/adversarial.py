@@ -1,0 +1,291 @@
+"""Adversarial examples and adversarial training (notes: "Adversarial examples").
+
+The notes: "Adding noise to input [...] can throw off a classifier. Few
+strategies are robust against these tricks, but one approach is to generate
+these adversarial examples and include them as part of the training set."
+
+The noise is found with the gradient of the loss with respect to the
+*input*, by the same backpropagation that trains the network:
+
+- :func:`fgsm`, the fast gradient sign method (Goodfellow, Shlens and
+  Szegedy 2015): ``x_adv = clip(x + eps sign(dJ/dx))``, the worst
+  perturbation of max-norm ``eps`` for a model that is linear in its input;
+- :func:`pgd`, its iterated form (Kurakin et al. 2017, Madry et al. 2018):
+  ``steps`` signed steps of size ``step``, each projected back onto the
+  ``eps`` ball around ``x`` and the valid pixel range;
+- :class:`FGSM` / :class:`PGD` as an ``rb.fit`` option,
+  ``rb.fit(..., adversarial=rb.adversarial.FGSM(eps=0.1, alpha=0.5))``: every
+  step trains on ``alpha J(x) + (1 - alpha) J(x_adv)``, with ``x_adv``
+  regenerated against the current weights at every step (Goodfellow et al.'s
+  adversarial objective).
+"""
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor
+from ..checks import positive_float, positive_int, unit_interval
+from ..nn import losses as losses_module
+from ..nn.module import Module
+
+__all__ = ["FGSM", "PGD", "fgsm", "input_gradient", "pgd"]
+
+_LOSSES = ("cross_entropy", "mse", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "nll", "log_loss", "hinge", "max_margin")
+
+
+def _loss_fn(loss, owner):
+    if isinstance(loss, str):
+        if loss not in _LOSSES:
+            raise ValueError(f"{owner}: unknown loss {loss!r}; use one of {_LOSSES} or a "
+                             f"callable fn(pred, target) -> Tensor")
+        return getattr(losses_module, loss)
+    if callable(loss):
+        return loss
+    raise TypeError(f"{owner}: loss must be a name or a callable; got {type(loss).__name__}")
+
+
+def _check(model, x, eps, clip, owner):
+    if not isinstance(model, Module):
+        raise TypeError(f"{owner}: model must be an rb.nn.Module; got {type(model).__name__}")
+    eps = positive_float(owner, "eps", eps, allow_zero=True)
+    x = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)
+    if clip is not None:
+        if len(clip) != 2 or not clip[0] < clip[1]:
+            raise ValueError(f"{owner}: clip must be (low, high) with low < high, or None; "
+                             f"got {clip!r}")
+    return x, eps
+
+
+def input_gradient(model, x, y, loss="cross_entropy"):
+    """dJ/dx: the gradient of the loss (summed over the batch) with respect to each input.
+
+    The model runs in evaluation mode (its modes are restored after) and its
+    parameters receive no gradient.
+
+    Returns
+    -------
+    ndarray, shaped like ``x``
+    """
+    fn = _loss_fn(loss, "input_gradient")
+    x = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return _input_gradient(model, x, y, fn)
+
+
+def _input_gradient(model, x, y, fn):
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:  # no weight gradients: only dJ/dx is wanted
+        p.requires_grad = False
+    try:
+        xt = Tensor(x, requires_grad=True)
+        with model.evaluating():
+            pred = model(xt)
+            target = y
+            if getattr(pred, "ndim", 0) == 2 and pred.shape[1] == 1 and np.ndim(y) == 1 \
+                    and fn not in (losses_module.cross_entropy, losses_module.nll,
+                                   losses_module.max_margin):
+                target = np.asarray(y).reshape(-1, 1)
+            value = fn(pred, target)
+            if value.ndim:
+                value = value.sum()
+            value.backward()
+    finally:
+        for p in params:
+            p.requires_grad = True
+    return xt.grad
+
+
+def _project(xa, x, eps, clip):
+    np.clip(xa, x - eps, x + eps, out=xa)
+    if clip is not None:
+        np.clip(xa, clip[0], clip[1], out=xa)
+    return xa
+
+
+def fgsm(model, x, y, eps, loss="cross_entropy", clip=(0.0, 1.0)):
+    """The fast gradient sign method: ``clip(x + eps sign(dJ/dx))``.
+
+    Parameters
+    ----------
+    model : rb.nn.Module
+    x : array_like (batch, ...)
+    y : array_like
+        The targets the loss compares with (true labels: the perturbation
+        raises their loss).
+    eps : float >= 0
+        The max-norm of the perturbation (per input component).
+    loss : str or callable, default "cross_entropy"
+        A name of ``rb.losses`` or ``fn(pred, target) -> Tensor``.
+    clip : (low, high) or None, default (0, 1)
+        The valid input range (pixels).
+
+    Returns
+    -------
+    ndarray
+        The adversarial inputs, same shape and dtype as ``x``.
+
+    Notes
+    -----
+    .. math:: \\tilde x = x + \\epsilon \\, \\mathrm{sign}(\\nabla_x J(\\theta, x, y))
+
+    References
+    ----------
+    Goodfellow, Shlens and Szegedy, "Explaining and Harnessing Adversarial
+    Examples", ICLR 2015.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Dense(2, 2, rng=0)
+    >>> x = np.array([[0.5, 0.5]], dtype=np.float32)
+    >>> xa = rb.adversarial.fgsm(net, x, np.array([0]), eps=0.1)
+    >>> np.abs(xa - x).max().round(3)
+    np.float32(0.1)
+    """
+    x, eps = _check(model, x, eps, clip, "fgsm")
+    fn = _loss_fn(loss, "fgsm")
+    return _fgsm(model, x, y, eps, fn, clip)
+
+
+def _fgsm(model, x, y, eps, fn, clip):
+    g = _input_gradient(model, x, y, fn)
+    xa = np.sign(g).astype(x.dtype, copy=False)
+    xa *= eps
+    xa += x
+    if clip is not None:
+        np.clip(xa, clip[0], clip[1], out=xa)
+    return xa
+
+
+def pgd(model, x, y, eps, step, steps, loss="cross_entropy", clip=(0.0, 1.0),
+        random_start=False, rng=None):
+    """Projected gradient descent on the loss (iterated FGSM) inside the ``eps`` max-norm ball.
+
+    Parameters
+    ----------
+    model, x, y, eps, loss, clip
+        As in :func:`fgsm`.
+    step : float > 0
+        The size of each signed step.
+    steps : int
+    random_start : bool, default False
+        Start from a uniform point in the ball (Madry et al.) instead of ``x``.
+    rng : numpy.random.Generator or int, optional
+        For the random start.
+
+    Returns
+    -------
+    ndarray
+        Adversarial inputs with ``|x_adv - x| <= eps`` everywhere.
+
+    Notes
+    -----
+    .. math:: x^{t+1} = \\Pi_{\\|\\tilde x - x\\|_\\infty \\le \\epsilon}
+              (x^t + \\alpha \\, \\mathrm{sign}(\\nabla_x J(\\theta, x^t, y)))
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Dense(2, 2, rng=0)
+    >>> x = np.array([[0.5, 0.5]], dtype=np.float32)
+    >>> xa = rb.adversarial.pgd(net, x, np.array([0]), eps=0.1, step=0.03, steps=5)
+    >>> bool(np.abs(xa - x).max() <= 0.1 + 1e-7)
+    True
+    """
+    x, eps = _check(model, x, eps, clip, "pgd")
+    step = positive_float("pgd", "step", step)
+    steps = positive_int("pgd", "steps", steps)
+    fn = _loss_fn(loss, "pgd")
+    return _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng)
+
+
+def _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng):
+    xa = x.copy()
+    if random_start:
+        from ..randomness import resolve_rng
+
+        xa += resolve_rng(rng).uniform(-eps, eps, size=x.shape).astype(x.dtype)
+        _project(xa, x, eps, clip)
+    for _ in range(steps):
+        g = _input_gradient(model, xa, y, fn)
+        xa += step * np.sign(g).astype(x.dtype, copy=False)
+        _project(xa, x, eps, clip)
+    return xa
+
+
+class FGSM:
+    """Adversarial training with FGSM examples, an ``rb.fit`` option.
+
+    ``rb.fit(..., adversarial=FGSM(eps, alpha))`` trains on
+    ``alpha J(x) + (1 - alpha) J(x_adv)``, ``x_adv = fgsm(model, x, y, eps)``
+    regenerated against the current weights at every step, with the fit's
+    own loss.
+
+    Parameters
+    ----------
+    eps : float >= 0
+    alpha : float in [0, 1], default 0.5
+        The weight of the clean examples (Goodfellow et al. used 0.5).
+    clip : (low, high) or None, default (0, 1)
+
+    Notes
+    -----
+    .. math:: \\tilde J(\\theta, x, y) = \\alpha J(\\theta, x, y) + (1 - \\alpha)
+              J(\\theta, x + \\epsilon \\, \\mathrm{sign}(\\nabla_x J(\\theta, x, y)), y)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> X = np.random.default_rng(0).random((32, 4)).astype(np.float32)
+    >>> y = (X.sum(axis=1) > 2).astype(np.int64)
+    >>> net = rb.nn.Dense(4, 2, rng=0)
+    >>> h = rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(),
+    ...            lr=0.1), epochs=2, progress=False, adversarial=rb.adversarial.FGSM(eps=0.05))
+    >>> len(h["loss"])
+    2
+    """
+
+    def __init__(self, eps, alpha=0.5, clip=(0.0, 1.0)):
+        self.eps = positive_float(type(self).__name__, "eps", eps, allow_zero=True)
+        self.alpha = unit_interval(type(self).__name__, "alpha", alpha, closed_high=True)
+        if clip is not None and (len(clip) != 2 or not clip[0] < clip[1]):
+            raise ValueError(f"{type(self).__name__}: clip must be (low, high) with low < high, "
+                             f"or None; got {clip!r}")
+        self.clip = clip
+
+    def perturb(self, model, x, y, loss_fn):
+        """The adversarial version of the batch ``x`` against the current weights."""
+        return _fgsm(model, x, y, self.eps, loss_fn, self.clip)
+
+    def objective(self, model, clean_loss, x, y, loss_fn):
+        """``alpha * clean_loss + (1 - alpha) * loss(model(x_adv), y)`` (the fit loop's hook)."""
+        if self.alpha == 1.0:
+            return clean_loss
+        adv_loss = loss_fn(model(Tensor(self.perturb(model, x, y, loss_fn))), y)
+        if self.alpha == 0.0:
+            return adv_loss
+        return clean_loss * self.alpha + adv_loss * (1.0 - self.alpha)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(eps={self.eps}, alpha={self.alpha})"
+
+
+class PGD(FGSM):
+    """Adversarial training with PGD examples (see :class:`FGSM` and :func:`pgd`).
+
+    Parameters
+    ----------
+    eps, alpha, clip
+        As in :class:`FGSM`.
+    step : float > 0
+    steps : int
+    """
+
+    def __init__(self, eps, step, steps, alpha=0.5, clip=(0.0, 1.0)):
+        super().__init__(eps, alpha, clip)
+        self.step = positive_float("PGD", "step", step)
+        self.steps = positive_int("PGD", "steps", steps)
+
+    def perturb(self, model, x, y, loss_fn):
+        return _pgd(model, x, y, self.eps, self.step, self.steps, loss_fn, self.clip, False, None)

@@ -1,0 +1,383 @@
+"""GAN (notes: "Generative Adversarial Networks", "Training generative adversarial networks")."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+
+def _mlp(sizes, rng, out_act=None):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(rb.nn.Dense(a, b, rng=rng, dtype=np.float64))
+        if i < len(sizes) - 2:
+            layers.append(rb.nn.ReLU())
+    if out_act is not None:
+        layers.append(out_act)
+    return rb.nn.Sequential(*layers)
+
+
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def test_objectives_equal_hand_computed_values():
+    rng = np.random.default_rng(0)
+    gan = rb.models.GAN(_mlp([3, 4, 2], rng), _mlp([2, 4, 1], rng), noise_dim=3)
+    real = rng.normal(size=(5, 1)) * 3
+    fake = rng.normal(size=(5, 1)) * 3
+    d = gan.discriminator_loss(rb.tensor(real), rb.tensor(fake)).item()
+    want = -np.mean(np.log(_sigmoid(real)) + np.log(1 - _sigmoid(fake)))
+    assert d == pytest.approx(want, rel=1e-12)
+    g = gan.generator_objective(rb.tensor(fake)).item()
+    assert g == pytest.approx(-np.mean(np.log(_sigmoid(fake))), rel=1e-12)
+    gan.generator_loss = "minimax"
+    g = gan.generator_objective(rb.tensor(fake)).item()
+    assert g == pytest.approx(np.mean(np.log(1 - _sigmoid(fake))), rel=1e-12)
+
+
+def test_conditional_costs_equal_the_notes_J_D_and_J_G():
+    rng = np.random.default_rng(1)
+    cgan = rb.models.ConditionalGAN(_mlp([3 + 2, 4, 2], rng), _mlp([2 + 2, 4, 1], rng),
+                                    noise_dim=3, n_classes=2)
+    real, fake = rng.normal(size=(6, 1)), rng.normal(size=(6, 1))
+    jd = cgan.discriminator_loss(rb.tensor(real), rb.tensor(fake)).item()
+    assert jd == pytest.approx(-(np.log(_sigmoid(real)).sum()
+                                 + np.log(1 - _sigmoid(fake)).sum()) / 12, rel=1e-12)
+    jg = cgan.generator_objective(rb.tensor(fake)).item()
+    assert jg == pytest.approx(-np.log(_sigmoid(fake)).mean(), rel=1e-12)
+
+
+def _replay_step(G, D, X, m, k, noise_dim, rng, gen_loss, lr=0.1, mu=0.5, scale=1.0):
+    """The notes' algorithm for one epoch of one iteration, written out by hand."""
+    opt_d = rb.optim.SGD(D.parameters(), lr=lr, momentum=mu)
+    opt_g = rb.optim.SGD(G.parameters(), lr=lr, momentum=mu)
+    order = rng.permutation(len(X))
+    cursor = 0
+    for _ in range(k):
+        z = rng.standard_normal((m, noise_dim))
+        x = X[order[cursor:cursor + m]]
+        cursor += m
+        fake = G(rb.tensor(z)).data
+        real_logit, fake_logit = D(rb.tensor(x)), D(rb.tensor(fake))
+        # ascend (1/m) sum [log D(x) + log(1 - D(G(z)))]: descend its negative
+        value = (rb.log(rb.sigmoid(real_logit)).sum()
+                 + rb.log(1 - rb.sigmoid(fake_logit)).sum()) * (-scale / m)
+        opt_d.zero_grad()
+        value.backward()
+        opt_d.step()
+    z = rng.standard_normal((m, noise_dim))
+    p = rb.sigmoid(D(G(rb.tensor(z))))
+    value = rb.log(1 - p).mean() if gen_loss == "minimax" else -rb.log(p).mean()
+    opt_g.zero_grad()
+    value.backward()
+    opt_g.step()
+
+
+@pytest.mark.parametrize("k,gen_loss", [(1, "non_saturating"), (3, "minimax")])
+def test_one_fit_step_is_the_notes_algorithm(k, gen_loss):
+    m, noise_dim = 4, 3
+    X = np.random.default_rng(5).normal(size=(m * k, 2))
+    nets = []
+    for _ in range(2):
+        rng = np.random.default_rng(7)
+        nets.append((_mlp([noise_dim, 5, 2], rng), _mlp([2, 5, 1], rng)))
+    (G, D), (G2, D2) = nets
+    gan = rb.models.GAN(G, D, noise_dim, k=k, generator_loss=gen_loss,
+                        optimizer_g=rb.optim.SGD(G.parameters(), lr=0.1, momentum=0.5),
+                        optimizer_d=rb.optim.SGD(D.parameters(), lr=0.1, momentum=0.5),
+                        rng=np.random.default_rng(11))
+    gan.fit(X, epochs=1, batch_size=m)
+    _replay_step(G2, D2, X, m, k, noise_dim, np.random.default_rng(11), gen_loss)
+    for a, b in zip(G.parameters() + D.parameters(), G2.parameters() + D2.parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+    assert gan.optimizer_d.t == k and gan.optimizer_g.t == 1
+
+
+def _gan_2d(seed, epochs, n, noise_dim=2, hidden=32, g_layers=1, lr=2e-3, decay=0.02):
+    """A small MLP GAN; Adam (beta1 = 0.5) with the learning rate decayed over the run, so the
+    game settles instead of circling at the end."""
+    rng = np.random.default_rng(seed)
+    g = [rb.nn.Dense(noise_dim, hidden, rng=rng), rb.nn.ReLU()]
+    for _ in range(g_layers - 1):
+        g += [rb.nn.Dense(hidden, hidden, rng=rng), rb.nn.ReLU()]
+    G = rb.nn.Sequential(*g, rb.nn.Dense(hidden, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2, hidden, rng=rng), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dense(hidden, hidden, rng=rng), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dense(hidden, 1, rng=rng))
+    steps = epochs * (n // 64)
+
+    def schedule(t):
+        return lr * decay ** min(t / steps, 1.0)
+
+    return rb.models.GAN(G, D, noise_dim,
+                         optimizer_g=rb.optim.Adam(G.parameters(), lr=schedule, betas=(0.5, 0.999)),
+                         optimizer_d=rb.optim.Adam(D.parameters(), lr=schedule, betas=(0.5, 0.999)),
+                         rng=seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_samples_match_a_gaussian_mean_and_covariance(seed):
+    rng = np.random.default_rng(0)
+    mean = np.array([2.0, -1.0])
+    cov = np.array([[1.0, 0.6], [0.6, 0.5]])
+    X = rng.multivariate_normal(mean, cov, size=2048).astype(np.float32)
+    gan = _gan_2d(seed, 40, len(X))
+    gan.fit(X, epochs=40, batch_size=64)
+    s = gan.sample(4000).astype(np.float64)
+    np.testing.assert_allclose(s.mean(axis=0), mean, atol=0.15)
+    np.testing.assert_allclose(np.cov(s.T), cov, atol=0.2)
+
+
+def ring(n, rng, radius=2.0, std=0.05):
+    """The 8 Gaussians on a ring (Metz et al. 2017's mode-collapse benchmark)."""
+    modes = radius * np.stack([np.cos(np.arange(8) * np.pi / 4),
+                               np.sin(np.arange(8) * np.pi / 4)], axis=1)
+    which = rng.integers(8, size=n)
+    return (modes[which] + std * rng.standard_normal((n, 2))).astype(np.float32), modes
+
+
+def _ring_run(seed):
+    X, modes = ring(4096, np.random.default_rng(100 + seed))
+    gan = _gan_2d(seed, 40, len(X), noise_dim=4, hidden=64, g_layers=2, decay=0.05)
+    gan.fit(X, epochs=40, batch_size=64)
+    s = gan.sample(2000).astype(np.float64)
+    d = np.linalg.norm(s[:, None, :] - modes[None], axis=2)
+    near = d.min(axis=1) < 3 * 0.05
+    covered = np.unique(d.argmin(axis=1)[near])
+    assert len(covered) >= 6
+    assert near.mean() > 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ring_of_8_gaussians_covers_most_modes(seed):
+    _ring_run(seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [2, 3])
+def test_ring_of_8_gaussians_more_seeds(seed):
+    _ring_run(seed)
+
+
+# -- the conditional GAN -------------------------------------------------------------------
+def _digits_cgan(seed, noise_dim=16, **kwargs):
+    rng = np.random.default_rng(seed)
+    G = rb.nn.Sequential(rb.nn.Dense(noise_dim + 10, 128, rng=rng), rb.nn.ReLU(),
+                         rb.nn.Dense(128, 64, rng=rng), rb.nn.Sigmoid())
+    D = rb.nn.Sequential(rb.nn.Dense(64 + 10, 128, rng=rng), rb.nn.LeakyReLU(0.2),
+                         rb.nn.Dense(128, 1, rng=rng))
+
+    def adam(params):
+        return rb.optim.Adam(params, lr=2e-3, betas=(0.5, 0.999))
+
+    return rb.models.ConditionalGAN(G, D, noise_dim, n_classes=10, optimizer_g=adam,
+                                    optimizer_d=adam, rng=seed, **kwargs)
+
+
+def test_cgan_samples_are_classified_as_their_label():
+    X, y = rb.datasets.load_digits()
+    rng = np.random.default_rng(0)
+    clf = rb.nn.Sequential(rb.nn.Dense(64, 64, rng=rng), rb.nn.ReLU(),
+                           rb.nn.Dense(64, 10, rng=rng))
+    rb.fit(clf, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(clf.parameters(), lr=3e-3),
+           epochs=20, batch_size=64, progress=False, rng=0)
+    cgan = _digits_cgan(0)
+    cgan.fit(X, y, epochs=30, batch_size=64)
+    hits = [(rb.training.predict(clf, cgan.sample(100, y=c)).argmax(axis=1) == c).mean()
+            for c in range(10)]
+    assert np.mean(hits) > 0.6  # chance is 0.1
+    assert min(hits) > 0.3
+    s = cgan.sample(500)  # conditions drawn from the Parzen estimate of the training labels
+    counts = np.bincount(cgan.last_conditions, minlength=10)
+    assert counts.min() > 20
+    agree = (rb.training.predict(clf, s).argmax(axis=1) == cgan.last_conditions).mean()
+    assert agree > 0.6
+
+
+def test_cgan_one_step_is_the_notes_J_D_and_J_G():
+    """One iteration replayed with J_D = -1/(2n) sum [...] and J_G = -1/n sum log D(G(z, y), y)."""
+    m, nd, nc = 4, 3, 3
+    X = np.random.default_rng(5).normal(size=(m, 2))
+    y = np.array([0, 2, 1, 2])
+    nets = []
+    for _ in range(2):
+        rng = np.random.default_rng(7)
+        nets.append((_mlp([nd + nc, 5, 2], rng), _mlp([2 + nc, 5, 1], rng)))
+    (G, D), (G2, D2) = nets
+    cgan = rb.models.ConditionalGAN(
+        G, D, nd, n_classes=nc, condition_sampler="empirical",
+        optimizer_g=rb.optim.SGD(G.parameters(), lr=0.1, momentum=0.5),
+        optimizer_d=rb.optim.SGD(D.parameters(), lr=0.1, momentum=0.5),
+        rng=np.random.default_rng(11))
+    cgan.fit(X, y, epochs=1, batch_size=m)
+    rng = np.random.default_rng(11)
+    opt_d = rb.optim.SGD(D2.parameters(), lr=0.1, momentum=0.5)
+    opt_g = rb.optim.SGD(G2.parameters(), lr=0.1, momentum=0.5)
+    order = rng.permutation(m)
+    onehot = np.eye(nc)[y[order]]
+    z = rng.standard_normal((m, nd))
+    fake = G2(rb.tensor(np.concatenate([z, onehot], axis=1))).data
+    pr = rb.sigmoid(D2(rb.tensor(np.concatenate([X[order], onehot], axis=1))))
+    pf = rb.sigmoid(D2(rb.tensor(np.concatenate([fake, onehot], axis=1))))
+    jd = (rb.log(pr).sum() + rb.log(1 - pf).sum()) * (-1 / (2 * m))
+    opt_d.zero_grad()
+    jd.backward()
+    opt_d.step()
+    z = rng.standard_normal((m, nd))
+    g_in = rb.concatenate([rb.tensor(z), rb.tensor(onehot)], axis=1)
+    pf = rb.sigmoid(D2(rb.concatenate([G2(g_in), rb.tensor(onehot)], axis=1)))
+    jg = -rb.log(pf).mean()
+    opt_g.zero_grad()
+    jg.backward()
+    opt_g.step()
+    for a, b in zip(G.parameters() + D.parameters(), G2.parameters() + D2.parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
+
+
+def test_cgan_real_vector_conditions_and_embeddings():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    cond = rng.normal(size=(64, 3)).astype(np.float32)
+    G = rb.nn.Sequential(rb.nn.Dense(2 + 3, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + 3, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 1, rng=rng))
+    cgan = rb.models.ConditionalGAN(G, D, 2, condition_dim=3, rng=0)
+    cgan.fit(X, cond, epochs=1, batch_size=16)
+    assert cgan.sample(5).shape == (5, 2)
+    assert cgan.last_conditions.shape == (5, 3)
+    assert cgan.sample(2, y=np.ones(3)).shape == (2, 2)
+    G = rb.nn.Sequential(rb.nn.Dense(2 + 4, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + 4, 8, rng=rng), rb.nn.Tanh(), rb.nn.Dense(8, 1, rng=rng))
+    cgan = rb.models.ConditionalGAN(G, D, 2, n_classes=5, embedding_dim=4, rng=0)
+    before = cgan.g_embedding.parameters()[0].data.copy()
+    cgan.fit(X, np.arange(64) % 5, epochs=1, batch_size=16)
+    assert not np.allclose(before, cgan.g_embedding.parameters()[0].data)  # learned by G's step
+    assert cgan.sample(3, y=4).shape == (3, 2)
+
+
+# -- bad input -----------------------------------------------------------------------------
+def test_bad_input_gets_clear_errors():
+    rng = np.random.default_rng(0)
+    G, D = _mlp([3, 4, 2], rng), _mlp([2, 4, 1], rng)
+    with pytest.raises(ValueError, match="GAN: the generator does not accept noise of noise_dim=5"):
+        rb.models.GAN(G, D, noise_dim=5)
+    with pytest.raises(ValueError, match="one logit per example.*\\(2,\\)"):
+        rb.models.GAN(G, _mlp([2, 4, 2], rng), noise_dim=3)
+    with pytest.raises(ValueError, match="does not accept the generator's samples"):
+        rb.models.GAN(G, _mlp([3, 4, 1], rng), noise_dim=3)
+    with pytest.raises(ValueError, match="generator_loss"):
+        rb.models.GAN(G, D, noise_dim=3, generator_loss="wasserstein")
+    with pytest.raises(ValueError, match="noise"):
+        rb.models.GAN(G, D, noise_dim=3, noise="poisson")
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        rb.models.GAN(G, D, noise_dim=3, k=0)
+    with pytest.raises(TypeError, match="generator must be an rb.nn.Module"):
+        rb.models.GAN(lambda z: z, D, noise_dim=3)
+    both = rb.optim.SGD(G.parameters() + D.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="optimizer_g holds parameters of the other network"):
+        rb.models.GAN(G, D, noise_dim=3, optimizer_g=both)
+    gan = rb.models.GAN(G, D, noise_dim=3)
+    with pytest.raises(ValueError, match="shape \\(3,\\) but the generator makes \\(2,\\)"):
+        gan.fit(np.zeros((10, 3)), epochs=1, batch_size=2)
+    with pytest.raises(ValueError, match="NaN"):
+        gan.fit(np.full((10, 2), np.nan), epochs=1, batch_size=2)
+    with pytest.raises(ValueError, match="batch_size 20 is larger"):
+        gan.fit(np.zeros((10, 2)), epochs=1, batch_size=20)
+
+
+def test_cgan_bad_conditions():
+    rng = np.random.default_rng(0)
+    G, D = _mlp([3 + 4, 4, 2], rng), _mlp([2 + 4, 4, 1], rng)
+    with pytest.raises(ValueError, match="exactly one of n_classes"):
+        rb.models.ConditionalGAN(G, D, 3)
+    with pytest.raises(ValueError, match="noise_dim=3 plus a condition code of 5"):
+        rb.models.ConditionalGAN(G, D, 3, n_classes=5)
+    cgan = rb.models.ConditionalGAN(G, D, 3, n_classes=4, rng=0)
+    with pytest.raises(ValueError, match="label 7 is outside the known conditions 0..3"):
+        cgan.sample(2, y=7)
+    with pytest.raises(ValueError, match="label -1 is outside"):
+        cgan.fit(np.zeros((4, 2)), np.array([0, 1, 2, -1]), epochs=1, batch_size=2)
+    with pytest.raises(RuntimeError, match="fit the model first or pass y"):
+        cgan.sample(2)
+    with pytest.raises(ValueError, match="3 samples asked for but 2 conditions"):
+        cgan.sample(3, y=np.array([0, 1]))
+    vec = rb.models.ConditionalGAN(G, D, 3, condition_dim=4, rng=0)
+    with pytest.raises(ValueError, match="condition vectors of length 4"):
+        vec.sample(2, y=np.zeros((2, 3)))
+
+
+# -- the rest of the interface -------------------------------------------------------------
+def test_history_callbacks_uniform_noise_and_save_load(tmp_path):
+    rng = np.random.default_rng(0)
+    G = rb.nn.Sequential(rb.nn.Dense(3, 8, rng=rng), rb.nn.ReLU(), rb.nn.Dense(8, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2, 8, rng=rng), rb.nn.ReLU(), rb.nn.Dense(8, 1, rng=rng))
+    gan = rb.models.GAN(G, D, 3, k=2, generator_loss="minimax", noise="uniform", rng=0)
+    z = gan.draw_noise(1000)
+    assert z.dtype == np.float32 and -1 <= z.min() and z.max() <= 1 and z.min() < -0.99
+    seen = []
+
+    def stop_after_two(run, epoch, logs):
+        seen.append((epoch, sorted(logs)))
+        run.stop_training = epoch == 1
+
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    h = gan.fit(X, epochs=5, batch_size=16,
+                callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=stop_after_two)])
+    assert [e for e, _ in seen] == [0, 1] and len(h) == 2
+    assert seen[0][1] == ["d_fake", "d_loss", "d_real", "g_loss", "time"]
+    assert 0 < h["d_real"][-1] < 1 and 0 < h["d_fake"][-1] < 1
+    # k = 2, batch 16, 64 rows: 2 iterations per epoch, 4 D-steps and 2 G-steps
+    assert gan.optimizer_d.t == 8 and gan.optimizer_g.t == 4
+    path = tmp_path / "gan.rb"
+    rb.save(gan, path)
+    back = rb.load(path)
+    assert isinstance(back, rb.models.GAN)
+    assert (back.k, back.generator_loss, back.noise) == (2, "minimax", "uniform")
+    np.testing.assert_array_equal(back(z[:5]).data, gan(z[:5]).data)
+    np.testing.assert_allclose(back.discriminate(X[:5]), gan.discriminate(X[:5]))
+
+
+def test_one_iteration_matches_pytorch(torch):
+    """The same iteration in PyTorch (BCE-with-logits, SGD momentum) from the same weights,
+    data rows and noise gives the same weights."""
+    m, nd = 8, 3
+    X = np.random.default_rng(5).normal(size=(4 * m, 2))
+    rng = np.random.default_rng(7)
+    G, D = _mlp([nd, 6, 2], rng), _mlp([2, 6, 1], rng)
+    tG = torch.nn.Sequential(torch.nn.Linear(nd, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2))
+    tD = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1))
+    for ours, theirs in ((G, tG), (D, tD)):
+        for layer, tl in zip([ly for ly in ours if isinstance(ly, rb.nn.Dense)],
+                             [tl for tl in theirs if isinstance(tl, torch.nn.Linear)]):
+            tl.weight.data = torch.tensor(layer.W.data.T.copy())
+            tl.bias.data = torch.tensor(layer.b.data.copy())
+    gan = rb.models.GAN(G, D, nd, k=2, rng=np.random.default_rng(3))  # default SGD 0.05, mu 0.5
+    gan.fit(X, epochs=1, batch_size=m)
+    draw = np.random.default_rng(3)
+    order = draw.permutation(len(X))
+    opt_d = torch.optim.SGD(tD.parameters(), lr=0.05, momentum=0.5)
+    opt_g = torch.optim.SGD(tG.parameters(), lr=0.05, momentum=0.5)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    for it in range(2):  # 32 rows / (k = 2 x m = 8): two iterations
+        for j in range(2):
+            z = torch.tensor(draw.standard_normal((m, nd)))
+            rows = order[(2 * it + j) * m:(2 * it + j + 1) * m]
+            with torch.no_grad():
+                fake = tG(z)
+            loss = (bce(tD(torch.tensor(X[rows])), torch.ones(m, 1))
+                    + bce(tD(fake), torch.zeros(m, 1)))
+            opt_d.zero_grad()
+            loss.backward()
+            opt_d.step()
+        z = torch.tensor(draw.standard_normal((m, nd)))
+        loss = bce(tD(tG(z)), torch.ones(m, 1))
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+    for ours, theirs in ((G, tG), (D, tD)):
+        for layer, tl in zip([ly for ly in ours if isinstance(ly, rb.nn.Dense)],
+                             [tl for tl in theirs if isinstance(tl, torch.nn.Linear)]):
+            np.testing.assert_allclose(layer.W.data, tl.weight.detach().numpy().T, rtol=1e-9,
+                                       atol=1e-12)
+            np.testing.assert_allclose(layer.b.data, tl.bias.detach().numpy(), rtol=1e-9,
+                                       atol=1e-12)
