@@ -2,5 +2,7 @@
 
 from .perceptron import Perceptron
 from .seq2seq import Seq2Seq
+from .window import WindowClassifier
 
 __all__ = ["Perceptron", "Seq2Seq"]
+__all__ += ["WindowClassifier"]
