@@ -19,6 +19,15 @@ from .sequences import (
     read_text,
     reber_strings,
 )
+from .trees import (
+    ARITHMETIC_WORDS,
+    SENTIMENT_WORDS,
+    Tree,
+    arithmetic_trees,
+    parse_tree,
+    read_treebank,
+    sentiment_trees,
+)
 
 __all__ = [
     "CIFAR10_CLASSES", "Standardizer", "and_", "circles", "list_datasets", "load", "load_digits",
@@ -28,3 +37,5 @@ __all__ = [
     "REBER_SYMBOLS", "CharText", "adding_problem", "copy_task", "embedded_reber", "encode_reber",
     "read_text", "reber_strings",
 ]
+__all__ += ["ARITHMETIC_WORDS", "SENTIMENT_WORDS", "Tree", "arithmetic_trees", "parse_tree",
+            "read_treebank", "sentiment_trees"]
