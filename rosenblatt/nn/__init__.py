@@ -39,6 +39,7 @@ from .pooling import (
 from .rbf import RBF
 from .recurrent import RecurrentBase, SequenceOutputs
 from .rnn import RNN, rnn
+from .sparse_dense import SparseDense, sparse_dense
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",
@@ -51,3 +52,4 @@ __all__ = [
     "embedding", "gru", "lstm", "one_hot", "rnn",
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
 ]
+__all__ += ["SparseDense", "sparse_dense"]
