@@ -163,7 +163,8 @@ class RecursiveNet(Module):
         if len(index) == 0:
             raise ValueError("RecursiveNet: no labelled node to train on (give y, or trees "
                              "with labels)")
-        return cross_entropy(dense(getitem(H, index), self.Wc, self.bc), labels[index])
+        chosen = H if len(index) == forest.n_nodes else getitem(H, index)  # all: no gather
+        return cross_entropy(dense(chosen, self.Wc, self.bc), labels[index])
 
     def _labels(self, forest, y):
         labels = forest.labels.copy()

@@ -26,7 +26,7 @@ Compositions of the two children ``a``, ``b`` (row vectors of size d):
 import numpy as np
 
 from ..autodiff.tensor import make
-from ..datasets.trees import Tree, as_tree
+from ..datasets.trees import Tree, as_tree  # noqa: F401  (Tree: re-exported)
 
 COMPOSITIONS = ("tanh", "matrix_vector", "tensor")
 
@@ -35,21 +35,20 @@ def flatten_tree(tree, where="tree"):
     """One tree as arrays in post-order: (heights, tokens, left, right, labels).
 
     ``tokens`` is -1 at inner nodes, ``left``/``right`` -1 at leaves (local
-    post-order indices), ``labels`` -1 where a node has none.
+    post-order indices), ``labels`` -1 where a node has none. One iterative
+    walk (no recursion: a chain of 10,000 negations is fine).
     """
     tree = as_tree(tree, where)
-    nodes = tree.nodes()
-    n = len(nodes)
-    index = {id(node): i for i, node in enumerate(nodes)}
-    heights = np.zeros(n, dtype=np.int64)
-    tokens = np.full(n, -1, dtype=np.int64)
-    left = np.full(n, -1, dtype=np.int64)
-    right = np.full(n, -1, dtype=np.int64)
-    labels = np.full(n, -1, dtype=np.int64)
-    for i, node in enumerate(nodes):
-        if node.label is not None:
-            labels[i] = node.label
-        if node.is_leaf:
+    heights, tokens, left, right, labels = [], [], [], [], []
+    done = []  # post-order indices of finished subtrees, as a stack
+    stack = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node.left is not None and not expanded:
+            stack.extend(((node, True), (node.right, False), (node.left, False)))
+            continue
+        labels.append(-1 if node.label is None else node.label)
+        if node.left is None:
             token = node.token
             if isinstance(token, str) and token.isdigit():  # "(1 (0 3) (1 4))": ids as words
                 token = int(token)
@@ -57,12 +56,33 @@ def flatten_tree(tree, where="tree"):
                 raise TypeError(f"{where}: leaf tokens must be integer ids; got "
                                 f"{type(token).__name__} {token!r} (map words to ids, e.g. "
                                 f"parse_tree(text, vocab=...))")
-            tokens[i] = token
+            tokens.append(token)
+            heights.append(0)
+            left.append(-1)
+            right.append(-1)
         else:
-            a, b = index[id(node.left)], index[id(node.right)]
-            left[i], right[i] = a, b
-            heights[i] = 1 + max(heights[a], heights[b])
-    return heights, tokens, left, right, labels
+            b = done.pop()
+            a = done.pop()
+            tokens.append(-1)
+            heights.append(1 + max(heights[a], heights[b]))
+            left.append(a)
+            right.append(b)
+        done.append(len(labels) - 1)
+    return tuple(np.array(v, dtype=np.int64) for v in (heights, tokens, left, right, labels))
+
+
+def scatter_rows(target, index, rows):
+    """``target[index[i]] += rows[i]`` for repeated indices: a sort and one ``add.reduceat``.
+
+    (``np.add.at`` does the same, several times slower for rows of a matrix.)
+    """
+    if len(index) == 0:
+        return target
+    order = np.argsort(index, kind="stable")
+    sorted_index = index[order]
+    starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
+    target[sorted_index[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+    return target
 
 
 class Forest:
@@ -227,12 +247,10 @@ def compose_forest(forest, composition, E, W, b, *extra):
             else:
                 G[li] += dX[:, :d]
                 G[ri] += dX[:, d:]
-        dE = np.zeros_like(Ed)
-        np.add.at(dE, f.tokens, G[:L])
+        dE = scatter_rows(np.zeros_like(Ed), f.tokens, G[:L])
         grads = [dE, dW, db]
         if mv:
-            dEM = np.zeros_like(EMd)
-            np.add.at(dEM, f.tokens, GM[:L])
+            dEM = scatter_rows(np.zeros_like(EMd), f.tokens, GM[:L])
             grads += [dEM, dWM]
         elif composition == "tensor":
             grads.append(dV)
