@@ -186,7 +186,9 @@ def compose_forest(forest, composition, E, W, b, *extra):
         M[:L] = EMd[f.tokens]
     elif composition == "tensor":
         Vd = extra[0].data
-        Vflat = Vd.transpose(1, 0, 2).reshape(2 * d, 2 * d * d)  # x @ Vflat: (n, d*2d)
+        # x @ Vflat -> Y[n, k, j] = sum_i x_i V[k, i, j]; x @ Vflat_t -> sum_i x_i V[k, j, i]
+        Vflat = Vd.transpose(1, 0, 2).reshape(2 * d, 2 * d * d)
+        Vflat_t = Vd.transpose(2, 0, 1).reshape(2 * d, 2 * d * d)
 
     def inputs(k):
         """The level's input rows X, and what backward needs to recompute them."""
@@ -229,7 +231,7 @@ def compose_forest(forest, composition, E, W, b, *extra):
             if composition == "tensor":
                 # d(x^T V_k x)/dx = (V_k + V_k^T) x
                 Y = (X @ Vflat).reshape(len(X), d, 2 * d)
-                Y2 = np.einsum("kji,ni->nkj", Vd, X)
+                Y2 = (X @ Vflat_t).reshape(len(X), d, 2 * d)
                 dX += np.matmul(Gl[:, None, :], Y + Y2)[:, 0, :]
                 outer = X[:, :, None] * X[:, None, :]
                 dV += (Gl.T @ outer.reshape(len(X), -1)).reshape(Vd.shape)
