@@ -107,6 +107,7 @@ class Rewire(Callback):
         self.log, self.masks = [], []
         self._layers = []
         self._rng = None
+        self._pending = None  # a state from load_state_dict, applied when training starts
 
     # -- hooks ------------------------------------------------------------------------
     def on_train_begin(self, trainer):
@@ -117,6 +118,9 @@ class Rewire(Callback):
             raise ValueError("Rewire: the model has no SparseDense layer to rewire")
         self._layers = list(layers)
         self._rng = resolve_rng(self.rng)
+        if self._pending is not None:  # resuming from a checkpoint: the same draws follow
+            self._rng.bit_generator.state = self._pending["rng"]
+            self._pending = None
         for layer in self._layers:
             k = int(round(self.fraction * layer.live_connections))
             if k >= layer.live_connections:
@@ -150,6 +154,15 @@ class Rewire(Callback):
     def on_train_end(self, trainer):
         for layer in self._layers:
             layer.dense_grad = None
+
+    def state_dict(self):
+        """Plain values for a checkpoint: the state of the generator SET draws from."""
+        return {"rng": None if self._rng is None else self._rng.bit_generator.state}
+
+    def load_state_dict(self, state):
+        """Continue from :meth:`state_dict` (applied when training starts)."""
+        if isinstance(state, dict) and isinstance(state.get("rng"), dict):
+            self._pending = state
 
     def _arm(self, on):
         if self.method == "rigl":

@@ -178,3 +178,24 @@ def test_masks_round_trip_through_save_and_load(tmp_path):
         np.testing.assert_array_equal(a.mask, b.mask)
         assert b.mask.dtype == bool and b.live_connections == a.live_connections
     np.testing.assert_array_equal(back(rb.tensor(X)).data, net(rb.tensor(X)).data)
+
+
+def test_rewired_run_resumes_bit_for_bit(tmp_path):
+    X, y = data()
+
+    def run(epochs, resume=None, save=None):
+        net = make_net()
+        opt = rb.optim.Adam(net.parameters(), lr=0.01)
+        callbacks = [rb.callbacks.Rewire("set", fraction=0.3, every=4, rng=5)]
+        if save:
+            callbacks.append(rb.callbacks.Checkpoint(save))
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs, batch_size=16,
+               callbacks=callbacks, progress=False, rng=0, resume_from=resume)
+        return net
+
+    straight = run(4)
+    path = tmp_path / "ckpt.safetensors"
+    run(2, save=path)
+    resumed = run(4, resume=path)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        np.testing.assert_array_equal(a, b)
