@@ -25,6 +25,15 @@ from .sequences import (
     reber_strings,
     repeat_copy,
 )
+from .trees import (
+    ARITHMETIC_WORDS,
+    SENTIMENT_WORDS,
+    Tree,
+    arithmetic_trees,
+    parse_tree,
+    read_treebank,
+    sentiment_trees,
+)
 
 __all__ = [
     "CIFAR10_CLASSES", "Standardizer", "and_", "circles", "list_datasets", "load", "load_digits",
@@ -36,3 +45,5 @@ __all__ = [
     "associative_recall", "bit_error_metric", "bit_errors_per_sequence", "copy_bits",
     "masked_targets", "repeat_copy",
 ]
+__all__ += ["ARITHMETIC_WORDS", "SENTIMENT_WORDS", "Tree", "arithmetic_trees", "parse_tree",
+            "read_treebank", "sentiment_trees"]

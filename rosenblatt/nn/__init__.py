@@ -41,6 +41,7 @@ from .rbf import RBF
 from .recurrent import RecurrentBase, SequenceOutputs
 from .registry import register, registered
 from .rnn import RNN, rnn
+from .sparse_dense import SparseDense, sparse_dense
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "Dropout", "HardTanh", "Identity", "LeakyReLU", "LogSoftmax",
@@ -55,3 +56,4 @@ __all__ = [
     "Dense", "Module", "Parameter", "ParameterVector", "Sequential", "dense", "functional", "init",
     "register", "registered",
 ]
+__all__ += ["SparseDense", "sparse_dense"]

@@ -28,6 +28,33 @@ def _walk(value):
                 yield f"{k}.{key}" if key else str(k), found
 
 
+def _clone(value, memo):
+    """The structural copy behind :meth:`Module.clone` (``memo``: id -> copy, keeps sharing)."""
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if isinstance(value, Parameter):
+        out = Parameter(value.data.copy(), requires_grad=value.requires_grad, name=value.name)
+    elif isinstance(value, Module):
+        out = object.__new__(type(value))
+        memo[key] = out  # before the attributes: a module that refers back to itself
+        for name, item in vars(value).items():
+            setattr(out, name, _clone(item, memo))
+        return out
+    elif isinstance(value, np.ndarray):
+        out = value.copy()
+    elif isinstance(value, list):
+        out = [_clone(item, memo) for item in value]
+    elif isinstance(value, tuple) and type(value) is tuple:
+        out = tuple(_clone(item, memo) for item in value)
+    elif isinstance(value, dict) and type(value) is dict:
+        out = {k: _clone(item, memo) for k, item in value.items()}
+    else:
+        return value  # numbers, strings, callables, generators: shared
+    memo[key] = out
+    return out
+
+
 class Module:
     """Base class of layers and models.
 
@@ -154,6 +181,30 @@ class Module:
         for p in self.parameters():
             p.requires_grad = True
         return self
+
+    def clone(self):
+        """An independent copy: new parameters and buffers with the same values.
+
+        A structural copy, not ``copy.deepcopy``: sub-modules are cloned,
+        parameters become new parameters (same values, same ``requires_grad``,
+        no gradient, not packed in any optimizer's vector), ndarray attributes
+        are copied, and lists, tuples and dicts are rebuilt; anything else
+        (sizes, names, callables, random generators) is shared with the
+        original. A parameter or module that appears twice in ``self`` is one
+        object in the clone too (the sharing is kept), and nothing of the
+        clone is shared with ``self``: training one leaves the other alone
+        (notes: "Modular Neural Networks": a trained word module W reused,
+        as a copy, inside a larger network).
+
+        Examples
+        --------
+        >>> import rosenblatt as rb
+        >>> a = rb.nn.Dense(2, 3)
+        >>> b = a.clone()
+        >>> bool((b.W.data == a.W.data).all()), b.W is a.W
+        (True, False)
+        """
+        return _clone(self, {})
 
     def zero_grad(self):
         """Zero every parameter's gradient in place (keeping ParameterVector views)."""

@@ -15,6 +15,7 @@ from .callbacks import (
 from .curriculum import Curriculum
 from .fit import DivergenceError, Trainer, evaluate, fit, predict
 from .history import History
+from .rewire import Rewire
 from .tbptt import tbptt_fit
 from .transfer import feature_extractor, features, replace_output
 
@@ -25,3 +26,4 @@ __all__ = [
     "callbacks", "evaluate", "feature_extractor", "features", "fit", "predict", "replace_output",
     "shift_rotate", "tbptt_fit",
 ]
+__all__ += ["Rewire"]

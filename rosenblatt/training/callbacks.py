@@ -308,3 +308,7 @@ class LambdaCallback(Callback):
             if not hasattr(Callback, name) or not name.startswith("on_"):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+# re-exported as rb.callbacks.Rewire; imported last because it subclasses Callback
+from .rewire import Rewire  # noqa: E402, F401

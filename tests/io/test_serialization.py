@@ -66,7 +66,21 @@ LAYERS = {
                                                   contractive=0.1), (2, 3)),
     "StackedAutoencoder": (lambda: rb.models.StackedAutoencoder([3, 4, 2], kind="sparse"),
                            (2, 3)),
+    "SparseDense": (lambda: nn.SparseDense(6, 5, density=0.3), (2, 6)),
+    "WindowClassifier": (lambda: rb.models.WindowClassifier(nn.Embedding(9, 3), window=4),
+                         lambda rng: (rng.integers(0, 9, (2, 4)),)),
+    "RecursiveNet": (lambda: rb.models.RecursiveNet(8, 4, 3, composition="tensor"),
+                     lambda rng: (_trees(((1, 2), 3), (4, (5, (6, 7))), 0),)),
 }
+
+
+def _trees(*trees):
+    """A batch of trees as the object array the round-trip cases hand over."""
+    out = np.empty(len(trees), dtype=object)
+    out[:] = [rb.datasets.Tree(t) if isinstance(t, int) else t for t in trees]
+    return out
+
+
 ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
 
 

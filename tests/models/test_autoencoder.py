@@ -242,7 +242,7 @@ def test_bad_arguments_name_the_argument():
 @pytest.mark.parametrize("tied", [False, True])
 def test_packed_parameters_get_the_same_gradients(tied):
     """An optimizer packs the parameters into one vector; the ops then write gradients into
-    their slots in place (grad_slot): W's several uses must still add up."""
+    their slots in place (Tensor._grad_slot): W's several uses must still add up."""
     x = np.random.default_rng(5).random((6, 6))
     grads = []
     for packed in (False, True):

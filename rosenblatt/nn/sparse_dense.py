@@ -1,0 +1,217 @@
+"""A dense layer whose connections can form and break (notes: "Other neural networks", "Nonlinear
+neural nets").
+
+"In a nonlinear neural net the connections between neurons become dynamic,
+so that new connections may form and old connections may break."
+:class:`SparseDense` is a fully-connected layer of which only the
+connections in ``mask`` exist; ``rb.callbacks.Rewire`` breaks and forms
+them during training (sparse evolutionary training, RigL).
+
+Cost: with few live connections (``density`` below ``sparse_below``) the
+forward and backward are sparse products over the live connections only
+(scipy.sparse CSR); otherwise a dense product with the masked weight. Either
+way the gradient of a missing connection is zero.
+"""
+
+import numpy as np
+import scipy.sparse
+
+from ..autodiff.tensor import Tensor, make, needs_grad
+from ..checks import unit_interval
+from ..randomness import resolve_rng
+from . import init as initializers
+from .module import Module
+from .parameter import Parameter
+
+
+def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
+    """``x @ (W * mask) + b`` as one op; with ``structure`` a sparse product.
+
+    Parameters
+    ----------
+    x : Tensor (batch, in_features)
+    weight : Tensor (in_features, out_features)
+    bias : Tensor (out_features,) or None
+    mask : ndarray of bool (in_features, out_features)
+    structure : (flat, csr), optional
+        The flat indices of the live connections (row-major) and a CSR matrix
+        with that pattern (:meth:`SparseDense.structure`), whose values are
+        refreshed from ``weight``. Given, the forward product and dE/dX cost
+        O(batch x live connections) instead of O(batch x in x out).
+    dense_grad : list, optional
+        Given, the backward also appends ``x^T g``, the gradient of every
+        connection, live or not (RigL grows connections where it is largest).
+
+    Returns
+    -------
+    Tensor (batch, out_features)
+
+    Notes
+    -----
+    dE/dW is ``(x^T g) * mask`` on both paths: a sampled dense-dense product
+    (only the live entries of ``x^T g``) has no NumPy/SciPy routine, and
+    gathering ``x`` and ``g`` column by column costs more than the BLAS
+    product at these sizes (measured: 15 ms against 3 ms for 784 x 512 at 5%,
+    batch 128).
+    """
+    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    W = weight.data
+    if xd.ndim != 2 or xd.shape[1] != W.shape[0]:
+        raise ValueError(f"sparse_dense: expected input of shape (batch, {W.shape[0]}); got "
+                         f"{xd.shape}")
+    if structure is None:
+        Wm = W * mask
+        y = xd @ Wm
+    else:
+        flat, csr = structure
+        np.take(W.reshape(-1), flat, out=csr.data)
+        # (out, in) CSC times (in, batch): a product over the live entries only
+        y = np.ascontiguousarray((csr.T @ xd.T).T, dtype=W.dtype)
+    if bias is not None:
+        y += bias.data
+
+    def backward(g):
+        gx = gw = gb = None
+        if needs_grad(x):
+            if structure is None:
+                gx = g @ Wm.T
+            else:
+                gx = np.ascontiguousarray((csr @ g.T).T, dtype=W.dtype)
+        if weight.requires_grad or dense_grad is not None:
+            slot = weight._grad_slot() if weight.requires_grad else None
+            out = np.empty_like(W) if slot is None else slot
+            np.matmul(xd.T, g, out=out)
+            if dense_grad is not None:  # Rewire (RigL) asked for every connection's gradient
+                dense_grad.append(out.copy())
+            out *= mask
+            gw = None if slot is not None or not weight.requires_grad else out
+        if bias is not None and bias.requires_grad:
+            gb = g.sum(axis=0)
+        return gx, gw, gb
+
+    return make(y, (x, weight, bias), backward)
+
+
+class SparseDense(Module):
+    """A fully-connected layer with only some connections: ``y = x @ (W * mask) + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    density : float in (0, 1], default 0.1
+        The fraction of the ``in_features x out_features`` connections that
+        exist, drawn uniformly at random (Erdos-Renyi).
+    bias : bool, default True
+    init : str or callable, default "glorot_uniform"
+        As for ``Dense``, with the fan-in and fan-out of the live connections
+        (``density x in_features``, ``density x out_features``), so that a
+        sparse layer starts with the signal scale of a dense one.
+    sparse_below : float, default 0.15
+        Below this density the products are sparse (CSR), above it dense and masked.
+    rng : numpy.random.Generator or int, optional
+    dtype : default float32
+
+    Attributes
+    ----------
+    W : Parameter (in_features, out_features)
+        Zero where there is no connection.
+    b : Parameter (out_features,) or None
+    mask : ndarray of bool (in_features, out_features)
+        A buffer: saved with the model, changed by ``rb.callbacks.Rewire``.
+    live_connections : int
+
+    Raises
+    ------
+    ValueError
+        If ``density`` is outside (0, 1].
+
+    References
+    ----------
+    Mocanu et al., "Scalable training of artificial neural networks with adaptive sparse
+    connectivity inspired by network science", Nature Communications 2018.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> layer = rb.nn.SparseDense(100, 50, density=0.1, rng=0)
+    >>> layer.live_connections
+    500
+    >>> layer(rb.tensor(np.ones((2, 100)))).shape
+    (2, 50)
+    """
+
+    buffers = ("mask",)
+
+    def __init__(self, in_features, out_features, density=0.1, bias=True,
+                 init="glorot_uniform", sparse_below=0.15, rng=None, dtype=np.float32):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"SparseDense: {name} must be a positive integer; got {value!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.density = unit_interval("SparseDense", "density", density, closed_low=False,
+                                     closed_high=True)
+        self.sparse_below = unit_interval("SparseDense", "sparse_below", sparse_below,
+                                          closed_high=True)
+        self.bias = bool(bias)
+        self.init = init
+        rng = resolve_rng(rng)
+        shape = (self.in_features, self.out_features)
+        total = self.in_features * self.out_features
+        live = max(1, int(round(self.density * total)))
+        mask = np.zeros(total, dtype=bool)
+        mask[rng.choice(total, size=live, replace=False)] = True
+        self.mask = mask.reshape(shape)
+        fan_in = max(1, int(round(self.density * self.in_features)))
+        fan_out = max(1, int(round(self.density * self.out_features)))
+        W = initializers.get(init, "SparseDense")(shape, fan_in=fan_in, fan_out=fan_out,
+                                                  rng=rng, dtype=dtype)
+        W *= self.mask
+        self.W = Parameter(W)
+        self.b = Parameter(np.zeros(self.out_features, dtype=dtype)) if bias else None
+        self._structure = None
+        self.dense_grad = None  # a list while rb.callbacks.Rewire (RigL) collects x^T g
+
+    def config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "density": self.density, "bias": self.bias, "sparse_below": self.sparse_below}
+
+    @property
+    def live_connections(self):
+        """The number of connections that exist now."""
+        return int(np.count_nonzero(self.mask))
+
+    def structure(self, live=None):
+        """(flat indices, CSR matrix) of the live connections, rebuilt only when the mask changed.
+
+        The cache is checked in O(live connections): the mask is unchanged if
+        it has as many connections as the cached structure and all of them.
+        """
+        live = self.live_connections if live is None else live
+        cached = self._structure
+        if (cached is None or len(cached[0]) != live or cached[1].dtype != self.W.dtype
+                or not self.mask.reshape(-1)[cached[0]].all()):
+            flat = np.flatnonzero(self.mask)
+            rows, cols = np.divmod(flat, self.out_features)
+            indptr = np.zeros(self.in_features + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=self.in_features), out=indptr[1:])
+            values = np.zeros(len(flat), dtype=self.W.dtype)
+            csr = scipy.sparse.csr_matrix((values, cols, indptr), shape=self.mask.shape)
+            self._structure = cached = (flat, csr)
+        return cached
+
+    def forward(self, x):
+        shape = x.shape
+        if len(shape) != 2 or shape[-1] != self.in_features:
+            raise ValueError(
+                f"SparseDense({self.in_features}, {self.out_features}): expected input of shape "
+                f"(batch, {self.in_features}); got {tuple(shape)}")
+        if self.mask.dtype != bool:  # a loaded or user-set mask
+            self.mask = self.mask.astype(bool)
+        live = self.live_connections
+        structure = self.structure(live) if live < self.sparse_below * self.mask.size else None
+        return sparse_dense(x, self.W, self.b, self.mask, structure, self.dense_grad)
+
+    def extra_repr(self):
+        bias = "" if self.b is not None else ", bias=False"
+        return (f"{self.in_features}, {self.out_features}, live={self.live_connections:,}/"
+                f"{self.mask.size:,}{bias}")

@@ -1,0 +1,236 @@
+"""Connections that break and form during training (notes: "Other neural networks", "Nonlinear
+neural nets").
+
+:class:`Rewire` is a callback of ``rb.fit`` for networks with
+``rb.nn.SparseDense`` layers. Every so often it breaks the weakest live
+connections of each layer (the smallest ``|w|``) and forms as many new ones,
+so that the number of live connections stays constant:
+
+- ``method="set"``: at random among the missing connections (sparse
+  evolutionary training, Mocanu et al. 2018), with fresh initial weights;
+- ``method="rigl"``: where the gradient of the missing connections is
+  largest (RigL, Evci et al. 2020), starting at zero weight.
+
+A connection broken in a step is never formed again in that same step (new
+connections are drawn from those that were missing before it), and the
+optimizer's state (momentum, squared-gradient averages ...) of every broken
+and every new connection is reset, so that a new connection starts afresh.
+"""
+
+import numpy as np
+
+from ..nn import init as initializers
+from ..nn.sparse_dense import SparseDense
+from ..randomness import resolve_rng
+from .callbacks import Callback
+
+_RESET = {"step_size": "lr", "gains": 1.0}  # state that does not start at 0 (Rprop, gains)
+
+
+class Rewire(Callback):
+    """Break the weakest fraction of live connections and form as many new ones.
+
+    Parameters
+    ----------
+    method : {"set", "rigl"}, default "set"
+    fraction : float in (0, 1), default 0.3
+        The fraction of each layer's live connections replaced at each rewiring.
+    every : int, optional
+        Rewire every ``every`` optimizer steps; None (default): at the end of
+        every epoch (as SET does).
+    layers : list of SparseDense, optional
+        Default: every ``SparseDense`` in the model.
+    keep_masks : bool, default False
+        Keep a copy of every layer's mask after each rewiring (``masks``).
+    rng : numpy.random.Generator or int, optional
+        Where SET forms connections and draws their weights.
+
+    Attributes
+    ----------
+    log : list of dict
+        One entry per layer and rewiring: ``step``, ``epoch``, ``layer``
+        (index), ``broken`` and ``grown`` (flat indices), ``live``.
+    masks : list of (step, list of ndarray)
+        With ``keep_masks``: the masks before training and after each rewiring.
+
+    Raises
+    ------
+    ValueError
+        For a method other than "set"/"rigl", a fraction outside (0, 1) (1
+        would remove every connection), ``every`` not a positive integer, or
+        a layer so small that the fraction rounds to all its connections.
+
+    Notes
+    -----
+    Per layer with live set :math:`S` and :math:`k = \\mathrm{round}(f |S|)`:
+    break :math:`\\arg\\mathrm{bottom}_k\\, |w_{ij}|` over :math:`S`; form
+    :math:`k` connections among those missing before the step, at random
+    (SET) or :math:`\\arg\\mathrm{top}_k\\, |\\partial E / \\partial w_{ij}|`
+    (RigL, the gradient of the full dense layer on the last mini-batch).
+    When fewer than :math:`k` connections are missing, :math:`k` is lowered
+    to that number.
+
+    References
+    ----------
+    Mocanu et al., "Scalable training of artificial neural networks with adaptive sparse
+    connectivity inspired by network science", Nature Communications 2018.
+    Evci et al., "Rigging the lottery: making all tickets winners", ICML 2020.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.SparseDense(4, 8, density=0.5, rng=0), rb.nn.Tanh(),
+    ...                        rb.nn.Dense(8, 2, rng=0))
+    >>> X, y = np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 2
+    >>> rewire = rb.callbacks.Rewire("set", fraction=0.25, every=2, rng=0)
+    >>> _ = rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(),
+    ...            lr=0.1), epochs=1, batch_size=8, callbacks=[rewire], progress=False)
+    >>> len(rewire.log), net[0].live_connections
+    (2, 16)
+    """
+
+    def __init__(self, method="set", fraction=0.3, every=None, layers=None, keep_masks=False,
+                 rng=None):
+        if method not in ("set", "rigl"):
+            raise ValueError(f"Rewire: method must be 'set' or 'rigl'; got {method!r}")
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
+                or not 0.0 < float(fraction) < 1.0:
+            raise ValueError(f"Rewire: fraction must be in (0, 1) (a fraction of 1 would remove "
+                             f"every connection); got {fraction!r}")
+        if every is not None and (isinstance(every, bool)
+                                  or not isinstance(every, (int, np.integer)) or every < 1):
+            raise ValueError(f"Rewire: every must be a positive integer (optimizer steps) or None "
+                             f"(each epoch); got {every!r}")
+        self.method, self.fraction = method, float(fraction)
+        self.every = None if every is None else int(every)
+        self.layers, self.keep_masks, self.rng = layers, bool(keep_masks), rng
+        self.log, self.masks = [], []
+        self._layers = []
+        self._rng = None
+        self._pending = None  # a state from load_state_dict, applied when training starts
+
+    # -- hooks ------------------------------------------------------------------------
+    def on_train_begin(self, trainer):
+        layers = self.layers
+        if layers is None:
+            layers = [m for m in trainer.model.modules() if isinstance(m, SparseDense)]
+        if not layers:
+            raise ValueError("Rewire: the model has no SparseDense layer to rewire")
+        self._layers = list(layers)
+        self._rng = resolve_rng(self.rng)
+        if self._pending is not None:  # resuming from a checkpoint: the same draws follow
+            self._rng.bit_generator.state = self._pending["rng"]
+            self._pending = None
+        for layer in self._layers:
+            k = int(round(self.fraction * layer.live_connections))
+            if k >= layer.live_connections:
+                raise ValueError(f"Rewire: fraction {self.fraction} of the "
+                                 f"{layer.live_connections} connections of {layer!r} would "
+                                 f"remove every connection")
+        if self.keep_masks and not self.masks:
+            self.masks.append((0, [layer.mask.copy() for layer in self._layers]))
+        self._arm(self.every is None or self.every == 1)
+
+    def on_epoch_begin(self, trainer, epoch):
+        if self.every is None:
+            self._arm(True)  # the epoch's last batch is not known yet: collect from the start
+
+    def on_batch_end(self, trainer, batch, logs):
+        if self.every is not None:
+            if trainer.steps % self.every == 0:
+                self.rewire(trainer.optimizer, trainer.steps, trainer.epoch)
+            self._arm((trainer.steps + 1) % self.every == 0)
+        elif self.method == "rigl":
+            for layer in self._layers:  # only the last batch's gradient is needed
+                if layer.dense_grad:
+                    del layer.dense_grad[:-1]
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.every is None:
+            self.rewire(trainer.optimizer, trainer.steps, epoch)
+            self._arm(True)
+        logs["live_connections"] = float(sum(layer.live_connections for layer in self._layers))
+
+    def on_train_end(self, trainer):
+        for layer in self._layers:
+            layer.dense_grad = None
+
+    def state_dict(self):
+        """Plain values for a checkpoint: the state of the generator SET draws from."""
+        return {"rng": None if self._rng is None else self._rng.bit_generator.state}
+
+    def load_state_dict(self, state):
+        """Continue from :meth:`state_dict` (applied when training starts)."""
+        if isinstance(state, dict) and isinstance(state.get("rng"), dict):
+            self._pending = state
+
+    def _arm(self, on):
+        if self.method == "rigl":
+            for layer in self._layers:
+                layer.dense_grad = [] if on else None
+
+    # -- the rewiring -----------------------------------------------------------------
+    def rewire(self, optimizer, step=0, epoch=0):
+        """Rewire every layer now; returns the number of connections replaced."""
+        total = 0
+        for index, layer in enumerate(self._layers):
+            broken, grown = self._rewire_layer(layer, optimizer)
+            total += len(grown)
+            self.log.append({"step": int(step), "epoch": int(epoch), "layer": index,
+                             "broken": broken, "grown": grown, "live": layer.live_connections})
+        if self.keep_masks:
+            self.masks.append((int(step), [layer.mask.copy() for layer in self._layers]))
+        return total
+
+    def _rewire_layer(self, layer, optimizer):
+        mask = layer.mask.reshape(-1)
+        W = layer.W.data.reshape(-1)
+        live, dead = np.flatnonzero(mask), np.flatnonzero(~mask)
+        k = min(int(round(self.fraction * len(live))), len(dead))
+        if k >= len(live):
+            raise ValueError(f"Rewire: fraction {self.fraction} of the {len(live)} connections "
+                             f"of {layer!r} would remove every connection")
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        broken = live[np.argpartition(np.abs(W[live]), k - 1)[:k]]
+        if self.method == "set":
+            grown = self._rng.choice(dead, size=k, replace=False)
+        else:
+            if not layer.dense_grad:
+                raise RuntimeError("Rewire(rigl): no dense gradient was collected for "
+                                   f"{layer!r}; rewire from rb.fit's callbacks")
+            g = np.abs(layer.dense_grad[-1].reshape(-1)[dead])
+            grown = dead[np.argpartition(-g, k - 1)[:k]]
+            layer.dense_grad.clear()
+        mask[broken] = False
+        mask[grown] = True
+        W[broken] = 0
+        if self.method == "set":
+            fan_in = max(1, int(round(layer.density * layer.in_features)))
+            fan_out = max(1, int(round(layer.density * layer.out_features)))
+            W[grown] = initializers.get(layer.init, "Rewire")(
+                (k,), fan_in=fan_in, fan_out=fan_out, rng=self._rng, dtype=W.dtype)
+        else:
+            W[grown] = 0
+        _reset_state(optimizer, layer.W, np.concatenate((broken, grown)))
+        return np.sort(broken), np.sort(grown)
+
+
+def _reset_state(optimizer, param, flat_index):
+    """Reset the optimizer's per-weight state of ``param`` at ``flat_index`` to its start value."""
+    vec = getattr(optimizer, "vec", None)
+    if vec is None:
+        return
+    for p, sl in zip(vec.params, vec.slices):
+        if p is param:
+            where = sl.start + flat_index
+            for name in getattr(optimizer, "state_names", ()):
+                state = getattr(optimizer, name, None)
+                if isinstance(state, np.ndarray) and state.shape == vec.data.shape:
+                    initial = _RESET.get(name, 0.0)
+                    state[where] = getattr(optimizer, initial) if isinstance(initial, str) \
+                        else initial
+            return
+
+
+__all__ = ["Rewire"]
