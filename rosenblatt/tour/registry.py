@@ -33,7 +33,10 @@ class Chapter:
     fn : callable
         ``fn(ctx)``; see :class:`rosenblatt.tour.context.Context`.
     name : str
-        Short name used by ``rosenblatt tour --only NAME`` (the module name).
+        Short name used by ``rosenblatt tour --only NAME`` (the module name, or
+        the title's slug when a module holds several chapters).
+    module : str
+        The module's name: ``--only MODULE`` selects all of its chapters.
     """
 
     title: str
@@ -42,6 +45,7 @@ class Chapter:
     fn: object
     name: str = ""
     import_error: str = field(default="", repr=False)
+    module: str = ""
 
     def __post_init__(self):
         if not self.name:
@@ -51,9 +55,10 @@ class Chapter:
         return self.fn(ctx)
 
     def matches(self, query):
-        """Whether ``--only query`` selects this chapter (name, slug or title, any case)."""
+        """Whether ``--only query`` selects this chapter (name, module, slug or title, any case)."""
         q = query.strip().lower()
-        return q in (self.name.lower(), slug(self.title), self.title.lower()) or (
+        return q in (self.name.lower(), slug(self.title), self.title.lower(),
+                     self.module.lower()) or (
             len(q) >= 3 and q in self.title.lower()
         )
 
@@ -122,7 +127,7 @@ def chapter(title, section, order=0):
         name = module.rsplit(".", 1)[-1] if module.startswith(__package__ + ".chapters") else ""
         key = (module, getattr(fn, "__qualname__", title), title)
         entry = Chapter(title=title, section=sections.canonical(section) or section,
-                        order=position(section, order), fn=fn, name=name)
+                        order=position(section, order), fn=fn, name=name, module=name)
         # Two chapters in one module: the module name alone is ambiguous, use the slug.
         same_module = [c for k, c in _REGISTRY.items() if k[0] == module and k != key]
         if name and same_module:
