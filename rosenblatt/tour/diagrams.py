@@ -401,3 +401,63 @@ def draw_lstm_unit(ax, lstm, seq, t=-1, unit=0, title=""):
     if title:
         ax.set_title(title, fontsize=9)
     return val
+
+
+def layer_shapes(model, x):
+    """``[(layer name, output shape without the batch axis)]`` of a Sequential on one input."""
+    if not isinstance(model, rb.nn.Sequential):
+        raise TypeError(f"layer_shapes: expected an rb.nn.Sequential; got "
+                        f"{type(model).__name__}")
+    h = rb.tensor(np.asarray(x)[None])
+    shapes = [("input", tuple(h.shape[1:]))]
+    with rb.no_grad(), model.evaluating():
+        for layer in model:
+            h = layer(h)
+            shapes.append((type(layer).__name__, tuple(h.shape[1:])))
+    return shapes
+
+
+def draw_layers(ax, model, x, title=""):
+    """Draw a (convolutional) Sequential as a row of blocks sized by each layer's output.
+
+    Feature maps (channels, height, width) are drawn as stacked squares, one per channel (at
+    most 6), vectors as bars; each block is labelled with its layer and shape, computed by
+    running ``x`` (one example) through the model.
+
+    Returns
+    -------
+    list of (str, tuple)
+        The layers' names and output shapes (:func:`layer_shapes`).
+    """
+    from matplotlib.patches import Rectangle
+
+    shapes = layer_shapes(model, x)
+    keep = [s for s in shapes if s[0] not in ("ReLU", "Tanh", "Sigmoid", "Dropout")]
+    biggest = max(max(s[1][-2:]) if len(s[1]) == 3 else 1 for s in keep)
+    xpos = 0.0
+    for name, shape in keep:
+        if len(shape) == 3:
+            c, h, w = shape
+            size = 0.4 + 1.6 * h / biggest
+            for k in range(min(c, 6)):
+                ax.add_patch(Rectangle((xpos + 0.08 * k, 0.08 * k - size / 2), size * w / h,
+                                       size, facecolor=(0.75, 0.85, 0.95), edgecolor="k",
+                                       lw=0.6))
+            width = size * w / h + 0.08 * min(c, 6)
+            label = f"{name}\n{c}@{h}x{w}"
+        else:
+            n = int(np.prod(shape))
+            height = 0.3 + 1.7 * min(n, 400) / 400
+            ax.add_patch(Rectangle((xpos, -height / 2), 0.18, height, facecolor=(0.95, 0.85, 0.7),
+                                   edgecolor="k", lw=0.6))
+            width = 0.18
+            label = f"{name}\n{n}"
+        ax.text(xpos + width / 2, -1.25, label, ha="center", va="top", fontsize=7)
+        xpos += width + 0.55
+    ax.set_xlim(-0.3, xpos)
+    ax.set_ylim(-1.8, 1.4)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return shapes
