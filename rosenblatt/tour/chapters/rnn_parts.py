@@ -14,7 +14,7 @@ from rosenblatt.tour.diagrams import draw_lstm_unit, draw_recurrent, lstm_step_v
 
 
 class _PerStep(rb.nn.Module):
-    """A recurrent layer read out by a Dense layer at every step: (batch, T, in) -> (batch, T, k)."""
+    """A recurrent layer read out by a Dense layer at every step: (batch, T, k) outputs."""
 
     def __init__(self, layer, hidden, n_out, rng):
         self.rnn = layer

@@ -71,7 +71,6 @@ def cliff(ctx):
     y = x.sum(1, keepdims=True)
     wx, wr = np.meshgrid(np.linspace(-3, 3, 181), np.linspace(-3, 3, 181))
     cost = _surface(x, y, wx, wr)
-    grad_r = np.abs(np.gradient(np.log(cost), axis=0))
     start = (-1.5, 2.0)
     epochs = 200 if ctx.quick else 500
     runs = {name: _train(name, x, y, start, epochs) for name in
@@ -94,8 +93,6 @@ def cliff(ctx):
         ax.set_xlabel("w_x")
         ax.set_ylabel("w_rec")
         ax.legend(fontsize=7, loc="lower left")
-    flat = grad_r[np.abs(wr) < 0.9].mean()
-    steep = grad_r[np.abs(wr) > 1.5].mean()
     cost_flat, cost_steep = cost[np.abs(wr) < 0.9].max(), cost[np.abs(wr) > 2.5].max()
     ctx.claim("The cost surface changes drastically: beyond |w_rec| = 1 the cost rises "
               "exponentially (a cliff)", cost_steep > 1e6 * cost_flat,
