@@ -40,8 +40,7 @@ def _accuracy(model, x, y, steps=slice(None)):
     return float(np.mean(pred[:, steps] == (y[:, steps] > 0.5)))
 
 
-@chapter("A simple RNN, folded and unrolled", section="Recurrent Neural Networks (RNNs)",
-         order=-1)
+@chapter("A simple RNN, folded and unrolled", section="Recurrent Neural Networks (RNNs)")
 def simple_rnn(ctx):
     ctx.text(
         "A recurrent network's hidden nodes loop back to themselves: h_t = tanh(x_t W_x + "
