@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 import warnings
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,7 +47,6 @@ def build(out=None, modules=PUBLIC, strict=False):
         sys.path.insert(0, ROOT)
     import pdoc
     import pdoc.render
-    from pathlib import Path
 
     out = Path(out or os.path.join(ROOT, "docs", "api"))
     pdoc.render.configure(docformat="numpy", math=False, search=False,
