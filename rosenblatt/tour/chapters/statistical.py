@@ -118,7 +118,9 @@ def run(ctx):
 
     with ctx.figure("Temperature (left, log scale) and the fraction of moves accepted (right, "
                     "moving average over 25 steps) for one start: Boltzmann cools slowly, "
-                    "Cauchy fast; acceptance falls as the temperature does.",
+                    "Cauchy fast. The fraction accepted does not fall with T: the moves "
+                    "shrink with T, and small moves near a minimum are often kept; what falls "
+                    "is the size of the changes (the claim below).",
                     size=(9, 3)) as fig:
         a, b = fig.subplots(1, 2)
         for name, tr in traces.items():

@@ -78,15 +78,18 @@ def cliff(ctx):
     with ctx.figure(f"The cost of the counting RNN over (w_x, w_rec) (log colour scale), with "
                     f"the cliff where |w_rec| passes 1, and the paths of gradient descent, "
                     f"clipped gradient descent and Rprop from {start} ({epochs} full-batch "
-                    "steps through rb.fit).", size=(6.5, 5),
+                    "steps through rb.fit). Gradient descent's first steps reach the cliff and "
+                    "the next one leaves the plot.", size=(6.5, 5),
                     notes="The exploding-gradient cost cliff") as fig:
         ax = fig.add_subplot()
         cs = ax.contourf(wx, wr, np.log10(cost + 1e-12), levels=30, cmap="viridis")
         fig.colorbar(cs, ax=ax, label="log10 cost")
-        for (name, (path, _, _)), colour in zip(runs.items(), ("w", "orange", "r")):
-            inside = np.all(np.abs(path) < 3, axis=1)
-            ax.plot(path[inside, 0], path[inside, 1], "o-", ms=2, lw=1, color=colour,
-                    label=name)
+        for (name, (path, losses, _)), colour in zip(runs.items(), ("m", "orange", "r")):
+            if not np.isfinite(losses[-1]):  # up to the first step that leaves the plot
+                away = np.flatnonzero(np.any(np.abs(path) > 3, axis=1))
+                path = path[:away[0] + 1] if away.size else path
+                name += " (jumps off)"
+            ax.plot(path[:, 0], path[:, 1], "o-", ms=2, lw=1.2, color=colour, label=name)
         ax.plot([1], [1], "k*", ms=12, label="w_x = w_rec = 1")
         ax.set_xlim(-3, 3)
         ax.set_ylim(-3, 3)
