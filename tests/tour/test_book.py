@@ -127,6 +127,11 @@ def test_only_a_module_selects_all_its_chapters():
     from rosenblatt.tour.runner import select
     chosen = select(chapters, ["rnn_parts"])
     assert len(chosen) == 4 and {c.module for c in chosen} == {"rnn_parts"}
+    assert [c.name for c in chosen] == ["simple-rnn", "lstm-unit", "lstm-variants", "bi-rnn"]
+    assert [c.name for c in select(chapters, ["lstm-unit"])] == ["lstm-unit"]
+    from rosenblatt.tour import chapter
+    with pytest.raises(ValueError, match="name must be lower case"):
+        chapter("x", section="Perceptrons", name="Bad Name")
 
 
 def test_report_renders_a_figure_with_its_notes_caption():

@@ -46,7 +46,8 @@ def _trained_net(ctx):
     return net, Xt, acc
 
 
-@chapter("Local receptive fields and shared weights, drawn", section="Local receptive fields")
+@chapter("Local receptive fields and shared weights, drawn", section="Local receptive fields",
+         name="receptive-fields")
 def receptive_fields(ctx):
     ctx.text(
         "Think of a layer as a grid of neurons, one per pixel. A hidden neuron of a "
@@ -97,7 +98,8 @@ def receptive_fields(ctx):
               "row and column", fmap.shape == (6, 6), f"feature map {fmap.shape} for n = 8, f = 3")
 
 
-@chapter("Pooling layers and a whole convolutional network, drawn", section="Pooling layers")
+@chapter("Pooling layers and a whole convolutional network, drawn", section="Pooling layers",
+         name="pooling")
 def pooling(ctx):
     ctx.text(
         "A pooling layer condenses each feature map: 2x2 max pooling keeps the largest of each "

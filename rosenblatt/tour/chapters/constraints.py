@@ -8,7 +8,7 @@ import rosenblatt as rb
 from rosenblatt.tour import chapter
 
 
-@chapter("Elastic net regularization", section="Elastic net regularization")
+@chapter("Elastic net regularization", section="Elastic net regularization", name="elastic-net")
 def elastic_net(ctx):
     ctx.text(
         "Elastic net adds both penalties, λ₁ Σ|w| + λ₂ Σw² (rosenblatt writes the second as "
@@ -65,7 +65,7 @@ def elastic_net(ctx):
               f"{l1[3]:.3f} / {l1[4]:.3f} (L1)")
 
 
-@chapter("Max-norm constraints", section="Max norm constraints")
+@chapter("Max-norm constraints", section="Max norm constraints", name="max-norm")
 def max_norm(ctx):
     ctx.text(
         "A max-norm constraint clamps every unit's incoming weight vector to ||w||₂ ≤ c after "
@@ -108,7 +108,7 @@ def max_norm(ctx):
 
 
 @chapter("Artificially expanding the training set",
-         section="Artificially expanding the training set")
+         section="Artificially expanding the training set", name="augmentation")
 def augmentation(ctx):
     ctx.text(
         "More data helps against overfitting; when there is no more, modify the data the way the "

@@ -46,7 +46,8 @@ def _draw_neuron(ax, x, w, b, net, out):
     ax.set_axis_off()
 
 
-@chapter("The chain rule on the notes' simple network", section="Backpropagation", order=1)
+@chapter("The chain rule on the notes' simple network", section="Backpropagation", order=1,
+         name="chain-rule")
 def simple_network(ctx):
     ctx.text(
         "The notes' simple network: two inputs, two sigmoid hidden units, two sigmoid outputs, "
@@ -93,7 +94,7 @@ def simple_network(ctx):
               f"by hand {by_hand:.6e}, autodiff {auto:.6e}")
 
 
-@chapter("The details: a network's equations in matrix form", section="The details")
+@chapter("The details: a network's equations in matrix form", section="The details", name="details")
 def the_details(ctx):
     ctx.text(
         "The notes write a network layer by layer for a batch X: Z⁽ˡ⁾ = A⁽ˡ⁻¹⁾W⁽ˡ⁾ + b⁽ˡ⁾, "

@@ -22,7 +22,8 @@ def _curve(module, z):
         return module(rb.tensor(z.reshape(-1, 1))).data.ravel()
 
 
-@chapter("Sigmoid neurons: the perceptron's step, smoothed", section="Sigmoid (logistic) neurons")
+@chapter("Sigmoid neurons: the perceptron's step, smoothed", section="Sigmoid (logistic) neurons",
+         name="sigmoid-neurons")
 def sigmoid_neurons(ctx):
     ctx.text(
         "A perceptron outputs the step function of its net input w·x + b: a small change of a "
@@ -88,7 +89,7 @@ def sigmoid_neurons(ctx):
               f"{flips} step outputs flipped out of {changes.size}")
 
 
-@chapter("Maxout units", section="Common activation functions")
+@chapter("Maxout units", section="Common activation functions", name="maxout")
 def maxout(ctx):
     ctx.text(
         "A maxout unit outputs the largest of several affine functions of its input, "
@@ -136,7 +137,7 @@ def maxout(ctx):
               f"test accuracy: maxout {rows[0][3]:.1%}, ReLU {rows[1][3]:.1%}")
 
 
-@chapter("Radial basis functions and RBF networks", section="Radial basis functions")
+@chapter("Radial basis functions and RBF networks", section="Radial basis functions", name="rbf")
 def radial_basis(ctx):
     ctx.text(
         "A radial basis function φ depends only on the distance r = ||x − c|| / s of the input "

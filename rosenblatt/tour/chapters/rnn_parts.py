@@ -40,7 +40,8 @@ def _accuracy(model, x, y, steps=slice(None)):
     return float(np.mean(pred[:, steps] == (y[:, steps] > 0.5)))
 
 
-@chapter("A simple RNN, folded and unrolled", section="Recurrent Neural Networks (RNNs)")
+@chapter("A simple RNN, folded and unrolled", section="Recurrent Neural Networks (RNNs)",
+         name="simple-rnn")
 def simple_rnn(ctx):
     ctx.text(
         "A recurrent network's hidden nodes loop back to themselves: h_t = tanh(x_t W_x + "
@@ -96,7 +97,7 @@ def _memory_task(rng, n, T):
     return x, y
 
 
-@chapter("An LSTM unit, with its live gates", section="LSTMs")
+@chapter("An LSTM unit, with its live gates", section="LSTMs", name="lstm-unit")
 def lstm_unit(ctx):
     ctx.text(
         "An LSTM unit keeps a cell state C that a forget gate f protects: C_t = f_t C_(t−1) + "
@@ -129,7 +130,8 @@ def lstm_unit(ctx):
               f"{corr[unit]:.2f} with the first bit; its forget gate averages {f_mean:.2f}")
 
 
-@chapter("Peephole connections and coupled (update) gates", section="Peephole connections")
+@chapter("Peephole connections and coupled (update) gates", section="Peephole connections",
+         name="lstm-variants")
 def variants(ctx):
     ctx.text(
         "Two variants of the notes. **Peephole connections** let the gates look at the cell "
@@ -163,7 +165,7 @@ def variants(ctx):
               f"weights: {rows[0][1]} (LSTM), {rows[1][1]} (peephole), {rows[2][1]} (coupled)")
 
 
-@chapter("Bidirectional RNNs: reading the future", section="BI-RNNs")
+@chapter("Bidirectional RNNs: reading the future", section="BI-RNNs", name="bi-rnn")
 def bidirectional(ctx):
     ctx.text(
         "A bidirectional RNN runs one recurrent layer forwards and another backwards over the "

@@ -15,7 +15,8 @@ def _mlp(rng, hidden=32, n_out=2, n_in=2, depth=1, act=rb.nn.Tanh):
     return rb.nn.Sequential(*layers, rb.nn.Dense(width, n_out, rng=rng))
 
 
-@chapter("Shuffling and curriculum learning", section="Shuffling & curriculum learning")
+@chapter("Shuffling and curriculum learning", section="Shuffling & curriculum learning",
+         name="shuffling")
 def shuffling(ctx):
     ctx.text(
         "Shuffle the data every epoch, so that the network does not become biased towards a "
@@ -98,7 +99,7 @@ def shuffling(ctx):
               f"{result['shuffled'][2]:+.1%} shuffled")
 
 
-@chapter("Gradient noise", section="Gradient noise")
+@chapter("Gradient noise", section="Gradient noise", name="gradient-noise")
 def gradient_noise(ctx):
     ctx.text(
         "Adding annealed Gaussian noise to every gradient, g ← g + N(0, σ²ₜ) with "
@@ -140,7 +141,8 @@ def gradient_noise(ctx):
               f"σ at the first step {sched.sigma():.4f} = √(0.1 / 1^0.55)")
 
 
-@chapter("Transfer learning: the penultimate layer as features", section="Transfer Learning")
+@chapter("Transfer learning: the penultimate layer as features", section="Transfer Learning",
+         name="transfer")
 def transfer(ctx):
     ctx.text(
         "Transfer learning takes a network trained for one task to another: truncate the output "

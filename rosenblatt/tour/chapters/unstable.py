@@ -57,7 +57,7 @@ def _train(opt_name, x, y, start, epochs):
     return np.array(path), losses, model
 
 
-@chapter("Unstable gradients: the cost cliff", section="Unstable gradients")
+@chapter("Unstable gradients: the cost cliff", section="Unstable gradients", name="cost-cliff")
 def cliff(ctx):
     ctx.text(
         f"A one-unit linear recurrent network reads {STEPS} bits and should output how many "
@@ -122,7 +122,8 @@ def cliff(ctx):
              "barely moves in the same number of steps; Rprop's per-weight step sizes adapt.")
 
 
-@chapter("Resilient backpropagation (Rprop)", section="Resilient backpropgation (Rprop)")
+@chapter("Resilient backpropagation (Rprop)", section="Resilient backpropgation (Rprop)",
+         name="rprop")
 def rprop(ctx):
     ctx.text(
         "Rprop keeps a step size Δ per weight and ignores the gradient's size: if the sign of a "
