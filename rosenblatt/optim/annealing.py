@@ -45,7 +45,9 @@ What the notes add, and the annealers offer:
   fit builds the closure (the loss, plus penalties, on the batch; with
   ``batch_size >= len(X)`` on the whole set) and calls ``step(closure)``
   once per batch. With ``restore_best=True`` (the default) the model holds
-  the best weights seen when fit returns.
+  the best weights seen when fit returns. With mini-batches the objective is
+  re-measured on each new batch and "best" is judged batch by batch; with
+  ``batch_size >= len(X)`` it is the exact best on the training set.
 * Default constants scaled to the problem: ``T0=None`` takes the scale of the
   initial weights (their root mean square, at least 0.1; times 0.25 for
   Boltzmann's slow schedule, times 1 for Cauchy's fast one), and ``k=None``
