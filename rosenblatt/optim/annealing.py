@@ -350,6 +350,47 @@ class _Annealer:
         self.loss = self.best_loss
         return self.best_loss
 
+    def state_dict(self):
+        """Plain values and array copies: time, constants, the chain's and the best objective.
+
+        The random generator is not included (``rb.fit``'s checkpoints save the
+        state of every generator they find, this one included); nor is ``trace``.
+        """
+        heat = None if self.heat is None else {
+            "T": self.heat.T, "blocks": [list(b) for b in self.heat.blocks],
+            "sum": self.heat._sum, "count": self.heat._count, "ref": self.heat._ref}
+        state = {"algorithm": type(self).__name__, "t": int(self.t), "T0": self.T0,
+                 "k": self.k, "loss": self.loss,
+                 "best_loss": None if self.best_loss == math.inf else self.best_loss,
+                 "best_theta": self.best_theta.copy(), "accepted": int(self.accepted),
+                 "heat": heat}
+        if hasattr(self, "prev_change"):
+            state["prev_change"] = self.prev_change.copy()
+        return state
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (in place); returns self."""
+        name = type(self).__name__
+        if state.get("algorithm", name) != name:
+            raise ValueError(f"{name}.load_state_dict: the state is for {state['algorithm']}")
+        if np.shape(state["best_theta"]) != self.best_theta.shape:
+            raise ValueError(f"{name}.load_state_dict: the state has "
+                             f"{np.size(state['best_theta'])} weights; this annealer "
+                             f"{self.best_theta.size}")
+        self.t, self.T0, self.k = int(state["t"]), float(state["T0"]), state["k"]
+        self.loss = state["loss"]
+        self.best_loss = math.inf if state["best_loss"] is None else float(state["best_loss"])
+        self.best_theta[...] = state["best_theta"]
+        self.accepted = int(state["accepted"])
+        if "prev_change" in state and hasattr(self, "prev_change"):
+            self.prev_change[...] = state["prev_change"]
+        heat = state.get("heat")
+        if heat is not None and self.heat is not None:
+            self.heat.T, self.heat._sum = float(heat["T"]), float(heat["sum"])
+            self.heat._count, self.heat._ref = int(heat["count"]), heat["ref"]
+            self.heat.blocks = [tuple(b) for b in heat["blocks"]]
+        return self
+
     def on_train_end(self):
         """Called by ``rb.fit`` when training ends: restore the best weights (``restore_best``)."""
         if self.keep_best and self.best_loss < math.inf:

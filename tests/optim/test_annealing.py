@@ -266,3 +266,24 @@ def test_annealer_argument_checks():
     with pytest.raises(ValueError, match="block"):
         rb.optim.CauchyAnnealer([w], schedule="specific_heat", block=0)
     assert rb.optim.BoltzmannAnnealer([w]).T0 == pytest.approx(0.025)  # zero weights: the floor
+
+
+@pytest.mark.parametrize("schedule", [None, "specific_heat"])
+def test_annealer_checkpoint_resumes_bit_for_bit(tmp_path, schedule):
+    from .helpers import XOR_X, XOR_Y
+
+    def run(epochs, resume=False):
+        net = _xor_regression_net(3)
+        ann = rb.optim.CauchyAnnealer(net.parameters(), rng=0, schedule=schedule, block=5,
+                                      restore_best=False)
+        ckpt = rb.callbacks.Checkpoint(tmp_path / "ann.rbt", every=1) if not resume else None
+        rb.fit(net, XOR_X, XOR_Y, loss="mse", optimizer=ann, epochs=epochs, batch_size=4,
+               progress=False, metrics=(), rng=1, callbacks=[ckpt] if ckpt else [],
+               resume_from=tmp_path / "ann.rbt" if resume else None)
+        return net[0].W.data.copy(), ann
+
+    straight, a = run(30)
+    run(12)  # writes the checkpoint of epoch 12 (then stops)
+    resumed, b = run(30, resume=True)
+    np.testing.assert_array_equal(straight, resumed)
+    assert a.best_loss == b.best_loss and a.t == b.t == 30
