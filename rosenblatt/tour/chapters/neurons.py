@@ -75,7 +75,9 @@ def sigmoid_neurons(ctx):
 
     # Small weight changes: bounded output changes for the sigmoid, flips for the step.
     rng = ctx.rng
-    grid = rng.uniform(-0.5, 1.5, (2000, 2))
+    t0 = -b / w.sum()  # the diagonal crosses the decision boundary at x1 = x2 = t0
+    near = t0 + np.linspace(-1e-4, 1e-4, 21)
+    grid = np.concatenate([rng.uniform(-0.5, 1.5, (2000, 2)), np.stack([near, near], 1)])
     base = grid @ w + b
     delta = rng.standard_normal((200, 2)) * 1e-3
     changes = np.abs(1 / (1 + np.exp(-(base[None] + delta @ grid.T))) - 1 / (1 + np.exp(-base)))

@@ -60,6 +60,6 @@ def run(ctx):
               rows[-1][4] > rows[0][4] and rows[-1][4] >= rows[1][4],
               "roughness " + " → ".join(f"{r[4]:.4f}" for r in rows))
     gap = [r[2] - r[3] for r in rows]
-    ctx.claim("The largest network overfits most: the widest gap between training and test "
-              "accuracy", gap[-1] == max(gap),
+    ctx.claim("The bigger networks overfit more: a wider gap between training and test "
+              "accuracy", np.mean(gap[2:]) > np.mean(gap[:2]),
               "train − test accuracy " + ", ".join(f"H={h}: {g:+.1%}" for h, g in zip(sizes, gap)))
