@@ -54,11 +54,16 @@ class Chapter:
     def __call__(self, ctx):
         return self.fn(ctx)
 
+    def matches_exactly(self, query):
+        """Whether ``query`` is this chapter's name, module, title or the title's slug."""
+        q = query.strip().lower()
+        return q in (self.name.lower(), slug(self.title), self.title.lower(),
+                     self.module.lower())
+
     def matches(self, query):
         """Whether ``--only query`` selects this chapter (name, module, slug or title, any case)."""
         q = query.strip().lower()
-        return q in (self.name.lower(), slug(self.title), self.title.lower(),
-                     self.module.lower()) or (
+        return self.matches_exactly(query) or (
             len(q) >= 3 and q in self.title.lower()
         )
 
