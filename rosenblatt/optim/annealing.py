@@ -22,8 +22,11 @@ or, if it worsens it by ``c``, with the Boltzmann probability
 
 Each step re-evaluates ``closure()``, a function returning the objective
 (a float or a Tensor) on fixed data; the annealer keeps the current and the
-best objective and weights (``restore_best()``). Moves that produce a
-non-finite objective are rejected.
+best objective and weights (``loss``, ``best_loss``, ``best_theta``,
+``restore_best()``) and a ``trace`` of every step (``trace["temperature"]``,
+``trace["loss"]``, ``trace["accepted"]``: the fraction of moves kept; compact
+``array('d')`` sequences). Moves that produce a non-finite objective are
+rejected.
 
 What the notes add, and the annealers offer:
 
@@ -57,6 +60,7 @@ What the notes add, and the annealers offer:
 """
 
 import math
+from array import array
 
 import numpy as np
 
@@ -224,7 +228,8 @@ class _Annealer:
         self.best_loss = math.inf
         self.best_theta = self.vec.data.copy()
         self.accepted = 0
-        self.trace = {"temperature": [], "loss": [], "accepted": []}
+        # One entry per step (compact: 8 bytes a number): T, the objective, the fraction kept.
+        self.trace = {name: array("d") for name in ("temperature", "loss", "accepted")}
         self._saved = np.empty_like(self.vec.data)
         self._move = np.empty_like(self.vec.data)
 

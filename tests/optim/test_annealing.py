@@ -139,7 +139,7 @@ def test_per_weight_sweep_follows_the_metropolis_rule_weight_by_weight():
     np.testing.assert_allclose(w.data, hand, rtol=1e-12, atol=1e-15)
     assert ann.loss == pytest.approx(current, rel=1e-12)
     assert ann.accepted == sum(k != "up-rejected" for k in kinds)
-    assert ann.trace["accepted"] == [ann.accepted / 4]
+    assert list(ann.trace["accepted"]) == [ann.accepted / 4]
     # The seed exercises every branch of the rule.
     assert {"down", "up-kept", "up-rejected"} <= set(kinds), kinds
 
