@@ -22,16 +22,50 @@ or, if it worsens it by ``c``, with the Boltzmann probability
 
 Each step re-evaluates ``closure()``, a function returning the objective
 (a float or a Tensor) on fixed data; the annealer keeps the current and the
-best objective and weights (``restore_best()``). Moves that produce a
-non-finite objective are rejected.
+best objective and weights (``loss``, ``best_loss``, ``best_theta``,
+``restore_best()``) and a ``trace`` of every step (``trace["temperature"]``,
+``trace["loss"]``, ``trace["accepted"]``: the fraction of moves kept; compact
+``array('d')`` sequences). Moves that produce a non-finite objective are
+rejected.
+
+What the notes add, and the annealers offer:
+
+* ``per_weight=True``: "steps 3 and 4 are repeated for each of the
+  weights". One step is then a sweep over the weights in order: weight ``i``
+  alone takes its random change, the objective is re-evaluated, and the
+  Metropolis rule keeps or reverts that one change before weight ``i + 1`` is
+  tried. The random changes and the uniform numbers of a sweep are drawn in
+  one array operation; the evaluations are sequential, as the algorithm is
+  (each weight's objective change depends on the changes kept before it).
+* ``schedule="specific_heat"``: the artificial specific heat. The temperature
+  is held for ``block`` steps while the mean objective at that temperature is
+  measured; after each block the sensitivity of the mean objective to the
+  temperature, ``C = |d<E> / d log T| / E_ref``, sets the next cooling step
+  ``log T <- log T - cooling / (1 + g C)``: slow where the mean objective
+  changes abruptly with temperature (a "phase change"), fast where it does
+  not (:class:`SpecificHeatSchedule`).
+* Training through ``rb.fit(model, X, y, loss=..., optimizer=annealer)``:
+  fit builds the closure (the loss, plus penalties, on the batch; with
+  ``batch_size >= len(X)`` on the whole set) and calls ``step(closure)``
+  once per batch. With ``restore_best=True`` (the default) the model holds
+  the best weights seen when fit returns. With mini-batches the objective is
+  re-measured on each new batch and "best" is judged batch by batch; with
+  ``batch_size >= len(X)`` it is the exact best on the training set.
+* Default constants scaled to the problem: ``T0=None`` takes the scale of the
+  initial weights (their root mean square, at least 0.1; times 0.25 for
+  Boltzmann's slow schedule, times 1 for Cauchy's fast one), and ``k=None``
+  makes ``k T0`` one hundredth of the first objective measured, so a
+  worsening of 1% of the starting objective is kept with probability
+  ``1/e`` at the start and ever more rarely as ``T`` falls.
 """
 
 import math
+from array import array
 
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
-from ..checks import positive_float, unit_interval
+from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from .optimizer import fill_normal, pack
 
@@ -78,25 +112,145 @@ def _value(loss):
     return value if math.isfinite(value) else math.inf
 
 
-class _Annealer:
-    """Shared bookkeeping: flat weights, current/best objective, the accept-or-revert move."""
+_LOG2 = math.log(2.0)
 
-    def __init__(self, params, T0, k, rng):
+
+class SpecificHeatSchedule:
+    """The artificial-specific-heat schedule (notes: "Statistical (stochastic) training").
+
+    The temperature is held for ``block`` steps; :meth:`record` receives the
+    objective after each step. At the end of a block the mean objective
+    ``E_j`` at temperature ``T_j`` is compared with the previous block's
+    ``E_{j-1}`` at ``T_{j-1}``:
+
+    .. math::
+
+        C_j = \\frac{|E_j - E_{j-1}|}{|\\log T_j - \\log T_{j-1}|\\, E_{ref}},
+        \\qquad \\log T_{j+1} = \\log T_j - \\frac{\\text{cooling}}{1 + g\\, C_j}
+
+    where ``E_ref`` is the first block's mean objective in absolute value (the
+    objective's own scale). Where the mean objective changes abruptly with
+    temperature, ``C`` is large and the temperature falls slowly; where it
+    barely changes, ``T`` falls by the full factor ``exp(-cooling)`` per block.
+
+    Parameters
+    ----------
+    T0 : float
+        The initial temperature.
+    block : int, default 20
+        Steps held at one temperature to measure the mean objective.
+    cooling : float, default log(2)
+        The largest drop of ``log T`` per block (``log 2``: T halves).
+    gain : float, default 5.0
+        ``g``: how strongly the specific heat slows the cooling.
+
+    Attributes
+    ----------
+    T : float
+        The current temperature.
+    blocks : list of (float, float, float)
+        ``(T_j, E_j, C_j)`` of every finished block (``C_0`` is 0).
+
+    Examples
+    --------
+    >>> from rosenblatt.optim.annealing import SpecificHeatSchedule
+    >>> s = SpecificHeatSchedule(1.0, block=2)
+    >>> for e in [1.0, 1.0, 1.0, 1.0]:   # a flat objective: T halves every block
+    ...     s.record(e)
+    >>> round(s.T, 6)
+    0.25
+    """
+
+    def __init__(self, T0, block=20, cooling=_LOG2, gain=5.0):
+        self.T = positive_float("SpecificHeatSchedule", "T0", T0)
+        self.block = positive_int("SpecificHeatSchedule", "block", block)
+        self.cooling = positive_float("SpecificHeatSchedule", "cooling", cooling)
+        self.gain = positive_float("SpecificHeatSchedule", "gain", gain, allow_zero=True)
+        self.blocks = []
+        self._sum, self._count, self._ref = 0.0, 0, None
+
+    def record(self, objective):
+        """The objective after one step at the current temperature; may cool at a block's end."""
+        value = float(objective)
+        if not math.isfinite(value):
+            return
+        self._sum += value
+        self._count += 1
+        if self._count < self.block:
+            return
+        mean = self._sum / self._count
+        self._sum, self._count = 0.0, 0
+        if self._ref is None:
+            self._ref = max(abs(mean), 1e-12)
+        heat = 0.0
+        if self.blocks:
+            t_prev, e_prev, _ = self.blocks[-1]
+            dlog = abs(math.log(self.T) - math.log(t_prev))
+            heat = abs(mean - e_prev) / (max(dlog, 1e-12) * self._ref)
+        self.blocks.append((self.T, mean, heat))
+        self.T *= math.exp(-self.cooling / (1.0 + self.gain * heat))
+
+
+def _scaled_T0(vec, factor):
+    """The default initial temperature: ``factor`` times the weights' RMS (at least 0.1)."""
+    theta = vec.data
+    rms = float(np.sqrt(np.mean(np.square(theta, dtype=np.float64)))) if theta.size else 0.0
+    return factor * max(rms, 0.1)
+
+
+class _Annealer:
+    """Shared bookkeeping: flat weights, current/best objective, the accept-or-revert moves."""
+
+    T0_FACTOR = 1.0
+    SCHEDULES = ()
+    #: ``rb.fit`` calls ``step(closure)`` instead of ``backward(); step()``.
+    needs_closure = True
+
+    def __init__(self, params, T0, k, rng, per_weight=False, schedule=None, block=20,
+                 restore_best=True):
+        name = type(self).__name__
         self.vec = pack(params)
-        self.T0 = positive_float(type(self).__name__, "T0", T0)
-        self.k = positive_float(type(self).__name__, "k", k)
+        self.T0 = _scaled_T0(self.vec, self.T0_FACTOR) if T0 is None else \
+            positive_float(name, "T0", T0)
+        self.k = None if k is None else positive_float(name, "k", k)
         self.rng = resolve_rng(rng)
+        if not isinstance(per_weight, (bool, np.bool_)):
+            raise TypeError(f"{name}: per_weight must be True or False; got {per_weight!r}")
+        self.per_weight = bool(per_weight)
+        self.schedule = one_of(name, "schedule", self.SCHEDULES[0] if schedule is None
+                               else schedule, self.SCHEDULES)
+        self.block = positive_int(name, "block", block)
+        self.heat = SpecificHeatSchedule(self.T0, block) if self.schedule == "specific_heat" \
+            else None
+        self.keep_best = bool(restore_best)
         self.t = 0
         self.loss = None
         self.best_loss = math.inf
         self.best_theta = self.vec.data.copy()
         self.accepted = 0
+        # One entry per step (compact: 8 bytes a number): T, the objective, the fraction kept.
+        self.trace = {name: array("d") for name in ("temperature", "loss", "accepted")}
         self._saved = np.empty_like(self.vec.data)
         self._move = np.empty_like(self.vec.data)
 
     def _evaluate(self, closure):
         with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return _value(closure())
+
+    def _keep(self, delta, temperature, u=None):
+        """The Metropolis rule with the constant ``k`` (``u``: a pre-drawn uniform number)."""
+        if u is None:
+            return metropolis_accept(delta, temperature, self.k, self.rng)
+        if not math.isfinite(delta):
+            return False
+        return delta <= 0 or u < math.exp(-delta / (self.k * temperature))
+
+    def _accepted(self, new):
+        self.loss = new
+        self.accepted += 1
+        if new < self.best_loss:
+            self.best_loss = new
+            np.copyto(self.best_theta, self.vec.data)
 
     def _try(self, closure, move, temperature):
         """Apply ``move``, keep it per the Metropolis rule, else restore; returns accepted."""
@@ -105,27 +259,94 @@ class _Annealer:
         theta += move
         self._after_move(theta)
         new = self._evaluate(closure)
-        if metropolis_accept(new - self.loss, temperature, self.k, self.rng):
-            self.loss = new
-            self.accepted += 1
-            if new < self.best_loss:
-                self.best_loss = new
-                np.copyto(self.best_theta, theta)
+        if self._keep(new - self.loss, temperature):
+            self._accepted(new)
             return True
         np.copyto(theta, self._saved)
+        return False
+
+    def _sweep(self, closure, move, temperature):
+        """Weight by weight: change weight i alone, keep or revert it; returns the number kept.
+
+        The uniform numbers of the Metropolis rule are drawn for the whole
+        sweep at once (one per weight, used only when the change worsens the
+        objective).
+        """
+        theta = self.vec.data
+        u = self.rng.random(theta.size)
+        whole = self._squash_touches_others()
+        kept = 0
+        for i in range(theta.size):
+            if whole:
+                np.copyto(self._saved, theta)
+            old = theta[i]
+            theta[i] = old + move[i]
+            self._after_weight(theta, i)
+            new = self._evaluate(closure)
+            if self._keep(new - self.loss, temperature, u[i]):
+                self._accepted(new)
+                kept += 1
+            elif whole:
+                np.copyto(theta, self._saved)
+            else:
+                theta[i] = old
+        return kept
+
+    def _squash_touches_others(self):
         return False
 
     def _after_move(self, theta):
         pass
 
+    def _after_weight(self, theta, i):
+        pass
+
     def _start(self, closure):
         if self.loss is None:
             self.loss = self._evaluate(closure)
-            self.best_loss = self.loss
-            np.copyto(self.best_theta, self.vec.data)
+            if self.best_loss == math.inf or self.loss < self.best_loss:
+                self.best_loss = self.loss
+                np.copyto(self.best_theta, self.vec.data)
+        if self.k is None:  # k T0 = 1% of the first objective (its scale)
+            scale = abs(self.loss) if math.isfinite(self.loss) and self.loss != 0 else 1.0
+            self.k = 0.01 * scale / self.T0
+
+    def _moves(self, closure, move, temperature):
+        """The whole-vector move or the per-weight sweep; records the trace; advances time."""
+        if self.per_weight:
+            kept = self._sweep(closure, move, temperature) / max(move.size, 1)
+        else:
+            kept = float(self._try(closure, move, temperature))
+        self.t += 1
+        self.trace["temperature"].append(temperature)
+        self.trace["loss"].append(self.loss)
+        self.trace["accepted"].append(kept)
+        if self.heat is not None:
+            self.heat.record(self.loss)
+        return self.loss
+
+    def temperature(self, t=None):
+        """The temperature of step ``t`` (default: the next step).
+
+        With ``schedule="specific_heat"`` the temperature depends on the
+        objectives measured so far, so only the next step's is known.
+        """
+        if self.heat is not None:
+            if t is not None and t != self.t:
+                raise ValueError(f"{type(self).__name__}: with schedule='specific_heat' only "
+                                 f"the next step's temperature is known (t={self.t}); got t={t}")
+            return self.heat.T
+        return self._scheduled(self.t if t is None else t)
+
+    def zero_grad(self):
+        """Zero the flat gradient (the annealing moves themselves use no gradient)."""
+        self.vec.grad.fill(0)
 
     def reset(self):
-        """Forget the cached objective (call when the closure's data change)."""
+        """Forget the cached objective (call when the closure's data change).
+
+        The best weights and objective are kept.
+        """
         self.loss = None
 
     def restore_best(self):
@@ -134,6 +355,52 @@ class _Annealer:
         self.loss = self.best_loss
         return self.best_loss
 
+    def state_dict(self):
+        """Plain values and array copies: time, constants, the chain's and the best objective.
+
+        The random generator is not included (``rb.fit``'s checkpoints save the
+        state of every generator they find, this one included); nor is ``trace``.
+        """
+        heat = None if self.heat is None else {
+            "T": self.heat.T, "blocks": [list(b) for b in self.heat.blocks],
+            "sum": self.heat._sum, "count": self.heat._count, "ref": self.heat._ref}
+        state = {"algorithm": type(self).__name__, "t": int(self.t), "T0": self.T0,
+                 "k": self.k, "loss": self.loss,
+                 "best_loss": None if self.best_loss == math.inf else self.best_loss,
+                 "best_theta": self.best_theta.copy(), "accepted": int(self.accepted),
+                 "heat": heat}
+        if hasattr(self, "prev_change"):
+            state["prev_change"] = self.prev_change.copy()
+        return state
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (in place); returns self."""
+        name = type(self).__name__
+        if state.get("algorithm", name) != name:
+            raise ValueError(f"{name}.load_state_dict: the state is for {state['algorithm']}")
+        if np.shape(state["best_theta"]) != self.best_theta.shape:
+            raise ValueError(f"{name}.load_state_dict: the state has "
+                             f"{np.size(state['best_theta'])} weights; this annealer "
+                             f"{self.best_theta.size}")
+        self.t, self.T0, self.k = int(state["t"]), float(state["T0"]), state["k"]
+        self.loss = state["loss"]
+        self.best_loss = math.inf if state["best_loss"] is None else float(state["best_loss"])
+        self.best_theta[...] = state["best_theta"]
+        self.accepted = int(state["accepted"])
+        if "prev_change" in state and hasattr(self, "prev_change"):
+            self.prev_change[...] = state["prev_change"]
+        heat = state.get("heat")
+        if heat is not None and self.heat is not None:
+            self.heat.T, self.heat._sum = float(heat["T"]), float(heat["sum"])
+            self.heat._count, self.heat._ref = int(heat["count"]), heat["ref"]
+            self.heat.blocks = [tuple(b) for b in heat["blocks"]]
+        return self
+
+    def on_train_end(self):
+        """Called by ``rb.fit`` when training ends: restore the best weights (``restore_best``)."""
+        if self.keep_best and self.best_loss < math.inf:
+            self.restore_best()
+
 
 class BoltzmannAnnealer(_Annealer):
     """Boltzmann training: Gaussian weight changes, Metropolis acceptance, T = T0 / log(1 + t).
@@ -141,11 +408,25 @@ class BoltzmannAnnealer(_Annealer):
     Parameters
     ----------
     params : iterable of Parameter or ParameterVector
-    T0 : float
-        The initial temperature.
-    k : float, default 1.0
+    T0 : float, optional
+        The initial temperature; default a quarter of the initial weights'
+        root mean square (at least 0.025).
+    k : float, optional
         Boltzmann's constant of the acceptance rule ``exp(-c / (k T))``:
-        smaller means greedier.
+        smaller means greedier. Default: ``k T0`` is 1% of the first
+        objective measured.
+    schedule : {"log", "specific_heat"}, default "log"
+        ``T0 / log(1 + t)`` (the notes' Boltzmann schedule) or the artificial
+        specific heat (:class:`SpecificHeatSchedule`).
+    per_weight : bool, default False
+        One step is a sweep over the weights, each changed alone and kept or
+        reverted on its own objective change (the notes' "steps 3 and 4 are
+        repeated for each of the weights"); ``False`` moves the whole vector
+        at once.
+    block : int, default 20
+        With ``schedule="specific_heat"``: steps held at one temperature.
+    restore_best : bool, default True
+        ``rb.fit`` puts the best weights seen back into the model at the end.
     rng : numpy.random.Generator or int, optional
 
     Examples
@@ -159,24 +440,28 @@ class BoltzmannAnnealer(_Annealer):
     True
     """
 
-    def __init__(self, params, T0, k=1.0, rng=None):
-        super().__init__(params, T0, k, rng)
+    T0_FACTOR = 0.25
+    SCHEDULES = ("log", "specific_heat")
+
+    def __init__(self, params, T0=None, k=None, rng=None, *, per_weight=False, schedule=None,
+                 block=20, restore_best=True):
+        super().__init__(params, T0, k, rng, per_weight, schedule, block, restore_best)
 
     def temperature(self, t=None):
         """``T0 / log(1 + t)`` at step ``t`` (from 1; default: the next step)."""
+        if self.heat is not None:
+            return super().temperature(t)
         t = self.t + 1 if t is None else t
         return self.T0 / math.log1p(t)
 
     def step(self, closure):
-        """One annealing move; returns the current objective."""
+        """One annealing move (or sweep, with ``per_weight``); returns the current objective."""
         self.vec.check_packed(f"{type(self).__name__}.step")
         self._start(closure)
         temperature = self.temperature()
         fill_normal(self.rng, self._move)
         self._move *= temperature / math.sqrt(2.0)
-        self._try(closure, self._move, temperature)
-        self.t += 1
-        return self.loss
+        return self._moves(closure, self._move, temperature)
 
 
 class CauchyAnnealer(_Annealer):
@@ -185,8 +470,9 @@ class CauchyAnnealer(_Annealer):
     Parameters
     ----------
     params : iterable of Parameter or ParameterVector
-    T0 : float
-        The initial temperature.
+    T0 : float, optional
+        The initial temperature; default the initial weights' root mean
+        square (at least 0.1).
     rho : float, default 1.0
         The learning-rate coefficient of the Cauchy step ``rho T tan(u)``.
     backprop_weight : float, default 0.0
@@ -196,25 +482,53 @@ class CauchyAnnealer(_Annealer):
         The notes' alpha, weighting the previous accepted change in the backprop part.
     lr : float, default 0.1
         The backprop part's learning rate.
-    k : float, default 1.0
-        Boltzmann's constant of the acceptance rule.
+    k : float, optional
+        Boltzmann's constant of the acceptance rule. Default: ``k T0`` is 1%
+        of the first objective measured.
     squash : float, optional
-        ``R``: after each move, ``w <- R tanh(w / R)``.
+        ``R``: after each move, ``w <- R tanh(w / R)`` (with ``per_weight``,
+        on the changed weight).
     saturation : (Sequential, ndarray) or (Sequential, ndarray, float), optional
         Squash only the weights and bias of units that are saturated on these
         inputs (mean ``|tanh|`` or ``|2 sigmoid - 1|`` above the level,
         default 0.9); needs ``squash``. Costs one forward pass per move.
+    schedule : {"fast", "specific_heat"}, default "fast"
+        ``T0 / (1 + t)`` (the notes' Cauchy schedule) or the artificial
+        specific heat (:class:`SpecificHeatSchedule`).
+    per_weight : bool, default False
+        One step is a sweep over the weights, each changed alone and kept or
+        reverted on its own objective change (the notes' "steps 3 and 4 are
+        repeated for each of the weights"); ``False`` moves the whole vector
+        at once.
+    block : int, default 20
+        With ``schedule="specific_heat"``: steps held at one temperature.
+    restore_best : bool, default True
+        ``rb.fit`` puts the best weights seen back into the model at the end.
     rng : numpy.random.Generator or int, optional
 
     References
     ----------
     Szu and Hartley, "Fast simulated annealing", Physics Letters A, 1987.
     Wasserman, "Neural Computing: Theory and Practice", 1989 (chapter 5).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> w = rb.nn.Parameter(np.array([3.0, -2.0]))
+    >>> ann = rb.optim.CauchyAnnealer([w], rng=0, per_weight=True)
+    >>> start = float((w.data ** 2).sum())
+    >>> for _ in range(100):
+    ...     _ = ann.step(lambda: float((w.data ** 2).sum()))
+    >>> ann.best_loss < start / 10
+    True
     """
 
-    def __init__(self, params, T0, rho=1.0, backprop_weight=0.0, momentum=0.0, lr=0.1, k=1.0,
-                 squash=None, saturation=None, rng=None):
-        super().__init__(params, T0, k, rng)
+    SCHEDULES = ("fast", "specific_heat")
+
+    def __init__(self, params, T0=None, rho=1.0, backprop_weight=0.0, momentum=0.0, lr=0.1,
+                 k=None, squash=None, saturation=None, rng=None, *, per_weight=False,
+                 schedule=None, block=20, restore_best=True):
+        super().__init__(params, T0, k, rng, per_weight, schedule, block, restore_best)
         self.rho = positive_float("CauchyAnnealer", "rho", rho)
         self.backprop_weight = positive_float("CauchyAnnealer", "backprop_weight",
                                               backprop_weight, allow_zero=True)
@@ -234,10 +548,12 @@ class CauchyAnnealer(_Annealer):
         self.saturation = saturation
         self.prev_change = np.zeros_like(self.vec.data)
 
+    def _scheduled(self, t):
+        return self.T0 / (1.0 + t)
+
     def temperature(self, t=None):
         """``T0 / (1 + t)`` at step ``t`` (default: the next step, ``t`` = steps taken)."""
-        t = self.t if t is None else t
-        return self.T0 / (1.0 + t)
+        return super().temperature(t)
 
     def _after_move(self, theta):
         if self.squash is None:
@@ -253,8 +569,19 @@ class CauchyAnnealer(_Annealer):
             if layer.b is not None:
                 layer.b.data[units] = r * np.tanh(layer.b.data[units] / r)
 
+    def _squash_touches_others(self):
+        return self.squash is not None and self.saturation is not None
+
+    def _after_weight(self, theta, i):
+        if self.squash is None:
+            return
+        if self.saturation is None:
+            theta[i] = self.squash * math.tanh(theta[i] / self.squash)
+        else:
+            self._after_move(theta)
+
     def step(self, closure):
-        """One move: Cauchy step (mixed with backprop if asked), accept or revert.
+        """One move or sweep: Cauchy step (mixed with backprop if asked), accept or revert.
 
         Returns the current objective.
         """
@@ -275,14 +602,15 @@ class CauchyAnnealer(_Annealer):
             if self.best_loss == math.inf or self.loss < self.best_loss:
                 self.best_loss = self.loss
                 np.copyto(self.best_theta, self.vec.data)
+            self._start(closure)  # sets the default k
             backprop = self.momentum * self.prev_change - (1 - self.momentum) * self.lr \
                 * self.vec.grad
             move *= 1 - eta
             move += eta * backprop
-        else:
-            self._start(closure)
-        before = self.vec.data.copy() if eta > 0 else None
-        if self._try(closure, move, temperature) and before is not None:
-            np.subtract(self.vec.data, before, out=self.prev_change)
-        self.t += 1
-        return self.loss
+            before, accepted = self.vec.data.copy(), self.accepted
+            self._moves(closure, move, temperature)
+            if self.accepted > accepted:  # alpha weights the last change that was kept
+                np.subtract(self.vec.data, before, out=self.prev_change)
+            return self.loss
+        self._start(closure)
+        return self._moves(closure, move, temperature)

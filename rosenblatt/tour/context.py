@@ -84,11 +84,16 @@ class Context:
         self.blocks.append(Block("table", {"header": header, "rows": cells, "caption": caption}))
 
     @contextmanager
-    def figure(self, caption, size=(7.0, 3.6)):
+    def figure(self, caption, size=(7.0, 3.6), notes=()):
         """A matplotlib Figure (Agg, headless), saved as PNG into the report on exit.
 
         Use ``fig.add_subplot`` / ``fig.subplots`` on it (no pyplot state).
+        ``notes``: the caption(s) of the notes' lost figure(s) this one redraws
+        (:mod:`rosenblatt.tour.captions`); the report prints them first.
         """
+        from .captions import check
+
+        notes = check(notes)
         fig = new_figure(size)
         try:
             yield fig
@@ -99,7 +104,7 @@ class Context:
         self._figures += 1
         self.blocks.append(
             Block("figure", {"caption": str(caption), "png": buf.getvalue(),
-                             "index": self._figures})
+                             "index": self._figures, "notes": notes})
         )
 
     def claim(self, text, passed, detail=""):

@@ -33,7 +33,10 @@ class Chapter:
     fn : callable
         ``fn(ctx)``; see :class:`rosenblatt.tour.context.Context`.
     name : str
-        Short name used by ``rosenblatt tour --only NAME`` (the module name).
+        Short name used by ``rosenblatt tour --only NAME`` (the module name, or
+        the title's slug when a module holds several chapters).
+    module : str
+        The module's name: ``--only MODULE`` selects all of its chapters.
     """
 
     title: str
@@ -42,6 +45,7 @@ class Chapter:
     fn: object
     name: str = ""
     import_error: str = field(default="", repr=False)
+    module: str = ""
 
     def __post_init__(self):
         if not self.name:
@@ -50,10 +54,16 @@ class Chapter:
     def __call__(self, ctx):
         return self.fn(ctx)
 
-    def matches(self, query):
-        """Whether ``--only query`` selects this chapter (name, slug or title, any case)."""
+    def matches_exactly(self, query):
+        """Whether ``query`` is this chapter's name, module, title or the title's slug."""
         q = query.strip().lower()
-        return q in (self.name.lower(), slug(self.title), self.title.lower()) or (
+        return q in (self.name.lower(), slug(self.title), self.title.lower(),
+                     self.module.lower())
+
+    def matches(self, query):
+        """Whether ``--only query`` selects this chapter (name, module, slug or title, any case)."""
+        q = query.strip().lower()
+        return self.matches_exactly(query) or (
             len(q) >= 3 and q in self.title.lower()
         )
 
@@ -80,7 +90,7 @@ def position(section, order=0):
     return r * SECTION_STRIDE + order
 
 
-def chapter(title, section, order=0):
+def chapter(title, section, order=0, name=None):
     """Register ``run(ctx)`` as a chapter of the tour.
 
     Parameters
@@ -93,6 +103,10 @@ def chapter(title, section, order=0):
         parenthesised part may differ). It decides where the chapter runs.
     order : int, default 0
         Only to order several chapters of one section (lower first).
+    name : str, optional
+        The short name for ``--only`` and ``--list`` (lower case, digits and
+        '-'); default the module's name, or the title's slug when the module
+        holds several chapters.
 
     Returns
     -------
@@ -114,6 +128,10 @@ def chapter(title, section, order=0):
         raise TypeError(f"chapter: section must be a string; got {type(section).__name__}")
     if isinstance(order, bool) or not isinstance(order, int):
         raise TypeError(f"chapter: order must be an int; got {order!r}")
+    if name is not None and (not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_-]+", name)):
+        raise ValueError(f"chapter: name must be lower case letters, digits, '-' or '_'; "
+                         f"got {name!r}")
+    chosen = name
 
     def register(fn):
         if not callable(fn):
@@ -122,13 +140,14 @@ def chapter(title, section, order=0):
         name = module.rsplit(".", 1)[-1] if module.startswith(__package__ + ".chapters") else ""
         key = (module, getattr(fn, "__qualname__", title), title)
         entry = Chapter(title=title, section=sections.canonical(section) or section,
-                        order=position(section, order), fn=fn, name=name)
+                        order=position(section, order), fn=fn, name=chosen or name, module=name)
+        entry.named = chosen is not None
         # Two chapters in one module: the module name alone is ambiguous, use the slug.
         same_module = [c for k, c in _REGISTRY.items() if k[0] == module and k != key]
         if name and same_module:
-            entry.name = slug(title)
-            for other in same_module:
-                other.name = slug(other.title)
+            for other in [entry, *same_module]:
+                if not getattr(other, "named", False):
+                    other.name = slug(other.title)
         _REGISTRY[key] = entry
         return fn
 

@@ -30,6 +30,8 @@ pre.tb{background:#fff3f2;border:1px solid #f0c0bc;padding:.6em;overflow-x:auto;
 code{background:#f3f4f6;padding:0 .25em;border-radius:3px}
 .toc td,.toc th{text-align:left}
 .chead{color:#666;font-size:.9em;margin-top:-.6em}
+.toc tr.sec th{background:#e8edf5;font-weight:600}
+.notes-caption{color:#1d1d1f}
 """
 
 
@@ -94,10 +96,13 @@ def _block_html(block, chapter_number=None):
     if block.kind == "figure":
         data = base64.b64encode(p["png"]).decode("ascii")
         cap = _inline(p["caption"])
-        number = f"{chapter_number}.{p['index']}" if chapter_number else str(p["index"])
-        return (f'<figure><img alt="{html.escape(p["caption"])}" '
+        number = figure_number(chapter_number, p)
+        notes = tuple(p.get("notes", ()))
+        lead = "".join(f'<b class="notes-caption">{html.escape(n)}.</b> ' for n in notes)
+        attr = f' data-notes="{html.escape("|".join(notes))}"' if notes else ""
+        return (f'<figure id="fig-{number}"{attr}><img alt="{html.escape(p["caption"])}" '
                 f'src="data:image/png;base64,{data}"><figcaption>Figure {number}. '
-                f"{cap}</figcaption></figure>")
+                f"{lead}{cap}</figcaption></figure>")
     if block.kind == "claim":
         c = p["claim"]
         if c.passed:
@@ -109,6 +114,80 @@ def _block_html(block, chapter_number=None):
         return (f'<div class="claim {cls}"><span class="mark {colour}">{mark}</span>'
                 f"{_inline(c.text)}{detail}</div>")
     raise ValueError(f"report: unknown block kind {block.kind!r}")
+
+
+def figure_number(chapter_number, payload):
+    """'3.2': the chapter's number, then the figure's within it."""
+    return f"{chapter_number}.{payload['index']}" if chapter_number else str(payload["index"])
+
+
+def notes_figures(tour):
+    """``{caption: (chapter number, chapter, figure number)}`` for every notes' figure redrawn."""
+    found = {}
+    for number, r in enumerate(tour.results, 1):
+        for b in r.blocks:
+            if b.kind == "figure":
+                for name in b.payload.get("notes", ()):
+                    found.setdefault(name, (number, r.chapter, figure_number(number, b.payload)))
+    return found
+
+
+def _closing(tour):
+    """The closing note: every caption of the notes and the chapter that redraws it."""
+    from .captions import FIRST_HALF, SECOND_HALF
+
+    found = notes_figures(tour)
+    rows = []
+    for half, names in (("first", FIRST_HALF), ("second", SECOND_HALF)):
+        for name in names:
+            if name in found:
+                number, chap, fig = found[name]
+                where = (f'<a href="#fig-{fig}">Figure {fig}</a> in {number}. '
+                         f'<a href="#{html.escape(chap.name)}">{html.escape(chap.title)}</a>')
+            else:
+                where = ('<span class="warn">not in this run</span>' if half == "first" else
+                         '<span class="meta">a later chapter (second half)</span>')
+            rows.append(f"<tr><td>{html.escape(name)}</td><td>{half}</td><td>{where}</td></tr>")
+    n_first = sum(name in found for name in FIRST_HALF)
+    return (f'<section id="notes-figures"><h2>The notes&rsquo; figures</h2>'
+            f"<p>The notes lost their figures; their captions remain. Each is redrawn here from "
+            f"live computation: {n_first} of the {len(FIRST_HALF)} figures of the first half "
+            f"in this run.</p><table class=\"toc\"><tr><th>Notes&rsquo; caption</th>"
+            f"<th>Half</th><th>Redrawn in</th></tr>{''.join(rows)}</table></section>")
+
+
+def _api_link():
+    """A link to the API reference when it has been built next to the package, else how to."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    index = os.path.join(root, "docs", "api", "index.html")
+    how = "<code>python docs/build_api.py</code> writes it to <code>docs/api/</code>"
+    if os.path.exists(index):
+        return (f'<p class="meta">API reference: <a href="file://{html.escape(index)}">'
+                f"docs/api/index.html</a> (generated from the docstrings; {how}).</p>")
+    return f'<p class="meta">API reference: generated from the docstrings; {how}.</p>'
+
+
+def _toc(tour):
+    """The table of contents by the notes' sections, in the notes' order."""
+    rows, last = [], None
+    for number, r in enumerate(tour.results, 1):
+        section = r.chapter.section or "(no section)"
+        if section != last:
+            rows.append(f'<tr class="sec"><th colspan="4">{html.escape(section)}</th></tr>')
+            last = section
+        figures = sum(b.kind == "figure" for b in r.blocks)
+        rows.append(
+            f'<tr><td>{number}. <a href="#{html.escape(r.chapter.name)}">'
+            f"{html.escape(r.chapter.title)}</a></td>"
+            f"<td>{sum(c.passed for c in r.claims)}/{len(r.claims)} claims, {figures} figures</td>"
+            f"<td>{r.seconds:.1f} s</td><td>{_status(r)}</td></tr>")
+    rows.append('<tr class="sec"><th colspan="4"><a href="#notes-figures">The notes&rsquo; '
+                "figures</a> (closing note)</th></tr>")
+    return ('<h2 id="contents">Contents</h2><table class="toc"><tr><th>Chapter (by the '
+            "notes&rsquo; section)</th><th>Evidence</th><th>Time</th><th>Status</th></tr>"
+            f"{''.join(rows)}</table>")
 
 
 def _status(result):
@@ -143,15 +222,7 @@ def render(tour):
         f'<div class="box"><b class="{cls}">{html.escape(v)}</b>{html.escape(k)}</div>'
         for k, v, cls in boxes
     )
-    toc_rows = "".join(
-        f'<tr><td><a href="#{html.escape(r.chapter.name)}">{html.escape(r.chapter.title)}</a></td>'
-        f"<td>{html.escape(r.chapter.section)}</td>"
-        f"<td>{sum(c.passed for c in r.claims)}/{len(r.claims)}</td>"
-        f"<td>{r.seconds:.1f} s</td><td>{_status(r)}</td></tr>"
-        for r in tour.results
-    )
-    toc = (f'<table class="toc"><tr><th>Chapter</th><th>Notes section</th><th>Claims</th>'
-           f"<th>Time</th><th>Status</th></tr>{toc_rows}</table>")
+    toc = _toc(tour)
     chapters = []
     for number, r in enumerate(tour.results, 1):
         c = r.chapter
@@ -172,5 +243,6 @@ def render(tour):
         f'<p class="meta">The notes&rsquo; claims, run as experiments. rosenblatt '
         f"{html.escape(tour.version)} &middot; {mode} mode &middot; seed {tour.seed} &middot; "
         f"{html.escape(tour.started)}</p>{_environment(tour)}"
-        f'<div class="summary">{summary}</div>{toc}{"".join(chapters)}</body></html>\n'
+        f'<div class="summary">{summary}</div>{_api_link()}{toc}{"".join(chapters)}'
+        f"{_closing(tour)}</body></html>\n"
     )

@@ -109,8 +109,9 @@ def select(chapters, only):
     if not only:
         return sorted(chapters, key=lambda c: (c.order, c.title))
     chosen = []
-    for query in only:
-        hits = [c for c in chapters if c.matches(query)]
+    for query in only:  # a name, module or title selects exactly; else words of titles
+        hits = [c for c in chapters if c.matches_exactly(query)] or \
+            [c for c in chapters if c.matches(query)]
         if not hits:
             names = ", ".join(c.name for c in chapters)
             raise ValueError(f"tour --only: no chapter named {query!r}; the chapters are: {names}")

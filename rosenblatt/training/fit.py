@@ -191,6 +191,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         "max_margin") or ``fn(pred: Tensor, target: ndarray) -> scalar Tensor``.
     optimizer : rb.optim optimizer
         Built on the model's parameters (``rb.optim.Adam(model.parameters())``).
+        An annealer (``rb.optim.CauchyAnnealer``, ``BoltzmannAnnealer``) gets a
+        closure of the loss on each batch (the whole set when ``batch_size >=
+        len(X)``) instead of a gradient, and puts back its best weights at the end.
     epochs : int
         The total number of epochs (a resumed run continues up to it).
     batch_size : int, default 32

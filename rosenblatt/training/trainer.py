@@ -144,6 +144,9 @@ class Trainer:
         finally:
             for m, mode in zip(self.model.modules(), modes):
                 m.training = mode
+        finish = getattr(self.optimizer, "on_train_end", None)
+        if callable(finish):  # an annealer puts back the best weights it saw
+            finish()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
@@ -192,6 +195,8 @@ class Trainer:
         regs = self.regularizers
         xin = regs_module.transform_input(regs, xb, self.rng) if regs else xb
         self.x_batch = xin
+        if getattr(self.optimizer, "needs_closure", False):
+            return self._closure_step(xb, xin, index, means)
         pred = self.model(Tensor(xin))
         target = target_for(pred, xb if self.y is None else self.y[index], self.loss_name)
         data_loss = self.loss_fn(pred, target)
@@ -218,6 +223,35 @@ class Trainer:
         if regs:
             regs_module.after_step(regs, self.model)
         means.add(float(data_loss.item()), len(xb), pred.data, target)
+
+    def _closure_step(self, xb, xin, index, means):
+        """A batch for an optimizer that re-evaluates the objective itself (the annealers).
+
+        The closure is the loss (plus penalties) on this batch; with one batch
+        per epoch it is the whole set, so the optimizer's cached objective
+        stays valid across epochs, else it is re-measured on each new batch.
+        """
+        regs = self.regularizers
+        yb = xb if self.y is None else self.y[index]
+
+        def closure():
+            pred = self.model(Tensor(xin))
+            value = self.loss_fn(pred, target_for(pred, yb, self.loss_name))
+            return value + regs_module.penalty(regs, self.model) if regs else value
+
+        if self.n_batches > 1:
+            self.optimizer.reset()
+        value = self.optimizer.step(closure)
+        self.steps += 1
+        if regs:
+            regs_module.after_step(regs, self.model)
+        if not self.plan and not regs and value is not None:  # the objective it measured
+            means.add(float(value), len(xb), None, None)
+            return
+        with no_grad():
+            pred = self.model(Tensor(xin))
+            target = target_for(pred, yb, self.loss_name)
+            means.add(float(self.loss_fn(pred, target).item()), len(xb), pred.data, target)
 
     def _end_epoch(self, epoch, logs, started):
         if self.validation is not None:

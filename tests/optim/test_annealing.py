@@ -105,3 +105,185 @@ def test_squashing_only_the_saturated_units():
     with pytest.raises(TypeError, match=r"saturation must be \(model, X\) or \(model, X, level\); "
                                         r"got float 0.9"):
         rb.optim.CauchyAnnealer(net.parameters(), T0=1.0, squash=5.0, saturation=0.9)
+
+
+# -- the notes' per-weight sweep, the specific heat, rb.fit, default constants -------------
+def test_per_weight_sweep_follows_the_metropolis_rule_weight_by_weight():
+    # A hand trace of one sweep: the same draws (normals, then one uniform per weight),
+    # each weight changed alone, the objective change of that one weight judged alone.
+    target = np.array([1.0, -2.0, 0.5, 3.0])
+
+    def objective(w):
+        return float(((w - target) ** 2).sum())
+
+    w = rb.nn.Parameter(np.array([0.0, 0.0, 0.0, 0.0]))
+    T0, k, seed = 2.0, 0.5, 2
+    ann = rb.optim.BoltzmannAnnealer([w], T0=T0, k=k, rng=seed, per_weight=True)
+    ann.step(lambda: objective(w.data))
+
+    rng = np.random.default_rng(seed)
+    T = T0 / math.log(2.0)
+    move = rng.standard_normal(4) * T / math.sqrt(2.0)
+    u = rng.random(4)
+    hand = np.zeros(4)
+    current = objective(hand)
+    kinds = []
+    for i in range(4):
+        trial = hand.copy()
+        trial[i] += move[i]
+        delta = objective(trial) - current
+        keep = delta <= 0 or u[i] < math.exp(-delta / (k * T))
+        kinds.append("down" if delta <= 0 else ("up-kept" if keep else "up-rejected"))
+        if keep:
+            hand, current = trial, objective(trial)
+    np.testing.assert_allclose(w.data, hand, rtol=1e-12, atol=1e-15)
+    assert ann.loss == pytest.approx(current, rel=1e-12)
+    assert ann.accepted == sum(k != "up-rejected" for k in kinds)
+    assert list(ann.trace["accepted"]) == [ann.accepted / 4]
+    # The seed exercises every branch of the rule.
+    assert {"down", "up-kept", "up-rejected"} <= set(kinds), kinds
+
+
+def test_per_weight_cauchy_sweep_squashes_only_the_changed_weight():
+    w = rb.nn.Parameter(np.array([0.0, 50.0]))
+    ann = rb.optim.CauchyAnnealer([w], T0=1e-12, k=1.0, squash=5.0, rng=0, per_weight=True)
+    ann.step(lambda: 0.0)  # negligible moves, always kept
+    assert w.data[0] == pytest.approx(0.0, abs=1e-9)
+    assert w.data[1] == pytest.approx(5 * np.tanh(10.0))
+
+
+def _phase_change(T, Tc=0.1, width=0.6):
+    """A synthetic mean objective that jumps where log T crosses log Tc."""
+    return 1.0 + np.tanh((math.log(T) - math.log(Tc)) / width)
+
+
+def _log_drops(blocks):
+    temps = np.array([b[0] for b in blocks])
+    return temps[:-1], -np.diff(np.log(temps))
+
+
+def test_specific_heat_schedule_cools_slowly_where_the_mean_objective_changes_abruptly():
+    sched = rb.optim.annealing.SpecificHeatSchedule(10.0, block=5)
+    for _ in range(5 * 40):
+        sched.record(_phase_change(sched.T))
+    temps, drops = _log_drops(sched.blocks)
+    near = np.abs(np.log(temps / 0.1)) < 0.6
+    far = np.abs(np.log(temps / 0.1)) > 3.0
+    assert near.any() and far.sum() >= 3
+    assert drops[far].min() > 0.9 * math.log(2.0)  # flat: T halves every block
+    # Through the phase change: several times slower (the first block lags: it measures
+    # the change only once it has begun).
+    assert np.median(drops[near]) < 0.3 * drops[far].min()
+    assert drops[near].max() < 0.6 * drops[far].min()
+
+
+def test_specific_heat_schedule_inside_an_annealer():
+    w = rb.nn.Parameter(np.zeros(2))
+    ann = rb.optim.CauchyAnnealer([w], T0=10.0, k=1.0, schedule="specific_heat", block=4,
+                                  rng=0)
+    for _ in range(4 * 40):  # the objective depends on the temperature only: all moves kept
+        ann.step(lambda: float(_phase_change(ann.heat.T)))
+    temps = np.array(ann.trace["temperature"])
+    assert np.all(np.diff(temps) <= 0) and temps[-1] < 1e-3
+    block_temps, drops = _log_drops(ann.heat.blocks)
+    near = np.abs(np.log(block_temps / 0.1)) < 0.6
+    assert near.sum() >= 3 and np.median(drops[near]) < 0.3 * math.log(2.0)
+    assert ann.temperature() == ann.heat.T
+    with pytest.raises(ValueError, match="only the next step's temperature is known"):
+        ann.temperature(0)
+
+
+def _xor_regression_net(seed):
+    return rb.nn.Sequential(rb.nn.Dense(2, 4, rng=seed, dtype=np.float64), rb.nn.Tanh(),
+                            rb.nn.Dense(4, 1, rng=seed + 100, dtype=np.float64), rb.nn.Sigmoid())
+
+
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+def test_annealers_train_through_fit_and_restore_the_best_weights(cls):
+    from .helpers import XOR_X, XOR_Y
+
+    net = _xor_regression_net(1)
+    ann = cls(net.parameters(), rng=0)
+    hist = rb.fit(net, XOR_X, XOR_Y, loss="mse", optimizer=ann, epochs=150, batch_size=4,
+                  progress=False, metrics=())
+    assert len(hist["loss"]) == 150 and ann.t == 150
+    final = rb.training.evaluate(net, XOR_X, XOR_Y, loss="mse", metrics=())["loss"]
+    assert final == pytest.approx(ann.best_loss) and final == pytest.approx(min(ann.trace["loss"]))
+    assert final < hist["loss"][0]
+    # Without restore_best the model keeps wherever the chain ended.
+    net2 = _xor_regression_net(1)
+    ann2 = cls(net2.parameters(), rng=0, restore_best=False)
+    rb.fit(net2, XOR_X, XOR_Y, loss="mse", optimizer=ann2, epochs=150, batch_size=4,
+           progress=False, metrics=())
+    final2 = rb.training.evaluate(net2, XOR_X, XOR_Y, loss="mse", metrics=())["loss"]
+    assert final2 == pytest.approx(ann2.trace["loss"][-1]) and final2 >= ann2.best_loss
+
+
+def test_annealers_in_fit_with_mini_batches_remeasure_each_batch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    net = rb.nn.Sequential(rb.nn.Dense(3, 1, rng=0, dtype=np.float64))
+    ann = rb.optim.CauchyAnnealer(net.parameters(), rng=0, per_weight=True)
+    start = rb.training.evaluate(net, X, y, loss="mse", metrics=())["loss"]
+    rb.fit(net, X, y, loss="mse", optimizer=ann, epochs=20, batch_size=10, progress=False,
+           metrics=(), rng=0)
+    assert ann.t == 80
+    assert rb.training.evaluate(net, X, y, loss="mse", metrics=())["loss"] < start / 2
+
+
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+def test_default_constants_end_below_the_start_on_xor_for_every_seed(cls):
+    for seed in range(10):
+        net = XorNet(hidden=4, rng=seed)
+        start = xor_loss(net).item()
+        ann = cls(net.parameters(), rng=seed)  # only the parameters
+        for _ in range(300):
+            ann.step(lambda net=net: xor_loss(net))
+        assert ann.loss < start, (seed, start, ann.loss)
+        assert ann.k * ann.T0 == pytest.approx(0.01 * start)
+
+
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+def test_default_constants_reduce_a_small_regression_through_fit(cls):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(32, 2))
+    y = np.sin(X[:, :1]) + 0.5 * X[:, 1:]
+    for seed in range(5):
+        net = _xor_regression_net(seed)[:3]
+        start = rb.training.evaluate(net, X, y, loss="mse", metrics=())["loss"]
+        rb.fit(net, X, y, loss="mse", optimizer=cls(net.parameters(), rng=seed), epochs=200,
+               batch_size=32, progress=False, metrics=())
+        assert rb.training.evaluate(net, X, y, loss="mse", metrics=())["loss"] < start / 2
+
+
+def test_annealer_argument_checks():
+    w = rb.nn.Parameter(np.zeros(2))
+    with pytest.raises(ValueError, match="schedule"):
+        rb.optim.BoltzmannAnnealer([w], schedule="fast")
+    with pytest.raises(TypeError, match="per_weight must be True or False"):
+        rb.optim.CauchyAnnealer([w], per_weight="yes")
+    with pytest.raises(ValueError, match="block"):
+        rb.optim.CauchyAnnealer([w], schedule="specific_heat", block=0)
+    assert rb.optim.BoltzmannAnnealer([w]).T0 == pytest.approx(0.025)  # zero weights: the floor
+
+
+@pytest.mark.parametrize("schedule", [None, "specific_heat"])
+def test_annealer_checkpoint_resumes_bit_for_bit(tmp_path, schedule):
+    from .helpers import XOR_X, XOR_Y
+
+    def run(epochs, resume=False):
+        net = _xor_regression_net(3)
+        ann = rb.optim.CauchyAnnealer(net.parameters(), rng=0, schedule=schedule, block=5,
+                                      restore_best=False)
+        ckpt = rb.callbacks.Checkpoint(tmp_path / "ann.rbt", every=1) if not resume else None
+        rb.fit(net, XOR_X, XOR_Y, loss="mse", optimizer=ann, epochs=epochs, batch_size=4,
+               progress=False, metrics=(), rng=1, callbacks=[ckpt] if ckpt else [],
+               resume_from=tmp_path / "ann.rbt" if resume else None)
+        return net[0].W.data.copy(), ann
+
+    straight, a = run(30)
+    run(12)  # writes the checkpoint of epoch 12 (then stops)
+    resumed, b = run(30, resume=True)
+    np.testing.assert_array_equal(straight, resumed)
+    assert a.best_loss == b.best_loss and a.t == b.t == 30

@@ -44,7 +44,9 @@ def run(ctx):
               "reproduces the notes' derivative table", worst < 1e-12,
               f"largest difference {worst:.1e} (float64)")
     with ctx.figure("Activation functions (top) and their derivatives computed by "
-                    "backpropagation (bottom).", size=(10, 4.2)) as fig:
+                    "backpropagation (bottom).", size=(10, 4.2),
+                    notes=("Sigmoid activation function", "tanh activation function",
+                           "ReLU activation function")) as fig:
         axes = fig.subplots(2, len(curves), sharex=True)
         for j, (name, (y, dy)) in enumerate(curves.items()):
             axes[0, j].plot(z, y, "C0")

@@ -82,7 +82,8 @@ def run(ctx):
     xs, ys = xt[example:example + 1], yt[example:example + 1]
     xa = rb.adversarial.fgsm(net, xs, ys, eps)
     with ctx.figure(f"A test digit, the adversarial perturbation (±{eps:g} per pixel) and the "
-                    "perturbed digit, with the network's predictions.", size=(6.5, 2.4)) as fig:
+                    "perturbed digit, with the network's predictions.", size=(6.5, 2.4),
+                    notes="Adversarial example") as fig:
         axes = fig.subplots(1, 3)
         pred = [int(rb.training.predict(net, v).argmax()) for v in (xs, xa)]
         for ax, img, title in zip(axes, [xs, xa - xs, xa],

@@ -72,7 +72,7 @@ def _fixed_kernels(ctx):
     maps = {name: F.conv2d(image, k, padding="same").data for name, k in kernels.items()}
     with ctx.figure(f"Fixed, hand-made kernels applied to {what} with "
                     "rb.nn.functional.conv2d(image, kernel, padding='same').",
-                    size=(8, 2.3)) as fig:
+                    size=(8, 2.3), notes="Convolution kernel example") as fig:
         axes = fig.subplots(1, 4)
         axes[0].imshow(image, cmap="gray")
         axes[0].set_title("input", fontsize=9)

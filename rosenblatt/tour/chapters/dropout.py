@@ -5,6 +5,7 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
+from ..diagrams import draw_network
 from ._plots import plot_boundary, softmax_p1
 
 
@@ -76,6 +77,19 @@ def run(ctx):
         for ax, (name, net) in zip(axes, models.items()):
             plot_boundary(ax, softmax_p1(net), x, y,
                           title=f"{name}: train {final[name][0]:.0%}, test {final[name][1]:.0%}")
+    net = models["dropout 0.5"]
+    masks = [None]
+    for layer in net:  # one training iteration's masks, drawn from the layers themselves
+        if isinstance(layer, rb.nn.Dropout):
+            layer.train()
+            masks.append(layer(rb.tensor(np.ones((1, 256)))).data[0] == 0)
+    masks.append(None)
+    with ctx.figure("The trained dropout network in one training iteration: each hidden layer's "
+                    "dropped units (crossed out, with their connections) are the mask its "
+                    "Dropout layer draws (10 of 256 units per layer shown).", size=(5, 3.4),
+                    notes="A network after dropout is applied to each layer in a training "
+                          "iteration") as fig:
+        draw_network(fig.add_subplot(), net, dropped=masks, limit=10)
     plain, drop = final["no dropout"], final["dropout 0.5"]
     ctx.claim("Dropout counteracts overfitting: the gap between training and test loss "
               "shrinks", drop[4] < 0.7 * plain[4],

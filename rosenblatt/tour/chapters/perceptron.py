@@ -50,7 +50,7 @@ def run(ctx):
 
     with ctx.figure("Decision regions: the perceptron on AND, OR and XOR (a straight line "
                     "each time), and a 2-4-2 network on XOR (a curved region).",
-                    size=(10, 2.8)) as fig:
+                    size=(10, 2.8), notes="XOR") as fig:
         axes = fig.subplots(1, 4)
         for ax, name in zip(axes, tasks):
             p = perceptrons[name]

@@ -58,7 +58,7 @@ def run(ctx):
               rows)
     with ctx.figure("Decision regions of a 2-20-2 network for growing L2 strength λ (the "
                     "notes' \"Regularization strength\" figure). Training points shown.",
-                    size=(11, 3)) as fig:
+                    size=(11, 3), notes="Regularization strength") as fig:
         axes = fig.subplots(1, len(lams))
         for ax, lam, row in zip(axes, lams, rows):
             plot_boundary(ax, softmax_p1(models[lam]), x, y,

@@ -1,0 +1,65 @@
+"""Tour: capacity and overfitting (notes: "Overfitting").
+
+The lost figure "More complex network, more complex functions": the decision
+regions of networks with more and more hidden units on the same data.
+"""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+from ._plots import grid_predict, plot_boundary, softmax_p1
+
+
+def _roughness(model, x):
+    """Fraction of neighbouring grid cells whose predicted class differs."""
+    _, _, p = grid_predict(softmax_p1(model), x, resolution=120)
+    c = p > 0.5
+    return float(np.mean(c[1:, :] != c[:-1, :]) + np.mean(c[:, 1:] != c[:, :-1]))
+
+
+@chapter("Bigger networks, more complex functions", section="Overfitting")
+def run(ctx):
+    sizes = (1, 3, 6, 20)
+    ctx.text(
+        "As a network grows it can represent more complex functions: its capacity grows. The "
+        f"notes' figure shows one hidden layer of {', '.join(map(str, sizes[1:]))} units on the "
+        "same data. Here the same: 2-H-2 tanh networks (and H = 1) trained to convergence "
+        "through `rb.fit` on 40 noisy points of two moons. More units fit the training points "
+        "better, with more convoluted boundaries that start to follow the noise."
+    )
+    rng = ctx.rng
+    x, y = rb.datasets.moons(40, noise=0.35, rng=rng)
+    xt, yt = rb.datasets.moons(2000, noise=0.35, rng=rng)
+    epochs = 700 if ctx.quick else 2000
+    rows, nets = [], {}
+    for h in sizes:
+        r = np.random.default_rng(3)
+        net = rb.nn.Sequential(rb.nn.Dense(2, h, rng=r), rb.nn.Tanh(), rb.nn.Dense(h, 2, rng=r))
+        rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(),
+                                                                        lr=0.03),
+               epochs=epochs, batch_size=len(x), metrics=(), progress=False, rng=r)
+        tr = rb.training.evaluate(net, x, y, loss="cross_entropy")
+        te = rb.training.evaluate(net, xt, yt, loss="cross_entropy")
+        nets[h] = net
+        rows.append([h, tr["loss"], tr["accuracy"], te["accuracy"], _roughness(net, x)])
+    ctx.table(["hidden units", "train loss", "train accuracy", "test accuracy",
+               "boundary roughness"], rows)
+    with ctx.figure("Decision regions of 2-H-2 networks trained on the same 40 points "
+                    "(training points shown): the more hidden units, the more complex the "
+                    "function.", size=(11, 2.9),
+                    notes="More complex network, more complex functions") as fig:
+        for ax, (h, net) in zip(fig.subplots(1, len(sizes)), nets.items()):
+            plot_boundary(ax, softmax_p1(net), x, y, title=f"{h} hidden unit{'s' * (h > 1)}")
+    losses = [r[1] for r in rows]
+    ctx.claim("A bigger network has more capacity: the training loss falls as hidden units are "
+              "added", all(a > b for a, b in zip(losses, losses[1:])),
+              "training loss " + " → ".join(f"{v:.3f}" for v in losses))
+    ctx.claim("and its function is more complex (a longer, more convoluted boundary)",
+              rows[-1][4] > rows[0][4] and rows[-1][4] >= rows[1][4],
+              "roughness " + " → ".join(f"{r[4]:.4f}" for r in rows))
+    gap = [r[2] - r[3] for r in rows]
+    ctx.claim("The bigger networks overfit more: a wider gap between training and test "
+              "accuracy", np.mean(gap[2:]) > np.mean(gap[:2]),
+              "train − test accuracy " + ", ".join(f"H={h}: {g:+.1%}" for h, g in zip(sizes, gap)))

@@ -1,0 +1,234 @@
+"""Tour: statistical training (notes: "Statistical (stochastic) training").
+
+Boltzmann training, Cauchy training and Cauchy training mixed with
+backpropagation against plain gradient descent on a cost with local minima;
+their temperature and acceptance over time; the artificial specific heat;
+network paralysis and squashing. Every run trains through ``rb.fit`` with an
+annealer as the optimizer.
+"""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+WELLS = ((-1.0, 1.0), (1.5, 1.3), (4.0, 2.0))  # (centre, depth): the deepest is far away
+GLOBAL = 4.0
+
+
+class _Landscape(rb.nn.Module):
+    """A one-weight model whose output is the cost J(w): three wells and a gentle bowl."""
+
+    def __init__(self, w0):
+        self.w = rb.nn.Parameter(np.array([float(w0)]))
+
+    def forward(self, x):
+        w = self.w
+        cost = 0.02 * w * w
+        for centre, depth in WELLS:
+            cost = cost - depth * rb.exp(-((w - centre) ** 2) / 0.8)
+        return x * 0 + cost
+
+
+def _cost(w):
+    return 0.02 * w * w - sum(d * np.exp(-(w - c) ** 2 / 0.8) for c, d in WELLS)
+
+
+def _mean_output(pred, target):
+    return pred.mean()
+
+
+def _optimizer(name, model, seed):
+    params = model.parameters()
+    if name == "gradient descent":
+        return rb.optim.SGD(params, lr=0.05, momentum=0.9)
+    if name == "Boltzmann":
+        return rb.optim.BoltzmannAnnealer(params, T0=4.0, k=1.0, rng=seed)
+    if name == "Cauchy":
+        return rb.optim.CauchyAnnealer(params, T0=8.0, k=0.2, rng=seed)
+    return rb.optim.CauchyAnnealer(params, T0=8.0, k=0.2, backprop_weight=0.5, lr=0.05,
+                                   momentum=0.9, rng=seed)
+
+
+METHODS = ("gradient descent", "Boltzmann", "Cauchy", "Cauchy + backprop")
+
+
+@chapter("Statistical training: Boltzmann, Cauchy, and Cauchy with backprop",
+         section="Statistical (stochastic) training")
+def run(ctx):
+    ctx.text(
+        "Statistical training makes random weight changes and keeps a change that lowers the "
+        "objective, or one that raises it by c with the Boltzmann probability exp(−c/kT); "
+        "the artificial temperature T cools over time. Boltzmann training draws Gaussian "
+        "changes and must cool slowly, T = T₀/log(1 + t); Cauchy training draws fat-tailed "
+        "changes ρT tan(u) and may cool fast, T = T₀/(1 + t); Cauchy training can be mixed "
+        "with backprop. The cost here has three wells, the deepest (w = 4) far from the "
+        "starts (uniform in [−2, 1]); each method trains the one-weight model through `rb.fit` "
+        "with the annealer as the optimizer (the best weights seen are restored at the end)."
+    )
+    starts = 6 if ctx.quick else 20
+    steps = 200 if ctx.quick else 400
+    x = np.zeros((1, 1))
+    finals, traces = {m: [] for m in METHODS}, {}
+    for seed in range(starts):
+        w0 = float(np.random.default_rng(seed).uniform(-2, 1))
+        for name in METHODS:
+            model = _Landscape(w0)
+            opt = _optimizer(name, model, seed)
+            rb.fit(model, x, None, loss=_mean_output, optimizer=opt, epochs=steps, batch_size=1,
+                   metrics=(), progress=False)
+            finals[name].append(float(model.w.data[0]))
+            if seed == 1 and hasattr(opt, "trace"):
+                traces[name] = opt.trace
+    found = {m: float(np.mean(np.abs(np.array(v) - GLOBAL) < 0.3)) for m, v in finals.items()}
+    best = float(_cost(np.linspace(3, 5, 2001)).min())
+    gap = {m: float(np.mean([_cost(w) - best for w in v])) for m, v in finals.items()}
+    ctx.table(["method", f"starts ending in the global minimum (of {starts})",
+               "mean J(w) − J(w*) at the end"],
+              [[m, found[m], gap[m]] for m in METHODS])
+    ws = np.linspace(-3, 6, 600)
+    with ctx.figure(f"The cost J(w) and where each method ended from {starts} starts "
+                    f"({steps} steps each; the markers are jittered vertically).",
+                    size=(7, 3)) as fig:
+        ax = fig.add_subplot()
+        ax.plot(ws, _cost(ws), "k", lw=1.5)
+        for k, m in enumerate(METHODS):
+            v = np.array(finals[m])
+            ax.scatter(v, _cost(v) + 0.12 * (k + 1), s=22, label=m, alpha=0.8)
+        ax.set_xlabel("w")
+        ax.set_ylabel("J(w)")
+        ax.legend(fontsize=7)
+    ctx.claim("Gradient descent stays in the local minimum nearest its start",
+              found["gradient descent"] == 0.0,
+              f"{found['gradient descent']:.0%} of the starts reach the global minimum")
+    ctx.claim("Statistical training leaves local minima and finds the global one",
+              found["Cauchy"] >= 0.6 and found["Boltzmann"] >= 0.3,
+              f"global minimum found from {found['Boltzmann']:.0%} (Boltzmann), "
+              f"{found['Cauchy']:.0%} (Cauchy) of the starts")
+    ctx.claim("Cauchy training, with its fat tails and fast cooling, does better than Boltzmann "
+              "training in the same number of steps", found["Cauchy"] > found["Boltzmann"],
+              f"{found['Cauchy']:.0%} against {found['Boltzmann']:.0%}")
+    ctx.claim("Cauchy training mixed with backprop (η = 0.5) also leaves the local minima "
+              "that trap backprop alone",
+              found["Cauchy + backprop"] >= 0.5 and gap["Cauchy + backprop"]
+              < gap["gradient descent"] / 2,
+              f"global minimum from {found['Cauchy + backprop']:.0%} of the starts; mean "
+              f"excess cost {gap['Cauchy + backprop']:.3f} against {gap['gradient descent']:.3f} "
+              f"for gradient descent")
+
+    with ctx.figure("Temperature (left, log scale) and the fraction of moves accepted (right, "
+                    "moving average over 25 steps) for one start: Boltzmann cools slowly, "
+                    "Cauchy fast. The fraction accepted does not fall with T: the moves "
+                    "shrink with T, and small moves near a minimum are often kept; what falls "
+                    "is the size of the changes (the claim below).",
+                    size=(9, 3)) as fig:
+        a, b = fig.subplots(1, 2)
+        for name, tr in traces.items():
+            a.plot(tr["temperature"], label=name)
+            acc = np.convolve(tr["accepted"], np.ones(25) / 25, mode="valid")
+            b.plot(acc, label=name)
+        a.set_yscale("log")
+        a.set_xlabel("step t")
+        a.set_ylabel("T")
+        b.set_xlabel("step t")
+        b.set_ylabel("accepted")
+        a.legend(fontsize=7)
+    jumps = {n: np.abs(np.diff(tr["loss"])) for n, tr in traces.items()}
+    early = {n: float(j[:30].mean()) for n, j in jumps.items()}
+    late = {n: float(j[-50:].mean()) for n, j in jumps.items()}
+    ctx.claim("The randomness decreases as the temperature falls, so that a solution is "
+              "settled upon: the objective's step-to-step changes shrink (by more than 10x "
+              "under Cauchy's fast cooling)",
+              all(late[n] < early[n] / 1.5 for n in traces)
+              and late["Cauchy"] < early["Cauchy"] / 10,
+              "; ".join(f"{n}: mean |ΔJ| {early[n]:.2e} over the first 30 steps, "
+                        f"{late[n]:.2e} over the last 50" for n in traces))
+    bt, ct = traces["Boltzmann"]["temperature"], traces["Cauchy"]["temperature"]
+    ctx.claim("Boltzmann's schedule T₀/log(1 + t) is very slow next to Cauchy's T₀/(1 + t)",
+              bt[-1] / bt[0] > 10 * ct[-1] / ct[0],
+              f"after {steps} steps T fell to {bt[-1] / bt[0]:.1%} of T₀ (Boltzmann) and "
+              f"{ct[-1] / ct[0]:.2%} (Cauchy)")
+    _specific_heat(ctx, x)
+    _paralysis(ctx)
+
+
+def _specific_heat(ctx, x):
+    ctx.text(
+        "**Artificial specific heat.** Where the mean objective changes abruptly with the "
+        "temperature (a \"phase change\"), the temperature must fall slowly; where it hardly "
+        "changes, fast. `schedule=\"specific_heat\"` holds each temperature for a block of steps, "
+        "measures the mean objective there, and sets the next cooling step from "
+        "|Δ⟨J⟩ / Δlog T| (rb.optim.annealing.SpecificHeatSchedule)."
+    )
+    model = _Landscape(-1.0)
+    opt = rb.optim.CauchyAnnealer(model.parameters(), T0=8.0, k=0.2, schedule="specific_heat",
+                                  block=10, rng=3)
+    rb.fit(model, x, None, loss=_mean_output, optimizer=opt, epochs=200 if ctx.quick else 600,
+           batch_size=1, metrics=(), progress=False)
+    blocks = np.array(opt.heat.blocks)
+    temps, means, heat = blocks[:, 0], blocks[:, 1], blocks[:, 2]
+    drops = -np.diff(np.log(temps))
+    with ctx.figure("The specific-heat schedule on the three-well cost: the mean objective of "
+                    "each block against its temperature (left) and the cooling step "
+                    "Δlog T chosen after each block against the measured specific heat (right).",
+                    size=(9, 3)) as fig:
+        a, b = fig.subplots(1, 2)
+        a.plot(temps, means, "o-", ms=3)
+        a.set_xscale("log")
+        a.set_xlabel("T (block)")
+        a.set_ylabel("mean J")
+        b.scatter(heat[1:], drops, s=12)
+        b.set_xlabel("specific heat |Δ⟨J⟩/Δlog T| / J_ref")
+        b.set_ylabel("cooling step Δlog T")
+    hot = heat[1:] > np.median(heat[1:])
+    ok = hot.any() and (~hot).any() and drops[hot].mean() < drops[~hot].mean()
+    ctx.claim("The specific-heat schedule cools more slowly where the mean objective changes "
+              "most with temperature", bool(ok),
+              f"mean cooling step {drops[hot].mean():.3f} in the blocks of high specific heat, "
+              f"{drops[~hot].mean():.3f} elsewhere; best J found {opt.best_loss:.3f} "
+              f"(global {_cost(GLOBAL):.3f})")
+
+
+def _saturated_fraction(model, x):
+    hidden = model[:2]
+    with rb.no_grad():
+        h = hidden(rb.tensor(x)).data
+    return float(np.mean(np.abs(h).mean(axis=0) > 0.9))
+
+
+def _paralysis(ctx):
+    ctx.text(
+        "**Network paralysis and squashing.** The Cauchy distribution has infinite variance: "
+        "now and then a huge weight change is kept, drives a unit deep into saturation, and its "
+        "gradient vanishes (paralysis). The notes' remedy squashes the weights of saturated units "
+        "with w ← R tanh(w/R), which shrinks large weights and only attenuates small ones. "
+        "A 2-8-1 tanh network on XOR, trained by Cauchy training with large steps (ρ = 5) "
+        "through `rb.fit`, with and without squashing (R = 2, on the units that saturate)."
+    )
+    x, y = rb.datasets.xor()
+    x, y = x.astype(np.float64), y.reshape(-1, 1).astype(np.float64)
+    rows = []
+    runs = 3 if ctx.quick else 10
+    for squash in (None, 2.0):
+        sat, biggest, loss = [], [], []
+        for seed in range(runs):
+            r = np.random.default_rng(seed)
+            net = rb.nn.Sequential(rb.nn.Dense(2, 8, rng=r, dtype=np.float64), rb.nn.Tanh(),
+                                   rb.nn.Dense(8, 1, rng=r, dtype=np.float64), rb.nn.Sigmoid())
+            kw = {} if squash is None else {"squash": squash, "saturation": (net, x)}
+            opt = rb.optim.CauchyAnnealer(net.parameters(), T0=1.0, rho=5.0, k=0.01, rng=seed,
+                                          restore_best=False, **kw)
+            rb.fit(net, x, y, loss="mse", optimizer=opt, epochs=150, batch_size=4, metrics=(),
+                   progress=False)
+            sat.append(_saturated_fraction(net, x))
+            biggest.append(float(np.abs(net[0].W.data).max()))
+            loss.append(rb.training.evaluate(net, x, y, loss="mse", metrics=())["loss"])
+        rows.append(["no squashing" if squash is None else f"squash R = {squash:g}",
+                     float(np.mean(sat)), float(np.median(biggest)), float(np.median(loss))])
+    ctx.table(["Cauchy training (ρ = 5)", "saturated hidden units (mean |tanh| > 0.9)",
+               "median largest |w|", "median final MSE"], rows)
+    ctx.claim("Large Cauchy steps saturate units (paralysis); squashing the saturated units' "
+              "weights keeps the weights bounded and fewer units saturated",
+              rows[0][1] > rows[1][1] and rows[1][2] < rows[0][2] / 5,
+              f"saturated units {rows[0][1]:.0%} → {rows[1][1]:.0%}; largest weight "
+              f"{rows[0][2]:.1f} → {rows[1][2]:.2f}")

@@ -1,0 +1,187 @@
+"""Tour: the order of the data, gradient noise, transfer learning (notes: "Shuffling &
+curriculum learning", "Gradient noise", "Transfer Learning")."""
+
+import numpy as np
+
+import rosenblatt as rb
+from rosenblatt.tour import chapter
+
+
+def _mlp(rng, hidden=32, n_out=2, n_in=2, depth=1, act=rb.nn.Tanh):
+    layers, width = [], n_in
+    for _ in range(depth):
+        layers += [rb.nn.Dense(width, hidden, rng=rng), act()]
+        width = hidden
+    return rb.nn.Sequential(*layers, rb.nn.Dense(width, n_out, rng=rng))
+
+
+@chapter("Shuffling and curriculum learning", section="Shuffling & curriculum learning",
+         name="shuffling")
+def shuffling(ctx):
+    ctx.text(
+        "Shuffle the data every epoch, so that the network does not become biased towards a "
+        "particular ordering. Here the training set of two moons is stored sorted by class; "
+        "mini-batch SGD through `rb.fit` with `shuffle=False` sees a run of class-0 batches, "
+        "then a run of class-1 batches, every epoch; `shuffle=True` (the default) draws a new "
+        "order each epoch."
+    )
+    rng = ctx.rng
+    x, y = rb.datasets.moons(400, noise=0.15, rng=rng)
+    order = np.argsort(y, kind="stable")
+    x, y = x[order], y[order]
+    xt, yt = rb.datasets.moons(2000, noise=0.15, rng=rng)
+    epochs = 15 if ctx.quick else 40
+    rows = []
+    for shuffle in (False, True):
+        accs, biases = [], []
+        for seed in range(3):
+            r = np.random.default_rng(seed)
+            net = _mlp(r)
+            rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.SGD(
+                net.parameters(), lr=0.3), epochs=epochs, batch_size=20, shuffle=shuffle,
+                progress=False, rng=r)
+            pred = rb.training.predict(net, xt).argmax(1)
+            accs.append(float(np.mean(pred == yt)))
+            biases.append(float(np.mean(pred == 1)))
+        rows.append(["shuffled every epoch" if shuffle else "sorted by class, not shuffled",
+                     float(np.mean(accs)), float(np.mean(biases))])
+    ctx.table(["training order", "test accuracy (3 seeds)", "fraction predicted class 1 "
+               "(truth 0.5)"], rows)
+    ctx.claim("Without shuffling the network is biased by the order of the data (towards the "
+              "class it saw last); shuffling every epoch removes the bias",
+              rows[1][1] > rows[0][1] and abs(rows[0][2] - 0.5) > abs(rows[1][2] - 0.5) + 0.03,
+              f"test accuracy {rows[0][1]:.1%} sorted, {rows[1][1]:.1%} shuffled; class 1 "
+              f"predicted for {rows[0][2]:.0%} vs {rows[1][2]:.0%} of the test points")
+
+    ctx.text(
+        "A meaningful order can help instead: **curriculum learning** presents easy examples "
+        "first. `rb.fit(..., curriculum=rb.training.Curriculum(scores, start, epochs_to_full))` "
+        "trains on the easiest fraction `start` of the examples (lowest scores) and widens the "
+        "pool to all of them. Two spirals, difficulty = distance from the centre (the inner "
+        "turns are easy, the outer hard), against plain shuffling. Whether the order helps in "
+        "the end depends on the problem (on this one it does not, see the table); what it "
+        "changes is what the network learns first."
+    )
+    x, y = rb.datasets.spirals(400, noise=0.05, turns=1.5, rng=rng)
+    xt, yt = rb.datasets.spirals(2000, noise=0.05, turns=1.5, rng=rng)
+    radius, radius_t = np.linalg.norm(x, axis=1), np.linalg.norm(xt, axis=1)
+    easy = radius_t < np.median(radius)
+    epochs = 40 if ctx.quick else 120
+    result = {}
+    for name in ("shuffled", "curriculum"):
+        r = np.random.default_rng(5)
+        net = _mlp(r, hidden=64, depth=2)
+        cur = rb.training.Curriculum(radius, start=0.3, epochs_to_full=epochs // 2) \
+            if name == "curriculum" else None
+        early = {}
+
+        def probe(trainer, epoch, logs, net=net, early=early):
+            if epoch == epochs // 4 - 1:
+                pred = rb.training.predict(net, xt).argmax(1)
+                early["easy"] = float(np.mean(pred[easy] == yt[easy]))
+                early["hard"] = float(np.mean(pred[~easy] == yt[~easy]))
+
+        rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(),
+                                                                        lr=0.01),
+               epochs=epochs, batch_size=32, curriculum=cur, progress=False, rng=r,
+               callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=probe)])
+        pred = rb.training.predict(net, xt).argmax(1)
+        result[name] = (early["easy"], early["hard"], early["easy"] - early["hard"],
+                        float(np.mean(pred == yt)))
+    ctx.table(["order", f"easy-half accuracy after {epochs // 4} epochs",
+               f"hard-half accuracy after {epochs // 4}", "easy − hard",
+               f"test accuracy after {epochs}"], [[k, *v] for k, v in result.items()])
+    ctx.claim("The order of the data shapes what is learned: with a curriculum the network "
+              "learns the easy examples first (a larger lead of the easy half over the hard "
+              "half early in training)", result["curriculum"][2] > result["shuffled"][2],
+              f"easy − hard accuracy after {epochs // 4} epochs: "
+              f"{result['curriculum'][2]:+.1%} with the curriculum, "
+              f"{result['shuffled'][2]:+.1%} shuffled")
+
+
+@chapter("Gradient noise", section="Gradient noise", name="gradient-noise")
+def gradient_noise(ctx):
+    ctx.text(
+        "Adding annealed Gaussian noise to every gradient, g ← g + N(0, σ²ₜ) with "
+        "σ²ₜ = η / (1 + t)^γ, makes networks more robust to poor initialisation and helps "
+        "deep networks (Neelakantan et al.). `rb.optim.GradientNoise(optimizer, eta, gamma)` "
+        "wraps any optimizer. A deep, narrow tanh network (6 hidden layers of 10) with a poor "
+        "initialisation (all weights ×0.1, so the signal dies) learns two moons through "
+        "`rb.fit` with and without noise."
+    )
+    rng = ctx.rng
+    x, y = rb.datasets.moons(300, noise=0.1, rng=rng)
+    epochs = 60 if ctx.quick else 200
+    seeds = 4 if ctx.quick else 10
+    rows = {}
+    for eta in (0.0, 0.1):
+        finals = []
+        for seed in range(seeds):
+            r = np.random.default_rng(seed)
+            net = _mlp(r, hidden=10, depth=6)
+            for p in net.parameters():
+                p.data *= 0.1
+            opt = rb.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+            if eta:
+                opt = rb.optim.GradientNoise(opt, eta=eta, gamma=0.55, rng=seed)
+            hist = rb.fit(net, x, y, loss="cross_entropy", optimizer=opt, epochs=epochs,
+                          batch_size=32, progress=False, rng=r)
+            finals.append(hist["accuracy"][-1])
+        rows["no noise" if eta == 0 else f"noise η = {eta:g}, γ = 0.55"] = finals
+    ctx.table(["training", *[f"seed {s}" for s in range(seeds)], "mean"],
+              [[k, *v, float(np.mean(v))] for k, v in rows.items()])
+    (plain, noisy) = (float(np.mean(v)) for v in rows.values())
+    ctx.claim("Gradient noise helps a deep network recover from a poor initialisation",
+              noisy > plain, f"mean final training accuracy {plain:.1%} without noise, "
+                             f"{noisy:.1%} with")
+    sched = rb.optim.GradientNoise(rb.optim.SGD([rb.nn.Parameter(np.zeros(1))], lr=0.1),
+                                   eta=0.1, gamma=0.55, rng=0)
+    ok = abs(sched.sigma() - np.sqrt(0.1 / 1 ** 0.55)) < 1e-12
+    ctx.claim("The noise variance follows the notes' schedule σ²ₜ = η / (1 + t)^γ", ok,
+              f"σ at the first step {sched.sigma():.4f} = √(0.1 / 1^0.55)")
+
+
+@chapter("Transfer learning: the penultimate layer as features", section="Transfer Learning",
+         name="transfer")
+def transfer(ctx):
+    ctx.text(
+        "Transfer learning takes a network trained for one task to another: truncate the output "
+        "layer and use the vectors of the second-to-last layer as features. A 64-64-64-10 "
+        "network learns to name digits on one half of the digits data through `rb.fit`. The new "
+        "task, on the other half, is whether a digit is even, with only 40 labelled examples: "
+        "`rb.training.replace_output` keeps the (frozen) hidden layers and trains a new output "
+        "layer, against the same network trained from scratch on the 40 examples."
+    )
+    x, y = rb.datasets.load_digits()
+    x = (x / 16.0).astype(np.float32)
+    rng = ctx.rng
+    perm = rng.permutation(len(x))
+    x, y = x[perm], y[perm]
+    half = len(x) // 2
+    xa, ya, xb, yb = x[:half], y[:half], x[half:], (y[half:] % 2 == 0).astype(np.int64)
+    few, rest = np.arange(40), np.arange(40, len(xb))
+    base = _mlp(rng, hidden=64, n_in=64, n_out=10, depth=2, act=rb.nn.ReLU)
+    rb.fit(base, xa, ya, loss="cross_entropy", optimizer=rb.optim.Adam(base.parameters(),
+                                                                        lr=0.003),
+           epochs=50, batch_size=32, progress=False, rng=rng)
+    epochs = 300
+    new = rb.training.replace_output(base, rb.nn.Dense(64, 2, rng=rng), freeze=True)
+    rb.fit(new, xb[few], yb[few], loss="cross_entropy", optimizer=rb.optim.Adam(
+        [p for p in new.parameters() if p.requires_grad], lr=0.02), epochs=epochs,
+        batch_size=40, progress=False, rng=rng)
+    scratch = _mlp(np.random.default_rng(1), hidden=64, n_in=64, n_out=2, depth=2,
+                   act=rb.nn.ReLU)
+    rb.fit(scratch, xb[few], yb[few], loss="cross_entropy", optimizer=rb.optim.Adam(
+        scratch.parameters(), lr=0.01), epochs=epochs, batch_size=40, progress=False, rng=rng)
+    acc = {name: rb.training.evaluate(m, xb[rest], yb[rest], loss="cross_entropy")["accuracy"]
+           for name, m in (("transferred features + new output layer", new),
+                           ("trained from scratch", scratch))}
+    trainable = sum(p.size for p in new.parameters() if p.requires_grad)
+    ctx.table(["even or odd, from 40 labelled digits", "test accuracy"],
+              [[k, v] for k, v in acc.items()])
+    t, s = acc.values()
+    ctx.claim("Features from a network trained for another task transfer: a new output layer "
+              "on the second-to-last layer's vectors beats training the whole network on the "
+              "few examples of the new task", t > s,
+              f"test accuracy {t:.1%} with transferred features ({trainable} trainable "
+              f"weights), {s:.1%} from scratch")
