@@ -1,0 +1,28 @@
+"""Neuroevolution (notes: "Neuroevolution"): evolve networks' weights and topologies.
+
+* :class:`CNE` - conventional neuroevolution: a genetic algorithm on the flat
+  weight vector of a fixed network; :func:`population_forward` evaluates a
+  whole population with one batched matrix product per layer.
+* :class:`NEAT` - NeuroEvolution of Augmenting Topologies (Stanley &
+  Miikkulainen 2002), its genomes (:class:`Genome`), configuration
+  (:class:`NEATConfig`) and phenotypes (:class:`PopulationNetwork`).
+* :mod:`envs` - XOR, pole balancing, visual discrimination, Gymnasium.
+
+Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
+stop=None)`` returns a :class:`Result` (see :mod:`.core` for the protocol).
+"""
+
+from . import activations, envs
+from .cne import CNE, PopulationModel, population_forward
+from .config import ConfigError, NEATConfig
+from .core import FitnessError, Result
+from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
+from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
+from .network import Network, PopulationNetwork
+
+__all__ = [
+    "CNE", "ConfigError", "ConnectionGene", "FitnessError", "Genome", "GenomeFormatError",
+    "InnovationTracker", "NEAT", "NEATConfig", "Network", "NodeGene", "PopulationModel",
+    "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
+    "crossover", "envs", "population_forward", "speciate",
+]

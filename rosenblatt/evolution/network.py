@@ -1,0 +1,278 @@
+"""Phenotypes: NEAT genomes decoded into networks evaluated with array operations.
+
+Following TensorNEAT (Wang et al. 2024), genomes of different topologies are
+padded to one fixed shape: ``P`` genomes with at most ``N`` nodes become a
+weight tensor ``W`` of shape ``(P, N, N)`` (``W[p, i, j]`` the weight of the
+enabled connection ``i -> j`` of genome ``p``, 0 elsewhere), an activation
+code per node and, for feed-forward genomes, a *level* per node (its longest
+path from the inputs). A forward pass over a batch ``X`` of shape ``(n, in)``
+is then, for each level ``l = 1 .. L``,
+
+.. math::
+
+    V \\leftarrow \\text{where}(\\text{level} = l,\\; f(V W),\\; V)
+
+with ``V`` of shape ``(P, n, N)``: every genome's nodes of one level at
+once, in topological order. A recurrent genome updates all its nodes
+synchronously from the previous step's values (the fixed-step activation of
+NEAT's recurrent networks).
+
+Local node order in every genome: inputs, bias, outputs, hidden nodes.
+"""
+
+import numpy as np
+
+from . import activations as _act
+from .genome import Genome
+
+__all__ = ["Network", "PopulationNetwork", "levels_of"]
+
+
+def levels_of(genome):
+    """``{node id: level}`` of a feed-forward genome (inputs and bias 0).
+
+    A node's level is ``1 + max(level of its enabled in-nodes)`` (1 when it
+    has none). Raises ValueError when the enabled connections form a cycle.
+    """
+    cached = genome._cache.get("levels")
+    if cached is not None:
+        return cached
+    preds = {n.id: [] for n in genome.nodes}
+    for c in genome.connections:
+        if c.enabled:
+            preds[c.dst].append(c.src)
+    level = {}
+    for n in genome.nodes:
+        if n.kind in ("input", "bias"):
+            level[n.id] = 0
+    visiting = set()
+
+    def visit(i):  # depth-first, iterative to survive deep chains
+        stack = [(i, False)]
+        while stack:
+            node, done = stack.pop()
+            if node in level:
+                continue
+            if done:
+                visiting.discard(node)
+                level[node] = 1 + max((level[p] for p in preds[node]), default=0)
+                continue
+            if node in visiting:
+                raise ValueError(f"Genome {genome.id}: its enabled connections form a cycle "
+                                 f"through node {node}; evaluate it with recurrent=True")
+            visiting.add(node)
+            stack.append((node, True))
+            for p in preds[node]:
+                if p not in level:
+                    if p in visiting:
+                        raise ValueError(f"Genome {genome.id}: its enabled connections form a "
+                                         f"cycle through node {p}; evaluate it with "
+                                         f"recurrent=True")
+                    stack.append((p, False))
+
+    for n in genome.nodes:
+        visit(n.id)
+    genome._cache["levels"] = level
+    return level
+
+
+def _local_order(genome):
+    """Node ids in local order: inputs, bias, outputs (already first by id), hidden by id."""
+    return [n.id for n in genome.nodes]  # nodes are kept sorted by id, which is this order
+
+
+class PopulationNetwork:
+    """A whole population of genomes as one padded network (evaluated together).
+
+    Parameters
+    ----------
+    genomes : list of Genome
+        Same ``n_inputs`` and ``n_outputs``.
+    recurrent : bool, optional
+        Default: True if any genome is recurrent.
+    steps : int, optional
+        Synchronous steps for a recurrent network called on a batch.
+
+    Attributes
+    ----------
+    size : int
+        ``P``, the number of networks.
+    W : ndarray (P, N, N)
+    codes : ndarray (P, N) of activation codes
+    level : ndarray (P, N) (feed-forward only)
+
+    The control protocol of :class:`~rosenblatt.evolution.envs.CartPole`:
+    :meth:`reset`, :meth:`step` (one decision per network), :meth:`keep`
+    (drop networks whose trial ended) and :meth:`take` (repeat networks).
+    """
+
+    def __init__(self, genomes, recurrent=None, steps=None):
+        genomes = list(genomes)
+        if not genomes:
+            raise ValueError("PopulationNetwork: got no genomes")
+        for g in genomes:
+            if not isinstance(g, Genome):
+                raise TypeError(f"PopulationNetwork: expected Genomes; got {type(g).__name__}")
+        g0 = genomes[0]
+        self.n_inputs, self.n_outputs = g0.n_inputs, g0.n_outputs
+        for g in genomes:
+            if (g.n_inputs, g.n_outputs) != (self.n_inputs, self.n_outputs):
+                raise ValueError(f"PopulationNetwork: genome {g.id} has {g.n_inputs} inputs "
+                                 f"and {g.n_outputs} outputs; genome {g0.id} has "
+                                 f"{self.n_inputs} and {self.n_outputs}")
+        self.recurrent = any(g.recurrent for g in genomes) if recurrent is None else bool(
+            recurrent)
+        P = len(genomes)
+        N = max(len(g.nodes) for g in genomes)
+        self.size, self.N = P, N
+        W = np.zeros((P, N, N))
+        codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
+        level = np.zeros((P, N), dtype=np.int64)
+        rows, srcs, dsts, ws = [], [], [], []
+        for p, g in enumerate(genomes):
+            order = _local_order(g)
+            local = {nid: k for k, nid in enumerate(order)}
+            codes[p, :len(order)] = [_act.CODES[n.activation] for n in g.nodes]
+            for c in g.connections:
+                if c.enabled:
+                    rows.append(p)
+                    srcs.append(local[c.src])
+                    dsts.append(local[c.dst])
+                    ws.append(c.weight)
+            if not self.recurrent:
+                lv = levels_of(g)
+                level[p, :len(order)] = [lv[nid] for nid in order]
+        if rows:
+            np.add.at(W, (np.array(rows), np.array(srcs), np.array(dsts)), np.array(ws))
+        self.W, self.codes, self.level = W, codes, level
+        self.n_levels = int(level.max()) if not self.recurrent else 0
+        self.ids = [g.id for g in genomes]
+        n_fixed = self.n_inputs + 1
+        self.steps = int(steps) if steps is not None else max(1, N - n_fixed)
+        self._finish()
+        self.state = None
+
+    def _finish(self):
+        present = np.unique(self.codes[:, self.n_inputs + 1:]) if self.N > self.n_inputs + 1 \
+            else np.array([], dtype=np.int64)
+        self._present = [int(c) for c in present]
+        self._uniform = len(self._present) == 1
+        self._masks = None if self._uniform else {
+            c: (self.codes == c)[:, None, :] for c in self._present}
+        if not self.recurrent:
+            self._level_masks = [(self.level == lv)[:, None, :]
+                                 for lv in range(1, self.n_levels + 1)]
+
+    def _activate(self, pre):
+        if self._uniform:
+            return _act.ACTIVATIONS[_act.NAMES[self._present[0]]](pre)
+        out = np.zeros_like(pre)
+        for c, mask in self._masks.items():
+            out = np.where(mask, _act.ACTIVATIONS[_act.NAMES[c]](pre), out)
+        return out
+
+    def _inputs(self, X, P):
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 2:
+            X = np.broadcast_to(X, (P,) + X.shape)
+        if X.ndim != 3 or X.shape[0] != P or X.shape[2] != self.n_inputs:
+            raise ValueError(f"PopulationNetwork: inputs must have shape (n, {self.n_inputs}) "
+                             f"or ({P}, n, {self.n_inputs}); got {X.shape}")
+        V = np.zeros((P, X.shape[1], self.N))
+        V[:, :, :self.n_inputs] = X
+        V[:, :, self.n_inputs] = 1.0
+        return V
+
+    def _outputs(self, V):
+        return V[:, :, self.n_inputs + 1:self.n_inputs + 1 + self.n_outputs]
+
+    def __call__(self, X):
+        """Outputs ``(P, n, n_outputs)`` for inputs ``(n, n_inputs)`` or ``(P, n, n_inputs)``."""
+        V = self._inputs(X, self.size)
+        if not self.recurrent:
+            for mask in self._level_masks:
+                V = np.where(mask, self._activate(V @ self.W), V)
+            return self._outputs(V).copy()
+        fixed = V[:, :, :self.n_inputs + 1].copy()
+        for _ in range(self.steps):
+            V = self._activate(V @ self.W)
+            V[:, :, :self.n_inputs + 1] = fixed
+        return self._outputs(V).copy()
+
+    # -- control protocol -----------------------------------------------------------------
+    def reset(self, population=None):
+        """Clear recurrent state (one zero state per network)."""
+        self.state = np.zeros((self.size, 1, self.N))
+
+    def step(self, obs):
+        """One decision per network: ``obs`` (P, n_inputs) -> actions (P, n_outputs)."""
+        x = np.asarray(obs, dtype=np.float64)[:, None, :]
+        if not self.recurrent:
+            return self(x)[:, 0, :]
+        if self.state is None or self.state.shape[0] != self.size:
+            self.reset()
+        V = self.state
+        V[:, :, :self.n_inputs] = x
+        V[:, :, self.n_inputs] = 1.0
+        V = self._activate(V @ self.W)
+        V[:, :, :self.n_inputs] = x
+        V[:, :, self.n_inputs] = 1.0
+        self.state = V
+        return self._outputs(V)[:, 0, :].copy()
+
+    def take(self, index):
+        """A population network of the networks at ``index`` (repeats allowed), state reset."""
+        index = np.asarray(index)
+        new = object.__new__(PopulationNetwork)
+        new.__dict__.update(self.__dict__)
+        new.W, new.codes, new.level = self.W[index], self.codes[index], self.level[index]
+        new.ids = [self.ids[i] for i in index]
+        new.size = len(index)
+        new.state = None
+        new._finish()
+        return new
+
+    def keep(self, mask):
+        """Keep only the networks where ``mask`` is True (in place)."""
+        mask = np.asarray(mask, dtype=bool)
+        self.W, self.codes, self.level = self.W[mask], self.codes[mask], self.level[mask]
+        self.ids = [i for i, k in zip(self.ids, mask) if k]
+        self.size = int(mask.sum())
+        if self.state is not None:
+            self.state = self.state[mask]
+        self._finish()
+
+
+class Network:
+    """The phenotype of one genome: ``net(X)`` maps ``(n, n_inputs)`` to ``(n, n_outputs)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rosenblatt.evolution.genome import Genome
+    >>> g = Genome.minimal(0, 2, 1, weights=[1.0, 1.0, 0.0], activation="identity")
+    >>> g.network()(np.array([[1.0, 2.0]]))
+    array([[3.]])
+    """
+
+    def __init__(self, genome, recurrent=None, steps=None):
+        self.genome = genome
+        self._pop = PopulationNetwork([genome], recurrent=genome.recurrent if recurrent is None
+                                      else recurrent, steps=steps)
+        self.n_inputs, self.n_outputs = genome.n_inputs, genome.n_outputs
+        self.size = 1
+
+    def __call__(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"Network: inputs must have shape (n, {self.n_inputs}); got "
+                             f"{X.shape}")
+        return self._pop(X)[0]
+
+    def reset(self, population=None):
+        self._pop.reset()
+
+    def step(self, obs):
+        """One activation step on ``obs`` (n_inputs,) or (1, n_inputs); keeps recurrent state."""
+        obs = np.asarray(obs, dtype=np.float64).reshape(1, -1)
+        return self._pop.step(obs)
