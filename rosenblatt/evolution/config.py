@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 _RATES = ("weight_mutation_rate", "weight_perturb_rate", "add_node_rate",
           "add_connection_rate", "toggle_enable_rate", "disable_inherit_rate",
-          "mutation_only_rate", "mate_only_rate", "interspecies_rate", "survival_threshold",
+          "mutation_only_rate", "mate_only_rate", "mate_average_rate", "interspecies_rate", "survival_threshold",
           "activation_mutation_rate")
 
 
@@ -64,6 +64,9 @@ class NEATConfig:
         Offspring made by mutating one parent, without crossover.
     mate_only_rate : 0.2
         Crossover offspring not mutated further.
+    mate_average_rate : 0.4
+        Crossovers that average matching weights instead of picking one
+        (NEAT C++'s "multipoint average" mating).
     interspecies_rate : 0.001
     survival_threshold : 0.2
         Fraction of each species (its best) allowed to reproduce.
@@ -112,6 +115,7 @@ class NEATConfig:
     disable_inherit_rate: float = 0.75
     mutation_only_rate: float = 0.25
     mate_only_rate: float = 0.2
+    mate_average_rate: float = 0.4
     interspecies_rate: float = 0.001
     survival_threshold: float = 0.2
     stagnation: int = 15

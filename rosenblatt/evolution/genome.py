@@ -139,6 +139,14 @@ class Genome:
             d = self._cache["innov"] = {c.innovation: c for c in self.connections}
         return d
 
+    def weights_by_innovation(self):
+        """``({innovation: weight}, sorted innovations)`` (cached; what distances read)."""
+        d = self._cache.get("weights")
+        if d is None:
+            d = self._cache["weights"] = ({c.innovation: c.weight for c in self.connections},
+                                          sorted(c.innovation for c in self.connections))
+        return d
+
     def network(self, recurrent=None, steps=None):
         """The phenotype: a callable ``(n_samples, n_inputs) -> (n_samples, n_outputs)``.
 

@@ -33,6 +33,7 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
   lowest-performing members do not breed (:func:`reproduce`).
 """
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -269,13 +270,15 @@ def crossover(a, b, config, rng, new_id):
     """The child of genomes ``a`` and ``b`` (their ``fitness`` decides which is fitter).
 
     Genes are aligned by innovation number. Matching genes are inherited from
-    either parent at random; disjoint and excess genes come from the fitter
+    either parent at random (or, with probability ``mate_average_rate``, for
+    the whole child, with the mean of the two weights, as NEAT's code does); disjoint and excess genes come from the fitter
     parent (on a tie, the smaller genome); a gene disabled in either parent is
     disabled in the child with probability ``disable_inherit_rate``. The
     child's nodes are the fitter parent's.
     """
     fit, other = _fitter_first(a, b)
     theirs = other.by_innovation()
+    average = config.mate_average_rate and rng.random() < config.mate_average_rate
     conns = []
     for gene in fit.connections:
         match = theirs.get(gene.innovation)
@@ -283,7 +286,10 @@ def crossover(a, b, config, rng, new_id):
             child = gene
             disabled = not gene.enabled
         else:
-            child = gene if rng.random() < 0.5 else match
+            if average:
+                child = gene.replace(weight=0.5 * (gene.weight + match.weight))
+            else:
+                child = gene if rng.random() < 0.5 else match
             disabled = not gene.enabled or not match.enabled
         if disabled:
             enabled = not (rng.random() < config.disable_inherit_rate)
@@ -320,24 +326,20 @@ def compatibility_distance(a, b, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
     >>> compatibility_distance(a, b)  # one excess gene, no weight difference
     1.0
     """
-    ia, ib = a.by_innovation(), b.by_innovation()
-    if not ia and not ib:
-        return 0.0
-    max_a = max(ia) if ia else -1
-    max_b = max(ib) if ib else -1
-    cut = min(max_a, max_b)
-    matching = ia.keys() & ib.keys()
-    excess = disjoint = 0
-    for k in ia.keys() ^ ib.keys():
-        if k > cut:
-            excess += 1
-        else:
-            disjoint += 1
-    if matching:
-        wbar = sum(abs(ia[k].weight - ib[k].weight) for k in matching) / len(matching)
+    wa, sa = a.weights_by_innovation()
+    wb, sb = b.weights_by_innovation()
+    if not sa or not sb:
+        return (c1 * max(len(sa), len(sb))) / (1 if max(len(sa), len(sb)) < normalize_below
+                                                else max(len(sa), len(sb)))
+    common = wa.keys() & wb.keys()
+    m = len(common)
+    if sa[-1] > sb[-1]:
+        excess = len(sa) - bisect.bisect_right(sa, sb[-1])
     else:
-        wbar = 0.0
-    n = max(len(ia), len(ib))
+        excess = len(sb) - bisect.bisect_right(sb, sa[-1])
+    disjoint = len(sa) + len(sb) - 2 * m - excess
+    wbar = sum([abs(wa[k] - wb[k]) for k in common]) / m if m else 0.0
+    n = max(len(sa), len(sb))
     if n < normalize_below:
         n = 1
     return c1 * excess / n + c2 * disjoint / n + c3 * wbar
@@ -470,7 +472,7 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         if len(s.members) > config.elitism_min_size:
             children.append(ranked[0])
             n_off -= 1
-        pool = ranked[:max(1, int(math.ceil(config.survival_threshold * len(ranked))))]
+        pool = ranked[:int(config.survival_threshold * len(ranked) + 1)]  # NEAT C++: floor(t n + 1)
         for _ in range(n_off):
             mom = pool[int(rng.integers(len(pool)))]
             if rng.random() < config.mutation_only_rate or len(pool) == 1 and len(species) == 1:

@@ -25,7 +25,7 @@ import numpy as np
 from . import activations as _act
 from .genome import Genome
 
-__all__ = ["Network", "PopulationNetwork", "levels_of"]
+__all__ = ["Network", "PopulationNetwork", "batched_levels", "levels_of"]
 
 
 def levels_of(genome):
@@ -76,9 +76,35 @@ def levels_of(genome):
     return level
 
 
-def _local_order(genome):
-    """Node ids in local order: inputs, bias, outputs (already first by id), hidden by id."""
-    return [n.id for n in genome.nodes]  # nodes are kept sorted by id, which is this order
+def batched_levels(adjacency, counts, n_fixed, genomes=None):
+    """Levels ``(P, N)`` of ``P`` padded feed-forward graphs at once.
+
+    ``adjacency[p, i, j]`` is True for an enabled connection ``i -> j`` of graph
+    ``p``; the first ``n_fixed`` nodes (inputs, bias) are level 0, every other
+    real node (``j < counts[p]``) is ``max(1, 1 + max level of its in-nodes)``,
+    padding 0. Iterates the longest-path relaxation until nothing changes; a
+    level above ``N`` means a cycle (ValueError naming the genome).
+
+    Examples
+    --------
+    >>> A = np.zeros((1, 4, 4), dtype=bool); A[0, 0, 3] = A[0, 3, 2] = True
+    >>> batched_levels(A, np.array([4]), 2).tolist()
+    [[0, 0, 2, 1]]
+    """
+    P, N, _ = adjacency.shape
+    idx = np.arange(N)
+    free = (idx[None, :] >= n_fixed) & (idx[None, :] < counts[:, None])
+    level = free.astype(np.int64)
+    for _ in range(N + 1):
+        cand = np.where(adjacency, level[:, :, None] + 1, 0).max(axis=1)
+        new = np.where(free, np.maximum(cand, 1), 0)
+        if np.array_equal(new, level):
+            return level
+        level = new
+    bad = int(np.flatnonzero(level.max(axis=1) > N)[0]) if (level > N).any() else 0
+    gid = genomes[bad].id if genomes is not None else bad
+    raise ValueError(f"Genome {gid}: its enabled connections form a cycle; evaluate it with "
+                     f"recurrent=True")
 
 
 class PopulationNetwork:
@@ -127,23 +153,28 @@ class PopulationNetwork:
         self.size, self.N = P, N
         W = np.zeros((P, N, N))
         codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
-        level = np.zeros((P, N), dtype=np.int64)
+        counts = np.empty(P, dtype=np.int64)
         rows, srcs, dsts, ws = [], [], [], []
+        code_of = _act.CODES
         for p, g in enumerate(genomes):
-            order = _local_order(g)
-            local = {nid: k for k, nid in enumerate(order)}
-            codes[p, :len(order)] = [_act.CODES[n.activation] for n in g.nodes]
+            local = {n.id: k for k, n in enumerate(g.nodes)}  # nodes sorted by id: local order
+            counts[p] = len(g.nodes)
+            codes[p, :len(g.nodes)] = [code_of[n.activation] for n in g.nodes]
             for c in g.connections:
                 if c.enabled:
                     rows.append(p)
                     srcs.append(local[c.src])
                     dsts.append(local[c.dst])
                     ws.append(c.weight)
-            if not self.recurrent:
-                lv = levels_of(g)
-                level[p, :len(order)] = [lv[nid] for nid in order]
+        index = (np.array(rows, dtype=np.int64), np.array(srcs, dtype=np.int64),
+                 np.array(dsts, dtype=np.int64))
         if rows:
-            np.add.at(W, (np.array(rows), np.array(srcs), np.array(dsts)), np.array(ws))
+            np.add.at(W, index, np.array(ws))
+        level = np.zeros((P, N), dtype=np.int64)
+        if not self.recurrent:
+            adjacency = np.zeros((P, N, N), dtype=bool)
+            adjacency[index] = True
+            level = batched_levels(adjacency, counts, self.n_inputs + 1, genomes)
         self.W, self.codes, self.level = W, codes, level
         self.n_levels = int(level.max()) if not self.recurrent else 0
         self.ids = [g.id for g in genomes]
