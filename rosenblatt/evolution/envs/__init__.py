@@ -14,6 +14,6 @@ The protocol (shared by every algorithm of ``rb.evolution``):
 
 from .pole import CartPole, generalization_starts
 from .visual import VisualDiscrimination
-from .xor import XOR
+from .xor import XOR, xor_fitness
 
-__all__ = ["XOR", "CartPole", "VisualDiscrimination", "generalization_starts"]
+__all__ = ["XOR", "CartPole", "VisualDiscrimination", "generalization_starts", "xor_fitness"]

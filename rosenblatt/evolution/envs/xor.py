@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["XOR"]
+__all__ = ["XOR", "xor_fitness"]
 
 
 class XOR:
@@ -51,3 +51,9 @@ class XOR:
     def evaluate(self, population_network):
         """Fitness of a population network ``(4, 2) -> (P, 4, 1)``, as an array ``(P,)``."""
         return self.fitness(population_network(self.X))
+
+
+def xor_fitness(genome):
+    """The NEAT paper's XOR fitness of one genome (a module-level function, so that it can
+    be sent to worker processes by name)."""
+    return XOR()(genome.network())
