@@ -16,6 +16,7 @@ from . import activations, envs
 from .cne import CNE, PopulationModel, population_forward
 from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
+from .draw import draw
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
 from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .network import Network, PopulationNetwork
@@ -24,5 +25,5 @@ __all__ = [
     "CNE", "ConfigError", "ConnectionGene", "FitnessError", "Genome", "GenomeFormatError",
     "InnovationTracker", "NEAT", "NEATConfig", "Network", "NodeGene", "PopulationModel",
     "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
-    "crossover", "envs", "population_forward", "speciate",
+    "crossover", "draw", "envs", "population_forward", "speciate",
 ]
