@@ -152,24 +152,29 @@ class PopulationNetwork:
         N = max(len(g.nodes) for g in genomes)
         self.size, self.N = P, N
         W = np.zeros((P, N, N))
-        codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
-        counts = np.empty(P, dtype=np.int64)
-        rows, srcs, dsts, ws = [], [], [], []
         code_of = _act.CODES
-        for p, g in enumerate(genomes):
-            local = {n.id: k for k, n in enumerate(g.nodes)}  # nodes sorted by id: local order
-            counts[p] = len(g.nodes)
-            codes[p, :len(g.nodes)] = [code_of[n.activation] for n in g.nodes]
-            for c in g.connections:
-                if c.enabled:
-                    rows.append(p)
-                    srcs.append(local[c.src])
-                    dsts.append(local[c.dst])
-                    ws.append(c.weight)
-        index = (np.array(rows, dtype=np.int64), np.array(srcs, dtype=np.int64),
-                 np.array(dsts, dtype=np.int64))
-        if rows:
-            np.add.at(W, index, np.array(ws))
+        # every node and enabled connection of the population as flat lists (one pass each),
+        # then local indices by one search over the sorted keys (genome, node id)
+        node_keys = [(p, n.id, code_of[n.activation]) for p, g in enumerate(genomes)
+                     for n in g.nodes]
+        edges = [(p, c.src, c.dst, c.weight) for p, g in enumerate(genomes)
+                 for c in g.connections if c.enabled]
+        nk = np.array([np.array(col, dtype=np.int64) for col in zip(*node_keys)]).T
+        counts = np.bincount(nk[:, 0], minlength=P)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        local_of_node = np.arange(len(nk)) - starts[nk[:, 0]]
+        codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
+        codes[nk[:, 0], local_of_node] = nk[:, 2]
+        big = int(nk[:, 1].max()) + 1
+        keys = nk[:, 0] * big + nk[:, 1]  # sorted: genomes in order, node ids sorted in each
+        if edges:
+            ep, es, ed, ew = (np.array(col) for col in zip(*edges))
+            src = np.searchsorted(keys, ep * big + es) - starts[ep]
+            dst = np.searchsorted(keys, ep * big + ed) - starts[ep]
+            index = (ep, src, dst)
+            np.add.at(W, index, ew.astype(np.float64))
+        else:
+            index = (np.zeros(0, np.int64),) * 3
         level = np.zeros((P, N), dtype=np.int64)
         if not self.recurrent:
             adjacency = np.zeros((P, N, N), dtype=bool)
