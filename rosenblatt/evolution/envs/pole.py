@@ -30,6 +30,8 @@ For pole ``i`` with half-length ``l_i``, mass ``m_i`` and hinge friction
 with ``g = -9.8`` (the sign convention of the papers' code).
 """
 
+import math
+
 import numpy as np
 
 from ...checks import one_of, positive_int
@@ -44,6 +46,7 @@ MUP = 0.000002
 TRACK = 2.4
 HALF_LENGTHS = (0.5, 0.05)
 MASSES = (0.1, 0.01)
+SCALAR_BELOW = 3  # carts simulated on Python floats when fewer remain
 START_ANGLE = 0.07  # 4 degrees, the first pole's start in Stanley's and Gomez's code
 
 
@@ -74,8 +77,47 @@ def _derivs(s, force, n_poles):
     return d
 
 
+def _derivs_one(s, force, n_poles):
+    """:func:`_derivs` for one cart on Python floats (a list of 6)."""
+    num, den = force, MASS_CART
+    parts = []
+    for i in range(n_poles):
+        th, thd = s[2 + 2 * i], s[3 + 2 * i]
+        m, l = MASSES[i], HALF_LENGTHS[i]
+        c, sn = math.cos(th), math.sin(th)
+        gsin = GRAVITY * sn
+        ml = m * l
+        temp = MUP * thd / ml
+        num += ml * thd * thd * sn + 0.75 * m * c * (temp + gsin)
+        den += m * (1.0 - 0.75 * c * c)
+        parts.append((c, gsin, temp, l))
+    xdd = num / den
+    d = [s[1], xdd, 0.0, 0.0, 0.0, 0.0]
+    for i, (c, gsin, temp, l) in enumerate(parts):
+        d[2 + 2 * i] = s[3 + 2 * i]
+        d[3 + 2 * i] = -0.75 * (xdd * c + gsin + temp) / l
+    return d
+
+
+def _rk4_one(s, force, n_poles, dt=TAU):
+    k1 = _derivs_one(s, force, n_poles)
+    k2 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k1)], force, n_poles)
+    k3 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k2)], force, n_poles)
+    k4 = _derivs_one([a + dt * b for a, b in zip(s, k3)], force, n_poles)
+    return [a + (dt / 6.0) * (b + 2 * c + 2 * d + e) for a, b, c, d, e in zip(s, k1, k2, k3, k4)]
+
+
 def rk4(s, force, n_poles, dt=TAU):
-    """One fourth-order Runge-Kutta step of the cart-pole states ``s`` (6, P)."""
+    """One fourth-order Runge-Kutta step of the cart-pole states ``s`` (6, P).
+
+    With a handful of carts left, the arithmetic runs on Python floats per cart
+    (NumPy's per-call overhead would dominate a 100,000-step trial).
+    """
+    if s.shape[1] <= SCALAR_BELOW:
+        out = np.empty_like(s)
+        for j in range(s.shape[1]):
+            out[:, j] = _rk4_one(s[:, j].tolist(), float(force[j]), n_poles, dt)
+        return out
     k1 = _derivs(s, force, n_poles)
     k2 = _derivs(s + 0.5 * dt * k1, force, n_poles)
     k3 = _derivs(s + 0.5 * dt * k2, force, n_poles)
@@ -236,50 +278,18 @@ class CartPole:
             return 0.1 * steps / 1000.0 + 0.9 * f2
         return steps.astype(np.float64)
 
-    def generalization(self, policy, population=None, steps=1000):
+    def generalization(self, policy, steps=1000):
         """How many of the 625 generalisation starts each controller balances for ``steps``.
 
-        Returns an int array (P,); the papers count a solution as general when
-        it balances at least 200 of the 625.
+        ``policy`` is a population network (with ``take``, e.g. a
+        PopulationNetwork or PopulationModel: each of its networks is tried from
+        all 625 starts at once) or a plain callable (one controller). Returns an
+        int array (P,); the papers count a solution as general when it balances
+        at least 200 of the 625.
         """
-        if population is None:
-            population = getattr(policy, "size", 1)
         starts = generalization_starts()
-        P = int(population)
-        counts = np.zeros(P, dtype=np.int64)
-        tiled = np.tile(starts, (P, 1))  # individual-major: P blocks of 625 starts
-        expanded = _Tiled(policy, P, 625)
-        balanced = CartPole(self.poles, self.velocities, steps, self.failure_angle).evaluate(
-            expanded, population=P * 625, starts=tiled)
-        counts += (balanced >= steps).reshape(P, 625).sum(axis=1)
-        return counts
-
-
-class _Tiled:
-    """A population policy repeated over ``k`` start states each (generalisation test)."""
-
-    def __init__(self, policy, population, k):
-        self.policy, self.k = policy, k
-        self.owner = np.repeat(np.arange(population), k)
-        self.size = population * k
-
-    def reset(self, n):
-        if hasattr(self.policy, "reset_to"):
-            self.policy.reset_to(self.owner)
-        elif hasattr(self.policy, "reset"):
-            self.policy.reset(self.policy_size())
-
-    def policy_size(self):
-        return getattr(self.policy, "size", 1)
-
-    def keep(self, mask):
-        self.owner = self.owner[mask]
-        if hasattr(self.policy, "reset_to") and hasattr(self.policy, "keep"):
-            self.policy.keep(mask)
-
-    def step(self, obs):
-        fn = getattr(self.policy, "step_for", None)
-        if fn is not None:
-            return fn(self.owner, obs)
-        step = getattr(self.policy, "step", self.policy)
-        return step(obs)
+        P = getattr(policy, "size", 1)
+        tiled = policy.take(np.repeat(np.arange(P), 625)) if hasattr(policy, "take") else policy
+        env = CartPole(self.poles, self.velocities, steps, self.failure_angle, "steps")
+        balanced = env.evaluate(tiled, population=P * 625, starts=np.tile(starts, (P, 1)))
+        return (balanced >= steps).reshape(P, 625).sum(axis=1)
