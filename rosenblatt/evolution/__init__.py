@@ -6,6 +6,8 @@
 * :class:`NEAT` - NeuroEvolution of Augmenting Topologies (Stanley &
   Miikkulainen 2002), its genomes (:class:`Genome`), configuration
   (:class:`NEATConfig`) and phenotypes (:class:`PopulationNetwork`).
+* :class:`HyperNEAT` - CPPNs (:func:`cppn_image`) evolved by NEAT paint the
+  weights of a network on a geometric :class:`Substrate`.
 * :mod:`envs` - XOR, pole balancing, visual discrimination, Gymnasium.
 
 Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
@@ -16,13 +18,15 @@ from . import activations, envs
 from .cne import CNE, PopulationModel, population_forward
 from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
+from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
 from .draw import draw
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
 from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .network import Network, PopulationNetwork
 
 __all__ = [
-    "CNE", "ConfigError", "ConnectionGene", "FitnessError", "Genome", "GenomeFormatError",
+    "CNE", "ConfigError", "HyperNEAT", "Substrate", "SubstrateNetwork", "cppn_config",
+    "cppn_image", "grid", "ConnectionGene", "FitnessError", "Genome", "GenomeFormatError",
     "InnovationTracker", "NEAT", "NEATConfig", "Network", "NodeGene", "PopulationModel",
     "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
     "crossover", "draw", "envs", "population_forward", "speciate",

@@ -107,6 +107,14 @@ def batched_levels(adjacency, counts, n_fixed, genomes=None):
                      f"recurrent=True")
 
 
+def _propagate(WT, V):
+    """``WT @ V`` for stacks of small square matrices: NumPy's batched matmul hands each
+    tiny product to BLAS, which is slow for a long batch axis; einsum's own loop is not."""
+    if V.shape[-1] > 16:
+        return np.einsum("pij,pjn->pin", WT, V)
+    return WT @ V
+
+
 class PopulationNetwork:
     """A whole population of genomes as one padded network (evaluated together).
 
@@ -180,8 +188,11 @@ class PopulationNetwork:
             adjacency = np.zeros((P, N, N), dtype=bool)
             adjacency[index] = True
             level = batched_levels(adjacency, counts, self.n_inputs + 1, genomes)
+        if self.recurrent:  # every real non-input node updates each step: "level 1"
+            idx = np.arange(N)
+            level = ((idx[None, :] > self.n_inputs) & (idx[None, :] < counts[:, None])).astype(
+                np.int64)
         self.W, self.codes, self.level = W, codes, level
-        self.n_levels = int(level.max()) if not self.recurrent else 0
         self.ids = [g.id for g in genomes]
         n_fixed = self.n_inputs + 1
         self.steps = int(steps) if steps is not None else max(1, N - n_fixed)
@@ -189,56 +200,59 @@ class PopulationNetwork:
         self.state = None
 
     def _finish(self):
-        present = np.unique(self.codes[:, self.n_inputs + 1:]) if self.N > self.n_inputs + 1 \
-            else np.array([], dtype=np.int64)
-        self._present = [int(c) for c in present]
-        self._uniform = len(self._present) == 1
-        self._masks = None if self._uniform else {
-            c: (self.codes == c)[:, None, :] for c in self._present}
-        if not self.recurrent:
-            self._level_masks = [(self.level == lv)[:, None, :]
-                                 for lv in range(1, self.n_levels + 1)]
+        # for each level, the (genome, node) rows it updates grouped by activation: a level
+        # computes every pre-activation with one product, then applies each function only
+        # to its own rows
+        self.n_levels = int(self.level.max()) if self.level.size else 0
+        self._groups = []
+        for lv in range(1, self.n_levels + 1):
+            p_idx, j_idx = np.nonzero(self.level == lv)
+            codes = self.codes[p_idx, j_idx]
+            self._groups.append([(_act.ACTIVATIONS[_act.NAMES[c]], p_idx[codes == c],
+                                  j_idx[codes == c]) for c in np.unique(codes)])
+        # node-major state V (P, N, n): V <- W^T V is one matrix product per genome with
+        # the long batch axis innermost
+        self._WT = np.ascontiguousarray(self.W.transpose(0, 2, 1))
 
-    def _activate(self, pre):
-        if self._uniform:
-            return _act.ACTIVATIONS[_act.NAMES[self._present[0]]](pre)
-        out = np.zeros_like(pre)
-        for c, mask in self._masks.items():
-            out = np.where(mask, _act.ACTIVATIONS[_act.NAMES[c]](pre), out)
-        return out
+    def _update(self, V, groups):
+        pre = _propagate(self._WT, V)
+        for f, p_idx, j_idx in groups:
+            V[p_idx, j_idx] = f(pre[p_idx, j_idx])
+        return V
 
     def _inputs(self, X, P):
+        """Node-major state (P, N, n) with the inputs and the bias filled in."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 2:
             X = np.broadcast_to(X, (P,) + X.shape)
         if X.ndim != 3 or X.shape[0] != P or X.shape[2] != self.n_inputs:
             raise ValueError(f"PopulationNetwork: inputs must have shape (n, {self.n_inputs}) "
                              f"or ({P}, n, {self.n_inputs}); got {X.shape}")
-        V = np.zeros((P, X.shape[1], self.N))
-        V[:, :, :self.n_inputs] = X
-        V[:, :, self.n_inputs] = 1.0
+        V = np.zeros((P, self.N, X.shape[1]))
+        V[:, :self.n_inputs, :] = X.transpose(0, 2, 1)
+        V[:, self.n_inputs, :] = 1.0
         return V
 
     def _outputs(self, V):
-        return V[:, :, self.n_inputs + 1:self.n_inputs + 1 + self.n_outputs]
+        """(P, n, n_outputs) from a node-major state."""
+        o = V[:, self.n_inputs + 1:self.n_inputs + 1 + self.n_outputs, :]
+        return np.ascontiguousarray(o.transpose(0, 2, 1))
 
     def __call__(self, X):
         """Outputs ``(P, n, n_outputs)`` for inputs ``(n, n_inputs)`` or ``(P, n, n_inputs)``."""
         V = self._inputs(X, self.size)
         if not self.recurrent:
-            for mask in self._level_masks:
-                V = np.where(mask, self._activate(V @ self.W), V)
-            return self._outputs(V).copy()
-        fixed = V[:, :, :self.n_inputs + 1].copy()
-        for _ in range(self.steps):
-            V = self._activate(V @ self.W)
-            V[:, :, :self.n_inputs + 1] = fixed
-        return self._outputs(V).copy()
+            for groups in self._groups:  # levels in topological order
+                V = self._update(V, groups)
+            return self._outputs(V)
+        for _ in range(self.steps):  # synchronous: every node reads the previous step
+            V = self._update(V, self._groups[0]) if self._groups else V
+        return self._outputs(V)
 
     # -- control protocol -----------------------------------------------------------------
     def reset(self, population=None):
         """Clear recurrent state (one zero state per network)."""
-        self.state = np.zeros((self.size, 1, self.N))
+        self.state = np.zeros((self.size, self.N, 1))
 
     def step(self, obs):
         """One decision per network: ``obs`` (P, n_inputs) -> actions (P, n_outputs)."""
@@ -248,13 +262,13 @@ class PopulationNetwork:
         if self.state is None or self.state.shape[0] != self.size:
             self.reset()
         V = self.state
-        V[:, :, :self.n_inputs] = x
-        V[:, :, self.n_inputs] = 1.0
-        V = self._activate(V @ self.W)
-        V[:, :, :self.n_inputs] = x
-        V[:, :, self.n_inputs] = 1.0
+        k = self.n_inputs
+        V[:, :k, 0] = x[:, 0, :]
+        V[:, k, 0] = 1.0
+        if self._groups:
+            V = self._update(V, self._groups[0])
         self.state = V
-        return self._outputs(V)[:, 0, :].copy()
+        return self._outputs(V)[:, 0, :]
 
     def take(self, index):
         """A population network of the networks at ``index`` (repeats allowed), state reset."""
