@@ -34,8 +34,9 @@ __all__ = ["HyperNEAT", "Substrate", "SubstrateNetwork", "cppn_config", "cppn_im
 
 def cppn_config(**overrides):
     """A NEATConfig for CPPNs: hidden nodes draw from sine, Gaussian, sigmoid, tanh, abs,
-    identity and step; ``activation_mutation_rate`` 0.1; tanh outputs; a dynamic
-    compatibility threshold aiming at 10 species.
+    identity and step; ``activation_mutation_rate`` 0.1; tanh outputs; more
+    structural mutation than NEAT's XOR settings (add-node 0.1, add-connection
+    0.2); a dynamic compatibility threshold aiming at 10 species.
 
     Examples
     --------
@@ -44,7 +45,7 @@ def cppn_config(**overrides):
     """
     settings = dict(activations=_act.CPPN_ACTIVATIONS, activation="tanh",
                     output_activation="tanh", activation_mutation_rate=0.1,
-                    target_species=10)
+                    add_node_rate=0.1, add_connection_rate=0.2, target_species=10)
     settings.update(overrides)
     return NEATConfig(**settings)
 
@@ -115,13 +116,14 @@ class Substrate:
         return [self.inputs] + ([self.hidden] if self.hidden is not None else []) + [
             self.outputs]
 
-    def queries(self):
-        """Every connection's ``(x1, y1, x2, y2)``, layer pair after layer pair."""
+    def queries(self, deltas=False):
+        """Every connection's ``(x1, y1, x2, y2)`` (and ``x2 - x1, y2 - y1`` with
+        ``deltas``), layer pair after layer pair."""
         qs = []
         for src, dst in zip(self.layers[:-1], self.layers[1:]):
             a = np.repeat(src, len(dst), axis=0)
             b = np.tile(dst, (len(src), 1))
-            qs.append(np.concatenate([a, b], axis=1))
+            qs.append(np.concatenate([a, b] + ([b - a] if deltas else []), axis=1))
         return np.concatenate(qs)
 
     def to_dict(self):
@@ -169,11 +171,15 @@ class SubstrateNetwork:
 def paint(cppns, substrate, threshold=0.2, weight_max=3.0):
     """Query CPPNs for every connection of ``substrate`` in one batched evaluation.
 
-    ``cppns`` is a list of genomes (4 inputs ``x1, y1, x2, y2``, 1 output) or a
-    :class:`PopulationNetwork` of them. Returns a :class:`SubstrateNetwork`.
+    ``cppns`` is a list of genomes (4 inputs ``x1, y1, x2, y2``, or 6 with the
+    offsets ``x2 - x1, y2 - y1``; 1 output) or a :class:`PopulationNetwork` of
+    them. Returns a :class:`SubstrateNetwork`.
     """
     net = cppns if isinstance(cppns, PopulationNetwork) else PopulationNetwork(list(cppns))
-    raw = net(substrate.queries())[:, :, 0]  # (P, connections)
+    if net.n_inputs not in (4, 6):
+        raise ValueError(f"paint: a HyperNEAT CPPN has 4 inputs (x1, y1, x2, y2) or 6 (with "
+                         f"the offsets); got {net.n_inputs}")
+    raw = net(substrate.queries(deltas=net.n_inputs == 6))[:, :, 0]  # (P, connections)
     mag = np.abs(raw)
     w = np.where(mag > threshold, np.sign(raw) * (mag - threshold) / (1 - threshold), 0.0)
     w *= weight_max
@@ -204,22 +210,28 @@ class HyperNEAT:
     threshold : float, default 0.2
         CPPN outputs with ``|w|`` below it express no connection.
     weight_max : float, default 3.0
+    deltas : bool, default False
+        Give the CPPN the offsets ``x2 - x1, y2 - y1`` as two more inputs (a
+        common HyperNEAT variant that makes locality easy to express).
     rng : numpy.random.Generator or int, optional
 
     Attributes
     ----------
     neat : NEAT
-        The NEAT run over CPPN genomes (4 inputs, 1 output).
+        The NEAT run over CPPN genomes (4 or 6 inputs, 1 output).
     """
 
-    def __init__(self, substrate, config=None, threshold=0.2, weight_max=3.0, rng=None):
+    def __init__(self, substrate, config=None, threshold=0.2, weight_max=3.0, deltas=False,
+                 rng=None):
         if not isinstance(substrate, Substrate):
             raise TypeError(f"HyperNEAT: substrate must be a Substrate; got "
                             f"{type(substrate).__name__}")
         self.substrate = substrate
         self.threshold = unit_interval("HyperNEAT", "threshold", threshold)
         self.weight_max = positive_float("HyperNEAT", "weight_max", weight_max)
-        self.neat = NEAT(4, 1, config if config is not None else cppn_config(), rng=rng)
+        self.deltas = bool(deltas)
+        self.neat = NEAT(6 if deltas else 4, 1,
+                         config if config is not None else cppn_config(), rng=rng)
 
     def develop(self, cppns, substrate=None):
         """The substrate network(s) painted by a genome, a list of genomes or a population
