@@ -95,3 +95,21 @@ def test_neat_balances_two_poles_with_velocities():
     assert res.evaluations <= 6000
     net = rb.evolution.PopulationNetwork([res.best])
     assert env.evaluate(net)[0] == 1000
+
+
+def test_gymnasium_adapter():
+    pytest.importorskip("gymnasium")
+    task = rb.evolution.envs.GymTask("CartPole-v1", episodes=2, max_steps=50)
+    assert (task.n_inputs, task.n_outputs) == (4, 2)
+    neat = rb.evolution.NEAT(task.n_inputs, task.n_outputs,
+                             rb.evolution.NEATConfig(population=10), rng=0)
+    res = neat.run(task, 2)
+    assert 0 < res.best_fitness <= 50
+
+
+def test_gymnasium_adapter_missing(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gymnasium", None)
+    with pytest.raises(ImportError, match="pip install gymnasium"):
+        rb.evolution.envs.GymTask("CartPole-v1")

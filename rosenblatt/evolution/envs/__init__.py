@@ -12,8 +12,10 @@ The protocol (shared by every algorithm of ``rb.evolution``):
   (use it with ``vectorized=True``).
 """
 
+from .gym import GymTask
 from .pole import CartPole, generalization_starts
 from .visual import VisualDiscrimination
 from .xor import XOR, xor_fitness
 
-__all__ = ["XOR", "CartPole", "VisualDiscrimination", "generalization_starts", "xor_fitness"]
+__all__ = ["XOR", "CartPole", "GymTask", "VisualDiscrimination", "generalization_starts",
+           "xor_fitness"]
