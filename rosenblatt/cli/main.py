@@ -10,7 +10,8 @@ import sys
 
 from .errors import CLIError
 
-_COMMANDS = ("train", "evaluate", "predict", "datasets", "tour")
+_COMMANDS = ("train", "evaluate", "predict", "datasets", "tour",
+             "evolve")
 
 
 def build_parser():
