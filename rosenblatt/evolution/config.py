@@ -25,7 +25,8 @@ class ConfigError(ValueError):
 
 _RATES = ("weight_mutation_rate", "weight_perturb_rate", "add_node_rate",
           "add_connection_rate", "toggle_enable_rate", "disable_inherit_rate",
-          "mutation_only_rate", "mate_only_rate", "mate_average_rate", "interspecies_rate", "survival_threshold",
+          "mutation_only_rate", "mate_only_rate", "mate_average_rate", "interspecies_rate",
+          "survival_threshold",
           "activation_mutation_rate")
 
 
@@ -87,10 +88,10 @@ class NEATConfig:
     --------
     >>> NEATConfig(add_node_rate=0.05).population
     150
-    >>> NEATConfig.from_dict({"populaton": 10})
+    >>> NEATConfig.from_dict({"populaton": 10})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rosenblatt.evolution.config.ConfigError: NEATConfig: unknown key 'populaton' (did you mean 'population'?)
+    rosenblatt.evolution.config.ConfigError: NEATConfig: unknown key 'populaton' (did you ...
     """
 
     population: int = 150

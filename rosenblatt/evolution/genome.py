@@ -92,8 +92,8 @@ class Genome:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def minimal(cls, id, n_inputs, n_outputs, weights, activation="steep_sigmoid",
-                output_activation=None, recurrent=False):
+    def minimal(cls, id, n_inputs, n_outputs, weights,  # noqa: A002 - the genome's id field
+                activation="steep_sigmoid", output_activation=None, recurrent=False):
         """Inputs and the bias fully connected to the outputs, no hidden nodes.
 
         Connection ``(i, o)`` gets innovation number ``o * (n_inputs + 1) + i``
@@ -112,7 +112,7 @@ class Genome:
                 k += 1
         return cls(id, n_inputs, n_outputs, nodes, conns, recurrent)
 
-    def with_genes(self, id, nodes=None, connections=None):
+    def with_genes(self, id, nodes=None, connections=None):  # noqa: A002 - the new genome's id
         """A new genome with this one's shape and the given genes."""
         return Genome(id, self.n_inputs, self.n_outputs,
                       list(self.nodes if nodes is None else nodes),

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..randomness import resolve_rng
-from . import activations as _act
 from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene
@@ -271,9 +270,10 @@ def crossover(a, b, config, rng, new_id):
 
     Genes are aligned by innovation number. Matching genes are inherited from
     either parent at random (or, with probability ``mate_average_rate``, for
-    the whole child, with the mean of the two weights, as NEAT's code does); disjoint and excess genes come from the fitter
-    parent (on a tie, the smaller genome); a gene disabled in either parent is
-    disabled in the child with probability ``disable_inherit_rate``. The
+    the whole child, with the mean of the two weights, as NEAT's code does);
+    disjoint and excess genes come from the fitter parent (on a tie, the
+    smaller genome); a gene disabled in either parent is disabled in the child
+    with probability ``disable_inherit_rate``. The
     child's nodes are the fitter parent's.
     """
     fit, other = _fitter_first(a, b)

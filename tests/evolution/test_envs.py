@@ -18,12 +18,12 @@ def test_xor_scores():
 def _euler_derivs(s, force, n):
     """Wieland's equations written out once more, independently, for one pole."""
     x, xd, th, thd = s[:4]
-    m, l, g = 0.1, 0.5, -9.8
-    ft = m * l * thd ** 2 * np.sin(th) + 0.75 * m * np.cos(th) * (
-        2e-6 * thd / (m * l) + g * np.sin(th))
+    m, half, g = 0.1, 0.5, -9.8
+    ft = m * half * thd ** 2 * np.sin(th) + 0.75 * m * np.cos(th) * (
+        2e-6 * thd / (m * half) + g * np.sin(th))
     mt = m * (1 - 0.75 * np.cos(th) ** 2)
     xdd = (force + ft) / (1.0 + mt)
-    thdd = -0.75 / l * (xdd * np.cos(th) + g * np.sin(th) + 2e-6 * thd / (m * l))
+    thdd = -0.75 / half * (xdd * np.cos(th) + g * np.sin(th) + 2e-6 * thd / (m * half))
     return np.array([xd, xdd, thd, thdd])
 
 

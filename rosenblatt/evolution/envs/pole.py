@@ -58,20 +58,20 @@ def _derivs(s, force, n_poles):
     parts = []
     for i in range(n_poles):
         th, thd = s[2 + 2 * i], s[3 + 2 * i]
-        m, l = MASSES[i], HALF_LENGTHS[i]
+        m, half = MASSES[i], HALF_LENGTHS[i]
         c, sn = np.cos(th), np.sin(th)
         gsin = GRAVITY * sn
-        ml = m * l
+        ml = m * half
         temp = MUP * thd / ml
         num += ml * thd * thd * sn + 0.75 * m * c * (temp + gsin)
         den += m * (1.0 - 0.75 * c * c)
-        parts.append((c, gsin, temp, l))
+        parts.append((c, gsin, temp, half))
     xdd = num / den
     d[0] = s[1]
     d[1] = xdd
-    for i, (c, gsin, temp, l) in enumerate(parts):
+    for i, (c, gsin, temp, half) in enumerate(parts):
         d[2 + 2 * i] = s[3 + 2 * i]
-        d[3 + 2 * i] = -0.75 * (xdd * c + gsin + temp) / l
+        d[3 + 2 * i] = -0.75 * (xdd * c + gsin + temp) / half
     if n_poles == 1:
         d[4:] = 0.0
     return d
@@ -83,19 +83,19 @@ def _derivs_one(s, force, n_poles):
     parts = []
     for i in range(n_poles):
         th, thd = s[2 + 2 * i], s[3 + 2 * i]
-        m, l = MASSES[i], HALF_LENGTHS[i]
+        m, half = MASSES[i], HALF_LENGTHS[i]
         c, sn = math.cos(th), math.sin(th)
         gsin = GRAVITY * sn
-        ml = m * l
+        ml = m * half
         temp = MUP * thd / ml
         num += ml * thd * thd * sn + 0.75 * m * c * (temp + gsin)
         den += m * (1.0 - 0.75 * c * c)
-        parts.append((c, gsin, temp, l))
+        parts.append((c, gsin, temp, half))
     xdd = num / den
     d = [s[1], xdd, 0.0, 0.0, 0.0, 0.0]
-    for i, (c, gsin, temp, l) in enumerate(parts):
+    for i, (c, gsin, temp, half) in enumerate(parts):
         d[2 + 2 * i] = s[3 + 2 * i]
-        d[3 + 2 * i] = -0.75 * (xdd * c + gsin + temp) / l
+        d[3 + 2 * i] = -0.75 * (xdd * c + gsin + temp) / half
     return d
 
 

@@ -45,7 +45,9 @@ class XOR:
         return np.all((o > 0.5) == (self.y > 0.5), axis=(-2, -1))
 
     def __call__(self, network):
-        """Fitness of one network (a callable ``(4, 2) -> (4, 1)``), e.g. a genome's phenotype."""
+        """Fitness of one network (a callable ``(4, 2) -> (4, 1)``) or genome (its phenotype)."""
+        if not callable(network) and hasattr(network, "network"):
+            network = network.network()
         return float(self.fitness(network(self.X)))
 
     def evaluate(self, population_network):
@@ -56,4 +58,4 @@ class XOR:
 def xor_fitness(genome):
     """The NEAT paper's XOR fitness of one genome (a module-level function, so that it can
     be sent to worker processes by name)."""
-    return XOR()(genome.network())
+    return XOR()(genome)
