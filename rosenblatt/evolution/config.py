@@ -45,6 +45,9 @@ class NEATConfig:
         When set, ``delta_t`` moves by ``threshold_step`` each generation
         towards this many species (the dynamic threshold of the NEAT users'
         page), never below ``threshold_min``.
+    representative : {"random", "champion"}
+        Each species' representative for the next generation's speciation: a
+        random member (the paper) or its fittest (NEAT's C++ code).
     normalize_below : int, default 20
         ``N`` (genes of the larger genome) is taken as 1 when both genomes
         have fewer genes than this.
@@ -103,6 +106,7 @@ class NEATConfig:
     threshold_step: float = 0.3
     threshold_min: float = 0.3
     normalize_below: int = 20
+    representative: str = "random"
     weight_mutation_rate: float = 0.8
     weight_perturb_rate: float = 0.9
     weight_mutation_power: float = 2.5
@@ -161,6 +165,8 @@ class NEATConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
                     math.isfinite(v) and v > 0):
                 bad(key, "a finite number > 0")
+        if self.representative not in ("random", "champion"):
+            bad("representative", "'random' or 'champion'")
         if not isinstance(self.recurrent, bool):
             bad("recurrent", "True or False")
         for key in ("activation", "output_activation"):

@@ -364,7 +364,8 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
     previous generation); a genome compatible with none founds a new species
     (it becomes the representative). Species left empty die. Afterwards each
     species draws a random member as its representative for the next
-    generation. Returns ``(species, next_id)``.
+    generation (the paper), or keeps its fittest (``config.representative =
+    "champion"``, what NEAT's C++ code does in effect). Returns ``(species, next_id)``.
     """
     for s in species:
         s.members = []
@@ -382,7 +383,11 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
             next_id += 1
     species = [s for s in species if s.members]
     for s in species:
-        s.representative = s.members[int(rng.integers(len(s.members)))]
+        if config.representative == "champion":
+            s.representative = max(s.members, key=lambda g: _key(
+                -math.inf if g.fitness is None else g.fitness))
+        else:
+            s.representative = s.members[int(rng.integers(len(s.members)))]
     return species, next_id
 
 

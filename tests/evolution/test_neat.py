@@ -367,3 +367,29 @@ def test_draw(tmp_path):
     _, p2 = _figure4()
     ax = rb.evolution.draw(p2)
     assert len(ax.lines) + len(ax.patches) + len(ax.collections) > 0
+
+
+def test_recurrent_neat_grows_cycles_and_evaluates_them():
+    cfg = rb.evolution.NEATConfig(population=30, recurrent=True, add_connection_rate=0.5,
+                                  add_node_rate=0.2)
+    neat = rb.evolution.NEAT(2, 1, cfg, rng=0)
+    res = neat.run(rb.evolution.envs.XOR().evaluate, 10, vectorized=True)
+    assert res.generations == 10
+    cyclic = [g for g in neat.population
+              if any(N.creates_cycle([c for c in g.connections if c is not k], k.src, k.dst)
+                     for k in g.connections)]
+    assert cyclic and all(g.recurrent for g in neat.population)
+    g = cyclic[0]
+    x = np.random.default_rng(0).normal(size=(3, 2))
+    pop = rb.evolution.PopulationNetwork([g], steps=4)(x)[0]
+    np.testing.assert_allclose(pop, g.network(steps=4)(x))
+
+
+def test_representative_champion():
+    cfg = rb.evolution.NEATConfig(population=30, representative="champion")
+    neat = rb.evolution.NEAT(2, 1, cfg, rng=0)
+    neat.run(rb.evolution.envs.XOR().evaluate, 3, vectorized=True)
+    for s in neat.species:
+        assert s.representative.fitness == max(g.fitness for g in s.members)
+    with pytest.raises(rb.evolution.ConfigError, match="representative"):
+        rb.evolution.NEATConfig(representative="oldest")
