@@ -1,7 +1,6 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
-from . import autodiff, datasets, io, models, nn, optim, randomness, training
-from . import evolution
+from . import autodiff, datasets, evolution, io, models, nn, optim, randomness, training
 from ._version import __version__
 from .autodiff import (
     GradcheckError,

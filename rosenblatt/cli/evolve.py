@@ -7,7 +7,7 @@ A config names the algorithm, the task and the budget::
     generations = 100
     seed = 0
     repeats = 1                   # average a noisy fitness over this many evaluations
-    on_error = "raise"            # or "worst": a fitness that fails scores worst
+    on_error = "raise"            # "stop": end cleanly; "worst": a failing fitness scores worst
 
     [task_options]                # keyword arguments of the environment (max_steps, ...)
     [neat]                        # rb.evolution.NEATConfig keys (neat and hyperneat)
@@ -74,8 +74,9 @@ def read(path):
     for key in ("generations", "repeats"):
         if isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 1:
             raise CLIError(f"{path}: {key} must be a positive integer; got {cfg[key]!r}")
-    if cfg["on_error"] not in ("raise", "worst"):
-        raise CLIError(f"{path}: on_error must be 'raise' or 'worst'; got {cfg['on_error']!r}")
+    if cfg["on_error"] not in ("raise", "stop", "worst"):
+        raise CLIError(f"{path}: on_error must be 'raise', 'stop' or 'worst'; got "
+                       f"{cfg['on_error']!r}")
     for key in ("task_options", "neat", "cne", "hyperneat", "output"):
         value = raw.get(key, {})
         if not isinstance(value, dict):

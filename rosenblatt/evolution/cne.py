@@ -299,7 +299,10 @@ class CNE:
             ``stop(best_theta) -> bool`` (the generation's champion weights).
         repeats : int, default 1
             Average fitness over this many evaluations (noisy tasks).
-        on_error : {"raise", "worst"}
+        on_error : {"raise", "stop", "worst"}
+            What a fitness that raises or returns NaN does: raise a FitnessError
+            naming the individual, end the run cleanly (``result.error``), or
+            score worst.
 
         Returns
         -------
@@ -319,10 +322,11 @@ class CNE:
                 best["fitness"], best["theta"] = float(f[i]), pop[i].copy()
             return pop[i].copy(), float(f[i])
 
-        ran, stopped = run_loop(one, generations, callbacks, stop, "CNE.run")
+        ran, stopped, error = run_loop(one, generations, callbacks, stop, "CNE.run", on_error)
         self.vector.data[:] = best["theta"]
         return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
-                      evaluations=best["evals"], history=history, stopped=stopped)
+                      evaluations=best["evals"], history=history, stopped=stopped,
+                      error=error)
 
 
 class PopulationModel:

@@ -29,7 +29,7 @@ from ..checks import one_of, positive_int
 
 __all__ = ["FitnessError", "Result", "evaluate", "run_loop"]
 
-ON_ERROR = ("raise", "worst")
+ON_ERROR = ("raise", "stop", "worst")
 
 
 class FitnessError(RuntimeError):
@@ -54,7 +54,11 @@ class Result:
         algorithm-specific series (NEAT adds ``species``, ``species_sizes``,
         ``hidden``, ``threshold``).
     stopped : bool
-        True when ``stop`` returned True.
+        True when ``stop`` (or a callback) ended the run, or a fitness error did
+        (with ``on_error="stop"``).
+    error : str or None
+        The fitness error that ended the run (``on_error="stop"``), naming the
+        individual.
     """
 
     best: object
@@ -63,6 +67,7 @@ class Result:
     evaluations: int
     history: dict = field(default_factory=dict)
     stopped: bool = False
+    error: str = None
 
 
 def _one(fitness, decode, payload, repeats):
@@ -107,9 +112,10 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
         to serial evaluation).
     repeats : int, default 1
         Average over this many calls (noisy fitness).
-    on_error : {"raise", "worst"}
-        A fitness that raises or returns NaN/inf either stops the run with a
-        :class:`FitnessError` naming the individual, or scores ``-inf`` (worst).
+    on_error : {"raise", "stop", "worst"}
+        A fitness that raises or returns NaN/inf raises a :class:`FitnessError`
+        naming the individual ("raise"; :func:`run_loop` turns it into a clean
+        end of the run with "stop"), or scores ``-inf`` (worst) and the run goes on.
 
     Examples
     --------
@@ -129,7 +135,7 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
         if error is None and not math.isfinite(value):
             error = f"fitness returned {value}"
         if error is not None:
-            if on_error == "raise":
+            if on_error != "worst":
                 raise FitnessError(f"{owner}: fitness failed for individual {ident}: {error} "
                                    f"(pass on_error='worst' to score it worst and go on)")
             value = -math.inf
@@ -150,7 +156,7 @@ def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner=
                          f"({len(ids)}); got {values.shape[0]}")
     bad = ~np.isfinite(values)
     if bad.any():
-        if on_error == "raise":
+        if on_error != "worst":
             ident = ids[int(np.flatnonzero(bad)[0])]
             raise FitnessError(f"{owner}: fitness failed for individual {ident}: fitness "
                                f"returned {values[bad][0]} (pass on_error='worst' to score "
@@ -171,13 +177,15 @@ def record(history, fitnesses, **extra):
         history.setdefault(key, []).append(value)
 
 
-def run_loop(step, generations, callbacks=None, stop=None, owner="evolution"):
+def run_loop(step, generations, callbacks=None, stop=None, owner="evolution",
+             on_error="raise"):
     """Call ``step(generation) -> (champion, champion_fitness)`` up to ``generations`` times.
 
     After each generation every callback is called as ``callback(algorithm_state)``
     where the state is the dict ``{"generation", "champion", "fitness"}``; a
-    callback returning True ends the run, as does ``stop(champion)``.
-    Returns ``(generations run, stopped)``.
+    callback returning True ends the run, as does ``stop(champion)``. With
+    ``on_error="stop"`` a :class:`FitnessError` ends the run cleanly.
+    Returns ``(generations run, stopped, error message or None)``.
     """
     generations = positive_int(owner, "generations", generations)
     callbacks = list(callbacks or [])
@@ -187,13 +195,18 @@ def run_loop(step, generations, callbacks=None, stop=None, owner="evolution"):
     if stop is not None and not callable(stop):
         raise TypeError(f"{owner}: stop must be callable or None; got {type(stop).__name__}")
     for g in range(generations):
-        champion, value = step(g)
+        try:
+            champion, value = step(g)
+        except FitnessError as e:
+            if on_error != "stop":
+                raise
+            return g, True, str(e)
         state = {"generation": g, "champion": champion, "fitness": value}
         halt = False
         for c in callbacks:
             halt = bool(c(state)) or halt
         if stop is not None and stop(champion):
-            return g + 1, True
+            return g + 1, True, None
         if halt:
-            return g + 1, True
-    return generations, False
+            return g + 1, True, None
+    return generations, False, None

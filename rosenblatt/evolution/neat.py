@@ -634,9 +634,10 @@ class NEAT:
             ``stop(champion) -> bool``; the champion genome has ``fitness`` set.
         repeats : int
             Average a noisy fitness over this many evaluations.
-        on_error : {"raise", "worst"}
-            A fitness that raises or returns NaN: stop with a FitnessError naming
-            the genome id, or score it worst and go on.
+        on_error : {"raise", "stop", "worst"}
+            A fitness that raises or returns NaN: raise a FitnessError naming the
+            genome id, end the run cleanly (the result's ``error`` says why), or
+            score it worst and go on.
 
         Returns
         -------
@@ -662,7 +663,11 @@ class NEAT:
             state["stopped_champion"] = champion
             return champion, champion.fitness
 
-        ran, stopped = run_loop(one, generations, callbacks, stop, "NEAT.run")
-        best = state["stopped_champion"] if stopped else self.best
-        return Result(best=best, best_fitness=float(best.fitness), generations=ran,
-                      evaluations=self.evaluations, history=history, stopped=stopped)
+        ran, stopped, error = run_loop(one, generations, callbacks, stop, "NEAT.run", on_error)
+        best = state["stopped_champion"] if stopped and error is None else self.best
+        if best is None:  # the first generation failed
+            best = self.population[0]
+        fitness_value = -math.inf if best.fitness is None else float(best.fitness)
+        return Result(best=best, best_fitness=fitness_value, generations=ran,
+                      evaluations=self.evaluations, history=history, stopped=stopped,
+                      error=error)

@@ -137,3 +137,14 @@ def test_cne_nan_fitness():
     res = rb.evolution.CNE(_net(), population=6, rng=0).run(fitness, 2, vectorized=True,
                                                              on_error="worst")
     assert np.isfinite(res.best_fitness)
+
+
+def test_cne_fitness_error_stops_cleanly():
+    def fitness(thetas):
+        f = -np.abs(thetas).sum(axis=1)
+        f[4] = np.nan
+        return f
+
+    res = rb.evolution.CNE(_net(), population=6, rng=0).run(fitness, 3, vectorized=True,
+                                                             on_error="stop")
+    assert res.stopped and res.generations == 0 and "individual 4" in res.error

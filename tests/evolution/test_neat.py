@@ -393,3 +393,15 @@ def test_representative_champion():
         assert s.representative.fitness == max(g.fitness for g in s.members)
     with pytest.raises(rb.evolution.ConfigError, match="representative"):
         rb.evolution.NEATConfig(representative="oldest")
+
+
+def test_fitness_error_stops_cleanly():
+    def later(genome):
+        if genome.id >= 200:
+            raise RuntimeError("lost connection")
+        return 1.0
+
+    res = rb.evolution.NEAT(2, 1, rng=0).run(later, 5, on_error="stop")
+    assert res.stopped and res.generations == 1
+    assert "individual 2" in res.error and "lost connection" in res.error
+    assert res.best.id < 150 and res.best_fitness == 1.0
