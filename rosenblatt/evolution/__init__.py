@@ -12,6 +12,16 @@
 
 Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
 stop=None)`` returns a :class:`Result` (see :mod:`.core` for the protocol).
+
+Extending the layer (CoSyNE, ESP, NSGA-II, ...): keep the population as arrays,
+evaluate it with :func:`.core.evaluate` (per individual, serial or through any
+``concurrent.futures.Executor``, individuals shipped as plain data and rebuilt
+by a module-level ``decode``) or :func:`.core.vector_fitness` (the whole
+population at once), record each generation with :func:`.core.record` and
+drive the loop with :func:`.core.run_loop`; environments in :mod:`.envs`
+score any object following the population protocol described there
+(``size``, ``__call__``, ``step``, ``reset``, ``keep``, ``take``), e.g.
+:class:`PopulationModel` for weight vectors of a fixed network.
 """
 
 from . import activations, envs
