@@ -345,6 +345,51 @@ def compatibility_distance(a, b, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
     return c1 * excess / n + c2 * disjoint / n + c3 * wbar
 
 
+def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
+    """:func:`compatibility_distance` of every genome to every one of ``others``, as arrays.
+
+    Genes become columns of dense presence and weight matrices (one column per
+    innovation number present); matching counts are a matrix product, excess
+    genes are counted from cumulative sums up to the other genome's largest
+    innovation, and W-bar is one masked difference over a (P, S, I) array.
+
+    Examples
+    --------
+    >>> a = Genome.minimal(0, 1, 1, weights=[1.0, 0.0])
+    >>> b = a.with_genes(1, connections=a.connections[:1])
+    >>> distance_matrix([a, b], [a, b]).tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    every = list(genomes) + list(others)
+    if any(not g.connections for g in every):  # an empty genome: the scalar definition
+        return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
+                          for b in others] for a in genomes])
+    rows = [r for r, g in enumerate(every) for _ in g.connections]
+    innov = [c.innovation for g in every for c in g.connections]
+    weight = [c.weight for g in every for c in g.connections]
+    cols, col_of = np.unique(np.array(innov), return_inverse=True)
+    n, m = len(every), len(cols)
+    present = np.zeros((n, m))
+    w = np.zeros((n, m))
+    present[rows, col_of] = 1.0
+    w[rows, col_of] = weight
+    P = len(genomes)
+    gm, om, gw, ow = present[:P], present[P:], w[:P], w[P:]
+    matching = gm @ om.T
+    both = gm[:, None, :] * om[None, :, :]
+    wdiff = (np.abs(gw[:, None, :] - ow[None, :, :]) * both).sum(axis=2)
+    size_g, size_o = gm.sum(axis=1), om.sum(axis=1)
+    last = m - 1 - np.argmax(present[:, ::-1], axis=1)  # column of each genome's newest gene
+    last_g, last_o = last[:P], last[P:]
+    upto_g, upto_o = np.cumsum(gm, axis=1), np.cumsum(om, axis=1)
+    excess = (size_g[:, None] - upto_g[:, last_o]) + (size_o[None, :] - upto_o[:, last_g].T)
+    disjoint = size_g[:, None] + size_o[None, :] - 2 * matching - excess
+    big = np.maximum(size_g[:, None], size_o[None, :])
+    big = np.where(big < normalize_below, 1.0, big)
+    wbar = np.divide(wdiff, matching, out=np.zeros_like(wdiff), where=matching > 0)
+    return c1 * excess / big + c2 * disjoint / big + c3 * wbar
+
+
 @dataclass
 class Species:
     """A species: its representative, members, and when its best fitness last improved."""
@@ -371,8 +416,21 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
         s.members = []
     c1, c2, c3 = (config.excess_coefficient, config.disjoint_coefficient,
                   config.weight_coefficient)
-    for g in genomes:
-        for s in species:
+    existing = len(species)
+    # distances to the existing representatives all at once; only genomes that found no
+    # existing species are compared, one by one, with the species founded during this call
+    first = np.full(len(genomes), -1)
+    if existing and genomes:
+        d = distance_matrix(genomes, [s.representative for s in species], c1, c2, c3,
+                            config.normalize_below)
+        close = d < threshold
+        hit = close.any(axis=1)
+        first[hit] = np.argmax(close[hit], axis=1)
+    for g, k in zip(genomes, first.tolist()):
+        if k >= 0:
+            species[k].members.append(g)
+            continue
+        for s in species[existing:]:
             if compatibility_distance(g, s.representative, c1, c2, c3,
                                       config.normalize_below) < threshold:
                 s.members.append(g)

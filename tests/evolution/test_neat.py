@@ -405,3 +405,18 @@ def test_fitness_error_stops_cleanly():
     assert res.stopped and res.generations == 1
     assert "individual 2" in res.error and "lost connection" in res.error
     assert res.best.id < 150 and res.best_fitness == 1.0
+
+
+def test_distance_matrix_equals_pairwise():
+    neat = rb.evolution.NEAT(2, 1, rb.evolution.NEATConfig(population=40, add_node_rate=0.3,
+                                                          add_connection_rate=0.4), rng=0)
+    neat.run(rb.evolution.envs.XOR().evaluate, 8, vectorized=True)
+    pop = neat.population
+    p1, p2 = _figure4()
+    genomes = pop[:25] + [p1, p2]
+    others = pop[25:] + [p2]
+    for kwargs in ({}, {"normalize_below": 3}):
+        d = N.distance_matrix(genomes, others, 1.0, 1.5, 0.4, **kwargs)
+        want = [[N.compatibility_distance(a, b, 1.0, 1.5, 0.4, **kwargs) for b in others]
+                for a in genomes]
+        np.testing.assert_allclose(d, want, rtol=1e-12, atol=1e-12)
