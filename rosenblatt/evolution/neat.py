@@ -273,31 +273,31 @@ def crossover(a, b, config, rng, new_id):
     the whole child, with the mean of the two weights, as NEAT's code does);
     disjoint and excess genes come from the fitter parent (on a tie, the
     smaller genome); a gene disabled in either parent is disabled in the child
-    with probability ``disable_inherit_rate``. The
-    child's nodes are the fitter parent's.
+    with probability ``disable_inherit_rate``. The child's nodes are the fitter
+    parent's.
     """
     fit, other = _fitter_first(a, b)
     theirs = other.by_innovation()
     average = config.mate_average_rate and rng.random() < config.mate_average_rate
+    n = len(fit.connections)
+    pick = (rng.random(n) < 0.5).tolist()  # per gene: take the other parent's matching gene
+    drop = (rng.random(n) < config.disable_inherit_rate).tolist()  # stays disabled
     conns = []
-    for gene in fit.connections:
+    for gene, take_other, stays_off in zip(fit.connections, pick, drop):
         match = theirs.get(gene.innovation)
         if match is None:
-            child = gene
-            disabled = not gene.enabled
+            weight, disabled = gene.weight, not gene.enabled
         else:
             if average:
-                child = gene.replace(weight=0.5 * (gene.weight + match.weight))
+                weight = 0.5 * (gene.weight + match.weight)
             else:
-                child = gene if rng.random() < 0.5 else match
+                weight = match.weight if take_other else gene.weight
             disabled = not gene.enabled or not match.enabled
-        if disabled:
-            enabled = not (rng.random() < config.disable_inherit_rate)
+        enabled = not (disabled and stays_off)
+        if weight == gene.weight and enabled == gene.enabled:
+            conns.append(gene)
         else:
-            enabled = True
-        if child.src != gene.src or child.dst != gene.dst:  # same innovation, same nodes
-            child = gene.replace(weight=child.weight)
-        conns.append(child if child.enabled == enabled else child.replace(enabled=enabled))
+            conns.append(ConnectionGene(gene.innovation, gene.src, gene.dst, weight, enabled))
     other_nodes = {n.id: n for n in other.nodes}
     nodes = []
     for n in fit.nodes:
