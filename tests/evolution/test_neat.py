@@ -420,3 +420,16 @@ def test_distance_matrix_equals_pairwise():
         want = [[N.compatibility_distance(a, b, 1.0, 1.5, 0.4, **kwargs) for b in others]
                 for a in genomes]
         np.testing.assert_allclose(d, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_neat_xor_over_many_seeds():
+    """20 seeded runs (the 100-run figure comes from benchmarks/workloads/neat.py)."""
+    gens, hidden = [], []
+    for seed in range(20):
+        res, h = _xor_run(seed)
+        assert res.stopped, f"seed {seed} did not solve XOR in 300 generations"
+        gens.append(res.generations)
+        hidden.append(h)
+    assert np.mean(gens) <= 50
+    assert 1 <= np.mean(hidden) <= 3.5
