@@ -164,8 +164,8 @@ def run(ctx):
     sub = rb.evolution.Substrate(rb.evolution.grid(11), rb.evolution.grid(11))
     hyper = rb.evolution.HyperNEAT(sub, rb.evolution.cppn_config(population=50 if ctx.quick
                                                                    else 100),
-                                   deltas=True, rng=0)
-    hres = hyper.run(vd.evaluate, 15 if ctx.quick else 40, vectorized=True)
+                                   deltas=True, rng=1)
+    hres = hyper.run(vd.evaluate, 20 if ctx.quick else 40, vectorized=True)
     d11 = vd.distances(hyper.develop(hres.best)(vd.X)).mean()
     vd33 = rb.evolution.envs.VisualDiscrimination(33)
     big = hyper.develop(hres.best, rb.evolution.Substrate(rb.evolution.grid(33),
