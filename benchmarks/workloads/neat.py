@@ -205,7 +205,7 @@ def workloads(quick):
     return [
         {
             "name": f"neat xor genome evaluations (150 genomes x {reps})",
-            "unit": "evaluations/s",
+            "unit": "samples/s",  # a sample = one genome decoded and evaluated
             "work": 150 * reps,
             "rosenblatt": rb_evaluations(reps),
             "references": {"neat-python": np_evaluations(reps)},
@@ -214,7 +214,7 @@ def workloads(quick):
         },
         {
             "name": f"neat xor whole generations ({gens}, population 150)",
-            "unit": "generations/s",
+            "unit": "steps/s",  # a step = one generation
             "work": gens,
             "rosenblatt": rb_generations(gens),
             "references": {"neat-python": np_generations(gens)},
@@ -223,7 +223,7 @@ def workloads(quick):
         },
         {
             "name": f"cne population of {pop} 4-16-1 networks on 256 inputs",
-            "unit": "networks/s",
+            "unit": "samples/s",  # a sample = one network on the batch
             "work": pop,
             "rosenblatt": rb_cne(pop, 256),
             "references": {"loop over networks": loop_cne(pop, 256)},
