@@ -376,8 +376,9 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     P = len(genomes)
     gm, om, gw, ow = present[:P], present[P:], w[:P], w[P:]
     matching = gm @ om.T
-    both = gm[:, None, :] * om[None, :, :]
-    wdiff = (np.abs(gw[:, None, :] - ow[None, :, :]) * both).sum(axis=2)
+    on = np.flatnonzero(om.any(axis=0))  # only the others' genes can match
+    both = gm[:, None, on] * om[None, :, on]
+    wdiff = (np.abs(gw[:, None, on] - ow[None, :, on]) * both).sum(axis=2)
     size_g, size_o = gm.sum(axis=1), om.sum(axis=1)
     last = m - 1 - np.argmax(present[:, ::-1], axis=1)  # column of each genome's newest gene
     last_g, last_o = last[:P], last[P:]
