@@ -433,3 +433,13 @@ def test_neat_xor_over_many_seeds():
         hidden.append(h)
     assert np.mean(gens) <= 50
     assert 1 <= np.mean(hidden) <= 3.5
+
+
+def test_levels_single_and_batched():
+    from rosenblatt.evolution.network import levels_of
+
+    _, p2 = _figure4()
+    assert levels_of(p2) == {0: 0, 1: 0, 2: 0, 3: 3, 4: 1, 5: 2}
+    pop = rb.evolution.PopulationNetwork([p2, Genome.minimal(9, 2, 1, [0.0, 0.0, 0.0])])
+    assert pop.level[0].tolist() == [0, 0, 0, 3, 1, 2]
+    assert pop.level[1].tolist()[:4] == [0, 0, 0, 1]
