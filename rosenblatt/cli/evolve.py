@@ -112,8 +112,6 @@ def _solved(cfg, env):
     import numpy as np
 
     if cfg["task"] == "xor":
-        if cfg["algorithm"] == "cne":
-            return None  # the history tells: CNE's best fitness reaches 16 only near a solution
         return lambda g: bool(env.solved(g.network()(env.X)))
     if cfg["task"].startswith("pole") and cfg["task"] != "pole2nv":
         return lambda g: np.isfinite(getattr(g, "fitness", np.nan) or np.nan) and (
@@ -172,10 +170,15 @@ def evolve(cfg):
     def fitness(thetas):
         return env.evaluate(rb.evolution.PopulationModel(model, thetas))
 
-    callbacks = []
+    callbacks, stop = [], None
     if cfg["task"].startswith("pole") and cfg["task"] != "pole2nv":
         callbacks.append(lambda state: state["fitness"] >= env.max_steps)
-    return algo.run(fitness, cfg["generations"], callbacks=callbacks, **common), algo, env
+    if cfg["task"] == "xor":
+        def stop(theta):
+            return bool(env.solved(rb.evolution.population_forward(model, theta[None],
+                                                                    env.X))[0])
+    return algo.run(fitness, cfg["generations"], callbacks=callbacks, stop=stop,
+                    **common), algo, env
 
 
 def plot(history, path, title):
