@@ -1,6 +1,17 @@
 """rosenblatt: every system of the neural-network notes, in NumPy, readable and fast."""
 
-from . import autodiff, datasets, io, models, nn, optim, randomness, training, tuning
+from . import (
+    autodiff,
+    datasets,
+    evolution,
+    io,
+    models,
+    nn,
+    optim,
+    randomness,
+    training,
+    tuning,
+)
 from ._version import __version__
 from .autodiff import (
     GradcheckError,
@@ -38,7 +49,7 @@ __all__ = [
     "losses", "maximum", "minimum", "models", "nn", "no_grad", "optim", "pad", "randomness",
     "regularizers", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor",
     "training", "where",
-    "tuning",
+    "evolution", "tuning",
 ]
 
 

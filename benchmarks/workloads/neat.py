@@ -1,0 +1,313 @@
+"""Neuroevolution: NEAT on XOR against neat-python 2.0, and CNE's population evaluation.
+
+* **NEAT genome evaluations per second** on XOR: the population after 20
+  generations of each library (same configuration: the NEAT paper's XOR
+  settings), each genome decoded into its network and run on the four
+  patterns. rosenblatt decodes the whole population into one padded
+  ``PopulationNetwork`` and evaluates it level by level; neat-python builds a
+  ``FeedForwardNetwork`` per genome and activates it per pattern. Target
+  (issue 18): >= 20x neat-python.
+* **NEAT generations per second**: whole generations (evaluate, speciate,
+  reproduce) from a minimal population. Target: >= 5x neat-python.
+* **CNE population evaluation**: 1,000 fixed 4-16-1 networks on a batch of
+  256 inputs with :func:`rb.evolution.population_forward` (one batched matrix
+  product per layer) against a loop that loads each weight vector into the
+  model and calls it. Target: >= 10x the loop.
+
+``python -m benchmarks.workloads.neat --xor-runs 100`` instead measures the
+NEAT paper's XOR claim over seeded runs (generations and evaluations to solve,
+failures, hidden nodes of the solutions), and ``--pole-runs N`` double-pole
+balancing with velocities (evaluations to balance 100,000 steps).
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+import rosenblatt as rb
+from benchmarks.common import optional
+
+NEAT_PYTHON_CONFIG = """
+[NEAT]
+fitness_criterion = max
+fitness_threshold = 100.0
+pop_size = 150
+reset_on_extinction = True
+no_fitness_termination = True
+
+[DefaultGenome]
+activation_default = sigmoid
+activation_mutate_rate = 0.0
+activation_options = sigmoid
+aggregation_default = sum
+aggregation_mutate_rate = 0.0
+aggregation_options = sum
+bias_init_mean = 0.0
+bias_init_stdev = 1.0
+bias_max_value = 8.0
+bias_min_value = -8.0
+bias_mutate_power = 2.5
+bias_mutate_rate = 0.8
+bias_replace_rate = 0.1
+compatibility_disjoint_coefficient = 1.0
+compatibility_weight_coefficient = 0.4
+conn_add_prob = 0.05
+conn_delete_prob = 0.0
+enabled_default = True
+enabled_mutate_rate = 0.0
+feed_forward = True
+initial_connection = full_direct
+node_add_prob = 0.03
+node_delete_prob = 0.0
+num_hidden = 0
+num_inputs = 2
+num_outputs = 1
+response_init_mean = 1.0
+response_init_stdev = 0.0
+response_max_value = 30.0
+response_min_value = -30.0
+response_mutate_power = 0.0
+response_mutate_rate = 0.0
+response_replace_rate = 0.0
+weight_init_mean = 0.0
+weight_init_stdev = 1.0
+weight_max_value = 8
+weight_min_value = -8
+weight_mutate_power = 2.5
+weight_mutate_rate = 0.8
+weight_replace_rate = 0.1
+
+[DefaultSpeciesSet]
+compatibility_threshold = 3.0
+
+[DefaultStagnation]
+species_fitness_func = max
+max_stagnation = 15
+species_elitism = 1
+
+[DefaultReproduction]
+elitism = 1
+survival_threshold = 0.2
+"""
+
+XOR_IN = [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)]
+XOR_OUT = [0.0, 1.0, 1.0, 0.0]
+WARM_GENERATIONS = 20
+
+
+def _neat_python():
+    neat = optional("neat")
+    if neat is None or not hasattr(neat, "DefaultGenome"):
+        return None, None
+    path = os.path.join(tempfile.mkdtemp(), "xor.cfg")
+    with open(path, "w") as f:
+        f.write(NEAT_PYTHON_CONFIG)
+    config = neat.Config(neat.DefaultGenome, neat.DefaultReproduction, neat.DefaultSpeciesSet,
+                         neat.DefaultStagnation, path)
+    return neat, config
+
+
+def _np_eval(neat):
+    def evaluate(genomes, config):
+        for _, g in genomes:
+            net = neat.nn.FeedForwardNetwork.create(g, config)
+            err = sum(abs(net.activate(x)[0] - y) for x, y in zip(XOR_IN, XOR_OUT))
+            g.fitness = (4.0 - err) ** 2
+    return evaluate
+
+
+def rb_evaluations(repeats):
+    xor = rb.evolution.envs.XOR()
+    neat = rb.evolution.NEAT(2, 1, rng=0)
+    neat.run(xor.evaluate, WARM_GENERATIONS, vectorized=True)
+
+    def run():
+        for _ in range(repeats):
+            xor.evaluate(neat.population_network())  # decode + evaluate the population
+
+    return run
+
+
+def np_evaluations(repeats):
+    neat, config = _neat_python()
+    if neat is None:
+        return None
+    pop = neat.Population(config)
+    evaluate = _np_eval(neat)
+    pop.run(evaluate, WARM_GENERATIONS)
+    genomes = list(pop.population.items())
+
+    def run():
+        for _ in range(repeats):
+            evaluate(genomes, config)
+
+    return run
+
+
+def rb_generations(generations):
+    xor = rb.evolution.envs.XOR()
+
+    def run():
+        rb.evolution.NEAT(2, 1, rng=0).run(xor.evaluate, generations, vectorized=True)
+
+    return run
+
+
+def np_generations(generations):
+    neat, config = _neat_python()
+    if neat is None:
+        return None
+    evaluate = _np_eval(neat)
+
+    def run():
+        neat.Population(config).run(evaluate, generations)
+
+    return run
+
+
+def _cne_model():
+    return rb.nn.Sequential(rb.nn.Dense(4, 16, rng=0), rb.nn.Tanh(), rb.nn.Dense(16, 1, rng=0),
+                            rb.nn.Sigmoid()).astype(np.float64)
+
+
+def rb_cne(population, batch):
+    model = _cne_model()
+    n = model.num_parameters()
+    rng = np.random.default_rng(0)
+    thetas, X = rng.normal(size=(population, n)), rng.normal(size=(batch, 4))
+
+    def run():
+        rb.evolution.population_forward(model, thetas, X)
+
+    return run
+
+
+def loop_cne(population, batch):
+    model = _cne_model()
+    vec = rb.nn.ParameterVector(model.parameters())
+    rng = np.random.default_rng(0)
+    thetas, X = rng.normal(size=(population, vec.size)), rb.tensor(rng.normal(size=(batch, 4)))
+
+    def run():
+        with rb.no_grad():
+            for theta in thetas:
+                vec.data[:] = theta
+                model(X)
+
+    return run
+
+
+def workloads(quick):
+    reps = 20 if quick else 100
+    gens = 20 if quick else 50
+    pop = 1000
+    return [
+        {
+            "name": f"neat xor genome evaluations (150 genomes x {reps})",
+            "unit": "samples/s",  # a sample = one genome decoded and evaluated
+            "work": 150 * reps,
+            "rosenblatt": rb_evaluations(reps),
+            "references": {"neat-python": np_evaluations(reps)},
+            "target": ">= 20x neat-python",
+            "target_ratio": {"neat-python": 20.0},
+        },
+        {
+            "name": f"neat xor whole generations ({gens}, population 150)",
+            "unit": "steps/s",  # a step = one generation
+            "work": gens,
+            "rosenblatt": rb_generations(gens),
+            "references": {"neat-python": np_generations(gens)},
+            "target": ">= 5x neat-python",
+            "target_ratio": {"neat-python": 5.0},
+        },
+        {
+            "name": f"cne population of {pop} 4-16-1 networks on 256 inputs",
+            "unit": "samples/s",  # a sample = one network on the batch
+            "work": pop,
+            "rosenblatt": rb_cne(pop, 256),
+            "references": {"loop over networks": loop_cne(pop, 256)},
+            "target": ">= 10x a loop over single networks",
+            "target_ratio": {"loop over networks": 10.0},
+        },
+    ]
+
+
+# -- the paper's claims, measured over seeded runs ----------------------------------------
+def xor_runs(n, generations=300, config=None):
+    """NEAT on XOR from seeds 0..n-1: generations, evaluations and hidden nodes at the first
+    solution (any genome with all four outputs on the right side of 0.5)."""
+    xor = rb.evolution.envs.XOR()
+    rows = []
+    for seed in range(n):
+        neat = rb.evolution.NEAT(2, 1, config, rng=seed)
+        found = {}
+
+        def fitness(pop, neat=neat, found=found):
+            out = pop(xor.X)
+            ok = np.flatnonzero(xor.solved(out))
+            if ok.size and not found:
+                found["hidden"] = neat.population[int(ok[0])].n_hidden
+                found["evaluations"] = neat.evaluations + int(ok[0]) + 1
+            return xor.fitness(out)
+
+        res = neat.run(fitness, generations, vectorized=True, stop=lambda g, f=found: bool(f))
+        rows.append((seed, res.generations if found else None, found.get("evaluations"),
+                     found.get("hidden")))
+    return rows
+
+
+def pole_runs(n, generations=200):
+    """NEAT on double-pole balancing with velocities (100,000 steps), seeds 0..n-1."""
+    env = rb.evolution.envs.CartPole(poles=2, velocities=True, max_steps=100_000)
+    rows = []
+    for seed in range(n):
+        neat = rb.evolution.NEAT(6, 1, rng=seed)
+        found = {}
+
+        def fitness(pop, neat=neat, found=found):
+            f = env.evaluate(pop)
+            ok = np.flatnonzero(f >= env.max_steps)
+            if ok.size and not found:
+                found["evaluations"] = neat.evaluations + int(ok[0]) + 1
+                found["hidden"] = neat.population[int(ok[0])].n_hidden
+            return f
+
+        res = neat.run(fitness, generations, vectorized=True, stop=lambda g, f=found: bool(f))
+        rows.append((seed, res.generations if found else None, found.get("evaluations"),
+                     found.get("hidden")))
+        print(rows[-1], flush=True)
+    return rows
+
+
+def _summary(rows, label):
+    solved = [r for r in rows if r[1] is not None]
+    gens = [r[1] for r in solved]
+    evals = [r[2] for r in solved]
+    hidden = [r[3] for r in solved]
+    print(f"{label}: {len(rows)} runs, {len(rows) - len(solved)} failures")
+    if solved:
+        print(f"  generations: mean {np.mean(gens):.1f}, median {np.median(gens):.1f}, "
+              f"sd {np.std(gens):.1f}")
+        print(f"  evaluations: mean {np.mean(evals):.0f}, median {np.median(evals):.0f}, "
+              f"sd {np.std(evals):.0f}")
+        print(f"  hidden nodes of the first solution: mean {np.mean(hidden):.2f}, "
+              f"max {max(hidden)}")
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--xor-runs", type=int, default=0)
+    parser.add_argument("--pole-runs", type=int, default=0)
+    parser.add_argument("--config", default="{}", help="NEATConfig overrides as JSON")
+    args = parser.parse_args()
+    cfg = rb.evolution.NEATConfig.from_dict(json.loads(args.config))
+    if args.xor_runs:
+        _summary(xor_runs(args.xor_runs, config=cfg), "NEAT on XOR (paper: 32 generations, "
+                 "4,755 evaluations, sd 2,553, 0 failures, 2.35 hidden nodes)")
+    if args.pole_runs:
+        _summary(pole_runs(args.pole_runs), "NEAT on double pole with velocities (paper: "
+                 "3,600 evaluations)")

@@ -1,0 +1,256 @@
+"""``rosenblatt evolve CONFIG.toml``: neuroevolution from a config (notes: "Neuroevolution").
+
+A config names the algorithm, the task and the budget::
+
+    algorithm = "neat"            # neat | cne | hyperneat
+    task = "xor"                  # xor | pole1 | pole2 | pole2nv | visual
+    generations = 100
+    seed = 0
+    repeats = 1                   # average a noisy fitness over this many evaluations
+    on_error = "raise"            # "stop": end cleanly; "worst": a failing fitness scores worst
+
+    [task_options]                # keyword arguments of the environment (max_steps, ...)
+    [neat]                        # rb.evolution.NEATConfig keys (neat and hyperneat)
+    [cne]                         # rb.evolution.CNE arguments, plus hidden = [8] and
+                                  # activation = "tanh" for the network
+    [hyperneat]                   # threshold, weight_max, deltas
+    [output]
+    dir = "runs/neat_xor"         # default: runs/<config file name>
+
+Writes ``best.json`` (the champion genome; for CNE ``best.safetensors``, the
+model), ``history.json``, ``fitness.png`` and, for genomes, ``champion.png``.
+"""
+
+import json
+import os
+import sys
+import time
+
+from .errors import CLIError
+
+TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",
+            "neat", "cne", "hyperneat", "output")
+ALGORITHMS = ("neat", "cne", "hyperneat")
+TASKS = ("xor", "pole1", "pole2", "pole2nv", "visual")
+
+
+def add_parser(sub):
+    p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, HyperNEAT) from a config",
+                       description="Run neuroevolution from a TOML config and write the best "
+                       "genome (or model), history.json, fitness.png and champion.png.")
+    p.add_argument("config", metavar="CONFIG.toml")
+    p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
+    p.add_argument("--generations", type=int, help="override generations")
+    p.add_argument("--seed", type=int, help="override seed")
+    p.set_defaults(func=run)
+    return p
+
+
+def read(path):
+    """Parse and check an evolve config; returns a dict with defaults filled in."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise CLIError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise CLIError(f"{path} is not valid TOML: {e}") from None
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise CLIError(f"{path}: unknown key {key!r} (expected one of {', '.join(TOP_KEYS)})")
+    cfg = {"algorithm": raw.get("algorithm", "neat"), "task": raw.get("task", "xor"),
+           "generations": raw.get("generations", 100), "seed": raw.get("seed", 0),
+           "repeats": raw.get("repeats", 1), "on_error": raw.get("on_error", "raise")}
+    if cfg["algorithm"] not in ALGORITHMS:
+        raise CLIError(f"{path}: algorithm must be one of {', '.join(ALGORITHMS)}; got "
+                       f"{cfg['algorithm']!r}")
+    if cfg["task"] not in TASKS:
+        raise CLIError(f"{path}: task must be one of {', '.join(TASKS)}; got {cfg['task']!r}")
+    if cfg["algorithm"] == "hyperneat" and cfg["task"] != "visual":
+        raise CLIError(f"{path}: algorithm 'hyperneat' runs the 'visual' task (its substrate "
+                       f"is the retina); got task {cfg['task']!r}")
+    for key in ("generations", "repeats"):
+        if isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 1:
+            raise CLIError(f"{path}: {key} must be a positive integer; got {cfg[key]!r}")
+    if cfg["on_error"] not in ("raise", "stop", "worst"):
+        raise CLIError(f"{path}: on_error must be 'raise', 'stop' or 'worst'; got "
+                       f"{cfg['on_error']!r}")
+    for key in ("task_options", "neat", "cne", "hyperneat", "output"):
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise CLIError(f"{path}: [{key}] must be a table")
+        cfg[key] = value
+    stem = os.path.splitext(os.path.basename(path))[0]
+    cfg["output"].setdefault("dir", os.path.join("runs", stem))
+    return cfg
+
+
+def _environment(cfg):
+    import rosenblatt as rb
+
+    envs = rb.evolution.envs
+    opts = dict(cfg["task_options"])
+    try:
+        if cfg["task"] == "xor":
+            if opts:
+                raise TypeError(f"xor takes no options; got {sorted(opts)}")
+            return envs.XOR()
+        if cfg["task"] == "visual":
+            return envs.VisualDiscrimination(**opts)
+        poles = 1 if cfg["task"] == "pole1" else 2
+        if cfg["task"] == "pole2nv":
+            opts.setdefault("fitness", "gruau")
+        return envs.CartPole(poles=poles, velocities=cfg["task"] != "pole2nv", **opts)
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"[task_options]: {e}") from None
+
+
+def _solved(cfg, env):
+    """stop(champion-or-theta) for tasks with a success criterion, else None."""
+    import numpy as np
+
+    if cfg["task"] == "xor":
+        return lambda g: bool(env.solved(g.network()(env.X)))
+    if cfg["task"].startswith("pole") and cfg["task"] != "pole2nv":
+        return lambda g: np.isfinite(getattr(g, "fitness", np.nan) or np.nan) and (
+            g.fitness >= env.max_steps)
+    return None
+
+
+def evolve(cfg):
+    """Run the configured algorithm; returns ``(result, algorithm object, env)``."""
+    import numpy as np
+
+    import rosenblatt as rb
+
+    env = _environment(cfg)
+    common = dict(vectorized=True, repeats=cfg["repeats"], on_error=cfg["on_error"])
+    if cfg["algorithm"] == "neat":
+        try:
+            config = rb.evolution.NEATConfig.from_dict(cfg["neat"], where="[neat]")
+        except rb.evolution.ConfigError as e:
+            raise CLIError(str(e)) from None
+        algo = rb.evolution.NEAT(env.n_inputs, env.n_outputs, config, rng=cfg["seed"])
+        stop = _solved(cfg, env)
+        return algo.run(env.evaluate, cfg["generations"], stop=stop, **common), algo, env
+    if cfg["algorithm"] == "hyperneat":
+        opts = dict(cfg["hyperneat"])
+        try:
+            config = rb.evolution.cppn_config(**cfg["neat"])
+        except (TypeError, rb.evolution.ConfigError) as e:
+            raise CLIError(f"[neat]: {e}") from None
+        r = env.resolution
+        sub = rb.evolution.Substrate(rb.evolution.grid(r), rb.evolution.grid(r))
+        try:
+            algo = rb.evolution.HyperNEAT(sub, config, rng=cfg["seed"], **opts)
+        except (TypeError, ValueError) as e:
+            raise CLIError(f"[hyperneat]: {e}") from None
+        return algo.run(env.evaluate, cfg["generations"], **common), algo, env
+    opts = dict(cfg["cne"])
+    hidden = opts.pop("hidden", [8])
+    act = opts.pop("activation", "tanh")
+    acts = {"tanh": rb.nn.Tanh, "sigmoid": rb.nn.Sigmoid, "relu": rb.nn.ReLU}
+    if act not in acts:
+        raise CLIError(f"[cne]: activation must be one of {', '.join(acts)}; got {act!r}")
+    rng = np.random.default_rng(cfg["seed"])
+    layers, width = [], env.n_inputs
+    for h in hidden:
+        layers += [rb.nn.Dense(width, int(h), rng=rng), acts[act]()]
+        width = int(h)
+    out_act = rb.nn.Identity() if cfg["task"] == "visual" else rb.nn.Sigmoid()
+    model = rb.nn.Sequential(*layers, rb.nn.Dense(width, env.n_outputs, rng=rng),
+                             out_act).astype(np.float64)
+    try:
+        algo = rb.evolution.CNE(model, rng=cfg["seed"], **opts)
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"[cne]: {e}") from None
+
+    def fitness(thetas):
+        return env.evaluate(rb.evolution.PopulationModel(model, thetas))
+
+    callbacks, stop = [], None
+    if cfg["task"].startswith("pole") and cfg["task"] != "pole2nv":
+        callbacks.append(lambda state: state["fitness"] >= env.max_steps)
+    if cfg["task"] == "xor":
+        def stop(theta):
+            return bool(env.solved(rb.evolution.population_forward(model, theta[None],
+                                                                    env.X))[0])
+    return algo.run(fitness, cfg["generations"], callbacks=callbacks, stop=stop,
+                    **common), algo, env
+
+
+def plot(history, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 if "species" in history else 1, figsize=(9, 3.2),
+                             squeeze=False)
+    ax = axes[0, 0]
+    g = range(1, len(history["best"]) + 1)
+    for key in ("best", "mean", "worst"):
+        ax.plot(g, history[key], label=key)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    if "species" in history:
+        axes[0, 1].plot(g, history["species"])
+        axes[0, 1].set_xlabel("generation")
+        axes[0, 1].set_ylabel("species")
+        axes[0, 1].grid(True, alpha=0.3)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def run(args):
+    import rosenblatt as rb
+    from rosenblatt.io.atomic import write_bytes_atomic
+
+    cfg = read(args.config)
+    if args.generations is not None:
+        cfg["generations"] = args.generations
+    if args.seed is not None:
+        cfg["seed"] = args.seed
+    out = args.out or cfg["output"]["dir"]
+    os.makedirs(out, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        result, algo, env = evolve(cfg)
+    except rb.evolution.FitnessError as e:
+        raise CLIError(str(e)) from None
+    seconds = time.perf_counter() - start
+    if cfg["algorithm"] == "cne":
+        best_path = os.path.join(out, "best.safetensors")
+        rb.save(algo.model, best_path)
+    else:
+        best_path = os.path.join(out, "best.json")
+        result.best.save(best_path)
+    history = {k: v for k, v in result.history.items() if k != "species_sizes"}
+    summary = {"config": args.config, "algorithm": cfg["algorithm"], "task": cfg["task"],
+               "generations": result.generations, "evaluations": result.evaluations,
+               "best_fitness": result.best_fitness, "stopped": result.stopped,
+               "seconds": seconds, "history": history}
+    write_bytes_atomic(os.path.join(out, "history.json"),
+                       json.dumps(summary, indent=1).encode())
+    try:
+        plot(result.history, os.path.join(out, "fitness.png"),
+             f"{cfg['algorithm']} on {cfg['task']}")
+        if cfg["algorithm"] != "cne":
+            import matplotlib.pyplot as plt
+
+            ax = rb.evolution.draw(result.best)
+            ax.figure.savefig(os.path.join(out, "champion.png"), dpi=100, bbox_inches="tight")
+            plt.close(ax.figure)
+    except ImportError as e:
+        print(f"rosenblatt evolve: no figures: {e}", file=sys.stderr)
+    state = "solved" if result.stopped else "ran"
+    print(f"{cfg['algorithm']} {state} {cfg['task']} in {result.generations} generations "
+          f"({result.evaluations} evaluations, {seconds:.1f} s); best fitness "
+          f"{result.best_fitness:.4g}")
+    print(f"best: {best_path}")
+    return 0

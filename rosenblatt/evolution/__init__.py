@@ -1,0 +1,43 @@
+"""Neuroevolution (notes: "Neuroevolution"): evolve networks' weights and topologies.
+
+* :class:`CNE` - conventional neuroevolution: a genetic algorithm on the flat
+  weight vector of a fixed network; :func:`population_forward` evaluates a
+  whole population with one batched matrix product per layer.
+* :class:`NEAT` - NeuroEvolution of Augmenting Topologies (Stanley &
+  Miikkulainen 2002), its genomes (:class:`Genome`), configuration
+  (:class:`NEATConfig`) and phenotypes (:class:`PopulationNetwork`).
+* :class:`HyperNEAT` - CPPNs (:func:`cppn_image`) evolved by NEAT paint the
+  weights of a network on a geometric :class:`Substrate`.
+* :mod:`envs` - XOR, pole balancing, visual discrimination, Gymnasium.
+
+Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
+stop=None)`` returns a :class:`Result` (see :mod:`.core` for the protocol).
+
+Extending the layer (CoSyNE, ESP, NSGA-II, ...): keep the population as arrays,
+evaluate it with :func:`.core.evaluate` (per individual, serial or through any
+``concurrent.futures.Executor``, individuals shipped as plain data and rebuilt
+by a module-level ``decode``) or :func:`.core.vector_fitness` (the whole
+population at once), record each generation with :func:`.core.record` and
+drive the loop with :func:`.core.run_loop`; environments in :mod:`.envs`
+score any object following the population protocol described there
+(``size``, ``__call__``, ``step``, ``reset``, ``keep``, ``take``), e.g.
+:class:`PopulationModel` for weight vectors of a fixed network.
+"""
+
+from . import activations, envs
+from .cne import CNE, PopulationModel, population_forward
+from .config import ConfigError, NEATConfig
+from .core import FitnessError, Result
+from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
+from .draw import draw
+from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
+from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
+from .network import Network, PopulationNetwork
+
+__all__ = [
+    "CNE", "ConfigError", "HyperNEAT", "Substrate", "SubstrateNetwork", "cppn_config",
+    "cppn_image", "grid", "ConnectionGene", "FitnessError", "Genome", "GenomeFormatError",
+    "InnovationTracker", "NEAT", "NEATConfig", "Network", "NodeGene", "PopulationModel",
+    "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
+    "crossover", "draw", "envs", "population_forward", "speciate",
+]

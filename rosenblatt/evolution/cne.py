@@ -1,0 +1,367 @@
+"""Conventional neuroevolution (notes: "Neuroevolution").
+
+"If the architecture is fixed by the user, the weights can just be genetically
+represented as a vector of real numbers. Then the standard genetic algorithm
+(fitness, mutation, crossover) can be applied. This simple representation ...
+is called conventional neuroevolution (CNE)."
+
+The genome is literally the model's flat parameter vector (its
+:class:`~rosenblatt.nn.ParameterVector`): a population is a matrix ``thetas``
+of shape ``(P, n)``, and :func:`population_forward` evaluates all ``P``
+networks on a batch with one batched matrix product per layer.
+"""
+
+import functools
+import json
+import math
+
+import numpy as np
+
+from ..autodiff import no_grad
+from ..autodiff.tensor import Tensor
+from ..checks import one_of, positive_float, positive_int, unit_interval
+from ..io.registry import build, spec_of
+from ..nn.dense import Dense
+from ..nn.module import Module, Sequential
+from ..nn.parameter import ParameterVector
+from ..randomness import resolve_rng
+from .core import Result, evaluate, record, run_loop, vector_fitness
+
+__all__ = ["CNE", "population_forward", "parameter_layout"]
+
+SELECTIONS = ("tournament", "truncation", "roulette")
+CROSSOVERS = ("uniform", "one_point", "arithmetic", None)
+
+
+def parameter_layout(model):
+    """``{id(parameter): (slice, shape)}`` in the order of ``model.parameters()``.
+
+    This is the layout :class:`~rosenblatt.nn.ParameterVector` gives the same
+    parameters, so a row of ``thetas`` is a value of ``ParameterVector.data``.
+    """
+    layout, start = {}, 0
+    for p in model.parameters():
+        if id(p) in layout:
+            continue
+        n = p.data.size
+        layout[id(p)] = (slice(start, start + n), p.data.shape)
+        start += n
+    return layout, start
+
+
+def _leaves(model):
+    if isinstance(model, Sequential):
+        for layer in model:
+            yield from _leaves(layer)
+    else:
+        yield model
+
+
+def population_forward(model, thetas, X):
+    """Outputs of ``P`` copies of ``model``, one per row of ``thetas``, on the batch ``X``.
+
+    Each :class:`~rosenblatt.nn.Dense` layer is one batched matrix product
+    ``H @ W`` with ``H`` of shape ``(P, n, in)`` and ``W`` of shape
+    ``(P, in, out)``; parameter-free layers (activations, Flatten) are applied
+    to the whole ``(P, n, ...)`` array at once.
+
+    Parameters
+    ----------
+    model : Module
+        A Dense layer or a Sequential of Dense layers and parameter-free layers.
+    thetas : array, shape (P, model.num_parameters())
+        Weight vectors in the model's ParameterVector layout.
+    X : array, shape (n, in) or (P, n, in)
+        One batch shared by every network, or one batch each.
+
+    Returns
+    -------
+    ndarray, shape (P, n, out)
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(2, 3), rb.nn.Tanh(), rb.nn.Dense(3, 1))
+    >>> thetas = np.random.default_rng(0).normal(size=(5, net.num_parameters()))
+    >>> rb.evolution.population_forward(net, thetas, np.ones((4, 2))).shape
+    (5, 4, 1)
+    """
+    thetas = np.asarray(thetas)
+    layout, size = parameter_layout(model)
+    if thetas.ndim != 2 or thetas.shape[1] != size:
+        raise ValueError(f"population_forward: thetas must have shape (P, {size}) for this "
+                         f"model; got {thetas.shape}")
+    h = np.asarray(X, dtype=thetas.dtype if thetas.dtype.kind == "f" else np.float64)
+    P = thetas.shape[0]
+    if h.ndim == 2:
+        h = np.broadcast_to(h, (P,) + h.shape)
+    elif h.ndim != 3 or h.shape[0] != P:
+        raise ValueError(f"population_forward: X must have shape (n, in) or ({P}, n, in); "
+                         f"got {h.shape}")
+    for layer in _leaves(model):
+        if isinstance(layer, Dense):
+            sl, shape = layout[id(layer.W)]
+            if h.shape[-1] != shape[0]:
+                raise ValueError(f"population_forward: {layer!r} expects {shape[0]} features; "
+                                 f"got {h.shape[-1]}")
+            h = np.matmul(h, thetas[:, sl].reshape((P,) + shape))
+            if layer.b is not None:
+                bsl, _ = layout[id(layer.b)]
+                h += thetas[:, None, bsl]
+        elif isinstance(layer, Module) and not list(layer.parameters()):
+            with no_grad():
+                h = layer(Tensor(np.ascontiguousarray(h))).data
+        else:
+            raise TypeError(f"population_forward: cannot batch layer {type(layer).__name__} "
+                            f"(supported: Dense and parameter-free layers)")
+    return h
+
+
+_WORKER_MODELS = {}
+
+
+def _decode_model(spec_text, theta):
+    """Worker side: the model built from its spec (cached per process) with weights ``theta``."""
+    entry = _WORKER_MODELS.get(spec_text)
+    if entry is None:
+        model = build(json.loads(spec_text))
+        entry = (model, ParameterVector(model.parameters()))
+        _WORKER_MODELS[spec_text] = entry
+    model, vec = entry
+    vec.data[:] = theta
+    return model
+
+
+class CNE:
+    """A genetic algorithm on the flat weight vector of a fixed network.
+
+    Parameters
+    ----------
+    model : Module
+        The fixed architecture; its current weights seed the population and
+        the best weights found are left in it by :meth:`run`.
+    population : int, default 100
+    elite : float, default 0.1
+        Fraction of the population copied unchanged into the next generation
+        (at least one individual).
+    selection : {"tournament", "truncation", "roulette"}
+        Tournament of ``tournament_size``; the best ``truncation`` fraction;
+        or fitness-proportionate on fitness shifted to be positive.
+    crossover : {"uniform", "one_point", "arithmetic", None}
+        Applied with probability ``crossover_rate``; None: mutation only.
+    mutation_std : float, default 0.1
+        Standard deviation of the Gaussian added to a mutated weight.
+    mutation_rate : float, default 0.2
+        Probability that each weight of a child is mutated.
+    init_std : float, default 1.0
+        The first population is the model's weights plus N(0, init_std) noise
+        (the first individual is the model's weights unchanged).
+    rng : numpy.random.Generator or int, optional
+
+    Notes
+    -----
+    Each generation: evaluate, keep the elite, then fill the population with
+    children ``mutate(crossover(select(), select()))``. Uniform crossover takes
+    each weight from either parent with probability 1/2; one-point takes a
+    prefix from one parent and the rest from the other; arithmetic takes
+    ``a x + (1 - a) y`` with ``a ~ U(0, 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(1, 1))
+    >>> cne = rb.evolution.CNE(net, population=20, rng=0)
+    >>> res = cne.run(lambda m: -float(np.abs(m.W.data if hasattr(m, 'W') else
+    ...                                        m[0].W.data).sum() - 3.0), generations=3)
+    >>> res.generations
+    3
+    """
+
+    def __init__(self, model, population=100, elite=0.1, selection="tournament",
+                 crossover="uniform", mutation_std=0.1, mutation_rate=0.2, crossover_rate=0.5,
+                 tournament_size=3, truncation=0.5, init_std=1.0, rng=None):
+        if not isinstance(model, Module):
+            raise TypeError(f"CNE: model must be a Module; got {type(model).__name__}")
+        self.model = model
+        self.population = positive_int("CNE", "population", population)
+        if self.population < 2:
+            raise ValueError(f"CNE: population must be at least 2; got {population}")
+        self.elite = unit_interval("CNE", "elite", elite)
+        self.selection = one_of("CNE", "selection", selection, SELECTIONS)
+        self.crossover = one_of("CNE", "crossover", crossover, CROSSOVERS)
+        self.mutation_std = positive_float("CNE", "mutation_std", mutation_std)
+        self.mutation_rate = unit_interval("CNE", "mutation_rate", mutation_rate,
+                                           closed_high=True)
+        self.crossover_rate = unit_interval("CNE", "crossover_rate", crossover_rate,
+                                            closed_high=True)
+        self.tournament_size = positive_int("CNE", "tournament_size", tournament_size)
+        self.truncation = unit_interval("CNE", "truncation", truncation, closed_low=False,
+                                        closed_high=True)
+        self.init_std = positive_float("CNE", "init_std", init_std, allow_zero=True)
+        self.rng = resolve_rng(rng)
+        self.vector = ParameterVector(model.parameters())
+        n = self.vector.size
+        noise = self.rng.normal(0.0, self.init_std, size=(self.population, n))
+        noise[0] = 0.0
+        self.thetas = (self.vector.data[None, :] + noise).astype(self.vector.data.dtype)
+        self.fitness = None
+
+    # -- the genetic algorithm's operators (pure functions of arrays and an rng) -------------
+    def select(self, fitness, k):
+        """Indices of ``k`` parents chosen by the configured selection."""
+        P = fitness.shape[0]
+        rng = self.rng
+        if self.selection == "tournament":
+            entrants = rng.integers(0, P, size=(k, self.tournament_size))
+            return entrants[np.arange(k), np.argmax(fitness[entrants], axis=1)]
+        if self.selection == "truncation":
+            top = np.argsort(-fitness, kind="stable")[:max(1, int(round(self.truncation * P)))]
+            return top[rng.integers(0, top.size, size=k)]
+        f = np.where(np.isfinite(fitness), fitness, np.nan)
+        low = np.nanmin(f) if np.isfinite(f).any() else 0.0
+        w = np.nan_to_num(f - low, nan=0.0) + 1e-12
+        return rng.choice(P, size=k, p=w / w.sum())
+
+    def recombine(self, a, b):
+        """Children of the parent rows ``a`` and ``b`` (each ``(k, n)``)."""
+        k, n = a.shape
+        rng = self.rng
+        if self.crossover is None:
+            return a.copy()
+        do = rng.random(k) < self.crossover_rate
+        if self.crossover == "uniform":
+            mask = rng.random((k, n)) < 0.5
+        elif self.crossover == "one_point":
+            mask = np.arange(n)[None, :] < rng.integers(1, max(n, 2), size=k)[:, None]
+        else:
+            alpha = rng.random((k, 1))
+            child = alpha * a + (1 - alpha) * b
+            return np.where(do[:, None], child, a).astype(a.dtype)
+        return np.where(do[:, None] & mask, b, a)
+
+    def mutate(self, children):
+        """Add N(0, mutation_std) to each weight with probability ``mutation_rate``."""
+        mask = self.rng.random(children.shape) < self.mutation_rate
+        return children + mask * self.rng.normal(0.0, self.mutation_std, children.shape).astype(
+            children.dtype)
+
+    def _evaluate(self, fitness, vectorized, executor, repeats, on_error):
+        ids = list(range(self.population))
+        if vectorized:
+            return vector_fitness(fitness, self.thetas, ids, repeats, on_error, "CNE")
+        if executor is not None:
+            spec = json.dumps(spec_of(self.model))
+            return evaluate(fitness, [t.tolist() for t in self.thetas], ids,
+                            decode=functools.partial(_decode_model, spec), executor=executor,
+                            repeats=repeats, on_error=on_error, owner="CNE")
+        data = self.vector.data
+
+        def decode(theta):
+            data[:] = theta
+            return self.model
+
+        return evaluate(fitness, list(self.thetas), ids, decode=decode, repeats=repeats,
+                        on_error=on_error, owner="CNE")
+
+    def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
+        """Evaluate the population and breed the next one; returns the fitness array."""
+        f = self._evaluate(fitness, vectorized, executor, repeats, on_error)
+        self.fitness = f
+        P = self.population
+        order = np.argsort(-f, kind="stable")
+        n_elite = max(1, int(math.ceil(self.elite * P)))
+        k = P - n_elite
+        a = self.thetas[self.select(f, k)]
+        b = self.thetas[self.select(f, k)]
+        children = self.mutate(self.recombine(a, b))
+        self.thetas = np.concatenate([self.thetas[order[:n_elite]], children])
+        return f, self.thetas[0].copy()
+
+    def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
+            vectorized=False, repeats=1, on_error="raise"):
+        """Evolve for up to ``generations``; the best weights end up in the model.
+
+        Parameters
+        ----------
+        fitness : callable
+            ``fitness(model) -> float`` (the model holds one individual's
+            weights), or with ``vectorized=True`` ``fitness(thetas) -> (P,)``
+            scoring the whole population matrix at once (see
+            :func:`population_forward`). Higher is better.
+        generations : int
+        executor : concurrent.futures.Executor, optional
+            Evaluate individuals in parallel: each worker rebuilds the model
+            from its JSON spec and receives weight vectors as lists of floats.
+            ``fitness`` must then be a module-level function.
+        callbacks : list of callable, optional
+            ``callback(state)`` after each generation; returning True stops.
+        stop : callable, optional
+            ``stop(best_theta) -> bool`` (the generation's champion weights).
+        repeats : int, default 1
+            Average fitness over this many evaluations (noisy tasks).
+        on_error : {"raise", "stop", "worst"}
+            What a fitness that raises or returns NaN does: raise a FitnessError
+            naming the individual, end the run cleanly (``result.error``), or
+            score worst.
+
+        Returns
+        -------
+        Result
+            ``best`` is the best weight vector seen (also written to the model).
+        """
+        history = {}
+        best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
+
+        def one(g):
+            pop = self.thetas
+            f, _ = self.step(fitness, vectorized, executor, repeats, on_error)
+            record(history, f)
+            i = int(np.argmax(f))
+            best["evals"] += self.population
+            if f[i] > best["fitness"]:
+                best["fitness"], best["theta"] = float(f[i]), pop[i].copy()
+            return pop[i].copy(), float(f[i])
+
+        ran, stopped, error = run_loop(one, generations, callbacks, stop, "CNE.run", on_error)
+        self.vector.data[:] = best["theta"]
+        return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
+                      evaluations=best["evals"], history=history, stopped=stopped,
+                      error=error)
+
+
+class PopulationModel:
+    """A population of fixed-architecture networks (``model`` with weights ``thetas``).
+
+    Follows the environments' population protocol: ``size``, ``__call__(X) ->
+    (P, n, out)`` (:func:`population_forward`), ``step(obs (P, k)) -> (P, out)``,
+    ``reset``, ``keep(mask)`` and ``take(index)``.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(2, 1), rb.nn.Sigmoid())
+    >>> pop = rb.evolution.PopulationModel(net, np.zeros((3, 3)))
+    >>> pop.step(np.ones((3, 2))).tolist()
+    [[0.5], [0.5], [0.5]]
+    """
+
+    def __init__(self, model, thetas):
+        self.model = model
+        self.thetas = np.asarray(thetas)
+        self.size = self.thetas.shape[0]
+
+    def __call__(self, X):
+        return population_forward(self.model, self.thetas, X)
+
+    def reset(self, population=None):
+        pass
+
+    def step(self, obs):
+        return population_forward(self.model, self.thetas, np.asarray(obs)[:, None, :])[:, 0]
+
+    def keep(self, mask):
+        self.thetas = self.thetas[np.asarray(mask, dtype=bool)]
+        self.size = self.thetas.shape[0]
+
+    def take(self, index):
+        return PopulationModel(self.model, self.thetas[np.asarray(index)])

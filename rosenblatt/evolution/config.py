@@ -1,0 +1,218 @@
+"""NEATConfig: every parameter of NEAT, validated on construction (bad keys are named).
+
+The defaults are the XOR settings of Stanley & Miikkulainen (2002, section
+4.1): population 150, c1 = c2 = 1.0, c3 = 0.4, delta_t = 3.0, an 80% chance
+of weight mutation (each weight 90% perturbed, 10% replaced), 3% add-node,
+5% add-connection, a 75% chance an inherited gene stays disabled when either
+parent disabled it, 25% of offspring by mutation alone, interspecies mating
+0.001, stagnation after 15 generations, species champions of species larger
+than five copied unchanged. Values the paper leaves to the code (weight
+ranges, survival threshold) follow Stanley's NEAT C++ release.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from . import activations as _act
+
+__all__ = ["NEATConfig", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A configuration with an unknown key or a value out of range."""
+
+
+_RATES = ("weight_mutation_rate", "weight_perturb_rate", "add_node_rate",
+          "add_connection_rate", "toggle_enable_rate", "disable_inherit_rate",
+          "mutation_only_rate", "mate_only_rate", "mate_average_rate", "interspecies_rate",
+          "survival_threshold",
+          "activation_mutation_rate")
+
+
+@dataclass
+class NEATConfig:
+    """NEAT's parameters (Stanley & Miikkulainen 2002); defaults are the paper's XOR run.
+
+    Parameters
+    ----------
+    population : int, default 150
+    excess_coefficient, disjoint_coefficient, weight_coefficient : float
+        ``c1``, ``c2``, ``c3`` of the compatibility distance (1.0, 1.0, 0.4).
+    compatibility_threshold : float, default 3.0
+        ``delta_t``; its starting value when ``target_species`` is set.
+    target_species : int or None
+        When set, ``delta_t`` moves by ``threshold_step`` each generation
+        towards this many species (the dynamic threshold of the NEAT users'
+        page), never below ``threshold_min``.
+    representative : {"random", "champion"}
+        Each species' representative for the next generation's speciation: a
+        random member (the paper) or its fittest (NEAT's C++ code).
+    normalize_below : int, default 20
+        ``N`` (genes of the larger genome) is taken as 1 when both genomes
+        have fewer genes than this.
+    weight_mutation_rate : 0.8
+        Chance a genome's weights are mutated; then each weight is perturbed
+        (``weight_perturb_rate`` = 0.9) by ``U(-p, p)`` with ``p =
+        weight_mutation_power`` (2.5, NEAT C++'s value) or replaced by a draw
+        from ``U(-p, p)``; weights stay within ``+-weight_max`` (8).
+    weight_init_range : 1.0
+        First-generation and new-connection weights are ``U(-r, r)``.
+    add_node_rate, add_connection_rate : 0.03, 0.05
+    split_old_below : int, default 15
+        Add-node prefers older genes in genomes smaller than this (NEAT C++).
+    toggle_enable_rate : float
+        Chance of flipping one connection's enabled flag.
+    disable_inherit_rate : 0.75
+    mutation_only_rate : 0.25
+        Offspring made by mutating one parent, without crossover.
+    mate_only_rate : 0.2
+        Crossover offspring not mutated further.
+    mate_average_rate : 0.4
+        Crossovers that average matching weights instead of picking one
+        (NEAT C++'s "multipoint average" mating).
+    interspecies_rate : 0.001
+    survival_threshold : 0.2
+        Fraction of each species (its best) allowed to reproduce.
+    stagnation : int, default 15
+        Generations without improvement after which a species (not the one
+        holding the best genome) no longer reproduces.
+    elitism_min_size : int, default 5
+        Species with more members than this keep their champion unchanged.
+    recurrent : bool
+        Allow add-connection to close cycles; phenotypes are then recurrent.
+    activation, output_activation : str
+        Node activations (``steep_sigmoid`` = ``1 / (1 + exp(-4.9 x))``).
+    activations : tuple of str
+        For CPPNs: the set new hidden nodes draw from (``activation_mutation_rate``
+        then re-draws one node's function).
+
+    Examples
+    --------
+    >>> NEATConfig(add_node_rate=0.05).population
+    150
+    >>> NEATConfig.from_dict({"populaton": 10})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rosenblatt.evolution.config.ConfigError: NEATConfig: unknown key 'populaton' (did you ...
+    """
+
+    population: int = 150
+    excess_coefficient: float = 1.0
+    disjoint_coefficient: float = 1.0
+    weight_coefficient: float = 0.4
+    compatibility_threshold: float = 3.0
+    target_species: int = None
+    threshold_step: float = 0.3
+    threshold_min: float = 0.3
+    normalize_below: int = 20
+    representative: str = "random"
+    weight_mutation_rate: float = 0.8
+    weight_perturb_rate: float = 0.9
+    weight_mutation_power: float = 2.5
+    weight_init_range: float = 1.0
+    weight_max: float = 8.0
+    add_node_rate: float = 0.03
+    add_connection_rate: float = 0.05
+    add_connection_tries: int = 20
+    split_old_below: int = 15
+    toggle_enable_rate: float = 0.0
+    disable_inherit_rate: float = 0.75
+    mutation_only_rate: float = 0.25
+    mate_only_rate: float = 0.2
+    mate_average_rate: float = 0.4
+    interspecies_rate: float = 0.001
+    survival_threshold: float = 0.2
+    stagnation: int = 15
+    elitism_min_size: int = 5
+    recurrent: bool = False
+    activation: str = "steep_sigmoid"
+    output_activation: str = "steep_sigmoid"
+    activations: tuple = field(default=("steep_sigmoid",))
+    activation_mutation_rate: float = 0.0
+
+    def __post_init__(self):
+        def bad(key, what):
+            raise ConfigError(f"NEATConfig: {key} must be {what}; got "
+                              f"{getattr(self, key)!r}")
+
+        for key in _RATES:
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                bad(key, "a probability in [0, 1]")
+        for key in ("population", "normalize_below", "add_connection_tries", "stagnation",
+                    "split_old_below"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                bad(key, "a positive integer")
+        if self.population < 2:
+            bad("population", "at least 2")
+        if isinstance(self.elitism_min_size, bool) or not isinstance(
+                self.elitism_min_size, int) or self.elitism_min_size < 0:
+            bad("elitism_min_size", "a non-negative integer")
+        if self.target_species is not None and (
+                isinstance(self.target_species, bool) or not isinstance(self.target_species, int)
+                or self.target_species < 1):
+            bad("target_species", "None or a positive integer")
+        for key in ("excess_coefficient", "disjoint_coefficient", "weight_coefficient",
+                    "weight_init_range", "weight_mutation_power"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                    math.isfinite(v) and v >= 0):
+                bad(key, "a finite number >= 0")
+        for key in ("compatibility_threshold", "threshold_step", "threshold_min", "weight_max"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
+                    math.isfinite(v) and v > 0):
+                bad(key, "a finite number > 0")
+        if self.representative not in ("random", "champion"):
+            bad("representative", "'random' or 'champion'")
+        if not isinstance(self.recurrent, bool):
+            bad("recurrent", "True or False")
+        for key in ("activation", "output_activation"):
+            if getattr(self, key) not in _act.ACTIVATIONS:
+                bad(key, f"one of {', '.join(_act.NAMES)}")
+        acts = self.activations
+        if isinstance(acts, str) or not isinstance(acts, (list, tuple)) or not acts or any(
+                a not in _act.ACTIVATIONS for a in acts):
+            bad("activations", f"a non-empty list of names from {', '.join(_act.NAMES)}")
+        self.activations = tuple(acts)
+
+    # -- dict / TOML -----------------------------------------------------------------------
+    @classmethod
+    def keys(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, d, where="NEATConfig"):
+        """Build from a mapping; an unknown key raises ConfigError naming it."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}: expected a table of settings; got {type(d).__name__}")
+        known = cls.keys()
+        for key in d:
+            if key not in known:
+                import difflib
+
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+        return cls(**d)
+
+    @classmethod
+    def from_toml(cls, path, table=None):
+        """Read from a TOML file (optionally from one ``[table]`` of it)."""
+        import tomllib
+
+        with open(path, "rb") as f:
+            try:
+                data = tomllib.load(f)
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        if table is not None:
+            data = data.get(table, {})
+        return cls.from_dict(data, where=f"{path}")
+
+    def to_dict(self):
+        d = dataclasses.asdict(self)
+        d["activations"] = list(self.activations)
+        return d

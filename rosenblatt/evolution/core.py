@@ -1,0 +1,212 @@
+"""The protocol every evolutionary algorithm here shares (notes: "Neuroevolution").
+
+An algorithm (CNE, NEAT, HyperNEAT, and later CoSyNE, ESP, NSGA-II) owns a
+population and a ``run(fitness, generations, executor=None, callbacks=None,
+stop=None)`` method that returns a :class:`Result`. What they share lives here:
+
+* :class:`Result`: ``best`` (the champion: a weight vector or a genome),
+  ``best_fitness``, ``generations`` (how many ran), ``evaluations`` and
+  ``history`` (a dict of per-generation lists: ``best``, ``mean``, ``worst``,
+  plus whatever the algorithm records, e.g. ``species``).
+* :func:`evaluate`: fitness of a list of individuals, serial or through any
+  :class:`concurrent.futures.Executor`, averaged over ``repeats`` (the notes'
+  remedy for noisy, non-deterministic tasks), with NaN and exceptions either
+  raised as :class:`FitnessError` naming the individual or scored worst.
+  Individuals cross process boundaries as *plain data* (JSON text, lists of
+  floats), never as pickled objects of library classes: a ``decode`` function
+  (module level, so it travels by name) rebuilds the individual in the worker.
+* :func:`run_loop`: the generation loop with callbacks and ``stop``.
+
+Fitness is "higher is better" throughout.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..checks import one_of, positive_int
+
+__all__ = ["FitnessError", "Result", "evaluate", "run_loop"]
+
+ON_ERROR = ("raise", "stop", "worst")
+
+
+class FitnessError(RuntimeError):
+    """A fitness function raised or returned a non-finite value for an individual."""
+
+
+@dataclass
+class Result:
+    """What ``run`` returns.
+
+    Attributes
+    ----------
+    best : object
+        The champion (a weight vector for CNE, a Genome for NEAT).
+    best_fitness : float
+    generations : int
+        How many generations ran (fewer than asked when ``stop`` ended the run).
+    evaluations : int
+        Fitness evaluations spent (``repeats`` counts once per individual).
+    history : dict of list
+        One entry per generation: ``best``, ``mean``, ``worst`` fitness, and any
+        algorithm-specific series (NEAT adds ``species``, ``species_sizes``,
+        ``hidden``, ``threshold``).
+    stopped : bool
+        True when ``stop`` (or a callback) ended the run, or a fitness error did
+        (with ``on_error="stop"``).
+    error : str or None
+        The fitness error that ended the run (``on_error="stop"``), naming the
+        individual.
+    """
+
+    best: object
+    best_fitness: float
+    generations: int
+    evaluations: int
+    history: dict = field(default_factory=dict)
+    stopped: bool = False
+    error: str = None
+
+
+def _one(fitness, decode, payload, repeats):
+    """Evaluate one individual (runs in a worker when an executor is used)."""
+    item = decode(payload) if decode is not None else payload
+    total = 0.0
+    for _ in range(repeats):
+        value = fitness(item)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"fitness must return a number; got {type(value).__name__}") from None
+        total += value
+    return total / repeats
+
+
+def _guarded(fitness, decode, payload, repeats):
+    """Like :func:`_one`, but returns ``(value, error text)`` instead of raising."""
+    try:
+        return _one(fitness, decode, payload, repeats), None
+    except Exception as e:  # noqa: BLE001 - reported with the individual's id by the caller
+        return math.nan, f"{type(e).__name__}: {e}"
+
+
+def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
+             on_error="raise", owner="evolution"):
+    """Fitness of each individual, as a float array (higher is better).
+
+    Parameters
+    ----------
+    fitness : callable
+        ``fitness(individual) -> float``. With an executor it must be picklable
+        by reference (a module-level function or a ``functools.partial`` of one).
+    payloads : list
+        The individuals as plain data (what crosses to a worker).
+    ids : list
+        A name for each individual, used in error messages.
+    decode : callable, optional
+        Module-level function rebuilding an individual from its payload.
+    executor : concurrent.futures.Executor, optional
+        Evaluate through ``executor.map`` (results are in order, so identical
+        to serial evaluation).
+    repeats : int, default 1
+        Average over this many calls (noisy fitness).
+    on_error : {"raise", "stop", "worst"}
+        A fitness that raises or returns NaN/inf raises a :class:`FitnessError`
+        naming the individual ("raise"; :func:`run_loop` turns it into a clean
+        end of the run with "stop"), or scores ``-inf`` (worst) and the run goes on.
+
+    Examples
+    --------
+    >>> evaluate(lambda x: x * 2.0, [1.0, 2.0], ids=[0, 1]).tolist()
+    [2.0, 4.0]
+    """
+    repeats = positive_int(owner, "repeats", repeats)
+    one_of(owner, "on_error", on_error, ON_ERROR)
+    if executor is None:
+        results = [_guarded(fitness, decode, p, repeats) for p in payloads]
+    else:
+        n = len(payloads)
+        results = list(executor.map(_guarded, [fitness] * n, [decode] * n, payloads,
+                                    [repeats] * n))
+    values = np.empty(len(results))
+    for i, ((value, error), ident) in enumerate(zip(results, ids)):
+        if error is None and not math.isfinite(value):
+            error = f"fitness returned {value}"
+        if error is not None:
+            if on_error != "worst":
+                raise FitnessError(f"{owner}: fitness failed for individual {ident}: {error} "
+                                   f"(pass on_error='worst' to score it worst and go on)")
+            value = -math.inf
+        values[i] = value
+    return values
+
+
+def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner="evolution"):
+    """A vectorised fitness ``fitness(population) -> (P,)`` checked like :func:`evaluate`."""
+    repeats = positive_int(owner, "repeats", repeats)
+    one_of(owner, "on_error", on_error, ON_ERROR)
+    total = 0.0
+    for _ in range(repeats):
+        total = total + np.asarray(fitness(population), dtype=np.float64).reshape(-1)
+    values = total / repeats
+    if values.shape[0] != len(ids):
+        raise ValueError(f"{owner}: a vectorised fitness must return one value per individual "
+                         f"({len(ids)}); got {values.shape[0]}")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        if on_error != "worst":
+            ident = ids[int(np.flatnonzero(bad)[0])]
+            raise FitnessError(f"{owner}: fitness failed for individual {ident}: fitness "
+                               f"returned {values[bad][0]} (pass on_error='worst' to score "
+                               f"it worst and go on)")
+        values = np.where(bad, -np.inf, values)
+    return values
+
+
+def record(history, fitnesses, **extra):
+    """Append a generation's best/mean/worst (finite values only) and any extra series."""
+    finite = fitnesses[np.isfinite(fitnesses)]
+    if finite.size == 0:
+        finite = np.array([-np.inf])
+    history.setdefault("best", []).append(float(finite.max()))
+    history.setdefault("mean", []).append(float(finite.mean()))
+    history.setdefault("worst", []).append(float(finite.min()))
+    for key, value in extra.items():
+        history.setdefault(key, []).append(value)
+
+
+def run_loop(step, generations, callbacks=None, stop=None, owner="evolution",
+             on_error="raise"):
+    """Call ``step(generation) -> (champion, champion_fitness)`` up to ``generations`` times.
+
+    After each generation every callback is called as ``callback(algorithm_state)``
+    where the state is the dict ``{"generation", "champion", "fitness"}``; a
+    callback returning True ends the run, as does ``stop(champion)``. With
+    ``on_error="stop"`` a :class:`FitnessError` ends the run cleanly.
+    Returns ``(generations run, stopped, error message or None)``.
+    """
+    generations = positive_int(owner, "generations", generations)
+    callbacks = list(callbacks or [])
+    for c in callbacks:
+        if not callable(c):
+            raise TypeError(f"{owner}: each callback must be callable; got {type(c).__name__}")
+    if stop is not None and not callable(stop):
+        raise TypeError(f"{owner}: stop must be callable or None; got {type(stop).__name__}")
+    for g in range(generations):
+        try:
+            champion, value = step(g)
+        except FitnessError as e:
+            if on_error != "stop":
+                raise
+            return g, True, str(e)
+        state = {"generation": g, "champion": champion, "fitness": value}
+        halt = False
+        for c in callbacks:
+            halt = bool(c(state)) or halt
+        if stop is not None and stop(champion):
+            return g + 1, True, None
+        if halt:
+            return g + 1, True, None
+    return generations, False, None

@@ -1,0 +1,295 @@
+"""Pole balancing on a cart, one or two poles, simulated for a whole population at once.
+
+Wieland's (1991) equations of a cart carrying ``N`` hinged poles, with the
+constants Stanley & Miikkulainen (2002) and Gomez et al. (2008) use: cart
+1 kg on a 4.8 m track, poles of half-lengths 0.5 m and 0.05 m, masses 0.1 kg
+and 0.01 kg, hinge friction 2e-6, force at most 10 N, a fourth-order
+Runge-Kutta step of 0.01 s taken twice per network decision (0.02 s). A
+trial fails when the cart leaves the track (``|x| > 2.4``) or a pole passes
+``failure_angle`` (36 degrees for two poles). Success is balancing for
+100,000 decisions (about 33 simulated minutes).
+
+Notes
+-----
+For pole ``i`` with half-length ``l_i``, mass ``m_i`` and hinge friction
+``mu_p``, effective force and mass on the cart:
+
+.. math::
+
+    \\tilde F_i = m_i l_i \\dot\\theta_i^2 \\sin\\theta_i
+        + \\tfrac34 m_i \\cos\\theta_i \\Big(\\frac{\\mu_p \\dot\\theta_i}{m_i l_i}
+        + g \\sin\\theta_i\\Big),\\qquad
+    \\tilde m_i = m_i \\big(1 - \\tfrac34 \\cos^2\\theta_i\\big)
+
+.. math::
+
+    \\ddot x = \\frac{F + \\sum_i \\tilde F_i}{M + \\sum_i \\tilde m_i},\\qquad
+    \\ddot\\theta_i = -\\frac{3}{4 l_i}\\Big(\\ddot x\\cos\\theta_i + g\\sin\\theta_i
+        + \\frac{\\mu_p \\dot\\theta_i}{m_i l_i}\\Big)
+
+with ``g = -9.8`` (the sign convention of the papers' code).
+"""
+
+import math
+
+import numpy as np
+
+from ...checks import one_of, positive_int
+
+__all__ = ["CartPole", "generalization_starts"]
+
+GRAVITY = -9.8
+MASS_CART = 1.0
+FORCE_MAG = 10.0
+TAU = 0.01
+MUP = 0.000002
+TRACK = 2.4
+HALF_LENGTHS = (0.5, 0.05)
+MASSES = (0.1, 0.01)
+SCALAR_BELOW = 3  # carts simulated on Python floats when fewer remain
+START_ANGLE = 0.07  # 4 degrees, the first pole's start in Stanley's and Gomez's code
+
+
+def _derivs(s, force, n_poles):
+    """d/dt of states ``s`` (6, P): x, x', th1, th1', th2, th2' (th2 rows unused for one pole)."""
+    d = np.empty_like(s)
+    num = force.copy()
+    den = np.full_like(force, MASS_CART)
+    parts = []
+    for i in range(n_poles):
+        th, thd = s[2 + 2 * i], s[3 + 2 * i]
+        m, half = MASSES[i], HALF_LENGTHS[i]
+        c, sn = np.cos(th), np.sin(th)
+        gsin = GRAVITY * sn
+        ml = m * half
+        temp = MUP * thd / ml
+        num += ml * thd * thd * sn + 0.75 * m * c * (temp + gsin)
+        den += m * (1.0 - 0.75 * c * c)
+        parts.append((c, gsin, temp, half))
+    xdd = num / den
+    d[0] = s[1]
+    d[1] = xdd
+    for i, (c, gsin, temp, half) in enumerate(parts):
+        d[2 + 2 * i] = s[3 + 2 * i]
+        d[3 + 2 * i] = -0.75 * (xdd * c + gsin + temp) / half
+    if n_poles == 1:
+        d[4:] = 0.0
+    return d
+
+
+def _derivs_one(s, force, n_poles):
+    """:func:`_derivs` for one cart on Python floats (a list of 6)."""
+    num, den = force, MASS_CART
+    parts = []
+    for i in range(n_poles):
+        th, thd = s[2 + 2 * i], s[3 + 2 * i]
+        m, half = MASSES[i], HALF_LENGTHS[i]
+        c, sn = math.cos(th), math.sin(th)
+        gsin = GRAVITY * sn
+        ml = m * half
+        temp = MUP * thd / ml
+        num += ml * thd * thd * sn + 0.75 * m * c * (temp + gsin)
+        den += m * (1.0 - 0.75 * c * c)
+        parts.append((c, gsin, temp, half))
+    xdd = num / den
+    d = [s[1], xdd, 0.0, 0.0, 0.0, 0.0]
+    for i, (c, gsin, temp, half) in enumerate(parts):
+        d[2 + 2 * i] = s[3 + 2 * i]
+        d[3 + 2 * i] = -0.75 * (xdd * c + gsin + temp) / half
+    return d
+
+
+def _rk4_one(s, force, n_poles, dt=TAU):
+    k1 = _derivs_one(s, force, n_poles)
+    k2 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k1)], force, n_poles)
+    k3 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k2)], force, n_poles)
+    k4 = _derivs_one([a + dt * b for a, b in zip(s, k3)], force, n_poles)
+    return [a + (dt / 6.0) * (b + 2 * c + 2 * d + e) for a, b, c, d, e in zip(s, k1, k2, k3, k4)]
+
+
+def rk4(s, force, n_poles, dt=TAU):
+    """One fourth-order Runge-Kutta step of the cart-pole states ``s`` (6, P).
+
+    With a handful of carts left, the arithmetic runs on Python floats per cart
+    (NumPy's per-call overhead would dominate a 100,000-step trial).
+    """
+    if s.shape[1] <= SCALAR_BELOW:
+        out = np.empty_like(s)
+        for j in range(s.shape[1]):
+            out[:, j] = _rk4_one(s[:, j].tolist(), float(force[j]), n_poles, dt)
+        return out
+    k1 = _derivs(s, force, n_poles)
+    k2 = _derivs(s + 0.5 * dt * k1, force, n_poles)
+    k3 = _derivs(s + 0.5 * dt * k2, force, n_poles)
+    k4 = _derivs(s + dt * k3, force, n_poles)
+    return s + (dt / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def generalization_starts():
+    """The 625 start states of the generalisation test (Gruau et al. 1996; Gomez et al.).
+
+    Each of x, x', theta1, theta1' takes the values 0.05, 0.25, 0.5, 0.75, 0.95
+    of its range (x in [-2.16, 2.16], x' in [-1.35, 1.35], theta1 in
+    [-0.0628, 0.0628] rad, theta1' in [-0.15, 0.15] rad/s); the short pole
+    starts upright and still. Returns an array (625, 6).
+    """
+    v = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    grid = np.stack(np.meshgrid(v, v, v, v, indexing="ij"), -1).reshape(-1, 4)
+    s = np.zeros((625, 6))
+    s[:, 0] = grid[:, 0] * 4.32 - 2.16
+    s[:, 1] = grid[:, 1] * 2.70 - 1.35
+    s[:, 2] = grid[:, 2] * 0.12566304 - 0.06283152
+    s[:, 3] = grid[:, 3] * 0.30019504 - 0.15009752
+    return s
+
+
+class CartPole:
+    """Single or double pole balancing, with or without velocity inputs.
+
+    Parameters
+    ----------
+    poles : {1, 2}
+    velocities : bool, default True
+        Markovian task (positions and velocities observed) or the harder
+        non-Markovian one (only x and the pole angles; the controller needs
+        recurrent memory).
+    max_steps : int, default 100_000
+        Decisions a trial lasts at most (the papers' success criterion).
+    failure_angle : float, optional
+        Radians; default 36 degrees for two poles, 12 degrees for one.
+    fitness : {"steps", "gruau"}
+        Steps balanced (with velocities), or Gruau et al.'s damping fitness
+        ``0.1 t/1000 + 0.9 f2`` used without velocities, where ``f2`` is
+        ``0.75 / sum over the last 100 steps of (|x| + |x'| + |th1| + |th1'|)``
+        (0 before 100 steps), which rewards not merely jiggling the poles.
+
+    Notes
+    -----
+    Observations are scaled as in Stanley's code: ``x/4.8, x'/2, th/0.52,
+    th'/2``. The controller's first output ``o`` (a sigmoid in [0, 1]) gives
+    the force ``F = 20 (o - 0.5)`` newtons, clipped to [-10, 10].
+
+    A *policy* is either a callable ``obs (P, k) -> actions (P, >=1)`` or an
+    object with ``reset(P)`` (clear recurrent state) and ``step(obs)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> env = CartPole(poles=2, max_steps=50)
+    >>> steps = env.evaluate(lambda obs: np.full((obs.shape[0], 1), 0.5), population=3)
+    >>> steps.shape
+    (3,)
+    """
+
+    def __init__(self, poles=2, velocities=True, max_steps=100_000, failure_angle=None,
+                 fitness="steps"):
+        self.poles = one_of("CartPole", "poles", poles, (1, 2))
+        self.velocities = bool(velocities)
+        self.max_steps = positive_int("CartPole", "max_steps", max_steps)
+        if failure_angle is None:
+            failure_angle = np.deg2rad(36.0) if poles == 2 else np.deg2rad(12.0)
+        self.failure_angle = float(failure_angle)
+        self.fitness_kind = one_of("CartPole", "fitness", fitness, ("steps", "gruau"))
+        k = 2 + 2 * self.poles if self.velocities else 1 + self.poles
+        self.n_inputs, self.n_outputs = k, 1
+
+    def initial_state(self, population):
+        """States (6, P): every cart still at the centre, the long pole at 0.07 rad."""
+        s = np.zeros((6, population))
+        s[2] = START_ANGLE
+        return s
+
+    def observe(self, s):
+        """Scaled observations (P, n_inputs) of states (6, P)."""
+        if self.velocities:
+            rows = [s[0] / 4.8, s[1] / 2.0, s[2] / 0.52, s[3] / 2.0]
+            if self.poles == 2:
+                rows += [s[4] / 0.52, s[5] / 2.0]
+        else:
+            rows = [s[0] / 4.8, s[2] / 0.52] + ([s[4] / 0.52] if self.poles == 2 else [])
+        return np.stack(rows, axis=1)
+
+    def failed(self, s):
+        out = (np.abs(s[0]) > TRACK) | (np.abs(s[2]) > self.failure_angle)
+        if self.poles == 2:
+            out |= np.abs(s[4]) > self.failure_angle
+        return out
+
+    def evaluate(self, policy, population=None, starts=None, max_steps=None):
+        """Steps balanced (or Gruau fitness) for each of ``P`` controllers at once.
+
+        Parameters
+        ----------
+        policy : callable or object with ``reset``/``step``
+            Maps observations ``(P', k)`` of the controllers still balancing
+            to actions; it is told which ones through ``policy.keep(mask)``
+            when it has such a method (to drop recurrent state of failures).
+        population : int, optional
+            ``P`` (default: ``policy.size``).
+        starts : array (P, 6), optional
+            Start states (default: :meth:`initial_state`).
+        max_steps : int, optional
+
+        Returns
+        -------
+        ndarray (P,)
+        """
+        if population is None:
+            population = getattr(policy, "size", None)
+            if population is None:
+                raise ValueError("CartPole.evaluate: pass population= for a plain callable")
+        P = int(population)
+        T = self.max_steps if max_steps is None else positive_int("CartPole", "max_steps",
+                                                                  max_steps)
+        s = self.initial_state(P) if starts is None else np.array(starts, dtype=float).T.copy()
+        step_fn = getattr(policy, "step", policy)
+        if hasattr(policy, "reset"):
+            policy.reset(P)
+        keep = getattr(policy, "keep", None)
+        alive = np.arange(P)
+        steps = np.zeros(P, dtype=np.int64)
+        gruau = self.fitness_kind == "gruau"
+        jiggle = np.zeros((100, P)) if gruau else None
+        f2 = np.zeros(P)
+        for t in range(T):
+            action = np.asarray(step_fn(self.observe(s)), dtype=np.float64)
+            force = np.clip((action[:, 0] - 0.5) * 2.0 * FORCE_MAG, -FORCE_MAG, FORCE_MAG)
+            s = rk4(rk4(s, force, self.poles), force, self.poles)
+            if gruau:
+                jiggle[t % 100] = np.abs(s[0]) + np.abs(s[1]) + np.abs(s[2]) + np.abs(s[3])
+            bad = self.failed(s)
+            if bad.any():
+                done = alive[bad]
+                steps[done] = t
+                if gruau and t >= 100:
+                    f2[done] = 0.75 / jiggle[:, bad].sum(axis=0)
+                ok = ~bad
+                alive, s = alive[ok], s[:, ok]
+                if gruau:
+                    jiggle = jiggle[:, ok]
+                if keep is not None:
+                    keep(ok)
+                if alive.size == 0:
+                    break
+        steps[alive] = T
+        if gruau:
+            if T >= 100 and alive.size:
+                f2[alive] = 0.75 / jiggle.sum(axis=0)
+            return 0.1 * steps / 1000.0 + 0.9 * f2
+        return steps.astype(np.float64)
+
+    def generalization(self, policy, steps=1000):
+        """How many of the 625 generalisation starts each controller balances for ``steps``.
+
+        ``policy`` is a population network (with ``take``, e.g. a
+        PopulationNetwork or PopulationModel: each of its networks is tried from
+        all 625 starts at once) or a plain callable (one controller). Returns an
+        int array (P,); the papers count a solution as general when it balances
+        at least 200 of the 625.
+        """
+        starts = generalization_starts()
+        P = getattr(policy, "size", 1)
+        tiled = policy.take(np.repeat(np.arange(P), 625)) if hasattr(policy, "take") else policy
+        env = CartPole(self.poles, self.velocities, steps, self.failure_angle, "steps")
+        balanced = env.evaluate(tiled, population=P * 625, starts=np.tile(starts, (P, 1)))
+        return (balanced >= steps).reshape(P, 625).sum(axis=1)

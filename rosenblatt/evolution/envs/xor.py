@@ -1,0 +1,61 @@
+"""XOR, the first test of NEAT (Stanley & Miikkulainen 2002, section 4.1)."""
+
+import numpy as np
+
+__all__ = ["XOR", "xor_fitness"]
+
+
+class XOR:
+    """The XOR task as the NEAT paper scores it.
+
+    Fitness of a network with outputs ``o`` on the four patterns is
+    ``(4 - sum_i |o_i - t_i|) ** 2`` (at most 16); it is *solved* when every
+    output is on the right side of 0.5.
+
+    Attributes
+    ----------
+    X : ndarray, shape (4, 2)
+    y : ndarray, shape (4, 1)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> env = XOR()
+    >>> float(env.fitness(env.y.astype(float)))
+    16.0
+    >>> bool(env.solved(np.array([[0.1], [0.9], [0.6], [0.4]])))
+    True
+    """
+
+    n_inputs, n_outputs = 2, 1
+
+    def __init__(self):
+        self.X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        self.y = np.array([[0.0], [1.0], [1.0], [0.0]])
+
+    def fitness(self, outputs):
+        """``(4 - sum |o - t|)^2`` of outputs shaped ``(4, 1)`` or ``(P, 4, 1)``."""
+        o = np.asarray(outputs, dtype=np.float64)
+        err = np.abs(o - self.y).sum(axis=(-2, -1))
+        return (4.0 - err) ** 2
+
+    def solved(self, outputs):
+        """True where all four outputs are on the right side of 0.5."""
+        o = np.asarray(outputs, dtype=np.float64)
+        return np.all((o > 0.5) == (self.y > 0.5), axis=(-2, -1))
+
+    def __call__(self, network):
+        """Fitness of one network (a callable ``(4, 2) -> (4, 1)``) or genome (its phenotype)."""
+        if not callable(network) and hasattr(network, "network"):
+            network = network.network()
+        return float(self.fitness(network(self.X)))
+
+    def evaluate(self, population_network):
+        """Fitness of a population network ``(4, 2) -> (P, 4, 1)``, as an array ``(P,)``."""
+        return self.fitness(population_network(self.X))
+
+
+def xor_fitness(genome):
+    """The NEAT paper's XOR fitness of one genome (a module-level function, so that it can
+    be sent to worker processes by name)."""
+    return XOR()(genome)

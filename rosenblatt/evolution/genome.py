@@ -1,0 +1,266 @@
+"""NEAT genomes: node genes and connection genes, plain data with a JSON round-trip.
+
+A genome (Stanley & Miikkulainen 2002, figure 2) is a list of node genes
+(sensor/input, bias, output, hidden) and a list of connection genes, each
+naming its in-node and out-node, a weight, whether it is enabled and its
+*innovation number*, the historical marking that lets crossover line up genes
+of different topologies without analysing them.
+
+Node ids follow one convention in every genome: inputs ``0 .. n_inputs-1``,
+the bias (a constant 1) ``n_inputs``, outputs ``n_inputs+1 ..
+n_inputs+n_outputs``, and hidden nodes above, numbered by the innovation
+tracker when they are created.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from . import activations as _act
+
+__all__ = ["ConnectionGene", "Genome", "GenomeFormatError", "NodeGene"]
+
+FORMAT = "rosenblatt.evolution.genome"
+VERSION = 1
+KINDS = ("input", "bias", "output", "hidden")
+
+
+class GenomeFormatError(ValueError):
+    """A text or file that is not a valid genome."""
+
+
+@dataclass(slots=True)
+class NodeGene:
+    """A node: its id, kind (input, bias, output or hidden) and activation name."""
+
+    id: int
+    kind: str
+    activation: str = "steep_sigmoid"
+
+
+@dataclass(slots=True)
+class ConnectionGene:
+    """A connection ``src -> dst`` with its weight, enabled flag and innovation number."""
+
+    innovation: int
+    src: int
+    dst: int
+    weight: float
+    enabled: bool = True
+
+    def replace(self, weight=None, enabled=None):
+        """A copy with a new weight and/or enabled flag (genes are never changed in place)."""
+        return ConnectionGene(self.innovation, self.src, self.dst,
+                              self.weight if weight is None else weight,
+                              self.enabled if enabled is None else enabled)
+
+
+@dataclass
+class Genome:
+    """A NEAT genome (treated as immutable: operators return new genomes).
+
+    Parameters
+    ----------
+    id : int
+    n_inputs, n_outputs : int
+    nodes : list of NodeGene
+        Sorted by id.
+    connections : list of ConnectionGene
+        Sorted by innovation number.
+    recurrent : bool, default False
+        Whether the phenotype is evaluated as a recurrent network (cycles
+        allowed) rather than feed-forward in topological order.
+    fitness : float or None
+
+    Examples
+    --------
+    >>> g = Genome.minimal(0, 2, 1, weights=[0.5, -0.5, 1.0])
+    >>> [c.innovation for c in g.connections], g.n_hidden
+    ([0, 1, 2], 0)
+    >>> Genome.from_json(g.to_json()) == g
+    True
+    """
+
+    id: int
+    n_inputs: int
+    n_outputs: int
+    nodes: list
+    connections: list
+    recurrent: bool = False
+    fitness: float = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def minimal(cls, id, n_inputs, n_outputs, weights,  # noqa: A002 - the genome's id field
+                activation="steep_sigmoid", output_activation=None, recurrent=False):
+        """Inputs and the bias fully connected to the outputs, no hidden nodes.
+
+        Connection ``(i, o)`` gets innovation number ``o * (n_inputs + 1) + i``
+        (the same in every genome of the first generation); ``weights`` lists
+        them in that order.
+        """
+        output_activation = output_activation or activation
+        nodes = [NodeGene(i, "input", "identity") for i in range(n_inputs)]
+        nodes.append(NodeGene(n_inputs, "bias", "identity"))
+        nodes += [NodeGene(n_inputs + 1 + o, "output", output_activation)
+                  for o in range(n_outputs)]
+        conns, k = [], 0
+        for o in range(n_outputs):
+            for i in range(n_inputs + 1):
+                conns.append(ConnectionGene(k, i, n_inputs + 1 + o, float(weights[k])))
+                k += 1
+        return cls(id, n_inputs, n_outputs, nodes, conns, recurrent)
+
+    def with_genes(self, id, nodes=None, connections=None):  # noqa: A002 - the new genome's id
+        """A new genome with this one's shape and the given genes."""
+        return Genome(id, self.n_inputs, self.n_outputs,
+                      list(self.nodes if nodes is None else nodes),
+                      list(self.connections if connections is None else connections),
+                      self.recurrent)
+
+    # -- views --------------------------------------------------------------------------
+    @property
+    def n_hidden(self):
+        """Number of hidden nodes."""
+        return sum(1 for n in self.nodes if n.kind == "hidden")
+
+    @property
+    def n_enabled(self):
+        return sum(1 for c in self.connections if c.enabled)
+
+    def node_ids(self):
+        return [n.id for n in self.nodes]
+
+    def by_innovation(self):
+        """``{innovation: ConnectionGene}`` (cached)."""
+        d = self._cache.get("innov")
+        if d is None:
+            d = self._cache["innov"] = {c.innovation: c for c in self.connections}
+        return d
+
+    def weights_by_innovation(self):
+        """``({innovation: weight}, sorted innovations)`` (cached; what distances read)."""
+        d = self._cache.get("weights")
+        if d is None:
+            d = self._cache["weights"] = ({c.innovation: c.weight for c in self.connections},
+                                          sorted(c.innovation for c in self.connections))
+        return d
+
+    def network(self, recurrent=None, steps=None):
+        """The phenotype: a callable ``(n_samples, n_inputs) -> (n_samples, n_outputs)``.
+
+        Parameters
+        ----------
+        recurrent : bool, optional
+            Default: the genome's ``recurrent`` flag.
+        steps : int, optional
+            For a recurrent network called on a batch: how many synchronous
+            activation steps from a zero state (default: the number of
+            non-input nodes, enough for any signal to cross the network).
+        """
+        from .network import Network
+
+        return Network(self, recurrent=recurrent, steps=steps)
+
+    # -- JSON ---------------------------------------------------------------------------
+    def to_dict(self):
+        return {
+            "format": FORMAT, "version": VERSION, "id": int(self.id),
+            "n_inputs": int(self.n_inputs), "n_outputs": int(self.n_outputs),
+            "recurrent": bool(self.recurrent),
+            "fitness": None if self.fitness is None or not math.isfinite(self.fitness)
+            else float(self.fitness),
+            "nodes": [{"id": int(n.id), "kind": n.kind, "activation": n.activation}
+                      for n in self.nodes],
+            "connections": [{"innovation": int(c.innovation), "src": int(c.src),
+                             "dst": int(c.dst), "weight": float(c.weight),
+                             "enabled": bool(c.enabled)} for c in self.connections],
+        }
+
+    def to_json(self, indent=None):
+        """The genome as JSON text (floats round-trip exactly)."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, d):
+        where = "Genome.from_json"
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise GenomeFormatError(f"{where}: not a genome (expected a JSON object with "
+                                    f"\"format\": \"{FORMAT}\")")
+        if d.get("version") != VERSION:
+            raise GenomeFormatError(f"{where}: unsupported genome version {d.get('version')!r}")
+        try:
+            n_in, n_out = int(d["n_inputs"]), int(d["n_outputs"])
+            nodes = [NodeGene(int(n["id"]), str(n["kind"]), str(n["activation"]))
+                     for n in d["nodes"]]
+            conns = [ConnectionGene(int(c["innovation"]), int(c["src"]), int(c["dst"]),
+                                    float(c["weight"]), bool(c["enabled"]))
+                     for c in d["connections"]]
+            genome = cls(int(d["id"]), n_in, n_out, nodes, conns, bool(d["recurrent"]),
+                         None if d.get("fitness") is None else float(d["fitness"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise GenomeFormatError(f"{where}: malformed genome ({type(e).__name__}: {e})") \
+                from None
+        validate(genome, where)
+        return genome
+
+    @classmethod
+    def from_json(cls, text):
+        """Rebuild a genome from :meth:`to_json`'s text; anything else is a GenomeFormatError."""
+        try:
+            d = json.loads(text)
+        except (TypeError, ValueError) as e:
+            raise GenomeFormatError(f"Genome.from_json: not JSON ({e})") from None
+        return cls.from_dict(d)
+
+    def save(self, path):
+        """Write the genome's JSON atomically."""
+        from ..io.atomic import write_bytes_atomic
+
+        write_bytes_atomic(path, self.to_json(indent=1).encode())
+
+    @classmethod
+    def load(cls, path):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        try:
+            return cls.from_json(text)
+        except GenomeFormatError as e:
+            raise GenomeFormatError(f"{path}: {e}") from None
+
+
+def validate(genome, where="Genome"):
+    """Check a genome's internal consistency; raise GenomeFormatError naming the problem."""
+    g = genome
+    if g.n_inputs < 1 or g.n_outputs < 1:
+        raise GenomeFormatError(f"{where}: n_inputs and n_outputs must be >= 1")
+    ids = {}
+    for n in g.nodes:
+        if n.kind not in KINDS:
+            raise GenomeFormatError(f"{where}: node {n.id} has unknown kind {n.kind!r}")
+        if n.activation not in _act.ACTIVATIONS:
+            raise GenomeFormatError(f"{where}: node {n.id} has unknown activation "
+                                    f"{n.activation!r}")
+        if n.id in ids:
+            raise GenomeFormatError(f"{where}: node id {n.id} appears twice")
+        ids[n.id] = n.kind
+    n_in = g.n_inputs
+    for i in range(n_in + 1 + g.n_outputs):
+        want = "input" if i < n_in else "bias" if i == n_in else "output"
+        if ids.get(i) != want:
+            raise GenomeFormatError(f"{where}: node {i} must be a {want} node")
+    seen = set()
+    for c in g.connections:
+        if c.innovation in seen:
+            raise GenomeFormatError(f"{where}: innovation {c.innovation} appears twice")
+        seen.add(c.innovation)
+        if c.src not in ids or c.dst not in ids:
+            raise GenomeFormatError(f"{where}: connection {c.innovation} joins a missing node "
+                                    f"({c.src} -> {c.dst})")
+        if ids[c.dst] in ("input", "bias"):
+            raise GenomeFormatError(f"{where}: connection {c.innovation} ends at an input "
+                                    f"node {c.dst}")
+        if not math.isfinite(c.weight):
+            raise GenomeFormatError(f"{where}: connection {c.innovation} has weight "
+                                    f"{c.weight}")

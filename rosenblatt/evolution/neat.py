@@ -1,0 +1,732 @@
+"""NEAT: NeuroEvolution of Augmenting Topologies (Stanley & Miikkulainen 2002).
+
+Notes, "Neuroevolution": NEAT evolves the topology with the weights. It starts
+from minimal networks (inputs wired straight to outputs) and complexifies:
+
+* **Historical markings.** Every new connection gene gets a global
+  *innovation number*; the same structural mutation within one generation
+  (the same new connection, or the same connection split by add-node) gets
+  the same number (:class:`InnovationTracker`).
+* **Mutation.** Weights are perturbed or replaced (:func:`mutate_weights`);
+  :func:`mutate_add_connection` joins two unconnected nodes;
+  :func:`mutate_add_node` splits a connection: it is disabled, the new node
+  receives it with weight 1 and passes it on with the old weight;
+  :func:`mutate_toggle_enable` flips a gene's enabled flag.
+* **Crossover** (:func:`crossover`) lines up genes by innovation number:
+  matching genes are inherited at random, disjoint and excess genes from the
+  fitter parent; a gene disabled in either parent stays disabled with
+  probability 0.75.
+* **Speciation.** The compatibility distance (:func:`compatibility_distance`)
+
+  .. math:: \\delta = \\frac{c_1 E}{N} + \\frac{c_2 D}{N} + c_3 \\bar W
+
+  (E excess, D disjoint genes, W-bar the mean weight difference of matching
+  genes, N the gene count of the larger genome) groups genomes into species
+  (:func:`speciate`): each genome joins the first species whose
+  representative (a random member from the previous generation) is within
+  ``delta_t``.
+* **Explicit fitness sharing** (:func:`adjusted_fitness`):
+  ``f'_i = f_i / |species of i|``; each species gets offspring in proportion
+  to the sum of its adjusted fitnesses (:func:`allocate_offspring`). Species
+  that have not improved for 15 generations do not reproduce; the champion
+  of every species of more than five is copied unchanged (elitism); the
+  lowest-performing members do not breed (:func:`reproduce`).
+"""
+
+import bisect
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..randomness import resolve_rng
+from .config import NEATConfig
+from .core import Result, evaluate, record, run_loop, vector_fitness
+from .genome import ConnectionGene, Genome, NodeGene
+from .network import PopulationNetwork
+
+__all__ = [
+    "NEAT", "InnovationTracker", "Species", "adjusted_fitness", "allocate_offspring",
+    "compatibility_distance", "creates_cycle", "crossover", "mutate", "mutate_add_connection",
+    "mutate_add_node", "mutate_toggle_enable", "mutate_weights", "reproduce", "speciate",
+]
+
+
+# -- historical markings -------------------------------------------------------------------
+@dataclass
+class InnovationTracker:
+    """Global innovation and node numbers; structural mutations are remembered per generation.
+
+    ``connection(src, dst)`` returns the innovation number of a new connection
+    ``src -> dst``: the same pair gets the same number until :meth:`new_generation`.
+    ``split(innovation)`` returns ``(node id, innovation in, innovation out)`` for
+    add-node on that connection, likewise shared within the generation.
+
+    Examples
+    --------
+    >>> t = InnovationTracker(next_innovation=3, next_node=4)
+    >>> t.connection(0, 3), t.connection(1, 3), t.connection(0, 3)
+    (3, 4, 3)
+    >>> t.split(0), t.split(0)
+    ((4, 5, 6), (4, 5, 6))
+    >>> t.new_generation(); t.connection(0, 3)
+    7
+    """
+
+    next_innovation: int = 0
+    next_node: int = 0
+    connections: dict = field(default_factory=dict)
+    splits: dict = field(default_factory=dict)
+
+    def new_generation(self):
+        self.connections.clear()
+        self.splits.clear()
+
+    def connection(self, src, dst):
+        key = (src, dst)
+        if key not in self.connections:
+            self.connections[key] = self.next_innovation
+            self.next_innovation += 1
+        return self.connections[key]
+
+    def split(self, innovation, taken=()):
+        entry = self.splits.get(innovation)
+        if entry is None or entry[0] in taken:
+            entry = (self.next_node, self.next_innovation, self.next_innovation + 1)
+            self.next_node += 1
+            self.next_innovation += 2
+            if innovation not in self.splits:
+                self.splits[innovation] = entry
+        return entry
+
+
+# -- mutation ------------------------------------------------------------------------------
+def mutate_weights(genome, config, rng, new_id):
+    """Each weight perturbed by U(-p, p) (probability ``weight_perturb_rate``) or replaced
+    by a draw from U(-p, p), ``p = config.weight_mutation_power``; clipped to ``weight_max``."""
+    conns = genome.connections
+    if not conns:
+        return genome.with_genes(new_id)
+    n = len(conns)
+    w = np.fromiter((c.weight for c in conns), np.float64, n)
+    perturb = rng.random(n) < config.weight_perturb_rate
+    power = config.weight_mutation_power
+    draw = rng.uniform(-power, power, n)
+    w = np.clip(np.where(perturb, w + draw, draw), -config.weight_max, config.weight_max)
+    return genome.with_genes(new_id, connections=[
+        ConnectionGene(c.innovation, c.src, c.dst, x, c.enabled)
+        for c, x in zip(conns, w.tolist())])
+
+
+def creates_cycle(connections, src, dst):
+    """Would ``src -> dst`` close a cycle among ``connections`` (enabled or not)?
+
+    True when ``dst`` already reaches ``src`` (or ``src == dst``). Disabled
+    genes count, so that re-enabling one can never make a feed-forward genome
+    cyclic.
+
+    Examples
+    --------
+    >>> cs = [ConnectionGene(0, 0, 3, 1.0), ConnectionGene(1, 3, 4, 1.0)]
+    >>> creates_cycle(cs, 4, 0), creates_cycle(cs, 0, 4)
+    (True, False)
+    """
+    if src == dst:
+        return True
+    out = {}
+    for c in connections:
+        out.setdefault(c.src, []).append(c.dst)
+    seen, stack = {dst}, [dst]
+    while stack:
+        n = stack.pop()
+        for m in out.get(n, ()):
+            if m == src:
+                return True
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return False
+
+
+def mutate_add_connection(genome, tracker, config, rng, new_id):
+    """Connect two unconnected nodes with a weight from U(-r, r), ``r = weight_init_range``.
+
+    Tries ``config.add_connection_tries`` random pairs; the destination is
+    never an input or the bias; without ``config.recurrent`` the new gene may
+    not close a cycle. Returns the genome unchanged (new id) if none fits.
+    """
+    nodes = genome.nodes
+    dsts = [n.id for n in nodes if n.kind in ("hidden", "output")]
+    srcs = [n.id for n in nodes]
+    existing = {(c.src, c.dst) for c in genome.connections}
+    for _ in range(config.add_connection_tries):
+        src = srcs[int(rng.integers(len(srcs)))]
+        dst = dsts[int(rng.integers(len(dsts)))]
+        if (src, dst) in existing:
+            continue
+        if not config.recurrent and creates_cycle(genome.connections, src, dst):
+            continue
+        innov = tracker.connection(src, dst)
+        r = config.weight_init_range
+        gene = ConnectionGene(innov, src, dst, float(rng.uniform(-r, r)))
+        conns = sorted(genome.connections + [gene], key=lambda c: c.innovation)
+        return genome.with_genes(new_id, connections=conns)
+    return genome.with_genes(new_id)
+
+
+def mutate_add_node(genome, tracker, config, rng, new_id):
+    """Split an enabled connection ``a -> b`` into ``a -> new`` (weight 1) and
+    ``new -> b`` (the old weight); the old connection is disabled.
+
+    Which connection: in genomes of fewer than ``config.split_old_below`` genes,
+    the oldest enabled one not leaving the bias that wins a 70% draw (as NEAT's
+    own code does, to avoid chains of new nodes); otherwise a random enabled one.
+    """
+    conns = genome.connections
+    bias = genome.n_inputs
+    k = None
+    if len(conns) < config.split_old_below:
+        # NEAT's code: in small genomes walk the genes oldest first and split the first
+        # enabled, non-bias one that wins a 70% draw (avoids chaining new nodes).
+        for i, c in enumerate(conns):
+            if c.enabled and c.src != bias and rng.random() >= 0.3:
+                k = i
+                break
+    if k is None:
+        enabled = [i for i, c in enumerate(conns) if c.enabled]
+        if not enabled:
+            return genome.with_genes(new_id)
+        k = enabled[int(rng.integers(len(enabled)))]
+    old = conns[k]
+    node_id, in_innov, out_innov = tracker.split(old.innovation, taken=set(genome.node_ids()))
+    if len(config.activations) == 1:
+        activation = config.activations[0]
+    else:
+        activation = config.activations[int(rng.integers(len(config.activations)))]
+    nodes = genome.nodes + [NodeGene(node_id, "hidden", activation)]
+    conns = list(genome.connections)
+    conns[k] = old.replace(enabled=False)
+    conns += [ConnectionGene(in_innov, old.src, node_id, 1.0),
+              ConnectionGene(out_innov, node_id, old.dst, old.weight)]
+    conns.sort(key=lambda c: c.innovation)
+    nodes.sort(key=lambda n: n.id)
+    return genome.with_genes(new_id, nodes=nodes, connections=conns)
+
+
+def mutate_toggle_enable(genome, config, rng, new_id):
+    """Flip the enabled flag of one random connection (re-enabling never closes a
+    cycle in a feed-forward genome: see :func:`creates_cycle`)."""
+    if not genome.connections:
+        return genome.with_genes(new_id)
+    k = int(rng.integers(len(genome.connections)))
+    conns = list(genome.connections)
+    conns[k] = conns[k].replace(enabled=not conns[k].enabled)
+    return genome.with_genes(new_id, connections=conns)
+
+
+def mutate_activation(genome, config, rng, new_id):
+    """Re-draw one hidden node's activation from ``config.activations`` (CPPNs)."""
+    hidden = [i for i, n in enumerate(genome.nodes) if n.kind == "hidden"]
+    if not hidden:
+        return genome.with_genes(new_id)
+    k = hidden[int(rng.integers(len(hidden)))]
+    nodes = list(genome.nodes)
+    act = config.activations[int(rng.integers(len(config.activations)))]
+    nodes[k] = NodeGene(nodes[k].id, "hidden", act)
+    return genome.with_genes(new_id, nodes=nodes)
+
+
+def mutate(genome, tracker, config, rng, new_id):
+    """One NEAT mutation step: add-node (3%), else add-connection (5%), else weights (80%)
+    and an enable flip; structural mutations exclude weight mutation, as in NEAT's code."""
+    r = rng.random()
+    if r < config.add_node_rate:
+        return mutate_add_node(genome, tracker, config, rng, new_id)
+    if rng.random() < config.add_connection_rate:
+        return mutate_add_connection(genome, tracker, config, rng, new_id)
+    child = genome
+    if rng.random() < config.weight_mutation_rate:
+        child = mutate_weights(child, config, rng, new_id)
+    if config.toggle_enable_rate and rng.random() < config.toggle_enable_rate:
+        child = mutate_toggle_enable(child, config, rng, new_id)
+    if config.activation_mutation_rate and rng.random() < config.activation_mutation_rate:
+        child = mutate_activation(child, config, rng, new_id)
+    return child if child is not genome else genome.with_genes(new_id)
+
+
+# -- crossover -----------------------------------------------------------------------------
+def _fitter_first(a, b):
+    fa = -math.inf if a.fitness is None else a.fitness
+    fb = -math.inf if b.fitness is None else b.fitness
+    if fa > fb:
+        return a, b
+    if fb > fa:
+        return b, a
+    return (a, b) if len(a.connections) <= len(b.connections) else (b, a)
+
+
+def crossover(a, b, config, rng, new_id):
+    """The child of genomes ``a`` and ``b`` (their ``fitness`` decides which is fitter).
+
+    Genes are aligned by innovation number. Matching genes are inherited from
+    either parent at random (or, with probability ``mate_average_rate``, for
+    the whole child, with the mean of the two weights, as NEAT's code does);
+    disjoint and excess genes come from the fitter parent (on a tie, the
+    smaller genome); a gene disabled in either parent is disabled in the child
+    with probability ``disable_inherit_rate``. The child's nodes are the fitter
+    parent's.
+    """
+    fit, other = _fitter_first(a, b)
+    theirs = other.by_innovation()
+    average = config.mate_average_rate and rng.random() < config.mate_average_rate
+    n = len(fit.connections)
+    pick = (rng.random(n) < 0.5).tolist()  # per gene: take the other parent's matching gene
+    drop = (rng.random(n) < config.disable_inherit_rate).tolist()  # stays disabled
+    conns = []
+    for gene, take_other, stays_off in zip(fit.connections, pick, drop):
+        match = theirs.get(gene.innovation)
+        if match is None:
+            weight, disabled = gene.weight, not gene.enabled
+        else:
+            if average:
+                weight = 0.5 * (gene.weight + match.weight)
+            else:
+                weight = match.weight if take_other else gene.weight
+            disabled = not gene.enabled or not match.enabled
+        enabled = not (disabled and stays_off)
+        if weight == gene.weight and enabled == gene.enabled:
+            conns.append(gene)
+        else:
+            conns.append(ConnectionGene(gene.innovation, gene.src, gene.dst, weight, enabled))
+    other_nodes = {n.id: n for n in other.nodes}
+    nodes = []
+    for n in fit.nodes:
+        m = other_nodes.get(n.id)
+        if m is not None and n.kind == "hidden" and m.activation != n.activation \
+                and rng.random() < 0.5:
+            n = m
+        nodes.append(n)
+    return fit.with_genes(new_id, nodes=nodes, connections=conns)
+
+
+# -- speciation ----------------------------------------------------------------------------
+def compatibility_distance(a, b, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
+    """``delta = c1 E / N + c2 D / N + c3 W-bar`` between genomes ``a`` and ``b``.
+
+    E counts the excess genes (innovation numbers beyond the other genome's
+    largest), D the disjoint ones (unmatched within its range), W-bar is the
+    mean absolute weight difference of matching genes (disabled ones
+    included), and N the number of genes of the larger genome, taken as 1
+    when both have fewer than ``normalize_below`` genes.
+
+    Examples
+    --------
+    >>> a = Genome.minimal(0, 1, 1, weights=[1.0, 0.0])
+    >>> b = a.with_genes(1, connections=a.connections[:1])
+    >>> compatibility_distance(a, b)  # one excess gene, no weight difference
+    1.0
+    """
+    wa, sa = a.weights_by_innovation()
+    wb, sb = b.weights_by_innovation()
+    if not sa or not sb:
+        return (c1 * max(len(sa), len(sb))) / (1 if max(len(sa), len(sb)) < normalize_below
+                                                else max(len(sa), len(sb)))
+    common = wa.keys() & wb.keys()
+    m = len(common)
+    if sa[-1] > sb[-1]:
+        excess = len(sa) - bisect.bisect_right(sa, sb[-1])
+    else:
+        excess = len(sb) - bisect.bisect_right(sb, sa[-1])
+    disjoint = len(sa) + len(sb) - 2 * m - excess
+    wbar = sum([abs(wa[k] - wb[k]) for k in common]) / m if m else 0.0
+    n = max(len(sa), len(sb))
+    if n < normalize_below:
+        n = 1
+    return c1 * excess / n + c2 * disjoint / n + c3 * wbar
+
+
+def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
+    """:func:`compatibility_distance` of every genome to every one of ``others``, as arrays.
+
+    Genes become columns of dense presence and weight matrices (one column per
+    innovation number present); matching counts are a matrix product, excess
+    genes are counted from cumulative sums up to the other genome's largest
+    innovation, and W-bar is one masked difference over a (P, S, I) array.
+
+    Examples
+    --------
+    >>> a = Genome.minimal(0, 1, 1, weights=[1.0, 0.0])
+    >>> b = a.with_genes(1, connections=a.connections[:1])
+    >>> distance_matrix([a, b], [a, b]).tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    every = list(genomes) + list(others)
+    if any(not g.connections for g in every):  # an empty genome: the scalar definition
+        return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
+                          for b in others] for a in genomes])
+    rows = [r for r, g in enumerate(every) for _ in g.connections]
+    innov = [c.innovation for g in every for c in g.connections]
+    weight = [c.weight for g in every for c in g.connections]
+    cols, col_of = np.unique(np.array(innov), return_inverse=True)
+    n, m = len(every), len(cols)
+    present = np.zeros((n, m))
+    w = np.zeros((n, m))
+    present[rows, col_of] = 1.0
+    w[rows, col_of] = weight
+    P = len(genomes)
+    gm, om, gw, ow = present[:P], present[P:], w[:P], w[P:]
+    matching = gm @ om.T
+    on = np.flatnonzero(om.any(axis=0))  # only the others' genes can match
+    both = gm[:, None, on] * om[None, :, on]
+    wdiff = (np.abs(gw[:, None, on] - ow[None, :, on]) * both).sum(axis=2)
+    size_g, size_o = gm.sum(axis=1), om.sum(axis=1)
+    last = m - 1 - np.argmax(present[:, ::-1], axis=1)  # column of each genome's newest gene
+    last_g, last_o = last[:P], last[P:]
+    upto_g, upto_o = np.cumsum(gm, axis=1), np.cumsum(om, axis=1)
+    excess = (size_g[:, None] - upto_g[:, last_o]) + (size_o[None, :] - upto_o[:, last_g].T)
+    disjoint = size_g[:, None] + size_o[None, :] - 2 * matching - excess
+    big = np.maximum(size_g[:, None], size_o[None, :])
+    big = np.where(big < normalize_below, 1.0, big)
+    wbar = np.divide(wdiff, matching, out=np.zeros_like(wdiff), where=matching > 0)
+    return c1 * excess / big + c2 * disjoint / big + c3 * wbar
+
+
+@dataclass
+class Species:
+    """A species: its representative, members, and when its best fitness last improved."""
+
+    id: int
+    representative: Genome
+    members: list = field(default_factory=list)
+    created: int = 0
+    best_fitness: float = -math.inf
+    last_improved: int = 0
+
+
+def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
+    """Place each genome into the first species whose representative is within ``threshold``.
+
+    Existing ``species`` keep their representatives (random members of the
+    previous generation); a genome compatible with none founds a new species
+    (it becomes the representative). Species left empty die. Afterwards each
+    species draws a random member as its representative for the next
+    generation (the paper), or keeps its fittest (``config.representative =
+    "champion"``, what NEAT's C++ code does in effect). Returns ``(species, next_id)``.
+    """
+    for s in species:
+        s.members = []
+    c1, c2, c3 = (config.excess_coefficient, config.disjoint_coefficient,
+                  config.weight_coefficient)
+    existing = len(species)
+    # distances to the existing representatives all at once; only genomes that found no
+    # existing species are compared, one by one, with the species founded during this call
+    first = np.full(len(genomes), -1)
+    if existing and genomes:
+        d = distance_matrix(genomes, [s.representative for s in species], c1, c2, c3,
+                            config.normalize_below)
+        close = d < threshold
+        hit = close.any(axis=1)
+        first[hit] = np.argmax(close[hit], axis=1)
+    for g, k in zip(genomes, first.tolist()):
+        if k >= 0:
+            species[k].members.append(g)
+            continue
+        for s in species[existing:]:
+            if compatibility_distance(g, s.representative, c1, c2, c3,
+                                      config.normalize_below) < threshold:
+                s.members.append(g)
+                break
+        else:
+            species.append(Species(next_id, g, [g], created=generation,
+                                   last_improved=generation))
+            next_id += 1
+    species = [s for s in species if s.members]
+    for s in species:
+        if config.representative == "champion":
+            s.representative = max(s.members, key=lambda g: _key(
+                -math.inf if g.fitness is None else g.fitness))
+        else:
+            s.representative = s.members[int(rng.integers(len(s.members)))]
+    return species, next_id
+
+
+def adjusted_fitness(fitness, sizes):
+    """Explicit fitness sharing: ``f'_i = f_i / n_s`` (``sizes[i]`` the size of i's species).
+
+    Fitnesses are first shifted to be non-negative (``-inf``, a failed
+    evaluation, counts as the worst).
+
+    Examples
+    --------
+    >>> adjusted_fitness(np.array([4.0, 2.0, 3.0]), np.array([2, 2, 1])).tolist()
+    [2.0, 1.0, 3.0]
+    """
+    f = np.asarray(fitness, dtype=np.float64)
+    finite = np.isfinite(f)
+    low = f[finite].min() if finite.any() else 0.0
+    f = np.where(finite, f - min(low, 0.0), 0.0)
+    return f / np.asarray(sizes, dtype=np.float64)
+
+
+def allocate_offspring(shares, total):
+    """Offspring per species, proportional to ``shares`` and summing to ``total``.
+
+    Largest-remainder rounding (ties to the earlier species); equal shares
+    when all are zero.
+
+    Examples
+    --------
+    >>> allocate_offspring([3.0, 1.0], 10).tolist()
+    [8, 2]
+    """
+    shares = np.asarray(shares, dtype=np.float64)
+    if shares.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if shares.sum() <= 0:
+        shares = np.ones_like(shares)
+    exact = shares / shares.sum() * total
+    counts = np.floor(exact).astype(np.int64)
+    short = total - counts.sum()
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:short]] += 1
+    return counts
+
+
+def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, champion_id):
+    """The next population from the current species (fitnesses given by ``fitness_of``).
+
+    Returns ``(genomes, next_genome_id)``. Steps: explicit fitness sharing
+    gives each species a share (sum of adjusted fitness); species stagnant for
+    ``config.stagnation`` generations get none unless they hold the champion;
+    offspring are allocated by share; the champion of each species larger
+    than ``elitism_min_size`` is copied; the rest are children of the top
+    ``survival_threshold`` of the species, by mutation alone
+    (``mutation_only_rate``) or crossover (partners from another species with
+    probability ``interspecies_rate``) followed by mutation (unless
+    ``mate_only_rate``).
+    """
+    tracker.new_generation()
+    shares = []
+    for s in species:
+        f = np.array([fitness_of[g.id] for g in s.members])
+        best = f.max() if np.isfinite(f).any() else -math.inf
+        if best > s.best_fitness:
+            s.best_fitness, s.last_improved = float(best), generation
+        shares.append(f)
+    all_f = np.concatenate(shares)
+    sizes = np.concatenate([np.full(len(s.members), len(s.members)) for s in species])
+    adj = adjusted_fitness(all_f, sizes)
+    sums, start = [], 0
+    for s in species:
+        n = len(s.members)
+        stagnant = generation - s.last_improved >= config.stagnation
+        holds_champion = any(g.id == champion_id for g in s.members)
+        sums.append(0.0 if stagnant and not holds_champion else float(adj[start:start + n].sum()))
+        start += n
+    sums = np.array(sums)
+    if sums.sum() <= 0:  # every share zero: only unstagnant (or champion's) species, equally
+        sums = np.array([0.0 if generation - s.last_improved >= config.stagnation and not any(
+            g.id == champion_id for g in s.members) else 1.0 for s in species])
+    counts = allocate_offspring(sums, config.population)
+    children = []
+    for s, n_off in zip(species, counts):
+        if n_off == 0:
+            continue
+        ranked = sorted(s.members, key=lambda g: -_key(fitness_of[g.id]))
+        if len(s.members) > config.elitism_min_size:
+            children.append(ranked[0])
+            n_off -= 1
+        pool = ranked[:int(config.survival_threshold * len(ranked) + 1)]  # NEAT C++: floor(t n + 1)
+        for _ in range(n_off):
+            mom = pool[int(rng.integers(len(pool)))]
+            if rng.random() < config.mutation_only_rate or len(pool) == 1 and len(species) == 1:
+                child = mutate(mom, tracker, config, rng, next_id)
+            else:
+                if rng.random() < config.interspecies_rate and len(species) > 1:
+                    others = [o for o in species if o is not s]
+                    o = others[int(rng.integers(len(others)))]
+                    dad = max(o.members, key=lambda g: _key(fitness_of[g.id]))
+                else:
+                    dad = pool[int(rng.integers(len(pool)))]
+                child = crossover(_with_fitness(mom, fitness_of), _with_fitness(dad, fitness_of),
+                                  config, rng, next_id)
+                if rng.random() >= config.mate_only_rate:
+                    child = mutate(child, tracker, config, rng, next_id)
+            next_id += 1
+            children.append(child)
+    return children, next_id
+
+
+def _key(f):
+    return f if math.isfinite(f) else -math.inf
+
+
+def _with_fitness(g, fitness_of):
+    g.fitness = fitness_of[g.id]
+    return g
+
+
+# -- the algorithm -------------------------------------------------------------------------
+class NEAT:
+    """NEAT (Stanley & Miikkulainen 2002): evolve topology and weights together.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs : int
+        Network inputs (a bias input is added) and outputs.
+    config : NEATConfig, optional
+        Defaults to the paper's XOR settings.
+    rng : numpy.random.Generator or int, optional
+
+    Attributes
+    ----------
+    population : list of Genome
+    species : list of Species
+    threshold : float
+        The current compatibility threshold ``delta_t``.
+    tracker : InnovationTracker
+    generation : int
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> xor = rb.evolution.envs.XOR()
+    >>> neat = rb.evolution.NEAT(2, 1, rng=0)
+    >>> result = neat.run(xor, generations=2)
+    >>> result.generations, len(neat.population)
+    (2, 150)
+    """
+
+    def __init__(self, n_inputs, n_outputs, config=None, rng=None):
+        from ..checks import positive_int
+
+        self.n_inputs = positive_int("NEAT", "n_inputs", n_inputs)
+        self.n_outputs = positive_int("NEAT", "n_outputs", n_outputs)
+        if config is None:
+            config = NEATConfig()
+        if not isinstance(config, NEATConfig):
+            raise TypeError(f"NEAT: config must be a NEATConfig; got {type(config).__name__}")
+        self.config = config
+        self.rng = resolve_rng(rng)
+        n_conn = (self.n_inputs + 1) * self.n_outputs
+        self.tracker = InnovationTracker(next_innovation=n_conn,
+                                         next_node=self.n_inputs + 1 + self.n_outputs)
+        self.population = [self._initial(i) for i in range(config.population)]
+        self.next_genome_id = config.population
+        self.species, self.next_species_id = [], 0
+        self.threshold = float(config.compatibility_threshold)
+        self.generation = 0
+        self.evaluations = 0
+        self.best = None
+
+    def _initial(self, gid):
+        c = self.config
+        r = c.weight_init_range
+        w = self.rng.uniform(-r, r, (self.n_inputs + 1) * self.n_outputs)
+        g = Genome.minimal(gid, self.n_inputs, self.n_outputs, w, activation=c.activation,
+                           output_activation=c.output_activation, recurrent=c.recurrent)
+        return g
+
+    def population_network(self, genomes=None):
+        """The padded :class:`PopulationNetwork` of ``genomes`` (default: the population)."""
+        return PopulationNetwork(self.population if genomes is None else genomes,
+                                 recurrent=self.config.recurrent)
+
+    def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise"):
+        """Fitness of every genome of the population (array in population order)."""
+        ids = [g.id for g in self.population]
+        if vectorized:
+            return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
+                                  "NEAT")
+        if executor is not None:
+            return evaluate(fitness, [g.to_json() for g in self.population], ids,
+                            decode=Genome.from_json, executor=executor, repeats=repeats,
+                            on_error=on_error, owner="NEAT")
+        return evaluate(fitness, self.population, ids, repeats=repeats, on_error=on_error,
+                        owner="NEAT")
+
+    def tell(self, fitness):
+        """Speciate the evaluated population and breed the next generation."""
+        c = self.config
+        fitness = np.asarray(fitness, dtype=np.float64)
+        for g, f in zip(self.population, fitness):
+            g.fitness = float(f)
+        fitness_of = {g.id: float(f) for g, f in zip(self.population, fitness)}
+        i = int(np.argmax(np.where(np.isfinite(fitness), fitness, -np.inf)))
+        champion = self.population[i]
+        if self.best is None or _key(fitness[i]) > _key(self.best.fitness):
+            self.best = champion
+        self.species, self.next_species_id = speciate(
+            self.population, self.species, self.threshold, c, self.rng,
+            self.next_species_id, self.generation)
+        if c.target_species is not None:
+            if len(self.species) < c.target_species:
+                self.threshold = max(c.threshold_min, self.threshold - c.threshold_step)
+            elif len(self.species) > c.target_species:
+                self.threshold += c.threshold_step
+        children, self.next_genome_id = reproduce(
+            self.species, fitness_of, self.generation, c, self.tracker, self.rng,
+            self.next_genome_id, champion.id)
+        self.population = children
+        self.generation += 1
+        return champion
+
+    def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
+            vectorized=False, repeats=1, on_error="raise"):
+        """Evolve for up to ``generations``.
+
+        Parameters
+        ----------
+        fitness : callable
+            ``fitness(genome) -> float`` (higher is better); with
+            ``vectorized=True``, ``fitness(population_network) -> (P,)`` scores
+            a :class:`PopulationNetwork` of the whole population at once (e.g.
+            ``rb.evolution.envs.XOR().evaluate``).
+        generations : int
+        executor : concurrent.futures.Executor, optional
+            Genomes are shipped to the workers as JSON text and rebuilt there;
+            ``fitness`` must be a module-level function. Same results as serial.
+        callbacks : list of callable, optional
+            ``callback(state)`` after each generation (state: generation,
+            champion, fitness); returning True stops.
+        stop : callable, optional
+            ``stop(champion) -> bool``; the champion genome has ``fitness`` set.
+        repeats : int
+            Average a noisy fitness over this many evaluations.
+        on_error : {"raise", "stop", "worst"}
+            A fitness that raises or returns NaN: raise a FitnessError naming the
+            genome id, end the run cleanly (the result's ``error`` says why), or
+            score it worst and go on.
+
+        Returns
+        -------
+        Result
+            ``best`` is the best genome seen; ``history`` has ``best``,
+            ``mean``, ``worst``, ``species``, ``species_sizes`` ({species id:
+            size}), ``hidden`` (the champion's hidden nodes), ``mean_hidden``,
+            ``connections`` (the champion's enabled connections), ``threshold``.
+        """
+        history = {}
+        state = {"stopped_champion": None}
+
+        def one(_):
+            pop = self.population
+            f = self.evaluate(fitness, executor, vectorized, repeats, on_error)
+            self.evaluations += len(pop)
+            champion = self.tell(f)
+            record(history, f, species=len(self.species),
+                   species_sizes={s.id: len(s.members) for s in self.species},
+                   hidden=champion.n_hidden,
+                   mean_hidden=float(np.mean([g.n_hidden for g in pop])),
+                   connections=champion.n_enabled, threshold=self.threshold)
+            state["stopped_champion"] = champion
+            return champion, champion.fitness
+
+        ran, stopped, error = run_loop(one, generations, callbacks, stop, "NEAT.run", on_error)
+        best = state["stopped_champion"] if stopped and error is None else self.best
+        if best is None:  # the first generation failed
+            best = self.population[0]
+        fitness_value = -math.inf if best.fitness is None else float(best.fitness)
+        return Result(best=best, best_fitness=fitness_value, generations=ran,
+                      evaluations=self.evaluations, history=history, stopped=stopped,
+                      error=error)

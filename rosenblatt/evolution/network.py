@@ -1,0 +1,328 @@
+"""Phenotypes: NEAT genomes decoded into networks evaluated with array operations.
+
+Following TensorNEAT (Wang et al. 2024), genomes of different topologies are
+padded to one fixed shape: ``P`` genomes with at most ``N`` nodes become a
+weight tensor ``W`` of shape ``(P, N, N)`` (``W[p, i, j]`` the weight of the
+enabled connection ``i -> j`` of genome ``p``, 0 elsewhere), an activation
+code per node and, for feed-forward genomes, a *level* per node (its longest
+path from the inputs). A forward pass over a batch ``X`` of shape ``(n, in)``
+is then, for each level ``l = 1 .. L``,
+
+.. math::
+
+    V \\leftarrow \\text{where}(\\text{level} = l,\\; f(V W),\\; V)
+
+with ``V`` of shape ``(P, n, N)``: every genome's nodes of one level at
+once, in topological order. A recurrent genome updates all its nodes
+synchronously from the previous step's values (the fixed-step activation of
+NEAT's recurrent networks).
+
+Local node order in every genome: inputs, bias, outputs, hidden nodes.
+"""
+
+import numpy as np
+
+from . import activations as _act
+from .genome import Genome
+
+__all__ = ["Network", "PopulationNetwork", "batched_levels", "levels_of"]
+
+
+def levels_of(genome):
+    """``{node id: level}`` of a feed-forward genome (inputs and bias 0).
+
+    A node's level is ``1 + max(level of its enabled in-nodes)`` (1 when it
+    has none). Raises ValueError when the enabled connections form a cycle.
+    """
+    cached = genome._cache.get("levels")
+    if cached is not None:
+        return cached
+    preds = {n.id: [] for n in genome.nodes}
+    for c in genome.connections:
+        if c.enabled:
+            preds[c.dst].append(c.src)
+    level = {}
+    for n in genome.nodes:
+        if n.kind in ("input", "bias"):
+            level[n.id] = 0
+    visiting = set()
+
+    def visit(i):  # depth-first, iterative to survive deep chains
+        stack = [(i, False)]
+        while stack:
+            node, done = stack.pop()
+            if node in level:
+                continue
+            if done:
+                visiting.discard(node)
+                level[node] = 1 + max((level[p] for p in preds[node]), default=0)
+                continue
+            if node in visiting:
+                raise ValueError(f"Genome {genome.id}: its enabled connections form a cycle "
+                                 f"through node {node}; evaluate it with recurrent=True")
+            visiting.add(node)
+            stack.append((node, True))
+            for p in preds[node]:
+                if p not in level:
+                    if p in visiting:
+                        raise ValueError(f"Genome {genome.id}: its enabled connections form a "
+                                         f"cycle through node {p}; evaluate it with "
+                                         f"recurrent=True")
+                    stack.append((p, False))
+
+    for n in genome.nodes:
+        visit(n.id)
+    genome._cache["levels"] = level
+    return level
+
+
+def batched_levels(adjacency, counts, n_fixed, genomes=None):
+    """Levels ``(P, N)`` of ``P`` padded feed-forward graphs at once.
+
+    ``adjacency[p, i, j]`` is True for an enabled connection ``i -> j`` of graph
+    ``p``; the first ``n_fixed`` nodes (inputs, bias) are level 0, every other
+    real node (``j < counts[p]``) is ``max(1, 1 + max level of its in-nodes)``,
+    padding 0. Iterates the longest-path relaxation until nothing changes; a
+    level above ``N`` means a cycle (ValueError naming the genome).
+
+    Examples
+    --------
+    >>> A = np.zeros((1, 4, 4), dtype=bool); A[0, 0, 3] = A[0, 3, 2] = True
+    >>> batched_levels(A, np.array([4]), 2).tolist()
+    [[0, 0, 2, 1]]
+    """
+    P, N, _ = adjacency.shape
+    idx = np.arange(N)
+    free = (idx[None, :] >= n_fixed) & (idx[None, :] < counts[:, None])
+    level = free.astype(np.int64)
+    for _ in range(N + 1):
+        cand = np.where(adjacency, level[:, :, None] + 1, 0).max(axis=1)
+        new = np.where(free, np.maximum(cand, 1), 0)
+        if np.array_equal(new, level):
+            return level
+        level = new
+    bad = int(np.flatnonzero(level.max(axis=1) > N)[0]) if (level > N).any() else 0
+    gid = genomes[bad].id if genomes is not None else bad
+    raise ValueError(f"Genome {gid}: its enabled connections form a cycle; evaluate it with "
+                     f"recurrent=True")
+
+
+def _propagate(WT, V):
+    """``WT @ V`` for stacks of small square matrices: NumPy's batched matmul hands each
+    tiny product to BLAS, which is slow for a long batch axis; einsum's own loop is not."""
+    if V.shape[-1] > 16:
+        return np.einsum("pij,pjn->pin", WT, V)
+    return WT @ V
+
+
+class PopulationNetwork:
+    """A whole population of genomes as one padded network (evaluated together).
+
+    Parameters
+    ----------
+    genomes : list of Genome
+        Same ``n_inputs`` and ``n_outputs``.
+    recurrent : bool, optional
+        Default: True if any genome is recurrent.
+    steps : int, optional
+        Synchronous steps for a recurrent network called on a batch.
+
+    Attributes
+    ----------
+    size : int
+        ``P``, the number of networks.
+    W : ndarray (P, N, N)
+    codes : ndarray (P, N) of activation codes
+    level : ndarray (P, N) (feed-forward only)
+
+    The control protocol of :class:`~rosenblatt.evolution.envs.CartPole`:
+    :meth:`reset`, :meth:`step` (one decision per network), :meth:`keep`
+    (drop networks whose trial ended) and :meth:`take` (repeat networks).
+    """
+
+    def __init__(self, genomes, recurrent=None, steps=None):
+        genomes = list(genomes)
+        if not genomes:
+            raise ValueError("PopulationNetwork: got no genomes")
+        for g in genomes:
+            if not isinstance(g, Genome):
+                raise TypeError(f"PopulationNetwork: expected Genomes; got {type(g).__name__}")
+        g0 = genomes[0]
+        self.n_inputs, self.n_outputs = g0.n_inputs, g0.n_outputs
+        for g in genomes:
+            if (g.n_inputs, g.n_outputs) != (self.n_inputs, self.n_outputs):
+                raise ValueError(f"PopulationNetwork: genome {g.id} has {g.n_inputs} inputs "
+                                 f"and {g.n_outputs} outputs; genome {g0.id} has "
+                                 f"{self.n_inputs} and {self.n_outputs}")
+        self.recurrent = any(g.recurrent for g in genomes) if recurrent is None else bool(
+            recurrent)
+        P = len(genomes)
+        N = max(len(g.nodes) for g in genomes)
+        self.size, self.N = P, N
+        W = np.zeros((P, N, N))
+        code_of = _act.CODES
+        # every node and enabled connection of the population as flat lists (one pass each),
+        # then local indices by one search over the sorted keys (genome, node id)
+        node_keys = [(p, n.id, code_of[n.activation]) for p, g in enumerate(genomes)
+                     for n in g.nodes]
+        edges = [(p, c.src, c.dst, c.weight) for p, g in enumerate(genomes)
+                 for c in g.connections if c.enabled]
+        nk = np.array([np.array(col, dtype=np.int64) for col in zip(*node_keys)]).T
+        counts = np.bincount(nk[:, 0], minlength=P)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        local_of_node = np.arange(len(nk)) - starts[nk[:, 0]]
+        codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
+        codes[nk[:, 0], local_of_node] = nk[:, 2]
+        big = int(nk[:, 1].max()) + 1
+        keys = nk[:, 0] * big + nk[:, 1]  # sorted: genomes in order, node ids sorted in each
+        if edges:
+            ep, es, ed, ew = (np.array(col) for col in zip(*edges))
+            src = np.searchsorted(keys, ep * big + es) - starts[ep]
+            dst = np.searchsorted(keys, ep * big + ed) - starts[ep]
+            index = (ep, src, dst)
+            np.add.at(W, index, ew.astype(np.float64))
+        else:
+            index = (np.zeros(0, np.int64),) * 3
+        level = np.zeros((P, N), dtype=np.int64)
+        if not self.recurrent:
+            adjacency = np.zeros((P, N, N), dtype=bool)
+            adjacency[index] = True
+            level = batched_levels(adjacency, counts, self.n_inputs + 1, genomes)
+        if self.recurrent:  # every real non-input node updates each step: "level 1"
+            idx = np.arange(N)
+            level = ((idx[None, :] > self.n_inputs) & (idx[None, :] < counts[:, None])).astype(
+                np.int64)
+        self.W, self.codes, self.level = W, codes, level
+        self.ids = [g.id for g in genomes]
+        n_fixed = self.n_inputs + 1
+        self.steps = int(steps) if steps is not None else max(1, N - n_fixed)
+        self._finish()
+        self.state = None
+
+    def _finish(self):
+        # for each level, the (genome, node) rows it updates grouped by activation: a level
+        # computes every pre-activation with one product, then applies each function only
+        # to its own rows
+        self.n_levels = int(self.level.max()) if self.level.size else 0
+        self._groups = []
+        for lv in range(1, self.n_levels + 1):
+            p_idx, j_idx = np.nonzero(self.level == lv)
+            codes = self.codes[p_idx, j_idx]
+            self._groups.append([(_act.ACTIVATIONS[_act.NAMES[c]], p_idx[codes == c],
+                                  j_idx[codes == c]) for c in np.unique(codes)])
+        # node-major state V (P, N, n): V <- W^T V is one matrix product per genome with
+        # the long batch axis innermost
+        self._WT = np.ascontiguousarray(self.W.transpose(0, 2, 1))
+
+    def _update(self, V, groups):
+        pre = _propagate(self._WT, V)
+        for f, p_idx, j_idx in groups:
+            V[p_idx, j_idx] = f(pre[p_idx, j_idx])
+        return V
+
+    def _inputs(self, X, P):
+        """Node-major state (P, N, n) with the inputs and the bias filled in."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 2:
+            X = np.broadcast_to(X, (P,) + X.shape)
+        if X.ndim != 3 or X.shape[0] != P or X.shape[2] != self.n_inputs:
+            raise ValueError(f"PopulationNetwork: inputs must have shape (n, {self.n_inputs}) "
+                             f"or ({P}, n, {self.n_inputs}); got {X.shape}")
+        V = np.zeros((P, self.N, X.shape[1]))
+        V[:, :self.n_inputs, :] = X.transpose(0, 2, 1)
+        V[:, self.n_inputs, :] = 1.0
+        return V
+
+    def _outputs(self, V):
+        """(P, n, n_outputs) from a node-major state."""
+        o = V[:, self.n_inputs + 1:self.n_inputs + 1 + self.n_outputs, :]
+        return np.ascontiguousarray(o.transpose(0, 2, 1))
+
+    def __call__(self, X):
+        """Outputs ``(P, n, n_outputs)`` for inputs ``(n, n_inputs)`` or ``(P, n, n_inputs)``."""
+        V = self._inputs(X, self.size)
+        if not self.recurrent:
+            for groups in self._groups:  # levels in topological order
+                V = self._update(V, groups)
+            return self._outputs(V)
+        for _ in range(self.steps):  # synchronous: every node reads the previous step
+            V = self._update(V, self._groups[0]) if self._groups else V
+        return self._outputs(V)
+
+    # -- control protocol -----------------------------------------------------------------
+    def reset(self, population=None):
+        """Clear recurrent state (one zero state per network)."""
+        self.state = np.zeros((self.size, self.N, 1))
+
+    def step(self, obs):
+        """One decision per network: ``obs`` (P, n_inputs) -> actions (P, n_outputs)."""
+        x = np.asarray(obs, dtype=np.float64)[:, None, :]
+        if not self.recurrent:
+            return self(x)[:, 0, :]
+        if self.state is None or self.state.shape[0] != self.size:
+            self.reset()
+        V = self.state
+        k = self.n_inputs
+        V[:, :k, 0] = x[:, 0, :]
+        V[:, k, 0] = 1.0
+        if self._groups:
+            V = self._update(V, self._groups[0])
+        self.state = V
+        return self._outputs(V)[:, 0, :]
+
+    def take(self, index):
+        """A population network of the networks at ``index`` (repeats allowed), state reset."""
+        index = np.asarray(index)
+        new = object.__new__(PopulationNetwork)
+        new.__dict__.update(self.__dict__)
+        new.W, new.codes, new.level = self.W[index], self.codes[index], self.level[index]
+        new.ids = [self.ids[i] for i in index]
+        new.size = len(index)
+        new.state = None
+        new._finish()
+        return new
+
+    def keep(self, mask):
+        """Keep only the networks where ``mask`` is True (in place)."""
+        mask = np.asarray(mask, dtype=bool)
+        self.W, self.codes, self.level = self.W[mask], self.codes[mask], self.level[mask]
+        self.ids = [i for i, k in zip(self.ids, mask) if k]
+        self.size = int(mask.sum())
+        if self.state is not None:
+            self.state = self.state[mask]
+        self._finish()
+
+
+class Network:
+    """The phenotype of one genome: ``net(X)`` maps ``(n, n_inputs)`` to ``(n, n_outputs)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rosenblatt.evolution.genome import Genome
+    >>> g = Genome.minimal(0, 2, 1, weights=[1.0, 1.0, 0.0], activation="identity")
+    >>> g.network()(np.array([[1.0, 2.0]]))
+    array([[3.]])
+    """
+
+    def __init__(self, genome, recurrent=None, steps=None):
+        self.genome = genome
+        self._pop = PopulationNetwork([genome], recurrent=genome.recurrent if recurrent is None
+                                      else recurrent, steps=steps)
+        self.n_inputs, self.n_outputs = genome.n_inputs, genome.n_outputs
+        self.size = 1
+
+    def __call__(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"Network: inputs must have shape (n, {self.n_inputs}); got "
+                             f"{X.shape}")
+        return self._pop(X)[0]
+
+    def reset(self, population=None):
+        self._pop.reset()
+
+    def step(self, obs):
+        """One activation step on ``obs`` (n_inputs,) or (1, n_inputs); keeps recurrent state."""
+        obs = np.asarray(obs, dtype=np.float64).reshape(1, -1)
+        return self._pop.step(obs)

@@ -1,0 +1,63 @@
+"""``rosenblatt evolve``: NEAT, CNE and HyperNEAT runs from TOML configs; config errors."""
+
+import json
+
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.cli.main import main
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_evolve_neat_xor(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    cfg = _write(tmp_path, 'algorithm = "neat"\ntask = "xor"\ngenerations = 60\nseed = 1\n')
+    out = tmp_path / "out"
+    assert main(["evolve", cfg, "--out", str(out)]) == 0
+    assert "solved xor" in capsys.readouterr().out
+    best = rb.evolution.Genome.load(out / "best.json")
+    xor = rb.evolution.envs.XOR()
+    assert xor.solved(best.network()(xor.X))
+    history = json.loads((out / "history.json").read_text())
+    assert history["stopped"] and len(history["history"]["species"]) == history["generations"]
+    assert (out / "fitness.png").exists() and (out / "champion.png").exists()
+
+
+def test_evolve_cne_single_pole(tmp_path):
+    pytest.importorskip("matplotlib")
+    cfg = _write(tmp_path, 'algorithm = "cne"\ntask = "pole1"\ngenerations = 30\nseed = 0\n'
+                 '[task_options]\nmax_steps = 2000\n'
+                 '[cne]\nhidden = []\npopulation = 50\nmutation_std = 0.5\ninit_std = 3.0\n')
+    out = tmp_path / "out"
+    assert main(["evolve", cfg, "--out", str(out)]) == 0
+    model = rb.load(out / "best.safetensors")
+    assert model.num_parameters() == 5
+    assert json.loads((out / "history.json").read_text())["best_fitness"] == 2000
+
+
+def test_evolve_hyperneat_visual(tmp_path):
+    pytest.importorskip("matplotlib")
+    cfg = _write(tmp_path, 'algorithm = "hyperneat"\ntask = "visual"\ngenerations = 2\n'
+                 '[neat]\npopulation = 10\n[hyperneat]\ndeltas = true\n')
+    assert main(["evolve", cfg, "--out", str(tmp_path / "o")]) == 0
+    assert rb.evolution.Genome.load(tmp_path / "o" / "best.json").n_inputs == 6
+
+
+@pytest.mark.parametrize("text, message", [
+    ('algorithm = "neat"\ntaks = "xor"\n', "unknown key 'taks'"),
+    ('algorithm = "esp"\n', "algorithm must be one of"),
+    ('task = "xor"\n[neat]\nadd_node_rate = 2.0\n', "add_node_rate"),
+    ('task = "xor"\n[neat]\npopulaton = 20\n', "did you mean 'population'"),
+    ('task = "pole2"\n[task_options]\nmax_step = 10\n', "task_options"),
+    ('algorithm = "hyperneat"\ntask = "xor"\n', "visual"),
+    ('generations = 0\n', "generations must be a positive integer"),
+])
+def test_evolve_config_errors(tmp_path, capsys, text, message):
+    cfg = _write(tmp_path, text)
+    assert main(["evolve", cfg, "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
