@@ -20,10 +20,10 @@ import numpy as np
 from ..autodiff import no_grad
 from ..autodiff.tensor import Tensor
 from ..checks import one_of, positive_float, positive_int, unit_interval
-from ..io.registry import build, spec_of
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
 from ..nn.parameter import ParameterVector
+from ..nn.registry import build, spec_of
 from ..randomness import resolve_rng
 from .core import Result, evaluate, record, run_loop, vector_fitness
 

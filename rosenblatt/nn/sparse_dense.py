@@ -14,7 +14,6 @@ way the gradient of a missing connection is zero.
 """
 
 import numpy as np
-import scipy.sparse
 
 from ..autodiff.tensor import Tensor, make, needs_grad
 from ..checks import unit_interval
@@ -195,6 +194,8 @@ class SparseDense(Module):
             indptr = np.zeros(self.in_features + 1, dtype=np.int64)
             np.cumsum(np.bincount(rows, minlength=self.in_features), out=indptr[1:])
             values = np.zeros(len(flat), dtype=self.W.dtype)
+            import scipy.sparse  # on first use: importing rosenblatt stays free of SciPy
+
             csr = scipy.sparse.csr_matrix((values, cols, indptr), shape=self.mask.shape)
             self._structure = cached = (flat, csr)
         return cached

@@ -7,14 +7,14 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.tour import chapter
 
-from ._common import digits
-
 T = rb.tuning
 
 
 def _digits_problem(rng, quick):
     """Train/validation digits and a builder of the MLP whose hyper-parameters are searched."""
-    x, y, xv, yv = digits(rng, 400 if quick else 600)
+    X, Y = rb.datasets.load_digits()
+    n_train = 400 if quick else 600
+    x, xv, y, yv = rb.datasets.train_test_split(X, Y, test_size=1 - n_train / len(X), rng=rng)
     space = T.Space({"lr": T.LogUniform(1e-4, 1.0), "hidden": T.Int(4, 256, log=True),
                      "dropout": T.Uniform(0.0, 0.7), "l2": T.LogUniform(1e-6, 1e-1)})
 
