@@ -52,15 +52,17 @@ def test_write_weighting_moves_one_location_per_step(copier):
 def test_copies_longer_sequences_than_trained_far_better_than_an_lstm():
     """The paper's generalisation claim: trained on lengths 1-10, tested on length 20.
 
-    Same data, optimizer and number of updates (12 rounds of 1,500 sequences); the NTM
-    is small (controller 32, memory 24 x 8). Measured: NTM 0.25 bits of error per sequence
-    at length 10 and 3.6 at length 20 (of 160 bits); LSTM(64) 24 and 70.
+    Same data, optimizer and number of updates (20 rounds of 1,500 sequences, Adam at
+    2e-3); the NTM is small (controller 32, memory 24 x 8). Measured: NTM 0.375 bits of
+    error per sequence at length 10 and 1.5 at length 20 (of 160 bits). At 12 rounds and
+    Adam's 3e-3 the NTM had not yet found its addressing (78.8 bits at length 20).
     """
     ntm = rb.nn.NTM(9, 8, controller_size=32, memory_size=(24, 8), rng=np.random.default_rng(0))
     lstm = lstm_baseline(64, np.random.default_rng(0))
     errors = {}
     for name, model in (("ntm", ntm), ("lstm", lstm)):
-        train_copy(model, copy_recipe(model), lengths=(1, 10), rounds=12, per_round=1500)
+        train_copy(model, copy_recipe(model, lr=2e-3), lengths=(1, 10), rounds=20,
+                   per_round=1500)
         errors[name] = evaluate_copy(model, 20)
     assert errors["ntm"] < 16  # under 10% of the 160 bits
     assert errors["ntm"] < errors["lstm"] / 4
