@@ -31,7 +31,9 @@ def test_api_reference_builds_and_documents_every_public_name(tmp_path):
     pages = {"rb": "rosenblatt.html", "rb.nn": "rosenblatt/nn.html",
              "rb.optim": "rosenblatt/optim.html", "rb.losses": "rosenblatt/nn/losses.html",
              "rb.models": "rosenblatt/models.html", "rb.datasets": "rosenblatt/datasets.html",
-             "rb.training": "rosenblatt/training.html"}
+             "rb.training": "rosenblatt/training.html", "rb.tuning": "rosenblatt/tuning.html",
+             "rb.evolution": "rosenblatt/evolution.html",
+             "rb.adversarial": "rosenblatt/training/adversarial.html"}
     missing = []
     for label, page in pages.items():
         module = rb if label == "rb" else getattr(rb, label.split(".")[1])
