@@ -49,6 +49,7 @@ values)`` initial random values in all (weights are initialised randomly,
 and the stored ones then overwrite them).
 """
 
+import contextvars
 import inspect
 import json
 
@@ -60,7 +61,11 @@ from .module import Module
 _BY_NAME = {}  # name -> (cls, config_fn, build_fn)
 _BY_CLASS = {}  # cls -> name
 _SKIPPED_ARGS = ("rng", "dtype", "init", "bias_init")
-_TAGS = ("__module__", "__tuple__", "__dict__")
+_TAGS = ("__module__", "__tuple__", "__dict__", "__shared__")
+# A module used in two places of one model (the notes' shared word module) is written once;
+# its later uses are {"__shared__": n}, n counting the modules of the spec in pre-order.
+_SEEN = contextvars.ContextVar("rosenblatt_registry_seen", default=None)  # id -> n, saving
+_BUILT = contextvars.ContextVar("rosenblatt_registry_built", default=None)  # n -> module, loading
 MAX_DEPTH = 64
 
 
@@ -167,6 +172,14 @@ def spec_of(module):
         If a layer type is not registered or a constructor argument cannot be
         saved (the message names the layer and the argument).
     """
+    seen = _SEEN.get()
+    if seen is None:  # the root of a spec: number its modules afresh
+        token = _SEEN.set({})
+        try:
+            return spec_of(module)
+        finally:
+            _SEEN.reset(token)
+    seen[id(module)] = (len(seen), module)  # holding the module keeps its id unique
     _discover()
     cls = type(module)
     name = _BY_CLASS.get(cls)
@@ -243,6 +256,9 @@ def _encode(value, where):
     if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         return value.item() if isinstance(value, np.generic) else value
     if isinstance(value, Module):
+        seen = _SEEN.get()
+        if seen is not None and id(value) in seen:
+            return {"__shared__": seen[id(value)][0]}
         return {"__module__": spec_of(value)}
     if isinstance(value, list):
         return [_encode(v, where) for v in value]
@@ -312,7 +328,11 @@ def build(spec, max_int=2**16, max_draws=2**24):
     # throwaway generator so that loading a model does not move rb.seed's stream. Layers
     # keep rng=None and use the library generator later (dropout masks ...).
     with using(_BudgetGenerator(max_draws)):
-        return _build(spec, max_int, 0)
+        token = _BUILT.set([])
+        try:
+            return _build(spec, max_int, 0)
+        finally:
+            _BUILT.reset(token)
 
 
 def _build(spec, max_int, depth):
@@ -334,6 +354,9 @@ def _build(spec, max_int, depth):
             f"must be registered (rosenblatt.nn.register) before loading"
         )
     cls, _, build_fn = entry
+    built = _BUILT.get()
+    slot = len(built)
+    built.append(None)  # numbered before its children, as spec_of numbers them
     config = {k: _decode(v, max_int, depth + 1) for k, v in spec["config"].items()}
     kwargs = dict(config)
     try:
@@ -363,6 +386,7 @@ def _build(spec, max_int, depth):
         ) from None
     if not isinstance(module, Module):
         raise SpecError(f"layer type {spec['type']} did not build a Module")
+    built[slot] = module
     return module
 
 
@@ -382,6 +406,12 @@ def _decode(value, max_int, depth):
     if isinstance(value, dict):
         if set(value) == {"__module__"}:
             return _build(value["__module__"], max_int, depth + 1)
+        if set(value) == {"__shared__"}:
+            n, built = value["__shared__"], _BUILT.get()
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < len(built) \
+                    or built[n] is None:
+                raise SpecError(f"'__shared__' must name a module built earlier; got {n!r}")
+            return built[n]
         if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
             return tuple(_decode(v, max_int, depth + 1) for v in value["__tuple__"])
         if set(value) == {"__dict__"} and isinstance(value["__dict__"], list):

@@ -401,3 +401,26 @@ def test_spec_is_plain_json():
     assert json.loads(json.dumps(spec)) == spec
     conv = spec["config"]["layers"][0]["__module__"]
     assert conv["config"]["kernel_size"] == {"__tuple__": [3, 3]}
+
+
+def test_a_module_used_twice_is_saved_once_and_stays_shared(tmp_path):
+    """The notes' modular networks reuse one module in several places: the file keeps that."""
+    word = nn.Dense(3, 3)
+    model = nn.Sequential(word, nn.Tanh(), word, nn.Sequential(nn.Tanh(), word))
+    path = tmp_path / "shared.safetensors"
+    rb.save(model, path)
+    again = rb.load(path)
+    assert again[0] is again[2] is again[3][1]
+    assert again.num_parameters() == model.num_parameters() == 12
+    x = rb.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32))
+    np.testing.assert_array_equal(again(x).data, model(x).data)
+
+
+@pytest.mark.parametrize("ref", [5, -1, "0", True, 0])
+def test_a_shared_reference_to_nothing_built_is_a_format_error(ref):
+    from rosenblatt.nn import registry
+
+    # 0 names the Sequential itself, still being built: a cycle, not a module to reuse
+    spec = {"type": "Sequential", "config": {"layers": [{"__shared__": ref}]}}
+    with pytest.raises(registry.SpecError, match="__shared__"):
+        registry.build(spec)
