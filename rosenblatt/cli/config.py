@@ -59,8 +59,10 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     except ModuleNotFoundError:
         tomllib = None
 
+# [tune] belongs to `rosenblatt tune` (cli/tune.py checks it): `train` accepts and ignores it, so
+# one file both trains and tunes.
 TOP_LEVEL = ("seed", "data", "model", "training", "optimizer", "schedule", "regularizers",
-             "callbacks", "output")
+             "callbacks", "output", "tune")
 DATA_KEYS = ("name", "options", "test", "validation", "standardize", "shape")
 MODEL_KEYS = ("layers", "dtype")
 TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics")

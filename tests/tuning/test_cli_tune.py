@@ -98,3 +98,11 @@ def test_config_without_tune_table(tmp_path, capsys):
     cfg = _write(tmp_path, CONFIG.split("[tune]")[0])
     assert main(["tune", cfg]) == 2
     assert "has no [tune] table" in capsys.readouterr().err
+
+
+def test_train_runs_a_config_that_also_has_a_tune_table(tmp_path):
+    pytest.importorskip("sklearn")
+    cfg = _write(tmp_path, CONFIG.replace("{method}", "random").replace("epochs = 3", "epochs = 1"))
+    out = tmp_path / "run"
+    assert main(["train", cfg, "--out", str(out)]) == 0
+    assert (out / "model.safetensors").exists()
