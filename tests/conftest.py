@@ -50,3 +50,24 @@ def torch():
     torch = pytest.importorskip("torch")
     torch.set_default_dtype(torch.float64)
     return torch
+
+
+@pytest.fixture
+def quick_chapter():
+    """Run one tour chapter in quick mode; fails unless it ran cleanly and confirmed every claim.
+
+    Returns the chapter's result (claims, blocks) for the test's own further checks.
+    """
+    import io
+
+    from rosenblatt.tour import run_tour
+
+    def run(name, out):
+        tour = run_tour(quick=True, out=out, only=[name], log=io.StringIO())
+        (result,) = tour.results
+        assert not result.error
+        failed = [(c.text, c.detail) for c in result.claims if not c.passed]
+        assert not failed
+        return result
+
+    return run

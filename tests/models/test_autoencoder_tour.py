@@ -1,19 +1,12 @@
 """The autoencoders chapter of the tour runs in quick mode and confirms every claim."""
 
-import io
 
 import pytest
 
-from rosenblatt.tour import run_tour
-
 
 @pytest.mark.slow
-def test_autoencoders_chapter_confirms_every_claim(tmp_path):
+def test_autoencoders_chapter_confirms_every_claim(tmp_path, quick_chapter):
     pytest.importorskip("mlxtend")
-    tour = run_tour(quick=True, out=tmp_path, only=["autoencoders"], log=io.StringIO())
-    (result,) = tour.results
-    assert not result.error
-    failed = [(c.text, c.detail) for c in result.claims if not c.passed]
-    assert not failed
+    result = quick_chapter("autoencoders", tmp_path)
     assert len(result.claims) >= 6
     assert sum(b.kind == "figure" for b in result.blocks) >= 4

@@ -1,18 +1,11 @@
 """The Neural Turing Machine chapter runs in quick mode and confirms every claim."""
 
-import io
 
 import pytest
 
-from rosenblatt.tour import run_tour
-
 
 @pytest.mark.slow
-def test_ntm_chapter_confirms_every_claim(tmp_path):
-    tour = run_tour(quick=True, out=tmp_path, only=["ntm"], log=io.StringIO())
-    (result,) = tour.results
-    assert not result.error
-    failed = [(c.text, c.detail) for c in result.claims if not c.passed]
-    assert not failed
+def test_ntm_chapter_confirms_every_claim(tmp_path, quick_chapter):
+    result = quick_chapter("ntm", tmp_path)
     assert len(result.claims) == 3
     assert sum(b.kind == "figure" for b in result.blocks) == 3
