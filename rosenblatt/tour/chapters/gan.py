@@ -101,14 +101,7 @@ def _ring_part(ctx, rng):
     h = gan.history
     with ctx.figure("Mean D(x) on data and D(G(z)) on counterfeits per epoch: both head for "
                     "0.5, the 'maximally confused' discriminator.", size=(5.5, 3)) as fig:
-        ax = fig.add_subplot()
-        ax.plot(h["d_real"], label="D(x), data")
-        ax.plot(h["d_fake"], label="D(G(z)), samples")
-        ax.axhline(0.5, color="gray", ls=":")
-        ax.set_xlabel("epoch")
-        ax.set_ylim(0, 1)
-        ax.legend()
-        ax.grid(True, alpha=0.3)
+        _plot_confusion(fig.add_subplot(), h)
     ctx.claim("Training drives the discriminator towards 'maximally confused': D outputs about "
               "0.5 for both true and counterfeit examples",
               abs(h["d_real"][-1] - 0.5) < 0.1 and abs(h["d_fake"][-1] - 0.5) < 0.1,
@@ -224,14 +217,7 @@ def _digits_part(ctx, rng):
         _grid(b, per_label.reshape(100, -1), 10, 10, "conditional GAN (row = label)", side)
     h = gan.history
     with ctx.figure("The digits GAN's mean D(x) and D(G(z)) per epoch.", size=(5.5, 3)) as fig:
-        ax = fig.add_subplot()
-        ax.plot(h["d_real"], label="D(x), data")
-        ax.plot(h["d_fake"], label="D(G(z)), samples")
-        ax.axhline(0.5, color="gray", ls=":")
-        ax.set_xlabel("epoch")
-        ax.set_ylim(0, 1)
-        ax.legend()
-        ax.grid(True, alpha=0.3)
+        _plot_confusion(fig.add_subplot(), h)
     hits = [float((rb.training.predict(clf, cgan.sample(200, y=c)).argmax(axis=1) == c).mean())
             for c in range(10)]
     ctx.claim("A conditional GAN generates what the condition asks for: a separate classifier "
@@ -356,3 +342,14 @@ def run(ctx):
     gan, X = _digits_part(ctx, rng)
     _parzen_part(ctx, rng, gan, X)
     _adversarial_part(ctx)
+
+
+def _plot_confusion(ax, history):
+    """Mean D(x) and D(G(z)) per epoch against the 'maximally confused' 0.5."""
+    ax.plot(history["d_real"], label="D(x), data")
+    ax.plot(history["d_fake"], label="D(G(z)), samples")
+    ax.axhline(0.5, color="gray", ls=":")
+    ax.set_xlabel("epoch")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    ax.grid(True, alpha=0.3)
