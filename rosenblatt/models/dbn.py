@@ -94,6 +94,9 @@ class DBN(Module):
         self.visible = one_of("DBN", "visible", visible, ("bernoulli", "gaussian"))
         self.k = positive_int("DBN", "k", k)
         self.n_labels = positive_int("DBN", "n_labels", n_labels, allow_zero=True)
+        if self.n_labels == 1:
+            raise ValueError("DBN: n_labels must be 0 (no label layer) or at least 2 classes; "
+                             "got 1")
         self.persistent = bool(persistent)
         self.lr = positive_float("DBN", "lr", lr)
         self.momentum, self.weight_decay = momentum, weight_decay
@@ -102,7 +105,8 @@ class DBN(Module):
         self.rbms = [
             RBM(self.sizes[i] + (self.n_labels if i == top else 0), self.sizes[i + 1],
                 visible=self.visible if i == 0 else "bernoulli", k=k, persistent=persistent,
-                lr=lr, momentum=momentum, weight_decay=weight_decay, rng=self.rng, dtype=dtype)
+                lr=lr, momentum=momentum, weight_decay=weight_decay, rng=self.rng, dtype=dtype,
+                softmax=self.n_labels if i == top else 0)  # the labels: one softmax group
             for i in range(top + 1)
         ]
         self.gen_W = [Parameter(r.W.data.copy(), name=f"gen_W{i}")
@@ -235,25 +239,13 @@ class DBN(Module):
             v[:, :n_pen] = rng.random((n, n_pen)) < 0.5
         if self.n_labels:
             v[:, n_pen:] = clamped if clamped is not None else 1.0 / self.n_labels
-        for _ in range(steps):
+        for _ in range(steps):  # the label units are the top RBM's softmax group
             h = RBM._draw_hidden(top._hidden_probs(v), rng)
-            a = h @ top.W.data.T
-            a += top.b.data
-            if len(self.rbms) == 1 and self.visible == "gaussian":
-                v[:, :n_pen] = a[:, :n_pen] + rng.standard_normal((n, n_pen), dtype=dtype)
-            else:
-                v[:, :n_pen] = RBM._draw_hidden(sigmoid_array(a[:, :n_pen]), rng)
-            if self.n_labels and clamped is None:  # the label units are one softmax group
-                logits = a[:, n_pen:] - a[:, n_pen:].max(axis=1, keepdims=True)
-                p = np.exp(logits)
-                p /= p.sum(axis=1, keepdims=True)
-                pick = (p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
-                v[:, n_pen:] = np.eye(self.n_labels, dtype=dtype)[np.minimum(pick,
-                                                                         self.n_labels - 1)]
+            v = top._draw_visible(top._visible_mean(h), rng)
+            if clamped is not None:
+                v[:, n_pen:] = clamped
         if len(self.rbms) == 1:
-            a = h @ top.W.data.T + top.b.data
-            pen = sigmoid_array(a) if self.visible == "bernoulli" else a
-            return pen[:, :n_pen] if mean else v[:, :n_pen]
+            return top._visible_mean(h)[:, :n_pen] if mean else v[:, :n_pen]
         return self._down(v[:, :n_pen], rng, mean=mean)
 
     def label_free_energies(self, X):

@@ -77,6 +77,22 @@ def _logsumexp(a, axis=None):
     return np.squeeze(out, axis=axis) if axis is not None else float(out.reshape(()))
 
 
+def softmax_(a):
+    """Row-wise softmax in place (shifted by each row's maximum: never overflows); returns a."""
+    a -= a.max(axis=1, keepdims=True)
+    np.exp(a, out=a)
+    a /= a.sum(axis=1, keepdims=True)
+    return a
+
+
+def draw_one_hot(p, rng):
+    """One one-hot row per row of probabilities ``p`` (rows summing to 1), in p's dtype."""
+    pick = (np.cumsum(p, axis=1) < rng.random((len(p), 1))).sum(axis=1)
+    out = np.zeros_like(p)
+    out[np.arange(len(p)), np.minimum(pick, p.shape[1] - 1)] = 1
+    return out
+
+
 def all_states(n, start=0, stop=None, dtype=np.float64):
     """Binary vectors ``start .. stop-1`` of the 2**n states, as rows, shape (stop-start, n)."""
     stop = 2 ** n if stop is None else stop
@@ -123,6 +139,11 @@ class RBM(Module):
     rng : numpy.random.Generator, int or None
         All draws (initial weights, sampling) come from it.
     dtype : default float32
+    softmax : int, default 0
+        The last ``softmax`` visible units form one softmax group: exactly one
+        of them is on (a one-of-K code such as a label), with p(unit l | h)
+        proportional to exp(b_l + W_l h). This is how Hinton, Osindero and Teh
+        (2006) join the label units to the top RBM of a deep belief net.
 
     Attributes
     ----------
@@ -176,7 +197,7 @@ class RBM(Module):
 
     def __init__(self, n_visible, n_hidden, visible="bernoulli", k=1, persistent=False,
                  lr=0.05, momentum=0.5, weight_decay=0.0, sparsity=None, rng=None,
-                 dtype=np.float32):
+                 dtype=np.float32, softmax=0):
         self.n_visible = positive_int("RBM", "n_visible", n_visible)
         self.n_hidden = positive_int("RBM", "n_hidden", n_hidden)
         self.visible = one_of("RBM", "visible", visible, ("bernoulli", "gaussian"))
@@ -187,6 +208,11 @@ class RBM(Module):
         self.weight_decay = positive_float("RBM", "weight_decay", weight_decay, allow_zero=True)
         self.sparsity = sparsity
         self._sparsity = self._check_sparsity(sparsity)
+        self.softmax = positive_int("RBM", "softmax", softmax, allow_zero=True)
+        if self.softmax == 1 or self.softmax > self.n_visible:
+            raise ValueError(f"RBM: softmax (the size of the softmax group at the end of the "
+                             f"visible layer) must be 0 or in [2, n_visible={self.n_visible}]; "
+                             f"got {softmax}")
         self.rng = resolve_rng(rng)
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -267,16 +293,24 @@ class RBM(Module):
         v64, h64 = v.astype(np.float64), h.astype(np.float64)
         W, b, c = (p.data.astype(np.float64) for p in (self.W, self.b, self.c))
         coupling = np.einsum("ni,ij,nj->n", v64, W, h64)
+        return self._visible_term(v64, b) - h64 @ c - coupling
+
+    @property
+    def _n_single(self):
+        """How many visible units are single units (the rest form the softmax group)."""
+        return self.n_visible - self.softmax
+
+    def _visible_term(self, v, b):
+        """The energy's visible part, -v.b (Bernoulli and softmax units) or |v - b|^2 / 2
+        (Gaussian units), per row."""
         if self.visible == "bernoulli":
-            return -(v64 @ b) - h64 @ c - coupling
-        return 0.5 * np.sum((v64 - b) ** 2, axis=1) - h64 @ c - coupling
+            return -(v @ b)
+        g = self._n_single
+        return 0.5 * np.sum((v[:, :g] - b[:g]) ** 2, axis=1) - v[:, g:] @ b[g:]
 
     def _free_energy(self, v, W, b, c):
         """F(v) with explicit parameters (float64 callers), shape (n,)."""
-        hidden = softplus(v @ W + c).sum(axis=1)
-        if self.visible == "bernoulli":
-            return -(v @ b) - hidden
-        return 0.5 * np.sum((v - b) ** 2, axis=1) - hidden
+        return self._visible_term(v, b) - softplus(v @ W + c).sum(axis=1)
 
     def free_energy(self, v):
         """F(v) = -log sum_h exp(-E(v, h)), shape (n,), in float64.
@@ -306,7 +340,17 @@ class RBM(Module):
     def _visible_mean(self, h):
         a = h @ self.W.data.T
         a += self.b.data
-        return sigmoid_(a) if self.visible == "bernoulli" else a
+        return self._visible_activation(a)
+
+    def _visible_activation(self, a):
+        """The visible means given their total inputs ``a`` (in place): sigma(a) (Bernoulli)
+        or a (Gaussian), and a softmax over the softmax group; returns a."""
+        g = self._n_single
+        if self.visible == "bernoulli":
+            sigmoid_(a[:, :g] if self.softmax else a)
+        if self.softmax:
+            softmax_(a[:, g:])
+        return a
 
     @staticmethod
     def _draw_hidden(p, rng):
@@ -315,10 +359,20 @@ class RBM(Module):
         return np.less(u, p, out=u)  # 0./1. written over the uniforms: no second array
 
     def _draw_visible(self, mean, rng):
-        """Visible states given their means: bits (Bernoulli) or mean + N(0, 1) (Gaussian)."""
+        """Visible states given their means: bits (Bernoulli) or mean + N(0, 1) (Gaussian);
+        one unit on in the softmax group."""
+        if not self.softmax:
+            if self.visible == "bernoulli":
+                return self._draw_hidden(mean, rng)
+            return mean + rng.standard_normal(mean.shape, dtype=mean.dtype)
+        g = self._n_single
+        v = np.empty_like(mean)
         if self.visible == "bernoulli":
-            return self._draw_hidden(mean, rng)
-        return mean + rng.standard_normal(mean.shape, dtype=mean.dtype)
+            v[:, :g] = self._draw_hidden(mean[:, :g], rng)
+        else:
+            v[:, :g] = mean[:, :g] + rng.standard_normal((len(mean), g), dtype=mean.dtype)
+        v[:, g:] = draw_one_hot(mean[:, g:], rng)
+        return v
 
     def _sample_hidden(self, v, rng):
         p = self._hidden_probs(v)
@@ -479,7 +533,7 @@ class RBM(Module):
         n_batches = -(-n // batch_size)
         # a fixed subset and fixed flipped bits: the pseudo-likelihood curve is then smooth
         monitor = X[rng.choice(n, min(n, 1000), replace=False)]
-        flips = rng.integers(0, self.n_visible, len(monitor))
+        flips = rng.integers(0, self._n_units, len(monitor))
         history = self.history_ = History()
         state = _FitState(self, optimizer, history, n_batches)
         for cb in callbacks:
@@ -536,8 +590,19 @@ class RBM(Module):
         return tqdm(total=total, unit="batch", file=sys.stderr, leave=False)
 
     # -- evaluation -----------------------------------------------------------------------
+    @property
+    def _n_units(self):
+        """The visible layer's conditionally independent units: the single units, and the
+        softmax group counted once."""
+        return self._n_single + (1 if self.softmax else 0)
+
     def _pseudo_likelihood(self, v, flips):
-        """The one-bit estimate: n_visible * log sigma(F(v~) - F(v)), v~ = v with bit i flipped."""
+        """The one-unit estimate n_units * log p(v_i | v_-i), i = ``flips`` (one per row).
+
+        A single unit's conditional is sigma(F(v~) - F(v)), v~ = v with bit i
+        flipped; the softmax group's (i = n_units - 1 when there is one) is
+        exp(-F(v)) / sum_l exp(-F(v^l)), v^l = v with unit l of the group on.
+        """
         # the big product in the parameters' dtype (float32: half the time), the rest in float64
         a = (v.astype(self.W.dtype, copy=False) @ self.W.data).astype(np.float64)
         v = v.astype(np.float64)
@@ -549,7 +614,19 @@ class RBM(Module):
         a_flipped = a + delta[:, None] * W[flips]
         fe = -(v @ b) - softplus(a).sum(axis=1)
         fe_flipped = -(v @ b) - delta * b[flips] - softplus(a_flipped).sum(axis=1)
-        return -self.n_visible * softplus(-(fe_flipped - fe))
+        out = -self._n_units * softplus(-(fe_flipped - fe))
+        group = np.flatnonzero(flips == self._n_single) if self.softmax else ()
+        if len(group):
+            g = self._n_single
+            vg = v[group]
+            # the inputs and visible term with the group switched off, then with each unit on
+            a_off = a[group] - vg[:, g:] @ W[g:]
+            term_off = -(vg[:, :g] @ b[:g])
+            fe_each = (term_off[:, None] - b[g:][None]
+                       - softplus(a_off[:, None, :] + W[g:][None]).sum(axis=2))
+            log_p = -fe[group] - _logsumexp(-fe_each, axis=1)
+            out[group] = self._n_units * log_p
+        return out
 
     def pseudo_likelihood(self, X, exact=False, rng=None):
         """Log pseudo-likelihood of each row, sum_i log p(v_i | v_-i), shape (n,) (Bernoulli).
@@ -558,10 +635,11 @@ class RBM(Module):
         ----------
         X : array_like (n, n_visible)
         exact : bool, default False
-            Sum all n_visible conditionals (n_visible free-energy evaluations);
-            by default one randomly chosen bit per row stands for all of them
-            (``n_visible * log p(v_i | v_-i)``, an unbiased estimate; the
-            quantity scikit-learn's ``BernoulliRBM.score_samples`` returns).
+            Sum all conditionals (one per visible unit, the softmax group
+            counted as one unit); by default one randomly chosen unit per row
+            stands for all of them (``n_units * log p(v_i | v_-i)``, an unbiased
+            estimate; the quantity scikit-learn's ``BernoulliRBM.score_samples``
+            returns).
         rng : numpy.random.Generator, optional
         """
         if self.visible != "bernoulli":
@@ -571,35 +649,44 @@ class RBM(Module):
         X = self._visible_data(X, "pseudo_likelihood")
         if not exact:
             rng = self.rng if rng is None else resolve_rng(rng)
-            return self._pseudo_likelihood(X, rng.integers(0, self.n_visible, len(X)))
+            return self._pseudo_likelihood(X, rng.integers(0, self._n_units, len(X)))
         total = np.zeros(len(X))
-        for i in range(self.n_visible):
-            total += self._pseudo_likelihood(X, np.full(len(X), i)) / self.n_visible
+        for i in range(self._n_units):
+            total += self._pseudo_likelihood(X, np.full(len(X), i)) / self._n_units
         return total
 
     def _log_z_exact(self):
         W, b, c = self._params64()
-        nv, nh = self.n_visible, self.n_hidden
+        nh, g, K = self.n_hidden, self._n_single, self.softmax
+        visible_bits = g + math.log2(K) if K else g  # log2 of the number of visible states
         if self.visible == "gaussian" and nh > EXACT_LIMIT:
             raise ValueError(f"RBM.log_likelihood: exact enumeration of {nh} hidden units is "
                              f"too large (limit {EXACT_LIMIT}); use method='ais'")
-        if min(nv, nh) > EXACT_LIMIT:
+        if min(visible_bits, nh) > EXACT_LIMIT:
             raise ValueError(f"RBM.log_likelihood: exact enumeration needs a layer of at most "
-                             f"{EXACT_LIMIT} units; got {nv} visible and {nh} hidden (use "
-                             f"method='ais')")
-        enumerate_hidden = self.visible == "gaussian" or nh <= nv
-        n = nh if enumerate_hidden else nv
+                             f"2^{EXACT_LIMIT} states; got {self.n_visible} visible and {nh} "
+                             f"hidden units (use method='ais')")
+        enumerate_hidden = self.visible == "gaussian" or nh <= visible_bits
+        n = nh if enumerate_hidden else g
         parts, chunk = [], 2 ** 14
         for start in range(0, 2 ** n, chunk):
             s = all_states(n, start, min(2 ** n, start + chunk))
             if not enumerate_hidden:
+                if K:  # every single-unit state with each unit of the softmax group on
+                    s = np.concatenate([np.repeat(s, K, axis=0), np.tile(np.eye(K), (len(s), 1))],
+                                       axis=1)
                 parts.append(-self._free_energy(s, W, b, c))
-            elif self.visible == "bernoulli":  # sum over v in closed form, per h
-                parts.append(s @ c + softplus(s @ W.T + b).sum(axis=1))
+                continue
+            m = s @ W.T  # the visible units' input from each hidden state
+            part = s @ c
+            if self.visible == "bernoulli":  # sum over v in closed form, per h
+                part += softplus(m[:, :g] + b[:g]).sum(axis=1)
             else:  # integral over v of a Gaussian, per h
-                m = s @ W.T
-                parts.append(s @ c + m @ b + 0.5 * np.sum(m * m, axis=1)
-                             + 0.5 * nv * math.log(2 * math.pi))
+                part += (m[:, :g] @ b[:g] + 0.5 * np.sum(m[:, :g] ** 2, axis=1)
+                         + 0.5 * g * math.log(2 * math.pi))
+            if K:
+                part += _logsumexp(m[:, g:] + b[g:], axis=1)
+            parts.append(part)
         return _logsumexp(np.concatenate(parts))
 
     def _ais_log_weights(self, base, n_chains, n_betas, rng):
@@ -614,21 +701,22 @@ class RBM(Module):
         W, b, c = self.W.data, self.b.data, self.c.data
         bA = base.astype(dtype)
         betas = np.linspace(0.0, 1.0, n_betas)
-        nh, nv = self.n_hidden, self.n_visible
+        nh = self.n_hidden
         gaussian = self.visible == "gaussian"
 
         # log p*_k(v) - log p*_{k-1}(v) = (beta_k - beta_{k-1}) [v.(b - b_A) (- (|b|^2 - |b_A|^2)/2
         # for Gaussian units)] + sum_j softplus(beta_k a_j) - softplus(beta_{k-1} a_j), a = c + v W:
         # written as a difference of the terms that change, in float64, never of two big totals
         b64, bA64 = b.astype(np.float64), bA.astype(np.float64)
-        shift = -0.5 * (b64 @ b64 - bA64 @ bA64) if gaussian else 0.0
+        g = self._n_single
+        shift = -0.5 * (b64[:g] @ b64[:g] - bA64[:g] @ bA64[:g]) if gaussian else 0.0
 
-        if gaussian:
-            v = bA + rng.standard_normal((n_chains, nv), dtype=dtype)
-            log_z0 = nh * math.log(2) + 0.5 * nv * math.log(2 * math.pi)
-        else:
-            v = self._draw_hidden(np.broadcast_to(sigmoid_array(bA), (n_chains, nv)).copy(), rng)
-            log_z0 = nh * math.log(2) + float(softplus(bA.astype(np.float64)).sum())
+        # the base model's visibles are independent of each other: draw them at once
+        v = self._draw_visible(self._visible_activation(np.tile(bA, (n_chains, 1))), rng)
+        log_z0 = nh * math.log(2) + (0.5 * g * math.log(2 * math.pi) if gaussian
+                                     else float(softplus(bA64[:g]).sum()))
+        if self.softmax:
+            log_z0 += _logsumexp(bA64[g:])
         log_w = np.zeros(n_chains)
         for k in range(1, n_betas):
             a = v @ W + c
@@ -642,8 +730,7 @@ class RBM(Module):
             mean = h @ W.T
             mean *= beta
             mean += (1 - beta) * bA + beta * b
-            v = mean + rng.standard_normal(mean.shape, dtype=dtype) if gaussian else \
-                self._draw_hidden(sigmoid_array(mean), rng)
+            v = self._draw_visible(self._visible_activation(mean), rng)
         return log_w, log_z0
 
     def log_partition(self, method="exact", n_chains=100, n_betas=10000, base_rate=None,
@@ -710,9 +797,14 @@ class RBM(Module):
         """
         X = self._visible_data(X, "log_likelihood")
         base = None
-        if method == "ais" and self.visible == "bernoulli":
+        if method == "ais":  # the base model matches the data's marginals
             mean = np.clip(X.astype(np.float64).mean(axis=0), 0.05, 0.95)
-            base = np.log(mean / (1 - mean))
+            g = self._n_single
+            base = self.b.data.astype(np.float64)
+            if self.visible == "bernoulli":
+                base[:g] = np.log(mean[:g] / (1 - mean[:g]))
+            if self.softmax:
+                base[g:] = np.log(mean[g:] / mean[g:].sum())
         log_z = self.log_partition(method, n_chains, n_betas, base_rate=base, rng=rng)
         fe = float(np.mean(self.free_energy(X)))
         if return_bounds:

@@ -71,6 +71,12 @@ def test_label_layer_classifies_and_generates_the_chosen_class():
     free = dbn.generate(60, gibbs_steps=100, rng=np.random.default_rng(2))  # labels sampled too
     nearest = np.argmin(((free[:, None] - PROTOTYPES[None]) ** 2).sum(axis=2), axis=1)
     assert len(np.unique(nearest)) == 3
+    # the label units are one softmax group of the top RBM (Hinton et al. 2006), also in training
+    top = dbn.top
+    assert top.softmax == 3
+    recon = top.visible_probs(top.hidden_probs(np.concatenate(
+        [dbn.rbms[0].transform(X[:5]), np.eye(3)[y[:5]]], axis=1)))
+    np.testing.assert_allclose(recon[:, -3:].sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_up_down_unties_the_generative_weights_and_keeps_reconstructing():

@@ -307,3 +307,84 @@ def test_gaussian_rbm_learns_two_clusters_exactly_measured():
     history = rbm.fit(X, epochs=40, batch_size=20, progress=False)
     assert rbm.log_likelihood(X) > before + 0.4  # measured -4.26 -> -3.72: the two modes
     assert "pseudo_likelihood" not in history and len(history["reconstruction_error"]) == 40
+
+
+# -- a softmax group of visible units (the label units of a DBN's top RBM) ---------------------
+def valid_states(n_single, K):
+    """Every visible state of an RBM whose last K units form a softmax group."""
+    S = all_states(n_single)
+    return np.concatenate([np.repeat(S, K, axis=0), np.tile(np.eye(K), (len(S), 1))], axis=1)
+
+
+def brute_log_z_softmax(rbm):
+    V, H = valid_states(rbm.n_visible - rbm.softmax, rbm.softmax), all_states(rbm.n_hidden)
+    e = -rbm.energy(np.repeat(V, len(H), axis=0), np.tile(H, (len(V), 1)))
+    return np.log(np.sum(np.exp(e - e.max()))) + e.max()
+
+
+@pytest.mark.parametrize("nv, nh, K", [(6, 3, 3), (5, 9, 4)])  # enumerate h, then v
+def test_softmax_group_exact_log_z_equals_brute_force(nv, nh, K):
+    rbm = small_rbm(nv, nh, softmax=K)
+    assert rbm.log_partition().value == pytest.approx(brute_log_z_softmax(rbm), abs=1e-9)
+
+
+def test_softmax_group_conditionals_are_one_hot_and_normalised():
+    rbm = small_rbm(7, 4, softmax=3)
+    h = all_states(4)
+    mean = rbm.visible_probs(h)
+    np.testing.assert_allclose(mean[:, 4:].sum(axis=1), 1.0)
+    logits = h @ rbm.W.data[4:].T + rbm.b.data[4:]
+    np.testing.assert_allclose(mean[:, 4:], np.exp(logits) / np.exp(logits).sum(1, keepdims=True))
+    np.testing.assert_allclose(mean[:, :4], sig(h @ rbm.W.data[:4].T + rbm.b.data[:4]))
+    v = rbm.gibbs(np.tile(valid_states(4, 3)[:1], (500, 1)), steps=3, rng=1)
+    np.testing.assert_array_equal(v[:, 4:].sum(axis=1), 1.0)
+
+
+def test_softmax_group_gibbs_reproduces_the_exact_distribution():
+    rbm = small_rbm(5, 3, scale=1.0, seed=4, softmax=3)
+    V = valid_states(2, 3)
+    exact = np.exp(-rbm.free_energy(V) - rbm.log_partition().value)
+    assert exact.sum() == pytest.approx(1.0)
+    n = 30000
+    samples = rbm.sample(n, steps=30, init=np.tile(V[:1], (n, 1)), rng=np.random.default_rng(0))
+    codes = (samples[:, :2] @ [1, 2] * 3 + samples[:, 2:] @ [0, 1, 2]).astype(int)
+    empirical = np.bincount(codes, minlength=12) / n
+    assert 0.5 * np.abs(empirical - exact).sum() < 0.015
+
+
+def test_softmax_group_pseudo_likelihood_equals_its_conditionals():
+    rbm = small_rbm(6, 4, softmax=3)
+    V = valid_states(3, 3)
+    Z = lambda states: np.exp(-rbm.free_energy(states))  # noqa: E731
+    expected = np.zeros(len(V))
+    for i in range(3):  # each single unit's conditional, by flipping its bit
+        flipped = V.copy()
+        flipped[:, i] = 1 - flipped[:, i]
+        expected += np.log(Z(V) / (Z(V) + Z(flipped)))
+    for row, v in enumerate(V):  # the group's conditional: over its 3 settings
+        others = np.tile(v, (3, 1))
+        others[:, 3:] = np.eye(3)
+        expected[row] += np.log(Z(v[None])[0] / Z(others).sum())
+    np.testing.assert_allclose(rbm.pseudo_likelihood(V, exact=True), expected, rtol=1e-9)
+    # the one-unit estimate draws the group (unit 3 of 4) as often as each single unit
+    group = rbm._pseudo_likelihood(V, np.full(len(V), 3))
+    np.testing.assert_allclose(group, 4 * (expected - rbm._pseudo_likelihood(V, np.zeros(
+        len(V), int)) / 4 - rbm._pseudo_likelihood(V, np.ones(len(V), int)) / 4
+        - rbm._pseudo_likelihood(V, np.full(len(V), 2)) / 4), rtol=1e-9)
+
+
+def test_softmax_group_ais_agrees_with_the_exact_value():
+    rbm = small_rbm(12, 10, scale=0.5, seed=2, softmax=4)
+    exact = rbm.log_partition().value
+    est = rbm.log_partition("ais", n_chains=100, n_betas=2000, rng=np.random.default_rng(3))
+    assert est.low <= exact <= est.high, (est, exact)
+    X = valid_states(8, 4)[::7]
+    ll = rbm.log_likelihood(X, "ais", n_chains=100, n_betas=2000, rng=np.random.default_rng(4),
+                            return_bounds=True)
+    assert ll.low <= rbm.log_likelihood(X) <= ll.high
+
+
+@pytest.mark.parametrize("bad", [1, 9, -1])
+def test_softmax_group_size_is_checked(bad):
+    with pytest.raises(ValueError, match="softmax"):
+        rb.models.RBM(8, 3, softmax=bad)
