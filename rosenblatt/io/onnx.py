@@ -158,7 +158,7 @@ class _Graph:
             array = array.astype(self.float_dtype)
         name = self.fresh(hint)
         self.initializers.append(
-            self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+            self.onnx.numpy_helper.from_array(array.copy(order="C"), name))  # (0-d kept)
         return name
 
     def ints(self, values, hint):
