@@ -97,7 +97,7 @@ from ..nn.rnn import RNN
 from ..nn.sparse_dense import SparseDense
 from .atomic import write_bytes_atomic
 
-__all__ = ["DEFAULT_OPSET", "UnsupportedLayerError", "exportable", "export_onnx"]
+__all__ = ["DEFAULT_OPSET", "UnsupportedLayerError", "build_onnx", "exportable", "export_onnx"]
 
 DEFAULT_OPSET = 17
 _MIN_OPSET = 17  # Shape's start/end (15), Softmax per axis and Squeeze's axes input (13)
@@ -568,6 +568,18 @@ def _bidirectional(g, module, x, where):
 
 # -- the entry point --------------------------------------------------------------------
 
+def _prune(g, outputs):
+    """Drop the nodes and initializers no output needs (e.g. the final states of a
+    recurrent layer followed by SequenceOutputs)."""
+    needed, kept = set(outputs), []
+    for node in reversed(g.nodes):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    g.nodes = kept[::-1]
+    g.initializers = [t for t in g.initializers if t.name in needed]
+
+
 def _elem_type(g, dtype):
     return g.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
@@ -578,11 +590,13 @@ def _flat(structure):
     return [v for item in structure for v in _flat(item)]
 
 
-def _float_dtype(model):
+def _float_dtype(model, example):
+    """The model's float dtype (its parameters'); for a model without any, the example's."""
     for p in model.parameters():
         if p.data.dtype.kind == "f":
             return p.data.dtype
-    return np.dtype(np.float32)
+    kind = getattr(getattr(example, "dtype", None), "kind", None)
+    return example.dtype if kind == "f" else np.dtype(np.float32)
 
 
 def _example(example_input, dtype):
@@ -620,7 +634,8 @@ def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, in
             or not _MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"export_onnx: opset must be an int from {_MIN_OPSET} to "
                          f"{onnx.defs.onnx_opset_version()} (this onnx's newest); got {opset!r}")
-    dtype = _float_dtype(model)
+    dtype = _float_dtype(model, example_input.data if isinstance(example_input, Tensor)
+                         else example_input)
     data = _example(example_input, dtype)
     g = _Graph(onnx, dtype, int(opset))
     name = g.fresh(input_name)
@@ -649,13 +664,17 @@ def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, in
         graph_outputs.append(onnx.helper.make_tensor_value_info(
             out_name, _elem_type(g, value.data.dtype), [None] * value.data.ndim))
         arrays.append(value.data)
+    _prune(g, [o.name for o in graph_outputs])
     graph = onnx.helper.make_graph(g.nodes, graph_name or type(model).__name__, [graph_input],
                                    graph_outputs, g.initializers)
     from .._version import __version__
 
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                    producer_name="rosenblatt", producer_version=__version__)
-    proto.ir_version = min(proto.ir_version, 8 if opset <= 17 else proto.ir_version)
+    # The oldest IR version that carries this opset: older runtimes can read the file too.
+    find = getattr(onnx.helper, "find_min_ir_version_for", None)
+    if find is not None:
+        proto.ir_version = find(list(proto.opset_import))
     onnx.checker.check_model(proto, full_check=True)
     return proto, arrays
 

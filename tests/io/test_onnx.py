@@ -191,6 +191,16 @@ def test_float64_models_export_in_float64(tmp_path):
     model = nn.Sequential(nn.Dense(6, 4, rng=0, dtype=np.float64), nn.Tanh())
     got = check_export(model, VEC.astype(np.float64), tmp_path)
     assert got[0].dtype == np.float64
+    got = check_export(nn.Softmax(), VEC.astype(np.float64), tmp_path)  # no parameters
+    assert got[0].dtype == np.float64
+
+
+def test_unused_recurrent_states_are_pruned(tmp_path):
+    model = nn.Sequential(nn.LSTM(4, 5, num_layers=2, rng=0), nn.SequenceOutputs(last=True))
+    proto = rb.io.export_onnx(model, tmp_path / "m.onnx", TIME)
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops == ["Transpose", "LSTM", "Squeeze", "LSTM", "Squeeze", "Transpose", "Gather",
+                   "Identity"]
 
 
 def test_standardize_puts_the_preprocessing_in_the_graph(tmp_path):
