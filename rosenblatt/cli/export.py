@@ -24,6 +24,9 @@ def add_parser(sub):
     p.add_argument("--input-shape", metavar="SHAPE",
                    help="the shape of one sample, e.g. 784 or 1,28,28 (default: the shape "
                         "saved in the model file)")
+    p.add_argument("--dynamic-axes", metavar="AXES", default="0",
+                   help="input axes left open, counting the batch axis as 0 (default: 0; "
+                        "0,1 also frees the time axis of a sequence model)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
     p.add_argument("--no-standardize", action="store_true",
                    help="leave the saved input standardisation out of the graph")
@@ -71,6 +74,11 @@ def run(args):
         example = np.zeros((1, *shape), dtype=np.int64)  # token indices
     else:
         example = np.zeros((1, *shape), dtype=meta.get("dtype", "float32"))
+    try:
+        dynamic = tuple(int(a) for a in args.dynamic_axes.split(",") if a.strip())
+    except ValueError:
+        raise CLIError(f"--dynamic-axes must be axis numbers separated by commas, e.g. 0,1; "
+                       f"got {args.dynamic_axes!r}") from None
     standardize = None
     if not args.no_standardize and meta.get("mean") is not None and example.dtype.kind == "f":
         mean, std = np.asarray(meta["mean"]), np.asarray(meta["std"])
@@ -81,7 +89,7 @@ def run(args):
     try:
         proto = rb.io.export_onnx(model, args.output, example,
                                   opset=args.opset or onnx_export.DEFAULT_OPSET,
-                                  standardize=standardize)
+                                  standardize=standardize, dynamic_axes=dynamic)
     except rb.io.UnsupportedLayerError as e:
         raise CLIError(str(e)) from None
     except (ValueError, TypeError) as e:

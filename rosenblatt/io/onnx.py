@@ -52,7 +52,8 @@ over the batch with Expand. The exported graph runs whole sequences
 (``lengths`` is not an input).
 
 The batch axis of the graph input is symbolic (``"batch"``); the other axes
-are those of ``example_input``. onnx is an optional dependency
+are those of ``example_input`` unless ``dynamic_axes`` frees them (e.g. the
+time axis of a recurrent model). onnx is an optional dependency
 (``pip install rosenblatt[onnx]``); it is imported when export is called.
 """
 
@@ -616,8 +617,22 @@ def _example(example_input, dtype):
     return data.astype(np.int64)  # indices (Embedding): ONNX Gather takes int64
 
 
+def _dims(shape, dynamic_axes):
+    """The graph input's dimensions: symbolic names on ``dynamic_axes``, sizes elsewhere."""
+    try:
+        axes = sorted({int(a) % len(shape) for a in dynamic_axes})
+    except (TypeError, ValueError):
+        raise ValueError(f"export_onnx: dynamic_axes must be axis numbers of the input (shape "
+                         f"{shape}); got {dynamic_axes!r}") from None
+    if any(isinstance(a, bool) or not -len(shape) <= int(a) < len(shape) for a in dynamic_axes):
+        raise ValueError(f"export_onnx: dynamic_axes {tuple(dynamic_axes)} out of range for an "
+                         f"input of shape {shape}")
+    names = {0: "batch", 1: "time"} if len(shape) == 3 else {0: "batch"}
+    return [names.get(k, f"axis{k}") if k in axes else n for k, n in enumerate(shape)]
+
+
 def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, input_name="input",
-               standardize=None):
+               standardize=None, dynamic_axes=(0,)):
     """The ONNX ``ModelProto`` of ``model`` in evaluation mode (see :func:`export_onnx`).
 
     Returns
@@ -640,7 +655,7 @@ def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, in
     g = _Graph(onnx, dtype, int(opset))
     name = g.fresh(input_name)
     graph_input = onnx.helper.make_tensor_value_info(
-        name, _elem_type(g, data.dtype), ["batch", *data.shape[1:]])
+        name, _elem_type(g, data.dtype), _dims(data.shape, dynamic_axes))
     x = _Value(name, data)
     if standardize is not None:
         if data.dtype.kind != "f":
@@ -679,7 +694,8 @@ def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, in
     return proto, arrays
 
 
-def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=None):
+def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=None,
+                dynamic_axes=(0,)):
     """Write ``model`` (in evaluation mode) as an ONNX file.
 
     Parameters
@@ -702,6 +718,11 @@ def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=
         Arrays of the shape of one sample (or broadcastable): the graph first
         computes (x - mean) / std, so it takes raw inputs (the CLI passes a
         trained model's saved standardisation).
+    dynamic_axes : sequence of int, default (0,)
+        The input axes whose size the graph leaves open (named ``batch``,
+        ``time`` for the second axis of a (batch, time, features) input,
+        ``axisK`` otherwise); the others are fixed to ``example_input``'s.
+        ``(0, 1)`` lets a recurrent model read sequences of any length.
 
     Returns
     -------
@@ -732,6 +753,7 @@ def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=
     >>> [node.op_type for node in proto.graph.node]
     ['Gemm', 'Relu', 'Gemm', 'Identity']
     """
-    proto, _ = build_onnx(model, example_input, opset=opset, standardize=standardize)
+    proto, _ = build_onnx(model, example_input, opset=opset, standardize=standardize,
+                          dynamic_axes=dynamic_axes)
     write_bytes_atomic(path, proto.SerializeToString())
     return proto

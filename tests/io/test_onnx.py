@@ -187,6 +187,20 @@ def test_bidirectional_lstm_text_classifier(tmp_path):
     assert ops.count("LSTM") == 4 and "Gather" in ops
 
 
+def test_a_recurrent_model_reads_sequences_of_any_length(tmp_path):
+    model = _jitter(nn.Sequential(nn.Bidirectional(nn.GRU(4, 3, rng=0), rng=1),
+                                  nn.SequenceOutputs(last=True), nn.Dense(6, 2, rng=2)))
+    path = tmp_path / "m.onnx"
+    proto = rb.io.export_onnx(model, path, TIME, dynamic_axes=(0, 1))
+    dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", "time", 4]
+    longer = np.random.default_rng(5).normal(size=(3, 9, 4)).astype(np.float32)
+    (got,) = _session(path).run(None, {"input": longer})
+    np.testing.assert_allclose(got, _rosenblatt(model, longer)[0], atol=ATOL)
+    with pytest.raises(ValueError, match="dynamic_axes"):
+        rb.io.export_onnx(model, path, TIME, dynamic_axes=(3,))
+
+
 def test_float64_models_export_in_float64(tmp_path):
     model = nn.Sequential(nn.Dense(6, 4, rng=0, dtype=np.float64), nn.Tanh())
     got = check_export(model, VEC.astype(np.float64), tmp_path)
@@ -311,6 +325,8 @@ def test_cli_export_needs_a_shape_for_plain_model_files(tmp_path, capsys):
     np.testing.assert_allclose(got, model(rb.tensor(x)).data, atol=ATOL)
     assert main(["export", str(tmp_path / "conv.safetensors"), str(tmp_path / "c.onnx"),
                  "--input-shape", "1,x"]) == 2
+    assert main(["export", str(tmp_path / "conv.safetensors"), str(tmp_path / "c.onnx"),
+                 "--input-shape", "1,6,5", "--dynamic-axes", "b"]) == 2
     assert main(["export", str(tmp_path / "conv.safetensors"), str(tmp_path / "c.onnx"),
                  "--input-shape", "2,6,5"]) == 2
     assert "cannot export" in capsys.readouterr().err
