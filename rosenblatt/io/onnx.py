@@ -743,6 +743,9 @@ def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=
     model returns several arrays (a recurrent layer: its outputs then its
     final states). The graph's results equal the library's in evaluation
     mode up to float rounding (the tests compare with onnxruntime at atol 1e-5).
+    float64 models export in float64, which ONNX allows everywhere; onnxruntime's
+    CPU kernels for RNN, LSTM and GRU are float32 only (convert with
+    ``model.astype(np.float32)`` first to run a recurrent model there).
 
     Examples
     --------
