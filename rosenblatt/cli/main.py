@@ -11,7 +11,7 @@ import sys
 from .errors import CLIError
 
 _COMMANDS = ("train", "evaluate", "predict", "datasets", "tour",
-             "tune", "evolve")
+             "tune", "evolve", "export")
 
 
 def build_parser():
