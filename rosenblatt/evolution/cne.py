@@ -98,7 +98,30 @@ def population_forward(model, thetas, X):
     elif h.ndim != 3 or h.shape[0] != P:
         raise ValueError(f"population_forward: X must have shape (n, in) or ({P}, n, in); "
                          f"got {h.shape}")
-    for layer in _leaves(model):
+    layers = list(_leaves(model))
+    widest = max([h.shape[-1]] + [layout[id(layer.W)][1][1] for layer in layers
+                                  if isinstance(layer, Dense)])
+    # Networks go through in groups whose widest activations fit in a cache-sized block:
+    # one (P, n, width) array for a big population would stream through memory each layer.
+    group = max(1, _BLOCK_BYTES // (h.shape[1] * widest * h.itemsize))
+    if group >= P:
+        return _forward_group(layers, layout, thetas, h)
+    first = _forward_group(layers, layout, thetas[:group], h[:group])
+    out = np.empty((P,) + first.shape[1:], first.dtype)
+    out[:group] = first
+    for start in range(group, P, group):
+        out[start:start + group] = _forward_group(layers, layout, thetas[start:start + group],
+                                                  h[start:start + group])
+    return out
+
+
+_BLOCK_BYTES = 1 << 20  # activations of one group of networks (about L2-sized)
+
+
+def _forward_group(layers, layout, thetas, h):
+    """population_forward on one group of networks (checked arguments)."""
+    P = thetas.shape[0]
+    for layer in layers:
         if isinstance(layer, Dense):
             sl, shape = layout[id(layer.W)]
             if h.shape[-1] != shape[0]:

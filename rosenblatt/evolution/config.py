@@ -77,6 +77,12 @@ class NEATConfig:
     stagnation : int, default 15
         Generations without improvement after which a species (not the one
         holding the best genome) no longer reproduces.
+    population_stagnation : int, default 0 (off)
+        Generations without improvement of the whole population's best fitness
+        after which only the two best species reproduce, half the population
+        each, by mutating their champions (NEAT C++'s "delta coding", there at
+        ``dropoff_age + 5`` = 20). Off by default: on XOR at 20 it raised the
+        mean over 100 runs from 40.9 to 45.1 generations.
     elitism_min_size : int, default 5
         Species with more members than this keep their champion unchanged.
     recurrent : bool
@@ -124,6 +130,7 @@ class NEATConfig:
     interspecies_rate: float = 0.001
     survival_threshold: float = 0.2
     stagnation: int = 15
+    population_stagnation: int = 0
     elitism_min_size: int = 5
     recurrent: bool = False
     activation: str = "steep_sigmoid"
@@ -147,9 +154,10 @@ class NEATConfig:
                 bad(key, "a positive integer")
         if self.population < 2:
             bad("population", "at least 2")
-        if isinstance(self.elitism_min_size, bool) or not isinstance(
-                self.elitism_min_size, int) or self.elitism_min_size < 0:
-            bad("elitism_min_size", "a non-negative integer")
+        for key in ("elitism_min_size", "population_stagnation"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                bad(key, "a non-negative integer")
         if self.target_species is not None and (
                 isinstance(self.target_species, bool) or not isinstance(self.target_species, int)
                 or self.target_species < 1):

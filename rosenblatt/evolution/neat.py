@@ -492,7 +492,8 @@ def allocate_offspring(shares, total):
     return counts
 
 
-def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, champion_id):
+def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, champion_id,
+              focus=False):
     """The next population from the current species (fitnesses given by ``fitness_of``).
 
     Returns ``(genomes, next_genome_id)``. Steps: explicit fitness sharing
@@ -503,7 +504,9 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
     ``survival_threshold`` of the species, by mutation alone
     (``mutation_only_rate``) or crossover (partners from another species with
     probability ``interspecies_rate``) followed by mutation (unless
-    ``mate_only_rate``).
+    ``mate_only_rate``). With ``focus`` (the population has stagnated) the
+    two species with the best champions get half the population each, as
+    their champion and mutations of it, and count as improved now.
     """
     tracker.new_generation()
     shares = []
@@ -528,18 +531,25 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         sums = np.array([0.0 if generation - s.last_improved >= config.stagnation and not any(
             g.id == champion_id for g in s.members) else 1.0 for s in species])
     counts = allocate_offspring(sums, config.population)
+    if focus:  # delta coding: search around the two best champions only
+        best = sorted(range(len(species)), key=lambda k: -species[k].best_fitness)[:2]
+        counts = np.zeros(len(species), dtype=np.int64)
+        counts[best] = allocate_offspring(np.ones(len(best)), config.population)
+        for k in best:
+            species[k].last_improved = generation
     children = []
     for s, n_off in zip(species, counts):
         if n_off == 0:
             continue
         ranked = sorted(s.members, key=lambda g: -_key(fitness_of[g.id]))
-        if len(s.members) > config.elitism_min_size:
+        if len(s.members) > config.elitism_min_size or focus:
             children.append(ranked[0])
             n_off -= 1
-        pool = ranked[:int(config.survival_threshold * len(ranked) + 1)]  # NEAT C++: floor(t n + 1)
-        for _ in range(n_off):
+        pool = ranked[:1] if focus else ranked[:int(config.survival_threshold * len(ranked) + 1)]
+        for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
             mom = pool[int(rng.integers(len(pool)))]
-            if rng.random() < config.mutation_only_rate or len(pool) == 1 and len(species) == 1:
+            if focus or rng.random() < config.mutation_only_rate or \
+                    len(pool) == 1 and len(species) == 1:
                 child = mutate(mom, tracker, config, rng, next_id)
             else:
                 if rng.random() < config.interspecies_rate and len(species) > 1:
@@ -618,6 +628,7 @@ class NEAT:
         self.generation = 0
         self.evaluations = 0
         self.best = None
+        self.last_improved = 0  # the generation the population's best fitness last rose
 
     def _initial(self, gid):
         c = self.config
@@ -656,6 +667,11 @@ class NEAT:
         champion = self.population[i]
         if self.best is None or _key(fitness[i]) > _key(self.best.fitness):
             self.best = champion
+            self.last_improved = self.generation
+        focus = bool(c.population_stagnation) and (
+            self.generation - self.last_improved >= c.population_stagnation)
+        if focus:
+            self.last_improved = self.generation
         self.species, self.next_species_id = speciate(
             self.population, self.species, self.threshold, c, self.rng,
             self.next_species_id, self.generation)
@@ -666,7 +682,7 @@ class NEAT:
                 self.threshold += c.threshold_step
         children, self.next_genome_id = reproduce(
             self.species, fitness_of, self.generation, c, self.tracker, self.rng,
-            self.next_genome_id, champion.id)
+            self.next_genome_id, champion.id, focus=focus)
         self.population = children
         self.generation += 1
         return champion

@@ -148,3 +148,18 @@ def test_cne_fitness_error_stops_cleanly():
     res = rb.evolution.CNE(_net(), population=6, rng=0).run(fitness, 3, vectorized=True,
                                                              on_error="stop")
     assert res.stopped and res.generations == 0 and "individual 4" in res.error
+
+
+def test_population_forward_in_groups_equals_one_pass(monkeypatch):
+    import rosenblatt.evolution.cne as cne
+
+    net = rb.nn.Sequential(rb.nn.Dense(3, 5, rng=0), rb.nn.Tanh(), rb.nn.Dense(5, 2, rng=0))
+    g = np.random.default_rng(0)
+    thetas, X = g.normal(size=(23, net.num_parameters())), g.normal(size=(7, 3))
+    whole = cne.population_forward(net, thetas, X)
+    monkeypatch.setattr(cne, "_BLOCK_BYTES", 7 * 5 * 8 * 4)  # groups of 4 networks
+    np.testing.assert_array_equal(cne.population_forward(net, thetas, X), whole)
+    per_net = g.normal(size=(23, 7, 3))
+    grouped = cne.population_forward(net, thetas, per_net)
+    monkeypatch.setattr(cne, "_BLOCK_BYTES", 1 << 30)
+    np.testing.assert_array_equal(grouped, cne.population_forward(net, thetas, per_net))

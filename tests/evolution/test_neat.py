@@ -443,3 +443,20 @@ def test_levels_single_and_batched():
     pop = rb.evolution.PopulationNetwork([p2, Genome.minimal(9, 2, 1, [0.0, 0.0, 0.0])])
     assert pop.level[0].tolist() == [0, 0, 0, 3, 1, 2]
     assert pop.level[1].tolist()[:4] == [0, 0, 0, 1]
+
+
+def test_population_stagnation_focuses_on_the_two_best_champions():
+    cfg = rb.evolution.NEATConfig(population=20, population_stagnation=3)
+    neat = rb.evolution.NEAT(2, 1, cfg, rng=0)
+    flat = lambda net: np.ones(net.size)  # noqa: E731 - the best fitness never rises
+    for _ in range(3):
+        neat.tell(flat(neat.population_network()))
+    assert neat.last_improved == 0
+    species_before = {g.id: s.id for s in neat.species for g in s.members}
+    neat.tell(flat(neat.population_network()))  # generation 3: the third without a rise
+    assert neat.last_improved == 3
+    # every child descends from one of at most two champions: unchanged or mutated alone
+    assert len(neat.population) == 20
+    assert len({species_before.get(g.id) for g in neat.population if g.id in species_before}) <= 2
+    with pytest.raises(rb.evolution.ConfigError, match="population_stagnation"):
+        rb.evolution.NEATConfig(population_stagnation=-1)
