@@ -387,7 +387,7 @@ class NSGA2:
         executor : concurrent.futures.Executor, optional
             Evaluate the population in chunks through ``executor.map``, shipped
             as lists of floats; ``objectives`` must then be picklable by
-            reference (a module-level function or a problem instance).
+            reference (a module-level function or a ``functools.partial`` of one).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation (``state["champion"]`` is
             the current first front's ``F``); returning True stops.
@@ -413,7 +413,15 @@ class NSGA2:
         N = self.population
         self.evaluations = 0
         self.X = low + self.rng.random((N, n)) * (high - low)
-        self.F = self._objectives(objectives, self.X, executor, on_error)
+        try:
+            self.F = self._objectives(objectives, self.X, executor, on_error)
+        except FitnessError as e:
+            if on_error != "stop":
+                raise
+            X, F = np.empty((0, n)), np.empty((0, self.n_objectives))
+            return ParetoResult(best=X, best_fitness=math.nan, generations=0,
+                                evaluations=self.evaluations, history={}, stopped=True,
+                                error=str(e), X=X, F=F)
         keep, self.ranks, self.crowding = self.survive(self.F)  # ranks for the first tournaments
         self.X, self.F = self.X[keep], self.F[keep]
         history = {}
