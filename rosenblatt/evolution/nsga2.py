@@ -544,7 +544,10 @@ def count_connections(model, thetas):
     [1, 0]
     """
     thetas = np.atleast_2d(np.asarray(thetas))
-    return sum((thetas[:, s] != 0).sum(axis=1) for s in _weight_slices(model))
+    count = np.zeros(thetas.shape[0], dtype=np.int64)
+    for s in _weight_slices(model):
+        count += (thetas[:, s] != 0).sum(axis=1)
+    return count
 
 
 def _error_and_connections(model, X, y, thetas):

@@ -97,7 +97,11 @@ def pareto_front(points):
         u, inverse = _unique_lex(F)
         best_before = np.minimum.accumulate(np.concatenate([[np.inf], u[:-1, 1]]))
         return np.flatnonzero((u[:, 1] < best_before)[inverse])
-    return np.flatnonzero(~_dominance(F, F).any(axis=0))
+    dominated = np.zeros(len(F), dtype=bool)
+    step = max(1, _CHUNK // (len(F) * F.shape[1]))
+    for s in range(0, len(F), step):  # dominators in blocks: memory stays O(N), not O(N^2)
+        dominated |= _dominance(F[s:s + step], F).any(axis=0)
+    return np.flatnonzero(~dominated)
 
 
 def _ranks_2d(F):
