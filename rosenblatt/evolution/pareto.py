@@ -114,15 +114,16 @@ def _ranks_2d(F):
     f2 is larger than its own (Jensen 2003; O(N log N)).
     """
     u, inverse = _unique_lex(F)
-    lasts, ranks = [], np.empty(len(u), dtype=np.intp)
-    for i, f2 in enumerate(u[:, 1].tolist()):
-        k = bisect.bisect_right(lasts, f2)
+    lasts, ranks = [], []
+    search, rank = bisect.bisect_right, ranks.append  # (plain lists: ~1.5x faster than arrays)
+    for f2 in u[:, 1].tolist():
+        k = search(lasts, f2)
         if k == len(lasts):
             lasts.append(f2)
         else:
             lasts[k] = f2
-        ranks[i] = k
-    return ranks[inverse]
+        rank(k)
+    return np.array(ranks, dtype=np.intp)[inverse]
 
 
 def _ranks_matrix(F):
