@@ -96,6 +96,29 @@ def test_variation_respects_bounds_rates_and_pair_structure():
     np.testing.assert_array_equal(none.mutate(a, low, high, 0.5), a)
 
 
+def test_recombine_and_mutate_apply_the_formulas_to_their_draws():
+    rng = np.random.default_rng(5)
+    a, b = rng.random((6, 4)), rng.random((6, 4))
+    low, high = np.zeros(4), np.ones(4)
+    nsga = ev.NSGA2(2, population=4, crossover_prob=0.9, rng=11)
+    children = nsga.recombine(a, b, low, high)
+    draws = np.random.default_rng(11)  # the same draws, in the operator's order
+    pair, var, u, swap = (draws.random((6, 1)), draws.random((6, 4)), draws.random((6, 4)),
+                          draws.random((6, 4)))
+    for i in range(6):
+        for j in range(4):
+            if pair[i, 0] < 0.9 and var[i, j] <= 0.5:
+                lo, hi = sbx_by_hand(a[i, j], b[i, j], 0.0, 1.0, 20.0, u[i, j])
+                first, second = (hi, lo) if swap[i, j] < 0.5 else (lo, hi)
+            else:
+                first, second = a[i, j], b[i, j]
+            assert children[i, j] == pytest.approx(first, rel=1e-12)
+            assert children[6 + i, j] == pytest.approx(second, rel=1e-12)
+    mutated = nsga.mutate(a, low, high, prob=0.3)
+    mask, u = draws.random((6, 4)) < 0.3, draws.random((6, 4))
+    np.testing.assert_allclose(mutated, np.where(mask, polynomial_mutation(a, 0, 1, 20.0, u), a))
+
+
 # -- selection ---------------------------------------------------------------------------------
 
 def test_tournament_uses_the_crowded_comparison():
