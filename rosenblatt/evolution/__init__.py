@@ -9,6 +9,10 @@
 * :class:`HyperNEAT` - CPPNs (:func:`cppn_image`) evolved by NEAT paint the
   weights of a network on a geometric :class:`Substrate`.
 * :mod:`envs` - XOR, pole balancing, visual discrimination, Gymnasium.
+* :class:`NSGA2` - multi-objective evolution (Deb et al. 2002) of real
+  vectors or network weights; :func:`pareto_front`, :func:`non_dominated_sort`,
+  :func:`crowding_distance`, :func:`hypervolume`, :func:`igd`,
+  :func:`convergence`, :func:`spread`; test problems in :mod:`problems`.
 
 Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
 stop=None)`` returns a :class:`Result` (see :mod:`.core` for the protocol).
@@ -24,7 +28,7 @@ score any object following the population protocol described there
 :class:`PopulationModel` for weight vectors of a fixed network.
 """
 
-from . import activations, envs
+from . import activations, envs, problems
 from .cne import CNE, PopulationModel, population_forward
 from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
@@ -33,6 +37,16 @@ from .draw import draw
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
 from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .network import Network, PopulationNetwork
+from .nsga2 import NSGA2, ParetoResult, count_connections, error_and_connections
+from .pareto import (
+    convergence,
+    crowding_distance,
+    hypervolume,
+    igd,
+    non_dominated_sort,
+    pareto_front,
+    spread,
+)
 
 __all__ = [
     "CNE", "ConfigError", "HyperNEAT", "Substrate", "SubstrateNetwork", "cppn_config",
@@ -40,4 +54,9 @@ __all__ = [
     "InnovationTracker", "NEAT", "NEATConfig", "Network", "NodeGene", "PopulationModel",
     "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
     "crossover", "draw", "envs", "population_forward", "speciate",
+]
+__all__ += [
+    "NSGA2", "ParetoResult", "convergence", "count_connections", "crowding_distance",
+    "error_and_connections", "hypervolume", "igd", "non_dominated_sort", "pareto_front",
+    "problems", "spread",
 ]
