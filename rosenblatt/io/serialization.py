@@ -212,16 +212,18 @@ def _load_bytes(blob, with_extras):
     if spec is None:
         raise FormatError("no 'architecture' in the file's metadata")
     total = sum(int(t.size) for t in tensors.values())
-    try:
-        model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
-    except registry.SpecError as err:
-        raise FormatError(str(err)) from None
     used = set()
     state = {}
     for name, value in tensors.items():
         if name.startswith("model/"):
             state[name[len("model/") :]] = value
             used.add(name)
+    try:
+        # every layer's shapes, computed before anything is allocated, against the file's
+        _check_plan(registry.plan(spec, max_int=max(2**16, total), max_tensors=len(state)), state)
+        model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
+    except registry.SpecError as err:
+        raise FormatError(str(err)) from None
     _check_state(model, state)
     _restore_flags(model, _json(header, "modes"), _json(header, "frozen"))
     optimizer_state = _decode_tree(_json(header, "optimizer"), tensors, used)
@@ -260,21 +262,70 @@ def _json(header, key):
         raise FormatError(f"metadata {key!r} is not valid JSON: {err}") from None
 
 
-def _check_state(model, state):
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
+SCRATCH = 2**16  # values a constructor may allocate beyond its stated state (unstated layers)
+
+
+def _few(names, n=5):
+    """The first ``n`` of ``names`` and their count, for a message of bounded length."""
+    names = sorted(names)
+    text = ", ".join(repr(name[:60]) for name in names[:n])
+    return f"[{text}{', ...' if len(names) > n else ''}] ({len(names)} in all)" if names \
+        else "none"
+
+
+def _check_names(expected, state):
+    missing = set(expected) - set(state)
+    unexpected = set(state) - set(expected)
     if missing or unexpected:
         raise FormatError(
-            f"the tensors do not match the architecture: missing {missing or 'none'}, "
-            f"unexpected {unexpected or 'none'}"
+            f"the tensors do not match the architecture: missing {_few(missing)}, "
+            f"unexpected {_few(unexpected)}"
         )
+    wrong = [name for name, shape in expected.items() if tuple(state[name].shape) != tuple(shape)]
+    if wrong:
+        name = sorted(wrong)[0]
+        raise FormatError(
+            f"tensor model/{name[:60]} has shape {tuple(state[name].shape)}; "
+            f"the architecture needs {tuple(expected[name])}"
+            + (f" ({len(wrong)} tensors have wrong shapes)" if len(wrong) > 1 else "")
+        )
+
+
+def _check_plan(plan, state):
+    """Refuse an architecture that would allocate more than the file stores, before building.
+
+    Where every layer states its shapes (and no module is shared), names and shapes must
+    match the stored tensors exactly; otherwise the stated part may not exceed the stored
+    values (plus :data:`SCRATCH`) and the constructors of the unstated layers run under the
+    registry's random-draw budget.
+    """
+    stored = sum(int(v.size) for v in state.values())
+    wanted = plan.known_size()
+    if wanted > stored + SCRATCH:
+        raise FormatError(
+            f"the architecture asks for far more weights than the file stores: it would "
+            f"allocate {wanted:,} values ({wanted * 4 / 2**30:.3g} GiB in float32), the file "
+            f"stores {stored:,}"
+        )
+    if plan.shapes is not None and not _has_shared(plan):
+        _check_names(plan.shapes, state)
+
+
+def _has_shared(plan):
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if node.shared:
+            return True
+        stack.extend(node.children)
+    return False
+
+
+def _check_state(model, state):
+    expected = {name: p.data for name, p in model.named_parameters()}
+    expected.update(model.named_buffers())
+    _check_names({name: np.shape(value) for name, value in expected.items()}, state)
     for name, target in expected.items():
-        if state[name].shape != target.shape:
-            raise FormatError(
-                f"tensor model/{name} has shape {state[name].shape}; the architecture needs "
-                f"{target.shape}"
-            )
         if (state[name].dtype.kind == "f") != (np.asarray(target).dtype.kind == "f"):
             raise FormatError(
                 f"tensor model/{name} has dtype {state[name].dtype}; expected {target.dtype}"
