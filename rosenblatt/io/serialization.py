@@ -164,7 +164,9 @@ def load(path, *, with_extras=False):
     except FormatError as err:
         raise FormatError(f"{os.fspath(path)}: {err}") from None
     except (Exception, RecursionError) as err:  # a bug of ours must still not leak past load
-        raise FormatError(f"{os.fspath(path)}: unreadable ({type(err).__name__}: {err})") from None
+        raise FormatError(
+            f"{os.fspath(path)}: unreadable ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
 
 
 def load_checkpoint(path):
@@ -203,11 +205,15 @@ def _load_bytes(blob, with_extras):
     if header.get("format") != FORMAT:
         raise FormatError("not a rosenblatt file (its metadata has no format='rosenblatt')")
     version = header.get("format_version", "")
-    if not version.isdigit() or int(version) != FORMAT_VERSION:
+    if version != str(FORMAT_VERSION):  # exactly "1": no "01", " 1" or non-ASCII digits
         raise FormatError(
-            f"unknown format version {version!r}; this rosenblatt reads version {FORMAT_VERSION} "
+            f"unknown format version {version[:20]!r}; this rosenblatt reads version "
+            f"{FORMAT_VERSION} "
             f"(a newer file needs a newer rosenblatt)"
         )
+    text = header.get("architecture", "")
+    if text.count('"__module__"') + text.count('"__shared__"') > registry.MAX_MODULES:
+        raise FormatError(f"the architecture has more than {registry.MAX_MODULES:,} modules")
     spec = _json(header, "architecture")
     if spec is None:
         raise FormatError("no 'architecture' in the file's metadata")
@@ -230,7 +236,7 @@ def _load_bytes(blob, with_extras):
     metadata = _decode_tree(_json(header, "metadata"), tensors, used)
     extra = sorted(set(tensors) - used)
     if extra:
-        raise FormatError(f"unexpected tensors {extra[:5]} ({len(extra)} in all)")
+        raise FormatError(f"unexpected tensors {_few(extra)}")
     if with_extras:
         return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION)
     return model
@@ -258,17 +264,19 @@ def _json(header, key):
         return None
     try:
         return json.loads(header[key])
-    except (ValueError, RecursionError) as err:
-        raise FormatError(f"metadata {key!r} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise FormatError(f"metadata {key!r} is nested too deeply") from None
+    except ValueError as err:
+        raise FormatError(f"metadata {key!r} is not valid JSON: {str(err)[:200]}") from None
 
 
 SCRATCH = 2**16  # values a constructor may allocate beyond its stated state (unstated layers)
 
 
-def _few(names, n=5):
+def _few(names, n=3):
     """The first ``n`` of ``names`` and their count, for a message of bounded length."""
     names = sorted(names)
-    text = ", ".join(repr(name[:60]) for name in names[:n])
+    text = ", ".join(repr(name[:40]) for name in names[:n])
     return f"[{text}{', ...' if len(names) > n else ''}] ({len(names)} in all)" if names \
         else "none"
 

@@ -323,6 +323,10 @@ class LSTM(RecurrentBase):
         self.peephole = bool(peephole)
         self.coupled = bool(coupled)
         self.forget_bias = float(forget_bias)
+        dtype = np.dtype(kwargs.get("dtype", np.float32))
+        if not abs(self.forget_bias) <= float(np.finfo(dtype if dtype.kind == "f" else "f8").max):
+            raise ValueError(f"LSTM: forget_bias must be a finite number in {dtype}; got "
+                             f"{forget_bias!r}")  # 1e308 would be inf in float32
         self.gates = 3 if self.coupled else 4
         dtype = kwargs.get("dtype", np.float32)
         name = type(self).__name__  # P is made before RecurrentBase checks the sizes

@@ -29,8 +29,8 @@ from . import init
 from .batchnorm import batch_norm
 from .dense import dense
 from .module import Module, no_state
-from .registry import expect_tensors
 from .parameter import Parameter
+from .registry import expect_tensors
 from .sequence import check_lengths
 
 

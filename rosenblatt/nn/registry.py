@@ -50,6 +50,7 @@ and the stored ones then overwrite them).
 """
 
 import contextvars
+import functools
 import inspect
 import json
 import math
@@ -210,6 +211,7 @@ def spec_of(module):
     return spec
 
 
+@functools.lru_cache(maxsize=512)
 def _constructor_params(cls):
     """The named constructor arguments, following ``**kwargs`` up to the base classes."""
     params = {}
@@ -278,7 +280,7 @@ def _encode(value, where):
 
 
 # -- spec -> plan: what a spec would build, known before anything is built ---------------
-MAX_MODULES = 100_000  # modules in one spec, shared uses included
+MAX_MODULES = 10_000  # modules in one spec, shared uses included
 
 
 class Plan:
@@ -358,6 +360,15 @@ def expect_tensors(owner, count):
                          f"{limit:,}")
 
 
+def shapes_of(cls, config, prefix=""):
+    """``cls.state_shapes`` of the layer ``cls(**config)`` (defaults filled in), each name
+    prefixed by ``prefix``: what a model's ``state_shapes`` says of the layers it builds."""
+    shapes = cls.state_shapes(_arguments(cls, config))
+    if shapes is None:
+        raise _Unstated
+    return {f"{prefix}{name}": shape for name, shape in shapes.items()}
+
+
 def plan(spec, max_int=2**16, max_tensors=None):
     """The :class:`Plan` of a spec: every layer's state shapes, computed without allocating.
 
@@ -402,11 +413,7 @@ class _Planner:
             )
         entry = _BY_NAME.get(spec["type"])
         if entry is None:
-            raise SpecError(
-                f"unknown layer type {short_json(spec['type'], 60)}; known: "
-                f"{', '.join(sorted(_BY_NAME))}. A custom layer must be registered "
-                f"(rosenblatt.nn.register) before loading"
-            )
+            raise SpecError(_unknown_type(spec["type"]))
         self.count()
         cls, _, build_fn = entry
         dtype = spec.get("dtype")
@@ -505,6 +512,7 @@ def _arguments(cls, config):
     return args
 
 
+@functools.lru_cache(maxsize=512)
 def _init_params(cls):
     """The parameters of the last ``__init__`` of the ``**kwargs`` chain of ``cls``."""
     last = ()
@@ -592,11 +600,7 @@ def _build(spec, max_int, depth):
         )
     entry = _BY_NAME.get(spec["type"])
     if entry is None:
-        raise SpecError(
-            f"unknown layer type {spec['type']!r}; known: {', '.join(sorted(_BY_NAME))}. "
-            f"A custom layer "
-            f"must be registered (rosenblatt.nn.register) before loading"
-        )
+        raise SpecError(_unknown_type(spec["type"]))
     cls, _, build_fn = entry
     built = _BUILT.get()
     slot = len(built)
@@ -626,7 +630,7 @@ def _build(spec, max_int, depth):
     except (Exception, RecursionError) as err:  # a constructor's complaint about a bad config
         raise SpecError(
             f"cannot rebuild layer {spec['type']} from config {short_json(spec['config'])}: "
-            f"{type(err).__name__}: {err}"
+            f"{type(err).__name__}: {str(err)[:200]}"
         ) from None
     if not isinstance(module, Module):
         raise SpecError(f"layer type {spec['type']} did not build a Module")
@@ -670,6 +674,12 @@ def _decode(value, max_int, depth):
                 raise SpecError(f"bad '__dict__' key: {err}") from None
         return {k: _decode(v, max_int, depth + 1) for k, v in value.items()}
     raise SpecError(f"unexpected value {short_json(value)} in an architecture")
+
+
+def _unknown_type(name):
+    return (f"unknown layer type {short_json(name, 60)}; a custom layer must be registered "
+            f"(rosenblatt.nn.register) before loading (rosenblatt.nn.registered() lists the "
+            f"{len(_BY_NAME)} known types)")
 
 
 def short_json(value, limit=120):
