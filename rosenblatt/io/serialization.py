@@ -36,6 +36,11 @@ from ..autodiff.tensor import Tensor
 from ..nn import registry
 from ..nn.module import Module
 from .atomic import write_bytes_atomic
+from .checkpoint_schema import (
+    check_optimizer_state,
+    check_training_metadata,
+    is_training_checkpoint,
+)
 from .errors import FormatError
 from .safetensors_format import decode, encode
 
@@ -170,8 +175,19 @@ def load(path, *, with_extras=False):
 
 
 def load_checkpoint(path):
-    """Load a model together with its optimizer state and metadata: a :class:`Checkpoint`."""
-    return load(path, with_extras=True)
+    """Load a model together with its optimizer state and metadata: a :class:`Checkpoint`.
+
+    A training checkpoint's metadata (``epoch``, ``generators``, ``history``, ``callbacks``)
+    is checked against its schema (:mod:`.checkpoint_schema`): a wrong type or shape is a
+    :class:`FormatError` naming the field.
+    """
+    ckpt = load(path, with_extras=True)
+    if is_training_checkpoint(ckpt.metadata):
+        try:
+            check_training_metadata(ckpt.metadata)
+        except FormatError as err:
+            raise FormatError(f"{os.fspath(path)}: {err}") from None
+    return ckpt
 
 
 def restore(path, model, optimizer=None):
@@ -192,10 +208,16 @@ def restore(path, model, optimizer=None):
             f"{os.fspath(path)}: the saved architecture differs from the model's; saved "
             f"{registry.short_json(registry.spec_of(ckpt.model), 300)}"
         )
-    model.load_state_dict(ckpt.model.state_dict())
     if optimizer is not None:
         if ckpt.optimizer_state is None:
             raise FormatError(f"{os.fspath(path)}: holds no optimizer state")
+        if callable(getattr(optimizer, "state_dict", None)):
+            try:
+                check_optimizer_state(ckpt.optimizer_state, optimizer)
+            except FormatError as err:
+                raise FormatError(f"{os.fspath(path)}: {err}") from None
+    model.load_state_dict(ckpt.model.state_dict())
+    if optimizer is not None:
         optimizer.load_state_dict(ckpt.optimizer_state)
     return ckpt.metadata
 
