@@ -29,6 +29,11 @@ from .errors import FormatError
 MAX_EPOCH = 2**53  # an epoch counter beyond this is not a count of epochs that ran
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _CALLBACK_INTS = ("wait", "best_epoch", "stopped_epoch")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# the ranges the optimizers' constructors accept for these hyper-parameters
+_RANGES = {"lr": (0.0, _FLOAT32_MAX, True), "eps": (0.0, _FLOAT32_MAX, True),
+           "weight_decay": (0.0, _FLOAT32_MAX, True), "lr_decay": (0.0, _FLOAT32_MAX, True),
+           "betas": (0.0, 1.0, False), "rho": (0.0, 1.0, True), "momentum": (0.0, 1.0, True)}
 
 
 def _show(value, limit=60):
@@ -211,6 +216,13 @@ def check_optimizer_state(state, optimizer):
     size = None if size is None else size.shape
     fixed = set(getattr(optimizer, "hyperparameters", ()))  # lists of a fixed length (betas)
     _match("optimizer state", state, template, size, fixed)
+    for key, (low, high, closed) in _RANGES.items():
+        if key in fixed and key in state:
+            values = state[key] if isinstance(state[key], (list, tuple)) else [state[key]]
+            for v in values:
+                if _is_number(v) and not (low <= v <= high and (closed or v < high)):
+                    _fail(f'optimizer state "{key}"', state[key],
+                          f"numbers in [{low}, {high}{']' if closed else ')'}")
     t = state.get("t")
     if "t" in template and (not _is_int(t) or not 0 <= t <= 2**62):
         _fail('optimizer state "t"', t, "a non-negative integer")

@@ -41,12 +41,24 @@ The protocol for layer authors
    stored weights are copied in, in their stored dtype.
 3. Parameters and buffers (``Module.state_dict``) are saved as tensors; the
    constructor must create them with the same names and shapes.
+4. **State the shapes** (recommended; every library layer does): a classmethod
+   ``state_shapes(cls, config) -> {state_dict name: shape}`` computes them
+   from the constructor arguments (defaults filled in; a sub-layer is its
+   :class:`Plan`, ``plan.shapes_under("name")``) without allocating anything.
+   A layer without it is built under the random-draw budget only; a subclass
+   that redefines ``__init__`` must state its own (an inherited one is not
+   trusted).
 
 Denial-of-service guards: a file cannot ask for a layer much larger than it
-is. An integer in a config may not exceed ``max(2**16, number of stored
-values)``, and the constructors may draw at most ``max(2**24, 8 x stored
-values)`` initial random values in all (weights are initialised randomly,
-and the stored ones then overwrite them).
+is. Before anything is constructed, :func:`plan` walks the spec (at most
+:data:`MAX_MODULES` modules, shared uses included, nested at most
+:data:`MAX_DEPTH` deep) and ``rosenblatt.io`` compares every stated shape with
+the stored tensors: a layer whose state the file does not hold is refused in
+milliseconds. An integer in a config may not exceed ``max(2**16, number of
+stored values)``, a float must be finite in the layer's dtype, and the
+constructors may draw at most ``max(2**24, 8 x stored values)`` initial random
+values in all (weights are initialised randomly, and the stored ones then
+overwrite them).
 """
 
 import contextvars

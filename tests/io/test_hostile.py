@@ -8,6 +8,10 @@ Each crafted file below must raise ``rb.FormatError`` with a short message, allo
 """
 
 import json
+import os
+import pathlib
+import shutil
+import tempfile
 import time
 import tracemalloc
 
@@ -15,7 +19,7 @@ import numpy as np
 import pytest
 
 import rosenblatt as rb
-from rosenblatt.io.safetensors_format import encode
+from rosenblatt.io.safetensors_format import decode, encode
 from rosenblatt.nn import registry
 
 nn = rb.nn
@@ -282,3 +286,163 @@ def test_a_user_subclass_is_not_trusted_with_its_base_shapes(tmp_path, rng):
     path = tmp_path / "w.st"
     rb.save(model, path)
     assert rb.load(path)[0].extra.shape == (2,)
+
+
+# -- checkpoints: validated like models --------------------------------------------------
+def _tiny_run(path, epochs, resume=False):
+    rb.seed(0)
+    data = np.random.default_rng(0)
+    X = data.standard_normal((8, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.Dense(3, 2))
+    callbacks = [rb.callbacks.EarlyStopping(monitor="loss", patience=5),
+                 rb.callbacks.ReduceLROnPlateau(monitor="loss")]
+    if not resume:  # a resumed run writes no checkpoint: no fsync in the 1,000-file loop
+        callbacks.append(rb.callbacks.Checkpoint(path))
+    return rb.fit(net, X, y, loss="cross_entropy", epochs=epochs, batch_size=8, progress=False,
+                  optimizer=rb.optim.Adam(net.parameters(), lr=0.01), callbacks=callbacks, rng=0,
+                  resume_from=path if resume else None)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "run.st"
+    _tiny_run(path, epochs=1)
+    return path.read_bytes()
+
+
+def _edit(blob, key, fn):
+    """The checkpoint with ``fn`` applied to the JSON tree of header entry ``key``."""
+    tensors, header = decode(blob)
+    tree = json.loads(header[key])
+    tree = fn(tree) if fn(tree) is not None else tree
+    header[key] = json.dumps(tree)
+    return encode(tensors, header)
+
+
+def _set(*path_value):
+    *path, value = path_value
+
+    def fn(tree):
+        node = tree
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return fn
+
+
+NAMED_FIELDS = {
+    '"lr" = "x"': ("optimizer", _set("lr", "x"), 'optimizer state "lr"'),
+    "betas of one value": ("optimizer", _set("betas", [0.9]), 'optimizer state "betas"'),
+    "t = -3": ("optimizer", _set("t", -3), 'optimizer state "t"'),
+    "beta of 1e308": ("optimizer", _set("betas", [0.9, 1e308]), 'optimizer state "betas"'),
+    "history = 5": ("metadata", _set("history", 5), '"history"'),
+    'epoch = "abc"': ("metadata", _set("epoch", "abc"), '"epoch"'),
+    "epoch = 1.5": ("metadata", _set("epoch", 1.5), '"epoch"'),
+    "epoch = true": ("metadata", _set("epoch", True), '"epoch"'),
+    "a loss that is text": ("metadata", _set("history", "history", "loss", ["x"]),
+                            '"history"["history"]'),
+    "a generator state of garbage": ("metadata", _set("generators", "fit", "state", 7),
+                                     '"generators"'),
+    "a generator of another kind": ("metadata", _set("generators", "fit", "bit_generator",
+                                                     "MT19937"), '"generators"'),
+    "a callback state that is a list": ("metadata", _set("callbacks", 1, [1, 2]),
+                                        '"callbacks"[1]'),
+    "a callback's wait = 'soon'": ("metadata", _set("callbacks", 1, "wait", "soon"),
+                                   '"callbacks"[1]'),
+    "early stopping's best = 'x'": ("metadata", _set("callbacks", 0, "best", "x"),
+                                    '"callbacks"[0]'),
+}
+
+
+AGAINST_THE_RUN = {"a generator of another kind", "early stopping's best = 'x'"}
+
+
+@pytest.mark.parametrize("case", sorted(NAMED_FIELDS))
+def test_a_bad_checkpoint_field_is_named_before_training_resumes(case, checkpoint, tmp_path):
+    key, fn, field = NAMED_FIELDS[case]
+    path = tmp_path / "run.st"
+    path.write_bytes(_edit(checkpoint, key, fn))
+    with pytest.raises(rb.FormatError) as info:
+        _tiny_run(path, epochs=2, resume=True)
+    assert field in str(info.value) and len(str(info.value)) < 400 + len(str(path))
+    if key == "metadata" and case not in AGAINST_THE_RUN:
+        with pytest.raises(rb.FormatError, match=field.replace("[", r"\[")):
+            rb.io.load_checkpoint(path)  # the schema alone, without a run
+
+
+def test_restore_checks_the_optimizer_state(checkpoint, tmp_path):
+    path = tmp_path / "run.st"
+    path.write_bytes(_edit(checkpoint, "optimizer", _set("lr", [1])))
+    net = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.Dense(3, 2))
+    with pytest.raises(rb.FormatError, match='optimizer state "lr"'):
+        rb.io.restore(path, net, optimizer=rb.optim.Adam(net.parameters()))
+
+
+HOSTILE_VALUES = ["x", "", 5, -1, 0, 0.5, -2.5, 2**70, 1e308, -1e308, float("nan"), True, None,
+                  [], [1, "x"], {}, {"a": 1}, {"__array__": "optimizer/0"}, {"__tuple__": [1]},
+                  {"__dict__": [[1, 2]]}]
+
+
+def _paths(tree, prefix=()):
+    """Every (path) to a value inside a JSON tree."""
+    out = [prefix]
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            out += _paths(v, prefix + (k,))
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            out += _paths(v, prefix + (i,))
+    return out
+
+
+def _mutate(blob, rng):
+    tensors, header = decode(blob)
+    key = ("optimizer", "metadata")[int(rng.integers(2))]
+    tree = json.loads(header[key])
+    paths = [p for p in _paths(tree) if p]
+    path = paths[int(rng.integers(len(paths)))]
+    parent = tree
+    for k in path[:-1]:
+        parent = parent[k]
+    action = rng.random()
+    if action < 0.1 and isinstance(parent, dict):
+        del parent[path[-1]]
+    elif action < 0.15 and isinstance(parent, dict):
+        parent["extra"] = 1
+    elif action < 0.25:  # a stored array of another shape or kind
+        names = sorted(n for n in tensors if not n.startswith("model/"))
+        name = names[int(rng.integers(len(names)))]
+        tensors[name] = [np.zeros(3, np.float32), np.zeros((2, 2)), np.zeros(0, np.uint8),
+                         np.zeros_like(tensors[name], dtype=bool)][int(rng.integers(4))]
+    else:
+        parent[path[-1]] = HOSTILE_VALUES[int(rng.integers(len(HOSTILE_VALUES)))]
+    header[key] = json.dumps(tree)
+    return encode(tensors, header)
+
+
+def test_a_thousand_mutated_checkpoints_raise_only_format_error(checkpoint, tmp_path):
+    """Each mutated checkpoint either resumes and trains, or raises FormatError at once."""
+    rng = np.random.default_rng(24)
+    # in memory where there is a tmpfs: 2,000 file opens on a busy disk take seconds
+    shm = pathlib.Path("/dev/shm")
+    folder = tempfile.mkdtemp(dir=shm) if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path
+    path = pathlib.Path(folder) / "run.st"
+    outcomes = {"resumed": 0, "refused": 0}
+    try:
+        for _ in range(1000):
+            path.write_bytes(_mutate(checkpoint, rng))
+            try:
+                _tiny_run(path, epochs=2, resume=True)
+                outcomes["resumed"] += 1
+            except rb.FormatError as err:
+                assert len(str(err)) < 400 + len(str(path)), str(err)
+                outcomes["refused"] += 1
+            except Exception as err:
+                header = decode(path.read_bytes())[1]
+                raise AssertionError(f"{type(err).__name__}: {err}\n{header}") from err
+    finally:
+        if folder is not tmp_path:
+            shutil.rmtree(folder)
+    assert outcomes["refused"] > 500, outcomes
