@@ -293,6 +293,8 @@ def _encode(value, where):
 
 # -- spec -> plan: what a spec would build, known before anything is built ---------------
 MAX_MODULES = 10_000  # modules in one spec, shared uses included
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 class Plan:
@@ -435,7 +437,7 @@ class _Planner:
             raise SpecError(f"{spec['type']}: unsupported dtype {short_json(dtype, 40)}")
         node = Plan(spec["type"], cls, None)
         self.seen.append(node)  # numbered before its children, as spec_of numbers them
-        limit = float(np.finfo(np.float64 if dtype == "float64" else np.float32).max)
+        limit = _FLOAT64_MAX if dtype == "float64" else _FLOAT32_MAX
         config = {}
         for key, value in spec["config"].items():
             where = f"{spec['type']}.{key}"
