@@ -281,11 +281,18 @@ def _restore_flags(model, modes, frozen):
             p.requires_grad = name not in frozen
 
 
+MAX_JSON_VALUES = 1_000_000  # values in one JSON tree of the metadata (a list of 20M ints: GBs)
+
+
 def _json(header, key):
     if key not in header:
         return None
+    text = header[key]
+    if text.count(",") + text.count(":") > MAX_JSON_VALUES:  # an upper bound, counted in C
+        raise FormatError(f"metadata {key!r} holds more than {MAX_JSON_VALUES:,} values (store "
+                          f"large data as arrays)")
     try:
-        return json.loads(header[key])
+        return json.loads(text)
     except RecursionError:
         raise FormatError(f"metadata {key!r} is nested too deeply") from None
     except ValueError as err:

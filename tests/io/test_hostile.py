@@ -176,6 +176,16 @@ def test_a_million_entry_header_is_refused_before_it_is_parsed_in_full(tmp_path)
     assert "more than 65,536 entries" in message
 
 
+def test_a_huge_json_list_in_the_metadata_is_refused_before_it_is_parsed(tmp_path):
+    model = nn.Dense(2, 2)
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    text = "[" + "1," * 3_000_000 + "1]"  # 6 MB of text, 100 MB as a list of ints
+    path = _file(tmp_path, registry.spec_of(model), tensors, metadata=text)
+    del text
+    message = _refused(path, max_mb=60)
+    assert "more than 1,000,000 values" in message
+
+
 def test_format_version_is_an_exact_ascii_match(tmp_path):
     model = nn.Dense(2, 2)
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
