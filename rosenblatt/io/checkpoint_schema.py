@@ -206,8 +206,8 @@ def check_optimizer_state(state, optimizer):
 
     Numbers where the template has numbers (finite for hyper-parameters, ``t`` a
     non-negative integer), arrays of the template's shapes, the same keys; a key the
-    template holds as None (a state array not made yet) may be None, a number or an array
-    the size of the parameter vector.
+    template holds as None may be None or a number, or, for a state array not made yet
+    (``state_names``), None or an array the size of the parameter vector.
     """
     template = optimizer.state_dict()
     if not isinstance(state, dict):
@@ -215,7 +215,8 @@ def check_optimizer_state(state, optimizer):
     size = getattr(getattr(optimizer, "vec", None), "data", None)
     size = None if size is None else size.shape
     fixed = set(getattr(optimizer, "hyperparameters", ()))  # lists of a fixed length (betas)
-    _match("optimizer state", state, template, size, fixed)
+    arrays = set(getattr(optimizer, "state_names", ()))  # None or parameter-sized arrays
+    _match("optimizer state", state, template, size, fixed, arrays)
     for key, (low, high, closed) in _RANGES.items():
         if key in fixed and key in state:
             values = state[key] if isinstance(state[key], (list, tuple)) else [state[key]]
@@ -236,7 +237,7 @@ def _numeric_tree(field, value):
         _fail(field, value, "a number")
 
 
-def _match(field, value, template, vector_shape, fixed=(), top=True):
+def _match(field, value, template, vector_shape, fixed=(), arrays=(), top=True):
     if isinstance(template, dict):
         if not isinstance(value, dict):
             _fail(field, value, "a dict")
@@ -248,7 +249,8 @@ def _match(field, value, template, vector_shape, fixed=(), top=True):
             raise FormatError(f"checkpoint {field}: unexpected {_show(extra[:3])}")
         for key, sub in template.items():
             _match(f'{field} "{key}"', value[key], sub, vector_shape,
-                   fixed=(key in fixed) if top else False, top=False)
+                   fixed=(key in fixed) if top else False,
+                   arrays=(key in arrays) if top else False, top=False)
         return
     if isinstance(template, str):
         if value != template:
@@ -272,13 +274,13 @@ def _match(field, value, template, vector_shape, fixed=(), top=True):
         else:  # a list that grows as the run goes (the annealer's heat blocks)
             _numeric_tree(field, value)
     elif template is None:
-        if value is None or (_is_number(value) and math.isfinite(value)):
+        if value is None or (arrays is not True and _is_number(value) and math.isfinite(value)):
             return
         if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and (
                 vector_shape is None or value.shape == vector_shape):
             return
-        expected = "None, a number" + (f" or an array of shape {vector_shape}"
-                                       if vector_shape is not None else "")
+        expected = ("None" if arrays is True else "None, a number") + (
+            f" or an array of shape {vector_shape}" if vector_shape is not None else "")
         _fail(field, value, expected)
 
 

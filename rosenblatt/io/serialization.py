@@ -202,7 +202,7 @@ def restore(path, model, optimizer=None):
     FormatError
         If the file is bad or its architecture differs from ``model``'s.
     """
-    ckpt = load(path, with_extras=True)
+    ckpt = load_checkpoint(path)
     if registry.spec_of(model) != registry.spec_of(ckpt.model):
         raise FormatError(
             f"{os.fspath(path)}: the saved architecture differs from the model's; saved "

@@ -346,6 +346,8 @@ NAMED_FIELDS = {
     '"lr" = "x"': ("optimizer", _set("lr", "x"), 'optimizer state "lr"'),
     "betas of one value": ("optimizer", _set("betas", [0.9]), 'optimizer state "betas"'),
     "t = -3": ("optimizer", _set("t", -3), 'optimizer state "t"'),
+    "a state array that is a number": ("optimizer", _set("m", 5), 'optimizer state "m"'),
+    "a negative learning rate": ("optimizer", _set("lr", -0.1), 'optimizer state "lr"'),
     "beta of 1e308": ("optimizer", _set("betas", [0.9, 1e308]), 'optimizer state "betas"'),
     "history = 5": ("metadata", _set("history", 5), '"history"'),
     'epoch = "abc"': ("metadata", _set("epoch", "abc"), '"epoch"'),
