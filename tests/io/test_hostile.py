@@ -10,6 +10,7 @@ Each crafted file below must raise ``rb.FormatError`` with a short message, allo
 import json
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 import time
@@ -325,9 +326,11 @@ def _edit(blob, key, fn):
     """The checkpoint with ``fn`` applied to the JSON tree of header entry ``key``."""
     tensors, header = decode(blob)
     tree = json.loads(header[key])
-    tree = fn(tree) if fn(tree) is not None else tree
+    fn(tree)
     header[key] = json.dumps(tree)
-    return encode(tensors, header)
+    used = set(re.findall(r'"__array__": "([^"]+)"', header["optimizer"] + header["metadata"]))
+    tensors = {k: v for k, v in tensors.items() if k.startswith("model/") or k in used}
+    return encode(tensors, header)  # (an array no longer referenced is dropped with it)
 
 
 def _set(*path_value):
