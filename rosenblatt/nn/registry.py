@@ -391,6 +391,16 @@ def plan(spec, max_int=2**16, max_tensors=None):
     more than :data:`MAX_MODULES` modules or deeper nesting than :data:`MAX_DEPTH`.
     ``max_int`` bounds every config integer; ``max_tensors`` (the number of tensors a file
     stores) is what :func:`expect_tensors` checks against.
+
+    Examples
+    --------
+    >>> from rosenblatt.nn import registry
+    >>> spec = {"type": "Sequential", "config": {"layers": [
+    ...     {"__module__": {"type": "Dense", "config": {"in_features": 3, "out_features": 2}}},
+    ...     {"__module__": {"type": "Tanh", "config": {}}}]}}
+    >>> p = registry.plan(spec)
+    >>> p.shapes, p.size()
+    ({'0.W': (3, 2), '0.b': (2,)}, 8)
     """
     _discover()
     token = _MAX_TENSORS.set(max_tensors)
