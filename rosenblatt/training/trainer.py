@@ -329,9 +329,11 @@ class Trainer:
     def resume(self, path):
         """Load a checkpoint in place; returns the number of epochs it had done."""
         from ..io import FormatError, load_checkpoint
+        from ..io.checkpoint_schema import check_resume
         from ..nn import registry
 
         ckpt = load_checkpoint(path)
+        check_resume(ckpt, self, path)  # every field against the schema, before any change
         meta = ckpt.metadata
         if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None:
             raise ValueError(f"fit: {os.fspath(path)} is a model file, not a training checkpoint "
