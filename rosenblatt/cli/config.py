@@ -281,10 +281,11 @@ def check_options(options, where):
     --------
     >>> check_options({"n_samples": 100, "noise": 0.1}, "config key 'data.options")
     {'n_samples': 100, 'noise': 0.1}
-    >>> check_options({"n_samples": 0}, "config key 'data.options")
-    Traceback (most recent call last):
-    ...
-    rosenblatt.cli.errors.CLIError: config key 'data.options.n_samples': expected an integer in [1, 1000000]; got int 0
+    >>> try:
+    ...     check_options({"n_samples": 0}, "config key 'data.options")
+    ... except CLIError as e:
+    ...     print(e)
+    config key 'data.options.n_samples': expected an integer in [1, 1000000]; got int 0
     """
     import math
 

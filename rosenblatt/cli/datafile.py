@@ -21,9 +21,9 @@ import numpy as np
 
 from .errors import CLIError
 
-FORMATS = (".csv", ".npy", ".npz")
+FORMATS = (".csv", ".txt", ".npy", ".npz")
 # Files larger than these are refused before they are read (a CSV takes ~10x its size to parse).
-MAX_BYTES = {".csv": 256 * 1024**2, ".npy": 2 * 1024**3, ".npz": 2 * 1024**3}
+MAX_BYTES = {".csv": 256 * 1024**2, ".txt": 256 * 1024**2, ".npy": 2 * 1024**3, ".npz": 2 * 1024**3}
 
 
 class Table:
@@ -83,7 +83,7 @@ def read(path, target=None, need_target=False):
     if not lower.endswith(FORMATS):
         raise CLIError(f"{path}: expected a .csv, .npy or .npz file")
     _size_check(path, MAX_BYTES[os.path.splitext(lower)[1]])
-    if lower.endswith(".csv"):
+    if lower.endswith((".csv", ".txt")):
         table = _read_csv(path, target, need_target)
     else:
         table = _read_array(path, target, need_target, lower.endswith(".npz"))

@@ -21,7 +21,6 @@ from . import build, config
 from .data import CLASSIFICATION_LOSSES, prepare, standardizer
 from .errors import CLIError
 
-
 EXIT_DIVERGED = 3  # the loss diverged: the last good model and metrics were written
 MAX_THREADS = 1024
 RUN_FILES = ("model.safetensors", "metrics.json", "checkpoint.safetensors")
