@@ -116,7 +116,7 @@ def split(x, y, fraction, seed, salt):
     return x[kept], y[kept], x[held], y[held]
 
 
-def _from_file(data_cfg, key, base_dir, loss):
+def _from_file(data_cfg, key, base_dir, loss, notes):
     """(X, y) of data.path / data.test / data.validation given as a file, checked by row."""
     import sys
 
@@ -135,28 +135,34 @@ def _from_file(data_cfg, key, base_dir, loss):
                            f"loss {loss!r} needs labels 0 or 1")
     else:
         y = y.astype(np.float64)
-    print(f"rosenblatt: data: {table.describe()}", file=sys.stderr)
+    note = f"rosenblatt: data: {table.describe()}"
+    if notes is None:
+        print(note, file=sys.stderr)
+    else:
+        notes.append(note)
     return x, y
 
 
-def prepare(data_cfg, seed, base_dir=".", loss=None):
+def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None):
     """Train/validation/test arrays for a config's [data] table (not yet standardised).
 
     The data come from a named dataset (``data.name``) or your own file
     (``data.path``, relative to ``base_dir``, the config's folder);
     ``data.test`` and ``data.validation`` are fractions held out by a
-    permutation from the seed, or files of the same format.
+    permutation from the seed, or files of the same format. What was read
+    (rows, columns, the CSV delimiter detected) is reported on stderr, or
+    appended to ``notes`` to be printed once every check has passed.
     """
     if data_cfg.get("path"):
-        x, y = _from_file(data_cfg, "path", base_dir, loss)
+        x, y = _from_file(data_cfg, "path", base_dir, loss, notes)
         xt = yt = None
         if isinstance(data_cfg["test"], str):
-            xt, yt = _from_file(data_cfg, "test", base_dir, loss)
+            xt, yt = _from_file(data_cfg, "test", base_dir, loss, notes)
         elif data_cfg["test"] <= 0:
             raise CLIError("config key 'data.test': set a fraction in (0, 1) or a second file "
                            "(the test split measures the trained model)")
         if isinstance(data_cfg["validation"], str):
-            xv, yv = _from_file(data_cfg, "validation", base_dir, loss)
+            xv, yv = _from_file(data_cfg, "validation", base_dir, loss, notes)
             if xt is None:
                 x, y, xt, yt = split(x, y, data_cfg["test"], seed, 1)
             for what, other in (("test", xt), ("validation", xv)):

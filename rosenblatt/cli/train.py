@@ -241,7 +241,8 @@ def _prepare(args, cfg, output):
 
     loss_name, loss_fn = build.check_loss(training["loss"])
     base_dir = os.path.dirname(os.path.abspath(args.config))
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name)
+    notes = []
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name, notes)
     source = cfg["data"]["name"] or os.path.basename(cfg["data"]["path"])
     rb.seed(seed)  # the model's initialisation does not depend on how the data were drawn
     task = _task(loss_name, ytr)
@@ -293,14 +294,18 @@ def _prepare(args, cfg, output):
     return dict(model=model, optimizer=optimizer, regularizers=regularizers,
                 callbacks=callbacks, loss_name=loss_name, loss_fn=loss_fn, task=task,
                 classes=classes, shape=shape, mean=mean, std=std, rng=rng, source=source,
+                notes=notes,
                 arrays=(prep_x(xtr), prep_y(ytr), prep_x(xv), prep_y(yv), prep_x(xt),
                         prep_y(yt)), sizes=(len(xtr), len(xv), len(xt)))
 
 
 def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, callbacks,
-           loss_name, loss_fn, task, classes, shape, mean, std, rng, source, arrays, sizes):
+           loss_name, loss_fn, task, classes, shape, mean, std, rng, source, notes, arrays,
+           sizes):
     import rosenblatt as rb
 
+    for note in notes:  # what was read, now that every check has passed
+        print(note, file=sys.stderr)
     seed, training = cfg["seed"], cfg["training"]
     xtr_, ytr_, xv_, yv_, xt_, yt_ = arrays
     callbacks = list(callbacks) + [rb.callbacks.Checkpoint(checkpoint)]
@@ -364,11 +369,10 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
         curve = None
     if diverged is not None:
         lr = cfg["optimizer"].get("lr") if cfg["optimizer"] else None
-        hint = f" (now {lr:g})" if isinstance(lr, (int, float)) else ""
+        hint = f" than optimizer.lr = {lr:g}" if isinstance(lr, (int, float)) else ""
         print(f"rosenblatt train: the loss diverged at epoch {diverged.epoch + 1}, batch "
               f"{diverged.batch + 1} (loss {diverged.loss:.4g}); wrote the last good model to "
-              f"{model_path}; try a lower learning rate (optimizer.lr{hint}) or gradient "
-              f"clipping", file=sys.stderr)
+              f"{model_path}; try a lower learning rate{hint}", file=sys.stderr)
         return EXIT_DIVERGED
     line = f"test loss {test['loss']:.4f}"
     if "accuracy" in test:
