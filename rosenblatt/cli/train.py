@@ -306,7 +306,7 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
 
     for note in notes:  # what was read, now that every check has passed
         print(note, file=sys.stderr)
-    seed, training = cfg["seed"], cfg["training"]
+    training = cfg["training"]
     xtr_, ytr_, xv_, yv_, xt_, yt_ = arrays
     callbacks = list(callbacks) + [rb.callbacks.Checkpoint(checkpoint)]
     fit_args = dict(loss=loss_fn, optimizer=optimizer, epochs=training["epochs"],
@@ -332,7 +332,21 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
     if getattr(history, "stop_reason", None):
         print(history.stop_reason, file=sys.stderr)
     test = evaluate_arrays(model, xt_, yt_, loss_name, task)
+    try:
+        return _write_results(args, cfg, out_dir, model, history, hist, test, diverged,
+                              seconds, loss_name, task, classes, shape, mean, std, source,
+                              sizes)
+    except OSError as e:  # the disk filled up, the folder went away: the checkpoint remains
+        raise CLIError(f"cannot write the results in {out_dir}: {e.strerror or e}; the run's "
+                       f"last checkpoint is {checkpoint} (free space, then rerun with "
+                       f"--resume)") from None
 
+
+def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, seconds,
+                   loss_name, task, classes, shape, mean, std, source, sizes):
+    import rosenblatt as rb
+
+    seed = cfg["seed"]
     model_path = os.path.join(out_dir, "model.safetensors")
     data = cfg["data"]
     meta = {"cli": {"dataset": source, "options": data["options"],
