@@ -287,6 +287,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         factor times the best loss seen so far (floored at 1e-3 of the first
         batch's loss, so a loss that reached ~0 does not make every later
         batch look divergent). ``None``: only a NaN/inf loss stops training.
+        An objective that takes a negative value has no such scale: the growth
+        check is then off for the rest of the run.
 
     Returns
     -------

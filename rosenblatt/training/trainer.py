@@ -222,12 +222,15 @@ class Trainer:
         if not math.isfinite(value):
             self._diverged(value)
         if self.divergence_factor is not None:
-            if self._floor == 0.0:
-                self._floor = 1e-3 * value
-            reference = max(self._best_loss, self._floor)
-            if value > self.divergence_factor * reference:
-                self._diverged(value, reference)
-            self._best_loss = min(self._best_loss, value)
+            if value < 0:  # an objective that goes negative has no scale to grow past
+                self.divergence_factor = None
+            else:
+                if self._floor == 0.0:
+                    self._floor = 1e-3 * value
+                reference = max(self._best_loss, self._floor)
+                if reference > 0 and value > self.divergence_factor * reference:
+                    self._diverged(value, reference)
+                self._best_loss = min(self._best_loss, value)
         if self._vec is not None:  # the weights of the last finite loss
             np.copyto(self._good_theta, self._vec.data)
         self.optimizer.zero_grad()

@@ -96,3 +96,16 @@ def test_labels_are_checked_before_training_by_their_index_in_y(label, message):
         rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
                epochs=3, batch_size=4, progress=False, rng=0)
     np.testing.assert_array_equal(net.W.data, before)  # nothing was trained
+
+
+def test_an_objective_below_zero_turns_the_growth_check_off():
+    """-w^2 style objectives: a ratio to the best value means nothing once it is negative."""
+    net = rb.nn.Dense(1, 1, rng=0, dtype=np.float64)
+    X = np.ones((8, 1))
+
+    def objective(pred, target):  # goes from ~0 to large negative values
+        return -(pred * pred).mean()
+
+    h = rb.fit(net, X, None, loss=objective, optimizer=rb.optim.SGD(net.parameters(), lr=0.3),
+               epochs=10, batch_size=8, metrics=(), progress=False)
+    assert h["loss"][-1] < -1e3
