@@ -40,18 +40,18 @@ class Table:
         The target column's name.
     delimiter : str or None
         The CSV delimiter detected.
-    first_line : int
-        The line (1-based) of the first data row (2 for a CSV with a header); 0 for arrays.
+    lines : ndarray of int or None
+        The line (1-based) of each data row in a CSV file; None for arrays.
     """
 
-    def __init__(self, x, y, path, columns=None, target=None, delimiter=None, first_line=0):
+    def __init__(self, x, y, path, columns=None, target=None, delimiter=None, lines=None):
         self.x, self.y, self.path, self.columns = x, y, path, columns
-        self.target, self.delimiter, self.first_line = target, delimiter, first_line
+        self.target, self.delimiter, self.lines = target, delimiter, lines
 
     def where(self, row):
         """'file.csv line 12' or 'file.npy row 10' for data row ``row`` (0-based)."""
-        if self.first_line:
-            return f"{self.path} line {row + self.first_line}"
+        if self.lines is not None:
+            return f"{self.path} line {int(self.lines[row])}"
         return f"{self.path} row {row}"
 
     def describe(self):
@@ -108,7 +108,7 @@ def _check_finite(table, array, what):
                        f"{name}; {len(rows)} rows have such values: remove or impute them")
 
 
-def _sniff(header, path):
+def _sniff(header):
     commas, semicolons = header.count(","), header.count(";")
     if semicolons > commas:
         return ";"
@@ -126,8 +126,12 @@ def _read_csv(path, target, need_target):
     lines = text.splitlines()
     if not lines:
         raise CLIError(f"{path} is empty")
-    delimiter = _sniff(lines[0], path)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    delimiter = _sniff(lines[0])
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows, line_of = [], []
+    for r in reader:
+        rows.append(r)
+        line_of.append(reader.line_num)  # a quoted field may span lines: count them as read
     header = [h.strip() for h in rows[0]]
     numeric_header = all(_is_number(h) for h in header if h)
     if numeric_header:  # no header: only allowed without a named target
@@ -137,32 +141,35 @@ def _read_csv(path, target, need_target):
         header, first = [f"column {i}" for i in range(len(header))], 0
     else:
         first = 1
-    body = [r for r in rows[first:]]
     width = len(header)
-    for i, r in enumerate(body):
-        if len(r) != width and any(v.strip() for v in r):
-            raise CLIError(f"{path} line {i + first + 1}: {len(r)} fields, but the "
+    body, lines_kept = [], []
+    for r, line in zip(rows[first:], line_of[first:]):
+        if len(r) == width:
+            body.append(r)
+            lines_kept.append(line)
+        elif any(v.strip() for v in r):
+            raise CLIError(f"{path} line {line}: {len(r)} fields, but the "
                            f"{'header' if first else 'first line'} has {width} "
                            f"(delimiter {delimiter!r})")
-    body = [r for r in body if len(r) == width]
     values = np.array(body, dtype=str).reshape(len(body), width)
     values = np.char.strip(values)
     values = np.where(values == "", "nan", values)
     try:
         numbers = values.astype(np.float64)
     except ValueError:
-        for i, r in enumerate(values):
+        for r, line in zip(values, lines_kept):
             for j, v in enumerate(r):
                 if not _is_number(v):
-                    raise CLIError(f"{path} line {i + first + 1}, column {header[j]!r}: "
+                    raise CLIError(f"{path} line {line}, column {header[j]!r}: "
                                    f"{v[:40]!r} is not a number") from None
         raise
+    lines_kept = np.array(lines_kept, dtype=np.int64)
     col = _target_index(target, header, path, need_target, ".csv")
     if col is None:
-        return Table(numbers, None, path, header, None, delimiter, first + 1)
+        return Table(numbers, None, path, header, None, delimiter, lines_kept)
     keep = [j for j in range(width) if j != col]
     return Table(numbers[:, keep], numbers[:, col], path, [header[j] for j in keep],
-                 header[col], delimiter, first + 1)
+                 header[col], delimiter, lines_kept)
 
 
 def _is_number(text):

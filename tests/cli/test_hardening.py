@@ -325,6 +325,8 @@ def test_npy_npz_and_a_second_file_for_the_test_split(tmp_path, capsys):
     (lambda rows: rows.__setitem__(6, "0.1;nan;1"), "moons.csv line 7: an input is missing, "
                                                       "NaN or infinite (column 'x2')"),
     (lambda rows: rows.__setitem__(9, "0.1;;1"), "moons.csv line 10: an input is missing"),
+    (lambda rows: (rows.insert(3, ""), rows.__setitem__(7, "0.1;inf;1")),
+     "moons.csv line 8: an input is missing"),  # a blank line counts
     (lambda rows: rows.__setitem__(4, "0.1;0.2;-1"), "moons.csv line 5: target 'label' is -1; "
                                                        "class labels must be 0, 1, 2"),
     (lambda rows: rows.__setitem__(3, "0.1;0.2;0.5"), "moons.csv line 4: target 'label' is 0.5, "
