@@ -29,6 +29,7 @@ required)::
     epochs = 30
     batch_size = 64
     shuffle = true
+    divergence_factor = 1e4                    # stop when the loss grows past it (false: off)
 
     [optimizer]
     name = "Adam"                              # a class of rb.optim (any case)
@@ -72,7 +73,7 @@ MAX_SEED = 2**32 - 1
 # file asking a generator for 3e8 samples is refused instead of filling the memory.
 MAX_COUNT = 1_000_000
 MODEL_KEYS = ("layers", "dtype")
-TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics")
+TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics", "divergence_factor")
 OUTPUT_KEYS = ("dir",)
 _REQUIRED = object()
 
@@ -174,6 +175,7 @@ def check(raw, default_out="runs/model"):
         "batch_size": _int(training, "batch_size", "training", default=32, minimum=1),
         "shuffle": _bool(training, "shuffle", "training", default=True),
         "metrics": metrics,
+        "divergence_factor": _divergence_factor(training),
     }
 
     cfg["optimizer"] = _named(raw, "optimizer", default={"name": "Adam"})
@@ -254,6 +256,17 @@ def _fraction(table, key, where, default):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise CLIError(f"config key '{_key(where, key)}': expected a fraction in [0, 1); "
                        f"got {_show(value)}")
+    return float(value)
+
+
+def _divergence_factor(training):
+    value = training.get("divergence_factor", 1e4)
+    if value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            1 < value < float("inf")):
+        raise CLIError(f"config key 'training.divergence_factor': expected a number > 1, or "
+                       f"false to turn the check off; got {_show(value)}")
     return float(value)
 
 

@@ -314,7 +314,8 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
                     metrics=tuple(training["metrics"]) if task == "classification" else (),
                     regularizers=regularizers, callbacks=callbacks,
                     progress=not args.quiet, rng=rng,
-                    resume_from=checkpoint if args.resume else None)
+                    resume_from=checkpoint if args.resume else None,
+                    divergence_factor=training["divergence_factor"])
     if len(xv_):
         fit_args["validation_data"] = (xv_, yv_)
     start = time.perf_counter()

@@ -82,6 +82,11 @@ def _refused(argv, capsys, *expected):
     (("n_samples = 120", "noise = nan"), "'data.options.noise': expected a finite number"),
     (("out_features = 8", "out_features = 1000000000"),
      "config key 'model.layers[0]' (Dense): the model would need about 44.7 GiB"),
+    (("out_features = 8", "out_features = 8\n[[model.layers]]\ntype = 'LSTM'\n"
+                          "input_size = 8\nhidden_size = 200000"),
+     "config key 'model.layers[1]' (LSTM): the model would need about"),
+    (("batch_size = 16", "batch_size = 16\ndivergence_factor = 0.5"),
+     "config key 'training.divergence_factor': expected a number > 1, or false"),
     (("seed = 3", "seed = -1"), "config key 'seed': expected an integer in [0, 4294967295]"),
     (("seed = 3", "seed = 99999999999"), "config key 'seed'"),
 ])
@@ -184,6 +189,15 @@ epochs = 20
 name = "SGD"
 lr = 3.0
 """
+
+
+def test_divergence_factor_false_turns_the_growth_check_off(tmp_path, capsys):
+    cfg = _write(tmp_path, DIVERGING.replace("epochs = 20", "epochs = 20\n"
+                                                             "divergence_factor = false"))
+    with np.errstate(all="ignore"):
+        assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == EXIT_DIVERGED
+    message = json.loads((tmp_path / "o" / "metrics.json").read_text())["diverged"]["message"]
+    assert "the loss became" in message and "divergence_factor" not in message  # NaN/inf only
 
 
 def test_divergence_writes_the_last_good_model_and_exits_3(tmp_path, capsys):
