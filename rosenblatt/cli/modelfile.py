@@ -136,4 +136,7 @@ def preprocess(x, meta, where):
         raise CLIError(f"{where} contains NaN or infinite values")
     x = x.astype(meta.get("dtype", "float32"))
     shape = meta.get("shape")
+    if shape and int(np.prod(shape)) != x.shape[1]:
+        raise CLIError(f"{where} has {x.shape[1]} features per sample but the model takes "
+                       f"samples of shape {tuple(shape)} ({int(np.prod(shape))} values)")
     return x.reshape(len(x), *shape) if shape else x
