@@ -136,7 +136,8 @@ def parameter_estimate(args):
 
 
 def _gib(n):
-    return f"{n / 1024**3:.1f} GiB"
+    gib = n / 1024**3
+    return f"{gib:.1f} GiB" if gib < 1e4 else f"{gib:.3g} GiB"
 
 
 class _Memory:
@@ -190,7 +191,7 @@ def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
     sample = np.zeros((2, *input_shape), dtype=dt)
     memory = _Memory(dt.itemsize, batch_size or 32, memory_limit)
     memory.activations = int(np.prod(input_shape))
-    memory.check("data.shape", "the inputs")
+    memory.check("training.batch_size", "a batch of inputs")
     built = []
     current = rb.tensor(sample)  # the sample through the layers built so far (None: failed)
     for i, spec in enumerate(layers):

@@ -287,7 +287,14 @@ def _prepare(args, cfg, output):
     optimizer = build.build_optimizer(opt_spec, model.parameters())
     regularizers = build.build_named("regularizers", cfg["regularizers"])
     callbacks = build.build_named("callbacks", cfg["callbacks"])
+    logged = {"loss", "lr", "time", *(training["metrics"] if task == "classification" else ())}
+    logged |= {f"val_{k}" for k in logged if k not in ("lr", "time")} if len(xv) else set()
     for (name, _), cb in zip(cfg["callbacks"], callbacks):
+        monitor = getattr(cb, "monitor", None)
+        if isinstance(monitor, str) and monitor not in logged:  # found now, not after epoch 1
+            raise CLIError(f"config key 'callbacks.{name}.monitor': {monitor!r} is not computed "
+                           f"in this run; expected one of: {', '.join(sorted(logged))}"
+                           + ("" if len(xv) else " (val_* need data.validation > 0)"))
         path = getattr(cb, "path", None)
         if isinstance(path, str):  # a Checkpoint's folder exists and is writable up front
             output.make(os.path.dirname(os.path.abspath(path)), f"config key 'callbacks.{name}'")

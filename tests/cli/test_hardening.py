@@ -87,6 +87,11 @@ def _refused(argv, capsys, *expected):
      "config key 'model.layers[1]' (LSTM): the model would need about"),
     (("batch_size = 16", "batch_size = 16\ndivergence_factor = 0.5"),
      "config key 'training.divergence_factor': expected a number > 1, or false"),
+    (("batch_size = 16", "batch_size = 1000000000000"),
+     "config key 'training.batch_size' (a batch of inputs): the model would need about"),
+    (("lr = 0.02", "lr = 0.02\n[callbacks]\nEarlyStopping = { monitor = 'val_acc' }"),
+     "config key 'callbacks.EarlyStopping.monitor': 'val_acc' is not computed in this run; "
+     "expected one of: accuracy, loss, lr, time, val_accuracy, val_loss"),
     (("seed = 3", "seed = -1"), "config key 'seed': expected an integer in [0, 4294967295]"),
     (("seed = 3", "seed = 99999999999"), "config key 'seed'"),
 ])
