@@ -197,7 +197,34 @@ def _target_index(target, header, path, need_target, kind):
     return header.index(target)
 
 
+def _check_npz_members(path, limit):
+    """Each array's size from its header, before decompressing it (no zip bombs)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                size = float(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if size > limit:
+                    raise CLIError(f"{path}: array {info.filename!r} would take "
+                                   f"{size / 1024**2:.0f} MiB (at most {limit / 1024**2:.0f})")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise CLIError(f"cannot read {path}: not a NumPy .npz archive ({e})") from None
+
+
 def _read_array(path, target, need_target, npz):
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic[:2] != b"PK" if npz else magic != b"\x93NUMPY":
+        raise CLIError(f"cannot read {path}: not a NumPy {'.npz' if npz else '.npy'} file")
+    if npz:
+        _check_npz_members(path, MAX_BYTES[".npz"])
     try:
         if npz:
             with np.load(path, allow_pickle=False) as archive:

@@ -467,3 +467,31 @@ def test_killed_metrics_and_curve_writers_leave_whole_files(tmp_path, kind):
             assert isinstance(json.loads(data)["i"], int)  # never half a file
         else:
             assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82")
+
+
+def _bomb(path):
+    """An .npz whose header claims a 80 GB array (a few bytes on disk)."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (100000, 100000)})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", header.getvalue())
+
+
+@pytest.mark.parametrize(("name", "make", "expected"), [
+    ("g.npy", lambda p: p.write_bytes(b"garbage"), "not a NumPy .npy file"),
+    ("g.npz", lambda p: p.write_bytes(b"garbage"), "not a NumPy .npz file"),
+    ("bomb.npz", _bomb, "array 'X.npy' would take 76294 MiB (at most 2048)"),
+    ("s.npy", lambda p: np.save(p, np.array(["a", "b"])), "holds <U1, not numbers"),
+    ("one.npy", lambda p: np.save(p, np.float64(3)), "holds a single number"),
+    ("x.csv", lambda p: p.write_text("a,b\n1,2\n3,x\n"), "x.csv line 3, column 'b': 'x' is not"),
+    ("n.csv", lambda p: p.write_text("a;b\n1;2\n3;nan\n"), "n.csv line 3: an input is missing"),
+    ("u.csv", lambda p: p.write_bytes(b"\xff\xfe\x00"), "is not a UTF-8 text file"),
+    ("dir.csv", lambda p: p.mkdir(), "data path is a directory"),
+])
+def test_hostile_predict_inputs(model_path, tmp_path, capsys, name, make, expected):
+    make(tmp_path / name)
+    _refused(["predict", str(model_path), str(tmp_path / name)], capsys, expected)
