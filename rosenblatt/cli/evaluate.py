@@ -72,6 +72,9 @@ def run(args):
         if xt is None:
             x, y, xt, yt = split(x, y, meta.get("test", 0.2), meta.get("seed", 0), 1)
         x, y = xt, yt
+        if len(x) == 0:
+            raise CLIError(f"the model's test split of {args.data!r} is empty (it was trained "
+                           f"on other data); use --split all")
     elif xt is not None:
         x, y = np.concatenate([x, xt]), np.concatenate([y, yt])
     return _report(args, model, meta, x, y, args.split)

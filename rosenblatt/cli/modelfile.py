@@ -51,6 +51,11 @@ def check_metadata(meta, path):
     meta = dict(meta)
     if meta.get("path") is not None and not isinstance(meta["path"], bool):
         bad("path", "true or false", meta["path"])
+    target = meta.get("target")
+    if isinstance(target, int) and not isinstance(target, bool) and abs(target) < 1_000_000:
+        meta.pop("target")  # a .npy column index: checked here, put back below
+    else:
+        target = None
     for key in ("dataset", "task", "loss", "dtype", "target"):
         value = meta.get(key)
         if value is not None and (not isinstance(value, str) or not value or len(value) > 200):
@@ -106,6 +111,8 @@ def check_metadata(meta, path):
         if shape is not None and int(np.prod(shape)) != meta["mean"].shape[0]:
             bad("shape", f"{meta['mean'].shape[0]} values per sample, as many as cli.mean",
                 shape)
+    if target is not None:
+        meta["target"] = target
     return meta
 
 

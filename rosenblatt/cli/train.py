@@ -367,7 +367,7 @@ def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, sec
                     "std": np.ascontiguousarray(std, dtype=np.float64)}}
     if data["path"]:
         meta["cli"]["path"] = True  # your own data: evaluate/predict read files, not names
-        meta["cli"]["target"] = data["target"] if isinstance(data["target"], str) else None
+        meta["cli"]["target"] = data["target"]  # a CSV column or .npz array name, a .npy index
     rb.save(model.eval(), model_path, metadata=meta)
     metrics = {"config": args.config, "dataset": source, "task": task,
                "epochs_run": len(next(iter(hist.values()), [])), "train_seconds": seconds,

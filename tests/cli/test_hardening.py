@@ -243,6 +243,7 @@ def model_path(tmp_path_factory):
     ({"loss": "__import__"}, "metadata key 'cli.loss'"),
     ({"loss": "mse"}, "expected a classification loss"),
     ({"task": "hack"}, "metadata key 'cli.task'"),
+    ({"target": [1]}, "metadata key 'cli.target'"),
     ({"options": {"n_samples": 300000000}}, "metadata key 'cli.options.n_samples'"),
     ({"options": [1, 2]}, "metadata key 'cli.options'"),
     ({"seed": -4}, "metadata key 'cli.seed'"),
@@ -336,6 +337,12 @@ def test_npy_npz_and_a_second_file_for_the_test_split(tmp_path, capsys):
     assert main(["train", _write(tmp_path, text), "--out", str(out), "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["samples"] == {"train": 120, "validation": 30, "test": 50}
+    capsys.readouterr()  # evaluate finds the target column (-1) in the model's metadata
+    assert main(["evaluate", str(out / "model.safetensors"), "--data",
+                 str(tmp_path / "test.npy"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"] == 50 and result["accuracy"] == pytest.approx(
+        metrics["test"]["accuracy"])
     np.savez(tmp_path / "d.npz", X=x, y=y)
     text = FILE_CONFIG.format(path="d.npz", target="y", test=0.25)
     assert main(["train", _write(tmp_path, text, "z.toml"), "--out", str(tmp_path / "z"),
