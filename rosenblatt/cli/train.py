@@ -217,8 +217,8 @@ def _run(args):
     if existing and not (args.resume or args.overwrite):
         raise CLIError(f"{out_dir} holds a run already ({', '.join(existing)}); use --resume to "
                        f"continue it or --overwrite to start again")
-    output.make(out_dir, key)
     try:
+        output.make(out_dir, key)
         setup = _prepare(args, cfg, output)
     except BaseException:
         output.discard()
