@@ -72,6 +72,7 @@ MAX_SEED = 2**32 - 1
 # The most samples (or steps, or any count) a dataset option may ask for: a config or a model
 # file asking a generator for 3e8 samples is refused instead of filling the memory.
 MAX_COUNT = 1_000_000
+MAX_VALUES = 100_000_000  # the product of a dataset's integer options (samples x length x ...)
 MODEL_KEYS = ("layers", "dtype")
 TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics", "divergence_factor")
 OUTPUT_KEYS = ("dir",)
@@ -316,14 +317,25 @@ def check_options(options, where):
             if _is_count(name) and not 1 <= value <= MAX_COUNT:
                 raise CLIError(f"{key}: expected an integer in [1, {MAX_COUNT}]; "
                                f"got {_show(value)}")
-            if abs(value) > 2**63 - 1:
-                raise CLIError(f"{key}: {_show(value)} is out of range")
+            if "seed" in name.lower():
+                if not 0 <= value <= 2**63 - 1:
+                    raise CLIError(f"{key}: expected a seed in [0, 2**63 - 1]; "
+                                   f"got {_show(value)}")
+            elif abs(value) > MAX_COUNT:
+                raise CLIError(f"{key}: expected an integer in [-{MAX_COUNT}, {MAX_COUNT}]; "
+                               f"got {_show(value)}")
             continue
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise CLIError(f"{key}: expected a finite number; got {_show(value)}")
             continue
         raise CLIError(f"{key}: expected a number, string or true/false; got {_show(value)}")
+    sizes = {k: v for k, v in options.items() if isinstance(v, int) and not isinstance(v, bool)
+             and v > 1 and "seed" not in k.lower()}
+    if math.prod(sizes.values()) > MAX_VALUES:
+        product = " x ".join(f"{k} {v}" for k, v in sizes.items())
+        raise CLIError(f"{where}': {product} asks for {math.prod(sizes.values()):.3g} values; "
+                       f"at most {MAX_VALUES:.0e} (use a data file for more)")
     return dict(options)
 
 
