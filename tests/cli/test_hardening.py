@@ -201,6 +201,20 @@ lr = 3.0
 """
 
 
+def test_a_late_divergence_writes_the_best_epochs_model(tmp_path, capsys):
+    """The learning rate jumps 100x after 150 steps: the model written is the best epoch's."""
+    cfg = _write(tmp_path, DIVERGING.replace("epochs = 20", "epochs = 60").replace(
+        "lr = 3.0", "\n[schedule]\nname = 'Step'\nlr = 0.1\nstep_size = 150\ngamma = 100.0"))
+    out = tmp_path / "o"
+    assert main(["train", cfg, "--out", str(out), "--quiet"]) == EXIT_DIVERGED
+    metrics = json.loads((out / "metrics.json").read_text())
+    best = int(np.argmin(metrics["history"]["loss"]))
+    assert metrics["diverged"]["epoch"] >= 29 and best >= 20
+    assert f"keeps the weights of epoch {best} (0-based), the best one" in metrics["diverged"][
+        "message"]
+    assert metrics["test"]["loss"] < 0.3  # the good weights: sine's variance is 0.5
+
+
 def test_divergence_factor_false_turns_the_growth_check_off(tmp_path, capsys):
     cfg = _write(tmp_path, DIVERGING.replace("epochs = 20", "epochs = 20\n"
                                                              "divergence_factor = false"))
