@@ -27,6 +27,7 @@ import sys
 import time
 
 from .errors import CLIError
+from .train import save_figure
 
 TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",
             "neat", "cne", "hyperneat", "output")
@@ -203,7 +204,7 @@ def plot(history, path, title):
         axes[0, 1].set_ylabel("species")
         axes[0, 1].grid(True, alpha=0.3)
     fig.suptitle(title)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    save_figure(fig, path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -244,7 +245,8 @@ def run(args):
             import matplotlib.pyplot as plt
 
             ax = rb.evolution.draw(result.best)
-            ax.figure.savefig(os.path.join(out, "champion.png"), dpi=100, bbox_inches="tight")
+            save_figure(ax.figure, os.path.join(out, "champion.png"), dpi=100,
+                        bbox_inches="tight")
             plt.close(ax.figure)
     except ImportError as e:
         print(f"rosenblatt evolve: no figures: {e}", file=sys.stderr)

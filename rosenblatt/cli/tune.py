@@ -40,7 +40,7 @@ import numpy as np
 from . import build, config
 from .data import prepare, standardizer
 from .errors import CLIError
-from .train import _task, evaluate_arrays
+from .train import _task, evaluate_arrays, save_figure, write_json
 
 TUNE_KEYS = ("method", "n_trials", "n_initial", "acquisition", "metric", "pruning", "patience",
              "seed", "grid_points", "liar", "space")
@@ -206,7 +206,8 @@ def _run(args):
     out_dir = args.out or cfg["output"]["dir"]
     seed = cfg["seed"]
     loss_name, loss_fn = build.check_loss(cfg["training"]["loss"])
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed)
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed,
+                                       os.path.dirname(os.path.abspath(args.config)), loss_name)
     if not len(xv):
         raise CLIError("config key 'data.validation': tuning scores each trial on a validation "
                        "split; set it to a fraction in (0, 1)")
@@ -274,9 +275,12 @@ def _run(args):
     test = evaluate_arrays(model, xt_, yt_, loss_name, task)
     classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
     best_cfg = config.check(with_params(raw, study.best_params, paths), default_out=default_out)
-    meta = {"cli": {"dataset": cfg["data"]["name"], "options": cfg["data"]["options"],
-                    "task": task, "loss": loss_name, "seed": seed,
-                    "test": cfg["data"]["test"], "validation": cfg["data"]["validation"],
+    data = cfg["data"]
+    meta = {"cli": {"dataset": data["name"] or os.path.basename(data["path"]),
+                    "options": data["options"], "task": task, "loss": loss_name, "seed": seed,
+                    "test": data["test"] if isinstance(data["test"], float) else 0.0,
+                    "validation": (data["validation"] if isinstance(data["validation"], float)
+                                   else 0.0),
                     "classes": classes, "dtype": best_cfg["model"]["dtype"],
                     "shape": list(shape),
                     "mean": np.ascontiguousarray(mean, dtype=np.float64),
@@ -290,11 +294,10 @@ def _run(args):
                "metric": settings["metric"], "test": test,
                "trials": len(study.trials), "failed": len(study.failed),
                "pruned": sum(t.status == "pruned" for t in study.trials)}
-    with open(os.path.join(out_dir, "tune.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
+    write_json(os.path.join(out_dir, "tune.json"), summary)
     try:
-        study.plot_convergence().savefig(os.path.join(out_dir, "convergence.png"), dpi=100,
-                                         bbox_inches="tight")
+        save_figure(study.plot_convergence(), os.path.join(out_dir, "convergence.png"), dpi=100,
+                    bbox_inches="tight")
     except RuntimeError as e:  # matplotlib (the 'plot' extra) is not installed
         print(f"rosenblatt tune: no convergence plot: {e}", file=sys.stderr)
     shown = -study.best_value if "acc" in settings["metric"] else study.best_value  # as tune_fit

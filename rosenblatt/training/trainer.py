@@ -26,7 +26,10 @@ _LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN/inf loss; the model holds its last good weights.
+    """Training diverged; the model holds its last good weights.
+
+    Raised when a batch's loss is NaN or infinite, or grows past
+    ``divergence_factor`` times the best loss seen (``rb.fit``).
 
     Attributes
     ----------
@@ -34,11 +37,13 @@ class DivergenceError(FloatingPointError):
         Where it happened (0-based).
     history : History
         The epochs completed before.
+    loss : float or None
+        The loss that stopped training.
     """
 
-    def __init__(self, message, epoch, batch, history):
+    def __init__(self, message, epoch, batch, history, loss=None):
         super().__init__(message)
-        self.epoch, self.batch, self.history = epoch, batch, history
+        self.epoch, self.batch, self.history, self.loss = epoch, batch, history, loss
 
 
 def target_for(pred, target, loss_name):
@@ -111,7 +116,7 @@ class Trainer:
     def __init__(self, model, optimizer, *, X, y, loss_fn, loss_name, plan, batch_size,
                  shuffle=True, curriculum=None, validation=None, val_plan=(), regularizers=(),
                  callbacks=(), augment=None, rng=None, clip_norm=None, clip_value=None,
-                 progress=None, adversarial=None):
+                 progress=None, adversarial=None, divergence_factor=None):
         self.model, self.optimizer, self.history = model, optimizer, History()
         self.rng = resolve_rng(rng)
         self.X, self.y, self.loss_fn, self.loss_name, self.plan = X, y, loss_fn, loss_name, plan
@@ -128,6 +133,13 @@ class Trainer:
         self._vec = vec
         self._good_theta = None if vec is None else np.empty_like(vec.data)
         self._buffers = []
+        # Divergence by growth: a batch loss above factor * max(best, floor) stops training;
+        # the floor (1e-3 of the first loss) keeps a loss that reached ~0 from making every
+        # later batch look divergent. The best epoch's weights are what a divergence restores.
+        self.divergence_factor = divergence_factor
+        self._best_loss, self._floor = math.inf, 0.0
+        self._best_epoch, self._best_epoch_loss = None, math.inf
+        self._best_theta, self._best_buffers = None, []
 
     # -- the loop -----------------------------------------------------------------
     def run(self, epochs):
@@ -169,7 +181,8 @@ class Trainer:
         self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
                          if isinstance(b, np.ndarray)]
         means = _Means(self.plan)
-        report = self.progress is not None or bool(self.callbacks)
+        report = (self.progress is not None and getattr(self.progress, "per_batch", True)
+                  or bool(self.callbacks))
         for b, index in enumerate(plan):
             self.batch = b
             self._step(index, means)
@@ -208,6 +221,16 @@ class Trainer:
         value = float(objective.item())
         if not math.isfinite(value):
             self._diverged(value)
+        if self.divergence_factor is not None:
+            if value < 0:  # an objective that goes negative has no scale to grow past
+                self.divergence_factor = None
+            else:
+                if self._floor == 0.0:
+                    self._floor = 1e-3 * value
+                reference = max(self._best_loss, self._floor)
+                if reference > 0 and value > self.divergence_factor * reference:
+                    self._diverged(value, reference)
+                self._best_loss = min(self._best_loss, value)
         if self._vec is not None:  # the weights of the last finite loss
             np.copyto(self._good_theta, self._vec.data)
         self.optimizer.zero_grad()
@@ -266,25 +289,50 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
         self.history.append(epoch, logs)
+        self._remember_if_best(epoch, logs.get("loss"))
         for path in self.pending_checkpoints:
             self.save_checkpoint(path, epoch + 1)
         self.pending_checkpoints.clear()
         if self.progress is not None:
             self.progress.end_epoch(epoch, logs)
 
-    def _diverged(self, value):
-        if self._vec is not None and self.steps > 0:
-            np.copyto(self._vec.data, self._good_theta)
-            restored = "the weights from before the last step (the last finite loss)"
+    def _remember_if_best(self, epoch, loss):
+        """Keep a copy of the weights (and buffers) of the epoch with the lowest training loss."""
+        if self._vec is None or loss is None or not math.isfinite(loss) \
+                or loss >= self._best_epoch_loss:
+            return
+        if self._best_theta is None:
+            self._best_theta = np.empty_like(self._vec.data)
+        np.copyto(self._best_theta, self._vec.data)
+        self._best_buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
+                              if isinstance(b, np.ndarray)]
+        self._best_epoch, self._best_epoch_loss = epoch, float(loss)
+
+    def _diverged(self, value, reference=None):
+        if self._best_theta is not None:
+            np.copyto(self._vec.data, self._best_theta)
+            for live, saved in self._best_buffers:
+                live[...] = saved
+            restored = (f"the weights of epoch {self._best_epoch} (0-based), the best one "
+                        f"(training loss {self._best_epoch_loss:.4g})")
         else:
-            restored = "the weights it had when training started (the first batch diverged)"
-        for live, saved in self._buffers:
-            live[...] = saved
+            if self._vec is not None and self.steps > 0:
+                np.copyto(self._vec.data, self._good_theta)
+                restored = "the weights from before the last step (the last good loss)"
+            else:
+                restored = "the weights it had when training started (the first batch diverged)"
+            for live, saved in self._buffers:
+                live[...] = saved
+        if reference is None:
+            what = f"the loss became {value}"
+        else:
+            what = (f"the loss grew to {value:.4g}, more than divergence_factor="
+                    f"{self.divergence_factor:g} times the best loss seen ({reference:.4g}),")
         raise DivergenceError(
-            f"fit: the loss became {value} at epoch {self.epoch} (0-based), batch {self.batch}; "
+            f"fit: {what} at epoch {self.epoch} (0-based), batch {self.batch}; "
             f"training stopped and the model keeps {restored}. Try a lower learning rate, "
             f"gradient clipping (clip_norm=1.0) or check the data scale.",
-            self.epoch, self.batch, self.history)
+            self.epoch, self.batch, self.history, value)
 
     # -- checkpoints --------------------------------------------------------------
     def generators(self):
@@ -348,6 +396,11 @@ class Trainer:
             if name in gens:
                 gens[name].bit_generator.state = state
         self.history = History.from_dict(meta.get("history", {}))
+        losses = [v for v in self.history.history.get("loss", []) if math.isfinite(v)]
+        if losses and self._vec is not None:  # the resumed weights stand for the best so far
+            self._best_loss = min(losses)
+            self._best_epoch_loss = math.inf
+            self._remember_if_best(int(meta["epoch"]) - 1, min(losses))
         for cb, state in zip(self.callbacks, meta.get("callbacks", [])):
             if state is not None and callable(getattr(cb, "load_state_dict", None)):
                 cb.load_state_dict(state)
