@@ -106,13 +106,24 @@ def _ints(args, *names):
             and not isinstance(args.get(n), bool) and args[n] > 0]
 
 
-def parameter_estimate(args):
+def parameter_estimate(args, cls=None):
     """About how many numbers a layer with these arguments holds, without building it.
 
-    Known shapes (dense, convolution, recurrent, embedding, normalisation)
-    are counted as the layers count them; anything else as the product of
-    its two largest integer arguments, an upper bound for the usual layers.
+    A library layer ``cls`` states its shapes from its arguments
+    (``state_shapes``, the loader's plan): they are counted exactly. Otherwise
+    known shapes (dense, convolution, recurrent, embedding, normalisation) are
+    counted as the layers count them, anything else as the product of its two
+    largest integer arguments, an upper bound for the usual layers.
     """
+    if cls is not None:
+        from ..nn import registry
+
+        try:
+            shapes = registry.shapes_of(cls, args) if registry.states_shapes(cls) else None
+        except Exception:  # arguments the layer refuses: its constructor will say why
+            shapes = None
+        if shapes is not None:
+            return sum(int(np.prod(shape, dtype=np.float64)) for shape in shapes.values())
     kernel = args.get("kernel_size", 1)
     kernel = int(np.prod(kernel)) if isinstance(kernel, (list, tuple)) and kernel else kernel
     kernel = kernel if isinstance(kernel, int) and not isinstance(kernel, bool) and kernel > 0 \
@@ -205,7 +216,7 @@ def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
                 except (ValueError, TypeError, IndexError) as e:
                     raise CLIError(f"config key '{key}': cannot infer {fill} from the previous "
                                    f"layers ({e}); give it explicitly") from None
-        memory.check(key, cls.__name__, extra_params=parameter_estimate(args))
+        memory.check(key, cls.__name__, extra_params=parameter_estimate(args, cls))
         if _accepts(cls, "rng") and "rng" not in args:
             args["rng"] = rng
         if _accepts(cls, "dtype") and "dtype" not in args:
