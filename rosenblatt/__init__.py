@@ -8,6 +8,7 @@ from . import (
     models,
     nn,
     optim,
+    parallel,
     randomness,
     training,
     tuning,
@@ -50,6 +51,7 @@ __all__ = [
     "regularizers", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor",
     "training", "where",
     "evolution", "tuning",
+    "parallel",
 ]
 
 

@@ -34,6 +34,7 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
 """
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ import numpy as np
 
 from ..randomness import resolve_rng
 from .config import NEATConfig
-from .core import Result, evaluate, record, run_loop, vector_fitness
+from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene
 from .network import PopulationNetwork
 
@@ -561,6 +562,11 @@ def _key(f):
     return f if math.isfinite(f) else -math.inf
 
 
+def population_from_json(recurrent, texts):
+    """The :class:`PopulationNetwork` of genomes given as JSON text (what a worker rebuilds)."""
+    return PopulationNetwork([Genome.from_json(t) for t in texts], recurrent=recurrent)
+
+
 def _with_fitness(g, fitness_of):
     g.fitness = fitness_of[g.id]
     return g
@@ -635,6 +641,11 @@ class NEAT:
     def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise"):
         """Fitness of every genome of the population (array in population order)."""
         ids = [g.id for g in self.population]
+        if vectorized and executor is not None:  # sub-populations of genome JSON per task
+            return vector_chunks(fitness, [g.to_json() for g in self.population], ids,
+                                 functools.partial(population_from_json,
+                                                   self.config.recurrent),
+                                 executor, repeats=repeats, on_error=on_error, owner="NEAT")
         if vectorized:
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
                                   "NEAT")
@@ -684,8 +695,13 @@ class NEAT:
             ``rb.evolution.envs.XOR().evaluate``).
         generations : int
         executor : concurrent.futures.Executor, optional
-            Genomes are shipped to the workers as JSON text and rebuilt there;
-            ``fitness`` must be a module-level function. Same results as serial.
+            E.g. ``rb.parallel.local(n)`` or a Dask ``client.get_executor()``.
+            Genomes are shipped to the workers as JSON text and rebuilt there,
+            several per message; ``fitness`` must be a module-level function
+            (or a ``functools.partial`` of one). Per-genome fitness: the same
+            results as serial. With ``vectorized=True`` each task scores a
+            sub-population of 32 genomes at once (the cut does not depend on
+            the executor or its workers).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation (state: generation,
             champion, fitness); returning True stops.
