@@ -41,6 +41,7 @@ from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
 from .training import adversarial, callbacks, fit
+from .training import distributed
 
 __all__ = [
     "__version__",
@@ -51,7 +52,7 @@ __all__ = [
     "regularizers", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor",
     "training", "where",
     "evolution", "tuning",
-    "parallel",
+    "parallel", "distributed",
 ]
 
 

@@ -8,6 +8,10 @@ Writes into the config's ``output.dir``:
 * ``learning_curve.png``: loss and accuracy per epoch, training and validation.
 
 Progress goes to stderr; stdout gets the final summary only.
+
+Under an MPI launcher (``mpirun -n 2 rosenblatt train config.toml``) the
+ranks train data-parallel (``rb.fit(..., distributed="mpi")``) and rank 0
+alone writes the outputs and prints.
 """
 
 import json
@@ -108,6 +112,19 @@ def _task(loss_name, y):
     return "regression"
 
 
+def _mpi_world():
+    """``(communicator, "mpi")`` when started by mpirun with several ranks, else ``(None, None)``."""
+    from ..training.distributed import launched_by_mpirun, world
+
+    if not launched_by_mpirun():
+        return None, None
+    try:
+        comm = world("rosenblatt train")
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    return (comm, "mpi") if comm.Get_size() > 1 else (None, None)
+
+
 def run(args):
     from ..tour.threads import blas_threads
 
@@ -177,11 +194,12 @@ def _run(args):
     regularizers = build.build_named("regularizers", cfg["regularizers"])
     callbacks = build.build_named("callbacks", cfg["callbacks"])
 
+    comm, distributed = _mpi_world()
     fit_args = dict(loss=loss_fn, optimizer=optimizer, epochs=training["epochs"],
                     batch_size=training["batch_size"], shuffle=training["shuffle"],
                     metrics=tuple(training["metrics"]) if task == "classification" else (),
                     regularizers=regularizers, callbacks=callbacks,
-                    progress=not args.quiet, rng=rng)
+                    progress=not args.quiet, rng=rng, distributed=distributed)
     if len(xv_):
         fit_args["validation_data"] = (xv_, yv_)
     start = time.perf_counter()
@@ -190,6 +208,8 @@ def _run(args):
     except (ValueError, TypeError) as e:
         raise CLIError(f"training failed: {e}") from None
     seconds = time.perf_counter() - start
+    if comm is not None and comm.Get_rank() != 0:  # rank 0 writes and reports
+        return 0
     hist = history_dict(history)
     if getattr(history, "stop_reason", None):
         print(history.stop_reason, file=sys.stderr)

@@ -175,7 +175,7 @@ def _check_optimizer_owns_model(optimizer, model):
 def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=True,
         curriculum=None, validation_data=None, metrics=("accuracy",), regularizers=(),
         callbacks=(), augment=None, progress=True, rng=None, resume_from=None, clip_norm=None,
-        clip_value=None, tbptt=None, adversarial=None):
+        clip_value=None, tbptt=None, adversarial=None, distributed=None):
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent; returns a History.
 
     Parameters
@@ -243,6 +243,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         minimises ``alpha J(x) + (1 - alpha) J(x_adv)``, ``x_adv`` made against
         the current weights (:mod:`rosenblatt.training.adversarial`).
 
+    distributed : {None, "mpi"} or rb.distributed.DataParallel, optional
+        Data-parallel training over MPI (:mod:`rosenblatt.training.distributed`):
+        run the same script on every rank (``mpirun -n 2 python train.py``);
+        each rank computes the gradient on its shard of every ``batch_size``
+        batch, one Allreduce averages it, and the ranks stay identical. Only
+        rank 0 writes checkpoints and shows progress. Needs mpi4py
+        (``pip install 'rosenblatt[mpi]'``).
+
     Returns
     -------
     History
@@ -283,7 +291,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             ("curriculum", curriculum), ("validation_data", validation_data),
             ("regularizers", regularizers), ("callbacks", callbacks), ("augment", augment),
             ("resume_from", resume_from), ("clip_value", clip_value),
-            ("adversarial", adversarial))
+            ("adversarial", adversarial), ("distributed", distributed))
             if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 0)]
         if unused:
             raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
@@ -336,6 +344,12 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if adversarial is not None and not callable(getattr(adversarial, "objective", None)):
         raise TypeError(f"fit: adversarial must be rb.adversarial.FGSM(...) or PGD(...); got "
                         f"{type(adversarial).__name__}")
+    data_parallel = None
+    if distributed is not None:  # data-parallel over MPI: rank 0 alone shows progress
+        from .distributed import for_fit
+
+        data_parallel = for_fit(distributed, model, optimizer)
+        progress = progress and data_parallel.is_root
     progress_bar = ProgressBar(epochs, 1) if progress else None
     if progress_bar is not None and not progress_bar.enabled:  # not a terminal
         progress_bar = None
@@ -343,7 +357,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                       plan=plan, batch_size=batch_size, shuffle=shuffle, curriculum=curriculum,
                       validation=validation, val_plan=val_plan, regularizers=regs,
                       callbacks=callbacks, augment=augment, rng=rng, clip_norm=clip_norm,
-                      clip_value=clip_value, progress=progress_bar, adversarial=adversarial)
+                      clip_value=clip_value, progress=progress_bar, adversarial=adversarial,
+                      data_parallel=data_parallel)
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
         trainer.start_epoch = trainer.resume(resume_from)
     try:
