@@ -40,8 +40,7 @@ from .autodiff import (
 from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
-from .training import adversarial, callbacks, fit
-from .training import distributed
+from .training import adversarial, callbacks, distributed, fit
 
 __all__ = [
     "__version__",

@@ -113,7 +113,7 @@ def _task(loss_name, y):
 
 
 def _mpi_world():
-    """``(communicator, "mpi")`` when started by mpirun with several ranks, else ``(None, None)``."""
+    """``(communicator, "mpi")`` under mpirun with several ranks, else ``(None, None)``."""
     from ..training.distributed import launched_by_mpirun, world
 
     if not launched_by_mpirun():

@@ -200,7 +200,7 @@ class DataParallel:
         return json.loads(buf.tobytes().decode())
 
     def broadcast_generators(self, generators):
-        """Set each ``numpy.random.Generator`` of the dict ``{name: generator}`` to rank 0's state."""
+        """Set each generator of the dict ``{name: numpy Generator}`` to rank 0's state."""
         names = sorted(generators)
         states = self.broadcast_json([generators[k].bit_generator.state for k in names])
         for name, state in zip(names, states):

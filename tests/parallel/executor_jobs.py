@@ -73,9 +73,8 @@ def run_study(executor=None, objective_fn=objective, n_trials=6):
 
 
 def mpi_job(out):
-    from mpi4py.futures import MPIPoolExecutor
-
     import executor_jobs  # by name, so that the workers import the same functions
+    from mpi4py.futures import MPIPoolExecutor
 
     with MPIPoolExecutor() as pool:
         report = {"neat": executor_jobs.run_neat(pool),

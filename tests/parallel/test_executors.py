@@ -109,6 +109,57 @@ def test_killed_dask_worker_loses_and_duplicates_nothing(dask_client, serial, tm
     assert _same(trials, serial["study"])  # none lost (failed) and the same values
 
 
+TUNE = """
+seed = 0
+[data]
+name = "xor"
+validation = 0.25
+[[model.layers]]
+type = "Dense"
+out_features = 4
+[[model.layers]]
+type = "Tanh"
+[[model.layers]]
+type = "Dense"
+out_features = 2
+[training]
+epochs = 2
+batch_size = 8
+[tune]
+method = "bayes"
+n_trials = 3
+n_initial = 2
+[tune.space]
+"optimizer.lr" = { type = "loguniform", low = 1e-3, high = 1e-1 }
+"""
+
+
+def test_cli_connects_to_a_running_scheduler(dask_client, tmp_path, capsys):
+    from rosenblatt.cli.main import main
+
+    address = dask_client.scheduler.address
+    evolve = tmp_path / "evolve.toml"
+    evolve.write_text('algorithm = "neat"\ntask = "pole2"\ngenerations = 2\nseed = 0\n'
+                      '[task_options]\nmax_steps = 200\n')
+    histories = []
+    for extra in ([], ["--scheduler", address]):
+        out = tmp_path / f"evolve{len(extra)}"
+        assert main(["evolve", str(evolve), "--out", str(out), *extra]) == 0
+        histories.append(json.loads((out / "history.json").read_text())["history"]["best"])
+    assert histories[0] == histories[1]
+    tune = tmp_path / "tune.toml"
+    tune.write_text(TUNE)
+    out = tmp_path / "tune"
+    assert main(["tune", str(tune), "--out", str(out), "--scheduler", address]) == 0
+    study = json.loads((out / "tune.json").read_text())
+    assert study["trials"] == 3 and study["failed"] == 0
+    assert (out / "model.safetensors").exists()
+    capsys.readouterr()
+    assert main(["evolve", str(evolve), "--scheduler", "tcp://127.0.0.1:9",
+                 "--scheduler-timeout", "1"]) == 2
+    assert "no Dask scheduler answered at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
 def test_mpi_pool_gives_the_serial_results(serial, tmp_path):
     if shutil.which("mpirun") is None:
         pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")

@@ -46,11 +46,6 @@ def _ranks_equal(rb, comm):
     return RanksEqual()
 
 
-def objective(params):
-    """A module-level objective for the executor job (workers import this file by name)."""
-    return (params["x"] - 0.5) ** 2 + (params["y"] - 1.0) ** 2
-
-
 def _train(rb, distributed, epochs, callbacks=(), resume_from=None, batchnorm=False, n=65):
     X, y = _data(n)
     model = _model(rb, batchnorm)
@@ -126,30 +121,5 @@ def fit_job(out):
             json.dump(report, f)
 
 
-def executor_job(out):
-    """Results through mpi4py.futures.MPIPoolExecutor (run with -m mpi4py.futures)."""
-    from mpi4py.futures import MPIPoolExecutor
-
-    import mpi_jobs  # by name (PYTHONPATH holds tests/training), so workers import it too
-
-    import rosenblatt as rb
-
-    report = {}
-    with MPIPoolExecutor() as pool:
-        neat = rb.evolution.NEAT(2, 1, rng=0)
-        result = neat.run(rb.evolution.envs.xor_fitness, 3, executor=pool)
-        report["neat_best"] = result.history["best"]
-        study = rb.tuning.minimize(mpi_jobs.objective, _space(rb),
-                                   method="bayes", n_trials=6, n_initial=3, seed=0,
-                                   executor=pool, n_parallel=2)
-        report["study"] = [t.params for t in study.trials]
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump(report, f)
-
-
-def _space(rb):
-    return rb.tuning.Space({"x": rb.tuning.Uniform(-2, 2), "y": rb.tuning.Uniform(-1, 3)})
-
-
 if __name__ == "__main__":
-    {"fit": fit_job, "executor": executor_job}[sys.argv[1]](sys.argv[2])
+    {"fit": fit_job}[sys.argv[1]](sys.argv[2])
