@@ -638,14 +638,16 @@ class NEAT:
         return PopulationNetwork(self.population if genomes is None else genomes,
                                  recurrent=self.config.recurrent)
 
-    def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise"):
+    def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise",
+                 chunk_size=32):
         """Fitness of every genome of the population (array in population order)."""
         ids = [g.id for g in self.population]
         if vectorized and executor is not None:  # sub-populations of genome JSON per task
             return vector_chunks(fitness, [g.to_json() for g in self.population], ids,
                                  functools.partial(population_from_json,
                                                    self.config.recurrent),
-                                 executor, repeats=repeats, on_error=on_error, owner="NEAT")
+                                 executor, chunk_size=chunk_size, repeats=repeats,
+                                 on_error=on_error, owner="NEAT")
         if vectorized:
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
                                   "NEAT")
@@ -683,7 +685,7 @@ class NEAT:
         return champion
 
     def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
-            vectorized=False, repeats=1, on_error="raise"):
+            vectorized=False, repeats=1, on_error="raise", chunk_size=32):
         """Evolve for up to ``generations``.
 
         Parameters
@@ -700,8 +702,8 @@ class NEAT:
             several per message; ``fitness`` must be a module-level function
             (or a ``functools.partial`` of one). Per-genome fitness: the same
             results as serial. With ``vectorized=True`` each task scores a
-            sub-population of 32 genomes at once (the cut does not depend on
-            the executor or its workers).
+            sub-population of ``chunk_size`` genomes at once (the cut does
+            not depend on the executor or its workers).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation (state: generation,
             champion, fitness); returning True stops.
@@ -713,6 +715,10 @@ class NEAT:
             A fitness that raises or returns NaN: raise a FitnessError naming the
             genome id, end the run cleanly (the result's ``error`` says why), or
             score it worst and go on.
+        chunk_size : int, default 32
+            Genomes per task with ``vectorized=True`` and an executor: more
+            per message amortises the round trip and the simulation's per-step
+            overhead, fewer balances the workers.
 
         Returns
         -------
@@ -727,7 +733,7 @@ class NEAT:
 
         def one(_):
             pop = self.population
-            f = self.evaluate(fitness, executor, vectorized, repeats, on_error)
+            f = self.evaluate(fitness, executor, vectorized, repeats, on_error, chunk_size)
             self.evaluations += len(pop)
             champion = self.tell(f)
             record(history, f, species=len(self.species),
