@@ -34,6 +34,7 @@ Examples
 import concurrent.futures
 import multiprocessing
 import os
+import threading
 
 from .checks import positive_float, positive_int
 
@@ -239,11 +240,23 @@ def dask_executor(address, *, timeout=10.0):
     except ImportError:
         raise ImportError("dask_executor: Dask's distributed scheduler is not installed; "
                           "pip install 'rosenblatt[dask]' (dask and distributed)") from None
-    try:
-        client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as e:
-        raise ConnectionError(
-            f"dask_executor: no Dask scheduler answered at {address} within {timeout:g} s "
-            f"({type(e).__name__}: {e}). Start one with `dask scheduler` and workers with "
-            f"`dask worker {address} --nthreads 1`, or check the address and port") from None
-    return client, client.get_executor()
+    box = {}
+
+    def connect():
+        try:
+            box["client"] = Client(address, timeout=timeout, set_as_default=False)
+        except Exception as e:  # noqa: BLE001 - reported below, in the caller's thread
+            box["error"] = e
+
+    # In a thread, so that the timeout holds even when something that is not a Dask
+    # scheduler accepts the connection and never answers (Client's own timeout did not).
+    thread = threading.Thread(target=connect, name="rosenblatt-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)
+    if "client" in box:
+        return box["client"], box["client"].get_executor()
+    why = "no answer" if thread.is_alive() else f"{type(box['error']).__name__}: {box['error']}"
+    raise ConnectionError(
+        f"dask_executor: no Dask scheduler answered at {address} within {timeout:g} s ({why}). "
+        f"Start one with `dask scheduler` and workers with `dask worker {address} --nthreads "
+        f"1`, or check the address and port")

@@ -10,6 +10,7 @@ loses and duplicates nothing.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +67,17 @@ def test_unanswered_scheduler_fails_fast():
     with pytest.raises(ConnectionError, match="no Dask scheduler answered at tcp://127.0.0.1:9"):
         rb.parallel.dask_executor("tcp://127.0.0.1:9", timeout=1)
     assert time.perf_counter() - start < 30  # the timeout holds (generous: a loaded machine)
+    # something listens there but never speaks Dask's protocol (an HTTP server, a dead peer)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ConnectionError, match="no Dask scheduler answered"):
+            rb.parallel.dask_executor(f"tcp://127.0.0.1:{silent.getsockname()[1]}", timeout=1)
+    finally:
+        silent.close()
+    assert time.perf_counter() - start < 30
 
 
 @pytest.fixture(scope="module")
