@@ -259,6 +259,8 @@ class Trainer:
         value = self.data_parallel.allreduce(0.0, 0.0)
         if not math.isfinite(value):
             self._diverged(value)
+        for cb in self.callbacks:
+            cb.on_backward(self)
         if self.clip_value is not None:
             clip_grad_value(self.optimizer, self.clip_value)
         if self.clip_norm is not None:
