@@ -170,7 +170,7 @@ def neat_on_dask(quick, rounds, warmup, chunk):
     start_state = copy.deepcopy(neat)
     genome_bytes = sum(len(g.to_json()) for g in neat.population)
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, worker_dashboard_address=None,
+                           dashboard_address=":0", worker_dashboard_address=None,
                            env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
     client = Client(cluster)
     try:

@@ -84,7 +84,7 @@ def test_unanswered_scheduler_fails_fast():
 def dask_client():
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
+                                       host="127.0.0.1", dashboard_address=":0",
                                        worker_dashboard_address=None)
     client = distributed.Client(cluster)
     yield client
