@@ -197,6 +197,11 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         More keyword arguments of ``rb.fit`` (``metrics``, ``augment`` ...).
     **search_kwargs
         Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
+        An ``executor`` here must run in this process (a thread pool): the
+        objective is a closure holding the data and keeping the best model. To
+        train trials in other processes or machines, call :func:`minimize` with
+        a module-level objective built on :func:`train_trial` and
+        :func:`trial_outcome`, as ``rosenblatt tune --scheduler`` does.
 
     Returns
     -------
