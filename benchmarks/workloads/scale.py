@@ -52,7 +52,7 @@ def workloads(quick):
 
 
 # -- MLP over MPI ---------------------------------------------------------------------------
-def mlp_rank(n, epochs):
+def mlp_rank(n, epochs, wait="block"):
     """One training run (one process, or one rank under mpirun); rank 0 prints JSON."""
     from threadpoolctl import threadpool_limits
 
@@ -65,6 +65,8 @@ def mlp_rank(n, epochs):
     model = mlp.rosenblatt_model()
     opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
     comm = rb.distributed.world() if dist else None
+    if dist:
+        dist = rb.distributed.DataParallel(model, opt, wait=wait)
     rb.fit(model, x[:mlp.BATCH * 4], y[:mlp.BATCH * 4], loss="cross_entropy", optimizer=opt,
            epochs=1, batch_size=mlp.BATCH, progress=False, rng=1, distributed=dist)  # warm up
     if comm is not None:
@@ -81,7 +83,7 @@ def mlp_rank(n, epochs):
            "samples_per_cpu_s": n * epochs / float(cpu[0]),
            "steps_per_s": epochs * -(-n // mlp.BATCH) / seconds}
     if comm is not None:  # the one message per step, alone: bytes and time
-        dp = rb.distributed.DataParallel(model, opt)
+        dp = dist
         out["message_bytes"] = dp.message_bytes
         for _ in range(5):
             dp.allreduce(0.5)
@@ -102,9 +104,9 @@ def mlp_rank(n, epochs):
         print("RESULT " + json.dumps(out), flush=True)
 
 
-def _run_mlp(ranks, n, epochs):
+def _run_mlp(ranks, n, epochs, wait="block"):
     cmd = [sys.executable, "-m", "benchmarks.workloads.scale", "--mlp-rank", "--n", str(n),
-           "--epochs", str(epochs)]
+           "--epochs", str(epochs), "--wait", wait]
     if ranks > 1:
         # ranks bound to cores (mpirun's default when there are as many cores as ranks):
         # unbound, the one Allreduce took 5-90 ms instead of 0.6-3 ms on the loaded machine
@@ -118,16 +120,20 @@ def _run_mlp(ranks, n, epochs):
 
 def mlp_over_mpi(quick, rounds):
     n, epochs = (12_800, 1) if quick else (60_000, 1)
-    one, two = [], []
+    one, two, polled = [], [], []
     for _ in range(rounds):  # alternating, so a slow phase of the machine hits both
         one.append(_run_mlp(1, n, epochs))
         two.append(_run_mlp(2, n, epochs))
+        polled.append(_run_mlp(2, n, epochs, "poll"))
+    poll_ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, polled)]
     ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, two)]
     cpu_ratios = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, two)]
     return {"samples": n * epochs, "one_process": [r["samples_per_s"] for r in one],
             "two_ranks": [r["samples_per_s"] for r in two], "ratios": ratios,
             "ratio": statistics.median(ratios), "message_bytes": two[0]["message_bytes"],
             "cpu_time_ratios": cpu_ratios, "cpu_time_ratio": statistics.median(cpu_ratios),
+            "two_ranks_poll": [r["samples_per_s"] for r in polled], "poll_ratios": poll_ratios,
+            "poll_ratio": statistics.median(poll_ratios),
             "allreduce_ms": statistics.median(r["allreduce_ms"] for r in two),
             "steps_per_s_one": statistics.median(r["steps_per_s"] for r in one),
             "step_ms_batch64": statistics.median(r["step_ms_batch64"] for r in one),
@@ -232,9 +238,10 @@ def main(argv=None):
     p.add_argument("--mlp-rank", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, default=12_800, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--wait", default="block", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.mlp_rank:
-        return mlp_rank(args.n, args.epochs)
+        return mlp_rank(args.n, args.epochs, args.wait)
     results = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
     if args.only in (None, "mpi"):
         results["mlp_mpi"] = m = mlp_over_mpi(args.quick, args.rounds)
@@ -242,7 +249,9 @@ def main(argv=None):
               f"{statistics.median(m['one_process']):,.0f} samples/s, 2 ranks "
               f"{statistics.median(m['two_ranks']):,.0f} samples/s: {m['ratio']:.2f}x "
               f"(rounds {', '.join(f'{r:.2f}' for r in m['ratios'])}); by CPU time (the busiest "
-              f"rank's) {m['cpu_time_ratio']:.2f}x; one Allreduce per step "
+              f"rank's) {m['cpu_time_ratio']:.2f}x; 2 ranks with wait='poll' "
+              f"{statistics.median(m['two_ranks_poll']):,.0f} samples/s: {m['poll_ratio']:.2f}x; "
+              f"one Allreduce per step "
               f"of {m['message_bytes']:,} bytes taking {m['allreduce_ms']:.2f} ms", flush=True)
     if args.only in (None, "dask"):
         results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, args.chunk)

@@ -73,6 +73,14 @@ def fit_job(out):
     report["steps_checked"] = check.steps
     dp = rb.distributed.DataParallel(model, opt)
     report["message_bytes"] = dp.message_bytes
+    # waiting by polling a non-blocking Allreduce: the same arithmetic, the same weights
+    X, y = _data()
+    polled = _model(rb)
+    popt = rb.optim.Adam(polled.parameters(), lr=0.01)
+    rb.fit(polled, X, y, loss="cross_entropy", optimizer=popt, epochs=3, batch_size=16,
+           progress=False, rng=np.random.default_rng(7),
+           distributed=rb.distributed.DataParallel(polled, popt, wait="poll"))
+    report["poll_vs_block"] = float(np.abs(popt.vec.data - opt.vec.data).max())
     # 2. batch norm: statistics averaged, ranks still identical
     check_bn = _ranks_equal(rb, comm)
     _train(rb, "mpi", 2, [check_bn], batchnorm=True, n=64)

@@ -48,6 +48,7 @@ def test_two_ranks_train_like_one_process(tmp_path):
     # the same weights and losses as one process with the same global batch (float64)
     assert report["vs_one_process"] < 1e-12
     assert report["loss_history_difference"] < 1e-12
+    assert report["poll_vs_block"] == 0.0  # DataParallel(wait="poll"): the same steps
     # one Allreduce per step: the 147 gradient values and the loss, in float64
     assert report["message_bytes"] == (report["weights"] + 1) * 8
     # rank 0 alone writes the checkpoint; it resumes on two ranks or one process
@@ -94,3 +95,5 @@ def test_bad_distributed_arguments():
                    distributed="mpi")
     with pytest.raises(TypeError, match="gradient optimizer"):
         rb.distributed.DataParallel(net, object())
+    with pytest.raises(ValueError, match="wait must be .block. or .poll."):
+        rb.distributed.DataParallel(net, opt, comm=object(), wait="spin")
