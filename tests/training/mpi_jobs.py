@@ -20,13 +20,13 @@ def _data(n=65, d=5, classes=3):
     return X, y % classes
 
 
-def _model(rb, batchnorm=False):
+def _model(rb, batchnorm=False, dtype=np.float64):
     rb.seed(3)
     layers = [rb.nn.Dense(5, 16)]
     if batchnorm:
         layers.append(rb.nn.BatchNorm1d(16))
     layers += [rb.nn.Tanh(), rb.nn.Dense(16, 3)]
-    return rb.nn.Sequential(*layers).astype(np.float64)
+    return rb.nn.Sequential(*layers).astype(dtype)
 
 
 def _ranks_equal(rb, comm):
@@ -46,9 +46,10 @@ def _ranks_equal(rb, comm):
     return RanksEqual()
 
 
-def _train(rb, distributed, epochs, callbacks=(), resume_from=None, batchnorm=False, n=65):
+def _train(rb, distributed, epochs, callbacks=(), resume_from=None, batchnorm=False, n=65,
+           dtype=np.float64):
     X, y = _data(n)
-    model = _model(rb, batchnorm)
+    model = _model(rb, batchnorm, dtype)
     opt = rb.optim.Adam(model.parameters(), lr=0.01)
     history = rb.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs,
                      batch_size=16, progress=False, rng=np.random.default_rng(7),
@@ -95,6 +96,7 @@ def fit_job(out):
         shutil.copy(first, os.path.join(out, "ckpt_copy.safetensors"))
     comm.Barrier()
     resumed2, _, hist2 = _train(rb, "mpi", 4, resume_from=first)
+    model32, _, _ = _train(rb, "mpi", 3, dtype=np.float32)
     if rank == 0:
         single, _, single_hist = _train(rb, None, 3)
         vec = rb.nn.ParameterVector
@@ -110,6 +112,8 @@ def fit_job(out):
         report["resume_1_process_vs_straight"] = float(np.abs(flat(resumed1)
                                                               - flat(straight)).max())
         report["weights"] = int(vec(_model(rb).parameters()).size)
+        single32, _, _ = _train(rb, None, 3, dtype=np.float32)
+        report["float32_vs_one_process"] = float(np.abs(flat(model32) - flat(single32)).max())
     # 4. the CLI under mpirun
     cfg = os.path.join(out, "train.toml")
     if rank == 0:
