@@ -21,6 +21,7 @@ Writes ``best.json`` (the champion genome; for CNE ``best.safetensors``, the
 model), ``history.json``, ``fitness.png`` and, for genomes, ``champion.png``.
 """
 
+import functools
 import json
 import os
 import sys
@@ -43,6 +44,11 @@ def add_parser(sub):
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--generations", type=int, help="override generations")
     p.add_argument("--seed", type=int, help="override seed")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="evaluate NEAT populations on a running Dask cluster, e.g. "
+                   "tcp://host:8786 (sub-populations of genome JSON per task)")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for the scheduler to answer (default 10)")
     p.set_defaults(func=run)
     return p
 
@@ -120,14 +126,31 @@ def _solved(cfg, env):
     return None
 
 
-def evolve(cfg):
-    """Run the configured algorithm; returns ``(result, algorithm object, env)``."""
+@functools.lru_cache(maxsize=4)
+def _task_from_json(text):
+    return _environment(json.loads(text))
+
+
+def task_fitness(text, population):
+    """The task's vectorised fitness of a population network, the task given as JSON text
+    (what a Dask worker receives with each sub-population: no environment object travels)."""
+    return _task_from_json(text).evaluate(population)
+
+
+def evolve(cfg, executor=None):
+    """Run the configured algorithm; returns ``(result, algorithm object, env)``.
+
+    ``executor`` (NEAT only): evaluate sub-populations through it (e.g. a Dask cluster's).
+    """
     import numpy as np
 
     import rosenblatt as rb
 
     env = _environment(cfg)
     common = dict(vectorized=True, repeats=cfg["repeats"], on_error=cfg["on_error"])
+    if executor is not None and cfg["algorithm"] != "neat":
+        raise CLIError(f"--scheduler distributes NEAT populations; {cfg['algorithm']} evaluates "
+                       f"its whole population in one array program here")
     if cfg["algorithm"] == "neat":
         try:
             config = rb.evolution.NEATConfig.from_dict(cfg["neat"], where="[neat]")
@@ -135,7 +158,12 @@ def evolve(cfg):
             raise CLIError(str(e)) from None
         algo = rb.evolution.NEAT(env.n_inputs, env.n_outputs, config, rng=cfg["seed"])
         stop = _solved(cfg, env)
-        return algo.run(env.evaluate, cfg["generations"], stop=stop, **common), algo, env
+        fitness = env.evaluate
+        if executor is not None:
+            fitness = functools.partial(task_fitness, json.dumps(
+                {"task": cfg["task"], "task_options": cfg["task_options"]}))
+        return algo.run(fitness, cfg["generations"], stop=stop, executor=executor,
+                        **common), algo, env
     if cfg["algorithm"] == "hyperneat":
         opts = dict(cfg["hyperneat"])
         try:
@@ -220,10 +248,20 @@ def run(args):
     out = args.out or cfg["output"]["dir"]
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
+    client = executor = None
+    if args.scheduler:
+        try:
+            client, executor = rb.parallel.dask_executor(args.scheduler,
+                                                         timeout=args.scheduler_timeout)
+        except (ImportError, ConnectionError) as e:
+            raise CLIError(str(e)) from None
     try:
-        result, algo, env = evolve(cfg)
+        result, algo, env = evolve(cfg, executor)
     except rb.evolution.FitnessError as e:
         raise CLIError(str(e)) from None
+    finally:
+        if client is not None:
+            client.close()
     seconds = time.perf_counter() - start
     if cfg["algorithm"] == "cne":
         best_path = os.path.join(out, "best.safetensors")

@@ -8,6 +8,10 @@ Writes into the config's ``output.dir``:
 * ``learning_curve.png``: loss and accuracy per epoch, training and validation.
 
 Progress goes to stderr; stdout gets the final summary only.
+
+Under an MPI launcher (``mpirun -n 2 rosenblatt train config.toml``) the
+ranks train data-parallel (``rb.fit(..., distributed="mpi")``) and rank 0
+alone writes the outputs and prints.
 """
 
 import json
@@ -149,6 +153,19 @@ def check_arguments(args):
         raise CLIError(f"--seed must be in [0, {config.MAX_SEED}]; got {args.seed}")
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise CLIError(f"--threads must be in [1, {MAX_THREADS}]; got {args.threads}")
+
+
+def _mpi_world():
+    """``(communicator, "mpi")`` under mpirun with several ranks, else ``(None, None)``."""
+    from ..training.distributed import launched_by_mpirun, world
+
+    if not launched_by_mpirun():
+        return None, None
+    try:
+        comm = world("rosenblatt train")
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    return (comm, "mpi") if comm.Get_size() > 1 else (None, None)
 
 
 def run(args):
@@ -316,13 +333,15 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
     training = cfg["training"]
     xtr_, ytr_, xv_, yv_, xt_, yt_ = arrays
     callbacks = list(callbacks) + [rb.callbacks.Checkpoint(checkpoint)]
+    comm, distributed = _mpi_world()
     fit_args = dict(loss=loss_fn, optimizer=optimizer, epochs=training["epochs"],
                     batch_size=training["batch_size"], shuffle=training["shuffle"],
                     metrics=tuple(training["metrics"]) if task == "classification" else (),
                     regularizers=regularizers, callbacks=callbacks,
                     progress=not args.quiet, rng=rng,
                     resume_from=checkpoint if args.resume else None,
-                    divergence_factor=training["divergence_factor"])
+                    divergence_factor=training["divergence_factor"],
+                    distributed=distributed)
     if len(xv_):
         fit_args["validation_data"] = (xv_, yv_)
     start = time.perf_counter()
@@ -336,6 +355,8 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
     except (ValueError, TypeError) as e:
         raise CLIError(f"training failed: {e}") from None
     seconds = time.perf_counter() - start
+    if comm is not None and comm.Get_rank() != 0:  # rank 0 writes and reports
+        return 0
     hist = history_dict(history)
     if getattr(history, "stop_reason", None):
         print(history.stop_reason, file=sys.stderr)

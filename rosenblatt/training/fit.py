@@ -214,7 +214,8 @@ def _check_optimizer_owns_model(optimizer, model):
 def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=True,
         curriculum=None, validation_data=None, metrics=("accuracy",), regularizers=(),
         callbacks=(), augment=None, progress=True, rng=None, resume_from=None, clip_norm=None,
-        clip_value=None, tbptt=None, adversarial=None, divergence_factor=1e4):
+        clip_value=None, tbptt=None, adversarial=None, divergence_factor=1e4,
+        distributed=None):
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent; returns a History.
 
     Parameters
@@ -290,6 +291,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         An objective that takes a negative value has no such scale: the growth
         check is then off for the rest of the run.
 
+    distributed : {None, "mpi"} or rb.distributed.DataParallel, optional
+        Data-parallel training over MPI (:mod:`rosenblatt.training.distributed`):
+        run the same script on every rank (``mpirun -n 2 python train.py``);
+        each rank computes the gradient on its shard of every ``batch_size``
+        batch, one Allreduce averages it, and the ranks stay identical. Only
+        rank 0 writes checkpoints and shows progress. Needs mpi4py
+        (``pip install 'rosenblatt[mpi]'``).
+
     Returns
     -------
     History
@@ -332,7 +341,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             ("curriculum", curriculum), ("validation_data", validation_data),
             ("regularizers", regularizers), ("callbacks", callbacks), ("augment", augment),
             ("resume_from", resume_from), ("clip_value", clip_value),
-            ("adversarial", adversarial))
+            ("adversarial", adversarial), ("distributed", distributed))
             if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 0)]
         if unused:
             raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
@@ -387,6 +396,12 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         raise TypeError(f"fit: adversarial must be rb.adversarial.FGSM(...) or PGD(...); got "
                         f"{type(adversarial).__name__}")
     _check_labels(model, X, y, loss_name)
+    data_parallel = None
+    if distributed is not None:  # data-parallel over MPI: rank 0 alone shows progress
+        from .distributed import for_fit
+
+        data_parallel = for_fit(distributed, model, optimizer)
+        progress = progress and data_parallel.is_root
     progress_bar = ProgressBar(epochs, 1) if progress else None
     if progress_bar is not None and not progress_bar.enabled:  # not a terminal: a log line
         progress_bar = EpochLines(epochs)
@@ -395,7 +410,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                       validation=validation, val_plan=val_plan, regularizers=regs,
                       callbacks=callbacks, augment=augment, rng=rng, clip_norm=clip_norm,
                       clip_value=clip_value, progress=progress_bar, adversarial=adversarial,
-                      divergence_factor=divergence_factor)
+                      divergence_factor=divergence_factor, data_parallel=data_parallel)
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
         trainer.start_epoch = trainer.resume(resume_from)
     try:

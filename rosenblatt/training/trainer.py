@@ -77,6 +77,15 @@ class _Means:
             self.sums[name][0] += s
             self.sums[name][1] += c
 
+    def reduce(self, data_parallel):
+        """Sum the totals over the ranks (data-parallel training: each saw its shards)."""
+        names = list(self.sums)
+        flat = [self.total, self.count] + [v for n in names for v in self.sums[n]]
+        flat = data_parallel.sum(flat).tolist()
+        self.total, self.count = flat[0], int(flat[1])
+        for i, n in enumerate(names):
+            self.sums[n] = [flat[2 + 2 * i], int(flat[3 + 2 * i])]
+
     def logs(self):
         out = {"loss": self.total / max(self.count, 1)}
         out.update({name: s / max(c, 1) for name, (s, c) in self.sums.items()})
@@ -116,7 +125,8 @@ class Trainer:
     def __init__(self, model, optimizer, *, X, y, loss_fn, loss_name, plan, batch_size,
                  shuffle=True, curriculum=None, validation=None, val_plan=(), regularizers=(),
                  callbacks=(), augment=None, rng=None, clip_norm=None, clip_value=None,
-                 progress=None, adversarial=None, divergence_factor=None):
+                 progress=None, adversarial=None, divergence_factor=None,
+                 data_parallel=None):
         self.model, self.optimizer, self.history = model, optimizer, History()
         self.rng = resolve_rng(rng)
         self.X, self.y, self.loss_fn, self.loss_name, self.plan = X, y, loss_fn, loss_name, plan
@@ -125,6 +135,7 @@ class Trainer:
         self.regularizers, self.callbacks, self.augment = list(regularizers), callbacks, augment
         self.clip_norm, self.clip_value, self.progress = clip_norm, clip_value, progress
         self.adversarial = adversarial  # rb.adversarial.FGSM/PGD: mixes in J(x_adv)
+        self.data_parallel = data_parallel  # training/distributed.py: this rank's part of a batch
         self.epoch = self.batch = self.n_batches = self.start_epoch = self.steps = 0
         self.x_batch = None
         self.stop_training = False
@@ -145,6 +156,9 @@ class Trainer:
     def run(self, epochs):
         """Train from ``start_epoch`` up to ``epochs``; returns the History."""
         modes = [m.training for m in self.model.modules()]
+        if self.data_parallel is not None:  # every rank starts from rank 0's weights and draws
+            self.data_parallel.broadcast_parameters()
+            self.data_parallel.broadcast_generators(self.generators())
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
@@ -174,6 +188,8 @@ class Trainer:
         self.model.train()
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
+        if self.data_parallel is not None:  # the same order, so the same batches, on every rank
+            self.data_parallel.broadcast_generators({"fit": self.rng})
         plan = batches(len(self.X), self.batch_size, self._order(epoch))
         self.n_batches = len(plan)
         if self.progress is not None:
@@ -192,10 +208,15 @@ class Trainer:
                     self.progress.update(epoch, b, logs)
                 for cb in self.callbacks:
                     cb.on_batch_end(self, b, logs)
+        if self.data_parallel is not None:
+            means.reduce(self.data_parallel)
         self._end_epoch(epoch, means.logs(), started)
 
     def _step(self, index, means):
         """One mini-batch: forward, loss, divergence check, backward, clip, step."""
+        dp, weight = self.data_parallel, None
+        if dp is not None and self.augment is None and not self.regularizers:
+            index, weight = dp.shard(index, len(self.X))  # this rank's part of the batch
         xb = self.X[index]
         if self.augment is not None:
             n = len(xb)
@@ -207,6 +228,11 @@ class Trainer:
                                  f"same {n} examples; got {got}")
         regs = self.regularizers
         xin = regs_module.transform_input(regs, xb, self.rng) if regs else xb
+        if dp is not None and weight is None:  # augmented/noised whole, as one process would
+            part, weight = dp.shard(np.arange(len(xb)))
+            index, xb, xin = dp.shard(index, len(self.X))[0], xb[part], xin[part]
+        if dp is not None and len(xb) == 0:  # a last batch smaller than the number of ranks
+            return self._idle_step()
         self.x_batch = xin
         if getattr(self.optimizer, "needs_closure", False):
             return self._closure_step(xb, xin, index, means)
@@ -219,22 +245,14 @@ class Trainer:
         penalty = regs_module.penalty(regs, self.model) if regs else None
         objective = data_loss if penalty is None else data_loss + penalty
         value = float(objective.item())
-        if not math.isfinite(value):
-            self._diverged(value)
-        if self.divergence_factor is not None:
-            if value < 0:  # an objective that goes negative has no scale to grow past
-                self.divergence_factor = None
-            else:
-                if self._floor == 0.0:
-                    self._floor = 1e-3 * value
-                reference = max(self._best_loss, self._floor)
-                if reference > 0 and value > self.divergence_factor * reference:
-                    self._diverged(value, reference)
-                self._best_loss = min(self._best_loss, value)
+        if dp is None:  # data-parallel ranks judge the whole batch's loss, after the Allreduce
+            self._check_loss(value)
         if self._vec is not None:  # the weights of the last finite loss
             np.copyto(self._good_theta, self._vec.data)
         self.optimizer.zero_grad()
         objective.backward()
+        if dp is not None:  # one Allreduce: the batch's gradient, loss and batch-norm statistics
+            self._check_loss(dp.allreduce(weight, value))
         for cb in self.callbacks:
             cb.on_backward(self)
         if self.clip_value is not None:
@@ -246,6 +264,38 @@ class Trainer:
         if regs:
             regs_module.after_step(regs, self.model)
         means.add(float(data_loss.item()), len(xb), pred.data, target)
+
+    def _check_loss(self, value):
+        """Stop on a loss that is not finite or has grown ``divergence_factor`` times past the
+        best seen (every rank of a data-parallel run sees the same, reduced, value)."""
+        if not math.isfinite(value):
+            self._diverged(value)
+        if self.divergence_factor is None:
+            return
+        if value < 0:  # an objective that goes negative has no scale to grow past
+            self.divergence_factor = None
+            return
+        if self._floor == 0.0:
+            self._floor = 1e-3 * value
+        reference = max(self._best_loss, self._floor)
+        if reference > 0 and value > self.divergence_factor * reference:
+            self._diverged(value, reference)
+        self._best_loss = min(self._best_loss, value)
+
+    def _idle_step(self):
+        """Data-parallel: no examples on this rank; take part in the Allreduce and the step."""
+        self.optimizer.zero_grad()
+        self._check_loss(self.data_parallel.allreduce(0.0, 0.0))
+        for cb in self.callbacks:
+            cb.on_backward(self)
+        if self.clip_value is not None:
+            clip_grad_value(self.optimizer, self.clip_value)
+        if self.clip_norm is not None:
+            clip_grad_norm(self.optimizer, self.clip_norm)
+        self.optimizer.step()
+        self.steps += 1
+        if self.regularizers:
+            regs_module.after_step(self.regularizers, self.model)
 
     def _closure_step(self, xb, xin, index, means):
         """A batch for an optimizer that re-evaluates the objective itself (the annealers).
@@ -290,7 +340,8 @@ class Trainer:
             cb.on_epoch_end(self, epoch, logs)
         self.history.append(epoch, logs)
         self._remember_if_best(epoch, logs.get("loss"))
-        for path in self.pending_checkpoints:
+        root = self.data_parallel is None or self.data_parallel.is_root
+        for path in self.pending_checkpoints if root else ():  # one writer: rank 0
             self.save_checkpoint(path, epoch + 1)
         self.pending_checkpoints.clear()
         if self.progress is not None:
