@@ -26,6 +26,7 @@ score any object following the population protocol described there
 
 from . import activations, envs
 from .cne import CNE, PopulationModel, population_forward
+from .coevolution import Coevolution, shared_fitness, shared_sample
 from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
@@ -41,3 +42,4 @@ __all__ = [
     "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
     "crossover", "draw", "envs", "population_forward", "speciate",
 ]
+__all__ += ["Coevolution", "shared_fitness", "shared_sample"]
