@@ -31,8 +31,10 @@ from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
 from .draw import draw
+from .gallery import GalleryServer
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
 from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
+from .interactive import Interactive, encode_png, write_png
 from .network import Network, PopulationNetwork
 
 __all__ = [
@@ -43,3 +45,4 @@ __all__ = [
     "crossover", "draw", "envs", "population_forward", "speciate",
 ]
 __all__ += ["Coevolution", "shared_fitness", "shared_sample"]
+__all__ += ["GalleryServer", "Interactive", "encode_png", "write_png"]

@@ -60,8 +60,8 @@ def shared_sample(wins, k):
 
     Examples
     --------
-    >>> w = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1.]])
-    >>> shared_sample(w, 2).tolist()  # the second pick covers the third host
+    >>> w = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1.]])
+    >>> shared_sample(w, 2).tolist()  # the third covers a host nobody beat yet
     [0, 2]
     """
     wins = np.asarray(wins, dtype=np.float64)
