@@ -33,8 +33,8 @@ from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_imag
 from .draw import draw
 from .gallery import GalleryServer
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
-from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .interactive import Interactive, encode_png, write_png
+from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .network import Network, PopulationNetwork
 
 __all__ = [

@@ -64,7 +64,10 @@ document.getElementById('undo').addEventListener('click', async () => {{
 }});
 document.getElementById('save').addEventListener('click', async () => {{
   const saved = [];
-  for (const i of chosen) {{ const d = await post('/save', {{index: i}}); if (d) saved.push(d.png); }}
+  for (const i of chosen) {{
+    const d = await post('/save', {{index: i}});
+    if (d) saved.push(d.png);
+  }}
   if (saved.length) document.getElementById('message').textContent = 'saved ' + saved.join(', ');
 }});
 </script></body></html>

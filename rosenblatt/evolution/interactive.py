@@ -242,8 +242,9 @@ class Interactive:
     def _index(self, index, where="Interactive"):
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not (
                 0 <= int(index) < len(self.genomes)):
-            raise ValueError(f"{where}: an image index must be an int in 0..{len(self.genomes) - 1}; "
-                             f"got {index!r}")
+            last = len(self.genomes) - 1
+            raise ValueError(f"{where}: an image index must be an int in 0..{last}; got "
+                             f"{index!r}")
         return int(index)
 
     # -- the loop ------------------------------------------------------------------------
