@@ -185,6 +185,9 @@ class Coevolution:
         generation (False: uniformly at random).
     fitness_sharing : bool, default True
         Competitive fitness sharing (False: mean score).
+    games : int, default 1
+        Game pairs (one with each side first) per pairing, averaged: more
+        than one only helps when the game is noisy (e.g. ``TicTacToe(noise=)``).
     rng : numpy.random.Generator or int, optional
         Draws the random samples; the populations breed with their own.
 
@@ -220,7 +223,7 @@ class Coevolution:
     """
 
     def __init__(self, population_a, population_b=None, *, game, sample=10, hall_of_fame=5,
-                 shared_sampling=True, fitness_sharing=True, rng=None):
+                 shared_sampling=True, fitness_sharing=True, games=1, rng=None):
         owner = "Coevolution"
         self.sides = [_side(owner, "population_a", population_a)]
         if population_b is not None:
@@ -242,6 +245,7 @@ class Coevolution:
         self.hall_of_fame = positive_int(owner, "hall_of_fame", hall_of_fame, allow_zero=True)
         self.shared_sampling = bool(shared_sampling)
         self.fitness_sharing = bool(fitness_sharing)
+        self.games_per_pairing = positive_int(owner, "games", games)
         self.rng = resolve_rng(rng)
         self.halls = [[] for _ in self.sides]
         self.samples = [None for _ in self.sides]  # opponents each side offers next generation
@@ -256,16 +260,17 @@ class Coevolution:
         return self.halls[1] if len(self.halls) > 1 else self.halls[0]
 
     def scores(self, host_side, hosts, opp_side, opponents):
-        """Score matrix ``(n_hosts, n_opponents)`` in ``[0, 1]``: two games per pairing."""
+        """Score matrix ``(n_hosts, n_opponents)`` in ``[0, 1]``: ``2 * games`` per pairing."""
         n, m = host_side.size(hosts), opp_side.size(opponents)
-        h = np.repeat(np.arange(n), m)
-        o = np.tile(np.arange(m), n)
+        r = self.games_per_pairing
+        h = np.repeat(np.arange(n), m * r)
+        o = np.tile(np.repeat(np.arange(m), r), n)
         hp = self.game.player(host_side.network(hosts))
         op = self.game.player(opp_side.network(opponents))
         first = np.asarray(self.game.play(hp, op, who_x=h, who_o=o), dtype=np.float64)
         second = np.asarray(self.game.play(op, hp, who_x=o, who_o=h), dtype=np.float64)
-        self.games += 2 * n * m
-        return ((first - second) / 4.0 + 0.5).reshape(n, m)
+        self.games += 2 * n * m * r
+        return ((first - second) / 4.0 + 0.5).reshape(n, m, r).mean(axis=2)
 
     def _opponents(self, j):
         """The opponents side ``j`` offers this generation: its sample plus hall-of-fame draws."""

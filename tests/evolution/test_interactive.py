@@ -265,3 +265,15 @@ def test_headless_browser_clicks_through_two_generations(tmp_path):
             assert s.generation == 1
     finally:
         driver.quit()
+
+
+def test_cli_interactive_rejects_a_genome_of_another_kind(tmp_path, capsys):
+    from rosenblatt.cli.main import main
+
+    path = tmp_path / "xor.json"
+    ev.Genome.minimal(0, 2, 1, weights=[0.1, 0.2, 0.3]).save(path)
+    assert main(["evolve", "--interactive", "--no-browser", "--load", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "genome 0 has 2 inputs" in err and "image CPPN has 3 inputs" in err
+    assert main(["evolve"]) == 2
+    assert "give a CONFIG.toml, or --interactive" in capsys.readouterr().err
