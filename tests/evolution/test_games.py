@@ -112,3 +112,32 @@ def test_noise_plays_random_moves_and_bad_input():
         ttt.TicTacToe().play(lambda b, w: np.zeros((len(b), 3)), ttt.random_player(0), 5)
     with pytest.raises(ValueError, match="who_x"):
         ttt.TicTacToe().play(ttt.random_player(0), ttt.random_player(1), 5, who_x=[0, 1])
+
+
+def test_random_openings_vary_games_between_deterministic_players():
+    first_cell = lambda b, w: np.tile(np.arange(9, 0, -1.0), (len(b), 1))  # noqa: E731
+    plain = ttt.TicTacToe().play(first_cell, first_cell, n_games=50)
+    assert (plain == plain[0]).all()  # deterministic players: one game, 50 times
+    varied = ttt.TicTacToe(openings=4, rng=0).play(first_cell, first_cell, n_games=400)
+    assert len(set(varied.tolist())) == 3
+    with pytest.raises(ValueError, match="openings must be at most 4"):
+        ttt.TicTacToe(openings=5)
+
+
+def test_symmetric_player_treats_symmetric_positions_alike():
+    rng = np.random.default_rng(0)
+    net = rb.nn.Sequential(rb.nn.Dense(18, 5, rng=rng), rb.nn.Tanh(),
+                           rb.nn.Dense(5, 9, rng=rng)).astype(np.float64)
+    thetas = rng.normal(size=(3, net.num_parameters()))
+    pop = rb.evolution.PopulationModel(net, thetas)
+    boards = rng.integers(-1, 2, (6, 9)).astype(np.int8)
+    who = np.array([0, 1, 2, 0, 1, 2])
+    sym = ttt.network_player(pop, symmetric=True)
+    plain = ttt.network_player(pop)
+    for perm in games.SYMMETRIES:
+        np.testing.assert_allclose(sym(boards[:, perm], who), sym(boards, who)[:, perm],
+                                   atol=1e-12)
+    assert not np.allclose(plain(boards[:, games.SYMMETRIES[1]], who),
+                           plain(boards, who)[:, games.SYMMETRIES[1]])
+    assert len({tuple(p) for p in games.SYMMETRIES}) == 8
+    assert ttt.TicTacToe(symmetric=True).player(pop)(boards, who).shape == (6, 9)

@@ -194,7 +194,8 @@ def test_cli_interactive_serves_the_gallery(tmp_path):
     import subprocess
     import sys
 
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(rb.__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
     proc = subprocess.Popen([sys.executable, "-m", "rosenblatt.cli", "evolve", "--interactive",
                              "--no-browser", "--port", "0", "--out", str(tmp_path),
                              "--population", "4", "--size", "8"],

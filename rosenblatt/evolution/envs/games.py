@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from ...checks import unit_interval
+from ...checks import positive_int, unit_interval
 from ...randomness import resolve_rng
 
 __all__ = ["TicTacToe", "network_player", "perfect_player", "random_player"]
@@ -33,6 +33,20 @@ __all__ = ["TicTacToe", "network_player", "perfect_player", "random_player"]
 LINES = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8],
                   [0, 4, 8], [2, 4, 6]])
 _POWERS = 3 ** np.arange(9)
+
+
+def _symmetries():
+    """The 8 symmetries of the board as cell permutations: ``view[:, p]`` turns or flips it."""
+    grid = np.arange(9).reshape(3, 3)
+    out = []
+    for flip in (grid, grid.T):
+        for k in range(4):
+            out.append(np.rot90(flip, k).ravel())
+    return np.array(out)
+
+
+SYMMETRIES = _symmetries()
+_INVERSE = np.argsort(SYMMETRIES, axis=1)
 
 
 def winner(boards):
@@ -125,23 +139,48 @@ def perfect_player(rng=None):
     return play
 
 
-def network_player(network):
+def network_player(network, symmetric=False):
     """A player from a population network (``take(index)`` and ``step(obs) -> (k, 9)``).
 
     Member ``who[g]`` of the population plays game ``g``; the network reads
     :meth:`TicTacToe.features` (18 inputs) and its 9 outputs score the cells.
-    ``who=None`` means member 0 plays every game.
+    ``who=None`` means member 0 plays every game. With ``symmetric`` the
+    network sees the board under each of its 8 rotations and reflections and
+    each cell's score is the mean of its 8 scores mapped back, so the player
+    treats symmetric positions alike (what it learns in one corner holds in all).
     """
     def play(boards, who):
+        boards = np.asarray(boards)
         k = len(boards)
         index = np.zeros(k, dtype=np.int64) if who is None else np.asarray(who)
-        return np.asarray(network.take(index).step(TicTacToe.features(boards)))
+        if not symmetric:
+            return np.asarray(network.take(index).step(TicTacToe.features(boards)))
+        views = boards[:, SYMMETRIES].transpose(1, 0, 2).reshape(-1, 9)  # (8 k, 9)
+        out = np.asarray(network.take(np.tile(index, 8)).step(TicTacToe.features(views)))
+        out = out.reshape(8, k, 9)
+        return np.mean([out[s][:, _INVERSE[s]] for s in range(8)], axis=0)
 
     return play
 
 
 class TicTacToe:
     """Tic-tac-toe on ``(n_games, 9)`` boards, every game advanced one move per array step.
+
+    Parameters
+    ----------
+    noise : float, default 0.0
+        Probability that any move is replaced by a uniformly random legal one.
+    openings : int, default 0
+        Each game starts with a random number, from 0 to ``openings`` (at most
+        4), of uniformly random moves.
+    symmetric : bool, default False
+        :meth:`player` makes symmetric players (see :func:`network_player`).
+    rng : numpy.random.Generator or int, optional
+        Draws the noise and the openings.
+
+    Both make games between deterministic players varied: coevolving
+    players then meet many positions, not only the lines their population
+    plays. Measure with the default, noiseless game.
 
     Attributes
     ----------
@@ -160,8 +199,13 @@ class TicTacToe:
 
     n_inputs, n_outputs = 18, 9
 
-    def __init__(self, noise=0.0, rng=None):
+    def __init__(self, noise=0.0, openings=0, symmetric=False, rng=None):
+        self.symmetric = bool(symmetric)
         self.noise = unit_interval("TicTacToe", "noise", noise, closed_high=True)
+        self.openings = positive_int("TicTacToe", "openings", openings, allow_zero=True)
+        if self.openings > 4:
+            raise ValueError(f"TicTacToe: openings must be at most 4 (a random opening "
+                             f"never ends a game); got {openings}")
         self.rng = resolve_rng(rng)
 
     @staticmethod
@@ -172,7 +216,7 @@ class TicTacToe:
 
     def player(self, network):
         """A player of a population network (see :func:`network_player`)."""
-        return network_player(network)
+        return network_player(network, self.symmetric)
 
     def play(self, x, o, n_games=None, who_x=None, who_o=None, rng=None):
         """Play games to the end; X moves first.
@@ -206,6 +250,8 @@ class TicTacToe:
         boards = np.zeros((n_games, 9), dtype=np.int8)
         result = np.zeros(n_games, dtype=np.int64)
         live = np.arange(n_games)
+        opening = (self.rng.integers(0, self.openings + 1, n_games) if self.openings
+                   else np.zeros(n_games, dtype=np.int64))
         for ply in range(9):
             mover = 1 if ply % 2 == 0 else -1
             player, who = (x, who_x) if mover == 1 else (o, who_o)
@@ -217,8 +263,8 @@ class TicTacToe:
                                  f"({len(live)}, 9); got {scores.shape}")
             scores = np.where(view == 0, np.nan_to_num(scores, nan=-1e300), -np.inf)
             move = np.argmax(scores, axis=1)
-            if self.noise:
-                explore = self.rng.random(len(live)) < self.noise
+            if self.noise or self.openings:
+                explore = (self.rng.random(len(live)) < self.noise) | (ply < opening[live])
                 if explore.any():
                     free = np.where(view[explore] == 0, self.rng.random((explore.sum(), 9)), -1)
                     move[explore] = np.argmax(free, axis=1)
