@@ -93,7 +93,9 @@ def test_network_player_plays_member_per_game():
     # member 0 always prefers cell 0, member 1 cell 8 (a bias-only network)
     net = rb.nn.Sequential(rb.nn.Dense(18, 9)).astype(np.float64)
     thetas = np.zeros((2, net.num_parameters()))
-    layout, _ = rb.evolution.cne.parameter_layout(net)
+    from rosenblatt.evolution.cne import parameter_layout
+
+    layout, _ = parameter_layout(net)
     bias, _ = layout[id(net[0].b)]
     thetas[0, bias.start + 0] = 1.0
     thetas[1, bias.start + 8] = 1.0

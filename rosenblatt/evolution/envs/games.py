@@ -139,6 +139,23 @@ def perfect_player(rng=None):
     return play
 
 
+def _members_forward(network, index, X):
+    """Row ``g`` of ``X`` through member ``index[g]``: the rows are grouped by member into a
+    ``(members, rows, features)`` batch (padded to the largest group), so each member's
+    weights are used once, not copied once per game."""
+    members, group = np.unique(index, return_inverse=True)
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(len(index)) - np.repeat(starts, counts)  # place within its group
+    batch = np.zeros((len(members), counts.max(), X.shape[1]))
+    batch[group[order], slot] = X[order]
+    out = np.asarray(network.take(members)(batch))
+    result = np.empty((len(index), out.shape[2]))
+    result[order] = out[group[order], slot]
+    return result
+
+
 def network_player(network, symmetric=False):
     """A player from a population network (``take(index)`` and ``step(obs) -> (k, 9)``).
 
@@ -154,9 +171,9 @@ def network_player(network, symmetric=False):
         k = len(boards)
         index = np.zeros(k, dtype=np.int64) if who is None else np.asarray(who)
         if not symmetric:
-            return np.asarray(network.take(index).step(TicTacToe.features(boards)))
+            return _members_forward(network, index, TicTacToe.features(boards))
         views = boards[:, SYMMETRIES].transpose(1, 0, 2).reshape(-1, 9)  # (8 k, 9)
-        out = np.asarray(network.take(np.tile(index, 8)).step(TicTacToe.features(views)))
+        out = _members_forward(network, np.tile(index, 8), TicTacToe.features(views))
         out = out.reshape(8, k, 9)
         return np.mean([out[s][:, _INVERSE[s]] for s in range(8)], axis=0)
 
