@@ -100,3 +100,34 @@ def test_bad_input():
         ev.Coevolution(cne, cne, game=game)
     with pytest.raises(ValueError, match="hall_of_fame"):
         ev.Coevolution(cne, game=game, hall_of_fame=-1)
+
+
+@pytest.mark.slow
+def test_coevolved_players_beat_random_without_meeting_a_reference(monkeypatch):
+    """The notes' claim at a small budget: players that only ever met each other (and their
+    hall of fame) beat the random player far more often than the first generation did.
+    (Longer runs: benchmarks/coevolution_tictactoe.py.)"""
+    from rosenblatt.evolution.envs import games
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("coevolution consulted a reference player")
+
+    game = ev.envs.TicTacToe()
+    net, cne = _players(population=40, hidden=10, seed=0)
+    first = ev.envs.network_player(ev.PopulationModel(net, cne.thetas.copy()), symmetric=True)
+    who = np.repeat(np.arange(40), 50)
+    before = np.concatenate([game.play(first, ev.envs.random_player(1), who_x=who),
+                             -game.play(ev.envs.random_player(2), first, who_o=who)])
+    with monkeypatch.context() as m:
+        m.setattr(games, "perfect_player", forbidden)
+        m.setattr(games, "random_player", forbidden)
+        m.setattr(games, "minimax_table", forbidden)
+        coev = ev.Coevolution(cne, game=ev.envs.TicTacToe(noise=0.3, symmetric=True, rng=0),
+                              sample=8, hall_of_fame=8, fitness_sharing=False, rng=0)
+        result = coev.run(40)
+    champion = ev.envs.network_player(ev.PopulationModel(net, result.best[None]),
+                                      symmetric=True)
+    after = game.versus(champion, ev.envs.random_player(3), 2000)
+    assert (before == 1).mean() < 0.55
+    assert after["win"] >= 0.65 and after["win"] >= (before == 1).mean() + 0.15
+    assert after["loss"] <= 0.3
