@@ -3,8 +3,8 @@
 ``python -m benchmarks.coevolution_tictactoe [--generations 300] [--seeds 0 1 2]``
 
 One CNE population over an ``18 -> hidden -> 9`` policy network (symmetric
-players) coevolves with shared sampling and a hall of fame, in noisy training
-games. Every ``--every`` generations the champion is measured, outside the
+players) coevolves with shared sampling and a hall of fame, in training games with
+random openings (0-4 random moves) and 10% random moves. Every ``--every`` generations the champion is measured, outside the
 run, against the random player and the perfect (minimax) player in the plain
 game; the coevolution never sees either. Prints one line per checkpoint and a
 summary over seeds. Not part of the timed benchmarks (``benchmarks/run.py``).
@@ -28,7 +28,8 @@ def measure(net, theta, symmetric, games=2000, seed=0):
     return vs_random, vs_perfect
 
 
-def coevolve(seed, generations, every, hidden=20, population=100, noise=0.3, sample=10,
+def coevolve(seed, generations, every, hidden=20, population=100, noise=0.1, openings=4,
+             sample=10,
              hall_of_fame=10, symmetric=True, quiet=False):
     rng = np.random.default_rng(seed)
     net = rb.nn.Sequential(rb.nn.Dense(18, hidden, rng=rng), rb.nn.Tanh(),
@@ -36,7 +37,8 @@ def coevolve(seed, generations, every, hidden=20, population=100, noise=0.3, sam
     cne = rb.evolution.CNE(net, population=population, mutation_std=0.3, init_std=0.5,
                            rng=seed)
     coev = rb.evolution.Coevolution(
-        cne, game=ttt.TicTacToe(noise=noise, symmetric=symmetric, rng=seed), sample=sample,
+        cne, game=ttt.TicTacToe(noise=noise, openings=openings, symmetric=symmetric,
+                                rng=seed), sample=sample,
         hall_of_fame=hall_of_fame, fitness_sharing=False, rng=seed)
     rows, start = [], time.perf_counter()
 
@@ -61,12 +63,13 @@ def main(argv=None):
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--hidden", type=int, default=20)
-    parser.add_argument("--noise", type=float, default=0.3)
+    parser.add_argument("--noise", type=float, default=0.1)
+    parser.add_argument("--openings", type=int, default=4)
     args = parser.parse_args(argv)
     finals = []
     for seed in args.seeds:
         rows = coevolve(seed, args.generations, args.every, hidden=args.hidden,
-                        noise=args.noise)
+                        noise=args.noise, openings=args.openings)
         finals.append(rows[-1])
     win = [r["win"] for _, r, _ in finals]
     loss = [r["loss"] for _, r, _ in finals]
