@@ -19,6 +19,11 @@ A config names the algorithm, the task and the budget::
 
 Writes ``best.json`` (the champion genome; for CNE ``best.safetensors``, the
 model), ``history.json``, ``fitness.png`` and, for genomes, ``champion.png``.
+
+``rosenblatt evolve --interactive [--port N] [--no-browser] [--out DIR]`` needs
+no config: it serves a Picbreeder-style gallery of CPPN images on 127.0.0.1
+(``rb.evolution.GalleryServer``); the person clicks the parents of each
+generation, undoes, and saves images with their genomes into ``--out``.
 """
 
 import json
