@@ -3,11 +3,12 @@
 ``python -m benchmarks.coevolution_tictactoe [--generations 300] [--seeds 0 1 2]``
 
 One CNE population over an ``18 -> hidden -> 9`` policy network (symmetric
-players) coevolves with shared sampling and a hall of fame, in training games with
-random openings (0-4 random moves) and 10% random moves. Every ``--every`` generations the champion is measured, outside the
-run, against the random player and the perfect (minimax) player in the plain
-game; the coevolution never sees either. Prints one line per checkpoint and a
-summary over seeds. Not part of the timed benchmarks (``benchmarks/run.py``).
+players) coevolves with shared sampling and a hall of fame, in training games
+with random openings (0-4 random moves) and 10% random moves. Every
+``--every`` generations the champion is measured, outside the run, against
+the random player and the perfect (minimax) player in the plain game; the
+coevolution never sees either. Prints one line per checkpoint and a summary
+over seeds. Not part of the timed benchmarks (``benchmarks/run.py``).
 """
 
 import argparse
