@@ -19,6 +19,11 @@ A config names the algorithm, the task and the budget::
 
 Writes ``best.json`` (the champion genome; for CNE ``best.safetensors``, the
 model), ``history.json``, ``fitness.png`` and, for genomes, ``champion.png``.
+
+``rosenblatt evolve --interactive [--port N] [--no-browser] [--out DIR]`` needs
+no config: it serves a Picbreeder-style gallery of CPPN images on 127.0.0.1
+(``rb.evolution.GalleryServer``); the person clicks the parents of each
+generation, undoes, and saves images with their genomes into ``--out``.
 """
 
 import functools
@@ -40,7 +45,7 @@ def add_parser(sub):
     p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, HyperNEAT) from a config",
                        description="Run neuroevolution from a TOML config and write the best "
                        "genome (or model), history.json, fitness.png and champion.png.")
-    p.add_argument("config", metavar="CONFIG.toml")
+    p.add_argument("config", metavar="CONFIG.toml", nargs="?")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--generations", type=int, help="override generations")
     p.add_argument("--seed", type=int, help="override seed")
@@ -49,6 +54,16 @@ def add_parser(sub):
                    "tcp://host:8786 (sub-populations of genome JSON per task)")
     p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
                    help="seconds to wait for the scheduler to answer (default 10)")
+    g = p.add_argument_group("interactive evolution (no config)")
+    g.add_argument("--interactive", action="store_true", help="evolve CPPN images by choosing "
+                   "them in a local web page (saved images go to --out, default runs/"
+                   "interactive)")
+    g.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    g.add_argument("--no-browser", action="store_true", help="print the address only")
+    g.add_argument("--population", type=int, default=12, help="images per generation")
+    g.add_argument("--size", type=int, default=96, help="image width and height in pixels")
+    g.add_argument("--color", action="store_true", help="RGB images")
+    g.add_argument("--load", nargs="+", metavar="GENOME.json", help="start from saved genomes")
     p.set_defaults(func=run)
     return p
 
@@ -236,10 +251,44 @@ def plot(history, path, title):
     plt.close(fig)
 
 
+def run_interactive(args):
+    """``--interactive``: serve a Picbreeder-style gallery on 127.0.0.1 until interrupted."""
+    import webbrowser
+
+    import rosenblatt as rb
+
+    out = args.out or os.path.join("runs", "interactive")
+    options = dict(population=args.population, width=args.size, height=args.size,
+                   rng=args.seed)
+    try:
+        if args.load:
+            session = rb.evolution.Interactive.load(args.load, **options)
+        else:
+            session = rb.evolution.Interactive(color=args.color, **options)
+        server = rb.evolution.GalleryServer(session, directory=out, port=args.port)
+    except (TypeError, ValueError, OSError) as e:
+        raise CLIError(f"evolve --interactive: {e}") from None
+    print(f"interactive evolution: open {server.url} (Ctrl-C to stop); saving to {out}",
+          flush=True)
+    if not args.no_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
 def run(args):
     import rosenblatt as rb
     from rosenblatt.io.atomic import write_bytes_atomic
 
+    if args.interactive:
+        return run_interactive(args)
+    if args.config is None:
+        raise CLIError("evolve: give a CONFIG.toml, or --interactive")
     cfg = read(args.config)
     if args.generations is not None:
         cfg["generations"] = args.generations
