@@ -32,6 +32,8 @@ PUBLIC = (
     "rosenblatt.datasets",
     "rosenblatt.training",
     "rosenblatt.training.adversarial",
+    "rosenblatt.training.distributed",
+    "rosenblatt.parallel",
     "rosenblatt.tuning",
     "rosenblatt.evolution",
     "rosenblatt.autodiff",

@@ -8,6 +8,7 @@ from . import (
     models,
     nn,
     optim,
+    parallel,
     randomness,
     training,
     tuning,
@@ -39,7 +40,7 @@ from .autodiff import (
 from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
-from .training import adversarial, callbacks, fit
+from .training import adversarial, callbacks, distributed, fit
 
 __all__ = [
     "__version__",
@@ -50,6 +51,7 @@ __all__ = [
     "regularizers", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor",
     "training", "where",
     "evolution", "tuning",
+    "parallel", "distributed",
 ]
 
 

@@ -6,6 +6,7 @@ case-insensitively; nothing is imported or evaluated from the config itself.
 """
 
 import inspect
+import os
 
 import numpy as np
 
@@ -85,7 +86,101 @@ def _width(layers, sample):
     return int(x.shape[1])
 
 
-def build_model(layers, input_shape, dtype="float32", rng=None):
+def available_memory():
+    """Bytes of memory this process can count on (MemAvailable on Linux, else all of it)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 2**40
+
+
+def _ints(args, *names):
+    return [int(args[n]) for n in names if isinstance(args.get(n), int)
+            and not isinstance(args.get(n), bool) and args[n] > 0]
+
+
+def parameter_estimate(args, cls=None):
+    """About how many numbers a layer with these arguments holds, without building it.
+
+    A library layer ``cls`` states its shapes from its arguments
+    (``state_shapes``, the loader's plan): they are counted exactly. Otherwise
+    known shapes (dense, convolution, recurrent, embedding, normalisation) are
+    counted as the layers count them, anything else as the product of its two
+    largest integer arguments, an upper bound for the usual layers.
+    """
+    if cls is not None:
+        from ..nn import registry
+
+        try:
+            shapes = registry.shapes_of(cls, args) if registry.states_shapes(cls) else None
+        except Exception:  # arguments the layer refuses: its constructor will say why
+            shapes = None
+        if shapes is not None:
+            return sum(int(np.prod(shape, dtype=np.float64)) for shape in shapes.values())
+    kernel = args.get("kernel_size", 1)
+    kernel = int(np.prod(kernel)) if isinstance(kernel, (list, tuple)) and kernel else kernel
+    kernel = kernel if isinstance(kernel, int) and not isinstance(kernel, bool) and kernel > 0 \
+        else 1
+    if len(dense := _ints(args, "in_features", "out_features")) == 2:
+        pieces = _ints(args, "pieces", "n_centers")
+        return (dense[0] + 1) * dense[1] * (pieces[0] if pieces else 1)
+    if len(conv := _ints(args, "in_channels", "out_channels")) == 2:
+        side = kernel if isinstance(args.get("kernel_size"), (list, tuple)) else kernel ** 2
+        return (conv[0] * side + 1) * conv[1]
+    if len(rec := _ints(args, "input_size", "hidden_size")) == 2:
+        layers = (_ints(args, "num_layers") or [1])[0]
+        return 4 * (max(rec) + rec[1] + 2) * rec[1] * layers  # four gates (LSTM) at most
+    if len(emb := _ints(args, "num_embeddings", "embedding_dim")) == 2:
+        return emb[0] * emb[1]
+    counts = sorted(v for k, v in args.items() if isinstance(v, int) and not isinstance(v, bool)
+                    and v > 0 and k not in ("stride", "padding", "axis", "start_axis"))
+    if len(counts) >= 2:
+        return counts[-1] * counts[-2]
+    return 4 * counts[-1] if counts else 0
+
+
+def _gib(n):
+    gib = n / 1024**3
+    return f"{gib:.1f} GiB" if gib < 1e4 else f"{gib:.3g} GiB"
+
+
+class _Memory:
+    """A running estimate of what training the model will need, checked against a limit.
+
+    Parameters count four times (weights, gradients, two optimizer moments);
+    each layer's output counts three times per example of a batch (its
+    value, its gradient and what the layer caches for backward).
+    """
+
+    def __init__(self, itemsize, batch_size, limit):
+        self.itemsize, self.batch_size, self.limit = itemsize, batch_size, limit
+        self.params = self.activations = 0
+
+    def total(self, extra_params=0, extra_activations=0):
+        return ((self.params + extra_params) * 4 * self.itemsize
+                + (self.activations + extra_activations) * 3 * self.itemsize * self.batch_size)
+
+    def check(self, key, what, extra_params=0, extra_activations=0):
+        if self.limit is None:
+            return
+        need = self.total(extra_params, extra_activations)
+        if need > self.limit:
+            raise CLIError(
+                f"config key '{key}' ({what}): the model would need about {_gib(need)} to train "
+                f"({self.params + extra_params:,} parameters with their gradients and optimizer "
+                f"state, plus the activations of a batch of {self.batch_size}), more than the "
+                f"{_gib(self.limit)} this machine has available; make the layers smaller")
+
+
+def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
+                memory_limit=None):
     """A Sequential of the configured layers.
 
     ``input_shape`` is the shape of one sample, e.g. ``(64,)`` or ``(1, 8, 8)``.
@@ -93,11 +188,23 @@ def build_model(layers, input_shape, dtype="float32", rng=None):
     given, is the size of axis 1 of the previous layers' output (found by
     running two zero samples through them), so that only output sizes need
     to be written, for dense and convolutional networks alike.
+
+    With ``memory_limit`` (bytes), each layer's parameters are estimated from
+    its arguments before it is built (:func:`parameter_estimate`), and the
+    activations of a batch of ``batch_size`` from the two samples' outputs; a
+    model that would need more than the limit to train is refused (CLIError
+    naming the layer and the estimate in GiB) before anything large is
+    allocated.
     """
     import rosenblatt as rb
 
-    sample = np.zeros((2, *input_shape), dtype=np.dtype(dtype))
+    dt = np.dtype(dtype)
+    sample = np.zeros((2, *input_shape), dtype=dt)
+    memory = _Memory(dt.itemsize, batch_size or 32, memory_limit)
+    memory.activations = int(np.prod(input_shape))
+    memory.check("training.batch_size", "a batch of inputs")
     built = []
+    current = rb.tensor(sample)  # the sample through the layers built so far (None: failed)
     for i, spec in enumerate(layers):
         key = f"model.layers[{i}]"
         cls = lookup(rb.nn, spec["type"], f"{key}.type", "layer type", base=rb.nn.Module)
@@ -109,14 +216,28 @@ def build_model(layers, input_shape, dtype="float32", rng=None):
                 except (ValueError, TypeError, IndexError) as e:
                     raise CLIError(f"config key '{key}': cannot infer {fill} from the previous "
                                    f"layers ({e}); give it explicitly") from None
+        memory.check(key, cls.__name__, extra_params=parameter_estimate(args, cls))
         if _accepts(cls, "rng") and "rng" not in args:
             args["rng"] = rng
         if _accepts(cls, "dtype") and "dtype" not in args:
-            args["dtype"] = np.dtype(dtype)
-        built.append(_construct(cls, args, key, cls.__name__))
+            args["dtype"] = dt
+        layer = _construct(cls, args, key, cls.__name__)
+        built.append(layer)
+        memory.params += sum(int(p.data.size) for p in layer.parameters())
+        if current is not None:
+            try:
+                with rb.no_grad():
+                    layer.eval()
+                    current = layer(current)
+                    layer.train()
+                out = current[0] if isinstance(current, tuple) else current
+                memory.activations += int(np.prod(out.shape[1:]))
+                memory.check(key, cls.__name__)
+            except (ValueError, TypeError, IndexError, AttributeError):
+                current = None  # reported below, as the layers not fitting together
     model = rb.nn.Sequential(*built)
-    if np.dtype(dtype) != np.float32:
-        model.astype(np.dtype(dtype))  # layers without a dtype argument
+    if dt != np.float32:
+        model.astype(dt)  # layers without a dtype argument
     try:
         _width(built, sample)
     except (ValueError, TypeError, IndexError) as e:

@@ -8,8 +8,11 @@ required)::
     [data]
     name = "digits"                            # a name from `rosenblatt datasets`
     options = {}                               # keyword arguments of the loader
-    test = 0.2                                 # held-out test fraction (loaders without one)
-    validation = 0.1                           # fraction of the training split for validation
+    # or your own data instead of name/options (paths relative to this file):
+    # path = "train.csv"                       # .csv (header; ',' or ';'), .npy or .npz
+    # target = "label"                         # the target column (.npy: its index; .npz: y)
+    test = 0.2                                 # held-out test fraction (or a second file)
+    validation = 0.1                           # fraction of the training split (or a file)
     standardize = true                         # fit mean/std on the training split
     shape = [1, 8, 8]                          # optional: reshape each sample (for Conv2d)
 
@@ -26,6 +29,7 @@ required)::
     epochs = 30
     batch_size = 64
     shuffle = true
+    divergence_factor = 1e4                    # stop when the loss grows past it (false: off)
 
     [optimizer]
     name = "Adam"                              # a class of rb.optim (any case)
@@ -63,9 +67,14 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 # one file both trains and tunes.
 TOP_LEVEL = ("seed", "data", "model", "training", "optimizer", "schedule", "regularizers",
              "callbacks", "output", "tune")
-DATA_KEYS = ("name", "options", "test", "validation", "standardize", "shape")
+DATA_KEYS = ("name", "options", "path", "target", "test", "validation", "standardize", "shape")
+MAX_SEED = 2**32 - 1
+# The most samples (or steps, or any count) a dataset option may ask for: a config or a model
+# file asking a generator for 3e8 samples is refused instead of filling the memory.
+MAX_COUNT = 1_000_000
+MAX_VALUES = 100_000_000  # the product of a dataset's integer options (samples x length x ...)
 MODEL_KEYS = ("layers", "dtype")
-TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics")
+TRAINING_KEYS = ("loss", "epochs", "batch_size", "shuffle", "metrics", "divergence_factor")
 OUTPUT_KEYS = ("dir",)
 _REQUIRED = object()
 
@@ -101,15 +110,34 @@ def read(path):
 def check(raw, default_out="runs/model"):
     """Validate a config dict (as parsed from TOML) and fill in the defaults."""
     _only(raw, TOP_LEVEL, "")
-    cfg = {"seed": _int(raw, "seed", "", default=0, minimum=0)}
+    cfg = {"seed": _int(raw, "seed", "", default=0, minimum=0, maximum=MAX_SEED)}
 
     data = _table(raw, "data", "", required=True)
     _only(data, DATA_KEYS, "data")
+    if "path" in data and "name" in data:
+        raise CLIError("config keys 'data.name' and 'data.path' both give the data; keep one "
+                       "(name: a dataset of `rosenblatt datasets`; path: your own file)")
+    if "path" in data:
+        if "options" in data:
+            raise CLIError("config key 'data.options' applies to a named dataset, not to "
+                           "'data.path'")
+        target = data.get("target")
+        if target is not None and (isinstance(target, bool) or not isinstance(
+                target, (str, int)) or target == ""):
+            raise CLIError(f"config key 'data.target': expected a column name (or an index "
+                           f"for .npy); got {_show(target)}")
+        source = {"name": None, "path": _str(data, "path", "data"), "target": target,
+                  "options": {}}
+    else:
+        if "target" in data:
+            raise CLIError("config key 'data.target' applies to 'data.path' (your own file)")
+        source = {"name": _str(data, "name", "data"), "path": None, "target": None,
+                  "options": check_options(_table(data, "options", "data"),
+                                           "config key 'data.options")}
     cfg["data"] = {
-        "name": _str(data, "name", "data"),
-        "options": _table(data, "options", "data"),
-        "test": _fraction(data, "test", "data", default=0.2),
-        "validation": _fraction(data, "validation", "data", default=0.1),
+        **source,
+        "test": _fraction_or_file(data, "test", default=0.2),
+        "validation": _fraction_or_file(data, "validation", default=0.1),
         "standardize": _bool(data, "standardize", "data", default=True),
         "shape": _shape(data, "shape", "data"),
     }
@@ -148,6 +176,7 @@ def check(raw, default_out="runs/model"):
         "batch_size": _int(training, "batch_size", "training", default=32, minimum=1),
         "shuffle": _bool(training, "shuffle", "training", default=True),
         "metrics": metrics,
+        "divergence_factor": _divergence_factor(training),
     }
 
     cfg["optimizer"] = _named(raw, "optimizer", default={"name": "Adam"})
@@ -201,13 +230,15 @@ def _str(table, key, where, default=_REQUIRED):
     return value
 
 
-def _int(table, key, where, default=_REQUIRED, minimum=None):
+def _int(table, key, where, default=_REQUIRED, minimum=None, maximum=None):
     value = table.get(key, default)
     if value is _REQUIRED:
         raise CLIError(f"config key '{_key(where, key)}' is missing: expected an integer")
     if isinstance(value, bool) or not isinstance(value, int) or (
-            minimum is not None and value < minimum):
+            minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         bound = f" >= {minimum}" if minimum is not None else ""
+        if maximum is not None:
+            bound = f" in [{minimum}, {maximum}]"
         raise CLIError(f"config key '{_key(where, key)}': expected an integer{bound}; "
                        f"got {_show(value)}")
     return value
@@ -227,6 +258,85 @@ def _fraction(table, key, where, default):
         raise CLIError(f"config key '{_key(where, key)}': expected a fraction in [0, 1); "
                        f"got {_show(value)}")
     return float(value)
+
+
+def _divergence_factor(training):
+    value = training.get("divergence_factor", 1e4)
+    if value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            1 < value < float("inf")):
+        raise CLIError(f"config key 'training.divergence_factor': expected a number > 1, or "
+                       f"false to turn the check off; got {_show(value)}")
+    return float(value)
+
+
+def _fraction_or_file(table, key, default):
+    """data.test / data.validation: a fraction of the data, or a file of the same format."""
+    value = table.get(key, default)
+    if isinstance(value, str) and value:
+        return value
+    return _fraction(table, key, "data", default)
+
+
+def _is_count(name):
+    name = name.lower()
+    return (name.startswith(("n_", "num_")) or name.endswith(("_samples", "_size", "_steps",
+                                                               "_length"))
+            or name in ("n", "length", "size", "steps", "samples"))
+
+
+def check_options(options, where):
+    """Dataset options (from a config or a model file): plain values, counts in [1, MAX_COUNT].
+
+    ``where`` starts the messages ("config key 'data.options"); each names its key.
+
+    Examples
+    --------
+    >>> check_options({"n_samples": 100, "noise": 0.1}, "config key 'data.options")
+    {'n_samples': 100, 'noise': 0.1}
+    >>> try:
+    ...     check_options({"n_samples": 0}, "config key 'data.options")
+    ... except CLIError as e:
+    ...     print(e)
+    config key 'data.options.n_samples': expected an integer in [1, 1000000]; got int 0
+    """
+    import math
+
+    if not isinstance(options, dict):
+        raise CLIError(f"{where}': expected a table of options; got {_show(options)}")
+    for name, value in options.items():
+        key = f"{where}.{name}'"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise CLIError(f"{where}': option names must be identifiers; got {_show(name)}")
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            if isinstance(value, str) and len(value) > 200:
+                raise CLIError(f"{key}: a string of {len(value)} characters (at most 200)")
+            continue
+        if isinstance(value, int):
+            if _is_count(name) and not 1 <= value <= MAX_COUNT:
+                raise CLIError(f"{key}: expected an integer in [1, {MAX_COUNT}]; "
+                               f"got {_show(value)}")
+            if "seed" in name.lower():
+                if not 0 <= value <= 2**63 - 1:
+                    raise CLIError(f"{key}: expected a seed in [0, 2**63 - 1]; "
+                                   f"got {_show(value)}")
+            elif abs(value) > MAX_COUNT:
+                raise CLIError(f"{key}: expected an integer in [-{MAX_COUNT}, {MAX_COUNT}]; "
+                               f"got {_show(value)}")
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise CLIError(f"{key}: expected a finite number; got {_show(value)}")
+            continue
+        raise CLIError(f"{key}: expected a number, string or true/false; got {_show(value)}")
+    sizes = {k: v for k, v in options.items() if isinstance(v, int) and not isinstance(v, bool)
+             and v > 1 and "seed" not in k.lower()}
+    if math.prod(sizes.values()) > MAX_VALUES:
+        product = " x ".join(f"{k} {v}" for k, v in sizes.items())
+        raise CLIError(f"{where}': {product} asks for {math.prod(sizes.values()):.3g} values; "
+                       f"at most {MAX_VALUES:.0e} (use a data file for more)")
+    return dict(options)
 
 
 def _shape(table, key, where):

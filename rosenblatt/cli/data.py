@@ -5,6 +5,8 @@ The split is deterministic (a permutation drawn from the run's seed), so
 held out.
 """
 
+import os
+
 import numpy as np
 
 from .errors import CLIError
@@ -87,8 +89,11 @@ def load_named(name, options=None, key="data.name", seed=0):
     rb.seed(seed)
     try:
         loaded = datasets.load(name, **(options or {}))
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise CLIError(f"dataset {name!r}: bad options ({e})") from None
+    except MemoryError:
+        raise CLIError(f"dataset {name!r}: the options {options} ask for more memory than "
+                       "this machine has") from None
     except ImportError as e:
         raise CLIError(f"dataset {name!r} needs an optional dependency: {e}") from None
     x, y, xt, yt = _as_arrays(loaded, name)
@@ -111,8 +116,73 @@ def split(x, y, fraction, seed, salt):
     return x[kept], y[kept], x[held], y[held]
 
 
-def prepare(data_cfg, seed):
-    """Train/validation/test arrays for a config's [data] table (not yet standardised)."""
+def _from_file(data_cfg, key, base_dir, loss, notes):
+    """(X, y) of data.path / data.test / data.validation given as a file, checked by row."""
+    import sys
+
+    from .datafile import class_labels, read
+
+    path = data_cfg[key]
+    full = path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
+    table = read(full, data_cfg["target"], need_target=True)
+    x = table.x.reshape(len(table.x), -1)
+    y = table.y
+    if loss in CLASSIFICATION_LOSSES:
+        y = class_labels(table, loss)
+        if loss.startswith("binary") and y.max() > 1:
+            row = int(np.argmax(y))
+            raise CLIError(f"{table.where(row)}: target {table.target!r} is {int(y[row])}; "
+                           f"loss {loss!r} needs labels 0 or 1")
+    else:
+        y = y.astype(np.float64)
+    note = f"rosenblatt: data: {table.describe()}"
+    if notes is None:
+        print(note, file=sys.stderr)
+    else:
+        notes.append(note)
+    return x, y
+
+
+def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None):
+    """Train/validation/test arrays for a config's [data] table (not yet standardised).
+
+    The data come from a named dataset (``data.name``) or your own file
+    (``data.path``, relative to ``base_dir``, the config's folder);
+    ``data.test`` and ``data.validation`` are fractions held out by a
+    permutation from the seed, or files of the same format. What was read
+    (rows, columns, the CSV delimiter detected) is reported on stderr, or
+    appended to ``notes`` to be printed once every check has passed.
+    """
+    if data_cfg.get("path"):
+        x, y = _from_file(data_cfg, "path", base_dir, loss, notes)
+        xt = yt = None
+        if isinstance(data_cfg["test"], str):
+            xt, yt = _from_file(data_cfg, "test", base_dir, loss, notes)
+        elif data_cfg["test"] <= 0:
+            raise CLIError("config key 'data.test': set a fraction in (0, 1) or a second file "
+                           "(the test split measures the trained model)")
+        if isinstance(data_cfg["validation"], str):
+            xv, yv = _from_file(data_cfg, "validation", base_dir, loss, notes)
+            if xt is None:
+                x, y, xt, yt = split(x, y, data_cfg["test"], seed, 1)
+            for what, other in (("test", xt), ("validation", xv)):
+                if other.shape[1:] != x.shape[1:]:
+                    raise CLIError(f"config key 'data.{what}': its file has {other.shape[1]} "
+                                   f"features per sample but data.path has {x.shape[1]}")
+            return x, y, xv, yv, xt, yt
+        if xt is None:
+            x, y, xt, yt = split(x, y, data_cfg["test"], seed, 1)
+        elif xt.shape[1:] != x.shape[1:]:
+            raise CLIError(f"config key 'data.test': its file has {xt.shape[1]} features per "
+                           f"sample but data.path has {x.shape[1]}")
+        xtr, ytr, xv, yv = split(x, y, data_cfg["validation"], seed, 2)
+        if len(xtr) == 0:
+            raise CLIError(f"{data_cfg['path']}: no training samples left after the test and "
+                           "validation splits")
+        return xtr, ytr, xv, yv, xt, yt
+    if isinstance(data_cfg["test"], str) or isinstance(data_cfg["validation"], str):
+        raise CLIError("config keys 'data.test' and 'data.validation' name files only with "
+                       "'data.path' (your own data); for a named dataset give fractions")
     x, y, xt, yt = load_named(data_cfg["name"], data_cfg["options"], seed=seed)
     if y is None:
         raise CLIError(f"dataset {data_cfg['name']!r} has no targets; `train` needs (X, y)")

@@ -1,6 +1,7 @@
 """``rosenblatt evaluate MODEL --data NAME``: loss and accuracy of a saved model on a dataset."""
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -18,7 +19,11 @@ def add_parser(sub):
                        "held-out test split.")
     p.add_argument("model", metavar="MODEL", help="a model.safetensors file")
     p.add_argument("--data", required=True, metavar="NAME",
-                   help="a name from `rosenblatt datasets`")
+                   help="a name from `rosenblatt datasets`, or a .csv/.npy/.npz file (all "
+                        "of it is evaluated)")
+    p.add_argument("--target", metavar="COLUMN",
+                   help="the target column of a data file (default: the one the model was "
+                        "trained on; for .npy, a column index)")
     p.add_argument("--split", choices=("test", "all"), default="test",
                    help="which part of the dataset (default: test)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -26,8 +31,34 @@ def add_parser(sub):
     return p
 
 
+def _from_file(args, meta):
+    from .datafile import FORMATS, class_labels, read
+
+    target = args.target if args.target is not None else meta.get("target")
+    if isinstance(target, str) and args.data.lower().endswith(".npy"):
+        try:
+            target = int(target)
+        except ValueError:
+            raise CLIError(f"--target: for .npy, the index of the target column; got "
+                           f"{target!r}") from None
+    if not args.data.lower().endswith(FORMATS):
+        raise CLIError(f"option --data: {args.data!r} is neither a dataset name nor a "
+                       f".csv/.npy/.npz file")
+    if target is None:
+        raise CLIError("option --target: name the target column of the data file (the model "
+                       "file does not say)")
+    table = read(args.data, target, need_target=True)
+    task = meta.get("task")
+    y = class_labels(table, meta.get("loss", "cross_entropy")) if task == "classification" \
+        else table.y.astype(np.float64)
+    return table.x, y
+
+
 def run(args):
     model, meta = load(args.model)
+    if "." in os.path.basename(args.data) or os.sep in args.data:
+        x, y = _from_file(args, meta)
+        return _report(args, model, meta, x, y, "all")
     same = meta.get("dataset") == args.data
     x, y, xt, yt = load_named(args.data, meta.get("options") if same else None, key="--data",
                               seed=meta.get("seed", 0))
@@ -41,8 +72,15 @@ def run(args):
         if xt is None:
             x, y, xt, yt = split(x, y, meta.get("test", 0.2), meta.get("seed", 0), 1)
         x, y = xt, yt
+        if len(x) == 0:
+            raise CLIError(f"the model's test split of {args.data!r} is empty (it was trained "
+                           f"on other data); use --split all")
     elif xt is not None:
         x, y = np.concatenate([x, xt]), np.concatenate([y, yt])
+    return _report(args, model, meta, x, y, args.split)
+
+
+def _report(args, model, meta, x, y, split_name):
     x = preprocess(x, meta, f"dataset {args.data!r}")
     # A model saved by rb.save (not by `train`) has no task in its metadata: integer
     # labels mean classification, real-valued targets regression.
@@ -55,7 +93,7 @@ def run(args):
         result = evaluate_arrays(model, x, y, loss, task)
     except ValueError as e:
         raise CLIError(f"the model does not fit dataset {args.data!r}: {e}") from None
-    result = {"dataset": args.data, "split": args.split, **result}
+    result = {"dataset": args.data, "split": split_name, **result}
     if args.json:
         print(json.dumps(result))
     else:

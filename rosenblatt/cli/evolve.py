@@ -19,14 +19,21 @@ A config names the algorithm, the task and the budget::
 
 Writes ``best.json`` (the champion genome; for CNE ``best.safetensors``, the
 model), ``history.json``, ``fitness.png`` and, for genomes, ``champion.png``.
+
+``rosenblatt evolve --interactive [--port N] [--no-browser] [--out DIR]`` needs
+no config: it serves a Picbreeder-style gallery of CPPN images on 127.0.0.1
+(``rb.evolution.GalleryServer``); the person clicks the parents of each
+generation, undoes, and saves images with their genomes into ``--out``.
 """
 
+import functools
 import json
 import os
 import sys
 import time
 
 from .errors import CLIError
+from .train import save_figure
 
 TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",
             "neat", "cne", "hyperneat", "output")
@@ -38,10 +45,25 @@ def add_parser(sub):
     p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, HyperNEAT) from a config",
                        description="Run neuroevolution from a TOML config and write the best "
                        "genome (or model), history.json, fitness.png and champion.png.")
-    p.add_argument("config", metavar="CONFIG.toml")
+    p.add_argument("config", metavar="CONFIG.toml", nargs="?")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--generations", type=int, help="override generations")
     p.add_argument("--seed", type=int, help="override seed")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="evaluate NEAT populations on a running Dask cluster, e.g. "
+                   "tcp://host:8786 (sub-populations of genome JSON per task)")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for the scheduler to answer (default 10)")
+    g = p.add_argument_group("interactive evolution (no config)")
+    g.add_argument("--interactive", action="store_true", help="evolve CPPN images by choosing "
+                   "them in a local web page (saved images go to --out, default runs/"
+                   "interactive)")
+    g.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    g.add_argument("--no-browser", action="store_true", help="print the address only")
+    g.add_argument("--population", type=int, default=12, help="images per generation")
+    g.add_argument("--size", type=int, default=96, help="image width and height in pixels")
+    g.add_argument("--color", action="store_true", help="RGB images")
+    g.add_argument("--load", nargs="+", metavar="GENOME.json", help="start from saved genomes")
     p.set_defaults(func=run)
     return p
 
@@ -119,14 +141,31 @@ def _solved(cfg, env):
     return None
 
 
-def evolve(cfg):
-    """Run the configured algorithm; returns ``(result, algorithm object, env)``."""
+@functools.lru_cache(maxsize=4)
+def _task_from_json(text):
+    return _environment(json.loads(text))
+
+
+def task_fitness(text, population):
+    """The task's vectorised fitness of a population network, the task given as JSON text
+    (what a Dask worker receives with each sub-population: no environment object travels)."""
+    return _task_from_json(text).evaluate(population)
+
+
+def evolve(cfg, executor=None):
+    """Run the configured algorithm; returns ``(result, algorithm object, env)``.
+
+    ``executor`` (NEAT only): evaluate sub-populations through it (e.g. a Dask cluster's).
+    """
     import numpy as np
 
     import rosenblatt as rb
 
     env = _environment(cfg)
     common = dict(vectorized=True, repeats=cfg["repeats"], on_error=cfg["on_error"])
+    if executor is not None and cfg["algorithm"] != "neat":
+        raise CLIError(f"--scheduler distributes NEAT populations; {cfg['algorithm']} evaluates "
+                       f"its whole population in one array program here")
     if cfg["algorithm"] == "neat":
         try:
             config = rb.evolution.NEATConfig.from_dict(cfg["neat"], where="[neat]")
@@ -134,7 +173,12 @@ def evolve(cfg):
             raise CLIError(str(e)) from None
         algo = rb.evolution.NEAT(env.n_inputs, env.n_outputs, config, rng=cfg["seed"])
         stop = _solved(cfg, env)
-        return algo.run(env.evaluate, cfg["generations"], stop=stop, **common), algo, env
+        fitness = env.evaluate
+        if executor is not None:
+            fitness = functools.partial(task_fitness, json.dumps(
+                {"task": cfg["task"], "task_options": cfg["task_options"]}))
+        return algo.run(fitness, cfg["generations"], stop=stop, executor=executor,
+                        **common), algo, env
     if cfg["algorithm"] == "hyperneat":
         opts = dict(cfg["hyperneat"])
         try:
@@ -203,14 +247,48 @@ def plot(history, path, title):
         axes[0, 1].set_ylabel("species")
         axes[0, 1].grid(True, alpha=0.3)
     fig.suptitle(title)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    save_figure(fig, path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def run_interactive(args):
+    """``--interactive``: serve a Picbreeder-style gallery on 127.0.0.1 until interrupted."""
+    import webbrowser
+
+    import rosenblatt as rb
+
+    out = args.out or os.path.join("runs", "interactive")
+    options = dict(population=args.population, width=args.size, height=args.size,
+                   rng=args.seed)
+    try:
+        if args.load:
+            session = rb.evolution.Interactive.load(args.load, **options)
+        else:
+            session = rb.evolution.Interactive(color=args.color, **options)
+        server = rb.evolution.GalleryServer(session, directory=out, port=args.port)
+    except (TypeError, ValueError, OSError) as e:
+        raise CLIError(f"evolve --interactive: {e}") from None
+    print(f"interactive evolution: open {server.url} (Ctrl-C to stop); saving to {out}",
+          flush=True)
+    if not args.no_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
 
 
 def run(args):
     import rosenblatt as rb
     from rosenblatt.io.atomic import write_bytes_atomic
 
+    if args.interactive:
+        return run_interactive(args)
+    if args.config is None:
+        raise CLIError("evolve: give a CONFIG.toml, or --interactive")
     cfg = read(args.config)
     if args.generations is not None:
         cfg["generations"] = args.generations
@@ -219,10 +297,20 @@ def run(args):
     out = args.out or cfg["output"]["dir"]
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
+    client = executor = None
+    if args.scheduler:
+        try:
+            client, executor = rb.parallel.dask_executor(args.scheduler,
+                                                         timeout=args.scheduler_timeout)
+        except (ImportError, ConnectionError) as e:
+            raise CLIError(str(e)) from None
     try:
-        result, algo, env = evolve(cfg)
+        result, algo, env = evolve(cfg, executor)
     except rb.evolution.FitnessError as e:
         raise CLIError(str(e)) from None
+    finally:
+        if client is not None:
+            client.close()
     seconds = time.perf_counter() - start
     if cfg["algorithm"] == "cne":
         best_path = os.path.join(out, "best.safetensors")
@@ -244,7 +332,8 @@ def run(args):
             import matplotlib.pyplot as plt
 
             ax = rb.evolution.draw(result.best)
-            ax.figure.savefig(os.path.join(out, "champion.png"), dpi=100, bbox_inches="tight")
+            save_figure(ax.figure, os.path.join(out, "champion.png"), dpi=100,
+                        bbox_inches="tight")
             plt.close(ax.figure)
     except ImportError as e:
         print(f"rosenblatt evolve: no figures: {e}", file=sys.stderr)

@@ -20,7 +20,100 @@ def load(path):
     except rb.FormatError as e:
         raise CLIError(f"cannot load model: {e}") from None
     meta = ckpt.metadata.get("cli", {}) if isinstance(ckpt.metadata, dict) else {}
-    return ckpt.model.eval(), meta
+    return ckpt.model.eval(), check_metadata(meta, path)
+
+
+MAX_FEATURES = 100_000_000  # values per sample a model file may ask inputs to be reshaped to
+TASKS = ("classification", "regression")
+
+
+def check_metadata(meta, path):
+    """The ``cli`` section of a model file, every key checked: a file is not trusted.
+
+    What ``rosenblatt train`` wrote passes unchanged; anything else (a wrong
+    type, a dtype other than float32/float64, a shape that disagrees with the
+    saved mean, a loss that is not one of ``rb.losses``, dataset options that
+    would ask for 3e8 samples) is a CLIError naming the key (exit 2).
+    """
+    import rosenblatt as rb
+
+    from .config import MAX_SEED, check_options
+    from .data import CLASSIFICATION_LOSSES
+
+    def bad(key, expected, value):
+        text = repr(value)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        raise CLIError(f"model file {path}: metadata key 'cli.{key}': expected {expected}; got "
+                       f"{type(value).__name__} {text}")
+
+    if not isinstance(meta, dict):
+        bad("", "a table", meta)
+    meta = dict(meta)
+    if meta.get("path") is not None and not isinstance(meta["path"], bool):
+        bad("path", "true or false", meta["path"])
+    target = meta.get("target")
+    if isinstance(target, int) and not isinstance(target, bool) and abs(target) < 1_000_000:
+        meta.pop("target")  # a .npy column index: checked here, put back below
+    else:
+        target = None
+    for key in ("dataset", "task", "loss", "dtype", "target"):
+        value = meta.get(key)
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 200):
+            bad(key, "a short string", value)
+    if meta.get("task") is not None and meta["task"] not in TASKS:
+        bad("task", "'classification' or 'regression'", meta["task"])
+    loss = meta.get("loss")
+    fn = getattr(rb.losses, loss, None) if loss is not None else None
+    if loss is not None and (loss.startswith("_") or isinstance(fn, type) or not callable(fn)
+                             or not getattr(fn, "__module__", "").startswith("rosenblatt")):
+        bad("loss", "the name of a loss of rb.losses", loss)
+    if loss is not None and meta.get("task") == "classification" \
+            and loss not in CLASSIFICATION_LOSSES:
+        bad("loss", "a classification loss (the task is classification)", loss)
+    if meta.get("dtype") is not None and meta["dtype"] not in ("float32", "float64"):
+        bad("dtype", "'float32' or 'float64'", meta["dtype"])
+    seed = meta.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                             or not 0 <= seed <= MAX_SEED):
+        bad("seed", f"an integer in [0, {MAX_SEED}]", seed)
+    for key in ("test", "validation"):
+        value = meta.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 <= value < 1):
+            bad(key, "a fraction in [0, 1)", value)
+    classes = meta.get("classes")
+    if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
+                                or not 1 <= classes <= 100_000):
+        bad("classes", "an integer in [1, 100000] or nothing", classes)
+    if meta.get("options") is not None:
+        meta["options"] = check_options(meta["options"], f"model file {path}: metadata key "
+                                                         "'cli.options")
+    shape = meta.get("shape")
+    if shape is not None:
+        if not isinstance(shape, list) or not 1 <= len(shape) <= 8 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape) \
+                or int(np.prod(shape, dtype=np.float64)) > MAX_FEATURES:
+            bad("shape", "a list of at most 8 positive integers", shape)
+    for key in ("mean", "std"):
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.kind not in "fiu" \
+                or not np.all(np.isfinite(value)):
+            bad(key, "a 1-D array of finite numbers", value)
+        if key == "std" and np.any(value <= 0):
+            bad(key, "positive standard deviations", value)
+    if (meta.get("mean") is None) != (meta.get("std") is None):
+        bad("std" if meta.get("std") is None else "mean", "both mean and std, or neither", None)
+    if meta.get("mean") is not None:
+        if meta["mean"].shape != meta["std"].shape:
+            bad("std", f"{meta['mean'].shape[0]} values, as many as cli.mean", meta["std"])
+        if shape is not None and int(np.prod(shape)) != meta["mean"].shape[0]:
+            bad("shape", f"{meta['mean'].shape[0]} values per sample, as many as cli.mean",
+                shape)
+    if target is not None:
+        meta["target"] = target
+    return meta
 
 
 def preprocess(x, meta, where):
@@ -50,4 +143,7 @@ def preprocess(x, meta, where):
         raise CLIError(f"{where} contains NaN or infinite values")
     x = x.astype(meta.get("dtype", "float32"))
     shape = meta.get("shape")
+    if shape and int(np.prod(shape)) != x.shape[1]:
+        raise CLIError(f"{where} has {x.shape[1]} features per sample but the model takes "
+                       f"samples of shape {tuple(shape)} ({int(np.prod(shape))} values)")
     return x.reshape(len(x), *shape) if shape else x

@@ -1,7 +1,8 @@
 """``rosenblatt predict MODEL INPUT``: predictions on stdout, one line per sample, nothing else.
 
-INPUT is a ``.npy`` array or a ``.csv`` file of numbers (one sample per row;
-a non-numeric first row is taken as a header), on the scale of the dataset
+INPUT is a ``.npy`` array, an ``.npz`` archive (array ``X``) or a ``.csv``
+file of numbers (one sample per row; a non-numeric first row is taken as a
+header; ``,`` or ``;`` between values), on the scale of the dataset
 the model was trained on as ``rb.datasets.load`` gives it (for "digits",
 pixels in [0, 1], not scikit-learn's raw 0..16): the model applies its own
 saved standardisation, and warns on stderr when inputs are far outside the
@@ -10,8 +11,8 @@ index (``--proba``: the class probabilities, comma-separated); regressors
 print the outputs, comma-separated.
 """
 
+import os
 import sys
-import warnings
 
 import numpy as np
 
@@ -32,39 +33,29 @@ def add_parser(sub):
     return p
 
 
-def read_input(path):
-    """The rows of an .npy or .csv file as a float array."""
-    lower = path.lower()
-    try:
-        if lower.endswith(".npy"):
-            x = np.load(path, allow_pickle=False)
-        elif lower.endswith(".csv") or lower.endswith(".txt"):
-            with open(path, encoding="utf-8") as f:
-                first = f.readline()
-            try:
-                [float(v) for v in first.strip().split(",") if v.strip()]
-                skip = 0
-            except ValueError:
-                skip = 1
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-                x = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
-        else:
-            raise CLIError(f"INPUT must be a .npy or .csv file; got {path!r}")
-    except FileNotFoundError:
-        raise CLIError(f"input file not found: {path}") from None
-    except ValueError as e:
-        raise CLIError(f"cannot read {path}: {e}") from None
-    if not np.issubdtype(x.dtype, np.number):
-        raise CLIError(f"{path}: expected numbers; got an array of {x.dtype}")
-    if x.size == 0:
-        raise CLIError(f"{path} holds no samples")
+def read_input(path, target=None):
+    """The rows of an .npy, .npz or .csv file as a float array (:mod:`.datafile`).
+
+    A CSV may hold the target column the model was trained to predict (named
+    ``target``); it is left out.
+    """
+    from .datafile import FORMATS, read
+
+    if not path.lower().endswith(FORMATS):
+        raise CLIError(f"INPUT must be a .npy or .csv file (or .npz); got {path!r}")
+    if not os.path.exists(path):
+        raise CLIError(f"input file not found: {path}")
+    table = read(path)
+    x = table.x
+    if isinstance(target, str) and table.columns and target in table.columns:
+        keep = [j for j, name in enumerate(table.columns) if name != target]
+        x = x[:, keep]
     return x
 
 
 def run(args):
     model, meta = load(args.model)
-    x = preprocess(read_input(args.input), meta, args.input)
+    x = preprocess(read_input(args.input, meta.get("target")), meta, args.input)
     try:
         out = predict_batches(model, x)
     except ValueError as e:

@@ -8,6 +8,10 @@ Writes into the config's ``output.dir``:
 * ``learning_curve.png``: loss and accuracy per epoch, training and validation.
 
 Progress goes to stderr; stdout gets the final summary only.
+
+Under an MPI launcher (``mpirun -n 2 rosenblatt train config.toml``) the
+ranks train data-parallel (``rb.fit(..., distributed="mpi")``) and rank 0
+alone writes the outputs and prints.
 """
 
 import json
@@ -21,20 +25,53 @@ from . import build, config
 from .data import CLASSIFICATION_LOSSES, prepare, standardizer
 from .errors import CLIError
 
+EXIT_DIVERGED = 3  # the loss diverged: the last good model and metrics were written
+MAX_THREADS = 1024
+RUN_FILES = ("model.safetensors", "metrics.json", "checkpoint.safetensors")
+
 
 def add_parser(sub):
     p = sub.add_parser("train", help="train a model described by a TOML config",
                        description="Train a model from a TOML config (see examples/) and write "
-                       "the model, metrics.json and learning_curve.png to its output folder.")
+                       "the model, metrics.json and learning_curve.png to its output folder. "
+                       "Exit codes: 0 trained; 2 a mistake in the command, the config or the "
+                       "data (found before training); 3 the loss diverged (the last good "
+                       "model and its metrics are written; try a lower learning rate).")
     p.add_argument("config", metavar="CONFIG.toml")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--epochs", type=int, help="override training.epochs")
-    p.add_argument("--seed", type=int, help="override seed")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--seed", type=int, help=f"override seed (0 to {config.MAX_SEED})")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress (bar on a terminal, one line per epoch otherwise)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="limit NumPy's BLAS threads (small networks train faster with 1)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in the output folder from its last checkpoint "
+                            "(ends with the same model as an uninterrupted run)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start again in an output folder that holds a run")
     p.set_defaults(func=run)
     return p
+
+
+def write_json(path, value):
+    """Write ``value`` as JSON, atomically (a reader never sees half a file)."""
+    from ..io.atomic import atomic_write
+
+    with atomic_write(path, "w") as f:
+        json.dump(value, f, indent=2)
+
+
+def save_figure(fig, path, **kwargs):
+    """``fig.savefig`` through the atomic temp-fsync-rename path."""
+    import io
+
+    from ..io.atomic import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=os.path.splitext(path)[1][1:] or "png", **kwargs)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def history_dict(history):
@@ -98,7 +135,7 @@ def plot_curves(hist, path, title):
         axes[1].legend()
         axes[1].grid(True, alpha=0.3)
     fig.suptitle(title)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    save_figure(fig, path, dpi=100, bbox_inches="tight")
 
 
 def _task(loss_name, y):
@@ -108,30 +145,122 @@ def _task(loss_name, y):
     return "regression"
 
 
+def check_arguments(args):
+    """--epochs, --seed, --threads in range (before anything is read or written)."""
+    if args.epochs is not None and args.epochs < 1:
+        raise CLIError(f"--epochs must be >= 1; got {args.epochs}")
+    if args.seed is not None and not 0 <= args.seed <= config.MAX_SEED:
+        raise CLIError(f"--seed must be in [0, {config.MAX_SEED}]; got {args.seed}")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise CLIError(f"--threads must be in [1, {MAX_THREADS}]; got {args.threads}")
+
+
+def _mpi_world():
+    """``(communicator, "mpi")`` under mpirun with several ranks, else ``(None, None)``."""
+    from ..training.distributed import launched_by_mpirun, world
+
+    if not launched_by_mpirun():
+        return None, None
+    try:
+        comm = world("rosenblatt train")
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    return (comm, "mpi") if comm.Get_size() > 1 else (None, None)
+
+
 def run(args):
     from ..tour.threads import blas_threads
 
+    check_arguments(args)
     with blas_threads(args.threads):
         return _run(args)
 
 
-def _run(args):
-    import rosenblatt as rb
+class _Output:
+    """The output folder: created and proven writable before training, removed if unused."""
 
+    def __init__(self, out_dir):
+        self.dir = out_dir
+        self.created = []
+
+    def make(self, folder, key):
+        """Create ``folder`` (and parents) and write a probe file in it; CLIError if not."""
+        folder = os.path.abspath(folder)
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise CLIError(f"{key}: {folder} exists and is a file, not a folder")
+        missing = []
+        head = folder
+        while not os.path.exists(head):
+            missing.append(head)
+            parent = os.path.dirname(head)
+            if parent == head:
+                break
+            head = parent
+        if os.path.exists(head) and not os.path.isdir(head):
+            raise CLIError(f"{key}: cannot create {folder}: {head} is a file")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise CLIError(f"{key}: cannot create {folder}: {e.strerror or e}") from None
+        self.created.extend(reversed(missing))
+        probe = os.path.join(folder, f".rosenblatt-write-test.{os.getpid()}")
+        try:
+            with open(probe, "wb") as f:
+                f.write(b"x")
+            os.unlink(probe)
+        except OSError as e:
+            raise CLIError(f"{key}: cannot write in {folder}: {e.strerror or e}") from None
+
+    def discard(self):
+        """Remove the folders this run created, if still empty (a refused run leaves nothing)."""
+        for folder in reversed(self.created):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+
+
+def _run(args):
     cfg = config.read(args.config)
     if args.epochs is not None:
-        if args.epochs < 1:
-            raise CLIError(f"--epochs must be >= 1; got {args.epochs}")
         cfg["training"]["epochs"] = args.epochs
     if args.seed is not None:
         cfg["seed"] = args.seed
     out_dir = args.out or cfg["output"]["dir"]
+    output = _Output(out_dir)
+    key = "option --out" if args.out else "config key 'output.dir'"
+    existing = [name for name in RUN_FILES if os.path.isfile(os.path.join(out_dir, name))]
+    checkpoint = os.path.join(out_dir, "checkpoint.safetensors")
+    if existing and not (args.resume or args.overwrite):
+        raise CLIError(f"{out_dir} holds a run already ({', '.join(existing)}); use --resume to "
+                       f"continue it or --overwrite to start again")
+    try:
+        output.make(out_dir, key)
+        setup = _prepare(args, cfg, output)
+    except BaseException:
+        output.discard()
+        raise
+    if args.overwrite and os.path.exists(checkpoint):
+        os.unlink(checkpoint)  # a new run: nothing to resume from
+    if args.resume and not os.path.exists(checkpoint):
+        print(f"rosenblatt train: note: {out_dir} holds no checkpoint; starting the run from "
+              f"the beginning", file=sys.stderr)
+    return _train(args, cfg, out_dir, checkpoint, **setup)
+
+
+def _prepare(args, cfg, output):
+    """Everything training needs, checked: data, model (memory), optimizer, callbacks."""
+    import rosenblatt as rb
+
     seed, training = cfg["seed"], cfg["training"]
     rb.seed(seed)
     rng = np.random.default_rng(seed)
 
     loss_name, loss_fn = build.check_loss(training["loss"])
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed)
+    base_dir = os.path.dirname(os.path.abspath(args.config))
+    notes = []
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name, notes)
+    source = cfg["data"]["name"] or os.path.basename(cfg["data"]["path"])
     rb.seed(seed)  # the model's initialisation does not depend on how the data were drawn
     task = _task(loss_name, ytr)
     dtype = np.dtype(cfg["model"]["dtype"])
@@ -141,7 +270,7 @@ def _run(args):
     shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
     if int(np.prod(shape)) != xtr.shape[1]:
         raise CLIError(f"config key 'data.shape': {list(shape)} holds {int(np.prod(shape))} "
-                       f"values but dataset {cfg['data']['name']!r} has {xtr.shape[1]} "
+                       f"values but dataset {source!r} has {xtr.shape[1]} "
                        "features per sample")
 
     def prep_x(x):
@@ -153,19 +282,18 @@ def _run(args):
         y = y.astype(dtype)
         return y[:, None] if y.ndim == 1 else y
 
-    xtr_, xv_, xt_ = prep_x(xtr), prep_x(xv), prep_x(xt)
-    ytr_, yv_, yt_ = prep_y(ytr), prep_y(yv), prep_y(yt)
-
-    model = build.build_model(cfg["model"]["layers"], shape, cfg["model"]["dtype"], rng)
+    model = build.build_model(cfg["model"]["layers"], shape, cfg["model"]["dtype"], rng,
+                              batch_size=training["batch_size"],
+                              memory_limit=build.available_memory())
     with rb.no_grad():
-        out = model.eval()(rb.tensor(xtr_[:2]))
+        out = model.eval()(rb.tensor(prep_x(xtr[:2])))
     model.train()
     classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
     if classes is not None and out.shape[-1] not in (classes,) and not (
             classes == 2 and out.shape[-1] == 1):
         raise CLIError(f"config key 'model.layers[{len(cfg['model']['layers']) - 1}]': the model "
                        f"outputs {out.shape[-1]} values per sample but dataset "
-                       f"{cfg['data']['name']!r} has {classes} classes")
+                       f"{source!r} has {classes} classes")
     schedule = build.build_schedule(cfg["schedule"])
     opt_spec = dict(cfg["optimizer"])
     if schedule is not None:
@@ -176,54 +304,126 @@ def _run(args):
     optimizer = build.build_optimizer(opt_spec, model.parameters())
     regularizers = build.build_named("regularizers", cfg["regularizers"])
     callbacks = build.build_named("callbacks", cfg["callbacks"])
+    logged = {"loss", "lr", "time", *(training["metrics"] if task == "classification" else ())}
+    logged |= {f"val_{k}" for k in logged if k not in ("lr", "time")} if len(xv) else set()
+    for (name, _), cb in zip(cfg["callbacks"], callbacks):
+        monitor = getattr(cb, "monitor", None)
+        if isinstance(monitor, str) and monitor not in logged:  # found now, not after epoch 1
+            raise CLIError(f"config key 'callbacks.{name}.monitor': {monitor!r} is not computed "
+                           f"in this run; expected one of: {', '.join(sorted(logged))}"
+                           + ("" if len(xv) else " (val_* need data.validation > 0)"))
+        path = getattr(cb, "path", None)
+        if isinstance(path, str):  # a Checkpoint's folder exists and is writable up front
+            output.make(os.path.dirname(os.path.abspath(path)), f"config key 'callbacks.{name}'")
+    return dict(model=model, optimizer=optimizer, regularizers=regularizers,
+                callbacks=callbacks, loss_name=loss_name, loss_fn=loss_fn, task=task,
+                classes=classes, shape=shape, mean=mean, std=std, rng=rng, source=source,
+                notes=notes,
+                arrays=(prep_x(xtr), prep_y(ytr), prep_x(xv), prep_y(yv), prep_x(xt),
+                        prep_y(yt)), sizes=(len(xtr), len(xv), len(xt)))
 
+
+def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, callbacks,
+           loss_name, loss_fn, task, classes, shape, mean, std, rng, source, notes, arrays,
+           sizes):
+    import rosenblatt as rb
+
+    for note in notes:  # what was read, now that every check has passed
+        print(note, file=sys.stderr)
+    training = cfg["training"]
+    xtr_, ytr_, xv_, yv_, xt_, yt_ = arrays
+    callbacks = list(callbacks) + [rb.callbacks.Checkpoint(checkpoint)]
+    comm, distributed = _mpi_world()
     fit_args = dict(loss=loss_fn, optimizer=optimizer, epochs=training["epochs"],
                     batch_size=training["batch_size"], shuffle=training["shuffle"],
                     metrics=tuple(training["metrics"]) if task == "classification" else (),
                     regularizers=regularizers, callbacks=callbacks,
-                    progress=not args.quiet, rng=rng)
+                    progress=not args.quiet, rng=rng,
+                    resume_from=checkpoint if args.resume else None,
+                    divergence_factor=training["divergence_factor"],
+                    distributed=distributed)
     if len(xv_):
         fit_args["validation_data"] = (xv_, yv_)
     start = time.perf_counter()
+    diverged = None
     try:
         history = rb.fit(model, xtr_, ytr_, **fit_args)
+    except rb.training.DivergenceError as e:
+        diverged, history = e, e.history
+    except rb.FormatError as e:
+        raise CLIError(f"--resume: {checkpoint} does not belong to this config: {e}") from None
     except (ValueError, TypeError) as e:
         raise CLIError(f"training failed: {e}") from None
     seconds = time.perf_counter() - start
+    if comm is not None and comm.Get_rank() != 0:  # rank 0 writes and reports
+        return 0
     hist = history_dict(history)
     if getattr(history, "stop_reason", None):
         print(history.stop_reason, file=sys.stderr)
     test = evaluate_arrays(model, xt_, yt_, loss_name, task)
+    try:
+        return _write_results(args, cfg, out_dir, model, history, hist, test, diverged,
+                              seconds, loss_name, task, classes, shape, mean, std, source,
+                              sizes)
+    except OSError as e:  # the disk filled up, the folder went away: the checkpoint remains
+        raise CLIError(f"cannot write the results in {out_dir}: {e.strerror or e}; the run's "
+                       f"last checkpoint is {checkpoint} (free space, then rerun with "
+                       f"--resume)") from None
 
-    os.makedirs(out_dir, exist_ok=True)
+
+def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, seconds,
+                   loss_name, task, classes, shape, mean, std, source, sizes):
+    import rosenblatt as rb
+
+    seed = cfg["seed"]
     model_path = os.path.join(out_dir, "model.safetensors")
-    meta = {"cli": {"dataset": cfg["data"]["name"], "options": cfg["data"]["options"],
+    data = cfg["data"]
+    meta = {"cli": {"dataset": source, "options": data["options"],
                     "task": task, "loss": loss_name, "seed": seed,
-                    "test": cfg["data"]["test"], "validation": cfg["data"]["validation"],
+                    "test": data["test"] if isinstance(data["test"], float) else 0.0,
+                    "validation": (data["validation"] if isinstance(data["validation"], float)
+                                   else 0.0),
                     "classes": classes, "dtype": cfg["model"]["dtype"], "shape": list(shape),
                     "mean": np.ascontiguousarray(mean, dtype=np.float64),
                     "std": np.ascontiguousarray(std, dtype=np.float64)}}
+    if data["path"]:
+        meta["cli"]["path"] = True  # your own data: evaluate/predict read files, not names
+        meta["cli"]["target"] = data["target"]  # a CSV column or .npz array name, a .npy index
     rb.save(model.eval(), model_path, metadata=meta)
-    metrics = {"config": args.config, "dataset": cfg["data"]["name"], "task": task,
+    metrics = {"config": args.config, "dataset": source, "task": task,
                "epochs_run": len(next(iter(hist.values()), [])), "train_seconds": seconds,
-               "samples": {"train": len(xtr), "validation": len(xv), "test": len(xt)},
+               "samples": {"train": sizes[0], "validation": sizes[1], "test": sizes[2]},
                "parameters": model.num_parameters(), "history": hist, "test": test,
                "stop_reason": getattr(history, "stop_reason", None)}
-    with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=2)
+    if diverged is not None:
+        metrics["diverged"] = {"epoch": diverged.epoch, "batch": diverged.batch,
+                               "loss": (diverged.loss if diverged.loss is not None
+                                        and np.isfinite(diverged.loss) else None),
+                               "message": str(diverged)}
+    write_json(os.path.join(out_dir, "metrics.json"), metrics)
     curve = os.path.join(out_dir, "learning_curve.png")
     try:
-        plot_curves(hist, curve, f"{os.path.basename(args.config)}: {cfg['data']['name']}")
+        if hist:
+            plot_curves(hist, curve, f"{os.path.basename(args.config)}: {source}")
+        else:
+            curve = None
     except RuntimeError as e:  # matplotlib (the 'plot' extra) is not installed
         print(f"rosenblatt train: no learning curve: {e}", file=sys.stderr)
         curve = None
+    if diverged is not None:
+        lr = cfg["optimizer"].get("lr") if cfg["optimizer"] else None
+        hint = f" than optimizer.lr = {lr:g}" if isinstance(lr, (int, float)) else ""
+        print(f"rosenblatt train: the loss diverged at epoch {diverged.epoch + 1}, batch "
+              f"{diverged.batch + 1} (loss {diverged.loss:.4g}); wrote the last good model to "
+              f"{model_path}; try a lower learning rate{hint}", file=sys.stderr)
+        return EXIT_DIVERGED
     line = f"test loss {test['loss']:.4f}"
     if "accuracy" in test:
         line = f"test accuracy {test['accuracy']:.4f}, " + line
-    print(f"{line} ({len(xt)} samples); trained {metrics['epochs_run']} epochs in {seconds:.1f} s")
+    print(f"{line} ({sizes[2]} samples); trained {metrics['epochs_run']} epochs in "
+          f"{seconds:.1f} s")
     print(f"model: {model_path}")
     print(f"metrics: {os.path.join(out_dir, 'metrics.json')}")
     if curve:
         print(f"learning curve: {curve}")
     return 0
-

@@ -30,6 +30,7 @@ their test metrics) and ``convergence.png``.
 """
 
 import copy
+import functools
 import json
 import os
 import re
@@ -40,7 +41,7 @@ import numpy as np
 from . import build, config
 from .data import prepare, standardizer
 from .errors import CLIError
-from .train import _task, evaluate_arrays
+from .train import _task, evaluate_arrays, save_figure, write_json
 
 TUNE_KEYS = ("method", "n_trials", "n_initial", "acquisition", "metric", "pruning", "patience",
              "seed", "grid_points", "liar", "space")
@@ -58,6 +59,10 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, help="override training.epochs")
     p.add_argument("--threads", type=int, metavar="N",
                    help="limit NumPy's BLAS threads (small networks train faster with 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the trials on a running Dask cluster, e.g. tcp://host:8786")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds to wait for the scheduler to answer (default 10)")
     p.set_defaults(func=run)
     return p
 
@@ -161,6 +166,117 @@ def with_params(raw, params, paths):
     return raw
 
 
+def _job(raw, paths, cfg, base_dir="."):
+    """The data (prepared as ``rosenblatt train`` does) and the trial builder of a config.
+
+    What a trial needs, rebuilt from the config alone: the study's process and
+    each Dask worker (:func:`remote_trial`) call it.
+    """
+    import rosenblatt as rb
+
+    seed = cfg["seed"]
+    loss_name, loss_fn = build.check_loss(cfg["training"]["loss"])
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name)
+    if not len(xv):
+        raise CLIError("config key 'data.validation': tuning scores each trial on a validation "
+                       "split; set it to a fraction in (0, 1)")
+    task = _task(loss_name, ytr)
+    dtype = np.dtype(cfg["model"]["dtype"])
+    mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
+        np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
+    shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
+
+    def prep_x(x):
+        return ((x - mean) / std).astype(dtype).reshape(len(x), *shape)
+
+    def prep_y(y):
+        if task == "classification":
+            return y
+        y = y.astype(dtype)
+        return y[:, None] if y.ndim == 1 else y
+
+    xtr_, xv_, xt_ = prep_x(xtr), prep_x(xv), prep_x(xt)
+    ytr_, yv_, yt_ = prep_y(ytr), prep_y(yv), prep_y(yt)
+    default_out = cfg["output"]["dir"]
+
+    def build_trial(params):
+        trial = config.check(with_params(raw, params, paths), default_out=default_out)
+        model = build.build_model(trial["model"]["layers"], shape, trial["model"]["dtype"],
+                                  rb.randomness.generator())
+        opt_spec = dict(trial["optimizer"])
+        schedule = build.build_schedule(trial["schedule"])
+        if schedule is not None:
+            opt_spec["lr"] = schedule
+        return {"model": model, "optimizer": build.build_optimizer(opt_spec, model.parameters()),
+                "regularizers": build.build_named("regularizers", trial["regularizers"]),
+                "callbacks": build.build_named("callbacks", trial["callbacks"]),
+                "batch_size": trial["training"]["batch_size"],
+                "shuffle": trial["training"]["shuffle"]}
+
+    return dict(loss_name=loss_name, loss_fn=loss_fn, task=task, xtr=xtr, ytr=ytr, xv=xv,
+                xtr_=xtr_, ytr_=ytr_, xv_=xv_, yv_=yv_, xt_=xt_, yt_=yt_, mean=mean, std=std,
+                shape=shape, build_trial=build_trial)
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_job(text):
+    job = json.loads(text)
+    raw = job["raw"]
+    return _job(raw, job["paths"], config.check(raw, default_out=job["default_out"]),
+                job["base_dir"])
+
+
+def remote_trial(text, params):
+    """One trial in a Dask worker: the config travels as JSON text, only params per trial."""
+    import rosenblatt as rb
+
+    spec = json.loads(text)
+    job = _worker_job(text)
+    metrics = tuple(spec["metrics"])
+    model, curve, stopper, pruner = rb.tuning.networks.train_trial(
+        job["build_trial"], params, X=job["xtr_"], y=job["ytr_"],
+        validation_data=(job["xv_"], job["yv_"]), epochs=spec["epochs"], metric=spec["metric"],
+        mode=spec["mode"], loss=job["loss_fn"], batch_size=32, patience=spec["patience"],
+        seed=spec["seed"], fit_kwargs={"metrics": metrics, "progress": False})
+    return rb.tuning.networks.trial_outcome(curve, stopper, pruner, spec["mode"])
+
+
+def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path, search,
+                progress):
+    """The study through a Dask cluster (``--scheduler``); returns ``(study, best model)``."""
+    import rosenblatt as rb
+
+    if settings["pruning"]:
+        raise CLIError("config key 'tune.pruning': pruning compares each trial with the curves "
+                       "of the trials before it in one process; remove it to tune with "
+                       "--scheduler")
+    try:
+        client, executor = rb.parallel.dask_executor(args.scheduler,
+                                                     timeout=args.scheduler_timeout)
+    except (ImportError, ConnectionError) as e:
+        raise CLIError(str(e)) from None
+    mode = "max" if "acc" in settings["metric"] else "min"
+    spec = {"raw": raw, "paths": paths, "default_out": cfg["output"]["dir"],
+            "base_dir": os.path.dirname(os.path.abspath(args.config)),
+            "epochs": cfg["training"]["epochs"], "metric": settings["metric"], "mode": mode,
+            "patience": settings.get("patience"), "seed": settings["seed"],
+            "metrics": list(metrics)}
+    objective = functools.partial(remote_trial, json.dumps(spec))
+    try:
+        study = rb.tuning.minimize(
+            objective, space, method=settings["method"], n_trials=settings["n_trials"],
+            seed=settings["seed"], acquisition=settings["acquisition"], liar=settings["liar"],
+            resume_from=study_path, callbacks=[progress], executor=executor, **search)
+    finally:
+        client.close()
+    model = rb.tuning.networks.train_trial(
+        job["build_trial"], study.best.params, X=job["xtr_"], y=job["ytr_"],
+        validation_data=(job["xv_"], job["yv_"]), epochs=spec["epochs"], metric=spec["metric"],
+        mode=mode, loss=job["loss_fn"], batch_size=32, patience=spec["patience"],
+        seed=spec["seed"], fit_kwargs={"metrics": metrics, "progress": False})[0]
+    return study, model
+
+
 def run(args):
     from ..tour.threads import blas_threads
 
@@ -205,42 +321,11 @@ def _run(args):
 
     out_dir = args.out or cfg["output"]["dir"]
     seed = cfg["seed"]
-    loss_name, loss_fn = build.check_loss(cfg["training"]["loss"])
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed)
-    if not len(xv):
-        raise CLIError("config key 'data.validation': tuning scores each trial on a validation "
-                       "split; set it to a fraction in (0, 1)")
-    task = _task(loss_name, ytr)
-    dtype = np.dtype(cfg["model"]["dtype"])
-    mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
-        np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
-    shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
-
-    def prep_x(x):
-        return ((x - mean) / std).astype(dtype).reshape(len(x), *shape)
-
-    def prep_y(y):
-        if task == "classification":
-            return y
-        y = y.astype(dtype)
-        return y[:, None] if y.ndim == 1 else y
-
-    xtr_, xv_, xt_ = prep_x(xtr), prep_x(xv), prep_x(xt)
-    ytr_, yv_, yt_ = prep_y(ytr), prep_y(yv), prep_y(yt)
-
-    def build_trial(params):
-        trial = config.check(with_params(raw, params, paths), default_out=default_out)
-        model = build.build_model(trial["model"]["layers"], shape, trial["model"]["dtype"],
-                                  rb.randomness.generator())
-        opt_spec = dict(trial["optimizer"])
-        schedule = build.build_schedule(trial["schedule"])
-        if schedule is not None:
-            opt_spec["lr"] = schedule
-        return {"model": model, "optimizer": build.build_optimizer(opt_spec, model.parameters()),
-                "regularizers": build.build_named("regularizers", trial["regularizers"]),
-                "callbacks": build.build_named("callbacks", trial["callbacks"]),
-                "batch_size": trial["training"]["batch_size"],
-                "shuffle": trial["training"]["shuffle"]}
+    job = _job(raw, paths, cfg, os.path.dirname(os.path.abspath(args.config)))
+    loss_name, loss_fn, task = job["loss_name"], job["loss_fn"], job["task"]
+    ytr, xt_, yt_ = job["ytr"], job["xt_"], job["yt_"]
+    xtr_, ytr_, xv_, yv_ = job["xtr_"], job["ytr_"], job["xv_"], job["yv_"]
+    mean, std, shape, build_trial = job["mean"], job["std"], job["shape"], job["build_trial"]
 
     with rb.randomness.using(np.random.default_rng(0)):  # a misspelt layer argument fails now
         build_trial(space.sample(1, np.random.default_rng(0))[0])
@@ -260,13 +345,18 @@ def _run(args):
               f"{json.dumps(trial.params)}", file=sys.stderr)
 
     try:
-        study, model = rb.tuning.tune_fit(
-            build_trial, space, xtr_, ytr_, validation_data=(xv_, yv_),
-            epochs=cfg["training"]["epochs"], metric=settings["metric"], loss=loss_fn,
-            patience=settings.get("patience"), pruning=settings["pruning"],
-            method=settings["method"], n_trials=settings["n_trials"], seed=settings["seed"],
-            acquisition=settings["acquisition"], liar=settings["liar"], resume_from=study_path,
-            callbacks=[progress], fit_kwargs={"metrics": metrics}, **search)
+        if args.scheduler:
+            study, model = _on_cluster(args, raw, paths, cfg, settings, space, job, metrics,
+                                       study_path, search, progress)
+        else:
+            study, model = rb.tuning.tune_fit(
+                build_trial, space, xtr_, ytr_, validation_data=(xv_, yv_),
+                epochs=cfg["training"]["epochs"], metric=settings["metric"], loss=loss_fn,
+                patience=settings.get("patience"), pruning=settings["pruning"],
+                method=settings["method"], n_trials=settings["n_trials"],
+                seed=settings["seed"], acquisition=settings["acquisition"],
+                liar=settings["liar"], resume_from=study_path, callbacks=[progress],
+                fit_kwargs={"metrics": metrics}, **search)
     except ValueError as e:
         raise CLIError(f"tuning failed: {e}") from None
 
@@ -274,9 +364,12 @@ def _run(args):
     test = evaluate_arrays(model, xt_, yt_, loss_name, task)
     classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
     best_cfg = config.check(with_params(raw, study.best_params, paths), default_out=default_out)
-    meta = {"cli": {"dataset": cfg["data"]["name"], "options": cfg["data"]["options"],
-                    "task": task, "loss": loss_name, "seed": seed,
-                    "test": cfg["data"]["test"], "validation": cfg["data"]["validation"],
+    data = cfg["data"]
+    meta = {"cli": {"dataset": data["name"] or os.path.basename(data["path"]),
+                    "options": data["options"], "task": task, "loss": loss_name, "seed": seed,
+                    "test": data["test"] if isinstance(data["test"], float) else 0.0,
+                    "validation": (data["validation"] if isinstance(data["validation"], float)
+                                   else 0.0),
                     "classes": classes, "dtype": best_cfg["model"]["dtype"],
                     "shape": list(shape),
                     "mean": np.ascontiguousarray(mean, dtype=np.float64),
@@ -290,11 +383,10 @@ def _run(args):
                "metric": settings["metric"], "test": test,
                "trials": len(study.trials), "failed": len(study.failed),
                "pruned": sum(t.status == "pruned" for t in study.trials)}
-    with open(os.path.join(out_dir, "tune.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2)
+    write_json(os.path.join(out_dir, "tune.json"), summary)
     try:
-        study.plot_convergence().savefig(os.path.join(out_dir, "convergence.png"), dpi=100,
-                                         bbox_inches="tight")
+        save_figure(study.plot_convergence(), os.path.join(out_dir, "convergence.png"), dpi=100,
+                    bbox_inches="tight")
     except RuntimeError as e:  # matplotlib (the 'plot' extra) is not installed
         print(f"rosenblatt tune: no convergence plot: {e}", file=sys.stderr)
     shown = -study.best_value if "acc" in settings["metric"] else study.best_value  # as tune_fit

@@ -30,11 +30,14 @@ score any object following the population protocol described there
 
 from . import activations, envs, problems
 from .cne import CNE, PopulationModel, population_forward
+from .coevolution import Coevolution, shared_fitness, shared_sample
 from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
 from .draw import draw
+from .gallery import GalleryServer
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
+from .interactive import Interactive, encode_png, write_png
 from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .network import Network, PopulationNetwork
 from .nsga2 import NSGA2, ParetoResult, count_connections, error_and_connections
@@ -60,3 +63,5 @@ __all__ += [
     "error_and_connections", "hypervolume", "igd", "non_dominated_sort", "pareto_front",
     "problems", "spread",
 ]
+__all__ += ["Coevolution", "shared_fitness", "shared_sample"]
+__all__ += ["GalleryServer", "Interactive", "encode_png", "write_png"]

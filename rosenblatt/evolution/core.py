@@ -20,12 +20,14 @@ stop=None)`` method that returns a :class:`Result`. What they share lives here:
 Fitness is "higher is better" throughout.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..checks import one_of, positive_int
+from ..parallel import map_chunks
 
 __all__ = ["FitnessError", "Result", "evaluate", "run_loop"]
 
@@ -84,7 +86,7 @@ def _one(fitness, decode, payload, repeats):
     return total / repeats
 
 
-def _guarded(fitness, decode, payload, repeats):
+def _guarded(fitness, decode, repeats, payload):
     """Like :func:`_one`, but returns ``(value, error text)`` instead of raising."""
     try:
         return _one(fitness, decode, payload, repeats), None
@@ -108,8 +110,9 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
     decode : callable, optional
         Module-level function rebuilding an individual from its payload.
     executor : concurrent.futures.Executor, optional
-        Evaluate through ``executor.map`` (results are in order, so identical
-        to serial evaluation).
+        Evaluate through the executor, several individuals per task
+        (:func:`rosenblatt.parallel.map_chunks`; results are in order, so
+        identical to serial evaluation).
     repeats : int, default 1
         Average over this many calls (noisy fitness).
     on_error : {"raise", "stop", "worst"}
@@ -124,12 +127,8 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
     """
     repeats = positive_int(owner, "repeats", repeats)
     one_of(owner, "on_error", on_error, ON_ERROR)
-    if executor is None:
-        results = [_guarded(fitness, decode, p, repeats) for p in payloads]
-    else:
-        n = len(payloads)
-        results = list(executor.map(_guarded, [fitness] * n, [decode] * n, payloads,
-                                    [repeats] * n))
+    results = map_chunks(functools.partial(_guarded, fitness, decode, repeats), payloads,
+                         executor, owner=owner)
     values = np.empty(len(results))
     for i, ((value, error), ident) in enumerate(zip(results, ids)):
         if error is None and not math.isfinite(value):
@@ -147,10 +146,23 @@ def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner=
     """A vectorised fitness ``fitness(population) -> (P,)`` checked like :func:`evaluate`."""
     repeats = positive_int(owner, "repeats", repeats)
     one_of(owner, "on_error", on_error, ON_ERROR)
+    return _checked(_vector_values(fitness, repeats, population), ids, on_error, owner)
+
+
+def _vector_values(fitness, repeats, population):
     total = 0.0
     for _ in range(repeats):
         total = total + np.asarray(fitness(population), dtype=np.float64).reshape(-1)
-    values = total / repeats
+    return total / repeats
+
+
+def _vector_part(fitness, decode_many, repeats, payloads):
+    """One task of :func:`vector_chunks`: a sub-population rebuilt from plain data, scored."""
+    return _vector_values(fitness, repeats, decode_many(payloads)).tolist()
+
+
+def _checked(values, ids, on_error, owner):
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
     if values.shape[0] != len(ids):
         raise ValueError(f"{owner}: a vectorised fitness must return one value per individual "
                          f"({len(ids)}); got {values.shape[0]}")
@@ -163,6 +175,25 @@ def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner=
                                f"it worst and go on)")
         values = np.where(bad, -np.inf, values)
     return values
+
+
+def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=32, repeats=1,
+                  on_error="raise", owner="evolution"):
+    """A vectorised fitness over sub-populations of ``chunk_size`` sent through ``executor``.
+
+    Each task rebuilds a sub-population from plain data (``decode_many(list of
+    payloads)``, module level) and scores it at once, so one message carries
+    ``chunk_size`` individuals and the worker still runs one array program over
+    them. The cut does not depend on the executor or its worker count, so
+    neither do the results.
+    """
+    repeats = positive_int(owner, "repeats", repeats)
+    one_of(owner, "on_error", on_error, ON_ERROR)
+    chunk_size = positive_int(owner, "chunk_size", chunk_size)
+    parts = [payloads[i:i + chunk_size] for i in range(0, len(payloads), chunk_size)]
+    done = map_chunks(functools.partial(_vector_part, fitness, decode_many, repeats), parts,
+                      executor, chunks=max(1, len(parts)), owner=owner)
+    return _checked([v for part in done for v in part], ids, on_error, owner)
 
 
 def record(history, fitnesses, **extra):

@@ -34,6 +34,7 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
 """
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ import numpy as np
 
 from ..randomness import resolve_rng
 from .config import NEATConfig
-from .core import Result, evaluate, record, run_loop, vector_fitness
+from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene
 from .network import PopulationNetwork
 
@@ -571,6 +572,11 @@ def _key(f):
     return f if math.isfinite(f) else -math.inf
 
 
+def population_from_json(recurrent, texts):
+    """The :class:`PopulationNetwork` of genomes given as JSON text (what a worker rebuilds)."""
+    return PopulationNetwork([Genome.from_json(t) for t in texts], recurrent=recurrent)
+
+
 def _with_fitness(g, fitness_of):
     g.fitness = fitness_of[g.id]
     return g
@@ -643,9 +649,16 @@ class NEAT:
         return PopulationNetwork(self.population if genomes is None else genomes,
                                  recurrent=self.config.recurrent)
 
-    def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise"):
+    def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise",
+                 chunk_size=32):
         """Fitness of every genome of the population (array in population order)."""
         ids = [g.id for g in self.population]
+        if vectorized and executor is not None:  # sub-populations of genome JSON per task
+            return vector_chunks(fitness, [g.to_json() for g in self.population], ids,
+                                 functools.partial(population_from_json,
+                                                   self.config.recurrent),
+                                 executor, chunk_size=chunk_size, repeats=repeats,
+                                 on_error=on_error, owner="NEAT")
         if vectorized:
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
                                   "NEAT")
@@ -688,7 +701,7 @@ class NEAT:
         return champion
 
     def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
-            vectorized=False, repeats=1, on_error="raise"):
+            vectorized=False, repeats=1, on_error="raise", chunk_size=32):
         """Evolve for up to ``generations``.
 
         Parameters
@@ -700,8 +713,13 @@ class NEAT:
             ``rb.evolution.envs.XOR().evaluate``).
         generations : int
         executor : concurrent.futures.Executor, optional
-            Genomes are shipped to the workers as JSON text and rebuilt there;
-            ``fitness`` must be a module-level function. Same results as serial.
+            E.g. ``rb.parallel.local(n)`` or a Dask ``client.get_executor()``.
+            Genomes are shipped to the workers as JSON text and rebuilt there,
+            several per message; ``fitness`` must be a module-level function
+            (or a ``functools.partial`` of one). Per-genome fitness: the same
+            results as serial. With ``vectorized=True`` each task scores a
+            sub-population of ``chunk_size`` genomes at once (the cut does
+            not depend on the executor or its workers).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation (state: generation,
             champion, fitness); returning True stops.
@@ -713,6 +731,10 @@ class NEAT:
             A fitness that raises or returns NaN: raise a FitnessError naming the
             genome id, end the run cleanly (the result's ``error`` says why), or
             score it worst and go on.
+        chunk_size : int, default 32
+            Genomes per task with ``vectorized=True`` and an executor: more
+            per message amortises the round trip and the simulation's per-step
+            overhead, fewer balances the workers.
 
         Returns
         -------
@@ -727,7 +749,7 @@ class NEAT:
 
         def one(_):
             pop = self.population
-            f = self.evaluate(fitness, executor, vectorized, repeats, on_error)
+            f = self.evaluate(fitness, executor, vectorized, repeats, on_error, chunk_size)
             self.evaluations += len(pop)
             champion = self.tell(f)
             record(history, f, species=len(self.species),

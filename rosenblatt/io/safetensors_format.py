@@ -40,6 +40,8 @@ _DTYPES = {
     "BOOL": "?",
 }
 _MAX_HEADER = 100_000_000  # the limit of the reference implementation
+MAX_TENSORS = 65_536  # entries in one header: a million-entry header is refused while parsed
+MAX_NDIM = 32  # numpy's own limit is 64
 
 
 def encode(tensors, metadata):
@@ -77,10 +79,21 @@ def decode(blob):
         raise FormatError(
             f"header length {n} exceeds the file ({len(blob)} bytes): truncated or not safetensors"
         )
+    objects = 0
+
+    def count(obj):  # called as each JSON object is parsed: a huge header stops early
+        nonlocal objects
+        objects += 1
+        if objects > MAX_TENSORS + 2:  # the header, "__metadata__" and one per tensor
+            raise FormatError(f"header has more than {MAX_TENSORS:,} entries")
+        return obj
+
     try:
-        header = json.loads(bytes(blob[8 : 8 + n]).decode("utf-8"))
+        header = json.loads(str(blob[8 : 8 + n], "utf-8"), object_hook=count)
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise FormatError(f"header is not valid JSON: {err}") from None
+        if isinstance(err, FormatError):
+            raise
+        raise FormatError(f"header is not valid JSON: {str(err)[:200]}") from None
     if not isinstance(header, dict):
         raise FormatError("header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
@@ -95,7 +108,7 @@ def decode(blob):
         count = math.prod(shape)
         if not 0 <= begin <= end <= len(data) or end - begin != count * dtype.itemsize:
             raise FormatError(
-                f"tensor {name!r}: data_offsets [{begin}, {end}] do not fit {count} values of "
+                f"tensor {name[:60]!r}: data_offsets [{begin}, {end}] do not fit {count} values of "
                 f"{dtype} in a {len(data)}-byte data section"
             )
         spans.append((begin, end, name))
@@ -103,7 +116,9 @@ def decode(blob):
     position = 0
     for begin, end, name in sorted(spans):
         if begin != position:
-            raise FormatError(f"tensor {name!r}: data overlaps another tensor or leaves a gap")
+            raise FormatError(
+                f"tensor {name[:60]!r}: data overlaps another tensor or leaves a gap"
+            )
         position = end
     if position != len(data):
         raise FormatError(f"{len(data) - position} trailing bytes after the last tensor")
@@ -112,18 +127,22 @@ def decode(blob):
 
 def _tensor_info(name, info):
     if not isinstance(info, dict):
-        raise FormatError(f"tensor {name!r}: header entry is not an object")
+        raise FormatError(f"tensor {name[:60]!r}: header entry is not an object")
     dtype = _DTYPES.get(info.get("dtype"))
     shape = info.get("shape")
     offsets = info.get("data_offsets")
     if dtype is None:
-        raise FormatError(f"tensor {name!r}: unsupported dtype {info.get('dtype')!r}")
-    if not isinstance(shape, list) or not all(_is_count(s) for s in shape):
         raise FormatError(
-            f"tensor {name!r}: shape must be a list of non-negative ints; got {shape!r}"
+            f"tensor {name[:60]!r}: unsupported dtype {repr(info.get('dtype'))[:40]}"
+        )
+    if not isinstance(shape, list) or len(shape) > MAX_NDIM or not all(_is_count(s)
+                                                                        for s in shape):
+        raise FormatError(
+            f"tensor {name[:60]!r}: shape must be a list of at most {MAX_NDIM} non-negative "
+            f"ints; got {repr(shape)[:80]}"
         )
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)):
-        raise FormatError(f"tensor {name!r}: data_offsets must be two non-negative ints")
+        raise FormatError(f"tensor {name[:60]!r}: data_offsets must be two non-negative ints")
     return np.dtype(dtype), tuple(shape), offsets[0], offsets[1]
 
 

@@ -36,6 +36,11 @@ from ..autodiff.tensor import Tensor
 from ..nn import registry
 from ..nn.module import Module
 from .atomic import write_bytes_atomic
+from .checkpoint_schema import (
+    check_optimizer_state,
+    check_training_metadata,
+    is_training_checkpoint,
+)
 from .errors import FormatError
 from .safetensors_format import decode, encode
 
@@ -164,12 +169,25 @@ def load(path, *, with_extras=False):
     except FormatError as err:
         raise FormatError(f"{os.fspath(path)}: {err}") from None
     except (Exception, RecursionError) as err:  # a bug of ours must still not leak past load
-        raise FormatError(f"{os.fspath(path)}: unreadable ({type(err).__name__}: {err})") from None
+        raise FormatError(
+            f"{os.fspath(path)}: unreadable ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
 
 
 def load_checkpoint(path):
-    """Load a model together with its optimizer state and metadata: a :class:`Checkpoint`."""
-    return load(path, with_extras=True)
+    """Load a model together with its optimizer state and metadata: a :class:`Checkpoint`.
+
+    A training checkpoint's metadata (``epoch``, ``generators``, ``history``, ``callbacks``)
+    is checked against its schema (:mod:`.checkpoint_schema`): a wrong type or shape is a
+    :class:`FormatError` naming the field.
+    """
+    ckpt = load(path, with_extras=True)
+    if is_training_checkpoint(ckpt.metadata):
+        try:
+            check_training_metadata(ckpt.metadata)
+        except FormatError as err:
+            raise FormatError(f"{os.fspath(path)}: {err}") from None
+    return ckpt
 
 
 def restore(path, model, optimizer=None):
@@ -184,16 +202,22 @@ def restore(path, model, optimizer=None):
     FormatError
         If the file is bad or its architecture differs from ``model``'s.
     """
-    ckpt = load(path, with_extras=True)
+    ckpt = load_checkpoint(path)
     if registry.spec_of(model) != registry.spec_of(ckpt.model):
         raise FormatError(
             f"{os.fspath(path)}: the saved architecture differs from the model's; saved "
             f"{registry.short_json(registry.spec_of(ckpt.model), 300)}"
         )
-    model.load_state_dict(ckpt.model.state_dict())
     if optimizer is not None:
         if ckpt.optimizer_state is None:
             raise FormatError(f"{os.fspath(path)}: holds no optimizer state")
+        if callable(getattr(optimizer, "state_dict", None)):
+            try:
+                check_optimizer_state(ckpt.optimizer_state, optimizer)
+            except FormatError as err:
+                raise FormatError(f"{os.fspath(path)}: {err}") from None
+    model.load_state_dict(ckpt.model.state_dict())
+    if optimizer is not None:
         optimizer.load_state_dict(ckpt.optimizer_state)
     return ckpt.metadata
 
@@ -203,32 +227,38 @@ def _load_bytes(blob, with_extras):
     if header.get("format") != FORMAT:
         raise FormatError("not a rosenblatt file (its metadata has no format='rosenblatt')")
     version = header.get("format_version", "")
-    if not version.isdigit() or int(version) != FORMAT_VERSION:
+    if version != str(FORMAT_VERSION):  # exactly "1": no "01", " 1" or non-ASCII digits
         raise FormatError(
-            f"unknown format version {version!r}; this rosenblatt reads version {FORMAT_VERSION} "
+            f"unknown format version {version[:20]!r}; this rosenblatt reads version "
+            f"{FORMAT_VERSION} "
             f"(a newer file needs a newer rosenblatt)"
         )
+    text = header.get("architecture", "")
+    if text.count('"__module__"') + text.count('"__shared__"') > registry.MAX_MODULES:
+        raise FormatError(f"the architecture has more than {registry.MAX_MODULES:,} modules")
     spec = _json(header, "architecture")
     if spec is None:
         raise FormatError("no 'architecture' in the file's metadata")
     total = sum(int(t.size) for t in tensors.values())
-    try:
-        model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
-    except registry.SpecError as err:
-        raise FormatError(str(err)) from None
     used = set()
     state = {}
     for name, value in tensors.items():
         if name.startswith("model/"):
             state[name[len("model/") :]] = value
             used.add(name)
+    try:
+        # every layer's shapes, computed before anything is allocated, against the file's
+        _check_plan(registry.plan(spec, max_int=max(2**16, total), max_tensors=len(state)), state)
+        model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
+    except registry.SpecError as err:
+        raise FormatError(str(err)) from None
     _check_state(model, state)
     _restore_flags(model, _json(header, "modes"), _json(header, "frozen"))
     optimizer_state = _decode_tree(_json(header, "optimizer"), tensors, used)
     metadata = _decode_tree(_json(header, "metadata"), tensors, used)
     extra = sorted(set(tensors) - used)
     if extra:
-        raise FormatError(f"unexpected tensors {extra[:5]} ({len(extra)} in all)")
+        raise FormatError(f"unexpected tensors {_few(extra)}")
     if with_extras:
         return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION)
     return model
@@ -251,30 +281,88 @@ def _restore_flags(model, modes, frozen):
             p.requires_grad = name not in frozen
 
 
+MAX_JSON_VALUES = 1_000_000  # values in one JSON tree of the metadata (a list of 20M ints: GBs)
+
+
 def _json(header, key):
     if key not in header:
         return None
+    text = header[key]
+    if text.count(",") + text.count(":") > MAX_JSON_VALUES:  # an upper bound, counted in C
+        raise FormatError(f"metadata {key!r} holds more than {MAX_JSON_VALUES:,} values (store "
+                          f"large data as arrays)")
     try:
-        return json.loads(header[key])
-    except (ValueError, RecursionError) as err:
-        raise FormatError(f"metadata {key!r} is not valid JSON: {err}") from None
+        return json.loads(text)
+    except RecursionError:
+        raise FormatError(f"metadata {key!r} is nested too deeply") from None
+    except ValueError as err:
+        raise FormatError(f"metadata {key!r} is not valid JSON: {str(err)[:200]}") from None
+
+
+SCRATCH = 2**16  # values a constructor may allocate beyond its stated state (unstated layers)
+
+
+def _few(names, n=3):
+    """The first ``n`` of ``names`` and their count, for a message of bounded length."""
+    names = sorted(names)
+    text = ", ".join(repr(name[:40]) for name in names[:n])
+    return f"[{text}{', ...' if len(names) > n else ''}] ({len(names)} in all)" if names \
+        else "none"
+
+
+def _check_names(expected, state):
+    missing = set(expected) - set(state)
+    unexpected = set(state) - set(expected)
+    if missing or unexpected:
+        raise FormatError(
+            f"the tensors do not match the architecture: missing {_few(missing)}, "
+            f"unexpected {_few(unexpected)}"
+        )
+    wrong = [name for name, shape in expected.items() if tuple(state[name].shape) != tuple(shape)]
+    if wrong:
+        name = sorted(wrong)[0]
+        raise FormatError(
+            f"tensor model/{name[:60]} has shape {tuple(state[name].shape)}; "
+            f"the architecture needs {tuple(expected[name])}"
+            + (f" ({len(wrong)} tensors have wrong shapes)" if len(wrong) > 1 else "")
+        )
+
+
+def _check_plan(plan, state):
+    """Refuse an architecture that would allocate more than the file stores, before building.
+
+    Where every layer states its shapes (and no module is shared), names and shapes must
+    match the stored tensors exactly; otherwise the stated part may not exceed the stored
+    values (plus :data:`SCRATCH`) and the constructors of the unstated layers run under the
+    registry's random-draw budget.
+    """
+    stored = sum(int(v.size) for v in state.values())
+    wanted = plan.known_size()
+    if wanted > stored + SCRATCH:
+        raise FormatError(
+            f"the architecture asks for far more weights than the file stores: it would "
+            f"allocate {wanted:,} values ({wanted * 4 / 2**30:.3g} GiB in float32), the file "
+            f"stores {stored:,}"
+        )
+    if plan.shapes is not None and not _has_shared(plan):
+        _check_names(plan.shapes, state)
+
+
+def _has_shared(plan):
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if node.shared:
+            return True
+        stack.extend(node.children)
+    return False
 
 
 def _check_state(model, state):
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise FormatError(
-            f"the tensors do not match the architecture: missing {missing or 'none'}, "
-            f"unexpected {unexpected or 'none'}"
-        )
+    expected = {name: p.data for name, p in model.named_parameters()}
+    expected.update(model.named_buffers())
+    _check_names({name: np.shape(value) for name, value in expected.items()}, state)
     for name, target in expected.items():
-        if state[name].shape != target.shape:
-            raise FormatError(
-                f"tensor model/{name} has shape {state[name].shape}; the architecture needs "
-                f"{target.shape}"
-            )
         if (state[name].dtype.kind == "f") != (np.asarray(target).dtype.kind == "f"):
             raise FormatError(
                 f"tensor model/{name} has dtype {state[name].dtype}; expected {target.dtype}"

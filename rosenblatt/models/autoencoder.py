@@ -371,6 +371,18 @@ class Autoencoder(Module):
     ((3, 16), (3, 64))
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` (n_inputs, n_hidden), ``b`` (n_hidden,), ``W_dec`` (n_hidden, n_inputs)
+        unless ``tied``, ``b_dec`` (n_inputs,)."""
+        n_in = positive_int("Autoencoder", "n_inputs", config["n_inputs"])
+        n_hid = positive_int("Autoencoder", "n_hidden", config["n_hidden"])
+        shapes = {"W": (n_in, n_hid), "b": (n_hid,)}
+        if not config["tied"]:
+            shapes["W_dec"] = (n_hid, n_in)
+        shapes["b_dec"] = (n_in,)
+        return shapes
+
     def __init__(self, n_inputs, n_hidden, activation="sigmoid", output="sigmoid", loss=None,
                  tied=False, sparsity=None, sparsity_weight=3.0, noise=None, contractive=0.0,
                  rng=None, hidden_dropout=0.0):

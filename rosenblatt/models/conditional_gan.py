@@ -80,6 +80,17 @@ class ConditionalGAN(GAN):
     _owner = "ConditionalGAN"
     _d_scale = 0.5
 
+    @classmethod
+    def state_shapes(cls, config):
+        """As :meth:`GAN.state_shapes`, plus the label embeddings ``g_embedding.W`` and
+        ``d_embedding.W`` (n_classes, embedding_dim) if ``embedding_dim`` is given."""
+        shapes = super().state_shapes(config)
+        if config["embedding_dim"] is not None:
+            shape = (positive_int(cls._owner, "n_classes", config["n_classes"]),
+                     positive_int(cls._owner, "embedding_dim", config["embedding_dim"]))
+            shapes.update({"g_embedding.W": shape, "d_embedding.W": shape})
+        return shapes
+
     def __init__(self, generator, discriminator, noise_dim, n_classes=None, condition_dim=None,
                  embedding_dim=None, condition_sampler="parzen", k=1,
                  generator_loss="non_saturating", optimizer_g=None, optimizer_d=None,

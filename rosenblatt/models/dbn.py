@@ -80,6 +80,27 @@ class DBN(Module):
     ([0, 1], (2, 6))
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """Each RBM's under ``rbms.i``; the generative copies ``gen_W.i``, ``gen_b.i`` of all
+        but the top one."""
+        sizes = config["sizes"]
+        if not isinstance(sizes, list) or len(sizes) < 2 or not all(
+                is_int(s) and s > 0 for s in sizes):
+            raise ValueError(f"DBN: sizes must be a list of at least two positive integers; "
+                             f"got {sizes!r}")
+        labels = positive_int("DBN", "n_labels", config["n_labels"], allow_zero=True)
+        top = len(sizes) - 2
+        shapes = {}
+        for i in range(top + 1):
+            nv = sizes[i] + (labels if i == top else 0)
+            shapes.update({f"rbms.{i}.W": (nv, sizes[i + 1]), f"rbms.{i}.b": (nv,),
+                           f"rbms.{i}.c": (sizes[i + 1],)})
+        for i in range(top):
+            shapes[f"gen_W.{i}"] = (sizes[i], sizes[i + 1])
+            shapes[f"gen_b.{i}"] = (sizes[i],)
+        return shapes
+
     def __init__(self, sizes, visible="bernoulli", k=1, n_labels=0, persistent=False, lr=0.05,
                  momentum=0.5, weight_decay=0.0, rng=None, dtype=np.float32):
         try:

@@ -127,6 +127,19 @@ class GAN(Module):
     _owner = "GAN"
     _d_scale = 1.0  # the minimised D cost is scale * -(sum log D(x) + sum log(1 - D(G(z)))) / m
 
+    @classmethod
+    def state_shapes(cls, config):
+        """The generator's state under ``generator.``, the discriminator's under
+        ``discriminator.``."""
+        shapes = {}
+        for name in ("generator", "discriminator"):
+            net = config[name]
+            if not hasattr(net, "shapes_under"):
+                raise TypeError(f"{cls._owner}: {name} must be an rb.nn.Module; got "
+                                f"{type(net).__name__}")
+            shapes.update(net.shapes_under(name))
+        return shapes
+
     def __init__(self, generator, discriminator, noise_dim, k=1,
                  generator_loss="non_saturating", optimizer_g=None, optimizer_d=None,
                  noise="gaussian", rng=None):

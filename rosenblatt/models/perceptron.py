@@ -52,6 +52,11 @@ class Perceptron(Module):
     (0, [-1.0, -1.0, -1.0, 1.0])
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` (n_inputs,) and ``b`` (1,)."""
+        return {"W": (positive_int("Perceptron", "n_inputs", config["n_inputs"]),), "b": (1,)}
+
     def __init__(self, n_inputs, output="sign", lr=1.0, dtype=np.float64):
         self.n_inputs = positive_int("Perceptron", "n_inputs", n_inputs)
         self.output = one_of("Perceptron", "output", output, OUTPUTS)

@@ -195,6 +195,13 @@ class RBM(Module):
     (True, (40, 2))
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` (n_visible, n_hidden), ``b`` (n_visible,), ``c`` (n_hidden,)."""
+        nv = positive_int("RBM", "n_visible", config["n_visible"])
+        nh = positive_int("RBM", "n_hidden", config["n_hidden"])
+        return {"W": (nv, nh), "b": (nv,), "c": (nh,)}
+
     def __init__(self, n_visible, n_hidden, visible="bernoulli", k=1, persistent=False,
                  lr=0.05, momentum=0.5, weight_decay=0.0, sparsity=None, rng=None,
                  dtype=np.float32, softmax=0):

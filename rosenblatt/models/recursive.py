@@ -92,6 +92,23 @@ class RecursiveNet(Module):
     (2,)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``E`` (vocab_size, dim), ``W`` (2 dim, dim), ``b``, the composition's ``EM`` and
+        ``WM`` (matrix_vector) or ``V`` (tensor), ``Wc`` (dim, n_classes) and ``bc``."""
+        owner = "RecursiveNet"
+        V = positive_int(owner, "vocab_size", config["vocab_size"])
+        d = positive_int(owner, "dim", config["dim"])
+        c = positive_int(owner, "n_classes", config["n_classes"])
+        composition = one_of(owner, "composition", config["composition"], COMPOSITIONS)
+        shapes = {"E": (V, d), "W": (2 * d, d), "b": (d,)}
+        if composition == "matrix_vector":
+            shapes.update(EM=(V, d, d), WM=(d, 2 * d))
+        elif composition == "tensor":
+            shapes["V"] = (d, 2 * d, 2 * d)
+        shapes.update(Wc=(d, c), bc=(c,))
+        return shapes
+
     def __init__(self, vocab_size, dim, n_classes, composition="tanh", classify="nodes",
                  rng=None, dtype=np.float32):
         owner = "RecursiveNet"

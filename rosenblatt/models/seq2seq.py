@@ -26,6 +26,7 @@ from ..nn.embedding import Embedding
 from ..nn.gru import GRU
 from ..nn.lstm import LSTM
 from ..nn.module import Module
+from ..nn.registry import shapes_of
 from ..nn.rnn import RNN
 from ..randomness import resolve_rng
 
@@ -62,6 +63,38 @@ class Seq2Seq(Module):
     >>> model.generate(src, 3).shape
     (1, 3)
     """
+
+    @classmethod
+    def state_shapes(cls, config):
+        """The embeddings, the encoder and decoder cells, the attention and its ``combine``
+        layer (if any) and the ``output`` layer, each under its attribute name."""
+        if config["cell"] not in _CELLS:
+            raise ValueError(f"Seq2Seq: cell must be one of {sorted(_CELLS)}; got "
+                             f"{config['cell']!r}")
+        if config["attention"] not in (None, "dot", "additive"):
+            raise ValueError(f"Seq2Seq: attention must be None, 'dot' or 'additive'; got "
+                             f"{config['attention']!r}")
+        H = config["hidden_size"]
+        E = config["embedding_dim"] or H
+        cell = _CELLS[config["cell"]]
+        shapes = {}
+        for name, layer, args in (
+            ("source_embedding", Embedding, {"num_embeddings": config["in_vocab"],
+                                             "embedding_dim": E}),
+            ("target_embedding", Embedding, {"num_embeddings": config["out_vocab"] + 1,
+                                             "embedding_dim": E}),
+            ("encoder", cell, {"input_size": E, "hidden_size": H}),
+            ("decoder", cell, {"input_size": E, "hidden_size": H}),
+        ):
+            shapes.update(shapes_of(layer, args, f"{name}."))
+        if config["attention"] is not None:
+            shapes.update(shapes_of(Attention, {"kind": config["attention"], "query_size": H,
+                                                "key_size": H}, "attend."))
+            shapes.update(shapes_of(Dense, {"in_features": 2 * H, "out_features": H},
+                                    "combine."))
+        shapes.update(shapes_of(Dense, {"in_features": H, "out_features": config["out_vocab"]},
+                                "output."))
+        return shapes
 
     def __init__(self, in_vocab, out_vocab, hidden_size, embedding_dim=None, cell="GRU",
                  attention=None, rng=None):

@@ -23,6 +23,7 @@ from ..checks import is_int, one_of, positive_float, positive_int
 from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
+from ..nn.registry import shapes_of
 from ..randomness import resolve_rng
 from .autoencoder import Autoencoder
 
@@ -73,6 +74,23 @@ class StackedAutoencoder(Module):
     >>> net(rb.tensor(X[:2])).shape, stack.transform(X[:2]).shape
     ((2, 10), (2, 16))
     """
+
+    @classmethod
+    def state_shapes(cls, config):
+        """Each :class:`Autoencoder`'s state under ``layers.i``."""
+        sizes, kind = config["sizes"], config["kind"]
+        if not isinstance(sizes, list) or len(sizes) < 2 or not all(
+                is_int(s) and s > 0 for s in sizes):
+            raise ValueError(f"StackedAutoencoder: sizes must be a list of at least two "
+                             f"positive integers; got {sizes!r}")
+        one_of("StackedAutoencoder", "kind", kind, tuple(KINDS))
+        options = {k: v for k, v in config.items() if k not in ("sizes", "kind", "rng")}
+        tied = {**KINDS[kind], **options}.get("tied", False)
+        shapes = {}
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            shapes.update(shapes_of(Autoencoder, {"n_inputs": n_in, "n_hidden": n_out,
+                                                  "tied": tied}, f"layers.{i}."))
+        return shapes
 
     def __init__(self, sizes, kind="denoising", rng=None, **layer_options):
         owner = "StackedAutoencoder"

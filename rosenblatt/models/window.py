@@ -18,6 +18,7 @@ from ..checks import positive_int
 from ..nn.activations import Tanh
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
+from ..nn.registry import shapes_of
 
 
 def _output_width(word_module, owner):
@@ -73,6 +74,31 @@ class WindowClassifier(Module):
     >>> net(np.array([[1, 2, 3, 4, 5]])).shape
     (1, 3)
     """
+
+    @classmethod
+    def state_shapes(cls, config):
+        """The word module's state under ``word_module.``, the head's under ``head.``."""
+        word, head = config["word_module"], config["head"]
+        for name, value in (("word_module", word), ("head", head)):
+            if value is not None and not hasattr(value, "shapes_under"):
+                raise TypeError(f"WindowClassifier: {name} must be a Module; got "
+                                f"{type(value).__name__}")
+        if word is None:
+            raise TypeError("WindowClassifier: word_module must be a Module; got NoneType")
+        shapes = word.shapes_under("word_module")
+        if head is not None:
+            shapes.update(head.shapes_under("head"))
+            return shapes
+        dim = word.config.get("embedding_dim", word.config.get("out_features"))
+        window = positive_int("WindowClassifier", "window", config["window"])
+        hidden = positive_int("WindowClassifier", "hidden", config["hidden"])
+        n_classes = positive_int("WindowClassifier", "n_classes", config["n_classes"])
+        dim = positive_int("WindowClassifier", "the word module's output width", dim)
+        shapes.update(shapes_of(Dense, {"in_features": window * dim, "out_features": hidden},
+                                "head.0."))
+        shapes.update(shapes_of(Dense, {"in_features": hidden, "out_features": n_classes},
+                                "head.2."))
+        return shapes
 
     def __init__(self, word_module, window=5, head=None, n_classes=2, hidden=32, rng=None):
         if not isinstance(word_module, Module):

@@ -18,7 +18,7 @@ from ..autodiff.elementwise import relu, sigmoid, tanh
 from ..autodiff.tensor import Tensor, make
 from ..checks import positive_int
 from ..randomness import resolve_rng
-from .module import Module
+from .module import Module, no_state
 from .parameter import Parameter
 
 __all__ = [
@@ -217,6 +217,8 @@ def log_softmax(x, axis=-1):
 class Step(Module):
     """Binary threshold unit: 1 if x > threshold else 0 (see :func:`step`)."""
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def __init__(self, threshold=0.0):
         self.threshold = float(threshold)
 
@@ -229,6 +231,8 @@ class Step(Module):
 
 class Sign(Module):
     """Classic spin unit: 1 if x > threshold else -1 (see :func:`sign`)."""
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, threshold=0.0):
         self.threshold = float(threshold)
@@ -243,12 +247,16 @@ class Sign(Module):
 class Identity(Module):
     """f(x) = x."""
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def forward(self, x):
         return identity(x)
 
 
 class Sigmoid(Module):
     """sigma(x) = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2: stable for any x."""
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
         return sigmoid(_tensor(x, "Sigmoid"))
@@ -257,12 +265,16 @@ class Sigmoid(Module):
 class Tanh(Module):
     """tanh(x); derivative 1 / cosh^2(x)."""
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def forward(self, x):
         return tanh(_tensor(x, "Tanh"))
 
 
 class ReLU(Module):
     """max(0, x); derivative 1{x > 0}."""
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
         return relu(_tensor(x, "ReLU"))
@@ -275,6 +287,8 @@ class LeakyReLU(Module):
     ----------
     slope : float, default 0.01
     """
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, slope=0.01):
         self.slope = float(slope)
@@ -301,6 +315,11 @@ class PReLU(Module):
     weight : Parameter, shape (num_parameters,)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``weight`` (num_parameters,)."""
+        return {"weight": (positive_int("PReLU", "num_parameters", config["num_parameters"]),)}
+
     def __init__(self, num_parameters=1, init=0.25, dtype=np.float32):
         self.num_parameters = positive_int("PReLU", "num_parameters", num_parameters)
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
@@ -322,6 +341,8 @@ class RReLU(Module):
         Draws the slopes (the library generator when omitted).
     """
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def __init__(self, lower=1 / 8, upper=1 / 3, rng=None):
         if not 0 <= lower <= upper:
             raise ValueError(f"RReLU: need 0 <= lower <= upper; got lower={lower}, upper={upper}")
@@ -336,6 +357,8 @@ class RReLU(Module):
 
 class HardTanh(Module):
     """The ramp: clamp to [min, max] (see :func:`hardtanh`)."""
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, min=-1.0, max=1.0):  # noqa: A002 - the issue's names
         if not min < max:
@@ -352,6 +375,8 @@ class HardTanh(Module):
 class Softmax(Module):
     """Softmax along ``axis`` (default the last: one probability per class)."""
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def __init__(self, axis=-1):
         self.axis = int(axis)
 
@@ -364,6 +389,8 @@ class Softmax(Module):
 
 class LogSoftmax(Module):
     """Log-softmax along ``axis``; pair it with :func:`rosenblatt.losses.nll`."""
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, axis=-1):
         self.axis = int(axis)

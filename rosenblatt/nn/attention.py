@@ -56,6 +56,19 @@ class Attention(Module):
     ((2, 6), (2, 5), True)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W_q`` (query_size, a), ``W_k`` (key_size, a), ``b`` (a,), ``v`` (a, 1) for the
+        additive kind (a = attention_size or key_size); nothing for dot products."""
+        one_of("Attention", "kind", config["kind"], _KINDS)
+        if config["kind"] != "additive":
+            return {}
+        q = positive_int("Attention('additive')", "query_size", config["query_size"])
+        k = positive_int("Attention('additive')", "key_size", config["key_size"])
+        a = config["attention_size"]
+        a = k if a is None else positive_int("Attention('additive')", "attention_size", a)
+        return {"W_q": (q, a), "W_k": (k, a), "b": (a,), "v": (a, 1)}
+
     def __init__(self, kind="additive", query_size=None, key_size=None, attention_size=None,
                  scale=False, rng=None, dtype=np.float32):
         one_of("Attention", "kind", kind, _KINDS)

@@ -97,6 +97,12 @@ class _BatchNorm(Module):
     _input_ndims = ()
     _shape_text = ""
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``gamma``, ``beta`` and the running statistics, each (num_features,)."""
+        n = positive_int(cls.__name__, "num_features", config["num_features"])
+        return {name: (n,) for name in ("gamma", "beta", "running_mean", "running_var")}
+
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         owner = type(self).__name__
         self.num_features = positive_int(owner, "num_features", num_features)

@@ -50,6 +50,23 @@ class Bidirectional(Module):
     (2, 5, 8)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """The forward layer's state under ``layer.`` and the backward one's (a copy of the
+        forward layer unless given) under ``backward_layer.``."""
+        layer, backward = config["layer"], config["backward_layer"]
+        for name, value in (("layer", layer), ("backward_layer", backward)):
+            if value is not None and not hasattr(value, "shapes_under"):
+                raise TypeError(f"Bidirectional: {name} must be a Module; got "
+                                f"{type(value).__name__}")
+        if layer is None:
+            raise TypeError("Bidirectional: layer must be a Module; got NoneType")
+        shapes = layer.shapes_under("layer")
+        if backward is None and layer.shared:
+            raise ValueError("Bidirectional: a shared layer needs an explicit backward_layer")
+        shapes.update((backward or layer).shapes_under("backward_layer"))
+        return shapes
+
     def __init__(self, layer, backward_layer=None, rng=None):
         if not isinstance(layer, Module):
             raise TypeError(f"Bidirectional: layer must be a Module; got {type(layer).__name__}")

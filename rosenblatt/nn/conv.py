@@ -304,6 +304,15 @@ class _ConvNd(Module):
 
     _dims = 2
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` (out_channels, in_channels, *kernel_size) and ``b`` (out_channels,) if bias."""
+        name = cls.__name__
+        n_in = positive_int(name, "in_channels", config["in_channels"])
+        n_out = positive_int(name, "out_channels", config["out_channels"])
+        kernel = _pair(config["kernel_size"], cls._dims, "kernel_size", name, 1)
+        return {"W": (n_out, n_in, *kernel), **({"b": (n_out,)} if config["bias"] else {})}
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="valid",
                  bias=True, init="glorot_uniform", bias_init=0.0, rng=None, dtype=np.float32):
         name = type(self).__name__

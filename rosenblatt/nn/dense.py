@@ -90,6 +90,13 @@ class Dense(Module):
     (4, 2)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` (in_features, out_features) and ``b`` (out_features,) if ``bias``."""
+        n_in = positive_int("Dense", "in_features", config["in_features"])
+        n_out = positive_int("Dense", "out_features", config["out_features"])
+        return {"W": (n_in, n_out), **({"b": (n_out,)} if config["bias"] else {})}
+
     def __init__(self, in_features, out_features, bias=True, init="glorot_uniform",
                  bias_init=0.0, rng=None, dtype=np.float32):
         self.in_features = positive_int("Dense", "in_features", in_features)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, make
 from ..randomness import resolve_rng
-from .module import Module
+from .module import Module, no_state
 
 
 def dropout(x, rate=0.5, training=True, inverted=True, rng=None):
@@ -73,6 +73,8 @@ class Dropout(Module):
     >>> layer.eval()(rb.tensor([1.0, 1.0, 1.0])).data
     array([1., 1., 1.], dtype=float32)
     """
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, rate=0.5, inverted=True, rng=None):
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \

@@ -98,6 +98,12 @@ class Embedding(Module):
     (1, 3, 4)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` (num_embeddings, embedding_dim)."""
+        return {"W": (positive_int("Embedding", "num_embeddings", config["num_embeddings"]),
+                      positive_int("Embedding", "embedding_dim", config["embedding_dim"]))}
+
     def __init__(self, num_embeddings, embedding_dim, init=None, rng=None, dtype=np.float32):
         self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)

@@ -8,7 +8,7 @@ reshapes the gradient back.
 
 from ..autodiff.shape import flatten
 from ..autodiff.tensor import Tensor
-from .module import Module
+from .module import Module, no_state
 
 
 class Flatten(Module):
@@ -25,6 +25,8 @@ class Flatten(Module):
     >>> rb.nn.Flatten()(rb.tensor(np.zeros((8, 16, 5, 5)))).shape
     (8, 400)
     """
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, start_axis=1):
         self.start_axis = int(start_axis)

@@ -196,6 +196,14 @@ class GRU(RecurrentBase):
 
     gates = 3
 
+    @classmethod
+    def state_shapes(cls, config):
+        """As :meth:`RecurrentBase.state_shapes` (three gates), plus ``b_hn.l`` (hidden_size,)."""
+        shapes = cls._stack_shapes(config, cls.gates)
+        H, n = config["hidden_size"], config["num_layers"]
+        shapes.update({f"b_hn.{layer}": (H,) for layer in range(n)})
+        return shapes
+
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
         dtype = kwargs.get("dtype", np.float32)
         name = type(self).__name__  # b_hn is made before RecurrentBase checks the sizes

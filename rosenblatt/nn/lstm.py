@@ -308,11 +308,25 @@ class LSTM(RecurrentBase):
 
     state_size = 2
 
+    @classmethod
+    def state_shapes(cls, config):
+        """As :meth:`RecurrentBase.state_shapes` (4 gates, 3 if coupled), plus the peephole
+        weights ``P.l`` (3, hidden_size) if ``peephole``."""
+        shapes = cls._stack_shapes(config, 3 if config["coupled"] else 4)
+        if config["peephole"]:
+            H, n = config["hidden_size"], config["num_layers"]
+            shapes.update({f"P.{layer}": (3, H) for layer in range(n)})
+        return shapes
+
     def __init__(self, input_size, hidden_size, num_layers=1, peephole=False, coupled=False,
                  forget_bias=1.0, **kwargs):
         self.peephole = bool(peephole)
         self.coupled = bool(coupled)
         self.forget_bias = float(forget_bias)
+        dtype = np.dtype(kwargs.get("dtype", np.float32))
+        if not abs(self.forget_bias) <= float(np.finfo(dtype if dtype.kind == "f" else "f8").max):
+            raise ValueError(f"LSTM: forget_bias must be a finite number in {dtype}; got "
+                             f"{forget_bias!r}")  # 1e308 would be inf in float32
         self.gates = 3 if self.coupled else 4
         dtype = kwargs.get("dtype", np.float32)
         name = type(self).__name__  # P is made before RecurrentBase checks the sizes

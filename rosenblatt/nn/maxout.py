@@ -70,6 +70,14 @@ class Maxout(Module):
     (5, 2)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` (in_features, out_features * pieces) and ``b`` (out_features * pieces,)."""
+        n_in = positive_int("Maxout", "in_features", config["in_features"])
+        width = (positive_int("Maxout", "out_features", config["out_features"])
+                 * positive_int("Maxout", "pieces", config["pieces"]))
+        return {"W": (n_in, width), "b": (width,)}
+
     def __init__(self, in_features, out_features, pieces=2, init="glorot_uniform", rng=None,
                  dtype=np.float32):
         self.in_features = positive_int("Maxout", "in_features", in_features)

@@ -55,6 +55,12 @@ def _clone(value, memo):
     return out
 
 
+def no_state(cls, config):
+    """``state_shapes`` of a layer without parameters or buffers:
+    ``state_shapes = classmethod(no_state)``."""
+    return {}
+
+
 class Module:
     """Base class of layers and models.
 
@@ -136,6 +142,27 @@ class Module:
     def num_parameters(self):
         """The number of learned values."""
         return int(sum(p.size for p in self.parameters()))
+
+    @classmethod
+    def state_shapes(cls, config):
+        """The shape of every parameter and buffer ``cls(**config)`` creates, computed without
+        creating them (so that a file cannot make the loader allocate more than it holds).
+
+        Parameters
+        ----------
+        config : dict
+            Every constructor argument (the saved config over the signature's defaults);
+            a sub-layer appears as its :class:`rosenblatt.nn.registry.Plan`, whose
+            ``shapes_under(prefix)`` gives its state under ``prefix``.
+
+        Returns
+        -------
+        dict of str -> tuple of int, or None
+            ``state_dict()`` name -> shape; None (this default) where a layer does not
+            state them: the loader then builds it under its random-draw budget only.
+            Raise ``TypeError``/``ValueError`` for a config the constructor would refuse.
+        """
+        return None
 
     # -- modes ----------------------------------------------------------------
     def train(self, mode=True):
@@ -351,6 +378,19 @@ class Sequential(Module):
     def config(self):
         """What a saved model stores of it: its layers (saved recursively)."""
         return {"layers": list(self.layers)}
+
+    @classmethod
+    def state_shapes(cls, config):
+        """Each layer's state under its index."""
+        layers = config.get("layers")
+        if not isinstance(layers, list):
+            raise ValueError("Sequential config must be {'layers': [...]}")
+        shapes = {}
+        for i, layer in enumerate(layers):
+            if not hasattr(layer, "shapes_under"):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
+            shapes.update(layer.shapes_under(str(i)))
+        return shapes
 
     @classmethod
     def from_config(cls, config):

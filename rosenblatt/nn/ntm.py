@@ -342,6 +342,36 @@ class NTM(Module):
     ((2, 7, 3), (2, 7, 1, 16))
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """The controller's ``W_x``, ``W_h`` (LSTM), ``b``; the heads' ``W_p``, ``b_p``; the
+        output ``W_o``, ``b_o``; and the learned initial ``memory0``, ``read0``,
+        ``weighting0``."""
+        owner = "NTM"
+        n_in = checks.positive_int(owner, "input_size", config["input_size"])
+        n_out = checks.positive_int(owner, "output_size", config["output_size"])
+        controller = checks.one_of(owner, "controller", config["controller"], CONTROLLERS)
+        C = checks.positive_int(owner, "controller_size", config["controller_size"])
+        try:
+            n, m = config["memory_size"]
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}: memory_size must be a pair (N locations, M values each); "
+                             f"got {config['memory_size']!r}") from None
+        n = checks.positive_int(owner, "memory_size[0] (locations)", n)
+        m = checks.positive_int(owner, "memory_size[1] (location size)", m)
+        R = checks.positive_int(owner, "read_heads", config["read_heads"])
+        Wn = checks.positive_int(owner, "write_heads", config["write_heads"])
+        shifts = check_shifts(owner, config["shifts"], n)
+        gates = 4 if controller == "lstm" else 1
+        _, P = head_layout(m, R, Wn, len(shifts))
+        shapes = {"W_x": (n_in + R * m, gates * C)}
+        if controller == "lstm":
+            shapes["W_h"] = (C, gates * C)
+        shapes.update(b=(gates * C,), W_p=(C, P), b_p=(P,), W_o=(C + R * m, n_out), b_o=(n_out,))
+        if config["learn_initial"]:
+            shapes.update(memory0=(n, m), read0=(R, m), weighting0=(R + Wn, n))
+        return shapes
+
     def __init__(self, input_size, output_size, controller="lstm", controller_size=100,
                  memory_size=(128, 20), read_heads=1, write_heads=1, shifts=(-1, 0, 1),
                  learn_initial=True, rng=None, dtype=np.float32):

@@ -26,7 +26,7 @@ from ..autodiff.tensor import Tensor, as_float_array, make
 from ..checks import is_int, positive_int
 from . import workspace
 from .conv import _pair
-from .module import Module
+from .module import Module, no_state
 
 
 def _array(x, where):
@@ -308,6 +308,8 @@ def global_avg_pool2d(x):
 class _Pool2d(Module):
     _fn = None
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def __init__(self, kernel_size, stride=None):
         name = type(self).__name__
         self.kernel_size = _pair(kernel_size, 2, "kernel_size", name, 1)
@@ -374,6 +376,8 @@ class KMaxPool(Module):
     (4, 3, 2)
     """
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def __init__(self, k, axis=-1):
         self.k = positive_int("KMaxPool", "k", k)
         self.axis = int(axis)
@@ -388,12 +392,16 @@ class KMaxPool(Module):
 class GlobalMaxPool2d(Module):
     """The maximum of each feature map: (batch, channels, h, w) -> (batch, channels)."""
 
+    state_shapes = classmethod(no_state)  # no parameters or buffers
+
     def forward(self, x):
         return global_max_pool2d(x)
 
 
 class GlobalAvgPool2d(Module):
     """The mean of each feature map: (batch, channels, h, w) -> (batch, channels)."""
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
         return global_avg_pool2d(x)

@@ -104,6 +104,13 @@ class RBF(Module):
     (3, 1)
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """``centers`` (n_centers, in_features) and ``widths`` (n_centers,)."""
+        n = positive_int("RBF", "n_centers", config["n_centers"])
+        return {"centers": (n, positive_int("RBF", "in_features", config["in_features"])),
+                "widths": (n,)}
+
     def __init__(self, in_features, n_centers, kind="gaussian", width=1.0, rng=None,
                  dtype=np.float32):
         self.in_features = positive_int("RBF", "in_features", in_features)

@@ -28,8 +28,9 @@ from ..randomness import resolve_rng
 from . import init
 from .batchnorm import batch_norm
 from .dense import dense
-from .module import Module
+from .module import Module, no_state
 from .parameter import Parameter
+from .registry import expect_tensors
 from .sequence import check_lengths
 
 
@@ -43,6 +44,33 @@ class RecurrentBase(Module):
 
     gates = 1
     state_size = 1
+
+    @classmethod
+    def state_shapes(cls, config):
+        """Per layer l: ``W_x.l``, ``W_h.l``, ``b.l`` (and with batch norm ``gamma.l`` and the
+        running statistics); ``initial_state.s`` (num_layers, hidden_size) if learned."""
+        return cls._stack_shapes(config, cls.gates)
+
+    @classmethod
+    def _stack_shapes(cls, config, gates):
+        name = cls.__name__
+        n_in = positive_int(name, "input_size", config["input_size"])
+        H = positive_int(name, "hidden_size", config["hidden_size"])
+        n = positive_int(name, "num_layers", config["num_layers"])
+        G = gates * H
+        expect_tensors(name, 3 * n)
+        shapes = {}
+        for kind, shape in (("W_x", None), ("W_h", (H, G)), ("b", (G,))):
+            for layer in range(n):
+                shapes[f"{kind}.{layer}"] = shape or ((n_in if layer == 0 else H), G)
+        if config["batch_norm"]:
+            shapes.update({f"gamma.{layer}": (G,) for layer in range(n)})
+        if config["learn_initial_state"]:
+            shapes.update({f"initial_state.{s}": (n, H) for s in range(cls.state_size)})
+        if config["batch_norm"]:
+            for layer in range(n):
+                shapes[f"running_mean_{layer}"] = shapes[f"running_var_{layer}"] = (G,)
+        return shapes
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, learn_initial_state=False,
                  batch_norm=False, bn_momentum=0.1, bn_eps=1e-5, rng=None, dtype=np.float32):
@@ -238,6 +266,8 @@ class SequenceOutputs(Module):
     >>> net(np.ones((5, 7, 3), dtype=np.float32)).shape
     (5, 2)
     """
+
+    state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, last=False):
         self.last = bool(last)

@@ -41,17 +41,31 @@ The protocol for layer authors
    stored weights are copied in, in their stored dtype.
 3. Parameters and buffers (``Module.state_dict``) are saved as tensors; the
    constructor must create them with the same names and shapes.
+4. **State the shapes** (recommended; every library layer does): a classmethod
+   ``state_shapes(cls, config) -> {state_dict name: shape}`` computes them
+   from the constructor arguments (defaults filled in; a sub-layer is its
+   :class:`Plan`, ``plan.shapes_under("name")``) without allocating anything.
+   A layer without it is built under the random-draw budget only; a subclass
+   that redefines ``__init__`` must state its own (an inherited one is not
+   trusted).
 
 Denial-of-service guards: a file cannot ask for a layer much larger than it
-is. An integer in a config may not exceed ``max(2**16, number of stored
-values)``, and the constructors may draw at most ``max(2**24, 8 x stored
-values)`` initial random values in all (weights are initialised randomly,
-and the stored ones then overwrite them).
+is. Before anything is constructed, :func:`plan` walks the spec (at most
+:data:`MAX_MODULES` modules, shared uses included, nested at most
+:data:`MAX_DEPTH` deep) and ``rosenblatt.io`` compares every stated shape with
+the stored tensors: a layer whose state the file does not hold is refused in
+milliseconds. An integer in a config may not exceed ``max(2**16, number of
+stored values)``, a float must be finite in the layer's dtype, and the
+constructors may draw at most ``max(2**24, 8 x stored values)`` initial random
+values in all (weights are initialised randomly, and the stored ones then
+overwrite them).
 """
 
 import contextvars
+import functools
 import inspect
 import json
+import math
 
 import numpy as np
 
@@ -209,6 +223,7 @@ def spec_of(module):
     return spec
 
 
+@functools.lru_cache(maxsize=512)
 def _constructor_params(cls):
     """The named constructor arguments, following ``**kwargs`` up to the base classes."""
     params = {}
@@ -274,6 +289,267 @@ def _encode(value, where):
         f"None, bool, int, float, str, lists/tuples/dicts of them or modules (pass a name instead "
         f"of a function)"
     )
+
+
+# -- spec -> plan: what a spec would build, known before anything is built ---------------
+MAX_MODULES = 10_000  # modules in one spec, shared uses included
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+
+
+class Plan:
+    """One layer of an architecture spec, described without building it.
+
+    Attributes
+    ----------
+    type : str
+        The registered name.
+    cls : type
+    config : dict
+        The constructor arguments, defaults filled in; a sub-layer appears as its ``Plan``.
+    shapes : dict of str -> tuple of int, or None
+        ``state_dict`` name -> shape of every parameter and buffer the layer (with its
+        sub-layers) would create, or None where a layer type does not state them.
+    children : list of Plan
+    shared : bool
+        True for the second and later uses of a module used in two places: its state is
+        counted at its first use only (``shapes`` is then empty).
+    """
+
+    __slots__ = ("type", "cls", "config", "shapes", "children", "shared")
+
+    def __init__(self, type_, cls, config, shapes=None, children=(), shared=False):
+        self.type, self.cls, self.config = type_, cls, config
+        self.shapes, self.children, self.shared = shapes, list(children), shared
+
+    def shapes_under(self, prefix):
+        """``shapes`` with every name prefixed by ``prefix + "."`` (for a container's
+        ``state_shapes``); raises if this layer's shapes are not stated."""
+        if self.shapes is None:
+            raise _Unstated
+        return {f"{prefix}.{name}": shape for name, shape in self.shapes.items()}
+
+    def size(self):
+        """The number of values in ``shapes`` (None when not stated)."""
+        if self.shapes is None:
+            return None
+        return sum(math.prod(shape) for shape in self.shapes.values())
+
+    def known_size(self):
+        """Values the stated parts of this plan would allocate (unstated layers count 0)."""
+        own = self.size()
+        if own is not None:
+            return own
+        return sum(child.known_size() for child in self.children)
+
+    def __repr__(self):
+        return f"Plan({self.type}, {len(self.shapes or ())} tensors)"
+
+
+class _Unstated(Exception):
+    """A sub-layer whose shapes are not stated: its container's cannot be either."""
+
+
+def states_shapes(cls):
+    """Whether ``cls.state_shapes`` describes ``cls`` (defined by it, or inherited together
+    with its ``__init__``); a user's subclass of a library layer is not trusted to."""
+    for klass in cls.__mro__:
+        if "state_shapes" in vars(klass):
+            if klass is Module:
+                return False
+            return klass is cls or cls.__init__ is klass.__init__
+    return False
+
+
+_MAX_TENSORS = contextvars.ContextVar("rosenblatt_registry_max_tensors", default=None)
+
+
+def expect_tensors(owner, count):
+    """For a ``state_shapes`` about to list ``count`` tensors (one per layer of a stack ...):
+    raise ``ValueError`` at once if the file being planned stores fewer, so that
+    ``num_layers=65536`` is refused before 196,608 names are made."""
+    limit = _MAX_TENSORS.get()
+    if limit is not None and count > limit:
+        raise ValueError(f"{owner} would create {count:,} parameter tensors; the file stores "
+                         f"{limit:,}")
+
+
+def shapes_of(cls, config, prefix=""):
+    """``cls.state_shapes`` of the layer ``cls(**config)`` (defaults filled in), each name
+    prefixed by ``prefix``: what a model's ``state_shapes`` says of the layers it builds."""
+    shapes = cls.state_shapes(_arguments(cls, config))
+    if shapes is None:
+        raise _Unstated
+    return {f"{prefix}{name}": shape for name, shape in shapes.items()}
+
+
+def plan(spec, max_int=2**16, max_tensors=None):
+    """The :class:`Plan` of a spec: every layer's state shapes, computed without allocating.
+
+    Raises :class:`SpecError` for a malformed spec, an unknown type, a config a layer's
+    ``state_shapes`` refuses, a float config value that is not finite in the layer's dtype,
+    more than :data:`MAX_MODULES` modules or deeper nesting than :data:`MAX_DEPTH`.
+    ``max_int`` bounds every config integer; ``max_tensors`` (the number of tensors a file
+    stores) is what :func:`expect_tensors` checks against.
+
+    Examples
+    --------
+    >>> from rosenblatt.nn import registry
+    >>> spec = {"type": "Sequential", "config": {"layers": [
+    ...     {"__module__": {"type": "Dense", "config": {"in_features": 3, "out_features": 2}}},
+    ...     {"__module__": {"type": "Tanh", "config": {}}}]}}
+    >>> p = registry.plan(spec)
+    >>> p.shapes, p.size()
+    ({'0.W': (3, 2), '0.b': (2,)}, 8)
+    """
+    _discover()
+    token = _MAX_TENSORS.set(max_tensors)
+    try:
+        return _Planner(max_int).node(spec, 0)
+    finally:
+        _MAX_TENSORS.reset(token)
+
+
+class _Planner:
+    """One walk over a spec (the counterpart of :func:`build` that builds nothing)."""
+
+    def __init__(self, max_int):
+        self.max_int = max_int
+        self.seen = []  # numbered modules, as _build numbers them (for "__shared__")
+        self.uses = 0  # modules and shared uses: bounds repeated containers too
+
+    def count(self):
+        self.uses += 1
+        if self.uses > MAX_MODULES:
+            raise SpecError(f"architecture has more than {MAX_MODULES:,} modules")
+
+    def node(self, spec, depth):
+        if depth > MAX_DEPTH:
+            raise SpecError(f"architecture nested deeper than {MAX_DEPTH} levels")
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("type"), str)
+            or not isinstance(spec.get("config"), dict)
+        ):
+            raise SpecError(
+                f"architecture entry must be {{'type': str, 'config': {{...}}}}; got "
+                f"{short_json(spec)}"
+            )
+        entry = _BY_NAME.get(spec["type"])
+        if entry is None:
+            raise SpecError(_unknown_type(spec["type"]))
+        self.count()
+        cls, _, build_fn = entry
+        dtype = spec.get("dtype")
+        if dtype is not None and (
+            not isinstance(dtype, str) or dtype not in ("float16", "float32", "float64")
+        ):
+            raise SpecError(f"{spec['type']}: unsupported dtype {short_json(dtype, 40)}")
+        node = Plan(spec["type"], cls, None)
+        self.seen.append(node)  # numbered before its children, as spec_of numbers them
+        limit = _FLOAT64_MAX if dtype == "float64" else _FLOAT32_MAX
+        config = {}
+        for key, value in spec["config"].items():
+            where = f"{spec['type']}.{key}"
+            config[key] = self.value(value, depth + 1, node, where, limit)
+        node.config = config
+        if build_fn is not None or not states_shapes(cls):
+            return node
+        try:
+            args = config if callable(getattr(cls, "from_config", None)) \
+                else _arguments(cls, config)
+            shapes = cls.state_shapes(args)
+        except _Unstated:
+            return node
+        except (Exception, RecursionError) as err:  # the config is refused, as by the constructor
+            raise SpecError(
+                f"cannot rebuild layer {spec['type']} from config {short_json(spec['config'])}: "
+                f"{type(err).__name__}: {str(err)[:200]}"
+            ) from None
+        if shapes is not None:
+            node.shapes = shapes
+        return node
+
+    def value(self, value, depth, parent, where, limit):
+        if depth > MAX_DEPTH:
+            raise SpecError(f"architecture nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            return value
+        if isinstance(value, float):
+            if not abs(value) <= limit:  # inf, nan, or beyond the layer's dtype (1e308 in float32)
+                raise SpecError(f"{where} = {value!r} is not a finite number in the layer's dtype")
+            return value
+        if isinstance(value, int):
+            if abs(value) > self.max_int:
+                raise SpecError(
+                    f"{where} = {short_json(value, 40)} is larger than the file's "
+                    f"{self.max_int} stored values allow"
+                )
+            return value
+        deeper = depth + 1
+        if isinstance(value, list):
+            return [self.value(v, deeper, parent, where, limit) for v in value]
+        if not isinstance(value, dict):
+            raise SpecError(f"unexpected value {short_json(value)} in an architecture ({where})")
+        if set(value) == {"__module__"}:
+            child = self.node(value["__module__"], deeper)
+            parent.children.append(child)
+            return child
+        if set(value) == {"__shared__"}:
+            n = value["__shared__"]
+            if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < len(self.seen) \
+                    or self.seen[n].config is None:
+                raise SpecError(f"'__shared__' must name a module built earlier; got "
+                                f"{short_json(n, 40)}")
+            self.count()
+            first = self.seen[n]
+            return Plan(first.type, first.cls, first.config, shapes={}, shared=True)
+        if set(value) == {"__tuple__"} and isinstance(value["__tuple__"], list):
+            return tuple(self.value(v, deeper, parent, where, limit) for v in value["__tuple__"])
+        if set(value) == {"__dict__"} and isinstance(value["__dict__"], list):
+            items = value["__dict__"]
+            if not all(isinstance(kv, list) and len(kv) == 2 for kv in items):
+                raise SpecError("a '__dict__' entry must be a list of [key, value] pairs")
+            out = {}
+            for k, v in items:
+                key = self.value(k, deeper, parent, where, limit)
+                try:
+                    out[key] = self.value(v, deeper, parent, where, limit)
+                except TypeError as err:  # an unhashable key
+                    raise SpecError(f"bad '__dict__' key: {err}") from None
+            return out
+        return {k: self.value(v, deeper, parent, f"{where}.{k}", limit) for k, v in value.items()}
+
+
+def _arguments(cls, config):
+    """Every constructor argument of ``cls``: ``config`` over the signature's defaults."""
+    params = _constructor_params(cls)
+    takes_more = any(p.kind == p.VAR_KEYWORD for p in _init_params(cls))
+    unknown = [k for k in config if k not in params]
+    if unknown and not takes_more:
+        raise TypeError(f"unexpected constructor argument(s) {unknown[:5]}")
+    args = {name: p.default for name, p in params.items() if p.default is not p.empty}
+    args.update(config)
+    missing = [name for name in params if name not in args]
+    if missing:
+        raise TypeError(f"missing constructor argument(s) {missing[:5]}")
+    return args
+
+
+@functools.lru_cache(maxsize=512)
+def _init_params(cls):
+    """The parameters of the last ``__init__`` of the ``**kwargs`` chain of ``cls``."""
+    last = ()
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        if init is object.__init__:
+            break
+        last = list(inspect.signature(init).parameters.values())
+        if not any(p.kind == p.VAR_KEYWORD for p in last):
+            break
+    return last
 
 
 # -- spec -> module -------------------------------------------------------------------
@@ -348,11 +624,7 @@ def _build(spec, max_int, depth):
         )
     entry = _BY_NAME.get(spec["type"])
     if entry is None:
-        raise SpecError(
-            f"unknown layer type {spec['type']!r}; known: {', '.join(sorted(_BY_NAME))}. "
-            f"A custom layer "
-            f"must be registered (rosenblatt.nn.register) before loading"
-        )
+        raise SpecError(_unknown_type(spec["type"]))
     cls, _, build_fn = entry
     built = _BUILT.get()
     slot = len(built)
@@ -382,7 +654,7 @@ def _build(spec, max_int, depth):
     except (Exception, RecursionError) as err:  # a constructor's complaint about a bad config
         raise SpecError(
             f"cannot rebuild layer {spec['type']} from config {short_json(spec['config'])}: "
-            f"{type(err).__name__}: {err}"
+            f"{type(err).__name__}: {str(err)[:200]}"
         ) from None
     if not isinstance(module, Module):
         raise SpecError(f"layer type {spec['type']} did not build a Module")
@@ -426,6 +698,12 @@ def _decode(value, max_int, depth):
                 raise SpecError(f"bad '__dict__' key: {err}") from None
         return {k: _decode(v, max_int, depth + 1) for k, v in value.items()}
     raise SpecError(f"unexpected value {short_json(value)} in an architecture")
+
+
+def _unknown_type(name):
+    return (f"unknown layer type {short_json(name, 60)}; a custom layer must be registered "
+            f"(rosenblatt.nn.register) before loading (rosenblatt.nn.registered() lists the "
+            f"{len(_BY_NAME)} known types)")
 
 
 def short_json(value, limit=120):

@@ -137,6 +137,12 @@ class RNN(RecurrentBase):
     ((2, 7, 5), (1, 2, 5))
     """
 
+    @classmethod
+    def state_shapes(cls, config):
+        """As :meth:`RecurrentBase.state_shapes` (one gate)."""
+        one_of("RNN", "nonlinearity", config["nonlinearity"], _ACTIVATIONS)
+        return cls._stack_shapes(config, cls.gates)
+
     def __init__(self, input_size, hidden_size, nonlinearity="tanh", num_layers=1, **kwargs):
         self.nonlinearity = one_of("RNN", "nonlinearity", nonlinearity, _ACTIVATIONS)
         super().__init__(input_size, hidden_size, num_layers, **kwargs)

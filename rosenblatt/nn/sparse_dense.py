@@ -16,7 +16,7 @@ way the gradient of a missing connection is zero.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make, needs_grad
-from ..checks import unit_interval
+from ..checks import positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init as initializers
 from .module import Module
@@ -140,6 +140,13 @@ class SparseDense(Module):
     """
 
     buffers = ("mask",)
+
+    @classmethod
+    def state_shapes(cls, config):
+        """``W`` and the ``mask`` buffer (in_features, out_features); ``b`` if ``bias``."""
+        shape = tuple(positive_int("SparseDense", k, config[k])
+                      for k in ("in_features", "out_features"))
+        return {"W": shape, **({"b": shape[1:]} if config["bias"] else {}), "mask": shape}
 
     def __init__(self, in_features, out_features, density=0.1, bias=True,
                  init="glorot_uniform", sparse_below=0.15, rng=None, dtype=np.float32):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import randomness
+from ..io.atomic import atomic_write, write_bytes_atomic
 from ..training import progress as bars
 from .context import Context
 from .registry import Chapter, discover
@@ -230,12 +231,10 @@ def _write_figures(out, tour):
         for b in r.blocks:
             if b.kind == "figure":
                 path = os.path.join(folder, f"{r.chapter.name}-{b.payload['index']}.png")
-                with open(path, "wb") as f:
-                    f.write(b.payload["png"])
+                write_bytes_atomic(path, b.payload["png"])
 
 
 def _write_text(path, text):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+    """Reports are written atomically (temp file, fsync, rename): never half a report."""
+    with atomic_write(path, "w") as f:
         f.write(text)
-    os.replace(tmp, path)

@@ -11,9 +11,11 @@ dropout with the library generator) draws from one generator, so a run is
 reproducible under a seed and a checkpointed run resumes bit for bit.
 
 Bad data and divergence: NaN/inf in the inputs or targets is rejected before
-training; a NaN/inf loss stops training with :class:`DivergenceError`, which
-names the epoch and batch, after putting back the last weights that gave a
-finite loss.
+training, and class labels are checked against the model's outputs (reported
+by their index in ``y``). A NaN/inf loss, or one that grows past
+``divergence_factor`` times the best seen, stops training with
+:class:`DivergenceError`, which names the epoch, batch and loss, after putting
+back the weights of the best epoch so far.
 """
 
 import inspect
@@ -28,7 +30,7 @@ from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback
 from .curriculum import Curriculum
-from .progress import ProgressBar
+from .progress import EpochLines, ProgressBar
 from .trainer import DivergenceError, Trainer, evaluate_arrays
 
 __all__ = ["DivergenceError", "Trainer", "evaluate", "fit", "predict"]
@@ -76,6 +78,43 @@ def _as_data(array, name, dtype):
     if array.dtype.kind == "f" and array.dtype != dtype:
         array = array.astype(dtype)
     return array
+
+
+def _divergence_factor(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value <= 1:
+        raise ValueError(f"fit: divergence_factor must be a finite number > 1 or None; "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _check_labels(model, X, y, loss_name):
+    """Class labels in range before training, reported by their index in ``y`` as given.
+
+    For the label losses (integer targets), one example is run through the
+    model (evaluation mode, no graph) to learn how many classes it outputs.
+    """
+    if loss_name not in ("cross_entropy", "nll", "max_margin") or y is None \
+            or y.ndim != 1 or y.dtype.kind not in "iu" or len(y) == 0:
+        return
+    low = int(np.argmin(y))
+    if y[low] < 0:
+        raise ValueError(f"fit: y[{low}] = {int(y[low])}: class labels must be 0, 1, 2, ...")
+    try:
+        with model.evaluating(), no_grad():
+            out = model(Tensor(X[:1]))
+    except Exception:  # noqa: BLE001 - the model's own error comes, clearer, in training
+        return
+    shape = getattr(out, "shape", ())
+    if len(shape) != 2:
+        return
+    classes = int(shape[-1])
+    high = int(np.argmax(y))
+    if classes > 1 and y[high] >= classes:
+        raise ValueError(f"fit: y[{high}] = {int(y[high])} but the model outputs {classes} "
+                         f"classes (labels 0..{classes - 1})")
 
 
 def _resolve_loss(loss):
@@ -175,7 +214,8 @@ def _check_optimizer_owns_model(optimizer, model):
 def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=True,
         curriculum=None, validation_data=None, metrics=("accuracy",), regularizers=(),
         callbacks=(), augment=None, progress=True, rng=None, resume_from=None, clip_norm=None,
-        clip_value=None, tbptt=None, adversarial=None):
+        clip_value=None, tbptt=None, adversarial=None, divergence_factor=1e4,
+        distributed=None):
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent; returns a History.
 
     Parameters
@@ -220,8 +260,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         ``rb.training.ImageAugmentation(image_shape=(8, 8))``.
     progress : bool, default True
         A live progress bar (tqdm) on stderr: epoch, batch, running loss and
-        metrics. Drawn only when stderr is a terminal (or in a notebook, as a
-        widget); ``False`` never draws.
+        metrics, when stderr is a terminal (or in a notebook, as a widget).
+        When it is not (``nohup``, CI, a log file), one line per epoch instead
+        (loss, metrics, time). ``False`` prints nothing.
     rng : numpy.random.Generator or int, optional
         Drives shuffling, augmentation and input noise; default the library
         generator (``rb.seed``).
@@ -242,6 +283,21 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         Adversarial training (notes: "Adversarial examples"): every step
         minimises ``alpha J(x) + (1 - alpha) J(x_adv)``, ``x_adv`` made against
         the current weights (:mod:`rosenblatt.training.adversarial`).
+    divergence_factor : float or None, default 1e4
+        Stop with :class:`DivergenceError` when a batch's loss exceeds this
+        factor times the best loss seen so far (floored at 1e-3 of the first
+        batch's loss, so a loss that reached ~0 does not make every later
+        batch look divergent). ``None``: only a NaN/inf loss stops training.
+        An objective that takes a negative value has no such scale: the growth
+        check is then off for the rest of the run.
+
+    distributed : {None, "mpi"} or rb.distributed.DataParallel, optional
+        Data-parallel training over MPI (:mod:`rosenblatt.training.distributed`):
+        run the same script on every rank (``mpirun -n 2 python train.py``);
+        each rank computes the gradient on its shard of every ``batch_size``
+        batch, one Allreduce averages it, and the ranks stay identical. Only
+        rank 0 writes checkpoints and shows progress. Needs mpi4py
+        (``pip install 'rosenblatt[mpi]'``).
 
     Returns
     -------
@@ -253,8 +309,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         NaN/inf in ``X``, ``y`` or the validation data; mismatched lengths;
         bad arguments.
     DivergenceError
-        When the loss becomes NaN or infinite (the model keeps the last
-        weights that gave a finite loss).
+        When the loss becomes NaN or infinite or grows past
+        ``divergence_factor``; it names the epoch, batch and loss. The model
+        keeps the weights of the best epoch so far (lowest training loss), or
+        within the first epoch those from before the step that diverged.
 
     Notes
     -----
@@ -283,7 +341,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             ("curriculum", curriculum), ("validation_data", validation_data),
             ("regularizers", regularizers), ("callbacks", callbacks), ("augment", augment),
             ("resume_from", resume_from), ("clip_value", clip_value),
-            ("adversarial", adversarial))
+            ("adversarial", adversarial), ("distributed", distributed))
             if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 0)]
         if unused:
             raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
@@ -295,6 +353,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                         f"got {type(optimizer).__name__}")
     _check_optimizer_owns_model(optimizer, model)
     epochs = _positive_int(epochs, "epochs", allow_zero=True)
+    divergence_factor = _divergence_factor(divergence_factor)
     batch_size = _positive_int(batch_size, "batch_size")
     dtype = _param_dtype(model)
     X = _as_data(X, "X", dtype)
@@ -336,14 +395,22 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if adversarial is not None and not callable(getattr(adversarial, "objective", None)):
         raise TypeError(f"fit: adversarial must be rb.adversarial.FGSM(...) or PGD(...); got "
                         f"{type(adversarial).__name__}")
+    _check_labels(model, X, y, loss_name)
+    data_parallel = None
+    if distributed is not None:  # data-parallel over MPI: rank 0 alone shows progress
+        from .distributed import for_fit
+
+        data_parallel = for_fit(distributed, model, optimizer)
+        progress = progress and data_parallel.is_root
     progress_bar = ProgressBar(epochs, 1) if progress else None
-    if progress_bar is not None and not progress_bar.enabled:  # not a terminal
-        progress_bar = None
+    if progress_bar is not None and not progress_bar.enabled:  # not a terminal: a log line
+        progress_bar = EpochLines(epochs)
     trainer = Trainer(model, optimizer, X=X, y=y, loss_fn=loss_fn, loss_name=loss_name,
                       plan=plan, batch_size=batch_size, shuffle=shuffle, curriculum=curriculum,
                       validation=validation, val_plan=val_plan, regularizers=regs,
                       callbacks=callbacks, augment=augment, rng=rng, clip_norm=clip_norm,
-                      clip_value=clip_value, progress=progress_bar, adversarial=adversarial)
+                      clip_value=clip_value, progress=progress_bar, adversarial=adversarial,
+                      divergence_factor=divergence_factor, data_parallel=data_parallel)
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
         trainer.start_epoch = trainer.resume(resume_from)
     try:

@@ -165,3 +165,41 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class EpochLines:
+    """``rb.fit``'s log when stderr is not a terminal: one line per epoch, nothing per batch.
+
+    ``epoch 3/10  loss 0.1234  accuracy 0.9531  val_loss 0.2  (0.41 s)``, so a
+    run under ``nohup``, in CI or redirected to a file can be followed.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> log = EpochLines(2, stream=out)
+    >>> log.end_epoch(0, {"loss": 0.5, "time": 0.25})
+    >>> out.getvalue()
+    'epoch 1/2  loss 0.5  (0.25 s)\\n'
+    """
+
+    per_batch = False  # the trainer need not compute running numbers for it
+
+    def __init__(self, epochs, stream=None):
+        self.stream = sys.stderr if stream is None else stream
+        self.epochs, self.n_batches = epochs, 0
+
+    def update(self, epoch, batch, logs):
+        pass
+
+    def end_epoch(self, epoch, logs):
+        seconds = logs.get("time")
+        tail = f"  ({seconds:.2f} s)" if isinstance(seconds, (int, float)) else ""
+        text = _format_logs(logs, summary=True)
+        try:
+            print(f"epoch {epoch + 1}/{self.epochs}  {text}{tail}", file=self.stream, flush=True)
+        except (OSError, ValueError):  # a closed or broken stream must not stop training
+            pass
+
+    def close(self):
+        pass

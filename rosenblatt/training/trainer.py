@@ -26,7 +26,10 @@ _LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN/inf loss; the model holds its last good weights.
+    """Training diverged; the model holds its last good weights.
+
+    Raised when a batch's loss is NaN or infinite, or grows past
+    ``divergence_factor`` times the best loss seen (``rb.fit``).
 
     Attributes
     ----------
@@ -34,11 +37,13 @@ class DivergenceError(FloatingPointError):
         Where it happened (0-based).
     history : History
         The epochs completed before.
+    loss : float or None
+        The loss that stopped training.
     """
 
-    def __init__(self, message, epoch, batch, history):
+    def __init__(self, message, epoch, batch, history, loss=None):
         super().__init__(message)
-        self.epoch, self.batch, self.history = epoch, batch, history
+        self.epoch, self.batch, self.history, self.loss = epoch, batch, history, loss
 
 
 def target_for(pred, target, loss_name):
@@ -71,6 +76,15 @@ class _Means:
             s, c = fn(pred, target)
             self.sums[name][0] += s
             self.sums[name][1] += c
+
+    def reduce(self, data_parallel):
+        """Sum the totals over the ranks (data-parallel training: each saw its shards)."""
+        names = list(self.sums)
+        flat = [self.total, self.count] + [v for n in names for v in self.sums[n]]
+        flat = data_parallel.sum(flat).tolist()
+        self.total, self.count = flat[0], int(flat[1])
+        for i, n in enumerate(names):
+            self.sums[n] = [flat[2 + 2 * i], int(flat[3 + 2 * i])]
 
     def logs(self):
         out = {"loss": self.total / max(self.count, 1)}
@@ -111,7 +125,8 @@ class Trainer:
     def __init__(self, model, optimizer, *, X, y, loss_fn, loss_name, plan, batch_size,
                  shuffle=True, curriculum=None, validation=None, val_plan=(), regularizers=(),
                  callbacks=(), augment=None, rng=None, clip_norm=None, clip_value=None,
-                 progress=None, adversarial=None):
+                 progress=None, adversarial=None, divergence_factor=None,
+                 data_parallel=None):
         self.model, self.optimizer, self.history = model, optimizer, History()
         self.rng = resolve_rng(rng)
         self.X, self.y, self.loss_fn, self.loss_name, self.plan = X, y, loss_fn, loss_name, plan
@@ -120,6 +135,7 @@ class Trainer:
         self.regularizers, self.callbacks, self.augment = list(regularizers), callbacks, augment
         self.clip_norm, self.clip_value, self.progress = clip_norm, clip_value, progress
         self.adversarial = adversarial  # rb.adversarial.FGSM/PGD: mixes in J(x_adv)
+        self.data_parallel = data_parallel  # training/distributed.py: this rank's part of a batch
         self.epoch = self.batch = self.n_batches = self.start_epoch = self.steps = 0
         self.x_batch = None
         self.stop_training = False
@@ -128,11 +144,21 @@ class Trainer:
         self._vec = vec
         self._good_theta = None if vec is None else np.empty_like(vec.data)
         self._buffers = []
+        # Divergence by growth: a batch loss above factor * max(best, floor) stops training;
+        # the floor (1e-3 of the first loss) keeps a loss that reached ~0 from making every
+        # later batch look divergent. The best epoch's weights are what a divergence restores.
+        self.divergence_factor = divergence_factor
+        self._best_loss, self._floor = math.inf, 0.0
+        self._best_epoch, self._best_epoch_loss = None, math.inf
+        self._best_theta, self._best_buffers = None, []
 
     # -- the loop -----------------------------------------------------------------
     def run(self, epochs):
         """Train from ``start_epoch`` up to ``epochs``; returns the History."""
         modes = [m.training for m in self.model.modules()]
+        if self.data_parallel is not None:  # every rank starts from rank 0's weights and draws
+            self.data_parallel.broadcast_parameters()
+            self.data_parallel.broadcast_generators(self.generators())
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
@@ -162,6 +188,8 @@ class Trainer:
         self.model.train()
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
+        if self.data_parallel is not None:  # the same order, so the same batches, on every rank
+            self.data_parallel.broadcast_generators({"fit": self.rng})
         plan = batches(len(self.X), self.batch_size, self._order(epoch))
         self.n_batches = len(plan)
         if self.progress is not None:
@@ -169,7 +197,8 @@ class Trainer:
         self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
                          if isinstance(b, np.ndarray)]
         means = _Means(self.plan)
-        report = self.progress is not None or bool(self.callbacks)
+        report = (self.progress is not None and getattr(self.progress, "per_batch", True)
+                  or bool(self.callbacks))
         for b, index in enumerate(plan):
             self.batch = b
             self._step(index, means)
@@ -179,10 +208,15 @@ class Trainer:
                     self.progress.update(epoch, b, logs)
                 for cb in self.callbacks:
                     cb.on_batch_end(self, b, logs)
+        if self.data_parallel is not None:
+            means.reduce(self.data_parallel)
         self._end_epoch(epoch, means.logs(), started)
 
     def _step(self, index, means):
         """One mini-batch: forward, loss, divergence check, backward, clip, step."""
+        dp, weight = self.data_parallel, None
+        if dp is not None and self.augment is None and not self.regularizers:
+            index, weight = dp.shard(index, len(self.X))  # this rank's part of the batch
         xb = self.X[index]
         if self.augment is not None:
             n = len(xb)
@@ -194,6 +228,11 @@ class Trainer:
                                  f"same {n} examples; got {got}")
         regs = self.regularizers
         xin = regs_module.transform_input(regs, xb, self.rng) if regs else xb
+        if dp is not None and weight is None:  # augmented/noised whole, as one process would
+            part, weight = dp.shard(np.arange(len(xb)))
+            index, xb, xin = dp.shard(index, len(self.X))[0], xb[part], xin[part]
+        if dp is not None and len(xb) == 0:  # a last batch smaller than the number of ranks
+            return self._idle_step()
         self.x_batch = xin
         if getattr(self.optimizer, "needs_closure", False):
             return self._closure_step(xb, xin, index, means)
@@ -206,12 +245,14 @@ class Trainer:
         penalty = regs_module.penalty(regs, self.model) if regs else None
         objective = data_loss if penalty is None else data_loss + penalty
         value = float(objective.item())
-        if not math.isfinite(value):
-            self._diverged(value)
+        if dp is None:  # data-parallel ranks judge the whole batch's loss, after the Allreduce
+            self._check_loss(value)
         if self._vec is not None:  # the weights of the last finite loss
             np.copyto(self._good_theta, self._vec.data)
         self.optimizer.zero_grad()
         objective.backward()
+        if dp is not None:  # one Allreduce: the batch's gradient, loss and batch-norm statistics
+            self._check_loss(dp.allreduce(weight, value))
         for cb in self.callbacks:
             cb.on_backward(self)
         if self.clip_value is not None:
@@ -223,6 +264,38 @@ class Trainer:
         if regs:
             regs_module.after_step(regs, self.model)
         means.add(float(data_loss.item()), len(xb), pred.data, target)
+
+    def _check_loss(self, value):
+        """Stop on a loss that is not finite or has grown ``divergence_factor`` times past the
+        best seen (every rank of a data-parallel run sees the same, reduced, value)."""
+        if not math.isfinite(value):
+            self._diverged(value)
+        if self.divergence_factor is None:
+            return
+        if value < 0:  # an objective that goes negative has no scale to grow past
+            self.divergence_factor = None
+            return
+        if self._floor == 0.0:
+            self._floor = 1e-3 * value
+        reference = max(self._best_loss, self._floor)
+        if reference > 0 and value > self.divergence_factor * reference:
+            self._diverged(value, reference)
+        self._best_loss = min(self._best_loss, value)
+
+    def _idle_step(self):
+        """Data-parallel: no examples on this rank; take part in the Allreduce and the step."""
+        self.optimizer.zero_grad()
+        self._check_loss(self.data_parallel.allreduce(0.0, 0.0))
+        for cb in self.callbacks:
+            cb.on_backward(self)
+        if self.clip_value is not None:
+            clip_grad_value(self.optimizer, self.clip_value)
+        if self.clip_norm is not None:
+            clip_grad_norm(self.optimizer, self.clip_norm)
+        self.optimizer.step()
+        self.steps += 1
+        if self.regularizers:
+            regs_module.after_step(self.regularizers, self.model)
 
     def _closure_step(self, xb, xin, index, means):
         """A batch for an optimizer that re-evaluates the objective itself (the annealers).
@@ -266,25 +339,51 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
         self.history.append(epoch, logs)
-        for path in self.pending_checkpoints:
+        self._remember_if_best(epoch, logs.get("loss"))
+        root = self.data_parallel is None or self.data_parallel.is_root
+        for path in self.pending_checkpoints if root else ():  # one writer: rank 0
             self.save_checkpoint(path, epoch + 1)
         self.pending_checkpoints.clear()
         if self.progress is not None:
             self.progress.end_epoch(epoch, logs)
 
-    def _diverged(self, value):
-        if self._vec is not None and self.steps > 0:
-            np.copyto(self._vec.data, self._good_theta)
-            restored = "the weights from before the last step (the last finite loss)"
+    def _remember_if_best(self, epoch, loss):
+        """Keep a copy of the weights (and buffers) of the epoch with the lowest training loss."""
+        if self._vec is None or loss is None or not math.isfinite(loss) \
+                or loss >= self._best_epoch_loss:
+            return
+        if self._best_theta is None:
+            self._best_theta = np.empty_like(self._vec.data)
+        np.copyto(self._best_theta, self._vec.data)
+        self._best_buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
+                              if isinstance(b, np.ndarray)]
+        self._best_epoch, self._best_epoch_loss = epoch, float(loss)
+
+    def _diverged(self, value, reference=None):
+        if self._best_theta is not None:
+            np.copyto(self._vec.data, self._best_theta)
+            for live, saved in self._best_buffers:
+                live[...] = saved
+            restored = (f"the weights of epoch {self._best_epoch} (0-based), the best one "
+                        f"(training loss {self._best_epoch_loss:.4g})")
         else:
-            restored = "the weights it had when training started (the first batch diverged)"
-        for live, saved in self._buffers:
-            live[...] = saved
+            if self._vec is not None and self.steps > 0:
+                np.copyto(self._vec.data, self._good_theta)
+                restored = "the weights from before the last step (the last good loss)"
+            else:
+                restored = "the weights it had when training started (the first batch diverged)"
+            for live, saved in self._buffers:
+                live[...] = saved
+        if reference is None:
+            what = f"the loss became {value}"
+        else:
+            what = (f"the loss grew to {value:.4g}, more than divergence_factor="
+                    f"{self.divergence_factor:g} times the best loss seen ({reference:.4g}),")
         raise DivergenceError(
-            f"fit: the loss became {value} at epoch {self.epoch} (0-based), batch {self.batch}; "
+            f"fit: {what} at epoch {self.epoch} (0-based), batch {self.batch}; "
             f"training stopped and the model keeps {restored}. Try a lower learning rate, "
             f"gradient clipping (clip_norm=1.0) or check the data scale.",
-            self.epoch, self.batch, self.history)
+            self.epoch, self.batch, self.history, value)
 
     # -- checkpoints --------------------------------------------------------------
     def generators(self):
@@ -329,9 +428,11 @@ class Trainer:
     def resume(self, path):
         """Load a checkpoint in place; returns the number of epochs it had done."""
         from ..io import FormatError, load_checkpoint
+        from ..io.checkpoint_schema import check_resume
         from ..nn import registry
 
         ckpt = load_checkpoint(path)
+        check_resume(ckpt, self, path)  # every field against the schema, before any change
         meta = ckpt.metadata
         if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None:
             raise ValueError(f"fit: {os.fspath(path)} is a model file, not a training checkpoint "
@@ -346,6 +447,11 @@ class Trainer:
             if name in gens:
                 gens[name].bit_generator.state = state
         self.history = History.from_dict(meta.get("history", {}))
+        losses = [v for v in self.history.history.get("loss", []) if math.isfinite(v)]
+        if losses and self._vec is not None:  # the resumed weights stand for the best so far
+            self._best_loss = min(losses)
+            self._best_epoch_loss = math.inf
+            self._remember_if_best(int(meta["epoch"]) - 1, min(losses))
         for cb, state in zip(self.callbacks, meta.get("callbacks", [])):
             if state is not None and callable(getattr(cb, "load_state_dict", None)):
                 cb.load_state_dict(state)

@@ -116,6 +116,44 @@ def _built(build_model, params):
     return built
 
 
+def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, mode, loss,
+                batch_size, patience, seed, fit_kwargs, pruning=None, warmup_epochs=2,
+                curves=()):
+    """Train one trial as :func:`tune_fit` does; returns ``(model, curve, stopper, pruner)``.
+
+    Module level so that a worker (an executor's process) trains a trial
+    exactly as the study's own process would.
+    """
+    rng = np.random.default_rng(_trial_seed(seed, params))
+    with using(rng):
+        built = _built(build_model, params)
+    model = built.pop("model")
+    stopper = EarlyStopping(monitor=metric, patience=patience or epochs, restore_best=True,
+                            mode=mode)
+    pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
+    extra = list(built.pop("callbacks", ())) + list(fit_kwargs.get("callbacks", ()))
+    args = {**fit_kwargs, **built}
+    args["callbacks"] = [stopper, *([pruner] if pruner else []), *extra]
+    args.setdefault("batch_size", params.get("batch_size", batch_size))
+    args.setdefault("rng", rng)
+    with using(rng):  # layers that draw at run time (dropout) draw from the trial's generator
+        history = fit(model, X, y, loss=loss, epochs=epochs,
+                      validation_data=validation_data, **args)
+    curve = [float(v) for v in history[metric]]
+    return model, curve, stopper, pruner
+
+
+def trial_outcome(curve, stopper, pruner, mode):
+    """What a trained trial reports to :func:`minimize` (NaN when no epoch was finite)."""
+    finite = [v for v in curve if math.isfinite(v)]
+    if not finite:
+        return math.nan
+    best = min(finite) if mode == "min" else max(finite)
+    return {"value": best if mode == "min" else -best, "pruned": bool(pruner and pruner.pruned),
+            "attrs": {"curve": [v if math.isfinite(v) else None for v in curve],
+                      "epochs": len(curve), "best_epoch": stopper.best_epoch}}
+
+
 def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="val_loss",
              mode="auto", loss="cross_entropy", batch_size=32, patience=None, pruning=None,
              warmup_epochs=2, method="bayes", n_trials=20, seed=None, fit_kwargs=None,
@@ -159,6 +197,11 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         More keyword arguments of ``rb.fit`` (``metrics``, ``augment`` ...).
     **search_kwargs
         Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
+        An ``executor`` here must run in this process (a thread pool): the
+        objective is a closure holding the data and keeping the best model. To
+        train trials in other processes or machines, call :func:`minimize` with
+        a module-level objective built on :func:`train_trial` and
+        :func:`trial_outcome`, as ``rosenblatt tune --scheduler`` does.
 
     Returns
     -------
@@ -190,7 +233,6 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     if mode == "auto":
         mode = "max" if "acc" in metric else "min"
     one_of("tune_fit", "pruning", pruning, (None, "median"))
-    sign = 1.0 if mode == "min" else -1.0
     if seed is None:
         seed = int(resolve_rng(None).integers(2**63))
     fit_kwargs = dict(fit_kwargs or {})
@@ -201,39 +243,23 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     if resume_from is not None and os.path.exists(resume_from):
         curves = [t.attrs["curve"] for t in Study.load(resume_from).trials if "curve" in t.attrs]
     kept = {}  # the best model so far: {"value": ..., "model": ..., "key": params as JSON}
+    plan = dict(X=X, y=y, validation_data=validation_data, epochs=epochs, metric=metric,
+                mode=mode, loss=loss, batch_size=batch_size, patience=patience, seed=seed,
+                fit_kwargs=fit_kwargs, pruning=pruning, warmup_epochs=warmup_epochs)
 
     def train(params):
-        rng = np.random.default_rng(_trial_seed(seed, params))
-        with using(rng):
-            built = _built(build_model, params)
-        model = built.pop("model")
-        stopper = EarlyStopping(monitor=metric, patience=patience or epochs, restore_best=True,
-                                mode=mode)
-        pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
-        extra = list(built.pop("callbacks", ())) + list(fit_kwargs.get("callbacks", ()))
-        args = {**fit_kwargs, **built}
-        args["callbacks"] = [stopper, *([pruner] if pruner else []), *extra]
-        args.setdefault("batch_size", params.get("batch_size", batch_size))
-        args.setdefault("rng", rng)
-        with using(rng):  # layers that draw at run time (dropout) draw from the trial's generator
-            history = fit(model, X, y, loss=loss, epochs=epochs,
-                          validation_data=validation_data, **args)
-        curve = [float(v) for v in history[metric]]
-        return model, curve, stopper, pruner
+        return train_trial(build_model, params, curves=curves, **plan)
 
     def objective(params):
         model, curve, stopper, pruner = train(params)
-        finite = [v for v in curve if math.isfinite(v)]
-        if not finite:
-            return math.nan
-        best = min(finite) if mode == "min" else max(finite)
+        outcome = trial_outcome(curve, stopper, pruner, mode)
+        if not isinstance(outcome, dict):
+            return outcome
         curves.append(curve)
-        value = sign * best
-        if not kept or value < kept["value"]:
-            kept.update(value=value, model=model, key=json.dumps(params, sort_keys=True))
-        return {"value": value, "pruned": bool(pruner and pruner.pruned),
-                "attrs": {"curve": [v if math.isfinite(v) else None for v in curve],
-                          "epochs": len(curve), "best_epoch": stopper.best_epoch}}
+        if not kept or outcome["value"] < kept["value"]:
+            kept.update(value=outcome["value"], model=model,
+                        key=json.dumps(params, sort_keys=True))
+        return outcome
 
     study = minimize(objective, space, method=method, n_trials=n_trials, seed=seed,
                      **search_kwargs)

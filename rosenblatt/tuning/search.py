@@ -23,11 +23,16 @@ the GP's own mean there), or a constant liar ``"min"``, ``"mean"``, ``"max"``
 (and the objective itself, which the user hands to the executor).
 
 Reproducibility: trial ``i`` draws from ``numpy.random.default_rng([seed, i])``
-and sees the trials finished before it, so a search is a function of its seed,
-a resumed search continues exactly, and a one-worker executor gives the same
-trials as the serial loop.
+and is proposed knowing the results of trials ``0 .. i - n_parallel`` and the
+parameters (not yet the results) of trials ``i - n_parallel + 1 .. i - 1``:
+trial ``i`` is submitted once trial ``i - n_parallel`` has been recorded, and
+trials are recorded in order. So a search is a function of its seed and
+``n_parallel`` alone: the serial loop (which honours ``n_parallel`` too), a
+process pool (:func:`rosenblatt.parallel.local`), Dask and MPI executors give
+the same trials, whatever finishes first; a resumed search continues exactly.
 """
 
+import collections
 import concurrent.futures
 import contextlib
 import json
@@ -40,6 +45,7 @@ import warnings
 import numpy as np
 
 from ..checks import one_of, positive_float, positive_int
+from ..parallel import submit, workers
 from ..randomness import resolve_rng
 from .acquisition import ACQUISITIONS, maximize_acquisition
 from .space import Space
@@ -193,9 +199,7 @@ def _grid_points(space, n_trials):
 def _workers(executor, n_parallel):
     if n_parallel is not None:
         return positive_int("minimize", "n_parallel", n_parallel)
-    if executor is None:
-        return 1
-    return int(getattr(executor, "_max_workers", None) or 1)
+    return workers(executor)
 
 
 def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, acquisition="ei",
@@ -223,7 +227,10 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     acquisition : {"ei", "ucb", "pi"}, default "ei"
         Expected improvement, (lower) confidence bound or probability of improvement.
     executor : concurrent.futures.Executor, optional
-        Runs the trials (``n_parallel`` at a time); default: in this thread, one by one.
+        Runs the trials (``n_parallel`` at a time), e.g. ``rb.parallel.local(n)``
+        or a Dask ``client.get_executor()``; the objective must then be
+        module-level (or a ``functools.partial`` of one) and only its params
+        dict crosses per trial. Default: in this thread, one by one.
     seed : int, optional
         Default: drawn from the library generator (``rb.seed``) and stored in the study.
     callbacks : sequence of callables, optional
@@ -234,8 +241,10 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         with the next one (same settings required); the study is saved there
         after every trial unless ``save_to`` says otherwise.
     n_parallel : int, optional
-        Trials in flight at once; default the executor's worker count where it
-        exposes one (the ``concurrent.futures`` pools do), else 1.
+        Trials in flight at once; default the executor's worker count
+        (:func:`rosenblatt.parallel.workers`; 1 without an executor). The
+        trials depend on it (see the module docstring): pass the same value to
+        get the same study from different executors.
     liar : {"believer", "min", "mean", "max"}, default "believer"
         The values assumed at running trials when proposing another (see the module docstring).
     grid_points : int, optional
@@ -349,29 +358,30 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
                           stacklevel=3)
         return any(bool(cb(study, trial)) for cb in callbacks)
 
-    if executor is None:
-        for number in todo:
-            params = propose(number, study.trials, [])
-            if record(number, params, evaluate(objective, params)):
-                break
-        return study
-
     workers = _workers(executor, n_parallel)
-    in_flight = {}
+    window = collections.deque()  # (number, params, future), oldest first
     stop = False
-    while todo or in_flight:
-        while todo and not stop and len(in_flight) < workers:
-            number = todo.pop(0)
-            params = propose(number, study.trials, [p for _, p in in_flight.values()])
-            in_flight[executor.submit(evaluate, objective, params)] = (number, params)
-        if not in_flight:
+
+    def oldest():
+        number, params, future = window.popleft()
+        try:
+            outcome = future.result()
+        except Exception as e:  # noqa: BLE001 - the executor itself failed (a dead worker)
+            outcome = ("failed", None, f"{type(e).__name__}: {e}", {}, 0.0, time.time())
+        return record(number, params, outcome)
+
+    for number in todo:
+        while len(window) >= workers:
+            stop = oldest() or stop
+        if stop:
             break
-        done, _ = concurrent.futures.wait(in_flight, return_when="FIRST_COMPLETED")
-        for future in sorted(done, key=lambda f: in_flight[f][0]):
-            number, params = in_flight.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as e:  # noqa: BLE001 - the executor itself failed (a dead worker)
-                outcome = ("failed", None, f"{type(e).__name__}: {e}", {}, 0.0, time.time())
-            stop = record(number, params, outcome) or stop
+        params = propose(number, study.trials, [p for _, p, _ in window])
+        if executor is None:
+            future = concurrent.futures.Future()
+            future.set_result(evaluate(objective, params))
+        else:
+            future = submit(executor, evaluate, objective, params, owner="minimize")
+        window.append((number, params, future))
+    while window:
+        oldest()
     return study

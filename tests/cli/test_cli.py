@@ -283,7 +283,8 @@ def test_without_matplotlib_train_skips_the_curve_and_tour_stops_early(tmp_path)
     assert run.returncode == 0, run.stderr
     assert "no learning curve" in run.stderr and "rosenblatt[plot]" in run.stderr
     assert "learning curve:" not in run.stdout and "Traceback" not in run.stderr
-    assert {p.name for p in (tmp_path / "o").iterdir()} == {"model.safetensors", "metrics.json"}
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"model.safetensors", "metrics.json",
+                                                             "checkpoint.safetensors"}
     run = subprocess.run([sys.executable, "-c", NO_MATPLOTLIB, "tour", "--quick", "--only",
                           "perceptron", "--out", str(tmp_path / "t")],
                          capture_output=True, text=True)

@@ -42,10 +42,15 @@ def test_fit_is_silent_with_progress_false_even_on_a_terminal(monkeypatch):
     assert tty.getvalue() == ""
 
 
-def test_fit_is_silent_when_stderr_is_not_a_terminal(monkeypatch):
+def test_fit_logs_one_line_per_epoch_when_stderr_is_not_a_terminal(monkeypatch):
     pipe = io.StringIO()
     monkeypatch.setattr(sys, "stderr", pipe)
     _fit(progress=True)
+    lines = pipe.getvalue().splitlines()  # no bar: one line per epoch (nohup, CI, a log file)
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert all(" loss " in line and line.endswith(" s)") for line in lines)
+    pipe.truncate(0)
+    _fit(progress=False)
     assert pipe.getvalue() == ""
 
 

@@ -167,11 +167,16 @@ def test_one_worker_executor_is_identical_to_serial():
 @pytest.mark.parametrize("liar", ["believer", "min", "mean", "max"])
 def test_parallel_proposals_are_distinct(liar):
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
-        study = T.minimize(branin, BRANIN, n_trials=16, n_initial=4, seed=0, executor=ex,
+        study = T.minimize(branin, BRANIN, n_trials=20, n_initial=4, seed=0, executor=ex,
                            liar=liar)
     params = [tuple(t.params.values()) for t in study.trials]
-    assert len(set(params)) == 16
+    assert len(set(params)) == 20
     assert study.best_value < 5
+    # trial i knows the results of trials 0 .. i-4 only, whatever finished first: the serial
+    # loop with n_parallel=4 proposes the same trials
+    serial = T.minimize(branin, BRANIN, n_trials=20, n_initial=4, seed=0, n_parallel=4,
+                        liar=liar)
+    assert [t.params for t in serial.trials] == [t.params for t in study.trials]
 
 
 def test_process_pool_runs_trials():

@@ -12,6 +12,7 @@ The protocol (shared by every algorithm of ``rb.evolution``):
   (use it with ``vectorized=True``).
 """
 
+from .games import TicTacToe, network_player, perfect_player, random_player
 from .gym import GymTask
 from .pole import CartPole, generalization_starts
 from .visual import VisualDiscrimination
@@ -19,3 +20,4 @@ from .xor import XOR, xor_fitness
 
 __all__ = ["XOR", "CartPole", "GymTask", "VisualDiscrimination", "generalization_starts",
            "xor_fitness"]
+__all__ += ["TicTacToe", "network_player", "perfect_player", "random_player"]

@@ -144,7 +144,7 @@ def _train(model, X, y, Xt, yt, epochs, lr, rng):
         lambda epoch: lr if epoch < epochs - 3 else lr / 10)
     history = rb.fit(model, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(
         model.parameters(), lr=lr), epochs=epochs, batch_size=32, validation_data=(Xt, yt),
-        callbacks=[schedule], rng=rng)
+        callbacks=[schedule], rng=rng, progress=False)
     return list(zip(history["loss"], history["val_accuracy"]))
 
 

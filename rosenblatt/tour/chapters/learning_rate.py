@@ -25,7 +25,8 @@ def _quadratic_run(lr, curvature, steps, w0=1.0):
     rb.fit(model, np.zeros((steps, 1)), loss=lambda cost, _: cost,
            optimizer=rb.optim.SGD(model.parameters(), lr=lr), epochs=1, batch_size=1,
            shuffle=False, metrics=(), progress=False, callbacks=[rb.callbacks.LambdaCallback(
-               on_batch_end=lambda *_: path.append(abs(float(model.w.data[0]))))])
+               on_batch_end=lambda *_: path.append(abs(float(model.w.data[0]))))],
+           divergence_factor=None)  # diverging is what this run shows
     return np.array(path)
 
 

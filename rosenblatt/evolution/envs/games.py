@@ -1,0 +1,307 @@
+"""Tic-tac-toe, a cheap two-player game for competitive coevolution (notes: "Neuroevolution").
+
+Many games are played at once as arrays: boards ``(n_games, 9)`` of int8,
+``+1`` for X (who moves first), ``-1`` for O, ``0`` for an empty cell, cells
+numbered row by row. A *player* is any callable
+
+    ``player(boards, who) -> scores (k, 9)``
+
+given the ``k`` boards where it is to move, seen from its own side (``+1`` its
+own marks, ``-1`` the opponent's), and ``who`` (``k``,) saying which member of
+the player's set plays each game (a population plays many games at once, one
+member per game; a single player ignores it). The game plays the legal move
+with the highest score.
+
+Two reference players are for *measurement only*: :func:`random_player`
+(uniform among legal moves) and :func:`perfect_player` (minimax over a table
+of every reachable position, ties among optimal moves broken at random); a
+perfect player never loses, and two of them always draw.
+:func:`network_player` turns a population network (the environments'
+protocol: ``take(index)``, ``step(obs)``) into a player reading
+:meth:`TicTacToe.features`.
+"""
+
+import functools
+
+import numpy as np
+
+from ...checks import positive_int, unit_interval
+from ...randomness import resolve_rng
+
+__all__ = ["TicTacToe", "network_player", "perfect_player", "random_player"]
+
+LINES = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8],
+                  [0, 4, 8], [2, 4, 6]])
+_POWERS = 3 ** np.arange(9)
+
+
+def _symmetries():
+    """The 8 symmetries of the board as cell permutations: ``view[:, p]`` turns or flips it."""
+    grid = np.arange(9).reshape(3, 3)
+    out = []
+    for flip in (grid, grid.T):
+        for k in range(4):
+            out.append(np.rot90(flip, k).ravel())
+    return np.array(out)
+
+
+SYMMETRIES = _symmetries()
+_INVERSE = np.argsort(SYMMETRIES, axis=1)
+
+
+def winner(boards):
+    """``+1`` where X has three in a line, ``-1`` where O has, else ``0``; shape ``(n,)``."""
+    sums = np.asarray(boards, dtype=np.int64)[:, LINES].sum(axis=2)
+    return np.where((sums == 3).any(axis=1), 1, np.where((sums == -3).any(axis=1), -1, 0))
+
+
+def codes(boards):
+    """Each board's index in ``0 .. 3**9 - 1`` (cell ``i`` is digit ``i`` in base 3, O = 2)."""
+    return (np.asarray(boards, dtype=np.int64) % 3) @ _POWERS
+
+
+@functools.lru_cache(maxsize=1)
+def minimax_table():
+    """Minimax values of every move in every position reachable from the empty board.
+
+    Returns ``(n_positions=3**9, 9)`` float: the value, for the player to move,
+    of each legal move under perfect play by both sides (``+1`` win, ``0``
+    draw, ``-1`` loss) and ``-inf`` for illegal moves (and unreachable
+    positions). About 5,500 positions, solved once per process by negamax.
+    """
+    table = np.full((3 ** 9, 9), -np.inf)
+    values = {}
+
+    def negamax(board, mover):  # value for ``mover`` (+1 X, -1 O) to move on ``board``
+        code = int(codes(np.array([board]))[0])
+        if code in values:
+            return values[code]
+        best = 0.0 if 0 not in board else -np.inf
+        for i in range(9):
+            if board[i] != 0:
+                continue
+            board[i] = mover
+            if winner(np.array([board]))[0] == mover:
+                v = 1.0
+            elif 0 not in board:
+                v = 0.0
+            else:
+                v = -negamax(board, -mover)
+            board[i] = 0
+            table[code, i] = v
+            best = max(best, v)
+        values[code] = best
+        return best
+
+    negamax([0] * 9, 1)
+    table.setflags(write=False)
+    return table
+
+
+def random_player(rng=None):
+    """A player choosing uniformly among the legal moves (measurement only).
+
+    Examples
+    --------
+    >>> p = random_player(0)
+    >>> p(np.zeros((2, 9), np.int8), None).shape
+    (2, 9)
+    """
+    rng = resolve_rng(rng)
+
+    def play(boards, who):
+        return rng.random((len(boards), 9))
+
+    return play
+
+
+def perfect_player(rng=None):
+    """A minimax player (never loses); random among the optimal moves (measurement only).
+
+    Examples
+    --------
+    >>> game = TicTacToe()
+    >>> r = game.play(perfect_player(0), perfect_player(1), n_games=20)
+    >>> bool((r == 0).all())  # perfect play is a draw
+    True
+    """
+    rng = resolve_rng(rng)
+    table = minimax_table()
+
+    def play(boards, who):
+        # the board arrives seen by the mover; the table is indexed by real positions, and O
+        # is to move exactly when the count of marks is odd
+        b = np.asarray(boards)
+        o_to_move = (b != 0).sum(axis=1) % 2 == 1
+        real = np.where(o_to_move[:, None], -b, b)
+        return table[codes(real)] + 0.5 * rng.random((len(b), 9))
+
+    return play
+
+
+def _members_forward(network, index, X):
+    """Row ``g`` of ``X`` through member ``index[g]``: the rows are grouped by member into a
+    ``(members, rows, features)`` batch (padded to the largest group), so each member's
+    weights are used once, not copied once per game."""
+    members, group = np.unique(index, return_inverse=True)
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(len(index)) - np.repeat(starts, counts)  # place within its group
+    batch = np.zeros((len(members), counts.max(), X.shape[1]))
+    batch[group[order], slot] = X[order]
+    out = np.asarray(network.take(members)(batch))
+    result = np.empty((len(index), out.shape[2]))
+    result[order] = out[group[order], slot]
+    return result
+
+
+def network_player(network, symmetric=False):
+    """A player from a population network (``take(index)`` and ``step(obs) -> (k, 9)``).
+
+    Member ``who[g]`` of the population plays game ``g``; the network reads
+    :meth:`TicTacToe.features` (18 inputs) and its 9 outputs score the cells.
+    ``who=None`` means member 0 plays every game. With ``symmetric`` the
+    network sees the board under each of its 8 rotations and reflections and
+    each cell's score is the mean of its 8 scores mapped back, so the player
+    treats symmetric positions alike (what it learns in one corner holds in all).
+    """
+    def play(boards, who):
+        boards = np.asarray(boards)
+        k = len(boards)
+        index = np.zeros(k, dtype=np.int64) if who is None else np.asarray(who)
+        if not symmetric:
+            return _members_forward(network, index, TicTacToe.features(boards))
+        views = boards[:, SYMMETRIES].transpose(1, 0, 2).reshape(-1, 9)  # (8 k, 9)
+        out = _members_forward(network, np.tile(index, 8), TicTacToe.features(views))
+        out = out.reshape(8, k, 9)
+        return np.mean([out[s][:, _INVERSE[s]] for s in range(8)], axis=0)
+
+    return play
+
+
+class TicTacToe:
+    """Tic-tac-toe on ``(n_games, 9)`` boards, every game advanced one move per array step.
+
+    Parameters
+    ----------
+    noise : float, default 0.0
+        Probability that any move is replaced by a uniformly random legal one.
+    openings : int, default 0
+        Each game starts with a random number, from 0 to ``openings`` (at most
+        4), of uniformly random moves.
+    symmetric : bool, default False
+        :meth:`player` makes symmetric players (see :func:`network_player`).
+    rng : numpy.random.Generator or int, optional
+        Draws the noise and the openings.
+
+    Both make games between deterministic players varied: coevolving
+    players then meet many positions, not only the lines their population
+    plays. Measure with the default, noiseless game.
+
+    Attributes
+    ----------
+    n_inputs, n_outputs : int
+        18 (own marks, opponent's marks, seen by the player to move) and 9 (a
+        score per cell), the shape of a network playing through
+        :func:`network_player`.
+
+    Examples
+    --------
+    >>> game = TicTacToe()
+    >>> r = game.play(random_player(0), perfect_player(0), n_games=200)
+    >>> int((r == 1).sum())  # X (random) never beats the perfect O
+    0
+    """
+
+    n_inputs, n_outputs = 18, 9
+
+    def __init__(self, noise=0.0, openings=0, symmetric=False, rng=None):
+        self.symmetric = bool(symmetric)
+        self.noise = unit_interval("TicTacToe", "noise", noise, closed_high=True)
+        self.openings = positive_int("TicTacToe", "openings", openings, allow_zero=True)
+        if self.openings > 4:
+            raise ValueError(f"TicTacToe: openings must be at most 4 (a random opening "
+                             f"never ends a game); got {openings}")
+        self.rng = resolve_rng(rng)
+
+    @staticmethod
+    def features(boards):
+        """``(k, 18)`` float: the mover's marks, then the opponent's (boards seen by the mover)."""
+        b = np.asarray(boards)
+        return np.concatenate([(b == 1), (b == -1)], axis=1).astype(np.float64)
+
+    def player(self, network):
+        """A player of a population network (see :func:`network_player`)."""
+        return network_player(network, self.symmetric)
+
+    def play(self, x, o, n_games=None, who_x=None, who_o=None, rng=None):
+        """Play games to the end; X moves first.
+
+        Parameters
+        ----------
+        x, o : callable
+            Players (see the module docstring).
+        n_games : int, optional
+            Default: the length of ``who_x`` (or ``who_o``).
+        who_x, who_o : array of int (n_games,), optional
+            Which member of each player's set plays each game.
+        rng : accepted for symmetry with other environments; the game itself
+            draws nothing (randomness lives in the players).
+
+        Returns
+        -------
+        ndarray (n_games,) of int
+            ``+1`` X won, ``-1`` O won, ``0`` draw.
+        """
+        if n_games is None:
+            ref = who_x if who_x is not None else who_o
+            if ref is None:
+                raise ValueError("TicTacToe.play: give n_games or who_x/who_o")
+            n_games = len(ref)
+        n_games = int(n_games)
+        for name, who in (("who_x", who_x), ("who_o", who_o)):
+            if who is not None and len(who) != n_games:
+                raise ValueError(f"TicTacToe.play: {name} must have n_games={n_games} "
+                                 f"entries; got {len(who)}")
+        boards = np.zeros((n_games, 9), dtype=np.int8)
+        result = np.zeros(n_games, dtype=np.int64)
+        live = np.arange(n_games)
+        opening = (self.rng.integers(0, self.openings + 1, n_games) if self.openings
+                   else np.zeros(n_games, dtype=np.int64))
+        for ply in range(9):
+            mover = 1 if ply % 2 == 0 else -1
+            player, who = (x, who_x) if mover == 1 else (o, who_o)
+            view = boards[live] * np.int8(mover)
+            scores = np.asarray(player(view, None if who is None else np.asarray(who)[live]),
+                                dtype=np.float64)
+            if scores.shape != (len(live), 9):
+                raise ValueError(f"TicTacToe.play: a player must return scores of shape "
+                                 f"({len(live)}, 9); got {scores.shape}")
+            scores = np.where(view == 0, np.nan_to_num(scores, nan=-1e300), -np.inf)
+            move = np.argmax(scores, axis=1)
+            if self.noise or self.openings:
+                explore = (self.rng.random(len(live)) < self.noise) | (ply < opening[live])
+                if explore.any():
+                    free = np.where(view[explore] == 0, self.rng.random((explore.sum(), 9)), -1)
+                    move[explore] = np.argmax(free, axis=1)
+            boards[live, move] = mover
+            won = winner(boards[live]) == mover
+            result[live[won]] = mover
+            live = live[~won]
+            if live.size == 0:
+                break
+        return result
+
+    def versus(self, player, opponent, n_games=1000, rng=None):
+        """Win, draw and loss rates of ``player`` against ``opponent``, half the games as X.
+
+        Returns a dict ``{"win", "draw", "loss"}`` of fractions (``player``
+        plays X in the first ``n_games // 2`` games and O in the rest).
+        """
+        half = int(n_games) // 2
+        as_x = self.play(player, opponent, half, rng=rng)
+        as_o = -self.play(opponent, player, int(n_games) - half, rng=rng)
+        r = np.concatenate([as_x, as_o])
+        return {"win": float((r == 1).mean()), "draw": float((r == 0).mean()),
+                "loss": float((r == -1).mean())}

@@ -1,0 +1,262 @@
+"""Executors: one protocol for evaluating many independent things on many cores or machines.
+
+Notes: "Neuroevolution" (a population is many independent fitness
+evaluations) and "Choosing hyperparameters" (a search is many independent
+trials). Everything in the library that evaluates many independent things
+(NEAT, CNE and HyperNEAT populations, hyper-parameter trials) takes
+``executor=``, any :class:`concurrent.futures.Executor`:
+
+* this machine: :func:`local` (a process pool whose workers use one BLAS
+  thread each, so ``n`` workers keep ``n`` cores busy without oversubscribing);
+* a Dask cluster: ``distributed.Client("tcp://host:8786").get_executor()``
+  (:func:`dask_executor` connects with a timeout and a clear error);
+* an MPI job: ``mpi4py.futures.MPIPoolExecutor()`` under
+  ``mpirun -n N python -m mpi4py.futures script.py``.
+
+What crosses to a worker is plain data (genomes as JSON text, weight vectors
+as lists of floats, trial parameters as dicts) and a module-level function
+named by reference (``functools.partial`` of one is fine); never a pickled
+model. Work is sent in chunks (:func:`map_chunks`): one message carries
+several individuals, so a message is worth its round trip. Results come back
+in order and each item is a pure function of its payload, so they do not
+depend on the executor or the number of workers. A Dask cluster re-runs the
+tasks of a worker that dies (each result is still collected exactly once);
+a process pool whose worker dies is broken and says so.
+
+Examples
+--------
+>>> import rosenblatt as rb
+>>> with rb.parallel.local(2) as pool:
+...     rb.parallel.map_chunks(abs, [-1, 2, -3], pool)
+[1, 2, 3]
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+
+from .checks import positive_float, positive_int
+
+__all__ = ["ExecutorShutdownError", "LocalExecutor", "dask_executor", "local", "map_chunks",
+           "submit", "workers"]
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+_limits = None  # the worker's threadpoolctl limit, kept alive for the worker's life
+
+
+class ExecutorShutdownError(RuntimeError):
+    """Work was submitted to an executor that has been shut down (or whose pool is broken)."""
+
+
+def _limit_threads(n):
+    """Worker initializer: at most ``n`` BLAS/OpenMP threads in this process."""
+    global _limits
+    for name in _THREAD_VARIABLES:  # for libraries loaded later
+        os.environ[name] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the variables above still hold for a spawned worker
+        return
+    _limits = threadpool_limits(limits=n)
+
+
+class LocalExecutor(concurrent.futures.ProcessPoolExecutor):
+    """A process pool whose workers each use ``blas_threads`` BLAS threads (see :func:`local`)."""
+
+    def __init__(self, n_workers, blas_threads=1, mp_context=None):
+        self.n_workers = n_workers
+        self.blas_threads = blas_threads
+        context = None if mp_context is None else multiprocessing.get_context(mp_context)
+        super().__init__(max_workers=n_workers, mp_context=context,
+                         initializer=_limit_threads, initargs=(blas_threads,))
+
+    def __repr__(self):
+        return f"rb.parallel.local({self.n_workers}, blas_threads={self.blas_threads})"
+
+
+def local(n_workers=None, *, blas_threads=1, mp_context=None):
+    """A process pool on this machine, each worker with ``blas_threads`` BLAS threads.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Worker processes; default ``os.cpu_count()``.
+    blas_threads : int, default 1
+        BLAS (and OpenMP) threads per worker: one, so that ``n_workers`` workers
+        use ``n_workers`` cores (DESIGN principle 9).
+    mp_context : {"fork", "spawn", "forkserver"}, optional
+        How workers start (default: the platform's). With "spawn" or
+        "forkserver" the fitness or objective must be importable by name.
+
+    Returns
+    -------
+    LocalExecutor
+        A :class:`concurrent.futures.ProcessPoolExecutor`; use it in a ``with``
+        block (or call ``shutdown()``) to stop the workers.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> with rb.parallel.local(2) as pool:
+    ...     rb.parallel.workers(pool)
+    2
+    """
+    if n_workers is None:
+        n_workers = os.cpu_count() or 1
+    n_workers = positive_int("parallel.local", "n_workers", n_workers)
+    blas_threads = positive_int("parallel.local", "blas_threads", blas_threads)
+    if mp_context is not None and mp_context not in multiprocessing.get_all_start_methods():
+        raise ValueError(f"parallel.local: mp_context must be one of "
+                         f"{multiprocessing.get_all_start_methods()} or None; got {mp_context!r}")
+    return LocalExecutor(n_workers, blas_threads, mp_context)
+
+
+def workers(executor):
+    """How many tasks ``executor`` runs at once (1 for ``None``; at least 1).
+
+    Knows the standard pools and mpi4py's (``_max_workers``, ``num_workers``)
+    and Dask's ``ClientExecutor`` (the cluster's worker threads, now).
+    """
+    if executor is None:
+        return 1
+    client = getattr(executor, "_client", None)
+    if client is not None:  # dask.distributed's ClientExecutor
+        try:
+            return max(1, sum(client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - a cluster that cannot say: assume one
+            return 1
+    n = getattr(executor, "_max_workers", None) or getattr(executor, "num_workers", None)
+    try:
+        return max(1, int(n))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _shut_down(owner, executor, error):
+    return ExecutorShutdownError(
+        f"{owner}: the executor {type(executor).__name__} cannot take work: {error}. It was "
+        f"shut down (a `with` block ended, or shutdown() was called) or its pool broke (a "
+        f"worker process died); create a new one, e.g. rb.parallel.local(n_workers), "
+        f"client.get_executor() or mpi4py.futures.MPIPoolExecutor()")
+
+
+def submit(executor, fn, *args, owner="parallel"):
+    """``executor.submit(fn, *args)``, with a clear :class:`ExecutorShutdownError` when it is
+    shut down (a ``TypeError`` when it is not an executor)."""
+    if not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"{owner}: executor must be a concurrent.futures.Executor (with "
+                        f"submit), e.g. rb.parallel.local(n); got {type(executor).__name__}")
+    try:
+        return executor.submit(fn, *args)
+    except concurrent.futures.BrokenExecutor as e:
+        raise _shut_down(owner, executor, e) from e
+    except RuntimeError as e:
+        if "shutdown" in str(e) or "shut down" in str(e) or "closed" in str(e):
+            raise _shut_down(owner, executor, e) from e
+        raise
+
+
+def _run_chunk(fn, chunk):
+    """One task: ``fn`` over a chunk of items (module level: it travels by name)."""
+    return [fn(item) for item in chunk]
+
+
+def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
+    """``[fn(item) for item in items]``, in order, the items sent to ``executor`` in chunks.
+
+    Parameters
+    ----------
+    fn : callable
+        Module-level (or a ``functools.partial`` of one) when an executor is used.
+    items : sequence
+        Plain data (JSON text, lists, dicts): what crosses to the workers.
+    executor : concurrent.futures.Executor, optional
+        ``None``: run here, one by one.
+    chunks : int, optional
+        How many tasks to cut ``items`` into; default four per worker (enough
+        to balance uneven work, few enough that each message carries several
+        items), at most one per item.
+    owner : str
+        Named in error messages.
+
+    Returns
+    -------
+    list
+        ``fn(item)`` for every item, in the order of ``items``.
+
+    Raises
+    ------
+    ExecutorShutdownError
+        The executor is shut down, or a process pool broke when a worker died.
+    """
+    items = list(items)
+    if executor is None or not items:
+        return [fn(item) for item in items]
+    if chunks is None:
+        chunks = 4 * workers(executor)
+    chunks = min(positive_int(owner, "chunks", chunks), len(items))
+    size, extra = divmod(len(items), chunks)
+    futures, start = [], 0
+    for k in range(chunks):
+        stop = start + size + (k < extra)
+        futures.append(submit(executor, _run_chunk, fn, items[start:stop], owner=owner))
+        start = stop
+    out = []
+    for future in futures:
+        try:
+            out.extend(future.result())
+        except concurrent.futures.BrokenExecutor as e:
+            raise _shut_down(owner, executor, e) from e
+    return out
+
+
+def dask_executor(address, *, timeout=10.0):
+    """Connect to a running Dask scheduler; returns ``(client, executor)``.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler, e.g. ``"tcp://10.0.0.5:8786"`` (start one with
+        ``dask scheduler`` and workers with ``dask worker tcp://host:8786
+        --nthreads 1``).
+    timeout : float, default 10
+        Seconds to wait for the scheduler to answer.
+
+    Raises
+    ------
+    ImportError
+        Dask's ``distributed`` is not installed (``pip install rosenblatt[dask]``).
+    ConnectionError
+        Nothing answered at ``address`` within ``timeout``.
+    """
+    timeout = positive_float("dask_executor", "timeout", timeout)
+    if not isinstance(address, str) or not address:
+        raise TypeError(f"dask_executor: address must be a scheduler address such as "
+                        f"'tcp://host:8786'; got {address!r}")
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError("dask_executor: Dask's distributed scheduler is not installed; "
+                          "pip install 'rosenblatt[dask]' (dask and distributed)") from None
+    box = {}
+
+    def connect():
+        try:
+            box["client"] = Client(address, timeout=timeout, set_as_default=False)
+        except Exception as e:  # noqa: BLE001 - reported below, in the caller's thread
+            box["error"] = e
+
+    # In a thread, so that the timeout holds even when something that is not a Dask
+    # scheduler accepts the connection and never answers (Client's own timeout did not).
+    thread = threading.Thread(target=connect, name="rosenblatt-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)
+    if "client" in box:
+        return box["client"], box["client"].get_executor()
+    why = "no answer" if thread.is_alive() else f"{type(box['error']).__name__}: {box['error']}"
+    raise ConnectionError(
+        f"dask_executor: no Dask scheduler answered at {address} within {timeout:g} s ({why}). "
+        f"Start one with `dask scheduler` and workers with `dask worker {address} --nthreads "
+        f"1`, or check the address and port")

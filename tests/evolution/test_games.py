@@ -1,0 +1,145 @@
+"""Tic-tac-toe: rules, the minimax table against a plain recursive search, reference players."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.evolution.envs import games
+
+ttt = rb.evolution.envs
+
+
+def _board(text):
+    """'XO.X.O...' -> int8 board."""
+    return np.array([{"X": 1, "O": -1, ".": 0}[c] for c in text], dtype=np.int8)
+
+
+def test_winner_rows_columns_diagonals():
+    boards = np.stack([_board("XXX.OO..."), _board("O..O..O.X"), _board("X.O.XO..X"),
+                       _board("..O.O.O.X"), _board("XOXXOOOXX")])
+    assert games.winner(boards).tolist() == [1, -1, 1, -1, 0]
+
+
+def _solve(board, mover):
+    """A plain negamax value (for mover) from scratch, no table: the reference."""
+    w = games.winner(board[None])[0]
+    if w != 0:
+        return -1.0  # the previous mover has won
+    free = np.flatnonzero(board == 0)
+    if free.size == 0:
+        return 0.0
+    best = -2.0
+    for i in free:
+        board[i] = mover
+        best = max(best, -_solve(board, -mover))
+        board[i] = 0
+    return best
+
+
+def test_minimax_table_matches_a_direct_search():
+    table = games.minimax_table()
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(40):  # random positions a few moves deep, where the search is cheap
+        board = np.zeros(9, np.int8)
+        mover = 1
+        for _ in range(rng.integers(3, 7)):
+            free = np.flatnonzero(board == 0)
+            board[rng.choice(free)] = mover
+            mover = -mover
+            if games.winner(board[None])[0] != 0:
+                break
+        if games.winner(board[None])[0] != 0:
+            continue
+        row = table[games.codes(board[None])[0]]
+        for i in np.flatnonzero(board == 0):
+            board[i] = mover
+            expect = 1.0 if games.winner(board[None])[0] == mover else -_solve(board, -mover)
+            board[i] = 0
+            assert row[i] == expect
+            checked += 1
+        assert np.isneginf(row[board != 0]).all()
+    assert checked > 50
+    # the empty board is a draw, every first move included
+    assert table[0].tolist() == [0.0] * 9
+
+
+def test_perfect_player_never_loses_and_draws_itself():
+    game = ttt.TicTacToe()
+    against_random = game.versus(ttt.perfect_player(0), ttt.random_player(1), 400)
+    assert against_random["loss"] == 0.0 and against_random["win"] > 0.8
+    assert game.versus(ttt.perfect_player(2), ttt.perfect_player(3), 100)["draw"] == 1.0
+
+
+def test_perfect_player_wins_and_blocks():
+    game = ttt.TicTacToe()
+    board = _board("XX.OO....")  # X to move: the win at 2 beats the block at 5
+    scores = ttt.perfect_player(0)(board[None], None)
+    assert int(np.argmax(np.where(board == 0, scores[0], -np.inf))) == 2
+    seen_by_o = -_board("XX..O....")[None]  # O to move (seen as +1): must block at 2
+    scores = ttt.perfect_player(0)(seen_by_o, None)
+    assert int(np.argmax(np.where(seen_by_o[0] == 0, scores[0], -np.inf))) == 2
+    assert game.n_inputs == 18 and game.n_outputs == 9
+
+
+def test_random_players_split_and_games_are_vectorised():
+    game = ttt.TicTacToe()
+    r = game.play(ttt.random_player(0), ttt.random_player(1), n_games=4000)
+    # known proportions of random play: X wins about 58%, O 29%, draws 13%
+    assert abs((r == 1).mean() - 0.585) < 0.03 and abs((r == -1).mean() - 0.288) < 0.03
+
+
+def test_network_player_plays_member_per_game():
+    # member 0 always prefers cell 0, member 1 cell 8 (a bias-only network)
+    net = rb.nn.Sequential(rb.nn.Dense(18, 9)).astype(np.float64)
+    thetas = np.zeros((2, net.num_parameters()))
+    from rosenblatt.evolution.cne import parameter_layout
+
+    layout, _ = parameter_layout(net)
+    bias, _ = layout[id(net[0].b)]
+    thetas[0, bias.start + 0] = 1.0
+    thetas[1, bias.start + 8] = 1.0
+    player = ttt.network_player(rb.evolution.PopulationModel(net, thetas))
+    scores = player(np.zeros((3, 9), np.int8), np.array([0, 1, 0]))
+    assert np.argmax(scores, axis=1).tolist() == [0, 8, 0]
+
+
+def test_noise_plays_random_moves_and_bad_input():
+    game = ttt.TicTacToe(noise=1.0, rng=0)
+    r = game.play(ttt.perfect_player(0), ttt.perfect_player(1), n_games=2000)
+    assert (r != 0).mean() > 0.5  # all moves random: no longer a draw
+    with pytest.raises(ValueError, match="noise"):
+        ttt.TicTacToe(noise=1.5)
+    with pytest.raises(ValueError, match="scores of shape"):
+        ttt.TicTacToe().play(lambda b, w: np.zeros((len(b), 3)), ttt.random_player(0), 5)
+    with pytest.raises(ValueError, match="who_x"):
+        ttt.TicTacToe().play(ttt.random_player(0), ttt.random_player(1), 5, who_x=[0, 1])
+
+
+def test_random_openings_vary_games_between_deterministic_players():
+    first_cell = lambda b, w: np.tile(np.arange(9, 0, -1.0), (len(b), 1))  # noqa: E731
+    plain = ttt.TicTacToe().play(first_cell, first_cell, n_games=50)
+    assert (plain == plain[0]).all()  # deterministic players: one game, 50 times
+    varied = ttt.TicTacToe(openings=4, rng=0).play(first_cell, first_cell, n_games=400)
+    assert len(set(varied.tolist())) == 3
+    with pytest.raises(ValueError, match="openings must be at most 4"):
+        ttt.TicTacToe(openings=5)
+
+
+def test_symmetric_player_treats_symmetric_positions_alike():
+    rng = np.random.default_rng(0)
+    net = rb.nn.Sequential(rb.nn.Dense(18, 5, rng=rng), rb.nn.Tanh(),
+                           rb.nn.Dense(5, 9, rng=rng)).astype(np.float64)
+    thetas = rng.normal(size=(3, net.num_parameters()))
+    pop = rb.evolution.PopulationModel(net, thetas)
+    boards = rng.integers(-1, 2, (6, 9)).astype(np.int8)
+    who = np.array([0, 1, 2, 0, 1, 2])
+    sym = ttt.network_player(pop, symmetric=True)
+    plain = ttt.network_player(pop)
+    for perm in games.SYMMETRIES:
+        np.testing.assert_allclose(sym(boards[:, perm], who), sym(boards, who)[:, perm],
+                                   atol=1e-12)
+    assert not np.allclose(plain(boards[:, games.SYMMETRIES[1]], who),
+                           plain(boards, who)[:, games.SYMMETRIES[1]])
+    assert len({tuple(p) for p in games.SYMMETRIES}) == 8
+    assert ttt.TicTacToe(symmetric=True).player(pop)(boards, who).shape == (6, 9)

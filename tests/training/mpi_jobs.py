@@ -1,0 +1,137 @@
+"""Jobs that test_distributed.py runs under ``mpirun -n 2 python tests/training/mpi_jobs.py``.
+
+Rank 0 writes what it measured to ``OUT/report.json``; the pytest test reads
+and checks it. Importing this module does nothing (pytest's doctest
+collection imports it).
+"""
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+
+def _data(n=65, d=5, classes=3):
+    g = np.random.default_rng(0)
+    X = g.normal(size=(n, d))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 1)
+    return X, y % classes
+
+
+def _model(rb, batchnorm=False, dtype=np.float64):
+    rb.seed(3)
+    layers = [rb.nn.Dense(5, 16)]
+    if batchnorm:
+        layers.append(rb.nn.BatchNorm1d(16))
+    layers += [rb.nn.Tanh(), rb.nn.Dense(16, 3)]
+    return rb.nn.Sequential(*layers).astype(dtype)
+
+
+def _ranks_equal(rb, comm):
+    """A callback checking after every step that every rank holds the same weights."""
+
+    class RanksEqual(rb.callbacks.Callback):
+        worst, steps = 0.0, 0
+
+        def on_batch_end(self, trainer, batch, logs):
+            state = [trainer.optimizer.vec.data] + [b for _, b in trainer.model.named_buffers()]
+            mine = np.concatenate([np.ravel(a) for a in state]).astype(np.float64)
+            every = np.empty((comm.Get_size(), mine.size))
+            comm.Allgather(mine, every)
+            self.worst = max(self.worst, float(np.abs(every - every[0]).max()))
+            self.steps += 1
+
+    return RanksEqual()
+
+
+def _train(rb, distributed, epochs, callbacks=(), resume_from=None, batchnorm=False, n=65,
+           dtype=np.float64):
+    X, y = _data(n)
+    model = _model(rb, batchnorm, dtype)
+    opt = rb.optim.Adam(model.parameters(), lr=0.01)
+    history = rb.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs,
+                     batch_size=16, progress=False, rng=np.random.default_rng(7),
+                     callbacks=list(callbacks), resume_from=resume_from,
+                     distributed=distributed)
+    return model, opt, history
+
+
+def fit_job(out):
+    from mpi4py import MPI
+
+    import rosenblatt as rb
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    report = {"size": comm.Get_size()}
+    # 1. two ranks vs one process, float64, 65 examples in batches of 16 (the last has one
+    #    example: rank 1 idles through that step)
+    check = _ranks_equal(rb, comm)
+    model, opt, hist = _train(rb, "mpi", 3, [check])
+    report["ranks_max_difference"] = check.worst
+    report["steps_checked"] = check.steps
+    dp = rb.distributed.DataParallel(model, opt)
+    report["message_bytes"] = dp.message_bytes
+    # waiting by polling a non-blocking Allreduce: the same arithmetic, the same weights
+    X, y = _data()
+    polled = _model(rb)
+    popt = rb.optim.Adam(polled.parameters(), lr=0.01)
+    rb.fit(polled, X, y, loss="cross_entropy", optimizer=popt, epochs=3, batch_size=16,
+           progress=False, rng=np.random.default_rng(7),
+           distributed=rb.distributed.DataParallel(polled, popt, wait="poll"))
+    report["poll_vs_block"] = float(np.abs(popt.vec.data - opt.vec.data).max())
+    # 2. batch norm: statistics averaged, ranks still identical
+    check_bn = _ranks_equal(rb, comm)
+    _train(rb, "mpi", 2, [check_bn], batchnorm=True, n=64)
+    report["bn_ranks_max_difference"] = check_bn.worst
+    # 3. a checkpoint written by rank 0 after 2 epochs, resumed on 2 ranks to 4
+    ckpt = os.path.join(out, f"ckpt{rank}.safetensors")
+    _train(rb, "mpi", 2, [rb.callbacks.Checkpoint(ckpt)])
+    comm.Barrier()
+    report["rank1_checkpoint_written"] = os.path.exists(os.path.join(out, "ckpt1.safetensors"))
+    first = os.path.join(out, "ckpt0.safetensors")
+    if rank == 0:
+        shutil.copy(first, os.path.join(out, "ckpt_copy.safetensors"))
+    comm.Barrier()
+    resumed2, _, hist2 = _train(rb, "mpi", 4, resume_from=first)
+    model32, _, _ = _train(rb, "mpi", 3, dtype=np.float32)
+    if rank == 0:
+        single, _, single_hist = _train(rb, None, 3)
+        vec = rb.nn.ParameterVector
+        flat = (lambda m: np.concatenate([p.data.ravel() for p in m.parameters()]))
+        report["vs_one_process"] = float(np.abs(flat(model) - flat(single)).max())
+        report["loss_history_difference"] = float(np.max(np.abs(
+            np.array(hist["loss"]) - np.array(single_hist["loss"]))))
+        straight, _, _ = _train(rb, None, 4)
+        resumed1, _, _ = _train(rb, None, 4,
+                                resume_from=os.path.join(out, "ckpt_copy.safetensors"))
+        report["resume_2_ranks_vs_straight"] = float(np.abs(flat(resumed2)
+                                                            - flat(straight)).max())
+        report["resume_1_process_vs_straight"] = float(np.abs(flat(resumed1)
+                                                              - flat(straight)).max())
+        report["weights"] = int(vec(_model(rb).parameters()).size)
+        single32, _, _ = _train(rb, None, 3, dtype=np.float32)
+        report["float32_vs_one_process"] = float(np.abs(flat(model32) - flat(single32)).max())
+    # 4. the CLI under mpirun
+    cfg = os.path.join(out, "train.toml")
+    if rank == 0:
+        with open(cfg, "w") as f:
+            f.write('seed = 0\n[data]\nname = "xor"\n[[model.layers]]\ntype = "Dense"\n'
+                    'out_features = 8\n[[model.layers]]\ntype = "Tanh"\n[[model.layers]]\n'
+                    'type = "Dense"\nout_features = 2\n[training]\nepochs = 3\nbatch_size = 8\n')
+    comm.Barrier()
+    from rosenblatt.cli.main import main as cli
+
+    code = cli(["train", cfg, "--out", os.path.join(out, "cli"), "--quiet"])
+    codes = np.empty(comm.Get_size(), dtype=np.int64)
+    comm.Allgather(np.array([code], dtype=np.int64), codes)
+    report["cli_codes"] = codes.tolist()
+    if rank == 0:
+        with open(os.path.join(out, "report.json"), "w") as f:
+            json.dump(report, f)
+
+
+if __name__ == "__main__":
+    {"fit": fit_job}[sys.argv[1]](sys.argv[2])

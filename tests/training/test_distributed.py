@@ -1,0 +1,100 @@
+"""Data-parallel training over MPI: rb.fit(..., distributed="mpi") and rb.distributed.
+
+The MPI runs start ``mpirun -n 2`` in a subprocess (tests/training/mpi_jobs.py)
+and check the report rank 0 writes; they are skipped without mpirun or mpi4py.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def mpirun(n, args, out, timeout=240):
+    """Run ``python -m mpi4py tests/training/mpi_jobs.py ARGS`` (or other args) on n ranks."""
+    if shutil.which("mpirun") is None:
+        pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")
+    pytest.importorskip("mpi4py")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([ROOT, HERE, os.environ.get("PYTHONPATH", "")]))
+    cmd = ["mpirun", "-n", str(n), "--allow-run-as-root", "--oversubscribe", sys.executable,
+           *args, out]
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(os.path.join(out, "report.json")) as f:
+        return json.load(f)
+
+
+def test_two_ranks_train_like_one_process(tmp_path):
+    report = mpirun(2, ["-m", "mpi4py", os.path.join(HERE, "mpi_jobs.py"), "fit"],
+                    str(tmp_path))
+    assert report["size"] == 2
+    # identical on every rank after every step (15 steps, one with rank 1 idle), batch norm too
+    assert report["steps_checked"] == 15
+    assert report["ranks_max_difference"] == 0.0
+    assert report["bn_ranks_max_difference"] == 0.0
+    # the same weights and losses as one process with the same global batch (float64)
+    assert report["vs_one_process"] < 1e-12
+    assert report["loss_history_difference"] < 1e-12
+    assert report["float32_vs_one_process"] < 1e-5  # float32: to rounding
+    assert report["poll_vs_block"] == 0.0  # DataParallel(wait="poll"): the same steps
+    # one Allreduce per step: the 147 gradient values and the loss, in float64
+    assert report["message_bytes"] == (report["weights"] + 1) * 8
+    # rank 0 alone writes the checkpoint; it resumes on two ranks or one process
+    assert report["rank1_checkpoint_written"] is False
+    assert report["resume_2_ranks_vs_straight"] < 1e-12
+    assert report["resume_1_process_vs_straight"] < 1e-12
+    # `mpirun -n 2 rosenblatt train config.toml`: both ranks succeed, rank 0 wrote the outputs
+    assert report["cli_codes"] == [0, 0]
+    assert (tmp_path / "cli" / "model.safetensors").exists()
+
+
+def _setup():
+    net = rb.nn.Sequential(rb.nn.Dense(2, 3), rb.nn.Tanh(), rb.nn.Dense(3, 2))
+    return net, rb.optim.SGD(net.parameters(), lr=0.1)
+
+
+def test_outside_mpirun_is_a_clear_error(monkeypatch):
+    for name in rb.distributed._LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    net, opt = _setup()
+    X, y = np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1])
+    with pytest.raises(RuntimeError, match="mpirun -n 2"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, distributed="mpi")
+
+
+def test_without_mpi4py_says_what_to_install(monkeypatch):
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    net, opt = _setup()
+    with pytest.raises(ImportError, match=r"rosenblatt\[mpi\]"):
+        rb.distributed.DataParallel(net, opt)
+
+
+def test_bad_distributed_arguments():
+    net, opt = _setup()
+    X, y = np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="distributed must be None, 'mpi'"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, distributed="nccl")
+    annealer = rb.optim.CauchyAnnealer(net.parameters()) if hasattr(
+        rb.optim, "CauchyAnnealer") else None
+    if annealer is not None:
+        with pytest.raises(ValueError, match="gradient optimizer"):
+            rb.fit(net, X, y, loss="cross_entropy", optimizer=annealer, epochs=1,
+                   distributed="mpi")
+    with pytest.raises(TypeError, match="gradient optimizer"):
+        rb.distributed.DataParallel(net, object())
+    with pytest.raises(ValueError, match="wait must be .block. or .poll."):
+        rb.distributed.DataParallel(net, opt, comm=object(), wait="spin")
