@@ -1,7 +1,11 @@
 """Tour: neuroevolution II (notes: "Neuroevolution").
 
-Multi-objective evolution: NSGA-II's fronts on ZDT1, ZDT2 and ZDT3 against
-the true Pareto fronts, with the paper's convergence and spread metrics.
+Competitive coevolution (tic-tac-toe players measured against random and
+perfect players they never meet), cooperative coevolution (CoSyNE against
+ESP, NEAT and CNE on double-pole balancing, and an ESP run), cascading
+elitism against a weighted sum, and NSGA-II: its fronts on ZDT1, ZDT2 and
+ZDT3 against the true Pareto fronts with the paper's convergence and spread
+metrics, and an error/size front of XOR networks.
 """
 
 import statistics
@@ -158,8 +162,10 @@ def _nsga2_network(ctx):
     out = ev.population_forward(net, res.X, X)[:, :, 0]
     solves = ((out > 0.5) == (y[:, 0] > 0.5)).all(axis=1)
     connections = res.F[:, 1].astype(int)
+    _, first = np.unique(res.F, axis=0, return_index=True)  # identical networks once
+    first = np.sort(first)
     ctx.table(["connections", "squared error", "solves XOR"],
-              [[c, e, bool(ok)] for (e, c), ok in zip(res.F, solves)],
+              [[connections[i], res.F[i, 0], bool(solves[i])] for i in first],
               caption="The final front of NSGA-II on XOR (population 100, 200 generations): "
                       "error against the number of connections of a 2-4-1 network.")
     smallest = int(connections[solves].min()) if solves.any() else None
@@ -167,7 +173,8 @@ def _nsga2_network(ctx):
               "XOR network the architecture allows (two hidden units: 6 connections)",
               smallest == 6 and not solves[connections < 6].any(),
               f"smallest network classifying all four points: {smallest} connections; "
-              f"{int((connections < 6).sum())} smaller networks on the front, none solves it")
+              f"{len(set(connections[connections < 6].tolist()))} smaller sizes on the front, "
+              f"none solves it")
     with ctx.figure("The Pareto front of error against connections for XOR: every point is "
                     "a network no other beats in both.", size=(4.5, 3)) as fig:
         ax = fig.subplots()
@@ -179,12 +186,114 @@ def _nsga2_network(ctx):
         ax.legend(fontsize=7)
 
 
-@chapter("Neuroevolution II: NSGA-II, coevolution and cascading elitism",
+# -- competitive coevolution: tic-tac-toe players that never meet a reference ------------------
+
+def _coevolution(ctx):
+    ev = rb.evolution
+    ttt = ev.envs
+    ctx.text(
+        "**Competitive coevolution.** The notes: \"a challenge in evolving competitive AI is "
+        "that there may not be a good enough opponent to play against and learn from. A "
+        "method called competitive coevolution can be used, in which the fitness of one AI "
+        "player depends on how it performs against another AI player drawn from the same or "
+        "from another population.\" Tic-tac-toe players (a network from the 18 inputs of "
+        "its own and the opponent's marks to a score per cell, each board seen under its 8 "
+        "symmetries) are evolved by CNE with fitness from games against a *shared sample* "
+        "of their own population's previous generation and a *hall of fame* of past "
+        "champions (Rosin & Belew 1997), a win against an opponent few beat counting for "
+        "more (competitive fitness sharing), in training games where 30% of moves are "
+        "random. "
+        "The reference players, uniformly random and perfect (minimax), are used only to "
+        "measure each generation's champion from outside; evolution never sees them."
+    )
+    generations = 40 if ctx.quick else 300
+    population, hidden = (40, 10) if ctx.quick else (100, 20)
+    every = 10 if ctx.quick else 25
+    rng = np.random.default_rng(0)
+    net = rb.nn.Sequential(rb.nn.Dense(18, hidden, rng=rng), rb.nn.Tanh(),
+                           rb.nn.Dense(hidden, 9, rng=rng)).astype(np.float64)
+    cne = ev.CNE(net, population=population, mutation_std=0.3, init_std=0.5, rng=0)
+    game = ttt.TicTacToe()  # the plain game, for measuring
+
+    def player(thetas):
+        return ttt.network_player(ev.PopulationModel(net, np.atleast_2d(thetas)), symmetric=True)
+
+    def measure(theta, seed):
+        return (game.versus(player(theta), ttt.random_player(seed), 1000),
+                game.versus(player(theta), ttt.perfect_player(seed), 200))
+
+    def population_vs_random(thetas, seed):
+        """Every member plays 20 games against random, 10 moving first: results (+1 a win)."""
+        who = np.repeat(np.arange(len(thetas)), 10)
+        return np.concatenate([
+            game.play(player(thetas), ttt.random_player(seed), who_x=who),
+            -game.play(ttt.random_player(seed + 1), player(thetas), who_o=who)])
+
+    first = population_vs_random(cne.thetas, 1)
+    curve = [(0, {"win": float((first == 1).mean())}, None, None)]
+
+    def checkpoint(state):
+        g = state["generation"] + 1
+        if g % every == 0 or g == generations:
+            pop = population_vs_random(cne.thetas, 100 + g)  # the bred generation g
+            curve.append((g, {"win": float((pop == 1).mean()), "loss": float((pop == -1).mean())},
+                          *measure(np.asarray(state["champion"]), 100 + g)))
+
+    coev = ev.Coevolution(cne, game=ttt.TicTacToe(noise=0.3, symmetric=True, rng=0),
+                          sample=8 if ctx.quick else 10, hall_of_fame=8 if ctx.quick else 10,
+                          rng=0)
+    res = coev.run(generations, callbacks=[checkpoint])
+    g = [c[0] for c in curve]
+    pop_win = [c[1]["win"] for c in curve]
+    checks = curve[1:]
+    champion_random = checks[-1][2]
+    perfect = game.versus(ttt.perfect_player(7), ttt.random_player(8), 1000)
+    ctx.table(["generation", "population: wins vs random", "champion: wins vs random",
+               "losses", "champion vs perfect: draws", "losses"],
+              [[gen, pop["win"], r["win"], r["loss"], p["draw"], p["loss"]]
+               for gen, pop, r, p in checks],
+              caption=f"Each checkpoint: the population (20 games a member) and the "
+                      f"generation's champion (1,000 games against random, 200 against "
+                      f"perfect) against the reference players, half the games moving first; "
+                      f"CNE population {population}, 18-{hidden}-9, {res.evaluations:,} "
+                      f"coevolution games in all. Before evolution the population won "
+                      f"{100 * pop_win[0]:.0f}% against random; the perfect player wins "
+                      f"{100 * perfect['win']:.0f}% against it (and never loses).")
+    ctx.claim("Coevolved players learn to play without a good opponent to learn from: "
+              "having only ever met each other, they beat a random player far more often than "
+              "the first generation did",
+              pop_win[-1] >= pop_win[0] + 0.15 and champion_random["win"] >= pop_win[0] + 0.15
+              and champion_random["loss"] <= 0.3,
+              f"population's wins against random {100 * pop_win[0]:.0f}% -> "
+              f"{100 * pop_win[-1]:.0f}%; champion of generation {g[-1]}: "
+              f"{100 * champion_random['win']:.0f}% wins, {100 * champion_random['loss']:.0f}% "
+              f"losses")
+    with ctx.figure("Coevolved tic-tac-toe players measured against reference players they "
+                    "never met: the population's and the champion's wins against a random "
+                    "player, the champion's losses to it, and the share of games the champion "
+                    "draws against a perfect player (it cannot be beaten).",
+                    size=(6, 3)) as fig:
+        ax = fig.subplots()
+        ax.plot(g, pop_win, "o-", label="population: wins vs random")
+        ax.plot(g[1:], [c[2]["win"] for c in checks], "o-", label="champion: wins vs random")
+        ax.plot(g[1:], [c[2]["loss"] for c in checks], "o-", label="champion: losses vs random")
+        ax.plot(g[1:], [c[3]["draw"] for c in checks], "o-", label="champion: draws vs perfect")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("generation")
+        ax.set_ylabel("share of games")
+        ax.legend(fontsize=7)
+
+
+@chapter("Neuroevolution II: coevolution, cascading elitism and NSGA-II",
          section="Neuroevolution", order=91)
 def run(ctx):
     ctx.text(
-        "The second half of the notes' neuroevolution: evolution with several objectives "
-        "(NSGA-II and the Pareto front)."
+        "The second half of the notes' neuroevolution: populations whose fitness comes from "
+        "one another, in competition (players that have only met each other) and in "
+        "cooperation (neurons and single weights scored by the networks they take part "
+        "in), and evolution under several fitness functions at once, by cascading elitism "
+        "or by a multi-objective algorithm that returns the whole Pareto front."
     )
+    _coevolution(ctx)
     _nsga2(ctx)
     _nsga2_network(ctx)
