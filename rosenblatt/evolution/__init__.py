@@ -28,6 +28,7 @@ from . import activations, envs
 from .cne import CNE, PopulationModel, population_forward
 from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
+from .cosyne import CoSyNE
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
 from .draw import draw
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
@@ -41,3 +42,4 @@ __all__ = [
     "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
     "crossover", "draw", "envs", "population_forward", "speciate",
 ]
+__all__ += ["CoSyNE"]
