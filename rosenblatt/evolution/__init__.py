@@ -34,6 +34,7 @@ from .draw import draw
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
 from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .network import Network, PopulationNetwork
+from .staged import Staged
 
 __all__ = [
     "CNE", "ConfigError", "HyperNEAT", "Substrate", "SubstrateNetwork", "cppn_config",
@@ -42,4 +43,4 @@ __all__ = [
     "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
     "crossover", "draw", "envs", "population_forward", "speciate",
 ]
-__all__ += ["CoSyNE"]
+__all__ += ["CoSyNE", "Staged"]
