@@ -31,6 +31,7 @@ from .core import FitnessError, Result
 from .cosyne import CoSyNE
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
 from .draw import draw
+from .esp import ESP
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
 from .neat import NEAT, InnovationTracker, Species, compatibility_distance, crossover, speciate
 from .network import Network, PopulationNetwork
@@ -43,4 +44,4 @@ __all__ = [
     "PopulationNetwork", "Result", "Species", "activations", "compatibility_distance",
     "crossover", "draw", "envs", "population_forward", "speciate",
 ]
-__all__ += ["CoSyNE", "Staged"]
+__all__ += ["CoSyNE", "ESP", "Staged"]
