@@ -166,3 +166,29 @@ def test_bad_input():
     assert res.generations == 2
     res = cos.run(lambda X: np.full(len(X), np.nan), 2, vectorized=True, on_error="stop")
     assert res.stopped and "individual 0" in res.error
+
+
+def test_recurrent_population_steps_like_the_rnn_layer(rng):
+    from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+
+    net = rb.nn.Sequential(rb.nn.RNN(3, 4, rng=0), rb.nn.Dense(4, 1, rng=0),
+                           rb.nn.Sigmoid()).astype(np.float64)
+    vec = rb.nn.ParameterVector(net.parameters())
+    thetas = rng.normal(size=(5, vec.size))
+    seq = rng.normal(size=(5, 7, 3))  # one observation sequence per controller
+    pop = RecurrentPopulationModel(net, thetas)
+    pop.reset()
+    outs = np.stack([pop.step(seq[:, t]) for t in range(7)], axis=1)  # (5, 7, 1)
+    for p in range(5):
+        vec.data[:] = thetas[p]
+        h, _ = net[0](rb.tensor(seq[p:p + 1]))
+        expect = 1 / (1 + np.exp(-(h.data[0] @ net[1].W.data + net[1].b.data)))
+        np.testing.assert_allclose(outs[p], expect, rtol=1e-10)
+    pop.reset()
+    pop.step(seq[:, 0])
+    pop.keep(np.array([True, False, True, False, True]))
+    assert pop.size == 3 and pop.step(seq[[0, 2, 4], 1]).shape == (3, 1)
+    with pytest.raises(TypeError, match="starting with an RNN"):
+        RecurrentPopulationModel(rb.nn.Sequential(rb.nn.Dense(2, 1)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"thetas must have shape \(P, 37\)"):
+        RecurrentPopulationModel(net, np.zeros((2, 3)))
