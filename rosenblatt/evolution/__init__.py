@@ -9,6 +9,11 @@
 * :class:`HyperNEAT` - CPPNs (:func:`cppn_image`) evolved by NEAT paint the
   weights of a network on a geometric :class:`Substrate`.
 * :mod:`envs` - XOR, pole balancing, visual discrimination, Gymnasium.
+* :class:`CoSyNE` (one subpopulation per weight, Gomez et al. 2008) and
+  :class:`ESP` (one subpopulation of neurons per hidden position): cooperative
+  coevolution; :class:`Staged` - incremental evolution through ever harder
+  tasks; cascading elitism (:mod:`.cascading`) - ``selection="cascading"`` of
+  CNE and NEAT, one selection event per fitness function.
 
 Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
 stop=None)`` returns a :class:`Result` (see :mod:`.core` for the protocol).

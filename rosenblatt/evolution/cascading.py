@@ -16,9 +16,10 @@ ranking machinery (CNE's elitism, NEAT's species) can use it unchanged:
 
 .. math::
 
-    s_i = e_i + \\frac{\\text{rank of } i \\text{ in its last event}}{\\text{entrants of that event}}
+    s_i = e_i + \\frac{r_i}{n_i}
 
-where ``e_i`` is the number of events ``i`` survived (the rank counts from 0
+where ``e_i`` is the number of events ``i`` survived, ``n_i`` the number of
+entrants of the last event ``i`` took part in and ``r_i`` its rank there (0
 for the worst entrant). Individuals that passed more events always rank
 higher. :func:`function_champions` names the best individual of each
 function, which CNE and NEAT's ``selection="cascading"`` copy unchanged into
@@ -36,7 +37,7 @@ __all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
 
 
 def cascade_sizes(population, k, survivors):
-    """Survivors after each of ``k`` events, shrinking linearly from ``population`` to ``survivors``.
+    """Survivors after each of ``k`` events, linearly from ``population`` down to ``survivors``.
 
     Examples
     --------

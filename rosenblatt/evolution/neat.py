@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..randomness import resolve_rng
-from .config import NEATConfig
 from .cascading import cascade, cascade_sizes, check_objectives, evaluate_objectives
+from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene
 from .network import PopulationNetwork
