@@ -61,7 +61,7 @@ def test_multipoint_crossover_children_are_complementary():
 
 def test_one_generation_by_hand():
     net = rb.nn.Dense(3, 2, rng=0).astype(np.float64)  # 8 weights
-    cos = rb.evolution.CoSyNE(net, population=12, offspring=0.25, rng=4)
+    cos = rb.evolution.CoSyNE(net, population=12, offspring=0.25, mutation_rate=0.3, rng=4)
     X0 = cos.X.copy()
     fitness = X0.sum(axis=1)
     f, champion = cos.step(lambda X: X.sum(axis=1), vectorized=True)
@@ -85,11 +85,19 @@ def test_one_generation_by_hand():
 
 def test_permutation_none_and_all():
     net = rb.nn.Dense(3, 2, rng=0).astype(np.float64)
-    none = rb.evolution.CoSyNE(net, population=8, permutation=None, rng=0)
+    none = rb.evolution.CoSyNE(net, population=8, offspring=0.25, permutation=None, rng=0)
     X0 = none.X.copy()
     none.step(lambda X: X.sum(axis=1), vectorized=True)
     order = np.argsort(-X0.sum(axis=1), kind="stable")
     np.testing.assert_array_equal(none.X[:6], X0[order[:6]])  # a plain GA keeps its rows
+    net = rb.nn.Dense(20, 2, rng=0).astype(np.float64)
+    every = rb.evolution.CoSyNE(net, population=40, offspring=0.25, permutation="all", rng=0)
+    X0 = every.X.copy()
+    every.step(lambda X: X.sum(axis=1), vectorized=True)
+    order = np.argsort(-X0.sum(axis=1), kind="stable")
+    moved = every.X[:30] != X0[order[:30]]
+    assert moved.mean() > 0.9  # every evaluated weight was shuffled within its column
+    np.testing.assert_array_equal(np.sort(every.X[:30], axis=0), np.sort(X0[order[:30]], axis=0))
 
 
 def test_cosyne_balances_a_pole():
