@@ -13,6 +13,11 @@
   vectors or network weights; :func:`pareto_front`, :func:`non_dominated_sort`,
   :func:`crowding_distance`, :func:`hypervolume`, :func:`igd`,
   :func:`convergence`, :func:`spread`; test problems in :mod:`problems`.
+* :class:`CoSyNE` (one subpopulation per weight, Gomez et al. 2008) and
+  :class:`ESP` (one subpopulation of neurons per hidden position): cooperative
+  coevolution; :class:`Staged` - incremental evolution through ever harder
+  tasks; cascading elitism (:mod:`.cascading`) - ``selection="cascading"`` of
+  CNE and NEAT, one selection event per fitness function.
 
 Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
 stop=None)`` returns a :class:`Result` (see :mod:`.core` for the protocol).
@@ -33,8 +38,10 @@ from .cne import CNE, PopulationModel, population_forward
 from .coevolution import Coevolution, shared_fitness, shared_sample
 from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
+from .cosyne import CoSyNE
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
 from .draw import draw
+from .esp import ESP
 from .gallery import GalleryServer
 from .genome import ConnectionGene, Genome, GenomeFormatError, NodeGene
 from .interactive import Interactive, encode_png, write_png
@@ -50,6 +57,7 @@ from .pareto import (
     pareto_front,
     spread,
 )
+from .staged import Staged
 
 __all__ = [
     "CNE", "ConfigError", "HyperNEAT", "Substrate", "SubstrateNetwork", "cppn_config",
@@ -65,3 +73,4 @@ __all__ += [
 ]
 __all__ += ["Coevolution", "shared_fitness", "shared_sample"]
 __all__ += ["GalleryServer", "Interactive", "encode_png", "write_png"]
+__all__ += ["CoSyNE", "ESP", "Staged"]

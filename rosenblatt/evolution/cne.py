@@ -25,11 +25,12 @@ from ..nn.module import Module, Sequential
 from ..nn.parameter import ParameterVector
 from ..nn.registry import build, spec_of
 from ..randomness import resolve_rng
+from .cascading import cascading_elites, check_objectives, evaluate_objectives
 from .core import Result, evaluate, record, run_loop, vector_fitness
 
 __all__ = ["CNE", "population_forward", "parameter_layout"]
 
-SELECTIONS = ("tournament", "truncation", "roulette")
+SELECTIONS = ("tournament", "truncation", "roulette", "cascading")
 CROSSOVERS = ("uniform", "one_point", "arithmetic", None)
 
 
@@ -155,6 +156,41 @@ def _decode_model(spec_text, theta):
     return model
 
 
+def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, executor=None,
+                    repeats=1, on_error="raise", several=False):
+    """Fitness of each weight vector (row of ``thetas``) of the fixed network ``model``.
+
+    ``vectorized``: ``fitness(thetas) -> (P,)``; with an ``executor`` each
+    worker rebuilds the model from its JSON spec and receives rows as lists of
+    floats; otherwise each row is written into ``vector`` (the model's
+    ParameterVector) in turn and ``fitness(model)`` called. Shared by CNE,
+    CoSyNE and ESP. ``several``: the fitness returns one value per fitness
+    function (cascading elitism) and the result is ``(P, k)``.
+    """
+    ids = list(range(thetas.shape[0]))
+    if vectorized:
+        if several:
+            total = sum(np.asarray(fitness(thetas), dtype=np.float64) for _ in range(repeats))
+            return check_objectives(total / repeats, len(ids), owner, on_error)
+        return vector_fitness(fitness, thetas, ids, repeats, on_error, owner)
+    if executor is not None:
+        spec = json.dumps(spec_of(model))
+        payloads, decode = [t.tolist() for t in thetas], functools.partial(_decode_model, spec)
+    else:
+        data = vector.data
+
+        def decode(theta):
+            data[:] = theta
+            return model
+
+        payloads = list(thetas)
+    if several:
+        return evaluate_objectives(fitness, payloads, decode=decode, executor=executor,
+                                   repeats=repeats, on_error=on_error, owner=owner)
+    return evaluate(fitness, payloads, ids, decode=decode, executor=executor, repeats=repeats,
+                    on_error=on_error, owner=owner)
+
+
 class CNE:
     """A genetic algorithm on the flat weight vector of a fixed network.
 
@@ -167,9 +203,15 @@ class CNE:
     elite : float, default 0.1
         Fraction of the population copied unchanged into the next generation
         (at least one individual).
-    selection : {"tournament", "truncation", "roulette"}
+    selection : {"tournament", "truncation", "roulette", "cascading"}
         Tournament of ``tournament_size``; the best ``truncation`` fraction;
-        or fitness-proportionate on fitness shifted to be positive.
+        fitness-proportionate on fitness shifted to be positive; or cascading
+        elitism (:mod:`.cascading`): ``fitness`` returns one value per
+        fitness function (``(P, k)`` when vectorised), one selection event
+        per function picks the elite (each function's champion always among
+        them) and the children are bred from the elite; ``result.history``
+        and the champion then use the mean of the functions, and
+        ``history["objectives"]`` holds each function's best.
     crossover : {"uniform", "one_point", "arithmetic", None}
         Applied with probability ``crossover_rate``; None: mutation only.
     mutation_std : float, default 0.1
@@ -269,33 +311,26 @@ class CNE:
             children.dtype)
 
     def _evaluate(self, fitness, vectorized, executor, repeats, on_error):
-        ids = list(range(self.population))
-        if vectorized:
-            return vector_fitness(fitness, self.thetas, ids, repeats, on_error, "CNE")
-        if executor is not None:
-            spec = json.dumps(spec_of(self.model))
-            return evaluate(fitness, [t.tolist() for t in self.thetas], ids,
-                            decode=functools.partial(_decode_model, spec), executor=executor,
-                            repeats=repeats, on_error=on_error, owner="CNE")
-        data = self.vector.data
-
-        def decode(theta):
-            data[:] = theta
-            return self.model
-
-        return evaluate(fitness, list(self.thetas), ids, decode=decode, repeats=repeats,
-                        on_error=on_error, owner="CNE")
+        return evaluate_thetas("CNE", self.model, self.vector, self.thetas, fitness, vectorized,
+                               executor, repeats, on_error, several=self.selection == "cascading")
 
     def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
         """Evaluate the population and breed the next one; returns the fitness array."""
         f = self._evaluate(fitness, vectorized, executor, repeats, on_error)
-        self.fitness = f
         P = self.population
-        order = np.argsort(-f, kind="stable")
         n_elite = max(1, int(math.ceil(self.elite * P)))
-        k = P - n_elite
-        a = self.thetas[self.select(f, k)]
-        b = self.thetas[self.select(f, k)]
+        if self.selection == "cascading":
+            self.objectives, F = f, f
+            order, _ = cascading_elites(F, n_elite)
+            n_elite = order.size
+            f = np.where(np.isfinite(F), F, -np.inf).mean(axis=1)
+            pick = self.rng.integers(0, n_elite, size=(2, P - n_elite))
+            a, b = self.thetas[order[pick[0]]], self.thetas[order[pick[1]]]
+        else:
+            order = np.argsort(-f, kind="stable")
+            a = self.thetas[self.select(f, P - n_elite)]
+            b = self.thetas[self.select(f, P - n_elite)]
+        self.fitness = f
         children = self.mutate(self.recombine(a, b))
         self.thetas = np.concatenate([self.thetas[order[:n_elite]], children])
         return f, self.thetas[0].copy()
@@ -338,7 +373,10 @@ class CNE:
         def one(g):
             pop = self.thetas
             f, _ = self.step(fitness, vectorized, executor, repeats, on_error)
-            record(history, f)
+            if self.selection == "cascading":
+                record(history, f, objectives=self.objectives.max(axis=0).tolist())
+            else:
+                record(history, f)
             i = int(np.argmax(f))
             best["evals"] += self.population
             if f[i] > best["fitness"]:

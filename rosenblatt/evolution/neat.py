@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..randomness import resolve_rng
+from .cascading import cascade, cascade_sizes, check_objectives, evaluate_objectives
 from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene
@@ -593,6 +594,16 @@ class NEAT:
     config : NEATConfig, optional
         Defaults to the paper's XOR settings.
     rng : numpy.random.Generator or int, optional
+    selection : {"fitness", "cascading"}
+        NEAT's own selection on one fitness, or cascading elitism
+        (:mod:`.cascading`): ``fitness`` returns one value per fitness
+        function (``(P, k)`` when vectorised); the cascade of one selection
+        event per function, down to the ``survival_threshold`` fraction,
+        gives each genome a cascade score that NEAT's speciation, sharing and
+        breeding use as its fitness (``genome.fitness``, ``best_fitness``),
+        and each function's champion is copied unchanged into the next
+        generation. ``history["objectives"]`` holds each function's best and
+        ``history["best"]``/``"mean"`` the mean over the functions.
 
     Attributes
     ----------
@@ -613,8 +624,10 @@ class NEAT:
     (2, 150)
     """
 
-    def __init__(self, n_inputs, n_outputs, config=None, rng=None):
-        from ..checks import positive_int
+    def __init__(self, n_inputs, n_outputs, config=None, rng=None, selection="fitness"):
+        from ..checks import one_of, positive_int
+
+        self.selection = one_of("NEAT", "selection", selection, ("fitness", "cascading"))
 
         self.n_inputs = positive_int("NEAT", "n_inputs", n_inputs)
         self.n_outputs = positive_int("NEAT", "n_outputs", n_outputs)
@@ -653,6 +666,16 @@ class NEAT:
                  chunk_size=32):
         """Fitness of every genome of the population (array in population order)."""
         ids = [g.id for g in self.population]
+        if self.selection == "cascading":
+            if vectorized:
+                net = self.population_network()
+                total = sum(np.asarray(fitness(net), dtype=np.float64) for _ in range(repeats))
+                return check_objectives(total / repeats, len(ids), "NEAT", on_error)
+            json_ = executor is not None
+            return evaluate_objectives(
+                fitness, [g.to_json() for g in self.population] if json_ else self.population,
+                decode=Genome.from_json if json_ else None, executor=executor, repeats=repeats,
+                on_error=on_error, owner="NEAT")
         if vectorized and executor is not None:  # sub-populations of genome JSON per task
             return vector_chunks(fitness, [g.to_json() for g in self.population], ids,
                                  functools.partial(population_from_json,
@@ -673,6 +696,13 @@ class NEAT:
         """Speciate the evaluated population and breed the next generation."""
         c = self.config
         fitness = np.asarray(fitness, dtype=np.float64)
+        keep = []
+        if fitness.ndim == 2:  # cascading elitism: one selection event per fitness function
+            P, k = fitness.shape
+            survivors = max(1, int(math.ceil(c.survival_threshold * P)))
+            keep = [self.population[i] for i in dict.fromkeys(
+                np.argmax(np.where(np.isfinite(fitness), fitness, -np.inf), axis=0).tolist())]
+            fitness = cascade(fitness, cascade_sizes(P, k, survivors))
         for g, f in zip(self.population, fitness):
             g.fitness = float(f)
         fitness_of = {g.id: float(f) for g, f in zip(self.population, fitness)}
@@ -696,6 +726,12 @@ class NEAT:
         children, self.next_genome_id = reproduce(
             self.species, fitness_of, self.generation, c, self.tracker, self.rng,
             self.next_genome_id, champion.id, focus=focus)
+        missing = [g for g in keep if all(g is not x for x in children)]
+        if missing:  # each function's champion survives unchanged, in place of the last children
+            kept = {id(g) for g in keep}
+            slots = [i for i in range(len(children) - 1, -1, -1) if id(children[i]) not in kept]
+            for g, i in zip(missing, slots):
+                children[i] = g
         self.population = children
         self.generation += 1
         return champion
@@ -752,7 +788,10 @@ class NEAT:
             f = self.evaluate(fitness, executor, vectorized, repeats, on_error, chunk_size)
             self.evaluations += len(pop)
             champion = self.tell(f)
-            record(history, f, species=len(self.species),
+            extra = {}
+            if f.ndim == 2:
+                f, extra = f.mean(axis=1), {"objectives": f.max(axis=0).tolist()}
+            record(history, f, **extra, species=len(self.species),
                    species_sizes={s.id: len(s.members) for s in self.species},
                    hidden=champion.n_hidden,
                    mean_hidden=float(np.mean([g.n_hidden for g in pop])),

@@ -1,0 +1,163 @@
+"""Cascading elitism: one selection event per fitness function (notes: "Neuroevolution").
+
+The notes: when there is no single performance metric, instead of a weighted
+sum "another way is cascading elitism, where each generation contains
+separate selection events for each fitness function, ensuring equal selection
+pressure" (Risi & Togelius 2015, after Togelius & Lucas 2006, who evolved car
+racing controllers on several tracks: the population was sorted on the first
+track and the best kept, those were sorted on the second track and the best of
+them kept, and so on).
+
+:func:`cascade` does the events on a fitness matrix ``F`` of shape
+``(P, k)`` (one column per function, higher is better): event ``j`` keeps
+the best ``sizes[j]`` of the survivors of event ``j - 1`` on function ``j``.
+It returns a scalar *cascade score* per individual, so that any algorithm's
+ranking machinery (CNE's elitism, NEAT's species) can use it unchanged:
+
+.. math::
+
+    s_i = e_i + \\frac{r_i}{n_i}
+
+where ``e_i`` is the number of events ``i`` survived, ``n_i`` the number of
+entrants of the last event ``i`` took part in and ``r_i`` its rank there (0
+for the worst entrant). Individuals that passed more events always rank
+higher. :func:`function_champions` names the best individual of each
+function, which CNE and NEAT's ``selection="cascading"`` copy unchanged into
+the next generation (so no function's elite is ever lost).
+"""
+
+import math
+
+import numpy as np
+
+from .core import FitnessError
+
+__all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
+           "evaluate_objectives", "function_champions"]
+
+
+def cascade_sizes(population, k, survivors):
+    """Survivors after each of ``k`` events, linearly from ``population`` down to ``survivors``.
+
+    Examples
+    --------
+    >>> cascade_sizes(100, 3, 10).tolist()
+    [70, 40, 10]
+    """
+    steps = population - (population - survivors) * np.arange(1, k + 1) / k
+    return np.maximum(np.round(steps).astype(np.int64), survivors)
+
+
+def cascade(F, sizes):
+    """Cascade scores ``(P,)`` of fitness matrix ``F`` (P, k) with ``sizes[j]`` kept by event j.
+
+    Examples
+    --------
+    >>> F = np.array([[4., 0.], [3., 9.], [2., 8.], [1., 7.]])
+    >>> cascade(F, [3, 1]).tolist()  # event 1 drops row 3, event 2 keeps row 1 of 0, 1, 2
+    [1.0, 2.6666666666666665, 1.3333333333333333, 0.0]
+    """
+    F = np.asarray(F, dtype=np.float64)
+    P, k = F.shape
+    if len(sizes) != k:
+        raise ValueError(f"cascade: one size per fitness function ({k}); got {len(sizes)}")
+    score = np.zeros(P)
+    alive = np.arange(P)
+    for j, keep in enumerate(sizes):
+        f = np.where(np.isfinite(F[alive, j]), F[alive, j], -np.inf)
+        order = np.argsort(-f, kind="stable")  # best first
+        n = alive.size
+        ranks = np.empty(n)
+        ranks[order] = np.arange(n - 1, -1, -1)  # the worst entrant 0, the best n - 1
+        keep = min(int(keep), n)
+        dropped = alive[order[keep:]]
+        score[dropped] = j + ranks[order[keep:]] / n
+        alive = alive[order[:keep]]
+        score[alive] = j + 1 + ranks[order[:keep]] / n
+    return score
+
+
+def function_champions(F):
+    """Index of the best individual on each function (column of ``F``), in column order."""
+    F = np.asarray(F, dtype=np.float64)
+    return np.argmax(np.where(np.isfinite(F), F, -np.inf), axis=0)
+
+
+def cascading_elites(F, n_elite):
+    """The elite of a generation by cascading elitism, best first, and the cascade scores.
+
+    The events shrink the population linearly to ``n_elite`` survivors
+    (:func:`cascade_sizes`); the elite is each function's champion (in
+    function order, each once) followed by the best-scored others, ``max(n_elite,
+    number of champions)`` in all.
+
+    Examples
+    --------
+    >>> F = np.array([[4., 0.], [3., 9.], [2., 8.], [1., 7.]])
+    >>> cascading_elites(F, 2)[0].tolist()
+    [0, 1]
+    """
+    F = np.asarray(F, dtype=np.float64)
+    P, k = F.shape
+    score = cascade(F, cascade_sizes(P, k, min(n_elite, P)))
+    champions = list(dict.fromkeys(function_champions(F).tolist()))
+    taken = set(champions)
+    rest = [i for i in np.argsort(-score, kind="stable").tolist() if i not in taken]
+    elite = (champions + rest)[:max(n_elite, len(champions))]
+    return np.array(elite, dtype=np.int64), score
+
+
+def check_objectives(values, P, owner, on_error="raise", k=None):
+    """``values`` as a float ``(P, k)`` array; wrong shapes raise, NaN/inf as ``on_error`` says."""
+    F = np.asarray(values, dtype=np.float64)
+    if F.ndim == 1:
+        F = F[:, None]
+    if F.ndim != 2 or F.shape[0] != P or (k is not None and F.shape[1] != k):
+        want = f"({P}, {k})" if k is not None else f"({P}, k)"
+        raise ValueError(f"{owner}: with selection='cascading' fitness must give one value per "
+                         f"fitness function for each individual, shape {want}; got {F.shape}")
+    bad = ~np.isfinite(F)
+    if bad.any():
+        if on_error != "worst":
+            i = int(np.flatnonzero(bad.any(axis=1))[0])
+            raise FitnessError(f"{owner}: fitness failed for individual {i}: fitness returned "
+                               f"{F[i].tolist()} (pass on_error='worst' to score it worst and "
+                               f"go on)")
+        F = np.where(bad, -np.inf, F)
+    return F
+
+
+def _objectives(fitness, decode, payload, repeats):
+    """One individual's fitness vector, averaged over ``repeats`` (runs in a worker)."""
+    try:
+        item = decode(payload) if decode is not None else payload
+        total = 0.0
+        for _ in range(repeats):
+            total = total + np.asarray(fitness(item), dtype=np.float64).reshape(-1)
+        return (total / repeats).tolist(), None
+    except Exception as e:  # noqa: BLE001 - reported with the individual's id by the caller
+        return None, f"{type(e).__name__}: {e}"
+
+
+def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeats=1,
+                        on_error="raise", owner="evolution"):
+    """Like :func:`.core.evaluate` for a fitness returning several values: a ``(P, k)`` array."""
+    n = len(payloads)
+    if executor is None:
+        results = [_objectives(fitness, decode, p, repeats) for p in payloads]
+    else:
+        results = list(executor.map(_objectives, [fitness] * n, [decode] * n, payloads,
+                                    [repeats] * n))
+    k = next((len(v) for v, e in results if e is None), None)
+    rows = []
+    for i, (value, error) in enumerate(results):
+        if error is None and len(value) != k:
+            raise ValueError(f"{owner}: fitness returned {len(value)} values for individual {i} "
+                             f"and {k} for another; it must return one per fitness function")
+        if error is not None:
+            if on_error != "worst":
+                raise FitnessError(f"{owner}: fitness failed for individual {i}: {error} "
+                                   f"(pass on_error='worst' to score it worst and go on)")
+            value = [-math.inf] * (k or 1)
+        rows.append(value)
+    return check_objectives(rows, n, owner, on_error)

@@ -1,0 +1,289 @@
+"""CoSyNE: Cooperative Synapse Neuroevolution (notes: "Neuroevolution", cooperative coevolution).
+
+The notes: cooperative coevolution "may be adapted more generally by applying it
+at the individual neuron level - that is, each neuron's fitness depends on how
+well it works with the other neurons in the network. The CoSyNE neuroevolution
+algorithm is based on this." CoSyNE (Gomez, Schmidhuber & Miikkulainen 2008)
+goes one level further down, to the single synapse: a fixed network of ``n``
+weights is evolved as ``n`` subpopulations of ``m`` weights each. The whole
+population is one array ``X`` of shape ``(m, n)``: **column** ``i`` is the
+subpopulation ``P_i`` of weight ``i``, **row** ``j`` is the network ``x_j``
+(weights ``x_1j .. x_nj``), laid out as the model's flat
+:class:`~rosenblatt.nn.ParameterVector`.
+
+One generation (the paper's Algorithm 1):
+
+1. evaluate the ``m`` networks (rows);
+2. sort the rows by fitness; the top quarter are parents: children of
+   multi-point crossover between random pairs of parents, each weight then
+   mutated with probability ``mutation_rate`` by Cauchy noise (scale
+   ``mutation_scale``, the paper's choice; Gaussian as an option), replace the
+   ``offspring`` worst rows;
+3. **permute** each subpopulation: in every column, a weight of network ``j``
+   is *marked* with probability (the paper's Section 3, the "n-th root" form,
+   ``n`` the number of subpopulations)
+
+   .. math::
+
+       \\mathrm{prob}(x_{ij}) = 1 - \\sqrt[n]{\\frac{f(x_j) - f_{\\min}}
+                                               {f_{\\max} - f_{\\min}}}
+
+   and the marked weights of the column are shuffled among themselves
+   (:func:`permute_subpopulations`). Weights of good networks are rarely
+   moved (the champion's never), those of poor ones nearly always, so the
+   next generation tries the surviving weights in new combinations without
+   breaking the good ones. The children, which have no fitness yet, are not
+   marked; ``permutation="all"`` permutes every evaluated row (the paper's
+   simplest variant, Fig. 2c), ``None`` none (a plain GA, for comparison).
+
+References
+----------
+F. Gomez, J. Schmidhuber and R. Miikkulainen, "Accelerated Neural Evolution
+through Cooperatively Coevolved Synapses", JMLR 9 (2008), 937-965.
+"""
+
+import math
+
+import numpy as np
+
+from ..checks import int_at_least, one_of, positive_float, positive_int, unit_interval
+from ..nn.module import Module
+from ..nn.parameter import ParameterVector
+from ..randomness import resolve_rng
+from .cne import evaluate_thetas
+from .core import Result, record, run_loop
+
+__all__ = ["CoSyNE", "marking_probability", "multipoint_crossover", "permute_subpopulations"]
+
+PERMUTATIONS = ("probabilistic", "all", None)
+NOISES = ("cauchy", "gaussian")
+
+
+def marking_probability(fitness, n):
+    """The paper's probability that each network's weights are marked for permutation.
+
+    ``1 - ((f - f_min) / (f_max - f_min)) ** (1 / n)`` for fitnesses ``f`` of
+    shape ``(m,)`` (higher is better) and ``n`` subpopulations. ``-inf``
+    (failed evaluations) counts as ``f_min``. When all fitnesses are equal
+    nothing distinguishes the networks and every weight is marked.
+
+    Examples
+    --------
+    >>> marking_probability(np.array([0.0, 1.0, 4.0]), n=2).round(3).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    f = np.asarray(fitness, dtype=np.float64)
+    finite = np.isfinite(f)
+    if not finite.any():
+        return np.ones_like(f)
+    low, high = f[finite].min(), f[finite].max()
+    f = np.where(finite, f, low)
+    if high == low:
+        return np.ones_like(f)
+    return 1.0 - ((f - low) / (high - low)) ** (1.0 / n)
+
+
+def permute_subpopulations(X, marked, rng):
+    """Shuffle, within each column of ``X`` (m, n), the entries where ``marked`` is True.
+
+    Each column stays a permutation of itself (the multiset of a
+    subpopulation's weights never changes); unmarked entries stay in place.
+    One vectorised pass for all columns: the marked rows of a column, listed
+    once in row order and once in random order, are matched position by
+    position.
+
+    Examples
+    --------
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> marked = np.array([[True, False], [True, False], [False, False], [True, False]])
+    >>> Y = permute_subpopulations(X, marked, np.random.default_rng(0))
+    >>> sorted(Y[:, 0].tolist()), Y[:, 1].tolist(), float(Y[2, 0])
+    ([0.0, 2.0, 4.0, 6.0], [1.0, 3.0, 5.0, 7.0], 4.0)
+    """
+    marked = np.asarray(marked, dtype=bool)
+    if marked.shape != X.shape:
+        raise ValueError(f"permute_subpopulations: marked must have X's shape {X.shape}; "
+                         f"got {marked.shape}")
+    # marked rows first (in row order), then the unmarked ones (in row order)
+    targets = np.argsort(~marked, axis=0, kind="stable")
+    # marked rows first (in random order), then the unmarked ones (in row order)
+    keys = np.where(marked, rng.random(X.shape), 2.0)
+    sources = np.argsort(keys, axis=0, kind="stable")
+    out = np.empty_like(X)
+    np.put_along_axis(out, targets, np.take_along_axis(X, sources, axis=0), axis=0)
+    return out
+
+
+def multipoint_crossover(a, b, points, rng):
+    """Two children per parent pair by ``points``-point crossover of rows ``a``, ``b`` (k, n).
+
+    Cut positions are drawn uniformly in ``1 .. n-1`` for each pair; between
+    cuts the children take alternately from ``a`` and ``b`` (the first child
+    starts with ``a``, the second is its complement). Returns ``(2k, n)``.
+    """
+    k, n = a.shape
+    if n < 2:
+        return np.concatenate([a, b])
+    cuts = rng.integers(1, n, size=(k, points))
+    # parity of the number of cuts at or before each position: which parent gives the gene
+    crossed = (cuts[:, :, None] <= np.arange(n)[None, None, :]).sum(axis=1) % 2 == 1
+    return np.concatenate([np.where(crossed, b, a), np.where(crossed, a, b)])
+
+
+class CoSyNE:
+    """Cooperative Synapse Neuroevolution: one subpopulation per weight of a fixed network.
+
+    Parameters
+    ----------
+    model : Module
+        The fixed architecture (its flat ParameterVector is the genome). Its
+        current weights seed the population and the best weights found are
+        left in it by :meth:`run`.
+    population : int, default 40
+        ``m``, the size of every subpopulation (= networks per generation).
+        At least 8, so that the top quarter holds two parents.
+    parents : float, default 0.25
+        Fraction of the best networks that recombine (the paper's top quarter).
+    offspring : float, default 0.5
+        Fraction of the population replaced by children each generation (the
+        worst rows); rounded to an even count of at least 2.
+    crossover_points : int, default 1
+        Cut points of the multi-point crossover.
+    mutation : {"cauchy", "gaussian"}
+        The noise added to mutated weights of children.
+    mutation_rate : float, default 0.8
+        Probability that each weight of a child is mutated.
+    mutation_scale : float, default 1.0
+        Scale of the Cauchy noise (its half-width), or the Gaussian's std.
+        (The defaults of ``offspring``, ``mutation_rate`` and
+        ``mutation_scale`` were chosen on a 1,000-step double pole task;
+        ``benchmarks/cosyne_claims.py`` measures them on the paper's.)
+    permutation : {"probabilistic", "all", None}
+        The paper's fitness-dependent marking (default), every evaluated
+        weight, or none.
+    init_std : float, default 1.0
+        The first population: the model's weights plus ``init_std`` times the
+        mutation noise (the model's own weights are the first row).
+    rng : numpy.random.Generator or int, optional
+
+    Attributes
+    ----------
+    X : ndarray (population, n_weights)
+        The subpopulations, one per column.
+    fitness : ndarray (population,) or None
+        The last generation's fitness of each row (before recombination).
+
+    Notes
+    -----
+    See the module docstring for the generation and the marking probability.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Dense(2, 1, rng=0).astype(np.float64)
+    >>> target = np.array([1.0, -2.0, 0.5])
+    >>> cosyne = rb.evolution.CoSyNE(net, population=16, rng=0)
+    >>> res = cosyne.run(lambda th: -((th - target) ** 2).sum(axis=1), 60, vectorized=True)
+    >>> bool(res.best_fitness > -0.05)
+    True
+    """
+
+    def __init__(self, model, population=40, parents=0.25, offspring=0.5, crossover_points=1,
+                 mutation="cauchy", mutation_rate=0.8, mutation_scale=1.0,
+                 permutation="probabilistic", init_std=1.0, rng=None):
+        if not isinstance(model, Module):
+            raise TypeError(f"CoSyNE: model must be a Module; got {type(model).__name__}")
+        self.model = model
+        self.population = int_at_least("CoSyNE", "population", population, 8)
+        self.parents = unit_interval("CoSyNE", "parents", parents, closed_low=False)
+        self.offspring = unit_interval("CoSyNE", "offspring", offspring, closed_low=False)
+        self.n_parents = int(round(self.parents * self.population))
+        if self.n_parents < 2:
+            raise ValueError(f"CoSyNE: parents * population must leave at least 2 parents; got "
+                             f"{parents} * {population} = {self.n_parents}")
+        n_off = max(2, 2 * int(round(self.offspring * self.population / 2)))
+        if n_off > self.population - 1:
+            raise ValueError(f"CoSyNE: offspring must leave at least the champion in place; "
+                             f"{offspring} of {population} replaces {n_off}")
+        self.n_offspring = n_off
+        self.crossover_points = positive_int("CoSyNE", "crossover_points", crossover_points)
+        self.mutation = one_of("CoSyNE", "mutation", mutation, NOISES)
+        self.mutation_rate = unit_interval("CoSyNE", "mutation_rate", mutation_rate,
+                                           closed_high=True)
+        self.mutation_scale = positive_float("CoSyNE", "mutation_scale", mutation_scale)
+        self.permutation = one_of("CoSyNE", "permutation", permutation, PERMUTATIONS)
+        self.init_std = positive_float("CoSyNE", "init_std", init_std, allow_zero=True)
+        self.rng = resolve_rng(rng)
+        self.vector = ParameterVector(model.parameters())
+        self.n_weights = self.vector.size
+        noise = self.init_std * self._noise((self.population, self.n_weights))
+        noise[0] = 0.0
+        self.X = (self.vector.data[None, :] + noise).astype(self.vector.data.dtype)
+        self.fitness = None
+
+    def _noise(self, shape):
+        if self.mutation == "cauchy":
+            return self.rng.standard_cauchy(shape)
+        return self.rng.standard_normal(shape)
+
+    def recombine(self, X, order):
+        """``n_offspring`` children of the top rows of ``X`` (``order``: rows best first)."""
+        top = order[:self.n_parents]
+        k = self.n_offspring // 2
+        a = X[top[self.rng.integers(0, top.size, size=k)]]
+        b = X[top[self.rng.integers(0, top.size, size=k)]]
+        children = multipoint_crossover(a, b, self.crossover_points, self.rng)
+        mask = self.rng.random(children.shape) < self.mutation_rate
+        noise = self.mutation_scale * self._noise(children.shape)
+        return (children + mask * noise).astype(X.dtype)
+
+    def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
+        """Evaluate the networks, recombine, permute; returns ``(fitness, best row)``."""
+        f = evaluate_thetas("CoSyNE", self.model, self.vector, self.X, fitness, vectorized,
+                            executor, repeats, on_error)
+        self.fitness = f
+        order = np.argsort(-f, kind="stable")
+        X = self.X[order]  # every subpopulation sorted by the fitness of its networks
+        fs = f[order]
+        best = X[0].copy()
+        children = self.recombine(X, np.arange(self.population))
+        survivors = self.population - self.n_offspring
+        if self.permutation is not None:
+            marked = np.zeros(X.shape, dtype=bool)
+            if self.permutation == "all":
+                marked[:survivors] = True
+            else:
+                p = marking_probability(fs[:survivors], self.n_weights)
+                marked[:survivors] = self.rng.random((survivors, self.n_weights)) < p[:, None]
+            X = permute_subpopulations(X, marked, self.rng)
+        X[survivors:] = children
+        self.X = X
+        return f, best
+
+    def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
+            vectorized=False, repeats=1, on_error="raise"):
+        """Evolve for up to ``generations``; the best weights end up in the model.
+
+        Parameters and the returned :class:`~rosenblatt.evolution.Result` are
+        those of :meth:`CNE.run <rosenblatt.evolution.CNE.run>`: ``fitness(model)
+        -> float`` per network, or with ``vectorized=True`` ``fitness(X) ->
+        (population,)`` for the whole population matrix (e.g. scored through
+        :class:`~rosenblatt.evolution.PopulationModel`); ``stop(best_row)``.
+        ``result.evaluations`` counts networks evaluated.
+        """
+        history = {}
+        best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
+
+        def one(g):
+            f, champion = self.step(fitness, vectorized, executor, repeats, on_error)
+            record(history, f)
+            best["evals"] += self.population
+            value = float(f.max())
+            if value > best["fitness"]:
+                best["fitness"], best["theta"] = value, champion.copy()
+            return champion, value
+
+        ran, stopped, error = run_loop(one, generations, callbacks, stop, "CoSyNE.run", on_error)
+        self.vector.data[:] = best["theta"]
+        return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
+                      evaluations=best["evals"], history=history, stopped=stopped, error=error)

@@ -1,0 +1,261 @@
+"""ESP: Enforced SubPopulations, neuron-level cooperative coevolution (notes: "Neuroevolution").
+
+The notes: cooperative coevolution "may be adapted more generally by applying it
+at the individual neuron level - that is, each neuron's fitness depends on how
+well it works with the other neurons in the network." ESP (Gomez &
+Miikkulainen 1997, 1999) evolves a network of ``h`` hidden neurons as ``h``
+subpopulations of ``n`` neurons; subpopulation ``i`` only ever supplies hidden
+position ``i``, so each specialises in one role. A neuron's chromosome is
+all its weights: its input weights and bias (a column of the hidden Dense
+layer) and its output weights (a row of the output Dense layer).
+
+One generation, for all subpopulations at once:
+
+1. **Evaluation.** ``trials`` rounds; in each, every subpopulation is shuffled
+   and network ``t`` of the round is assembled from neuron ``t`` of each
+   shuffled subpopulation, so every neuron takes part in exactly ``trials``
+   networks. All ``trials * n`` networks are written into one ``(T, n_weights)``
+   array in the model's ParameterVector layout and scored together.
+   A neuron's fitness is the **mean fitness of the networks it took part in**.
+2. **Recombination** within each subpopulation: each neuron of the top
+   quarter is crossed (one point) with a random higher-ranking neuron of the
+   top quarter; the two children of each pair replace the worst neurons;
+   each child weight is mutated with probability ``mutation_rate`` by Cauchy
+   noise.
+3. **Burst mutation.** When the best network has not improved for
+   ``stagnation`` generations, every subpopulation is rebuilt around the
+   neuron the best network used at its position: that neuron plus Cauchy
+   noise of scale ``burst_scale`` (the neuron itself kept unchanged), so
+   search restarts near the best solution.
+
+The output layer's bias, if it has one, belongs to no neuron and stays at the
+model's value. (ESP's network-size adaptation, adding or removing a
+subpopulation after repeated bursts, is not implemented.)
+
+References
+----------
+F. Gomez and R. Miikkulainen, "Incremental Evolution of Complex General
+Behavior", Adaptive Behavior 5 (1997); "Solving Non-Markovian Control Tasks
+with Neuroevolution", IJCAI 1999.
+"""
+
+import math
+
+import numpy as np
+
+from ..checks import int_at_least, positive_float, positive_int, unit_interval
+from ..nn.dense import Dense
+from ..nn.module import Module
+from ..nn.parameter import ParameterVector
+from ..randomness import resolve_rng
+from .cne import _leaves, evaluate_thetas, parameter_layout
+from .core import Result, record, run_loop
+
+__all__ = ["ESP", "neuron_layout"]
+
+
+def neuron_layout(model):
+    """Flat indices ``(h, L)`` of each hidden neuron's weights in ``model``'s ParameterVector.
+
+    ``model`` has exactly two Dense layers (hidden, output) and otherwise only
+    parameter-free layers. Row ``i`` lists hidden column ``i``'s input
+    weights, its bias (if any) and row ``i`` of the output weights.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> net = rb.nn.Sequential(rb.nn.Dense(2, 3), rb.nn.Tanh(), rb.nn.Dense(3, 1))
+    >>> neuron_layout(net).tolist()
+    [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8, 11]]
+    """
+    dense = [m for m in _leaves(model) if isinstance(m, Dense)]
+    others = [m for m in _leaves(model) if not isinstance(m, Dense) and list(m.parameters())]
+    if len(dense) != 2 or others:
+        raise ValueError(f"ESP: model must have exactly two Dense layers (hidden and output) and "
+                         f"otherwise parameter-free layers; got {len(dense)} Dense and "
+                         f"{len(others)} other layers with parameters")
+    layout, _ = parameter_layout(model)
+    hidden, out = dense
+    w1, (n_in, h) = layout[id(hidden.W)]
+    w2, (h2, _) = layout[id(out.W)]
+    if h2 != h:
+        raise ValueError(f"ESP: the output layer reads {h2} features but the hidden layer has {h}")
+    flat1 = np.arange(w1.start, w1.stop).reshape(n_in, h).T  # (h, in): column i of W1
+    parts = [flat1]
+    if hidden.b is not None:
+        b1, _ = layout[id(hidden.b)]
+        parts.append(np.arange(b1.start, b1.stop)[:, None])
+    parts.append(np.arange(w2.start, w2.stop).reshape(h, -1))  # row i of W2
+    return np.concatenate(parts, axis=1)
+
+
+class ESP:
+    """Enforced SubPopulations: one subpopulation of neurons per hidden position.
+
+    Parameters
+    ----------
+    model : Module
+        ``Sequential(Dense(in, h), <activation>, Dense(h, out), <activation>)``
+        (any parameter-free layers around the two Dense layers). Its weights
+        seed the subpopulations; the best network found is left in it.
+    population : int, default 40
+        Neurons per subpopulation ``n`` (at least 8).
+    trials : int, default 10
+        Networks each neuron takes part in per generation (``trials * n``
+        evaluations per generation).
+    mutation_rate : float, default 0.4
+    mutation_scale : float, default 0.3
+        Scale of the Cauchy noise of mutation.
+    stagnation : int, default 20
+        Generations without improvement of the best network before a burst.
+    burst_scale : float, default 0.3
+        Scale of the Cauchy noise of burst mutation.
+    init_std : float, default 1.0
+        Neurons start as the model's neurons plus ``init_std`` Cauchy noise.
+    rng : numpy.random.Generator or int, optional
+
+    Attributes
+    ----------
+    neurons : ndarray (h, population, L)
+        The subpopulations (``L`` weights per neuron, see :func:`neuron_layout`).
+    neuron_fitness : ndarray (h, population) or None
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> xor = rb.evolution.envs.XOR()
+    >>> net = rb.nn.Sequential(rb.nn.Dense(2, 3, rng=0), rb.nn.Tanh(), rb.nn.Dense(3, 1, rng=0),
+    ...                        rb.nn.Sigmoid()).astype(np.float64)
+    >>> esp = rb.evolution.ESP(net, population=8, trials=4, rng=0)
+    >>> res = esp.run(lambda th: xor.evaluate(rb.evolution.PopulationModel(net, th)), 3,
+    ...               vectorized=True)
+    >>> res.evaluations
+    96
+    """
+
+    def __init__(self, model, population=40, trials=10, mutation_rate=0.4, mutation_scale=0.3,
+                 stagnation=20, burst_scale=0.3, init_std=1.0, rng=None):
+        if not isinstance(model, Module):
+            raise TypeError(f"ESP: model must be a Module; got {type(model).__name__}")
+        self.model = model
+        self.index = neuron_layout(model)
+        self.population = int_at_least("ESP", "population", population, 8)
+        self.trials = positive_int("ESP", "trials", trials)
+        self.mutation_rate = unit_interval("ESP", "mutation_rate", mutation_rate,
+                                           closed_high=True)
+        self.mutation_scale = positive_float("ESP", "mutation_scale", mutation_scale)
+        self.stagnation = positive_int("ESP", "stagnation", stagnation)
+        self.burst_scale = positive_float("ESP", "burst_scale", burst_scale)
+        self.init_std = positive_float("ESP", "init_std", init_std, allow_zero=True)
+        self.rng = resolve_rng(rng)
+        self.vector = ParameterVector(model.parameters())
+        h, L = self.index.shape
+        seed = self.vector.data[self.index]  # (h, L): the model's own neurons
+        noise = self.init_std * self.rng.standard_cauchy((h, self.population, L))
+        noise[:, 0] = 0.0
+        self.neurons = (seed[:, None, :] + noise).astype(self.vector.data.dtype)
+        self.neuron_fitness = None
+        self.best_neurons = seed.copy()
+        self._since_improved = 0
+        self._best = -math.inf
+
+    @property
+    def hidden(self):
+        return self.index.shape[0]
+
+    def assemble(self, choice):
+        """Weight vectors ``(T, n_weights)`` of networks made of neurons ``choice`` (T, h)."""
+        h = self.hidden
+        genes = self.neurons[np.arange(h)[None, :], choice]  # (T, h, L)
+        thetas = np.repeat(self.vector.data[None, :], choice.shape[0], axis=0)
+        thetas[:, self.index.ravel()] = genes.reshape(choice.shape[0], -1)
+        return thetas
+
+    def _choices(self):
+        """(trials * n, h): round r, network t takes neuron perm_r,i[t] of subpopulation i."""
+        h, n = self.hidden, self.population
+        keys = self.rng.random((self.trials, n, h))
+        return np.argsort(keys, axis=1).reshape(self.trials * n, h)
+
+    def recombine(self, fit):
+        """Replace each subpopulation's worst neurons by children of its top quarter."""
+        h, n, L = self.neurons.shape
+        order = np.argsort(-fit, axis=1, kind="stable")  # (h, n) best first
+        ranked = np.take_along_axis(self.neurons, order[:, :, None], axis=1)
+        q = max(2, n // 4)
+        r = np.arange(q)
+        # each top-quarter neuron mates with a higher-ranked one (the best with another top one)
+        mate = np.where(r > 0, np.floor(self.rng.random((h, q)) * np.maximum(r, 1)).astype(int),
+                        self.rng.integers(1, q, size=(h, q)))
+        a, b = ranked[:, :q], np.take_along_axis(ranked, mate[:, :, None], axis=1)
+        cut = self.rng.integers(1, max(L, 2), size=(h, q, 1))
+        first = np.arange(L)[None, None, :] < cut
+        children = np.concatenate([np.where(first, a, b), np.where(first, b, a)], axis=1)
+        mask = self.rng.random(children.shape) < self.mutation_rate
+        children = children + mask * self.mutation_scale * self.rng.standard_cauchy(
+            children.shape)
+        ranked[:, n - 2 * q:] = children.astype(ranked.dtype)
+        self.neurons = ranked
+
+    def burst(self):
+        """Rebuild every subpopulation around the best network's neuron at its position."""
+        h, n, L = self.neurons.shape
+        noise = self.burst_scale * self.rng.standard_cauchy((h, n, L))
+        noise[:, 0] = 0.0
+        self.neurons = (self.best_neurons[:, None, :] + noise).astype(self.neurons.dtype)
+
+    def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
+        """One generation; returns ``(network fitness (T,), best network's weights, burst?)``."""
+        h, n = self.hidden, self.population
+        choice = self._choices()
+        thetas = self.assemble(choice)
+        f = evaluate_thetas("ESP", self.model, self.vector, thetas, fitness, vectorized,
+                            executor, repeats, on_error)
+        finite = np.where(np.isfinite(f), f, np.nan)
+        flat = (np.arange(h)[None, :] * n + choice).ravel()
+        sums = np.bincount(flat, weights=np.repeat(np.nan_to_num(finite, nan=0.0), h),
+                           minlength=h * n)
+        counts = np.bincount(flat, weights=np.repeat(np.isfinite(finite), h), minlength=h * n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fit = np.where(counts > 0, sums / counts, -np.inf).reshape(h, n)
+        self.neuron_fitness = fit
+        i = int(np.argmax(np.where(np.isfinite(f), f, -np.inf)))
+        champion = thetas[i].copy()
+        burst = False
+        if f[i] > self._best:
+            self._best, self._since_improved = float(f[i]), 0
+            self.best_neurons = self.neurons[np.arange(h), choice[i]].copy()
+        else:
+            self._since_improved += 1
+        self.recombine(fit)
+        if self._since_improved >= self.stagnation:
+            self.burst()
+            self._since_improved, burst = 0, True
+        return f, champion, burst
+
+    def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
+            vectorized=False, repeats=1, on_error="raise"):
+        """Evolve for up to ``generations``; the best network's weights end up in the model.
+
+        ``fitness`` and the other arguments are those of :meth:`CNE.run
+        <rosenblatt.evolution.CNE.run>`; with ``vectorized=True`` it scores a
+        ``(trials * population, n_weights)`` array of assembled networks.
+        ``history`` adds ``bursts`` (1 in a generation that ended with a burst
+        mutation); ``evaluations`` counts assembled networks.
+        """
+        history = {}
+        best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
+
+        def one(g):
+            f, champion, burst = self.step(fitness, vectorized, executor, repeats, on_error)
+            record(history, f, bursts=int(burst))
+            best["evals"] += f.shape[0]
+            value = float(np.max(np.where(np.isfinite(f), f, -np.inf)))
+            if value > best["fitness"]:
+                best["fitness"], best["theta"] = value, champion
+            return champion, value
+
+        ran, stopped, error = run_loop(one, generations, callbacks, stop, "ESP.run", on_error)
+        self.vector.data[:] = best["theta"]
+        return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
+                      evaluations=best["evals"], history=history, stopped=stopped, error=error)

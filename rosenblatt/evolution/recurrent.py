@@ -1,0 +1,104 @@
+"""A population of recurrent controllers with evolved flat weights (notes: "Neuroevolution").
+
+Pole balancing without velocities is non-Markovian: the controller must keep
+a memory of past observations. :class:`RecurrentPopulationModel` runs ``P``
+copies of a network ``Sequential(RNN(k, H), <Dense and parameter-free
+layers>)``, one per row of ``thetas`` (its ParameterVector layout, as for
+:class:`~rosenblatt.evolution.PopulationModel`), one time step at a time for
+the environments' population protocol:
+
+.. math::
+
+    h_t = f(x_t W_x + h_{t-1} W_h + b),\\qquad y_t = g(h_t)
+
+with ``f`` the RNN's tanh (or relu) and ``g`` the layers after it, each a
+batched matrix product over the population.
+"""
+
+import numpy as np
+
+from ..nn.module import Sequential
+from ..nn.rnn import RNN
+from .cne import parameter_layout, population_forward
+
+__all__ = ["RecurrentPopulationModel"]
+
+
+class RecurrentPopulationModel:
+    """``P`` Elman-recurrent controllers (``model`` with weights ``thetas``), stepped together.
+
+    Parameters
+    ----------
+    model : Sequential
+        ``RNN(k, H)`` (one layer, no batch norm, zero initial state) followed by
+        Dense and parameter-free layers.
+    thetas : array (P, model.num_parameters())
+
+    Follows the population protocol of :mod:`rosenblatt.evolution.envs`:
+    ``size``, ``reset``, ``step(obs (P, k)) -> (P, out)``, ``keep(mask)``,
+    ``take(index)``.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+    >>> net = rb.nn.Sequential(rb.nn.RNN(2, 3), rb.nn.Dense(3, 1), rb.nn.Sigmoid())
+    >>> pop = RecurrentPopulationModel(net, np.zeros((4, net.num_parameters())))
+    >>> pop.step(np.ones((4, 2))).shape
+    (4, 1)
+    """
+
+    def __init__(self, model, thetas):
+        layers = list(model) if isinstance(model, Sequential) else []
+        if not layers or not isinstance(layers[0], RNN):
+            raise TypeError(f"RecurrentPopulationModel: model must be a Sequential starting with "
+                            f"an RNN layer; got {type(model).__name__}")
+        rnn = layers[0]
+        if rnn.num_layers != 1 or rnn.batch_norm or rnn.learn_initial_state:
+            raise ValueError("RecurrentPopulationModel: the RNN must have one layer, no batch "
+                             "norm and no learned initial state")
+        layout, size = parameter_layout(model)
+        self.thetas = np.asarray(thetas)
+        if self.thetas.ndim != 2 or self.thetas.shape[1] != size:
+            raise ValueError(f"RecurrentPopulationModel: thetas must have shape (P, {size}); "
+                             f"got {self.thetas.shape}")
+        self.model = model
+        self.size = self.thetas.shape[0]
+        self._rnn = rnn
+        self._tail = Sequential(*layers[1:])
+        self._tail_start = layout[id(rnn.b[0])][0].stop
+        self.reset()
+
+    def _weights(self):
+        layout, _ = parameter_layout(self.model)
+        rnn, P = self._rnn, self.size
+        sx, shx = layout[id(rnn.W_x[0])]
+        sh, shh = layout[id(rnn.W_h[0])]
+        sb, _ = layout[id(rnn.b[0])]
+        return (self.thetas[:, sx].reshape((P,) + shx), self.thetas[:, sh].reshape((P,) + shh),
+                self.thetas[:, sb])
+
+    def reset(self, population=None):
+        """Zero every controller's hidden state."""
+        self.W_x, self.W_h, self.b = self._weights()
+        self.h = np.zeros((self.size, self._rnn.hidden_size), dtype=np.float64)
+
+    def step(self, obs):
+        obs = np.asarray(obs, dtype=np.float64)
+        a = np.matmul(obs[:, None, :], self.W_x)[:, 0] + np.matmul(self.h[:, None, :],
+                                                                    self.W_h)[:, 0] + self.b
+        self.h = np.tanh(a) if self._rnn.nonlinearity == "tanh" else np.maximum(a, 0.0)
+        tail = self.thetas[:, self._tail_start:]
+        if not list(self._tail.parameters()) and len(list(self._tail)) == 0:
+            return self.h
+        return population_forward(self._tail, tail, self.h[:, None, :])[:, 0]
+
+    def keep(self, mask):
+        """Drop the controllers (and their states) where ``mask`` is False."""
+        mask = np.asarray(mask, dtype=bool)
+        self.thetas, self.h = self.thetas[mask], self.h[mask]
+        self.W_x, self.W_h, self.b = self.W_x[mask], self.W_h[mask], self.b[mask]
+        self.size = self.thetas.shape[0]
+
+    def take(self, index):
+        return RecurrentPopulationModel(self.model, self.thetas[np.asarray(index)])

@@ -1,0 +1,151 @@
+"""Staging (incremental evolution): a sequence of ever harder tasks (notes: "Neuroevolution").
+
+The notes: "For complex problems, it sometimes is too difficult to evolve the
+network directly to that problem. Instead, staging (also called incremental
+evolution) may be preferred, where the network is evolved on simpler problems
+that gradually increase towards the original complex task." (Gomez &
+Miikkulainen 1997 evolved double-pole controllers while the short pole grew.)
+
+:class:`Staged` drives any algorithm of this layer (CNE, CoSyNE, ESP, NEAT:
+anything whose ``run`` keeps its population between calls) through a list of
+fitness functions: it runs the algorithm on task ``i`` until the generation's
+best fitness reaches ``threshold[i]``, then moves the *same population* on to
+task ``i + 1``. The run ends when the last task's threshold is reached or the
+generations are spent.
+"""
+
+import math
+
+from ..checks import positive_int
+from .core import Result
+
+__all__ = ["Staged"]
+
+
+class Staged:
+    """Evolve one population on a sequence of tasks of increasing difficulty.
+
+    Parameters
+    ----------
+    tasks : sequence of callable
+        Fitness functions, easiest first, each as the algorithm's ``run``
+        expects it (per individual, or vectorised with ``vectorized=True``).
+    threshold : float or sequence of float
+        Best fitness that completes each task (one value for all, or one per
+        task).
+
+    Attributes
+    ----------
+    task : int
+        The task being evolved on (after :meth:`run`: the last one reached).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> net = rb.nn.Dense(1, 1, rng=0).astype(np.float64)
+    >>> tasks = [lambda th, c=c: -np.abs(th - c).sum(axis=1) for c in (0.5, 1.0, 2.0)]
+    >>> staged = rb.evolution.Staged(tasks, threshold=-0.1)
+    >>> res = staged.run(rb.evolution.CoSyNE(net, population=16, rng=0), 200, vectorized=True)
+    >>> res.history["task"][-1], res.stopped
+    (2, True)
+    """
+
+    def __init__(self, tasks, threshold):
+        tasks = list(tasks) if not callable(tasks) else None
+        if not tasks:
+            raise ValueError("Staged: tasks must be a non-empty sequence of fitness functions")
+        for i, t in enumerate(tasks):
+            if not callable(t):
+                raise TypeError(f"Staged: task {i} must be callable; got {type(t).__name__}")
+        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+            threshold = [float(threshold)] * len(tasks)
+        else:
+            try:
+                threshold = [float(t) for t in threshold]
+            except TypeError:
+                raise TypeError(f"Staged: threshold must be a number or one number per task; "
+                                f"got {type(threshold).__name__}") from None
+        if len(threshold) != len(tasks):
+            raise ValueError(f"Staged: threshold must give one value per task ({len(tasks)}); "
+                             f"got {len(threshold)}")
+        if any(math.isnan(t) for t in threshold):
+            raise ValueError("Staged: threshold must not be NaN")
+        self.tasks, self.threshold = tasks, threshold
+        self.task = 0
+
+    def run(self, algorithm, generations, callbacks=None, stop=None, **run_kwargs):
+        """Evolve ``algorithm`` through the tasks for at most ``generations`` in all.
+
+        Parameters
+        ----------
+        algorithm : CNE, CoSyNE, ESP, NEAT, ...
+            Anything with ``run(fitness, generations, callbacks=..., stop=...,
+            **run_kwargs) -> Result`` that keeps its population between calls.
+        generations : int
+            The budget over all tasks.
+        callbacks, stop :
+            As for the algorithm's ``run`` (``stop`` ends the whole run).
+        **run_kwargs
+            Passed to every ``algorithm.run`` (``vectorized``, ``executor``, ...).
+
+        Returns
+        -------
+        Result
+            ``best``/``best_fitness``: the best on the last task reached;
+            ``history`` concatenates the algorithm's per-generation series and
+            adds ``task`` (the task of each generation); ``history["stages"]``
+            lists the generation at which each task was completed. ``stopped``
+            is True when the last task was completed (or ``stop`` fired).
+        """
+        generations = positive_int("Staged", "generations", generations)
+        if not hasattr(algorithm, "run"):
+            raise TypeError(f"Staged: algorithm must have a run method; got "
+                            f"{type(algorithm).__name__}")
+        history, stages = {"task": []}, []
+        spent, evaluations, result = 0, 0, None
+        self.task = 0
+        user_stop = {"fired": False}
+
+        def wrapped_stop(champion):
+            if stop is not None and stop(champion):
+                user_stop["fired"] = True
+                return True
+            return False
+
+        while spent < generations:
+            threshold = self.threshold[self.task]
+            passed = {"gen": None}
+
+            def reached(state, threshold=threshold, passed=passed):
+                if state["fitness"] >= threshold:
+                    passed["gen"] = state["generation"]
+                    return True
+                return False
+
+            result = algorithm.run(self.tasks[self.task], generations - spent,
+                                   callbacks=[reached] + list(callbacks or []),
+                                   stop=wrapped_stop, **run_kwargs)
+            for key, series in result.history.items():
+                history.setdefault(key, []).extend(series)
+            history["task"].extend([self.task] * result.generations)
+            spent += result.generations
+            evaluations += result.evaluations
+            if result.error is not None or user_stop["fired"]:
+                break
+            if passed["gen"] is None:  # the budget ran out on this task
+                break
+            stages.append(spent)
+            if self.task == len(self.tasks) - 1:
+                break
+            self.task += 1
+        history["stages"] = stages
+        solved = len(stages) == len(self.tasks)
+        return Result(best=result.best, best_fitness=result.best_fitness, generations=spent,
+                      evaluations=_evaluations(algorithm, evaluations), history=history,
+                      stopped=solved or user_stop["fired"], error=result.error)
+
+
+def _evaluations(algorithm, summed):
+    """NEAT counts evaluations over its lifetime; the others per run (summed here)."""
+    total = getattr(algorithm, "evaluations", None)
+    return total if isinstance(total, int) else summed

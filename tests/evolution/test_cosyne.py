@@ -1,0 +1,202 @@
+"""CoSyNE: the permutation keeps every subpopulation a permutation of itself, the marking
+probability is the paper's, crossover and the generation by hand, pole balancing, errors."""
+
+import concurrent.futures
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rosenblatt as rb
+from rosenblatt.evolution.cosyne import (
+    marking_probability,
+    multipoint_crossover,
+    permute_subpopulations,
+)
+
+
+@given(m=st.integers(1, 12), n=st.integers(1, 6), seed=st.integers(0, 2**31 - 1),
+       p=st.floats(0.0, 1.0))
+def test_permutation_keeps_each_subpopulation_a_permutation_of_itself(m, n, seed, p):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, n))
+    marked = rng.random((m, n)) < p
+    Y = permute_subpopulations(X, marked, rng)
+    for j in range(n):
+        np.testing.assert_array_equal(np.sort(Y[:, j]), np.sort(X[:, j]))  # same multiset
+        np.testing.assert_array_equal(Y[~marked[:, j], j], X[~marked[:, j], j])  # unmarked stay
+        # marked values only move among marked rows
+        np.testing.assert_array_equal(np.sort(Y[marked[:, j], j]), np.sort(X[marked[:, j], j]))
+
+
+def test_permutation_actually_shuffles():
+    rng = np.random.default_rng(0)
+    X = np.arange(200.0).reshape(100, 2)
+    Y = permute_subpopulations(X, np.ones_like(X, dtype=bool), rng)
+    assert (Y != X).mean() > 0.9
+    assert not np.array_equal(Y[:, 0] - X[:, 0], Y[:, 1] - X[:, 1])  # columns independently
+
+
+def test_marking_probability_is_the_papers_nth_root():
+    f = np.array([2.0, 10.0, 4.0, -np.inf, 6.0])
+    n = 3
+    expect = 1 - ((np.array([2.0, 10.0, 4.0, 2.0, 6.0]) - 2.0) / 8.0) ** (1 / 3)
+    np.testing.assert_allclose(marking_probability(f, n), expect)
+    assert marking_probability(f, n)[1] == 0.0  # the champion is never moved
+    assert marking_probability(f, n)[0] == 1.0  # the worst always
+    np.testing.assert_array_equal(marking_probability(np.ones(4), 5), np.ones(4))
+
+
+def test_multipoint_crossover_children_are_complementary():
+    rng = np.random.default_rng(1)
+    a, b = np.zeros((6, 9)), np.ones((6, 9))
+    kids = multipoint_crossover(a, b, 2, rng)
+    assert kids.shape == (12, 9)
+    np.testing.assert_array_equal(kids[:6] + kids[6:], np.ones((6, 9)))
+    assert (kids[:6, 0] == 0).all()  # the first child starts with parent a
+    changes = np.abs(np.diff(kids[:6], axis=1)).sum(axis=1)
+    assert (changes <= 2).all() and changes.max() > 0
+
+
+def test_one_generation_by_hand():
+    net = rb.nn.Dense(3, 2, rng=0).astype(np.float64)  # 8 weights
+    cos = rb.evolution.CoSyNE(net, population=12, offspring=0.25, mutation_rate=0.3, rng=4)
+    X0 = cos.X.copy()
+    fitness = X0.sum(axis=1)
+    f, champion = cos.step(lambda X: X.sum(axis=1), vectorized=True)
+    np.testing.assert_array_equal(f, fitness)
+    order = np.argsort(-fitness, kind="stable")
+    np.testing.assert_array_equal(champion, X0[order[0]])
+    survivors = 12 - cos.n_offspring
+    assert cos.n_offspring == 4
+    # the champion row is untouched; each column of the survivors is a permutation of the
+    # survivors' weights in that subpopulation
+    np.testing.assert_array_equal(cos.X[0], X0[order[0]])
+    for j in range(8):
+        np.testing.assert_array_equal(np.sort(cos.X[:survivors, j]),
+                                      np.sort(X0[order[:survivors], j]))
+    # the worst rows were replaced by children of the top quarter (+ sparse Cauchy noise)
+    parents = X0[order[:cos.n_parents]]
+    kids = cos.X[survivors:]
+    from_parents = np.isin(kids, parents).mean()
+    assert 0.4 < from_parents < 1.0
+
+
+def test_permutation_none_and_all():
+    net = rb.nn.Dense(3, 2, rng=0).astype(np.float64)
+    none = rb.evolution.CoSyNE(net, population=8, offspring=0.25, permutation=None, rng=0)
+    X0 = none.X.copy()
+    none.step(lambda X: X.sum(axis=1), vectorized=True)
+    order = np.argsort(-X0.sum(axis=1), kind="stable")
+    np.testing.assert_array_equal(none.X[:6], X0[order[:6]])  # a plain GA keeps its rows
+    net = rb.nn.Dense(20, 2, rng=0).astype(np.float64)
+    every = rb.evolution.CoSyNE(net, population=40, offspring=0.25, permutation="all", rng=0)
+    X0 = every.X.copy()
+    every.step(lambda X: X.sum(axis=1), vectorized=True)
+    order = np.argsort(-X0.sum(axis=1), kind="stable")
+    moved = every.X[:30] != X0[order[:30]]
+    assert moved.mean() > 0.9  # every evaluated weight was shuffled within its column
+    np.testing.assert_array_equal(np.sort(every.X[:30], axis=0), np.sort(X0[order[:30]], axis=0))
+
+
+def test_cosyne_balances_a_pole():
+    """The paper's double-pole figures are measured by benchmarks/cosyne_claims.py; here
+    one pole for 1,000 steps within a small budget."""
+    env = rb.evolution.envs.CartPole(poles=1, max_steps=1000)
+    net = rb.nn.Sequential(rb.nn.Dense(4, 1, rng=0), rb.nn.Sigmoid()).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=20, mutation_scale=1.0, rng=0)
+    res = cos.run(lambda X: env.evaluate(rb.evolution.PopulationModel(net, X)), 50,
+                  vectorized=True, callbacks=[lambda s: s["fitness"] >= 1000])
+    assert res.stopped and res.best_fitness == 1000 and res.evaluations <= 1000
+    assert env.evaluate(rb.evolution.PopulationModel(net, res.best[None]))[0] == 1000
+
+
+def test_cosyne_double_pole_with_velocities_small():
+    env = rb.evolution.envs.CartPole(poles=2, max_steps=1000)
+    net = rb.nn.Sequential(rb.nn.Dense(6, 1, rng=3), rb.nn.Sigmoid()).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=40, mutation_scale=1.0, rng=3)
+    res = cos.run(lambda X: env.evaluate(rb.evolution.PopulationModel(net, X)), 60,
+                  vectorized=True, callbacks=[lambda s: s["fitness"] >= 1000])
+    assert res.best_fitness == 1000
+
+
+def _sphere(model):
+    return -float(sum((p.data ** 2).sum() for p in model.parameters()))
+
+
+def test_per_individual_executor_and_vectorised_agree():
+    def net():
+        return rb.nn.Dense(2, 2, rng=1).astype(np.float64)
+
+    vec = rb.evolution.CoSyNE(net(), population=8, rng=3).run(
+        lambda X: -(X ** 2).sum(axis=1), 3, vectorized=True)
+    serial = rb.evolution.CoSyNE(net(), population=8, rng=3).run(_sphere, 3)
+    with concurrent.futures.ProcessPoolExecutor(2) as ex:
+        parallel = rb.evolution.CoSyNE(net(), population=8, rng=3).run(_sphere, 3, executor=ex)
+    assert serial.history == parallel.history
+    np.testing.assert_allclose(vec.history["best"], serial.history["best"], rtol=1e-12)
+    np.testing.assert_array_equal(serial.best, parallel.best)
+
+
+def test_seed_reproducible_and_best_written_to_model():
+    runs = []
+    for _ in range(2):
+        net = rb.nn.Dense(2, 1, rng=0).astype(np.float64)
+        res = rb.evolution.CoSyNE(net, population=8, rng=7).run(_sphere, 5)
+        runs.append(res)
+        np.testing.assert_array_equal(rb.nn.ParameterVector(net.parameters()).data, res.best)
+    assert runs[0].history == runs[1].history
+    assert runs[0].best_fitness == max(runs[0].history["best"])
+
+
+def test_bad_input():
+    net = rb.nn.Dense(2, 1)
+    with pytest.raises(ValueError, match="population must be an integer >= 8; got 6"):
+        rb.evolution.CoSyNE(net, population=6)
+    with pytest.raises(ValueError, match="at least 2 parents"):
+        rb.evolution.CoSyNE(net, population=8, parents=0.1)
+    with pytest.raises(ValueError, match="offspring must leave at least the champion"):
+        rb.evolution.CoSyNE(net, population=8, offspring=0.95)
+    with pytest.raises(ValueError, match="permutation must be .probabilistic., .all. or None"):
+        rb.evolution.CoSyNE(net, permutation="some")
+    with pytest.raises(ValueError, match="mutation must be"):
+        rb.evolution.CoSyNE(net, mutation="uniform")
+    with pytest.raises(TypeError, match="model must be a Module"):
+        rb.evolution.CoSyNE(np.zeros(3))
+    cos = rb.evolution.CoSyNE(net, population=8, rng=0)
+    with pytest.raises(rb.evolution.FitnessError, match="individual 0"):
+        cos.run(lambda X: np.full(len(X), np.nan), 2, vectorized=True)
+    with pytest.raises(ValueError, match=r"one value per individual \(8\); got 3"):
+        cos.run(lambda X: np.zeros(3), 2, vectorized=True)
+    res = cos.run(lambda X: np.where(np.arange(len(X)) == 2, np.nan, 1.0), 2, vectorized=True,
+                  on_error="worst")
+    assert res.generations == 2
+    res = cos.run(lambda X: np.full(len(X), np.nan), 2, vectorized=True, on_error="stop")
+    assert res.stopped and "individual 0" in res.error
+
+
+def test_recurrent_population_steps_like_the_rnn_layer(rng):
+    from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+
+    net = rb.nn.Sequential(rb.nn.RNN(3, 4, rng=0), rb.nn.Dense(4, 1, rng=0),
+                           rb.nn.Sigmoid()).astype(np.float64)
+    vec = rb.nn.ParameterVector(net.parameters())
+    thetas = rng.normal(size=(5, vec.size))
+    seq = rng.normal(size=(5, 7, 3))  # one observation sequence per controller
+    pop = RecurrentPopulationModel(net, thetas)
+    pop.reset()
+    outs = np.stack([pop.step(seq[:, t]) for t in range(7)], axis=1)  # (5, 7, 1)
+    for p in range(5):
+        vec.data[:] = thetas[p]
+        h, _ = net[0](rb.tensor(seq[p:p + 1]))
+        expect = 1 / (1 + np.exp(-(h.data[0] @ net[1].W.data + net[1].b.data)))
+        np.testing.assert_allclose(outs[p], expect, rtol=1e-10)
+    pop.reset()
+    pop.step(seq[:, 0])
+    pop.keep(np.array([True, False, True, False, True]))
+    assert pop.size == 3 and pop.step(seq[[0, 2, 4], 1]).shape == (3, 1)
+    with pytest.raises(TypeError, match="starting with an RNN"):
+        RecurrentPopulationModel(rb.nn.Sequential(rb.nn.Dense(2, 1)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"thetas must have shape \(P, 37\)"):
+        RecurrentPopulationModel(net, np.zeros((2, 3)))

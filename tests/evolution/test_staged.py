@@ -1,0 +1,74 @@
+"""Staging: the population really moves from task to task; bad thresholds are refused."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+
+
+def _targets(*cs):
+    return [lambda th, c=c: -np.abs(th - c).sum(axis=1) for c in cs]
+
+
+def test_moves_on_through_every_task_with_cosyne():
+    net = rb.nn.Dense(2, 1, rng=0).astype(np.float64)
+    algo = rb.evolution.CoSyNE(net, population=16, rng=1)
+    staged = rb.evolution.Staged(_targets(0.5, 1.5, 3.0), threshold=[-0.3, -0.3, -0.2])
+    res = staged.run(algo, 300, vectorized=True)
+    tasks = res.history["task"]
+    assert res.stopped and staged.task == 2
+    assert tasks[0] == 0 and tasks[-1] == 2 and sorted(set(tasks)) == [0, 1, 2]
+    assert tasks == sorted(tasks)  # never goes back
+    assert len(res.history["stages"]) == 3 and res.history["stages"] == sorted(
+        res.history["stages"])
+    # each task ended at the generation its threshold was reached
+    best = np.array(res.history["best"])
+    t = np.array(tasks)
+    for i, thr in enumerate([-0.3, -0.3, -0.2]):
+        assert best[t == i][-1] >= thr and (best[t == i][:-1] < thr).all()
+    assert res.best_fitness >= -0.2 and len(best) == res.generations
+    assert res.evaluations == 16 * res.generations
+
+
+def test_staged_cosyne_on_longer_and_longer_pole_trials():
+    env = [rb.evolution.envs.CartPole(poles=1, max_steps=n) for n in (50, 200, 1000)]
+    net = rb.nn.Sequential(rb.nn.Dense(4, 1, rng=0), rb.nn.Sigmoid()).astype(np.float64)
+    algo = rb.evolution.CoSyNE(net, population=20, mutation_scale=1.0, rng=0)
+    tasks = [lambda th, e=e: e.evaluate(rb.evolution.PopulationModel(net, th)) for e in env]
+    res = rb.evolution.Staged(tasks, threshold=[50, 200, 1000]).run(algo, 100, vectorized=True)
+    assert res.stopped and res.history["task"][-1] == 2 and res.best_fitness == 1000
+
+
+def test_budget_runs_out_on_a_hard_task():
+    net = rb.nn.Dense(1, 1, rng=0).astype(np.float64)
+    algo = rb.evolution.CoSyNE(net, population=8, rng=0)
+    staged = rb.evolution.Staged(_targets(0.0, 1.0), threshold=[-1.0, 1.0])  # 2nd impossible
+    res = staged.run(algo, 5, vectorized=True)
+    assert not res.stopped and res.generations == 5 and staged.task == 1
+    assert len(res.history["stages"]) == 1
+
+
+def test_user_stop_ends_the_whole_run():
+    net = rb.nn.Dense(1, 1, rng=0).astype(np.float64)
+    algo = rb.evolution.CoSyNE(net, population=8, rng=0)
+    calls = []
+    res = rb.evolution.Staged(_targets(5.0, 6.0), threshold=10.0).run(
+        algo, 50, vectorized=True, stop=lambda champion: calls.append(1) or len(calls) >= 3)
+    assert res.stopped and res.generations == 3
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"one value per task \(3\); got 2"):
+        rb.evolution.Staged(_targets(1, 2, 3), threshold=[1.0, 2.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        rb.evolution.Staged([], threshold=1.0)
+    with pytest.raises(TypeError, match="task 1 must be callable"):
+        rb.evolution.Staged([len, 3], threshold=1.0)
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        rb.evolution.Staged([len], threshold=None)
+    with pytest.raises(ValueError, match="NaN"):
+        rb.evolution.Staged([len], threshold=float("nan"))
+    with pytest.raises(ValueError, match="generations"):
+        rb.evolution.Staged([len], threshold=1.0).run(object(), 0)
+    with pytest.raises(TypeError, match="run method"):
+        rb.evolution.Staged([len], threshold=1.0).run(object(), 3)
