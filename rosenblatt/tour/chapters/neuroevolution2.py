@@ -99,7 +99,8 @@ def _nsga2(ctx):
     ctx.claim("NSGA-II converges to the true front of ZDT1, ZDT2 and ZDT3: convergence "
               "Upsilon at most 1.5x the paper's", worst_up <= 1.5,
               ", ".join(f"{n} {r[0]:.3f}x" for n, r in ratios.items()))
-    ctx.claim("and spreads its solutions along it: spread Delta at most 1.2x the paper's",
+    ctx.claim("NSGA-II spreads its solutions along the true front: spread Delta at most 1.2x "
+              "the paper's",
               worst_delta <= 1.2, ", ".join(f"{n} {r[1]:.3f}x" for n, r in ratios.items()))
     if all(r[2] is not None for r in ratios.values()):
         ctx.claim("IGD within 1.2x of pymoo's NSGA2 run side by side",
