@@ -246,7 +246,7 @@ def _cooperative(ctx):
         "ESP 3,800, CNE 22,100)."
     )
     steps = 1000 if ctx.quick else 10_000
-    seeds = range(1) if ctx.quick else range(5)
+    seeds = range(1) if ctx.quick else range(10)
     budget = 6000 if ctx.quick else 15_000
     env = ev.envs.CartPole(poles=2, velocities=True, max_steps=steps)
     methods = {"CoSyNE": "one sigmoid neuron (7 weights), 40 per subpopulation",
