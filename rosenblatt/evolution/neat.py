@@ -104,18 +104,15 @@ class InnovationTracker:
 def mutate_weights(genome, config, rng, new_id):
     """Each weight perturbed by U(-p, p) (probability ``weight_perturb_rate``) or replaced
     by a draw from U(-p, p), ``p = config.weight_mutation_power``; clipped to ``weight_max``."""
-    conns = genome.connections
-    if not conns:
+    innov, src, dst, w, enabled = genome.gene_arrays()
+    n = len(w)
+    if not n:
         return genome.with_genes(new_id)
-    n = len(conns)
-    w = np.fromiter((c.weight for c in conns), np.float64, n)
     perturb = rng.random(n) < config.weight_perturb_rate
     power = config.weight_mutation_power
     draw = rng.uniform(-power, power, n)
     w = np.clip(np.where(perturb, w + draw, draw), -config.weight_max, config.weight_max)
-    return genome.with_genes(new_id, connections=[
-        ConnectionGene(c.innovation, c.src, c.dst, x, c.enabled)
-        for c, x in zip(conns, w.tolist())])
+    return genome.with_arrays(new_id, innov, src, dst, w, enabled)
 
 
 def creates_cycle(connections, src, dst):
@@ -262,7 +259,7 @@ def _fitter_first(a, b):
         return a, b
     if fb > fa:
         return b, a
-    return (a, b) if len(a.connections) <= len(b.connections) else (b, a)
+    return (a, b) if a.n_connections <= b.n_connections else (b, a)
 
 
 def crossover(a, b, config, rng, new_id):
@@ -277,36 +274,34 @@ def crossover(a, b, config, rng, new_id):
     parent's.
     """
     fit, other = _fitter_first(a, b)
-    theirs = other.by_innovation()
     average = config.mate_average_rate and rng.random() < config.mate_average_rate
-    n = len(fit.connections)
-    pick = (rng.random(n) < 0.5).tolist()  # per gene: take the other parent's matching gene
-    drop = (rng.random(n) < config.disable_inherit_rate).tolist()  # stays disabled
-    conns = []
-    for gene, take_other, stays_off in zip(fit.connections, pick, drop):
-        match = theirs.get(gene.innovation)
-        if match is None:
-            weight, disabled = gene.weight, not gene.enabled
-        else:
-            if average:
-                weight = 0.5 * (gene.weight + match.weight)
-            else:
-                weight = match.weight if take_other else gene.weight
-            disabled = not gene.enabled or not match.enabled
-        enabled = not (disabled and stays_off)
-        if weight == gene.weight and enabled == gene.enabled:
-            conns.append(gene)
-        else:
-            conns.append(ConnectionGene(gene.innovation, gene.src, gene.dst, weight, enabled))
-    other_nodes = {n.id: n for n in other.nodes}
-    nodes = []
-    for n in fit.nodes:
-        m = other_nodes.get(n.id)
-        if m is not None and n.kind == "hidden" and m.activation != n.activation \
-                and rng.random() < 0.5:
-            n = m
-        nodes.append(n)
-    return fit.with_genes(new_id, nodes=nodes, connections=conns)
+    innov, src, dst, w, enabled = fit.gene_arrays()
+    o_innov, _, _, o_w, o_enabled = other.gene_arrays()
+    n = len(innov)
+    pick = rng.random(n) < 0.5  # per gene: take the other parent's matching gene
+    drop = rng.random(n) < config.disable_inherit_rate  # stays disabled
+    # genes line up by innovation number: both gene lists are sorted by it
+    at = np.minimum(np.searchsorted(o_innov, innov), max(len(o_innov) - 1, 0))
+    match = o_innov[at] == innov if len(o_innov) else np.zeros(n, bool)
+    if average:
+        weight = np.where(match, 0.5 * (w + o_w[at]), w) if len(o_innov) else w
+    else:
+        weight = np.where(match & pick, o_w[at], w) if len(o_innov) else w
+    disabled = ~enabled | (match & ~o_enabled[at]) if len(o_innov) else ~enabled
+    child_enabled = ~(disabled & drop)
+    nodes = None
+    if len(config.activations) > 1:  # CPPNs: a hidden node's function from either parent
+        other_nodes = {m.id: m for m in other.nodes}
+        mixed = []
+        for node in fit.nodes:
+            m = other_nodes.get(node.id)
+            if m is not None and node.kind == "hidden" and m.activation != node.activation \
+                    and rng.random() < 0.5:
+                node = m
+            mixed.append(node)
+        if any(x is not y for x, y in zip(mixed, fit.nodes)):
+            nodes = mixed
+    return fit.with_arrays(new_id, innov, src, dst, weight, child_enabled, nodes=nodes)
 
 
 # -- speciation ----------------------------------------------------------------------------
@@ -361,13 +356,14 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     [[0.0, 1.0], [1.0, 0.0]]
     """
     every = list(genomes) + list(others)
-    if any(not g.connections for g in every):  # an empty genome: the scalar definition
+    if any(not g.n_connections for g in every):  # an empty genome: the scalar definition
         return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
                           for b in others] for a in genomes])
-    rows = [r for r, g in enumerate(every) for _ in g.connections]
-    innov = [c.innovation for g in every for c in g.connections]
-    weight = [c.weight for g in every for c in g.connections]
-    cols, col_of = np.unique(np.array(innov), return_inverse=True)
+    arrays = [g.gene_arrays() for g in every]
+    rows = np.repeat(np.arange(len(every)), [len(a[0]) for a in arrays])
+    innov = np.concatenate([a[0] for a in arrays])
+    weight = np.concatenate([a[3] for a in arrays])
+    cols, col_of = np.unique(innov, return_inverse=True)
     n, m = len(every), len(cols)
     present = np.zeros((n, m))
     w = np.zeros((n, m))

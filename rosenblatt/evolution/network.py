@@ -157,36 +157,36 @@ class PopulationNetwork:
         self.recurrent = any(g.recurrent for g in genomes) if recurrent is None else bool(
             recurrent)
         P = len(genomes)
-        N = max(len(g.nodes) for g in genomes)
+        # every genome's node and gene arrays (cached on the genomes, which are immutable)
+        # concatenated; local node indices by one search over the sorted keys (genome, id)
+        node_arrays = [g.node_arrays() for g in genomes]
+        gene_arrays = [g.gene_arrays() for g in genomes]
+        counts = np.fromiter((len(a[0]) for a in node_arrays), np.int64, P)
+        N = int(counts.max())
         self.size, self.N = P, N
-        W = np.zeros((P, N, N))
-        code_of = _act.CODES
-        # every node and enabled connection of the population as flat lists (one pass each),
-        # then local indices by one search over the sorted keys (genome, node id)
-        node_keys = [(p, n.id, code_of[n.activation]) for p, g in enumerate(genomes)
-                     for n in g.nodes]
-        edges = [(p, c.src, c.dst, c.weight) for p, g in enumerate(genomes)
-                 for c in g.connections if c.enabled]
-        nk = np.array([np.array(col, dtype=np.int64) for col in zip(*node_keys)]).T
-        counts = np.bincount(nk[:, 0], minlength=P)
+        owner = np.repeat(np.arange(P), counts)
+        ids = np.concatenate([a[0] for a in node_arrays])
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        local_of_node = np.arange(len(nk)) - starts[nk[:, 0]]
+        local_of_node = np.arange(len(ids)) - starts[owner]
         codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
-        codes[nk[:, 0], local_of_node] = nk[:, 2]
-        big = int(nk[:, 1].max()) + 1
-        keys = nk[:, 0] * big + nk[:, 1]  # sorted: genomes in order, node ids sorted in each
-        if edges:
-            ep, es, ed, ew = (np.array(col) for col in zip(*edges))
-            src = np.searchsorted(keys, ep * big + es) - starts[ep]
-            dst = np.searchsorted(keys, ep * big + ed) - starts[ep]
-            index = (ep, src, dst)
-            np.add.at(W, index, ew.astype(np.float64))
-        else:
-            index = (np.zeros(0, np.int64),) * 3
+        codes[owner, local_of_node] = np.concatenate([a[1] for a in node_arrays])
+        big = int(ids.max()) + 1
+        keys = owner * big + ids  # sorted: genomes in order, node ids sorted in each
+        lengths = np.fromiter((len(a[0]) for a in gene_arrays), np.int64, P)
+        on = np.concatenate([a[4] for a in gene_arrays]) if P else np.zeros(0, bool)
+        ep = np.repeat(np.arange(P), lengths)[on]
+        es = np.concatenate([a[1] for a in gene_arrays])[on]
+        ed = np.concatenate([a[2] for a in gene_arrays])[on]
+        ew = np.concatenate([a[3] for a in gene_arrays])[on]
+        src = np.searchsorted(keys, ep * big + es) - starts[ep]
+        dst = np.searchsorted(keys, ep * big + ed) - starts[ep]
+        flat = (ep * N + src) * N + dst
+        W = np.bincount(flat, weights=ew, minlength=P * N * N).reshape(P, N, N)
         level = np.zeros((P, N), dtype=np.int64)
         if not self.recurrent:
-            adjacency = np.zeros((P, N, N), dtype=bool)
-            adjacency[index] = True
+            adjacency = np.zeros(P * N * N, dtype=bool)
+            adjacency[flat] = True
+            adjacency = adjacency.reshape(P, N, N)
             level = batched_levels(adjacency, counts, self.n_inputs + 1, genomes)
         if self.recurrent:  # every real non-input node updates each step: "level 1"
             idx = np.arange(N)
