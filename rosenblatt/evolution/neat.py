@@ -269,9 +269,12 @@ def crossover(a, b, config, rng, new_id):
     either parent at random (or, with probability ``mate_average_rate``, for
     the whole child, with the mean of the two weights, as NEAT's code does);
     disjoint and excess genes come from the fitter parent (on a tie, the
-    smaller genome); a gene disabled in either parent is disabled in the child
-    with probability ``disable_inherit_rate``. The child's nodes are the fitter
-    parent's.
+    smaller genome). An inherited gene keeps its enabled flag, and a matching
+    gene disabled in either parent is disabled in the child with probability
+    ``disable_inherit_rate`` (NEAT C++ ``Genome::mate_multipoint``: a gene
+    disabled in the chosen parent, or a disjoint or excess gene disabled in
+    the fitter one, stays disabled; an averaged gene starts enabled). The
+    child's nodes are the fitter parent's.
     """
     fit, other = _fitter_first(a, b)
     average = config.mate_average_rate and rng.random() < config.mate_average_rate
@@ -279,16 +282,22 @@ def crossover(a, b, config, rng, new_id):
     o_innov, _, _, o_w, o_enabled = other.gene_arrays()
     n = len(innov)
     pick = rng.random(n) < 0.5  # per gene: take the other parent's matching gene
-    drop = rng.random(n) < config.disable_inherit_rate  # stays disabled
-    # genes line up by innovation number: both gene lists are sorted by it
-    at = np.minimum(np.searchsorted(o_innov, innov), max(len(o_innov) - 1, 0))
-    match = o_innov[at] == innov if len(o_innov) else np.zeros(n, bool)
-    if average:
-        weight = np.where(match, 0.5 * (w + o_w[at]), w) if len(o_innov) else w
+    drop = rng.random(n) < config.disable_inherit_rate  # disabled in either: stays off
+    if len(o_innov):  # genes line up by innovation number: both lists are sorted by it
+        at = np.minimum(np.searchsorted(o_innov, innov), len(o_innov) - 1)
+        match = o_innov[at] == innov
+        o_w, o_enabled = o_w[at], o_enabled[at]
     else:
-        weight = np.where(match & pick, o_w[at], w) if len(o_innov) else w
-    disabled = ~enabled | (match & ~o_enabled[at]) if len(o_innov) else ~enabled
-    child_enabled = ~(disabled & drop)
+        match, o_w, o_enabled = np.zeros(n, bool), w, enabled
+    off_in_either = match & ~(enabled & o_enabled)
+    if average:
+        weight = np.where(match, 0.5 * (w + o_w), w)
+        child_enabled = np.where(match, True, enabled)
+    else:
+        take = match & pick
+        weight = np.where(take, o_w, w)
+        child_enabled = np.where(take, o_enabled, enabled)
+    child_enabled = child_enabled & ~(off_in_either & drop)
     nodes = None
     if len(config.activations) > 1:  # CPPNs: a hidden node's function from either parent
         other_nodes = {m.id: m for m in other.nodes}
@@ -498,9 +507,12 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
     offspring are allocated by share; the champion of each species larger
     than ``elitism_min_size`` is copied; the rest are children of the top
     ``survival_threshold`` of the species, by mutation alone
-    (``mutation_only_rate``) or crossover (partners from another species with
-    probability ``interspecies_rate``) followed by mutation (unless
-    ``mate_only_rate``). With ``focus`` (the population has stagnated) the
+    (``mutation_only_rate``, and always when only one member may breed) or
+    crossover (partners from another species with probability
+    ``interspecies_rate``) followed by mutation (unless ``mate_only_rate``;
+    always when the parents are one genome or have the same genes). Those two
+    "always" follow NEAT C++ ``Species::reproduce``: no offspring is a mere
+    copy of its parent. With ``focus`` (the population has stagnated) the
     two species with the best champions get half the population each, as
     their champion and mutations of it, and count as improved now.
     """
@@ -544,8 +556,7 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         pool = ranked[:1] if focus else ranked[:int(config.survival_threshold * len(ranked) + 1)]
         for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
             mom = pool[int(rng.integers(len(pool)))]
-            if focus or rng.random() < config.mutation_only_rate or \
-                    len(pool) == 1 and len(species) == 1:
+            if focus or rng.random() < config.mutation_only_rate or len(pool) == 1:
                 child = mutate(mom, tracker, config, rng, next_id)
             else:
                 if rng.random() < config.interspecies_rate and len(species) > 1:
@@ -556,11 +567,20 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
                     dad = pool[int(rng.integers(len(pool)))]
                 child = crossover(_with_fitness(mom, fitness_of), _with_fitness(dad, fitness_of),
                                   config, rng, next_id)
-                if rng.random() >= config.mate_only_rate:
+                if rng.random() >= config.mate_only_rate or _same_genes(mom, dad):
                     child = mutate(child, tracker, config, rng, next_id)
             next_id += 1
             children.append(child)
     return children, next_id
+
+
+def _same_genes(a, b):
+    """Compatibility distance 0: a child of the two is a copy, so NEAT C++ mutates it."""
+    if a is b:
+        return True
+    ia, _, _, wa, _ = a.gene_arrays()
+    ib, _, _, wb, _ = b.gene_arrays()
+    return np.array_equal(ia, ib) and np.array_equal(wa, wb)
 
 
 def _key(f):
