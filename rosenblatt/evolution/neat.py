@@ -298,18 +298,7 @@ def crossover(a, b, config, rng, new_id):
         weight = np.where(take, o_w, w)
         child_enabled = np.where(take, o_enabled, enabled)
     child_enabled = child_enabled & ~(off_in_either & drop)
-    nodes = None
-    if len(config.activations) > 1:  # CPPNs: a hidden node's function from either parent
-        other_nodes = {m.id: m for m in other.nodes}
-        mixed = []
-        for node in fit.nodes:
-            m = other_nodes.get(node.id)
-            if m is not None and node.kind == "hidden" and m.activation != node.activation \
-                    and rng.random() < 0.5:
-                node = m
-            mixed.append(node)
-        if any(x is not y for x, y in zip(mixed, fit.nodes)):
-            nodes = mixed
+    nodes = _mixed_nodes(fit, other, rng) if len(config.activations) > 1 else None
     return fit.with_arrays(new_id, innov, src, dst, weight, child_enabled, nodes=nodes)
 
 
@@ -546,6 +535,7 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         for k in best:
             species[k].last_improved = generation
     children = []
+    breed = _Breeder(tracker, config, rng)  # children are planned here, built together below
     for s, n_off in zip(species, counts):
         if n_off == 0:
             continue
@@ -557,7 +547,7 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
             mom = pool[int(rng.integers(len(pool)))]
             if focus or rng.random() < config.mutation_only_rate or len(pool) == 1:
-                child = mutate(mom, tracker, config, rng, next_id)
+                child = breed.mutant(mom, next_id)
             else:
                 if rng.random() < config.interspecies_rate and len(species) > 1:
                     others = [o for o in species if o is not s]
@@ -565,13 +555,160 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
                     dad = max(o.members, key=lambda g: _key(fitness_of[g.id]))
                 else:
                     dad = pool[int(rng.integers(len(pool)))]
-                child = crossover(_with_fitness(mom, fitness_of), _with_fitness(dad, fitness_of),
-                                  config, rng, next_id)
-                if rng.random() >= config.mate_only_rate or _same_genes(mom, dad):
-                    child = mutate(child, tracker, config, rng, next_id)
+                child = breed.offspring(_with_fitness(mom, fitness_of),
+                                        _with_fitness(dad, fitness_of), next_id)
             next_id += 1
             children.append(child)
-    return children, next_id
+    return breed.build(children), next_id
+
+
+class _Breeder:
+    """The children of one generation, planned one by one and built together.
+
+    :meth:`mutant` and :meth:`offspring` make the per-child decisions (which
+    parents, which mutations) in the order :func:`reproduce` asks, exactly as
+    :func:`mutate` and :func:`crossover` would, and return a placeholder;
+    :meth:`build` then does the per-gene work of every child at once: one
+    crossover over all crossover children's genes concatenated (genes aligned
+    by ``(child, innovation)`` keys), one weight mutation over all mutated
+    children's genes, then the (rare) structural mutations child by child.
+    """
+
+    def __init__(self, tracker, config, rng):
+        self.tracker, self.config, self.rng = tracker, config, rng
+        self.plans = []
+
+    def _mutation(self):
+        """The choices of :func:`mutate`, drawn now (None: no mutation)."""
+        c, rng = self.config, self.rng
+        if rng.random() < c.add_node_rate:
+            return "node"
+        if rng.random() < c.add_connection_rate:
+            return "connection"
+        weights = rng.random() < c.weight_mutation_rate
+        toggle = bool(c.toggle_enable_rate) and rng.random() < c.toggle_enable_rate
+        activation = bool(c.activation_mutation_rate) and rng.random() < \
+            c.activation_mutation_rate
+        return weights, toggle, activation
+
+    def mutant(self, mom, new_id):
+        self.plans.append((new_id, mom, None, False, self._mutation()))
+        return _Planned(len(self.plans) - 1)
+
+    def offspring(self, mom, dad, new_id):
+        c, rng = self.config, self.rng
+        fit, other = _fitter_first(mom, dad)
+        average = bool(c.mate_average_rate) and rng.random() < c.mate_average_rate
+        mutation = None
+        if rng.random() >= c.mate_only_rate or _same_genes(mom, dad):
+            mutation = self._mutation()
+        self.plans.append((new_id, fit, other, average, mutation))
+        return _Planned(len(self.plans) - 1)
+
+    def build(self, children):
+        c, rng = self.config, self.rng
+        plans = self.plans
+        genes = [p[1].gene_arrays() for p in plans]
+        weights = [a[3] for a in genes]
+        enabled = [a[4] for a in genes]
+        mated = [k for k, p in enumerate(plans) if p[2] is not None]
+        if mated:
+            w, e = _crossover_genes([plans[k][1] for k in mated], [plans[k][2] for k in mated],
+                                    [plans[k][3] for k in mated], c, rng)
+            for k, wk, ek in zip(mated, w, e):
+                weights[k], enabled[k] = wk, ek
+        perturbed = [k for k, p in enumerate(plans)
+                     if isinstance(p[4], tuple) and p[4][0] and len(weights[k])]
+        if perturbed:
+            for k, wk in zip(perturbed, _mutate_weights_genes([weights[k] for k in perturbed],
+                                                              c, rng)):
+                weights[k] = wk
+        built = []
+        for (new_id, parent, other, _, mutation), a, w, e in zip(plans, genes, weights,
+                                                                  enabled):
+            nodes = None
+            if other is not None and len(c.activations) > 1:
+                nodes = _mixed_nodes(parent, other, rng)
+            g = parent.with_arrays(new_id, a[0], a[1], a[2], w, e, nodes=nodes)
+            if mutation == "node":
+                g = mutate_add_node(g, self.tracker, c, rng, new_id)
+            elif mutation == "connection":
+                g = mutate_add_connection(g, self.tracker, c, rng, new_id)
+            elif mutation is not None:
+                if mutation[1]:
+                    g = mutate_toggle_enable(g, c, rng, new_id)
+                if mutation[2]:
+                    g = mutate_activation(g, c, rng, new_id)
+            built.append(g)
+        return [built[x.index] if isinstance(x, _Planned) else x for x in children]
+
+
+@dataclass
+class _Planned:
+    index: int
+
+
+def _crossover_genes(fits, others, averages, config, rng):
+    """:func:`crossover`'s weights and enabled flags for many children at once.
+
+    Returns per child the arrays ``(weight, enabled)`` aligned with its fitter
+    parent's genes (which give innovation, source and destination).
+    """
+    fa = [g.gene_arrays() for g in fits]
+    oa = [g.gene_arrays() for g in others]
+    C = len(fits)
+    nf = np.fromiter((len(a[0]) for a in fa), np.int64, C)
+    no = np.fromiter((len(a[0]) for a in oa), np.int64, C)
+    innov = np.concatenate([a[0] for a in fa])
+    w = np.concatenate([a[3] for a in fa])
+    on = np.concatenate([a[4] for a in fa])
+    o_innov = np.concatenate([a[0] for a in oa])
+    n = len(innov)
+    pick = rng.random(n) < 0.5
+    drop = rng.random(n) < config.disable_inherit_rate
+    if len(o_innov) and n:
+        big = int(max(innov.max(), o_innov.max())) + 1
+        key = np.repeat(np.arange(C), nf) * big + innov
+        o_key = np.repeat(np.arange(C), no) * big + o_innov
+        at = np.minimum(np.searchsorted(o_key, key), len(o_key) - 1)
+        match = o_key[at] == key
+        o_w = np.concatenate([a[3] for a in oa])[at]
+        o_on = np.concatenate([a[4] for a in oa])[at]
+    else:
+        match, o_w, o_on = np.zeros(n, bool), w, on
+    avg = np.repeat(np.asarray(averages, bool), nf) & match
+    take = match & pick & ~avg
+    weight = np.where(avg, 0.5 * (w + o_w), np.where(take, o_w, w))
+    enabled = np.where(avg, True, np.where(take, o_on, on)) & ~(match & ~(on & o_on) & drop)
+    weight.flags.writeable = enabled.flags.writeable = False
+    bounds = np.cumsum(nf)[:-1]
+    return np.split(weight, bounds), np.split(enabled, bounds)
+
+
+def _mutate_weights_genes(weights, config, rng):
+    """:func:`mutate_weights` on many children's weight arrays at once."""
+    w = np.concatenate(weights)
+    n = len(w)
+    perturb = rng.random(n) < config.weight_perturb_rate
+    power = config.weight_mutation_power
+    draw = rng.uniform(-power, power, n)
+    w = np.where(perturb, w + draw, draw)
+    np.clip(w, -config.weight_max, config.weight_max, out=w)
+    w.flags.writeable = False
+    return np.split(w, np.cumsum([len(x) for x in weights])[:-1])
+
+
+def _mixed_nodes(fit, other, rng):
+    """CPPN crossover: a hidden node's activation from either parent (None: unchanged)."""
+    other_nodes = {m.id: m for m in other.nodes}
+    mixed = []
+    for node in fit.nodes:
+        m = other_nodes.get(node.id)
+        if m is not None and node.kind == "hidden" and m.activation != node.activation \
+                and rng.random() < 0.5:
+            node = m
+        mixed.append(node)
+    return mixed if any(x is not y for x, y in zip(mixed, fit.nodes)) else None
 
 
 def _same_genes(a, b):
