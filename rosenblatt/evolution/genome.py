@@ -180,16 +180,18 @@ class Genome:
             g._cache["node_arrays"] = cache["node_arrays"]
         return g
 
-    def with_arrays(self, id, innovation, src, dst, weight, enabled, nodes=None):  # noqa: A002
+    def with_arrays(self, id, innovation, src, dst, weight, enabled, nodes=None,  # noqa: A002
+                    frozen=False):
         """A new genome whose connection genes are given as arrays (sorted by innovation).
 
         The arrays become the new genome's :meth:`gene_arrays` (the operators
         work on arrays); its ``connections`` list is built when first read.
+        ``frozen=True`` promises that they are read-only already.
         """
         g = Genome(id, self.n_inputs, self.n_outputs,
                    list(self.nodes if nodes is None else nodes), None, self.recurrent)
-        g._arrays = (_frozen(innovation), _frozen(src), _frozen(dst), _frozen(weight),
-                     _frozen(enabled))
+        arrays = (innovation, src, dst, weight, enabled)
+        g._arrays = arrays if frozen else tuple(map(_frozen, arrays))
         if nodes is None and "node_arrays" in self._cache:
             g._cache["node_arrays"] = self._cache["node_arrays"]
         return g

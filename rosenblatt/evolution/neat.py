@@ -157,8 +157,8 @@ def mutate_add_connection(genome, tracker, config, rng, new_id):
     srcs = [n.id for n in nodes]
     existing = {(c.src, c.dst) for c in genome.connections}
     for _ in range(config.add_connection_tries):
-        src = srcs[int(rng.integers(len(srcs)))]
-        dst = dsts[int(rng.integers(len(dsts)))]
+        src = srcs[_index(rng, len(srcs))]
+        dst = dsts[_index(rng, len(dsts))]
         if (src, dst) in existing:
             continue
         if not config.recurrent and creates_cycle(genome.connections, src, dst):
@@ -193,13 +193,13 @@ def mutate_add_node(genome, tracker, config, rng, new_id):
         enabled = [i for i, c in enumerate(conns) if c.enabled]
         if not enabled:
             return genome.with_genes(new_id)
-        k = enabled[int(rng.integers(len(enabled)))]
+        k = enabled[_index(rng, len(enabled))]
     old = conns[k]
     node_id, in_innov, out_innov = tracker.split(old.innovation, taken=set(genome.node_ids()))
     if len(config.activations) == 1:
         activation = config.activations[0]
     else:
-        activation = config.activations[int(rng.integers(len(config.activations)))]
+        activation = config.activations[_index(rng, len(config.activations))]
     nodes = genome.nodes + [NodeGene(node_id, "hidden", activation)]
     conns = list(genome.connections)
     conns[k] = old.replace(enabled=False)
@@ -215,7 +215,7 @@ def mutate_toggle_enable(genome, config, rng, new_id):
     cycle in a feed-forward genome: see :func:`creates_cycle`)."""
     if not genome.connections:
         return genome.with_genes(new_id)
-    k = int(rng.integers(len(genome.connections)))
+    k = _index(rng, len(genome.connections))
     conns = list(genome.connections)
     conns[k] = conns[k].replace(enabled=not conns[k].enabled)
     return genome.with_genes(new_id, connections=conns)
@@ -226,9 +226,9 @@ def mutate_activation(genome, config, rng, new_id):
     hidden = [i for i, n in enumerate(genome.nodes) if n.kind == "hidden"]
     if not hidden:
         return genome.with_genes(new_id)
-    k = hidden[int(rng.integers(len(hidden)))]
+    k = hidden[_index(rng, len(hidden))]
     nodes = list(genome.nodes)
-    act = config.activations[int(rng.integers(len(config.activations)))]
+    act = config.activations[_index(rng, len(config.activations))]
     nodes[k] = NodeGene(nodes[k].id, "hidden", act)
     return genome.with_genes(new_id, nodes=nodes)
 
@@ -344,7 +344,8 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     Genes become columns of dense presence and weight matrices (one column per
     innovation number present); matching counts are a matrix product, excess
     genes are counted from cumulative sums up to the other genome's largest
-    innovation, and W-bar is one masked difference over a (P, S, I) array.
+    innovation, and W-bar is one masked difference over a (P, S, K) array (K:
+    the largest of ``others``).
 
     Examples
     --------
@@ -358,7 +359,8 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
         return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
                           for b in others] for a in genomes])
     arrays = [g.gene_arrays() for g in every]
-    rows = np.repeat(np.arange(len(every)), [len(a[0]) for a in arrays])
+    lengths = np.fromiter((len(a[0]) for a in arrays), np.int64, len(every))
+    rows = np.repeat(np.arange(len(every)), lengths)
     innov = np.concatenate([a[0] for a in arrays])
     weight = np.concatenate([a[3] for a in arrays])
     cols, col_of = np.unique(innov, return_inverse=True)
@@ -368,13 +370,20 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     present[rows, col_of] = 1.0
     w[rows, col_of] = weight
     P = len(genomes)
-    gm, om, gw, ow = present[:P], present[P:], w[:P], w[P:]
+    gm, om, gw = present[:P], present[P:], w[:P]
     matching = gm @ om.T
-    on = np.flatnonzero(om.any(axis=0))  # only the others' genes can match
-    both = gm[:, None, on] * om[None, :, on]
-    wdiff = (np.abs(gw[:, None, on] - ow[None, :, on]) * both).sum(axis=2)
-    size_g, size_o = gm.sum(axis=1), om.sum(axis=1)
-    last = m - 1 - np.argmax(present[:, ::-1], axis=1)  # column of each genome's newest gene
+    # W-bar: each genome against each other genome's own genes only, (P, S, K) with K the
+    # largest other genome (padding masked)
+    k_o = lengths[P:]
+    valid = np.arange(int(k_o.max()))[None, :] < k_o[:, None]
+    first_o = int(lengths[:P].sum())
+    o_cols = np.zeros(valid.shape, np.int64)
+    o_cols[valid] = col_of[first_o:]
+    o_w = np.zeros(valid.shape)
+    o_w[valid] = weight[first_o:]
+    wdiff = (np.abs(gw[:, o_cols] - o_w) * (gm[:, o_cols] * valid)).sum(axis=2)
+    size_g, size_o = lengths[:P].astype(np.float64), k_o.astype(np.float64)
+    last = col_of[np.cumsum(lengths) - 1]  # column of each genome's newest gene (sorted genes)
     last_g, last_o = last[:P], last[P:]
     upto_g, upto_o = np.cumsum(gm, axis=1), np.cumsum(om, axis=1)
     excess = (size_g[:, None] - upto_g[:, last_o]) + (size_o[None, :] - upto_o[:, last_g].T)
@@ -440,7 +449,7 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
             s.representative = max(s.members, key=lambda g: _key(
                 -math.inf if g.fitness is None else g.fitness))
         else:
-            s.representative = s.members[int(rng.integers(len(s.members)))]
+            s.representative = s.members[_index(rng, len(s.members))]
     return species, next_id
 
 
@@ -545,16 +554,16 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
             n_off -= 1
         pool = ranked[:1] if focus else ranked[:int(config.survival_threshold * len(ranked) + 1)]
         for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
-            mom = pool[int(rng.integers(len(pool)))]
+            mom = pool[_index(rng, len(pool))]
             if focus or rng.random() < config.mutation_only_rate or len(pool) == 1:
                 child = breed.mutant(mom, next_id)
             else:
                 if rng.random() < config.interspecies_rate and len(species) > 1:
                     others = [o for o in species if o is not s]
-                    o = others[int(rng.integers(len(others)))]
+                    o = others[_index(rng, len(others))]
                     dad = max(o.members, key=lambda g: _key(fitness_of[g.id]))
                 else:
-                    dad = pool[int(rng.integers(len(pool)))]
+                    dad = pool[_index(rng, len(pool))]
                 child = breed.offspring(_with_fitness(mom, fitness_of),
                                         _with_fitness(dad, fitness_of), next_id)
             next_id += 1
@@ -629,7 +638,7 @@ class _Breeder:
             nodes = None
             if other is not None and len(c.activations) > 1:
                 nodes = _mixed_nodes(parent, other, rng)
-            g = parent.with_arrays(new_id, a[0], a[1], a[2], w, e, nodes=nodes)
+            g = parent.with_arrays(new_id, a[0], a[1], a[2], w, e, nodes=nodes, frozen=True)
             if mutation == "node":
                 g = mutate_add_node(g, self.tracker, c, rng, new_id)
             elif mutation == "connection":
@@ -681,8 +690,13 @@ def _crossover_genes(fits, others, averages, config, rng):
     weight = np.where(avg, 0.5 * (w + o_w), np.where(take, o_w, w))
     enabled = np.where(avg, True, np.where(take, o_on, on)) & ~(match & ~(on & o_on) & drop)
     weight.flags.writeable = enabled.flags.writeable = False
-    bounds = np.cumsum(nf)[:-1]
-    return np.split(weight, bounds), np.split(enabled, bounds)
+    return _split(weight, nf), _split(enabled, nf)
+
+
+def _split(a, lengths):
+    """``a`` cut into consecutive pieces of the given lengths (views)."""
+    ends = np.cumsum(lengths).tolist()
+    return [a[i:j] for i, j in zip([0] + ends[:-1], ends)]
 
 
 def _mutate_weights_genes(weights, config, rng):
@@ -695,7 +709,7 @@ def _mutate_weights_genes(weights, config, rng):
     w = np.where(perturb, w + draw, draw)
     np.clip(w, -config.weight_max, config.weight_max, out=w)
     w.flags.writeable = False
-    return np.split(w, np.cumsum([len(x) for x in weights])[:-1])
+    return _split(w, [len(x) for x in weights])
 
 
 def _mixed_nodes(fit, other, rng):
@@ -709,6 +723,11 @@ def _mixed_nodes(fit, other, rng):
             node = m
         mixed.append(node)
     return mixed if any(x is not y for x, y in zip(mixed, fit.nodes)) else None
+
+
+def _index(rng, n):
+    """A uniform index below ``n`` (``rng.integers`` costs several times more per call)."""
+    return int(rng.random() * n)
 
 
 def _same_genes(a, b):
