@@ -544,7 +544,8 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         for k in best:
             species[k].last_improved = generation
     children = []
-    breed = _Breeder(tracker, config, rng)  # children are planned here, built together below
+    u = _Uniforms(rng)  # the many scalar draws of the loop, from one buffer
+    breed = _Breeder(tracker, config, rng, u)  # children planned here, built together below
     for s, n_off in zip(species, counts):
         if n_off == 0:
             continue
@@ -554,16 +555,16 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
             n_off -= 1
         pool = ranked[:1] if focus else ranked[:int(config.survival_threshold * len(ranked) + 1)]
         for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
-            mom = pool[_index(rng, len(pool))]
-            if focus or rng.random() < config.mutation_only_rate or len(pool) == 1:
+            mom = pool[int(u() * len(pool))]
+            if focus or u() < config.mutation_only_rate or len(pool) == 1:
                 child = breed.mutant(mom, next_id)
             else:
-                if rng.random() < config.interspecies_rate and len(species) > 1:
+                if u() < config.interspecies_rate and len(species) > 1:
                     others = [o for o in species if o is not s]
-                    o = others[_index(rng, len(others))]
+                    o = others[int(u() * len(others))]
                     dad = max(o.members, key=lambda g: _key(fitness_of[g.id]))
                 else:
-                    dad = pool[_index(rng, len(pool))]
+                    dad = pool[int(u() * len(pool))]
                 child = breed.offspring(_with_fitness(mom, fitness_of),
                                         _with_fitness(dad, fitness_of), next_id)
             next_id += 1
@@ -583,21 +584,20 @@ class _Breeder:
     children's genes, then the (rare) structural mutations child by child.
     """
 
-    def __init__(self, tracker, config, rng):
-        self.tracker, self.config, self.rng = tracker, config, rng
+    def __init__(self, tracker, config, rng, uniform):
+        self.tracker, self.config, self.rng, self.u = tracker, config, rng, uniform
         self.plans = []
 
     def _mutation(self):
         """The choices of :func:`mutate`, drawn now (None: no mutation)."""
-        c, rng = self.config, self.rng
-        if rng.random() < c.add_node_rate:
+        c, u = self.config, self.u
+        if u() < c.add_node_rate:
             return "node"
-        if rng.random() < c.add_connection_rate:
+        if u() < c.add_connection_rate:
             return "connection"
-        weights = rng.random() < c.weight_mutation_rate
-        toggle = bool(c.toggle_enable_rate) and rng.random() < c.toggle_enable_rate
-        activation = bool(c.activation_mutation_rate) and rng.random() < \
-            c.activation_mutation_rate
+        weights = u() < c.weight_mutation_rate
+        toggle = bool(c.toggle_enable_rate) and u() < c.toggle_enable_rate
+        activation = bool(c.activation_mutation_rate) and u() < c.activation_mutation_rate
         return weights, toggle, activation
 
     def mutant(self, mom, new_id):
@@ -605,11 +605,11 @@ class _Breeder:
         return _Planned(len(self.plans) - 1)
 
     def offspring(self, mom, dad, new_id):
-        c, rng = self.config, self.rng
+        c, u = self.config, self.u
         fit, other = _fitter_first(mom, dad)
-        average = bool(c.mate_average_rate) and rng.random() < c.mate_average_rate
+        average = bool(c.mate_average_rate) and u() < c.mate_average_rate
         mutation = None
-        if rng.random() >= c.mate_only_rate or _same_genes(mom, dad):
+        if u() >= c.mate_only_rate or _same_genes(mom, dad):
             mutation = self._mutation()
         self.plans.append((new_id, fit, other, average, mutation))
         return _Planned(len(self.plans) - 1)
@@ -650,6 +650,21 @@ class _Breeder:
                     g = mutate_activation(g, c, rng, new_id)
             built.append(g)
         return [built[x.index] if isinstance(x, _Planned) else x for x in children]
+
+
+class _Uniforms:
+    """``u()``: the next U(0, 1) number of ``rng``, drawn a block at a time (a scalar
+    ``rng.random()`` call costs more than the number)."""
+
+    def __init__(self, rng, block=1024):
+        self.rng, self.block = rng, block
+        self.buffer, self.i = [], 0
+
+    def __call__(self):
+        if self.i == len(self.buffer):
+            self.buffer, self.i = self.rng.random(self.block).tolist(), 0
+        self.i += 1
+        return self.buffer[self.i - 1]
 
 
 @dataclass
