@@ -355,11 +355,11 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     [[0.0, 1.0], [1.0, 0.0]]
     """
     every = list(genomes) + list(others)
-    if any(not g.n_connections for g in every):  # an empty genome: the scalar definition
-        return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
-                          for b in others] for a in genomes])
     arrays = [g.gene_arrays() for g in every]
     lengths = np.fromiter((len(a[0]) for a in arrays), np.int64, len(every))
+    if not lengths.all():  # an empty genome: the scalar definition
+        return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
+                          for b in others] for a in genomes])
     rows = np.repeat(np.arange(len(every)), lengths)
     innov = np.concatenate([a[0] for a in arrays])
     weight = np.concatenate([a[3] for a in arrays])
@@ -430,19 +430,29 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
         close = d < threshold
         hit = close.any(axis=1)
         first[hit] = np.argmax(close[hit], axis=1)
-    for g, k in zip(genomes, first.tolist()):
-        if k >= 0:
-            species[k].members.append(g)
-            continue
-        for s in species[existing:]:
-            if compatibility_distance(g, s.representative, c1, c2, c3,
-                                      config.normalize_below) < threshold:
-                s.members.append(g)
+    first = first.tolist()
+    # the genomes no existing species took: their distances to each other at once (the
+    # species founded below are represented by some of them)
+    rest = [i for i, k in enumerate(first) if k < 0]
+    if len(rest) > 1:
+        among = distance_matrix([genomes[i] for i in rest], [genomes[i] for i in rest],
+                                c1, c2, c3, config.normalize_below) < threshold
+    else:
+        among = np.zeros((len(rest), len(rest)), bool)
+    founders = []  # positions in rest of the new species' representatives
+    for j, i in enumerate(rest):
+        for s, f in zip(species[existing:], founders):
+            if among[j, f]:
+                s.members.append(genomes[i])
                 break
         else:
-            species.append(Species(next_id, g, [g], created=generation,
+            species.append(Species(next_id, genomes[i], [genomes[i]], created=generation,
                                    last_improved=generation))
+            founders.append(j)
             next_id += 1
+    for g, k in zip(genomes, first):
+        if k >= 0:
+            species[k].members.append(g)
     species = [s for s in species if s.members]
     for s in species:
         if config.representative == "champion":

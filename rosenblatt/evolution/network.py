@@ -93,13 +93,13 @@ def batched_levels(adjacency, counts, n_fixed, genomes=None):
     """
     P, N, _ = adjacency.shape
     idx = np.arange(N)
-    free = (idx[None, :] >= n_fixed) & (idx[None, :] < counts[:, None])
-    level = free.astype(np.int64)
+    free = ((idx[None, :] >= n_fixed) & (idx[None, :] < counts[:, None])).astype(np.int32)
+    into = adjacency & (idx >= n_fixed)  # nothing sets an input's or the bias's level
+    level = free
     for _ in range(N + 1):
-        cand = np.where(adjacency, level[:, :, None] + 1, 0).max(axis=1)
-        new = np.where(free, np.maximum(cand, 1), 0)
-        if np.array_equal(new, level):
-            return level
+        new = np.maximum((into * (level[:, :, None] + 1)).max(axis=1), free)
+        if (new == level).all():
+            return level.astype(np.int64)
         level = new
     bad = int(np.flatnonzero(level.max(axis=1) > N)[0]) if (level > N).any() else 0
     gid = genomes[bad].id if genomes is not None else bad
@@ -144,13 +144,13 @@ class PopulationNetwork:
         genomes = list(genomes)
         if not genomes:
             raise ValueError("PopulationNetwork: got no genomes")
-        for g in genomes:
-            if not isinstance(g, Genome):
-                raise TypeError(f"PopulationNetwork: expected Genomes; got {type(g).__name__}")
+        if not all(isinstance(g, Genome) for g in genomes):
+            g = next(g for g in genomes if not isinstance(g, Genome))
+            raise TypeError(f"PopulationNetwork: expected Genomes; got {type(g).__name__}")
         g0 = genomes[0]
         self.n_inputs, self.n_outputs = g0.n_inputs, g0.n_outputs
         for g in genomes:
-            if (g.n_inputs, g.n_outputs) != (self.n_inputs, self.n_outputs):
+            if g.n_inputs != self.n_inputs or g.n_outputs != self.n_outputs:
                 raise ValueError(f"PopulationNetwork: genome {g.id} has {g.n_inputs} inputs "
                                  f"and {g.n_outputs} outputs; genome {g0.id} has "
                                  f"{self.n_inputs} and {self.n_outputs}")
