@@ -338,14 +338,21 @@ def compatibility_distance(a, b, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
     return c1 * excess / n + c2 * disjoint / n + c3 * wbar
 
 
-def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
+def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
+                    below=None):
     """:func:`compatibility_distance` of every genome to every one of ``others``, as arrays.
 
     Genes become columns of dense presence and weight matrices (one column per
     innovation number present); matching counts are a matrix product, excess
     genes are counted from cumulative sums up to the other genome's largest
-    innovation, and W-bar is one masked difference over a (P, S, K) array (K:
+    innovation, and W-bar is one masked difference over each pair's matching
+    genes, gathered from the other genome's own genes (a (pairs, K) array, K
     the largest of ``others``).
+
+    With ``below`` (a threshold), W-bar is computed only for the pairs whose
+    excess and disjoint terms alone are under it; the others get those terms
+    only, a lower bound that is not under ``below`` either (what speciation
+    needs to know).
 
     Examples
     --------
@@ -372,17 +379,7 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     P = len(genomes)
     gm, om, gw = present[:P], present[P:], w[:P]
     matching = gm @ om.T
-    # W-bar: each genome against each other genome's own genes only, (P, S, K) with K the
-    # largest other genome (padding masked)
-    k_o = lengths[P:]
-    valid = np.arange(int(k_o.max()))[None, :] < k_o[:, None]
-    first_o = int(lengths[:P].sum())
-    o_cols = np.zeros(valid.shape, np.int64)
-    o_cols[valid] = col_of[first_o:]
-    o_w = np.zeros(valid.shape)
-    o_w[valid] = weight[first_o:]
-    wdiff = (np.abs(gw[:, o_cols] - o_w) * (gm[:, o_cols] * valid)).sum(axis=2)
-    size_g, size_o = lengths[:P].astype(np.float64), k_o.astype(np.float64)
+    size_g, size_o = lengths[:P].astype(np.float64), lengths[P:].astype(np.float64)
     last = col_of[np.cumsum(lengths) - 1]  # column of each genome's newest gene (sorted genes)
     last_g, last_o = last[:P], last[P:]
     upto_g, upto_o = np.cumsum(gm, axis=1), np.cumsum(om, axis=1)
@@ -390,8 +387,28 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     disjoint = size_g[:, None] + size_o[None, :] - 2 * matching - excess
     big = np.maximum(size_g[:, None], size_o[None, :])
     big = np.where(big < normalize_below, 1.0, big)
-    wbar = np.divide(wdiff, matching, out=np.zeros_like(wdiff), where=matching > 0)
-    return c1 * excess / big + c2 * disjoint / big + c3 * wbar
+    d = c1 * excess / big + c2 * disjoint / big
+    if c3:
+        # W-bar of the pairs that need it: the genome's weights at the other genome's own
+        # gene columns (padding and genes the genome lacks masked)
+        k_o = lengths[P:]
+        valid = np.arange(int(k_o.max()))[None, :] < k_o[:, None]
+        first_o = int(lengths[:P].sum())
+        o_cols = np.zeros(valid.shape, np.int64)
+        o_cols[valid] = col_of[first_o:]
+        o_w = np.zeros(valid.shape)
+        o_w[valid] = weight[first_o:]
+        if below is None:  # every pair: (P, S, K) at once
+            wdiff = (np.abs(gw[:, o_cols] - o_w) * (gm[:, o_cols] * valid)).sum(axis=2)
+            wbar = np.divide(wdiff, matching, out=np.zeros_like(wdiff), where=matching > 0)
+            return d + c3 * wbar
+        p_i, s_i = np.nonzero((d < below) & (matching > 0))
+        at = o_cols[s_i]
+        wdiff = (np.abs(gw[p_i[:, None], at] - o_w[s_i]) *
+                 (gm[p_i[:, None], at] * valid[s_i])).sum(axis=1)
+        nm = matching[p_i, s_i]
+        d[p_i, s_i] += c3 * np.divide(wdiff, nm, out=np.zeros_like(wdiff), where=nm > 0)
+    return d
 
 
 @dataclass
@@ -426,7 +443,7 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
     first = np.full(len(genomes), -1)
     if existing and genomes:
         d = distance_matrix(genomes, [s.representative for s in species], c1, c2, c3,
-                            config.normalize_below)
+                            config.normalize_below, below=threshold)
         close = d < threshold
         hit = close.any(axis=1)
         first[hit] = np.argmax(close[hit], axis=1)
@@ -436,7 +453,7 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
     rest = [i for i, k in enumerate(first) if k < 0]
     if len(rest) > 1:
         among = distance_matrix([genomes[i] for i in rest], [genomes[i] for i in rest],
-                                c1, c2, c3, config.normalize_below) < threshold
+                                c1, c2, c3, config.normalize_below, below=threshold) < threshold
     else:
         among = np.zeros((len(rest), len(rest)), bool)
     founders = []  # positions in rest of the new species' representatives

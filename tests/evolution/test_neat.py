@@ -434,6 +434,14 @@ def test_distance_matrix_equals_pairwise():
         want = [[N.compatibility_distance(a, b, 1.0, 1.5, 0.4, **kwargs) for b in others]
                 for a in genomes]
         np.testing.assert_allclose(d, want, rtol=1e-12, atol=1e-12)
+        # with a threshold: exact below it, a lower bound not below it elsewhere
+        want = np.array(want)
+        for t in (0.5, 1.0, 3.0):
+            d = N.distance_matrix(genomes, others, 1.0, 1.5, 0.4, below=t, **kwargs)
+            under = want < t
+            assert under.any()
+            np.testing.assert_allclose(d[under], want[under], rtol=1e-12, atol=1e-12)
+            assert (d[~under] >= t).all() and (d[~under] <= want[~under] + 1e-12).all()
 
 
 @pytest.mark.slow
