@@ -602,78 +602,76 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
 class _Breeder:
     """The children of one generation, planned one by one and built together.
 
-    :meth:`mutant` and :meth:`offspring` make the per-child decisions (which
-    parents, which mutations) in the order :func:`reproduce` asks, exactly as
-    :func:`mutate` and :func:`crossover` would, and return a placeholder;
-    :meth:`build` then does the per-gene work of every child at once: one
-    crossover over all crossover children's genes concatenated (genes aligned
-    by ``(child, innovation)`` keys), one weight mutation over all mutated
-    children's genes, then the (rare) structural mutations child by child.
+    :meth:`mutant` and :meth:`offspring` record which parents each child has,
+    in the order :func:`reproduce` chooses them, and return a placeholder;
+    :meth:`build` then draws every child's choices (averaging crossover or
+    not, mutated or not, which mutations: those of :func:`crossover` and
+    :func:`mutate`) as arrays and does the per-gene work of all children at
+    once: one crossover over all crossover children's genes concatenated
+    (genes aligned by ``(child, innovation)`` keys), one weight mutation over
+    all mutated children's genes, then the (rare) structural mutations child
+    by child.
     """
 
     def __init__(self, tracker, config, rng, uniform):
         self.tracker, self.config, self.rng, self.u = tracker, config, rng, uniform
         self.plans = []
 
-    def _mutation(self):
-        """The choices of :func:`mutate`, drawn now (None: no mutation)."""
-        c, u = self.config, self.u
-        if u() < c.add_node_rate:
-            return "node"
-        if u() < c.add_connection_rate:
-            return "connection"
-        weights = u() < c.weight_mutation_rate
-        toggle = bool(c.toggle_enable_rate) and u() < c.toggle_enable_rate
-        activation = bool(c.activation_mutation_rate) and u() < c.activation_mutation_rate
-        return weights, toggle, activation
-
     def mutant(self, mom, new_id):
-        self.plans.append((new_id, mom, None, False, self._mutation()))
+        self.plans.append((new_id, mom, None, None, None))
         return _Planned(len(self.plans) - 1)
 
     def offspring(self, mom, dad, new_id):
-        c, u = self.config, self.u
         fit, other = _fitter_first(mom, dad)
-        average = bool(c.mate_average_rate) and u() < c.mate_average_rate
-        mutation = None
-        if u() >= c.mate_only_rate or _same_genes(mom, dad):
-            mutation = self._mutation()
-        self.plans.append((new_id, fit, other, average, mutation))
+        self.plans.append((new_id, fit, other, mom, dad))
         return _Planned(len(self.plans) - 1)
 
     def build(self, children):
         c, rng = self.config, self.rng
         plans = self.plans
+        n = len(plans)
+        r = rng.random((7, n))
+        mated_mask = np.fromiter((p[2] is not None for p in plans), bool, n)
+        average = mated_mask & (r[0] < c.mate_average_rate)
+        mutated = ~mated_mask | (r[1] >= c.mate_only_rate)
+        for k in np.flatnonzero(~mutated).tolist():  # a copy of a parent is mutated anyway
+            mutated[k] = _same_genes(plans[k][3], plans[k][4])
+        node = mutated & (r[2] < c.add_node_rate)
+        connection = mutated & ~node & (r[3] < c.add_connection_rate)
+        other = mutated & ~node & ~connection
+        perturb = other & (r[4] < c.weight_mutation_rate)
+        toggle = (other & (r[5] < c.toggle_enable_rate)).tolist()
+        activation = (other & (r[6] < c.activation_mutation_rate)).tolist()
         genes = [p[1].gene_arrays() for p in plans]
         weights = [a[3] for a in genes]
         enabled = [a[4] for a in genes]
-        mated = [k for k, p in enumerate(plans) if p[2] is not None]
+        mated = np.flatnonzero(mated_mask).tolist()
         if mated:
             w, e = _crossover_genes([plans[k][1] for k in mated], [plans[k][2] for k in mated],
-                                    [plans[k][3] for k in mated], c, rng)
+                                    average[mated], c, rng)
             for k, wk, ek in zip(mated, w, e):
                 weights[k], enabled[k] = wk, ek
-        perturbed = [k for k, p in enumerate(plans)
-                     if isinstance(p[4], tuple) and p[4][0] and len(weights[k])]
+        perturbed = [k for k in np.flatnonzero(perturb).tolist() if len(weights[k])]
         if perturbed:
             for k, wk in zip(perturbed, _mutate_weights_genes([weights[k] for k in perturbed],
                                                               c, rng)):
                 weights[k] = wk
         built = []
-        for (new_id, parent, other, _, mutation), a, w, e in zip(plans, genes, weights,
-                                                                  enabled):
+        node, connection = node.tolist(), connection.tolist()
+        for k, ((new_id, parent, partner, _, _), a, w, e) in enumerate(zip(plans, genes,
+                                                                           weights, enabled)):
             nodes = None
-            if other is not None and len(c.activations) > 1:
-                nodes = _mixed_nodes(parent, other, rng)
+            if partner is not None and len(c.activations) > 1:
+                nodes = _mixed_nodes(parent, partner, rng)
             g = parent.with_arrays(new_id, a[0], a[1], a[2], w, e, nodes=nodes, frozen=True)
-            if mutation == "node":
+            if node[k]:
                 g = mutate_add_node(g, self.tracker, c, rng, new_id)
-            elif mutation == "connection":
+            elif connection[k]:
                 g = mutate_add_connection(g, self.tracker, c, rng, new_id)
-            elif mutation is not None:
-                if mutation[1]:
+            else:
+                if toggle[k]:
                     g = mutate_toggle_enable(g, c, rng, new_id)
-                if mutation[2]:
+                if activation[k]:
                     g = mutate_activation(g, c, rng, new_id)
             built.append(g)
         return [built[x.index] if isinstance(x, _Planned) else x for x in children]
