@@ -173,12 +173,22 @@ class Genome:
         g = Genome(id, self.n_inputs, self.n_outputs,
                    list(self.nodes if nodes is None else nodes),
                    None if connections is None else list(connections), self.recurrent)
-        cache = self._cache  # what depends only on unchanged genes carries over
         if connections is self._connections:
             g._arrays = self._arrays
-        if nodes is None and "node_arrays" in cache:
-            g._cache["node_arrays"] = cache["node_arrays"]
+        if nodes is None:
+            self._hand_on(g, same_edges=connections is self._connections, same_enabled=True)
         return g
+
+    def _hand_on(self, child, same_edges, same_enabled):
+        """Give ``child`` (same nodes) what this genome derived from its nodes, and from its
+        connections when ``same_edges`` (and ``same_enabled``)."""
+        cache, into = self._cache, child._cache
+        if "node_arrays" in cache:
+            into["node_arrays"] = cache["node_arrays"]
+        if same_edges and "local" in cache:
+            into["local"] = cache["local"]
+            if same_enabled and "local_levels" in cache:
+                into["local_levels"] = cache["local_levels"]
 
     def with_arrays(self, id, innovation, src, dst, weight, enabled, nodes=None,  # noqa: A002
                     frozen=False):
@@ -192,8 +202,10 @@ class Genome:
                    list(self.nodes if nodes is None else nodes), None, self.recurrent)
         arrays = (innovation, src, dst, weight, enabled)
         g._arrays = arrays if frozen else tuple(map(_frozen, arrays))
-        if nodes is None and "node_arrays" in self._cache:
-            g._cache["node_arrays"] = self._cache["node_arrays"]
+        if nodes is None:
+            mine = self._arrays
+            same = mine is not None and src is mine[1] and dst is mine[2]
+            self._hand_on(g, same_edges=same, same_enabled=same and enabled is mine[4])
         return g
 
     # -- views --------------------------------------------------------------------------

@@ -730,7 +730,11 @@ def _crossover_genes(fits, others, averages, config, rng):
     weight = np.where(avg, 0.5 * (w + o_w), np.where(take, o_w, w))
     enabled = np.where(avg, True, np.where(take, o_on, on)) & ~(match & ~(on & o_on) & drop)
     weight.flags.writeable = enabled.flags.writeable = False
-    return _split(weight, nf), _split(enabled, nf)
+    flags = _split(enabled, nf)
+    if n and nf.all():  # a child whose flags are its fitter parent's shares the parent's array
+        changed = np.logical_or.reduceat(enabled != on, np.cumsum(nf) - nf).tolist()
+        flags = [f if ch else a[4] for f, ch, a in zip(flags, changed, fa)]
+    return _split(weight, nf), flags
 
 
 def _split(a, lengths):

@@ -107,6 +107,19 @@ def batched_levels(adjacency, counts, n_fixed, genomes=None):
                      f"recurrent=True")
 
 
+def _local_edges(genome):
+    """A genome's connections as local node indices ``(src, dst)`` (its nodes sorted by id)."""
+    loc = genome._cache.get("local")
+    if loc is None:
+        ids = genome.node_arrays()[0]
+        _, src, dst, _, _ = genome.gene_arrays()
+        loc = (np.searchsorted(ids, src), np.searchsorted(ids, dst))
+        for a in loc:
+            a.flags.writeable = False
+        genome._cache["local"] = loc
+    return loc
+
+
 def _propagate(WT, V):
     """``WT @ V`` for stacks of small square matrices: NumPy's batched matmul hands each
     tiny product to BLAS, which is slow for a long batch axis; einsum's own loop is not."""
@@ -157,38 +170,43 @@ class PopulationNetwork:
         self.recurrent = any(g.recurrent for g in genomes) if recurrent is None else bool(
             recurrent)
         P = len(genomes)
-        # every genome's node and gene arrays (cached on the genomes, which are immutable)
-        # concatenated; local node indices by one search over the sorted keys (genome, id)
+        # every genome's node and gene arrays and its connections in local node indices
+        # (cached on the genomes, which are immutable, and handed on to children whose genes
+        # keep the same nodes) concatenated
         node_arrays = [g.node_arrays() for g in genomes]
         gene_arrays = [g.gene_arrays() for g in genomes]
+        local = [_local_edges(g) for g in genomes]
         counts = np.fromiter((len(a[0]) for a in node_arrays), np.int64, P)
         N = int(counts.max())
         self.size, self.N = P, N
         owner = np.repeat(np.arange(P), counts)
-        ids = np.concatenate([a[0] for a in node_arrays])
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        local_of_node = np.arange(len(ids)) - starts[owner]
+        local_of_node = np.arange(len(owner)) - starts[owner]
         codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
         codes[owner, local_of_node] = np.concatenate([a[1] for a in node_arrays])
-        big = int(ids.max()) + 1
-        keys = owner * big + ids  # sorted: genomes in order, node ids sorted in each
         lengths = np.fromiter((len(a[0]) for a in gene_arrays), np.int64, P)
-        on = np.concatenate([a[4] for a in gene_arrays]) if P else np.zeros(0, bool)
+        on = np.concatenate([a[4] for a in gene_arrays])
         ep = np.repeat(np.arange(P), lengths)[on]
-        es = np.concatenate([a[1] for a in gene_arrays])[on]
-        ed = np.concatenate([a[2] for a in gene_arrays])[on]
+        src = np.concatenate([x[0] for x in local])[on]
+        dst = np.concatenate([x[1] for x in local])[on]
         ew = np.concatenate([a[3] for a in gene_arrays])[on]
-        src = np.searchsorted(keys, ep * big + es) - starts[ep]
-        dst = np.searchsorted(keys, ep * big + ed) - starts[ep]
         flat = (ep * N + src) * N + dst
         W = np.bincount(flat, weights=ew, minlength=P * N * N).reshape(P, N, N)
         level = np.zeros((P, N), dtype=np.int64)
         if not self.recurrent:
-            adjacency = np.zeros(P * N * N, dtype=bool)
-            adjacency[flat] = True
-            adjacency = adjacency.reshape(P, N, N)
-            level = batched_levels(adjacency, counts, self.n_inputs + 1, genomes)
-        if self.recurrent:  # every real non-input node updates each step: "level 1"
+            known = [g._cache.get("local_levels") for g in genomes]
+            missing = [p for p, lv in enumerate(known) if lv is None]
+            if missing:
+                adjacency = np.zeros(P * N * N, dtype=bool)
+                adjacency[flat] = True
+                adjacency = adjacency.reshape(P, N, N)[missing]
+                found = batched_levels(adjacency, counts[missing], self.n_inputs + 1,
+                                       [genomes[p] for p in missing])
+                found.flags.writeable = False
+                for j, p in enumerate(missing):
+                    known[p] = genomes[p]._cache["local_levels"] = found[j, :counts[p]]
+            level[owner, local_of_node] = np.concatenate(known)
+        else:  # every real non-input node updates each step: "level 1"
             idx = np.arange(N)
             level = ((idx[None, :] > self.n_inputs) & (idx[None, :] < counts[:, None])).astype(
                 np.int64)
