@@ -837,7 +837,7 @@ class NEAT:
         n_conn = (self.n_inputs + 1) * self.n_outputs
         self.tracker = InnovationTracker(next_innovation=n_conn,
                                          next_node=self.n_inputs + 1 + self.n_outputs)
-        self.population = [self._initial(i) for i in range(config.population)]
+        self.population = self._initial_population()
         self.next_genome_id = config.population
         self.species, self.next_species_id = [], 0
         self.threshold = float(config.compatibility_threshold)
@@ -846,13 +846,18 @@ class NEAT:
         self.best = None
         self.last_improved = 0  # the generation the population's best fitness last rose
 
-    def _initial(self, gid):
+    def _initial_population(self):
+        """Minimal genomes with weights from U(-r, r), ``r = weight_init_range``; all but the
+        first share its gene arrays except the weights."""
         c = self.config
         r = c.weight_init_range
-        w = self.rng.uniform(-r, r, (self.n_inputs + 1) * self.n_outputs)
-        g = Genome.minimal(gid, self.n_inputs, self.n_outputs, w, activation=c.activation,
-                           output_activation=c.output_activation, recurrent=c.recurrent)
-        return g
+        w = self.rng.uniform(-r, r, (c.population, (self.n_inputs + 1) * self.n_outputs))
+        w.flags.writeable = False
+        first = Genome.minimal(0, self.n_inputs, self.n_outputs, w[0], activation=c.activation,
+                               output_activation=c.output_activation, recurrent=c.recurrent)
+        innov, src, dst, _, enabled = first.gene_arrays()
+        return [first] + [first.with_arrays(i, innov, src, dst, w[i], enabled)
+                          for i in range(1, c.population)]
 
     def population_network(self, genomes=None):
         """The padded :class:`PopulationNetwork` of ``genomes`` (default: the population)."""
