@@ -14,8 +14,8 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
   :func:`mutate_toggle_enable` flips a gene's enabled flag.
 * **Crossover** (:func:`crossover`) lines up genes by innovation number:
   matching genes are inherited at random, disjoint and excess genes from the
-  fitter parent; a gene disabled in either parent stays disabled with
-  probability 0.75.
+  fitter parent, each with its enabled flag; a matching gene disabled in
+  either parent is disabled with probability 0.75 (NEAT C++).
 * **Speciation.** The compatibility distance (:func:`compatibility_distance`)
 
   .. math:: \\delta = \\frac{c_1 E}{N} + \\frac{c_2 D}{N} + c_3 \\bar W
@@ -31,6 +31,11 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
   that have not improved for 15 generations do not reproduce; the champion
   of every species of more than five is copied unchanged (elitism); the
   lowest-performing members do not breed (:func:`reproduce`).
+
+Genomes keep their genes as arrays (:meth:`Genome.gene_arrays`), and
+:func:`reproduce` does the per-gene work of a whole generation at once (one
+crossover over every child's genes, one weight mutation); :func:`crossover`
+and :func:`mutate` are the same operators on one genome.
 """
 
 import bisect
