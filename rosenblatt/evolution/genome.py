@@ -14,7 +14,10 @@ tracker when they are created.
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
 
 from . import activations as _act
 
@@ -38,9 +41,12 @@ class NodeGene:
     activation: str = "steep_sigmoid"
 
 
-@dataclass(slots=True)
-class ConnectionGene:
-    """A connection ``src -> dst`` with its weight, enabled flag and innovation number."""
+class ConnectionGene(NamedTuple):
+    """A connection ``src -> dst`` with its weight, enabled flag and innovation number.
+
+    An immutable named tuple: operators build new genes (thousands per
+    generation, so construction must be cheap) and never change one in place.
+    """
 
     innovation: int
     src: int
@@ -55,7 +61,6 @@ class ConnectionGene:
                               self.enabled if enabled is None else enabled)
 
 
-@dataclass
 class Genome:
     """A NEAT genome (treated as immutable: operators return new genomes).
 
@@ -72,6 +77,13 @@ class Genome:
         allowed) rather than feed-forward in topological order.
     fitness : float or None
 
+    Notes
+    -----
+    The operators of :mod:`~rosenblatt.evolution.neat` work on the genes as
+    arrays (:meth:`gene_arrays`); a genome they make from arrays
+    (:meth:`with_arrays`) builds its ``connections`` list only when it is
+    first read.
+
     Examples
     --------
     >>> g = Genome.minimal(0, 2, 1, weights=[0.5, -0.5, 1.0])
@@ -81,14 +93,56 @@ class Genome:
     True
     """
 
-    id: int
-    n_inputs: int
-    n_outputs: int
-    nodes: list
-    connections: list
-    recurrent: bool = False
-    fitness: float = None
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    __hash__ = None  # mutable fitness, compared by value
+
+    def __init__(self, id, n_inputs, n_outputs, nodes, connections,  # noqa: A002
+                 recurrent=False, fitness=None):
+        self.id = id
+        self.n_inputs = n_inputs
+        self.n_outputs = n_outputs
+        self.nodes = nodes
+        self._connections = connections
+        self.recurrent = recurrent
+        self.fitness = fitness
+        self._arrays = None  # the genes as arrays (gene_arrays), the operators' view
+        self._cache = {}  # what is derived from the genes (levels, lookups)
+
+    @property
+    def connections(self):
+        """The connection genes, a list of :class:`ConnectionGene` sorted by innovation."""
+        c = self._connections
+        if c is None:
+            i, s, d, w, e = self._arrays
+            c = self._connections = list(map(ConnectionGene._make, zip(
+                i.tolist(), s.tolist(), d.tolist(), w.tolist(), e.tolist())))
+        return c
+
+    @connections.setter
+    def connections(self, value):
+        self._connections = value
+        self._arrays = None
+        self._cache.clear()
+
+    def _fields(self):
+        return (self.id, self.n_inputs, self.n_outputs, self.nodes, self.connections,
+                self.recurrent, self.fitness)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self):
+        return (f"Genome(id={self.id!r}, n_inputs={self.n_inputs!r}, "
+                f"n_outputs={self.n_outputs!r}, nodes={self.nodes!r}, "
+                f"connections={self.connections!r}, recurrent={self.recurrent!r}, "
+                f"fitness={self.fitness!r})")
+
+    @property
+    def n_connections(self):
+        """Number of connection genes (enabled or not)."""
+        c = self._connections
+        return len(c) if c is not None else len(self._arrays[0])
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -114,10 +168,45 @@ class Genome:
 
     def with_genes(self, id, nodes=None, connections=None):  # noqa: A002 - the new genome's id
         """A new genome with this one's shape and the given genes."""
-        return Genome(id, self.n_inputs, self.n_outputs,
-                      list(self.nodes if nodes is None else nodes),
-                      list(self.connections if connections is None else connections),
-                      self.recurrent)
+        if connections is None:  # the same genes: share the arrays, the list only if built
+            connections = self._connections
+        g = Genome(id, self.n_inputs, self.n_outputs,
+                   list(self.nodes if nodes is None else nodes),
+                   None if connections is None else list(connections), self.recurrent)
+        if connections is self._connections:
+            g._arrays = self._arrays
+        if nodes is None:
+            self._hand_on(g, same_edges=connections is self._connections, same_enabled=True)
+        return g
+
+    def _hand_on(self, child, same_edges, same_enabled):
+        """Give ``child`` (same nodes) what this genome derived from its nodes, and from its
+        connections when ``same_edges`` (and ``same_enabled``)."""
+        cache, into = self._cache, child._cache
+        if "node_arrays" in cache:
+            into["node_arrays"] = cache["node_arrays"]
+        if same_edges and "local" in cache:
+            into["local"] = cache["local"]
+            if same_enabled and "local_levels" in cache:
+                into["local_levels"] = cache["local_levels"]
+
+    def with_arrays(self, id, innovation, src, dst, weight, enabled, nodes=None,  # noqa: A002
+                    frozen=False):
+        """A new genome whose connection genes are given as arrays (sorted by innovation).
+
+        The arrays become the new genome's :meth:`gene_arrays` (the operators
+        work on arrays); its ``connections`` list is built when first read.
+        ``frozen=True`` promises that they are read-only already.
+        """
+        g = Genome(id, self.n_inputs, self.n_outputs,
+                   list(self.nodes if nodes is None else nodes), None, self.recurrent)
+        arrays = (innovation, src, dst, weight, enabled)
+        g._arrays = arrays if frozen else tuple(map(_frozen, arrays))
+        if nodes is None:
+            mine = self._arrays
+            same = mine is not None and src is mine[1] and dst is mine[2]
+            self._hand_on(g, same_edges=same, same_enabled=same and enabled is mine[4])
+        return g
 
     # -- views --------------------------------------------------------------------------
     @property
@@ -127,7 +216,8 @@ class Genome:
 
     @property
     def n_enabled(self):
-        return sum(1 for c in self.connections if c.enabled)
+        """Number of enabled connection genes."""
+        return int(np.count_nonzero(self.gene_arrays()[4]))
 
     def node_ids(self):
         return [n.id for n in self.nodes]
@@ -146,6 +236,32 @@ class Genome:
             d = self._cache["weights"] = ({c.innovation: c.weight for c in self.connections},
                                           sorted(c.innovation for c in self.connections))
         return d
+
+    def gene_arrays(self):
+        """``(innovation, src, dst, weight, enabled)`` of the connection genes as read-only
+        arrays (int64, int64, int64, float64, bool), in gene order (cached)."""
+        a = self._arrays
+        if a is None:
+            conns = self._connections
+            if conns:
+                i, s, d, w, e = zip(*conns)
+            else:
+                i = s = d = w = e = ()
+            a = self._arrays = (
+                _frozen(np.array(i, np.int64)), _frozen(np.array(s, np.int64)),
+                _frozen(np.array(d, np.int64)), _frozen(np.array(w, np.float64)),
+                _frozen(np.array(e, bool)))
+        return a
+
+    def node_arrays(self):
+        """``(ids, activation codes)`` of the node genes as read-only int64 arrays (cached)."""
+        a = self._cache.get("node_arrays")
+        if a is None:
+            codes = _act.CODES
+            a = self._cache["node_arrays"] = (
+                _frozen(np.array([n.id for n in self.nodes], np.int64)),
+                _frozen(np.array([codes[n.activation] for n in self.nodes], np.int64)))
+        return a
 
     def network(self, recurrent=None, steps=None):
         """The phenotype: a callable ``(n_samples, n_inputs) -> (n_samples, n_outputs)``.
@@ -228,6 +344,16 @@ class Genome:
             return cls.from_json(text)
         except GenomeFormatError as e:
             raise GenomeFormatError(f"{path}: {e}") from None
+
+
+def _frozen(a):
+    a = np.asarray(a)
+    if a.flags.writeable and a.base is None:
+        a.flags.writeable = False
+    elif a.flags.writeable:
+        a = a.copy()
+        a.flags.writeable = False
+    return a
 
 
 def validate(genome, where="Genome"):

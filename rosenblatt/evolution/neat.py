@@ -14,8 +14,8 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
   :func:`mutate_toggle_enable` flips a gene's enabled flag.
 * **Crossover** (:func:`crossover`) lines up genes by innovation number:
   matching genes are inherited at random, disjoint and excess genes from the
-  fitter parent; a gene disabled in either parent stays disabled with
-  probability 0.75.
+  fitter parent, each with its enabled flag; a matching gene disabled in
+  either parent is disabled with probability 0.75 (NEAT C++).
 * **Speciation.** The compatibility distance (:func:`compatibility_distance`)
 
   .. math:: \\delta = \\frac{c_1 E}{N} + \\frac{c_2 D}{N} + c_3 \\bar W
@@ -31,6 +31,11 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
   that have not improved for 15 generations do not reproduce; the champion
   of every species of more than five is copied unchanged (elitism); the
   lowest-performing members do not breed (:func:`reproduce`).
+
+Genomes keep their genes as arrays (:meth:`Genome.gene_arrays`), and
+:func:`reproduce` does the per-gene work of a whole generation at once (one
+crossover over every child's genes, one weight mutation); :func:`crossover`
+and :func:`mutate` are the same operators on one genome.
 """
 
 import bisect
@@ -106,18 +111,15 @@ class InnovationTracker:
 def mutate_weights(genome, config, rng, new_id):
     """Each weight perturbed by U(-p, p) (probability ``weight_perturb_rate``) or replaced
     by a draw from U(-p, p), ``p = config.weight_mutation_power``; clipped to ``weight_max``."""
-    conns = genome.connections
-    if not conns:
+    innov, src, dst, w, enabled = genome.gene_arrays()
+    n = len(w)
+    if not n:
         return genome.with_genes(new_id)
-    n = len(conns)
-    w = np.fromiter((c.weight for c in conns), np.float64, n)
     perturb = rng.random(n) < config.weight_perturb_rate
     power = config.weight_mutation_power
     draw = rng.uniform(-power, power, n)
     w = np.clip(np.where(perturb, w + draw, draw), -config.weight_max, config.weight_max)
-    return genome.with_genes(new_id, connections=[
-        ConnectionGene(c.innovation, c.src, c.dst, x, c.enabled)
-        for c, x in zip(conns, w.tolist())])
+    return genome.with_arrays(new_id, innov, src, dst, w, enabled)
 
 
 def creates_cycle(connections, src, dst):
@@ -162,8 +164,8 @@ def mutate_add_connection(genome, tracker, config, rng, new_id):
     srcs = [n.id for n in nodes]
     existing = {(c.src, c.dst) for c in genome.connections}
     for _ in range(config.add_connection_tries):
-        src = srcs[int(rng.integers(len(srcs)))]
-        dst = dsts[int(rng.integers(len(dsts)))]
+        src = srcs[_index(rng, len(srcs))]
+        dst = dsts[_index(rng, len(dsts))]
         if (src, dst) in existing:
             continue
         if not config.recurrent and creates_cycle(genome.connections, src, dst):
@@ -198,13 +200,13 @@ def mutate_add_node(genome, tracker, config, rng, new_id):
         enabled = [i for i, c in enumerate(conns) if c.enabled]
         if not enabled:
             return genome.with_genes(new_id)
-        k = enabled[int(rng.integers(len(enabled)))]
+        k = enabled[_index(rng, len(enabled))]
     old = conns[k]
     node_id, in_innov, out_innov = tracker.split(old.innovation, taken=set(genome.node_ids()))
     if len(config.activations) == 1:
         activation = config.activations[0]
     else:
-        activation = config.activations[int(rng.integers(len(config.activations)))]
+        activation = config.activations[_index(rng, len(config.activations))]
     nodes = genome.nodes + [NodeGene(node_id, "hidden", activation)]
     conns = list(genome.connections)
     conns[k] = old.replace(enabled=False)
@@ -220,7 +222,7 @@ def mutate_toggle_enable(genome, config, rng, new_id):
     cycle in a feed-forward genome: see :func:`creates_cycle`)."""
     if not genome.connections:
         return genome.with_genes(new_id)
-    k = int(rng.integers(len(genome.connections)))
+    k = _index(rng, len(genome.connections))
     conns = list(genome.connections)
     conns[k] = conns[k].replace(enabled=not conns[k].enabled)
     return genome.with_genes(new_id, connections=conns)
@@ -231,9 +233,9 @@ def mutate_activation(genome, config, rng, new_id):
     hidden = [i for i, n in enumerate(genome.nodes) if n.kind == "hidden"]
     if not hidden:
         return genome.with_genes(new_id)
-    k = hidden[int(rng.integers(len(hidden)))]
+    k = hidden[_index(rng, len(hidden))]
     nodes = list(genome.nodes)
-    act = config.activations[int(rng.integers(len(config.activations)))]
+    act = config.activations[_index(rng, len(config.activations))]
     nodes[k] = NodeGene(nodes[k].id, "hidden", act)
     return genome.with_genes(new_id, nodes=nodes)
 
@@ -264,7 +266,7 @@ def _fitter_first(a, b):
         return a, b
     if fb > fa:
         return b, a
-    return (a, b) if len(a.connections) <= len(b.connections) else (b, a)
+    return (a, b) if a.n_connections <= b.n_connections else (b, a)
 
 
 def crossover(a, b, config, rng, new_id):
@@ -274,41 +276,37 @@ def crossover(a, b, config, rng, new_id):
     either parent at random (or, with probability ``mate_average_rate``, for
     the whole child, with the mean of the two weights, as NEAT's code does);
     disjoint and excess genes come from the fitter parent (on a tie, the
-    smaller genome); a gene disabled in either parent is disabled in the child
-    with probability ``disable_inherit_rate``. The child's nodes are the fitter
-    parent's.
+    smaller genome). An inherited gene keeps its enabled flag, and a matching
+    gene disabled in either parent is disabled in the child with probability
+    ``disable_inherit_rate`` (NEAT C++ ``Genome::mate_multipoint``: a gene
+    disabled in the chosen parent, or a disjoint or excess gene disabled in
+    the fitter one, stays disabled; an averaged gene starts enabled). The
+    child's nodes are the fitter parent's.
     """
     fit, other = _fitter_first(a, b)
-    theirs = other.by_innovation()
     average = config.mate_average_rate and rng.random() < config.mate_average_rate
-    n = len(fit.connections)
-    pick = (rng.random(n) < 0.5).tolist()  # per gene: take the other parent's matching gene
-    drop = (rng.random(n) < config.disable_inherit_rate).tolist()  # stays disabled
-    conns = []
-    for gene, take_other, stays_off in zip(fit.connections, pick, drop):
-        match = theirs.get(gene.innovation)
-        if match is None:
-            weight, disabled = gene.weight, not gene.enabled
-        else:
-            if average:
-                weight = 0.5 * (gene.weight + match.weight)
-            else:
-                weight = match.weight if take_other else gene.weight
-            disabled = not gene.enabled or not match.enabled
-        enabled = not (disabled and stays_off)
-        if weight == gene.weight and enabled == gene.enabled:
-            conns.append(gene)
-        else:
-            conns.append(ConnectionGene(gene.innovation, gene.src, gene.dst, weight, enabled))
-    other_nodes = {n.id: n for n in other.nodes}
-    nodes = []
-    for n in fit.nodes:
-        m = other_nodes.get(n.id)
-        if m is not None and n.kind == "hidden" and m.activation != n.activation \
-                and rng.random() < 0.5:
-            n = m
-        nodes.append(n)
-    return fit.with_genes(new_id, nodes=nodes, connections=conns)
+    innov, src, dst, w, enabled = fit.gene_arrays()
+    o_innov, _, _, o_w, o_enabled = other.gene_arrays()
+    n = len(innov)
+    pick = rng.random(n) < 0.5  # per gene: take the other parent's matching gene
+    drop = rng.random(n) < config.disable_inherit_rate  # disabled in either: stays off
+    if len(o_innov):  # genes line up by innovation number: both lists are sorted by it
+        at = np.minimum(np.searchsorted(o_innov, innov), len(o_innov) - 1)
+        match = o_innov[at] == innov
+        o_w, o_enabled = o_w[at], o_enabled[at]
+    else:
+        match, o_w, o_enabled = np.zeros(n, bool), w, enabled
+    off_in_either = match & ~(enabled & o_enabled)
+    if average:
+        weight = np.where(match, 0.5 * (w + o_w), w)
+        child_enabled = np.where(match, True, enabled)
+    else:
+        take = match & pick
+        weight = np.where(take, o_w, w)
+        child_enabled = np.where(take, o_enabled, enabled)
+    child_enabled = child_enabled & ~(off_in_either & drop)
+    nodes = _mixed_nodes(fit, other, rng) if len(config.activations) > 1 else None
+    return fit.with_arrays(new_id, innov, src, dst, weight, child_enabled, nodes=nodes)
 
 
 # -- speciation ----------------------------------------------------------------------------
@@ -347,13 +345,21 @@ def compatibility_distance(a, b, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
     return c1 * excess / n + c2 * disjoint / n + c3 * wbar
 
 
-def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
+def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
+                    below=None):
     """:func:`compatibility_distance` of every genome to every one of ``others``, as arrays.
 
     Genes become columns of dense presence and weight matrices (one column per
     innovation number present); matching counts are a matrix product, excess
     genes are counted from cumulative sums up to the other genome's largest
-    innovation, and W-bar is one masked difference over a (P, S, I) array.
+    innovation, and W-bar is one masked difference over each pair's matching
+    genes, gathered from the other genome's own genes (a (pairs, K) array, K
+    the largest of ``others``).
+
+    With ``below`` (a threshold), W-bar is computed only for the pairs whose
+    excess and disjoint terms alone are under it; the others get those terms
+    only, a lower bound that is not under ``below`` either (what speciation
+    needs to know).
 
     Examples
     --------
@@ -363,34 +369,53 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20)
     [[0.0, 1.0], [1.0, 0.0]]
     """
     every = list(genomes) + list(others)
-    if any(not g.connections for g in every):  # an empty genome: the scalar definition
+    arrays = [g.gene_arrays() for g in every]
+    lengths = np.fromiter((len(a[0]) for a in arrays), np.int64, len(every))
+    if not lengths.all():  # an empty genome: the scalar definition
         return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
                           for b in others] for a in genomes])
-    rows = [r for r, g in enumerate(every) for _ in g.connections]
-    innov = [c.innovation for g in every for c in g.connections]
-    weight = [c.weight for g in every for c in g.connections]
-    cols, col_of = np.unique(np.array(innov), return_inverse=True)
+    rows = np.repeat(np.arange(len(every)), lengths)
+    innov = np.concatenate([a[0] for a in arrays])
+    weight = np.concatenate([a[3] for a in arrays])
+    cols, col_of = np.unique(innov, return_inverse=True)
     n, m = len(every), len(cols)
     present = np.zeros((n, m))
     w = np.zeros((n, m))
     present[rows, col_of] = 1.0
     w[rows, col_of] = weight
     P = len(genomes)
-    gm, om, gw, ow = present[:P], present[P:], w[:P], w[P:]
+    gm, om, gw = present[:P], present[P:], w[:P]
     matching = gm @ om.T
-    on = np.flatnonzero(om.any(axis=0))  # only the others' genes can match
-    both = gm[:, None, on] * om[None, :, on]
-    wdiff = (np.abs(gw[:, None, on] - ow[None, :, on]) * both).sum(axis=2)
-    size_g, size_o = gm.sum(axis=1), om.sum(axis=1)
-    last = m - 1 - np.argmax(present[:, ::-1], axis=1)  # column of each genome's newest gene
+    size_g, size_o = lengths[:P].astype(np.float64), lengths[P:].astype(np.float64)
+    last = col_of[np.cumsum(lengths) - 1]  # column of each genome's newest gene (sorted genes)
     last_g, last_o = last[:P], last[P:]
     upto_g, upto_o = np.cumsum(gm, axis=1), np.cumsum(om, axis=1)
     excess = (size_g[:, None] - upto_g[:, last_o]) + (size_o[None, :] - upto_o[:, last_g].T)
     disjoint = size_g[:, None] + size_o[None, :] - 2 * matching - excess
     big = np.maximum(size_g[:, None], size_o[None, :])
     big = np.where(big < normalize_below, 1.0, big)
-    wbar = np.divide(wdiff, matching, out=np.zeros_like(wdiff), where=matching > 0)
-    return c1 * excess / big + c2 * disjoint / big + c3 * wbar
+    d = c1 * excess / big + c2 * disjoint / big
+    if c3:
+        # W-bar of the pairs that need it: the genome's weights at the other genome's own
+        # gene columns (padding and genes the genome lacks masked)
+        k_o = lengths[P:]
+        valid = np.arange(int(k_o.max()))[None, :] < k_o[:, None]
+        first_o = int(lengths[:P].sum())
+        o_cols = np.zeros(valid.shape, np.int64)
+        o_cols[valid] = col_of[first_o:]
+        o_w = np.zeros(valid.shape)
+        o_w[valid] = weight[first_o:]
+        if below is None:  # every pair: (P, S, K) at once
+            wdiff = (np.abs(gw[:, o_cols] - o_w) * (gm[:, o_cols] * valid)).sum(axis=2)
+            wbar = np.divide(wdiff, matching, out=np.zeros_like(wdiff), where=matching > 0)
+            return d + c3 * wbar
+        p_i, s_i = np.nonzero((d < below) & (matching > 0))
+        at = o_cols[s_i]
+        wdiff = (np.abs(gw[p_i[:, None], at] - o_w[s_i]) *
+                 (gm[p_i[:, None], at] * valid[s_i])).sum(axis=1)
+        nm = matching[p_i, s_i]
+        d[p_i, s_i] += c3 * np.divide(wdiff, nm, out=np.zeros_like(wdiff), where=nm > 0)
+    return d
 
 
 @dataclass
@@ -425,30 +450,40 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0):
     first = np.full(len(genomes), -1)
     if existing and genomes:
         d = distance_matrix(genomes, [s.representative for s in species], c1, c2, c3,
-                            config.normalize_below)
+                            config.normalize_below, below=threshold)
         close = d < threshold
         hit = close.any(axis=1)
         first[hit] = np.argmax(close[hit], axis=1)
-    for g, k in zip(genomes, first.tolist()):
-        if k >= 0:
-            species[k].members.append(g)
-            continue
-        for s in species[existing:]:
-            if compatibility_distance(g, s.representative, c1, c2, c3,
-                                      config.normalize_below) < threshold:
-                s.members.append(g)
+    first = first.tolist()
+    # the genomes no existing species took: their distances to each other at once (the
+    # species founded below are represented by some of them)
+    rest = [i for i, k in enumerate(first) if k < 0]
+    if len(rest) > 1:
+        among = distance_matrix([genomes[i] for i in rest], [genomes[i] for i in rest],
+                                c1, c2, c3, config.normalize_below, below=threshold) < threshold
+    else:
+        among = np.zeros((len(rest), len(rest)), bool)
+    founders = []  # positions in rest of the new species' representatives
+    for j, i in enumerate(rest):
+        for s, f in zip(species[existing:], founders):
+            if among[j, f]:
+                s.members.append(genomes[i])
                 break
         else:
-            species.append(Species(next_id, g, [g], created=generation,
+            species.append(Species(next_id, genomes[i], [genomes[i]], created=generation,
                                    last_improved=generation))
+            founders.append(j)
             next_id += 1
+    for g, k in zip(genomes, first):
+        if k >= 0:
+            species[k].members.append(g)
     species = [s for s in species if s.members]
     for s in species:
         if config.representative == "champion":
             s.representative = max(s.members, key=lambda g: _key(
                 -math.inf if g.fitness is None else g.fitness))
         else:
-            s.representative = s.members[int(rng.integers(len(s.members)))]
+            s.representative = s.members[_index(rng, len(s.members))]
     return species, next_id
 
 
@@ -504,9 +539,12 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
     offspring are allocated by share; the champion of each species larger
     than ``elitism_min_size`` is copied; the rest are children of the top
     ``survival_threshold`` of the species, by mutation alone
-    (``mutation_only_rate``) or crossover (partners from another species with
-    probability ``interspecies_rate``) followed by mutation (unless
-    ``mate_only_rate``). With ``focus`` (the population has stagnated) the
+    (``mutation_only_rate``, and always when only one member may breed) or
+    crossover (partners from another species with probability
+    ``interspecies_rate``) followed by mutation (unless ``mate_only_rate``;
+    always when the parents are one genome or have the same genes). Those two
+    "always" follow NEAT C++ ``Species::reproduce``: no offspring is a mere
+    copy of its parent. With ``focus`` (the population has stagnated) the
     two species with the best champions get half the population each, as
     their champion and mutations of it, and count as improved now.
     """
@@ -540,6 +578,8 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         for k in best:
             species[k].last_improved = generation
     children = []
+    u = _Uniforms(rng)  # the many scalar draws of the loop, from one buffer
+    breed = _Breeder(tracker, config, rng, u)  # children planned here, built together below
     for s, n_off in zip(species, counts):
         if n_off == 0:
             continue
@@ -549,24 +589,205 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
             n_off -= 1
         pool = ranked[:1] if focus else ranked[:int(config.survival_threshold * len(ranked) + 1)]
         for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
-            mom = pool[int(rng.integers(len(pool)))]
-            if focus or rng.random() < config.mutation_only_rate or \
-                    len(pool) == 1 and len(species) == 1:
-                child = mutate(mom, tracker, config, rng, next_id)
+            mom = pool[int(u() * len(pool))]
+            if focus or u() < config.mutation_only_rate or len(pool) == 1:
+                child = breed.mutant(mom, next_id)
             else:
-                if rng.random() < config.interspecies_rate and len(species) > 1:
+                if u() < config.interspecies_rate and len(species) > 1:
                     others = [o for o in species if o is not s]
-                    o = others[int(rng.integers(len(others)))]
+                    o = others[int(u() * len(others))]
                     dad = max(o.members, key=lambda g: _key(fitness_of[g.id]))
                 else:
-                    dad = pool[int(rng.integers(len(pool)))]
-                child = crossover(_with_fitness(mom, fitness_of), _with_fitness(dad, fitness_of),
-                                  config, rng, next_id)
-                if rng.random() >= config.mate_only_rate:
-                    child = mutate(child, tracker, config, rng, next_id)
+                    dad = pool[int(u() * len(pool))]
+                child = breed.offspring(_with_fitness(mom, fitness_of),
+                                        _with_fitness(dad, fitness_of), next_id)
             next_id += 1
             children.append(child)
-    return children, next_id
+    return breed.build(children), next_id
+
+
+class _Breeder:
+    """The children of one generation, planned one by one and built together.
+
+    :meth:`mutant` and :meth:`offspring` record which parents each child has,
+    in the order :func:`reproduce` chooses them, and return a placeholder;
+    :meth:`build` then draws every child's choices (averaging crossover or
+    not, mutated or not, which mutations: those of :func:`crossover` and
+    :func:`mutate`) as arrays and does the per-gene work of all children at
+    once: one crossover over all crossover children's genes concatenated
+    (genes aligned by ``(child, innovation)`` keys), one weight mutation over
+    all mutated children's genes, then the (rare) structural mutations child
+    by child.
+    """
+
+    def __init__(self, tracker, config, rng, uniform):
+        self.tracker, self.config, self.rng, self.u = tracker, config, rng, uniform
+        self.plans = []
+
+    def mutant(self, mom, new_id):
+        self.plans.append((new_id, mom, None, None, None))
+        return _Planned(len(self.plans) - 1)
+
+    def offspring(self, mom, dad, new_id):
+        fit, other = _fitter_first(mom, dad)
+        self.plans.append((new_id, fit, other, mom, dad))
+        return _Planned(len(self.plans) - 1)
+
+    def build(self, children):
+        c, rng = self.config, self.rng
+        plans = self.plans
+        n = len(plans)
+        r = rng.random((7, n))
+        mated_mask = np.fromiter((p[2] is not None for p in plans), bool, n)
+        average = mated_mask & (r[0] < c.mate_average_rate)
+        mutated = ~mated_mask | (r[1] >= c.mate_only_rate)
+        for k in np.flatnonzero(~mutated).tolist():  # a copy of a parent is mutated anyway
+            mutated[k] = _same_genes(plans[k][3], plans[k][4])
+        node = mutated & (r[2] < c.add_node_rate)
+        connection = mutated & ~node & (r[3] < c.add_connection_rate)
+        other = mutated & ~node & ~connection
+        perturb = other & (r[4] < c.weight_mutation_rate)
+        toggle = (other & (r[5] < c.toggle_enable_rate)).tolist()
+        activation = (other & (r[6] < c.activation_mutation_rate)).tolist()
+        genes = [p[1].gene_arrays() for p in plans]
+        weights = [a[3] for a in genes]
+        enabled = [a[4] for a in genes]
+        mated = np.flatnonzero(mated_mask).tolist()
+        if mated:
+            w, e = _crossover_genes([plans[k][1] for k in mated], [plans[k][2] for k in mated],
+                                    average[mated], c, rng)
+            for k, wk, ek in zip(mated, w, e):
+                weights[k], enabled[k] = wk, ek
+        perturbed = [k for k in np.flatnonzero(perturb).tolist() if len(weights[k])]
+        if perturbed:
+            for k, wk in zip(perturbed, _mutate_weights_genes([weights[k] for k in perturbed],
+                                                              c, rng)):
+                weights[k] = wk
+        built = []
+        node, connection = node.tolist(), connection.tolist()
+        for k, ((new_id, parent, partner, _, _), a, w, e) in enumerate(zip(plans, genes,
+                                                                           weights, enabled)):
+            nodes = None
+            if partner is not None and len(c.activations) > 1:
+                nodes = _mixed_nodes(parent, partner, rng)
+            g = parent.with_arrays(new_id, a[0], a[1], a[2], w, e, nodes=nodes, frozen=True)
+            if node[k]:
+                g = mutate_add_node(g, self.tracker, c, rng, new_id)
+            elif connection[k]:
+                g = mutate_add_connection(g, self.tracker, c, rng, new_id)
+            else:
+                if toggle[k]:
+                    g = mutate_toggle_enable(g, c, rng, new_id)
+                if activation[k]:
+                    g = mutate_activation(g, c, rng, new_id)
+            built.append(g)
+        return [built[x.index] if isinstance(x, _Planned) else x for x in children]
+
+
+class _Uniforms:
+    """``u()``: the next U(0, 1) number of ``rng``, drawn a block at a time (a scalar
+    ``rng.random()`` call costs more than the number)."""
+
+    def __init__(self, rng, block=1024):
+        self.rng, self.block = rng, block
+        self.buffer, self.i = [], 0
+
+    def __call__(self):
+        if self.i == len(self.buffer):
+            self.buffer, self.i = self.rng.random(self.block).tolist(), 0
+        self.i += 1
+        return self.buffer[self.i - 1]
+
+
+@dataclass
+class _Planned:
+    index: int
+
+
+def _crossover_genes(fits, others, averages, config, rng):
+    """:func:`crossover`'s weights and enabled flags for many children at once.
+
+    Returns per child the arrays ``(weight, enabled)`` aligned with its fitter
+    parent's genes (which give innovation, source and destination).
+    """
+    fa = [g.gene_arrays() for g in fits]
+    oa = [g.gene_arrays() for g in others]
+    C = len(fits)
+    nf = np.fromiter((len(a[0]) for a in fa), np.int64, C)
+    no = np.fromiter((len(a[0]) for a in oa), np.int64, C)
+    innov = np.concatenate([a[0] for a in fa])
+    w = np.concatenate([a[3] for a in fa])
+    on = np.concatenate([a[4] for a in fa])
+    o_innov = np.concatenate([a[0] for a in oa])
+    n = len(innov)
+    pick = rng.random(n) < 0.5
+    drop = rng.random(n) < config.disable_inherit_rate
+    if len(o_innov) and n:
+        big = int(max(innov.max(), o_innov.max())) + 1
+        key = np.repeat(np.arange(C), nf) * big + innov
+        o_key = np.repeat(np.arange(C), no) * big + o_innov
+        at = np.minimum(np.searchsorted(o_key, key), len(o_key) - 1)
+        match = o_key[at] == key
+        o_w = np.concatenate([a[3] for a in oa])[at]
+        o_on = np.concatenate([a[4] for a in oa])[at]
+    else:
+        match, o_w, o_on = np.zeros(n, bool), w, on
+    avg = np.repeat(np.asarray(averages, bool), nf) & match
+    take = match & pick & ~avg
+    weight = np.where(avg, 0.5 * (w + o_w), np.where(take, o_w, w))
+    enabled = np.where(avg, True, np.where(take, o_on, on)) & ~(match & ~(on & o_on) & drop)
+    weight.flags.writeable = enabled.flags.writeable = False
+    flags = _split(enabled, nf)
+    if n and nf.all():  # a child whose flags are its fitter parent's shares the parent's array
+        changed = np.logical_or.reduceat(enabled != on, np.cumsum(nf) - nf).tolist()
+        flags = [f if ch else a[4] for f, ch, a in zip(flags, changed, fa)]
+    return _split(weight, nf), flags
+
+
+def _split(a, lengths):
+    """``a`` cut into consecutive pieces of the given lengths (views)."""
+    ends = np.cumsum(lengths).tolist()
+    return [a[i:j] for i, j in zip([0] + ends[:-1], ends)]
+
+
+def _mutate_weights_genes(weights, config, rng):
+    """:func:`mutate_weights` on many children's weight arrays at once."""
+    w = np.concatenate(weights)
+    n = len(w)
+    perturb = rng.random(n) < config.weight_perturb_rate
+    power = config.weight_mutation_power
+    draw = rng.uniform(-power, power, n)
+    w = np.where(perturb, w + draw, draw)
+    np.clip(w, -config.weight_max, config.weight_max, out=w)
+    w.flags.writeable = False
+    return _split(w, [len(x) for x in weights])
+
+
+def _mixed_nodes(fit, other, rng):
+    """CPPN crossover: a hidden node's activation from either parent (None: unchanged)."""
+    other_nodes = {m.id: m for m in other.nodes}
+    mixed = []
+    for node in fit.nodes:
+        m = other_nodes.get(node.id)
+        if m is not None and node.kind == "hidden" and m.activation != node.activation \
+                and rng.random() < 0.5:
+            node = m
+        mixed.append(node)
+    return mixed if any(x is not y for x, y in zip(mixed, fit.nodes)) else None
+
+
+def _index(rng, n):
+    """A uniform index below ``n`` (``rng.integers`` costs several times more per call)."""
+    return int(rng.random() * n)
+
+
+def _same_genes(a, b):
+    """Compatibility distance 0: a child of the two is a copy, so NEAT C++ mutates it."""
+    if a is b:
+        return True
+    ia, _, _, wa, _ = a.gene_arrays()
+    ib, _, _, wb, _ = b.gene_arrays()
+    return np.array_equal(ia, ib) and np.array_equal(wa, wb)
 
 
 def _key(f):
@@ -640,7 +861,7 @@ class NEAT:
         n_conn = (self.n_inputs + 1) * self.n_outputs
         self.tracker = InnovationTracker(next_innovation=n_conn,
                                          next_node=self.n_inputs + 1 + self.n_outputs)
-        self.population = [self._initial(i) for i in range(config.population)]
+        self.population = self._initial_population()
         self.next_genome_id = config.population
         self.species, self.next_species_id = [], 0
         self.threshold = float(config.compatibility_threshold)
@@ -649,13 +870,18 @@ class NEAT:
         self.best = None
         self.last_improved = 0  # the generation the population's best fitness last rose
 
-    def _initial(self, gid):
+    def _initial_population(self):
+        """Minimal genomes with weights from U(-r, r), ``r = weight_init_range``; all but the
+        first share its gene arrays except the weights."""
         c = self.config
         r = c.weight_init_range
-        w = self.rng.uniform(-r, r, (self.n_inputs + 1) * self.n_outputs)
-        g = Genome.minimal(gid, self.n_inputs, self.n_outputs, w, activation=c.activation,
-                           output_activation=c.output_activation, recurrent=c.recurrent)
-        return g
+        w = self.rng.uniform(-r, r, (c.population, (self.n_inputs + 1) * self.n_outputs))
+        w.flags.writeable = False
+        first = Genome.minimal(0, self.n_inputs, self.n_outputs, w[0], activation=c.activation,
+                               output_activation=c.output_activation, recurrent=c.recurrent)
+        innov, src, dst, _, enabled = first.gene_arrays()
+        return [first] + [first.with_arrays(i, innov, src, dst, w[i], enabled)
+                          for i in range(1, c.population)]
 
     def population_network(self, genomes=None):
         """The padded :class:`PopulationNetwork` of ``genomes`` (default: the population)."""

@@ -93,18 +93,31 @@ def batched_levels(adjacency, counts, n_fixed, genomes=None):
     """
     P, N, _ = adjacency.shape
     idx = np.arange(N)
-    free = (idx[None, :] >= n_fixed) & (idx[None, :] < counts[:, None])
-    level = free.astype(np.int64)
+    free = ((idx[None, :] >= n_fixed) & (idx[None, :] < counts[:, None])).astype(np.int32)
+    into = adjacency & (idx >= n_fixed)  # nothing sets an input's or the bias's level
+    level = free
     for _ in range(N + 1):
-        cand = np.where(adjacency, level[:, :, None] + 1, 0).max(axis=1)
-        new = np.where(free, np.maximum(cand, 1), 0)
-        if np.array_equal(new, level):
-            return level
+        new = np.maximum((into * (level[:, :, None] + 1)).max(axis=1), free)
+        if (new == level).all():
+            return level.astype(np.int64)
         level = new
     bad = int(np.flatnonzero(level.max(axis=1) > N)[0]) if (level > N).any() else 0
     gid = genomes[bad].id if genomes is not None else bad
     raise ValueError(f"Genome {gid}: its enabled connections form a cycle; evaluate it with "
                      f"recurrent=True")
+
+
+def _local_edges(genome):
+    """A genome's connections as local node indices ``(src, dst)`` (its nodes sorted by id)."""
+    loc = genome._cache.get("local")
+    if loc is None:
+        ids = genome.node_arrays()[0]
+        _, src, dst, _, _ = genome.gene_arrays()
+        loc = (np.searchsorted(ids, src), np.searchsorted(ids, dst))
+        for a in loc:
+            a.flags.writeable = False
+        genome._cache["local"] = loc
+    return loc
 
 
 def _propagate(WT, V):
@@ -144,51 +157,56 @@ class PopulationNetwork:
         genomes = list(genomes)
         if not genomes:
             raise ValueError("PopulationNetwork: got no genomes")
-        for g in genomes:
-            if not isinstance(g, Genome):
-                raise TypeError(f"PopulationNetwork: expected Genomes; got {type(g).__name__}")
+        if not all(isinstance(g, Genome) for g in genomes):
+            g = next(g for g in genomes if not isinstance(g, Genome))
+            raise TypeError(f"PopulationNetwork: expected Genomes; got {type(g).__name__}")
         g0 = genomes[0]
         self.n_inputs, self.n_outputs = g0.n_inputs, g0.n_outputs
         for g in genomes:
-            if (g.n_inputs, g.n_outputs) != (self.n_inputs, self.n_outputs):
+            if g.n_inputs != self.n_inputs or g.n_outputs != self.n_outputs:
                 raise ValueError(f"PopulationNetwork: genome {g.id} has {g.n_inputs} inputs "
                                  f"and {g.n_outputs} outputs; genome {g0.id} has "
                                  f"{self.n_inputs} and {self.n_outputs}")
         self.recurrent = any(g.recurrent for g in genomes) if recurrent is None else bool(
             recurrent)
         P = len(genomes)
-        N = max(len(g.nodes) for g in genomes)
+        # every genome's node and gene arrays and its connections in local node indices
+        # (cached on the genomes, which are immutable, and handed on to children whose genes
+        # keep the same nodes) concatenated
+        node_arrays = [g.node_arrays() for g in genomes]
+        gene_arrays = [g.gene_arrays() for g in genomes]
+        local = [_local_edges(g) for g in genomes]
+        counts = np.fromiter((len(a[0]) for a in node_arrays), np.int64, P)
+        N = int(counts.max())
         self.size, self.N = P, N
-        W = np.zeros((P, N, N))
-        code_of = _act.CODES
-        # every node and enabled connection of the population as flat lists (one pass each),
-        # then local indices by one search over the sorted keys (genome, node id)
-        node_keys = [(p, n.id, code_of[n.activation]) for p, g in enumerate(genomes)
-                     for n in g.nodes]
-        edges = [(p, c.src, c.dst, c.weight) for p, g in enumerate(genomes)
-                 for c in g.connections if c.enabled]
-        nk = np.array([np.array(col, dtype=np.int64) for col in zip(*node_keys)]).T
-        counts = np.bincount(nk[:, 0], minlength=P)
+        owner = np.repeat(np.arange(P), counts)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        local_of_node = np.arange(len(nk)) - starts[nk[:, 0]]
+        local_of_node = np.arange(len(owner)) - starts[owner]
         codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
-        codes[nk[:, 0], local_of_node] = nk[:, 2]
-        big = int(nk[:, 1].max()) + 1
-        keys = nk[:, 0] * big + nk[:, 1]  # sorted: genomes in order, node ids sorted in each
-        if edges:
-            ep, es, ed, ew = (np.array(col) for col in zip(*edges))
-            src = np.searchsorted(keys, ep * big + es) - starts[ep]
-            dst = np.searchsorted(keys, ep * big + ed) - starts[ep]
-            index = (ep, src, dst)
-            np.add.at(W, index, ew.astype(np.float64))
-        else:
-            index = (np.zeros(0, np.int64),) * 3
+        codes[owner, local_of_node] = np.concatenate([a[1] for a in node_arrays])
+        lengths = np.fromiter((len(a[0]) for a in gene_arrays), np.int64, P)
+        on = np.concatenate([a[4] for a in gene_arrays])
+        ep = np.repeat(np.arange(P), lengths)[on]
+        src = np.concatenate([x[0] for x in local])[on]
+        dst = np.concatenate([x[1] for x in local])[on]
+        ew = np.concatenate([a[3] for a in gene_arrays])[on]
+        flat = (ep * N + src) * N + dst
+        W = np.bincount(flat, weights=ew, minlength=P * N * N).reshape(P, N, N)
         level = np.zeros((P, N), dtype=np.int64)
         if not self.recurrent:
-            adjacency = np.zeros((P, N, N), dtype=bool)
-            adjacency[index] = True
-            level = batched_levels(adjacency, counts, self.n_inputs + 1, genomes)
-        if self.recurrent:  # every real non-input node updates each step: "level 1"
+            known = [g._cache.get("local_levels") for g in genomes]
+            missing = [p for p, lv in enumerate(known) if lv is None]
+            if missing:
+                adjacency = np.zeros(P * N * N, dtype=bool)
+                adjacency[flat] = True
+                adjacency = adjacency.reshape(P, N, N)[missing]
+                found = batched_levels(adjacency, counts[missing], self.n_inputs + 1,
+                                       [genomes[p] for p in missing])
+                found.flags.writeable = False
+                for j, p in enumerate(missing):
+                    known[p] = genomes[p]._cache["local_levels"] = found[j, :counts[p]]
+            level[owner, local_of_node] = np.concatenate(known)
+        else:  # every real non-input node updates each step: "level 1"
             idx = np.arange(N)
             level = ((idx[None, :] > self.n_inputs) & (idx[None, :] < counts[:, None])).astype(
                 np.int64)

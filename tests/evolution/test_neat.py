@@ -72,12 +72,26 @@ def test_crossover_aligns_by_innovation():
 
 
 def test_disabled_gene_reenabled_with_probability():
+    """NEAT C++ mate_multipoint: the inherited gene keeps its flag; a matching gene disabled
+    in either parent is then disabled with probability 0.75."""
     p1, p2 = _figure4()
     p1.fitness, p2.fitness = 1.0, 2.0
-    cfg = rb.evolution.NEATConfig(disable_inherit_rate=0.75)
     rng = np.random.default_rng(0)
-    enabled = [N.crossover(p1, p2, cfg, rng, 0).by_innovation()[2].enabled for _ in range(2000)]
-    assert np.mean(enabled) == pytest.approx(0.25, abs=0.03)
+
+    def enabled_rate(innovation, average, a=p1, b=p2):
+        cfg = rb.evolution.NEATConfig(disable_inherit_rate=0.75, mate_average_rate=average)
+        return np.mean([N.crossover(a, b, cfg, rng, 0).by_innovation()[innovation].enabled
+                        for _ in range(2000)])
+
+    assert enabled_rate(2, 0.0) == 0.0  # disabled in both parents
+    # gene 5: disabled in p2 only; enabled when p1's copy is chosen (1/2) and kept (1/4)
+    assert enabled_rate(5, 0.0) == pytest.approx(0.125, abs=0.025)
+    assert enabled_rate(5, 1.0) == pytest.approx(0.25, abs=0.03)  # averaged: starts enabled
+    # a disjoint gene disabled in the fitter parent stays disabled
+    q1 = p1.with_genes(1, connections=[c.replace(enabled=c.innovation != 8)
+                                       for c in p1.connections])
+    q1.fitness = 3.0
+    assert enabled_rate(8, 0.0, q1) == 0.0
 
 
 def test_innovation_numbers_shared_within_a_generation():
@@ -420,6 +434,14 @@ def test_distance_matrix_equals_pairwise():
         want = [[N.compatibility_distance(a, b, 1.0, 1.5, 0.4, **kwargs) for b in others]
                 for a in genomes]
         np.testing.assert_allclose(d, want, rtol=1e-12, atol=1e-12)
+        # with a threshold: exact below it, a lower bound not below it elsewhere
+        want = np.array(want)
+        for t in (0.5, 1.0, 3.0):
+            d = N.distance_matrix(genomes, others, 1.0, 1.5, 0.4, below=t, **kwargs)
+            under = want < t
+            assert under.any()
+            np.testing.assert_allclose(d[under], want[under], rtol=1e-12, atol=1e-12)
+            assert (d[~under] >= t).all() and (d[~under] <= want[~under] + 1e-12).all()
 
 
 @pytest.mark.slow
