@@ -25,6 +25,7 @@ sequence's own.
 
 import numpy as np
 
+from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, needs_grad, sum_to_shape
 from . import workspace
 
@@ -61,10 +62,68 @@ def project_inputs(xd, W_x, b, scale=None):
     T, B, n_in = xt.shape
     w = W_x.data if scale is None else W_x.data * scale
     a = workspace.empty((T, B, w.shape[1]), np.result_type(xt, w))
-    np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
+    rows = OneHotRows.find(xt.reshape(T * B, n_in))
+    if rows is not None:  # one-hot inputs (characters, words): pick rows of W_x, no GEMM
+        rows.project(w, a.reshape(T * B, -1))
+        xt = rows
+    else:
+        np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
     if b is not None:
         a += b.data if scale is None else b.data * scale
     return a, xt
+
+
+class OneHotRows:
+    """Inputs whose rows have at most one non-zero entry (one-hot characters or words).
+
+    ``X W`` is then a row gather, ``X[r] W = v_r W[k_r]``, and ``X^T dA`` a
+    scatter-add of dA's rows, ``dW[k_r] += v_r dA[r]``: the same numbers as the
+    GEMMs (exactly, for the forward), without multiplying by the zeros.
+    :meth:`find` tells in one cheap test of the first row when the input is
+    not of this kind.
+    """
+
+    __slots__ = ("idx", "vals", "ones", "n_in")
+
+    MIN_COLUMNS = 16  # below that, the dense GEMM is as cheap as the test
+
+    def __init__(self, idx, vals, n_in):
+        self.idx, self.vals, self.n_in = idx, vals, n_in
+        self.ones = bool((vals == 1).all())
+
+    @classmethod
+    def find(cls, x2d):
+        """The rows' (index, value) pairs, or None unless every row has at most one non-zero."""
+        n, m = x2d.shape
+        if m < cls.MIN_COLUMNS or np.count_nonzero(x2d[0]) > 1:
+            return None
+        nz = x2d != 0
+        if np.count_nonzero(nz) > n or nz.sum(axis=1).max() > 1:
+            return None
+        idx = nz.argmax(axis=1)
+        return cls(idx, x2d[np.arange(n), idx], m)
+
+    def project(self, w, out):
+        """out = X w, row by row (``out`` (rows, G) is written)."""
+        np.take(w, self.idx, axis=0, out=out)
+        if not self.ones:
+            out *= self.vals[:, None].astype(out.dtype, copy=False)
+
+    def weight_grad(self, flat, dtype):
+        """X^T flat, (n_in, G), created like the weights."""
+        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat))
+        kernel = _kernels.get("scatter_add_rows")
+        if kernel is not None and flat.flags.c_contiguous:
+            kernel(gw, self.idx, self.vals.astype(gw.dtype, copy=False), flat)
+            return gw
+        order = np.argsort(self.idx, kind="stable")
+        keys = self.idx[order]
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        rows = flat[order]
+        if not self.ones:
+            rows *= self.vals[order, None].astype(rows.dtype, copy=False)
+        gw[keys[starts]] = np.add.reduceat(rows, starts, axis=0)
+        return gw
 
 
 def input_grads(dA, xt, x, W_x, b):
@@ -76,7 +135,10 @@ def input_grads(dA, xt, x, W_x, b):
     gx = None
     if needs_grad(x):
         gx = (flat @ W_x.data.T).reshape(T, B, -1).transpose(1, 0, 2)
-    gw = xt.reshape(T * B, -1).T @ flat if W_x.requires_grad else None
+    gw = None
+    if W_x.requires_grad:
+        gw = (xt.weight_grad(flat, W_x.dtype) if isinstance(xt, OneHotRows)
+              else xt.reshape(T * B, -1).T @ flat)
     gb = flat.sum(axis=0) if b is not None and b.requires_grad else None
     return gx, gw, gb
 
