@@ -2,7 +2,7 @@
 
 NumPy is the reference implementation and is always complete. A handful of
 passes that NumPy cannot fuse (the LSTM's gate arithmetic per time step,
-im2col/col2im, max pooling with its arg-max, Adam's update) have Numba twins
+im2col/col2im, Adam's update) have Numba twins
 in :mod:`rosenblatt.autodiff._numba_kernels`. :func:`get` returns such a
 kernel, or None when the NumPy path must run:
 
