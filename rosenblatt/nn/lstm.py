@@ -179,7 +179,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         h, c = Hs[t], ct
 
     def backward_fused(grad):
-        dH = grad[:, :T].transpose(1, 0, 2)
+        dH = workspace.empty((T, B, H), dtype)  # time-major and contiguous: the kernel
+        np.copyto(dH, grad[:, :T].transpose(1, 0, 2))  # vectorises on unit strides only
         dA = workspace.empty(A.shape, dtype)
         WhT = np.ascontiguousarray(Wh.T)
         dh = np.zeros((B, H), dtype=dtype)

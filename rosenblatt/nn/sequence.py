@@ -62,14 +62,18 @@ def project_inputs(xd, W_x, b, scale=None):
     T, B, n_in = xt.shape
     w = W_x.data if scale is None else W_x.data * scale
     a = workspace.empty((T, B, w.shape[1]), np.result_type(xt, w))
+    bias = None if b is None else (b.data if scale is None else b.data * scale)
     rows = OneHotRows.find(xt.reshape(T * B, n_in))
     if rows is not None:  # one-hot inputs (characters, words): pick rows of W_x, no GEMM
+        if rows.ones and bias is not None:  # x_t W + b = (W + b)[k]: the same one addition
+            rows.project(w + bias, a.reshape(T * B, -1))
+            return a, rows
         rows.project(w, a.reshape(T * B, -1))
         xt = rows
     else:
         np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
-    if b is not None:
-        a += b.data if scale is None else b.data * scale
+    if bias is not None:
+        a += bias
     return a, xt
 
 
@@ -97,11 +101,12 @@ class OneHotRows:
         n, m = x2d.shape
         if m < cls.MIN_COLUMNS or np.count_nonzero(x2d[0]) > 1:
             return None
-        nz = x2d != 0
-        if np.count_nonzero(nz) > n or nz.sum(axis=1).max() > 1:
+        idx = np.abs(x2d).argmax(axis=1)
+        vals = x2d[np.arange(n), idx]
+        # every non-zero is a row's picked entry iff the counts agree
+        if np.count_nonzero(x2d) != np.count_nonzero(vals):
             return None
-        idx = nz.argmax(axis=1)
-        return cls(idx, x2d[np.arange(n), idx], m)
+        return cls(idx, vals, m)
 
     def project(self, w, out):
         """out = X w, row by row (``out`` (rows, G) is written)."""
