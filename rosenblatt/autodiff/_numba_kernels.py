@@ -200,6 +200,21 @@ def col2im(gcols, gx, sh, sw, pt, pl):
                                 dst[d0 + u(sw) * u(z)] += src[s0 + u(z)]
 
 
+# -- SGD with momentum --------------------------------------------------------------------------
+
+@_jit
+def sgd_momentum(theta, d, velocity, lr, momentum, nesterov, first):
+    """b = mu b + d (b = d at the first step); theta -= lr (d + mu b) (Nesterov) or lr b."""
+    for k in range(theta.shape[0]):
+        g = d[k]
+        b = g if first else momentum * velocity[k] + g
+        velocity[k] = b
+        if nesterov:
+            theta[k] -= lr * g + (lr * momentum) * b
+        else:
+            theta[k] -= lr * b
+
+
 # -- Adam -------------------------------------------------------------------------------------
 
 @_jit

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..checks import positive_float, unit_interval
-from .optimizer import Optimizer
+from .optimizer import Optimizer, flat_same
 
 
 def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sqrt=False):
@@ -29,7 +29,7 @@ def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sq
     """
     if not eps_inside_sqrt:
         kernel = _kernels.get("adam_update")
-        if kernel is not None and _flat_same(theta, grad, m, v):
+        if kernel is not None and flat_same(theta, grad, m, v):
             s = math.sqrt(1.0 - beta2**t)
             dt = theta.dtype.type  # the scalars in the arrays' dtype: float32 stays float32
             kernel(theta, grad, m, v, dt(beta1), dt(beta2), dt(lr * s / (1.0 - beta1**t)),
@@ -55,14 +55,6 @@ def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sq
     np.divide(m, buf, out=buf)
     buf *= step
     theta -= buf
-
-
-def _flat_same(*arrays):
-    """True when the arrays are contiguous 1-D float arrays of one dtype (the kernel's case)."""
-    first = arrays[0]
-    return first.dtype.kind == "f" and all(
-        a.ndim == 1 and a.dtype == first.dtype and a.flags.c_contiguous
-        and a.shape == first.shape for a in arrays)
 
 
 class Adam(Optimizer):

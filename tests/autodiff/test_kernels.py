@@ -20,6 +20,7 @@ from rosenblatt.autodiff import _kernels
 from rosenblatt.nn import conv
 from rosenblatt.nn.sequence import OneHotRows
 from rosenblatt.optim.adam import adam_rule
+from rosenblatt.optim.sgd import sgd_rule
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
@@ -231,6 +232,28 @@ def test_adam_kernel_matches_numpy(both, dtype):
         for t, g in enumerate(grads, 1):
             adam_rule(theta, g, m, v, buf, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, t=t)
         return [theta, m, v]
+
+    fast, slow = both(run)
+    assert_close(fast, slow, tol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+# -- SGD with momentum ------------------------------------------------------------------------
+
+@needs_numba
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_momentum_kernel_matches_numpy(both, nesterov, dtype):
+    rng = np.random.default_rng(1)
+    start = rng.standard_normal(5000).astype(dtype)  # above the kernel's minimum size
+    grads = [rng.standard_normal(5000).astype(dtype) for _ in range(3)]
+
+    def run():
+        theta, velocity = start.copy(), np.zeros_like(start)
+        buf = np.empty_like(theta)
+        for t, g in enumerate(grads):
+            sgd_rule(theta, g, velocity, buf, lr=0.1, momentum=0.9, nesterov=nesterov,
+                     weight_decay=1e-3, first=t == 0)
+        return [theta, velocity]
 
     fast, slow = both(run)
     assert_close(fast, slow, tol=1e-6 if dtype == np.float32 else 1e-12)
