@@ -82,6 +82,34 @@ def lstm_forward_step(a, rec, c_prev, c, tc, h):
 
 
 @_jit
+def lstm_forward_step_rows(a, table, idx, rec, c_prev, c, tc, h):
+    """:func:`lstm_forward_step` for one-hot inputs: x_t W_x + b is row ``idx[b]`` of
+    ``table`` (W_x + b, sigmoid blocks halved); ``a`` is only written (the gates)."""
+    B, H = c.shape
+    half = np.float32(0.5)
+    for b in range(B):
+        row = table[idx[b]]
+        xi, xf, xg, xo = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
+        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+        ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
+        cb, cp, tb, hb = c[b], c_prev[b], tc[b], h[b]
+        for j in range(H):
+            i = half * tanh32(xi[j] + ri[j]) + half
+            f = half * tanh32(xf[j] + rf[j]) + half
+            g = tanh32(xg[j] + rg[j])
+            o = half * tanh32(xo[j] + ro[j]) + half
+            ai[j] = i
+            af[j] = f
+            ag[j] = g
+            ao[j] = o
+            ct = f * cp[j] + i * g
+            t = tanh32(ct)
+            cb[j] = ct
+            tb[j] = t
+            hb[j] = o * t
+
+
+@_jit
 def lstm_backward_step(a, tc, c_prev, dh_out, dh, dc, da):
     """One step of LSTM BPTT: dh += dE/dh_t (output); da = dE/d pre-activations; dc -> dC_{t-1}.
 

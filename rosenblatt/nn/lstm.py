@@ -113,7 +113,10 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         scale = np.ones(G, dtype=Wh.dtype)
         for sl in sig:
             scale[sl] = 0.5
-    A, xt = project_inputs(xd, W_x, b, scale)  # (T, B, G): NET, then the gate activations
+    fused = (P is None and not coupled and lengths is None and Wh.dtype == np.float32
+             and xd.dtype == np.float32 and _kernels.enabled())
+    # (T, B, G): NET, then the gate activations; a one-hot input's NET is read in the loop
+    A, xt = project_inputs(xd, W_x, b, scale, defer_rows=fused)
     T, B, _ = A.shape
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "lstm")
@@ -131,15 +134,25 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     h, c = hinit, cinit
     # The common case (float32, no peepholes, no coupling, no padding) runs each step's
     # gate arithmetic as one compiled pass when the fast extra is there.
-    fused = (P is None and not coupled and M is None and dtype == np.float32
-             and Wh.dtype == np.float32)
+    fused = fused and dtype == np.float32
     fwd_step = _kernels.get("lstm_forward_step") if fused else None
     bwd_step = _kernels.get("lstm_backward_step") if fused else None
+    table = getattr(xt, "table", None)  # one-hot rows not gathered yet
+    if table is not None:
+        idx = xt.idx.reshape(T, B)
+        rows_step = _kernels.get("lstm_forward_step_rows") if fused else None
+        if rows_step is None:  # switched off since: gather now
+            xt.project(table, A.reshape(T * B, -1))
+            table = None
     if fwd_step is not None:  # compiled for contiguous rows (a broadcast h0/c0 is not)
         c = cinit = np.ascontiguousarray(cinit)
     for t in range(T):
         a = A[t]
         np.matmul(h, Whs, out=tmp)
+        if table is not None:
+            rows_step(a, table, idx[t], tmp, c, C[t], TC[t], Hs[t])
+            h, c = Hs[t], C[t]
+            continue
         if fwd_step is not None:
             fwd_step(a, tmp, c, C[t], TC[t], Hs[t])
             h, c = Hs[t], C[t]

@@ -46,12 +46,15 @@ def time_major(xd):
     return out
 
 
-def project_inputs(xd, W_x, b, scale=None):
+def project_inputs(xd, W_x, b, scale=None, defer_rows=False):
     """X W_x + b for every time step in one matrix product; returns (time, batch, G)
     and the time-major input (kept for the backward).
 
     ``scale`` (G,), optional, multiplies the result column-wise (folded into
-    the weights: free).
+    the weights: free). One-hot inputs (:class:`OneHotRows`) pick rows of
+    W_x + b instead; with ``defer_rows`` the returned array is left
+    unwritten when they do (``rows.table`` set: the caller's time loop reads
+    ``table[idx]`` itself, saving a pass over the whole array).
     """
     if W_x is None:  # the caller already projected (batch-normalised variant)
         a = time_major(xd)  # a copy: the loop writes into it
@@ -65,8 +68,12 @@ def project_inputs(xd, W_x, b, scale=None):
     bias = None if b is None else (b.data if scale is None else b.data * scale)
     rows = OneHotRows.find(xt.reshape(T * B, n_in))
     if rows is not None:  # one-hot inputs (characters, words): pick rows of W_x, no GEMM
-        if rows.ones and bias is not None:  # x_t W + b = (W + b)[k]: the same one addition
-            rows.project(w + bias, a.reshape(T * B, -1))
+        if rows.ones:  # x_t W + b = (W + b)[k]: the same one addition
+            table = w if bias is None else w + bias
+            if defer_rows:
+                rows.table = table
+            else:
+                rows.project(table, a.reshape(T * B, -1))
             return a, rows
         rows.project(w, a.reshape(T * B, -1))
         xt = rows
@@ -87,13 +94,14 @@ class OneHotRows:
     not of this kind.
     """
 
-    __slots__ = ("idx", "vals", "ones", "n_in")
+    __slots__ = ("idx", "vals", "ones", "n_in", "table")
 
     MIN_COLUMNS = 16  # below that, the dense GEMM is as cheap as the test
 
     def __init__(self, idx, vals, n_in):
         self.idx, self.vals, self.n_in = idx, vals, n_in
         self.ones = bool((vals == 1).all())
+        self.table = None
 
     @classmethod
     def find(cls, x2d):
@@ -144,7 +152,12 @@ def input_grads(dA, xt, x, W_x, b):
     if W_x.requires_grad:
         gw = (xt.weight_grad(flat, W_x.dtype) if isinstance(xt, OneHotRows)
               else xt.reshape(T * B, -1).T @ flat)
-    gb = flat.sum(axis=0) if b is not None and b.requires_grad else None
+    gb = None
+    if b is not None and b.requires_grad:
+        if gw is not None and isinstance(xt, OneHotRows) and xt.ones:
+            gb = gw.sum(axis=0)  # every row picked one row of W_x with weight 1
+        else:
+            gb = flat.sum(axis=0)
     return gx, gw, gb
 
 

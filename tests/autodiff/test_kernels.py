@@ -158,6 +158,27 @@ def test_one_hot_rows_equal_the_gemm(both, values):
         assert_close(result, [x @ w, x.T @ d], tol=1e-5)
 
 
+@needs_numba
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_one_hot_kernel_matches_numpy(both, bias):
+    """The forward kernel that reads rows of W_x + b itself (no gathered array)."""
+    rng = np.random.default_rng(2)
+    x = np.eye(20, dtype=np.float32)[rng.integers(0, 20, (3, 5))]
+    W_x = (rng.standard_normal((20, 16)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((4, 16)) / 3).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32) if bias else None
+
+    def run():
+        ts = [rb.tensor(a, requires_grad=True) for a in (W_x, W_h)]
+        bt = None if b is None else rb.tensor(b, requires_grad=True)
+        out, h, c = rb.nn.functional.lstm(rb.tensor(x), ts[0], ts[1], bt)
+        ((out * out).sum() + (c * 3).sum()).backward()
+        grads = [t.grad.copy() for t in ts] + ([] if bt is None else [bt.grad.copy()])
+        return [out.data.copy(), c.data.copy(), *grads]
+
+    assert_close(*both(run))
+
+
 def test_dense_inputs_are_not_one_hot():
     x = np.zeros((30, 20))
     x[:, 3] = 1
