@@ -94,12 +94,12 @@ class OneHotRows:
     not of this kind.
     """
 
-    __slots__ = ("idx", "vals", "ones", "n_in", "table")
+    __slots__ = ("idx", "vals", "ones", "n_in", "table", "dense")
 
     MIN_COLUMNS = 16  # below that, the dense GEMM is as cheap as the test
 
-    def __init__(self, idx, vals, n_in):
-        self.idx, self.vals, self.n_in = idx, vals, n_in
+    def __init__(self, idx, vals, n_in, dense=None):
+        self.idx, self.vals, self.n_in, self.dense = idx, vals, n_in, dense
         self.ones = bool((vals == 1).all())
         self.table = None
 
@@ -114,7 +114,7 @@ class OneHotRows:
         # every non-zero is a row's picked entry iff the counts agree
         if np.count_nonzero(x2d) != np.count_nonzero(vals):
             return None
-        return cls(idx, vals, m)
+        return cls(idx, vals, m, x2d)
 
     def project(self, w, out):
         """out = X w, row by row (``out`` (rows, G) is written)."""
@@ -123,19 +123,17 @@ class OneHotRows:
             out *= self.vals[:, None].astype(out.dtype, copy=False)
 
     def weight_grad(self, flat, dtype):
-        """X^T flat, (n_in, G), created like the weights."""
-        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat))
+        """X^T flat, (n_in, G), created like the weights.
+
+        A compiled scatter-add with the ``fast`` extra; NumPy has no fast
+        scatter-add of rows (sorting and ``reduceat`` measured slower than the
+        GEMM), so without it this is the GEMM on the dense input.
+        """
         kernel = _kernels.get("scatter_add_rows")
-        if kernel is not None and flat.flags.c_contiguous:
-            kernel(gw, self.idx, self.vals.astype(gw.dtype, copy=False), flat)
-            return gw
-        order = np.argsort(self.idx, kind="stable")
-        keys = self.idx[order]
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        rows = flat[order]
-        if not self.ones:
-            rows *= self.vals[order, None].astype(rows.dtype, copy=False)
-        gw[keys[starts]] = np.add.reduceat(rows, starts, axis=0)
+        if kernel is None or not flat.flags.c_contiguous:
+            return self.dense.T @ flat
+        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat))
+        kernel(gw, self.idx, self.vals.astype(gw.dtype, copy=False), flat)
         return gw
 
 
