@@ -118,7 +118,7 @@ class OneHotRows:
 
     def project(self, w, out):
         """out = X w, row by row (``out`` (rows, G) is written)."""
-        np.take(w, self.idx, axis=0, out=out)
+        np.take(w.astype(out.dtype, copy=False), self.idx, axis=0, out=out)  # as the GEMM
         if not self.ones:
             out *= self.vals[:, None].astype(out.dtype, copy=False)
 

@@ -179,6 +179,20 @@ def test_lstm_one_hot_kernel_matches_numpy(both, bias):
     assert_close(*both(run))
 
 
+def test_one_hot_rows_keep_the_gemm_dtype():
+    """float64 one-hot input, float32 layer: float64 results, as the GEMM gives (principle 6)."""
+    x = np.eye(20)[np.random.default_rng(0).integers(0, 20, (2, 3))]
+    for layer in (rb.nn.LSTM(20, 4, rng=0), rb.nn.GRU(20, 4, rng=0)):
+        out, _ = layer(x)
+        out.sum().backward()
+        dense = x.copy()
+        dense[0, 0, 1] = 1e-300  # two non-zeros in a row: the GEMM path
+        ref, _ = layer(dense)
+        assert out.dtype == ref.dtype == np.float64
+        np.testing.assert_allclose(out.data, ref.data, rtol=1e-6, atol=1e-7)
+        assert layer.W_x[0].grad.dtype == np.float32
+
+
 def test_dense_inputs_are_not_one_hot():
     x = np.zeros((30, 20))
     x[:, 3] = 1
