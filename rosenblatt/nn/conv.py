@@ -33,6 +33,10 @@ dense rules applied to that product,
 and col2im adds dE/dCOLS back onto the input: a loop over the ``kh kw``
 kernel offsets, each a vectorised strided add over the whole batch.
 
+With the ``fast`` extra (Numba), im2col and col2im are one compiled pass each
+(``autodiff/_numba_kernels.py``) when the input lies channel-major; the loops
+below are their NumPy twins and the reference.
+
 The output (and the input gradient) are views of channel-major buffers
 (physically ``(C, N, H, W)``); NumPy's element-wise ops keep that layout, so
 the next convolution's im2col reads it with long contiguous runs.

@@ -33,6 +33,11 @@ C_{t-1}, dp_f = sum_t da_f * C_{t-1}, dp_o = sum_t da_o * C_t (over batch too).
 
 After the loop dW_h = sum_t h_{t-1}^T da_t, dW_x = sum_t x_t^T da_t, each
 one matrix product over all steps.
+
+With the ``fast`` extra (Numba) the common case (float32, no peepholes, not
+coupled, no padding) runs each step's gate arithmetic, forward and backward,
+as one compiled pass (``autodiff/_numba_kernels.py``); the NumPy code below
+is the reference they are tested against.
 """
 
 import numpy as np
