@@ -37,6 +37,7 @@ from .autodiff import (
     tensor,
     where,
 )
+from .autodiff._kernels import set_num_threads
 from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
@@ -52,7 +53,11 @@ __all__ = [
     "training", "where",
     "evolution", "tuning",
     "parallel", "distributed",
+    "set_num_threads",
 ]
+
+if autodiff._kernels.env_threads():  # ROSENBLATT_NUM_THREADS: BLAS (and Numba) thread count
+    set_num_threads(autodiff._kernels.env_threads())
 
 
 def __getattr__(name):

@@ -33,6 +33,10 @@ dense rules applied to that product,
 and col2im adds dE/dCOLS back onto the input: a loop over the ``kh kw``
 kernel offsets, each a vectorised strided add over the whole batch.
 
+With the ``fast`` extra (Numba), im2col and col2im are one compiled pass each
+(``autodiff/_numba_kernels.py``) when the input lies channel-major; the loops
+below are their NumPy twins and the reference.
+
 The output (and the input gradient) are views of channel-major buffers
 (physically ``(C, N, H, W)``); NumPy's element-wise ops keep that layout, so
 the next convolution's im2col reads it with long contiguous runs.
@@ -40,6 +44,7 @@ the next convolution's im2col reads it with long contiguous runs.
 
 import numpy as np
 
+from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from ..checks import is_int, positive_int
 from . import init as initializers
@@ -142,18 +147,24 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
             f"(input shape {xd.shape}, padding {pads}); use a smaller kernel or more padding"
         )
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    # Channel-major (C, N, H, W) padded input: im2col then copies long runs along the width.
-    xc = xd.transpose(1, 0, 2, 3)
-    if pt or pb or pl or pr:
-        xp = workspace.zeros((c, n, hp, wp), xd.dtype)
-        xp[:, :, pt:pt + h, pl:pl + wid] = xc
-    else:
-        xp = xc
-    # im2col: columns (C, kh, kw, N, oh, ow) -> (C kh kw, N oh ow), one strided copy per offset.
     cols = workspace.empty((c, kh, kw, n, oh, ow), xd.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+    kernel = _kernels.get("im2col")
+    if kernel is not None and xd.transpose(1, 0, 2, 3).flags.c_contiguous:
+        # one compiled pass over the channel-major input, the zero border included
+        kernel(xd.transpose(1, 0, 2, 3), cols, sh, sw, pt, pl)
+    else:
+        # Channel-major (C, N, H, W) padded input: im2col then copies long runs along the width.
+        xc = xd.transpose(1, 0, 2, 3)
+        if pt or pb or pl or pr:
+            xp = workspace.zeros((c, n, hp, wp), xd.dtype)
+            xp[:, :, pt:pt + h, pl:pl + wid] = xc
+        else:
+            xp = xc
+        # im2col: columns (C, kh, kw, N, oh, ow) -> (C kh kw, N oh ow), one strided copy per
+        # kernel offset.
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, i, j] = xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
     cols = cols.reshape(c * kh * kw, n * oh * ow)
     wmat = wd.reshape(o, c * kh * kw)
     y = workspace.empty((o, n * oh * ow), np.result_type(wmat, cols))
@@ -174,6 +185,11 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
             gcols = workspace.empty((c * kh * kw, n * oh * ow), np.result_type(wmat, g2))
             np.matmul(wmat.T, g2, out=gcols)
             gcols = gcols.reshape(c, kh, kw, n, oh, ow)
+            col2im = _kernels.get("col2im")
+            if col2im is not None:  # the border is never written: no padded buffer
+                gxc = workspace.empty((c, n, h, wid), gcols.dtype)
+                col2im(gcols, gxc, sh, sw, pt, pl)
+                return gxc.transpose(1, 0, 2, 3), gw, gb
             # col2im, channel-major like the columns; one strided add per kernel offset.
             gxp = workspace.zeros((c, n, hp, wp), gcols.dtype)
             for i in range(kh):

@@ -33,10 +33,16 @@ C_{t-1}, dp_f = sum_t da_f * C_{t-1}, dp_o = sum_t da_o * C_t (over batch too).
 
 After the loop dW_h = sum_t h_{t-1}^T da_t, dW_x = sum_t x_t^T da_t, each
 one matrix product over all steps.
+
+With the ``fast`` extra (Numba) the common case (float32, no peepholes, not
+coupled, no padding) runs each step's gate arithmetic, forward and backward,
+as one compiled pass (``autodiff/_numba_kernels.py``); the NumPy code below
+is the reference they are tested against.
 """
 
 import numpy as np
 
+from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, make
 from ..checks import positive_int
 from . import workspace
@@ -112,7 +118,10 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         scale = np.ones(G, dtype=Wh.dtype)
         for sl in sig:
             scale[sl] = 0.5
-    A, xt = project_inputs(xd, W_x, b, scale)  # (T, B, G): NET, then the gate activations
+    fused = (P is None and not coupled and lengths is None and Wh.dtype == np.float32
+             and xd.dtype == np.float32 and _kernels.enabled())
+    # (T, B, G): NET, then the gate activations; a one-hot input's NET is read in the loop
+    A, xt = project_inputs(xd, W_x, b, scale, defer_rows=fused)
     T, B, _ = A.shape
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "lstm")
@@ -128,9 +137,31 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     # contiguous runs of sigmoid columns: (i, f) and o; coupled: f and o
     sig_runs = [slice(0, 2 * H), so] if not coupled else [sf, so]
     h, c = hinit, cinit
+    # The common case (float32, no peepholes, no coupling, no padding) runs each step's
+    # gate arithmetic as one compiled pass when the fast extra is there.
+    fused = fused and dtype == np.float32
+    fwd_step = _kernels.get("lstm_forward_step") if fused else None
+    bwd_step = _kernels.get("lstm_backward_step") if fused else None
+    table = getattr(xt, "table", None)  # one-hot rows not gathered yet
+    if table is not None:
+        idx = xt.idx.reshape(T, B)
+        rows_step = _kernels.get("lstm_forward_step_rows") if fused else None
+        if rows_step is None:  # switched off since: gather now
+            xt.project(table, A.reshape(T * B, -1))
+            table = None
+    if fwd_step is not None:  # compiled for contiguous rows (a broadcast h0/c0 is not)
+        c = cinit = np.ascontiguousarray(cinit)
     for t in range(T):
         a = A[t]
         np.matmul(h, Whs, out=tmp)
+        if table is not None:
+            rows_step(a, table, idx[t], tmp, c, C[t], TC[t], Hs[t])
+            h, c = Hs[t], C[t]
+            continue
+        if fwd_step is not None:
+            fwd_step(a, tmp, c, C[t], TC[t], Hs[t])
+            h, c = Hs[t], C[t]
+            continue
         a += tmp
         if P is None:
             np.tanh(a, out=a)
@@ -164,6 +195,20 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
             hold_finished(ct, c, M[t])
             hold_finished(Hs[t], h, M[t])
         h, c = Hs[t], ct
+
+    def backward_fused(grad):
+        dH = workspace.empty((T, B, H), dtype)  # time-major and contiguous: the kernel
+        np.copyto(dH, grad[:, :T].transpose(1, 0, 2))  # vectorises on unit strides only
+        dA = workspace.empty(A.shape, dtype)
+        WhT = np.ascontiguousarray(Wh.T)
+        dh = np.zeros((B, H), dtype=dtype)
+        dc = np.array(grad[:, T], dtype=dtype)
+        for t in range(T - 1, -1, -1):
+            bwd_step(A[t], TC[t], C[t - 1] if t else cinit, dH[t], dh, dc, dA[t])
+            np.matmul(dA[t], WhT, out=dh)
+        gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
+        gwh = hidden_weight_grad(W_h, hinit, Hs, dA)
+        return (gx, gwx, gwh, gb, state_grad(dh, h0), state_grad(dc, c0), None)
 
     def backward(grad):
         dH = grad[:, :T].transpose(1, 0, 2)
@@ -253,7 +298,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     out = workspace.empty((B, T + 1, H), dtype)
     out[:, :T] = Hs.transpose(1, 0, 2)
     out[:, T] = C[T - 1]
-    joint = make(out, (x, W_x, W_h, b, h0, c0, peephole), backward)
+    joint = make(out, (x, W_x, W_h, b, h0, c0, peephole),
+                 backward if bwd_step is None else backward_fused)
     return joint[:, :T], joint[:, T - 1], joint[:, T]
 
 

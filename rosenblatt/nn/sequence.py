@@ -25,6 +25,7 @@ sequence's own.
 
 import numpy as np
 
+from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, needs_grad, sum_to_shape
 from . import workspace
 
@@ -45,12 +46,15 @@ def time_major(xd):
     return out
 
 
-def project_inputs(xd, W_x, b, scale=None):
+def project_inputs(xd, W_x, b, scale=None, defer_rows=False):
     """X W_x + b for every time step in one matrix product; returns (time, batch, G)
     and the time-major input (kept for the backward).
 
     ``scale`` (G,), optional, multiplies the result column-wise (folded into
-    the weights: free).
+    the weights: free). One-hot inputs (:class:`OneHotRows`) pick rows of
+    W_x + b instead; with ``defer_rows`` the returned array is left
+    unwritten when they do (``rows.table`` set: the caller's time loop reads
+    ``table[idx]`` itself, saving a pass over the whole array).
     """
     if W_x is None:  # the caller already projected (batch-normalised variant)
         a = time_major(xd)  # a copy: the loop writes into it
@@ -61,10 +65,76 @@ def project_inputs(xd, W_x, b, scale=None):
     T, B, n_in = xt.shape
     w = W_x.data if scale is None else W_x.data * scale
     a = workspace.empty((T, B, w.shape[1]), np.result_type(xt, w))
-    np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
-    if b is not None:
-        a += b.data if scale is None else b.data * scale
+    bias = None if b is None else (b.data if scale is None else b.data * scale)
+    rows = OneHotRows.find(xt.reshape(T * B, n_in))
+    if rows is not None:  # one-hot inputs (characters, words): pick rows of W_x, no GEMM
+        if rows.ones:  # x_t W + b = (W + b)[k]: the same one addition
+            table = w if bias is None else w + bias
+            if defer_rows:
+                rows.table = table
+            else:
+                rows.project(table, a.reshape(T * B, -1))
+            return a, rows
+        rows.project(w, a.reshape(T * B, -1))
+        xt = rows
+    else:
+        np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
+    if bias is not None:
+        a += bias
     return a, xt
+
+
+class OneHotRows:
+    """Inputs whose rows have at most one non-zero entry (one-hot characters or words).
+
+    ``X W`` is then a row gather, ``X[r] W = v_r W[k_r]``, and ``X^T dA`` a
+    scatter-add of dA's rows, ``dW[k_r] += v_r dA[r]``: the same numbers as the
+    GEMMs (exactly, for the forward), without multiplying by the zeros.
+    :meth:`find` tells in one cheap test of the first row when the input is
+    not of this kind.
+    """
+
+    __slots__ = ("idx", "vals", "ones", "n_in", "table", "dense")
+
+    MIN_COLUMNS = 16  # below that, the dense GEMM is as cheap as the test
+
+    def __init__(self, idx, vals, n_in, dense=None):
+        self.idx, self.vals, self.n_in, self.dense = idx, vals, n_in, dense
+        self.ones = bool((vals == 1).all())
+        self.table = None
+
+    @classmethod
+    def find(cls, x2d):
+        """The rows' (index, value) pairs, or None unless every row has at most one non-zero."""
+        n, m = x2d.shape
+        if m < cls.MIN_COLUMNS or np.count_nonzero(x2d[0]) > 1:
+            return None
+        idx = np.abs(x2d).argmax(axis=1)
+        vals = x2d[np.arange(n), idx]
+        # every non-zero is a row's picked entry iff the counts agree
+        if np.count_nonzero(x2d) != np.count_nonzero(vals):
+            return None
+        return cls(idx, vals, m, x2d)
+
+    def project(self, w, out):
+        """out = X w, row by row (``out`` (rows, G) is written)."""
+        np.take(w.astype(out.dtype, copy=False), self.idx, axis=0, out=out)  # as the GEMM
+        if not self.ones:
+            out *= self.vals[:, None].astype(out.dtype, copy=False)
+
+    def weight_grad(self, flat, dtype):
+        """X^T flat, (n_in, G), created like the weights.
+
+        A compiled scatter-add with the ``fast`` extra; NumPy has no fast
+        scatter-add of rows (sorting and ``reduceat`` measured slower than the
+        GEMM), so without it this is the GEMM on the dense input.
+        """
+        kernel = _kernels.get("scatter_add_rows")
+        if kernel is None or not flat.flags.c_contiguous:
+            return self.dense.T @ flat
+        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat))
+        kernel(gw, self.idx, self.vals.astype(gw.dtype, copy=False), flat)
+        return gw
 
 
 def input_grads(dA, xt, x, W_x, b):
@@ -76,8 +146,16 @@ def input_grads(dA, xt, x, W_x, b):
     gx = None
     if needs_grad(x):
         gx = (flat @ W_x.data.T).reshape(T, B, -1).transpose(1, 0, 2)
-    gw = xt.reshape(T * B, -1).T @ flat if W_x.requires_grad else None
-    gb = flat.sum(axis=0) if b is not None and b.requires_grad else None
+    gw = None
+    if W_x.requires_grad:
+        gw = (xt.weight_grad(flat, W_x.dtype) if isinstance(xt, OneHotRows)
+              else xt.reshape(T * B, -1).T @ flat)
+    gb = None
+    if b is not None and b.requires_grad:
+        if gw is not None and isinstance(xt, OneHotRows) and xt.ones:
+            gb = gw.sum(axis=0)  # every row picked one row of W_x with weight 1
+        else:
+            gb = flat.sum(axis=0)
     return gx, gw, gb
 
 

@@ -59,6 +59,15 @@ def pack(params):
     return ParameterVector(trainable)
 
 
+def flat_same(*arrays):
+    """True when the arrays are contiguous 1-D float arrays of one dtype and size: the case
+    the compiled update kernels take (``rosenblatt.autodiff._kernels``)."""
+    first = arrays[0]
+    return first.dtype.kind == "f" and all(
+        a.ndim == 1 and a.dtype == first.dtype and a.flags.c_contiguous
+        and a.shape == first.shape for a in arrays)
+
+
 def fill_normal(rng, out):
     """Fill ``out`` with standard normal draws from ``rng``, in place (no allocation for floats)."""
     if out.dtype in (np.float32, np.float64):
@@ -142,11 +151,11 @@ class Optimizer:
         if self.schedule is not None:
             self.lr = float(self.schedule(self.t))
         if frozen:
-            kept = [self.vec.data[sl].copy() for sl in frozen]
-        self._update(self.vec.data, self.vec.grad)
+            kept = [data[sl].copy() for sl in frozen]
+        self._update(data, grad)  # grad was read above: the slots are filled already
         if frozen:
             for sl, values in zip(frozen, kept):
-                self.vec.data[sl] = values
+                data[sl] = values
         self.t += 1
 
     def _update(self, theta, grad):

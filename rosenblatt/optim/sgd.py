@@ -9,8 +9,9 @@ during training (a schedule) rescales the whole step at once.
 
 import numpy as np
 
+from ..autodiff import _kernels
 from ..checks import positive_float, unit_interval
-from .optimizer import Optimizer
+from .optimizer import Optimizer, flat_same
 
 
 def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay, first):
@@ -18,7 +19,9 @@ def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay
 
     ``d = g + wd theta``; with momentum ``b = mu b + d`` (``b = d`` at the
     first step), ``d = d + mu b`` (Nesterov) or ``d = b``; ``theta -= lr d``.
-    ``buf`` is scratch space shaped like ``theta``.
+    ``buf`` is scratch space shaped like ``theta``. With the ``fast`` extra and
+    momentum, large vectors take one compiled pass (checked against this code in
+    ``tests/autodiff/test_kernels.py``).
     """
     d = grad
     if weight_decay:
@@ -28,6 +31,11 @@ def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay
     if velocity is None:
         np.multiply(d, lr, out=buf)
         theta -= buf
+        return
+    kernel = _kernels.get("sgd_momentum") if theta.size >= KERNEL_MIN_SIZE else None
+    if kernel is not None and flat_same(theta, d, velocity):
+        dt = theta.dtype.type  # the scalars in the arrays' dtype: float32 stays float32
+        kernel(theta, d, velocity, dt(lr), dt(momentum), bool(nesterov), bool(first))
         return
     if first:
         velocity[...] = d
@@ -41,6 +49,9 @@ def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay
     else:
         np.multiply(velocity, lr, out=buf)
     theta -= buf
+
+
+KERNEL_MIN_SIZE = 4096  # below, the compiled call's dispatch costs more than NumPy's passes
 
 
 class SGD(Optimizer):

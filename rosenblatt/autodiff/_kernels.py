@@ -1,0 +1,128 @@
+"""The optional compiled kernels (``pip install rosenblatt[fast]``) and the thread policy.
+
+NumPy is the reference implementation and is always complete. A handful of
+passes that NumPy cannot fuse (the LSTM's gate arithmetic per time step,
+im2col/col2im, Adam's update) have Numba twins
+in :mod:`rosenblatt.autodiff._numba_kernels`. :func:`get` returns such a
+kernel, or None when the NumPy path must run:
+
+- Numba is not installed (the fallback is automatic);
+- the environment variable ``ROSENBLATT_NO_NUMBA=1`` is set (read at each
+  call of :func:`enabled`, so tests can flip it with ``monkeypatch``);
+- :func:`use_numba(False) <use_numba>` was called.
+
+Numba is imported on the first :func:`get`, never at ``import rosenblatt``
+(import time stays well under 0.5 s), and each kernel compiles on its first
+call with ``cache=True`` (later processes load it from ``__pycache__``).
+
+Threads: :func:`set_num_threads` sets NumPy's BLAS pools (through
+threadpoolctl, when installed) and Numba's (at once if loaded, else when the
+first kernel loads). ``ROSENBLATT_NUM_THREADS`` does the same at
+``import rosenblatt``. See docs/architecture.md ("Threads").
+"""
+
+import os
+
+_state = {"module": None, "tried": False, "forced": None, "threads": None}
+
+
+def use_numba(flag=None):
+    """Force the compiled kernels on (True, when Numba is installed) or off (False);
+    None returns to the default (on when installed, unless ``ROSENBLATT_NO_NUMBA`` is set)."""
+    _state["forced"] = None if flag is None else bool(flag)
+
+
+def _env_off():
+    return os.environ.get("ROSENBLATT_NO_NUMBA", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _load():
+    if not _state["tried"]:
+        _state["tried"] = True
+        try:
+            from . import _numba_kernels
+        except ImportError:  # the fast extra is not installed: NumPy does it all
+            _numba_kernels = None
+        _state["module"] = _numba_kernels
+        threads = _state["threads"] or env_threads()
+        if _numba_kernels is not None and threads:
+            _set_numba_threads(threads)
+    return _state["module"]
+
+
+def env_threads():
+    """``ROSENBLATT_NUM_THREADS`` as a positive int, or None when unset."""
+    text = os.environ.get("ROSENBLATT_NUM_THREADS", "").strip()
+    if not text:
+        return None
+    from ..checks import positive_int
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = text
+    return positive_int("ROSENBLATT_NUM_THREADS", "the environment variable", value)
+
+
+def enabled():
+    """Whether the compiled kernels run (Numba installed and not switched off)."""
+    if _state["forced"] is False or (_state["forced"] is None and _env_off()):
+        return False
+    return _load() is not None
+
+
+def get(name):
+    """The compiled kernel ``name``, or None when the NumPy path must run."""
+    if not enabled():
+        return None
+    return getattr(_state["module"], name)
+
+
+def _set_numba_threads(n):
+    import numba
+
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for NumPy's BLAS (via threadpoolctl, if installed) and Numba.
+
+    Parameters
+    ----------
+    n : int
+        A positive thread count.
+
+    Returns
+    -------
+    dict
+        What was set: ``{"blas": n or None, "numba": n or None}`` (None where the
+        library is not there).
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> sorted(rb.set_num_threads(1))
+    ['blas', 'numba']
+    """
+    from ..checks import positive_int
+
+    n = positive_int("set_num_threads", "n", n)
+    done = {"blas": None, "numba": None}
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(limits=n, user_api="blas")
+        done["blas"] = n
+    _state["threads"] = n  # Numba's pool, now if loaded, else when the first kernel loads
+    if _state["module"] is not None:
+        _set_numba_threads(n)
+    try:
+        import importlib.util
+
+        numba_there = importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):
+        numba_there = False
+    done["numba"] = n if numba_there else None
+    return done

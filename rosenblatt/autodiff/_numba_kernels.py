@@ -1,0 +1,262 @@
+"""Numba twins of the few NumPy passes that NumPy cannot fuse (the optional ``fast`` extra).
+
+Imported only through :mod:`rosenblatt.autodiff._kernels`, which falls back to
+NumPy when Numba is absent or ``ROSENBLATT_NO_NUMBA=1``; importing this module
+imports Numba, and every kernel compiles on its first call (``cache=True``:
+later processes load the machine code from ``__pycache__``).
+
+Each kernel is checked against the NumPy code it replaces (outputs and
+gradients) in ``tests/autodiff/test_kernels.py``. Kernels take and return
+arrays created by the caller (principle 6: the caller makes them like the
+inputs); the recurrent kernels run for float32 only, where the rational
+``tanh`` below is accurate to a few ulp.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+# Fast-math without "no NaNs/infs": a NaN that enters a kernel comes out as NaN, as in NumPy.
+_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_jit = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy")
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always")
+def tanh32(x):
+    """tanh of a float32 as a clamped rational function (vectorises; libm's tanhf does not).
+
+    A [13/6] rational approximation on [-7.9053, 7.9053] (tanh is 1 to float32
+    precision beyond; the clamp lets a NaN through); absolute error below
+    1e-6 (measured 3.2e-7 against float64 tanh).
+    """
+    hi = np.float32(7.90531110763549805)
+    x = hi if x > hi else x
+    x = -hi if x < -hi else x
+    x2 = x * x
+    p = np.float32(-2.76076847742355e-16)
+    p = p * x2 + np.float32(2.00018790482477e-13)
+    p = p * x2 + np.float32(-8.60467152213735e-11)
+    p = p * x2 + np.float32(5.12229709037114e-08)
+    p = p * x2 + np.float32(1.48572235717979e-05)
+    p = p * x2 + np.float32(6.37261928875436e-04)
+    p = p * x2 + np.float32(4.89352455891786e-03)
+    p = p * x
+    q = np.float32(1.19825839466702e-06)
+    q = q * x2 + np.float32(1.18534705686654e-04)
+    q = q * x2 + np.float32(2.26843463243900e-03)
+    q = q * x2 + np.float32(4.89352518554385e-03)
+    return p / q
+
+
+# -- LSTM (i, f, g, o blocks; sigmoid blocks pre-scaled by 1/2) -------------------------------
+
+@_jit
+def lstm_forward_step(a, rec, c_prev, c, tc, h):
+    """One LSTM step: a += rec; gates in place in ``a``; writes C_t, tanh(C_t), h_t.
+
+    ``a`` (B, 4H) holds x_t W_x + b with the sigmoid blocks halved, ``rec`` the
+    (halved) h_{t-1} W_h: sigmoid(z) = 0.5 tanh(z / 2) + 0.5. (Each row is cut
+    into blocks indexed from 0, which lets LLVM vectorise the loop.)
+    """
+    B, H = c.shape
+    half = np.float32(0.5)
+    for b in range(B):
+        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+        ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
+        cb, cp, tb, hb = c[b], c_prev[b], tc[b], h[b]
+        for j in range(H):
+            i = half * tanh32(ai[j] + ri[j]) + half
+            f = half * tanh32(af[j] + rf[j]) + half
+            g = tanh32(ag[j] + rg[j])
+            o = half * tanh32(ao[j] + ro[j]) + half
+            ai[j] = i
+            af[j] = f
+            ag[j] = g
+            ao[j] = o
+            ct = f * cp[j] + i * g
+            t = tanh32(ct)
+            cb[j] = ct
+            tb[j] = t
+            hb[j] = o * t
+
+
+@_jit
+def lstm_forward_step_rows(a, table, idx, rec, c_prev, c, tc, h):
+    """:func:`lstm_forward_step` for one-hot inputs: x_t W_x + b is row ``idx[b]`` of
+    ``table`` (W_x + b, sigmoid blocks halved); ``a`` is only written (the gates)."""
+    B, H = c.shape
+    half = np.float32(0.5)
+    for b in range(B):
+        row = table[idx[b]]
+        xi, xf, xg, xo = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
+        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+        ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
+        cb, cp, tb, hb = c[b], c_prev[b], tc[b], h[b]
+        for j in range(H):
+            i = half * tanh32(xi[j] + ri[j]) + half
+            f = half * tanh32(xf[j] + rf[j]) + half
+            g = tanh32(xg[j] + rg[j])
+            o = half * tanh32(xo[j] + ro[j]) + half
+            ai[j] = i
+            af[j] = f
+            ag[j] = g
+            ao[j] = o
+            ct = f * cp[j] + i * g
+            t = tanh32(ct)
+            cb[j] = ct
+            tb[j] = t
+            hb[j] = o * t
+
+
+@_jit
+def lstm_backward_step(a, tc, c_prev, dh_out, dh, dc, da):
+    """One step of LSTM BPTT: dh += dE/dh_t (output); da = dE/d pre-activations; dc -> dC_{t-1}.
+
+    ``a`` holds the gates (i, f, g, o) of step t, ``tc`` tanh(C_t); after the
+    call the caller forms dh = da W_h^T.
+    """
+    B, H = dc.shape
+    one = np.float32(1.0)
+    for b in range(B):
+        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+        di, df, dg, do = da[b, :H], da[b, H:2 * H], da[b, 2 * H:3 * H], da[b, 3 * H:]
+        tb, cp, dob, dhb, dcb = tc[b], c_prev[b], dh_out[b], dh[b], dc[b]
+        for j in range(H):
+            i = ai[j]
+            f = af[j]
+            g = ag[j]
+            o = ao[j]
+            t = tb[j]
+            d = dhb[j] + dob[j]
+            dcv = dcb[j] + d * o * (one - t * t)
+            di[j] = dcv * g * i * (one - i)
+            df[j] = dcv * cp[j] * f * (one - f)
+            dg[j] = dcv * i * (one - g * g)
+            do[j] = d * t * o * (one - o)
+            dcb[j] = dcv * f
+
+
+@_jit
+def scatter_add_rows(gw, idx, vals, rows):
+    """gw[idx[r]] += vals[r] rows[r] for every row r (X^T rows for one-hot X)."""
+    n, G = rows.shape
+    for r in range(n):
+        v = vals[r]
+        if v == 0:
+            continue
+        dst = gw[idx[r]]
+        src = rows[r]
+        for j in range(G):
+            dst[j] += v * src[j]
+
+
+# -- convolution: im2col / col2im, channel-major ----------------------------------------------
+
+@_jit
+def im2col(xc, cols, sh, sw, pt, pl):
+    """cols[c, i, j, n, y, z] = xc[c, n, sh y + i - pt, sw z + j - pl] (0 outside the image).
+
+    ``xc`` (C, N, H, W) and ``cols`` (C, kh, kw, N, oh, ow) are C-contiguous. The
+    loops index flat views with unsigned offsets: Numba then skips the
+    negative-index test, and the copies along a row vectorise.
+    """
+    C, N, H, W = xc.shape
+    _, kh, kw, _, oh, ow = cols.shape
+    src = xc.ravel()
+    dst = cols.ravel()
+    u = np.uint64
+    for c in range(C):
+        for i in range(kh):
+            for j in range(kw):
+                # the output columns z whose input column sw z + j - pl is inside [0, W)
+                z0 = min(ow, max(0, (pl - j + sw - 1) // sw))
+                z1 = max(z0, min(ow, (W - 1 + pl - j) // sw + 1))
+                for n in range(N):
+                    for y in range(oh):
+                        r = sh * y + i - pt
+                        o = u((((c * kh + i) * kw + j) * N + n) * oh + y) * u(ow)
+                        if r < 0 or r >= H:
+                            for z in range(ow):
+                                dst[o + u(z)] = 0
+                            continue
+                        for z in range(z0):
+                            dst[o + u(z)] = 0
+                        for z in range(z1, ow):
+                            dst[o + u(z)] = 0
+                        s0 = u(((c * N + n) * H + r) * W + sw * z0 + j - pl)
+                        o += u(z0)
+                        if sw == 1:
+                            for z in range(z1 - z0):
+                                dst[o + u(z)] = src[s0 + u(z)]
+                        else:
+                            for z in range(z1 - z0):
+                                dst[o + u(z)] = src[s0 + u(sw) * u(z)]
+
+
+@_jit
+def col2im(gcols, gx, sh, sw, pt, pl):
+    """The adjoint of :func:`im2col`: gx[c, n] (channel-major) = sum of the windows' gradients.
+
+    Both arrays C-contiguous; flat unsigned offsets as in :func:`im2col`.
+    """
+    C, kh, kw, N, oh, ow = gcols.shape
+    _, _, H, W = gx.shape
+    src = gcols.ravel()
+    dst = gx.ravel()
+    u = np.uint64
+    for c in range(C):
+        for n in range(N):
+            base = u((c * N + n) * H * W)
+            for k in range(H * W):
+                dst[base + u(k)] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    z0 = min(ow, max(0, (pl - j + sw - 1) // sw))
+                    z1 = max(z0, min(ow, (W - 1 + pl - j) // sw + 1))
+                    for y in range(oh):
+                        r = sh * y + i - pt
+                        if r < 0 or r >= H:
+                            continue
+                        s0 = u(((((c * kh + i) * kw + j) * N + n) * oh + y) * ow + z0)
+                        d0 = base + u(r * W + sw * z0 + j - pl)
+                        if sw == 1:
+                            for z in range(z1 - z0):
+                                dst[d0 + u(z)] += src[s0 + u(z)]
+                        else:
+                            for z in range(z1 - z0):
+                                dst[d0 + u(sw) * u(z)] += src[s0 + u(z)]
+
+
+# -- SGD with momentum --------------------------------------------------------------------------
+
+@_jit
+def sgd_momentum(theta, d, velocity, lr, momentum, nesterov, first):
+    """b = mu b + d (b = d at the first step); theta -= lr (d + mu b) (Nesterov) or lr b."""
+    for k in range(theta.shape[0]):
+        g = d[k]
+        b = g if first else momentum * velocity[k] + g
+        velocity[k] = b
+        if nesterov:
+            theta[k] -= lr * g + (lr * momentum) * b
+        else:
+            theta[k] -= lr * b
+
+
+# -- Adam -------------------------------------------------------------------------------------
+
+@_jit
+def adam_update(theta, grad, m, v, beta1, beta2, step, eps_hat):
+    """One fused pass of Adam's update over flat vectors, eps outside the root (as
+    ``rosenblatt.optim.adam.adam_rule``): m, v, then theta -= step m / (sqrt(v) + eps_hat).
+
+    The scalars come in the arrays' dtype, so float32 stays float32 arithmetic.
+    """
+    one = beta1 / beta1
+    for k in range(theta.shape[0]):
+        g = grad[k]
+        mk = beta1 * m[k] + (one - beta1) * g
+        vk = beta2 * v[k] + (one - beta2) * (g * g)
+        m[k] = mk
+        v[k] = vk
+        theta[k] -= step * mk / (math.sqrt(vk) + eps_hat)

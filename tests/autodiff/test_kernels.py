@@ -1,0 +1,294 @@
+"""The optional compiled kernels (``rosenblatt[fast]``) against their NumPy twins.
+
+Every kernel runs both ways on the same inputs, outputs and gradients compared
+to 1e-6; the NumPy path is forced with ``use_numba(False)``, the kernels with
+``use_numba(True)`` (which overrides ``ROSENBLATT_NO_NUMBA``, so the CI's
+second pass, with that variable set, still checks them here while the rest of
+its tests run on NumPy alone). Without Numba the comparisons are skipped and
+only the fallback is checked.
+"""
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.autodiff import _kernels
+from rosenblatt.nn import conv
+from rosenblatt.nn.sequence import OneHotRows
+from rosenblatt.optim.adam import adam_rule
+from rosenblatt.optim.sgd import sgd_rule
+
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
+
+
+@pytest.fixture
+def both():
+    """Run ``fn`` with the kernels on and off; returns the two results."""
+
+    def run(fn):
+        try:
+            _kernels.use_numba(True)
+            fast = fn()
+            _kernels.use_numba(False)
+            slow = fn()
+        finally:
+            _kernels.use_numba(None)
+        return fast, slow
+
+    return run
+
+
+def assert_close(fast, slow, tol=1e-6):
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+# -- the switch -------------------------------------------------------------------------------
+
+def test_env_var_and_switch_choose_numpy(monkeypatch):
+    monkeypatch.setenv("ROSENBLATT_NO_NUMBA", "1")
+    assert not _kernels.enabled() and _kernels.get("im2col") is None
+    monkeypatch.setenv("ROSENBLATT_NO_NUMBA", "0")
+    assert _kernels.enabled() == HAVE_NUMBA
+    _kernels.use_numba(False)
+    try:
+        assert _kernels.get("im2col") is None
+    finally:
+        _kernels.use_numba(None)
+
+
+def test_fallback_when_numba_is_absent(monkeypatch):
+    monkeypatch.setitem(_kernels._state, "tried", True)
+    monkeypatch.setitem(_kernels._state, "module", None)
+    assert _kernels.get("lstm_forward_step") is None
+    lstm = rb.nn.LSTM(3, 4, rng=0)
+    out, _ = lstm(np.ones((2, 5, 3), dtype=np.float32))  # the NumPy path runs
+    assert out.shape == (2, 5, 4)
+
+
+def test_import_does_not_load_numba():
+    code = "import sys, rosenblatt; print('numba' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_set_num_threads_checks_its_argument():
+    with pytest.raises(ValueError, match="set_num_threads: n must be a positive integer"):
+        rb.set_num_threads(0)
+
+
+def test_env_threads_is_checked(monkeypatch):
+    monkeypatch.setenv("ROSENBLATT_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="ROSENBLATT_NUM_THREADS"):
+        _kernels.env_threads()
+    monkeypatch.setenv("ROSENBLATT_NUM_THREADS", "3")
+    assert _kernels.env_threads() == 3
+
+
+# -- LSTM -------------------------------------------------------------------------------------
+
+@needs_numba
+def test_tanh32_is_within_1e6_of_tanh():
+    from rosenblatt.autodiff import _numba_kernels as k
+
+    x = np.linspace(-12, 12, 20001, dtype=np.float32)
+    a = np.zeros((1, 4 * x.size), dtype=np.float32)
+    a[0, 2 * x.size:3 * x.size] = x  # the g block is a plain tanh
+    c = np.zeros((1, x.size), dtype=np.float32)
+    k.lstm_forward_step(a, np.zeros_like(a), c, c.copy(), c.copy(), c.copy())
+    np.testing.assert_allclose(a[0, 2 * x.size:3 * x.size], np.tanh(x.astype(np.float64)),
+                               rtol=0, atol=1e-6)
+    nan = np.full((1, 4), np.nan, dtype=np.float32)
+    out = np.zeros((1, 1), dtype=np.float32)
+    k.lstm_forward_step(nan, np.zeros_like(nan), out, out.copy(), out.copy(), out.copy())
+    assert np.isnan(nan).all()  # a NaN comes out as NaN, as in NumPy
+
+
+@needs_numba
+@pytest.mark.parametrize("initial", [False, True])
+def test_lstm_kernels_match_numpy(both, initial):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 6, 5)).astype(np.float32)
+    h0 = rng.standard_normal((3, 4)).astype(np.float32)
+    c0 = rng.standard_normal(4).astype(np.float32)  # broadcast over the batch
+
+    W_x = (rng.standard_normal((5, 16)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((4, 16)) / 3).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+
+    def run():
+        ts = [rb.tensor(a, requires_grad=True) for a in (x, W_x, W_h, b, h0, c0)]
+        h_init, c_init = (ts[4], ts[5]) if initial else (None, None)
+        out, h, c = rb.nn.functional.lstm(ts[0], ts[1], ts[2], ts[3], h_init, c_init)
+        ((out * out).sum() + (c * 3).sum()).backward()
+        used = ts if initial else ts[:4]
+        return [out.data.copy(), h.data.copy(), c.data.copy(), *[t.grad.copy() for t in used]]
+
+    assert_close(*both(run))
+
+
+# -- one-hot inputs ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values", ["ones", "scaled"])
+def test_one_hot_rows_equal_the_gemm(both, values):
+    rng = np.random.default_rng(0)
+    x = np.zeros((40, 20), dtype=np.float32)
+    idx = rng.integers(0, 20, 40)
+    x[np.arange(40), idx] = 1 if values == "ones" else rng.standard_normal(40)
+    x[7] = 0  # a row without a one
+    w = rng.standard_normal((20, 12)).astype(np.float32)
+    d = rng.standard_normal((40, 12)).astype(np.float32)
+
+    def run():
+        rows = OneHotRows.find(x)
+        assert rows is not None
+        out = np.empty((40, 12), dtype=np.float32)
+        rows.project(w, out)
+        return [out, rows.weight_grad(d, w.dtype)]
+
+    for result in both(run):
+        assert_close(result, [x @ w, x.T @ d], tol=1e-5)
+
+
+@needs_numba
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_one_hot_kernel_matches_numpy(both, bias):
+    """The forward kernel that reads rows of W_x + b itself (no gathered array)."""
+    rng = np.random.default_rng(2)
+    x = np.eye(20, dtype=np.float32)[rng.integers(0, 20, (3, 5))]
+    W_x = (rng.standard_normal((20, 16)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((4, 16)) / 3).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32) if bias else None
+
+    def run():
+        ts = [rb.tensor(a, requires_grad=True) for a in (W_x, W_h)]
+        bt = None if b is None else rb.tensor(b, requires_grad=True)
+        out, h, c = rb.nn.functional.lstm(rb.tensor(x), ts[0], ts[1], bt)
+        ((out * out).sum() + (c * 3).sum()).backward()
+        grads = [t.grad.copy() for t in ts] + ([] if bt is None else [bt.grad.copy()])
+        return [out.data.copy(), c.data.copy(), *grads]
+
+    assert_close(*both(run))
+
+
+def test_one_hot_rows_keep_the_gemm_dtype():
+    """float64 one-hot input, float32 layer: float64 results, as the GEMM gives (principle 6)."""
+    x = np.eye(20)[np.random.default_rng(0).integers(0, 20, (2, 3))]
+    for layer in (rb.nn.LSTM(20, 4, rng=0), rb.nn.GRU(20, 4, rng=0)):
+        out, _ = layer(x)
+        out.sum().backward()
+        dense = x.copy()
+        dense[0, 0, 1] = 1e-300  # two non-zeros in a row: the GEMM path
+        ref, _ = layer(dense)
+        assert out.dtype == ref.dtype == np.float64
+        np.testing.assert_allclose(out.data, ref.data, rtol=1e-6, atol=1e-7)
+        assert layer.W_x[0].grad.dtype == np.float32
+
+
+def test_dense_inputs_are_not_one_hot():
+    x = np.zeros((30, 20))
+    x[:, 3] = 1
+    x[5, 4] = 2  # one row with two entries
+    assert OneHotRows.find(x) is None
+    assert OneHotRows.find(np.ones((30, 20))) is None
+    assert OneHotRows.find(np.eye(8)) is None  # too few columns to pay for the test
+
+
+def test_lstm_on_one_hot_input_matches_dense_input():
+    """The gather path gives the GEMM's numbers (a one-hot input plus 0 * noise is dense)."""
+    rng = np.random.default_rng(3)
+    x = np.eye(20, dtype=np.float64)[rng.integers(0, 20, (2, 4))]
+
+    def run(inputs):
+        lstm = rb.nn.LSTM(20, 3, rng=0, dtype=np.float64)
+        out, _ = lstm(inputs)
+        (out * out).sum().backward()
+        return [out.data, *[p.grad for p in lstm.parameters()]]
+
+    dense = x.copy()
+    dense[0, 0, 1] = 1e-300  # two non-zeros in one row: the GEMM path
+    assert_close(run(x), run(dense), tol=1e-9)
+
+
+# -- convolution ------------------------------------------------------------------------------
+
+CONV_CASES = [  # (N, C, H, W, O, k, padding, stride, channel-major input)
+    (4, 1, 9, 9, 3, 5, 2, 1, False),
+    (3, 2, 10, 11, 4, 3, 0, 2, True),
+    (2, 3, 8, 9, 2, 4, (1, 3), (2, 1), True),
+    (2, 2, 7, 7, 3, 3, "full", 3, True),
+    (2, 3, 6, 6, 2, 3, "same", 1, False),  # NCHW with C > 1: the NumPy path either way
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_kernels_match_numpy(both, case, dtype):
+    n, c, h, w, o, k, padding, stride, channel_major = case
+    rng = np.random.default_rng(0)
+    if channel_major:
+        xd = rng.standard_normal((c, n, h, w)).astype(dtype).transpose(1, 0, 2, 3)
+    else:
+        xd = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wd = rng.standard_normal((o, c, k, k)).astype(dtype)
+
+    def run():
+        x = rb.tensor(xd, requires_grad=True)
+        wt = rb.tensor(wd, requires_grad=True)
+        y = conv.conv2d(x, wt, None, stride, padding)
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype))
+        return [y.data.copy(), x.grad.copy(), wt.grad.copy()]
+
+    assert_close(*both(run))
+
+
+# -- Adam -------------------------------------------------------------------------------------
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_kernel_matches_numpy(both, dtype):
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal(1000).astype(dtype) for _ in range(3)]
+    start[2] = np.abs(start[2])  # v >= 0
+    grads = [rng.standard_normal(1000).astype(dtype) for _ in range(3)]
+
+    def run():
+        theta, m, v = (a.copy() for a in start)
+        buf = np.empty_like(theta)
+        for t, g in enumerate(grads, 1):
+            adam_rule(theta, g, m, v, buf, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, t=t)
+        return [theta, m, v]
+
+    fast, slow = both(run)
+    assert_close(fast, slow, tol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+# -- SGD with momentum ------------------------------------------------------------------------
+
+@needs_numba
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_momentum_kernel_matches_numpy(both, nesterov, dtype):
+    rng = np.random.default_rng(1)
+    start = rng.standard_normal(5000).astype(dtype)  # above the kernel's minimum size
+    grads = [rng.standard_normal(5000).astype(dtype) for _ in range(3)]
+
+    def run():
+        theta, velocity = start.copy(), np.zeros_like(start)
+        buf = np.empty_like(theta)
+        for t, g in enumerate(grads):
+            sgd_rule(theta, g, velocity, buf, lr=0.1, momentum=0.9, nesterov=nesterov,
+                     weight_decay=1e-3, first=t == 0)
+        return [theta, velocity]
+
+    fast, slow = both(run)
+    assert_close(fast, slow, tol=1e-6 if dtype == np.float32 else 1e-12)
