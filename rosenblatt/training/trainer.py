@@ -253,6 +253,12 @@ class Trainer:
         objective.backward()
         if dp is not None:  # one Allreduce: the batch's gradient, loss and batch-norm statistics
             self._check_loss(dp.allreduce(weight, value))
+        self._apply_gradient()
+        means.add(float(data_loss.item()), len(xb), pred.data, target)
+
+    def _apply_gradient(self):
+        """The gradient is in place: callbacks see it, clipping, the optimizer's step, then
+        the regularizers' after-step constraints."""
         for cb in self.callbacks:
             cb.on_backward(self)
         if self.clip_value is not None:
@@ -261,9 +267,8 @@ class Trainer:
             clip_grad_norm(self.optimizer, self.clip_norm)
         self.optimizer.step()
         self.steps += 1
-        if regs:
-            regs_module.after_step(regs, self.model)
-        means.add(float(data_loss.item()), len(xb), pred.data, target)
+        if self.regularizers:
+            regs_module.after_step(self.regularizers, self.model)
 
     def _check_loss(self, value):
         """Stop on a loss that is not finite or has grown ``divergence_factor`` times past the
@@ -286,16 +291,7 @@ class Trainer:
         """Data-parallel: no examples on this rank; take part in the Allreduce and the step."""
         self.optimizer.zero_grad()
         self._check_loss(self.data_parallel.allreduce(0.0, 0.0))
-        for cb in self.callbacks:
-            cb.on_backward(self)
-        if self.clip_value is not None:
-            clip_grad_value(self.optimizer, self.clip_value)
-        if self.clip_norm is not None:
-            clip_grad_norm(self.optimizer, self.clip_norm)
-        self.optimizer.step()
-        self.steps += 1
-        if self.regularizers:
-            regs_module.after_step(self.regularizers, self.model)
+        self._apply_gradient()
 
     def _closure_step(self, xb, xin, index, means):
         """A batch for an optimizer that re-evaluates the objective itself (the annealers).
