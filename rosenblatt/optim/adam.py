@@ -33,7 +33,7 @@ def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sq
             s = math.sqrt(1.0 - beta2**t)
             dt = theta.dtype.type  # the scalars in the arrays' dtype: float32 stays float32
             kernel(theta, grad, m, v, dt(beta1), dt(beta2), dt(lr * s / (1.0 - beta1**t)),
-                   dt(eps * s))
+                   dt(eps * s), dt(1.0 - beta1), dt(1.0 - beta2))
             return
     m *= beta1
     np.multiply(grad, 1.0 - beta1, out=buf)
