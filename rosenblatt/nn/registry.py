@@ -424,17 +424,7 @@ class _Planner:
             raise SpecError(f"architecture has more than {MAX_MODULES:,} modules")
 
     def node(self, spec, depth):
-        if depth > MAX_DEPTH:
-            raise SpecError(f"architecture nested deeper than {MAX_DEPTH} levels")
-        if (
-            not isinstance(spec, dict)
-            or not isinstance(spec.get("type"), str)
-            or not isinstance(spec.get("config"), dict)
-        ):
-            raise SpecError(
-                f"architecture entry must be {{'type': str, 'config': {{...}}}}; got "
-                f"{short_json(spec)}"
-            )
+        _check_entry(spec, depth)
         entry = _BY_NAME.get(spec["type"])
         if entry is None:
             raise SpecError(_unknown_type(spec["type"]))
@@ -611,7 +601,9 @@ def build(spec, max_int=2**16, max_draws=2**24):
             _BUILT.reset(token)
 
 
-def _build(spec, max_int, depth):
+def _check_entry(spec, depth):
+    """One architecture entry's form, ``{"type": str, "config": {...}}``, and its depth (the
+    planner and the builder both walk specs with it)."""
     if depth > MAX_DEPTH:
         raise SpecError(f"architecture nested deeper than {MAX_DEPTH} levels")
     if (
@@ -622,6 +614,10 @@ def _build(spec, max_int, depth):
         raise SpecError(
             f"architecture entry must be {{'type': str, 'config': {{...}}}}; got {short_json(spec)}"
         )
+
+
+def _build(spec, max_int, depth):
+    _check_entry(spec, depth)
     entry = _BY_NAME.get(spec["type"])
     if entry is None:
         raise SpecError(_unknown_type(spec["type"]))
