@@ -5,10 +5,10 @@ little-endian header length N, N bytes of JSON header
 ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
 {str: str}}``, then the raw little-endian tensor bytes.
 
-Writing goes through ``safetensors.numpy.save`` with C-contiguous,
-little-endian copies: safetensors 0.8.0's NumPy path silently writes the wrong
-bytes for non-contiguous views (transposes, slices, reversed arrays; upstream
-issue #825), so nothing else is ever handed to it.
+Writing is a few lines of Python too: the layout is simple, the bytes come out
+the same for the same model on every save (the reference writer orders metadata
+by a hash map), and safetensors 0.8.0's NumPy writer silently wrote the wrong
+bytes for non-contiguous views (upstream issue #825).
 
 Reading is a small strict parser instead of the library's: it checks every
 length, offset, dtype and shape before touching the data and raises only
@@ -40,6 +40,7 @@ _DTYPES = {
     "BOOL": "?",
 }
 _MAX_HEADER = 100_000_000  # the limit of the reference implementation
+_CODES = {np.dtype(v).str: k for k, v in _DTYPES.items()}  # "<f4" -> "F32", "|b1" -> "BOOL"
 MAX_TENSORS = 65_536  # entries in one header: a million-entry header is refused while parsed
 MAX_NDIM = 32  # numpy's own limit is 64
 
@@ -47,20 +48,33 @@ MAX_NDIM = 32  # numpy's own limit is 64
 def encode(tensors, metadata):
     """Bytes of a safetensors file holding ``tensors`` (name -> ndarray) and ``metadata``.
 
-    Arrays are copied to C-contiguous little-endian memory first (issue #825).
+    The same tensors and metadata always give the same bytes: tensors are laid
+    out in name order and the header is JSON with sorted keys, padded with
+    spaces to a multiple of 8 bytes as the reference writer pads it. (The
+    reference writer keeps metadata in a hash map, so two saves of one model
+    differed byte for byte.) Any safetensors reader loads the result.
     """
-    from safetensors.numpy import save
-
-    safe = {}
-    for name, array in tensors.items():
-        array = np.asarray(array)
-        if array.dtype.kind not in "fiub":
+    names = sorted(tensors)
+    header, chunks, offset = {}, [], 0
+    for name in names:
+        array = np.asarray(tensors[name])
+        little = array.dtype.newbyteorder("<")
+        if little.str not in _CODES:
             raise TypeError(
                 f"save: tensor {name!r} has dtype {array.dtype}; only numbers can be saved"
+                f" ({', '.join(str(np.dtype(t)) for t in _DTYPES.values())})"
             )
-        array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-        safe[name] = array.copy(order="C")  # a fresh owner of its memory, never a view
-    return save(safe, metadata=metadata)
+        code = _CODES[little.str]
+        data = np.ascontiguousarray(array, dtype=little).tobytes()
+        header[name] = {"dtype": code, "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return b"".join([struct.pack("<Q", len(text)), text, *chunks])
 
 
 def decode(blob):

@@ -265,6 +265,33 @@ def test_files_are_readable_by_the_safetensors_library(tmp_path):
     np.testing.assert_array_equal(tensors["model/0.W"], model[0].W.data)
 
 
+def test_the_safetensors_library_reads_every_dtype_and_layout_encode_writes(rng):
+    from safetensors.numpy import load
+
+    base = rng.standard_normal((3, 4))
+    tensors = {
+        "f16": base.astype(np.float16), "f32_transposed": base.astype(np.float32).T,
+        "f64_big_endian": base.astype(">f8"), "i8": np.arange(-3, 3, dtype=np.int8),
+        "u16_reversed": np.arange(7, dtype=np.uint16)[::-1], "bool": base > 0,
+        "scalar": np.array(2.5), "empty": np.zeros((0, 3), np.float32),
+    }
+    read = load(encode(tensors, {"k": "v"}))
+    assert set(read) == set(tensors)
+    for name, array in tensors.items():
+        assert read[name].dtype == array.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(read[name], array)
+
+
+def test_saving_the_same_model_twice_gives_the_same_bytes(tmp_path):
+    """The header is sorted JSON and tensors are laid out by name: files can be hashed."""
+    model = nn.Sequential(nn.Dense(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Dense(4, 2))
+    rb.save(model, tmp_path / "a.st")
+    rb.save(model, tmp_path / "b.st")
+    assert (tmp_path / "a.st").read_bytes() == (tmp_path / "b.st").read_bytes()
+    header_length = int.from_bytes((tmp_path / "a.st").read_bytes()[:8], "little")
+    assert header_length % 8 == 0
+
+
 # -- custom layers and the registry protocol ------------------------------------------
 @rb.io.register(name="tests.Scale")
 class Scale(nn.Module):
