@@ -33,6 +33,8 @@ import sys
 import time
 
 from .errors import CLIError
+from .executors import add_options as add_executor_options
+from .executors import executor_for
 from .train import save_figure
 
 TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",
@@ -49,11 +51,8 @@ def add_parser(sub):
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--generations", type=int, help="override generations")
     p.add_argument("--seed", type=int, help="override seed")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="evaluate NEAT populations on a running Dask cluster, e.g. "
-                   "tcp://host:8786 (sub-populations of genome JSON per task)")
-    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
-                   help="seconds to wait for the scheduler to answer (default 10)")
+    add_executor_options(p, "evaluate the populations (sub-populations of genome JSON or "
+                         "weight vectors per task)")
     g = p.add_argument_group("interactive evolution (no config)")
     g.add_argument("--interactive", action="store_true", help="evolve CPPN images by choosing "
                    "them in a local web page (saved images go to --out, default runs/"
@@ -152,10 +151,35 @@ def task_fitness(text, population):
     return _task_from_json(text).evaluate(population)
 
 
+@functools.lru_cache(maxsize=4)
+def _model_from_json(text):
+    import rosenblatt as rb
+
+    return rb.nn.registry.build(json.loads(text))
+
+
+def weights_fitness(text, spec, thetas):
+    """CNE's vectorised fitness in a worker: the task (JSON text), the fixed network rebuilt
+    from its architecture spec (JSON text, through the registry) and a sub-population of
+    weight vectors ``thetas`` (P, n). No model object travels, only its config and weights."""
+    import rosenblatt as rb
+
+    model = _model_from_json(spec)
+    return _task_from_json(text).evaluate(rb.evolution.PopulationModel(model, thetas))
+
+
+def _task_text(cfg):
+    return json.dumps({"task": cfg["task"], "task_options": cfg["task_options"]},
+                      sort_keys=True)
+
+
 def evolve(cfg, executor=None):
     """Run the configured algorithm; returns ``(result, algorithm object, env)``.
 
-    ``executor`` (NEAT only): evaluate sub-populations through it (e.g. a Dask cluster's).
+    ``executor``: evaluate sub-populations through it (a process pool, a Dask
+    cluster's): NEAT and HyperNEAT send genome JSON, CNE weight vectors with the
+    network's architecture spec; the task travels as JSON text. The results are
+    those of a serial run.
     """
     import numpy as np
 
@@ -163,9 +187,6 @@ def evolve(cfg, executor=None):
 
     env = _environment(cfg)
     common = dict(vectorized=True, repeats=cfg["repeats"], on_error=cfg["on_error"])
-    if executor is not None and cfg["algorithm"] != "neat":
-        raise CLIError(f"--scheduler distributes NEAT populations; {cfg['algorithm']} evaluates "
-                       f"its whole population in one array program here")
     if cfg["algorithm"] == "neat":
         try:
             config = rb.evolution.NEATConfig.from_dict(cfg["neat"], where="[neat]")
@@ -175,8 +196,7 @@ def evolve(cfg, executor=None):
         stop = _solved(cfg, env)
         fitness = env.evaluate
         if executor is not None:
-            fitness = functools.partial(task_fitness, json.dumps(
-                {"task": cfg["task"], "task_options": cfg["task_options"]}))
+            fitness = functools.partial(task_fitness, _task_text(cfg))
         return algo.run(fitness, cfg["generations"], stop=stop, executor=executor,
                         **common), algo, env
     if cfg["algorithm"] == "hyperneat":
@@ -191,7 +211,10 @@ def evolve(cfg, executor=None):
             algo = rb.evolution.HyperNEAT(sub, config, rng=cfg["seed"], **opts)
         except (TypeError, ValueError) as e:
             raise CLIError(f"[hyperneat]: {e}") from None
-        return algo.run(env.evaluate, cfg["generations"], **common), algo, env
+        fitness = env.evaluate
+        if executor is not None:  # genome JSON out, painted and scored in the workers
+            fitness = functools.partial(task_fitness, _task_text(cfg))
+        return algo.run(fitness, cfg["generations"], executor=executor, **common), algo, env
     opts = dict(cfg["cne"])
     hidden = opts.pop("hidden", [8])
     act = opts.pop("activation", "tanh")
@@ -214,6 +237,10 @@ def evolve(cfg, executor=None):
     def fitness(thetas):
         return env.evaluate(rb.evolution.PopulationModel(model, thetas))
 
+    if executor is not None:  # weight vectors out; the network rebuilt from its spec there
+        fitness = functools.partial(weights_fitness, _task_text(cfg),
+                                    json.dumps(rb.nn.registry.spec_of(model)))
+
     callbacks, stop = [], None
     if cfg["task"].startswith("pole") and cfg["task"] != "pole2nv":
         callbacks.append(lambda state: state["fitness"] >= env.max_steps)
@@ -222,7 +249,7 @@ def evolve(cfg, executor=None):
             return bool(env.solved(rb.evolution.population_forward(model, theta[None],
                                                                     env.X))[0])
     return algo.run(fitness, cfg["generations"], callbacks=callbacks, stop=stop,
-                    **common), algo, env
+                    executor=executor, **common), algo, env
 
 
 def plot(history, path, title):
@@ -297,20 +324,11 @@ def run(args):
     out = args.out or cfg["output"]["dir"]
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
-    client = executor = None
-    if args.scheduler:
-        try:
-            client, executor = rb.parallel.dask_executor(args.scheduler,
-                                                         timeout=args.scheduler_timeout)
-        except (ImportError, ConnectionError) as e:
-            raise CLIError(str(e)) from None
     try:
-        result, algo, env = evolve(cfg, executor)
+        with executor_for(args, "evolve") as executor:
+            result, algo, env = evolve(cfg, executor)
     except rb.evolution.FitnessError as e:
         raise CLIError(str(e)) from None
-    finally:
-        if client is not None:
-            client.close()
     seconds = time.perf_counter() - start
     if cfg["algorithm"] == "cne":
         best_path = os.path.join(out, "best.safetensors")
