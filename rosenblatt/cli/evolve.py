@@ -2,7 +2,7 @@
 
 A config names the algorithm, the task and the budget::
 
-    algorithm = "neat"            # neat | cne | hyperneat
+    algorithm = "neat"            # neat | cne | cosyne | esp | hyperneat
     task = "xor"                  # xor | pole1 | pole2 | pole2nv | visual
     generations = 100
     seed = 0
@@ -13,12 +13,18 @@ A config names the algorithm, the task and the budget::
     [neat]                        # rb.evolution.NEATConfig keys (neat and hyperneat)
     [cne]                         # rb.evolution.CNE arguments, plus hidden = [8] and
                                   # activation = "tanh" for the network
+    [cosyne]                      # rb.evolution.CoSyNE arguments, plus hidden, activation
+    [esp]                         # rb.evolution.ESP arguments, plus hidden = [8] (one
+                                  # hidden layer: ESP's subpopulations are its neurons)
     [hyperneat]                   # threshold, weight_max, deltas
     [output]
     dir = "runs/neat_xor"         # default: runs/<config file name>
 
-Writes ``best.json`` (the champion genome; for CNE ``best.safetensors``, the
-model), ``history.json``, ``fitness.png`` and, for genomes, ``champion.png``.
+Writes ``best.json`` (the champion genome; for CNE, CoSyNE and ESP
+``best.safetensors``, the model), ``history.json``, ``fitness.png`` and, for
+genomes, ``champion.png``. ``--workers N`` or ``--scheduler ADDRESS``
+evaluate the populations in N processes or on a Dask cluster, with the same
+results.
 
 ``rosenblatt evolve --interactive [--port N] [--no-browser] [--out DIR]`` needs
 no config: it serves a Picbreeder-style gallery of CPPN images on 127.0.0.1
@@ -38,13 +44,15 @@ from .executors import executor_for
 from .train import save_figure
 
 TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",
-            "neat", "cne", "hyperneat", "output")
-ALGORITHMS = ("neat", "cne", "hyperneat")
+            "neat", "cne", "cosyne", "esp", "hyperneat", "output")
+WEIGHT_ALGORITHMS = {"cne": "CNE", "cosyne": "CoSyNE", "esp": "ESP"}  # a fixed network's weights
+ALGORITHMS = ("neat", "cne", "cosyne", "esp", "hyperneat")
 TASKS = ("xor", "pole1", "pole2", "pole2nv", "visual")
 
 
 def add_parser(sub):
-    p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, HyperNEAT) from a config",
+    p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, CoSyNE, ESP, HyperNEAT) "
+                       "from a config",
                        description="Run neuroevolution from a TOML config and write the best "
                        "genome (or model), history.json, fitness.png and champion.png.")
     p.add_argument("config", metavar="CONFIG.toml", nargs="?")
@@ -98,7 +106,7 @@ def read(path):
     if cfg["on_error"] not in ("raise", "stop", "worst"):
         raise CLIError(f"{path}: on_error must be 'raise', 'stop' or 'worst'; got "
                        f"{cfg['on_error']!r}")
-    for key in ("task_options", "neat", "cne", "hyperneat", "output"):
+    for key in ("task_options", "neat", "cne", "cosyne", "esp", "hyperneat", "output"):
         value = raw.get(key, {})
         if not isinstance(value, dict):
             raise CLIError(f"{path}: [{key}] must be a table")
@@ -177,8 +185,8 @@ def evolve(cfg, executor=None):
     """Run the configured algorithm; returns ``(result, algorithm object, env)``.
 
     ``executor``: evaluate sub-populations through it (a process pool, a Dask
-    cluster's): NEAT and HyperNEAT send genome JSON, CNE weight vectors with the
-    network's architecture spec; the task travels as JSON text. The results are
+    cluster's): NEAT and HyperNEAT send genome JSON, CNE, CoSyNE and ESP weight
+    vectors with the network's architecture spec; the task travels as JSON text. The results are
     those of a serial run.
     """
     import numpy as np
@@ -215,12 +223,17 @@ def evolve(cfg, executor=None):
         if executor is not None:  # genome JSON out, painted and scored in the workers
             fitness = functools.partial(task_fitness, _task_text(cfg))
         return algo.run(fitness, cfg["generations"], executor=executor, **common), algo, env
-    opts = dict(cfg["cne"])
+    name = cfg["algorithm"]
+    opts = dict(cfg[name])
     hidden = opts.pop("hidden", [8])
     act = opts.pop("activation", "tanh")
     acts = {"tanh": rb.nn.Tanh, "sigmoid": rb.nn.Sigmoid, "relu": rb.nn.ReLU}
     if act not in acts:
-        raise CLIError(f"[cne]: activation must be one of {', '.join(acts)}; got {act!r}")
+        raise CLIError(f"[{name}]: activation must be one of {', '.join(acts)}; got {act!r}")
+    if not isinstance(hidden, list) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+        raise CLIError(f"[{name}]: hidden must be a list of positive layer widths, e.g. [8]; "
+                       f"got {hidden!r}")
     rng = np.random.default_rng(cfg["seed"])
     layers, width = [], env.n_inputs
     for h in hidden:
@@ -230,9 +243,9 @@ def evolve(cfg, executor=None):
     model = rb.nn.Sequential(*layers, rb.nn.Dense(width, env.n_outputs, rng=rng),
                              out_act).astype(np.float64)
     try:
-        algo = rb.evolution.CNE(model, rng=cfg["seed"], **opts)
+        algo = getattr(rb.evolution, WEIGHT_ALGORITHMS[name])(model, rng=cfg["seed"], **opts)
     except (TypeError, ValueError) as e:
-        raise CLIError(f"[cne]: {e}") from None
+        raise CLIError(f"[{name}]: {e}") from None
 
     def fitness(thetas):
         return env.evaluate(rb.evolution.PopulationModel(model, thetas))
@@ -330,7 +343,7 @@ def run(args):
     except rb.evolution.FitnessError as e:
         raise CLIError(str(e)) from None
     seconds = time.perf_counter() - start
-    if cfg["algorithm"] == "cne":
+    if cfg["algorithm"] in WEIGHT_ALGORITHMS:
         best_path = os.path.join(out, "best.safetensors")
         rb.save(algo.model, best_path)
     else:
@@ -346,7 +359,7 @@ def run(args):
     try:
         plot(result.history, os.path.join(out, "fitness.png"),
              f"{cfg['algorithm']} on {cfg['task']}")
-        if cfg["algorithm"] != "cne":
+        if cfg["algorithm"] not in WEIGHT_ALGORITHMS:
             import matplotlib.pyplot as plt
 
             ax = rb.evolution.draw(result.best)

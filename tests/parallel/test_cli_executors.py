@@ -1,7 +1,7 @@
 """The commands' executors: ``evolve``, ``tune`` and ``tour`` with ``--workers N`` and
 ``--scheduler ADDRESS`` give the serial run's results.
 
-* ``rosenblatt evolve``: every algorithm it offers (NEAT, CNE, HyperNEAT), whose
+* ``rosenblatt evolve``: every algorithm it offers (NEAT, CNE, CoSyNE, ESP, HyperNEAT), whose
   tasks carry genome JSON or weight vectors with the network's architecture
   spec, never a pickled model;
 * ``rosenblatt tune`` with median pruning: the study is a function of its seed
@@ -30,6 +30,11 @@ EVOLVE = {
             '[task_options]\nmax_steps = 200\n[neat]\npopulation = 40\n',
     "cne": 'algorithm = "cne"\ntask = "pole2"\ngenerations = 3\nseed = 0\n'
            '[task_options]\nmax_steps = 200\n[cne]\npopulation = 40\nhidden = [4]\n',
+    "cosyne": 'algorithm = "cosyne"\ntask = "pole2"\ngenerations = 3\nseed = 0\n'
+              '[task_options]\nmax_steps = 200\n[cosyne]\npopulation = 20\nhidden = [3]\n',
+    "esp": 'algorithm = "esp"\ntask = "pole2"\ngenerations = 2\nseed = 0\n'
+           '[task_options]\nmax_steps = 200\n[esp]\npopulation = 8\ntrials = 3\n'
+           'hidden = [3]\n',
     "hyperneat": 'algorithm = "hyperneat"\ntask = "visual"\ngenerations = 2\nseed = 0\n'
                  '[task_options]\nresolution = 5\n[neat]\npopulation = 40\n',
 }
@@ -69,8 +74,9 @@ def _evolve(tmp_path, algorithm, *extra):
     out = tmp_path / f"{algorithm}{len(extra)}{extra[-1][-4:] if extra else ''}"
     assert main(["evolve", str(cfg), "--out", str(out), *extra]) == 0
     history = json.loads((out / "history.json").read_text())
-    best = out / ("best.safetensors" if algorithm == "cne" else "best.json")
-    if algorithm == "cne":
+    weights = algorithm in ("cne", "cosyne", "esp")
+    best = out / ("best.safetensors" if weights else "best.json")
+    if weights:
         champion = rb.nn.ParameterVector(rb.load(best).parameters()).data.tolist()
     else:
         champion = json.loads(best.read_text())
