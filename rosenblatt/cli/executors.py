@@ -43,10 +43,22 @@ def executor_for(args, command):
             raise CLIError(str(e)) from None
         try:
             yield executor
+        except rb.parallel.ExecutorShutdownError as e:
+            raise CLIError(str(e)) from None
+        except RuntimeError as e:
+            if "deserializ" not in str(e):
+                raise
+            raise CLIError(f"{command}: the Dask cluster at {scheduler} could not run a task "
+                           f"({str(e).splitlines()[0]}); the scheduler and every worker need "
+                           f"the same rosenblatt as this command (start them from the same "
+                           f"environment)") from None
         finally:
             client.close()
     elif workers is not None and workers > 1:
         with rb.parallel.local(workers) as pool:
-            yield pool
+            try:
+                yield pool
+            except rb.parallel.ExecutorShutdownError as e:  # a worker process died
+                raise CLIError(str(e)) from None
     else:
         yield None

@@ -16,6 +16,7 @@ processes on 127.0.0.1) are compared.
 
 import concurrent.futures
 import functools
+import io
 import json
 
 import numpy as np
@@ -24,6 +25,7 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.cli.evolve import task_fitness, weights_fitness
 from rosenblatt.cli.main import main
+from rosenblatt.tour import chapter, run_tour
 
 EVOLVE = {
     "neat": 'algorithm = "neat"\ntask = "pole2"\ngenerations = 3\nseed = 0\n'
@@ -237,3 +239,31 @@ def test_tune_fit_prunes_the_same_on_a_thread_pool():
         [(t.params, t.value, t.status) for t in serial.trials]
     assert np.array_equal(rb.nn.ParameterVector(model.parameters()).data,
                           rb.nn.ParameterVector(model2.parameters()).data)
+
+
+@chapter("Executor test: a chapter that fails", section="Perceptrons",
+                 name="executor-test-fails")
+def _failing_chapter(ctx):
+    ctx.text("before the failure")
+    ctx.table(["a", "b"], [[1, 2.5]])
+    with ctx.figure("a line") as fig:
+        fig.add_subplot().plot([0, 1], [1, 0])
+    ctx.claim("one claim", True, "detail")
+    raise RuntimeError("this chapter fails on purpose")
+
+
+def test_run_tour_through_an_executor_reports_a_failing_chapter_as_serially():
+    pytest.importorskip("matplotlib")
+    from rosenblatt.tour.registry import registered
+    from rosenblatt.tour.runner import result_to_json
+
+    chosen = [c for c in registered() if c.name == "executor-test-fails"]
+    serial = run_tour(chapters=chosen, out=None, progress=False, log=io.StringIO())
+    with rb.parallel.local(2) as pool:
+        parallel = run_tour(chapters=chosen, out=None, progress=False, log=io.StringIO(),
+                            executor=pool)
+    a, b = serial.results[0], parallel.results[0]
+    assert "this chapter fails on purpose" in b.error and b.error == a.error
+    assert json.dumps(result_to_json(a)["blocks"]) == json.dumps(result_to_json(b)["blocks"])
+    assert [blk.kind for blk in b.blocks] == ["text", "table", "figure", "claim"]
+    assert parallel.environment["workers"] == 2
