@@ -15,6 +15,7 @@ Run from the repository root::
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/cosyne_claims.py            # 20 runs each
     PYTHONPATH=$PWD .venv/bin/python benchmarks/cosyne_claims.py --runs 5 --task markov
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/cosyne_claims.py --workers 2   # runs in parallel
 
 Prints each run's evaluations, the median, and how many runs solved within
 the budget; ``--json PATH`` writes them.
@@ -110,22 +111,42 @@ def main(argv=None):
     parser.add_argument("--max-evaluations", type=int, default=10_000,
                         help="budget of one run; an unsolved run counts as infinitely many")
     parser.add_argument("--json", default=None)
+    from rosenblatt.cli.executors import add_options, executor_for
+
+    add_options(parser, "run the seeds (one run per task; the same evaluations as serially)")
     args = parser.parse_args(argv)
+    with executor_for(args, "cosyne_claims") as executor:
+        return _main(args, executor)
+
+
+def _runs(function, args, executor, label):
+    """Seeds 0 .. runs - 1 of ``function``, here in turn or one per task through ``executor``."""
+    if executor is not None:
+        from benchmarks.claims import by_seed
+
+        evals = by_seed("benchmarks.cosyne_claims", function.__name__, range(args.runs),
+                        executor, max_evaluations=args.max_evaluations,
+                        population=args.population)
+        for seed, e in enumerate(evals):
+            print(f"{label} run {seed}: {e}", flush=True)
+        return evals
+    evals = []
+    for seed in range(args.runs):
+        evals.append(function(seed, args.max_evaluations, args.population))
+        print(f"{label} run {seed}: {evals[-1]}", flush=True)
+    return evals
+
+
+def _main(args, executor):
     out = {}
     if args.task in ("markov", "both"):
         t = time.perf_counter()
-        evals = []
-        for seed in range(args.runs):
-            evals.append(run_markov(seed, args.max_evaluations, args.population))
-            print(f"markov run {seed}: {evals[-1]}", flush=True)
+        evals = _runs(run_markov, args, executor, "markov")
         out["markov"] = summarise("double pole with velocities", evals, 954, claim=1500)
         out["markov"]["seconds"] = time.perf_counter() - t
     if args.task in ("non-markov", "both"):
         t = time.perf_counter()
-        evals = []
-        for seed in range(args.runs):
-            evals.append(run_non_markov(seed, args.max_evaluations, args.population))
-            print(f"non-markov run {seed}: {evals[-1]}", flush=True)
+        evals = _runs(run_non_markov, args, executor, "non-markov")
         out["non_markov"] = summarise("double pole without velocities (damping fitness)",
                                       evals, 1249)
         out["non_markov"]["seconds"] = time.perf_counter() - t

@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.run [--quick] [--only NAME[,NAME...]] [--json PATH] [--repeats N]
     python benchmarks/run.py ...            # the same
+    python -m benchmarks.run --claims neat-xor,nsga2 [--runs N] [--workers N | --scheduler A]
 
 Each module ``benchmarks/workloads/<topic>.py`` defines ``workloads(quick)``
 returning a list of dicts (see ``benchmarks/README.md``). For every workload
@@ -21,6 +22,11 @@ does 1.5x the reference's work per second (for "us/op" units, it takes
 and the median of those is reported with their range: a shared machine's
 speed drifts between rounds, and a ratio of two medians would mix slow and
 fast phases.
+
+Timed workloads never run in parallel. ``--claims`` runs the papers' claim
+runners instead (seeded runs whose results do not depend on timing:
+``benchmarks/claims.py``), and those may go to ``--workers N`` processes or a
+Dask ``--scheduler``: the same rows as serially.
 """
 
 import argparse
@@ -309,7 +315,35 @@ def main(argv=None):
                         "time (default) or this process's CPU time; 'cpu' with --threads 1 "
                         "ignores the time other programs take the core away")
     parser.add_argument("--list", action="store_true", help="list the (quick) workloads and exit")
+    parser.add_argument("--claims", default="", metavar="NAME[,NAME...]", help="instead of "
+                        "timing, run these claim runners over seeded runs (benchmarks/claims.py: "
+                        "neat-xor, neat-pole, cosyne-markov, cosyne-non-markov, nsga2)")
+    parser.add_argument("--runs", type=int, default=None, help="seeded runs per claim runner "
+                        "(default: each runner's own)")
+    from rosenblatt.cli.executors import add_options, executor_for
+
+    add_options(parser, "run the --claims runners' seeds (never the timed repeats)")
     args = parser.parse_args(argv)
+    if args.claims:
+        from benchmarks import claims
+
+        names = [n.strip() for n in args.claims.split(",") if n.strip()]
+        unknown = [n for n in names if n not in claims.RUNNERS]
+        if unknown:
+            parser.error(f"--claims: no runner {unknown[0]!r}; the runners are "
+                         f"{', '.join(claims.RUNNERS)}")
+        if args.runs is not None and args.runs < 1:
+            parser.error(f"--runs must be a positive integer; got {args.runs}")
+        with executor_for(args, "benchmarks.run --claims") as executor:
+            for name in names:
+                t0 = time.perf_counter()
+                claims.run(name, args.runs, executor)
+                print(f"[{time.perf_counter() - t0:6.1f} s] {name}", flush=True)
+        return 0
+    if args.workers is not None or args.scheduler:
+        parser.error("--workers/--scheduler run the --claims runners' seeds in parallel; timed "
+                     "workloads run one at a time (parallel repeats would distort each other's "
+                     "timings)")
     only = [o.strip() for o in args.only.split(",") if o.strip()]
     repeats = args.repeats or (3 if args.quick else 5)
 

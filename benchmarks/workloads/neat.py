@@ -248,12 +248,37 @@ def workloads(quick):
 
 
 # -- the paper's claims, measured over seeded runs ----------------------------------------
-def xor_runs(n, generations=300, config=None):
+MODULE = "benchmarks.workloads.neat"  # what a worker imports (also when run as __main__)
+
+
+def _seeds(n):
+    return range(n) if isinstance(n, int) else list(n)
+
+
+def xor_seed(seed, generations=300, config=None):
+    """One row of :func:`xor_runs` (``config`` as a dict): what a worker runs."""
+    config = None if config is None else rb.evolution.NEATConfig.from_dict(config)
+    return xor_runs([seed], generations, config)[0]
+
+
+def pole_seed(seed, generations=200):
+    """One row of :func:`pole_runs`: what a worker runs."""
+    return pole_runs([seed], generations)[0]
+
+
+def xor_runs(n, generations=300, config=None, executor=None):
     """NEAT on XOR from seeds 0..n-1: generations, evaluations and hidden nodes at the first
-    solution (any genome with all four outputs on the right side of 0.5)."""
+    solution (any genome with all four outputs on the right side of 0.5). ``n`` may be a
+    list of seeds; ``executor``: one seed per task (benchmarks.claims), the same rows."""
+    if executor is not None:
+        from benchmarks.claims import by_seed
+
+        plain = None if config is None else config.to_dict()
+        return [tuple(r) for r in by_seed(MODULE, "xor_seed", _seeds(n), executor,
+                                          generations=generations, config=plain)]
     xor = rb.evolution.envs.XOR()
     rows = []
-    for seed in range(n):
+    for seed in _seeds(n):
         neat = rb.evolution.NEAT(2, 1, config, rng=seed)
         found = {}
 
@@ -271,11 +296,17 @@ def xor_runs(n, generations=300, config=None):
     return rows
 
 
-def pole_runs(n, generations=200):
-    """NEAT on double-pole balancing with velocities (100,000 steps), seeds 0..n-1."""
+def pole_runs(n, generations=200, executor=None):
+    """NEAT on double-pole balancing with velocities (100,000 steps), seeds 0..n-1 (or a
+    list of seeds; ``executor``: one seed per task, the same rows)."""
+    if executor is not None:
+        from benchmarks.claims import by_seed
+
+        return [tuple(r) for r in by_seed(MODULE, "pole_seed", _seeds(n), executor,
+                                          generations=generations)]
     env = rb.evolution.envs.CartPole(poles=2, velocities=True, max_steps=100_000)
     rows = []
-    for seed in range(n):
+    for seed in _seeds(n):
         neat = rb.evolution.NEAT(6, 1, rng=seed)
         found = {}
 
@@ -317,11 +348,16 @@ if __name__ == "__main__":
     parser.add_argument("--xor-runs", type=int, default=0)
     parser.add_argument("--pole-runs", type=int, default=0)
     parser.add_argument("--config", default="{}", help="NEATConfig overrides as JSON")
+    from rosenblatt.cli.executors import add_options, executor_for
+
+    add_options(parser, "run the seeds")
     args = parser.parse_args()
     cfg = rb.evolution.NEATConfig.from_dict(json.loads(args.config))
-    if args.xor_runs:
-        _summary(xor_runs(args.xor_runs, config=cfg), "NEAT on XOR (paper: 32 generations, "
-                 "4,755 evaluations, sd 2,553, 0 failures, 2.35 hidden nodes)")
-    if args.pole_runs:
-        _summary(pole_runs(args.pole_runs), "NEAT on double pole with velocities (paper: "
-                 "3,600 evaluations)")
+    with executor_for(args, "neat claims") as ex:
+        if args.xor_runs:
+            _summary(xor_runs(args.xor_runs, config=cfg, executor=ex), "NEAT on XOR (paper: "
+                     "32 generations, 4,755 evaluations, sd 2,553, 0 failures, 2.35 hidden "
+                     "nodes)")
+        if args.pole_runs:
+            _summary(pole_runs(args.pole_runs, executor=ex), "NEAT on double pole with "
+                     "velocities (paper: 3,600 evaluations)")

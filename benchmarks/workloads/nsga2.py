@@ -143,31 +143,49 @@ def workloads(quick):
 
 # -- the paper's claims, over seeded runs -----------------------------------------------------
 
-def claims(seeds=10, generations=250, names=("ZDT1", "ZDT2", "ZDT3"), with_pymoo=True):
-    """Median Upsilon, Delta and IGD of NSGA-II on ``names`` over ``seeds`` runs (and pymoo's)."""
+def claim_run(seed, name="ZDT1", generations=250, with_pymoo=True):
+    """One seed of :func:`claims` on problem ``name``: ``[ours, pymoo's or None, seconds]``
+    (ours and pymoo's as (Upsilon, Delta, IGD)); plain data, what a worker returns."""
     ev = rb.evolution
     parts = _pymoo() if with_pymoo else None
+    problem = getattr(ev.problems, name)()
+    true = problem.true_front(500)
+    seconds = [0.0, 0.0]
+    t0 = time.perf_counter()
+    res = ev.NSGA2(2, population=100, rng=seed).run(problem, problem.n_variables,
+                                                    problem.bounds, generations)
+    seconds[0] += time.perf_counter() - t0
+    ours = (ev.convergence(res.F, true), ev.spread(res.F, true), ev.igd(res.F, true))
+    theirs = None
+    if parts is not None:
+        NSGA2, SBX, PM, minimize, get_problem = parts
+        t0 = time.perf_counter()
+        out = minimize(get_problem(name.lower()),
+                       NSGA2(pop_size=100, crossover=SBX(prob=0.9, eta=20),
+                             mutation=PM(eta=20)),
+                       ("n_gen", generations + 1), seed=seed, verbose=False)
+        seconds[1] += time.perf_counter() - t0
+        F = out.F
+        theirs = (ev.convergence(F, true), ev.spread(F, true), ev.igd(F, true))
+    return [[float(v) for v in ours], None if theirs is None else [float(v) for v in theirs],
+            seconds]
+
+
+def claims(seeds=10, generations=250, names=("ZDT1", "ZDT2", "ZDT3"), with_pymoo=True,
+           executor=None):
+    """Median Upsilon, Delta and IGD of NSGA-II on ``names`` over ``seeds`` runs (and pymoo's).
+
+    ``executor``: the runs (problem by seed) go one per task to it (benchmarks.claims); the
+    medians are the same, ``seconds`` are each run's time in its worker."""
+    from benchmarks.claims import by_seed
+
     rows = {}
     for name in names:
-        problem = getattr(ev.problems, name)()
-        true = problem.true_front(500)
-        ours, theirs, seconds = [], [], [0.0, 0.0]
-        for seed in range(seeds):
-            t0 = time.perf_counter()
-            res = ev.NSGA2(2, population=100, rng=seed).run(problem, problem.n_variables,
-                                                            problem.bounds, generations)
-            seconds[0] += time.perf_counter() - t0
-            ours.append((ev.convergence(res.F, true), ev.spread(res.F, true), ev.igd(res.F, true)))
-            if parts is not None:
-                NSGA2, SBX, PM, minimize, get_problem = parts
-                t0 = time.perf_counter()
-                out = minimize(get_problem(name.lower()),
-                               NSGA2(pop_size=100, crossover=SBX(prob=0.9, eta=20),
-                                     mutation=PM(eta=20)),
-                               ("n_gen", generations + 1), seed=seed, verbose=False)
-                seconds[1] += time.perf_counter() - t0
-                F = out.F
-                theirs.append((ev.convergence(F, true), ev.spread(F, true), ev.igd(F, true)))
+        done = by_seed("benchmarks.workloads.nsga2", "claim_run", range(seeds), executor,
+                       name=name, generations=generations, with_pymoo=with_pymoo)
+        ours = [d[0] for d in done]
+        theirs = [d[1] for d in done if d[1] is not None]
+        seconds = [sum(d[2][0] for d in done), sum(d[2][1] for d in done)]
         med = lambda runs, k: statistics.median(r[k] for r in runs)  # noqa: E731
         rows[name] = {"upsilon": med(ours, 0), "delta": med(ours, 1), "igd": med(ours, 2),
                       "seconds": seconds[0] / seeds}
@@ -198,9 +216,13 @@ def main(argv=None):
                    help="ZDT1-3 over seeded runs against the paper and pymoo")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--generations", type=int, default=250)
+    from rosenblatt.cli.executors import add_options, executor_for
+
+    add_options(p, "run the seeds of --claims")
     args = p.parse_args(argv)
     if args.claims:
-        _report(claims(args.seeds, args.generations))
+        with executor_for(args, "nsga2 claims") as executor:
+            _report(claims(args.seeds, args.generations, executor=executor))
     else:
         p.print_help()
 

@@ -2,7 +2,7 @@
 
 A config names the algorithm, the task and the budget::
 
-    algorithm = "neat"            # neat | cne | hyperneat
+    algorithm = "neat"            # neat | cne | cosyne | esp | hyperneat
     task = "xor"                  # xor | pole1 | pole2 | pole2nv | visual
     generations = 100
     seed = 0
@@ -13,12 +13,18 @@ A config names the algorithm, the task and the budget::
     [neat]                        # rb.evolution.NEATConfig keys (neat and hyperneat)
     [cne]                         # rb.evolution.CNE arguments, plus hidden = [8] and
                                   # activation = "tanh" for the network
+    [cosyne]                      # rb.evolution.CoSyNE arguments, plus hidden, activation
+    [esp]                         # rb.evolution.ESP arguments, plus hidden = [8] (one
+                                  # hidden layer: ESP's subpopulations are its neurons)
     [hyperneat]                   # threshold, weight_max, deltas
     [output]
     dir = "runs/neat_xor"         # default: runs/<config file name>
 
-Writes ``best.json`` (the champion genome; for CNE ``best.safetensors``, the
-model), ``history.json``, ``fitness.png`` and, for genomes, ``champion.png``.
+Writes ``best.json`` (the champion genome; for CNE, CoSyNE and ESP
+``best.safetensors``, the model), ``history.json``, ``fitness.png`` and, for
+genomes, ``champion.png``. ``--workers N`` or ``--scheduler ADDRESS``
+evaluate the populations in N processes or on a Dask cluster, with the same
+results.
 
 ``rosenblatt evolve --interactive [--port N] [--no-browser] [--out DIR]`` needs
 no config: it serves a Picbreeder-style gallery of CPPN images on 127.0.0.1
@@ -33,27 +39,28 @@ import sys
 import time
 
 from .errors import CLIError
+from .executors import add_options as add_executor_options
+from .executors import executor_for
 from .train import save_figure
 
 TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",
-            "neat", "cne", "hyperneat", "output")
-ALGORITHMS = ("neat", "cne", "hyperneat")
+            "neat", "cne", "cosyne", "esp", "hyperneat", "output")
+WEIGHT_ALGORITHMS = {"cne": "CNE", "cosyne": "CoSyNE", "esp": "ESP"}  # a fixed network's weights
+ALGORITHMS = ("neat", "cne", "cosyne", "esp", "hyperneat")
 TASKS = ("xor", "pole1", "pole2", "pole2nv", "visual")
 
 
 def add_parser(sub):
-    p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, HyperNEAT) from a config",
+    p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, CoSyNE, ESP, HyperNEAT) "
+                       "from a config",
                        description="Run neuroevolution from a TOML config and write the best "
                        "genome (or model), history.json, fitness.png and champion.png.")
     p.add_argument("config", metavar="CONFIG.toml", nargs="?")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--generations", type=int, help="override generations")
     p.add_argument("--seed", type=int, help="override seed")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="evaluate NEAT populations on a running Dask cluster, e.g. "
-                   "tcp://host:8786 (sub-populations of genome JSON per task)")
-    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
-                   help="seconds to wait for the scheduler to answer (default 10)")
+    add_executor_options(p, "evaluate the populations (sub-populations of genome JSON or "
+                         "weight vectors per task)")
     g = p.add_argument_group("interactive evolution (no config)")
     g.add_argument("--interactive", action="store_true", help="evolve CPPN images by choosing "
                    "them in a local web page (saved images go to --out, default runs/"
@@ -99,7 +106,7 @@ def read(path):
     if cfg["on_error"] not in ("raise", "stop", "worst"):
         raise CLIError(f"{path}: on_error must be 'raise', 'stop' or 'worst'; got "
                        f"{cfg['on_error']!r}")
-    for key in ("task_options", "neat", "cne", "hyperneat", "output"):
+    for key in ("task_options", "neat", "cne", "cosyne", "esp", "hyperneat", "output"):
         value = raw.get(key, {})
         if not isinstance(value, dict):
             raise CLIError(f"{path}: [{key}] must be a table")
@@ -152,10 +159,35 @@ def task_fitness(text, population):
     return _task_from_json(text).evaluate(population)
 
 
+@functools.lru_cache(maxsize=4)
+def _model_from_json(text):
+    import rosenblatt as rb
+
+    return rb.nn.registry.build(json.loads(text))
+
+
+def weights_fitness(text, spec, thetas):
+    """CNE's vectorised fitness in a worker: the task (JSON text), the fixed network rebuilt
+    from its architecture spec (JSON text, through the registry) and a sub-population of
+    weight vectors ``thetas`` (P, n). No model object travels, only its config and weights."""
+    import rosenblatt as rb
+
+    model = _model_from_json(spec)
+    return _task_from_json(text).evaluate(rb.evolution.PopulationModel(model, thetas))
+
+
+def _task_text(cfg):
+    return json.dumps({"task": cfg["task"], "task_options": cfg["task_options"]},
+                      sort_keys=True)
+
+
 def evolve(cfg, executor=None):
     """Run the configured algorithm; returns ``(result, algorithm object, env)``.
 
-    ``executor`` (NEAT only): evaluate sub-populations through it (e.g. a Dask cluster's).
+    ``executor``: evaluate sub-populations through it (a process pool, a Dask
+    cluster's): NEAT and HyperNEAT send genome JSON, CNE, CoSyNE and ESP weight
+    vectors with the network's architecture spec; the task travels as JSON text. The results are
+    those of a serial run.
     """
     import numpy as np
 
@@ -163,9 +195,6 @@ def evolve(cfg, executor=None):
 
     env = _environment(cfg)
     common = dict(vectorized=True, repeats=cfg["repeats"], on_error=cfg["on_error"])
-    if executor is not None and cfg["algorithm"] != "neat":
-        raise CLIError(f"--scheduler distributes NEAT populations; {cfg['algorithm']} evaluates "
-                       f"its whole population in one array program here")
     if cfg["algorithm"] == "neat":
         try:
             config = rb.evolution.NEATConfig.from_dict(cfg["neat"], where="[neat]")
@@ -175,8 +204,7 @@ def evolve(cfg, executor=None):
         stop = _solved(cfg, env)
         fitness = env.evaluate
         if executor is not None:
-            fitness = functools.partial(task_fitness, json.dumps(
-                {"task": cfg["task"], "task_options": cfg["task_options"]}))
+            fitness = functools.partial(task_fitness, _task_text(cfg))
         return algo.run(fitness, cfg["generations"], stop=stop, executor=executor,
                         **common), algo, env
     if cfg["algorithm"] == "hyperneat":
@@ -191,13 +219,21 @@ def evolve(cfg, executor=None):
             algo = rb.evolution.HyperNEAT(sub, config, rng=cfg["seed"], **opts)
         except (TypeError, ValueError) as e:
             raise CLIError(f"[hyperneat]: {e}") from None
-        return algo.run(env.evaluate, cfg["generations"], **common), algo, env
-    opts = dict(cfg["cne"])
+        fitness = env.evaluate
+        if executor is not None:  # genome JSON out, painted and scored in the workers
+            fitness = functools.partial(task_fitness, _task_text(cfg))
+        return algo.run(fitness, cfg["generations"], executor=executor, **common), algo, env
+    name = cfg["algorithm"]
+    opts = dict(cfg[name])
     hidden = opts.pop("hidden", [8])
     act = opts.pop("activation", "tanh")
     acts = {"tanh": rb.nn.Tanh, "sigmoid": rb.nn.Sigmoid, "relu": rb.nn.ReLU}
     if act not in acts:
-        raise CLIError(f"[cne]: activation must be one of {', '.join(acts)}; got {act!r}")
+        raise CLIError(f"[{name}]: activation must be one of {', '.join(acts)}; got {act!r}")
+    if not isinstance(hidden, list) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden):
+        raise CLIError(f"[{name}]: hidden must be a list of positive layer widths, e.g. [8]; "
+                       f"got {hidden!r}")
     rng = np.random.default_rng(cfg["seed"])
     layers, width = [], env.n_inputs
     for h in hidden:
@@ -207,12 +243,16 @@ def evolve(cfg, executor=None):
     model = rb.nn.Sequential(*layers, rb.nn.Dense(width, env.n_outputs, rng=rng),
                              out_act).astype(np.float64)
     try:
-        algo = rb.evolution.CNE(model, rng=cfg["seed"], **opts)
+        algo = getattr(rb.evolution, WEIGHT_ALGORITHMS[name])(model, rng=cfg["seed"], **opts)
     except (TypeError, ValueError) as e:
-        raise CLIError(f"[cne]: {e}") from None
+        raise CLIError(f"[{name}]: {e}") from None
 
     def fitness(thetas):
         return env.evaluate(rb.evolution.PopulationModel(model, thetas))
+
+    if executor is not None:  # weight vectors out; the network rebuilt from its spec there
+        fitness = functools.partial(weights_fitness, _task_text(cfg),
+                                    json.dumps(rb.nn.registry.spec_of(model)))
 
     callbacks, stop = [], None
     if cfg["task"].startswith("pole") and cfg["task"] != "pole2nv":
@@ -222,7 +262,7 @@ def evolve(cfg, executor=None):
             return bool(env.solved(rb.evolution.population_forward(model, theta[None],
                                                                     env.X))[0])
     return algo.run(fitness, cfg["generations"], callbacks=callbacks, stop=stop,
-                    **common), algo, env
+                    executor=executor, **common), algo, env
 
 
 def plot(history, path, title):
@@ -297,22 +337,13 @@ def run(args):
     out = args.out or cfg["output"]["dir"]
     os.makedirs(out, exist_ok=True)
     start = time.perf_counter()
-    client = executor = None
-    if args.scheduler:
-        try:
-            client, executor = rb.parallel.dask_executor(args.scheduler,
-                                                         timeout=args.scheduler_timeout)
-        except (ImportError, ConnectionError) as e:
-            raise CLIError(str(e)) from None
     try:
-        result, algo, env = evolve(cfg, executor)
+        with executor_for(args, "evolve") as executor:
+            result, algo, env = evolve(cfg, executor)
     except rb.evolution.FitnessError as e:
         raise CLIError(str(e)) from None
-    finally:
-        if client is not None:
-            client.close()
     seconds = time.perf_counter() - start
-    if cfg["algorithm"] == "cne":
+    if cfg["algorithm"] in WEIGHT_ALGORITHMS:
         best_path = os.path.join(out, "best.safetensors")
         rb.save(algo.model, best_path)
     else:
@@ -328,7 +359,7 @@ def run(args):
     try:
         plot(result.history, os.path.join(out, "fitness.png"),
              f"{cfg['algorithm']} on {cfg['task']}")
-        if cfg["algorithm"] != "cne":
+        if cfg["algorithm"] not in WEIGHT_ALGORITHMS:
             import matplotlib.pyplot as plt
 
             ax = rb.evolution.draw(result.best)

@@ -1,8 +1,15 @@
-"""``rosenblatt tour``: run the executable notes and write the HTML report."""
+"""``rosenblatt tour``: run the executable notes and write the HTML report.
+
+``--workers N`` (or ``--scheduler ADDRESS``) runs the independent chapters in
+parallel, each worker with one BLAS thread; the report lists them in the
+notes' order with the same claims as a serial run.
+"""
 
 import sys
 
 from .errors import CLIError
+from .executors import add_options as add_executor_options
+from .executors import executor_for
 
 
 def add_parser(sub):
@@ -20,6 +27,7 @@ def add_parser(sub):
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="BLAS threads (default 1: fastest for the tour's small matrices; "
                    "0 = NumPy's default)")
+    add_executor_options(p, "run the chapters")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--list", action="store_true", help="list the chapters and exit")
     p.add_argument("--strict", action="store_true",
@@ -42,9 +50,11 @@ def run(args):
         raise CLIError("the tour's figures need matplotlib: pip install 'rosenblatt[plot]'") \
             from None
     try:
-        tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,
-                        chapters=chapters, log=sys.stderr,
-                        threads=args.threads or None, progress=not args.quiet)
+        with executor_for(args, "tour") as executor:
+            tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,
+                            chapters=chapters, log=sys.stderr,
+                            threads=args.threads or None, progress=not args.quiet,
+                            executor=executor)
     except ValueError as e:
         raise CLIError(str(e)) from e
     s = tour.summary()

@@ -12,6 +12,7 @@ range to search (``rb.tuning`` distributions: ``uniform``, ``loguniform``,
     acquisition = "ei"          # "ei", "ucb" or "pi"
     metric = "val_loss"         # or "val_accuracy" (maximised)
     pruning = "median"          # optional: stop unpromising trials early
+    n_parallel = 2              # optional: trials in flight (default: the workers; 1 serially)
     patience = 5                # optional: early stopping within each trial
     seed = 0                    # default: the config's seed
 
@@ -27,6 +28,14 @@ split (``data.validation`` must be > 0). Writes into ``output.dir``:
 ``trials.csv``, ``model.safetensors`` (the best trial's model, which
 ``rosenblatt evaluate``/``predict`` read), ``tune.json`` (the best parameters,
 their test metrics) and ``convergence.png``.
+
+``--workers N`` trains the trials in N processes, ``--scheduler ADDRESS`` on a
+Dask cluster: each worker rebuilds the data and the model from the config
+(JSON text) and receives only a trial's parameters (and, when pruning, the
+earlier trials' learning curves). The study is a function of its seed and
+``n_parallel`` (trial ``i`` is proposed, and pruned, knowing trials ``0 .. i -
+n_parallel``), so ``n_parallel = 2`` serially, with ``--workers 2`` or with two
+Dask workers gives the same trials.
 """
 
 import copy
@@ -41,10 +50,12 @@ import numpy as np
 from . import build, config
 from .data import prepare, standardizer
 from .errors import CLIError
+from .executors import add_options as add_executor_options
+from .executors import executor_for
 from .train import _task, evaluate_arrays, save_figure, write_json
 
 TUNE_KEYS = ("method", "n_trials", "n_initial", "acquisition", "metric", "pruning", "patience",
-             "seed", "grid_points", "liar", "space")
+             "seed", "grid_points", "liar", "space", "n_parallel")
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
 
 
@@ -59,10 +70,7 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, help="override training.epochs")
     p.add_argument("--threads", type=int, metavar="N",
                    help="limit NumPy's BLAS threads (small networks train faster with 1)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the trials on a running Dask cluster, e.g. tcp://host:8786")
-    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",
-                   help="seconds to wait for the scheduler to answer (default 10)")
+    add_executor_options(p, "train the trials")
     p.set_defaults(func=run)
     return p
 
@@ -133,7 +141,7 @@ def check_tune(raw_tune, default_seed):
         "seed": config._int(raw_tune, "seed", "tune", default=default_seed, minimum=0),
         "liar": config._str(raw_tune, "liar", "tune", default="believer"),
     }
-    for key in ("n_initial", "patience", "grid_points"):
+    for key in ("n_initial", "patience", "grid_points", "n_parallel"):
         if key in raw_tune:
             settings[key] = config._int(raw_tune, key, "tune", minimum=1)
     if not settings["metric"].startswith("val_"):
@@ -226,55 +234,53 @@ def _worker_job(text):
                 job["base_dir"])
 
 
-def remote_trial(text, params):
-    """One trial in a Dask worker: the config travels as JSON text, only params per trial."""
+def _train(job, spec, params, curves=()):
+    """One trial as the study's own process and every worker train it."""
     import rosenblatt as rb
 
-    spec = json.loads(text)
-    job = _worker_job(text)
-    metrics = tuple(spec["metrics"])
-    model, curve, stopper, pruner = rb.tuning.networks.train_trial(
+    return rb.tuning.networks.train_trial(
         job["build_trial"], params, X=job["xtr_"], y=job["ytr_"],
         validation_data=(job["xv_"], job["yv_"]), epochs=spec["epochs"], metric=spec["metric"],
         mode=spec["mode"], loss=job["loss_fn"], batch_size=32, patience=spec["patience"],
-        seed=spec["seed"], fit_kwargs={"metrics": metrics, "progress": False})
+        seed=spec["seed"], fit_kwargs={"metrics": tuple(spec["metrics"]), "progress": False},
+        pruning=spec.get("pruning"), curves=curves)
+
+
+def remote_trial(text, params, curves=()):
+    """One trial in a worker: the config travels as JSON text, per trial only its params
+    and, when pruning, the learning curves of the trials recorded before it was submitted
+    (``minimize(history=earlier_curves)``: the same curves whatever finished first)."""
+    import rosenblatt as rb
+
+    spec = json.loads(text)
+    model, curve, stopper, pruner = _train(_worker_job(text), spec, params, curves)
     return rb.tuning.networks.trial_outcome(curve, stopper, pruner, spec["mode"])
 
 
 def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path, search,
-                progress):
-    """The study through a Dask cluster (``--scheduler``); returns ``(study, best model)``."""
+                progress, executor):
+    """The study through ``executor`` (``--workers``/``--scheduler``); returns
+    ``(study, best model)``, the best trial retrained here as it ran there."""
     import rosenblatt as rb
 
-    if settings["pruning"]:
-        raise CLIError("config key 'tune.pruning': pruning compares each trial with the curves "
-                       "of the trials before it in one process; remove it to tune with "
-                       "--scheduler")
-    try:
-        client, executor = rb.parallel.dask_executor(args.scheduler,
-                                                     timeout=args.scheduler_timeout)
-    except (ImportError, ConnectionError) as e:
-        raise CLIError(str(e)) from None
     mode = "max" if "acc" in settings["metric"] else "min"
     spec = {"raw": raw, "paths": paths, "default_out": cfg["output"]["dir"],
             "base_dir": os.path.dirname(os.path.abspath(args.config)),
             "epochs": cfg["training"]["epochs"], "metric": settings["metric"], "mode": mode,
             "patience": settings.get("patience"), "seed": settings["seed"],
-            "metrics": list(metrics)}
+            "metrics": list(metrics), "pruning": settings["pruning"]}
     objective = functools.partial(remote_trial, json.dumps(spec))
-    try:
-        study = rb.tuning.minimize(
-            objective, space, method=settings["method"], n_trials=settings["n_trials"],
-            seed=settings["seed"], acquisition=settings["acquisition"], liar=settings["liar"],
-            resume_from=study_path, callbacks=[progress], executor=executor, **search)
-    finally:
-        client.close()
-    model = rb.tuning.networks.train_trial(
-        job["build_trial"], study.best.params, X=job["xtr_"], y=job["ytr_"],
-        validation_data=(job["xv_"], job["yv_"]), epochs=spec["epochs"], metric=spec["metric"],
-        mode=mode, loss=job["loss_fn"], batch_size=32, patience=spec["patience"],
-        seed=spec["seed"], fit_kwargs={"metrics": metrics, "progress": False})[0]
-    return study, model
+    history = rb.tuning.networks.earlier_curves if settings["pruning"] else None
+    study = rb.tuning.minimize(
+        objective, space, method=settings["method"], n_trials=settings["n_trials"],
+        seed=settings["seed"], acquisition=settings["acquisition"], liar=settings["liar"],
+        resume_from=study_path, callbacks=[progress], executor=executor, history=history,
+        **search)
+    curves = ()
+    if settings["pruning"]:
+        n_parallel = search.get("n_parallel") or rb.parallel.workers(executor)
+        curves = rb.tuning.networks.curves_before(study, study.best.number, n_parallel)
+    return study, _train(job, spec, study.best.params, curves)[0]
 
 
 def run(args):
@@ -332,7 +338,8 @@ def _run(args):
 
     os.makedirs(out_dir, exist_ok=True)
     study_path = os.path.join(out_dir, "study.json")
-    search = {k: settings[k] for k in ("n_initial", "grid_points") if k in settings}
+    search = {k: settings[k] for k in ("n_initial", "grid_points", "n_parallel")
+              if k in settings}
     metrics = tuple(cfg["training"]["metrics"]) if task == "classification" else ()
     if settings["metric"] != "val_loss" and settings["metric"][4:] not in metrics:
         raise CLIError(f"config key 'tune.metric': {settings['metric']!r} is not computed; "
@@ -345,10 +352,11 @@ def _run(args):
               f"{json.dumps(trial.params)}", file=sys.stderr)
 
     try:
-        if args.scheduler:
-            study, model = _on_cluster(args, raw, paths, cfg, settings, space, job, metrics,
-                                       study_path, search, progress)
-        else:
+        with executor_for(args, "tune") as executor:
+            if executor is not None:
+                study, model = _on_cluster(args, raw, paths, cfg, settings, space, job,
+                                           metrics, study_path, search, progress, executor)
+        if executor is None:
             study, model = rb.tuning.tune_fit(
                 build_trial, space, xtr_, ytr_, validation_data=(xv_, yv_),
                 epochs=cfg["training"]["epochs"], metric=settings["metric"], loss=loss_fn,

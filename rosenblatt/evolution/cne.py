@@ -26,7 +26,7 @@ from ..nn.parameter import ParameterVector
 from ..nn.registry import build, spec_of
 from ..randomness import resolve_rng
 from .cascading import cascading_elites, check_objectives, evaluate_objectives
-from .core import Result, evaluate, record, run_loop, vector_fitness
+from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 
 __all__ = ["CNE", "population_forward", "parameter_layout"]
 
@@ -160,14 +160,20 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
                     repeats=1, on_error="raise", several=False):
     """Fitness of each weight vector (row of ``thetas``) of the fixed network ``model``.
 
-    ``vectorized``: ``fitness(thetas) -> (P,)``; with an ``executor`` each
-    worker rebuilds the model from its JSON spec and receives rows as lists of
+    ``vectorized``: ``fitness(thetas) -> (P,)``; with an ``executor`` too, the
+    rows travel in sub-populations of 32 (lists of floats) and ``fitness``
+    (module level, sent by reference) scores each in a worker. Otherwise, with
+    an ``executor`` each worker rebuilds the model from its JSON spec and receives rows as lists of
     floats; otherwise each row is written into ``vector`` (the model's
     ParameterVector) in turn and ``fitness(model)`` called. Shared by CNE,
     CoSyNE and ESP. ``several``: the fitness returns one value per fitness
     function (cascading elitism) and the result is ``(P, k)``.
     """
     ids = list(range(thetas.shape[0]))
+    if vectorized and executor is not None and not several:
+        # sub-populations of weight vectors (lists of floats) per task; fitness by reference
+        return vector_chunks(fitness, [t.tolist() for t in thetas], ids, np.asarray, executor,
+                             repeats=repeats, on_error=on_error, owner=owner)
     if vectorized:
         if several:
             total = sum(np.asarray(fitness(thetas), dtype=np.float64) for _ in range(repeats))

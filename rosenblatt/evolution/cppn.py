@@ -199,6 +199,14 @@ def _fitness_of_painted(fitness, substrate, threshold, weight_max, genome):
     return fitness(paint([genome], substrate, threshold, weight_max))
 
 
+def _fitness_of_painted_population(fitness, substrate, threshold, weight_max, popnet):
+    """Executor-side, vectorised: paint a sub-population's CPPNs (a PopulationNetwork rebuilt
+    from genome JSON) on the substrate (plain data) at once, score them all."""
+    substrate = Substrate(substrate["inputs"], substrate["outputs"], substrate["hidden"],
+                          substrate["activation"])
+    return fitness(paint(popnet, substrate, threshold, weight_max))
+
+
 class HyperNEAT:
     """HyperNEAT: NEAT evolves CPPNs that paint the weights of a network on a substrate.
 
@@ -246,9 +254,17 @@ class HyperNEAT:
 
         ``fitness(substrate_network) -> float`` for one network (a
         SubstrateNetwork of size 1), or with ``vectorized=True`` ``-> (P,)`` for
-        the whole population painted at once. Other arguments as
-        :meth:`NEAT.run`; the result's ``best`` is the champion CPPN genome.
+        the whole population painted at once (with an ``executor``: sub-populations
+        of genome JSON, painted and scored in the workers; ``fitness`` must then
+        be module level). Other arguments as :meth:`NEAT.run`; the result's
+        ``best`` is the champion CPPN genome.
         """
+        if vectorized and executor is not None:
+            painted = functools.partial(_fitness_of_painted_population, fitness,
+                                        self.substrate.to_dict(), self.threshold,
+                                        self.weight_max)
+            return self.neat.run(painted, generations, executor, callbacks, stop, True,
+                                 repeats, on_error)
         if vectorized:
             def painted(popnet):
                 return fitness(self.develop(popnet))

@@ -3,9 +3,20 @@
 A chapter that raises is reported as failed, with its traceback, and the tour
 goes on. Progress goes to stderr; only :func:`run_tour`'s caller decides what
 reaches stdout.
+
+The chapters are independent (each has its own seed and Context), so
+``run_tour(executor=...)`` runs them in parallel: a chapter crosses to a
+worker as plain data (its module and name, :func:`chapter_task`), the worker
+runs it (:func:`run_named_chapter`) and sends back a JSON-able dict (figures
+as base64 PNG), and the results are reported in the tour's order, the same as
+a serial run's but for the timings.
 """
 
+import base64
+import concurrent.futures
 import datetime
+import importlib
+import io
 import json
 import os
 import sys
@@ -18,9 +29,10 @@ import numpy as np
 
 from .. import randomness
 from ..io.atomic import atomic_write, write_bytes_atomic
+from ..parallel import submit, workers
 from ..training import progress as bars
-from .context import Context
-from .registry import Chapter, discover
+from .context import Block, Claim, Context
+from .registry import Chapter, discover, registered
 from .report import render
 from .threads import blas_threads
 
@@ -139,8 +151,90 @@ def run_chapter(chapter, quick=False, seed=0, log=None):
     return ChapterResult(chapter, ctx.blocks, time.perf_counter() - start, error)
 
 
+def chapter_task(chapter):
+    """What names ``chapter`` to a worker: ``{"module": ..., "name": ...}`` (plain data)."""
+    return {"module": getattr(chapter.fn, "__module__", "") or "", "name": chapter.name}
+
+
+def result_to_json(result, log_text=""):
+    """A :class:`ChapterResult` as a JSON-able dict (figures' PNG bytes as base64 text)."""
+    blocks = []
+    for b in result.blocks:
+        payload = dict(b.payload)
+        if b.kind == "claim":
+            c = payload["claim"]
+            payload["claim"] = {"text": c.text, "passed": c.passed, "detail": c.detail}
+        elif b.kind == "figure":
+            payload["png"] = base64.b64encode(payload["png"]).decode("ascii")
+            payload["notes"] = list(payload.get("notes", ()))
+        blocks.append({"kind": b.kind, "payload": payload})
+    return {"name": result.chapter.name, "seconds": result.seconds, "error": result.error,
+            "blocks": blocks, "log": log_text}
+
+
+def result_from_json(chapter, data):
+    """The :class:`ChapterResult` of ``chapter`` from :func:`result_to_json`'s dict."""
+    blocks = []
+    for b in data["blocks"]:
+        payload = dict(b["payload"])
+        if b["kind"] == "claim":
+            payload["claim"] = Claim(**payload["claim"])
+        elif b["kind"] == "figure":
+            payload["png"] = base64.b64decode(payload["png"])
+            payload["notes"] = tuple(payload.get("notes", ()))
+        blocks.append(Block(b["kind"], payload))
+    return ChapterResult(chapter, blocks, float(data["seconds"]), data["error"])
+
+
+def run_named_chapter(task, quick=False, seed=0, threads=1):
+    """Worker side: import the chapter named by ``task`` (:func:`chapter_task`), run it with
+    ``threads`` BLAS threads, return :func:`result_to_json`'s dict (its log lines inside)."""
+    start = time.perf_counter()
+    try:
+        importlib.import_module(task["module"])
+        found = [c for c in registered() if c.name == task["name"]
+                 and (getattr(c.fn, "__module__", "") or "") == task["module"]]
+        if not found:
+            raise LookupError(f"tour: no chapter {task['name']!r} in module {task['module']!r} "
+                              f"in this worker")
+    except Exception:
+        missing = Chapter(title=task["name"], section="", order=0, fn=None, name=task["name"])
+        return result_to_json(ChapterResult(missing, [], time.perf_counter() - start,
+                                            traceback.format_exc()))
+    log = io.StringIO()
+    with blas_threads(threads):
+        r = run_chapter(found[0], quick=quick, seed=seed, log=log)
+    return result_to_json(r, log.getvalue())
+
+
+def _results(chosen, quick, seed, threads, log, executor):
+    """Yield each chapter's result in the tour's order (run here, or through ``executor``)."""
+    if executor is None:
+        for chapter in chosen:
+            with blas_threads(threads):
+                yield run_chapter(chapter, quick=quick, seed=seed, log=log)
+        return
+    futures = [None if c.import_error else
+               submit(executor, run_named_chapter, chapter_task(c), quick, seed, threads,
+                      owner="run_tour") for c in chosen]
+    for chapter, future in zip(chosen, futures):
+        if future is None:
+            yield run_chapter(chapter, quick=quick, seed=seed, log=log)
+            continue
+        try:
+            data = future.result()
+        except concurrent.futures.BrokenExecutor:
+            raise
+        except Exception:  # noqa: BLE001 - the executor failed this chapter: report it
+            yield ChapterResult(chapter, [], 0.0, traceback.format_exc())
+            continue
+        if data["log"]:
+            log.write(data["log"])
+        yield result_from_json(chapter, data)
+
+
 def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=None, log=None,
-             threads=1, progress=True):
+             threads=1, progress=True, executor=None):
     """Run the tour's chapters and write ``report.html`` into ``out``.
 
     Also written: ``report.json`` (claims and timings, machine-readable) and
@@ -166,6 +260,11 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
         None leaves NumPy's setting alone.
     progress : bool, default True
         A bar over the chapters on ``log`` when it is a terminal (False: never).
+    executor : concurrent.futures.Executor, optional
+        Run the chapters through it (e.g. ``rb.parallel.local(n)``, whose
+        workers use one BLAS thread each); each chapter is named to a worker
+        by module and name and comes back as a JSON-able dict. Results are
+        reported in the tour's order and equal a serial run's (timings aside).
 
     Returns
     -------
@@ -183,11 +282,11 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     indent = " " * (2 * width + 3)
     with bars.bar(total=len(chosen), desc="tour", stream=log, enabled=progress,
                   unit="chapter") as bar:
+        done = _results(chosen, quick, seed, threads, log, executor)
         for i, chapter in enumerate(chosen, 1):
             bar.set_description_str(f"tour: {chapter.title}")
             bars.write(f"[{i:>{width}}/{len(chosen)}] {chapter.title} ...", stream=log)
-            with blas_threads(threads):
-                r = run_chapter(chapter, quick=quick, seed=seed, log=log)
+            r = next(done)
             passed = sum(c.passed for c in r.claims)
             status = "ERROR" if r.error else "ok"
             bars.write(f"{indent}{status}: {passed}/{len(r.claims)} claims confirmed "
@@ -200,6 +299,8 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     tour = TourResult(results, quick=quick, seed=seed, seconds=time.perf_counter() - t0,
                       started=started, version=__version__,
                       environment=environment(threads))
+    if executor is not None:
+        tour.environment["workers"] = workers(executor)
     if out is not None:
         os.makedirs(out, exist_ok=True)
         path = os.path.join(out, "report.html")

@@ -17,19 +17,18 @@ Golovin, D. et al. (2017). Google Vizier: a service for black-box optimization. 
 import hashlib
 import json
 import math
-import os
 
 import numpy as np
 
 from ..checks import one_of, positive_int
 from ..nn.module import Module
 from ..optim.adam import Adam
+from ..parallel import workers
 from ..randomness import resolve_rng, using
 from ..training.callbacks import Callback, EarlyStopping
 from ..training.fit import fit
 from .search import minimize
 from .space import Space
-from .study import Study
 
 
 class MedianStopping(Callback):
@@ -143,6 +142,18 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
     return model, curve, stopper, pruner
 
 
+def earlier_curves(trials):
+    """The learning curves of ``trials`` (those that have one): what a pruned trial compares
+    itself with. Module level: :func:`minimize`'s ``history`` when pruning."""
+    return [t.attrs["curve"] for t in trials if "curve" in t.attrs]
+
+
+def curves_before(study, number, n_parallel=1):
+    """The curves trial ``number`` was given: those of trials ``0 .. number - n_parallel``
+    (to retrain a trial of a pruned study exactly as it ran)."""
+    return earlier_curves([t for t in study.trials if t.number <= number - n_parallel])
+
+
 def trial_outcome(curve, stopper, pruner, mode):
     """What a trained trial reports to :func:`minimize` (NaN when no epoch was finite)."""
     finite = [v for v in curve if math.isfinite(v)]
@@ -201,7 +212,11 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         objective is a closure holding the data and keeping the best model. To
         train trials in other processes or machines, call :func:`minimize` with
         a module-level objective built on :func:`train_trial` and
-        :func:`trial_outcome`, as ``rosenblatt tune --scheduler`` does.
+        :func:`trial_outcome` (and ``history=earlier_curves`` when pruning), as
+        ``rosenblatt tune --workers/--scheduler`` does. Threads share the
+        library generator (``rb.randomness``), so with a thread pool the
+        study is reproducible only when ``build_model`` gives its layers
+        explicit generators.
 
     Returns
     -------
@@ -238,32 +253,35 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     fit_kwargs = dict(fit_kwargs or {})
     fit_kwargs.setdefault("progress", False)
 
-    curves = []
-    resume_from = search_kwargs.get("resume_from")
-    if resume_from is not None and os.path.exists(resume_from):
-        curves = [t.attrs["curve"] for t in Study.load(resume_from).trials if "curve" in t.attrs]
     kept = {}  # the best model so far: {"value": ..., "model": ..., "key": params as JSON}
     plan = dict(X=X, y=y, validation_data=validation_data, epochs=epochs, metric=metric,
                 mode=mode, loss=loss, batch_size=batch_size, patience=patience, seed=seed,
                 fit_kwargs=fit_kwargs, pruning=pruning, warmup_epochs=warmup_epochs)
 
-    def train(params):
+    def train(params, curves=()):
         return train_trial(build_model, params, curves=curves, **plan)
 
-    def objective(params):
-        model, curve, stopper, pruner = train(params)
+    def objective(params, curves=()):
+        # pruning: the curves of the trials recorded when this one was submitted (trials
+        # 0 .. i - n_parallel), handed over by minimize, so the study depends on its seed
+        # and n_parallel only, not on which trial finished first
+        model, curve, stopper, pruner = train(params, curves)
         outcome = trial_outcome(curve, stopper, pruner, mode)
         if not isinstance(outcome, dict):
             return outcome
-        curves.append(curve)
         if not kept or outcome["value"] < kept["value"]:
             kept.update(value=outcome["value"], model=model,
                         key=json.dumps(params, sort_keys=True))
         return outcome
 
+    if pruning:
+        search_kwargs["history"] = earlier_curves
     study = minimize(objective, space, method=method, n_trials=n_trials, seed=seed,
                      **search_kwargs)
     best = study.best
     if kept.get("key") != json.dumps(best.params, sort_keys=True):
-        kept["model"] = train(best.params)[0]  # the best trial ran in an earlier session
+        # the best trial ran in an earlier session: again, with the curves it was given
+        n_parallel = search_kwargs.get("n_parallel") or workers(search_kwargs.get("executor"))
+        curves = curves_before(study, best.number, n_parallel) if pruning else ()
+        kept["model"] = train(best.params, curves)[0]
     return study, kept["model"]

@@ -57,7 +57,7 @@ _GP_DEFAULTS = {"kernel": "matern52", "noise": 1e-6, "learn_noise": True,
                 "noise_bounds": (1e-6, 1.0), "n_restarts": 2}
 
 
-def evaluate(objective, params):
+def evaluate(objective, params, *context):
     """Run ``objective(params)``: plain ``(status, value, error, attrs, seconds, started)``.
 
     Nothing the objective raises escapes: an exception, a NaN or infinite
@@ -69,7 +69,7 @@ def evaluate(objective, params):
     started = time.time()
     t0 = time.perf_counter()
     try:
-        result = objective(dict(params))
+        result = objective(dict(params), *context)
     except Exception as e:  # noqa: BLE001 - a failed trial is data, not a crash
         return "failed", None, f"{type(e).__name__}: {e}", {}, time.perf_counter() - t0, started
     seconds = time.perf_counter() - t0
@@ -205,7 +205,7 @@ def _workers(executor, n_parallel):
 def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, acquisition="ei",
              executor=None, seed=None, callbacks=None, resume_from=None, *, n_parallel=None,
              liar="believer", grid_points=None, save_to=None, xi=0.0, kappa=1.96,
-             n_candidates=2000, gp=None):
+             n_candidates=2000, gp=None, history=None):
     """Search ``space`` for the parameters that minimise ``objective``; returns a :class:`Study`.
 
     Parameters
@@ -260,6 +260,16 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     gp : dict, optional
         Keyword arguments of :class:`GaussianProcess` (default: Matérn 5/2,
         ARD, noise learnt from 1e-6 up).
+    history : callable, optional
+        ``history(trials) -> plain data``, called in this process when trial
+        ``i`` is submitted, with the trials recorded by then: exactly trials
+        ``0 .. i - n_parallel`` (and a resumed study's), whatever finished
+        first. The objective is then called ``objective(params, data)``, and
+        ``data`` crosses to the worker with the params. This is how a trial
+        learns from earlier ones reproducibly: pruning
+        (:func:`~rosenblatt.tuning.networks.tune_fit` sends the earlier
+        learning curves) gives the same study on any executor for a seed
+        and ``n_parallel``.
 
     Returns
     -------
@@ -282,6 +292,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"minimize: executor must be a concurrent.futures.Executor (with "
                         f"submit); got {type(executor).__name__}")
+    if history is not None and not callable(history):
+        raise TypeError(f"minimize: history must be callable history(trials) -> data; got "
+                        f"{type(history).__name__}")
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not callable(cb):
@@ -376,11 +389,12 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         if stop:
             break
         params = propose(number, study.trials, [p for _, p, _ in window])
+        context = () if history is None else (history(list(study.trials)),)
         if executor is None:
             future = concurrent.futures.Future()
-            future.set_result(evaluate(objective, params))
+            future.set_result(evaluate(objective, params, *context))
         else:
-            future = submit(executor, evaluate, objective, params, owner="minimize")
+            future = submit(executor, evaluate, objective, params, *context, owner="minimize")
         window.append((number, params, future))
     while window:
         oldest()

@@ -50,7 +50,7 @@ def test_evolve_hyperneat_visual(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ('algorithm = "neat"\ntaks = "xor"\n', "unknown key 'taks'"),
-    ('algorithm = "esp"\n', "algorithm must be one of"),
+    ('algorithm = "sarsa"\n', "algorithm must be one of"),
     ('task = "xor"\n[neat]\nadd_node_rate = 2.0\n', "add_node_rate"),
     ('task = "xor"\n[neat]\npopulaton = 20\n', "did you mean 'population'"),
     ('task = "pole2"\n[task_options]\nmax_step = 10\n', "task_options"),
@@ -61,3 +61,22 @@ def test_evolve_config_errors(tmp_path, capsys, text, message):
     cfg = _write(tmp_path, text)
     assert main(["evolve", cfg, "--out", str(tmp_path / "o")]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("algorithm", ["cosyne", "esp"])
+def test_evolve_cosyne_and_esp_balance_a_pole(tmp_path, algorithm):
+    pytest.importorskip("matplotlib")
+    cfg = _write(tmp_path, f'algorithm = "{algorithm}"\ntask = "pole1"\ngenerations = 30\n'
+                 f'seed = 0\n[task_options]\nmax_steps = 1000\n[{algorithm}]\nhidden = [4]\n'
+                 f'population = 20\n')
+    out = tmp_path / "out"
+    assert main(["evolve", cfg, "--out", str(out)]) == 0
+    model = rb.load(out / "best.safetensors")
+    assert model.num_parameters() == 4 * 4 + 4 + 4 + 1
+    assert json.loads((out / "history.json").read_text())["best_fitness"] == 1000
+
+
+def test_evolve_esp_needs_one_hidden_layer(tmp_path, capsys):
+    cfg = _write(tmp_path, 'algorithm = "esp"\ntask = "xor"\n[esp]\nhidden = [4, 4]\n')
+    assert main(["evolve", cfg, "--out", str(tmp_path / "o")]) == 2
+    assert "[esp]" in capsys.readouterr().err
