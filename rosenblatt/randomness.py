@@ -4,13 +4,18 @@ Every function that draws random numbers takes an optional ``rng``
 (a :class:`numpy.random.Generator`). When it is ``None`` the library
 generator is used, so ``rb.seed(n)`` makes a whole run reproducible, bit for
 bit, without touching NumPy's global state or Python's ``random``.
+``using(rng)`` overrides the library generator for the calling thread only,
+so threads that each build or train with their own generator (parallel trials
+on a thread pool) cannot draw from one another's.
 """
 
 import contextlib
+import threading
 
 import numpy as np
 
 _generator = np.random.default_rng()
+_override = threading.local()  # .rng: this thread's generator inside `using`, else absent
 
 
 def seed(n):
@@ -35,8 +40,9 @@ def seed(n):
 
 
 def generator():
-    """The library generator (the one ``rb.seed`` resets)."""
-    return _generator
+    """The library generator (the one ``rb.seed`` resets), or this thread's inside ``using``."""
+    rng = getattr(_override, "rng", None)
+    return _generator if rng is None else rng
 
 
 def resolve_rng(rng=None):
@@ -45,7 +51,7 @@ def resolve_rng(rng=None):
     ``rng`` may also be an int, which seeds a fresh generator.
     """
     if rng is None:
-        return _generator
+        return generator()
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
@@ -59,9 +65,11 @@ def resolve_rng(rng=None):
 def using(rng):
     """Make ``rng`` the library generator inside a ``with`` block; the previous one is restored.
 
-    Code that draws with ``rng=None`` (layer initialisation, dropout, shuffling)
-    then draws from ``rng``. The library uses it to build layers from a file
-    without moving ``rb.seed``'s stream.
+    The override holds for the calling thread only: other threads keep
+    drawing from their own (or the global) generator. Code that draws with
+    ``rng=None`` (layer initialisation, dropout, shuffling) then draws from
+    ``rng``. The library uses it to build layers from a file without moving
+    ``rb.seed``'s stream.
 
     Examples
     --------
@@ -73,11 +81,11 @@ def using(rng):
     >>> rb.randomness.generator() is before
     True
     """
-    global _generator
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"using: expected a numpy.random.Generator; got {type(rng).__name__}")
-    saved, _generator = _generator, rng
+    saved = getattr(_override, "rng", None)
+    _override.rng = rng
     try:
         yield rng
     finally:
-        _generator = saved
+        _override.rng = saved

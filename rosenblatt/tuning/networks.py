@@ -213,10 +213,9 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         train trials in other processes or machines, call :func:`minimize` with
         a module-level objective built on :func:`train_trial` and
         :func:`trial_outcome` (and ``history=earlier_curves`` when pruning), as
-        ``rosenblatt tune --workers/--scheduler`` does. Threads share the
-        library generator (``rb.randomness``), so with a thread pool the
-        study is reproducible only when ``build_model`` gives its layers
-        explicit generators.
+        ``rosenblatt tune --workers/--scheduler`` does. Each trial builds and
+        trains inside ``rb.randomness.using(its generator)``, which holds for
+        its own thread only, so a thread pool gives the serial study.
 
     Returns
     -------

@@ -225,9 +225,8 @@ def test_tune_fit_prunes_the_same_on_a_thread_pool():
     X = rng.normal(size=(48, 2)).astype(np.float32)
     y = (X[:, 0] * X[:, 1] > 0).astype(int)
 
-    def build(p):  # explicit generators: threads share the library generator (rb.randomness)
-        return rb.nn.Sequential(rb.nn.Dense(2, 4, rng=1), rb.nn.Tanh(),
-                                rb.nn.Dense(4, 2, rng=2))
+    def build(p):  # layers draw from the trial's generator: `using` holds per thread
+        return rb.nn.Sequential(rb.nn.Dense(2, 4), rb.nn.Tanh(), rb.nn.Dense(4, 2))
 
     space = rb.tuning.Space({"lr": rb.tuning.LogUniform(1e-4, 0.1)})
     kw = dict(validation_data=(X, y), epochs=4, method="random", n_trials=7, seed=0,
