@@ -104,13 +104,202 @@ def mlp_rank(n, epochs, wait="block"):
         print("RESULT " + json.dumps(out), flush=True)
 
 
+def _process_facts():
+    """What a rank runs on: its cores, threads, BLAS pools, context switches so far."""
+    import resource
+
+    from threadpoolctl import threadpool_info
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open("/proc/self/status") as f:
+        threads = int(next(line for line in f if line.startswith("Threads:")).split()[1])
+    return {"cores": sorted(os.sched_getaffinity(0)), "threads": threads,
+            "blas_threads": [p["num_threads"] for p in threadpool_info()],
+            "voluntary_switches": usage.ru_nvcsw, "involuntary_switches": usage.ru_nivcsw}
+
+
+def profile_rank(n, wait="block", batch=None, solo=False):
+    """The steps of ``rb.fit`` written out, timed by phase (one process, or one rank).
+
+    Per step, in ms of wall time: ``shard`` (the rank's indices and the copy of its
+    examples), ``forward`` (and the loss), ``backward``, the Allreduce's ``pack``,
+    ``wait``, ``allreduce`` and ``unpack`` (``DataParallel.timers``), ``step`` (the
+    optimizer), and the CPU time of the process. ``solo``: under mpirun, every rank
+    trains alone on ``batch`` examples per step (no communication): the machine's own
+    ceiling for two processes.
+    """
+    from threadpoolctl import threadpool_limits
+
+    import rosenblatt as rb
+    from benchmarks.workloads import mlp
+
+    threadpool_limits(1)
+    comm = rb.distributed.world() if rb.distributed.launched_by_mpirun() else None
+    batch = mlp.BATCH if batch is None else batch
+    x, y = mlp.data(n)
+    model = mlp.rosenblatt_model()
+    opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
+    dp = None if comm is None or solo else rb.distributed.DataParallel(model, opt, wait=wait)
+    good = np.empty_like(opt.vec.data)
+    order = np.random.default_rng(2).permutation(n)
+    plan = [order[i:i + batch] for i in range(0, n, batch)]
+    phases = dict.fromkeys(("shard", "forward", "backward", "allreduce_all", "step"), 0.0)
+    clock = time.perf_counter
+
+    def run(batches):
+        for index in batches:
+            t0 = clock()
+            index, weight = (index, 1.0) if dp is None else dp.shard(index)
+            xb, yb = x[index], y[index]
+            t1 = clock()
+            loss = rb.losses.cross_entropy(model(rb.tensor(xb)), yb)
+            value = float(loss.item())
+            np.copyto(good, opt.vec.data)  # fit keeps the last good weights
+            t2 = clock()
+            opt.zero_grad()
+            loss.backward()
+            t3 = clock()
+            if dp is not None:
+                dp.allreduce(weight, value)
+            t4 = clock()
+            opt.step()
+            t5 = clock()
+            for key, a, b in (("shard", t0, t1), ("forward", t1, t2), ("backward", t2, t3),
+                              ("allreduce_all", t3, t4), ("step", t4, t5)):
+                phases[key] += b - a
+
+    run(plan[:20])  # warm up
+    phases = dict.fromkeys(phases, 0.0)
+    if dp is not None:
+        dp.timers = dict.fromkeys(dp.timers, 0.0)
+    if comm is not None:
+        comm.Barrier()
+    start, cpu = clock(), time.process_time()
+    run(plan)
+    cpu, wall = time.process_time() - cpu, clock() - start
+    steps = len(plan)
+    out = {k: v / steps * 1e3 for k, v in phases.items()}
+    if dp is not None:
+        out.update({k: v / steps * 1e3 for k, v in dp.timers.items() if k != "steps"})
+    out.update(wall_ms=wall / steps * 1e3, cpu_ms=cpu / steps * 1e3,
+               samples=n * (1 if comm is None or not solo else comm.Get_size()),
+               batch=batch, **_process_facts())
+    rows = [out] if comm is None else comm.gather(out, root=0)
+    if comm is None or comm.Get_rank() == 0:
+        if comm is not None:  # the job's throughput: the slowest rank's wall time
+            wall = max(r["wall_ms"] for r in rows) * steps / 1e3
+        print("RESULT " + json.dumps({"ranks": rows, "samples_per_s": rows[0]["samples"] / wall,
+                                      "samples_per_cpu_s": rows[0]["samples"] / max(
+                                          r["cpu_ms"] * steps / 1e3 for r in rows),
+                                      "load": os.getloadavg()[0]}), flush=True)
+
+
+def overlap_rank(repeats=200):
+    """Does a non-blocking Allreduce move while the rank computes? (Open MPI, shared memory).
+
+    Times the blocking Allreduce of the MLP's gradient alone; a matrix product (about
+    the backward pass of the first layer at batch 64) alone; and an ``Iallreduce``
+    started before the product and waited for after it. If the reduction progressed
+    during the product, the last would cost about the product alone.
+    """
+    from mpi4py import MPI
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    comm = MPI.COMM_WORLD
+    grad = np.ones(269_322, dtype=np.float32)
+    a = np.ones((784, 64), dtype=np.float32)
+    b = np.ones((64, 256), dtype=np.float32)
+
+    def timed(fn):
+        for _ in range(10):
+            fn()
+        times = []
+        for _ in range(repeats):
+            comm.Barrier()
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return float(np.median(times) * 1e3)
+
+    def both():
+        request = comm.Iallreduce(MPI.IN_PLACE, grad)
+        a @ b
+        request.Wait()
+
+    out = {"allreduce_ms": timed(lambda: comm.Allreduce(MPI.IN_PLACE, grad)),
+           "iallreduce_ms": timed(lambda: comm.Iallreduce(MPI.IN_PLACE, grad).Wait()),
+           "matmul_ms": timed(lambda: a @ b), "iallreduce_around_matmul_ms": timed(both),
+           "load": os.getloadavg()[0]}
+    if comm.Get_rank() == 0:
+        print("RESULT " + json.dumps(out), flush=True)
+
+
+def _mpirun(ranks, args):
+    cmd = [sys.executable, "-m", "benchmarks.workloads.scale", *args]
+    if ranks > 1:
+        cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", "--bind-to", "core",
+               "--map-by", "core", *cmd]
+    done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
+    line = [s for s in done.stdout.splitlines() if s.startswith("RESULT ")][-1]
+    return json.loads(line[7:])
+
+
+def mlp_profile(quick, rounds):
+    """Where a step's time goes, per rank: 1 process at batch 128, 2 ranks at 64 each
+    (wait "block" and "poll"), 2 processes at 64 each without communication (the
+    machine's ceiling), and whether an Iallreduce overlaps computation."""
+    n = 6_400 if quick else 25_600
+    runs = {"one": [], "two_block": [], "two_poll": [], "two_solo": []}
+    for _ in range(rounds):  # alternating, so a slow phase of the machine hits each
+        runs["one"].append(_mpirun(1, ["--profile-rank", "--n", str(n)]))
+        runs["two_block"].append(_mpirun(2, ["--profile-rank", "--n", str(n)]))
+        runs["two_poll"].append(_mpirun(2, ["--profile-rank", "--n", str(n), "--wait", "poll"]))
+        runs["two_solo"].append(_mpirun(2, ["--profile-rank", "--n", str(n // 2), "--solo",
+                                            "--batch", "64"]))
+    out = {"samples": n, "runs": runs}
+    for key in ("two_block", "two_poll", "two_solo"):
+        out[f"{key}_ratio"] = statistics.median(
+            b["samples_per_s"] / a["samples_per_s"] for a, b in zip(runs["one"], runs[key]))
+        out[f"{key}_cpu_ratio"] = statistics.median(
+            b["samples_per_cpu_s"] / a["samples_per_cpu_s"]
+            for a, b in zip(runs["one"], runs[key]))
+    out["overlap"] = _mpirun(2, ["--overlap-rank"])
+    return out
+
+
+def _print_profile(m):
+    keys = ("shard", "forward", "backward", "allreduce_all", "pack", "wait", "allreduce",
+            "unpack", "step", "wall_ms", "cpu_ms")
+    print(f"Per-step profile (ms, medians over rounds; {m['samples']:,} samples):")
+    print("  run          rank " + " ".join(f"{k[:9]:>9}" for k in keys) + "  switches(vol/invol)")
+    for name, rounds in m["runs"].items():
+        for r in range(len(rounds[0]["ranks"])):
+            rows = [x["ranks"][r] for x in rounds]
+            cells = [statistics.median(row.get(k, 0.0) for row in rows) for k in keys]
+            print(f"  {name:<12} {r:>4} " + " ".join(f"{c:9.3f}" for c in cells)
+                  + f"  {rows[-1]['voluntary_switches']}/{rows[-1]['involuntary_switches']}"
+                  f"  cores {rows[-1]['cores']} threads {rows[-1]['threads']} blas "
+                  f"{rows[-1]['blas_threads']}")
+    print("  samples/s vs 1 process (wall; by the busiest rank's CPU time): " + "; ".join(
+        f"{k} {m[k + '_ratio']:.2f}x ({m[k + '_cpu_ratio']:.2f}x)"
+        for k in ("two_block", "two_poll", "two_solo")))
+    o = m["overlap"]
+    print(f"  overlap: Allreduce {o['allreduce_ms']:.3f} ms, Iallreduce {o['iallreduce_ms']:.3f}"
+          f" ms, a product {o['matmul_ms']:.3f} ms, Iallreduce started before the product "
+          f"and waited for after it {o['iallreduce_around_matmul_ms']:.3f} ms")
+
+
 def _run_mlp(ranks, n, epochs, wait="block"):
     cmd = [sys.executable, "-m", "benchmarks.workloads.scale", "--mlp-rank", "--n", str(n),
            "--epochs", str(epochs), "--wait", wait]
     if ranks > 1:
         # ranks bound to cores (mpirun's default when there are as many cores as ranks):
         # unbound, the one Allreduce took 5-90 ms instead of 0.6-3 ms on the loaded machine
-        cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", *cmd]
+        cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", "--bind-to", "core",
+               "--map-by", "core", *cmd]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
@@ -126,6 +315,7 @@ def mlp_over_mpi(quick, rounds):
         two.append(_run_mlp(2, n, epochs))
         polled.append(_run_mlp(2, n, epochs, "poll"))
     poll_ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, polled)]
+    poll_cpu = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, polled)]
     ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, two)]
     cpu_ratios = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, two)]
     return {"samples": n * epochs, "one_process": [r["samples_per_s"] for r in one],
@@ -133,7 +323,8 @@ def mlp_over_mpi(quick, rounds):
             "ratio": statistics.median(ratios), "message_bytes": two[0]["message_bytes"],
             "cpu_time_ratios": cpu_ratios, "cpu_time_ratio": statistics.median(cpu_ratios),
             "two_ranks_poll": [r["samples_per_s"] for r in polled], "poll_ratios": poll_ratios,
-            "poll_ratio": statistics.median(poll_ratios),
+            "poll_ratio": statistics.median(poll_ratios), "poll_cpu_time_ratios": poll_cpu,
+            "poll_cpu_time_ratio": statistics.median(poll_cpu),
             "allreduce_ms": statistics.median(r["allreduce_ms"] for r in two),
             "steps_per_s_one": statistics.median(r["steps_per_s"] for r in one),
             "step_ms_batch64": statistics.median(r["step_ms_batch64"] for r in one),
@@ -239,18 +430,32 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=12_800, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--wait", default="block", help=argparse.SUPPRESS)
+    p.add_argument("--profile", action="store_true",
+                   help="MPI: per-phase timers per rank instead of the rb.fit runs")
+    p.add_argument("--profile-rank", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--overlap-rank", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--solo", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.mlp_rank:
         return mlp_rank(args.n, args.epochs, args.wait)
+    if args.profile_rank:
+        return profile_rank(args.n, args.wait, args.batch, args.solo)
+    if args.overlap_rank:
+        return overlap_rank()
     results = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
-    if args.only in (None, "mpi"):
+    if args.profile and args.only in (None, "mpi"):
+        results["mlp_profile"] = m = mlp_profile(args.quick, args.rounds)
+        _print_profile(m)
+    elif args.only in (None, "mpi"):
         results["mlp_mpi"] = m = mlp_over_mpi(args.quick, args.rounds)
         print(f"MLP 784-256-256-10, batch 128, {m['samples']:,} samples: 1 process "
               f"{statistics.median(m['one_process']):,.0f} samples/s, 2 ranks "
               f"{statistics.median(m['two_ranks']):,.0f} samples/s: {m['ratio']:.2f}x "
               f"(rounds {', '.join(f'{r:.2f}' for r in m['ratios'])}); by CPU time (the busiest "
               f"rank's) {m['cpu_time_ratio']:.2f}x; 2 ranks with wait='poll' "
-              f"{statistics.median(m['two_ranks_poll']):,.0f} samples/s: {m['poll_ratio']:.2f}x; "
+              f"{statistics.median(m['two_ranks_poll']):,.0f} samples/s: "
+              f"{m['poll_ratio']:.2f}x (by CPU time {m['poll_cpu_time_ratio']:.2f}x); "
               f"one Allreduce per step "
               f"of {m['message_bytes']:,} bytes taking {m['allreduce_ms']:.2f} ms", flush=True)
     if args.only in (None, "dask"):
