@@ -341,20 +341,59 @@ def _pole_fitness(population):
 
 
 def _generations(neat, executor, generations, chunk):
+    """Evaluate and breed ``generations`` times; (seconds, seconds in tell, all fitnesses)."""
     t = time.perf_counter()
     tell = 0.0
-    bests = []
+    fitnesses = []
     for _ in range(generations):
         f = neat.evaluate(_pole_fitness, executor, vectorized=True, chunk_size=chunk)
         t0 = time.perf_counter()
         neat.tell(f)
         tell += time.perf_counter() - t0
-        bests.append(float(f.max()))
-    return time.perf_counter() - t, tell, bests
+        fitnesses.append(f.tolist())
+    return time.perf_counter() - t, tell, fitnesses
 
 
-def neat_on_dask(quick, rounds, warmup, chunk):
+def _cpu_seconds(processes):
+    """User + system CPU seconds of each group of processes (those gone count 0)."""
+    out = {}
+    for name, group in processes.items():
+        total = 0.0
+        for proc in group:
+            try:
+                total += sum(proc.cpu_times()[:2])
+            except Exception:  # noqa: BLE001 - a process that ended
+                pass
+        out[name] = total
+    return out
+
+
+def _cluster(n_workers):
+    """A LocalCluster of ``n_workers`` one-thread worker processes, its client, a
+    ``pure=False`` executor (every task runs: none is answered from an identical
+    earlier one) and the processes to account: workers, nannies."""
+    import psutil
     from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=":0",
+                           worker_dashboard_address=None,
+                           env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    client = Client(cluster)
+    client.wait_for_workers(n_workers)
+    workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+    pids = {w.pid for w in workers}
+    nannies = [c for c in psutil.Process().children(recursive=True)
+               if c.pid not in pids and "resource_tracker" not in " ".join(c.cmdline())]
+    return cluster, client, client.get_executor(pure=False), {"workers": workers,
+                                                               "nannies": nannies}
+
+
+def neat_on_dask(quick, rounds, warmup, chunks):
+    """1-worker cluster vs 2-worker cluster (and one process without Dask) running the same
+    NEAT generations from the same state, for each chunk size: wall time, evaluations per
+    second and every process's CPU time (this process holds the client and the scheduler)."""
+    import psutil
     from threadpoolctl import threadpool_limits
 
     import rosenblatt as rb
@@ -365,38 +404,86 @@ def neat_on_dask(quick, rounds, warmup, chunk):
     for _ in range(warmup):
         neat.tell(neat.evaluate(_pole_fitness, vectorized=True))
     start_state = copy.deepcopy(neat)
+    population = len(start_state.population)
     genome_bytes = sum(len(g.to_json()) for g in neat.population)
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=":0", worker_dashboard_address=None,
-                           env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
-    client = Client(cluster)
+    me = [psutil.Process()]
+    clusters = {1: _cluster(1), 2: _cluster(2)}
+    runs = {c: {"one_worker": [], "two_workers": [], "no_dask": []} for c in chunks}
     try:
-        addresses = sorted(client.scheduler_info()["workers"])
-        ex1 = client.get_executor(workers=addresses[:1], allow_other_workers=False)
-        ex2 = client.get_executor()
-        _generations(copy.deepcopy(start_state), ex2, 1, chunk)  # workers import, warm up
-        one, two, local, tells = [], [], [], []
-        for _ in range(rounds):
-            s1, tell1, b1 = _generations(copy.deepcopy(start_state), ex1, generations, chunk)
-            s2, _, b2 = _generations(copy.deepcopy(start_state), ex2, generations, chunk)
-            s0, _, b0 = _generations(copy.deepcopy(start_state), None, generations, chunk)
-            assert b1 == b2, "the results must not depend on the number of workers"
-            one.append(s1)
-            two.append(s2)
-            local.append(s0)
-            tells.append(tell1)
+        for n in (1, 2):  # workers import rosenblatt and warm up
+            _generations(copy.deepcopy(start_state), clusters[n][2], 1, chunks[0])
+        for _ in range(rounds):  # alternating, so a slow phase of the machine hits each
+            for chunk in chunks:
+                reference, same_as_no_dask = None, None
+                for key, n in (("one_worker", 1), ("two_workers", 2), ("no_dask", 0)):
+                    executor = clusters[n][2] if n else None
+                    procs = clusters[n][3] if n else {"workers": [], "nannies": []}
+                    groups = {"client_scheduler": me, "nannies": procs["nannies"],
+                              **{f"worker{i}": [w] for i, w in enumerate(procs["workers"])}}
+                    before, load = _cpu_seconds(groups), os.getloadavg()[0]
+                    seconds, tell, fitness = _generations(copy.deepcopy(start_state), executor,
+                                                          generations, chunk)
+                    after = _cpu_seconds(groups)
+                    if reference is None:
+                        reference = fitness
+                    elif n:
+                        assert fitness == reference, "results must not depend on the workers"
+                    else:  # the whole population in one array program, not in chunks
+                        same_as_no_dask = fitness == reference
+                    cpu = {k: after[k] - before[k] for k in groups}
+                    runs[chunk][key].append({
+                        "seconds": seconds, "tell_seconds": tell, "load": load,
+                        "evaluations_per_s": population * generations / seconds,
+                        "cpu_seconds": cpu})
+                runs[chunk]["no_dask"][-1]["same_fitness_as_dask"] = same_as_no_dask
     finally:
-        client.close()
-        cluster.close()
-    ratios = [a / b for a, b in zip(one, two)]
-    return {"generations": generations, "warmup": warmup, "chunk": chunk,
-            "population": len(start_state.population), "best_after": b2[-1],
-            "seconds_one_worker": one, "seconds_two_workers": two,
-            "seconds_one_process_no_dask": local, "ratios": ratios,
-            "ratio": statistics.median(ratios),
-            "serial_share": statistics.median(t / s for t, s in zip(tells, one)),
-            "genome_json_bytes_per_generation": genome_bytes,
-            "tasks_per_generation": -(-len(start_state.population) // chunk)}
+        for cluster, client, _, _ in clusters.values():
+            client.close()
+            cluster.close()
+    out = {"generations": generations, "warmup": warmup, "population": population,
+           "genome_json_bytes_per_generation": genome_bytes, "chunks": {}}
+    for chunk, r in runs.items():
+        one, two, local = r["one_worker"], r["two_workers"], r["no_dask"]
+        ratios = [a["seconds"] / b["seconds"] for a, b in zip(one, two)]
+
+        def critical(run):  # the client's CPU (serial) plus the busiest worker's
+            workers = [v for k, v in run["cpu_seconds"].items() if k.startswith("worker")]
+            return run["cpu_seconds"]["client_scheduler"] + max(workers)
+
+        cpu_ratios = [critical(a) / critical(b) for a, b in zip(one, two)]
+        out["chunks"][chunk] = {
+            "tasks_per_generation": -(-population // chunk), "runs": r,
+            "seconds_one_worker": [a["seconds"] for a in one],
+            "seconds_two_workers": [b["seconds"] for b in two],
+            "seconds_no_dask": [c["seconds"] for c in local],
+            "evaluations_per_s_two_workers": statistics.median(
+                b["evaluations_per_s"] for b in two),
+            "ratios": ratios, "ratio": statistics.median(ratios),
+            "cpu_ratios": cpu_ratios, "cpu_ratio": statistics.median(cpu_ratios),
+            "two_workers_vs_no_dask": statistics.median(
+                c["seconds"] / b["seconds"] for b, c in zip(two, local)),
+            "serial_share": statistics.median(a["tell_seconds"] / a["seconds"] for a in one)}
+    return out
+
+
+def _print_dask(n):
+    print(f"NEAT double pole, population {n['population']}, {n['generations']} generations "
+          f"after {n['warmup']}, {n['genome_json_bytes_per_generation']:,} bytes of genome JSON "
+          f"per generation:")
+    for chunk, c in n["chunks"].items():
+        one = c["runs"]["one_worker"][-1]["cpu_seconds"]
+        two = c["runs"]["two_workers"][-1]["cpu_seconds"]
+        fmt = (lambda d: ", ".join(f"{k} {v:.2f}" for k, v in d.items()))
+        print(f"  {c['tasks_per_generation']} tasks of {chunk} genomes: 1 worker "
+              f"{statistics.median(c['seconds_one_worker']):.2f} s, 2 workers "
+              f"{statistics.median(c['seconds_two_workers']):.2f} s "
+              f"({c['evaluations_per_s_two_workers']:,.0f} evaluations/s): {c['ratio']:.2f}x "
+              f"(rounds {', '.join(f'{r:.2f}' for r in c['ratios'])}; by CPU time, the "
+              f"client's plus the busiest worker's: {c['cpu_ratio']:.2f}x); one process "
+              f"without Dask {statistics.median(c['seconds_no_dask']):.2f} s (2 workers "
+              f"{c['two_workers_vs_no_dask']:.2f}x that); master's serial share "
+              f"{c['serial_share']:.1%}")
+        print(f"    CPU s, last round: 1 worker: {fmt(one)}; 2 workers: {fmt(two)}")
 
 
 # -- on paper ------------------------------------------------------------------------------
@@ -411,10 +498,11 @@ def paper(m, n):
     out = {"allreduce_ms_64_nodes": ring * 1e3, "strong_speedup_batch128": strong,
            "weak_speedup_batch8192": weak}
     if n is not None:
-        serial = n["serial_share"]
-        out["neat_amdahl_limit"] = 1 / serial if serial > 0 else None
-        out["neat_speedup_64_nodes"] = 1 / (serial + (1 - serial) / min(
-            nodes, n["tasks_per_generation"]))
+        for chunk, c in n["chunks"].items():
+            serial = c["serial_share"]
+            out[f"neat_chunk{chunk}_amdahl_limit"] = 1 / serial if serial > 0 else None
+            out[f"neat_chunk{chunk}_speedup_64_nodes"] = 1 / (serial + (1 - serial) / min(
+                nodes, c["tasks_per_generation"]))
     return out
 
 
@@ -423,7 +511,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--warmup", type=int, default=20, help="NEAT generations before timing")
-    p.add_argument("--chunk", type=int, default=25, help="genomes per Dask task")
+    p.add_argument("--chunk", default="25,75",
+                   help="genomes per Dask task (comma-separated: each is measured)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--only", choices=("mpi", "dask"))
     p.add_argument("--mlp-rank", action="store_true", help=argparse.SUPPRESS)
@@ -459,15 +548,9 @@ def main(argv=None):
               f"one Allreduce per step "
               f"of {m['message_bytes']:,} bytes taking {m['allreduce_ms']:.2f} ms", flush=True)
     if args.only in (None, "dask"):
-        results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, args.chunk)
-        print(f"NEAT double pole, {n['generations']} generations after {n['warmup']}: 1 Dask "
-              f"worker {statistics.median(n['seconds_one_worker']):.2f} s, 2 workers "
-              f"{statistics.median(n['seconds_two_workers']):.2f} s: {n['ratio']:.2f}x "
-              f"(rounds {', '.join(f'{r:.2f}' for r in n['ratios'])}); one process without "
-              f"Dask {statistics.median(n['seconds_one_process_no_dask']):.2f} s; "
-              f"{n['genome_json_bytes_per_generation']:,} bytes of genome JSON per generation "
-              f"in {n['tasks_per_generation']} tasks; master's serial share "
-              f"{n['serial_share']:.1%}", flush=True)
+        chunks = [int(c) for c in str(args.chunk).split(",")]
+        results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, chunks)
+        _print_dask(n)
     if "mlp_mpi" in results:
         results["paper_64_nodes"] = q = paper(results["mlp_mpi"], results.get("neat_dask"))
         print("64 nodes on paper: " + json.dumps({k: round(v, 2) if v else v
