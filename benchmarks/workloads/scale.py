@@ -271,7 +271,7 @@ def mlp_profile(quick, rounds):
 
 
 def _print_profile(m):
-    keys = ("shard", "forward", "backward", "allreduce_all", "pack", "wait", "allreduce",
+    keys = ("shard", "forward", "backward", "allreduce_all", "pack", "allreduce",
             "unpack", "step", "wall_ms", "cpu_ms")
     print(f"Per-step profile (ms, medians over rounds; {m['samples']:,} samples):")
     print("  run          rank " + " ".join(f"{k[:9]:>9}" for k in keys) + "  switches(vol/invol)")
