@@ -371,7 +371,8 @@ def _cpu_seconds(processes):
 def _cluster(n_workers):
     """A LocalCluster of ``n_workers`` one-thread worker processes, its client, a
     ``pure=False`` executor (every task runs: none is answered from an identical
-    earlier one) and the processes to account: workers, nannies."""
+    earlier one) and its worker processes (the scheduler and the nannies run in this
+    process, LocalCluster's way)."""
     import psutil
     from distributed import Client, LocalCluster
 
@@ -382,17 +383,14 @@ def _cluster(n_workers):
     client = Client(cluster)
     client.wait_for_workers(n_workers)
     workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
-    pids = {w.pid for w in workers}
-    nannies = [c for c in psutil.Process().children(recursive=True)
-               if c.pid not in pids and "resource_tracker" not in " ".join(c.cmdline())]
-    return cluster, client, client.get_executor(pure=False), {"workers": workers,
-                                                               "nannies": nannies}
+    return cluster, client, client.get_executor(pure=False), workers
 
 
 def neat_on_dask(quick, rounds, warmup, chunks):
     """1-worker cluster vs 2-worker cluster (and one process without Dask) running the same
     NEAT generations from the same state, for each chunk size: wall time, evaluations per
-    second and every process's CPU time (this process holds the client and the scheduler)."""
+    second and every process's CPU time (this process holds the client, the scheduler and
+    the nannies; "other_processes" are the idle cluster's worker and helpers)."""
     import psutil
     from threadpoolctl import threadpool_limits
 
@@ -417,9 +415,10 @@ def neat_on_dask(quick, rounds, warmup, chunks):
                 reference, same_as_no_dask = None, None
                 for key, n in (("one_worker", 1), ("two_workers", 2), ("no_dask", 0)):
                     executor = clusters[n][2] if n else None
-                    procs = clusters[n][3] if n else {"workers": [], "nannies": []}
-                    groups = {"client_scheduler": me, "nannies": procs["nannies"],
-                              **{f"worker{i}": [w] for i, w in enumerate(procs["workers"])}}
+                    mine = clusters[n][3] if n else []
+                    others = [c for c in me[0].children(recursive=True) if c not in mine]
+                    groups = {"client_scheduler_nannies": me, "other_processes": others,
+                              **{f"worker{i}": [w] for i, w in enumerate(mine)}}
                     before, load = _cpu_seconds(groups), os.getloadavg()[0]
                     seconds, tell, fitness = _generations(copy.deepcopy(start_state), executor,
                                                           generations, chunk)
@@ -448,7 +447,7 @@ def neat_on_dask(quick, rounds, warmup, chunks):
 
         def critical(run):  # the client's CPU (serial) plus the busiest worker's
             workers = [v for k, v in run["cpu_seconds"].items() if k.startswith("worker")]
-            return run["cpu_seconds"]["client_scheduler"] + max(workers)
+            return run["cpu_seconds"]["client_scheduler_nannies"] + max(workers)
 
         cpu_ratios = [critical(a) / critical(b) for a, b in zip(one, two)]
         out["chunks"][chunk] = {
