@@ -104,13 +104,202 @@ def mlp_rank(n, epochs, wait="block"):
         print("RESULT " + json.dumps(out), flush=True)
 
 
+def _process_facts():
+    """What a rank runs on: its cores, threads, BLAS pools, context switches so far."""
+    import resource
+
+    from threadpoolctl import threadpool_info
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open("/proc/self/status") as f:
+        threads = int(next(line for line in f if line.startswith("Threads:")).split()[1])
+    return {"cores": sorted(os.sched_getaffinity(0)), "threads": threads,
+            "blas_threads": [p["num_threads"] for p in threadpool_info()],
+            "voluntary_switches": usage.ru_nvcsw, "involuntary_switches": usage.ru_nivcsw}
+
+
+def profile_rank(n, wait="block", batch=None, solo=False):
+    """The steps of ``rb.fit`` written out, timed by phase (one process, or one rank).
+
+    Per step, in ms of wall time: ``shard`` (the rank's indices and the copy of its
+    examples), ``forward`` (and the loss), ``backward``, the Allreduce's ``pack``,
+    ``wait``, ``allreduce`` and ``unpack`` (``DataParallel.timers``), ``step`` (the
+    optimizer), and the CPU time of the process. ``solo``: under mpirun, every rank
+    trains alone on ``batch`` examples per step (no communication): the machine's own
+    ceiling for two processes.
+    """
+    from threadpoolctl import threadpool_limits
+
+    import rosenblatt as rb
+    from benchmarks.workloads import mlp
+
+    threadpool_limits(1)
+    comm = rb.distributed.world() if rb.distributed.launched_by_mpirun() else None
+    batch = mlp.BATCH if batch is None else batch
+    x, y = mlp.data(n)
+    model = mlp.rosenblatt_model()
+    opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
+    dp = None if comm is None or solo else rb.distributed.DataParallel(model, opt, wait=wait)
+    good = np.empty_like(opt.vec.data)
+    order = np.random.default_rng(2).permutation(n)
+    plan = [order[i:i + batch] for i in range(0, n, batch)]
+    phases = dict.fromkeys(("shard", "forward", "backward", "allreduce_all", "step"), 0.0)
+    clock = time.perf_counter
+
+    def run(batches):
+        for index in batches:
+            t0 = clock()
+            index, weight = (index, 1.0) if dp is None else dp.shard(index)
+            xb, yb = x[index], y[index]
+            t1 = clock()
+            loss = rb.losses.cross_entropy(model(rb.tensor(xb)), yb)
+            value = float(loss.item())
+            np.copyto(good, opt.vec.data)  # fit keeps the last good weights
+            t2 = clock()
+            opt.zero_grad()
+            loss.backward()
+            t3 = clock()
+            if dp is not None:
+                dp.allreduce(weight, value)
+            t4 = clock()
+            opt.step()
+            t5 = clock()
+            for key, a, b in (("shard", t0, t1), ("forward", t1, t2), ("backward", t2, t3),
+                              ("allreduce_all", t3, t4), ("step", t4, t5)):
+                phases[key] += b - a
+
+    run(plan[:20])  # warm up
+    phases = dict.fromkeys(phases, 0.0)
+    if dp is not None:
+        dp.timers = dict.fromkeys(dp.timers, 0.0)
+    if comm is not None:
+        comm.Barrier()
+    start, cpu = clock(), time.process_time()
+    run(plan)
+    cpu, wall = time.process_time() - cpu, clock() - start
+    steps = len(plan)
+    out = {k: v / steps * 1e3 for k, v in phases.items()}
+    if dp is not None:
+        out.update({k: v / steps * 1e3 for k, v in dp.timers.items() if k != "steps"})
+    out.update(wall_ms=wall / steps * 1e3, cpu_ms=cpu / steps * 1e3,
+               samples=n * (1 if comm is None or not solo else comm.Get_size()),
+               batch=batch, **_process_facts())
+    rows = [out] if comm is None else comm.gather(out, root=0)
+    if comm is None or comm.Get_rank() == 0:
+        if comm is not None:  # the job's throughput: the slowest rank's wall time
+            wall = max(r["wall_ms"] for r in rows) * steps / 1e3
+        print("RESULT " + json.dumps({"ranks": rows, "samples_per_s": rows[0]["samples"] / wall,
+                                      "samples_per_cpu_s": rows[0]["samples"] / max(
+                                          r["cpu_ms"] * steps / 1e3 for r in rows),
+                                      "load": os.getloadavg()[0]}), flush=True)
+
+
+def overlap_rank(repeats=200):
+    """Does a non-blocking Allreduce move while the rank computes? (Open MPI, shared memory).
+
+    Times the blocking Allreduce of the MLP's gradient alone; a matrix product (about
+    the backward pass of the first layer at batch 64) alone; and an ``Iallreduce``
+    started before the product and waited for after it. If the reduction progressed
+    during the product, the last would cost about the product alone.
+    """
+    from mpi4py import MPI
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    comm = MPI.COMM_WORLD
+    grad = np.ones(269_322, dtype=np.float32)
+    a = np.ones((784, 64), dtype=np.float32)
+    b = np.ones((64, 256), dtype=np.float32)
+
+    def timed(fn):
+        for _ in range(10):
+            fn()
+        times = []
+        for _ in range(repeats):
+            comm.Barrier()
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return float(np.median(times) * 1e3)
+
+    def both():
+        request = comm.Iallreduce(MPI.IN_PLACE, grad)
+        a @ b
+        request.Wait()
+
+    out = {"allreduce_ms": timed(lambda: comm.Allreduce(MPI.IN_PLACE, grad)),
+           "iallreduce_ms": timed(lambda: comm.Iallreduce(MPI.IN_PLACE, grad).Wait()),
+           "matmul_ms": timed(lambda: a @ b), "iallreduce_around_matmul_ms": timed(both),
+           "load": os.getloadavg()[0]}
+    if comm.Get_rank() == 0:
+        print("RESULT " + json.dumps(out), flush=True)
+
+
+def _mpirun(ranks, args):
+    cmd = [sys.executable, "-m", "benchmarks.workloads.scale", *args]
+    if ranks > 1:
+        cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", "--bind-to", "core",
+               "--map-by", "core", *cmd]
+    done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
+    line = [s for s in done.stdout.splitlines() if s.startswith("RESULT ")][-1]
+    return json.loads(line[7:])
+
+
+def mlp_profile(quick, rounds):
+    """Where a step's time goes, per rank: 1 process at batch 128, 2 ranks at 64 each
+    (wait "block" and "poll"), 2 processes at 64 each without communication (the
+    machine's ceiling), and whether an Iallreduce overlaps computation."""
+    n = 6_400 if quick else 25_600
+    runs = {"one": [], "two_block": [], "two_poll": [], "two_solo": []}
+    for _ in range(rounds):  # alternating, so a slow phase of the machine hits each
+        runs["one"].append(_mpirun(1, ["--profile-rank", "--n", str(n)]))
+        runs["two_block"].append(_mpirun(2, ["--profile-rank", "--n", str(n)]))
+        runs["two_poll"].append(_mpirun(2, ["--profile-rank", "--n", str(n), "--wait", "poll"]))
+        runs["two_solo"].append(_mpirun(2, ["--profile-rank", "--n", str(n // 2), "--solo",
+                                            "--batch", "64"]))
+    out = {"samples": n, "runs": runs}
+    for key in ("two_block", "two_poll", "two_solo"):
+        out[f"{key}_ratio"] = statistics.median(
+            b["samples_per_s"] / a["samples_per_s"] for a, b in zip(runs["one"], runs[key]))
+        out[f"{key}_cpu_ratio"] = statistics.median(
+            b["samples_per_cpu_s"] / a["samples_per_cpu_s"]
+            for a, b in zip(runs["one"], runs[key]))
+    out["overlap"] = _mpirun(2, ["--overlap-rank"])
+    return out
+
+
+def _print_profile(m):
+    keys = ("shard", "forward", "backward", "allreduce_all", "pack", "allreduce",
+            "unpack", "step", "wall_ms", "cpu_ms")
+    print(f"Per-step profile (ms, medians over rounds; {m['samples']:,} samples):")
+    print("  run          rank " + " ".join(f"{k[:9]:>9}" for k in keys) + "  switches(vol/invol)")
+    for name, rounds in m["runs"].items():
+        for r in range(len(rounds[0]["ranks"])):
+            rows = [x["ranks"][r] for x in rounds]
+            cells = [statistics.median(row.get(k, 0.0) for row in rows) for k in keys]
+            print(f"  {name:<12} {r:>4} " + " ".join(f"{c:9.3f}" for c in cells)
+                  + f"  {rows[-1]['voluntary_switches']}/{rows[-1]['involuntary_switches']}"
+                  f"  cores {rows[-1]['cores']} threads {rows[-1]['threads']} blas "
+                  f"{rows[-1]['blas_threads']}")
+    print("  samples/s vs 1 process (wall; by the busiest rank's CPU time): " + "; ".join(
+        f"{k} {m[k + '_ratio']:.2f}x ({m[k + '_cpu_ratio']:.2f}x)"
+        for k in ("two_block", "two_poll", "two_solo")))
+    o = m["overlap"]
+    print(f"  overlap: Allreduce {o['allreduce_ms']:.3f} ms, Iallreduce {o['iallreduce_ms']:.3f}"
+          f" ms, a product {o['matmul_ms']:.3f} ms, Iallreduce started before the product "
+          f"and waited for after it {o['iallreduce_around_matmul_ms']:.3f} ms")
+
+
 def _run_mlp(ranks, n, epochs, wait="block"):
     cmd = [sys.executable, "-m", "benchmarks.workloads.scale", "--mlp-rank", "--n", str(n),
            "--epochs", str(epochs), "--wait", wait]
     if ranks > 1:
         # ranks bound to cores (mpirun's default when there are as many cores as ranks):
         # unbound, the one Allreduce took 5-90 ms instead of 0.6-3 ms on the loaded machine
-        cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", *cmd]
+        cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", "--bind-to", "core",
+               "--map-by", "core", *cmd]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
@@ -126,6 +315,7 @@ def mlp_over_mpi(quick, rounds):
         two.append(_run_mlp(2, n, epochs))
         polled.append(_run_mlp(2, n, epochs, "poll"))
     poll_ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, polled)]
+    poll_cpu = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, polled)]
     ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, two)]
     cpu_ratios = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, two)]
     return {"samples": n * epochs, "one_process": [r["samples_per_s"] for r in one],
@@ -133,7 +323,8 @@ def mlp_over_mpi(quick, rounds):
             "ratio": statistics.median(ratios), "message_bytes": two[0]["message_bytes"],
             "cpu_time_ratios": cpu_ratios, "cpu_time_ratio": statistics.median(cpu_ratios),
             "two_ranks_poll": [r["samples_per_s"] for r in polled], "poll_ratios": poll_ratios,
-            "poll_ratio": statistics.median(poll_ratios),
+            "poll_ratio": statistics.median(poll_ratios), "poll_cpu_time_ratios": poll_cpu,
+            "poll_cpu_time_ratio": statistics.median(poll_cpu),
             "allreduce_ms": statistics.median(r["allreduce_ms"] for r in two),
             "steps_per_s_one": statistics.median(r["steps_per_s"] for r in one),
             "step_ms_batch64": statistics.median(r["step_ms_batch64"] for r in one),
@@ -150,20 +341,57 @@ def _pole_fitness(population):
 
 
 def _generations(neat, executor, generations, chunk):
+    """Evaluate and breed ``generations`` times; (seconds, seconds in tell, all fitnesses)."""
     t = time.perf_counter()
     tell = 0.0
-    bests = []
+    fitnesses = []
     for _ in range(generations):
         f = neat.evaluate(_pole_fitness, executor, vectorized=True, chunk_size=chunk)
         t0 = time.perf_counter()
         neat.tell(f)
         tell += time.perf_counter() - t0
-        bests.append(float(f.max()))
-    return time.perf_counter() - t, tell, bests
+        fitnesses.append(f.tolist())
+    return time.perf_counter() - t, tell, fitnesses
 
 
-def neat_on_dask(quick, rounds, warmup, chunk):
+def _cpu_seconds(processes):
+    """User + system CPU seconds of each group of processes (those gone count 0)."""
+    out = {}
+    for name, group in processes.items():
+        total = 0.0
+        for proc in group:
+            try:
+                total += sum(proc.cpu_times()[:2])
+            except Exception:  # noqa: BLE001 - a process that ended
+                pass
+        out[name] = total
+    return out
+
+
+def _cluster(n_workers):
+    """A LocalCluster of ``n_workers`` one-thread worker processes, its client, a
+    ``pure=False`` executor (every task runs: none is answered from an identical
+    earlier one) and its worker processes (the scheduler and the nannies run in this
+    process, LocalCluster's way)."""
+    import psutil
     from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=":0",
+                           worker_dashboard_address=None,
+                           env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+    client = Client(cluster)
+    client.wait_for_workers(n_workers)
+    workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+    return cluster, client, client.get_executor(pure=False), workers
+
+
+def neat_on_dask(quick, rounds, warmup, chunks):
+    """1-worker cluster vs 2-worker cluster (and one process without Dask) running the same
+    NEAT generations from the same state, for each chunk size: wall time, evaluations per
+    second and every process's CPU time (this process holds the client, the scheduler and
+    the nannies; "other_processes" are the idle cluster's worker and helpers)."""
+    import psutil
     from threadpoolctl import threadpool_limits
 
     import rosenblatt as rb
@@ -174,38 +402,87 @@ def neat_on_dask(quick, rounds, warmup, chunk):
     for _ in range(warmup):
         neat.tell(neat.evaluate(_pole_fitness, vectorized=True))
     start_state = copy.deepcopy(neat)
+    population = len(start_state.population)
     genome_bytes = sum(len(g.to_json()) for g in neat.population)
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=":0", worker_dashboard_address=None,
-                           env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
-    client = Client(cluster)
+    me = [psutil.Process()]
+    clusters = {1: _cluster(1), 2: _cluster(2)}
+    runs = {c: {"one_worker": [], "two_workers": [], "no_dask": []} for c in chunks}
     try:
-        addresses = sorted(client.scheduler_info()["workers"])
-        ex1 = client.get_executor(workers=addresses[:1], allow_other_workers=False)
-        ex2 = client.get_executor()
-        _generations(copy.deepcopy(start_state), ex2, 1, chunk)  # workers import, warm up
-        one, two, local, tells = [], [], [], []
-        for _ in range(rounds):
-            s1, tell1, b1 = _generations(copy.deepcopy(start_state), ex1, generations, chunk)
-            s2, _, b2 = _generations(copy.deepcopy(start_state), ex2, generations, chunk)
-            s0, _, b0 = _generations(copy.deepcopy(start_state), None, generations, chunk)
-            assert b1 == b2, "the results must not depend on the number of workers"
-            one.append(s1)
-            two.append(s2)
-            local.append(s0)
-            tells.append(tell1)
+        for n in (1, 2):  # workers import rosenblatt and warm up
+            _generations(copy.deepcopy(start_state), clusters[n][2], 1, chunks[0])
+        for _ in range(rounds):  # alternating, so a slow phase of the machine hits each
+            for chunk in chunks:
+                reference, same_as_no_dask = None, None
+                for key, n in (("one_worker", 1), ("two_workers", 2), ("no_dask", 0)):
+                    executor = clusters[n][2] if n else None
+                    mine = clusters[n][3] if n else []
+                    others = [c for c in me[0].children(recursive=True) if c not in mine]
+                    groups = {"client_scheduler_nannies": me, "other_processes": others,
+                              **{f"worker{i}": [w] for i, w in enumerate(mine)}}
+                    before, load = _cpu_seconds(groups), os.getloadavg()[0]
+                    seconds, tell, fitness = _generations(copy.deepcopy(start_state), executor,
+                                                          generations, chunk)
+                    after = _cpu_seconds(groups)
+                    if reference is None:
+                        reference = fitness
+                    elif n:
+                        assert fitness == reference, "results must not depend on the workers"
+                    else:  # the whole population in one array program, not in chunks
+                        same_as_no_dask = fitness == reference
+                    cpu = {k: after[k] - before[k] for k in groups}
+                    runs[chunk][key].append({
+                        "seconds": seconds, "tell_seconds": tell, "load": load,
+                        "evaluations_per_s": population * generations / seconds,
+                        "cpu_seconds": cpu})
+                runs[chunk]["no_dask"][-1]["same_fitness_as_dask"] = same_as_no_dask
     finally:
-        client.close()
-        cluster.close()
-    ratios = [a / b for a, b in zip(one, two)]
-    return {"generations": generations, "warmup": warmup, "chunk": chunk,
-            "population": len(start_state.population), "best_after": b2[-1],
-            "seconds_one_worker": one, "seconds_two_workers": two,
-            "seconds_one_process_no_dask": local, "ratios": ratios,
-            "ratio": statistics.median(ratios),
-            "serial_share": statistics.median(t / s for t, s in zip(tells, one)),
-            "genome_json_bytes_per_generation": genome_bytes,
-            "tasks_per_generation": -(-len(start_state.population) // chunk)}
+        for cluster, client, _, _ in clusters.values():
+            client.close()
+            cluster.close()
+    out = {"generations": generations, "warmup": warmup, "population": population,
+           "genome_json_bytes_per_generation": genome_bytes, "chunks": {}}
+    for chunk, r in runs.items():
+        one, two, local = r["one_worker"], r["two_workers"], r["no_dask"]
+        ratios = [a["seconds"] / b["seconds"] for a, b in zip(one, two)]
+
+        def critical(run):  # the client's CPU (serial) plus the busiest worker's
+            workers = [v for k, v in run["cpu_seconds"].items() if k.startswith("worker")]
+            return run["cpu_seconds"]["client_scheduler_nannies"] + max(workers)
+
+        cpu_ratios = [critical(a) / critical(b) for a, b in zip(one, two)]
+        out["chunks"][chunk] = {
+            "tasks_per_generation": -(-population // chunk), "runs": r,
+            "seconds_one_worker": [a["seconds"] for a in one],
+            "seconds_two_workers": [b["seconds"] for b in two],
+            "seconds_no_dask": [c["seconds"] for c in local],
+            "evaluations_per_s_two_workers": statistics.median(
+                b["evaluations_per_s"] for b in two),
+            "ratios": ratios, "ratio": statistics.median(ratios),
+            "cpu_ratios": cpu_ratios, "cpu_ratio": statistics.median(cpu_ratios),
+            "two_workers_vs_no_dask": statistics.median(
+                c["seconds"] / b["seconds"] for b, c in zip(two, local)),
+            "serial_share": statistics.median(a["tell_seconds"] / a["seconds"] for a in one)}
+    return out
+
+
+def _print_dask(n):
+    print(f"NEAT double pole, population {n['population']}, {n['generations']} generations "
+          f"after {n['warmup']}, {n['genome_json_bytes_per_generation']:,} bytes of genome JSON "
+          f"per generation:")
+    for chunk, c in n["chunks"].items():
+        one = c["runs"]["one_worker"][-1]["cpu_seconds"]
+        two = c["runs"]["two_workers"][-1]["cpu_seconds"]
+        fmt = (lambda d: ", ".join(f"{k} {v:.2f}" for k, v in d.items()))
+        print(f"  {c['tasks_per_generation']} tasks of {chunk} genomes: 1 worker "
+              f"{statistics.median(c['seconds_one_worker']):.2f} s, 2 workers "
+              f"{statistics.median(c['seconds_two_workers']):.2f} s "
+              f"({c['evaluations_per_s_two_workers']:,.0f} evaluations/s): {c['ratio']:.2f}x "
+              f"(rounds {', '.join(f'{r:.2f}' for r in c['ratios'])}; by CPU time, the "
+              f"client's plus the busiest worker's: {c['cpu_ratio']:.2f}x); one process "
+              f"without Dask {statistics.median(c['seconds_no_dask']):.2f} s (2 workers "
+              f"{c['two_workers_vs_no_dask']:.2f}x that); master's serial share "
+              f"{c['serial_share']:.1%}")
+        print(f"    CPU s, last round: 1 worker: {fmt(one)}; 2 workers: {fmt(two)}")
 
 
 # -- on paper ------------------------------------------------------------------------------
@@ -220,10 +497,11 @@ def paper(m, n):
     out = {"allreduce_ms_64_nodes": ring * 1e3, "strong_speedup_batch128": strong,
            "weak_speedup_batch8192": weak}
     if n is not None:
-        serial = n["serial_share"]
-        out["neat_amdahl_limit"] = 1 / serial if serial > 0 else None
-        out["neat_speedup_64_nodes"] = 1 / (serial + (1 - serial) / min(
-            nodes, n["tasks_per_generation"]))
+        for chunk, c in n["chunks"].items():
+            serial = c["serial_share"]
+            out[f"neat_chunk{chunk}_amdahl_limit"] = 1 / serial if serial > 0 else None
+            out[f"neat_chunk{chunk}_speedup_64_nodes"] = 1 / (serial + (1 - serial) / min(
+                nodes, c["tasks_per_generation"]))
     return out
 
 
@@ -232,37 +510,46 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--warmup", type=int, default=20, help="NEAT generations before timing")
-    p.add_argument("--chunk", type=int, default=25, help="genomes per Dask task")
+    p.add_argument("--chunk", default="25,75",
+                   help="genomes per Dask task (comma-separated: each is measured)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--only", choices=("mpi", "dask"))
     p.add_argument("--mlp-rank", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, default=12_800, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--wait", default="block", help=argparse.SUPPRESS)
+    p.add_argument("--profile", action="store_true",
+                   help="MPI: per-phase timers per rank instead of the rb.fit runs")
+    p.add_argument("--profile-rank", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--overlap-rank", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--solo", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.mlp_rank:
         return mlp_rank(args.n, args.epochs, args.wait)
+    if args.profile_rank:
+        return profile_rank(args.n, args.wait, args.batch, args.solo)
+    if args.overlap_rank:
+        return overlap_rank()
     results = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
-    if args.only in (None, "mpi"):
+    if args.profile and args.only in (None, "mpi"):
+        results["mlp_profile"] = m = mlp_profile(args.quick, args.rounds)
+        _print_profile(m)
+    elif args.only in (None, "mpi"):
         results["mlp_mpi"] = m = mlp_over_mpi(args.quick, args.rounds)
         print(f"MLP 784-256-256-10, batch 128, {m['samples']:,} samples: 1 process "
               f"{statistics.median(m['one_process']):,.0f} samples/s, 2 ranks "
               f"{statistics.median(m['two_ranks']):,.0f} samples/s: {m['ratio']:.2f}x "
               f"(rounds {', '.join(f'{r:.2f}' for r in m['ratios'])}); by CPU time (the busiest "
               f"rank's) {m['cpu_time_ratio']:.2f}x; 2 ranks with wait='poll' "
-              f"{statistics.median(m['two_ranks_poll']):,.0f} samples/s: {m['poll_ratio']:.2f}x; "
+              f"{statistics.median(m['two_ranks_poll']):,.0f} samples/s: "
+              f"{m['poll_ratio']:.2f}x (by CPU time {m['poll_cpu_time_ratio']:.2f}x); "
               f"one Allreduce per step "
               f"of {m['message_bytes']:,} bytes taking {m['allreduce_ms']:.2f} ms", flush=True)
     if args.only in (None, "dask"):
-        results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, args.chunk)
-        print(f"NEAT double pole, {n['generations']} generations after {n['warmup']}: 1 Dask "
-              f"worker {statistics.median(n['seconds_one_worker']):.2f} s, 2 workers "
-              f"{statistics.median(n['seconds_two_workers']):.2f} s: {n['ratio']:.2f}x "
-              f"(rounds {', '.join(f'{r:.2f}' for r in n['ratios'])}); one process without "
-              f"Dask {statistics.median(n['seconds_one_process_no_dask']):.2f} s; "
-              f"{n['genome_json_bytes_per_generation']:,} bytes of genome JSON per generation "
-              f"in {n['tasks_per_generation']} tasks; master's serial share "
-              f"{n['serial_share']:.1%}", flush=True)
+        chunks = [int(c) for c in str(args.chunk).split(",")]
+        results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, chunks)
+        _print_dask(n)
     if "mlp_mpi" in results:
         results["paper_64_nodes"] = q = paper(results["mlp_mpi"], results.get("neat_dask"))
         print("64 nodes on paper: " + json.dumps({k: round(v, 2) if v else v

@@ -11,13 +11,22 @@ its ``n_r`` examples, and **one** ``Allreduce`` of the flat gradient vector
 the gradient of the mean loss over the whole batch: exactly what one process
 computes on the batch, up to the order of the floating-point additions. Every
 rank then takes the same optimizer step, so the ranks' weights stay identical
-without ever being sent. The same message carries the loss (to detect
-divergence on every rank at once) and the batch-norm running statistics,
-averaged with the same weights.
+without ever being sent. The gradient is scaled and reduced in place in the
+optimizer's own vector (no copy); a second, small ``Allreduce`` carries the
+loss (to detect divergence on every rank at once) and the batch-norm running
+statistics, averaged with the same weights.
 
-Communication per step is one message of ``size(theta) + 1 + size(batch-norm
-buffers)`` numbers each way, whatever the depth of the model; the
-per-epoch sums of the loss and the metrics take one more small ``Allreduce``.
+Communication per step is ``size(theta) + 1 + size(batch-norm buffers)``
+numbers each way, whatever the depth of the model; the per-epoch sums of the
+loss and the metrics take one more small ``Allreduce``.
+
+The gradient is reduced after the whole backward pass rather than layer by
+layer as backward produces it: between two ranks on one machine the
+reduction is memory copies and additions done by the same cores that compute
+the backward pass, and Open MPI progresses a non-blocking reduction only
+inside MPI calls, so starting it early hides nothing (measured in
+``benchmarks/workloads/scale.py --profile``); across machines a network card
+would do the transfer, and there overlapping would pay.
 
 Randomness: at the start rank 0's weights, batch-norm buffers and random
 generators are sent to every rank; at each epoch rank 0's shuffling
@@ -106,13 +115,21 @@ class DataParallel:
     comm : mpi4py communicator, optional
         Default ``MPI.COMM_WORLD`` (the process must have been started by ``mpirun``).
     wait : {"block", "poll"}, default "block"
-        How a rank waits for the Allreduce: in MPI (which spins on the core:
-        the lowest latency on dedicated cores), or by starting a non-blocking
-        ``Iallreduce`` and sleeping ``poll_interval`` seconds between tests,
-        leaving the core to other work. On a machine shared with other jobs
-        "poll" let two ranks train the MLP benchmark 1.1 to 1.3x faster than
-        "block".
+        How a rank waits for the others in the Allreduce: inside MPI's
+        blocking ``Allreduce`` (Open MPI spins on the core: the lowest latency
+        on dedicated cores), or by starting non-blocking ``Iallreduce`` calls
+        and testing them for ``spin`` seconds, then between sleeps of
+        ``poll_interval`` seconds, leaving the core to other work. Use "poll"
+        when the ranks share their cores with other processes (more ranks
+        than cores, a loaded machine): a rank whose partner is descheduled
+        then sleeps instead of spinning on the core the partner needs. On
+        idle cores "block" is faster (Open MPI's non-blocking reduction of the
+        MLP benchmark's 1 MB gradient took 0.2 ms against 0.1 ms). Either
+        way the arithmetic is the same.
     poll_interval : float, default 1e-4
+    spin : float, default 5e-5
+        Seconds a "poll" rank tests the barrier without sleeping (a partner
+        that is a few microseconds behind costs no sleep).
 
     Attributes
     ----------
@@ -120,7 +137,13 @@ class DataParallel:
     is_root : bool
         Rank 0: the one that writes checkpoints and shows progress.
     message_bytes : int
-        Bytes each rank sends per step (the one Allreduce).
+        Bytes each rank sends per step: the gradient (one ``Allreduce`` in
+        place) and the loss and batch-norm statistics (a second, small one).
+    timers : dict
+        Seconds spent so far in :meth:`allreduce`: ``pack`` (scaling the
+        gradient by the shard's weight), ``allreduce`` (the reductions,
+        waiting for the other ranks included), ``unpack`` (the batch-norm
+        statistics); and ``steps``.
 
     Notes
     -----
@@ -128,7 +151,8 @@ class DataParallel:
     every rank (so ranks that initialised differently start equal).
     """
 
-    def __init__(self, model, optimizer, comm=None, wait="block", poll_interval=1e-4):
+    def __init__(self, model, optimizer, comm=None, wait="block", poll_interval=1e-4,
+                 spin=5e-5):
         vec = getattr(optimizer, "vec", None)
         if vec is None or not hasattr(vec, "grad"):
             raise TypeError(f"DataParallel: optimizer must be an rb.optim gradient optimizer "
@@ -140,17 +164,21 @@ class DataParallel:
                              f"training needs a gradient optimizer (SGD, Adam, ...)")
         self.wait = one_of("DataParallel", "wait", wait, ("block", "poll"))
         self.poll_interval = positive_float("DataParallel", "poll_interval", poll_interval)
+        self.spin = positive_float("DataParallel", "spin", spin, allow_zero=True)
         if comm is None:
             comm = world("DataParallel")
+        from mpi4py import MPI  # a communicator was given or found: mpi4py is there
+
+        self._in_place, self._testall = MPI.IN_PLACE, MPI.Request.Testall
         self.model, self.optimizer, self.comm, self.vec = model, optimizer, comm, vec
         self.rank, self.size = int(comm.Get_rank()), int(comm.Get_size())
         self.is_root = self.rank == 0
         self._stats = [b for m in model.modules() if isinstance(m, _BatchNorm)
                        for b in (m.running_mean, m.running_var)]
-        n = vec.size + 1 + sum(b.size for b in self._stats)
-        self._send = np.empty(n, dtype=vec.data.dtype)
-        self._recv = np.empty_like(self._send)
-        self.message_bytes = int(self._send.nbytes)
+        # the loss and the batch-norm statistics: a few numbers beside the gradient
+        self._small = np.empty(1 + sum(b.size for b in self._stats), dtype=vec.data.dtype)
+        self.message_bytes = int(vec.data.nbytes + self._small.nbytes)
+        self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "steps": 0}
         self.broadcast_parameters()
 
     # -- the one message per step ----------------------------------------------------------
@@ -158,40 +186,59 @@ class DataParallel:
         """This rank's part of a global batch: ``(its index array, weight n_r / B)``.
 
         ``index`` is an index array (or a slice of ``range(n)``); rank ``r``
-        gets the ``r``-th of ``size`` nearly equal consecutive parts.
+        gets the ``r``-th of ``size`` nearly equal consecutive parts (a view
+        of ``index``: nothing is copied).
         """
         index = _as_index(index, n)
         total = len(index)
         mine = np.array_split(index, self.size)[self.rank]
         return mine, (len(mine) / total if total else 0.0)
 
+    def _poll(self, requests):
+        """wait="poll": test the non-blocking reductions for ``spin`` seconds, then between
+        sleeps of ``poll_interval`` seconds (the core is left to other processes)."""
+        start = time.perf_counter()
+        while not self._testall(requests):
+            if time.perf_counter() - start > self.spin:
+                time.sleep(self.poll_interval)
+
     def allreduce(self, weight, loss=0.0):
         """Average the gradient (and batch-norm statistics) over the ranks, weighted.
 
         Each rank passes the weight of its shard (``n_r / B``) and its shard's
-        loss; after the one ``Allreduce`` every rank holds the weighted sums in
-        the gradient vector and the batch-norm buffers, and gets the batch's loss.
+        loss; after the ``Allreduce`` every rank holds the weighted sums in the
+        gradient vector and the batch-norm buffers, and gets the batch's loss.
+        The gradient is scaled and reduced in place (no copy of it is made);
+        the loss and the statistics travel in a second, small ``Allreduce``.
         """
-        grad, send, k = self.vec.grad, self._send, self.vec.size
-        np.multiply(grad, weight, out=send[:k])
-        send[k] = loss * weight
-        start = k + 1
+        clock = time.perf_counter
+        t0 = clock()
+        grad, small = self.vec.grad, self._small
+        if weight != 1.0:
+            np.multiply(grad, weight, out=grad)
+        small[0] = loss * weight
+        start = 1
         for b in self._stats:
-            np.multiply(b.reshape(-1), weight, out=send[start:start + b.size])
+            np.multiply(b.reshape(-1), weight, out=small[start:start + b.size])
             start += b.size
+        t1 = clock()
         if self.wait == "poll":
-            request = self.comm.Iallreduce(send, self._recv)
-            while not request.Test():
-                time.sleep(self.poll_interval)
+            self._poll([self.comm.Iallreduce(self._in_place, grad),
+                        self.comm.Iallreduce(self._in_place, small)])
         else:
-            self.comm.Allreduce(send, self._recv)
-        recv = self._recv
-        grad[...] = recv[:k]
-        start = k + 1
+            self.comm.Allreduce(self._in_place, grad)
+            self.comm.Allreduce(self._in_place, small)
+        t3 = clock()
+        start = 1
         for b in self._stats:
-            b[...] = recv[start:start + b.size].reshape(b.shape)
+            b[...] = small[start:start + b.size].reshape(b.shape)
             start += b.size
-        return float(recv[k])
+        timers = self.timers
+        timers["pack"] += t1 - t0
+        timers["allreduce"] += t3 - t1
+        timers["unpack"] += clock() - t3
+        timers["steps"] += 1
+        return float(small[0])
 
     def step(self, weight, loss=0.0):
         """:meth:`allreduce` then the optimizer's step; returns the batch's loss."""

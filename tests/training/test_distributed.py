@@ -50,6 +50,7 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert report["loss_history_difference"] < 1e-12
     assert report["float32_vs_one_process"] < 1e-5  # float32: to rounding
     assert report["poll_vs_block"] == 0.0  # DataParallel(wait="poll"): the same steps
+    assert report["timed_steps"] == 15  # DataParallel.timers counted every Allreduce
     # one Allreduce per step: the 147 gradient values and the loss, in float64
     assert report["message_bytes"] == (report["weights"] + 1) * 8
     # rank 0 alone writes the checkpoint; it resumes on two ranks or one process
@@ -98,3 +99,5 @@ def test_bad_distributed_arguments():
         rb.distributed.DataParallel(net, object())
     with pytest.raises(ValueError, match="wait must be .block. or .poll."):
         rb.distributed.DataParallel(net, opt, comm=object(), wait="spin")
+    with pytest.raises(ValueError, match="spin"):
+        rb.distributed.DataParallel(net, opt, comm=object(), wait="poll", spin=-1.0)
