@@ -67,7 +67,7 @@ def test_env_var_and_switch_choose_numpy(monkeypatch):
 def test_fallback_when_numba_is_absent(monkeypatch):
     monkeypatch.setitem(_kernels._state, "tried", True)
     monkeypatch.setitem(_kernels._state, "module", None)
-    assert _kernels.get("lstm_forward_step") is None
+    assert _kernels.get("lstm_forward_seq_step") is None
     lstm = rb.nn.LSTM(3, 4, rng=0)
     out, _ = lstm(np.ones((2, 5, 3), dtype=np.float32))  # the NumPy path runs
     assert out.shape == (2, 5, 4)
@@ -99,17 +99,21 @@ def test_env_threads_is_checked(monkeypatch):
 def test_tanh32_is_within_1e6_of_tanh():
     from rosenblatt.autodiff import _numba_kernels as k
 
+    def step(table):  # one sequence, one step, no recurrent input, C_{t-1} = 0
+        n = table.shape[1] // 4
+        gates = np.empty_like(table)
+        c = np.zeros((1, n), dtype=np.float32)
+        out = np.empty((1, 1, n), dtype=np.float32)
+        k.lstm_forward_seq_step(table, np.zeros((1, 1), dtype=np.int64), 0,
+                                np.zeros_like(table), c, c.copy(), c.copy(), gates, out)
+        return gates
+
     x = np.linspace(-12, 12, 20001, dtype=np.float32)
-    a = np.zeros((1, 4 * x.size), dtype=np.float32)
-    a[0, 2 * x.size:3 * x.size] = x  # the g block is a plain tanh
-    c = np.zeros((1, x.size), dtype=np.float32)
-    k.lstm_forward_step(a, np.zeros_like(a), c, c.copy(), c.copy(), c.copy())
-    np.testing.assert_allclose(a[0, 2 * x.size:3 * x.size], np.tanh(x.astype(np.float64)),
-                               rtol=0, atol=1e-6)
-    nan = np.full((1, 4), np.nan, dtype=np.float32)
-    out = np.zeros((1, 1), dtype=np.float32)
-    k.lstm_forward_step(nan, np.zeros_like(nan), out, out.copy(), out.copy(), out.copy())
-    assert np.isnan(nan).all()  # a NaN comes out as NaN, as in NumPy
+    table = np.zeros((1, 4 * x.size), dtype=np.float32)
+    table[0, 2 * x.size:3 * x.size] = x  # the g block is a plain tanh
+    np.testing.assert_allclose(step(table)[0, 2 * x.size:3 * x.size],
+                               np.tanh(x.astype(np.float64)), rtol=0, atol=1e-6)
+    assert np.isnan(step(np.full((1, 4), np.nan, dtype=np.float32))).all()  # NaN stays NaN
 
 
 @needs_numba
