@@ -119,6 +119,27 @@ def lstm_backward_seq_step(gates, tc, c_prev, dout, t, dh, dc, da):
 
 
 @_jit
+def one_hot_rows(x, idx, vals):
+    """Whether every row of ``x`` has at most one non-zero; if so ``idx[r]``, ``vals[r]`` hold
+    each row's column and value (column 0 and x[r, 0] for a row of zeros, as NumPy's
+    ``argmax`` of ``|x|`` gives). One pass, stopping at the first row with two."""
+    n, m = x.shape
+    for r in range(n):
+        row = x[r]
+        count = 0
+        k = 0
+        for j in range(m):  # branch-free: the loop vectorises
+            nz = row[j] != 0
+            count += np.int64(nz)
+            k = max(k, j if nz else 0)
+        if count > 1:
+            return False
+        idx[r] = k
+        vals[r] = row[k]
+    return True
+
+
+@_jit
 def scatter_add_rows(gw, idx, vals, rows):
     """gw[idx[r]] += vals[r] rows[r] for every row r (X^T rows for one-hot X)."""
     n, G = rows.shape

@@ -277,7 +277,7 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
     (no projection at all), else the one GEMM X W_x + b over all steps. dW_h is
     one GEMM over the flat (B T) rows, each output row h_{t-1} against the next
     row's dA_t (the rows that would pair one sequence's last output with the
-    next sequence's first step are zeroed first).
+    next sequence's first step are zeroed for it).
     """
     Wh = W_h.data
     H, G = Wh.shape
@@ -341,18 +341,39 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
         else:
             if needs_grad(x):
                 gx = (flat @ W_x.data.T).reshape(B, T, n_in)
-            if W_x.requires_grad:
-                gwx = rows.weight_grad(flat, W_x.dtype) if rows is not None else x2.T @ flat
+            if W_x.requires_grad:  # into the parameter's gradient slot when it has one
+                slot = W_x._grad_slot()
+                if rows is not None:
+                    gwx = rows.weight_grad(flat, W_x.dtype, out=slot)
+                elif slot is not None:
+                    np.matmul(x2.T, flat, out=slot)
+                else:
+                    gwx = x2.T @ flat
+                gw_done = gwx if slot is None else slot
             if b is not None and b.requires_grad:
                 # one-hot rows with ones: every row picked one row of W_x with weight 1
-                gb = gwx.sum(axis=0) if gwx is not None and rows is not None and rows.ones \
-                    else flat.sum(axis=0)
+                gb = gw_done.sum(axis=0) if W_x.requires_grad and rows is not None \
+                    and rows.ones else flat.sum(axis=0)
         gwh = None
         if W_h.requires_grad:
-            gwh = hinit.T @ dA[:, 0]
+            first = None if h0 is None else hinit.T @ dA[:, 0]  # h_0 = 0: no term
+            slot = W_h._grad_slot()
+            gwh = np.empty((H, G), dtype=dtype) if slot is None else slot
             if T > 1:
-                dA[1:, 0] = 0  # (last output of sequence b, first step of b + 1): not a pair
-                gwh += out.reshape(B * T, H)[:-1].T @ flat[1:]
+                # (last output of sequence b, first step of b + 1) is not a pair: zero those
+                # rows of dA for the GEMM (dA may be handed on as gx: put them back after)
+                kept = dA[1:, 0].copy()
+                dA[1:, 0] = 0
+                np.matmul(out.reshape(B * T, H)[:-1].T, flat[1:], out=gwh)
+                dA[1:, 0] = kept
+                if first is not None:
+                    gwh += first
+            elif first is not None:
+                gwh[...] = first
+            else:
+                gwh.fill(0)
+            if slot is not None:
+                gwh = None
         return (gx, gwx, gwh, gb, state_grad(dh, h0) if want_h0 else None,
                 state_grad(dc, c0), None)
 

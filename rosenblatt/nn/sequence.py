@@ -109,6 +109,11 @@ class OneHotRows:
         n, m = x2d.shape
         if m < cls.MIN_COLUMNS or np.count_nonzero(x2d[0]) > 1:
             return None
+        kernel = _kernels.get("one_hot_rows")
+        if kernel is not None and x2d.flags.c_contiguous and x2d.dtype.kind == "f":
+            idx = np.empty(n, dtype=np.intp)  # one compiled pass instead of five NumPy ones
+            vals = np.empty(n, dtype=x2d.dtype)
+            return cls(idx, vals, m, x2d) if kernel(x2d, idx, vals) else None
         idx = np.abs(x2d).argmax(axis=1)
         vals = x2d[np.arange(n), idx]
         # every non-zero is a row's picked entry iff the counts agree
@@ -122,8 +127,9 @@ class OneHotRows:
         if not self.ones:
             out *= self.vals[:, None].astype(out.dtype, copy=False)
 
-    def weight_grad(self, flat, dtype):
-        """X^T flat, (n_in, G), created like the weights.
+    def weight_grad(self, flat, dtype, out=None):
+        """X^T flat, (n_in, G), created like the weights (or written into ``out``, of that
+        shape and dtype, e.g. a parameter's gradient slot; then None is returned).
 
         A compiled scatter-add with the ``fast`` extra; NumPy has no fast
         scatter-add of rows (sorting and ``reduceat`` measured slower than the
@@ -131,10 +137,16 @@ class OneHotRows:
         """
         kernel = _kernels.get("scatter_add_rows")
         if kernel is None or not flat.flags.c_contiguous:
-            return self.dense.T @ flat
-        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat))
+            if out is None:
+                return self.dense.T @ flat
+            np.matmul(self.dense.T, flat, out=out)
+            return None
+        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat)) \
+            if out is None else out
+        if out is not None:
+            gw.fill(0)
         kernel(gw, self.idx, self.vals.astype(gw.dtype, copy=False), flat)
-        return gw
+        return gw if out is None else None
 
 
 def input_grads(dA, xt, x, W_x, b):

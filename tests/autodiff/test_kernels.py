@@ -206,6 +206,53 @@ def test_dense_inputs_are_not_one_hot():
     assert OneHotRows.find(np.eye(8)) is None  # too few columns to pay for the test
 
 
+@needs_numba
+@pytest.mark.parametrize("used", ["states", "outputs_and_h", "single_step"])
+def test_lstm_kernels_match_numpy_for_each_result(both, used):
+    """Gradients entering through h_T and C_T only, through the outputs and h_T together,
+    and a one-step sequence (the batch-major path's edge cases)."""
+    rng = np.random.default_rng(4)
+    T = 1 if used == "single_step" else 5
+    x = rng.standard_normal((3, T, 6)).astype(np.float32)
+    W_x = (rng.standard_normal((6, 16)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((4, 16)) / 3).astype(np.float32)
+    h0 = rng.standard_normal((3, 4)).astype(np.float32)
+
+    def run():
+        ts = [rb.tensor(a, requires_grad=True) for a in (x, W_x, W_h, h0)]
+        out, h, c = rb.nn.functional.lstm(ts[0], ts[1], ts[2], None, ts[3])
+        if used == "states":
+            loss = (h * h).sum() + (c * 2).sum()
+        else:
+            loss = (out * out).sum() + (h * 3).sum() + c.sum()
+        loss.backward()
+        return [out.data.copy(), h.data.copy(), *[t.grad.copy() for t in ts]]
+
+    assert_close(*both(run))
+
+
+@needs_numba
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_lstm_layer_kernels_match_numpy_through_an_optimizer(both, batch_norm):
+    """Two stacked layers (the second reads dense inputs), one-hot characters, the weight
+    gradients written into the optimizer's packed gradient slots; with batch norm the op
+    gets projected inputs (no W_x)."""
+    rng = np.random.default_rng(5)
+    x = np.eye(20, dtype=np.float32)[rng.integers(0, 20, (4, 6))]
+
+    def run():
+        lstm = rb.nn.LSTM(20, 5, num_layers=2, batch_norm=batch_norm, rng=1)
+        opt = rb.optim.SGD(lstm.parameters(), lr=0.1)
+        opt.zero_grad()
+        out, (h, c) = lstm(x)
+        ((out * out).sum() + c.sum()).backward()
+        grads = [p.grad.copy() for p in lstm.parameters()]
+        opt.step()
+        return [out.data.copy(), *grads, *[p.data.copy() for p in lstm.parameters()]]
+
+    assert_close(*both(run), tol=2e-6)
+
+
 def test_lstm_on_one_hot_input_matches_dense_input():
     """The gather path gives the GEMM's numbers (a one-hot input plus 0 * noise is dense)."""
     rng = np.random.default_rng(3)
