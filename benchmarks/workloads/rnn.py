@@ -10,7 +10,15 @@ the arithmetic does not depend on the values. Unit: tokens (batch x time) per
 second.
 
 Targets (issue 8, raised by issue 23): LSTM >= 1.0x PyTorch's tokens/s, GRU >= 1.2x.
+
+``python -m benchmarks.workloads.rnn [LSTM|GRU]`` prints where one step's CPU time
+goes (one BLAS thread): the step's phases, and the matrix products of its shapes
+timed alone (benchmarks/README.md, issue 23).
 """
+
+import statistics
+import sys
+import time
 
 import numpy as np
 
@@ -87,3 +95,66 @@ def workloads(quick):
             "target_ratio": {"pytorch": target},
         })
     return out
+
+
+def breakdown(kind="LSTM", steps=10, rounds=4):
+    """Per phase CPU time of one step (ms, medians), and the step's GEMMs timed alone."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    clock = time.process_time
+    x, y = data(steps)
+    rng = np.random.default_rng(0)
+    cell = getattr(rb.nn, kind)(VOCAB, HIDDEN, rng=rng)
+    head = rb.nn.Dense(HIDDEN, VOCAB, rng=rng)
+    opt = rb.optim.SGD(cell.parameters() + head.parameters(), lr=LR)
+    phases = {}
+    for r in range(rounds + 1):
+        for xb, yb in zip(x, y):
+            t = [clock()]
+            out, _ = cell(rb.tensor(xb))
+            t.append(clock())
+            loss = rb.losses.cross_entropy(head(out.reshape(BATCH * SEQ, HIDDEN)), yb.reshape(-1))
+            t.append(clock())
+            opt.zero_grad()
+            loss.backward()
+            t.append(clock())
+            opt.step()
+            t.append(clock())
+            if r:
+                for name, a, b in (("recurrent layer forward", 0, 1),
+                                   ("read-out + softmax-CE forward", 1, 2),
+                                   ("backward (all of it)", 2, 3), ("SGD step", 3, 4),
+                                   ("whole step", 0, 4)):
+                    phases.setdefault(name, []).append(t[b] - t[a])
+    for name, v in phases.items():
+        print(f"{name:42s} {statistics.median(v) * 1e3:7.3f} ms")
+    def rand(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    G = (4 if kind == "LSTM" else 3) * HIDDEN
+    h, W, dA = rand(BATCH, HIDDEN), rand(HIDDEN, G), rand(BATCH, G)
+    WT = np.ascontiguousarray(W.T)
+    outs, dAs = rand(BATCH * SEQ, HIDDEN), rand(BATCH * SEQ, G)
+    Wo, dL = rand(HIDDEN, VOCAB), rand(BATCH * SEQ, VOCAB)
+    gemms = (("recurrent h W_h, forward", SEQ, lambda: h @ W),
+             ("recurrent dA W_h^T, backward", SEQ, lambda: dA @ WT),
+             ("dW_h over all steps", 1, lambda: outs.T @ dAs),
+             ("read-out: forward, dW, dX", 1, lambda: (outs @ Wo, outs.T @ dL, dL @ Wo.T)))
+    total = 0.0
+    for name, per_step, fn in gemms:
+        fn()
+        v = []
+        for _ in range(7):
+            t0 = clock()
+            for _ in range(20):
+                fn()
+            v.append((clock() - t0) / 20)
+        ms = statistics.median(v) * per_step * 1e3
+        total += ms
+        print(f"GEMM {name:37s} {ms:7.3f} ms" + (f"  ({per_step} calls)" if per_step > 1 else ""))
+    print(f"{'GEMMs of one step, timed alone':42s} {total:7.3f} ms")
+
+
+if __name__ == "__main__":
+    breakdown(*sys.argv[1:2])

@@ -52,47 +52,25 @@ def tanh32(x):
 # -- LSTM (i, f, g, o blocks; sigmoid blocks pre-scaled by 1/2) -------------------------------
 
 @_jit
-def lstm_forward_step(a, rec, c_prev, c, tc, h):
-    """One LSTM step: a += rec; gates in place in ``a``; writes C_t, tanh(C_t), h_t.
+def lstm_forward_seq_step(table, idx, t, rec, c_prev, c, tc, gates, out):
+    """Step t of an LSTM sequence: gates, C_t, tanh(C_t), and h_t written into ``out[:, t]``.
 
-    ``a`` (B, 4H) holds x_t W_x + b with the sigmoid blocks halved, ``rec`` the
-    (halved) h_{t-1} W_h: sigmoid(z) = 0.5 tanh(z / 2) + 0.5. (Each row is cut
-    into blocks indexed from 0, which lets LLVM vectorise the loop.)
+    x_t W_x + b of sequence b is row ``idx[b, t]`` of ``table`` (W_x + b for
+    one-hot inputs, the projected rows X W_x + b otherwise), with the
+    sigmoid blocks (i, f, o) halved, as is ``rec`` (B, 4H) = h_{t-1} W_h:
+    sigmoid(z) = 0.5 tanh(z / 2) + 0.5. Writes the gates (B, 4H), ``c`` and
+    ``tc`` (B, H) of step t, and ``out`` (B, T, H), the batch-major outputs
+    the caller hands on (no layout copy). Each row is cut into blocks indexed
+    from 0, which lets LLVM vectorise the loop.
     """
     B, H = c.shape
     half = np.float32(0.5)
     for b in range(B):
-        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
-        ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
-        cb, cp, tb, hb = c[b], c_prev[b], tc[b], h[b]
-        for j in range(H):
-            i = half * tanh32(ai[j] + ri[j]) + half
-            f = half * tanh32(af[j] + rf[j]) + half
-            g = tanh32(ag[j] + rg[j])
-            o = half * tanh32(ao[j] + ro[j]) + half
-            ai[j] = i
-            af[j] = f
-            ag[j] = g
-            ao[j] = o
-            ct = f * cp[j] + i * g
-            t = tanh32(ct)
-            cb[j] = ct
-            tb[j] = t
-            hb[j] = o * t
-
-
-@_jit
-def lstm_forward_step_rows(a, table, idx, rec, c_prev, c, tc, h):
-    """:func:`lstm_forward_step` for one-hot inputs: x_t W_x + b is row ``idx[b]`` of
-    ``table`` (W_x + b, sigmoid blocks halved); ``a`` is only written (the gates)."""
-    B, H = c.shape
-    half = np.float32(0.5)
-    for b in range(B):
-        row = table[idx[b]]
+        row = table[idx[b, t]]
         xi, xf, xg, xo = row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:]
-        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+        ai, af, ag, ao = gates[b, :H], gates[b, H:2 * H], gates[b, 2 * H:3 * H], gates[b, 3 * H:]
         ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
-        cb, cp, tb, hb = c[b], c_prev[b], tc[b], h[b]
+        cb, cp, tb, hb = c[b], c_prev[b], tc[b], out[b, t]
         for j in range(H):
             i = half * tanh32(xi[j] + ri[j]) + half
             f = half * tanh32(xf[j] + rf[j]) + half
@@ -103,38 +81,62 @@ def lstm_forward_step_rows(a, table, idx, rec, c_prev, c, tc, h):
             ag[j] = g
             ao[j] = o
             ct = f * cp[j] + i * g
-            t = tanh32(ct)
+            th = tanh32(ct)
             cb[j] = ct
-            tb[j] = t
-            hb[j] = o * t
+            tb[j] = th
+            hb[j] = o * th
 
 
 @_jit
-def lstm_backward_step(a, tc, c_prev, dh_out, dh, dc, da):
-    """One step of LSTM BPTT: dh += dE/dh_t (output); da = dE/d pre-activations; dc -> dC_{t-1}.
+def lstm_backward_seq_step(gates, tc, c_prev, dout, t, dh, dc, da):
+    """Step t of LSTM BPTT: writes dE/d pre-activations into ``da[:, t]``; dc -> dC_{t-1}.
 
-    ``a`` holds the gates (i, f, g, o) of step t, ``tc`` tanh(C_t); after the
-    call the caller forms dh = da W_h^T.
+    ``gates`` (B, 4H) holds the gates (i, f, g, o) of step t, ``tc`` tanh(C_t),
+    ``dout`` (B, T, H) the outputs' gradient (batch-major, added to ``dh``,
+    the gradient from step t + 1, which is only read); ``da`` is (B, T, 4H).
+    After the call the caller forms dh = da[:, t] W_h^T.
     """
     B, H = dc.shape
     one = np.float32(1.0)
     for b in range(B):
-        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
-        di, df, dg, do = da[b, :H], da[b, H:2 * H], da[b, 2 * H:3 * H], da[b, 3 * H:]
-        tb, cp, dob, dhb, dcb = tc[b], c_prev[b], dh_out[b], dh[b], dc[b]
+        ai, af, ag, ao = gates[b, :H], gates[b, H:2 * H], gates[b, 2 * H:3 * H], gates[b, 3 * H:]
+        drow = da[b, t]
+        di, df, dg, do = drow[:H], drow[H:2 * H], drow[2 * H:3 * H], drow[3 * H:]
+        tb, cp, dob, dhb, dcb = tc[b], c_prev[b], dout[b, t], dh[b], dc[b]
         for j in range(H):
             i = ai[j]
             f = af[j]
             g = ag[j]
             o = ao[j]
-            t = tb[j]
+            th = tb[j]
             d = dhb[j] + dob[j]
-            dcv = dcb[j] + d * o * (one - t * t)
+            dcv = dcb[j] + d * o * (one - th * th)
             di[j] = dcv * g * i * (one - i)
             df[j] = dcv * cp[j] * f * (one - f)
             dg[j] = dcv * i * (one - g * g)
-            do[j] = d * t * o * (one - o)
+            do[j] = d * th * o * (one - o)
             dcb[j] = dcv * f
+
+
+@_jit
+def one_hot_rows(x, idx, vals):
+    """Whether every row of ``x`` has at most one non-zero; if so ``idx[r]``, ``vals[r]`` hold
+    each row's column and value (column 0 and x[r, 0] for a row of zeros, as NumPy's
+    ``argmax`` of ``|x|`` gives). One pass, stopping at the first row with two."""
+    n, m = x.shape
+    for r in range(n):
+        row = x[r]
+        count = 0
+        k = 0
+        for j in range(m):  # branch-free: the loop vectorises
+            nz = row[j] != 0
+            count += np.int64(nz)
+            k = max(k, j if nz else 0)
+        if count > 1:
+            return False
+        idx[r] = k
+        vals[r] = row[k]
+    return True
 
 
 @_jit

@@ -36,19 +36,25 @@ one matrix product over all steps.
 
 With the ``fast`` extra (Numba) the common case (float32, no peepholes, not
 coupled, no padding) runs each step's gate arithmetic, forward and backward,
-as one compiled pass (``autodiff/_numba_kernels.py``); the NumPy code below
-is the reference they are tested against.
+as one compiled pass (``autodiff/_numba_kernels.py``), batch-major where the
+caller sees the arrays (:func:`_lstm_compiled`); the NumPy code below is the
+reference they are tested against.
+
+The three results (outputs, h_T, C_T) are three graph nodes: the outputs are
+the op's node, and h_T and C_T hang off it, handing their gradients to the
+op's backward (:func:`sequence_outputs`), so that no array joins them.
 """
 
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import Tensor, make
+from ..autodiff.tensor import Tensor, make, needs_grad
 from ..checks import positive_int
 from . import workspace
 from .parameter import Parameter
 from .recurrent import RecurrentBase
 from .sequence import (
+    OneHotRows,
     check_sequence,
     hidden_weight_grad,
     hold_finished,
@@ -118,10 +124,12 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         scale = np.ones(G, dtype=Wh.dtype)
         for sl in sig:
             scale[sl] = 0.5
-    fused = (P is None and not coupled and lengths is None and Wh.dtype == np.float32
-             and xd.dtype == np.float32 and _kernels.enabled())
-    # (T, B, G): NET, then the gate activations; a one-hot input's NET is read in the loop
-    A, xt = project_inputs(xd, W_x, b, scale, defer_rows=fused)
+    if (P is None and not coupled and lengths is None
+            and all(w is None or w.dtype == np.float32 for w in (Wh, xd, W_x, b))
+            and _kernels.enabled()):
+        return _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale)
+    # (T, B, G): NET, then the gate activations
+    A, xt = project_inputs(xd, W_x, b, scale)
     T, B, _ = A.shape
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "lstm")
@@ -137,31 +145,9 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     # contiguous runs of sigmoid columns: (i, f) and o; coupled: f and o
     sig_runs = [slice(0, 2 * H), so] if not coupled else [sf, so]
     h, c = hinit, cinit
-    # The common case (float32, no peepholes, no coupling, no padding) runs each step's
-    # gate arithmetic as one compiled pass when the fast extra is there.
-    fused = fused and dtype == np.float32
-    fwd_step = _kernels.get("lstm_forward_step") if fused else None
-    bwd_step = _kernels.get("lstm_backward_step") if fused else None
-    table = getattr(xt, "table", None)  # one-hot rows not gathered yet
-    if table is not None:
-        idx = xt.idx.reshape(T, B)
-        rows_step = _kernels.get("lstm_forward_step_rows") if fused else None
-        if rows_step is None:  # switched off since: gather now
-            xt.project(table, A.reshape(T * B, -1))
-            table = None
-    if fwd_step is not None:  # compiled for contiguous rows (a broadcast h0/c0 is not)
-        c = cinit = np.ascontiguousarray(cinit)
     for t in range(T):
         a = A[t]
         np.matmul(h, Whs, out=tmp)
-        if table is not None:
-            rows_step(a, table, idx[t], tmp, c, C[t], TC[t], Hs[t])
-            h, c = Hs[t], C[t]
-            continue
-        if fwd_step is not None:
-            fwd_step(a, tmp, c, C[t], TC[t], Hs[t])
-            h, c = Hs[t], C[t]
-            continue
         a += tmp
         if P is None:
             np.tanh(a, out=a)
@@ -196,22 +182,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
             hold_finished(Hs[t], h, M[t])
         h, c = Hs[t], ct
 
-    def backward_fused(grad):
-        dH = workspace.empty((T, B, H), dtype)  # time-major and contiguous: the kernel
-        np.copyto(dH, grad[:, :T].transpose(1, 0, 2))  # vectorises on unit strides only
-        dA = workspace.empty(A.shape, dtype)
-        WhT = np.ascontiguousarray(Wh.T)
-        dh = np.zeros((B, H), dtype=dtype)
-        dc = np.array(grad[:, T], dtype=dtype)
-        for t in range(T - 1, -1, -1):
-            bwd_step(A[t], TC[t], C[t - 1] if t else cinit, dH[t], dh, dc, dA[t])
-            np.matmul(dA[t], WhT, out=dh)
-        gx, gwx, gb = input_grads(dA, xt, x, W_x, b)
-        gwh = hidden_weight_grad(W_h, hinit, Hs, dA)
-        return (gx, gwx, gwh, gb, state_grad(dh, h0), state_grad(dc, c0), None)
-
-    def backward(grad):
-        dH = grad[:, :T].transpose(1, 0, 2)
+    def backward(grad, dh_last, dc_last):
+        dH = grad.transpose(1, 0, 2)
         # The factors that do not depend on the recurrence, for all steps at once
         # (few big array ops instead of many small ones inside the loop):
         #   da_o = dh * K_o,  K_o = tanh(C) o (1 - o);   dC += dh * K_c,  K_c = o (1 - tanh(C)^2)
@@ -253,8 +225,7 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         nc = G // H - 1  # the gate blocks driven by dC: i, f, g (coupled: f, g), then o
         K4 = dA4 = K.reshape(T, B, nc + 1, H)[:, :, :nc]
         WhT = np.ascontiguousarray(Wh.T)
-        dh = np.zeros((B, H), dtype=dtype)
-        dc = np.array(grad[:, T], dtype=dtype)
+        dh, dc = end_state_grads(dh_last, dc_last, B, H, dtype)
         v = np.empty((B, H), dtype=dtype)
         for t in range(T - 1, -1, -1):
             d = dA[t]
@@ -293,14 +264,167 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
             gp[2] = np.einsum("tbh,tbh->h", dA[:, :, so], C)
         return (gx, gwx, gwh, gb, state_grad(dh, h0), state_grad(dc, c0), gp)
 
-    # One graph node holds h_1 ... h_T and C_T side by side (a node has one output);
-    # the three results are views of it, whose gradients meet in ``grad``.
-    out = workspace.empty((B, T + 1, H), dtype)
-    out[:, :T] = Hs.transpose(1, 0, 2)
-    out[:, T] = C[T - 1]
-    joint = make(out, (x, W_x, W_h, b, h0, c0, peephole),
-                 backward if bwd_step is None else backward_fused)
-    return joint[:, :T], joint[:, T - 1], joint[:, T]
+    outputs = workspace.empty((B, T, H), dtype)
+    np.copyto(outputs, Hs.transpose(1, 0, 2))
+    return sequence_outputs(outputs, C[T - 1], (x, W_x, W_h, b, h0, c0, peephole), backward)
+
+
+def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
+    """:func:`lstm` in the common case (float32; no peepholes, coupling or padding), with
+    the ``fast`` extra: each step's gate arithmetic is one compiled pass, forward
+    (:func:`~rosenblatt.autodiff._numba_kernels.lstm_forward_seq_step`) and backward.
+
+    Batch-major throughout where the caller sees the arrays: the kernels write h_t
+    straight into the (B, T, H) outputs and read the outputs' gradient from the
+    same layout, so neither direction copies between (B, T, H) and (T, B, H), and
+    the outputs reshape to (B T, H) rows for a read-out for free. x_t W_x + b is
+    read per sequence from a table of rows: W_x + b itself for one-hot inputs
+    (no projection at all), else the one GEMM X W_x + b over all steps. dW_h is
+    one GEMM over the flat (B T) rows, each output row h_{t-1} against the next
+    row's dA_t (the rows that would pair one sequence's last output with the
+    next sequence's first step are zeroed for it).
+    """
+    Wh = W_h.data
+    H, G = Wh.shape
+    B, T, n_in = xd.shape
+    dtype = Wh.dtype
+    fwd = _kernels.get("lstm_forward_seq_step")
+    bwd = _kernels.get("lstm_backward_seq_step")
+    rows = None
+    if W_x is None:  # already projected (batch-normalised variant): (B, T, G)
+        table = (xd * scale).reshape(B * T, G)
+        idx = None
+    else:
+        w = W_x.data * scale
+        bias = None if b is None else b.data * scale
+        x2 = xd.reshape(B * T, n_in)
+        rows = OneHotRows.find(x2)
+        if rows is not None and rows.ones:  # x_t W_x + b = (W_x + b)[k]: no projection
+            table = w if bias is None else w + bias
+            idx = rows.idx.reshape(B, T)
+        else:
+            table = workspace.empty((B * T, G), dtype)
+            if rows is not None:
+                rows.project(w, table)
+            else:
+                np.matmul(x2, w, out=table)
+            if bias is not None:
+                table += bias
+            idx = None
+    if idx is None:  # row b T + t of the projected inputs
+        idx = np.arange(B * T).reshape(B, T)
+    hinit = initial_state(h0, B, H, dtype, "lstm")
+    cinit = np.ascontiguousarray(initial_state(c0, B, H, dtype, "lstm"))
+    A = workspace.empty((T, B, G), dtype)   # gate activations, time-major
+    C = workspace.empty((T, B, H), dtype)   # cell states C_t
+    TC = workspace.empty((T, B, H), dtype)  # tanh(C_t)
+    out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
+    Whs = Wh * scale
+    rec = np.empty((B, G), dtype=dtype)
+    h, c = hinit, cinit
+    for t in range(T):
+        np.matmul(h, Whs, out=rec)
+        fwd(table, idx, t, rec, c, C[t], TC[t], A[t], out)
+        h, c = out[:, t], C[t]
+
+    def backward(grad, dh_last, dc_last):
+        dout = grad
+        if not (grad.flags.c_contiguous and grad.dtype == dtype):  # e.g. broadcast zeros
+            dout = np.ascontiguousarray(grad, dtype=dtype)
+        dA = workspace.empty((B, T, G), dtype)  # batch-major like the inputs and outputs
+        WhT = np.ascontiguousarray(Wh.T)
+        dh, dc = end_state_grads(dh_last, dc_last, B, H, dtype)
+        want_h0 = needs_grad(h0)
+        for t in range(T - 1, -1, -1):
+            bwd(A[t], TC[t], C[t - 1] if t else cinit, dout, t, dh, dc, dA)
+            if t or want_h0:
+                np.matmul(dA[:, t], WhT, out=dh)
+        flat = dA.reshape(B * T, G)
+        gx = gwx = gb = None
+        if W_x is None:
+            gx = dA if needs_grad(x) else None
+        else:
+            if needs_grad(x):
+                gx = (flat @ W_x.data.T).reshape(B, T, n_in)
+            if W_x.requires_grad:  # into the parameter's gradient slot when it has one
+                slot = W_x._grad_slot()
+                if rows is not None:
+                    gwx = rows.weight_grad(flat, W_x.dtype, out=slot)
+                elif slot is not None:
+                    np.matmul(x2.T, flat, out=slot)
+                else:
+                    gwx = x2.T @ flat
+                gw_done = gwx if slot is None else slot
+            if b is not None and b.requires_grad:
+                # one-hot rows with ones: every row picked one row of W_x with weight 1
+                gb = gw_done.sum(axis=0) if W_x.requires_grad and rows is not None \
+                    and rows.ones else flat.sum(axis=0)
+        gwh = None
+        if W_h.requires_grad:
+            first = None if h0 is None else hinit.T @ dA[:, 0]  # h_0 = 0: no term
+            slot = W_h._grad_slot()
+            gwh = np.empty((H, G), dtype=dtype) if slot is None else slot
+            if T > 1:
+                # (last output of sequence b, first step of b + 1) is not a pair: zero those
+                # rows of dA for the GEMM (dA may be handed on as gx: put them back after)
+                kept = dA[1:, 0].copy()
+                dA[1:, 0] = 0
+                np.matmul(out.reshape(B * T, H)[:-1].T, flat[1:], out=gwh)
+                dA[1:, 0] = kept
+                if first is not None:
+                    gwh += first
+            elif first is not None:
+                gwh[...] = first
+            else:
+                gwh.fill(0)
+            if slot is not None:
+                gwh = None
+        return (gx, gwx, gwh, gb, state_grad(dh, h0) if want_h0 else None,
+                state_grad(dc, c0), None)
+
+    return sequence_outputs(out, C[T - 1], (x, W_x, W_h, b, h0, c0, None), backward)
+
+
+def end_state_grads(dh_last, dc_last, B, H, dtype):
+    """The gradients (dh, dC) entering BPTT at the last step: those of the final states
+    (None: zero), as fresh (B, H) arrays the loop may update in place."""
+    dh = np.zeros((B, H), dtype=dtype)
+    dc = np.zeros((B, H), dtype=dtype)
+    if dh_last is not None:
+        dh += dh_last
+    if dc_last is not None:
+        dc += dc_last
+    return dh, dc
+
+
+def sequence_outputs(outputs, c_last, parents, backward):
+    """The three results of :func:`lstm` as graph nodes, without copies either way.
+
+    ``outputs`` (B, T, H) is the op's node; the final states h_T (a view of its
+    last step) and C_T are nodes that hang off it. Their backward passes only
+    hand their gradients over (kept here until the op's backward, which runs
+    after them: their nodes are newer) and give ``outputs`` a zero gradient
+    (a read-only broadcast, no memory), so that the op's backward runs when
+    only the final states are used. ``backward(grad, dh_last, dc_last)``
+    receives the outputs' gradient and the final states' (None where unused).
+    """
+    held = {}
+
+    def op_backward(grad):
+        return backward(grad, held.pop("h", None), held.pop("c", None))
+
+    node = make(outputs, parents, op_backward)
+    zero = np.broadcast_to(np.zeros((), dtype=outputs.dtype), outputs.shape)
+
+    def hand_over(key):
+        def state_backward(grad):
+            held[key] = grad
+            return (zero,)
+        return state_backward
+
+    h = make(outputs[:, -1], (node,), hand_over("h"))
+    c = make(c_last, (node,), hand_over("c"))
+    return node, h, c
 
 
 class LSTM(RecurrentBase):

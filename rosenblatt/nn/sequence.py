@@ -13,7 +13,10 @@ Each op runs a whole sequence as ONE graph node:
   steps after the loop (:func:`input_grads`, :func:`hidden_weight_grad`).
 
 Layout: sequences are ``(batch, time, features)``; inside the ops the loop is
-time-major so each step reads contiguous memory (:func:`time_major`). Weights
+time-major so each step reads contiguous memory (:func:`time_major`). The
+LSTM's compiled path (the ``fast`` extra) instead keeps the outputs and their
+gradient batch-major, the layout its callers use, and has its kernels read and
+write them there (no layout copies). Weights
 are ``W_x (input, G*H)``, ``W_h (H, G*H)``, ``b (G*H,)`` with G the number of
 gate blocks (1 for RNN, 4 for LSTM, 3 for GRU).
 
@@ -46,15 +49,13 @@ def time_major(xd):
     return out
 
 
-def project_inputs(xd, W_x, b, scale=None, defer_rows=False):
+def project_inputs(xd, W_x, b, scale=None):
     """X W_x + b for every time step in one matrix product; returns (time, batch, G)
     and the time-major input (kept for the backward).
 
     ``scale`` (G,), optional, multiplies the result column-wise (folded into
     the weights: free). One-hot inputs (:class:`OneHotRows`) pick rows of
-    W_x + b instead; with ``defer_rows`` the returned array is left
-    unwritten when they do (``rows.table`` set: the caller's time loop reads
-    ``table[idx]`` itself, saving a pass over the whole array).
+    W_x + b instead.
     """
     if W_x is None:  # the caller already projected (batch-normalised variant)
         a = time_major(xd)  # a copy: the loop writes into it
@@ -69,11 +70,7 @@ def project_inputs(xd, W_x, b, scale=None, defer_rows=False):
     rows = OneHotRows.find(xt.reshape(T * B, n_in))
     if rows is not None:  # one-hot inputs (characters, words): pick rows of W_x, no GEMM
         if rows.ones:  # x_t W + b = (W + b)[k]: the same one addition
-            table = w if bias is None else w + bias
-            if defer_rows:
-                rows.table = table
-            else:
-                rows.project(table, a.reshape(T * B, -1))
+            rows.project(w if bias is None else w + bias, a.reshape(T * B, -1))
             return a, rows
         rows.project(w, a.reshape(T * B, -1))
         xt = rows
@@ -94,14 +91,13 @@ class OneHotRows:
     not of this kind.
     """
 
-    __slots__ = ("idx", "vals", "ones", "n_in", "table", "dense")
+    __slots__ = ("idx", "vals", "ones", "n_in", "dense")
 
     MIN_COLUMNS = 16  # below that, the dense GEMM is as cheap as the test
 
     def __init__(self, idx, vals, n_in, dense=None):
         self.idx, self.vals, self.n_in, self.dense = idx, vals, n_in, dense
         self.ones = bool((vals == 1).all())
-        self.table = None
 
     @classmethod
     def find(cls, x2d):
@@ -109,6 +105,11 @@ class OneHotRows:
         n, m = x2d.shape
         if m < cls.MIN_COLUMNS or np.count_nonzero(x2d[0]) > 1:
             return None
+        kernel = _kernels.get("one_hot_rows")
+        if kernel is not None and x2d.flags.c_contiguous and x2d.dtype.kind == "f":
+            idx = np.empty(n, dtype=np.intp)  # one compiled pass instead of five NumPy ones
+            vals = np.empty(n, dtype=x2d.dtype)
+            return cls(idx, vals, m, x2d) if kernel(x2d, idx, vals) else None
         idx = np.abs(x2d).argmax(axis=1)
         vals = x2d[np.arange(n), idx]
         # every non-zero is a row's picked entry iff the counts agree
@@ -122,8 +123,9 @@ class OneHotRows:
         if not self.ones:
             out *= self.vals[:, None].astype(out.dtype, copy=False)
 
-    def weight_grad(self, flat, dtype):
-        """X^T flat, (n_in, G), created like the weights.
+    def weight_grad(self, flat, dtype, out=None):
+        """X^T flat, (n_in, G), created like the weights (or written into ``out``, of that
+        shape and dtype, e.g. a parameter's gradient slot; then None is returned).
 
         A compiled scatter-add with the ``fast`` extra; NumPy has no fast
         scatter-add of rows (sorting and ``reduceat`` measured slower than the
@@ -131,10 +133,16 @@ class OneHotRows:
         """
         kernel = _kernels.get("scatter_add_rows")
         if kernel is None or not flat.flags.c_contiguous:
-            return self.dense.T @ flat
-        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat))
+            if out is None:
+                return self.dense.T @ flat
+            np.matmul(self.dense.T, flat, out=out)
+            return None
+        gw = np.zeros((self.n_in, flat.shape[1]), dtype=np.result_type(dtype, flat)) \
+            if out is None else out
+        if out is not None:
+            gw.fill(0)
         kernel(gw, self.idx, self.vals.astype(gw.dtype, copy=False), flat)
-        return gw
+        return gw if out is None else None
 
 
 def input_grads(dA, xt, x, W_x, b):

@@ -67,7 +67,7 @@ def test_env_var_and_switch_choose_numpy(monkeypatch):
 def test_fallback_when_numba_is_absent(monkeypatch):
     monkeypatch.setitem(_kernels._state, "tried", True)
     monkeypatch.setitem(_kernels._state, "module", None)
-    assert _kernels.get("lstm_forward_step") is None
+    assert _kernels.get("lstm_forward_seq_step") is None
     lstm = rb.nn.LSTM(3, 4, rng=0)
     out, _ = lstm(np.ones((2, 5, 3), dtype=np.float32))  # the NumPy path runs
     assert out.shape == (2, 5, 4)
@@ -99,17 +99,21 @@ def test_env_threads_is_checked(monkeypatch):
 def test_tanh32_is_within_1e6_of_tanh():
     from rosenblatt.autodiff import _numba_kernels as k
 
+    def step(table):  # one sequence, one step, no recurrent input, C_{t-1} = 0
+        n = table.shape[1] // 4
+        gates = np.empty_like(table)
+        c = np.zeros((1, n), dtype=np.float32)
+        out = np.empty((1, 1, n), dtype=np.float32)
+        k.lstm_forward_seq_step(table, np.zeros((1, 1), dtype=np.int64), 0,
+                                np.zeros_like(table), c, c.copy(), c.copy(), gates, out)
+        return gates
+
     x = np.linspace(-12, 12, 20001, dtype=np.float32)
-    a = np.zeros((1, 4 * x.size), dtype=np.float32)
-    a[0, 2 * x.size:3 * x.size] = x  # the g block is a plain tanh
-    c = np.zeros((1, x.size), dtype=np.float32)
-    k.lstm_forward_step(a, np.zeros_like(a), c, c.copy(), c.copy(), c.copy())
-    np.testing.assert_allclose(a[0, 2 * x.size:3 * x.size], np.tanh(x.astype(np.float64)),
-                               rtol=0, atol=1e-6)
-    nan = np.full((1, 4), np.nan, dtype=np.float32)
-    out = np.zeros((1, 1), dtype=np.float32)
-    k.lstm_forward_step(nan, np.zeros_like(nan), out, out.copy(), out.copy(), out.copy())
-    assert np.isnan(nan).all()  # a NaN comes out as NaN, as in NumPy
+    table = np.zeros((1, 4 * x.size), dtype=np.float32)
+    table[0, 2 * x.size:3 * x.size] = x  # the g block is a plain tanh
+    np.testing.assert_allclose(step(table)[0, 2 * x.size:3 * x.size],
+                               np.tanh(x.astype(np.float64)), rtol=0, atol=1e-6)
+    assert np.isnan(step(np.full((1, 4), np.nan, dtype=np.float32))).all()  # NaN stays NaN
 
 
 @needs_numba
@@ -200,6 +204,53 @@ def test_dense_inputs_are_not_one_hot():
     assert OneHotRows.find(x) is None
     assert OneHotRows.find(np.ones((30, 20))) is None
     assert OneHotRows.find(np.eye(8)) is None  # too few columns to pay for the test
+
+
+@needs_numba
+@pytest.mark.parametrize("used", ["states", "outputs_and_h", "single_step"])
+def test_lstm_kernels_match_numpy_for_each_result(both, used):
+    """Gradients entering through h_T and C_T only, through the outputs and h_T together,
+    and a one-step sequence (the batch-major path's edge cases)."""
+    rng = np.random.default_rng(4)
+    T = 1 if used == "single_step" else 5
+    x = rng.standard_normal((3, T, 6)).astype(np.float32)
+    W_x = (rng.standard_normal((6, 16)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((4, 16)) / 3).astype(np.float32)
+    h0 = rng.standard_normal((3, 4)).astype(np.float32)
+
+    def run():
+        ts = [rb.tensor(a, requires_grad=True) for a in (x, W_x, W_h, h0)]
+        out, h, c = rb.nn.functional.lstm(ts[0], ts[1], ts[2], None, ts[3])
+        if used == "states":
+            loss = (h * h).sum() + (c * 2).sum()
+        else:
+            loss = (out * out).sum() + (h * 3).sum() + c.sum()
+        loss.backward()
+        return [out.data.copy(), h.data.copy(), *[t.grad.copy() for t in ts]]
+
+    assert_close(*both(run))
+
+
+@needs_numba
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_lstm_layer_kernels_match_numpy_through_an_optimizer(both, batch_norm):
+    """Two stacked layers (the second reads dense inputs), one-hot characters, the weight
+    gradients written into the optimizer's packed gradient slots; with batch norm the op
+    gets projected inputs (no W_x)."""
+    rng = np.random.default_rng(5)
+    x = np.eye(20, dtype=np.float32)[rng.integers(0, 20, (4, 6))]
+
+    def run():
+        lstm = rb.nn.LSTM(20, 5, num_layers=2, batch_norm=batch_norm, rng=1)
+        opt = rb.optim.SGD(lstm.parameters(), lr=0.1)
+        opt.zero_grad()
+        out, (h, c) = lstm(x)
+        ((out * out).sum() + c.sum()).backward()
+        grads = [p.grad.copy() for p in lstm.parameters()]
+        opt.step()
+        return [out.data.copy(), *grads, *[p.data.copy() for p in lstm.parameters()]]
+
+    assert_close(*both(run), tol=2e-6)
 
 
 def test_lstm_on_one_hot_input_matches_dense_input():

@@ -93,6 +93,44 @@ def test_matches_torch(torch, rng, kind, nonlinearity, num_layers, shape, with_s
             close(ours.b_hn[layer].grad, getattr(ref, f"bias_hh_l{layer}").grad.numpy()[2 * H:])
 
 
+@pytest.mark.parametrize("one_hot", [True, False])
+def test_float32_lstm_matches_torch(torch, rng, one_hot):
+    """The float32 path (with the fast extra: the compiled, batch-major one) against
+    nn.LSTM in float64, outputs, final states and every gradient, as in the char-LSTM
+    benchmark (one-hot characters) and on dense inputs with initial states."""
+    B, T, n_in, H = 4, 7, 20, 6
+    ours = rb.nn.LSTM(n_in, H, num_layers=2, rng=rng)
+    for p in ours.parameters():
+        p.data[...] = rng.uniform(-0.6, 0.6, p.shape)
+    ref = _torch_layer(torch, "LSTM", ours, None)
+    _copy_into_torch(torch, ours, ref, "LSTM")
+    x = (np.eye(n_in)[rng.integers(0, n_in, (B, T))] if one_hot
+         else rng.standard_normal((B, T, n_in))).astype(np.float32)
+    states = [(rng.standard_normal((2, B, H)) * 0.5).astype(np.float32) for _ in range(2)]
+    st = None if one_hot else tuple(rb.tensor(s, requires_grad=True) for s in states)
+    out, (h, c) = ours(x, st)
+    g = [rng.standard_normal(a.shape) for a in (out, h, c)]
+    ((out * g[0]).sum() + (h * g[1]).sum() + (c * g[2]).sum()).backward()
+
+    ts = None if one_hot else tuple(torch.tensor(s.astype(np.float64), requires_grad=True)
+                                    for s in states)
+    tout, (th, tc) = ref(torch.tensor(x.astype(np.float64)), ts)
+    sum((a * torch.tensor(b)).sum() for a, b in zip((tout, th, tc), g)).backward()
+
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+    for a, b in zip((out, h, c), (tout, th, tc)):
+        close(a.data, b.detach().numpy())
+    if st is not None:
+        for s, t in zip(st, ts):
+            close(s.grad, t.grad.numpy())
+    for layer in range(2):
+        close(ours.W_x[layer].grad, getattr(ref, f"weight_ih_l{layer}").grad.numpy().T)
+        close(ours.W_h[layer].grad, getattr(ref, f"weight_hh_l{layer}").grad.numpy().T)
+        close(ours.b[layer].grad, getattr(ref, f"bias_ih_l{layer}").grad.numpy())
+
+
 def _params64(layer, rng):
     layer.astype(np.float64)
     for p in layer.parameters():
