@@ -1,0 +1,229 @@
+"""Numba kernels of the neuroevolution layer (the optional ``fast`` extra).
+
+Imported only through :mod:`rosenblatt.evolution._kernels`, which returns None
+(the NumPy path runs) when Numba is absent, ``ROSENBLATT_NO_NUMBA=1`` is set
+or :func:`rosenblatt.autodiff._kernels.use_numba(False)` was called. Every
+kernel compiles on its first call with ``cache=True``.
+
+* :func:`neat_pack` / :func:`neat_forward`: NEAT phenotypes of a whole
+  population. ``neat_pack`` turns the concatenated genes of many genomes into
+  one *record* per genome (enabled connections in local node indices, grouped
+  by destination, and a topological order of the nodes: Kahn's algorithm);
+  ``neat_forward`` evaluates all records on a batch in one call, node by node
+  in topological order, the samples innermost. Their NumPy twin is the padded
+  level-by-level evaluation of :class:`~rosenblatt.evolution.network.PopulationNetwork`
+  (tests/evolution/test_kernels.py, to 1e-6; sums are taken in another order,
+  so results differ in the last bits).
+* :func:`mlp_forward`: one Dense layer of a population of networks with its
+  activation fused, for :func:`~rosenblatt.evolution.cne.population_forward`.
+
+A record (float64, integers stored exactly) is::
+
+    [n_inputs, n_outputs, n_nodes, n_edges, length,
+     codes (n_nodes), order (n_nodes), in_start (n_nodes + 1),
+     src (n_edges), weight (n_edges)]
+
+with ``in_start`` the CSR offsets of each node's incoming connections.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from .activations import NAMES
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+# the activation codes of activations.NAMES, as the kernels number them
+_ORDER = ("steep_sigmoid", "sigmoid", "tanh", "sine", "gaussian", "abs", "identity", "step",
+          "relu")
+if NAMES != _ORDER:  # pragma: no cover - a guard for whoever reorders activations.ACTIVATIONS
+    raise ImportError("rosenblatt.evolution._numba_kernels: activation codes changed; update "
+                      "_ORDER and _activate")
+
+HEADER = 5
+
+
+@numba.njit(cache=True, inline="always")
+def _activate(code, x):
+    # the sigmoids as 1 / (1 + exp(-a x)): equal to activations.py's 0.5 (1 + tanh(a x / 2))
+    # within a few ulp, and libm's exp costs a third of its tanh
+    if code == 0:
+        return 1.0 / (1.0 + math.exp(-4.9 * x))
+    if code == 1:
+        return 1.0 / (1.0 + math.exp(-x))
+    if code == 2:
+        return math.tanh(x)
+    if code == 3:
+        return math.sin(x)
+    if code == 4:
+        return math.exp(-min(x * x, 700.0))
+    if code == 5:
+        return abs(x)
+    if code == 6:
+        return x
+    if code == 7:
+        return 1.0 if x > 0 else 0.0
+    return max(x, 0.0)
+
+
+@_jit
+def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, dst, weight,
+              enabled, offsets, out):
+    """Write one record per genome into ``out`` (at ``offsets[p]``); ``offsets[P]`` is the end.
+
+    ``ids``/``codes`` are the genomes' node genes concatenated (ids sorted within
+    a genome), ``src``/``dst``/``weight``/``enabled`` their connection genes.
+    Returns -1, or the index of the first genome whose enabled connections form
+    a cycle. Connections into an input or the bias are ignored (nothing sets them).
+    """
+    P = node_counts.shape[0]
+    fixed = n_inputs + 1
+    n0 = 0
+    g0 = 0
+    for p in range(P):
+        nn = node_counts[p]
+        ng = gene_counts[p]
+        node_ids = ids[n0:n0 + nn]
+        ls = np.empty(ng, np.int64)
+        ld = np.empty(ng, np.int64)
+        ne = 0
+        indeg = np.zeros(nn, np.int64)
+        outdeg = np.zeros(nn, np.int64)
+        for k in range(ng):
+            if not enabled[g0 + k]:
+                continue
+            s = np.searchsorted(node_ids, src[g0 + k])
+            d = np.searchsorted(node_ids, dst[g0 + k])
+            if d < fixed:
+                continue
+            ls[ne] = s
+            ld[ne] = d
+            ne += 1
+            indeg[d] += 1
+            outdeg[s] += 1
+        base = offsets[p]
+        rec = out[base:offsets[p + 1]]
+        rec[0] = n_inputs
+        rec[1] = n_outputs
+        rec[2] = nn
+        rec[4] = offsets[p + 1] - base
+        c_at = HEADER
+        o_at = c_at + nn
+        s_at = o_at + nn
+        e_at = s_at + nn + 1
+        w_at = e_at + ne
+        for i in range(nn):
+            rec[c_at + i] = codes[n0 + i]
+        # incoming connections grouped by destination, in gene order (a stable counting sort)
+        start = np.zeros(nn + 1, np.int64)
+        for i in range(nn):
+            start[i + 1] = start[i] + indeg[i]
+            rec[s_at + i] = start[i]
+        rec[s_at + nn] = start[nn]
+        fill = start[:nn].copy()
+        for j in range(ng):
+            if not enabled[g0 + j]:
+                continue
+            s = np.searchsorted(node_ids, src[g0 + j])
+            d = np.searchsorted(node_ids, dst[g0 + j])
+            if d < fixed:
+                continue
+            rec[e_at + fill[d]] = s
+            rec[w_at + fill[d]] = weight[g0 + j]
+            fill[d] += 1
+        # outgoing lists for Kahn's algorithm
+        ostart = np.zeros(nn + 1, np.int64)
+        for i in range(nn):
+            ostart[i + 1] = ostart[i] + outdeg[i]
+        ofill = ostart[:nn].copy()
+        nxt = np.empty(ne, np.int64)
+        for e in range(ne):
+            nxt[ofill[ls[e]]] = ld[e]
+            ofill[ls[e]] += 1
+        queue = np.empty(nn, np.int64)
+        tail = 0
+        for i in range(nn):
+            if indeg[i] == 0:
+                queue[tail] = i
+                tail += 1
+        head = 0
+        while head < tail:
+            u = queue[head]
+            head += 1
+            for e in range(ostart[u], ostart[u + 1]):
+                v = nxt[e]
+                indeg[v] -= 1
+                if indeg[v] == 0:
+                    queue[tail] = v
+                    tail += 1
+        if tail < nn:
+            return p
+        for i in range(nn):
+            rec[o_at + i] = queue[i]
+        rec[3] = ne
+        n0 += nn
+        g0 += ng
+    return -1
+
+
+@_jit
+def neat_offsets(records, offsets):
+    """Where each record of the concatenated ``records`` starts (into ``offsets``, P + 1).
+    Returns -1, or the first record whose inputs or outputs differ in number from the
+    first's."""
+    P = offsets.shape[0] - 1
+    at = 0
+    for p in range(P):
+        offsets[p] = at
+        if records[at] != records[0] or records[at + 1] != records[1]:
+            return p
+        at += int(records[at + 4])
+    offsets[P] = at
+    return -1
+
+
+@_jit
+def neat_forward(records, offsets, X, out):
+    """Outputs of every record on its batch: ``X`` (P, n, n_inputs) (a broadcast view is
+    fine), ``out`` (P, n, n_outputs); ``offsets`` from :func:`neat_offsets`."""
+    P, n, _ = out.shape
+    n_in = int(records[0])
+    n_out = int(records[1])
+    widest = 0
+    for p in range(P):
+        widest = max(widest, int(records[offsets[p] + 2]))
+    V = np.empty((widest, n))
+    acc = np.empty(n)
+    for p in range(P):
+        rec = records[offsets[p]:offsets[p + 1]]
+        nn = int(rec[2])
+        ne = int(rec[3])
+        c_at = HEADER
+        o_at = c_at + nn
+        s_at = o_at + nn
+        e_at = s_at + nn + 1
+        w_at = e_at + ne
+        for i in range(n_in):
+            for s in range(n):
+                V[i, s] = X[p, s, i]
+        for s in range(n):
+            V[n_in, s] = 1.0
+        for t in range(nn):
+            u = int(rec[o_at + t])
+            if u <= n_in:
+                continue
+            for s in range(n):
+                acc[s] = 0.0
+            for e in range(int(rec[s_at + u]), int(rec[s_at + u + 1])):
+                w = rec[w_at + e]
+                src = int(rec[e_at + e])
+                for s in range(n):
+                    acc[s] += w * V[src, s]
+            code = int(rec[c_at + u])
+            for s in range(n):
+                V[u, s] = _activate(code, acc[s])
+        for o in range(n_out):
+            for s in range(n):
+                out[p, s, o] = V[n_in + 1 + o, s]
