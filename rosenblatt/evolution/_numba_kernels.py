@@ -81,26 +81,41 @@ def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, ds
     """
     P = node_counts.shape[0]
     fixed = n_inputs + 1
+    big_n = 1
+    big_g = 1
+    for p in range(P):
+        big_n = max(big_n, node_counts[p])
+        big_g = max(big_g, gene_counts[p])
+    # scratch, allocated once: local ends of the enabled genes, degrees, CSR offsets, queue
+    ls = np.empty(big_g, np.int64)
+    ld = np.empty(big_g, np.int64)
+    w_of = np.empty(big_g, np.float64)
+    indeg = np.empty(big_n, np.int64)
+    outdeg = np.empty(big_n, np.int64)
+    fill = np.empty(big_n + 1, np.int64)
+    ostart = np.empty(big_n + 1, np.int64)
+    nxt = np.empty(big_g, np.int64)
+    queue = np.empty(big_n, np.int64)
     n0 = 0
     g0 = 0
     for p in range(P):
         nn = node_counts[p]
         ng = gene_counts[p]
         node_ids = ids[n0:n0 + nn]
-        ls = np.empty(ng, np.int64)
-        ld = np.empty(ng, np.int64)
+        for i in range(nn):
+            indeg[i] = 0
+            outdeg[i] = 0
         ne = 0
-        indeg = np.zeros(nn, np.int64)
-        outdeg = np.zeros(nn, np.int64)
         for k in range(ng):
             if not enabled[g0 + k]:
                 continue
-            s = np.searchsorted(node_ids, src[g0 + k])
             d = np.searchsorted(node_ids, dst[g0 + k])
             if d < fixed:
                 continue
+            s = np.searchsorted(node_ids, src[g0 + k])
             ls[ne] = s
             ld[ne] = d
+            w_of[ne] = weight[g0 + k]
             ne += 1
             indeg[d] += 1
             outdeg[s] += 1
@@ -109,6 +124,7 @@ def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, ds
         rec[0] = n_inputs
         rec[1] = n_outputs
         rec[2] = nn
+        rec[3] = ne
         rec[4] = offsets[p + 1] - base
         c_at = HEADER
         o_at = c_at + nn
@@ -117,33 +133,26 @@ def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, ds
         w_at = e_at + ne
         for i in range(nn):
             rec[c_at + i] = codes[n0 + i]
-        # incoming connections grouped by destination, in gene order (a stable counting sort)
-        start = np.zeros(nn + 1, np.int64)
+        # incoming connections grouped by destination, in gene order (a stable counting
+        # sort), and outgoing ones for Kahn's algorithm
+        fill[0] = 0
+        ostart[0] = 0
         for i in range(nn):
-            start[i + 1] = start[i] + indeg[i]
-            rec[s_at + i] = start[i]
-        rec[s_at + nn] = start[nn]
-        fill = start[:nn].copy()
-        for j in range(ng):
-            if not enabled[g0 + j]:
-                continue
-            s = np.searchsorted(node_ids, src[g0 + j])
-            d = np.searchsorted(node_ids, dst[g0 + j])
-            if d < fixed:
-                continue
-            rec[e_at + fill[d]] = s
-            rec[w_at + fill[d]] = weight[g0 + j]
-            fill[d] += 1
-        # outgoing lists for Kahn's algorithm
-        ostart = np.zeros(nn + 1, np.int64)
-        for i in range(nn):
+            rec[s_at + i] = fill[i]
+            fill[i + 1] = fill[i] + indeg[i]
             ostart[i + 1] = ostart[i] + outdeg[i]
-        ofill = ostart[:nn].copy()
-        nxt = np.empty(ne, np.int64)
+        rec[s_at + nn] = fill[nn]
         for e in range(ne):
-            nxt[ofill[ls[e]]] = ld[e]
-            ofill[ls[e]] += 1
-        queue = np.empty(nn, np.int64)
+            d = ld[e]
+            at = int(rec[s_at + d]) + (fill[d + 1] - fill[d] - indeg[d])
+            indeg[d] -= 1
+            rec[e_at + at] = ls[e]
+            rec[w_at + at] = w_of[e]
+            s = ls[e]
+            nxt[ostart[s + 1] - outdeg[s]] = d
+            outdeg[s] -= 1
+        for i in range(nn):  # the in-degrees again (counted down above)
+            indeg[i] = fill[i + 1] - fill[i]
         tail = 0
         for i in range(nn):
             if indeg[i] == 0:
@@ -163,7 +172,6 @@ def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, ds
             return p
         for i in range(nn):
             rec[o_at + i] = queue[i]
-        rec[3] = ne
         n0 += nn
         g0 += ng
     return -1
