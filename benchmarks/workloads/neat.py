@@ -181,7 +181,7 @@ def rb_cne(population, batch):
     thetas, X = rng.normal(size=(population, n)), rng.normal(size=(batch, 4))
 
     def run():
-        rb.evolution.population_forward(model, thetas, X)
+        rb.evolution.population_forward(model, thetas, X, fast=True)
 
     return run
 
