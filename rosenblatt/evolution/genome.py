@@ -267,7 +267,7 @@ class Genome:
                 _frozen(np.array([codes[n.activation] for n in self.nodes], np.int64)))
         return a
 
-    def network(self, recurrent=None, steps=None):
+    def network(self, recurrent=None, steps=None, fast=False):
         """The phenotype: a callable ``(n_samples, n_inputs) -> (n_samples, n_outputs)``.
 
         Parameters
@@ -278,10 +278,13 @@ class Genome:
             For a recurrent network called on a batch: how many synchronous
             activation steps from a zero state (default: the number of
             non-input nodes, enough for any signal to cross the network).
+        fast : bool, default False
+            Evaluate with the compiled kernels when installed (see
+            :class:`~rosenblatt.evolution.network.PopulationNetwork`).
         """
         from .network import Network
 
-        return Network(self, recurrent=recurrent, steps=steps)
+        return Network(self, recurrent=recurrent, steps=steps, fast=fast)
 
     # -- JSON ---------------------------------------------------------------------------
     def to_dict(self):

@@ -207,6 +207,15 @@ class PopulationNetwork:
         Default: True if any genome is recurrent.
     steps : int, optional
         Synchronous steps for a recurrent network called on a batch.
+    fast : bool, default False
+        Feed-forward genomes with the compiled kernels (``rosenblatt[fast]``;
+        without Numba, or with ``ROSENBLATT_NO_NUMBA=1``, the NumPy path runs):
+        each genome's enabled connections in topological order (a *record*,
+        cached on the genome), the whole population evaluated in one call,
+        the padded arrays built only if read. Outputs equal the NumPy
+        evaluation's to a few ulp, not bit for bit (sums in another order,
+        libm's tanh): a NEAT run can then part from the NumPy run of its seed
+        where two fitnesses tie to the last bit. The default keeps NumPy.
 
     Attributes
     ----------
@@ -221,16 +230,16 @@ class PopulationNetwork:
     (drop networks whose trial ended) and :meth:`take` (repeat networks).
     """
 
-    def __init__(self, genomes, recurrent=None, steps=None):
+    def __init__(self, genomes, recurrent=None, steps=None, fast=False):
         genomes = list(genomes)
         if not genomes:
             raise ValueError("PopulationNetwork: got no genomes")
         self.size = len(genomes)
         self.state = None
         self._fast = None
-        if recurrent is None and all(isinstance(g, Genome) for g in genomes):
+        if fast and recurrent is None and all(isinstance(g, Genome) for g in genomes):
             recurrent = any(g.recurrent for g in genomes)
-        if recurrent is not None and not recurrent:
+        if fast and recurrent is not None and not recurrent:
             # feed-forward with the compiled kernels: one record per genome (cached on the
             # genome), evaluated in one call; the padded arrays are built only if asked for
             self._fast = _records(genomes)
@@ -454,10 +463,10 @@ class Network:
     array([[3.]])
     """
 
-    def __init__(self, genome, recurrent=None, steps=None):
+    def __init__(self, genome, recurrent=None, steps=None, fast=False):
         self.genome = genome
         self._pop = PopulationNetwork([genome], recurrent=genome.recurrent if recurrent is None
-                                      else recurrent, steps=steps)
+                                      else recurrent, steps=steps, fast=fast)
         self.n_inputs, self.n_outputs = genome.n_inputs, genome.n_outputs
         self.size = 1
 

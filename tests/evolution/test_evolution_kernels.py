@@ -1,6 +1,6 @@
 """The neuroevolution kernels (``rosenblatt[fast]``) against their NumPy twins.
 
-NEAT phenotypes: the compiled records (``neat_pack`` / ``neat_forward``) against
+NEAT phenotypes (``fast=True``): the compiled records (``neat_pack`` / ``neat_forward``) against
 the padded level-by-level NumPy evaluation and against each genome's own
 network; CNE: ``population_forward(fast=True)`` (``mlp_forward``) against the
 exact NumPy path. ``use_numba(True)`` overrides ``ROSENBLATT_NO_NUMBA``, so the
@@ -67,7 +67,7 @@ def test_neat_population_kernel_matches_numpy(both, acts):
     X = np.random.default_rng(1).normal(size=(7, 2))
 
     def run():
-        net = rb.evolution.PopulationNetwork(pop, recurrent=False)
+        net = rb.evolution.PopulationNetwork(pop, recurrent=False, fast=True)
         return net(X), net(np.broadcast_to(X, (len(pop),) + X.shape) * 0.5)
 
     (fast, fast_each), (slow, slow_each) = both(run)
@@ -76,7 +76,7 @@ def test_neat_population_kernel_matches_numpy(both, acts):
     # the same genomes again: their cached records give the same outputs
     _kernels.use_numba(True)
     try:
-        again = rb.evolution.PopulationNetwork(pop, recurrent=False)(X)
+        again = rb.evolution.PopulationNetwork(pop, recurrent=False, fast=True)(X)
     finally:
         _kernels.use_numba(None)
     np.testing.assert_array_equal(again, fast)
@@ -88,8 +88,8 @@ def test_population_equals_each_genome_network(both):
     X = np.random.default_rng(2).normal(size=(5, 2))
 
     def run():
-        whole = rb.evolution.PopulationNetwork(pop)(X)
-        return whole, np.stack([g.network()(X) for g in pop])
+        whole = rb.evolution.PopulationNetwork(pop, fast=True)(X)
+        return whole, np.stack([g.network(fast=True)(X) for g in pop])
 
     (fast_whole, fast_each), (slow_whole, _) = both(run)
     np.testing.assert_allclose(fast_whole, fast_each, rtol=1e-12, atol=1e-12)
@@ -102,7 +102,7 @@ def test_control_protocol_and_padded_arrays_on_the_compiled_path(both):
     obs = np.random.default_rng(3).normal(size=(12, 2))
 
     def run():
-        net = rb.evolution.PopulationNetwork(pop, recurrent=False)
+        net = rb.evolution.PopulationNetwork(pop, recurrent=False, fast=True)
         padded = net.level, net.W  # built on first use on the compiled path
         taken = net.take([3, 3, 0])
         net.keep(np.arange(12) % 2 == 0)
@@ -123,15 +123,15 @@ def test_compiled_path_errors_name_the_genome():
     _kernels.use_numba(True)
     try:
         with pytest.raises(ValueError, match="Genome 7: .*cycle"):
-            rb.evolution.PopulationNetwork([g], recurrent=False)
+            rb.evolution.PopulationNetwork([g], recurrent=False, fast=True)
         ok = Genome.minimal(1, 2, 1, [0.0, 0.0, 0.0])
         other = Genome.minimal(2, 3, 1, [0.0, 0.0, 0.0, 0.0])
-        ok.network()(np.zeros((1, 2)))  # its record is cached now
+        ok.network(fast=True)(np.zeros((1, 2)))  # its record is cached now
         with pytest.raises(ValueError, match="genome 2 has 3 inputs"):
-            rb.evolution.PopulationNetwork([ok, other], recurrent=False)
+            rb.evolution.PopulationNetwork([ok, other], recurrent=False, fast=True)
         with pytest.raises(TypeError, match="expected Genomes"):
-            rb.evolution.PopulationNetwork([ok, "x"], recurrent=False)
-        net = rb.evolution.PopulationNetwork([ok], recurrent=False)
+            rb.evolution.PopulationNetwork([ok, "x"], recurrent=False, fast=True)
+        net = rb.evolution.PopulationNetwork([ok], recurrent=False, fast=True)
         with pytest.raises(ValueError, match="inputs must have shape"):
             net(np.zeros((4, 3)))
     finally:
@@ -140,11 +140,17 @@ def test_compiled_path_errors_name_the_genome():
 
 def test_children_with_the_same_genes_share_the_record():
     g = Genome.minimal(0, 2, 1, [0.5, -0.5, 1.0])
-    g.network()(np.zeros((1, 2)))
+    g.network(fast=True)(np.zeros((1, 2)))
     child = g.with_genes(1)
     assert ("record" in child._cache) == ("record" in g._cache)
     innov, src, dst, w, on = g.gene_arrays()
     assert "record" not in g.with_arrays(2, innov, src, dst, w + 1.0, on)._cache
+
+
+def test_fast_is_opt_in():
+    g = Genome.minimal(0, 2, 1, [0.5, -0.5, 1.0])
+    assert rb.evolution.PopulationNetwork([g])._fast is None
+    assert rb.evolution.NEAT(2, 1, rng=0).fast is False
 
 
 def test_neat_runs_match_with_and_without_the_kernels(both):
@@ -154,7 +160,7 @@ def test_neat_runs_match_with_and_without_the_kernels(both):
     xor = rb.evolution.envs.XOR()
 
     def run():
-        res = rb.evolution.NEAT(2, 1, rng=2).run(xor.evaluate, 6, vectorized=True)
+        res = rb.evolution.NEAT(2, 1, rng=2, fast=True).run(xor.evaluate, 6, vectorized=True)
         return res.history
 
     fast, slow = both(run)
