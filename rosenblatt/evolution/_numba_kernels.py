@@ -355,3 +355,48 @@ def mlp_forward(XT, thetas, sizes, w_at, b_at, codes, out):
         for j in range(sizes[L]):
             for s in range(n):
                 out[p, s, j] = A[j, s]
+
+
+# -- NEAT speciation -----------------------------------------------------------------------------
+
+@_jit
+def compat_distances(innov, weight, offsets, P, c1, c2, c3, normalize_below, out):
+    """``out[a, b]``: NEAT's compatibility distance of genome ``a < P`` to genome ``P + b``
+    (genes ``offsets[g]:offsets[g + 1]`` of the concatenated ``innov`` (sorted within a
+    genome) and ``weight``); each pair's genes walked once in innovation order.
+    ``delta = c1 E / N + c2 D / N + c3 W-bar`` as :func:`~rosenblatt.evolution.neat.distance_matrix`
+    (N the larger gene count, 1 below ``normalize_below``; no genome empty)."""
+    S = out.shape[1]
+    for a in range(P):
+        a0 = offsets[a]
+        a1 = offsets[a + 1]
+        for b in range(S):
+            b0 = offsets[P + b]
+            b1 = offsets[P + b + 1]
+            i = a0
+            j = b0
+            matching = 0
+            wdiff = 0.0
+            while i < a1 and j < b1:
+                x = innov[i]
+                y = innov[j]
+                if x == y:
+                    matching += 1
+                    wdiff += abs(weight[i] - weight[j])
+                    i += 1
+                    j += 1
+                elif x < y:
+                    i += 1
+                else:
+                    j += 1
+            na = a1 - a0
+            nb = b1 - b0
+            excess = (a1 - i) + (b1 - j)  # the genes past the other genome's last one
+            disjoint = na + nb - 2 * matching - excess
+            big = max(na, nb)
+            if big < normalize_below:
+                big = 1
+            d = c1 * excess / big + c2 * disjoint / big
+            if matching > 0:
+                d += c3 * (wdiff / matching)
+            out[a, b] = d

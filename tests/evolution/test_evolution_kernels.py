@@ -168,6 +168,24 @@ def test_neat_runs_match_with_and_without_the_kernels(both):
     np.testing.assert_allclose(fast["best"], slow["best"], rtol=1e-12)
 
 
+@needs_numba
+def test_distance_kernel_matches_numpy():
+    from rosenblatt.evolution.neat import distance_matrix
+
+    pop = _evolved(generations=10, seed=4)
+    others = pop[::7]
+    _kernels.use_numba(True)
+    try:
+        fast = distance_matrix(pop, others, 1.0, 1.0, 0.4, 20, fast=True)
+        fast_below = distance_matrix(pop, others, 1.0, 1.0, 0.4, 3, below=3.0, fast=True)
+    finally:
+        _kernels.use_numba(None)
+    np.testing.assert_allclose(fast, distance_matrix(pop, others), rtol=1e-12, atol=1e-12)
+    slow_below = distance_matrix(pop, others, 1.0, 1.0, 0.4, 3, below=3.0)
+    np.testing.assert_array_equal(fast_below < 3.0, slow_below < 3.0)
+    assert (fast_below < 3.0).any() and not (fast_below < 3.0).all()
+
+
 # -- CNE ----------------------------------------------------------------------------------------
 
 def _mlps():
