@@ -176,12 +176,13 @@ class Genome:
         if connections is self._connections:
             g._arrays = self._arrays
         if nodes is None:
-            self._hand_on(g, same_edges=connections is self._connections, same_enabled=True)
+            same = connections is self._connections
+            self._hand_on(g, same_edges=same, same_enabled=True, same_weights=same)
         return g
 
-    def _hand_on(self, child, same_edges, same_enabled):
+    def _hand_on(self, child, same_edges, same_enabled, same_weights=False):
         """Give ``child`` (same nodes) what this genome derived from its nodes, and from its
-        connections when ``same_edges`` (and ``same_enabled``)."""
+        connections when ``same_edges`` (and ``same_enabled``, and ``same_weights``)."""
         cache, into = self._cache, child._cache
         if "node_arrays" in cache:
             into["node_arrays"] = cache["node_arrays"]
@@ -189,6 +190,8 @@ class Genome:
             into["local"] = cache["local"]
             if same_enabled and "local_levels" in cache:
                 into["local_levels"] = cache["local_levels"]
+        if same_edges and same_enabled and same_weights and "record" in cache:
+            into["record"] = cache["record"]  # the compiled phenotype (network.py)
 
     def with_arrays(self, id, innovation, src, dst, weight, enabled, nodes=None,  # noqa: A002
                     frozen=False):
@@ -205,7 +208,8 @@ class Genome:
         if nodes is None:
             mine = self._arrays
             same = mine is not None and src is mine[1] and dst is mine[2]
-            self._hand_on(g, same_edges=same, same_enabled=same and enabled is mine[4])
+            self._hand_on(g, same_edges=same, same_enabled=same and enabled is mine[4],
+                          same_weights=same and weight is mine[3])
         return g
 
     # -- views --------------------------------------------------------------------------
@@ -263,7 +267,7 @@ class Genome:
                 _frozen(np.array([codes[n.activation] for n in self.nodes], np.int64)))
         return a
 
-    def network(self, recurrent=None, steps=None):
+    def network(self, recurrent=None, steps=None, fast=False):
         """The phenotype: a callable ``(n_samples, n_inputs) -> (n_samples, n_outputs)``.
 
         Parameters
@@ -274,10 +278,13 @@ class Genome:
             For a recurrent network called on a batch: how many synchronous
             activation steps from a zero state (default: the number of
             non-input nodes, enough for any signal to cross the network).
+        fast : bool, default False
+            Evaluate with the compiled kernels when installed (see
+            :class:`~rosenblatt.evolution.network.PopulationNetwork`).
         """
         from .network import Network
 
-        return Network(self, recurrent=recurrent, steps=steps)
+        return Network(self, recurrent=recurrent, steps=steps, fast=fast)
 
     # -- JSON ---------------------------------------------------------------------------
     def to_dict(self):

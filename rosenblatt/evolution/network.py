@@ -22,6 +22,7 @@ Local node order in every genome: inputs, bias, outputs, hidden nodes.
 
 import numpy as np
 
+from . import _kernels
 from . import activations as _act
 from .genome import Genome
 
@@ -128,6 +129,73 @@ def _propagate(WT, V):
     return WT @ V
 
 
+_DENSE = ("W", "codes", "level", "N", "steps", "n_levels", "_groups", "_WT")
+
+
+def _gather(records):
+    """``(records, concatenated, offsets)`` of per-genome records (see :func:`_records`),
+    or None when their numbers of inputs or outputs differ."""
+    offsets = np.zeros(len(records) + 1, np.int64)
+    if not records:
+        return records, np.zeros(0), offsets
+    flat = np.concatenate(records)
+    if _kernels.get("neat_offsets")(flat, offsets) >= 0:
+        return None
+    return records, flat, offsets
+
+
+def _records(genomes):
+    """The compiled kernel's view of feed-forward ``genomes``, or None (NumPy path).
+
+    Each genome carries a *record* (``_numba_kernels`` describes it: enabled
+    connections in local node indices grouped by destination, a topological
+    order), built for the genomes that lack one in one :func:`neat_pack` call
+    and cached on the genome (handed on to children with the same genes).
+    Returns None when the kernels are off or the genomes do not fit together
+    (the NumPy path then names the problem).
+    """
+    pack = _kernels.get("neat_pack")
+    if pack is None:
+        return None
+    try:
+        recs = [g._cache.get("record") for g in genomes]
+    except AttributeError:  # not a Genome
+        return None
+    g0 = genomes[0]
+    n_in, n_out = g0.n_inputs, g0.n_outputs
+    missing = [i for i, r in enumerate(recs) if r is None]
+    if missing:
+        sub = [genomes[i] for i in missing]
+        if not all(isinstance(g, Genome) and g.n_inputs == n_in and g.n_outputs == n_out
+                   for g in sub):
+            return None
+        nodes = [g.node_arrays() for g in sub]
+        genes = [g.gene_arrays() for g in sub]
+        m = len(sub)
+        node_counts = np.fromiter((len(a[0]) for a in nodes), np.int64, m)
+        gene_counts = np.fromiter((len(a[0]) for a in genes), np.int64, m)
+        enabled = np.concatenate([a[4] for a in genes])
+        n_on = np.bincount(np.repeat(np.arange(m), gene_counts)[enabled], minlength=m)
+        offsets = np.zeros(m + 1, np.int64)
+        np.cumsum(_HEADER + 3 * node_counts + 1 + 2 * n_on, out=offsets[1:])
+        out = np.zeros(int(offsets[-1]))
+        bad = pack(n_in, n_out, node_counts, np.concatenate([a[0] for a in nodes]),
+                   np.concatenate([a[1] for a in nodes]), gene_counts,
+                   np.concatenate([a[1] for a in genes]), np.concatenate([a[2] for a in genes]),
+                   np.concatenate([a[3] for a in genes]), enabled, offsets, out)
+        if bad >= 0:
+            raise ValueError(f"Genome {sub[bad].id}: its enabled connections form a cycle; "
+                             f"evaluate it with recurrent=True")
+        out.flags.writeable = False
+        ends = offsets.tolist()
+        for j, (i, g) in enumerate(zip(missing, sub)):
+            recs[i] = g._cache["record"] = out[ends[j]:ends[j + 1]]
+    return _gather(recs)
+
+
+_HEADER = 5  # a record's header: n_inputs, n_outputs, n_nodes, n_edges, length
+
+
 class PopulationNetwork:
     """A whole population of genomes as one padded network (evaluated together).
 
@@ -139,6 +207,15 @@ class PopulationNetwork:
         Default: True if any genome is recurrent.
     steps : int, optional
         Synchronous steps for a recurrent network called on a batch.
+    fast : bool, default False
+        Feed-forward genomes with the compiled kernels (``rosenblatt[fast]``;
+        without Numba, or with ``ROSENBLATT_NO_NUMBA=1``, the NumPy path runs):
+        each genome's enabled connections in topological order (a *record*,
+        cached on the genome), the whole population evaluated in one call,
+        the padded arrays built only if read. Outputs equal the NumPy
+        evaluation's to a few ulp, not bit for bit (sums in another order,
+        libm's tanh): a NEAT run can then part from the NumPy run of its seed
+        where two fitnesses tie to the last bit. The default keeps NumPy.
 
     Attributes
     ----------
@@ -153,10 +230,40 @@ class PopulationNetwork:
     (drop networks whose trial ended) and :meth:`take` (repeat networks).
     """
 
-    def __init__(self, genomes, recurrent=None, steps=None):
+    def __init__(self, genomes, recurrent=None, steps=None, fast=False):
         genomes = list(genomes)
         if not genomes:
             raise ValueError("PopulationNetwork: got no genomes")
+        self.size = len(genomes)
+        self.state = None
+        self._fast = None
+        if fast and recurrent is None and all(isinstance(g, Genome) for g in genomes):
+            recurrent = any(g.recurrent for g in genomes)
+        if fast and recurrent is not None and not recurrent:
+            # feed-forward with the compiled kernels: one record per genome (cached on the
+            # genome), evaluated in one call; the padded arrays are built only if asked for
+            self._fast = _records(genomes)
+            if self._fast is not None:
+                g0 = genomes[0]
+                self.n_inputs, self.n_outputs = g0.n_inputs, g0.n_outputs
+                self.recurrent = False
+                self._genomes, self._steps = genomes, steps
+                return
+        self._dense(genomes, recurrent, steps)
+
+    def __getattr__(self, name):
+        # the padded arrays of a network built for the compiled kernels, on first use
+        d = self.__dict__
+        if name == "ids" and "_genomes" in d:
+            ids = d["ids"] = [g.id for g in d["_genomes"]]
+            return ids
+        if name in _DENSE and "_genomes" in d and "W" not in d:
+            self._dense(d["_genomes"], False, d["_steps"])
+            return d[name]
+        raise AttributeError(f"'PopulationNetwork' object has no attribute {name!r}")
+
+    def _dense(self, genomes, recurrent, steps):
+        """The padded arrays ``W``, ``codes``, ``level`` (the NumPy evaluation)."""
         if not all(isinstance(g, Genome) for g in genomes):
             g = next(g for g in genomes if not isinstance(g, Genome))
             raise TypeError(f"PopulationNetwork: expected Genomes; got {type(g).__name__}")
@@ -251,6 +358,20 @@ class PopulationNetwork:
         V[:, self.n_inputs, :] = 1.0
         return V
 
+    def _forward(self, X):
+        """:meth:`__call__` with the compiled kernel (one call for the whole population)."""
+        P = self.size
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 2:
+            X = np.broadcast_to(X, (P,) + X.shape)
+        if X.ndim != 3 or X.shape[0] != P or X.shape[2] != self.n_inputs:
+            raise ValueError(f"PopulationNetwork: inputs must have shape (n, {self.n_inputs}) "
+                             f"or ({P}, n, {self.n_inputs}); got {X.shape}")
+        out = np.empty((P, X.shape[1], self.n_outputs))
+        _, flat, offsets = self._fast
+        _kernels.get("neat_forward")(flat, offsets, X, out)
+        return out
+
     def _outputs(self, V):
         """(P, n, n_outputs) from a node-major state."""
         o = V[:, self.n_inputs + 1:self.n_inputs + 1 + self.n_outputs, :]
@@ -258,6 +379,8 @@ class PopulationNetwork:
 
     def __call__(self, X):
         """Outputs ``(P, n, n_outputs)`` for inputs ``(n, n_inputs)`` or ``(P, n, n_inputs)``."""
+        if self._fast is not None:
+            return self._forward(X)
         V = self._inputs(X, self.size)
         if not self.recurrent:
             for groups in self._groups:  # levels in topological order
@@ -291,6 +414,15 @@ class PopulationNetwork:
     def take(self, index):
         """A population network of the networks at ``index`` (repeats allowed), state reset."""
         index = np.asarray(index)
+        if self._fast is not None:
+            new = object.__new__(PopulationNetwork)
+            keep = ("n_inputs", "n_outputs", "recurrent", "_steps")
+            new.__dict__.update({k: self.__dict__[k] for k in keep})
+            pick = index.tolist()
+            new._genomes = [self._genomes[i] for i in pick]
+            new._fast = _gather([self._fast[0][i] for i in pick])
+            new.size, new.state = len(pick), None
+            return new
         new = object.__new__(PopulationNetwork)
         new.__dict__.update(self.__dict__)
         new.W, new.codes, new.level = self.W[index], self.codes[index], self.level[index]
@@ -303,6 +435,14 @@ class PopulationNetwork:
     def keep(self, mask):
         """Keep only the networks where ``mask`` is True (in place)."""
         mask = np.asarray(mask, dtype=bool)
+        if self._fast is not None:
+            for name in _DENSE + ("ids",):  # rebuilt from the kept genomes when asked for
+                self.__dict__.pop(name, None)
+            pick = np.flatnonzero(mask).tolist()
+            self._genomes = [self._genomes[i] for i in pick]
+            self._fast = _gather([self._fast[0][i] for i in pick])
+            self.size = len(pick)
+            return
         self.W, self.codes, self.level = self.W[mask], self.codes[mask], self.level[mask]
         self.ids = [i for i, k in zip(self.ids, mask) if k]
         self.size = int(mask.sum())
@@ -323,10 +463,10 @@ class Network:
     array([[3.]])
     """
 
-    def __init__(self, genome, recurrent=None, steps=None):
+    def __init__(self, genome, recurrent=None, steps=None, fast=False):
         self.genome = genome
         self._pop = PopulationNetwork([genome], recurrent=genome.recurrent if recurrent is None
-                                      else recurrent, steps=steps)
+                                      else recurrent, steps=steps, fast=fast)
         self.n_inputs, self.n_outputs = genome.n_inputs, genome.n_outputs
         self.size = 1
 

@@ -1,0 +1,402 @@
+"""Numba kernels of the neuroevolution layer (the optional ``fast`` extra).
+
+Imported only through :mod:`rosenblatt.evolution._kernels`, which returns None
+(the NumPy path runs) when Numba is absent, ``ROSENBLATT_NO_NUMBA=1`` is set
+or :func:`rosenblatt.autodiff._kernels.use_numba(False)` was called. Every
+kernel compiles on its first call with ``cache=True``.
+
+* :func:`neat_pack` / :func:`neat_forward`: NEAT phenotypes of a whole
+  population. ``neat_pack`` turns the concatenated genes of many genomes into
+  one *record* per genome (enabled connections in local node indices, grouped
+  by destination, and a topological order of the nodes: Kahn's algorithm);
+  ``neat_forward`` evaluates all records on a batch in one call, node by node
+  in topological order, the samples innermost. Their NumPy twin is the padded
+  level-by-level evaluation of :class:`~rosenblatt.evolution.network.PopulationNetwork`
+  (tests/evolution/test_kernels.py, to 1e-6; sums are taken in another order,
+  so results differ in the last bits).
+* :func:`mlp_forward`: one Dense layer of a population of networks with its
+  activation fused, for :func:`~rosenblatt.evolution.cne.population_forward`.
+
+A record (float64, integers stored exactly) is::
+
+    [n_inputs, n_outputs, n_nodes, n_edges, length,
+     codes (n_nodes), order (n_nodes), in_start (n_nodes + 1),
+     src (n_edges), weight (n_edges)]
+
+with ``in_start`` the CSR offsets of each node's incoming connections.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from .activations import NAMES
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+# the activation codes of activations.NAMES, as the kernels number them
+_ORDER = ("steep_sigmoid", "sigmoid", "tanh", "sine", "gaussian", "abs", "identity", "step",
+          "relu")
+if NAMES != _ORDER:  # pragma: no cover - a guard for whoever reorders activations.ACTIVATIONS
+    raise ImportError("rosenblatt.evolution._numba_kernels: activation codes changed; update "
+                      "_ORDER and _activate")
+
+HEADER = 5
+
+
+@numba.njit(cache=True, inline="always")
+def _activate(code, x):
+    # activations.py's formulas, with libm's tanh (NumPy's differs in the last bit of ~20%
+    # of values): 1 / (1 + exp(-a x)) would round differently near 0 and 1, where NEAT's
+    # saturated outputs tie
+    if code == 0:
+        return 0.5 * (1.0 + math.tanh(2.45 * x))
+    if code == 1:
+        return 0.5 * (1.0 + math.tanh(0.5 * x))
+    if code == 2:
+        return math.tanh(x)
+    if code == 3:
+        return math.sin(x)
+    if code == 4:
+        return math.exp(-min(x * x, 700.0))
+    if code == 5:
+        return abs(x)
+    if code == 6:
+        return x
+    if code == 7:
+        return 1.0 if x > 0 else 0.0
+    return max(x, 0.0)
+
+
+@_jit
+def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, dst, weight,
+              enabled, offsets, out):
+    """Write one record per genome into ``out`` (at ``offsets[p]``); ``offsets[P]`` is the end.
+
+    ``ids``/``codes`` are the genomes' node genes concatenated (ids sorted within
+    a genome), ``src``/``dst``/``weight``/``enabled`` their connection genes.
+    Returns -1, or the index of the first genome whose enabled connections form
+    a cycle. Connections into an input or the bias are ignored (nothing sets them).
+    """
+    P = node_counts.shape[0]
+    fixed = n_inputs + 1
+    big_n = 1
+    big_g = 1
+    for p in range(P):
+        big_n = max(big_n, node_counts[p])
+        big_g = max(big_g, gene_counts[p])
+    # scratch, allocated once: local ends of the enabled genes, degrees, CSR offsets, queue
+    ls = np.empty(big_g, np.int64)
+    ld = np.empty(big_g, np.int64)
+    w_of = np.empty(big_g, np.float64)
+    indeg = np.empty(big_n, np.int64)
+    outdeg = np.empty(big_n, np.int64)
+    fill = np.empty(big_n + 1, np.int64)
+    ostart = np.empty(big_n + 1, np.int64)
+    nxt = np.empty(big_g, np.int64)
+    queue = np.empty(big_n, np.int64)
+    n0 = 0
+    g0 = 0
+    for p in range(P):
+        nn = node_counts[p]
+        ng = gene_counts[p]
+        node_ids = ids[n0:n0 + nn]
+        for i in range(nn):
+            indeg[i] = 0
+            outdeg[i] = 0
+        ne = 0
+        for k in range(ng):
+            if not enabled[g0 + k]:
+                continue
+            d = np.searchsorted(node_ids, dst[g0 + k])
+            if d < fixed:
+                continue
+            s = np.searchsorted(node_ids, src[g0 + k])
+            ls[ne] = s
+            ld[ne] = d
+            w_of[ne] = weight[g0 + k]
+            ne += 1
+            indeg[d] += 1
+            outdeg[s] += 1
+        base = offsets[p]
+        rec = out[base:offsets[p + 1]]
+        rec[0] = n_inputs
+        rec[1] = n_outputs
+        rec[2] = nn
+        rec[3] = ne
+        rec[4] = offsets[p + 1] - base
+        c_at = HEADER
+        o_at = c_at + nn
+        s_at = o_at + nn
+        e_at = s_at + nn + 1
+        w_at = e_at + ne
+        for i in range(nn):
+            rec[c_at + i] = codes[n0 + i]
+        # incoming connections grouped by destination, in gene order (a stable counting
+        # sort), and outgoing ones for Kahn's algorithm
+        fill[0] = 0
+        ostart[0] = 0
+        for i in range(nn):
+            rec[s_at + i] = fill[i]
+            fill[i + 1] = fill[i] + indeg[i]
+            ostart[i + 1] = ostart[i] + outdeg[i]
+        rec[s_at + nn] = fill[nn]
+        for e in range(ne):
+            d = ld[e]
+            at = int(rec[s_at + d]) + (fill[d + 1] - fill[d] - indeg[d])
+            indeg[d] -= 1
+            rec[e_at + at] = ls[e]
+            rec[w_at + at] = w_of[e]
+            s = ls[e]
+            nxt[ostart[s + 1] - outdeg[s]] = d
+            outdeg[s] -= 1
+        for i in range(nn):  # the in-degrees again (counted down above)
+            indeg[i] = fill[i + 1] - fill[i]
+        tail = 0
+        for i in range(nn):
+            if indeg[i] == 0:
+                queue[tail] = i
+                tail += 1
+        head = 0
+        while head < tail:
+            u = queue[head]
+            head += 1
+            for e in range(ostart[u], ostart[u + 1]):
+                v = nxt[e]
+                indeg[v] -= 1
+                if indeg[v] == 0:
+                    queue[tail] = v
+                    tail += 1
+        if tail < nn:
+            return p
+        for i in range(nn):
+            rec[o_at + i] = queue[i]
+        n0 += nn
+        g0 += ng
+    return -1
+
+
+@_jit
+def neat_offsets(records, offsets):
+    """Where each record of the concatenated ``records`` starts (into ``offsets``, P + 1).
+    Returns -1, or the first record whose inputs or outputs differ in number from the
+    first's."""
+    P = offsets.shape[0] - 1
+    at = 0
+    for p in range(P):
+        offsets[p] = at
+        if records[at] != records[0] or records[at + 1] != records[1]:
+            return p
+        at += int(records[at + 4])
+    offsets[P] = at
+    return -1
+
+
+@_jit
+def neat_forward(records, offsets, X, out):
+    """Outputs of every record on its batch: ``X`` (P, n, n_inputs) (a broadcast view is
+    fine), ``out`` (P, n, n_outputs); ``offsets`` from :func:`neat_offsets`."""
+    P, n, _ = out.shape
+    n_in = int(records[0])
+    n_out = int(records[1])
+    widest = 0
+    for p in range(P):
+        widest = max(widest, int(records[offsets[p] + 2]))
+    V = np.empty((widest, n))
+    acc = np.empty(n)
+    for p in range(P):
+        rec = records[offsets[p]:offsets[p + 1]]
+        nn = int(rec[2])
+        ne = int(rec[3])
+        c_at = HEADER
+        o_at = c_at + nn
+        s_at = o_at + nn
+        e_at = s_at + nn + 1
+        w_at = e_at + ne
+        for i in range(n_in):
+            for s in range(n):
+                V[i, s] = X[p, s, i]
+        for s in range(n):
+            V[n_in, s] = 1.0
+        for t in range(nn):
+            u = int(rec[o_at + t])
+            if u <= n_in:
+                continue
+            for s in range(n):
+                acc[s] = 0.0
+            for e in range(int(rec[s_at + u]), int(rec[s_at + u + 1])):
+                w = rec[w_at + e]
+                src = int(rec[e_at + e])
+                for s in range(n):
+                    acc[s] += w * V[src, s]
+            code = int(rec[c_at + u])
+            for s in range(n):
+                V[u, s] = _activate(code, acc[s])
+        for o in range(n_out):
+            for s in range(n):
+                out[p, s, o] = V[n_in + 1 + o, s]
+
+
+# -- CNE: a population of fixed MLPs -----------------------------------------------------------
+
+_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_fast_jit = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy")
+IDENTITY, TANH, SIGMOID, RELU = 0, 1, 2, 3
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
+def tanh_rational(x):
+    """tanh as the clamped [13/6] rational of ``rosenblatt.autodiff._numba_kernels.tanh32``,
+    in float64: absolute error below 3e-7, and it vectorises (libm's tanh does not)."""
+    hi = 7.90531110763549805
+    x = hi if x > hi else x
+    x = -hi if x < -hi else x
+    x2 = x * x
+    p = -2.76076847742355e-16
+    p = p * x2 + 2.00018790482477e-13
+    p = p * x2 + -8.60467152213735e-11
+    p = p * x2 + 5.12229709037114e-08
+    p = p * x2 + 1.48572235717979e-05
+    p = p * x2 + 6.37261928875436e-04
+    p = p * x2 + 4.89352455891786e-03
+    p = p * x
+    q = 1.19825839466702e-06
+    q = q * x2 + 1.18534705686654e-04
+    q = q * x2 + 2.26843463243900e-03
+    q = q * x2 + 4.89352518554385e-03
+    return p / q
+
+
+@_fast_jit
+def _dense_rows(A, th, k, m, w_at, b_at, code, B):
+    """:func:`_rows` with ``code`` a constant in each of four inlined copies (LLVM then
+    optimises each on its own: ~1.5x faster than one copy with a run-time ``code``)."""
+    if code == TANH:
+        _rows(A, th, k, m, w_at, b_at, TANH, B)
+    elif code == SIGMOID:
+        _rows(A, th, k, m, w_at, b_at, SIGMOID, B)
+    elif code == RELU:
+        _rows(A, th, k, m, w_at, b_at, RELU, B)
+    else:
+        _rows(A, th, k, m, w_at, b_at, IDENTITY, B)
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
+def _rows(A, th, k, m, w_at, b_at, code, B):
+    """B[j, :] = act(b_j + sum_i W[i, j] A[i, :]) for one network: W (k, m) row-major at
+    ``th[w_at:]``, b at ``th[b_at:]`` (none when ``b_at < 0``); four inputs per pass over
+    the samples, the activation in the last pass (one loop per activation: a switch inside
+    the loop would stop it vectorising)."""
+    n = A.shape[1]
+    for j in range(m):
+        b = th[b_at + j] if b_at >= 0 else 0.0
+        Bj = B[j]
+        for s in range(n):
+            Bj[s] = b
+        i = 0
+        while True:
+            left = k - i
+            w0 = th[w_at + i * m + j] if left > 0 else 0.0
+            w1 = th[w_at + (i + 1) * m + j] if left > 1 else 0.0
+            w2 = th[w_at + (i + 2) * m + j] if left > 2 else 0.0
+            w3 = th[w_at + (i + 3) * m + j] if left > 3 else 0.0
+            A0 = A[i] if left > 0 else A[0]  # zero weights pad the last pass
+            A1 = A[i + 1] if left > 1 else A[0]
+            A2 = A[i + 2] if left > 2 else A[0]
+            A3 = A[i + 3] if left > 3 else A[0]
+            i += 4
+            if left > 4:
+                for s in range(n):
+                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                continue
+            if code == TANH:
+                for s in range(n):
+                    Bj[s] = tanh_rational(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
+                                          + w3 * A3[s])
+            elif code == SIGMOID:
+                for s in range(n):
+                    Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                        Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]))
+            elif code == RELU:
+                for s in range(n):
+                    Bj[s] = max(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s],
+                                0.0)
+            else:
+                for s in range(n):
+                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+            break
+
+
+@_fast_jit
+def mlp_forward(XT, thetas, sizes, w_at, b_at, codes, out):
+    """A population of MLPs: ``out[p]`` (n, sizes[-1]) of network ``p`` (row ``p`` of
+    ``thetas``, C-contiguous) on ``XT[p]`` or, when ``XT`` has one row, ``XT[0]`` (inputs
+    transposed: (k, n)). Layer ``l`` maps ``sizes[l]`` to ``sizes[l + 1]`` features with
+    weights at ``w_at[l]``, bias at ``b_at[l]`` (-1: none) and activation ``codes[l]``
+    (IDENTITY, TANH, SIGMOID, RELU). The samples are innermost (vectorised); each network's
+    activations stay in two (widest, n) buffers."""
+    P = thetas.shape[0]
+    n = XT.shape[2]
+    L = sizes.shape[0] - 1
+    widest = 1
+    for size in sizes:
+        widest = max(widest, size)
+    buf_a = np.empty((widest, n), thetas.dtype)
+    buf_b = np.empty((widest, n), thetas.dtype)
+    for p in range(P):
+        th = thetas[p]
+        A = XT[p] if XT.shape[0] > 1 else XT[0]
+        for layer in range(L):
+            B = buf_a if layer % 2 == 0 else buf_b
+            _dense_rows(A, th, sizes[layer], sizes[layer + 1], w_at[layer], b_at[layer],
+                        codes[layer], B)
+            A = B
+        for j in range(sizes[L]):
+            for s in range(n):
+                out[p, s, j] = A[j, s]
+
+
+# -- NEAT speciation -----------------------------------------------------------------------------
+
+@_jit
+def compat_distances(innov, weight, offsets, P, c1, c2, c3, normalize_below, out):
+    """``out[a, b]``: NEAT's compatibility distance of genome ``a < P`` to genome ``P + b``
+    (genes ``offsets[g]:offsets[g + 1]`` of the concatenated ``innov`` (sorted within a
+    genome) and ``weight``); each pair's genes walked once in innovation order.
+    ``delta = c1 E / N + c2 D / N + c3 W-bar`` as :func:`~rosenblatt.evolution.neat.distance_matrix`
+    (N the larger gene count, 1 below ``normalize_below``; no genome empty)."""
+    S = out.shape[1]
+    for a in range(P):
+        a0 = offsets[a]
+        a1 = offsets[a + 1]
+        for b in range(S):
+            b0 = offsets[P + b]
+            b1 = offsets[P + b + 1]
+            i = a0
+            j = b0
+            matching = 0
+            wdiff = 0.0
+            while i < a1 and j < b1:
+                x = innov[i]
+                y = innov[j]
+                if x == y:
+                    matching += 1
+                    wdiff += abs(weight[i] - weight[j])
+                    i += 1
+                    j += 1
+                elif x < y:
+                    i += 1
+                else:
+                    j += 1
+            na = a1 - a0
+            nb = b1 - b0
+            excess = (a1 - i) + (b1 - j)  # the genes past the other genome's last one
+            disjoint = na + nb - 2 * matching - excess
+            big = max(na, nb)
+            if big < normalize_below:
+                big = 1
+            d = c1 * excess / big + c2 * disjoint / big
+            if matching > 0:
+                d += c3 * (wdiff / matching)
+            out[a, b] = d

@@ -1,0 +1,258 @@
+"""The neuroevolution kernels (``rosenblatt[fast]``) against their NumPy twins.
+
+NEAT phenotypes (``fast=True``): the compiled records (``neat_pack`` / ``neat_forward``) against
+the padded level-by-level NumPy evaluation and against each genome's own
+network; CNE: ``population_forward(fast=True)`` (``mlp_forward``) against the
+exact NumPy path. ``use_numba(True)`` overrides ``ROSENBLATT_NO_NUMBA``, so the
+comparisons also run in the CI's NumPy-only pass; without Numba they are
+skipped and the fallback alone is checked.
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.autodiff import _kernels
+from rosenblatt.evolution import activations
+from rosenblatt.evolution.genome import ConnectionGene, Genome, NodeGene
+
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
+
+
+@pytest.fixture
+def both():
+    """Run ``fn`` with the kernels on and off; returns the two results."""
+
+    def run(fn):
+        try:
+            _kernels.use_numba(True)
+            fast = fn()
+            _kernels.use_numba(False)
+            slow = fn()
+        finally:
+            _kernels.use_numba(None)
+        return fast, slow
+
+    return run
+
+
+def _evolved(generations=8, seed=0, activation_set=None):
+    """A population after a few XOR generations (hidden nodes, disabled genes); with
+    ``activation_set`` every hidden node draws its activation from it (CPPN-like)."""
+    xor = rb.evolution.envs.XOR()
+    neat = rb.evolution.NEAT(2, 1, rng=seed)
+    _kernels.use_numba(False)
+    try:
+        neat.run(xor.evaluate, generations, vectorized=True)
+    finally:
+        _kernels.use_numba(None)
+    pop = neat.population
+    if activation_set is not None:
+        rng = np.random.default_rng(seed)
+        pop = [g.with_genes(g.id, nodes=[NodeGene(n.id, n.kind, str(rng.choice(activation_set)))
+                                         if n.kind in ("hidden", "output") else n
+                                         for n in g.nodes]) for g in pop]
+    return pop
+
+
+@needs_numba
+@pytest.mark.parametrize("acts", [None, activations.NAMES])
+def test_neat_population_kernel_matches_numpy(both, acts):
+    pop = _evolved(activation_set=acts)
+    assert sum(g.n_hidden for g in pop) > 0 and any(not c.enabled for g in pop
+                                                    for c in g.connections)
+    X = np.random.default_rng(1).normal(size=(7, 2))
+
+    def run():
+        net = rb.evolution.PopulationNetwork(pop, recurrent=False, fast=True)
+        return net(X), net(np.broadcast_to(X, (len(pop),) + X.shape) * 0.5)
+
+    (fast, fast_each), (slow, slow_each) = both(run)
+    np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fast_each, slow_each, rtol=1e-6, atol=1e-6)
+    # the same genomes again: their cached records give the same outputs
+    _kernels.use_numba(True)
+    try:
+        again = rb.evolution.PopulationNetwork(pop, recurrent=False, fast=True)(X)
+    finally:
+        _kernels.use_numba(None)
+    np.testing.assert_array_equal(again, fast)
+
+
+@needs_numba
+def test_population_equals_each_genome_network(both):
+    pop = _evolved(seed=3)
+    X = np.random.default_rng(2).normal(size=(5, 2))
+
+    def run():
+        whole = rb.evolution.PopulationNetwork(pop, fast=True)(X)
+        return whole, np.stack([g.network(fast=True)(X) for g in pop])
+
+    (fast_whole, fast_each), (slow_whole, _) = both(run)
+    np.testing.assert_allclose(fast_whole, fast_each, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast_whole, slow_whole, rtol=1e-6, atol=1e-6)
+
+
+@needs_numba
+def test_control_protocol_and_padded_arrays_on_the_compiled_path(both):
+    pop = _evolved(seed=1)[:12]
+    obs = np.random.default_rng(3).normal(size=(12, 2))
+
+    def run():
+        net = rb.evolution.PopulationNetwork(pop, recurrent=False, fast=True)
+        padded = net.level, net.W  # built on first use on the compiled path
+        taken = net.take([3, 3, 0])
+        net.keep(np.arange(12) % 2 == 0)
+        return (net.step(obs[::2]), taken.step(obs[[3, 3, 0]]), np.array(net.ids),
+                np.array(taken.ids), net.size, *padded)
+
+    fast, slow = both(run)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@needs_numba
+def test_compiled_path_errors_name_the_genome():
+    g = Genome(7, 1, 1, [NodeGene(0, "input", "identity"), NodeGene(1, "bias", "identity"),
+                         NodeGene(2, "output"), NodeGene(3, "hidden"), NodeGene(4, "hidden")],
+               [ConnectionGene(0, 0, 3, 1.0), ConnectionGene(1, 3, 4, 1.0),
+                ConnectionGene(2, 4, 3, 1.0), ConnectionGene(3, 4, 2, 1.0)])
+    _kernels.use_numba(True)
+    try:
+        with pytest.raises(ValueError, match="Genome 7: .*cycle"):
+            rb.evolution.PopulationNetwork([g], recurrent=False, fast=True)
+        ok = Genome.minimal(1, 2, 1, [0.0, 0.0, 0.0])
+        other = Genome.minimal(2, 3, 1, [0.0, 0.0, 0.0, 0.0])
+        ok.network(fast=True)(np.zeros((1, 2)))  # its record is cached now
+        with pytest.raises(ValueError, match="genome 2 has 3 inputs"):
+            rb.evolution.PopulationNetwork([ok, other], recurrent=False, fast=True)
+        with pytest.raises(TypeError, match="expected Genomes"):
+            rb.evolution.PopulationNetwork([ok, "x"], recurrent=False, fast=True)
+        net = rb.evolution.PopulationNetwork([ok], recurrent=False, fast=True)
+        with pytest.raises(ValueError, match="inputs must have shape"):
+            net(np.zeros((4, 3)))
+    finally:
+        _kernels.use_numba(None)
+
+
+def test_children_with_the_same_genes_share_the_record():
+    g = Genome.minimal(0, 2, 1, [0.5, -0.5, 1.0])
+    g.network(fast=True)(np.zeros((1, 2)))
+    child = g.with_genes(1)
+    assert ("record" in child._cache) == ("record" in g._cache)
+    innov, src, dst, w, on = g.gene_arrays()
+    assert "record" not in g.with_arrays(2, innov, src, dst, w + 1.0, on)._cache
+
+
+def test_fast_is_opt_in():
+    g = Genome.minimal(0, 2, 1, [0.5, -0.5, 1.0])
+    assert rb.evolution.PopulationNetwork([g])._fast is None
+    assert rb.evolution.NEAT(2, 1, rng=0).fast is False
+
+
+def test_neat_runs_match_with_and_without_the_kernels(both):
+    """Same seed: the same species and sizes; fitness to the last bits (sums in another
+    order and libm's tanh: results differ by a few ulp, which could only matter where two
+    genomes' fitnesses tie to the last bit)."""
+    xor = rb.evolution.envs.XOR()
+
+    def run():
+        res = rb.evolution.NEAT(2, 1, rng=2, fast=True).run(xor.evaluate, 6, vectorized=True)
+        return res.history
+
+    fast, slow = both(run)
+    assert fast["species"] == slow["species"]
+    np.testing.assert_allclose(fast["best"], slow["best"], rtol=1e-12)
+
+
+@needs_numba
+def test_distance_kernel_matches_numpy():
+    from rosenblatt.evolution.neat import distance_matrix
+
+    pop = _evolved(generations=10, seed=4)
+    others = pop[::7]
+    _kernels.use_numba(True)
+    try:
+        fast = distance_matrix(pop, others, 1.0, 1.0, 0.4, 20, fast=True)
+        fast_below = distance_matrix(pop, others, 1.0, 1.0, 0.4, 3, below=3.0, fast=True)
+    finally:
+        _kernels.use_numba(None)
+    np.testing.assert_allclose(fast, distance_matrix(pop, others), rtol=1e-12, atol=1e-12)
+    slow_below = distance_matrix(pop, others, 1.0, 1.0, 0.4, 3, below=3.0)
+    np.testing.assert_array_equal(fast_below < 3.0, slow_below < 3.0)
+    assert (fast_below < 3.0).any() and not (fast_below < 3.0).all()
+
+
+# -- CNE ----------------------------------------------------------------------------------------
+
+def _mlps():
+    nn = rb.nn
+    return [
+        nn.Sequential(nn.Dense(4, 16, rng=0), nn.Tanh(), nn.Dense(16, 1, rng=0), nn.Sigmoid()),
+        nn.Sequential(nn.Dense(7, 5, rng=0), nn.ReLU(), nn.Dense(5, 9, bias=False, rng=0),
+                      nn.Tanh(), nn.Identity(), nn.Dense(9, 3, rng=0)),
+        nn.Dense(3, 2, rng=0),
+    ]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", range(3))
+def test_mlp_kernel_matches_numpy(both, dtype, k):
+    model = _mlps()[k].astype(dtype)
+    rng = np.random.default_rng(k)
+    thetas = (0.5 * rng.normal(size=(13, model.num_parameters()))).astype(dtype)
+    n_in = model.parameters()[0].data.shape[0]
+    shared, each = rng.normal(size=(9, n_in)), rng.normal(size=(13, 21, n_in))
+
+    def run():
+        return [rb.evolution.population_forward(model, thetas, X, fast=True)
+                for X in (shared, each)]
+
+    fast, slow = both(run)
+    assert not np.array_equal(fast[0], slow[0]) or k == 2  # the kernel did run
+    tol = 1e-6 if dtype == np.float64 else 1e-5
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype == dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_fast_flag_falls_back_to_the_exact_path():
+    nn = rb.nn
+    model = nn.Sequential(nn.Dense(2, 3, rng=0), nn.Tanh(), nn.Tanh(), nn.Dense(3, 1, rng=0))
+    thetas = np.random.default_rng(0).normal(size=(4, model.num_parameters()))
+    X = np.random.default_rng(1).normal(size=(5, 2))
+    np.testing.assert_array_equal(rb.evolution.population_forward(model, thetas, X, fast=True),
+                                  rb.evolution.population_forward(model, thetas, X))
+    _kernels.use_numba(False)
+    try:
+        model = _mlps()[0]
+        thetas = np.random.default_rng(0).normal(size=(4, model.num_parameters()))
+        X = np.random.default_rng(1).normal(size=(5, 4))
+        np.testing.assert_array_equal(
+            rb.evolution.population_forward(model, thetas, X, fast=True),
+            rb.evolution.population_forward(model, thetas, X))
+    finally:
+        _kernels.use_numba(None)
+
+
+@needs_numba
+def test_rational_tanh_is_within_3e7():
+    import numba
+
+    from rosenblatt.evolution._numba_kernels import tanh_rational
+
+    @numba.njit
+    def apply(x, out):
+        for i in range(x.size):
+            out[i] = tanh_rational(x[i])
+
+    x = np.concatenate([np.linspace(-12.0, 12.0, 200_001), [np.inf, -np.inf]])
+    out = np.empty_like(x)
+    apply(x, out)
+    assert np.abs(out - np.tanh(x)).max() < 3e-7
+    apply(np.array([np.nan]), out[:1])
+    assert np.isnan(out[0])
