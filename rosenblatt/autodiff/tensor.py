@@ -324,7 +324,7 @@ def _run_backward(root, grad, retain_graph):
         # ``nxt``: the one interior parent that received its first gradient from this
         # node, run next without a trip through the heap when nothing waits there
         # with a larger number (a chain of ops, the common case, never touches the heap).
-        nxt = None
+        nxt = ng = None
         for parent, pg in zip(node._parents, node._backward(g)):
             if pg is None or parent is None or not parent.requires_grad:
                 continue
