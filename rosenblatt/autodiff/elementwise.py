@@ -100,6 +100,7 @@ def relu(x):
     return make(y, (x,), lambda g: (relu_backward_array(g, y),))
 
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for
 RELU_KERNEL_MIN_SIZE = 4096  # below, the compiled call's dispatch costs more than NumPy's pass
 
 
@@ -107,7 +108,8 @@ def relu_backward_array(g, y):
     """``g * (y > 0)``: ReLU's vector-Jacobian product given its output ``y``. With the
     ``fast`` extra, arrays of 4,096+ values take one compiled pass (checked against this
     NumPy code in ``tests/autodiff/test_kernels.py``)."""
-    if g.size >= RELU_KERNEL_MIN_SIZE and g.dtype == y.dtype and g.shape == y.shape \
+    if g.size >= RELU_KERNEL_MIN_SIZE and g.dtype == y.dtype and g.dtype in _KERNEL_DTYPES \
+            and g.shape == y.shape \
             and g.flags.c_contiguous and y.flags.c_contiguous:
         kernel = _kernels.get("relu_backward")
         if kernel is not None:

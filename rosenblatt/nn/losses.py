@@ -265,7 +265,7 @@ def cross_entropy(logits, labels, reduction="mean"):
     ld, target = _labels(labels, xd, "cross_entropy")
     k = xd.shape[-1]
     if ld is not None and reduction != "none" and xd.ndim == 2 and xd.flags.c_contiguous \
-            and xd.dtype.kind == "f" and xd.shape[0] >= CE_KERNEL_MIN_ROWS:
+            and xd.dtype in _KERNEL_DTYPES and xd.shape[0] >= CE_KERNEL_MIN_ROWS:
         kernels = _kernels.get("softmax_ce_forward"), _kernels.get("softmax_ce_backward")
         if kernels[0] is not None:
             return _cross_entropy_kernel(logits, xd, ld, labels, reduction, kernels)
@@ -298,6 +298,7 @@ def cross_entropy(logits, labels, reduction="mean"):
     return _finish(per, (logits, labels), grads, reduction)
 
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for
 CE_KERNEL_MIN_ROWS = 16  # below, NumPy's few calls on a tiny batch cost less than the dispatch
 
 

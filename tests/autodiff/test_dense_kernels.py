@@ -192,3 +192,16 @@ def test_dense_mixed_dtypes_and_3d_inputs_still_work():
     assert x.grad.shape == (2, 4, 3) and layer.W.grad.dtype == np.float32
     np.testing.assert_allclose(layer.W.grad, np.full((3, 2), 8.0))
     np.testing.assert_allclose(layer.b.grad, np.full(2, 8.0))
+
+
+def test_other_float_types_take_the_numpy_code():
+    # the kernels compile for float32 and float64 only; float16 (and longdouble) stay in NumPy
+    x = rb.tensor((np.arange(8192).reshape(64, 128) % 7 - 3).astype(np.float16),
+                  requires_grad=True)
+    x.relu().backward(np.ones((64, 128), np.float16))
+    assert x.grad.dtype == np.float16
+    np.testing.assert_array_equal(x.grad, (x.data > 0).astype(np.float16))
+    logits = rb.tensor(np.zeros((32, 4), np.float16), requires_grad=True)
+    loss = rb.losses.cross_entropy(logits, np.zeros(32, int))
+    loss.backward()
+    assert loss.dtype == np.float16 and logits.grad.dtype == np.float16
