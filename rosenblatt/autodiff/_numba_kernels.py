@@ -264,3 +264,49 @@ def adam_update(theta, grad, m, v, beta1, beta2, step, eps_hat, c1, c2):
         m[k] = mk
         v[k] = vk
         theta[k] -= mk / (math.sqrt(vk) + eps_hat) * step
+
+
+# -- dense layers: ReLU's backward, softmax cross-entropy (issue 23, the MLP) -------------------
+
+@_jit
+def relu_backward(g, y, out):
+    """out = g * (y > 0) (flat arrays): ReLU's backward in one pass, without the boolean
+    mask and the bool-to-float multiply of NumPy's ``g * (y > 0)`` (where y <= 0 the kernel
+    multiplies g by zero too, so a NaN or an infinity in g gives NaN as in NumPy)."""
+    zero = out.dtype.type(0)
+    for k in range(g.shape[0]):
+        out[k] = g[k] if y[k] > 0 else g[k] * zero
+
+
+@_jit
+def softmax_ce_forward(x, labels, probs, per):
+    """Row by row: probs = softmax(x), per = log sum_j e^(x_j - m) - (x_c - m), m = max_j x_j.
+
+    The same operations as ``rosenblatt.nn.losses.cross_entropy``'s NumPy code (shift by the
+    row maximum, exp, sum, divide), in one pass over each row instead of six over the batch.
+    """
+    n, k = x.shape
+    for i in range(n):
+        m = x[i, 0]
+        for j in range(1, k):
+            v = x[i, j]
+            if v > m or v != v:  # a NaN propagates, as NumPy's max does
+                m = v
+        s = probs.dtype.type(0)
+        for j in range(k):
+            e = np.exp(x[i, j] - m)
+            probs[i, j] = e
+            s += e
+        for j in range(k):
+            probs[i, j] /= s
+        per[i] = np.log(s) - (x[i, labels[i]] - m)
+
+
+@_jit
+def softmax_ce_backward(probs, labels, scale, out):
+    """out = probs * scale, minus scale at each row's label: d(scale * loss)/dx."""
+    n, k = probs.shape
+    for i in range(n):
+        for j in range(k):
+            out[i, j] = probs[i, j] * scale
+        out[i, labels[i]] -= scale

@@ -237,8 +237,7 @@ class Tensor:
                     f"shape {self.data.shape}, so pass grad= of that shape (or reduce it first, "
                     f"e.g. loss.sum())"
                 )
-            grad = np.empty_like(self.data)  # np.ones_like costs microseconds more
-            grad.fill(1)
+            grad = _one(self.data)
         else:
             grad = np.asarray(_data(grad), dtype=self.data.dtype)
             if grad.shape != self.data.shape:
@@ -264,6 +263,22 @@ class Tensor:
         so that backward needs no fill, no accumulation and no temporary.
         """
         return None
+
+
+_ONES = {}  # (shape, dtype) -> a read-only array of ones: the implied gradient of a scalar
+
+
+def _one(data):
+    """A read-only array of ones shaped and typed like the one-value ``data`` (shared: ops
+    never write into the gradient they are given, and a leaf copies it)."""
+    key = (data.shape, data.dtype)
+    one = _ONES.get(key)
+    if one is None:
+        one = np.ones(data.shape, data.dtype)
+        one.flags.writeable = False
+        if len(_ONES) < 64:
+            _ONES[key] = one
+    return one
 
 
 def _accumulate_leaf(leaf, grad):
@@ -302,24 +317,41 @@ def _run_backward(root, grad, retain_graph):
     if root._backward is None:
         _accumulate_leaf(root, grad)
         return
-    pending = {root: grad}  # node -> d(root)/d(node) so far
-    heap = [(-root._seq, root)]  # max-heap on the sequence number
-    while heap:
-        node = heappop(heap)[1]
-        g = pending.pop(node)
+    pending = {}  # node -> d(root)/d(node) so far, for nodes waiting in the heap
+    heap = []  # max-heap on the sequence number
+    node, g = root, grad
+    while True:
+        # ``nxt``: the one interior parent that received its first gradient from this
+        # node, run next without a trip through the heap when nothing waits there
+        # with a larger number (a chain of ops, the common case, never touches the heap).
+        nxt = ng = None
         for parent, pg in zip(node._parents, node._backward(g)):
             if pg is None or parent is None or not parent.requires_grad:
                 continue
             if parent._backward is None:
                 _accumulate_leaf(parent, pg)
+            elif parent is nxt:
+                ng = ng + pg
             elif parent in pending:
                 pending[parent] = pending[parent] + pg
             else:
-                pending[parent] = pg
-                heappush(heap, (-parent._seq, parent))
+                if nxt is not None:
+                    pending[nxt] = ng
+                    heappush(heap, (-nxt._seq, nxt))
+                nxt, ng = parent, pg
         if not retain_graph:
             node._parents = ()
             node._backward = _freed_backward
+        if nxt is not None and (not heap or nxt._seq > -heap[0][0]):
+            node, g = nxt, ng
+        else:
+            if nxt is not None:
+                pending[nxt] = ng
+                heappush(heap, (-nxt._seq, nxt))
+            if not heap:
+                return
+            node = heappop(heap)[1]
+            g = pending.pop(node)
 
 
 # -- helpers shared by every op --------------------------------------------------
@@ -392,6 +424,7 @@ def zeros_like(x):
 
 
 _sequence = itertools.count()  # creation order of op nodes (see _run_backward)
+_new_tensor = object.__new__  # Tensor.__new__ is object's: one attribute lookup less per node
 
 
 def make(data, parents, backward):
@@ -431,20 +464,29 @@ def make(data, parents, backward):
     >>> x.grad
     array([6.], dtype=float32)
     """
-    if isinstance(data, np.generic):
+    if type(data) is not np.ndarray and isinstance(data, np.generic):
         data = np.asarray(data)  # ufuncs on 0-d arrays return NumPy scalars; keep an ndarray
-    out = Tensor.__new__(Tensor)
+    out = _new_tensor(Tensor)
     out.data = data
     out.grad = None
     out.name = None
     if _grad_mode.enabled:
+        # One pass: does any parent need grad, and is every parent a tensor (the graph
+        # holds only tensors; constants become None)?
+        record = False
+        constants = False
         for p in parents:
-            if isinstance(p, Tensor) and p.requires_grad:
-                out.requires_grad = True
-                out._parents = _graph_parents(parents)
-                out._backward = backward
-                out._seq = next(_sequence)
-                return out
+            if isinstance(p, Tensor):
+                if p.requires_grad:
+                    record = True
+            else:
+                constants = True
+        if record:
+            out.requires_grad = True
+            out._parents = _graph_parents(parents) if constants else parents
+            out._backward = backward
+            out._seq = next(_sequence)
+            return out
     out.requires_grad = False
     out._parents = ()
     out._backward = None

@@ -7,7 +7,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, make, needs_grad
+from ..autodiff.tensor import Tensor, make
 from ..checks import positive_int
 from . import init as initializers
 from .module import Module
@@ -34,27 +34,43 @@ def dense(x, weight, bias=None):
             f"dense: input has {xd.shape[-1]} features (shape {xd.shape}) but the weight "
             f"expects {wd.shape[0]} (shape {wd.shape})"
         )
-    x2 = xd.reshape(-1, wd.shape[0]) if xd.ndim != 2 else xd
-    y = x2 @ wd
+    return _dense(x, xd, weight, wd, bias)
+
+
+def _dense(x, xd, weight, wd, bias):
+    """:func:`dense` once the shapes are known to agree (``xd``, ``wd``: the arrays)."""
+    n_in, n_out = wd.shape
+    flat = xd.ndim != 2
+    x2 = xd.reshape(-1, n_in) if flat else xd
+    y = np.dot(x2, wd)  # np.dot: the same BLAS product as @, ~0.3 us less per call
     if bias is not None:
         y += bias.data
-    out_shape = xd.shape[:-1] + (wd.shape[1],)
 
     def backward(g):
-        g2 = g.reshape(-1, wd.shape[1]) if g.ndim != 2 else g
-        gx = (g2 @ wd.T).reshape(xd.shape) if needs_grad(x) else None
-        gw = gb = None
+        g2 = g.reshape(-1, n_out) if g.ndim != 2 else g
+        gx = gw = gb = None
+        if x_grad:
+            gx = np.dot(g2, wd.T)
+            if flat:
+                gx = gx.reshape(xd.shape)
         if weight.requires_grad:
             slot = weight._grad_slot()  # the first gradient since zero_grad: write it in place
             if slot is None:
-                gw = x2.T @ g2
+                gw = np.dot(x2.T, g2)
+            elif x2.dtype is g2.dtype is slot.dtype:  # np.dot's out= takes no casts
+                np.dot(x2.T, g2, out=slot)
             else:
                 np.matmul(x2.T, g2, out=slot)
         if bias is not None and bias.requires_grad:
-            gb = g2.sum(axis=0)
+            slot = bias._grad_slot()  # the same for the bias: its sum goes straight in
+            if slot is None:
+                gb = np.add.reduce(g2, 0)
+            else:
+                np.add.reduce(g2, 0, out=slot)
         return gx, gw, gb
 
-    return make(y.reshape(out_shape) if xd.ndim != 2 else y, (x, weight, bias), backward)
+    x_grad = isinstance(x, Tensor) and x.requires_grad
+    return make(y.reshape(xd.shape[:-1] + (n_out,)) if flat else y, (x, weight, bias), backward)
 
 
 class Dense(Module):
@@ -109,13 +125,15 @@ class Dense(Module):
         self.b = Parameter(np.full(self.out_features, bias_init, dtype=dtype)) if bias else None
 
     def forward(self, x):
-        shape = x.shape
-        if not shape or shape[-1] != self.in_features:
+        xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+        shape = xd.shape
+        wd = self.W.data
+        if not shape or shape[-1] != wd.shape[0]:
             raise ValueError(
                 f"Dense({self.in_features}, {self.out_features}): expected input of shape "
                 f"(batch, {self.in_features}); got {tuple(shape)}"
             )
-        return dense(x, self.W, self.b)
+        return _dense(x, xd, self.W, wd, self.b)
 
     def config(self):
         """The constructor arguments a saved model is rebuilt from (``init`` is not saved: the

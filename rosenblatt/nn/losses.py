@@ -14,6 +14,7 @@ class axis at 1; for the usual (batch, classes) the two agree.)
 
 import numpy as np
 
+from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, make, needs_grad
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -73,11 +74,27 @@ def mse(pred, target, half=False, reduction="mean"):
     >>> rb.losses.mse(rb.tensor([1.0, 3.0]), [0.0, 0.0]).item()
     5.0
     """
-    _check_reduction(reduction, "mse")
     pd = pred.data
-    td = _float_target(target, pd, "mse")
-    _same_shape(pd, td, ("pred", "target"), "mse")
+    td = target.data if isinstance(target, Tensor) else _array(target, "target", "mse")
+    if td.dtype is not pd.dtype:
+        td = td.astype(pd.dtype, copy=False)
+    if td.shape != pd.shape:
+        _same_shape(pd, td, ("pred", "target"), "mse")
     diff = pd - td
+    if reduction == "mean":  # the training loop's case, with the fewest passes and calls
+        n = max(diff.size, 1)
+        value = np.add.reduce(diff * diff, axis=None) / n
+        if half:
+            value *= pd.dtype.type(0.5)
+        target_grad = isinstance(target, Tensor) and target.requires_grad
+        k = (1.0 if half else 2.0) / n  # dE/dpred = k g (pred - target)
+
+        def backward(g):
+            gp = (g * k) * diff
+            return gp, (-gp if target_grad else None)
+
+        return make(np.asarray(value, dtype=pd.dtype), (pred, target), backward)
+    _check_reduction(reduction, "mse")
     c = pd.dtype.type(0.5 if half else 1.0)
     per = c * diff * diff
     two_c = 2 * c
@@ -247,6 +264,11 @@ def cross_entropy(logits, labels, reduction="mean"):
         raise ValueError(f"cross_entropy: logits need a class axis; got shape {xd.shape}")
     ld, target = _labels(labels, xd, "cross_entropy")
     k = xd.shape[-1]
+    if ld is not None and reduction != "none" and xd.ndim == 2 and xd.flags.c_contiguous \
+            and xd.dtype in _KERNEL_DTYPES and xd.shape[0] >= CE_KERNEL_MIN_ROWS:
+        kernels = _kernels.get("softmax_ce_forward"), _kernels.get("softmax_ce_backward")
+        if kernels[0] is not None:
+            return _cross_entropy_kernel(logits, xd, ld, labels, reduction, kernels)
     probs = xd - xd.max(axis=-1, keepdims=True)  # the one (..., classes) array we allocate
     flat = probs.reshape(-1, k)
     if ld is not None:
@@ -274,6 +296,33 @@ def cross_entropy(logits, labels, reduction="mean"):
         return gx, None
 
     return _finish(per, (logits, labels), grads, reduction)
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for
+CE_KERNEL_MIN_ROWS = 16  # below, NumPy's few calls on a tiny batch cost less than the dispatch
+
+
+def _cross_entropy_kernel(logits, xd, ld, labels, reduction, kernels):
+    """:func:`cross_entropy` for integer labels of a (batch, classes) array reduced to a
+    scalar, with the ``fast`` extra: softmax, the per-example losses and the gradient each in
+    one compiled pass (checked against the NumPy code in ``tests/autodiff/test_kernels.py``)."""
+    forward, backward_kernel = kernels
+    probs = np.empty_like(xd)
+    per = np.empty(xd.shape[0], dtype=xd.dtype)
+    ld = ld if ld.dtype == np.int64 else ld.astype(np.int64)
+    forward(xd, ld, probs, per)
+    n = per.size
+    value = np.add.reduce(per, axis=None)
+    if reduction == "mean":
+        value = value / max(n, 1)
+    scale_of = n if reduction == "mean" else 1
+
+    def backward(g):
+        gx = np.empty_like(probs)
+        backward_kernel(probs, ld, xd.dtype.type(g / scale_of), gx)
+        return gx, None
+
+    return make(np.asarray(value, dtype=xd.dtype), (logits, labels), backward)
 
 
 def nll(log_probs, labels, reduction="mean"):

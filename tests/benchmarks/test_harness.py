@@ -85,3 +85,17 @@ def test_machine_info_records_versions_and_threads():
     info = run.machine_info()
     assert info["versions"]["numpy"] and info["cores"] >= 1
     assert info["threads"]["numpy_blas"] >= 1
+
+
+def test_gemm_peak_uses_the_timer_it_is_given():
+    # --timer cpu must time the peak on CPU time too, or "% of peak" mixes two clocks
+    ticks = iter(range(100))
+    calls = []
+
+    def fake_timer():
+        calls.append(1)
+        return float(next(ticks))  # every product "takes" exactly 1 s
+
+    peak = run.gemm_peak(n=8, repeats=3, timer=fake_timer)
+    assert len(calls) == 6
+    assert peak == pytest.approx(2.0 * 8**3 / 1e9)

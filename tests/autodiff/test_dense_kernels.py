@@ -1,0 +1,207 @@
+"""The MLP's compiled kernels (ReLU's backward, softmax cross-entropy) against their NumPy
+twins, outputs and gradients to 1e-6 (issue 23); the engine's fast paths (a chain walked
+without the heap, Dense writing its bias gradient into the flat vector, the fused mean
+squared error) against plain reference computations.
+
+The kernels are forced on with ``use_numba(True)`` and off with ``use_numba(False)``;
+without Numba the comparisons are skipped and only the NumPy path runs.
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.autodiff import _kernels
+from rosenblatt.autodiff.elementwise import RELU_KERNEL_MIN_SIZE
+
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
+
+
+def both(fn):
+    """``fn()`` with the kernels on, then off."""
+    try:
+        _kernels.use_numba(True)
+        fast = fn()
+        _kernels.use_numba(False)
+        slow = fn()
+    finally:
+        _kernels.use_numba(None)
+    return fast, slow
+
+
+def close(fast, slow, tol=1e-6):
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_kernel_matches_numpy(dtype):
+    rng = np.random.default_rng(0)
+    shape = (64, RELU_KERNEL_MIN_SIZE // 64 + 3)
+    x0 = rng.standard_normal(shape).astype(dtype)
+    x0[0, :4] = 0.0  # the kink: relu'(0) = 0
+    g = rng.standard_normal(shape).astype(dtype)
+    g[1, 0], g[1, 1] = np.nan, np.inf  # through a negative input: NaN, as g * 0 in NumPy
+
+    def run():
+        x = rb.tensor(x0, requires_grad=True)
+        y = x.relu()
+        y.backward(g)
+        return [y.data, x.grad]
+
+    fast, slow = both(run)
+    np.testing.assert_array_equal(np.isnan(fast[1]), np.isnan(slow[1]))
+    close([f[np.isfinite(f)] for f in fast], [s[np.isfinite(s)] for s in slow])
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_kernel_matches_numpy(dtype, reduction):
+    rng = np.random.default_rng(1)
+    logits = (rng.standard_normal((40, 7)) * 4).astype(dtype)
+    logits[0, 3] = 1e4  # stable for large magnitudes
+    labels = rng.integers(0, 7, 40)
+
+    def run():
+        x = rb.tensor(logits, requires_grad=True)
+        loss = rb.losses.cross_entropy(x * 1.0, labels, reduction=reduction)
+        loss.backward(np.asarray(0.5, dtype))  # a scale other than one reaches the kernel
+        return [loss.data, x.grad]
+
+    fast, slow = both(run)
+    close(fast, slow, tol=1e-5 if reduction == "sum" else 1e-6)
+
+
+@needs_numba
+def test_cross_entropy_kernel_is_used_for_batches_and_falls_back_for_targets():
+    # probability targets, a 3-D input and reduction="none" take the NumPy code (same values)
+    rng = np.random.default_rng(2)
+    x0 = rng.standard_normal((20, 5)).astype(np.float32)
+    target = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 20)]
+
+    def run():
+        a = rb.losses.cross_entropy(rb.tensor(x0), target)
+        b = rb.losses.cross_entropy(rb.tensor(x0.reshape(4, 5, 5)), target.argmax(1).reshape(4, 5))
+        c = rb.losses.cross_entropy(rb.tensor(x0), target.argmax(1), reduction="none")
+        d = rb.losses.cross_entropy(rb.tensor(x0), target.argmax(1))
+        return [a.data, b.data, c.data, d.data]
+
+    fast, slow = both(run)
+    close(fast, slow)
+    np.testing.assert_allclose(fast[0], fast[3], rtol=1e-6)
+
+
+def test_cross_entropy_against_torch_on_both_paths():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x0 = rng.standard_normal((32, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, 32)
+    xt = torch.tensor(x0, requires_grad=True)
+    torch.nn.functional.cross_entropy(xt, torch.tensor(labels)).backward()
+
+    def run():
+        x = rb.tensor(x0, requires_grad=True)
+        loss = rb.losses.cross_entropy(x, labels)
+        loss.backward()
+        return [loss.data, x.grad]
+
+    ref = float(torch.nn.functional.cross_entropy(torch.tensor(x0), torch.tensor(labels)))
+    for value, grad in both(run):
+        np.testing.assert_allclose(float(value), ref, rtol=1e-6)
+        np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_mse_mean_matches_the_elementwise_definition_and_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    p0, t0 = rng.standard_normal((6, 3)).astype(np.float32), rng.standard_normal((6, 3))
+    for half in (False, True):
+        p, t = rb.tensor(p0, requires_grad=True), rb.tensor(t0.astype(np.float32),
+                                                             requires_grad=True)
+        loss = rb.losses.mse(p, t, half=half)
+        loss.backward()
+        pt = torch.tensor(p0, requires_grad=True)
+        tt = torch.tensor(t0.astype(np.float32), requires_grad=True)
+        ref = torch.nn.functional.mse_loss(pt, tt) * (0.5 if half else 1.0)
+        ref.backward()
+        assert loss.dtype == np.float32 and loss.shape == ()
+        np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-6)
+        np.testing.assert_allclose(p.grad, pt.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-6)
+    assert rb.gradcheck(lambda a: rb.losses.mse(a, t0), rb.tensor(p0.astype(np.float64),
+                                                                   requires_grad=True))
+
+
+def test_backward_walk_sums_every_path_and_runs_each_node_once():
+    # a diamond, a repeated operand and a long chain: the walk that skips the heap for
+    # chains must still wait for every consumer before running a node
+    x = rb.tensor(np.array([0.3, -0.7]), requires_grad=True)
+    a = x.tanh()
+    b = a * a + a.sigmoid()  # a reaches b by three paths
+    c = (b * x).sum() + (a * 2.0).sum()
+    c.backward()
+    xv = x.data
+    t = np.tanh(xv)
+    s = 1 / (1 + np.exp(-t))
+    db_da = 2 * t + s * (1 - s)
+    expected = (db_da * xv + 2.0) * (1 - t * t) + (t * t + s)
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+    y = rb.tensor(np.ones(3), requires_grad=True)
+    z = y
+    for _ in range(2000):
+        z = z * 1.0001
+    z.sum().backward()
+    np.testing.assert_allclose(y.grad, np.full(3, 1.0001 ** 2000), rtol=1e-9)
+
+
+def test_dense_writes_bias_gradient_into_the_flat_vector():
+    rng = np.random.default_rng(5)
+    layer = rb.nn.Dense(3, 4, rng=rng)
+    layer.b.data[...] = rng.standard_normal(4)
+    opt = rb.optim.SGD(layer.parameters(), lr=0.1)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    for _ in range(2):  # the second step writes into the slots again
+        opt.zero_grad()
+        (layer(rb.tensor(x)) ** 2).sum().backward()
+        y = x @ layer.W.data + layer.b.data
+        np.testing.assert_allclose(layer.b.grad, (2 * y).sum(0), rtol=1e-5)
+        np.testing.assert_allclose(layer.W.grad, x.T @ (2 * y), rtol=1e-5)
+        assert np.shares_memory(layer.b.grad, opt.vec.grad)
+        opt.step()
+    # accumulation without zero_grad adds to what is there
+    before = layer.b.grad.copy()
+    (layer(rb.tensor(x)) ** 2).sum().backward()
+    y = x @ layer.W.data + layer.b.data
+    np.testing.assert_allclose(layer.b.grad, before + (2 * y).sum(0), rtol=1e-5)
+
+
+def test_dense_mixed_dtypes_and_3d_inputs_still_work():
+    layer = rb.nn.Dense(3, 2)
+    opt = rb.optim.SGD(layer.parameters(), lr=0.1)
+    x = rb.tensor(np.ones((2, 4, 3)), requires_grad=True)  # float64 input, float32 weights
+    opt.zero_grad()
+    out = layer(x)
+    assert out.shape == (2, 4, 2)
+    out.sum().backward()
+    assert x.grad.shape == (2, 4, 3) and layer.W.grad.dtype == np.float32
+    np.testing.assert_allclose(layer.W.grad, np.full((3, 2), 8.0))
+    np.testing.assert_allclose(layer.b.grad, np.full(2, 8.0))
+
+
+def test_other_float_types_take_the_numpy_code():
+    # the kernels compile for float32 and float64 only; float16 (and longdouble) stay in NumPy
+    x = rb.tensor((np.arange(8192).reshape(64, 128) % 7 - 3).astype(np.float16),
+                  requires_grad=True)
+    x.relu().backward(np.ones((64, 128), np.float16))
+    assert x.grad.dtype == np.float16
+    np.testing.assert_array_equal(x.grad, (x.data > 0).astype(np.float16))
+    logits = rb.tensor(np.zeros((32, 4), np.float16), requires_grad=True)
+    loss = rb.losses.cross_entropy(logits, np.zeros(32, int))
+    loss.backward()
+    assert loss.dtype == np.float16 and logits.grad.dtype == np.float16
