@@ -373,10 +373,17 @@ def main(argv=None):
     torch_or_none()  # PyTorch threads = NumPy BLAS threads, before any workload is built
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores; BLAS: "
-          + ", ".join(f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)"
+          + ", ".join(f"{b['internal_api']} {b['version']} ({b['num_threads']} threads"
+                      + (f", {b['architecture']} kernels)" if b.get("architecture") else ")")
                       for b in info["blas"])
           + f"; torch threads: {info['threads']['torch']} (its BLAS: {info['torch_blas']})")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
+    info["openblas_env"] = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                            if k in os.environ}
+    if info["openblas_env"]:
+        print("note: " + ", ".join(f"{k}={v}" for k, v in info["openblas_env"].items())
+              + " is set: OpenBLAS runs the kernels named above, not the ones it would pick for "
+              "this CPU (see 'OpenBLAS kernels' in benchmarks/README.md)")
     info["load_average_start"] = _load_average()
     steady = args.threads == 1 and args.timer == "cpu"
     _warn_if_busy(info["load_average_start"], info["cores"], steady)
