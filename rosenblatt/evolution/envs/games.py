@@ -403,20 +403,70 @@ def _members_forward(network, index, X):
     return result
 
 
-def network_player(network, symmetric=False):
+_INCIDENCE = np.zeros((9, 8))  # cell c lies on line l
+_INCIDENCE[LINES.ravel(), np.repeat(np.arange(8), 3)] = 1.0
+_CELL_KIND = np.array([[1, 0, 0], [0, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1],
+                       [1, 0, 0], [0, 0, 1], [1, 0, 0]], dtype=np.float64)  # corner/centre/edge
+LINE_KINDS = ((0, 0), (1, 0), (2, 0), (0, 1), (0, 2), (1, 1))
+
+
+def line_features(boards):
+    """``(k, 9, 9)`` float: for every cell, what the lines through it hold, and its kind.
+
+    Features ``0..5`` of cell ``c`` count the lines through ``c`` holding
+    (own marks, opponent's marks) = (0, 0), (1, 0), (2, 0), (0, 1), (0, 2),
+    (1, 1) (for an empty cell these are the line's other two cells; a corner
+    lies on 3 lines, the centre on 4, an edge on 2); features ``6..8`` say
+    whether ``c`` is a corner, the centre or an edge. Boards are seen by the
+    mover (``+1`` own marks). A network scoring one cell from its 9 features,
+    shared by all cells (an n-tuple-like encoding), sees the board's lines
+    directly and treats symmetric positions alike by construction.
+
+    Examples
+    --------
+    >>> f = line_features(np.array([[1, 1, 0, -1, -1, 0, 0, 0, 0]]))
+    >>> f[0, 2, :6].tolist()  # cell 2: one line with two own marks, two empty-ish lines
+    [0.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    >>> f[0, 5, 4]  # cell 5 completes the opponent's row
+    1.0
+    """
+    b = np.asarray(boards)
+    own = (b == 1)[:, LINES].sum(axis=2)  # (k, 8)
+    opp = (b == -1)[:, LINES].sum(axis=2)
+    onehot = np.stack([(own == a) & (opp == c) for a, c in LINE_KINDS], axis=2)  # (k, 8, 6)
+    counts = np.einsum("cl,klj->kcj", _INCIDENCE, onehot.astype(np.float64))
+    kind = np.broadcast_to(_CELL_KIND, (len(b), 9, 3))
+    return np.concatenate([counts, kind], axis=2)
+
+
+ENCODINGS = ("marks", "lines")
+
+
+def network_player(network, symmetric=False, encoding="marks"):
     """A player from a population network (``take(index)`` and ``step(obs) -> (k, 9)``).
 
-    Member ``who[g]`` of the population plays game ``g``; the network reads
-    :meth:`TicTacToe.features` (18 inputs) and its 9 outputs score the cells.
-    ``who=None`` means member 0 plays every game. With ``symmetric`` the
-    network sees the board under each of its 8 rotations and reflections and
-    each cell's score is the mean of its 8 scores mapped back, so the player
-    treats symmetric positions alike (what it learns in one corner holds in all).
+    Member ``who[g]`` of the population plays game ``g``; ``who=None`` means
+    member 0 plays every game.
+
+    * ``encoding="marks"``: the network reads :meth:`TicTacToe.features` (18
+      inputs) and its 9 outputs score the cells. With ``symmetric`` the
+      network sees the board under each of its 8 rotations and reflections
+      and each cell's score is the mean of its 8 scores mapped back, so the
+      player treats symmetric positions alike (what it learns in one corner
+      holds in all).
+    * ``encoding="lines"``: the network (9 inputs, 1 output) scores each cell
+      from that cell's :func:`line_features`, the same weights for every cell
+      (symmetric by construction; ``symmetric`` changes nothing).
     """
+    one_of("network_player", "encoding", encoding, ENCODINGS)
+
     def play(boards, who):
         boards = np.asarray(boards)
         k = len(boards)
         index = np.zeros(k, dtype=np.int64) if who is None else np.asarray(who)
+        if encoding == "lines":
+            X = line_features(boards).reshape(k * 9, 9)
+            return _members_forward(network, np.repeat(index, 9), X).reshape(k, 9)
         if not symmetric:
             return _members_forward(network, index, TicTacToe.features(boards))
         views = boards[:, SYMMETRIES].transpose(1, 0, 2).reshape(-1, 9)  # (8 k, 9)
@@ -439,6 +489,10 @@ class TicTacToe:
         4), of uniformly random moves.
     symmetric : bool, default False
         :meth:`player` makes symmetric players (see :func:`network_player`).
+    encoding : {"marks", "lines"}
+        How :meth:`player` networks read the board (see :func:`network_player`):
+        the 18 marks, scored for 9 cells at once, or each cell's
+        :func:`line_features` (9 inputs, 1 output, weights shared by the cells).
     rng : numpy.random.Generator or int, optional
         Draws the noise and the openings.
 
@@ -451,7 +505,8 @@ class TicTacToe:
     n_inputs, n_outputs : int
         18 (own marks, opponent's marks, seen by the player to move) and 9 (a
         score per cell), the shape of a network playing through
-        :func:`network_player`.
+        :func:`network_player`; with ``encoding="lines"`` 9 and 1 (one cell's
+        features, its score).
 
     Examples
     --------
@@ -461,10 +516,10 @@ class TicTacToe:
     0
     """
 
-    n_inputs, n_outputs = 18, 9
-
-    def __init__(self, noise=0.0, openings=0, symmetric=False, rng=None):
+    def __init__(self, noise=0.0, openings=0, symmetric=False, encoding="marks", rng=None):
         self.symmetric = bool(symmetric)
+        self.encoding = one_of("TicTacToe", "encoding", encoding, ENCODINGS)
+        self.n_inputs, self.n_outputs = (18, 9) if encoding == "marks" else (9, 1)
         self.noise = unit_interval("TicTacToe", "noise", noise, closed_high=True)
         self.openings = positive_int("TicTacToe", "openings", openings, allow_zero=True)
         if self.openings > 4:
@@ -480,7 +535,7 @@ class TicTacToe:
 
     def player(self, network):
         """A player of a population network (see :func:`network_player`)."""
-        return network_player(network, self.symmetric)
+        return network_player(network, self.symmetric, self.encoding)
 
     def play(self, x, o, n_games=None, who_x=None, who_o=None, rng=None):
         """Play games to the end; X moves first.
