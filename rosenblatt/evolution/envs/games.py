@@ -244,11 +244,16 @@ def _player_moves(player, M):
             continue
         mover = np.int8(1 if k % 2 == 0 else -1)
         view = L["boards"][live] * mover
-        boards = np.tile(view, (M, 1))
-        who = np.repeat(np.arange(M), live.size)
-        scores = np.asarray(player(boards, who), dtype=np.float64)
-        scores = np.where(boards == 0, np.nan_to_num(scores, nan=-1e300), -np.inf)
-        out[k] = (live, np.argmax(scores, axis=1).reshape(M, live.size).T)
+        cells = np.empty((live.size, M), dtype=np.int64)
+        step = max(1, 20_000 // live.size)  # members per call: bounded memory
+        for m0 in range(0, M, step):
+            m = min(step, M - m0)
+            boards = np.tile(view, (m, 1))
+            who = np.repeat(np.arange(m0, m0 + m), live.size)
+            scores = np.asarray(player(boards, who), dtype=np.float64)
+            scores = np.where(boards == 0, np.nan_to_num(scores, nan=-1e300), -np.inf)
+            cells[:, m0:m0 + m] = np.argmax(scores, axis=1).reshape(m, live.size).T
+        out[k] = (live, cells)
     return out
 
 
