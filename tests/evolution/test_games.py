@@ -223,3 +223,31 @@ def test_expected_outcome_bad_input():
         ttt.expected_outcome("minimax", members=2)
     with pytest.raises(ValueError, match="objective"):
         ttt.expectimax_player(objective="draw")
+
+
+def test_line_features_hand_worked_and_line_players():
+    board = _board("XX.OO....")  # seen by X
+    f = games.line_features(board[None])[0]
+    # cell 2: row 0 (2 own), column 2 (empty), diagonal 2-4-6 (1 opponent's)
+    assert f[2].tolist() == [1, 0, 1, 1, 0, 0, 1, 0, 0]
+    # cell 5: row 1 (2 opponent's), column 2 (empty); an edge
+    assert f[5].tolist() == [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    # cell 8 (corner): row 2 empty, column 2 empty, diagonal 0-4-8 (one of each)
+    assert f[8].tolist() == [2, 0, 0, 0, 0, 1, 1, 0, 0]
+    assert f[4, 7] == 1  # the centre
+    # a line player: one shared linear scorer; "complete a line" > "block" > the rest
+    net = rb.nn.Sequential(rb.nn.Dense(9, 1)).astype(np.float64)
+    theta = np.zeros((1, net.num_parameters()))
+    from rosenblatt.evolution.cne import parameter_layout
+
+    layout, _ = parameter_layout(net)
+    W, _ = layout[id(net[0].W)]
+    theta[0, W.start + 2], theta[0, W.start + 4] = 10.0, 5.0
+    player = ttt.network_player(rb.evolution.PopulationModel(net, theta), encoding="lines")
+    scores = player(board[None], None)
+    assert int(np.argmax(np.where(board == 0, scores[0], -np.inf))) == 2  # win
+    assert int(np.argmax(np.where(board == 0, player(-board[None], None)[0], -np.inf))) == 5
+    game = ttt.TicTacToe(encoding="lines")
+    assert (game.n_inputs, game.n_outputs) == (9, 1)
+    with pytest.raises(ValueError, match="encoding"):
+        ttt.TicTacToe(encoding="pixels")

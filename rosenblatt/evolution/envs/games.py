@@ -430,9 +430,9 @@ def line_features(boards):
     Examples
     --------
     >>> f = line_features(np.array([[1, 1, 0, -1, -1, 0, 0, 0, 0]]))
-    >>> f[0, 2, :6].tolist()  # cell 2: one line with two own marks, two empty-ish lines
-    [0.0, 0.0, 1.0, 0.0, 0.0, 1.0]
-    >>> f[0, 5, 4]  # cell 5 completes the opponent's row
+    >>> f[0, 2, :6].tolist()  # cell 2: its row (2 own), column (empty), diagonal (1 opponent's)
+    [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    >>> float(f[0, 5, 4])  # cell 5 completes the opponent's row
     1.0
     """
     b = np.asarray(boards)
