@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import positive_int, unit_interval
 from ..randomness import resolve_rng
 from .cne import CNE, PopulationModel
 from .core import Result, record, run_loop
@@ -188,6 +188,17 @@ class Coevolution:
     games : int, default 1
         Game pairs (one with each side first) per pairing, averaged: more
         than one only helps when the game is noisy (e.g. ``TicTacToe(noise=)``).
+    weak : int, default 0
+        Opponents each host also plays that are drawn at random from the
+        weaker half (by fitness) of the opposing population's previous
+        generation. The sample and the hall of fame hold the strongest
+        players, against which the best one can do is not lose; weak
+        opponents make mistakes, and a win against them scores more than a
+        draw, so players also learn to exploit mistakes (the skill that wins
+        against a poor opponent).
+    draw : float, default 0.5
+        The score of a drawn game (a win scores 1, a loss 0). Below 1/2 a
+        draw counts more like a loss, rewarding players that go for the win.
     rng : numpy.random.Generator or int, optional
         Draws the random samples; the populations breed with their own.
 
@@ -201,7 +212,8 @@ class Coevolution:
     Generation ``t``, for each population ``X`` facing ``Y`` (``Y = X`` with
     one population): the hosts (all of ``X_t``) play the sample chosen from
     ``Y_{t-1}`` (at ``t = 0`` a random sample of ``Y_0``) and ``hall_of_fame``
-    random members of ``Y``'s hall of fame, two games a pairing; their scores
+    random members of ``Y``'s hall of fame (and ``weak`` random members
+    of the weaker half of ``Y_{t-1}``), two games a pairing; their scores
     give fitness; ``X``'s champion joins its hall of fame; a sample of ``X_t``
     is chosen for ``Y``'s hosts of ``t + 1``; then every population breeds.
 
@@ -223,7 +235,8 @@ class Coevolution:
     """
 
     def __init__(self, population_a, population_b=None, *, game, sample=10, hall_of_fame=5,
-                 shared_sampling=True, fitness_sharing=True, games=1, rng=None):
+                 shared_sampling=True, fitness_sharing=True, games=1, weak=0, draw=0.5,
+                 rng=None):
         owner = "Coevolution"
         self.sides = [_side(owner, "population_a", population_a)]
         if population_b is not None:
@@ -246,9 +259,12 @@ class Coevolution:
         self.shared_sampling = bool(shared_sampling)
         self.fitness_sharing = bool(fitness_sharing)
         self.games_per_pairing = positive_int(owner, "games", games)
+        self.weak = positive_int(owner, "weak", weak, allow_zero=True)
+        self.draw = unit_interval(owner, "draw", draw, closed_high=True)
         self.rng = resolve_rng(rng)
         self.halls = [[] for _ in self.sides]
         self.samples = [None for _ in self.sides]  # opponents each side offers next generation
+        self.weaker = [None for _ in self.sides]  # each side's weaker half, for ``weak``
         self.games = 0
 
     @property
@@ -270,7 +286,11 @@ class Coevolution:
         first = np.asarray(self.game.play(hp, op, who_x=h, who_o=o), dtype=np.float64)
         second = np.asarray(self.game.play(op, hp, who_x=o, who_o=h), dtype=np.float64)
         self.games += 2 * n * m * r
-        return ((first - second) / 4.0 + 0.5).reshape(n, m, r).mean(axis=2)
+        # host's score per game: win 1, draw ``draw``, loss 0 (first: host is X; second: O)
+        d = self.draw
+        score = np.where(first == 1, 1.0, np.where(first == 0, d, 0.0)) + np.where(
+            second == -1, 1.0, np.where(second == 0, d, 0.0))
+        return (score / 2.0).reshape(n, m, r).mean(axis=2)
 
     def _opponents(self, j):
         """The opponents side ``j`` offers this generation: its sample plus hall-of-fame draws."""
@@ -286,6 +306,11 @@ class Coevolution:
             k = min(self.hall_of_fame, len(hall))
             index = np.sort(self.rng.choice(len(hall), size=k, replace=False))
             groups.append(side.stack([side.pick(hall[i], [0]) for i in index]))
+        weaker = self.weaker[j]
+        if self.weak and weaker is not None:
+            n = side.size(weaker)
+            index = np.sort(self.rng.choice(n, size=min(self.weak, n), replace=False))
+            groups.append(side.pick(weaker, index))
         return side.stack(groups)
 
     def step(self):
@@ -312,6 +337,9 @@ class Coevolution:
             else:
                 chosen = self.rng.choice(len(f), size=self.sample, replace=False)
             self.samples[i] = side.pick(hosts, chosen)
+            if self.weak:
+                order = np.argsort(f, kind="stable")
+                self.weaker[i] = side.pick(hosts, np.sort(order[:max(1, len(f) // 2)]))
         for side, f in zip(self.sides, fitnesses):
             side.tell(f)
         return fitnesses

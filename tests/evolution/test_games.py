@@ -143,3 +143,111 @@ def test_symmetric_player_treats_symmetric_positions_alike():
                            plain(boards, who)[:, games.SYMMETRIES[1]])
     assert len({tuple(p) for p in games.SYMMETRIES}) == 8
     assert ttt.TicTacToe(symmetric=True).player(pop)(boards, who).shape == (6, 9)
+
+
+# -- exact outcomes against the random player --------------------------------------------------
+
+def test_game_tree_counts_every_reachable_position():
+    levels = games.game_tree()
+    assert sum(len(L["boards"]) for L in levels) == 5478  # the known count, empty board included
+    assert [len(L["boards"]) for L in levels[:3]] == [1, 9, 72]
+    assert int(sum(L["terminal"].sum() for L in levels)) == 958  # the known terminal count
+
+
+def test_expected_outcome_of_the_reference_policies():
+    mm = ttt.expected_outcome("minimax")
+    assert mm["mean"]["loss"] == 0.0
+    assert mm["x"]["win"] == pytest.approx(0.967811, abs=1e-6)
+    assert mm["o"]["win"] == pytest.approx(0.777484, abs=1e-6)
+    best = ttt.expected_outcome("expectimax")  # the best response: the most wins possible
+    assert best["x"]["win"] == pytest.approx(191 / 192)
+    assert best["o"]["win"] == pytest.approx(0.938624, abs=1e-6)
+    safe = ttt.expected_outcome("minimax_expectimax")
+    assert safe["mean"]["loss"] == 0.0 and safe["o"]["win"] == pytest.approx(0.916402, abs=1e-6)
+    assert mm["mean"]["win"] < safe["mean"]["win"] < best["mean"]["win"]
+    for r in (mm, best, safe):
+        for side in r.values():
+            assert side["win"] + side["draw"] + side["loss"] == pytest.approx(1.0)
+    # maximising P(win) - P(loss) instead loses less and wins a little less
+    score = ttt.expected_outcome("expectimax", objective="score")
+    assert score["mean"]["loss"] < best["mean"]["loss"]
+    assert score["mean"]["win"] <= best["mean"]["win"]
+
+
+def _sampled(player, n=6000, seed=0):
+    game = ttt.TicTacToe()
+    rx = game.play(player, ttt.random_player(seed + 1), n)
+    ro = -game.play(ttt.random_player(seed + 2), player, n)
+    return (rx == 1).mean(), (ro == 1).mean(), (rx == -1).mean(), (ro == -1).mean()
+
+
+@pytest.mark.parametrize("kind", ["minimax", "expectimax", "minimax_expectimax"])
+def test_expected_outcome_agrees_with_played_games(kind):
+    player = {"minimax": lambda: ttt.perfect_player(0),
+              "expectimax": lambda: ttt.expectimax_player(rng=0),
+              "minimax_expectimax": lambda: ttt.expectimax_player(never_lose=True, rng=0)}[kind]()
+    exact = ttt.expected_outcome(kind)
+    got = _sampled(player)
+    want = (exact["x"]["win"], exact["o"]["win"], exact["x"]["loss"], exact["o"]["loss"])
+    for g, w in zip(got, want):  # 6,000 games a side: four standard errors at most
+        assert abs(g - w) <= 4 * np.sqrt(max(w * (1 - w), 1e-4) / 6000)
+
+
+def test_expected_outcome_of_network_players_agrees_with_played_games():
+    rng = np.random.default_rng(0)
+    net = rb.nn.Sequential(rb.nn.Dense(18, 6, rng=rng), rb.nn.Tanh(),
+                           rb.nn.Dense(6, 9, rng=rng)).astype(np.float64)
+    thetas = rng.normal(size=(3, net.num_parameters()))
+    pop = rb.evolution.PopulationModel(net, thetas)
+    both = ttt.expected_outcome(ttt.network_player(pop), members=3)
+    for m in range(3):
+        single = ttt.network_player(rb.evolution.PopulationModel(net, thetas[m:m + 1]))
+        exact = ttt.expected_outcome(single)
+        for side in ("x", "o", "mean"):
+            for k in ("win", "draw", "loss"):
+                assert exact[side][k] == pytest.approx(both[side][k][m])
+        got = _sampled(single, n=4000, seed=m)
+        want = (exact["x"]["win"], exact["o"]["win"], exact["x"]["loss"], exact["o"]["loss"])
+        for g, w in zip(got, want):
+            assert abs(g - w) <= 4 * np.sqrt(max(w * (1 - w), 1e-4) / 4000)
+
+
+def test_expected_outcome_bad_input():
+    with pytest.raises(ValueError, match="opponent"):
+        ttt.expected_outcome("minimax", opponent="perfect")
+    with pytest.raises(ValueError, match="player"):
+        ttt.expected_outcome("alphabeta")
+    with pytest.raises(TypeError, match="player must be"):
+        ttt.expected_outcome(3)
+    with pytest.raises(ValueError, match="members"):
+        ttt.expected_outcome("minimax", members=2)
+    with pytest.raises(ValueError, match="objective"):
+        ttt.expectimax_player(objective="draw")
+
+
+def test_line_features_hand_worked_and_line_players():
+    board = _board("XX.OO....")  # seen by X
+    f = games.line_features(board[None])[0]
+    # cell 2: row 0 (2 own), column 2 (empty), diagonal 2-4-6 (1 opponent's)
+    assert f[2].tolist() == [1, 0, 1, 1, 0, 0, 1, 0, 0]
+    # cell 5: row 1 (2 opponent's), column 2 (empty); an edge
+    assert f[5].tolist() == [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    # cell 8 (corner): row 2 empty, column 2 empty, diagonal 0-4-8 (one of each)
+    assert f[8].tolist() == [2, 0, 0, 0, 0, 1, 1, 0, 0]
+    assert f[4, 7] == 1  # the centre
+    # a line player: one shared linear scorer; "complete a line" > "block" > the rest
+    net = rb.nn.Sequential(rb.nn.Dense(9, 1)).astype(np.float64)
+    theta = np.zeros((1, net.num_parameters()))
+    from rosenblatt.evolution.cne import parameter_layout
+
+    layout, _ = parameter_layout(net)
+    W, _ = layout[id(net[0].W)]
+    theta[0, W.start + 2], theta[0, W.start + 4] = 10.0, 5.0
+    player = ttt.network_player(rb.evolution.PopulationModel(net, theta), encoding="lines")
+    scores = player(board[None], None)
+    assert int(np.argmax(np.where(board == 0, scores[0], -np.inf))) == 2  # win
+    assert int(np.argmax(np.where(board == 0, player(-board[None], None)[0], -np.inf))) == 5
+    game = ttt.TicTacToe(encoding="lines")
+    assert (game.n_inputs, game.n_outputs) == (9, 1)
+    with pytest.raises(ValueError, match="encoding"):
+        ttt.TicTacToe(encoding="pixels")

@@ -12,7 +12,14 @@ The protocol (shared by every algorithm of ``rb.evolution``):
   (use it with ``vectorized=True``).
 """
 
-from .games import TicTacToe, network_player, perfect_player, random_player
+from .games import (
+           TicTacToe,
+           expected_outcome,
+           expectimax_player,
+           network_player,
+           perfect_player,
+           random_player,
+)
 from .gym import GymTask
 from .pole import CartPole, generalization_starts
 from .visual import VisualDiscrimination
@@ -20,4 +27,5 @@ from .xor import XOR, xor_fitness
 
 __all__ = ["XOR", "CartPole", "GymTask", "VisualDiscrimination", "generalization_starts",
            "xor_fitness"]
-__all__ += ["TicTacToe", "network_player", "perfect_player", "random_player"]
+__all__ += ["TicTacToe", "expected_outcome", "expectimax_player", "network_player",
+            "perfect_player", "random_player"]

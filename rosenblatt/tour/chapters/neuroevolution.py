@@ -96,7 +96,7 @@ def run(ctx):
     steps = 1000 if ctx.quick else 10_000
     budget = 60
     env = rb.evolution.envs.CartPole(poles=2, velocities=True, max_steps=steps)
-    neat_res = rb.evolution.NEAT(6, 1, rng=2).run(
+    neat_res = rb.evolution.NEAT(6, 1, rb.evolution.NEATConfig.double_pole(), rng=2).run(
         env.evaluate, budget, vectorized=True, stop=lambda gen: gen.fitness >= steps)
     model = rb.nn.Sequential(rb.nn.Dense(6, 5, rng=ctx.rng), rb.nn.Tanh(),
                              rb.nn.Dense(5, 1, rng=ctx.rng), rb.nn.Sigmoid()).astype(np.float64)
