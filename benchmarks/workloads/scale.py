@@ -508,10 +508,15 @@ class InProcess(concurrent.futures.Executor):
     executor would get (so its results are the Dask runs', and the difference in time is
     what the executor costs)."""
 
+    def __init__(self):
+        self.tasks = []  # CPU seconds of each task, in submission order
+
     def submit(self, fn, /, *args, **kwargs):
         future = concurrent.futures.Future()
+        t = time.process_time()
         try:
             future.set_result(fn(*args, **kwargs))
+            self.tasks.append(time.process_time() - t)
         except BaseException as e:  # noqa: BLE001 - handed to the caller, as a pool would
             future.set_exception(e)
         return future
@@ -532,15 +537,42 @@ def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
 
     neat = rb.evolution.NEAT(6, 1, rng=seed)
     vector = fitness == "vector"
+    marks = []  # tasks run by the end of each generation (InProcess only)
+    if isinstance(executor, InProcess):
+        executor.tasks = []
+    callbacks = [lambda state: marks.append(len(getattr(executor, "tasks", ())))]
     t, cpu = time.perf_counter(), time.process_time()
     res = neat.run(_pole_fitness if vector else _pole_genome_fitness, generations, executor,
-                   vectorized=vector, chunk_size=chunk, stop=_solved)
+                   vectorized=vector, chunk_size=chunk, stop=_solved, callbacks=callbacks)
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     history = json.loads(json.dumps(res.history))  # plain data (species ids as text)
-    return {"seed": seed, "generations": res.generations, "evaluations": res.evaluations,
-            "solved": bool(res.best_fitness >= SOLVED), "best_fitness": res.best_fitness,
-            "champion": res.best.to_json(), "history": history, "seconds": seconds,
-            "this_process_cpu": cpu}
+    out = {"seed": seed, "generations": res.generations, "evaluations": res.evaluations,
+           "solved": bool(res.best_fitness >= SOLVED), "best_fitness": res.best_fitness,
+           "champion": res.best.to_json(), "history": history, "seconds": seconds,
+           "this_process_cpu": cpu}
+    if isinstance(executor, InProcess):
+        out.update(_task_profile(executor.tasks, marks, cpu))
+    return out
+
+
+def _task_profile(tasks, marks, cpu):
+    """From a serial run's task times: the client's serial CPU, the longest task of the
+    run's last generation, and the most 2 workers could do (each generation's tasks
+    handed in order to whichever worker is free first, the client's work unchanged)."""
+    gens = [tasks[a:b] for a, b in zip([0] + marks[:-1], marks)]
+
+    def makespan(times, n):
+        free = [0.0] * n
+        for x in times:
+            free[free.index(min(free))] += x
+        return max(free)
+
+    work = sum(tasks)
+    two = sum(makespan(g, 2) for g in gens)
+    return {"task_cpu": work, "client_serial_cpu": cpu - work, "tasks_per_generation":
+            [len(g) for g in gens], "last_generation_cpu": sum(gens[-1]) if gens else 0.0,
+            "last_generation_longest_task": max(gens[-1]) if gens and gens[-1] else 0.0,
+            "two_worker_bound": cpu / (cpu - work + two) if cpu > work else None}
 
 
 def _same_run(a, b):
@@ -633,20 +665,25 @@ def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None):
         for _, _, closers in executors.values():
             for c in closers:
                 (c.shutdown if hasattr(c, "shutdown") else c.close)()
+    def critical(run):  # CPU s of the client (serial) plus the busiest worker's
+        workers = [v for k, v in run["cpu_seconds"].items() if k.startswith("worker")]
+        return run["cpu_seconds"]["client"] + max(workers, default=0.0)
+
     out = {"seeds": list(seeds), "rounds": rounds, "setups": {}}
     for name, r in runs.items():
         summary = {"runs": r}
         for kind in kinds:
             summary[f"evaluations_per_s_{kind}"] = statistics.median(
                 x["evaluations_per_s"] for x in r[kind])
-        for a, b in (("dask1", "dask2"), ("local1", "local2")):
-            if a in r and b in r:
-                summary[f"{b}_vs_{a}"] = statistics.median(
-                    x["seconds"] / y["seconds"] for x, y in zip(r[a], r[b]))
-        for kind in kinds:
-            if kind != "serial" and "serial" in r:
-                summary[f"{kind}_vs_serial"] = statistics.median(
-                    x["seconds"] / y["seconds"] for x, y in zip(r["serial"], r[kind]))
+        pairs = [(a, b) for a, b in (("dask1", "dask2"), ("local1", "local2")) if a in r and b in r]
+        pairs += [("serial", k) for k in kinds if k != "serial" and "serial" in r]
+        for a, b in pairs:
+            summary[f"{b}_vs_{a}"] = statistics.median(
+                x["seconds"] / y["seconds"] for x, y in zip(r[a], r[b]))
+            summary[f"{b}_vs_{a}_cpu"] = statistics.median(
+                critical(x) / critical(y) for x, y in zip(r[a], r[b]))
+        summary["load"] = [min(x["load"][0] for k in kinds for x in r[k]),
+                           max(x["load"][0] for k in kinds for x in r[k])]
         out["setups"][name] = summary
     return out
 
@@ -658,8 +695,15 @@ def _print_solution(s):
         print(f"  {name}: evaluations/s " + ", ".join(
             f"{k[len('evaluations_per_s_'):]} {v:,.0f}" for k, v in summary.items()
             if k.startswith("evaluations_per_s_")))
-        print("    ratios (wall time): " + ", ".join(
-            f"{k} {v:.2f}x" for k, v in summary.items() if "_vs_" in k))
+        print("    ratios by wall time (by CPU time: the client's plus the busiest worker's): "
+              + ", ".join(f"{k} {v:.2f}x ({summary[k + '_cpu']:.2f}x)"
+                          for k, v in summary.items() if "_vs_" in k and not k.endswith("_cpu"))
+              + f"; load average {summary['load'][0]:.1f}-{summary['load'][1]:.1f}")
+        for r in summary["runs"].get("serial", []):
+            print(f"    serial run of seed {r['seed']} (CPU s): tasks {r['task_cpu']:.1f}, client "
+                  f"{r['client_serial_cpu']:.1f}; last generation {r['last_generation_cpu']:.1f}, "
+                  f"its longest task {r['last_generation_longest_task']:.1f}; the most 2 "
+                  f"workers can do: {r['two_worker_bound']:.2f}x")
 
 
 # -- on paper ------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ def test_whole_runs_are_the_same_on_1_and_2_workers():
             assert scale._same_run(runs[kind][0], first)
             assert runs[kind][0]["same_as_first"]
         assert set(runs["local2"][0]["cpu_seconds"]) >= {"client", "worker0", "worker1"}
+        serial = runs["serial"][0]
+        assert serial["tasks_per_generation"] == [2, 2] if name == "vector75" else [4, 4]
+        assert 1.0 <= serial["two_worker_bound"] <= 2.0
     assert out["setups"]["vector75"]["local2_vs_local1"] > 0
 
 
