@@ -3,7 +3,7 @@
 Run standalone (it starts ``mpirun`` and a Dask cluster itself, so the
 harness's in-process timing does not apply and ``workloads()`` is empty)::
 
-    python -m benchmarks.workloads.scale [--quick] [--json PATH]
+    python -m benchmarks.workloads.scale [--quick] [--json PATH] [--only mpi|dask|solution]
 
 * **MLP over MPI**: the MLP benchmark's model (784-256-256-10, ReLU, SGD
   momentum 0.9, global batch 128, float32) trained by ``rb.fit`` for whole
@@ -20,6 +20,14 @@ harness's in-process timing does not apply and ``workloads()`` is empty)::
   ``--chunk`` genomes as JSON per task (vectorised simulation in the worker).
   Target >= 1.6x. Also one process without Dask, the genome bytes per
   generation and the master's serial share (speciation and reproduction).
+* **NEAT to solution** (``--only solution``): whole seeded NEAT runs on double
+  pole with velocities until a champion balances 100,000 steps, on a 1- and a
+  2-worker ``LocalCluster``, ``rb.parallel.local(1)`` and ``local(2)``, and in
+  this process (the same tasks, or one array program), alternating; every run
+  of a seed must be the same run (champion, generations, histories).
+  Evaluations per second, ratios by wall and CPU time, and from the serial run
+  the most two workers could do (a whole run's critical path is the last
+  generation's 100,000-step simulation).
 * **64 nodes on paper**, from the measured numbers.
 
 Every process uses one BLAS thread. The machine this ran on is shared: ratios
