@@ -517,14 +517,14 @@ class InProcess(concurrent.futures.Executor):
     what the executor costs)."""
 
     def __init__(self):
-        self.tasks = []  # CPU seconds of each task, in submission order
+        self.tasks = []  # CPU seconds of each task (this thread's only), in submission order
 
     def submit(self, fn, /, *args, **kwargs):
         future = concurrent.futures.Future()
-        t = time.process_time()
+        t = time.thread_time()  # not Dask's threads, which may live in this process
         try:
             future.set_result(fn(*args, **kwargs))
-            self.tasks.append(time.process_time() - t)
+            self.tasks.append(time.thread_time() - t)
         except BaseException as e:  # noqa: BLE001 - handed to the caller, as a pool would
             future.set_exception(e)
         return future
@@ -549,24 +549,26 @@ def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
     if isinstance(executor, InProcess):
         executor.tasks = []
     callbacks = [lambda state: marks.append(len(getattr(executor, "tasks", ())))]
-    t, cpu = time.perf_counter(), time.process_time()
+    t, cpu, mine = time.perf_counter(), time.process_time(), time.thread_time()
     res = neat.run(_pole_fitness if vector else _pole_genome_fitness, generations, executor,
                    vectorized=vector, chunk_size=chunk, stop=_solved, callbacks=callbacks)
-    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    seconds, cpu, mine = (time.perf_counter() - t, time.process_time() - cpu,
+                          time.thread_time() - mine)
     history = json.loads(json.dumps(res.history))  # plain data (species ids as text)
     out = {"seed": seed, "generations": res.generations, "evaluations": res.evaluations,
            "solved": bool(res.best_fitness >= SOLVED), "best_fitness": res.best_fitness,
            "champion": res.best.to_json(), "history": history, "seconds": seconds,
            "this_process_cpu": cpu}
     if isinstance(executor, InProcess):
-        out.update(_task_profile(executor.tasks, marks, cpu))
+        out.update(_task_profile(executor.tasks, marks, mine))
     return out
 
 
 def _task_profile(tasks, marks, cpu):
-    """From a serial run's task times: the client's serial CPU, the longest task of the
-    run's last generation, and the most 2 workers could do (each generation's tasks
-    handed in order to whichever worker is free first, the client's work unchanged)."""
+    """From a serial run's task times (``cpu``: the run's CPU time in this thread): the
+    client's serial CPU, the longest task of the run's last generation, and the most 2
+    workers could do (each generation's tasks handed in order to whichever worker is free
+    first, the client's work unchanged)."""
     gens = [tasks[a:b] for a, b in zip([0] + marks[:-1], marks)]
 
     def makespan(times, n):
