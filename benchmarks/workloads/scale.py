@@ -3,7 +3,7 @@
 Run standalone (it starts ``mpirun`` and a Dask cluster itself, so the
 harness's in-process timing does not apply and ``workloads()`` is empty)::
 
-    python -m benchmarks.workloads.scale [--quick] [--json PATH]
+    python -m benchmarks.workloads.scale [--quick] [--json PATH] [--only mpi|dask|solution]
 
 * **MLP over MPI**: the MLP benchmark's model (784-256-256-10, ReLU, SGD
   momentum 0.9, global batch 128, float32) trained by ``rb.fit`` for whole
@@ -20,6 +20,14 @@ harness's in-process timing does not apply and ``workloads()`` is empty)::
   ``--chunk`` genomes as JSON per task (vectorised simulation in the worker).
   Target >= 1.6x. Also one process without Dask, the genome bytes per
   generation and the master's serial share (speciation and reproduction).
+* **NEAT to solution** (``--only solution``): whole seeded NEAT runs on double
+  pole with velocities until a champion balances 100,000 steps, on a 1- and a
+  2-worker ``LocalCluster``, ``rb.parallel.local(1)`` and ``local(2)``, and in
+  this process (the same tasks, or one array program), alternating; every run
+  of a seed must be the same run (champion, generations, histories).
+  Evaluations per second, ratios by wall and CPU time, and from the serial run
+  the most two workers could do (a whole run's critical path is the last
+  generation's 100,000-step simulation).
 * **64 nodes on paper**, from the measured numbers.
 
 Every process uses one BLAS thread. The machine this ran on is shared: ratios
@@ -27,6 +35,7 @@ are indicative.
 """
 
 import argparse
+import concurrent.futures
 import copy
 import json
 import os
@@ -485,6 +494,228 @@ def _print_dask(n):
         print(f"    CPU s, last round: 1 worker: {fmt(one)}; 2 workers: {fmt(two)}")
 
 
+# -- NEAT to solution: whole seeded runs ---------------------------------------------------
+SOLVED = 100_000  # steps a champion must balance: the claim runs' (and users') stopping point
+
+
+def _pole_genome_fitness(genome):
+    """Per-genome double pole with velocities (100,000 steps): one cart, one network, one
+    task item (module level: workers import it by name)."""
+    from rosenblatt.evolution.envs import CartPole
+
+    env = CartPole(poles=2, velocities=True, max_steps=SOLVED)
+    return float(env.evaluate(genome.network(), population=1)[0])
+
+
+def _solved(champion):
+    return champion.fitness >= SOLVED
+
+
+class InProcess(concurrent.futures.Executor):
+    """Runs each task at once in this process: a serial run cut into exactly the tasks an
+    executor would get (so its results are the Dask runs', and the difference in time is
+    what the executor costs)."""
+
+    def __init__(self):
+        self.tasks = []  # CPU seconds of each task (this thread's only), in submission order
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        t = time.thread_time()  # not Dask's threads, which may live in this process
+        try:
+            future.set_result(fn(*args, **kwargs))
+            self.tasks.append(time.thread_time() - t)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, as a pool would
+            future.set_exception(e)
+        return future
+
+
+def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
+    """One seeded NEAT run on double pole with velocities until a champion balances
+    100,000 steps (or ``generations``): the claim runner's configuration (``NEAT(6, 1)``,
+    default ``NEATConfig``, population 150).
+
+    ``fitness``: "vector" (``CartPole.evaluate`` over a sub-population of ``chunk``
+    genomes per task, ``vectorized=True``) or "genome" (one cart per genome,
+    ``rb.parallel.map_chunks``'s default cut: four tasks per worker). Returns what must
+    not depend on the executor (generations, evaluations, champion JSON, histories)
+    and the time it took.
+    """
+    import rosenblatt as rb
+
+    neat = rb.evolution.NEAT(6, 1, rng=seed)
+    vector = fitness == "vector"
+    marks = []  # tasks run by the end of each generation (InProcess only)
+    if isinstance(executor, InProcess):
+        executor.tasks = []
+    callbacks = [lambda state: marks.append(len(getattr(executor, "tasks", ())))]
+    t, cpu, mine = time.perf_counter(), time.process_time(), time.thread_time()
+    res = neat.run(_pole_fitness if vector else _pole_genome_fitness, generations, executor,
+                   vectorized=vector, chunk_size=chunk, stop=_solved, callbacks=callbacks)
+    seconds, cpu, mine = (time.perf_counter() - t, time.process_time() - cpu,
+                          time.thread_time() - mine)
+    history = json.loads(json.dumps(res.history))  # plain data (species ids as text)
+    out = {"seed": seed, "generations": res.generations, "evaluations": res.evaluations,
+           "solved": bool(res.best_fitness >= SOLVED), "best_fitness": res.best_fitness,
+           "champion": res.best.to_json(), "history": history, "seconds": seconds,
+           "this_process_cpu": cpu}
+    if isinstance(executor, InProcess):
+        out.update(_task_profile(executor.tasks, marks, mine))
+    return out
+
+
+def _task_profile(tasks, marks, cpu):
+    """From a serial run's task times (``cpu``: the run's CPU time in this thread): the
+    client's serial CPU, the longest task of the run's last generation, and the most 2
+    workers could do (each generation's tasks handed in order to whichever worker is free
+    first, the client's work unchanged)."""
+    gens = [tasks[a:b] for a, b in zip([0] + marks[:-1], marks)]
+
+    def makespan(times, n):
+        free = [0.0] * n
+        for x in times:
+            free[free.index(min(free))] += x
+        return max(free)
+
+    work = sum(tasks)
+    two = sum(makespan(g, 2) for g in gens)
+    return {"task_cpu": work, "client_serial_cpu": cpu - work, "tasks_per_generation":
+            [len(g) for g in gens], "last_generation_cpu": sum(gens[-1]) if gens else 0.0,
+            "last_generation_longest_task": max(gens[-1]) if gens and gens[-1] else 0.0,
+            "two_worker_bound": cpu / (cpu - work + two) if cpu > work else None}
+
+
+def _same_run(a, b):
+    keys = ("generations", "evaluations", "solved", "best_fitness", "champion", "history")
+    return all(a[k] == b[k] for k in keys)
+
+
+def _pool(n):
+    """``rb.parallel.local(n)``, started, and its worker processes."""
+    import psutil
+
+    import rosenblatt as rb
+
+    pool = rb.parallel.local(n)
+    list(pool.map(abs, range(4 * n)))  # start every worker (and import numpy there)
+    for f in [pool.submit(_warm_worker) for _ in range(n)]:
+        f.result()
+    return pool, [psutil.Process(pid) for pid in pool._processes]
+
+
+def _warm_worker():
+    import rosenblatt  # noqa: F401 - workers import the library before timing starts
+
+    return os.getpid()
+
+
+def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None):
+    """Whole seeded NEAT runs to solution on each executor, alternating, checked identical.
+
+    ``setups``: (fitness, chunk) pairs; ``kinds``: executors among "dask1", "dask2",
+    "local1", "local2", "serial" (this process, the same tasks: :class:`InProcess`) and
+    "serial_whole" (this process, the whole population in one array program: the
+    default without an executor; a vectorised run may differ in the last bits and then
+    follows another trajectory).
+    """
+    import psutil
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    me = psutil.Process()
+    if generations is None:
+        generations = 60 if quick else 200
+    executors = {}
+    try:
+        for kind in kinds:
+            if kind.startswith("dask"):
+                cluster, client, ex, procs = _cluster(int(kind[-1]))
+                executors[kind] = (ex, procs, (client, cluster))
+            elif kind.startswith("local"):
+                pool, procs = _pool(int(kind[-1]))
+                executors[kind] = (pool, procs, (pool,))
+            elif kind == "serial":
+                executors[kind] = (InProcess(), [], ())
+            elif kind == "serial_whole":
+                executors[kind] = (None, [], ())
+            else:
+                raise ValueError(f"unknown executor {kind!r}")
+        for kind in kinds:  # warm up: workers import rosenblatt, run one generation
+            for fitness, chunk in setups:
+                whole_run(0, executors[kind][0], fitness, chunk, generations=1)
+        runs = {f"{fitness}{chunk}": {k: [] for k in kinds} for fitness, chunk in setups}
+        for _ in range(rounds):
+            for seed in seeds:
+                for fitness, chunk in setups:
+                    reference = None
+                    for kind in kinds:  # alternating, so a slow phase of the machine hits each
+                        ex, procs = executors[kind][:2]
+                        others = [c for c in me.children(recursive=True) if c not in procs]
+                        groups = {"client": [me], "other_processes": others,
+                                  **{f"worker{i}": [w] for i, w in enumerate(procs)}}
+                        before, load = _cpu_seconds(groups), os.getloadavg()
+                        r = whole_run(seed, ex, fitness, chunk, generations)
+                        after = _cpu_seconds(groups)
+                        r.update(load=load, cpu_seconds={k: after[k] - before[k] for k in groups},
+                                 evaluations_per_s=r["evaluations"] / r["seconds"])
+                        if kind == "serial_whole" and fitness == "vector":
+                            r["same_as_chunked"] = reference is None or _same_run(r, reference)
+                        elif reference is None:
+                            reference = r
+                        else:
+                            assert _same_run(r, reference), f"{kind} changed the run of seed {seed}"
+                            r["same_as_first"] = True
+                        runs[f"{fitness}{chunk}"][kind].append(r)
+                        print(f"  {fitness} fitness, chunk {chunk}, seed {seed}, {kind}: "
+                              f"{r['generations']} generations, {r['evaluations']} evaluations, "
+                              f"{r['seconds']:.1f} s ({r['evaluations_per_s']:.0f}/s), CPU s "
+                              + ", ".join(f"{k} {v:.1f}" for k, v in r["cpu_seconds"].items())
+                              + f", load {load[0]:.1f}", flush=True)
+    finally:
+        for _, _, closers in executors.values():
+            for c in closers:
+                (c.shutdown if hasattr(c, "shutdown") else c.close)()
+    def critical(run):  # CPU s of the client (serial) plus the busiest worker's
+        workers = [v for k, v in run["cpu_seconds"].items() if k.startswith("worker")]
+        return run["cpu_seconds"]["client"] + max(workers, default=0.0)
+
+    out = {"seeds": list(seeds), "rounds": rounds, "setups": {}}
+    for name, r in runs.items():
+        summary = {"runs": r}
+        for kind in kinds:
+            summary[f"evaluations_per_s_{kind}"] = statistics.median(
+                x["evaluations_per_s"] for x in r[kind])
+        pairs = [(a, b) for a, b in (("dask1", "dask2"), ("local1", "local2")) if a in r and b in r]
+        pairs += [("serial", k) for k in kinds if k != "serial" and "serial" in r]
+        for a, b in pairs:
+            summary[f"{b}_vs_{a}"] = statistics.median(
+                x["seconds"] / y["seconds"] for x, y in zip(r[a], r[b]))
+            summary[f"{b}_vs_{a}_cpu"] = statistics.median(
+                critical(x) / critical(y) for x, y in zip(r[a], r[b]))
+        summary["load"] = [min(x["load"][0] for k in kinds for x in r[k]),
+                           max(x["load"][0] for k in kinds for x in r[k])]
+        out["setups"][name] = summary
+    return out
+
+
+def _print_solution(s):
+    print(f"NEAT to solution on double pole with velocities (100,000 steps), seeds "
+          f"{s['seeds']}, {s['rounds']} round(s):")
+    for name, summary in s["setups"].items():
+        print(f"  {name}: evaluations/s " + ", ".join(
+            f"{k[len('evaluations_per_s_'):]} {v:,.0f}" for k, v in summary.items()
+            if k.startswith("evaluations_per_s_")))
+        print("    ratios by wall time (by CPU time: the client's plus the busiest worker's): "
+              + ", ".join(f"{k} {v:.2f}x ({summary[k + '_cpu']:.2f}x)"
+                          for k, v in summary.items() if "_vs_" in k and not k.endswith("_cpu"))
+              + f"; load average {summary['load'][0]:.1f}-{summary['load'][1]:.1f}")
+        for r in summary["runs"].get("serial", []):
+            print(f"    serial run of seed {r['seed']} (CPU s): tasks {r['task_cpu']:.1f}, client "
+                  f"{r['client_serial_cpu']:.1f}; last generation {r['last_generation_cpu']:.1f}, "
+                  f"its longest task {r['last_generation_longest_task']:.1f}; the most 2 "
+                  f"workers can do: {r['two_worker_bound']:.2f}x")
+
+
 # -- on paper ------------------------------------------------------------------------------
 def paper(m, n):
     """A 64-node cluster from the measured numbers (ring Allreduce; 10 Gb/s, 20 us links)."""
@@ -513,7 +744,15 @@ def main(argv=None):
     p.add_argument("--chunk", default="25,75",
                    help="genomes per Dask task (comma-separated: each is measured)")
     p.add_argument("--json", help="write the results here")
-    p.add_argument("--only", choices=("mpi", "dask"))
+    p.add_argument("--only", choices=("mpi", "dask", "solution"))
+    p.add_argument("--seeds", default="0", help="solution: seeds of the whole runs")
+    p.add_argument("--setups", default="vector75,genome",
+                   help="solution: fitness and genomes per task, 'vectorN' (vectorised, N "
+                        "genomes per task) or 'genome' (one cart per genome)")
+    p.add_argument("--executors", default="dask1,dask2,local1,local2,serial",
+                   help="solution: dask1, dask2 (LocalCluster), local1, local2 "
+                        "(rb.parallel.local), serial (in this process, the same tasks), "
+                        "serial_whole (in this process, one array program)")
     p.add_argument("--mlp-rank", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, default=12_800, help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
@@ -546,6 +785,13 @@ def main(argv=None):
               f"{m['poll_ratio']:.2f}x (by CPU time {m['poll_cpu_time_ratio']:.2f}x); "
               f"one Allreduce per step "
               f"of {m['message_bytes']:,} bytes taking {m['allreduce_ms']:.2f} ms", flush=True)
+    if args.only == "solution":
+        setups = [("genome", 32) if x == "genome" else ("vector", int(x[len("vector"):]))
+                  for x in args.setups.split(",")]
+        results["neat_solution"] = sol = neat_to_solution(
+            args.quick, args.rounds, [int(x) for x in args.seeds.split(",")], setups,
+            args.executors.split(","))
+        _print_solution(sol)
     if args.only in (None, "dask"):
         chunks = [int(c) for c in str(args.chunk).split(",")]
         results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, chunks)
