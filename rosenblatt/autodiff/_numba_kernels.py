@@ -241,6 +241,43 @@ def col2im(gcols, gx, sh, sw, pt, pl):
 
 
 @_pjit
+def bias_act_forward(y, b, relu):
+    """In place over the (O, M) GEMM output of a convolution: y += b[o] per row, then
+    max(y, 0) when ``relu`` (a NaN stays NaN). One task per block of a row."""
+    O, M = y.shape
+    blocks = (M + 4095) // 4096
+    for t in numba.prange(O * blocks):
+        o = t // blocks
+        m0 = (t % blocks) * 4096
+        m1 = min(M, m0 + 4096)
+        row = y[o]
+        bo = b[o]
+        zero = np.zeros(1, y.dtype)[0]
+        if relu:
+            for m in range(m0, m1):
+                v = row[m] + bo
+                row[m] = v if not (v < 0) else zero
+        else:
+            for m in range(m0, m1):
+                row[m] += bo
+
+
+@_pjit
+def relu_grad_rows(g, y, gm, gb):
+    """gm = g where y > 0 else 0, over (O, M) rows; gb[o] = the sum of row o of gm
+    (summed in float64). One task per row."""
+    O, M = g.shape
+    zero = np.zeros(1, gm.dtype)[0]
+    for o in numba.prange(O):
+        total = 0.0
+        for m in range(M):
+            v = g[o, m] if y[o, m] > 0 else zero
+            gm[o, m] = v
+            total += v
+        gb[o] = total
+
+
+@_pjit
 def max_pool_forward(x, y, arg, kh, kw, sh, sw):
     """y[p, r, z] = max of plane p's window (r, z); arg = the offset i kw + j of its first maximum.
 
