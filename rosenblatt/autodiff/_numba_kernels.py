@@ -244,9 +244,9 @@ def col2im(gcols, gx, sh, sw, pt, pl):
 def bias_act_forward(y, b, relu):
     """In place over the (O, M) GEMM output of a convolution: y += b[o] per row, then
     max(y, 0) when ``relu`` (a NaN stays NaN). One task per block of a row."""
-    O, M = y.shape
+    rows, M = y.shape
     blocks = (M + 4095) // 4096
-    for t in numba.prange(O * blocks):
+    for t in numba.prange(rows * blocks):
         o = t // blocks
         m0 = (t % blocks) * 4096
         m1 = min(M, m0 + 4096)
@@ -264,11 +264,11 @@ def bias_act_forward(y, b, relu):
 
 @_pjit
 def relu_grad_rows(g, y, gm, gb):
-    """gm = g where y > 0 else 0, over (O, M) rows; gb[o] = the sum of row o of gm
+    """gm = g where y > 0 else 0, over (rows, M); gb[o] = the sum of row o of gm
     (summed in float64). One task per row."""
-    O, M = g.shape
+    rows, M = g.shape
     zero = np.zeros(1, gm.dtype)[0]
-    for o in numba.prange(O):
+    for o in numba.prange(rows):
         total = 0.0
         for m in range(M):
             v = g[o, m] if y[o, m] > 0 else zero
