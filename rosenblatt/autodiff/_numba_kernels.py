@@ -13,9 +13,17 @@ inputs); the recurrent kernels run for float32 only, where the rational
 """
 
 import math
+import os
+import types
 
 import numba
 import numpy as np
+
+# The multi-threaded kernels below use Numba's "workqueue" layer unless the user chose one
+# (NUMBA_THREADING_LAYER): with the "omp" layer (the default here, no TBB) Numba's OpenMP
+# runtime and PyTorch's own made PyTorch's training step 25x slower in the same process.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 # Fast-math without "no NaNs/infs": a NaN that enters a kernel comes out as NaN, as in NumPy.
 _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -153,15 +161,25 @@ def scatter_add_rows(gw, idx, vals, rows):
 
 # -- convolution: im2col / col2im, channel-major; max pooling -----------------------------------
 #
-# These run their outer loop with ``prange`` on Numba's thread pool: as many threads as
-# ``rb.set_num_threads`` / ``ROSENBLATT_NUM_THREADS`` chose (default: Numba's, one per core);
-# with one thread they are serial loops. Every task writes its own part of the output, so
-# the results do not depend on the thread count.
+# Each exists twice (``_serial_and_threaded``): ``name`` runs serially, ``name_parallel`` splits
+# its ``prange`` loop over Numba's thread pool; ``_kernels.threaded(name)`` picks the second
+# when the kernels may use more than one thread (``rb.set_num_threads``, default one per
+# core). Every task writes its own part of the output: the results do not depend on the
+# thread count.
 
 _pjit = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy", parallel=True)
 
 
-@_pjit
+def _serial_and_threaded(fn):
+    """``fn`` compiled twice: serial (``prange`` runs as ``range``; no thread pool is ever
+    started) and multi-threaded (named ``<name>_parallel``), each with its own cache entry."""
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_parallel"
+    twin.__doc__ = fn.__doc__
+    return _jit(fn), _pjit(twin)
+
+
 def im2col(xc, cols, sh, sw, pt, pl):
     """cols[c, i, j, n, y, z] = xc[c, n, sh y + i - pt, sw z + j - pl] (0 outside the image).
 
@@ -204,7 +222,6 @@ def im2col(xc, cols, sh, sw, pt, pl):
                     dst[o + u(z)] = src[s0 + u(sw) * u(z)]
 
 
-@_pjit
 def col2im(gcols, gx, sh, sw, pt, pl):
     """The adjoint of :func:`im2col`: gx[c, n] (channel-major) = sum of the windows' gradients.
 
@@ -240,7 +257,6 @@ def col2im(gcols, gx, sh, sw, pt, pl):
                             dst[d0 + u(sw) * u(z)] += src[s0 + u(z)]
 
 
-@_pjit
 def bias_act_forward(y, b, relu):
     """In place over the (O, M) GEMM output of a convolution: y += b[o] per row, then
     max(y, 0) when ``relu`` (a NaN stays NaN). One task per block of a row."""
@@ -262,7 +278,6 @@ def bias_act_forward(y, b, relu):
                 row[m] += bo
 
 
-@_pjit
 def relu_grad_rows(g, y, gm, gb):
     """gm = g where y > 0 else 0, over (rows, M); gb[o] = the sum of row o of gm
     (summed in float64). One task per row."""
@@ -277,7 +292,6 @@ def relu_grad_rows(g, y, gm, gb):
         gb[o] = total
 
 
-@_pjit
 def max_pool_forward(x, y, arg, kh, kw, sh, sw):
     """y[p, r, z] = max of plane p's window (r, z); arg = the offset i kw + j of its first maximum.
 
@@ -337,7 +351,6 @@ def max_pool_forward(x, y, arg, kh, kw, sh, sw):
                 arg[p, r, z] = k
 
 
-@_pjit
 def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap):
     """The adjoint of :func:`max_pool_forward`: each window's gradient goes to its arg-max.
 
@@ -377,6 +390,14 @@ def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap):
                     for i in range(kh):
                         for j in range(kw):
                             gx[p, r0 + i, c0 + j] = v if k == i * kw + j else zero
+
+
+im2col, im2col_parallel = _serial_and_threaded(im2col)
+col2im, col2im_parallel = _serial_and_threaded(col2im)
+bias_act_forward, bias_act_forward_parallel = _serial_and_threaded(bias_act_forward)
+relu_grad_rows, relu_grad_rows_parallel = _serial_and_threaded(relu_grad_rows)
+max_pool_forward, max_pool_forward_parallel = _serial_and_threaded(max_pool_forward)
+max_pool_backward, max_pool_backward_parallel = _serial_and_threaded(max_pool_backward)
 
 
 # -- SGD with momentum --------------------------------------------------------------------------

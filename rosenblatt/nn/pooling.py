@@ -99,7 +99,7 @@ def _planes(xd):
     return None
 
 
-def _max_pool2d_compiled(x, xd, planes, k, s, out):
+def _max_pool2d_compiled(x, xd, planes, k, s, out, forward_kernel):
     """max_pool2d with the compiled kernels: the arg-max found once (forward) and kept, one
     byte per window, for the backward; outputs laid out like the input."""
     xp, order = planes
@@ -107,8 +107,8 @@ def _max_pool2d_compiled(x, xd, planes, k, s, out):
     lead = tuple(xd.shape[a] for a in order)
     y = workspace.empty(lead + (oh, ow), xd.dtype)
     arg = workspace.empty(lead + (oh, ow), np.uint8)
-    _kernels.get("max_pool_forward")(xp, y.reshape(-1, oh, ow), arg.reshape(-1, oh, ow),
-                                      kh, kw, sh, sw)
+    forward_kernel(xp, y.reshape(-1, oh, ow), arg.reshape(-1, oh, ow), kh, kw, sh, sw)
+    backward_kernel = _kernels.threaded("max_pool_backward")
     h, w = xd.shape[2:]
     overlap = sh < kh or sw < kw
     fill = not (sh == kh and sw == kw and h == oh * kh and w == ow * kw)
@@ -117,8 +117,8 @@ def _max_pool2d_compiled(x, xd, planes, k, s, out):
         gx = workspace.empty(lead + (h, w), g.dtype)
         gp = g.transpose(order + (2, 3)) if order == (1, 0) else g
         gp = np.ascontiguousarray(gp, dtype=gx.dtype).reshape(-1, oh, ow)
-        _kernels.get("max_pool_backward")(gp, arg.reshape(-1, oh, ow), gx.reshape(-1, h, w),
-                                           kh, kw, sh, sw, fill, overlap)
+        backward_kernel(gp, arg.reshape(-1, oh, ow), gx.reshape(-1, h, w),
+                        kh, kw, sh, sw, fill, overlap)
         return (gx.transpose(order + (2, 3)) if order == (1, 0) else gx,)
 
     return make(y.transpose(order + (2, 3)) if order == (1, 0) else y, (x,), backward)
@@ -152,10 +152,10 @@ def max_pool2d(x, kernel_size, stride=None):
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
     if k[0] * k[1] <= 256:
-        kernel = _kernels.get("max_pool_forward")
+        kernel = _kernels.threaded("max_pool_forward")
         planes = None if kernel is None else _planes(xd)
         if planes is not None:
-            return _max_pool2d_compiled(x, xd, planes, k, s, out)
+            return _max_pool2d_compiled(x, xd, planes, k, s, out, kernel)
     offsets = _offsets(k, s, out)
     rows, cols = offsets[0]
     y = _new_like(xd[:, :, rows, cols])  # laid out like the input
