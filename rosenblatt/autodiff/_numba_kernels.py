@@ -328,8 +328,8 @@ def max_pool_forward(x, y, arg, kh, kw, sh, sw):
                     if v3 > b:
                         b = v3
                         k = 3
-                    # + 0, or NaN when the window holds one (x - x is kept: no "nnan" flag)
-                    y[p, r, z] = b + ((v0 - v0) + (v1 - v1) + (v2 - v2) + (v3 - v3))
+                    nan = (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)
+                    y[p, r, z] = v0 + v1 + v2 + v3 if nan else b  # NaN if the window has one
                     arg[p, r, z] = k
         return
     for p in numba.prange(P):
@@ -339,15 +339,15 @@ def max_pool_forward(x, y, arg, kh, kw, sh, sw):
                 c0 = sw * z
                 b = x[p, r0, c0]
                 k = 0
-                nan = b - b
+                nan = False
                 for i in range(kh):
                     for j in range(kw):
                         v = x[p, r0 + i, c0 + j]
-                        nan += v - v
+                        nan |= v != v
                         if v > b:
                             b = v
                             k = i * kw + j
-                y[p, r, z] = b + nan
+                y[p, r, z] = b if not nan else b * np.nan
                 arg[p, r, z] = k
 
 
