@@ -18,7 +18,10 @@ call with ``cache=True`` (later processes load it from ``__pycache__``).
 Threads: :func:`set_num_threads` sets NumPy's BLAS pools (through
 threadpoolctl, when installed) and Numba's (at once if loaded, else when the
 first kernel loads). ``ROSENBLATT_NUM_THREADS`` does the same at
-``import rosenblatt``. See docs/architecture.md ("Threads").
+``import rosenblatt``. The convolution and pooling kernels have a
+multi-threaded twin that :func:`threaded` hands out when more than one thread
+is allowed; :func:`kernel_threads` limits them within a block. See
+docs/architecture.md ("Compiled kernels and threads").
 """
 
 import os

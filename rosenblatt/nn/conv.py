@@ -34,8 +34,15 @@ and col2im adds dE/dCOLS back onto the input: a loop over the ``kh kw``
 kernel offsets, each a vectorised strided add over the whole batch.
 
 With the ``fast`` extra (Numba), im2col and col2im are one compiled pass each
-(``autodiff/_numba_kernels.py``) when the input lies channel-major; the loops
-below are their NumPy twins and the reference.
+(``autodiff/_numba_kernels.py``) when the input lies channel-major, split over
+the kernel threads (``rb.set_num_threads``); the loops below are their NumPy
+twins and the reference.
+
+``activation="relu"`` fuses max(0, .) into the op: the bias and the ReLU are
+one pass over the GEMM's output, done in place, and the backward masks
+dE/dOUT with OUT > 0 and sums the bias gradient in one more pass. The values
+and gradients are those of ``relu(conv2d(...))``; what goes is the separate
+ReLU node's two fresh arrays (page faults on every step) and its passes.
 
 The output (and the input gradient) are views of channel-major buffers
 (physically ``(C, N, H, W)``); NumPy's element-wise ops keep that layout, so

@@ -18,6 +18,13 @@ PyTorch's default ``ceil_mode=False``). Every op is one graph node with a
 vectorised forward: a reduction over the ``kh kw`` strided views that pick
 one element of every window (no copy of the windows); the backward scatters
 into the input with the same loop over the window offsets.
+
+With the ``fast`` extra (Numba), max pooling of a C-contiguous or
+channel-major input runs as two compiled kernels instead
+(``autodiff/_numba_kernels.py``, split over the kernel threads): the forward
+keeps each window's arg-max (one byte per window) and the backward writes
+every input position once from it; the NumPy code below is their twin and
+the reference.
 """
 
 import numpy as np
