@@ -89,19 +89,25 @@ def get(name):
     return getattr(_state["module"], name)
 
 
-def threaded(name):
+PARALLEL_MIN_SIZE = 1 << 15  # array elements a kernel passes over before threads pay off
+
+
+def threaded(name, size=None):
     """The compiled kernel ``name`` for now: its multi-threaded twin ``name_parallel`` when the
     kernels may use more than one thread (:func:`set_num_threads`, ``ROSENBLATT_NUM_THREADS``,
-    else Numba's default: one per core) and the caller is the main thread; else the serial
-    kernel; None when the NumPy path must run.
+    else Numba's default: one per core), the caller is the main thread and the work
+    (``size``, the elements the kernel passes over; None: large) is at least
+    ``PARALLEL_MIN_SIZE``; else the serial kernel; None when the NumPy path must run.
 
     Only the main thread launches Numba's pool: its "workqueue" layer must not be entered
-    by two threads at once.
+    by two threads at once. Small arrays stay serial: waking the pool costs tens of
+    microseconds (and far more on a loaded machine).
     """
     if not enabled():
         return None
     threads = _state["threads"] or _state["env_threads"] or _state["default_threads"]
-    if threads > 1 and threading.current_thread() is threading.main_thread():
+    if (threads > 1 and (size is None or size >= PARALLEL_MIN_SIZE)
+            and threading.current_thread() is threading.main_thread()):
         return getattr(_state["module"], name + "_parallel")
     return getattr(_state["module"], name)
 

@@ -145,7 +145,7 @@ def _array(x, where):
 
 def _bias_act(y, bias, relu):
     """In place on the (O, M) GEMM output: add the bias per row, then ReLU if asked."""
-    kernel = _kernels.threaded("bias_act_forward")
+    kernel = _kernels.threaded("bias_act_forward", y.size)
     if kernel is not None and (bias is None or bias.dtype == y.dtype):
         kernel(y, np.zeros(y.shape[0], y.dtype) if bias is None else bias, relu)
         return
@@ -158,7 +158,7 @@ def _bias_act(y, bias, relu):
 def _relu_grad(g2, y, bias_grad):
     """(dE/dOUT masked by OUT > 0, its row sums or None): ReLU's backward for the fused op."""
     gm = workspace.empty(g2.shape, g2.dtype)
-    kernel = _kernels.threaded("relu_grad_rows")
+    kernel = _kernels.threaded("relu_grad_rows", g2.size)
     if kernel is not None and g2.flags.c_contiguous and y.dtype == g2.dtype:
         gb = np.empty(g2.shape[0], g2.dtype)
         kernel(g2, y, gm, gb)
@@ -181,7 +181,7 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
         )
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     cols = workspace.empty((c, kh, kw, n, oh, ow), xd.dtype)
-    kernel = _kernels.threaded("im2col")
+    kernel = _kernels.threaded("im2col", cols.size)
     if kernel is not None and xd.transpose(1, 0, 2, 3).flags.c_contiguous:
         # one compiled pass over the channel-major input, the zero border included
         kernel(xd.transpose(1, 0, 2, 3), cols, sh, sw, pt, pl)
@@ -222,7 +222,7 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
             gcols = workspace.empty((c * kh * kw, n * oh * ow), np.result_type(wmat, g2))
             np.matmul(wmat.T, g2, out=gcols)
             gcols = gcols.reshape(c, kh, kw, n, oh, ow)
-            col2im = _kernels.threaded("col2im")
+            col2im = _kernels.threaded("col2im", gcols.size)
             if col2im is not None:  # the border is never written: no padded buffer
                 gxc = workspace.empty((c, n, h, wid), gcols.dtype)
                 col2im(gcols, gxc, sh, sw, pt, pl)

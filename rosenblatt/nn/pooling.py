@@ -115,7 +115,7 @@ def _max_pool2d_compiled(x, xd, planes, k, s, out, forward_kernel):
     y = workspace.empty(lead + (oh, ow), xd.dtype)
     arg = workspace.empty(lead + (oh, ow), np.uint8)
     forward_kernel(xp, y.reshape(-1, oh, ow), arg.reshape(-1, oh, ow), kh, kw, sh, sw)
-    backward_kernel = _kernels.threaded("max_pool_backward")
+    backward_kernel = _kernels.threaded("max_pool_backward", xd.size)
     h, w = xd.shape[2:]
     overlap = sh < kh or sw < kw
     fill = not (sh == kh and sw == kw and h == oh * kh and w == ow * kw)
@@ -159,7 +159,7 @@ def max_pool2d(x, kernel_size, stride=None):
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
     if k[0] * k[1] <= 256:
-        kernel = _kernels.threaded("max_pool_forward")
+        kernel = _kernels.threaded("max_pool_forward", xd.size)
         planes = None if kernel is None else _planes(xd)
         if planes is not None:
             return _max_pool2d_compiled(x, xd, planes, k, s, out, kernel)

@@ -313,8 +313,9 @@ def test_fused_relu_kernels_match_numpy(both, dtype, bias):
 
 
 @needs_numba
-def test_threaded_kernels_match_the_serial_ones():
+def test_threaded_kernels_match_the_serial_ones(monkeypatch):
     """The multi-threaded twins (two threads) give the serial kernels' numbers exactly."""
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 0)  # threads for these small arrays too
     rng = np.random.default_rng(2)
     xd = rng.standard_normal((8, 3, 12, 12)).astype(np.float32)
     wd = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
@@ -330,7 +331,10 @@ def test_threaded_kernels_match_the_serial_ones():
         _kernels.use_numba(True)
         with _kernels.kernel_threads(2):
             assert _kernels.threaded("im2col") is _kernels.get("im2col_parallel")
+            assert _kernels.threaded("im2col", 100) is _kernels.get("im2col_parallel")
             threaded = run()
+            monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1 << 15)
+            assert _kernels.threaded("im2col", 100) is _kernels.get("im2col")  # too small
         with _kernels.kernel_threads(1):
             assert _kernels.threaded("im2col") is _kernels.get("im2col")
             serial = run()
