@@ -311,8 +311,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per "
                         "implementation (default 3 with --quick, else 5)")
     parser.add_argument("--threads", type=int, default=None, help="limit NumPy's BLAS, "
-                        "OpenMP and PyTorch to this many threads (default: leave NumPy's as is); "
-                        "1 gives steadier ratios on a busy machine")
+                        "OpenMP, rosenblatt's kernels and PyTorch to this many threads (default: "
+                        "leave NumPy's as is); 1 gives steadier ratios on a busy machine")
     parser.add_argument("--timer", choices=("wall", "cpu"), default="wall", help="wall-clock "
                         "time (default) or this process's CPU time; 'cpu' with --threads 1 "
                         "ignores the time other programs take the core away")
@@ -370,6 +370,9 @@ def main(argv=None):
         if tpc is None:
             parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
         limiter = tpc.threadpool_limits(limits=args.threads)
+        import rosenblatt as rb
+
+        rb.set_num_threads(args.threads)  # also the compiled kernels' (Numba's) thread pool
     torch_or_none()  # PyTorch threads = NumPy BLAS threads, before any workload is built
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores; BLAS: "

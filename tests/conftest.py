@@ -24,6 +24,9 @@ def pytest_configure(config):
     several times slower on 2 cores.
     """
     global _blas_limit
+    from rosenblatt.autodiff import _kernels
+
+    _kernels.kernel_threads(1).__enter__()  # the compiled kernels too (for the whole session)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

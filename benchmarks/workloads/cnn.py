@@ -26,13 +26,22 @@ def data(n, seed=0):
     return x, y
 
 
-def lenet(rng=None):
-    """The rosenblatt LeNet-5-style network (also used by the tests and the tour)."""
+def lenet(rng=None, fused=True):
+    """The rosenblatt LeNet-5-style network (also used by the tests and the tour).
+
+    ``fused``: the convolutions apply their ReLU inside the op (``activation="relu"``, the
+    same function and gradients); False builds separate ``ReLU()`` layers.
+    """
     nn = rb.nn
+    act = "relu" if fused else None
+
+    def relu():
+        return [] if fused else [nn.ReLU()]
+
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding="same", rng=rng), nn.ReLU(),
+        nn.Conv2d(1, 6, 5, padding="same", rng=rng, activation=act), *relu(),
         nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, rng=rng), nn.ReLU(),
+        nn.Conv2d(6, 16, 5, rng=rng, activation=act), *relu(),
         nn.MaxPool2d(2),
         nn.Flatten(),
         nn.Dense(400, 120, rng=rng), nn.ReLU(),

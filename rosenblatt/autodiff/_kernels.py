@@ -18,12 +18,18 @@ call with ``cache=True`` (later processes load it from ``__pycache__``).
 Threads: :func:`set_num_threads` sets NumPy's BLAS pools (through
 threadpoolctl, when installed) and Numba's (at once if loaded, else when the
 first kernel loads). ``ROSENBLATT_NUM_THREADS`` does the same at
-``import rosenblatt``. See docs/architecture.md ("Threads").
+``import rosenblatt``. The convolution and pooling kernels have a
+multi-threaded twin that :func:`threaded` hands out when more than one thread
+is allowed; :func:`kernel_threads` limits them within a block. See
+docs/architecture.md ("Compiled kernels and threads").
 """
 
 import os
+import threading
+from contextlib import contextmanager
 
-_state = {"module": None, "tried": False, "forced": None, "threads": None}
+_state = {"module": None, "tried": False, "forced": None, "threads": None, "env_threads": None,
+          "default_threads": 1}
 
 
 def use_numba(flag=None):
@@ -44,7 +50,12 @@ def _load():
         except ImportError:  # the fast extra is not installed: NumPy does it all
             _numba_kernels = None
         _state["module"] = _numba_kernels
-        threads = _state["threads"] or env_threads()
+        if _numba_kernels is not None:
+            import numba
+
+            _state["default_threads"] = numba.config.NUMBA_NUM_THREADS
+        _state["env_threads"] = env_threads()
+        threads = _state["threads"] or _state["env_threads"]
         if _numba_kernels is not None and threads:
             _set_numba_threads(threads)
     return _state["module"]
@@ -76,6 +87,47 @@ def get(name):
     if not enabled():
         return None
     return getattr(_state["module"], name)
+
+
+PARALLEL_MIN_SIZE = 1 << 15  # array elements a kernel passes over before threads pay off
+
+
+def threaded(name, size=None):
+    """The compiled kernel ``name`` for now: its multi-threaded twin ``name_parallel`` when the
+    kernels may use more than one thread (:func:`set_num_threads`, ``ROSENBLATT_NUM_THREADS``,
+    else Numba's default: one per core), the caller is the main thread and the work
+    (``size``, the elements the kernel passes over; None: large) is at least
+    ``PARALLEL_MIN_SIZE``; else the serial kernel; None when the NumPy path must run.
+
+    Only the main thread launches Numba's pool: its "workqueue" layer must not be entered
+    by two threads at once. Small arrays stay serial: waking the pool costs tens of
+    microseconds (and far more on a loaded machine).
+    """
+    if not enabled():
+        return None
+    threads = _state["threads"] or _state["env_threads"] or _state["default_threads"]
+    if (threads > 1 and (size is None or size >= PARALLEL_MIN_SIZE)
+            and threading.current_thread() is threading.main_thread()):
+        return getattr(_state["module"], name + "_parallel")
+    return getattr(_state["module"], name)
+
+
+@contextmanager
+def kernel_threads(n):
+    """Within the block the compiled kernels use at most ``n`` threads (None: leave as is)."""
+    if n is None:
+        yield
+        return
+    before = _state["threads"]
+    _state["threads"] = max(1, int(n))
+    if _state["module"] is not None:
+        _set_numba_threads(_state["threads"])
+    try:
+        yield
+    finally:
+        _state["threads"] = before
+        if _state["module"] is not None:
+            _set_numba_threads(before or _state["env_threads"] or _state["default_threads"])
 
 
 def _set_numba_threads(n):

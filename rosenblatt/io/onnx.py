@@ -289,6 +289,8 @@ def _conv(g, module, x, where):
     y = g.node("Conv", inputs, where, kernel_shape=list(module.kernel_size),
                strides=list(module.stride),
                pads=[lo for lo, _ in pads] + [hi for _, hi in pads])
+    if module.activation == "relu":  # fused in the layer, a node of its own in ONNX
+        y = g.node("Relu", [y], where)
     return _Value(y, out)
 
 

@@ -34,8 +34,15 @@ and col2im adds dE/dCOLS back onto the input: a loop over the ``kh kw``
 kernel offsets, each a vectorised strided add over the whole batch.
 
 With the ``fast`` extra (Numba), im2col and col2im are one compiled pass each
-(``autodiff/_numba_kernels.py``) when the input lies channel-major; the loops
-below are their NumPy twins and the reference.
+(``autodiff/_numba_kernels.py``) when the input lies channel-major, split over
+the kernel threads (``rb.set_num_threads``); the loops below are their NumPy
+twins and the reference.
+
+``activation="relu"`` fuses max(0, .) into the op: the bias and the ReLU are
+one pass over the GEMM's output, done in place, and the backward masks
+dE/dOUT with OUT > 0 and sums the bias gradient in one more pass. The values
+and gradients are those of ``relu(conv2d(...))``; what goes is the separate
+ReLU node's two fresh arrays (page faults on every step) and its passes.
 
 The output (and the input gradient) are views of channel-major buffers
 (physically ``(C, N, H, W)``); NumPy's element-wise ops keep that layout, so
@@ -45,14 +52,16 @@ the next convolution's im2col reads it with long contiguous runs.
 import numpy as np
 
 from ..autodiff import _kernels
+from ..autodiff.elementwise import relu_array
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
-from ..checks import is_int, positive_int
+from ..checks import is_int, one_of, positive_int
 from . import init as initializers
 from . import workspace
 from .module import Module
 from .parameter import Parameter
 
 BORDER_MODES = ("valid", "same", "half", "full")
+ACTIVATIONS = (None, "relu")  # fused into the op (see conv2d)
 
 
 # -- argument parsing ------------------------------------------------------------
@@ -134,7 +143,31 @@ def _array(x, where):
 
 # -- the fused op ---------------------------------------------------------------
 
-def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
+def _bias_act(y, bias, relu):
+    """In place on the (O, M) GEMM output: add the bias per row, then ReLU if asked."""
+    kernel = _kernels.threaded("bias_act_forward", y.size)
+    if kernel is not None and (bias is None or bias.dtype == y.dtype):
+        kernel(y, np.zeros(y.shape[0], y.dtype) if bias is None else bias, relu)
+        return
+    if bias is not None:
+        y += bias.reshape(-1, 1)
+    if relu:
+        relu_array(y, out=y)
+
+
+def _relu_grad(g2, y, bias_grad):
+    """(dE/dOUT masked by OUT > 0, its row sums or None): ReLU's backward for the fused op."""
+    gm = workspace.empty(g2.shape, g2.dtype)
+    kernel = _kernels.threaded("relu_grad_rows", g2.size)
+    if kernel is not None and g2.flags.c_contiguous and y.dtype == g2.dtype:
+        gb = np.empty(g2.shape[0], g2.dtype)
+        kernel(g2, y, gm, gb)
+        return gm, gb if bias_grad else None
+    np.multiply(g2, y > 0, out=gm)
+    return gm, gm.sum(axis=1) if bias_grad else None
+
+
+def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
     """conv2d on 4-D arrays ``xd`` (N, C, H, W) and ``wd`` (O, C, kh, kw); a graph node."""
     n, c, h, wid = xd.shape
     o, _, kh, kw = wd.shape
@@ -148,7 +181,7 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
         )
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     cols = workspace.empty((c, kh, kw, n, oh, ow), xd.dtype)
-    kernel = _kernels.get("im2col")
+    kernel = _kernels.threaded("im2col", cols.size)
     if kernel is not None and xd.transpose(1, 0, 2, 3).flags.c_contiguous:
         # one compiled pass over the channel-major input, the zero border included
         kernel(xd.transpose(1, 0, 2, 3), cols, sh, sw, pt, pl)
@@ -169,23 +202,27 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where):
     wmat = wd.reshape(o, c * kh * kw)
     y = workspace.empty((o, n * oh * ow), np.result_type(wmat, cols))
     np.matmul(wmat, cols, out=y)
-    if b is not None:
-        y += _array(b, where).reshape(o, 1)
+    relu = activation == "relu"
+    if b is not None or relu:
+        _bias_act(y, None if b is None else _array(b, where), relu)
     out = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
 
     def backward(g):
         g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N oh ow)
         gx = gw = gb = None
+        want_gb = b is not None and needs_grad(b)
+        if relu:
+            g2, gb = _relu_grad(g2, y, want_gb)
+        elif want_gb:
+            gb = g2.sum(axis=1)
         if needs_grad(w):
             # (COLS . g2^T)^T: the same product, but a layout OpenBLAS runs 2-3x faster.
             gw = (cols @ g2.T).T.reshape(wd.shape)
-        if b is not None and needs_grad(b):
-            gb = g2.sum(axis=1)
         if needs_grad(x):
             gcols = workspace.empty((c * kh * kw, n * oh * ow), np.result_type(wmat, g2))
             np.matmul(wmat.T, g2, out=gcols)
             gcols = gcols.reshape(c, kh, kw, n, oh, ow)
-            col2im = _kernels.get("col2im")
+            col2im = _kernels.threaded("col2im", gcols.size)
             if col2im is not None:  # the border is never written: no padded buffer
                 gxc = workspace.empty((c, n, h, wid), gcols.dtype)
                 col2im(gcols, gxc, sh, sw, pt, pl)
@@ -223,7 +260,7 @@ def _check_operands(where, xd, wd, b, input_layout, weight_layout):
         )
 
 
-def conv2d(x, w, b=None, stride=1, padding="valid"):
+def conv2d(x, w, b=None, stride=1, padding="valid", activation=None):
     """2-D convolution (cross-correlation) of a batch of images with a bank of kernels.
 
     One fused op: im2col + one matrix product, with a hand-written backward.
@@ -240,6 +277,10 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
     stride : int or (int, int), default 1
     padding : {"valid", "same", "half", "full"} or int or (int, int), default "valid"
         The border mode; see the module docstring for the sizes.
+    activation : {None, "relu"}, default None
+        ``"relu"`` applies max(0, .) inside the op (fused with the bias; the
+        same values and gradients as ``relu(conv2d(...))``, one graph node
+        and no extra arrays).
 
     Returns
     -------
@@ -275,11 +316,12 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
                     "(out_channels, in_channels, kh, kw)")
     stride = _pair(stride, 2, "stride", where, 1)
     pads = conv_padding(padding, wd.shape[2:], where)
-    out = _conv2d_core(x, xd, w, wd, b, stride, pads, where)
+    activation = one_of(where, "activation", activation, ACTIVATIONS)
+    out = _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation)
     return out.reshape(out.shape[2:]) if single else out
 
 
-def conv1d(x, w, b=None, stride=1, padding="valid"):
+def conv1d(x, w, b=None, stride=1, padding="valid", activation=None):
     """1-D convolution over sequences: the 2-D op with images of height 1.
 
     Parameters
@@ -289,6 +331,8 @@ def conv1d(x, w, b=None, stride=1, padding="valid"):
     b : Tensor or array_like, shape (out_channels,), optional
     stride : int, default 1
     padding : {"valid", "same", "half", "full"} or int, default "valid"
+    activation : {None, "relu"}, default None
+        As in :func:`conv2d`.
 
     Returns
     -------
@@ -307,9 +351,11 @@ def conv1d(x, w, b=None, stride=1, padding="valid"):
                     "(out_channels, in_channels, k)")
     (s,) = _pair(stride, 1, "stride", where, 1)
     pads = [(0, 0)] + conv_padding(padding, wd.shape[2:], where)
+    activation = one_of(where, "activation", activation, ACTIVATIONS)
     x4 = x.reshape(xd.shape[:2] + (1, -1)) if isinstance(x, Tensor) else xd[:, :, None]
     w4 = w.reshape(wd.shape[:2] + (1, -1)) if isinstance(w, Tensor) else wd[:, :, None]
-    out = _conv2d_core(x4, _array(x4, where), w4, _array(w4, where), b, (1, s), pads, where)
+    out = _conv2d_core(x4, _array(x4, where), w4, _array(w4, where), b, (1, s), pads, where,
+                       activation)
     return out.reshape(out.shape[:2] + out.shape[3:])
 
 
@@ -330,8 +376,10 @@ class _ConvNd(Module):
         return {"W": (n_out, n_in, *kernel), **({"b": (n_out,)} if config["bias"] else {})}
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="valid",
-                 bias=True, init="glorot_uniform", bias_init=0.0, rng=None, dtype=np.float32):
+                 bias=True, init="glorot_uniform", bias_init=0.0, rng=None, dtype=np.float32,
+                 activation=None):
         name = type(self).__name__
+        self.activation = one_of(name, "activation", activation, ACTIVATIONS)
         self.in_channels = positive_int(name, "in_channels", in_channels)
         self.out_channels = positive_int(name, "out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, self._dims, "kernel_size", name, 1)
@@ -362,7 +410,7 @@ class _ConvNd(Module):
         stored weights replace the initial ones)."""
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "bias": self.b is not None}
+                "bias": self.b is not None, "activation": self.activation}
 
     def extra_repr(self):
         ks = self.kernel_size if self._dims > 1 else self.kernel_size[0]
@@ -371,6 +419,8 @@ class _ConvNd(Module):
             text += f", stride={self.stride if self._dims > 1 else self.stride[0]}"
         if self.padding != "valid":
             text += f", padding={self.padding!r}"
+        if self.activation is not None:
+            text += f", activation={self.activation!r}"
         return text + ("" if self.b is not None else ", bias=False")
 
 
@@ -394,6 +444,10 @@ class Conv2d(_ConvNd):
     bias_init : float, default 0.0
     rng : numpy.random.Generator, optional
     dtype : default float32
+    activation : {None, "relu"}, default None
+        ``"relu"``: the layer computes max(0, conv + b) as one fused op, the
+        same values and gradients as following it with ``ReLU()``, without
+        the ReLU's own arrays and passes (see :func:`conv2d`).
 
     Attributes
     ----------
@@ -413,7 +467,7 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         self._check(x, "(batch, channels, height, width)")
-        return conv2d(x, self.W, self.b, self.stride, self.padding)
+        return conv2d(x, self.W, self.b, self.stride, self.padding, self.activation)
 
 
 class Conv1d(_ConvNd):
@@ -437,4 +491,4 @@ class Conv1d(_ConvNd):
 
     def forward(self, x):
         self._check(x, "(batch, channels, length)")
-        return conv1d(x, self.W, self.b, self.stride[0], self.padding)
+        return conv1d(x, self.W, self.b, self.stride[0], self.padding, self.activation)

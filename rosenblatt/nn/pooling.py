@@ -18,10 +18,18 @@ PyTorch's default ``ceil_mode=False``). Every op is one graph node with a
 vectorised forward: a reduction over the ``kh kw`` strided views that pick
 one element of every window (no copy of the windows); the backward scatters
 into the input with the same loop over the window offsets.
+
+With the ``fast`` extra (Numba), max pooling of a C-contiguous or
+channel-major input runs as two compiled kernels instead
+(``autodiff/_numba_kernels.py``, split over the kernel threads): the forward
+keeps each window's arg-max (one byte per window) and the backward writes
+every input position once from it; the NumPy code below is their twin and
+the reference.
 """
 
 import numpy as np
 
+from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, as_float_array, make
 from ..checks import is_int, positive_int
 from . import workspace
@@ -86,6 +94,43 @@ def _spread(values, xd, k, s, out):
     return gx
 
 
+def _planes(xd):
+    """``xd`` (N, C, H, W) as C-contiguous (P, H, W) planes and the axis order they come in
+    ((0, 1): NCHW, (1, 0): channel-major), or None when neither layout holds."""
+    h, w = xd.shape[2:]
+    if xd.flags.c_contiguous:
+        return xd.reshape(-1, h, w), (0, 1)
+    xt = xd.transpose(1, 0, 2, 3)
+    if xt.flags.c_contiguous:
+        return xt.reshape(-1, h, w), (1, 0)
+    return None
+
+
+def _max_pool2d_compiled(x, xd, planes, k, s, out, forward_kernel):
+    """max_pool2d with the compiled kernels: the arg-max found once (forward) and kept, one
+    byte per window, for the backward; outputs laid out like the input."""
+    xp, order = planes
+    (kh, kw), (sh, sw), (oh, ow) = k, s, out
+    lead = tuple(xd.shape[a] for a in order)
+    y = workspace.empty(lead + (oh, ow), xd.dtype)
+    arg = workspace.empty(lead + (oh, ow), np.uint8)
+    forward_kernel(xp, y.reshape(-1, oh, ow), arg.reshape(-1, oh, ow), kh, kw, sh, sw)
+    backward_kernel = _kernels.threaded("max_pool_backward", xd.size)
+    h, w = xd.shape[2:]
+    overlap = sh < kh or sw < kw
+    fill = not (sh == kh and sw == kw and h == oh * kh and w == ow * kw)
+
+    def backward(g):
+        gx = workspace.empty(lead + (h, w), g.dtype)
+        gp = g.transpose(order + (2, 3)) if order == (1, 0) else g
+        gp = np.ascontiguousarray(gp, dtype=gx.dtype).reshape(-1, oh, ow)
+        backward_kernel(gp, arg.reshape(-1, oh, ow), gx.reshape(-1, h, w),
+                        kh, kw, sh, sw, fill, overlap)
+        return (gx.transpose(order + (2, 3)) if order == (1, 0) else gx,)
+
+    return make(y.transpose(order + (2, 3)) if order == (1, 0) else y, (x,), backward)
+
+
 def max_pool2d(x, kernel_size, stride=None):
     """Max pooling over (kh, kw) windows; the gradient goes to each window's arg-max.
 
@@ -113,6 +158,11 @@ def max_pool2d(x, kernel_size, stride=None):
     where = "max_pool2d"
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
+    if k[0] * k[1] <= 256:
+        kernel = _kernels.threaded("max_pool_forward", xd.size)
+        planes = None if kernel is None else _planes(xd)
+        if planes is not None:
+            return _max_pool2d_compiled(x, xd, planes, k, s, out, kernel)
     offsets = _offsets(k, s, out)
     rows, cols = offsets[0]
     y = _new_like(xd[:, :, rows, cols])  # laid out like the input

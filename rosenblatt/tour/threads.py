@@ -10,17 +10,21 @@ changes.
 
 from contextlib import contextmanager
 
+from ..autodiff import _kernels
+
 
 @contextmanager
 def blas_threads(n):
-    """Within the block, BLAS uses at most ``n`` threads (``None``: leave it alone)."""
+    """Within the block, BLAS and the compiled kernels use at most ``n`` threads (``None``:
+    leave them alone)."""
     if n is None:
         yield
         return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        yield
+        with _kernels.kernel_threads(n):
+            yield
         return
-    with threadpool_limits(limits=int(n), user_api="blas"):
+    with threadpool_limits(limits=int(n), user_api="blas"), _kernels.kernel_threads(n):
         yield

@@ -302,6 +302,98 @@ def test_conv_kernels_match_numpy(both, case, dtype):
     assert_close(*both(run))
 
 
+POOL_CASES = [  # (N, C, H, W, kernel, stride, channel-major input, tied values)
+    (3, 2, 8, 8, 2, None, False, False),  # the unrolled 2 x 2 kernels, NCHW
+    (3, 2, 8, 8, 2, None, True, True),  # channel-major, ties: the first maximum gets it
+    (2, 3, 7, 9, 2, None, True, False),  # a remainder row / column: zeroed in the gradient
+    (2, 2, 9, 9, 3, 2, False, True),  # overlapping windows: gradients add up
+    (2, 2, 9, 10, (2, 3), (3, 4), True, False),  # gaps between windows
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("case", POOL_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_kernels_match_numpy(both, case, dtype):
+    n, c, h, w, kernel, stride, channel_major, ties = case
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 3, (c, n, h, w)) if ties else rng.standard_normal((c, n, h, w))
+    xd = values.astype(dtype).transpose(1, 0, 2, 3)
+    if not channel_major:
+        xd = np.ascontiguousarray(xd)
+
+    def run():
+        x = rb.tensor(xd, requires_grad=True)
+        y = rb.nn.functional.max_pool2d(x, kernel, stride)
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype))
+        return [y.data.copy(), x.grad.copy()]
+
+    fast, slow = both(run)
+    assert_close(fast, slow)
+    assert fast[0].strides == slow[0].strides  # laid out like the input, both ways
+
+
+def test_max_pool_kernel_keeps_nan_in_the_maximum():
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 0, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        y = rb.nn.functional.max_pool2d(x, 2).data
+    assert np.isnan(y[0, 0, 0, 0]) and np.isnan(y).sum() == 1
+    with np.errstate(invalid="ignore"):
+        y = rb.nn.functional.max_pool2d(x, 3, 1).data  # the loop over the window
+    assert np.isnan(y[0, 0, 0]).all() and not np.isnan(y[0, 0, 1]).any()
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_relu_kernels_match_numpy(both, dtype, bias):
+    rng = np.random.default_rng(1)
+    xd = rng.standard_normal((3, 2, 9, 9)).astype(dtype)
+    wd = rng.standard_normal((4, 2, 3, 3)).astype(dtype)
+    bd = rng.standard_normal(4).astype(dtype)
+
+    def run():
+        x, w = rb.tensor(xd, requires_grad=True), rb.tensor(wd, requires_grad=True)
+        b = rb.tensor(bd, requires_grad=True) if bias else None
+        y = conv.conv2d(x, w, b, 1, 1, activation="relu")
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype))
+        return [y.data.copy(), x.grad.copy(), w.grad.copy()] + ([b.grad.copy()] if bias else [])
+
+    assert_close(*both(run))
+
+
+@needs_numba
+def test_threaded_kernels_match_the_serial_ones(monkeypatch):
+    """The multi-threaded twins (two threads) give the serial kernels' numbers exactly."""
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 0)  # threads for these small arrays too
+    rng = np.random.default_rng(2)
+    xd = rng.standard_normal((8, 3, 12, 12)).astype(np.float32)
+    wd = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    bd = rng.standard_normal(5).astype(np.float32)
+
+    def run():
+        x, w, b = (rb.tensor(a, requires_grad=True) for a in (xd, wd, bd))
+        y = rb.nn.functional.max_pool2d(conv.conv2d(x, w, b, 1, "same", "relu"), 2)
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(np.float32))
+        return [y.data.copy(), x.grad.copy(), w.grad.copy(), b.grad.copy()]
+
+    try:
+        _kernels.use_numba(True)
+        with _kernels.kernel_threads(2):
+            assert _kernels.threaded("im2col") is _kernels.get("im2col_parallel")
+            assert _kernels.threaded("im2col", 100) is _kernels.get("im2col_parallel")
+            threaded = run()
+            monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 1 << 15)
+            assert _kernels.threaded("im2col", 100) is _kernels.get("im2col")  # too small
+        with _kernels.kernel_threads(1):
+            assert _kernels.threaded("im2col") is _kernels.get("im2col")
+            serial = run()
+    finally:
+        _kernels.use_numba(None)
+    assert_close(threaded, serial, tol=0)
+
+
 # -- Adam -------------------------------------------------------------------------------------
 
 @needs_numba

@@ -188,6 +188,13 @@ def test_lenet(tmp_path):
     check_export(lenet(), x, tmp_path)
 
 
+def test_conv_with_fused_relu(tmp_path):
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, padding="same", activation="relu", rng=0),
+                        nn.MaxPool2d(2), nn.Flatten(), nn.Dense(3 * 4 * 4, 2, rng=1))
+    x = np.random.default_rng(0).normal(size=(2, 1, 8, 8)).astype(np.float32)
+    check_export(net, x, tmp_path)
+
+
 def test_mlp_with_a_symbolic_batch_axis(tmp_path):
     mlp = nn.Sequential(nn.Dense(6, 16, rng=0), _bn(nn.BatchNorm1d, 16), nn.LeakyReLU(0.1),
                         nn.Dropout(0.2), nn.Dense(16, 8, rng=1), nn.Sigmoid(),

@@ -76,6 +76,41 @@ def test_conv2d_gradcheck(rng, stride, padding):
     assert rb.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), x, w, b)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_relu_gradcheck_and_equals_relu_of_conv(rng, bias):
+    x = rb.tensor(rng.standard_normal((2, 2, 6, 6)), requires_grad=True)
+    w = rb.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    b = rb.tensor(rng.standard_normal(3), requires_grad=True) if bias else None
+    args = (x, w, b) if bias else (x, w)
+    assert rb.gradcheck(lambda x, w, b=None: F.conv2d(x, w, b, 1, 1, activation="relu"), *args)
+    g = np.cos(np.arange(2 * 3 * 6 * 6)).reshape(2, 3, 6, 6)
+    grads = []
+    for fused in (True, False):
+        for t in args:
+            t.grad = None
+        y = (F.conv2d(x, w, b, 1, 1, activation="relu") if fused
+             else F.relu(F.conv2d(x, w, b, 1, 1)))
+        y.backward(g)
+        grads.append([y.data.copy()] + [t.grad.copy() for t in args])
+    for a, c in zip(*grads):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_relu_layers_and_conv1d(rng):
+    layer = rb.nn.Conv2d(2, 3, 3, padding="same", activation="relu", rng=rng, dtype=np.float64)
+    assert "activation='relu'" in repr(layer) and layer.config()["activation"] == "relu"
+    x = rng.standard_normal((2, 2, 5, 5))
+    expect = np.maximum(F.conv2d(x, layer.W, layer.b, padding="same").data, 0)
+    np.testing.assert_allclose(layer(rb.tensor(x)).data, expect, rtol=1e-12)
+    w = rb.tensor(rng.standard_normal((3, 2, 3)), requires_grad=True)
+    xs = rb.tensor(rng.standard_normal((2, 2, 7)), requires_grad=True)
+    assert rb.gradcheck(lambda xs, w: F.conv1d(xs, w, activation="relu"), xs, w)
+    with pytest.raises(ValueError, match="activation must be None or 'relu'; got 'tanh'"):
+        rb.nn.Conv2d(1, 1, 3, activation="tanh")
+    with pytest.raises(ValueError, match="conv2d: activation must be"):
+        F.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), activation="sigmoid")
+
+
 @pytest.mark.parametrize("stride, padding", [(1, "valid"), (2, "same"), (1, "full")])
 def test_conv1d_gradcheck(rng, stride, padding):
     x = _t(rng.standard_normal((2, 3, 7)))
@@ -333,7 +368,7 @@ def test_cnn_save_load_round_trip(tmp_path, rng):
     )
     seq = nn.Sequential(nn.Conv1d(2, 3, 3, padding="full", rng=rng), nn.KMaxPool(2),
                         nn.Flatten(), nn.Dense(6, 2, rng=rng))
-    glob = nn.Sequential(nn.Conv2d(1, 2, 3, rng=rng), nn.GlobalMaxPool2d())
+    glob = nn.Sequential(nn.Conv2d(1, 2, 3, activation="relu", rng=rng), nn.GlobalMaxPool2d())
     glob2 = nn.Sequential(nn.Conv2d(1, 2, 3, rng=rng), nn.GlobalAvgPool2d())
     for net, x in ((model, rng.standard_normal((2, 1, 8, 8))),
                    (seq, rng.standard_normal((2, 2, 5))),
