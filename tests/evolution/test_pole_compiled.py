@@ -16,14 +16,33 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.autodiff import _kernels
 from rosenblatt.evolution.envs.pole import CartPole, generalization_starts
-from rosenblatt.evolution.genome import Genome
+from rosenblatt.evolution.genome import ConnectionGene, Genome, NodeGene
 from rosenblatt.evolution.neat import mutate
-from rosenblatt.evolution.network import PopulationNetwork
+from rosenblatt.evolution.network import Network, PopulationNetwork
 
-# with velocities: a double-pole controller NEAT (fast=True, seed 0) found in 21 generations: balances 1500 steps
-DPV = """{"format": "rosenblatt.evolution.genome", "version": 1, "id": 3013, "n_inputs": 6, "n_outputs": 1, "recurrent": false, "fitness": null, "nodes": [{"id": 0, "kind": "input", "activation": "identity"}, {"id": 1, "kind": "input", "activation": "identity"}, {"id": 2, "kind": "input", "activation": "identity"}, {"id": 3, "kind": "input", "activation": "identity"}, {"id": 4, "kind": "input", "activation": "identity"}, {"id": 5, "kind": "input", "activation": "identity"}, {"id": 6, "kind": "bias", "activation": "identity"}, {"id": 7, "kind": "output", "activation": "steep_sigmoid"}, {"id": 8, "kind": "hidden", "activation": "steep_sigmoid"}], "connections": [{"innovation": 0, "src": 0, "dst": 7, "weight": 2.6134377175584547, "enabled": false}, {"innovation": 1, "src": 1, "dst": 7, "weight": -2.4060679995282586, "enabled": true}, {"innovation": 2, "src": 2, "dst": 7, "weight": -4.934487190793651, "enabled": true}, {"innovation": 3, "src": 3, "dst": 7, "weight": -7.347612403293142, "enabled": true}, {"innovation": 4, "src": 4, "dst": 7, "weight": 3.358346931289061, "enabled": true}, {"innovation": 5, "src": 5, "dst": 7, "weight": 1.2283664097410298, "enabled": true}, {"innovation": 6, "src": 6, "dst": 7, "weight": 0.26099608106682604, "enabled": true}, {"innovation": 7, "src": 0, "dst": 8, "weight": 3.426005898760823, "enabled": true}, {"innovation": 8, "src": 8, "dst": 7, "weight": -4.502890393948151, "enabled": true}, {"innovation": 25, "src": 6, "dst": 8, "weight": -1.0284759760346103, "enabled": true}, {"innovation": 156, "src": 4, "dst": 8, "weight": 1.537019157472566, "enabled": true}]}"""
-# and a single-pole one (2 generations)
-SPV = """{"format": "rosenblatt.evolution.genome", "version": 1, "id": 439, "n_inputs": 4, "n_outputs": 1, "recurrent": false, "fitness": null, "nodes": [{"id": 0, "kind": "input", "activation": "identity"}, {"id": 1, "kind": "input", "activation": "identity"}, {"id": 2, "kind": "input", "activation": "identity"}, {"id": 3, "kind": "input", "activation": "identity"}, {"id": 4, "kind": "bias", "activation": "identity"}, {"id": 5, "kind": "output", "activation": "steep_sigmoid"}], "connections": [{"innovation": 0, "src": 0, "dst": 5, "weight": 2.1115456390138103, "enabled": true}, {"innovation": 1, "src": 1, "dst": 5, "weight": 1.1167383409352039, "enabled": true}, {"innovation": 2, "src": 2, "dst": 5, "weight": 2.0711429655593117, "enabled": true}, {"innovation": 3, "src": 3, "dst": 5, "weight": 3.1784025567163017, "enabled": true}, {"innovation": 4, "src": 4, "dst": 5, "weight": 0.21079791265769865, "enabled": true}]}"""
+# with velocities: controllers NEAT (fast=True, seed 0) found, balancing 1,500 steps: double
+# pole (21 generations; hidden node 8) and single pole (2 generations); genes (innovation,
+# src, dst, weight, enabled), every node a steep sigmoid
+DPV = [
+    (0, 0, 7, 2.6134377175584547, False),
+    (1, 1, 7, -2.4060679995282586, True),
+    (2, 2, 7, -4.934487190793651, True),
+    (3, 3, 7, -7.347612403293142, True),
+    (4, 4, 7, 3.358346931289061, True),
+    (5, 5, 7, 1.2283664097410298, True),
+    (6, 6, 7, 0.26099608106682604, True),
+    (7, 0, 8, 3.426005898760823, True),
+    (8, 8, 7, -4.502890393948151, True),
+    (25, 6, 8, -1.0284759760346103, True),
+    (156, 4, 8, 1.537019157472566, True),
+]
+SPV = [
+    (0, 0, 5, 2.1115456390138103, True),
+    (1, 1, 5, 1.1167383409352039, True),
+    (2, 2, 5, 2.0711429655593117, True),
+    (3, 3, 5, 3.1784025567163017, True),
+    (4, 4, 5, 0.21079791265769865, True),
+]
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
@@ -47,12 +66,20 @@ def _genomes(n_inputs, count=60, rounds=40, seed=0):
             out.append(g if child.recurrent else child)
         pop = out
     if n_inputs in (4, 6):  # and a controller with its weights jittered by up to 20%
-        best = Genome.from_json(DPV if n_inputs == 6 else SPV)
+        best = _controller(n_inputs, DPV if n_inputs == 6 else SPV)
         innov, src, dst, w, on = best.gene_arrays()
         pop[count // 2:] = [best] + [
             best.with_arrays(20_000 + k, innov, src, dst, w * rng.uniform(0.8, 1.2, len(w)), on)
             for k in range(count - count // 2 - 1)]
     return pop
+
+
+def _controller(n_inputs, genes):
+    ids = sorted({i for gene in genes for i in gene[1:3]} | set(range(n_inputs + 2)))
+    kind = {**{i: "input" for i in range(n_inputs)}, n_inputs: "bias", n_inputs + 1: "output"}
+    nodes = [NodeGene(i, kind.get(i, "hidden"), "identity" if kind.get(i) in ("input", "bias")
+                      else "steep_sigmoid") for i in ids]
+    return Genome(0, n_inputs, 1, nodes, [ConnectionGene(*gene) for gene in genes])
 
 
 class _Recorder:
@@ -127,20 +154,24 @@ def test_compiled_trials_match_the_numpy_loop(poles, velocities, fitness):
 
 @needs_numba
 def test_single_genome_network_and_generalization():
-    env = CartPole(1, True, max_steps=300)
+    env = CartPole(2, True, max_steps=400)
+    best = _controller(6, DPV)
     pop = _genomes(env.n_inputs, count=6, rounds=10, seed=4)
     try:
         _kernels.use_numba(True)
-        fast = [env.evaluate(g.network(fast=True) if hasattr(g, "network") else None)
-                for g in pop[:0]]
-        net = PopulationNetwork(pop, fast=True)
-        gen_fast = env.generalization(net, steps=50)
+        net = Network(best, fast=True)
+        assert net.compiled_records() is not None
+        one = env.evaluate(net)
+        gen_fast = env.generalization(PopulationNetwork(pop, fast=True), steps=50)
         _kernels.use_numba(False)
+        one_slow = env.evaluate(Network(best))
         gen_slow = env.generalization(PopulationNetwork(pop), steps=50)
     finally:
         _kernels.use_numba(None)
-    assert fast == []
+    np.testing.assert_array_equal(one, [400.0])
+    np.testing.assert_array_equal(one, one_slow)
     np.testing.assert_array_equal(gen_fast, gen_slow)
+    assert gen_fast.max() > 0
 
 
 def test_numpy_stays_the_default_and_the_switch_falls_back():
