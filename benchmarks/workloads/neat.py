@@ -332,10 +332,10 @@ def xor_seed(seed, generations=300, config=None, fast=False):
     return xor_runs([seed], generations, config, fast=fast)[0]
 
 
-def pole_seed(seed, generations=200, config=None, start_angle=None):
+def pole_seed(seed, generations=200, config=None, start_angle=None, fast=False):
     """One row of :func:`pole_runs` (``config`` as a dict): what a worker runs."""
     config = None if config is None else rb.evolution.NEATConfig.from_dict(config)
-    return pole_runs([seed], generations, config, start_angle=start_angle)[0]
+    return pole_runs([seed], generations, config, start_angle=start_angle, fast=fast)[0]
 
 
 def xor_runs(n, generations=300, config=None, executor=None, fast=False):
@@ -368,7 +368,7 @@ def xor_runs(n, generations=300, config=None, executor=None, fast=False):
     return rows
 
 
-def pole_runs(n, generations=200, config=None, start_angle=None, executor=None):
+def pole_runs(n, generations=200, config=None, start_angle=None, executor=None, fast=False):
     """NEAT on double-pole balancing with velocities (100,000 steps), seeds 0..n-1 (or a
     list of seeds; ``executor``: one seed per task, the same rows).
 
@@ -381,7 +381,8 @@ def pole_runs(n, generations=200, config=None, start_angle=None, executor=None):
     ``config`` defaults to :meth:`rb.evolution.NEATConfig.double_pole`.
     ``start_angle`` (radians) overrides the long pole's start, 0.07 rad (4
     degrees) in NEAT C++ and in :class:`~rosenblatt.evolution.envs.CartPole`;
-    the paper's text says 1 degree (0.01745 rad).
+    the paper's text says 1 degree (0.01745 rad). ``fast``: ``NEAT(fast=True)``, whose
+    networks also run the pole trials compiled.
     """
     if config is None:
         config = rb.evolution.NEATConfig.double_pole()
@@ -390,11 +391,11 @@ def pole_runs(n, generations=200, config=None, start_angle=None, executor=None):
 
         return [tuple(r) for r in by_seed(MODULE, "pole_seed", _seeds(n), executor,
                                           generations=generations, config=config.to_dict(),
-                                          start_angle=start_angle)]
+                                          start_angle=start_angle, fast=fast)]
     env = rb.evolution.envs.CartPole(poles=2, velocities=True, max_steps=100_000)
     rows = []
     for seed in _seeds(n):
-        neat = rb.evolution.NEAT(6, 1, config, rng=seed)
+        neat = rb.evolution.NEAT(6, 1, config, rng=seed, fast=fast)
         found = {}
 
         def fitness(pop, neat=neat, found=found):
@@ -461,6 +462,6 @@ if __name__ == "__main__":
         if args.pole_runs:
             seeds = range(args.first_seed, args.first_seed + args.pole_runs)
             _summary(pole_runs(seeds, config=rb.evolution.NEATConfig.double_pole(**overrides),
-                               start_angle=args.start_angle, executor=ex),
+                               start_angle=args.start_angle, executor=ex, fast=args.fast),
                      "NEAT on double pole with velocities (paper: mean 3,600 evaluations "
                      "over 120 runs, sd 2,704)")
