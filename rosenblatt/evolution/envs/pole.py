@@ -309,7 +309,7 @@ class CartPole:
         """
         get_records = getattr(policy, "compiled_records", None)
         records = get_records() if get_records is not None else None
-        if records is None or getattr(policy, "size", None) != P:
+        if records is None or getattr(policy, "size", None) != P or s.shape != (6, P):
             return None
         from .. import _kernels
 
