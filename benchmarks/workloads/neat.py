@@ -203,6 +203,56 @@ def loop_cne(population, batch):
     return run
 
 
+def _dpv_run(compiled, found=None, seed=0):
+    """NEAT (fast=True) on double pole with velocities until a network balances 100,000
+    steps; ``compiled=False`` keeps the pole trials on the NumPy loop (the network
+    still compiled). The solver goes to ``found["genome"]``."""
+    from rosenblatt.evolution.envs.pole import CartPole
+
+    found = {} if found is None else found
+    env = CartPole(poles=2, velocities=True, max_steps=100_000)
+    neat = rb.evolution.NEAT(6, 1, rb.evolution.NEATConfig.double_pole(), rng=seed, fast=True)
+
+    def fitness(pop):
+        f = env.evaluate(pop) if compiled else env.evaluate(_NumpyLoop(pop))
+        ok = np.flatnonzero(f >= env.max_steps)
+        if ok.size and "genome" not in found:
+            found["genome"] = neat.population[int(ok[0])]
+        return f
+
+    neat.run(fitness, 200, vectorized=True, stop=lambda g: "genome" in found)
+    return found.get("genome")
+
+
+class _NumpyLoop:
+    """A population network seen through the control protocol alone (so CartPole runs its
+    NumPy loop rather than the compiled trials)."""
+
+    def __init__(self, net):
+        self.net, self.size = net, net.size
+
+    def step(self, obs):
+        return self.net.step(obs)
+
+    def keep(self, mask):
+        self.net.keep(mask)
+
+
+def pole_cart(compiled):
+    """One cart balanced by a double-pole solver for 100,000 decisions."""
+    from rosenblatt.evolution.envs.pole import CartPole
+
+    genome = _dpv_run(True)
+    env = CartPole(poles=2, velocities=True, max_steps=100_000)
+
+    def run():
+        net = rb.evolution.PopulationNetwork([genome], fast=True)
+        steps = env.evaluate(net if compiled else _NumpyLoop(net))
+        assert steps[0] == 100_000
+
+    return run
+
+
 def workloads(quick):
     reps = 20 if quick else 100
     gens = 20 if quick else 50
@@ -247,7 +297,25 @@ def workloads(quick):
             "references": {"loop over networks": loop_cne(pop, 4)},
             "target": "(overhead-bound: where batching the population pays)",
         },
-    ]
+        {
+            "name": "neat double pole: one cart balanced for 100,000 decisions",
+            "unit": "steps/s",  # a step = one decision (network, two RK4 steps, tests)
+            "work": 100_000,
+            "rosenblatt": pole_cart(True),
+            "references": {"numpy loop": pole_cart(False)},
+            "target": "(issue 23: the pole loop compiled with the fast extra)",
+            "notes": "CartPole.evaluate on a PopulationNetwork(fast=True): the whole "
+                     "trial in one compiled call against the NumPy loop calling the "
+                     "compiled network each decision",
+        },
+    ] + ([] if quick else [{
+        "name": "neat double pole with velocities: whole run, seed 0, to the first solver",
+        "unit": "steps/s",  # a step = one run
+        "work": 1,
+        "rosenblatt": lambda: _dpv_run(True),
+        "references": {"numpy loop": lambda: _dpv_run(False)},
+        "target": "(issue 23)",
+    }])
 
 
 # -- the paper's claims, measured over seeded runs ----------------------------------------
@@ -264,10 +332,10 @@ def xor_seed(seed, generations=300, config=None, fast=False):
     return xor_runs([seed], generations, config, fast=fast)[0]
 
 
-def pole_seed(seed, generations=200, config=None, start_angle=None):
+def pole_seed(seed, generations=200, config=None, start_angle=None, fast=False):
     """One row of :func:`pole_runs` (``config`` as a dict): what a worker runs."""
     config = None if config is None else rb.evolution.NEATConfig.from_dict(config)
-    return pole_runs([seed], generations, config, start_angle=start_angle)[0]
+    return pole_runs([seed], generations, config, start_angle=start_angle, fast=fast)[0]
 
 
 def xor_runs(n, generations=300, config=None, executor=None, fast=False):
@@ -300,7 +368,7 @@ def xor_runs(n, generations=300, config=None, executor=None, fast=False):
     return rows
 
 
-def pole_runs(n, generations=200, config=None, start_angle=None, executor=None):
+def pole_runs(n, generations=200, config=None, start_angle=None, executor=None, fast=False):
     """NEAT on double-pole balancing with velocities (100,000 steps), seeds 0..n-1 (or a
     list of seeds; ``executor``: one seed per task, the same rows).
 
@@ -313,7 +381,8 @@ def pole_runs(n, generations=200, config=None, start_angle=None, executor=None):
     ``config`` defaults to :meth:`rb.evolution.NEATConfig.double_pole`.
     ``start_angle`` (radians) overrides the long pole's start, 0.07 rad (4
     degrees) in NEAT C++ and in :class:`~rosenblatt.evolution.envs.CartPole`;
-    the paper's text says 1 degree (0.01745 rad).
+    the paper's text says 1 degree (0.01745 rad). ``fast``: ``NEAT(fast=True)``, whose
+    networks also run the pole trials compiled.
     """
     if config is None:
         config = rb.evolution.NEATConfig.double_pole()
@@ -322,11 +391,11 @@ def pole_runs(n, generations=200, config=None, start_angle=None, executor=None):
 
         return [tuple(r) for r in by_seed(MODULE, "pole_seed", _seeds(n), executor,
                                           generations=generations, config=config.to_dict(),
-                                          start_angle=start_angle)]
+                                          start_angle=start_angle, fast=fast)]
     env = rb.evolution.envs.CartPole(poles=2, velocities=True, max_steps=100_000)
     rows = []
     for seed in _seeds(n):
-        neat = rb.evolution.NEAT(6, 1, config, rng=seed)
+        neat = rb.evolution.NEAT(6, 1, config, rng=seed, fast=fast)
         found = {}
 
         def fitness(pop, neat=neat, found=found):
@@ -393,6 +462,6 @@ if __name__ == "__main__":
         if args.pole_runs:
             seeds = range(args.first_seed, args.first_seed + args.pole_runs)
             _summary(pole_runs(seeds, config=rb.evolution.NEATConfig.double_pole(**overrides),
-                               start_angle=args.start_angle, executor=ex),
+                               start_angle=args.start_angle, executor=ex, fast=args.fast),
                      "NEAT on double pole with velocities (paper: mean 3,600 evaluations "
                      "over 120 runs, sd 2,704)")

@@ -390,6 +390,12 @@ class PopulationNetwork:
             V = self._update(V, self._groups[0]) if self._groups else V
         return self._outputs(V)
 
+    def compiled_records(self):
+        """``(records, offsets)`` the compiled kernels read (concatenated records of the
+        networks, where each starts), or None when the network runs on NumPy (``fast``
+        off, recurrent, or the kernels unavailable)."""
+        return None if self._fast is None else self._fast[1:]
+
     # -- control protocol -----------------------------------------------------------------
     def reset(self, population=None):
         """Clear recurrent state (one zero state per network)."""
@@ -476,6 +482,10 @@ class Network:
             raise ValueError(f"Network: inputs must have shape (n, {self.n_inputs}); got "
                              f"{X.shape}")
         return self._pop(X)[0]
+
+    def compiled_records(self):
+        """See :meth:`PopulationNetwork.compiled_records`."""
+        return self._pop.compiled_records()
 
     def reset(self, population=None):
         self._pop.reset()

@@ -1,0 +1,185 @@
+"""Numba kernel of pole balancing with NEAT controllers (the optional ``fast`` extra).
+
+Imported only by :meth:`rosenblatt.evolution.envs.CartPole.evaluate` after
+:func:`rosenblatt.evolution._kernels.get` said the kernels are on (Numba
+installed, not ``ROSENBLATT_NO_NUMBA=1``), never at ``import rosenblatt``.
+
+:func:`pole_episodes` runs whole trials of many carts, each controlled by
+one feed-forward NEAT record (see :mod:`rosenblatt.evolution._numba_kernels`),
+one cart after the other, its time loop innermost: observation, network,
+force, two fourth-order Runge-Kutta steps, failure test. It performs the
+floating-point operations of :func:`rosenblatt.evolution.envs.pole.rk4` in the
+same order (no fast-math, no contraction), so states agree with the NumPy
+simulation to the last bits that ``sin``/``cos`` (libm here, NumPy's own
+there) and the network's sums (as in ``neat_forward``) leave.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from ._numba_kernels import HEADER, _activate
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _derivs(s, force, n_poles, g, mass_cart, mup, masses, halves, d):
+    """d/dt of one cart's state ``s`` (6,) into ``d``: :func:`pole._derivs_one`'s order."""
+    num = force
+    den = mass_cart
+    c0 = 0.0
+    gs0 = 0.0
+    t0 = 0.0
+    c1 = 0.0
+    gs1 = 0.0
+    t1 = 0.0
+    for i in range(n_poles):
+        th = s[2 + 2 * i]
+        thd = s[3 + 2 * i]
+        m = masses[i]
+        half = halves[i]
+        c = math.cos(th)
+        sn = math.sin(th)
+        gsin = g * sn
+        ml = m * half
+        temp = mup * thd / ml
+        num += ml * thd * thd * sn + 0.75 * m * c * (temp + gsin)
+        den += m * (1.0 - 0.75 * c * c)
+        if i == 0:
+            c0, gs0, t0 = c, gsin, temp
+        else:
+            c1, gs1, t1 = c, gsin, temp
+    xdd = num / den
+    d[0] = s[1]
+    d[1] = xdd
+    d[2] = s[3]
+    d[3] = -0.75 * (xdd * c0 + gs0 + t0) / halves[0]
+    if n_poles == 2:
+        d[4] = s[5]
+        d[5] = -0.75 * (xdd * c1 + gs1 + t1) / halves[1]
+    else:
+        d[4] = 0.0
+        d[5] = 0.0
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, dt, k1, k2, k3, k4, tmp):
+    """One RK4 step of ``s`` in place, as :func:`pole._rk4_one` / :func:`pole.rk4`."""
+    h = 0.5 * dt
+    _derivs(s, force, n_poles, g, mass_cart, mup, masses, halves, k1)
+    for j in range(6):
+        tmp[j] = s[j] + h * k1[j]
+    _derivs(tmp, force, n_poles, g, mass_cart, mup, masses, halves, k2)
+    for j in range(6):
+        tmp[j] = s[j] + h * k2[j]
+    _derivs(tmp, force, n_poles, g, mass_cart, mup, masses, halves, k3)
+    for j in range(6):
+        tmp[j] = s[j] + dt * k3[j]
+    _derivs(tmp, force, n_poles, g, mass_cart, mup, masses, halves, k4)
+    sixth = dt / 6.0
+    for j in range(6):
+        s[j] = s[j] + sixth * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
+
+
+@_jit
+def pole_episodes(records, offsets, starts, n_poles, velocities, max_steps, failure_angle,
+                  gruau, physics, masses, halves, steps, f2, trace):
+    """Trials of ``P`` carts, cart ``p`` controlled by record ``p`` of ``records``.
+
+    ``starts`` (P, 6) start states; ``physics`` = (gravity, cart mass, force
+    magnitude, tau, hinge friction, track half-width); ``masses``/``halves`` per
+    pole. Writes ``steps[p]`` (decisions before failure, ``max_steps`` when it
+    never failed) and, with ``gruau``, ``f2[p]`` (Gruau's damping term). The
+    states after each of the first ``trace.shape[0]`` decisions go to
+    ``trace[t, p]`` (NaN once the cart failed).
+    """
+    P = starts.shape[0]
+    g, mass_cart, force_mag, tau, mup, track = (physics[0], physics[1], physics[2],
+                                                 physics[3], physics[4], physics[5])
+    n_in = int(records[0])
+    n_out = int(records[1])
+    widest = 1
+    for p in range(P):
+        widest = max(widest, int(records[offsets[p] + 2]))
+    V = np.empty(widest)
+    s = np.empty(6)
+    k1 = np.empty(6)
+    k2 = np.empty(6)
+    k3 = np.empty(6)
+    k4 = np.empty(6)
+    tmp = np.empty(6)
+    jiggle = np.zeros(100)
+    K = trace.shape[0]
+    for p in range(P):
+        rec = records[offsets[p]:offsets[p + 1]]
+        nn = int(rec[2])
+        ne = int(rec[3])
+        c_at = HEADER
+        o_at = c_at + nn
+        s_at = o_at + nn
+        e_at = s_at + nn + 1
+        w_at = e_at + ne
+        for j in range(6):
+            s[j] = starts[p, j]
+        for j in range(100):
+            jiggle[j] = 0.0
+        result = max_steps
+        for t in range(max_steps):
+            # observation (Stanley's scaling), bias
+            if velocities:
+                V[0] = s[0] / 4.8
+                V[1] = s[1] / 2.0
+                V[2] = s[2] / 0.52
+                V[3] = s[3] / 2.0
+                if n_poles == 2:
+                    V[4] = s[4] / 0.52
+                    V[5] = s[5] / 2.0
+            else:
+                V[0] = s[0] / 4.8
+                V[1] = s[2] / 0.52
+                if n_poles == 2:
+                    V[2] = s[4] / 0.52
+            V[n_in] = 1.0
+            # the network, node by node in topological order (neat_forward's sums)
+            for q in range(nn):
+                u = int(rec[o_at + q])
+                if u <= n_in:
+                    continue
+                acc = 0.0
+                for e in range(int(rec[s_at + u]), int(rec[s_at + u + 1])):
+                    acc += rec[w_at + e] * V[int(rec[e_at + e])]
+                V[u] = _activate(int(rec[c_at + u]), acc)
+            a = V[n_in + 1] if n_out > 0 else 0.0
+            force = (a - 0.5) * 2.0 * force_mag
+            if force > force_mag:
+                force = force_mag
+            elif force < -force_mag:
+                force = -force_mag
+            _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, tau, k1, k2, k3, k4,
+                 tmp)
+            _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, tau, k1, k2, k3, k4,
+                 tmp)
+            if gruau:
+                jiggle[t % 100] = abs(s[0]) + abs(s[1]) + abs(s[2]) + abs(s[3])
+            if t < K:
+                for j in range(6):
+                    trace[t, p, j] = s[j]
+            bad = abs(s[0]) > track or abs(s[2]) > failure_angle
+            if n_poles == 2:
+                bad = bad or abs(s[4]) > failure_angle
+            if bad:
+                result = t
+                break
+        steps[p] = result
+        if gruau:
+            f2[p] = 0.0
+            if result >= 100:
+                total = 0.0
+                for j in range(100):
+                    total += jiggle[j]
+                f2[p] = 0.75 / total
+        for t in range(min(result + 1, max_steps), K):
+            for j in range(6):
+                trace[t, p, j] = np.nan
