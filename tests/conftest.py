@@ -48,6 +48,24 @@ def _strict_float_errors():
 
 
 @pytest.fixture
+def both():
+    """``both(fn)`` runs ``fn()`` with the compiled kernels on, then off: ``(fast, slow)``."""
+    from rosenblatt.autodiff import _kernels
+
+    def run(fn):
+        try:
+            _kernels.use_numba(True)
+            fast = fn()
+            _kernels.use_numba(False)
+            slow = fn()
+        finally:
+            _kernels.use_numba(None)
+        return fast, slow
+
+    return run
+
+
+@pytest.fixture
 def torch():
     """PyTorch, the reference; tests using it are skipped when it is absent."""
     torch = pytest.importorskip("torch")

@@ -13,23 +13,10 @@ import numpy as np
 import pytest
 
 import rosenblatt as rb
-from rosenblatt.autodiff import _kernels
 from rosenblatt.autodiff.elementwise import RELU_KERNEL_MIN_SIZE
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
-
-
-def both(fn):
-    """``fn()`` with the kernels on, then off."""
-    try:
-        _kernels.use_numba(True)
-        fast = fn()
-        _kernels.use_numba(False)
-        slow = fn()
-    finally:
-        _kernels.use_numba(None)
-    return fast, slow
 
 
 def close(fast, slow, tol=1e-6):
@@ -40,7 +27,7 @@ def close(fast, slow, tol=1e-6):
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_relu_backward_kernel_matches_numpy(dtype):
+def test_relu_backward_kernel_matches_numpy(dtype, both):
     rng = np.random.default_rng(0)
     shape = (64, RELU_KERNEL_MIN_SIZE // 64 + 3)
     x0 = rng.standard_normal(shape).astype(dtype)
@@ -62,7 +49,7 @@ def test_relu_backward_kernel_matches_numpy(dtype):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_cross_entropy_kernel_matches_numpy(dtype, reduction):
+def test_cross_entropy_kernel_matches_numpy(dtype, reduction, both):
     rng = np.random.default_rng(1)
     logits = (rng.standard_normal((40, 7)) * 4).astype(dtype)
     logits[0, 3] = 1e4  # stable for large magnitudes
@@ -79,7 +66,7 @@ def test_cross_entropy_kernel_matches_numpy(dtype, reduction):
 
 
 @needs_numba
-def test_cross_entropy_kernel_is_used_for_batches_and_falls_back_for_targets():
+def test_cross_entropy_kernel_is_used_for_batches_and_falls_back_for_targets(both):
     # probability targets, a 3-D input and reduction="none" take the NumPy code (same values)
     rng = np.random.default_rng(2)
     x0 = rng.standard_normal((20, 5)).astype(np.float32)
@@ -97,7 +84,7 @@ def test_cross_entropy_kernel_is_used_for_batches_and_falls_back_for_targets():
     np.testing.assert_allclose(fast[0], fast[3], rtol=1e-6)
 
 
-def test_cross_entropy_against_torch_on_both_paths():
+def test_cross_entropy_against_torch_on_both_paths(both):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     x0 = rng.standard_normal((32, 10)).astype(np.float32)

@@ -26,23 +26,6 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
 
 
-@pytest.fixture
-def both():
-    """Run ``fn`` with the kernels on and off; returns the two results."""
-
-    def run(fn):
-        try:
-            _kernels.use_numba(True)
-            fast = fn()
-            _kernels.use_numba(False)
-            slow = fn()
-        finally:
-            _kernels.use_numba(None)
-        return fast, slow
-
-    return run
-
-
 def assert_close(fast, slow, tol=1e-6):
     assert len(fast) == len(slow)
     for a, b in zip(fast, slow):

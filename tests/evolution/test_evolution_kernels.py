@@ -22,23 +22,6 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
 
 
-@pytest.fixture
-def both():
-    """Run ``fn`` with the kernels on and off; returns the two results."""
-
-    def run(fn):
-        try:
-            _kernels.use_numba(True)
-            fast = fn()
-            _kernels.use_numba(False)
-            slow = fn()
-        finally:
-            _kernels.use_numba(None)
-        return fast, slow
-
-    return run
-
-
 def _evolved(generations=8, seed=0, activation_set=None):
     """A population after a few XOR generations (hidden nodes, disabled genes); with
     ``activation_set`` every hidden node draws its activation from it (CPPN-like)."""
