@@ -200,3 +200,38 @@ def test_recurrent_population_steps_like_the_rnn_layer(rng):
         RecurrentPopulationModel(rb.nn.Sequential(rb.nn.Dense(2, 1)), np.zeros((1, 3)))
     with pytest.raises(ValueError, match=r"thetas must have shape \(P, 37\)"):
         RecurrentPopulationModel(net, np.zeros((2, 3)))
+
+
+def test_fully_recurrent_population_feeds_the_output_back(rng):
+    from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+
+    net = rb.nn.Sequential(rb.nn.RNN(3, 4, rng=0)).astype(np.float64)
+    vec = rb.nn.ParameterVector(net.parameters())
+    thetas = rng.normal(size=(5, vec.size))
+    assert vec.size == 4 * (3 + 4 + 1)  # every unit reads the inputs, the bias and all units
+    seq = rng.normal(size=(5, 6, 3))
+    pop = RecurrentPopulationModel(net, thetas, outputs=1)
+    pop.reset()
+    outs = np.stack([pop.step(seq[:, t]) for t in range(6)], axis=1)  # (5, 6, 1)
+    for p in range(5):
+        vec.data[:] = thetas[p]
+        h, _ = net[0](rb.tensor(seq[p:p + 1]))
+        np.testing.assert_allclose(outs[p, :, 0], (h.data[0, :, 0] + 1) / 2, rtol=1e-10)
+    # the output unit's last value reaches every unit through W_h: zero its row, outputs change
+    from rosenblatt.evolution.cne import parameter_layout
+
+    cut = thetas.copy()
+    W_h, _ = parameter_layout(net)[0][id(net[0].W_h[0])]  # (4, 4): row i read from unit i
+    cut[:, W_h] = (cut[:, W_h].reshape(5, 4, 4) * (np.arange(4)[:, None] != 0)).reshape(5, 16)
+    other = RecurrentPopulationModel(net, cut, outputs=1)
+    other.reset()
+    later = np.stack([other.step(seq[:, t]) for t in range(6)], axis=1)
+    np.testing.assert_allclose(later[:, 0], outs[:, 0])  # same first step
+    assert not np.allclose(later[:, 2:], outs[:, 2:])
+    assert RecurrentPopulationModel(net[0], thetas, outputs=2).step(seq[:, 0]).shape == (5, 2)
+    assert pop.take([0, 0]).step(seq[:2, 0]).shape == (2, 1)
+    with pytest.raises(ValueError, match="outputs= reads the units of a lone RNN"):
+        RecurrentPopulationModel(net, thetas, outputs=5)
+    with pytest.raises(ValueError, match="outputs= reads the units of a lone RNN"):
+        RecurrentPopulationModel(rb.nn.Sequential(rb.nn.RNN(3, 4), rb.nn.Dense(4, 1)),
+                                 np.zeros((1, 37)), outputs=1)
