@@ -121,6 +121,24 @@ def test_cosyne_double_pole_with_velocities_small():
     assert res.best_fitness == 1000
 
 
+def test_cosyne_double_pole_without_velocities_small():
+    """Non-Markov: the paper's fully recurrent network (3 neurons, the output feeding back) and
+    Gruau's damping fitness; 300 steps here (benchmarks/cosyne_claims.py: the 100,000-step
+    and generalisation tests over 10 seeds)."""
+    from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+
+    env = rb.evolution.envs.CartPole(poles=2, velocities=False, max_steps=300, fitness="gruau")
+    steps = rb.evolution.envs.CartPole(poles=2, velocities=False, max_steps=300)
+    net = rb.nn.Sequential(rb.nn.RNN(3, 3, rng=0)).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=20, mutation_scale=1.0, init_std=1.0, rng=0)
+    res = cos.run(lambda X: env.evaluate(RecurrentPopulationModel(net, X, outputs=1)), 60,
+                  vectorized=True,
+                  stop=lambda c: steps.evaluate(RecurrentPopulationModel(net, c[None],
+                                                                         outputs=1))[0] == 300)
+    assert res.stopped and res.evaluations <= 1000
+    assert steps.evaluate(RecurrentPopulationModel(net, res.best[None], outputs=1))[0] == 300
+
+
 def _sphere(model):
     return -float(sum((p.data ** 2).sum() for p in model.parameters()))
 
