@@ -27,9 +27,9 @@ Measured 2026-12-03 on the shared 2-core VM (see benchmarks/README.md): with
 velocities a median of 740 evaluations over 20 runs (all solved, 320-1,440);
 without velocities, the Elman network (output not fed back): no run of 10
 solved within 8,000 evaluations; the paper's fully recurrent network of 3
-neurons: 3 of 5 runs (seeds 0, 1, 3, 5, 9) solved within 10,000 evaluations
-(4,560, 5,880, 6,560; median over the 5 with failures as infinite: 6,560;
-the paper: 1,249).
+neurons: 4 of 7 runs (seeds 0-3, 5, 7, 9) solved within 10,000 evaluations
+(4,560, 5,880, 6,560, 7,880; median over the 7 with failures as infinite:
+7,880; the paper: 1,249).
 """
 
 import argparse
