@@ -28,9 +28,22 @@ One generation, for all subpopulations at once:
    noise of scale ``burst_scale`` (the neuron itself kept unchanged), so
    search restarts near the best solution.
 
+4. **Network-size adaptation** (``adapt_size``, on as in ESP). When the best
+   network has still not improved ``stagnation`` generations after **two**
+   burst mutations in a row, the size of the network is adapted: the best
+   network is evaluated once whole and once *lesioned* at each of its hidden
+   positions (that neuron's chromosome zeroed, so it contributes nothing); if
+   the network without some neuron scores at least as well (within
+   ``remove_tolerance``), the subpopulation whose neuron mattered least is
+   removed for good; otherwise a new subpopulation is added at a free
+   position, of random neurons centred on the zero neuron (so the best network
+   is, to begin with, the same network). A burst mutation follows either way.
+   The model's hidden width is the most positions ESP can use; ``hidden=``
+   starts it on fewer. A removed position's neuron is zero in every assembled
+   network. The lesion evaluations count as evaluations.
+
 The output layer's bias, if it has one, belongs to no neuron and stays at the
-model's value. (ESP's network-size adaptation, adding or removing a
-subpopulation after repeated bursts, is not implemented.)
+model's value.
 
 References
 ----------
@@ -112,13 +125,28 @@ class ESP:
         Scale of the Cauchy noise of burst mutation.
     init_std : float, default 1.0
         Neurons start as the model's neurons plus ``init_std`` Cauchy noise.
+    adapt_size : bool, default True
+        Adapt the number of hidden neurons after two fruitless burst mutations
+        (step 4 above; Gomez & Miikkulainen 1999).
+    hidden : int, optional
+        Hidden positions in use at the start (default: all of the model's
+        hidden units, which are also the most ESP can grow to).
+    remove_tolerance : float, default 0.0
+        A neuron is removed when the best network without it scores at least
+        ``f - remove_tolerance * |f|`` (``f`` the whole network's score): by
+        default, when its fitness does not drop.
     rng : numpy.random.Generator or int, optional
 
     Attributes
     ----------
-    neurons : ndarray (h, population, L)
-        The subpopulations (``L`` weights per neuron, see :func:`neuron_layout`).
-    neuron_fitness : ndarray (h, population) or None
+    neurons : ndarray (H, population, L)
+        The subpopulations, one per hidden position of the model, in use or
+        not (``L`` weights per neuron, see :func:`neuron_layout`).
+    active : ndarray of bool (H,)
+        The positions in use (their subpopulations evolve; the others'
+        neurons are zero in every network).
+    neuron_fitness : ndarray (H, population) or None
+        NaN at positions not in use.
 
     Examples
     --------
@@ -134,7 +162,8 @@ class ESP:
     """
 
     def __init__(self, model, population=40, trials=10, mutation_rate=0.4, mutation_scale=0.3,
-                 stagnation=20, burst_scale=0.3, init_std=1.0, rng=None):
+                 stagnation=20, burst_scale=0.3, init_std=1.0, adapt_size=True, hidden=None,
+                 remove_tolerance=0.0, rng=None):
         if not isinstance(model, Module):
             raise TypeError(f"ESP: model must be a Module; got {type(model).__name__}")
         self.model = model
@@ -147,6 +176,14 @@ class ESP:
         self.stagnation = positive_int("ESP", "stagnation", stagnation)
         self.burst_scale = positive_float("ESP", "burst_scale", burst_scale)
         self.init_std = positive_float("ESP", "init_std", init_std, allow_zero=True)
+        self.adapt_size = bool(adapt_size)
+        width = self.index.shape[0]
+        start = width if hidden is None else positive_int("ESP", "hidden", hidden)
+        if start > width:
+            raise ValueError(f"ESP: hidden must be at most the model's {width} hidden units; "
+                             f"got {hidden}")
+        self.remove_tolerance = positive_float("ESP", "remove_tolerance", remove_tolerance,
+                                               allow_zero=True)
         self.rng = resolve_rng(rng)
         self.vector = ParameterVector(model.parameters())
         h, L = self.index.shape
@@ -154,26 +191,35 @@ class ESP:
         noise = self.init_std * self.rng.standard_cauchy((h, self.population, L))
         noise[:, 0] = 0.0
         self.neurons = (seed[:, None, :] + noise).astype(self.vector.data.dtype)
+        self.active = np.arange(h) < start
         self.neuron_fitness = None
-        self.best_neurons = seed.copy()
+        self.best_neurons = seed * self.active[:, None]
         self._since_improved = 0
+        self._bursts = 0  # burst mutations since the best network last improved
         self._best = -math.inf
+        self.adapted = 0  # +1 / -1 when the last step added / removed a neuron, else 0
+        self.extra_evaluations = 0  # lesion tests of the last step
 
     @property
     def hidden(self):
-        return self.index.shape[0]
+        """The number of hidden positions in use."""
+        return int(self.active.sum())
+
+    def _network(self, genes):
+        """Weight vectors ``(T, n_weights)`` holding neurons ``genes`` (T, H, L)."""
+        genes = genes * self.active[None, :, None]  # unused positions contribute nothing
+        thetas = np.repeat(self.vector.data[None, :], genes.shape[0], axis=0)
+        thetas[:, self.index.ravel()] = genes.reshape(genes.shape[0], -1)
+        return thetas
 
     def assemble(self, choice):
-        """Weight vectors ``(T, n_weights)`` of networks made of neurons ``choice`` (T, h)."""
-        h = self.hidden
-        genes = self.neurons[np.arange(h)[None, :], choice]  # (T, h, L)
-        thetas = np.repeat(self.vector.data[None, :], choice.shape[0], axis=0)
-        thetas[:, self.index.ravel()] = genes.reshape(choice.shape[0], -1)
-        return thetas
+        """Weight vectors ``(T, n_weights)`` of networks made of neurons ``choice`` (T, H)."""
+        H = self.index.shape[0]
+        return self._network(self.neurons[np.arange(H)[None, :], choice])
 
     def _choices(self):
         """(trials * n, h): round r, network t takes neuron perm_r,i[t] of subpopulation i."""
-        h, n = self.hidden, self.population
+        h, n = self.index.shape[0], self.population
         keys = self.rng.random((self.trials, n, h))
         return np.argsort(keys, axis=1).reshape(self.trials * n, h)
 
@@ -204,9 +250,43 @@ class ESP:
         noise[:, 0] = 0.0
         self.neurons = (self.best_neurons[:, None, :] + noise).astype(self.neurons.dtype)
 
+    def adapt(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
+        """Remove the neuron the best network does not need, or else add one (step 4).
+
+        Evaluates the best network whole and lesioned at each position in use;
+        returns ``-1`` (a position removed), ``+1`` (one added) or ``0`` (none
+        could be: a single neuron left that matters, and no free position).
+        """
+        used = np.flatnonzero(self.active)
+        genes = np.repeat(self.best_neurons[None], used.size + 1, axis=0)
+        genes[np.arange(1, used.size + 1), used] = 0.0  # row k + 1: without neuron used[k]
+        f = evaluate_thetas("ESP", self.model, self.vector, self._network(genes), fitness,
+                            vectorized, executor, repeats, on_error)
+        self.extra_evaluations += f.shape[0]
+        whole, lesioned = f[0], np.where(np.isfinite(f[1:]), f[1:], -np.inf)
+        k = int(np.argmax(lesioned))
+        if used.size > 1 and lesioned[k] >= whole - self.remove_tolerance * abs(whole):
+            i = used[k]
+            self.active[i] = False
+            self.best_neurons[i] = 0.0
+            self._best = float(lesioned[k])  # the network without it is the one kept
+            return -1
+        free = np.flatnonzero(~self.active)
+        if free.size == 0:
+            return 0
+        i = free[0]
+        self.active[i] = True
+        self.best_neurons[i] = 0.0  # the new neurons start around the neuron that does nothing
+        return 1
+
     def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
-        """One generation; returns ``(network fitness (T,), best network's weights, burst?)``."""
-        h, n = self.hidden, self.population
+        """One generation; returns ``(network fitness (T,), best network's weights, burst?)``.
+
+        Sets :attr:`adapted` (``+1``/``-1`` when the network grew/shrank) and
+        :attr:`extra_evaluations` (the lesion tests' evaluations).
+        """
+        h, n = self.index.shape[0], self.population
+        self.adapted, self.extra_evaluations = 0, 0
         choice = self._choices()
         thetas = self.assemble(choice)
         f = evaluate_thetas("ESP", self.model, self.vector, thetas, fitness, vectorized,
@@ -218,17 +298,22 @@ class ESP:
         counts = np.bincount(flat, weights=np.repeat(np.isfinite(finite), h), minlength=h * n)
         with np.errstate(invalid="ignore", divide="ignore"):
             fit = np.where(counts > 0, sums / counts, -np.inf).reshape(h, n)
-        self.neuron_fitness = fit
+        self.neuron_fitness = np.where(self.active[:, None], fit, np.nan)
         i = int(np.argmax(np.where(np.isfinite(f), f, -np.inf)))
         champion = thetas[i].copy()
         burst = False
         if f[i] > self._best:
-            self._best, self._since_improved = float(f[i]), 0
-            self.best_neurons = self.neurons[np.arange(h), choice[i]].copy()
+            self._best, self._since_improved, self._bursts = float(f[i]), 0, 0
+            self.best_neurons = self.neurons[np.arange(h), choice[i]] * self.active[:, None]
         else:
             self._since_improved += 1
-        self.recombine(fit)
+        self.recombine(np.where(self.active[:, None], fit, 0.0))
         if self._since_improved >= self.stagnation:
+            if self.adapt_size and self._bursts >= 2:
+                self.adapted = self.adapt(fitness, vectorized, executor, repeats, on_error)
+                self._bursts = 0
+            else:
+                self._bursts += 1
             self.burst()
             self._since_improved, burst = 0, True
         return f, champion, burst
@@ -241,15 +326,17 @@ class ESP:
         <rosenblatt.evolution.CNE.run>`; with ``vectorized=True`` it scores a
         ``(trials * population, n_weights)`` array of assembled networks.
         ``history`` adds ``bursts`` (1 in a generation that ended with a burst
-        mutation); ``evaluations`` counts assembled networks.
+        mutation), ``hidden`` (the positions in use at the generation's end)
+        and ``adapted`` (+1/-1 where a neuron was added/removed);
+        ``evaluations`` counts assembled networks and lesion tests.
         """
         history = {}
         best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
 
         def one(g):
             f, champion, burst = self.step(fitness, vectorized, executor, repeats, on_error)
-            record(history, f, bursts=int(burst))
-            best["evals"] += f.shape[0]
+            record(history, f, bursts=int(burst), hidden=self.hidden, adapted=self.adapted)
+            best["evals"] += f.shape[0] + self.extra_evaluations
             value = float(np.max(np.where(np.isfinite(f), f, -np.inf)))
             if value > best["fitness"]:
                 best["fitness"], best["theta"] = value, champion

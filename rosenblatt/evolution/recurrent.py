@@ -13,10 +13,20 @@ the environments' population protocol:
 
 with ``f`` the RNN's tanh (or relu) and ``g`` the layers after it, each a
 batched matrix product over the population.
+
+**Fully recurrent networks** (``outputs=k``, the model a lone ``RNN(k_in, N)``):
+the networks Gomez & Miikkulainen's ESP and Gomez, Schmidhuber & Miikkulainen's
+CoSyNE evolve for the non-Markov pole tasks, in which *every* neuron, the
+output neurons included, feeds its last activation back to every neuron
+(``W_h`` is ``N x N``) and the outputs are the first ``k`` neurons. With tanh
+units the outputs are read as ``(h + 1) / 2`` in ``[0, 1]``: since
+``(tanh(a) + 1) / 2 = sigmoid(2a)`` this is a network of sigmoid neurons up to a
+rescaling of its weights.
 """
 
 import numpy as np
 
+from ..checks import positive_int
 from ..nn.module import Sequential
 from ..nn.rnn import RNN
 from .cne import parameter_layout, population_forward
@@ -31,8 +41,13 @@ class RecurrentPopulationModel:
     ----------
     model : Sequential
         ``RNN(k, H)`` (one layer, no batch norm, zero initial state) followed by
-        Dense and parameter-free layers.
+        Dense and parameter-free layers; or, with ``outputs``, a lone RNN
+        (``RNN`` or ``Sequential(RNN)``) whose first ``outputs`` units are the
+        outputs (a fully recurrent network, see the module docstring).
     thetas : array (P, model.num_parameters())
+    outputs : int, optional
+        Read the first ``outputs`` hidden units as the outputs (fully recurrent
+        network): ``(h + 1) / 2`` for tanh, ``h`` for relu.
 
     Follows the population protocol of :mod:`rosenblatt.evolution.envs`:
     ``size``, ``reset``, ``step(obs (P, k)) -> (P, out)``, ``keep(mask)``,
@@ -48,8 +63,9 @@ class RecurrentPopulationModel:
     (4, 1)
     """
 
-    def __init__(self, model, thetas):
-        layers = list(model) if isinstance(model, Sequential) else []
+    def __init__(self, model, thetas, outputs=None):
+        layers = list(model) if isinstance(model, Sequential) else (
+            [model] if isinstance(model, RNN) else [])
         if not layers or not isinstance(layers[0], RNN):
             raise TypeError(f"RecurrentPopulationModel: model must be a Sequential starting with "
                             f"an RNN layer; got {type(model).__name__}")
@@ -62,6 +78,13 @@ class RecurrentPopulationModel:
         if self.thetas.ndim != 2 or self.thetas.shape[1] != size:
             raise ValueError(f"RecurrentPopulationModel: thetas must have shape (P, {size}); "
                              f"got {self.thetas.shape}")
+        if outputs is not None:
+            outputs = positive_int("RecurrentPopulationModel", "outputs", outputs)
+            if len(layers) != 1 or outputs > rnn.hidden_size:
+                raise ValueError(f"RecurrentPopulationModel: outputs= reads the units of a lone "
+                                 f"RNN (at most its {rnn.hidden_size} units); got {outputs} "
+                                 f"units of a model of {len(layers)} layers")
+        self.outputs = outputs
         self.model = model
         self.size = self.thetas.shape[0]
         self._rnn = rnn
@@ -87,7 +110,11 @@ class RecurrentPopulationModel:
         obs = np.asarray(obs, dtype=np.float64)
         a = np.matmul(obs[:, None, :], self.W_x)[:, 0] + np.matmul(self.h[:, None, :],
                                                                     self.W_h)[:, 0] + self.b
-        self.h = np.tanh(a) if self._rnn.nonlinearity == "tanh" else np.maximum(a, 0.0)
+        tanh = self._rnn.nonlinearity == "tanh"
+        self.h = np.tanh(a) if tanh else np.maximum(a, 0.0)
+        if self.outputs is not None:
+            out = self.h[:, :self.outputs]
+            return 0.5 * (out + 1.0) if tanh else out
         tail = self.thetas[:, self._tail_start:]
         if not list(self._tail.parameters()) and len(list(self._tail)) == 0:
             return self.h
@@ -101,4 +128,4 @@ class RecurrentPopulationModel:
         self.size = self.thetas.shape[0]
 
     def take(self, index):
-        return RecurrentPopulationModel(self.model, self.thetas[np.asarray(index)])
+        return RecurrentPopulationModel(self.model, self.thetas[np.asarray(index)], self.outputs)

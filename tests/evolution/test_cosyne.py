@@ -121,6 +121,24 @@ def test_cosyne_double_pole_with_velocities_small():
     assert res.best_fitness == 1000
 
 
+def test_cosyne_double_pole_without_velocities_small():
+    """Non-Markov: the paper's fully recurrent network (3 neurons, the output feeding back) and
+    Gruau's damping fitness; 300 steps here (benchmarks/cosyne_claims.py: the 100,000-step
+    and generalisation tests over 10 seeds)."""
+    from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+
+    env = rb.evolution.envs.CartPole(poles=2, velocities=False, max_steps=300, fitness="gruau")
+    steps = rb.evolution.envs.CartPole(poles=2, velocities=False, max_steps=300)
+    net = rb.nn.Sequential(rb.nn.RNN(3, 3, rng=0)).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=20, mutation_scale=1.0, init_std=1.0, rng=0)
+    res = cos.run(lambda X: env.evaluate(RecurrentPopulationModel(net, X, outputs=1)), 60,
+                  vectorized=True,
+                  stop=lambda c: steps.evaluate(RecurrentPopulationModel(net, c[None],
+                                                                         outputs=1))[0] == 300)
+    assert res.stopped and res.evaluations <= 1000
+    assert steps.evaluate(RecurrentPopulationModel(net, res.best[None], outputs=1))[0] == 300
+
+
 def _sphere(model):
     return -float(sum((p.data ** 2).sum() for p in model.parameters()))
 
@@ -200,3 +218,38 @@ def test_recurrent_population_steps_like_the_rnn_layer(rng):
         RecurrentPopulationModel(rb.nn.Sequential(rb.nn.Dense(2, 1)), np.zeros((1, 3)))
     with pytest.raises(ValueError, match=r"thetas must have shape \(P, 37\)"):
         RecurrentPopulationModel(net, np.zeros((2, 3)))
+
+
+def test_fully_recurrent_population_feeds_the_output_back(rng):
+    from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+
+    net = rb.nn.Sequential(rb.nn.RNN(3, 4, rng=0)).astype(np.float64)
+    vec = rb.nn.ParameterVector(net.parameters())
+    thetas = rng.normal(size=(5, vec.size))
+    assert vec.size == 4 * (3 + 4 + 1)  # every unit reads the inputs, the bias and all units
+    seq = rng.normal(size=(5, 6, 3))
+    pop = RecurrentPopulationModel(net, thetas, outputs=1)
+    pop.reset()
+    outs = np.stack([pop.step(seq[:, t]) for t in range(6)], axis=1)  # (5, 6, 1)
+    for p in range(5):
+        vec.data[:] = thetas[p]
+        h, _ = net[0](rb.tensor(seq[p:p + 1]))
+        np.testing.assert_allclose(outs[p, :, 0], (h.data[0, :, 0] + 1) / 2, rtol=1e-10)
+    # the output unit's last value reaches every unit through W_h: zero its row, outputs change
+    from rosenblatt.evolution.cne import parameter_layout
+
+    cut = thetas.copy()
+    W_h, _ = parameter_layout(net)[0][id(net[0].W_h[0])]  # (4, 4): row i read from unit i
+    cut[:, W_h] = (cut[:, W_h].reshape(5, 4, 4) * (np.arange(4)[:, None] != 0)).reshape(5, 16)
+    other = RecurrentPopulationModel(net, cut, outputs=1)
+    other.reset()
+    later = np.stack([other.step(seq[:, t]) for t in range(6)], axis=1)
+    np.testing.assert_allclose(later[:, 0], outs[:, 0])  # same first step
+    assert not np.allclose(later[:, 2:], outs[:, 2:])
+    assert RecurrentPopulationModel(net[0], thetas, outputs=2).step(seq[:, 0]).shape == (5, 2)
+    assert pop.take([0, 0]).step(seq[:2, 0]).shape == (2, 1)
+    with pytest.raises(ValueError, match="outputs= reads the units of a lone RNN"):
+        RecurrentPopulationModel(net, thetas, outputs=5)
+    with pytest.raises(ValueError, match="outputs= reads the units of a lone RNN"):
+        RecurrentPopulationModel(rb.nn.Sequential(rb.nn.RNN(3, 4), rb.nn.Dense(4, 1)),
+                                 np.zeros((1, 37)), outputs=1)

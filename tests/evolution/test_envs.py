@@ -113,3 +113,39 @@ def test_gymnasium_adapter_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "gymnasium", None)
     with pytest.raises(ImportError, match="pip install gymnasium"):
         rb.evolution.envs.GymTask("CartPole-v1")
+
+
+def test_pole_lengths_and_masses_are_parameters():
+    env = rb.evolution.envs.CartPole()
+    assert env.half_lengths == (0.5, 0.05) and env.masses == (0.1, 0.01)  # the papers'
+    longer = rb.evolution.envs.CartPole(half_lengths=(0.5, 0.2))
+    assert longer.masses == pytest.approx((0.1, 0.04))  # proportional to the lengths
+    assert rb.evolution.envs.CartPole(masses=(1.0, 2.0)).masses == (1.0, 2.0)
+    # two identical poles started alike stay alike
+    s = np.zeros((6, 3))
+    s[2] = s[4] = [0.01, 0.05, -0.1]
+    for _ in range(50):
+        s = pole.rk4(s, np.array([1.0, -2.0, 0.0]), 2, half_lengths=(0.3, 0.3),
+                     masses=(0.1, 0.1))
+    np.testing.assert_allclose(s[2], s[4], rtol=1e-12)
+    np.testing.assert_allclose(s[3], s[5], rtol=1e-12)
+    # one cart on the scalar path steps as the vectorised one
+    one = pole.rk4(s[:, :1], np.array([3.0]), 2, half_lengths=(0.5, 0.2), masses=(0.1, 0.3))
+    many = pole.rk4(np.repeat(s[:, :1], 5, axis=1), np.full(5, 3.0), 2, half_lengths=(0.5, 0.2),
+                    masses=(0.1, 0.3))
+    np.testing.assert_allclose(one[:, 0], many[:, 0], rtol=1e-12)
+    assert not np.allclose(many[:, 0], pole.rk4(s[:, :1], np.array([3.0]), 2)[:, 0])
+    # a policy's steps differ between the default and a longer short pole
+    def policy(obs):
+        return 0.5 + 0.5 * np.tanh(3 * obs[:, [0, 2, 4]].sum(axis=1, keepdims=True))
+
+    a = rb.evolution.envs.CartPole(max_steps=500).evaluate(policy, population=1)
+    b = rb.evolution.envs.CartPole(max_steps=500, half_lengths=(0.5, 0.25)).evaluate(
+        policy, population=1)
+    assert a[0] != b[0]
+    with pytest.raises(ValueError, match="half_lengths must be two positive numbers"):
+        rb.evolution.envs.CartPole(half_lengths=(0.5, 0.0))
+    with pytest.raises(ValueError, match="masses must be two positive"):
+        rb.evolution.envs.CartPole(masses=(0.1,))
+    with pytest.raises(TypeError, match="half_lengths must be two numbers"):
+        rb.evolution.envs.CartPole(half_lengths=0.5)

@@ -109,3 +109,67 @@ def test_bad_input():
         esp.run(lambda th: np.full(len(th), np.nan), 1, vectorized=True)
     with pytest.raises(ValueError, match="one value per individual"):
         esp.run(lambda th: np.zeros(3), 1, vectorized=True)
+
+
+def test_size_adaptation_removes_neurons_the_network_does_not_need():
+    net = _net(3)
+    idx = neuron_layout(net)
+
+    def needs_neuron_0(th):  # only neuron 0 matters; the best never improves after gen 0
+        return (np.abs(th[:, idx[0]]).sum(axis=1) > 0).astype(float)
+
+    esp = rb.evolution.ESP(net, population=8, trials=2, stagnation=2, rng=0)
+    res = esp.run(needs_neuron_0, 20, vectorized=True)
+    h = res.history
+    # a burst every 2 stagnant generations; after two fruitless ones, the third adapts the
+    # size (and bursts too): at generations 7, 13 and 19
+    assert h["bursts"] == [0, 0] + [1, 0] * 9
+    assert h["adapted"] == [0] * 6 + [-1] + [0] * 5 + [-1] + [0] * 5 + [1, 0]
+    assert h["hidden"] == [3] * 6 + [2] * 6 + [1] * 6 + [2, 2]
+    # neuron 0 is never removed (without it the fitness drops): at one neuron, one is added
+    assert esp.active.tolist() == [True, True, False]
+    # lesion tests: best network whole + each neuron in use (3, then 2, then 1) count too
+    assert res.evaluations == 20 * 16 + 4 + 3 + 2
+    # a position out of use is zero in every assembled network
+    choice = np.zeros((5, 3), dtype=int)
+    assert (esp.assemble(choice)[:, idx[2]] == 0).all()
+    assert np.isnan(esp.neuron_fitness[2]).all() and np.isfinite(esp.neuron_fitness[:2]).all()
+
+
+def test_size_adaptation_adds_neurons_up_to_the_model_width():
+    net = _net(4)
+    idx = neuron_layout(net)
+
+    def more_is_better(th):  # every neuron in use counts; none can be spared
+        return (np.abs(th[:, idx]).sum(axis=2) > 0).sum(axis=1).astype(float)
+
+    esp = rb.evolution.ESP(net, population=8, trials=2, stagnation=2, hidden=2, rng=0)
+    res = esp.run(more_is_better, 25, vectorized=True)
+    h = res.history
+    assert h["hidden"][0] == 2 and h["hidden"][-1] == 4 and esp.active.all()
+    assert sorted(set(h["adapted"])) == [0, 1]  # grew twice, never shrank
+    assert h["best"][0] == 2.0 and h["best"][-1] == 4.0
+    assert (np.abs(net[2].W.data) > 0).all()  # the champion left in the model uses all 4
+
+
+def test_size_adaptation_tolerance_and_off():
+    net = _net(3)
+    idx = neuron_layout(net)
+
+    def small_loss(th):  # neurons 1 and 2 each add 0.01: removing one drops fitness by 1%
+        used = (np.abs(th[:, idx]).sum(axis=2) > 0).astype(float)
+        return 1.0 * used[:, 0] + 0.01 * used[:, 1:].sum(axis=1)
+
+    strict = rb.evolution.ESP(net, population=8, trials=2, stagnation=2, rng=0)
+    assert strict.run(small_loss, 8, vectorized=True).history["adapted"][6] == 0  # nothing
+    loose = rb.evolution.ESP(net, population=8, trials=2, stagnation=2, remove_tolerance=0.02,
+                             rng=0)
+    assert loose.run(small_loss, 8, vectorized=True).history["adapted"][6] == -1
+    off = rb.evolution.ESP(net, population=8, trials=2, stagnation=2, adapt_size=False, rng=0)
+    res = off.run(small_loss, 20, vectorized=True)
+    assert set(res.history["hidden"]) == {3} and set(res.history["adapted"]) == {0}
+    assert res.evaluations == 20 * 16
+    with pytest.raises(ValueError, match="hidden must be at most the model's 3"):
+        rb.evolution.ESP(net, hidden=4)
+    with pytest.raises(ValueError, match="hidden"):
+        rb.evolution.ESP(net, hidden=0)

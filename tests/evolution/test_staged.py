@@ -72,3 +72,19 @@ def test_bad_input():
         rb.evolution.Staged([len], threshold=1.0).run(object(), 0)
     with pytest.raises(TypeError, match="run method"):
         rb.evolution.Staged([len], threshold=1.0).run(object(), 3)
+
+
+def test_staged_cosyne_through_a_growing_second_pole():
+    # the notes' incremental evolution: the short pole grows from a tenth of the long one's
+    # length (the standard double pole) to 0.4 of it, each task a harder double pole
+    ratios, steps = (0.1, 0.25, 0.4), 300
+    envs = [rb.evolution.envs.CartPole(poles=2, max_steps=steps, half_lengths=(0.5, 0.5 * r))
+            for r in ratios]
+    net = rb.nn.Sequential(rb.nn.Dense(6, 1, rng=1), rb.nn.Sigmoid()).astype(np.float64)
+    tasks = [lambda X, e=e: e.evaluate(rb.evolution.PopulationModel(net, X)) for e in envs]
+    algo = rb.evolution.CoSyNE(net, population=20, rng=1)
+    res = rb.evolution.Staged(tasks, threshold=steps).run(algo, 60, vectorized=True)
+    assert res.stopped and res.history["task"][-1] == 2
+    assert len(res.history["stages"]) == 3 and res.best_fitness == steps
+    # the champion left in the model balances the longest short pole
+    assert envs[2].evaluate(rb.evolution.PopulationModel(net, res.best[None]))[0] == steps

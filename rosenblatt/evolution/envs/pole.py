@@ -50,7 +50,7 @@ SCALAR_BELOW = 3  # carts simulated on Python floats when fewer remain
 START_ANGLE = 0.07  # 4 degrees, the first pole's start in Stanley's and Gomez's code
 
 
-def _derivs(s, force, n_poles):
+def _derivs(s, force, n_poles, half_lengths=HALF_LENGTHS, masses=MASSES):
     """d/dt of states ``s`` (6, P): x, x', th1, th1', th2, th2' (th2 rows unused for one pole)."""
     d = np.empty_like(s)
     num = force.copy()
@@ -58,7 +58,7 @@ def _derivs(s, force, n_poles):
     parts = []
     for i in range(n_poles):
         th, thd = s[2 + 2 * i], s[3 + 2 * i]
-        m, half = MASSES[i], HALF_LENGTHS[i]
+        m, half = masses[i], half_lengths[i]
         c, sn = np.cos(th), np.sin(th)
         gsin = GRAVITY * sn
         ml = m * half
@@ -77,13 +77,13 @@ def _derivs(s, force, n_poles):
     return d
 
 
-def _derivs_one(s, force, n_poles):
+def _derivs_one(s, force, n_poles, half_lengths=HALF_LENGTHS, masses=MASSES):
     """:func:`_derivs` for one cart on Python floats (a list of 6)."""
     num, den = force, MASS_CART
     parts = []
     for i in range(n_poles):
         th, thd = s[2 + 2 * i], s[3 + 2 * i]
-        m, half = MASSES[i], HALF_LENGTHS[i]
+        m, half = masses[i], half_lengths[i]
         c, sn = math.cos(th), math.sin(th)
         gsin = GRAVITY * sn
         ml = m * half
@@ -99,16 +99,19 @@ def _derivs_one(s, force, n_poles):
     return d
 
 
-def _rk4_one(s, force, n_poles, dt=TAU):
-    k1 = _derivs_one(s, force, n_poles)
-    k2 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k1)], force, n_poles)
-    k3 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k2)], force, n_poles)
-    k4 = _derivs_one([a + dt * b for a, b in zip(s, k3)], force, n_poles)
+def _rk4_one(s, force, n_poles, dt=TAU, poles=(HALF_LENGTHS, MASSES)):
+    k1 = _derivs_one(s, force, n_poles, *poles)
+    k2 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k1)], force, n_poles, *poles)
+    k3 = _derivs_one([a + 0.5 * dt * b for a, b in zip(s, k2)], force, n_poles, *poles)
+    k4 = _derivs_one([a + dt * b for a, b in zip(s, k3)], force, n_poles, *poles)
     return [a + (dt / 6.0) * (b + 2 * c + 2 * d + e) for a, b, c, d, e in zip(s, k1, k2, k3, k4)]
 
 
-def rk4(s, force, n_poles, dt=TAU):
+def rk4(s, force, n_poles, dt=TAU, half_lengths=HALF_LENGTHS, masses=MASSES):
     """One fourth-order Runge-Kutta step of the cart-pole states ``s`` (6, P).
+
+    ``half_lengths`` and ``masses`` of the poles (m, kg) default to the
+    papers' (0.5, 0.05) and (0.1, 0.01).
 
     With a handful of carts left, the arithmetic runs on Python floats per cart
     (NumPy's per-call overhead would dominate a 100,000-step trial).
@@ -116,13 +119,27 @@ def rk4(s, force, n_poles, dt=TAU):
     if s.shape[1] <= SCALAR_BELOW:
         out = np.empty_like(s)
         for j in range(s.shape[1]):
-            out[:, j] = _rk4_one(s[:, j].tolist(), float(force[j]), n_poles, dt)
+            out[:, j] = _rk4_one(s[:, j].tolist(), float(force[j]), n_poles, dt,
+                                 (half_lengths, masses))
         return out
-    k1 = _derivs(s, force, n_poles)
-    k2 = _derivs(s + 0.5 * dt * k1, force, n_poles)
-    k3 = _derivs(s + 0.5 * dt * k2, force, n_poles)
-    k4 = _derivs(s + dt * k3, force, n_poles)
+    k1 = _derivs(s, force, n_poles, half_lengths, masses)
+    k2 = _derivs(s + 0.5 * dt * k1, force, n_poles, half_lengths, masses)
+    k3 = _derivs(s + 0.5 * dt * k2, force, n_poles, half_lengths, masses)
+    k4 = _derivs(s + dt * k3, force, n_poles, half_lengths, masses)
     return s + (dt / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def _pair(name, value):
+    """Two positive floats (long pole, short pole), checked."""
+    try:
+        pair = tuple(float(v) for v in value)
+    except TypeError:
+        raise TypeError(f"CartPole: {name} must be two numbers (long pole, short pole); got "
+                        f"{type(value).__name__}") from None
+    if len(pair) != 2 or not all(math.isfinite(v) and v > 0 for v in pair):
+        raise ValueError(f"CartPole: {name} must be two positive numbers (long pole, short "
+                         f"pole); got {value!r}")
+    return pair
 
 
 def generalization_starts():
@@ -162,6 +179,13 @@ class CartPole:
         ``0.1 t/1000 + 0.9 f2`` used without velocities, where ``f2`` is
         ``0.75 / sum over the last 100 steps of (|x| + |x'| + |th1| + |th1'|)``
         (0 before 100 steps), which rewards not merely jiggling the poles.
+    half_lengths : (float, float), default (0.5, 0.05)
+        Half-lengths of the long and the short pole in metres. A longer short
+        pole makes the double pole task harder (the incremental evolution of
+        Gomez & Miikkulainen grows it from a tenth of the long pole's length).
+    masses : (float, float), optional
+        Pole masses in kg; default proportional to the lengths, 0.2 kg per
+        metre of half-length (0.1 and 0.01 kg for the default poles).
 
     Notes
     -----
@@ -182,7 +206,7 @@ class CartPole:
     """
 
     def __init__(self, poles=2, velocities=True, max_steps=100_000, failure_angle=None,
-                 fitness="steps"):
+                 fitness="steps", half_lengths=HALF_LENGTHS, masses=None):
         self.poles = one_of("CartPole", "poles", poles, (1, 2))
         self.velocities = bool(velocities)
         self.max_steps = positive_int("CartPole", "max_steps", max_steps)
@@ -190,6 +214,11 @@ class CartPole:
             failure_angle = np.deg2rad(36.0) if poles == 2 else np.deg2rad(12.0)
         self.failure_angle = float(failure_angle)
         self.fitness_kind = one_of("CartPole", "fitness", fitness, ("steps", "gruau"))
+        self.half_lengths = _pair("half_lengths", half_lengths)
+        if masses is None:  # proportional to the lengths (exactly the papers' for theirs)
+            masses = MASSES if self.half_lengths == HALF_LENGTHS else tuple(
+                MASSES[0] * h / HALF_LENGTHS[0] for h in self.half_lengths)
+        self.masses = _pair("masses", masses)
         k = 2 + 2 * self.poles if self.velocities else 1 + self.poles
         self.n_inputs, self.n_outputs = k, 1
 
@@ -261,11 +290,12 @@ class CartPole:
         steps = np.zeros(P, dtype=np.int64)
         gruau = self.fitness_kind == "gruau"
         jiggle = np.zeros((100, P)) if gruau else None
+        poles = (self.half_lengths, self.masses)
         f2 = np.zeros(P)
         for t in range(T):
             action = np.asarray(step_fn(self.observe(s)), dtype=np.float64)
             force = np.clip((action[:, 0] - 0.5) * 2.0 * FORCE_MAG, -FORCE_MAG, FORCE_MAG)
-            s = rk4(rk4(s, force, self.poles), force, self.poles)
+            s = rk4(rk4(s, force, self.poles, TAU, *poles), force, self.poles, TAU, *poles)
             if gruau:
                 jiggle[t % 100] = np.abs(s[0]) + np.abs(s[1]) + np.abs(s[2]) + np.abs(s[3])
             bad = self.failed(s)
@@ -351,6 +381,7 @@ class CartPole:
         starts = generalization_starts()
         P = getattr(policy, "size", 1)
         tiled = policy.take(np.repeat(np.arange(P), 625)) if hasattr(policy, "take") else policy
-        env = CartPole(self.poles, self.velocities, steps, self.failure_angle, "steps")
+        env = CartPole(self.poles, self.velocities, steps, self.failure_angle, "steps",
+                       self.half_lengths, self.masses)
         balanced = env.evaluate(tiled, population=P * 625, starts=np.tile(starts, (P, 1)))
         return (balanced >= steps).reshape(P, 625).sum(axis=1)

@@ -590,6 +590,59 @@ def _coevolution_lines(ctx):
               f"; the best possible {pct(ref['expectimax']['mean']['win'])}")
 
 
+# -- staging: a growing second pole ----------------------------------------------------------
+
+def _staging(ctx):
+    ev = rb.evolution
+    ctx.text(
+        "**Staging.** The notes: \"it sometimes is too difficult to evolve the network "
+        "directly to that problem. Instead, staging (also called incremental evolution) may "
+        "be preferred, where the network is evolved on simpler problems that gradually "
+        "increase towards the original complex task.\" Double-pole balancing gets harder as "
+        "the short pole grows towards the long one (Gomez & Miikkulainen's incremental "
+        "evolution grew it from a tenth of the long pole's length). `Staged` moves one CoSyNE "
+        "population through poles of growing length, each time the best network balances "
+        "the whole trial; direct evolution starts on the longest pole with the same budget."
+    )
+    steps = 300 if ctx.quick else 1000
+    ratios = (0.1, 0.25, 0.4) if ctx.quick else (0.1, 0.2, 0.3, 0.4, 0.5)
+    seeds = (1,) if ctx.quick else range(10)
+    population, generations = (20, 60) if ctx.quick else (40, 100)
+
+    def evolve(seed, tasks_ratios):
+        net = rb.nn.Sequential(rb.nn.Dense(6, 1, rng=seed), rb.nn.Sigmoid()).astype(np.float64)
+        envs = [ev.envs.CartPole(poles=2, max_steps=steps, half_lengths=(0.5, 0.5 * r))
+                for r in tasks_ratios]
+        tasks = [lambda X, e=e: e.evaluate(ev.PopulationModel(net, X)) for e in envs]
+        res = ev.Staged(tasks, threshold=steps).run(ev.CoSyNE(net, population=population,
+                                                              rng=seed),
+                                                    generations, vectorized=True)
+        return res.generations if res.stopped else None
+
+    staged = [evolve(s, ratios) for s in seeds]
+    direct = [evolve(s, ratios[-1:]) for s in seeds]
+
+    def show(runs):
+        done = [g for g in runs if g is not None]
+        return (f"{len(done)} of {len(runs)}" + (f", median {int(np.median(done))} generations"
+                                                  if done else ""))
+
+    ctx.table(["evolution", "solved the longest short pole"],
+              [[f"staged (short pole {', '.join(f'{r:g}' for r in ratios)} of the long)",
+                show(staged)], [f"direct (short pole {ratios[-1]:g} of the long)", show(direct)]],
+              caption=f"Two poles with velocities, {steps:,}-step trials, CoSyNE (one sigmoid "
+                      f"neuron, {population} per subpopulation) for at most {generations} "
+                      f"generations in all, over {len(seeds)} seed(s).")
+    solved_staged = sum(g is not None for g in staged)
+    solved_direct = sum(g is not None for g in direct)
+    faster = all(d is None or (s is not None and s <= d) for s, d in zip(staged, direct))
+    ctx.claim("Staging through a growing second pole reaches a task that direct evolution "
+              "solves less often or later",
+              solved_staged >= solved_direct and faster if ctx.quick
+              else solved_staged > solved_direct,
+              f"staged: {show(staged)}; direct: {show(direct)}")
+
+
 @chapter("Neuroevolution II: coevolution, cascading elitism and NSGA-II",
          section="Neuroevolution", order=91)
 def run(ctx):
@@ -602,6 +655,7 @@ def run(ctx):
     )
     _coevolution(ctx)
     _cooperative(ctx)
+    _staging(ctx)
     _cascading(ctx)
     _nsga2(ctx)
     _nsga2_network(ctx)
