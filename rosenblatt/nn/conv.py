@@ -407,10 +407,14 @@ class _ConvNd(Module):
 
     def config(self):
         """The constructor arguments a saved model is rebuilt from (``init`` is not saved: the
-        stored weights replace the initial ones)."""
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "bias": self.b is not None, "activation": self.activation}
+        stored weights replace the initial ones; ``activation`` only when fused, so files of
+        plain convolutions stay as they were)."""
+        config = {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                  "kernel_size": self.kernel_size, "stride": self.stride,
+                  "padding": self.padding, "bias": self.b is not None}
+        if self.activation is not None:
+            config["activation"] = self.activation
+        return config
 
     def extra_repr(self):
         ks = self.kernel_size if self._dims > 1 else self.kernel_size[0]
