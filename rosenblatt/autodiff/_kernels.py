@@ -50,10 +50,6 @@ def _load():
         except ImportError:  # the fast extra is not installed: NumPy does it all
             _numba_kernels = None
         _state["module"] = _numba_kernels
-        if _numba_kernels is not None:
-            import numba
-
-            _state["default_threads"] = numba.config.NUMBA_NUM_THREADS
         _state["env_threads"] = env_threads()
         threads = _state["threads"] or _state["env_threads"]
         if _numba_kernels is not None and threads:
@@ -95,8 +91,9 @@ PARALLEL_MIN_SIZE = 1 << 15  # array elements a kernel passes over before thread
 def threaded(name, size=None):
     """The compiled kernel ``name`` for now: its multi-threaded twin ``name_parallel`` when the
     kernels may use more than one thread (:func:`set_num_threads`, ``ROSENBLATT_NUM_THREADS``,
-    else Numba's default: one per core), the caller is the main thread and the work
-    (``size``, the elements the kernel passes over; None: large) is at least
+    else one: on 2 cores LeNet's epoch took 0.61 s with the threaded kernels beside
+    OpenBLAS's two threads, 0.47 s with serial ones), the caller is the main thread and
+    the work (``size``, the elements the kernel passes over; None: large) is at least
     ``PARALLEL_MIN_SIZE``; else the serial kernel; None when the NumPy path must run.
 
     Only the main thread launches Numba's pool: its "workqueue" layer must not be entered
