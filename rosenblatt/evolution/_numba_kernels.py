@@ -46,6 +46,15 @@ HEADER = 5
 
 
 @numba.njit(cache=True, inline="always")
+def _sections(nn, ne):
+    """Where a record's codes, order, in_start, src and weight sections begin."""
+    o_at = HEADER + nn
+    s_at = o_at + nn
+    e_at = s_at + nn + 1
+    return HEADER, o_at, s_at, e_at, e_at + ne
+
+
+@numba.njit(cache=True, inline="always")
 def _activate(code, x):
     # activations.py's formulas, with libm's tanh (NumPy's differs in the last bit of ~20%
     # of values): 1 / (1 + exp(-a x)) would round differently near 0 and 1, where NEAT's
@@ -126,11 +135,7 @@ def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, ds
         rec[2] = nn
         rec[3] = ne
         rec[4] = offsets[p + 1] - base
-        c_at = HEADER
-        o_at = c_at + nn
-        s_at = o_at + nn
-        e_at = s_at + nn + 1
-        w_at = e_at + ne
+        c_at, o_at, s_at, e_at, w_at = _sections(nn, ne)
         for i in range(nn):
             rec[c_at + i] = codes[n0 + i]
         # incoming connections grouped by destination, in gene order (a stable counting
@@ -209,11 +214,7 @@ def neat_forward(records, offsets, X, out):
         rec = records[offsets[p]:offsets[p + 1]]
         nn = int(rec[2])
         ne = int(rec[3])
-        c_at = HEADER
-        o_at = c_at + nn
-        s_at = o_at + nn
-        e_at = s_at + nn + 1
-        w_at = e_at + ne
+        c_at, o_at, s_at, e_at, w_at = _sections(nn, ne)
         for i in range(n_in):
             for s in range(n):
                 V[i, s] = X[p, s, i]

@@ -19,7 +19,7 @@ import math
 import numba
 import numpy as np
 
-from ._numba_kernels import HEADER, _activate
+from ._numba_kernels import _activate, _sections
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -116,11 +116,7 @@ def pole_episodes(records, offsets, starts, n_poles, velocities, max_steps, fail
         rec = records[offsets[p]:offsets[p + 1]]
         nn = int(rec[2])
         ne = int(rec[3])
-        c_at = HEADER
-        o_at = c_at + nn
-        s_at = o_at + nn
-        e_at = s_at + nn + 1
-        w_at = e_at + ne
+        c_at, o_at, s_at, e_at, w_at = _sections(nn, ne)
         for j in range(6):
             s[j] = starts[p, j]
         for j in range(100):
