@@ -66,7 +66,7 @@ def run(name, runs=None, executor=None, **options):
         rows = module.pole_runs(runs, executor=executor, **options)
         module._summary(rows, label)
     elif name.startswith("cosyne"):
-        function = "run_markov" if name == "cosyne-markov" else "run_non_markov"
+        function = "run_markov" if name == "cosyne-markov" else "non_markov_evaluations"
         rows = by_seed(module_name, function, range(runs), executor, **options)
         module.summarise(label, rows, 954 if name == "cosyne-markov" else 1249,
                          claim=1500 if name == "cosyne-markov" else None)

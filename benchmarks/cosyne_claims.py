@@ -37,6 +37,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -212,4 +213,6 @@ def _main(args, executor):
 
 
 if __name__ == "__main__":
+    if __package__ in (None, ""):  # run as a file: workers import benchmarks.cosyne_claims
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.exit(0 if main() else 1)
