@@ -247,6 +247,8 @@ def overlap_rank(repeats=200):
 def _mpirun(ranks, args):
     cmd = [sys.executable, "-m", "benchmarks.workloads.scale", *args]
     if ranks > 1:
+        # ranks bound to cores (mpirun's default when there are as many cores as ranks):
+        # unbound, the one Allreduce took 5-90 ms instead of 0.6-3 ms on the loaded machine
         cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", "--bind-to", "core",
                "--map-by", "core", *cmd]
     done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -302,18 +304,7 @@ def _print_profile(m):
 
 
 def _run_mlp(ranks, n, epochs, wait="block"):
-    cmd = [sys.executable, "-m", "benchmarks.workloads.scale", "--mlp-rank", "--n", str(n),
-           "--epochs", str(epochs), "--wait", wait]
-    if ranks > 1:
-        # ranks bound to cores (mpirun's default when there are as many cores as ranks):
-        # unbound, the one Allreduce took 5-90 ms instead of 0.6-3 ms on the loaded machine
-        cmd = ["mpirun", "-n", str(ranks), "--allow-run-as-root", "--bind-to", "core",
-               "--map-by", "core", *cmd]
-    done = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        raise RuntimeError(done.stdout[-2000:] + done.stderr[-2000:])
-    line = [s for s in done.stdout.splitlines() if s.startswith("RESULT ")][-1]
-    return json.loads(line[7:])
+    return _mpirun(ranks, ["--mlp-rank", "--n", str(n), "--epochs", str(epochs), "--wait", wait])
 
 
 def mlp_over_mpi(quick, rounds):
