@@ -83,7 +83,7 @@ def run(ctx):
     x, y, xv, yv, space, build = _digits_problem(rng, ctx.quick)
     epochs = 6 if ctx.quick else 12
     budget = 16  # a 2-point grid in 4 dimensions
-    seeds = [int(v) for v in rng.integers(2**31, size=3)]
+    seeds = [int(v) for v in rng.integers(2**31, size=3 if ctx.quick else 5)]
     runs = {"grid": [], "random": [], "bayes": []}
     for i, seed in enumerate(seeds):
         for method in ("grid", "random", "bayes"):
@@ -112,16 +112,18 @@ def run(ctx):
     best = {m: [-s.best_value for s in r] for m, r in runs.items()}
     ctx.table(["seed", "random search", "Bayesian optimisation"],
               [[i, r, b] for i, (r, b) in enumerate(zip(best["random"], best["bayes"]))],
-              caption="Best validation accuracy after the same budget, on three seeds.")
+              caption=f"Best validation accuracy after the same budget, on {len(seeds)} seeds.")
     ctx.claim("On the same budget, Bayesian optimisation finds a better network than grid "
               "search (whose 2 values per parameter are the range's ends)",
               min(best["bayes"]) > best["grid"][0],
               f"best validation accuracy: grid {best['grid'][0]:.1%}, Bayesian "
               f"{', '.join(f'{v:.1%}' for v in best['bayes'])}")
+    mean_r, mean_b = np.mean(best["random"]), np.mean(best["bayes"])
     wins = sum(b >= r - 1.0 / len(yv) for r, b in zip(best["random"], best["bayes"]))
-    ctx.claim("… and at least as good a network as random search on most seeds (within one "
-              "validation example)", wins >= 2,
-              f"Bayesian ≥ random on {wins} of 3 seeds: "
+    ctx.claim("… and, averaged over the seeds, at least as good a network as random search "
+              "(within one validation example)", mean_b >= mean_r - 1.0 / len(yv),
+              f"mean best {mean_b:.2%} (Bayesian) vs {mean_r:.2%} (random); Bayesian ≥ "
+              f"random on {wins} of {len(seeds)} seeds: "
               + "; ".join(f"{b:.1%} vs {r:.1%}" for r, b in zip(best["random"], best["bayes"])))
 
     # -- 3. the learned length scales: which hyper-parameters matter ---------------------------
