@@ -50,7 +50,7 @@ from . import _kernels
 from .cascading import cascade, cascade_sizes, check_objectives, evaluate_objectives
 from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
-from .genome import ConnectionGene, Genome, NodeGene
+from .genome import ConnectionGene, Genome, NodeGene, genomes_from_arrays, genomes_to_arrays
 from .network import PopulationNetwork
 
 __all__ = [
@@ -815,6 +815,13 @@ def population_from_json(recurrent, texts, fast=False):
                              fast=fast)
 
 
+def population_from_arrays(recurrent, message, fast=False):
+    """The :class:`PopulationNetwork` of genomes sent as :func:`~.genome.genomes_to_arrays`'s
+    flat arrays (what a worker rebuilds for a vectorised fitness)."""
+    return PopulationNetwork(genomes_from_arrays(message, "NEAT"), recurrent=recurrent,
+                             fast=fast)
+
+
 def _with_fitness(g, fitness_of):
     g.fitness = fitness_of[g.id]
     return g
@@ -930,12 +937,13 @@ class NEAT:
                 fitness, [g.to_json() for g in self.population] if json_ else self.population,
                 decode=Genome.from_json if json_ else None, executor=executor, repeats=repeats,
                 on_error=on_error, owner="NEAT")
-        if vectorized and executor is not None:  # sub-populations of genome JSON per task
-            return vector_chunks(fitness, [g.to_json() for g in self.population], ids,
-                                 functools.partial(population_from_json,
+        if vectorized and executor is not None:  # sub-populations as flat arrays per task
+            return vector_chunks(fitness, self.population, ids,
+                                 functools.partial(population_from_arrays,
                                                    self.config.recurrent, fast=self.fast),
                                  executor, chunk_size=chunk_size, repeats=repeats,
-                                 on_error=on_error, owner="NEAT")
+                                 on_error=on_error, owner="NEAT",
+                                 encode_many=genomes_to_arrays)
         if vectorized:
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
                                   "NEAT")
