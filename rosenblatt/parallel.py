@@ -13,8 +13,9 @@ trials). Everything in the library that evaluates many independent things
 * an MPI job: ``mpi4py.futures.MPIPoolExecutor()`` under
   ``mpirun -n N python -m mpi4py.futures script.py``.
 
-What crosses to a worker is plain data (genomes as JSON text, weight vectors
-as lists of floats, trial parameters as dicts) and a module-level function
+What crosses to a worker is plain data (genomes as JSON text or, a
+sub-population at a time, as flat NumPy arrays; weight vectors as lists of
+floats, trial parameters as dicts) and a module-level function
 named by reference (``functools.partial`` of one is fine); never a pickled
 model. Work is sent in chunks (:func:`map_chunks`): one message carries
 several individuals, so a message is worth its round trip. Results come back

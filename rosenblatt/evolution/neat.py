@@ -1012,12 +1012,14 @@ class NEAT:
         generations : int
         executor : concurrent.futures.Executor, optional
             E.g. ``rb.parallel.local(n)`` or a Dask ``client.get_executor()``.
-            Genomes are shipped to the workers as JSON text and rebuilt there,
-            several per message; ``fitness`` must be a module-level function
-            (or a ``functools.partial`` of one). Per-genome fitness: the same
-            results as serial. With ``vectorized=True`` each task scores a
-            sub-population of ``chunk_size`` genomes at once (the cut does
-            not depend on the executor or its workers).
+            Genomes are shipped to the workers as plain data and rebuilt
+            there, several per message; ``fitness`` must be a module-level
+            function (or a ``functools.partial`` of one). Per-genome fitness:
+            one JSON text per genome, the same results as serial. With
+            ``vectorized=True`` each task scores a sub-population of
+            ``chunk_size`` genomes at once, sent as one dict of flat arrays
+            (:func:`~rosenblatt.evolution.genome.genomes_to_arrays`; the cut
+            does not depend on the executor or its workers).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation (state: generation,
             champion, fitness); returning True stops.
