@@ -16,10 +16,13 @@ harness's in-process timing does not apply and ``workloads()`` is empty)::
   steps), the population first evolved ``--warmup`` generations serially (so
   that evaluations are long enough to be worth a message), then the same
   generations timed through a Dask ``LocalCluster`` of two single-threaded
-  worker processes, using one of them or both; sub-populations of
-  ``--chunk`` genomes as JSON per task (vectorised simulation in the worker).
-  Target >= 1.6x. Also one process without Dask, the genome bytes per
-  generation and the master's serial share (speciation and reproduction).
+  worker processes, using one of them or both (``rb.parallel.DASK_CONFIG``
+  unless ``--default-dask-config``); sub-populations of ``--chunk`` genomes as
+  flat arrays per task (vectorised simulation in the worker: the NumPy pole
+  loop, or the compiled one with ``--fast``). Target >= 1.6x. Also one
+  process without Dask, the message bytes per generation (arrays, and JSON
+  for comparison), the client's CPU per generation and its serial share, and
+  from the same tasks run in this process the most 2 workers can do.
 * **NEAT to solution** (``--only solution``): whole seeded NEAT runs on double
   pole with velocities until a champion balances 100,000 steps, on a 1- and a
   2-worker ``LocalCluster``, ``rb.parallel.local(1)`` and ``local(2)``, and in
