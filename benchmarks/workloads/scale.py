@@ -610,7 +610,7 @@ class InProcess(concurrent.futures.Executor):
         return future
 
 
-def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
+def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200, fast=False):
     """One seeded NEAT run on double pole with velocities until a champion balances
     100,000 steps (or ``generations``): the claim runner's configuration (``NEAT(6, 1)``,
     default ``NEATConfig``, population 150).
@@ -619,11 +619,11 @@ def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
     genomes per task, ``vectorized=True``) or "genome" (one cart per genome,
     ``rb.parallel.map_chunks``'s default cut: four tasks per worker). Returns what must
     not depend on the executor (generations, evaluations, champion JSON, histories)
-    and the time it took.
+    and the time it took. ``fast``: ``NEAT(fast=True)``, the compiled pole loop.
     """
     import rosenblatt as rb
 
-    neat = rb.evolution.NEAT(6, 1, rng=seed)
+    neat = rb.evolution.NEAT(6, 1, rng=seed, fast=fast)
     vector = fitness == "vector"
     marks = []  # tasks run by the end of each generation (InProcess only)
     if isinstance(executor, InProcess):
@@ -691,7 +691,8 @@ def _warm_worker():
     return os.getpid()
 
 
-def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None, lean=True):
+def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None, lean=True,
+                     fast=False):
     """Whole seeded NEAT runs to solution on each executor, alternating, checked identical.
 
     ``setups``: (fitness, chunk) pairs; ``kinds``: executors among "dask1", "dask2",
@@ -724,7 +725,7 @@ def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None, lean
                 raise ValueError(f"unknown executor {kind!r}")
         for kind in kinds:  # warm up: workers import rosenblatt, run one generation
             for fitness, chunk in setups:
-                whole_run(0, executors[kind][0], fitness, chunk, generations=1)
+                whole_run(0, executors[kind][0], fitness, chunk, generations=1, fast=fast)
         runs = {f"{fitness}{chunk}": {k: [] for k in kinds} for fitness, chunk in setups}
         for _ in range(rounds):
             for seed in seeds:
@@ -736,7 +737,7 @@ def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None, lean
                         groups = {"client": [me], "other_processes": others,
                                   **{f"worker{i}": [w] for i, w in enumerate(procs)}}
                         before, load = _cpu_seconds(groups), os.getloadavg()
-                        r = whole_run(seed, ex, fitness, chunk, generations)
+                        r = whole_run(seed, ex, fitness, chunk, generations, fast)
                         after = _cpu_seconds(groups)
                         r.update(load=load, cpu_seconds={k: after[k] - before[k] for k in groups},
                                  evaluations_per_s=r["evaluations"] / r["seconds"])
@@ -827,7 +828,7 @@ def main(argv=None):
                    help="genomes per Dask task (comma-separated: each is measured)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--fast", action="store_true",
-                   help="dask: NEAT(fast=True), the compiled pole loop in the workers")
+                   help="dask, solution: NEAT(fast=True), the compiled pole loop in the workers")
     p.add_argument("--population", type=int, default=150, help="dask: NEAT's population")
     p.add_argument("--default-dask-config", action="store_true",
                    help="dask, solution: Dask's own settings instead of rb.parallel.DASK_CONFIG")
@@ -877,7 +878,7 @@ def main(argv=None):
                   for x in args.setups.split(",")]
         results["neat_solution"] = sol = neat_to_solution(
             args.quick, args.rounds, [int(x) for x in args.seeds.split(",")], setups,
-            args.executors.split(","), lean=not args.default_dask_config)
+            args.executors.split(","), lean=not args.default_dask_config, fast=args.fast)
         _print_solution(sol)
     if args.only in (None, "dask"):
         chunks = [int(c) for c in str(args.chunk).split(",")]
