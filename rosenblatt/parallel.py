@@ -13,8 +13,9 @@ trials). Everything in the library that evaluates many independent things
 * an MPI job: ``mpi4py.futures.MPIPoolExecutor()`` under
   ``mpirun -n N python -m mpi4py.futures script.py``.
 
-What crosses to a worker is plain data (genomes as JSON text, weight vectors
-as lists of floats, trial parameters as dicts) and a module-level function
+What crosses to a worker is plain data (genomes as JSON text or, a
+sub-population at a time, as flat NumPy arrays; weight vectors as lists of
+floats, trial parameters as dicts) and a module-level function
 named by reference (``functools.partial`` of one is fine); never a pickled
 model. Work is sent in chunks (:func:`map_chunks`): one message carries
 several individuals, so a message is worth its round trip. Results come back
@@ -38,12 +39,28 @@ import threading
 
 from .checks import positive_float, positive_int
 
-__all__ = ["ExecutorShutdownError", "LocalExecutor", "dask_executor", "local", "map_chunks",
-           "submit", "workers"]
+__all__ = ["DASK_CONFIG", "ExecutorShutdownError", "LocalExecutor", "dask_executor", "local",
+           "map_chunks", "submit", "workers"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 _limits = None  # the worker's threadpoolctl limit, kept alive for the worker's life
+
+#: Dask settings for clusters that run many short tasks (a NEAT generation is one round of
+#: tasks of tens of milliseconds): Dask's own housekeeping sampled every 10-500 ms (the
+#: workers' statistical profiler, event-loop ticks, system and memory monitors, work
+#: stealing) otherwise costs each worker and the scheduler about 4% of a core, idle or not
+#: (measured on a 2-core machine: docs/scale.md). Use ``dask.config.set(DASK_CONFIG)``
+#: before starting a ``LocalCluster``, or give the workers and the scheduler the same
+#: settings in a Dask YAML file or ``DASK_DISTRIBUTED__...`` environment variables.
+DASK_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.work-stealing": False,
+}
 
 
 class ExecutorShutdownError(RuntimeError):

@@ -16,10 +16,13 @@ harness's in-process timing does not apply and ``workloads()`` is empty)::
   steps), the population first evolved ``--warmup`` generations serially (so
   that evaluations are long enough to be worth a message), then the same
   generations timed through a Dask ``LocalCluster`` of two single-threaded
-  worker processes, using one of them or both; sub-populations of
-  ``--chunk`` genomes as JSON per task (vectorised simulation in the worker).
-  Target >= 1.6x. Also one process without Dask, the genome bytes per
-  generation and the master's serial share (speciation and reproduction).
+  worker processes, using one of them or both (``rb.parallel.DASK_CONFIG``
+  unless ``--default-dask-config``); sub-populations of ``--chunk`` genomes as
+  flat arrays per task (vectorised simulation in the worker: the NumPy pole
+  loop, or the compiled one with ``--fast``). Target >= 1.6x. Also one
+  process without Dask, the message bytes per generation (arrays, and JSON
+  for comparison), the client's CPU per generation and its serial share, and
+  from the same tasks run in this process the most 2 workers can do.
 * **NEAT to solution** (``--only solution``): whole seeded NEAT runs on double
   pole with velocities until a champion balances 100,000 steps, on a 1- and a
   2-worker ``LocalCluster``, ``rb.parallel.local(1)`` and ``local(2)``, and in
@@ -368,14 +371,20 @@ def _cpu_seconds(processes):
     return out
 
 
-def _cluster(n_workers):
+def _cluster(n_workers, lean=True):
     """A LocalCluster of ``n_workers`` one-thread worker processes, its client, a
     ``pure=False`` executor (every task runs: none is answered from an identical
     earlier one) and its worker processes (the scheduler and the nannies run in this
-    process, LocalCluster's way)."""
+    process, LocalCluster's way). ``lean``: with ``rb.parallel.DASK_CONFIG`` (Dask's
+    profiler, ticks and monitors slowed or off), which then stays set in this process."""
+    import dask
     import psutil
     from distributed import Client, LocalCluster
 
+    from rosenblatt.parallel import DASK_CONFIG
+
+    if lean:
+        dask.config.set(DASK_CONFIG)
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=":0",
                            worker_dashboard_address=None,
@@ -386,11 +395,33 @@ def _cluster(n_workers):
     return cluster, client, client.get_executor(pure=False), workers
 
 
-def neat_on_dask(quick, rounds, warmup, chunks):
+def _message_costs(neat, chunks, repeats=20):
+    """What one generation's messages cost the client: bytes and CPU ms to build them, as
+    flat arrays (what NEAT sends) and as one JSON text per genome (what it sent before)."""
+    from rosenblatt.evolution.genome import genomes_to_arrays
+
+    pop = neat.population
+    out = {}
+    for chunk in chunks:
+        t = time.process_time()
+        for _ in range(repeats):
+            parts = [genomes_to_arrays(pop[i:i + chunk]) for i in range(0, len(pop), chunk)]
+        out[chunk] = {"array_bytes": sum(v.nbytes for m in parts for v in m.values()
+                                         if isinstance(v, np.ndarray)),
+                      "array_ms": 1e3 * (time.process_time() - t) / repeats}
+    t = time.process_time()
+    for _ in range(repeats):
+        texts = [g.to_json() for g in pop]
+    json_ms = 1e3 * (time.process_time() - t) / repeats
+    return out, {"json_bytes": sum(len(x) for x in texts), "json_ms": json_ms}
+
+
+def neat_on_dask(quick, rounds, warmup, chunks, fast=False, population=150, lean=True):
     """1-worker cluster vs 2-worker cluster (and one process without Dask) running the same
     NEAT generations from the same state, for each chunk size: wall time, evaluations per
     second and every process's CPU time (this process holds the client, the scheduler and
-    the nannies; "other_processes" are the idle cluster's worker and helpers)."""
+    the nannies; "other_processes" are the idle cluster's worker and helpers). ``fast``:
+    ``NEAT(fast=True)``, the compiled pole loop in the workers (``rosenblatt[fast]``)."""
     import psutil
     from threadpoolctl import threadpool_limits
 
@@ -398,21 +429,34 @@ def neat_on_dask(quick, rounds, warmup, chunks):
 
     threadpool_limits(1)
     generations = 3 if quick else 5
-    neat = rb.evolution.NEAT(6, 1, rng=0)
+    config = rb.evolution.NEATConfig(population=population)
+    neat = rb.evolution.NEAT(6, 1, config=config, rng=0, fast=fast)
     for _ in range(warmup):
         neat.tell(neat.evaluate(_pole_fitness, vectorized=True))
     start_state = copy.deepcopy(neat)
     population = len(start_state.population)
-    genome_bytes = sum(len(g.to_json()) for g in neat.population)
+    messages, json_cost = _message_costs(start_state, chunks)
     me = [psutil.Process()]
-    clusters = {1: _cluster(1), 2: _cluster(2)}
-    runs = {c: {"one_worker": [], "two_workers": [], "no_dask": []} for c in chunks}
+    clusters = {1: _cluster(1, lean), 2: _cluster(2, lean)}
+    runs = {c: {"one_worker": [], "two_workers": [], "no_dask": [], "profile": []}
+            for c in chunks}
     try:
         for n in (1, 2):  # workers import rosenblatt and warm up
             _generations(copy.deepcopy(start_state), clusters[n][2], 1, chunks[0])
         for _ in range(rounds):  # alternating, so a slow phase of the machine hits each
             for chunk in chunks:
                 reference, same_as_no_dask = None, None
+                # the same tasks in this process first: each task's CPU, and the client's
+                inproc, marks, state = InProcess(), [], copy.deepcopy(start_state)
+                t = time.thread_time()
+                for _ in range(generations):
+                    state.tell(state.evaluate(_pole_fitness, inproc, vectorized=True,
+                                              chunk_size=chunk))
+                    marks.append(len(inproc.tasks))
+                profile = _task_profile(inproc.tasks, marks, time.thread_time() - t)
+                profile["generation_makespans_two"] = [
+                    _makespan(inproc.tasks[a:b], 2) for a, b in zip([0] + marks[:-1], marks)]
+                runs[chunk]["profile"].append(profile)
                 for key, n in (("one_worker", 1), ("two_workers", 2), ("no_dask", 0)):
                     executor = clusters[n][2] if n else None
                     mine = clusters[n][3] if n else []
@@ -440,18 +484,35 @@ def neat_on_dask(quick, rounds, warmup, chunks):
             client.close()
             cluster.close()
     out = {"generations": generations, "warmup": warmup, "population": population,
-           "genome_json_bytes_per_generation": genome_bytes, "chunks": {}}
+           "fast": fast, "lean_dask_config": lean,
+           "genome_json_bytes_per_generation": json_cost["json_bytes"],
+           "genome_json_ms_per_generation": json_cost["json_ms"], "chunks": {}}
     for chunk, r in runs.items():
         one, two, local = r["one_worker"], r["two_workers"], r["no_dask"]
         ratios = [a["seconds"] / b["seconds"] for a, b in zip(one, two)]
 
+        def workers(run):
+            return [v for k, v in run["cpu_seconds"].items() if k.startswith("worker")]
+
         def critical(run):  # the client's CPU (serial) plus the busiest worker's
-            workers = [v for k, v in run["cpu_seconds"].items() if k.startswith("worker")]
-            return run["cpu_seconds"]["client_scheduler_nannies"] + max(workers)
+            return run["cpu_seconds"]["client_scheduler_nannies"] + max(workers(run))
+
+        def per_generation_ms(runs, f):
+            return statistics.median(1e3 * f(x) / generations for x in runs)
 
         cpu_ratios = [critical(a) / critical(b) for a, b in zip(one, two)]
+        client_ms = per_generation_ms(one, lambda x: x["cpu_seconds"]["client_scheduler_nannies"])
+        worker_ms = per_generation_ms(one, lambda x: sum(workers(x)))
+        prof = r["profile"]
+        task_ms = per_generation_ms(prof, lambda x: x["task_cpu"])
+        serial_ms = per_generation_ms(prof, lambda x: x["client_serial_cpu"])
+        makespan_ms = per_generation_ms(prof, lambda x: sum(x["generation_makespans_two"]))
+        # Dask's own CPU per generation in the client process (client, scheduler, nannies)
+        dask_ms = max(0.0, client_ms - serial_ms)
         out["chunks"][chunk] = {
             "tasks_per_generation": -(-population // chunk), "runs": r,
+            "message_bytes_per_generation": messages[chunk]["array_bytes"],
+            "message_ms_per_generation": messages[chunk]["array_ms"],
             "seconds_one_worker": [a["seconds"] for a in one],
             "seconds_two_workers": [b["seconds"] for b in two],
             "seconds_no_dask": [c["seconds"] for c in local],
@@ -461,27 +522,55 @@ def neat_on_dask(quick, rounds, warmup, chunks):
             "cpu_ratios": cpu_ratios, "cpu_ratio": statistics.median(cpu_ratios),
             "two_workers_vs_no_dask": statistics.median(
                 c["seconds"] / b["seconds"] for b, c in zip(two, local)),
-            "serial_share": statistics.median(a["tell_seconds"] / a["seconds"] for a in one)}
+            "tell_ms_per_generation": per_generation_ms(one, lambda x: x["tell_seconds"]),
+            "client_cpu_ms_per_generation": client_ms,
+            "worker_cpu_ms_per_generation": worker_ms,
+            "busiest_worker_cpu_ms_per_generation_two": per_generation_ms(
+                two, lambda x: max(workers(x))),
+            # the client process's share of all CPU spent on a generation by one worker's run
+            "serial_share": client_ms / (client_ms + worker_ms),
+            # from the same tasks run in this process (CPU ms per generation)
+            "profile_task_ms": task_ms, "profile_client_ms": serial_ms,
+            "profile_makespan_two_ms": makespan_ms, "dask_client_ms": dask_ms,
+            # the most 2 workers can do against 1 on these tasks: without Dask's own work,
+            # and with the client process's Dask work measured above
+            "bound_two_workers": (serial_ms + task_ms) / (serial_ms + makespan_ms),
+            "bound_two_workers_with_dask": (client_ms + task_ms) / (client_ms + makespan_ms)}
     return out
 
 
 def _print_dask(n):
     print(f"NEAT double pole, population {n['population']}, {n['generations']} generations "
-          f"after {n['warmup']}, {n['genome_json_bytes_per_generation']:,} bytes of genome JSON "
-          f"per generation:")
+          f"after {n['warmup']}, {'compiled' if n['fast'] else 'NumPy'} pole loop, "
+          f"{'lean' if n['lean_dask_config'] else 'default'} Dask config; genome JSON would be "
+          f"{n['genome_json_bytes_per_generation']:,} bytes "
+          f"({n['genome_json_ms_per_generation']:.1f} ms) per generation:")
     for chunk, c in n["chunks"].items():
         one = c["runs"]["one_worker"][-1]["cpu_seconds"]
         two = c["runs"]["two_workers"][-1]["cpu_seconds"]
         fmt = (lambda d: ", ".join(f"{k} {v:.2f}" for k, v in d.items()))
-        print(f"  {c['tasks_per_generation']} tasks of {chunk} genomes: 1 worker "
+        print(f"  {c['tasks_per_generation']} tasks of {chunk} genomes "
+              f"({c['message_bytes_per_generation']:,} bytes of arrays per generation, built in "
+              f"{c['message_ms_per_generation']:.1f} ms): 1 worker "
               f"{statistics.median(c['seconds_one_worker']):.2f} s, 2 workers "
               f"{statistics.median(c['seconds_two_workers']):.2f} s "
               f"({c['evaluations_per_s_two_workers']:,.0f} evaluations/s): {c['ratio']:.2f}x "
               f"(rounds {', '.join(f'{r:.2f}' for r in c['ratios'])}; by CPU time, the "
-              f"client's plus the busiest worker's: {c['cpu_ratio']:.2f}x); one process "
+              f"client's plus the busiest worker's: {c['cpu_ratio']:.2f}x, rounds "
+              f"{', '.join(f'{r:.2f}' for r in c['cpu_ratios'])}); one process "
               f"without Dask {statistics.median(c['seconds_no_dask']):.2f} s (2 workers "
-              f"{c['two_workers_vs_no_dask']:.2f}x that); master's serial share "
-              f"{c['serial_share']:.1%}")
+              f"{c['two_workers_vs_no_dask']:.2f}x that)")
+        print(f"    per generation, 1 worker: client CPU {c['client_cpu_ms_per_generation']:.1f} "
+              f"ms (tell {c['tell_ms_per_generation']:.1f} ms), worker CPU "
+              f"{c['worker_cpu_ms_per_generation']:.1f} ms: the client's serial share "
+              f"{c['serial_share']:.1%}; 2 workers: busiest worker "
+              f"{c['busiest_worker_cpu_ms_per_generation_two']:.1f} ms")
+        print(f"    the same tasks in this process, CPU per generation: tasks "
+              f"{c['profile_task_ms']:.1f} ms (2 workers' makespan "
+              f"{c['profile_makespan_two_ms']:.1f} ms), client {c['profile_client_ms']:.1f} ms "
+              f"(message arrays and tell), so at most {c['bound_two_workers']:.2f}x for 2 "
+              f"workers; with Dask's {c['dask_client_ms']:.1f} ms in the client process "
+              f"{c['bound_two_workers_with_dask']:.2f}x")
         print(f"    CPU s, last round: 1 worker: {fmt(one)}; 2 workers: {fmt(two)}")
 
 
@@ -521,7 +610,7 @@ class InProcess(concurrent.futures.Executor):
         return future
 
 
-def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
+def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200, fast=False):
     """One seeded NEAT run on double pole with velocities until a champion balances
     100,000 steps (or ``generations``): the claim runner's configuration (``NEAT(6, 1)``,
     default ``NEATConfig``, population 150).
@@ -530,11 +619,11 @@ def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
     genomes per task, ``vectorized=True``) or "genome" (one cart per genome,
     ``rb.parallel.map_chunks``'s default cut: four tasks per worker). Returns what must
     not depend on the executor (generations, evaluations, champion JSON, histories)
-    and the time it took.
+    and the time it took. ``fast``: ``NEAT(fast=True)``, the compiled pole loop.
     """
     import rosenblatt as rb
 
-    neat = rb.evolution.NEAT(6, 1, rng=seed)
+    neat = rb.evolution.NEAT(6, 1, rng=seed, fast=fast)
     vector = fitness == "vector"
     marks = []  # tasks run by the end of each generation (InProcess only)
     if isinstance(executor, InProcess):
@@ -555,6 +644,14 @@ def whole_run(seed, executor=None, fitness="vector", chunk=75, generations=200):
     return out
 
 
+def _makespan(times, n):
+    """Tasks handed in order to whichever of ``n`` workers is free first: the last end."""
+    free = [0.0] * n
+    for x in times:
+        free[free.index(min(free))] += x
+    return max(free)
+
+
 def _task_profile(tasks, marks, cpu):
     """From a serial run's task times (``cpu``: the run's CPU time in this thread): the
     client's serial CPU, the longest task of the run's last generation, and the most 2
@@ -562,14 +659,8 @@ def _task_profile(tasks, marks, cpu):
     first, the client's work unchanged)."""
     gens = [tasks[a:b] for a, b in zip([0] + marks[:-1], marks)]
 
-    def makespan(times, n):
-        free = [0.0] * n
-        for x in times:
-            free[free.index(min(free))] += x
-        return max(free)
-
     work = sum(tasks)
-    two = sum(makespan(g, 2) for g in gens)
+    two = sum(_makespan(g, 2) for g in gens)
     return {"task_cpu": work, "client_serial_cpu": cpu - work, "tasks_per_generation":
             [len(g) for g in gens], "last_generation_cpu": sum(gens[-1]) if gens else 0.0,
             "last_generation_longest_task": max(gens[-1]) if gens and gens[-1] else 0.0,
@@ -600,7 +691,8 @@ def _warm_worker():
     return os.getpid()
 
 
-def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None):
+def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None, lean=True,
+                     fast=False):
     """Whole seeded NEAT runs to solution on each executor, alternating, checked identical.
 
     ``setups``: (fitness, chunk) pairs; ``kinds``: executors among "dask1", "dask2",
@@ -620,7 +712,7 @@ def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None):
     try:
         for kind in kinds:
             if kind.startswith("dask"):
-                cluster, client, ex, procs = _cluster(int(kind[-1]))
+                cluster, client, ex, procs = _cluster(int(kind[-1]), lean)
                 executors[kind] = (ex, procs, (client, cluster))
             elif kind.startswith("local"):
                 pool, procs = _pool(int(kind[-1]))
@@ -633,7 +725,7 @@ def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None):
                 raise ValueError(f"unknown executor {kind!r}")
         for kind in kinds:  # warm up: workers import rosenblatt, run one generation
             for fitness, chunk in setups:
-                whole_run(0, executors[kind][0], fitness, chunk, generations=1)
+                whole_run(0, executors[kind][0], fitness, chunk, generations=1, fast=fast)
         runs = {f"{fitness}{chunk}": {k: [] for k in kinds} for fitness, chunk in setups}
         for _ in range(rounds):
             for seed in seeds:
@@ -645,7 +737,7 @@ def neat_to_solution(quick, rounds, seeds, setups, kinds, generations=None):
                         groups = {"client": [me], "other_processes": others,
                                   **{f"worker{i}": [w] for i, w in enumerate(procs)}}
                         before, load = _cpu_seconds(groups), os.getloadavg()
-                        r = whole_run(seed, ex, fitness, chunk, generations)
+                        r = whole_run(seed, ex, fitness, chunk, generations, fast)
                         after = _cpu_seconds(groups)
                         r.update(load=load, cpu_seconds={k: after[k] - before[k] for k in groups},
                                  evaluations_per_s=r["evaluations"] / r["seconds"])
@@ -735,6 +827,11 @@ def main(argv=None):
     p.add_argument("--chunk", default="25,75",
                    help="genomes per Dask task (comma-separated: each is measured)")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--fast", action="store_true",
+                   help="dask, solution: NEAT(fast=True), the compiled pole loop in the workers")
+    p.add_argument("--population", type=int, default=150, help="dask: NEAT's population")
+    p.add_argument("--default-dask-config", action="store_true",
+                   help="dask, solution: Dask's own settings instead of rb.parallel.DASK_CONFIG")
     p.add_argument("--only", choices=("mpi", "dask", "solution"))
     p.add_argument("--seeds", default="0", help="solution: seeds of the whole runs")
     p.add_argument("--setups", default="vector75,genome",
@@ -781,11 +878,13 @@ def main(argv=None):
                   for x in args.setups.split(",")]
         results["neat_solution"] = sol = neat_to_solution(
             args.quick, args.rounds, [int(x) for x in args.seeds.split(",")], setups,
-            args.executors.split(","))
+            args.executors.split(","), lean=not args.default_dask_config, fast=args.fast)
         _print_solution(sol)
     if args.only in (None, "dask"):
         chunks = [int(c) for c in str(args.chunk).split(",")]
-        results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, chunks)
+        results["neat_dask"] = n = neat_on_dask(args.quick, args.rounds, args.warmup, chunks,
+                                                args.fast, args.population,
+                                                not args.default_dask_config)
         _print_dask(n)
     if "mlp_mpi" in results:
         results["paper_64_nodes"] = q = paper(results["mlp_mpi"], results.get("neat_dask"))

@@ -178,19 +178,24 @@ def _checked(values, ids, on_error, owner):
 
 
 def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=32, repeats=1,
-                  on_error="raise", owner="evolution"):
+                  on_error="raise", owner="evolution", encode_many=None):
     """A vectorised fitness over sub-populations of ``chunk_size`` sent through ``executor``.
 
     Each task rebuilds a sub-population from plain data (``decode_many(list of
     payloads)``, module level) and scores it at once, so one message carries
     ``chunk_size`` individuals and the worker still runs one array program over
-    them. The cut does not depend on the executor or its worker count, so
-    neither do the results.
+    them. With ``encode_many``, each sub-population's message is
+    ``encode_many(list of payloads)`` instead (built here, e.g. one dict of
+    flat arrays for the whole sub-population) and ``decode_many`` reads that.
+    The cut does not depend on the executor or its worker count, so neither
+    do the results.
     """
     repeats = positive_int(owner, "repeats", repeats)
     one_of(owner, "on_error", on_error, ON_ERROR)
     chunk_size = positive_int(owner, "chunk_size", chunk_size)
     parts = [payloads[i:i + chunk_size] for i in range(0, len(payloads), chunk_size)]
+    if encode_many is not None:
+        parts = [encode_many(part) for part in parts]
     done = map_chunks(functools.partial(_vector_part, fitness, decode_many, repeats), parts,
                       executor, chunks=max(1, len(parts)), owner=owner)
     return _checked([v for part in done for v in part], ids, on_error, owner)

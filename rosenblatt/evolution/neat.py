@@ -50,7 +50,7 @@ from . import _kernels
 from .cascading import cascade, cascade_sizes, check_objectives, evaluate_objectives
 from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
-from .genome import ConnectionGene, Genome, NodeGene
+from .genome import ConnectionGene, Genome, NodeGene, genomes_from_arrays, genomes_to_arrays
 from .network import PopulationNetwork
 
 __all__ = [
@@ -815,6 +815,13 @@ def population_from_json(recurrent, texts, fast=False):
                              fast=fast)
 
 
+def population_from_arrays(recurrent, message, fast=False):
+    """The :class:`PopulationNetwork` of genomes sent as :func:`~.genome.genomes_to_arrays`'s
+    flat arrays (what a worker rebuilds for a vectorised fitness)."""
+    return PopulationNetwork(genomes_from_arrays(message, "NEAT"), recurrent=recurrent,
+                             fast=fast)
+
+
 def _with_fitness(g, fitness_of):
     g.fitness = fitness_of[g.id]
     return g
@@ -930,12 +937,13 @@ class NEAT:
                 fitness, [g.to_json() for g in self.population] if json_ else self.population,
                 decode=Genome.from_json if json_ else None, executor=executor, repeats=repeats,
                 on_error=on_error, owner="NEAT")
-        if vectorized and executor is not None:  # sub-populations of genome JSON per task
-            return vector_chunks(fitness, [g.to_json() for g in self.population], ids,
-                                 functools.partial(population_from_json,
+        if vectorized and executor is not None:  # sub-populations as flat arrays per task
+            return vector_chunks(fitness, self.population, ids,
+                                 functools.partial(population_from_arrays,
                                                    self.config.recurrent, fast=self.fast),
                                  executor, chunk_size=chunk_size, repeats=repeats,
-                                 on_error=on_error, owner="NEAT")
+                                 on_error=on_error, owner="NEAT",
+                                 encode_many=genomes_to_arrays)
         if vectorized:
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
                                   "NEAT")
@@ -1004,12 +1012,14 @@ class NEAT:
         generations : int
         executor : concurrent.futures.Executor, optional
             E.g. ``rb.parallel.local(n)`` or a Dask ``client.get_executor()``.
-            Genomes are shipped to the workers as JSON text and rebuilt there,
-            several per message; ``fitness`` must be a module-level function
-            (or a ``functools.partial`` of one). Per-genome fitness: the same
-            results as serial. With ``vectorized=True`` each task scores a
-            sub-population of ``chunk_size`` genomes at once (the cut does
-            not depend on the executor or its workers).
+            Genomes are shipped to the workers as plain data and rebuilt
+            there, several per message; ``fitness`` must be a module-level
+            function (or a ``functools.partial`` of one). Per-genome fitness:
+            one JSON text per genome, the same results as serial. With
+            ``vectorized=True`` each task scores a sub-population of
+            ``chunk_size`` genomes at once, sent as one dict of flat arrays
+            (:func:`~rosenblatt.evolution.genome.genomes_to_arrays`; the cut
+            does not depend on the executor or its workers).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation (state: generation,
             champion, fitness); returning True stops.
