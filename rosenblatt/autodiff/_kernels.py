@@ -24,6 +24,7 @@ is allowed; :func:`kernel_threads` limits them within a block. See
 docs/architecture.md ("Compiled kernels and threads").
 """
 
+import _thread
 import os
 import threading
 from contextlib import contextmanager
@@ -83,6 +84,12 @@ def get(name):
     if not enabled():
         return None
     return getattr(_state["module"], name)
+
+
+def kernels():
+    """The module of compiled kernels, or None when the NumPy path must run (one check for
+    an op that uses several)."""
+    return _state["module"] if enabled() else None
 
 
 PARALLEL_MIN_SIZE = 1 << 15  # array elements a kernel passes over before threads pay off
@@ -153,7 +160,7 @@ def parts(size=None):
     caller is not the main thread (our worker threads serve one op at a time) or the work
     (``size`` elements) is under ``PARALLEL_MIN_SIZE``.
     """
-    if not enabled() or (size is not None and size < PARALLEL_MIN_SIZE):
+    if (size is not None and size < PARALLEL_MIN_SIZE) or not enabled():
         return 1
     if threading.current_thread() is not threading.main_thread():
         return 1
@@ -163,30 +170,41 @@ def parts(size=None):
     threads = _state["threads"] or _state["env_threads"]
     if threads is None:
         threads = controller.get_num_threads() or 1
-    return max(1, min(int(threads), os.cpu_count() or 1))
+    return max(1, min(int(threads), _cpus()))
+
+
+def _cpus():
+    """The machine's logical cores (``os.cpu_count`` costs ~40 us a call: asked once)."""
+    if "cpus" not in _blas:
+        _blas["cpus"] = os.cpu_count() or 1
+    return _blas["cpus"]
 
 
 class _Worker:
-    """A daemon thread that runs ``fn(k)`` when told to (started on first use, never at import)."""
+    """A daemon thread that runs ``fn(k)`` when told to (started on first use, never at import).
+
+    Two raw locks hand the work over (cheaper than events): ``go`` is released to start a
+    job, ``done`` when it is finished."""
 
     def __init__(self):
-        self.go = threading.Event()
-        self.done = threading.Event()
+        self.go = _thread.allocate_lock()
+        self.done = _thread.allocate_lock()
+        self.go.acquire()
+        self.done.acquire()
         self.job = None
         self.error = None
         threading.Thread(target=self._loop, name="rosenblatt-part", daemon=True).start()
 
     def _loop(self):
         while True:
-            self.go.wait()
-            self.go.clear()
+            self.go.acquire()
             fn, k = self.job
             try:
                 fn(k)
             except BaseException as error:  # handed to the caller
                 self.error = error
             self.job = None
-            self.done.set()
+            self.done.release()
 
 
 _workers = []
@@ -214,14 +232,13 @@ def run_parts(fn, n):
     try:
         for k in range(1, n):
             worker = _workers[k - 1]
-            worker.done.clear()
             worker.job = (fn, k)
-            worker.go.set()
+            worker.go.release()
         try:
             fn(0)
         finally:
             for worker in _workers[:n - 1]:
-                worker.done.wait()
+                worker.done.acquire()
     finally:
         if blas > 1:
             controller.set_num_threads(blas)

@@ -181,10 +181,10 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
         )
     oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
     cols = workspace.empty((c, kh, kw, n, oh, ow), xd.dtype)
-    split = _split(xd, wd, b, cols.size, where)
-    if split > 1:
+    split, fast = _split(xd, wd, b, cols.size, where)
+    if split > 1 or (split == 1 and SERIAL_CHUNKS):
         return _conv2d_parts(x, xd, w, wd, b, stride, pads, (oh, ow), cols, activation, split,
-                             where)
+                             fast, where)
     kernel = _kernels.threaded("im2col", cols.size)
     if kernel is not None and xd.transpose(1, 0, 2, 3).flags.c_contiguous:
         # one compiled pass over the channel-major input, the zero border included
@@ -245,18 +245,32 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
 
 
 def _split(xd, wd, b, size, where):
-    """In how many parts (threads) the op runs: see ``_kernels.parts``; 1 unless the compiled
-    kernels can do all of it (channel-major input, one float dtype throughout)."""
-    if xd.dtype != wd.dtype or xd.dtype.kind != "f" or xd.shape[0] < 2:
-        return 1
+    """(In how many parts (threads) the op runs, the compiled kernels' module): see
+    ``_kernels.parts``; (0, None) unless the compiled kernels can do all of it (channel-major
+    input, one float dtype throughout)."""
+    if xd.dtype != wd.dtype or xd.dtype.kind != "f":
+        return 0, None
     if b is not None and _array(b, where).dtype != xd.dtype:
-        return 1
-    if not xd.transpose(1, 0, 2, 3).flags.c_contiguous:
-        return 1
-    return min(_kernels.parts(size), xd.shape[0])
+        return 0, None
+    fast = _kernels.kernels()
+    if fast is None or not xd.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return 0, None
+    return min(_kernels.parts(size), xd.shape[0]), fast
 
 
-def _conv2d_parts(x, xd, w, wd, b, stride, pads, out_size, cols, activation, split, where):
+SERIAL_CHUNKS = False  # one part: the unsplit path (measured no faster in chunks)
+CHUNK_BYTES = 1 << 19  # the columns of one chunk of images: written, then multiplied from cache
+
+
+def _chunks(n, image_bytes, split):
+    """Cut points of ``range(n)`` into chunks of images whose columns take about
+    ``CHUNK_BYTES``, at least one chunk per part."""
+    size = max(1, min(CHUNK_BYTES // max(1, image_bytes), -(-n // split)))
+    return list(range(0, n, size)) + [n]
+
+
+def _conv2d_parts(x, xd, w, wd, b, stride, pads, out_size, cols, activation, split, fast,
+                  where):
     """``_conv2d_core`` split over ``split`` threads (``_kernels.run_parts``), one pool at a time.
 
     Forward, part k: im2col of its images, the GEMM of their columns, bias + ReLU on them.
@@ -278,15 +292,16 @@ def _conv2d_parts(x, xd, w, wd, b, stride, pads, out_size, cols, activation, spl
     y = workspace.empty((o, n * m), dtype)
     bias = None if b is None else _array(b, where)
     bvec = np.zeros(o, dtype) if bias is None else bias
-    cut = _kernels.bounds(n, split)
-    im2col, bias_act = _kernels.get("im2col"), _kernels.get("bias_act_forward")
+    cut = _chunks(n, c * kh * kw * m * cols.itemsize, split)
+    im2col, bias_act = fast.im2col, fast.bias_act_forward
 
     def forward_part(k):
-        n0, n1 = cut[k], cut[k + 1]
-        im2col(xc, cols, sh, sw, pt, pl, n0, n1)
-        np.matmul(wmat, cols2[:, n0 * m:n1 * m], out=y[:, n0 * m:n1 * m])
-        if b is not None or relu:
-            bias_act(y, bvec, relu, n0 * m, n1 * m)
+        for q in range(k, len(cut) - 1, split):  # its chunks: columns still in cache for the GEMM
+            n0, n1 = cut[q], cut[q + 1]
+            im2col(xc, cols, sh, sw, pt, pl, n0, n1)
+            np.matmul(wmat, cols2[:, n0 * m:n1 * m], out=y[:, n0 * m:n1 * m])
+            if b is not None or relu:
+                bias_act(y, bvec, relu, n0 * m, n1 * m)
 
     _kernels.run_parts(forward_part, split)
     out = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
@@ -299,7 +314,7 @@ def _conv2d_parts(x, xd, w, wd, b, stride, pads, out_size, cols, activation, spl
             gm = workspace.empty(g2.shape, dtype)
             gbuf = np.empty(o, dtype)
             rows = _kernels.bounds(o, split)
-            relu_grad = _kernels.get("relu_grad_rows")
+            relu_grad = fast.relu_grad_rows
             _kernels.run_parts(lambda k: relu_grad(g2, y, gm, gbuf, rows[k], rows[k + 1]), split)
             g2, gb = gm, gbuf if want_gb else None
         elif relu:
@@ -311,16 +326,17 @@ def _conv2d_parts(x, xd, w, wd, b, stride, pads, out_size, cols, activation, spl
         gcols = workspace.empty((c * kh * kw, n * m), gdt) if needs_grad(x) else None
         gxc = workspace.empty((c, n, h, wid), gdt) if needs_grad(x) else None
         rcut = _kernels.bounds(c * kh * kw, split)
-        col2im = _kernels.get("col2im")
+        col2im = fast.col2im
         g2t = g2.T
 
         def backward_part(k):
             if gwt is not None:  # rows of (COLS . g2^T): the layout OpenBLAS runs fastest
                 np.matmul(cols2[rcut[k]:rcut[k + 1]], g2t, out=gwt[rcut[k]:rcut[k + 1]])
             if gcols is not None:
-                n0, n1 = cut[k], cut[k + 1]
-                np.matmul(wmat.T, g2[:, n0 * m:n1 * m], out=gcols[:, n0 * m:n1 * m])
-                col2im(gcols.reshape(c, kh, kw, n, oh, ow), gxc, sh, sw, pt, pl, n0, n1)
+                for q in range(k, len(cut) - 1, split):
+                    n0, n1 = cut[q], cut[q + 1]
+                    np.matmul(wmat.T, g2[:, n0 * m:n1 * m], out=gcols[:, n0 * m:n1 * m])
+                    col2im(gcols.reshape(c, kh, kw, n, oh, ow), gxc, sh, sw, pt, pl, n0, n1)
 
         _kernels.run_parts(backward_part, split)
         gw = None if gwt is None else gwt.T.reshape(wd.shape)

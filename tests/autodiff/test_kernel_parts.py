@@ -77,7 +77,7 @@ def test_split_ops_match_numpy_and_unsplit_kernels(monkeypatch, case, threads):
     bd = rng.standard_normal(wshape[0]) if bias else None
     run = net_run(xd, wd, bd, stride, padding, activation, pool)
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 0)
-    monkeypatch.setattr(_kernels.os, "cpu_count", lambda: 4)  # three parts on two cores too
+    monkeypatch.setattr(_kernels, "_cpus", lambda: 4)  # three parts on two cores too
     calls = []
     real = _kernels.run_parts
     monkeypatch.setattr(_kernels, "run_parts", lambda fn, n: (calls.append(n), real(fn, n)))
@@ -123,7 +123,7 @@ def test_parts_policy(monkeypatch):
     monkeypatch.setitem(_kernels._blas, "controller", fake)
     monkeypatch.setitem(_kernels._state, "threads", None)
     monkeypatch.setitem(_kernels._state, "env_threads", None)
-    monkeypatch.setattr(_kernels.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(_kernels, "_cpus", lambda: 4)
     try:
         _kernels.use_numba(True)
         assert _kernels.parts() == 2  # as many as NumPy's BLAS uses now
