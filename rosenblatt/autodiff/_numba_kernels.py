@@ -403,6 +403,115 @@ def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap, p0, p1):
                             gx[p, r0 + i, c0 + j] = v if k == i * kw + j else zero
 
 
+# -- direct convolution of single-channel images (LeNet's first layer) ----------------------------
+#
+# With one input channel im2col copies each image kh kw times (25 for 5 x 5: 5 MB of columns
+# for a batch of 64 28 x 28 images) and the GEMM has K = kh kw only; computing the sums
+# directly from a padded copy of the image (in L1) is about twice as fast, forward and
+# backward. The outputs live on the padded grid (rows of ``wp`` = ow + kw - 1), so that every
+# kernel offset is one contiguous run of ``oh wp`` values and the innermost loops vectorise;
+# the ``kw - 1`` extra columns per row are computed and dropped (forward) or kept at zero
+# (backward).
+
+
+def _pad_image(x, n, xp, pt, pl, wp):
+    """xp[c, (r + pt) wp + s + pl] = x[c, n, r, s]; the border of ``xp`` stays as it was (0)."""
+    C, _, H, W = x.shape
+    hp = (xp.shape[1] - 1) // wp
+    for c in range(C):
+        for r in range(H):
+            rr = r + pt
+            if rr < 0 or rr >= hp:
+                continue
+            for s in range(W):
+                ss = s + pl
+                if 0 <= ss < wp:
+                    xp[c, rr * wp + ss] = x[c, n, r, s]
+
+
+_pad_image = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy",
+                        inline="always")(_pad_image)
+
+
+@_jit
+def conv_direct_forward(x, w, b, y, pt, pl, relu, n0, n1):
+    """y[o, n] = b[o] + sum_{c, k, l} w[o, c, k, l] x[c, n, i + k - pt, j + l - pl], then
+    max(., 0) when ``relu``, for the images ``n0 <= n < n1``; stride 1.
+
+    ``x`` (C, N, H, W) channel-major, ``w`` (O, C, kh, kw), ``y`` (O, N, oh, ow), all
+    C-contiguous. The twin of im2col + GEMM + :func:`bias_act_forward`.
+    """
+    C = x.shape[0]
+    O, _, kh, kw = w.shape
+    oh, ow = y.shape[2], y.shape[3]
+    wp = ow + kw - 1
+    L = oh * wp
+    xp = np.zeros((C, (oh + kh - 1) * wp + kw), x.dtype)
+    acc = np.empty((O, L), y.dtype)
+    zero = np.zeros(1, y.dtype)[0]
+    for n in range(n0, n1):
+        _pad_image(x, n, xp, pt, pl, wp)
+        for o in range(O):
+            bo = b[o]
+            for q in range(L):
+                acc[o, q] = bo
+        for c in range(C):
+            for k in range(kh):
+                for l in range(kw):
+                    src = xp[c, k * wp + l:k * wp + l + L]
+                    for o in range(O):
+                        wv = w[o, c, k, l]
+                        a = acc[o]
+                        for q in range(L):
+                            a[q] += wv * src[q]
+        for o in range(O):
+            for i in range(oh):
+                for j in range(ow):
+                    v = acc[o, i * wp + j]
+                    y[o, n, i, j] = zero if relu and v < 0 else v
+
+
+@_jit
+def conv_direct_backward(x, g, y, gm, gw, gb, pt, pl, relu, want_gm, n0, n1):
+    """The gradients of :func:`conv_direct_forward` for the images ``n0 <= n < n1``, added
+    into ``gw`` (O, C, kh, kw) and ``gb`` (O,; float64): gm = g masked by y > 0 when ``relu``
+    (written to ``gm`` (O, N, oh, ow) when ``want_gm``), gb[o] += its sum, gw[o, c, k, l] +=
+    sum_{n, i, j} gm[o, n, i, j] x[c, n, i + k - pt, j + l - pl].
+    """
+    C = x.shape[0]
+    O, _, kh, kw = gw.shape
+    oh, ow = g.shape[2], g.shape[3]
+    wp = ow + kw - 1
+    L = oh * wp
+    xp = np.zeros((C, (oh + kh - 1) * wp + kw), x.dtype)
+    gg = np.zeros((O, L), g.dtype)  # the columns past ow stay 0
+    zero = np.zeros(1, g.dtype)[0]
+    for n in range(n0, n1):
+        _pad_image(x, n, xp, pt, pl, wp)
+        for o in range(O):
+            total = 0.0
+            for i in range(oh):
+                for j in range(ow):
+                    v = g[o, n, i, j]
+                    if relu and not (y[o, n, i, j] > 0):
+                        v = zero
+                    gg[o, i * wp + j] = v
+                    total += v
+                    if want_gm:
+                        gm[o, n, i, j] = v
+            gb[o] += total
+        for c in range(C):
+            for k in range(kh):
+                for l in range(kw):
+                    src = xp[c, k * wp + l:k * wp + l + L]
+                    for o in range(O):
+                        a = gg[o]
+                        s = zero
+                        for q in range(L):
+                            s += a[q] * src[q]
+                        gw[o, c, k, l] += s
+
+
 im2col, im2col_parallel = _serial_and_threaded(im2col)
 col2im, col2im_parallel = _serial_and_threaded(col2im)
 bias_act_forward, bias_act_forward_parallel = _serial_and_threaded(bias_act_forward)
