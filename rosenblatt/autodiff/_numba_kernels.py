@@ -435,36 +435,36 @@ _pad_image = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="num
 
 @_jit
 def conv_direct_forward(x, w, b, y, pt, pl, relu, n0, n1):
-    """y[o, n] = b[o] + sum_{c, k, l} w[o, c, k, l] x[c, n, i + k - pt, j + l - pl], then
+    """y[o, n] = b[o] + sum_{c, k, m} w[o, c, k, m] x[c, n, i + k - pt, j + m - pl], then
     max(., 0) when ``relu``, for the images ``n0 <= n < n1``; stride 1.
 
-    ``x`` (C, N, H, W) channel-major, ``w`` (O, C, kh, kw), ``y`` (O, N, oh, ow), all
+    ``x`` (C, N, H, W) channel-major, ``w`` (F, C, kh, kw), ``y`` (F, N, oh, ow), all
     C-contiguous. The twin of im2col + GEMM + :func:`bias_act_forward`.
     """
     C = x.shape[0]
-    O, _, kh, kw = w.shape
+    F, _, kh, kw = w.shape
     oh, ow = y.shape[2], y.shape[3]
     wp = ow + kw - 1
     L = oh * wp
     xp = np.zeros((C, (oh + kh - 1) * wp + kw), x.dtype)
-    acc = np.empty((O, L), y.dtype)
+    acc = np.empty((F, L), y.dtype)
     zero = np.zeros(1, y.dtype)[0]
     for n in range(n0, n1):
         _pad_image(x, n, xp, pt, pl, wp)
-        for o in range(O):
+        for o in range(F):
             bo = b[o]
             for q in range(L):
                 acc[o, q] = bo
         for c in range(C):
             for k in range(kh):
-                for l in range(kw):
-                    src = xp[c, k * wp + l:k * wp + l + L]
-                    for o in range(O):
-                        wv = w[o, c, k, l]
+                for m in range(kw):
+                    src = xp[c, k * wp + m:k * wp + m + L]
+                    for o in range(F):
+                        wv = w[o, c, k, m]
                         a = acc[o]
                         for q in range(L):
                             a[q] += wv * src[q]
-        for o in range(O):
+        for o in range(F):
             for i in range(oh):
                 for j in range(ow):
                     v = acc[o, i * wp + j]
@@ -474,21 +474,21 @@ def conv_direct_forward(x, w, b, y, pt, pl, relu, n0, n1):
 @_jit
 def conv_direct_backward(x, g, y, gm, gw, gb, pt, pl, relu, want_gm, n0, n1):
     """The gradients of :func:`conv_direct_forward` for the images ``n0 <= n < n1``, added
-    into ``gw`` (O, C, kh, kw) and ``gb`` (O,; float64): gm = g masked by y > 0 when ``relu``
-    (written to ``gm`` (O, N, oh, ow) when ``want_gm``), gb[o] += its sum, gw[o, c, k, l] +=
-    sum_{n, i, j} gm[o, n, i, j] x[c, n, i + k - pt, j + l - pl].
+    into ``gw`` (F, C, kh, kw) and ``gb`` (F,; float64): gm = g masked by y > 0 when ``relu``
+    (written to ``gm`` (F, N, oh, ow) when ``want_gm``), gb[o] += its sum, gw[o, c, k, m] +=
+    sum_{n, i, j} gm[o, n, i, j] x[c, n, i + k - pt, j + m - pl].
     """
     C = x.shape[0]
-    O, _, kh, kw = gw.shape
+    F, _, kh, kw = gw.shape
     oh, ow = g.shape[2], g.shape[3]
     wp = ow + kw - 1
     L = oh * wp
     xp = np.zeros((C, (oh + kh - 1) * wp + kw), x.dtype)
-    gg = np.zeros((O, L), g.dtype)  # the columns past ow stay 0
+    gg = np.zeros((F, L), g.dtype)  # the columns past ow stay 0
     zero = np.zeros(1, g.dtype)[0]
     for n in range(n0, n1):
         _pad_image(x, n, xp, pt, pl, wp)
-        for o in range(O):
+        for o in range(F):
             total = 0.0
             for i in range(oh):
                 for j in range(ow):
@@ -502,14 +502,14 @@ def conv_direct_backward(x, g, y, gm, gw, gb, pt, pl, relu, want_gm, n0, n1):
             gb[o] += total
         for c in range(C):
             for k in range(kh):
-                for l in range(kw):
-                    src = xp[c, k * wp + l:k * wp + l + L]
-                    for o in range(O):
+                for m in range(kw):
+                    src = xp[c, k * wp + m:k * wp + m + L]
+                    for o in range(F):
                         a = gg[o]
                         s = zero
                         for q in range(L):
                             s += a[q] * src[q]
-                        gw[o, c, k, l] += s
+                        gw[o, c, k, m] += s
 
 
 im2col, im2col_parallel = _serial_and_threaded(im2col)
