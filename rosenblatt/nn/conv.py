@@ -253,7 +253,7 @@ def _split(xd, wd, b, size, where):
     """(In how many parts (threads) the op runs, the compiled kernels' module): see
     ``_kernels.parts``; (0, None) unless the compiled kernels can do all of it (channel-major
     input, one float dtype throughout)."""
-    if xd.dtype != wd.dtype or xd.dtype.kind != "f":
+    if xd.dtype != wd.dtype or xd.dtype not in (np.float32, np.float64):
         return 0, None
     if b is not None and _array(b, where).dtype != xd.dtype:
         return 0, None

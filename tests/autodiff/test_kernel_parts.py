@@ -63,6 +63,7 @@ CASES = [  # (input, weight, stride, padding, activation, bias, pooling (kernel,
     ((4, 3, 9, 11), (5, 3, 3, 3), 1, "valid", None, True, (3, 2)),
     ((3, 2, 10, 10), (3, 2, 3, 2), 2, 1, "relu", False, (2, 1)),
     ((6, 2, 8, 8), (2, 2, 3, 3), 1, "full", "relu", True, None),
+    ((4, 1, 9, 7), (3, 1, 3, 2), 1, (0, 1), None, False, None),  # direct, no ReLU, no bias
 ]
 
 
