@@ -20,7 +20,10 @@ threadpoolctl, when installed) and Numba's (at once if loaded, else when the
 first kernel loads). ``ROSENBLATT_NUM_THREADS`` does the same at
 ``import rosenblatt``. The convolution and pooling kernels have a
 multi-threaded twin that :func:`threaded` hands out when more than one thread
-is allowed; :func:`kernel_threads` limits them within a block. See
+is allowed; :func:`kernel_threads` limits them within a block. The convolution and
+pooling ops split their whole work over the library's own threads instead when
+:func:`parts` says so (by default as many as NumPy's BLAS uses), NumPy's BLAS held at one
+thread meanwhile (:func:`run_parts`): one thread pool at a time. See
 docs/architecture.md ("Compiled kernels and threads").
 """
 
