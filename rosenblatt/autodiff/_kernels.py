@@ -20,10 +20,14 @@ threadpoolctl, when installed) and Numba's (at once if loaded, else when the
 first kernel loads). ``ROSENBLATT_NUM_THREADS`` does the same at
 ``import rosenblatt``. The convolution and pooling kernels have a
 multi-threaded twin that :func:`threaded` hands out when more than one thread
-is allowed; :func:`kernel_threads` limits them within a block. See
+is allowed; :func:`kernel_threads` limits them within a block. The convolution and
+pooling ops split their whole work over the library's own threads instead when
+:func:`parts` says so (by default as many as NumPy's BLAS uses), NumPy's BLAS held at one
+thread meanwhile (:func:`run_parts`): one thread pool at a time. See
 docs/architecture.md ("Compiled kernels and threads").
 """
 
+import _thread
 import os
 import threading
 from contextlib import contextmanager
@@ -85,6 +89,12 @@ def get(name):
     return getattr(_state["module"], name)
 
 
+def kernels():
+    """The module of compiled kernels, or None when the NumPy path must run (one check for
+    an op that uses several)."""
+    return _state["module"] if enabled() else None
+
+
 PARALLEL_MIN_SIZE = 1 << 15  # array elements a kernel passes over before threads pay off
 
 
@@ -107,6 +117,144 @@ def threaded(name, size=None):
             and threading.current_thread() is threading.main_thread()):
         return getattr(_state["module"], name + "_parallel")
     return getattr(_state["module"], name)
+
+
+# -- one thread pool at a time: the convolution and pooling ops split over our own threads ------
+#
+# With NumPy's BLAS multi-threaded (the default: one thread per core), a convolution used to run
+# its GEMMs on OpenBLAS's threads and everything else (im2col, col2im, bias + ReLU, pooling) on
+# one core; Numba's threads beside OpenBLAS's made it slower (two pools wanting the same cores,
+# OpenBLAS's workers spinning after each GEMM). Instead the op splits its whole work in ``parts``
+# (a range of images, of rows or of planes each) and runs them on threads of its own, the caller
+# one of them: the serial kernels release the GIL, NumPy's matmul too, and NumPy's BLAS runs
+# one thread per call meanwhile (set back when the op ends), so one pool works at a time.
+
+_blas = {"tried": False, "controller": None}
+
+
+def _blas_controller():
+    """threadpoolctl's controller of NumPy's own BLAS, or None (threadpoolctl missing, or its
+    BLAS not found). Looked up once: about 10 ms."""
+    if not _blas["tried"]:
+        _blas["tried"] = True
+        try:
+            import numpy
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return None
+        found = ThreadpoolController().select(user_api="blas").lib_controllers
+        home = os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))
+        mine = [c for c in found
+                if os.path.abspath(c.filepath).startswith(os.path.join(home, "numpy"))]
+        if len(mine) == 1:
+            _blas["controller"] = mine[0]
+        elif len(found) == 1:  # a system BLAS NumPy links to (conda, distributions)
+            _blas["controller"] = found[0]
+    return _blas["controller"]
+
+
+def parts(size=None):
+    """In how many parts a convolution or pooling op splits its work over threads (1: none).
+
+    The kernels' thread count when set (:func:`set_num_threads`, ``ROSENBLATT_NUM_THREADS``,
+    :func:`kernel_threads`), else as many as NumPy's BLAS uses now (one per core as
+    installed): the op takes the cores the GEMM alone would have taken. 1 when the compiled
+    kernels are off, NumPy's BLAS cannot be told to use one thread (no threadpoolctl), the
+    caller is not the main thread (our worker threads serve one op at a time) or the work
+    (``size`` elements) is under ``PARALLEL_MIN_SIZE``.
+    """
+    if (size is not None and size < PARALLEL_MIN_SIZE) or not enabled():
+        return 1
+    if threading.current_thread() is not threading.main_thread():
+        return 1
+    controller = _blas_controller()
+    if controller is None:
+        return 1
+    threads = _state["threads"] or _state["env_threads"]
+    if threads is None:
+        threads = controller.get_num_threads() or 1
+    return max(1, min(int(threads), _cpus()))
+
+
+def _cpus():
+    """The machine's logical cores (``os.cpu_count`` costs ~40 us a call: asked once)."""
+    if "cpus" not in _blas:
+        _blas["cpus"] = os.cpu_count() or 1
+    return _blas["cpus"]
+
+
+class _Worker:
+    """A daemon thread that runs ``fn(k)`` when told to (started on first use, never at import).
+
+    Two raw locks hand the work over (cheaper than events): ``go`` is released to start a
+    job, ``done`` when it is finished."""
+
+    def __init__(self):
+        self.go = _thread.allocate_lock()
+        self.done = _thread.allocate_lock()
+        self.go.acquire()
+        self.done.acquire()
+        self.job = None
+        self.error = None
+        threading.Thread(target=self._loop, name="rosenblatt-part", daemon=True).start()
+
+    def _loop(self):
+        while True:
+            self.go.acquire()
+            fn, k = self.job
+            try:
+                fn(k)
+            except BaseException as error:  # handed to the caller
+                self.error = error
+            self.job = None
+            self.done.release()
+
+
+_workers = []
+
+
+def run_parts(fn, n):
+    """Run ``fn(0), ..., fn(n - 1)`` at once: ``fn(0)`` in the caller, the others on worker
+    threads, with NumPy's BLAS at one thread meanwhile; returns when all are done and raises
+    the first error. ``n == 1`` just calls ``fn(0)``.
+
+    Each ``fn(k)`` must write only its own part of the outputs (then the numbers do not depend
+    on ``n``) and spend its time in code that releases the GIL (compiled kernels, NumPy's
+    matmul); only the main thread may call this (see :func:`parts`).
+    """
+    if n <= 1 or threading.current_thread() is not threading.main_thread():
+        for k in range(n):  # the workers serve the main thread only
+            fn(k)
+        return
+    while len(_workers) < n - 1:
+        _workers.append(_Worker())
+    controller = _blas_controller()
+    blas = controller.get_num_threads() if controller is not None else 1
+    if blas > 1:
+        controller.set_num_threads(1)
+    try:
+        for k in range(1, n):
+            worker = _workers[k - 1]
+            worker.job = (fn, k)
+            worker.go.release()
+        try:
+            fn(0)
+        finally:
+            for worker in _workers[:n - 1]:
+                worker.done.acquire()
+    finally:
+        if blas > 1:
+            controller.set_num_threads(blas)
+    errors = [worker.error for worker in _workers[:n - 1] if worker.error is not None]
+    for worker in _workers[:n - 1]:
+        worker.error = None
+    if errors:
+        raise errors[0]
+
+
+def bounds(total, n):
+    """``n + 1`` cut points splitting ``range(total)`` into ``n`` nearly equal parts."""
+    return [total * k // n for k in range(n + 1)]
 
 
 @contextmanager

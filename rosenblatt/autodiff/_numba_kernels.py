@@ -182,21 +182,25 @@ def _serial_and_threaded(fn):
     return _jit(fn), _pjit(twin)
 
 
-def im2col(xc, cols, sh, sw, pt, pl):
-    """cols[c, i, j, n, y, z] = xc[c, n, sh y + i - pt, sw z + j - pl] (0 outside the image).
+def im2col(xc, cols, sh, sw, pt, pl, n0, n1):
+    """cols[c, i, j, n, y, z] = xc[c, n, sh y + i - pt, sw z + j - pl] (0 outside the image),
+    for the images ``n0 <= n < n1`` (the whole batch: 0, N).
 
     ``xc`` (C, N, H, W) and ``cols`` (C, kh, kw, N, oh, ow) are C-contiguous. One
     task per (c, i, j, n): a contiguous block of ``oh ow`` columns. The loops
     index flat views with unsigned offsets: Numba then skips the negative-index
-    test, and the copies along a row vectorise.
+    test, and the copies along a row vectorise. A range of images lets threads
+    split the batch (``_kernels.run_parts``): each writes only its images' columns.
     """
     C, N, H, W = xc.shape
     _, kh, kw, _, oh, ow = cols.shape
     src = xc.ravel()
     dst = cols.ravel()
     u = np.uint64
-    for t in numba.prange(C * kh * kw * N):
-        n = t % N
+    nr = n1 - n0
+    for q in numba.prange(C * kh * kw * nr):
+        n = n0 + q % nr
+        t = (q // nr) * N + n  # the task's (c, i, j, n) as a flat index
         j = (t // N) % kw
         i = (t // (N * kw)) % kh
         c = t // (N * kw * kh)
@@ -224,8 +228,9 @@ def im2col(xc, cols, sh, sw, pt, pl):
                     dst[o + u(z)] = src[s0 + u(sw) * u(z)]
 
 
-def col2im(gcols, gx, sh, sw, pt, pl):
-    """The adjoint of :func:`im2col`: gx[c, n] (channel-major) = sum of the windows' gradients.
+def col2im(gcols, gx, sh, sw, pt, pl, n0, n1):
+    """The adjoint of :func:`im2col`: gx[c, n] (channel-major) = sum of the windows' gradients,
+    for the images ``n0 <= n < n1``.
 
     Both arrays C-contiguous; one task per image plane (c, n); flat unsigned
     offsets as in :func:`im2col`.
@@ -235,9 +240,11 @@ def col2im(gcols, gx, sh, sw, pt, pl):
     src = gcols.ravel()
     dst = gx.ravel()
     u = np.uint64
-    for t in numba.prange(C * N):
-        c = t // N
-        n = t % N
+    nr = n1 - n0
+    for q in numba.prange(C * nr):
+        c = q // nr
+        n = n0 + q % nr
+        t = c * N + n
         base = u(t * H * W)
         for k in range(H * W):
             dst[base + u(k)] = 0
@@ -259,15 +266,16 @@ def col2im(gcols, gx, sh, sw, pt, pl):
                             dst[d0 + u(sw) * u(z)] += src[s0 + u(z)]
 
 
-def bias_act_forward(y, b, relu):
-    """In place over the (O, M) GEMM output of a convolution: y += b[o] per row, then
-    max(y, 0) when ``relu`` (a NaN stays NaN). One task per block of a row."""
-    rows, M = y.shape
-    blocks = (M + 4095) // 4096
+def bias_act_forward(y, b, relu, c0, c1):
+    """In place over columns ``c0 <= m < c1`` of the (O, M) GEMM output of a convolution:
+    y += b[o] per row, then max(y, 0) when ``relu`` (a NaN stays NaN). One task per block
+    of a row."""
+    rows = y.shape[0]
+    blocks = (c1 - c0 + 4095) // 4096
     for t in numba.prange(rows * blocks):
         o = t // blocks
-        m0 = (t % blocks) * 4096
-        m1 = min(M, m0 + 4096)
+        m0 = c0 + (t % blocks) * 4096
+        m1 = min(c1, m0 + 4096)
         row = y[o]
         bo = b[o]
         zero = np.zeros(1, y.dtype)[0]
@@ -280,12 +288,12 @@ def bias_act_forward(y, b, relu):
                 row[m] += bo
 
 
-def relu_grad_rows(g, y, gm, gb):
-    """gm = g where y > 0 else 0, over (rows, M); gb[o] = the sum of row o of gm
-    (summed in float64). One task per row."""
-    rows, M = g.shape
+def relu_grad_rows(g, y, gm, gb, o0, o1):
+    """gm = g where y > 0 else 0, over the rows ``o0 <= o < o1`` of (rows, M); gb[o] = the
+    sum of row o of gm (summed in float64). One task per row."""
+    M = g.shape[1]
     zero = np.zeros(1, gm.dtype)[0]
-    for o in numba.prange(rows):
+    for o in numba.prange(o0, o1):
         total = 0.0
         for m in range(M):
             v = g[o, m] if y[o, m] > 0 else zero
@@ -294,8 +302,9 @@ def relu_grad_rows(g, y, gm, gb):
         gb[o] = total
 
 
-def max_pool_forward(x, y, arg, kh, kw, sh, sw):
-    """y[p, r, z] = max of plane p's window (r, z); arg = the offset i kw + j of its first maximum.
+def max_pool_forward(x, y, arg, kh, kw, sh, sw, p0, p1):
+    """y[p, r, z] = max of plane p's window (r, z); arg = the offset i kw + j of its first
+    maximum, for the planes ``p0 <= p < p1``.
 
     ``x`` (P, H, W), ``y`` and ``arg`` (P, oh, ow); one task per plane. Ties go
     to the first maximum in row-major window order (as the NumPy twin and
@@ -309,10 +318,9 @@ def max_pool_forward(x, y, arg, kh, kw, sh, sw):
     over the window and run-time strides the comparisons stay branches that
     mispredict on most windows (measured 3-15x slower).
     """
-    P = x.shape[0]
     _, oh, ow = y.shape
     if kh == 2 and kw == 2 and sh == 2 and sw == 2:
-        for p in numba.prange(P):
+        for p in numba.prange(p0, p1):
             for r in range(oh):
                 for z in range(ow):
                     v0 = x[p, 2 * r, 2 * z]
@@ -334,7 +342,7 @@ def max_pool_forward(x, y, arg, kh, kw, sh, sw):
                     y[p, r, z] = v0 + v1 + v2 + v3 if nan else b  # NaN if the window has one
                     arg[p, r, z] = k
         return
-    for p in numba.prange(P):
+    for p in numba.prange(p0, p1):
         for r in range(oh):
             r0 = sh * r
             for z in range(ow):
@@ -353,19 +361,20 @@ def max_pool_forward(x, y, arg, kh, kw, sh, sw):
                 arg[p, r, z] = k
 
 
-def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap):
-    """The adjoint of :func:`max_pool_forward`: each window's gradient goes to its arg-max.
+def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap, p0, p1):
+    """The adjoint of :func:`max_pool_forward`: each window's gradient goes to its arg-max,
+    for the planes ``p0 <= p < p1``.
 
     ``g`` and ``arg`` (P, oh, ow), ``gx`` (P, H, W); one task per plane.
     Non-overlapping windows write every position they cover (g or 0), so the
     plane is zeroed first only where windows leave gaps or a remainder
     (``fill``); overlapping windows add into a zeroed plane.
     """
-    P, H, W = gx.shape
+    H, W = gx.shape[1:]
     _, oh, ow = g.shape
     zero = np.zeros(1, gx.dtype)[0]
     if kh == 2 and kw == 2 and sh == 2 and sw == 2 and not fill:
-        for p in numba.prange(P):
+        for p in numba.prange(p0, p1):
             for r in range(oh):
                 for z in range(ow):
                     k = arg[p, r, z]
@@ -375,7 +384,7 @@ def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap):
                     gx[p, 2 * r + 1, 2 * z] = v if k == 2 else zero
                     gx[p, 2 * r + 1, 2 * z + 1] = v if k == 3 else zero
         return
-    for p in numba.prange(P):
+    for p in numba.prange(p0, p1):
         if fill or overlap:
             for i in range(H):
                 for j in range(W):
@@ -392,6 +401,115 @@ def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap):
                     for i in range(kh):
                         for j in range(kw):
                             gx[p, r0 + i, c0 + j] = v if k == i * kw + j else zero
+
+
+# -- direct convolution of single-channel images (LeNet's first layer) ----------------------------
+#
+# With one input channel im2col copies each image kh kw times (25 for 5 x 5: 5 MB of columns
+# for a batch of 64 28 x 28 images) and the GEMM has K = kh kw only; computing the sums
+# directly from a padded copy of the image (in L1) is about twice as fast, forward and
+# backward. The outputs live on the padded grid (rows of ``wp`` = ow + kw - 1), so that every
+# kernel offset is one contiguous run of ``oh wp`` values and the innermost loops vectorise;
+# the ``kw - 1`` extra columns per row are computed and dropped (forward) or kept at zero
+# (backward).
+
+
+def _pad_image(x, n, xp, pt, pl, wp):
+    """xp[c, (r + pt) wp + s + pl] = x[c, n, r, s]; the border of ``xp`` stays as it was (0)."""
+    C, _, H, W = x.shape
+    hp = (xp.shape[1] - 1) // wp
+    for c in range(C):
+        for r in range(H):
+            rr = r + pt
+            if rr < 0 or rr >= hp:
+                continue
+            for s in range(W):
+                ss = s + pl
+                if 0 <= ss < wp:
+                    xp[c, rr * wp + ss] = x[c, n, r, s]
+
+
+_pad_image = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy",
+                        inline="always")(_pad_image)
+
+
+@_jit
+def conv_direct_forward(x, w, b, y, pt, pl, relu, n0, n1):
+    """y[o, n] = b[o] + sum_{c, k, m} w[o, c, k, m] x[c, n, i + k - pt, j + m - pl], then
+    max(., 0) when ``relu``, for the images ``n0 <= n < n1``; stride 1.
+
+    ``x`` (C, N, H, W) channel-major, ``w`` (F, C, kh, kw), ``y`` (F, N, oh, ow), all
+    C-contiguous. The twin of im2col + GEMM + :func:`bias_act_forward`.
+    """
+    C = x.shape[0]
+    F, _, kh, kw = w.shape
+    oh, ow = y.shape[2], y.shape[3]
+    wp = ow + kw - 1
+    L = oh * wp
+    xp = np.zeros((C, (oh + kh - 1) * wp + kw), x.dtype)
+    acc = np.empty((F, L), y.dtype)
+    zero = np.zeros(1, y.dtype)[0]
+    for n in range(n0, n1):
+        _pad_image(x, n, xp, pt, pl, wp)
+        for o in range(F):
+            bo = b[o]
+            for q in range(L):
+                acc[o, q] = bo
+        for c in range(C):
+            for k in range(kh):
+                for m in range(kw):
+                    src = xp[c, k * wp + m:k * wp + m + L]
+                    for o in range(F):
+                        wv = w[o, c, k, m]
+                        a = acc[o]
+                        for q in range(L):
+                            a[q] += wv * src[q]
+        for o in range(F):
+            for i in range(oh):
+                for j in range(ow):
+                    v = acc[o, i * wp + j]
+                    y[o, n, i, j] = zero if relu and v < 0 else v
+
+
+@_jit
+def conv_direct_backward(x, g, y, gm, gw, gb, pt, pl, relu, want_gm, n0, n1):
+    """The gradients of :func:`conv_direct_forward` for the images ``n0 <= n < n1``, added
+    into ``gw`` (F, C, kh, kw) and ``gb`` (F,; float64): gm = g masked by y > 0 when ``relu``
+    (written to ``gm`` (F, N, oh, ow) when ``want_gm``), gb[o] += its sum, gw[o, c, k, m] +=
+    sum_{n, i, j} gm[o, n, i, j] x[c, n, i + k - pt, j + m - pl].
+    """
+    C = x.shape[0]
+    F, _, kh, kw = gw.shape
+    oh, ow = g.shape[2], g.shape[3]
+    wp = ow + kw - 1
+    L = oh * wp
+    xp = np.zeros((C, (oh + kh - 1) * wp + kw), x.dtype)
+    gg = np.zeros((F, L), g.dtype)  # the columns past ow stay 0
+    zero = np.zeros(1, g.dtype)[0]
+    for n in range(n0, n1):
+        _pad_image(x, n, xp, pt, pl, wp)
+        for o in range(F):
+            total = 0.0
+            for i in range(oh):
+                for j in range(ow):
+                    v = g[o, n, i, j]
+                    if relu and not (y[o, n, i, j] > 0):
+                        v = zero
+                    gg[o, i * wp + j] = v
+                    total += v
+                    if want_gm:
+                        gm[o, n, i, j] = v
+            gb[o] += total
+        for c in range(C):
+            for k in range(kh):
+                for m in range(kw):
+                    src = xp[c, k * wp + m:k * wp + m + L]
+                    for o in range(F):
+                        a = gg[o]
+                        s = zero
+                        for q in range(L):
+                            s += a[q] * src[q]
+                        gw[o, c, k, m] += s
 
 
 im2col, im2col_parallel = _serial_and_threaded(im2col)

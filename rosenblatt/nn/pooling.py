@@ -114,8 +114,18 @@ def _max_pool2d_compiled(x, xd, planes, k, s, out, forward_kernel):
     lead = tuple(xd.shape[a] for a in order)
     y = workspace.empty(lead + (oh, ow), xd.dtype)
     arg = workspace.empty(lead + (oh, ow), np.uint8)
-    forward_kernel(xp, y.reshape(-1, oh, ow), arg.reshape(-1, oh, ow), kh, kw, sh, sw)
-    backward_kernel = _kernels.threaded("max_pool_backward", xd.size)
+    planes_n = xp.shape[0]
+    split = min(_kernels.parts(xd.size), planes_n)
+    if split > 1:  # one range of planes per thread (see _kernels.run_parts), serial kernels
+        cut = _kernels.bounds(planes_n, split)
+        fk = _kernels.get("max_pool_forward")
+        _kernels.run_parts(lambda k: fk(xp, y.reshape(-1, oh, ow), arg.reshape(-1, oh, ow),
+                                        kh, kw, sh, sw, cut[k], cut[k + 1]), split)
+        backward_kernel = _kernels.get("max_pool_backward")
+    else:
+        forward_kernel(xp, y.reshape(-1, oh, ow), arg.reshape(-1, oh, ow), kh, kw, sh, sw,
+                       0, planes_n)
+        backward_kernel = _kernels.threaded("max_pool_backward", xd.size)
     h, w = xd.shape[2:]
     overlap = sh < kh or sw < kw
     fill = not (sh == kh and sw == kw and h == oh * kh and w == ow * kw)
@@ -124,8 +134,12 @@ def _max_pool2d_compiled(x, xd, planes, k, s, out, forward_kernel):
         gx = workspace.empty(lead + (h, w), g.dtype)
         gp = g.transpose(order + (2, 3)) if order == (1, 0) else g
         gp = np.ascontiguousarray(gp, dtype=gx.dtype).reshape(-1, oh, ow)
-        backward_kernel(gp, arg.reshape(-1, oh, ow), gx.reshape(-1, h, w),
-                        kh, kw, sh, sw, fill, overlap)
+        a3, gx3 = arg.reshape(-1, oh, ow), gx.reshape(-1, h, w)
+        if split > 1:
+            _kernels.run_parts(lambda k: backward_kernel(gp, a3, gx3, kh, kw, sh, sw, fill,
+                                                         overlap, cut[k], cut[k + 1]), split)
+        else:
+            backward_kernel(gp, a3, gx3, kh, kw, sh, sw, fill, overlap, 0, planes_n)
         return (gx.transpose(order + (2, 3)) if order == (1, 0) else gx,)
 
     return make(y.transpose(order + (2, 3)) if order == (1, 0) else y, (x,), backward)

@@ -26,11 +26,14 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="the fast extra (numba) is not installed")
 
 
-def assert_close(fast, slow, tol=1e-6):
+def assert_close(fast, slow, tol=1e-6, scaled=False):
+    """Equal to ``tol``; ``scaled``: relative to each array's largest value (float32 sums taken
+    in another order, e.g. the direct convolution against im2col + GEMM)."""
     assert len(fast) == len(slow)
     for a, b in zip(fast, slow):
         assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+        atol = tol * max(1.0, float(np.abs(b).max(initial=0))) if scaled else tol
+        np.testing.assert_allclose(a, b, rtol=tol, atol=atol)
 
 
 # -- the switch -------------------------------------------------------------------------------
@@ -282,7 +285,8 @@ def test_conv_kernels_match_numpy(both, case, dtype):
         y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype))
         return [y.data.copy(), x.grad.copy(), wt.grad.copy()]
 
-    assert_close(*both(run))
+    # one input channel, stride 1 (case 0) runs the direct kernels: float32 sums in another order
+    assert_close(*both(run), scaled=dtype == np.float32)
 
 
 POOL_CASES = [  # (N, C, H, W, kernel, stride, channel-major input, tied values)
@@ -350,6 +354,10 @@ def test_fused_relu_kernels_match_numpy(both, dtype, bias):
 def test_threaded_kernels_match_the_serial_ones(monkeypatch):
     """The multi-threaded twins (two threads) give the serial kernels' numbers exactly."""
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", 0)  # threads for these small arrays too
+    # NumPy's BLAS out of reach: the ops use the prange twins, not their split over our own
+    # threads (tests/autodiff/test_kernel_parts.py)
+    monkeypatch.setitem(_kernels._blas, "tried", True)
+    monkeypatch.setitem(_kernels._blas, "controller", None)
     rng = np.random.default_rng(2)
     xd = rng.standard_normal((8, 3, 12, 12)).astype(np.float32)
     wd = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
