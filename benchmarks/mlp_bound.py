@@ -245,6 +245,7 @@ def split_numpy_loop(x, y):
         go.wait()
 
     epoch.close = close
+    epoch.theta = theta
     return epoch
 
 
