@@ -280,14 +280,68 @@ def loops(rounds, split=True, samples=2560):
     return times
 
 
+PHASES = ("gather", "forward", "loss", "zero_grad", "backward", "step")
+
+
+def phases(rounds, steps=100):
+    """rosenblatt's loop (``common.rosenblatt_sgd_epoch``) timed phase by phase at 1 and 2
+    BLAS threads: {(threads, phase): [median seconds of each round]}."""
+    import rosenblatt as rb
+
+    x, y = mlp.data(steps * B)
+    model = mlp.rosenblatt_model()
+    opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
+    order = np.random.default_rng(1)
+    clock = time.perf_counter
+    out = {}
+    for r in range(rounds + 1):
+        for nt in (1, 2):
+            rec = {name: [] for name in PHASES + ("total",)}
+            perm = order.permutation(len(x))
+            with _limits(nt):
+                for j in range(steps):
+                    idx = perm[j * B:(j + 1) * B]
+                    t0 = clock()
+                    xb, yb = rb.tensor(x[idx]), y[idx]
+                    t1 = clock()
+                    logits = model(xb)
+                    t2 = clock()
+                    loss = rb.losses.cross_entropy(logits, yb)
+                    t3 = clock()
+                    opt.zero_grad()
+                    t4 = clock()
+                    loss.backward()
+                    t5 = clock()
+                    opt.step()
+                    t6 = clock()
+                    for name, a, b in zip(PHASES, (t0, t1, t2, t3, t4, t5),
+                                          (t1, t2, t3, t4, t5, t6)):
+                        rec[name].append(b - a)
+                    rec["total"].append(t6 - t0)
+            if r:  # round 0 warms up
+                for name, ts in rec.items():
+                    out.setdefault((nt, name), []).append(statistics.median(ts))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--loops-only", action="store_true",
                         help="only the whole steps (a short run for a quiet moment)")
+    parser.add_argument("--phases", action="store_true",
+                        help="only rosenblatt's step phase by phase at 1 and 2 threads")
     parser.add_argument("--no-split", action="store_true",
                         help="skip the loop over batch halves on two Python threads")
     args = parser.parse_args(argv)
+    if args.phases:
+        res = phases(args.rounds)
+        print(f"{'phase':10s} {'1 thread':>24s} {'2 threads':>24s}   (us: best round, median)")
+        for name in PHASES + ("total",):
+            cells = [f"{min(ts) * 1e6:8.1f} {statistics.median(ts) * 1e6:8.1f}"
+                     for ts in (res[1, name], res[2, name])]
+            print(f"{name:10s} {cells[0]:>24s} {cells[1]:>24s}")
+        return
     if args.loops_only:
         _print_loops(loops(3 * args.rounds, split=not args.no_split), None)
         return
