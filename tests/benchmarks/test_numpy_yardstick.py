@@ -31,3 +31,19 @@ def test_the_numpy_loop_trains_exactly_like_rosenblatt():
     moved = np.abs(_flat(model) - before).max()
     assert moved > 1e-2
     np.testing.assert_allclose(by_hand.theta, _flat(model), rtol=0, atol=1e-4 * moved)
+
+
+def test_the_loop_over_batch_halves_on_two_threads_trains_like_the_numpy_loop():
+    bound = pytest.importorskip("benchmarks.mlp_bound")
+    x, y = mlp.data(10 * mlp.BATCH)  # full batches only: the split loop needs them
+    by_hand, split = mlp.numpy_fn(x, y), bound.split_numpy_loop(x, y)
+    before = by_hand.theta.copy()
+    try:
+        for _ in range(2):
+            by_hand()
+            split()
+    finally:
+        split.close()
+    moved = np.abs(by_hand.theta - before).max()
+    assert moved > 1e-2
+    np.testing.assert_allclose(split.theta, by_hand.theta, rtol=0, atol=1e-4 * moved)
