@@ -92,8 +92,9 @@ def fully_recurrent_net(seed, neurons=5):
 
 def controllers(net, X):
     """The population of recurrent controllers with weights ``X`` for ``net``."""
-    if len(list(net)) == 1:  # a lone RNN: fully recurrent, unit 0 is the output
-        return RecurrentPopulationModel(net, X, outputs=1)
+    if len(list(net)) == 1:  # a lone RNN: fully recurrent, unit 0 is the output; whole
+        # trials in one compiled call (rosenblatt[fast]; NumPy without Numba)
+        return RecurrentPopulationModel(net, X, outputs=1, fast=True)
     return RecurrentPopulationModel(net, X)
 
 

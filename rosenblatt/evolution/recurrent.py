@@ -62,11 +62,13 @@ class RecurrentPopulationModel:
     outputs : int, optional
         Read the first ``outputs`` hidden units as the outputs (fully recurrent
         network): ``(h + 1) / 2`` for tanh, ``h`` for relu.
-    fast : bool, default True
+    fast : bool, default False
         With ``outputs``, let :meth:`CartPole.evaluate
         <rosenblatt.evolution.envs.CartPole.evaluate>` run whole trials in one
         compiled call (``rosenblatt[fast]``, the kernels on; see
-        :meth:`compiled_weights`); False keeps the NumPy loop.
+        :meth:`compiled_weights`), some 60 times faster. Opt-in like the
+        other neuroevolution kernels: libm's ``tanh`` differs from NumPy's in
+        last bits, and these controllers can amplify that into other trials.
 
     Follows the population protocol of :mod:`rosenblatt.evolution.envs`:
     ``size``, ``reset``, ``step(obs (P, k)) -> (P, out)``, ``keep(mask)``,
@@ -82,7 +84,7 @@ class RecurrentPopulationModel:
     (4, 1)
     """
 
-    def __init__(self, model, thetas, outputs=None, fast=True):
+    def __init__(self, model, thetas, outputs=None, fast=False):
         layers = list(model) if isinstance(model, Sequential) else (
             [model] if isinstance(model, RNN) else [])
         if not layers or not isinstance(layers[0], RNN):
@@ -142,7 +144,7 @@ class RecurrentPopulationModel:
     def compiled_weights(self):
         """``(W_x, W_h, b, relu)`` for the compiled pole-balancing trials (float64,
         contiguous), or None when this population runs on NumPy: not a fully
-        recurrent network (``outputs`` unset), ``fast=False``, or the kernels off
+        recurrent network (``outputs`` unset), ``fast`` not set, or the kernels off
         (Numba absent, ``ROSENBLATT_NO_NUMBA=1``).
         """
         if self.outputs is None or not self.fast:

@@ -2,7 +2,7 @@
 
 :meth:`CartPole.evaluate` runs whole trials in ``_numba_pole.recurrent_pole_episodes``
 when the policy is a :class:`RecurrentPopulationModel` with ``outputs`` (the networks
-CoSyNE evolves without velocities) and the kernels are on. The kernel sums in the
+CoSyNE evolves without velocities) and ``fast=True``, and the kernels are on. The kernel sums in the
 NumPy step's order; the one arithmetic left that differs is ``tanh`` (libm's in the
 kernel, NumPy's own in ~30% of last bits), and these saturated controllers amplify
 a last-bit difference until trajectories part after ~100 decisions. So: with libm's
@@ -70,11 +70,11 @@ def libm_tanh(monkeypatch):
 def _both(env, net, X, starts=None, outputs=1):
     try:
         _kernels.use_numba(True)
-        pop = RecurrentPopulationModel(net, X, outputs=outputs)
+        pop = RecurrentPopulationModel(net, X, outputs=outputs, fast=True)
         assert pop.compiled_weights() is not None
         fast = env.evaluate(pop, starts=starts)
         _kernels.use_numba(False)
-        slow_pop = RecurrentPopulationModel(net, X, outputs=outputs)
+        slow_pop = RecurrentPopulationModel(net, X, outputs=outputs, fast=True)
         assert slow_pop.compiled_weights() is None
         slow = env.evaluate(slow_pop, starts=starts)
     finally:
@@ -126,7 +126,8 @@ def test_with_numpys_tanh_the_first_decisions_agree():
     s = env.initial_state(len(X))
     try:
         _kernels.use_numba(True)
-        env._compiled(RecurrentPopulationModel(net, X, outputs=1), len(X), 1000, s, trace)
+        env._compiled(RecurrentPopulationModel(net, X, outputs=1, fast=True), len(X), 1000, s,
+                      trace)
         _kernels.use_numba(False)
         pop = RecurrentPopulationModel(net, X, outputs=1)
         pop.reset()
@@ -147,10 +148,10 @@ def test_solution_passes_the_papers_tests_compiled():
     """The 100,000 steps and the generalisation test, each in one compiled call."""
     net = _net()
     env = CartPole(2, False, max_steps=100_000)
-    pop = RecurrentPopulationModel(net, np.array([SOLUTION]), outputs=1)
+    pop = RecurrentPopulationModel(net, np.array([SOLUTION]), outputs=1, fast=True)
     assert env.evaluate(pop)[0] == 100_000
     general = env.generalization(RecurrentPopulationModel(net, np.array([SOLUTION] * 2),
-                                                          outputs=1), steps=1000)
+                                                          outputs=1, fast=True), steps=1000)
     assert general[0] == general[1] >= 200
 
 
@@ -158,14 +159,15 @@ def test_numpy_path_without_numba(monkeypatch):
     monkeypatch.setenv("ROSENBLATT_NO_NUMBA", "1")
     net = _net()
     X = _weights(8, count=6)
-    pop = RecurrentPopulationModel(net, X, outputs=1)
+    pop = RecurrentPopulationModel(net, X, outputs=1, fast=True)
     assert pop.compiled_weights() is None
     steps = CartPole(2, False, max_steps=50).evaluate(pop)
     assert steps.shape == (6,) and steps[0] == 50
     monkeypatch.delenv("ROSENBLATT_NO_NUMBA")
-    assert RecurrentPopulationModel(net, X, outputs=1, fast=False).compiled_weights() is None
+    assert RecurrentPopulationModel(net, X, outputs=1).compiled_weights() is None  # opt-in
     elman = rb.nn.Sequential(rb.nn.RNN(3, 2), rb.nn.Dense(2, 1), rb.nn.Sigmoid())
-    assert RecurrentPopulationModel(elman, np.zeros((2, 15))).compiled_weights() is None
+    elman_pop = RecurrentPopulationModel(elman, np.zeros((2, 15)), fast=True)
+    assert elman_pop.compiled_weights() is None
     if HAVE_NUMBA:
         assert pop.compiled_weights() is not None
         assert pop.take([0]).compiled_weights() is not None
