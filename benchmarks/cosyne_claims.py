@@ -48,11 +48,11 @@ SUCCESS = 100_000
 # offspring replace the worst half; every child weight mutated with probability 0.8 by Cauchy
 # noise of scale 1 (chosen on 8 seeds of a 1,000-step version of the task, not on these runs)
 OPTIONS = dict(offspring=0.5, mutation_rate=0.8, mutation_scale=1.0)
-# without velocities the recurrent net must difference successive observations, which takes
-# large weights: wider initial population and mutation (chosen on one seed)
-# without velocities (3 fully recurrent neurons): Cauchy mutation and initial spread of scale 1
-# (chosen on seed 0 among 5 neurons at scale 3, 5 at 0.3 and 3 at 1; see benchmarks/README.md)
-OPTIONS_NON_MARKOV = dict(offspring=0.5, mutation_rate=0.8, mutation_scale=1.0, init_std=1.0)
+# without velocities (3 fully recurrent neurons, 21 weights): Cauchy mutation and initial
+# spread of scale 1, each child weight mutated with probability 0.3 (with 0.8 about 17 of the
+# 21 weights of every child moved and most runs stalled; chosen on tuning seeds 100-105, not
+# the claim's seeds 0-19: see benchmarks/README.md)
+OPTIONS_NON_MARKOV = dict(offspring=0.5, mutation_rate=0.3, mutation_scale=1.0, init_std=1.0)
 
 
 def markov_net(seed):
