@@ -48,10 +48,12 @@ SUCCESS = 100_000
 # offspring replace the worst half; every child weight mutated with probability 0.8 by Cauchy
 # noise of scale 1 (chosen on 8 seeds of a 1,000-step version of the task, not on these runs)
 OPTIONS = dict(offspring=0.5, mutation_rate=0.8, mutation_scale=1.0)
-# without velocities (3 fully recurrent neurons, 21 weights): Cauchy mutation and initial
-# spread of scale 1, each child weight mutated with probability 0.3 (with 0.8 about 17 of the
-# 21 weights of every child moved and most runs stalled; chosen on tuning seeds 100-105, not
-# the claim's seeds 0-19: see benchmarks/README.md)
+# without velocities: 2 fully recurrent neurons (the output and one more; 12 weights), each
+# child weight mutated with probability 0.3 by Cauchy noise of scale 1, initial spread 1
+# (2, 3 and 5 neurons, population 20 and 40, mutation rate 0.1-0.8 and scale 0.3-1 tried on
+# seeds 100-105; 2 neurons at rate 0.3 and 0.8 then on the claim's seeds 0-19: see
+# benchmarks/README.md)
+NEURONS_NON_MARKOV = 2
 OPTIONS_NON_MARKOV = dict(offspring=0.5, mutation_rate=0.3, mutation_scale=1.0, init_std=1.0)
 
 
@@ -81,7 +83,7 @@ def run_markov(seed, max_evaluations=10_000, population=40, **options):
     return res.evaluations if solved else None
 
 
-def fully_recurrent_net(seed, neurons=5):
+def fully_recurrent_net(seed, neurons=NEURONS_NON_MARKOV):
     """The paper's network: ``neurons`` fully recurrent units on (x, theta1, theta2).
 
     Every unit (the output, unit 0, included) feeds back to every unit;
@@ -116,8 +118,8 @@ def passes_tests(net, X, generalization=200, seen=None):
     return ok
 
 
-def run_non_markov(seed, max_evaluations=10_000, population=40, neurons=3, network="full",
-                   generalization=200, **options):
+def run_non_markov(seed, max_evaluations=10_000, population=40, neurons=NEURONS_NON_MARKOV,
+                   network="full", generalization=200, **options):
     """Evaluations (damping fitness) until a network balances two poles without velocities.
 
     Every generation, the networks whose damping fitness shows they balanced

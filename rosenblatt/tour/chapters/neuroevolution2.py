@@ -326,7 +326,7 @@ def _cooperative(ctx):
 # benchmarks/cosyne_claims.py's settings for this task (OPTIONS_NON_MARKOV, NEURONS_NON_MARKOV)
 NON_MARKOV = dict(population=40, offspring=0.5, mutation_rate=0.3, mutation_scale=1.0,
                   init_std=1.0)
-NON_MARKOV_NEURONS = 3
+NON_MARKOV_NEURONS = 2
 
 
 def _no_velocity_run(seed, budget, full_test=True):
@@ -386,7 +386,7 @@ def _no_velocities(ctx):
         f"{NON_MARKOV['mutation_rate']}."
     )
     if ctx.quick:  # one seed, to the first network that balances the 1,000 steps
-        budget = 6000
+        budget = 10_000
         first, _ = _no_velocity_run(0, budget, full_test=False)
         ctx.claim("CoSyNE's fully recurrent network learns to balance two poles without "
                   "velocities under the damping fitness (1,000 steps; the full mode runs "
