@@ -26,11 +26,9 @@ the budget; ``--json PATH`` writes them.
 
 Measured 2026-12-03 on the shared 2-core VM (see benchmarks/README.md): with
 velocities a median of 740 evaluations over 20 runs (all solved, 320-1,440);
-without velocities, the Elman network (output not fed back): no run of 10
-solved within 8,000 evaluations; the paper's fully recurrent network of 3
-neurons: 4 of 7 runs (seeds 0-3, 5, 7, 9) solved within 10,000 evaluations
-(4,560, 5,880, 6,560, 7,880; median over the 7 with failures as infinite:
-7,880; the paper: 1,249).
+without velocities (2 fully recurrent neurons, whole trials compiled): 12 of
+20 runs solved within 10,000 evaluations, median 5,200 (failures as
+infinite), the solved runs' mean 2,850 (720-5,880); the paper: 1,249.
 """
 
 import argparse
