@@ -66,7 +66,8 @@ class RecurrentPopulationModel:
         With ``outputs``, let :meth:`CartPole.evaluate
         <rosenblatt.evolution.envs.CartPole.evaluate>` run whole trials in one
         compiled call (``rosenblatt[fast]``, the kernels on; see
-        :meth:`compiled_weights`), some 60 times faster. Opt-in like the
+        :meth:`compiled_weights`): 20-80 times faster (more for fewer
+        controllers, as in long test trials). Opt-in like the
         other neuroevolution kernels: libm's ``tanh`` differs from NumPy's in
         last bits, and these controllers can amplify that into other trials.
 
