@@ -266,10 +266,13 @@ class CartPole:
         Notes
         -----
         A feed-forward NEAT population network built with ``fast=True`` (e.g.
-        by ``NEAT(fast=True)``) runs each whole trial in one compiled call
-        (``rosenblatt[fast]``; not with ``ROSENBLATT_NO_NUMBA=1``): the same
-        arithmetic in the same order as this loop with that network, so the same
-        steps (and Gruau fitness to rounding), some 70 times faster per decision.
+        by ``NEAT(fast=True)``) or a population of fully recurrent networks
+        (:class:`~rosenblatt.evolution.recurrent.RecurrentPopulationModel` with
+        ``outputs``, as CoSyNE evolves them without velocities) runs each whole
+        trial in one compiled call (``rosenblatt[fast]``; not with
+        ``ROSENBLATT_NO_NUMBA=1``): the same arithmetic in the same order as this
+        loop with that network, so the same steps (and Gruau fitness to
+        rounding), some 70 times faster per decision.
         """
         if population is None:
             population = getattr(policy, "size", None)
@@ -331,7 +334,9 @@ class CartPole:
 
     def _compiled(self, policy, P, T, s, trace=None):
         """:meth:`evaluate` in one compiled call when ``policy`` is a feed-forward NEAT
-        population network built with ``fast=True`` and the kernels are on; else None.
+        population network built with ``fast=True`` or a population of fully recurrent
+        networks (:class:`~rosenblatt.evolution.recurrent.RecurrentPopulationModel` with
+        ``outputs``) and the kernels are on; else None.
 
         Same steps (and Gruau fitness) as the NumPy loop but where the last bits of
         ``sin``/``cos`` flip a failure test; ``trace`` (K, P, 6), when given, receives
@@ -339,15 +344,17 @@ class CartPole:
         """
         get_records = getattr(policy, "compiled_records", None)
         records = get_records() if get_records is not None else None
-        if records is None or getattr(policy, "size", None) != P or s.shape != (6, P):
+        get_weights = getattr(policy, "compiled_weights", None)
+        weights = get_weights() if get_weights is not None and records is None else None
+        if ((records is None and weights is None) or getattr(policy, "size", None) != P
+                or s.shape != (6, P)):
             return None
         from .. import _kernels
 
         if _kernels.get("neat_forward") is None:
             return None
-        from .._numba_pole import pole_episodes
+        from .._numba_pole import pole_episodes, recurrent_pole_episodes
 
-        flat, offsets = records
         c = self.physics()
         physics = np.array([c["gravity"], c["mass_cart"], c["force_mag"], c["tau"], c["mup"],
                             c["track"]], dtype=np.float64)
@@ -360,8 +367,12 @@ class CartPole:
         gruau = self.fitness_kind == "gruau"
         if trace is None:
             trace = np.zeros((0, P, 6))
-        pole_episodes(flat, offsets, np.ascontiguousarray(s.T), self.poles, self.velocities,
-                      T, self.failure_angle, gruau, physics, masses, halves, steps, f2, trace)
+        common = (np.ascontiguousarray(s.T), self.poles, self.velocities, T, self.failure_angle,
+                  gruau, physics, masses, halves, steps, f2, trace)
+        if records is not None:
+            pole_episodes(*records, *common)
+        else:
+            recurrent_pole_episodes(*weights, *common)
         keep = getattr(policy, "keep", None)
         if keep is not None and (steps < T).any():  # leave the policy as the NumPy loop does
             keep(steps >= T)
