@@ -137,12 +137,12 @@ class Optimizer:
         else:
             self.vec.zero_grad()
 
-    def step(self):
-        """Apply one update to theta from the current gradient."""
+    def _frozen(self, data, grad):
+        """One pass over the parameters before a step: still packed (else raise)? Which were
+        frozen since packing (their slices, to restore after the update)?"""
         vec = self.vec
-        data, grad = vec.data, vec.grad
         frozen = []
-        for p, sl in zip(vec.params, vec.slices):  # one pass: still packed? frozen since?
+        for p, sl in zip(vec.params, vec.slices):
             g = p.grad
             if p.data.base is not data or g is None or g.base is not grad:
                 vec.check_packed(f"{type(self).__name__}.step")  # raises, naming the fix
@@ -150,9 +150,63 @@ class Optimizer:
                 frozen.append(sl)
         if self.schedule is not None:
             self.lr = float(self.schedule(self.t))
+        return frozen
+
+    def step(self):
+        """Apply one update to theta from the current gradient."""
+        vec = self.vec
+        data, grad = vec.data, vec.grad
+        frozen = self._frozen(data, grad)
         if frozen:
             kept = [data[sl].copy() for sl in frozen]
         self._update(data, grad)  # grad was read above: the slots are filled already
+        if frozen:
+            for sl, values in zip(frozen, kept):
+                data[sl] = values
+        self.t += 1
+
+    def step_part(self, part):
+        """The step of :meth:`step` on the slice ``part`` of theta alone.
+
+        Every rule here is element-wise, so stepping the slices of a partition
+        of theta one by one (each with the same slice of the gradient and of
+        the state arrays) gives exactly :meth:`step`: a data-parallel rank
+        steps its shard of the vector only (``rb.distributed.DataParallel``)
+        and receives the others'. The state outside ``part`` is left as it
+        was. Counts as one step (``t``, the schedule).
+
+        Parameters
+        ----------
+        part : slice
+            A slice of ``range(vec.size)`` with step 1.
+        """
+        vec = self.vec
+        data, grad = vec.data, vec.grad
+        frozen = self._frozen(data, grad)
+        if frozen:
+            kept = [data[sl].copy() for sl in frozen]
+        full = data.shape
+        # the per-parameter arrays (state and scratch), as views of the part while it steps
+        whole = {k: v for k, v in vars(self).items()
+                 if isinstance(v, np.ndarray) and v.shape == full}
+        unset = {k for k, v in vars(self).items() if v is None}
+        before = set(vars(self))
+        for k, v in whole.items():
+            setattr(self, k, v[part])
+        self._part = part
+        try:
+            self._update(data[part], grad[part])
+        finally:
+            del self._part
+            size = len(range(*part.indices(data.size)))
+            for k, v in list(vars(self).items()):  # state the rule made on the way (lazily)
+                if (k in unset or k not in before) and isinstance(v, np.ndarray) \
+                        and v.shape == (size,):
+                    grown = np.zeros(full, dtype=v.dtype)
+                    grown[part] = v
+                    setattr(self, k, grown)
+            for k, v in whole.items():
+                setattr(self, k, v)
         if frozen:
             for sl, values in zip(frozen, kept):
                 data[sl] = values
@@ -162,7 +216,8 @@ class Optimizer:
         raise NotImplementedError
 
     def _zeros(self):
-        return np.zeros_like(self.vec.data)
+        part = getattr(self, "_part", None)  # inside step_part: the part's size
+        return np.zeros_like(self.vec.data if part is None else self.vec.data[part])
 
     def _decayed_grad(self, theta, grad, weight_decay):
         """``grad + weight_decay * theta`` in a reused buffer (``grad`` itself when 0)."""

@@ -55,6 +55,7 @@ import numpy as np
 
 from ..checks import one_of, positive_float
 from ..nn.batchnorm import _BatchNorm
+from ..optim.optimizer import Optimizer
 
 __all__ = ["DataParallel", "launched_by_mpirun", "world"]
 
@@ -152,7 +153,7 @@ class DataParallel:
     """
 
     def __init__(self, model, optimizer, comm=None, wait="block", poll_interval=1e-4,
-                 spin=5e-5):
+                 spin=5e-5, shard="auto"):
         vec = getattr(optimizer, "vec", None)
         if vec is None or not hasattr(vec, "grad"):
             raise TypeError(f"DataParallel: optimizer must be an rb.optim gradient optimizer "
@@ -165,6 +166,8 @@ class DataParallel:
         self.wait = one_of("DataParallel", "wait", wait, ("block", "poll"))
         self.poll_interval = positive_float("DataParallel", "poll_interval", poll_interval)
         self.spin = positive_float("DataParallel", "spin", spin, allow_zero=True)
+        if shard not in ("auto", True, False):
+            raise ValueError(f"DataParallel: shard must be 'auto', True or False; got {shard!r}")
         if comm is None:
             comm = world("DataParallel")
         from mpi4py import MPI  # a communicator was given or found: mpi4py is there
@@ -178,8 +181,32 @@ class DataParallel:
         # the loss and the batch-norm statistics: a few numbers beside the gradient
         self._small = np.empty(1 + sum(b.size for b in self._stats), dtype=vec.data.dtype)
         self.message_bytes = int(vec.data.nbytes + self._small.nbytes)
-        self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "steps": 0}
+        self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "update": 0.0, "steps": 0}
+        # the shards: rank r steps theta[parts[r]] (64-byte aligned cuts, nearly equal sizes)
+        n, k = vec.size, self.size
+        cuts = [min(n, (n * r // k + 15) // 16 * 16) for r in range(k)] + [n]
+        self.parts = [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+        self.part = self.parts[self.rank]
+        self._node = None
+        if shard is not False:
+            why = self._why_not_sharded(optimizer)
+            if why is None:
+                self._node = _NodeMemory(comm, vec.size, self._small.size, vec.data.dtype)
+                why = self._node.why_not
+                if why is not None:
+                    self._node = None
+            if why is not None and shard is True:
+                raise ValueError(f"DataParallel: shard=True but {why}")
+        self.sharded = self._node is not None
         self.broadcast_parameters()
+
+    def _why_not_sharded(self, optimizer):
+        if self.size < 2:
+            return "there is one rank"
+        if not isinstance(optimizer, Optimizer) or type(optimizer).step is not Optimizer.step:
+            return (f"{type(optimizer).__name__} is not an element-wise rb.optim rule "
+                    f"(it cannot step a shard of the vector alone)")
+        return None
 
     # -- the one message per step ----------------------------------------------------------
     def shard(self, index, n=None):
@@ -191,7 +218,10 @@ class DataParallel:
         """
         index = _as_index(index, n)
         total = len(index)
-        mine = np.array_split(index, self.size)[self.rank]
+        q, extra = divmod(total, self.size)  # np.array_split's parts: the first `extra` get one more
+        r = self.rank
+        start = r * q + min(r, extra)
+        mine = index[start:start + q + (r < extra)]
         return mine, (len(mine) / total if total else 0.0)
 
     def _poll(self, requests):
@@ -202,7 +232,7 @@ class DataParallel:
             if time.perf_counter() - start > self.spin:
                 time.sleep(self.poll_interval)
 
-    def allreduce(self, weight, loss=0.0):
+    def allreduce(self, weight, loss=0.0, scaled=False):
         """Average the gradient (and batch-norm statistics) over the ranks, weighted.
 
         Each rank passes the weight of its shard (``n_r / B``) and its shard's
@@ -210,11 +240,13 @@ class DataParallel:
         gradient vector and the batch-norm buffers, and gets the batch's loss.
         The gradient is scaled and reduced in place (no copy of it is made);
         the loss and the statistics travel in a second, small ``Allreduce``.
+        ``scaled``: the gradient is already multiplied by ``weight`` (``rb.fit``
+        seeds backward with it), so no pass over the vector scales it.
         """
         clock = time.perf_counter
         t0 = clock()
         grad, small = self.vec.grad, self._small
-        if weight != 1.0:
+        if weight != 1.0 and not scaled:
             np.multiply(grad, weight, out=grad)
         small[0] = loss * weight
         start = 1
@@ -240,10 +272,131 @@ class DataParallel:
         timers["steps"] += 1
         return float(small[0])
 
+    def _meet(self):
+        """Every rank of the node reaches this point (the shared buffers are then complete)."""
+        win = self._node.win
+        win.Sync()
+        if self.wait == "poll":
+            self._poll([self.comm.Ibarrier()])
+        else:
+            self.comm.Barrier()
+        win.Sync()
+
+    def reduce(self, weight, loss=0.0, scaled=False):
+        """The batch's gradient where this rank needs it; returns the batch's loss.
+
+        Sharded (:attr:`sharded`): this rank's shard :attr:`part` of the
+        gradient vector becomes the weighted sum over the ranks (the rest of
+        the vector keeps this rank's own gradient), the batch-norm statistics
+        and the loss are summed on every rank; a reduce-scatter. Else
+        :meth:`allreduce`: the whole vector on every rank.
+        """
+        if self._node is None:
+            return self.allreduce(weight, loss, scaled)
+        clock = time.perf_counter
+        t0 = clock()
+        node, part, rank = self._node, self.part, self.rank
+        grad, small = self.vec.grad, self._small
+        mine, lo, hi = node.grads[rank], part.start, part.stop
+        w = 1.0 if scaled else weight
+        # what the other ranks need of this rank's gradient: everything outside its shard
+        if w == 1.0:
+            np.copyto(mine[:lo], grad[:lo])
+            np.copyto(mine[hi:], grad[hi:])
+        else:
+            np.multiply(grad[:lo], w, out=mine[:lo])
+            np.multiply(grad[hi:], w, out=mine[hi:])
+        out = node.smalls[rank]
+        out[0] = loss * weight
+        start = 1
+        for b in self._stats:
+            np.multiply(b.reshape(-1), weight, out=out[start:start + b.size])
+            start += b.size
+        t1 = clock()
+        self._meet()
+        t2 = clock()
+        own = grad[lo:hi]
+        if w != 1.0:
+            np.multiply(own, w, out=own)
+        for r, other in enumerate(node.grads):
+            if r != rank:
+                own += other[lo:hi]
+        np.sum(node.smalls, axis=0, out=small)  # the same order on every rank: equal sums
+        start = 1
+        for b in self._stats:
+            b[...] = small[start:start + b.size].reshape(b.shape)
+            start += b.size
+        timers = self.timers
+        timers["pack"] += t1 - t0
+        timers["allreduce"] += t2 - t1
+        timers["unpack"] += clock() - t2
+        timers["steps"] += 1
+        return float(small[0])
+
+    def update(self):
+        """The optimizer's step. Sharded: this rank steps its shard of the weights (with its
+        shard of the optimizer's state) and receives the others' shards (an all-gather);
+        else every rank steps the whole vector."""
+        if self._node is None:
+            self.optimizer.step()
+            return
+        t0 = time.perf_counter()
+        self.optimizer.step_part(self.part)
+        self._exchange(self.vec.data, trailing=False)
+        self.timers["update"] += time.perf_counter() - t0
+
+    def _exchange(self, array, trailing=True):
+        """All-gather: each rank's shard of ``array`` (a vector shaped like theta) to every
+        rank, through the node's shared buffer. ``trailing``: meet again afterwards so the
+        buffer may be written at once (in a step, the next meeting comes first anyway)."""
+        node, part = self._node, self.part
+        shared = node.theta
+        np.copyto(shared[part], array[part])
+        self._meet()
+        for r, sl in enumerate(self.parts):
+            if r != self.rank:
+                np.copyto(array[sl], shared[sl])
+        if trailing:
+            self._meet()
+
+    def gather_parts(self, array):
+        """Collective: every rank's shard of ``array`` (shaped like theta) onto every rank.
+
+        Sharded training leaves each rank with the current values in its own
+        shard only; the trainer calls this to put back the last good weights
+        on a divergence. Nothing to do when not sharded.
+        """
+        if self._node is None:
+            return
+        if array.shape != self.vec.data.shape or array.dtype != self.vec.data.dtype:
+            raise ValueError(f"DataParallel.gather_parts: needs an array shaped like theta "
+                             f"{self.vec.data.shape} {self.vec.data.dtype}; got "
+                             f"{array.shape} {array.dtype}")
+        self._exchange(array)
+
+    def sync_state(self):
+        """Collective: the whole optimizer state and the whole reduced gradient on every rank.
+
+        In sharded training each rank updates its shard of the optimizer's
+        state arrays only; ``rb.fit`` calls this before a checkpoint is
+        written (so it holds the full state, and resumes on any number of
+        ranks or in one process) and when training ends. Nothing to do when
+        not sharded.
+        """
+        if self._node is None:
+            return
+        opt = self.optimizer
+        for name in opt.state_names:
+            value = getattr(opt, name, None)
+            if isinstance(value, np.ndarray) and value.shape == self.vec.data.shape \
+                    and value.dtype == self.vec.data.dtype:
+                self._exchange(value)
+        self._exchange(self.vec.grad)
+
     def step(self, weight, loss=0.0):
-        """:meth:`allreduce` then the optimizer's step; returns the batch's loss."""
-        value = self.allreduce(weight, loss)
-        self.optimizer.step()
+        """:meth:`reduce` then :meth:`update`; returns the batch's loss."""
+        value = self.reduce(weight, loss)
+        self.update()
         return value
 
     # -- keeping the ranks equal -----------------------------------------------------------
@@ -280,6 +433,52 @@ class DataParallel:
     def __repr__(self):
         return (f"DataParallel(rank {self.rank} of {self.size}, {self.vec.size} parameters, "
                 f"{self.message_bytes} bytes per step)")
+
+
+class _NodeMemory:
+    """Buffers that the ranks of one node share (an MPI-3 shared-memory window).
+
+    ``grads[r]``: what rank ``r`` publishes of its gradient (the others read
+    their shards of it); ``smalls[r]``: its loss and batch-norm statistics;
+    ``theta``: each rank writes its stepped shard of the weights there and
+    copies the others'. ``why_not`` says why sharing is impossible (the ranks
+    are on several nodes, or the window cannot be made), else None.
+    """
+
+    def __init__(self, comm, n, n_small, dtype):
+        from mpi4py import MPI
+
+        self.why_not = None
+        try:
+            node = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
+        except Exception as e:  # noqa: BLE001 - an MPI without shared-memory windows
+            self.why_not = f"this MPI cannot find the ranks of a node ({e})"
+            return
+        if node.Get_size() != comm.Get_size():
+            node.Free()
+            self.why_not = ("the ranks are on several nodes (sharding goes through the memory "
+                            "of one node)")
+            return
+        k, item = comm.Get_size(), np.dtype(dtype).itemsize
+        pad = (lambda m: (m + 15) // 16 * 16)  # 64-byte aligned rows
+        rows, small = pad(n), pad(n_small)
+        total = (k + 1) * rows + k * small
+        try:
+            self.win = MPI.Win.Allocate_shared(total * item if node.Get_rank() == 0 else 0,
+                                               item, comm=node)
+            buf, _ = self.win.Shared_query(0)
+        except Exception as e:  # noqa: BLE001
+            node.Free()
+            self.why_not = f"the shared-memory window could not be made ({e})"
+            return
+        memory = np.frombuffer(buf, dtype=dtype, count=total)
+        self.grads = [memory[r * rows:r * rows + n] for r in range(k)]
+        self.theta = memory[k * rows:k * rows + n]
+        base = (k + 1) * rows
+        self.smalls = np.lib.stride_tricks.as_strided(
+            memory[base:], shape=(k, n_small), strides=(small * item, item))
+        self.node = node
+        self.win.Lock_all(MPI.MODE_NOCHECK)  # one passive epoch: Sync() orders the accesses
 
 
 def for_fit(distributed, model, optimizer):
