@@ -127,7 +127,7 @@ def _process_facts():
             "voluntary_switches": usage.ru_nvcsw, "involuntary_switches": usage.ru_nivcsw}
 
 
-def profile_rank(n, wait="block", batch=None, solo=False):
+def profile_rank(n, wait="block", batch=None, solo=False, shard="auto"):
     """The steps of ``rb.fit`` written out, timed by phase (one process, or one rank).
 
     Per step, in ms of wall time: ``shard`` (the rank's indices and the copy of its
@@ -148,8 +148,10 @@ def profile_rank(n, wait="block", batch=None, solo=False):
     x, y = mlp.data(n)
     model = mlp.rosenblatt_model()
     opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
-    dp = None if comm is None or solo else rb.distributed.DataParallel(model, opt, wait=wait)
+    dp = None if comm is None or solo else rb.distributed.DataParallel(
+        model, opt, wait=wait, shard={"auto": "auto", "yes": True, "no": False}[shard])
     good = np.empty_like(opt.vec.data)
+    mine = slice(None) if dp is None or not dp.sharded else dp.part  # fit: a rank keeps its shard
     order = np.random.default_rng(2).permutation(n)
     plan = [order[i:i + batch] for i in range(0, n, batch)]
     phases = dict.fromkeys(("shard", "forward", "backward", "allreduce_all", "step"), 0.0)
@@ -163,22 +165,33 @@ def profile_rank(n, wait="block", batch=None, solo=False):
             t1 = clock()
             loss = rb.losses.cross_entropy(model(rb.tensor(xb)), yb)
             value = float(loss.item())
-            np.copyto(good, opt.vec.data)  # fit keeps the last good weights
+            np.copyto(good[mine], opt.vec.data[mine])  # fit keeps the last good weights
             t2 = clock()
             opt.zero_grad()
-            loss.backward()
+            if dp is None:
+                loss.backward()
+            else:  # fit seeds backward with the shard's weight
+                loss.backward(np.full(loss.data.shape, weight, loss.data.dtype))
             t3 = clock()
             if dp is not None:
-                dp.allreduce(weight, value)
+                dp.reduce(weight, value, scaled=True)
             t4 = clock()
-            opt.step()
+            if dp is None:
+                opt.step()
+            else:  # sharded: step this rank's shard, all-gather the weights
+                dp.update()
             t5 = clock()
             for key, a, b in (("shard", t0, t1), ("forward", t1, t2), ("backward", t2, t3),
                               ("allreduce_all", t3, t4), ("step", t4, t5)):
                 phases[key] += b - a
+            waited = 0.0 if dp is None else dp.timers["wait"] + (
+                0.0 if dp.sharded else dp.timers["allreduce"])
+            per_step.append((t5 - t0, waited))
 
+    per_step = []  # (wall, waiting for the other ranks so far) of every step
     run(plan[:20])  # warm up
     phases = dict.fromkeys(phases, 0.0)
+    per_step.clear()
     if dp is not None:
         dp.timers = dict.fromkeys(dp.timers, 0.0)
     if comm is not None:
@@ -190,6 +203,11 @@ def profile_rank(n, wait="block", batch=None, solo=False):
     out = {k: v / steps * 1e3 for k, v in phases.items()}
     if dp is not None:
         out.update({k: v / steps * 1e3 for k, v in dp.timers.items() if k != "steps"})
+    walls = np.array([w for w, _ in per_step])
+    waits = np.diff([0.0] + [v for _, v in per_step])
+    # medians over the steps: a step that another process interrupted does not move them
+    out.update(median_step_ms=float(np.median(walls)) * 1e3,
+               median_busy_ms=float(np.median(walls - waits)) * 1e3)
     out.update(wall_ms=wall / steps * 1e3, cpu_ms=cpu / steps * 1e3,
                samples=n * (1 if comm is None or not solo else comm.Get_size()),
                batch=batch, **_process_facts())
@@ -197,7 +215,10 @@ def profile_rank(n, wait="block", batch=None, solo=False):
     if comm is None or comm.Get_rank() == 0:
         if comm is not None:  # the job's throughput: the slowest rank's wall time
             wall = max(r["wall_ms"] for r in rows) * steps / 1e3
+        per_step = batch * (len(rows) if solo else 1)  # samples the job takes per step
+        median = per_step / max(r["median_step_ms"] for r in rows) * 1e3
         print("RESULT " + json.dumps({"ranks": rows, "samples_per_s": rows[0]["samples"] / wall,
+                                      "median_samples_per_s": median,
                                       "samples_per_cpu_s": rows[0]["samples"] / max(
                                           r["cpu_ms"] * steps / 1e3 for r in rows),
                                       "load": os.getloadavg()[0]}), flush=True)
@@ -263,17 +284,22 @@ def mlp_profile(quick, rounds):
     (wait "block" and "poll"), 2 processes at 64 each without communication (the
     machine's ceiling), and whether an Iallreduce overlaps computation."""
     n = 6_400 if quick else 25_600
-    runs = {"one": [], "two_block": [], "two_poll": [], "two_solo": []}
+    runs = {"one": [], "two_block": [], "two_allreduce": [], "two_poll": [], "two_solo": []}
     for _ in range(rounds):  # alternating, so a slow phase of the machine hits each
         runs["one"].append(_mpirun(1, ["--profile-rank", "--n", str(n)]))
         runs["two_block"].append(_mpirun(2, ["--profile-rank", "--n", str(n)]))
+        runs["two_allreduce"].append(_mpirun(2, ["--profile-rank", "--n", str(n),
+                                                 "--shard", "no"]))
         runs["two_poll"].append(_mpirun(2, ["--profile-rank", "--n", str(n), "--wait", "poll"]))
         runs["two_solo"].append(_mpirun(2, ["--profile-rank", "--n", str(n // 2), "--solo",
                                             "--batch", "64"]))
     out = {"samples": n, "runs": runs}
-    for key in ("two_block", "two_poll", "two_solo"):
+    for key in ("two_block", "two_allreduce", "two_poll", "two_solo"):
         out[f"{key}_ratio"] = statistics.median(
             b["samples_per_s"] / a["samples_per_s"] for a, b in zip(runs["one"], runs[key]))
+        out[f"{key}_median_ratio"] = statistics.median(
+            b["median_samples_per_s"] / a["median_samples_per_s"]
+            for a, b in zip(runs["one"], runs[key]))
         out[f"{key}_cpu_ratio"] = statistics.median(
             b["samples_per_cpu_s"] / a["samples_per_cpu_s"]
             for a, b in zip(runs["one"], runs[key]))
@@ -283,7 +309,7 @@ def mlp_profile(quick, rounds):
 
 def _print_profile(m):
     keys = ("shard", "forward", "backward", "allreduce_all", "pack", "allreduce",
-            "unpack", "step", "wall_ms", "cpu_ms")
+            "unpack", "step", "wall_ms", "cpu_ms", "median_step_ms", "median_busy_ms")
     print(f"Per-step profile (ms, medians over rounds; {m['samples']:,} samples):")
     print("  run          rank " + " ".join(f"{k[:9]:>9}" for k in keys) + "  switches(vol/invol)")
     for name, rounds in m["runs"].items():
@@ -296,7 +322,10 @@ def _print_profile(m):
                   f"{rows[-1]['blas_threads']}")
     print("  samples/s vs 1 process (wall; by the busiest rank's CPU time): " + "; ".join(
         f"{k} {m[k + '_ratio']:.2f}x ({m[k + '_cpu_ratio']:.2f}x)"
-        for k in ("two_block", "two_poll", "two_solo")))
+        for k in ("two_block", "two_allreduce", "two_poll", "two_solo")))
+    print("  by the median step (a step no other process interrupted): " + "; ".join(
+        f"{k} {m[k + '_median_ratio']:.2f}x"
+        for k in ("two_block", "two_allreduce", "two_poll", "two_solo")))
     o = m["overlap"]
     print(f"  overlap: Allreduce {o['allreduce_ms']:.3f} ms, Iallreduce {o['iallreduce_ms']:.3f}"
           f" ms, a product {o['matmul_ms']:.3f} ms, Iallreduce started before the product "
@@ -754,11 +783,12 @@ def main(argv=None):
     p.add_argument("--overlap-rank", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--solo", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--shard", default="auto", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.mlp_rank:
         return mlp_rank(args.n, args.epochs, args.wait)
     if args.profile_rank:
-        return profile_rank(args.n, args.wait, args.batch, args.solo)
+        return profile_rank(args.n, args.wait, args.batch, args.solo, args.shard)
     if args.overlap_rank:
         return overlap_rank()
     results = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}

@@ -141,10 +141,14 @@ class DataParallel:
         Bytes each rank sends per step: the gradient (one ``Allreduce`` in
         place) and the loss and batch-norm statistics (a second, small one).
     timers : dict
-        Seconds spent so far in :meth:`allreduce`: ``pack`` (scaling the
-        gradient by the shard's weight), ``allreduce`` (the reductions,
-        waiting for the other ranks included), ``unpack`` (the batch-norm
-        statistics); and ``steps``.
+        Seconds spent so far in :meth:`reduce` (or :meth:`allreduce`):
+        ``pack`` (scaling the gradient by the shard's weight; sharded: writing
+        what the others need into the shared buffer), ``allreduce`` (the
+        reductions, waiting for the other ranks included; sharded: the
+        meeting), ``unpack`` (sharded: summing this rank's shard; the
+        loss and batch-norm statistics), in :meth:`update` when sharded
+        (``update``: the shard's optimizer step and the all-gather), ``wait``
+        (sharded: time in the meetings, both of them); and ``steps``.
 
     Notes
     -----
@@ -181,7 +185,8 @@ class DataParallel:
         # the loss and the batch-norm statistics: a few numbers beside the gradient
         self._small = np.empty(1 + sum(b.size for b in self._stats), dtype=vec.data.dtype)
         self.message_bytes = int(vec.data.nbytes + self._small.nbytes)
-        self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "update": 0.0, "steps": 0}
+        self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "update": 0.0, "wait": 0.0,
+                       "steps": 0}
         # the shards: rank r steps theta[parts[r]] (64-byte aligned cuts, nearly equal sizes)
         n, k = vec.size, self.size
         cuts = [min(n, (n * r // k + 15) // 16 * 16) for r in range(k)] + [n]
@@ -274,13 +279,14 @@ class DataParallel:
 
     def _meet(self):
         """Every rank of the node reaches this point (the shared buffers are then complete)."""
-        win = self._node.win
+        win, start = self._node.win, time.perf_counter()
         win.Sync()
         if self.wait == "poll":
             self._poll([self.comm.Ibarrier()])
         else:
             self.comm.Barrier()
         win.Sync()
+        self.timers["wait"] += time.perf_counter() - start
 
     def reduce(self, weight, loss=0.0, scaled=False):
         """The batch's gradient where this rank needs it; returns the batch's loss.
