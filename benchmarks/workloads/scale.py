@@ -61,7 +61,7 @@ def workloads(quick):
 
 
 # -- MLP over MPI ---------------------------------------------------------------------------
-def mlp_rank(n, epochs, wait="block"):
+def mlp_rank(n, epochs, wait="block", shard="auto"):
     """One training run (one process, or one rank under mpirun); rank 0 prints JSON."""
     from threadpoolctl import threadpool_limits
 
@@ -75,7 +75,7 @@ def mlp_rank(n, epochs, wait="block"):
     opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
     comm = rb.distributed.world() if dist else None
     if dist:
-        dist = rb.distributed.DataParallel(model, opt, wait=wait)
+        dist = rb.distributed.DataParallel(model, opt, wait=wait, shard=_SHARD[shard])
     rb.fit(model, x[:mlp.BATCH * 4], y[:mlp.BATCH * 4], loss="cross_entropy", optimizer=opt,
            epochs=1, batch_size=mlp.BATCH, progress=False, rng=1, distributed=dist)  # warm up
     if comm is not None:
@@ -91,16 +91,24 @@ def mlp_rank(n, epochs, wait="block"):
     out = {"ranks": 1 if comm is None else comm.Get_size(), "samples_per_s": n * epochs / seconds,
            "samples_per_cpu_s": n * epochs / float(cpu[0]),
            "steps_per_s": epochs * -(-n // mlp.BATCH) / seconds}
-    if comm is not None:  # the one message per step, alone: bytes and time
+    if comm is not None:  # the communication of a step, alone: bytes and time
         dp = dist
         out["message_bytes"] = dp.message_bytes
-        for _ in range(5):
-            dp.allreduce(0.5)
-        comm.Barrier()
-        t = time.perf_counter()
-        for _ in range(50):
-            dp.allreduce(0.5)
-        out["allreduce_ms"] = (time.perf_counter() - t) / 50 * 1e3
+        out["sharded"] = dp.sharded
+
+        def timed(fn):
+            for _ in range(5):
+                fn()
+            comm.Barrier()
+            t = time.perf_counter()
+            for _ in range(50):
+                fn()
+            return (time.perf_counter() - t) / 50 * 1e3
+
+        out["allreduce_ms"] = timed(lambda: dp.allreduce(0.5))  # the plain path's Allreduce
+        if dp.sharded:  # the sharded path: reduce-scatter into the shards, all-gather theta
+            out["exchange_ms"] = timed(lambda: (dp.reduce(0.5, scaled=True),
+                                                dp.gather_parts(opt.vec.data)))
     else:  # step time at the per-rank batch, for the paper extrapolation
         out["parameters"] = int(opt.vec.size)
         for b in (mlp.BATCH // 2, 2):
@@ -111,6 +119,9 @@ def mlp_rank(n, epochs, wait="block"):
             out[f"step_ms_batch{b}"] = (time.perf_counter() - t) / 40 * 1e3
     if comm is None or comm.Get_rank() == 0:
         print("RESULT " + json.dumps(out), flush=True)
+
+
+_SHARD = {"auto": "auto", "yes": True, "no": False}
 
 
 def _process_facts():
@@ -149,7 +160,7 @@ def profile_rank(n, wait="block", batch=None, solo=False, shard="auto"):
     model = mlp.rosenblatt_model()
     opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
     dp = None if comm is None or solo else rb.distributed.DataParallel(
-        model, opt, wait=wait, shard={"auto": "auto", "yes": True, "no": False}[shard])
+        model, opt, wait=wait, shard=_SHARD[shard])
     good = np.empty_like(opt.vec.data)
     mine = slice(None) if dp is None or not dp.sharded else dp.part  # fit: a rank keeps its shard
     order = np.random.default_rng(2).permutation(n)
@@ -332,17 +343,20 @@ def _print_profile(m):
           f"and waited for after it {o['iallreduce_around_matmul_ms']:.3f} ms")
 
 
-def _run_mlp(ranks, n, epochs, wait="block"):
-    return _mpirun(ranks, ["--mlp-rank", "--n", str(n), "--epochs", str(epochs), "--wait", wait])
+def _run_mlp(ranks, n, epochs, wait="block", shard="auto"):
+    return _mpirun(ranks, ["--mlp-rank", "--n", str(n), "--epochs", str(epochs), "--wait", wait,
+                           "--shard", shard])
 
 
 def mlp_over_mpi(quick, rounds):
     n, epochs = (12_800, 1) if quick else (60_000, 1)
-    one, two, polled = [], [], []
+    one, two, polled, plain = [], [], [], []
     for _ in range(rounds):  # alternating, so a slow phase of the machine hits both
         one.append(_run_mlp(1, n, epochs))
         two.append(_run_mlp(2, n, epochs))
         polled.append(_run_mlp(2, n, epochs, "poll"))
+        plain.append(_run_mlp(2, n, epochs, shard="no"))  # one Allreduce, whole steps
+    plain_ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, plain)]
     poll_ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, polled)]
     poll_cpu = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, polled)]
     ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, two)]
@@ -354,7 +368,11 @@ def mlp_over_mpi(quick, rounds):
             "two_ranks_poll": [r["samples_per_s"] for r in polled], "poll_ratios": poll_ratios,
             "poll_ratio": statistics.median(poll_ratios), "poll_cpu_time_ratios": poll_cpu,
             "poll_cpu_time_ratio": statistics.median(poll_cpu),
+            "two_ranks_plain": [r["samples_per_s"] for r in plain], "plain_ratios": plain_ratios,
+            "plain_ratio": statistics.median(plain_ratios),
             "allreduce_ms": statistics.median(r["allreduce_ms"] for r in two),
+            "sharded": two[0].get("sharded", False),
+            "exchange_ms": statistics.median(r.get("exchange_ms", float("nan")) for r in two),
             "steps_per_s_one": statistics.median(r["steps_per_s"] for r in one),
             "step_ms_batch64": statistics.median(r["step_ms_batch64"] for r in one),
             "step_ms_batch2": statistics.median(r["step_ms_batch2"] for r in one),
@@ -786,7 +804,7 @@ def main(argv=None):
     p.add_argument("--shard", default="auto", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.mlp_rank:
-        return mlp_rank(args.n, args.epochs, args.wait)
+        return mlp_rank(args.n, args.epochs, args.wait, args.shard)
     if args.profile_rank:
         return profile_rank(args.n, args.wait, args.batch, args.solo, args.shard)
     if args.overlap_rank:
@@ -803,9 +821,14 @@ def main(argv=None):
               f"(rounds {', '.join(f'{r:.2f}' for r in m['ratios'])}); by CPU time (the busiest "
               f"rank's) {m['cpu_time_ratio']:.2f}x; 2 ranks with wait='poll' "
               f"{statistics.median(m['two_ranks_poll']):,.0f} samples/s: "
-              f"{m['poll_ratio']:.2f}x (by CPU time {m['poll_cpu_time_ratio']:.2f}x); "
-              f"one Allreduce per step "
-              f"of {m['message_bytes']:,} bytes taking {m['allreduce_ms']:.2f} ms", flush=True)
+              f"{m['poll_ratio']:.2f}x (by CPU time {m['poll_cpu_time_ratio']:.2f}x); 2 ranks "
+              f"unsharded (one Allreduce, every rank steps the whole vector) "
+              f"{m['plain_ratio']:.2f}x (rounds "
+              f"{', '.join(f'{r:.2f}' for r in m['plain_ratios'])}); "
+              f"per step {m['message_bytes']:,} bytes each way: "
+              + (f"sharded (a reduce-scatter and an all-gather through the node's shared "
+                 f"memory) {m['exchange_ms']:.2f} ms, " if m["sharded"] else "")
+              + f"one Allreduce {m['allreduce_ms']:.2f} ms", flush=True)
     if args.only == "solution":
         setups = [("genome", 32) if x == "genome" else ("vector", int(x[len("vector"):]))
                   for x in args.setups.split(",")]

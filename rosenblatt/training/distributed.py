@@ -223,7 +223,7 @@ class DataParallel:
         """
         index = _as_index(index, n)
         total = len(index)
-        q, extra = divmod(total, self.size)  # np.array_split's parts: the first `extra` get one more
+        q, extra = divmod(total, self.size)  # np.array_split's parts: `extra` get one more
         r = self.rank
         start = r * q + min(r, extra)
         mine = index[start:start + q + (r < extra)]
