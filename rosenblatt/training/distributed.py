@@ -9,16 +9,41 @@ its ``n_r`` examples, and **one** ``Allreduce`` of the flat gradient vector
 .. math:: g = \\sum_r \\frac{n_r}{B} g_r ,
 
 the gradient of the mean loss over the whole batch: exactly what one process
-computes on the batch, up to the order of the floating-point additions. Every
-rank then takes the same optimizer step, so the ranks' weights stay identical
-without ever being sent. The gradient is scaled and reduced in place in the
-optimizer's own vector (no copy); a second, small ``Allreduce`` carries the
-loss (to detect divergence on every rank at once) and the batch-norm running
-statistics, averaged with the same weights.
+computes on the batch, up to the order of the floating-point additions.
+
+Two ways to get there, the same arithmetic (the tests check the two give the
+same weights and optimizer state):
+
+* **Sharded** (the default when every rank is on one node and the optimizer
+  is an element-wise ``rb.optim`` rule): theta is cut into ``N`` nearly
+  equal shards. Each rank publishes its gradient outside its own shard in a
+  buffer the node's ranks share (an MPI-3 shared-memory window), the ranks
+  meet (a barrier), and rank ``r`` sums the ranks' gradients over its shard
+  only (a reduce-scatter), steps that shard of theta with that shard of the
+  optimizer's state (:meth:`~rosenblatt.optim.optimizer.Optimizer.step_part`),
+  publishes it, and after a second meeting copies the other shards (an
+  all-gather). The optimizer's pass over the vector, the one per-step cost
+  that every rank would otherwise repeat in full, is split ``N`` ways, and
+  the data cross the node's memory once, without an MPI library's
+  intermediate copies. Each rank's optimizer state is current in its shard
+  only; ``rb.fit`` gathers it before writing a checkpoint and when training
+  ends (:meth:`DataParallel.sync_state`), so a checkpoint holds the whole
+  state and resumes on any number of ranks, or in one process.
+* **One Allreduce** (ranks on several nodes, ``shard=False``, or when
+  ``rb.fit`` needs the whole reduced gradient before the step: ``clip_norm``,
+  a callback's ``on_backward``): the whole flat gradient is reduced in place
+  in the optimizer's vector (no copy) and every rank takes the same whole
+  step, so the ranks' weights stay identical without ever being sent; a
+  second, small ``Allreduce`` carries the loss (to detect divergence on every
+  rank at once) and the batch-norm running statistics, averaged with the same
+  weights.
 
 Communication per step is ``size(theta) + 1 + size(batch-norm buffers)``
-numbers each way, whatever the depth of the model; the per-epoch sums of the
-loss and the metrics take one more small ``Allreduce``.
+numbers each way either way (sharded: ``(N - 1) / N`` of the gradient out
+and in, ``1 / N`` of the weights out and ``(N - 1) / N`` in), whatever the
+depth of the model; the per-epoch sums of the loss and the metrics take one
+more small ``Allreduce``. ``rb.fit`` seeds backward with the shard's weight
+``n_r / B``, so the gradient arrives scaled without a pass over it.
 
 The gradient is reduced after the whole backward pass rather than layer by
 layer as backward produces it: between two ranks on one machine the
@@ -44,7 +69,7 @@ A hand-written loop (``rb.fit(..., distributed="mpi")`` does all of this)::
         mine, weight = dp.shard(index)
         loss = rb.losses.cross_entropy(model(rb.tensor(X[mine])), y[mine])
         opt.zero_grad(); loss.backward()
-        dp.step(weight)                                    # one Allreduce, then opt.step()
+        dp.step(weight)                                    # reduce, then the (sharded) step
 """
 
 import json
@@ -131,12 +156,22 @@ class DataParallel:
     spin : float, default 5e-5
         Seconds a "poll" rank tests the barrier without sleeping (a partner
         that is a few microseconds behind costs no sleep).
+    shard : {"auto", True, False}, default "auto"
+        Sharded optimizer steps through the node's shared memory (see the
+        module's notes) when possible: every rank on one node, an element-wise
+        ``rb.optim`` optimizer, more than one rank. True raises when it is
+        not possible; False always reduces the whole gradient with one
+        ``Allreduce`` and steps the whole vector on every rank.
 
     Attributes
     ----------
     rank, size : int
     is_root : bool
         Rank 0: the one that writes checkpoints and shows progress.
+    sharded : bool
+        Whether :meth:`reduce` and :meth:`update` shard the step.
+    parts : list of slice
+        The shards of theta, rank by rank (64-byte aligned cuts); ``part`` is this rank's.
     message_bytes : int
         Bytes each rank sends per step: the gradient (one ``Allreduce`` in
         place) and the loss and batch-norm statistics (a second, small one).
