@@ -434,6 +434,14 @@ class DataParallel:
                 self._exchange(value)
         self._exchange(self.vec.grad)
 
+    def close(self):
+        """Collective: free the node's shared buffers (``rb.fit`` does it for the
+        ``DataParallel`` it makes); afterwards every step takes the Allreduce path."""
+        if self._node is not None:
+            self.sync_state()  # a hand-written loop may have left the state sharded
+            self._node.free()
+        self._node, self.sharded = None, False
+
     def step(self, weight, loss=0.0):
         """:meth:`reduce` then :meth:`update`; returns the batch's loss."""
         value = self.reduce(weight, loss)
@@ -520,6 +528,12 @@ class _NodeMemory:
             memory[base:], shape=(k, n_small), strides=(small * item, item))
         self.node = node
         self.win.Lock_all(MPI.MODE_NOCHECK)  # one passive epoch: Sync() orders the accesses
+
+    def free(self):
+        """Collective: release the window and the node's communicator."""
+        self.win.Unlock_all()
+        self.win.Free()
+        self.node.Free()
 
 
 def for_fit(distributed, model, optimizer):
