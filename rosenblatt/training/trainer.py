@@ -267,7 +267,8 @@ class Trainer:
             self._check_loss(dp.reduce(weight, value, scaled=True))
             self._keep_good_weights()
         self._apply_gradient()
-        means.add(float(data_loss.item()), len(xb), pred.data, target)
+        means.add(value if objective is data_loss else float(data_loss.item()), len(xb),
+                  pred.data, target)
 
     def _apply_gradient(self):
         """The gradient is in place: callbacks see it, clipping, the optimizer's step, then
