@@ -91,3 +91,16 @@ def test_state_made_lazily_in_a_part_grows_to_the_whole_vector():
     opt.step_part(slice(0, 10))
     assert opt.velocity.shape == opt.vec.data.shape
     assert (opt.velocity[:10] == 1).all() and (opt.velocity[10:] == 0).all()
+
+
+def test_a_part_leaves_parameters_frozen_since_packing_alone():
+    net = _net(2)
+    opt = rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    first = net.layers[0] if hasattr(net, "layers") else list(net.children())[0]
+    first.W.requires_grad = False  # frozen after the optimizer was built (fine-tuning)
+    before = opt.vec.data.copy()
+    opt.vec.grad[:] = 1.0
+    opt.step_part(slice(0, opt.vec.size))
+    frozen = opt.vec.slices[[id(p) for p in opt.vec.params].index(id(first.W))]
+    np.testing.assert_array_equal(opt.vec.data[frozen], before[frozen])
+    assert (opt.vec.data != before).sum() == opt.vec.size - (frozen.stop - frozen.start)

@@ -113,3 +113,5 @@ def test_bad_distributed_arguments():
         rb.distributed.DataParallel(net, opt, comm=object(), wait="spin")
     with pytest.raises(ValueError, match="spin"):
         rb.distributed.DataParallel(net, opt, comm=object(), wait="poll", spin=-1.0)
+    with pytest.raises(ValueError, match="shard must be 'auto', True or False"):
+        rb.distributed.DataParallel(net, opt, comm=object(), shard="yes")
