@@ -235,6 +235,8 @@ class DataParallel:
                 why = self._node.why_not
                 if why is not None:
                     self._node = None
+                else:  # theta and the gradient move into the node's memory (values kept)
+                    vec.move_to(self._node.thetas[self.rank], self._node.grads[self.rank])
             if why is not None and shard is True:
                 raise ValueError(f"DataParallel: shard=True but {why}")
         self.sharded = self._node is not None
@@ -338,15 +340,12 @@ class DataParallel:
         t0 = clock()
         node, part, rank = self._node, self.part, self.rank
         grad, small = self.vec.grad, self._small
-        mine, lo, hi = node.grads[rank], part.start, part.stop
-        w = 1.0 if scaled else weight
-        # what the other ranks need of this rank's gradient: everything outside its shard
-        if w == 1.0:
-            np.copyto(mine[:lo], grad[:lo])
-            np.copyto(mine[hi:], grad[hi:])
-        else:
-            np.multiply(grad[:lo], w, out=mine[:lo])
-            np.multiply(grad[hi:], w, out=mine[hi:])
+        if grad is not node.grads[rank]:
+            raise RuntimeError("DataParallel: the optimizer's gradient vector was moved out "
+                               "of the node's shared memory; build a new DataParallel")
+        lo, hi = part.start, part.stop
+        if not scaled and weight != 1.0:  # the others read it where it is: scale it all
+            np.multiply(grad, weight, out=grad)
         out = node.smalls[rank]
         out[0] = loss * weight
         start = 1
@@ -357,8 +356,6 @@ class DataParallel:
         self._meet()
         t2 = clock()
         own = grad[lo:hi]
-        if w != 1.0:
-            np.multiply(own, w, out=own)
         for r, other in enumerate(node.grads):
             if r != rank:
                 own += other[lo:hi]
@@ -382,23 +379,24 @@ class DataParallel:
             self.optimizer.step()
             return
         t0 = time.perf_counter()
-        self.optimizer.step_part(self.part)
-        self._exchange(self.vec.data, trailing=False)
+        self.optimizer.step_part(self.part)  # in place, in this rank's theta in the node
+        self._meet()
+        data, thetas = self.vec.data, self._node.thetas
+        for r, sl in enumerate(self.parts):  # the others' shards, read where they are
+            if r != self.rank:
+                np.copyto(data[sl], thetas[r][sl])
         self.timers["update"] += time.perf_counter() - t0
 
-    def _exchange(self, array, trailing=True):
+    def _exchange(self, array):
         """All-gather: each rank's shard of ``array`` (a vector shaped like theta) to every
-        rank, through the node's shared buffer. ``trailing``: meet again afterwards so the
-        buffer may be written at once (in a step, the next meeting comes first anyway)."""
-        node, part = self._node, self.part
-        shared = node.theta
-        np.copyto(shared[part], array[part])
+        rank, through the node's shared exchange buffer."""
+        shared = self._node.exchange
+        np.copyto(shared[self.part], array[self.part])
         self._meet()
         for r, sl in enumerate(self.parts):
             if r != self.rank:
                 np.copyto(array[sl], shared[sl])
-        if trailing:
-            self._meet()
+        self._meet()  # before anyone writes the buffer again
 
     def gather_parts(self, array):
         """Collective: every rank's shard of ``array`` (shaped like theta) onto every rank.
@@ -439,6 +437,9 @@ class DataParallel:
         ``DataParallel`` it makes); afterwards every step takes the Allreduce path."""
         if self._node is not None:
             self.sync_state()  # a hand-written loop may have left the state sharded
+            vec = self.vec  # theta and the gradient back into this process's memory
+            vec.move_to(np.empty_like(vec.data), np.empty_like(vec.data))
+            self.comm.Barrier()  # no rank reads another's vectors any more
             self._node.free()
         self._node, self.sharded = None, False
 
@@ -487,11 +488,12 @@ class DataParallel:
 class _NodeMemory:
     """Buffers that the ranks of one node share (an MPI-3 shared-memory window).
 
-    ``grads[r]``: what rank ``r`` publishes of its gradient (the others read
-    their shards of it); ``smalls[r]``: its loss and batch-norm statistics;
-    ``theta``: each rank writes its stepped shard of the weights there and
-    copies the others'. ``why_not`` says why sharing is impossible (the ranks
-    are on several nodes, or the window cannot be made), else None.
+    ``grads[r]`` and ``thetas[r]``: rank ``r``'s gradient and weights (its
+    optimizer's flat vectors live there: the other ranks read their shards in
+    place); ``smalls[r]``: its loss and batch-norm statistics; ``exchange``:
+    where each rank writes its shard of another vector (the optimizer's state)
+    for the others to copy. ``why_not`` says why sharing is impossible (the
+    ranks are on several nodes, or the window cannot be made), else None.
     """
 
     def __init__(self, comm, n, n_small, dtype):
@@ -511,7 +513,7 @@ class _NodeMemory:
         k, item = comm.Get_size(), np.dtype(dtype).itemsize
         pad = (lambda m: (m + 15) // 16 * 16)  # 64-byte aligned rows
         rows, small = pad(n), pad(n_small)
-        total = (k + 1) * rows + k * small
+        total = (2 * k + 1) * rows + k * small
         try:
             self.win = MPI.Win.Allocate_shared(total * item if node.Get_rank() == 0 else 0,
                                                item, comm=node)
@@ -520,12 +522,15 @@ class _NodeMemory:
             node.Free()
             self.why_not = f"the shared-memory window could not be made ({e})"
             return
-        memory = np.frombuffer(buf, dtype=dtype, count=total)
-        self.grads = [memory[r * rows:r * rows + n] for r in range(k)]
-        self.theta = memory[k * rows:k * rows + n]
-        base = (k + 1) * rows
+
+        def row(i, count=n):  # each its own base array (a ParameterVector's views need that)
+            return np.frombuffer(buf, dtype=dtype, count=count, offset=i * rows * item)
+
+        self.grads = [row(r) for r in range(k)]  # rank r's gradient: its ParameterVector's
+        self.thetas = [row(k + r) for r in range(k)]  # rank r's theta: its ParameterVector's
+        self.exchange = row(2 * k)
         self.smalls = np.lib.stride_tricks.as_strided(
-            memory[base:], shape=(k, n_small), strides=(small * item, item))
+            row(2 * k + 1, k * small), shape=(k, n_small), strides=(small * item, item))
         self.node = node
         self.win.Lock_all(MPI.MODE_NOCHECK)  # one passive epoch: Sync() orders the accesses
 
