@@ -185,28 +185,37 @@ class Optimizer:
         frozen = self._frozen(data, grad)
         if frozen:
             kept = [data[sl].copy() for sl in frozen]
-        full = data.shape
-        # the per-parameter arrays (state and scratch), as views of the part while it steps
-        whole = {k: v for k, v in vars(self).items()
-                 if isinstance(v, np.ndarray) and v.shape == full}
-        unset = {k for k, v in vars(self).items() if v is None}
-        before = set(vars(self))
-        for k, v in whole.items():
-            setattr(self, k, v[part])
-        self._part = part
+        state = vars(self)
+        # the per-parameter arrays (state and scratch), as views of the part while it steps;
+        # the views are kept for the next step of the same part while the arrays stay
+        key = (part.start, part.stop, id(data), id(grad))
+        cache = state.get("_part_views")
+        if cache is None or cache[0] != key or any(state.get(k) is not v
+                                                   for k, v, _ in cache[3]):
+            whole = [(k, v, v[part]) for k, v in state.items()
+                     if isinstance(v, np.ndarray) and v.shape == data.shape]
+            state["_part_views"] = None
+            cache = state["_part_views"] = (key, data[part], grad[part], whole, frozenset(state))
+        unset = [k for k, v in state.items() if v is None]
+        for k, _, view in cache[3]:
+            state[k] = view
+        state["_part"] = part
         try:
-            self._update(data[part], grad[part])
+            self._update(cache[1], cache[2])
         finally:
-            del self._part
-            size = len(range(*part.indices(data.size)))
-            for k, v in list(vars(self).items()):  # state the rule made on the way (lazily)
-                if (k in unset or k not in before) and isinstance(v, np.ndarray) \
-                        and v.shape == (size,):
-                    grown = np.zeros(full, dtype=v.dtype)
+            del state["_part"]
+            for k, v, _ in cache[3]:
+                state[k] = v
+            made = [k for k in unset if isinstance(state.get(k), np.ndarray)]
+            if len(state) != len(cache[4]):
+                made += [k for k in state if k not in cache[4]]
+            for k in made:  # state the rule made on the way (lazily), grown to the whole vector
+                v = state[k]
+                if isinstance(v, np.ndarray) and v.shape == cache[1].shape:
+                    grown = np.zeros(data.shape, dtype=v.dtype)
                     grown[part] = v
-                    setattr(self, k, grown)
-            for k, v in whole.items():
-                setattr(self, k, v)
+                    state[k] = grown
+                    state.pop("_part_views", None)  # made again, with it, next time
         if frozen:
             for sl, values in zip(frozen, kept):
                 data[sl] = values

@@ -16,19 +16,21 @@ same weights and optimizer state):
 
 * **Sharded** (the default when every rank is on one node and the optimizer
   is an element-wise ``rb.optim`` rule): theta is cut into ``N`` nearly
-  equal shards. Each rank publishes its gradient outside its own shard in a
-  buffer the node's ranks share (an MPI-3 shared-memory window), the ranks
-  meet (a barrier), and rank ``r`` sums the ranks' gradients over its shard
-  only (a reduce-scatter), steps that shard of theta with that shard of the
-  optimizer's state (:meth:`~rosenblatt.optim.optimizer.Optimizer.step_part`),
-  publishes it, and after a second meeting copies the other shards (an
-  all-gather). The optimizer's pass over the vector, the one per-step cost
-  that every rank would otherwise repeat in full, is split ``N`` ways, and
-  the data cross the node's memory once, without an MPI library's
-  intermediate copies. Each rank's optimizer state is current in its shard
-  only; ``rb.fit`` gathers it before writing a checkpoint and when training
-  ends (:meth:`DataParallel.sync_state`), so a checkpoint holds the whole
-  state and resumes on any number of ranks, or in one process.
+  equal shards. Every rank's theta and gradient live in memory the node's
+  ranks share (an MPI-3 shared-memory window; the optimizer's flat vectors
+  are moved there, :meth:`~rosenblatt.nn.ParameterVector.move_to`). After
+  backward the ranks meet (a barrier), and rank ``r`` adds the other ranks'
+  gradients over its shard, read where they are (a reduce-scatter), steps
+  that shard of theta with that shard of the optimizer's state
+  (:meth:`~rosenblatt.optim.optimizer.Optimizer.step_part`), and after a
+  second meeting copies the other ranks' shards of theta (an all-gather).
+  The optimizer's pass over the vector, the one per-step cost that every
+  rank would otherwise repeat in full, is split ``N`` ways, and the data
+  cross the node's memory once, without an MPI library's intermediate copies.
+  Each rank's optimizer state is current in its shard only; ``rb.fit``
+  gathers it before writing a checkpoint and when training ends
+  (:meth:`DataParallel.sync_state`), so a checkpoint holds the whole state
+  and resumes on any number of ranks, or in one process.
 * **One Allreduce** (ranks on several nodes, ``shard=False``, or when
   ``rb.fit`` needs the whole reduced gradient before the step: ``clip_norm``,
   a callback's ``on_backward``): the whole flat gradient is reduced in place
@@ -39,8 +41,8 @@ same weights and optimizer state):
   weights.
 
 Communication per step is ``size(theta) + 1 + size(batch-norm buffers)``
-numbers each way either way (sharded: ``(N - 1) / N`` of the gradient out
-and in, ``1 / N`` of the weights out and ``(N - 1) / N`` in), whatever the
+numbers each way either way (sharded: each rank reads ``(N - 1) / N`` of
+the others' gradients and of their weights), whatever the
 depth of the model; the per-epoch sums of the loss and the metrics take one
 more small ``Allreduce``. ``rb.fit`` seeds backward with the shard's weight
 ``n_r / B``, so the gradient arrives scaled without a pass over it.
@@ -177,8 +179,8 @@ class DataParallel:
         place) and the loss and batch-norm statistics (a second, small one).
     timers : dict
         Seconds spent so far in :meth:`reduce` (or :meth:`allreduce`):
-        ``pack`` (scaling the gradient by the shard's weight; sharded: writing
-        what the others need into the shared buffer), ``allreduce`` (the
+        ``pack`` (scaling the gradient by the shard's weight, unless backward
+        was seeded with it; the loss and statistics), ``allreduce`` (the
         reductions, waiting for the other ranks included; sharded: the
         meeting), ``unpack`` (sharded: summing this rank's shard; the
         loss and batch-norm statistics), in :meth:`update` when sharded
@@ -330,9 +332,9 @@ class DataParallel:
 
         Sharded (:attr:`sharded`): this rank's shard :attr:`part` of the
         gradient vector becomes the weighted sum over the ranks (the rest of
-        the vector keeps this rank's own gradient), the batch-norm statistics
-        and the loss are summed on every rank; a reduce-scatter. Else
-        :meth:`allreduce`: the whole vector on every rank.
+        the vector keeps this rank's own gradient, which the others read),
+        the batch-norm statistics and the loss are summed on every rank; a
+        reduce-scatter. Else :meth:`allreduce`: the whole vector on every rank.
         """
         if self._node is None:
             return self.allreduce(weight, loss, scaled)
