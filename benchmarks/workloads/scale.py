@@ -279,6 +279,76 @@ def overlap_rank(repeats=200):
         print("RESULT " + json.dumps(out), flush=True)
 
 
+def rank_alone(n, rounds):
+    """What a sharded rank's step costs without waiting, measured in one process.
+
+    Rank 0 of 2 sharded ranks runs ``rb.fit`` alone: its ``DataParallel`` gets
+    buffers in this process's memory for the node's shared window (the other
+    rank's gradient and weights stand still, the meetings return at once), so
+    it does all of a rank's work (its 64 examples of every batch, the sum over
+    its half, the half step, the copy of the other half) and never waits.
+    Alternating with one process at batch 128 and one at batch 64 (the most
+    two processes without communication can do), per-step times from
+    ``on_batch_end``: on a loaded machine the low percentiles are the steps
+    that nothing interrupted.
+    """
+    from mpi4py import MPI
+    from threadpoolctl import threadpool_limits
+
+    import rosenblatt as rb
+    from benchmarks.workloads import mlp
+
+    threadpool_limits(1)
+
+    class Stamps(rb.callbacks.Callback):
+        def __init__(self):
+            self.t = []
+
+        def on_batch_end(self, trainer, batch, logs):
+            self.t.append(time.perf_counter())
+
+    class Memory:  # what _NodeMemory holds, for 2 ranks, in this process
+        def __init__(self, size, small, dtype):
+            self.grads = [np.zeros(size, dtype) for _ in range(2)]
+            self.thetas = [np.zeros(size, dtype) for _ in range(2)]
+            self.exchange = np.zeros(size, dtype)
+            self.smalls = np.zeros((2, small), dtype)
+            self.win = type("Win", (), {"Sync": lambda self: None})()
+
+    x, y = mlp.data(n)
+
+    def setup(kind):
+        model = mlp.rosenblatt_model()
+        opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
+        if kind != "rank":
+            return model, opt, None
+        dp = rb.distributed.DataParallel(model, opt, comm=MPI.COMM_SELF, shard=False)
+        dp.size, dp.rank = 2, 0
+        cut = min(opt.vec.size, (opt.vec.size // 2 + 15) // 16 * 16)
+        dp.parts = [slice(0, cut), slice(cut, opt.vec.size)]
+        dp.part = dp.parts[0]
+        dp._node = Memory(opt.vec.size, dp._small.size, opt.vec.data.dtype)
+        dp.sharded = True
+        opt.vec.move_to(dp._node.thetas[0], dp._node.grads[0])
+        return model, opt, dp
+
+    runs = {kind: setup(kind) for kind in ("one", "rank", "solo64")}
+    steps = {kind: [] for kind in runs}
+    for _ in range(rounds):
+        for kind, (model, opt, dp) in runs.items():
+            stamps = Stamps()
+            rb.fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=1,
+                   batch_size=mlp.BATCH // 2 if kind == "solo64" else mlp.BATCH, progress=False,
+                   rng=2, metrics=(), distributed=dp, callbacks=[stamps])
+            steps[kind].extend(np.diff(stamps.t) * 1e3)
+    out = {"load": os.getloadavg()[0]}
+    for q in (5, 10, 25, 50):
+        ms = {kind: float(np.percentile(v, q)) for kind, v in steps.items()}
+        out[f"p{q}"] = dict(ms, rank_ratio=ms["one"] / ms["rank"],
+                            solo_ratio=ms["one"] / ms["solo64"])
+    return out
+
+
 def _mpirun(ranks, args):
     cmd = [sys.executable, "-m", "benchmarks.workloads.scale", *args]
     if ranks > 1:
@@ -319,6 +389,7 @@ def mlp_profile(quick, rounds):
             b["samples_per_cpu_s"] / a["samples_per_cpu_s"]
             for a, b in zip(runs["one"], runs[key]))
     out["overlap"] = _mpirun(2, ["--overlap-rank"])
+    out["rank_alone"] = rank_alone(n, rounds * 2)
     return out
 
 
@@ -343,6 +414,11 @@ def _print_profile(m):
           "process interrupted): " + "; ".join(
               f"{k} {m[k + '_median_ratio']:.2f}x, {m[k + '_p10_ratio']:.2f}x"
               for k in ("two_block", "two_allreduce", "two_poll", "two_solo")))
+    print("  a sharded rank's step alone (no waiting; one process, see rank_alone), ms per step "
+          "at percentiles of the steps: " + "; ".join(
+              f"p{q} one process {r['one']:.3f}, rank {r['rank']:.3f}, a process at batch 64 "
+              f"{r['solo64']:.3f}: {r['rank_ratio']:.2f}x ({r['solo_ratio']:.2f}x)"
+              for q, r in ((q, m["rank_alone"][f"p{q}"]) for q in (5, 10, 50))))
     o = m["overlap"]
     print(f"  overlap: Allreduce {o['allreduce_ms']:.3f} ms, Iallreduce {o['iallreduce_ms']:.3f}"
           f" ms, a product {o['matmul_ms']:.3f} ms, Iallreduce started before the product "
