@@ -64,7 +64,7 @@ def workloads(quick):
 
 
 # -- MLP over MPI ---------------------------------------------------------------------------
-def mlp_rank(n, epochs, wait="block"):
+def mlp_rank(n, epochs, wait="block", shard="auto"):
     """One training run (one process, or one rank under mpirun); rank 0 prints JSON."""
     from threadpoolctl import threadpool_limits
 
@@ -78,7 +78,7 @@ def mlp_rank(n, epochs, wait="block"):
     opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
     comm = rb.distributed.world() if dist else None
     if dist:
-        dist = rb.distributed.DataParallel(model, opt, wait=wait)
+        dist = rb.distributed.DataParallel(model, opt, wait=wait, shard=_SHARD[shard])
     rb.fit(model, x[:mlp.BATCH * 4], y[:mlp.BATCH * 4], loss="cross_entropy", optimizer=opt,
            epochs=1, batch_size=mlp.BATCH, progress=False, rng=1, distributed=dist)  # warm up
     if comm is not None:
@@ -94,16 +94,24 @@ def mlp_rank(n, epochs, wait="block"):
     out = {"ranks": 1 if comm is None else comm.Get_size(), "samples_per_s": n * epochs / seconds,
            "samples_per_cpu_s": n * epochs / float(cpu[0]),
            "steps_per_s": epochs * -(-n // mlp.BATCH) / seconds}
-    if comm is not None:  # the one message per step, alone: bytes and time
+    if comm is not None:  # the communication of a step, alone: bytes and time
         dp = dist
         out["message_bytes"] = dp.message_bytes
-        for _ in range(5):
-            dp.allreduce(0.5)
-        comm.Barrier()
-        t = time.perf_counter()
-        for _ in range(50):
-            dp.allreduce(0.5)
-        out["allreduce_ms"] = (time.perf_counter() - t) / 50 * 1e3
+        out["sharded"] = dp.sharded
+
+        def timed(fn):
+            for _ in range(5):
+                fn()
+            comm.Barrier()
+            t = time.perf_counter()
+            for _ in range(50):
+                fn()
+            return (time.perf_counter() - t) / 50 * 1e3
+
+        out["allreduce_ms"] = timed(lambda: dp.allreduce(0.5))  # the plain path's Allreduce
+        if dp.sharded:  # the sharded path: reduce-scatter into the shards, all-gather theta
+            out["exchange_ms"] = timed(lambda: (dp.reduce(0.5, scaled=True),
+                                                dp.gather_parts(opt.vec.data)))
     else:  # step time at the per-rank batch, for the paper extrapolation
         out["parameters"] = int(opt.vec.size)
         for b in (mlp.BATCH // 2, 2):
@@ -114,6 +122,9 @@ def mlp_rank(n, epochs, wait="block"):
             out[f"step_ms_batch{b}"] = (time.perf_counter() - t) / 40 * 1e3
     if comm is None or comm.Get_rank() == 0:
         print("RESULT " + json.dumps(out), flush=True)
+
+
+_SHARD = {"auto": "auto", "yes": True, "no": False}
 
 
 def _process_facts():
@@ -130,7 +141,7 @@ def _process_facts():
             "voluntary_switches": usage.ru_nvcsw, "involuntary_switches": usage.ru_nivcsw}
 
 
-def profile_rank(n, wait="block", batch=None, solo=False):
+def profile_rank(n, wait="block", batch=None, solo=False, shard="auto"):
     """The steps of ``rb.fit`` written out, timed by phase (one process, or one rank).
 
     Per step, in ms of wall time: ``shard`` (the rank's indices and the copy of its
@@ -151,8 +162,10 @@ def profile_rank(n, wait="block", batch=None, solo=False):
     x, y = mlp.data(n)
     model = mlp.rosenblatt_model()
     opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
-    dp = None if comm is None or solo else rb.distributed.DataParallel(model, opt, wait=wait)
+    dp = None if comm is None or solo else rb.distributed.DataParallel(
+        model, opt, wait=wait, shard=_SHARD[shard])
     good = np.empty_like(opt.vec.data)
+    mine = slice(None) if dp is None or not dp.sharded else dp.part  # fit: a rank keeps its shard
     order = np.random.default_rng(2).permutation(n)
     plan = [order[i:i + batch] for i in range(0, n, batch)]
     phases = dict.fromkeys(("shard", "forward", "backward", "allreduce_all", "step"), 0.0)
@@ -166,22 +179,33 @@ def profile_rank(n, wait="block", batch=None, solo=False):
             t1 = clock()
             loss = rb.losses.cross_entropy(model(rb.tensor(xb)), yb)
             value = float(loss.item())
-            np.copyto(good, opt.vec.data)  # fit keeps the last good weights
+            np.copyto(good[mine], opt.vec.data[mine])  # fit keeps the last good weights
             t2 = clock()
             opt.zero_grad()
-            loss.backward()
+            if dp is None:
+                loss.backward()
+            else:  # fit seeds backward with the shard's weight
+                loss.backward(np.full(loss.data.shape, weight, loss.data.dtype))
             t3 = clock()
             if dp is not None:
-                dp.allreduce(weight, value)
+                dp.reduce(weight, value, scaled=True)
             t4 = clock()
-            opt.step()
+            if dp is None:
+                opt.step()
+            else:  # sharded: step this rank's shard, all-gather the weights
+                dp.update()
             t5 = clock()
             for key, a, b in (("shard", t0, t1), ("forward", t1, t2), ("backward", t2, t3),
                               ("allreduce_all", t3, t4), ("step", t4, t5)):
                 phases[key] += b - a
+            waited = 0.0 if dp is None else dp.timers["wait"] + (
+                0.0 if dp.sharded else dp.timers["allreduce"])
+            per_step.append((t5 - t0, waited))
 
+    per_step = []  # (wall, waiting for the other ranks so far) of every step
     run(plan[:20])  # warm up
     phases = dict.fromkeys(phases, 0.0)
+    per_step.clear()
     if dp is not None:
         dp.timers = dict.fromkeys(dp.timers, 0.0)
     if comm is not None:
@@ -193,6 +217,12 @@ def profile_rank(n, wait="block", batch=None, solo=False):
     out = {k: v / steps * 1e3 for k, v in phases.items()}
     if dp is not None:
         out.update({k: v / steps * 1e3 for k, v in dp.timers.items() if k != "steps"})
+    walls = np.array([w for w, _ in per_step])
+    waits = np.diff([0.0] + [v for _, v in per_step])
+    # medians over the steps: a step that another process interrupted does not move them
+    out.update(median_step_ms=float(np.median(walls)) * 1e3,
+               median_busy_ms=float(np.median(walls - waits)) * 1e3,
+               p10_step_ms=float(np.percentile(walls, 10)) * 1e3)
     out.update(wall_ms=wall / steps * 1e3, cpu_ms=cpu / steps * 1e3,
                samples=n * (1 if comm is None or not solo else comm.Get_size()),
                batch=batch, **_process_facts())
@@ -200,7 +230,12 @@ def profile_rank(n, wait="block", batch=None, solo=False):
     if comm is None or comm.Get_rank() == 0:
         if comm is not None:  # the job's throughput: the slowest rank's wall time
             wall = max(r["wall_ms"] for r in rows) * steps / 1e3
+        per_step = batch * (len(rows) if solo else 1)  # samples the job takes per step
+        median = per_step / max(r["median_step_ms"] for r in rows) * 1e3
+        p10 = per_step / max(r["p10_step_ms"] for r in rows) * 1e3
         print("RESULT " + json.dumps({"ranks": rows, "samples_per_s": rows[0]["samples"] / wall,
+                                      "median_samples_per_s": median,
+                                      "p10_samples_per_s": p10,
                                       "samples_per_cpu_s": rows[0]["samples"] / max(
                                           r["cpu_ms"] * steps / 1e3 for r in rows),
                                       "load": os.getloadavg()[0]}), flush=True)
@@ -247,6 +282,76 @@ def overlap_rank(repeats=200):
         print("RESULT " + json.dumps(out), flush=True)
 
 
+def rank_alone(n, rounds):
+    """What a sharded rank's step costs without waiting, measured in one process.
+
+    Rank 0 of 2 sharded ranks runs ``rb.fit`` alone: its ``DataParallel`` gets
+    buffers in this process's memory for the node's shared window (the other
+    rank's gradient and weights stand still, the meetings return at once), so
+    it does all of a rank's work (its 64 examples of every batch, the sum over
+    its half, the half step, the copy of the other half) and never waits.
+    Alternating with one process at batch 128 and one at batch 64 (the most
+    two processes without communication can do), per-step times from
+    ``on_batch_end``: on a loaded machine the low percentiles are the steps
+    that nothing interrupted.
+    """
+    from mpi4py import MPI
+    from threadpoolctl import threadpool_limits
+
+    import rosenblatt as rb
+    from benchmarks.workloads import mlp
+
+    threadpool_limits(1)
+
+    class Stamps(rb.callbacks.Callback):
+        def __init__(self):
+            self.t = []
+
+        def on_batch_end(self, trainer, batch, logs):
+            self.t.append(time.perf_counter())
+
+    class Memory:  # what _NodeMemory holds, for 2 ranks, in this process
+        def __init__(self, size, small, dtype):
+            self.grads = [np.zeros(size, dtype) for _ in range(2)]
+            self.thetas = [np.zeros(size, dtype) for _ in range(2)]
+            self.exchange = np.zeros(size, dtype)
+            self.smalls = np.zeros((2, small), dtype)
+            self.win = type("Win", (), {"Sync": lambda self: None})()
+
+    x, y = mlp.data(n)
+
+    def setup(kind):
+        model = mlp.rosenblatt_model()
+        opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
+        if kind != "rank":
+            return model, opt, None
+        dp = rb.distributed.DataParallel(model, opt, comm=MPI.COMM_SELF, shard=False)
+        dp.size, dp.rank = 2, 0
+        cut = min(opt.vec.size, (opt.vec.size // 2 + 15) // 16 * 16)
+        dp.parts = [slice(0, cut), slice(cut, opt.vec.size)]
+        dp.part = dp.parts[0]
+        dp._node = Memory(opt.vec.size, dp._small.size, opt.vec.data.dtype)
+        dp.sharded = True
+        opt.vec.move_to(dp._node.thetas[0], dp._node.grads[0])
+        return model, opt, dp
+
+    runs = {kind: setup(kind) for kind in ("one", "rank", "solo64")}
+    steps = {kind: [] for kind in runs}
+    for _ in range(rounds):
+        for kind, (model, opt, dp) in runs.items():
+            stamps = Stamps()
+            rb.fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=1,
+                   batch_size=mlp.BATCH // 2 if kind == "solo64" else mlp.BATCH, progress=False,
+                   rng=2, metrics=(), distributed=dp, callbacks=[stamps])
+            steps[kind].extend(np.diff(stamps.t) * 1e3)
+    out = {"load": os.getloadavg()[0]}
+    for q in (5, 10, 25, 50):
+        ms = {kind: float(np.percentile(v, q)) for kind, v in steps.items()}
+        out[f"p{q}"] = dict(ms, rank_ratio=ms["one"] / ms["rank"],
+                            solo_ratio=ms["one"] / ms["solo64"])
+    return out
+
+
 def _mpirun(ranks, args):
     cmd = [sys.executable, "-m", "benchmarks.workloads.scale", *args]
     if ranks > 1:
@@ -266,27 +371,35 @@ def mlp_profile(quick, rounds):
     (wait "block" and "poll"), 2 processes at 64 each without communication (the
     machine's ceiling), and whether an Iallreduce overlaps computation."""
     n = 6_400 if quick else 25_600
-    runs = {"one": [], "two_block": [], "two_poll": [], "two_solo": []}
+    runs = {"one": [], "two_block": [], "two_allreduce": [], "two_poll": [], "two_solo": []}
     for _ in range(rounds):  # alternating, so a slow phase of the machine hits each
         runs["one"].append(_mpirun(1, ["--profile-rank", "--n", str(n)]))
         runs["two_block"].append(_mpirun(2, ["--profile-rank", "--n", str(n)]))
+        runs["two_allreduce"].append(_mpirun(2, ["--profile-rank", "--n", str(n),
+                                                 "--shard", "no"]))
         runs["two_poll"].append(_mpirun(2, ["--profile-rank", "--n", str(n), "--wait", "poll"]))
         runs["two_solo"].append(_mpirun(2, ["--profile-rank", "--n", str(n // 2), "--solo",
                                             "--batch", "64"]))
     out = {"samples": n, "runs": runs}
-    for key in ("two_block", "two_poll", "two_solo"):
+    for key in ("two_block", "two_allreduce", "two_poll", "two_solo"):
         out[f"{key}_ratio"] = statistics.median(
             b["samples_per_s"] / a["samples_per_s"] for a, b in zip(runs["one"], runs[key]))
+        for stat in ("median", "p10"):
+            out[f"{key}_{stat}_ratio"] = statistics.median(
+                b[f"{stat}_samples_per_s"] / a[f"{stat}_samples_per_s"]
+                for a, b in zip(runs["one"], runs[key]))
         out[f"{key}_cpu_ratio"] = statistics.median(
             b["samples_per_cpu_s"] / a["samples_per_cpu_s"]
             for a, b in zip(runs["one"], runs[key]))
     out["overlap"] = _mpirun(2, ["--overlap-rank"])
+    out["rank_alone"] = rank_alone(n, rounds * 2)
     return out
 
 
 def _print_profile(m):
     keys = ("shard", "forward", "backward", "allreduce_all", "pack", "allreduce",
-            "unpack", "step", "wall_ms", "cpu_ms")
+            "unpack", "step", "wall_ms", "cpu_ms", "median_step_ms", "median_busy_ms",
+            "p10_step_ms")
     print(f"Per-step profile (ms, medians over rounds; {m['samples']:,} samples):")
     print("  run          rank " + " ".join(f"{k[:9]:>9}" for k in keys) + "  switches(vol/invol)")
     for name, rounds in m["runs"].items():
@@ -299,36 +412,55 @@ def _print_profile(m):
                   f"{rows[-1]['blas_threads']}")
     print("  samples/s vs 1 process (wall; by the busiest rank's CPU time): " + "; ".join(
         f"{k} {m[k + '_ratio']:.2f}x ({m[k + '_cpu_ratio']:.2f}x)"
-        for k in ("two_block", "two_poll", "two_solo")))
+        for k in ("two_block", "two_allreduce", "two_poll", "two_solo")))
+    print("  by the median step, and by the 10th percentile of the steps (steps no other "
+          "process interrupted): " + "; ".join(
+              f"{k} {m[k + '_median_ratio']:.2f}x, {m[k + '_p10_ratio']:.2f}x"
+              for k in ("two_block", "two_allreduce", "two_poll", "two_solo")))
+    print("  a sharded rank's step alone (no waiting; one process, see rank_alone), ms per step "
+          "at percentiles of the steps: " + "; ".join(
+              f"p{q} one process {r['one']:.3f}, rank {r['rank']:.3f}, a process at batch 64 "
+              f"{r['solo64']:.3f}: {r['rank_ratio']:.2f}x ({r['solo_ratio']:.2f}x)"
+              for q, r in ((q, m["rank_alone"][f"p{q}"]) for q in (5, 10, 50))))
     o = m["overlap"]
     print(f"  overlap: Allreduce {o['allreduce_ms']:.3f} ms, Iallreduce {o['iallreduce_ms']:.3f}"
           f" ms, a product {o['matmul_ms']:.3f} ms, Iallreduce started before the product "
           f"and waited for after it {o['iallreduce_around_matmul_ms']:.3f} ms")
 
 
-def _run_mlp(ranks, n, epochs, wait="block"):
-    return _mpirun(ranks, ["--mlp-rank", "--n", str(n), "--epochs", str(epochs), "--wait", wait])
+def _run_mlp(ranks, n, epochs, wait="block", shard="auto"):
+    return _mpirun(ranks, ["--mlp-rank", "--n", str(n), "--epochs", str(epochs), "--wait", wait,
+                           "--shard", shard])
 
 
 def mlp_over_mpi(quick, rounds):
     n, epochs = (12_800, 1) if quick else (60_000, 1)
-    one, two, polled = [], [], []
+    one, two, polled, plain = [], [], [], []
     for _ in range(rounds):  # alternating, so a slow phase of the machine hits both
         one.append(_run_mlp(1, n, epochs))
         two.append(_run_mlp(2, n, epochs))
         polled.append(_run_mlp(2, n, epochs, "poll"))
+        plain.append(_run_mlp(2, n, epochs, shard="no"))  # one Allreduce, whole steps
+    plain_ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, plain)]
     poll_ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, polled)]
     poll_cpu = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, polled)]
     ratios = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(one, two)]
     cpu_ratios = [b["samples_per_cpu_s"] / a["samples_per_cpu_s"] for a, b in zip(one, two)]
+    best = (lambda runs: max(r["samples_per_s"] for r in runs))
     return {"samples": n * epochs, "one_process": [r["samples_per_s"] for r in one],
+            # the fastest run of each: on a shared machine, the one least interrupted
+            "best_ratio": best(two) / best(one), "plain_best_ratio": best(plain) / best(one),
             "two_ranks": [r["samples_per_s"] for r in two], "ratios": ratios,
             "ratio": statistics.median(ratios), "message_bytes": two[0]["message_bytes"],
             "cpu_time_ratios": cpu_ratios, "cpu_time_ratio": statistics.median(cpu_ratios),
             "two_ranks_poll": [r["samples_per_s"] for r in polled], "poll_ratios": poll_ratios,
             "poll_ratio": statistics.median(poll_ratios), "poll_cpu_time_ratios": poll_cpu,
             "poll_cpu_time_ratio": statistics.median(poll_cpu),
+            "two_ranks_plain": [r["samples_per_s"] for r in plain], "plain_ratios": plain_ratios,
+            "plain_ratio": statistics.median(plain_ratios),
             "allreduce_ms": statistics.median(r["allreduce_ms"] for r in two),
+            "sharded": two[0].get("sharded", False),
+            "exchange_ms": statistics.median(r.get("exchange_ms", float("nan")) for r in two),
             "steps_per_s_one": statistics.median(r["steps_per_s"] for r in one),
             "step_ms_batch64": statistics.median(r["step_ms_batch64"] for r in one),
             "step_ms_batch2": statistics.median(r["step_ms_batch2"] for r in one),
@@ -851,11 +983,12 @@ def main(argv=None):
     p.add_argument("--overlap-rank", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--solo", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--batch", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--shard", default="auto", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.mlp_rank:
-        return mlp_rank(args.n, args.epochs, args.wait)
+        return mlp_rank(args.n, args.epochs, args.wait, args.shard)
     if args.profile_rank:
-        return profile_rank(args.n, args.wait, args.batch, args.solo)
+        return profile_rank(args.n, args.wait, args.batch, args.solo, args.shard)
     if args.overlap_rank:
         return overlap_rank()
     results = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
@@ -867,12 +1000,19 @@ def main(argv=None):
         print(f"MLP 784-256-256-10, batch 128, {m['samples']:,} samples: 1 process "
               f"{statistics.median(m['one_process']):,.0f} samples/s, 2 ranks "
               f"{statistics.median(m['two_ranks']):,.0f} samples/s: {m['ratio']:.2f}x "
-              f"(rounds {', '.join(f'{r:.2f}' for r in m['ratios'])}); by CPU time (the busiest "
+              f"(rounds {', '.join(f'{r:.2f}' for r in m['ratios'])}; fastest run against "
+              f"fastest run {m['best_ratio']:.2f}x); by CPU time (the busiest "
               f"rank's) {m['cpu_time_ratio']:.2f}x; 2 ranks with wait='poll' "
               f"{statistics.median(m['two_ranks_poll']):,.0f} samples/s: "
-              f"{m['poll_ratio']:.2f}x (by CPU time {m['poll_cpu_time_ratio']:.2f}x); "
-              f"one Allreduce per step "
-              f"of {m['message_bytes']:,} bytes taking {m['allreduce_ms']:.2f} ms", flush=True)
+              f"{m['poll_ratio']:.2f}x (by CPU time {m['poll_cpu_time_ratio']:.2f}x); 2 ranks "
+              f"unsharded (one Allreduce, every rank steps the whole vector) "
+              f"{m['plain_ratio']:.2f}x (rounds "
+              f"{', '.join(f'{r:.2f}' for r in m['plain_ratios'])}; fastest "
+              f"{m['plain_best_ratio']:.2f}x); "
+              f"per step {m['message_bytes']:,} bytes each way: "
+              + (f"sharded (a reduce-scatter and an all-gather through the node's shared "
+                 f"memory) {m['exchange_ms']:.2f} ms, " if m["sharded"] else "")
+              + f"one Allreduce {m['allreduce_ms']:.2f} ms", flush=True)
     if args.only == "solution":
         setups = [("genome", 32) if x == "genome" else ("vector", int(x[len("vector"):]))
                   for x in args.setups.split(",")]

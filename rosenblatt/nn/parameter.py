@@ -241,6 +241,38 @@ class ParameterVector:
                     f"rebuild this optimizer after re-packing or casting"
                 )
 
+    def move_to(self, data=None, grad=None):
+        """Move theta and/or the gradient into other flat arrays; the parameters' views follow.
+
+        The values are copied into ``data`` / ``grad`` (1-D, this vector's
+        size and dtype, each the base of its own views), every parameter's
+        ``data`` / ``grad`` view is re-made on them, and the old arrays are no
+        longer used. ``rb.distributed.DataParallel`` puts a rank's theta and
+        gradient in memory the node's ranks share this way, so the others read
+        them where they are.
+        """
+        for name, new in (("data", data), ("grad", grad)):
+            if new is not None and (new.shape != (self.size,) or new.dtype != self.data.dtype
+                                    or not new.flags.c_contiguous):
+                raise ValueError(f"ParameterVector.move_to: {name} must be a contiguous "
+                                 f"({self.size},) {self.data.dtype} array; got {new.shape} "
+                                 f"{new.dtype}")
+        if grad is not None:
+            grad[...] = self._grad
+            homes = [grad[sl].reshape(h.shape) for sl, h in zip(self.slices, self._homes)]
+            for p, old, home in zip(self.params, self._homes, homes):
+                if p.grad is old:
+                    p.grad = home
+                if getattr(p, "_grad_home", None) is old:
+                    p._grad_home = home
+            self._grad, self._homes = grad, homes
+        if data is not None:
+            data[...] = self.data
+            for p, sl in zip(self.params, self.slices):
+                if p.data.base is self.data:  # still packed here
+                    p.data = data[sl].reshape(p.data.shape)
+            self.data = data
+
     def split(self, flat):
         """Views of a flat array (same layout as ``data``) per parameter, shaped like them."""
         return [flat[sl].reshape(p.shape) for p, sl in zip(self.params, self.slices)]

@@ -137,12 +137,12 @@ class Optimizer:
         else:
             self.vec.zero_grad()
 
-    def step(self):
-        """Apply one update to theta from the current gradient."""
+    def _frozen(self, data, grad):
+        """One pass over the parameters before a step: still packed (else raise)? Which were
+        frozen since packing (their slices, to restore after the update)?"""
         vec = self.vec
-        data, grad = vec.data, vec.grad
         frozen = []
-        for p, sl in zip(vec.params, vec.slices):  # one pass: still packed? frozen since?
+        for p, sl in zip(vec.params, vec.slices):
             g = p.grad
             if p.data.base is not data or g is None or g.base is not grad:
                 vec.check_packed(f"{type(self).__name__}.step")  # raises, naming the fix
@@ -150,9 +150,72 @@ class Optimizer:
                 frozen.append(sl)
         if self.schedule is not None:
             self.lr = float(self.schedule(self.t))
+        return frozen
+
+    def step(self):
+        """Apply one update to theta from the current gradient."""
+        vec = self.vec
+        data, grad = vec.data, vec.grad
+        frozen = self._frozen(data, grad)
         if frozen:
             kept = [data[sl].copy() for sl in frozen]
         self._update(data, grad)  # grad was read above: the slots are filled already
+        if frozen:
+            for sl, values in zip(frozen, kept):
+                data[sl] = values
+        self.t += 1
+
+    def step_part(self, part):
+        """The step of :meth:`step` on the slice ``part`` of theta alone.
+
+        Every rule here is element-wise, so stepping the slices of a partition
+        of theta one by one (each with the same slice of the gradient and of
+        the state arrays) gives exactly :meth:`step`: a data-parallel rank
+        steps its shard of the vector only (``rb.distributed.DataParallel``)
+        and receives the others'. The state outside ``part`` is left as it
+        was. Counts as one step (``t``, the schedule).
+
+        Parameters
+        ----------
+        part : slice
+            A slice of ``range(vec.size)`` with step 1.
+        """
+        vec = self.vec
+        data, grad = vec.data, vec.grad
+        frozen = self._frozen(data, grad)
+        if frozen:
+            kept = [data[sl].copy() for sl in frozen]
+        state = vars(self)
+        # the per-parameter arrays (state and scratch), as views of the part while it steps;
+        # the views are kept for the next step of the same part while the arrays stay
+        key = (part.start, part.stop, id(data), id(grad))
+        cache = state.get("_part_views")
+        if cache is None or cache[0] != key or any(state.get(k) is not v
+                                                   for k, v, _ in cache[3]):
+            whole = [(k, v, v[part]) for k, v in state.items()
+                     if isinstance(v, np.ndarray) and v.shape == data.shape]
+            state["_part_views"] = None
+            cache = state["_part_views"] = (key, data[part], grad[part], whole, frozenset(state))
+        unset = [k for k, v in state.items() if v is None]
+        for k, _, view in cache[3]:
+            state[k] = view
+        state["_part"] = part
+        try:
+            self._update(cache[1], cache[2])
+        finally:
+            del state["_part"]
+            for k, v, _ in cache[3]:
+                state[k] = v
+            made = [k for k in unset if isinstance(state.get(k), np.ndarray)]
+            if len(state) != len(cache[4]):
+                made += [k for k in state if k not in cache[4]]
+            for k in made:  # state the rule made on the way (lazily), grown to the whole vector
+                v = state[k]
+                if isinstance(v, np.ndarray) and v.shape == cache[1].shape:
+                    grown = np.zeros(data.shape, dtype=v.dtype)
+                    grown[part] = v
+                    state[k] = grown
+                    state.pop("_part_views", None)  # made again, with it, next time
         if frozen:
             for sl, values in zip(frozen, kept):
                 data[sl] = values
@@ -162,7 +225,8 @@ class Optimizer:
         raise NotImplementedError
 
     def _zeros(self):
-        return np.zeros_like(self.vec.data)
+        part = getattr(self, "_part", None)  # inside step_part: the part's size
+        return np.zeros_like(self.vec.data if part is None else self.vec.data[part])
 
     def _decayed_grad(self, theta, grad, weight_decay):
         """``grad + weight_decay * theta`` in a reused buffer (``grad`` itself when 0)."""

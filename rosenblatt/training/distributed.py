@@ -9,16 +9,43 @@ its ``n_r`` examples, and **one** ``Allreduce`` of the flat gradient vector
 .. math:: g = \\sum_r \\frac{n_r}{B} g_r ,
 
 the gradient of the mean loss over the whole batch: exactly what one process
-computes on the batch, up to the order of the floating-point additions. Every
-rank then takes the same optimizer step, so the ranks' weights stay identical
-without ever being sent. The gradient is scaled and reduced in place in the
-optimizer's own vector (no copy); a second, small ``Allreduce`` carries the
-loss (to detect divergence on every rank at once) and the batch-norm running
-statistics, averaged with the same weights.
+computes on the batch, up to the order of the floating-point additions.
+
+Two ways to get there, the same arithmetic (the tests check the two give the
+same weights and optimizer state):
+
+* **Sharded** (the default when every rank is on one node and the optimizer
+  is an element-wise ``rb.optim`` rule): theta is cut into ``N`` nearly
+  equal shards. Every rank's theta and gradient live in memory the node's
+  ranks share (an MPI-3 shared-memory window; the optimizer's flat vectors
+  are moved there, :meth:`~rosenblatt.nn.ParameterVector.move_to`). After
+  backward the ranks meet (a barrier), and rank ``r`` adds the other ranks'
+  gradients over its shard, read where they are (a reduce-scatter), steps
+  that shard of theta with that shard of the optimizer's state
+  (:meth:`~rosenblatt.optim.optimizer.Optimizer.step_part`), and after a
+  second meeting copies the other ranks' shards of theta (an all-gather).
+  The optimizer's pass over the vector, the one per-step cost that every
+  rank would otherwise repeat in full, is split ``N`` ways, and the data
+  cross the node's memory once, without an MPI library's intermediate copies.
+  Each rank's optimizer state is current in its shard only; ``rb.fit``
+  gathers it before writing a checkpoint and when training ends
+  (:meth:`DataParallel.sync_state`), so a checkpoint holds the whole state
+  and resumes on any number of ranks, or in one process.
+* **One Allreduce** (ranks on several nodes, ``shard=False``, or when
+  ``rb.fit`` needs the whole reduced gradient before the step: ``clip_norm``,
+  a callback's ``on_backward``): the whole flat gradient is reduced in place
+  in the optimizer's vector (no copy) and every rank takes the same whole
+  step, so the ranks' weights stay identical without ever being sent; a
+  second, small ``Allreduce`` carries the loss (to detect divergence on every
+  rank at once) and the batch-norm running statistics, averaged with the same
+  weights.
 
 Communication per step is ``size(theta) + 1 + size(batch-norm buffers)``
-numbers each way, whatever the depth of the model; the per-epoch sums of the
-loss and the metrics take one more small ``Allreduce``.
+numbers each way either way (sharded: each rank reads ``(N - 1) / N`` of
+the others' gradients and of their weights), whatever the
+depth of the model; the per-epoch sums of the loss and the metrics take one
+more small ``Allreduce``. ``rb.fit`` seeds backward with the shard's weight
+``n_r / B``, so the gradient arrives scaled without a pass over it.
 
 The gradient is reduced after the whole backward pass rather than layer by
 layer as backward produces it: between two ranks on one machine the
@@ -44,7 +71,7 @@ A hand-written loop (``rb.fit(..., distributed="mpi")`` does all of this)::
         mine, weight = dp.shard(index)
         loss = rb.losses.cross_entropy(model(rb.tensor(X[mine])), y[mine])
         opt.zero_grad(); loss.backward()
-        dp.step(weight)                                    # one Allreduce, then opt.step()
+        dp.step(weight)                                    # reduce, then the (sharded) step
 """
 
 import json
@@ -55,6 +82,7 @@ import numpy as np
 
 from ..checks import one_of, positive_float
 from ..nn.batchnorm import _BatchNorm
+from ..optim.optimizer import Optimizer
 
 __all__ = ["DataParallel", "launched_by_mpirun", "world"]
 
@@ -130,20 +158,34 @@ class DataParallel:
     spin : float, default 5e-5
         Seconds a "poll" rank tests the barrier without sleeping (a partner
         that is a few microseconds behind costs no sleep).
+    shard : {"auto", True, False}, default "auto"
+        Sharded optimizer steps through the node's shared memory (see the
+        module's notes) when possible: every rank on one node, an element-wise
+        ``rb.optim`` optimizer, more than one rank. True raises when it is
+        not possible; False always reduces the whole gradient with one
+        ``Allreduce`` and steps the whole vector on every rank.
 
     Attributes
     ----------
     rank, size : int
     is_root : bool
         Rank 0: the one that writes checkpoints and shows progress.
+    sharded : bool
+        Whether :meth:`reduce` and :meth:`update` shard the step.
+    parts : list of slice
+        The shards of theta, rank by rank (64-byte aligned cuts); ``part`` is this rank's.
     message_bytes : int
         Bytes each rank sends per step: the gradient (one ``Allreduce`` in
         place) and the loss and batch-norm statistics (a second, small one).
     timers : dict
-        Seconds spent so far in :meth:`allreduce`: ``pack`` (scaling the
-        gradient by the shard's weight), ``allreduce`` (the reductions,
-        waiting for the other ranks included), ``unpack`` (the batch-norm
-        statistics); and ``steps``.
+        Seconds spent so far in :meth:`reduce` (or :meth:`allreduce`):
+        ``pack`` (scaling the gradient by the shard's weight, unless backward
+        was seeded with it; the loss and statistics), ``allreduce`` (the
+        reductions, waiting for the other ranks included; sharded: the
+        meeting), ``unpack`` (sharded: summing this rank's shard; the
+        loss and batch-norm statistics), in :meth:`update` when sharded
+        (``update``: the shard's optimizer step and the all-gather), ``wait``
+        (sharded: time in the meetings, both of them); and ``steps``.
 
     Notes
     -----
@@ -152,7 +194,7 @@ class DataParallel:
     """
 
     def __init__(self, model, optimizer, comm=None, wait="block", poll_interval=1e-4,
-                 spin=5e-5):
+                 spin=5e-5, shard="auto"):
         vec = getattr(optimizer, "vec", None)
         if vec is None or not hasattr(vec, "grad"):
             raise TypeError(f"DataParallel: optimizer must be an rb.optim gradient optimizer "
@@ -165,6 +207,8 @@ class DataParallel:
         self.wait = one_of("DataParallel", "wait", wait, ("block", "poll"))
         self.poll_interval = positive_float("DataParallel", "poll_interval", poll_interval)
         self.spin = positive_float("DataParallel", "spin", spin, allow_zero=True)
+        if shard not in ("auto", True, False):
+            raise ValueError(f"DataParallel: shard must be 'auto', True or False; got {shard!r}")
         if comm is None:
             comm = world("DataParallel")
         from mpi4py import MPI  # a communicator was given or found: mpi4py is there
@@ -178,8 +222,35 @@ class DataParallel:
         # the loss and the batch-norm statistics: a few numbers beside the gradient
         self._small = np.empty(1 + sum(b.size for b in self._stats), dtype=vec.data.dtype)
         self.message_bytes = int(vec.data.nbytes + self._small.nbytes)
-        self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "steps": 0}
+        self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "update": 0.0, "wait": 0.0,
+                       "steps": 0}
+        # the shards: rank r steps theta[parts[r]] (64-byte aligned cuts, nearly equal sizes)
+        n, k = vec.size, self.size
+        cuts = [min(n, (n * r // k + 15) // 16 * 16) for r in range(k)] + [n]
+        self.parts = [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+        self.part = self.parts[self.rank]
+        self._node = None
+        if shard is not False:
+            why = self._why_not_sharded(optimizer)
+            if why is None:
+                self._node = _NodeMemory(comm, vec.size, self._small.size, vec.data.dtype)
+                why = self._node.why_not
+                if why is not None:
+                    self._node = None
+                else:  # theta and the gradient move into the node's memory (values kept)
+                    vec.move_to(self._node.thetas[self.rank], self._node.grads[self.rank])
+            if why is not None and shard is True:
+                raise ValueError(f"DataParallel: shard=True but {why}")
+        self.sharded = self._node is not None
         self.broadcast_parameters()
+
+    def _why_not_sharded(self, optimizer):
+        if self.size < 2:
+            return "there is one rank"
+        if not isinstance(optimizer, Optimizer) or type(optimizer).step is not Optimizer.step:
+            return (f"{type(optimizer).__name__} is not an element-wise rb.optim rule "
+                    f"(it cannot step a shard of the vector alone)")
+        return None
 
     # -- the one message per step ----------------------------------------------------------
     def shard(self, index, n=None):
@@ -191,7 +262,10 @@ class DataParallel:
         """
         index = _as_index(index, n)
         total = len(index)
-        mine = np.array_split(index, self.size)[self.rank]
+        q, extra = divmod(total, self.size)  # np.array_split's parts: `extra` get one more
+        r = self.rank
+        start = r * q + min(r, extra)
+        mine = index[start:start + q + (r < extra)]
         return mine, (len(mine) / total if total else 0.0)
 
     def _poll(self, requests):
@@ -202,7 +276,7 @@ class DataParallel:
             if time.perf_counter() - start > self.spin:
                 time.sleep(self.poll_interval)
 
-    def allreduce(self, weight, loss=0.0):
+    def allreduce(self, weight, loss=0.0, scaled=False):
         """Average the gradient (and batch-norm statistics) over the ranks, weighted.
 
         Each rank passes the weight of its shard (``n_r / B``) and its shard's
@@ -210,11 +284,13 @@ class DataParallel:
         gradient vector and the batch-norm buffers, and gets the batch's loss.
         The gradient is scaled and reduced in place (no copy of it is made);
         the loss and the statistics travel in a second, small ``Allreduce``.
+        ``scaled``: the gradient is already multiplied by ``weight`` (``rb.fit``
+        seeds backward with it), so no pass over the vector scales it.
         """
         clock = time.perf_counter
         t0 = clock()
         grad, small = self.vec.grad, self._small
-        if weight != 1.0:
+        if weight != 1.0 and not scaled:
             np.multiply(grad, weight, out=grad)
         small[0] = loss * weight
         start = 1
@@ -240,10 +316,139 @@ class DataParallel:
         timers["steps"] += 1
         return float(small[0])
 
+    def _meet(self):
+        """Every rank of the node reaches this point (the shared buffers are then complete)."""
+        win, start = self._node.win, time.perf_counter()
+        win.Sync()
+        if self.wait == "poll":
+            self._poll([self.comm.Ibarrier()])
+        else:
+            self.comm.Barrier()
+        win.Sync()
+        self.timers["wait"] += time.perf_counter() - start
+
+    def reduce(self, weight, loss=0.0, scaled=False):
+        """The batch's gradient where this rank needs it; returns the batch's loss.
+
+        Sharded (:attr:`sharded`): this rank's shard :attr:`part` of the
+        gradient vector becomes the weighted sum over the ranks (the rest of
+        the vector keeps this rank's own gradient, which the others read),
+        the batch-norm statistics and the loss are summed on every rank; a
+        reduce-scatter. Else :meth:`allreduce`: the whole vector on every rank.
+        """
+        if self._node is None:
+            return self.allreduce(weight, loss, scaled)
+        clock = time.perf_counter
+        t0 = clock()
+        node, part, rank = self._node, self.part, self.rank
+        grad, small = self.vec.grad, self._small
+        if grad is not node.grads[rank]:
+            raise RuntimeError("DataParallel: the optimizer's gradient vector was moved out "
+                               "of the node's shared memory; build a new DataParallel")
+        lo, hi = part.start, part.stop
+        if not scaled and weight != 1.0:  # the others read it where it is: scale it all
+            np.multiply(grad, weight, out=grad)
+        out = node.smalls[rank]
+        out[0] = loss * weight
+        start = 1
+        for b in self._stats:
+            np.multiply(b.reshape(-1), weight, out=out[start:start + b.size])
+            start += b.size
+        t1 = clock()
+        self._meet()
+        t2 = clock()
+        own = grad[lo:hi]
+        for r, other in enumerate(node.grads):
+            if r != rank:
+                own += other[lo:hi]
+        np.sum(node.smalls, axis=0, out=small)  # the same order on every rank: equal sums
+        start = 1
+        for b in self._stats:
+            b[...] = small[start:start + b.size].reshape(b.shape)
+            start += b.size
+        timers = self.timers
+        timers["pack"] += t1 - t0
+        timers["allreduce"] += t2 - t1
+        timers["unpack"] += clock() - t2
+        timers["steps"] += 1
+        return float(small[0])
+
+    def update(self):
+        """The optimizer's step. Sharded: this rank steps its shard of the weights (with its
+        shard of the optimizer's state) and receives the others' shards (an all-gather);
+        else every rank steps the whole vector."""
+        if self._node is None:
+            self.optimizer.step()
+            return
+        t0 = time.perf_counter()
+        self.optimizer.step_part(self.part)  # in place, in this rank's theta in the node
+        self._meet()
+        data, thetas = self.vec.data, self._node.thetas
+        for r, sl in enumerate(self.parts):  # the others' shards, read where they are
+            if r != self.rank:
+                np.copyto(data[sl], thetas[r][sl])
+        self.timers["update"] += time.perf_counter() - t0
+
+    def _exchange(self, array):
+        """All-gather: each rank's shard of ``array`` (a vector shaped like theta) to every
+        rank, through the node's shared exchange buffer."""
+        shared = self._node.exchange
+        np.copyto(shared[self.part], array[self.part])
+        self._meet()
+        for r, sl in enumerate(self.parts):
+            if r != self.rank:
+                np.copyto(array[sl], shared[sl])
+        self._meet()  # before anyone writes the buffer again
+
+    def gather_parts(self, array):
+        """Collective: every rank's shard of ``array`` (shaped like theta) onto every rank.
+
+        Sharded training leaves each rank with the current values in its own
+        shard only; the trainer calls this to put back the last good weights
+        on a divergence. Nothing to do when not sharded.
+        """
+        if self._node is None:
+            return
+        if array.shape != self.vec.data.shape or array.dtype != self.vec.data.dtype:
+            raise ValueError(f"DataParallel.gather_parts: needs an array shaped like theta "
+                             f"{self.vec.data.shape} {self.vec.data.dtype}; got "
+                             f"{array.shape} {array.dtype}")
+        self._exchange(array)
+
+    def sync_state(self):
+        """Collective: the whole optimizer state and the whole reduced gradient on every rank.
+
+        In sharded training each rank updates its shard of the optimizer's
+        state arrays only; ``rb.fit`` calls this before a checkpoint is
+        written (so it holds the full state, and resumes on any number of
+        ranks or in one process) and when training ends. Nothing to do when
+        not sharded.
+        """
+        if self._node is None:
+            return
+        opt = self.optimizer
+        for name in opt.state_names:
+            value = getattr(opt, name, None)
+            if isinstance(value, np.ndarray) and value.shape == self.vec.data.shape \
+                    and value.dtype == self.vec.data.dtype:
+                self._exchange(value)
+        self._exchange(self.vec.grad)
+
+    def close(self):
+        """Collective: free the node's shared buffers (``rb.fit`` does it for the
+        ``DataParallel`` it makes); afterwards every step takes the Allreduce path."""
+        if self._node is not None:
+            self.sync_state()  # a hand-written loop may have left the state sharded
+            vec = self.vec  # theta and the gradient back into this process's memory
+            vec.move_to(np.empty_like(vec.data), np.empty_like(vec.data))
+            self.comm.Barrier()  # no rank reads another's vectors any more
+            self._node.free()
+        self._node, self.sharded = None, False
+
     def step(self, weight, loss=0.0):
-        """:meth:`allreduce` then the optimizer's step; returns the batch's loss."""
-        value = self.allreduce(weight, loss)
-        self.optimizer.step()
+        """:meth:`reduce` then :meth:`update`; returns the batch's loss."""
+        value = self.reduce(weight, loss)
+        self.update()
         return value
 
     # -- keeping the ranks equal -----------------------------------------------------------
@@ -280,6 +485,62 @@ class DataParallel:
     def __repr__(self):
         return (f"DataParallel(rank {self.rank} of {self.size}, {self.vec.size} parameters, "
                 f"{self.message_bytes} bytes per step)")
+
+
+class _NodeMemory:
+    """Buffers that the ranks of one node share (an MPI-3 shared-memory window).
+
+    ``grads[r]`` and ``thetas[r]``: rank ``r``'s gradient and weights (its
+    optimizer's flat vectors live there: the other ranks read their shards in
+    place); ``smalls[r]``: its loss and batch-norm statistics; ``exchange``:
+    where each rank writes its shard of another vector (the optimizer's state)
+    for the others to copy. ``why_not`` says why sharing is impossible (the
+    ranks are on several nodes, or the window cannot be made), else None.
+    """
+
+    def __init__(self, comm, n, n_small, dtype):
+        from mpi4py import MPI
+
+        self.why_not = None
+        try:
+            node = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
+        except Exception as e:  # noqa: BLE001 - an MPI without shared-memory windows
+            self.why_not = f"this MPI cannot find the ranks of a node ({e})"
+            return
+        if node.Get_size() != comm.Get_size():
+            node.Free()
+            self.why_not = ("the ranks are on several nodes (sharding goes through the memory "
+                            "of one node)")
+            return
+        k, item = comm.Get_size(), np.dtype(dtype).itemsize
+        pad = (lambda m: (m + 15) // 16 * 16)  # 64-byte aligned rows
+        rows, small = pad(n), pad(n_small)
+        total = (2 * k + 1) * rows + k * small
+        try:
+            self.win = MPI.Win.Allocate_shared(total * item if node.Get_rank() == 0 else 0,
+                                               item, comm=node)
+            buf, _ = self.win.Shared_query(0)
+        except Exception as e:  # noqa: BLE001
+            node.Free()
+            self.why_not = f"the shared-memory window could not be made ({e})"
+            return
+
+        def row(i, count=n):  # each its own base array (a ParameterVector's views need that)
+            return np.frombuffer(buf, dtype=dtype, count=count, offset=i * rows * item)
+
+        self.grads = [row(r) for r in range(k)]  # rank r's gradient: its ParameterVector's
+        self.thetas = [row(k + r) for r in range(k)]  # rank r's theta: its ParameterVector's
+        self.exchange = row(2 * k)
+        self.smalls = np.lib.stride_tricks.as_strided(
+            row(2 * k + 1, k * small), shape=(k, n_small), strides=(small * item, item))
+        self.node = node
+        self.win.Lock_all(MPI.MODE_NOCHECK)  # one passive epoch: Sync() orders the accesses
+
+    def free(self):
+        """Collective: release the window and the node's communicator."""
+        self.win.Unlock_all()
+        self.win.Free()
+        self.node.Free()
 
 
 def for_fit(distributed, model, optimizer):

@@ -414,7 +414,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
         trainer.start_epoch = trainer.resume(resume_from)
     try:
-        return trainer.run(epochs)
+        history = trainer.run(epochs)
+    except DivergenceError:  # every rank stops at the same batch: they can close together
+        if data_parallel is not None and data_parallel is not distributed:
+            data_parallel.close()
+        raise
     finally:
         if progress_bar is not None:
             progress_bar.close()
+    if data_parallel is not None and data_parallel is not distributed:
+        data_parallel.close()  # the one fit made: free its shared buffers (a collective)
+    return history

@@ -20,6 +20,7 @@ from ..autodiff.tensor import Tensor, no_grad
 from ..nn import regularizers as regs_module
 from ..optim.clipping import clip_grad_norm, clip_grad_value
 from ..randomness import generator, resolve_rng
+from .callbacks import Callback
 from .history import History
 
 _LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
@@ -151,14 +152,20 @@ class Trainer:
         self._best_loss, self._floor = math.inf, 0.0
         self._best_epoch, self._best_epoch_loss = None, math.inf
         self._best_theta, self._best_buffers = None, []
+        self._shard = False  # set by run(): sharded data-parallel steps
 
     # -- the loop -----------------------------------------------------------------
     def run(self, epochs):
         """Train from ``start_epoch`` up to ``epochs``; returns the History."""
         modes = [m.training for m in self.model.modules()]
-        if self.data_parallel is not None:  # every rank starts from rank 0's weights and draws
-            self.data_parallel.broadcast_parameters()
-            self.data_parallel.broadcast_generators(self.generators())
+        dp = self.data_parallel
+        # sharded data-parallel steps (each rank steps its shard of theta) unless something
+        # needs the whole reduced gradient before the step: the global norm, a callback
+        self._shard = dp is not None and dp.sharded and self.clip_norm is None and not any(
+            type(cb).on_backward is not Callback.on_backward for cb in self.callbacks)
+        if dp is not None:  # every rank starts from rank 0's weights and draws
+            dp.broadcast_parameters()
+            dp.broadcast_generators(self.generators())
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
@@ -170,6 +177,8 @@ class Trainer:
         finally:
             for m, mode in zip(self.model.modules(), modes):
                 m.training = mode
+        if self._shard:  # each rank stepped its shard of the optimizer's state: gather it
+            dp.sync_state()
         finish = getattr(self.optimizer, "on_train_end", None)
         if callable(finish):  # an annealer puts back the best weights it saw
             finish()
@@ -247,14 +256,19 @@ class Trainer:
         value = float(objective.item())
         if dp is None:  # data-parallel ranks judge the whole batch's loss, after the Allreduce
             self._check_loss(value)
-        if self._vec is not None:  # the weights of the last finite loss
-            np.copyto(self._good_theta, self._vec.data)
         self.optimizer.zero_grad()
-        objective.backward()
-        if dp is not None:  # one Allreduce: the batch's gradient, loss and batch-norm statistics
-            self._check_loss(dp.allreduce(weight, value))
+        if dp is None:
+            self._keep_good_weights()
+            objective.backward()
+        else:  # the shard's weight n_r / B seeds backward: the gradient comes out scaled
+            objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
+            # one exchange: the batch's gradient (this rank's shard of it when sharded), its
+            # loss and batch-norm statistics; then the loss is judged, on every rank alike
+            self._check_loss(dp.reduce(weight, value, scaled=True))
+            self._keep_good_weights()
         self._apply_gradient()
-        means.add(float(data_loss.item()), len(xb), pred.data, target)
+        means.add(value if objective is data_loss else float(data_loss.item()), len(xb),
+                  pred.data, target)
 
     def _apply_gradient(self):
         """The gradient is in place: callbacks see it, clipping, the optimizer's step, then
@@ -265,7 +279,10 @@ class Trainer:
             clip_grad_value(self.optimizer, self.clip_value)
         if self.clip_norm is not None:
             clip_grad_norm(self.optimizer, self.clip_norm)
-        self.optimizer.step()
+        if self._shard:  # this rank steps its shard of theta and receives the others'
+            self.data_parallel.update()
+        else:
+            self.optimizer.step()
         self.steps += 1
         if self.regularizers:
             regs_module.after_step(self.regularizers, self.model)
@@ -287,10 +304,26 @@ class Trainer:
             self._diverged(value, reference)
         self._best_loss = min(self._best_loss, value)
 
+    def _keep_good_weights(self):
+        """Keep the weights of the last finite loss, to put back if the next one diverges.
+
+        Only until an epoch has ended: from then on a divergence puts back the
+        best epoch's weights instead. A sharded data-parallel rank keeps its
+        shard (the ranks gather the shards if they are needed).
+        """
+        if self._vec is None or self._best_theta is not None:
+            return
+        if self._shard:
+            part = self.data_parallel.part
+            np.copyto(self._good_theta[part], self._vec.data[part])
+        else:
+            np.copyto(self._good_theta, self._vec.data)
+
     def _idle_step(self):
-        """Data-parallel: no examples on this rank; take part in the Allreduce and the step."""
+        """Data-parallel: no examples on this rank; take part in the exchange and the step."""
         self.optimizer.zero_grad()
-        self._check_loss(self.data_parallel.allreduce(0.0, 0.0))
+        self._check_loss(self.data_parallel.reduce(0.0, 0.0))
+        self._keep_good_weights()
         self._apply_gradient()
 
     def _closure_step(self, xb, xin, index, means):
@@ -337,6 +370,8 @@ class Trainer:
         self.history.append(epoch, logs)
         self._remember_if_best(epoch, logs.get("loss"))
         root = self.data_parallel is None or self.data_parallel.is_root
+        if self.pending_checkpoints and self._shard:  # the whole optimizer state, on rank 0 too
+            self.data_parallel.sync_state()
         for path in self.pending_checkpoints if root else ():  # one writer: rank 0
             self.save_checkpoint(path, epoch + 1)
         self.pending_checkpoints.clear()
@@ -365,11 +400,15 @@ class Trainer:
         else:
             if self._vec is not None and self.steps > 0:
                 np.copyto(self._vec.data, self._good_theta)
+                if self._shard:  # every rank kept its shard; all diverge at once (same loss)
+                    self.data_parallel.gather_parts(self._vec.data)
                 restored = "the weights from before the last step (the last good loss)"
             else:
                 restored = "the weights it had when training started (the first batch diverged)"
             for live, saved in self._buffers:
                 live[...] = saved
+        if self._shard:  # the whole optimizer state on every rank, as after a finished run
+            self.data_parallel.sync_state()
         if reference is None:
             what = f"the loss became {value}"
         else:

@@ -122,3 +122,34 @@ def test_filling_zeros_after_a_clear_puts_every_gradient_back_in_its_slot():
     w.grad[...] = 2.0
     opt.step()
     np.testing.assert_allclose(w.data, 0.8)
+
+
+def test_move_to_carries_theta_and_gradient_and_training_goes_on_there():
+    """ParameterVector.move_to (DataParallel puts a rank's vectors in shared memory): the
+    values move, the parameters view the new arrays, and steps train the same."""
+
+    def run(move):
+        rb.seed(0)
+        net = rb.nn.Sequential(rb.nn.Dense(3, 4), rb.nn.Tanh(), rb.nn.Dense(4, 2))
+        opt = rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        x = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+        for step in range(3):
+            if move and step == 1:
+                data, grad = np.empty_like(opt.vec.data), np.empty_like(opt.vec.data)
+                before = opt.vec.data.copy()
+                opt.vec.move_to(data, grad)
+                assert opt.vec.data is data and np.array_equal(data, before)
+                assert all(p.data.base is data for p in net.parameters())
+            opt.zero_grad()
+            (net(rb.tensor(x)) ** 2).sum().backward()
+            if move and step >= 1:
+                assert opt.vec.grad is grad and all(p.grad.base is grad
+                                                    for p in net.parameters())
+            opt.step()
+        return opt.vec.data.copy()
+
+    np.testing.assert_array_equal(run(True), run(False))
+    net = rb.nn.Sequential(rb.nn.Dense(3, 4))
+    opt = rb.optim.SGD(net.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="move_to: data must be a contiguous"):
+        opt.vec.move_to(np.empty(3, np.float32))

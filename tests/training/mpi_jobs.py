@@ -47,15 +47,32 @@ def _ranks_equal(rb, comm):
 
 
 def _train(rb, distributed, epochs, callbacks=(), resume_from=None, batchnorm=False, n=65,
-           dtype=np.float64):
+           dtype=np.float64, shard="auto"):
     X, y = _data(n)
     model = _model(rb, batchnorm, dtype)
     opt = rb.optim.Adam(model.parameters(), lr=0.01)
+    if distributed == "mpi" and shard != "auto":
+        distributed = rb.distributed.DataParallel(model, opt, shard=shard)
     history = rb.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=epochs,
                      batch_size=16, progress=False, rng=np.random.default_rng(7),
                      callbacks=list(callbacks), resume_from=resume_from,
                      distributed=distributed)
     return model, opt, history
+
+
+def _diverge(rb, distributed):
+    """SGD with a far too large step on the same batches: fit stops with DivergenceError
+    within the first epoch and puts back the weights of the last good loss."""
+    X, y = _data(64)
+    model = _model(rb)
+    opt = rb.optim.SGD(model.parameters(), lr=40.0, momentum=0.9)
+    try:
+        rb.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=8,
+               progress=False, rng=np.random.default_rng(7), divergence_factor=2.0,
+               distributed=distributed)
+    except rb.training.DivergenceError as e:
+        return opt, e.batch
+    return opt, None
 
 
 def fit_job(out):
@@ -74,6 +91,21 @@ def fit_job(out):
     report["steps_checked"] = check.steps
     dp = rb.distributed.DataParallel(model, opt)
     report["message_bytes"] = dp.message_bytes
+    report["sharded"] = dp.sharded  # two ranks on one node: the shared-memory sharded step
+    # the plain path (one Allreduce of the whole gradient, every rank steps the whole vector)
+    plain, plain_opt, _ = _train(rb, "mpi", 3, shard=False)
+    report["plain_vs_sharded"] = float(np.abs(plain_opt.vec.data - opt.vec.data).max())
+    report["plain_velocity_vs_sharded"] = float(np.abs(plain_opt.m - opt.m).max() + np.abs(
+        plain_opt.v - opt.v).max())  # after fit every rank holds the whole optimizer state
+    mine = np.concatenate([opt.m, opt.v])
+    every = np.empty((comm.Get_size(), mine.size))
+    comm.Allgather(mine, every)
+    report["state_ranks_max_difference"] = float(np.abs(every - every[0]).max())
+    # a divergence in the first epoch: every rank puts back the same last good weights
+    dopt, report["diverged_at"] = _diverge(rb, "mpi")
+    every = np.empty((comm.Get_size(), dopt.vec.size))
+    comm.Allgather(dopt.vec.data.astype(np.float64), every)
+    report["diverged_ranks_max_difference"] = float(np.abs(every - every[0]).max())
     # waiting by polling a non-blocking Allreduce: the same arithmetic, the same weights
     X, y = _data()
     polled = _model(rb)
@@ -113,6 +145,9 @@ def fit_job(out):
         report["resume_1_process_vs_straight"] = float(np.abs(flat(resumed1)
                                                               - flat(straight)).max())
         report["weights"] = int(vec(_model(rb).parameters()).size)
+        single_dopt, report["diverged_at_one_process"] = _diverge(rb, None)
+        report["diverged_vs_one_process"] = float(np.abs(single_dopt.vec.data
+                                                         - dopt.vec.data).max())
         single32, _, _ = _train(rb, None, 3, dtype=np.float32)
         report["float32_vs_one_process"] = float(np.abs(flat(model32) - flat(single32)).max())
     # 4. the CLI under mpirun

@@ -50,6 +50,18 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert report["loss_history_difference"] < 1e-12
     assert report["float32_vs_one_process"] < 1e-5  # float32: to rounding
     assert report["poll_vs_block"] == 0.0  # DataParallel(wait="poll"): the same steps
+    # one node: each rank steps its shard of the vector and all-gathers the weights; the
+    # same weights and optimizer state as one Allreduce and a whole step on every rank
+    assert report["sharded"] is True
+    assert report["plain_vs_sharded"] < 1e-12
+    assert report["plain_velocity_vs_sharded"] < 1e-12
+    assert report["state_ranks_max_difference"] == 0.0
+    # a divergence within the first epoch: the last good weights, the same on every rank
+    # and as in one process
+    assert report["diverged_at"] is not None and report["diverged_at"] > 0
+    assert report["diverged_at"] == report["diverged_at_one_process"]
+    assert report["diverged_ranks_max_difference"] == 0.0
+    assert report["diverged_vs_one_process"] < 1e-9
     assert report["timed_steps"] == 15  # DataParallel.timers counted every Allreduce
     # one Allreduce per step: the 147 gradient values and the loss, in float64
     assert report["message_bytes"] == (report["weights"] + 1) * 8
@@ -101,3 +113,5 @@ def test_bad_distributed_arguments():
         rb.distributed.DataParallel(net, opt, comm=object(), wait="spin")
     with pytest.raises(ValueError, match="spin"):
         rb.distributed.DataParallel(net, opt, comm=object(), wait="poll", spin=-1.0)
+    with pytest.raises(ValueError, match="shard must be 'auto', True or False"):
+        rb.distributed.DataParallel(net, opt, comm=object(), shard="yes")
