@@ -246,55 +246,69 @@ _fast_jit = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="nump
 IDENTITY, TANH, SIGMOID, RELU = 0, 1, 2, 3
 
 
+# tanh(x) ~ x P(x^2) / Q(x^2), x clamped to +-TANH_C[0]: a [7/8] minimax rational (fitted
+# here by the differential-correction algorithm on [0, 7.95], the clamp's tail included): absolute
+# error below 1.8e-7 (tests/evolution/test_evolution_kernels.py). Nine multiply-adds and one
+# division: the [13/6] rational of autodiff's tanh32 took eleven, and each costs as much as a
+# layer's multiply-add. Layout: (clamp, p0, p1, p2, p3, q1, q2, q3, q4), q0 = 1.
+TANH_C = (7.95, 0.9999994971309641, 0.12915284106692446, 0.002940308518447313,
+          1.1319584874900225e-05, 0.462484146755661, 0.02377064312644132,
+          0.00023719936652366393, 2.425481077030026e-07)
+
+
 @numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
-def tanh_rational(x):
-    """tanh as the clamped [13/6] rational of ``rosenblatt.autodiff._numba_kernels.tanh32``,
-    in float64: absolute error below 3e-7, and it vectorises (libm's tanh does not)."""
-    hi = 7.90531110763549805
+def tanh_rational(x, c):
+    """tanh within 1.8e-7 (NaN stays NaN), ``c`` = :data:`TANH_C`; it vectorises (libm's
+    tanh does not). The kernels take ``c`` as an argument rather than as constants: numba's
+    code model reloads constants from memory inside a loop, arguments stay in registers."""
+    hi, p0, p1, p2, p3, q1, q2, q3, q4 = c
     x = hi if x > hi else x
     x = -hi if x < -hi else x
-    x2 = x * x
-    p = -2.76076847742355e-16
-    p = p * x2 + 2.00018790482477e-13
-    p = p * x2 + -8.60467152213735e-11
-    p = p * x2 + 5.12229709037114e-08
-    p = p * x2 + 1.48572235717979e-05
-    p = p * x2 + 6.37261928875436e-04
-    p = p * x2 + 4.89352455891786e-03
-    p = p * x
-    q = 1.19825839466702e-06
-    q = q * x2 + 1.18534705686654e-04
-    q = q * x2 + 2.26843463243900e-03
-    q = q * x2 + 4.89352518554385e-03
-    return p / q
+    t = x * x
+    p = ((p3 * t + p2) * t + p1) * t + p0
+    q = (((q4 * t + q3) * t + q2) * t + q1) * t + 1.0
+    return x * p / q
 
 
 @_fast_jit
-def _dense_rows(A, th, k, m, w_at, b_at, code, B):
+def _dense_rows(A, th, k, m, w_at, b_at, code, B, c):
     """:func:`_rows` with ``code`` a constant in each of four inlined copies (LLVM then
     optimises each on its own: ~1.5x faster than one copy with a run-time ``code``)."""
     if code == TANH:
-        _rows(A, th, k, m, w_at, b_at, TANH, B)
+        _rows(A, th, k, m, w_at, b_at, TANH, B, c)
     elif code == SIGMOID:
-        _rows(A, th, k, m, w_at, b_at, SIGMOID, B)
+        _rows(A, th, k, m, w_at, b_at, SIGMOID, B, c)
     elif code == RELU:
-        _rows(A, th, k, m, w_at, b_at, RELU, B)
+        _rows(A, th, k, m, w_at, b_at, RELU, B, c)
     else:
-        _rows(A, th, k, m, w_at, b_at, IDENTITY, B)
+        _rows(A, th, k, m, w_at, b_at, IDENTITY, B, c)
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
-def _rows(A, th, k, m, w_at, b_at, code, B):
+def _act(code, z, c):
+    if code == TANH:
+        return tanh_rational(z, c)
+    if code == SIGMOID:
+        return 0.5 + 0.5 * tanh_rational(0.5 * z, c)
+    if code == RELU:
+        return max(z, 0.0)
+    return z
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
+def _rows(A, th, k, m, w_at, b_at, code, B, c):
     """B[j, :] = act(b_j + sum_i W[i, j] A[i, :]) for one network: W (k, m) row-major at
     ``th[w_at:]``, b at ``th[b_at:]`` (none when ``b_at < 0``); four inputs per pass over
     the samples, the activation in the last pass (one loop per activation: a switch inside
-    the loop would stop it vectorising)."""
+    the loop would stop it vectorising). With at most four inputs there is one pass, the
+    bias added in it (no pass that only writes the bias)."""
     n = A.shape[1]
     for j in range(m):
         b = th[b_at + j] if b_at >= 0 else 0.0
         Bj = B[j]
-        for s in range(n):
-            Bj[s] = b
+        if k > 4:
+            for s in range(n):
+                Bj[s] = b
         i = 0
         while True:
             left = k - i
@@ -311,21 +325,13 @@ def _rows(A, th, k, m, w_at, b_at, code, B):
                 for s in range(n):
                     Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
                 continue
-            if code == TANH:
+            if k <= 4:
                 for s in range(n):
-                    Bj[s] = tanh_rational(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
-                                          + w3 * A3[s])
-            elif code == SIGMOID:
-                for s in range(n):
-                    Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
-                        Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]))
-            elif code == RELU:
-                for s in range(n):
-                    Bj[s] = max(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s],
-                                0.0)
+                    Bj[s] = _act(code, b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s], c)
             else:
                 for s in range(n):
-                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                    Bj[s] = _act(code, Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
+                                 + w3 * A3[s], c)
             break
 
 
@@ -345,13 +351,14 @@ def mlp_forward(XT, thetas, sizes, w_at, b_at, codes, out):
         widest = max(widest, size)
     buf_a = np.empty((widest, n), thetas.dtype)
     buf_b = np.empty((widest, n), thetas.dtype)
+    c = TANH_C
     for p in range(P):
         th = thetas[p]
         A = XT[p] if XT.shape[0] > 1 else XT[0]
         for layer in range(L):
             B = buf_a if layer % 2 == 0 else buf_b
             _dense_rows(A, th, sizes[layer], sizes[layer + 1], w_at[layer], b_at[layer],
-                        codes[layer], B)
+                        codes[layer], B, c)
             A = B
         for j in range(sizes[L]):
             for s in range(n):
