@@ -254,6 +254,7 @@ IDENTITY, TANH, SIGMOID, RELU = 0, 1, 2, 3
 TANH_C = (7.95, 0.9999994971309641, 0.12915284106692446, 0.002940308518447313,
           1.1319584874900225e-05, 0.462484146755661, 0.02377064312644132,
           0.00023719936652366393, 2.425481077030026e-07)
+_TANH_C = np.array(TANH_C)  # read by mlp_forward: values, not constants LLVM could fold back
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
@@ -282,17 +283,6 @@ def _dense_rows(A, th, k, m, w_at, b_at, code, B, c):
         _rows(A, th, k, m, w_at, b_at, RELU, B, c)
     else:
         _rows(A, th, k, m, w_at, b_at, IDENTITY, B, c)
-
-
-@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
-def _act(code, z, c):
-    if code == TANH:
-        return tanh_rational(z, c)
-    if code == SIGMOID:
-        return 0.5 + 0.5 * tanh_rational(0.5 * z, c)
-    if code == RELU:
-        return max(z, 0.0)
-    return z
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
@@ -325,13 +315,37 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
                 for s in range(n):
                     Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
                 continue
-            if k <= 4:
+            if k <= 4:  # one pass: the bias in it (the activation spelt out in each loop:
+                # a helper with the switch, even on a constant code, slows it down)
+                if code == TANH:
+                    for s in range(n):
+                        Bj[s] = tanh_rational(b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
+                                              + w3 * A3[s], c)
+                elif code == SIGMOID:
+                    for s in range(n):
+                        Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                            b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]), c)
+                elif code == RELU:
+                    for s in range(n):
+                        Bj[s] = max(b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s], 0.0)
+                else:
+                    for s in range(n):
+                        Bj[s] = b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+            elif code == TANH:
                 for s in range(n):
-                    Bj[s] = _act(code, b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s], c)
+                    Bj[s] = tanh_rational(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
+                                          + w3 * A3[s], c)
+            elif code == SIGMOID:
+                for s in range(n):
+                    Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                        Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]), c)
+            elif code == RELU:
+                for s in range(n):
+                    Bj[s] = max(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s],
+                                0.0)
             else:
                 for s in range(n):
-                    Bj[s] = _act(code, Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
-                                 + w3 * A3[s], c)
+                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
             break
 
 
@@ -351,7 +365,8 @@ def mlp_forward(XT, thetas, sizes, w_at, b_at, codes, out):
         widest = max(widest, size)
     buf_a = np.empty((widest, n), thetas.dtype)
     buf_b = np.empty((widest, n), thetas.dtype)
-    c = TANH_C
+    c = (_TANH_C[0], _TANH_C[1], _TANH_C[2], _TANH_C[3], _TANH_C[4], _TANH_C[5], _TANH_C[6],
+         _TANH_C[7], _TANH_C[8])
     for p in range(P):
         th = thetas[p]
         A = XT[p] if XT.shape[0] > 1 else XT[0]
