@@ -293,7 +293,49 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
     the loop would stop it vectorising). With at most four inputs there is one pass, the
     bias added in it (no pass that only writes the bias)."""
     n = A.shape[1]
-    for j in range(m):
+    j = 0
+    while k <= 4 and j + 1 < m:  # two units per pass: half the loops to enter
+        # (their set-up and alias checks cost ~10% of a 4-16-1 network on 256 samples)
+        b = th[b_at + j] if b_at >= 0 else 0.0
+        e = th[b_at + j + 1] if b_at >= 0 else 0.0
+        Bj = B[j]
+        Be = B[j + 1]
+        w0 = th[w_at + j]
+        v0 = th[w_at + j + 1]
+        w1 = th[w_at + m + j] if k > 1 else 0.0
+        v1 = th[w_at + m + j + 1] if k > 1 else 0.0
+        w2 = th[w_at + 2 * m + j] if k > 2 else 0.0
+        v2 = th[w_at + 2 * m + j + 1] if k > 2 else 0.0
+        w3 = th[w_at + 3 * m + j] if k > 3 else 0.0
+        v3 = th[w_at + 3 * m + j + 1] if k > 3 else 0.0
+        A0 = A[0]
+        A1 = A[1] if k > 1 else A[0]
+        A2 = A[2] if k > 2 else A[0]
+        A3 = A[3] if k > 3 else A[0]
+        if code == TANH:
+            for s in range(n):
+                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
+                Bj[s] = tanh_rational(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, c)
+                Be[s] = tanh_rational(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, c)
+        elif code == SIGMOID:
+            for s in range(n):
+                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
+                Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (b + w0 * a0 + w1 * a1 + w2 * a2
+                                                         + w3 * a3), c)
+                Be[s] = 0.5 + 0.5 * tanh_rational(0.5 * (e + v0 * a0 + v1 * a1 + v2 * a2
+                                                         + v3 * a3), c)
+        elif code == RELU:
+            for s in range(n):
+                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
+                Bj[s] = max(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, 0.0)
+                Be[s] = max(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, 0.0)
+        else:
+            for s in range(n):
+                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
+                Bj[s] = b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3
+                Be[s] = e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+        j += 2
+    while j < m:
         b = th[b_at + j] if b_at >= 0 else 0.0
         Bj = B[j]
         if k > 4:
@@ -347,6 +389,7 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
                 for s in range(n):
                     Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
             break
+        j += 1
 
 
 @_fast_jit

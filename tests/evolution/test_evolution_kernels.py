@@ -178,12 +178,15 @@ def _mlps():
         nn.Sequential(nn.Dense(7, 5, rng=0), nn.ReLU(), nn.Dense(5, 9, bias=False, rng=0),
                       nn.Tanh(), nn.Identity(), nn.Dense(9, 3, rng=0)),
         nn.Dense(3, 2, rng=0),
+        # <= 4 inputs and an odd width: units in pairs, then one alone
+        nn.Sequential(nn.Dense(2, 5, rng=0), nn.ReLU(), nn.Dense(5, 3, bias=False, rng=0),
+                      nn.Sigmoid()),
     ]
 
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("k", range(3))
+@pytest.mark.parametrize("k", range(4))
 def test_mlp_kernel_matches_numpy(both, dtype, k):
     model = _mlps()[k].astype(dtype)
     rng = np.random.default_rng(k)
