@@ -81,7 +81,7 @@ def population_forward(model, thetas, X, fast=False):
         chain of Dense layers each followed by at most one Tanh, Sigmoid or
         ReLU, and batches of at least 8 samples: evaluate every network in one
         fused pass per layer (samples innermost, activations kept in cache)
-        with a rational tanh, within 3e-7 of tanh (the error then goes through
+        with a rational tanh, within 1.8e-7 of tanh (the error then goes through
         the next layers' weights); the exact NumPy evaluation runs otherwise,
         and when Numba is absent or ``ROSENBLATT_NO_NUMBA=1``.
 
