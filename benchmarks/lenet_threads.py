@@ -7,9 +7,9 @@ Two measurements for issue 23's two-thread target (see benchmarks/README.md, the
 median of each setting and of the paired speed-up over the first:
 
 - ``serial``: NumPy's BLAS as installed, the convolution and pooling kernels on one thread
-  (the default before branch lenet2);
-- ``parts``: as installed, nothing set (the default now: the ops split over as many threads
-  as NumPy's BLAS uses, BLAS at one thread inside them);
+  (the default);
+- ``parts``: the ops split in as many parts as NumPy's BLAS has threads, BLAS at one thread
+  inside them (opt-in: ``rb.set_num_threads(n)``);
 - ``onethread``: BLAS and kernels at one thread.
 
 ``--estimate`` (what a busy machine allows): BLAS at one thread, the ops split in two;
@@ -63,7 +63,13 @@ def setting(name):
     elif name == "onethread":
         stack.enter_context(threadpool_limits(1, user_api="blas"))
         stack.enter_context(_kernels.kernel_threads(1))
-    elif name != "parts":
+    elif name == "parts":
+        from threadpoolctl import threadpool_info
+
+        blas = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"),
+                   default=1)
+        stack.enter_context(_kernels.kernel_threads(blas))
+    else:
         raise SystemExit(f"unknown setting {name!r}")
     return stack
 

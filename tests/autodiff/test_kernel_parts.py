@@ -128,23 +128,23 @@ def test_parts_policy(monkeypatch):
     monkeypatch.setattr(_kernels, "_cpus", lambda: 4)
     try:
         _kernels.use_numba(True)
-        assert _kernels.parts() == 2  # as many as NumPy's BLAS uses now
-        fake.threads = 1
-        assert _kernels.parts() == 1
-        fake.threads = 8
-        assert _kernels.parts() == 4  # at most one per core
-        assert _kernels.parts(100) == 1  # too small to pay for a wake-up
+        assert _kernels.parts() == 1  # opt-in: not split by default, whatever BLAS uses
+        with _kernels.kernel_threads(2):
+            assert _kernels.parts() == 2
+            assert _kernels.parts(100) == 1  # too small to pay for a wake-up
+            seen = []
+            worker = threading.Thread(target=lambda: seen.append(_kernels.parts()))
+            worker.start()
+            worker.join()
+            assert seen == [1]  # only the main thread splits
+        with _kernels.kernel_threads(8):
+            assert _kernels.parts() == 4  # at most one per core
         with _kernels.kernel_threads(3):
-            assert _kernels.parts() == 3  # the kernels' own setting wins
-        seen = []
-        worker = threading.Thread(target=lambda: seen.append(_kernels.parts()))
-        worker.start()
-        worker.join()
-        assert seen == [1]  # only the main thread splits
-        monkeypatch.setitem(_kernels._blas, "controller", None)
-        assert _kernels.parts() == 1  # BLAS cannot be held at one thread: no split
-        _kernels.use_numba(False)
-        assert _kernels.parts() == 1
+            monkeypatch.setitem(_kernels._blas, "controller", None)
+            assert _kernels.parts() == 1  # BLAS cannot be held at one thread: no split
+            monkeypatch.setitem(_kernels._blas, "controller", fake)
+            _kernels.use_numba(False)
+            assert _kernels.parts() == 1
     finally:
         _kernels.use_numba(None)
 
