@@ -304,15 +304,19 @@ class DataParallel:
         else:
             self.comm.Allreduce(self._in_place, grad)
             self.comm.Allreduce(self._in_place, small)
-        t3 = clock()
+        return self._unpack(small, t0, t1, clock())
+
+    def _unpack(self, small, t0, t1, t2):
+        """The summed batch-norm statistics back into their buffers, the phase timers
+        (packing ``t0..t1``, reduction ``t1..t2``, unpacking from ``t2``); the batch's loss."""
         start = 1
         for b in self._stats:
             b[...] = small[start:start + b.size].reshape(b.shape)
             start += b.size
         timers = self.timers
         timers["pack"] += t1 - t0
-        timers["allreduce"] += t3 - t1
-        timers["unpack"] += clock() - t3
+        timers["allreduce"] += t2 - t1
+        timers["unpack"] += time.perf_counter() - t2
         timers["steps"] += 1
         return float(small[0])
 
@@ -362,16 +366,7 @@ class DataParallel:
             if r != rank:
                 own += other[lo:hi]
         np.sum(node.smalls, axis=0, out=small)  # the same order on every rank: equal sums
-        start = 1
-        for b in self._stats:
-            b[...] = small[start:start + b.size].reshape(b.shape)
-            start += b.size
-        timers = self.timers
-        timers["pack"] += t1 - t0
-        timers["allreduce"] += t2 - t1
-        timers["unpack"] += clock() - t2
-        timers["steps"] += 1
-        return float(small[0])
+        return self._unpack(small, t0, t1, t2)
 
     def update(self):
         """The optimizer's step. Sharded: this rank steps its shard of the weights (with its
