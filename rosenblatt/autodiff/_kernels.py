@@ -22,7 +22,7 @@ first kernel loads). ``ROSENBLATT_NUM_THREADS`` does the same at
 multi-threaded twin that :func:`threaded` hands out when more than one thread
 is allowed; :func:`kernel_threads` limits them within a block. The convolution and
 pooling ops split their whole work over the library's own threads instead when
-:func:`parts` says so (by default as many as NumPy's BLAS uses), NumPy's BLAS held at one
+:func:`parts` says so (only when kernel threads are asked for), NumPy's BLAS held at one
 thread meanwhile (:func:`run_parts`): one thread pool at a time. See
 docs/architecture.md ("Compiled kernels and threads").
 """
@@ -121,13 +121,14 @@ def threaded(name, size=None):
 
 # -- one thread pool at a time: the convolution and pooling ops split over our own threads ------
 #
-# With NumPy's BLAS multi-threaded (the default: one thread per core), a convolution used to run
-# its GEMMs on OpenBLAS's threads and everything else (im2col, col2im, bias + ReLU, pooling) on
-# one core; Numba's threads beside OpenBLAS's made it slower (two pools wanting the same cores,
-# OpenBLAS's workers spinning after each GEMM). Instead the op splits its whole work in ``parts``
-# (a range of images, of rows or of planes each) and runs them on threads of its own, the caller
-# one of them: the serial kernels release the GIL, NumPy's matmul too, and NumPy's BLAS runs
-# one thread per call meanwhile (set back when the op ends), so one pool works at a time.
+# By default a convolution runs its GEMMs on OpenBLAS's threads and everything else (im2col,
+# col2im, bias + ReLU, pooling) on one core: on the quiet 2-core VM that was the fastest (see
+# parts). Numba's threads beside OpenBLAS's made it slower (two pools wanting the same cores,
+# OpenBLAS's workers spinning after each GEMM). When kernel threads are asked for, the op
+# splits its whole work in ``parts`` (a range of images, of rows or of planes each) and runs
+# them on threads of its own, the caller one of them: the serial kernels release the GIL,
+# NumPy's matmul too, and NumPy's BLAS runs one thread per call meanwhile (set back when the
+# op ends), so one pool works at a time.
 
 _blas = {"tried": False, "controller": None}
 

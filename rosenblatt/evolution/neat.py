@@ -809,12 +809,6 @@ def _key(f):
     return f if math.isfinite(f) else -math.inf
 
 
-def population_from_json(recurrent, texts, fast=False):
-    """The :class:`PopulationNetwork` of genomes given as JSON text (what a worker rebuilds)."""
-    return PopulationNetwork([Genome.from_json(t) for t in texts], recurrent=recurrent,
-                             fast=fast)
-
-
 def population_from_arrays(recurrent, message, fast=False):
     """The :class:`PopulationNetwork` of genomes sent as :func:`~.genome.genomes_to_arrays`'s
     flat arrays (what a worker rebuilds for a vectorised fitness)."""

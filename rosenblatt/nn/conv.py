@@ -187,7 +187,7 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
                                   fast, where)
     cols = workspace.empty((c, kh, kw, n, oh, ow), xd.dtype)
     split, fast = _split(xd, wd, b, cols.size, where)
-    if split > 1 or (split == 1 and SERIAL_CHUNKS):
+    if split > 1:  # one part runs the unsplit path below (chunks measured no faster)
         return _conv2d_parts(x, xd, w, wd, b, stride, pads, (oh, ow), cols, activation, split,
                              fast, where)
     kernel = _kernels.threaded("im2col", cols.size)
@@ -266,7 +266,6 @@ def _split(xd, wd, b, size, where):
 # Input channels up to which a stride-1 convolution runs the direct kernels (measured: 1
 # channel, 5 x 5, 2x faster than im2col + GEMM; 6 channels 1.5x slower).
 DIRECT_MAX_CHANNELS = 1
-SERIAL_CHUNKS = False  # one part: the unsplit path (measured no faster in chunks)
 CHUNK_BYTES = 1 << 19  # the columns of one chunk of images: written, then multiplied from cache
 
 

@@ -10,7 +10,7 @@ from rosenblatt.evolution.genome import (
     genomes_from_arrays,
     genomes_to_arrays,
 )
-from rosenblatt.evolution.neat import population_from_arrays, population_from_json
+from rosenblatt.evolution.neat import population_from_arrays
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,8 @@ def test_smaller_than_json_and_the_same_network(evolved):
     X = np.random.default_rng(0).uniform(-1, 1, (5, 2))
     for fast in (False, True):
         a = population_from_arrays(False, message, fast=fast)(X)
-        b = population_from_json(False, texts, fast=fast)(X)
+        b = rb.evolution.PopulationNetwork([Genome.from_json(t) for t in texts],
+                                           recurrent=False, fast=fast)(X)
         np.testing.assert_array_equal(a, b)
 
 
