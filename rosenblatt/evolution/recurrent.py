@@ -44,7 +44,7 @@ def _dot(v, W):
     """
     out = v[:, 0, None] * W[:, 0]
     for i in range(1, v.shape[1]):
-        out = out + v[:, i, None] * W[:, i]
+        out += v[:, i, None] * W[:, i]
     return out
 
 
