@@ -41,6 +41,7 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+from rosenblatt.tour.chapters import neuroevolution2 as _chapter
 
 SUCCESS = 100_000
 # offspring replace the worst half; every child weight mutated with probability 0.8 by Cauchy
@@ -50,9 +51,10 @@ OPTIONS = dict(offspring=0.5, mutation_rate=0.8, mutation_scale=1.0)
 # child weight mutated with probability 0.3 by Cauchy noise of scale 1, initial spread 1
 # (2, 3 and 5 neurons, population 20 and 40, mutation rate 0.1-0.8 and scale 0.3-1 tried on
 # seeds 100-105; 2 neurons at rate 0.3 and 0.8 then on the claim's seeds 0-19: see
-# benchmarks/README.md)
-NEURONS_NON_MARKOV = 2
-OPTIONS_NON_MARKOV = dict(offspring=0.5, mutation_rate=0.3, mutation_scale=1.0, init_std=1.0)
+# benchmarks/README.md); one source for them: the tour chapter that shows the claim
+NEURONS_NON_MARKOV = _chapter.NON_MARKOV_NEURONS
+OPTIONS_NON_MARKOV = {k: v for k, v in _chapter.NON_MARKOV.items() if k != "population"}
+POPULATION_NON_MARKOV = _chapter.NON_MARKOV["population"]
 
 
 def markov_net(seed):
@@ -116,8 +118,8 @@ def passes_tests(net, X, generalization=200, seen=None):
     return ok
 
 
-def run_non_markov(seed, max_evaluations=10_000, population=40, neurons=NEURONS_NON_MARKOV,
-                   network="full", generalization=200, **options):
+def run_non_markov(seed, max_evaluations=10_000, population=POPULATION_NON_MARKOV,
+                   neurons=NEURONS_NON_MARKOV, network="full", generalization=200, **options):
     """Evaluations (damping fitness) until a network balances two poles without velocities.
 
     Every generation, the networks whose damping fitness shows they balanced
@@ -187,7 +189,7 @@ def main(argv=None):
         return _main(args, executor)
 
 
-def non_markov_evaluations(seed, max_evaluations=10_000, population=40):
+def non_markov_evaluations(seed, max_evaluations=10_000, population=POPULATION_NON_MARKOV):
     """The evaluations of :func:`run_non_markov` alone: one row (what a worker runs)."""
     return run_non_markov(seed, max_evaluations, population)[0]
 
