@@ -36,6 +36,18 @@ One generation (the paper's Algorithm 1):
    marked; ``permutation="all"`` permutes every evaluated row (the paper's
    simplest variant, Fig. 2c), ``None`` none (a plain GA, for comparison).
 
+Two safeguards of Gomez's CoSyNE program (and of ESP before it), options
+here: mutation noise is **cut** (a Cauchy draw beyond ``mutation_cut`` is
+drawn again; the program adds Cauchy noise of scale 0.3 cut at 10), so
+that no weight jumps to hundreds, where the tanh units saturate and the
+network becomes a bang-bang controller that small changes no longer move;
+and **burst mutation** on stagnation: when the best fitness has not risen
+for ``stagnation`` generations, every subpopulation is refilled around the
+best network found (its weights plus Cauchy noise of scale
+``burst_scale``, the champion itself kept) in place of that generation's
+recombination, so a population that has converged on a dead end searches
+again from the best it knows.
+
 References
 ----------
 F. Gomez, J. Schmidhuber and R. Miikkulainen, "Accelerated Neural Evolution
@@ -161,9 +173,23 @@ class CoSyNE:
     permutation : {"probabilistic", "all", None}
         The paper's fitness-dependent marking (default), every evaluated
         weight, or none.
+    mutation_cut : float, optional
+        Draws of the mutation noise (after scaling) larger than this in
+        magnitude are drawn again; default None (no cut). Also cuts the
+        initial and the burst noise.
     init_std : float, default 1.0
         The first population: the model's weights plus ``init_std`` times the
         mutation noise (the model's own weights are the first row).
+    init_range : float, optional
+        Instead, draw every weight of the first population uniformly in
+        ``[-init_range, init_range]`` (Gomez's program: 10); the model's own
+        weights are then not used.
+    stagnation : int, optional
+        Burst-mutate when the best fitness of a generation has not exceeded
+        the best seen ``stagnation`` generations before (Gomez's program: 20);
+        default None (never).
+    burst_scale : float, default 0.05
+        Scale of the burst's noise around the best network.
     rng : numpy.random.Generator or int, optional
 
     Attributes
@@ -172,6 +198,10 @@ class CoSyNE:
         The subpopulations, one per column.
     fitness : ndarray (population,) or None
         The last generation's fitness of each row (before recombination).
+    bursts : int
+        How many burst mutations have happened.
+    best_fitness, best_theta : float, ndarray
+        The best fitness any network has had and its weights.
 
     Notes
     -----
@@ -190,7 +220,8 @@ class CoSyNE:
 
     def __init__(self, model, population=40, parents=0.25, offspring=0.5, crossover_points=1,
                  mutation="cauchy", mutation_rate=0.8, mutation_scale=1.0,
-                 permutation="probabilistic", init_std=1.0, rng=None):
+                 permutation="probabilistic", mutation_cut=None, init_std=1.0, init_range=None,
+                 stagnation=None, burst_scale=0.05, rng=None):
         if not isinstance(model, Module):
             raise TypeError(f"CoSyNE: model must be a Module; got {type(model).__name__}")
         self.model = model
@@ -212,19 +243,60 @@ class CoSyNE:
                                            closed_high=True)
         self.mutation_scale = positive_float("CoSyNE", "mutation_scale", mutation_scale)
         self.permutation = one_of("CoSyNE", "permutation", permutation, PERMUTATIONS)
+        self.mutation_cut = (None if mutation_cut is None else
+                             positive_float("CoSyNE", "mutation_cut", mutation_cut))
         self.init_std = positive_float("CoSyNE", "init_std", init_std, allow_zero=True)
+        self.init_range = (None if init_range is None else
+                           positive_float("CoSyNE", "init_range", init_range))
+        self.stagnation = (None if stagnation is None else
+                           positive_int("CoSyNE", "stagnation", stagnation))
+        self.burst_scale = positive_float("CoSyNE", "burst_scale", burst_scale)
         self.rng = resolve_rng(rng)
         self.vector = ParameterVector(model.parameters())
         self.n_weights = self.vector.size
-        noise = self.init_std * self._noise((self.population, self.n_weights))
-        noise[0] = 0.0
-        self.X = (self.vector.data[None, :] + noise).astype(self.vector.data.dtype)
+        shape = (self.population, self.n_weights)
+        if self.init_range is not None:
+            X = self.rng.uniform(-self.init_range, self.init_range, shape)
+        else:
+            noise = self._noise(shape, self.init_std)
+            noise[0] = 0.0
+            X = self.vector.data[None, :] + noise
+        self.X = X.astype(self.vector.data.dtype)
         self.fitness = None
+        self.bursts = 0
+        self.best_fitness, self.best_theta = -math.inf, self.X[0].copy()
+        self._record = []  # best fitness of each generation since the last burst
 
-    def _noise(self, shape):
-        if self.mutation == "cauchy":
-            return self.rng.standard_cauchy(shape)
-        return self.rng.standard_normal(shape)
+    def _noise(self, shape, scale):
+        """``scale`` times the mutation noise, redrawn where beyond ``mutation_cut``."""
+        draw = self.rng.standard_cauchy if self.mutation == "cauchy" else self.rng.standard_normal
+        noise = scale * draw(shape)
+        if self.mutation_cut is not None and scale > 0:
+            far = np.abs(noise) > self.mutation_cut
+            while far.any():  # each round keeps >= 1 - P(|noise| > cut) of the rest
+                noise[far] = scale * draw(int(far.sum()))
+                far = np.abs(noise) > self.mutation_cut
+        return noise
+
+    def burst(self, champion):
+        """Refill every subpopulation around ``champion`` (its weights plus burst noise).
+
+        The first row is the champion itself. Returns the new ``X``.
+        """
+        noise = self._noise((self.population, self.n_weights), self.burst_scale)
+        noise[0] = 0.0
+        self.bursts += 1
+        self._record = []
+        return (champion[None, :] + noise).astype(self.X.dtype)
+
+    def _stagnated(self, value):
+        """Record this generation's best; True when the last ``stagnation`` generations
+        (since the last burst) found nothing better than those before them."""
+        if self.stagnation is None:
+            return False
+        self._record.append(value)
+        return (len(self._record) > self.stagnation
+                and max(self._record[-self.stagnation:]) <= max(self._record[:-self.stagnation]))
 
     def recombine(self, X, order):
         """``n_offspring`` children of the top rows of ``X`` (``order``: rows best first)."""
@@ -234,11 +306,16 @@ class CoSyNE:
         b = X[top[self.rng.integers(0, top.size, size=k)]]
         children = multipoint_crossover(a, b, self.crossover_points, self.rng)
         mask = self.rng.random(children.shape) < self.mutation_rate
-        noise = self.mutation_scale * self._noise(children.shape)
+        noise = self._noise(children.shape, self.mutation_scale)
         return (children + mask * noise).astype(X.dtype)
 
     def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
-        """Evaluate the networks, recombine, permute; returns ``(fitness, best row)``."""
+        """Evaluate the networks, recombine, permute; returns ``(fitness, best row)``.
+
+        With ``stagnation``, a generation whose best is no better than the best
+        ``stagnation`` generations before is followed by a burst mutation around
+        the best network seen (``best_theta``) instead of recombination.
+        """
         f = evaluate_thetas("CoSyNE", self.model, self.vector, self.X, fitness, vectorized,
                             executor, repeats, on_error)
         self.fitness = f
@@ -246,6 +323,11 @@ class CoSyNE:
         X = self.X[order]  # every subpopulation sorted by the fitness of its networks
         fs = f[order]
         best = X[0].copy()
+        if fs[0] > self.best_fitness:
+            self.best_fitness, self.best_theta = float(fs[0]), best.copy()
+        if self._stagnated(float(fs[0])):
+            self.X = self.burst(self.best_theta)
+            return f, best
         children = self.recombine(X, np.arange(self.population))
         survivors = self.population - self.n_offspring
         if self.permutation is not None:

@@ -139,6 +139,61 @@ def test_cosyne_double_pole_without_velocities_small():
     assert steps.evaluate(RecurrentPopulationModel(net, res.best[None], outputs=1))[0] == 300
 
 
+def test_mutation_cut_redraws_large_noise():
+    """Cut noise stays within the cut and inside it keeps its shape: for a Cauchy of scale s
+    cut at c, P(|u| <= x) = atan(x/s) / atan(c/s)."""
+    net = rb.nn.Dense(4, 1, rng=0).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=8, mutation_cut=2.0, rng=0)
+    u = cos._noise((40_000, 2), 0.5)
+    assert np.abs(u).max() <= 2.0
+    for x in (0.25, 0.5, 1.0):
+        expect = np.arctan(x / 0.5) / np.arctan(2.0 / 0.5)
+        assert abs((np.abs(u) <= x).mean() - expect) < 0.01
+    gauss = rb.evolution.CoSyNE(net, population=8, mutation="gaussian", mutation_cut=0.5, rng=0)
+    assert np.abs(gauss._noise((1000, 3), 1.0)).max() <= 0.5
+    # the first population and the children's mutations are cut as well
+    wide = rb.evolution.CoSyNE(net, population=40, init_std=3.0, mutation_scale=3.0,
+                               mutation_cut=1.0, rng=1)
+    assert np.abs(wide.X - wide.X[0]).max() <= 1.0
+    uncut = rb.evolution.CoSyNE(net, population=40, init_std=3.0, rng=1)
+    assert np.abs(uncut.X - uncut.X[0]).max() > 1.0
+
+
+def test_init_range_draws_the_first_population_uniformly():
+    net = rb.nn.Dense(4, 2, rng=0).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=400, init_range=10.0, rng=0)
+    assert np.abs(cos.X).max() <= 10.0 and np.abs(cos.X).max() > 9.5
+    assert abs(cos.X.mean()) < 0.5 and abs(cos.X.std() - 10 / np.sqrt(3)) < 0.2
+
+
+def test_burst_mutation_after_stagnation():
+    """A flat fitness stagnates: after ``stagnation`` generations without a better best,
+    the population is refilled around the best network (kept as row 0), once per
+    stagnation period."""
+    net = rb.nn.Dense(3, 1, rng=0).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=8, stagnation=3, burst_scale=0.01,
+                              mutation_cut=0.05, rng=0)
+    bursts = []
+    for _ in range(9):
+        cos.step(lambda X: np.zeros(len(X)), vectorized=True)
+        if cos.bursts > (bursts or [0])[-1]:  # just burst: the next population
+            np.testing.assert_array_equal(cos.X[0], cos.best_theta)
+            assert 0 < np.abs(cos.X[1:] - cos.best_theta).max() <= 0.05
+        bursts.append(cos.bursts)
+    # generation 1 sets the record; 2, 3, 4 find nothing better: burst after 4, then after 8
+    assert bursts == [0, 0, 0, 1, 1, 1, 1, 2, 2]
+    # a fitness that keeps improving never stagnates
+    rising = rb.evolution.CoSyNE(net, population=8, stagnation=2, rng=0)
+    for g in range(6):
+        rising.step(lambda X, g=g: np.full(len(X), float(g)), vectorized=True)
+    assert rising.bursts == 0
+    # without ``stagnation`` (the default) there is never a burst
+    plain = rb.evolution.CoSyNE(net, population=8, rng=0)
+    for _ in range(6):
+        plain.step(lambda X: np.zeros(len(X)), vectorized=True)
+    assert plain.bursts == 0
+
+
 def _sphere(model):
     return -float(sum((p.data ** 2).sum() for p in model.parameters()))
 
@@ -182,6 +237,14 @@ def test_bad_input():
         rb.evolution.CoSyNE(net, mutation="uniform")
     with pytest.raises(TypeError, match="model must be a Module"):
         rb.evolution.CoSyNE(np.zeros(3))
+    with pytest.raises(ValueError, match="CoSyNE: stagnation must be"):
+        rb.evolution.CoSyNE(net, stagnation=0)
+    with pytest.raises(ValueError, match="CoSyNE: mutation_cut must be"):
+        rb.evolution.CoSyNE(net, mutation_cut=-1.0)
+    with pytest.raises(ValueError, match="CoSyNE: init_range must be"):
+        rb.evolution.CoSyNE(net, init_range=0.0)
+    with pytest.raises(ValueError, match="CoSyNE: burst_scale must be"):
+        rb.evolution.CoSyNE(net, burst_scale=float("nan"))
     cos = rb.evolution.CoSyNE(net, population=8, rng=0)
     with pytest.raises(rb.evolution.FitnessError, match="individual 0"):
         cos.run(lambda X: np.full(len(X), np.nan), 2, vectorized=True)
