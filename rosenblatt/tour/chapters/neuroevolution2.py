@@ -323,9 +323,12 @@ def _cooperative(ctx):
 
 # -- CoSyNE without velocities: the damping fitness ------------------------------------------
 
-# benchmarks/cosyne_claims.py's settings for this task (OPTIONS_NON_MARKOV, NEURONS_NON_MARKOV)
-NON_MARKOV = dict(population=40, offspring=0.5, mutation_rate=0.3, mutation_scale=1.0,
-                  init_std=1.0)
+# benchmarks/cosyne_claims.py's settings for this task (OPTIONS_NON_MARKOV, NEURONS_NON_MARKOV):
+# Gomez's CoSyNE program's mutation (each child weight with probability 0.8, Cauchy noise of
+# scale 0.3 redrawn beyond 10); uncut Cauchy noise saturated the tanh units of the runs that
+# stalled (benchmarks/README.md)
+NON_MARKOV = dict(population=40, offspring=0.5, mutation_rate=0.8, mutation_scale=0.3,
+                  mutation_cut=10.0, init_std=1.0)
 NON_MARKOV_NEURONS = 2
 
 
@@ -382,11 +385,16 @@ def _no_velocities(ctx):
         "A run is solved by a network that balances for 100,000 steps **and** from at "
         "least 200 of 625 other starting states (the paper: a mean of 1,249 evaluations). "
         f"Here: {NON_MARKOV_NEURONS} tanh neurons (the output read as (h + 1)/2), "
-        f"{NON_MARKOV['population']} per subpopulation, Cauchy mutation of rate "
-        f"{NON_MARKOV['mutation_rate']}. Measured over 20 seeds (the full mode; "
-        "benchmarks/README.md): most runs solve it (12 of 20), but at a median of about "
-        "5,000 evaluations, some four times the paper's figure, and a third of the runs stall "
-        "on networks that keep the poles up for a few hundred steps by jiggling."
+        f"{NON_MARKOV['population']} per subpopulation, each child weight mutated with "
+        f"probability {NON_MARKOV['mutation_rate']} by Cauchy noise of scale "
+        f"{NON_MARKOV['mutation_scale']} drawn again beyond {NON_MARKOV['mutation_cut']:g} "
+        "(as Gomez's CoSyNE program does). The cut matters: with the Cauchy's full tails "
+        "an occasional jump of a weight to hundreds saturates the tanh units, the network "
+        "becomes a bang-bang controller that keeps the poles up a few hundred steps by "
+        "jiggling, small mutations no longer change what it does, and the population stalls "
+        "there (without the cut 11 of 20 runs solved, 5 stalled; with it 20 of 20). "
+        "Measured over 20 seeds (the full mode; benchmarks/README.md): every run solves it, "
+        "at a median of about 2,400 evaluations, twice the paper's mean."
     )
     if ctx.quick:  # one seed, to the first network that balances the 1,000 steps
         budget = 10_000
@@ -413,8 +421,8 @@ def _no_velocities(ctx):
                       f"generalisation starts (a run gives up after {budget:,}; the paper: "
                       "1,249).")
     ctx.claim("CoSyNE solves double-pole balancing without velocities with the damping "
-              "fitness (100,000 steps and the generalisation test) in most runs",
-              2 * len(solved) > len(seeds),
+              "fitness (100,000 steps and the generalisation test) in at least 18 of 20 runs",
+              len(solved) >= 18,
               f"{len(solved)} of {len(seeds)} runs solved within {budget:,} evaluations; "
               f"median {median:,} (failures counted as more), the paper's 1,249"
               if median is not None else f"{len(solved)} of {len(seeds)} runs solved")
