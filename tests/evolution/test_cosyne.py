@@ -316,3 +316,27 @@ def test_fully_recurrent_population_feeds_the_output_back(rng):
     with pytest.raises(ValueError, match="outputs= reads the units of a lone RNN"):
         RecurrentPopulationModel(rb.nn.Sequential(rb.nn.RNN(3, 4), rb.nn.Dense(4, 1)),
                                  np.zeros((1, 37)), outputs=1)
+
+
+def test_cut_mutation_keeps_the_no_velocity_population_off_saturation():
+    """Why uncut Cauchy noise stalled the no-velocity runs (benchmarks/README.md): with the
+    tour chapter's settings (Gomez's program's mutation, cut at 10) seed 0 finds a network
+    that balances the 1,000 damping-fitness steps; the same run with the Cauchy's full tails
+    drifts to huge weights and bang-bang networks that do not."""
+    from rosenblatt.evolution.recurrent import RecurrentPopulationModel
+    from rosenblatt.tour.chapters.neuroevolution2 import NON_MARKOV, NON_MARKOV_NEURONS
+
+    env = rb.evolution.envs.CartPole(poles=2, velocities=False, max_steps=1000, fitness="gruau")
+    results = {}
+    for cut in (NON_MARKOV["mutation_cut"], None):
+        net = rb.nn.Sequential(rb.nn.RNN(3, NON_MARKOV_NEURONS, rng=0)).astype(np.float64)
+        cos = rb.evolution.CoSyNE(net, rng=0, **{**NON_MARKOV, "mutation_cut": cut})
+        def fitness(X, net=net):
+            return env.evaluate(RecurrentPopulationModel(net, X, outputs=1, fast=True))
+
+        results[cut] = cos.run(fitness, 25, vectorized=True,
+                               callbacks=[lambda s: s["fitness"] >= 0.1])
+    cut, uncut = results[NON_MARKOV["mutation_cut"]], results[None]
+    assert cut.best_fitness >= 0.1 and cut.evaluations <= 1000  # 1,000 steps balanced
+    assert uncut.best_fitness < 0.05  # a few hundred steps at most
+    assert np.abs(cut.best).max() < 20 < np.abs(uncut.best).max()
