@@ -26,9 +26,10 @@ the budget; ``--json PATH`` writes them.
 
 Measured 2026-12-03 on the shared 2-core VM (see benchmarks/README.md): with
 velocities a median of 740 evaluations over 20 runs (all solved, 320-1,440);
-without velocities (2 fully recurrent neurons, whole trials compiled): 12 of
-20 runs solved within 10,000 evaluations, median 5,200 (failures as
-infinite), the solved runs' mean 2,850 (720-5,880); the paper: 1,249.
+without velocities (2 fully recurrent neurons, whole trials compiled, Gomez's
+program's cut Cauchy mutation): all 20 runs solved within 10,000 evaluations,
+median 2,400, mean 2,354 (760-4,280); the paper: 1,249 (uncut noise, before:
+12 of 20, median 5,200).
 """
 
 import argparse
