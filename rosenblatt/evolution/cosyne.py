@@ -351,8 +351,13 @@ class CoSyNE:
         -> float`` per network, or with ``vectorized=True`` ``fitness(X) ->
         (population,)`` for the whole population matrix (e.g. scored through
         :class:`~rosenblatt.evolution.PopulationModel`); ``stop(best_row)``.
-        ``result.evaluations`` counts networks evaluated.
+        ``result.evaluations`` counts networks evaluated. Each run starts the
+        stagnation count and the best seen for burst mutation afresh (the
+        fitness may have changed, e.g. the next task of
+        :class:`~rosenblatt.evolution.Staged`).
         """
+        self.best_fitness, self.best_theta = -math.inf, self.X[0].copy()
+        self._record = []
         history = {}
         best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
 

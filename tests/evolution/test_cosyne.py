@@ -182,6 +182,9 @@ def test_burst_mutation_after_stagnation():
         bursts.append(cos.bursts)
     # generation 1 sets the record; 2, 3, 4 find nothing better: burst after 4, then after 8
     assert bursts == [0, 0, 0, 1, 1, 1, 1, 2, 2]
+    # a new run (another fitness, e.g. the next task of Staged) counts afresh
+    cos.run(lambda X: np.full(len(X), -1.0), 3, vectorized=True)
+    assert cos.bursts == 2 and cos.best_fitness == -1.0
     # a fitness that keeps improving never stagnates
     rising = rb.evolution.CoSyNE(net, population=8, stagnation=2, rng=0)
     for g in range(6):
