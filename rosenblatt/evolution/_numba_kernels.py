@@ -27,6 +27,7 @@ with ``in_start`` the CSR offsets of each node's incoming connections.
 """
 
 import math
+import types
 
 import numba
 import numpy as np
@@ -394,35 +395,61 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
         j += 1
 
 
-@_fast_jit
-def mlp_forward(XT, thetas, sizes, w_at, b_at, codes, out):
-    """A population of MLPs: ``out[p]`` (n, sizes[-1]) of network ``p`` (row ``p`` of
-    ``thetas``, C-contiguous) on ``XT[p]`` or, when ``XT`` has one row, ``XT[0]`` (inputs
-    transposed: (k, n)). Layer ``l`` maps ``sizes[l]`` to ``sizes[l + 1]`` features with
-    weights at ``w_at[l]``, bias at ``b_at[l]`` (-1: none) and activation ``codes[l]``
-    (IDENTITY, TANH, SIGMOID, RELU). The samples are innermost (vectorised); each network's
-    activations stay in two (widest, n) buffers."""
-    P = thetas.shape[0]
-    n = XT.shape[2]
-    L = sizes.shape[0] - 1
+@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
+def _mlp_networks(X, thetas, plan, out, p0, p1):
+    """Networks ``p0 <= p < p1`` of :func:`mlp_forward`, with buffers of their own."""
+    n = X.shape[1]
+    L = plan.shape[1] - 1
     widest = 1
-    for size in sizes:
-        widest = max(widest, size)
+    for layer in range(L + 1):
+        widest = max(widest, plan[0, layer])
     buf_a = np.empty((widest, n), thetas.dtype)
     buf_b = np.empty((widest, n), thetas.dtype)
+    XT = np.empty((plan[0, 0], n), thetas.dtype)  # the inputs transposed: samples innermost
     c = (_TANH_C[0], _TANH_C[1], _TANH_C[2], _TANH_C[3], _TANH_C[4], _TANH_C[5], _TANH_C[6],
          _TANH_C[7], _TANH_C[8])
-    for p in range(P):
+    shared = X.shape[0] == 1
+    for p in range(p0, p1):
+        if p == p0 or not shared:
+            Xp = X[0] if shared else X[p]
+            for i in range(plan[0, 0]):
+                for s in range(n):
+                    XT[i, s] = Xp[s, i]
         th = thetas[p]
-        A = XT[p] if XT.shape[0] > 1 else XT[0]
+        A = XT
         for layer in range(L):
             B = buf_a if layer % 2 == 0 else buf_b
-            _dense_rows(A, th, sizes[layer], sizes[layer + 1], w_at[layer], b_at[layer],
-                        codes[layer], B, c)
+            _dense_rows(A, th, plan[0, layer], plan[0, layer + 1], plan[1, layer],
+                        plan[2, layer], plan[3, layer], B, c)
             A = B
-        for j in range(sizes[L]):
+        for j in range(plan[0, L]):
             for s in range(n):
                 out[p, s, j] = A[j, s]
+
+
+def mlp_forward(X, thetas, plan, out, parts):
+    """A population of MLPs: ``out[p]`` (n, sizes[-1]) of network ``p`` (row ``p`` of
+    ``thetas``, C-contiguous) on ``X[p]`` or, when ``X`` has one row, ``X[0]`` (X: (1 or P,
+    n, sizes[0]), C-contiguous). ``plan`` (4, L + 1) int64: ``sizes``, then per layer ``l``
+    (mapping ``sizes[l]`` to ``sizes[l + 1]`` features) the offset of its weights, of its bias
+    (-1: none) and its activation (IDENTITY, TANH, SIGMOID, RELU). The samples are innermost
+    (vectorised); each network's activations stay in two (widest, n) buffers.
+    The networks go in ``parts`` contiguous blocks (1 for the serial kernel), over Numba's
+    threads in ``mlp_forward_parallel``: each network's arithmetic is the same, so the
+    outputs are bit for bit the serial ones."""
+    P = thetas.shape[0]
+    parts = max(1, min(P, parts))
+    for q in numba.prange(parts):
+        _mlp_networks(X, thetas, plan, out, P * q // parts, P * (q + 1) // parts)
+
+
+_twin = types.FunctionType(mlp_forward.__code__, mlp_forward.__globals__, "mlp_forward",
+                           mlp_forward.__defaults__, mlp_forward.__closure__)
+_twin.__qualname__ = "mlp_forward_parallel"
+_twin.__doc__ = mlp_forward.__doc__
+mlp_forward_parallel = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy",
+                                  parallel=True)(_twin)
+mlp_forward = _fast_jit(mlp_forward)
 
 
 # -- NEAT speciation -----------------------------------------------------------------------------
