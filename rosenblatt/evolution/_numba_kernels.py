@@ -301,8 +301,7 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
         # (their set-up and alias checks cost ~10% of a 4-16-1 network on 256 samples)
         b = th[b_at + j] if b_at >= 0 else 0.0
         e = th[b_at + j + 1] if b_at >= 0 else 0.0
-        Bj = B[j]
-        Be = B[j + 1]
+        je = j + 1
         w0 = th[w_at + j]
         v0 = th[w_at + j + 1]
         w1 = th[w_at + m + j] if k > 1 else 0.0
@@ -311,39 +310,37 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
         v2 = th[w_at + 2 * m + j + 1] if k > 2 else 0.0
         w3 = th[w_at + 3 * m + j] if k > 3 else 0.0
         v3 = th[w_at + 3 * m + j + 1] if k > 3 else 0.0
-        A0 = A[0]
-        A1 = A[1] if k > 1 else A[0]
-        A2 = A[2] if k > 2 else A[0]
-        A3 = A[3] if k > 3 else A[0]
+        i1 = 1 if k > 1 else 0
+        i2 = 2 if k > 2 else 0
+        i3 = 3 if k > 3 else 0
         if code == TANH:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = tanh_rational(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, c)
-                Be[s] = tanh_rational(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, c)
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = tanh_rational(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, c)
+                B[je, s] = tanh_rational(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, c)
         elif code == SIGMOID:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (b + w0 * a0 + w1 * a1 + w2 * a2
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (b + w0 * a0 + w1 * a1 + w2 * a2
                                                          + w3 * a3), c)
-                Be[s] = 0.5 + 0.5 * tanh_rational(0.5 * (e + v0 * a0 + v1 * a1 + v2 * a2
+                B[je, s] = 0.5 + 0.5 * tanh_rational(0.5 * (e + v0 * a0 + v1 * a1 + v2 * a2
                                                          + v3 * a3), c)
         elif code == RELU:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = max(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, 0.0)
-                Be[s] = max(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, 0.0)
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = max(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, 0.0)
+                B[je, s] = max(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, 0.0)
         else:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3
-                Be[s] = e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3
+                B[je, s] = e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
         j += 2
     while j < m:
         b = th[b_at + j] if b_at >= 0 else 0.0
-        Bj = B[j]
         if k > 4:
             for s in range(n):
-                Bj[s] = b
+                B[j, s] = b
         i = 0
         while True:
             left = k - i
@@ -351,46 +348,47 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
             w1 = th[w_at + (i + 1) * m + j] if left > 1 else 0.0
             w2 = th[w_at + (i + 2) * m + j] if left > 2 else 0.0
             w3 = th[w_at + (i + 3) * m + j] if left > 3 else 0.0
-            A0 = A[i] if left > 0 else A[0]  # zero weights pad the last pass
-            A1 = A[i + 1] if left > 1 else A[0]
-            A2 = A[i + 2] if left > 2 else A[0]
-            A3 = A[i + 3] if left > 3 else A[0]
+            i0 = i if left > 0 else 0  # zero weights pad the last pass
+            i1 = i + 1 if left > 1 else 0
+            i2 = i + 2 if left > 2 else 0
+            i3 = i + 3 if left > 3 else 0
             i += 4
             if left > 4:
                 for s in range(n):
-                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                    B[j, s] += w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
                 continue
             if k <= 4:  # one pass: the bias in it (the activation spelt out in each loop:
                 # a helper with the switch, even on a constant code, slows it down)
                 if code == TANH:
                     for s in range(n):
-                        Bj[s] = tanh_rational(b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
-                                              + w3 * A3[s], c)
+                        B[j, s] = tanh_rational(b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                              + w3 * A[i3, s], c)
                 elif code == SIGMOID:
                     for s in range(n):
-                        Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
-                            b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]), c)
+                        B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                            b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]), c)
                 elif code == RELU:
                     for s in range(n):
-                        Bj[s] = max(b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s], 0.0)
+                        B[j, s] = max(b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                      + w3 * A[i3, s], 0.0)
                 else:
                     for s in range(n):
-                        Bj[s] = b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                        B[j, s] = b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
             elif code == TANH:
                 for s in range(n):
-                    Bj[s] = tanh_rational(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
-                                          + w3 * A3[s], c)
+                    B[j, s] = tanh_rational(B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                          + w3 * A[i3, s], c)
             elif code == SIGMOID:
                 for s in range(n):
-                    Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
-                        Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]), c)
+                    B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                        B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]), c)
             elif code == RELU:
                 for s in range(n):
-                    Bj[s] = max(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s],
-                                0.0)
+                    B[j, s] = max(B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                  + w3 * A[i3, s], 0.0)
             else:
                 for s in range(n):
-                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                    B[j, s] += w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
             break
         j += 1
 
