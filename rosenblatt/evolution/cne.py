@@ -84,7 +84,9 @@ def population_forward(model, thetas, X, fast=False):
         fused pass per layer (samples innermost, activations kept in cache)
         with a rational tanh, within 1.8e-7 of tanh (the error then goes through
         the next layers' weights); the exact NumPy evaluation runs otherwise,
-        and when Numba is absent or ``ROSENBLATT_NO_NUMBA=1``.
+        and when Numba is absent or ``ROSENBLATT_NO_NUMBA=1``. With kernel
+        threads set (``rb.set_num_threads(n)``, n > 1) the networks are split
+        over them, the outputs equal bit for bit.
 
     Returns
     -------
