@@ -27,6 +27,7 @@ with ``in_start`` the CSR offsets of each node's incoming connections.
 """
 
 import math
+import types
 
 import numba
 import numpy as np
@@ -300,8 +301,7 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
         # (their set-up and alias checks cost ~10% of a 4-16-1 network on 256 samples)
         b = th[b_at + j] if b_at >= 0 else 0.0
         e = th[b_at + j + 1] if b_at >= 0 else 0.0
-        Bj = B[j]
-        Be = B[j + 1]
+        je = j + 1
         w0 = th[w_at + j]
         v0 = th[w_at + j + 1]
         w1 = th[w_at + m + j] if k > 1 else 0.0
@@ -310,39 +310,37 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
         v2 = th[w_at + 2 * m + j + 1] if k > 2 else 0.0
         w3 = th[w_at + 3 * m + j] if k > 3 else 0.0
         v3 = th[w_at + 3 * m + j + 1] if k > 3 else 0.0
-        A0 = A[0]
-        A1 = A[1] if k > 1 else A[0]
-        A2 = A[2] if k > 2 else A[0]
-        A3 = A[3] if k > 3 else A[0]
+        i1 = 1 if k > 1 else 0
+        i2 = 2 if k > 2 else 0
+        i3 = 3 if k > 3 else 0
         if code == TANH:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = tanh_rational(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, c)
-                Be[s] = tanh_rational(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, c)
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = tanh_rational(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, c)
+                B[je, s] = tanh_rational(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, c)
         elif code == SIGMOID:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (b + w0 * a0 + w1 * a1 + w2 * a2
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (b + w0 * a0 + w1 * a1 + w2 * a2
                                                          + w3 * a3), c)
-                Be[s] = 0.5 + 0.5 * tanh_rational(0.5 * (e + v0 * a0 + v1 * a1 + v2 * a2
+                B[je, s] = 0.5 + 0.5 * tanh_rational(0.5 * (e + v0 * a0 + v1 * a1 + v2 * a2
                                                          + v3 * a3), c)
         elif code == RELU:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = max(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, 0.0)
-                Be[s] = max(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, 0.0)
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = max(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, 0.0)
+                B[je, s] = max(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, 0.0)
         else:
             for s in range(n):
-                a0, a1, a2, a3 = A0[s], A1[s], A2[s], A3[s]
-                Bj[s] = b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3
-                Be[s] = e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
+                a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
+                B[j, s] = b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3
+                B[je, s] = e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
         j += 2
     while j < m:
         b = th[b_at + j] if b_at >= 0 else 0.0
-        Bj = B[j]
         if k > 4:
             for s in range(n):
-                Bj[s] = b
+                B[j, s] = b
         i = 0
         while True:
             left = k - i
@@ -350,79 +348,106 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
             w1 = th[w_at + (i + 1) * m + j] if left > 1 else 0.0
             w2 = th[w_at + (i + 2) * m + j] if left > 2 else 0.0
             w3 = th[w_at + (i + 3) * m + j] if left > 3 else 0.0
-            A0 = A[i] if left > 0 else A[0]  # zero weights pad the last pass
-            A1 = A[i + 1] if left > 1 else A[0]
-            A2 = A[i + 2] if left > 2 else A[0]
-            A3 = A[i + 3] if left > 3 else A[0]
+            i0 = i if left > 0 else 0  # zero weights pad the last pass
+            i1 = i + 1 if left > 1 else 0
+            i2 = i + 2 if left > 2 else 0
+            i3 = i + 3 if left > 3 else 0
             i += 4
             if left > 4:
                 for s in range(n):
-                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                    B[j, s] += w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
                 continue
             if k <= 4:  # one pass: the bias in it (the activation spelt out in each loop:
                 # a helper with the switch, even on a constant code, slows it down)
                 if code == TANH:
                     for s in range(n):
-                        Bj[s] = tanh_rational(b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
-                                              + w3 * A3[s], c)
+                        B[j, s] = tanh_rational(b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                              + w3 * A[i3, s], c)
                 elif code == SIGMOID:
                     for s in range(n):
-                        Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
-                            b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]), c)
+                        B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                            b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]), c)
                 elif code == RELU:
                     for s in range(n):
-                        Bj[s] = max(b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s], 0.0)
+                        B[j, s] = max(b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                      + w3 * A[i3, s], 0.0)
                 else:
                     for s in range(n):
-                        Bj[s] = b + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                        B[j, s] = b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
             elif code == TANH:
                 for s in range(n):
-                    Bj[s] = tanh_rational(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s]
-                                          + w3 * A3[s], c)
+                    B[j, s] = tanh_rational(B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                          + w3 * A[i3, s], c)
             elif code == SIGMOID:
                 for s in range(n):
-                    Bj[s] = 0.5 + 0.5 * tanh_rational(0.5 * (
-                        Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]), c)
+                    B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                        B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]), c)
             elif code == RELU:
                 for s in range(n):
-                    Bj[s] = max(Bj[s] + w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s],
-                                0.0)
+                    B[j, s] = max(B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
+                                  + w3 * A[i3, s], 0.0)
             else:
                 for s in range(n):
-                    Bj[s] += w0 * A0[s] + w1 * A1[s] + w2 * A2[s] + w3 * A3[s]
+                    B[j, s] += w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
             break
         j += 1
 
 
-@_fast_jit
-def mlp_forward(XT, thetas, sizes, w_at, b_at, codes, out):
-    """A population of MLPs: ``out[p]`` (n, sizes[-1]) of network ``p`` (row ``p`` of
-    ``thetas``, C-contiguous) on ``XT[p]`` or, when ``XT`` has one row, ``XT[0]`` (inputs
-    transposed: (k, n)). Layer ``l`` maps ``sizes[l]`` to ``sizes[l + 1]`` features with
-    weights at ``w_at[l]``, bias at ``b_at[l]`` (-1: none) and activation ``codes[l]``
-    (IDENTITY, TANH, SIGMOID, RELU). The samples are innermost (vectorised); each network's
-    activations stay in two (widest, n) buffers."""
-    P = thetas.shape[0]
-    n = XT.shape[2]
-    L = sizes.shape[0] - 1
+@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
+def _mlp_networks(X, thetas, plan, out, p0, p1):
+    """Networks ``p0 <= p < p1`` of :func:`mlp_forward`, with buffers of their own."""
+    n = X.shape[1]
+    L = plan.shape[1] - 1
     widest = 1
-    for size in sizes:
-        widest = max(widest, size)
+    for layer in range(L + 1):
+        widest = max(widest, plan[0, layer])
     buf_a = np.empty((widest, n), thetas.dtype)
     buf_b = np.empty((widest, n), thetas.dtype)
+    XT = np.empty((plan[0, 0], n), thetas.dtype)  # the inputs transposed: samples innermost
     c = (_TANH_C[0], _TANH_C[1], _TANH_C[2], _TANH_C[3], _TANH_C[4], _TANH_C[5], _TANH_C[6],
          _TANH_C[7], _TANH_C[8])
-    for p in range(P):
+    shared = X.shape[0] == 1
+    for p in range(p0, p1):
+        if p == p0 or not shared:
+            Xp = X[0] if shared else X[p]
+            for i in range(plan[0, 0]):
+                for s in range(n):
+                    XT[i, s] = Xp[s, i]
         th = thetas[p]
-        A = XT[p] if XT.shape[0] > 1 else XT[0]
+        A = XT
         for layer in range(L):
             B = buf_a if layer % 2 == 0 else buf_b
-            _dense_rows(A, th, sizes[layer], sizes[layer + 1], w_at[layer], b_at[layer],
-                        codes[layer], B, c)
+            _dense_rows(A, th, plan[0, layer], plan[0, layer + 1], plan[1, layer],
+                        plan[2, layer], plan[3, layer], B, c)
             A = B
-        for j in range(sizes[L]):
+        for j in range(plan[0, L]):
             for s in range(n):
                 out[p, s, j] = A[j, s]
+
+
+def mlp_forward(X, thetas, plan, out, parts):
+    """A population of MLPs: ``out[p]`` (n, sizes[-1]) of network ``p`` (row ``p`` of
+    ``thetas``, C-contiguous) on ``X[p]`` or, when ``X`` has one row, ``X[0]`` (X: (1 or P,
+    n, sizes[0]), C-contiguous). ``plan`` (4, L + 1) int64: ``sizes``, then per layer ``l``
+    (mapping ``sizes[l]`` to ``sizes[l + 1]`` features) the offset of its weights, of its bias
+    (-1: none) and its activation (IDENTITY, TANH, SIGMOID, RELU). The samples are innermost
+    (vectorised); each network's activations stay in two (widest, n) buffers.
+    The networks go in ``parts`` contiguous blocks (1 for the serial kernel), over Numba's
+    threads in ``mlp_forward_parallel``: each network's arithmetic is the same, so the
+    outputs are bit for bit the serial ones."""
+    P = thetas.shape[0]
+    parts = max(1, min(P, parts))
+    for q in numba.prange(parts):
+        _mlp_networks(X, thetas, plan, out, P * q // parts, P * (q + 1) // parts)
+
+
+_twin = types.FunctionType(mlp_forward.__code__, mlp_forward.__globals__, "mlp_forward",
+                           mlp_forward.__defaults__, mlp_forward.__closure__)
+_twin.__qualname__ = "mlp_forward_parallel"
+_twin.__doc__ = mlp_forward.__doc__
+mlp_forward_parallel = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy",
+                                  parallel=True)(_twin)
+mlp_forward = _fast_jit(mlp_forward)
 
 
 # -- NEAT speciation -----------------------------------------------------------------------------

@@ -259,3 +259,46 @@ def test_fast_population_forward_error_is_bounded_by_the_tanh_error(both):
     err = np.abs(fast - slow)[:, :, 0].max(axis=1)
     assert (err <= 1.8e-7 / 4 * (1 + v)).all()
     assert 1e-9 < err.max() < 1e-6  # measured: 3.3e-7 (the kernel ran)
+
+
+@needs_numba
+def test_mlp_kernel_threads_give_the_serial_outputs():
+    # mlp_forward_parallel splits the networks in blocks: each network's arithmetic is that
+    # of the serial kernel, so the outputs are equal bit for bit, for any number of blocks
+    from rosenblatt.evolution import _numba_kernels as k
+
+    nn = rb.nn
+    model = nn.Sequential(nn.Dense(4, 16, rng=0), nn.Tanh(), nn.Dense(16, 1, rng=0),
+                          nn.Sigmoid()).astype(np.float64)
+    rng = np.random.default_rng(3)
+    thetas, X = rng.normal(size=(61, model.num_parameters())), rng.normal(size=(64, 4))
+    serial = rb.evolution.population_forward(model, thetas, X, fast=True)  # 61 x 64 x 17 values
+    with _kernels.kernel_threads(2):
+        threaded = rb.evolution.population_forward(model, thetas, X, fast=True)
+    np.testing.assert_array_equal(threaded, serial)
+    plan = rb.evolution.cne._FAST_PLANS[id(model)][2][1]
+    each = np.ascontiguousarray(np.broadcast_to(X, (61, 64, 4)))
+    one = np.empty_like(serial)
+    k.mlp_forward(each, thetas, plan, one, 1)
+    for parts in (1, 3, 61, 100):
+        out = np.empty_like(serial)
+        k.mlp_forward_parallel(each, thetas, plan, out, parts)
+        np.testing.assert_array_equal(out, one)
+
+
+@needs_numba
+def test_fast_plan_follows_the_model():
+    # the fused plan is cached per model; changing the model's layers makes a new one
+    nn = rb.nn
+    model = nn.Sequential(nn.Dense(3, 5, rng=0), nn.Tanh(), nn.Dense(5, 2, rng=0))
+    rng = np.random.default_rng(0)
+    thetas, X = rng.normal(size=(4, model.num_parameters())), rng.normal(size=(9, 3))
+    for change in (None, lambda m: m.layers.__setitem__(1, nn.ReLU()),
+                   lambda m: m.append(nn.Sigmoid()),
+                   lambda m: m.layers.__setitem__(0, nn.Dense(3, 5, bias=False, rng=0))):
+        if change is not None:
+            change(model)
+        thetas = rng.normal(size=(4, model.num_parameters()))
+        np.testing.assert_allclose(rb.evolution.population_forward(model, thetas, X, fast=True),
+                                   rb.evolution.population_forward(model, thetas, X),
+                                   rtol=1e-6, atol=1e-6)
