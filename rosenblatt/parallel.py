@@ -200,7 +200,8 @@ _last_round = weakref.WeakKeyDictionary()
 
 def _dask_map(client, executor, fn, parts, owner):
     """One round on a Dask cluster: every task in one ``client.map`` message (with the
-    executor's settings, e.g. ``pure=False``) and every result in one ``client.gather``."""
+    executor's settings, e.g. ``pure=False``); each result is fetched by the client's event
+    loop as soon as its task ends (the executor's own wrapping), read in order."""
     if getattr(executor, "_shutdown", False):
         raise _shut_down(owner, executor, "cannot schedule new futures after shutdown")
     try:
@@ -219,9 +220,12 @@ def _dask_map(client, executor, fn, parts, owner):
     except TypeError:
         pass
     del previous  # now its release travels behind this round's submission
+    wrap = getattr(executor, "_wrap_future", None)  # fetched by the event loop as each ends
+    if wrap is not None:
+        futures = [wrap(future) for future in futures]
     out = []
-    for part in client.gather(futures):
-        out.extend(part)
+    for future in futures:
+        out.extend(future.result())
     return out
 
 
@@ -251,10 +255,10 @@ def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
     Notes
     -----
     On a Dask ``ClientExecutor`` a round is one ``client.map`` of all the chunks
-    (with the executor's settings, e.g. ``pure=False``) and one
-    ``client.gather``, instead of one submission and one fetch per chunk; its
-    futures are released after the next round is submitted, so that the
-    release does not hold that submission back in Dask's message batching.
+    (with the executor's settings, e.g. ``pure=False``): one message to the
+    scheduler instead of one per chunk, which Dask's client batches at most
+    one per 10 ms. The round's futures are released after the next round is
+    submitted, so that the release does not hold that submission back either.
 
     Raises
     ------
