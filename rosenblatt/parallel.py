@@ -36,6 +36,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import threading
+import weakref
 
 from .checks import positive_float, positive_int
 
@@ -180,6 +181,54 @@ def _run_chunk(fn, chunk):
     return [fn(item) for item in chunk]
 
 
+def _dask_client(executor):
+    """The ``distributed.Client`` behind a Dask ``ClientExecutor``, else None."""
+    client = getattr(executor, "_client", None)
+    if client is None or not type(executor).__module__.startswith("distributed"):
+        return None
+    if not (callable(getattr(client, "map", None)) and callable(getattr(client, "gather", None))):
+        return None
+    return client
+
+
+# The last round of futures of each Dask executor, released only after the next round has
+# been submitted: Dask's client batches the messages it sends the scheduler (one message
+# per 10 ms at most), so a release sent just before a round's submission would hold the
+# submission back by up to 10 ms (docs/scale.md, "Dask's round").
+_last_round = weakref.WeakKeyDictionary()
+
+
+def _dask_map(client, executor, fn, parts, owner):
+    """One round on a Dask cluster: every task in one ``client.map`` message (with the
+    executor's settings, e.g. ``pure=False``); each result is fetched by the client's event
+    loop as soon as its task ends (the executor's own wrapping), read in order."""
+    if getattr(executor, "_shutdown", False):
+        raise _shut_down(owner, executor, "cannot schedule new futures after shutdown")
+    try:
+        previous = _last_round.pop(executor, None)
+    except TypeError:  # an executor that cannot be weakly referenced
+        previous = None
+    try:
+        futures = client.map(_run_chunk, [fn] * len(parts), parts,
+                             **dict(getattr(executor, "_kwargs", None) or {}))
+    except RuntimeError as e:
+        if "shutdown" in str(e) or "shut down" in str(e) or "closed" in str(e):
+            raise _shut_down(owner, executor, e) from e
+        raise
+    try:
+        _last_round[executor] = futures
+    except TypeError:
+        pass
+    del previous  # now its release travels behind this round's submission
+    wrap = getattr(executor, "_wrap_future", None)  # fetched by the event loop as each ends
+    if wrap is not None:
+        futures = [wrap(future) for future in futures]
+    out = []
+    for future in futures:
+        out.extend(future.result())
+    return out
+
+
 def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
     """``[fn(item) for item in items]``, in order, the items sent to ``executor`` in chunks.
 
@@ -203,6 +252,14 @@ def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
     list
         ``fn(item)`` for every item, in the order of ``items``.
 
+    Notes
+    -----
+    On a Dask ``ClientExecutor`` a round is one ``client.map`` of all the chunks
+    (with the executor's settings, e.g. ``pure=False``): one message to the
+    scheduler instead of one per chunk, which Dask's client batches at most
+    one per 10 ms. The round's futures are released after the next round is
+    submitted, so that the release does not hold that submission back either.
+
     Raises
     ------
     ExecutorShutdownError
@@ -215,11 +272,15 @@ def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
         chunks = 4 * workers(executor)
     chunks = min(positive_int(owner, "chunks", chunks), len(items))
     size, extra = divmod(len(items), chunks)
-    futures, start = [], 0
+    parts, start = [], 0
     for k in range(chunks):
         stop = start + size + (k < extra)
-        futures.append(submit(executor, _run_chunk, fn, items[start:stop], owner=owner))
+        parts.append(items[start:stop])
         start = stop
+    client = _dask_client(executor)
+    if client is not None:
+        return _dask_map(client, executor, fn, parts, owner)
+    futures = [submit(executor, _run_chunk, fn, part, owner=owner) for part in parts]
     out = []
     for future in futures:
         try:

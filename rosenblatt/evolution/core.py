@@ -183,22 +183,40 @@ def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=3
 
     Each task rebuilds a sub-population from plain data (``decode_many(list of
     payloads)``, module level) and scores it at once, so one message carries
-    ``chunk_size`` individuals and the worker still runs one array program over
-    them. With ``encode_many``, each sub-population's message is
+    up to ``chunk_size`` individuals and the worker still runs one array
+    program over them. With ``encode_many``, each sub-population's message is
     ``encode_many(list of payloads)`` instead (built here, e.g. one dict of
     flat arrays for the whole sub-population) and ``decode_many`` reads that.
-    The cut does not depend on the executor or its worker count, so neither
-    do the results.
+
+    The population is dealt to ``k = ceil(P / chunk_size)`` tasks in turn
+    (individual ``i`` to task ``i mod k``), not cut into consecutive runs: a
+    population is ordered by species, and an episodic fitness such as pole
+    balancing costs a sub-population about as many simulated steps as its
+    longest-lived members last, so consecutive runs put a long-lived species
+    in one task and leave the others short. Dealt, every task gets members of
+    every species (the tasks' costs even out, and fewer long-lived members
+    share a task: measured in ``docs/scale.md``). The cut depends only on
+    ``P`` and ``chunk_size``, not on the executor or its worker count, so
+    neither do the results.
     """
     repeats = positive_int(owner, "repeats", repeats)
     one_of(owner, "on_error", on_error, ON_ERROR)
     chunk_size = positive_int(owner, "chunk_size", chunk_size)
-    parts = [payloads[i:i + chunk_size] for i in range(0, len(payloads), chunk_size)]
+    k = -(-len(payloads) // chunk_size)
+    parts = [payloads[j::k] for j in range(k)]
+    sizes = [len(part) for part in parts]
     if encode_many is not None:
         parts = [encode_many(part) for part in parts]
     done = map_chunks(functools.partial(_vector_part, fitness, decode_many, repeats), parts,
-                      executor, chunks=max(1, len(parts)), owner=owner)
-    return _checked([v for part in done for v in part], ids, on_error, owner)
+                      executor, chunks=max(1, k), owner=owner)
+    got = [len(part) for part in done]
+    if got != sizes:
+        raise ValueError(f"{owner}: a vectorised fitness must return one value per individual "
+                         f"of its sub-population ({sizes} individuals); got {got} values")
+    values = [None] * len(payloads)
+    for j, part in enumerate(done):  # back in population order
+        values[j::k] = part
+    return _checked(values, ids, on_error, owner)
 
 
 def record(history, fitnesses, **extra):

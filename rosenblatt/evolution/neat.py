@@ -1026,7 +1026,9 @@ class NEAT:
             genome id, end the run cleanly (the result's ``error`` says why), or
             score it worst and go on.
         chunk_size : int, default 32
-            Genomes per task with ``vectorized=True`` and an executor: more
+            Genomes per task (at most) with ``vectorized=True`` and an
+            executor: the population is dealt to ``ceil(P / chunk_size)``
+            tasks in turn, so each task gets members of every species. More
             per message amortises the round trip and the simulation's per-step
             overhead, fewer balances the workers.
 

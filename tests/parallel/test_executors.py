@@ -104,6 +104,35 @@ def test_dask_gives_the_serial_results(dask_client, serial):
         jobs.run_neat(executor)
 
 
+def test_dask_round_is_one_message_each_way(dask_client, monkeypatch):
+    """A round of chunks is one ``client.map`` (with the executor's settings); its futures
+    are released only after the next round is submitted."""
+    executor = dask_client.get_executor(pure=False)
+    calls = {"map": 0}
+    def counting(name):
+        real = getattr(dask_client, name)
+
+        def counted(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return counted
+
+    for name in calls:
+        monkeypatch.setattr(dask_client, name, counting(name))
+    items = [-1, 2, -3, 4, -5]
+    assert rb.parallel.map_chunks(abs, items, executor, chunks=3) == [1, 2, 3, 4, 5]
+    assert calls == {"map": 1}
+    first = [f.key for f in rb.parallel._last_round[executor]]
+    assert len(first) == 3
+    assert rb.parallel.map_chunks(abs, items, executor, chunks=3) == [1, 2, 3, 4, 5]
+    second = [f.key for f in rb.parallel._last_round[executor]]
+    assert not set(first) & set(second)  # pure=False: every task runs
+    assert not set(first) & set(dask_client.futures)  # the first round is released
+    executor.shutdown()
+    with pytest.raises(rb.parallel.ExecutorShutdownError, match="shut down"):
+        rb.parallel.map_chunks(abs, items, executor)
+
+
 def test_killed_dask_worker_loses_and_duplicates_nothing(dask_client, serial, tmp_path):
     import functools
 
