@@ -147,3 +147,23 @@ def test_bad_arguments_are_clear_errors():
         rb.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=1, progress=False,
                distributed=tp)
     tp.close()
+
+
+def test_a_convolutional_net_over_threads_equals_one_thread():
+    # conv and pooling take scratch arrays from the shared workspace pool on both threads
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 1, 8, 8)), rng.integers(0, 3, 40)
+
+    def conv_net():
+        r = np.random.default_rng(2)
+        return rb.nn.Sequential(rb.nn.Conv2d(1, 3, 3, rng=r), rb.nn.ReLU(), rb.nn.MaxPool2d(2),
+                                rb.nn.Flatten(), rb.nn.Dense(27, 3, rng=r)).astype(np.float64)
+
+    out = []
+    for distributed in (None, "threads"):
+        model = conv_net()
+        opt = rb.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        rb.fit(model, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=16,
+               progress=False, rng=1, distributed=distributed)
+        out.append(opt.vec.data.copy())
+    assert np.abs(out[0] - out[1]).max() < 1e-12
