@@ -582,6 +582,11 @@ class _Thread:
         self.done.acquire()
 
 
+def _size(part):
+    """How many examples a part (an index array or a slice with a known stop) holds."""
+    return part.stop - part.start if isinstance(part, slice) else len(part)
+
+
 class ThreadParallel:
     """Synchronous data-parallel training over threads of one process.
 
@@ -731,9 +736,16 @@ class ThreadParallel:
     def shards(self, index, n=None):
         """The parts of a batch: ``[(index part, weight n_k / B), ...]``, one per thread.
 
-        ``index`` is an index array (or a slice of ``range(n)``); part ``k`` is
-        the ``k``-th of ``threads`` nearly equal consecutive parts (views).
+        ``index`` is an index array (or a slice of ``range(n)``), or the batch
+        size ``B`` itself (then the parts are slices of ``range(B)``); part ``k``
+        is the ``k``-th of ``threads`` nearly equal consecutive parts (views).
         """
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            total = int(index)
+            cuts = [min(total, k * (total // self.threads) + min(k, total % self.threads))
+                    for k in range(self.threads + 1)]
+            return [(slice(a, b), (b - a) / total if total else 0.0)
+                    for a, b in zip(cuts[:-1], cuts[1:])]
         index = _as_index(index, n)
         total = len(index)
         q, extra = divmod(total, self.threads)
@@ -748,11 +760,12 @@ class ThreadParallel:
         """``fn(model_k, part_k, weight_k)`` on every thread at once; their results, in order.
 
         Every gradient starts from zero (the optimizer's and the replicas');
-        ``fn`` computes its part's loss with the model it is given and calls
-        ``backward`` on it, seeded with ``weight_k`` (what :meth:`backward`
-        does). Parts with no examples (a batch smaller than ``threads``) are
-        skipped (their result is None). Then call :meth:`reduce`. The first
-        exception of any thread is raised here, after all have finished.
+        ``index`` as in :meth:`shards`. ``fn`` computes its part's loss with
+        the model it is given and calls ``backward`` on it, seeded with
+        ``weight_k`` (what :meth:`backward` does). Parts with no examples (a
+        batch smaller than ``threads``) are skipped (their result is None).
+        Then call :meth:`reduce`. The first exception of any thread is raised
+        here, after all have finished.
         """
         parts = self.shards(index, n)
         self._sync()
@@ -776,12 +789,13 @@ class ThreadParallel:
             controller.set_num_threads(1)  # each thread's products on its own core
         try:
             with _kernels.kernel_threads(1):
-                busy = [w for k, w in enumerate(self._workers, 1) if len(parts[k][0])]
+                sizes = [_size(part) for part, _ in parts]
+                busy = [w for k, w in enumerate(self._workers, 1) if sizes[k]]
                 for k, w in enumerate(self._workers, 1):
-                    if len(parts[k][0]):
+                    if sizes[k]:
                         w.start(job(k))
                 try:
-                    if len(parts[0][0]):
+                    if sizes[0]:
                         job(0)()
                 finally:
                     errors = [w.wait() for w in busy]
@@ -799,7 +813,7 @@ class ThreadParallel:
         gradient, in the optimizer's vector, ready for its step."""
         grad = self.vec.grad
         for (part, _), c in zip(self._parts[1:], self._copies):
-            if len(part):
+            if _size(part):
                 grad += c["vec"].grad
         return grad
 

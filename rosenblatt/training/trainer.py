@@ -229,6 +229,9 @@ class Trainer:
     def _step(self, index, means):
         """One mini-batch: forward, loss, divergence check, backward, clip, step."""
         dp, weight = self.data_parallel, None
+        if (self.thread_parallel is not None and self.augment is None and not self.regularizers
+                and not self.callbacks and not getattr(self.optimizer, "needs_closure", False)):
+            return self._threads_step(None, None, index, means)  # each thread takes its rows
         if dp is not None and self.augment is None and not self.regularizers:
             index, weight = dp.shard(index, len(self.X))  # this rank's part of the batch
         xb = self.X[index]
@@ -282,12 +285,24 @@ class Trainer:
         backward (seeded with the part's weight) on its replica; the gradients summed into
         the optimizer's vector; the loss judged; then the one step."""
         tp, regs = self.thread_parallel, self.regularizers
-        targets = xb if self.y is None else self.y[index]
-        loss_fn, loss_name = self.loss_fn, self.loss_name
+        loss_fn, loss_name, X, y = self.loss_fn, self.loss_name, self.X, self.y
+        if xin is None:  # nothing transforms the whole batch: each thread gathers its rows
+            if isinstance(index, slice):
+                index = np.arange(*index.indices(len(X)))
+            n = len(index)
+        else:
+            n = len(xin)
+            targets = xb if y is None else y[index]
 
         def work(model, part, weight):
-            pred = model(Tensor(xin[part]))
-            target = target_for(pred, targets[part], loss_name)
+            if xin is None:
+                rows = index[part]
+                x = X[rows]
+                target = x if y is None else y[rows]
+            else:
+                x, target = xin[part], targets[part]
+            pred = model(Tensor(x))
+            target = target_for(pred, target, loss_name)
             data_loss = loss_fn(pred, target)
             objective = data_loss
             if regs and model is self.model:  # the penalty once, on the caller's thread
@@ -297,7 +312,7 @@ class Trainer:
             return (value, float(data_loss.item()) if objective is not data_loss else value,
                     weight, pred.data, target)
 
-        results = [r for r in tp.run(work, np.arange(len(xb))) if r is not None]
+        results = [r for r in tp.run(work, n) if r is not None]
         self._check_loss(sum(value * weight for value, _, weight, _, _ in results))
         self._keep_good_weights()
         tp.reduce()

@@ -167,3 +167,20 @@ def test_a_convolutional_net_over_threads_equals_one_thread():
                progress=False, rng=1, distributed=distributed)
         out.append(opt.vec.data.copy())
     assert np.abs(out[0] - out[1]).max() < 1e-12
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_an_autoencoder_over_threads_equals_one_thread(shuffle):
+    # y=None: the target is the input; unshuffled batches are slices of X
+    X, _ = data(50)
+    out = []
+    for distributed in (None, "threads"):
+        rng = np.random.default_rng(4)
+        model = rb.nn.Sequential(rb.nn.Dense(6, 3, rng=rng), rb.nn.Tanh(),
+                                 rb.nn.Dense(3, 6, rng=rng)).astype(np.float64)
+        opt = rb.optim.SGD(model.parameters(), lr=0.05, momentum=0.5)
+        h = rb.fit(model, X, loss="mse", optimizer=opt, epochs=2, batch_size=16,
+                   shuffle=shuffle, progress=False, rng=1, distributed=distributed)
+        out.append((opt.vec.data.copy(), h["loss"]))
+    assert np.abs(out[0][0] - out[1][0]).max() < 1e-12
+    assert np.allclose(out[0][1], out[1][1], rtol=0, atol=1e-12)
