@@ -419,6 +419,19 @@ def _print_loops(times, peak):
     else:
         peak = dict(peak, **{2: max(peak[2], inner)})
     ref = times.get(("rb.fit", 2))
+    # the rounds that had both cores: the peak measured just before them within 10% of the best
+    # (on a shared machine another program can take a core for seconds)
+    both = [i for i, t in enumerate(peaks[1:]) if t <= 1.1 * min(peaks)]
+    print(f"rounds with both cores (peak within 10% of the best just before): {len(both)} "
+          f"of {len(peaks) - 1}")
+    for (name, nt), ts in times.items():
+        if both and ref is not None:
+            sel = [ts[i] for i in both]
+            pairs = sorted(ref[i] / ts[i] for i in both)
+            print(f"  [both cores] {name}, {nt} BLAS: median {statistics.median(sel) * 1e6:.0f} "
+                  f"us per step = {100 * STEP_FLOPS / statistics.median(sel) / 1e9 / inner:.0f}%"
+                  f" of the 2-thread peak; speed / rb.fit paired median "
+                  f"{statistics.median(pairs):.2f}x [{pairs[0]:.2f}-{pairs[-1]:.2f}]")
     for (name, nt), ts in times.items():
         best = min(ts)
         two = "halves" in name or nt == 2
