@@ -783,12 +783,12 @@ class ThreadParallel:
                     results[k] = fn(models[k], part, weight)
             return work
 
-        controller = _kernels._blas_controller()
+        controller = _kernels._blas_controller() if self.threads > 1 else None
         blas = controller.get_num_threads() if controller is not None else 1
         if blas > 1:
             controller.set_num_threads(1)  # each thread's products on its own core
         try:
-            with _kernels.kernel_threads(1):
+            with _kernels.kernel_threads(1 if self.threads > 1 else None):
                 sizes = [_size(part) for part, _ in parts]
                 busy = [w for k, w in enumerate(self._workers, 1) if sizes[k]]
                 for k, w in enumerate(self._workers, 1):
