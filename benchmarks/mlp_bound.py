@@ -17,9 +17,11 @@ programs can only add time to a measurement:
 - the passes outside the products that no library can skip: the loop's ``x[idx]`` gather
   of 128 rows and one SGD-momentum pass over the 269,322 parameters;
 - whole steps (epochs of 20 steps, 3 x ``--rounds`` of them): the hand-written NumPy loop
-  of ``workloads/mlp.py`` (no autodiff) and rosenblatt's, at 1 and 2 BLAS threads; and the
+  of ``workloads/mlp.py`` (no autodiff) and rosenblatt's, at 1 and 2 BLAS threads; the
   hand-written loop split by batch halves over two Python threads with one BLAS thread
-  each (``--no-split`` skips it).
+  each (``--no-split`` skips it); ``rb.fit`` at 2 BLAS threads and ``rb.fit`` over
+  ``rb.distributed.ThreadParallel`` (batch halves on two threads, one BLAS thread each;
+  ``--no-threads`` skips both), with the two-thread GEMM peak between the rounds.
 
 Benchmarks are not tests: nothing here is asserted.
 """
@@ -250,7 +252,7 @@ def split_numpy_loop(x, y):
     return epoch
 
 
-def loops(rounds, split=True, samples=2560):
+def loops(rounds, split=True, samples=2560, threads=True):
     """Seconds per step of whole epochs of ``samples`` samples, each over rounds. Short epochs
     (20 steps) many times: on a shared machine the best of them is the quiet one."""
     from benchmarks.common import rosenblatt_sgd_epoch
@@ -266,8 +268,16 @@ def loops(rounds, split=True, samples=2560):
     }
     if split:
         impls["numpy loop, batch halves on 2 threads", 1] = split_numpy_loop(x, y)
+    if threads:  # the library's data-parallel training over threads, and rb.fit without it
+        impls["rb.fit", 2] = _fit_epoch(x, y, None)
+        impls["rb.fit, ThreadParallel: batch halves on 2 threads", 2] = _fit_epoch(x, y, 2)
     times = {k: [] for k in impls}
+    big = np.random.default_rng(1).standard_normal((2048, 2048), dtype=np.float32)
+    big_out = np.empty_like(big)
     for r in range(rounds + 1):
+        with _limits(2):  # the two-thread peak, between the rounds, as run.py measures it
+            t = _best(lambda: np.matmul(big, big, out=big_out), 1, 2)
+            times.setdefault(("peak", 2), []).append(t)
         for (name, nt), fn in impls.items():
             with _limits(nt):
                 t0 = time.perf_counter()
@@ -278,6 +288,25 @@ def loops(rounds, split=True, samples=2560):
         if hasattr(fn, "close"):
             fn.close()
     return times
+
+
+def _fit_epoch(x, y, threads):
+    """An epoch through ``rb.fit`` as the benchmark's row; ``threads``: over a
+    ``rb.distributed.ThreadParallel`` of that many threads (kept across epochs)."""
+    import rosenblatt as rb
+
+    model = mlp.rosenblatt_model()
+    opt = rb.optim.SGD(model.parameters(), lr=mlp.LR, momentum=mlp.MOMENTUM)
+    parallel = None if threads is None else rb.distributed.ThreadParallel(model, opt, threads)
+    order = np.random.default_rng(1)
+
+    def epoch():
+        rb.fit(model, x, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=B,
+               progress=False, rng=order, distributed=parallel)
+
+    if parallel is not None:
+        epoch.close = parallel.close
+    return epoch
 
 
 PHASES = ("gather", "forward", "loss", "zero_grad", "backward", "step")
@@ -333,6 +362,8 @@ def main(argv=None):
                         help="only rosenblatt's step phase by phase at 1 and 2 threads")
     parser.add_argument("--no-split", action="store_true",
                         help="skip the loop over batch halves on two Python threads")
+    parser.add_argument("--no-threads", action="store_true",
+                        help="skip rb.fit and rb.fit over rb.distributed.ThreadParallel")
     args = parser.parse_args(argv)
     if args.phases:
         res = phases(args.rounds)
@@ -343,7 +374,8 @@ def main(argv=None):
             print(f"{name:10s} {cells[0]:>24s} {cells[1]:>24s}")
         return
     if args.loops_only:
-        _print_loops(loops(3 * args.rounds, split=not args.no_split), None)
+        _print_loops(loops(3 * args.rounds, split=not args.no_split,
+                           threads=not args.no_threads), None)
         return
     prods, res = gemm_table(args.rounds)
     peak = {nt: 2 * 2048**3 / res["peak", nt] / 1e9 for nt in (1, 2)}
@@ -373,20 +405,48 @@ def main(argv=None):
     print(f"65% of the 2-thread peak allows {budget * 1e6:.0f} us per step; the 2-thread "
           f"products + gather + SGD pass alone take {floor * 1e6:.0f} us "
           f"({100 * STEP_FLOPS / floor / 1e9 / peak[2]:.0f}% of the peak)")
-    _print_loops(loops(3 * args.rounds, split=not args.no_split), peak)
+    _print_loops(loops(3 * args.rounds, split=not args.no_split,
+                       threads=not args.no_threads), peak)
 
 
 def _print_loops(times, peak):
+    peaks = times.pop(("peak", 2))
+    inner = 2 * 2048**3 / min(peaks) / 1e9
+    print(f"float32 GEMM peak at 2 threads between the rounds: best {inner:.0f} GFLOP/s, "
+          f"median {2 * 2048**3 / statistics.median(peaks) / 1e9:.0f}")
+    if peak is None:
+        peak = {2: inner}
+    else:
+        peak = dict(peak, **{2: max(peak[2], inner)})
+    ref = times.get(("rb.fit", 2))
+    # the rounds that had both cores: the peak measured just before them within 10% of the best
+    # (on a shared machine another program can take a core for seconds)
+    both = [i for i, t in enumerate(peaks[1:]) if t <= 1.1 * min(peaks)]
+    print(f"rounds with both cores (peak within 10% of the best just before): {len(both)} "
+          f"of {len(peaks) - 1}")
+    for (name, nt), ts in times.items():
+        if both and ref is not None:
+            sel = [ts[i] for i in both]
+            pairs = sorted(ref[i] / ts[i] for i in both)
+            print(f"  [both cores] {name}, {nt} BLAS: median {statistics.median(sel) * 1e6:.0f} "
+                  f"us per step = {100 * STEP_FLOPS / statistics.median(sel) / 1e9 / inner:.0f}%"
+                  f" of the 2-thread peak; speed / rb.fit paired median "
+                  f"{statistics.median(pairs):.2f}x [{pairs[0]:.2f}-{pairs[-1]:.2f}]")
     for (name, nt), ts in times.items():
         best = min(ts)
         two = "halves" in name or nt == 2
         line = (f"{name}, {nt} BLAS thread(s): best {best * 1e6:.0f} us per step "
                 f"(median {statistics.median(ts) * 1e6:.0f}), "
                 f"{STEP_FLOPS / best / 1e9:.0f} GFLOP/s")
-        if peak is not None:
+        if two or 1 in peak:
             p = peak[2] if two else peak[1]
             line += (f" = {100 * STEP_FLOPS / best / 1e9 / p:.0f}% of the "
-                     f"{'2-thread' if two else '1-thread'} peak")
+                     f"{'2-thread' if two else '1-thread'} peak (median "
+                     f"{100 * STEP_FLOPS / statistics.median(ts) / 1e9 / p:.0f}%)")
+        if ref is not None and ts is not ref:
+            pairs = sorted(a / b for a, b in zip(ref, ts))
+            line += (f"; speed / rb.fit paired median {statistics.median(pairs):.2f}x "
+                     f"[{pairs[0]:.2f}-{pairs[-1]:.2f}]")
         print(line)
 
 

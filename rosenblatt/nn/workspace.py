@@ -20,6 +20,7 @@ shape as were in use at once: about what the step needs anyway.
 
 import math
 import sys
+import threading
 
 import numpy as np
 
@@ -30,6 +31,9 @@ MAX_TOTAL_BYTES = 2**30  # what the pool may keep in all
 
 _pool = {}  # (shape, dtype) -> list of arrays, oldest key first
 _total = 0  # bytes held by the pool
+# Threads (rb.distributed.ThreadParallel) take arrays at once: the look-up and the caller's
+# reference are taken under one lock, so an array is never handed to two of them.
+_lock = threading.Lock()
 
 
 
@@ -45,10 +49,15 @@ _FREE_REFS = _refs([np.empty(1)], 0)
 
 def empty(shape, dtype):
     """An uninitialised array of ``shape`` and ``dtype``, recycled when one is free."""
-    global _total
     dtype = np.dtype(dtype)
     if math.prod(shape) * dtype.itemsize > MAX_BYTES:
         return np.empty(shape, dtype=dtype)
+    with _lock:  # the returned array is referenced by the caller before the lock is let go
+        return _take(shape, dtype)
+
+
+def _take(shape, dtype):
+    global _total
     key = (tuple(shape), dtype)
     arrays = _pool.get(key)
     if arrays is None:
@@ -75,5 +84,6 @@ def zeros(shape, dtype):
 def clear():
     """Drop every pooled array (their memory is freed once no one uses them)."""
     global _total
-    _pool.clear()
-    _total = 0
+    with _lock:
+        _pool.clear()
+        _total = 0

@@ -74,17 +74,21 @@ A hand-written loop (``rb.fit(..., distributed="mpi")`` does all of this)::
         dp.step(weight)                                    # reduce, then the (sharded) step
 """
 
+import _thread
 import json
 import os
+import threading
 import time
 
 import numpy as np
 
-from ..checks import one_of, positive_float
+from ..autodiff import _kernels
+from ..checks import one_of, positive_float, positive_int
 from ..nn.batchnorm import _BatchNorm
+from ..nn.parameter import ParameterVector
 from ..optim.optimizer import Optimizer
 
-__all__ = ["DataParallel", "launched_by_mpirun", "world"]
+__all__ = ["DataParallel", "ThreadParallel", "launched_by_mpirun", "world"]
 
 # set by mpirun/mpiexec of Open MPI, MPICH/Hydra, Intel MPI, PMIx-based launchers and Slurm
 _LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS",
@@ -538,16 +542,322 @@ class _NodeMemory:
         self.node.Free()
 
 
+class _Thread:
+    """A daemon thread that runs one job at a time when told to; two raw locks hand the work
+    over (``go`` released to start a job, ``done`` when it is finished)."""
+
+    def __init__(self, name):
+        self.go, self.done = _thread.allocate_lock(), _thread.allocate_lock()
+        self.go.acquire()
+        self.done.acquire()
+        self.job, self.error = None, None
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            self.go.acquire()
+            job = self.job
+            if job is None:  # stop
+                self.done.release()
+                return
+            try:
+                job()
+            except BaseException as error:  # handed to the caller by wait()
+                self.error = error
+            self.done.release()
+
+    def start(self, job):
+        self.job = job
+        self.go.release()
+
+    def wait(self):
+        """Block until the job is done; its exception (or None)."""
+        self.done.acquire()
+        error, self.error, self.job = self.error, None, None
+        return error
+
+    def stop(self):
+        self.job = None
+        self.go.release()
+        self.done.acquire()
+
+
+def _size(part):
+    """How many examples a part (an index array or a slice with a known stop) holds."""
+    return part.stop - part.start if isinstance(part, slice) else len(part)
+
+
+class ThreadParallel:
+    """Synchronous data-parallel training over threads of one process.
+
+    Each mini-batch of ``B`` examples is cut into ``threads`` nearly equal
+    consecutive parts; thread ``k`` runs the forward and backward pass of its
+    ``n_k`` examples on its own replica of the model, seeded with the weight
+    ``n_k / B``, into its own flat gradient vector, and the caller adds the
+    vectors (:meth:`reduce`) into the optimizer's, which then steps once:
+
+    .. math:: g = \\sum_k \\frac{n_k}{B} g_k ,
+
+    the gradient of the mean loss over the whole batch (notes: "Training
+    neural networks"), so a step equals the one-thread step on the whole
+    batch up to the order of the floating-point additions. The same
+    arithmetic as :class:`DataParallel` over MPI ranks, without processes or
+    messages: the replicas' parameters view the optimizer's own weight vector
+    (:class:`~rosenblatt.nn.ParameterVector` ``data``: nothing is copied or
+    sent), each with its own gradient vector.
+
+    Why threads help at all under Python's global interpreter lock: NumPy
+    releases it in its products (BLAS) and its element-wise loops, and the
+    compiled kernels do too, so the threads' arithmetic runs on separate
+    cores; only the autodiff's Python between those calls is serialised.
+    While :meth:`run` works NumPy's BLAS is held at one thread per call (each
+    thread's products run on its own core, set back afterwards) and the
+    compiled kernels run serially. On two cores the products of half a batch
+    each keep the cores busier than one BLAS splitting every small product
+    (whose threads meet inside each call, so that a core taken away by
+    another program stalls both): see ``benchmarks/README.md`` ("data
+    parallel over threads") for when it pays.
+
+    Parameters
+    ----------
+    model : rb.nn.Module
+    optimizer : rb.optim optimizer
+        A gradient optimizer built on the model's parameters (it owns the flat
+        ``ParameterVector``; its ``data`` is what every replica computes with).
+    threads : int, default 2
+        How many parts each batch is cut into, one thread each (the caller's
+        thread runs part 0 on ``model`` itself).
+
+    Attributes
+    ----------
+    replicas : list of Module
+        The models of threads ``1 .. threads - 1``: clones of ``model`` whose
+        parameters view the optimizer's weights; their training modes,
+        ``requires_grad`` flags and buffers follow ``model`` at every
+        :meth:`run`.
+    is_root : bool
+        Always True (one process: it writes checkpoints, shows progress).
+
+    Raises
+    ------
+    ValueError
+        The model has batch normalization (each thread would normalise its
+        part of the batch with that part's statistics: not the one-thread
+        step; use ``distributed="mpi"``, which averages the statistics as
+        data-parallel training does, or one thread), or the optimizer
+        re-evaluates the loss itself (the annealers).
+
+    Notes
+    -----
+    Layers that draw random numbers in training (dropout) draw from their
+    generator in whichever order the threads reach it: each part gets its own
+    masks, but a run is not reproducible draw for draw as a one-thread run is.
+    The threads share the weights only for reading: nothing may change them
+    inside :meth:`run` (the optimizer steps after it, in the caller).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.standard_normal((64, 4)), rng.integers(0, 3, 64)
+    >>> net = rb.nn.Sequential(rb.nn.Dense(4, 8, rng=rng), rb.nn.ReLU(),
+    ...                        rb.nn.Dense(8, 3, rng=rng)).astype(np.float64)
+    >>> opt = rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    >>> tp = rb.distributed.ThreadParallel(net, opt, threads=2)
+    >>> for index in np.split(np.arange(64), 4):
+    ...     loss = tp.backward(lambda m, i: rb.losses.cross_entropy(m(rb.tensor(X[i])), y[i]),
+    ...                        index)
+    ...     opt.step()
+    >>> tp.close()
+    """
+
+    def __init__(self, model, optimizer, threads=2):
+        vec = getattr(optimizer, "vec", None)
+        if vec is None or not hasattr(vec, "grad"):
+            raise TypeError(f"ThreadParallel: optimizer must be an rb.optim gradient optimizer "
+                            f"owning the model's flat ParameterVector; got "
+                            f"{type(optimizer).__name__}")
+        if getattr(optimizer, "needs_closure", False):
+            raise ValueError(f"ThreadParallel: {type(optimizer).__name__} re-evaluates the "
+                             f"loss itself instead of taking a gradient step; data-parallel "
+                             f"training needs a gradient optimizer (SGD, Adam, ...)")
+        self.threads = positive_int("ThreadParallel", "threads", threads)
+        norms = sorted({type(m).__name__ for m in model.modules() if isinstance(m, _BatchNorm)})
+        if norms:
+            raise ValueError(f"ThreadParallel: the model has batch normalization "
+                             f"({', '.join(norms)}): each thread would normalise its part of "
+                             f"the batch with that part's statistics, not the batch's; train "
+                             f"it on one thread, or over MPI (distributed='mpi') where the "
+                             f"ranks' statistics are averaged")
+        vec.check_packed("ThreadParallel")
+        self.model, self.optimizer, self.vec = model, optimizer, vec
+        self.is_root, self.rank, self.size = True, 0, 1  # one process
+        self._copies = [self._replica() for _ in range(self.threads - 1)]
+        self.replicas = [c["model"] for c in self._copies]
+        self._workers = [_Thread(f"rosenblatt-data-{k}") for k in range(1, self.threads)]
+
+    def _replica(self):
+        """A clone of the model whose packed parameters view ``vec.data``, its own gradient."""
+        model, vec = self.model, self.vec
+        mine, theirs = list(model.parameters()), None
+        rep = model.clone()
+        theirs = list(rep.parameters())
+        pair = {id(p): r for p, r in zip(mine, theirs)}
+        missing = [i for i, p in enumerate(vec.params) if id(p) not in pair]
+        if missing:
+            raise ValueError(f"ThreadParallel: the optimizer holds {len(missing)} parameters "
+                             f"that are not the model's; build it on model.parameters()")
+        rvec = ParameterVector([pair[id(p)] for p in vec.params], dtype=vec.data.dtype)
+        rvec.move_to(data=vec.data)  # the same values: the replica now reads theta itself
+        packed = {id(p) for p in vec.params}
+        for p, r in zip(mine, theirs):
+            if id(p) not in packed:  # not trained, but read: the model's own array
+                r.data = p.data
+        modules = list(zip(model.modules(), rep.modules()))
+        buffers = [(m, r, name) for m, r in modules for name in type(m).buffers]
+        return {"model": rep, "vec": rvec, "modules": modules,
+                "params": list(zip(mine, theirs)), "buffers": buffers}
+
+    def _sync(self):
+        """The replicas follow the model: modes, trainable flags, buffers (shared arrays)."""
+        vec = self.vec
+        vec.check_packed("ThreadParallel")
+        for c in self._copies:
+            if c["vec"].data is not vec.data:
+                raise RuntimeError("ThreadParallel: the optimizer's weight vector was moved "
+                                   "since the replicas were made; build a new ThreadParallel")
+            for m, r in c["modules"]:
+                r.training = m.training
+            for p, r in c["params"]:
+                r.requires_grad = p.requires_grad
+            for m, r, name in c["buffers"]:
+                setattr(r, name, getattr(m, name))
+
+    def shards(self, index, n=None):
+        """The parts of a batch: ``[(index part, weight n_k / B), ...]``, one per thread.
+
+        ``index`` is an index array (or a slice of ``range(n)``), or the batch
+        size ``B`` itself (then the parts are slices of ``range(B)``); part ``k``
+        is the ``k``-th of ``threads`` nearly equal consecutive parts (views).
+        """
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            total = int(index)
+            cuts = [min(total, k * (total // self.threads) + min(k, total % self.threads))
+                    for k in range(self.threads + 1)]
+            return [(slice(a, b), (b - a) / total if total else 0.0)
+                    for a, b in zip(cuts[:-1], cuts[1:])]
+        index = _as_index(index, n)
+        total = len(index)
+        q, extra = divmod(total, self.threads)
+        out, start = [], 0
+        for k in range(self.threads):
+            stop = start + q + (k < extra)
+            out.append((index[start:stop], (stop - start) / total if total else 0.0))
+            start = stop
+        return out
+
+    def run(self, fn, index, n=None):
+        """``fn(model_k, part_k, weight_k)`` on every thread at once; their results, in order.
+
+        Every gradient starts from zero (the optimizer's and the replicas');
+        ``index`` as in :meth:`shards`. ``fn`` computes its part's loss with
+        the model it is given and calls ``backward`` on it, seeded with
+        ``weight_k`` (what :meth:`backward` does). Parts with no examples (a
+        batch smaller than ``threads``) are skipped (their result is None).
+        Then call :meth:`reduce`. The first exception of any thread is raised
+        here, after all have finished.
+        """
+        parts = self.shards(index, n)
+        self._sync()
+        self.vec.clear_grad()
+        for c in self._copies:
+            c["vec"].clear_grad()
+        models = [self.model] + self.replicas
+        results = [None] * self.threads
+        err = np.geterr()  # the caller's floating-point error handling, in every thread
+
+        def job(k):
+            def work():
+                part, weight = parts[k]
+                with np.errstate(**err):
+                    results[k] = fn(models[k], part, weight)
+            return work
+
+        controller = _kernels._blas_controller() if self.threads > 1 else None
+        blas = controller.get_num_threads() if controller is not None else 1
+        if blas > 1:
+            controller.set_num_threads(1)  # each thread's products on its own core
+        try:
+            with _kernels.kernel_threads(1 if self.threads > 1 else None):
+                sizes = [_size(part) for part, _ in parts]
+                busy = [w for k, w in enumerate(self._workers, 1) if sizes[k]]
+                for k, w in enumerate(self._workers, 1):
+                    if sizes[k]:
+                        w.start(job(k))
+                try:
+                    if sizes[0]:
+                        job(0)()
+                finally:
+                    errors = [w.wait() for w in busy]
+        finally:
+            if blas > 1:
+                controller.set_num_threads(blas)
+        for error in errors:
+            if error is not None:
+                raise error
+        self._parts = parts
+        return results
+
+    def reduce(self):
+        """Add the replicas' gradients into the optimizer's (after :meth:`run`): the batch's
+        gradient, in the optimizer's vector, ready for its step."""
+        grad = self.vec.grad
+        for (part, _), c in zip(self._parts[1:], self._copies):
+            if _size(part):
+                grad += c["vec"].grad
+        return grad
+
+    def backward(self, loss_fn, index, n=None):
+        """The batch's gradient into the optimizer's vector; returns the batch's mean loss.
+
+        ``loss_fn(model, part) -> scalar Tensor``: the mean loss of the examples
+        ``part`` (an index array) computed with ``model``. Runs it on every
+        thread (:meth:`run`), backward seeded with each part's weight, then
+        :meth:`reduce`. Call the optimizer's ``step()`` next.
+        """
+        def work(model, part, weight):
+            loss = loss_fn(model, part)
+            value = float(loss.item())
+            loss.backward(np.full(loss.data.shape, weight, loss.data.dtype))
+            return value * weight
+
+        values = self.run(work, index, n)
+        self.reduce()
+        return float(sum(v for v in values if v is not None))
+
+    def close(self):
+        """Stop the worker threads (``rb.fit`` does it for the ThreadParallel it makes)."""
+        for w in self._workers:
+            w.stop()
+        self._workers = []
+
+    def __repr__(self):
+        return f"ThreadParallel({self.threads} threads, {self.vec.size} parameters)"
+
+
 def for_fit(distributed, model, optimizer):
-    """The :class:`DataParallel` that ``rb.fit(..., distributed=...)`` asks for."""
-    if isinstance(distributed, DataParallel):
+    """The :class:`DataParallel` (``"mpi"``) or :class:`ThreadParallel` (``"threads"``) that
+    ``rb.fit(..., distributed=...)`` asks for."""
+    if isinstance(distributed, (DataParallel, ThreadParallel)):
         if distributed.model is not model or distributed.optimizer is not optimizer:
             raise ValueError("fit: distributed= was built on another model or optimizer than "
                              "the ones passed to fit")
         return distributed
+    if distributed == "threads":
+        return ThreadParallel(model, optimizer)
     if distributed != "mpi":
-        raise ValueError(f"fit: distributed must be None, 'mpi' or an "
-                         f"rb.distributed.DataParallel; got {distributed!r}")
+        raise ValueError(f"fit: distributed must be None, 'mpi', 'threads', an "
+                         f"rb.distributed.DataParallel or ThreadParallel; got {distributed!r}")
     if getattr(optimizer, "needs_closure", False):
         raise ValueError(f"fit: distributed='mpi' needs a gradient optimizer; "
                          f"{type(optimizer).__name__} re-evaluates the loss itself")

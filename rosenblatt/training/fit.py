@@ -298,6 +298,13 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         batch, one Allreduce averages it, and the ranks stay identical. Only
         rank 0 writes checkpoints and shows progress. Needs mpi4py
         (``pip install 'rosenblatt[mpi]'``).
+        ``"threads"`` (or an ``rb.distributed.ThreadParallel``): data-parallel
+        training over two threads of this process, no MPI: each thread runs
+        the forward and backward pass of half of every batch on its own core
+        (NumPy's BLAS at one thread per call meanwhile), the two gradients are
+        added and the optimizer steps once; the weights follow the one-thread
+        run up to the order of floating-point additions. Not with batch
+        normalization, ``adversarial`` or an annealer.
 
     Returns
     -------
@@ -392,6 +399,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         curriculum = Curriculum(scores)
     if curriculum is not None and len(curriculum) != len(X):
         raise ValueError(f"fit: the curriculum scores {len(curriculum)} examples; X has {len(X)}")
+    if adversarial is not None and (distributed == "threads" or type(distributed).__name__
+                                    == "ThreadParallel"):
+        raise ValueError("fit: adversarial training over threads (distributed='threads') is "
+                         "not supported: the attack runs the whole model; train it on one "
+                         "thread or over MPI")
     if adversarial is not None and not callable(getattr(adversarial, "objective", None)):
         raise TypeError(f"fit: adversarial must be rb.adversarial.FGSM(...) or PGD(...); got "
                         f"{type(adversarial).__name__}")

@@ -136,7 +136,12 @@ class Trainer:
         self.regularizers, self.callbacks, self.augment = list(regularizers), callbacks, augment
         self.clip_norm, self.clip_value, self.progress = clip_norm, clip_value, progress
         self.adversarial = adversarial  # rb.adversarial.FGSM/PGD: mixes in J(x_adv)
-        self.data_parallel = data_parallel  # training/distributed.py: this rank's part of a batch
+        # training/distributed.py: over MPI, this rank's part of a batch; over threads
+        # (ThreadParallel), every part of it, one thread each, in this process
+        self.thread_parallel = None
+        if data_parallel is not None and not hasattr(data_parallel, "allreduce"):
+            self.thread_parallel, data_parallel = data_parallel, None
+        self.data_parallel = data_parallel
         self.epoch = self.batch = self.n_batches = self.start_epoch = self.steps = 0
         self.x_batch = None
         self.stop_training = False
@@ -224,6 +229,9 @@ class Trainer:
     def _step(self, index, means):
         """One mini-batch: forward, loss, divergence check, backward, clip, step."""
         dp, weight = self.data_parallel, None
+        if (self.thread_parallel is not None and self.augment is None and not self.regularizers
+                and not self.callbacks and not getattr(self.optimizer, "needs_closure", False)):
+            return self._threads_step(None, None, index, means)  # each thread takes its rows
         if dp is not None and self.augment is None and not self.regularizers:
             index, weight = dp.shard(index, len(self.X))  # this rank's part of the batch
         xb = self.X[index]
@@ -245,6 +253,8 @@ class Trainer:
         self.x_batch = xin
         if getattr(self.optimizer, "needs_closure", False):
             return self._closure_step(xb, xin, index, means)
+        if self.thread_parallel is not None:
+            return self._threads_step(xb, xin, index, means)
         pred = self.model(Tensor(xin))
         target = target_for(pred, xb if self.y is None else self.y[index], self.loss_name)
         data_loss = self.loss_fn(pred, target)
@@ -269,6 +279,46 @@ class Trainer:
         self._apply_gradient()
         means.add(value if objective is data_loss else float(data_loss.item()), len(xb),
                   pred.data, target)
+
+    def _threads_step(self, xb, xin, index, means):
+        """One batch over threads (ThreadParallel): each thread its part's forward, loss and
+        backward (seeded with the part's weight) on its replica; the gradients summed into
+        the optimizer's vector; the loss judged; then the one step."""
+        tp, regs = self.thread_parallel, self.regularizers
+        loss_fn, loss_name, X, y = self.loss_fn, self.loss_name, self.X, self.y
+        if xin is None:  # nothing transforms the whole batch: each thread gathers its rows
+            if isinstance(index, slice):
+                index = np.arange(*index.indices(len(X)))
+            n = len(index)
+        else:
+            n = len(xin)
+            targets = xb if y is None else y[index]
+
+        def work(model, part, weight):
+            if xin is None:
+                rows = index[part]
+                x = X[rows]
+                target = x if y is None else y[rows]
+            else:
+                x, target = xin[part], targets[part]
+            pred = model(Tensor(x))
+            target = target_for(pred, target, loss_name)
+            data_loss = loss_fn(pred, target)
+            objective = data_loss
+            if regs and model is self.model:  # the penalty once, on the caller's thread
+                objective = data_loss + regs_module.penalty(regs, model) * (1.0 / weight)
+            value = float(objective.item())
+            objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
+            return (value, float(data_loss.item()) if objective is not data_loss else value,
+                    weight, pred.data, target)
+
+        results = [r for r in tp.run(work, n) if r is not None]
+        self._check_loss(sum(value * weight for value, _, weight, _, _ in results))
+        self._keep_good_weights()
+        tp.reduce()
+        self._apply_gradient()
+        for _, data_value, _, pred, target in results:
+            means.add(data_value, len(pred), pred, target)
 
     def _apply_gradient(self):
         """The gradient is in place: callbacks see it, clipping, the optimizer's step, then
