@@ -304,7 +304,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         (NumPy's BLAS at one thread per call meanwhile), the two gradients are
         added and the optimizer steps once; the weights follow the one-thread
         run up to the order of floating-point additions. Not with batch
-        normalization, ``adversarial`` or an annealer.
+        normalization, ``adversarial`` or an annealer. Measured on two cores:
+        slower than the default (OpenBLAS splitting each product) when both
+        cores are free, faster when other programs share them
+        (``benchmarks/README.md``).
 
     Returns
     -------
