@@ -135,6 +135,20 @@ def _as_index(index, n):
     return np.asarray(index)
 
 
+def _gradient_vector(owner, optimizer):
+    """The optimizer's flat ParameterVector, or a clear error when data-parallel training
+    cannot drive it (not a gradient optimizer of rb.optim, or one that needs a closure)."""
+    vec = getattr(optimizer, "vec", None)
+    if vec is None or not hasattr(vec, "grad"):
+        raise TypeError(f"{owner}: optimizer must be an rb.optim gradient optimizer owning "
+                        f"the model's flat ParameterVector; got {type(optimizer).__name__}")
+    if getattr(optimizer, "needs_closure", False):
+        raise ValueError(f"{owner}: {type(optimizer).__name__} re-evaluates the loss itself "
+                         f"instead of taking a gradient step; data-parallel training needs a "
+                         f"gradient optimizer (SGD, Adam, ...)")
+    return vec
+
+
 class DataParallel:
     """Synchronous data-parallel training of ``model`` over the ranks of ``comm``.
 
@@ -199,15 +213,7 @@ class DataParallel:
 
     def __init__(self, model, optimizer, comm=None, wait="block", poll_interval=1e-4,
                  spin=5e-5, shard="auto"):
-        vec = getattr(optimizer, "vec", None)
-        if vec is None or not hasattr(vec, "grad"):
-            raise TypeError(f"DataParallel: optimizer must be an rb.optim gradient optimizer "
-                            f"owning the model's flat ParameterVector; got "
-                            f"{type(optimizer).__name__}")
-        if getattr(optimizer, "needs_closure", False):
-            raise ValueError(f"DataParallel: {type(optimizer).__name__} re-evaluates the loss "
-                             f"itself instead of taking a gradient step; data-parallel "
-                             f"training needs a gradient optimizer (SGD, Adam, ...)")
+        vec = _gradient_vector("DataParallel", optimizer)
         self.wait = one_of("DataParallel", "wait", wait, ("block", "poll"))
         self.poll_interval = positive_float("DataParallel", "poll_interval", poll_interval)
         self.spin = positive_float("DataParallel", "spin", spin, allow_zero=True)
@@ -672,15 +678,7 @@ class ThreadParallel:
     """
 
     def __init__(self, model, optimizer, threads=2):
-        vec = getattr(optimizer, "vec", None)
-        if vec is None or not hasattr(vec, "grad"):
-            raise TypeError(f"ThreadParallel: optimizer must be an rb.optim gradient optimizer "
-                            f"owning the model's flat ParameterVector; got "
-                            f"{type(optimizer).__name__}")
-        if getattr(optimizer, "needs_closure", False):
-            raise ValueError(f"ThreadParallel: {type(optimizer).__name__} re-evaluates the "
-                             f"loss itself instead of taking a gradient step; data-parallel "
-                             f"training needs a gradient optimizer (SGD, Adam, ...)")
+        vec = _gradient_vector("ThreadParallel", optimizer)
         self.threads = positive_int("ThreadParallel", "threads", threads)
         norms = sorted({type(m).__name__ for m in model.modules() if isinstance(m, _BatchNorm)})
         if norms:
