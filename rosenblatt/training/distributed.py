@@ -302,11 +302,7 @@ class DataParallel:
         grad, small = self.vec.grad, self._small
         if weight != 1.0 and not scaled:
             np.multiply(grad, weight, out=grad)
-        small[0] = loss * weight
-        start = 1
-        for b in self._stats:
-            np.multiply(b.reshape(-1), weight, out=small[start:start + b.size])
-            start += b.size
+        self._pack(small, loss, weight)
         t1 = clock()
         if self.wait == "poll":
             self._poll([self.comm.Iallreduce(self._in_place, grad),
@@ -315,6 +311,14 @@ class DataParallel:
             self.comm.Allreduce(self._in_place, grad)
             self.comm.Allreduce(self._in_place, small)
         return self._unpack(small, t0, t1, clock())
+
+    def _pack(self, small, loss, weight):
+        """The weighted loss and batch-norm statistics into the small message ``small``."""
+        small[0] = loss * weight
+        start = 1
+        for b in self._stats:
+            np.multiply(b.reshape(-1), weight, out=small[start:start + b.size])
+            start += b.size
 
     def _unpack(self, small, t0, t1, t2):
         """The summed batch-norm statistics back into their buffers, the phase timers
@@ -362,12 +366,7 @@ class DataParallel:
         lo, hi = part.start, part.stop
         if not scaled and weight != 1.0:  # the others read it where it is: scale it all
             np.multiply(grad, weight, out=grad)
-        out = node.smalls[rank]
-        out[0] = loss * weight
-        start = 1
-        for b in self._stats:
-            np.multiply(b.reshape(-1), weight, out=out[start:start + b.size])
-            start += b.size
+        self._pack(node.smalls[rank], loss, weight)
         t1 = clock()
         self._meet()
         t2 = clock()
