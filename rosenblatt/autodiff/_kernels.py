@@ -112,11 +112,20 @@ def threaded(name, size=None):
     """
     if not enabled():
         return None
+    if threads_for(size) > 1:
+        return getattr(_state["module"], name + "_parallel")
+    return getattr(_state["module"], name)
+
+
+def threads_for(size=None):
+    """How many threads a compiled kernel over ``size`` elements (None: large) may use now,
+    under :func:`threaded`'s policy: the kernel threads set, when the caller is the main
+    thread and the work is at least ``PARALLEL_MIN_SIZE``; else 1."""
     threads = _state["threads"] or _state["env_threads"] or _state["default_threads"]
     if (threads > 1 and (size is None or size >= PARALLEL_MIN_SIZE)
             and threading.current_thread() is threading.main_thread()):
-        return getattr(_state["module"], name + "_parallel")
-    return getattr(_state["module"], name)
+        return int(threads)
+    return 1
 
 
 # -- one thread pool at a time: the convolution and pooling ops split over our own threads ------

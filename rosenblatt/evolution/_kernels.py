@@ -7,8 +7,6 @@ path must run. Numba is imported on the first :func:`get`, never at
 ``import rosenblatt``.
 """
 
-import threading
-
 from ..autodiff import _kernels as _base
 
 _state = {"module": None}
@@ -28,16 +26,13 @@ def get(name):
 
 def threaded(name, size=None):
     """``(kernel, threads)``: the compiled kernel ``name`` and 1, or its multi-threaded twin
-    ``name_parallel`` and the thread count, under the
-    policy of :func:`rosenblatt.autodiff._kernels.threaded` (more than one kernel thread set
-    through ``rb.set_num_threads`` or ``ROSENBLATT_NUM_THREADS``, the main thread, ``size``
-    elements at least ``PARALLEL_MIN_SIZE``); ``(None, 1)`` when the NumPy path must run."""
+    ``name_parallel`` and the thread count, under the policy of
+    :func:`rosenblatt.autodiff._kernels.threaded` (``threads_for``); ``(None, 1)`` when the
+    NumPy path must run."""
     kernel = get(name)
     if kernel is None:
         return None, 1
-    state = _base._state
-    threads = state["threads"] or state["env_threads"] or state["default_threads"]
-    if (threads > 1 and (size is None or size >= _base.PARALLEL_MIN_SIZE)
-            and threading.current_thread() is threading.main_thread()):
-        return getattr(_state["module"], name + "_parallel"), int(threads)
+    threads = _base.threads_for(size)
+    if threads > 1:
+        return getattr(_state["module"], name + "_parallel"), threads
     return kernel, 1

@@ -162,9 +162,10 @@ def _fast_forward(model, thetas, X):
     structure = _structure(model)
     cached = _FAST_PLANS.get(id(model))
     if cached is None or cached[0]() is not model or cached[1] != structure:
+        if cached is None or cached[0]() is not model:  # one finalizer per model
+            weakref.finalize(model, _FAST_PLANS.pop, id(model), None)
         cached = (weakref.ref(model), structure, _fast_plan(model))
         _FAST_PLANS[id(model)] = cached
-        weakref.finalize(model, _FAST_PLANS.pop, id(model), None)
     plan = cached[2]
     if plan is None or thetas.shape[1] != plan[0]:
         return None
@@ -189,11 +190,12 @@ def _fast_plan(model):
     layout, size = parameter_layout(model)
     layers = list(_leaves(model))
     dense = [layer for layer in layers if isinstance(layer, Dense)]
-    sizes = _mlp_plan(layers, layout, layout[id(dense[0].W)][1][0]) if dense else None
-    if sizes is None:
+    plan = _mlp_plan(layers, layout, layout[id(dense[0].W)][1][0]) if dense else None
+    if plan is None:
         return None
-    packed = np.stack([np.pad(v, (0, len(sizes[0]) - len(v))) for v in sizes])
-    return size, packed, int(sizes[0][0]), int(sizes[0][-1]), int(sizes[0][1:].sum())
+    sizes = plan[0]
+    packed = np.stack([np.pad(v, (0, len(sizes) - len(v))) for v in plan])
+    return size, packed, int(sizes[0]), int(sizes[-1]), int(sizes[1:].sum())
 
 
 def _mlp_plan(layers, layout, n_in):
