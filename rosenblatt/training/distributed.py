@@ -696,7 +696,7 @@ class ThreadParallel:
     def _replica(self):
         """A clone of the model whose packed parameters view ``vec.data``, its own gradient."""
         model, vec = self.model, self.vec
-        mine, theirs = list(model.parameters()), None
+        mine = list(model.parameters())
         rep = model.clone()
         theirs = list(rep.parameters())
         pair = {id(p): r for p, r in zip(mine, theirs)}
@@ -739,19 +739,17 @@ class ThreadParallel:
         """
         if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
             total = int(index)
-            cuts = [min(total, k * (total // self.threads) + min(k, total % self.threads))
-                    for k in range(self.threads + 1)]
-            return [(slice(a, b), (b - a) / total if total else 0.0)
-                    for a, b in zip(cuts[:-1], cuts[1:])]
-        index = _as_index(index, n)
-        total = len(index)
+            part = slice
+        else:
+            index = _as_index(index, n)
+            total = len(index)
+
+            def part(a, b):
+                return index[a:b]
         q, extra = divmod(total, self.threads)
-        out, start = [], 0
-        for k in range(self.threads):
-            stop = start + q + (k < extra)
-            out.append((index[start:stop], (stop - start) / total if total else 0.0))
-            start = stop
-        return out
+        cuts = [k * q + min(k, extra) for k in range(self.threads + 1)]
+        return [(part(a, b), (b - a) / total if total else 0.0)
+                for a, b in zip(cuts[:-1], cuts[1:])]
 
     def run(self, fn, index, n=None):
         """``fn(model_k, part_k, weight_k)`` on every thread at once; their results, in order.
