@@ -48,18 +48,31 @@ def _positive_int(value, name, allow_zero=False):
     return int(value)
 
 
-def _check_finite(array, name):
+def _check_finite(array, name, data_parallel=None):
     """Raise when ``array`` holds NaN or inf.
 
     A NaN or inf anywhere makes the sum NaN or inf, so one pass with no
     temporaries clears the usual finite array; only a non-finite sum (bad
     values, or finite ones whose sum overflows) pays the exact element check.
+    ``data_parallel`` (MPI ranks, each holding the whole array): each rank
+    sums its block of the rows and one small ``Allreduce`` tells every rank
+    whether all were finite, so the pass over the data is split as the
+    training is; a non-finite block sends every rank to the exact check (the
+    same error on each).
     """
     if array.dtype.kind not in "fc":
         return
+    ranks = 1 if data_parallel is None else data_parallel.size
+    part = array
+    if ranks > 1 and array.ndim > 0:
+        n, r = len(array), data_parallel.rank
+        part = array[n * r // ranks:n * (r + 1) // ranks]
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(array.sum()):
-            return
+        finite = bool(np.isfinite(part.sum()))
+    if ranks > 1:
+        finite = data_parallel.sum([0.0 if finite else 1.0])[0] == 0.0
+    if finite:
+        return
     bad = ~np.isfinite(array)
     if bad.any():
         first = np.unravel_index(int(np.argmax(bad)), array.shape)
@@ -68,13 +81,21 @@ def _check_finite(array, name):
             f"index {tuple(int(i) for i in first)}); remove or impute them before training")
 
 
-def _as_data(array, name, dtype):
+def _as_array(array, name):
     if isinstance(array, Tensor):
         array = array.data
     array = np.asarray(array)
     if array.dtype == object:
         raise TypeError(f"fit: {name} must be a numeric array; got dtype object")
-    _check_finite(array, name)
+    return array
+
+
+def _as_data(array, name, dtype, check=True):
+    """``array`` as a NumPy array, floats in the model's dtype. ``check=False``: the caller
+    checks that its values are finite (:func:`_check_finite` on ``_as_array(array)``)."""
+    array = _as_array(array, name)
+    if check:
+        _check_finite(array, name)
     if array.dtype.kind == "f" and array.dtype != dtype:
         array = array.astype(dtype)
     return array
@@ -366,8 +387,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     divergence_factor = _divergence_factor(divergence_factor)
     batch_size = _positive_int(batch_size, "batch_size")
     dtype = _param_dtype(model)
-    X = _as_data(X, "X", dtype)
-    y = None if y is None else _as_data(y, "y", dtype)
+    # over MPI the ranks split the pass that checks the data for NaN and inf (after the
+    # DataParallel exists, below); one process, or threads, checks it here
+    over_mpi = distributed is not None and not (
+        isinstance(distributed, str) and distributed == "threads"
+        or type(distributed).__name__ == "ThreadParallel")
+    given = [(name, _as_array(a, name)) for name, a in (("X", X), ("y", y)) if a is not None]
+    X = _as_data(given[0][1], "X", dtype, check=not over_mpi)
+    y = None if y is None else _as_data(given[1][1], "y", dtype, check=not over_mpi)
     if X.ndim == 0 or len(X) == 0:
         raise ValueError(f"fit: X must hold at least one example; got shape {X.shape}")
     if y is not None and len(y) != len(X):
@@ -417,6 +444,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
 
         data_parallel = for_fit(distributed, model, optimizer)
         progress = progress and data_parallel.is_root
+    if over_mpi:
+        try:
+            for name, array in given:
+                _check_finite(array, name, data_parallel)
+        except ValueError:
+            if data_parallel is not distributed:
+                data_parallel.close()
+            raise
     progress_bar = ProgressBar(epochs, 1) if progress else None
     if progress_bar is not None and not progress_bar.enabled:  # not a terminal: a log line
         progress_bar = EpochLines(epochs)

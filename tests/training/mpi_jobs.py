@@ -150,6 +150,27 @@ def fit_job(out):
                                                          - dopt.vec.data).max())
         single32, _, _ = _train(rb, None, 3, dtype=np.float32)
         report["float32_vs_one_process"] = float(np.abs(flat(model32) - flat(single32)).max())
+    # 5. data with a NaN: the ranks split the finite check (each sums its block of rows), and
+    #    every rank raises the one-process error, whichever rank's block holds the NaN
+    report["nan_errors"] = []
+    for row in (3, 60):  # in rank 0's block, in rank 1's
+        X, y = _data()
+        X[row, 2] = np.nan
+        model = _model(rb)
+        try:
+            rb.fit(model, X, y, loss="cross_entropy", epochs=1, progress=False,
+                   optimizer=rb.optim.SGD(model.parameters(), lr=0.1), distributed="mpi")
+            message = None
+        except ValueError as e:
+            message = str(e)
+        text = np.frombuffer((message or "").encode(), dtype=np.uint8)
+        longest = np.array([text.size])
+        comm.Allreduce(longest.copy(), longest, op=MPI.MAX)
+        mine = np.zeros(int(longest[0]), dtype=np.uint8)
+        mine[:text.size] = text
+        every = np.empty((comm.Get_size(), mine.size), dtype=np.uint8)
+        comm.Allgather(mine, every)
+        report["nan_errors"].append([bytes(r).rstrip(b"\0").decode() for r in every])
     # 4. the CLI under mpirun
     cfg = os.path.join(out, "train.toml")
     if rank == 0:

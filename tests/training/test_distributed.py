@@ -69,6 +69,10 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert report["rank1_checkpoint_written"] is False
     assert report["resume_2_ranks_vs_straight"] < 1e-12
     assert report["resume_1_process_vs_straight"] < 1e-12
+    # a NaN in either rank's block of rows: every rank raises the one-process error
+    for row, messages in zip((3, 60), report["nan_errors"]):
+        assert messages[0] == messages[1]
+        assert f"contains 1 NaN or infinite values (the first at index ({row}, 2))" in messages[0]
     # `mpirun -n 2 rosenblatt train config.toml`: both ranks succeed, rank 0 wrote the outputs
     assert report["cli_codes"] == [0, 0]
     assert (tmp_path / "cli" / "model.safetensors").exists()
