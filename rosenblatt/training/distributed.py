@@ -19,7 +19,7 @@ same weights and optimizer state):
   equal shards. Every rank's theta and gradient live in memory the node's
   ranks share (an MPI-3 shared-memory window; the optimizer's flat vectors
   are moved there, :meth:`~rosenblatt.nn.ParameterVector.move_to`). After
-  backward the ranks meet (a barrier), and rank ``r`` adds the other ranks'
+  backward the ranks meet (a barrier: flags in that memory), and rank ``r`` adds the other ranks'
   gradients over its shard, read where they are (a reduce-scatter), steps
   that shard of theta with that shard of the optimizer's state
   (:meth:`~rosenblatt.optim.optimizer.Optimizer.step_part`), and after a
@@ -171,11 +171,16 @@ class DataParallel:
         then sleeps instead of spinning on the core the partner needs. On
         idle cores "block" is faster (Open MPI's non-blocking reduction of the
         MLP benchmark's 1 MB gradient took 0.2 ms against 0.1 ms). Either
-        way the arithmetic is the same.
+        way the arithmetic is the same. Sharded, the ranks meet through the
+        node's memory instead (flags the ranks write and read, no MPI call):
+        after ``spin`` seconds a "block" rank checks the flags between
+        ``os.sched_yield()`` calls (the core goes to another thread only if
+        one is waiting for it), a "poll" rank between sleeps.
     poll_interval : float, default 1e-4
     spin : float, default 5e-5
-        Seconds a "poll" rank tests the barrier without sleeping (a partner
-        that is a few microseconds behind costs no sleep).
+        Seconds a waiting rank tests the barrier without pause (a partner
+        that is a few microseconds behind costs no system call): "poll" ranks
+        and, sharded, "block" ranks.
     shard : {"auto", True, False}, default "auto"
         Sharded optimizer steps through the node's shared memory (see the
         module's notes) when possible: every rank on one node, an element-wise
@@ -335,14 +340,13 @@ class DataParallel:
         return float(small[0])
 
     def _meet(self):
-        """Every rank of the node reaches this point (the shared buffers are then complete)."""
-        win, start = self._node.win, time.perf_counter()
-        win.Sync()
-        if self.wait == "poll":
-            self._poll([self.comm.Ibarrier()])
-        else:
-            self.comm.Barrier()
-        win.Sync()
+        """Every rank of the node reaches this point (the shared buffers are then complete).
+
+        A barrier through the node's memory: each rank writes how many meetings it has
+        reached into its own flag and reads the others' (see :meth:`_NodeMemory.meet`).
+        """
+        start = time.perf_counter()
+        self._node.meet(self.spin, self.poll_interval if self.wait == "poll" else None)
         self.timers["wait"] += time.perf_counter() - start
 
     def reduce(self, weight, loss=0.0, scaled=False):
@@ -520,8 +524,9 @@ class _NodeMemory:
         pad = (lambda m: (m + 15) // 16 * 16)  # 64-byte aligned rows
         rows, small = pad(n), pad(n_small)
         total = (2 * k + 1) * rows + k * small
+        size = total * item + 64 * k  # and a 64-byte line per rank for its meeting flag
         try:
-            self.win = MPI.Win.Allocate_shared(total * item if node.Get_rank() == 0 else 0,
+            self.win = MPI.Win.Allocate_shared(size if node.Get_rank() == 0 else 0,
                                                item, comm=node)
             buf, _ = self.win.Shared_query(0)
         except Exception as e:  # noqa: BLE001
@@ -537,8 +542,45 @@ class _NodeMemory:
         self.exchange = row(2 * k)
         self.smalls = np.lib.stride_tricks.as_strided(
             row(2 * k + 1, k * small), shape=(k, n_small), strides=(small * item, item))
+        # rank r's count of meetings reached: one int64 at the start of its own cache line
+        self.flags = np.frombuffer(buf, dtype=np.int64, count=8 * k, offset=total * item)[::8]
+        self.rank, self.others, self.reached = comm.Get_rank(), [
+            r for r in range(k) if r != comm.Get_rank()], 0
         self.node = node
         self.win.Lock_all(MPI.MODE_NOCHECK)  # one passive epoch: Sync() orders the accesses
+        self.flags[self.rank] = 0
+        self.win.Sync()
+        node.Barrier()  # every flag at zero before anyone meets
+
+    def meet(self, spin, interval=None):
+        """Wait until every rank of the node has reached this meeting.
+
+        A rank publishes its writes to the shared buffers (``Win.Sync``, a
+        memory fence), then the number of meetings it has reached in its flag,
+        and reads the others' flags until each has reached as many; a final
+        fence orders its reads of their buffers after. It checks the flags
+        without pause for ``spin`` seconds (a partner a few microseconds behind
+        costs no system call), then between ``os.sched_yield()`` calls
+        (``interval`` None: the core goes to another runnable thread only if
+        one waits for it) or sleeps of ``interval`` seconds. The same for any
+        MPI: no MPI call, so no MPI library's own waiting policy (Open MPI's
+        ``mpi_yield_when_idle``) adds its latency to every meeting.
+        """
+        self.reached += 1
+        reached, flags, clock = self.reached, self.flags, time.perf_counter
+        self.win.Sync()
+        flags[self.rank] = reached
+        start = None
+        for r in self.others:
+            while flags[r] < reached:
+                if start is None:
+                    start = clock()
+                elif clock() - start > spin:
+                    if interval is None:
+                        os.sched_yield()
+                    else:
+                        time.sleep(interval)
+        self.win.Sync()
 
     def free(self):
         """Collective: release the window and the node's communicator."""
