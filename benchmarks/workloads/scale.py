@@ -53,7 +53,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
            OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            # a rank waiting in the Allreduce yields its core instead of spinning (on a shared
-           # machine the spinning rank takes the core its partner needs to finish the step)
+           # machine the spinning rank takes the core its partner needs to finish the step);
+           # the sharded step makes no MPI call (its ranks meet through flags in the node's
+           # memory), so this setting only reaches the unsharded runs and the per-epoch sums
            OMPI_MCA_mpi_yield_when_idle="1",
            PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
 
