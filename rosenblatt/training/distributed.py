@@ -502,8 +502,10 @@ class _NodeMemory:
     optimizer's flat vectors live there: the other ranks read their shards in
     place); ``smalls[r]``: its loss and batch-norm statistics; ``exchange``:
     where each rank writes its shard of another vector (the optimizer's state)
-    for the others to copy. ``why_not`` says why sharing is impossible (the
-    ranks are on several nodes, or the window cannot be made), else None.
+    for the others to copy; ``flags[r]``: how many meetings rank ``r`` has
+    reached (:meth:`meet`; each on its own cache line). ``why_not`` says why
+    sharing is impossible (the ranks are on several nodes, or the window
+    cannot be made), else None.
     """
 
     def __init__(self, comm, n, n_small, dtype):
