@@ -42,8 +42,30 @@ import time
 from benchmarks import neat_dask_client as here  # workers find the timers by this name
 from benchmarks.workloads import scale
 
-_TASKS = {"task": 0.0, "fitness": 0.0}  # CPU seconds of the tasks run in this worker
+_TASKS = {"task": 0.0, "fitness": 0.0, "parent_during": 0.0, "own_threads_during": 0.0}
+# CPU seconds of the tasks run in this worker, and during them: of the worker's parent
+# process (LocalCluster: the client process, where the nanny lives), of this worker's
+# other threads (its Dask event loop)
 _SPANS = []  # (start, end, CPU) of each task run in this worker (perf_counter: CLOCK_MONOTONIC)
+
+
+def _run_ns(pid, skip=None):
+    """CPU ns of every thread of ``pid`` so far (``/proc/PID/task/*/schedstat``), without
+    thread ``skip``."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tids:
+        if skip is not None and int(tid) == skip:
+            continue
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total
 
 
 def _install_task_timers():
@@ -63,12 +85,18 @@ def _install_task_timers():
                 finally:
                     _TASKS["fitness"] += time.thread_time() - t
 
+            import threading
+
+            me, parent = threading.get_native_id(), os.getppid()
+            p0, o0 = _run_ns(parent), _run_ns(os.getpid(), skip=me)
             t, w = time.thread_time(), time.perf_counter()
             try:
                 return core._untimed_vector_part(timed_fitness, decode_many, repeats, payloads)
             finally:
                 _TASKS["task"] += time.thread_time() - t
                 _SPANS.append((w, time.perf_counter(), time.thread_time() - t))
+                _TASKS["parent_during"] += (_run_ns(parent) - p0) * 1e-9
+                _TASKS["own_threads_during"] += (_run_ns(os.getpid(), skip=me) - o0) * 1e-9
 
         core._vector_part = timed_part
     return dict(_TASKS)
@@ -191,7 +219,13 @@ def run(client, executor, start_state, generations, chunk, workers, me, others=(
             "worker_preemptions": sum(b - a for a, b in zip(switches0, switches1)) / generations,
             "workers_ms": [(b - a) * per for a, b in zip(workers0, workers1)],
             "task_ms": sum(tasks1[w]["task"] - tasks0[w]["task"] for w in tasks1) * per,
-            "fitness_ms": sum(tasks1[w]["fitness"] - tasks0[w]["fitness"] for w in tasks1) * per}
+            "fitness_ms": sum(tasks1[w]["fitness"] - tasks0[w]["fitness"] for w in tasks1) * per,
+            # summed over the tasks (with 2 workers, overlapping windows count twice)
+            "parent_cpu_during_tasks_ms": sum(
+                tasks1[w]["parent_during"] - tasks0[w]["parent_during"] for w in tasks1) * per,
+            "worker_loop_cpu_during_tasks_ms": sum(
+                tasks1[w]["own_threads_during"] - tasks0[w]["own_threads_during"]
+                for w in tasks1) * per}
 
 
 class _External:
