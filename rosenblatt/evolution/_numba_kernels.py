@@ -257,7 +257,10 @@ IDENTITY, TANH, SIGMOID, RELU = 0, 1, 2, 3
 TANH_C = (7.95, 0.9999994971309641, 0.12915284106692446, 0.002940308518447313,
           1.1319584874900225e-05, 0.462484146755661, 0.02377064312644132,
           0.00023719936652366393, 2.425481077030026e-07)
-_TANH_C = np.array(TANH_C)  # read by mlp_forward: values, not constants LLVM could fold back
+# read by mlp_forward into the tuple it passes down. Numba freezes a global array into the
+# compiled code, so LLVM sees constants either way; what keeps them in registers across the
+# sample loops is reading them once per call into that tuple (see tanh_rational)
+_TANH_C = np.array(TANH_C)
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")

@@ -71,6 +71,20 @@ def test_a_linear_controller_balances_one_pole_and_generalisation_counts():
     assert env.generalization(controller, steps=200)[0] > 200
 
 
+def test_evaluating_a_population_twice_gives_the_same_fitness():
+    # the trial narrows its population as controllers fail, on a copy: the population network
+    # passed in stays whole (it once came back empty, and a second evaluation returned nothing)
+    env = rb.evolution.envs.CartPole(poles=1, max_steps=300)
+    model = rb.nn.Sequential(rb.nn.Dense(4, 1, dtype=np.float64), rb.nn.Sigmoid())
+    thetas = np.random.default_rng(0).normal(0, 3, (20, 5))
+    thetas[0] = [4.8, 4.0, 10.4, 6.0, 0.0]  # the linear controller above: balances
+    for net in (rb.evolution.PopulationModel(model, thetas),
+                rb.evolution.PopulationNetwork(rb.evolution.NEAT(4, 1, rng=1).population)):
+        first = env.evaluate(net)
+        assert net.size == len(first) and len(np.unique(first)) > 1
+        np.testing.assert_array_equal(env.evaluate(net), first)
+
+
 def test_non_markovian_observations_and_gruau_fitness():
     env = rb.evolution.envs.CartPole(poles=2, velocities=False, fitness="gruau", max_steps=300)
     assert env.n_inputs == 3

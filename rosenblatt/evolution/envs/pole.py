@@ -253,6 +253,9 @@ class CartPole:
             Maps observations ``(P', k)`` of the controllers still balancing
             to actions; it is told which ones through ``policy.keep(mask)``
             when it has such a method (to drop recurrent state of failures).
+            A population network (one with ``take`` too) is narrowed on a copy
+            (``take(arange(P))``): the one passed in stays whole, and evaluating
+            it again gives the same fitness.
         population : int, optional
             ``P`` (default: ``policy.size``).
         starts : array (P, 6), optional
@@ -285,6 +288,8 @@ class CartPole:
         compiled = self._compiled(policy, P, T, s)
         if compiled is not None:
             return compiled
+        if getattr(policy, "keep", None) is not None and getattr(policy, "take", None) is not None:
+            policy = policy.take(np.arange(P))  # narrowed below as controllers fail
         step_fn = getattr(policy, "step", policy)
         if hasattr(policy, "reset"):
             policy.reset(P)
@@ -373,9 +378,6 @@ class CartPole:
             pole_episodes(*records, *common)
         else:
             recurrent_pole_episodes(*weights, *common)
-        keep = getattr(policy, "keep", None)
-        if keep is not None and (steps < T).any():  # leave the policy as the NumPy loop does
-            keep(steps >= T)
         if gruau:
             return 0.1 * steps / 1000.0 + 0.9 * f2
         return steps.astype(np.float64)
