@@ -1030,7 +1030,13 @@ class NEAT:
             executor: the population is dealt to ``ceil(P / chunk_size)``
             tasks in turn, so each task gets members of every species. More
             per message amortises the round trip and the simulation's per-step
-            overhead, fewer balances the workers.
+            overhead, fewer balances the workers. A run's results depend on
+            ``chunk_size`` but not on the executor or its workers. Without an
+            executor the population is scored whole; with ``fast=True`` each
+            genome runs on its own and scores the same bit for bit, but the
+            NumPy evaluation pads every genome to the largest of its group,
+            whose products can round differently in the last bit, and on a
+            chaotic task (pole balancing) a trial can then end a step apart.
 
         Returns
         -------

@@ -187,3 +187,33 @@ def test_numpy_stays_the_default_and_the_switch_falls_back():
     finally:
         _kernels.use_numba(None)
     assert steps.shape == (4,)
+
+
+
+@needs_numba
+def test_a_compiled_genome_scores_the_same_in_any_sub_population():
+    # each genome runs on its own record, so how a vectorised population is cut into tasks
+    # (NEAT with an executor, chunk_size) cannot change a bit of its outputs or its trial.
+    # The NumPy path pads every genome to the widest of its group, and the padded products
+    # can round differently in another group (docs/scale.md, NEAT.run): with these genomes
+    # and one sample, one of the 40 gives another output alone than in the whole population
+    pop = _genomes(6, count=40, rounds=40, seed=0)
+    env = CartPole(2, True, max_steps=1000)
+    parts = [[i] for i in range(40)] + [list(range(0, 40, 2)), list(range(1, 40, 2)),
+                                        list(range(7, 40, 9))]
+    try:
+        _kernels.use_numba(True)
+        whole = PopulationNetwork(pop, fast=True)
+        steps = env.evaluate(whole)
+        for X in np.random.default_rng(0).normal(size=(2, 3, 6)):
+            out = whole(X[:1]), whole(X)
+            for part in parts:
+                sub = PopulationNetwork([pop[i] for i in part], fast=True)
+                assert np.array_equal(sub(X[:1]), out[0][part])
+                assert np.array_equal(sub(X), out[1][part])
+        for part in parts[40:]:
+            assert np.array_equal(env.evaluate(PopulationNetwork([pop[i] for i in part],
+                                                                 fast=True)), steps[part])
+    finally:
+        _kernels.use_numba(None)
+    assert len(np.unique(steps)) > 3  # short and long trials
