@@ -1032,8 +1032,9 @@ class NEAT:
             per message amortises the round trip and the simulation's per-step
             overhead, fewer balances the workers. A run's results depend on
             ``chunk_size`` but not on the executor or its workers. Without an
-            executor the population is scored whole; with ``fast=True`` each
-            genome runs on its own and scores the same bit for bit, but the
+            executor the population is scored whole; with ``fast=True`` (feed-forward,
+            ``rosenblatt[fast]``) each genome runs on its own and scores the
+            same bit for bit, but the
             NumPy evaluation pads every genome to the largest of its group,
             whose products can round differently in the last bit, and on a
             chaotic task (pole balancing) a trial can then end a step apart.
