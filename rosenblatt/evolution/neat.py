@@ -1032,12 +1032,14 @@ class NEAT:
             per message amortises the round trip and the simulation's per-step
             overhead, fewer balances the workers. A run's results depend on
             ``chunk_size`` but not on the executor or its workers. Without an
-            executor the population is scored whole; with ``fast=True`` (feed-forward,
-            ``rosenblatt[fast]``) each genome runs on its own and scores the
-            same bit for bit, but the
-            NumPy evaluation pads every genome to the largest of its group,
-            whose products can round differently in the last bit, and on a
-            chaotic task (pole balancing) a trial can then end a step apart.
+            executor the population is scored whole, and each genome scores the
+            same bit for bit as in any task when ``fast=True`` (feed-forward,
+            ``rosenblatt[fast]``: each genome runs on its own) or when the
+            fitness feeds its networks at most four samples at a time (a control
+            step, XOR: the NumPy evaluation then sums each node's connections in
+            a fixed order). On longer batches the NumPy evaluation's padded
+            products can round differently in another group (the last bit; on a
+            chaotic task a trial could end a step apart).
 
         Returns
         -------

@@ -121,15 +121,40 @@ def _local_edges(genome):
     return loc
 
 
-def _propagate(WT, V):
-    """``WT @ V`` for stacks of small square matrices: NumPy's batched matmul hands each
-    tiny product to BLAS, which is slow for a long batch axis; einsum's own loop is not."""
-    if V.shape[-1] > 16:
+#: batches of at most this many samples are summed edge by edge (see :func:`_propagate`)
+EDGE_SUM_MAX = 4
+
+
+def _propagate(WT, V, edges=None):
+    """``WT @ V`` for stacks of small square matrices (pre-activations, node-major).
+
+    Up to :data:`EDGE_SUM_MAX` samples (a control step, XOR's four) with ``edges``
+    (:meth:`PopulationNetwork._finish`: each genome's connections sorted by destination,
+    then source): every node's sum adds its incoming terms one by one in that order
+    (``np.bincount``, per sample), so a genome's outputs do not depend on the genomes
+    beside it. A padded product's rounding does (BLAS blocks the sum by the padded size):
+    on a chaotic task one trial could end a step apart in another sub-population, as cut
+    for an executor. For 150 genomes: 6.7 us against the product's 8.7 at one sample,
+    32 against 20 at four (a NEAT generation on XOR spends ~0.1 ms there). Longer
+    batches: NumPy's batched matmul hands each tiny product to BLAS, which is slow for a
+    long batch axis; einsum's own loop is not.
+    """
+    P, N, n = V.shape
+    if edges is not None and n <= EDGE_SUM_MAX:
+        src, dst, w = edges
+        if n == 1:
+            return np.bincount(dst, V.reshape(-1)[src] * w, minlength=P * N).reshape(P, N, 1)
+        flat = V.reshape(P * N, n)
+        pre = np.empty((P * N, n))
+        for s in range(n):
+            pre[:, s] = np.bincount(dst, flat[src, s] * w, minlength=P * N)
+        return pre.reshape(P, N, n)
+    if n > 16:
         return np.einsum("pij,pjn->pin", WT, V)
     return WT @ V
 
 
-_DENSE = ("W", "codes", "level", "N", "steps", "n_levels", "_groups", "_WT")
+_DENSE = ("W", "codes", "level", "N", "steps", "n_levels", "_groups", "_WT", "_edges")
 
 
 def _gather(records):
@@ -338,9 +363,13 @@ class PopulationNetwork:
         # node-major state V (P, N, n): V <- W^T V is one matrix product per genome with
         # the long batch axis innermost
         self._WT = np.ascontiguousarray(self.W.transpose(0, 2, 1))
+        # the same connections as a list (rows of V viewed as (P N, n)), by genome,
+        # destination, then source: short batches sum over them in this fixed order
+        p, dst, src = np.nonzero(self._WT)
+        self._edges = (p * self.N + src, p * self.N + dst, self._WT[p, dst, src])
 
     def _update(self, V, groups):
-        pre = _propagate(self._WT, V)
+        pre = _propagate(self._WT, V, self._edges)
         for f, p_idx, j_idx in groups:
             V[p_idx, j_idx] = f(pre[p_idx, j_idx])
         return V

@@ -482,3 +482,36 @@ def test_population_stagnation_focuses_on_the_two_best_champions():
     assert len({species_before.get(g.id) for g in neat.population if g.id in species_before}) <= 2
     with pytest.raises(rb.evolution.ConfigError, match="population_stagnation"):
         rb.evolution.NEATConfig(population_stagnation=-1)
+
+
+def test_a_genome_scores_the_same_beside_any_others_on_short_batches():
+    # a population network pads every genome to the largest of its group; up to
+    # EDGE_SUM_MAX samples each node's sum runs over its own connections in a fixed order,
+    # so a genome's outputs (and a chaotic pole trial) do not depend on the genomes beside
+    # it, i.e. not on how NEAT cuts the population into tasks. (The padded product rounded
+    # by the group's size: one of these genomes alone gave another output.)
+    from rosenblatt.evolution.network import EDGE_SUM_MAX, PopulationNetwork
+
+    rng = np.random.default_rng(0)
+    config = rb.evolution.NEATConfig.double_pole(population=40, add_node_rate=0.15,
+                                                 add_connection_rate=0.3)
+    neat = rb.evolution.NEAT(6, 1, config, rng=0)
+    pop, next_id = list(neat.population), 10_000
+    for _ in range(40):
+        children = [N.mutate(g, neat.tracker, config, rng, next_id + k)
+                    for k, g in enumerate(pop)]
+        next_id += len(pop)
+        pop = [g if c.recurrent else c for g, c in zip(pop, children)]
+    groups = [[i] for i in range(40)] + [list(range(0, 40, 2)), list(range(7, 40, 9))]
+    whole = PopulationNetwork(pop)
+    assert len({PopulationNetwork([pop[i] for i in g]).N for g in groups}) > 3
+    for n in (1, EDGE_SUM_MAX):
+        X = rng.normal(size=(n, 6))
+        out = whole(X)
+        for g in groups:
+            assert np.array_equal(PopulationNetwork([pop[i] for i in g])(X), out[g])
+    env = rb.evolution.envs.CartPole(poles=2, velocities=True, max_steps=500)
+    steps = env.evaluate(whole)
+    assert len(np.unique(steps)) > 3
+    for g in groups[40:]:
+        assert np.array_equal(env.evaluate(PopulationNetwork([pop[i] for i in g])), steps[g])
