@@ -364,7 +364,8 @@ class PopulationNetwork:
         # the long batch axis innermost
         self._WT = np.ascontiguousarray(self.W.transpose(0, 2, 1))
         # the same connections as a list (rows of V viewed as (P N, n)), by genome,
-        # destination, then source: short batches sum over them in this fixed order
+        # destination, then source: short batches sum over them in this fixed order (a
+        # connection of weight exactly 0 is left out: it adds nothing to a finite sum)
         p, dst, src = np.nonzero(self._WT)
         self._edges = (p * self.N + src, p * self.N + dst, self._WT[p, dst, src])
 
