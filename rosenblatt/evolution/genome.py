@@ -77,6 +77,13 @@ class Genome:
         Whether the phenotype is evaluated as a recurrent network (cycles
         allowed) rather than feed-forward in topological order.
     fitness : float or None
+    bias : float, default 1.0
+        The bias node's constant activation. NEAT C++'s pole-balancing
+        experiment feeds 0.5 (:meth:`NEATConfig.double_pole
+        <rosenblatt.evolution.config.NEATConfig.double_pole>`): every weight is
+        initialised and mutated on one scale, so the bias term then moves in half
+        steps. It travels with the genome (children, JSON, messages), so a saved
+        champion sees the bias it evolved with.
 
     Notes
     -----
@@ -97,7 +104,7 @@ class Genome:
     __hash__ = None  # mutable fitness, compared by value
 
     def __init__(self, id, n_inputs, n_outputs, nodes, connections,  # noqa: A002
-                 recurrent=False, fitness=None):
+                 recurrent=False, fitness=None, bias=1.0):
         self.id = id
         self.n_inputs = n_inputs
         self.n_outputs = n_outputs
@@ -105,6 +112,7 @@ class Genome:
         self._connections = connections
         self.recurrent = recurrent
         self.fitness = fitness
+        self.bias = float(bias)
         self._arrays = None  # the genes as arrays (gene_arrays), the operators' view
         self._cache = {}  # what is derived from the genes (levels, lookups)
 
@@ -126,7 +134,7 @@ class Genome:
 
     def _fields(self):
         return (self.id, self.n_inputs, self.n_outputs, self.nodes, self.connections,
-                self.recurrent, self.fitness)
+                self.recurrent, self.fitness, self.bias)
 
     def __eq__(self, other):
         if other.__class__ is not self.__class__:
@@ -137,7 +145,8 @@ class Genome:
         return (f"Genome(id={self.id!r}, n_inputs={self.n_inputs!r}, "
                 f"n_outputs={self.n_outputs!r}, nodes={self.nodes!r}, "
                 f"connections={self.connections!r}, recurrent={self.recurrent!r}, "
-                f"fitness={self.fitness!r})")
+                f"fitness={self.fitness!r}"
+                + ("" if self.bias == 1.0 else f", bias={self.bias!r}") + ")")
 
     @property
     def n_connections(self):
@@ -148,7 +157,8 @@ class Genome:
     # -- construction -------------------------------------------------------------------
     @classmethod
     def minimal(cls, id, n_inputs, n_outputs, weights,  # noqa: A002 - the genome's id field
-                activation="steep_sigmoid", output_activation=None, recurrent=False):
+                activation="steep_sigmoid", output_activation=None, recurrent=False,
+                bias=1.0):
         """Inputs and the bias fully connected to the outputs, no hidden nodes.
 
         Connection ``(i, o)`` gets innovation number ``o * (n_inputs + 1) + i``
@@ -165,7 +175,7 @@ class Genome:
             for i in range(n_inputs + 1):
                 conns.append(ConnectionGene(k, i, n_inputs + 1 + o, float(weights[k])))
                 k += 1
-        return cls(id, n_inputs, n_outputs, nodes, conns, recurrent)
+        return cls(id, n_inputs, n_outputs, nodes, conns, recurrent, bias=bias)
 
     def with_genes(self, id, nodes=None, connections=None):  # noqa: A002 - the new genome's id
         """A new genome with this one's shape and the given genes."""
@@ -173,7 +183,8 @@ class Genome:
             connections = self._connections
         g = Genome(id, self.n_inputs, self.n_outputs,
                    list(self.nodes if nodes is None else nodes),
-                   None if connections is None else list(connections), self.recurrent)
+                   None if connections is None else list(connections), self.recurrent,
+                   bias=self.bias)
         if connections is self._connections:
             g._arrays = self._arrays
         if nodes is None:
@@ -203,7 +214,8 @@ class Genome:
         ``frozen=True`` promises that they are read-only already.
         """
         g = Genome(id, self.n_inputs, self.n_outputs,
-                   list(self.nodes if nodes is None else nodes), None, self.recurrent)
+                   list(self.nodes if nodes is None else nodes), None, self.recurrent,
+                   bias=self.bias)
         arrays = (innovation, src, dst, weight, enabled)
         g._arrays = arrays if frozen else tuple(map(_frozen, arrays))
         if nodes is None:
@@ -289,8 +301,9 @@ class Genome:
 
     # -- JSON ---------------------------------------------------------------------------
     def to_dict(self):
+        bias = {} if self.bias == 1.0 else {"bias": self.bias}  # 1.0 unless told otherwise
         return {
-            "format": FORMAT, "version": VERSION, "id": int(self.id),
+            "format": FORMAT, "version": VERSION, "id": int(self.id), **bias,
             "n_inputs": int(self.n_inputs), "n_outputs": int(self.n_outputs),
             "recurrent": bool(self.recurrent),
             "fitness": None if self.fitness is None or not math.isfinite(self.fitness)
@@ -322,7 +335,8 @@ class Genome:
                                     float(c["weight"]), bool(c["enabled"]))
                      for c in d["connections"]]
             genome = cls(int(d["id"]), n_in, n_out, nodes, conns, bool(d["recurrent"]),
-                         None if d.get("fitness") is None else float(d["fitness"]))
+                         None if d.get("fitness") is None else float(d["fitness"]),
+                         float(d.get("bias", 1.0)))
         except (KeyError, TypeError, ValueError) as e:
             raise GenomeFormatError(f"{where}: malformed genome ({type(e).__name__}: {e})") \
                 from None
@@ -369,6 +383,8 @@ def validate(genome, where="Genome"):
     g = genome
     if g.n_inputs < 1 or g.n_outputs < 1:
         raise GenomeFormatError(f"{where}: n_inputs and n_outputs must be >= 1")
+    if not math.isfinite(g.bias):
+        raise GenomeFormatError(f"{where}: the bias must be a finite number; got {g.bias}")
     ids = {}
     for n in g.nodes:
         if n.kind not in KINDS:
@@ -415,7 +431,8 @@ def genomes_to_arrays(genomes):
     (``node_id``, ``node_kind``, ``node_activation``; ``innovation``,
     ``src``, ``dst``, ``weight``, ``enabled``) with a ``header`` of one row
     per genome (id, n_inputs, n_outputs, recurrent, number of nodes, number of
-    connection genes) and each genome's ``fitness`` (NaN for none). Plain data:
+    connection genes), each genome's ``fitness`` (NaN for none) and, when one
+    is not 1.0, every genome's ``bias``. Plain data:
     NumPy arrays, a string and an int, never a pickled genome; weights travel
     as float64, so :func:`genomes_from_arrays` gives the genomes back exactly.
     Building it is a few concatenations (the genomes' cached
@@ -443,6 +460,8 @@ def genomes_to_arrays(genomes):
                                np.float64),
            "node_kind": np.fromiter((kind[n.kind] for g in genomes for n in g.nodes), np.int8,
                                     int(header[:, 4].sum()))}
+    if any(g.bias != 1.0 for g in genomes):
+        out["bias"] = np.array([g.bias for g in genomes], np.float64)
     for k, name in enumerate(("node_id", "node_activation")):
         out[name] = _joined([n[k] for n in nodes], _ARRAYS[name])
     for k, name in enumerate(("innovation", "src", "dst", "weight", "enabled")):
@@ -486,6 +505,12 @@ def genomes_from_arrays(message, where="genomes_from_arrays"):
         raise GenomeFormatError(f"{where}: the node and gene columns do not match the header's "
                                 f"counts")
     _check_arrays(a, header, where)
+    bias = [1.0] * len(header)
+    if "bias" in message:
+        b = np.asarray(message["bias"])
+        if b.dtype.kind != "f" or b.shape != (len(header),) or not np.isfinite(b).all():
+            raise GenomeFormatError(f"{where}: 'bias' must hold one finite float per genome")
+        bias = b.astype(np.float64).tolist()
     node_end, gene_end = np.cumsum(n_nodes).tolist(), np.cumsum(n_genes).tolist()
     kinds = [KINDS[k] for k in a["node_kind"].tolist()]
     acts = [_act.NAMES[c] for c in a["node_activation"].tolist()]
@@ -497,7 +522,7 @@ def genomes_from_arrays(message, where="genomes_from_arrays"):
                                           rec.tolist())):
         n1, c1 = node_end[p], gene_end[p]
         g = Genome(i, ni, no, list(map(NodeGene, node_ids[n0:n1], kinds[n0:n1], acts[n0:n1])),
-                   None, bool(r), None if math.isnan(fitness[p]) else fitness[p])
+                   None, bool(r), None if math.isnan(fitness[p]) else fitness[p], bias[p])
         g._arrays = tuple(x[c0:c1] for x in genes)
         g._cache["node_arrays"] = (a["node_id"][n0:n1], a["node_activation"][n0:n1])
         out.append(g)

@@ -907,7 +907,8 @@ class NEAT:
         w = self.rng.uniform(-r, r, (c.population, (self.n_inputs + 1) * self.n_outputs))
         w.flags.writeable = False
         first = Genome.minimal(0, self.n_inputs, self.n_outputs, w[0], activation=c.activation,
-                               output_activation=c.output_activation, recurrent=c.recurrent)
+                               output_activation=c.output_activation, recurrent=c.recurrent,
+                               bias=c.bias)
         innov, src, dst, _, enabled = first.gene_arrays()
         return [first] + [first.with_arrays(i, innov, src, dst, w[i], enabled)
                           for i in range(1, c.population)]

@@ -200,6 +200,9 @@ def _records(genomes):
         node_counts = np.fromiter((len(a[0]) for a in nodes), np.int64, m)
         gene_counts = np.fromiter((len(a[0]) for a in genes), np.int64, m)
         enabled = np.concatenate([a[4] for a in genes])
+        weight = _bias_scaled(np.concatenate([a[3] for a in genes]),
+                              np.concatenate([a[1] for a in genes]) == n_in, sub,
+                              np.repeat(np.arange(m), gene_counts))
         n_on = np.bincount(np.repeat(np.arange(m), gene_counts)[enabled], minlength=m)
         offsets = np.zeros(m + 1, np.int64)
         np.cumsum(_HEADER + 3 * node_counts + 1 + 2 * n_on, out=offsets[1:])
@@ -207,7 +210,7 @@ def _records(genomes):
         bad = pack(n_in, n_out, node_counts, np.concatenate([a[0] for a in nodes]),
                    np.concatenate([a[1] for a in nodes]), gene_counts,
                    np.concatenate([a[1] for a in genes]), np.concatenate([a[2] for a in genes]),
-                   np.concatenate([a[3] for a in genes]), enabled, offsets, out)
+                   weight, enabled, offsets, out)
         if bad >= 0:
             raise ValueError(f"Genome {sub[bad].id}: its enabled connections form a cycle; "
                              f"evaluate it with recurrent=True")
@@ -216,6 +219,16 @@ def _records(genomes):
         for j, (i, g) in enumerate(zip(missing, sub)):
             recs[i] = g._cache["record"] = out[ends[j]:ends[j + 1]]
     return _gather(recs)
+
+
+def _bias_scaled(weights, from_bias, genomes, owner):
+    """``weights`` with those of connections from the bias node times their genome's bias
+    value (:attr:`Genome.bias`): the phenotype's bias node stays 1, and ``w * b`` is the
+    term a bias node of value ``b`` would add, bit for bit."""
+    bias = np.array([g.bias for g in genomes], np.float64)
+    if (bias == 1.0).all():
+        return weights
+    return np.where(from_bias, weights * bias[owner], weights)
 
 
 _HEADER = 5  # a record's header: n_inputs, n_outputs, n_nodes, n_edges, length
@@ -322,6 +335,7 @@ class PopulationNetwork:
         src = np.concatenate([x[0] for x in local])[on]
         dst = np.concatenate([x[1] for x in local])[on]
         ew = np.concatenate([a[3] for a in gene_arrays])[on]
+        ew = _bias_scaled(ew, src == self.n_inputs, genomes, ep)
         flat = (ep * N + src) * N + dst
         W = np.bincount(flat, weights=ew, minlength=P * N * N).reshape(P, N, N)
         level = np.zeros((P, N), dtype=np.int64)
