@@ -200,17 +200,16 @@ def _records(genomes):
         node_counts = np.fromiter((len(a[0]) for a in nodes), np.int64, m)
         gene_counts = np.fromiter((len(a[0]) for a in genes), np.int64, m)
         enabled = np.concatenate([a[4] for a in genes])
-        weight = _bias_scaled(np.concatenate([a[3] for a in genes]),
-                              np.concatenate([a[1] for a in genes]) == n_in, sub,
-                              np.repeat(np.arange(m), gene_counts))
-        n_on = np.bincount(np.repeat(np.arange(m), gene_counts)[enabled], minlength=m)
+        src = np.concatenate([a[1] for a in genes])
+        owner = np.repeat(np.arange(m), gene_counts)
+        weight = _bias_scaled(np.concatenate([a[3] for a in genes]), src == n_in, sub, owner)
+        n_on = np.bincount(owner[enabled], minlength=m)
         offsets = np.zeros(m + 1, np.int64)
         np.cumsum(_HEADER + 3 * node_counts + 1 + 2 * n_on, out=offsets[1:])
         out = np.zeros(int(offsets[-1]))
         bad = pack(n_in, n_out, node_counts, np.concatenate([a[0] for a in nodes]),
                    np.concatenate([a[1] for a in nodes]), gene_counts,
-                   np.concatenate([a[1] for a in genes]), np.concatenate([a[2] for a in genes]),
-                   weight, enabled, offsets, out)
+                   src, np.concatenate([a[2] for a in genes]), weight, enabled, offsets, out)
         if bad >= 0:
             raise ValueError(f"Genome {sub[bad].id}: its enabled connections form a cycle; "
                              f"evaluate it with recurrent=True")

@@ -189,7 +189,6 @@ def test_numpy_stays_the_default_and_the_switch_falls_back():
     assert steps.shape == (4,)
 
 
-
 @needs_numba
 def test_a_compiled_genome_scores_the_same_in_any_sub_population():
     # each genome runs on its own record, so how a vectorised population is cut into tasks
