@@ -66,6 +66,34 @@ def test_cross_entropy_kernel_matches_numpy(dtype, reduction, both):
 
 
 @needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_kernel_matches_numpy_on_wide_rows_and_non_finite_logits(dtype, both):
+    # 65 classes (the char-LSTM's read-out: SIMD loops with a remainder); rows holding NaN,
+    # +inf or -inf come out as NumPy's code makes them (NaN where it gives NaN)
+    rng = np.random.default_rng(5)
+    logits = (rng.standard_normal((50, 65)) * 3).astype(dtype)
+    labels = rng.integers(0, 65, 50)
+    logits[1, 0], logits[2, 64], logits[3, 7] = np.nan, np.inf, -np.inf
+    logits[4, labels[4]] = np.nan
+    logits[5, 10:20] = -np.inf
+
+    def run():
+        x = rb.tensor(logits, requires_grad=True)
+        loss = rb.losses.cross_entropy(x * 1.0, labels, reduction="sum")
+        loss.backward()
+        kept = [i for i in range(50) if i not in (1, 2, 4)]
+        finite = rb.losses.cross_entropy(rb.tensor(logits[kept]), labels[kept], reduction="sum")
+        return [loss.data, x.grad, finite.data]
+
+    with np.errstate(invalid="ignore"):
+        fast, slow = both(run)
+    for f, s in zip(fast, slow):
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(s))
+    assert np.isnan(fast[0]) and np.isnan(fast[1][[1, 2, 4]]).all()
+    close([fast[1][3:4], fast[1][5:], fast[2]], [slow[1][3:4], slow[1][5:], slow[2]], tol=1e-5)
+
+
+@needs_numba
 def test_cross_entropy_kernel_is_used_for_batches_and_falls_back_for_targets(both):
     # probability targets, a 3-D input and reduction="none" take the NumPy code (same values)
     rng = np.random.default_rng(2)
