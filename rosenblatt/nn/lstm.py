@@ -54,12 +54,14 @@ from . import workspace
 from .parameter import Parameter
 from .recurrent import RecurrentBase
 from .sequence import (
-    OneHotRows,
+    batch_major_hidden_grad,
+    batch_major_input_grads,
     check_sequence,
     hidden_weight_grad,
     hold_finished,
     initial_state,
     input_grads,
+    input_rows,
     length_mask,
     project_inputs,
     sigmoid_,
@@ -286,33 +288,11 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
     """
     Wh = W_h.data
     H, G = Wh.shape
-    B, T, n_in = xd.shape
+    B, T = xd.shape[:2]
     dtype = Wh.dtype
     fwd = _kernels.get("lstm_forward_seq_step")
     bwd = _kernels.get("lstm_backward_seq_step")
-    rows = None
-    if W_x is None:  # already projected (batch-normalised variant): (B, T, G)
-        table = (xd * scale).reshape(B * T, G)
-        idx = None
-    else:
-        w = W_x.data * scale
-        bias = None if b is None else b.data * scale
-        x2 = xd.reshape(B * T, n_in)
-        rows = OneHotRows.find(x2)
-        if rows is not None and rows.ones:  # x_t W_x + b = (W_x + b)[k]: no projection
-            table = w if bias is None else w + bias
-            idx = rows.idx.reshape(B, T)
-        else:
-            table = workspace.empty((B * T, G), dtype)
-            if rows is not None:
-                rows.project(w, table)
-            else:
-                np.matmul(x2, w, out=table)
-            if bias is not None:
-                table += bias
-            idx = None
-    if idx is None:  # row b T + t of the projected inputs
-        idx = np.arange(B * T).reshape(B, T)
+    table, idx, rows, x2 = input_rows(xd, W_x, b, scale)
     hinit = initial_state(h0, B, H, dtype, "lstm")
     cinit = np.ascontiguousarray(initial_state(c0, B, H, dtype, "lstm"))
     A = workspace.empty((T, B, G), dtype)   # gate activations, time-major
@@ -339,46 +319,8 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
             bwd(A[t], TC[t], C[t - 1] if t else cinit, dout, t, dh, dc, dA)
             if t or want_h0:
                 np.matmul(dA[:, t], WhT, out=dh)
-        flat = dA.reshape(B * T, G)
-        gx = gwx = gb = None
-        if W_x is None:
-            gx = dA if needs_grad(x) else None
-        else:
-            if needs_grad(x):
-                gx = (flat @ W_x.data.T).reshape(B, T, n_in)
-            if W_x.requires_grad:  # into the parameter's gradient slot when it has one
-                slot = W_x._grad_slot()
-                if rows is not None:
-                    gwx = rows.weight_grad(flat, W_x.dtype, out=slot)
-                elif slot is not None:
-                    np.matmul(x2.T, flat, out=slot)
-                else:
-                    gwx = x2.T @ flat
-                gw_done = gwx if slot is None else slot
-            if b is not None and b.requires_grad:
-                # one-hot rows with ones: every row picked one row of W_x with weight 1
-                gb = gw_done.sum(axis=0) if W_x.requires_grad and rows is not None \
-                    and rows.ones else flat.sum(axis=0)
-        gwh = None
-        if W_h.requires_grad:
-            first = None if h0 is None else hinit.T @ dA[:, 0]  # h_0 = 0: no term
-            slot = W_h._grad_slot()
-            gwh = np.empty((H, G), dtype=dtype) if slot is None else slot
-            if T > 1:
-                # (last output of sequence b, first step of b + 1) is not a pair: zero those
-                # rows of dA for the GEMM (dA may be handed on as gx: put them back after)
-                kept = dA[1:, 0].copy()
-                dA[1:, 0] = 0
-                np.matmul(out.reshape(B * T, H)[:-1].T, flat[1:], out=gwh)
-                dA[1:, 0] = kept
-                if first is not None:
-                    gwh += first
-            elif first is not None:
-                gwh[...] = first
-            else:
-                gwh.fill(0)
-            if slot is not None:
-                gwh = None
+        gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
+        gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dA)
         return (gx, gwx, gwh, gb, state_grad(dh, h0) if want_h0 else None,
                 state_grad(dc, c0), None)
 

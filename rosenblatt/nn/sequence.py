@@ -167,6 +167,99 @@ def input_grads(dA, xt, x, W_x, b):
     return gx, gw, gb
 
 
+def input_rows(xd, W_x, b, scale):
+    """x_t W_x + b of every step for the compiled, batch-major paths (LSTM, GRU), as a
+    table and an index: row ``idx[b, t]`` of ``table`` is step t of sequence b. For
+    one-hot inputs the table is W_x + b itself (no projection at all); otherwise the one
+    GEMM X W_x + b over all steps (or the already projected input, ``W_x=None``). ``scale``
+    (G,) multiplies the columns (the sigmoid blocks' 1/2, folded into the weights).
+
+    Returns ``(table, idx, rows, x2)``: ``rows`` the :class:`OneHotRows` found (or None) and
+    ``x2`` the input as (B T, in) rows, both for :func:`batch_major_input_grads`."""
+    B, T, n_in = xd.shape
+    rows = x2 = None
+    if W_x is None:  # already projected (batch-normalised variant): (B, T, G)
+        table = (xd * scale).reshape(B * T, -1)
+        idx = None
+    else:
+        w = W_x.data * scale
+        bias = None if b is None else b.data * scale
+        x2 = xd.reshape(B * T, n_in)
+        rows = OneHotRows.find(x2)
+        if rows is not None and rows.ones:  # x_t W_x + b = (W_x + b)[k]: no projection
+            table = w if bias is None else w + bias
+            idx = rows.idx.reshape(B, T)
+        else:
+            table = workspace.empty((B * T, w.shape[1]), np.result_type(xd, w))
+            if rows is not None:
+                rows.project(w, table)
+            else:
+                np.matmul(x2, w, out=table)
+            if bias is not None:
+                table += bias
+            idx = None
+    if idx is None:  # row b T + t of the projected inputs
+        idx = np.arange(B * T).reshape(B, T)
+    return table, idx, rows, x2
+
+
+def batch_major_input_grads(dA, x, rows, x2, W_x, b):
+    """The gradients of X W_x + b from dNET of all steps, batch-major (B, T, G), for
+    the compiled paths: one GEMM each (a scatter-add for one-hot ``rows``), the weight
+    gradient written into the parameter's gradient slot when it has one (then None is
+    returned for it). ``rows`` and ``x2`` as :func:`input_rows` returned them."""
+    B, T, G = dA.shape
+    flat = dA.reshape(B * T, G)
+    gx = gwx = gb = None
+    if W_x is None:
+        return (dA if needs_grad(x) else None), None, None
+    if needs_grad(x):
+        gx = (flat @ W_x.data.T).reshape(B, T, -1)
+    if W_x.requires_grad:  # into the parameter's gradient slot when it has one
+        slot = W_x._grad_slot()
+        if rows is not None:
+            gwx = rows.weight_grad(flat, W_x.dtype, out=slot)
+        elif slot is not None:
+            np.matmul(x2.T, flat, out=slot)
+        else:
+            gwx = x2.T @ flat
+        gw_done = gwx if slot is None else slot
+    if b is not None and b.requires_grad:
+        # one-hot rows with ones: every row picked one row of W_x with weight 1
+        gb = gw_done.sum(axis=0) if W_x.requires_grad and rows is not None \
+            and rows.ones else flat.sum(axis=0)
+    return gx, gwx, gb
+
+
+def batch_major_hidden_grad(W_h, h0, hinit, out, dA):
+    """dE/dW_h = sum_t h_{t-1}^T dA_t for the compiled paths, from the batch-major outputs
+    ``out`` (B, T, H) and hidden-side dNET ``dA`` (B, T, G): one GEMM over the flat (B T)
+    rows, output row r against dA row r + 1, with the B - 1 rows that would pair one
+    sequence's last output with the next sequence's first step zeroed for it (and put back:
+    ``dA`` may be handed on). No h_0 term when ``h0`` is None (h_0 = 0). Written into the
+    parameter's gradient slot when it has one (then None is returned); None when W_h is
+    frozen."""
+    if not W_h.requires_grad:
+        return None
+    B, T, G = dA.shape
+    H = out.shape[2]
+    first = None if h0 is None else hinit.T @ dA[:, 0]
+    slot = W_h._grad_slot()
+    gwh = np.empty((H, G), dtype=dA.dtype) if slot is None else slot
+    if T > 1:
+        kept = dA[1:, 0].copy()
+        dA[1:, 0] = 0
+        np.matmul(out.reshape(B * T, H)[:-1].T, dA.reshape(B * T, G)[1:], out=gwh)
+        dA[1:, 0] = kept
+        if first is not None:
+            gwh += first
+    elif first is not None:
+        gwh[...] = first
+    else:
+        gwh.fill(0)
+    return None if slot is not None else gwh
+
+
 def hidden_weight_grad(W_h, hinit, Hs, dA):
     """dE/dW_h = sum_t h_{t-1}^T dA_t as one GEMM over all steps (None if W_h is frozen).
 
