@@ -126,6 +126,81 @@ def lstm_backward_seq_step(gates, tc, c_prev, dout, t, dh, dc, da):
             dcb[j] = dcv * f
 
 
+# -- GRU (r, z, n blocks; r and z pre-scaled by 1/2) ------------------------------------------
+
+@_jit
+def gru_forward_seq_step(table, idx, t, rec, bhn, hinit, gates, hn, out):
+    """Step t of a GRU sequence: r, z, n, h_{t-1} W_hn + b_hn, and h_t written into
+    ``out[:, t]``.
+
+    x_t W_x + b of sequence b is row ``idx[b, t]`` of ``table`` and ``rec`` (B, 3H) is
+    h_{t-1} W_h, both with the r and z blocks halved: sigmoid(a) = 0.5 tanh(a / 2) + 0.5.
+    h_{t-1} is ``out[b, t - 1]``, or ``hinit[b]`` at t = 0. Writes the gates (B, 3H),
+    ``hn`` (B, H) = h_{t-1} W_hn + b_hn and ``out`` (B, T, H), the batch-major outputs:
+
+        n = tanh(x W_xn + b_n + r (h_{t-1} W_hn + b_hn)),  h_t = n + z (h_{t-1} - n)
+    """
+    B, H = hn.shape
+    half = np.float32(0.5)
+    for b in range(B):
+        row = table[idx[b, t]]
+        xr, xz, xn = row[:H], row[H:2 * H], row[2 * H:]
+        rr, rz, rn = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:]
+        ar, az, an = gates[b, :H], gates[b, H:2 * H], gates[b, 2 * H:]
+        hp = out[b, t - 1] if t > 0 else hinit[b]
+        mb, hb = hn[b], out[b, t]
+        for j in range(H):
+            r = half * tanh32(xr[j] + rr[j]) + half
+            z = half * tanh32(xz[j] + rz[j]) + half
+            m = rn[j] + bhn[j]
+            n = tanh32(xn[j] + r * m)
+            ar[j] = r
+            az[j] = z
+            an[j] = n
+            mb[j] = m
+            hb[j] = n + z * (hp[j] - n)
+
+
+@_jit
+def gru_backward_seq_step(gates, hn, hinit, out, dout, t, dh, carry, da, dah):
+    """Step t of GRU BPTT: writes dE/d pre-activations into ``da[:, t]`` (input side: r,
+    z, n) and ``dah[:, t]`` (hidden side: r, z, n r), and ``carry`` = d z.
+
+    The gradient reaching h_t is d = dh + carry + dout[:, t], with ``dh`` =
+    dah[:, t + 1] W_h^T (the caller's product after the previous call; zero at the
+    last step) and ``carry`` the direct path z_{t+1} d_{t+1}; h_{t-1} is ``out[b, t -
+    1]`` or ``hinit[b]``. ``gates`` (B, 3H) and ``hn`` (B, H) are step t's from the
+    forward kernel:
+
+        da_n = d (1 - z)(1 - n^2);  da_z = d (h_{t-1} - n) z (1 - z);
+        da_r = da_n (h_{t-1} W_hn + b_hn) r (1 - r)
+    """
+    B, H = dh.shape
+    one = np.float32(1.0)
+    for b in range(B):
+        ar, az, an = gates[b, :H], gates[b, H:2 * H], gates[b, 2 * H:]
+        arow, hrow = da[b, t], dah[b, t]
+        dr, dz, dn = arow[:H], arow[H:2 * H], arow[2 * H:]
+        hr, hz, hnn = hrow[:H], hrow[H:2 * H], hrow[2 * H:]
+        hp = out[b, t - 1] if t > 0 else hinit[b]
+        mb, dob, dhb, cb = hn[b], dout[b, t], dh[b], carry[b]
+        for j in range(H):
+            r = ar[j]
+            z = az[j]
+            n = an[j]
+            d = dhb[j] + cb[j] + dob[j]
+            dnv = d * (one - z) * (one - n * n)
+            dzv = d * (hp[j] - n) * z * (one - z)
+            drv = dnv * mb[j] * r * (one - r)
+            dr[j] = drv
+            dz[j] = dzv
+            dn[j] = dnv
+            hr[j] = drv
+            hz[j] = dzv
+            hnn[j] = dnv * r
+            cb[j] = d * z
+
+
 @_jit
 def one_hot_rows(x, idx, vals):
     """Whether every row of ``x`` has at most one non-zero; if so ``idx[r]``, ``vals[r]`` hold

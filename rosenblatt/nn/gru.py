@@ -24,16 +24,21 @@ and dW_h = sum_t h_{t-1}^T [da_r, da_z, da_n r], one product after the loop.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, make
+from ..autodiff import _kernels
+from ..autodiff.tensor import Tensor, make, needs_grad
 from ..checks import positive_int
+from . import workspace
 from .parameter import Parameter
 from .recurrent import RecurrentBase
 from .sequence import (
+    batch_major_hidden_grad,
+    batch_major_input_grads,
     check_sequence,
     hidden_weight_grad,
     hold_finished,
     initial_state,
     input_grads,
+    input_rows,
     length_mask,
     project_inputs,
     state_grad,
@@ -68,6 +73,9 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     # sigmoid(a) = (1 + tanh(a / 2)) / 2, with the 1/2 folded into the r and z columns
     scale = np.ones(3 * H, dtype=Wh.dtype)
     scale[:2 * H] = 0.5
+    if (lengths is None and _kernels.enabled()
+            and all(w is None or w.dtype == np.float32 for w in (Wh, xd, W_x, b, b_hn))):
+        return _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale)
     A, xt = project_inputs(xd, W_x, b, scale)  # (T, B, 3H): becomes r, z, n in place
     T, B, G = A.shape
     Whs = Wh * scale
@@ -153,6 +161,59 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
         return gx, gwx, gwh, gb, gbhn, state_grad(dh, h0)
 
     out = np.ascontiguousarray(Hs.transpose(1, 0, 2))
+    return make(out, (x, W_x, W_h, b, b_hn, h0), backward)
+
+
+def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale):
+    """:func:`gru` in the common case (float32, no padding), with the ``fast`` extra: each
+    step's gate arithmetic is one compiled pass, forward
+    (:func:`~rosenblatt.autodiff._numba_kernels.gru_forward_seq_step`) and backward, and
+    the layout is the LSTM's compiled one (``lstm._lstm_compiled``): batch-major outputs
+    and gradients written and read in place by the kernels, x_t W_x + b read from a table
+    of rows (:func:`~rosenblatt.nn.sequence.input_rows`: W_x + b itself for one-hot
+    inputs), dW_h one GEMM over the flat rows, every scratch array recycled.
+    """
+    Wh = W_h.data
+    H, G = Wh.shape
+    B, T = xd.shape[:2]
+    dtype = Wh.dtype
+    fwd = _kernels.get("gru_forward_seq_step")
+    bwd = _kernels.get("gru_backward_seq_step")
+    table, idx, rows, x2 = input_rows(xd, W_x, b, scale)
+    hinit = np.ascontiguousarray(initial_state(h0, B, H, dtype, "gru"))
+    bhn = np.zeros(H, dtype=dtype) if b_hn is None else b_hn.data
+    A = workspace.empty((T, B, G), dtype)    # r, z, n of each step, time-major
+    HN = workspace.empty((T, B, H), dtype)   # h_{t-1} W_hn + b_hn
+    out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
+    Whs = Wh * scale
+    rec = np.empty((B, G), dtype=dtype)
+    h = hinit
+    for t in range(T):
+        np.matmul(h, Whs, out=rec)
+        fwd(table, idx, t, rec, bhn, hinit, A[t], HN[t], out)
+        h = out[:, t]
+
+    def backward(grad):
+        dout = grad
+        if not (grad.flags.c_contiguous and grad.dtype == dtype):  # e.g. broadcast zeros
+            dout = np.ascontiguousarray(grad, dtype=dtype)
+        dA = workspace.empty((B, T, G), dtype)   # input side: da_r, da_z, da_n
+        dAh = workspace.empty((B, T, G), dtype)  # hidden side: da_r, da_z, da_n r
+        WhT = np.ascontiguousarray(Wh.T)
+        dh = np.zeros((B, H), dtype=dtype)
+        carry = np.zeros((B, H), dtype=dtype)
+        want_h0 = needs_grad(h0)
+        for t in range(T - 1, -1, -1):
+            bwd(A[t], HN[t], hinit, out, dout, t, dh, carry, dA, dAh)
+            if t or want_h0:
+                np.matmul(dAh[:, t], WhT, out=dh)
+        gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
+        gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dAh)
+        gbhn = None
+        if b_hn is not None and b_hn.requires_grad:
+            gbhn = dAh.reshape(B * T, G)[:, 2 * H:].sum(axis=0)
+        return gx, gwx, gwh, gb, gbhn, state_grad(dh + carry, h0) if want_h0 else None
+
     return make(out, (x, W_x, W_h, b, b_hn, h0), backward)
 
 

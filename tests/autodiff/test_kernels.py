@@ -255,6 +255,94 @@ def test_lstm_on_one_hot_input_matches_dense_input():
     assert_close(run(x), run(dense), tol=1e-9)
 
 
+# -- GRU --------------------------------------------------------------------------------------
+
+@needs_numba
+@pytest.mark.parametrize("initial", [False, True])
+@pytest.mark.parametrize("T", [1, 6])
+def test_gru_kernels_match_numpy(both, initial, T):
+    """Dense inputs, both biases, h_0 given (broadcast over the batch) or zero, a one-step
+    sequence; the loss reads every output and the last one again."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, T, 5)).astype(np.float32)
+    h0 = rng.standard_normal(4).astype(np.float32)
+    W_x = (rng.standard_normal((5, 12)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((4, 12)) / 3).astype(np.float32)
+    b, b_hn = rng.standard_normal(12).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+
+    def run():
+        ts = [rb.tensor(a, requires_grad=True) for a in (x, W_x, W_h, b, b_hn, h0)]
+        out = rb.nn.functional.gru(ts[0], ts[1], ts[2], ts[3], ts[4], ts[5] if initial else None)
+        ((out * out).sum() + (out[:, -1] * 3).sum()).backward()
+        used = ts if initial else ts[:5]
+        return [out.data.copy(), *[t.grad.copy() for t in used]]
+
+    assert_close(*both(run))
+
+
+@needs_numba
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_one_hot_kernel_matches_numpy(both, bias):
+    """The forward kernel reading rows of W_x + b itself (no gathered array), with and
+    without the biases."""
+    rng = np.random.default_rng(7)
+    x = np.eye(20, dtype=np.float32)[rng.integers(0, 20, (3, 5))]
+    W_x = (rng.standard_normal((20, 12)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((4, 12)) / 3).astype(np.float32)
+    b = rng.standard_normal(12).astype(np.float32) if bias else None
+    b_hn = rng.standard_normal(4).astype(np.float32) if bias else None
+
+    def run():
+        ts = [rb.tensor(a, requires_grad=True) for a in (W_x, W_h)]
+        bs = [None if a is None else rb.tensor(a, requires_grad=True) for a in (b, b_hn)]
+        out = rb.nn.functional.gru(rb.tensor(x), ts[0], ts[1], bs[0], bs[1])
+        (out * out).sum().backward()
+        grads = [t.grad.copy() for t in ts + [t for t in bs if t is not None]]
+        return [out.data.copy(), *grads]
+
+    assert_close(*both(run))
+
+
+@needs_numba
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_gru_layer_kernels_match_numpy_through_an_optimizer(both, batch_norm):
+    """Two stacked layers (the second reads dense inputs), one-hot characters, the weight
+    gradients written into the optimizer's packed gradient slots; with batch norm the op
+    gets projected inputs (no W_x); the loss reads the final state too."""
+    rng = np.random.default_rng(8)
+    x = np.eye(20, dtype=np.float32)[rng.integers(0, 20, (4, 6))]
+
+    def run():
+        gru = rb.nn.GRU(20, 5, num_layers=2, batch_norm=batch_norm, rng=1)
+        opt = rb.optim.SGD(gru.parameters(), lr=0.1)
+        opt.zero_grad()
+        out, h = gru(x)
+        ((out * out).sum() + h.sum()).backward()
+        grads = [p.grad.copy() for p in gru.parameters()]
+        opt.step()
+        return [out.data.copy(), h.data.copy(), *grads, *[p.data.copy() for p in gru.parameters()]]
+
+    assert_close(*both(run), tol=2e-6)
+
+
+@needs_numba
+def test_gru_padded_batches_and_float64_take_the_numpy_path(both):
+    """``lengths`` and float64 weights run the NumPy code either way (the same numbers)."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+
+    def run():
+        gru32 = rb.nn.GRU(4, 3, rng=0)
+        gru64 = rb.nn.GRU(4, 3, rng=0, dtype=np.float64)
+        a, _ = gru32(x, lengths=[5, 2, 4])
+        c, _ = gru64(x.astype(np.float64))
+        return [a.data, c.data]
+
+    fast, slow = both(run)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
 # -- convolution ------------------------------------------------------------------------------
 
 CONV_CASES = [  # (N, C, H, W, O, k, padding, stride, channel-major input)
