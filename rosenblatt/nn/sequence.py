@@ -14,9 +14,10 @@ Each op runs a whole sequence as ONE graph node:
 
 Layout: sequences are ``(batch, time, features)``; inside the ops the loop is
 time-major so each step reads contiguous memory (:func:`time_major`). The
-LSTM's compiled path (the ``fast`` extra) instead keeps the outputs and their
-gradient batch-major, the layout its callers use, and has its kernels read and
-write them there (no layout copies). Weights
+LSTM's and the GRU's compiled paths (the ``fast`` extra) instead keep the outputs and
+their gradient batch-major, the layout their callers use, and have their kernels read
+and write them there (no layout copies; :func:`input_rows`,
+:func:`batch_major_input_grads`, :func:`batch_major_hidden_grad`). Weights
 are ``W_x (input, G*H)``, ``W_h (H, G*H)``, ``b (G*H,)`` with G the number of
 gate blocks (1 for RNN, 4 for LSTM, 3 for GRU).
 
