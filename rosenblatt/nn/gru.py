@@ -82,8 +82,8 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     dtype = A.dtype
     hinit = initial_state(h0, B, H, dtype, "gru")
     M = length_mask(lengths, T, B, dtype, "gru")
-    HN = np.empty((T, B, H), dtype=dtype)  # h_{t-1} W_hn + b_hn
-    Hs = np.empty((T, B, H), dtype=dtype)
+    HN = workspace.empty((T, B, H), dtype)  # h_{t-1} W_hn + b_hn (recycled: no page faults)
+    Hs = workspace.empty((T, B, H), dtype)
     tmp = np.empty((B, G), dtype=dtype)
     bhn = None if b_hn is None else b_hn.data
     rz, sn = slice(0, 2 * H), slice(2 * H, 3 * H)
@@ -115,8 +115,8 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
 
     def backward(grad):
         dH = grad.transpose(1, 0, 2)
-        dA = np.empty_like(A)    # dNET of the input side: [da_r, da_z, da_n]
-        dAh = np.empty_like(A)   # dNET of the hidden side: [da_r, da_z, da_n * r]
+        dA = workspace.empty(A.shape, dtype)   # dNET of the input side: [da_r, da_z, da_n]
+        dAh = workspace.empty(A.shape, dtype)  # dNET of the hidden side: [da_r, da_z, da_n * r]
         dh = np.zeros((B, H), dtype=dtype)
         u = np.empty((B, H), dtype=dtype)
         dprev = np.empty((B, H), dtype=dtype)
