@@ -155,17 +155,31 @@ def input_grads(dA, xt, x, W_x, b):
     gx = None
     if needs_grad(x):
         gx = (flat @ W_x.data.T).reshape(T, B, -1).transpose(1, 0, 2)
-    gw = None
+    x_rows = xt if isinstance(xt, OneHotRows) else xt.reshape(T * B, -1)
+    return (gx, *projection_grads(flat, x_rows, W_x, b))
+
+
+def projection_grads(flat, x_rows, W_x, b, slot=None):
+    """``(dW_x, db)`` of X W_x + b from dNET ``flat`` (rows, G) and the input ``x_rows``
+    (the same rows: a 2-D array or :class:`OneHotRows`, whose weight gradient is a
+    scatter-add). With ``slot`` (W_x's gradient slot) dW_x is written there and None
+    is returned for it."""
+    gw = done = None
     if W_x.requires_grad:
-        gw = (xt.weight_grad(flat, W_x.dtype) if isinstance(xt, OneHotRows)
-              else xt.reshape(T * B, -1).T @ flat)
+        if isinstance(x_rows, OneHotRows):
+            gw = x_rows.weight_grad(flat, W_x.dtype, out=slot)
+        elif slot is not None:
+            np.matmul(x_rows.T, flat, out=slot)
+        else:
+            gw = x_rows.T @ flat
+        done = gw if slot is None else slot
     gb = None
     if b is not None and b.requires_grad:
-        if gw is not None and isinstance(xt, OneHotRows) and xt.ones:
-            gb = gw.sum(axis=0)  # every row picked one row of W_x with weight 1
+        if done is not None and isinstance(x_rows, OneHotRows) and x_rows.ones:
+            gb = done.sum(axis=0)  # every row picked one row of W_x with weight 1
         else:
             gb = flat.sum(axis=0)
-    return gx, gw, gb
+    return gw, gb
 
 
 def input_rows(xd, W_x, b, scale):
@@ -211,25 +225,11 @@ def batch_major_input_grads(dA, x, rows, x2, W_x, b):
     returned for it). ``rows`` and ``x2`` as :func:`input_rows` returned them."""
     B, T, G = dA.shape
     flat = dA.reshape(B * T, G)
-    gx = gwx = gb = None
     if W_x is None:
         return (dA if needs_grad(x) else None), None, None
-    if needs_grad(x):
-        gx = (flat @ W_x.data.T).reshape(B, T, -1)
-    if W_x.requires_grad:  # into the parameter's gradient slot when it has one
-        slot = W_x._grad_slot()
-        if rows is not None:
-            gwx = rows.weight_grad(flat, W_x.dtype, out=slot)
-        elif slot is not None:
-            np.matmul(x2.T, flat, out=slot)
-        else:
-            gwx = x2.T @ flat
-        gw_done = gwx if slot is None else slot
-    if b is not None and b.requires_grad:
-        # one-hot rows with ones: every row picked one row of W_x with weight 1
-        gb = gw_done.sum(axis=0) if W_x.requires_grad and rows is not None \
-            and rows.ones else flat.sum(axis=0)
-    return gx, gwx, gb
+    gx = (flat @ W_x.data.T).reshape(B, T, -1) if needs_grad(x) else None
+    slot = W_x._grad_slot() if W_x.requires_grad else None
+    return (gx, *projection_grads(flat, x2 if rows is None else rows, W_x, b, slot))
 
 
 def batch_major_hidden_grad(W_h, h0, hinit, out, dA):
