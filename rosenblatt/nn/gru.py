@@ -31,6 +31,7 @@ from . import workspace
 from .parameter import Parameter
 from .recurrent import RecurrentBase
 from .sequence import (
+    EndedSequences,
     batch_major_hidden_grad,
     batch_major_input_grads,
     check_sequence,
@@ -73,9 +74,9 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     # sigmoid(a) = (1 + tanh(a / 2)) / 2, with the 1/2 folded into the r and z columns
     scale = np.ones(3 * H, dtype=Wh.dtype)
     scale[:2 * H] = 0.5
-    if (lengths is None and _kernels.enabled()
+    if (_kernels.enabled()
             and all(w is None or w.dtype == np.float32 for w in (Wh, xd, W_x, b, b_hn))):
-        return _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale)
+        return _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths)
     A, xt = project_inputs(xd, W_x, b, scale)  # (T, B, 3H): becomes r, z, n in place
     T, B, G = A.shape
     Whs = Wh * scale
@@ -164,14 +165,15 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     return make(out, (x, W_x, W_h, b, b_hn, h0), backward)
 
 
-def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale):
-    """:func:`gru` in the common case (float32, no padding), with the ``fast`` extra: each
-    step's gate arithmetic is one compiled pass, forward
+def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths=None):
+    """:func:`gru` in the common case (float32), with the ``fast`` extra: each step's gate
+    arithmetic is one compiled pass, forward
     (:func:`~rosenblatt.autodiff._numba_kernels.gru_forward_seq_step`) and backward, and
     the layout is the LSTM's compiled one (``lstm._lstm_compiled``): batch-major outputs
     and gradients written and read in place by the kernels, x_t W_x + b read from a table
     of rows (:func:`~rosenblatt.nn.sequence.input_rows`: W_x + b itself for one-hot
-    inputs), dW_h one GEMM over the flat rows, every scratch array recycled.
+    inputs), dW_h one GEMM over the flat rows, every scratch array recycled. With
+    ``lengths``, padding as in ``lstm._lstm_compiled``.
     """
     Wh = W_h.data
     H, G = Wh.shape
@@ -181,6 +183,7 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale):
     bwd = _kernels.get("gru_backward_seq_step")
     table, idx, rows, x2 = input_rows(xd, W_x, b, scale)
     hinit = np.ascontiguousarray(initial_state(h0, B, H, dtype, "gru"))
+    M = length_mask(lengths, T, B, dtype, "gru")
     bhn = np.zeros(H, dtype=dtype) if b_hn is None else b_hn.data
     A = workspace.empty((T, B, G), dtype)    # r, z, n of each step, time-major
     HN = workspace.empty((T, B, H), dtype)   # h_{t-1} W_hn + b_hn
@@ -191,6 +194,8 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale):
     for t in range(T):
         np.matmul(h, Whs, out=rec)
         fwd(table, idx, t, rec, bhn, hinit, A[t], HN[t], out)
+        if M is not None:  # the kernel read h_{t-1} from out[:, t - 1]: held already
+            hold_finished(out[:, t], h, M[t])
         h = out[:, t]
 
     def backward(grad):
@@ -203,10 +208,16 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale):
         dh = np.zeros((B, H), dtype=dtype)
         carry = np.zeros((B, H), dtype=dtype)
         want_h0 = needs_grad(h0)
+        ended = None if M is None else EndedSequences(M, dout)
+        kernel_dout = dout if ended is None else ended.dout
         for t in range(T - 1, -1, -1):
-            bwd(A[t], HN[t], hinit, out, dout, t, dh, carry, dA, dAh)
+            if ended is not None:  # past a sequence's end h passes straight through
+                held = ended.hold(t, dh, carry)
+            bwd(A[t], HN[t], hinit, out, kernel_dout, t, dh, carry, dA, dAh)
             if t or want_h0:
                 np.matmul(dAh[:, t], WhT, out=dh)
+            if ended is not None:
+                ended.release(held, dh, carry)
         gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
         gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dAh)
         gbhn = None

@@ -54,6 +54,7 @@ from . import workspace
 from .parameter import Parameter
 from .recurrent import RecurrentBase
 from .sequence import (
+    EndedSequences,
     batch_major_hidden_grad,
     batch_major_input_grads,
     check_sequence,
@@ -126,10 +127,10 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         scale = np.ones(G, dtype=Wh.dtype)
         for sl in sig:
             scale[sl] = 0.5
-    if (P is None and not coupled and lengths is None
+    if (P is None and not coupled
             and all(w is None or w.dtype == np.float32 for w in (Wh, xd, W_x, b))
             and _kernels.enabled()):
-        return _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale)
+        return _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths)
     # (T, B, G): NET, then the gate activations
     A, xt = project_inputs(xd, W_x, b, scale)
     T, B, _ = A.shape
@@ -271,10 +272,13 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     return sequence_outputs(outputs, C[T - 1], (x, W_x, W_h, b, h0, c0, peephole), backward)
 
 
-def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
-    """:func:`lstm` in the common case (float32; no peepholes, coupling or padding), with
-    the ``fast`` extra: each step's gate arithmetic is one compiled pass, forward
+def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths=None):
+    """:func:`lstm` in the common case (float32; no peepholes or coupling), with the
+    ``fast`` extra: each step's gate arithmetic is one compiled pass, forward
     (:func:`~rosenblatt.autodiff._numba_kernels.lstm_forward_seq_step`) and backward.
+    With ``lengths`` the ended sequences hold their h and C after each step (as on the
+    NumPy path), and backward hands their gradient straight to the step before while
+    the kernel sees zeros for them (:class:`~rosenblatt.nn.sequence.EndedSequences`).
 
     Batch-major throughout where the caller sees the arrays: the kernels write h_t
     straight into the (B, T, H) outputs and read the outputs' gradient from the
@@ -295,6 +299,7 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
     table, idx, rows, x2 = input_rows(xd, W_x, b, scale)
     hinit = initial_state(h0, B, H, dtype, "lstm")
     cinit = np.ascontiguousarray(initial_state(c0, B, H, dtype, "lstm"))
+    M = length_mask(lengths, T, B, dtype, "lstm")
     A = workspace.empty((T, B, G), dtype)   # gate activations, time-major
     C = workspace.empty((T, B, H), dtype)   # cell states C_t
     TC = workspace.empty((T, B, H), dtype)  # tanh(C_t)
@@ -305,6 +310,9 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
     for t in range(T):
         np.matmul(h, Whs, out=rec)
         fwd(table, idx, t, rec, c, C[t], TC[t], A[t], out)
+        if M is not None:
+            hold_finished(C[t], c, M[t])
+            hold_finished(out[:, t], h, M[t])
         h, c = out[:, t], C[t]
 
     def backward(grad, dh_last, dc_last):
@@ -315,10 +323,16 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale):
         WhT = np.ascontiguousarray(Wh.T)
         dh, dc = end_state_grads(dh_last, dc_last, B, H, dtype)
         want_h0 = needs_grad(h0)
+        ended = None if M is None else EndedSequences(M, dout)
+        kernel_dout = dout if ended is None else ended.dout
         for t in range(T - 1, -1, -1):
-            bwd(A[t], TC[t], C[t - 1] if t else cinit, dout, t, dh, dc, dA)
+            if ended is not None:  # past a sequence's end h and C pass straight through
+                held = ended.hold(t, dh, dc)
+            bwd(A[t], TC[t], C[t - 1] if t else cinit, kernel_dout, t, dh, dc, dA)
             if t or want_h0:
                 np.matmul(dA[:, t], WhT, out=dh)
+            if ended is not None:
+                ended.release(held, dh, dc)
         gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
         gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dA)
         return (gx, gwx, gwh, gb, state_grad(dh, h0) if want_h0 else None,

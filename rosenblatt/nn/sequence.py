@@ -24,7 +24,8 @@ gate blocks (1 for RNN, 4 for LSTM, 3 for GRU).
 Padded batches: ``lengths`` (one per sequence) holds each sequence's state
 after its last real step, h_t = h_{t-1} (LSTM: and C_t = C_{t-1})
 (:func:`length_mask`, :func:`hold_finished`), so the final state is each
-sequence's own.
+sequence's own; on the compiled paths the kernels know no lengths, and
+:class:`EndedSequences` passes the ended sequences' gradients around them.
 """
 
 import numpy as np
@@ -353,3 +354,46 @@ def hold_finished(new, prev, m):
     new -= prev
     new *= m
     new += prev
+
+
+class EndedSequences:
+    """Backpropagation through a padded batch on the compiled paths (the kernels know no
+    lengths).
+
+    Past a sequence's end its state was held (:func:`hold_finished`), so the
+    gradient reaching its h_t (and C_t) belongs to h_{t-1} (C_{t-1}) unchanged.
+    :meth:`hold` takes that part out before step t's kernel, leaving zeros for
+    the ended sequences (their pre-activation gradients come out zero, and so
+    do their contributions to dW and to the step before); the kernel reads the
+    outputs' gradient from :attr:`dout`, zero where a sequence has ended;
+    :meth:`release` adds the held part back after the step's product.
+
+    Parameters
+    ----------
+    M : array (time, batch, 1)
+        :func:`length_mask`.
+    dout : array (batch, time, H)
+        The outputs' gradient, batch-major.
+    """
+
+    def __init__(self, M, dout):
+        self.M = M
+        self._dout = dout
+        self.dout = np.multiply(dout, M.transpose(1, 0, 2),
+                                out=workspace.empty(dout.shape, dout.dtype))
+
+    def hold(self, t, dh, *more):
+        """Before step t: the ended sequences' share of ``dh`` (with their output gradient
+        at t) and of each of ``more``, returned; those rows zeroed in place."""
+        keep = self.M[t]
+        drop = 1 - keep
+        held = [np.add(dh, self._dout[:, t]) * drop] + [g * drop for g in more]
+        for g in (dh,) + more:
+            g *= keep
+        return held
+
+    @staticmethod
+    def release(held, *grads):
+        """After step t's product: the held shares added back, in :meth:`hold`'s order."""
+        for g, part in zip(grads, held):
+            g += part

@@ -326,21 +326,79 @@ def test_gru_layer_kernels_match_numpy_through_an_optimizer(both, batch_norm):
 
 
 @needs_numba
-def test_gru_padded_batches_and_float64_take_the_numpy_path(both):
-    """``lengths`` and float64 weights run the NumPy code either way (the same numbers)."""
+def test_gru_float64_takes_the_numpy_path(both):
+    """float64 weights run the NumPy code either way (the same numbers)."""
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    x = rng.standard_normal((3, 5, 4))
 
     def run():
-        gru32 = rb.nn.GRU(4, 3, rng=0)
-        gru64 = rb.nn.GRU(4, 3, rng=0, dtype=np.float64)
-        a, _ = gru32(x, lengths=[5, 2, 4])
-        c, _ = gru64(x.astype(np.float64))
-        return [a.data, c.data]
+        out, _ = rb.nn.GRU(4, 3, rng=0, dtype=np.float64)(x)
+        return [out.data]
 
     fast, slow = both(run)
     np.testing.assert_array_equal(fast[0], slow[0])
-    np.testing.assert_array_equal(fast[1], slow[1])
+
+
+# -- padded batches (lengths) -----------------------------------------------------------------
+
+def _padded_run(op, one_hot, lengths=(6, 1, 4, 6, 2)):
+    """``op`` ("lstm" or "gru") on a padded batch with every input given: the loss reads
+    every output (so the padded steps' gradients must reach the held states), the final
+    states again, and the gradients of x (dense), the weights, the biases and the initial
+    states are returned with the outputs."""
+    rng = np.random.default_rng(10)
+    B, T, D, H = len(lengths), max(lengths), 7, 4
+    G = 4 if op == "lstm" else 3
+    if one_hot:
+        x = rb.tensor(np.eye(D, dtype=np.float32)[rng.integers(0, D, (B, T))])
+    else:
+        x = rb.tensor(rng.standard_normal((B, T, D)).astype(np.float32), requires_grad=True)
+    arrays = [rng.standard_normal(shape).astype(np.float32) / 2
+              for shape in ((D, G * H), (H, G * H), (G * H,), (B, H), (B, H), (H,))]
+    W_x, W_h, b, h0, c0, b_hn = [rb.tensor(a, requires_grad=True) for a in arrays]
+    if op == "lstm":
+        out, h, c = rb.nn.functional.lstm(x, W_x, W_h, b, h0, c0, lengths=lengths)
+        ((out * out).sum() + (h * 3).sum() + (c * c).sum()).backward()
+        results, used = [out.data, h.data, c.data], [W_x, W_h, b, h0, c0]
+    else:
+        out = rb.nn.functional.gru(x, W_x, W_h, b, b_hn, h0, lengths=lengths)
+        ((out * out).sum() + (out[:, -1] * 3).sum()).backward()
+        results, used = [out.data], [W_x, W_h, b, b_hn, h0]
+    if not one_hot:
+        used.append(x)
+    return [a.copy() for a in results] + [t.grad.copy() for t in used]
+
+
+@needs_numba
+@pytest.mark.parametrize("op", ["lstm", "gru"])
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_padded_batches_on_the_compiled_path_match_numpy(both, op, one_hot):
+    """With ``lengths`` the compiled LSTM and GRU hold the ended sequences' states and pass
+    their gradients through as the NumPy path does (a length-1 sequence among them)."""
+    fast, slow = both(lambda: _padded_run(op, one_hot))
+    assert_close(fast, slow, scaled=True)
+    out = fast[0]
+    np.testing.assert_array_equal(out[1, 1:], np.broadcast_to(out[1, :1], out[1, 1:].shape))
+
+
+@needs_numba
+def test_padded_batches_run_the_compiled_kernels(monkeypatch):
+    """The padded batch is not sent to the NumPy path: the kernels run, forward and back."""
+    from rosenblatt.autodiff import _kernels as kernels
+
+    calls = []
+    get = kernels.get
+
+    def spy(name):
+        calls.append(name)
+        return get(name)
+
+    monkeypatch.setattr(kernels, "get", spy)
+    _padded_run("lstm", one_hot=False)
+    _padded_run("gru", one_hot=True)
+    for name in ("lstm_forward_seq_step", "lstm_backward_seq_step", "gru_forward_seq_step",
+                 "gru_backward_seq_step"):
+        assert name in calls
 
 
 # -- convolution ------------------------------------------------------------------------------
