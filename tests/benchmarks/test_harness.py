@@ -107,12 +107,12 @@ def test_products_are_timed_in_the_layers_layouts():
     import numpy as np
 
     rng = np.random.default_rng(0)
-    for name, a_shape, b_shape, a_t, b_t in products.MLP + products.LSTM:
+    for name, a_shape, b_shape, a_t, b_t, _ in products.MLP + products.LSTM:
         a, b = products._operands(rng, a_shape, b_shape, a_t, b_t)
         assert (a.shape, b.shape) == (a_shape, b_shape), name
         assert (a.flags.f_contiguous and not a.flags.c_contiguous) == a_t, name  # a view
         assert (b.flags.f_contiguous and not b.flags.c_contiguous) == b_t, name
     shapes = products.MLP[3:4] + products.LSTM[:1]
     rows = products.measure(threads=1, rounds=2, calls=1, shapes=shapes)
-    assert [row[0] for row in rows] == ["dW1: x^T g", "LSTM step: h W_h"]
+    assert [(row[0], row[3]) for row in rows] == [("dW1: x^T g", 1), ("LSTM step: h W_h", 50)]
     assert all(row[1] > 0 and (row[2] is None or row[2] > 0) for row in rows)
