@@ -382,20 +382,17 @@ def test_padded_batches_on_the_compiled_path_match_numpy(both, op, one_hot):
 
 
 @needs_numba
-def test_padded_batches_run_the_compiled_kernels(monkeypatch):
+def test_padded_batches_run_the_compiled_kernels(both, monkeypatch):
     """The padded batch is not sent to the NumPy path: the kernels run, forward and back."""
-    from rosenblatt.autodiff import _kernels as kernels
-
     calls = []
-    get = kernels.get
+    get = _kernels.get
 
     def spy(name):
         calls.append(name)
         return get(name)
 
-    monkeypatch.setattr(kernels, "get", spy)
-    _padded_run("lstm", one_hot=False)
-    _padded_run("gru", one_hot=True)
+    monkeypatch.setattr(_kernels, "get", spy)
+    both(lambda: (_padded_run("lstm", one_hot=False), _padded_run("gru", one_hot=True)))
     for name in ("lstm_forward_seq_step", "lstm_backward_seq_step", "gru_forward_seq_step",
                  "gru_backward_seq_step"):
         assert name in calls
