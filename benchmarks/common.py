@@ -9,6 +9,7 @@ may not be installed.
 
 import importlib
 import os
+import time
 
 
 def optional(name):
@@ -82,3 +83,16 @@ def pytorch_sgd_epoch(torch, model, x, y, batch, lr, momentum, seed=1):
             opt.step()
 
     return epoch
+
+
+def best_per_call(fn, calls, rounds=1):
+    """Seconds per call of ``fn``: one warm-up call, then the fastest of ``rounds`` rounds of
+    ``calls`` calls (other programs only ever add time)."""
+    fn()
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return best

@@ -38,6 +38,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a file: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import best_per_call as _best  # noqa: E402
 from benchmarks.workloads import mlp  # noqa: E402
 
 B = mlp.BATCH
@@ -48,17 +49,6 @@ def _limits(n):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n, user_api="blas")
-
-
-def _best(fn, reps, rounds=1):
-    fn()
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / reps)
-    return best
 
 
 def products():

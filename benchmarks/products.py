@@ -17,11 +17,10 @@ Run from the repository root (PyTorch and threadpoolctl from the test extra)::
 """
 
 import argparse
-import time
 
 import numpy as np
 
-from benchmarks.common import optional
+from benchmarks.common import best_per_call, optional
 
 # (name, shape of A, shape of B, A transposed, B transposed, calls per training step):
 # C = op(A) op(B); the char-LSTM (seq 50) makes its two step products 50 times a step
@@ -45,17 +44,6 @@ def _operands(rng, a_shape, b_shape, a_t, b_t):
     return (a.T if a_t else a), (b.T if b_t else b)
 
 
-def _best(fn, calls, rounds):
-    """The fastest of ``rounds`` rounds of ``calls`` calls, seconds per call."""
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - t) / calls)
-    return best
-
-
 def measure(threads=1, rounds=15, calls=50, shapes=MLP + LSTM):
     """``[(name, numpy_us, torch_us, calls_per_step)]`` for each product at ``threads``
     threads; torch_us is None when PyTorch is not installed."""
@@ -71,15 +59,13 @@ def measure(threads=1, rounds=15, calls=50, shapes=MLP + LSTM):
             a, b = _operands(rng, a_shape, b_shape, a_t, b_t)
             out = np.empty((a.shape[0], b.shape[1]), np.float32)
             np_call = lambda a=a, b=b, out=out: np.matmul(a, b, out=out)  # noqa: E731
-            np_call()
-            t_np = _best(np_call, calls, rounds)  # NumPy's rounds, then PyTorch's (docstring)
+            t_np = best_per_call(np_call, calls, rounds)  # NumPy's rounds, then PyTorch's
             t_torch = None
             if torch is not None:
                 ta, tb = torch.from_numpy(a), torch.from_numpy(b)
                 tout = torch.from_numpy(out.copy())
                 t_call = lambda ta=ta, tb=tb, tout=tout: torch.mm(ta, tb, out=tout)  # noqa: E731
-                t_call()
-                t_torch = _best(t_call, calls, rounds) * 1e6
+                t_torch = best_per_call(t_call, calls, rounds) * 1e6
             rows.append((name, t_np * 1e6, t_torch, per_step))
     return rows
 
