@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -201,8 +202,12 @@ def _throughput_ratio(rb, ref):
     return statistics.median(pairs), min(pairs), max(pairs)
 
 
-def run_workload(w, repeats, timer=time.perf_counter):
-    """Warm up, then time ``repeats`` alternating calls of rosenblatt and each reference."""
+def run_workload(w, repeats, timer=time.perf_counter, measure=None):
+    """Warm up, then time ``repeats`` alternating calls of rosenblatt and each reference.
+
+    ``measure(name)``, when given, times implementation ``name`` for one round somewhere
+    else (:func:`isolated`: in a process of its own, which warms itself up) and returns
+    the round's time; there is then no warm-up round here."""
     impls = {"rosenblatt": w["rosenblatt"]}
     result = {"name": w["name"], "unit": w["unit"], "work": w["work"],
               "target": w.get("target", ""), "notes": w.get("notes", ""), "references": {}}
@@ -215,12 +220,12 @@ def run_workload(w, repeats, timer=time.perf_counter):
     times = {name: [] for name in impls}
     failed = {}
     repeats = int(w.get("repeats", repeats))
-    for round_ in range(repeats + 1):  # round 0 warms up
+    for round_ in range(0 if measure is None else 1, repeats + 1):  # round 0 warms up
         for name, fn in impls.items():
             if name in failed:
                 continue
             try:
-                elapsed = _time_once(fn, timer)
+                elapsed = _time_once(fn, timer) if measure is None else measure(name)
             except Exception as err:  # report it and go on with the others
                 failed[name] = f"{type(err).__name__}: {err}"
                 traceback.print_exc()
@@ -244,6 +249,45 @@ def run_workload(w, repeats, timer=time.perf_counter):
     if "flops" in w:
         result["gflops"] = w["flops"] / result["rosenblatt"]["median_s"] / 1e9
     return result
+
+
+ISOLATED_CALLS = 3  # timed calls per process in --isolate mode (their median is the round's)
+
+
+def isolated(module_name, index, args):
+    """``measure(name)`` for :func:`run_workload`: implementation ``name`` of workload
+    ``index`` of ``module_name`` timed in a new Python process with this run's settings
+    (``--quick``, ``--threads``, ``--timer``): one warm-up call, then ``ISOLATED_CALLS``
+    calls, each after ``gc.collect()``; the median is the round's time. So no library's
+    threads, caches or allocator state are left behind for the next one."""
+    def measure(name):
+        cmd = [sys.executable, "-m", "benchmarks.run", "--time-one",
+               f"{module_name}:{index}:{name}", "--timer", args.timer]
+        if args.quick:
+            cmd.append("--quick")
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE.parent),
+                                                        env.get("PYTHONPATH")) if p)
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent, env=env)
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"the process timing {name} failed: {tail}")
+        return statistics.median(json.loads(lines[-1]))
+    return measure
+
+
+def time_one(spec, quick, timer):
+    """The child's side of :func:`isolated`: ``spec`` is ``module:index:implementation``;
+    prints the timed calls' seconds as one JSON list."""
+    module_name, index, name = spec.split(":", 2)
+    module = importlib.import_module(f"benchmarks.workloads.{module_name}")
+    w = module.workloads(quick)[int(index)]
+    fn = w["rosenblatt"] if name == "rosenblatt" else w["references"][name]
+    fn()
+    print(json.dumps([_time_once(fn, timer) for _ in range(ISOLATED_CALLS)]))
 
 
 def judge(w, result, results):
@@ -316,6 +360,11 @@ def main(argv=None):
     parser.add_argument("--timer", choices=("wall", "cpu"), default="wall", help="wall-clock "
                         "time (default) or this process's CPU time; 'cpu' with --threads 1 "
                         "ignores the time other programs take the core away")
+    parser.add_argument("--isolate", action="store_true", help="time each implementation "
+                        "in a process of its own, the processes alternating round by round "
+                        f"({ISOLATED_CALLS} calls each, after a warm-up): no library's threads "
+                        "or caches left behind for the next")
+    parser.add_argument("--time-one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--list", action="store_true", help="list the (quick) workloads and exit")
     parser.add_argument("--claims", default="", metavar="NAME[,NAME...]", help="instead of "
                         "timing, run these claim runners over seeded runs (benchmarks/claims.py: "
@@ -374,6 +423,9 @@ def main(argv=None):
 
         rb.set_num_threads(args.threads)  # also the compiled kernels' (Numba's) thread pool
     torch_or_none()  # PyTorch threads = NumPy BLAS threads, before any workload is built
+    if args.time_one:
+        time_one(args.time_one, args.quick, timer)
+        return 0
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores; BLAS: "
           + ", ".join(f"{b['internal_api']} {b['version']} ({b['num_threads']} threads"
@@ -408,16 +460,17 @@ def main(argv=None):
                 print(f"[skip] {errors[-1]}")
             continue
         try:
-            todo = [w for w in module.workloads(args.quick)
+            todo = [(i, w) for i, w in enumerate(module.workloads(args.quick))
                     if _selected(only, module_name, w.get("name", ""))]
         except Exception as err:
             errors.append(f"{module_name}: workloads() failed: {type(err).__name__}: {err}")
             print(f"[skip] {errors[-1]}")
             continue
-        for w in todo:
+        for index, w in todo:
             _validate(w, module_name)
             t0 = time.perf_counter()
-            result = run_workload(w, repeats, timer)
+            measure = isolated(module_name, index, args) if args.isolate else None
+            result = run_workload(w, repeats, timer, measure)
             result["module"] = module_name
             result["met"] = judge(w, result, results)
             results.append(result)
@@ -447,7 +500,7 @@ def main(argv=None):
     print(f"total {elapsed:.0f} s")
 
     report = {"quick": args.quick, "repeats": repeats, "elapsed_s": elapsed,
-              "timer": args.timer, "threads_limit": args.threads,
+              "timer": args.timer, "threads_limit": args.threads, "isolated": args.isolate,
               "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "machine": info, "results": results, "errors": errors}
     path = Path(args.json)
