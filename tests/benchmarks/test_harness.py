@@ -116,3 +116,41 @@ def test_products_are_timed_in_the_layers_layouts():
     rows = products.measure(threads=1, rounds=2, calls=1, shapes=shapes)
     assert [(row[0], row[3]) for row in rows] == [("dW1: x^T g", 1), ("LSTM step: h W_h", 50)]
     assert all(row[1] > 0 and (row[2] is None or row[2] > 0) for row in rows)
+
+
+def test_an_isolated_run_pairs_the_rounds_measured_elsewhere():
+    """``measure`` replaces the in-process timing (no warm-up round here: each process warms
+    itself up); the ratios pair the rounds as before."""
+    calls = []
+    times = {"rb": iter([2.0, 4.0, 2.0]), "torch": iter([3.0, 4.0, 8.0])}
+
+    def measure(name):
+        calls.append(name)
+        return next(times["rb" if name == "rosenblatt" else "torch"])
+
+    result = run.run_workload(_workload([]), repeats=3, measure=measure)
+    assert calls == ["rosenblatt", "pytorch"] * 3
+    torch = result["references"]["pytorch"]
+    assert (torch["ratio"], torch["ratio_min"], torch["ratio_max"]) == (1.5, 1.0, 4.0)
+
+
+def test_time_one_times_a_workload_in_its_own_process():
+    """The child's side of --isolate, through a real process: a quick workload's
+    implementation, warmed up, then timed."""
+    import json
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--threads", "1",
+                           "--time-one", "op_overhead:0:rosenblatt"], cwd=root,
+                          capture_output=True, text=True, check=True)
+    times = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(times) == run.ISOLATED_CALLS and all(t > 0 for t in times)
+    measure = run.isolated("op_overhead", 0, run_args(quick=True, threads=1))
+    assert measure("numpy") > 0
+
+
+def run_args(**kw):
+    import argparse
+
+    return argparse.Namespace(**{"timer": "wall", "quick": False, "threads": None, **kw})
