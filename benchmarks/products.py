@@ -94,5 +94,6 @@ def main(argv=None):
             print(f"| **the {group}'s products in a training step** | {t_np:.0f} | "
                   f"{t_torch:.0f} | **{t_np / t_torch:.2f}x** |")
 
+
 if __name__ == "__main__":
     main()

@@ -146,11 +146,12 @@ def test_time_one_times_a_workload_in_its_own_process():
                           capture_output=True, text=True, check=True)
     times = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(times) == run.ISOLATED_CALLS and all(t > 0 for t in times)
-    measure = run.isolated("op_overhead", 0, run_args(quick=True, threads=1))
+    measure = run.isolated("op_overhead", 0, _run_args(quick=True, threads=1))
     assert measure("numpy") > 0
 
 
-def run_args(**kw):
+def _run_args(**kw):
+    """The parsed arguments ``isolated`` reads, with ``kw`` set."""
     import argparse
 
     return argparse.Namespace(**{"timer": "wall", "quick": False, "threads": None, **kw})
