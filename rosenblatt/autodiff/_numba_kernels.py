@@ -644,6 +644,23 @@ def relu_backward(g, y, out):
 
 
 @_jit
+def leaky_relu_forward(x, slope, out):
+    """out = x if x > 0 else slope x (flat arrays): a select, which vectorises (NumPy's
+    ``where`` on a mask of mixed signs takes a mispredicted branch at about every other
+    element). A NaN gives NaN, as ``slope * NaN``."""
+    for k in range(x.shape[0]):
+        v = x[k]
+        out[k] = v if v > 0 else v * slope
+
+
+@_jit
+def leaky_relu_backward(g, x, slope, out):
+    """out = g if x > 0 else slope g (flat arrays): leaky ReLU's backward given its input."""
+    for k in range(g.shape[0]):
+        out[k] = g[k] if x[k] > 0 else g[k] * slope
+
+
+@_jit
 def softmax_ce_shift(x, labels, shifted, per):
     """Row by row: shifted = x - m with m = max_j x_j, and per = x_c - m (c the label).
 

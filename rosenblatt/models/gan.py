@@ -252,8 +252,11 @@ class GAN(Module):
 
     def draw_noise(self, n, rng=None):
         """``n`` draws from the noise prior p_z, shape (n, noise_dim)."""
-        rng = self.rng if rng is None else resolve_rng(rng)
-        dtype = self._dtype()
+        return self._noise(n, self.rng if rng is None else resolve_rng(rng), self._dtype())
+
+    def _noise(self, n, rng, dtype):
+        """:meth:`draw_noise` for a known parameter ``dtype`` (``fit`` finds it once: the
+        search walks the generator's modules, 60 us a draw on the benchmark's GAN)."""
         draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
         if self.noise == "gaussian":
             z = rng.standard_normal((n, self.noise_dim), dtype=draw_dtype)
@@ -392,7 +395,7 @@ class GAN(Module):
         return self.history
 
     def _loop(self, X, Y, epochs, m, n, iterations, per_epoch, callbacks, run):
-        owner = self._owner
+        owner, dtype = self._owner, self._dtype()
         with np.errstate(over="ignore", under="ignore"):
             for epoch in range(epochs):
                 run.epoch = epoch
@@ -407,14 +410,14 @@ class GAN(Module):
                     for _ in range(self.k):
                         if cursor + m > per_epoch * m:  # k m > n: wrap around the shuffled data
                             cursor = 0
-                        z = self.draw_noise(m)
+                        z = self._noise(m, self.rng, dtype)
                         rows = order[cursor:cursor + m]
                         cursor += m
                         d = self._d_step(X[rows], None if Y is None else Y[rows], z)
                         sums[0] += d[0]
                         sums[2] += d[1]
                         sums[3] += d[2]
-                    z = self.draw_noise(m)
+                    z = self._noise(m, self.rng, dtype)
                     sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m))
                     run.steps += 1
                     if not math.isfinite(sums[0] + sums[1]):

@@ -46,6 +46,44 @@ def test_relu_backward_kernel_matches_numpy(dtype, both):
     close([f[np.isfinite(f)] for f in fast], [s[np.isfinite(s)] for s in slow])
 
 
+def _leaky_reference(x, g, slope):
+    """Leaky ReLU's output and input gradient the plain way, with ``where``."""
+    s = x.dtype.type(slope)
+    return [np.where(x > 0, x, x * s), np.where(x > 0, g, g * s)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("slope", [0.2, 0.01, 1.5, -0.3])
+def test_leaky_relu_matches_where_exactly(dtype, slope, both):
+    # every path (compiled where Numba is installed, NumPy's branch-free factor, and a
+    # gradient the kernel cannot take) selects exactly the values `where` selects: the kink
+    # (slope at 0, -0.0 kept), NaN and infinities in the input and in the gradient
+    rng = np.random.default_rng(3)
+    shape = (64, RELU_KERNEL_MIN_SIZE // 64 + 3)
+    x0 = rng.standard_normal(shape).astype(dtype)
+    x0[0, :6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30]
+    g = rng.standard_normal(shape).astype(dtype)
+    g[1, :3] = [np.nan, np.inf, -np.inf]
+    g[2, 0] = np.nan
+
+    def run(grad):
+        x = rb.tensor(x0, requires_grad=True)
+        y = rb.nn.functional.leaky_relu(x, slope)
+        y.backward(grad)
+        return [y.data, x.grad]
+
+    want = _leaky_reference(x0, g, slope)
+    for grad in (g, np.asfortranarray(g)):  # the second: not the kernel's layout
+        for got in both(lambda grad=grad: run(grad)):
+            for a, b in zip(got, want):
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(a, b)
+                assert np.array_equal(np.signbit(a), np.signbit(b))
+    small = rng.standard_normal((3, 5)).astype(dtype)  # below the kernel's size: NumPy's path
+    got = rb.nn.functional.leaky_relu(rb.tensor(small), slope).data
+    np.testing.assert_array_equal(got, _leaky_reference(small, small, slope)[0])
+
+
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
