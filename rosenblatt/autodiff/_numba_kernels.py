@@ -598,24 +598,33 @@ max_pool_backward, max_pool_backward_parallel = _serial_and_threaded(max_pool_ba
 # -- SGD with momentum --------------------------------------------------------------------------
 
 @_jit
-def sgd_momentum(theta, d, velocity, lr, momentum, nesterov, first):
-    """b = mu b + d (b = d at the first step); theta -= lr (d + mu b) (Nesterov) or lr b."""
+def sgd_momentum(theta, d, velocity, lr, momentum, nesterov, first, keep, save):
+    """b = mu b + d (b = d at the first step); theta -= lr (d + mu b) (Nesterov) or lr b.
+
+    With ``save``, theta before the step is written to ``keep`` in the same pass (the
+    trainer's last good weights, without a copy of their own); else ``keep`` is not touched.
+    """
     for k in range(theta.shape[0]):
         g = d[k]
         b = g if first else momentum * velocity[k] + g
         velocity[k] = b
+        p = theta[k]
+        if save:
+            keep[k] = p
         if nesterov:
-            theta[k] -= lr * g + (lr * momentum) * b
+            theta[k] = p - (lr * g + (lr * momentum) * b)
         else:
-            theta[k] -= lr * b
+            theta[k] = p - lr * b
 
 
 # -- Adam -------------------------------------------------------------------------------------
 
 @_jit
-def adam_update(theta, grad, m, v, beta1, beta2, step, eps_hat, c1, c2):
+def adam_update(theta, grad, m, v, beta1, beta2, step, eps_hat, c1, c2, keep, save):
     """One fused pass of Adam's update over flat vectors, eps outside the root (as
     ``rosenblatt.optim.adam.adam_rule``): m, v, then theta -= m / (sqrt(v) + eps_hat) * step.
+    With ``save``, theta before the step goes to ``keep`` in the same pass (as
+    :func:`sgd_momentum`).
 
     The scalars come in the arrays' dtype (``c1 = 1 - beta1`` and ``c2 = 1 - beta2`` rounded
     from float64, as NumPy rounds them) and the operations come in the NumPy code's order;
@@ -628,7 +637,10 @@ def adam_update(theta, grad, m, v, beta1, beta2, step, eps_hat, c1, c2):
         vk = beta2 * v[k] + (g * g) * c2
         m[k] = mk
         v[k] = vk
-        theta[k] -= mk / (math.sqrt(vk) + eps_hat) * step
+        p = theta[k]
+        if save:
+            keep[k] = p
+        theta[k] = p - mk / (math.sqrt(vk) + eps_hat) * step
 
 
 # -- dense layers: ReLU's backward, softmax cross-entropy (issue 23, the MLP) -------------------

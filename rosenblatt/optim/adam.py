@@ -16,8 +16,10 @@ from ..checks import positive_float, unit_interval
 from .optimizer import Optimizer, flat_same
 
 
-def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sqrt=False):
-    """One Adam step (``t`` counts from 1) on flat arrays, in place.
+def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sqrt=False,
+              keep=None):
+    """One Adam step (``t`` counts from 1) on flat arrays, in place; ``keep``, if given,
+    receives theta before the step.
 
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
     ``theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``
@@ -25,16 +27,19 @@ def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sq
 
     With the ``fast`` extra (Numba) the paper's form runs as one compiled pass
     (``rosenblatt.autodiff._numba_kernels.adam_update``), checked against this
-    NumPy code in ``tests/autodiff/test_kernels.py``.
+    NumPy code in ``tests/autodiff/test_kernels.py``; ``keep`` is written in that pass.
     """
     if not eps_inside_sqrt:
         kernel = _kernels.get("adam_update")
-        if kernel is not None and flat_same(theta, grad, m, v):
+        to = theta if keep is None else keep
+        if kernel is not None and flat_same(theta, grad, m, v, to):
             s = math.sqrt(1.0 - beta2**t)
             dt = theta.dtype.type  # the scalars in the arrays' dtype: float32 stays float32
             kernel(theta, grad, m, v, dt(beta1), dt(beta2), dt(lr * s / (1.0 - beta1**t)),
-                   dt(eps * s), dt(1.0 - beta1), dt(1.0 - beta2))
+                   dt(eps * s), dt(1.0 - beta1), dt(1.0 - beta2), to, keep is not None)
             return
+    if keep is not None:
+        np.copyto(keep, theta)
     m *= beta1
     np.multiply(grad, 1.0 - beta1, out=buf)
     m += buf
@@ -113,8 +118,8 @@ class Adam(Optimizer):
         self.v = self._zeros()
         self._buf = self._zeros()
 
-    def _update(self, theta, grad):
+    def _update(self, theta, grad, keep=None):
         grad = self._decayed_grad(theta, grad, self.weight_decay)
         adam_rule(theta, grad, self.m, self.v, self._buf, lr=self.lr, beta1=self.betas[0],
                   beta2=self.betas[1], eps=self.eps, t=self.t + 1,
-                  eps_inside_sqrt=self.eps_inside_sqrt)
+                  eps_inside_sqrt=self.eps_inside_sqrt, keep=keep)

@@ -12,6 +12,7 @@ not packed at all, so they cost nothing and never move. Parameters frozen
 parameter list) and restored after the update, so they do not move either.
 """
 
+import inspect
 
 import numpy as np
 
@@ -74,6 +75,17 @@ def fill_normal(rng, out):
         rng.standard_normal(out=out, dtype=out.dtype)
     else:
         out[...] = rng.standard_normal(out.shape)
+
+
+_TAKES_KEEP = {}  # optimizer class -> whether its _update takes keep=
+
+
+def _takes_keep(cls):
+    """Whether ``cls._update`` takes ``keep`` (theta before the step, written in its pass)."""
+    known = _TAKES_KEEP.get(cls)
+    if known is None:
+        known = _TAKES_KEEP[cls] = "keep" in inspect.signature(cls._update).parameters
+    return known
 
 
 class Optimizer:
@@ -152,14 +164,33 @@ class Optimizer:
             self.lr = float(self.schedule(self.t))
         return frozen
 
-    def step(self):
-        """Apply one update to theta from the current gradient."""
+    def step(self, keep=None):
+        """Apply one update to theta from the current gradient.
+
+        Parameters
+        ----------
+        keep : ndarray, optional
+            Shaped like theta (``vec.data``): receives theta before the update. ``rb.fit``
+            keeps the weights of the last finite loss this way. Rules whose ``_update``
+            takes ``keep`` (SGD and Adam: their compiled pass writes it beside theta, no
+            pass of its own) get it; for the others it is copied first.
+        """
         vec = self.vec
         data, grad = vec.data, vec.grad
         frozen = self._frozen(data, grad)
         if frozen:
             kept = [data[sl].copy() for sl in frozen]
-        self._update(data, grad)  # grad was read above: the slots are filled already
+        if keep is None:
+            self._update(data, grad)  # grad was read above: the slots are filled already
+        else:
+            if keep.shape != data.shape or keep.dtype != data.dtype:
+                raise ValueError(f"{type(self).__name__}.step: keep must be shaped like theta "
+                                 f"{data.shape} {data.dtype}; got {keep.shape} {keep.dtype}")
+            if _takes_keep(type(self)):
+                self._update(data, grad, keep=keep)
+            else:
+                np.copyto(keep, data)
+                self._update(data, grad)
         if frozen:
             for sl, values in zip(frozen, kept):
                 data[sl] = values

@@ -14,13 +14,15 @@ from ..checks import positive_float, unit_interval
 from .optimizer import Optimizer, flat_same
 
 
-def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay, first):
+def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay, first,
+             keep=None):
     """One SGD step on flat arrays, in place.
 
     ``d = g + wd theta``; with momentum ``b = mu b + d`` (``b = d`` at the
     first step), ``d = d + mu b`` (Nesterov) or ``d = b``; ``theta -= lr d``.
-    ``buf`` is scratch space shaped like ``theta``. With the ``fast`` extra and
-    momentum, large vectors take one compiled pass (checked against this code in
+    ``buf`` is scratch space shaped like ``theta``; ``keep``, if given, receives
+    theta before the step. With the ``fast`` extra and momentum, large vectors
+    take one compiled pass, ``keep`` written in it (checked against this code in
     ``tests/autodiff/test_kernels.py``).
     """
     d = grad
@@ -28,14 +30,20 @@ def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay
         np.multiply(theta, weight_decay, out=buf)
         buf += grad
         d = buf
+    kernel = None
+    if velocity is not None and theta.size >= KERNEL_MIN_SIZE:
+        kernel = _kernels.get("sgd_momentum")
+    to = theta if keep is None else keep  # the kernel's keep: not written unless asked
+    if kernel is not None and flat_same(theta, d, velocity, to):
+        dt = theta.dtype.type  # the scalars in the arrays' dtype: float32 stays float32
+        kernel(theta, d, velocity, dt(lr), dt(momentum), bool(nesterov), bool(first), to,
+               keep is not None)
+        return
+    if keep is not None:
+        np.copyto(keep, theta)
     if velocity is None:
         np.multiply(d, lr, out=buf)
         theta -= buf
-        return
-    kernel = _kernels.get("sgd_momentum") if theta.size >= KERNEL_MIN_SIZE else None
-    if kernel is not None and flat_same(theta, d, velocity):
-        dt = theta.dtype.type  # the scalars in the arrays' dtype: float32 stays float32
-        kernel(theta, d, velocity, dt(lr), dt(momentum), bool(nesterov), bool(first))
         return
     if first:
         velocity[...] = d
@@ -109,9 +117,9 @@ class SGD(Optimizer):
         self.velocity = self._zeros() if self.momentum else None
         self._buf = self._zeros()
 
-    def _update(self, theta, grad):
+    def _update(self, theta, grad, keep=None):
         if self.momentum and self.velocity is None:  # momentum switched on after construction
             self.velocity = self._zeros()
         sgd_rule(theta, grad, self.velocity if self.momentum else None, self._buf, lr=self.lr,
                  momentum=self.momentum, nesterov=self.nesterov,
-                 weight_decay=self.weight_decay, first=self.t == 0)
+                 weight_decay=self.weight_decay, first=self.t == 0, keep=keep)

@@ -10,6 +10,7 @@ and is what callbacks see. One training step is the notes' recipe::
     zero_grad(); loss.backward(); clip; optimizer.step(); regularizers' after_step
 """
 
+import inspect
 import math
 import os
 import time
@@ -19,6 +20,7 @@ import numpy as np
 from ..autodiff.tensor import Tensor, no_grad
 from ..nn import regularizers as regs_module
 from ..optim.clipping import clip_grad_norm, clip_grad_value
+from ..optim.optimizer import Optimizer
 from ..randomness import generator, resolve_rng
 from .callbacks import Callback
 from .history import History
@@ -149,6 +151,8 @@ class Trainer:
         vec = getattr(optimizer, "vec", None)
         self._vec = vec
         self._good_theta = None if vec is None else np.empty_like(vec.data)
+        self._step_keeps = isinstance(optimizer, Optimizer) and "keep" in inspect.signature(
+            type(optimizer).step).parameters
         self._buffers = []
         # Divergence by growth: a batch loss above factor * max(best, floor) stops training;
         # the floor (1e-3 of the first loss) keeps a loss that reached ~0 from making every
@@ -268,14 +272,12 @@ class Trainer:
             self._check_loss(value)
         self.optimizer.zero_grad()
         if dp is None:
-            self._keep_good_weights()
             objective.backward()
         else:  # the shard's weight n_r / B seeds backward: the gradient comes out scaled
             objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
             # one exchange: the batch's gradient (this rank's shard of it when sharded), its
             # loss and batch-norm statistics; then the loss is judged, on every rank alike
             self._check_loss(dp.reduce(weight, value, scaled=True))
-            self._keep_good_weights()
         self._apply_gradient()
         means.add(value if objective is data_loss else float(data_loss.item()), len(xb),
                   pred.data, target)
@@ -314,7 +316,6 @@ class Trainer:
 
         results = [r for r in tp.run(work, n) if r is not None]
         self._check_loss(sum(value * weight for value, _, weight, _, _ in results))
-        self._keep_good_weights()
         tp.reduce()
         self._apply_gradient()
         for _, data_value, _, pred, target in results:
@@ -329,8 +330,11 @@ class Trainer:
             clip_grad_value(self.optimizer, self.clip_value)
         if self.clip_norm is not None:
             clip_grad_norm(self.optimizer, self.clip_norm)
+        keep = self._keep_good_weights()
         if self._shard:  # this rank steps its shard of theta and receives the others'
             self.data_parallel.update()
+        elif keep is not None:
+            self.optimizer.step(keep=keep)
         else:
             self.optimizer.step()
         self.steps += 1
@@ -355,25 +359,32 @@ class Trainer:
         self._best_loss = min(self._best_loss, value)
 
     def _keep_good_weights(self):
-        """Keep the weights of the last finite loss, to put back if the next one diverges.
+        """Keep the weights of the last finite loss (about to be stepped), to put back if the
+        next loss diverges.
 
         Only until an epoch has ended: from then on a divergence puts back the
         best epoch's weights instead. A sharded data-parallel rank keeps its
-        shard (the ranks gather the shards if they are needed).
+        shard (the ranks gather the shards if they are needed). Returns the
+        array for the optimizer's ``step(keep=)`` when its step can write the
+        weights there in its own pass over the vector (``rb.optim`` rules: SGD
+        and Adam's compiled passes do, at a third of a copy's cost); else
+        copies them now and returns None.
         """
         if self._vec is None or self._best_theta is not None:
-            return
+            return None
         if self._shard:
             part = self.data_parallel.part
             np.copyto(self._good_theta[part], self._vec.data[part])
-        else:
-            np.copyto(self._good_theta, self._vec.data)
+            return None
+        if self._step_keeps:
+            return self._good_theta
+        np.copyto(self._good_theta, self._vec.data)
+        return None
 
     def _idle_step(self):
         """Data-parallel: no examples on this rank; take part in the exchange and the step."""
         self.optimizer.zero_grad()
         self._check_loss(self.data_parallel.reduce(0.0, 0.0))
-        self._keep_good_weights()
         self._apply_gradient()
 
     def _closure_step(self, xb, xin, index, means):

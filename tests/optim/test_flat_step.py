@@ -100,3 +100,40 @@ def test_a_part_leaves_parameters_frozen_since_packing_alone():
     frozen = opt.vec.slices[[id(p) for p in opt.vec.params].index(id(first.W))]
     np.testing.assert_array_equal(opt.vec.data[frozen], before[frozen])
     assert (opt.vec.data != before).sum() == opt.vec.size - (frozen.stop - frozen.start)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: rb.optim.SGD(p, lr=0.1),
+    lambda p: rb.optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: rb.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda p: rb.optim.Adam(p, lr=0.01),
+    lambda p: rb.optim.Adam(p, lr=0.01, eps_inside_sqrt=True, weight_decay=0.01),
+    lambda p: rb.optim.RMSprop(p, lr=0.01),
+], ids=["sgd", "momentum", "nesterov_decay", "adam", "adam_notes", "rmsprop"])
+@pytest.mark.parametrize("size", [10, 5000])  # the NumPy rules; the compiled passes
+def test_step_keep_receives_theta_and_changes_nothing_else(make, size, both):
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal(size).astype(np.float32)
+    grads = [rng.standard_normal(size).astype(np.float32) for _ in range(3)]
+
+    def run(keep):
+        p = rb.nn.Parameter(start.copy())
+        opt = make([p])
+        kept = []
+        for g in grads:
+            opt.vec.grad[:] = g
+            before = opt.vec.data.copy()
+            if keep:
+                into = np.full_like(before, np.nan)
+                opt.step(keep=into)
+                np.testing.assert_array_equal(into, before)
+            else:
+                opt.step()
+            kept.append(opt.vec.data.copy())
+        return kept
+
+    for with_keep, without in both(lambda: [run(True), run(False)]):
+        np.testing.assert_array_equal(with_keep, without)  # bit for bit, either path
+    opt = make([rb.nn.Parameter(start.copy())])
+    with pytest.raises(ValueError, match=r"step: keep must be shaped like theta"):
+        opt.step(keep=np.zeros(size + 1, dtype=np.float32))

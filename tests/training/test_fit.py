@@ -188,6 +188,36 @@ def test_diverging_loss_stops_with_epoch_and_batch_and_keeps_good_weights(rng):
     assert isinstance(err.history, rb.training.History)
 
 
+@pytest.mark.parametrize("make", [
+    lambda p: rb.optim.SGD(p, lr=5.0, momentum=0.9),  # compiled: keeps theta in its pass
+    lambda p: rb.optim.SGD(p, lr=5.0, momentum=0.9, nesterov=True, weight_decay=1e-4),
+    lambda p: rb.optim.Adam(p, lr=1e8),
+    lambda p: rb.optim.RMSprop(p, lr=1e8),  # no keep in its rule: copied before the step
+], ids=["momentum", "nesterov_decay", "adam", "rmsprop"])
+def test_divergence_puts_back_the_weights_the_step_kept(make, rng, both):
+    # a model above the compiled passes' size: SGD and Adam write the last good weights in
+    # their own pass over the vector (step(keep=)); every weight must come back, exactly
+    X = rng.normal(size=(64, 5)).astype(np.float32)
+    y = (X @ rng.normal(size=5)).astype(np.float32)
+
+    def run():
+        net = rb.nn.Sequential(rb.nn.Dense(5, 1024, rng=0), rb.nn.ReLU(),
+                               rb.nn.Dense(1024, 1, rng=1))
+        opt = make(net.parameters())
+        seen = []
+        record = rb.callbacks.LambdaCallback(
+            on_backward=lambda trainer: seen.append(opt.vec.data.copy()))
+        with pytest.raises(DivergenceError, match="the weights from before the last step"):
+            rb.fit(net, X, y, loss="mse", optimizer=opt, epochs=50, batch_size=8,
+                   callbacks=[record], progress=False, rng=0, divergence_factor=None)
+        assert opt.vec.size > 4096 and len(seen) > 1
+        np.testing.assert_array_equal(opt.vec.data, seen[-1])
+        return [opt.vec.data]
+
+    fast, slow = both(run)
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"epochs": -1}, ValueError, "fit: epochs must be a non-negative integer"),
     ({"batch_size": 0}, ValueError, "fit: batch_size must be a positive integer"),
