@@ -656,6 +656,15 @@ def relu_backward(g, y, out):
 
 
 @_jit
+def sigmoid_backward(g, y, out):
+    """out = g y (1 - y): the sigmoid's backward given its output y (flat arrays)."""
+    one = y.dtype.type(1)
+    for k in range(g.shape[0]):
+        v = y[k]
+        out[k] = g[k] * (v * (one - v))
+
+
+@_jit
 def leaky_relu_forward(x, slope, out):
     """out = x if x > 0 else slope x (flat arrays): a select, which vectorises (NumPy's
     ``where`` on a mask of mixed signs takes a mispredicted branch at about every other

@@ -13,6 +13,9 @@ import numpy as np
 from . import _kernels
 from .tensor import _data, make, needs_grad, sum_to_shape
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for
+RELU_KERNEL_MIN_SIZE = 4096  # below, a compiled call's dispatch costs more than NumPy's passes
+
 
 def exp(x):
     """e^x; d/dx = e^x."""
@@ -44,21 +47,46 @@ def tanh(x):
     return make(y, (x,), lambda g: (g * (1 - y * y),))
 
 
-def sigmoid_array(x):
-    """The logistic function on an array, stable for any magnitude.
+def sigmoid_array(x, out=None):
+    """The logistic function on an array, stable for any magnitude (into ``out``, which
+    may be ``x``, if given).
 
-    Uses sigma(x) = (1 + tanh(x/2)) / 2, which never overflows.
+    Uses sigma(x) = (1 + tanh(x/2)) / 2, which never overflows; one new array at most, the
+    tanh in place (20 us against 32 us for 64 x 784 float32 with a second temporary; a
+    compiled pass with the kernels' rational tanh was no faster).
     """
-    y = np.tanh(x * 0.5)
+    y = np.multiply(x, 0.5, out=out)
+    np.tanh(y, out=y)
     y += 1
     y *= 0.5
     return y
 
 
+def sigmoid_backward_array(g, y):
+    """``g * y * (1 - y)``: the sigmoid's vector-Jacobian product given its output ``y``;
+    one compiled pass for 4,096+ values with the ``fast`` extra."""
+    if _flat_kernel_case(g) and _same_layout(y, g):
+        kernel = _kernels.get("sigmoid_backward")
+        if kernel is not None:
+            out = np.empty_like(g)
+            kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
+            return out
+    return g * y * (1 - y)
+
+
+def _flat_kernel_case(x):
+    """A contiguous float32/64 array large enough for a compiled element-wise pass."""
+    return x.size >= RELU_KERNEL_MIN_SIZE and x.flags.c_contiguous and x.dtype in _KERNEL_DTYPES
+
+
+def _same_layout(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and a.flags.c_contiguous
+
+
 def sigmoid(x):
     """1 / (1 + e^-x); d/dx = sigma(x) (1 - sigma(x))."""
     y = sigmoid_array(x.data)
-    return make(y, (x,), lambda g: (g * y * (1 - y),))
+    return make(y, (x,), lambda g: (sigmoid_backward_array(g, y),))
 
 
 _ZEROS = {}  # dtype -> one flat read-only buffer of zeros, grown to the largest request
@@ -100,8 +128,6 @@ def relu(x):
     return make(y, (x,), lambda g: (relu_backward_array(g, y),))
 
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for
-RELU_KERNEL_MIN_SIZE = 4096  # below, the compiled call's dispatch costs more than NumPy's pass
 
 
 def relu_backward_array(g, y):

@@ -36,7 +36,7 @@ corruption is the model's ``transform_input`` regularizer hook and the penalties
 
 import numpy as np
 
-from ..autodiff.elementwise import sigmoid_array, zeros_view
+from ..autodiff.elementwise import sigmoid_array, sigmoid_backward_array, zeros_view
 from ..autodiff.tensor import Tensor, make, needs_grad, no_grad
 from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
@@ -59,11 +59,7 @@ NOISE_KINDS = ("masking", "gaussian", "salt_pepper")
 def _activate(a, activation):
     """f(a), computed in place in ``a``."""
     if activation == "sigmoid":  # (1 + tanh(a/2)) / 2: never overflows
-        a *= 0.5
-        np.tanh(a, out=a)
-        a += 1
-        a *= 0.5
-        return a
+        return sigmoid_array(a, out=a)
     if activation == "tanh":
         return np.tanh(a, out=a)
     if activation == "relu":
@@ -75,10 +71,7 @@ def _activate(a, activation):
 def _times_slope(g, h, activation):
     """g f'(a) with f'(a) read from h = f(a), in one new array."""
     if activation == "sigmoid":  # g h (1 - h)
-        out = 1 - h
-        out *= h
-        out *= g
-        return out
+        return sigmoid_backward_array(g, h)
     if activation == "tanh":  # g (1 - h^2)
         out = h * h
         np.subtract(1, out, out=out)
@@ -510,7 +503,7 @@ class Autoencoder(Module):
         if self.output == "linear":
             return a
         p = sigmoid_array(a.data)
-        return make(p, (a,), lambda g: (g * p * (1 - p),))
+        return make(p, (a,), lambda g: (sigmoid_backward_array(g, p),))
 
     def forward(self, x):
         """The reconstruction of ``x`` (batch, n_inputs); hidden dropout applies in training."""

@@ -64,11 +64,7 @@ def softplus(x):
 
 def sigmoid_(a):
     """The logistic function in place, as (1 + tanh(a / 2)) / 2 (never overflows); returns a."""
-    np.multiply(a, 0.5, out=a)
-    np.tanh(a, out=a)
-    a += 1
-    a *= 0.5
-    return a
+    return sigmoid_array(a, out=a)
 
 
 def _logsumexp(a, axis=None):

@@ -46,6 +46,35 @@ def test_relu_backward_kernel_matches_numpy(dtype, both):
     close([f[np.isfinite(f)] for f in fast], [s[np.isfinite(s)] for s in slow])
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_backward_kernel_matches_numpy(dtype, both):
+    # g y (1 - y) in one compiled pass, float32 and float64; saturation, infinities and NaN
+    # as NumPy gives them; the in-place forward of the RBM and the autoencoder the same
+    rng = np.random.default_rng(6)
+    shape = (64, RELU_KERNEL_MIN_SIZE // 64 + 5)
+    x0 = (rng.standard_normal(shape) * 6).astype(dtype)
+    x0[0, :6] = [0.0, 40.0, -40.0, np.inf, -np.inf, np.nan]
+    g = rng.standard_normal(shape).astype(dtype)
+
+    def run():
+        x = rb.tensor(x0, requires_grad=True)
+        y = x.sigmoid()
+        y.backward(g)
+        inplace = x0.copy()
+        from rosenblatt.models.rbm import sigmoid_
+        sigmoid_(inplace)
+        return [y.data, x.grad, inplace]
+
+    fast, slow = both(run)
+    for f, s in zip(fast, slow):
+        assert f.dtype == s.dtype == dtype
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(s))
+        close([f[~np.isnan(f)]], [s[~np.isnan(s)]])
+    np.testing.assert_array_equal(fast[0], fast[2])
+    np.testing.assert_array_equal(fast[0][0, :5], [0.5, 1, 0, 1, 0])
+
+
 def _leaky_reference(x, g, slope):
     """Leaky ReLU's output and input gradient the plain way, with ``where``."""
     s = x.dtype.type(slope)
