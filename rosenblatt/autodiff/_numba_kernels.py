@@ -656,6 +656,15 @@ def relu_backward(g, y, out):
 
 
 @_jit
+def tanh_backward(g, y, out):
+    """out = g (1 - y^2): tanh's backward given its output y (flat arrays)."""
+    one = y.dtype.type(1)
+    for k in range(g.shape[0]):
+        v = y[k]
+        out[k] = g[k] * (one - v * v)
+
+
+@_jit
 def sigmoid_backward(g, y, out):
     """out = g y (1 - y): the sigmoid's backward given its output y (flat arrays)."""
     one = y.dtype.type(1)

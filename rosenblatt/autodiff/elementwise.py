@@ -17,6 +17,28 @@ _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernel
 RELU_KERNEL_MIN_SIZE = 4096  # below, a compiled call's dispatch costs more than NumPy's passes
 
 
+def _flat_kernel_case(x):
+    """A contiguous float32/64 array large enough for a compiled element-wise pass."""
+    return x.size >= RELU_KERNEL_MIN_SIZE and x.flags.c_contiguous and x.dtype in _KERNEL_DTYPES
+
+
+def _same_layout(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and a.flags.c_contiguous
+
+
+def _from_output(name, g, y, numpy_twin):
+    """A vector-Jacobian product computed from the op's output ``y``: the compiled kernel
+    ``name`` (one pass, with the ``fast`` extra, for 4,096+ contiguous float values; checked
+    against ``numpy_twin`` in ``tests/autodiff/test_dense_kernels.py``) or ``numpy_twin(g, y)``."""
+    if _flat_kernel_case(g) and _same_layout(y, g):
+        kernel = _kernels.get(name)
+        if kernel is not None:
+            out = np.empty_like(g)
+            kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
+            return out
+    return numpy_twin(g, y)
+
+
 def exp(x):
     """e^x; d/dx = e^x."""
     y = np.exp(x.data)
@@ -44,7 +66,11 @@ def abs(x):  # noqa: A001 - the NumPy name
 def tanh(x):
     """tanh(x); d/dx = 1 - tanh^2(x) = 1 / cosh^2(x)."""
     y = np.tanh(x.data)
-    return make(y, (x,), lambda g: (g * (1 - y * y),))
+    return make(y, (x,), lambda g: (_from_output("tanh_backward", g, y, _tanh_slope),))
+
+
+def _tanh_slope(g, y):
+    return g * (1 - y * y)
 
 
 def sigmoid_array(x, out=None):
@@ -65,22 +91,11 @@ def sigmoid_array(x, out=None):
 def sigmoid_backward_array(g, y):
     """``g * y * (1 - y)``: the sigmoid's vector-Jacobian product given its output ``y``;
     one compiled pass for 4,096+ values with the ``fast`` extra."""
-    if _flat_kernel_case(g) and _same_layout(y, g):
-        kernel = _kernels.get("sigmoid_backward")
-        if kernel is not None:
-            out = np.empty_like(g)
-            kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
-            return out
+    return _from_output("sigmoid_backward", g, y, _sigmoid_slope)
+
+
+def _sigmoid_slope(g, y):
     return g * y * (1 - y)
-
-
-def _flat_kernel_case(x):
-    """A contiguous float32/64 array large enough for a compiled element-wise pass."""
-    return x.size >= RELU_KERNEL_MIN_SIZE and x.flags.c_contiguous and x.dtype in _KERNEL_DTYPES
-
-
-def _same_layout(a, b):
-    return a.shape == b.shape and a.dtype == b.dtype and a.flags.c_contiguous
 
 
 def sigmoid(x):
@@ -134,14 +149,10 @@ def relu_backward_array(g, y):
     """``g * (y > 0)``: ReLU's vector-Jacobian product given its output ``y``. With the
     ``fast`` extra, arrays of 4,096+ values take one compiled pass (checked against this
     NumPy code in ``tests/autodiff/test_kernels.py``)."""
-    if g.size >= RELU_KERNEL_MIN_SIZE and g.dtype == y.dtype and g.dtype in _KERNEL_DTYPES \
-            and g.shape == y.shape \
-            and g.flags.c_contiguous and y.flags.c_contiguous:
-        kernel = _kernels.get("relu_backward")
-        if kernel is not None:
-            out = np.empty_like(g)
-            kernel(g.reshape(-1), y.reshape(-1), out.reshape(-1))
-            return out
+    return _from_output("relu_backward", g, y, _relu_slope)
+
+
+def _relu_slope(g, y):
     return g * (y > 0)
 
 

@@ -15,7 +15,7 @@ threshold; that is why the notes move on to sigmoid neurons).
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.elementwise import _KERNEL_DTYPES, RELU_KERNEL_MIN_SIZE, relu, sigmoid, tanh
+from ..autodiff.elementwise import _flat_kernel_case, relu, sigmoid, tanh
 from ..autodiff.tensor import Tensor, make
 from ..checks import positive_int
 from ..randomness import resolve_rng
@@ -90,7 +90,7 @@ def leaky_relu(x, slope=0.01):
     x = _tensor(x, "leaky_relu")
     xd = x.data
     s = xd.dtype.type(slope)
-    kernels = _kernels.kernels() if _compiled(xd) else None
+    kernels = _kernels.kernels() if _flat_kernel_case(xd) else None
     if kernels is None:
         factor = _leaky_factor(xd, s)
         return make(xd * factor, (x,), lambda g: (g * factor,))
@@ -106,13 +106,6 @@ def leaky_relu(x, slope=0.01):
         return (out,)
 
     return make(y, (x,), backward)
-
-
-def _compiled(xd):
-    """Whether ``xd`` is an array the element-wise kernels take (float32/64, contiguous,
-    large enough that the compiled call's dispatch is worth it)."""
-    return (xd.size >= RELU_KERNEL_MIN_SIZE and xd.dtype in _KERNEL_DTYPES
-            and xd.flags.c_contiguous)
 
 
 def _leaky_factor(xd, slope):

@@ -48,9 +48,9 @@ def test_relu_backward_kernel_matches_numpy(dtype, both):
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_backward_kernel_matches_numpy(dtype, both):
-    # g y (1 - y) in one compiled pass, float32 and float64; saturation, infinities and NaN
-    # as NumPy gives them; the in-place forward of the RBM and the autoencoder the same
+def test_sigmoid_and_tanh_backward_kernels_match_numpy(dtype, both):
+    # g y (1 - y) and g (1 - y^2) in one compiled pass each, float32 and float64; saturation,
+    # infinities and NaN as NumPy gives them; the RBM's in-place forward the same
     rng = np.random.default_rng(6)
     shape = (64, RELU_KERNEL_MIN_SIZE // 64 + 5)
     x0 = (rng.standard_normal(shape) * 6).astype(dtype)
@@ -64,7 +64,9 @@ def test_sigmoid_backward_kernel_matches_numpy(dtype, both):
         inplace = x0.copy()
         from rosenblatt.models.rbm import sigmoid_
         sigmoid_(inplace)
-        return [y.data, x.grad, inplace]
+        x2 = rb.tensor(x0, requires_grad=True)
+        x2.tanh().backward(g)  # tanh's backward g (1 - y^2), the same kind of kernel
+        return [y.data, x.grad, inplace, x2.grad]
 
     fast, slow = both(run)
     for f, s in zip(fast, slow):
