@@ -6,6 +6,7 @@ against 10 loops (batch 256) or 2,000 against 50 (batch 4)::
 
     nice -n -15 env PYTHONPATH=$PWD python -m benchmarks.cne_paired 256 7
     nice -n -15 env PYTHONPATH=$PWD python -m benchmarks.cne_paired 4 5
+    nice -n -15 env PYTHONPATH=$PWD python -m benchmarks.cne_paired 256 7 float32
 """
 
 import sys
@@ -23,8 +24,8 @@ def _per_call(fn, k):
     return (time.process_time() - t0) / k
 
 
-def main(batch=256, rounds=7):
-    fused, loop = neat.rb_cne(1000, batch), neat.loop_cne(1000, batch)
+def main(batch=256, rounds=7, dtype="float64"):
+    fused, loop = neat.rb_cne(1000, batch, dtype), neat.loop_cne(1000, batch, dtype)
     fused()
     loop()
     kf, kl = (200, 10) if batch >= 64 else (2000, 50)
@@ -33,9 +34,10 @@ def main(batch=256, rounds=7):
         tf.append(_per_call(fused, kf))
         tl.append(_per_call(loop, kl))
     ratios = np.array(tl) / np.array(tf)
-    print(f"batch {batch}: fused {np.median(tf) * 1e3:.3f} ms, loop {np.median(tl) * 1e3:.2f} ms, "
-          f"paired ratio median {np.median(ratios):.2f}x [{ratios.min():.2f}-{ratios.max():.2f}]")
+    print(f"batch {batch}, {dtype}: fused {np.median(tf) * 1e3:.3f} ms, "
+          f"loop {np.median(tl) * 1e3:.2f} ms, paired ratio median {np.median(ratios):.2f}x "
+          f"[{ratios.min():.2f}-{ratios.max():.2f}]")
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    main(*(int(a) for a in sys.argv[1:3]), *sys.argv[3:4])

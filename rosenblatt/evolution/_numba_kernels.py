@@ -30,6 +30,7 @@ import math
 import types
 
 import numba
+import numba.extending
 import numpy as np
 
 from .activations import NAMES
@@ -273,8 +274,23 @@ def tanh_rational(x, c):
     x = -hi if x < -hi else x
     t = x * x
     p = ((p3 * t + p2) * t + p1) * t + p0
-    q = (((q4 * t + q3) * t + q2) * t + q1) * t + 1.0
+    q = (((q4 * t + q3) * t + q2) * t + q1) * t + _like(hi, 1.0)
     return x * p / q
+
+
+def _like(x, value):
+    """``value`` as a float of the precision of ``x`` (a float or an array of floats);
+    compiled, float32 for float32, so that a literal does not turn float32 arithmetic into
+    float64."""
+    return float(value)
+
+
+@numba.extending.overload(_like, inline="always")
+def _like_compiled(x, value):
+    kind = x.dtype if isinstance(x, numba.types.Array) else x
+    if isinstance(kind, numba.types.Float) and kind.bitwidth == 32:
+        return lambda x, value: np.float32(value)
+    return lambda x, value: np.float64(value)
 
 
 @_fast_jit
@@ -297,22 +313,24 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
     ``th[w_at:]``, b at ``th[b_at:]`` (none when ``b_at < 0``); four inputs per pass over
     the samples, the activation in the last pass (one loop per activation: a switch inside
     the loop would stop it vectorising). With at most four inputs there is one pass, the
-    bias added in it (no pass that only writes the bias)."""
+    bias added in it (no pass that only writes the bias). Every constant in the arrays'
+    dtype (``c``'s): float32 networks compute in float32, 8 lanes to a 256-bit vector."""
     n = A.shape[1]
+    zero, half = _like(c[0], 0.0), _like(c[0], 0.5)
     j = 0
     while k <= 4 and j + 1 < m:  # two units per pass: half the loops to enter
         # (their set-up and alias checks cost ~10% of a 4-16-1 network on 256 samples)
-        b = th[b_at + j] if b_at >= 0 else 0.0
-        e = th[b_at + j + 1] if b_at >= 0 else 0.0
+        b = th[b_at + j] if b_at >= 0 else zero
+        e = th[b_at + j + 1] if b_at >= 0 else zero
         je = j + 1
         w0 = th[w_at + j]
         v0 = th[w_at + j + 1]
-        w1 = th[w_at + m + j] if k > 1 else 0.0
-        v1 = th[w_at + m + j + 1] if k > 1 else 0.0
-        w2 = th[w_at + 2 * m + j] if k > 2 else 0.0
-        v2 = th[w_at + 2 * m + j + 1] if k > 2 else 0.0
-        w3 = th[w_at + 3 * m + j] if k > 3 else 0.0
-        v3 = th[w_at + 3 * m + j + 1] if k > 3 else 0.0
+        w1 = th[w_at + m + j] if k > 1 else zero
+        v1 = th[w_at + m + j + 1] if k > 1 else zero
+        w2 = th[w_at + 2 * m + j] if k > 2 else zero
+        v2 = th[w_at + 2 * m + j + 1] if k > 2 else zero
+        w3 = th[w_at + 3 * m + j] if k > 3 else zero
+        v3 = th[w_at + 3 * m + j + 1] if k > 3 else zero
         i1 = 1 if k > 1 else 0
         i2 = 2 if k > 2 else 0
         i3 = 3 if k > 3 else 0
@@ -324,15 +342,15 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
         elif code == SIGMOID:
             for s in range(n):
                 a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
-                B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (b + w0 * a0 + w1 * a1 + w2 * a2
+                B[j, s] = half + half * tanh_rational(half * (b + w0 * a0 + w1 * a1 + w2 * a2
                                                          + w3 * a3), c)
-                B[je, s] = 0.5 + 0.5 * tanh_rational(0.5 * (e + v0 * a0 + v1 * a1 + v2 * a2
+                B[je, s] = half + half * tanh_rational(half * (e + v0 * a0 + v1 * a1 + v2 * a2
                                                          + v3 * a3), c)
         elif code == RELU:
             for s in range(n):
                 a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
-                B[j, s] = max(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, 0.0)
-                B[je, s] = max(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, 0.0)
+                B[j, s] = max(b + w0 * a0 + w1 * a1 + w2 * a2 + w3 * a3, zero)
+                B[je, s] = max(e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3, zero)
         else:
             for s in range(n):
                 a0, a1, a2, a3 = A[0, s], A[i1, s], A[i2, s], A[i3, s]
@@ -340,17 +358,17 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
                 B[je, s] = e + v0 * a0 + v1 * a1 + v2 * a2 + v3 * a3
         j += 2
     while j < m:
-        b = th[b_at + j] if b_at >= 0 else 0.0
+        b = th[b_at + j] if b_at >= 0 else zero
         if k > 4:
             for s in range(n):
                 B[j, s] = b
         i = 0
         while True:
             left = k - i
-            w0 = th[w_at + i * m + j] if left > 0 else 0.0
-            w1 = th[w_at + (i + 1) * m + j] if left > 1 else 0.0
-            w2 = th[w_at + (i + 2) * m + j] if left > 2 else 0.0
-            w3 = th[w_at + (i + 3) * m + j] if left > 3 else 0.0
+            w0 = th[w_at + i * m + j] if left > 0 else zero
+            w1 = th[w_at + (i + 1) * m + j] if left > 1 else zero
+            w2 = th[w_at + (i + 2) * m + j] if left > 2 else zero
+            w3 = th[w_at + (i + 3) * m + j] if left > 3 else zero
             i0 = i if left > 0 else 0  # zero weights pad the last pass
             i1 = i + 1 if left > 1 else 0
             i2 = i + 2 if left > 2 else 0
@@ -368,12 +386,12 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
                                               + w3 * A[i3, s], c)
                 elif code == SIGMOID:
                     for s in range(n):
-                        B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                        B[j, s] = half + half * tanh_rational(half * (
                             b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]), c)
                 elif code == RELU:
                     for s in range(n):
                         B[j, s] = max(b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
-                                      + w3 * A[i3, s], 0.0)
+                                      + w3 * A[i3, s], zero)
                 else:
                     for s in range(n):
                         B[j, s] = b + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
@@ -383,12 +401,12 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
                                           + w3 * A[i3, s], c)
             elif code == SIGMOID:
                 for s in range(n):
-                    B[j, s] = 0.5 + 0.5 * tanh_rational(0.5 * (
+                    B[j, s] = half + half * tanh_rational(half * (
                         B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]), c)
             elif code == RELU:
                 for s in range(n):
                     B[j, s] = max(B[j, s] + w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s]
-                                  + w3 * A[i3, s], 0.0)
+                                  + w3 * A[i3, s], zero)
             else:
                 for s in range(n):
                     B[j, s] += w0 * A[i0, s] + w1 * A[i1, s] + w2 * A[i2, s] + w3 * A[i3, s]
@@ -407,8 +425,10 @@ def _mlp_networks(X, thetas, plan, out, p0, p1):
     buf_a = np.empty((widest, n), thetas.dtype)
     buf_b = np.empty((widest, n), thetas.dtype)
     XT = np.empty((plan[0, 0], n), thetas.dtype)  # the inputs transposed: samples innermost
-    c = (_TANH_C[0], _TANH_C[1], _TANH_C[2], _TANH_C[3], _TANH_C[4], _TANH_C[5], _TANH_C[6],
-         _TANH_C[7], _TANH_C[8])
+    w = thetas  # the constants in the networks' dtype
+    c = (_like(w, _TANH_C[0]), _like(w, _TANH_C[1]), _like(w, _TANH_C[2]),
+         _like(w, _TANH_C[3]), _like(w, _TANH_C[4]), _like(w, _TANH_C[5]),
+         _like(w, _TANH_C[6]), _like(w, _TANH_C[7]), _like(w, _TANH_C[8]))
     shared = X.shape[0] == 1
     for p in range(p0, p1):
         if p == p0 or not shared:

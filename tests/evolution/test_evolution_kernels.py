@@ -262,6 +262,27 @@ def test_fast_population_forward_error_is_bounded_by_the_tanh_error(both):
 
 
 @needs_numba
+def test_float32_population_forward_computes_in_float32_within_its_rounding():
+    # float32 networks (the layers' default dtype): the fused pass computes in float32 (its
+    # constants in the networks' dtype, none promoting the arithmetic to float64). Against the
+    # float64 evaluation each output is within 6e-8 (1 + sum_j |v_j|): the tanh's 1.8e-7 / 4
+    # and float32's rounding (measured 2.7e-8; NumPy's own float32 path 1.2e-8)
+    nn = rb.nn
+    model = nn.Sequential(nn.Dense(4, 16, rng=0), nn.Tanh(), nn.Dense(16, 1, rng=0),
+                          nn.Sigmoid())
+    rng = np.random.default_rng(0)
+    thetas = rng.normal(size=(200, model.num_parameters())).astype(np.float32)
+    X = rng.normal(size=(64, 4)).astype(np.float32)
+    fast = rb.evolution.population_forward(model, thetas, X, fast=True)
+    exact = rb.evolution.population_forward(model.astype(np.float64), thetas.astype(np.float64),
+                                            X.astype(np.float64))
+    assert fast.dtype == np.float32
+    v = np.abs(thetas[:, 80:96].astype(np.float64)).sum(axis=1)
+    err = np.abs(fast - exact)[:, :, 0].max(axis=1)
+    assert (err <= 6e-8 * (1 + v)).all()
+
+
+@needs_numba
 def test_mlp_kernel_threads_give_the_serial_outputs():
     # mlp_forward_parallel splits the networks in blocks: each network's arithmetic is that
     # of the serial kernel, so the outputs are equal bit for bit, for any number of blocks
