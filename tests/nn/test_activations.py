@@ -184,3 +184,37 @@ def test_errors():
         nn.LogSoftmax(axis=2)(rb.tensor(np.zeros((2, 4))))
     with pytest.raises(ValueError, match=r"softmax: axis -3 is out of range"):
         F.softmax(rb.tensor(np.zeros((2, 4))), axis=-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_select_is_where_bit_for_bit(dtype, rng):
+    # the branch-free select of PReLU: the same bits as np.where (NaN payloads, signed
+    # zeros, infinities); other dtypes and broadcast shapes go to np.where itself
+    from rosenblatt.nn.activations import select
+
+    a = rng.normal(size=(64, 33)).astype(dtype)
+    b = rng.normal(size=(64, 33)).astype(dtype)
+    a[0, :4] = [np.nan, -0.0, np.inf, -np.inf]
+    b[1, :4] = [-np.nan, 0.0, -np.inf, np.inf]
+    mask = rng.random((64, 33)) < 0.5
+    mask[0, :4] = True
+    mask[1, :4] = False
+    got, want = select(mask, a, b), np.where(mask, a, b)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+    row = b[:1]  # broadcast against the rows
+    np.testing.assert_array_equal(select(mask, a, row), np.where(mask, a, row))
+
+
+def test_prelu_keeps_where_values_at_nan_and_zero(rng):
+    x = rng.normal(size=(4, 3, 5)).astype(np.float32)
+    x[0, 0, :3] = [np.nan, -0.0, 0.0]
+    layer = nn.PReLU(3, init=0.25)
+    t = rb.tensor(x, requires_grad=True)
+    y = layer(t)
+    a = layer.weight.data.reshape(1, 3, 1)
+    want = np.where(x > 0, x, a * x)
+    assert y.data.tobytes() == want.tobytes()
+    g = rng.normal(size=x.shape).astype(np.float32)
+    y.backward(g)
+    assert t.grad.tobytes() == np.where(x > 0, g, a * g).tobytes()
