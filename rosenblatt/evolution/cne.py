@@ -83,7 +83,8 @@ def population_forward(model, thetas, X, fast=False):
         ReLU, and batches of at least 8 samples: evaluate every network in one
         fused pass per layer (samples innermost, activations kept in cache)
         with a rational tanh, within 1.8e-7 of tanh (the error then goes through
-        the next layers' weights); the exact NumPy evaluation runs otherwise,
+        the next layers' weights), in the dtype of ``thetas`` (float32 networks in
+        float32: twice the values per vector); the exact NumPy evaluation runs otherwise,
         and when Numba is absent or ``ROSENBLATT_NO_NUMBA=1``. With kernel
         threads set (``rb.set_num_threads(n)``, n > 1) the networks are split
         over them, the outputs equal bit for bit.
