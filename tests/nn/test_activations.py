@@ -190,7 +190,7 @@ def test_errors():
 def test_select_is_where_bit_for_bit(dtype, rng):
     # the branch-free select of PReLU: the same bits as np.where (NaN payloads, signed
     # zeros, infinities); other dtypes and broadcast shapes go to np.where itself
-    from rosenblatt.nn.activations import select
+    from rosenblatt.autodiff.elementwise import select
 
     a = rng.normal(size=(64, 33)).astype(dtype)
     b = rng.normal(size=(64, 33)).astype(dtype)
