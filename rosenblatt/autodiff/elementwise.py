@@ -143,8 +143,6 @@ def relu(x):
     return make(y, (x,), lambda g: (relu_backward_array(g, y),))
 
 
-
-
 def relu_backward_array(g, y):
     """``g * (y > 0)``: ReLU's vector-Jacobian product given its output ``y``. With the
     ``fast`` extra, arrays of 4,096+ values take one compiled pass (checked against this
