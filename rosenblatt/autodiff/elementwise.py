@@ -23,6 +23,7 @@ def _flat_kernel_case(x):
 
 
 def _same_layout(a, b):
+    """``a`` contiguous, with ``b``'s shape and dtype: a compiled pass takes the two."""
     return a.shape == b.shape and a.dtype == b.dtype and a.flags.c_contiguous
 
 

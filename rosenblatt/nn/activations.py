@@ -15,7 +15,7 @@ threshold; that is why the notes move on to sigmoid neurons).
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.elementwise import _flat_kernel_case, relu, select, sigmoid, tanh
+from ..autodiff.elementwise import _flat_kernel_case, _same_layout, relu, select, sigmoid, tanh
 from ..autodiff.tensor import Tensor, make
 from ..checks import positive_int
 from ..randomness import resolve_rng
@@ -99,7 +99,7 @@ def leaky_relu(x, slope=0.01):
     kernels.leaky_relu_forward(flat, s, y.reshape(-1))
 
     def backward(g):
-        if g.dtype != xd.dtype or g.shape != xd.shape or not g.flags.c_contiguous:
+        if not _same_layout(g, xd):  # not the kernel's layout
             return (g * _leaky_factor(xd, s),)
         out = np.empty_like(g)
         kernels.leaky_relu_backward(g.reshape(-1), flat, s, out.reshape(-1))
