@@ -242,7 +242,7 @@ def _per_call(fn, k):
 def _sides(model, thetas, plan, X, outs, spec, gen):
     Xs = X[None].copy()
     return {
-        "mlp_forward": lambda: K.mlp_forward(Xs, thetas, plan, outs[0], 1),
+        "mlp_forward": lambda: K.mlp_forward(Xs, thetas, plan, outs[0]),
         "specialised": lambda: spec(Xs, thetas, outs[1]),
         "generic": lambda: gen(Xs, thetas, plan, outs[2], 0, 1000),
         "numpy": lambda: rb.evolution.population_forward(model, thetas, X),

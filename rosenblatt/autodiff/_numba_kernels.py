@@ -17,6 +17,7 @@ import os
 import types
 
 import numba
+import numba.extending
 import numpy as np
 
 # The multi-threaded kernels below use Numba's "workqueue" layer unless the user chose one
@@ -28,6 +29,25 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 # Fast-math without "no NaNs/infs": a NaN that enters a kernel comes out as NaN, as in NumPy.
 _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _jit = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy")
+
+# LLVM's tuning for Intel cores with AVX-512 prefers 256-bit vectors (``prefer-256-bit``), and
+# Numba's one target machine applies that to every kernel. ``prefer-vector-width`` on a single
+# function overrides it for that function alone; llvmlite's function attributes accept only
+# LLVM's enum attributes, so the string attribute goes into the set past its check.
+_WIDE = '"prefer-vector-width"="512"'
+
+
+@numba.extending.intrinsic
+def wide_vectors(typingctx):
+    """Called first in a kernel: the function that holds the call (after Numba's inlining)
+    vectorises with 512-bit registers where the processor has AVX-512 (16 float32 or 8
+    float64 lanes); elsewhere the attribute changes nothing. For kernels whose loops run
+    long and arithmetic-bound: short loops leave more in the scalar remainder, and
+    streaming loops over arrays aligned to 16 bytes straddle two cache lines per load."""
+    def codegen(context, builder, signature, args):
+        set.add(builder.function.attributes, _WIDE)
+        return context.get_dummy_value()
+    return numba.types.none(), codegen
 
 
 @numba.njit(cache=True, fastmath=_FAST, inline="always")

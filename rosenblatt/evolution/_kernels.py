@@ -23,16 +23,3 @@ def get(name):
         _state["module"] = module
     return getattr(module, name)
 
-
-def threaded(name, size=None):
-    """``(kernel, threads)``: the compiled kernel ``name`` and 1, or its multi-threaded twin
-    ``name_parallel`` and the thread count, under the policy of
-    :func:`rosenblatt.autodiff._kernels.threaded` (``threads_for``); ``(None, 1)`` when the
-    NumPy path must run."""
-    kernel = get(name)
-    if kernel is None:
-        return None, 1
-    threads = _base.threads_for(size)
-    if threads > 1:
-        return getattr(_state["module"], name + "_parallel"), threads
-    return kernel, 1

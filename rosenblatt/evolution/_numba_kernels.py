@@ -27,12 +27,12 @@ with ``in_start`` the CSR offsets of each node's incoming connections.
 """
 
 import math
-import types
 
 import numba
 import numba.extending
 import numpy as np
 
+from ..autodiff._numba_kernels import wide_vectors
 from .activations import NAMES
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -315,6 +315,7 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
     the loop would stop it vectorising). With at most four inputs there is one pass, the
     bias added in it (no pass that only writes the bias). Every constant in the arrays'
     dtype (``c``'s): float32 networks compute in float32, 8 lanes to a 256-bit vector."""
+    wide_vectors()
     n = A.shape[1]
     zero, half = _like(c[0], 0.0), _like(c[0], 0.5)
     j = 0
@@ -414,9 +415,18 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
         j += 1
 
 
-@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
-def _mlp_networks(X, thetas, plan, out, p0, p1):
-    """Networks ``p0 <= p < p1`` of :func:`mlp_forward`, with buffers of their own."""
+@_fast_jit
+def mlp_forward(X, thetas, plan, out):
+    """A population of MLPs: ``out[p]`` (n, sizes[-1]) of network ``p`` (row ``p`` of
+    ``thetas``, C-contiguous) on ``X[p]`` or, when ``X`` has one row, ``X[0]`` (X: (1 or P,
+    n, sizes[0]), C-contiguous). ``plan`` (4, L + 1) int64: ``sizes``, then per layer ``l``
+    (mapping ``sizes[l]`` to ``sizes[l + 1]`` features) the offset of its weights, of its bias
+    (-1: none) and its activation (IDENTITY, TANH, SIGMOID, RELU). The samples are innermost
+    (vectorised, at 512 bits where the processor has them); each network's activations stay
+    in two (widest, n) buffers. Threads run it on blocks of networks (``thetas[a:b]``,
+    ``out[a:b]``): each network's arithmetic is the same, so the outputs are bit for bit
+    those of one call."""
+    wide_vectors()
     n = X.shape[1]
     L = plan.shape[1] - 1
     widest = 1
@@ -430,8 +440,8 @@ def _mlp_networks(X, thetas, plan, out, p0, p1):
          _like(w, _TANH_C[3]), _like(w, _TANH_C[4]), _like(w, _TANH_C[5]),
          _like(w, _TANH_C[6]), _like(w, _TANH_C[7]), _like(w, _TANH_C[8]))
     shared = X.shape[0] == 1
-    for p in range(p0, p1):
-        if p == p0 or not shared:
+    for p in range(thetas.shape[0]):
+        if p == 0 or not shared:
             Xp = X[0] if shared else X[p]
             for i in range(plan[0, 0]):
                 for s in range(n):
@@ -446,31 +456,6 @@ def _mlp_networks(X, thetas, plan, out, p0, p1):
         for j in range(plan[0, L]):
             for s in range(n):
                 out[p, s, j] = A[j, s]
-
-
-def mlp_forward(X, thetas, plan, out, parts):
-    """A population of MLPs: ``out[p]`` (n, sizes[-1]) of network ``p`` (row ``p`` of
-    ``thetas``, C-contiguous) on ``X[p]`` or, when ``X`` has one row, ``X[0]`` (X: (1 or P,
-    n, sizes[0]), C-contiguous). ``plan`` (4, L + 1) int64: ``sizes``, then per layer ``l``
-    (mapping ``sizes[l]`` to ``sizes[l + 1]`` features) the offset of its weights, of its bias
-    (-1: none) and its activation (IDENTITY, TANH, SIGMOID, RELU). The samples are innermost
-    (vectorised); each network's activations stay in two (widest, n) buffers.
-    The networks go in ``parts`` contiguous blocks (1 for the serial kernel), over Numba's
-    threads in ``mlp_forward_parallel``: each network's arithmetic is the same, so the
-    outputs are bit for bit the serial ones."""
-    P = thetas.shape[0]
-    parts = max(1, min(P, parts))
-    for q in numba.prange(parts):
-        _mlp_networks(X, thetas, plan, out, P * q // parts, P * (q + 1) // parts)
-
-
-_twin = types.FunctionType(mlp_forward.__code__, mlp_forward.__globals__, "mlp_forward",
-                           mlp_forward.__defaults__, mlp_forward.__closure__)
-_twin.__qualname__ = "mlp_forward_parallel"
-_twin.__doc__ = mlp_forward.__doc__
-mlp_forward_parallel = numba.njit(cache=True, fastmath=_FAST, nogil=True, error_model="numpy",
-                                  parallel=True)(_twin)
-mlp_forward = _fast_jit(mlp_forward)
 
 
 # -- NEAT speciation -----------------------------------------------------------------------------

@@ -289,3 +289,35 @@ def test_other_float_types_take_the_numpy_code():
     loss = rb.losses.cross_entropy(logits, np.zeros(32, int))
     loss.backward()
     assert loss.dtype == np.float16 and logits.grad.dtype == np.float16
+
+
+@needs_numba
+def test_wide_vectors_marks_only_the_kernel_that_asks():
+    # LLVM's tuning prefers 256-bit vectors on Intel's AVX-512 cores; wide_vectors() sets
+    # prefer-vector-width=512 on the one function that calls it, not on its neighbours
+    import llvmlite.binding as ll
+    import numba
+
+    from rosenblatt.autodiff._numba_kernels import wide_vectors
+
+    def body(x, out):
+        for i in range(x.size):
+            out[i] = 2.5 * x[i] + 1.0
+
+    @numba.njit
+    def wide(x, out):
+        wide_vectors()
+        body(x, out)
+
+    narrow = numba.njit(body)
+    body = numba.njit(body)
+    x = np.arange(1000, dtype=np.float32)
+    a, b = np.empty_like(x), np.empty_like(x)
+    wide(x, a)
+    narrow(x, b)
+    np.testing.assert_array_equal(a, 2.5 * x + 1.0)
+    np.testing.assert_array_equal(a, b)
+    assert '"prefer-vector-width"="512"' in next(iter(wide.inspect_llvm().values()))
+    assert "prefer-vector-width" not in next(iter(narrow.inspect_llvm().values()))
+    if ll.get_host_cpu_features().get("avx512f"):
+        assert "zmm" in next(iter(wide.inspect_asm().values()))

@@ -283,28 +283,29 @@ def test_float32_population_forward_computes_in_float32_within_its_rounding():
 
 
 @needs_numba
-def test_mlp_kernel_threads_give_the_serial_outputs():
-    # mlp_forward_parallel splits the networks in blocks: each network's arithmetic is that
-    # of the serial kernel, so the outputs are equal bit for bit, for any number of blocks
-    from rosenblatt.evolution import _numba_kernels as k
-
+def test_mlp_kernel_threads_give_the_serial_outputs(monkeypatch):
+    # with kernel threads the networks go in blocks over our own threads (the caller one of
+    # them): each network's arithmetic is that of one call, so the outputs are equal bit for
+    # bit, for a shared batch and for a batch per network, and any number of threads
     nn = rb.nn
     model = nn.Sequential(nn.Dense(4, 16, rng=0), nn.Tanh(), nn.Dense(16, 1, rng=0),
                           nn.Sigmoid()).astype(np.float64)
     rng = np.random.default_rng(3)
     thetas, X = rng.normal(size=(61, model.num_parameters())), rng.normal(size=(64, 4))
-    serial = rb.evolution.population_forward(model, thetas, X, fast=True)  # 61 x 64 x 17 values
-    with _kernels.kernel_threads(2):
-        threaded = rb.evolution.population_forward(model, thetas, X, fast=True)
-    np.testing.assert_array_equal(threaded, serial)
-    plan = rb.evolution.cne._FAST_PLANS[id(model)][2][1]
-    each = np.ascontiguousarray(np.broadcast_to(X, (61, 64, 4)))
-    one = np.empty_like(serial)
-    k.mlp_forward(each, thetas, plan, one, 1)
-    for parts in (1, 3, 61, 100):
-        out = np.empty_like(serial)
-        k.mlp_forward_parallel(each, thetas, plan, out, parts)
-        np.testing.assert_array_equal(out, one)
+    each = rng.normal(size=(61, 64, 4))
+    split = []
+    run_parts = _kernels.run_parts
+    monkeypatch.setattr(_kernels, "run_parts", lambda fn, n: split.append(n) or run_parts(fn, n))
+    for batch in (X, each):
+        serial = rb.evolution.population_forward(model, thetas, batch, fast=True)  # 66,368
+        for threads in (2, 3, 100):  # activations: over PARALLEL_MIN_SIZE
+            with _kernels.kernel_threads(threads):
+                threaded = rb.evolution.population_forward(model, thetas, batch, fast=True)
+            np.testing.assert_array_equal(threaded, serial)
+    assert split == [2, 3, 61] * 2  # no more blocks than networks
+    with _kernels.kernel_threads(2):  # small work stays on one thread
+        rb.evolution.population_forward(model, thetas[:5], X, fast=True)
+    assert len(split) == 6
 
 
 @needs_numba
@@ -323,3 +324,29 @@ def test_fast_plan_follows_the_model():
         np.testing.assert_allclose(rb.evolution.population_forward(model, thetas, X, fast=True),
                                    rb.evolution.population_forward(model, thetas, X),
                                    rtol=1e-6, atol=1e-6)
+
+
+@needs_numba
+def test_cne_kernel_vectorises_at_512_bits_where_the_processor_can():
+    # wide_vectors() marks the fused pass with LLVM's per-function prefer-vector-width=512: on
+    # AVX-512 processors its loops use zmm registers, while the other kernels keep the
+    # 256-bit tuning (the mechanism's own test is in tests/autodiff/test_dense_kernels.py).
+    # Compiled afresh here: a kernel loaded from Numba's cache has no IR to inspect.
+    import llvmlite.binding as ll
+    import numba
+
+    from rosenblatt.evolution import _numba_kernels as k
+
+    model = _mlps()[0].astype(np.float32)
+    thetas = np.random.default_rng(0).normal(size=(3, model.num_parameters())).astype(np.float32)
+    X = np.ones((1, 40, 4), np.float32)
+    fresh = numba.njit(fastmath=k._FAST, error_model="numpy")(k.mlp_forward.py_func)
+    rb.evolution.population_forward(model, thetas, X[0], fast=True)
+    plan = rb.evolution.cne._FAST_PLANS[id(model)][2][1]
+    out = np.empty((3, 40, 1), np.float32)
+    fresh(X, thetas, plan, out)
+    np.testing.assert_array_equal(
+        out, rb.evolution.population_forward(model, thetas, X[0], fast=True))
+    assert '"prefer-vector-width"="512"' in next(iter(fresh.inspect_llvm().values()))
+    if ll.get_host_cpu_features().get("avx512f"):
+        assert "zmm" in next(iter(fresh.inspect_asm().values()))
