@@ -330,6 +330,7 @@ def col2im(gcols, gx, sh, sw, pt, pl, n0, n1):
     Both arrays C-contiguous; one task per image plane (c, n); flat unsigned
     offsets as in :func:`im2col`.
     """
+    wide_vectors()
     C, kh, kw, N, oh, ow = gcols.shape
     _, _, H, W = gx.shape
     src = gcols.ravel()
@@ -365,6 +366,7 @@ def bias_act_forward(y, b, relu, c0, c1):
     """In place over columns ``c0 <= m < c1`` of the (O, M) GEMM output of a convolution:
     y += b[o] per row, then max(y, 0) when ``relu`` (a NaN stays NaN). One task per block
     of a row."""
+    wide_vectors()
     rows = y.shape[0]
     blocks = (c1 - c0 + 4095) // 4096
     for t in numba.prange(rows * blocks):
@@ -413,6 +415,7 @@ def max_pool_forward(x, y, arg, kh, kw, sh, sw, p0, p1):
     over the window and run-time strides the comparisons stay branches that
     mispredict on most windows (measured 3-15x slower).
     """
+    wide_vectors()
     _, oh, ow = y.shape
     if kh == 2 and kw == 2 and sh == 2 and sw == 2:
         for p in numba.prange(p0, p1):
@@ -465,6 +468,7 @@ def max_pool_backward(g, arg, gx, kh, kw, sh, sw, fill, overlap, p0, p1):
     plane is zeroed first only where windows leave gaps or a remainder
     (``fill``); overlapping windows add into a zeroed plane.
     """
+    wide_vectors()
     H, W = gx.shape[1:]
     _, oh, ow = g.shape
     zero = np.zeros(1, gx.dtype)[0]
@@ -573,6 +577,7 @@ def conv_direct_backward(x, g, y, gm, gw, gb, pt, pl, relu, want_gm, n0, n1):
     (written to ``gm`` (F, N, oh, ow) when ``want_gm``), gb[o] += its sum, gw[o, c, k, m] +=
     sum_{n, i, j} gm[o, n, i, j] x[c, n, i + k - pt, j + m - pl].
     """
+    wide_vectors()
     C = x.shape[0]
     F, _, kh, kw = gw.shape
     oh, ow = g.shape[2], g.shape[3]
