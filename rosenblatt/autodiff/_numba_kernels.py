@@ -50,6 +50,67 @@ def wide_vectors(typingctx):
     return numba.types.none(), codegen
 
 
+# -- NumPy's own BLAS inside a kernel ---------------------------------------------------------
+#
+# A recurrence is a product and a gate pass per time step. From Python each step pays for
+# NumPy's matmul call and the kernel's dispatch; a kernel that calls the BLAS itself runs the
+# whole sequence in one call. The BLAS is NumPy's own library (found by threadpoolctl), its
+# cblas_sgemm registered with LLVM under a name of ours: compiled code calls it through that
+# symbol, so the kernels stay cacheable (a ctypes pointer in the code would not be). Only the
+# ILP64 builds' suffixed symbols are taken, whose integer width is known (64 bits): NumPy's
+# wheels ship one; with any other BLAS the per-step loop runs.
+_SGEMM = "rosenblatt_numpy_cblas_sgemm"
+
+
+def _bind_numpy_sgemm():
+    """Register NumPy's ``cblas_sgemm`` (64-bit integers) as :data:`_SGEMM`; True if found."""
+    import ctypes
+
+    import llvmlite.binding
+
+    from . import _kernels
+
+    controller = _kernels._blas_controller()
+    if controller is None:
+        return False
+    try:
+        lib = ctypes.CDLL(controller.filepath)
+    except OSError:
+        return False
+    for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_"):
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            llvmlite.binding.add_symbol(_SGEMM, ctypes.cast(fn, ctypes.c_void_p).value)
+            return True
+    return False
+
+
+HAVE_SGEMM = _bind_numpy_sgemm()
+
+
+@numba.extending.intrinsic
+def _sgemm(typingctx, m, n, k, a, lda, b, ldb, c, ldc):
+    """C = A B for row-major float32 matrices at addresses ``a``, ``b``, ``c`` (A: m x k, B:
+    k x n, C: m x n; leading dimensions ``lda``, ``ldb``, ``ldc``), by NumPy's BLAS."""
+    i64, ptr = numba.types.int64, numba.types.uintp
+    sig = numba.types.none(i64, i64, i64, ptr, i64, ptr, i64, ptr, i64)
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+        from numba.core import cgutils
+
+        i32, w, f32, p = ir.IntType(32), ir.IntType(64), ir.FloatType(), ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, w, w, w, f32, p, w, p, w, f32, p, w])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _SGEMM)
+        m, n, k, a, lda, b, ldb, c, ldc = args
+        row_major, no_trans = i32(101), i32(111)
+        builder.call(fn, [row_major, no_trans, no_trans, m, n, k, f32(1.0),
+                          builder.inttoptr(a, p), lda, builder.inttoptr(b, p), ldb, f32(0.0),
+                          builder.inttoptr(c, p), ldc])
+        return context.get_dummy_value()
+    return sig, codegen
+
+
 @numba.njit(cache=True, fastmath=_FAST, inline="always")
 def tanh32(x):
     """tanh of a float32 as a clamped rational function (vectorises; libm's tanhf does not).
@@ -144,6 +205,48 @@ def lstm_backward_seq_step(gates, tc, c_prev, dout, t, dh, dc, da):
             dg[j] = dcv * i * (one - g * g)
             do[j] = d * th * o * (one - o)
             dcb[j] = dcv * f
+
+
+def lstm_forward_seq(table, idx, Whs, hinit, cinit, C, TC, A, out):
+    """A whole LSTM sequence in one call: for t = 0 .. T - 1, h_{t-1} Whs (NumPy's BLAS) and
+    :func:`lstm_forward_seq_step`, h_{t-1} read from ``out[:, t - 1]`` (``hinit`` at t = 0,
+    C-contiguous (B, H)). The arguments are the step's, for every t: ``C``, ``TC`` (T, B,
+    H), ``A`` (T, B, 4H); the same calls as the loop in Python, so the same numbers."""
+    B, T, H = out.shape
+    G = Whs.shape[1]
+    rec = np.empty((B, G), np.float32)
+    for t in range(T):
+        if t == 0:
+            _sgemm(B, G, H, hinit.ctypes.data, H, Whs.ctypes.data, G, rec.ctypes.data, G)
+            lstm_forward_seq_step(table, idx, t, rec, cinit, C[t], TC[t], A[t], out)
+        else:
+            _sgemm(B, G, H, out[:, t - 1].ctypes.data, T * H, Whs.ctypes.data, G,
+                   rec.ctypes.data, G)
+            lstm_forward_seq_step(table, idx, t, rec, C[t - 1], C[t], TC[t], A[t], out)
+
+
+def lstm_backward_seq(A, TC, C, cinit, dout, WhT, dh, dc, dA, first):
+    """LSTM BPTT over a whole sequence in one call: for t = T - 1 .. 0,
+    :func:`lstm_backward_seq_step` and dh = dA[:, t] W_h^T (NumPy's BLAS; at t = 0 only with
+    ``first``, when h0's gradient is wanted). ``WhT`` (4H, H), ``dh``, ``dc`` (B, H),
+    C-contiguous."""
+    T, B, H = C.shape
+    G = A.shape[2]
+    for t in range(T - 1, -1, -1):
+        if t > 0:
+            lstm_backward_seq_step(A[t], TC[t], C[t - 1], dout, t, dh, dc, dA)
+            _sgemm(B, H, G, dA[:, t].ctypes.data, T * G, WhT.ctypes.data, H, dh.ctypes.data, H)
+        else:
+            lstm_backward_seq_step(A[t], TC[t], cinit, dout, t, dh, dc, dA)
+            if first:
+                _sgemm(B, H, G, dA[:, t].ctypes.data, T * G, WhT.ctypes.data, H,
+                       dh.ctypes.data, H)
+
+
+if HAVE_SGEMM:
+    lstm_forward_seq, lstm_backward_seq = _jit(lstm_forward_seq), _jit(lstm_backward_seq)
+else:  # _kernels.get hands out None: the per-step loop runs
+    lstm_forward_seq = lstm_backward_seq = None
 
 
 # -- GRU (r, z, n blocks; r and z pre-scaled by 1/2) ------------------------------------------

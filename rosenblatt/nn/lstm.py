@@ -305,15 +305,21 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths=None):
     TC = workspace.empty((T, B, H), dtype)  # tanh(C_t)
     out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
     Whs = Wh * scale
-    rec = np.empty((B, G), dtype=dtype)
-    h, c = hinit, cinit
-    for t in range(T):
-        np.matmul(h, Whs, out=rec)
-        fwd(table, idx, t, rec, c, C[t], TC[t], A[t], out)
-        if M is not None:
-            hold_finished(C[t], c, M[t])
-            hold_finished(out[:, t], h, M[t])
-        h, c = out[:, t], C[t]
+    # without lengths, the whole sequence in one call where the kernels reach NumPy's BLAS
+    whole = (_kernels.get("lstm_forward_seq"), _kernels.get("lstm_backward_seq"))
+    whole = whole if M is None and whole[0] is not None else None
+    if whole is not None:
+        whole[0](table, idx, Whs, np.ascontiguousarray(hinit), cinit, C, TC, A, out)
+    else:
+        rec = np.empty((B, G), dtype=dtype)
+        h, c = hinit, cinit
+        for t in range(T):
+            np.matmul(h, Whs, out=rec)
+            fwd(table, idx, t, rec, c, C[t], TC[t], A[t], out)
+            if M is not None:
+                hold_finished(C[t], c, M[t])
+                hold_finished(out[:, t], h, M[t])
+            h, c = out[:, t], C[t]
 
     def backward(grad, dh_last, dc_last):
         dout = grad
@@ -325,7 +331,7 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths=None):
         want_h0 = needs_grad(h0)
         ended = None if M is None else EndedSequences(M, dout)
         kernel_dout = dout if ended is None else ended.dout
-        for t in range(T - 1, -1, -1):
+        for t in range(T - 1, -1, -1) if whole is None else ():
             if ended is not None:  # past a sequence's end h and C pass straight through
                 held = ended.hold(t, dh, dc)
             bwd(A[t], TC[t], C[t - 1] if t else cinit, kernel_dout, t, dh, dc, dA)
@@ -333,6 +339,8 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths=None):
                 np.matmul(dA[:, t], WhT, out=dh)
             if ended is not None:
                 ended.release(held, dh, dc)
+        if whole is not None:
+            whole[1](A, TC, C, cinit, kernel_dout, WhT, dh, dc, dA, want_h0)
         gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
         gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dA)
         return (gx, gwx, gwh, gb, state_grad(dh, h0) if want_h0 else None,
