@@ -324,6 +324,41 @@ def gru_backward_seq_step(gates, hn, hinit, out, dout, t, dh, carry, da, dah):
             cb[j] = d * z
 
 
+def gru_forward_seq(table, idx, Whs, bhn, hinit, A, HN, out):
+    """A whole GRU sequence in one call: for t = 0 .. T - 1, h_{t-1} Whs (NumPy's BLAS) and
+    :func:`gru_forward_seq_step`, h_{t-1} read from ``out[:, t - 1]`` (``hinit`` at t = 0,
+    C-contiguous (B, H)); ``A`` (T, B, 3H), ``HN`` (T, B, H): the loop in Python's calls."""
+    B, T, H = out.shape
+    G = Whs.shape[1]
+    rec = np.empty((B, G), np.float32)
+    for t in range(T):
+        if t == 0:
+            _sgemm(B, G, H, hinit.ctypes.data, H, Whs.ctypes.data, G, rec.ctypes.data, G)
+        else:
+            _sgemm(B, G, H, out[:, t - 1].ctypes.data, T * H, Whs.ctypes.data, G,
+                   rec.ctypes.data, G)
+        gru_forward_seq_step(table, idx, t, rec, bhn, hinit, A[t], HN[t], out)
+
+
+def gru_backward_seq(A, HN, hinit, out, dout, WhT, dh, carry, dA, dAh, first):
+    """GRU BPTT over a whole sequence in one call: for t = T - 1 .. 0,
+    :func:`gru_backward_seq_step` and dh = dAh[:, t] W_h^T (NumPy's BLAS; at t = 0 only with
+    ``first``, when h0's gradient is wanted). ``WhT`` (3H, H), ``dh``, ``carry`` (B, H),
+    C-contiguous."""
+    T, B, H = HN.shape
+    G = A.shape[2]
+    for t in range(T - 1, -1, -1):
+        gru_backward_seq_step(A[t], HN[t], hinit, out, dout, t, dh, carry, dA, dAh)
+        if t > 0 or first:
+            _sgemm(B, H, G, dAh[:, t].ctypes.data, T * G, WhT.ctypes.data, H, dh.ctypes.data, H)
+
+
+if HAVE_SGEMM:
+    gru_forward_seq, gru_backward_seq = _jit(gru_forward_seq), _jit(gru_backward_seq)
+else:
+    gru_forward_seq = gru_backward_seq = None
+
+
 @_jit
 def one_hot_rows(x, idx, vals):
     """Whether every row of ``x`` has at most one non-zero; if so ``idx[r]``, ``vals[r]`` hold

@@ -189,14 +189,20 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths=None):
     HN = workspace.empty((T, B, H), dtype)   # h_{t-1} W_hn + b_hn
     out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
     Whs = Wh * scale
-    rec = np.empty((B, G), dtype=dtype)
-    h = hinit
-    for t in range(T):
-        np.matmul(h, Whs, out=rec)
-        fwd(table, idx, t, rec, bhn, hinit, A[t], HN[t], out)
-        if M is not None:  # the kernel read h_{t-1} from out[:, t - 1]: held already
-            hold_finished(out[:, t], h, M[t])
-        h = out[:, t]
+    # without lengths, the whole sequence in one call where the kernels reach NumPy's BLAS
+    whole = (_kernels.get("gru_forward_seq"), _kernels.get("gru_backward_seq"))
+    whole = whole if M is None and whole[0] is not None else None
+    if whole is not None:
+        whole[0](table, idx, Whs, bhn, hinit, A, HN, out)
+    else:
+        rec = np.empty((B, G), dtype=dtype)
+        h = hinit
+        for t in range(T):
+            np.matmul(h, Whs, out=rec)
+            fwd(table, idx, t, rec, bhn, hinit, A[t], HN[t], out)
+            if M is not None:  # the kernel read h_{t-1} from out[:, t - 1]: held already
+                hold_finished(out[:, t], h, M[t])
+            h = out[:, t]
 
     def backward(grad):
         dout = grad
@@ -210,7 +216,7 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths=None):
         want_h0 = needs_grad(h0)
         ended = None if M is None else EndedSequences(M, dout)
         kernel_dout = dout if ended is None else ended.dout
-        for t in range(T - 1, -1, -1):
+        for t in range(T - 1, -1, -1) if whole is None else ():
             if ended is not None:  # past a sequence's end h passes straight through
                 held = ended.hold(t, dh, carry)
             bwd(A[t], HN[t], hinit, out, kernel_dout, t, dh, carry, dA, dAh)
@@ -218,6 +224,8 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths=None):
                 np.matmul(dAh[:, t], WhT, out=dh)
             if ended is not None:
                 ended.release(held, dh, carry)
+        if whole is not None:
+            whole[1](A, HN, hinit, out, kernel_dout, WhT, dh, carry, dA, dAh, want_h0)
         gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
         gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dAh)
         gbhn = None

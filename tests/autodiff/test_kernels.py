@@ -130,10 +130,11 @@ def test_lstm_kernels_match_numpy(both, initial):
 @pytest.mark.parametrize("initial", [False, True])
 @pytest.mark.parametrize("one_hot", [False, True])
 @pytest.mark.parametrize("T", [1, 7])
-def test_lstm_whole_sequence_kernels_equal_the_step_loop(monkeypatch, initial, one_hot, T):
-    # lstm_forward_seq / lstm_backward_seq call NumPy's own BLAS from inside the kernel for
-    # h_{t-1} W_h and dA_t W_h^T: the same products and gate passes as the loop in Python,
-    # so the same bits, outputs, final states and every gradient (h0's too)
+@pytest.mark.parametrize("op", ["lstm", "gru"])
+def test_whole_sequence_kernels_equal_the_step_loop(monkeypatch, initial, one_hot, T, op):
+    # {lstm,gru}_forward_seq / _backward_seq call NumPy's own BLAS from inside the kernel
+    # for h_{t-1} W_h and dA_t W_h^T: the same products and gate passes as the loop in
+    # Python, so the same bits, outputs, final states and every gradient (h0's too)
     from rosenblatt.autodiff import _numba_kernels as k
 
     if not k.HAVE_SGEMM:
@@ -144,17 +145,23 @@ def test_lstm_whole_sequence_kernels_equal_the_step_loop(monkeypatch, initial, o
          else rng.standard_normal((B, T, V)).astype(np.float32))
     h0 = rng.standard_normal((B, H)).astype(np.float32)
     c0 = rng.standard_normal(H).astype(np.float32)
-    W_x = (rng.standard_normal((V, 4 * H)) / 3).astype(np.float32)
-    W_h = (rng.standard_normal((H, 4 * H)) / 3).astype(np.float32)
-    b = rng.standard_normal(4 * H).astype(np.float32)
+    G = 4 * H if op == "lstm" else 3 * H
+    W_x = (rng.standard_normal((V, G)) / 3).astype(np.float32)
+    W_h = (rng.standard_normal((H, G)) / 3).astype(np.float32)
+    b = rng.standard_normal(G).astype(np.float32)
     calls = []
 
     def run():
-        ts = [rb.tensor(a, requires_grad=True) for a in (x, W_x, W_h, b, h0, c0)]
+        ts = [rb.tensor(a, requires_grad=True) for a in (x, W_x, W_h, b, h0, c0, b[:H])]
         h_init, c_init = (ts[4], ts[5]) if initial else (None, None)
+        if op == "gru":
+            out = rb.nn.functional.gru(ts[0], ts[1], ts[2], ts[3], ts[6], h_init)
+            (out * out).sum().backward()
+            used = [ts[i] for i in (0, 1, 2, 3, 6, 4)] if initial else ts[:4] + ts[6:]
+            return [out.data.copy(), *[t.grad.copy() for t in used]]
         out, h, c = rb.nn.functional.lstm(ts[0], ts[1], ts[2], ts[3], h_init, c_init)
         ((out * out).sum() + (c * 3).sum() + (h * h).sum()).backward()
-        used = ts if initial else ts[:4]
+        used = ts[:6] if initial else ts[:4]
         return [out.data.copy(), h.data.copy(), c.data.copy(), *[t.grad.copy() for t in used]]
 
     get = _kernels.get
@@ -167,7 +174,7 @@ def test_lstm_whole_sequence_kernels_equal_the_step_loop(monkeypatch, initial, o
     try:
         monkeypatch.setattr(_kernels, "get", counting)
         whole = run()
-        assert "lstm_forward_seq" in calls and "lstm_backward_seq" in calls
+        assert f"{op}_forward_seq" in calls and f"{op}_backward_seq" in calls
         monkeypatch.setattr(_kernels, "get", lambda name: None if name.endswith("_seq")
                             else get(name))
         loop = run()
