@@ -207,21 +207,37 @@ def lstm_backward_seq_step(gates, tc, c_prev, dout, t, dh, dc, da):
             dcb[j] = dcv * f
 
 
+@numba.njit(cache=True, inline="always")
+def _recurrent_product(hinit, out, t, Whs, rec):
+    """rec = h_{t-1} Whs by NumPy's BLAS, h_{t-1} being ``hinit`` (C-contiguous (B, H)) at
+    t = 0, else the row block ``out[:, t - 1]`` of the batch-major outputs (B, T, H)."""
+    B, T, H = out.shape
+    G = Whs.shape[1]
+    if t == 0:
+        _sgemm(B, G, H, hinit.ctypes.data, H, Whs.ctypes.data, G, rec.ctypes.data, G)
+    else:
+        _sgemm(B, G, H, out[:, t - 1].ctypes.data, T * H, Whs.ctypes.data, G, rec.ctypes.data, G)
+
+
+@numba.njit(cache=True, inline="always")
+def _step_back(dA, t, WhT, dh):
+    """dh = dA[:, t] W_h^T by NumPy's BLAS (``dA`` (B, T, G), ``WhT`` (G, H), ``dh`` (B, H))."""
+    B, T, G = dA.shape
+    H = dh.shape[1]
+    _sgemm(B, H, G, dA[:, t].ctypes.data, T * G, WhT.ctypes.data, H, dh.ctypes.data, H)
+
+
 def lstm_forward_seq(table, idx, Whs, hinit, cinit, C, TC, A, out):
     """A whole LSTM sequence in one call: for t = 0 .. T - 1, h_{t-1} Whs (NumPy's BLAS) and
     :func:`lstm_forward_seq_step`, h_{t-1} read from ``out[:, t - 1]`` (``hinit`` at t = 0,
     C-contiguous (B, H)). The arguments are the step's, for every t: ``C``, ``TC`` (T, B,
     H), ``A`` (T, B, 4H); the same calls as the loop in Python, so the same numbers."""
-    B, T, H = out.shape
-    G = Whs.shape[1]
-    rec = np.empty((B, G), np.float32)
-    for t in range(T):
+    rec = np.empty((out.shape[0], Whs.shape[1]), np.float32)
+    for t in range(out.shape[1]):
+        _recurrent_product(hinit, out, t, Whs, rec)
         if t == 0:
-            _sgemm(B, G, H, hinit.ctypes.data, H, Whs.ctypes.data, G, rec.ctypes.data, G)
             lstm_forward_seq_step(table, idx, t, rec, cinit, C[t], TC[t], A[t], out)
         else:
-            _sgemm(B, G, H, out[:, t - 1].ctypes.data, T * H, Whs.ctypes.data, G,
-                   rec.ctypes.data, G)
             lstm_forward_seq_step(table, idx, t, rec, C[t - 1], C[t], TC[t], A[t], out)
 
 
@@ -230,17 +246,13 @@ def lstm_backward_seq(A, TC, C, cinit, dout, WhT, dh, dc, dA, first):
     :func:`lstm_backward_seq_step` and dh = dA[:, t] W_h^T (NumPy's BLAS; at t = 0 only with
     ``first``, when h0's gradient is wanted). ``WhT`` (4H, H), ``dh``, ``dc`` (B, H),
     C-contiguous."""
-    T, B, H = C.shape
-    G = A.shape[2]
-    for t in range(T - 1, -1, -1):
+    for t in range(C.shape[0] - 1, -1, -1):
         if t > 0:
             lstm_backward_seq_step(A[t], TC[t], C[t - 1], dout, t, dh, dc, dA)
-            _sgemm(B, H, G, dA[:, t].ctypes.data, T * G, WhT.ctypes.data, H, dh.ctypes.data, H)
         else:
             lstm_backward_seq_step(A[t], TC[t], cinit, dout, t, dh, dc, dA)
-            if first:
-                _sgemm(B, H, G, dA[:, t].ctypes.data, T * G, WhT.ctypes.data, H,
-                       dh.ctypes.data, H)
+        if t > 0 or first:
+            _step_back(dA, t, WhT, dh)
 
 
 if HAVE_SGEMM:
@@ -328,15 +340,9 @@ def gru_forward_seq(table, idx, Whs, bhn, hinit, A, HN, out):
     """A whole GRU sequence in one call: for t = 0 .. T - 1, h_{t-1} Whs (NumPy's BLAS) and
     :func:`gru_forward_seq_step`, h_{t-1} read from ``out[:, t - 1]`` (``hinit`` at t = 0,
     C-contiguous (B, H)); ``A`` (T, B, 3H), ``HN`` (T, B, H): the loop in Python's calls."""
-    B, T, H = out.shape
-    G = Whs.shape[1]
-    rec = np.empty((B, G), np.float32)
-    for t in range(T):
-        if t == 0:
-            _sgemm(B, G, H, hinit.ctypes.data, H, Whs.ctypes.data, G, rec.ctypes.data, G)
-        else:
-            _sgemm(B, G, H, out[:, t - 1].ctypes.data, T * H, Whs.ctypes.data, G,
-                   rec.ctypes.data, G)
+    rec = np.empty((out.shape[0], Whs.shape[1]), np.float32)
+    for t in range(out.shape[1]):
+        _recurrent_product(hinit, out, t, Whs, rec)
         gru_forward_seq_step(table, idx, t, rec, bhn, hinit, A[t], HN[t], out)
 
 
@@ -345,12 +351,10 @@ def gru_backward_seq(A, HN, hinit, out, dout, WhT, dh, carry, dA, dAh, first):
     :func:`gru_backward_seq_step` and dh = dAh[:, t] W_h^T (NumPy's BLAS; at t = 0 only with
     ``first``, when h0's gradient is wanted). ``WhT`` (3H, H), ``dh``, ``carry`` (B, H),
     C-contiguous."""
-    T, B, H = HN.shape
-    G = A.shape[2]
-    for t in range(T - 1, -1, -1):
+    for t in range(HN.shape[0] - 1, -1, -1):
         gru_backward_seq_step(A[t], HN[t], hinit, out, dout, t, dh, carry, dA, dAh)
         if t > 0 or first:
-            _sgemm(B, H, G, dAh[:, t].ctypes.data, T * G, WhT.ctypes.data, H, dh.ctypes.data, H)
+            _step_back(dAh, t, WhT, dh)
 
 
 if HAVE_SGEMM:
