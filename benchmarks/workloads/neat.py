@@ -301,9 +301,9 @@ def workloads(quick):
             "target": "(the row above in rosenblatt's default dtype: the same target)",
             "target_ratio": {"loop over networks": 10.0},
             "notes": "float32 networks (the layers' default dtype) on both sides: the fused "
-                     "pass computes in float32, 8 lanes to a 256-bit vector where float64 "
-                     "has 4; the loop's per-network NumPy calls cost about the same in "
-                     "either dtype",
+                     "pass computes in float32, twice float64's lanes a vector (16 at 512 "
+                     "bits with AVX-512: the kernel asks for them, wide_vectors); the loop's "
+                     "per-network NumPy calls cost about the same in either dtype",
         },
         {
             "name": f"cne population of {pop} 4-16-1 networks on 4 inputs (XOR-sized)",

@@ -314,7 +314,7 @@ def _rows(A, th, k, m, w_at, b_at, code, B, c):
     the samples, the activation in the last pass (one loop per activation: a switch inside
     the loop would stop it vectorising). With at most four inputs there is one pass, the
     bias added in it (no pass that only writes the bias). Every constant in the arrays'
-    dtype (``c``'s): float32 networks compute in float32, 8 lanes to a 256-bit vector."""
+    dtype (``c``'s): float32 networks compute in float32, twice float64's lanes a vector."""
     wide_vectors()
     n = A.shape[1]
     zero, half = _like(c[0], 0.0), _like(c[0], 0.5)
