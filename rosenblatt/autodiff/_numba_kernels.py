@@ -385,6 +385,24 @@ def one_hot_rows(x, idx, vals):
 
 
 @_jit
+def sampled_product(xT, gT, flat, cols, vals):
+    """vals[k] = (x^T g)[i, j] at (i, j) = divmod(flat[k], cols) only: a sampled dense-dense
+    product, the weight gradient of a sparse layer's live connections, O(batch x live) where
+    x^T g costs O(batch x in x out). ``xT`` (in, batch) and ``gT`` (out, batch) C-contiguous,
+    so each entry is one dot product of two contiguous rows (it vectorises); sums over the
+    batch in the arrays' dtype."""
+    n = xT.shape[1]
+    zero = np.zeros(1, vals.dtype)[0]
+    for k in range(flat.shape[0]):
+        i = flat[k] // cols
+        a, b = xT[i], gT[flat[k] - i * cols]
+        s = zero
+        for t in range(n):
+            s += a[t] * b[t]
+        vals[k] = s
+
+
+@_jit
 def scatter_add_rows(gw, idx, vals, rows):
     """gw[idx[r]] += vals[r] rows[r] for every row r (X^T rows for one-hot X)."""
     n, G = rows.shape

@@ -199,3 +199,31 @@ def test_rewired_run_resumes_bit_for_bit(tmp_path):
     resumed = run(4, resume=path)
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [1, 37])
+def test_sampled_weight_gradient_matches_the_masked_product(both, dtype, batch):
+    # the sparse path's dE/dW with the compiled kernels: only the live entries of x^T g
+    # (sampled_product), written over a packed gradient slot holding stale values; without
+    # them the masked BLAS product. Equal to float rounding, zero off the mask
+    layer = rb.nn.SparseDense(40, 50, density=0.07, sparse_below=1.0, rng=0, dtype=dtype)
+    opt = rb.optim.SGD(layer.parameters(), lr=0.1)
+    rng = np.random.default_rng(batch)
+    x = rng.normal(size=(batch, 40)).astype(dtype)
+    g = rng.normal(size=(batch, 50)).astype(dtype)
+
+    def run():
+        opt.zero_grad()
+        opt.vec.grad[:] = np.nan  # stale contents of the flat gradient
+        opt.zero_grad()
+        layer(rb.tensor(x)).backward(g)
+        return [layer.W.grad.copy(), layer.b.grad.copy()]
+
+    fast, slow = both(run)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert np.all(fast[0][~layer.mask] == 0) and np.isfinite(fast[0]).all()
+    np.testing.assert_allclose(slow[0], (x.T @ g) * layer.mask, rtol=tol, atol=tol)
