@@ -9,8 +9,10 @@ them during training (sparse evolutionary training, RigL).
 
 Cost: with few live connections (``density`` below ``sparse_below``) the
 forward and backward are sparse products over the live connections only
-(scipy.sparse CSR); otherwise a dense product with the masked weight. Either
-way the gradient of a missing connection is zero.
+(compiled kernels with ``rosenblatt[fast]``: a multiply-add over the batch per
+live connection, and dE/dW for the live connections alone; else scipy.sparse
+CSR products and the masked dense dE/dW); otherwise a dense product with the
+masked weight. Either way the gradient of a missing connection is zero.
 """
 
 import numpy as np
@@ -36,8 +38,9 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
     structure : (flat, csr), optional
         The flat indices of the live connections (row-major) and a CSR matrix
         with that pattern (:meth:`SparseDense.structure`), whose values are
-        refreshed from ``weight``. Given, the forward product and dE/dX cost
-        O(batch x live connections) instead of O(batch x in x out).
+        refreshed from ``weight``. Given, the forward product and dE/dX (and with the
+        compiled kernels dE/dW) cost O(batch x live connections) instead of
+        O(batch x in x out).
     dense_grad : list, optional
         Given, the backward also appends ``x^T g``, the gradient of every
         connection, live or not (RigL grows connections where it is largest).
@@ -62,33 +65,41 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
     if xd.ndim != 2 or xd.shape[1] != W.shape[0]:
         raise ValueError(f"sparse_dense: expected input of shape (batch, {W.shape[0]}); got "
                          f"{xd.shape}")
+    fast = _kernels.kernels() if structure is not None else None
     if structure is None:
         Wm = W * mask
         y = xd @ Wm
     else:
         flat, csr = structure
         np.take(W.reshape(-1), flat, out=csr.data)
-        # (out, in) CSC times (in, batch): a product over the live entries only
-        y = np.ascontiguousarray((csr.T @ xd.T).T, dtype=W.dtype)
+        if fast is not None:  # compiled: each live connection a multiply-add over the batch
+            xT = np.ascontiguousarray(xd.T, dtype=W.dtype)
+            yT = np.empty((W.shape[1], xd.shape[0]), W.dtype)
+            fast.sparse_rows_forward(xT, csr.indptr, csr.indices, csr.data, yT)
+            y = np.ascontiguousarray(yT.T)
+        else:  # (out, in) CSC times (in, batch): a product over the live entries only
+            y = np.ascontiguousarray((csr.T @ xd.T).T, dtype=W.dtype)
     if bias is not None:
         y += bias.data
 
     def backward(g):
         gx = gw = gb = None
+        gT = np.ascontiguousarray(g.T, dtype=W.dtype) if fast is not None else None
         if needs_grad(x):
             if structure is None:
                 gx = g @ Wm.T
+            elif fast is not None:
+                gxT = np.empty((W.shape[0], g.shape[0]), W.dtype)
+                fast.sparse_rows_backward(gT, csr.indptr, csr.indices, csr.data, gxT)
+                gx = np.ascontiguousarray(gxT.T)
             else:
                 gx = np.ascontiguousarray((csr @ g.T).T, dtype=W.dtype)
         if weight.requires_grad or dense_grad is not None:
             slot = weight._grad_slot() if weight.requires_grad else None
             out = np.empty_like(W) if slot is None else slot
-            sampled = (_kernels.get("sampled_product")
-                       if structure is not None and dense_grad is None else None)
-            if sampled is not None:  # the live entries of x^T g only
+            if fast is not None and dense_grad is None:  # the live entries of x^T g only
                 vals = np.empty(len(flat), W.dtype)
-                sampled(np.ascontiguousarray(xd.T, dtype=W.dtype),
-                        np.ascontiguousarray(g.T, dtype=W.dtype), flat, W.shape[1], vals)
+                fast.sampled_product(xT, gT, flat, W.shape[1], vals)
                 out.fill(0)
                 out.reshape(-1)[flat] = vals
             else:

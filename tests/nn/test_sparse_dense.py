@@ -203,11 +203,14 @@ def test_rewired_run_resumes_bit_for_bit(tmp_path):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch", [1, 37])
-def test_sampled_weight_gradient_matches_the_masked_product(both, dtype, batch):
-    # the sparse path's dE/dW with the compiled kernels: only the live entries of x^T g
-    # (sampled_product), written over a packed gradient slot holding stale values; without
-    # them the masked BLAS product. Equal to float rounding, zero off the mask
-    layer = rb.nn.SparseDense(40, 50, density=0.07, sparse_below=1.0, rng=0, dtype=dtype)
+@pytest.mark.parametrize("density", [0.07, 0.4])  # rows of 0-8 connections, and of ~20
+def test_compiled_sparse_path_matches_scipy(both, dtype, batch, density):
+    # the sparse path with the compiled kernels: the products over the live connections
+    # (sparse_rows_forward / sparse_rows_backward) and dE/dW for the live entries of x^T g
+    # only (sampled_product), written over a packed gradient slot holding stale values;
+    # without them SciPy's CSR products and the masked BLAS product. Equal to float
+    # rounding, dE/dW zero off the mask
+    layer = rb.nn.SparseDense(40, 50, density=density, sparse_below=1.0, rng=0, dtype=dtype)
     opt = rb.optim.SGD(layer.parameters(), lr=0.1)
     rng = np.random.default_rng(batch)
     x = rng.normal(size=(batch, 40)).astype(dtype)
@@ -217,8 +220,10 @@ def test_sampled_weight_gradient_matches_the_masked_product(both, dtype, batch):
         opt.zero_grad()
         opt.vec.grad[:] = np.nan  # stale contents of the flat gradient
         opt.zero_grad()
-        layer(rb.tensor(x)).backward(g)
-        return [layer.W.grad.copy(), layer.b.grad.copy()]
+        xt = rb.tensor(x, requires_grad=True)
+        out = layer(xt)
+        out.backward(g)
+        return [layer.W.grad.copy(), layer.b.grad.copy(), out.data.copy(), xt.grad.copy()]
 
     fast, slow = both(run)
     tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -227,3 +232,6 @@ def test_sampled_weight_gradient_matches_the_masked_product(both, dtype, batch):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
     assert np.all(fast[0][~layer.mask] == 0) and np.isfinite(fast[0]).all()
     np.testing.assert_allclose(slow[0], (x.T @ g) * layer.mask, rtol=tol, atol=tol)
+    Wm = layer.W.data * layer.mask
+    np.testing.assert_allclose(fast[2], x @ Wm + layer.b.data, rtol=tol, atol=tol)
+    np.testing.assert_allclose(fast[3], g @ Wm.T, rtol=tol, atol=tol)
