@@ -384,6 +384,13 @@ def one_hot_rows(x, idx, vals):
     return True
 
 
+@numba.njit(cache=True, inline="always")
+def _four_connections(vals, indices, rows, q):
+    """The weights of CSR entries q .. q + 3 and the rows of ``rows`` their indices name."""
+    return (vals[q], vals[q + 1], vals[q + 2], vals[q + 3], rows[indices[q]],
+            rows[indices[q + 1]], rows[indices[q + 2]], rows[indices[q + 3]])
+
+
 @_jit
 def sparse_rows_forward(xT, indptr, indices, vals, yT):
     """yT = (x W)^T for a sparse W in CSR form (``indptr``, ``indices``, ``vals``; in x out):
@@ -396,9 +403,7 @@ def sparse_rows_forward(xT, indptr, indices, vals, yT):
         a = xT[i]
         q, end = indptr[i], indptr[i + 1]
         while q + 4 <= end:  # four connections a pass: a's row read once for them
-            w0, w1, w2, w3 = vals[q], vals[q + 1], vals[q + 2], vals[q + 3]
-            y0, y1, y2, y3 = (yT[indices[q]], yT[indices[q + 1]], yT[indices[q + 2]],
-                              yT[indices[q + 3]])
+            w0, w1, w2, w3, y0, y1, y2, y3 = _four_connections(vals, indices, yT, q)
             for t in range(n):
                 v = a[t]
                 y0[t] += w0 * v
@@ -424,9 +429,7 @@ def sparse_rows_backward(gT, indptr, indices, vals, gxT):
         d[:] = 0
         q, end = indptr[i], indptr[i + 1]
         while q + 4 <= end:  # four connections a pass: a quarter of the row's loads and stores
-            w0, w1, w2, w3 = vals[q], vals[q + 1], vals[q + 2], vals[q + 3]
-            b0, b1, b2, b3 = (gT[indices[q]], gT[indices[q + 1]], gT[indices[q + 2]],
-                              gT[indices[q + 3]])
+            w0, w1, w2, w3, b0, b1, b2, b3 = _four_connections(vals, indices, gT, q)
             for t in range(n):
                 d[t] += w0 * b0[t] + w1 * b1[t] + w2 * b2[t] + w3 * b3[t]
             q += 4
