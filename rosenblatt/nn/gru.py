@@ -216,16 +216,17 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths=None):
         want_h0 = needs_grad(h0)
         ended = None if M is None else EndedSequences(M, dout)
         kernel_dout = dout if ended is None else ended.dout
-        for t in range(T - 1, -1, -1) if whole is None else ():
-            if ended is not None:  # past a sequence's end h passes straight through
-                held = ended.hold(t, dh, carry)
-            bwd(A[t], HN[t], hinit, out, kernel_dout, t, dh, carry, dA, dAh)
-            if t or want_h0:
-                np.matmul(dAh[:, t], WhT, out=dh)
-            if ended is not None:
-                ended.release(held, dh, carry)
         if whole is not None:
             whole[1](A, HN, hinit, out, kernel_dout, WhT, dh, carry, dA, dAh, want_h0)
+        else:
+            for t in range(T - 1, -1, -1):
+                if ended is not None:  # past a sequence's end h passes straight through
+                    held = ended.hold(t, dh, carry)
+                bwd(A[t], HN[t], hinit, out, kernel_dout, t, dh, carry, dA, dAh)
+                if t or want_h0:
+                    np.matmul(dAh[:, t], WhT, out=dh)
+                if ended is not None:
+                    ended.release(held, dh, carry)
         gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
         gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dAh)
         gbhn = None

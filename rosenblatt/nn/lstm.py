@@ -331,16 +331,17 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths=None):
         want_h0 = needs_grad(h0)
         ended = None if M is None else EndedSequences(M, dout)
         kernel_dout = dout if ended is None else ended.dout
-        for t in range(T - 1, -1, -1) if whole is None else ():
-            if ended is not None:  # past a sequence's end h and C pass straight through
-                held = ended.hold(t, dh, dc)
-            bwd(A[t], TC[t], C[t - 1] if t else cinit, kernel_dout, t, dh, dc, dA)
-            if t or want_h0:
-                np.matmul(dA[:, t], WhT, out=dh)
-            if ended is not None:
-                ended.release(held, dh, dc)
         if whole is not None:
             whole[1](A, TC, C, cinit, kernel_dout, WhT, dh, dc, dA, want_h0)
+        else:
+            for t in range(T - 1, -1, -1):
+                if ended is not None:  # past a sequence's end h and C pass straight through
+                    held = ended.hold(t, dh, dc)
+                bwd(A[t], TC[t], C[t - 1] if t else cinit, kernel_dout, t, dh, dc, dA)
+                if t or want_h0:
+                    np.matmul(dA[:, t], WhT, out=dh)
+                if ended is not None:
+                    ended.release(held, dh, dc)
         gx, gwx, gb = batch_major_input_grads(dA, x, rows, x2, W_x, b)
         gwh = batch_major_hidden_grad(W_h, h0, hinit, out, dA)
         return (gx, gwx, gwh, gb, state_grad(dh, h0) if want_h0 else None,

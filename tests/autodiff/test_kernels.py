@@ -125,7 +125,6 @@ def test_lstm_kernels_match_numpy(both, initial):
     assert_close(*both(run))
 
 
-
 @needs_numba
 @pytest.mark.parametrize("initial", [False, True])
 @pytest.mark.parametrize("one_hot", [False, True])
@@ -182,6 +181,7 @@ def test_whole_sequence_kernels_equal_the_step_loop(monkeypatch, initial, one_ho
         _kernels.use_numba(None)
     for a, b_ in zip(whole, loop):
         np.testing.assert_array_equal(a, b_)
+
 
 # -- one-hot inputs ---------------------------------------------------------------------------
 
