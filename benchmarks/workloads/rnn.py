@@ -10,6 +10,12 @@ the arithmetic does not depend on the values. Unit: tokens (batch x time) per
 second.
 
 Targets (issue 8, raised by issue 23): LSTM >= 1.0x PyTorch's tokens/s, GRU >= 1.2x.
+Each net has two rows: the plain loop (one thread of ours; NumPy's BLAS splits the
+products) and the same steps data-parallel over threads
+(``rb.distributed.ThreadParallel``: each of two threads runs half of every batch of
+sequences, one BLAS thread each; the gradients summed, one step), which is how a
+rosenblatt user puts a second core to work on a recurrent net (``rb.fit(...,
+distributed="threads")``).
 
 ``python -m benchmarks.workloads.rnn [LSTM|GRU]`` prints where one step's CPU time
 goes (one BLAS thread): the step's phases, and the matrix products of its shapes
@@ -23,7 +29,7 @@ import time
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks.common import torch_or_none
+from benchmarks.common import blas_threads, torch_or_none
 
 VOCAB, HIDDEN, SEQ, BATCH, LR = 65, 128, 50, 32, 0.1
 
@@ -36,22 +42,56 @@ def data(steps, seed=0):
 
 
 def rosenblatt_fn(kind, x, y):
-    rng = np.random.default_rng(0)
-    cell = getattr(rb.nn, kind)(VOCAB, HIDDEN, rng=rng)
-    head = rb.nn.Dense(HIDDEN, VOCAB, rng=rng)
-    params = cell.parameters() + head.parameters()
-    opt = rb.optim.SGD(params, lr=LR)
+    model = CharNet(kind, np.random.default_rng(0))
+    opt = rb.optim.SGD(model.parameters(), lr=LR)
     cross_entropy = rb.losses.cross_entropy
 
     def run():
         for xb, yb in zip(x, y):
-            out, _ = cell(rb.tensor(xb))
-            logits = head(out.reshape(BATCH * SEQ, HIDDEN))
-            loss = cross_entropy(logits, yb.reshape(-1))
+            loss = cross_entropy(model(rb.tensor(xb)), yb.reshape(-1))
             opt.zero_grad()
             loss.backward()
             opt.step()
 
+    run.model = model
+    return run
+
+
+class CharNet(rb.nn.Module):
+    """The recurrent layer and its read-out as one model (what ``ThreadParallel`` clones):
+    (B, T, VOCAB) one-hot inputs to (B T, VOCAB) logits."""
+
+    def __init__(self, kind, rng):
+        super().__init__()
+        self.cell = getattr(rb.nn, kind)(VOCAB, HIDDEN, rng=rng)
+        self.head = rb.nn.Dense(HIDDEN, VOCAB, rng=rng)
+
+    def forward(self, x):
+        out, _ = self.cell(x)
+        return self.head(out.reshape(out.shape[0] * out.shape[1], HIDDEN))
+
+
+def rosenblatt_threads_fn(kind, x, y, threads=None):
+    """The same SGD steps data-parallel over threads (``rb.distributed.ThreadParallel``):
+    ``threads`` of them (None: two when NumPy's BLAS is given two or more, as in the default
+    mode, else one, the plain step through ``ThreadParallel``'s bookkeeping)."""
+    make = getattr(getattr(rb, "distributed", None), "ThreadParallel", None)
+    if make is None:
+        return None
+    model = CharNet(kind, np.random.default_rng(0))
+    opt = rb.optim.SGD(model.parameters(), lr=LR)
+    parallel = make(model, opt, threads=threads or min(2, blas_threads()))
+    cross_entropy = rb.losses.cross_entropy
+
+    def run():
+        for xb, yb in zip(x, y):
+            def loss(m, part, xb=xb, yb=yb):
+                return cross_entropy(m(rb.tensor(xb[part])), yb[part].reshape(-1))
+
+            parallel.backward(loss, BATCH)
+            opt.step()
+
+    run.model = model
     return run
 
 
@@ -94,6 +134,22 @@ def workloads(quick):
             "target": f">= {target}x PyTorch nn.{kind}",
             "target_ratio": {"pytorch": target},
         })
+        threads_run = rosenblatt_threads_fn(kind, x, y)
+        if threads_run is not None:
+            out.append({
+                "name": f"char-level {kind} through ThreadParallel: vocab {VOCAB}, hidden "
+                        f"{HIDDEN}, seq {SEQ}, batch {BATCH}, {steps} SGD steps",
+                "unit": "tokens/s",
+                "work": tokens,
+                "rosenblatt": threads_run,
+                "references": {"pytorch": out[-1]["references"]["pytorch"]},
+                "target": f">= {target}x PyTorch nn.{kind} (issue 23)",
+                "target_ratio": {"pytorch": target},
+                "notes": "data-parallel over threads: each of two threads runs half of every "
+                         "batch of sequences on its own replica (one BLAS thread per "
+                         "product), the gradients are summed and SGD steps once; one thread "
+                         "(the plain step) when NumPy's BLAS has one",
+            })
     return out
 
 

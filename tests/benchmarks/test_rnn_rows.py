@@ -1,0 +1,28 @@
+"""The char-level benchmark's two rosenblatt rows train the same net the same way."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.workloads import rnn  # noqa: E402
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_the_thread_parallel_row_takes_the_plain_rows_steps(kind):
+    # two SGD steps each: two threads over batch halves against one thread on the whole
+    # batch, from the same start; only the order of the gradients' additions differs
+    x, y = rnn.data(2)
+    plain = rnn.rosenblatt_fn(kind, x, y)
+    halves = rnn.rosenblatt_threads_fn(kind, x, y, threads=2)
+    start = [p.data.copy() for p in plain.model.parameters()]
+    for p, q in zip(plain.model.parameters(), halves.model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    plain()
+    halves()
+    for p, q, s in zip(plain.model.parameters(), halves.model.parameters(), start):
+        assert not np.array_equal(p.data, s)  # the steps moved the weights
+        np.testing.assert_allclose(q.data, p.data, rtol=1e-5, atol=1e-6)
