@@ -407,7 +407,7 @@ def _print_loops(times, peak):
     if peak is None:
         peak = {2: inner}
     else:
-        peak = dict(peak, **{2: max(peak[2], inner)})
+        peak = {**peak, 2: max(peak[2], inner)}
     ref = times.get(("rb.fit", 2))
     # the rounds that had both cores: the peak measured just before them within 10% of the best
     # (on a shared machine another program can take a core for seconds)
