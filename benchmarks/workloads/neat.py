@@ -30,7 +30,7 @@ import tempfile
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks.common import optional
+from benchmarks.common import blas_threads, optional
 
 NEAT_PYTHON_CONFIG = """
 [NEAT]
@@ -176,7 +176,11 @@ def _cne_model(dtype=np.float64):
                             rb.nn.Sigmoid()).astype(dtype)
 
 
-def rb_cne(population, batch, dtype=np.float64):
+def rb_cne(population, batch, dtype=np.float64, threads=None):
+    """The fused pass; ``threads``: kernel threads for it (None: as set, one by default;
+    the blocks of networks then go over ``run_parts``' threads)."""
+    from rosenblatt.autodiff._kernels import kernel_threads
+
     model = _cne_model(dtype)
     n = model.num_parameters()
     rng = np.random.default_rng(0)
@@ -184,7 +188,8 @@ def rb_cne(population, batch, dtype=np.float64):
     X = rng.normal(size=(batch, 4)).astype(dtype)
 
     def run():
-        rb.evolution.population_forward(model, thetas, X, fast=True)
+        with kernel_threads(threads):
+            rb.evolution.population_forward(model, thetas, X, fast=True)
 
     return run
 
@@ -304,6 +309,21 @@ def workloads(quick):
                      "pass computes in float32, twice float64's lanes a vector (16 at 512 "
                      "bits with AVX-512: the kernel asks for them, wide_vectors); the loop's "
                      "per-network NumPy calls cost about the same in either dtype",
+        },
+        {
+            "name": f"cne population of {pop} 4-16-1 networks on 256 inputs, float32, "
+                    f"kernel threads as NumPy's BLAS",
+            "unit": "samples/s",
+            "work": pop,
+            "rosenblatt": rb_cne(pop, 256, np.float32, threads=min(2, blas_threads())),
+            "references": {"loop over networks": loop_cne(pop, 256, np.float32)},
+            "target": ">= 10x a loop over single networks (the row above with the second "
+                      "core: rb.set_num_threads(2))",
+            "target_ratio": {"loop over networks": 10.0},
+            "notes": "the fused pass on blocks of networks over two threads (the caller and "
+                     "one of run_parts' workers) when NumPy's BLAS has two or more, as "
+                     "rb.set_num_threads(2) asks for; one thread (the row above) otherwise. "
+                     "The loop's per-network calls have no second core to use",
         },
         {
             "name": f"cne population of {pop} 4-16-1 networks on 4 inputs (XOR-sized)",
