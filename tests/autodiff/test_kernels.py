@@ -627,3 +627,37 @@ def test_sgd_momentum_kernel_matches_numpy(both, nesterov, dtype):
 
     fast, slow = both(run)
     assert_close(fast, slow, tol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_update_kernels_store_subnormal_state_as_zero(both, dtype):
+    # a weight whose gradient stays zero: its velocity (Adam's m) decays by mu (beta1) each
+    # step into the subnormal range, where every multiply takes a microcode assist; the
+    # compiled passes store it as zero there, the NumPy rules keep the subnormal (the two
+    # differ by less than the smallest normal number); NaN stays NaN
+    tiny = np.finfo(dtype).tiny
+    start = np.ones(5000, dtype)  # above the kernels' minimum size
+    decayed = np.full_like(start, 4 * tiny)  # subnormal after one step at mu = 0.2
+    decayed[0], decayed[1] = np.nan, 1.0
+    zero = np.zeros_like(start)
+
+    def run():
+        theta, velocity, m, v = start.copy(), decayed.copy(), decayed.copy(), zero.copy()
+        buf = np.empty_like(theta)
+        sgd_rule(theta, zero, velocity, buf, lr=0.1, momentum=0.2, nesterov=False,
+                 weight_decay=0.0, first=False)
+        adam_rule(start.copy(), zero, m, v, buf, lr=0.1, beta1=0.2, beta2=0.999, eps=1e-8,
+                  t=2)
+        return theta, velocity, m
+
+    with np.errstate(invalid="ignore"):
+        (theta, velocity, m), (theta_np, velocity_np, m_np) = both(run)
+    for state in (velocity, m):
+        assert np.isnan(state[0]) and state[1] > 0
+        assert (state[2:] == 0).all()
+    for state in (velocity_np, m_np):
+        assert ((state[2:] > 0) & (state[2:] < tiny)).all()
+    np.testing.assert_allclose(velocity[1:], velocity_np[1:], rtol=0, atol=tiny)
+    np.testing.assert_allclose(m[1:], m_np[1:], rtol=0, atol=tiny)
+    np.testing.assert_array_equal(theta, theta_np)  # the weights do not see the difference
