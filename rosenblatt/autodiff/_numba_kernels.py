@@ -856,9 +856,9 @@ max_pool_backward, max_pool_backward_parallel = _serial_and_threaded(max_pool_ba
 
 # -- SGD with momentum --------------------------------------------------------------------------
 
-# Strict IEEE arithmetic (no fastmath): the passes are bound by memory, not by arithmetic, and
-# without contraction or reassociation every loop below computes what NumPy's rule computes,
-# operation for operation, so the loops of a kernel agree bit for bit with each other.
+# Strict IEEE arithmetic (no fastmath) for SGD-momentum's pass: it is bound by memory, not by
+# arithmetic, and without contraction or reassociation both of its loops compute what NumPy's
+# rule computes, operation for operation, so they agree bit for bit with each other.
 _strict_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
