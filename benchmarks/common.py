@@ -63,6 +63,38 @@ def rosenblatt_sgd_epoch(model, x, y, batch, lr, momentum, seed=1):
     return epoch
 
 
+def rosenblatt_threads_sgd_epoch(model, x, y, batch, lr, momentum, threads, seed=1):
+    """:func:`rosenblatt_sgd_epoch` data-parallel over ``threads`` threads
+    (``rb.distributed.ThreadParallel``: each thread the forward and backward pass of its part
+    of every batch, one BLAS thread each; the gradients summed, one step), or None when the
+    library has no ``ThreadParallel``. ``epoch.model`` is the trained model."""
+    import numpy as np
+
+    import rosenblatt as rb
+
+    make = getattr(getattr(rb, "distributed", None), "ThreadParallel", None)
+    if make is None:
+        return None
+    opt = rb.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    parallel = make(model, opt, threads=threads)
+    order = np.random.default_rng(seed)
+    n = len(x)
+
+    def epoch():
+        perm = order.permutation(n)
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
+
+            def loss(m, part, idx=idx):
+                return rb.losses.cross_entropy(m(rb.tensor(x[idx[part]])), y[idx[part]])
+
+            parallel.backward(loss, len(idx))
+            opt.step()
+
+    epoch.model = model
+    return epoch
+
+
 def pytorch_sgd_epoch(torch, model, x, y, batch, lr, momentum, seed=1):
     """The same epoch in PyTorch (float32, integer labels)."""
     import numpy as np
