@@ -40,31 +40,9 @@ def torch_or_none():
     return torch
 
 
-def rosenblatt_sgd_epoch(model, x, y, batch, lr, momentum, seed=1):
+def rosenblatt_sgd_epoch(model, x, y, batch, lr, momentum, seed=1, threads=None):
     """``epoch()``: one shuffled pass of SGD-momentum with softmax cross-entropy, the way a
-    rosenblatt user writes the loop."""
-    import numpy as np
-
-    import rosenblatt as rb
-
-    opt = rb.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    order = np.random.default_rng(seed)
-    n = len(x)
-
-    def epoch():
-        perm = order.permutation(n)
-        for i in range(0, n, batch):
-            idx = perm[i:i + batch]
-            loss = rb.losses.cross_entropy(model(rb.tensor(x[idx])), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-    return epoch
-
-
-def rosenblatt_threads_sgd_epoch(model, x, y, batch, lr, momentum, threads, seed=1):
-    """:func:`rosenblatt_sgd_epoch` data-parallel over ``threads`` threads
+    rosenblatt user writes the loop; with ``threads``, data-parallel over that many threads
     (``rb.distributed.ThreadParallel``: each thread the forward and backward pass of its part
     of every batch, one BLAS thread each; the gradients summed, one step), or None when the
     library has no ``ThreadParallel``. ``epoch.model`` is the trained model."""
@@ -72,11 +50,13 @@ def rosenblatt_threads_sgd_epoch(model, x, y, batch, lr, momentum, threads, seed
 
     import rosenblatt as rb
 
-    make = getattr(getattr(rb, "distributed", None), "ThreadParallel", None)
-    if make is None:
-        return None
     opt = rb.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    parallel = make(model, opt, threads=threads)
+    parallel = None
+    if threads is not None:
+        make = getattr(getattr(rb, "distributed", None), "ThreadParallel", None)
+        if make is None:
+            return None
+        parallel = make(model, opt, threads=threads)
     order = np.random.default_rng(seed)
     n = len(x)
 
@@ -84,11 +64,15 @@ def rosenblatt_threads_sgd_epoch(model, x, y, batch, lr, momentum, threads, seed
         perm = order.permutation(n)
         for i in range(0, n, batch):
             idx = perm[i:i + batch]
+            if parallel is not None:
+                def loss(m, part, idx=idx):
+                    return rb.losses.cross_entropy(m(rb.tensor(x[idx[part]])), y[idx[part]])
 
-            def loss(m, part, idx=idx):
-                return rb.losses.cross_entropy(m(rb.tensor(x[idx[part]])), y[idx[part]])
-
-            parallel.backward(loss, len(idx))
+                parallel.backward(loss, len(idx))
+            else:
+                loss = rb.losses.cross_entropy(model(rb.tensor(x[idx])), y[idx])
+                opt.zero_grad()
+                loss.backward()
             opt.step()
 
     epoch.model = model

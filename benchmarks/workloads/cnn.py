@@ -18,7 +18,6 @@ from benchmarks.common import (
     blas_threads,
     pytorch_sgd_epoch,
     rosenblatt_sgd_epoch,
-    rosenblatt_threads_sgd_epoch,
     torch_or_none,
 )
 
@@ -63,8 +62,8 @@ def rosenblatt_fn(x, y):
 def rosenblatt_threads_fn(x, y, threads=None):
     """The same epoch data-parallel over threads (two when NumPy's BLAS has two or more, as
     in the default mode; else one)."""
-    return rosenblatt_threads_sgd_epoch(lenet(np.random.default_rng(0)), x, y, BATCH, LR,
-                                        MOMENTUM, threads or min(2, blas_threads()))
+    return rosenblatt_sgd_epoch(lenet(np.random.default_rng(0)), x, y, BATCH, LR, MOMENTUM,
+                                threads=threads or min(2, blas_threads()))
 
 
 def pytorch_fn(x, y):
