@@ -43,6 +43,7 @@ from .sequence import (
     length_mask,
     project_inputs,
     state_grad,
+    whole_sequence_kernels,
 )
 
 
@@ -189,9 +190,7 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths=None):
     HN = workspace.empty((T, B, H), dtype)   # h_{t-1} W_hn + b_hn
     out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
     Whs = Wh * scale
-    # without lengths, the whole sequence in one call where the kernels reach NumPy's BLAS
-    whole = (_kernels.get("gru_forward_seq"), _kernels.get("gru_backward_seq"))
-    whole = whole if M is None and whole[0] is not None else None
+    whole = whole_sequence_kernels("gru", M)  # without lengths: one call each way
     if whole is not None:
         whole[0](table, idx, Whs, bhn, hinit, A, HN, out)
     else:

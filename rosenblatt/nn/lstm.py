@@ -67,6 +67,7 @@ from .sequence import (
     project_inputs,
     sigmoid_,
     state_grad,
+    whole_sequence_kernels,
 )
 
 
@@ -305,9 +306,7 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths=None):
     TC = workspace.empty((T, B, H), dtype)  # tanh(C_t)
     out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
     Whs = Wh * scale
-    # without lengths, the whole sequence in one call where the kernels reach NumPy's BLAS
-    whole = (_kernels.get("lstm_forward_seq"), _kernels.get("lstm_backward_seq"))
-    whole = whole if M is None and whole[0] is not None else None
+    whole = whole_sequence_kernels("lstm", M)  # without lengths: one call each way
     if whole is not None:
         whole[0](table, idx, Whs, np.ascontiguousarray(hinit), cinit, C, TC, A, out)
     else:

@@ -332,6 +332,17 @@ def check_lengths(lengths, T, B, name):
     return lengths
 
 
+def whole_sequence_kernels(kind, mask):
+    """``(forward, backward)``: the compiled kernels that run a whole ``kind`` ("lstm" or
+    "gru") sequence in one call each way, calling NumPy's BLAS from inside; None where the
+    per-step loop must run (a length ``mask``: the ended sequences' states are held between
+    steps; no compiled kernels, or a BLAS without the symbol they call)."""
+    if mask is not None:
+        return None
+    forward = _kernels.get(f"{kind}_forward_seq")
+    return None if forward is None else (forward, _kernels.get(f"{kind}_backward_seq"))
+
+
 def length_mask(lengths, T, B, dtype, name):
     """(time, batch, 1) array: 1 while t < lengths[b], else 0; None when ``lengths`` is None.
 
