@@ -176,36 +176,44 @@ def _cne_model(dtype=np.float64):
                             rb.nn.Sigmoid()).astype(dtype)
 
 
-def rb_cne(population, batch, dtype=np.float64, threads=None):
-    """The fused pass; ``threads``: kernel threads for it (None: as set, one by default;
-    the blocks of networks then go over ``run_parts``' threads)."""
+def _cne_populations(population, batch, dtype, populations, n):
+    """``populations`` distinct weight matrices (population, n) and one input batch."""
+    rng = np.random.default_rng(0)
+    thetas = [rng.normal(size=(population, n)).astype(dtype) for _ in range(populations)]
+    return thetas, rng.normal(size=(batch, 4)).astype(dtype)
+
+
+def rb_cne(population, batch, dtype=np.float64, threads=None, populations=1):
+    """The fused pass over ``populations`` distinct populations (one a generation, as in
+    a run); ``threads``: kernel threads for it (None: as set, one by default; the blocks
+    of networks then go over ``run_parts``' threads)."""
     from rosenblatt.autodiff._kernels import kernel_threads
 
     model = _cne_model(dtype)
-    n = model.num_parameters()
-    rng = np.random.default_rng(0)
-    thetas = rng.normal(size=(population, n)).astype(dtype)
-    X = rng.normal(size=(batch, 4)).astype(dtype)
+    pops, X = _cne_populations(population, batch, dtype, populations,
+                               model.num_parameters())
 
     def run():
         with kernel_threads(threads):
-            rb.evolution.population_forward(model, thetas, X, fast=True)
+            for thetas in pops:
+                rb.evolution.population_forward(model, thetas, X, fast=True)
 
     return run
 
 
-def loop_cne(population, batch, dtype=np.float64):
+def loop_cne(population, batch, dtype=np.float64, populations=1):
+    """The loop over single networks, over the same populations as :func:`rb_cne`."""
     model = _cne_model(dtype)
     vec = rb.nn.ParameterVector(model.parameters())
-    rng = np.random.default_rng(0)
-    thetas = rng.normal(size=(population, vec.size)).astype(dtype)
-    X = rb.tensor(rng.normal(size=(batch, 4)).astype(dtype))
+    pops, X = _cne_populations(population, batch, dtype, populations, vec.size)
+    X = rb.tensor(X)
 
     def run():
         with rb.no_grad():
-            for theta in thetas:
-                vec.data[:] = theta
-                model(X)
+            for thetas in pops:
+                for theta in thetas:
+                    vec.data[:] = theta
+                    model(X)
 
     return run
 
@@ -264,6 +272,10 @@ def workloads(quick):
     reps = 20 if quick else 100
     gens = 20 if quick else 50
     pop = 1000
+    # distinct populations per timed call, one a generation: every other row times many
+    # steps a call, and one 1-3 ms pass straight after the runner's gc.collect() paid a
+    # 0.1-0.2 ms cold start (README, "CNE's rows: ten generations a call")
+    cne_pops = 3 if quick else 10
     return [
         {
             "name": f"neat xor genome evaluations (150 genomes x {reps})",
@@ -284,11 +296,12 @@ def workloads(quick):
             "target_ratio": {"neat-python": 5.0},
         },
         {
-            "name": f"cne population of {pop} 4-16-1 networks on 256 inputs",
+            "name": f"cne population of {pop} 4-16-1 networks on 256 inputs, "
+                    f"{cne_pops} generations",
             "unit": "samples/s",  # a sample = one network on the batch
-            "work": pop,
-            "rosenblatt": rb_cne(pop, 256),
-            "references": {"loop over networks": loop_cne(pop, 256)},
+            "work": pop * cne_pops,
+            "rosenblatt": rb_cne(pop, 256, populations=cne_pops),
+            "references": {"loop over networks": loop_cne(pop, 256, populations=cne_pops)},
             "target": ">= 10x a loop over single networks",
             "target_ratio": {"loop over networks": 10.0},
             "notes": "arithmetic-bound: 4M tanh values and 20M multiply-adds in both; "
@@ -298,11 +311,13 @@ def workloads(quick):
                      "division, error < 1.8e-7) instead of libm-accurate np.tanh",
         },
         {
-            "name": f"cne population of {pop} 4-16-1 networks on 256 inputs, float32",
+            "name": f"cne population of {pop} 4-16-1 networks on 256 inputs, float32, "
+                    f"{cne_pops} generations",
             "unit": "samples/s",
-            "work": pop,
-            "rosenblatt": rb_cne(pop, 256, np.float32),
-            "references": {"loop over networks": loop_cne(pop, 256, np.float32)},
+            "work": pop * cne_pops,
+            "rosenblatt": rb_cne(pop, 256, np.float32, populations=cne_pops),
+            "references": {"loop over networks": loop_cne(pop, 256, np.float32,
+                                                           populations=cne_pops)},
             "target": "(the row above in rosenblatt's default dtype: the same target)",
             "target_ratio": {"loop over networks": 10.0},
             "notes": "float32 networks (the layers' default dtype) on both sides: the fused "
@@ -312,11 +327,13 @@ def workloads(quick):
         },
         {
             "name": f"cne population of {pop} 4-16-1 networks on 256 inputs, float32, "
-                    f"kernel threads as NumPy's BLAS",
+                    f"{cne_pops} generations, kernel threads as NumPy's BLAS",
             "unit": "samples/s",
-            "work": pop,
-            "rosenblatt": rb_cne(pop, 256, np.float32, threads=min(2, blas_threads())),
-            "references": {"loop over networks": loop_cne(pop, 256, np.float32)},
+            "work": pop * cne_pops,
+            "rosenblatt": rb_cne(pop, 256, np.float32, threads=min(2, blas_threads()),
+                                 populations=cne_pops),
+            "references": {"loop over networks": loop_cne(pop, 256, np.float32,
+                                                           populations=cne_pops)},
             "target": ">= 10x a loop over single networks (the row above with the second "
                       "core: rb.set_num_threads(2))",
             "target_ratio": {"loop over networks": 10.0},
@@ -326,11 +343,12 @@ def workloads(quick):
                      "The loop's per-network calls have no second core to use",
         },
         {
-            "name": f"cne population of {pop} 4-16-1 networks on 4 inputs (XOR-sized)",
+            "name": f"cne population of {pop} 4-16-1 networks on 4 inputs (XOR-sized), "
+                    f"{cne_pops} generations",
             "unit": "samples/s",
-            "work": pop,
-            "rosenblatt": rb_cne(pop, 4),
-            "references": {"loop over networks": loop_cne(pop, 4)},
+            "work": pop * cne_pops,
+            "rosenblatt": rb_cne(pop, 4, populations=cne_pops),
+            "references": {"loop over networks": loop_cne(pop, 4, populations=cne_pops)},
             "target": "(overhead-bound: where batching the population pays)",
         },
         {
