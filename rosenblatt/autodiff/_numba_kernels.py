@@ -966,6 +966,54 @@ def sigmoid_backward(g, y, out):
         out[k] = g[k] * (v * (one - v))
 
 
+BCE_BLOCK = 64  # values whose max(p, 1 - p) >= 1/2 multiply before one log (>= 2^-64)
+
+
+@numba.njit(cache=True, fastmath=_FAST, inline="always", error_model="numpy")
+def _bernoulli_ce_block(a, p, x, scale, d, start, stop):
+    """:func:`bernoulli_ce` over ``start:stop``: the product of max(p, 1 - p), the sums of
+    max(a, 0) and of x a (in the arrays' dtype), and d written."""
+    one = p.dtype.type(1)
+    zero = a.dtype.type(0)
+    prod = one
+    relu = zero
+    xa = zero
+    for k in range(start, stop):
+        pk = p[k]
+        ak = a[k]
+        xk = x[k]
+        q = one - pk
+        prod *= pk if pk > q else q  # a NaN gives q, NaN
+        relu += ak if ak > zero else zero
+        xa += xk * ak
+        d[k] = (pk - xk) * scale
+    return np.log(np.float64(prod)), np.float64(relu), np.float64(xa)
+
+
+@_jit
+def bernoulli_ce(a, p, x, scale, d):
+    """The sum over the values of softplus(a) - x a, given the logits ``a``, their
+    probabilities ``p`` = sigma(a) and the targets ``x`` (flat arrays); writes
+    d = (p - x) scale, the gradient of ``scale`` times that sum.
+
+    softplus(a) = max(a, 0) + log(1 + e^-|a|), and log(1 + e^-|a|) = -log(max(p, 1 - p)),
+    the logarithm of a number in [1/2, 1]. One pass instead of NumPy's eight: the logarithms
+    of each block of :data:`BCE_BLOCK` values taken as one logarithm of their product (a
+    libm call per block, where Numba calls the scalar log per value), the blocks' sums
+    added in float64. The blocks have a constant length, so the loop vectorises (a length
+    known only at run time left it 1.5x slower). A NaN in ``a`` or ``p`` gives NaN, as in
+    NumPy's code."""
+    n = a.shape[0]
+    full = n - n % BCE_BLOCK
+    logs, relu, xa = _bernoulli_ce_block(a, p, x, scale, d, full, n)  # the tail
+    for start in range(0, full, BCE_BLOCK):
+        lg, r, s = _bernoulli_ce_block(a, p, x, scale, d, start, start + BCE_BLOCK)
+        logs += lg
+        relu += r
+        xa += s
+    return relu - logs - xa
+
+
 @_jit
 def leaky_relu_forward(x, slope, out):
     """out = x if x > 0 else slope x (flat arrays): a select, which vectorises (NumPy's

@@ -36,7 +36,14 @@ corruption is the model's ``transform_input`` regularizer hook and the penalties
 
 import numpy as np
 
-from ..autodiff.elementwise import sigmoid_array, sigmoid_backward_array, zeros_view
+from ..autodiff import _kernels
+from ..autodiff.elementwise import (
+    _flat_kernel_case,
+    _same_layout,
+    sigmoid_array,
+    sigmoid_backward_array,
+    zeros_view,
+)
 from ..autodiff.tensor import Tensor, make, needs_grad, no_grad
 from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
@@ -158,6 +165,14 @@ def bernoulli_cross_entropy(logits, target, probabilities=None):
     ad = logits.data
     xd = np.asarray(target, dtype=ad.dtype)
     p = sigmoid_array(ad) if probabilities is None else probabilities
+    scale = ad.dtype.type(1.0 / ad.shape[0])
+    kernel = (_kernels.get("bernoulli_ce") if _flat_kernel_case(ad) and _same_layout(p, ad)
+              and _same_layout(xd, ad) else None)
+    if kernel is not None:  # the fast extra: one pass, the gradient for g = 1 ready
+        d = np.empty_like(ad)
+        total = kernel(ad.reshape(-1), p.reshape(-1), xd.reshape(-1), scale, d.reshape(-1))
+        return make(np.asarray(total * scale, dtype=ad.dtype), (logits,),
+                    lambda g: (d if g == 1 else d * g,))
     # softplus(a) = max(a, 0) + log(1 + e^-|a|) and log(1 + e^-|a|) = -log(max(p, 1 - p)):
     # the logarithm of a number in [1/2, 1], from the probabilities already computed
     q = 1 - p
@@ -167,7 +182,6 @@ def bernoulli_cross_entropy(logits, target, probabilities=None):
     softplus = np.maximum(ad, 0 if zeros is None else zeros)
     softplus -= q
     total = float(softplus.sum()) - float(np.vdot(xd.ravel(), ad.ravel()))  # pairwise sum
-    scale = ad.dtype.type(1.0 / ad.shape[0])
     value = np.asarray(total * scale, dtype=ad.dtype)
 
     def backward(g):

@@ -321,3 +321,41 @@ def test_wide_vectors_marks_only_the_kernel_that_asks():
     assert "prefer-vector-width" not in next(iter(narrow.inspect_llvm().values()))
     if ll.get_host_cpu_features().get("avx512f"):
         assert "zmm" in next(iter(wide.inspect_asm().values()))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cols", [64, 61])  # whole blocks of 64 values, and a tail
+def test_bernoulli_cross_entropy_kernel_matches_numpy(dtype, cols, both):
+    # the autoencoder's loss from logits and probabilities in one compiled pass: the value,
+    # the gradient for g = 1 and for another g, saturated logits, and a NaN
+    from rosenblatt.autodiff.elementwise import sigmoid_array
+    from rosenblatt.models.autoencoder import bernoulli_cross_entropy
+
+    rng = np.random.default_rng(7)
+    rows = RELU_KERNEL_MIN_SIZE // cols + 3
+    a0 = (rng.standard_normal((rows, cols)) * 4).astype(dtype)
+    a0[0, :4] = [0.0, 30.0, -30.0, 90.0]
+    x = rng.random((rows, cols)).astype(dtype)
+    x[1] = (x[1] > 0.5).astype(dtype)  # binary targets too
+
+    def run(g=None, nan=False):
+        a = a0.copy()
+        if nan:
+            a[2, 3] = np.nan
+        logits = rb.tensor(a, requires_grad=True)
+        with np.errstate(invalid="ignore"):
+            loss = bernoulli_cross_entropy(logits, x, probabilities=sigmoid_array(a))
+            loss.backward(None if g is None else np.asarray(g, dtype))
+        return [np.asarray(loss.data), logits.grad]
+
+    fast, slow = both(run)
+    assert fast[0].dtype == slow[0].dtype == dtype and fast[0].shape == ()
+    close(fast, slow)
+    a64 = a0.astype(np.float64)  # softplus(a) - x a = -x log p - (1 - x) log(1 - p), float64
+    exact = (np.logaddexp(0, a64) - x * a64).sum() / rows
+    np.testing.assert_allclose(float(fast[0]), exact, rtol=1e-6)
+    close(*both(lambda: run(g=0.25)))
+    fast, slow = both(lambda: run(nan=True))
+    assert np.isnan(fast[0]) and np.isnan(slow[0])
+    np.testing.assert_array_equal(np.isnan(fast[1]), np.isnan(slow[1]))
