@@ -50,6 +50,7 @@ Snoek, J., Larochelle, H. & Adams, R. P. (2012). Practical Bayesian optimization
 learning algorithms. NeurIPS.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -62,20 +63,44 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _scaled_sq_dist(X1, X2, length_scales):
-    """Per-column scaled squared differences ``D[i, j, k] = (x1_ik - x2_jk)^2 / l_k^2``."""
-    diff = (X1[:, None, :] - X2[None, :, :]) / length_scales
-    return diff * diff
+    """``r2[i, j] = sum_k ((x1_ik - x2_jk) / l_k)^2``, shape ``(len(X1), len(X2))``.
+
+    One column at a time, the sum in column order: the operations, and so the bits, of
+    summing an ``(m, n, dim)`` array of the terms over its last axis, without that array
+    (for 2,000 candidates against 100 trials in 6 dimensions, 9.6 MB that left the
+    caches)."""
+    r2 = None
+    for k in range(X1.shape[1]):
+        d = np.subtract.outer(X1[:, k], X2[:, k])
+        d /= length_scales[k]
+        d *= d
+        if r2 is None:
+            r2 = d
+        else:
+            r2 += d
+    return r2
+
+
+@functools.lru_cache(maxsize=8)
+def _strict_upper(n):
+    """The read-only mask of the entries above the diagonal of an (n, n) matrix."""
+    mask = np.triu(np.ones((n, n), dtype=bool), 1)
+    mask.flags.writeable = False
+    return mask
 
 
 def _inverse_from_cholesky(L):
-    """``K^{-1}`` from the lower Cholesky factor of ``K`` (LAPACK potri: a third of a solve)."""
+    """``K^{-1}`` from the lower Cholesky factor of ``K`` (LAPACK potri: a third of a solve).
+
+    potri writes the lower triangle; the upper one is copied from it in place (NumPy
+    copies the transposed source first, as the two overlap)."""
     from scipy.linalg.lapack import dpotri
 
     inv, info = dpotri(L, lower=1)
     if info:
         raise np.linalg.LinAlgError(f"potri failed (info={info})")
-    lower = np.tril(inv)
-    return lower + np.tril(inv, -1).T
+    np.copyto(inv, inv.T, where=_strict_upper(len(inv)))
+    return inv
 
 
 def _squared_differences(X):
@@ -86,7 +111,7 @@ def _squared_differences(X):
 
 def kernel_matrix(kind, X1, X2, length_scales, amplitude):
     """``k(X1, X2)``, shape ``(len(X1), len(X2))``, for ``kind`` "matern52" or "rbf"."""
-    r2 = _scaled_sq_dist(X1, X2, length_scales).sum(axis=2)
+    r2 = _scaled_sq_dist(X1, X2, length_scales)
     if kind == "rbf":
         return amplitude * np.exp(-0.5 * r2)
     r = np.sqrt(r2)
@@ -209,7 +234,7 @@ class GaussianProcess:
         computed once per fit; each evaluation then scales them with one
         matrix-vector product instead of rebuilding an ``(n, n, dim)`` array.
         """
-        from scipy.linalg import cho_factor, cho_solve
+        from scipy.linalg.lapack import dpotrf, dpotrs  # cho_factor's and cho_solve's
 
         n, dim = X.shape
         if sq is None:
@@ -220,20 +245,27 @@ class GaussianProcess:
         if self.kernel == "rbf":
             Kf = amplitude * np.exp(-0.5 * r2)
             dK_dlnl = Kf  # dk/dln l_k = dK_dlnl * D_k
-        else:
-            r = np.sqrt(r2)
-            e = np.exp(-_SQRT5 * r)
-            Kf = amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * e
-            dK_dlnl = amplitude * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e
-        K = Kf + noise * np.eye(n)
-        try:
-            factor = cho_factor(K, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
+        else:  # a (1 + s + s^2 / 3) e^-s and a 5/3 (1 + s) e^-s with s = sqrt(5) r
+            s5r = _SQRT5 * np.sqrt(r2)
+            e = np.exp(-s5r)
+            one_s = 1.0 + s5r
+            Kf = (5.0 / 3.0) * r2
+            Kf += one_s
+            Kf *= amplitude
+            Kf *= e
+            dK_dlnl = one_s
+            dK_dlnl *= amplitude * (5.0 / 3.0)
+            dK_dlnl *= e
+        K = Kf.copy()
+        K.flat[::n + 1] += noise
+        L, info = dpotrf(K, lower=1, clean=0)
+        if info:
             return np.inf, np.zeros_like(theta)
-        alpha = cho_solve(factor, y, check_finite=False)
-        log_det_half = np.log(np.diag(factor[0])).sum()
+        alpha, _ = dpotrs(L, y, lower=1)
+        log_det_half = np.log(np.diag(L)).sum()
         nll = 0.5 * y @ alpha + log_det_half + 0.5 * n * _LOG_2PI
-        W = np.outer(alpha, alpha) - _inverse_from_cholesky(factor[0])
+        W = np.outer(alpha, alpha)
+        W -= _inverse_from_cholesky(L)
         # d lml / d theta_j = 1/2 tr(W dK/dtheta_j) = 1/2 sum(W * dK/dtheta_j) (both symmetric)
         grad = [0.5 * np.sum(W * Kf)]
         # sum_ij (W dK_dlnl)_ij D_ijk with D_ijk = sq_ijk / l_k^2

@@ -54,6 +54,65 @@ def test_log_marginal_likelihood_gradient_matches_finite_differences(rng, kernel
     assert np.isfinite(value)
 
 
+def _plain_nll_and_grad(gp, theta, X, y):
+    """The negative log marginal likelihood and its gradient as the textbook writes them:
+    K = Kf + noise I, SciPy's Cholesky, K^-1 as a full symmetric matrix."""
+    from scipy.linalg import cho_factor, cho_solve
+    from scipy.linalg.lapack import dpotri
+
+    n, dim = X.shape
+    amplitude, ls, noise = gp._unpack(theta, dim)
+    inv_ls2 = 1.0 / np.asarray(gp._full_scales(ls, dim)) ** 2
+    diff = X[:, None, :] - X[None, :, :]
+    sq = (diff * diff).reshape(-1, dim)
+    r2 = (sq @ inv_ls2).reshape(n, n)
+    if gp.kernel == "rbf":
+        Kf = amplitude * np.exp(-0.5 * r2)
+        dK = Kf
+    else:
+        r = np.sqrt(r2)
+        e = np.exp(-np.sqrt(5.0) * r)
+        Kf = amplitude * (1.0 + np.sqrt(5.0) * r + (5.0 / 3.0) * r2) * e
+        dK = amplitude * (5.0 / 3.0) * (1.0 + np.sqrt(5.0) * r) * e
+    factor = cho_factor(Kf + noise * np.eye(n), lower=True, check_finite=False)
+    alpha = cho_solve(factor, y, check_finite=False)
+    nll = 0.5 * y @ alpha + np.log(np.diag(factor[0])).sum() + 0.5 * n * np.log(2 * np.pi)
+    inv = dpotri(factor[0], lower=1)[0]
+    inv = np.tril(inv) + np.tril(inv, -1).T
+    W = np.outer(alpha, alpha) - inv
+    grad = [0.5 * np.sum(W * Kf)]
+    per_column = 0.5 * ((W * dK).ravel() @ sq) * inv_ls2
+    grad += list(per_column) if gp.ard else [per_column.sum()]
+    if gp.learn_noise:
+        grad.append(0.5 * noise * np.trace(W))
+    return nll, -np.asarray(grad)
+
+
+@pytest.mark.parametrize("m,n,d", [(300, 40, 6), (7, 15, 3), (1, 20, 1)])
+def test_scaled_distances_are_the_summed_terms_bit_for_bit(rng, m, n, d):
+    from rosenblatt.tuning.gaussian_process import _scaled_sq_dist
+
+    X1, X2, ls = rng.random((m, d)), rng.random((n, d)), rng.random(d) + 0.05
+    terms = (X1[:, None, :] - X2[None, :, :]) / ls
+    np.testing.assert_array_equal(_scaled_sq_dist(X1, X2, ls), (terms * terms).sum(axis=2))
+
+
+@pytest.mark.parametrize("kernel", ["matern52", "rbf"])
+@pytest.mark.parametrize("ard,learn_noise", [(True, False), (False, False), (True, True)])
+def test_likelihood_is_the_plain_formula_bit_for_bit(rng, kernel, ard, learn_noise):
+    # the fitted hyper-parameters, hence every proposal of a seeded search, do not move with
+    # how the likelihood is computed (in place, LAPACK called directly)
+    X, y = _data(rng, n=40, d=4)
+    gp = GP(kernel=kernel, ard=ard, noise=1e-3, learn_noise=learn_noise,
+            normalize_y=True).fit(X, y, optimize=False)
+    for _ in range(3):
+        theta = gp._theta() + 0.3 * rng.standard_normal(gp._theta().shape)
+        nll, grad = gp._nll_and_grad(theta, X, gp._y)
+        ref_nll, ref_grad = _plain_nll_and_grad(gp, theta, X, gp._y)
+        assert nll == ref_nll
+        np.testing.assert_array_equal(grad, ref_grad)
+
+
 def test_optimised_likelihood_is_at_least_sklearns(rng):
     gpr = pytest.importorskip("sklearn.gaussian_process")
     kernels = pytest.importorskip("sklearn.gaussian_process.kernels")
