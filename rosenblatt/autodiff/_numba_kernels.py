@@ -1000,9 +1000,9 @@ def bernoulli_ce(a, p, x, scale, d):
     the logarithm of a number in [1/2, 1]. One pass instead of NumPy's eight: the logarithms
     of each block of :data:`BCE_BLOCK` values taken as one logarithm of their product (a
     libm call per block, where Numba calls the scalar log per value), the blocks' sums
-    added in float64. The blocks have a constant length, so the loop vectorises (a length
-    known only at run time left it 1.5x slower). A NaN in ``a`` or ``p`` gives NaN, as in
-    NumPy's code."""
+    added in float64. The blocks have a constant length: with the block's end known only at
+    run time the products alone took 40 us against 14 on (128, 784) float32. A NaN in ``a``
+    or ``p`` gives NaN, as in NumPy's code."""
     n = a.shape[0]
     full = n - n % BCE_BLOCK
     logs, relu, xa = _bernoulli_ce_block(a, p, x, scale, d, full, n)  # the tail
