@@ -8,9 +8,11 @@ The notes' three ways, as ``method``:
 * ``"random"``: random combinations, which still "repeatedly [try]
   hyperparameter values which may have no effect", but never the same value
   of a parameter twice, unlike the grid;
-* ``"bayes"``: Bayesian optimisation. After ``n_initial`` random trials, a
-  Gaussian process (:mod:`~rosenblatt.tuning.gaussian_process`) is fitted to
-  the trials so far and the next combination maximises an acquisition
+* ``"bayes"``: Bayesian optimisation. After ``n_initial`` trials spread as a
+  Latin hypercube (:meth:`Space.latin_hypercube`: one in each slice of every
+  range), a Gaussian process (:mod:`~rosenblatt.tuning.gaussian_process`, with
+  priors on its length scales and amplitude) is fitted to the trials so far
+  and the next combination maximises an acquisition
   (:mod:`~rosenblatt.tuning.acquisition`), keeping the best so far.
 
 Parallel trials: with an ``executor`` (any :class:`concurrent.futures.Executor`:
@@ -23,13 +25,15 @@ the GP's own mean there), or a constant liar ``"min"``, ``"mean"``, ``"max"``
 (and the objective itself, which the user hands to the executor).
 
 Reproducibility: trial ``i`` draws from ``numpy.random.default_rng([seed, i])``
-and is proposed knowing the results of trials ``0 .. i - n_parallel`` and the
-parameters (not yet the results) of trials ``i - n_parallel + 1 .. i - 1``:
-trial ``i`` is submitted once trial ``i - n_parallel`` has been recorded, and
-trials are recorded in order. So a search is a function of its seed and
-``n_parallel`` alone: the serial loop (which honours ``n_parallel`` too), a
-process pool (:func:`rosenblatt.parallel.local`), Dask and MPI executors give
-the same trials, whatever finishes first; a resumed search continues exactly.
+(the Bayesian search's initial design from a stream of its own, a function of
+``seed`` and ``n_initial``) and is proposed knowing the results of trials
+``0 .. i - n_parallel`` and the parameters (not yet the results) of trials
+``i - n_parallel + 1 .. i - 1``: trial ``i`` is submitted once trial
+``i - n_parallel`` has been recorded, and trials are recorded in order. So a
+search is a function of its seed and ``n_parallel`` alone: the serial loop
+(which honours ``n_parallel`` too), a process pool
+(:func:`rosenblatt.parallel.local`), Dask and MPI executors give the same
+trials, whatever finishes first; a resumed search continues exactly.
 """
 
 import collections
@@ -53,8 +57,10 @@ from .study import Study, Trial
 
 METHODS = ("grid", "random", "bayes")
 LIARS = ("believer", "min", "mean", "max")
+_DESIGN_STREAM = 2**32 - 1  # the initial design's stream: no trial has this number
 _GP_DEFAULTS = {"kernel": "matern52", "noise": 1e-6, "learn_noise": True,
-                "noise_bounds": (1e-6, 1.0), "n_restarts": 2}
+                "noise_bounds": (1e-6, 1.0), "n_restarts": 2,
+                "length_scale_prior": (math.log(0.5), 1.0), "amplitude_prior": (2.0, 0.15)}
 
 
 def evaluate(objective, params, *context):
@@ -108,16 +114,31 @@ class _Proposer:
         self.n_initial, self.acquisition, self.grid = n_initial, acquisition, grid
         self.gp_kwargs, self.liar, self.xi, self.kappa = gp, liar, xi, kappa
         self.n_candidates = n_candidates
+        self._design = None
 
     def __call__(self, number, finished, pending):
         if self.method == "grid":
             return dict(self.grid[number])
         rng = np.random.default_rng([self.seed, number])
         ok = [t for t in finished if t.ok]
+        if self.method == "bayes" and number < self.n_initial:
+            params = self._initial_design()[number]
+            taken = {_key(p) for p in pending} | {_key(t.params) for t in finished}
+            if _key(params) not in taken:  # (a small discrete space may repeat a point)
+                return dict(params)
         if self.method == "random" or number < self.n_initial or len(ok) < 2:
             return self._random(rng, finished, pending)
         with one_blas_thread():
             return self._bayes(rng, finished, ok, pending)
+
+    def _initial_design(self):
+        """The Bayesian search's first ``n_initial`` trials: a Latin hypercube
+        (:meth:`Space.latin_hypercube`) drawn from its own stream of ``seed``, so that the
+        Gaussian process starts from points that cover every parameter's range."""
+        if self._design is None:
+            rng = np.random.default_rng([self.seed, _DESIGN_STREAM])
+            self._design = self.space.latin_hypercube(self.n_initial, rng)
+        return self._design
 
     def _random(self, rng, finished, pending):
         taken = {_key(p) for p in pending} | {_key(t.params) for t in finished}
@@ -222,8 +243,8 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         How many trials in all (a resumed study counts its own). Required for
         "random" and "bayes"; for "grid", the default is the whole grid.
     n_initial : int, optional
-        Random trials before the Gaussian process takes over ("bayes");
-        default ``min(10, max(2, n_trials // 3))``.
+        Trials before the Gaussian process takes over ("bayes"), a Latin
+        hypercube of the space; default ``min(10, max(2, n_trials // 3))``.
     acquisition : {"ei", "ucb", "pi"}, default "ei"
         Expected improvement, (lower) confidence bound or probability of improvement.
     executor : concurrent.futures.Executor, optional
@@ -259,7 +280,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         Random points scored per proposal before L-BFGS-B polishes the best.
     gp : dict, optional
         Keyword arguments of :class:`GaussianProcess` (default: Matérn 5/2,
-        ARD, noise learnt from 1e-6 up).
+        ARD, noise learnt from 1e-6 up, ``length_scale_prior=(ln 0.5, 1)``,
+        ``amplitude_prior=(2, 0.15)``; pass ``None`` for either to fit by the
+        likelihood alone).
     history : callable, optional
         ``history(trials) -> plain data``, called in this process when trial
         ``i`` is submitted, with the trials recorded by then: exactly trials

@@ -503,6 +503,23 @@ class Space:
         U = rng.random((n, self.dim))
         return self.from_unit(U)
 
+    def latin_hypercube(self, n, rng):
+        """``n`` params dicts spread over every parameter (a Latin hypercube, McKay et al.
+        1979): each numeric parameter takes one value in each of ``n`` equal slices of its
+        warped range, in random order; a choice takes its values in turn, shuffled. Five
+        random points in four dimensions leave a whole half of some parameter's range
+        untried in 23% of draws (1 - (1 - 2 / 2^5)^4); these never do.
+        """
+        n = positive_int("Space.latin_hypercube", "n", n, allow_zero=True)
+        U = np.zeros((n, self.dim))
+        for name in self.names:
+            dist, cols = self.params[name], self.slices[name]
+            if dist.kind == "choice":
+                U[np.arange(n), cols.start + rng.permutation(np.arange(n) % dist.columns)] = 1.0
+            else:
+                U[:, cols.start] = (rng.permutation(n) + rng.random(n)) / max(n, 1)
+        return self.from_unit(U)
+
     def grid(self, points):
         """Every combination on a grid: ``points`` values per numeric parameter, every choice.
 

@@ -164,3 +164,57 @@ def test_bad_arguments():
         GP(length_scales=[1.0, 2.0]).fit(np.zeros((2, 3)), np.zeros(2))
     with pytest.raises(ValueError, match="finite"):
         GP().fit(np.zeros((2, 1)), [0.0, np.nan])
+
+
+PRIORS = {"length_scale_prior": (np.log(0.5), 1.0), "amplitude_prior": (2.0, 0.15),
+          "noise_prior": (1.1, 0.05)}
+
+
+@pytest.mark.parametrize("ard,learn_noise", [(True, False), (False, False), (True, True)])
+def test_log_posterior_gradient_matches_finite_differences(rng, ard, learn_noise):
+    X, y = _data(rng, n=12)
+    gp = GP(ard=ard, noise=1e-2, learn_noise=learn_noise, length_scales=0.4, **PRIORS)
+    gp.fit(X, y, optimize=False)
+    sq = (X[:, None, :] - X[None, :, :]).reshape(-1, X.shape[1]) ** 2
+    theta = gp._theta() + 0.3 * rng.standard_normal(gp._theta().shape)
+    value, grad = gp._neg_log_posterior(theta, X, gp._y, sq)
+    h = 1e-6
+    numeric = np.array([(gp._neg_log_posterior(theta + h * e, X, gp._y, sq)[0]
+                         - gp._neg_log_posterior(theta - h * e, X, gp._y, sq)[0]) / (2 * h)
+                        for e in np.eye(len(theta))])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+    # the prior's part is the written densities: a normal on ln(length scale), Gamma(c, r)
+    nll, _ = gp._nll_and_grad(theta, X, gp._y, sq)
+    n = 3 if ard else 1
+    (mu, s), (c, r) = PRIORS["length_scale_prior"], PRIORS["amplitude_prior"]
+    expected = nll + np.sum((theta[1:1 + n] - mu) ** 2) / (2 * s * s) \
+        - ((c - 1) * theta[0] - r * np.exp(theta[0]))
+    if learn_noise:
+        c, r = PRIORS["noise_prior"]
+        expected -= (c - 1) * theta[-1] - r * np.exp(theta[-1])
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_length_scale_prior_keeps_a_few_points_off_the_box_edges(seed):
+    # eight points of a 4-D function of its first column only: the likelihood alone sends the
+    # other columns' length scales to the box's upper end (100: "irrelevant" after 8 points);
+    # the prior keeps every length scale within three e-folds of 0.5, the first the shortest
+    X = np.random.default_rng(seed).random((8, 4))
+    y = np.sin(6 * X[:, 0])
+    plain = GP(rng=0).fit(X, y)
+    np.testing.assert_allclose(plain.length_scales_[1:], 100.0)
+    gp = GP(rng=0, length_scale_prior=(np.log(0.5), 1.0)).fit(X, y)
+    assert np.all(np.abs(np.log(gp.length_scales_ / 0.5)) < 3)
+    assert gp.length_scales_[0] < gp.length_scales_[1:].min()
+
+
+def test_bad_priors():
+    with pytest.raises(ValueError, match=r"length_scale_prior must be \(mean, std\)"):
+        GP(length_scale_prior=1.0)
+    with pytest.raises(ValueError, match=r"length_scale_prior\[1\] must be"):
+        GP(length_scale_prior=(0.0, -1.0))
+    with pytest.raises(ValueError, match=r"amplitude_prior must be \(concentration, rate\)"):
+        GP(amplitude_prior=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"noise_prior must be \(concentration, rate\)"):
+        GP(noise_prior=("a", 1.0))

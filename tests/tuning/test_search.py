@@ -250,3 +250,18 @@ def test_objective_may_return_a_dict_with_json_attrs(tmp_path):
     for t in study.trials:
         assert ("attrs_error" in t.attrs) == (t.params["x1"] > 0)
     assert T.Study.load(tmp_path / "s.json").trials[0].attrs == study.trials[0].attrs
+
+
+def test_bayes_starts_from_a_latin_hypercube_and_random_search_does_not():
+    n_initial = 6
+    study = T.minimize(branin, BRANIN, n_trials=n_initial, n_initial=n_initial, seed=4)
+    U = BRANIN.to_unit([t.params for t in study.trials])
+    for col in range(2):  # one first trial in each sixth of each range
+        assert sorted(np.floor(U[:, col] * n_initial).astype(int)) == list(range(n_initial))
+    # the design is the seed's: a resumed or pooled search starts from the same points
+    again = T.minimize(branin, BRANIN, n_trials=n_initial, n_initial=n_initial, seed=4)
+    assert [t.params for t in again.trials] == [t.params for t in study.trials]
+    # random search keeps its independent draws, trial i from default_rng([seed, i])
+    rs = T.minimize(branin, BRANIN, "random", n_trials=3, seed=4)
+    first = BRANIN.sample(1, np.random.default_rng([4, 0]))[0]
+    assert rs.trials[0].params == first

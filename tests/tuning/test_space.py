@@ -132,3 +132,20 @@ def test_project_equals_decoding_then_encoding(rng):
                      "n": T.Int(1, 64, log=True), "lr": T.LogUniform(1e-5, 1.0)})
     U = rng.random((300, space.dim))
     np.testing.assert_array_equal(space.project(U), space.to_unit(space.from_unit(U)))
+
+
+def test_latin_hypercube_puts_one_point_in_each_slice_of_every_range(rng):
+    space = _space()
+    n = 7
+    params = space.latin_hypercube(n, rng)
+    U = space.to_unit(params)
+    for col in (0, 2):  # lr (log scale) and dropout: one value in each seventh of the range
+        assert sorted(np.floor(U[:, col] * n).astype(int)) == list(range(n))
+    hidden = np.log([p["hidden"] for p in params])  # an Int: up to its rounding
+    cells = np.floor((hidden - np.log(15.5)) / (np.log(512.5) - np.log(15.5)) * n)
+    assert len(set(cells.astype(int))) >= n - 1
+    acts = [p["activation"] for p in params]
+    assert sorted([acts.count("relu"), acts.count("tanh")]) == [3, 4]  # the values in turn
+    again = space.latin_hypercube(n, np.random.default_rng(5))
+    assert again == space.latin_hypercube(n, np.random.default_rng(5))
+    assert space.latin_hypercube(0, rng) == []

@@ -83,7 +83,7 @@ def run(ctx):
     x, y, xv, yv, space, build = _digits_problem(rng, ctx.quick)
     epochs = 6 if ctx.quick else 12
     budget = 16  # a 2-point grid in 4 dimensions
-    seeds = [int(v) for v in rng.integers(2**31, size=3 if ctx.quick else 5)]
+    seeds = [int(v) for v in rng.integers(2**31, size=5)]
     runs = {"grid": [], "random": [], "bayes": []}
     for i, seed in enumerate(seeds):
         for method in ("grid", "random", "bayes"):
