@@ -42,7 +42,7 @@ EVOLVE = {
 }
 
 TUNE = """
-seed = 0
+seed = 1
 [data]
 name = "xor"
 validation = 0.25
@@ -121,7 +121,9 @@ def test_every_evolve_algorithm_through_a_process_pool(serial, tmp_path):
 
 def test_pruned_study_through_a_process_pool(serial, tmp_path):
     trials, _ = serial["tune"]
-    assert [t[3] for t in trials].count("pruned") >= 1  # pruning did act
+    # pruning did act (3 of the 7 trials with seed 1; none with seed 0, whose Latin-hypercube
+    # start found a good rate at once)
+    assert [t[3] for t in trials].count("pruned") >= 1
     assert _tune(tmp_path, "--workers", "2") == serial["tune"]
 
 
