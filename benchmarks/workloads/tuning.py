@@ -5,7 +5,8 @@ the time to propose trial 101: fit the Gaussian process (multi-start L-BFGS-B
 on the log marginal likelihood) and maximise expected improvement.
 
 * rosenblatt: ``rb.tuning.minimize`` resuming a 100-trial study file
-  (Matérn 5/2 ARD, noise learnt, 2 GP restarts; 2,000 random + local
+  (Matérn 5/2 ARD, noise learnt, priors on the length scales and the
+  amplitude, 2 GP restarts; 2,000 random + local
   candidates, 5 polished by L-BFGS-B), i.e. what a user pays per trial,
   JSON study save included;
 * scikit-optimize: ``Optimizer(base_estimator="GP", acq_func="EI",
@@ -20,7 +21,8 @@ Target (issue 20): rosenblatt's proposal at most as slow as scikit-optimize's
 (ratio >= 1.0x) and Optuna's.
 
 (b) Branin at the same budget: one call is one 30-evaluation search (10
-random, then GP-EI) with the next seed; the table's rate is searches per
+initial points, then GP-EI; rosenblatt's 10 a Latin hypercube, the others'
+random) with the next seed; the table's rate is searches per
 second and the notes list the best values found (the minimum is 0.397887).
 """
 

@@ -8,7 +8,7 @@ range to search (``rb.tuning`` distributions: ``uniform``, ``loguniform``,
     [tune]
     method = "bayes"            # "grid", "random" or "bayes"
     n_trials = 20
-    n_initial = 6               # random trials before the Gaussian process ("bayes")
+    n_initial = 6               # Latin-hypercube trials before the Gaussian process ("bayes")
     acquisition = "ei"          # "ei", "ucb" or "pi"
     metric = "val_loss"         # or "val_accuracy" (maximised)
     pruning = "median"          # optional: stop unpromising trials early
