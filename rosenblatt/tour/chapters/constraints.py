@@ -36,10 +36,10 @@ def elastic_net(ctx):
                progress=False)
         w = model[0].W.data[:, 0]
         weights[name] = w
-        rows.append([name, int(np.sum(np.abs(w[4:]) < 0.02)), float(np.abs(w[4:]).max()),
-                     float(w[0]), float(w[1])])
-    ctx.table(["penalty", "useless weights < 0.02 (of 26)", "largest useless |w|",
-               "w of input 1", "w of its duplicate"], rows)
+        rows.append([name, int(np.sum(np.abs(w[4:]) < 0.005)), float(np.median(np.abs(w[4:]))),
+                     float(np.abs(w[4:]).max()), float(w[0]), float(w[1])])
+    ctx.table(["penalty", "useless weights < 0.005 (of 26)", "median useless |w|",
+               "largest useless |w|", "w of input 1", "w of its duplicate"], rows)
     with ctx.figure("The 30 learned weights under each penalty (true: 1.5, 1.5, −2, 1 and 26 "
                     "zeros; inputs 1 and 2 are duplicates).", size=(8, 2.8)) as fig:
         ax = fig.add_subplot()
@@ -55,15 +55,19 @@ def elastic_net(ctx):
     ctx.claim("The elastic net penalty is the sum of the L1 and L2 terms",
               abs(penalty - formula) < 1e-12, f"{penalty:.6f} = λ₁Σ|w| + λ₂/2 Σw²")
     l2, l1, en = rows
+    # Counted, not the largest: at elastic net's optimum a useless input whose chance
+    # correlation with the residual exceeds lambda_1 keeps a weight (seed 4: one of the 26 at
+    # 0.027, as scikit-learn's coordinate descent finds too); subgradient steps leave the
+    # zeros jittering at about lr * lambda_1 = 0.001
     ctx.claim("Like L1 (and unlike L2) elastic net drives the useless weights to (almost) zero",
-              en[2] < 0.5 * l2[2] and l1[2] < 0.5 * l2[2],
-              f"largest useless |w|: {l2[2]:.4f} (L2), {l1[2]:.4f} (L1), {en[2]:.4f} "
-              f"(elastic net)")
+              en[1] >= 20 and l1[1] >= 20 and en[2] < 0.2 * l2[2],
+              f"useless weights below 0.005: {l2[1]} (L2), {l1[1]} (L1), {en[1]} (elastic net) "
+              f"of 26; median useless |w|: {l2[2]:.4f}, {l1[2]:.4f}, {en[2]:.4f}")
     ctx.claim("Like L2, elastic net shares the weight between duplicated inputs rather than "
-              "pick one", abs(en[3] - en[4]) <= abs(l1[3] - l1[4]) + 1e-3
-              and abs(en[3] - en[4]) < 0.3 * abs(en[3] + en[4]),
-              f"weights of the duplicates: {en[3]:.3f} / {en[4]:.3f} (elastic net), "
-              f"{l1[3]:.3f} / {l1[4]:.3f} (L1)")
+              "pick one", abs(en[4] - en[5]) <= abs(l1[4] - l1[5]) + 1e-3
+              and abs(en[4] - en[5]) < 0.3 * abs(en[4] + en[5]),
+              f"weights of the duplicates: {en[4]:.3f} / {en[5]:.3f} (elastic net), "
+              f"{l1[4]:.3f} / {l1[5]:.3f} (L1)")
 
 
 @chapter("Max-norm constraints", section="Max norm constraints", name="max-norm")
