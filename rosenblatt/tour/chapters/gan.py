@@ -58,7 +58,9 @@ def _grid(ax, images, rows, cols, title, side=8):
 
 
 def _ring_part(ctx, rng):
-    epochs = 40 if ctx.quick else 60
+    # 60 epochs in both modes: after 40, 47-80% of the samples lay within 3 std of a mode over
+    # twelve seeds (the rest on the bridges between modes); after 60, 78-88%
+    epochs = 60
     X, modes = _ring(4096, rng)
     seed = int(rng.integers(2**31))
     gan = _ring_gan(seed, epochs * (len(X) // 64))
