@@ -35,17 +35,22 @@ def run(ctx):
     epochs = 700 if ctx.quick else 2000
     rows, nets = [], {}
     for h in sizes:
-        r = np.random.default_rng(3)
-        net = rb.nn.Sequential(rb.nn.Dense(2, h, rng=r), rb.nn.Tanh(), rb.nn.Dense(h, 2, rng=r))
-        rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(),
-                                                                        lr=0.03),
-               epochs=epochs, batch_size=len(x), metrics=(), progress=False, rng=r)
-        tr = rb.training.evaluate(net, x, y, loss="cross_entropy")
-        te = rb.training.evaluate(net, xt, yt, loss="cross_entropy")
-        nets[h] = net
-        rows.append([h, tr["loss"], tr["accuracy"], te["accuracy"], _roughness(net, x)])
+        runs = []
+        for init in (3, 4, 5):  # three initialisations a size: one net's converged loss or
+            # boundary can land out of order between neighbouring sizes (seeds 17 and 18)
+            r = np.random.default_rng(init)
+            net = rb.nn.Sequential(rb.nn.Dense(2, h, rng=r), rb.nn.Tanh(),
+                                   rb.nn.Dense(h, 2, rng=r))
+            rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(),
+                                                                            lr=0.03),
+                   epochs=epochs, batch_size=len(x), metrics=(), progress=False, rng=r)
+            tr = rb.training.evaluate(net, x, y, loss="cross_entropy")
+            te = rb.training.evaluate(net, xt, yt, loss="cross_entropy")
+            nets.setdefault(h, net)  # the figure: the first initialisation's
+            runs.append([tr["loss"], tr["accuracy"], te["accuracy"], _roughness(net, x)])
+        rows.append([h, *(float(v) for v in np.mean(runs, axis=0))])
     ctx.table(["hidden units", "train loss", "train accuracy", "test accuracy",
-               "boundary roughness"], rows)
+               "boundary roughness"], rows, caption="Means over three initialisations.")
     with ctx.figure("Decision regions of 2-H-2 networks trained on the same 40 points "
                     "(training points shown): the more hidden units, the more complex the "
                     "function.", size=(11, 2.9),
@@ -56,8 +61,11 @@ def run(ctx):
     ctx.claim("A bigger network has more capacity: the training loss falls as hidden units are "
               "added", all(a > b for a, b in zip(losses, losses[1:])),
               "training loss " + " → ".join(f"{v:.3f}" for v in losses))
+    # the largest against the smallest, and the bigger two against the smaller two (as the
+    # gaps below): between 3 and 20 units the roughness can stall (seed 4: 0.0204, 0.0203)
+    rough = [r[4] for r in rows]
     ctx.claim("and its function is more complex (a longer, more convoluted boundary)",
-              rows[-1][4] > rows[0][4] and rows[-1][4] >= rows[1][4],
+              rough[-1] > rough[0] and np.mean(rough[2:]) > np.mean(rough[:2]),
               "roughness " + " → ".join(f"{r[4]:.4f}" for r in rows))
     gap = [r[2] - r[3] for r in rows]
     ctx.claim("The bigger networks overfit more: a wider gap between training and test "
