@@ -143,9 +143,9 @@ def kernel_matrix(kind, X1, X2, length_scales, amplitude):
     return amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r2) * np.exp(-_SQRT5 * r)
 
 
-def _prior(owner, name, prior, meaning):
-    """``prior`` as a checked pair of floats (the second positive; the first positive too
-    for a Gamma prior), or None."""
+def _prior(owner, name, prior, meaning, gamma):
+    """``prior`` as a checked pair of floats, or None: the second positive, the first finite
+    (and positive too for a ``gamma`` prior's concentration)."""
     if prior is None:
         return None
     try:
@@ -153,7 +153,7 @@ def _prior(owner, name, prior, meaning):
         a, b = float(a), float(b)
     except (TypeError, ValueError):
         raise ValueError(f"{owner}: {name} must be {meaning}, or None; got {prior!r}") from None
-    if not math.isfinite(a) or ("Gamma" in meaning and a <= 0):
+    if not math.isfinite(a) or (gamma and a <= 0):
         raise ValueError(f"{owner}: {name} must be {meaning}; got {prior!r}")
     return a, positive_float(owner, f"{name}[1]", b)
 
@@ -245,12 +245,11 @@ class GaussianProcess:
         self.length_scale_bounds = tuple(map(float, length_scale_bounds))
         self.amplitude_bounds = tuple(map(float, amplitude_bounds))
         self.noise_bounds = tuple(map(float, noise_bounds))
+        gamma = "(concentration, rate) of a Gamma prior"
         self.length_scale_prior = _prior(owner, "length_scale_prior", length_scale_prior,
-                                         "(mean, std) of ln(length scale)")
-        self.amplitude_prior = _prior(owner, "amplitude_prior", amplitude_prior,
-                                      "(concentration, rate) of a Gamma prior")
-        self.noise_prior = _prior(owner, "noise_prior", noise_prior,
-                                  "(concentration, rate) of a Gamma prior")
+                                         "(mean, std) of ln(length scale)", gamma=False)
+        self.amplitude_prior = _prior(owner, "amplitude_prior", amplitude_prior, gamma, True)
+        self.noise_prior = _prior(owner, "noise_prior", noise_prior, gamma, True)
         self.rng = rng
         self.X_ = None
 

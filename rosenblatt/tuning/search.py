@@ -123,9 +123,8 @@ class _Proposer:
         ok = [t for t in finished if t.ok]
         if self.method == "bayes" and number < self.n_initial:
             params = self._initial_design()[number]
-            taken = {_key(p) for p in pending} | {_key(t.params) for t in finished}
-            if _key(params) not in taken:  # (a small discrete space may repeat a point)
-                return dict(params)
+            if _key(params) not in _taken(finished, pending):  # (a small discrete space
+                return dict(params)  # may repeat a point)
         if self.method == "random" or number < self.n_initial or len(ok) < 2:
             return self._random(rng, finished, pending)
         with one_blas_thread():
@@ -141,7 +140,7 @@ class _Proposer:
         return self._design
 
     def _random(self, rng, finished, pending):
-        taken = {_key(p) for p in pending} | {_key(t.params) for t in finished}
+        taken = _taken(finished, pending)
         for _ in range(100):  # distinct from the running ones (a small discrete space may repeat)
             params = self.space.sample(1, rng)[0]
             if _key(params) not in taken:
@@ -201,6 +200,11 @@ def one_blas_thread():
         import scipy.optimize  # noqa: F401 - the controller lists the libraries it limits
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")
+
+
+def _taken(finished, pending):
+    """The keys of every combination tried or running."""
+    return {_key(p) for p in pending} | {_key(t.params) for t in finished}
 
 
 def _key(params):

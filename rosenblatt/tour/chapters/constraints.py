@@ -6,6 +6,7 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
+from rosenblatt.tour.stats import accuracy_standard_error
 
 
 @chapter("Elastic net regularization", section="Elastic net regularization", name="elastic-net")
@@ -167,7 +168,7 @@ def augmentation(ctx):
     # better by more than two binomial standard errors of an accuracy on these test digits
     # (a 5-point margin before: seed 26's split gave +4.4 points, the others +8 to +20)
     p0 = rows[0][3]
-    se = float(np.sqrt(p0 * (1 - p0) / len(yt)))
+    se = accuracy_standard_error(p0, len(yt))
     ctx.claim("Training on digits modified the way the world modifies them (small shifts and "
               "rotations) generalises better to such unseen digits",
               rows[1][3] > p0 + 2 * se,

@@ -5,6 +5,7 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
+from rosenblatt.tour.stats import accuracy_standard_error
 
 WORDS = rb.datasets.SENTIMENT_WORDS
 
@@ -263,7 +264,7 @@ def run(ctx):
     # "as well" up to the binomial standard error of an accuracy on these test digits (the
     # full mode's seed 1: fixed 95.7%, SET 95.0%, a standard error of 0.9 points)
     fixed = results["fixed"][0]
-    se = float(np.sqrt(fixed * (1 - fixed) / len(yte)))
+    se = accuracy_standard_error(fixed, len(yte))
     ctx.claim("A rewired sparse layer learns at least as well as the same layer with a fixed "
               "random mask", best >= fixed - se,
               ", ".join(f"{k} {v[0]:.1%}" for k, v in results.items())

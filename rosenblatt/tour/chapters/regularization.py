@@ -4,6 +4,7 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
+from rosenblatt.tour.stats import accuracy_standard_error
 
 from ._plots import grid_predict, plot_boundary, softmax_p1
 
@@ -75,7 +76,7 @@ def run(ctx):
     # the guard against a gap closed by underfitting: test accuracy no worse, up to the
     # binomial standard error of an accuracy on these test points (seed 8: 65.3% against
     # 65.8%, a gap of 24.2% closed to 4.0%)
-    se = float(np.sqrt(rows[0][2] * (1 - rows[0][2]) / len(yt)))
+    se = accuracy_standard_error(rows[0][2], len(yt))
     best_test = max(r[2] for r in rows[1:])
     ctx.claim("Regularization counteracts overfitting: a smaller gap between training and "
               "test accuracy", best[3] < gap0 and best_test >= rows[0][2] - se,
