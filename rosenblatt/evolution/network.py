@@ -154,7 +154,8 @@ def _propagate(WT, V, edges=None):
     return WT @ V
 
 
-_DENSE = ("W", "codes", "level", "N", "steps", "n_levels", "_groups", "_WT", "_edges")
+_DENSE = ("W", "codes", "level", "N", "steps", "_until", "n_levels", "_groups", "_WT",
+          "_edges")
 
 
 def _gather(records):
@@ -243,7 +244,9 @@ class PopulationNetwork:
     recurrent : bool, optional
         Default: True if any genome is recurrent.
     steps : int, optional
-        Synchronous steps for a recurrent network called on a batch.
+        Synchronous steps for a recurrent network called on a batch. Default: each
+        genome's own number of non-input nodes, whatever other genomes share the batch
+        (the output of a genome does not depend on its company).
     fast : bool, default False
         Feed-forward genomes with the compiled kernels (``rosenblatt[fast]``;
         without Numba, or with ``ROSENBLATT_NO_NUMBA=1``, the NumPy path runs):
@@ -357,8 +360,11 @@ class PopulationNetwork:
                 np.int64)
         self.W, self.codes, self.level = W, codes, level
         self.ids = [g.id for g in genomes]
-        n_fixed = self.n_inputs + 1
-        self.steps = int(steps) if steps is not None else max(1, N - n_fixed)
+        # a recurrent genome's synchronous steps are its own (its non-input nodes), whatever
+        # genomes share the batch: each stops updating after its own count (``_until``)
+        until = np.maximum(1, counts - (self.n_inputs + 1)) if steps is None else None
+        self.steps = int(steps) if steps is not None else int(until.max())
+        self._until = until if until is not None and (until < self.steps).any() else None
         self._finish()
         self.state = None
 
@@ -429,8 +435,14 @@ class PopulationNetwork:
             for groups in self._groups:  # levels in topological order
                 V = self._update(V, groups)
             return self._outputs(V)
-        for _ in range(self.steps):  # synchronous: every node reads the previous step
-            V = self._update(V, self._groups[0]) if self._groups else V
+        if not self._groups:
+            return self._outputs(V)
+        for t in range(self.steps):  # synchronous: every node reads the previous step
+            done = () if self._until is None else np.flatnonzero(self._until <= t)
+            held = V[done] if len(done) else None  # genomes past their own steps keep V
+            V = self._update(V, self._groups[0])
+            if held is not None:
+                V[done] = held
         return self._outputs(V)
 
     def compiled_records(self):
@@ -476,6 +488,7 @@ class PopulationNetwork:
         new.__dict__.update(self.__dict__)
         new.W, new.codes, new.level = self.W[index], self.codes[index], self.level[index]
         new.ids = [self.ids[i] for i in index]
+        new._until = None if self._until is None else self._until[index]
         new.size = len(index)
         new.state = None
         new._finish()
@@ -494,6 +507,7 @@ class PopulationNetwork:
             return
         self.W, self.codes, self.level = self.W[mask], self.codes[mask], self.level[mask]
         self.ids = [i for i, k in zip(self.ids, mask) if k]
+        self._until = None if self._until is None else self._until[mask]
         self.size = int(mask.sum())
         if self.state is not None:
             self.state = self.state[mask]

@@ -232,6 +232,30 @@ def test_recurrent_phenotype_steps():
         g.network(recurrent=False)
 
 
+def test_recurrent_genome_takes_its_own_steps_in_any_batch():
+    # alone the genome above takes 1 step (one non-input node); beside a genome of three
+    # non-input nodes it must still take 1, not 3 (once it took the batch's largest count)
+    small = Genome(0, 1, 1, [NodeGene(0, "input", "identity"), NodeGene(1, "bias", "identity"),
+                             NodeGene(2, "output", "identity")],
+                   [C(0, 0, 2, 1.0), C(1, 2, 2, 0.5)], recurrent=True)
+    big = Genome(1, 1, 1, small.nodes + [NodeGene(3, "hidden"), NodeGene(4, "hidden")],
+                 [C(0, 0, 2, 1.0), C(2, 0, 3, 1.0), C(3, 3, 4, 1.0), C(4, 4, 2, 1.0)],
+                 recurrent=True)
+    x = np.array([[1.0], [2.0]])
+    pop = rb.evolution.PopulationNetwork([small, big])
+    assert pop.steps == 3
+    out = pop(x)
+    np.testing.assert_array_equal(out[0], small.network()(x))
+    np.testing.assert_array_equal(out[0], x)  # one step: y = x + 0.5 * 0
+    np.testing.assert_array_equal(out[1], big.network()(x))
+    np.testing.assert_array_equal(pop.take([1, 0, 0])(x)[1:], [out[0], out[0]])
+    pop.keep(np.array([False, True]))
+    np.testing.assert_array_equal(pop(x)[0], out[1])
+    # an explicit step count holds for every genome
+    np.testing.assert_array_equal(rb.evolution.PopulationNetwork([small, big], steps=3)(x)[0],
+                                  small.network(steps=3)(x))
+
+
 def test_json_round_trip_and_bad_files(tmp_path):
     _, p2 = _figure4()
     p2.fitness = 3.25
