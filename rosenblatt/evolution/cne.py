@@ -14,6 +14,7 @@ networks on a batch with one batched matrix product per layer.
 import functools
 import json
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -261,19 +262,26 @@ def _forward_group(layers, layout, thetas, h):
     return h
 
 
-_WORKER_MODELS = {}
+_WORKER_MODELS = threading.local()  # per thread: a thread pool's workers share a process
 
 
 def _decode_model(spec_text, theta):
-    """Worker side: the model built from its spec (cached per process) with weights ``theta``."""
-    entry = _WORKER_MODELS.get(spec_text)
+    """Worker side: the model built from its spec (cached per thread) with weights ``theta``."""
+    cache = _WORKER_MODELS.__dict__
+    entry = cache.get(spec_text)
     if entry is None:
         model = build(json.loads(spec_text))
         entry = (model, ParameterVector(model.parameters()))
-        _WORKER_MODELS[spec_text] = entry
+        cache[spec_text] = entry
     model, vec = entry
     vec.data[:] = theta
     return model
+
+
+def _decode_rows(dtype, rows):
+    """Worker side: a sub-population's weight vectors (lists of floats) in the population's
+    dtype (a float32 value is exact as a float and back)."""
+    return np.asarray(rows, dtype=dtype)
 
 
 def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, executor=None,
@@ -292,7 +300,8 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     ids = list(range(thetas.shape[0]))
     if vectorized and executor is not None and not several:
         # sub-populations of weight vectors (lists of floats) per task; fitness by reference
-        return vector_chunks(fitness, [t.tolist() for t in thetas], ids, np.asarray, executor,
+        return vector_chunks(fitness, [t.tolist() for t in thetas], ids,
+                             functools.partial(_decode_rows, thetas.dtype.name), executor,
                              repeats=repeats, on_error=on_error, owner=owner)
     if vectorized:
         if several:
@@ -509,8 +518,11 @@ class CNE:
                 best["fitness"], best["theta"] = float(f[i]), pop[i].copy()
             return pop[i].copy(), float(f[i])
 
-        ran, stopped, error = run_loop(one, generations, callbacks, stop, "CNE.run", on_error)
-        self.vector.data[:] = best["theta"]
+        try:
+            ran, stopped, error = run_loop(one, generations, callbacks, stop, "CNE.run",
+                                           on_error)
+        finally:  # also when a fitness raises: the model holds the best weights seen
+            self.vector.data[:] = best["theta"]
         return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
                       evaluations=best["evals"], history=history, stopped=stopped,
                       error=error)

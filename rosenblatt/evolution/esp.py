@@ -342,7 +342,10 @@ class ESP:
                 best["fitness"], best["theta"] = value, champion
             return champion, value
 
-        ran, stopped, error = run_loop(one, generations, callbacks, stop, "ESP.run", on_error)
-        self.vector.data[:] = best["theta"]
+        try:
+            ran, stopped, error = run_loop(one, generations, callbacks, stop, "ESP.run",
+                                           on_error)
+        finally:  # also when a fitness raises: the model holds the best weights seen
+            self.vector.data[:] = best["theta"]
         return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
                       evaluations=best["evals"], history=history, stopped=stopped, error=error)

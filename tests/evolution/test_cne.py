@@ -1,6 +1,8 @@
 """CNE: population_forward against single networks; the GA solves XOR and single-pole."""
 
 import concurrent.futures
+import json
+import threading
 
 import numpy as np
 import pytest
@@ -111,6 +113,52 @@ def test_cne_executor_equals_serial():
         parallel = rb.evolution.CNE(_net(4), population=10, rng=3).run(_sphere, 3, executor=ex)
     assert serial.history == parallel.history
     np.testing.assert_array_equal(serial.best, parallel.best)
+
+
+def _l1(thetas):
+    return -np.abs(thetas).sum(axis=1)  # in the rows' own dtype: float32 rounds differently
+
+
+def test_cne_thread_and_vectorised_executors_equal_serial():
+    # a thread pool's workers share one process: each thread decodes into a model of its
+    # own (once they shared one and raced on its weights); vectorised sub-populations
+    # arrive in the population's dtype (once float64 for a float32 population)
+    net32 = _net(4).astype(np.float32)
+    serial = rb.evolution.CNE(net32, population=40, rng=3).run(_sphere, 3)
+    vec_serial = rb.evolution.CNE(net32, population=70, rng=3).run(_l1, 3, vectorized=True)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        threads = rb.evolution.CNE(net32, population=40, rng=3).run(_sphere, 3, executor=ex)
+        vec = rb.evolution.CNE(net32, population=70, rng=3).run(_l1, 3, vectorized=True,
+                                                                executor=ex)
+    assert serial.history == threads.history
+    assert vec_serial.history == vec.history
+    from rosenblatt.evolution.cne import _decode_model
+    spec = json.dumps(rb.nn.registry.spec_of(net32))
+    theta = rb.nn.ParameterVector(net32.parameters()).data.tolist()
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        barrier = threading.Barrier(2)
+
+        def decode(_):
+            barrier.wait()
+            return id(_decode_model(spec, theta))
+
+        assert len(set(ex.map(decode, range(2)))) == 2
+
+
+def test_cne_keeps_the_best_weights_when_a_fitness_raises():
+    first = rb.evolution.CNE(_net(4), population=10, rng=3).run(_sphere, 1)
+    calls = []
+
+    def fitness(model):
+        calls.append(1)
+        if len(calls) > 10:  # the second generation's first individual
+            raise RuntimeError("simulator crashed")
+        return _sphere(model)
+
+    cne = rb.evolution.CNE(_net(4), population=10, rng=3)
+    with pytest.raises(rb.evolution.FitnessError):
+        cne.run(fitness, 3)
+    np.testing.assert_array_equal(cne.vector.data, first.best)
 
 
 def test_cne_bad_arguments():

@@ -173,3 +173,24 @@ def test_size_adaptation_tolerance_and_off():
         rb.evolution.ESP(net, hidden=4)
     with pytest.raises(ValueError, match="hidden"):
         rb.evolution.ESP(net, hidden=0)
+
+
+def test_esp_keeps_the_best_weights_when_a_fitness_raises():
+    calls = []
+
+    def sphere(thetas):
+        calls.append(1)
+        return -(thetas ** 2).sum(axis=1)
+
+    first = rb.evolution.ESP(_net(), population=8, rng=5).run(sphere, 1, vectorized=True)
+    per_generation, calls[:] = len(calls), []
+
+    def failing(thetas):
+        if len(calls) == per_generation:  # the second generation's first call
+            raise RuntimeError("simulator crashed")
+        return sphere(thetas)
+
+    esp = rb.evolution.ESP(_net(), population=8, rng=5)
+    with pytest.raises(RuntimeError, match="simulator"):
+        esp.run(failing, 3, vectorized=True)
+    np.testing.assert_array_equal(esp.vector.data, first.best)
