@@ -1052,6 +1052,10 @@ class NEAT:
         """
         history = {}
         state = {"stopped_champion": None}
+        # a run's fitness is its own (Staged hands each task to a run of its own): the
+        # champion and the population's stagnation clock start afresh, not from fitnesses
+        # of another task
+        self.best, self.last_improved = None, self.generation
 
         def one(_):
             pop = self.population

@@ -88,3 +88,20 @@ def test_staged_cosyne_through_a_growing_second_pole():
     assert len(res.history["stages"]) == 3 and res.best_fitness == steps
     # the champion left in the model balances the longest short pole
     assert envs[2].evaluate(rb.evolution.PopulationModel(net, res.best[None]))[0] == steps
+
+
+def test_staged_neat_reports_the_champion_of_the_last_task():
+    # the second task's fitnesses lie 1,000 below the first's: its champion must be its own,
+    # not the first task's (NEAT once kept its best genome across runs)
+    xor = rb.evolution.envs.xor_fitness
+    tasks = [lambda g: 100.0 * xor(g), lambda g: xor(g) - 1000.0]
+    neat = rb.evolution.NEAT(2, 1, rb.evolution.NEATConfig(population=30), rng=0)
+    res = rb.evolution.Staged(tasks, threshold=[0.0, 1e9]).run(neat, 6)
+    t = np.array(res.history["task"])
+    assert t[0] == 0 and t[-1] == 1
+    assert res.best_fitness == max(np.array(res.history["best"])[t == 1]) < -990
+    neat2 = rb.evolution.NEAT(2, 1, rb.evolution.NEATConfig(population=30), rng=0)
+    neat2.run(tasks[0], 2)
+    second = neat2.run(tasks[1], 2)
+    assert second.best_fitness == max(second.history["best"]) < -990
+    assert second.best.fitness == second.best_fitness
