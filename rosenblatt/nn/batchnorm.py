@@ -12,6 +12,12 @@ of a feature:
     dE/dβ = Σ g,   dE/dγ = Σ g x̂,
     dE/dx = γ / sqrt(σ² + eps) · (g - mean(g) - x̂ mean(g x̂))    (training)
     dE/dx = γ / sqrt(running_var + eps) · g                     (evaluation)
+
+Data-parallel training (``rb.distributed.DataParallel``) sums the per-channel
+sums over the ranks: the batch statistics, and the two means of the training
+backward, are those of the whole global batch, as one process computes them
+(PyTorch's SyncBatchNorm); dE/dγ and dE/dβ stay each rank's own sums (the
+gradient's Allreduce adds them up).
 """
 
 import numpy as np
@@ -31,7 +37,7 @@ def _per_channel(spec, *arrays):
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1,
-               eps=1e-5):
+               eps=1e-5, sum_over_ranks=None):
     """Normalise ``x`` per channel (axis 1) over every other axis; one graph node.
 
     Parameters
@@ -42,6 +48,11 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
         Updated in place when ``training``.
     training : bool, default True
     momentum, eps : float
+    sum_over_ranks : callable, optional
+        ``f(array) -> array``: the element-wise sum of a small array over the
+        ranks of a data-parallel job (a collective: every rank calls it). In
+        training, the statistics and the backward's means then cover every
+        rank's shard of the batch.
 
     Returns
     -------
@@ -53,19 +64,27 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     bshape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)  # broadcast a (channels,) vector
     m = xd.size // xd.shape[1]
     spec = "ab" + "cdefgh"[:xd.ndim - 2]  # einsum letters; "b" is the channel axis
+    total = m  # values per channel over the whole (global) batch
     if training:
-        if m < 2:
+        if sum_over_ranks is None:
+            mean = _per_channel(spec, xd) / m
+        else:  # the sums and the counts of every rank's shard
+            head = sum_over_ranks(np.append(_per_channel(spec, xd), xd.dtype.type(m)))
+            total = int(head[-1])
+        if total < 2:
             raise ValueError(
                 f"batch_norm: training needs more than one value per channel to estimate a "
                 f"variance; got input of shape {tuple(xd.shape)}"
             )
-        mean = _per_channel(spec, xd) / m
+        if sum_over_ranks is not None:
+            mean = head[:-1] / total
         xc = xd - mean.reshape(bshape)
-        var = _per_channel(spec, xc, xc) / m
+        squares = _per_channel(spec, xc, xc)
+        var = (squares if sum_over_ranks is None else sum_over_ranks(squares)) / total
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
-        running_var += (momentum * m / (m - 1)) * var
+        running_var += (momentum * total / (total - 1)) * var
     else:
         xc = xd - running_mean.reshape(bshape).astype(xd.dtype, copy=False)
         var = running_var.astype(xd.dtype, copy=False)
@@ -81,8 +100,10 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
         if needs_grad(x):
             scale = (gamma.data * inv_std).reshape(bshape)
             if training:  # g - mean(g) - xhat mean(g xhat)
-                gx = g - (gbeta / m).reshape(bshape)
-                gx -= xhat * (ggamma / m).reshape(bshape)
+                sums = (gbeta, ggamma) if sum_over_ranks is None else np.split(
+                    sum_over_ranks(np.concatenate([gbeta, ggamma])), 2)
+                gx = g - (sums[0] / total).reshape(bshape)
+                gx -= xhat * (sums[1] / total).reshape(bshape)
                 gx *= scale
             else:
                 gx = g * scale
@@ -96,6 +117,9 @@ class _BatchNorm(Module):
     buffers = ("running_mean", "running_var")
     _input_ndims = ()
     _shape_text = ""
+    # set by rb.distributed.DataParallel while it trains the model: the element-wise sum
+    # over the ranks that synchronises the batch statistics (see batch_norm)
+    sum_over_ranks = None
 
     @classmethod
     def state_shapes(cls, config):
@@ -121,7 +145,7 @@ class _BatchNorm(Module):
                 f"{self._shape_text.format(self.num_features)}; got {shape}"
             )
         return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
-                          self.training, self.momentum, self.eps)
+                          self.training, self.momentum, self.eps, self.sum_over_ranks)
 
     def extra_repr(self):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

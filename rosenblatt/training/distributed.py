@@ -37,11 +37,19 @@ same weights and optimizer state):
   in the optimizer's vector (no copy) and every rank takes the same whole
   step, so the ranks' weights stay identical without ever being sent; a
   second, small ``Allreduce`` carries the loss (to detect divergence on every
-  rank at once) and the batch-norm running statistics, averaged with the same
-  weights.
+  rank at once).
 
-Communication per step is ``size(theta) + 1 + size(batch-norm buffers)``
-numbers each way either way (sharded: each rank reads ``(N - 1) / N`` of
+Batch normalization is synchronised (PyTorch's SyncBatchNorm): in training
+each batch-norm layer sums its per-channel sums over the ranks
+(:meth:`DataParallel.sum_over_ranks`), so every rank normalises its shard with
+the whole batch's mean and variance and updates identical running statistics,
+and its backward's two per-channel means cover the whole batch too: the step
+is one process's on the whole batch, batch norm included. That costs three
+small ``Allreduce`` calls per layer and step (``C + 1``, ``C`` and ``2 C``
+numbers for ``C`` channels).
+
+Communication per step is ``size(theta) + 1`` numbers (plus the batch-norm
+layers' few) each way either way (sharded: each rank reads ``(N - 1) / N`` of
 the others' gradients and of their weights), whatever the
 depth of the model; the per-epoch sums of the loss and the metrics take one
 more small ``Allreduce``. ``rb.fit`` seeds backward with the shard's weight
@@ -199,14 +207,14 @@ class DataParallel:
         The shards of theta, rank by rank (64-byte aligned cuts); ``part`` is this rank's.
     message_bytes : int
         Bytes each rank sends per step: the gradient (one ``Allreduce`` in
-        place) and the loss and batch-norm statistics (a second, small one).
+        place) and the loss (a second, small one); batch-norm layers add their
+        per-channel sums (:meth:`sum_over_ranks`).
     timers : dict
         Seconds spent so far in :meth:`reduce` (or :meth:`allreduce`):
         ``pack`` (scaling the gradient by the shard's weight, unless backward
-        was seeded with it; the loss and statistics), ``allreduce`` (the
+        was seeded with it; the loss), ``allreduce`` (the
         reductions, waiting for the other ranks included; sharded: the
-        meeting), ``unpack`` (sharded: summing this rank's shard; the
-        loss and batch-norm statistics), in :meth:`update` when sharded
+        meeting), ``unpack`` (sharded: summing this rank's shard), in :meth:`update` when sharded
         (``update``: the shard's optimizer step and the all-gather), ``wait``
         (sharded: time in the meetings, both of them); and ``steps``.
 
@@ -232,10 +240,15 @@ class DataParallel:
         self.model, self.optimizer, self.comm, self.vec = model, optimizer, comm, vec
         self.rank, self.size = int(comm.Get_rank()), int(comm.Get_size())
         self.is_root = self.rank == 0
-        self._stats = [b for m in model.modules() if isinstance(m, _BatchNorm)
-                       for b in (m.running_mean, m.running_var)]
-        # the loss and the batch-norm statistics: a few numbers beside the gradient
-        self._small = np.empty(1 + sum(b.size for b in self._stats), dtype=vec.data.dtype)
+        # batch norm over the global batch: each layer sums its per-channel statistics (and
+        # its backward's two sums) over the ranks, so every rank normalises, and updates its
+        # running statistics, as one process would (see rb.nn.batchnorm)
+        self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        self._stats = [b for m in self._norms for b in (m.running_mean, m.running_var)]
+        for m in self._norms:
+            m.sum_over_ranks = self.sum_over_ranks
+        # the loss: a number beside the gradient
+        self._small = np.empty(1, dtype=vec.data.dtype)
         self.message_bytes = int(vec.data.nbytes + self._small.nbytes)
         self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "update": 0.0, "wait": 0.0,
                        "steps": 0}
@@ -292,13 +305,13 @@ class DataParallel:
                 time.sleep(self.poll_interval)
 
     def allreduce(self, weight, loss=0.0, scaled=False):
-        """Average the gradient (and batch-norm statistics) over the ranks, weighted.
+        """Average the gradient over the ranks, weighted.
 
         Each rank passes the weight of its shard (``n_r / B``) and its shard's
-        loss; after the ``Allreduce`` every rank holds the weighted sums in the
-        gradient vector and the batch-norm buffers, and gets the batch's loss.
-        The gradient is scaled and reduced in place (no copy of it is made);
-        the loss and the statistics travel in a second, small ``Allreduce``.
+        loss; after the ``Allreduce`` every rank holds the weighted sum in the
+        gradient vector, and gets the batch's loss. The gradient is scaled and
+        reduced in place (no copy of it is made); the loss travels in a
+        second, small ``Allreduce``.
         ``scaled``: the gradient is already multiplied by ``weight`` (``rb.fit``
         seeds backward with it), so no pass over the vector scales it.
         """
@@ -318,20 +331,12 @@ class DataParallel:
         return self._unpack(small, t0, t1, clock())
 
     def _pack(self, small, loss, weight):
-        """The weighted loss and batch-norm statistics into the small message ``small``."""
+        """The weighted loss into the small message ``small``."""
         small[0] = loss * weight
-        start = 1
-        for b in self._stats:
-            np.multiply(b.reshape(-1), weight, out=small[start:start + b.size])
-            start += b.size
 
     def _unpack(self, small, t0, t1, t2):
-        """The summed batch-norm statistics back into their buffers, the phase timers
-        (packing ``t0..t1``, reduction ``t1..t2``, unpacking from ``t2``); the batch's loss."""
-        start = 1
-        for b in self._stats:
-            b[...] = small[start:start + b.size].reshape(b.shape)
-            start += b.size
+        """The phase timers (packing ``t0..t1``, reduction ``t1..t2``, unpacking from
+        ``t2``); the batch's loss."""
         timers = self.timers
         timers["pack"] += t1 - t0
         timers["allreduce"] += t2 - t1
@@ -355,8 +360,8 @@ class DataParallel:
         Sharded (:attr:`sharded`): this rank's shard :attr:`part` of the
         gradient vector becomes the weighted sum over the ranks (the rest of
         the vector keeps this rank's own gradient, which the others read),
-        the batch-norm statistics and the loss are summed on every rank; a
-        reduce-scatter. Else :meth:`allreduce`: the whole vector on every rank.
+        the loss is summed on every rank; a reduce-scatter. Else :meth:`allreduce`: the
+        whole vector on every rank.
         """
         if self._node is None:
             return self.allreduce(weight, loss, scaled)
@@ -442,9 +447,23 @@ class DataParallel:
                 self._exchange(value)
         self._exchange(self.vec.grad)
 
+    def sum_over_ranks(self, array):
+        """Collective: ``array`` (contiguous) summed element-wise over the ranks, in place.
+
+        Batch-norm layers call it in training (their batch statistics and their
+        backward's means over the global batch); every rank must call it."""
+        if self.wait == "poll":
+            self._poll([self.comm.Iallreduce(self._in_place, array)])
+        else:
+            self.comm.Allreduce(self._in_place, array)
+        return array
+
     def close(self):
         """Collective: free the node's shared buffers (``rb.fit`` does it for the
-        ``DataParallel`` it makes); afterwards every step takes the Allreduce path."""
+        ``DataParallel`` it makes); afterwards every step takes the Allreduce path,
+        and batch norm normalises each process's batches on their own again."""
+        for m in self._norms:
+            m.sum_over_ranks = None
         if self._node is not None:
             self.sync_state()  # a hand-written loop may have left the state sharded
             vec = self.vec  # theta and the gradient back into this process's memory
@@ -500,7 +519,7 @@ class _NodeMemory:
 
     ``grads[r]`` and ``thetas[r]``: rank ``r``'s gradient and weights (its
     optimizer's flat vectors live there: the other ranks read their shards in
-    place); ``smalls[r]``: its loss and batch-norm statistics; ``exchange``:
+    place); ``smalls[r]``: its loss; ``exchange``:
     where each rank writes its shard of another vector (the optimizer's state)
     for the others to copy; ``flags[r]``: how many meetings rank ``r`` has
     reached (:meth:`meet`; each on its own cache line). ``why_not`` says why
@@ -692,8 +711,8 @@ class ThreadParallel:
     ValueError
         The model has batch normalization (each thread would normalise its
         part of the batch with that part's statistics: not the one-thread
-        step; use ``distributed="mpi"``, which averages the statistics as
-        data-parallel training does, or one thread), or the optimizer
+        step; use ``distributed="mpi"``, which synchronises the statistics
+        over the ranks, or one thread), or the optimizer
         re-evaluates the loss itself (the annealers).
 
     Notes
@@ -728,8 +747,8 @@ class ThreadParallel:
             raise ValueError(f"ThreadParallel: the model has batch normalization "
                              f"({', '.join(norms)}): each thread would normalise its part of "
                              f"the batch with that part's statistics, not the batch's; train "
-                             f"it on one thread, or over MPI (distributed='mpi') where the "
-                             f"ranks' statistics are averaged")
+                             f"it on one thread, or over MPI (distributed='mpi'), which "
+                             f"normalises with the whole batch's statistics")
         vec.check_packed("ThreadParallel")
         self.model, self.optimizer, self.vec = model, optimizer, vec
         self.is_root, self.rank, self.size = True, 0, 1  # one process

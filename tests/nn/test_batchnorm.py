@@ -104,3 +104,62 @@ def test_errors():
         nn.BatchNorm1d(3, momentum=2)
     with pytest.raises(ValueError, match="num_features must be a positive integer"):
         nn.BatchNorm2d(0)
+
+
+class _TwoRanks:
+    """Two threads standing in for two MPI ranks: ``sum_for(r)`` is rank r's Allreduce."""
+
+    def __init__(self):
+        import threading
+
+        self.barrier, self.slots = threading.Barrier(2), [None, None]
+
+    def sum_for(self, r):
+        def allreduce(a):
+            self.slots[r] = a.copy()
+            self.barrier.wait()
+            total = self.slots[0] + self.slots[1]
+            self.barrier.wait()
+            a[...] = total
+            return a
+
+        return allreduce
+
+
+@pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (7, 3)), (nn.BatchNorm2d, (5, 3, 4, 2))])
+def test_statistics_over_ranks_equal_one_batch(cls, shape, rng):
+    # uneven shards (4 + 3 and 3 + 2 examples): outputs, input gradients, running statistics
+    # and the summed dE/dgamma, dE/dbeta equal the whole batch's in one process
+    import threading
+
+    x = rng.normal(2.0, 3.0, shape)
+    w = rng.normal(size=shape)
+    cut = shape[0] // 2 + 1
+
+    def run(bn, xs, ws, out, r=None):
+        t = rb.tensor(xs, requires_grad=True)
+        y = bn(t)
+        (y * rb.tensor(ws)).sum().backward()
+        out[r] = (y.data, t.grad, bn.gamma.grad.copy(), bn.beta.grad.copy(),
+                  bn.running_mean.copy(), bn.running_var.copy())
+
+    one = {}
+    run(cls(3, dtype=np.float64), x, w, one)
+    ranks, parts = _TwoRanks(), {}
+    threads = []
+    for r, sl in enumerate((slice(0, cut), slice(cut, None))):
+        bn = cls(3, dtype=np.float64)
+        bn.sum_over_ranks = ranks.sum_for(r)
+        threads.append(threading.Thread(target=run, args=(bn, x[sl], w[sl], parts, r)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    y, gx, ggamma, gbeta, mean, var = one[None]
+    np.testing.assert_allclose(np.concatenate([parts[0][0], parts[1][0]]), y, atol=1e-13)
+    np.testing.assert_allclose(np.concatenate([parts[0][1], parts[1][1]]), gx, atol=1e-13)
+    np.testing.assert_allclose(parts[0][2] + parts[1][2], ggamma, atol=1e-12)
+    np.testing.assert_allclose(parts[0][3] + parts[1][3], gbeta, atol=1e-12)
+    for r in (0, 1):  # every rank holds the whole batch's running statistics
+        np.testing.assert_allclose(parts[r][4], mean, atol=1e-14)
+        np.testing.assert_allclose(parts[r][5], var, atol=1e-14)

@@ -115,9 +115,12 @@ def fit_job(out):
            progress=False, rng=np.random.default_rng(7), distributed=polling)
     report["timed_steps"] = polling.timers["steps"]
     report["poll_vs_block"] = float(np.abs(popt.vec.data - opt.vec.data).max())
-    # 2. batch norm: statistics averaged, ranks still identical
+    # 2. batch norm, synchronised: the ranks normalise with the whole batch's statistics, so
+    #    they stay identical and train as one process does (67 examples: the last batch of
+    #    three is cut 2 + 1), sharded or with one Allreduce
     check_bn = _ranks_equal(rb, comm)
-    _train(rb, "mpi", 2, [check_bn], batchnorm=True, n=64)
+    bn_model, _, bn_hist = _train(rb, "mpi", 2, [check_bn], batchnorm=True, n=67)
+    bn_plain, _, _ = _train(rb, "mpi", 2, batchnorm=True, n=67, shard=False)
     report["bn_ranks_max_difference"] = check_bn.worst
     # 3. a checkpoint written by rank 0 after 2 epochs, resumed on 2 ranks to 4
     ckpt = os.path.join(out, f"ckpt{rank}.safetensors")
@@ -148,6 +151,14 @@ def fit_job(out):
         single_dopt, report["diverged_at_one_process"] = _diverge(rb, None)
         report["diverged_vs_one_process"] = float(np.abs(single_dopt.vec.data
                                                          - dopt.vec.data).max())
+        state = (lambda m: np.concatenate([p.data.ravel() for p in m.parameters()]
+                                          + [b.ravel() for _, b in m.named_buffers()]))
+        single_bn, _, single_bn_hist = _train(rb, None, 2, batchnorm=True, n=67)
+        report["bn_vs_one_process"] = float(np.abs(state(bn_model) - state(single_bn)).max())
+        report["bn_plain_vs_one_process"] = float(np.abs(state(bn_plain)
+                                                         - state(single_bn)).max())
+        report["bn_loss_history_difference"] = float(np.max(np.abs(
+            np.array(bn_hist["loss"]) - np.array(single_bn_hist["loss"]))))
         single32, _, _ = _train(rb, None, 3, dtype=np.float32)
         report["float32_vs_one_process"] = float(np.abs(flat(model32) - flat(single32)).max())
     # 5. data with a NaN: the ranks split the finite check (each sums its block of rows), and
