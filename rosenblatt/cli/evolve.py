@@ -3,7 +3,8 @@
 A config names the algorithm, the task and the budget::
 
     algorithm = "neat"            # neat | cne | cosyne | esp | hyperneat
-    task = "xor"                  # xor | pole1 | pole2 | pole2nv | visual
+    task = "xor"                  # xor | pole1 | pole2 | pole2nv | visual (HyperNEAT's
+                                  # task; the others see one input per retina cell)
     generations = 100
     seed = 0
     repeats = 1                   # average a noisy fitness over this many evaluations
@@ -38,6 +39,7 @@ import os
 import sys
 import time
 
+from .config import MAX_SEED
 from .errors import CLIError
 from .executors import add_options as add_executor_options
 from .executors import executor_for
@@ -48,6 +50,7 @@ TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "
 WEIGHT_ALGORITHMS = {"cne": "CNE", "cosyne": "CoSyNE", "esp": "ESP"}  # a fixed network's weights
 ALGORITHMS = ("neat", "cne", "cosyne", "esp", "hyperneat")
 TASKS = ("xor", "pole1", "pole2", "pole2nv", "visual")
+OUTPUT_KEYS = ("dir",)
 
 
 def add_parser(sub):
@@ -103,6 +106,7 @@ def read(path):
     for key in ("generations", "repeats"):
         if isinstance(cfg[key], bool) or not isinstance(cfg[key], int) or cfg[key] < 1:
             raise CLIError(f"{path}: {key} must be a positive integer; got {cfg[key]!r}")
+    _check_seed(cfg["seed"], f"{path}: seed")
     if cfg["on_error"] not in ("raise", "stop", "worst"):
         raise CLIError(f"{path}: on_error must be 'raise', 'stop' or 'worst'; got "
                        f"{cfg['on_error']!r}")
@@ -111,9 +115,21 @@ def read(path):
         if not isinstance(value, dict):
             raise CLIError(f"{path}: [{key}] must be a table")
         cfg[key] = value
+    for key in cfg["output"]:
+        if key not in OUTPUT_KEYS:
+            raise CLIError(f"{path}: unknown key {key!r} in [output] (expected one of "
+                           f"{', '.join(OUTPUT_KEYS)})")
     stem = os.path.splitext(os.path.basename(path))[0]
     cfg["output"].setdefault("dir", os.path.join("runs", stem))
+    if not isinstance(cfg["output"]["dir"], str) or not cfg["output"]["dir"]:
+        raise CLIError(f"{path}: [output] dir must be a non-empty string; got "
+                       f"{cfg['output']['dir']!r}")
     return cfg
+
+
+def _check_seed(seed, where):
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise CLIError(f"{where} must be an integer in [0, {MAX_SEED}]; got {seed!r}")
 
 
 def _environment(cfg):
@@ -329,6 +345,10 @@ def run(args):
         return run_interactive(args)
     if args.config is None:
         raise CLIError("evolve: give a CONFIG.toml, or --interactive")
+    if args.generations is not None and args.generations < 1:
+        raise CLIError(f"--generations must be a positive integer; got {args.generations}")
+    if args.seed is not None:
+        _check_seed(args.seed, "--seed")
     cfg = read(args.config)
     if args.generations is not None:
         cfg["generations"] = args.generations

@@ -30,10 +30,10 @@ import math
 
 import numpy as np
 
-from .core import FitnessError
+from .core import FitnessError, evaluation_options
 
 __all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
-           "evaluate_objectives", "function_champions"]
+           "evaluate_objectives", "function_champions", "vector_objectives"]
 
 
 def cascade_sizes(population, k, survivors):
@@ -107,8 +107,12 @@ def cascading_elites(F, n_elite):
     return np.array(elite, dtype=np.int64), score
 
 
-def check_objectives(values, P, owner, on_error="raise", k=None):
-    """``values`` as a float ``(P, k)`` array; wrong shapes raise, NaN/inf as ``on_error`` says."""
+def check_objectives(values, P, owner, on_error="raise", k=None, ids=None):
+    """``values`` as a float ``(P, k)`` array; wrong shapes raise, NaN/inf as ``on_error`` says.
+
+    ``ids``: a name for each row (genome ids), used in error messages; default the row index.
+    """
+    evaluation_options(owner, 1, on_error)
     F = np.asarray(values, dtype=np.float64)
     if F.ndim == 1:
         F = F[:, None]
@@ -120,11 +124,35 @@ def check_objectives(values, P, owner, on_error="raise", k=None):
     if bad.any():
         if on_error != "worst":
             i = int(np.flatnonzero(bad.any(axis=1))[0])
-            raise FitnessError(f"{owner}: fitness failed for individual {i}: fitness returned "
-                               f"{F[i].tolist()} (pass on_error='worst' to score it worst and "
-                               f"go on)")
+            raise FitnessError(f"{owner}: fitness failed for individual {_name(ids, i)}: "
+                               f"fitness returned {F[i].tolist()} (pass on_error='worst' to "
+                               f"score it worst and go on)")
         F = np.where(bad, -np.inf, F)
     return F
+
+
+def _name(ids, i):
+    return i if ids is None else ids[i]
+
+
+def vector_objectives(fitness, population, ids, *, executor=None, repeats=1, on_error="raise",
+                      owner="evolution"):
+    """A vectorised fitness ``fitness(population) -> (P, k)``, averaged over ``repeats`` and
+    checked like :func:`.core.vector_fitness` (errors name ``ids``).
+
+    The whole population is scored in this process: there is no sub-population
+    protocol for several objectives, so an ``executor`` is refused rather than
+    left unused (``vectorized=False`` sends individuals through it).
+    """
+    repeats = evaluation_options(owner, repeats, on_error)
+    if executor is not None:
+        raise ValueError(f"{owner}: selection='cascading' with vectorized=True scores the "
+                         f"whole population in this process and cannot use an executor; "
+                         f"pass executor=None, or vectorized=False to send individuals to it")
+    total = 0.0
+    for _ in range(repeats):
+        total = total + np.asarray(fitness(population), dtype=np.float64)
+    return check_objectives(total / repeats, len(ids), owner, on_error, ids=ids)
 
 
 def _objectives(fitness, decode, payload, repeats):
@@ -140,8 +168,12 @@ def _objectives(fitness, decode, payload, repeats):
 
 
 def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeats=1,
-                        on_error="raise", owner="evolution"):
-    """Like :func:`.core.evaluate` for a fitness returning several values: a ``(P, k)`` array."""
+                        on_error="raise", owner="evolution", ids=None):
+    """Like :func:`.core.evaluate` for a fitness returning several values: a ``(P, k)`` array.
+
+    ``ids``: a name for each individual (genome ids) in error messages; default its index.
+    """
+    repeats = evaluation_options(owner, repeats, on_error)
     n = len(payloads)
     if executor is None:
         results = [_objectives(fitness, decode, p, repeats) for p in payloads]
@@ -152,12 +184,14 @@ def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeat
     rows = []
     for i, (value, error) in enumerate(results):
         if error is None and len(value) != k:
-            raise ValueError(f"{owner}: fitness returned {len(value)} values for individual {i} "
-                             f"and {k} for another; it must return one per fitness function")
+            raise ValueError(f"{owner}: fitness returned {len(value)} values for individual "
+                             f"{_name(ids, i)} and {k} for another; it must return one per "
+                             f"fitness function")
         if error is not None:
             if on_error != "worst":
-                raise FitnessError(f"{owner}: fitness failed for individual {i}: {error} "
-                                   f"(pass on_error='worst' to score it worst and go on)")
+                raise FitnessError(f"{owner}: fitness failed for individual {_name(ids, i)}: "
+                                   f"{error} (pass on_error='worst' to score it worst and go "
+                                   f"on)")
             value = [-math.inf] * (k or 1)
         rows.append(value)
-    return check_objectives(rows, n, owner, on_error)
+    return check_objectives(rows, n, owner, on_error, ids=ids)

@@ -30,7 +30,7 @@ from ..nn.parameter import ParameterVector
 from ..nn.registry import build, spec_of
 from ..randomness import resolve_rng
 from . import _kernels
-from .cascading import cascading_elites, check_objectives, evaluate_objectives
+from .cascading import cascading_elites, evaluate_objectives, vector_objectives
 from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 
 __all__ = ["CNE", "population_forward", "parameter_layout"]
@@ -305,8 +305,8 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
                              repeats=repeats, on_error=on_error, owner=owner)
     if vectorized:
         if several:
-            total = sum(np.asarray(fitness(thetas), dtype=np.float64) for _ in range(repeats))
-            return check_objectives(total / repeats, len(ids), owner, on_error)
+            return vector_objectives(fitness, thetas, ids, executor=executor, repeats=repeats,
+                                     on_error=on_error, owner=owner)
         return vector_fitness(fitness, thetas, ids, repeats, on_error, owner)
     if executor is not None:
         spec = json.dumps(spec_of(model))

@@ -197,12 +197,13 @@ class NEATConfig:
             bad("representative", "'random' or 'champion'")
         if not isinstance(self.recurrent, bool):
             bad("recurrent", "True or False")
-        for key in ("activation", "output_activation"):
-            if getattr(self, key) not in _act.ACTIVATIONS:
+        for key in ("activation", "output_activation"):  # a list or table is no name
+            v = getattr(self, key)
+            if not isinstance(v, str) or v not in _act.ACTIVATIONS:
                 bad(key, f"one of {', '.join(_act.NAMES)}")
         acts = self.activations
         if isinstance(acts, str) or not isinstance(acts, (list, tuple)) or not acts or any(
-                a not in _act.ACTIVATIONS for a in acts):
+                not isinstance(a, str) or a not in _act.ACTIVATIONS for a in acts):
             bad("activations", f"a non-empty list of names from {', '.join(_act.NAMES)}")
         self.activations = tuple(acts)
 
@@ -265,7 +266,11 @@ class NEATConfig:
             except tomllib.TOMLDecodeError as e:
                 raise ConfigError(f"{path}: not valid TOML ({e})") from None
         if table is not None:
-            data = data.get(table, {})
+            if table not in data:  # a misspelt table must not quietly give the defaults
+                tables = [k for k, v in data.items() if isinstance(v, dict)]
+                raise ConfigError(f"{path}: no table [{table}]; the file's tables: "
+                                  f"{', '.join(f'[{t}]' for t in tables) or 'none'}")
+            data = data[table]
         return cls.from_dict(data, where=f"{path}")
 
     def to_dict(self):

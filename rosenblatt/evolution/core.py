@@ -72,6 +72,17 @@ class Result:
     error: str = None
 
 
+def evaluation_options(owner, repeats, on_error):
+    """``repeats`` (a positive int) and ``on_error`` checked for ``owner``; returns ``repeats``.
+
+    What every evaluation path (:func:`evaluate`, :func:`vector_fitness`,
+    :func:`vector_chunks`, the cascading ones) checks before it calls a fitness.
+    """
+    repeats = positive_int(owner, "repeats", repeats)
+    one_of(owner, "on_error", on_error, ON_ERROR)
+    return repeats
+
+
 def _one(fitness, decode, payload, repeats):
     """Evaluate one individual (runs in a worker when an executor is used)."""
     item = decode(payload) if decode is not None else payload
@@ -125,8 +136,7 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
     >>> evaluate(lambda x: x * 2.0, [1.0, 2.0], ids=[0, 1]).tolist()
     [2.0, 4.0]
     """
-    repeats = positive_int(owner, "repeats", repeats)
-    one_of(owner, "on_error", on_error, ON_ERROR)
+    repeats = evaluation_options(owner, repeats, on_error)
     results = map_chunks(functools.partial(_guarded, fitness, decode, repeats), payloads,
                          executor, owner=owner)
     values = np.empty(len(results))
@@ -144,8 +154,7 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
 
 def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner="evolution"):
     """A vectorised fitness ``fitness(population) -> (P,)`` checked like :func:`evaluate`."""
-    repeats = positive_int(owner, "repeats", repeats)
-    one_of(owner, "on_error", on_error, ON_ERROR)
+    repeats = evaluation_options(owner, repeats, on_error)
     return _checked(_vector_values(fitness, repeats, population), ids, on_error, owner)
 
 
@@ -199,8 +208,7 @@ def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=3
     ``P`` and ``chunk_size``, not on the executor or its worker count, so
     neither do the results.
     """
-    repeats = positive_int(owner, "repeats", repeats)
-    one_of(owner, "on_error", on_error, ON_ERROR)
+    repeats = evaluation_options(owner, repeats, on_error)
     chunk_size = positive_int(owner, "chunk_size", chunk_size)
     k = -(-len(payloads) // chunk_size)
     parts = [payloads[j::k] for j in range(k)]
@@ -231,21 +239,34 @@ def record(history, fitnesses, **extra):
         history.setdefault(key, []).append(value)
 
 
+def callback_list(callbacks, owner="evolution"):
+    """``callbacks`` (None, one callable or an iterable of them) as a checked list."""
+    if callable(callbacks):  # one callback need not come in a list
+        return [callbacks]
+    try:
+        callbacks = list(callbacks or [])
+    except TypeError:
+        raise TypeError(f"{owner}: callbacks must be a callable or a list of callables; got "
+                        f"{type(callbacks).__name__}") from None
+    for c in callbacks:
+        if not callable(c):
+            raise TypeError(f"{owner}: each callback must be callable; got {type(c).__name__}")
+    return callbacks
+
+
 def run_loop(step, generations, callbacks=None, stop=None, owner="evolution",
              on_error="raise"):
     """Call ``step(generation) -> (champion, champion_fitness)`` up to ``generations`` times.
 
     After each generation every callback is called as ``callback(algorithm_state)``
     where the state is the dict ``{"generation", "champion", "fitness"}``; a
-    callback returning True ends the run, as does ``stop(champion)``. With
+    callback returning True ends the run, as does ``stop(champion)``.
+    ``callbacks`` is a list of callables, or one callable. With
     ``on_error="stop"`` a :class:`FitnessError` ends the run cleanly.
     Returns ``(generations run, stopped, error message or None)``.
     """
     generations = positive_int(owner, "generations", generations)
-    callbacks = list(callbacks or [])
-    for c in callbacks:
-        if not callable(c):
-            raise TypeError(f"{owner}: each callback must be callable; got {type(c).__name__}")
+    callbacks = callback_list(callbacks, owner)
     if stop is not None and not callable(stop):
         raise TypeError(f"{owner}: stop must be callable or None; got {type(stop).__name__}")
     for g in range(generations):

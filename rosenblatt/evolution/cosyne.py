@@ -142,6 +142,24 @@ def multipoint_crossover(a, b, points, rng):
     return np.concatenate([np.where(crossed, b, a), np.where(crossed, a, b)])
 
 
+def _within_cut(rng, shape, a, cauchy):
+    """Standard Cauchy (or normal) draws truncated to ``[-a, a]``, for a cut inside the scale.
+
+    Uniform proposals on ``[-a, a]``, each kept with probability ``density(x) /
+    density(0)`` (``1 / (1 + x^2)``, or ``exp(-x^2 / 2)``): the truncated density
+    exactly. Below ``a = pi/2`` (``sqrt(pi/2)`` for the normal) this keeps more
+    proposals than redrawing the noise itself would, at least 64%, however small ``a``.
+    """
+    out = np.empty(int(np.prod(shape)))
+    todo = np.arange(out.size)
+    while todo.size:
+        x = rng.uniform(-a, a, todo.size)
+        keep = rng.random(todo.size) < (1.0 / (1.0 + x * x) if cauchy else np.exp(-0.5 * x * x))
+        out[todo[keep]] = x[keep]
+        todo = todo[~keep]
+    return out.reshape(shape)
+
+
 class CoSyNE:
     """Cooperative Synapse Neuroevolution: one subpopulation per weight of a fixed network.
 
@@ -176,7 +194,9 @@ class CoSyNE:
     mutation_cut : float, optional
         Draws of the mutation noise (after scaling) larger than this in
         magnitude are drawn again; default None (no cut). Also cuts the
-        initial and the burst noise.
+        initial and the burst noise. A cut below ``pi/2`` times the scale
+        (``sqrt(pi/2)`` for Gaussian noise), which most draws would pass, is
+        sampled within the cut instead (the same truncated distribution).
     init_std : float, default 1.0
         The first population: the model's weights plus ``init_std`` times the
         mutation noise (the model's own weights are the first row).
@@ -269,13 +289,20 @@ class CoSyNE:
 
     def _noise(self, shape, scale):
         """``scale`` times the mutation noise, redrawn where beyond ``mutation_cut``."""
-        draw = self.rng.standard_cauchy if self.mutation == "cauchy" else self.rng.standard_normal
+        cauchy = self.mutation == "cauchy"
+        draw = self.rng.standard_cauchy if cauchy else self.rng.standard_normal
+        if self.mutation_cut is None or scale == 0:
+            return scale * draw(shape)
+        a = self.mutation_cut / scale  # the cut in units of the noise's scale
+        if a < (math.pi / 2 if cauchy else math.sqrt(math.pi / 2)):
+            # most draws would land beyond a cut this far inside the scale (at 1e-7 the
+            # redrawing would never end): draw within the cut instead, the same distribution
+            return scale * _within_cut(self.rng, shape, a, cauchy)
         noise = scale * draw(shape)
-        if self.mutation_cut is not None and scale > 0:
+        far = np.abs(noise) > self.mutation_cut
+        while far.any():  # each round keeps > 64% of the rest (a >= pi/2, or sqrt(pi/2))
+            noise[far] = scale * draw(int(far.sum()))
             far = np.abs(noise) > self.mutation_cut
-            while far.any():  # each round keeps >= 1 - P(|noise| > cut) of the rest
-                noise[far] = scale * draw(int(far.sum()))
-                far = np.abs(noise) > self.mutation_cut
         return noise
 
     def burst(self, champion):
@@ -370,7 +397,10 @@ class CoSyNE:
                 best["fitness"], best["theta"] = value, champion.copy()
             return champion, value
 
-        ran, stopped, error = run_loop(one, generations, callbacks, stop, "CoSyNE.run", on_error)
-        self.vector.data[:] = best["theta"]
+        try:
+            ran, stopped, error = run_loop(one, generations, callbacks, stop, "CoSyNE.run",
+                                           on_error)
+        finally:  # also when a fitness raises: the model holds the best weights seen
+            self.vector.data[:] = best["theta"]
         return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
                       evaluations=best["evals"], history=history, stopped=stopped, error=error)

@@ -93,9 +93,18 @@ class Substrate:
     Parameters
     ----------
     inputs, outputs : array (n, 2)
+        One finite ``(x, y)`` per node, ``n >= 1`` (the CPPN reads two
+        coordinates per end of a connection).
     hidden : array (h, 2), optional
+        None or empty: no hidden layer.
     activation : str, default "identity"
         Activation of hidden and output nodes.
+
+    Raises
+    ------
+    ValueError
+        A layer that is not a non-empty ``(n, 2)`` array of finite numbers
+        (the message names the layer and its shape).
 
     Examples
     --------
@@ -105,10 +114,12 @@ class Substrate:
     """
 
     def __init__(self, inputs, outputs, hidden=None, activation="identity"):
-        self.inputs = np.asarray(inputs, dtype=np.float64).reshape(-1, 2)
-        self.outputs = np.asarray(outputs, dtype=np.float64).reshape(-1, 2)
-        self.hidden = None if hidden is None or len(hidden) == 0 else np.asarray(
-            hidden, dtype=np.float64).reshape(-1, 2)
+        self.inputs = _layer("inputs", inputs)
+        self.outputs = _layer("outputs", outputs)
+        self.hidden = None if hidden is None or len(hidden) == 0 else _layer("hidden", hidden)
+        if not isinstance(activation, str):  # an unhashable value cannot be looked up
+            raise ValueError(f"Substrate: activation must be one of {', '.join(_act.NAMES)}; "
+                             f"got {activation!r}")
         self.activation = _act.check("Substrate", "activation", activation)
 
     @property
@@ -166,6 +177,22 @@ class SubstrateNetwork:
 
     def take(self, index):
         return SubstrateNetwork(self.substrate, [W[np.asarray(index)] for W in self.weights])
+
+
+def _layer(name, points):
+    """A substrate layer as a float ``(n, 2)`` array; ValueError naming the layer otherwise."""
+    try:
+        a = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"Substrate: {name} must be an (n, 2) array of node coordinates; "
+                         f"got {points!r:.60}") from None
+    if a.ndim != 2 or a.shape[1] != 2 or a.shape[0] < 1:  # (4, 3) is not six 2-D points
+        raise ValueError(f"Substrate: {name} must be an (n, 2) array of node coordinates "
+                         f"(x, y) with n >= 1; got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"Substrate: {name} has a non-finite coordinate at node "
+                         f"{int(np.flatnonzero(~np.isfinite(a).all(axis=1))[0])}")
+    return a
 
 
 def paint(cppns, substrate, threshold=0.2, weight_max=3.0):

@@ -328,18 +328,23 @@ class Genome:
         if d.get("version") != VERSION:
             raise GenomeFormatError(f"{where}: unsupported genome version {d.get('version')!r}")
         try:
-            n_in, n_out = int(d["n_inputs"]), int(d["n_outputs"])
-            nodes = [NodeGene(int(n["id"]), str(n["kind"]), str(n["activation"]))
-                     for n in d["nodes"]]
-            conns = [ConnectionGene(int(c["innovation"]), int(c["src"]), int(c["dst"]),
-                                    float(c["weight"]), bool(c["enabled"]))
-                     for c in d["connections"]]
-            genome = cls(int(d["id"]), n_in, n_out, nodes, conns, bool(d["recurrent"]),
-                         None if d.get("fitness") is None else float(d["fitness"]),
-                         float(d.get("bias", 1.0)))
-        except (KeyError, TypeError, ValueError) as e:
-            raise GenomeFormatError(f"{where}: malformed genome ({type(e).__name__}: {e})") \
-                from None
+            n_in, n_out = _integer(d, "n_inputs", where), _integer(d, "n_outputs", where)
+            nodes = [NodeGene(_integer(n, "id", where, "node"), _string(n, "kind", where),
+                              _string(n, "activation", where))
+                     for n in _records(d, "nodes", where)]
+            conns = [ConnectionGene(_integer(c, "innovation", where, "connection"),
+                                    _integer(c, "src", where, "connection"),
+                                    _integer(c, "dst", where, "connection"),
+                                    _number(c, "weight", where, "connection"),
+                                    _boolean(c, "enabled", where, "connection"))
+                     for c in _records(d, "connections", where)]
+            fitness = d.get("fitness")
+            genome = cls(_integer(d, "id", where), n_in, n_out, nodes, conns,
+                         _boolean(d, "recurrent", where),
+                         None if fitness is None else _number(d, "fitness", where),
+                         _number(d, "bias", where) if "bias" in d else 1.0)
+        except KeyError as e:
+            raise GenomeFormatError(f"{where}: malformed genome (missing key {e})") from None
         validate(genome, where)
         return genome
 
@@ -350,6 +355,9 @@ class Genome:
             d = json.loads(text)
         except (TypeError, ValueError) as e:
             raise GenomeFormatError(f"Genome.from_json: not JSON ({e})") from None
+        except RecursionError:  # "[[[[..." nested past the interpreter's stack
+            raise GenomeFormatError("Genome.from_json: not a genome (JSON nested too deeply)") \
+                from None
         return cls.from_dict(d)
 
     def save(self, path):
@@ -360,12 +368,67 @@ class Genome:
 
     @classmethod
     def load(cls, path):
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        """Read a genome saved by :meth:`save`; GenomeFormatError if the file holds none."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError:
+            raise GenomeFormatError(f"{path}: not a genome (not UTF-8 JSON text; a binary "
+                                    f"file?)") from None
         try:
             return cls.from_json(text)
         except GenomeFormatError as e:
             raise GenomeFormatError(f"{path}: {e}") from None
+
+
+def _records(d, key, where):
+    value = d[key]
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise GenomeFormatError(f"{where}: malformed genome ({key!r} must be a list of JSON "
+                                f"objects; got {_short(value)})")
+    return value
+
+
+def _field(d, key, owner):
+    value = d[key]
+    return value, (f"{owner} {key!r}" if owner else repr(key))
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _integer(d, key, where, owner=""):
+    value, name = _field(d, key, owner)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GenomeFormatError(f"{where}: malformed genome ({name} must be an integer; got "
+                                f"{_short(value)})")
+    return value
+
+
+def _number(d, key, where, owner=""):
+    value, name = _field(d, key, owner)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GenomeFormatError(f"{where}: malformed genome ({name} must be a number; got "
+                                f"{_short(value)})")
+    return float(value)
+
+
+def _boolean(d, key, where, owner=""):
+    value, name = _field(d, key, owner)
+    if not isinstance(value, bool):  # "false" is a string, not false: refuse it
+        raise GenomeFormatError(f"{where}: malformed genome ({name} must be true or false; "
+                                f"got {_short(value)})")
+    return value
+
+
+def _string(d, key, where):
+    value, name = _field(d, key, "node")
+    if not isinstance(value, str):
+        raise GenomeFormatError(f"{where}: malformed genome ({name} must be a string; got "
+                                f"{_short(value)})")
+    return value
 
 
 def _frozen(a):
@@ -386,6 +449,7 @@ def validate(genome, where="Genome"):
     if not math.isfinite(g.bias):
         raise GenomeFormatError(f"{where}: the bias must be a finite number; got {g.bias}")
     ids = {}
+    previous = None
     for n in g.nodes:
         if n.kind not in KINDS:
             raise GenomeFormatError(f"{where}: node {n.id} has unknown kind {n.kind!r}")
@@ -394,16 +458,31 @@ def validate(genome, where="Genome"):
                                     f"{n.activation!r}")
         if n.id in ids:
             raise GenomeFormatError(f"{where}: node id {n.id} appears twice")
+        if n.id < 0:
+            raise GenomeFormatError(f"{where}: node ids must be >= 0; got {n.id}")
+        if previous is not None and n.id < previous:  # phenotypes index nodes by this order
+            raise GenomeFormatError(f"{where}: nodes must be sorted by id; node {n.id} comes "
+                                    f"after node {previous}")
+        previous = n.id
         ids[n.id] = n.kind
     n_in = g.n_inputs
     for i in range(n_in + 1 + g.n_outputs):
         want = "input" if i < n_in else "bias" if i == n_in else "output"
         if ids.get(i) != want:
             raise GenomeFormatError(f"{where}: node {i} must be a {want} node")
+    if len(ids) > n_in + 1 + g.n_outputs and any(
+            n.kind != "hidden" for n in g.nodes[n_in + 1 + g.n_outputs:]):
+        raise GenomeFormatError(f"{where}: nodes after the inputs, bias and outputs (ids "
+                                f"above {n_in + g.n_outputs}) must be hidden nodes")
     seen = set()
+    previous = None
     for c in g.connections:
         if c.innovation in seen:
             raise GenomeFormatError(f"{where}: innovation {c.innovation} appears twice")
+        if previous is not None and c.innovation < previous:
+            raise GenomeFormatError(f"{where}: connections must be sorted by innovation; "
+                                    f"innovation {c.innovation} comes after {previous}")
+        previous = c.innovation
         seen.add(c.innovation)
         if c.src not in ids or c.dst not in ids:
             raise GenomeFormatError(f"{where}: connection {c.innovation} joins a missing node "

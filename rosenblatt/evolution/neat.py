@@ -47,7 +47,7 @@ import numpy as np
 
 from ..randomness import resolve_rng
 from . import _kernels
-from .cascading import cascade, cascade_sizes, check_objectives, evaluate_objectives
+from .cascading import cascade, cascade_sizes, evaluate_objectives, vector_objectives
 from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene, genomes_from_arrays, genomes_to_arrays
@@ -924,14 +924,14 @@ class NEAT:
         ids = [g.id for g in self.population]
         if self.selection == "cascading":
             if vectorized:
-                net = self.population_network()
-                total = sum(np.asarray(fitness(net), dtype=np.float64) for _ in range(repeats))
-                return check_objectives(total / repeats, len(ids), "NEAT", on_error)
+                return vector_objectives(fitness, self.population_network(), ids,
+                                         executor=executor, repeats=repeats,
+                                         on_error=on_error, owner="NEAT")
             json_ = executor is not None
             return evaluate_objectives(
                 fitness, [g.to_json() for g in self.population] if json_ else self.population,
                 decode=Genome.from_json if json_ else None, executor=executor, repeats=repeats,
-                on_error=on_error, owner="NEAT")
+                on_error=on_error, owner="NEAT", ids=ids)
         if vectorized and executor is not None:  # sub-populations as flat arrays per task
             return vector_chunks(fitness, self.population, ids,
                                  functools.partial(population_from_arrays,

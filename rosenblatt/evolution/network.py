@@ -547,6 +547,10 @@ class Network:
     def reset(self, population=None):
         self._pop.reset()
 
+    def take(self, index):
+        """A :class:`PopulationNetwork` of copies of this network (``index`` all zeros)."""
+        return self._pop.take(index)
+
     def step(self, obs):
         """One activation step on ``obs`` (n_inputs,) or (1, n_inputs); keeps recurrent state."""
         obs = np.asarray(obs, dtype=np.float64).reshape(1, -1)

@@ -24,7 +24,7 @@ neuroevolution II tour chapter measures it).
 import math
 
 from ..checks import positive_int
-from .core import Result
+from .core import Result, callback_list
 
 __all__ = ["Staged"]
 
@@ -130,7 +130,7 @@ class Staged:
                 return False
 
             result = algorithm.run(self.tasks[self.task], generations - spent,
-                                   callbacks=[reached] + list(callbacks or []),
+                                   callbacks=[reached] + callback_list(callbacks, "Staged.run"),
                                    stop=wrapped_stop, **run_kwargs)
             for key, series in result.history.items():
                 history.setdefault(key, []).extend(series)

@@ -106,3 +106,44 @@ def test_cascading_bad_fitness():
     assert res.generations == 2
     with pytest.raises(ValueError, match="selection"):
         rb.evolution.NEAT(2, 1, selection="pareto")
+
+
+def test_cascading_errors_name_the_genome_id():
+    from rosenblatt.evolution.cascading import check_objectives, evaluate_objectives
+
+    F = np.ones((4, 2))
+    F[3, 0] = np.nan
+    with pytest.raises(rb.evolution.FitnessError, match="individual 41: fitness returned"):
+        check_objectives(F, 4, "NEAT", ids=[7, 9, 12, 41])
+    with pytest.raises(rb.evolution.FitnessError, match="individual 43: ValueError"):
+        evaluate_objectives(lambda x: [1.0, 2.0] if x != 2 else int("no"), [0, 1, 2],
+                            owner="NEAT", ids=[40, 41, 43])
+
+
+def test_cascading_checks_repeats_and_on_error():
+    from rosenblatt.evolution.cascading import (
+        check_objectives,
+        evaluate_objectives,
+        vector_objectives,
+    )
+
+    def two(x):
+        return [1.0, 2.0]
+
+    with pytest.raises(ValueError, match="repeats must be a positive integer; got 0"):
+        evaluate_objectives(two, [0, 1], repeats=0, owner="NEAT")
+    with pytest.raises(ValueError, match="on_error must be 'raise', 'stop' or 'worst'"):
+        evaluate_objectives(two, [0, 1], on_error="bogus", owner="NEAT")
+    with pytest.raises(ValueError, match="on_error must be"):
+        check_objectives(np.ones((2, 2)), 2, "NEAT", on_error="bogus")
+
+    def many(thetas):
+        return np.ones((len(thetas), 2))
+
+    with pytest.raises(ValueError, match="NEAT: repeats must be a positive integer; got 0"):
+        vector_objectives(many, np.zeros((3, 1)), [0, 1, 2], repeats=0, owner="NEAT")
+    with pytest.raises(ValueError, match="cannot use an executor"):
+        vector_objectives(many, np.zeros((3, 1)), [0, 1, 2], executor=object(), owner="NEAT")
+    F = vector_objectives(lambda t: np.stack([t[:, 0], -t[:, 0]], 1), np.arange(3.0)[:, None],
+                          [5, 6, 7], repeats=2, owner="NEAT")
+    np.testing.assert_array_equal(F, [[0, 0], [1, -1], [2, -2]])

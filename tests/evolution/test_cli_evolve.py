@@ -56,6 +56,10 @@ def test_evolve_hyperneat_visual(tmp_path):
     ('task = "pole2"\n[task_options]\nmax_step = 10\n', "task_options"),
     ('algorithm = "hyperneat"\ntask = "xor"\n', "visual"),
     ('generations = 0\n', "generations must be a positive integer"),
+    ('seed = "abc"\n', "seed must be an integer in [0, 4294967295]; got 'abc'"),
+    ('seed = -1\n', "seed must be an integer"),
+    ('[output]\ndri = "x"\n', "unknown key 'dri' in [output]"),
+    ('[output]\ndir = 3\n', "[output] dir must be a non-empty string"),
 ])
 def test_evolve_config_errors(tmp_path, capsys, text, message):
     cfg = _write(tmp_path, text)
@@ -80,3 +84,28 @@ def test_evolve_esp_needs_one_hidden_layer(tmp_path, capsys):
     cfg = _write(tmp_path, 'algorithm = "esp"\ntask = "xor"\n[esp]\nhidden = [4, 4]\n')
     assert main(["evolve", cfg, "--out", str(tmp_path / "o")]) == 2
     assert "[esp]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--generations", "0"], "--generations must be a positive integer; got 0"),
+    (["--seed", "-1"], "--seed must be an integer in [0, 4294967295]; got -1"),
+])
+def test_evolve_flag_errors(tmp_path, capsys, flags, message):
+    cfg = _write(tmp_path, 'algorithm = "neat"\ntask = "xor"\n')
+    assert main(["evolve", cfg, "--out", str(tmp_path / "o"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("algorithm, population, options", [
+    ("neat", 6, "[task_options]\nresolution = 2\n"),  # 4 x 4 genome: a quick champion.png
+    ("cne", 6, ""), ("cosyne", 8, ""), ("esp", 8, ""),
+])
+def test_evolve_direct_encodings_on_visual(tmp_path, algorithm, population, options):
+    # a direct encoding sees one input per retina cell (the P-NEAT baseline of the paper)
+    pytest.importorskip("matplotlib")
+    cfg = _write(tmp_path, f'algorithm = "{algorithm}"\ntask = "visual"\ngenerations = 2\n'
+                 f'{options}[{algorithm}]\npopulation = {population}\n')
+    out = tmp_path / "o"
+    assert main(["evolve", cfg, "--out", str(out)]) == 0
+    assert json.loads((out / "history.json").read_text())["best_fitness"] > 0

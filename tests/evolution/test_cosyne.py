@@ -343,3 +343,39 @@ def test_cut_mutation_keeps_the_no_velocity_population_off_saturation():
     assert cut.best_fitness >= 0.1 and cut.evaluations <= 1000  # 1,000 steps balanced
     assert uncut.best_fitness < 0.05  # a few hundred steps at most
     assert np.abs(cut.best).max() < 20 < np.abs(uncut.best).max()
+
+
+@pytest.mark.parametrize("mutation", ["cauchy", "gaussian"])
+def test_mutation_cut_far_inside_the_scale_is_sampled_not_redrawn(mutation):
+    """A cut of 1e-7 once redrew forever; now it is drawn within the cut, with the truncated
+    density: P(|u| <= x) = atan(x/s) / atan(c/s) (Cauchy), erf(x/s/sqrt2) / erf(c/s/sqrt2)."""
+    from math import erf, sqrt
+
+    net = rb.nn.Dense(2, 1, rng=0).astype(np.float64)
+    tiny = rb.evolution.CoSyNE(net, population=16, mutation=mutation, mutation_cut=1e-7, rng=0)
+    assert np.abs(tiny.X - tiny.X[0]).max() <= 1e-7
+    assert np.abs(tiny._noise((100, 3), 1.0)).max() <= 1e-7
+    cos = rb.evolution.CoSyNE(net, population=8, mutation=mutation, mutation_cut=1.0, rng=0)
+    u = cos._noise((50_000, 2), 2.0)  # the cut at half the scale
+    assert np.abs(u).max() <= 1.0
+    for x in (0.25, 0.5, 0.75):
+        if mutation == "cauchy":
+            expect = np.arctan(x / 2.0) / np.arctan(1.0 / 2.0)
+        else:
+            expect = erf(x / 2.0 / sqrt(2)) / erf(1.0 / 2.0 / sqrt(2))
+        assert abs((np.abs(u) <= x).mean() - expect) < 0.01
+
+
+def test_mutation_cut_outside_the_scale_still_redraws():
+    # the redrawing of Gomez's program, draw for draw as before (seeded results unchanged)
+    net = rb.nn.Dense(2, 1, rng=0).astype(np.float64)
+    cos = rb.evolution.CoSyNE(net, population=8, mutation_cut=3.0, rng=5)
+    cos.rng = np.random.default_rng(7)
+    got = cos._noise((200, 4), 1.5)
+    rng = np.random.default_rng(7)
+    want = 1.5 * rng.standard_cauchy((200, 4))
+    far = np.abs(want) > 3.0
+    while far.any():
+        want[far] = 1.5 * rng.standard_cauchy(int(far.sum()))
+        far = np.abs(want) > 3.0
+    np.testing.assert_array_equal(got, want)

@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ...checks import one_of, positive_int
+from ...checks import one_of, positive_float, positive_int
 
 __all__ = ["CartPole", "generalization_starts"]
 
@@ -173,7 +173,8 @@ class CartPole:
     max_steps : int, default 100_000
         Decisions a trial lasts at most (the papers' success criterion).
     failure_angle : float, optional
-        Radians; default 36 degrees for two poles, 12 degrees for one.
+        Radians, finite and > 0; default 36 degrees for two poles, 12 degrees
+        for one.
     fitness : {"steps", "gruau"}
         Steps balanced (with velocities), or Gruau et al.'s damping fitness
         ``0.1 t/1000 + 0.9 f2`` used without velocities, where ``f2`` is
@@ -208,11 +209,14 @@ class CartPole:
     def __init__(self, poles=2, velocities=True, max_steps=100_000, failure_angle=None,
                  fitness="steps", half_lengths=HALF_LENGTHS, masses=None):
         self.poles = one_of("CartPole", "poles", poles, (1, 2))
+        if not isinstance(velocities, (bool, np.bool_)):  # "no" would be truthy
+            raise TypeError(f"CartPole: velocities must be True or False; got {velocities!r}")
         self.velocities = bool(velocities)
         self.max_steps = positive_int("CartPole", "max_steps", max_steps)
         if failure_angle is None:
             failure_angle = np.deg2rad(36.0) if poles == 2 else np.deg2rad(12.0)
-        self.failure_angle = float(failure_angle)
+        # NaN would never fail a trial, a negative angle always
+        self.failure_angle = positive_float("CartPole", "failure_angle", failure_angle)
         self.fitness_kind = one_of("CartPole", "fitness", fitness, ("steps", "gruau"))
         self.half_lengths = _pair("half_lengths", half_lengths)
         if masses is None:  # proportional to the lengths (exactly the papers' for theirs)
@@ -259,7 +263,9 @@ class CartPole:
         population : int, optional
             ``P`` (default: ``policy.size``).
         starts : array (P, 6), optional
-            Start states (default: :meth:`initial_state`).
+            Start states, one finite row ``(x, x', th1, th1', th2, th2')`` per
+            controller (the th2 columns unused with one pole; default:
+            :meth:`initial_state`).
         max_steps : int, optional
 
         Returns
@@ -281,10 +287,10 @@ class CartPole:
             population = getattr(policy, "size", None)
             if population is None:
                 raise ValueError("CartPole.evaluate: pass population= for a plain callable")
-        P = int(population)
+        P = positive_int("CartPole.evaluate", "population", population)
         T = self.max_steps if max_steps is None else positive_int("CartPole", "max_steps",
                                                                   max_steps)
-        s = self.initial_state(P) if starts is None else np.array(starts, dtype=float).T.copy()
+        s = self.initial_state(P) if starts is None else self._starts(starts, P)
         compiled = self._compiled(policy, P, T, s)
         if compiled is not None:
             return compiled
@@ -326,6 +332,22 @@ class CartPole:
                 f2[alive] = 0.75 / jiggle.sum(axis=0)
             return 0.1 * steps / 1000.0 + 0.9 * f2
         return steps.astype(np.float64)
+
+    @staticmethod
+    def _starts(starts, P):
+        """``starts`` (P, 6) checked, as states (6, P)."""
+        try:
+            a = np.array(starts, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"CartPole.evaluate: starts must be an array (P, 6) of numbers; "
+                             f"got {type(starts).__name__}") from None
+        if a.shape != (P, 6):
+            raise ValueError(f"CartPole.evaluate: starts must have shape (population, 6) = "
+                             f"({P}, 6), one state (x, x', th1, th1', th2, th2') per "
+                             f"controller; got {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError("CartPole.evaluate: starts must be finite")
+        return a.T.copy()
 
     def physics(self):
         """The constants the simulation uses, as a dict (read by the compiled path)."""
@@ -387,14 +409,22 @@ class CartPole:
 
         ``policy`` is a population network (with ``take``, e.g. a
         PopulationNetwork or PopulationModel: each of its networks is tried from
-        all 625 starts at once) or a plain callable (one controller). Returns an
-        int array (P,); the papers count a solution as general when it balances
-        at least 200 of the 625.
+        all 625 starts at once), a plain callable (one controller, mapping a
+        batch of observations to actions) or one controller that steps a single
+        observation at a time (``step`` but no ``take``, e.g. ``genome.network()``:
+        tried from each start in turn). Returns an int array (P,); the papers
+        count a solution as general when it balances at least 200 of the 625.
         """
         starts = generalization_starts()
-        P = getattr(policy, "size", 1)
-        tiled = policy.take(np.repeat(np.arange(P), 625)) if hasattr(policy, "take") else policy
         env = CartPole(self.poles, self.velocities, steps, self.failure_angle, "steps",
                        self.half_lengths, self.masses)
+        if not hasattr(policy, "take") and hasattr(policy, "step"):
+            # a single phenotype's step reads one observation (its recurrent state is one
+            # network's), so the 625 trials cannot share a batch: one after another
+            balanced = np.array([env.evaluate(policy, population=1, starts=start[None])[0]
+                                 for start in starts])
+            return np.array([int(np.count_nonzero(balanced >= steps))])
+        P = getattr(policy, "size", 1)
+        tiled = policy.take(np.repeat(np.arange(P), 625)) if hasattr(policy, "take") else policy
         balanced = env.evaluate(tiled, population=P * 625, starts=np.tile(starts, (P, 1)))
         return (balanced >= steps).reshape(P, 625).sum(axis=1)

@@ -34,6 +34,10 @@ class VisualDiscrimination:
         The retina images, row-major.
     targets : ndarray (75, 2)
         Large-object centres (x, y) in 11-grid units.
+    n_inputs, n_outputs : int
+        ``resolution**2``: one input per retina cell and one output per field
+        cell, for a direct encoding (NEAT, CNE, CoSyNE, ESP: the P-NEAT
+        baseline of Gauci & Stanley 2007) rather than HyperNEAT's substrate.
 
     Examples
     --------
@@ -46,6 +50,7 @@ class VisualDiscrimination:
         self.resolution = positive_int("VisualDiscrimination", "resolution", resolution)
         self.alpha = positive_float("VisualDiscrimination", "alpha", alpha)
         r = self.resolution
+        self.n_inputs = self.n_outputs = r * r
         k = r / 11.0
         images, targets = [], []
         for cy in (1, 3, 5, 7, 9):
