@@ -34,13 +34,19 @@ def _columns(genome):
     return col
 
 
+_MANY_CONNECTIONS = 300  # beyond: forward connections as plain lines, not arrows
+_MANY_NODES = 60  # beyond: small dots, no labels
+
+
 def draw(genome, ax=None, show_disabled=False, labels=True):
     """Draw a genome: inputs left, outputs right, hidden nodes by depth.
 
     Enabled connections are red (positive) or blue (negative) with width
     proportional to ``|w|``; disabled ones are grey dashes when
     ``show_disabled``. Hidden nodes are labelled with their activation when
-    it is not the genome's usual one (CPPNs).
+    it is not the genome's usual one (CPPNs). A large network (over 300
+    connections drawn) gets its forward connections as plain lines, and over
+    60 nodes small unlabelled dots: a HyperNEAT substrate draws in a second.
 
     Parameters
     ----------
@@ -65,9 +71,12 @@ def draw(genome, ax=None, show_disabled=False, labels=True):
         for n, y in zip(sorted(ids), ys):
             pos[n] = (c, y)
     wmax = max([abs(c.weight) for c in genome.connections] + [1e-9])
-    for c in genome.connections:
-        if not c.enabled and not show_disabled:
-            continue
+    shown = [c for c in genome.connections if c.enabled or show_disabled]
+    # a large network (a HyperNEAT substrate: thousands of connections) gets its forward
+    # connections as one collection of plain lines: an arrow each would take seconds
+    many = len(shown) > _MANY_CONNECTIONS
+    lines, line_colors, line_widths = [], [], []
+    for c in shown:
         (x0, y0), (x1, y1) = pos[c.src], pos[c.dst]
         if c.enabled:
             color = "tab:red" if c.weight > 0 else "tab:blue"
@@ -77,19 +86,33 @@ def draw(genome, ax=None, show_disabled=False, labels=True):
         if c.src == c.dst:
             ax.add_patch(plt.Circle((x0, y0 + 0.04), 0.04, fill=False, color=color, lw=width))
             continue
+        if many and c.enabled and x1 > x0:
+            lines.append(((x0, y0), (x1, y1)))
+            line_colors.append(color)
+            line_widths.append(0.2 + 0.8 * abs(c.weight) / wmax)
+            continue
         rad = 0.3 if x1 <= x0 else 0.0  # recurrent (backward) connections bend
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                     arrowprops=dict(arrowstyle="-|>", color=color, lw=width, ls=style,
                                     shrinkA=9, shrinkB=9, connectionstyle=f"arc3,rad={rad}"))
+    if lines:
+        from matplotlib.collections import LineCollection
+
+        ax.add_collection(LineCollection(lines, colors=line_colors, linewidths=line_widths,
+                                         alpha=0.5))
     colors = {"input": "tab:green", "bias": "0.5", "output": "tab:orange", "hidden": "white"}
     common = {}
     for n in genome.nodes:
         common[n.activation] = common.get(n.activation, 0) + (n.kind == "hidden")
     usual = max(common, key=common.get) if common else None
-    for n in genome.nodes:
-        x, y = pos[n.id]
-        ax.scatter([x], [y], s=260, c=colors[n.kind], edgecolors="k", zorder=3)
-        if labels:
+    size = 260 if len(genome.nodes) <= _MANY_NODES else 20
+    for kind, color in colors.items():  # one scatter per kind of node
+        xy = np.array([pos[n.id] for n in genome.nodes if n.kind == kind]).reshape(-1, 2)
+        if len(xy):
+            ax.scatter(xy[:, 0], xy[:, 1], s=size, c=color, edgecolors="k", zorder=3)
+    if labels and len(genome.nodes) <= _MANY_NODES:  # beyond, the labels would overlap
+        for n in genome.nodes:
+            x, y = pos[n.id]
             text = "b" if n.kind == "bias" else str(n.id)
             ax.text(x, y, text, ha="center", va="center", fontsize=7, zorder=4)
             if n.kind == "hidden" and n.activation != usual:

@@ -405,6 +405,22 @@ def test_draw(tmp_path):
     _, p2 = _figure4()
     ax = rb.evolution.draw(p2)
     assert len(ax.lines) + len(ax.patches) + len(ax.collections) > 0
+    labelled = {t.get_text() for t in ax.texts}  # small networks: every node labelled
+    assert {"b"} | {str(n.id) for n in p2.nodes if n.kind != "bias"} <= labelled
+
+
+def test_draw_a_substrate_sized_network_as_one_collection():
+    # 14,762 connections (an 11 x 11 retina to an 11 x 11 output layer): plain lines in one
+    # collection, not an arrow each (20 s before, 0.3 s now), unlabelled dots
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib.collections import LineCollection
+
+    g = Genome.minimal(0, 121, 121, np.random.default_rng(0).normal(size=122 * 121))
+    ax = rb.evolution.draw(g)
+    lines = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(lines) == 1 and len(lines[0].get_segments()) == len(g.connections)
+    assert not ax.texts and not ax.patches
 
 
 def test_recurrent_neat_grows_cycles_and_evaluates_them():
