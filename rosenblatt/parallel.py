@@ -35,6 +35,7 @@ Examples
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 import threading
 import weakref
 
@@ -65,7 +66,8 @@ DASK_CONFIG = {
 
 
 class ExecutorShutdownError(RuntimeError):
-    """Work was submitted to an executor that has been shut down (or whose pool is broken)."""
+    """Work was submitted to an executor that has been shut down (or whose pool is broken,
+    or whose Dask client is closed)."""
 
 
 def _limit_threads(n):
@@ -154,10 +156,23 @@ def workers(executor):
 
 def _shut_down(owner, executor, error):
     return ExecutorShutdownError(
-        f"{owner}: the executor {type(executor).__name__} cannot take work: {error}. It was "
-        f"shut down (a `with` block ended, or shutdown() was called) or its pool broke (a "
-        f"worker process died); create a new one, e.g. rb.parallel.local(n_workers), "
-        f"client.get_executor() or mpi4py.futures.MPIPoolExecutor()")
+        f"{owner}: the executor {type(executor).__name__} cannot take work: "
+        f"{str(error).rstrip('.')}. It was "
+        f"shut down (a `with` block ended, or shutdown() was called), its pool broke (a "
+        f"worker process died) or its Dask client was closed; create a new one, e.g. "
+        f"rb.parallel.local(n_workers), client.get_executor() or "
+        f"mpi4py.futures.MPIPoolExecutor()")
+
+
+def _is_shut_down(error):
+    """True for the errors of an executor that takes no more work: the standard pools'
+    RuntimeError after shutdown, and Dask's ClosedClientError (which is no RuntimeError)."""
+    closed = getattr(sys.modules.get("distributed.client"), "ClosedClientError", None)
+    if closed is not None and isinstance(error, closed):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("shutdown" in text or "shut down" in text
+                                                or "closed" in text)
 
 
 def submit(executor, fn, *args, owner="parallel"):
@@ -170,8 +185,8 @@ def submit(executor, fn, *args, owner="parallel"):
         return executor.submit(fn, *args)
     except concurrent.futures.BrokenExecutor as e:
         raise _shut_down(owner, executor, e) from e
-    except RuntimeError as e:
-        if "shutdown" in str(e) or "shut down" in str(e) or "closed" in str(e):
+    except Exception as e:
+        if _is_shut_down(e):
             raise _shut_down(owner, executor, e) from e
         raise
 
@@ -211,8 +226,8 @@ def _dask_map(client, executor, fn, parts, owner):
     try:
         futures = client.map(_run_chunk, [fn] * len(parts), parts,
                              **dict(getattr(executor, "_kwargs", None) or {}))
-    except RuntimeError as e:
-        if "shutdown" in str(e) or "shut down" in str(e) or "closed" in str(e):
+    except Exception as e:
+        if _is_shut_down(e):
             raise _shut_down(owner, executor, e) from e
         raise
     try:

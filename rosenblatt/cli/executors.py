@@ -12,11 +12,13 @@ import contextlib
 from .errors import CLIError
 
 
-def add_options(parser, what):
-    """Add ``--workers``, ``--scheduler`` and ``--scheduler-timeout`` to ``parser``."""
+def add_options(parser, what, note=None):
+    """Add ``--workers``, ``--scheduler`` and ``--scheduler-timeout`` to ``parser``
+    (``note``: what the command adds to ``--workers``' help)."""
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help=f"{what} in N worker processes on this machine (one BLAS thread "
-                        "each); the results are those of a serial run")
+                        f"each){'; ' + note if note else ''}; the results are those of a "
+                        f"serial run")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help=f"{what} on a running Dask cluster, e.g. tcp://host:8786")
     parser.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="S",

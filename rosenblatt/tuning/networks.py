@@ -23,7 +23,6 @@ import numpy as np
 from ..checks import one_of, positive_int
 from ..nn.module import Module
 from ..optim.adam import Adam
-from ..parallel import workers
 from ..randomness import resolve_rng, using
 from ..training.callbacks import Callback, EarlyStopping
 from ..training.fit import fit
@@ -280,7 +279,7 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     best = study.best
     if kept.get("key") != json.dumps(best.params, sort_keys=True):
         # the best trial ran in an earlier session: again, with the curves it was given
-        n_parallel = search_kwargs.get("n_parallel") or workers(search_kwargs.get("executor"))
+        n_parallel = study.settings.get("n_parallel", 1)
         curves = curves_before(study, best.number, n_parallel) if pruning else ()
         kept["model"] = train(best.params, curves)[0]
     return study, kept["model"]

@@ -34,6 +34,10 @@ search is a function of its seed and ``n_parallel`` alone: the serial loop
 (which honours ``n_parallel`` too), a process pool
 (:func:`rosenblatt.parallel.local`), Dask and MPI executors give the same
 trials, whatever finishes first; a resumed search continues exactly.
+``n_parallel`` defaults to 1 whatever the executor (the serial search, one
+trial at a time); set it (to the number of workers, say) to run trials at
+once: the study is then that of the same ``n_parallel`` on any executor. It is
+one of the study's settings, so a resumed search keeps it.
 """
 
 import collections
@@ -43,13 +47,14 @@ import json
 import math
 import numbers
 import os
+import pickle
 import time
 import warnings
 
 import numpy as np
 
 from ..checks import one_of, positive_float, positive_int
-from ..parallel import submit, workers
+from ..parallel import submit
 from ..randomness import resolve_rng
 from .acquisition import ACQUISITIONS, maximize_acquisition
 from .space import Space
@@ -58,6 +63,7 @@ from .study import Study, Trial
 METHODS = ("grid", "random", "bayes")
 LIARS = ("believer", "min", "mean", "max")
 _DESIGN_STREAM = 2**32 - 1  # the initial design's stream: no trial has this number
+GRID_POINTS = 5  # values per numeric parameter of method="grid" without n_trials/grid_points
 _GP_DEFAULTS = {"kernel": "matern52", "noise": 1e-6, "learn_noise": True,
                 "noise_bounds": (1e-6, 1.0), "n_restarts": 2,
                 "length_scale_prior": (math.log(0.5), 1.0), "amplitude_prior": (2.0, 0.15)}
@@ -221,10 +227,44 @@ def _grid_points(space, n_trials):
     return k
 
 
-def _workers(executor, n_parallel):
-    if n_parallel is not None:
-        return positive_int("minimize", "n_parallel", n_parallel)
-    return workers(executor)
+def _check_picklable(objective, executor):
+    """A process pool pickles the objective for every trial (in a background thread, so a
+    failure would only mark each trial failed): check it once, before the first trial."""
+    if not isinstance(executor, concurrent.futures.ProcessPoolExecutor):
+        return  # threads share it; Dask and mpi4py have pickles of their own (cloudpickle ...)
+    try:
+        pickle.dumps(objective)
+    except Exception as e:  # noqa: BLE001 - pickling raises PicklingError, AttributeError ...
+        raise TypeError(_unpicklable(objective, e)) from None
+
+
+def _unpicklable(objective, error):
+    name = getattr(objective, "__qualname__", type(objective).__name__)
+    return (f"minimize: the objective {name!r} cannot be sent to the executor's workers "
+            f"({type(error).__name__}: {error}); it must be a module-level function (or a "
+            f"functools.partial of one with plain-data arguments), not a lambda or a "
+            f"function defined inside another")
+
+
+def _is_pickling_error(error):
+    """True when a trial's future failed in transit: the objective (or the history's data)
+    could not be pickled; nothing the objective raises reaches the future (see evaluate)."""
+    if isinstance(error, pickle.PicklingError):
+        return True
+    return isinstance(error, (AttributeError, TypeError)) and "pickle" in str(error)
+
+
+def _check_path(name, path):
+    """``save_to``/``resume_from``: a file in a folder that exists (checked before any trial)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"minimize: {name} must be a study file; got the folder {path!r} "
+                         f"(e.g. {os.path.join(path, 'study.json')!r})")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise ValueError(f"minimize: {name} {path!r}: the folder {folder!r} does not exist; "
+                         f"create it first")
+    return path
 
 
 def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, acquisition="ei",
@@ -245,10 +285,12 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     method : {"grid", "random", "bayes"}, default "bayes"
     n_trials : int, optional
         How many trials in all (a resumed study counts its own). Required for
-        "random" and "bayes"; for "grid", the default is the whole grid.
+        "random" and "bayes"; for "grid", the default is the whole grid (of
+        ``grid_points`` values per numeric parameter).
     n_initial : int, optional
         Trials before the Gaussian process takes over ("bayes"), a Latin
-        hypercube of the space; default ``min(10, max(2, n_trials // 3))``.
+        hypercube of the space; default ``min(10, max(2, n_trials // 3))``, or
+        the resumed study's own (so a study can be resumed with more trials).
     acquisition : {"ei", "ucb", "pi"}, default "ei"
         Expected improvement, (lower) confidence bound or probability of improvement.
     executor : concurrent.futures.Executor, optional
@@ -263,19 +305,27 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         (trials still running are waited for and recorded).
     resume_from : str or os.PathLike, optional
         A study file: if it exists its trials are kept and the search continues
-        with the next one (same settings required); the study is saved there
-        after every trial unless ``save_to`` says otherwise.
+        with the next one (same settings required: those not given, ``seed``,
+        ``n_initial``, ``grid_points`` and ``n_parallel``, are the file's); the
+        study is saved there after every trial unless ``save_to`` says otherwise.
     n_parallel : int, optional
-        Trials in flight at once; default the executor's worker count
-        (:func:`rosenblatt.parallel.workers`; 1 without an executor). The
-        trials depend on it (see the module docstring): pass the same value to
-        get the same study from different executors.
+        Trials in flight at once; default 1, whatever the executor: the serial
+        search, so any executor gives the study of a serial run. To run trials
+        at once on an executor's workers, set it (e.g. to
+        :func:`rosenblatt.parallel.workers` of the executor): the trials depend
+        on it (see the module docstring), not on the executor, so the same
+        value gives the same study serially and on any executor. Stored in the
+        study's settings.
     liar : {"believer", "min", "mean", "max"}, default "believer"
         The values assumed at running trials when proposing another (see the module docstring).
     grid_points : int, optional
-        Values per numeric parameter of the grid; default the most that fit in ``n_trials``.
+        Values per numeric parameter of the grid; default the most that fit in
+        ``n_trials``, or 5 (``GRID_POINTS``) without ``n_trials`` (then the
+        whole grid runs: ``5 ** d`` trials for ``d`` numeric parameters, times
+        the choices' values), or the resumed study's own.
     save_to : str or os.PathLike, optional
-        Where to save the study (JSON, atomically) after every trial; default ``resume_from``.
+        Where to save the study (JSON, atomically) after every trial; default
+        ``resume_from``. Its folder must exist.
     xi, kappa : float
         Exploration of EI/PI (a margin in standardised units of the values; 0, as
         Snoek et al. 2012: 0.01 kept the search from refining Branin's minimum)
@@ -289,18 +339,29 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         likelihood alone).
     history : callable, optional
         ``history(trials) -> plain data``, called in this process when trial
-        ``i`` is submitted, with the trials recorded by then: exactly trials
-        ``0 .. i - n_parallel`` (and a resumed study's), whatever finished
-        first. The objective is then called ``objective(params, data)``, and
-        ``data`` crosses to the worker with the params. This is how a trial
-        learns from earlier ones reproducibly: pruning
-        (:func:`~rosenblatt.tuning.networks.tune_fit` sends the earlier
-        learning curves) gives the same study on any executor for a seed
-        and ``n_parallel``.
+        ``i`` is submitted, with exactly trials ``0 .. i - n_parallel`` (those
+        recorded by then, whatever finished first; in a resumed study, those
+        of the earlier session too, and no later ones). The objective is then
+        called ``objective(params, data)``, and ``data`` crosses to the worker
+        with the params. This is how a trial learns from earlier ones
+        reproducibly: pruning (:func:`~rosenblatt.tuning.networks.tune_fit`
+        sends the earlier learning curves) gives the same study on any
+        executor for a seed and ``n_parallel``.
 
     Returns
     -------
     Study
+
+    Raises
+    ------
+    ValueError
+        A bad argument; a ``resume_from`` file that is not a valid study, or
+        was searched with other settings; a ``save_to`` whose folder is missing.
+    TypeError
+        An objective that a process pool cannot send to its workers (a lambda
+        or a nested function): checked before the first trial.
+    rosenblatt.parallel.ExecutorShutdownError
+        The executor is shut down (or its client closed).
 
     Examples
     --------
@@ -332,14 +393,34 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     n_candidates = positive_int("minimize", "n_candidates", n_candidates)
     gp_kwargs = {**_GP_DEFAULTS, **(gp or {})}
 
+    if n_parallel is not None:
+        n_parallel = positive_int("minimize", "n_parallel", n_parallel)
+    if resume_from is not None:
+        resume_from = _check_path("resume_from", resume_from)
+    save_to = save_to if save_to is not None else resume_from
+    if save_to is not None:
+        save_to = _check_path("save_to", save_to)
+    if executor is not None:
+        _check_picklable(objective, executor)
+
     study = None
     if resume_from is not None and os.path.exists(resume_from):
         study = Study.load(resume_from)
         if study.space != space:
             raise ValueError(f"minimize: the study in {resume_from} searched another space "
                              f"({study.space.config()}); resume with the same space")
+        # What the caller leaves out is the file's: the seed, the settings derived from the
+        # first session's n_trials (so a study resumes with a larger budget), n_parallel.
         if seed is None:
             seed = study.settings.get("seed")
+        if n_initial is None:
+            n_initial = study.settings.get("n_initial")
+        if grid_points is None:
+            grid_points = study.settings.get("grid_points")
+        if n_parallel is None:
+            n_parallel = study.settings.get("n_parallel")
+    if n_parallel is None:
+        n_parallel = 1
     if seed is None:
         seed = int(resolve_rng(None).integers(2**63))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
@@ -348,9 +429,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
 
     grid = None
     if method == "grid":
+        if grid_points is None and n_trials is None:
+            grid_points = GRID_POINTS  # the whole grid, as documented
         if grid_points is None:
-            if n_trials is None:
-                raise ValueError("minimize: method='grid' needs n_trials or grid_points")
             n_trials = positive_int("minimize", "n_trials", n_trials)
             grid_points = _grid_points(space, n_trials)
             smallest = space.grid_size(grid_points)
@@ -370,18 +451,21 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     n_initial = positive_int("minimize", "n_initial", n_initial)
 
     settings = {"method": method, "seed": seed, "acquisition": acquisition,
-                "n_initial": n_initial, "grid_points": grid_points, "liar": liar}
+                "n_initial": n_initial, "grid_points": grid_points, "liar": liar,
+                "n_parallel": n_parallel}
     if study is None:
         study = Study(space, settings)
     else:
+        # (a file written before n_parallel was a setting does not have it: taken as given)
         changed = {k: (study.settings.get(k), v) for k, v in settings.items()
-                   if study.settings.get(k) != v}
+                   if study.settings.get(k) != v
+                   and not (k == "n_parallel" and k not in study.settings)}
         if changed:
             listed = ", ".join(f"{k}: {a!r} in the file, {b!r} now"
                                for k, (a, b) in changed.items())
             raise ValueError(f"minimize: cannot resume {resume_from} with other settings "
                              f"({listed})")
-    save_to = save_to if save_to is not None else resume_from
+        study.settings["n_parallel"] = n_parallel
 
     propose = _Proposer(space, method, seed, n_initial, acquisition, grid, gp_kwargs, liar, xi,
                         kappa, n_candidates)
@@ -398,7 +482,6 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
                           stacklevel=3)
         return any(bool(cb(study, trial)) for cb in callbacks)
 
-    workers = _workers(executor, n_parallel)
     window = collections.deque()  # (number, params, future), oldest first
     stop = False
 
@@ -407,21 +490,34 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         try:
             outcome = future.result()
         except Exception as e:  # noqa: BLE001 - the executor itself failed (a dead worker)
+            if _is_pickling_error(e):  # every trial would fail the same way: stop now
+                raise TypeError(_unpicklable(objective, e)) from None
             outcome = ("failed", None, f"{type(e).__name__}: {e}", {}, 0.0, time.time())
         return record(number, params, outcome)
 
     for number in todo:
-        while len(window) >= workers:
+        while len(window) >= n_parallel:
             stop = oldest() or stop
         if stop:
             break
-        params = propose(number, study.trials, [p for _, p, _ in window])
-        context = () if history is None else (history(list(study.trials)),)
+        # Trial i knows the results of trials 0 .. i - n_parallel and the params of the
+        # later ones: those in flight and, in a resumed study, those recorded in the earlier
+        # session that were in flight then (so the resumed search continues exactly).
+        known = [t for t in study.trials if t.number <= number - n_parallel]
+        pending = [t.params for t in study.trials if t.number > number - n_parallel]
+        params = propose(number, known, pending + [p for _, p, _ in window])
+        context = () if history is None else (history(known),)
         if executor is None:
             future = concurrent.futures.Future()
             future.set_result(evaluate(objective, params, *context))
         else:
-            future = submit(executor, evaluate, objective, params, *context, owner="minimize")
+            try:
+                future = submit(executor, evaluate, objective, params, *context,
+                                owner="minimize")
+            except Exception as e:
+                if _is_pickling_error(e):  # an executor that pickles as it submits
+                    raise TypeError(_unpicklable(objective, e)) from None
+                raise
         window.append((number, params, future))
     while window:
         oldest()

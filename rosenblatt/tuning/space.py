@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from ..checks import is_int, positive_int
+from ..randomness import resolve_rng
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -497,13 +498,17 @@ class Space:
         return out
 
     # -- sampling and grids --------------------------------------------------------------------
-    def sample(self, n, rng):
-        """``n`` params dicts drawn uniformly on the warped scales (the random search's draws)."""
+    def sample(self, n, rng=None):
+        """``n`` params dicts drawn uniformly on the warped scales (the random search's draws).
+
+        ``rng``: a ``numpy.random.Generator``, an int seed, or None (the library generator).
+        """
         n = positive_int("Space.sample", "n", n, allow_zero=True)
+        rng = resolve_rng(rng)
         U = rng.random((n, self.dim))
         return self.from_unit(U)
 
-    def latin_hypercube(self, n, rng):
+    def latin_hypercube(self, n, rng=None):
         """``n`` params dicts spread over every parameter (a Latin hypercube, McKay et al.
         1979): each numeric parameter takes one value in each of ``n`` equal slices of its
         warped range, in random order; a choice takes its values in turn, shuffled. Five
@@ -511,6 +516,7 @@ class Space:
         untried in 23% of draws (1 - (1 - 2 / 2^5)^4); these never do.
         """
         n = positive_int("Space.latin_hypercube", "n", n, allow_zero=True)
+        rng = resolve_rng(rng)
         U = np.zeros((n, self.dim))
         for name in self.names:
             dist, cols = self.params[name], self.slices[name]

@@ -23,6 +23,8 @@ from .space import Space
 FORMAT = "rosenblatt.study"
 VERSION = 1
 STATUSES = ("complete", "failed", "pruned")
+_KEYS = ("format", "version", "space", "settings", "trials")
+_INT_SETTINGS = ("seed", "n_initial", "grid_points", "n_parallel")  # minimize's, when present
 
 
 @dataclasses.dataclass
@@ -62,14 +64,57 @@ class Trial:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_dict(cls, d):
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - fields
+    def from_dict(cls, d, where="a study file"):
+        """A trial from its JSON dict, validated (``where`` names the file in errors).
+
+        Raises
+        ------
+        ValueError
+            A missing or unknown key, or a field of the wrong kind: ``number`` a
+            non-negative int, ``params`` and ``attrs`` dicts, ``status`` one of
+            ``STATUSES``, ``value`` a finite number (complete or pruned) or null
+            (failed), ``seconds`` and ``started`` finite numbers, ``error`` a
+            string or null.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"Trial: each trial in {where} must be a JSON object; got "
+                             f"{type(d).__name__} {d!r:.60}")
+        fields = [f.name for f in dataclasses.fields(cls)]
+        number = d.get("number")
+        at = f"trial {number!r} in {where}" if _is_int(number) else f"a trial in {where}"
+        unknown = set(d) - set(fields)
         if unknown:
-            raise ValueError(f"Trial: unknown keys {sorted(unknown)} in a study file")
+            raise ValueError(f"Trial: unknown keys {sorted(unknown)} in {at}; a trial has "
+                             f"{', '.join(fields)}")
+        missing = [k for k in ("number", "params", "value", "status") if k not in d]
+        if missing:
+            raise ValueError(f"Trial: {at} has no {', '.join(map(repr, missing))}")
+
+        def bad(field, expected):
+            return ValueError(f"Trial: field {field!r} of {at} must be {expected}; got "
+                              f"{d[field]!r:.60}")
+
+        if not _is_int(number) or number < 0:
+            raise bad("number", "a non-negative integer")
+        if d["status"] not in STATUSES:
+            raise bad("status", f"one of {', '.join(map(repr, STATUSES))}")
+        if not isinstance(d["params"], dict):
+            raise bad("params", "an object of parameter values")
+        if d["status"] == "failed":
+            if d["value"] is not None:
+                raise bad("value", "null for a failed trial")
+        elif not _is_finite(d["value"]):
+            raise bad("value", f"a finite number for a {d['status']} trial")
+        for field in ("seconds", "started"):
+            if field in d and not _is_finite(d[field]):
+                raise bad(field, "a finite number")
+        if d.get("error") is not None and not isinstance(d["error"], str):
+            raise bad("error", "a string or null")
+        if "attrs" in d and not isinstance(d["attrs"], dict):
+            raise bad("attrs", "an object")
         trial = cls(**d)
-        if trial.status not in STATUSES:
-            raise ValueError(f"Trial: status must be one of {STATUSES}; got {trial.status!r}")
+        if trial.value is not None:
+            trial.value = float(trial.value)
         return trial
 
     @property
@@ -187,14 +232,58 @@ class Study:
                 "settings": self.settings, "trials": [t.to_dict() for t in self.trials]}
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d, where="the study"):
+        """A study from its JSON dict, validated (``where`` names the file in errors).
+
+        Raises
+        ------
+        ValueError
+            Not a study, another version, an unknown key, a bad space,
+            settings or trial (:meth:`Trial.from_dict`), params outside the
+            space, or trial numbers other than 0, 1, 2 ... in order.
+        """
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"Study: not a study (expected format {FORMAT!r})")
+            raise ValueError(f"Study: {where} is not a study (expected format {FORMAT!r})")
         if d.get("version") != VERSION:
-            raise ValueError(f"Study: unsupported version {d.get('version')!r}; "
+            raise ValueError(f"Study: {where} has unsupported version {d.get('version')!r}; "
                              f"this library reads version {VERSION}")
-        return cls(Space(d["space"]), d.get("settings", {}),
-                   [Trial.from_dict(t) for t in d.get("trials", [])])
+        unknown = set(d) - set(_KEYS)
+        if unknown:
+            raise ValueError(f"Study: unknown keys {sorted(unknown)} in {where}; a study has "
+                             f"{', '.join(_KEYS)}")
+        if "space" not in d:
+            raise ValueError(f"Study: {where} has no 'space'")
+        try:
+            space = Space(d["space"])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"Study: field 'space' of {where}: {e}") from None
+        settings = d.get("settings", {})
+        if not isinstance(settings, dict):
+            raise ValueError(f"Study: field 'settings' of {where} must be an object; got "
+                             f"{settings!r:.60}")
+        for key in _INT_SETTINGS:
+            value = settings.get(key)
+            if value is not None and (not _is_int(value) or value < (0 if key == "seed" else 1)):
+                least = "non-negative" if key == "seed" else "positive"
+                raise ValueError(f"Study: setting {key!r} of {where} must be a {least} integer "
+                                 f"or null; got {value!r:.60}")
+        raw = d.get("trials", [])
+        if not isinstance(raw, list):
+            raise ValueError(f"Study: field 'trials' of {where} must be a list; got "
+                             f"{raw!r:.60}")
+        trials = [Trial.from_dict(t, where) for t in raw]
+        numbers = [t.number for t in trials]
+        if numbers != list(range(len(trials))):
+            # minimize records trials in order, so a study holds trials 0 .. n - 1
+            raise ValueError(f"Study: the trials of {where} must be numbered 0, 1, 2 ... in "
+                             f"order, without gaps or repeats; got {numbers[:20]}")
+        for t in trials:
+            try:
+                space.check(t.params)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"Study: field 'params' of trial {t.number} in {where}: "
+                                 f"{e}") from None
+        return cls(space, settings, trials)
 
     def save(self, path):
         """Write the study as JSON, atomically (a reader sees the old file or the new one)."""
@@ -207,13 +296,21 @@ class Study:
 
     @classmethod
     def load(cls, path):
-        """Read a study written by :meth:`save`."""
-        with open(os.fspath(path), encoding="utf-8") as f:
+        """Read a study written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            The file is not valid JSON or not a valid study (the message names
+            the file and the field: :meth:`from_dict`).
+        """
+        path = os.fspath(path)
+        with open(path, encoding="utf-8") as f:
             try:
                 data = json.load(f)
-            except json.JSONDecodeError as e:
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise ValueError(f"Study: {path} is not valid JSON: {e}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(data, path)
 
     # -- the surrogate and its length scales ---------------------------------------------------
     def surrogate(self, **gp_kwargs):
@@ -294,6 +391,16 @@ class Study:
             ax.grid(True, alpha=0.3)
         axes[0].set_ylabel("value")
         return fig
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value):
+    """A finite JSON number (not a bool, which JSON keeps apart)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def new_figure(size):

@@ -104,6 +104,21 @@ def test_dask_gives_the_serial_results(dask_client, serial):
         jobs.run_neat(executor)
 
 
+def test_closed_dask_client_is_a_clear_error(dask_client):
+    """Dask's ClosedClientError is no RuntimeError: it is still the library's error."""
+    distributed = pytest.importorskip("distributed")
+    client = distributed.Client(dask_client.scheduler.address, set_as_default=False)
+    executor = client.get_executor()
+    client.close()
+    with pytest.raises(rb.parallel.ExecutorShutdownError, match="Client is closed.*Dask client "
+                       "was closed"):
+        rb.parallel.map_chunks(abs, [-1, 2, -3], executor)
+    with pytest.raises(rb.parallel.ExecutorShutdownError, match="minimize: .*Client is closed"):
+        jobs.run_study(executor)
+    with pytest.raises(rb.parallel.ExecutorShutdownError, match="NEAT: .*Client is closed"):
+        jobs.run_neat(executor)
+
+
 def test_dask_round_is_one_message_each_way(dask_client, monkeypatch):
     """A round of chunks is one ``client.map`` (with the executor's settings); its futures
     are released only after the next round is submitted."""

@@ -168,7 +168,7 @@ def test_one_worker_executor_is_identical_to_serial():
 def test_parallel_proposals_are_distinct(liar):
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
         study = T.minimize(branin, BRANIN, n_trials=20, n_initial=4, seed=0, executor=ex,
-                           liar=liar)
+                           liar=liar, n_parallel=4)
     params = [tuple(t.params.values()) for t in study.trials]
     assert len(set(params)) == 20
     assert study.best_value < 5
@@ -177,6 +177,143 @@ def test_parallel_proposals_are_distinct(liar):
     serial = T.minimize(branin, BRANIN, n_trials=20, n_initial=4, seed=0, n_parallel=4,
                         liar=liar)
     assert [t.params for t in serial.trials] == [t.params for t in study.trials]
+
+
+def test_default_n_parallel_is_1_whatever_the_executor():
+    """Issue 21: a study does not depend on the executor or its number of workers; only an
+    explicit n_parallel (stored in the study) runs trials at once."""
+    serial = T.minimize(_mixed_objective, _mixed(), n_trials=10, n_initial=3, seed=2)
+    assert serial.settings["n_parallel"] == 1
+    for n in (2, 3):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=n) as ex:
+            pooled = T.minimize(_mixed_objective, _mixed(), n_trials=10, n_initial=3, seed=2,
+                                executor=ex)
+        assert [t.params for t in pooled.trials] == [t.params for t in serial.trials]
+        assert pooled.settings["n_parallel"] == 1
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        two = T.minimize(_mixed_objective, _mixed(), n_trials=10, n_initial=3, seed=2,
+                         executor=ex, n_parallel=2)
+    assert two.settings["n_parallel"] == 2
+    assert [t.params for t in two.trials] != [t.params for t in serial.trials]
+    with pytest.raises(ValueError, match="n_parallel must be a positive integer; got 0"):
+        T.minimize(branin, BRANIN, n_trials=3, n_parallel=0)
+
+
+def test_resume_keeps_n_parallel_and_continues_exactly(tmp_path):
+    path = tmp_path / "study.json"
+    full = T.minimize(branin, BRANIN, n_trials=12, n_initial=4, seed=5, n_parallel=2)
+    T.minimize(branin, BRANIN, n_trials=12, n_initial=4, seed=5, n_parallel=2,
+               resume_from=path, callbacks=[lambda s, t: len(s.trials) >= 5])
+    assert len(T.Study.load(path).trials) == 6  # trial 5 was in flight: recorded too
+    # trials 6 .. are proposed as they were: trial 6 knows the results of 0 .. 4 and the
+    # params of 5, though 5 finished in the earlier session
+    resumed = T.minimize(branin, BRANIN, n_trials=12, resume_from=path)
+    assert resumed.settings["n_parallel"] == 2
+    assert [(t.params, t.value) for t in resumed.trials] == \
+        [(t.params, t.value) for t in full.trials]
+    with pytest.raises(ValueError, match="other settings \\(n_parallel: 2 in the file, 3 now"):
+        T.minimize(branin, BRANIN, n_trials=14, resume_from=path, n_parallel=3)
+
+
+def _numbers(trials):
+    return [t.number for t in trials]
+
+
+def _told(p, seen):
+    """An objective that depends on which trials it was told of (as pruning does)."""
+    return branin(p) + 0.01 * len(seen) + 0.001 * sum(seen)
+
+
+def test_resumed_history_is_trials_up_to_i_minus_n_parallel(tmp_path):
+    path = tmp_path / "study.json"
+    kw = dict(n_trials=10, n_initial=3, seed=1, n_parallel=3, history=_numbers)
+    full = T.minimize(_told, BRANIN, **kw)
+    T.minimize(_told, BRANIN, resume_from=path, callbacks=[lambda s, t: len(s.trials) >= 4],
+               **kw)
+    resumed = T.minimize(_told, BRANIN, resume_from=path, **kw)
+    assert [(t.params, t.value) for t in resumed.trials] == \
+        [(t.params, t.value) for t in full.trials]
+
+
+@pytest.mark.parametrize("method", ["bayes", "random"])
+def test_resume_with_a_larger_budget_keeps_the_derived_settings(tmp_path, method):
+    """n_initial's default comes from n_trials: a resumed study keeps the file's."""
+    path = tmp_path / "study.json"
+    T.minimize(branin, BRANIN, method=method, n_trials=6, seed=0, resume_from=path)
+    study = T.minimize(branin, BRANIN, method=method, n_trials=14, resume_from=path)
+    assert len(study.trials) == 14 and study.settings["n_initial"] == 2
+    with pytest.raises(ValueError, match="n_initial: 2 in the file, 5 now"):
+        T.minimize(branin, BRANIN, method=method, n_trials=16, n_initial=5, resume_from=path)
+
+
+def test_resume_a_grid_keeps_its_grid_points(tmp_path):
+    path = tmp_path / "grid.json"
+    first = T.minimize(branin, BRANIN, method="grid", n_trials=9, resume_from=path,
+                       callbacks=[lambda s, t: len(s.trials) == 4])
+    assert first.settings["grid_points"] == 3 and len(first.trials) == 4
+    study = T.minimize(branin, BRANIN, method="grid", n_trials=20, resume_from=path)
+    assert [t.params for t in study.trials] == BRANIN.grid(3)
+
+
+def test_grid_without_n_trials_runs_the_whole_grid():
+    choices = T.Space({"a": T.Choice(["x", "y", "z"])})
+    study = T.minimize(lambda p: float(p["a"] == "y"), choices, method="grid")
+    assert [t.params["a"] for t in study.trials] == ["x", "y", "z"]
+    study = T.minimize(branin, BRANIN, method="grid")
+    assert study.settings["grid_points"] == T.search.GRID_POINTS == 5
+    assert [t.params for t in study.trials] == BRANIN.grid(5)
+
+
+def _square(p):
+    return p["x1"] ** 2
+
+
+def test_unpicklable_objective_on_a_process_pool_fails_before_any_trial():
+    with rb.parallel.local(1) as pool:
+        with pytest.raises(TypeError, match="objective '.*<lambda>' cannot be sent.*module-level "
+                           "function"):
+            T.minimize(lambda p: p["x1"], BRANIN, n_trials=3, seed=0, executor=pool)
+        study = T.minimize(_square, BRANIN, method="random", n_trials=2, seed=0, executor=pool)
+    assert len(study.completed) == 2
+    # a thread pool shares the objective: a lambda is fine
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        assert len(T.minimize(lambda p: 0.0, BRANIN, n_trials=2, seed=0, executor=ex).trials) == 2
+
+
+def test_pickling_error_from_any_executor_stops_the_search():
+    """An executor that pickles in its own way (mpi4py, ...) and fails in transit: one
+    TypeError, not every trial failed."""
+    import pickle
+
+    class Transit(concurrent.futures.Executor):
+        def submit(self, fn, *args):
+            future = concurrent.futures.Future()
+            future.set_exception(pickle.PicklingError("Can't pickle <function <lambda>>"))
+            return future
+
+    with pytest.raises(TypeError, match="cannot be sent to the executor's workers"):
+        T.minimize(lambda p: 0.0, BRANIN, n_trials=3, seed=0, executor=Transit())
+
+    class AtOnce(concurrent.futures.Executor):  # pickles as it submits
+        def submit(self, fn, *args):
+            raise pickle.PicklingError("Can't pickle <function <lambda>>")
+
+    with pytest.raises(TypeError, match="cannot be sent to the executor's workers"):
+        T.minimize(lambda p: 0.0, BRANIN, n_trials=3, seed=0, executor=AtOnce())
+
+
+def test_save_to_in_a_missing_folder_fails_before_any_trial(tmp_path):
+    calls = []
+
+    def objective(p):
+        calls.append(p)
+        return 0.0
+
+    with pytest.raises(ValueError, match="save_to .*the folder .*nodir' does not exist"):
+        T.minimize(objective, BRANIN, n_trials=3, seed=0, save_to=tmp_path / "nodir" / "s.json")
+    with pytest.raises(ValueError, match="resume_from must be a study file; got the folder"):
+        T.minimize(objective, BRANIN, n_trials=3, seed=0, resume_from=tmp_path)
+    assert calls == []
 
 
 def test_process_pool_runs_trials():

@@ -149,3 +149,11 @@ def test_latin_hypercube_puts_one_point_in_each_slice_of_every_range(rng):
     again = space.latin_hypercube(n, np.random.default_rng(5))
     assert again == space.latin_hypercube(n, np.random.default_rng(5))
     assert space.latin_hypercube(0, rng) == []
+
+
+def test_sample_and_latin_hypercube_take_an_int_seed():
+    space = T.Space({"x": T.Uniform(0, 1), "c": T.Choice(["a", "b"])})
+    assert space.sample(3, 0) == space.sample(3, np.random.default_rng(0))
+    assert space.latin_hypercube(4, 1) == space.latin_hypercube(4, np.random.default_rng(1))
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator, an int seed"):
+        space.sample(2, "zero")

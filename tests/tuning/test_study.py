@@ -1,0 +1,93 @@
+"""Study files: a damaged study.json is a ValueError naming the file and the field."""
+
+import copy
+import json
+
+import pytest
+
+import rosenblatt as rb
+
+T = rb.tuning
+SPACE = T.Space({"x": T.Uniform(-1, 1)})
+
+
+def _square(p):
+    return (p["x"] - 0.3) ** 2
+
+
+@pytest.fixture
+def good(tmp_path):
+    T.minimize(_square, SPACE, n_trials=4, seed=0, save_to=tmp_path / "good.json")
+    return json.loads((tmp_path / "good.json").read_text())
+
+
+def _set(path, value):
+    def mutate(d):
+        node = d
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+def _drop(path):
+    def mutate(d):
+        node = d
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return mutate
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (_set(("trials", 0, "value"), "abc"), "field 'value' of trial 0 in .*h.json must be a "
+     "finite number for a complete trial; got 'abc'"),
+    (_set(("trials", 0, "value"), None), "field 'value' of trial 0 .* complete trial; got None"),
+    (_set(("trials", 0, "value"), True), "field 'value' of trial 0 .*; got True"),
+    (_set(("trials", 0, "value"), float("nan")), "field 'value' of trial 0 .*; got nan"),
+    (_drop(("trials", 0, "status")), "trial 0 in .*h.json has no 'status'"),
+    (_set(("trials", 0, "status"), "done"), "field 'status' of trial 0 .* one of 'complete'"),
+    (_set(("trials", 0, "surprise"), 1), "unknown keys \\['surprise'\\] in trial 0"),
+    (_set(("trials", 0, "number"), "0"), "field 'number' of a trial in .*h.json must be a "
+     "non-negative integer; got '0'"),
+    (_set(("trials", 0, "number"), 99), "numbered 0, 1, 2 ... in order.*got \\[99, 1, 2, 3\\]"),
+    (lambda d: d["trials"].append(copy.deepcopy(d["trials"][0])), "numbered 0, 1, 2"),
+    (_set(("trials", 0, "params"), [1]), "field 'params' of trial 0 .* an object"),
+    (_set(("trials", 0, "params", "x"), 5.0), "field 'params' of trial 0 in .*h.json: Space: "
+     "parameter 'x' = 5.0 is outside"),
+    (_set(("trials", 0, "params", "zz"), 5.0), "field 'params' of trial 0 .*unknown parameter"),
+    (_set(("trials", 0, "seconds"), "1s"), "field 'seconds' of trial 0"),
+    (_set(("trials", 0, "attrs"), [1]), "field 'attrs' of trial 0"),
+    (_set(("trials", 0), 3), "each trial in .*h.json must be a JSON object; got int 3"),
+    (_set(("trials",), 5), "field 'trials' of .*h.json must be a list; got 5"),
+    (_set(("settings",), [1]), "field 'settings' of .*h.json must be an object"),
+    (_set(("settings", "n_parallel"), "2"), "setting 'n_parallel' of .*h.json must be a "
+     "positive integer"),
+    (_set(("space", "x", "low"), 2), "field 'space' of .*h.json: Uniform: the range"),
+    (_set(("extra",), 1), "unknown keys \\['extra'\\] in .*h.json"),
+    (_set(("format",), "other"), "h.json is not a study"),
+])
+def test_damaged_study_file_names_the_file_and_the_field(tmp_path, good, mutate, message):
+    d = copy.deepcopy(good)
+    mutate(d)
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match=message):
+        T.Study.load(path)
+    with pytest.raises(ValueError, match=message):
+        T.minimize(_square, SPACE, n_trials=8, seed=0, resume_from=path)
+
+
+def test_failed_trial_has_no_value(good, tmp_path):
+    d = copy.deepcopy(good)
+    d["trials"][1].update(status="failed", error="ValueError: boom")
+    with pytest.raises(ValueError, match="field 'value' of trial 1 .* null for a failed trial"):
+        T.Study.from_dict(d, "s.json")
+    d["trials"][1]["value"] = None
+    assert T.Study.from_dict(d).failed[0].error == "ValueError: boom"
+
+
+def test_a_saved_study_loads_back_unchanged(good, tmp_path):
+    study = T.Study.from_dict(good)
+    study.save(tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text()) == good
