@@ -2,6 +2,7 @@
 concatenate, stack, split, pad. Their backward moves the gradient back.
 """
 
+import math
 
 import numpy as np
 
@@ -61,7 +62,8 @@ def squeeze(x, axis=None):
 
 def flatten(x, start_axis=1):
     """Merge the axes from ``start_axis`` on into one: (batch, ...) -> (batch, features)."""
-    return reshape(x, x.shape[:start_axis] + (-1,))
+    # the merged size written out, not -1: a batch of 0 has no size to infer it from
+    return reshape(x, x.shape[:start_axis] + (math.prod(x.shape[start_axis:]),))
 
 
 def _is_basic_index(index):

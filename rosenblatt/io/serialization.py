@@ -8,7 +8,11 @@ A model file is one safetensors file (see :mod:`.safetensors_format`):
 * the string metadata holds ``format = "rosenblatt"``, ``format_version``,
   ``architecture`` (the JSON spec of :mod:`rosenblatt.nn.registry`), and, when given,
   ``optimizer`` and ``metadata`` as JSON trees in which each array is replaced
-  by ``{"__array__": "<tensor name>"}``.
+  by ``{"__array__": "<tensor name>"}``, and ``tied`` (only when a parameter is
+  used by two layers, ``d2.W = d1.W``): [later name, first name] pairs. A tied
+  parameter is stored once, under its first name, and tied again on load; a
+  module used in several places is stored once (its parameters and buffers
+  under its first position) and is one object again on load.
 
 Loading parses the file strictly, rebuilds the model from registered layer
 types only (no pickle, no eval, no import by name) and checks every tensor's
@@ -116,6 +120,9 @@ def save(model, path, optimizer=None, metadata=None):
     # modes and frozen flags, so that a model comes back as it was saved (eval stays eval)
     header["modes"] = json.dumps([bool(m.training) for m in model.modules()])
     header["frozen"] = json.dumps([n for n, p in model.named_parameters() if not p.requires_grad])
+    ties = model.tied_parameters()
+    if ties:  # a weight used in two layers is stored once and tied again on load
+        header["tied"] = json.dumps([list(pair) for pair in ties])
     if optimizer is not None:
         state = optimizer if isinstance(optimizer, dict) else _state_dict_of(optimizer)
         header["optimizer"] = json.dumps(
@@ -246,12 +253,17 @@ def _load_bytes(blob, with_extras):
         if name.startswith("model/"):
             state[name[len("model/") :]] = value
             used.add(name)
+    ties = _ties(_json(header, "tied"), state)
+    planned = dict(state)  # the architecture builds a tied weight at each of its positions
+    planned.update({alias: state[first] for alias, first in ties})
     try:
         # every layer's shapes, computed before anything is allocated, against the file's
-        _check_plan(registry.plan(spec, max_int=max(2**16, total), max_tensors=len(state)), state)
+        _check_plan(registry.plan(spec, max_int=max(2**16, total), max_tensors=len(planned)),
+                    planned)
         model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
     except registry.SpecError as err:
         raise FormatError(str(err)) from None
+    _retie(model, ties)
     _check_state(model, state)
     _restore_flags(model, _json(header, "modes"), _json(header, "frozen"))
     optimizer_state = _decode_tree(_json(header, "optimizer"), tensors, used)
@@ -262,6 +274,34 @@ def _load_bytes(blob, with_extras):
     if with_extras:
         return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION)
     return model
+
+
+def _ties(ties, state):
+    """The file's ``tied`` list of [later name, first name] pairs, checked against its tensors."""
+    if ties is None:
+        return []
+    if not (isinstance(ties, list)
+            and all(isinstance(t, list) and len(t) == 2 and all(isinstance(n, str) for n in t)
+                    for t in ties)):
+        raise FormatError("'tied' must list [name, name] pairs of parameters")
+    for alias, first in ties:
+        if alias in state or first not in state:
+            raise FormatError(f"'tied' pair {registry.short_json([alias, first])} must name a "
+                              f"parameter not stored and one stored")
+    return [tuple(t) for t in ties]
+
+
+def _retie(model, ties):
+    if not ties:
+        return
+    params = dict(model.named_parameters())
+    for alias, first in ties:
+        if first not in params:
+            raise FormatError(f"'tied' names {first[:60]!r}, not a parameter of the model")
+        try:
+            model.tie(alias, params[first])
+        except (KeyError, ValueError) as err:
+            raise FormatError(f"'tied': {str(err)[:200]}") from None
 
 
 def _restore_flags(model, modes, frozen):

@@ -80,16 +80,48 @@ class ConditionalGAN(GAN):
     _owner = "ConditionalGAN"
     _d_scale = 0.5
 
+    # what sample() needs to draw conditions, saved with the model: the training conditions
+    # (labels (n,) or vectors (n, condition_dim); none before fit) and the Parzen width
+    # (NaN before fit or with condition_sampler="empirical")
+    buffers = ("conditions_", "condition_sigma_")
+
     @classmethod
     def state_shapes(cls, config):
         """As :meth:`GAN.state_shapes`, plus the label embeddings ``g_embedding.W`` and
-        ``d_embedding.W`` (n_classes, embedding_dim) if ``embedding_dim`` is given."""
+        ``d_embedding.W`` (n_classes, embedding_dim) if ``embedding_dim`` is given, and the
+        buffers ``conditions_`` ((n_conditions,) or (n_conditions, condition_dim)) and
+        ``condition_sigma_`` (a scalar)."""
         shapes = super().state_shapes(config)
-        if config["embedding_dim"] is not None:
-            shape = (positive_int(cls._owner, "n_classes", config["n_classes"]),
+        if config.get("embedding_dim") is not None:
+            shape = (positive_int(cls._owner, "n_classes", config.get("n_classes")),
                      positive_int(cls._owner, "embedding_dim", config["embedding_dim"]))
             shapes.update({"g_embedding.W": shape, "d_embedding.W": shape})
+        if "n_conditions" not in config:  # a file from before the conditions were saved
+            return shapes
+        n = positive_int(cls._owner, "n_conditions", config["n_conditions"], allow_zero=True)
+        dim = config.get("condition_dim")
+        shapes["conditions_"] = (n,) if dim is None else \
+            (n, positive_int(cls._owner, "condition_dim", dim))
+        shapes["condition_sigma_"] = ()
         return shapes
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild from :meth:`config`'s dict: the constructor's arguments and
+        ``n_conditions``, the size of the saved training conditions (filled in on load)."""
+        config = dict(config)
+        if "n_conditions" not in config:
+            # a file written before the conditions were saved holds none: the model samples
+            # with y until it is fitted again (and saves them from then on)
+            model = cls(**config)
+            model.buffers = ()
+            return model
+        n = positive_int(cls._owner, "n_conditions", config.pop("n_conditions"),
+                         allow_zero=True)
+        model = cls(**config)
+        model._set_conditions(np.zeros((n,) + model.conditions_.shape[1:],
+                                       dtype=model.conditions_.dtype), np.nan)
+        return model
 
     def __init__(self, generator, discriminator, noise_dim, n_classes=None, condition_dim=None,
                  embedding_dim=None, condition_sampler="parzen", k=1,
@@ -110,10 +142,18 @@ class ConditionalGAN(GAN):
             owner, "embedding_dim", embedding_dim)
         self.condition_sampler = one_of(owner, "condition_sampler", condition_sampler,
                                         ("parzen", "empirical"))
-        self.conditions_ = None
-        self.condition_density_ = None
         super().__init__(generator, discriminator, noise_dim, k=k, generator_loss=generator_loss,
                          optimizer_g=optimizer_g, optimizer_d=optimizer_d, noise=noise, rng=rng)
+        none = np.zeros(0, dtype=np.int64) if self.n_classes is not None else \
+            np.zeros((0, self.condition_dim), dtype=self._dtype())
+        self._set_conditions(none, np.nan)
+
+    def _set_conditions(self, conditions, sigma):
+        """The training conditions and the Parzen width (NaN: none); the estimate is rebuilt
+        from them when first needed (after a load)."""
+        self.conditions_ = conditions
+        self.condition_sigma_ = np.full((), sigma, dtype=self._dtype())
+        self.condition_density_ = None
 
     def _setup_conditions(self):
         if self.embedding_dim is not None:
@@ -128,6 +168,8 @@ class ConditionalGAN(GAN):
         out = super().config()
         out.update(n_classes=self.n_classes, condition_dim=self.condition_dim,
                    embedding_dim=self.embedding_dim, condition_sampler=self.condition_sampler)
+        if "buffers" not in self.__dict__:  # (an old file's model, not fitted since: none)
+            out["n_conditions"] = len(self.conditions_)
         return out
 
     def generator_parameters(self):
@@ -215,14 +257,18 @@ class ConditionalGAN(GAN):
         if y is None:
             raise ValueError(f"{self._owner}.fit: the conditions y are required: fit(X, y, ...)")
         Y = self.check_conditions(y, n, "fit")
-        self.conditions_ = Y
-        codes = Y if self.n_classes is None else np.eye(self.n_classes)[Y]
-        self.condition_density_ = None
+        self.__dict__.pop("buffers", None)  # a model from an old file saves its conditions now
+        self._set_conditions(Y, np.nan)
         if self.condition_sampler == "parzen":  # the width chosen on at most 4000 rows
+            codes = self._codes(Y)
             some = codes[self.rng.permutation(n)[:4000]] if n > 4000 else codes
             sigma = ParzenWindow(rng=self.rng).fit(some).sigma_
+            self.condition_sigma_[...] = sigma
             self.condition_density_ = ParzenWindow(sigma=sigma, rng=self.rng).fit(codes)
         return Y
+
+    def _codes(self, Y):
+        return Y if self.n_classes is None else np.eye(self.n_classes)[Y]
 
     def _g_conditions(self, Y, order, cursor, m):
         rows = order[np.arange(cursor, cursor + m) % len(order)]
@@ -238,12 +284,19 @@ class ConditionalGAN(GAN):
 
     def sample_conditions(self, n, rng=None):
         """``n`` conditions from the Parzen estimate (or the empirical conditions)."""
-        if self.conditions_ is None:
+        if len(self.conditions_) == 0:
             raise RuntimeError(f"{self._owner}.sample: without y, conditions are drawn from the "
                                f"training conditions; fit the model first or pass y")
         rng = self.rng if rng is None else resolve_rng(rng)
         if self.condition_sampler == "empirical":
             return self.conditions_[rng.integers(len(self.conditions_), size=n)]
+        if self.condition_density_ is None:  # a loaded model: rebuilt from what was saved
+            sigma = float(self.condition_sigma_)
+            if not sigma > 0:
+                raise RuntimeError(f"{self._owner}.sample: no Parzen width for the training "
+                                   f"conditions (condition_sigma_ = {sigma}); pass y or fit again")
+            self.condition_density_ = ParzenWindow(sigma=sigma, rng=self.rng).fit(
+                self._codes(self.conditions_))
         return self._conditions_from_codes(self.condition_density_.sample(n, rng))
 
     def sample(self, n, y=None, rng=None):

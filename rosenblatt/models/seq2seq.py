@@ -20,6 +20,7 @@ import numpy as np
 
 from ..autodiff.shape import concatenate
 from ..autodiff.tensor import no_grad
+from ..checks import positive_int
 from ..nn.attention import Attention
 from ..nn.dense import Dense
 from ..nn.embedding import Embedding
@@ -104,10 +105,11 @@ class Seq2Seq(Module):
             raise ValueError(f"Seq2Seq: attention must be None, 'dot' or 'additive'; "
                              f"got {attention!r}")
         rng = resolve_rng(rng)
-        self.in_vocab = int(in_vocab)
-        self.out_vocab = int(out_vocab)
-        self.hidden_size = int(hidden_size)
-        self.embedding_dim = int(embedding_dim or hidden_size)
+        self.in_vocab = positive_int("Seq2Seq", "in_vocab", in_vocab)
+        self.out_vocab = positive_int("Seq2Seq", "out_vocab", out_vocab)
+        self.hidden_size = positive_int("Seq2Seq", "hidden_size", hidden_size)
+        self.embedding_dim = self.hidden_size if embedding_dim is None else \
+            positive_int("Seq2Seq", "embedding_dim", embedding_dim)
         self.cell = cell
         self.attention = attention
         E, H = self.embedding_dim, self.hidden_size
@@ -178,12 +180,16 @@ class Seq2Seq(Module):
         weights of every step, (batch, length, source time).
         """
         source = np.asarray(source)
+        if source.ndim != 2:
+            raise ValueError(f"Seq2Seq.generate: source must be a (batch, time) token array; "
+                             f"got shape {source.shape} (one sequence s: pass [s])")
+        length = positive_int("Seq2Seq.generate", "length", length)
         mask = self._mask(source_lengths, source.shape[1])
         with no_grad():
             enc_out, state = self.encode(source, source_lengths)
             token = np.full((source.shape[0], 1), self.start, dtype=np.int64)
             out, weights = [], []
-            for _ in range(int(length)):
+            for _ in range(length):
                 dec_out, state = self.decoder(self.target_embedding(token), state)
                 logits, w = self._readout(dec_out, enc_out, mask)
                 token = logits.data.argmax(axis=-1)

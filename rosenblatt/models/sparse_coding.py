@@ -118,6 +118,13 @@ def _coordinate_descent(C, G, lam, H, max_iter, tol):
     return out
 
 
+def _float_dtype_of(X):
+    """``X``'s dtype if it is a float one, else float64: the dtype of what is computed from it."""
+    dtype = getattr(X, "dtype", None)
+    return np.dtype(dtype) if dtype is not None and np.dtype(dtype).kind == "f" \
+        else np.dtype(np.float64)
+
+
 class SparseCoding:
     """Sparse coding: a dictionary learned with its sparse codes.
 
@@ -288,20 +295,33 @@ class SparseCoding:
         return self
 
     def transform(self, X):
-        """The sparse codes of ``X`` (n, n_features) for the learned dictionary: (n, n_atoms)."""
+        """The sparse codes of ``X`` (n, n_features) for the learned dictionary: (n, n_atoms),
+        in ``X``'s float dtype (float64 for integer data); solved in float64."""
         self._fitted("transform")
+        dtype = _float_dtype_of(X)
         X = self._check_X(X, "transform")
-        return self._infer(X, self.dictionary)
+        return self._infer(X, self.dictionary).astype(dtype, copy=False)
 
     def reconstruct(self, X):
-        """D h for the codes h of ``X``: (n, n_features)."""
-        return self.transform(X) @ self.dictionary.T
+        """D h for the codes h of ``X``: (n, n_features), in ``X``'s float dtype."""
+        self._fitted("reconstruct")
+        dtype = _float_dtype_of(X)
+        X = self._check_X(X, "reconstruct")
+        return (self._infer(X, self.dictionary) @ self.dictionary.T).astype(dtype, copy=False)
 
     def objective(self, X, codes=None):
         """(1/T) sum_t 1/2 ||x_t - D h_t||^2 + lam ||h_t||_1, the notes' objective, on ``X``."""
         self._fitted("objective")
         X = self._check_X(X, "objective")
-        H = self._infer(X, self.dictionary) if codes is None else np.asarray(codes, np.float64)
+        if codes is None:
+            H = self._infer(X, self.dictionary)
+        else:
+            H = np.asarray(codes)
+            if H.dtype.kind not in "biuf" or H.shape != (len(X), self.n_atoms):
+                raise ValueError(f"SparseCoding.objective: codes must be a numeric array of "
+                                 f"shape (n_examples, n_atoms) = {(len(X), self.n_atoms)}; got "
+                                 f"shape {H.shape}, dtype {H.dtype}")
+            H = H.astype(np.float64, copy=False)
         residual = X - H @ self.dictionary.T
         return float(0.5 * np.einsum("ij,ij->", residual, residual) / len(X)
                      + self.lam * np.abs(H).sum() / len(X))

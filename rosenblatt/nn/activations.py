@@ -17,7 +17,7 @@ import numpy as np
 from ..autodiff import _kernels
 from ..autodiff.elementwise import _flat_kernel_case, _same_layout, relu, select, sigmoid, tanh
 from ..autodiff.tensor import Tensor, make
-from ..checks import positive_int
+from ..checks import is_int, positive_int
 from ..randomness import resolve_rng
 from .module import Module, no_state
 from .parameter import Parameter
@@ -25,7 +25,7 @@ from .parameter import Parameter
 __all__ = [
     "HardTanh", "Identity", "LeakyReLU", "LogSoftmax", "PReLU", "RReLU", "ReLU", "Sigmoid",
     "Sign", "Softmax", "Step", "Tanh", "hardtanh", "identity", "leaky_relu", "log_softmax",
-    "prelu", "relu", "rrelu", "sigmoid", "sign", "softmax", "step", "tanh",
+    "masked_softmax", "prelu", "relu", "rrelu", "sigmoid", "sign", "softmax", "step", "tanh",
 ]
 
 
@@ -222,6 +222,60 @@ def softmax(x, axis=-1):
     return make(y, (x,), backward)
 
 
+def masked_softmax(x, keep, axis=-1):
+    """softmax over the positions ``keep`` marks; the others get exactly 0 (one fused op).
+
+    Parameters
+    ----------
+    x : Tensor or ndarray
+    keep : array_like of bool
+        Broadcastable to ``x``: True where a position takes part.
+    axis : int, default -1
+
+    Notes
+    -----
+    y_i = keep_i e^x_i / sum_j keep_j e^x_j. A masked position's score is never read (a
+    huge, infinite or NaN score there changes nothing), unlike adding a large negative
+    number, which a score above it beats. A row with every position masked is all zeros
+    (no weight anywhere; its gradient is 0). The backward is softmax's,
+    dE/dx = y * (dE/dy - sum(dE/dy * y)), and is 0 at masked positions (y = 0 there).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> keep = np.array([[True, True, False], [False, False, False]])
+    >>> rb.nn.functional.masked_softmax(rb.tensor([[0.0, 0.0, 1e12], [1.0, 2.0, 3.0]]),
+    ...                                 keep).data
+    array([[0.5, 0.5, 0. ],
+           [0. , 0. , 0. ]], dtype=float32)
+    """
+    x = _tensor(x, "masked_softmax")
+    xd = x.data
+    if not -xd.ndim <= axis < xd.ndim:
+        raise ValueError(f"masked_softmax: axis {axis} is out of range for an input of shape "
+                         f"{xd.shape}")
+    keep = np.asarray(keep, dtype=bool)
+    try:
+        keep = np.broadcast_to(keep, xd.shape)
+    except ValueError:
+        raise ValueError(f"masked_softmax: keep of shape {keep.shape} does not broadcast to "
+                         f"the input's {xd.shape}") from None
+    y = np.where(keep, xd, -np.inf).astype(xd.dtype, copy=False)
+    top = y.max(axis=axis, keepdims=True)
+    top[~np.isfinite(top)] = 0  # a row with nothing kept: every exp below is exp(-inf) = 0
+    y -= top
+    np.exp(y, out=y)
+    total = y.sum(axis=axis, keepdims=True)
+    np.divide(y, total, out=y, where=total > 0)  # all-masked rows stay 0
+
+    def backward(g):
+        gy = g * y
+        gy -= y * gy.sum(axis=axis, keepdims=True)
+        return (gy,)
+
+    return make(y, (x,), backward)
+
+
 def log_softmax(x, axis=-1):
     """x_i - log sum_j e^x_j along ``axis``, stable for any magnitude (one fused op).
 
@@ -367,8 +421,9 @@ class RReLU(Module):
     Parameters
     ----------
     lower, upper : float, default 1/8 and 1/3
-    rng : numpy.random.Generator, optional
-        Draws the slopes (the library generator when omitted).
+    rng : numpy.random.Generator or int, optional
+        Draws the slopes (the library generator when omitted); an int seeds one
+        generator, made once, whose stream the calls continue.
     """
 
     state_shapes = classmethod(no_state)  # no parameters or buffers
@@ -376,7 +431,9 @@ class RReLU(Module):
     def __init__(self, lower=1 / 8, upper=1 / 3, rng=None):
         if not 0 <= lower <= upper:
             raise ValueError(f"RReLU: need 0 <= lower <= upper; got lower={lower}, upper={upper}")
-        self.lower, self.upper, self.rng = float(lower), float(upper), rng
+        self.lower, self.upper = float(lower), float(upper)
+        # an int seed is resolved once, here (re-seeding at each call would draw the same slopes)
+        self.rng = None if rng is None else resolve_rng(rng)
 
     def forward(self, x):
         return rrelu(x, self.lower, self.upper, training=self.training, rng=self.rng)
@@ -402,13 +459,19 @@ class HardTanh(Module):
         return f"min={self.min}, max={self.max}"
 
 
+def _axis(owner, axis):
+    if not is_int(axis):
+        raise TypeError(f"{owner}: axis must be an integer; got {axis!r}")
+    return int(axis)
+
+
 class Softmax(Module):
     """Softmax along ``axis`` (default the last: one probability per class)."""
 
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, axis=-1):
-        self.axis = int(axis)
+        self.axis = _axis("Softmax", axis)
 
     def forward(self, x):
         return softmax(x, self.axis)
@@ -423,7 +486,7 @@ class LogSoftmax(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, axis=-1):
-        self.axis = int(axis)
+        self.axis = _axis("LogSoftmax", axis)
 
     def forward(self, x):
         return log_softmax(x, self.axis)

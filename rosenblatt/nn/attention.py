@@ -6,7 +6,8 @@ a query q (e.g. the decoder's state) and the encoder's states k_1 ... k_n:
 
     score_j   = q . k_j                              ("dot", Luong et al. 2015)
               = v . tanh(q W_q + k_j W_k + b)        ("additive", Bahdanau et al. 2015)
-    alpha_j   = softmax(score)_j                     (the attention weights, sum 1)
+    alpha_j   = softmax(score)_j                     (the attention weights, sum 1;
+                                                      masked positions get exactly 0)
     context   = sum_j alpha_j value_j                (values default to the keys)
 
 Built from differentiable primitives (matmul, tanh, softmax), so any query
@@ -19,7 +20,7 @@ import numpy as np
 from ..autodiff.tensor import Tensor
 from ..checks import is_int, one_of, positive_int
 from ..randomness import resolve_rng
-from .activations import softmax
+from .activations import masked_softmax, softmax
 from .module import Module
 from .parameter import Parameter
 
@@ -45,7 +46,10 @@ class Attention(Module):
     ----------------------------------------------------------------------------
     context : Tensor, shape (batch, d_v) or (batch, steps, d_v)
     weights : Tensor, shape (batch, time) or (batch, steps, time)
-        Each row sums to 1; positions where ``mask`` is False get 0.
+        Each row sums to 1; positions where ``mask`` (bool, (batch, time)) is False get
+        exactly 0 whatever their score (:func:`rosenblatt.nn.functional.masked_softmax`),
+        and an example with every position masked gets all-zero weights and a zero
+        context.
 
     Examples
     --------
@@ -141,8 +145,9 @@ class Attention(Module):
             if keep.shape != (keys.shape[0], keys.shape[1]):
                 raise ValueError(f"Attention: mask must have shape (batch, time) = "
                                  f"{(keys.shape[0], keys.shape[1])}; got {keep.shape}")
-            s = s + np.where(keep, 0.0, -1e9).astype(s.dtype)[:, None, :]
-        weights = softmax(s, axis=-1)
+            weights = masked_softmax(s, keep[:, None, :], axis=-1)
+        else:
+            weights = softmax(s, axis=-1)
         context = weights @ values
         if single:
             return context.reshape(context.shape[0], -1), weights.reshape(weights.shape[0], -1)

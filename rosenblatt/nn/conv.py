@@ -141,11 +141,17 @@ def _array(x, where):
     return x.data if isinstance(x, Tensor) else as_float_array(x, where=where)
 
 
+def _compiled(a):
+    """Whether the compiled kernels take ``a``: they are built for float32 and float64 only
+    (float16 runs the NumPy code)."""
+    return a.dtype in (np.float32, np.float64)
+
+
 # -- the fused op ---------------------------------------------------------------
 
 def _bias_act(y, bias, relu):
     """In place on the (O, M) GEMM output: add the bias per row, then ReLU if asked."""
-    kernel = _kernels.threaded("bias_act_forward", y.size)
+    kernel = _kernels.threaded("bias_act_forward", y.size) if _compiled(y) else None
     if kernel is not None and (bias is None or bias.dtype == y.dtype):
         kernel(y, np.zeros(y.shape[0], y.dtype) if bias is None else bias, relu, 0, y.shape[1])
         return
@@ -158,7 +164,7 @@ def _bias_act(y, bias, relu):
 def _relu_grad(g2, y, bias_grad):
     """(dE/dOUT masked by OUT > 0, its row sums or None): ReLU's backward for the fused op."""
     gm = workspace.empty(g2.shape, g2.dtype)
-    kernel = _kernels.threaded("relu_grad_rows", g2.size)
+    kernel = _kernels.threaded("relu_grad_rows", g2.size) if _compiled(g2) else None
     if kernel is not None and g2.flags.c_contiguous and y.dtype == g2.dtype:
         gb = np.empty(g2.shape[0], g2.dtype)
         kernel(g2, y, gm, gb, 0, g2.shape[0])
@@ -190,7 +196,7 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
     if split > 1:  # one part runs the unsplit path below (chunks measured no faster)
         return _conv2d_parts(x, xd, w, wd, b, stride, pads, (oh, ow), cols, activation, split,
                              fast, where)
-    kernel = _kernels.threaded("im2col", cols.size)
+    kernel = _kernels.threaded("im2col", cols.size) if _compiled(xd) else None
     if kernel is not None and xd.transpose(1, 0, 2, 3).flags.c_contiguous:
         # one compiled pass over the channel-major input, the zero border included
         kernel(xd.transpose(1, 0, 2, 3), cols, sh, sw, pt, pl, 0, n)
@@ -231,7 +237,7 @@ def _conv2d_core(x, xd, w, wd, b, stride, pads, where, activation=None):
             gcols = workspace.empty((c * kh * kw, n * oh * ow), np.result_type(wmat, g2))
             np.matmul(wmat.T, g2, out=gcols)
             gcols = gcols.reshape(c, kh, kw, n, oh, ow)
-            col2im = _kernels.threaded("col2im", gcols.size)
+            col2im = _kernels.threaded("col2im", gcols.size) if _compiled(gcols) else None
             if col2im is not None:  # the border is never written: no padded buffer
                 gxc = workspace.empty((c, n, h, wid), gcols.dtype)
                 col2im(gcols, gxc, sh, sw, pt, pl, 0, n)
@@ -512,8 +518,9 @@ def conv1d(x, w, b=None, stride=1, padding="valid", activation=None):
     (s,) = _pair(stride, 1, "stride", where, 1)
     pads = [(0, 0)] + conv_padding(padding, wd.shape[2:], where)
     activation = one_of(where, "activation", activation, ACTIVATIONS)
-    x4 = x.reshape(xd.shape[:2] + (1, -1)) if isinstance(x, Tensor) else xd[:, :, None]
-    w4 = w.reshape(wd.shape[:2] + (1, -1)) if isinstance(w, Tensor) else wd[:, :, None]
+    # sizes written out, not -1 (a batch of 0 has none to infer)
+    x4 = x.reshape(xd.shape[:2] + (1, xd.shape[2])) if isinstance(x, Tensor) else xd[:, :, None]
+    w4 = w.reshape(wd.shape[:2] + (1, wd.shape[2])) if isinstance(w, Tensor) else wd[:, :, None]
     out = _conv2d_core(x4, _array(x4, where), w4, _array(w4, where), b, (1, s), pads, where,
                        activation)
     return out.reshape(out.shape[:2] + out.shape[3:])
@@ -603,7 +610,8 @@ class Conv2d(_ConvNd):
     bias : bool, default True
         One shared bias per feature map.
     init : str or callable, default "glorot_uniform"
-        A ``rb.nn.init`` name or callable, called with the kernel's fans
+        A ``rb.nn.init`` name or callable (``fn(shape, fan_in=, fan_out=, rng=)``, see
+        :func:`rosenblatt.nn.init.get`), called with the kernel's fans
         ``fan_in = in_channels kh kw`` and ``fan_out = out_channels kh kw``.
     bias_init : float, default 0.0
     rng : numpy.random.Generator, optional

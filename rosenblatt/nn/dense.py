@@ -82,7 +82,9 @@ class Dense(Module):
     bias : bool, default True
     init : str or callable, default "glorot_uniform"
         One of ``rb.nn.init``'s names (zeros, constant, normal, fan_in, he,
-        glorot_uniform, sparse) or a callable ``fn(shape, fan_in=, fan_out=, rng=)``.
+        glorot_uniform, sparse) or a callable ``fn(shape, fan_in=, fan_out=, rng=)``
+        returning an ndarray of ``shape`` (cast to ``dtype``; ``fn`` gets ``dtype=`` too if
+        it takes it: see :func:`rosenblatt.nn.init.get`).
     bias_init : float, default 0.0
         The initial bias (the notes suggest 0.01 for ReLU layers).
     rng : numpy.random.Generator, optional

@@ -61,8 +61,9 @@ class Dropout(Module):
     inverted : bool, default True
         Scale by 1/(1 - rate) at training time (True) or by (1 - rate) at
         test time (False, the classic form).
-    rng : numpy.random.Generator, optional
-        Draws the masks (the library generator when omitted).
+    rng : numpy.random.Generator or int, optional
+        Draws the masks (the library generator when omitted); an int seeds one
+        generator, made once, whose stream the calls continue.
 
     Examples
     --------
@@ -81,7 +82,10 @@ class Dropout(Module):
                 or not 0 <= rate < 1:
             raise ValueError(f"Dropout: rate (the fraction dropped) must be in [0, 1); got "
                              f"{rate!r}")
-        self.rate, self.inverted, self.rng = float(rate), bool(inverted), rng
+        self.rate, self.inverted = float(rate), bool(inverted)
+        # an int seed is resolved once, here: re-seeding at each call would draw one mask forever;
+        # None draws from the library generator at the time of each call
+        self.rng = None if rng is None else resolve_rng(rng)
 
     def forward(self, x):
         return dropout(x, self.rate, self.training, self.inverted, self.rng)

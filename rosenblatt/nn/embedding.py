@@ -83,6 +83,8 @@ class Embedding(Module):
         The vocabulary size.
     embedding_dim : int
     init : str or callable, default "normal" with std 1 (PyTorch's N(0, 1))
+        A ``rb.nn.init`` name or callable ``fn(shape, fan_in=, fan_out=, rng=)`` (see
+        :func:`rosenblatt.nn.init.get`).
     rng : numpy.random.Generator, optional
     dtype : default float32
 
@@ -103,6 +105,9 @@ class Embedding(Module):
         """``W`` (num_embeddings, embedding_dim)."""
         return {"W": (positive_int("Embedding", "num_embeddings", config["num_embeddings"]),
                       positive_int("Embedding", "embedding_dim", config["embedding_dim"]))}
+
+    # a row per word: MaxNorm bounds each embedding vector's norm (as torch's max_norm)
+    incoming_axes = {"W": (1,)}
 
     def __init__(self, num_embeddings, embedding_dim, init=None, rng=None, dtype=np.float32):
         self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)

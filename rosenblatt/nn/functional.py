@@ -8,6 +8,7 @@ from .activations import (
     identity,
     leaky_relu,
     log_softmax,
+    masked_softmax,
     prelu,
     relu,
     rrelu,
@@ -38,6 +39,7 @@ from .rnn import rnn
 
 __all__ = [
     "batch_norm", "dropout", "hardtanh", "identity", "leaky_relu", "log_softmax", "maxout",
+    "masked_softmax",
     "prelu", "rbf", "relu", "rrelu", "sigmoid", "sign", "softmax", "step", "tanh",
     "avg_pool2d", "conv1d", "conv2d", "global_avg_pool2d", "global_max_pool2d", "kmax_pool",
     "l2_pool2d", "max_pool2d",

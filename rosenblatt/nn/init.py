@@ -5,10 +5,16 @@ dtype=float32) -> ndarray``. Fans default to a dense weight of shape
 ``(in_features, out_features)``; layers with other layouts (convolutions)
 pass them explicitly. By name: ``get("he")``.
 
+A layer's ``init=`` also takes a callable of this signature, and ``dtype`` is
+optional in it: ``fn(shape, fan_in=None, fan_out=None, rng=None)`` works too,
+its array then cast to the layer's dtype (:func:`get`).
+
 The notes' argument: with N(0, 1) weights a unit with d inputs has a net input
 NET = W.X + b whose standard deviation is about sqrt(d + 1), so it saturates;
 scaling by 1/sqrt(fan_in) brings it back to about 1.
 """
+
+import inspect
 
 import numpy as np
 
@@ -160,13 +166,47 @@ INITIALIZERS = {
 }
 
 
+def _takes_dtype(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): pass it
+        return True
+    return any(p.name == "dtype" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+               or p.kind == p.VAR_KEYWORD for p in params)
+
+
+def _user_initializer(fn, where):
+    """A callable ``init`` as an initializer of the signature above: ``dtype`` is passed only
+    if ``fn`` takes it, and the result is checked and cast to the layer's dtype."""
+    takes_dtype = _takes_dtype(fn)
+    prefix = f"{where}: " if where else ""
+
+    def initializer(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+        dtype = _float_dtype(f"{prefix}init", dtype)
+        kwargs = {"fan_in": fan_in, "fan_out": fan_out, "rng": rng}
+        if takes_dtype:
+            kwargs["dtype"] = dtype
+        out = fn(shape, **kwargs)
+        if not isinstance(out, np.ndarray) or out.dtype.kind not in "fiu" \
+                or out.shape != tuple(shape):
+            got = f"shape {out.shape}, dtype {out.dtype}" if isinstance(out, np.ndarray) \
+                else f"a {type(out).__name__}"
+            raise ValueError(f"{prefix}init must return a numeric ndarray of shape "
+                             f"{tuple(shape)}; got {got}")
+        return out.astype(dtype, copy=False)
+
+    return initializer
+
+
 def get(init, where=None):
     """An initializer from its name, or ``init`` itself if it is callable.
 
-    ``where`` (a layer name) prefixes the error message.
+    A callable is called as ``init(shape, fan_in=, fan_out=, rng=)``, plus ``dtype=`` if
+    its signature has it (or ``**kwargs``); it must return an ndarray of ``shape``, cast
+    to the layer's dtype. ``where`` (a layer name) prefixes the error messages.
     """
     if callable(init):
-        return init
+        return _user_initializer(init, where)
     if not isinstance(init, str) or init not in INITIALIZERS:
         prefix = f"{where}: " if where else ""
         raise ValueError(

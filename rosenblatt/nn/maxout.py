@@ -54,6 +54,8 @@ class Maxout(Module):
     pieces : int, default 2
         Affine pieces per unit (the notes' two: max(w_1^T x + b_1, w_2^T x + b_2)).
     init : str or callable, default "glorot_uniform"
+        As for ``Dense``: a ``rb.nn.init`` name or callable ``fn(shape, fan_in=, fan_out=,
+        rng=)`` (see :func:`rosenblatt.nn.init.get`).
     rng : numpy.random.Generator, optional
     dtype : default float32
 

@@ -55,6 +55,20 @@ def _clone(value, memo):
     return out
 
 
+def _replace(value, old, new):
+    """``value`` with ``old`` replaced by ``new`` in its lists, tuples and dicts (by identity)."""
+    if value is old:
+        return new
+    if isinstance(value, list):
+        value[:] = [_replace(item, old, new) for item in value]
+    elif isinstance(value, tuple) and type(value) is tuple:
+        return tuple(_replace(item, old, new) for item in value)
+    elif isinstance(value, dict) and type(value) is dict:
+        for k, item in value.items():
+            value[k] = _replace(item, old, new)
+    return value
+
+
 def no_state(cls, config):
     """``state_shapes`` of a layer without parameters or buffers:
     ``state_shapes = classmethod(no_state)``."""
@@ -128,16 +142,76 @@ class Module:
             stack.extend(reversed(children))
         return result
 
+    def tie(self, name, parameter):
+        """Make the parameter at position ``name`` be ``parameter`` (the inverse of
+        :meth:`tied_parameters`, used by ``rb.load`` to re-tie weights); returns self.
+
+        Raises
+        ------
+        KeyError
+            If no parameter sits at ``name``.
+        ValueError
+            If ``parameter``'s shape differs from the one it replaces.
+        """
+        stack = [("", self)]
+        while stack:
+            pre, module = stack.pop()
+            for item_name, item in module._items():
+                full = f"{pre}{item_name}"
+                if isinstance(item, Parameter) and full == name:
+                    if item.shape != parameter.shape:
+                        raise ValueError(f"tie: {name} has shape {item.shape}; the parameter "
+                                         f"tied to it has {parameter.shape}")
+                    for attr, value in vars(module).items():
+                        setattr(module, attr, _replace(value, item, parameter))
+                    return self
+                if isinstance(item, Module) and name.startswith(f"{full}."):
+                    stack.append((f"{full}.", item))
+        raise KeyError(f"tie: no parameter named {name!r}")
+
     def parameters(self):
         """Every parameter of the module and its sub-modules, in definition order."""
         return [p for _, p in self.named_parameters()]
 
-    def named_buffers(self, prefix=""):
-        """(dotted name, ndarray) for the non-learned state (running statistics ...)."""
+    def named_buffers(self, prefix="", _seen=None):
+        """(dotted name, ndarray) for the non-learned state (running statistics ...).
+
+        A module used in several places lists its buffers once, under its first
+        position, as :meth:`named_parameters` lists a shared parameter once.
+        """
+        seen = set() if _seen is None else _seen
+        seen.add(id(self))
         out = [(f"{prefix}{name}", getattr(self, name)) for name in self.buffers]
         for name, child in self.named_children():
-            out.extend(child.named_buffers(f"{prefix}{name}."))
+            if id(child) not in seen:
+                out.extend(child.named_buffers(f"{prefix}{name}.", seen))
         return out
+
+    def tied_parameters(self):
+        """(later name, first name) for each further position of a parameter used twice.
+
+        :meth:`named_parameters` lists such a parameter once, under its first name;
+        positions inside a module used twice are not listed (the module is shared whole).
+        """
+        first, ties, seen_modules = {}, [], set()
+        stack = [("", self)]
+        while stack:
+            pre, module = stack.pop()
+            if id(module) in seen_modules:
+                continue
+            seen_modules.add(id(module))
+            children = []
+            for name, item in module._items():
+                full = f"{pre}{name}"
+                if isinstance(item, Parameter):
+                    if id(item) in first:
+                        ties.append((full, first[id(item)]))
+                    else:
+                        first[id(item)] = full
+                else:
+                    children.append((f"{full}.", item))
+            stack.extend(reversed(children))
+        return ties
 
     def num_parameters(self):
         """The number of learned values."""

@@ -146,7 +146,8 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
     Whd = W_h.data if lstm else None
 
     xt = np.ascontiguousarray(xd.transpose(1, 0, 2))  # (T, B, I)
-    XP = (xt.reshape(T * B, n_in) @ Wx_in).reshape(T, B, -1)
+    # sizes written out, not -1: a batch of 0 has none to infer
+    XP = (xt.reshape(T * B, n_in) @ Wx_in).reshape(T, B, Wx_in.shape[1])
     XP += bd
     mems = np.empty((T + 1, B, N, Mw), dtype=dtype)
     mems[0] = memory0.data
@@ -199,9 +200,9 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
         steps.append((ctrl, key, pb, gate, pgam, s, wcache, rcache, write_cache, read_cache))
 
     HR = np.concatenate([Hs[1:], Rs[1:].reshape(T, B, R * Mw)], axis=-1)  # (T, B, C + R*M)
-    Y = HR.reshape(T * B, -1) @ Wod
+    Y = HR.reshape(T * B, HR.shape[2]) @ Wod
     Y += b_o.data
-    out = np.ascontiguousarray(Y.reshape(T, B, -1).transpose(1, 0, 2))
+    out = np.ascontiguousarray(Y.reshape(T, B, Wod.shape[1]).transpose(1, 0, 2))
 
     if trace is not None:
         trace.update(
@@ -212,8 +213,8 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
 
     def backward(grad):
         dY = np.ascontiguousarray(grad.transpose(1, 0, 2)).reshape(T * B, grad.shape[-1])
-        HR2 = HR.reshape(T * B, -1)
-        dHR = (dY @ Wod.T).reshape(T, B, -1)
+        HR2 = HR.reshape(T * B, HR.shape[2])
+        dHR = (dY @ Wod.T).reshape(T, B, HR.shape[2])
         dA = np.empty((T, B, XP.shape[-1]), dtype=dtype)
         dP = np.empty((T, B, P), dtype=dtype)
         dh_next = np.zeros((B, C), dtype=dtype)
@@ -266,7 +267,7 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
                 np.multiply(dh, 1 - h * h, out=da)
             dr_next = (da @ Wx_r.T).reshape(B, R, Mw)
 
-        dA2 = dA.reshape(T * B, -1)
+        dA2 = dA.reshape(T * B, dA.shape[2])
         gx = (dA2 @ Wx_in.T).reshape(T, B, n_in).transpose(1, 0, 2) if needs_grad(x) else None
         gWx = None
         if W_x.requires_grad:

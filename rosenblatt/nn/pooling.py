@@ -145,7 +145,7 @@ def _max_pool2d_compiled(x, xd, planes, k, s, out, forward_kernel):
     return make(y.transpose(order + (2, 3)) if order == (1, 0) else y, (x,), backward)
 
 
-def max_pool2d(x, kernel_size, stride=None):
+def max_pool2d(x, kernel_size, stride=None, *, where="max_pool2d"):
     """Max pooling over (kh, kw) windows; the gradient goes to each window's arg-max.
 
     Ties go to the first maximum in row-major window order, as in PyTorch.
@@ -156,6 +156,9 @@ def max_pool2d(x, kernel_size, stride=None):
     kernel_size : int or (int, int)
     stride : int or (int, int), optional
         Defaults to ``kernel_size`` (non-overlapping windows).
+    where : str, default "max_pool2d"
+        The name error messages start with (a layer passes its own; so do every pooling
+        function's).
 
     Returns
     -------
@@ -169,10 +172,10 @@ def max_pool2d(x, kernel_size, stride=None):
     array([[[[ 5.,  7.],
              [13., 15.]]]])
     """
-    where = "max_pool2d"
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
-    if k[0] * k[1] <= 256:
+    # the compiled kernels are built for float32 and float64 only (float16: the NumPy path)
+    if k[0] * k[1] <= 256 and xd.dtype in (np.float32, np.float64):
         kernel = _kernels.threaded("max_pool_forward", xd.size)
         planes = None if kernel is None else _planes(xd)
         if planes is not None:
@@ -216,7 +219,7 @@ def _window_sum(xd, k, s, out):
     return total
 
 
-def avg_pool2d(x, kernel_size, stride=None):
+def avg_pool2d(x, kernel_size, stride=None, *, where="avg_pool2d"):
     """Average pooling over (kh, kw) windows; each input gets grad / (kh kw) per window.
 
     Parameters and returns as :func:`max_pool2d`.
@@ -228,7 +231,6 @@ def avg_pool2d(x, kernel_size, stride=None):
     array([[[[ 2.5,  4.5],
              [10.5, 12.5]]]])
     """
-    where = "avg_pool2d"
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
     area = k[0] * k[1]
@@ -242,7 +244,7 @@ def avg_pool2d(x, kernel_size, stride=None):
     return make(y, (x,), backward)
 
 
-def l2_pool2d(x, kernel_size, stride=None):
+def l2_pool2d(x, kernel_size, stride=None, *, where="l2_pool2d"):
     """L2 pooling: sqrt of the sum of squares over each (kh, kw) window.
 
     Equals PyTorch's ``lp_pool2d`` with ``norm_type=2``. The gradient is
@@ -257,7 +259,6 @@ def l2_pool2d(x, kernel_size, stride=None):
     >>> rb.nn.functional.l2_pool2d(np.full((1, 1, 2, 2), 3.0), 2).data
     array([[[[6.]]]])
     """
-    where = "l2_pool2d"
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
     y = np.sqrt(_window_sum(xd * xd, k, s, out))
@@ -270,7 +271,7 @@ def l2_pool2d(x, kernel_size, stride=None):
     return make(y, (x,), backward)
 
 
-def kmax_pool(x, k, axis=-1):
+def kmax_pool(x, k, axis=-1, *, where="kmax_pool"):
     """k-max pooling: the ``k`` largest values along ``axis``, kept in their original order.
 
     Ties are broken towards the earlier position. The gradient flows back to
@@ -282,6 +283,8 @@ def kmax_pool(x, k, axis=-1):
     k : int
         How many values to keep; ``1 <= k <= x.shape[axis]``.
     axis : int, default -1
+    where : str, default "kmax_pool"
+        The name error messages start with.
 
     Returns
     -------
@@ -293,7 +296,6 @@ def kmax_pool(x, k, axis=-1):
     >>> rb.nn.functional.kmax_pool(np.array([[3.0, 1.0, 5.0, 2.0, 4.0]]), 3).data
     array([[3., 5., 4.]])
     """
-    where = "kmax_pool"
     xd = _array(x, where)
     if xd.ndim == 0:
         raise ValueError(f"{where}: expected an array with at least one axis; got a scalar")
@@ -322,10 +324,10 @@ def _check_global(xd, where):
         raise ValueError(
             f"{where}: expected an input of shape (batch, channels, height, width); got {xd.shape}"
         )
-    return xd.reshape(xd.shape[:2] + (-1,))
+    return xd.reshape(xd.shape[:2] + (xd.shape[2] * xd.shape[3],))  # not -1: batch 0
 
 
-def global_max_pool2d(x):
+def global_max_pool2d(x, *, where="global_max_pool2d"):
     """The maximum of each feature map: (batch, channels, h, w) -> (batch, channels).
 
     Examples
@@ -334,8 +336,8 @@ def global_max_pool2d(x):
     >>> rb.nn.functional.global_max_pool2d(np.arange(8.0).reshape(1, 2, 2, 2)).data
     array([[3., 7.]])
     """
-    xd = _array(x, "global_max_pool2d")
-    flat = _check_global(xd, "global_max_pool2d")
+    xd = _array(x, where)
+    flat = _check_global(xd, where)
     idx = flat.argmax(axis=-1)[..., None]
     y = np.take_along_axis(flat, idx, axis=-1)[..., 0]
 
@@ -347,7 +349,7 @@ def global_max_pool2d(x):
     return make(y, (x,), backward)
 
 
-def global_avg_pool2d(x):
+def global_avg_pool2d(x, *, where="global_avg_pool2d"):
     """The mean of each feature map: (batch, channels, h, w) -> (batch, channels).
 
     Examples
@@ -356,8 +358,8 @@ def global_avg_pool2d(x):
     >>> rb.nn.functional.global_avg_pool2d(np.arange(8.0).reshape(1, 2, 2, 2)).data
     array([[1.5, 5.5]])
     """
-    xd = _array(x, "global_avg_pool2d")
-    flat = _check_global(xd, "global_avg_pool2d")
+    xd = _array(x, where)
+    flat = _check_global(xd, where)
     area = flat.shape[-1]
     y = flat.mean(axis=-1)
 
@@ -368,6 +370,11 @@ def global_avg_pool2d(x):
 
 
 # -- layers --------------------------------------------------------------------
+
+def _name(layer):
+    """The layer as its errors name it: ``MaxPool2d(kernel_size=(2, 2))``."""
+    return f"{type(layer).__name__}({layer.extra_repr()})"
+
 
 class _Pool2d(Module):
     _fn = None
@@ -380,7 +387,7 @@ class _Pool2d(Module):
         self.stride = self.kernel_size if stride is None else _pair(stride, 2, "stride", name, 1)
 
     def forward(self, x):
-        return type(self)._fn(x, self.kernel_size, self.stride)
+        return type(self)._fn(x, self.kernel_size, self.stride, where=_name(self))
 
     def extra_repr(self):
         text = f"kernel_size={self.kernel_size}"
@@ -444,10 +451,12 @@ class KMaxPool(Module):
 
     def __init__(self, k, axis=-1):
         self.k = positive_int("KMaxPool", "k", k)
+        if not is_int(axis):
+            raise TypeError(f"KMaxPool: axis must be an integer; got {axis!r}")
         self.axis = int(axis)
 
     def forward(self, x):
-        return kmax_pool(x, self.k, self.axis)
+        return kmax_pool(x, self.k, self.axis, where=_name(self))
 
     def extra_repr(self):
         return f"k={self.k}" + ("" if self.axis == -1 else f", axis={self.axis}")
@@ -459,7 +468,7 @@ class GlobalMaxPool2d(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
-        return global_max_pool2d(x)
+        return global_max_pool2d(x, where=_name(self))
 
 
 class GlobalAvgPool2d(Module):
@@ -468,4 +477,4 @@ class GlobalAvgPool2d(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
-        return global_avg_pool2d(x)
+        return global_avg_pool2d(x, where=_name(self))

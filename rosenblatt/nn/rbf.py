@@ -14,7 +14,7 @@ distances from one matrix product, then phi and its derivative.
 
 import numpy as np
 
-from ..autodiff.tensor import make, needs_grad
+from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from ..checks import one_of, positive_float, positive_int
 from ..randomness import resolve_rng
 from .module import Module
@@ -37,7 +37,7 @@ def rbf(x, centers, widths, kind="gaussian"):
 
     Parameters
     ----------
-    x : Tensor, shape (batch, in_features)
+    x : Tensor or array_like, shape (batch, in_features)
     centers : Tensor, shape (n_centers, in_features)
     widths : Tensor, shape (n_centers,)
     kind : {"gaussian", "ricker"}
@@ -54,6 +54,7 @@ def rbf(x, centers, widths, kind="gaussian"):
     """
     if kind not in KINDS:
         raise ValueError(f"rbf: kind must be 'gaussian' or 'ricker'; got {kind!r}")
+    x = x if isinstance(x, Tensor) else Tensor(as_float_array(x, where="rbf"))
     xd, cd, wd = x.data, centers.data, widths.data
     # ||x - c||^2 = ||x||^2 + ||c||^2 - 2 x.c, clipped at 0 against round-off
     d = (xd * xd).sum(axis=1, keepdims=True) + (cd * cd).sum(axis=1) - 2 * (xd @ cd.T)
@@ -104,6 +105,9 @@ class RBF(Module):
     (3, 1)
     """
 
+    # a centre is a row, one per unit: MaxNorm bounds each centre's norm (not each feature's)
+    incoming_axes = {"centers": (1,)}
+
     @classmethod
     def state_shapes(cls, config):
         """``centers`` (n_centers, in_features) and ``widths`` (n_centers,)."""
@@ -134,6 +138,7 @@ class RBF(Module):
         return self
 
     def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(as_float_array(x, where="RBF"))  # as Dense
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"RBF({self.in_features}, {self.n_centers}): expected input of shape "

@@ -82,7 +82,7 @@ class RecurrentBase(Module):
         self.batch_norm = bool(batch_norm)
         self.bn_momentum = float(bn_momentum)
         self.bn_eps = float(bn_eps)
-        self.dtype = np.dtype(dtype)
+        dtype = np.dtype(dtype)
         G = self.gates * self.hidden_size
         self.W_x, self.W_h, self.b = [], [], []
         self.gamma = [] if self.batch_norm else None
@@ -105,6 +105,11 @@ class RecurrentBase(Module):
                                                      dtype=dtype))
                                   for _ in range(self.state_size)]
         self.reset_parameters(rng)
+
+    @property
+    def dtype(self):
+        """The parameters' dtype (read from them, so it follows ``astype`` and ``rb.load``)."""
+        return self.W_h[0].data.dtype
 
     def reset_parameters(self, rng=None):
         """Draw fresh weights: W_x Glorot-uniform per gate block, W_h orthogonal per block;
@@ -154,7 +159,7 @@ class RecurrentBase(Module):
         if not self.batch_norm:
             return None
         B, T = x.shape[0], x.shape[1]
-        proj = dense(x, self.W_x[layer]).reshape(B * T, -1)
+        proj = dense(x, self.W_x[layer]).reshape(B * T, self.W_x[layer].shape[1])
         G = proj.shape[1]
 
         def normalise(rows):

@@ -39,6 +39,8 @@ with a cost averaged over the m examples (``reduction="mean"``), that is
 ``L2(lam)`` with ``lam`` the notes' lambda/m.
 """
 
+import math
+
 import numpy as np
 
 from ..autodiff.tensor import make
@@ -58,8 +60,10 @@ def weights(model, include_bias=False):
 
 
 def _check_strength(value, name, where):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or value < 0:
-        raise ValueError(f"{where}: {name} must be a non-negative number; got {value!r}")
+    # NaN or inf would only show later, as a "diverged" run: refuse them here
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: {name} must be a finite non-negative number; got {value!r}")
     return float(value)
 
 
@@ -159,9 +163,11 @@ class ElasticNet(_NormPenalty):
 def _incoming_axes(module, name, p):
     """Axes of ``p`` that hold one unit's incoming weights.
 
-    A module may say so in a dict attribute ``incoming_axes`` (name -> axes);
-    otherwise a 2-D weight is (in_features, out_features), a column per unit
-    (axis 0), and a higher one is (out_channels, in_channels, *kernel), as
+    A module may say so in a dict attribute ``incoming_axes`` (name -> axes): a
+    layer whose 2-D parameter holds a row per unit declares axis 1 (``RBF``'s
+    ``centers``, (n_centers, in_features); ``Embedding``'s ``W``, a vector per
+    row). Otherwise a 2-D weight is (in_features, out_features), a column per
+    unit (axis 0), and a higher one is (out_channels, in_channels, *kernel), as
     PyTorch's convolutions (every axis but the first).
     """
     declared = getattr(module, "incoming_axes", None)
@@ -172,6 +178,10 @@ def _incoming_axes(module, name, p):
 
 class MaxNorm(Regularizer):
     """After each update, scale every unit's incoming weight vector down to norm <= c.
+
+    A unit's vector is a column of a dense weight (in_features, out_features), a
+    filter of a convolution kernel, and a row where a layer declares it in its
+    ``incoming_axes`` (an RBF centre, an embedding vector).
 
     Parameters
     ----------
@@ -189,8 +199,9 @@ class MaxNorm(Regularizer):
     """
 
     def __init__(self, c):
-        if isinstance(c, bool) or not isinstance(c, (int, float, np.floating)) or not c > 0:
-            raise ValueError(f"MaxNorm: c must be a positive number; got {c!r}")
+        if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(c) or not c > 0:
+            raise ValueError(f"MaxNorm: c must be a finite positive number; got {c!r}")
         self.c = float(c)
 
     def after_step(self, model):

@@ -72,12 +72,12 @@ def project_inputs(xd, W_x, b, scale=None):
     rows = OneHotRows.find(xt.reshape(T * B, n_in))
     if rows is not None:  # one-hot inputs (characters, words): pick rows of W_x, no GEMM
         if rows.ones:  # x_t W + b = (W + b)[k]: the same one addition
-            rows.project(w if bias is None else w + bias, a.reshape(T * B, -1))
+            rows.project(w if bias is None else w + bias, a.reshape(T * B, w.shape[1]))
             return a, rows
-        rows.project(w, a.reshape(T * B, -1))
+        rows.project(w, a.reshape(T * B, w.shape[1]))
         xt = rows
     else:
-        np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, -1))
+        np.matmul(xt.reshape(T * B, n_in), w, out=a.reshape(T * B, w.shape[1]))
     if bias is not None:
         a += bias
     return a, xt
@@ -155,8 +155,8 @@ def input_grads(dA, xt, x, W_x, b):
         return (dA.transpose(1, 0, 2) if needs_grad(x) else None), None, None
     gx = None
     if needs_grad(x):
-        gx = (flat @ W_x.data.T).reshape(T, B, -1).transpose(1, 0, 2)
-    x_rows = xt if isinstance(xt, OneHotRows) else xt.reshape(T * B, -1)
+        gx = (flat @ W_x.data.T).reshape(T, B, W_x.shape[0]).transpose(1, 0, 2)
+    x_rows = xt if isinstance(xt, OneHotRows) else xt.reshape(T * B, xt.shape[2])
     return (gx, *projection_grads(flat, x_rows, W_x, b))
 
 
@@ -195,7 +195,7 @@ def input_rows(xd, W_x, b, scale):
     B, T, n_in = xd.shape
     rows = x2 = None
     if W_x is None:  # already projected (batch-normalised variant): (B, T, G)
-        table = (xd * scale).reshape(B * T, -1)
+        table = (xd * scale).reshape(B * T, n_in)
         idx = None
     else:
         w = W_x.data * scale
@@ -228,7 +228,7 @@ def batch_major_input_grads(dA, x, rows, x2, W_x, b):
     flat = dA.reshape(B * T, G)
     if W_x is None:
         return (dA if needs_grad(x) else None), None, None
-    gx = (flat @ W_x.data.T).reshape(B, T, -1) if needs_grad(x) else None
+    gx = (flat @ W_x.data.T).reshape(B, T, W_x.shape[0]) if needs_grad(x) else None
     slot = W_x._grad_slot() if W_x.requires_grad else None
     return (gx, *projection_grads(flat, x2 if rows is None else rows, W_x, b, slot))
 

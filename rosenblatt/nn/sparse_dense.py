@@ -65,7 +65,11 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
     if xd.ndim != 2 or xd.shape[1] != W.shape[0]:
         raise ValueError(f"sparse_dense: expected input of shape (batch, {W.shape[0]}); got "
                          f"{xd.shape}")
-    fast = _kernels.kernels() if structure is not None else None
+    # the output's dtype is the dense product's (as Dense: float64 input, float64 output); the
+    # compiled kernels take one dtype throughout, float32 or float64
+    dtype = np.result_type(xd, W)
+    fast = _kernels.kernels() if structure is not None and xd.dtype == W.dtype \
+        and W.dtype in (np.float32, np.float64) else None
     if structure is None:
         Wm = W * mask
         y = xd @ Wm
@@ -78,7 +82,7 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
             fast.sparse_rows_forward(xT, csr.indptr, csr.indices, csr.data, yT)
             y = np.ascontiguousarray(yT.T)
         else:  # (out, in) CSC times (in, batch): a product over the live entries only
-            y = np.ascontiguousarray((csr.T @ xd.T).T, dtype=W.dtype)
+            y = np.ascontiguousarray((csr.T @ xd.T).T, dtype=dtype)
     if bias is not None:
         y += bias.data
 
@@ -93,7 +97,7 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
                 fast.sparse_rows_backward(gT, csr.indptr, csr.indices, csr.data, gxT)
                 gx = np.ascontiguousarray(gxT.T)
             else:
-                gx = np.ascontiguousarray((csr @ g.T).T, dtype=W.dtype)
+                gx = np.ascontiguousarray((csr @ g.T).T, dtype=np.result_type(g, W))
         if weight.requires_grad or dense_grad is not None:
             slot = weight._grad_slot() if weight.requires_grad else None
             out = np.empty_like(W) if slot is None else slot

@@ -458,3 +458,48 @@ def test_a_shared_reference_to_nothing_built_is_a_format_error(ref):
     spec = {"type": "Sequential", "config": {"layers": [{"__shared__": ref}]}}
     with pytest.raises(registry.SpecError, match="__shared__"):
         registry.build(spec)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.BatchNorm1d(3, momentum=0.3),
+                                  lambda: nn.SparseDense(3, 3, density=0.5, rng=0)],
+                         ids=["BatchNorm1d", "SparseDense"])
+def test_a_shared_module_with_buffers_round_trips(make, tmp_path, rng):
+    """Its buffers are listed once, under its first position, as its parameters are."""
+    shared = make()
+    model = nn.Sequential(nn.Dense(3, 3, rng=0), shared, nn.Tanh(), shared)
+    x = rb.tensor(rng.standard_normal((5, 3)).astype(np.float32))
+    model(x)  # batch norm: running statistics away from their initial values
+    assert not [k for k in model.state_dict() if k.startswith("3.")]
+    assert [n for n, _ in model.named_buffers()] == [f"1.{b}" for b in shared.buffers]
+    rb.save(model, tmp_path / "m.safetensors")
+    again = rb.load(tmp_path / "m.safetensors")
+    assert again[1] is again[3]
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[name], value)
+    model.eval(), again.eval()
+    np.testing.assert_array_equal(again(x).data, model(x).data)
+
+
+def test_a_tied_parameter_is_stored_once_and_tied_again(tmp_path, rng):
+    d1, d2 = nn.Dense(3, 3, rng=0), nn.Dense(3, 3, rng=1)
+    d2.W = d1.W
+    model = nn.Sequential(d1, nn.Tanh(), d2)
+    assert model.tied_parameters() == [("2.W", "0.W")]
+    rb.save(model, tmp_path / "tied.safetensors")
+    again = rb.load(tmp_path / "tied.safetensors")
+    assert again[2].W is again[0].W and again[2].b is not again[0].b
+    assert again.num_parameters() == model.num_parameters() == 9 + 3 + 3
+    x = rb.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    np.testing.assert_array_equal(again(x).data, model(x).data)
+
+
+@pytest.mark.parametrize("tied", [[["0.W", "0.W"]], [["1.W", "9.W"]], [["1.Q", "0.W"]],
+                                  [["1.b", "0.W"]], [], "x", [[1, 2]], [["1.W"]]])
+def test_bad_ties_are_format_errors(tied, tmp_path):
+    d1, d2 = nn.Dense(3, 3), nn.Dense(3, 3)
+    d2.W = d1.W
+    path = tmp_path / "tied.safetensors"
+    rb.save(nn.Sequential(d1, d2), path)
+    _rewrite(path, lambda tensors, header: header.update(tied=json.dumps(tied)))
+    with pytest.raises(rb.io.FormatError):
+        rb.load(path)

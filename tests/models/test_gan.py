@@ -255,6 +255,36 @@ def test_cgan_real_vector_conditions_and_embeddings():
     assert cgan.sample(3, y=4).shape == (3, 2)
 
 
+@pytest.mark.parametrize("kind, sampler", [("labels", "parzen"), ("labels", "empirical"),
+                                           ("vectors", "parzen")])
+def test_a_loaded_cgan_samples_without_y(kind, sampler, tmp_path):
+    """The training conditions and the Parzen width are saved with the model."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2)).astype(np.float32)
+    width = 3
+    y = np.arange(60) % 3 if kind == "labels" else rng.normal(size=(60, 3)).astype(np.float32)
+    G = rb.nn.Sequential(rb.nn.Dense(4 + width, 8, rng=0), rb.nn.Tanh(), rb.nn.Dense(8, 2, rng=1))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + width, 8, rng=2), rb.nn.Tanh(), rb.nn.Dense(8, 1, rng=3))
+    options = {"n_classes": 3} if kind == "labels" else {"condition_dim": 3}
+    cgan = rb.models.ConditionalGAN(G, D, noise_dim=4, condition_sampler=sampler, rng=0,
+                                    **options)
+    cgan.fit(X, y, epochs=1, batch_size=20)
+    rb.save(cgan, tmp_path / "cgan.safetensors")
+    again = rb.load(tmp_path / "cgan.safetensors")
+    np.testing.assert_array_equal(again.conditions_, cgan.conditions_)
+    assert again.sample(4).shape == (4, 2)
+    if sampler == "parzen":
+        assert float(again.condition_sigma_) == pytest.approx(cgan.condition_density_.sigma_,
+                                                              rel=1e-6)
+        # the same estimate: the same conditions from the same generator
+        np.testing.assert_allclose(again.sample_conditions(50, rng=7),
+                                   cgan.sample_conditions(50, rng=7), rtol=1e-5)
+    fresh = rb.models.ConditionalGAN(G.clone(), D.clone(), noise_dim=4, rng=0, **options)
+    rb.save(fresh, tmp_path / "fresh.safetensors")
+    with pytest.raises(RuntimeError, match="fit the model first or pass y"):
+        rb.load(tmp_path / "fresh.safetensors").sample(2)
+
+
 # -- bad input -----------------------------------------------------------------------------
 def test_bad_input_gets_clear_errors():
     rng = np.random.default_rng(0)
@@ -381,3 +411,24 @@ def test_one_iteration_matches_pytorch(torch):
                                        atol=1e-12)
             np.testing.assert_allclose(layer.b.data, tl.bias.detach().numpy(), rtol=1e-9,
                                        atol=1e-12)
+
+
+def test_a_cgan_file_from_before_the_conditions_were_saved_still_loads(tmp_path):
+    # such a file has no n_conditions in its config and no conditions_ tensors: it loads,
+    # samples with y as it did, and saves its conditions once fitted again
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)).astype(np.float32), np.arange(60) % 3
+    G = rb.nn.Sequential(rb.nn.Dense(7, 8, rng=0), rb.nn.Tanh(), rb.nn.Dense(8, 2, rng=1))
+    D = rb.nn.Sequential(rb.nn.Dense(5, 8, rng=2), rb.nn.Tanh(), rb.nn.Dense(8, 1, rng=3))
+    old = rb.models.ConditionalGAN(G, D, noise_dim=4, n_classes=3, rng=0)
+    old.buffers = ()  # the old layout: what the model wrote before
+    assert "n_conditions" not in old.config()
+    rb.save(old, tmp_path / "old.safetensors")
+    loaded = rb.load(tmp_path / "old.safetensors")
+    assert loaded.sample(3, y=np.array([0, 1, 2])).shape == (3, 2)
+    with pytest.raises(RuntimeError, match="fit the model first or pass y"):
+        loaded.sample(2)
+    loaded.fit(X, y, epochs=1, batch_size=20)
+    rb.save(loaded, tmp_path / "refit.safetensors")
+    again = rb.load(tmp_path / "refit.safetensors")
+    assert len(again.conditions_) == 60 and again.sample(4).shape == (4, 2)

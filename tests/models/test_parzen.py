@@ -88,3 +88,25 @@ def test_bad_input():
         kde.log_likelihood(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="NaN"):
         kde.log_likelihood(np.array([[np.nan, 0.0]]))
+
+
+@pytest.mark.parametrize("offset, sigma", [(100.0, 0.1), (1000.0, 0.2)])
+def test_float32_data_far_from_the_origin_scores_as_float64(offset, sigma):
+    """||x||^2 + ||s||^2 - 2 x.s in float32 cancels at 1,000 from the origin."""
+    rng = np.random.default_rng(0)
+    S, T = offset + rng.normal(size=(500, 4)), offset + rng.normal(size=(50, 4))
+    exact = rb.models.parzen_log_likelihood(S, T, sigma=sigma)
+    kde = rb.models.ParzenWindow(sigma=sigma).fit(S.astype(np.float32))
+    ll = kde.log_likelihood(T.astype(np.float32))
+    assert ll.dtype == np.float64
+    assert kde.score(T.astype(np.float32)) == pytest.approx(exact, abs=1e-3)
+
+
+def test_sample_needs_a_count():
+    kde = rb.models.ParzenWindow(sigma=1.0).fit(np.zeros((3, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match="ParzenWindow.sample: n must be a non-negative integer; "
+                                         "got -1"):
+        kde.sample(-1)
+    with pytest.raises(ValueError, match="ParzenWindow.sample: n must be"):
+        kde.sample(2.5)
+    assert kde.sample(0).shape == (0, 2) and kde.sample(4).dtype == np.float32

@@ -101,3 +101,19 @@ def test_padded_sources_give_the_same_result_as_unpadded(rng):
     assert np.all(model.attention_weights[0, :, 3:] < 1e-9)
     out = model.generate(batch, 4, source_lengths=[3, 5])
     np.testing.assert_array_equal(out[0], model.generate(short, 4)[0])
+
+
+def test_sizes_must_be_integers_and_generate_needs_a_batch():
+    with pytest.raises(ValueError, match="Seq2Seq: in_vocab must be a positive integer; got 7.9"):
+        rb.models.Seq2Seq(7.9, 6, 5)
+    with pytest.raises(ValueError, match="Seq2Seq: hidden_size must be a positive integer"):
+        rb.models.Seq2Seq(7, 6, 5.2)
+    with pytest.raises(ValueError, match="Seq2Seq: embedding_dim must be a positive integer"):
+        rb.models.Seq2Seq(7, 6, 5, embedding_dim=2.5)
+    model = rb.models.Seq2Seq(5, 4, 3, rng=0)
+    with pytest.raises(ValueError, match=r"Seq2Seq.generate: source must be a \(batch, time\) "
+                                         r"token array; got shape \(2,\)"):
+        model.generate(np.array([1, 2]), 3)
+    with pytest.raises(ValueError, match="Seq2Seq.generate: length must be a positive integer"):
+        model.generate(np.array([[1, 2]]), 0)
+    assert model.generate(np.array([[1, 2]]), 3).shape == (1, 3)

@@ -134,3 +134,24 @@ def test_rb_seed_makes_a_fit_reproducible(digits):
         dictionaries.append(rb.models.SparseCoding(8, 0.2).fit(digits[0][:200], epochs=1)
                             .dictionary)
     np.testing.assert_array_equal(dictionaries[0], dictionaries[1])
+
+
+def test_objective_checks_the_codes_shape():
+    X = np.random.default_rng(0).normal(size=(10, 4))
+    sc = rb.models.SparseCoding(3, 0.1, rng=0).fit(X, epochs=1)
+    with pytest.raises(ValueError, match=r"SparseCoding.objective: codes must be a numeric array "
+                                         r"of shape \(n_examples, n_atoms\) = \(10, 3\); got "
+                                         r"shape \(10, 2\)"):
+        sc.objective(X, codes=np.zeros((10, 2)))
+    assert sc.objective(X, codes=sc.transform(X)) == pytest.approx(sc.objective(X))
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.float32, np.float32), (np.float64, np.float64),
+                                             (np.int64, np.float64)])
+def test_codes_and_reconstructions_take_the_input_dtype(dtype, expected):
+    X = np.random.default_rng(0).normal(size=(20, 4)) * 3
+    sc = rb.models.SparseCoding(3, 0.1, rng=0).fit(X, epochs=1)
+    Xd = X.astype(dtype)
+    codes = sc.transform(Xd)
+    assert codes.dtype == expected and sc.reconstruct(Xd).dtype == expected
+    np.testing.assert_allclose(codes, sc.transform(Xd.astype(np.float64)), rtol=1e-6, atol=1e-6)

@@ -218,3 +218,19 @@ def test_prelu_keeps_where_values_at_nan_and_zero(rng):
     g = rng.normal(size=x.shape).astype(np.float32)
     y.backward(g)
     assert t.grad.tobytes() == np.where(x > 0, g, a * g).tobytes()
+
+
+def test_rrelu_int_seed_gives_a_stream_of_slopes():
+    x = rb.tensor(-np.ones((4, 64), np.float32))
+    a, b = nn.RReLU(rng=0), nn.RReLU(rng=0)
+    first, second = a(x).data, a(x).data
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(b(x).data, first)
+
+
+@pytest.mark.parametrize("layer", [nn.Softmax, nn.LogSoftmax])
+def test_softmax_axis_must_be_an_integer(layer):
+    with pytest.raises(TypeError, match=f"{layer.__name__}: axis must be an integer; got 'a'"):
+        layer(axis="a")
+    with pytest.raises(TypeError, match="axis must be an integer; got 1.5"):
+        layer(axis=1.5)

@@ -46,6 +46,66 @@ def test_dot_attention_matches_torch(torch, rng):
     np.testing.assert_allclose(kt.grad, tk.grad.numpy(), rtol=1e-8, atol=1e-12)
 
 
+def test_masked_softmax_gradcheck(rng):
+    keep = np.array([[True, False, True, True], [False, False, False, False],
+                     [False, True, False, False]])
+    x = _t(rng.standard_normal((3, 4)))
+    assert rb.gradcheck(lambda x: rb.nn.functional.masked_softmax(x, keep), x)
+    y = rb.nn.functional.masked_softmax(x, keep)
+    np.testing.assert_array_equal(y.data[~keep], 0)
+    np.testing.assert_allclose(y.data.sum(-1), [1, 0, 1])
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad[~keep], 0)  # no gradient into masked scores
+
+
+def test_masked_softmax_matches_torch(torch, rng):
+    """torch.softmax of the scores with the masked ones set to -inf (rows with a kept
+    position: torch gives NaN for a row with none, where we define all zeros)."""
+    s = rng.standard_normal((4, 3, 6)) * 5
+    keep = rng.random((4, 1, 6)) < 0.6
+    keep[:, :, 0] = True
+    st = _t(s)
+    y = rb.nn.functional.masked_softmax(st, keep)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    ts = torch.tensor(s, requires_grad=True)
+    ty = torch.softmax(ts.masked_fill(~torch.tensor(keep), float("-inf")), dim=-1)
+    (ty * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(st.grad, ts.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_dot_attention_with_a_mask_matches_torch(torch, rng):
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 6, 4)), \
+        rng.standard_normal((2, 6, 5))
+    keep = np.array([[1, 1, 0, 1, 0, 0], [1, 0, 0, 0, 0, 1]], dtype=bool)
+    qt, kt, vt = _t(q), _t(k), _t(v)
+    ctx, w = rb.nn.Attention("dot", scale=True)(qt, kt, vt, mask=keep)
+    g = rng.standard_normal(ctx.shape)
+    (ctx * g).sum().backward()
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    tctx = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, attn_mask=torch.tensor(keep)[:, None, :])
+    (tctx * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(ctx.data, tctx.detach().numpy(), rtol=1e-10)
+    for ours, theirs in ((qt, tq), (kt, tk), (vt, tv)):
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_masked_positions_get_exactly_zero_whatever_their_score():
+    """Adding -1e9 let a score above 1e9 win and gave an all-masked row uniform weights."""
+    q = np.ones((2, 3))
+    k = np.zeros((2, 4, 3))
+    k[:, 2] = 1e10  # a masked key with a score far above any offset
+    keep = np.array([[True, True, False, True], [False, False, False, False]])
+    ctx, w = rb.nn.Attention("dot")(q, k, mask=keep)
+    np.testing.assert_allclose(w.data[0], [1 / 3, 1 / 3, 0, 1 / 3], rtol=1e-6)
+    np.testing.assert_array_equal(w.data[1], 0)  # all masked: no weight, zero context
+    np.testing.assert_array_equal(ctx.data[1], 0)
+    assert np.isfinite(ctx.data).all()
+
+
 def test_attention_focuses_on_the_matching_key():
     keys = np.eye(4, dtype=np.float32)[None] * 10
     ctx, w = rb.nn.Attention("dot")(keys[:, 2], keys)

@@ -274,6 +274,30 @@ def test_input_gradient_is_skipped_for_constant_input(rng):
     np.testing.assert_allclose(conv.b.grad, [9.0, 9.0])
 
 
+@pytest.mark.parametrize("make, shape", [
+    (lambda: rb.nn.Conv2d(2, 3, 3, padding="same"), (2, 2, 6, 6)),
+    (lambda: rb.nn.Conv2d(2, 3, 3, stride=2), (2, 2, 7, 7)),
+    (lambda: rb.nn.Conv2d(1, 3, 3), (2, 1, 6, 6)),
+    (lambda: rb.nn.Conv2d(4, 8, 3), (8, 4, 32, 32)),
+    (lambda: rb.nn.Conv1d(2, 3, 3), (2, 2, 7)),
+])
+def test_float16_convolutions_run_and_match_float32(rng, make, shape):
+    """The compiled kernels take float32 and float64 only: float16 runs the NumPy code."""
+    layer = make()
+    layer16 = layer.clone().astype(np.float16)
+    layer.load_state_dict({k: v.astype(np.float32) for k, v in layer16.state_dict().items()})
+    x16 = rb.tensor(rng.standard_normal(shape).astype(np.float16), requires_grad=True)
+    x32 = rb.tensor(x16.data.astype(np.float32), requires_grad=True)
+    y16, y32 = layer16(x16), layer(x32)
+    assert y16.dtype == np.float16
+    np.testing.assert_allclose(y16.data, y32.data, rtol=1e-2, atol=1e-2)
+    g = rng.standard_normal(y16.shape)
+    y16.backward(g.astype(np.float16))
+    y32.backward(g.astype(np.float32))
+    assert x16.grad.dtype == layer16.W.grad.dtype == np.float16
+    np.testing.assert_allclose(x16.grad, x32.grad, rtol=1e-2, atol=3e-2)
+
+
 # -- errors ---------------------------------------------------------------------
 
 def test_channel_mismatch_names_both_shapes():

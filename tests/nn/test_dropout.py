@@ -63,3 +63,13 @@ def test_errors_and_repr():
                                              r"\[0, 1\)"):
             nn.Dropout(bad)
     assert repr(nn.Dropout(0.2, inverted=False)) == "Dropout(rate=0.2, inverted=False)"
+
+
+def test_an_int_seed_gives_a_stream_of_masks_not_one_mask():
+    """rng=0 seeds one generator in __init__: successive calls draw new masks, reproducibly."""
+    x = rb.tensor(np.ones((4, 64), np.float32))
+    a, b = nn.Dropout(0.5, rng=0), nn.Dropout(0.5, rng=0)
+    first, second = a(x).data, a(x).data
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(b(x).data, first)
+    np.testing.assert_array_equal(b(x).data, second)

@@ -127,3 +127,46 @@ def test_orthogonal_errors():
         init.orthogonal((5,))
     with pytest.raises(ValueError, match="orthogonal: gain must be a finite number; got nan"):
         init.orthogonal((3, 3), gain=float("nan"))
+
+
+LAYERS_WITH_INIT = {
+    "Dense": lambda f: rb.nn.Dense(3, 2, init=f),
+    "Conv2d": lambda f: rb.nn.Conv2d(1, 2, 3, init=f),
+    "Conv1d": lambda f: rb.nn.Conv1d(1, 2, 3, init=f),
+    "Maxout": lambda f: rb.nn.Maxout(3, 2, init=f),
+    "SparseDense": lambda f: rb.nn.SparseDense(3, 2, init=f),
+    "Embedding": lambda f: rb.nn.Embedding(3, 2, init=f),
+}
+
+
+@pytest.mark.parametrize("layer", list(LAYERS_WITH_INIT))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_callable_init_of_the_documented_signature_works(layer, dtype):
+    """fn(shape, fan_in=, fan_out=, rng=): dtype is optional; the result takes the layer's."""
+    def without_dtype(shape, fan_in=None, fan_out=None, rng=None):
+        return np.full(shape, 0.5)
+
+    seen = {}
+
+    def with_dtype(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
+        seen["dtype"] = np.dtype(dtype)
+        return np.full(shape, 0.25, dtype=dtype)
+
+    for fn, value in ((without_dtype, 0.5), (with_dtype, 0.25)):
+        module = LAYERS_WITH_INIT[layer](fn)
+        if dtype == np.float64:
+            module = LAYERS_WITH_INIT[layer](fn).astype(np.float64)
+        W = module.W.data
+        assert W.dtype == dtype
+        assert np.all(W[W != 0] == value)
+    assert seen["dtype"] == np.float32  # dtype= is passed to a callable that takes it
+    dense = rb.nn.Dense(3, 2, init=with_dtype, dtype=np.float64)
+    assert dense.W.dtype == np.float64 and seen["dtype"] == np.float64
+
+
+def test_a_callable_init_must_return_an_array_of_the_shape():
+    with pytest.raises(ValueError, match=r"Dense: init must return a numeric ndarray of shape "
+                                         r"\(3, 2\); got shape \(2, 3\)"):
+        rb.nn.Dense(3, 2, init=lambda shape, **kw: np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="Conv2d: init must return .*got a list"):
+        rb.nn.Conv2d(1, 2, 3, init=lambda shape, **kw: [0.0])

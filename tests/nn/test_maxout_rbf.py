@@ -67,3 +67,12 @@ def test_errors():
         nn.Maxout(3, 2)(rb.tensor(np.zeros((4, 5))))
     with pytest.raises(ValueError, match="Maxout: pieces must be a positive integer; got 0"):
         nn.Maxout(3, 2, pieces=0)
+
+
+def test_rbf_takes_ndarrays_like_other_layers(rng):
+    layer = nn.RBF(4, 3, rng=0)
+    x = rng.normal(size=(2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(layer(x).data, layer(rb.tensor(x)).data)
+    assert layer(np.zeros((2, 4), dtype=np.int64)).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"RBF\(4, 3\): expected input of shape \(batch, 4\)"):
+        layer(np.zeros((2, 5)))

@@ -188,3 +188,37 @@ def test_pools_match_torch_on_random_configurations(torch, seed):
         (F.l2_pool2d, lambda x: torch.nn.functional.lp_pool2d(x, 2, k, s)),
     ):
         _check_against_torch(torch, rng, ours, theirs, shape, k, stride)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 4, 4), (4, 8, 64, 64)])
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 1)])
+def test_max_pool_float16_matches_float32(rng, shape, kernel, stride):
+    """float16 takes the NumPy path (the compiled kernels take float32 and float64 only)."""
+    x16 = rb.tensor(rng.standard_normal(shape).astype(np.float16), requires_grad=True)
+    x32 = rb.tensor(x16.data.astype(np.float32), requires_grad=True)
+    y16, y32 = rb.nn.MaxPool2d(kernel, stride)(x16), rb.nn.MaxPool2d(kernel, stride)(x32)
+    assert y16.dtype == np.float16
+    np.testing.assert_array_equal(y16.data, y32.data.astype(np.float16))
+    g = rng.standard_normal(y16.shape).astype(np.float16)
+    y16.backward(g)
+    y32.backward(g.astype(np.float32))
+    assert x16.grad.dtype == np.float16
+    np.testing.assert_allclose(x16.grad, x32.grad, atol=1e-2)
+
+
+def test_layer_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"^MaxPool2d\(kernel_size=\(2, 2\)\): expected an input "
+                                         r"of shape \(batch, channels, height, width\)"):
+        rb.nn.MaxPool2d(2)(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"^AvgPool2d\(kernel_size=\(5, 5\)\): the window"):
+        rb.nn.AvgPool2d(5)(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"^L2Pool2d\(kernel_size=\(5, 5\)\): the window"):
+        rb.nn.L2Pool2d(5)(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"^GlobalMaxPool2d\(\): expected"):
+        rb.nn.GlobalMaxPool2d()(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"^GlobalAvgPool2d\(\): expected"):
+        rb.nn.GlobalAvgPool2d()(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"^KMaxPool\(k=9\): k must be an integer from 1 to 3"):
+        rb.nn.KMaxPool(9)(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="KMaxPool: axis must be an integer; got 'a'"):
+        rb.nn.KMaxPool(2, axis="a")

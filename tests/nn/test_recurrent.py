@@ -461,3 +461,15 @@ def test_kept_outputs_and_gradients_survive_later_steps_with_recycled_arrays(kin
         grads.append(np.concatenate([p.grad.ravel() for p in layer.parameters()]))
     np.testing.assert_array_equal(first.data, kept)
     np.testing.assert_array_equal(grads[0], grads[2])
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_dtype_attribute_follows_the_parameters(kind, tmp_path):
+    """.dtype reads the parameters: after rb.load of a float64 layer, and after astype."""
+    layer = getattr(rb.nn, kind)(3, 4, num_layers=2, rng=0, dtype=np.float64)
+    assert layer.dtype == np.float64
+    rb.save(layer, tmp_path / "layer.safetensors")
+    loaded = rb.load(tmp_path / "layer.safetensors")
+    assert loaded.dtype == np.float64 == loaded.W_h[0].dtype
+    assert loaded.astype(np.float32).dtype == np.float32
+    assert layer.clone().dtype == np.float64

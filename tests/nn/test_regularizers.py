@@ -118,13 +118,13 @@ def test_protocol_helpers(rng):
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="L2: lam must be a non-negative number; got -1"):
+    with pytest.raises(ValueError, match="L2: lam must be a finite non-negative number; got -1"):
         regularizers.L2(-1)
-    with pytest.raises(ValueError, match="ElasticNet: l2 must be a non-negative number"):
+    with pytest.raises(ValueError, match="ElasticNet: l2 must be a finite non-negative number"):
         regularizers.ElasticNet(0.1, "a")
-    with pytest.raises(ValueError, match="MaxNorm: c must be a positive number; got 0"):
+    with pytest.raises(ValueError, match="MaxNorm: c must be a finite positive number; got 0"):
         regularizers.MaxNorm(0)
-    with pytest.raises(ValueError, match="InputNoise: std must be a non-negative number"):
+    with pytest.raises(ValueError, match="InputNoise: std must be a finite non-negative number"):
         regularizers.InputNoise(-0.1)
 
 
@@ -154,3 +154,28 @@ def test_the_training_loop_applies_the_protocol(rng):
            regularizers=[regularizers.L2(1e-3), Spy()], progress=False, rng=rng)
     assert calls == {"transform_input": 8, "penalty": 8, "after_step": 8}
     assert np.all(np.linalg.norm(net[0].W.data, axis=0) <= 0.5 + 1e-6)  # the model's own
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: regularizers.L2(float("nan")), "L2: lam must be a finite non-negative number; "
+                                            "got nan"),
+    (lambda: regularizers.L1(np.inf), "L1: lam must be a finite non-negative number; got inf"),
+    (lambda: regularizers.ElasticNet(0.1, np.float32("nan")), "ElasticNet: l2 "),
+    (lambda: regularizers.InputNoise(float("inf")), "InputNoise: std must be a finite"),
+    (lambda: regularizers.MaxNorm(np.inf), "MaxNorm: c must be a finite positive number"),
+])
+def test_nan_and_inf_strengths_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_max_norm_bounds_each_rbf_centre_and_embedding_row():
+    """Centres (n_centers, in_features) and embeddings hold a unit's vector in a row."""
+    rbf = nn.RBF(2, 500, rng=0)
+    emb = nn.Embedding(50, 4, rng=0)
+    before = rbf.centers.data.copy(), emb.W.data.copy()
+    regularizers.MaxNorm(2.0).after_step(nn.Sequential(rbf, emb))
+    for layer, old in zip((rbf.centers, emb.W), before):
+        norms = np.linalg.norm(old, axis=1)
+        assert np.all(np.linalg.norm(layer.data, axis=1) <= 2.0 + 1e-5)
+        np.testing.assert_array_equal(layer.data[norms <= 2.0], old[norms <= 2.0])

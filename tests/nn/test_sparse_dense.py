@@ -235,3 +235,21 @@ def test_compiled_sparse_path_matches_scipy(both, dtype, batch, density):
     Wm = layer.W.data * layer.mask
     np.testing.assert_allclose(fast[2], x @ Wm + layer.b.data, rtol=tol, atol=tol)
     np.testing.assert_allclose(fast[3], g @ Wm.T, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("density", [0.05, 0.5])  # the sparse product and the masked GEMM
+@pytest.mark.parametrize("x_dtype", [np.float32, np.float64])
+def test_output_dtype_is_the_dense_products_on_both_paths(density, x_dtype, rng):
+    """As Dense: a float32 layer given float64 input returns float64 (both paths agree)."""
+    layer = rb.nn.SparseDense(30, 20, density=density, rng=0)
+    dense = rb.nn.Dense(30, 20, rng=0)
+    x = rb.tensor(rng.standard_normal((4, 30)).astype(x_dtype), requires_grad=True)
+    y = layer(x)
+    assert y.dtype == dense(x).dtype == np.result_type(x_dtype, np.float32)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    assert x.grad.dtype == x_dtype and layer.W.grad.dtype == np.float32
+    W = layer.W.data.astype(np.float64) * layer.mask
+    np.testing.assert_allclose(y.data, x.data.astype(np.float64) @ W + layer.b.data, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(x.grad, g @ W.T, rtol=1e-4, atol=1e-5)
