@@ -12,6 +12,13 @@ import numpy as np
 
 from .errors import CLIError
 
+# Callbacks made of Python functions: a config names them, but cannot give their functions.
+NOT_FROM_TOML = {
+    "LambdaCallback": "use rb.fit(..., callbacks=[rb.callbacks.LambdaCallback(...)]) from Python",
+    "LearningRateScheduler": "give the schedule as a [schedule] table instead "
+                             "(name = \"Cosine\", ...)",
+}
+
 
 def lookup(namespace, name, key, kind, base=None):
     """The public class (or function) ``name`` of ``namespace``, any case.
@@ -307,5 +314,8 @@ def build_named(namespace_name, entries):
         cls = lookup(namespace, name, key, namespace_name.rstrip("s"), base=base)
         if not isinstance(cls, type):
             raise CLIError(f"config key '{key}': {name} is not a class of rb.{namespace_name}")
+        if cls.__name__ in NOT_FROM_TOML:
+            raise CLIError(f"config key '{key}': {cls.__name__} takes Python functions, which "
+                           f"a TOML config cannot give; {NOT_FROM_TOML[cls.__name__]}")
         out.append(_construct(cls, args, key, cls.__name__))
     return out

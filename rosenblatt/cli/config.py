@@ -92,19 +92,34 @@ def read(path):
     >>> cfg["training"]["epochs"], cfg["optimizer"]["name"], cfg["output"]["dir"]
     (10, 'Adam', 'runs/c')
     """
+    raw = load_toml(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return check(raw, default_out=os.path.join("runs", stem))
+
+
+def load_toml(path):
+    """The parsed TOML file at ``path`` (a dict), or a CLIError saying why it cannot be read.
+
+    Shared by every command that reads a config (train, tune, evolve): a
+    missing file, a folder, a file that is not UTF-8 text or not TOML, or one
+    this user cannot read is one line, never a traceback.
+    """
     if tomllib is None:  # pragma: no cover
         raise CLIError("reading TOML configs on Python 3.10 needs tomli: pip install tomli")
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            return tomllib.load(f)
     except FileNotFoundError:
         raise CLIError(f"config file not found: {path}") from None
     except IsADirectoryError:
         raise CLIError(f"config path is a directory, not a TOML file: {path}") from None
+    except UnicodeDecodeError as e:
+        raise CLIError(f"{path} is not a UTF-8 text file (byte {e.start}: "
+                       f"{e.object[e.start:e.start + 1]!r}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise CLIError(f"{path} is not valid TOML: {e}") from None
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return check(raw, default_out=os.path.join("runs", stem))
+    except OSError as e:
+        raise CLIError(f"cannot read config {path}: {e.strerror or e}") from None
 
 
 def check(raw, default_out="runs/model"):

@@ -13,6 +13,11 @@ from .errors import CLIError
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "max_margin", "hinge", "log_loss",
                          "binary_cross_entropy", "binary_cross_entropy_with_logits")
+#: Two-class losses with one output column: labels 0/1.
+BINARY_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "log_loss")
+#: The notes' margin losses take c = -1/+1: labels 0/1 (or -1/+1 already) become -1/+1.
+SIGN_LOSSES = ("hinge", "log_loss")
+MAX_CLASSES = 100_000
 
 
 def add_parser(sub):
@@ -105,6 +110,51 @@ def load_named(name, options=None, key="data.name", seed=0):
     return x, (None if y is None else np.asarray(y)), xt, (None if yt is None else np.asarray(yt))
 
 
+def labels_for_loss(y, loss, where, what="the target"):
+    """Targets checked against a classification loss, each bad one reported by ``where(i)``.
+
+    Returns class labels 0, 1, 2, ... (int64); for hinge and log_loss, -1/+1
+    (labels 0/1 or -1/+1 given). Real-valued targets, negative or huge labels,
+    and more than two classes for a two-class loss are CLIErrors naming the
+    loss and the first bad value. Targets with several columns (one-hot rows)
+    are returned as they are; one column is taken as labels.
+    """
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:  # one column of targets: labels, not a distribution
+        y = y[:, 0]
+    if y.ndim != 1 or len(y) == 0:
+        return y
+    hint = " (for real-valued targets use loss = \"mse\")"
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(y != np.round(y))
+        if len(bad):
+            raise CLIError(f"{where(int(bad[0]))}: {what} is {y[bad[0]]:g}, not a class index; "
+                           f"training.loss {loss!r} needs class labels 0, 1, 2, ...{hint} "
+                           f"({len(bad)} samples)")
+    low, high = int(np.argmin(y)), int(np.argmax(y))
+    sign_pairs = loss in SIGN_LOSSES and set(np.unique(y).tolist()) <= {-1, 1}
+    if y[low] < 0 and not sign_pairs:
+        pairs = " (or -1/+1)" if loss in SIGN_LOSSES else ""
+        raise CLIError(f"{where(low)}: {what} is {_number(y[low])}; class labels must be 0, 1, "
+                       f"2, ...{pairs} ({int(np.sum(y < 0))} samples)")
+    if y[high] >= MAX_CLASSES:
+        raise CLIError(f"{where(high)}: {what} is {_number(y[high])}; class labels must be 0, "
+                       f"1, 2, ... (at most {MAX_CLASSES} classes)")
+    y = y.astype(np.int64)
+    if loss in BINARY_LOSSES and y[high] > 1:
+        raise CLIError(f"{where(high)}: {what} is {int(y[high])}; training.loss {loss!r} is "
+                       f"for two classes (labels 0 or 1); for more use loss = "
+                       f"\"cross_entropy\" with one output per class")
+    if loss in SIGN_LOSSES:
+        return np.where(y > 0, 1, -1).astype(np.int64)
+    return y
+
+
+def _number(value):
+    """A label as written: 3, 2.5, 18446744073709551615 (not a wrapped-around int64)."""
+    return f"{value:g}" if np.asarray(value).dtype.kind == "f" else str(int(value))
+
+
 def split(x, y, fraction, seed, salt):
     """Hold out ``fraction`` of the rows, by a permutation from (seed, salt): deterministic."""
     n = len(x)
@@ -116,7 +166,7 @@ def split(x, y, fraction, seed, salt):
     return x[kept], y[kept], x[held], y[held]
 
 
-def _from_file(data_cfg, key, base_dir, loss, notes):
+def _from_file(data_cfg, key, base_dir, loss, notes, dtype=None):
     """(X, y) of data.path / data.test / data.validation given as a file, checked by row."""
     import sys
 
@@ -126,13 +176,14 @@ def _from_file(data_cfg, key, base_dir, loss, notes):
     full = path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
     table = read(full, data_cfg["target"], need_target=True)
     x = table.x.reshape(len(table.x), -1)
+    if x.shape[1] == 0:
+        raise CLIError(f"{full} has no feature columns: only the target {table.target!r}; "
+                       f"the model needs inputs besides it")
+    if dtype is not None and not data_cfg.get("standardize", True):
+        _check_range(table, x, np.dtype(dtype))
     y = table.y
     if loss in CLASSIFICATION_LOSSES:
         y = class_labels(table, loss)
-        if loss.startswith("binary") and y.max() > 1:
-            row = int(np.argmax(y))
-            raise CLIError(f"{table.where(row)}: target {table.target!r} is {int(y[row])}; "
-                           f"loss {loss!r} needs labels 0 or 1")
     else:
         y = y.astype(np.float64)
     note = f"rosenblatt: data: {table.describe()}"
@@ -143,7 +194,21 @@ def _from_file(data_cfg, key, base_dir, loss, notes):
     return x, y
 
 
-def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None):
+def _check_range(table, x, dtype):
+    """Unstandardised inputs must fit the model's dtype (1e50 is inf in float32)."""
+    limit = np.finfo(dtype).max
+    big = np.abs(x) > limit
+    if big.any():
+        rows = np.flatnonzero(big.any(axis=1))
+        column = int(np.argmax(big[rows[0]]))
+        name = table.columns[column] if table.columns else f"column {column}"
+        raise CLIError(f"{table.where(int(rows[0]))}: input {name!r} is {x[rows[0], column]:g}, "
+                       f"beyond {dtype.name} (at most {limit:.3g}); {len(rows)} rows are: set "
+                       f"data.standardize = true or model.dtype = \"float64\", or rescale "
+                       f"the column")
+
+
+def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None, dtype=None):
     """Train/validation/test arrays for a config's [data] table (not yet standardised).
 
     The data come from a named dataset (``data.name``) or your own file
@@ -151,18 +216,31 @@ def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None):
     ``data.test`` and ``data.validation`` are fractions held out by a
     permutation from the seed, or files of the same format. What was read
     (rows, columns, the CSV delimiter detected) is reported on stderr, or
-    appended to ``notes`` to be printed once every check has passed.
+    appended to ``notes`` to be printed once every check has passed. With
+    ``dtype`` (the model's) and ``data.standardize = false``, file inputs beyond
+    its range are refused.
     """
+    xtr, ytr, xv, yv, xt, yt = _splits(data_cfg, seed, base_dir, loss, notes, dtype)
+    if len(xtr) == 0:
+        source = data_cfg["path"] or f"dataset {data_cfg['name']!r}"
+        raise CLIError(f"{source}: no training samples left after the test and validation "
+                       f"splits (data.test = {data_cfg['test']}, data.validation = "
+                       f"{data_cfg['validation']}); hold out smaller fractions")
+    return xtr, ytr, xv, yv, xt, yt
+
+
+def _splits(data_cfg, seed, base_dir, loss, notes, dtype):
+    """The six arrays of :func:`prepare`, the training split possibly empty."""
     if data_cfg.get("path"):
-        x, y = _from_file(data_cfg, "path", base_dir, loss, notes)
+        x, y = _from_file(data_cfg, "path", base_dir, loss, notes, dtype)
         xt = yt = None
         if isinstance(data_cfg["test"], str):
-            xt, yt = _from_file(data_cfg, "test", base_dir, loss, notes)
+            xt, yt = _from_file(data_cfg, "test", base_dir, loss, notes, dtype)
         elif data_cfg["test"] <= 0:
             raise CLIError("config key 'data.test': set a fraction in (0, 1) or a second file "
                            "(the test split measures the trained model)")
         if isinstance(data_cfg["validation"], str):
-            xv, yv = _from_file(data_cfg, "validation", base_dir, loss, notes)
+            xv, yv = _from_file(data_cfg, "validation", base_dir, loss, notes, dtype)
             if xt is None:
                 x, y, xt, yt = split(x, y, data_cfg["test"], seed, 1)
             for what, other in (("test", xt), ("validation", xv)):
@@ -176,19 +254,21 @@ def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None):
             raise CLIError(f"config key 'data.test': its file has {xt.shape[1]} features per "
                            f"sample but data.path has {x.shape[1]}")
         xtr, ytr, xv, yv = split(x, y, data_cfg["validation"], seed, 2)
-        if len(xtr) == 0:
-            raise CLIError(f"{data_cfg['path']}: no training samples left after the test and "
-                           "validation splits")
         return xtr, ytr, xv, yv, xt, yt
     if isinstance(data_cfg["test"], str) or isinstance(data_cfg["validation"], str):
         raise CLIError("config keys 'data.test' and 'data.validation' name files only with "
                        "'data.path' (your own data); for a named dataset give fractions")
-    x, y, xt, yt = load_named(data_cfg["name"], data_cfg["options"], seed=seed)
+    name = data_cfg["name"]
+    x, y, xt, yt = load_named(name, data_cfg["options"], seed=seed)
     if y is None:
-        raise CLIError(f"dataset {data_cfg['name']!r} has no targets; `train` needs (X, y)")
+        raise CLIError(f"dataset {name!r} has no targets; `train` needs (X, y)")
+    if loss in CLASSIFICATION_LOSSES:
+        y = labels_for_loss(y, loss, lambda i: f"dataset {name!r} sample {i}")
+        if yt is not None:
+            yt = labels_for_loss(yt, loss, lambda i: f"dataset {name!r} test sample {i}")
     if xt is None:
         if data_cfg["test"] <= 0:
-            raise CLIError(f"dataset {data_cfg['name']!r} has no test split: set data.test to a "
+            raise CLIError(f"dataset {name!r} has no test split: set data.test to a "
                            "fraction in (0, 1)")
         x, y, xt, yt = split(x, y, data_cfg["test"], seed, 1)
     xtr, ytr, xv, yv = split(x, y, data_cfg["validation"], seed, 2)
@@ -196,8 +276,20 @@ def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None):
 
 
 def standardizer(x):
-    """Per-feature mean and std of the training inputs (std 1 for constant features)."""
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
+    """Per-feature mean and std of the training inputs (std 1 for constant features).
+
+    In float64; inputs so large that their squares overflow (1e200) are divided
+    by each column's largest magnitude first, so the mean and std stay finite.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = x.mean(axis=0)
+        std = x.std(axis=0)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        scale = np.abs(x).max(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        u = x / scale
+        mean = u.mean(axis=0) * scale
+        std = u.std(axis=0) * scale
     std = np.where(std > 1e-8, std, 1.0)
     return mean, std

@@ -250,6 +250,10 @@ def _read_array(path, target, need_target, npz):
                            f"{', '.join(arrays) or 'nothing'}")
         x = arrays[xkey]
         y = arrays.get(ykey)
+        for name, a in ((xkey, x), (ykey, y)):
+            if a is not None and a.ndim == 0:
+                raise CLIError(f"{path}: array {name!r} holds a single number, not one value "
+                               f"per sample")
         if y is None and (need_target or target is not None):
             raise CLIError(f"{path}: no target array {ykey!r}; it holds {', '.join(arrays)}")
         if x.ndim == 1:
@@ -276,22 +280,8 @@ def _read_array(path, target, need_target, npz):
 
 
 def class_labels(table, loss):
-    """The targets as class indices 0, 1, 2, ..., each bad one reported at its row."""
-    y = table.y
-    if y.dtype.kind == "f":
-        bad = np.flatnonzero(y != np.round(y))
-        if len(bad):
-            raise CLIError(f"{table.where(int(bad[0]))}: target {table.target!r} is "
-                           f"{y[bad[0]]:g}, not a class index; loss {loss!r} needs class "
-                           f"labels 0, 1, 2, ... ({len(bad)} rows)")
-    y = y.astype(np.int64)
-    negative = np.flatnonzero(y < 0)
-    if len(negative):
-        raise CLIError(f"{table.where(int(negative[0]))}: target {table.target!r} is "
-                       f"{int(y[negative[0]])}; class labels must be 0, 1, 2, ... "
-                       f"({len(negative)} rows)")
-    if y.max() >= 100_000:
-        row = int(np.argmax(y))
-        raise CLIError(f"{table.where(row)}: target {table.target!r} is {int(y[row])}; class "
-                       f"labels must be 0, 1, 2, ... (at most 100000 classes)")
-    return y
+    """The targets as class indices 0, 1, 2, ... (-1/+1 for hinge and log_loss), each bad one
+    reported at its row (:func:`~rosenblatt.cli.data.labels_for_loss`)."""
+    from .data import labels_for_loss
+
+    return labels_for_loss(table.y, loss, table.where, f"target {table.target!r}")

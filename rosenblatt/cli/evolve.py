@@ -39,7 +39,7 @@ import os
 import sys
 import time
 
-from .config import MAX_SEED
+from .config import MAX_SEED, load_toml
 from .errors import CLIError
 from .executors import add_options as add_executor_options
 from .executors import executor_for
@@ -80,15 +80,7 @@ def add_parser(sub):
 
 def read(path):
     """Parse and check an evolve config; returns a dict with defaults filled in."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise CLIError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CLIError(f"{path} is not valid TOML: {e}") from None
+    raw = load_toml(path)  # a missing, binary or malformed file: one line
     for key in raw:
         if key not in TOP_KEYS:
             raise CLIError(f"{path}: unknown key {key!r} (expected one of {', '.join(TOP_KEYS)})")

@@ -4,7 +4,7 @@ Each sub-command lives in its own module with ``add_parser(sub)`` and
 ``run(args) -> exit code``. User mistakes raise :class:`CLIError`: one line on
 stderr, exit code 2, no traceback (a traceback is a bug). Exit codes: 0 done;
 1 a failed check (``tour --strict``); 2 a user error; 3 ``train``: the loss
-diverged (the last good model and metrics are written); 130 interrupted.
+diverged (the best model so far and its metrics are written); 130 interrupted.
 """
 
 import argparse

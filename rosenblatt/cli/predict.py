@@ -9,6 +9,13 @@ saved standardisation, and warns on stderr when inputs are far outside the
 training range. Classifiers print the class
 index (``--proba``: the class probabilities, comma-separated); regressors
 print the outputs, comma-separated.
+
+A two-class model with one output says class 1 when its output passes the
+threshold of its loss: 0.5 for a probability (``binary_cross_entropy``, after a
+Sigmoid), 0 for a logit or a +-1 score (``binary_cross_entropy_with_logits``,
+``log_loss``, ``hinge``: class 1 is c = +1). ``--proba`` prints ``1 - p, p``
+with ``p`` the probability of class 1 (the output itself, or the sigmoid of
+the logit); a hinge model's scores are not probabilities.
 """
 
 import os
@@ -18,7 +25,7 @@ import numpy as np
 
 from .errors import CLIError
 from .modelfile import load, preprocess
-from .train import predict_batches
+from .train import binary_threshold, predict_batches
 
 
 def add_parser(sub):
@@ -63,15 +70,33 @@ def run(args):
     task = meta.get("task", "classification" if out.ndim == 2 and out.shape[1] > 1 else
                     "regression")
     lines = []
+    loss = meta.get("loss")
+    binary = out.ndim == 1 or out.ndim == 2 and out.shape[1] == 1
     if task == "classification" and args.proba:
-        z = out - out.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        lines = [",".join(f"{v:.6g}" for v in row) for row in p]
+        lines = [",".join(f"{v:.6g}" for v in row) for row in _probabilities(out, loss, binary)]
     elif task == "classification":
-        labels = out.argmax(axis=1) if out.shape[1] > 1 else (out[:, 0] > 0).astype(int)
+        labels = (out.reshape(-1) > binary_threshold(loss)).astype(int) if binary \
+            else out.argmax(axis=1)
         lines = [str(int(v)) for v in labels]
     else:
         lines = [",".join(f"{v:.6g}" for v in np.atleast_1d(row)) for row in out]
     sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
     return 0
+
+
+def _probabilities(out, loss, binary):
+    """Class probabilities, one row per sample: the softmax of several outputs; for one
+    output, ``(1 - p, p)`` with ``p`` the probability of class 1."""
+    if not binary:
+        z = out - out.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+    if loss == "hinge":
+        raise CLIError("--proba: a hinge-loss model outputs margin scores, not probabilities; "
+                       "leave out --proba for its class labels")
+    z = out.reshape(-1).astype(np.float64)
+    if loss == "binary_cross_entropy":  # the model ends with a Sigmoid: its output is p
+        p = np.clip(z, 0.0, 1.0)
+    else:  # a logit (binary_cross_entropy_with_logits, log_loss): p = sigmoid(z), stably
+        p = 0.5 * (1.0 + np.tanh(0.5 * z))
+    return np.stack([1.0 - p, p], axis=1)

@@ -10,6 +10,7 @@ import sys
 from .errors import CLIError
 from .executors import add_options as add_executor_options
 from .executors import executor_for
+from .train import _Output
 
 
 def add_parser(sub):
@@ -49,6 +50,9 @@ def run(args):
     except ImportError:
         raise CLIError("the tour's figures need matplotlib: pip install 'rosenblatt[plot]'") \
             from None
+    if args.threads < 0:
+        raise CLIError(f"--threads must be >= 0 (0: NumPy's default); got {args.threads}")
+    _Output(args.out).make(args.out, "option --out")  # before any chapter runs
     try:
         with executor_for(args, "tour") as executor:
             tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,

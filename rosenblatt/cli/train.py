@@ -22,12 +22,13 @@ import time
 import numpy as np
 
 from . import build, config
-from .data import CLASSIFICATION_LOSSES, prepare, standardizer
+from .data import BINARY_LOSSES, CLASSIFICATION_LOSSES, SIGN_LOSSES, prepare, standardizer
 from .errors import CLIError
 
-EXIT_DIVERGED = 3  # the loss diverged: the last good model and metrics were written
+EXIT_DIVERGED = 3  # the loss diverged: the best model so far and its metrics were written
 MAX_THREADS = 1024
 RUN_FILES = ("model.safetensors", "metrics.json", "checkpoint.safetensors")
+REGRESSION_METRICS = ("mae", "mse")
 
 
 def add_parser(sub):
@@ -35,8 +36,8 @@ def add_parser(sub):
                        description="Train a model from a TOML config (see examples/) and write "
                        "the model, metrics.json and learning_curve.png to its output folder. "
                        "Exit codes: 0 trained; 2 a mistake in the command, the config or the "
-                       "data (found before training); 3 the loss diverged (the last good "
-                       "model and its metrics are written; try a lower learning rate).")
+                       "data (found before training); 3 the loss diverged (the best model "
+                       "so far and its metrics are written; try a lower learning rate).")
     p.add_argument("config", metavar="CONFIG.toml")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--epochs", type=int, help="override training.epochs")
@@ -92,18 +93,44 @@ def predict_batches(model, x, batch_size=1024):
     return np.concatenate(outs) if outs else np.empty((0,))
 
 
+def binary_threshold(loss_name):
+    """Where a one-output binary classifier's output says class 1: its logit (or +-1 score)
+    above 0, its probability (binary_cross_entropy, after a Sigmoid) above 0.5."""
+    from ..training.metrics import LOGIT_LOSSES  # as rb.fit's accuracy thresholds them
+
+    return 0.0 if loss_name in LOGIT_LOSSES else 0.5
+
+
+def loss_targets(y, loss_name):
+    """Class labels as the loss takes them: 0/1 become -1/+1 for hinge and log_loss (the
+    notes' c = +-1); other losses take the labels as they are."""
+    if loss_name in SIGN_LOSSES:
+        return np.where(np.asarray(y) > 0, 1, -1).astype(np.int64)
+    return y
+
+
 def evaluate_arrays(model, x, y, loss_name, task):
-    """Loss (and accuracy for classification) of a model on arrays."""
+    """Loss (and accuracy for classification) of a model on arrays.
+
+    Targets of shape (n,) meet outputs of shape (n, 1) as in ``rb.fit``
+    (:func:`~rosenblatt.training.trainer.target_for`).
+    """
     import rosenblatt as rb
+    from rosenblatt.training.trainer import target_for
 
     out = predict_batches(model, x)
     loss_fn = getattr(rb.losses, loss_name)
+    target = target_for(out, loss_targets(y, loss_name), loss_name)
     with rb.no_grad():
-        loss = float(np.asarray(loss_fn(rb.tensor(out), y).data))
+        loss = float(np.asarray(loss_fn(rb.tensor(out), target).data))
     result = {"loss": loss, "samples": int(len(x))}
     if task == "classification":
-        pred = out.argmax(axis=1) if out.ndim == 2 and out.shape[1] > 1 else (out.ravel() > 0)
-        labels = y.argmax(axis=1) if y.ndim == 2 else y
+        if out.ndim == 2 and out.shape[1] > 1:
+            pred = out.argmax(axis=1)
+            labels = y.argmax(axis=1) if y.ndim == 2 else y
+        else:
+            pred = out.ravel() > binary_threshold(loss_name)
+            labels = np.asarray(y).ravel() > 0  # 0/1 or -1/+1 labels
         result["accuracy"] = float(np.mean(pred.astype(int) == labels.astype(int)))
     return result
 
@@ -143,6 +170,23 @@ def _task(loss_name, y):
                                                or y.ndim == 2 and y.shape[1] > 1):
         return "classification"
     return "regression"
+
+
+def fit_metrics(metrics, task):
+    """training.metrics as ``rb.fit`` takes them: every one for classification; for
+    regression the error metrics (mae, mse), accuracy meaning nothing there."""
+    known = ("accuracy", "acc", *REGRESSION_METRICS)
+    unknown = [m for m in metrics if m not in known]
+    if unknown:
+        raise CLIError(f"config key 'training.metrics': unknown metric {unknown[0]!r}; expected "
+                       f"some of: {', '.join(known)}")
+    if task == "classification":
+        wrong = [m for m in metrics if m in REGRESSION_METRICS]
+        if wrong:
+            raise CLIError(f"config key 'training.metrics': {wrong[0]!r} measures the error of "
+                           f"real-valued outputs; for class labels use \"accuracy\"")
+        return tuple(metrics)
+    return tuple(m for m in metrics if m in REGRESSION_METRICS)
 
 
 def check_arguments(args):
@@ -259,7 +303,8 @@ def _prepare(args, cfg, output):
     loss_name, loss_fn = build.check_loss(training["loss"])
     base_dir = os.path.dirname(os.path.abspath(args.config))
     notes = []
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name, notes)
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name, notes,
+                                       dtype=cfg["model"]["dtype"])
     source = cfg["data"]["name"] or os.path.basename(cfg["data"]["path"])
     rb.seed(seed)  # the model's initialisation does not depend on how the data were drawn
     task = _task(loss_name, ytr)
@@ -283,17 +328,22 @@ def _prepare(args, cfg, output):
         return y[:, None] if y.ndim == 1 else y
 
     model = build.build_model(cfg["model"]["layers"], shape, cfg["model"]["dtype"], rng,
-                              batch_size=training["batch_size"],
+                              batch_size=min(training["batch_size"], len(xtr)),
                               memory_limit=build.available_memory())
     with rb.no_grad():
         out = model.eval()(rb.tensor(prep_x(xtr[:2])))
     model.train()
     classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
-    if classes is not None and out.shape[-1] not in (classes,) and not (
-            classes == 2 and out.shape[-1] == 1):
-        raise CLIError(f"config key 'model.layers[{len(cfg['model']['layers']) - 1}]': the model "
-                       f"outputs {out.shape[-1]} values per sample but dataset "
-                       f"{source!r} has {classes} classes")
+    last = f"config key 'model.layers[{len(cfg['model']['layers']) - 1}]'"
+    if classes is not None and loss_name in BINARY_LOSSES and out.shape[-1] != 1:
+        raise CLIError(f"{last}: the model outputs {out.shape[-1]} values per sample but "
+                       f"training.loss {loss_name!r} takes one (the score of class 1); end "
+                       f"with out_features = 1, or use loss = \"cross_entropy\"")
+    if classes is not None and loss_name not in BINARY_LOSSES and out.shape[-1] != classes:
+        one = ("; one output takes a two-class loss (training.loss = "
+               "\"binary_cross_entropy_with_logits\")" if out.shape[-1] == 1 else "")
+        raise CLIError(f"{last}: the model outputs {out.shape[-1]} values per sample but "
+                       f"dataset {source!r} has {classes} classes{one}")
     schedule = build.build_schedule(cfg["schedule"])
     opt_spec = dict(cfg["optimizer"])
     if schedule is not None:
@@ -302,9 +352,14 @@ def _prepare(args, cfg, output):
                            "rate; keep one (the schedule's own lr is its starting rate)")
         opt_spec["lr"] = schedule  # evaluated before every step
     optimizer = build.build_optimizer(opt_spec, model.parameters())
+    if schedule is not None and isinstance(optimizer, rb.optim.Rprop):
+        raise CLIError("config table [schedule]: Rprop has no learning rate to schedule (its "
+                       "steps adapt to the gradients' signs; optimizer.lr only sets the first "
+                       "step size); remove [schedule], or pick an optimizer such as SGD or Adam")
     regularizers = build.build_named("regularizers", cfg["regularizers"])
     callbacks = build.build_named("callbacks", cfg["callbacks"])
-    logged = {"loss", "lr", "time", *(training["metrics"] if task == "classification" else ())}
+    metrics = fit_metrics(training["metrics"], task)
+    logged = {"loss", "lr", "time", *metrics}
     logged |= {f"val_{k}" for k in logged if k not in ("lr", "time")} if len(xv) else set()
     for (name, _), cb in zip(cfg["callbacks"], callbacks):
         monitor = getattr(cb, "monitor", None)
@@ -336,7 +391,7 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
     comm, distributed = _mpi_world()
     fit_args = dict(loss=loss_fn, optimizer=optimizer, epochs=training["epochs"],
                     batch_size=training["batch_size"], shuffle=training["shuffle"],
-                    metrics=tuple(training["metrics"]) if task == "classification" else (),
+                    metrics=fit_metrics(training["metrics"], task),
                     regularizers=regularizers, callbacks=callbacks,
                     progress=not args.quiet, rng=rng,
                     resume_from=checkpoint if args.resume else None,
@@ -414,7 +469,7 @@ def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, sec
         lr = cfg["optimizer"].get("lr") if cfg["optimizer"] else None
         hint = f" than optimizer.lr = {lr:g}" if isinstance(lr, (int, float)) else ""
         print(f"rosenblatt train: the loss diverged at epoch {diverged.epoch + 1}, batch "
-              f"{diverged.batch + 1} (loss {diverged.loss:.4g}); wrote the last good model to "
+              f"{diverged.batch + 1} (loss {diverged.loss:.4g}); wrote the best model so far to "
               f"{model_path}; try a lower learning rate{hint}", file=sys.stderr)
         return EXIT_DIVERGED
     line = f"test loss {test['loss']:.4f}"

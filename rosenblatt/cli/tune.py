@@ -12,7 +12,7 @@ range to search (``rb.tuning`` distributions: ``uniform``, ``loguniform``,
     acquisition = "ei"          # "ei", "ucb" or "pi"
     metric = "val_loss"         # or "val_accuracy" (maximised)
     pruning = "median"          # optional: stop unpromising trials early
-    n_parallel = 2              # optional: trials in flight (default: the workers; 1 serially)
+    n_parallel = 2              # optional: trials in flight at once (default 1)
     patience = 5                # optional: early stopping within each trial
     seed = 0                    # default: the config's seed
 
@@ -32,10 +32,14 @@ their test metrics) and ``convergence.png``.
 ``--workers N`` trains the trials in N processes, ``--scheduler ADDRESS`` on a
 Dask cluster: each worker rebuilds the data and the model from the config
 (JSON text) and receives only a trial's parameters (and, when pruning, the
-earlier trials' learning curves). The study is a function of its seed and
-``n_parallel`` (trial ``i`` is proposed, and pruned, knowing trials ``0 .. i -
-n_parallel``), so ``n_parallel = 2`` serially, with ``--workers 2`` or with two
-Dask workers gives the same trials.
+earlier trials' learning curves). The study is a function of the config alone
+(its seed and ``n_parallel``: trial ``i`` is proposed, and pruned, knowing
+trials ``0 .. i - n_parallel``), never of the executor: a config gives the same
+trials serially, with ``--workers 2`` or on a Dask cluster. ``n_parallel``
+(default 1, one trial at a time) is how many trials run at once, so set
+``n_parallel = N`` to keep N workers busy; it is stored in ``study.json``, and
+a resumed study keeps it (and its ``n_initial`` and ``grid_points``, so
+``--trials`` can extend it).
 """
 
 import copy
@@ -52,7 +56,15 @@ from .data import prepare, standardizer
 from .errors import CLIError
 from .executors import add_options as add_executor_options
 from .executors import executor_for
-from .train import _task, evaluate_arrays, save_figure, write_json
+from .train import (
+    MAX_THREADS,
+    _Output,
+    _task,
+    evaluate_arrays,
+    fit_metrics,
+    save_figure,
+    write_json,
+)
 
 TUNE_KEYS = ("method", "n_trials", "n_initial", "acquisition", "metric", "pruning", "patience",
              "seed", "grid_points", "liar", "space", "n_parallel")
@@ -70,7 +82,8 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, help="override training.epochs")
     p.add_argument("--threads", type=int, metavar="N",
                    help="limit NumPy's BLAS threads (small networks train faster with 1)")
-    add_executor_options(p, "train the trials")
+    add_executor_options(p, "train the trials", note="tune.n_parallel of them at a time "
+                         "(default 1: set n_parallel = N in [tune] to keep N workers busy)")
     p.set_defaults(func=run)
     return p
 
@@ -166,6 +179,26 @@ def check_tune(raw_tune, default_seed):
     return settings, space, paths
 
 
+def _probes(space):
+    """Params to check a config with before any trial: two random draws and, for every
+    choice, each of its values (set in the first draw, where the choice is active)."""
+    rng = np.random.default_rng(0)
+    U = rng.random((2, space.dim))
+    probes = space.from_unit(U)
+    for name in space.names:
+        dist, cols = space.params[name], space.slices[name]
+        if dist.kind != "choice":
+            continue
+        for j, value in enumerate(dist.values):
+            V = U[:1].copy()
+            V[0, cols] = 0.0
+            V[0, cols.start + j] = 1.0
+            probe = space.from_unit(V)[0]
+            if probe.get(name, object()) == value and probe not in probes:
+                probes.append(probe)
+    return probes
+
+
 def with_params(raw, params, paths):
     """A copy of the raw config with each parameter's value put at its path."""
     raw = copy.deepcopy(raw)
@@ -184,7 +217,8 @@ def _job(raw, paths, cfg, base_dir="."):
 
     seed = cfg["seed"]
     loss_name, loss_fn = build.check_loss(cfg["training"]["loss"])
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name)
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name,
+                                       dtype=cfg["model"]["dtype"])
     if not len(xv):
         raise CLIError("config key 'data.validation': tuning scores each trial on a validation "
                        "split; set it to a fraction in (0, 1)")
@@ -270,6 +304,11 @@ def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path
             "patience": settings.get("patience"), "seed": settings["seed"],
             "metrics": list(metrics), "pruning": settings["pruning"]}
     objective = functools.partial(remote_trial, json.dumps(spec))
+    n = rb.parallel.workers(executor)
+    if "n_parallel" not in settings and not os.path.exists(study_path) and n > 1:
+        print(f"rosenblatt tune: tune.n_parallel is 1 (the default), so the trials run one at "
+              f"a time on the {n} workers; set n_parallel = {n} in [tune] to run {n} at once "
+              f"(the same trials serially and on any executor)", file=sys.stderr)
     history = rb.tuning.networks.earlier_curves if settings["pruning"] else None
     study = rb.tuning.minimize(
         objective, space, method=settings["method"], n_trials=settings["n_trials"],
@@ -278,14 +317,16 @@ def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path
         **search)
     curves = ()
     if settings["pruning"]:
-        n_parallel = search.get("n_parallel") or rb.parallel.workers(executor)
-        curves = rb.tuning.networks.curves_before(study, study.best.number, n_parallel)
+        curves = rb.tuning.networks.curves_before(study, study.best.number,
+                                                  study.settings.get("n_parallel", 1))
     return study, _train(job, spec, study.best.params, curves)[0]
 
 
 def run(args):
     from ..tour.threads import blas_threads
 
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise CLIError(f"--threads must be in [1, {MAX_THREADS}]; got {args.threads}")
     with blas_threads(args.threads):
         return _run(args)
 
@@ -293,15 +334,7 @@ def run(args):
 def _run(args):
     import rosenblatt as rb
 
-    if config.tomllib is None:  # pragma: no cover
-        raise CLIError("reading TOML configs on Python 3.10 needs tomli: pip install tomli")
-    try:
-        with open(args.config, "rb") as f:
-            raw = config.tomllib.load(f)
-    except FileNotFoundError:
-        raise CLIError(f"config file not found: {args.config}") from None
-    except config.tomllib.TOMLDecodeError as e:
-        raise CLIError(f"{args.config} is not valid TOML: {e}") from None
+    raw = config.load_toml(args.config)
     if "tune" not in raw:
         raise CLIError(f"{args.config} has no [tune] table: add one with a [tune.space] listing "
                        "the values to search (see `rosenblatt tune --help`)")
@@ -321,8 +354,10 @@ def _run(args):
             raise CLIError(f"--epochs must be >= 1; got {args.epochs}")
         raw.setdefault("training", {})["epochs"] = args.epochs
         cfg = config.check(raw, default_out=default_out)
-    # every value of the space must land on a valid config: check one corner now
-    for probe in space.sample(2, np.random.default_rng(0)):
+    # every value of the space must land on a valid config: check two draws and every value
+    # of every choice now, not as failed trials
+    probes = _probes(space)
+    for probe in probes:
         config.check(with_params(raw, probe, paths), default_out=default_out)
 
     out_dir = args.out or cfg["output"]["dir"]
@@ -334,20 +369,24 @@ def _run(args):
     mean, std, shape, build_trial = job["mean"], job["std"], job["shape"], job["build_trial"]
 
     with rb.randomness.using(np.random.default_rng(0)):  # a misspelt layer argument fails now
-        build_trial(space.sample(1, np.random.default_rng(0))[0])
+        for probe in probes:
+            build_trial(probe)
 
-    os.makedirs(out_dir, exist_ok=True)
+    _Output(out_dir).make(out_dir, "option --out" if args.out else "config key 'output.dir'")
     study_path = os.path.join(out_dir, "study.json")
     search = {k: settings[k] for k in ("n_initial", "grid_points", "n_parallel")
               if k in settings}
-    metrics = tuple(cfg["training"]["metrics"]) if task == "classification" else ()
+    metrics = fit_metrics(cfg["training"]["metrics"], task)  # as rosenblatt train computes
     if settings["metric"] != "val_loss" and settings["metric"][4:] not in metrics:
         raise CLIError(f"config key 'tune.metric': {settings['metric']!r} is not computed; "
                        f"training.metrics gives val_loss" +
                        "".join(f", val_{m}" for m in metrics))
 
+    sign = -1 if "acc" in settings["metric"] else 1  # the study minimises -accuracy
+
     def progress(study, trial):
-        value = "failed: " + str(trial.error) if trial.value is None else f"{trial.value:.6g}"
+        value = ("failed: " + str(trial.error) if trial.value is None
+                 else f"{settings['metric']} {sign * trial.value:.6g}")
         print(f"trial {trial.number + 1}/{settings['n_trials']} [{trial.status}] {value} "
               f"{json.dumps(trial.params)}", file=sys.stderr)
 

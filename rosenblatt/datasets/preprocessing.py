@@ -35,7 +35,10 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
     rng : Generator, int or None, default 0
         A fixed seed by default, so the split is the same every run.
     stratify : bool, default False
-        Keep each class's proportion in every part (``y`` must be labels).
+        Keep each class's proportion in every part (``y``: labels, or one-hot rows
+        stratified by their arg-max). The parts' sizes are those of the
+        unstratified split; each class gets its share of each part by largest
+        remainder, so rows sum to the class sizes and columns to the parts'.
 
     Returns
     -------
@@ -58,17 +61,22 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
         raise ValueError(f"split: fractions must be >= 2 positive numbers summing to 1; "
                          f"got {fractions.tolist()}")
     rng = resolve_rng(rng)
+    n = len(X)
+    sizes = np.diff([0, *np.round(np.cumsum(fractions)[:-1] * n).astype(int), n])
+    if np.any(sizes <= 0):
+        k = int(np.argmin(sizes))
+        raise ValueError(f"split: part {k} (fraction {fractions[k]:g}) of {n} samples would be "
+                         f"empty; give more samples or larger fractions")
     if stratify:
-        if y is None:
-            raise ValueError("split: stratify=True needs labels y")
-        groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+        labels = _labels(y)
+        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+        counts = _allocate(np.array([len(g) for g in groups]), fractions, sizes)
     else:
-        groups = [np.arange(len(X))]
+        groups, counts = [np.arange(n)], sizes[None, :]
     parts = [[] for _ in fractions]
-    for group in groups:
+    for group, count in zip(groups, counts):
         group = rng.permutation(group)
-        bounds = np.round(np.cumsum(fractions)[:-1] * len(group)).astype(int)
-        for part, idx in zip(parts, np.split(group, bounds)):
+        for part, idx in zip(parts, np.split(group, np.cumsum(count)[:-1])):
             part.append(idx)
     out = []
     for part in parts:
@@ -79,14 +87,56 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
     return out
 
 
+def _labels(y):
+    """The class of each sample for stratifying: labels, or the arg-max of one-hot rows."""
+    if y is None:
+        raise ValueError("split: stratify=True needs labels y")
+    if y.ndim == 2:
+        return y[:, 0] if y.shape[1] == 1 else y.argmax(axis=1)
+    if y.ndim != 1:
+        raise ValueError(f"split: stratify=True needs labels of shape (n,) or one-hot rows "
+                         f"(n, classes); got y of shape {y.shape}")
+    return y
+
+
+def _allocate(class_sizes, fractions, sizes):
+    """Samples of each class in each part: rows sum to the class sizes, columns to the parts'
+    ``sizes`` (as an unstratified split rounds them), each close to class size x fraction.
+
+    Part by part, each class gets the floor of its quota (capped by what it has left) and
+    the part's remaining samples go to the largest remainders (Hamilton's method).
+    """
+    left = class_sizes.copy()
+    counts = np.zeros((len(class_sizes), len(fractions)), dtype=int)
+    for p in range(len(fractions) - 1):
+        quota = class_sizes * fractions[p]
+        take = np.minimum(np.floor(quota).astype(int), left)
+        order = np.argsort(-(quota - np.floor(quota)), kind="stable")
+        while take.sum() < sizes[p]:  # the largest remainders first, where samples are left
+            for c in order:
+                if take.sum() < sizes[p] and take[c] < left[c]:
+                    take[c] += 1
+        while take.sum() > sizes[p]:  # rounding gave the part fewer: the smallest give back
+            for c in order[::-1]:
+                if take.sum() > sizes[p] and take[c] > 0:
+                    take[c] -= 1
+        counts[:, p] = take
+        left -= take
+    counts[:, -1] = left
+    return counts
+
+
 def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     """Split into train and test parts: ``X_train, X_test, y_train, y_test`` (scikit-learn's order).
 
     Parameters
     ----------
     test_size : float in (0, 1), default 0.2
+        The test part holds ``n - round((1 - test_size) n)`` samples, stratified
+        or not; a split that leaves either part empty is a ValueError.
     rng, stratify :
-        As in :func:`split`.
+        As in :func:`split` (with ``stratify``, ``y`` holds labels or one-hot
+        rows, and each class gets its share of that count by largest remainder).
 
     Returns
     -------
@@ -94,6 +144,14 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     """
     if not 0 < test_size < 1:
         raise ValueError(f"train_test_split: test_size must be in (0, 1); got {test_size!r}")
+    n = len(np.asarray(X))
+    n_test = int(np.round((1 - test_size) * n))
+    n_test = n - n_test  # as split() rounds the train part's bound
+    if n_test == 0 or n_test == n:
+        empty = "test" if n_test == 0 else "train"
+        raise ValueError(f"train_test_split: test_size={test_size!r} of {n} samples leaves the "
+                         f"{empty} part empty ({n_test} test samples); give more samples or "
+                         f"another test_size")
     train, test = split(X, y, (1 - test_size, test_size), rng, stratify)
     if y is None:
         return train, test

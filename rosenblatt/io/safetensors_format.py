@@ -126,7 +126,11 @@ def decode(blob):
                 f"{dtype} in a {len(data)}-byte data section"
             )
         spans.append((begin, end, name))
-        tensors[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
+        try:  # a zero-sized shape can still name axes NumPy cannot hold ([0, 2**70])
+            tensors[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(shape)
+        except (ValueError, OverflowError) as err:
+            raise FormatError(f"tensor {name[:60]!r}: shape {list(shape)[:8]} cannot be an "
+                              f"array: {str(err)[:120]}") from None
     position = 0
     for begin, end, name in sorted(spans):
         if begin != position:

@@ -275,6 +275,8 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
 
     chapters = discover() if chapters is None else list(chapters)
     chosen = select(chapters, only)
+    if out is not None:  # a folder it cannot write in is found now, not after every chapter
+        _writable_folder(out)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     results = []
@@ -322,6 +324,22 @@ def environment(threads=None):
         "cpus": os.cpu_count(),
         "blas_threads": threads if threads else "NumPy default",
     }
+
+
+def _writable_folder(out):
+    """Create ``out`` and write a probe file in it; ValueError naming ``out`` if it cannot."""
+    folder = os.path.abspath(os.fspath(out))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"run_tour: out must be a folder; {os.fspath(out)!r} is a file")
+    probe = os.path.join(folder, f".rosenblatt-write-test.{os.getpid()}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"x")
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"run_tour: cannot write the report in out={os.fspath(out)!r}: "
+                         f"{e.strerror or e}") from None
 
 
 def _write_figures(out, tour):

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
-from ..checks import int_at_least, one_of, positive_int, unit_interval
+from ..checks import int_at_least, one_of, positive_float, positive_int, unit_interval
 
 MODES = ("auto", "min", "max")  # is a smaller or a larger monitored value better ("auto": by name)
 
@@ -74,6 +74,10 @@ class EarlyStopping(Callback):
         patience = int_at_least("EarlyStopping", "patience", patience, 0)
         one_of("EarlyStopping", "mode", mode, MODES)
         self.monitor, self.patience, self.restore_best = monitor, patience, bool(restore_best)
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)) \
+                or not math.isfinite(min_delta):
+            raise ValueError(f"EarlyStopping: min_delta must be a finite number; got "
+                             f"{min_delta!r}")
         self.min_delta = abs(float(min_delta))
         self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
         self._reset()
@@ -274,7 +278,7 @@ class ReduceLROnPlateau(Callback):
         patience = int_at_least("ReduceLROnPlateau", "patience", patience, 0)
         one_of("ReduceLROnPlateau", "mode", mode, MODES)
         self.monitor, self.factor, self.patience = monitor, float(factor), patience
-        self.min_lr = float(min_lr)
+        self.min_lr = positive_float("ReduceLROnPlateau", "min_lr", min_lr, allow_zero=True)
         self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
         self.best = -math.inf if self.mode == "max" else math.inf
         self.wait = 0

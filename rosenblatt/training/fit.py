@@ -15,7 +15,8 @@ training, and class labels are checked against the model's outputs (reported
 by their index in ``y``). A NaN/inf loss, or one that grows past
 ``divergence_factor`` times the best seen, stops training with
 :class:`DivergenceError`, which names the epoch, batch and loss, after putting
-back the weights of the best epoch so far.
+back the weights of the best epoch so far (in the first epoch, those of the
+lowest batch loss so far).
 """
 
 import inspect
@@ -28,7 +29,7 @@ from ..nn import losses as losses_module
 from ..nn import regularizers as regs_module
 from ..nn.module import Module
 from . import metrics as metrics_module
-from .callbacks import Callback
+from .callbacks import Callback, Checkpoint
 from .curriculum import Curriculum
 from .progress import EpochLines, ProgressBar
 from .trainer import DivergenceError, Trainer, evaluate_arrays
@@ -111,7 +112,7 @@ def _divergence_factor(value):
     return float(value)
 
 
-def _check_labels(model, X, y, loss_name):
+def _check_labels(model, X, y, loss_name, name="y"):
     """Class labels in range before training, reported by their index in ``y`` as given.
 
     For the label losses (integer targets), one example is run through the
@@ -122,7 +123,8 @@ def _check_labels(model, X, y, loss_name):
         return
     low = int(np.argmin(y))
     if y[low] < 0:
-        raise ValueError(f"fit: y[{low}] = {int(y[low])}: class labels must be 0, 1, 2, ...")
+        raise ValueError(f"fit: {name}[{low}] = {int(y[low])}: class labels must be 0, 1, 2, "
+                         f"...")
     try:
         with model.evaluating(), no_grad():
             out = model(Tensor(X[:1]))
@@ -134,8 +136,33 @@ def _check_labels(model, X, y, loss_name):
     classes = int(shape[-1])
     high = int(np.argmax(y))
     if classes > 1 and y[high] >= classes:
-        raise ValueError(f"fit: y[{high}] = {int(y[high])} but the model outputs {classes} "
+        raise ValueError(f"fit: {name}[{high}] = {int(y[high])} but the model outputs {classes} "
                          f"classes (labels 0..{classes - 1})")
+
+
+def _check_validation_shape(model, X, Xv):
+    """Validation examples the model accepts, found before the first epoch ends."""
+    if Xv.shape[1:] == X.shape[1:] or len(Xv) == 0:
+        return
+    try:
+        with model.evaluating(), no_grad():
+            model(Tensor(Xv[:1]))
+    except (ValueError, TypeError, IndexError) as e:
+        raise ValueError(f"fit: validation X has examples of shape {Xv.shape[1:]} but X has "
+                         f"{X.shape[1:]}; the model refuses them: {e}") from None
+
+
+def _check_checkpoints(callbacks):
+    """Each Checkpoint's folder exists and is writable (named by the path as given)."""
+    for cb in callbacks:
+        if isinstance(cb, Checkpoint):
+            folder = os.path.dirname(os.path.abspath(cb.path)) or "."
+            if not os.path.isdir(folder):
+                raise ValueError(f"fit: Checkpoint path {cb.path!r}: the folder {folder!r} does "
+                                 f"not exist; create it first")
+            if not os.access(folder, os.W_OK):
+                raise ValueError(f"fit: Checkpoint path {cb.path!r}: cannot write in the folder "
+                                 f"{folder!r}")
 
 
 def _resolve_loss(loss):
@@ -151,6 +178,13 @@ def _resolve_loss(loss):
 
 def _metric_plan(metrics, y, loss_name):
     plan = metrics_module.resolve(metrics)
+    labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iub"
+              and loss_name in ("cross_entropy", "nll", "max_margin"))
+    for name, fn in plan:
+        if labels and fn in (metrics_module.mae, metrics_module.mse):
+            raise ValueError(f"fit: metric {name!r} compares outputs with targets of the same "
+                             f"shape, but y holds class labels for loss {loss_name!r}; use "
+                             f"'accuracy'")
     classification = y is not None and (
         y.dtype.kind in "iub" or loss_name in metrics_module.CLASSIFICATION_LOSSES)
     threshold = 0.0 if loss_name in metrics_module.LOGIT_LOSSES else 0.5
@@ -438,6 +472,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         raise TypeError(f"fit: adversarial must be rb.adversarial.FGSM(...) or PGD(...); got "
                         f"{type(adversarial).__name__}")
     _check_labels(model, X, y, loss_name)
+    if validation is not None:
+        _check_validation_shape(model, X, validation[0])
+        if validation[1] is not None:
+            _check_labels(model, validation[0], validation[1], loss_name, "validation y")
     data_parallel = None
     if distributed is not None:  # data-parallel over MPI: rank 0 alone shows progress
         from .distributed import for_fit
@@ -450,6 +488,13 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                 _check_finite(array, name, data_parallel)
         except ValueError:
             if data_parallel is not distributed:
+                data_parallel.close()
+            raise
+    if data_parallel is None or data_parallel.is_root:  # rank 0 alone writes checkpoints
+        try:
+            _check_checkpoints(callbacks)
+        except ValueError:
+            if data_parallel is not None and data_parallel is not distributed:
                 data_parallel.close()
             raise
     progress_bar = ProgressBar(epochs, 1) if progress else None

@@ -29,7 +29,10 @@ _LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
 
 
 class DivergenceError(FloatingPointError):
-    """Training diverged; the model holds its last good weights.
+    """Training diverged; the model holds the best weights seen before.
+
+    Those of the epoch with the lowest training loss, or, when the first
+    epoch diverges, those that gave the lowest batch loss so far.
 
     Raised when a batch's loss is NaN or infinite, or grows past
     ``divergence_factor`` times the best loss seen (``rb.fit``).
@@ -154,6 +157,11 @@ class Trainer:
         self._step_keeps = isinstance(optimizer, Optimizer) and "keep" in inspect.signature(
             type(optimizer).step).parameters
         self._buffers = []
+        # Within the first epoch a divergence puts back the weights of the lowest batch loss
+        # so far (copied only when a new minimum arrives), not merely the last step's: the
+        # loss can climb for many batches before it crosses divergence_factor.
+        self._best_batch_loss, self._new_best_batch = math.inf, False
+        self._good_where = None  # (epoch, batch, loss) of the weights in _good_theta
         # Divergence by growth: a batch loss above factor * max(best, floor) stops training;
         # the floor (1e-3 of the first loss) keeps a loss that reached ~0 from making every
         # later batch look divergent. The best epoch's weights are what a divergence restores.
@@ -346,6 +354,10 @@ class Trainer:
         best seen (every rank of a data-parallel run sees the same, reduced, value)."""
         if not math.isfinite(value):
             self._diverged(value)
+        self._new_best_batch = value < self._best_batch_loss
+        if self._new_best_batch:
+            self._best_batch_loss = value
+            self._good_where = (self.epoch, self.batch, value)
         if self.divergence_factor is None:
             return
         if value < 0:  # an objective that goes negative has no scale to grow past
@@ -359,19 +371,22 @@ class Trainer:
         self._best_loss = min(self._best_loss, value)
 
     def _keep_good_weights(self):
-        """Keep the weights of the last finite loss (about to be stepped), to put back if the
-        next loss diverges.
+        """Keep the weights (about to be stepped) when their batch loss is the lowest so far,
+        to put back if a later loss diverges.
 
         Only until an epoch has ended: from then on a divergence puts back the
-        best epoch's weights instead. A sharded data-parallel rank keeps its
+        best epoch's weights instead. One copy per new minimum (a loss that
+        only grows costs no copies). A sharded data-parallel rank keeps its
         shard (the ranks gather the shards if they are needed). Returns the
         array for the optimizer's ``step(keep=)`` when its step can write the
         weights there in its own pass over the vector (``rb.optim`` rules: SGD
         and Adam's compiled passes do, at a third of a copy's cost); else
         copies them now and returns None.
         """
-        if self._vec is None or self._best_theta is not None:
+        if self._vec is None or self._best_theta is not None or not self._new_best_batch:
             return None
+        self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
+                         if isinstance(b, np.ndarray)]
         if self._shard:
             part = self.data_parallel.part
             np.copyto(self._good_theta[part], self._vec.data[part])
@@ -463,7 +478,9 @@ class Trainer:
                 np.copyto(self._vec.data, self._good_theta)
                 if self._shard:  # every rank kept its shard; all diverge at once (same loss)
                     self.data_parallel.gather_parts(self._vec.data)
-                restored = "the weights from before the last step (the last good loss)"
+                epoch, batch, loss = self._good_where
+                restored = (f"the weights of the lowest batch loss so far ({loss:.4g}, epoch "
+                            f"{epoch}, batch {batch}, 0-based)")
             else:
                 restored = "the weights it had when training started (the first batch diverged)"
             for live, saved in self._buffers:

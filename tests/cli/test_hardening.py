@@ -1,6 +1,6 @@
 """The CLI against user errors and hostile files: one line on stderr, exit 2, before training.
 
-Also: divergence (exit 3, the last good model written), --resume after kill -9 equals an
+Also: divergence (exit 3, the best model so far written), --resume after kill -9 equals an
 uninterrupted run, your own data (.csv/.npy/.npz), one log line per epoch without a terminal,
 and killed writers of metrics.json / learning_curve.png never leave half a file.
 """
@@ -92,8 +92,6 @@ def _refused(argv, capsys, *expected):
      "config key 'model.layers[1]' (LSTM): the model would need about"),
     (("batch_size = 16", "batch_size = 16\ndivergence_factor = 0.5"),
      "config key 'training.divergence_factor': expected a number > 1, or false"),
-    (("batch_size = 16", "batch_size = 1000000000000"),
-     "config key 'training.batch_size' (a batch of inputs): the model would need about"),
     (("lr = 0.02", "lr = 0.02\n[callbacks]\nEarlyStopping = { monitor = 'val_acc' }"),
      "config key 'callbacks.EarlyStopping.monitor': 'val_acc' is not computed in this run; "
      "expected one of: accuracy, loss, lr, time, val_accuracy, val_loss"),
@@ -224,7 +222,7 @@ def test_divergence_factor_false_turns_the_growth_check_off(tmp_path, capsys):
     assert "the loss became" in message and "divergence_factor" not in message  # NaN/inf only
 
 
-def test_divergence_writes_the_last_good_model_and_exits_3(tmp_path, capsys):
+def test_divergence_writes_the_best_model_so_far_and_exits_3(tmp_path, capsys):
     cfg = _write(tmp_path, DIVERGING)
     out = tmp_path / "o"
     assert main(["train", cfg, "--out", str(out), "--quiet"]) == EXIT_DIVERGED == 3
@@ -232,6 +230,9 @@ def test_divergence_writes_the_last_good_model_and_exits_3(tmp_path, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("rosenblatt train: the loss diverged at epoch 1, batch ")
     assert "try a lower learning rate than optimizer.lr = 3" in err
+    assert "wrote the best model so far to" in err
+    assert "the lowest batch loss so far" in json.loads(
+        (tmp_path / "o" / "metrics.json").read_text())["diverged"]["message"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["diverged"]["loss"] > 1e3 and "divergence_factor" in metrics["diverged"][
         "message"]
@@ -516,3 +517,173 @@ def _bomb(path):
 def test_hostile_predict_inputs(model_path, tmp_path, capsys, name, make, expected):
     make(tmp_path / name)
     _refused(["predict", str(model_path), str(tmp_path / name)], capsys, expected)
+
+
+# -- user errors found before any work: configs, options, data (audit) ---------------
+def test_config_that_is_not_utf8_is_one_line_for_train_and_tune(tmp_path, capsys, no_training):
+    cfg = tmp_path / "latin1.toml"
+    cfg.write_bytes(CONFIG.replace("seed = 3", "seed = 3\n# caf\xe9").encode("latin-1"))
+    for command in ("train", "tune"):
+        _refused([command, str(cfg), "--out", str(tmp_path / "o")], capsys,
+                 "latin1.toml is not a UTF-8 text file")
+
+
+TUNE = CONFIG.replace("test = 0.25", "test = 0.25\nvalidation = 0.2") + """
+[tune]
+method = "random"
+n_trials = 2
+[tune.space]
+"optimizer.lr" = { type = "loguniform", low = 1e-3, high = 1e-2 }
+"""
+
+
+def test_tune_output_folder_config_path_and_threads(tmp_path, capsys, monkeypatch):
+    def no_trials(*args, **kwargs):
+        raise AssertionError("the study started before the user error was found")
+
+    monkeypatch.setattr(rb.tuning, "tune_fit", no_trials)
+    cfg = _write(tmp_path, TUNE)
+    (tmp_path / "afile").write_text("x")
+    _refused(["tune", cfg, "--out", str(tmp_path / "afile")], capsys,
+             "option --out:", "exists and is a file, not a folder")
+    if sys.platform.startswith("linux"):
+        _refused(["tune", cfg, "--out", "/proc/rosenblatt-tune"], capsys,
+                 "option --out: cannot create /proc/rosenblatt-tune")
+    _refused(["tune", str(tmp_path)], capsys, "config path is a directory")
+    for n in ("0", "-1"):
+        _refused(["tune", cfg, "--threads", n], capsys, f"--threads must be in [1, 1024]; got {n}")
+
+
+def test_tour_out_that_cannot_be_written_is_refused_before_any_chapter(tmp_path, capsys,
+                                                                        monkeypatch):
+    import rosenblatt.tour as tour_pkg
+
+    def no_chapters(*args, **kwargs):
+        raise AssertionError("a chapter ran before the user error was found")
+
+    monkeypatch.setattr(tour_pkg, "run_tour", no_chapters)
+    (tmp_path / "afile").write_text("x")
+    _refused(["tour", "--quick", "--out", str(tmp_path / "afile")], capsys,
+             "option --out:", "exists and is a file, not a folder")
+    _refused(["tour", "--quick", "--out", str(tmp_path / "afile" / "sub")], capsys,
+             "option --out: cannot create", "afile is a file")
+    if sys.platform.startswith("linux"):
+        _refused(["tour", "--quick", "--out", "/proc/rosenblatt-tour"], capsys,
+                 "option --out: cannot create /proc/rosenblatt-tour")
+    _refused(["tour", "--quick", "--threads", "-1", "--out", str(tmp_path / "t")], capsys,
+             "--threads must be >= 0 (0: NumPy's default); got -1")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # real-valued targets with a class-label loss trained silently at loss 0
+    ('[data]\nname = "sine"\n[[model.layers]]\ntype = "Dense"\nout_features = 1\n'
+     '[training]\nloss = "cross_entropy"\n',
+     "dataset 'sine' sample 0: the target is -0.151328, not a class index; training.loss "
+     "'cross_entropy' needs class labels"),
+    # no training samples left after the splits (a named dataset)
+    ('[data]\nname = "xor"\ntest = 0.99\n[[model.layers]]\ntype = "Dense"\nout_features = 2\n',
+     "dataset 'xor': no training samples left after the test and validation splits"),
+    ('[data]\nname = "moons"\n[[model.layers]]\ntype = "Dense"\nout_features = 2\n'
+     '[training]\nmetrics = ["accuracy", "mae"]\n',
+     "config key 'training.metrics': 'mae' measures the error of real-valued outputs"),
+    ('[data]\nname = "moons"\n[[model.layers]]\ntype = "Dense"\nout_features = 2\n'
+     '[training]\nmetrics = ["nope"]\n',
+     "config key 'training.metrics': unknown metric 'nope'"),
+    ('[data]\nname = "moons"\n[[model.layers]]\ntype = "Dense"\nout_features = 2\n'
+     '[optimizer]\nname = "Rprop"\n[schedule]\nname = "Cosine"\nlr = 0.1\nt_max = 100\n',
+     "config table [schedule]: Rprop has no learning rate to schedule"),
+    ('[data]\nname = "moons"\n[[model.layers]]\ntype = "Dense"\nout_features = 2\n'
+     '[callbacks]\nLambdaCallback = true\n',
+     "config key 'callbacks.LambdaCallback': LambdaCallback takes Python functions"),
+    ('[data]\nname = "moons"\n[[model.layers]]\ntype = "Dense"\nout_features = 2\n'
+     '[callbacks]\nLearningRateScheduler = { schedule = "Cosine" }\n',
+     "LearningRateScheduler takes Python functions, which a TOML config cannot give; give "
+     "the schedule as a [schedule] table"),
+])
+def test_more_config_errors_before_training(tmp_path, capsys, no_training, text, expected):
+    cfg = _write(tmp_path, text)
+    _refused(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"], capsys, expected)
+    assert not (tmp_path / "o").exists()
+
+
+def test_regression_metrics_are_computed_and_monitored(tmp_path, capsys):
+    cfg = _write(tmp_path, '[data]\nname = "sine"\n[[model.layers]]\ntype = "Dense"\n'
+                           'out_features = 1\n[training]\nloss = "mse"\nepochs = 2\n'
+                           'metrics = ["mae", "mse"]\n[callbacks]\n'
+                           'EarlyStopping = { monitor = "val_mae" }\n')
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    history = json.loads((tmp_path / "o" / "metrics.json").read_text())["history"]
+    assert {"mae", "mse", "val_mae", "val_mse"} <= set(history)
+
+
+def test_memory_estimate_counts_at_most_the_training_samples(tmp_path, monkeypatch):
+    # a batch_size past the data is one batch of the training split, not 1e12 samples
+    from rosenblatt.cli import build
+
+    class Started(Exception):
+        pass
+
+    seen = {}
+    real = build.build_model
+
+    def spy(*args, **kwargs):
+        seen["batch_size"] = kwargs["batch_size"]
+        return real(*args, **kwargs)
+
+    def fit(*args, **kwargs):
+        raise Started
+
+    monkeypatch.setattr(build, "build_model", spy)
+    monkeypatch.setattr(rb, "fit", fit)
+    cfg = _write(tmp_path, CONFIG.replace("batch_size = 16", "batch_size = 1000000000000"))
+    with pytest.raises(Started):
+        main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"])
+    assert seen["batch_size"] == 81  # 120 - 30 test - 9 validation
+
+
+@pytest.mark.parametrize(("name", "write", "expected"), [
+    ("scalarX.npz", lambda p: np.savez(p, X=np.float64(1.0), y=np.arange(3)),
+     "scalarX.npz: array 'X' holds a single number, not one value per sample"),
+    ("scalary.npz", lambda p: np.savez(p, X=np.ones((3, 2)), y=np.int64(1)),
+     "scalary.npz: array 'y' holds a single number"),
+    ("yuint.npz", lambda p: np.savez(p, X=np.ones((4, 2)),
+                                     y=np.array([0, 1, 0, 2**64 - 1], dtype=np.uint64)),
+     "yuint.npz row 3: target 'y' is 18446744073709551615; class labels must be"),
+    ("onecol.csv", lambda p: p.write_text("label\n0\n1\n0\n1\n"),
+     "onecol.csv has no feature columns: only the target 'label'"),
+])
+def test_more_hostile_data_files(tmp_path, capsys, no_training, name, write, expected):
+    write(tmp_path / name)
+    target = "y" if name.endswith(".npz") else "label"
+    cfg = _write(tmp_path, f'[data]\npath = "{name}"\ntarget = "{target}"\n'
+                           f'[[model.layers]]\ntype = "Dense"\nout_features = 2\n')
+    _refused(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"], capsys, expected)
+
+
+def _huge_csv(path, scale):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 2))
+    rows = "\n".join(f"{float(a * scale)!r},{float(b * scale)!r},{int(a > 0)}" for a, b in x)
+    path.write_text("a,b,label\n" + rows + "\n")
+
+
+def test_huge_inputs_are_standardised_in_float64(tmp_path, capsys):
+    # 1e200: the squares overflow; the std was inf and every input 0
+    _huge_csv(tmp_path / "huge.csv", 1e200)
+    cfg = _write(tmp_path, '[data]\npath = "huge.csv"\ntarget = "label"\n[[model.layers]]\n'
+                           'type = "Dense"\nout_features = 2\n[training]\nepochs = 30\n'
+                           '[optimizer]\nname = "Adam"\nlr = 0.05\n')
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] >= 0.9  # the label is the sign of column a
+    meta = rb.io.load_checkpoint(str(tmp_path / "o" / "model.safetensors")).metadata
+    assert np.all(np.isfinite(meta["cli"]["std"])) and np.all(meta["cli"]["std"] > 1e199)
+
+
+def test_unstandardised_inputs_beyond_float32_are_refused(tmp_path, capsys, no_training):
+    _huge_csv(tmp_path / "big.csv", 1e50)
+    cfg = _write(tmp_path, '[data]\npath = "big.csv"\ntarget = "label"\nstandardize = false\n'
+                           '[[model.layers]]\ntype = "Dense"\nout_features = 2\n')
+    _refused(["train", cfg, "--out", str(tmp_path / "o")], capsys,
+             "big.csv line 2: input 'a' is", "beyond float32",
+             "set data.standardize = true or model.dtype = \"float64\"")

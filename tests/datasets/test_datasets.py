@@ -324,3 +324,36 @@ def test_catalog_lists_and_loads():
     assert ds.load("tests.tiny")[0].shape == (1, 1)
     with pytest.raises(ValueError, match="already registered"):
         ds.register_dataset("xor", lambda: None, "clash")
+
+
+def test_stratified_split_allocates_the_test_count_over_the_classes():
+    # 10 classes x 2 samples: per-class rounding gave 0 test samples at 0.2 and 10 at 0.3
+    X, y = np.arange(20)[:, None], np.repeat(np.arange(10), 2)
+    for test_size, n_test in ((0.2, 4), (0.3, 6), (0.5, 10)):
+        Xtr, Xte, ytr, yte = ds.train_test_split(X, y, test_size=test_size, stratify=True)
+        assert len(yte) == n_test and len(ytr) == 20 - n_test
+        assert np.bincount(yte, minlength=10).max() == 1  # at most one per class
+        assert sorted(np.concatenate([Xtr[:, 0], Xte[:, 0]]).tolist()) == list(range(20))
+        # the same count as the unstratified split
+        assert len(ds.train_test_split(X, y, test_size=test_size)[1]) == n_test
+    # classes of 40/24/16 at 0.25: 10/6/4, each class its exact share
+    y = np.repeat([0, 1, 2], [40, 24, 16])
+    _, _, _, yte = ds.train_test_split(np.arange(80)[:, None], y, test_size=0.25,
+                                       stratify=True)
+    assert np.bincount(yte).tolist() == [10, 6, 4]
+
+
+def test_stratified_split_of_one_hot_targets_and_empty_parts():
+    labels = np.repeat(np.arange(4), 5)
+    X, y = np.arange(20)[:, None], np.eye(4)[labels]
+    Xtr, Xte, ytr, yte = ds.train_test_split(X, y, test_size=0.2, stratify=True)
+    assert yte.shape == (4, 4) and sorted(yte.argmax(axis=1).tolist()) == [0, 1, 2, 3]
+    np.testing.assert_array_equal(labels[Xte[:, 0]], yte.argmax(axis=1))
+    with pytest.raises(ValueError, match=r"train_test_split: test_size=0.1 of 3 samples leaves "
+                                         r"the test part empty"):
+        ds.train_test_split(X[:3], labels[:3], test_size=0.1)
+    with pytest.raises(ValueError, match="leaves the train part empty"):
+        ds.train_test_split(X[:3], labels[:3], test_size=0.9, stratify=True)
+    with pytest.raises(ValueError, match=r"split: part 2 \(fraction 0.05\) of 10 samples would "
+                                         r"be empty"):
+        ds.split(X[:10], labels[:10], (0.9, 0.05, 0.05))

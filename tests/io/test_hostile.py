@@ -463,3 +463,13 @@ def test_a_thousand_mutated_checkpoints_raise_only_format_error(checkpoint, tmp_
         if folder is not tmp_path:
             shutil.rmtree(folder)
     assert outcomes["refused"] > 500, outcomes
+
+
+def test_zero_sized_shape_with_an_axis_numpy_cannot_hold():
+    # 0 values, so the offsets fit; NumPy still refuses the axis of 2**70 (a ValueError leaked)
+    header = json.dumps({"w": {"dtype": "F32", "shape": [0, 2**70],
+                               "data_offsets": [0, 0]}}).encode()
+    blob = len(header).to_bytes(8, "little") + header
+    with pytest.raises(rb.FormatError, match=r"tensor 'w': shape \[0, 1180591620717411303424\] "
+                                             r"cannot be an array"):
+        decode(blob)

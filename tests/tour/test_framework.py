@@ -158,3 +158,18 @@ def test_progress_bar_goes_to_the_stream_only_on_a_terminal():
     assert list(progress(range(5), desc="epochs", stream=pipe)) == [0, 1, 2, 3, 4]
     assert "epochs [" in tty.getvalue() and "5/5" in tty.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_any_chapter(tmp_path):
+    ran = []
+    counted = Chapter("Counted", section="Perceptrons", order=1, fn=lambda ctx: ran.append(1),
+                      name="counted")
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match=r"run_tour: out must be a folder; '.*afile' is a file"):
+        run_tour(quick=True, out=str(tmp_path / "afile"), chapters=[counted], progress=False,
+                 log=io.StringIO())
+    with pytest.raises(ValueError, match=r"run_tour: cannot write the report in out="):
+        run_tour(quick=True, out=str(tmp_path / "afile" / "sub"), chapters=[counted],
+                 progress=False, log=io.StringIO())
+    assert ran == []

@@ -62,7 +62,7 @@ def _train(rb, distributed, epochs, callbacks=(), resume_from=None, batchnorm=Fa
 
 def _diverge(rb, distributed):
     """SGD with a far too large step on the same batches: fit stops with DivergenceError
-    within the first epoch and puts back the weights of the last good loss."""
+    within the first epoch and puts back the weights of the lowest batch loss so far."""
     X, y = _data(64)
     model = _model(rb)
     opt = rb.optim.SGD(model.parameters(), lr=40.0, momentum=0.9)
@@ -101,7 +101,8 @@ def fit_job(out):
     every = np.empty((comm.Get_size(), mine.size))
     comm.Allgather(mine, every)
     report["state_ranks_max_difference"] = float(np.abs(every - every[0]).max())
-    # a divergence in the first epoch: every rank puts back the same last good weights
+    # a divergence in the first epoch: every rank puts back the same weights (those of the
+    # lowest batch loss so far)
     dopt, report["diverged_at"] = _diverge(rb, "mpi")
     every = np.empty((comm.Get_size(), dopt.vec.size))
     comm.Allgather(dopt.vec.data.astype(np.float64), every)

@@ -198,3 +198,16 @@ def test_reduce_lr_on_plateau(rng):
     assert h["lr"] == pytest.approx([0.2, 0.2, 0.1, 0.05, 0.03, 0.03])
     with pytest.raises(ValueError, match=r"factor must be in \(0, 1\)"):
         rb.callbacks.ReduceLROnPlateau(factor=2)
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda v: rb.callbacks.EarlyStopping(min_delta=v), "EarlyStopping: min_delta must be a "
+                                                         "finite number; got nan"),
+    (lambda v: rb.callbacks.ReduceLROnPlateau(min_lr=v), "ReduceLROnPlateau: min_lr must be "
+                                                          "finite and >= 0; got nan"),
+])
+def test_nan_hyperparameters_are_refused_by_name(make, match):
+    with pytest.raises(ValueError, match=match):
+        make(float("nan"))
+    with pytest.raises(ValueError, match=match.replace("nan", "inf")):
+        make(float("inf"))

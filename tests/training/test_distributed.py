@@ -64,7 +64,8 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert report["plain_vs_sharded"] < 1e-12
     assert report["plain_velocity_vs_sharded"] < 1e-12
     assert report["state_ranks_max_difference"] == 0.0
-    # a divergence within the first epoch: the last good weights, the same on every rank
+    # a divergence within the first epoch: the weights of the lowest batch loss so far, the
+    # same on every rank
     # and as in one process
     assert report["diverged_at"] is not None and report["diverged_at"] > 0
     assert report["diverged_at"] == report["diverged_at_one_process"]

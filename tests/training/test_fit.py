@@ -168,23 +168,40 @@ def test_finite_data_whose_sum_overflows_is_accepted_and_opposite_infs_are_not()
         rb.fit(net, X, np.ones(8, dtype=np.float32), loss="mse",
                optimizer=rb.optim.SGD(net.parameters(), lr=0.1), epochs=0, progress=False)
 
+def _batch_spy(net, opt, y, batch_size):
+    """A callback recording, before every step, the weights and the loss they gave on their
+    batch (shuffle=False: batch b is rows b * batch_size ...)."""
+    seen, losses = [], []
+
+    def spy(trainer):
+        seen.append(opt.vec.data.copy())
+        b = trainer.batch * batch_size
+        with rb.no_grad():
+            pred = net(rb.tensor(trainer.x_batch))
+        losses.append(float(rb.losses.mse(pred, y[b:b + batch_size, None]).item()))
+
+    return rb.callbacks.LambdaCallback(on_backward=spy), seen, losses
+
+
 def test_diverging_loss_stops_with_epoch_and_batch_and_keeps_good_weights(rng):
     X = rng.normal(size=(64, 5)).astype(np.float32)
     y = (X @ rng.normal(size=5)).astype(np.float32)
     net = rb.nn.Sequential(rb.nn.Dense(5, 16, rng=0), rb.nn.ReLU(), rb.nn.Dense(16, 1, rng=1))
-    seen = []
-    record = rb.callbacks.LambdaCallback(
-        on_backward=lambda trainer: seen.append(net[0].W.data.copy()))
+    opt = rb.optim.SGD(net.parameters(), lr=5.0)
+    record, seen, losses = _batch_spy(net, opt, y, 8)
     with pytest.raises(DivergenceError, match=r"the loss became (nan|inf) at epoch \d+ "
                                               r"\(0-based\), batch \d+") as info:
-        rb.fit(net, X, y, loss="mse", optimizer=rb.optim.SGD(net.parameters(), lr=5.0),
-               epochs=50, batch_size=8, callbacks=[record], progress=False, rng=0,
+        rb.fit(net, X, y, loss="mse", optimizer=opt, epochs=50, batch_size=8, shuffle=False,
+               callbacks=[record], progress=False, rng=0,
                divergence_factor=None)  # the NaN/inf path (growth: test_divergence.py)
     err = info.value
+    assert err.epoch == 0 and err.batch == len(seen)
     assert np.all(np.isfinite(net[0].W.data))
-    # the model holds the weights of the last batch whose loss was finite
-    np.testing.assert_array_equal(net[0].W.data, seen[-1])
-    assert err.epoch * 8 + err.batch == len(seen)
+    # within the first epoch: the weights of the lowest batch loss, not merely the last step's
+    best = int(np.argmin(losses))
+    assert best < len(seen) - 1
+    np.testing.assert_array_equal(opt.vec.data, seen[best])
+    assert f"the lowest batch loss so far ({losses[best]:.4g}, epoch 0, batch {best}" in str(err)
     assert isinstance(err.history, rb.training.History)
 
 
@@ -195,8 +212,9 @@ def test_diverging_loss_stops_with_epoch_and_batch_and_keeps_good_weights(rng):
     lambda p: rb.optim.RMSprop(p, lr=1.0),  # no keep in its rule: copied before the step
 ], ids=["momentum", "nesterov_decay", "adam", "rmsprop"])
 def test_divergence_puts_back_the_weights_the_step_kept(make, rng, both):
-    # a model above the compiled passes' size: SGD and Adam write the last good weights in
-    # their own pass over the vector (step(keep=)); every weight must come back, exactly
+    # a model above the compiled passes' size: SGD and Adam write the kept weights in their
+    # own pass over the vector (step(keep=)), only at a new lowest batch loss; every weight
+    # must come back, exactly
     X = rng.normal(size=(64, 5)).astype(np.float32)
     y = (X @ rng.normal(size=5)).astype(np.float32)
 
@@ -204,14 +222,14 @@ def test_divergence_puts_back_the_weights_the_step_kept(make, rng, both):
         net = rb.nn.Sequential(rb.nn.Dense(5, 1024, rng=0), rb.nn.ReLU(),
                                rb.nn.Dense(1024, 1, rng=1))
         opt = make(net.parameters())
-        seen = []
-        record = rb.callbacks.LambdaCallback(
-            on_backward=lambda trainer: seen.append(opt.vec.data.copy()))
-        with pytest.raises(DivergenceError, match="the weights from before the last step"):
+        record, seen, losses = _batch_spy(net, opt, y, 8)
+        with pytest.raises(DivergenceError, match="the lowest batch loss so far") as info:
             rb.fit(net, X, y, loss="mse", optimizer=opt, epochs=50, batch_size=8,
-                   callbacks=[record], progress=False, rng=0, divergence_factor=3.0)
+                   shuffle=False, callbacks=[record], progress=False, rng=0,
+                   divergence_factor=3.0)
+        assert info.value.epoch == 0
         assert opt.vec.size > 4096 and seen
-        np.testing.assert_array_equal(opt.vec.data, seen[-1])
+        np.testing.assert_array_equal(opt.vec.data, seen[int(np.argmin(losses))])
 
     both(run)
 
@@ -290,3 +308,47 @@ def test_float64_models_train_in_float64(rng):
     rb.fit(net, X.astype(np.float32), y, loss="cross_entropy", optimizer=opt, epochs=2,
            progress=False, rng=0)
     assert net[0].W.data.dtype == np.float64 and opt.vec.data.dtype == np.float64
+
+
+class _Epochs(rb.callbacks.Callback):
+    def __init__(self):
+        self.ended = 0
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.ended += 1
+
+
+@pytest.mark.parametrize(("change", "error", "match"), [
+    (lambda a: a.update(validation_data=(np.ones((6, 4), np.float32), np.zeros(6, int))),
+     ValueError, r"fit: validation X has examples of shape \(4,\) but X has \(5,\); the model "
+                 r"refuses them: Dense"),
+    (lambda a: a.update(validation_data=(np.ones((6, 5), np.float32), np.full(6, 7))),
+     ValueError, r"fit: validation y\[0\] = 7 but the model outputs 3 classes"),
+    (lambda a: a.update(metrics=("mae",)),
+     ValueError, "fit: metric 'mae' compares outputs with targets of the same shape, but y "
+                 "holds class labels for loss 'cross_entropy'; use 'accuracy'"),
+    (lambda a: a.update(callbacks=[rb.callbacks.Checkpoint("/nonexistent-rb/dir/c.safetensors")]),
+     ValueError, r"fit: Checkpoint path '/nonexistent-rb/dir/c.safetensors': the folder "
+                 r"'/nonexistent-rb/dir' does not exist"),
+])
+def test_errors_found_before_the_first_epoch(change, error, match):
+    net = _mlp()
+    epochs = _Epochs()
+    args = {"loss": "cross_entropy", "optimizer": rb.optim.SGD(net.parameters(), lr=0.1),
+            "epochs": 2, "progress": False, "callbacks": [epochs]}
+    change(args)
+    args["callbacks"] = list(args["callbacks"]) + [epochs]
+    X = np.ones((8, 5), np.float32)
+    with pytest.raises(error, match=match):
+        rb.fit(net, X, np.arange(8) % 3, **args)
+    assert epochs.ended == 0
+
+
+def test_regression_metrics_with_one_output_binary_labels_still_work():
+    # integer 0/1 labels against one output: mae compares them elementwise, as asked
+    net = _mlp(o=1)
+    h = rb.fit(net, np.ones((8, 5), np.float32), np.arange(8) % 2,
+               loss="binary_cross_entropy_with_logits",
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1), epochs=1, progress=False,
+               metrics=("accuracy", "mae"))
+    assert "mae" in h.history

@@ -106,3 +106,91 @@ def test_train_runs_a_config_that_also_has_a_tune_table(tmp_path):
     out = tmp_path / "run"
     assert main(["train", cfg, "--out", str(out)]) == 0
     assert (out / "model.safetensors").exists()
+
+
+XOR = """
+seed = 1
+[data]
+name = "xor"
+validation = 0.25
+[[model.layers]]
+type = "Dense"
+out_features = 4
+[[model.layers]]
+type = "Tanh"
+[[model.layers]]
+type = "Dense"
+out_features = 2
+[training]
+epochs = 4
+batch_size = 8
+[tune]
+method = "bayes"
+n_trials = 5
+pruning = "median"
+[tune.space]
+"optimizer.lr" = { type = "loguniform", low = 1e-4, high = 1e-1 }
+"""
+
+
+def _trials(out):
+    study = json.loads((out / "study.json").read_text())
+    return study["settings"], [(t["params"], t["value"], t["status"]) for t in study["trials"]]
+
+
+def test_workers_without_n_parallel_give_the_serial_study(tmp_path, capsys):
+    """Issue 21: the study does not depend on the executor or its workers; n_parallel
+    (default 1) is a setting of the config, stored in study.json."""
+    cfg = _write(tmp_path, XOR)
+    assert main(["tune", cfg, "--out", str(tmp_path / "serial")]) == 0
+    assert main(["tune", cfg, "--out", str(tmp_path / "pool"), "--workers", "2"]) == 0
+    assert "tune.n_parallel is 1 (the default)" in capsys.readouterr().err
+    settings, serial = _trials(tmp_path / "serial")
+    assert settings["n_parallel"] == 1 and _trials(tmp_path / "pool") == (settings, serial)
+    with pytest.raises(SystemExit):
+        main(["tune", "--help"])
+    assert "tune.n_parallel of them at a time" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_study_resumes_with_more_trials(tmp_path, capsys):
+    cfg = _write(tmp_path, XOR.replace("pruning = \"median\"\n", ""))
+    out = tmp_path / "run"
+    assert main(["tune", cfg, "--out", str(out), "--trials", "3"]) == 0
+    assert main(["tune", cfg, "--out", str(out), "--trials", "9"]) == 0
+    settings, trials = _trials(out)
+    assert len(trials) == 9 and settings["n_initial"] == 2  # the first session's default (not 3)
+
+
+def test_progress_shows_the_metric_as_named(tmp_path, capsys):
+    cfg = _write(tmp_path, XOR.replace("[tune]\n", "[tune]\nmetric = \"val_accuracy\"\n")
+                 .replace("[training]\n", "[training]\nmetrics = [\"accuracy\"]\n"))
+    assert main(["tune", cfg, "--out", str(tmp_path / "o"), "--trials", "2"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trial ")]
+    assert len(lines) == 2
+    for line in lines:
+        accuracy = float(line.split("val_accuracy ")[1].split()[0])
+        assert 0 <= accuracy <= 1
+
+
+def test_damaged_study_file_is_one_line_exit_2(tmp_path, capsys):
+    cfg = _write(tmp_path, XOR.replace("pruning = \"median\"\n", ""))
+    out = tmp_path / "run"
+    assert main(["tune", cfg, "--out", str(out), "--trials", "2"]) == 0
+    study = json.loads((out / "study.json").read_text())
+    study["trials"][0]["value"] = "abc"
+    (out / "study.json").write_text(json.dumps(study))
+    capsys.readouterr()
+    assert main(["tune", cfg, "--out", str(out), "--trials", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rosenblatt tune: error:")
+    assert "study.json" in err and "field 'value' of trial 0" in err
+
+
+def test_a_bad_choice_value_fails_before_any_trial(tmp_path, capsys):
+    bad = XOR.replace('"optimizer.lr"', '"model.layers[1].type" = { type = "choice", values = '
+                      '["Tanh", "ReLU", "Bogus"] }\n"optimizer.lr"')
+    cfg = _write(tmp_path, bad)
+    assert main(["tune", cfg, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown layer type 'Bogus'" in err and "trial 1/" not in err
+    assert not (tmp_path / "o" / "study.json").exists()
