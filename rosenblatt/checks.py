@@ -73,6 +73,26 @@ def positive_float(owner, name, value, allow_zero=False):
     return value
 
 
+def finite_float(owner, name, value):
+    """Validate a finite real number of either sign (a bound, a winding); returns a float.
+
+    Examples
+    --------
+    >>> finite_float("sine", "low", -1)
+    -1.0
+    >>> finite_float("sine", "low", float("-inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: sine: low must be a finite number; got -inf
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number; got {value!r}")
+    return value
+
+
 def unit_interval(owner, name, value, closed_low=True, closed_high=False):
     """Validate a rate in ``[0, 1)`` (ends chosen by ``closed_low``/``closed_high``); a float.
 

@@ -31,6 +31,7 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
 
 from . import nn, optim
 from .autodiff import Tensor, no_grad
+from .checks import int_at_least, is_int, positive_float, positive_int, unit_interval
 from .nn import losses
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "sigmoid": nn.Sigmoid,
@@ -93,15 +94,16 @@ class _BaseMLP(BaseEstimator):
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"{name}: optimizer must be one of {sorted(_OPTIMIZERS)}; "
                              f"got {self.optimizer!r}")
-        checks = [("alpha", self.alpha >= 0), ("learning_rate_init", self.learning_rate_init > 0),
-                  ("max_iter", self.max_iter >= 1), ("tol", self.tol >= 0),
-                  ("n_iter_no_change", self.n_iter_no_change >= 1),
-                  ("dropout", 0 <= self.dropout < 1), ("momentum", 0 <= self.momentum <= 1)]
-        for pname, ok in checks:
-            if not ok:
-                raise ValueError(f"{name}: invalid {pname}={getattr(self, pname)!r}")
-        if self.batch_size != "auto" and not (
-                isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+        # Types first (alpha=None, "0.1"), then ranges: the checks name the estimator.
+        positive_float(name, "alpha", self.alpha, allow_zero=True)
+        positive_float(name, "learning_rate_init", self.learning_rate_init)
+        positive_int(name, "max_iter", self.max_iter)  # 2.5 epochs or True are no count
+        positive_float(name, "tol", self.tol, allow_zero=True)
+        positive_int(name, "n_iter_no_change", self.n_iter_no_change)
+        unit_interval(name, "dropout", self.dropout)
+        unit_interval(name, "momentum", self.momentum)  # [0, 1), as SGD and RMSprop take it
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto") and not (
+                is_int(self.batch_size) and self.batch_size >= 1):
             raise ValueError(f"{name}: batch_size must be 'auto' or a positive integer; "
                              f"got {self.batch_size!r}")
         return [int(s) for s in sizes]
@@ -434,16 +436,9 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
     def _check_params(self):
         name = type(self).__name__
         for pname, minimum in (("n_components", 1), ("batch_size", 1), ("n_iter", 0), ("k", 1)):
-            value = getattr(self, pname)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) \
-                    or value < minimum:
-                raise ValueError(f"{name}: {pname} must be an integer >= {minimum}; "
-                                 f"got {value!r}")
-        if not (isinstance(self.learning_rate, (int, float, np.number))
-                and self.learning_rate > 0):
-            raise ValueError(f"{name}: learning_rate must be > 0; got {self.learning_rate!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"{name}: momentum must be in [0, 1); got {self.momentum!r}")
+            int_at_least(name, pname, getattr(self, pname), minimum)
+        positive_float(name, "learning_rate", self.learning_rate)
+        unit_interval(name, "momentum", self.momentum)
 
     def _start(self, n_features, dtype):
         self._check_params()
@@ -589,13 +584,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
         X = validate_data(self, X, dtype=np.float64)
         name = type(self).__name__
-        for pname, ok in (("max_iter", isinstance(self.max_iter, (int, np.integer))
-                           and self.max_iter >= 1),
-                          ("batch_size", isinstance(self.batch_size, (int, np.integer))
-                           and self.batch_size >= 1),
-                          ("learning_rate_init", self.learning_rate_init > 0)):
-            if not ok:
-                raise ValueError(f"{name}: invalid {pname}={getattr(self, pname)!r}")
+        positive_int(name, "max_iter", self.max_iter)
+        positive_int(name, "batch_size", self.batch_size)
+        positive_float(name, "learning_rate_init", self.learning_rate_init)
         rng = _generator(self.random_state)
         self.model_ = Network(X.shape[1], self.n_hidden, activation=self.activation,
                               output=self.output, loss=self.loss, tied=self.tied,
@@ -686,6 +677,12 @@ class SparseCoding(TransformerMixin, BaseEstimator):
         from .models.sparse_coding import SparseCoding as Model
 
         X = validate_data(self, X, dtype=np.float64)
+        name = type(self).__name__
+        # The estimator's names (max_iter, not the model's epochs) in the messages.
+        positive_int(name, "max_iter", self.max_iter)
+        positive_int(name, "batch_size", self.batch_size)
+        positive_float(name, "lam", self.lam, allow_zero=True)
+        positive_float(name, "tol", self.tol, allow_zero=True)
         self.model_ = Model(self.n_atoms, self.lam, dictionary_norm=self.dictionary_norm,
                             solver=self.solver, rng=_generator(self.random_state),
                             tol=self.tol)
@@ -703,7 +700,12 @@ class SparseCoding(TransformerMixin, BaseEstimator):
     def inverse_transform(self, H):
         """The reconstructions D h of codes ``H`` (n_samples, n_atoms)."""
         check_is_fitted(self, "model_")
-        return np.asarray(H, dtype=np.float64) @ self.components_
+        H = np.asarray(H, dtype=np.float64)
+        n_atoms = self.components_.shape[0]
+        if H.ndim != 2 or H.shape[1] != n_atoms:
+            raise ValueError(f"{type(self).__name__}.inverse_transform: H must have shape "
+                             f"(n_samples, {n_atoms}); got {H.shape}")
+        return H @ self.components_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -141,3 +141,63 @@ def test_divergence_is_reported():
     with pytest.raises(ValueError, match="diverged"), np.errstate(over="ignore", invalid="ignore"):
         MLPRegressor((16,), optimizer="sgd", momentum=0.0, learning_rate_init=1e6,
                      max_iter=50, random_state=0).fit(X * 1e3, y.ravel() * 1e3)
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"optimizer": "sgd", "momentum": 1}, ValueError,
+     r"MLPClassifier: momentum must be in \[0, 1\); got 1\.0"),
+    ({"optimizer": "rmsprop", "momentum": 1.5}, ValueError, r"MLPClassifier: momentum must be"),
+    ({"momentum": None}, TypeError, r"MLPClassifier: momentum must be a number; got NoneType"),
+    ({"alpha": None}, TypeError, r"MLPClassifier: alpha must be a number; got NoneType"),
+    ({"alpha": "0.1"}, TypeError, r"MLPClassifier: alpha must be a number; got str"),
+    ({"tol": None}, TypeError, r"MLPClassifier: tol must be a number"),
+    ({"learning_rate_init": None}, TypeError, r"MLPClassifier: learning_rate_init must be a "),
+    ({"learning_rate_init": np.inf}, ValueError, r"learning_rate_init must be finite and > 0"),
+    ({"dropout": "0.5"}, TypeError, r"MLPClassifier: dropout must be a number"),
+    ({"max_iter": 2.5}, ValueError, r"MLPClassifier: max_iter must be a positive integer; "
+                                    r"got 2\.5"),
+    ({"max_iter": True}, ValueError, r"max_iter must be a positive integer; got True"),
+    ({"batch_size": True}, ValueError, r"batch_size must be 'auto' or a positive integer; "
+                                       r"got True"),
+    ({"batch_size": 4.0}, ValueError, r"batch_size must be 'auto' or a positive integer"),
+    ({"n_iter_no_change": 1.5}, ValueError, r"n_iter_no_change must be a positive integer"),
+])
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_hyper_parameters_are_checked_by_type_and_range(cls, params, error, match):
+    X, y = rb.datasets.xor()
+    y = y if cls is MLPClassifier else y.astype(float)
+    with pytest.raises(error, match=match.replace("MLPClassifier", cls.__name__)):
+        cls((4,), **{"max_iter": 2, **params}).fit(X, y)
+
+
+def test_momentum_just_below_one_still_trains():
+    X, y = rb.datasets.xor()
+    MLPClassifier((4,), optimizer="sgd", momentum=0.99, max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: rb.sklearn.Autoencoder(2, learning_rate_init=None, max_iter=1), TypeError,
+     r"Autoencoder: learning_rate_init must be a number; got NoneType"),
+    (lambda: rb.sklearn.Autoencoder(2, max_iter=1.5), ValueError,
+     r"Autoencoder: max_iter must be a positive integer; got 1\.5"),
+    (lambda: rb.sklearn.Autoencoder(2, max_iter=1, batch_size=True), ValueError,
+     r"Autoencoder: batch_size must be a positive integer; got True"),
+    (lambda: rb.sklearn.BernoulliRBM(2, momentum=None), TypeError,
+     r"BernoulliRBM: momentum must be a number; got NoneType"),
+    (lambda: rb.sklearn.BernoulliRBM(2, momentum=1.0), ValueError,
+     r"BernoulliRBM: momentum must be in \[0, 1\)"),
+    (lambda: rb.sklearn.BernoulliRBM(2, learning_rate="0.1"), TypeError,
+     r"BernoulliRBM: learning_rate must be a number; got str"),
+    (lambda: rb.sklearn.BernoulliRBM(2, learning_rate=True), TypeError,
+     r"BernoulliRBM: learning_rate must be a number; got bool"),
+    (lambda: rb.sklearn.SparseCoding(2, max_iter=None), ValueError,
+     r"SparseCoding: max_iter must be a positive integer; got None"),
+    (lambda: rb.sklearn.SparseCoding(2, max_iter=1, tol=None), TypeError,
+     r"SparseCoding: tol must be a number; got NoneType"),
+    (lambda: rb.sklearn.SparseCoding(2, max_iter=1, lam="0.1"), TypeError,
+     r"SparseCoding: lam must be a number; got str"),
+])
+def test_unsupervised_estimators_check_hyper_parameter_types(make, error, match):
+    X = np.random.default_rng(0).uniform(size=(20, 3))
+    with pytest.raises(error, match=match):
+        make().fit(X > 0.5 if "RBM" in match else X)

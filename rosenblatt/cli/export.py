@@ -95,11 +95,16 @@ def run(args):
     except (ValueError, TypeError) as e:
         raise CLIError(f"cannot export {args.model} for inputs of shape {shape}: {e}") from None
     except OSError as e:
-        raise CLIError(f"cannot write {args.output}: {e}") from None
+        if e.filename is None and e.strerror:  # the library's own message names OUTPUT
+            raise CLIError(e.strerror) from None
+        raise CLIError(f"cannot write {args.output}: {e.strerror or e}") from None
     graph = proto.graph
+    # The graph's input dtype, not the example's: a float64 model exports a float64 input.
+    dtype = np.dtype(onnx_export._onnx().helper.tensor_dtype_to_np_dtype(
+        graph.input[0].type.tensor_type.elem_type))
     outputs = ", ".join(o.name for o in graph.output)
     note = " (inputs standardised in the graph)" if standardize is not None else ""
     print(f"wrote {args.output}: opset {proto.opset_import[0].version}, "
           f"{len(graph.node)} nodes; input {graph.input[0].name} (batch, "
-          f"{', '.join(str(n) for n in shape)}) {example.dtype}{note}; outputs {outputs}")
+          f"{', '.join(str(n) for n in shape)}) {dtype}{note}; outputs {outputs}")
     return 0

@@ -14,7 +14,7 @@ an int seed, or None for the library generator seeded by ``rb.seed``).
 
 import numpy as np
 
-from ..checks import int_at_least
+from ..checks import finite_float, int_at_least, positive_float, unit_interval
 from ..randomness import resolve_rng
 
 _GATES = {
@@ -28,9 +28,8 @@ _GATES = {
 
 
 def _noise_level(name, value):
-    if not (isinstance(value, (int, float, np.floating, np.integer)) and value >= 0):
-        raise ValueError(f"{name}: noise must be a non-negative number; got {value!r}")
-    return float(value)
+    """A finite standard deviation >= 0 (inf would fill X with inf; True is no level)."""
+    return positive_float(name, "noise", value, allow_zero=True)
 
 
 def logic(op, bipolar=False):
@@ -88,11 +87,14 @@ def spirals(n_samples=300, n_classes=2, noise=0.0, turns=1.0, rng=None):
     Parameters
     ----------
     n_samples : int, default 300
-        Split as evenly as possible between the classes.
+        Split as evenly as possible between the classes (at least one point
+        per class: ``n_samples >= n_classes``).
     n_classes : int, default 2
     noise : float, default 0.0
+        Finite, >= 0.
     turns : float, default 1.0
-        How many times each arm winds around the origin.
+        How many times each arm winds around the origin (finite; negative
+        winds the other way).
     rng : Generator, int or None
 
     Returns
@@ -102,7 +104,11 @@ def spirals(n_samples=300, n_classes=2, noise=0.0, turns=1.0, rng=None):
     """
     n_samples = int_at_least("spirals", "n_samples", n_samples, 1)
     n_classes = int_at_least("spirals", "n_classes", n_classes, 1)
+    if n_samples < n_classes:
+        raise ValueError(f"spirals: n_samples must be >= n_classes ({n_classes}), one point per "
+                         f"arm at least; got {n_samples}")
     noise = _noise_level("spirals", noise)
+    turns = finite_float("spirals", "turns", turns)
     rng = resolve_rng(rng)
     y = np.arange(n_samples) % n_classes
     r = rng.uniform(0.05, 1.0, n_samples)
@@ -150,8 +156,7 @@ def circles(n_samples=200, noise=0.05, factor=0.5, rng=None):
     """
     n_samples = int_at_least("circles", "n_samples", n_samples, 2)
     noise = _noise_level("circles", noise)
-    if not 0 < factor < 1:
-        raise ValueError(f"circles: factor must be in (0, 1); got {factor!r}")
+    factor = unit_interval("circles", "factor", factor, closed_low=False)
     rng = resolve_rng(rng)
     n_out = n_samples // 2
     n_in = n_samples - n_out
@@ -168,6 +173,8 @@ def circles(n_samples=200, noise=0.05, factor=0.5, rng=None):
 def sine(n_samples=100, noise=0.1, low=-np.pi, high=np.pi, rng=None):
     """Noisy samples of y = sin(x), x uniform in [low, high]: a 1-D regression problem.
 
+    ``low < high`` are finite numbers; ``noise`` is finite and >= 0.
+
     Returns
     -------
     X : float32 (n_samples, 1), sorted
@@ -176,8 +183,11 @@ def sine(n_samples=100, noise=0.1, low=-np.pi, high=np.pi, rng=None):
     """
     n_samples = int_at_least("sine", "n_samples", n_samples, 1)
     noise = _noise_level("sine", noise)
+    low, high = finite_float("sine", "low", low), finite_float("sine", "high", high)
     if not low < high:
         raise ValueError(f"sine: need low < high; got low={low!r}, high={high!r}")
+    if not np.isfinite(high - low):  # e.g. -1e308, 1e308: numpy cannot draw from that range
+        raise ValueError(f"sine: high - low must be finite; got low={low!r}, high={high!r}")
     rng = resolve_rng(rng)
     x = np.sort(rng.uniform(low, high, n_samples))
     y = np.sin(x) + noise * rng.standard_normal(n_samples)

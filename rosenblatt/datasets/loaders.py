@@ -98,7 +98,8 @@ def load_mnist1d(num_samples=5000, seed=42):
     ----------
     num_samples : int, default 5000
     seed : int, default 42
-        The benchmark's seed.
+        The benchmark's seed, an integer in [0, 2**32) (not None: 42 is the
+        published data set).
 
     Returns
     -------
@@ -111,7 +112,11 @@ def load_mnist1d(num_samples=5000, seed=42):
         Without mnist1d (``pip install rosenblatt[data]``).
     """
     num_samples = int_at_least("load_mnist1d", "num_samples", num_samples, 10)
-    X, y = _mnist1d(num_samples, int(seed))
+    # The benchmark is defined by its seed: None ("any seed") would not name a data set.
+    seed = int_at_least("load_mnist1d", "seed", seed, 0)
+    if seed >= 2**32:  # mnist1d seeds np.random.seed, which takes 32 bits
+        raise ValueError(f"load_mnist1d: seed must be an integer in [0, 2**32); got {seed!r}")
+    X, y = _mnist1d(num_samples, seed)
     return X.copy(), y.copy()
 
 

@@ -101,7 +101,24 @@ def encode_reber(strings, next_symbols):
     Y : float32 (n, T, 7)
         1 for every symbol that may come next; all zeros at padding (so
         ``Y.sum(-1) > 0`` is the mask of real steps).
+
+    Raises
+    ------
+    ValueError
+        For no strings, an empty string, a symbol outside ``REBER_SYMBOLS``,
+        or a ``next_symbols`` of another length than ``strings``.
     """
+    strings, next_symbols = list(strings), list(next_symbols)
+    if not strings or not all(isinstance(s, str) and s for s in strings):
+        raise ValueError(f"encode_reber: strings must be a non-empty list of non-empty strings "
+                         f"(as reber_strings returns); got {strings!r:.80}")
+    if len(next_symbols) != len(strings):
+        raise ValueError(f"encode_reber: next_symbols must hold one list of sets per string; "
+                         f"got {len(next_symbols)} for {len(strings)} strings")
+    unknown = {c for s in strings for c in s} - set(_INDEX)
+    if unknown:
+        raise ValueError(f"encode_reber: strings may hold only the symbols {REBER_SYMBOLS!r}; "
+                         f"got {sorted(unknown)!r}")
     T = max(len(s) for s in strings) - 1
     X = np.zeros((len(strings), T, len(REBER_SYMBOLS)), dtype=np.float32)
     Y = np.zeros_like(X)

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import is_int, positive_int, unit_interval
 from ..randomness import resolve_rng
 
 
@@ -356,9 +356,7 @@ def sentiment_trees(n_trees=500, negations=(0, 2), intensifier_prob=0.3, rng=Non
     """
     n_trees = positive_int("sentiment_trees", "n_trees", n_trees)
     low, high = _range("sentiment_trees", "negations", negations)
-    if not 0.0 <= float(intensifier_prob) < 1.0:
-        raise ValueError(f"sentiment_trees: intensifier_prob must be in [0, 1); got "
-                         f"{intensifier_prob!r}")
+    intensifier_prob = unit_interval("sentiment_trees", "intensifier_prob", intensifier_prob)
     rng = resolve_rng(rng)
     trees, y = [], np.empty(n_trees, dtype=np.int64)
     for i in range(n_trees):
@@ -386,11 +384,12 @@ def sentiment_trees(n_trees=500, negations=(0, 2), intensifier_prob=0.3, rng=Non
 
 
 def _range(owner, name, value):
-    try:
-        low, high = (int(v) for v in value)
-    except (TypeError, ValueError):
+    """``(low, high)`` integers; a string ("02") or fractions ((0.5, 2.7)) are refused."""
+    pair = list(value) if isinstance(value, (tuple, list, np.ndarray)) else None
+    if pair is None or len(pair) != 2 or not all(is_int(v) for v in pair):
         raise ValueError(f"{owner}: {name} must be a pair (low, high) of integers; "
-                         f"got {value!r}") from None
+                         f"got {value!r}")
+    low, high = int(pair[0]), int(pair[1])
     if low < 0 or high < low:
         raise ValueError(f"{owner}: {name} must satisfy 0 <= low <= high; got {value!r}")
     return low, high

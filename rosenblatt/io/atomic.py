@@ -13,6 +13,7 @@ to the same target removes the ones whose process is gone.
 """
 
 import contextlib
+import errno
 import os
 import secrets
 
@@ -67,6 +68,17 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
+def _check_folder(target, directory):
+    """Name the user's path when its folder is missing (not the temporary file's)."""
+    if os.path.isdir(directory):
+        return
+    if os.path.exists(directory):
+        raise NotADirectoryError(errno.ENOTDIR, f"cannot write {target}: {directory} is not "
+                                 f"a folder")
+    raise FileNotFoundError(errno.ENOENT, f"cannot write {target}: the folder {directory} does "
+                            f"not exist (create it first)")
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Context manager: a file object whose contents replace ``path`` atomically on exit.
@@ -77,8 +89,15 @@ def atomic_write(path, mode="wb"):
     Parameters
     ----------
     path : str or os.PathLike
+        The target; its folder must exist.
     mode : {"wb", "w"}, default "wb"
         Binary or text (UTF-8).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder of ``path`` does not exist (the message names
+        ``path`` and the folder; ``NotADirectoryError`` when it is a file).
 
     Examples
     --------
@@ -92,8 +111,10 @@ def atomic_write(path, mode="wb"):
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write: mode must be 'wb' or 'w'; got {mode!r}")
-    path = os.path.abspath(os.fspath(path))
+    target = os.fspath(path)
+    path = os.path.abspath(target)
     directory, name = os.path.split(path)
+    _check_folder(target, directory)
     clean_stale_temporaries(path)
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}")
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the umask decide.

@@ -60,6 +60,7 @@ time axis of a recurrent model). onnx is an optional dependency
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from ..checks import is_int
 from ..nn.activations import (
     HardTanh,
     Identity,
@@ -413,9 +414,10 @@ def _dropout(g, module, x, where):
 def _flatten(g, module, x, where):
     x = _expect_tensor(x, module, where)
     out = _run(module, x)
-    if module.start_axis == 1:
+    start = module.start_axis % x.data.ndim  # Flatten(-2) counts from the end, as numpy
+    if start == 1:
         return _Value(g.node("Flatten", [x.name], where, axis=1), out)
-    shape = g.ints([0] * module.start_axis + [-1], f"{where}.shape")
+    shape = g.ints([0] * start + [-1], f"{where}.shape")
     return _Value(g.node("Reshape", [x.name, shape], where), out)
 
 
@@ -602,7 +604,14 @@ def _float_dtype(model, example):
     return example.dtype if kind == "f" else np.dtype(np.float32)
 
 
-def _example(example_input, dtype):
+def _takes_indices(model):
+    """True when the model's first layer reads integer indices (an Embedding)."""
+    while isinstance(model, Sequential) and len(model):
+        model = model[0]
+    return isinstance(model, Embedding)
+
+
+def _example(example_input, dtype, indices):
     data = example_input.data if isinstance(example_input, Tensor) else example_input
     try:
         data = np.asarray(data)
@@ -614,7 +623,9 @@ def _example(example_input, dtype):
             f"{type(example_input).__name__}"
             + (f" of dtype {data.dtype} and shape {data.shape}" if data is not None else "")
         )
-    if data.dtype.kind == "f":
+    if data.dtype.kind == "f" or not indices:
+        # An integer example for a float model ([[1, 2, 3, 4]]) is a float input too: the
+        # library computes on it in the model's dtype, and ONNX's Gemm/Conv take no ints.
         return data.astype(dtype)
     return data.astype(np.int64)  # indices (Embedding): ONNX Gather takes int64
 
@@ -622,15 +633,46 @@ def _example(example_input, dtype):
 def _dims(shape, dynamic_axes):
     """The graph input's dimensions: symbolic names on ``dynamic_axes``, sizes elsewhere."""
     try:
-        axes = sorted({int(a) % len(shape) for a in dynamic_axes})
-    except (TypeError, ValueError):
-        raise ValueError(f"export_onnx: dynamic_axes must be axis numbers of the input (shape "
-                         f"{shape}); got {dynamic_axes!r}") from None
-    if any(isinstance(a, bool) or not -len(shape) <= int(a) < len(shape) for a in dynamic_axes):
+        given = list(dynamic_axes)
+    except TypeError:
+        given = None
+    if given is None or not all(is_int(a) for a in given):  # 0.5 is no axis (nor True)
+        raise ValueError(f"export_onnx: dynamic_axes must be axis numbers (integers) of the "
+                         f"input (shape {shape}); got {dynamic_axes!r}")
+    axes = sorted({int(a) % len(shape) for a in given})
+    if any(not -len(shape) <= int(a) < len(shape) for a in given):
         raise ValueError(f"export_onnx: dynamic_axes {tuple(dynamic_axes)} out of range for an "
                          f"input of shape {shape}")
     names = {0: "batch", 1: "time"} if len(shape) == 3 else {0: "batch"}
     return [names.get(k, f"axis{k}") if k in axes else n for k, n in enumerate(shape)]
+
+
+def _standardize(standardize, shape):
+    """``(mean, std)`` as float64 arrays of one sample's ``shape``, checked."""
+    try:
+        mean, std = standardize
+        mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"export_onnx: standardize must be a pair (mean, std) of arrays of "
+                         f"numbers; got {standardize!r:.80}") from None
+    checked = []
+    for label, v in (("mean", mean), ("std", std)):
+        if v.size == int(np.prod(shape)):
+            v = v.reshape(shape)  # e.g. the CLI's flat per-feature vectors
+        else:
+            try:
+                v = np.broadcast_to(v, shape)
+            except ValueError:
+                raise ValueError(f"export_onnx: standardize's {label} must have the shape of "
+                                 f"one sample {shape} (or broadcast to it); got shape "
+                                 f"{v.shape}") from None
+        bad = v[~np.isfinite(v)] if label == "mean" else v[~(np.isfinite(v) & (v > 0))]
+        if bad.size:
+            need = "finite" if label == "mean" else "finite and > 0 (the graph divides by it)"
+            raise ValueError(f"export_onnx: standardize's {label} must be {need}; got "
+                             f"{float(bad[0])!r}")
+        checked.append(v)
+    return checked[0], checked[1]
 
 
 def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, input_name="input",
@@ -653,7 +695,7 @@ def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, in
                          f"{onnx.defs.onnx_opset_version()} (this onnx's newest); got {opset!r}")
     dtype = _float_dtype(model, example_input.data if isinstance(example_input, Tensor)
                          else example_input)
-    data = _example(example_input, dtype)
+    data = _example(example_input, dtype, _takes_indices(model))
     g = _Graph(onnx, dtype, int(opset))
     name = g.fresh(input_name)
     graph_input = onnx.helper.make_tensor_value_info(
@@ -662,9 +704,7 @@ def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, in
     if standardize is not None:
         if data.dtype.kind != "f":
             raise ValueError("export_onnx: standardize needs a float input")
-        mean, std = (np.asarray(v, dtype=np.float64) for v in standardize)
-        shape = data.shape[1:]
-        mean, std = mean.reshape(shape), std.reshape(shape)
+        mean, std = _standardize(standardize, data.shape[1:])
         centred = g.node("Sub", [x.name, g.const(mean, "input_mean")], "standardize")
         name = g.node("Div", [centred, g.const(std, "input_std")], "standardize")
         x = _Value(name, ((data - mean) / std).astype(data.dtype))
@@ -717,9 +757,9 @@ def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=
     opset : int, default 17
         The ONNX operator set (17 up to the installed onnx's newest).
     standardize : (mean, std), optional
-        Arrays of the shape of one sample (or broadcastable): the graph first
-        computes (x - mean) / std, so it takes raw inputs (the CLI passes a
-        trained model's saved standardisation).
+        Finite arrays of the shape of one sample (or broadcastable to it), std
+        > 0: the graph first computes (x - mean) / std, so it takes raw inputs
+        (the CLI passes a trained model's saved standardisation).
     dynamic_axes : sequence of int, default (0,)
         The input axes whose size the graph leaves open (named ``batch``,
         ``time`` for the second axis of a (batch, time, features) input,
@@ -745,9 +785,14 @@ def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=
     model returns several arrays (a recurrent layer: its outputs then its
     final states). The graph's results equal the library's in evaluation
     mode up to float rounding (the tests compare with onnxruntime at atol 1e-5).
-    float64 models export in float64, which ONNX allows everywhere; onnxruntime's
-    CPU kernels for RNN, LSTM and GRU are float32 only (convert with
-    ``model.astype(np.float32)`` first to run a recurrent model there).
+    float64 models export in float64, which ONNX allows everywhere (onnx's
+    reference evaluator runs them), but onnxruntime's CPU kernels do not cover
+    it: measured with onnxruntime 1.32, Conv (Conv1d, Conv2d), AveragePool,
+    LpPool (L2Pool2d), GlobalAveragePool, GlobalMaxPool and RNN have no double
+    kernel (the session fails to load, NOT_IMPLEMENTED), and LSTM and GRU load
+    but refuse to run; Gemm/MatMul, MaxPool, BatchNormalization, TopK, Gather
+    and the activations run in float64. Convert with
+    ``model.astype(np.float32)`` first to run such a model there.
 
     Examples
     --------

@@ -369,3 +369,97 @@ def test_cli_export_names_an_unsupported_layer(tmp_path, capsys):
                  "--input-shape", "3"]) == 2
     assert "RBF at model[1]" in capsys.readouterr().err
     assert not (tmp_path / "r.onnx").exists()
+
+
+def test_an_integer_example_for_a_float_model_gives_a_float_input(tmp_path):
+    model = nn.Sequential(_jitter(nn.Dense(4, 3, rng=0)))
+    proto = rb.io.export_onnx(model, tmp_path / "m.onnx", [[1, 2, 3, 4]])
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    x = np.array([[1, 2, 3, 4], [0, -1, 5, 2]], dtype=np.float32)
+    (got,) = _session(tmp_path / "m.onnx").run(None, {"input": x})
+    np.testing.assert_allclose(got, _rosenblatt(model, x)[0], atol=ATOL)
+    # An Embedding first still takes int64 indices, also inside nested Sequentials.
+    tokens = nn.Sequential(nn.Sequential(nn.Embedding(10, 4, rng=0)), nn.Tanh())
+    proto = rb.io.export_onnx(tokens, tmp_path / "e.onnx", TOKENS.astype(np.int32))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+
+
+@pytest.mark.parametrize("start_axis", [-1, -2, -3])
+def test_flatten_with_a_negative_start_axis(start_axis, tmp_path):
+    got = check_export(nn.Flatten(start_axis), IMG, tmp_path)
+    assert got[0].shape == _rosenblatt(nn.Flatten(start_axis), IMG)[0].shape
+
+
+def test_standardize_is_checked(tmp_path):
+    model = nn.Sequential(nn.Dense(6, 2, rng=0))
+    path = tmp_path / "m.onnx"
+    mean = np.zeros(6)
+    for std, match in [(np.zeros(6), r"std must be finite and > 0.*got 0\.0"),
+                       (-np.ones(6), r"std must be finite and > 0.*got -1\.0"),
+                       (np.full(6, np.nan), r"std must be finite and > 0.*got nan"),
+                       (np.full(6, np.inf), r"std must be finite and > 0.*got inf")]:
+        with pytest.raises(ValueError, match="export_onnx: standardize's " + match):
+            rb.io.export_onnx(model, path, VEC, standardize=(mean, std))
+    with pytest.raises(ValueError, match=r"standardize's mean must be finite; got nan"):
+        rb.io.export_onnx(model, path, VEC, standardize=(np.full(6, np.nan), np.ones(6)))
+    with pytest.raises(ValueError, match=r"standardize's mean must have the shape of one "
+                                         r"sample \(6,\).*got shape \(3,\)"):
+        rb.io.export_onnx(model, path, VEC, standardize=(np.zeros(3), np.ones(3)))
+    with pytest.raises(ValueError, match=r"standardize's std must have the shape"):
+        rb.io.export_onnx(model, path, VEC, standardize=(mean, np.ones(5)))
+    with pytest.raises(ValueError, match=r"standardize must be a pair \(mean, std\)"):
+        rb.io.export_onnx(model, path, VEC, standardize=(mean, "x"))
+    assert not path.exists()
+    rb.io.export_onnx(model, path, VEC, standardize=(0.5, 2.0))  # broadcast, as documented
+    (got,) = _session(path).run(None, {"input": VEC})
+    np.testing.assert_allclose(got, _rosenblatt(model, (VEC - 0.5) / 2)[0], atol=ATOL)
+
+
+def test_dynamic_axes_must_be_integers(tmp_path):
+    for axes in [(0.5,), (True,), ("0",), 0]:
+        with pytest.raises(ValueError, match=r"export_onnx: dynamic_axes must be axis numbers"):
+            rb.io.export_onnx(nn.Tanh(), tmp_path / "m.onnx", VEC, dynamic_axes=axes)
+    rb.io.export_onnx(nn.Tanh(), tmp_path / "m.onnx", VEC, dynamic_axes=(np.int64(0), -1))
+
+
+def test_a_missing_output_folder_is_named(tmp_path):
+    target = tmp_path / "nope" / "m.onnx"
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*nope.m\.onnx: the folder "
+                                                r".*nope does not exist") as info:
+        rb.io.export_onnx(nn.Tanh(), target, VEC)
+    assert ".tmp" not in str(info.value)
+
+
+def test_cli_export_names_a_missing_folder(tmp_path, capsys):
+    rb.save(nn.Sequential(nn.Dense(3, 4, rng=0)), tmp_path / "d.safetensors")
+    target = tmp_path / "nope" / "d.onnx"
+    assert main(["export", str(tmp_path / "d.safetensors"), str(target),
+                 "--input-shape", "3"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {target}: the folder {tmp_path / 'nope'} does not exist" in err
+    assert ".tmp" not in err and "Errno" not in err
+
+
+def test_cli_export_prints_the_graphs_dtype(tmp_path, capsys):
+    rb.save(nn.Sequential(nn.Dense(3, 4, rng=0, dtype=np.float64)), tmp_path / "d.safetensors")
+    assert main(["export", str(tmp_path / "d.safetensors"), str(tmp_path / "d.onnx"),
+                 "--input-shape", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "input input (batch, 3) float64" in out
+    assert onnx.load(str(tmp_path / "d.onnx")).graph.input[0].type.tensor_type.elem_type \
+        == onnx.TensorProto.DOUBLE
+
+
+def test_float64_conv_exports_for_the_reference_runtime(tmp_path):
+    # The docstring's float64 note, as measured: ONNX allows a float64 Conv and onnx's
+    # reference evaluator runs it; onnxruntime's CPU provider has no double Conv kernel.
+    model = nn.Sequential(nn.Conv2d(3, 2, 3, rng=0, dtype=np.float64), nn.Flatten())
+    x = IMG.astype(np.float64)
+    proto = rb.io.export_onnx(model, tmp_path / "c.onnx", x)
+    (got,) = ReferenceEvaluator(proto).run(None, {"input": x})
+    np.testing.assert_allclose(got, _rosenblatt(model, x)[0], atol=1e-10)
+    try:
+        _session(tmp_path / "c.onnx")
+    except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
+        assert "NOT_IMPLEMENTED" in str(e) and "Conv" in str(e)
+    assert "Conv (Conv1d, Conv2d)" in rb.io.export_onnx.__doc__

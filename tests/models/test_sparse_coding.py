@@ -155,3 +155,15 @@ def test_codes_and_reconstructions_take_the_input_dtype(dtype, expected):
     codes = sc.transform(Xd)
     assert codes.dtype == expected and sc.reconstruct(Xd).dtype == expected
     np.testing.assert_allclose(codes, sc.transform(Xd.astype(np.float64)), rtol=1e-6, atol=1e-6)
+
+
+def test_sklearn_inverse_transform_names_the_codes_shape():
+    pytest.importorskip("sklearn")
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    sc = rb.sklearn.SparseCoding(4, max_iter=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"SparseCoding.inverse_transform: H must have shape "
+                                         r"\(n_samples, 4\); got \(2, 3\)"):
+        sc.inverse_transform(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"got \(4,\)"):
+        sc.inverse_transform(np.zeros(4))
+    assert sc.inverse_transform(sc.transform(X[:2])).shape == (2, 3)
