@@ -11,6 +11,7 @@ inside the network).
 
 import numpy as np
 
+from ..checks import positive_int, unit_interval
 from ..randomness import resolve_rng
 
 
@@ -142,8 +143,7 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     -------
     X_train, X_test, y_train, y_test (or X_train, X_test when ``y`` is None)
     """
-    if not 0 < test_size < 1:
-        raise ValueError(f"train_test_split: test_size must be in (0, 1); got {test_size!r}")
+    test_size = unit_interval("train_test_split", "test_size", test_size, closed_low=False)
     n = len(np.asarray(X))
     n_test = int(np.round((1 - test_size) * n))
     n_test = n - n_test  # as split() rounds the train part's bound
@@ -195,8 +195,23 @@ class Standardizer:
         if not hasattr(self, "mean_"):
             raise ValueError("Standardizer.transform: call fit() first")
         X = np.asarray(X)
+        self._check_width(X, "transform")
         dtype = np.float64 if X.dtype == np.float64 else np.float32
         return ((X - self.mean_) / self.std_).astype(dtype)
+
+    def _check_width(self, X, where):
+        """``X`` has the fitted data's shape off the sample axes (else a named ValueError)."""
+        try:  # the statistics must broadcast onto X without widening any of its axes
+            fits = np.broadcast_shapes(X.shape, self.mean_.shape)[-X.ndim:] == X.shape \
+                if X.ndim else False
+        except ValueError:
+            fits = False
+        if not fits:
+            axes = (self.axis,) if isinstance(self.axis, int) else tuple(self.axis)
+            fitted = tuple("n" if i in axes or i - self.mean_.ndim in axes else k
+                           for i, k in enumerate(self.mean_.shape))
+            raise ValueError(f"Standardizer.{where}: fitted on data of shape "
+                             f"{fitted}; got {X.shape}")
 
     def fit_transform(self, X):
         return self.fit(X).transform(X)
@@ -204,6 +219,7 @@ class Standardizer:
     def inverse_transform(self, Z):
         """Undo :meth:`transform`."""
         Z = np.asarray(Z)
+        self._check_width(Z, "inverse_transform")
         return (Z * self.std_ + self.mean_).astype(Z.dtype if Z.dtype.kind == "f" else np.float32)
 
 
@@ -254,7 +270,9 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
         raise ValueError(f"one_hot: labels must be non-negative; got {labels.min()}")
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0
-    elif labels.size and labels.max() >= n_classes:
+    else:
+        n_classes = positive_int("one_hot", "n_classes", n_classes, allow_zero=not labels.size)
+    if labels.size and labels.max() >= n_classes:
         raise ValueError(f"one_hot: label {labels.max()} does not fit n_classes={n_classes}")
     out = np.zeros(labels.shape + (n_classes,), dtype=dtype)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)

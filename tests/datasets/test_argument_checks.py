@@ -100,3 +100,24 @@ def test_encode_reber_names_what_is_wrong():
     strings, nexts = D.reber_strings(3, rng=0)
     X, Y = D.encode_reber(strings, nexts)
     assert X.shape[0] == 3 and Y.shape == X.shape
+
+
+def test_one_hot_split_and_standardizer_name_bad_arguments():
+    with pytest.raises(ValueError, match="one_hot: n_classes"):
+        rb.datasets.one_hot([], n_classes=-1)
+    with pytest.raises(ValueError, match="one_hot: n_classes"):
+        rb.datasets.one_hot([1], n_classes=2.5)
+    assert rb.datasets.one_hot([], n_classes=3).shape == (0, 3)
+    with pytest.raises(TypeError, match="train_test_split: test_size"):
+        rb.datasets.train_test_split(np.arange(10), test_size="a")
+    with pytest.raises(ValueError, match=r"test_size must be in \(0, 1\)"):
+        rb.datasets.train_test_split(np.arange(10), test_size=1.0)
+    scaler = rb.datasets.Standardizer().fit(np.random.default_rng(0).normal(size=(4, 3)))
+    for X in (np.ones((4, 2)), np.ones((4, 1))):  # (4, 1) once broadcast to (4, 3) silently
+        with pytest.raises(ValueError, match=r"fitted on data of shape \('n', 3\); got"):
+            scaler.transform(X)
+    with pytest.raises(ValueError, match="Standardizer.inverse_transform"):
+        scaler.inverse_transform(np.ones((2, 5)))
+    assert scaler.transform(np.ones(3)).shape == (1, 3)  # one sample still broadcasts
+    images = rb.datasets.Standardizer(axis=(0, 2, 3)).fit(np.ones((4, 3, 2, 2)))
+    assert images.transform(np.ones((5, 3, 7, 7))).shape == (5, 3, 7, 7)
