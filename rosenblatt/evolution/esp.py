@@ -332,6 +332,10 @@ class ESP:
         """
         history = {}
         best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
+        # a run's fitness is its own (Staged hands each task to a run): the best network's
+        # score and the stagnation clock that triggers burst mutation start afresh (the
+        # bursts stay centred on the best neurons so far until this run's first generation)
+        self._best, self._since_improved, self._bursts = -math.inf, 0, 0
 
         def one(g):
             f, champion, burst = self.step(fitness, vectorized, executor, repeats, on_error)
@@ -340,6 +344,10 @@ class ESP:
             value = float(np.max(np.where(np.isfinite(f), f, -np.inf)))
             if value > best["fitness"]:
                 best["fitness"], best["theta"] = value, champion
+            if self.adapted == -1 and self._best > best["fitness"]:
+                # the lesion test found the network better without a neuron: the best yet
+                best["fitness"] = self._best
+                best["theta"] = self._network(self.best_neurons[None])[0]
             return champion, value
 
         try:

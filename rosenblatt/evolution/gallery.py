@@ -94,6 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self):
         n = int(self.headers.get("Content-Length") or 0)
+        if n < 0:  # read(-1) would wait for the client to close the connection
+            raise ValueError(f"Content-Length must be >= 0; got {n}")
         if n > 1 << 16:
             raise ValueError("request body too large")
         text = self.rfile.read(n).decode("utf-8") if n else "{}"

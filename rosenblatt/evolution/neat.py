@@ -15,7 +15,9 @@ from minimal networks (inputs wired straight to outputs) and complexifies:
 * **Crossover** (:func:`crossover`) lines up genes by innovation number:
   matching genes are inherited at random, disjoint and excess genes from the
   fitter parent, each with its enabled flag; a matching gene disabled in
-  either parent is disabled with probability 0.75 (NEAT C++).
+  either parent is disabled with probability 0.75, else keeps the flag of the
+  parent it came from (NEAT C++, neat-python): disabled in one parent, it
+  stays off 87.5% of the time.
 * **Speciation.** The compatibility distance (:func:`compatibility_distance`)
 
   .. math:: \\delta = \\frac{c_1 E}{N} + \\frac{c_2 D}{N} + c_3 \\bar W

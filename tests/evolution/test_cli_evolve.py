@@ -98,7 +98,7 @@ def test_evolve_flag_errors(tmp_path, capsys, flags, message):
 
 
 @pytest.mark.parametrize("algorithm, population, options", [
-    ("neat", 6, "[task_options]\nresolution = 2\n"),  # 4 x 4 genome: a quick champion.png
+    ("neat", 6, "[task_options]\nresolution = 6\n"),  # the smallest retina: quick
     ("cne", 6, ""), ("cosyne", 8, ""), ("esp", 8, ""),
 ])
 def test_evolve_direct_encodings_on_visual(tmp_path, algorithm, population, options):

@@ -104,6 +104,23 @@ def test_visual_discrimination_scenes():
     perfect33 = np.zeros((75, 33 * 33))
     perfect33[np.arange(75), (3 * t[:, 1] + 1) * 33 + 3 * t[:, 0] + 1] = 1.0
     assert np.all(big.distances(perfect33) == 0)
+    assert env.best_fitness == big.best_fitness == 100.0
+
+
+def test_visual_discrimination_resolutions():
+    # below 6 the 3 x 3 object is one cell, like the 1 x 1 one: nothing to discriminate
+    with pytest.raises(ValueError, match="at least 6"):
+        rb.evolution.envs.VisualDiscrimination(5)
+    six = rb.evolution.envs.VisualDiscrimination(6)
+    assert np.all(six.X.sum(axis=1) == 5)  # 2 x 2 + 1 x 1
+    # at 22 the large object (6 x 6) has no centre cell: a perfect field scores below 100
+    even = rb.evolution.envs.VisualDiscrimination(22)
+    oracle = np.zeros((75, 22 * 22))
+    t = even.targets
+    cells = even.peaks(np.eye(22 * 22))
+    nearest = np.linalg.norm(t[:, None] - cells[None], axis=-1).argmin(axis=1)
+    oracle[np.arange(75), nearest] = 1.0
+    assert even.fitness(oracle) == pytest.approx(even.best_fitness) and even.best_fitness < 92
 
 
 def test_hyperneat_beats_chance_and_scales_up():

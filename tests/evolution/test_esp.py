@@ -194,3 +194,24 @@ def test_esp_keeps_the_best_weights_when_a_fitness_raises():
     with pytest.raises(RuntimeError, match="simulator"):
         esp.run(failing, 3, vectorized=True)
     np.testing.assert_array_equal(esp.vector.data, first.best)
+
+
+def test_each_run_starts_its_own_stagnation_clock():
+    # a second run on a fitness 1,000 lower: the first run's best must not make every
+    # generation look stagnant (a burst every `stagnation` generations, re-centred on the
+    # old task's network); Staged hands each task to such a run
+    net = _net()
+    xor = rb.evolution.envs.XOR()
+
+    def task_a(thetas):
+        return xor.evaluate(rb.evolution.PopulationModel(net, thetas)) + 1000.0
+
+    def task_b(thetas):
+        return xor.evaluate(rb.evolution.PopulationModel(net, thetas))
+
+    esp = rb.evolution.ESP(net, population=8, trials=4, stagnation=5, adapt_size=False, rng=0)
+    esp.run(task_a, 3, vectorized=True)
+    second = esp.run(task_b, 8, vectorized=True)
+    assert sum(second.history["bursts"][:5]) == 0
+    assert second.best_fitness == max(second.history["best"]) < 100
+    assert esp._best == second.best_fitness

@@ -185,6 +185,20 @@ def test_http_gallery_choices_undo_save(tmp_path):
         assert json.loads(body)["generation"] == 0
 
 
+def test_a_negative_content_length_is_answered_at_once(tmp_path):
+    # read(-1) would have waited for the client to close the connection
+    import http.client
+
+    with ev.GalleryServer(_session(), directory=str(tmp_path)).start() as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.putrequest("POST", "/next")
+        conn.putheader("Content-Length", "-1")
+        conn.endheaders()
+        reply = conn.getresponse()
+        assert reply.status == 400 and "Content-Length" in json.loads(reply.read())["error"]
+        conn.close()
+
+
 def test_gallery_server_needs_a_session():
     with pytest.raises(TypeError, match="must be an Interactive"):
         ev.GalleryServer(object())

@@ -38,7 +38,7 @@ EVOLVE = {
            '[task_options]\nmax_steps = 200\n[esp]\npopulation = 8\ntrials = 3\n'
            'hidden = [3]\n',
     "hyperneat": 'algorithm = "hyperneat"\ntask = "visual"\ngenerations = 2\nseed = 0\n'
-                 '[task_options]\nresolution = 5\n[neat]\npopulation = 40\n',
+                 '[task_options]\nresolution = 6\n[neat]\npopulation = 40\n',
 }
 
 TUNE = """

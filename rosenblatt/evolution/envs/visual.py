@@ -22,7 +22,11 @@ class VisualDiscrimination:
     Parameters
     ----------
     resolution : int, default 11
-        Retina side (11 in the paper; a multiple of 11 scales the objects).
+        Retina side, at least 6 (11 in the paper; a multiple of 11 scales the
+        objects; below 6 the large object would shrink to one cell like the
+        small one). At an odd multiple (33, 55) the large object has a centre
+        cell; at an even one (22) its centre falls between four cells, so no
+        output peak reaches it: see :attr:`best_fitness`.
     alpha : float, default 100.0
         Fitness is ``10000 / (alpha + sum of squared distances)`` between
         the output peak and the large object's centre, in 11-grid units
@@ -34,6 +38,9 @@ class VisualDiscrimination:
         The retina images, row-major.
     targets : ndarray (75, 2)
         Large-object centres (x, y) in 11-grid units.
+    best_fitness : float
+        The fitness of a perfect network at this resolution (its peak on the
+        cell nearest each large object's centre): 100 at 11 and 33, 91.4 at 22.
     n_inputs, n_outputs : int
         ``resolution**2``: one input per retina cell and one output per field
         cell, for a direct encoding (NEAT, CNE, CoSyNE, ESP: the P-NEAT
@@ -48,6 +55,10 @@ class VisualDiscrimination:
 
     def __init__(self, resolution=11, alpha=100.0):
         self.resolution = positive_int("VisualDiscrimination", "resolution", resolution)
+        if self.resolution < 6:
+            raise ValueError(f"VisualDiscrimination: resolution must be at least 6 (below, "
+                             f"the 3 x 3 object is drawn as one cell like the 1 x 1 one, and "
+                             f"there is no larger object to find); got {self.resolution}")
         self.alpha = positive_float("VisualDiscrimination", "alpha", alpha)
         r = self.resolution
         self.n_inputs = self.n_outputs = r * r
@@ -63,6 +74,10 @@ class VisualDiscrimination:
                     targets.append((cx, cy))
         self.X = np.array(images)
         self.targets = np.array(targets, dtype=np.float64)
+        # a perfect field peaks on the cell nearest each target: its distances are the least
+        cells = self.peaks(np.eye(r * r))  # (r*r, 2): every cell's position in 11-units
+        nearest = np.linalg.norm(self.targets[:, None, :] - cells[None], axis=-1).min(axis=1)
+        self.best_fitness = float(10000.0 / (self.alpha + (nearest ** 2).sum()))
 
     @staticmethod
     def _square(img, cx, cy, size, k):
