@@ -2,8 +2,8 @@
 
 The defaults are the XOR settings of Stanley & Miikkulainen (2002, section
 4.1): population 150, c1 = c2 = 1.0, c3 = 0.4, delta_t = 3.0, an 80% chance of
-weight mutation (each weight 90% perturbed, 10% replaced), 3% add-node, 5% add-
-connection, a 75% chance an inherited gene is disabled when either parent
+weight mutation (each weight 90% perturbed, 10% replaced), 3% add-node, 5%
+add-connection, a 75% chance an inherited gene is disabled when either parent
 disabled it (else it keeps its parent's flag: 87.5% off), 25% of offspring by
 mutation alone, interspecies mating 0.001, stagnation after 15 generations,
 species champions of species larger than five copied unchanged. Values the
@@ -14,7 +14,8 @@ offspring is a copy of its parent (a species with one breeding member mutates
 it; a crossover of a genome with itself or an identical one is mutated;
 ``Species::reproduce``). Over 100 XOR runs these two took the mean from 40.9 to
 31-33 generations (the paper: 32); other NEAT C++ choices measured no better
-and are not used (the log is in ``benchmarks/README.md``). """
+and are not used (the log is in ``benchmarks/README.md``).
+"""
 
 import dataclasses
 import math
