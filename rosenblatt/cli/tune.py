@@ -51,6 +51,7 @@ import sys
 
 import numpy as np
 
+from ..training.history import auto_mode
 from . import build, config
 from .data import prepare, standardizer
 from .errors import CLIError
@@ -297,7 +298,7 @@ def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path
     ``(study, best model)``, the best trial retrained here as it ran there."""
     import rosenblatt as rb
 
-    mode = "max" if "acc" in settings["metric"] else "min"
+    mode = auto_mode(settings["metric"])
     spec = {"raw": raw, "paths": paths, "default_out": cfg["output"]["dir"],
             "base_dir": os.path.dirname(os.path.abspath(args.config)),
             "epochs": cfg["training"]["epochs"], "metric": settings["metric"], "mode": mode,
@@ -382,7 +383,7 @@ def _run(args):
                        f"training.metrics gives val_loss" +
                        "".join(f", val_{m}" for m in metrics))
 
-    sign = -1 if "acc" in settings["metric"] else 1  # the study minimises -accuracy
+    sign = -1 if auto_mode(settings["metric"]) == "max" else 1  # the study minimises -accuracy
 
     def progress(study, trial):
         value = ("failed: " + str(trial.error) if trial.value is None
@@ -436,7 +437,7 @@ def _run(args):
                     bbox_inches="tight")
     except RuntimeError as e:  # matplotlib (the 'plot' extra) is not installed
         print(f"rosenblatt tune: no convergence plot: {e}", file=sys.stderr)
-    shown = -study.best_value if "acc" in settings["metric"] else study.best_value  # as tune_fit
+    shown = -study.best_value if auto_mode(settings["metric"]) == "max" else study.best_value
     print(f"best {settings['metric']} {shown:.4f} (trial {study.best.number}): "
           f"{json.dumps(study.best_params)}")
     line = f"test loss {test['loss']:.4f}"

@@ -40,6 +40,7 @@ from ..nn.module import Module
 from ..nn.parameter import Parameter, ParameterVector
 from ..optim.sgd import SGD
 from ..randomness import resolve_rng
+from ..training.callbacks import Checkpoint
 from ..training.history import History
 
 LogEstimate = collections.namedtuple("LogEstimate", "value low high")
@@ -512,7 +513,10 @@ class RBM(Module):
         callbacks : sequence of rb.callbacks.Callback, optional
             Hooks ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
             ``on_epoch_end`` (with the epoch's logs), ``on_train_end``; a
-            callback may set ``trainer.stop_training``.
+            callback may set ``trainer.stop_training``. Not
+            ``rb.callbacks.Checkpoint``: RBM.fit cannot resume from one (save
+            the model with ``rb.save(rbm, path)``, e.g. in a
+            ``LambdaCallback(on_epoch_end=...)``).
         optimizer : rb.optim optimizer, optional
             Built on ``rbm.parameters()`` (or ``rbm.vector``); it receives the
             negated CD statistics as the gradient. Default: SGD with the
@@ -532,6 +536,14 @@ class RBM(Module):
                 self._optimizer = SGD(self.vector, lr=self.lr, momentum=self.momentum)
             optimizer = self._optimizer
         callbacks = list(callbacks or ())
+        for cb in callbacks:
+            if isinstance(cb, Checkpoint):
+                raise ValueError(
+                    f"RBM.fit: callbacks holds rb.callbacks.Checkpoint({cb.path!r}), but RBM.fit "
+                    f"cannot resume from a training checkpoint; save the model instead with "
+                    f"rb.save(rbm, path) after fit, or every epoch in "
+                    f"rb.callbacks.LambdaCallback(on_epoch_end=lambda t, e, logs: "
+                    f"rb.save(t.model, path))")
         n = len(X)
         n_batches = -(-n // batch_size)
         # a fixed subset and fixed flipped bits: the pseudo-likelihood curve is then smooth

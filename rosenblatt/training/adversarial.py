@@ -18,6 +18,11 @@ The noise is found with the gradient of the loss with respect to the
   step trains on ``alpha J(x) + (1 - alpha) J(x_adv)``, with ``x_adv``
   regenerated against the current weights at every step (Goodfellow et al.'s
   adversarial objective).
+
+``clip`` (default ``(0, 1)``) is the valid input range, pixels. Data outside
+it (standardised features) would be clamped into it, moving the inputs far
+more than ``eps``, so it is refused with a ``ValueError``: pass ``clip=None``
+(or a range that contains the data) for such inputs.
 """
 
 import numpy as np
@@ -55,11 +60,32 @@ def _check(model, x, eps, clip, owner):
         if len(clip) != 2 or not clip[0] < clip[1]:
             raise ValueError(f"{owner}: clip must be (low, high) with low < high, or None; "
                              f"got {clip!r}")
+        check_range(x, clip, owner)
     return x, eps
 
 
+def check_range(x, clip, owner):
+    """Raise when ``x`` lies outside ``clip``: clipping would move it by more than ``eps``.
+
+    Its min and max: two passes over ``x``; a NaN passes (the loss reports it).
+    """
+    if clip is None or np.size(x) == 0:
+        return
+    low, high = np.min(x), np.max(x)  # NaN compares False: it passes
+    if low < clip[0] or high > clip[1]:
+        raise ValueError(
+            f"{owner}: the inputs lie in [{float(low):.4g}, {float(high):.4g}], outside "
+            f"clip=({clip[0]:g}, {clip[1]:g}) (the valid pixel range); clipping them would "
+            f"move them by more than eps. For standardised inputs pass clip=None, or a clip "
+            f"range that contains the data")
+
+
 def input_gradient(model, x, y, loss="cross_entropy"):
-    """dJ/dx: the gradient of the loss (summed over the batch) with respect to each input.
+    """dJ/dx: the gradient of the loss with respect to each input.
+
+    The loss is the one the fit loop minimises: the batch mean for the
+    ``rb.losses`` functions (a loss returning one value per example is
+    summed), so each row's gradient is ``1 / batch`` of its own example's.
 
     The model runs in evaluation mode (its modes are restored after) and its
     parameters receive no gradient.
@@ -118,12 +144,20 @@ def fgsm(model, x, y, eps, loss="cross_entropy", clip=(0.0, 1.0)):
     loss : str or callable, default "cross_entropy"
         A name of ``rb.losses`` or ``fn(pred, target) -> Tensor``.
     clip : (low, high) or None, default (0, 1)
-        The valid input range (pixels).
+        The valid input range (pixels): ``x`` must lie inside it (a
+        ``ValueError`` otherwise). ``None`` for unbounded, e.g. standardised,
+        inputs.
 
     Returns
     -------
     ndarray
-        The adversarial inputs, same shape and dtype as ``x``.
+        The adversarial inputs, same shape and dtype as ``x``, with
+        ``|x_adv - x| <= eps`` everywhere.
+
+    Raises
+    ------
+    ValueError
+        When ``x`` lies outside ``clip``.
 
     Notes
     -----
@@ -228,6 +262,9 @@ class FGSM:
     alpha : float in [0, 1], default 0.5
         The weight of the clean examples (Goodfellow et al. used 0.5).
     clip : (low, high) or None, default (0, 1)
+        The valid input range (pixels). ``rb.fit`` checks once, before
+        training, that ``X`` lies inside it (:meth:`check_data`); pass
+        ``None`` for standardised inputs.
 
     Notes
     -----
@@ -253,6 +290,10 @@ class FGSM:
             raise ValueError(f"{type(self).__name__}: clip must be (low, high) with low < high, "
                              f"or None; got {clip!r}")
         self.clip = clip
+
+    def check_data(self, X, owner="fit"):
+        """Raise when the training inputs ``X`` lie outside ``clip`` (once, before training)."""
+        check_range(X, self.clip, f"{owner}: {type(self).__name__}")
 
     def perturb(self, model, x, y, loss_fn):
         """The adversarial version of the batch ``x`` against the current weights."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
 from ..checks import int_at_least, one_of, positive_float, positive_int, unit_interval
+from .history import auto_mode
 
 MODES = ("auto", "min", "max")  # is a smaller or a larger monitored value better ("auto": by name)
 
@@ -62,7 +63,8 @@ class EarlyStopping(Callback):
     min_delta : float, default 0
         The smallest change that counts as an improvement.
     mode : {"auto", "min", "max"}
-        "auto": "max" for accuracies, else "min".
+        "auto": "max" for accuracies, likelihoods and AUC, else "min"
+        (:func:`~rosenblatt.training.history.auto_mode`).
 
     Attributes
     ----------
@@ -79,7 +81,7 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping: min_delta must be a finite number; got "
                              f"{min_delta!r}")
         self.min_delta = abs(float(min_delta))
-        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self.mode = auto_mode(monitor) if mode == "auto" else mode
         self._reset()
 
     def _reset(self):
@@ -271,6 +273,10 @@ class ReduceLROnPlateau(Callback):
         Epochs without improvement before each reduction.
     min_lr : float, default 0
     mode : {"auto", "min", "max"}
+        "auto": as in :class:`EarlyStopping`.
+
+    The best value and the epochs waited start afresh with every new run (a
+    resumed one continues from the checkpoint's).
     """
 
     def __init__(self, monitor="val_loss", factor=0.5, patience=2, min_lr=0.0, mode="auto"):
@@ -279,9 +285,16 @@ class ReduceLROnPlateau(Callback):
         one_of("ReduceLROnPlateau", "mode", mode, MODES)
         self.monitor, self.factor, self.patience = monitor, float(factor), patience
         self.min_lr = positive_float("ReduceLROnPlateau", "min_lr", min_lr, allow_zero=True)
-        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self.mode = auto_mode(monitor) if mode == "auto" else mode
+        self._reset()
+
+    def _reset(self):
         self.best = -math.inf if self.mode == "max" else math.inf
         self.wait = 0
+
+    def on_train_begin(self, trainer):
+        if trainer.start_epoch == 0:  # a new run; a resumed one keeps the checkpoint's state
+            self._reset()
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.monitor not in logs:

@@ -25,6 +25,7 @@ import os
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
+from ..checks import positive_int
 from ..nn import losses as losses_module
 from ..nn import regularizers as regs_module
 from ..nn.module import Module
@@ -49,8 +50,8 @@ def _positive_int(value, name, allow_zero=False):
     return int(value)
 
 
-def _check_finite(array, name, data_parallel=None):
-    """Raise when ``array`` holds NaN or inf.
+def _check_finite(array, name, data_parallel=None, owner="fit"):
+    """Raise when ``array`` holds NaN or inf (the message starts with ``owner``).
 
     A NaN or inf anywhere makes the sum NaN or inf, so one pass with no
     temporaries clears the usual finite array; only a non-finite sum (bad
@@ -78,25 +79,25 @@ def _check_finite(array, name, data_parallel=None):
     if bad.any():
         first = np.unravel_index(int(np.argmax(bad)), array.shape)
         raise ValueError(
-            f"fit: {name} contains {int(bad.sum())} NaN or infinite values (the first at "
-            f"index {tuple(int(i) for i in first)}); remove or impute them before training")
+            f"{owner}: {name} contains {int(bad.sum())} NaN or infinite values (the first at "
+            f"index {tuple(int(i) for i in first)}); remove or impute them first")
 
 
-def _as_array(array, name):
+def _as_array(array, name, owner="fit"):
     if isinstance(array, Tensor):
         array = array.data
     array = np.asarray(array)
     if array.dtype == object:
-        raise TypeError(f"fit: {name} must be a numeric array; got dtype object")
+        raise TypeError(f"{owner}: {name} must be a numeric array; got dtype object")
     return array
 
 
-def _as_data(array, name, dtype, check=True):
+def _as_data(array, name, dtype, check=True, owner="fit"):
     """``array`` as a NumPy array, floats in the model's dtype. ``check=False``: the caller
     checks that its values are finite (:func:`_check_finite` on ``_as_array(array)``)."""
-    array = _as_array(array, name)
+    array = _as_array(array, name, owner)
     if check:
-        _check_finite(array, name)
+        _check_finite(array, name, owner=owner)
     if array.dtype.kind == "f" and array.dtype != dtype:
         array = array.astype(dtype)
     return array
@@ -165,24 +166,24 @@ def _check_checkpoints(callbacks):
                                  f"{folder!r}")
 
 
-def _resolve_loss(loss):
+def _resolve_loss(loss, owner="fit"):
     if isinstance(loss, str):
         if loss not in LOSSES or not hasattr(losses_module, loss):
-            raise ValueError(f"fit: unknown loss {loss!r}; use one of {LOSSES} or a callable "
-                             f"fn(pred, target) -> Tensor")
+            raise ValueError(f"{owner}: unknown loss {loss!r}; use one of {LOSSES} or a "
+                             f"callable fn(pred, target) -> Tensor")
         return getattr(losses_module, loss), loss
     if callable(loss):
         return loss, getattr(loss, "__name__", None)
-    raise TypeError(f"fit: loss must be a name or a callable; got {type(loss).__name__}")
+    raise TypeError(f"{owner}: loss must be a name or a callable; got {type(loss).__name__}")
 
 
-def _metric_plan(metrics, y, loss_name):
+def _metric_plan(metrics, y, loss_name, owner="fit"):
     plan = metrics_module.resolve(metrics)
     labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iub"
               and loss_name in ("cross_entropy", "nll", "max_margin"))
     for name, fn in plan:
         if labels and fn in (metrics_module.mae, metrics_module.mse):
-            raise ValueError(f"fit: metric {name!r} compares outputs with targets of the same "
+            raise ValueError(f"{owner}: metric {name!r} compares outputs with targets of the same "
                              f"shape, but y holds class labels for loss {loss_name!r}; use "
                              f"'accuracy'")
     classification = y is not None and (
@@ -199,26 +200,50 @@ def _metric_plan(metrics, y, loss_name):
 
 
 def predict(model, X, batch_size=256):
-    """The model's outputs on ``X`` (eval mode, no graph), as an ndarray."""
+    """The model's outputs on ``X`` (eval mode, no graph), as an ndarray.
+
+    Parameters
+    ----------
+    model : rb.nn.Module
+    X : array_like, shape (n_examples, ...)
+        ``n_examples`` may be 0: the model runs on the empty batch, so the
+        result has the model's output shape, e.g. ``(0, n_out)``.
+    batch_size : int, default 256
+        Examples per forward pass (a positive integer).
+    """
+    batch_size = positive_int("predict", "batch_size", batch_size)
     X = X.data if isinstance(X, Tensor) else np.asarray(X)
     with model.evaluating(), no_grad():
+        if len(X) == 0:
+            return model(Tensor(X)).data
         parts = [model(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
-    return np.concatenate(parts, axis=0) if parts else np.empty((0,))
+    return np.concatenate(parts, axis=0)
 
 
 def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     """Average loss and metrics of ``model`` on ``(X, y)`` (eval mode, no graph).
+
+    Parameters
+    ----------
+    model : rb.nn.Module
+    X, y : array_like
+        As in :func:`fit` (``y=None``: the target is ``X``); no NaN or inf.
+    loss, metrics
+        As in :func:`fit`.
+    batch_size : int, default 256
+        Examples per forward pass (a positive integer).
 
     Returns
     -------
     dict
         ``{"loss": ..., "<metric>": ...}``.
     """
-    loss_fn, loss_name = _resolve_loss(loss)
+    batch_size = positive_int("evaluate", "batch_size", batch_size)
+    loss_fn, loss_name = _resolve_loss(loss, "evaluate")
     dtype = _param_dtype(model)
-    X = _as_data(X, "X", dtype)
-    y = None if y is None else _as_data(y, "y", dtype)
-    plan = _metric_plan(metrics, y, loss_name)
+    X = _as_data(X, "X", dtype, owner="evaluate")
+    y = None if y is None else _as_data(y, "y", dtype, owner="evaluate")
+    plan = _metric_plan(metrics, y, loss_name, "evaluate")
     return evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size)
 
 
@@ -325,7 +350,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         A :class:`~rosenblatt.training.callbacks.Checkpoint` file: load the
         weights, optimizer state, RNG states, History and callback states and
         continue with the next epoch. If the file does not exist, training
-        starts from scratch (so the same call starts and resumes a run).
+        starts from scratch (so the same call starts and resumes a run). A
+        checkpoint of a run that stopped early (``EarlyStopping``) ends it: the
+        same call then returns its History at once, training nothing more. A
+        divergence after a resume puts back the same best epoch as the
+        uninterrupted run (the checkpoint stores its weights).
     clip_norm, clip_value : float, optional
         Clip the gradient (global L2 norm, or each component) before every step.
     tbptt : int, optional
@@ -333,11 +362,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         streams, the model is called as ``model(x, state) -> (output, state)``, and each
         update covers the next ``tbptt`` steps with the state carried over, detached
         (:func:`rosenblatt.training.tbptt.tbptt_fit`; uses ``loss``, ``optimizer``,
-        ``epochs`` and ``clip_norm`` only).
+        ``epochs`` and ``clip_norm`` only). ``X`` and ``y`` are checked for NaN/inf
+        as without it; a NaN/inf chunk loss raises :class:`DivergenceError`.
     adversarial : rb.adversarial.FGSM or PGD, optional
         Adversarial training (notes: "Adversarial examples"): every step
         minimises ``alpha J(x) + (1 - alpha) J(x_adv)``, ``x_adv`` made against
-        the current weights (:mod:`rosenblatt.training.adversarial`).
+        the current weights (:mod:`rosenblatt.training.adversarial`). ``X`` must
+        lie in the attack's ``clip`` range (checked once, before training):
+        ``clip=None`` for standardised inputs.
     divergence_factor : float or None, default 1e4
         Stop with :class:`DivergenceError` when a batch's loss exceeds this
         factor times the best loss seen so far (floored at 1e-3 of the first
@@ -411,6 +443,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         if unused:
             raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
                              f"got {', '.join(unused)} too")
+        X = _as_array(X, "X")
+        _check_finite(X, "X")
+        if y is not None:
+            y = _as_array(y, "y")
+            _check_finite(y, "y")
         return tbptt_fit(model, X, y, k=tbptt, loss=loss, optimizer=optimizer, epochs=epochs,
                          clip_norm=clip_norm)
     if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
@@ -471,6 +508,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if adversarial is not None and not callable(getattr(adversarial, "objective", None)):
         raise TypeError(f"fit: adversarial must be rb.adversarial.FGSM(...) or PGD(...); got "
                         f"{type(adversarial).__name__}")
+    if adversarial is not None and callable(getattr(adversarial, "check_data", None)):
+        adversarial.check_data(X)  # once, not per batch: X inside the attack's clip range
     _check_labels(model, X, y, loss_name)
     if validation is not None:
         _check_validation_shape(model, X, validation[0])

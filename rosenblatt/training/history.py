@@ -7,6 +7,31 @@ and draws those curves.
 """
 
 import math
+import re
+
+
+def auto_mode(name):
+    """``"max"`` when a larger value of the logged quantity ``name`` is better, else ``"min"``.
+
+    The "auto" rule of :meth:`History.best`, ``EarlyStopping`` and
+    ``ReduceLROnPlateau``: accuracies (``accuracy``, ``val_acc``),
+    likelihoods (``pseudo_likelihood``, ``log_likelihood``) and the area under
+    a curve (``auc``, ``val_roc_auc``) are maximised; losses, errors and
+    negated likelihoods (``neg_log_likelihood``, ``nll``) are minimised.
+
+    Examples
+    --------
+    >>> auto_mode("val_accuracy"), auto_mode("pseudo_likelihood"), auto_mode("val_auc")
+    ('max', 'max', 'max')
+    >>> auto_mode("val_loss"), auto_mode("neg_log_likelihood")
+    ('min', 'min')
+    """
+    words = re.split(r"[^a-z0-9]+", str(name).lower())
+    if any(w.startswith("neg") for w in words):
+        return "min"
+    if "acc" in str(name) or "likelihood" in str(name).lower() or "auc" in words:
+        return "max"
+    return "min"
 
 
 class History:
@@ -68,10 +93,11 @@ class History:
         return self[key][-1]
 
     def best(self, key, mode="auto"):
-        """``(epoch, value)`` of the best value of ``key`` (max for accuracies in "auto" mode)."""
+        """``(epoch, value)`` of the best value of ``key`` ("auto": :func:`auto_mode`, max for
+        accuracies and likelihoods)."""
         values = self[key]
         if mode == "auto":
-            mode = "max" if "acc" in key else "min"
+            mode = auto_mode(key)
         finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
         if not finite:
             raise ValueError(f"History.best: {key!r} has no finite value")

@@ -10,13 +10,21 @@ forward starts from the state the previous chunk ended in, so the network
 still *sees* the whole past, but that state is detached, so the gradient
 flows back at most ``k`` steps. Gradient-norm clipping (the notes' remedy
 for exploding gradients) is an option.
+
+Divergence: as in ``rb.fit``, a NaN or infinite chunk loss stops training
+with :class:`~rosenblatt.training.trainer.DivergenceError`, after putting back
+the weights that gave the lowest chunk loss so far (copied only when a new
+lowest loss arrives).
 """
+
+import math
 
 import numpy as np
 
 from ..autodiff.tensor import Tensor
 from ..checks import positive_int
 from .history import History
+from .trainer import DivergenceError
 
 
 def detach_state(state):
@@ -98,6 +106,13 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         ``history["loss"]``: the mean chunk loss of each epoch;
         ``history.chunk_loss``: every chunk's loss, in order.
 
+    Raises
+    ------
+    DivergenceError
+        When a chunk's loss is NaN or infinite; it names the epoch, chunk and
+        loss, and the model keeps the weights of the lowest chunk loss so far
+        (those it started with if the first chunk's loss is not finite).
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -122,19 +137,38 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
 
     history = History()
     history.chunk_loss = []
+    params = list(model.parameters()) if callable(getattr(model, "parameters", None)) else []
+    good = [p.data.copy() for p in params]  # the weights of the lowest chunk loss so far
+    good_where, best = None, math.inf
     for epoch in range(int(epochs)):
         carried = state
         values = []
         for c, (start, stop) in enumerate(spans):
             out, carried = _call(model, Tensor(np.ascontiguousarray(X[:, start:stop])), carried)
             value = loss(out, y[:, start:stop])
+            current = float(value.item())
+            if not math.isfinite(current):
+                for p, saved in zip(params, good):
+                    p.data[...] = saved
+                kept = ("the weights it started with" if good_where is None else
+                        f"the weights of the lowest chunk loss so far ({best:.4g}, epoch "
+                        f"{good_where[0]}, chunk {good_where[1]}, 0-based)")
+                raise DivergenceError(
+                    f"tbptt_fit: the loss became {current} at epoch {epoch} (0-based), chunk "
+                    f"{c}; training stopped and the model keeps {kept}. Try a lower learning "
+                    f"rate, gradient clipping (clip_norm=1.0) or check the data scale.",
+                    epoch, c, history, current)
+            if current < best:  # the weights about to be stepped gave the lowest loss yet
+                best, good_where = current, (epoch, c)
+                for p, saved in zip(params, good):
+                    np.copyto(saved, p.data)
             optimizer.zero_grad()
             value.backward()
             if clip is not None:
                 clip(optimizer, clip_norm)
             optimizer.step()
             carried = detach_state(carried)  # carry the state, not its graph
-            values.append(float(value.item()))
+            values.append(current)
             if callback is not None:
                 callback(epoch, c, values[-1])
         history.chunk_loss.extend(values)

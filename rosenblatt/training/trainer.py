@@ -150,6 +150,7 @@ class Trainer:
         self.epoch = self.batch = self.n_batches = self.start_epoch = self.steps = 0
         self.x_batch = None
         self.stop_training = False
+        self.stopped_before = False  # resumed from a checkpoint written when training stopped
         self.pending_checkpoints = []
         vec = getattr(optimizer, "vec", None)
         self._vec = vec
@@ -185,9 +186,11 @@ class Trainer:
             dp.broadcast_generators(self.generators())
         for cb in self.callbacks:
             cb.on_train_begin(self)
+        # a run that stopped early (early stopping) is over: the same call returns its History
+        first = epochs if self.stopped_before else self.start_epoch
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                for epoch in range(self.start_epoch, epochs):
+                for epoch in range(first, epochs):
                     self._epoch(epoch)
                     if self.stop_training:
                         break
@@ -526,7 +529,13 @@ class Trainer:
         return found
 
     def save_checkpoint(self, path, epochs_done):
-        """Write weights, optimizer state, epoch, RNG states, History and callback states."""
+        """Write weights, optimizer state, epoch, RNG states, History and callback states.
+
+        Also whether training stopped (a resumed stopped run returns at once)
+        and what a divergence after a resume needs to act as in the
+        uninterrupted run: the best epoch's weights, epoch and loss, and the
+        divergence check's reference losses.
+        """
         from ..io import save  # io sits below training, but imports lazily keep start-up light
 
         metadata = {
@@ -535,8 +544,47 @@ class Trainer:
             "history": self.history.to_dict(),
             "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
                           for cb in self.callbacks],
+            "stopped": bool(self.stop_training),
         }
+        if self._best_theta is not None:
+            metadata["best"] = {
+                "epoch": int(self._best_epoch), "loss": float(self._best_epoch_loss),
+                "theta": self._best_theta, "buffers": [saved for _, saved in self._best_buffers],
+                # the lowest batch loss: none seen (inf) when an annealer measured the losses
+                "best_loss": float(self._best_loss) if math.isfinite(self._best_loss) else None,
+                "floor": float(self._floor),
+                "growth_check": self.divergence_factor is not None}
         save(self.model, path, optimizer=self.optimizer, metadata=metadata)
+
+    def _resume_best(self, best, path, epochs_done):
+        """Put back the best epoch a checkpoint stored (its weights, epoch and loss), so that
+        a divergence after the resume restores what the uninterrupted run would."""
+        from ..io import FormatError
+
+        live = [b for _, b in self.model.named_buffers() if isinstance(b, np.ndarray)]
+        try:
+            theta = best["theta"]
+            buffers = list(best["buffers"])
+            epoch, loss = int(best["epoch"]), float(best["loss"])
+            best_loss = math.inf if best["best_loss"] is None else float(best["best_loss"])
+            floor = float(best["floor"])
+            ok = (isinstance(theta, np.ndarray) and theta.shape == self._vec.data.shape
+                  and len(buffers) == len(live) and 0 <= epoch < epochs_done
+                  and math.isfinite(loss) and not math.isnan(best_loss) and math.isfinite(floor)
+                  and all(isinstance(s, np.ndarray) and s.shape == np.shape(b)
+                          for s, b in zip(buffers, live)))
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise FormatError(f"fit: {os.fspath(path)}: checkpoint \"best\" does not match this "
+                              f"model and optimizer (the best epoch's weights, epoch and loss)")
+        self._best_theta = np.array(theta, dtype=self._vec.data.dtype, copy=True)
+        self._best_buffers = [(b, np.array(s, dtype=b.dtype, copy=True))
+                              for b, s in zip(live, buffers)]
+        self._best_epoch, self._best_epoch_loss = epoch, loss
+        self._best_loss, self._floor = best_loss, floor
+        if not best.get("growth_check", True):  # the run had turned it off (negative loss)
+            self.divergence_factor = None
 
     def resume(self, path):
         """Load a checkpoint in place; returns the number of epochs it had done."""
@@ -560,12 +608,22 @@ class Trainer:
             if name in gens:
                 gens[name].bit_generator.state = state
         self.history = History.from_dict(meta.get("history", {}))
-        losses = [v for v in self.history.history.get("loss", []) if math.isfinite(v)]
-        if losses and self._vec is not None:  # the resumed weights stand for the best so far
-            self._best_loss = min(losses)
+        stopped = meta.get("stopped", self.history.stop_reason is not None)
+        if not isinstance(stopped, bool):  # a hand-edited or hostile file: "no" is truthy
+            raise FormatError(f"fit: {os.fspath(path)}: the checkpoint's 'stopped' must be true or "
+                              f"false; got {stopped!r:.40}")
+        self.stopped_before = stopped
+        epochs_done = int(meta["epoch"])
+        losses = self.history.history.get("loss", [])
+        if isinstance(meta.get("best"), dict) and self._vec is not None:
+            self._resume_best(meta["best"], path, epochs_done)
+        elif losses and math.isfinite(losses[-1]) and self._vec is not None:
+            # an older checkpoint without the best epoch: the resumed weights are the last
+            # epoch's, labelled with that epoch's own loss
+            self._best_loss = min(v for v in losses if math.isfinite(v))
             self._best_epoch_loss = math.inf
-            self._remember_if_best(int(meta["epoch"]) - 1, min(losses))
+            self._remember_if_best(epochs_done - 1, losses[-1])
         for cb, state in zip(self.callbacks, meta.get("callbacks", [])):
             if state is not None and callable(getattr(cb, "load_state_dict", None)):
                 cb.load_state_dict(state)
-        return int(meta["epoch"])
+        return epochs_done

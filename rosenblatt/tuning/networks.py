@@ -26,6 +26,7 @@ from ..optim.adam import Adam
 from ..randomness import resolve_rng, using
 from ..training.callbacks import Callback, EarlyStopping
 from ..training.fit import fit
+from ..training.history import auto_mode
 from .search import minimize
 from .space import Space
 
@@ -244,7 +245,7 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     epochs = positive_int("tune_fit", "epochs", epochs)
     mode = one_of("tune_fit", "mode", mode, ("auto", "min", "max"))
     if mode == "auto":
-        mode = "max" if "acc" in metric else "min"
+        mode = auto_mode(metric)  # as EarlyStopping and History.best decide
     one_of("tune_fit", "pruning", pruning, (None, "median"))
     if seed is None:
         seed = int(resolve_rng(None).integers(2**63))

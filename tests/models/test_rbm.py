@@ -388,3 +388,30 @@ def test_softmax_group_ais_agrees_with_the_exact_value():
 def test_softmax_group_size_is_checked(bad):
     with pytest.raises(ValueError, match="softmax"):
         rb.models.RBM(8, 3, softmax=bad)
+
+
+def test_early_stopping_on_the_pseudo_likelihood_maximises_it_by_default():
+    """mode="auto" treats a likelihood as larger-is-better, as History.best does."""
+    X = (np.random.default_rng(0).random((200, 20)) < 0.3).astype(np.float32)
+    runs = []
+    for mode in ("auto", "max"):
+        rbm = rb.models.RBM(20, 8, lr=0.5, rng=0)
+        stop = rb.callbacks.EarlyStopping(monitor="pseudo_likelihood", mode=mode, patience=2)
+        history = rbm.fit(X, epochs=30, batch_size=20, progress=False, callbacks=[stop])
+        runs.append((stop.mode, stop.best, history["pseudo_likelihood"], rbm.W.data.copy()))
+    assert runs[0][0] == "max" and runs[0][1] == runs[1][1] and runs[0][2] == runs[1][2]
+    np.testing.assert_array_equal(runs[0][3], runs[1][3])
+    assert rb.training.History.best(history, "pseudo_likelihood")[1] == runs[0][1]
+
+
+def test_rbm_fit_refuses_a_checkpoint_it_could_not_resume(tmp_path):
+    rbm = rb.models.RBM(8, 3, rng=0)
+    before = rbm.W.data.copy()
+    path = tmp_path / "rbm.ckpt"
+    with pytest.raises(ValueError, match=r"RBM\.fit: callbacks holds rb\.callbacks\.Checkpoint"
+                                         r"\(.*rbm\.ckpt'\), but RBM\.fit cannot resume .* "
+                                         r"rb\.save\(rbm, path\)"):
+        rbm.fit(bars(20), epochs=2, batch_size=5, progress=False,
+                callbacks=[rb.callbacks.Checkpoint(path)])
+    np.testing.assert_array_equal(rbm.W.data, before)
+    assert not path.exists()

@@ -135,3 +135,44 @@ def test_bad_input():
     with pytest.raises(TypeError, match="fit: adversarial must be"):
         rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
                epochs=1, progress=False, adversarial=0.1)
+
+
+def test_attacks_refuse_inputs_outside_clip_and_keep_eps_with_clip_none():
+    """Standardised inputs under the default clip=(0, 1) would be clamped far past eps."""
+    rng = np.random.default_rng(0)
+    net = _softmax_regression()
+    x, y = rng.standard_normal((6, 6)), rng.integers(3, size=6)
+    message = (r"fgsm: the inputs lie in \[-\d.*\], outside clip=\(0, 1\).*pass clip=None, or "
+               r"a clip range that contains the data")
+    with pytest.raises(ValueError, match=message):
+        rb.adversarial.fgsm(net, x, y, eps=0.01)
+    with pytest.raises(ValueError, match=r"pgd: the inputs lie in .* outside clip=\(0, 1\)"):
+        rb.adversarial.pgd(net, x, y, eps=0.01, step=0.005, steps=3)
+    for xa in (rb.adversarial.fgsm(net, x, y, eps=0.01, clip=None),
+               rb.adversarial.pgd(net, x, y, eps=0.01, step=0.005, steps=3, clip=None),
+               rb.adversarial.fgsm(net, x, y, eps=0.01, clip=(-10, 10))):
+        assert np.abs(xa - x).max() <= 0.01 + 1e-12
+    inside = rng.random((6, 6))  # pixels in [0, 1]: clipped exactly as before
+    g = rb.adversarial.input_gradient(net, inside, y)
+    np.testing.assert_allclose(rb.adversarial.fgsm(net, inside, y, eps=0.1),
+                               np.clip(inside + 0.1 * np.sign(g), 0, 1), rtol=1e-12)
+
+
+def test_fit_checks_the_adversarial_clip_range_once_before_training(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 6)).astype(np.float32)
+    y = rng.integers(3, size=32)
+    net = rb.nn.Dense(6, 3, rng=0)
+    before = net.W.data.copy()
+    opt = rb.optim.SGD(net.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"fit: PGD: the inputs lie in .* clip=None"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, progress=False,
+               adversarial=rb.adversarial.PGD(0.1, 0.05, 2))
+    np.testing.assert_array_equal(net.W.data, before)  # refused before any step
+    calls = []
+    real = rb.training.adversarial.check_range
+    monkeypatch.setattr(rb.training.adversarial, "check_range",
+                        lambda *a: calls.append(1) or real(*a))
+    h = rb.fit(net, (X > 0).astype(np.float32), y, loss="cross_entropy", optimizer=opt,
+               epochs=2, batch_size=8, progress=False, adversarial=rb.adversarial.FGSM(0.1))
+    assert len(h["loss"]) == 2 and len(calls) == 1  # once per fit, not once per batch

@@ -211,3 +211,97 @@ def test_nan_hyperparameters_are_refused_by_name(make, match):
         make(float("nan"))
     with pytest.raises(ValueError, match=match.replace("nan", "inf")):
         make(float("inf"))
+
+
+def test_reduce_lr_on_plateau_starts_afresh_in_each_fit(rng):
+    """A second fit must not measure its losses against the first fit's best."""
+    X, y = _data(rng)
+    net = _net()
+    cb = rb.callbacks.ReduceLROnPlateau(monitor="loss", patience=1)
+    rb.fit(net, X, y, loss="cross_entropy", epochs=15, progress=False, rng=0,
+           optimizer=rb.optim.SGD(net.parameters(), lr=0.1), callbacks=[cb])
+    assert cb.best < 0.4
+    # random labels: a higher loss, decreasing from epoch to epoch at lr 0.1
+    y2 = np.random.default_rng(1).integers(0, 2, len(X))
+    h = rb.fit(net, X, y2, loss="cross_entropy", epochs=3, progress=False, rng=0,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1), callbacks=[cb])
+    assert np.all(np.diff(h["loss"]) < 0) and h["lr"] == [0.1, 0.1, 0.1]
+    assert cb.best == h["loss"][-1] and cb.wait == 0
+
+
+@pytest.mark.parametrize(("monitor", "mode"), [
+    ("pseudo_likelihood", "max"), ("val_log_likelihood", "max"), ("val_auc", "max"),
+    ("roc_auc", "max"), ("val_accuracy", "max"), ("loss", "min"),
+    ("neg_log_likelihood", "min"), ("reconstruction_error", "min")])
+def test_auto_mode_maximises_accuracies_likelihoods_and_auc(monitor, mode):
+    assert rb.callbacks.EarlyStopping(monitor=monitor).mode == mode
+    assert rb.callbacks.ReduceLROnPlateau(monitor=monitor).mode == mode
+    h = rb.training.History()
+    h.append(0, {monitor: 1.0})
+    h.append(1, {monitor: 2.0})
+    assert h.best(monitor) == ((1, 2.0) if mode == "max" else (0, 1.0))
+
+
+def _early_stopped_run(X, y, path):
+    rb.seed(0)
+    net = _net(seed=1)
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=30, rng=0, progress=False,
+               optimizer=rb.optim.Adam(net.parameters(), lr=0.05),
+               validation_data=(X[:32], 1 - y[:32]), resume_from=path,
+               callbacks=[rb.callbacks.EarlyStopping(patience=2), rb.callbacks.Checkpoint(path)])
+    return net, h
+
+
+def test_the_same_call_after_an_early_stop_returns_the_stored_run(rng, tmp_path):
+    """The docs: the same call starts and resumes a run; a finished run stays finished."""
+    X, y = _data(rng)
+    path = tmp_path / "run.safetensors"
+    first, h1 = _early_stopped_run(X, y, path)
+    assert h1.stop_reason.startswith("early stopping") and len(h1) < 30
+    for _ in range(2):
+        again, h2 = _early_stopped_run(X, y, path)
+        assert h2.epoch == h1.epoch and h2["loss"] == h1["loss"]
+        assert h2.stop_reason == h1.stop_reason
+        np.testing.assert_array_equal(_weights(again), _weights(first))  # the best epoch's
+    assert rb.io.load_checkpoint(path).metadata["epoch"] == len(h1)
+
+
+class _EpochLoss(rb.callbacks.Callback):
+    """Scales the loss per epoch: best at epoch 2, explodes at epoch 5."""
+
+    scale = {0: 1.0, 1: 0.5, 2: 0.1, 3: 0.8, 4: 0.9, 5: 1e9}
+
+    def __init__(self):
+        self.epoch = 0
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.epoch = epoch
+
+    def loss(self, pred, target):
+        return rb.losses.mse(pred, target) * self.scale[self.epoch]
+
+
+def _diverging_run(X, y, epochs, path=None, resume=False):
+    net = rb.nn.Dense(3, 1, rng=0, dtype=np.float64)
+    ep = _EpochLoss()
+    callbacks = [ep] + ([rb.callbacks.Checkpoint(path)] if path else [])
+    try:
+        rb.fit(net, X, y, loss=ep.loss, epochs=epochs, batch_size=len(X), metrics=(),
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.05), callbacks=callbacks,
+               progress=False, resume_from=path if resume else None)
+    except rb.training.DivergenceError as e:
+        return net, str(e)
+    return net, None
+
+
+def test_a_divergence_after_a_resume_restores_the_best_epoch_as_the_uninterrupted_run(tmp_path):
+    r = np.random.default_rng(0)
+    X, y = r.standard_normal((20, 3)), r.standard_normal((20, 1))
+    full, message = _diverging_run(X, y, 6)
+    assert "keeps the weights of epoch 2 (0-based), the best one" in message
+    path = tmp_path / "run.safetensors"
+    _diverging_run(X, y, 4, path)
+    resumed, resumed_message = _diverging_run(X, y, 6, path, resume=True)
+    assert resumed_message == message
+    np.testing.assert_allclose(resumed.W.data, full.W.data, rtol=1e-12)
+    np.testing.assert_allclose(resumed.b.data, full.b.data, rtol=1e-12)

@@ -352,3 +352,25 @@ def test_regression_metrics_with_one_output_binary_labels_still_work():
                optimizer=rb.optim.SGD(net.parameters(), lr=0.1), epochs=1, progress=False,
                metrics=("accuracy", "mae"))
     assert "mae" in h.history
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, -3, 2.5, True])
+def test_predict_and_evaluate_refuse_a_batch_size_that_is_not_positive(batch_size):
+    net = _mlp(4, 8, 3)
+    X, y = np.zeros((5, 4), np.float32), np.zeros(5, np.int64)
+    with pytest.raises(ValueError, match=r"predict: batch_size must be a positive integer; got "):
+        predict(net, X, batch_size=batch_size)
+    with pytest.raises(ValueError, match=r"evaluate: batch_size must be a positive integer; "):
+        evaluate(net, X, y, loss="cross_entropy", batch_size=batch_size)
+
+
+def test_predict_on_no_examples_has_the_models_output_shape_and_evaluate_names_itself():
+    net = _mlp(4, 8, 3)
+    X = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    out = predict(net, X[:0])
+    assert out.shape == (0, 3) and out.dtype == predict(net, X).dtype
+    np.testing.assert_allclose(predict(net, X, batch_size=2), predict(net, X), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"^evaluate: X contains 20 NaN or infinite values"):
+        evaluate(net, X * np.nan, np.zeros(5, np.int64), loss="cross_entropy")
+    with pytest.raises(ValueError, match=r"^evaluate: unknown loss 'l2'"):
+        evaluate(net, X, loss="l2")

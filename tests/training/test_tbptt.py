@@ -113,3 +113,58 @@ def test_rb_fit_tbptt_option_is_tbptt_fit(rng):
                                          "apply; got validation_data, clip_value too"):
         rb.fit(a, X, y, loss="mse", optimizer=rb.optim.Adam(a.parameters()), epochs=1, tbptt=7,
                validation_data=(X, y), clip_value=0.5)
+
+
+class _LM(rb.nn.Module):
+    def __init__(self):
+        self.rnn = rb.nn.GRU(5, 8, rng=0)
+        self.head = rb.nn.Dense(8, 5, rng=0)
+
+    def forward(self, x, state=None):
+        out, state = self.rnn(x, state)
+        return self.head(out), state
+
+
+def _stream():
+    seq = np.tile(np.arange(5), 8)[None].repeat(2, 0)
+    return np.eye(5, dtype=np.float32)[seq], np.roll(seq, -1, axis=1)
+
+
+def test_fit_with_tbptt_refuses_nan_and_inf_data_before_training():
+    X, y = _stream()
+    X[0, 3, 0] = np.nan
+    m = _LM()
+    before = [p.data.copy() for p in m.parameters()]
+    with pytest.raises(ValueError, match=r"fit: X contains 1 NaN or infinite values \(the "
+                                         r"first at index \(0, 3, 0\)\)"):
+        rb.fit(m, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(m.parameters()),
+               epochs=1, tbptt=10, progress=False)
+    y = np.full((2, 40, 1), np.inf, dtype=np.float32)
+    with pytest.raises(ValueError, match="fit: y contains 80 NaN or infinite values"):
+        rb.fit(m, _stream()[0], y, loss="mse", optimizer=rb.optim.Adam(m.parameters()),
+               epochs=1, tbptt=10, progress=False)
+    for p, b in zip(m.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
+def test_a_non_finite_chunk_loss_raises_divergence_and_keeps_the_best_weights():
+    X, y = _stream()
+    m = _LM()
+    seen = []
+
+    def loss(out, target):  # finite for the 5 chunks of epoch 0, then NaN
+        value = rb.losses.cross_entropy(out, target)
+        seen.append([p.data.copy() for p in m.parameters()])
+        return value * np.nan if len(seen) == 6 else value
+
+    losses = []
+    with pytest.raises(rb.training.DivergenceError,
+                       match=r"tbptt_fit: the loss became nan at epoch 1 \(0-based\), chunk 0; "
+                             r"training stopped and the model keeps the weights of the lowest "
+                             r"chunk loss so far") as info:
+        tbptt_fit(m, X, y, k=8, loss=loss, optimizer=rb.optim.SGD(m.parameters(), lr=0.5),
+                  epochs=3, callback=lambda e, c, v: losses.append(v))
+    assert (info.value.epoch, info.value.batch) == (1, 0)
+    best = int(np.argmin(losses))  # the weights (before its step) of the lowest chunk loss
+    for p, kept in zip(m.parameters(), seen[best]):
+        np.testing.assert_array_equal(p.data, kept)
