@@ -174,7 +174,7 @@ def test_vectorised_cne_and_hyperneat_take_an_executor():
     def here(thetas):
         return env.evaluate(rb.evolution.PopulationModel(net, thetas))
 
-    visual = json.dumps({"task": "visual", "task_options": {"resolution": 5}}, sort_keys=True)
+    visual = json.dumps({"task": "visual", "task_options": {"resolution": 6}}, sort_keys=True)
     grid = rb.evolution.grid(5)
 
     def hyper():
