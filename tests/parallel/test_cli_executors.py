@@ -175,7 +175,7 @@ def test_vectorised_cne_and_hyperneat_take_an_executor():
         return env.evaluate(rb.evolution.PopulationModel(net, thetas))
 
     visual = json.dumps({"task": "visual", "task_options": {"resolution": 6}}, sort_keys=True)
-    grid = rb.evolution.grid(5)
+    grid = rb.evolution.grid(6)
 
     def hyper():
         return rb.evolution.HyperNEAT(rb.evolution.Substrate(grid, grid),
