@@ -38,6 +38,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -166,6 +167,32 @@ def _selected(only, module_name, workload_name):
     if not only:
         return True
     return any(o in module_name or o in workload_name for o in only)
+
+
+def _unmatched(only):
+    """The ``--only`` tokens that name no module and no (quick) workload."""
+    modules = discover() if only else []
+    rest = [o for o in only if not any(o in name for name, _ in modules)]
+    if not rest:  # every token names a module: nothing to build
+        return []
+    names = [w.get("name", "") for _, module in modules if not isinstance(module, Exception)
+             for w in module.workloads(True)]
+    return [o for o in rest if not any(o in name for name in names)]
+
+
+def _writable_json(parser, text):
+    """``--json``'s path, its folder made and a file writable there (checked before timing:
+    a full run's results must not be lost to a bad path at the end)."""
+    path = Path(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder")
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".probe"):
+            pass
+    except OSError as err:
+        parser.error(f"--json {text}: cannot write there ({err})")
+    return path
 
 
 def _validate(w, module_name):
@@ -396,6 +423,8 @@ def main(argv=None):
                      "workloads run one at a time (parallel repeats would distort each other's "
                      "timings)")
     only = [o.strip() for o in args.only.split(",") if o.strip()]
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats must be a positive integer; got {args.repeats}")
     repeats = args.repeats or (3 if args.quick else 5)
 
     if args.list:
@@ -406,6 +435,10 @@ def main(argv=None):
             for w in module.workloads(True):
                 print(f"{module_name}: {w['name']}  [{w['unit']}]  target: {w.get('target', '')}")
         return 0
+    unmatched = _unmatched(only)
+    if unmatched:
+        parser.error(f"--only: {unmatched[0]!r} names no module or workload (see --list)")
+    json_path = _writable_json(parser, args.json)  # before anything is timed
 
     start = time.perf_counter()
     timer = time.process_time if args.timer == "cpu" else time.perf_counter
@@ -503,10 +536,8 @@ def main(argv=None):
               "timer": args.timer, "threads_limit": args.threads, "isolated": args.isolate,
               "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "machine": info, "results": results, "errors": errors}
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1, default=float))
-    print(f"wrote {path}")
+    json_path.write_text(json.dumps(report, indent=1, default=float))
+    print(f"wrote {json_path}")
     if limiter is not None:
         limiter.restore_original_limits()
     return 0

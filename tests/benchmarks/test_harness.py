@@ -155,3 +155,21 @@ def _run_args(**kw):
     import argparse
 
     return argparse.Namespace(**{"timer": "wall", "quick": False, "threads": None, **kw})
+
+
+def test_bad_arguments_fail_before_anything_is_timed(tmp_path):
+    """--only naming nothing, --repeats below 1 and an unwritable --json stop at once (exit 2)
+    instead of timing for minutes and then printing nothing or losing the results."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    for argv, message in ((["--only", "zzz-no-such-workload"], "names no module or workload"),
+                          (["--repeats", "0"], "--repeats must be a positive integer"),
+                          (["--only", "xor", "--json", str(blocker / "x.json")],
+                           "cannot write there")):
+        done = subprocess.run([sys.executable, "-m", "benchmarks.run", *argv], cwd=root,
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and message in done.stderr, done.stderr[-500:]
+        assert "GEMM peak" not in done.stdout
