@@ -39,6 +39,7 @@ def add_parser(sub):
 
 def run(args):
     from ..tour import discover, run_tour
+    from ..tour.runner import select
 
     chapters = discover()
     if args.list:
@@ -52,7 +53,14 @@ def run(args):
             from None
     if args.threads < 0:
         raise CLIError(f"--threads must be >= 0 (0: NumPy's default); got {args.threads}")
-    _Output(args.out).make(args.out, "option --out")  # before any chapter runs
+    if not 0 <= args.seed < 2**32:  # chapter seeds are taken modulo 2^32
+        raise CLIError(f"--seed must be in [0, {2**32 - 1}]; got {args.seed}")
+    try:
+        select(chapters, args.only)  # a name that matches nothing: before any folder is made
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    output = _Output(args.out)
+    output.make(args.out, "option --out")  # before any chapter runs
     try:
         with executor_for(args, "tour") as executor:
             tour = run_tour(quick=args.quick, out=args.out, only=args.only, seed=args.seed,
@@ -60,7 +68,11 @@ def run(args):
                             threads=args.threads or None, progress=not args.quiet,
                             executor=executor)
     except ValueError as e:
+        output.discard()
         raise CLIError(str(e)) from e
+    except BaseException:  # a refused executor, Ctrl-C: leave no empty folder behind
+        output.discard()
+        raise
     s = tour.summary()
     print(f"report: {tour.path}")
     print(f"claims: {s['claims_passed']} confirmed, {s['claims_failed']} not confirmed "

@@ -55,20 +55,28 @@ class Chapter:
         return self.fn(ctx)
 
     def matches_exactly(self, query):
-        """Whether ``query`` is this chapter's name, module, title or the title's slug."""
-        q = query.strip().lower()
-        return q in (self.name.lower(), slug(self.title), self.title.lower(),
-                     self.module.lower())
+        """Whether ``query`` is this chapter's name, module, title or the title's slug (any
+        case; '-' and '_' alike: ``learning-rate`` is ``learning_rate``)."""
+        q = _plain(query)
+        return q in (_plain(self.name), slug(self.title), _plain(self.title),
+                     _plain(self.module))
 
     def matches(self, query):
-        """Whether ``--only query`` selects this chapter (name, module, slug or title, any case)."""
+        """Whether ``--only query`` selects this chapter: an exact match, or (three letters or
+        more) the start of a word of its title (``neuro`` selects both neuroevolution
+        chapters; ``per`` the perceptron's, not the hyper-parameters')."""
         q = query.strip().lower()
         return self.matches_exactly(query) or (
-            len(q) >= 3 and q in self.title.lower()
+            len(q) >= 3 and re.search(r"\b" + re.escape(q), self.title.lower()) is not None
         )
 
 
 _REGISTRY = {}
+
+
+def _plain(text):
+    """Lower case, '_' as '-' (chapter names use both)."""
+    return text.strip().lower().replace("_", "-")
 
 
 def slug(text):

@@ -19,6 +19,7 @@ import importlib
 import io
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -273,6 +274,9 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     log = log if log is not None else sys.stderr
     from .._version import __version__
 
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < 2**32:  # chapter seeds are taken modulo 2^32
+        raise ValueError(f"run_tour: seed must be an integer in [0, 2^32); got {seed!r}")
     chapters = discover() if chapters is None else list(chapters)
     chosen = select(chapters, only)
     if out is not None:  # a folder it cannot write in is found now, not after every chapter
@@ -331,6 +335,12 @@ def _writable_folder(out):
     folder = os.path.abspath(os.fspath(out))
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"run_tour: out must be a folder; {os.fspath(out)!r} is a file")
+    for name, want_dir in (("report.html", False), ("report.json", False), ("figures", True)):
+        path = os.path.join(folder, name)  # where the report goes must be free for it
+        if os.path.exists(path) and os.path.isdir(path) != want_dir:
+            kind = "a folder" if want_dir else "a file"
+            raise ValueError(f"run_tour: {path} must be {kind} (the report writes it there); "
+                             f"move it away or choose another out")
     probe = os.path.join(folder, f".rosenblatt-write-test.{os.getpid()}")
     try:
         os.makedirs(folder, exist_ok=True)
@@ -346,11 +356,16 @@ def _write_figures(out, tour):
     """Each figure also as a PNG file, figures/<chapter>-<k>.png (for slides and docs)."""
     folder = os.path.join(out, "figures")
     os.makedirs(folder, exist_ok=True)
+    written = set()
     for r in tour.results:
         for b in r.blocks:
             if b.kind == "figure":
-                path = os.path.join(folder, f"{r.chapter.name}-{b.payload['index']}.png")
-                write_bytes_atomic(path, b.payload["png"])
+                name = f"{r.chapter.name}-{b.payload['index']}.png"
+                write_bytes_atomic(os.path.join(folder, name), b.payload["png"])
+                written.add(name)
+    for name in os.listdir(folder):  # an earlier tour's figures: the report no longer has them
+        if name not in written and re.fullmatch(r"[a-z0-9_-]+-\d+\.png", name):
+            os.unlink(os.path.join(folder, name))
 
 
 def _write_text(path, text):

@@ -572,6 +572,13 @@ def test_tour_out_that_cannot_be_written_is_refused_before_any_chapter(tmp_path,
                  "option --out: cannot create /proc/rosenblatt-tour")
     _refused(["tour", "--quick", "--threads", "-1", "--out", str(tmp_path / "t")], capsys,
              "--threads must be >= 0 (0: NumPy's default); got -1")
+    # refused options leave no empty output folder behind
+    for argv, message in ((["--only", "bogus"], "no chapter named 'bogus'"),
+                          (["--seed", "-1"], "--seed must be in [0, 4294967295]"),
+                          (["--workers", "0"], "--workers must be a positive integer")):
+        _refused(["tour", "--quick", *argv, "--out", str(tmp_path / "new" / "sub")], capsys,
+                 message)
+        assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -173,3 +173,35 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_any_chapter(tmp_
         run_tour(quick=True, out=str(tmp_path / "afile" / "sub"), chapters=[counted],
                  progress=False, log=io.StringIO())
     assert ran == []
+    (tmp_path / "out" / "report.html").mkdir(parents=True)  # where the report must go
+    with pytest.raises(ValueError, match=r"report.html must be a file"):
+        run_tour(quick=True, out=str(tmp_path / "out"), chapters=[counted], progress=False,
+                 log=io.StringIO())
+    for seed in (-1, 2**32, 1.5):  # chapter seeds repeat modulo 2^32: out of range is refused
+        with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\^32\)"):
+            run_tour(out=None, seed=seed, chapters=[counted], log=io.StringIO())
+    assert ran == []
+
+
+def test_figures_of_an_earlier_tour_are_removed_from_the_folder(tmp_path):
+    other = Chapter("Other chapter", section="XOR", order=2, fn=_good, name="other")
+    run_tour(out=str(tmp_path), chapters=[GOOD, other], progress=False, log=io.StringIO())
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["good-1.png",
+                                                                      "other-1.png"]
+    (tmp_path / "figures" / "notes.txt").write_text("mine")  # not a tour figure: kept
+    run_tour(out=str(tmp_path), only=["good"], chapters=[GOOD, other], progress=False,
+             log=io.StringIO())
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["good-1.png",
+                                                                      "notes.txt"]
+
+
+def test_only_takes_dashes_for_underscores_and_word_starts():
+    lr = Chapter("Learning rates and momentum", section="", order=1, fn=_good,
+                 name="learning_rate")
+    hyper = Chapter("Choosing hyperparameters", section="", order=2, fn=_good, name="hyper")
+    percept = Chapter("The perceptron", section="", order=3, fn=_good, name="perceptron")
+    from rosenblatt.tour.runner import select
+
+    assert [c.name for c in select([lr, hyper, percept], ["learning-rate"])] == ["learning_rate"]
+    assert [c.name for c in select([lr, hyper, percept], ["per"])] == ["perceptron"]
+    assert [c.name for c in select([lr, hyper, percept], ["hyper"])] == ["hyper"]
