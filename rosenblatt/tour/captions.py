@@ -5,9 +5,9 @@ chapter passes the notes' caption to ``ctx.figure(..., notes="A LSTM unit")``
 and the report numbers the figure, prints the notes' caption first and lists,
 in its closing note, every caption with the chapter and figure that redraw it.
 
-:data:`FIRST_HALF` is the notes up to "Unsupervised neural networks" (the
-part this tour completes), :data:`SECOND_HALF` the rest (its chapters come
-with the later issues). The captions are the notes' own lines, without the
+:data:`FIRST_HALF` is the notes up to "Unsupervised neural networks",
+:data:`SECOND_HALF` the rest (Bottou's three figures, redrawn by the
+modular chapter). The captions are the notes' own lines, without the
 trailing " source" link text; the exploding-gradient cost cliff has no
 caption line in the notes (its figure and caption were both lost), so it is
 listed under the name the notes' text gives it.

@@ -145,13 +145,12 @@ def _closing(tour):
                 where = (f'<a href="#fig-{fig}">Figure {fig}</a> in {number}. '
                          f'<a href="#{html.escape(chap.name)}">{html.escape(chap.title)}</a>')
             else:
-                where = ('<span class="warn">not in this run</span>' if half == "first" else
-                         '<span class="meta">a later chapter (second half)</span>')
+                where = '<span class="warn">not in this run</span>'
             rows.append(f"<tr><td>{html.escape(name)}</td><td>{half}</td><td>{where}</td></tr>")
-    n_first = sum(name in found for name in FIRST_HALF)
+    n_drawn = sum(name in found for name in FIRST_HALF + SECOND_HALF)
     return (f'<section id="notes-figures"><h2>The notes&rsquo; figures</h2>'
             f"<p>The notes lost their figures; their captions remain. Each is redrawn here from "
-            f"live computation: {n_first} of the {len(FIRST_HALF)} figures of the first half "
+            f"live computation: {n_drawn} of the {len(FIRST_HALF) + len(SECOND_HALF)} figures "
             f"in this run.</p><table class=\"toc\"><tr><th>Notes&rsquo; caption</th>"
             f"<th>Half</th><th>Redrawn in</th></tr>{''.join(rows)}</table></section>")
 

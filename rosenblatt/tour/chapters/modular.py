@@ -95,7 +95,8 @@ def run(ctx):
     head = window.num_parameters() - words.num_parameters()
     with ctx.figure("The modular network of the notes, drawn from the trained model: five "
                     "copies of one word module W (its learned vectors shown inside), "
-                    "concatenated into R.", size=(7, 3.0)) as fig:
+                    "concatenated into R.", size=(7, 3.0),
+                    notes="A modular neural network (Bottou (2011))") as fig:
         from matplotlib import colormaps
         from matplotlib.patches import Rectangle
 
@@ -173,7 +174,9 @@ def run(ctx):
     with ctx.figure("A recursive network over a parsed sentence with three negations (more "
                     "than in training): every node is A(left, right), coloured by the network's "
                     "sentiment, P(positive) − P(negative), red negative, green positive. Left: "
-                    "the treebank labels.", size=(8, 3.4)) as fig:
+                    "the treebank labels.", size=(8, 3.4),
+                    notes=("Using association modules (Bottou (2011))",
+                           "A recursive neural network (Bottou (2011))")) as fig:
         axes = fig.subplots(1, 2)
         truth = [(-1.0, 0.0, 1.0)[n.label] for n in sentence.nodes()]
         _draw_tree(axes[0], sentence, truth, WORDS, "labels")
