@@ -31,7 +31,8 @@ def run(ctx):
     ctx.claim("The magnitudes of gradients differ across layers, small early and larger later",
               norms[-1] > 10 * norms[0] and norms[0] < norms[depth // 2] < norms[-1],
               f"‖∂E/∂W‖ from {norms[0]:.1e} (first layer) to {norms[-1]:.1e} (last) in a "
-              f"{depth}-layer sigmoid network")
+              f"network of {depth} sigmoid layers and a linear output ({depth + 1} weight "
+              f"layers)")
 
     # An ill-conditioned regression: one input 10x larger than the other.
     n = 256

@@ -46,11 +46,11 @@ def run(ctx):
     n_hidden, epochs = (128, 10) if quick else (256, 15)
     ctx.text(
         "An RBM is an energy model over visible units v and binary hidden units h with no "
-        "connections inside a layer: $E(v, h) = -v \\cdot b - h \\cdot c - v W h$. Each layer "
-        "is then independent given the other, $p(h_j = 1 | v) = \\sigma(c_j + (vW)_j)$, so "
-        "Gibbs sampling is two matrix products. Contrastive divergence (CD-k, Hinton 2002) "
-        "follows the likelihood gradient $\\langle v h \\rangle_{data} - \\langle v h "
-        "\\rangle_{model}$ with the model term taken k Gibbs steps from the data; persistent "
+        "connections inside a layer: E(v, h) = −v·b − h·c − vWh. Each layer is then "
+        "independent given the other, p(h_j = 1 | v) = σ(c_j + (vW)_j), so Gibbs sampling is "
+        "two matrix products. Contrastive divergence (CD-k, Hinton 2002) follows the "
+        "likelihood gradient ⟨vh⟩_data − ⟨vh⟩_model with the model term taken k Gibbs steps "
+        "from the data; persistent "
         "CD (Tieleman 2008) keeps its chains running between updates. "
         f"Here: {n_train} MNIST digits (the `rb.datasets.load_mnist_sample` images, pixels in "
         f"[0, 1]), an RBM with {n_hidden} hidden units, CD-1, {epochs} epochs.")
