@@ -45,7 +45,7 @@ from ..autodiff.elementwise import (
     zeros_view,
 )
 from ..autodiff.tensor import Tensor, make, needs_grad, no_grad
-from ..checks import one_of, positive_float, positive_int, unit_interval
+from ..checks import is_int, one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
 from ..nn.dropout import dropout
 from ..nn.module import Module
@@ -480,6 +480,27 @@ class Autoencoder(Module):
                              f"remove or impute them")
         return X
 
+    def validation_inputs(self, validation_data, where="fit"):
+        """The held-out inputs of ``validation_data``: an array (m, n_inputs), or a pair
+        ``(X_val, None)`` or ``(X_val, X_val)`` (Keras's idiom: the target is the input)."""
+        data = validation_data
+        if isinstance(data, (tuple, list)) and len(data) == 2 and all(
+                part is None or np.ndim(part.data if isinstance(part, Tensor) else part) == 2
+                for part in data):  # a pair, not two rows
+            inputs, targets = (part.data if isinstance(part, Tensor) else part for part in data)
+            if targets is not None and targets is not inputs and not (
+                    np.shape(targets) == np.shape(inputs)
+                    and np.array_equal(np.asarray(targets), np.asarray(inputs))):
+                raise ValueError(
+                    f"Autoencoder.{where}: validation_data must be held-out inputs (m, "
+                    f"{self.n_inputs}) or a pair (X_val, X_val): an autoencoder's target is its "
+                    f"own input; got a pair whose targets (shape {np.shape(targets)}) differ "
+                    f"from its inputs (shape {np.shape(inputs)})")
+            data = inputs
+        data = self._check_x(data, where, "validation_data")
+        self._check_range(data, where, "validation_data")
+        return data
+
     def _check_range(self, X, where, name="X"):
         if self.loss_kind == "cross_entropy" and len(X) and (X.min() < 0 or X.max() > 1):
             raise ValueError(
@@ -596,12 +617,15 @@ class Autoencoder(Module):
 
         X = self._check_x(X, "fit")
         self._check_range(X, "fit")
+        if not is_int(epochs):  # named by type: fit(X, X) would print the whole array
+            shape = f" of shape {np.shape(epochs)}" if np.ndim(epochs) else ""
+            hint = ("; an autoencoder's target is its input: call fit(X), not fit(X, X)"
+                    if np.ndim(epochs) else "")
+            raise TypeError(f"Autoencoder.fit: epochs must be a non-negative integer; got "
+                            f"{type(epochs).__name__}{shape}{hint}")
+        epochs = positive_int("Autoencoder.fit", "epochs", epochs, allow_zero=True)
         if validation_data is not None:
-            if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2 \
-                    and validation_data[1] is None:
-                validation_data = validation_data[0]
-            validation_data = self._check_x(validation_data, "fit", "validation_data")
-            self._check_range(validation_data, "fit", "validation_data")
+            validation_data = self.validation_inputs(validation_data, "fit")
         if optimizer is None:
             optimizer = Adam(self.parameters(), lr=1e-3)
         options.setdefault("progress", False)

@@ -39,7 +39,9 @@ class ConditionalGAN(GAN):
         by a learned embedding, see ``embedding_dim``).
     condition_dim : int, optional
         Conditions are real vectors of this length, used as they are (give
-        exactly one of ``n_classes`` and ``condition_dim``).
+        exactly one of ``n_classes`` and ``condition_dim``); with
+        ``condition_dim=1``, ``y`` may also be one number per example, shape
+        ``(n,)``, or one number for all.
     embedding_dim : int, optional
         With ``n_classes``: each network learns its own label embedding of
         this size instead of the one-hot code (an ``Embedding`` owned by this
@@ -215,6 +217,10 @@ class ConditionalGAN(GAN):
             y = np.asarray(y, dtype=self._dtype())
             if y.ndim == 1 and n is not None and y.shape[0] == self.condition_dim:
                 y = np.broadcast_to(y, (n, self.condition_dim)).copy()
+            elif self.condition_dim == 1 and y.ndim == 0:  # one scalar for every sample
+                y = np.full((1 if n is None else n, 1), y, dtype=y.dtype)
+            elif self.condition_dim == 1 and y.ndim == 1:  # a scalar per sample
+                y = y.reshape(-1, 1)
             if y.ndim != 2 or y.shape[1] != self.condition_dim:
                 raise ValueError(f"{owner}: y must be condition vectors of length "
                                  f"{self.condition_dim}; got shape {y.shape}")
@@ -269,6 +275,9 @@ class ConditionalGAN(GAN):
 
     def _codes(self, Y):
         return Y if self.n_classes is None else np.eye(self.n_classes)[Y]
+
+    def _monitor_input(self, z):
+        return None  # forward(z, y) needs conditions: no dead-unit fractions for callbacks
 
     def _g_conditions(self, Y, order, cursor, m):
         rows = order[np.arange(cursor, cursor + m) % len(order)]

@@ -33,22 +33,72 @@ from ..nn.losses import binary_cross_entropy_with_logits
 from ..nn.module import Module
 from ..optim.sgd import SGD
 from ..randomness import resolve_rng
-from ..training.callbacks import Callback
+from ..training.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+)
 from ..training.history import History
+from ..training.rewire import Rewire
 
 __all__ = ["GAN"]
 
 
-class _Run:
-    """What callbacks see of a GAN's fit: model, optimizer(s), history, epoch, stop_training."""
+class _Rates:
+    """The ``optimizer`` that learning-rate callbacks see in a GAN's fit: both networks' rates.
 
-    def __init__(self, gan):
+    Reading ``lr`` gives the discriminator's rate; setting it sets the
+    discriminator's to the value and the generator's to the value times the
+    ratio of the two rates when training began (so rates that started equal
+    stay equal, and a two-timescale pair keeps its ratio).
+    """
+
+    def __init__(self, optimizer_g, optimizer_d):
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        lr_g, lr_d = optimizer_g.lr, optimizer_d.lr
+        self._ratio = None if lr_g == lr_d else (lr_g / lr_d if lr_d else 1.0)
+
+    @property
+    def lr(self):
+        return self.optimizer_d.lr
+
+    @lr.setter
+    def lr(self, value):
+        self.optimizer_d.lr = value
+        self.optimizer_g.lr = value if self._ratio is None else value * self._ratio
+
+
+class _Run:
+    """What callbacks see of a GAN's fit (the ``trainer`` of rb.callbacks hooks).
+
+    ``optimizer`` is a :class:`_Rates` over both optimizers (what the
+    learning-rate callbacks change); ``optimizer_g`` and ``optimizer_d`` are
+    the optimizers themselves. ``network`` is the network whose gradients
+    ``on_backward`` sees (``"discriminator"`` or ``"generator"``); ``x_batch``
+    the last generator step's noise (None for the conditional GAN, whose
+    forward needs conditions too); ``n_batches`` the iterations per epoch.
+    """
+
+    def __init__(self, gan, n_batches):
         self.model = gan
-        self.optimizer = gan.optimizer_d
         self.optimizer_g, self.optimizer_d = gan.optimizer_g, gan.optimizer_d
+        rates = all(hasattr(opt, "lr") for opt in (self.optimizer_g, self.optimizer_d))
+        self.optimizer = _Rates(self.optimizer_g, self.optimizer_d) if rates else None
         self.history = gan.history
-        self.epoch = self.batch = self.n_batches = self.steps = 0
+        self.epoch = self.batch = self.steps = self.start_epoch = 0
+        self.n_batches = n_batches
+        self.x_batch = None
+        self.network = None
         self.stop_training = False
+        self.pending_checkpoints = []  # stays empty: GAN.fit refuses a Checkpoint
+        self.backward_hooks = []  # the callbacks with an on_backward (none: no loop over them)
+        # frozen in the generator step: every discriminator parameter, whatever optimizer_d holds
+        self.d_parameters = gan.discriminator_parameters()
+
+
+_GAME_LOGS = ("d_loss", "g_loss", "d_real", "d_fake")  # what an epoch of the game logs
 
 
 def _logit_loss(logits, target, reduction="sum"):
@@ -237,6 +287,20 @@ class GAN(Module):
             if mine and not ids & mine:
                 raise ValueError(f"{owner}: {name} holds none of the {net}'s parameters; build "
                                  f"it on {net}.parameters()")
+            missing = [p for p in params if p.requires_grad and id(p) not in ids]
+            if missing:  # they would get gradients that nothing applies (or clears)
+                names = {id(p): key for key, p in self.named_parameters()}
+                listed = ", ".join(names.get(id(p), f"shape {p.shape}") for p in missing)
+                own = {id(p) for p in getattr(self, net).parameters()}
+                # a label embedding is made here: only a callable can be given it
+                other_way = (f", or build it on {net}.parameters() (a parameter meant to stay "
+                             f"fixed: set its requires_grad = False)"
+                             if all(id(p) in own for p in missing) else "")
+                raise ValueError(
+                    f"{owner}: {name} does not hold the {net}'s trainable parameters {listed}, "
+                    f"which would never learn; pass {name} as a callable params -> optimizer "
+                    f"(e.g. lambda params: rb.optim.Adam(params, lr=1e-3)), which is given "
+                    f"them all{other_way}")
         return opt
 
     # -- the networks ----------------------------------------------------------------
@@ -302,7 +366,7 @@ class GAN(Module):
             raise ValueError(f"{owner}.fit: X contains NaN or infinite values")
         return X
 
-    def _d_step(self, xb, yb, z):
+    def _d_step(self, xb, yb, z, run):
         """One D update on data ``xb`` and noise ``z``; returns (loss, mean D(x), mean D(G(z)))."""
         m = len(xb)
         with no_grad():
@@ -317,15 +381,18 @@ class GAN(Module):
         value = float(loss.item())
         self.optimizer_d.zero_grad()
         loss.backward()
+        if run.backward_hooks:
+            run.network = "discriminator"
+            for cb in run.backward_hooks:
+                cb.on_backward(run)
         self.optimizer_d.step()
         prob = 0.5 * (1 + np.tanh(0.5 * logits.data.reshape(-1).astype(np.float64)))
         return value, float(prob[:m].mean()), float(prob[m:].mean())
 
-    def _g_step(self, z, yb):
-        """One generator update on noise ``z``; D's parameters get no gradient."""
-        held = getattr(self.optimizer_d, "params", None)  # D's packed list: no module walk
-        held = self.discriminator_parameters() if held is None else held
-        frozen = [p for p in held if p.requires_grad]
+    def _g_step(self, z, yb, run):
+        """One generator update on noise ``z``; D's parameters (``run.d_parameters``, its label
+        embedding too) get no gradient."""
+        frozen = [p for p in run.d_parameters if p.requires_grad]
         for p in frozen:
             p.requires_grad = False
         try:
@@ -337,6 +404,10 @@ class GAN(Module):
         finally:
             for p in frozen:
                 p.requires_grad = True
+        if run.backward_hooks:
+            run.network = "generator"
+            for cb in run.backward_hooks:
+                cb.on_backward(run)
         self.optimizer_g.step()
         return value
 
@@ -357,13 +428,30 @@ class GAN(Module):
         batch_size : int, default 64
             m, the minibatch size of both data and noise.
         callbacks : sequence of rb.callbacks.Callback, optional
-            Called at train begin/end and each epoch's begin/end (with a run
-            object holding ``model``, ``optimizer_g``, ``optimizer_d``,
-            ``history``, ``epoch`` and ``stop_training``).
+            Called at train begin/end, each epoch's begin/end, after each
+            iteration (``on_batch_end``, with the epoch's running means) and
+            after each backward pass of either network (``on_backward``), with
+            a run object holding ``model``, ``optimizer_g``, ``optimizer_d``,
+            ``history``, ``epoch``, ``batch``, ``n_batches``, ``steps``,
+            ``network`` and ``stop_training``. Its ``optimizer`` stands for
+            both optimizers' learning rates: ``LearningRateScheduler`` and
+            ``ReduceLROnPlateau`` set the discriminator's rate and scale the
+            generator's alike (equal rates stay equal). ``EarlyStopping`` may
+            monitor ``d_loss`` or ``g_loss`` only with ``restore_best=False``
+            (the game's losses do not rank the generator's epochs). Not
+            ``rb.callbacks.Checkpoint`` (fit cannot resume: save the model
+            with ``rb.save``) nor ``rb.callbacks.Rewire``.
 
         Returns
         -------
         History
+
+        Raises
+        ------
+        ValueError
+            For a ``Checkpoint`` or ``Rewire`` callback, or an
+            ``EarlyStopping`` that would restore the weights of the best
+            ``d_loss``, ``g_loss``, ``d_real`` or ``d_fake``.
         """
         owner = self._owner
         X = self._check_data(X)
@@ -372,15 +460,14 @@ class GAN(Module):
         n = len(X)
         if m > n:
             raise ValueError(f"{owner}.fit: batch_size {m} is larger than the {n} examples")
-        Y = self._fit_conditions(y, n)
-        callbacks = list(callbacks or ())
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"{owner}.fit: callbacks must be rb.callbacks.Callback objects; "
-                                f"got {type(cb).__name__}")
-        run = _Run(self)
         iterations = max(1, n // (self.k * m))
         per_epoch = n // m
+        run = _Run(self, iterations)
+        callbacks = self._check_callbacks(callbacks, run)  # before the conditions are kept
+        run.backward_hooks = [cb for cb in callbacks  # (a LambdaCallback's are its own)
+                              if type(cb).on_backward is not Callback.on_backward
+                              or "on_backward" in vars(cb)]
+        Y = self._fit_conditions(y, n)
         modes = [(mod, mod.training) for mod in self.modules()]
         self.train()
         for cb in callbacks:
@@ -393,6 +480,38 @@ class GAN(Module):
         for cb in callbacks:
             cb.on_train_end(run)
         return self.history
+
+    def _check_callbacks(self, callbacks, run):
+        owner = self._owner
+        callbacks = list(callbacks or ())
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"{owner}.fit: callbacks must be rb.callbacks.Callback objects; "
+                                f"got {type(cb).__name__}")
+            if isinstance(cb, Checkpoint):
+                raise ValueError(
+                    f"{owner}.fit: callbacks holds rb.callbacks.Checkpoint({cb.path!r}), but "
+                    f"{owner}.fit cannot resume from a training checkpoint; save the model "
+                    f"instead with rb.save(model, path) after fit, or every epoch in "
+                    f"rb.callbacks.LambdaCallback(on_epoch_end=lambda t, e, logs: "
+                    f"rb.save(t.model, path))")
+            if isinstance(cb, Rewire):
+                raise ValueError(f"{owner}.fit: rb.callbacks.Rewire resets the state of rb.fit's "
+                                 f"one optimizer; a GAN has two (optimizer_g, optimizer_d) and "
+                                 f"cannot be rewired")
+            if isinstance(cb, EarlyStopping) and cb.restore_best and cb.monitor in _GAME_LOGS:
+                raise ValueError(
+                    f"{owner}.fit: EarlyStopping(monitor={cb.monitor!r}, restore_best=True) "
+                    f"would put back both networks' weights of the epoch of best "
+                    f"{cb.monitor}, but the game's numbers do not rank the generator's epochs "
+                    f"(a low d_loss means the discriminator is winning); pass "
+                    f"restore_best=False, or monitor a sample-quality measure that another "
+                    f"callback adds to the logs")
+            if isinstance(cb, (LearningRateScheduler, ReduceLROnPlateau)) and run.optimizer is None:
+                raise TypeError(f"{owner}.fit: {type(cb).__name__} sets the learning rates, but "
+                                f"optimizer_g ({type(self.optimizer_g).__name__}) or optimizer_d "
+                                f"({type(self.optimizer_d).__name__}) has no lr attribute")
+        return callbacks
 
     def _loop(self, X, Y, epochs, m, n, iterations, per_epoch, callbacks, run):
         owner, dtype = self._owner, self._dtype()
@@ -413,17 +532,24 @@ class GAN(Module):
                         z = self._noise(m, self.rng, dtype)
                         rows = order[cursor:cursor + m]
                         cursor += m
-                        d = self._d_step(X[rows], None if Y is None else Y[rows], z)
+                        d = self._d_step(X[rows], None if Y is None else Y[rows], z, run)
                         sums[0] += d[0]
                         sums[2] += d[1]
                         sums[3] += d[2]
                     z = self._noise(m, self.rng, dtype)
-                    sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m))
+                    sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m), run)
                     run.steps += 1
+                    run.x_batch = self._monitor_input(z)
                     if not math.isfinite(sums[0] + sums[1]):
                         raise FloatingPointError(
                             f"{owner}.fit: a loss became {sums[0] + sums[1]} at epoch {epoch}, "
                             f"iteration {it}; lower the learning rates")
+                    if callbacks:
+                        d_steps = (it + 1) * self.k
+                        logs = {"d_loss": sums[0] / d_steps, "g_loss": sums[1] / (it + 1),
+                                "d_real": sums[2] / d_steps, "d_fake": sums[3] / d_steps}
+                        for cb in callbacks:
+                            cb.on_batch_end(run, it, logs)
                 d_steps = iterations * self.k
                 logs = {"d_loss": sums[0] / d_steps, "g_loss": sums[1] / iterations,
                         "d_real": sums[2] / d_steps, "d_fake": sums[3] / d_steps,
@@ -433,6 +559,10 @@ class GAN(Module):
                 self.history.append(len(self.history), logs)
                 if run.stop_training:
                     break
+
+    def _monitor_input(self, z):
+        """What ``model(x_batch)`` runs for callbacks (GradientMonitor's dead units): G(z)."""
+        return z
 
     # -- sampling ----------------------------------------------------------------------
     def sample(self, n, rng=None):

@@ -172,7 +172,7 @@ class RecursiveNet(Module):
         ``y`` (one label per tree) sets the roots' labels.
         """
         forest = self.forest(trees)
-        labels = self._labels(forest, y)
+        labels = self._labels(forest, y, "RecursiveNet.loss")
         _, H = self.node_tensor(forest)
         index = np.flatnonzero(labels >= 0)
         if self.classify == "root":
@@ -183,14 +183,33 @@ class RecursiveNet(Module):
         chosen = H if len(index) == forest.n_nodes else getitem(H, index)  # all: no gather
         return cross_entropy(dense(chosen, self.Wc, self.bc), labels[index])
 
-    def _labels(self, forest, y):
+    def _root_labels(self, y, n_trees, where):
+        """``y`` as int64 root labels: one per tree, each an integer in 0 .. n_classes - 1."""
+        y = np.asarray(y)
+        if y.shape != (n_trees,):
+            raise ValueError(f"{where}: y must hold one label per tree ({n_trees}); got shape "
+                             f"{y.shape}")
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)  # integral floats (2.0) are labels; 1.7 is not
+        if y.dtype.kind not in "iu":
+            got = f"dtype {y.dtype}"
+            if y.dtype.kind == "f":
+                odd = y[~np.isfinite(y) | (y != np.round(y))]
+                got = f"the value {float(odd[0])!r}"
+            raise TypeError(f"{where}: y must hold integer class labels 0 to "
+                            f"{self.n_classes - 1}; got {got}")
+        bad = (y < 0) | (y >= self.n_classes)
+        if bad.any():
+            raise ValueError(f"{where}: y: label {int(y[bad][0])} is outside 0 to "
+                             f"{self.n_classes - 1} (n_classes={self.n_classes}); every tree "
+                             f"given y needs a label (leave y out to train on the trees' own "
+                             f"labels)")
+        return y.astype(np.int64, copy=False)
+
+    def _labels(self, forest, y, where="RecursiveNet"):
         labels = forest.labels.copy()
         if y is not None:
-            y = np.asarray(y)
-            if y.shape != (forest.n_trees,):
-                raise ValueError(f"RecursiveNet: y must hold one label per tree "
-                                 f"({forest.n_trees}); got shape {y.shape}")
-            labels[forest.roots] = y
+            labels[forest.roots] = self._root_labels(y, forest.n_trees, where)
         bad = labels >= self.n_classes
         if bad.any():
             raise ValueError(f"RecursiveNet: label {int(labels[bad][0])} is outside 0 to "
@@ -206,7 +225,7 @@ class RecursiveNet(Module):
         ----------
         trees : sequence of Tree, bracket strings or nested 2-tuples of token ids
         y : array_like of int, shape (n_trees,), optional
-            Root labels (overriding any in the trees).
+            Root labels in ``0 .. n_classes - 1`` (overriding any in the trees).
         epochs, batch_size : int
         optimizer : rb.optim optimizer, optional
             Default ``Adam(self.parameters(), lr=lr)``.
@@ -227,10 +246,7 @@ class RecursiveNet(Module):
         if not flats:
             raise ValueError("RecursiveNet.fit: got no trees")
         if y is not None:
-            y = np.asarray(y)
-            if y.shape != (len(flats),):
-                raise ValueError(f"RecursiveNet.fit: y must hold one label per tree "
-                                 f"({len(flats)}); got shape {y.shape}")
+            y = self._root_labels(y, len(flats), "RecursiveNet.fit")
         if optimizer is None:
             optimizer = Adam(self.parameters(), lr=positive_float("RecursiveNet.fit", "lr", lr))
         losses = []

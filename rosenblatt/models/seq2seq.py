@@ -132,7 +132,8 @@ class Seq2Seq(Module):
         """The target shifted right behind the start symbol (teacher forcing)."""
         target = np.asarray(target)
         start = np.full((target.shape[0], 1), self.start, dtype=np.int64)
-        return np.concatenate([start, target[:, :-1]], axis=1)
+        # [:, :T]: as many steps as the target, none for an empty one
+        return np.concatenate([start, target[:, :-1]], axis=1)[:, :target.shape[1]]
 
     def encode(self, source, lengths=None):
         """Encoder states (batch, time, H) and final state."""
@@ -161,6 +162,9 @@ class Seq2Seq(Module):
         if source.ndim != 2 or target.ndim != 2 or source.shape[0] != target.shape[0]:
             raise ValueError(f"Seq2Seq: source and target must be (batch, time) token arrays "
                              f"with the same batch; got {source.shape} and {target.shape}")
+        if target.shape[1] == 0:
+            raise ValueError(f"Seq2Seq: target must hold at least one time step (the tokens to "
+                             f"produce); got shape {target.shape}")
         if target.size and (target.dtype.kind not in "iu" or target.min() < 0
                             or target.max() >= self.out_vocab):
             raise ValueError(f"Seq2Seq: target tokens must be integers 0 to {self.out_vocab - 1} "

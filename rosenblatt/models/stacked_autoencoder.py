@@ -155,26 +155,49 @@ class StackedAutoencoder(Module):
         epochs_per_layer : int, default 10
         batch_size : int, default 32
         lr : float, default 1e-3
-            Adam's step size for every layer.
+            Adam's step size for every layer (each layer gets its own Adam).
         **fit_options
-            Passed to each :meth:`Autoencoder.fit`.
+            Passed to each :meth:`Autoencoder.fit` (``validation_data``,
+            ``callbacks``, ``shuffle`` ...), except ``epochs`` and
+            ``optimizer``, which pretrain sets (``epochs_per_layer``, ``lr``).
+            ``validation_data`` (m, sizes[0]) is encoded through each trained
+            layer, as the training data are: every layer's ``val_loss`` is on
+            its own inputs.
 
         Returns
         -------
         list of History
             One per layer.
+
+        Raises
+        ------
+        TypeError
+            For ``epochs`` or ``optimizer`` among the fit options.
         """
         from ..optim.adam import Adam
 
-        epochs_per_layer = positive_int("StackedAutoencoder.pretrain", "epochs_per_layer",
-                                        epochs_per_layer, allow_zero=True)
-        lr = positive_float("StackedAutoencoder.pretrain", "lr", lr)
+        owner = "StackedAutoencoder.pretrain"
+        for name, own in (("epochs", "epochs_per_layer"), ("optimizer", "lr")):
+            if name in fit_options:
+                given = fit_options[name]
+                given = repr(given) if is_int(given) else type(given).__name__
+                raise TypeError(f"{owner}: {name} is set by pretrain (each layer trains "
+                                f"epochs_per_layer epochs with its own Adam of step size lr); "
+                                f"got {name}={given}; pass {own}= instead")
+        epochs_per_layer = positive_int(owner, "epochs_per_layer", epochs_per_layer,
+                                        allow_zero=True)
+        lr = positive_float(owner, "lr", lr)
+        val = fit_options.pop("validation_data", None)
+        if val is not None:
+            val = self.layers[0].validation_inputs(val, "fit")
         histories, codes = [], X
         for layer in self.layers:
             histories.append(layer.fit(codes, epochs=epochs_per_layer, batch_size=batch_size,
                                        optimizer=Adam(layer.parameters(), lr=lr),
-                                       **fit_options))
+                                       validation_data=val, **fit_options))
             codes = layer.transform(codes)
+            if val is not None:
+                val = layer.transform(val)
         return histories
 
     # -- fine-tuning networks -------------------------------------------------------------

@@ -126,6 +126,10 @@ class WindowClassifier(Module):
             raise ValueError(f"WindowClassifier(window={self.window}): expected token ids of "
                              f"shape (batch, {self.window}); got {ids.shape}")
         if ids.dtype.kind == "f":  # rb.fit hands the batch over as a float tensor
+            whole = np.mod(ids, 1) == 0  # False for 1.5, NaN and inf
+            if not whole.all():
+                raise TypeError(f"WindowClassifier: token ids must be integers; got the "
+                                f"non-integral value {float(ids[~whole][0])!r}")
             ids = ids.astype(np.int64)
         vectors = self.word_module(ids)
         return self.head(reshape(vectors, ids.shape[0], self.window * self.dim))

@@ -68,7 +68,8 @@ class Adagrad(Optimizer):
     array([ 0.5, -1.5])
     """
 
-    hyperparameters = ("lr", "eps", "lr_decay", "weight_decay", "eps_inside_sqrt")
+    hyperparameters = ("lr", "eps", "lr_decay", "weight_decay", "initial_accumulator_value",
+                       "eps_inside_sqrt")
     state_names = ("sum_sq",)
 
     def __init__(self, params, lr=0.01, eps=1e-10, lr_decay=0.0, weight_decay=0.0,
@@ -78,10 +79,11 @@ class Adagrad(Optimizer):
         self.lr_decay = positive_float("Adagrad", "lr_decay", lr_decay, allow_zero=True)
         self.weight_decay = positive_float("Adagrad", "weight_decay", weight_decay,
                                            allow_zero=True)
-        init = positive_float("Adagrad", "initial_accumulator_value", initial_accumulator_value,
-                              allow_zero=True)
+        # kept: what G starts at, for a connection that Rewire forms during training too
+        self.initial_accumulator_value = positive_float(
+            "Adagrad", "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
         self.eps_inside_sqrt = bool(eps_inside_sqrt)
-        self.sum_sq = np.full_like(self.vec.data, init)
+        self.sum_sq = np.full_like(self.vec.data, self.initial_accumulator_value)
         self._buf = self._zeros()
 
     def effective_lr(self):

@@ -24,7 +24,9 @@ from ..nn.sparse_dense import SparseDense
 from ..randomness import resolve_rng
 from .callbacks import Callback
 
-_RESET = {"step_size": "lr", "gains": 1.0}  # state that does not start at 0 (Rprop, gains)
+# state that does not start at 0: Rprop's step sizes, the gains, Adagrad's accumulator; a str
+# names the optimizer's attribute holding the start value
+_RESET = {"step_size": "lr", "gains": 1.0, "sum_sq": "initial_accumulator_value"}
 
 
 class Rewire(Callback):
@@ -228,7 +230,8 @@ def _reset_state(optimizer, param, flat_index):
                 state = getattr(optimizer, name, None)
                 if isinstance(state, np.ndarray) and state.shape == vec.data.shape:
                     initial = _RESET.get(name, 0.0)
-                    state[where] = getattr(optimizer, initial) if isinstance(initial, str) \
+                    # (an optimizer of one's own without the attribute: 0, as the others)
+                    state[where] = getattr(optimizer, initial, 0.0) if isinstance(initial, str) \
                         else initial
             return
 

@@ -237,6 +237,27 @@ def test_bad_arguments_name_the_argument():
         rb.models.Autoencoder(6, 0)
     with pytest.raises(ValueError, match="contractive"):
         rb.models.Autoencoder(6, 3, contractive=-1)
+    # fit(X, X), the supervised habit: the argument and its type, not the whole array
+    with pytest.raises(TypeError, match=r"epochs must be a non-negative integer; got ndarray of "
+                                        r"shape \(10, 6\).*call fit\(X\), not fit\(X, X\)$"):
+        ae.fit(X, X)
+    with pytest.raises(ValueError, match="Autoencoder.fit: epochs must be"):
+        ae.fit(X, epochs=-1)
+    with pytest.raises(ValueError, match="validation_data must be held-out inputs.*differ"):
+        ae.fit(X, epochs=1, validation_data=(X, 1 - X))
+
+
+def test_validation_data_may_be_the_pair_x_x():
+    X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
+    runs = []
+    for validation_data in (X[:8], (X[:8], X[:8]), (X[:8], X[:8].copy()), (X[:8], None)):
+        ae = rb.models.Autoencoder(6, 3, rng=0)
+        runs.append(ae.fit(X, epochs=2, batch_size=5, shuffle=False,
+                           validation_data=validation_data)["val_loss"])
+    assert runs[1:] == runs[:1] * 3
+    # two rows are data, not a pair
+    ae = rb.models.Autoencoder(6, 3, rng=0)
+    assert len(ae.fit(X, epochs=1, validation_data=[X[0], X[1]])["val_loss"]) == 1
 
 
 @pytest.mark.parametrize("tied", [False, True])

@@ -432,3 +432,184 @@ def test_a_cgan_file_from_before_the_conditions_were_saved_still_loads(tmp_path)
     rb.save(loaded, tmp_path / "refit.safetensors")
     again = rb.load(tmp_path / "refit.safetensors")
     assert len(again.conditions_) == 60 and again.sample(4).shape == (4, 2)
+
+
+# -- the library's callbacks ---------------------------------------------------------------
+def _small(conditional, seed=0, **kwargs):
+    rng = np.random.default_rng(seed)
+    width = 2 if conditional else 0
+    G = rb.nn.Sequential(rb.nn.Dense(3 + width, 8, rng=rng), rb.nn.ReLU(),
+                         rb.nn.Dense(8, 2, rng=rng))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + width, 8, rng=rng), rb.nn.ReLU(),
+                         rb.nn.Dense(8, 1, rng=rng))
+    if conditional:
+        model = rb.models.ConditionalGAN(G, D, 3, n_classes=2, rng=seed, **kwargs)
+    else:
+        model = rb.models.GAN(G, D, 3, rng=seed, **kwargs)
+    X = rng.normal(size=(40, 2)).astype(np.float32)
+
+    def fit(**options):
+        if conditional:
+            return model.fit(X, np.arange(40) % 2, batch_size=10, **options)
+        return model.fit(X, batch_size=10, **options)
+    return model, fit
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_early_stopping_on_the_game_losses(conditional):
+    model, fit = _small(conditional)
+    stop = rb.callbacks.EarlyStopping(monitor="d_loss", patience=0, restore_best=False)
+    h = fit(epochs=20, callbacks=[stop])
+    assert stop.stopped_epoch is not None and len(h) == stop.stopped_epoch + 1 < 20
+    assert "early stopping: d_loss" in h.stop_reason
+    # the game's losses do not rank the generator's epochs: restoring by them is refused
+    with pytest.raises(ValueError, match="monitor='g_loss', restore_best=True.*restore_best=False"):
+        fit(epochs=1, callbacks=[rb.callbacks.EarlyStopping(monitor="g_loss")])
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_early_stopping_restores_on_a_measure_a_callback_logs(conditional):
+    model, fit = _small(conditional)
+    scores = iter([3.0, 1.0, 2.0, 4.0, 5.0])
+    saved = {}
+
+    def score(run, epoch, logs):
+        logs["quality_loss"] = next(scores)
+        saved[epoch] = run.model.state_dict()
+    stop = rb.callbacks.EarlyStopping(monitor="quality_loss", patience=2)
+    fit(epochs=5, callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=score), stop])
+    assert stop.best_epoch == 1 and stop.stopped_epoch == 3
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, saved[1][key])
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_learning_rate_callbacks_set_both_networks_rates(conditional):
+    model, fit = _small(conditional)
+    fit(epochs=2, callbacks=[rb.callbacks.LearningRateScheduler(lambda epoch: 0.01 / (epoch + 1))])
+    assert model.optimizer_g.lr == model.optimizer_d.lr == 0.005
+    # a two-timescale pair keeps its ratio
+    model, fit = _small(conditional, optimizer_g=lambda p: rb.optim.SGD(p, lr=0.01),
+                        optimizer_d=lambda p: rb.optim.SGD(p, lr=0.04))
+    plateau = rb.callbacks.ReduceLROnPlateau(monitor="flat_loss", patience=0, factor=0.5)
+
+    def flat(run, epoch, logs):  # never improves after the first epoch: halved three times
+        logs["flat_loss"] = 1.0
+    fit(epochs=4, callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=flat), plateau])
+    assert model.optimizer_d.lr == pytest.approx(0.005)
+    assert model.optimizer_g.lr == pytest.approx(0.00125)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_gradient_monitor_sees_both_networks(conditional):
+    model, fit = _small(conditional)
+    monitor = rb.callbacks.GradientMonitor()
+    networks = []
+    spy = rb.callbacks.LambdaCallback(on_backward=lambda run: networks.append(run.network))
+    h = fit(epochs=2, callbacks=[monitor, spy])
+    assert networks == ["discriminator", "generator"] * 8  # 4 iterations of k = 1, 2 epochs
+    record = monitor.records[-1]
+    for key in ("grad_norm/generator.0", "grad_norm/discriminator.0"):
+        assert record[key] > 0 and key in h.history
+    # the plain GAN's forward is G(z): the generator's dead units on the last noise batch
+    assert ("dead_relu/generator.1" in record) == (not conditional)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_checkpoint_and_rewire_are_refused_before_anything_changes(conditional, tmp_path):
+    model, fit = _small(conditional)
+    before = model.state_dict()
+    path = tmp_path / "gan.ckpt"
+    with pytest.raises(ValueError, match="cannot resume from a training checkpoint.*rb.save"):
+        fit(epochs=1, callbacks=[rb.callbacks.Checkpoint(path)])
+    with pytest.raises(ValueError, match="Rewire.*two"):
+        fit(epochs=1, callbacks=[rb.callbacks.Rewire()])
+    assert not path.exists() and len(model.history) == 0
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_callbacks_leave_a_seeded_run_unchanged():
+    model, fit = _small(True)
+    fit(epochs=2)
+    other, fit_other = _small(True)
+    fit_other(epochs=2, callbacks=[rb.callbacks.GradientMonitor(),
+                                   rb.callbacks.EarlyStopping("d_loss", 5, restore_best=False)])
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, other.state_dict()[key])
+
+
+def test_cgan_optimizers_must_hold_the_label_embeddings():
+    G = rb.nn.Sequential(rb.nn.Dense(3 + 2, 2, rng=0))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + 2, 1, rng=0))
+    with pytest.raises(ValueError, match="optimizer_g does not hold the generator's trainable "
+                                         "parameters g_embedding.W.*callable"):
+        rb.models.ConditionalGAN(G, D, 3, n_classes=4, embedding_dim=2,
+                                 optimizer_g=rb.optim.Adam(G.parameters(), lr=0.01))
+    with pytest.raises(ValueError, match="optimizer_d .*d_embedding.W"):
+        rb.models.ConditionalGAN(G, D, 3, n_classes=4, embedding_dim=2,
+                                 optimizer_d=rb.optim.Adam(D.parameters(), lr=0.01))
+    with pytest.raises(ValueError, match="generator.0.W, generator.0.b.*generator.parameters"):
+        G2 = rb.nn.Sequential(rb.nn.Dense(3, 4, rng=0), rb.nn.Dense(4, 2, rng=0))
+        rb.models.GAN(G2, rb.nn.Sequential(rb.nn.Dense(2, 1, rng=0)), 3,
+                      optimizer_g=rb.optim.SGD(G2[1].parameters(), lr=0.1))
+    # as callables they get the embeddings; the generator step leaves D's embedding no gradient
+    cgan = rb.models.ConditionalGAN(G, D, 3, n_classes=4, embedding_dim=2, rng=0,
+                                    optimizer_g=lambda p: rb.optim.Adam(p, lr=0.01),
+                                    optimizer_d=lambda p: rb.optim.Adam(p, lr=0.01))
+    g0, d0 = cgan.g_embedding.W.data.copy(), cgan.d_embedding.W.data.copy()
+    cgan.fit(np.random.default_rng(0).normal(size=(40, 2)), np.arange(40) % 4, epochs=1,
+             batch_size=10)
+    assert not np.allclose(cgan.g_embedding.W.data, g0)
+    assert not np.allclose(cgan.d_embedding.W.data, d0)
+
+
+def test_cgan_frozen_discriminator_embedding_gets_no_generator_gradient():
+    """Whatever optimizer_d holds, the generator step freezes every discriminator parameter."""
+
+    class Plain:  # an optimizer of one's own: no flat vector for the model to check
+        def __init__(self, params, lr=0.01):
+            self.params, self.lr = list(params), lr
+
+        def zero_grad(self):
+            for p in self.params:
+                p.grad = None
+
+        def step(self):
+            for p in self.params:
+                if p.grad is not None:
+                    p.data -= self.lr * p.grad
+
+    G = rb.nn.Sequential(rb.nn.Dense(3 + 2, 2, rng=0))
+    D = rb.nn.Sequential(rb.nn.Dense(2 + 2, 1, rng=0))
+    cgan = rb.models.ConditionalGAN(G, D, 3, n_classes=4, embedding_dim=2, rng=0,
+                                    optimizer_d=Plain(D.parameters()))
+    seen = {"discriminator": [], "generator": []}
+
+    def spy(run):
+        seen[run.network].append(np.array(cgan.d_embedding.W.grad, copy=True))
+    cgan.fit(np.random.default_rng(0).normal(size=(40, 2)), np.arange(40) % 4, epochs=1,
+             batch_size=10, callbacks=[rb.callbacks.LambdaCallback(on_backward=spy)])
+    assert len(seen["generator"]) == 4
+    for after_d, after_g in zip(seen["discriminator"], seen["generator"]):
+        np.testing.assert_array_equal(after_g, after_d)  # the G step added nothing
+
+
+def test_cgan_one_dimensional_conditions_may_be_plain_numbers():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)).astype(np.float32)
+    c = rng.random(40).astype(np.float32)
+    runs = []
+    for y in (c, c[:, None]):
+        G = rb.nn.Sequential(rb.nn.Dense(3 + 1, 2, rng=0))
+        D = rb.nn.Sequential(rb.nn.Dense(2 + 1, 1, rng=0))
+        cgan = rb.models.ConditionalGAN(G, D, 3, condition_dim=1, rng=0)
+        runs.append(cgan.fit(X, y, epochs=2, batch_size=10)["d_loss"])
+        assert cgan.conditions_.shape == (40, 1)
+    assert runs[0] == runs[1]
+    assert cgan.sample(3, y=0.5).shape == (3, 2)
+    np.testing.assert_array_equal(cgan.last_conditions, [[0.5]] * 3)
+    assert cgan.sample(3, y=[0.1, 0.2, 0.3]).shape == (3, 2)
+    assert cgan.last_conditions.shape == (3, 1)
+    with pytest.raises(ValueError, match="3 samples asked for but 2 conditions"):
+        cgan.sample(3, y=[0.1, 0.2])

@@ -111,6 +111,14 @@ def test_window_classifier_bad_input():
         net(np.zeros((2, 4), dtype=int))
     with pytest.raises(ValueError, match="out of range"):
         net(np.full((1, 5), 10))
+    # float ids (rb.fit's batches) are cast only when whole: 1.5 is not truncated to 1
+    with pytest.raises(TypeError, match="WindowClassifier: token ids must be integers; got the "
+                                        "non-integral value 1.5"):
+        net(np.array([[1.5, 2, 1, 0, 0]]))
+    with pytest.raises(TypeError, match="non-integral value nan"):
+        net(np.array([[np.nan, 2, 1, 0, 0]]))
+    ids = np.array([[1, 2, 1, 0, 3]])
+    np.testing.assert_array_equal(net(ids.astype(np.float32)).data, net(ids).data)
     with pytest.raises(TypeError, match="word_module"):
         rb.models.WindowClassifier(np.zeros(3))
     with pytest.raises(ValueError, match="window"):

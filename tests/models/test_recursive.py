@@ -192,6 +192,20 @@ def test_bad_input():
         net.fit([(1, 2)], [5], epochs=1)
     with pytest.raises(ValueError, match="no labelled node"):
         net.fit([(1, 2)], epochs=1)
+    # root labels: integers in 0 .. n_classes - 1, never truncated nor silently dropped
+    with pytest.raises(ValueError, match="RecursiveNet.fit: y: label -3 is outside 0 to 1"):
+        net.fit([(1, 2), (2, 3)], [-3, 1], epochs=1)
+    with pytest.raises(ValueError, match="RecursiveNet.loss: y: label -1 is outside"):
+        net.loss([(1, 2)], y=[-1])
+    with pytest.raises(TypeError, match="RecursiveNet.fit: y must hold integer class labels 0 "
+                                        "to 1; got the value 0.9"):
+        net.fit([(1, 2), (2, 3)], y=[0.9, 1.0], epochs=1)
+    with pytest.raises(TypeError, match="got the value 1.7"):
+        net.loss([(1, 2)], y=[1.7])
+    with pytest.raises(TypeError, match="got dtype <U1"):
+        net.loss([(1, 2)], y=["a"])
+    # integral floats are labels
+    assert net.loss([(1, 2)], y=[1.0]).item() == net.loss([(1, 2)], y=[1]).item()
     with pytest.raises(ValueError, match="composition"):
         rb.models.RecursiveNet(5, 3, 2, composition="lstm")
     with pytest.raises(ValueError, match="dim"):

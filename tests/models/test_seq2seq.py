@@ -54,6 +54,12 @@ def test_errors():
         rb.models.Seq2Seq(3, 3, 4)(np.zeros((1, 2), int), np.array([[3, 0]]))
     with pytest.raises(ValueError, match="target tokens must be integers"):
         rb.models.Seq2Seq(3, 3, 4)(np.zeros((1, 2), int), np.array([[0.5, 1.0]]))
+    # an empty target would still be decoded one step: refused
+    model = rb.models.Seq2Seq(7, 6, 8, rng=0)
+    with pytest.raises(ValueError, match=r"target must hold at least one time step .*\(1, 0\)"):
+        model(np.array([[1, 2, 3]]), np.zeros((1, 0), np.int64))
+    assert model.decoder_inputs(np.zeros((2, 0), np.int64)).shape == (2, 0)
+    np.testing.assert_array_equal(model.decoder_inputs(np.array([[4, 5]])), [[6, 4]])
 
 
 def _train_reverser(attention, steps=600, vocab=8, length=10, hidden=32):

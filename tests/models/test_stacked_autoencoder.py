@@ -68,3 +68,33 @@ def test_bad_arguments():
         rb.models.StackedAutoencoder([64, 8], kind="variational")
     with pytest.raises(ValueError, match="noise kind"):
         rb.models.StackedAutoencoder([64, 8], noise=("blur", 0.1))
+
+
+def test_validation_data_is_encoded_through_each_trained_layer():
+    X = np.random.default_rng(0).random((60, 10)).astype(np.float32)
+    stack = rb.models.StackedAutoencoder([10, 6, 3], kind="plain", rng=0)
+    histories = stack.pretrain(X, epochs_per_layer=2, batch_size=20, validation_data=X[:10],
+                               shuffle=False)
+    assert all("val_loss" in h.history for h in histories)
+    # the second layer's val_loss is its reconstruction loss on the first layer's codes
+    second = stack.layers[1]
+    codes = stack.layers[0].transform(X[:10])
+    with second.evaluating(), rb.no_grad():
+        expected = float(second.reconstruction_loss(second(rb.tensor(codes)),
+                                                    rb.tensor(codes)).item())
+    assert histories[1]["val_loss"][-1] == pytest.approx(expected, rel=1e-5)
+    # the Keras idiom (X_val, X_val) works as well
+    again = rb.models.StackedAutoencoder([10, 6, 3], kind="plain", rng=0)
+    pair = again.pretrain(X, epochs_per_layer=2, batch_size=20, shuffle=False,
+                          validation_data=(X[:10], X[:10]))
+    assert pair[1]["val_loss"] == histories[1]["val_loss"]
+
+
+def test_pretrain_refuses_the_options_it_sets():
+    X = np.random.default_rng(0).random((40, 8)).astype(np.float32)
+    stack = rb.models.StackedAutoencoder([8, 5, 3], kind="plain", rng=0)
+    with pytest.raises(TypeError, match="pretrain: epochs is set by pretrain.*got epochs=2; "
+                                        "pass epochs_per_layer= instead"):
+        stack.pretrain(X, epochs=2)
+    with pytest.raises(TypeError, match="optimizer=SGD; pass lr= instead"):
+        stack.pretrain(X, optimizer=rb.optim.SGD(stack.layers[0].parameters(), lr=0.1))

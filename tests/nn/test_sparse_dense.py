@@ -123,6 +123,23 @@ def test_rewire_resets_optimizer_state_and_rigl_grows_where_the_gradient_is_larg
     assert np.all(net[0].W.data.reshape(-1)[entry["grown"]] == 0)  # RigL: new weights start at 0
 
 
+def test_rewire_restarts_adagrad_at_its_initial_accumulator_value():
+    net = make_net()
+    X, y = data(16)
+    opt = rb.optim.Adagrad(net.parameters(), lr=0.01, initial_accumulator_value=0.5)
+    rewire = rb.callbacks.Rewire("set", fraction=0.25, every=1, layers=[net[0]], rng=0)
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=16,
+           callbacks=[rewire], progress=False, rng=0)
+    entry = rewire.log[0]
+    sl = opt.vec.slices[0]
+    assert opt.vec.params[0] is net[0].W
+    changed = np.concatenate((entry["broken"], entry["grown"]))
+    assert len(changed) and np.all(opt.sum_sq[sl][changed] == 0.5)  # G starts afresh, at 0.5
+    untouched = np.setdiff1d(np.flatnonzero(net[0].mask), changed)
+    assert np.all(opt.sum_sq[sl][untouched] > 0.5)
+    assert opt.state_dict()["initial_accumulator_value"] == 0.5
+
+
 def test_rigl_grows_where_the_dense_gradient_is_largest():
     layer = rb.nn.SparseDense(10, 8, density=0.25, rng=0)
     x = np.random.default_rng(0).normal(size=(5, 10))
