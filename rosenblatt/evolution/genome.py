@@ -404,6 +404,9 @@ def _integer(d, key, where, owner=""):
     if isinstance(value, bool) or not isinstance(value, int):
         raise GenomeFormatError(f"{where}: malformed genome ({name} must be an integer; got "
                                 f"{_short(value)})")
+    if not 0 <= value < 2**63:  # ids, counts and innovations live in int64 arrays
+        raise GenomeFormatError(f"{where}: malformed genome ({name} must be in [0, 2^63); got "
+                                f"{_short(value)})")
     return value
 
 

@@ -131,6 +131,8 @@ def _check_generator(field, state, live):
     if not isinstance(state, dict):
         _fail(field, state, "a numpy bit-generator state (a dict)")
     kind = state.get("bit_generator")
+    if not isinstance(kind, str):  # an array here would make every comparison ambiguous
+        _fail(f'{field}["bit_generator"]', kind, "the name of a numpy bit generator")
     if live is not None:
         expected = type(live.bit_generator).__name__
         if kind != expected:

@@ -614,6 +614,10 @@ def _check_entry(spec, depth):
         raise SpecError(
             f"architecture entry must be {{'type': str, 'config': {{...}}}}; got {short_json(spec)}"
         )
+    extra = set(spec) - {"type", "config", "dtype"}
+    if extra:  # ("ltype" for "dtype" would otherwise be ignored)
+        raise SpecError(f"architecture entry {short_json(spec['type'], 40)} has unknown key(s) "
+                        f"{sorted(extra)[:3]}; an entry holds type, config and dtype")
 
 
 def _build(spec, max_int, depth):
@@ -631,6 +635,17 @@ def _build(spec, max_int, depth):
         params = inspect.signature(cls.__init__).parameters
     except (TypeError, ValueError):
         params = {}
+    try:
+        every = _constructor_params(cls)  # following **kwargs up to the base classes
+    except (TypeError, ValueError):
+        every = {}
+    for name, value in config.items():  # a flag holds true/false, a float slot no bool
+        default = every[name].default if name in every else None
+        if isinstance(default, bool) and not isinstance(value, bool) or (
+                type(default) is float and isinstance(value, bool)):
+            raise SpecError(f"{spec['type']}: config {name!r} must be "
+                            f"{'true or false' if isinstance(default, bool) else 'a number'}; "
+                            f"got {short_json(value, 40)}")
     dtype = spec.get("dtype")
     if dtype is not None and (
         not isinstance(dtype, str) or dtype not in ("float16", "float32", "float64")

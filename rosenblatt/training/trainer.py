@@ -562,12 +562,22 @@ class Trainer:
         from ..io import FormatError
 
         live = [b for _, b in self.model.named_buffers() if isinstance(b, np.ndarray)]
+
+        def number(value):  # a JSON number, not a bool or a string that float() would read
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(value)
+            return float(value)
+
         try:
             theta = best["theta"]
+            if not isinstance(best["buffers"], list) or isinstance(best["epoch"], bool) \
+                    or not isinstance(best["epoch"], int) \
+                    or not isinstance(best.get("growth_check", True), bool):
+                raise TypeError(best)
             buffers = list(best["buffers"])
-            epoch, loss = int(best["epoch"]), float(best["loss"])
-            best_loss = math.inf if best["best_loss"] is None else float(best["best_loss"])
-            floor = float(best["floor"])
+            epoch, loss = best["epoch"], number(best["loss"])
+            best_loss = math.inf if best["best_loss"] is None else number(best["best_loss"])
+            floor = number(best["floor"])
             ok = (isinstance(theta, np.ndarray) and theta.shape == self._vec.data.shape
                   and len(buffers) == len(live) and 0 <= epoch < epochs_done
                   and math.isfinite(loss) and not math.isnan(best_loss) and math.isfinite(floor)
@@ -615,7 +625,7 @@ class Trainer:
         self.stopped_before = stopped
         epochs_done = int(meta["epoch"])
         losses = self.history.history.get("loss", [])
-        if isinstance(meta.get("best"), dict) and self._vec is not None:
+        if meta.get("best") is not None and self._vec is not None:  # a non-dict: refused
             self._resume_best(meta["best"], path, epochs_done)
         elif losses and math.isfinite(losses[-1]) and self._vec is not None:
             # an older checkpoint without the best epoch: the resumed weights are the last

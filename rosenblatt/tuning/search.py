@@ -64,6 +64,7 @@ METHODS = ("grid", "random", "bayes")
 LIARS = ("believer", "min", "mean", "max")
 _DESIGN_STREAM = 2**32 - 1  # the initial design's stream: no trial has this number
 GRID_POINTS = 5  # values per numeric parameter of method="grid" without n_trials/grid_points
+MAX_GRID = 10**6  # points a grid search may list (it is built whole before the first trial)
 _GP_DEFAULTS = {"kernel": "matern52", "noise": 1e-6, "learn_noise": True,
                 "noise_bounds": (1e-6, 1.0), "n_restarts": 2,
                 "length_scale_prior": (math.log(0.5), 1.0), "amplitude_prior": (2.0, 0.15)}
@@ -441,7 +442,15 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
                     f"parameter) has {space.grid_size(2)} points, more than n_trials="
                     f"{n_trials}: the notes' 'blows up in size'. Raise n_trials, pass "
                     f"grid_points to run part of a grid, or use method='random'")
-        grid = space.grid(positive_int("minimize", "grid_points", grid_points))
+        grid_points = positive_int("minimize", "grid_points", grid_points)
+        # the grid is built whole before the first trial: bound it first (a resumed file's
+        # grid_points too), by the product of the parameters' value counts (conditions only
+        # remove combinations)
+        size = math.prod(len(d.grid(min(grid_points, MAX_GRID))) for d in space.params.values())
+        if grid_points > MAX_GRID or size > MAX_GRID:
+            raise ValueError(f"minimize: grid_points={grid_points} makes a grid of more than "
+                             f"{MAX_GRID:,} points; use fewer grid_points or method='random'")
+        grid = space.grid(grid_points)
         n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
     elif n_trials is None:
         raise ValueError(f"minimize: n_trials is required for method={method!r}")

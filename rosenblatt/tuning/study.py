@@ -308,8 +308,11 @@ class Study:
         with open(path, encoding="utf-8") as f:
             try:
                 data = json.load(f)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise ValueError(f"Study: {path} is not valid JSON: {e}") from None
+            except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, huge integers
+                raise ValueError(f"Study: {path} is not valid JSON: {str(e)[:200]}") from None
+            except RecursionError:
+                raise ValueError(f"Study: {path} is not a study (JSON nested too deeply)") \
+                    from None
         return cls.from_dict(data, path)
 
     # -- the surrogate and its length scales ---------------------------------------------------

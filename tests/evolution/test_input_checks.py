@@ -175,3 +175,12 @@ def test_run_loop_takes_one_callback_or_names_callbacks():
                                                        vectorized=True, callbacks=3)
     with pytest.raises(TypeError, match="each callback must be callable; got str"):
         run_loop(lambda g: (g, 0.0), 2, callbacks=["stop"])
+
+
+@pytest.mark.parametrize("innovation", [10**19, -2**63 - 5])
+def test_genome_numbers_beyond_int64_are_format_errors(innovation):
+    # kept sorted, they once passed validation and overflowed in network()
+    d = json.loads(Genome.minimal(0, 2, 1, [0.5, -0.5, 1.0]).to_json())
+    d["connections"][-1 if innovation > 0 else 0]["innovation"] = innovation
+    with pytest.raises(GenomeFormatError, match=r"must be in \[0, 2\^63\)"):
+        Genome.from_json(json.dumps(d))

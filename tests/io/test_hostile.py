@@ -370,10 +370,27 @@ NAMED_FIELDS = {
                                    '"callbacks"[1]'),
     "early stopping's best = 'x'": ("metadata", _set("callbacks", 0, "best", "x"),
                                     '"callbacks"[0]'),
+    "a generator named by a list": ("metadata", _set("generators", "fit", "bit_generator",
+                                                     [1, 2]), '"generators"'),
+    # the best epoch and the stop (resumed by the trainer: checked against the run)
+    "best epoch = true": ("metadata", _set("best", "epoch", True), '"best"'),
+    'best loss = "0.5"': ("metadata", _set("best", "loss", "0.5"), '"best"'),
+    'growth_check = "no"': ("metadata", _set("best", "growth_check", "no"), '"best"'),
+    "best is a list": ("metadata", _set("best", [1, 2]), '"best"'),
+    'stopped = "no"': ("metadata", _set("stopped", "no"), "'stopped'"),
 }
 
 
-AGAINST_THE_RUN = {"a generator of another kind", "early stopping's best = 'x'"}
+AGAINST_THE_RUN = {"a generator of another kind", "early stopping's best = 'x'",
+                   "best epoch = true", 'best loss = "0.5"', 'growth_check = "no"',
+                   "best is a list", 'stopped = "no"'}
+
+
+def test_a_generator_state_named_by_an_array_is_a_format_error():
+    from rosenblatt.io.checkpoint_schema import _check_generator
+
+    with pytest.raises(rb.FormatError, match="the name of a numpy bit generator"):
+        _check_generator('"generators"["fit"]', {"bit_generator": np.zeros(2)}, None)
 
 
 @pytest.mark.parametrize("case", sorted(NAMED_FIELDS))

@@ -503,3 +503,17 @@ def test_bad_ties_are_format_errors(tied, tmp_path):
     _rewrite(path, lambda tensors, header: header.update(tied=json.dumps(tied)))
     with pytest.raises(rb.io.FormatError):
         rb.load(path)
+
+
+def test_an_architecture_entry_holds_only_its_keys_and_flags_hold_booleans():
+    from rosenblatt.nn.registry import SpecError, build
+
+    dense = {"type": "Dense", "config": {"in_features": 2, "out_features": 3}}
+    build(dense)
+    with pytest.raises(SpecError, match=r"unknown key\(s\) \['ltype'\]"):
+        build({**dense, "ltype": "float32"})
+    for value in ("LSTM", 1.5, -1, {"__module__": {"type": "Tanh", "config": {}}}):
+        with pytest.raises(SpecError, match="'bias' must be true or false"):
+            build({"type": "Dense", "config": {**dense["config"], "bias": value}})
+    with pytest.raises(SpecError, match="'bn_eps' must be a number"):
+        build({"type": "LSTM", "config": {"input_size": 2, "hidden_size": 3, "bn_eps": True}})

@@ -91,3 +91,21 @@ def test_a_saved_study_loads_back_unchanged(good, tmp_path):
     study = T.Study.from_dict(good)
     study.save(tmp_path / "again.json")
     assert json.loads((tmp_path / "again.json").read_text()) == good
+
+
+def test_hostile_study_files_cost_nothing(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(ValueError, match="deep.json is not a study"):
+        T.Study.load(deep)
+    big = tmp_path / "big.json"
+    big.write_text('{"trials": ' + "9" * 5000 + "}")
+    with pytest.raises(ValueError, match="big.json is not valid JSON"):
+        T.Study.load(big)
+    # a grid of 10^12 values per parameter (a resumed file's grid_points) is refused before
+    # it is built, not after asking for terabytes
+    with pytest.raises(ValueError, match="more than 1,000,000 points"):
+        T.minimize(_square, SPACE, method="grid", grid_points=10**12)
+    space2 = T.Space({"x": T.Uniform(-1, 1), "y": T.Uniform(-1, 1)})
+    with pytest.raises(ValueError, match="more than 1,000,000 points"):
+        T.minimize(_square, space2, method="grid", grid_points=2000)
