@@ -191,6 +191,8 @@ class Int(_Numeric):
     def __init__(self, low, high, log=False, when=None):
         if not (is_int(low) and is_int(high)):
             raise TypeError(f"Int: low and high must be integers; got {low!r}, {high!r}")
+        if not isinstance(log, (bool, np.bool_)):  # "failed" or 1e308 would be truthy
+            raise TypeError(f"Int: log must be True or False; got {log!r:.40}")
         self.low, self.high, self.log = int(low), int(high), bool(log)
         if not self.low <= self.high:
             raise ValueError(f"Int: the range [{low}, {high}] is inverted; need low <= high")

@@ -261,6 +261,10 @@ class Study:
         if not isinstance(settings, dict):
             raise ValueError(f"Study: field 'settings' of {where} must be an object; got "
                              f"{settings!r:.60}")
+        method = settings.get("method")
+        if method is not None and method not in ("grid", "random", "bayes"):
+            raise ValueError(f"Study: setting 'method' of {where} must be 'grid', 'random' or "
+                             f"'bayes'; got {method!r:.60}")
         for key in _INT_SETTINGS:
             value = settings.get(key)
             if value is not None and (not _is_int(value) or value < (0 if key == "seed" else 1)):

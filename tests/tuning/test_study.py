@@ -109,3 +109,17 @@ def test_hostile_study_files_cost_nothing(tmp_path):
     space2 = T.Space({"x": T.Uniform(-1, 1), "y": T.Uniform(-1, 1)})
     with pytest.raises(ValueError, match="more than 1,000,000 points"):
         T.minimize(_square, space2, method="grid", grid_points=2000)
+
+
+def test_a_study_file_names_a_method_and_a_boolean_log(good, tmp_path):
+    for mutate, says in ((_set(["settings", "method"], "relu"), "setting 'method'"),
+                         (_set(["settings", "method"], 5), "setting 'method'")):
+        d = copy.deepcopy(good)
+        mutate(d)
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(d))
+        with pytest.raises(ValueError, match=says):
+            T.Study.load(path)
+    for log in ("failed", 1e308, -1, ["x"]):
+        with pytest.raises(TypeError, match="Int: log must be True or False"):
+            T.Int(1, 10, log=log)
