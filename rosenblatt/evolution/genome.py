@@ -325,7 +325,7 @@ class Genome:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise GenomeFormatError(f"{where}: not a genome (expected a JSON object with "
                                     f"\"format\": \"{FORMAT}\")")
-        if d.get("version") != VERSION:
+        if type(d.get("version")) is not int or d["version"] != VERSION:  # (true == 1)
             raise GenomeFormatError(f"{where}: unsupported genome version {d.get('version')!r}")
         try:
             n_in, n_out = _integer(d, "n_inputs", where), _integer(d, "n_outputs", where)

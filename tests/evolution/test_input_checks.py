@@ -184,3 +184,10 @@ def test_genome_numbers_beyond_int64_are_format_errors(innovation):
     d["connections"][-1 if innovation > 0 else 0]["innovation"] = innovation
     with pytest.raises(GenomeFormatError, match=r"must be in \[0, 2\^63\)"):
         Genome.from_json(json.dumps(d))
+
+
+def test_genome_version_true_is_not_version_1():
+    d = json.loads(Genome.minimal(0, 2, 1, [0.5, -0.5, 1.0]).to_json())
+    d["version"] = True
+    with pytest.raises(GenomeFormatError, match="unsupported genome version"):
+        Genome.from_json(json.dumps(d))
