@@ -43,11 +43,11 @@ one of the study's settings, so a resumed search keeps it.
 import collections
 import concurrent.futures
 import contextlib
+import functools
 import json
 import math
 import numbers
 import os
-import pickle
 import time
 import warnings
 
@@ -229,14 +229,18 @@ def _grid_points(space, n_trials):
 
 
 def _check_picklable(objective, executor):
-    """A process pool pickles the objective for every trial (in a background thread, so a
-    failure would only mark each trial failed): check it once, before the first trial."""
+    """A process pool sends the objective to its workers by name (module and qualified name,
+    in a background thread, so a failure would only mark each trial failed): a lambda or a
+    function defined inside another has no such name. Checked once, before the first trial,
+    by looking at the name (this module never pickles anything itself)."""
     if not isinstance(executor, concurrent.futures.ProcessPoolExecutor):
-        return  # threads share it; Dask and mpi4py have pickles of their own (cloudpickle ...)
-    try:
-        pickle.dumps(objective)
-    except Exception as e:  # noqa: BLE001 - pickling raises PicklingError, AttributeError ...
-        raise TypeError(_unpicklable(objective, e)) from None
+        return  # threads share it; Dask and mpi4py send functions their own way
+    fn = objective
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    name = getattr(fn, "__qualname__", None)
+    if isinstance(name, str) and "<" in name:  # "<lambda>", "outer.<locals>.inner"
+        raise TypeError(_unpicklable(objective, TypeError(f"{name} has no importable name")))
 
 
 def _unpicklable(objective, error):
@@ -250,7 +254,7 @@ def _unpicklable(objective, error):
 def _is_pickling_error(error):
     """True when a trial's future failed in transit: the objective (or the history's data)
     could not be pickled; nothing the objective raises reaches the future (see evaluate)."""
-    if isinstance(error, pickle.PicklingError):
+    if type(error).__name__ == "PicklingError":
         return True
     return isinstance(error, (AttributeError, TypeError)) and "pickle" in str(error)
 

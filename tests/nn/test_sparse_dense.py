@@ -105,37 +105,34 @@ def test_rewire_invariants(method):
         assert np.all(layer.W.data[~layer.mask] == 0)
 
 
-def test_rewire_resets_optimizer_state_and_rigl_grows_where_the_gradient_is_largest():
+def _one_rewired_step(make_opt, method):
+    """One training step rewiring the first layer after it; the optimizer, the log entry, the
+    first layer's slice of the flat vector and its changed and untouched live connections."""
     net = make_net()
     X, y = data(16)
-    opt = rb.optim.Adam(net.parameters(), lr=0.01)
-    rewire = rb.callbacks.Rewire("rigl", fraction=0.25, every=1, layers=[net[0]], rng=0)
+    opt = make_opt(net.parameters())
+    rewire = rb.callbacks.Rewire(method, fraction=0.25, every=1, layers=[net[0]], rng=0)
     rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=16,
            callbacks=[rewire], progress=False, rng=0)
-    # one step: rewired after it; the dense gradient of the first layer on that batch
     entry = rewire.log[0]
-    sl = opt.vec.slices[0]
     assert opt.vec.params[0] is net[0].W
     changed = np.concatenate((entry["broken"], entry["grown"]))
-    assert np.all(opt.m[sl][changed] == 0) and np.all(opt.v[sl][changed] == 0)
     untouched = np.setdiff1d(np.flatnonzero(net[0].mask), changed)
+    return net, opt, entry, opt.vec.slices[0], changed, untouched
+
+
+def test_rewire_resets_optimizer_state_and_rigl_grows_where_the_gradient_is_largest():
+    net, opt, entry, sl, changed, untouched = _one_rewired_step(
+        lambda params: rb.optim.Adam(params, lr=0.01), "rigl")
+    assert np.all(opt.m[sl][changed] == 0) and np.all(opt.v[sl][changed] == 0)
     assert np.all(opt.v[sl][untouched] > 0)
     assert np.all(net[0].W.data.reshape(-1)[entry["grown"]] == 0)  # RigL: new weights start at 0
 
 
 def test_rewire_restarts_adagrad_at_its_initial_accumulator_value():
-    net = make_net()
-    X, y = data(16)
-    opt = rb.optim.Adagrad(net.parameters(), lr=0.01, initial_accumulator_value=0.5)
-    rewire = rb.callbacks.Rewire("set", fraction=0.25, every=1, layers=[net[0]], rng=0)
-    rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=16,
-           callbacks=[rewire], progress=False, rng=0)
-    entry = rewire.log[0]
-    sl = opt.vec.slices[0]
-    assert opt.vec.params[0] is net[0].W
-    changed = np.concatenate((entry["broken"], entry["grown"]))
+    _, opt, _, sl, changed, untouched = _one_rewired_step(
+        lambda params: rb.optim.Adagrad(params, lr=0.01, initial_accumulator_value=0.5), "set")
     assert len(changed) and np.all(opt.sum_sq[sl][changed] == 0.5)  # G starts afresh, at 0.5
-    untouched = np.setdiff1d(np.flatnonzero(net[0].mask), changed)
     assert np.all(opt.sum_sq[sl][untouched] > 0.5)
     assert opt.state_dict()["initial_accumulator_value"] == 0.5
 
