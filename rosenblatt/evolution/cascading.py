@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from .core import FitnessError, evaluation_options
+from .core import FitnessError, evaluation_options, vector_mean
 
 __all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
            "evaluate_objectives", "function_champions", "vector_objectives"]
@@ -149,10 +149,8 @@ def vector_objectives(fitness, population, ids, *, executor=None, repeats=1, on_
         raise ValueError(f"{owner}: selection='cascading' with vectorized=True scores the "
                          f"whole population in this process and cannot use an executor; "
                          f"pass executor=None, or vectorized=False to send individuals to it")
-    total = 0.0
-    for _ in range(repeats):
-        total = total + np.asarray(fitness(population), dtype=np.float64)
-    return check_objectives(total / repeats, len(ids), owner, on_error, ids=ids)
+    return check_objectives(vector_mean(fitness, repeats, population), len(ids), owner,
+                            on_error, ids=ids)
 
 
 def _objectives(fitness, decode, payload, repeats):

@@ -158,11 +158,16 @@ def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner=
     return _checked(_vector_values(fitness, repeats, population), ids, on_error, owner)
 
 
-def _vector_values(fitness, repeats, population):
+def vector_mean(fitness, repeats, population):
+    """``fitness(population)`` as float64, averaged over ``repeats`` calls (a noisy fitness)."""
     total = 0.0
     for _ in range(repeats):
-        total = total + np.asarray(fitness(population), dtype=np.float64).reshape(-1)
+        total = total + np.asarray(fitness(population), dtype=np.float64)
     return total / repeats
+
+
+def _vector_values(fitness, repeats, population):
+    return np.reshape(vector_mean(fitness, repeats, population), -1)
 
 
 def _vector_part(fitness, decode_many, repeats, payloads):
