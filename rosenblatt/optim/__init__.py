@@ -6,7 +6,9 @@ from .adagrad import Adagrad
 from .adam import Adam
 from .annealing import BoltzmannAnnealer, CauchyAnnealer
 from .clipping import clip_grad_norm, clip_grad_value
+from .conjugate_gradient import ConjugateGradient
 from .gains import AdaptiveGains
+from .lbfgs import LBFGS
 from .noise import GradientNoise
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
@@ -15,6 +17,6 @@ from .sgd import SGD
 
 __all__ = [
     "Adadelta", "Adagrad", "Adam", "AdaptiveGains", "BoltzmannAnnealer", "CauchyAnnealer",
-    "GradientNoise", "Optimizer", "RMSprop", "Rprop", "SGD", "clip_grad_norm", "clip_grad_value",
-    "schedules",
+    "ConjugateGradient", "GradientNoise", "LBFGS", "Optimizer", "RMSprop", "Rprop", "SGD",
+    "clip_grad_norm", "clip_grad_value", "schedules",
 ]

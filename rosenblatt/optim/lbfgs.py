@@ -1,0 +1,167 @@
+"""Limited-memory BFGS (notes: "Contractive vs denoising autoencoders": a deterministic
+gradient "means second-order optimizers can be used (conjugate gradient, LBFGs, etc)").
+
+L-BFGS builds its search direction ``d = -H g`` from an approximation ``H`` of the inverse
+Hessian that it never forms: the last ``m`` steps ``s_i = theta_{i+1} - theta_i`` and
+gradient changes ``y_i = g_{i+1} - g_i`` define it, applied to ``g`` by the two-loop
+recursion in ``O(m n)``. Each direction is followed by a strong Wolfe line search
+(:mod:`rosenblatt.optim.line_search`), which keeps every pair's curvature ``y_i . s_i``
+positive and so ``H`` positive definite: ``d`` always descends.
+"""
+
+import numpy as np
+
+from ..checks import positive_float, positive_int
+from .line_search import LineSearchOptimizer
+
+
+def two_loop(g, S, Y, rho, order, gamma):
+    """``H g`` by the two-loop recursion (Nocedal and Wright, Algorithm 7.4).
+
+    ``S``, ``Y``: (m, n) stored steps and gradient changes; ``rho[i] = 1 / (y_i . s_i)``;
+    ``order``: the rows in use, oldest first; ``H_0 = gamma I``.
+
+    .. math::
+
+        q \\leftarrow g;\\ \\alpha_i = \\rho_i s_i^\\top q,\\ q \\leftarrow q - \\alpha_i y_i
+        \\ (\\text{newest to oldest});\\ r \\leftarrow \\gamma q;\\
+        \\beta_i = \\rho_i y_i^\\top r,\\ r \\leftarrow r + (\\alpha_i - \\beta_i) s_i
+        \\ (\\text{oldest to newest})
+    """
+    q = g.copy()
+    alpha = {}
+    for i in reversed(order):
+        alpha[i] = rho[i] * float(np.dot(S[i], q))
+        q -= alpha[i] * Y[i]
+    q *= gamma
+    for i in order:
+        beta = rho[i] * float(np.dot(Y[i], q))
+        q += (alpha[i] - beta) * S[i]
+    return q
+
+
+class LBFGS(LineSearchOptimizer):
+    """L-BFGS with a strong Wolfe line search; ``step(closure)`` runs up to ``max_iter``
+    iterations.
+
+    Parameters
+    ----------
+    params : iterable of Parameter or ParameterVector
+    lr : float, default 1
+        The first trial step of each line search (the quasi-Newton step is already scaled:
+        1 is right); the very first direction, steepest descent, tries
+        ``lr * min(1, 1 / ||g||_1)``.
+    max_iter : int, default 20
+        Iterations (directions) per ``step``.
+    max_eval : int, optional
+        Evaluations of the objective per ``step`` (default ``1.25 max_iter``).
+    tolerance_grad : float, default 1e-7
+        Stop when every gradient component is at most this in size.
+    tolerance_change : float, default 1e-9
+        Stop when a step moves no weight, or the objective, by more than this.
+    history_size : int, default 10
+        ``m``: the pairs ``(s, y)`` remembered.
+    line_search : {"strong_wolfe", None}, default "strong_wolfe"
+        None takes the trial step as it is (cheaper, no guarantee of descent).
+
+    Attributes
+    ----------
+    loss : float or None
+        The objective at the point the last step reached.
+    evaluations : int
+        Evaluations of the objective so far.
+
+    Notes
+    -----
+    After each iteration the pair is kept if ``y . s > 1e-10`` (with Wolfe steps it always
+    is), and ``H_0 = gamma I`` with ``gamma = (s . y) / (y . y)`` of the newest pair
+    (Nocedal and Wright, 7.20). rb.fit's checkpoints store the pairs: a resumed run goes on
+    exactly as an uninterrupted one.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> w = rb.nn.Parameter(np.array([3.0, -2.0]))
+    >>> opt = rb.optim.LBFGS([w])
+    >>> round(opt.step(lambda: ((w - 1.0) ** 2).sum()), 12)
+    0.0
+
+    References
+    ----------
+    Liu and Nocedal, "On the limited memory BFGS method for large scale optimization",
+    Mathematical Programming 45, 1989. Nocedal and Wright, "Numerical Optimization",
+    2nd ed., 2006, chapter 7.
+    """
+
+    hyperparameters = ("lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
+                       "history_size", "line_search")
+
+    def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7,
+                 tolerance_change=1e-9, history_size=10, line_search="strong_wolfe"):
+        super().__init__(params, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
+                         line_search)
+        positive_float("LBFGS", "lr", lr)  # a zero first step would never move
+        self.history_size = positive_int("LBFGS", "history_size", history_size)
+        n = self.vec.data.size
+        self.S = np.zeros((self.history_size, n), dtype=self.vec.data.dtype)
+        self.Y = np.zeros_like(self.S)
+        self.rho = np.zeros(self.history_size)
+        self.pairs = 0  # pairs stored, at most history_size
+        self.head = 0   # the row the next pair goes into
+
+    def _order(self):
+        """The rows in use, oldest first."""
+        m = self.history_size
+        return [(self.head - self.pairs + k) % m for k in range(self.pairs)]
+
+    def _direction(self, g):
+        if not self.pairs:
+            return np.negative(g)
+        newest = (self.head - 1) % self.history_size
+        y = self.Y[newest]
+        gamma = 1.0 / (self.rho[newest] * float(np.dot(y, y)))
+        return np.negative(two_loop(g, self.S, self.Y, self.rho, self._order(), gamma))
+
+    def _first_step(self, g, slope):
+        if self.pairs:
+            return self.lr
+        return self.lr * min(1.0, 1.0 / float(np.sum(np.abs(g))))
+
+    def _remember(self, s, y, g, d, a, slope):
+        ys = float(np.dot(y, s))
+        if ys <= 1e-10:  # no positive curvature along s: the pair would spoil H
+            return
+        self.S[self.head] = s
+        self.Y[self.head] = y
+        self.rho[self.head] = 1.0 / ys
+        self.head = (self.head + 1) % self.history_size
+        self.pairs = min(self.pairs + 1, self.history_size)
+
+    def _restart(self):
+        self.pairs = 0
+
+    def state_dict(self):
+        """Hyper-parameters, ``t`` and the remembered pairs (copies)."""
+        state = super().state_dict()
+        state.update(S=self.S.copy(), Y=self.Y.copy(), rho=self.rho.copy(),
+                     pairs=int(self.pairs), head=int(self.head),
+                     evaluations=int(self.evaluations))
+        return state
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (in place); returns self."""
+        shape = (state.get("history_size", self.history_size), self.vec.data.size)
+        for key in ("S", "Y"):
+            if np.shape(state[key]) != shape:
+                raise ValueError(f"LBFGS.load_state_dict: {key} has shape "
+                                 f"{np.shape(state[key])}; this optimizer needs {shape}")
+        super().load_state_dict(state)
+        self.S = np.array(state["S"], dtype=self.vec.data.dtype)
+        self.Y = np.array(state["Y"], dtype=self.vec.data.dtype)
+        self.rho = np.array(state["rho"], dtype=np.float64).reshape(self.history_size)
+        self.pairs, self.head = int(state["pairs"]), int(state["head"])
+        self.evaluations = int(state.get("evaluations", 0))
+        if not (0 <= self.pairs <= self.history_size and 0 <= self.head < self.history_size):
+            raise ValueError(f"LBFGS.load_state_dict: pairs {self.pairs} and head {self.head} "
+                             f"must lie in [0, {self.history_size}]")
+        return self

@@ -1,0 +1,311 @@
+"""The strong Wolfe line search of the second-order optimizers (notes: "Contractive vs denoising
+autoencoders": a deterministic gradient lets conjugate gradient and L-BFGS be used).
+
+Along a descent direction ``d`` from ``theta``, with ``phi(a) = f(theta + a d)`` and
+``phi'(a) = grad f(theta + a d) . d``, a step ``a`` satisfies the strong Wolfe conditions when
+
+    phi(a) <= phi(0) + c1 a phi'(0)       (sufficient decrease)
+    |phi'(a)| <= c2 |phi'(0)|             (curvature)
+
+with ``0 < c1 < c2 < 1``. The search (Nocedal and Wright, Algorithms 3.5 and 3.6) grows the
+trial step until it brackets such a step, then shrinks the bracket, each trial point at the
+minimiser of the cubic through the bracket's two ends (values and slopes), kept away from
+the ends. A non-finite objective counts as "too far". ``c2 = 0.9`` suits quasi-Newton
+directions (L-BFGS), ``c2 = 0.1`` conjugate gradient.
+
+References
+----------
+Nocedal and Wright, "Numerical Optimization", 2nd ed., Springer 2006, section 3.5.
+"""
+
+import math
+
+import numpy as np
+
+from ..autodiff.tensor import Tensor
+from ..checks import positive_float, positive_int
+from .optimizer import Optimizer
+
+
+def cubic_minimizer(a, fa, ga, b, fb, gb, low, high):
+    """The minimiser of the cubic through ``(a, fa)`` and ``(b, fb)`` with slopes ``ga`` and
+    ``gb``, clipped to ``[low, high]``; the bisection of ``[low, high]`` if it has none.
+
+    Nocedal and Wright (3.59): ``d1 = ga + gb - 3 (fa - fb) / (a - b)``,
+    ``d2 = sign(b - a) sqrt(d1^2 - ga gb)``,
+    ``x = b - (b - a) (gb + d2 - d1) / (gb - ga + 2 d2)``.
+    """
+    if a == b or not all(math.isfinite(v) for v in (fa, ga, fb, gb)):
+        return 0.5 * (low + high)
+    d1 = ga + gb - 3.0 * (fa - fb) / (a - b)
+    square = d1 * d1 - ga * gb
+    if square < 0.0:
+        return 0.5 * (low + high)
+    d2 = math.copysign(math.sqrt(square), b - a)
+    denominator = gb - ga + 2.0 * d2
+    if denominator == 0.0:
+        return 0.5 * (low + high)
+    x = b - (b - a) * (gb + d2 - d1) / denominator
+    return min(max(x, low), high) if math.isfinite(x) else 0.5 * (low + high)
+
+
+class Evaluations:
+    """The objective along the line: ``phi(a)`` moves theta to ``theta0 + a d`` and returns
+    ``(f, grad, slope)``, counting evaluations; ``best`` is the lowest finite point seen."""
+
+    def __init__(self, theta, d, evaluate):
+        self.theta, self.d, self.evaluate = theta, d, evaluate
+        self.theta0 = theta.copy()
+        self.count = 0
+        self.best = None  # (f, a, grad)
+
+    def __call__(self, a):
+        np.multiply(self.d, a, out=self.theta)
+        self.theta += self.theta0
+        f, grad = self.evaluate()
+        self.count += 1
+        slope = float(np.dot(grad, self.d)) if math.isfinite(f) else math.nan
+        if math.isfinite(f) and (self.best is None or f < self.best[0]):
+            self.best = (f, a, grad.copy())
+        return f, grad, slope
+
+    def go_to(self, a):
+        np.multiply(self.d, a, out=self.theta)
+        self.theta += self.theta0
+
+
+def strong_wolfe(phi, f0, g0, slope0, a1, *, c1=1e-4, c2=0.9, max_evaluations=25,
+                 grow=10.0):
+    """A step satisfying the strong Wolfe conditions along ``phi`` (an :class:`Evaluations`).
+
+    Parameters
+    ----------
+    phi : Evaluations
+    f0, g0, slope0 : float, ndarray, float
+        The objective, gradient and slope ``phi'(0)`` (< 0) at the start.
+    a1 : float
+        The first trial step (> 0).
+    c1, c2 : float
+        The sufficient-decrease and curvature constants, ``0 < c1 < c2 < 1``.
+    max_evaluations : int
+        At most this many evaluations of the objective.
+    grow : float
+        The bracketing phase tries steps up to ``grow`` times the last one.
+
+    Returns
+    -------
+    (a, f, grad, found)
+        The step taken (theta is left at ``theta0 + a d``), its objective and gradient, and
+        whether the conditions hold. When they do not (evaluations spent), the lowest point
+        seen is returned if it decreased the objective, else ``a = 0`` (theta put back).
+    """
+    a_prev, f_prev, slope_prev = 0.0, f0, slope0
+    a = a1
+    bracket = None
+    while phi.count < max_evaluations:
+        f, grad, slope = phi(a)
+        if not math.isfinite(f) or f > f0 + c1 * a * slope0 or (a_prev > 0 and f >= f_prev):
+            bracket = (a_prev, f_prev, slope_prev, a, f, slope)
+            break
+        if abs(slope) <= -c2 * slope0:
+            return a, f, grad, True
+        if slope >= 0:
+            bracket = (a, f, slope, a_prev, f_prev, slope_prev)
+            break
+        # extrapolate: the cubic's minimiser beyond a, at most `grow` times further
+        a_next = cubic_minimizer(a_prev, f_prev, slope_prev, a, f, slope,
+                                 a + 0.01 * (a - a_prev), a * grow)
+        a_prev, f_prev, slope_prev = a, f, slope
+        a = a_next
+    if bracket is not None:
+        found = _zoom(phi, bracket, f0, slope0, c1, c2, max_evaluations)
+        if found is not None:
+            return found
+    return _fallback(phi, f0, g0)
+
+
+def _zoom(phi, bracket, f0, slope0, c1, c2, max_evaluations):
+    """Shrink ``(lo, hi)``: ``lo`` the best step so far that decreases enough; the
+    minimiser lies between them (Nocedal and Wright, Algorithm 3.6)."""
+    lo, f_lo, s_lo, hi, f_hi, s_hi = bracket
+    while phi.count < max_evaluations:
+        low, high = min(lo, hi), max(lo, hi)
+        width = high - low
+        if width <= 1e-12 * max(1.0, high):
+            break
+        margin = 0.1 * width  # keep the trial point away from the ends: a sure shrink
+        if math.isfinite(f_hi):
+            a = cubic_minimizer(lo, f_lo, s_lo, hi, f_hi, s_hi, low + margin, high - margin)
+        else:
+            a = 0.5 * (low + high)
+        f, grad, slope = phi(a)
+        if not math.isfinite(f) or f > f0 + c1 * a * slope0 or f >= f_lo:
+            hi, f_hi, s_hi = a, f, slope
+            continue
+        if abs(slope) <= -c2 * slope0:
+            return a, f, grad, True
+        if slope * (hi - lo) >= 0:
+            hi, f_hi, s_hi = lo, f_lo, s_lo
+        lo, f_lo, s_lo = a, f, slope
+    return None
+
+
+def _fallback(phi, f0, g0):
+    """No Wolfe step within the budget: the lowest point seen if it is below the start, else
+    back to the start."""
+    if phi.best is not None and phi.best[0] < f0:
+        f, a, grad = phi.best
+        phi.go_to(a)
+        return a, f, grad, False
+    phi.go_to(0.0)
+    return 0.0, f0, g0, False
+
+
+class LineSearchOptimizer(Optimizer):
+    """Base of the optimizers that search along a direction: one ``step(closure)`` runs up to
+    ``max_iter`` iterations, each a direction (:meth:`_direction`) and a strong Wolfe line
+    search along it, then updates what the method remembers (:meth:`_remember`).
+
+    The objective must be deterministic: the line search compares values of ``closure()``
+    at different points, which a fresh noise sample at every call (dropout, a denoising
+    corruption) would make meaningless. ``rb.fit`` builds the closure (the loss, plus
+    penalties, on the batch: the whole set when ``batch_size >= len(X)``).
+    """
+
+    #: ``rb.fit`` calls ``step(closure)`` instead of ``backward(); step()``.
+    needs_closure = True
+    c2 = 0.9
+
+    def __init__(self, params, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
+                 line_search):
+        super().__init__(params, lr)
+        name = type(self).__name__
+        self.max_iter = positive_int(name, "max_iter", max_iter)
+        self.max_eval = (self.max_iter * 5 + 3) // 4 if max_eval is None else \
+            positive_int(name, "max_eval", max_eval)
+        self.tolerance_grad = positive_float(name, "tolerance_grad", tolerance_grad,
+                                             allow_zero=True)
+        self.tolerance_change = positive_float(name, "tolerance_change", tolerance_change,
+                                               allow_zero=True)
+        if line_search not in ("strong_wolfe", None):
+            raise ValueError(f"{name}: line_search must be 'strong_wolfe' or None (a fixed "
+                             f"step of lr); got {line_search!r}")
+        self.line_search = line_search
+        self.loss = None
+        self.evaluations = 0
+        self._g = self._zeros()
+
+    def _evaluate(self, closure, frozen):
+        """``(f, grad)`` at the current theta: ``closure()`` differentiated (unless it returned
+        a plain number, its gradient then already in the parameters' ``grad``); the gradient
+        a copy, zero at frozen parameters."""
+        self.zero_grad()
+        value = closure()
+        if isinstance(value, Tensor):
+            if value.size != 1:
+                raise ValueError(f"{type(self).__name__}.step: the closure must return the "
+                                 f"objective, one number; got a Tensor of shape {value.shape}")
+            if value.requires_grad:
+                value.backward()
+            value = value.item()
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{type(self).__name__}.step: the closure must return the "
+                            f"objective (a Tensor or a number); got "
+                            f"{type(value).__name__}") from None
+        self.evaluations += 1
+        np.copyto(self._g, self.vec.grad)
+        for sl in frozen:
+            self._g[sl] = 0.0
+        return f, self._g
+
+    def step(self, closure=None):
+        """Up to ``max_iter`` line-search iterations on ``closure``; returns the objective at
+        the point reached.
+
+        Parameters
+        ----------
+        closure : callable
+            ``closure()`` returns the objective at the current weights: a scalar Tensor,
+            which the optimizer differentiates, or a number after the closure's own
+            ``backward()``.
+
+        Notes
+        -----
+        Stops early when the largest gradient component is at most ``tolerance_grad``, or
+        a step moves no weight or the objective by more than ``tolerance_change``, or the
+        line search finds no lower point, or ``max_eval`` evaluations are spent. The
+        weights never end a step above where it started.
+        """
+        name = type(self).__name__
+        if not callable(closure):
+            raise TypeError(f"{name}.step needs a closure: a function that returns the "
+                            f"objective at the current weights; got {type(closure).__name__}")
+        vec = self.vec
+        theta = vec.data
+        frozen = self._frozen(theta, vec.grad)
+        start = self.evaluations
+        f, g = self._evaluate(closure, frozen)
+        g = g.copy()
+        self.loss = f
+        for _ in range(self.max_iter if math.isfinite(f) else 0):
+            if float(np.max(np.abs(g), initial=0.0)) <= self.tolerance_grad:
+                break
+            d = self._direction(g)
+            slope = float(np.dot(g, d))
+            if not slope < 0:  # not a descent direction: start again from steepest descent
+                self._restart()
+                d = np.negative(g)
+                slope = float(np.dot(g, d))
+            a1 = self._first_step(g, slope)
+            phi = Evaluations(theta, d, lambda: self._evaluate(closure, frozen))
+            budget = self.max_eval - (self.evaluations - start)
+            if budget <= 0:
+                break
+            if self.line_search == "strong_wolfe":
+                a, f_new, g_new, _ = strong_wolfe(phi, f, g, slope, a1, c2=self.c2,
+                                                  max_evaluations=budget)
+            else:
+                a, f_new, g_new, _ = _fixed_step(phi, f, g, a1)
+            if a == 0.0:
+                break
+            s = d * a
+            y = g_new - g
+            self._remember(s, y, g_new, d, a, slope)
+            change = abs(f_new - f)
+            f, g = f_new, g_new.copy()
+            self.loss = f
+            if float(np.max(np.abs(s), initial=0.0)) <= self.tolerance_change \
+                    or change <= self.tolerance_change:
+                break
+        self.t += 1
+        return f
+
+    def reset(self):
+        """The data changed (``rb.fit`` with several batches calls it before each batch)."""
+
+    def _first_step(self, g, slope):
+        raise NotImplementedError
+
+    def _direction(self, g):
+        raise NotImplementedError
+
+    def _remember(self, s, y, g, d, a, slope):
+        raise NotImplementedError
+
+    def _restart(self):
+        raise NotImplementedError
+
+    def _update(self, theta, grad):
+        raise TypeError(f"{type(self).__name__} takes step(closure): it evaluates the "
+                        f"objective itself along each search direction")
+
+
+def _fixed_step(phi, f0, g0, a):
+    """``line_search=None``: the step ``a`` as it is, unless it gives no finite objective."""
+    f, grad, _ = phi(a)
+    if not math.isfinite(f):
+        phi.go_to(0.0)
+        return 0.0, f0, g0, False
+    return a, f, grad, True
