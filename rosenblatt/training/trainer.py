@@ -418,7 +418,8 @@ class Trainer:
         def closure():
             pred = self.model(Tensor(xin))
             value = self.loss_fn(pred, target_for(pred, yb, self.loss_name))
-            return value + regs_module.penalty(regs, self.model) if regs else value
+            penalty = regs_module.penalty(regs, self.model) if regs else None
+            return value if penalty is None else value + penalty
 
         if self.n_batches > 1:
             self.optimizer.reset()

@@ -314,3 +314,12 @@ def test_contractive_autoencoder_trains_by_lbfgs_and_cg_below_first_order_method
     first_order = min(v for k, v in values.items() if k.startswith(("adam", "sgd")))
     assert values["lbfgs"] < 0.97 * first_order, values
     assert values["cg"] < 0.98 * first_order, values
+
+
+def test_fit_closure_with_regularizers_that_add_no_penalty():
+    # a plain autoencoder's penalty hook gives None: the closure is the loss alone
+    X, _ = rb.datasets.load_digits()
+    ae = rb.models.Autoencoder(64, 8, rng=0)
+    opt = rb.optim.LBFGS(ae.parameters(), max_iter=5)
+    history = ae.fit(X[:100], epochs=2, batch_size=100, optimizer=opt)
+    assert history["loss"][1] < history["loss"][0]

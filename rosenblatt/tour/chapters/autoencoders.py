@@ -158,6 +158,9 @@ def run(ctx):
               f"distance to the nearest training digit: start (noise) {noise_distance:.1f}, "
               f"after {steps} steps {nearest:.1f}; a held-out digit {digit_distance:.1f}")
 
+    # -- contractive: a deterministic gradient, second-order optimizers ----------------------
+    _contractive(ctx, Xtr, Xte, seed, quick)
+
     # -- sparse coding ------------------------------------------------------------------------
     _sparse_coding(ctx, Xtr, Xte, seed, quick)
 
@@ -201,6 +204,95 @@ def _under_over(ctx, rng, seed):
         f"by gradient descent on digits it did not: scrambled digits come back "
         f"{ratio[256]:.0f}x worse than real ones, so it also learned digit structure. The "
         "sparse, denoising and contractive constraints are ways to make sure of that.")
+
+
+def _objective(ae, X):
+    """The training objective on ``X``: the reconstruction loss plus the penalties."""
+    with rb.no_grad():
+        x = rb.tensor(X)
+        loss = ae.reconstruction_loss(ae(x), x)
+        penalty = ae.penalty()
+        return float((loss if penalty is None else loss + penalty).item())
+
+
+def _jacobian_norm(ae, X):
+    """Mean ||J_h(x)||_F^2 of a sigmoid encoder: sum_j (h_j (1 - h_j))^2 ||W_:j||^2."""
+    h = ae.transform(X)
+    slope = h * (1 - h)
+    return float(((slope * slope) @ np.square(ae.W.data).sum(axis=0)).mean())
+
+
+def _full_batch(ae, X, optimizer, epochs):
+    """Train on all of ``X`` at once; the objective after each epoch, with the gradient
+    evaluations spent so far (one an epoch for a first-order optimizer)."""
+    curve = []
+
+    def record(trainer, epoch, logs):
+        curve.append((getattr(optimizer, "evaluations", epoch + 1), _objective(ae, X)))
+
+    ae.fit(X, epochs=epochs, batch_size=len(X), optimizer=optimizer, shuffle=False,
+           callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=record)])
+    return curve
+
+
+def _contractive(ctx, Xtr, Xte, seed, quick):
+    n, lam, epochs = (500, 1.0, 4) if quick else (2000, 1.0, 10)
+    rates = (0.01, 0.03) if quick else (0.003, 0.01, 0.03)
+    X = Xtr[:n]
+    ctx.text(
+        f"A contractive autoencoder adds lam ||J_h(x)||_F^2 (lam = {lam}) to the loss: the "
+        "encoder's sensitivity to its input. Nothing is sampled, so its gradient is "
+        "deterministic, and the notes point out that second-order optimizers can then be "
+        f"used. Here 784-100 contractive autoencoders train on all {n} digits at once: by "
+        f"L-BFGS and by nonlinear conjugate gradient ({epochs} steps of up to 20 line searches "
+        f"each, strong Wolfe conditions, no learning rate), and by Adam at learning rates "
+        f"{', '.join(map(str, rates))} given the same number of gradient evaluations.")
+    curves = {}
+    lbfgs = rb.optim.LBFGS
+    cae = rb.models.Autoencoder(784, 100, contractive=lam, rng=seed)
+    curves["L-BFGS"] = _full_batch(cae, X, lbfgs(cae.parameters()), epochs)
+    budget = curves["L-BFGS"][-1][0]
+    ae = rb.models.Autoencoder(784, 100, contractive=lam, rng=seed)
+    curves["conjugate gradient"] = _full_batch(
+        ae, X, rb.optim.ConjugateGradient(ae.parameters()), epochs)
+    for lr in rates:
+        ae = rb.models.Autoencoder(784, 100, contractive=lam, rng=seed)
+        curves[f"Adam lr {lr}"] = _full_batch(ae, X, rb.optim.Adam(ae.parameters(), lr=lr),
+                                              budget)
+    plain = rb.models.Autoencoder(784, 100, rng=seed)
+    _full_batch(plain, X, lbfgs(plain.parameters()), epochs)
+    with ctx.figure("The contractive autoencoder's objective (loss + penalty, on the training "
+                    "digits) against gradient evaluations.", size=(6.5, 3.4)) as fig:
+        ax = fig.subplots(1, 1)
+        for name, curve in curves.items():
+            ax.plot(*zip(*curve), marker="o" if "Adam" not in name else None, ms=3,
+                    label=name)
+        ax.set_xlabel("gradient evaluations", fontsize=8)
+        ax.set_ylabel("objective", fontsize=8)
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    final = {name: curve[-1][1] for name, curve in curves.items()}
+    adam = min(v for k, v in final.items() if k.startswith("Adam"))
+    descends = all(b[1] <= a[1] for k in ("L-BFGS", "conjugate gradient")
+                   for a, b in zip(curves[k], curves[k][1:]))
+    ctx.claim("A contractive autoencoder's gradient is deterministic, so second-order "
+              "optimizers (conjugate gradient, L-BFGS) can train it: each of their steps lowers "
+              "the objective with no learning rate to tune; given the same number of gradient "
+              "evaluations, L-BFGS ends within 10% of Adam at its best learning rate and "
+              "conjugate gradient within 25%",
+              descends and final["L-BFGS"] < 1.1 * adam
+              and final["conjugate gradient"] < 1.25 * adam,
+              ", ".join(f"{k} {v:.1f}" for k, v in final.items())
+              + f" after about {budget} gradient evaluations")
+    j_cae, j_plain = _jacobian_norm(cae, Xte), _jacobian_norm(plain, Xte)
+    e_cae, e_plain = _error(cae, Xte, Xte), _error(plain, Xte, Xte)
+    ctx.claim("The contractive penalty makes the encoder insensitive to its input (a Jacobian "
+              "norm less than a third of a plain autoencoder's) while the reconstruction keeps "
+              "the useful information (within 25% of the plain one's error)",
+              j_cae < 0.33 * j_plain and e_cae < 1.25 * e_plain,
+              f"on held-out digits, ||J_h(x)||_F^2: contractive {j_cae:.1f}, plain {j_plain:.1f}"
+              f" (both by L-BFGS); squared reconstruction error: contractive {e_cae:.1f}, plain "
+              f"{e_plain:.1f}")
 
 
 def _sparse_coding(ctx, Xtr, Xte, seed, quick):
