@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from ..checks import positive_int
 from .core import FitnessError, evaluation_options, vector_mean
 
 __all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
@@ -51,6 +52,8 @@ def cascade_sizes(population, k, survivors):
 def cascade(F, sizes):
     """Cascade scores ``(P,)`` of fitness matrix ``F`` (P, k) with ``sizes[j]`` kept by event j.
 
+    Each size is a non-negative integer (more than the entrants keeps them all).
+
     Examples
     --------
     >>> F = np.array([[4., 0.], [3., 9.], [2., 8.], [1., 7.]])
@@ -58,9 +61,13 @@ def cascade(F, sizes):
     [1.0, 2.6666666666666665, 1.3333333333333333, 0.0]
     """
     F = np.asarray(F, dtype=np.float64)
+    if F.ndim != 2:
+        raise ValueError(f"cascade: F must be a (P, k) fitness matrix; got shape {F.shape}")
     P, k = F.shape
     if len(sizes) != k:
         raise ValueError(f"cascade: one size per fitness function ({k}); got {len(sizes)}")
+    sizes = [positive_int("cascade", f"sizes[{j}]", s, allow_zero=True)
+             for j, s in enumerate(sizes)]
     score = np.zeros(P)
     alive = np.arange(P)
     for j, keep in enumerate(sizes):
@@ -69,7 +76,7 @@ def cascade(F, sizes):
         n = alive.size
         ranks = np.empty(n)
         ranks[order] = np.arange(n - 1, -1, -1)  # the worst entrant 0, the best n - 1
-        keep = min(int(keep), n)
+        keep = min(keep, n)
         dropped = alive[order[keep:]]
         score[dropped] = j + ranks[order[keep:]] / n
         alive = alive[order[:keep]]

@@ -65,7 +65,7 @@ def shared_sample(wins, k):
     [0, 2]
     """
     wins = np.asarray(wins, dtype=np.float64)
-    k = min(int(k), wins.shape[0])
+    k = min(positive_int("shared_sample", "k", k, allow_zero=True), wins.shape[0])
     beaten = np.zeros(wins.shape[1])
     free = np.ones(wins.shape[0], dtype=bool)
     chosen = []
@@ -364,12 +364,14 @@ class Coevolution:
             ``best`` is population A's champion of the last generation (a
             weight vector for CNE, written into its model; a genome for NEAT)
             and ``best_fitness`` its (relative) coevolutionary fitness;
-            ``evaluations`` counts games; ``history`` has ``best``, ``mean``,
+            ``evaluations`` counts the games of this run (:attr:`games` counts
+            them over the object's lifetime); ``history`` has ``best``, ``mean``,
             ``worst`` of A, ``games`` per generation, ``hall_of_fame`` size and,
             with two populations, ``b_best`` and ``b_mean``.
         """
         history = {}
         last = {"champion": None, "fitness": -math.inf}
+        start = self.games  # games of earlier runs (or direct scores() calls) are not this run's
 
         def one(g):
             before = self.games
@@ -387,4 +389,4 @@ class Coevolution:
         ran, stopped, error = run_loop(one, generations, callbacks, stop, "Coevolution.run")
         self.sides[0].finish(last["champion"])
         return Result(best=last["champion"], best_fitness=last["fitness"], generations=ran,
-                      evaluations=self.games, history=history, stopped=stopped, error=error)
+                      evaluations=self.games - start, history=history, stopped=stopped, error=error)

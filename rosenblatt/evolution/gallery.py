@@ -13,11 +13,28 @@ Routes (all answers JSON except the page and the images):
   ``POST /save`` ``{"index": i}`` (answers the two paths written).
 
 Only the loopback interface is ever bound: nothing here is meant for a network.
+Binding to loopback does not stop a page of another site, open in the same
+browser, from sending requests to it (cross-site request forgery, DNS
+rebinding), so the server also refuses:
+
+* any request whose ``Host`` is not ``127.0.0.1:<port>`` or ``localhost:<port>``
+  (403: a rebound host name can neither read the page nor act);
+* a POST from another ``Origin`` (403), without the session's token in an
+  ``X-Gallery-Token`` header (403; the token, :attr:`GalleryServer.token`, is
+  written into the page the server serves, which another site cannot read), or
+  whose ``Content-Type`` is not ``application/json`` (415). A custom header or
+  a JSON body make a browser ask the server first (a CORS preflight), which
+  it never approves; a plain cross-site form cannot send either.
+
+Every failure is answered: 400 for a bad request, 404 for an unknown path,
+500 (with the error's type and message) for a failure on the server's side.
 """
 
+import hmac
 import html
 import json
 import re
+import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -49,10 +66,15 @@ document.querySelectorAll('#gallery img').forEach(img => img.addEventListener('c
   if (chosen.has(i)) {{ chosen.delete(i); img.classList.remove('chosen'); }}
   else {{ chosen.add(i); img.classList.add('chosen'); }}
 }}));
+const token = {token};
 async function post(path, body) {{
-  const r = await fetch(path, {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
+  const r = await fetch(path, {{method: 'POST',
+                               headers: {{'Content-Type': 'application/json',
+                                         'X-Gallery-Token': token}},
                                body: JSON.stringify(body || {{}})}});
-  const data = await r.json();
+  let data;
+  try {{ data = await r.json(); }}
+  catch (e) {{ data = {{error: 'HTTP ' + r.status + ' ' + r.statusText}}; }}
   if (!r.ok) {{ document.getElementById('message').textContent = data.error; return null; }}
   return data;
 }}
@@ -74,6 +96,19 @@ document.getElementById('save').addEventListener('click', async () => {{
 """
 
 
+class _Refused(Exception):
+    """A request answered with an HTTP error: ``code`` and a short message."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def _short(error, limit=300):
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "rosenblatt-gallery"
 
@@ -82,63 +117,118 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _send(self, code, body, content_type):
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the client went away: nobody is left to answer
+            self.close_connection = True
 
     def _json(self, code, obj):
         self._send(code, json.dumps(obj).encode(), "application/json")
 
     def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise _Refused(400, f"Content-Length must be an integer; got "
+                                f"{self.headers.get('Content-Length')[:40]!r}") from None
         if n < 0:  # read(-1) would wait for the client to close the connection
-            raise ValueError(f"Content-Length must be >= 0; got {n}")
+            raise _Refused(400, f"Content-Length must be >= 0; got {n}")
         if n > 1 << 16:
-            raise ValueError("request body too large")
-        text = self.rfile.read(n).decode("utf-8") if n else "{}"
-        data = json.loads(text or "{}")
+            raise _Refused(413, "request body too large (at most 65536 bytes)")
+        try:
+            text = self.rfile.read(n).decode("utf-8") if n else "{}"
+            data = json.loads(text or "{}")
+        except ValueError as e:  # invalid UTF-8 or JSON
+            raise _Refused(400, f"the request body must be a JSON object: {e}") from None
+        except RecursionError:
+            raise _Refused(400, "the request body is nested too deeply") from None
         if not isinstance(data, dict):
-            raise ValueError("the request body must be a JSON object")
+            raise _Refused(400, "the request body must be a JSON object")
         return data
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def _check_host(self):
+        """Refuse a Host other than this server's own names (DNS rebinding)."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host not in self.server.gallery.hosts:
+            raise _Refused(403, f"Host must be 127.0.0.1:{self.server.gallery.port} or "
+                                f"localhost:{self.server.gallery.port}; got {host[:80]!r}")
+
+    def _check_post(self):
+        """Refuse a state-changing request that the served page did not send (CSRF)."""
         gallery = self.server.gallery
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.strip().lower() not in gallery.origins:
+            raise _Refused(403, f"cross-origin request refused (Origin {origin[:80]!r})")
+        token = self.headers.get("X-Gallery-Token") or ""
+        if not hmac.compare_digest(token.encode("utf-8", "replace"), gallery.token.encode()):
+            raise _Refused(403, "missing or wrong X-Gallery-Token header: the token is in "
+                                "the gallery's page (GalleryServer.token)")
+        kind = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if kind != "application/json":
+            raise _Refused(415, f"Content-Type must be application/json; got {kind[:80]!r}")
+
+    def _answer(self, route):
+        """Run ``route(path) -> (code, body, content_type)`` and always answer."""
         path = self.path.split("?", 1)[0]
+        try:
+            self._check_host()
+            code, body, kind = route(path)
+        except _Refused as e:
+            return self._json(e.code, {"error": str(e)})
+        except Exception as e:  # noqa: BLE001 - every failure gets an answer, not a hang-up
+            if self.server.verbose:
+                self.log_error("%s %s failed: %s", self.command, path, _short(e))
+            return self._json(500, {"error": _short(e)})
+        return self._send(code, body, kind)
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self._answer(self._get)
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self._answer(self._post)
+
+    def _get(self, path):
+        gallery = self.server.gallery
         with gallery.lock:
             session = gallery.session
             if path in ("/", "/index.html"):
-                return self._send(200, gallery.page().encode(), "text/html; charset=utf-8")
+                return 200, gallery.page().encode(), "text/html; charset=utf-8"
             if path == "/state":
-                return self._json(200, gallery.state())
-            m = re.fullmatch(r"/image/(\d+)\.png", path)
+                return 200, json.dumps(gallery.state()).encode(), "application/json"
+            # at most 9 ASCII digits: int() of thousands of digits is refused by Python
+            m = re.fullmatch(r"/image/([0-9]{1,9})\.png", path)
             if m and int(m.group(1)) < len(session.genomes):
-                return self._send(200, session.png(int(m.group(1))), "image/png")
-        return self._json(404, {"error": f"no such page: {path}"})
+                return 200, session.png(int(m.group(1))), "image/png"
+        raise _Refused(404, f"no such page: {path[:200]}")
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def _post(self, path):
         gallery = self.server.gallery
-        path = self.path.split("?", 1)[0]
-        try:
-            body = self._body()
-            with gallery.lock:
-                session = gallery.session
+        self._check_post()
+        body = self._body()
+        with gallery.lock:
+            session = gallery.session
+            try:
                 if path == "/next":
                     session.next(body.get("parents", []))
-                    return self._json(200, gallery.state())
-                if path == "/undo":
+                    answer = gallery.state()
+                elif path == "/undo":
                     if not session.can_undo:
-                        return self._json(409, {"error": "nothing to undo"})
+                        raise _Refused(409, "nothing to undo")
                     session.undo()
-                    return self._json(200, gallery.state())
-                if path == "/save":
+                    answer = gallery.state()
+                elif path == "/save":
                     png, genome = session.save(body.get("index"), gallery.directory)
-                    return self._json(200, {"png": png, "genome": genome})
-        except (ValueError, TypeError) as e:
-            return self._json(400, {"error": str(e)})
-        return self._json(404, {"error": f"no such action: {path}"})
+                    answer = {"png": png, "genome": genome}
+                else:
+                    raise _Refused(404, f"no such action: {path[:200]}")
+            except (ValueError, TypeError) as e:  # the session refused the request's values
+                raise _Refused(400, str(e)) from None
+        return 200, json.dumps(answer).encode(), "application/json"
 
 
 class GalleryServer:
@@ -154,7 +244,16 @@ class GalleryServer:
     size : int, default 160
         Displayed size of each image in pixels.
     verbose : bool, default False
-        Log each request to stderr.
+        Log each request (and each failure's message) to stderr.
+
+    Attributes
+    ----------
+    url, port :
+        Where the gallery is served.
+    token : str
+        A random secret, new for each server, that the served page sends in
+        the ``X-Gallery-Token`` header of each POST; a script driving the
+        server sends it too (with ``Content-Type: application/json``).
 
     Use :meth:`start` (a background thread; tests) or :meth:`serve_forever`
     (the command line), and :meth:`close`; also a context manager.
@@ -184,6 +283,13 @@ class GalleryServer:
         self.httpd.gallery = self
         self.httpd.verbose = bool(verbose)
         self._thread = None
+        #: The secret that the served page sends with each POST (``X-Gallery-Token``).
+        self.token = secrets.token_urlsafe(24)
+        names = [f"{LOOPBACK}:{self.port}", f"localhost:{self.port}"]
+        if self.port == 80:  # a browser leaves the default port out
+            names += [LOOPBACK, "localhost"]
+        self.hosts = frozenset(names)
+        self.origins = frozenset(f"http://{h}" for h in names)
 
     @property
     def port(self):
@@ -205,7 +311,8 @@ class GalleryServer:
             f'<img id="image-{i}" data-index="{i}" alt="genome {g.id}" '
             f'src="/image/{i}.png?g={s.generation}-{g.id}">' for i, g in enumerate(s.genomes))
         return _PAGE.format(size=self.size, generation=html.escape(str(s.generation)),
-                            undo="" if s.can_undo else " disabled", images=images)
+                            undo="" if s.can_undo else " disabled", images=images,
+                            token=json.dumps(self.token))
 
     def start(self):
         """Serve from a daemon thread; returns self."""

@@ -54,6 +54,9 @@ def encode_png(image):
         raise ValueError(f"encode_png: image must be (height, width) or (height, width, 3); "
                          f"got {a.shape}")
     h, w = a.shape[:2]
+    if h == 0 or w == 0:  # the PNG format has no empty image (IHDR needs width, height >= 1)
+        raise ValueError(f"encode_png: image must have at least one row and one column; got "
+                         f"{a.shape}")
     rows = a.reshape(h, -1)
     raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()  # filter 0
 
@@ -252,6 +255,9 @@ class Interactive:
         """Breed the next generation from the chosen gallery entries; returns the new gallery.
 
         The parents stay (in the order chosen), then come their children.
+        When ``shaping`` or ``objective`` raises, the error propagates and
+        the session is left as it was (gallery, generation, history, undo,
+        objective, size and config).
         """
         if isinstance(parents, (int, np.integer)):
             parents = [parents]
@@ -259,32 +265,48 @@ class Interactive:
         if not parents:
             raise ValueError("Interactive.next: choose at least one parent")
         parents = list(dict.fromkeys(parents))
-        self._undo.append((self.genomes, self.generation, self.objective, self.width,
-                           self.height))
+        snapshot = self._snapshot()
+        try:
+            if self.shaping is not None:
+                self.shaping(self)
+            self.tracker.new_generation()
+            kept = [self.genomes[p] for p in parents][:self.population]
+            n = self.population - len(kept)
+            if self.objective is None:
+                kids = self._children(parents, self.genomes, n)
+            else:
+                brood = self._children(parents, self.genomes, max(self.brood, n))
+                score = np.array([float(self.objective(to_pixels(cppn_image(g, self.width,
+                                                                            self.height))))
+                                  for g in brood])
+                kids = [brood[i] for i in np.argsort(-score, kind="stable")[:n]]
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        # only a finished step is recorded (a failed one leaves nothing to undo)
+        self._undo.append(snapshot)
         self.history.append(parents)
-        if self.shaping is not None:
-            self.shaping(self)
-        self.tracker.new_generation()
-        kept = [self.genomes[p] for p in parents][:self.population]
-        n = self.population - len(kept)
-        if self.objective is None:
-            kids = self._children(parents, self.genomes, n)
-        else:
-            brood = self._children(parents, self.genomes, max(self.brood, n))
-            score = np.array([float(self.objective(to_pixels(cppn_image(g, self.width,
-                                                                        self.height))))
-                              for g in brood])
-            kids = [brood[i] for i in np.argsort(-score, kind="stable")[:n]]
         self.genomes = kept + kids
         self.generation += 1
         return self.images()
 
+    def _snapshot(self):
+        return (self.genomes, self.generation, self.objective, self.width, self.height,
+                self.config)
+
+    def _restore(self, snapshot):
+        (self.genomes, self.generation, self.objective, self.width, self.height,
+         self.config) = snapshot
+
     def undo(self):
-        """Go back one generation (returns the restored gallery)."""
+        """Go back one generation (returns the restored gallery).
+
+        What ``shaping`` changed for that generation (``objective``, ``width``,
+        ``height``, ``config``) is restored too.
+        """
         if not self._undo:
             raise ValueError("Interactive.undo: nothing to undo (still at the first gallery)")
-        (self.genomes, self.generation, self.objective, self.width,
-         self.height) = self._undo.pop()
+        self._restore(self._undo.pop())
         self.history.pop()
         return self.images()
 

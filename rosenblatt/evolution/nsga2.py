@@ -119,8 +119,8 @@ def sbx(parent1, parent2, low, high, eta, u):
 
     Examples
     --------
-    >>> import rosenblatt as rb
-    >>> c1, c2 = rb.evolution.nsga2.sbx(0.4, 0.6, 0.0, 1.0, eta=1.0, u=0.5)
+    >>> from rosenblatt.evolution.nsga2 import sbx
+    >>> c1, c2 = sbx(0.4, 0.6, 0.0, 1.0, eta=1.0, u=0.5)
     >>> round(float(c1), 4), round(float(c2), 4)
     (0.401, 0.599)
     """
@@ -175,8 +175,8 @@ def polynomial_mutation(y, low, high, eta, u):
 
     Examples
     --------
-    >>> import rosenblatt as rb
-    >>> round(float(rb.evolution.nsga2.polynomial_mutation(0.5, 0.0, 1.0, 1.0, 0.25)), 4)
+    >>> from rosenblatt.evolution.nsga2 import polynomial_mutation
+    >>> round(float(polynomial_mutation(0.5, 0.0, 1.0, 1.0, 0.25)), 4)
     0.2906
     """
     span = high - low
@@ -332,18 +332,9 @@ class NSGA2:
         return np.where(mask, polynomial_mutation(X, low, high, self.eta_m, u), X)
 
     # -- evaluation -----------------------------------------------------------------------
-    def _objectives(self, objectives, X, executor, on_error):
-        P, M = X.shape[0], self.n_objectives
-        if executor is None:
-            view = X.view()
-            view.flags.writeable = False  # objectives must not edit the population
-            F = objectives(view)
-        else:
-            chunks = np.array_split(X, min(P, os.cpu_count() or 1))
-            F = np.vstack([np.asarray(part, dtype=np.float64).reshape(len(c), -1)
-                           for c, part in zip(chunks, executor.map(
-                               _rows_objectives, [objectives] * len(chunks),
-                               [c.tolist() for c in chunks]))])
+    def _shaped(self, F, P):
+        """``F`` as a float ``(P, n_objectives)`` array, or the error naming both shapes."""
+        M = self.n_objectives
         try:
             F = np.asarray(F, dtype=np.float64)
         except (TypeError, ValueError):
@@ -354,6 +345,21 @@ class NSGA2:
         if F.shape != (P, M):
             raise ValueError(f"NSGA2: objectives must return an array of shape (population, "
                              f"n_objectives) = ({P}, {M}); got shape {F.shape}")
+        return F
+
+    def _objectives(self, objectives, X, executor, on_error):
+        P = X.shape[0]
+        if executor is None:
+            view = X.view()
+            view.flags.writeable = False  # objectives must not edit the population
+            F = self._shaped(objectives(view), P)
+        else:
+            # each chunk's answer is checked as a whole population would be (no reshape: a
+            # transposed or flattened answer would silently scramble the objectives)
+            chunks = np.array_split(X, min(P, os.cpu_count() or 1))
+            F = np.vstack([self._shaped(part, len(c)) for c, part in zip(
+                chunks, executor.map(_rows_objectives, [objectives] * len(chunks),
+                                     [c.tolist() for c in chunks]))])
         bad = ~np.isfinite(F).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -544,6 +550,10 @@ def count_connections(model, thetas):
     [1, 0]
     """
     thetas = np.atleast_2d(np.asarray(thetas))
+    _, size = parameter_layout(model)
+    if thetas.ndim != 2 or thetas.shape[1] != size:
+        raise ValueError(f"count_connections: thetas must be (population, {size}) for this "
+                         f"model's {size} parameters; got shape {thetas.shape}")
     count = np.zeros(thetas.shape[0], dtype=np.int64)
     for s in _weight_slices(model):
         count += (thetas[:, s] != 0).sum(axis=1)
@@ -551,9 +561,14 @@ def count_connections(model, thetas):
 
 
 def _error_and_connections(model, X, y, thetas):
+    count = count_connections(model, thetas)  # checks the width of thetas first
     out = population_forward(model, thetas, X)
+    if out.shape[1:] != y.shape:  # (P, n, out) against (n, out_y): no silent broadcast
+        raise ValueError(f"error_and_connections: the model gives outputs of shape "
+                         f"{out.shape[1:]} but y has shape {y.shape}; y must be (n, "
+                         f"out_features) with the model's out_features")
     error = ((out - y[None]) ** 2).mean(axis=(1, 2))
-    return np.stack([error, count_connections(model, thetas)], axis=1)
+    return np.stack([error, count], axis=1)
 
 
 def error_and_connections(model, X, y):

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ..checks import int_at_least, positive_int
+from ..checks import int_at_least
 
 __all__ = ["DTLZ2", "ZDT1", "ZDT2", "ZDT3", "ZDT4", "Problem"]
 
@@ -279,8 +279,12 @@ class DTLZ2(Problem):
 
     def true_front(self, n_points=500):
         """At most ``n_points`` points of the unit sphere's orthant: the largest Das-Dennis
-        simplex lattice that fits, each point scaled to unit length."""
-        n_points = positive_int("DTLZ2", "n_points", n_points)
+        simplex lattice that fits, each point scaled to unit length.
+
+        The smallest lattice is the ``n_objectives`` corners, so ``n_points``
+        must be at least ``n_objectives``.
+        """
+        n_points = int_at_least("DTLZ2", "n_points", n_points, self.n_objectives)
         M, p = self.n_objectives, 1
         while math.comb(p + 1 + M - 1, M - 1) <= n_points:
             p += 1

@@ -22,6 +22,10 @@ neuroevolution II tour chapter measures it).
 """
 
 import math
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
 
 from ..checks import positive_int
 from .core import Result, callback_list
@@ -64,14 +68,7 @@ class Staged:
         for i, t in enumerate(tasks):
             if not callable(t):
                 raise TypeError(f"Staged: task {i} must be callable; got {type(t).__name__}")
-        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
-            threshold = [float(threshold)] * len(tasks)
-        else:
-            try:
-                threshold = [float(t) for t in threshold]
-            except TypeError:
-                raise TypeError(f"Staged: threshold must be a number or one number per task; "
-                                f"got {type(threshold).__name__}") from None
+        threshold = self._thresholds(threshold, len(tasks))
         if len(threshold) != len(tasks):
             raise ValueError(f"Staged: threshold must give one value per task ({len(tasks)}); "
                              f"got {len(threshold)}")
@@ -79,6 +76,24 @@ class Staged:
             raise ValueError("Staged: threshold must not be NaN")
         self.tasks, self.threshold = tasks, threshold
         self.task = 0
+
+    @staticmethod
+    def _thresholds(threshold, n):
+        """One float per task from a number (NumPy scalars and 0-d arrays too) or a sequence."""
+
+        def number(t):
+            # bools, strings and bytes are not numbers here, though float() takes some of them
+            if isinstance(t, (bool, np.bool_, str, bytes)) or not (
+                    isinstance(t, numbers.Real) or (isinstance(t, np.ndarray) and t.ndim == 0
+                                                    and t.dtype.kind in "iuf")):
+                raise TypeError(f"Staged: threshold must be a number or one number per task; "
+                                f"got {type(t).__name__}")
+            return float(t)
+
+        if (isinstance(threshold, (str, bytes)) or not isinstance(threshold, Iterable)
+                or isinstance(threshold, np.ndarray) and threshold.ndim == 0):
+            return [number(threshold)] * n
+        return [number(t) for t in threshold]
 
     def run(self, algorithm, generations, callbacks=None, stop=None, **run_kwargs):
         """Evolve ``algorithm`` through the tasks for at most ``generations`` in all.

@@ -1,5 +1,7 @@
 """Cascading elitism: hand-worked cascades, each function's elite survives in CNE and NEAT."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -21,6 +23,20 @@ def test_cascade_by_hand():
     assert s[2] > s[3] > s[1] > s[0] > s[4] > s[5]
     np.testing.assert_allclose(s, [1 + 0 / 4, 1 + 1 / 4, 2 + 3 / 4, 2 + 2 / 4, 1 / 6, 0.0])
     assert function_champions(F).tolist() == [0, 4]
+
+
+def test_cascade_refuses_bad_sizes_and_shapes():
+    F = np.array([[4., 0.], [3., 9.], [2., 8.], [1., 7.]])
+    assert cascade(F, np.array([3, 1])).tolist() == cascade(F, [3, 1]).tolist()
+    assert cascade(F, [0, 0]).tolist() == [0.75, 0.5, 0.25, 0.0]  # nobody survives event 1
+    for sizes, got in (([-1, 1], "-1"), ([2.7, 1], "2.7"), ([float("nan"), 1], "nan"),
+                       ([2, "1"], "'1'"), ([True, 1], "True")):
+        with pytest.raises(ValueError, match=r"cascade: sizes\[\d\] must be a non-negative "
+                                             r"integer; got " + re.escape(got)):
+            cascade(F, sizes)
+    with pytest.raises(ValueError, match=r"cascade: F must be a \(P, k\) fitness matrix; got "
+                                         r"shape \(4,\)"):
+        cascade(F[:, 0], [2])
 
 
 def test_cascade_sizes_shrink_to_the_elite():

@@ -65,6 +65,26 @@ def test_games_counted_and_hall_of_fame_played():
                                   np.asarray(result.best)[:3])
 
 
+def test_each_run_counts_its_own_games():
+    coev, first = _run(0, generations=2)
+    assert first.evaluations == sum(first.history["games"])
+    side = coev.sides[0]
+    members = side.members()
+    coev.scores(side, members, side, side.pick(members, [0, 1]))
+    second = coev.run(2)  # games played before this run (a run, a direct scores()) not counted
+    assert second.evaluations == sum(second.history["games"]) > 0
+    assert coev.games > first.evaluations + second.evaluations  # the lifetime count stays
+
+
+def test_shared_sample_refuses_a_negative_size():
+    assert ev.shared_sample(np.eye(3), 0).tolist() == []
+    assert ev.shared_sample(np.eye(3), np.int64(2)).tolist() == [0, 1]
+    for k in (-1, 1.5, "2"):
+        with pytest.raises(ValueError, match=r"shared_sample: k must be a non-negative integer"
+                                             r"; got"):
+            ev.shared_sample(np.eye(3), k)
+
+
 def test_weak_opponents_are_played_and_drawn_from_the_weaker_half():
     coev, result = _run(0, generations=3, weak=3)
     P = 12

@@ -60,6 +60,17 @@ def test_png_round_trip_grey_and_rgb():
     np.testing.assert_array_equal(np.round(back * 255).astype(np.uint8), rgb)
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0), (2, 0, 3), (0, 0, 3)])
+def test_png_refuses_an_empty_image(shape, tmp_path):
+    # the PNG format needs width and height >= 1: an empty image has no valid file
+    with pytest.raises(ValueError, match=r"encode_png: image must have at least one row and "
+                                         r"one column; got \(" + str(shape[0])):
+        ev.encode_png(np.zeros(shape, np.uint8))
+    with pytest.raises(ValueError, match="at least one row"):
+        ev.write_png(str(tmp_path / "empty.png"), np.zeros(shape, np.uint8))
+    assert not os.listdir(tmp_path)
+
+
 def _session(**kw):
     kw.setdefault("population", 6)
     return ev.Interactive(width=12, height=10, rng=0, **kw)
@@ -126,6 +137,34 @@ def test_shaping_hook_sets_an_objective_between_generations():
     assert s.objective is None  # undo restores the objective too
 
 
+def test_a_failed_next_leaves_the_session_unchanged():
+    def objective(image):
+        raise ValueError("objective failed")
+
+    s = _session(objective=objective)
+    first = list(s.genomes)
+    with pytest.raises(ValueError, match="objective failed"):
+        s.next([0])
+    assert (s.generation, s.history, s.can_undo, s.genomes) == (0, [], False, first)
+    s.objective = None
+    s.next([1])
+    s.undo()  # one step made, one step undone: back at the start, nothing more to undo
+    assert (s.generation, s.history, s.can_undo, s.genomes) == (0, [], False, first)
+
+    def shaping(session):  # a hook that changes the session, then fails
+        session.width, session.objective = 16, len
+        session.config = ev.cppn_config()
+        raise RuntimeError("shaping failed")
+
+    config = s.config
+    s.shaping = shaping
+    with pytest.raises(RuntimeError, match="shaping failed"):
+        s.next([0])
+    assert (s.width, s.objective, s.config, s.generation, s.history, s.can_undo) == (
+        12, None, config, 0, [], False)
+    assert s.genomes == first
+
+
 def test_genome_of_another_kind_is_a_clear_error():
     xor_genome = ev.Genome.minimal(0, 2, 1, weights=[0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="2 inputs and 1 outputs; an image CPPN has 3 inputs"):
@@ -142,10 +181,15 @@ def test_genome_of_another_kind_is_a_clear_error():
 
 
 # -- the web page ----------------------------------------------------------------------------
-def _request(url, data=None):
+def _request(url, data=None, token=None, headers=None):
+    """GET ``url``, or POST ``data`` as JSON with the server's ``token`` (as the page does)."""
     body = None if data is None else json.dumps(data).encode()
+    sent = {"Content-Type": "application/json"}
+    if token is not None:
+        sent["X-Gallery-Token"] = token
+    sent.update(headers or {})
     req = urllib.request.Request(url, data=body, method="GET" if data is None else "POST",
-                                 headers={"Content-Type": "application/json"})
+                                 headers=sent)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
     try:
         with opener.open(req, timeout=10) as r:
@@ -165,19 +209,19 @@ def test_http_gallery_choices_undo_save(tmp_path):
         assert code == 200 and kind == "image/png"
         np.testing.assert_array_equal(decode_png(png), s.images()[3])
         first = [g.id for g in s.genomes]
-        code, _, body = _request(server.url + "next", {"parents": [3, 5]})
+        code, _, body = _request(server.url + "next", {"parents": [3, 5]}, server.token)
         state = json.loads(body)
         assert code == 200 and state["generation"] == 1 and state["ids"][:2] == [first[3],
                                                                                  first[5]]
-        code, _, body = _request(server.url + "save", {"index": 0})
+        code, _, body = _request(server.url + "save", {"index": 0}, server.token)
         paths = json.loads(body)
         assert code == 200 and os.path.exists(paths["png"]) and os.path.exists(paths["genome"])
         assert ev.Genome.load(paths["genome"]).id == first[3]
-        code, _, body = _request(server.url + "undo", {})
+        code, _, body = _request(server.url + "undo", {}, server.token)
         assert code == 200 and json.loads(body)["ids"] == first
-        code, _, body = _request(server.url + "undo", {})
+        code, _, body = _request(server.url + "undo", {}, server.token)
         assert code == 409 and "nothing to undo" in json.loads(body)["error"]
-        code, _, body = _request(server.url + "next", {"parents": [99]})
+        code, _, body = _request(server.url + "next", {"parents": [99]}, server.token)
         assert code == 400 and "image index" in json.loads(body)["error"]
         code, _, _ = _request(server.url + "image/99.png")
         assert code == 404
@@ -193,10 +237,109 @@ def test_a_negative_content_length_is_answered_at_once(tmp_path):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.putrequest("POST", "/next")
         conn.putheader("Content-Length", "-1")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("X-Gallery-Token", server.token)
         conn.endheaders()
         reply = conn.getresponse()
         assert reply.status == 400 and "Content-Length" in json.loads(reply.read())["error"]
         conn.close()
+
+
+def _raw(server, method, path, body=b"", headers=None):
+    """One request with exactly the given headers (http.client adds only Host and Length)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request(method, path, body=body if method == "POST" else None,
+                     headers=headers or {})
+        reply = conn.getresponse()
+        data = reply.read()
+        kind = reply.headers.get("Content-Type")
+        return reply.status, json.loads(data) if kind == "application/json" else data
+    finally:
+        conn.close()
+
+
+def test_gallery_answers_every_failure_with_an_error_status(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    s = _session()
+    with ev.GalleryServer(s, directory=str(blocker)).start() as server:
+        ok = {"Content-Type": "application/json", "X-Gallery-Token": server.token}
+        # saving into a directory that cannot be made: the server's failure, a 500
+        code, body = _raw(server, "POST", "/save", b'{"index": 0}', ok)
+        assert code == 500 and "FileExistsError" in body["error"]
+        # nesting deep enough to exhaust json's recursion: a bad request, well under 64 KB
+        deep = b'{"parents": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+        code, body = _raw(server, "POST", "/next", deep, ok)
+        assert code == 400 and "nested too deeply" in body["error"]
+        # a shaping objective that fails: 500, and the session did not move
+        s.objective = lambda image: 1 / 0
+        code, body = _raw(server, "POST", "/next", b'{"parents": [0]}', ok)
+        assert code == 500 and "ZeroDivisionError" in body["error"]
+        code, state = _raw(server, "GET", "/state")
+        assert code == 200 and state["generation"] == 0 and state["chosen"] == []
+        assert not state["can_undo"]
+        # an image index too long for int(): no such image
+        for digits in (4000, 5000):
+            code, body = _raw(server, "GET", "/image/" + "9" * digits + ".png")
+            assert code == 404 and "no such page" in body["error"]
+        code, body = _raw(server, "GET", "/image/%D9%A3.png")  # an Arabic-Indic digit
+        assert code == 404
+        # a failure while drawing a page is a 500 too
+        s.genomes = None
+        code, body = _raw(server, "GET", "/")
+        assert code == 500 and "TypeError" in body["error"]
+
+
+def test_gallery_refuses_cross_site_requests(tmp_path):
+    s = _session()
+    with ev.GalleryServer(s, directory=str(tmp_path)).start() as server:
+        host = f"127.0.0.1:{server.port}"
+        ok = {"Content-Type": "application/json", "X-Gallery-Token": server.token}
+        # a page of another site: a "simple" text/plain form post, no token
+        evil = {"Content-Type": "text/plain", "Origin": "http://evil.example"}
+        for path, body in (("/next", b'{"parents": [0]}'), ("/save", b'{"index": 1}'),
+                           ("/undo", b"{}")):
+            code, answer = _raw(server, "POST", path, body, evil)
+            assert code == 403
+            code, answer = _raw(server, "POST", path, body, {"Content-Type": "text/plain"})
+            assert code == 403 and "token" in answer["error"]
+            # DNS rebinding: the attacker's host name, even with a right-looking request
+            code, answer = _raw(server, "POST", path, body, dict(ok, Host="evil.example:80"))
+            assert code == 403 and "Host" in answer["error"]
+            # another origin that somehow knows the token
+            code, answer = _raw(server, "POST", path, body,
+                                dict(ok, Origin="http://evil.example"))
+            assert code == 403 and "Origin" in answer["error"]
+        code, answer = _raw(server, "POST", "/next", b'{"parents": [0]}',
+                            dict(ok, **{"X-Gallery-Token": "guess"}))
+        assert code == 403 and "token" in answer["error"]
+        code, answer = _raw(server, "POST", "/next", b'{"parents": [0]}',
+                            dict(ok, **{"Content-Type": "text/plain"}))
+        assert code == 415 and "application/json" in answer["error"]
+        # a rebound host name cannot read the page (its token) nor the state either
+        for path in ("/", "/state", "/image/0.png"):
+            code, answer = _raw(server, "GET", path, headers={"Host": "evil.example"})
+            assert code == 403 and "Host" in answer["error"]
+        assert s.generation == 0 and not os.listdir(tmp_path)
+        # the page's own requests: its origin, its token, JSON; localhost names the same host
+        code, page = _raw(server, "GET", "/")
+        assert code == 200 and server.token in page.decode()
+        code, state = _raw(server, "POST", "/next", b'{"parents": [0]}',
+                           dict(ok, Origin=f"http://{host}"))
+        assert code == 200 and state["generation"] == 1
+        code, state = _raw(server, "POST", "/undo", b"{}",
+                           dict(ok, Host=f"localhost:{server.port}",
+                                Origin=f"http://localhost:{server.port}"))
+        assert code == 200 and state["generation"] == 0
+        code, _ = _raw(server, "POST", "/undo", b"{}",
+                       dict(ok, **{"Content-Type": "application/json; charset=utf-8"}))
+        assert code == 409  # accepted (nothing to undo)
+    other = ev.GalleryServer(_session())
+    assert other.token != server.token and len(server.token) >= 20
+    other.close()
 
 
 def test_gallery_server_needs_a_session():
@@ -275,6 +418,12 @@ def test_headless_browser_clicks_through_two_generations(tmp_path):
             driver.find_element(By.ID, "save").click()
             wait.until(ec.text_to_be_present_in_element((By.ID, "message"), "saved"))
             assert any(f.endswith(".png") for f in os.listdir(tmp_path))
+            # a failure on the server's side reaches the person as a message
+            blocker = tmp_path / "a-file"
+            blocker.write_text("x")
+            server.directory = str(blocker)
+            driver.find_element(By.ID, "save").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "message"), "FileExistsError"))
             driver.find_element(By.ID, "undo").click()
             wait.until(ec.text_to_be_present_in_element((By.ID, "generation"), "1"))
             assert s.generation == 1

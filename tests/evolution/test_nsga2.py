@@ -230,6 +230,25 @@ def test_count_connections_and_error_objectives_match_a_loop():
     assert F[:, 1].max() <= W1 + W2
 
 
+def test_count_connections_and_error_objectives_check_shapes():
+    net = rb.nn.Sequential(rb.nn.Dense(2, 2, rng=0), rb.nn.Tanh(), rb.nn.Dense(2, 1, rng=0))
+    net = net.astype(np.float64)  # 9 parameters, 6 of them connection weights
+    assert ev.count_connections(net, np.ones((2, 9))).tolist() == [6, 6]
+    assert ev.count_connections(net, np.ones(9)).tolist() == [6]  # one vector: one row
+    for bad in (np.ones((2, 5)), np.ones((2, 20)), np.ones((2, 3, 9))):
+        with pytest.raises(ValueError, match=r"count_connections: thetas must be \(population,"
+                                             r" 9\) for this model's 9 parameters; got shape"):
+            ev.count_connections(net, bad)
+    X = np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]])
+    objectives = ev.error_and_connections(net, X, np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"error_and_connections: the model gives outputs of "
+                                         r"shape \(4, 1\) but y has shape \(4, 3\)"):
+        objectives(np.ones((2, 9)))
+    with pytest.raises(ValueError, match=r"thetas must be \(population, 9\)"):
+        ev.error_and_connections(net, X, np.ones(4))(np.ones((2, 8)))
+    assert ev.error_and_connections(net, X, np.ones(4))(np.ones((2, 9))).shape == (2, 2)
+
+
 def test_evolve_weights_trades_error_for_connections_on_xor():
     net = rb.nn.Sequential(rb.nn.Dense(2, 3), rb.nn.Tanh(), rb.nn.Dense(3, 1),
                            rb.nn.Sigmoid()).astype(np.float64)
@@ -298,6 +317,38 @@ def test_bad_objectives():
     assert res.stopped and "NaN or inf" in res.error and res.generations == 0
     res = ev.NSGA2(2, population=8, rng=0).run(nan_sometimes, 4, (0, 1), 5, on_error="worst")
     assert res.generations == 5 and np.isfinite(res.F).all()
+
+
+def _transposed(X):  # (2, P) instead of (P, 2)
+    return np.stack([X[:, 0], 1 - X[:, 0]])
+
+
+def _flat(X):  # (2P,) instead of (P, 2)
+    return np.stack([X[:, 0], 1 - X[:, 0]], axis=1).ravel()
+
+
+def _extra_row(X):
+    return np.zeros((len(X) + 1, 2))
+
+
+@pytest.mark.parametrize("objectives, got", [(_transposed, r"\(2, \d+\)"),
+                                             (_flat, r"\(\d+,\)"),
+                                             (_extra_row, r"\(\d+, 2\)")])
+def test_executor_checks_each_answer_like_the_serial_path(objectives, got):
+    # the serial path and each executor chunk give the same error (no silent reshape)
+    with pytest.raises(ValueError, match=r"objectives must return an array of shape "
+                                         r"\(population, n_objectives\) = \(12, 2\); got "
+                                         r"shape " + got.replace(r"\d+", "(12|13|24)")):
+        ev.NSGA2(2, population=12, rng=0).run(objectives, 3, (0, 1), 2)
+    with ThreadPoolExecutor(2) as ex, pytest.raises(
+            ValueError, match=r"objectives must return an array of shape \(population, "
+                              r"n_objectives\) = \(\d+, 2\); got shape " + got):
+        ev.NSGA2(2, population=12, rng=0).run(objectives, 3, (0, 1), 2, executor=ex)
+    # one objective: a (P,) answer stays accepted on both paths
+    with ThreadPoolExecutor(2) as ex:
+        res = ev.NSGA2(1, population=8, rng=0).run(lambda X: X[:, 0], 2, (0, 1), 2,
+                                                   executor=ex)
+    assert res.F.shape[1] == 1
 
 
 def test_evolve_weights_bad_input():

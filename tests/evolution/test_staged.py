@@ -74,6 +74,23 @@ def test_bad_input():
         rb.evolution.Staged([len], threshold=1.0).run(object(), 3)
 
 
+@pytest.mark.parametrize("threshold", [0.5, np.float64(0.5), np.float32(0.5), np.array(0.5),
+                                       np.array([0.5])[0]])
+def test_a_numpy_scalar_threshold_is_one_number_for_every_task(threshold):
+    assert rb.evolution.Staged(_targets(1, 2), threshold=threshold).threshold == [0.5, 0.5]
+
+
+def test_numpy_integer_and_per_task_array_thresholds():
+    assert rb.evolution.Staged(_targets(1, 2), threshold=np.int64(900)).threshold == [900.0,
+                                                                                      900.0]
+    staged = rb.evolution.Staged(_targets(1, 2), threshold=np.array([1, 2], np.float32))
+    assert staged.threshold == [1.0, 2.0]
+    for bad in ("0.5", b"1", True, np.bool_(True), [0.5, "x"]):
+        with pytest.raises(TypeError, match="Staged: threshold must be a number or one number "
+                                            "per task; got"):
+            rb.evolution.Staged(_targets(1, 2), threshold=bad)
+
+
 def test_staged_cosyne_through_a_growing_second_pole():
     # the notes' incremental evolution: the short pole grows from a tenth of the long one's
     # length (the standard double pole) to 0.4 of it, each task a harder double pole
