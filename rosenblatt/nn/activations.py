@@ -171,7 +171,7 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None):
         return leaky_relu(x, (lower + upper) / 2)
     xd = x.data
     slope = resolve_rng(rng).uniform(lower, upper, size=xd.shape).astype(xd.dtype, copy=False)
-    factor = np.where(xd >= 0, xd.dtype.type(1), slope)
+    factor = np.where(xd > 0, xd.dtype.type(1), slope)  # the slope at 0, as torch and eval
     return make(xd * factor, (x,), lambda g: (g * factor,))
 
 
@@ -181,8 +181,9 @@ def hardtanh(x, min=-1.0, max=1.0):  # noqa: A002 - the issue's names
     if not min < max:
         raise ValueError(f"hardtanh: need min < max; got min={min}, max={max}")
     xd = x.data
-    y = np.clip(xd, min, max)
-    return make(y, (x,), lambda g: (g * ((xd > min) & (xd < max)),))
+    lo, hi = xd.dtype.type(min), xd.dtype.type(max)  # NumPy float64 bounds would upcast
+    y = np.clip(xd, lo, hi)
+    return make(y, (x,), lambda g: (g * ((xd > lo) & (xd < hi)),))
 
 
 # -- softmax -------------------------------------------------------------------------
@@ -222,6 +223,25 @@ def softmax(x, axis=-1):
     return make(y, (x,), backward)
 
 
+def keep_mask(mask, where, name):
+    """``mask`` as a bool array (True = keep): bools, or numbers that are all exactly 0 or 1.
+
+    Any other numbers raise ValueError: PyTorch's additive masks (0 = attend, -inf =
+    blocked) cast to bool would keep exactly the blocked positions.
+    """
+    m = np.asarray(mask)
+    if m.dtype == bool:
+        return m
+    if m.dtype.kind not in "iuf" or not np.isin(m, (0, 1)).all():
+        values = np.unique(m)[:4] if m.dtype.kind in "iuf" else m.dtype
+        raise ValueError(
+            f"{where}: {name} must be boolean (True = attend/keep) or exact 0/1; got "
+            f"{m.dtype} with values {values} (an additive mask, 0 = attend and -inf = "
+            f"blocked, is `{name} = (mask == 0)`)"
+        )
+    return m.astype(bool)
+
+
 def masked_softmax(x, keep, axis=-1):
     """softmax over the positions ``keep`` marks; the others get exactly 0 (one fused op).
 
@@ -254,7 +274,7 @@ def masked_softmax(x, keep, axis=-1):
     if not -xd.ndim <= axis < xd.ndim:
         raise ValueError(f"masked_softmax: axis {axis} is out of range for an input of shape "
                          f"{xd.shape}")
-    keep = np.asarray(keep, dtype=bool)
+    keep = keep_mask(keep, "masked_softmax", "keep")
     try:
         keep = np.broadcast_to(keep, xd.shape)
     except ValueError:

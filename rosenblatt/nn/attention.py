@@ -20,7 +20,7 @@ import numpy as np
 from ..autodiff.tensor import Tensor
 from ..checks import is_int, one_of, positive_int
 from ..randomness import resolve_rng
-from .activations import masked_softmax, softmax
+from .activations import keep_mask, masked_softmax, softmax
 from .module import Module
 from .parameter import Parameter
 
@@ -42,14 +42,16 @@ class Attention(Module):
     rng : numpy.random.Generator, optional
     dtype : default float32
 
-    Returns (when called as ``attention(query, keys, values=None, mask=None)``)
-    ----------------------------------------------------------------------------
+    Returns (when called as ``attention(query, keys, values=None, mask=None, causal=False)``)
+    ------------------------------------------------------------------------------------------
     context : Tensor, shape (batch, d_v) or (batch, steps, d_v)
     weights : Tensor, shape (batch, time) or (batch, steps, time)
         Each row sums to 1; positions where ``mask`` (bool, (batch, time)) is False get
         exactly 0 whatever their score (:func:`rosenblatt.nn.functional.masked_softmax`),
         and an example with every position masked gets all-zero weights and a zero
-        context.
+        context. ``causal=True`` (queries (batch, steps, d) only) also masks the future:
+        step i attends to positions j <= i (self-attention in a decoder; PyTorch's
+        ``is_causal``, aligned at the top left when steps != time).
 
     Examples
     --------
@@ -112,7 +114,7 @@ class Attention(Module):
         k = (keys @ self.W_k + self.b).reshape(B, 1, keys.shape[1], -1)
         return ((q + k).tanh() @ self.v).reshape(B, S, keys.shape[1])
 
-    def forward(self, query, keys, values=None, mask=None):
+    def forward(self, query, keys, values=None, mask=None, causal=False):
         query = query if isinstance(query, Tensor) else Tensor(query)
         keys = keys if isinstance(keys, Tensor) else Tensor(keys)
         values = keys if values is None else values
@@ -138,14 +140,23 @@ class Attention(Module):
                 f"{tuple(keys.shape)}"
             )
         single = query.ndim == 2
+        if causal and single:
+            raise ValueError(f"Attention: causal=True needs queries of shape (batch, steps, d), "
+                             f"one per step; got {tuple(query.shape)}")
         q = query.reshape(query.shape[0], 1, query.shape[1]) if single else query
         s = self.scores(q, keys)
+        keep = None
         if mask is not None:
-            keep = np.asarray(mask, dtype=bool)
+            keep = keep_mask(mask, "Attention", "mask")
             if keep.shape != (keys.shape[0], keys.shape[1]):
                 raise ValueError(f"Attention: mask must have shape (batch, time) = "
                                  f"{(keys.shape[0], keys.shape[1])}; got {keep.shape}")
-            weights = masked_softmax(s, keep[:, None, :], axis=-1)
+            keep = keep[:, None, :]
+        if causal:  # step i sees positions j <= i (top-left aligned, as torch's is_causal)
+            tri = np.tri(q.shape[1], keys.shape[1], dtype=bool)[None]
+            keep = tri if keep is None else keep & tri
+        if keep is not None:
+            weights = masked_softmax(s, keep, axis=-1)
         else:
             weights = softmax(s, axis=-1)
         context = weights @ values

@@ -22,7 +22,7 @@ gradient's Allreduce adds them up).
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, make, needs_grad
+from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from ..checks import positive_float, positive_int, unit_interval
 from .module import Module
 from .parameter import Parameter
@@ -138,6 +138,8 @@ class _BatchNorm(Module):
         self.running_var = np.ones(self.num_features, dtype=dtype)
 
     def forward(self, x):
+        if not isinstance(x, (Tensor, np.ndarray)):  # array_like, as batch_norm takes
+            x = as_float_array(x, where=f"{type(self).__name__}({self.num_features})")
         shape = tuple(x.shape)
         if len(shape) not in self._input_ndims or shape[1] != self.num_features:
             raise ValueError(

@@ -565,12 +565,17 @@ class _ConvNd(Module):
         self.b = Parameter(np.full(self.out_channels, bias_init, dtype=dtype)) if bias else None
 
     def _check(self, x, layout):
+        """``x`` as a Tensor or float ndarray of the layer's layout (array_like is converted);
+        raises naming the layer otherwise."""
+        if not isinstance(x, (Tensor, np.ndarray)):
+            x = as_float_array(x, where=f"{type(self).__name__}({self.extra_repr()})")
         shape = tuple(x.shape)
         if len(shape) != self._dims + 2 or shape[1] != self.in_channels:
             raise ValueError(
                 f"{type(self).__name__}({self.extra_repr()}): expected input of shape "
                 f"{layout} with {self.in_channels} channels; got {shape}"
             )
+        return x
 
     def config(self):
         """The constructor arguments a saved model is rebuilt from (``init`` is not saved: the
@@ -638,7 +643,7 @@ class Conv2d(_ConvNd):
     _dims = 2
 
     def forward(self, x):
-        self._check(x, "(batch, channels, height, width)")
+        x = self._check(x, "(batch, channels, height, width)")
         return conv2d(x, self.W, self.b, self.stride, self.padding, self.activation)
 
 
@@ -662,5 +667,5 @@ class Conv1d(_ConvNd):
     _dims = 1
 
     def forward(self, x):
-        self._check(x, "(batch, channels, length)")
+        x = self._check(x, "(batch, channels, length)")
         return conv1d(x, self.W, self.b, self.stride[0], self.padding, self.activation)

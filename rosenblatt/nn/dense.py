@@ -7,7 +7,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, make
+from ..autodiff.tensor import Tensor, as_float_array, make
 from ..checks import positive_int
 from . import init as initializers
 from .module import Module
@@ -27,7 +27,7 @@ def dense(x, weight, bias=None):
     -------
     Tensor, shape (..., out_features)
     """
-    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    xd = _input_array(x, "dense")
     wd = weight.data
     if xd.shape[-1] != wd.shape[0]:
         raise ValueError(
@@ -35,6 +35,21 @@ def dense(x, weight, bias=None):
             f"expects {wd.shape[0]} (shape {wd.shape})"
         )
     return _dense(x, xd, weight, wd, bias)
+
+
+def _input_array(x, name):
+    """The array of a Dense input: a Tensor's data, or ``x`` as a float array (integers become
+    float32, as ``rb.tensor`` makes them, so a float32 layer stays float32). A tuple is the
+    usual slip of a recurrent layer's (outputs, state) handed on without SequenceOutputs."""
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, tuple):
+        raise TypeError(
+            f"{name}: got a tuple, not an array: a recurrent layer (RNN, LSTM, GRU) returns "
+            f"(outputs, state); put rb.nn.SequenceOutputs() after it (last=True for the last "
+            f"step's output only, one per sequence)"
+        )
+    return as_float_array(x, where=name)
 
 
 def _dense(x, xd, weight, wd, bias):
@@ -99,6 +114,9 @@ class Dense(Module):
     ------
     ValueError
         When called on an input whose last axis is not ``in_features``.
+    TypeError
+        When called on a tuple (a recurrent layer's (outputs, state): put
+        :class:`~rosenblatt.nn.SequenceOutputs` between them) or on non-numeric data.
 
     Examples
     --------
@@ -127,7 +145,8 @@ class Dense(Module):
         self.b = Parameter(np.full(self.out_features, bias_init, dtype=dtype)) if bias else None
 
     def forward(self, x):
-        xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+        xd = x.data if isinstance(x, Tensor) else _input_array(
+            x, f"Dense({self.in_features}, {self.out_features})")
         shape = xd.shape
         wd = self.W.data
         if not shape or shape[-1] != wd.shape[0]:

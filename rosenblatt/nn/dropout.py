@@ -19,6 +19,16 @@ from ..randomness import resolve_rng
 from .module import Module, no_state
 
 
+def check_rate(rate, where):
+    """``rate`` as a float in [0, 1) (1 would drop everything and scale by 1/0); raises
+    ValueError naming ``where`` otherwise."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+            or not 0 <= rate < 1:
+        raise ValueError(f"{where}: rate (the fraction dropped) must be in [0, 1); got "
+                         f"{rate!r}")
+    return float(rate)
+
+
 def dropout(x, rate=0.5, training=True, inverted=True, rng=None):
     """Drop each element of ``x`` with probability ``rate`` (see the module docstring).
 
@@ -34,6 +44,7 @@ def dropout(x, rate=0.5, training=True, inverted=True, rng=None):
     -------
     Tensor, the shape of ``x``. The gradient is masked (and scaled) the same way.
     """
+    rate = check_rate(rate, "dropout")
     if not isinstance(x, Tensor):
         x = Tensor(np.asarray(x))
     keep = 1.0 - rate
@@ -78,11 +89,7 @@ class Dropout(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, rate=0.5, inverted=True, rng=None):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
-                or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate (the fraction dropped) must be in [0, 1); got "
-                             f"{rate!r}")
-        self.rate, self.inverted = float(rate), bool(inverted)
+        self.rate, self.inverted = check_rate(rate, "Dropout"), bool(inverted)
         # an int seed is resolved once, here: re-seeding at each call would draw one mask forever;
         # None draws from the library generator at the time of each call
         self.rng = None if rng is None else resolve_rng(rng)

@@ -29,7 +29,7 @@ from ..autodiff.tensor import Tensor, make, needs_grad
 from ..checks import positive_int
 from . import workspace
 from .parameter import Parameter
-from .recurrent import RecurrentBase
+from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
     EndedSequences,
     batch_major_hidden_grad,
@@ -70,6 +70,7 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     """
     xd = x.data if isinstance(x, Tensor) else np.asarray(x)
     check_sequence(xd, W_x, W_h, 3, "gru")
+    lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "gru")
     Wh = W_h.data
     H = Wh.shape[0]
     # sigmoid(a) = (1 + tanh(a / 2)) / 2, with the 1/2 folded into the r and z columns
@@ -183,13 +184,15 @@ def _gru_compiled(x, xd, W_x, W_h, b, b_hn, h0, scale, lengths=None):
     fwd = _kernels.get("gru_forward_seq_step")
     bwd = _kernels.get("gru_backward_seq_step")
     table, idx, rows, x2 = input_rows(xd, W_x, b, scale)
-    hinit = np.ascontiguousarray(initial_state(h0, B, H, dtype, "gru"))
+    # the kernels read h_0 and W_h as C-ordered float32 (by raw pointer, for BLAS): a
+    # float64 or big-endian state, or W_h = torch_weight.T (F-ordered), are copied so
+    hinit = np.ascontiguousarray(initial_state(h0, B, H, dtype, "gru"), dtype=dtype)
     M = length_mask(lengths, T, B, dtype, "gru")
     bhn = np.zeros(H, dtype=dtype) if b_hn is None else b_hn.data
     A = workspace.empty((T, B, G), dtype)    # r, z, n of each step, time-major
     HN = workspace.empty((T, B, H), dtype)   # h_{t-1} W_hn + b_hn
     out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
-    Whs = Wh * scale
+    Whs = np.multiply(Wh, scale, order="C")
     whole = whole_sequence_kernels("gru", M)  # without lengths: one call each way
     if whole is not None:
         whole[0](table, idx, Whs, bhn, hinit, A, HN, out)

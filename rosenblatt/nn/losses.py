@@ -16,6 +16,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, make, needs_grad
+from ..checks import is_int, unit_interval
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -227,16 +228,30 @@ def _labels(labels, scores, where):
     return ld, None
 
 
-def cross_entropy(logits, labels, reduction="mean"):
+def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index=None,
+                  label_smoothing=0.0):
     """Softmax + negative log-likelihood as one fused op: log sum_k e^x_k - x_c.
 
     Parameters
     ----------
     logits : Tensor, shape (..., classes)
-    labels : array_like
+    labels : array_like or Tensor
         Integer class indices of shape (...), or one-hot vectors /
-        probabilities t of shape (..., classes) (loss -sum_k t_k log softmax(x)_k).
+        probabilities t of shape (..., classes) (loss -sum_k t_k log softmax(x)_k;
+        a target Tensor that requires grad gets dE/dt = -log softmax(x)).
     reduction : {"mean", "sum", "none"}
+    weight : array_like, shape (classes,), optional
+        A weight per class (not trained), as ``torch.nn.functional.cross_entropy``: the
+        loss of an example with label c is scaled by weight[c], and with integer labels the
+        mean is the weighted mean, divided by the sum of the examples' weight[c] (not by
+        their number). With probability targets, weight[k] scales each term t_k and the
+        mean is over the examples.
+    ignore_index : int, optional
+        Integer labels equal to it (e.g. PyTorch's -100 on padding) contribute no loss
+        and no gradient, and are left out of the mean. Not for probability targets.
+    label_smoothing : float in [0, 1], default 0
+        The target becomes (1 - label_smoothing) onehot(c) + label_smoothing / classes
+        (Szegedy et al. 2016), as in PyTorch.
 
     Returns
     -------
@@ -245,12 +260,17 @@ def cross_entropy(logits, labels, reduction="mean"):
     Raises
     ------
     ValueError
-        Naming the first out-of-range label and the number of classes.
+        Naming the first out-of-range label and the number of classes; for a bad
+        ``weight``, ``label_smoothing`` or ``ignore_index``.
 
     Notes
     -----
     Stable for any magnitude: the maximum is subtracted before exp. The
     gradient is the notes' softmax(x) - onehot(c) (times sum_k t_k for targets).
+    With the options, for the effective target u (smoothed, times the class weights,
+    0 on ignored examples): loss = -sum_k u_k log softmax(x)_k and
+    dE/dx = softmax(x) sum_k u_k - u. Every label ignored makes the mean 0/0 = NaN, as
+    in PyTorch.
 
     Examples
     --------
@@ -262,6 +282,9 @@ def cross_entropy(logits, labels, reduction="mean"):
     xd = logits.data
     if xd.ndim < 1 or xd.shape[-1] < 1:
         raise ValueError(f"cross_entropy: logits need a class axis; got shape {xd.shape}")
+    if weight is not None or ignore_index is not None or label_smoothing != 0:
+        return _cross_entropy_options(logits, xd, labels, reduction, weight, ignore_index,
+                                      label_smoothing)
     ld, target = _labels(labels, xd, "cross_entropy")
     k = xd.shape[-1]
     if ld is not None and reduction != "none" and xd.ndim == 2 and xd.flags.c_contiguous \
@@ -290,12 +313,93 @@ def cross_entropy(logits, labels, reduction="mean"):
         scale = np.asarray(scale, dtype=xd.dtype)
         s = scale[..., None] if scale.ndim else scale
         if ld is None:
-            return (probs * mass - target) * s, None
+            gt = None
+            if needs_grad(labels):  # dE/dt = -log softmax(x), recomputed (probs may underflow)
+                gt = (lse[..., None] - (xd - xd.max(axis=-1, keepdims=True))) * s
+            return (probs * mass - target) * s, gt
         gx = probs * s
         gx.reshape(-1, k)[rows, cols] -= scale.reshape(-1) if scale.ndim else scale
         return gx, None
 
     return _finish(per, (logits, labels), grads, reduction)
+
+
+def _cross_entropy_options(logits, xd, labels, reduction, weight, ignore_index, smoothing):
+    """:func:`cross_entropy` with class weights, an ignored label or label smoothing (the
+    plain case keeps its leaner path and the fused kernel): every option folds into one
+    effective target u, loss -sum_k u_k log softmax(x)_k, as PyTorch computes it."""
+    where = "cross_entropy"
+    k = xd.shape[-1]
+    eps = unit_interval(where, "label_smoothing", smoothing, closed_high=True)
+    w = None
+    if weight is not None:
+        w = _array(weight, "weight", where)
+        if w.shape != (k,) or w.dtype.kind not in "fiu":
+            raise ValueError(f"{where}: weight must have shape ({k},), one number per class; "
+                             f"got a {w.dtype} array of shape {w.shape}")
+        w = w.astype(xd.dtype, copy=False)
+    la = _array(labels, "labels", where)
+    ignored = None
+    if ignore_index is not None:
+        if not is_int(ignore_index):
+            raise TypeError(f"{where}: ignore_index must be an integer label; got "
+                            f"{ignore_index!r}")
+        if la.shape != xd.shape[:-1]:
+            raise ValueError(
+                f"{where}: ignore_index applies to integer class labels of shape "
+                f"{xd.shape[:-1]}; got labels of shape {la.shape} (probability targets have "
+                f"no label to ignore: give those examples zero targets instead)")
+        ignored = la == ignore_index
+        la = np.where(ignored, 0, la)  # any valid class: the example's target is zeroed below
+    ld, target = _labels(la, xd, where)
+    shifted = xd - xd.max(axis=-1, keepdims=True)
+    probs = np.exp(shifted)
+    total = probs.sum(axis=-1, keepdims=True)
+    probs /= total
+    logp = shifted - np.log(total)  # log softmax
+    if ld is not None:
+        u = np.zeros_like(xd)
+        np.put_along_axis(u, ld[..., None], xd.dtype.type(1 - eps), axis=-1)
+    else:
+        u = target * xd.dtype.type(1 - eps)
+    if eps:
+        u += xd.dtype.type(eps / k)
+    if w is not None:
+        u *= w
+    if ignored is not None:
+        u[ignored] = 0
+    with np.errstate(invalid="ignore"):  # a -inf logit where u = 0 adds 0, not 0 * -inf
+        per = -np.where(u != 0, u * logp, 0).sum(axis=-1).astype(xd.dtype, copy=False)
+    mass = u.sum(axis=-1, keepdims=True)
+    if ld is not None:  # torch's weighted mean: over the examples' weight[c], not their count
+        counted = np.ones(ld.shape, dtype=xd.dtype) if w is None else w[ld]
+        denom = (counted if ignored is None else np.where(ignored, 0, counted)).sum()
+    else:
+        denom = per.size
+    denom = xd.dtype.type(denom)
+
+    def grads(scale):  # scale: dE/d(per), a scalar or shaped like per
+        scale = np.asarray(scale, dtype=xd.dtype)
+        s = scale[..., None] if scale.ndim else scale
+        gt = None
+        if ld is None and needs_grad(labels):  # dE/dt_k = -(1 - eps) w_k log softmax(x)_k
+            gt = logp * (-(1 - eps) * s)
+            if w is not None:
+                gt *= w
+        return (probs * mass - u) * s, gt
+
+    if reduction == "none":
+        return make(per, (logits, labels), grads)
+    value = per.sum()
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as torch
+            value = value / denom
+
+    def backward(g):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return grads(g / denom if reduction == "mean" else g)
+
+    return make(np.asarray(value, dtype=xd.dtype), (logits, labels), backward)
 
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for
@@ -346,9 +450,8 @@ def nll(log_probs, labels, reduction="mean"):
             gx = np.zeros_like(xd)
             np.put_along_axis(gx, ld[..., None], -np.broadcast_to(s, ld[..., None].shape),
                               axis=-1)
-        else:
-            gx = -target * s
-        return gx, None
+            return gx, None
+        return -target * s, (-xd * s if needs_grad(labels) else None)
 
     return _finish(per, (log_probs, labels), grads, reduction)
 

@@ -52,7 +52,7 @@ from ..autodiff.tensor import Tensor, make, needs_grad
 from ..checks import positive_int
 from . import workspace
 from .parameter import Parameter
-from .recurrent import RecurrentBase
+from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
     EndedSequences,
     batch_major_hidden_grad,
@@ -110,6 +110,7 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     """
     xd = x.data if isinstance(x, Tensor) else np.asarray(x)
     check_sequence(xd, W_x, W_h, 3 if coupled else 4, "lstm")
+    lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "lstm")
     Wh = W_h.data
     H = Wh.shape[0]
     G = Wh.shape[1]
@@ -298,17 +299,20 @@ def _lstm_compiled(x, xd, W_x, W_h, b, h0, c0, scale, lengths=None):
     fwd = _kernels.get("lstm_forward_seq_step")
     bwd = _kernels.get("lstm_backward_seq_step")
     table, idx, rows, x2 = input_rows(xd, W_x, b, scale)
-    hinit = initial_state(h0, B, H, dtype, "lstm")
-    cinit = np.ascontiguousarray(initial_state(c0, B, H, dtype, "lstm"))
+    # the kernels read h_0, C_0 and W_h as C-ordered float32 (h_0 and W_h by raw pointer,
+    # for BLAS): a float64 or big-endian state, or W_h = torch_weight.T (an F-ordered
+    # view), are copied into that form here
+    hinit = np.ascontiguousarray(initial_state(h0, B, H, dtype, "lstm"), dtype=dtype)
+    cinit = np.ascontiguousarray(initial_state(c0, B, H, dtype, "lstm"), dtype=dtype)
     M = length_mask(lengths, T, B, dtype, "lstm")
     A = workspace.empty((T, B, G), dtype)   # gate activations, time-major
     C = workspace.empty((T, B, H), dtype)   # cell states C_t
     TC = workspace.empty((T, B, H), dtype)  # tanh(C_t)
     out = workspace.empty((B, T, H), dtype)  # h_t, batch-major: what the caller gets
-    Whs = Wh * scale
+    Whs = np.multiply(Wh, scale, order="C")
     whole = whole_sequence_kernels("lstm", M)  # without lengths: one call each way
     if whole is not None:
-        whole[0](table, idx, Whs, np.ascontiguousarray(hinit), cinit, C, TC, A, out)
+        whole[0](table, idx, Whs, hinit, cinit, C, TC, A, out)
     else:
         rec = np.empty((B, G), dtype=dtype)
         h, c = hinit, cinit

@@ -307,7 +307,11 @@ def kmax_pool(x, k, axis=-1, *, where="kmax_pool"):
             f"{where}: k must be an integer from 1 to {n} (the length of axis {axis} of input "
             f"shape {xd.shape}); got {k!r}"
         )
-    order = np.argsort(-xd, axis=axis, kind="stable")  # largest first, earlier first on ties
+    # largest first, earlier first on ties; NaN ranks above everything (torch.topk), so a
+    # diverged layer below shows in the output instead of vanishing
+    key = np.negative(xd)
+    key[np.isnan(key)] = -np.inf
+    order = np.argsort(key, axis=axis, kind="stable")
     idx = np.sort(np.take(order, np.arange(k), axis=axis), axis=axis)  # original order
     y = np.take_along_axis(xd, idx, axis=axis)
 

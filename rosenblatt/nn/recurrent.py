@@ -23,7 +23,7 @@ import numpy as np
 
 from ..autodiff.shape import stack
 from ..autodiff.tensor import Tensor
-from ..checks import positive_int
+from ..checks import positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init
 from .batchnorm import batch_norm
@@ -32,6 +32,19 @@ from .module import Module, no_state
 from .parameter import Parameter
 from .registry import expect_tensors
 from .sequence import check_lengths
+
+
+def batch_lengths(lengths, T, B, name):
+    """``lengths`` checked as :func:`~rosenblatt.nn.sequence.check_lengths` does, or None when
+    there is nothing to hold: no ``lengths``, or an empty batch (B = 0) given its 0 lengths
+    (which have no minimum to check)."""
+    if lengths is None:
+        return None
+    if B == 0:
+        given = np.asarray(lengths)
+        if given.shape == (0,) and given.dtype.kind in "iu":
+            return None
+    return check_lengths(lengths, T, B, name)
 
 
 class RecurrentBase(Module):
@@ -80,8 +93,9 @@ class RecurrentBase(Module):
         self.num_layers = positive_int(name, "num_layers", num_layers)
         self.learn_initial_state = bool(learn_initial_state)
         self.batch_norm = bool(batch_norm)
-        self.bn_momentum = float(bn_momentum)
-        self.bn_eps = float(bn_eps)
+        # BatchNorm1d's checks: momentum > 1 drives the running variance negative (NaN in eval)
+        self.bn_momentum = unit_interval(name, "bn_momentum", bn_momentum, closed_high=True)
+        self.bn_eps = positive_float(name, "bn_eps", bn_eps)
         dtype = np.dtype(dtype)
         G = self.gates * self.hidden_size
         self.W_x, self.W_h, self.b = [], [], []
@@ -232,8 +246,7 @@ class RecurrentBase(Module):
             )
         if x.shape[1] == 0:
             raise ValueError(f"{name}: the sequence is empty (time = 0); got {tuple(x.shape)}")
-        if lengths is not None:
-            check_lengths(lengths, x.shape[1], x.shape[0], name)
+        lengths = batch_lengths(lengths, x.shape[1], x.shape[0], name)
         inits = self._initial(state, x.shape[0])
         finals = []
         for layer in range(self.num_layers):

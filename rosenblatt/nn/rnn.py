@@ -20,7 +20,7 @@ import numpy as np
 from ..autodiff.elementwise import relu_array
 from ..autodiff.tensor import Tensor, make
 from ..checks import one_of
-from .recurrent import RecurrentBase
+from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
     check_sequence,
     hidden_weight_grad,
@@ -59,6 +59,7 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
     one_of("rnn", "nonlinearity", nonlinearity, _ACTIVATIONS)
     xd = x.data if isinstance(x, Tensor) else np.asarray(x)
     check_sequence(xd, W_x, W_h, 1, "rnn")
+    lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "rnn")
     Wh = W_h.data
     H = Wh.shape[0]
     A, xt = project_inputs(xd, W_x, b)  # (T, B, H): NET_t, then OUT_t in place

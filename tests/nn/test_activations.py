@@ -234,3 +234,41 @@ def test_softmax_axis_must_be_an_integer(layer):
         layer(axis="a")
     with pytest.raises(TypeError, match="axis must be an integer; got 1.5"):
         layer(axis=1.5)
+
+
+def test_rrelu_in_training_uses_the_random_slope_at_zero_like_torch(torch):
+    """d rrelu/dx at x = 0 is the drawn slope (torch, and rrelu in eval: leaky_relu'(0))."""
+    x = rb.tensor(np.array([-1.0, 0.0, 2.0, -0.0], np.float32), requires_grad=True)
+    y = F.rrelu(x, 0.2, 0.3, training=True, rng=np.random.default_rng(0))
+    y.backward(np.ones(4, np.float32))
+    slopes = x.grad
+    assert 0.2 <= slopes[0] <= 0.3 and 0.2 <= slopes[1] <= 0.3 and 0.2 <= slopes[3] <= 0.3
+    assert slopes[2] == 1 and y.data[1] == 0
+    xt = torch.tensor([0.0], requires_grad=True)
+    torch.nn.functional.rrelu(xt, 0.2, 0.3, training=True).backward()
+    assert 0.2 <= xt.grad.item() <= 0.3
+
+
+def test_hardtanh_keeps_float32_with_numpy_scalar_bounds():
+    x = rb.tensor(np.linspace(-3, 3, 7, dtype=np.float32), requires_grad=True)
+    y = F.hardtanh(x, np.float64(-1), np.sqrt(6.0) / 2)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, np.clip(x.data, -1, np.sqrt(6.0) / 2), rtol=1e-6)
+    y.backward(np.ones(7, np.float32))
+    assert x.grad.dtype == np.float32 and list(x.grad) == [0, 0, 0, 1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("keep", [[[0.0, -np.inf, -np.inf]], [[0.2, 0.7, 0.0]], [[2, 1, 0]]])
+def test_masked_softmax_rejects_masks_that_are_not_boolean(keep):
+    """A PyTorch-style additive mask (0 = attend, -inf = blocked) cast to bool would block
+    exactly the wanted positions: only bools or exact 0/1 are taken."""
+    x = rb.tensor(np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="masked_softmax: keep must be boolean"):
+        F.masked_softmax(x, np.array(keep))
+
+
+def test_masked_softmax_takes_exact_zero_one_numbers_as_a_mask():
+    x = rb.tensor(np.zeros((1, 3), np.float32))
+    expected = [[0.5, 0.5, 0.0]]
+    for keep in ([[1, 1, 0]], [[1.0, 1.0, 0.0]], [[True, True, False]]):
+        np.testing.assert_allclose(F.masked_softmax(x, np.array(keep)).data, expected)

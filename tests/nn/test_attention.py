@@ -129,3 +129,61 @@ def test_attention_errors():
         with pytest.raises(ValueError, match=f"attention_size must be a positive integer or "
                                              f"None \\(key_size\\); got {bad!r}"):
             rb.nn.Attention("additive", query_size=3, key_size=4, attention_size=bad)
+
+
+def test_a_float_mask_is_refused_not_cast_to_bool():
+    """PyTorch's additive masks (0 = attend, -inf = blocked) would be inverted by a cast to bool;
+    only bools or exact 0/1 numbers are read as a keep mask."""
+    att = rb.nn.Attention("dot")
+    q, k = np.ones((1, 4), np.float32), np.ones((1, 3, 4), np.float32)
+    for mask in ([[0.0, -np.inf, -np.inf]], [[0.2, 0.7, 0.0]]):
+        with pytest.raises(ValueError, match="Attention: mask must be boolean"):
+            att(q, k, mask=np.array(mask))
+    _, w = att(q, k, mask=np.array([[1.0, 0.0, 1.0]]))
+    np.testing.assert_allclose(w.data, [[0.5, 0.0, 0.5]])
+
+
+@pytest.mark.parametrize("steps,time", [(5, 5), (3, 6)])
+@pytest.mark.parametrize("with_mask", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_causal_dot_attention_matches_torch(torch, rng, steps, time, with_mask, dtype):
+    """causal=True: step i attends to positions j <= i (torch's is_causal, top-left aligned
+    when steps != time), alone or with a key mask; context and q, k, v gradients."""
+    B, d = 2, 4
+    q = rng.standard_normal((B, steps, d)).astype(dtype)
+    k = rng.standard_normal((B, time, d)).astype(dtype)
+    v = rng.standard_normal((B, time, 3)).astype(dtype)
+    mask = None
+    if with_mask:
+        mask = rng.random((B, time)) < 0.7
+        mask[:, 0] = True  # every step keeps a position (torch gives NaN rows otherwise)
+    att = rb.nn.Attention("dot", scale=True)
+    qr, kr, vr = (rb.tensor(a, requires_grad=True) for a in (q, k, v))
+    ctx, w = att(qr, kr, vr, mask=mask, causal=True)
+    assert ctx.dtype == dtype
+    np.testing.assert_array_equal(np.triu(w.data[0], 1), 0)
+    g = rng.standard_normal(ctx.shape).astype(dtype)
+    (ctx * g).sum().backward()
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    if mask is None:
+        tctx = sdpa(tq, tk, tv, is_causal=True)
+    else:
+        keep = np.tri(steps, time, dtype=bool)[None] & mask[:, None, :]
+        tctx = sdpa(tq, tk, tv, attn_mask=torch.tensor(keep))
+    (tctx * torch.tensor(g)).sum().backward()
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ctx.data, tctx.detach().numpy(), **tol)
+    for ours, theirs in ((qr, tq), (kr, tk), (vr, tv)):
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), **tol)
+
+
+def test_causal_additive_attention_and_errors(rng):
+    att = rb.nn.Attention("additive", query_size=3, key_size=3, rng=0)
+    x = rng.standard_normal((2, 4, 3))
+    _, w = att(x, x, causal=True)
+    assert all(np.array_equal(np.triu(w.data[b], 1), np.zeros((4, 4))) for b in range(2))
+    np.testing.assert_allclose(w.data.sum(-1), 1, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Attention: causal=True needs queries of shape "
+                                         r"\(batch, steps, d\)"):
+        att(x[:, 0], x, causal=True)

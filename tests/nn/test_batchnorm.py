@@ -163,3 +163,13 @@ def test_statistics_over_ranks_equal_one_batch(cls, shape, rng):
     for r in (0, 1):  # every rank holds the whole batch's running statistics
         np.testing.assert_allclose(parts[r][4], mean, atol=1e-14)
         np.testing.assert_allclose(parts[r][5], var, atol=1e-14)
+
+
+@pytest.mark.parametrize("make,shape", [(lambda: rb.nn.BatchNorm1d(2), (3, 2)),
+                                        (lambda: rb.nn.BatchNorm2d(2), (3, 2, 2, 2))])
+def test_batch_norm_layers_take_nested_lists(make, shape):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) ** 1.5
+    y = make()(x.tolist())
+    np.testing.assert_allclose(y.data, make()(x).data, rtol=1e-5)
+    with pytest.raises(TypeError, match="BatchNorm"):
+        make()(np.full(shape, "a").tolist())

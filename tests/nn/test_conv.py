@@ -434,3 +434,14 @@ def test_workspace_keeps_at_most_its_byte_budget(monkeypatch):
     del held
     workspace.clear()
     assert workspace._total == 0
+
+
+@pytest.mark.parametrize("make,shape", [(lambda: rb.nn.Conv2d(1, 2, 3, rng=0), (2, 1, 4, 4)),
+                                        (lambda: rb.nn.Conv1d(1, 2, 3, rng=0), (2, 1, 5))])
+def test_conv_layers_take_nested_lists_like_the_functional_ops(make, shape):
+    layer = make()
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    y = layer(x.tolist())
+    np.testing.assert_allclose(y.data, layer(x).data, rtol=1e-6)
+    with pytest.raises(TypeError, match="Conv"):
+        layer(np.full(shape, "a").tolist())

@@ -73,3 +73,12 @@ def test_an_int_seed_gives_a_stream_of_masks_not_one_mask():
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(b(x).data, first)
     np.testing.assert_array_equal(b(x).data, second)
+
+
+@pytest.mark.parametrize("rate", [-0.5, 1.0, 1.5, float("nan"), True])
+def test_functional_dropout_checks_the_rate_like_the_layer(rate):
+    x = rb.tensor(np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"dropout: rate .* must be in \[0, 1\)"):
+        nn.functional.dropout(x, rate)
+    with pytest.raises(ValueError, match=r"Dropout: rate .* must be in \[0, 1\)"):
+        nn.Dropout(rate)

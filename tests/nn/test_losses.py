@@ -231,3 +231,131 @@ def test_fused_cross_entropy_equals_log_softmax_then_nll():
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-9, atol=1e-12)
 
     check()
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_soft_targets_that_require_grad_get_their_gradient(torch, data, rng, reduction, dtype):
+    """A trainable target distribution (distillation from a trained teacher, learned labels):
+    cross_entropy and nll give the target its gradient, -log softmax(x) and -log p, as torch."""
+    x, p = data["x"].astype(dtype), data["probs"].astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    X, P = rb.tensor(x, requires_grad=True), rb.tensor(p, requires_grad=True)
+    loss = losses.cross_entropy(X, P, reduction=reduction)
+    g = rng.normal(size=loss.shape).astype(dtype)
+    loss.backward(g)
+    tx, tp = torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True)
+    torch.nn.functional.cross_entropy(tx, tp, reduction=reduction).backward(torch.tensor(g))
+    assert P.grad is not None and P.grad.dtype == dtype
+    np.testing.assert_allclose(P.grad, tp.grad.numpy(), **tol)
+    np.testing.assert_allclose(X.grad, tx.grad.numpy(), **tol)
+
+    logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    L, P = rb.tensor(logp, requires_grad=True), rb.tensor(p, requires_grad=True)
+    losses.nll(L, P, reduction=reduction).backward(g)
+    tl, tp = torch.tensor(logp, requires_grad=True), torch.tensor(p, requires_grad=True)
+    per = -(tp * tl).sum(dim=1)
+    {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction].backward(torch.tensor(g))
+    np.testing.assert_allclose(P.grad, tp.grad.numpy(), **tol)
+    np.testing.assert_allclose(L.grad, tl.grad.numpy(), **tol)
+
+
+CE_OPTIONS = [dict(weight=True), dict(ignore_index=2), dict(label_smoothing=0.1),
+              dict(weight=True, ignore_index=-100, label_smoothing=0.25),
+              dict(weight=True, ignore_index=0)]
+
+
+@pytest.mark.parametrize("options", CE_OPTIONS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lead", [(7,), (3, 4)])
+def test_cross_entropy_options_match_torch(torch, rng, options, reduction, dtype, lead):
+    """weight=, ignore_index= and label_smoothing= with integer labels: torch's
+    cross_entropy, including the mean weighted by the labels' class weights (over the
+    examples not ignored), forward and gradient; the class axis is last here, 1 in torch."""
+    k = 5
+    x = (rng.normal(size=lead + (k,)) * 2).astype(dtype)
+    labels = rng.integers(0, k, size=lead)
+    opts = dict(options)
+    if "weight" in opts:
+        opts["weight"] = rng.uniform(0.2, 2.0, k).astype(dtype)
+    if "ignore_index" in opts:
+        labels.reshape(-1)[::3] = opts["ignore_index"]
+    X = rb.tensor(x, requires_grad=True)
+    loss = losses.cross_entropy(X, labels, reduction=reduction, **opts)
+    assert loss.dtype == dtype
+    g = rng.normal(size=loss.shape).astype(dtype)
+    loss.backward(g)
+
+    topts = {key: (torch.tensor(v) if key == "weight" else v) for key, v in opts.items()}
+    tx = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(labels), reduction=reduction,
+                                           **topts)
+    tl.backward(torch.tensor(g))
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(loss.data, tl.detach().numpy(), **tol)
+    np.testing.assert_allclose(X.grad, np.moveaxis(tx.grad.numpy(), 1, -1), **tol)
+
+
+@pytest.mark.parametrize("options", [dict(weight=True), dict(label_smoothing=0.2),
+                                     dict(weight=True, label_smoothing=0.3)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_options_with_probability_targets_match_torch(torch, rng, options,
+                                                                     reduction, dtype):
+    """The same options with probability targets (torch: the target is smoothed, the mean is
+    over the examples), including the trainable target's gradient."""
+    n, k = 6, 4
+    x = (rng.normal(size=(n, k)) * 2).astype(dtype)
+    p = rng.dirichlet(np.ones(k), size=n).astype(dtype)
+    opts = dict(options)
+    if "weight" in opts:
+        opts["weight"] = rng.uniform(0.2, 2.0, k).astype(dtype)
+    X, P = rb.tensor(x, requires_grad=True), rb.tensor(p, requires_grad=True)
+    loss = losses.cross_entropy(X, P, reduction=reduction, **opts)
+    g = rng.normal(size=loss.shape).astype(dtype)
+    loss.backward(g)
+    topts = {key: (torch.tensor(v) if key == "weight" else v) for key, v in opts.items()}
+    tx, tp = torch.tensor(x, requires_grad=True), torch.tensor(p, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, tp, reduction=reduction, **topts)
+    tl.backward(torch.tensor(g))
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(loss.data, tl.detach().numpy(), **tol)
+    np.testing.assert_allclose(X.grad, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(P.grad, tp.grad.numpy(), **tol)
+
+
+def test_cross_entropy_options_on_the_compiled_path_rows_and_gradcheck(torch, rng):
+    """Enough rows for the fused kernel: the options still apply (and match torch); the plain
+    case is unchanged; a float64 gradient check with every option."""
+    n, k = 40, 6
+    x = rng.normal(size=(n, k)).astype(np.float32)
+    labels = rng.integers(0, k, size=n)
+    labels[::4] = -1
+    w = rng.uniform(0.5, 1.5, k).astype(np.float32)
+    loss = losses.cross_entropy(rb.tensor(x), labels, weight=w, ignore_index=-1,
+                                label_smoothing=0.1)
+    ref = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(labels),
+                                            weight=torch.tensor(w), ignore_index=-1,
+                                            label_smoothing=0.1)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    plain = losses.cross_entropy(rb.tensor(x), np.abs(labels))
+    assert plain.item() == pytest.approx(torch.nn.functional.cross_entropy(
+        torch.tensor(x), torch.tensor(np.abs(labels))).item(), rel=1e-5)
+    x64, lab = rng.normal(size=(5, 3)), np.array([0, 2, 1, 2, 0])
+    assert rb.gradcheck(lambda t: losses.cross_entropy(
+        t, lab, weight=[1.0, 2.0, 0.5], ignore_index=1, label_smoothing=0.2), t64(x64))
+
+
+def test_cross_entropy_option_errors():
+    x = rb.tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"cross_entropy: weight must have shape \(3,\)"):
+        losses.cross_entropy(x, [0, 1], weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\]"):
+        losses.cross_entropy(x, [0, 1], label_smoothing=1.5)
+    with pytest.raises(ValueError, match="cross_entropy: ignore_index applies to integer"):
+        losses.cross_entropy(x, np.full((2, 3), 1 / 3), ignore_index=0)
+    with pytest.raises(ValueError, match="label 7"):  # other labels are still checked
+        losses.cross_entropy(x, [7, -100], ignore_index=-100)
+    with np.errstate(invalid="ignore"):  # every label ignored: 0 / 0, as torch gives
+        assert np.isnan(losses.cross_entropy(x, [-100, -100], ignore_index=-100).item())

@@ -222,3 +222,16 @@ def test_layer_errors_name_the_layer():
         rb.nn.KMaxPool(9)(np.zeros((2, 3)))
     with pytest.raises(TypeError, match="KMaxPool: axis must be an integer; got 'a'"):
         rb.nn.KMaxPool(2, axis="a")
+
+
+def test_kmax_pool_propagates_nan_like_torch_topk(torch):
+    """NaN ranks as the largest (torch.topk), so a diverged layer below is not hidden."""
+    x = np.array([[1.0, np.nan, 3.0, 2.0], [4.0, 1.0, 2.0, 3.0]])
+    xr = rb.tensor(x, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        y = rb.nn.functional.kmax_pool(xr, 2)
+        y.backward(np.ones((2, 2)))
+    np.testing.assert_array_equal(y.data, [[np.nan, 3.0], [4.0, 3.0]])
+    np.testing.assert_array_equal(xr.grad, [[0, 1, 1, 0], [1, 0, 0, 1]])
+    top = torch.topk(torch.tensor(x), 2, dim=-1)
+    np.testing.assert_array_equal(np.sort(top.indices.numpy(), axis=-1), [[1, 2], [0, 3]])

@@ -473,3 +473,91 @@ def test_dtype_attribute_follows_the_parameters(kind, tmp_path):
     assert loaded.dtype == np.float64 == loaded.W_h[0].dtype
     assert loaded.astype(np.float32).dtype == np.float32
     assert layer.clone().dtype == np.float64
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("case", ["state64", "state_big_endian", "wh_transposed_view"])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_float32_layer_with_foreign_state_or_weight_layout_matches_torch(
+        torch, rng, kind, case, with_lengths):
+    """The float32 layers (compiled paths with the fast extra) given a non-zero float64 or
+    big-endian initial state, or W_h as a transposed view of a torch weight (F-ordered, as
+    ``weight_hh.numpy().T`` gives): the same outputs and gradients as PyTorch. The
+    compiled kernels read h_0 and W_h by raw pointer as C-ordered float32."""
+    B, T, n_in, H = 3, 5, 4, 6
+    ours = _make(kind, n_in, H, 1, "tanh", rng)
+    for p in ours.parameters():
+        p.data[...] = rng.uniform(-0.6, 0.6, p.shape)
+    if case == "wh_transposed_view":  # as when porting: W_h = torch_weight.numpy().T
+        ours.W_h[0].data = np.ascontiguousarray(ours.W_h[0].data.T).T
+        assert not ours.W_h[0].data.flags.c_contiguous
+    ref = _torch_layer(torch, kind, ours, "tanh")
+    _copy_into_torch(torch, ours, ref, kind)
+    x = rng.standard_normal((B, T, n_in)).astype(np.float32)
+    n_state = 2 if kind == "LSTM" else 1
+    states = [rng.standard_normal((1, B, H)) * 0.5 for _ in range(n_state)]  # float64
+    if case == "state_big_endian":
+        states = [s.astype(">f4") for s in states]
+    elif case == "wh_transposed_view":
+        states = [s.astype(np.float32) for s in states]
+    st = [rb.tensor(s, requires_grad=True) for s in states]
+    lengths = np.full(B, T) if with_lengths else None
+    out, final = ours(x, st[0] if n_state == 1 else tuple(st), lengths=lengths)
+    finals = [final] if n_state == 1 else list(final)
+    assert out.dtype == np.float32
+    g = [rng.standard_normal(a.shape) for a in [out] + finals]
+    sum((a * b).sum() for a, b in zip([out] + finals, g)).backward()
+
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ts = [torch.tensor(s.astype(np.float64), requires_grad=True) for s in states]
+    tout, tfinal = ref(tx, ts[0] if n_state == 1 else tuple(ts))
+    tfinals = [tfinal] if n_state == 1 else list(tfinal)
+    sum((a * torch.tensor(b)).sum() for a, b in zip([tout] + tfinals, g)).backward()
+
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+    for a, b in zip([out] + finals, [tout] + tfinals):
+        close(a.data, b.detach().numpy())
+    for s, t in zip(st, ts):
+        close(s.grad, t.grad.numpy())
+    close(ours.W_x[0].grad, ref.weight_ih_l0.grad.numpy().T)
+    close(ours.W_h[0].grad, ref.weight_hh_l0.grad.numpy().T)
+    close(ours.b[0].grad, ref.bias_ih_l0.grad.numpy())
+
+
+@pytest.mark.parametrize("make", [lambda: rb.nn.LSTM(2, 3, rng=0), lambda: rb.nn.GRU(2, 3, rng=0),
+                                  lambda: rb.nn.RNN(2, 3, num_layers=2, rng=0),
+                                  lambda: rb.nn.Bidirectional(rb.nn.GRU(2, 3, rng=0))])
+def test_an_empty_batch_with_lengths_runs_like_one_without(make):
+    layer = make()
+    x = rb.tensor(np.zeros((0, 5, 2), np.float32), requires_grad=True)
+    out, _ = layer(x, lengths=np.zeros(0, np.int64))
+    assert out.shape == (0, 5, out.shape[2]) and out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.shape == (0, 5, 2)
+    with pytest.raises(ValueError, match="lengths must be 0 integers"):
+        layer(x, lengths=np.zeros(2, np.int64))
+
+
+@pytest.mark.parametrize("op", ["lstm", "gru", "rnn"])
+def test_functional_ops_take_an_empty_batch_with_lengths(op):
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[op]
+    W_x, W_h = rb.tensor(np.ones((2, 3 * G))), rb.tensor(np.ones((3, 3 * G)))
+    out = getattr(rb.nn.functional, op)(rb.tensor(np.zeros((0, 4, 2))), W_x, W_h,
+                                        lengths=np.zeros(0, np.int64))
+    out = out[0] if isinstance(out, tuple) else out
+    assert out.shape == (0, 4, 3)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_batch_norm_momentum_and_eps_are_checked_like_batch_norm(kind):
+    make = getattr(rb.nn, kind)
+    for bad in (1.5, -0.5, float("nan")):
+        with pytest.raises(ValueError, match=f"{kind}: bn_momentum"):
+            make(3, 4, batch_norm=True, bn_momentum=bad)
+    for bad in (-1.0, 0.0, float("inf")):
+        with pytest.raises(ValueError, match=f"{kind}: bn_eps"):
+            make(3, 4, batch_norm=True, bn_eps=bad)
+    layer = make(3, 4, batch_norm=True, bn_momentum=1.0, bn_eps=1e-3)
+    assert (layer.bn_momentum, layer.bn_eps) == (1.0, 1e-3)
