@@ -11,7 +11,7 @@ into dE (an index that occurs k times gets the sum of its k gradients).
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make
-from ..checks import positive_int
+from ..checks import is_int, positive_int
 from . import init as initializers
 from .module import Module
 from .parameter import Parameter
@@ -48,13 +48,16 @@ def one_hot(indices, num_classes, dtype=np.float32):
     return out
 
 
-def embedding(indices, weight):
+def embedding(indices, weight, padding_idx=None):
     """Rows ``weight[indices]`` as one op; the backward scatter-adds into the rows.
 
     Parameters
     ----------
     indices : array_like of int, any shape
     weight : Tensor, shape (num_embeddings, embedding_dim)
+    padding_idx : int, optional
+        A row that receives no gradient (the padding token's, as PyTorch's
+        ``padding_idx``): it keeps its value through training.
 
     Returns
     -------
@@ -69,6 +72,8 @@ def embedding(indices, weight):
         # loop in Python; np.add.at on the flat rows is vectorised in NumPy >= 2.
         gw = np.zeros_like(W)
         np.add.at(gw, idx.reshape(-1), g.reshape(-1, W.shape[1]))
+        if padding_idx is not None:
+            gw[padding_idx] = 0
         return (gw,)
 
     return make(out, (weight,), backward)
@@ -87,6 +92,10 @@ class Embedding(Module):
         :func:`rosenblatt.nn.init.get`).
     rng : numpy.random.Generator, optional
     dtype : default float32
+    padding_idx : int, optional
+        The padding token's index (negative counts from the end): its row
+        starts at zeros and gets no gradient, so it stays zero (PyTorch's
+        ``padding_idx``).
 
     Attributes
     ----------
@@ -109,21 +118,33 @@ class Embedding(Module):
     # a row per word: MaxNorm bounds each embedding vector's norm (as torch's max_norm)
     incoming_axes = {"W": (1,)}
 
-    def __init__(self, num_embeddings, embedding_dim, init=None, rng=None, dtype=np.float32):
+    def __init__(self, num_embeddings, embedding_dim, init=None, rng=None, dtype=np.float32,
+                 padding_idx=None):
         self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)
+        if padding_idx is not None:
+            if not is_int(padding_idx) or not -self.num_embeddings <= padding_idx \
+                    < self.num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be an integer in "
+                                 f"[-{self.num_embeddings}, {self.num_embeddings}) or None; "
+                                 f"got {padding_idx!r}")
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
         shape = (self.num_embeddings, self.embedding_dim)
         if init is None:
             data = initializers.normal(shape, std=1.0, rng=rng, dtype=dtype)
         else:
             data = initializers.get(init, "Embedding")(shape, fan_in=self.num_embeddings,
                                           fan_out=self.embedding_dim, rng=rng, dtype=dtype)
+        if self.padding_idx is not None:
+            data[self.padding_idx] = 0
         self.W = Parameter(data)
 
     def forward(self, indices):
         # checked here too so that an error names this layer, not the op
         idx = _indices(indices, self.num_embeddings, f"Embedding({self.extra_repr()})")
-        return embedding(idx, self.W)
+        return embedding(idx, self.W, self.padding_idx)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"

@@ -49,3 +49,32 @@ def test_embedding_errors():
         emb(np.array([0.5]))
     with pytest.raises(ValueError, match="embedding_dim must be a positive integer"):
         rb.nn.Embedding(4, 0)
+
+
+@pytest.mark.parametrize("padding_idx", [0, 3, -1])
+def test_padding_idx_matches_torch(padding_idx):
+    torch = pytest.importorskip("torch")
+    emb = rb.nn.Embedding(6, 4, rng=0, padding_idx=padding_idx)
+    row = padding_idx % 6
+    assert emb.padding_idx == row and not emb.W.data[row].any()
+    ref = torch.nn.Embedding(6, 4, padding_idx=padding_idx)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(emb.W.data))
+    idx = np.array([[0, 3, 5, 5], [row, 1, row, 2]])
+    g = np.random.default_rng(1).standard_normal((2, 4, 4)).astype(np.float32)
+    out = emb(idx)
+    out.backward(g)
+    ref_out = ref(torch.tensor(idx))
+    ref_out.backward(torch.tensor(g))
+    np.testing.assert_allclose(out.data, ref_out.detach().numpy(), atol=1e-7)
+    np.testing.assert_allclose(emb.W.grad, ref.weight.grad.numpy(), atol=1e-6)
+    assert not emb.W.grad[row].any()
+
+
+def test_padding_idx_is_saved_and_checked(tmp_path):
+    emb = rb.nn.Embedding(5, 3, rng=0, padding_idx=2)
+    rb.save(emb, tmp_path / "e.safetensors")
+    assert rb.load(tmp_path / "e.safetensors").padding_idx == 2
+    for bad in (5, -6, 1.5, "0"):
+        with pytest.raises(ValueError, match="padding_idx must be an integer"):
+            rb.nn.Embedding(5, 3, padding_idx=bad)
