@@ -202,7 +202,12 @@ class ConditionalGAN(GAN):
             y = np.asarray(y)
             if y.ndim == 0:
                 y = np.full(n if n is not None else 1, y)
-            if y.ndim == 2 and y.shape[1] == self.n_classes and y.dtype.kind == "f":
+            if y.ndim == 2 and y.shape[1] == self.n_classes and y.dtype.kind in "iufb":
+                one_hot = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
+                if not one_hot.all():
+                    row = int(np.flatnonzero(~one_hot)[0])
+                    raise ValueError(f"{owner}: y row {row} is not one-hot (a single 1 among "
+                                     f"{self.n_classes} zeros and ones); got {y[row].tolist()}")
                 y = y.argmax(axis=1)  # one-hot rows
             if y.ndim != 1 or (y.dtype.kind == "f" and not np.all(y == np.round(y))) \
                     or y.dtype.kind not in "iuf":
@@ -268,10 +273,14 @@ class ConditionalGAN(GAN):
         if self.condition_sampler == "parzen":  # the width chosen on at most 4000 rows
             codes = self._codes(Y)
             some = codes[self.rng.permutation(n)[:4000]] if n > 4000 else codes
-            sigma = ParzenWindow(rng=self.rng).fit(some).sigma_
-            self.condition_sigma_[...] = sigma
+            self.condition_sigma_[...] = ParzenWindow(rng=self.rng).fit(some).sigma_
+            # the width as saved (in the model's dtype): a loaded model samples the same
+            sigma = float(self.condition_sigma_)
             self.condition_density_ = ParzenWindow(sigma=sigma, rng=self.rng).fit(codes)
         return Y
+
+    def _drop_derived(self):
+        self.condition_density_ = None  # rebuilt from the saved (or cast) conditions and width
 
     def _codes(self, Y):
         return Y if self.n_classes is None else np.eye(self.n_classes)[Y]
@@ -283,13 +292,16 @@ class ConditionalGAN(GAN):
         rows = order[np.arange(cursor, cursor + m) % len(order)]
         return Y[rows]
 
-    def fit(self, X, y, epochs, batch_size=64, callbacks=None):
+    def fit(self, X, y, epochs, batch_size=64, callbacks=None, *, resume_from=None):
         """Train on data ``X`` with conditions ``y`` (labels or vectors); returns the History.
 
-        See :meth:`GAN.fit`; the batches are ``(x_i, y_i)`` pairs and the costs
-        are the notes' J_D and J_G. Also fits the condition sampler.
+        See :meth:`GAN.fit` (``resume_from`` too: a checkpoint also holds the
+        training conditions and the Parzen width); the batches are
+        ``(x_i, y_i)`` pairs and the costs are the notes' J_D and J_G. Also
+        fits the condition sampler.
         """
-        return super().fit(X, epochs, batch_size=batch_size, callbacks=callbacks, y=y)
+        return super().fit(X, epochs, batch_size=batch_size, callbacks=callbacks, y=y,
+                           resume_from=resume_from)
 
     def sample_conditions(self, n, rng=None):
         """``n`` conditions from the Parzen estimate (or the empirical conditions)."""

@@ -23,7 +23,9 @@ The conditional GAN is :class:`rosenblatt.models.conditional_gan.ConditionalGAN`
 """
 
 import math
+import os
 import time
+import weakref
 
 import numpy as np
 
@@ -32,7 +34,7 @@ from ..checks import one_of, positive_int
 from ..nn.losses import binary_cross_entropy_with_logits
 from ..nn.module import Module
 from ..optim.sgd import SGD
-from ..randomness import resolve_rng
+from ..randomness import generator, resolve_rng
 from ..training.callbacks import (
     Callback,
     Checkpoint,
@@ -92,13 +94,29 @@ class _Run:
         self.x_batch = None
         self.network = None
         self.stop_training = False
-        self.pending_checkpoints = []  # stays empty: GAN.fit refuses a Checkpoint
+        self.pending_checkpoints = []  # the paths rb.callbacks.Checkpoint asks for this epoch
         self.backward_hooks = []  # the callbacks with an on_backward (none: no loop over them)
         # frozen in the generator step: every discriminator parameter, whatever optimizer_d holds
         self.d_parameters = gan.discriminator_parameters()
 
 
 _GAME_LOGS = ("d_loss", "g_loss", "d_real", "d_fake")  # what an epoch of the game logs
+
+
+def _is_optimizer(value):
+    return callable(getattr(value, "step", None)) and hasattr(value, "zero_grad")
+
+
+def _holds(opt, params):
+    """Whether ``opt`` steps ``params``: it holds some of them (none: the original's, after a
+    clone) and every parameter it was built on still views its flat vector (astype to another
+    dtype, or a second optimizer built on them, rebinds their arrays)."""
+    vec = getattr(opt, "vec", None)
+    if vec is None:
+        return True
+    ids = {id(p) for p in params}
+    return (not ids or any(id(p) in ids for p in vec.params)) \
+        and all(p.data.base is vec.data for p in vec.params)
 
 
 def _logit_loss(logits, target, reduction="sum"):
@@ -211,6 +229,13 @@ class GAN(Module):
         self.optimizer_g = self._optimizer(optimizer_g, "optimizer_g", self.generator_parameters())
         self.optimizer_d = self._optimizer(optimizer_d, "optimizer_d",
                                            self.discriminator_parameters())
+        # what astype and clone rebuild an optimizer from: the default (None) or the callable
+        # given, with the optimizer built from it (an optimizer instance given, or assigned
+        # since, was built by the caller, who rebuilds it)
+        self._optimizer_specs = {
+            name: (given, weakref.ref(getattr(self, name)))
+            for name, given in (("optimizer_g", optimizer_g), ("optimizer_d", optimizer_d))
+            if not _is_optimizer(given)}
 
     # -- structure -----------------------------------------------------------------
     def _setup_conditions(self):
@@ -229,6 +254,49 @@ class GAN(Module):
     def discriminator_parameters(self):
         """The parameters the discriminator's optimizer updates."""
         return self.discriminator.parameters()
+
+    def astype(self, dtype):
+        """Cast every parameter and buffer to ``dtype``, and rebuild the optimizers.
+
+        A cast to another dtype moves the parameters out of their optimizers'
+        flat vectors. The optimizers this model built (the defaults, or from
+        the callables given as ``optimizer_g`` / ``optimizer_d``) are rebuilt
+        on the cast parameters, keeping their state (momentum, moments, step
+        count, learning rate). An optimizer *instance* given to the
+        constructor is the caller's: assign a new one
+        (``gan.optimizer_g = ...``) before the next :meth:`fit`, which
+        otherwise refuses to run.
+        """
+        super().astype(dtype)
+        self._drop_derived()
+        self._rebuild_optimizers()
+        return self
+
+    def clone(self):
+        """An independent copy (see ``Module.clone``), with its own optimizers.
+
+        The optimizers this model built are rebuilt on the copy's parameters
+        with the same state; an optimizer instance given to the constructor is
+        the caller's: assign the copy one before its :meth:`fit`. The random
+        generator ``rng`` is shared, as ``Module.clone`` shares generators.
+        """
+        out = super().clone()
+        out._rebuild_optimizers()
+        return out
+
+    def _rebuild_optimizers(self):
+        """Rebuild the optimizers built here (from the default or a callable) that no longer
+        step this model's parameters, keeping their state (momentum, moments, step count,
+        learning rate)."""
+        for name, params in (("optimizer_g", self.generator_parameters()),
+                             ("optimizer_d", self.discriminator_parameters())):
+            old = getattr(self, name)
+            given, built = self._optimizer_specs.get(name, (None, lambda: None))
+            if built() is old and not _holds(old, params):
+                new = self._optimizer(given, name, params)
+                new.load_state_dict(old.state_dict())
+                setattr(self, name, new)
+                self._optimizer_specs[name] = (given, weakref.ref(new))
 
     def _dtype(self):
         for p in self.generator.parameters():
@@ -412,12 +480,19 @@ class GAN(Module):
         return value
 
     def _fit_conditions(self, y, n):
+        if y is not None:
+            raise ValueError(f"{self._owner}.fit: an unconditional GAN takes no conditions y; "
+                             f"use rb.models.ConditionalGAN")
         return None
+
+    def _drop_derived(self):
+        """After the state was replaced (a resume, a cast): drop what was computed from it
+        (the conditional GAN's condition estimate, rebuilt from the buffers when needed)."""
 
     def _g_conditions(self, y, order, cursor, m):
         return None
 
-    def fit(self, X, epochs, batch_size=64, callbacks=None, *, y=None):
+    def fit(self, X, epochs, batch_size=64, callbacks=None, *, y=None, resume_from=None):
         """Train by the notes' algorithm; returns the History (also ``self.history``).
 
         Parameters
@@ -438,9 +513,22 @@ class GAN(Module):
             ``ReduceLROnPlateau`` set the discriminator's rate and scale the
             generator's alike (equal rates stay equal). ``EarlyStopping`` may
             monitor ``d_loss`` or ``g_loss`` only with ``restore_best=False``
-            (the game's losses do not rank the generator's epochs). Not
-            ``rb.callbacks.Checkpoint`` (fit cannot resume: save the model
-            with ``rb.save``) nor ``rb.callbacks.Rewire``.
+            (the game's losses do not rank the generator's epochs).
+            ``rb.callbacks.Checkpoint`` writes what ``resume_from`` needs;
+            ``rb.callbacks.Rewire`` is refused.
+        y : None
+            Only the conditional GAN takes conditions (:class:`ConditionalGAN`).
+        resume_from : str or os.PathLike, optional
+            A file written by ``rb.callbacks.Checkpoint`` in this method: load
+            both networks' weights and buffers, both optimizers' states, the
+            states of every random generator the run draws from (the model's,
+            its modules', the library's), the History and the callbacks'
+            states (EarlyStopping's best epoch and weights, too), then train
+            from the next epoch up to ``epochs`` (counted from the start of
+            the run). The result equals the uninterrupted run's bit for bit.
+            A file that does not exist yet starts the run from scratch (the
+            same call starts and resumes); a checkpoint of a run that stopped
+            early returns its History at once.
 
         Returns
         -------
@@ -449,9 +537,14 @@ class GAN(Module):
         Raises
         ------
         ValueError
-            For a ``Checkpoint`` or ``Rewire`` callback, or an
-            ``EarlyStopping`` that would restore the weights of the best
-            ``d_loss``, ``g_loss``, ``d_real`` or ``d_fake``.
+            For a ``Rewire`` callback, an ``EarlyStopping`` that would restore
+            the weights of the best ``d_loss``, ``g_loss``, ``d_real`` or
+            ``d_fake``, an optimizer that no longer holds its network's
+            parameters (after ``astype``), or a ``resume_from`` file that is
+            not this method's checkpoint.
+        rosenblatt.io.FormatError
+            For a ``resume_from`` file of another architecture, or whose
+            saved state does not fit this model's optimizers.
         """
         owner = self._owner
         X = self._check_data(X)
@@ -462,12 +555,20 @@ class GAN(Module):
             raise ValueError(f"{owner}.fit: batch_size {m} is larger than the {n} examples")
         iterations = max(1, n // (self.k * m))
         per_epoch = n // m
+        self._check_optimizers()
         run = _Run(self, iterations)
         callbacks = self._check_callbacks(callbacks, run)  # before the conditions are kept
+        resume = resume_from is not None and os.path.exists(os.fspath(resume_from))
+        if resume or any(isinstance(cb, Checkpoint) for cb in callbacks):
+            self._check_resumable()
         run.backward_hooks = [cb for cb in callbacks  # (a LambdaCallback's are its own)
                               if type(cb).on_backward is not Callback.on_backward
                               or "on_backward" in vars(cb)]
         Y = self._fit_conditions(y, n)
+        if resume:  # after the conditions: the checkpoint's state replaces what fit drew
+            done, stopped = self._resume(resume_from, run, callbacks)
+            run.start_epoch = epochs if stopped else done
+            run.steps = done * iterations
         modes = [(mod, mod.training) for mod in self.modules()]
         self.train()
         for cb in callbacks:
@@ -488,13 +589,6 @@ class GAN(Module):
             if not isinstance(cb, Callback):
                 raise TypeError(f"{owner}.fit: callbacks must be rb.callbacks.Callback objects; "
                                 f"got {type(cb).__name__}")
-            if isinstance(cb, Checkpoint):
-                raise ValueError(
-                    f"{owner}.fit: callbacks holds rb.callbacks.Checkpoint({cb.path!r}), but "
-                    f"{owner}.fit cannot resume from a training checkpoint; save the model "
-                    f"instead with rb.save(model, path) after fit, or every epoch in "
-                    f"rb.callbacks.LambdaCallback(on_epoch_end=lambda t, e, logs: "
-                    f"rb.save(t.model, path))")
             if isinstance(cb, Rewire):
                 raise ValueError(f"{owner}.fit: rb.callbacks.Rewire resets the state of rb.fit's "
                                  f"one optimizer; a GAN has two (optimizer_g, optimizer_d) and "
@@ -513,10 +607,116 @@ class GAN(Module):
                                 f"({type(self.optimizer_d).__name__}) has no lr attribute")
         return callbacks
 
+    def _check_optimizers(self):
+        owner = self._owner
+        for name, net in (("optimizer_g", "generator"), ("optimizer_d", "discriminator")):
+            opt = getattr(self, name)
+            if not _holds(opt, getattr(self, f"{net}_parameters")()):
+                raise ValueError(
+                    f"{owner}.fit: {name} no longer holds the {net}'s parameters (they were cast "
+                    f"by astype, packed into another optimizer since it was built, or belong to "
+                    f"the model this one was cloned from), so its steps would not move them; "
+                    f"assign a new one, e.g. gan.{name} = "
+                    f"rb.optim.{type(opt).__name__}(gan.{net}_parameters(), ...)")
+
+    def _check_resumable(self):
+        """A checkpoint stores both optimizers' ``state_dict()``: they must have one."""
+        for name in ("optimizer_g", "optimizer_d"):
+            opt = getattr(self, name)
+            if not all(callable(getattr(opt, f, None)) for f in ("state_dict", "load_state_dict")):
+                raise TypeError(f"{self._owner}.fit: a checkpoint stores {name}'s state, but "
+                                f"{type(opt).__name__} has no state_dict()/load_state_dict()")
+
+    # -- checkpoints -------------------------------------------------------------------
+    def _generators(self):
+        """Every random generator a fit draws from, by a stable name: the library's, the
+        model's and its modules' (Dropout's ...), as ``Trainer.generators`` names them."""
+        found, seen = {}, set()
+
+        def add(name, value):
+            if isinstance(value, np.random.Generator) and id(value) not in seen:
+                seen.add(id(value))
+                found[name] = value
+
+        add("library", generator())
+        stack = [("model", self)]
+        while stack:
+            prefix, module = stack.pop(0)
+            for attr, value in vars(module).items():
+                add(f"{prefix}.{attr}", value)
+            stack.extend((f"{prefix}.{name}", child) for name, child in module.named_children())
+        return found
+
+    def _save_checkpoint(self, path, run, callbacks, epochs_done):
+        """Write what :meth:`fit`'s ``resume_from`` loads (as ``Trainer.save_checkpoint``):
+        the model (``rb.load`` reads it alone), and in the metadata the epochs done, the
+        generators' states, the History, the callbacks' states, whether training stopped,
+        both optimizers' ``state_dict()`` and the ratio of the two learning rates that
+        learning-rate callbacks keep."""
+        from ..io import save  # io sits below models, but imports lazily keep start-up light
+
+        metadata = {
+            "epoch": int(epochs_done),
+            "generators": {k: g.bit_generator.state for k, g in self._generators().items()},
+            "history": self.history.to_dict(),
+            "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
+                          for cb in callbacks],
+            "stopped": bool(run.stop_training),
+            "optimizers": {"optimizer_g": self.optimizer_g.state_dict(),
+                           "optimizer_d": self.optimizer_d.state_dict()},
+            "lr_ratio": None if run.optimizer is None else run.optimizer._ratio,
+        }
+        save(self, path, metadata=metadata)
+
+    def _resume(self, path, run, callbacks):
+        """Load a :meth:`_save_checkpoint` file in place; returns (epochs done, stopped)."""
+        from ..io import FormatError, load_checkpoint
+        from ..io.checkpoint_schema import check_optimizer_state
+        from ..nn import registry
+
+        owner, where = self._owner, os.fspath(path)
+        ckpt = load_checkpoint(path)
+        meta = ckpt.metadata
+        optimizers = meta.get("optimizers") if isinstance(meta, dict) else None
+        if not isinstance(meta, dict) or "epoch" not in meta or not isinstance(optimizers, dict):
+            raise ValueError(f"{owner}.fit: {where} is not a {owner} training checkpoint (one "
+                             f"written by rb.callbacks.Checkpoint in {owner}.fit)")
+        if registry.spec_of(self) != registry.spec_of(ckpt.model):
+            raise FormatError(f"{owner}.fit: {where} holds another architecture than the model "
+                              f"being trained")
+        for name in ("optimizer_g", "optimizer_d"):  # every check before any change
+            try:
+                check_optimizer_state(optimizers.get(name), getattr(self, name))
+            except FormatError as err:
+                raise FormatError(f"{owner}.fit: {where}: {name}: {err}") from None
+        ratio, stopped = meta.get("lr_ratio"), meta.get("stopped", False)
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                                  or not math.isfinite(ratio)):
+            raise FormatError(f"{owner}.fit: {where}: \"lr_ratio\" must be a finite number or "
+                              f"null; got {ratio!r:.40}")
+        if not isinstance(stopped, bool):  # a hand-edited file: "no" is truthy
+            raise FormatError(f"{owner}.fit: {where}: \"stopped\" must be true or false; got "
+                              f"{stopped!r:.40}")
+        self.load_state_dict(ckpt.model.state_dict())
+        self.optimizer_g.load_state_dict(optimizers["optimizer_g"])
+        self.optimizer_d.load_state_dict(optimizers["optimizer_d"])
+        gens = self._generators()
+        for name, state in meta.get("generators", {}).items():
+            if name in gens:
+                gens[name].bit_generator.state = state
+        self.history = run.history = History.from_dict(meta.get("history", {}))
+        if run.optimizer is not None:
+            run.optimizer._ratio = None if ratio is None else float(ratio)
+        for cb, state in zip(callbacks, meta.get("callbacks", [])):
+            if state is not None and callable(getattr(cb, "load_state_dict", None)):
+                cb.load_state_dict(state)
+        self._drop_derived()
+        return int(meta["epoch"]), stopped
+
     def _loop(self, X, Y, epochs, m, n, iterations, per_epoch, callbacks, run):
         owner, dtype = self._owner, self._dtype()
         with np.errstate(over="ignore", under="ignore"):
-            for epoch in range(epochs):
+            for epoch in range(run.start_epoch, epochs):
                 run.epoch = epoch
                 started = time.perf_counter()
                 for cb in callbacks:
@@ -557,6 +757,9 @@ class GAN(Module):
                 for cb in callbacks:
                     cb.on_epoch_end(run, epoch, logs)
                 self.history.append(len(self.history), logs)
+                for path in run.pending_checkpoints:
+                    self._save_checkpoint(path, run, callbacks, epoch + 1)
+                run.pending_checkpoints.clear()
                 if run.stop_training:
                     break
 

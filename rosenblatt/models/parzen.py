@@ -36,6 +36,9 @@ def _as_rows(X, owner, name):
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{owner}: {name} must be a numeric array; got dtype {X.dtype}")
+    if X.ndim == 0:
+        raise ValueError(f"{owner}: {name} must be (n, d) rows (or a 1-D array of n values); "
+                         f"got a scalar")
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     if X.ndim != 2:

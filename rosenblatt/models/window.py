@@ -109,9 +109,10 @@ class WindowClassifier(Module):
         self.hidden = positive_int("WindowClassifier", "hidden", hidden)
         self.word_module = word_module
         self.dim = _output_width(word_module, "WindowClassifier")
-        if head is None:
-            head = Sequential(Dense(self.window * self.dim, self.hidden, rng=rng), Tanh(),
-                              Dense(self.hidden, self.n_classes, rng=rng))
+        if head is None:  # in the word module's precision: one dtype for the whole model
+            dtype = next((p.data.dtype for p in word_module.parameters()), np.dtype(np.float32))
+            head = Sequential(Dense(self.window * self.dim, self.hidden, rng=rng, dtype=dtype),
+                              Tanh(), Dense(self.hidden, self.n_classes, rng=rng, dtype=dtype))
         elif not isinstance(head, Module):
             raise TypeError(f"WindowClassifier: head must be a Module; got {type(head).__name__}")
         self.head = head

@@ -468,6 +468,11 @@ def masked_bce_with_logits(logits, target):
     -------
     Tensor, a scalar
 
+    Raises
+    ------
+    ValueError
+        For a target outside [0, 1] that is not -1 (or NaN).
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -477,6 +482,10 @@ def masked_bce_with_logits(logits, target):
     0.6931
     """
     td = np.asarray(getattr(target, "data", target))
+    bad = (td != -1) & ~((td >= 0) & (td <= 1))  # NaN is bad too
+    if bad.any():
+        raise ValueError(f"masked_bce_with_logits: targets must be in [0, 1] or -1 (not "
+                         f"scored); got {float(td[bad][0])!r}")
     scored = (td >= 0).astype(logits.dtype)
     per = binary_cross_entropy_with_logits(logits, np.clip(td, 0, 1).astype(logits.dtype),
                                            reduction="none")

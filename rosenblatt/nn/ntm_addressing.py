@@ -217,6 +217,13 @@ def _grads(parents, grads):
     return tuple(g if p.requires_grad else None for p, g in zip(parents, grads))
 
 
+def _check_locations(owner, name, array, axis):
+    """Refuse a memory of zero locations (every step reduces over them)."""
+    if array.shape[axis] == 0:
+        raise ValueError(f"{owner}: memory must hold at least one location; got {name} of "
+                         f"shape {array.shape}")
+
+
 def content_weighting(key, beta, memory):
     """Content-based addressing: a softmax over locations of beta times the cosine similarity.
 
@@ -235,7 +242,7 @@ def content_weighting(key, beta, memory):
     Raises
     ------
     ValueError
-        For mismatched shapes or a beta that is not > 0.
+        For mismatched shapes, no memory locations, or a beta that is not > 0.
 
     Notes
     -----
@@ -255,6 +262,10 @@ def content_weighting(key, beta, memory):
     if k.ndim != 3 or m.ndim != 3 or k.shape[0] != m.shape[0] or k.shape[2] != m.shape[2]:
         raise ValueError(f"content_weighting: key (batch, heads, M) and memory (batch, N, M) "
                          f"must agree; got {k.shape} and {m.shape}")
+    _check_locations("content_weighting", "memory", m, 1)
+    for name, array in (("key", k), ("memory", m)):
+        if not np.isfinite(array).all():
+            raise ValueError(f"content_weighting: {name} holds NaN or infinite values")
     _check_shape("content_weighting", "beta", b, k.shape[:2])
     if not np.all(b > 0):
         raise ValueError(f"content_weighting: the key strength beta must be > 0; got min "
@@ -339,6 +350,12 @@ def shift(w_gated, s, shifts=(-1, 0, 1)):
     Tensor, shape (batch, heads, N)
         w~(i) = sum_j w^g(j) s(i - j) (indices mod N).
 
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, no memory locations, or an ``s`` that is not a
+        distribution (a negative entry, or a row not summing to 1 within 1e-4).
+
     Examples
     --------
     >>> import rosenblatt as rb
@@ -349,8 +366,15 @@ def shift(w_gated, s, shifts=(-1, 0, 1)):
     wg, sd = _arrays("shift", ("w_gated", "s"), (w_gated, s))
     if wg.ndim != 3:
         raise ValueError(f"shift: w_gated must be (batch, heads, N); got {wg.shape}")
+    _check_locations("shift", "w_gated", wg, 2)
     shifts = check_shifts("shift", shifts, wg.shape[-1])
     _check_shape("shift", "s", sd, wg.shape[:2] + (len(shifts),))
+    # a distribution: entries >= 0 summing to 1 (to float32 rounding: a softmax's output)
+    rows = sd.reshape(-1, sd.shape[-1])
+    bad = ~(np.all(rows >= 0, axis=1) & (np.abs(rows.sum(axis=1) - 1) <= 1e-4))
+    if bad.any():
+        raise ValueError(f"shift: s must be a distribution over the shifts {shifts} (entries "
+                         f">= 0, each row summing to 1); got the row {rows[bad][0].tolist()}")
     out, cache = shift_forward(wg, sd, shifts)
     parents = (w_gated, s)
     return make(out, parents, lambda g: _grads(parents, shift_backward(g, cache)))
@@ -371,7 +395,8 @@ def sharpen(w_shifted, gamma):
     Raises
     ------
     ValueError
-        For a gamma below 1, or negative weights.
+        For a gamma below 1, no memory locations, or a weighting row that is not
+        finite, holds a negative weight or has no mass (all zeros).
 
     Examples
     --------
@@ -387,8 +412,14 @@ def sharpen(w_shifted, gamma):
     _check_shape("sharpen", "gamma", gd, ws.shape[:2])
     if not np.all(gd >= 1):
         raise ValueError(f"sharpen: gamma must be >= 1; got min {float(gd.min())!r}")
+    _check_locations("sharpen", "w_shifted", ws, 2)
+    if not np.isfinite(ws).all():
+        raise ValueError("sharpen: the weighting holds NaN or infinite values")
     if np.any(ws < 0):
         raise ValueError("sharpen: the weighting must be non-negative")
+    if not np.all(ws.sum(axis=-1) > 0):
+        raise ValueError("sharpen: each weighting row must have positive mass; got a row of "
+                         "zeros")
     out, cache = sharpen_forward(ws, gd)
     parents = (w_shifted, gamma)
     return make(out, parents, lambda g: _grads(parents, sharpen_backward(g, cache)))
@@ -417,6 +448,7 @@ def read(w, memory):
     if wd.ndim != 3 or m.ndim != 3 or wd.shape[0] != m.shape[0] or wd.shape[2] != m.shape[1]:
         raise ValueError(f"read: w (batch, heads, N) and memory (batch, N, M) must agree; got "
                          f"{wd.shape} and {m.shape}")
+    _check_locations("read", "memory", m, 1)
     out, cache = read_forward(wd, m)
     parents = (w, memory)
     return make(out, parents, lambda g: _grads(parents, read_backward(g, cache)))
@@ -441,6 +473,11 @@ def write(memory, w, erase, add):
     Tensor, shape (batch, N, M)
         M_t. With several write heads the erasures multiply and the additions add.
 
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, no memory locations, or erase entries outside [0, 1].
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -457,6 +494,10 @@ def write(memory, w, erase, add):
                          f"{m.shape} and {wd.shape}")
     _check_shape("write", "erase", e, wd.shape[:2] + m.shape[2:])
     _check_shape("write", "add", a, wd.shape[:2] + m.shape[2:])
+    _check_locations("write", "memory", m, 1)
+    if not np.all((e >= 0) & (e <= 1)):
+        bad = e[~((e >= 0) & (e <= 1))][0]
+        raise ValueError(f"write: the erase entries must lie in [0, 1]; got {float(bad)!r}")
     out, cache = write_forward(m, wd, e, a)
     parents = (memory, w, erase, add)
     return make(out, parents, lambda g: _grads(parents, write_backward(g, cache)))

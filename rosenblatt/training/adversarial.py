@@ -27,7 +27,7 @@ more than ``eps``, so it is refused with a ``ValueError``: pass ``clip=None``
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor
+from ..autodiff.tensor import Tensor, _grad_mode
 from ..checks import positive_float, positive_int, unit_interval
 from ..nn import losses as losses_module
 from ..nn.module import Module
@@ -56,12 +56,21 @@ def _check(model, x, eps, clip, owner):
     x = x.data if isinstance(x, Tensor) else np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float32)
-    if clip is not None:
-        if len(clip) != 2 or not clip[0] < clip[1]:
-            raise ValueError(f"{owner}: clip must be (low, high) with low < high, or None; "
-                             f"got {clip!r}")
-        check_range(x, clip, owner)
+    _check_clip(clip, owner)
+    check_range(x, clip, owner)
     return x, eps
+
+
+def _check_clip(clip, owner):
+    """Raise unless ``clip`` is None or a pair of numbers ``(low, high)`` with low < high."""
+    if clip is None:
+        return
+    number = (int, float, np.integer, np.floating)
+    ok = isinstance(clip, (tuple, list, np.ndarray)) and len(clip) == 2 and all(
+        isinstance(v, number) and not isinstance(v, bool) for v in clip) and clip[0] < clip[1]
+    if not ok:
+        raise ValueError(f"{owner}: clip must be (low, high) with low < high, or None; "
+                         f"got {clip!r}")
 
 
 def check_range(x, clip, owner):
@@ -103,6 +112,10 @@ def _input_gradient(model, x, y, fn):
     params = [p for p in model.parameters() if p.requires_grad]
     for p in params:  # no weight gradients: only dJ/dx is wanted
         p.requires_grad = False
+    recording = _grad_mode.enabled
+    # the attack needs its own graph even when called inside rb.no_grad() (an evaluation
+    # block): switch recording on for the forward and backward (PyTorch: enable_grad())
+    _grad_mode.enabled = True
     try:
         xt = Tensor(x, requires_grad=True)
         with model.evaluating():
@@ -117,6 +130,7 @@ def _input_gradient(model, x, y, fn):
                 value = value.sum()
             value.backward()
     finally:
+        _grad_mode.enabled = recording
         for p in params:
             p.requires_grad = True
     return xt.grad
@@ -286,9 +300,7 @@ class FGSM:
     def __init__(self, eps, alpha=0.5, clip=(0.0, 1.0)):
         self.eps = positive_float(type(self).__name__, "eps", eps, allow_zero=True)
         self.alpha = unit_interval(type(self).__name__, "alpha", alpha, closed_high=True)
-        if clip is not None and (len(clip) != 2 or not clip[0] < clip[1]):
-            raise ValueError(f"{type(self).__name__}: clip must be (low, high) with low < high, "
-                             f"or None; got {clip!r}")
+        _check_clip(clip, type(self).__name__)
         self.clip = clip
 
     def check_data(self, X, owner="fit"):

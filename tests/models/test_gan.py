@@ -516,12 +516,10 @@ def test_gradient_monitor_sees_both_networks(conditional):
 
 
 @pytest.mark.parametrize("conditional", [False, True])
-def test_checkpoint_and_rewire_are_refused_before_anything_changes(conditional, tmp_path):
+def test_rewire_is_refused_before_anything_changes(conditional, tmp_path):
     model, fit = _small(conditional)
     before = model.state_dict()
     path = tmp_path / "gan.ckpt"
-    with pytest.raises(ValueError, match="cannot resume from a training checkpoint.*rb.save"):
-        fit(epochs=1, callbacks=[rb.callbacks.Checkpoint(path)])
     with pytest.raises(ValueError, match="Rewire.*two"):
         fit(epochs=1, callbacks=[rb.callbacks.Rewire()])
     assert not path.exists() and len(model.history) == 0
@@ -613,3 +611,166 @@ def test_cgan_one_dimensional_conditions_may_be_plain_numbers():
     assert cgan.last_conditions.shape == (3, 1)
     with pytest.raises(ValueError, match="3 samples asked for but 2 conditions"):
         cgan.sample(3, y=[0.1, 0.2])
+
+
+# -- audit a4 -------------------------------------------------------------------------------
+
+
+def _small_gan(**kw):
+    nn = rb.nn
+    G = nn.Sequential(nn.Dense(2, 8, rng=0), nn.ReLU(), nn.Dense(8, 2, rng=1))
+    D = nn.Sequential(nn.Dense(2, 8, rng=2), nn.ReLU(), nn.Dense(8, 1, rng=3))
+    return rb.models.GAN(G, D, noise_dim=2, rng=0, **kw)
+
+
+def test_astype_then_fit_trains_in_the_new_dtype():
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    gan = _small_gan()
+    momentum = gan.optimizer_d.momentum
+    gan.astype(np.float64)
+    gan.fit(X, epochs=2, batch_size=16)
+    assert all(p.dtype == np.float64 for p in gan.parameters())
+    assert gan.optimizer_d.momentum == momentum
+    ref = _small_gan()
+    for p in ref.parameters():  # cast before the optimizers are built: the reference
+        p.data = p.data.astype(np.float64)
+    ref.optimizer_g = rb.optim.SGD(ref.generator.parameters(), lr=0.05, momentum=0.5)
+    ref.optimizer_d = rb.optim.SGD(ref.discriminator.parameters(), lr=0.05, momentum=0.5)
+    ref.fit(X, epochs=2, batch_size=16)
+    for a, b in zip(gan.parameters(), ref.parameters()):
+        assert np.array_equal(a.data, b.data)
+
+
+def test_astype_with_a_given_optimizer_instance_names_the_fix():
+    nn = rb.nn
+    G = nn.Sequential(nn.Dense(2, 8, rng=0), nn.ReLU(), nn.Dense(8, 2, rng=1))
+    D = nn.Sequential(nn.Dense(2, 8, rng=2), nn.ReLU(), nn.Dense(8, 1, rng=3))
+    gan = rb.models.GAN(G, D, noise_dim=2, rng=0,
+                        optimizer_d=rb.optim.Adam(D.parameters(), lr=1e-3))
+    gan.astype(np.float64)
+    X = np.random.default_rng(0).normal(size=(64, 2))
+    with pytest.raises(ValueError, match=r"optimizer_d .*gan.optimizer_d = "):
+        gan.fit(X, epochs=1, batch_size=16)
+    gan.optimizer_d = rb.optim.Adam(D.parameters(), lr=1e-3)
+    gan.fit(X, epochs=1, batch_size=16)
+    assert D[0].W.dtype == np.float64
+
+
+def test_unconditional_fit_refuses_conditions():
+    gan = _small_gan()
+    X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="unconditional GAN takes no conditions y.*ConditionalGAN"):
+        gan.fit(X, epochs=1, batch_size=16, y=np.arange(64) % 3)
+
+
+# -- checkpoints: a run resumed from a Checkpoint equals the uninterrupted run ------------------
+
+
+class _Score(rb.callbacks.Callback):
+    """Adds a (made-up) sample-quality number that EarlyStopping may restore the best of."""
+
+    def on_epoch_end(self, run, epoch, logs):
+        logs["score"] = abs(logs["d_real"] - 0.5) + 0.1 * logs["g_loss"]
+
+
+def _resumable(conditional, library_dropout=False):
+    """A GAN with dropout (its own generator, or the library's), Adam for D (t, moments), SGD
+    with momentum for G, callbacks with state (EarlyStopping restore_best, ReduceLROnPlateau)."""
+    rng = np.random.default_rng(7)
+    width = 2 if conditional else 0
+    nn = rb.nn
+    G = nn.Sequential(nn.Dense(3 + width, 8, rng=rng), nn.ReLU(), nn.Dense(8, 2, rng=rng))
+    D = nn.Sequential(nn.Dense(2 + width, 8, rng=rng), nn.ReLU(),
+                      nn.Dropout(0.3, rng=None if library_dropout else 5), nn.Dense(8, 1, rng=rng))
+    kw = dict(k=2, rng=3, optimizer_g=lambda p: rb.optim.SGD(p, lr=0.05, momentum=0.5),
+              optimizer_d=lambda p: rb.optim.Adam(p, lr=2e-3))
+    if conditional:
+        model = rb.models.ConditionalGAN(G, D, 3, n_classes=2, embedding_dim=width, **kw)
+    else:
+        model = rb.models.GAN(G, D, 3, **kw)
+    X = rng.normal(size=(48, 2)).astype(np.float32)
+
+    def fit(epochs, callbacks=(), **options):
+        callbacks = [_Score(), rb.callbacks.EarlyStopping("score", patience=50),
+                     rb.callbacks.ReduceLROnPlateau("d_loss", factor=0.5, patience=1),
+                     *callbacks]
+        if conditional:
+            return model.fit(X, np.arange(48) % 2, epochs=epochs, batch_size=8,
+                             callbacks=callbacks, **options)
+        return model.fit(X, epochs=epochs, batch_size=8, callbacks=callbacks, **options)
+    return model, fit
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+@pytest.mark.parametrize("library_dropout", [False, True])
+def test_a_resumed_run_equals_the_uninterrupted_one(conditional, library_dropout, tmp_path):
+    path = tmp_path / "gan.ckpt"
+    rb.seed(11)
+    straight, fit = _resumable(conditional, library_dropout)
+    h = fit(6)
+    rb.seed(11)
+    first, fit_first = _resumable(conditional, library_dropout)
+    fit_first(3, callbacks=[rb.callbacks.Checkpoint(path)])  # interrupted after 3 epochs
+    rb.seed(99)  # the resumed run must restore the library generator too
+    resumed, fit_resumed = _resumable(conditional, library_dropout)
+    h2 = fit_resumed(6, resume_from=path)
+    for key, value in straight.state_dict().items():
+        assert np.array_equal(value, resumed.state_dict()[key]), key
+    for name in ("optimizer_g", "optimizer_d"):
+        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
+        assert a.keys() == b.keys()
+        for key in a:
+            assert np.array_equal(a[key], b[key]), (name, key)
+    assert straight.rng.bit_generator.state == resumed.rng.bit_generator.state
+    assert h.epoch == h2.epoch == list(range(6))
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "score"):
+        assert h.history[key] == h2.history[key], key
+    assert np.array_equal(straight.sample(5, rng=0), resumed.sample(5, rng=0))
+
+
+def test_resume_from_a_missing_file_starts_afresh_and_a_stopped_run_stays_stopped(tmp_path):
+    path = tmp_path / "gan.ckpt"
+    model, fit = _small(False)
+    other, fit_other = _small(False)
+    fit(epochs=2)
+    fit_other(epochs=2, resume_from=path)  # no file yet: from scratch
+    for key, value in model.state_dict().items():
+        assert np.array_equal(value, other.state_dict()[key])
+    model, fit = _small(False)
+    stop = rb.callbacks.EarlyStopping("d_loss", patience=0, restore_best=False)
+    h = fit(epochs=20, callbacks=[stop, rb.callbacks.Checkpoint(path)])
+    again, fit_again = _small(False)
+    h2 = fit_again(epochs=20, resume_from=path)
+    assert len(h2) == len(h) < 20
+    for key, value in model.state_dict().items():
+        assert np.array_equal(value, again.state_dict()[key])
+
+
+def test_resume_refuses_another_architecture_and_a_model_file(tmp_path):
+    path = tmp_path / "gan.ckpt"
+    model, fit = _small(False)
+    fit(epochs=1, callbacks=[rb.callbacks.Checkpoint(path)])
+    cgan, fit_c = _small(True)
+    with pytest.raises(rb.io.FormatError, match="another architecture"):
+        fit_c(epochs=2, resume_from=path)
+    rb.save(model, tmp_path / "model.rb")
+    with pytest.raises(ValueError, match="not a GAN training checkpoint"):
+        fit(epochs=2, resume_from=tmp_path / "model.rb")
+
+
+def test_a_clone_trains_itself_not_the_original():
+    X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    gan = _small_gan()
+    before = gan.state_dict()
+    copy = gan.clone()
+    copy.fit(X, epochs=2, batch_size=16)
+    for key, value in gan.state_dict().items():
+        assert np.array_equal(value, before[key])
+    ref = _small_gan()
+    ref.fit(X, epochs=2, batch_size=16)
+    for key, value in ref.state_dict().items():
+        assert np.array_equal(value, copy.state_dict()[key]), key
+    given = _small_gan(optimizer_d=lambda p: rb.optim.Adam(p, lr=1e-3))
+    given.optimizer_d = rb.optim.Adam(given.discriminator.parameters(), lr=1e-3)  # the caller's
+    with pytest.raises(ValueError, match=r"optimizer_d .*cloned from.*gan.optimizer_d = "):
+        given.clone().fit(X, epochs=1, batch_size=16)

@@ -110,3 +110,15 @@ def test_sample_needs_a_count():
     with pytest.raises(ValueError, match="ParzenWindow.sample: n must be"):
         kde.sample(2.5)
     assert kde.sample(0).shape == (0, 2) and kde.sample(4).dtype == np.float32
+
+
+@pytest.mark.parametrize("call", ["fit", "log_likelihood"])
+def test_a_scalar_X_is_refused_clearly(call):
+    pw = rb.models.ParzenWindow(sigma=1.0)
+    if call == "fit":
+        with pytest.raises(ValueError, match=r"ParzenWindow.fit: X must be \(n, d\) rows.*scalar"):
+            pw.fit(5.0)
+    else:
+        pw.fit(np.zeros((3, 1)))
+        with pytest.raises(ValueError, match=r"log_likelihood: X must be \(n, d\).*scalar"):
+            pw.log_likelihood(0.5)

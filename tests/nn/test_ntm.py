@@ -220,3 +220,13 @@ def test_masked_bce_with_logits_scores_only_marked_entries(rng):
     assert loss.item() == pytest.approx(per[m].mean(), rel=1e-12)
     sig = 1 / (1 + np.exp(-x))
     np.testing.assert_allclose(logits.grad, np.where(m, sig - Y, 0) / m.sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("bad", [7.0, -0.5, 1.5, np.nan])
+def test_masked_bce_refuses_targets_outside_0_1_or_minus_1(bad):
+    logits = rb.tensor(np.array([[[2.0, -1.0]]], np.float32))
+    with pytest.raises(ValueError, match=r"masked_bce_with_logits: targets must be in \[0, 1\] "
+                                         r"or -1"):
+        rb.nn.masked_bce_with_logits(logits, np.array([[[1.0, bad]]], np.float32))
+    ok = rb.nn.masked_bce_with_logits(logits, np.array([[[1.0, -1.0]]], np.float32))
+    assert np.isfinite(ok.item())

@@ -231,3 +231,55 @@ def test_bad_shapes(rng):
                 t64(rng.random((1, 1, M + 1))), t64(rng.random((1, 1, M))))
     with pytest.raises(TypeError, match="must be a Tensor"):
         A.read(_dist(rng, 1, 1, N), t64(rng.standard_normal((1, N, M))))
+
+
+# -- audit a4: zero locations, weightings without mass, unchecked ranges -----------------------
+
+
+def test_zero_memory_locations_are_refused_by_every_op():
+    t = lambda a: rb.tensor(np.asarray(a, np.float32))  # noqa: E731
+    w0, mem0 = t(np.zeros((1, 1, 0))), t(np.zeros((1, 0, 2)))
+    calls = {
+        "content_weighting": lambda: A.content_weighting(t(np.ones((1, 1, 2))), t([[1.0]]), mem0),
+        "sharpen": lambda: A.sharpen(w0, t([[1.0]])),
+        "shift": lambda: A.shift(w0, t([[[0.0, 1.0, 0.0]]])),
+        "read": lambda: A.read(w0, mem0),
+        "write": lambda: A.write(mem0, w0, t(np.zeros((1, 1, 2))), t(np.zeros((1, 1, 2)))),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=f"{name}: memory must hold at least one location"):
+            call()
+
+
+@pytest.mark.parametrize("row", [[0.0, 0.0, 0.0], [np.nan, 0.5, 0.5], [np.inf, 0.0, 0.0]])
+def test_sharpen_refuses_weightings_without_positive_finite_mass(row):
+    with pytest.raises(ValueError, match="sharpen: .*"):
+        A.sharpen(t64([[row]]), t64([[1.0]]))
+
+
+@pytest.mark.parametrize("s", [[-1.0, 2.0, 0.0], [0.0, 5.0, 0.0], [0.2, 0.2, 0.2],
+                               [np.nan, 1.0, 0.0]])
+def test_shift_refuses_a_shift_weighting_that_is_not_a_distribution(s):
+    with pytest.raises(ValueError, match="shift: s must be a distribution over the shifts"):
+        A.shift(t64([[[0.7, 0.2, 0.1, 0.0]]]), t64([[s]]))
+
+
+def test_shift_accepts_float32_distributions_with_rounding():
+    s = np.array([[[0.1, 0.7, 0.2]]], np.float32)
+    out = A.shift(rb.tensor(np.array([[[0.7, 0.2, 0.1, 0.0]]], np.float32)), rb.tensor(s))
+    assert out.data.dtype == np.float32
+
+
+@pytest.mark.parametrize("e", [[3.0, 3.0], [-0.1, 0.0], [np.nan, 0.0]])
+def test_write_refuses_erase_entries_outside_0_1(e):
+    mem = t64([[[1.0, 1.0], [2.0, 2.0]]])
+    with pytest.raises(ValueError, match=r"write: the erase entries must lie in \[0, 1\]"):
+        A.write(mem, t64([[[1.0, 0.0]]]), t64([[e]]), t64([[[0.0, 0.0]]]))
+
+
+@pytest.mark.parametrize("which", ["key", "memory"])
+def test_content_weighting_refuses_nan(which):
+    key, mem = np.ones((1, 1, 2)), np.ones((1, 3, 2))
+    (key if which == "key" else mem)[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=f"content_weighting: {which} holds NaN"):
+        A.content_weighting(t64(key), t64([[1.0]]), t64(mem))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import rosenblatt as rb
+from rosenblatt.autodiff.tensor import is_grad_enabled
 
 
 def _softmax_regression(seed=0, n_in=6, dtype=np.float64):
@@ -176,3 +177,32 @@ def test_fit_checks_the_adversarial_clip_range_once_before_training(monkeypatch)
     h = rb.fit(net, (X > 0).astype(np.float32), y, loss="cross_entropy", optimizer=opt,
                epochs=2, batch_size=8, progress=False, adversarial=rb.adversarial.FGSM(0.1))
     assert len(h["loss"]) == 2 and len(calls) == 1  # once per fit, not once per batch
+
+
+# -- audit a4 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("clip", [1.0, (0.0,), (0.0, 1.0, 2.0), "ab", ("a", "b"), (0, None)])
+def test_a_clip_that_is_not_a_pair_is_a_value_error(clip):
+    net = rb.nn.Dense(2, 2, rng=0)
+    x, y = np.array([[0.5, 0.5]], np.float32), np.array([0])
+    with pytest.raises(ValueError, match="fgsm: clip must be \\(low, high\\)"):
+        rb.adversarial.fgsm(net, x, y, 0.1, clip=clip)
+    with pytest.raises(ValueError, match="FGSM: clip must be \\(low, high\\)"):
+        rb.adversarial.FGSM(0.1, clip=clip)
+    with pytest.raises(ValueError, match="PGD: clip must be \\(low, high\\)"):
+        rb.adversarial.PGD(0.1, 0.01, 2, clip=clip)
+
+
+def test_attacks_work_inside_no_grad():
+    net = rb.nn.Dense(2, 2, rng=0)
+    x, y = np.array([[0.5, 0.5]], np.float32), np.array([0])
+    A = rb.adversarial
+    want = (A.input_gradient(net, x, y), A.fgsm(net, x, y, 0.1), A.pgd(net, x, y, 0.1, 0.05, 2))
+    with rb.no_grad():
+        got = (A.input_gradient(net, x, y), A.fgsm(net, x, y, 0.1),
+               A.pgd(net, x, y, 0.1, 0.05, 2))
+        assert not is_grad_enabled()
+    for a, b in zip(want, got):
+        assert np.array_equal(a, b)
+    assert all(p.grad is None or not p.grad.any() for p in net.parameters())
