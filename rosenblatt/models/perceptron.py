@@ -71,6 +71,11 @@ class Perceptron(Module):
         if X.ndim != 2 or X.shape[1] != self.n_inputs:
             raise ValueError(f"Perceptron({self.n_inputs}).{where}: expected X of shape "
                              f"(n, {self.n_inputs}); got {X.shape}")
+        if not np.all(np.isfinite(X)):
+            # NaN > 0 is False: a NaN row would get the low class, silently
+            row = int(np.argwhere(~np.isfinite(X))[0, 0])
+            raise ValueError(f"Perceptron.{where}: X contains NaN or inf (first in row {row}); "
+                             f"clean or impute the data first")
         return X
 
     def net(self, X):
@@ -78,9 +83,11 @@ class Perceptron(Module):
         return self._inputs(X, "net") @ self.W.data + self.b.data[0]
 
     def predict(self, X):
-        """The threshold output for each row of X: shape (n,), values -1/1 or 0/1."""
+        """The threshold output for each row of X: shape (n,), values -1/1 or 0/1, in the
+        perceptron's dtype."""
         low, high = OUTPUTS[self.output]
-        return np.where(self.net(X) > 0, high, low)
+        net = self._inputs(X, "predict") @ self.W.data + self.b.data[0]
+        return np.where(net > 0, high, low).astype(self.W.dtype, copy=False)
 
     def forward(self, x):
         """The threshold outputs as a Tensor (no gradient: the rule does not need one)."""
@@ -107,10 +114,6 @@ class Perceptron(Module):
             ``self.errors_``); it ends with 0 when the data were separated.
         """
         X = self._inputs(X, "fit")
-        if not np.all(np.isfinite(X)):
-            row = int(np.argwhere(~np.isfinite(X))[0, 0])
-            raise ValueError(f"Perceptron.fit: X contains NaN or inf (first in row {row}); "
-                             f"clean or impute the data first")
         y = np.asarray(y, dtype=self.W.dtype).reshape(-1)
         low, high = OUTPUTS[self.output]
         if y.shape[0] != X.shape[0]:
@@ -142,7 +145,11 @@ class Perceptron(Module):
 
     def score(self, X, y):
         """The fraction of rows of X classified as y."""
-        return float(np.mean(self.predict(X) == np.asarray(y).reshape(-1)))
+        pred = self.predict(X)
+        y = np.asarray(y).reshape(-1)
+        if y.shape[0] != pred.shape[0]:
+            raise ValueError(f"Perceptron.score: X has {pred.shape[0]} rows but y has {y.shape[0]}")
+        return float(np.mean(pred == y))
 
     def extra_repr(self):
         return f"{self.n_inputs}, output={self.output!r}, lr={self.lr}"

@@ -208,11 +208,17 @@ class RecursiveNet(Module):
 
     def _labels(self, forest, y, where="RecursiveNet"):
         labels = forest.labels.copy()
+        if self.classify == "root":
+            # only the roots are scored: inner labels (SST's 0-4 on every node) are not
+            # read, so they are neither checked nor kept
+            roots = labels[forest.roots]
+            labels[:] = -1
+            labels[forest.roots] = roots
         if y is not None:
             labels[forest.roots] = self._root_labels(y, forest.n_trees, where)
         bad = labels >= self.n_classes
         if bad.any():
-            raise ValueError(f"RecursiveNet: label {int(labels[bad][0])} is outside 0 to "
+            raise ValueError(f"{where}: label {int(labels[bad][0])} is outside 0 to "
                              f"{self.n_classes - 1} (n_classes={self.n_classes})")
         return labels
 
@@ -270,6 +276,7 @@ class RecursiveNet(Module):
     # -- reading the model ----------------------------------------------------------------
     def predict(self, trees, batch_size=1024):
         """The root class of each tree, shape (n_trees,)."""
+        batch_size = positive_int("RecursiveNet.predict", "batch_size", batch_size)
         trees = _many(trees)
         out = []
         with no_grad(), self.evaluating():

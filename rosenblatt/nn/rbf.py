@@ -56,8 +56,13 @@ def rbf(x, centers, widths, kind="gaussian"):
         raise ValueError(f"rbf: kind must be 'gaussian' or 'ricker'; got {kind!r}")
     x = x if isinstance(x, Tensor) else Tensor(as_float_array(x, where="rbf"))
     xd, cd, wd = x.data, centers.data, widths.data
-    # ||x - c||^2 = ||x||^2 + ||c||^2 - 2 x.c, clipped at 0 against round-off
-    d = (xd * xd).sum(axis=1, keepdims=True) + (cd * cd).sum(axis=1) - 2 * (xd @ cd.T)
+    # ||x - c||^2 = ||x||^2 + ||c||^2 - 2 x.c, clipped at 0 against round-off. The
+    # expansion cancels catastrophically when x and c lie far from the origin (inputs
+    # near 1000 keep no digit of a unit distance in float32), so both are first moved
+    # by the centres' mean: distances do not change, and the terms stay of their size.
+    mu = cd.mean(axis=0)
+    xs, cs = xd - mu, cd - mu
+    d = (xs * xs).sum(axis=1, keepdims=True) + (cs * cs).sum(axis=1) - 2 * (xs @ cs.T)
     np.maximum(d, 0, out=d)
     inv_w2 = 1 / (wd * wd)
     s = d * inv_w2
@@ -67,9 +72,9 @@ def rbf(x, centers, widths, kind="gaussian"):
         h = g * dy_ds * inv_w2  # dE/dd, shape (batch, n_centers)
         gx = gc = gw = None
         if needs_grad(x):
-            gx = 2 * (xd * h.sum(axis=1, keepdims=True) - h @ cd)
+            gx = 2 * (xs * h.sum(axis=1, keepdims=True) - h @ cs)
         if centers.requires_grad:
-            gc = 2 * (cd * h.sum(axis=0)[:, None] - h.T @ xd)
+            gc = 2 * (cs * h.sum(axis=0)[:, None] - h.T @ xs)
         if widths.requires_grad:
             gw = (-2 / wd) * (h * d).sum(axis=0)
         return gx, gc, gw

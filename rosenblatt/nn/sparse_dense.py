@@ -37,8 +37,9 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
     mask : ndarray of bool (in_features, out_features)
     structure : (flat, csr), optional
         The flat indices of the live connections (row-major) and a CSR matrix
-        with that pattern (:meth:`SparseDense.structure`), whose values are
-        refreshed from ``weight``. Given, the forward product and dE/dX (and with the
+        with that pattern (:meth:`SparseDense.structure`); each call takes the
+        values from ``weight`` into a CSR matrix of its own (the cached one is
+        only read). Given, the forward product and dE/dX (and with the
         compiled kernels dE/dW) cost O(batch x live connections) instead of
         O(batch x in x out).
     dense_grad : list, optional
@@ -74,12 +75,17 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
         Wm = W * mask
         y = xd @ Wm
     else:
-        flat, csr = structure
-        np.take(W.reshape(-1), flat, out=csr.data)
+        flat, pattern = structure
+        # this call's values, in a CSR of their own over the shared (never written) index
+        # arrays: the backward reads the weights of this forward, whatever other forwards
+        # run meanwhile (a clone shares the cached structure with its original)
+        vals = W.reshape(-1).take(flat)
+        csr = pattern.__class__((vals, pattern.indices, pattern.indptr), shape=pattern.shape,
+                                copy=False)
         if fast is not None:  # compiled: each live connection a multiply-add over the batch
             xT = np.ascontiguousarray(xd.T, dtype=W.dtype)
             yT = np.empty((W.shape[1], xd.shape[0]), W.dtype)
-            fast.sparse_rows_forward(xT, csr.indptr, csr.indices, csr.data, yT)
+            fast.sparse_rows_forward(xT, csr.indptr, csr.indices, vals, yT)
             y = np.ascontiguousarray(yT.T)
         else:  # (out, in) CSC times (in, batch): a product over the live entries only
             y = np.ascontiguousarray((csr.T @ xd.T).T, dtype=dtype)
@@ -94,7 +100,7 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
                 gx = g @ Wm.T
             elif fast is not None:
                 gxT = np.empty((W.shape[0], g.shape[0]), W.dtype)
-                fast.sparse_rows_backward(gT, csr.indptr, csr.indices, csr.data, gxT)
+                fast.sparse_rows_backward(gT, csr.indptr, csr.indices, vals, gxT)
                 gx = np.ascontiguousarray(gxT.T)
             else:
                 gx = np.ascontiguousarray((csr @ g.T).T, dtype=np.result_type(g, W))
@@ -102,10 +108,10 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
             slot = weight._grad_slot() if weight.requires_grad else None
             out = np.empty_like(W) if slot is None else slot
             if fast is not None and dense_grad is None:  # the live entries of x^T g only
-                vals = np.empty(len(flat), W.dtype)
-                fast.sampled_product(xT, gT, flat, W.shape[1], vals)
+                live_grad = np.empty(len(flat), W.dtype)
+                fast.sampled_product(xT, gT, flat, W.shape[1], live_grad)
                 out.fill(0)
-                out.reshape(-1)[flat] = vals
+                out.reshape(-1)[flat] = live_grad
             else:
                 np.matmul(xd.T, g, out=out)
                 if dense_grad is not None:  # Rewire (RigL) asked for every connection's gradient
@@ -132,7 +138,9 @@ class SparseDense(Module):
     init : str or callable, default "glorot_uniform"
         As for ``Dense``, with the fan-in and fan-out of the live connections
         (``density x in_features``, ``density x out_features``), so that a
-        sparse layer starts with the signal scale of a dense one.
+        sparse layer starts with the signal scale of a dense one. Kept as
+        ``init``: ``Rewire("set")`` draws the weights of new connections with
+        it; a name is saved with the model, a callable is not.
     sparse_below : float, default 0.15
         Below this density the products are sparse (CSR), above it dense and masked.
     rng : numpy.random.Generator or int, optional
@@ -206,8 +214,15 @@ class SparseDense(Module):
         self.dense_grad = None  # a list while rb.callbacks.Rewire (RigL) collects x^T g
 
     def config(self):
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "density": self.density, "bias": self.bias, "sparse_below": self.sparse_below}
+        """The constructor arguments a saved model is rebuilt from. ``init`` is among them when
+        it is a name: unlike Dense's, it is used after construction (``Rewire("set")`` draws
+        the weights of the connections it forms with it). A callable ``init`` is not saved:
+        a loaded layer has the default, so set ``layer.init`` again before rewiring it."""
+        config = {"in_features": self.in_features, "out_features": self.out_features,
+                  "density": self.density, "bias": self.bias, "sparse_below": self.sparse_below}
+        if isinstance(self.init, str):
+            config["init"] = self.init
+        return config
 
     @property
     def live_connections(self):
@@ -241,8 +256,9 @@ class SparseDense(Module):
             raise ValueError(
                 f"SparseDense({self.in_features}, {self.out_features}): expected input of shape "
                 f"(batch, {self.in_features}); got {tuple(shape)}")
-        if self.mask.dtype != bool:  # a loaded or user-set mask
-            self.mask = self.mask.astype(bool)
+        if self.mask.dtype != bool or not self.mask.flags.c_contiguous:  # loaded or user-set
+            # Rewire edits the mask through a flat view: it must be C-ordered bool
+            self.mask = np.ascontiguousarray(self.mask, dtype=bool)
         live = self.live_connections
         structure = self.structure(live) if live < self.sparse_below * self.mask.size else None
         return sparse_dense(x, self.W, self.b, self.mask, structure, self.dense_grad)

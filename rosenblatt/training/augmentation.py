@@ -32,6 +32,16 @@ def _as_images(x, image_shape):
     return x, lambda y: y.reshape(shape)
 
 
+def _check_ranges(where, max_shift, max_angle):
+    """``max_shift`` and ``max_angle`` as floats, refusing negative or non-finite values."""
+    max_shift, max_angle = float(max_shift), float(max_angle)
+    if not (math.isfinite(max_shift) and max_shift >= 0):
+        raise ValueError(f"{where}: max_shift must be >= 0; got {max_shift!r}")
+    if not (math.isfinite(max_angle) and 0 <= max_angle <= 180):
+        raise ValueError(f"{where}: max_angle must be in [0, 180] degrees; got {max_angle!r}")
+    return max_shift, max_angle
+
+
 def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=None, fill=0.0):
     """Shift each image by up to ``max_shift`` pixels and rotate it by up to ``max_angle`` degrees.
 
@@ -50,8 +60,16 @@ def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=No
 
     Returns
     -------
-    ndarray, same shape and dtype as ``images``
-        Bilinearly resampled images (a new array).
+    ndarray, same shape as ``images``
+        Bilinearly resampled images (a new array). Floating images keep their
+        dtype; integer images become float32 (the resampled values are
+        fractional).
+
+    Raises
+    ------
+    ValueError
+        For a negative or non-finite ``max_shift``, a ``max_angle`` outside
+        [0, 180], or images of the wrong shape.
 
     Examples
     --------
@@ -61,6 +79,7 @@ def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=No
     >>> bool(np.allclose(out, img))
     True
     """
+    max_shift, max_angle = _check_ranges("shift_rotate", max_shift, max_angle)
     x = np.asarray(images)
     dtype = x.dtype if x.dtype.kind == "f" else np.float32
     imgs, restore = _as_images(x.astype(dtype, copy=False), image_shape)
@@ -79,14 +98,19 @@ def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=No
     wy, wx = src_y - y0, src_x - x0
     flat = imgs.reshape(n, c, h * w)
     out = np.zeros((n, c, h, w), dtype=np.float64)
+    outside = np.zeros((n, h, w))  # the share of each output pixel that comes from outside
     for dy, dx, weight in ((0, 0, (1 - wy) * (1 - wx)), (0, 1, (1 - wy) * wx),
                            (1, 0, wy * (1 - wx)), (1, 1, wy * wx)):
         yi, xi = y0 + dy, x0 + dx
         inside = (yi >= 0) & (yi <= h - 1) & (xi >= 0) & (xi <= w - 1)
         index = (np.clip(yi, 0, h - 1) * w + np.clip(xi, 0, w - 1)).astype(np.intp)
         values = np.take_along_axis(flat, index.reshape(n, 1, h * w), axis=2)
-        values = np.where(inside.reshape(n, 1, h * w), values, fill).reshape(n, c, h, w)
+        values = np.where(inside.reshape(n, 1, h * w), values, 0).reshape(n, c, h, w)
         out += weight[:, None] * values
+        outside += np.where(inside, 0.0, weight)
+    # fill enters only where some share comes from outside: a NaN/inf fill then marks those
+    # pixels without turning the others into 0 * NaN
+    out += np.multiply(fill, outside, out=np.zeros_like(outside), where=outside > 0)[:, None]
     return restore(out.astype(dtype, copy=False))
 
 
@@ -110,12 +134,7 @@ class ImageAugmentation:
     """
 
     def __init__(self, max_shift=2.0, max_angle=10.0, image_shape=None, fill=0.0):
-        if not (math.isfinite(max_shift) and max_shift >= 0):
-            raise ValueError(f"ImageAugmentation: max_shift must be >= 0; got {max_shift!r}")
-        if not (math.isfinite(max_angle) and 0 <= max_angle <= 180):
-            raise ValueError(f"ImageAugmentation: max_angle must be in [0, 180] degrees; "
-                             f"got {max_angle!r}")
-        self.max_shift, self.max_angle = float(max_shift), float(max_angle)
+        self.max_shift, self.max_angle = _check_ranges("ImageAugmentation", max_shift, max_angle)
         self.image_shape, self.fill = image_shape, float(fill)
 
     def __call__(self, x, rng=None):

@@ -21,6 +21,7 @@ lowest batch loss so far).
 
 import inspect
 import os
+import warnings
 
 import numpy as np
 
@@ -278,17 +279,38 @@ def _with_rng(fn):
 
 
 def _check_optimizer_owns_model(optimizer, model):
-    """Raise when the optimizer holds none of the model's parameters (it would train nothing)."""
+    """Raise when the optimizer holds none of the model's trainable parameters (it would
+    train nothing: e.g. the old optimizer of a model whose body ``replace_output`` froze);
+    warn when it misses some trainable ones, whose gradients would be computed and dropped
+    (an optimizer built on a part of the model trains that part alone, which can be meant,
+    as PyTorch's fine-tuning idiom; freezing the rest says so and saves their gradients)."""
     vec = getattr(optimizer, "vec", None)
     held = getattr(vec, "params", None)
     if held is None:
         return
-    mine = {id(p) for p in model.parameters()}
-    if mine and not any(id(p) in mine for p in held):
+    named = model.named_parameters()
+    held_ids = {id(p) for p in held}
+    if named and not any(id(p) in held_ids for _, p in named):
         raise ValueError(
             f"fit: the optimizer holds none of the model's parameters, so training would not "
             f"change the model; build it on this model: "
             f"{type(optimizer).__name__}(model.parameters(), ...)")
+    trainable = [(name, p) for name, p in named if p.requires_grad]
+    missing = [name for name, p in trainable if id(p) not in held_ids]
+    if not missing:
+        return
+    shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+    rebuild = (f"build the optimizer on this model after any change to it: "
+               f"{type(optimizer).__name__}(model.parameters(), ...)")
+    if len(missing) == len(trainable):
+        raise ValueError(
+            f"fit: the optimizer holds none of the model's {len(trainable)} trainable "
+            f"parameters ({shown}; the ones it holds are frozen), so training would not change "
+            f"the model; {rebuild}")
+    warnings.warn(
+        f"fit: the optimizer does not hold {len(missing)} of the model's {len(trainable)} "
+        f"trainable parameters ({shown}): they will not learn; {rebuild}, or freeze them "
+        f"(module.freeze()) if they should stay fixed", stacklevel=3)
 
 
 def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=True,

@@ -12,6 +12,8 @@ drives (epoch, batch within the epoch, running loss and metrics).
 import sys
 import time
 
+import numpy as np
+
 # desc [#####.....] 4/10 [00:01<00:02, loss 0.25]
 BAR_FORMAT = "{desc} [{bar:24}] {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
 # fit's bar restarts every epoch: the time since the start, no estimate of what remains
@@ -96,7 +98,10 @@ def write(message, stream=None):
 
 def _format_logs(logs, summary=False):
     items = [(k, v) for k, v in logs.items() if not (summary and (k == "time" or "/" in k))]
-    return "  ".join(f"{k} {v:.4g}" for k, v in items if isinstance(v, (int, float)))
+    # NumPy scalars count (a callback's ``arr.mean()``, an integer count); True/False do not
+    numbers = (int, float, np.integer, np.floating)
+    return "  ".join(f"{k} {v:.4g}" for k, v in items
+                     if isinstance(v, numbers) and not isinstance(v, (bool, np.bool_)))
 
 
 class ProgressBar:

@@ -27,6 +27,8 @@ from .callbacks import Callback
 # state that does not start at 0: Rprop's step sizes, the gains, Adagrad's accumulator; a str
 # names the optimizer's attribute holding the start value
 _RESET = {"step_size": "lr", "gains": 1.0, "sum_sq": "initial_accumulator_value"}
+# initializers whose values depend on the whole matrix (they refuse a 1-D shape)
+_MATRIX_INITIALIZERS = ("orthogonal", "sparse")
 
 
 class Rewire(Callback):
@@ -157,6 +159,11 @@ class Rewire(Callback):
         for layer in self._layers:
             layer.dense_grad = None
 
+    def on_train_abort(self, trainer):
+        """``fit`` stopped on an exception: stop collecting dense gradients all the same (an
+        armed layer would keep a copy of x^T g from every later backward)."""
+        self.on_train_end(trainer)
+
     def state_dict(self):
         """Plain values for a checkpoint: the state of the generator SET draws from."""
         return {"rng": None if self._rng is None else self._rng.bit_generator.state}
@@ -185,8 +192,15 @@ class Rewire(Callback):
         return total
 
     def _rewire_layer(self, layer, optimizer):
+        if layer.mask.dtype != bool or not layer.mask.flags.c_contiguous:
+            # a user-set mask (m.T, Fortran order, ints): reshape would copy it, and the
+            # rewiring below would edit the copy
+            layer.mask = np.ascontiguousarray(layer.mask, dtype=bool)
         mask = layer.mask.reshape(-1)
         W = layer.W.data.reshape(-1)
+        if not np.shares_memory(W, layer.W.data):  # an optimizer packs parameters contiguous
+            raise RuntimeError(f"Rewire: the weights of {layer!r} are not C-contiguous, so "
+                               f"they cannot be rewired in place")
         live, dead = np.flatnonzero(mask), np.flatnonzero(~mask)
         k = min(int(round(self.fraction * len(live))), len(dead))
         if k >= len(live):
@@ -208,14 +222,30 @@ class Rewire(Callback):
         mask[grown] = True
         W[broken] = 0
         if self.method == "set":
-            fan_in = max(1, int(round(layer.density * layer.in_features)))
-            fan_out = max(1, int(round(layer.density * layer.out_features)))
-            W[grown] = initializers.get(layer.init, "Rewire")(
-                (k,), fan_in=fan_in, fan_out=fan_out, rng=self._rng, dtype=W.dtype)
+            W[grown] = self._fresh_weights(layer, grown, W.dtype)
         else:
             W[grown] = 0
         _reset_state(optimizer, layer.W, np.concatenate((broken, grown)))
         return np.sort(broken), np.sort(grown)
+
+    def _fresh_weights(self, layer, grown, dtype):
+        """Initial weights for the connections at flat indices ``grown``, from ``layer.init``.
+
+        An element-wise initializer (every name but "orthogonal" and "sparse") draws just
+        ``len(grown)`` values. A matrix initializer (those two, or a callable, which may
+        expect the layer's 2-D shape) draws a whole fresh (in, out) matrix, of which the
+        new connections take their entries: what a fresh layer would hold there. That
+        costs O(in x out), as the masked dense gradient does, once per rewiring.
+        """
+        fan_in = max(1, int(round(layer.density * layer.in_features)))
+        fan_out = max(1, int(round(layer.density * layer.out_features)))
+        init = initializers.get(layer.init, "Rewire")
+        if isinstance(layer.init, str) and layer.init not in _MATRIX_INITIALIZERS:
+            return init((len(grown),), fan_in=fan_in, fan_out=fan_out, rng=self._rng,
+                        dtype=dtype)
+        fresh = init(layer.mask.shape, fan_in=fan_in, fan_out=fan_out, rng=self._rng,
+                     dtype=dtype)
+        return np.asarray(fresh).reshape(-1)[grown]
 
 
 def _reset_state(optimizer, param, flat_index):

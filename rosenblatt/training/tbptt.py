@@ -23,6 +23,8 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor
 from ..checks import positive_int
+from ..nn.bidirectional import Bidirectional
+from .fit import _check_finite
 from .history import History
 from .trainer import DivergenceError
 
@@ -72,6 +74,22 @@ def _call(model, x, state):
     return result
 
 
+def _refuse_bidirectional(model):
+    """A bidirectional layer's backward pass reads the future: in chunks its carried
+    "backward" state would summarise the past, so the chunked outputs are not the whole
+    sequence's."""
+    modules = getattr(model, "modules", None)
+    if not callable(modules):
+        return
+    for m in modules():
+        if isinstance(m, Bidirectional):
+            raise ValueError(
+                f"tbptt_fit: the model holds a Bidirectional layer ({m!r}); its backward "
+                f"direction needs the rest of the sequence, so it cannot be trained in chunks. "
+                f"Use a unidirectional layer, or train on whole sequences (rb.fit without "
+                f"tbptt)")
+
+
 def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, state=None,
               callback=None):
     """Train a recurrent model on long sequences with truncated BPTT.
@@ -108,6 +126,10 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
 
     Raises
     ------
+    ValueError
+        Before any update, for NaN or inf in ``X`` or (float) ``y``, and for a
+        model holding a :class:`~rosenblatt.nn.Bidirectional` layer (its
+        backward direction needs the future, which a chunk does not have).
     DivergenceError
         When a chunk's loss is NaN or infinite; it names the epoch, chunk and
         loss, and the model keeps the weights of the lowest chunk loss so far
@@ -129,6 +151,9 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         raise ValueError(f"tbptt_fit: X and y must be (batch, time, ...) with the same batch "
                          f"and time; got {X.shape} and {y.shape}")
     epochs = positive_int("tbptt_fit", "epochs", epochs)
+    _check_finite(X, "X", owner="tbptt_fit")
+    _check_finite(y, "y", owner="tbptt_fit")
+    _refuse_bidirectional(model)
     loss = _loss_fn(loss)
     spans = chunks(X.shape[1], k)
     clip = None

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
 from ..nn import regularizers as regs_module
+from ..nn.batchnorm import BatchNorm1d, BatchNorm2d
 from ..optim.clipping import clip_grad_norm, clip_grad_value
 from ..optim.optimizer import Optimizer
 from ..randomness import generator, resolve_rng
@@ -110,6 +111,25 @@ def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size):
     return means.logs()
 
 
+def hold_frozen_normalization(model):
+    """Put every batch-norm layer whose parameters are all frozen in evaluation mode.
+
+    Freezing a part of a network (``Module.freeze``, ``replace_output``)
+    means it should not change; but a batch-norm layer in training mode
+    would still move its running statistics (buffers, not parameters) and
+    normalise with each batch's statistics. ``fit`` calls this after
+    ``model.train()``, so a frozen batch-norm layer uses and keeps its running
+    statistics, as Keras does for a non-trainable ``BatchNormalization``
+    (PyTorch leaves it to the user: ``bn.eval()``). Unfreezing it (to
+    fine-tune) lets it learn and update them again. Modes are restored when
+    ``fit`` ends.
+    """
+    for m in model.modules():
+        if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.training and not any(
+                p.requires_grad for p in m.parameters()):
+            m.training = False
+
+
 class Trainer:
     """A running ``fit``: the loop, and what callbacks see of it.
 
@@ -194,6 +214,14 @@ class Trainer:
                     self._epoch(epoch)
                     if self.stop_training:
                         break
+        except BaseException:
+            # on_train_end is for a run that finished; a callback holding state in the model
+            # (Rewire's dense-gradient lists) releases it in on_train_abort whatever stopped it
+            for cb in self.callbacks:
+                abort = getattr(cb, "on_train_abort", None)
+                if callable(abort):
+                    abort(self)
+            raise
         finally:
             for m, mode in zip(self.model.modules(), modes):
                 m.training = mode
@@ -215,6 +243,7 @@ class Trainer:
         self.epoch = epoch
         started = time.perf_counter()
         self.model.train()
+        hold_frozen_normalization(self.model)
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
         if self.data_parallel is not None:  # the same order, so the same batches, on every rank
@@ -406,18 +435,31 @@ class Trainer:
         self._apply_gradient()
 
     def _closure_step(self, xb, xin, index, means):
-        """A batch for an optimizer that re-evaluates the objective itself (the annealers).
+        """A batch for an optimizer that re-evaluates the objective itself (the annealers,
+        the line-search methods).
 
         The closure is the loss (plus penalties) on this batch; with one batch
         per epoch it is the whole set, so the optimizer's cached objective
         stays valid across epochs, else it is re-measured on each new batch.
+        With ``adversarial``, every evaluation attacks the weights it
+        evaluates and returns the adversarial objective, as a gradient step
+        does: fit's FGSM and PGD start from ``x`` (no random start), so the
+        closure stays a deterministic function of the weights, which the line
+        searches need.
         """
-        regs = self.regularizers
+        regs, adversarial = self.regularizers, self.adversarial
         yb = xb if self.y is None else self.y[index]
 
-        def closure():
+        def data_loss():
             pred = self.model(Tensor(xin))
-            value = self.loss_fn(pred, target_for(pred, yb, self.loss_name))
+            target = target_for(pred, yb, self.loss_name)
+            value = self.loss_fn(pred, target)
+            if adversarial is not None:  # the attack against the weights being evaluated
+                value = adversarial.objective(self.model, value, xin, target, self.loss_fn)
+            return pred, target, value
+
+        def closure():
+            value = data_loss()[2]
             penalty = regs_module.penalty(regs, self.model) if regs else None
             return value if penalty is None else value + penalty
 
@@ -430,10 +472,9 @@ class Trainer:
         if not self.plan and not regs and value is not None:  # the objective it measured
             means.add(float(value), len(xb), None, None)
             return
-        with no_grad():
-            pred = self.model(Tensor(xin))
-            target = target_for(pred, yb, self.loss_name)
-            means.add(float(self.loss_fn(pred, target).item()), len(xb), pred.data, target)
+        with no_grad():  # the attack records its own graph: it works inside no_grad
+            pred, target, value = data_loss()
+            means.add(float(value.item()), len(xb), pred.data, target)
 
     def _end_epoch(self, epoch, logs, started):
         if self.validation is not None:

@@ -8,13 +8,21 @@ layers are shared, not copied); ``replace_output`` puts a new output layer
 on top, freezing the transferred layers so that only the new layer learns
 (``unfreeze`` them later to fine-tune everything at a low learning rate).
 Build the optimizer after freezing: frozen parameters are then not even
-packed into its flat vector.
+packed into its flat vector (and ``rb.fit`` refuses an optimizer that misses
+trainable parameters, such as the old model's, which lacks the new layer).
+
+A frozen body does not change: ``rb.fit`` runs its batch-norm layers in
+evaluation mode (their running statistics are used, not updated; see
+:func:`rosenblatt.training.trainer.hold_frozen_normalization`), so the
+original model, whose layers the new one shares, keeps its outputs. A
+training loop of one's own must do the same (``bn.eval()`` after
+``model.train()``). Unfrozen (fine-tuning), the shared layers learn, and the
+original model changes with them: ``model.clone()`` first to keep it.
 """
 
-import numpy as np
-
-from ..autodiff.tensor import Tensor, no_grad
+from ..checks import positive_int
 from ..nn.module import Module, Sequential
+from .fit import predict
 
 
 def _check_sequential(model, where):
@@ -42,12 +50,13 @@ def feature_extractor(model, drop=1):
 
 
 def features(model, X, drop=1, batch_size=256):
-    """Feature vectors of ``X`` from the truncated network (no graph, eval mode), as an ndarray."""
-    net = feature_extractor(model, drop)
-    X = np.asarray(X)
-    with net.evaluating(), no_grad():
-        parts = [net(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
-    return np.concatenate(parts, axis=0)
+    """Feature vectors of ``X`` from the truncated network (no graph, eval mode), as an ndarray.
+
+    As :func:`rosenblatt.training.predict` on ``feature_extractor(model, drop)``: an empty
+    ``X`` gives ``(0, n_features)``; ``batch_size`` is a positive integer.
+    """
+    batch_size = positive_int("features", "batch_size", batch_size)
+    return predict(feature_extractor(model, drop), X, batch_size)
 
 
 def replace_output(model, layer, freeze=True, drop=1):
@@ -59,7 +68,9 @@ def replace_output(model, layer, freeze=True, drop=1):
     layer : Module
         The new output layer (e.g. ``Dense(hidden, new_classes)``).
     freeze : bool, default True
-        Freeze the transferred layers (``requires_grad = False``).
+        Freeze the transferred layers (``requires_grad = False``); ``rb.fit``
+        then also keeps their batch-norm statistics fixed (evaluation mode),
+        so neither they nor ``model`` change.
     drop : int, default 1
 
     Examples

@@ -32,7 +32,11 @@ def test_a_version_1_file_loads_and_computes_what_it_computed():
     cases = ckpt.metadata["cases"]
     with rb.no_grad():
         for layer, (x, expected) in zip(model, cases):
-            np.testing.assert_array_equal(layer(rb.tensor(x)).data, expected)
+            out = layer(rb.tensor(x)).data
+            if type(layer).__name__ == "RBF":  # its float32 distances were made more exact since
+                np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+            else:
+                np.testing.assert_array_equal(out, expected)
 
 
 def test_saving_it_again_writes_the_same_architecture_and_tensors(tmp_path):

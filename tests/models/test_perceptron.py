@@ -87,3 +87,22 @@ def test_errors():
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match=r"X contains NaN or inf \(first in row 2\)"):
         Perceptron(2).fit(bad, [1, 1, 1, 1])
+
+
+def test_predict_keeps_the_perceptrons_float32_dtype():
+    p = Perceptron(2, dtype=np.float32)
+    p.fit(np.array([[0, 0], [1, 1]], np.float32), [-1, 1])
+    assert p.predict(np.array([[0, 0], [1, 1]], np.float32)).dtype == np.float32
+    assert p(np.array([[1, 1]], np.float32)).data.dtype == np.float32
+
+
+def test_score_refuses_a_wrong_length_y_and_predict_refuses_nan():
+    p = Perceptron(2)
+    p.fit(XOR_X, [-1, -1, -1, 1])
+    with pytest.raises(ValueError, match=r"Perceptron.score: X has 4 rows but y has 1"):
+        p.score(XOR_X, [1])
+    with pytest.raises(ValueError, match=r"Perceptron.score: X has 4 rows but y has 3"):
+        p.score(XOR_X, [1, 1, 1])
+    with pytest.raises(ValueError,
+                       match=r"Perceptron.predict: X contains NaN or inf \(first in row 1\)"):
+        p.predict(np.array([[0.0, 0.0], [np.nan, 0.0]]))

@@ -220,3 +220,21 @@ def test_save_load_round_trip(tmp_path):
     trees = [((1, 2), 3), (4, (5, 6))]
     assert back.classify == "root"
     np.testing.assert_array_equal(back(trees).data, net(trees).data)
+
+
+def test_predict_checks_batch_size():
+    net = rb.models.RecursiveNet(5, 4, 2, rng=0)
+    for bad in (0, 1.5, -3):
+        with pytest.raises((ValueError, TypeError), match="RecursiveNet.predict: batch_size"):
+            net.predict([(1, 2)], batch_size=bad)
+
+
+def test_root_mode_ignores_inner_labels_outside_n_classes():
+    """SST trees carry 0-4 on every node; a binary root task with y uses only the roots."""
+    trees = [rb.datasets.parse_tree(s) for s in ("(3 (4 1) (2 2))", "(1 (0 3) (2 4))")]
+    net = rb.models.RecursiveNet(5, 4, 2, classify="root", rng=0)
+    assert np.isfinite(net.loss(trees, y=[1, 0]).item())
+    assert len(net.fit(trees, y=[1, 0], epochs=1, rng=0)) == 1
+    # the nodes mode still refuses them: every node's label is used there
+    with pytest.raises(ValueError, match="RecursiveNet.loss: label 4 is outside 0 to 1"):
+        rb.models.RecursiveNet(5, 4, 2, rng=0).loss(trees, y=[1, 0])

@@ -76,3 +76,27 @@ def test_rbf_takes_ndarrays_like_other_layers(rng):
     assert layer(np.zeros((2, 4), dtype=np.int64)).shape == (2, 3)
     with pytest.raises(ValueError, match=r"RBF\(4, 3\): expected input of shape \(batch, 4\)"):
         layer(np.zeros((2, 5)))
+
+
+def test_rbf_float32_distances_keep_precision_away_from_the_origin():
+    """||x - c||^2 from the expansion cancels catastrophically for inputs near 1000 in float32;
+    torch.cdist (float32) stays within 1e-6 of the float64 truth, and so must rbf."""
+    rng = np.random.default_rng(0)
+    X = (1000 + rng.uniform(0, 1, (6, 2))).astype(np.float32)
+    layer = nn.RBF(2, 3, width=0.5, rng=0)
+    layer.centers.data[...] = X[:3] + np.float32(0.01)
+    x = rb.tensor(X, requires_grad=True)
+    out = layer(x)
+    assert out.dtype == np.float32
+    x64, c64 = X.astype(np.float64), layer.centers.data.astype(np.float64)
+    diff = x64[:, None, :] - c64[None]
+    ref = np.exp(-(diff ** 2).sum(-1) / 0.25)
+    np.testing.assert_allclose(out.data, ref, atol=2e-5)
+    # gradients: dE/dx for E = sum(g * y), exact in float64
+    g = rng.normal(size=ref.shape)
+    (out * rb.tensor(g.astype(np.float32))).sum().backward()
+    h = g * -ref / 0.25
+    gx_ref = 2 * (h[:, :, None] * diff).sum(1)
+    gc_ref = -2 * (h[:, :, None] * diff).sum(0)
+    np.testing.assert_allclose(x.grad, gx_ref, atol=2e-3 * np.abs(gx_ref).max())
+    np.testing.assert_allclose(layer.centers.grad, gc_ref, atol=2e-3 * np.abs(gc_ref).max())

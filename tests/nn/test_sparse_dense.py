@@ -267,3 +267,104 @@ def test_output_dtype_is_the_dense_products_on_both_paths(density, x_dtype, rng)
     np.testing.assert_allclose(y.data, x.data.astype(np.float64) @ W + layer.b.data, rtol=1e-5,
                                atol=1e-6)
     np.testing.assert_allclose(x.grad, g @ W.T, rtol=1e-4, atol=1e-5)
+
+
+# -- audit a5 -----------------------------------------------------------------------------------
+
+
+def test_a_string_init_survives_save_and_load_so_set_grows_with_it(tmp_path):
+    net = rb.nn.Sequential(rb.nn.SparseDense(64, 64, density=0.2, init="zeros", rng=0),
+                           rb.nn.Tanh(), rb.nn.Dense(64, 2, rng=0))
+    rb.save(net, tmp_path / "m.safetensors")
+    back = rb.load(tmp_path / "m.safetensors")
+    assert back[0].init == "zeros"
+    rw = rb.callbacks.Rewire("set", fraction=0.3, rng=0)
+    rw._layers, rw._rng = [back[0]], np.random.default_rng(0)
+    _, grown = rw._rewire_layer(back[0], rb.optim.SGD(back.parameters(), lr=0.1))
+    assert len(grown) and np.all(back[0].W.data.reshape(-1)[grown] == 0)
+
+
+@pytest.mark.parametrize("density", [0.1, 0.5])  # the sparse (CSR) and the dense path
+def test_a_clones_forward_leaves_the_originals_backward_alone(both, density):
+    """A clone and its original in one graph (target networks, ensembles): each backward uses
+    its own layer's weights, as torch's x @ (W * M) + b."""
+    def run():
+        A = rb.nn.SparseDense(30, 20, density=density, rng=0, dtype=np.float64)
+        A(rb.tensor(np.zeros((1, 30))))  # builds the cached structure
+        B = A.clone()
+        B.W.data *= 3.0
+        x = np.random.default_rng(0).normal(size=(4, 30))
+        xa = rb.tensor(x, requires_grad=True)
+        ya = A(xa)
+        B(rb.tensor(x))  # the clone's forward between A's forward and backward
+        (ya * ya).sum().backward()
+        xt = torch.tensor(x, requires_grad=True)
+        yt = xt @ (torch.tensor(A.W.data) * torch.tensor(A.mask)) + torch.tensor(A.b.data)
+        (yt * yt).sum().backward()
+        np.testing.assert_allclose(ya.data, yt.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(xa.grad, xt.grad.numpy(), atol=1e-12)
+        return A.W.grad.copy()
+
+    fast, slow = both(run)
+    np.testing.assert_allclose(fast, slow, atol=1e-12)
+
+
+@pytest.mark.parametrize("init", ["orthogonal", "sparse", "he"])
+def test_set_rewiring_works_with_every_listed_initializer(init):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(32, 20)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = rb.nn.Sequential(rb.nn.SparseDense(20, 16, density=0.2, init=init, rng=0),
+                           rb.nn.Tanh(), rb.nn.Dense(16, 2, rng=0))
+    rw = rb.callbacks.Rewire("set", rng=0)
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+           epochs=2, batch_size=16, progress=False, rng=0, callbacks=[rw])
+    assert len(rw.log) == 2 and len(rw.log[0]["grown"]) > 0
+    assert np.all(net[0].W.data[~net[0].mask] == 0)
+
+
+@pytest.mark.parametrize("make", [np.asfortranarray, lambda m: np.ascontiguousarray(m.T).T,
+                                  lambda m: m.astype(np.int8)])
+def test_rewire_edits_a_user_set_mask_of_any_layout(make):
+    layer = rb.nn.SparseDense(20, 20, density=0.3, rng=0)
+    layer.mask = make(layer.mask)
+    before = np.array(layer.mask, dtype=bool)
+    rw = rb.callbacks.Rewire("set", fraction=0.3, rng=0)
+    rw._layers, rw._rng = [layer], np.random.default_rng(0)
+    broken, grown = rw._rewire_layer(layer, rb.optim.SGD(layer.parameters(), lr=0.1))
+    after = np.asarray(layer.mask, dtype=bool)
+    assert len(broken) == len(grown) == 36
+    assert not after.reshape(-1)[broken].any() and after.reshape(-1)[grown].all()
+    assert np.count_nonzero(before != after) == 72
+    assert np.all(layer.W.data[~after] == 0)
+    layer(rb.tensor(np.ones((2, 20), np.float32)))
+    assert layer.mask.dtype == bool and layer.mask.flags.c_contiguous
+
+
+def test_rigl_disarms_the_dense_gradient_when_fit_stops_on_an_error():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 50)).astype(np.float32)
+    y = X[:, :1] * 2
+    net = rb.nn.Sequential(rb.nn.SparseDense(50, 40, density=0.1, rng=0), rb.nn.Tanh(),
+                           rb.nn.Dense(40, 1, rng=0))
+    with pytest.raises(rb.training.DivergenceError):
+        rb.fit(net, X, y, loss="mse", optimizer=rb.optim.SGD(net.parameters(), lr=1e6),
+               epochs=3, batch_size=16, progress=False, rng=0,
+               callbacks=[rb.callbacks.Rewire("rigl")])
+    assert net[0].dense_grad is None
+
+
+def test_set_rewiring_hands_a_callable_init_the_layers_shape():
+    shapes = []
+
+    def init(shape, fan_in, fan_out, rng):
+        shapes.append(shape)
+        n_in, n_out = shape  # a 2-D initializer
+        return np.full(shape, 0.5)
+
+    layer = rb.nn.SparseDense(10, 8, density=0.3, init=init, rng=0)
+    rw = rb.callbacks.Rewire("set", fraction=0.3, rng=0)
+    rw._layers, rw._rng = [layer], np.random.default_rng(0)
+    _, grown = rw._rewire_layer(layer, rb.optim.SGD(layer.parameters(), lr=0.1))
+    assert shapes == [(10, 8), (10, 8)]
+    np.testing.assert_array_equal(layer.W.data.reshape(-1)[grown], 0.5)

@@ -159,3 +159,80 @@ def test_transfer_learning_replace_output_and_fine_tune(rng):
     assert h2["loss"][-1] <= h["loss"][-1] * 1.05
     with pytest.raises(TypeError, match="feature_extractor: expected an rb.nn.Sequential"):
         feature_extractor(rb.nn.Dense(2, 2))
+
+
+def test_features_of_an_empty_batch_and_a_bad_batch_size():
+    net = rb.nn.Sequential(rb.nn.Dense(4, 8, rng=0), rb.nn.ReLU(), rb.nn.Dense(8, 3, rng=0))
+    assert features(net, np.zeros((0, 4), np.float32)).shape == (0, 8)
+    for bad in (0, -1, 1.5):
+        with pytest.raises((ValueError, TypeError), match="features: batch_size"):
+            features(net, np.zeros((3, 4), np.float32), batch_size=bad)
+
+
+def test_shift_rotate_checks_max_shift_and_max_angle():
+    img = np.zeros((2, 5, 5), np.float32)
+    for kwargs, match in (({"max_shift": -2.0}, "shift_rotate: max_shift must be >= 0; got -2.0"),
+                          ({"max_shift": np.inf}, "shift_rotate: max_shift must be >= 0"),
+                          ({"max_angle": np.nan}, "shift_rotate: max_angle must be in"),
+                          ({"max_angle": 200}, "shift_rotate: max_angle must be in")):
+        with pytest.raises(ValueError, match=match):
+            shift_rotate(img, rng=0, **kwargs)
+    with pytest.raises(ValueError, match="ImageAugmentation: max_shift must be >= 0"):
+        ImageAugmentation(max_shift=-1)
+
+
+@pytest.mark.parametrize("fill", [np.nan, np.inf, -1.0])
+def test_a_non_finite_fill_only_marks_pixels_from_outside(monkeypatch, fill):
+    from rosenblatt.training import augmentation
+
+    img = np.random.default_rng(0).random((2, 3, 4, 4)).astype(np.float32)
+    np.testing.assert_array_equal(shift_rotate(img, rng=0, max_shift=0, max_angle=0, fill=fill),
+                                  img)
+
+    class Fixed:  # no rotation, a shift of exactly one pixel down and right
+        def uniform(self, low, high, size):
+            return np.zeros(size) if np.ndim(size) == 0 else np.ones(size)
+
+    monkeypatch.setattr(augmentation, "resolve_rng", lambda rng: Fixed())
+    out = shift_rotate(img, max_shift=1, max_angle=0, fill=fill)
+    np.testing.assert_array_equal(out[:, :, 1:, 1:], img[:, :, :-1, :-1])
+    assert np.all((out[:, :, 0, :] == fill) | (np.isnan(fill) & np.isnan(out[:, :, 0, :])))
+    assert np.all((out[:, :, :, 0] == fill) | (np.isnan(fill) & np.isnan(out[:, :, :, 0])))
+
+
+def test_shift_rotate_integer_images_become_float32_as_documented():
+    img = np.zeros((1, 5, 5), np.uint8)
+    img[0, 2, 2] = 200
+    assert shift_rotate(img, rng=0, max_shift=0, max_angle=0).dtype == np.float32
+    assert "integer images become float32" in " ".join(shift_rotate.__doc__.split())
+
+
+def test_a_frozen_body_with_batch_norm_stays_fixed_and_so_does_the_original():
+    """replace_output(freeze=True): only the new layer learns. rb.fit runs the frozen body's
+    batch-norm layers in evaluation mode (as Keras does for a non-trainable BatchNormalization),
+    so their running statistics, and the shared original model, do not change."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    base = rb.nn.Sequential(rb.nn.Dense(4, 16, rng=0), rb.nn.BatchNorm1d(16), rb.nn.Tanh(),
+                            rb.nn.Dense(16, 2, rng=1))
+    rb.fit(base, X, y, loss="cross_entropy", epochs=2, progress=False, rng=0,
+           optimizer=rb.optim.Adam(base.parameters(), lr=0.01))
+    before = rb.training.predict(base, X)
+    mean, var = base[1].running_mean.copy(), base[1].running_var.copy()
+    new = replace_output(base, rb.nn.Dense(16, 3, rng=2))
+    X2 = (rng.normal(size=(120, 4)) * 3 + 2).astype(np.float32)
+    y2 = rng.integers(3, size=120)
+    head = new[-1].W.data.copy()
+    rb.fit(new, X2, y2, loss="cross_entropy", epochs=2, progress=False, rng=0,
+           optimizer=rb.optim.Adam(new.parameters(), lr=0.01))
+    np.testing.assert_array_equal(base[1].running_mean, mean)
+    np.testing.assert_array_equal(base[1].running_var, var)
+    np.testing.assert_array_equal(rb.training.predict(base, X), before)
+    assert not np.array_equal(new[-1].W.data, head)
+    assert new[1].training  # modes are restored after fit
+    # fine-tuning (unfrozen) updates them again
+    new.unfreeze()
+    rb.fit(new, X2, y2, loss="cross_entropy", epochs=1, progress=False, rng=0,
+           optimizer=rb.optim.Adam(new.parameters(), lr=1e-3))
+    assert not np.array_equal(base[1].running_mean, mean)

@@ -238,7 +238,7 @@ def test_divergence_puts_back_the_weights_the_step_kept(make, rng, both):
     ({"epochs": -1}, ValueError, "fit: epochs must be a non-negative integer"),
     ({"batch_size": 0}, ValueError, "fit: batch_size must be a positive integer"),
     ({"loss": "crossentropy"}, ValueError, "fit: unknown loss 'crossentropy'"),
-    ({"metrics": ("f1",)}, ValueError, "fit: unknown metric 'f1'"),
+    ({"metrics": ("f2",)}, ValueError, "fit: unknown metric 'f2'"),
     ({"optimizer": "adam"}, TypeError, "fit: optimizer must be an rb.optim optimizer"),
     ({"callbacks": [print]}, TypeError, "fit: callbacks must be rb.callbacks.Callback"),
     ({"y": np.zeros(3)}, ValueError, "fit: X has 4 examples but y has 3"),
@@ -374,3 +374,62 @@ def test_predict_on_no_examples_has_the_models_output_shape_and_evaluate_names_i
         evaluate(net, X * np.nan, np.zeros(5, np.int64), loss="cross_entropy")
     with pytest.raises(ValueError, match=r"^evaluate: unknown loss 'l2'"):
         evaluate(net, X, loss="l2")
+
+
+# -- audits a4 and a5 ---------------------------------------------------------------------------
+
+
+def _adv_data():
+    X = np.random.default_rng(0).random((32, 4)).astype(np.float32)
+    return X, (X.sum(1) > 2).astype(np.int64)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: rb.optim.BoltzmannAnnealer(p, T0=1.0, rng=0),
+    lambda p: rb.optim.LBFGS(p, max_iter=3),
+    lambda p: rb.optim.ConjugateGradient(p, max_iter=3),
+])
+def test_adversarial_training_with_a_closure_optimizer_trains_on_the_adversarial_loss(make):
+    """The closure is the adversarial objective: its first value is J(x_adv) at the start."""
+    X, y = _adv_data()
+    net = rb.nn.Dense(4, 2, rng=0)
+    start = rb.nn.Dense(4, 2, rng=0)
+    x_adv = rb.adversarial.fgsm(start, X, y, 0.1, clip=(0.0, 1.0))
+    expected = float(rb.losses.cross_entropy(start(x_adv), y).item())
+    clean = float(rb.losses.cross_entropy(start(X), y).item())
+    seen = []
+    opt = make(net.parameters())
+    step = opt.step
+
+    def recording(closure):
+        def wrapped():
+            value = closure()
+            seen.append(float(value.item()))
+            return value
+        return step(wrapped)
+
+    opt.step = recording
+    h = rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=2, batch_size=32,
+               progress=False, metrics=(), adversarial=rb.adversarial.FGSM(eps=0.1, alpha=0.0))
+    assert abs(seen[0] - expected) < 1e-6 and abs(seen[0] - clean) > 1e-3
+    assert len(h["loss"]) == 2
+
+
+def test_fit_refuses_an_optimizer_that_misses_trainable_parameters():
+    X, y = _adv_data()
+    base = rb.nn.Sequential(rb.nn.Dense(4, 8, rng=0), rb.nn.Tanh(), rb.nn.Dense(8, 2, rng=1))
+    opt = rb.optim.SGD(base.parameters(), lr=0.1)
+    new = rb.training.replace_output(base, rb.nn.Dense(8, 3, rng=2), freeze=False)
+    with pytest.warns(UserWarning, match=r"fit: the optimizer does not hold 2 of the model's 4 "
+                                         r"trainable parameters \(2\.W, 2\.b\)"):
+        rb.fit(new, X, y, loss="cross_entropy", optimizer=opt, epochs=1, progress=False)
+    # the old optimizer of a model whose body is frozen would train nothing at all
+    stale = rb.training.replace_output(base, rb.nn.Dense(8, 3, rng=2))
+    with pytest.raises(ValueError, match=r"holds none of the model's 2 trainable parameters"):
+        rb.fit(stale, X, y, loss="cross_entropy", optimizer=opt, epochs=1, progress=False)
+    # frozen parameters may be left out: that is how a part is kept fixed
+    frozen = rb.training.replace_output(base, rb.nn.Dense(8, 3, rng=2))
+    head = frozen[-1].W.data.copy()
+    rb.fit(frozen, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(frozen.parameters(), lr=0.1),
+           epochs=1, progress=False)
+    assert not np.array_equal(frozen[-1].W.data, head)

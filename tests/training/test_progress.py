@@ -90,3 +90,12 @@ def test_the_tour_draws_a_bar_on_a_terminal_and_logs_lines_everywhere():
         text = stream.getvalue()
         assert "[1/2] First ..." in text and "1/1 claims confirmed" in text
     assert "[#" not in pipe.getvalue() and "[#" not in quiet.getvalue()
+
+
+def test_epoch_lines_show_numpy_scalars_and_skip_bools():
+    out = io.StringIO()
+    log = progress.EpochLines(2, stream=out)
+    log.end_epoch(0, {"loss": 0.5, "val_acc": np.float32(0.75), "live": np.int64(120),
+                      "flag": True, "time": 0.1})
+    line = out.getvalue()
+    assert "val_acc 0.75" in line and "live 120" in line and "flag" not in line

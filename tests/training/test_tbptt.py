@@ -168,3 +168,32 @@ def test_a_non_finite_chunk_loss_raises_divergence_and_keeps_the_best_weights():
     best = int(np.argmin(losses))  # the weights (before its step) of the lowest chunk loss
     for p, kept in zip(m.parameters(), seen[best]):
         np.testing.assert_array_equal(p.data, kept)
+
+
+def test_tbptt_fit_refuses_nan_and_inf_data_before_any_update():
+    X = np.ones((2, 8, 1), np.float32)
+    X[1, 5, 0] = np.nan
+    rnn = rb.nn.RNN(1, 1, rng=0)
+    before = [p.data.copy() for p in rnn.parameters()]
+    with pytest.raises(ValueError, match=r"tbptt_fit: X contains 1 NaN or infinite values "
+                                         r"\(the first at index \(1, 5, 0\)\)"):
+        tbptt_fit(rnn, X, np.ones_like(X), k=4, loss="mse",
+                  optimizer=rb.optim.SGD(rnn.parameters(), lr=0.1))
+    y = np.ones((2, 8, 1), np.float32)
+    y[0, 2, 0] = np.inf
+    with pytest.raises(ValueError, match=r"tbptt_fit: y contains 1 NaN"):
+        tbptt_fit(rnn, np.ones_like(y), y, k=4, loss="mse",
+                  optimizer=rb.optim.SGD(rnn.parameters(), lr=0.1))
+    for p, b in zip(rnn.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
+def test_tbptt_fit_refuses_a_bidirectional_layer():
+    """Its backward direction needs the future: chunks cannot carry it."""
+    model = rb.nn.Bidirectional(rb.nn.LSTM(3, 4, rng=0))
+    X, y = np.zeros((2, 8, 3), np.float32), np.zeros((2, 8, 8), np.float32)
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match="tbptt_fit: .*Bidirectional"):
+        tbptt_fit(model, X, y, k=4, loss="mse", optimizer=rb.optim.SGD(model.parameters(), lr=1))
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
