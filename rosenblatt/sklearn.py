@@ -136,6 +136,7 @@ class _BaseMLP(BaseEstimator):
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
         self.loss_curve_, best, stall, best_state = [], np.inf, 0, None
         self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = None  # set below when early stopping keeps a best state
         self.model_.train()
         for epoch in range(int(self.max_iter)):
             order = rng.permutation(n) if self.shuffle else np.arange(n)
@@ -261,8 +262,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     loss_curve_ : list of float
     validation_scores_ : list of float or None
         Per epoch, with ``early_stopping``.
-    best_validation_score_ : float
-        With ``early_stopping``.
+    best_validation_score_ : float or None
+        With ``early_stopping``; None without (as scikit-learn).
     loss_, n_iter_, n_features_in_
 
     Examples
@@ -309,10 +310,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """A multilayer perceptron regressor: linear outputs, mean squared error loss.
+    """A multilayer perceptron regressor: linear outputs, half the mean squared error.
 
     Parameters are those of :class:`MLPClassifier`. ``y`` may be
     (n_samples,) or (n_samples, n_outputs).
+
+    The objective is scikit-learn's, ``mean((y - f(x))^2) / 2 + alpha / (2 n) ||W||^2``
+    (the mean over samples and outputs), so ``alpha`` regularises as strongly as
+    scikit-learn's and ``loss_`` / ``loss_curve_`` report the same numbers; the half is
+    the notes' derivation-friendly squared error, whose gradient is f(x) - y.
 
     Examples
     --------
@@ -332,7 +338,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._train(X.astype(np.float32), targets, targets.shape[1])
 
     def _loss(self, pred, target):
-        return losses.mse(pred, target)
+        return losses.mse(pred, target, half=True)  # scikit-learn's squared_loss
 
     def _score_outputs(self, pred, target):
         from sklearn.metrics import r2_score
@@ -353,13 +359,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 # -- restricted Boltzmann machines (notes: "Restricted Boltzmann machines") --------------------
 import time  # noqa: E402  (this block's imports sit beside the RBM estimator they serve)
 
-from sklearn.base import TransformerMixin  # noqa: E402
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin  # noqa: E402
 
 from .models.rbm import RBM  # noqa: E402
 from .optim.sgd import SGD  # noqa: E402
 
 
-class BernoulliRBM(TransformerMixin, BaseEstimator):
+class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """scikit-learn's ``BernoulliRBM``, backed by :class:`rosenblatt.models.RBM`.
 
     Same constructor, attributes and behaviour as
@@ -393,6 +399,8 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
     components_ : ndarray (n_components, n_features)
     intercept_hidden_ : ndarray (n_components,)
     intercept_visible_ : ndarray (n_features,)
+    h_samples_ : ndarray (batch_size, n_components)
+        The persistent chains' hidden states (PCD; None for CD).
     rbm_ : rosenblatt.models.RBM
         The model (its ``W`` is ``components_.T``).
 
@@ -428,6 +436,9 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
     components_ = property(lambda self: self._fitted().W.data.T)
     intercept_hidden_ = property(lambda self: self._fitted().c.data)
     intercept_visible_ = property(lambda self: self._fitted().b.data)
+    h_samples_ = property(lambda self: self._fitted()._chains)
+    # get_feature_names_out (bernoullirbm0, ...) and set_output read it
+    _n_features_out = property(lambda self: self._fitted().n_hidden)
 
     def _fitted(self):
         check_is_fitted(self, "rbm_")
@@ -498,7 +509,8 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
         X = self._data(X)
         levels = np.clip(np.round(X.astype(np.float64) * 255), -1e6, 1e6).astype(np.int64)
         flips = (levels @ self._flip_weights) % X.shape[1]
-        return self.rbm_._pseudo_likelihood(X, flips)
+        # in the model's dtype (float32 for float32 data), as scikit-learn's
+        return self.rbm_._pseudo_likelihood(X, flips).astype(X.dtype, copy=False)
 
     def gibbs(self, v):
         """One Gibbs step v -> h -> v; returns the sampled visible states (booleans)."""
@@ -515,7 +527,7 @@ class BernoulliRBM(TransformerMixin, BaseEstimator):
 # -- unsupervised: autoencoders and sparse coding (notes: "Autoencoders", "Sparse Coding") ----
 
 
-class Autoencoder(TransformerMixin, BaseEstimator):
+class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """A shallow autoencoder as a scikit-learn transformer: ``transform`` gives the codes.
 
     Wraps :class:`rosenblatt.models.Autoencoder` (trained with Adam through ``rb.fit``), so it
@@ -607,6 +619,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.model_.eval().astype(np.float64)
         return self
 
+    # get_feature_names_out (autoencoder0, ...) and set_output read it
+    _n_features_out = property(lambda self: check_is_fitted(self, "model_")
+                               or self.model_.n_hidden)
+
     def transform(self, X):
         """The codes of ``X``: (n_samples, n_hidden)."""
         check_is_fitted(self, "model_")
@@ -625,7 +641,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return tags
 
 
-class SparseCoding(TransformerMixin, BaseEstimator):
+class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Sparse coding as a scikit-learn transformer: ``transform`` gives the sparse codes.
 
     Wraps :class:`rosenblatt.models.SparseCoding` (notes: "Sparse Coding"); the objective is
@@ -691,6 +707,10 @@ class SparseCoding(TransformerMixin, BaseEstimator):
         self.n_iter_ = len(self.model_.history)
         return self
 
+    # get_feature_names_out (sparsecoding0, ...) and set_output read it
+    _n_features_out = property(lambda self: check_is_fitted(self, "model_")
+                               or self.components_.shape[0])
+
     def transform(self, X):
         """The sparse codes of ``X``: (n_samples, n_atoms)."""
         check_is_fitted(self, "model_")
@@ -705,6 +725,9 @@ class SparseCoding(TransformerMixin, BaseEstimator):
         if H.ndim != 2 or H.shape[1] != n_atoms:
             raise ValueError(f"{type(self).__name__}.inverse_transform: H must have shape "
                              f"(n_samples, {n_atoms}); got {H.shape}")
+        if not np.isfinite(H).all():
+            raise ValueError(f"{type(self).__name__}.inverse_transform: H contains NaN or "
+                             f"infinite values")
         return H @ self.components_
 
     def __sklearn_tags__(self):

@@ -201,3 +201,31 @@ def test_unsupervised_estimators_check_hyper_parameter_types(make, error, match)
     X = np.random.default_rng(0).uniform(size=(20, 3))
     with pytest.raises(error, match=match):
         make().fit(X > 0.5 if "RBM" in match else X)
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+def test_refit_without_early_stopping_resets_best_validation_score():
+    X, y = rb.datasets.moons(60, noise=0.1, rng=0)
+    clf = MLPClassifier((4,), max_iter=3, early_stopping=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        assert clf.best_validation_score_ is not None
+        clf.set_params(early_stopping=False).fit(X, y)
+    assert clf.best_validation_score_ is None and clf.validation_scores_ is None
+
+
+def test_regressor_minimises_half_the_squared_error_as_scikit_learn():
+    """scikit-learn: mean((y - f)^2) / 2 + alpha / (2 n) ||W||^2, so alpha means the same."""
+    g = np.random.default_rng(0)
+    X = g.normal(size=(100, 3))
+    y = X @ np.array([1.5, -2.0, 0.5]) + 0.1 * g.normal(size=100)
+    reg = MLPRegressor((4,), activation="identity", alpha=0.0, learning_rate_init=0.01,
+                       max_iter=150, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    half_mse = 0.5 * np.mean((reg.predict(X) - y) ** 2)
+    assert reg.loss_ == pytest.approx(half_mse, rel=0.2)  # the full MSE would be twice it
+    pred = rb.tensor(np.array([[1.0], [3.0]], dtype=np.float32))
+    assert float(reg._loss(pred, np.zeros((2, 1), np.float32)).data) == pytest.approx(2.5)

@@ -484,9 +484,10 @@ class Autoencoder(Module):
         """The held-out inputs of ``validation_data``: an array (m, n_inputs), or a pair
         ``(X_val, None)`` or ``(X_val, X_val)`` (Keras's idiom: the target is the input)."""
         data = validation_data
-        if isinstance(data, (tuple, list)) and len(data) == 2 and all(
-                part is None or np.ndim(part.data if isinstance(part, Tensor) else part) == 2
-                for part in data):  # a pair, not two rows
+        # a pair, not two rows: recognised by its inputs alone, whatever its second part (1-D
+        # labels are then explained below, not left to NumPy's "inhomogeneous shape")
+        if isinstance(data, (tuple, list)) and len(data) == 2 and data[0] is not None and \
+                np.ndim(data[0].data if isinstance(data[0], Tensor) else data[0]) == 2:
             inputs, targets = (part.data if isinstance(part, Tensor) else part for part in data)
             if targets is not None and targets is not inputs and not (
                     np.shape(targets) == np.shape(inputs)
@@ -498,16 +499,24 @@ class Autoencoder(Module):
                     f"from its inputs (shape {np.shape(inputs)})")
             data = inputs
         data = self._check_x(data, where, "validation_data")
-        self._check_range(data, where, "validation_data")
-        return data
+        return self._check_range(data, where, "validation_data")
 
     def _check_range(self, X, where, name="X"):
-        if self.loss_kind == "cross_entropy" and len(X) and (X.min() < 0 or X.max() > 1):
+        """``X`` itself, or clipped to [0, 1] (a copy) where it leaves [0, 1] by a few rounding
+        errors (as scaling leaves it); a ValueError naming the first value beyond them."""
+        if self.loss_kind != "cross_entropy" or not len(X) or (X.min() >= 0 and X.max() <= 1):
+            return X
+        tol = 4 * np.finfo(X.dtype).eps
+        outside = (X < -tol) | (X > 1 + tol)
+        if outside.any():
+            row, col = (int(i) for i in np.argwhere(outside)[0])
             raise ValueError(
                 f"Autoencoder.{where}: {name} must lie in [0, 1] for loss='cross_entropy' with "
-                f"output='sigmoid' (the targets are Bernoulli means); got values in "
-                f"[{float(X.min()):.3g}, {float(X.max()):.3g}]. Scale the data to [0, 1] or use "
-                f"output='linear' (loss='squared_error')")
+                f"output='sigmoid' (the targets are Bernoulli means); got {float(X[row, col])!r} "
+                f"at row {row}, column {col} (values in [{float(X.min())!r}, "
+                f"{float(X.max())!r}]). Scale the data to [0, 1] or use output='linear' "
+                f"(loss='squared_error')")
+        return np.clip(X, 0, 1)
 
     # -- the network ----------------------------------------------------------------------
     def encode(self, x):
@@ -527,7 +536,10 @@ class Autoencoder(Module):
     def decode(self, h):
         """The reconstruction x_hat = g(h W* + c) of codes ``h`` (batch, n_hidden); a Tensor."""
         if not isinstance(h, Tensor):
-            h = Tensor(np.asarray(h, dtype=self._dtype()))
+            h = np.asarray(h, dtype=self._dtype())
+            if not np.isfinite(h).all():
+                raise ValueError("Autoencoder.decode: h contains NaN or infinite values")
+            h = Tensor(h)
         if h.ndim != 2 or h.shape[1] != self.n_hidden:
             raise ValueError(f"Autoencoder.decode: h must have shape (batch, {self.n_hidden}); "
                              f"got {tuple(h.shape)}")
@@ -585,8 +597,7 @@ class Autoencoder(Module):
         In training mode a denoising autoencoder corrupts ``x`` first (drawing from ``rng``,
         default the model's generator) and reconstructs the clean ``x``.
         """
-        x = self._check_x(x, "loss", "x")
-        self._check_range(x, "loss", "x")
+        x = self._check_range(self._check_x(x, "loss", "x"), "loss", "x")
         xin = x
         if self._corruption is not None and self.training:
             xin = self._corruption(x, self.rng if rng is None else rng)
@@ -615,8 +626,7 @@ class Autoencoder(Module):
         from ..optim.adam import Adam
         from ..training.fit import fit as train
 
-        X = self._check_x(X, "fit")
-        self._check_range(X, "fit")
+        X = self._check_range(self._check_x(X, "fit"), "fit")
         if not is_int(epochs):  # named by type: fit(X, X) would print the whole array
             shape = f" of shape {np.shape(epochs)}" if np.ndim(epochs) else ""
             hint = ("; an autoencoder's target is its input: call fit(X), not fit(X, X)"

@@ -153,6 +153,15 @@ class DBN(Module):
                              f"got {np.unique(y)[:10]}")
         return np.eye(self.n_labels, dtype=self.top.W.dtype)[y]
 
+    def _given_labels(self, y, n, where):
+        """The one-hot labels of a training entry point: required with a label layer, refused
+        without one (never silently dropped)."""
+        if y is None:
+            if self.n_labels:
+                raise ValueError(f"DBN.{where}: this DBN has a label layer; pass y (labels)")
+            return None
+        return self._labels(y, n, where)
+
     def _data(self, X, where):
         return self.rbms[0]._visible_data(X, where, width=self.sizes[0], owner=f"DBN{self.sizes}")
 
@@ -164,7 +173,8 @@ class DBN(Module):
         return h
 
     # -- greedy training ------------------------------------------------------------------
-    def pretrain(self, X, y=None, epochs_per_layer=10, batch_size=100, progress=True, rng=None):
+    def pretrain(self, X, y=None, epochs_per_layer=10, batch_size=100, progress=True, rng=None,
+                 callbacks=None, resume_from=None):
         """Greedy layer-wise training: each RBM learns the hidden probabilities of the one below.
 
         Parameters
@@ -176,6 +186,13 @@ class DBN(Module):
         batch_size : int, default 100
         progress : bool, default True
         rng : numpy.random.Generator, optional
+        callbacks : sequence of rb.callbacks.Callback, optional
+            Given to every RBM's fit (see :meth:`RBM.fit`); ``rb.callbacks.Checkpoint(path)``
+            writes the whole DBN with the training state of the RBM being trained.
+        resume_from : str or os.PathLike, optional
+            Such a checkpoint: the RBMs it had finished are kept, the one it was training
+            continues where it stopped, the others are trained; the result is exactly that of
+            the uninterrupted run (same data, arguments and architecture).
 
         Returns
         -------
@@ -183,26 +200,75 @@ class DBN(Module):
             One per RBM, bottom first.
         """
         data = self._data(X, "pretrain")
-        labels = None
-        if self.n_labels:
-            if y is None:
-                raise ValueError("DBN.pretrain: this DBN has a label layer; pass y (labels)")
-            labels = self._labels(y, len(data), "pretrain")
+        if len(data) == 0:
+            raise ValueError(f"DBN.pretrain: X must hold at least one example; got shape "
+                             f"{data.shape}")
+        labels = self._given_labels(y, len(data), "pretrain")
         epochs = ([epochs_per_layer] * len(self.rbms) if is_int(epochs_per_layer)
                   else list(epochs_per_layer))
         if len(epochs) != len(self.rbms):
             raise ValueError(f"DBN.pretrain: epochs_per_layer must be an int or one per RBM "
                              f"({len(self.rbms)}); got {epochs_per_layer!r}")
-        histories = []
+        epochs = [positive_int("DBN.pretrain", "epochs_per_layer", e) for e in epochs]
+        batch_size = positive_int("DBN.pretrain", "batch_size", batch_size)
+        callbacks = list(callbacks or ())
+        histories, layer, resumed = [], 0, None
+        if resume_from is not None:
+            layer, histories, resumed = self._resume(resume_from, rng, callbacks)
         for i, rbm in enumerate(self.rbms):
             if rbm is self.top and labels is not None:
                 data = np.concatenate([data, labels], axis=1)
-            histories.append(rbm.fit(data, epochs=epochs[i], batch_size=batch_size,
-                                     progress=progress, rng=rng))
+            if i >= layer:
+                histories.append(self._fit_layer(i, data, epochs[i], batch_size, progress, rng,
+                                                 callbacks, histories,
+                                                 resumed if i == layer else None))
             if rbm is not self.top:
                 data = rbm.transform(data)
         self.tie()
         return histories
+
+    def _fit_layer(self, i, data, epochs, batch_size, progress, rng, callbacks, done, resumed):
+        """``rbms[i].fit`` whose checkpoints hold the whole DBN (and which RBM was training)."""
+        from ..io import save as write  # io sits below models; imported when training
+
+        rbm = self.rbms[i]
+        rng = rbm.rng if rng is None else resolve_rng(rng)
+        optimizer = rbm._default_optimizer(None)
+
+        def save(path, metadata):
+            metadata["dbn"] = {"layer": i, "histories": [h.to_dict() for h in done]}
+            write(self, path, optimizer=optimizer, metadata=metadata)
+
+        return rbm._fit(data, epochs, batch_size, callbacks, optimizer, True, progress, rng,
+                        resumed, save)
+
+    def _resume(self, path, rng, callbacks):
+        """Check a checkpoint of :meth:`pretrain` and load it in place: returns the RBM it was
+        training, the finished RBMs' histories and that RBM's checked training state."""
+        from ..io import FormatError
+        from ..nn import registry
+        from ..training.history import History
+
+        ckpt, where = RBM._open_checkpoint(path, "DBN.pretrain", "dbn")
+        if registry.spec_of(self) != registry.spec_of(ckpt.model):
+            raise FormatError(f"{where} holds another architecture: "
+                              f"{registry.short_json(registry.spec_of(ckpt.model), 200)}")
+        info = ckpt.metadata["dbn"]
+        layer, done = info.get("layer"), info.get("histories")
+        if not is_int(layer) or not 0 <= layer < len(self.rbms) or not isinstance(done, list) \
+                or len(done) != layer or not all(isinstance(h, dict) for h in done):
+            raise FormatError(f"{where}: checkpoint \"dbn\" must name the RBM being trained "
+                              f"(0 to {len(self.rbms) - 1}) and hold the History of each RBM "
+                              f"below it")
+        rbm = self.rbms[layer]
+        resumed = rbm._check_resume(ckpt, where, rbm._default_optimizer(None),
+                                    rbm.rng if rng is None else resolve_rng(rng), callbacks)
+        try:
+            histories = [History.from_dict(h) for h in done]
+        except (TypeError, ValueError, AttributeError) as err:
+            raise FormatError(f"{where}: checkpoint \"dbn\" histories: {err}") from None
+        self.load_state_dict(ckpt.model.state_dict())  # everything checked: now change
+        return layer, histories, resumed
 
     def tie(self):
         """Set the generative weights to the recognition weights (greedy training ties them)."""
@@ -279,7 +345,10 @@ class DBN(Module):
         W, b, c = top._params64()
         a = pen @ W[:n_pen] + c  # (n, n_hidden)
         a = a[:, None, :] + W[n_pen:][None]  # + each label's row
-        return -(pen @ b[:n_pen])[:, None] - b[n_pen:][None] - softplus(a).sum(axis=2)
+        # the visible part of F with the label units off (|v - b|^2 / 2 for Gaussian units),
+        # then each label's bias
+        off = np.concatenate([pen, np.zeros((len(pen), self.n_labels))], axis=1)
+        return top._visible_term(off, b)[:, None] - b[n_pen:][None] - softplus(a).sum(axis=2)
 
     def predict(self, X):
         """The label whose joint free energy with the features is lowest (Hinton et al. 2006)."""
@@ -345,10 +414,11 @@ class DBN(Module):
         Per minibatch: a stochastic up pass with the recognition weights (wake)
         trains the generative weights to reconstruct each layer from the one
         above; the top RBM takes a CD-k step on the wake states (with the
-        labels); from its negative particles a stochastic down pass with the
-        generative weights (sleep) trains the recognition weights to recover
-        each layer from the one below. Unties the recognition and generative
-        weights.
+        labels); from its negative particles (the penultimate states of that
+        same chain, in which the labels are sampled) a stochastic down pass
+        with the generative weights (sleep) trains the recognition weights to
+        recover each layer from the one below. Unties the recognition and
+        generative weights.
 
         Parameters
         ----------
@@ -368,12 +438,16 @@ class DBN(Module):
 
         Notes
         -----
-        With wake states s_i and sleep states t_i and B rows,
+        With wake states s_i of B rows and sleep states t_i of M rows (M = B, or the
+        number of persistent chains with ``persistent=True``),
         ``G_i += lr (s_i - sigma(s_{i+1} G_i^T + g_i))^T s_{i+1} / B`` and
-        ``R_i += lr t_i^T (t_{i+1} - sigma(t_i R_i + c_i)) / B``.
+        ``R_i += lr t_i^T (t_{i+1} - sigma(t_i R_i + c_i)) / M``.
         """
         data = self._data(X, "up_down")
-        labels = self._labels(y, len(data), "up_down") if self.n_labels else None
+        if len(data) == 0:
+            raise ValueError(f"DBN.up_down: X must hold at least one example; got shape "
+                             f"{data.shape}")
+        labels = self._given_labels(y, len(data), "up_down")
         epochs = positive_int("DBN.up_down", "epochs", epochs)
         batch_size = positive_int("DBN.up_down", "batch_size", batch_size)
         lr = self.lr if lr is None else positive_float("DBN.up_down", "lr", lr)
@@ -400,15 +474,15 @@ class DBN(Module):
                     self.gen_b[i].data += (lr / B) * diff.sum(axis=0)
                 v_top = wake[-1] if labels is None else np.concatenate([wake[-1], labels[idx]],
                                                                        axis=1)
-                top.cd_gradient(v_top, rng)  # the associative memory: one CD-k step
+                # the associative memory: one CD-k step, whose negative particles (the labels
+                # sampled by their softmax) start the sleep phase (Hinton et al. 2006,
+                # appendix B: sleeppenstates = negpenstates)
+                negative = top.cd_gradient(v_top, rng)
                 for p in (top.W, top.b, top.c):
                     p.data -= lr * p.grad
-                h = RBM._draw_hidden(top._hidden_probs(v_top), rng)
-                for _ in range(top.k):
-                    pen = RBM._draw_hidden(sigmoid_array(h @ top.W.data[:n_pen].T
-                                                         + top.b.data[:n_pen]), rng)
-                    v_neg = pen if labels is None else np.concatenate([pen, labels[idx]], axis=1)
-                    h = RBM._draw_hidden(top._hidden_probs(v_neg), rng)
+                pen = negative[:, :n_pen]
+                if not top.persistent:  # CD's particles are the last step's means: sample
+                    pen = RBM._draw_hidden(pen, rng)  # (writes over its uniforms, not pen)
                 sleep = [pen]  # down pass with the generative weights, sampling
                 for i in reversed(range(len(lower))):
                     a = sleep[0] @ self.gen_W[i].data.T + self.gen_b[i].data
@@ -417,9 +491,10 @@ class DBN(Module):
                     else:
                         s = RBM._draw_hidden(sigmoid_array(a), rng)
                     sleep.insert(0, s)
+                M = len(pen)  # the negative particles: B rows, or the persistent chains
                 for i, rbm in enumerate(lower):  # recognition weights learn to recover
                     diff = sleep[i + 1] - rbm._hidden_probs(sleep[i])
-                    rbm.W.data += (lr / B) * (sleep[i].T @ diff)
-                    rbm.c.data += (lr / B) * diff.sum(axis=0)
+                    rbm.W.data += (lr / M) * (sleep[i].T @ diff)
+                    rbm.c.data += (lr / M) * diff.sum(axis=0)
             errors.append(total / data.size)
         return errors

@@ -40,7 +40,6 @@ from ..nn.module import Module
 from ..nn.parameter import Parameter, ParameterVector
 from ..optim.sgd import SGD
 from ..randomness import resolve_rng
-from ..training.callbacks import Checkpoint
 from ..training.history import History
 
 LogEstimate = collections.namedtuple("LogEstimate", "value low high")
@@ -210,8 +209,10 @@ class RBM(Module):
         self.lr = positive_float("RBM", "lr", lr)
         self.momentum = unit_interval("RBM", "momentum", momentum)
         self.weight_decay = positive_float("RBM", "weight_decay", weight_decay, allow_zero=True)
-        self.sparsity = sparsity
         self._sparsity = self._check_sparsity(sparsity)
+        # plain numbers, as the file format saves them (an ndarray pair could not be saved)
+        self.sparsity = sparsity if sparsity is None or isinstance(sparsity, (list, tuple)) \
+            else float(sparsity) if np.ndim(sparsity) == 0 else [float(v) for v in sparsity]
         self.softmax = positive_int("RBM", "softmax", softmax, allow_zero=True)
         if self.softmax == 1 or self.softmax > self.n_visible:
             raise ValueError(f"RBM: softmax (the size of the softmax group at the end of the "
@@ -219,8 +220,9 @@ class RBM(Module):
                              f"got {softmax}")
         self.rng = resolve_rng(rng)
         dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"RBM: dtype must be a floating type; got {dtype}")
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            # NumPy's generators draw only these (rng.random(..., dtype=float16) raises)
+            raise TypeError(f"RBM: dtype must be float32 or float64; got {dtype}")
         self.W = Parameter((0.01 * self.rng.standard_normal(
             (self.n_visible, self.n_hidden))).astype(dtype), name="W")
         self.b = Parameter(np.zeros(self.n_visible, dtype), name="b")
@@ -271,10 +273,30 @@ class RBM(Module):
             row = int(np.argwhere(~np.isfinite(X))[0, 0])
             raise ValueError(f"{owner}.{where}: the data contain NaN or inf (first in row {row})")
         if check_range and self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
-            raise ValueError(f"{owner}.{where}: Bernoulli visible units need data in [0, 1]; got "
-                             f"values in [{X.min():g}, {X.max():g}] (scale the data, or use "
-                             f"visible='gaussian' on standardised data)")
+            X = self._clip_unit(X, f"{owner}.{where}")
+        if check_range and self.softmax and width == self.n_visible and len(X):
+            K = self.softmax
+            sums = X[:, -K:].sum(axis=1, dtype=np.float64)
+            bad = np.flatnonzero(np.abs(sums - 1) > 1e-5 + K * np.finfo(X.dtype).eps)
+            if len(bad):
+                raise ValueError(f"{owner}.{where}: the last {K} visible units are a softmax "
+                                 f"group and must sum to 1 in every row (a one-hot code, or "
+                                 f"probabilities); row {bad[0]} sums to {sums[bad[0]]:g}")
         return X
+
+    @staticmethod
+    def _clip_unit(X, where):
+        """X clipped to [0, 1] (a copy) when it leaves it by rounding errors only (a few ulps,
+        as scaling and division leave); otherwise a ValueError naming the first bad value."""
+        tol = 4 * np.finfo(X.dtype).eps
+        outside = (X < -tol) | (X > 1 + tol)
+        if outside.any():
+            row, col = (int(i) for i in np.argwhere(outside)[0])
+            raise ValueError(f"{where}: Bernoulli visible units need data in [0, 1]; got "
+                             f"{float(X[row, col])!r} at row {row}, column {col} (data in "
+                             f"[{float(X.min())!r}, {float(X.max())!r}]; scale the data, or "
+                             f"use visible='gaussian' on standardised data)")
+        return np.clip(X, 0, 1)
 
     def _hidden_data(self, H, where):
         H = np.asarray(H.data if isinstance(H, Tensor) else H).astype(self.W.dtype, copy=False)
@@ -457,6 +479,12 @@ class RBM(Module):
         v0 : ndarray (B, n_visible)
             Checked data (in the parameters' dtype).
         rng : numpy.random.Generator, optional
+
+        Returns
+        -------
+        ndarray (M, n_visible)
+            The negative particles V_k (the chains' sampled states for PCD, the last
+            reconstruction's means for CD), e.g. for the sleep phase of ``DBN.up_down``.
         """
         rng = self.rng if rng is None else rng
         B = len(v0)
@@ -499,24 +527,25 @@ class RBM(Module):
             push = (cost * (self._q - target)).astype(gc.dtype)
             gc += push
             gW += np.outer(v0.mean(axis=0), push)
+        return v
 
     def fit(self, X, epochs=10, batch_size=100, callbacks=None, optimizer=None, shuffle=True,
-            progress=True, rng=None):
+            progress=True, rng=None, resume_from=None):
         """Train by CD-k (or PCD-k) on minibatches of X; returns the :class:`History`.
 
         Parameters
         ----------
         X : array_like, shape (n, n_visible)
-            In [0, 1] for Bernoulli visibles.
+            In [0, 1] for Bernoulli visibles (values a few rounding errors outside are
+            clipped).
         epochs : int, default 10
+            The total number of epochs (with ``resume_from``: counting those done before).
         batch_size : int, default 100
         callbacks : sequence of rb.callbacks.Callback, optional
             Hooks ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
             ``on_epoch_end`` (with the epoch's logs), ``on_train_end``; a
-            callback may set ``trainer.stop_training``. Not
-            ``rb.callbacks.Checkpoint``: RBM.fit cannot resume from one (save
-            the model with ``rb.save(rbm, path)``, e.g. in a
-            ``LambdaCallback(on_epoch_end=...)``).
+            callback may set ``trainer.stop_training``. ``rb.callbacks.Checkpoint(path)``
+            writes a training checkpoint that ``resume_from`` continues.
         optimizer : rb.optim optimizer, optional
             Built on ``rbm.parameters()`` (or ``rbm.vector``); it receives the
             negated CD statistics as the gradient. Default: SGD with the
@@ -526,55 +555,115 @@ class RBM(Module):
             A tqdm bar on stderr (only when stderr is a terminal).
         rng : numpy.random.Generator, optional
             Default: the RBM's generator.
+        resume_from : str or os.PathLike, optional
+            A checkpoint written by ``rb.callbacks.Checkpoint`` during an earlier fit of an
+            RBM of the same architecture on the same data: training continues from it and
+            ends exactly as the uninterrupted run would (weights, optimizer state, persistent
+            chains, sparsity average, the generator's state, the monitored rows and flipped
+            bits of the pseudo-likelihood, the History and the callbacks' states).
+
+        Raises
+        ------
+        FloatingPointError
+            If the parameters stop being finite; the weights (and the optimizer's state,
+            the chains) of the end of the last good epoch are kept.
+
+        Notes
+        -----
+        A checkpoint is ``rb.save(rbm, path, optimizer=optimizer, metadata=...)`` with the
+        training metadata of ``rb.fit`` (``epoch``, ``generators``, ``history``,
+        ``callbacks``, ``stopped``) and ``"rbm"``: the chains, the sparsity average and the
+        monitor rows and bits (:mod:`rosenblatt.io.checkpoint_schema`).
         """
         X = self._visible_data(X, "fit")
+        if len(X) == 0:
+            raise ValueError(f"RBM.fit: X must hold at least one example; got shape {X.shape}")
         epochs = positive_int("RBM.fit", "epochs", epochs)
         batch_size = positive_int("RBM.fit", "batch_size", batch_size)
         rng = self.rng if rng is None else resolve_rng(rng)
-        if optimizer is None:
-            if self._optimizer is None or self._optimizer.vec is not self.vector:
-                self._optimizer = SGD(self.vector, lr=self.lr, momentum=self.momentum)
-            optimizer = self._optimizer
+        optimizer = self._default_optimizer(optimizer)
         callbacks = list(callbacks or ())
-        for cb in callbacks:
-            if isinstance(cb, Checkpoint):
-                raise ValueError(
-                    f"RBM.fit: callbacks holds rb.callbacks.Checkpoint({cb.path!r}), but RBM.fit "
-                    f"cannot resume from a training checkpoint; save the model instead with "
-                    f"rb.save(rbm, path) after fit, or every epoch in "
-                    f"rb.callbacks.LambdaCallback(on_epoch_end=lambda t, e, logs: "
-                    f"rb.save(t.model, path))")
+        resumed = None
+        if resume_from is not None:
+            from ..io import FormatError
+            from ..nn import registry
+
+            ckpt, where = self._open_checkpoint(resume_from, "RBM.fit", "rbm")
+            if registry.spec_of(self) != registry.spec_of(ckpt.model):
+                raise FormatError(f"{where} holds another architecture: "
+                                  f"{registry.short_json(registry.spec_of(ckpt.model), 200)}")
+            resumed = self._check_resume(ckpt, where, optimizer, rng, callbacks)
+            self.load_state_dict(ckpt.model.state_dict())  # everything checked: now change
+
+        def save(path, metadata):
+            from ..io import save as write  # io sits below models: imported when writing
+
+            write(self, path, optimizer=optimizer, metadata=metadata)
+
+        return self._fit(X, epochs, batch_size, callbacks, optimizer, shuffle, progress, rng,
+                         resumed, save)
+
+    def _default_optimizer(self, optimizer):
+        """``optimizer``, or the RBM's own momentum SGD (kept across fits)."""
+        if optimizer is not None:
+            return optimizer
+        if self._optimizer is None or self._optimizer.vec is not self.vector:
+            self._optimizer = SGD(self.vector, lr=self.lr, momentum=self.momentum)
+        return self._optimizer
+
+    def _fit(self, X, epochs, batch_size, callbacks, optimizer, shuffle, progress, rng, resumed,
+             save):
+        """The training loop of :meth:`fit` on checked data (``DBN.pretrain`` runs it per RBM):
+        ``resumed`` is :meth:`_check_resume`'s result or None, ``save(path, metadata)`` writes
+        a checkpoint."""
         n = len(X)
         n_batches = -(-n // batch_size)
-        # a fixed subset and fixed flipped bits: the pseudo-likelihood curve is then smooth
-        monitor = X[rng.choice(n, min(n, 1000), replace=False)]
-        flips = rng.integers(0, self._n_units, len(monitor))
-        history = self.history_ = History()
-        state = _FitState(self, optimizer, history, n_batches)
+        state = _FitState(self, optimizer, History(), n_batches)
+        if resumed is not None:
+            monitor, flips, stopped = self._apply_resume(resumed, optimizer, rng, callbacks,
+                                                         state)
+        else:
+            # a fixed subset and fixed flipped bits: the pseudo-likelihood curve is then smooth
+            monitor = X[rng.choice(n, min(n, 1000), replace=False)]
+            flips = rng.integers(0, self._n_units, len(monitor))
+            stopped = False
+        history = self.history_ = state.history
         for cb in callbacks:
             cb.on_train_begin(state)
-        bar = self._progress_bar(epochs * n_batches, progress)
+        first = epochs if stopped else state.start_epoch  # a stopped run is over
+        bar = self._progress_bar(max(epochs - first, 0) * n_batches, progress)
         try:
-            for epoch in range(epochs):
+            for epoch in range(first, epochs):
                 state.epoch = epoch
+                good = self._snapshot(optimizer)
                 for cb in callbacks:
                     cb.on_epoch_begin(state, epoch)
                 start = time.perf_counter()
                 order = rng.permutation(n) if shuffle else None
-                for i in range(n_batches):
-                    rows = slice(i * batch_size, (i + 1) * batch_size)
-                    v0 = X[order[rows]] if shuffle else X[rows]
-                    state.batch, state.x_batch = i, v0
-                    self.cd_gradient(v0, rng)
-                    optimizer.step()
-                    state.steps += 1
-                    for cb in callbacks:
-                        cb.on_batch_end(state, i, {})
-                    if bar is not None:
-                        bar.update(1)
-                if not all(np.all(np.isfinite(p.data)) for p in (self.W, self.b, self.c)):
-                    raise FloatingPointError(f"RBM.fit: the parameters diverged at epoch "
-                                             f"{epoch + 1}; lower lr (now {optimizer.lr})")
+                try:
+                    for i in range(n_batches):
+                        rows = slice(i * batch_size, (i + 1) * batch_size)
+                        v0 = X[order[rows]] if shuffle else X[rows]
+                        state.batch, state.x_batch = i, v0
+                        self.cd_gradient(v0, rng)
+                        optimizer.step()
+                        state.steps += 1
+                        for cb in callbacks:
+                            cb.on_batch_end(state, i, {})
+                        if bar is not None:
+                            bar.update(1)
+                    overflow = None
+                except FloatingPointError as err:  # np.seterr(all="raise") in force
+                    overflow = err
+                if overflow is not None or not all(np.all(np.isfinite(p.data))
+                                                   for p in (self.W, self.b, self.c)):
+                    self._restore(good, optimizer)
+                    kept = "from before this fit" if epoch == first else \
+                        f"of the end of epoch {epoch}"
+                    raise FloatingPointError(
+                        f"RBM.fit: the parameters diverged at epoch {epoch + 1}; lower lr (now "
+                        f"{getattr(optimizer, 'lr', '?')}); the weights {kept} were "
+                        f"kept") from overflow
                 recon = self._visible_mean(self._hidden_probs(monitor))
                 logs = {"reconstruction_error": float(np.mean(np.square(recon - monitor,
                                                                         dtype=np.float64)))}
@@ -585,6 +674,10 @@ class RBM(Module):
                 for cb in callbacks:
                     cb.on_epoch_end(state, epoch, logs)
                 history.append(epoch, logs)
+                for path in state.pending_checkpoints:
+                    save(path, self._checkpoint_metadata(epoch + 1, rng, callbacks, state,
+                                                         monitor, flips))
+                state.pending_checkpoints.clear()
                 if bar is not None:
                     bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "time"})
                 if state.stop_training:
@@ -595,6 +688,111 @@ class RBM(Module):
         for cb in callbacks:
             cb.on_train_end(state)
         return history
+
+    # -- divergence and checkpoints -------------------------------------------------------
+    def _snapshot(self, optimizer):
+        """Copies of what an epoch changes: the weights, the chains, the sparsity average and
+        the optimizer's state (put back by :meth:`_restore` when the epoch diverges)."""
+        state_dict = getattr(optimizer, "state_dict", None)
+        return ([p.data.copy() for p in (self.W, self.b, self.c)],
+                None if self._chains is None else self._chains.copy(),
+                None if self._q is None else self._q.copy(),
+                state_dict() if callable(state_dict) else None)
+
+    def _restore(self, good, optimizer):
+        params, self._chains, self._q, opt_state = good
+        for p, value in zip((self.W, self.b, self.c), params):
+            p.data[...] = value
+        if opt_state is not None:
+            optimizer.load_state_dict(opt_state)
+
+    def _checkpoint_metadata(self, epochs_done, rng, callbacks, state, monitor, flips):
+        """rb.fit's training metadata (Trainer.save_checkpoint's fields) plus ``"rbm"``: the
+        sampling state that rb.fit has no notion of."""
+        return {
+            "epoch": int(epochs_done),
+            "generators": {"fit": rng.bit_generator.state},
+            "history": state.history.to_dict(),
+            "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
+                          for cb in callbacks],
+            "stopped": bool(state.stop_training),
+            "rbm": {"chains": self._chains, "q": self._q, "monitor": monitor, "flips": flips},
+        }
+
+    @staticmethod
+    def _open_checkpoint(path, owner, section):
+        """``rb.io.load_checkpoint(path)`` of a training checkpoint holding ``section``; also
+        the prefix of messages about it."""
+        import os
+
+        from ..io import load_checkpoint
+
+        where = f"{owner}: {os.fspath(path)}"
+        ckpt = load_checkpoint(path)
+        meta = ckpt.metadata
+        if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None \
+                or not isinstance(meta.get(section), dict):
+            raise ValueError(f"{where} is not a training checkpoint of {owner} (written by "
+                             f"rb.callbacks.Checkpoint in {owner}'s callbacks)")
+        return ckpt, where
+
+    def _check_resume(self, ckpt, where, optimizer, rng, callbacks):
+        """Check a checkpoint's training state against this run (the optimizer, the generator,
+        the callbacks, the chains, the monitor) without changing anything; returns what
+        :meth:`_apply_resume` puts in place."""
+        from ..io import FormatError
+        from ..io.checkpoint_schema import check_checkpoint
+
+        try:
+            check_checkpoint(ckpt, optimizer, {"fit": rng}, callbacks, self)
+        except FormatError as err:
+            raise FormatError(f"{where}: {err}") from None
+        meta = ckpt.metadata
+        extra = meta["rbm"]
+
+        def array(key, shape, kinds="f", optional=True):
+            value = extra.get(key)
+            if value is None and optional:
+                return None
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds or len(
+                    value.shape) != len(shape) or any(
+                    s is not None and s != v for s, v in zip(shape, value.shape)):
+                raise FormatError(f"{where}: checkpoint \"rbm\"[{key!r}]: expected an array of "
+                                  f"shape {shape}; got {getattr(value, 'shape', value)!r:.60}")
+            return value
+
+        chains = array("chains", (None, self.n_hidden))
+        q = array("q", (self.n_hidden,))
+        monitor = array("monitor", (None, self.n_visible), optional=False)
+        flips = array("flips", (len(monitor),), kinds="iu", optional=False)
+        if len(monitor) == 0 or flips.min() < 0 or flips.max() >= self._n_units \
+                or not np.all(np.isfinite(monitor)):
+            raise FormatError(f"{where}: checkpoint \"rbm\" holds no valid monitor rows and bits")
+        stopped = meta.get("stopped", False)
+        generator = meta.get("generators", {}).get("fit")
+        if not isinstance(stopped, bool) or generator is None:
+            raise FormatError(f"{where}: checkpoint \"stopped\" must be true or false and "
+                              f"\"generators\" must hold the run's generator \"fit\"")
+        dtype = self.W.dtype
+        return {"optimizer": ckpt.optimizer_state, "generator": generator,
+                "chains": None if chains is None else chains.astype(dtype),
+                "q": None if q is None else q.astype(dtype),
+                "monitor": monitor.astype(dtype), "flips": flips.astype(np.int64),
+                "history": meta.get("history", {}), "epoch": int(meta["epoch"]),
+                "callbacks": meta.get("callbacks", []), "stopped": stopped}
+
+    def _apply_resume(self, resumed, optimizer, rng, callbacks, state):
+        """Put a checked checkpoint's training state in place; returns the monitor rows, the
+        flipped bits and whether that run had stopped."""
+        optimizer.load_state_dict(resumed["optimizer"])
+        rng.bit_generator.state = resumed["generator"]
+        self._chains, self._q = resumed["chains"], resumed["q"]
+        state.history = History.from_dict(resumed["history"])
+        state.start_epoch = state.epoch = resumed["epoch"]
+        for cb, cb_state in zip(callbacks, resumed["callbacks"]):
+            if cb_state is not None and callable(getattr(cb, "load_state_dict", None)):
+                cb.load_state_dict(cb_state)
+        return resumed["monitor"], resumed["flips"], resumed["stopped"]
 
     @staticmethod
     def _progress_bar(total, progress):

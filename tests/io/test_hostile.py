@@ -248,6 +248,8 @@ STATES = {
     "PReLU": [lambda: nn.PReLU(3)],
     "Perceptron": [lambda: rb.models.Perceptron(3)],
     "RBM": [lambda: rb.models.RBM(6, 4)],
+    "SparseCoding": [lambda: rb.models.SparseCoding(4, 0.1),
+                     lambda: rb.models.SparseCoding(4, 0.1, rng=0).fit(np.ones((5, 3)), epochs=1)],
     "DBN": [lambda: rb.models.DBN([6, 5, 3], n_labels=2), lambda: rb.models.DBN([4, 3])],
     "GAN": [lambda: rb.models.GAN(nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2)),
                                   nn.Dense(2, 1), 3)],

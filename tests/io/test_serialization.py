@@ -63,6 +63,8 @@ LAYERS = {
     "RBM": (lambda: rb.models.RBM(6, 4, k=2, sparsity=(0.1, 0.2)),
             lambda rng: (rng.random((2, 6)),)),
     "DBN": (lambda: rb.models.DBN([6, 5, 3], n_labels=2), lambda rng: (rng.random((2, 6)),)),
+    "SparseCoding": (lambda: rb.models.SparseCoding(4, 0.1, rng=0).fit(
+        np.random.default_rng(0).normal(size=(10, 3)), epochs=1), (2, 3)),
     "Autoencoder": (lambda: rb.models.Autoencoder(3, 4, tied=True, noise=("masking", 0.2),
                                                   contractive=0.1), (2, 3)),
     "StackedAutoencoder": (lambda: rb.models.StackedAutoencoder([3, 4, 2], kind="sparse"),

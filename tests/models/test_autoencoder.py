@@ -286,3 +286,34 @@ def test_rb_seed_makes_a_run_reproducible():
         ae.fit(X, epochs=2, batch_size=16)
         codes.append(ae.transform(X))
     np.testing.assert_array_equal(codes[0], codes[1])
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+def test_decode_refuses_nan_codes():
+    ae = rb.models.Autoencoder(4, 3, rng=0)
+    with pytest.raises(ValueError, match=r"Autoencoder\.decode: h contains NaN or infinite"):
+        ae.decode(np.array([[0.1, np.nan, 0.2]]))
+    with pytest.raises(ValueError, match=r"Autoencoder\.decode: h contains NaN or infinite"):
+        ae.decode(np.array([[0.1, np.inf, 0.2]]))
+
+
+def test_validation_pair_with_labels_is_explained():
+    X = np.random.default_rng(0).random((20, 6))
+    ae = rb.models.Autoencoder(6, 3, rng=0)
+    with pytest.raises(ValueError, match=r"Autoencoder\.fit: validation_data must be held-out "
+                                         r"inputs .* got a pair whose targets \(shape \(10,\)\)"):
+        ae.fit(X, epochs=1, validation_data=(X[:10], np.arange(10)))
+    stack = rb.models.StackedAutoencoder([6, 4, 2])
+    with pytest.raises(ValueError, match=r"targets \(shape \(10,\)\)"):
+        stack.pretrain(X, epochs_per_layer=1, validation_data=(X[:10], np.arange(10)))
+    history = ae.fit(X, epochs=1, validation_data=(X[:10], None))  # a pair still works
+    assert "val_loss" in history
+
+
+def test_data_a_rounding_error_outside_0_1_are_clipped_others_named_exactly():
+    X = np.array([[0.0, 0.5, 1.0 + 2.2e-16], [1.0, -1e-17, 0.0]])
+    ae = rb.models.Autoencoder(3, 2, rng=0).astype(np.float64)
+    ae.fit(X, epochs=1)
+    with pytest.raises(ValueError, match=r"Autoencoder\.fit: X must lie in \[0, 1\] .* got 1\.5 "
+                                         r"at row 1, column 2"):
+        ae.fit(np.array([[0, 0, 1], [0, 1, 1.5]]), epochs=1)

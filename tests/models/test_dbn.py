@@ -164,3 +164,96 @@ def test_pretrained_dbn_beats_random_initialisation_with_few_labels():
     # measured: 0.810/0.782/0.808 pretrained vs 0.784/0.757/0.775 random
     assert np.mean(pretrained) > np.mean(random) + 0.01, (pretrained, random)
     assert sum(p > r for p, r in zip(pretrained, random)) >= 2, (pretrained, random)
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+def test_labels_given_to_a_dbn_without_a_label_layer_are_refused():
+    X, y = prototypes(20)
+    dbn = rb.models.DBN([16, 6, 4], rng=0)
+    for call in (lambda: dbn.pretrain(X, y=y, epochs_per_layer=1, progress=False),
+                 lambda: dbn.up_down(X, y=y, epochs=1)):
+        with pytest.raises(ValueError, match="this DBN has no label layer"):
+            call()
+    labelled = rb.models.DBN([16, 6, 4], n_labels=3, rng=0)
+    with pytest.raises(ValueError, match=r"DBN\.up_down: this DBN has a label layer; pass y"):
+        labelled.up_down(X, epochs=1)
+    with pytest.raises(ValueError, match=r"must hold at least one example"):
+        labelled.pretrain(X[:0], y=y[:0], epochs_per_layer=1, progress=False)
+    with pytest.raises(ValueError, match=r"DBN\.up_down: X must hold at least one example"):
+        labelled.up_down(X[:0], y=y[:0], epochs=1)
+
+
+def test_up_down_sleeps_from_the_negative_particles_of_its_one_top_level_chain():
+    """Hinton et al. 2006 (appendix B): sleeppenstates = negpenstates, the penultimate states of
+    the CD chain (whose labels are sampled), not a second label-clamped chain."""
+    X, y = prototypes(30)
+    dbn = rb.models.DBN([16, 6, 4], n_labels=3, rng=0)
+    dbn.pretrain(X, y, epochs_per_layer=2, batch_size=30, progress=False)
+    calls = []
+    original = dbn.top._hidden_probs
+    dbn.top._hidden_probs = lambda v: calls.append(v.copy()) or original(v)
+    dbn.up_down(X, y, epochs=1, batch_size=30)
+    # one CD-1 chain: the positive and the negative phase; no second, label-clamped chain
+    assert len(calls) == 2
+    np.testing.assert_array_equal(np.sort(calls[0][:, 6:].argmax(axis=1)), np.sort(y))
+
+
+def test_label_free_energies_of_a_gaussian_one_rbm_dbn_are_the_top_free_energies():
+    g = np.random.default_rng(0)
+    X = g.normal(size=(5, 6))
+    dbn = rb.models.DBN([6, 4], visible="gaussian", n_labels=3, rng=0, dtype=np.float64)
+    dbn.top.b.data[...] = g.normal(size=9)
+    dbn.top.W.data[...] = g.normal(size=(9, 4))
+    want = np.stack([dbn.top.free_energy(np.concatenate([X, np.tile(np.eye(3)[k], (5, 1))], 1))
+                     for k in range(3)], axis=1)
+    np.testing.assert_allclose(dbn.label_free_energies(X), want, rtol=1e-12)
+
+
+class _Crash(rb.callbacks.Callback):
+    """Stops the process (an exception) at the start of the n-th epoch of the whole pretrain."""
+
+    def __init__(self, n):
+        self.n, self.seen = n, 0
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.seen += 1
+        if self.seen == self.n:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("crash_at", [2, 5])  # in the first RBM's epochs, in the second's
+def test_pretrain_resumed_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path, crash_at):
+    X, y = prototypes(40)
+    kwargs = dict(n_labels=3, persistent=True, lr=0.1, momentum=0.5)
+    whole = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    full = whole.pretrain(X, y, epochs_per_layer=[3, 3], batch_size=9, progress=False)
+    path = tmp_path / "dbn.ckpt"
+    crashed = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    with pytest.raises(KeyboardInterrupt):
+        crashed.pretrain(X, y, epochs_per_layer=[3, 3], batch_size=9, progress=False,
+                         callbacks=[_Crash(crash_at), rb.callbacks.Checkpoint(path)])
+    again = rb.models.DBN([16, 6, 4], rng=7, **kwargs)
+    resumed = again.pretrain(X, y, epochs_per_layer=[3, 3], batch_size=9, progress=False,
+                             resume_from=path)
+    for (name, a), (_, b) in zip(whole.state_dict().items(), again.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    np.testing.assert_array_equal(whole.top._chains, again.top._chains)
+    assert whole.rng.bit_generator.state == again.rng.bit_generator.state
+    for h_full, h_resumed in zip(full, resumed):
+        assert h_full["pseudo_likelihood"] == h_resumed["pseudo_likelihood"]
+    with pytest.raises(rb.io.FormatError, match="another architecture"):
+        rb.models.RBM(16, 6).fit(X, resume_from=path)
+    rbm_path = tmp_path / "rbm.ckpt"
+    rb.models.RBM(16, 6).fit(X, epochs=1, progress=False,
+                             callbacks=[rb.callbacks.Checkpoint(rbm_path)])
+    with pytest.raises(ValueError, match="not a training checkpoint of DBN.pretrain"):
+        again.pretrain(X, y, resume_from=rbm_path)
+
+
+def test_persistent_up_down_sleeps_from_the_chains_whatever_the_batch():
+    X, y = prototypes(25)
+    dbn = rb.models.DBN([16, 6, 4], n_labels=3, persistent=True, rng=0)
+    dbn.pretrain(X, y, epochs_per_layer=1, batch_size=10, progress=False)  # 10 chains
+    errors = dbn.up_down(X, y, epochs=2, batch_size=10)  # the last batch has 5 rows
+    assert len(errors) == 2 and np.all(np.isfinite(errors))
+    assert dbn.top._chains.shape == (10, 4)

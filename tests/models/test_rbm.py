@@ -404,14 +404,108 @@ def test_early_stopping_on_the_pseudo_likelihood_maximises_it_by_default():
     assert rb.training.History.best(history, "pseudo_likelihood")[1] == runs[0][1]
 
 
-def test_rbm_fit_refuses_a_checkpoint_it_could_not_resume(tmp_path):
-    rbm = rb.models.RBM(8, 3, rng=0)
-    before = rbm.W.data.copy()
+@pytest.mark.parametrize("persistent, sparsity", [(True, (0.2, 0.5)), (False, None)])
+def test_fit_resumed_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path, persistent,
+                                                                    sparsity):
+    """6 epochs == 3 epochs with a Checkpoint, then a new RBM resumed to 6: bit for bit
+    (weights, momentum, PCD chains, sparsity average, generator, monitor, History)."""
+    X = bars(30)
+    kwargs = dict(k=2, persistent=persistent, sparsity=sparsity, lr=0.1, momentum=0.5)
+    whole = rb.models.RBM(8, 5, rng=3, **kwargs)
+    full = whole.fit(X, epochs=6, batch_size=7, progress=False)
     path = tmp_path / "rbm.ckpt"
-    with pytest.raises(ValueError, match=r"RBM\.fit: callbacks holds rb\.callbacks\.Checkpoint"
-                                         r"\(.*rbm\.ckpt'\), but RBM\.fit cannot resume .* "
-                                         r"rb\.save\(rbm, path\)"):
-        rbm.fit(bars(20), epochs=2, batch_size=5, progress=False,
-                callbacks=[rb.callbacks.Checkpoint(path)])
-    np.testing.assert_array_equal(rbm.W.data, before)
-    assert not path.exists()
+    first = rb.models.RBM(8, 5, rng=3, **kwargs)
+    first.fit(X, epochs=3, batch_size=7, progress=False, callbacks=[rb.callbacks.Checkpoint(path)])
+    again = rb.models.RBM(8, 5, rng=99, **kwargs)  # another generator: the file's state wins
+    resumed = again.fit(X, epochs=6, batch_size=7, progress=False, resume_from=path)
+    for p, q in zip((whole.W, whole.b, whole.c), (again.W, again.b, again.c)):
+        np.testing.assert_array_equal(p.data, q.data)
+    np.testing.assert_array_equal(whole._optimizer.velocity, again._optimizer.velocity)
+    if persistent:
+        np.testing.assert_array_equal(whole._chains, again._chains)
+    if sparsity:
+        np.testing.assert_array_equal(whole._q, again._q)
+    assert whole.rng.bit_generator.state == again.rng.bit_generator.state
+    assert resumed.epoch == full.epoch == list(range(6))
+    for key in ("reconstruction_error", "pseudo_likelihood"):
+        assert resumed[key] == full[key]
+    assert rb.load(path).n_hidden == 5  # the checkpoint is an ordinary model file too
+
+
+def test_resume_checks_the_checkpoint_before_changing_anything(tmp_path):
+    path = tmp_path / "rbm.ckpt"
+    rb.models.RBM(8, 5, rng=0).fit(bars(20), epochs=1, batch_size=5, progress=False,
+                                   callbacks=[rb.callbacks.Checkpoint(path)])
+    other = rb.models.RBM(8, 4, rng=0)
+    before = other.W.data.copy()
+    with pytest.raises(rb.io.FormatError, match="another architecture"):
+        other.fit(bars(20), epochs=2, progress=False, resume_from=path)
+    np.testing.assert_array_equal(other.W.data, before)
+    rb.save(other, tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match="not a training checkpoint of RBM.fit"):
+        other.fit(bars(20), epochs=2, progress=False, resume_from=tmp_path / "model.safetensors")
+
+
+# -- audit a3: bad input, divergence, saving ------------------------------------------------
+def test_fit_refuses_an_empty_data_set():
+    with pytest.raises(ValueError, match=r"RBM\.fit: X must hold at least one example; got "
+                                         r"shape \(0, 6\)"):
+        rb.models.RBM(6, 3, rng=0).fit(np.zeros((0, 6)), epochs=2, progress=False)
+
+
+def test_softmax_group_must_be_one_hot():
+    rbm = small_rbm(5, 3, softmax=3)
+    good = np.array([[1, 0, 0, 1, 0], [0, 1, 0.2, 0.3, 0.5]])  # a group may hold probabilities
+    assert np.all(np.isfinite(rbm.free_energy(good)))
+    for group in ([0, 0, 0], [1, 1, 1]):
+        bad = np.array([[1, 0] + group])
+        for call in (rbm.log_likelihood, rbm.free_energy, rbm.transform,
+                     lambda x: rbm.fit(x, epochs=1, progress=False)):
+            with pytest.raises(ValueError, match=r"last 3 visible units are a softmax group and "
+                                                 r"must sum to 1 in every row .*row 0 sums to"):
+                call(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble])
+def test_dtype_other_than_float32_or_float64_is_refused_at_construction(dtype):
+    if np.dtype(dtype) == np.dtype(np.float64):
+        pytest.skip("longdouble is float64 on this platform")
+    with pytest.raises(TypeError, match=r"RBM: dtype must be float32 or float64; got"):
+        rb.models.RBM(6, 3, dtype=dtype)
+    with pytest.raises(TypeError, match=r"dtype must be float32 or float64"):
+        rb.models.DBN([6, 4, 3], dtype=dtype)
+
+
+def test_diverging_fit_keeps_the_last_good_weights():
+    X = np.random.default_rng(0).normal(0, 1, (60, 8))
+    rbm = rb.models.RBM(8, 4, visible="gaussian", lr=0.01, rng=0)
+    rbm.fit(X, epochs=1, batch_size=20, progress=False)
+    good = [p.data.copy() for p in (rbm.W, rbm.b, rbm.c)]
+    rbm._optimizer.lr = 1e30
+    with pytest.raises(FloatingPointError, match=r"diverged at epoch 1.*the weights from "
+                                                 r"before this fit were kept"):
+        rbm.fit(X, epochs=3, batch_size=20, progress=False)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="weights from"):
+        rbm.fit(X, epochs=3, batch_size=20, progress=False)  # NaN without a NumPy error
+    for p, before in zip((rbm.W, rbm.b, rbm.c), good):
+        np.testing.assert_array_equal(p.data, before)
+    rbm._optimizer.lr = 0.01  # the optimizer's velocity is finite again: training goes on
+    rbm.fit(X, epochs=1, batch_size=20, progress=False)
+    assert np.all(np.isfinite(rbm.W.data))
+
+
+def test_sparsity_given_as_an_array_is_saved(tmp_path):
+    rbm = rb.models.RBM(6, 3, sparsity=np.array([0.1, 0.2]), rng=0)
+    rb.save(rbm, tmp_path / "rbm.safetensors")
+    back = rb.load(tmp_path / "rbm.safetensors")
+    assert back._sparsity == rbm._sparsity == (0.1, 0.2)
+    assert rb.models.RBM(6, 3, sparsity=np.float32(0.25)).sparsity == 0.25
+
+
+def test_data_a_rounding_error_outside_0_1_are_accepted_and_others_named_exactly():
+    X = np.array([[0.0, 0.5, 1.0 + 2.2e-16], [1.0, -1e-17, 0.0]])
+    rbm = rb.models.RBM(3, 2, rng=0, dtype=np.float64)
+    rbm.fit(X, epochs=1, progress=False)
+    np.testing.assert_array_equal(rbm.transform(X), rbm.transform(np.clip(X, 0, 1)))
+    with pytest.raises(ValueError, match=r"got 1\.5 at row 1, column 2"):
+        rbm.fit(np.array([[0, 0, 1], [0, 1, 1.5]]), epochs=1, progress=False)

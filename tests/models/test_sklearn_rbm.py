@@ -81,3 +81,22 @@ def test_pseudo_likelihood_is_scikit_learns_for_the_same_weights(digits):
     flipped[np.arange(len(Xtr)), flips] = 1 - flipped[np.arange(len(Xtr)), flips]
     expected = -64 * np.logaddexp(0, -(ref._free_energy(flipped) - ref._free_energy(Xtr)))
     np.testing.assert_allclose(ours.rbm_._pseudo_likelihood(Xtr, flips), expected, rtol=1e-10)
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+def test_feature_names_chains_and_score_dtype_as_scikit_learn():
+    from sklearn.neural_network import BernoulliRBM as Theirs
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    X = (np.random.default_rng(0).random((20, 5)) < 0.5).astype(np.float32)
+    ours = BernoulliRBM(3, n_iter=1, random_state=0).fit(X)
+    theirs = Theirs(n_components=3, n_iter=1, random_state=0).fit(X)
+    assert list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
+    pipe = make_pipeline(MinMaxScaler(), BernoulliRBM(3, n_iter=1, random_state=0)).fit(X)
+    assert list(pipe.get_feature_names_out()) == [f"bernoullirbm{i}" for i in range(3)]
+    assert ours.h_samples_.shape == theirs.h_samples_.shape
+    assert ours.score_samples(X).dtype == theirs.score_samples(X).dtype == np.float32
+    pd = pytest.importorskip("pandas")
+    frame = BernoulliRBM(3, n_iter=1, random_state=0).set_output(transform="pandas").fit(X)
+    assert isinstance(frame.transform(X), pd.DataFrame)

@@ -34,3 +34,31 @@ def test_learned_features_feed_a_classifier_in_a_pipeline(make):
     assert pipe.score(Xte, yte) > 0.9
     codes = pipe[0].transform(Xte)
     assert codes.shape == (len(Xte), 48) and np.isfinite(codes).all()
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, prefix", [(lambda: Autoencoder(3, max_iter=1, random_state=0),
+                                           "autoencoder"),
+                                          (lambda: SparseCoding(3, max_iter=1, random_state=0),
+                                           "sparsecoding")])
+def test_feature_names_and_pandas_output(make, prefix):
+    from sklearn.preprocessing import MinMaxScaler
+
+    X = np.random.default_rng(0).random((20, 5))
+    est = make().fit(X)
+    assert list(est.get_feature_names_out()) == [f"{prefix}{i}" for i in range(3)]
+    pipe = make_pipeline(MinMaxScaler(), make()).fit(X)
+    assert list(pipe.get_feature_names_out()) == [f"{prefix}{i}" for i in range(3)]
+    pd = pytest.importorskip("pandas")
+    frame = make().set_output(transform="pandas").fit(X).transform(X)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns)[0] == f"{prefix}0"
+
+
+@pytest.mark.parametrize("make", [lambda: Autoencoder(3, max_iter=1, random_state=0),
+                                  lambda: SparseCoding(3, max_iter=1, random_state=0)])
+def test_inverse_transform_refuses_nan_codes(make):
+    est = make().fit(np.random.default_rng(0).random((20, 5)))
+    H = np.zeros((2, 3))
+    H[1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"contains NaN or infinite values"):
+        est.inverse_transform(H)

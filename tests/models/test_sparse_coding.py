@@ -167,3 +167,66 @@ def test_sklearn_inverse_transform_names_the_codes_shape():
     with pytest.raises(ValueError, match=r"got \(4,\)"):
         sc.inverse_transform(np.zeros(4))
     assert sc.inverse_transform(sc.transform(X[:2])).shape == (2, 3)
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+def test_fit_learns_a_new_dictionary_for_data_of_another_width():
+    g = np.random.default_rng(0)
+    sc = rb.models.SparseCoding(4, 0.1, rng=0).fit(g.normal(size=(20, 6)), epochs=1)
+    X5 = g.normal(size=(20, 5))
+    assert sc.fit(X5, epochs=1).dictionary.shape == (5, 4)
+    assert sc.transform(X5).shape == (20, 4)
+
+
+def test_unconverged_inference_warns_naming_max_iter(digits, fitted):
+    from rosenblatt.models.sparse_coding import ConvergenceWarning
+
+    X = digits[1][:40]
+    sc = rb.models.SparseCoding(32, 0.1, solver="ista", max_iter=5)
+    sc.dictionary = fitted.dictionary
+    for call in (sc.transform, sc.reconstruct, sc.objective):
+        with pytest.warns(ConvergenceWarning, match=r"SparseCoding\.\w+: \d+ of 40 rows did not "
+                                                    r"converge in max_iter=5 iterations "
+                                                    r"\(solver='ista'\); their codes still "
+                                                    r"moved by up to [\d.e-]+ \(tol=0\.0001\)"):
+            call(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.transform(X)  # FISTA at its defaults converges here
+        sc64 = rb.models.SparseCoding(64, 0.3, rng=0).fit(digits[0][:500], epochs=2)
+        sc64.transform(digits[1])  # 300 iterations (the old default) left rows unsettled
+        rb.models.SparseCoding(8, 0.1, max_iter=2, rng=0).fit(X, epochs=1)  # fit: inner_iter
+
+
+def test_save_and_load_round_trip(tmp_path, digits, fitted):
+    rb.save(fitted, tmp_path / "sc.safetensors")
+    back = rb.load(tmp_path / "sc.safetensors")
+    assert isinstance(back, rb.models.SparseCoding)
+    assert (back.n_atoms, back.lam, back.solver, back.max_iter, back.tol) == (32, 0.1, "fista",
+                                                                              1000, 1e-4)
+    np.testing.assert_array_equal(back.dictionary, fitted.dictionary)
+    np.testing.assert_array_equal(back.transform(digits[1][:5]), fitted.transform(digits[1][:5]))
+    blank = rb.models.SparseCoding(5, 0.3, dictionary_norm="at_most_one", solver="ista",
+                                   max_iter=7, tol=0.01)
+    rb.save(blank, tmp_path / "blank.safetensors")
+    back = rb.load(tmp_path / "blank.safetensors")
+    assert back.dictionary is None and repr(back) == repr(blank)
+    assert (back.max_iter, back.tol) == (7, 0.01)
+
+
+def test_nan_codes_are_refused(fitted, digits):
+    H = fitted.transform(digits[1][:3])
+    H[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"SparseCoding\.objective: codes contain NaN or "
+                                         r"infinite values"):
+        fitted.objective(digits[1][:3], H)
+
+
+def test_a_sparse_matrix_is_refused_by_name():
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.random(12, 6, density=0.5, random_state=0, format="csr")
+    with pytest.raises(TypeError, match=r"SparseCoding\.fit: X is a sparse matrix of shape "
+                                        r"\(12, 6\); pass X\.toarray\(\)"):
+        rb.models.SparseCoding(3, 0.1, rng=0).fit(X)
+    sc = rb.models.SparseCoding(3, 0.1, rng=0).fit(rb.tensor(X.toarray()), epochs=1)
+    assert sc.dictionary.shape == (6, 3)
