@@ -41,14 +41,15 @@ from .autodiff._kernels import set_num_threads
 from .io import FormatError, load, save
 from .nn import losses, regularizers
 from .randomness import seed
-from .training import adversarial, callbacks, distributed, fit
+from .training import adversarial, callbacks, distributed, fit, metrics
 
 __all__ = [
     "__version__",
     "adversarial",
     "FormatError", "GradcheckError", "Tensor", "abs", "autodiff", "callbacks", "clip",
     "concatenate", "datasets", "exp", "fit", "gradcheck", "io", "load", "log", "logsumexp",
-    "losses", "maximum", "minimum", "models", "nn", "no_grad", "optim", "pad", "randomness",
+    "losses", "maximum", "metrics", "minimum", "models", "nn", "no_grad", "optim", "pad",
+    "randomness",
     "regularizers", "relu", "save", "seed", "sigmoid", "split", "sqrt", "stack", "tanh", "tensor",
     "training", "where",
     "evolution", "tuning",

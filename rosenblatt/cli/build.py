@@ -80,6 +80,11 @@ def _construct(cls, args, key, what, signature_of=None, skip=()):
         raise CLIError(f"config key '{key}' ({what}): {message}") from None
 
 
+# Recurrent layers (RNN, LSTM, GRU ...) return (outputs, state); only SequenceOutputs takes that.
+_SEQUENCE_OUTPUTS_FIX = ("put a SequenceOutputs layer after it (last = true for one target per "
+                         "sequence)")
+
+
 def _width(layers, sample):
     """Size of axis 1 of the output of ``layers`` for a sample batch (features or channels)."""
     import rosenblatt as rb
@@ -202,6 +207,10 @@ def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
     model that would need more than the limit to train is refused (CLIError
     naming the layer and the estimate in GiB) before anything large is
     allocated.
+
+    A layer that returns ``(outputs, state)`` (the recurrent layers) must be
+    followed by ``SequenceOutputs``; anything else after it, or nothing, is a
+    CLIError naming both layers and the fix.
     """
     import rosenblatt as rb
 
@@ -215,6 +224,10 @@ def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
     for i, spec in enumerate(layers):
         key = f"model.layers[{i}]"
         cls = lookup(rb.nn, spec["type"], f"{key}.type", "layer type", base=rb.nn.Module)
+        if isinstance(current, tuple) and cls is not rb.nn.SequenceOutputs:
+            raise CLIError(f"config key '{key}' ({cls.__name__}): model.layers[{i - 1}] "
+                           f"({type(built[-1]).__name__}) returns (outputs, state); "
+                           f"{_SEQUENCE_OUTPUTS_FIX}")
         args = {k: v for k, v in spec.items() if k != "type"}
         for fill in ("in_features", "num_features", "in_channels"):
             if _accepts(cls, fill) and fill not in args:
@@ -242,6 +255,10 @@ def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
                 memory.check(key, cls.__name__)
             except (ValueError, TypeError, IndexError, AttributeError):
                 current = None  # reported below, as the layers not fitting together
+    if isinstance(current, tuple):
+        raise CLIError(f"config key 'model.layers[{len(built) - 1}]' "
+                       f"({type(built[-1]).__name__}): the last layer returns (outputs, state), "
+                       f"which no loss takes; {_SEQUENCE_OUTPUTS_FIX}")
     model = rb.nn.Sequential(*built)
     if dt != np.float32:
         model.astype(dt)  # layers without a dtype argument

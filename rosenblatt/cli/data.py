@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from ..datasets.preprocessing import is_constant_feature
 from .errors import CLIError
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "max_margin", "hinge", "log_loss",
@@ -291,5 +292,5 @@ def standardizer(x):
         u = x / scale
         mean = u.mean(axis=0) * scale
         std = u.std(axis=0) * scale
-    std = np.where(std > 1e-8, std, 1.0)
+    std = np.where(is_constant_feature(mean, std, len(x)), 1.0, std)
     return mean, std

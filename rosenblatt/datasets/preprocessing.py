@@ -39,7 +39,10 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
         Keep each class's proportion in every part (``y``: labels, or one-hot rows
         stratified by their arg-max). The parts' sizes are those of the
         unstratified split; each class gets its share of each part by largest
-        remainder, so rows sum to the class sizes and columns to the parts'.
+        remainder (equal remainders: a random class, from ``rng``), so rows sum to
+        the class sizes and columns to the parts'. Which samples of a class go
+        where is random. Refused (ValueError), as in scikit-learn, for
+        non-integer targets (regression) and for a class with a single sample.
 
     Returns
     -------
@@ -70,13 +73,19 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
                          f"empty; give more samples or larger fractions")
     if stratify:
         labels = _labels(y)
-        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
-        counts = _allocate(np.array([len(g) for g in groups]), fractions, sizes)
+        classes, inverse = np.unique(labels, return_inverse=True)
+        groups = [np.flatnonzero(inverse == c) for c in range(len(classes))]
+        _check_class_sizes(classes, [len(g) for g in groups])
     else:
-        groups, counts = [np.arange(n)], sizes[None, :]
+        groups = [np.arange(n)]
+    groups = [rng.permutation(group) for group in groups]  # which samples: random per class
+    if stratify:
+        counts = _allocate(np.array([len(g) for g in groups]), fractions, sizes,
+                           _side_stream(rng))
+    else:
+        counts = sizes[None, :]
     parts = [[] for _ in fractions]
     for group, count in zip(groups, counts):
-        group = rng.permutation(group)
         for part, idx in zip(parts, np.split(group, np.cumsum(count)[:-1])):
             part.append(idx)
     out = []
@@ -93,26 +102,52 @@ def _labels(y):
     if y is None:
         raise ValueError("split: stratify=True needs labels y")
     if y.ndim == 2:
-        return y[:, 0] if y.shape[1] == 1 else y.argmax(axis=1)
+        if y.shape[1] != 1:
+            return y.argmax(axis=1)
+        y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"split: stratify=True needs labels of shape (n,) or one-hot rows "
                          f"(n, classes); got y of shape {y.shape}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        bad = y[~(np.isfinite(y) & (y == np.round(y)))][0]
+        raise ValueError(f"split: stratify=True needs class labels; y holds non-integer values "
+                         f"(e.g. {bad.item()!r}), as a regression target does; use stratify=False "
+                         f"(or stratify on binned targets, e.g. np.digitize(y, bins))")
     return y
 
 
-def _allocate(class_sizes, fractions, sizes):
+def _check_class_sizes(classes, class_sizes):
+    """Every class needs 2 samples to be in more than one part (scikit-learn refuses 1 too)."""
+    k = int(np.argmin(class_sizes))
+    if class_sizes[k] < 2:
+        raise ValueError(f"split: stratify=True needs at least 2 samples of every class; "
+                         f"class {classes[k].item()!r} has only {class_sizes[k]} member; remove "
+                         f"or merge the rare classes, or use stratify=False")
+
+
+def _side_stream(rng):
+    """A generator for the allocation's tie-breaks that leaves ``rng``'s stream as it was (a
+    jumped copy of its bit generator), so the samples drawn and the parts' order are those
+    of a split without ties; ``rng`` itself where its bit generator cannot jump."""
+    jumped = getattr(rng.bit_generator, "jumped", None)
+    return np.random.Generator(jumped()) if callable(jumped) else rng
+
+
+def _allocate(class_sizes, fractions, sizes, rng):
     """Samples of each class in each part: rows sum to the class sizes, columns to the parts'
     ``sizes`` (as an unstratified split rounds them), each close to class size x fraction.
 
     Part by part, each class gets the floor of its quota (capped by what it has left) and
-    the part's remaining samples go to the largest remainders (Hamilton's method).
+    the part's remaining samples go to the largest remainders (Hamilton's method); ties
+    between equal remainders are broken at random (``rng``), not by class label, or the
+    low classes would always get the extra samples.
     """
     left = class_sizes.copy()
     counts = np.zeros((len(class_sizes), len(fractions)), dtype=int)
     for p in range(len(fractions) - 1):
         quota = class_sizes * fractions[p]
         take = np.minimum(np.floor(quota).astype(int), left)
-        order = np.argsort(-(quota - np.floor(quota)), kind="stable")
+        order = np.lexsort((rng.random(len(quota)), -(quota - np.floor(quota))))
         while take.sum() < sizes[p]:  # the largest remainders first, where samples are left
             for c in order:
                 if take.sum() < sizes[p] and take[c] < left[c]:
@@ -158,10 +193,38 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     return train[0], test[0], train[1], test[1]
 
 
+def is_constant_feature(mean, std, n_samples):
+    """True where a feature's spread is indistinguishable from round-off: a constant feature.
+
+    scikit-learn's rule (``StandardScaler``; Chan, Golub and LeVeque's error bound of
+    the two-pass variance): constant when ``var <= n eps var + (n eps mean)^2``
+    (``eps`` of float64), evaluated here as
+    ``std sqrt(1 - n eps) <= n eps |mean|`` so that ``std ** 2`` cannot overflow.
+
+    Parameters
+    ----------
+    mean, std : array_like
+        Per-feature mean and (population) standard deviation, in float64.
+    n_samples : int
+        The number of values each statistic was computed from.
+
+    Returns
+    -------
+    ndarray of bool, the broadcast shape of ``mean`` and ``std``
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64)
+    n_eps = n_samples * np.finfo(np.float64).eps
+    return std * np.sqrt(max(1.0 - n_eps, 0.0)) <= n_eps * np.abs(mean)
+
+
 class Standardizer:
     """Feature standardisation fitted on training data: ``(x - mean) / std``.
 
-    Features with zero spread are only centred (divided by 1).
+    Features with zero spread, or a spread within the round-off of computing it
+    (:func:`is_constant_feature`, as scikit-learn's StandardScaler), are only
+    centred (divided by 1): dividing round-off noise by itself would turn a
+    constant input into a random +-1 one.
 
     Parameters
     ----------
@@ -187,7 +250,8 @@ class Standardizer:
             raise ValueError("Standardizer.fit: X contains NaN or inf")
         self.mean_ = X64.mean(axis=self.axis, keepdims=True)
         std = X64.std(axis=self.axis, keepdims=True)
-        self.std_ = np.where(std > 0, std, 1.0)
+        n = X64.size // self.mean_.size
+        self.std_ = np.where(is_constant_feature(self.mean_, std, n), 1.0, std)
         return self
 
     def transform(self, X):
@@ -265,9 +329,12 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
         labels.dtype.kind == "f" and np.all(labels == np.round(labels)))
     if labels.size and not integral:
         raise ValueError(f"one_hot: labels must be integers; got dtype {labels.dtype}")
+    if labels.size and labels.min() < 0:  # checked before the cast, which could wrap around
+        raise ValueError(f"one_hot: labels must be non-negative; got {labels.min().item()!r}")
+    if labels.size and labels.max() >= 2 ** 62:  # the int64 cast would overflow
+        raise ValueError(f"one_hot: label {labels.max().item()!r} is too large for a class index "
+                         f"(one_hot builds one column per class)")
     labels = labels.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        raise ValueError(f"one_hot: labels must be non-negative; got {labels.min()}")
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if labels.size else 0
     else:

@@ -56,6 +56,10 @@ class Tree:
             raise ValueError("Tree: a node is either a leaf (token) or inner (left, right)")
         if left is None and token is None:
             raise ValueError("Tree: a leaf needs a token")
+        if left is not None and not (isinstance(left, Tree) and isinstance(right, Tree)):
+            raise TypeError(f"Tree: left and right must be Tree nodes; got "
+                            f"{type(left).__name__} and {type(right).__name__} (use Tree(1) "
+                            f"for a leaf, or as_tree((1, 2)) to build a tree from tuples)")
         if label is not None:
             if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0:
                 raise ValueError(f"Tree: label must be a non-negative integer; got {label!r}")
@@ -176,7 +180,8 @@ def _where(text, pos):
 
 
 def _is_label(atom):
-    return atom.isdigit()
+    # ASCII only: "²".isdigit() is True but int("²") fails, and "٣" is not a treebank label
+    return atom.isascii() and atom.isdigit()
 
 
 def parse_tree(text, vocab=None):

@@ -50,7 +50,8 @@ def flatten_tree(tree, where="tree"):
         labels.append(-1 if node.label is None else node.label)
         if node.left is None:
             token = node.token
-            if isinstance(token, str) and token.isdigit():  # "(1 (0 3) (1 4))": ids as words
+            # "(1 (0 3) (1 4))": ids as words; ASCII only ("²".isdigit() but int("²") fails)
+            if isinstance(token, str) and token.isascii() and token.isdigit():
                 token = int(token)
             if isinstance(token, bool) or not isinstance(token, (int, np.integer)):
                 raise TypeError(f"{where}: leaf tokens must be integer ids; got "

@@ -1,7 +1,7 @@
 """The training loop, callbacks, augmentation, curriculum and transfer helpers (notes: "Training
 neural networks")."""
 
-from . import callbacks
+from . import callbacks, metrics
 from .augmentation import ImageAugmentation, shift_rotate
 from .callbacks import (
     Callback,
@@ -23,7 +23,8 @@ __all__ = [
     "Callback", "Checkpoint", "Curriculum", "DivergenceError", "EarlyStopping", "GradientMonitor",
     "History", "ImageAugmentation", "LambdaCallback", "LearningRateScheduler", "ReduceLROnPlateau",
     "Trainer",
-    "callbacks", "evaluate", "feature_extractor", "features", "fit", "predict", "replace_output",
+    "callbacks", "evaluate", "feature_extractor", "features", "fit", "metrics", "predict",
+    "replace_output",
     "shift_rotate", "tbptt_fit",
 ]
 __all__ += ["Rewire"]

@@ -179,25 +179,7 @@ def _resolve_loss(loss, owner="fit"):
 
 
 def _metric_plan(metrics, y, loss_name, owner="fit"):
-    plan = metrics_module.resolve(metrics)
-    labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iub"
-              and loss_name in ("cross_entropy", "nll", "max_margin"))
-    for name, fn in plan:
-        if labels and fn in (metrics_module.mae, metrics_module.mse):
-            raise ValueError(f"{owner}: metric {name!r} compares outputs with targets of the same "
-                             f"shape, but y holds class labels for loss {loss_name!r}; use "
-                             f"'accuracy'")
-    classification = y is not None and (
-        y.dtype.kind in "iub" or loss_name in metrics_module.CLASSIFICATION_LOSSES)
-    threshold = 0.0 if loss_name in metrics_module.LOGIT_LOSSES else 0.5
-    out = []
-    for name, fn in plan:
-        if fn is metrics_module.accuracy:
-            if classification:  # accuracy means nothing for regression or reconstruction
-                out.append((name, lambda p, t, _th=threshold: metrics_module.accuracy(p, t, _th)))
-        elif y is not None or fn in (metrics_module.mae, metrics_module.mse):
-            out.append((name, fn))
-    return out
+    return metrics_module.plan(metrics, y, loss_name, owner)
 
 
 def predict(model, X, batch_size=256):

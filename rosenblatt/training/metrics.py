@@ -1,35 +1,82 @@
-"""Metrics reported by the training loop (accuracy, mean absolute/squared error).
+"""Metrics: how good a model's predictions are (notes: "Training neural networks").
 
-A metric is ``fn(pred, target) -> (total, count)``, summed over batches and
-divided at the end of the epoch, so per-epoch values are exact averages over
-examples whatever the batch sizes.
+Three kinds of tool live here.
+
+- **Score functions**, in scikit-learn's argument order ``(y_true, y_pred)`` (or
+  ``y_score`` / ``y_prob``) and with its edge-case conventions, each exact on the
+  whole arrays given: :func:`confusion_matrix`, :func:`precision`, :func:`recall`,
+  :func:`f1` (binary, macro, micro, weighted), :func:`roc_auc`, :func:`log_loss`,
+  :func:`r2`, :func:`top_k_accuracy`. Use them on ``rb.training.predict(model, X)``.
+- **Training-loop metrics**, ``fn(pred, target) -> (total, count)``, the form
+  ``rb.fit(..., metrics=[...])`` takes: summed over an epoch's batches and divided
+  at the end, so per-epoch values are exact averages over examples whatever the
+  batch sizes. By name: ``"accuracy"`` (``"acc"``), ``"mae"``, ``"mse"``, and
+  ``"precision"``, ``"recall"``, ``"f1"`` for binary outputs (one column, or two
+  softmax columns with class 1 positive) and for independent outputs (multi-label,
+  the micro average): each is a ratio of counts (``f1 = 2 tp / (2 tp + fp + fn)``),
+  so summing the batches' counts gives the epoch's exact value; ``top_k(k)`` for
+  top-k accuracy.
+- Scores that are not a ratio of sums (ROC AUC, macro/weighted F1 over several
+  classes, R^2) cannot be built from per-batch means: :class:`EpochScore` is a
+  callback that computes one on whole predictions after every epoch
+  (``rb.fit(..., callbacks=[EpochScore("roc_auc")])`` records ``val_roc_auc``).
+
+:func:`plan` binds what a metric needs to know about the whole data set (the
+output threshold of the loss, whether targets are -1/+1, whether the outputs are
+independent), once, from all of ``y``: deciding it per batch would make the
+same prediction score differently depending on its batch companions.
 """
 
 import numpy as np
+
+from .callbacks import Callback
 
 #: Losses whose single-column outputs are logits or +-1 scores (threshold 0, not 0.5).
 LOGIT_LOSSES = ("binary_cross_entropy_with_logits", "log_loss", "hinge")
 #: Losses that take class labels.
 CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "max_margin", "binary_cross_entropy",
                          *LOGIT_LOSSES)
+#: Losses whose output columns are independent binary decisions (multi-label when several).
+BINARY_LOSSES = ("binary_cross_entropy", *LOGIT_LOSSES)
+#: Losses that take class labels against softmax-like outputs (arg-max decides).
+LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
 
 
-def accuracy(pred, target, threshold=0.5):
-    """Number of correct predictions and number of examples.
+# -- training-loop metrics: fn(pred, target) -> (total, count) ----------------------------------
+def accuracy(pred, target, threshold=0.5, signed=None, multilabel=False):
+    """Number of correct predictions and number of examples (or of entries).
 
-    Several output columns: the arg-max against integer labels (or the
-    arg-max of one-hot targets). One column: ``pred > threshold`` against
-    targets in {0, 1}, or ``sign(pred)`` against targets in {-1, +1}.
+    Several output columns: the arg-max against integer labels (or the arg-max
+    of one-hot targets); with ``multilabel``, every entry on its own as below
+    (the count is the number of entries). One column: ``pred > threshold``
+    against targets in {0, 1}, or ``sign(pred)`` against targets in {-1, +1}.
+
+    Parameters
+    ----------
+    pred : array_like, shape (batch, n_outputs) or (batch,)
+    target : array_like
+        Labels (batch,), one-hot or multi-hot rows, or one value per output.
+    threshold : float, default 0.5
+        Where a single output says class 1 (0 for logits and +-1 scores).
+    signed : bool, optional
+        Targets are -1/+1 (True) or 0/1 (False). Decide it from the whole data
+        set (:func:`plan` does); None guesses from this batch's targets, which
+        makes the score depend on the batch.
+    multilabel : bool, default False
+        The columns are independent binary outputs (sigmoid / logits with a
+        binary loss), not one softmax over classes.
     """
     pred = np.asarray(pred)
     target = np.asarray(target)
-    if pred.ndim >= 2 and pred.shape[-1] > 1:
+    if pred.ndim >= 2 and pred.shape[-1] > 1 and not multilabel:
         guess = pred.argmax(axis=-1)
         truth = target.argmax(axis=-1) if target.shape == pred.shape else target
         return int(np.sum(guess == truth.reshape(guess.shape))), guess.size
     p = pred.reshape(-1)
     t = target.reshape(-1)
-    if t.size and t.min() < 0:
+    if signed is None:
+        signed = bool(t.size and t.min() < 0)
+    if signed:
         return int(np.sum(np.sign(p) == np.sign(t))), t.size
     return int(np.sum((p > threshold) == (t > 0.5))), t.size
 
@@ -46,20 +93,645 @@ def mse(pred, target):
     return float(np.square(diff).sum()), diff.size
 
 
-METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae, "mse": mse}
+def _positives(pred, target, threshold, signed, multilabel, name):
+    """Predicted and true 'positive' of each example (or entry), as two bool arrays."""
+    pred = np.asarray(pred)
+    target = np.asarray(target)
+    if pred.ndim >= 2 and pred.shape[-1] > 1 and not multilabel:
+        if pred.shape[-1] != 2:
+            raise ValueError(
+                f"{name}: outputs of {pred.shape[-1]} classes; rb.fit sums per-batch counts, "
+                f"which gives the binary {name} (one output, or two with class 1 positive) or "
+                f"the micro average of independent outputs, not an average over classes; after "
+                f"training use rb.training.metrics.{name}(y, "
+                f"rb.training.predict(model, X).argmax(1), average='macro')")
+        guess = pred.argmax(axis=-1)
+        truth = target.argmax(axis=-1) if target.shape == pred.shape else target
+        return guess == 1, truth.reshape(guess.shape) == 1
+    p = pred.reshape(-1)
+    t = target.reshape(-1)
+    if signed is None:
+        signed = bool(t.size and t.min() < 0)
+    if signed:
+        return p > 0, t > 0
+    if threshold is None:  # guessing 0.5 would be silently wrong for logits
+        raise ValueError(f"{name}: where a single output says class 1 depends on the loss (0 for "
+                         f"logits and +-1 scores, 0.5 for probabilities); use it through rb.fit "
+                         f"or rb.training.evaluate (metrics.plan binds it), or give threshold=")
+    return p > threshold, t > 0.5
 
 
-def resolve(metrics):
-    """Names/callables -> list of (name, fn)."""
+def _counts(pred, target, threshold, signed, multilabel, name):
+    guess, truth = _positives(pred, target, threshold, signed, multilabel, name)
+    tp = int(np.sum(guess & truth))
+    return tp, int(np.sum(guess & ~truth)), int(np.sum(~guess & truth))
+
+
+def batch_precision(pred, target, threshold=None, signed=None, multilabel=False):
+    """``(tp, tp + fp)``: summed over batches, their ratio is the precision (0 if no positive
+    prediction, as scikit-learn's ``zero_division=0``).
+
+    Arguments as :func:`accuracy`, except that ``threshold`` has no default: a
+    single output's threshold depends on the loss, and :func:`plan` binds it.
+    """
+    tp, fp, _ = _counts(pred, target, threshold, signed, multilabel, "precision")
+    return tp, tp + fp
+
+
+def batch_recall(pred, target, threshold=None, signed=None, multilabel=False):
+    """``(tp, tp + fn)``: summed over batches, their ratio is the recall. Arguments as
+    :func:`batch_precision`."""
+    tp, _, fn = _counts(pred, target, threshold, signed, multilabel, "recall")
+    return tp, tp + fn
+
+
+def batch_f1(pred, target, threshold=None, signed=None, multilabel=False):
+    """``(2 tp, 2 tp + fp + fn)``: summed over batches, their ratio is F1 (the harmonic mean of
+    precision and recall). Arguments as :func:`batch_precision`."""
+    tp, fp, fn = _counts(pred, target, threshold, signed, multilabel, "f1")
+    return 2 * tp, 2 * tp + fp + fn
+
+
+def top_k(k):
+    """A training-loop metric: the true class among the ``k`` largest outputs.
+
+    ``rb.fit(..., metrics=["accuracy", top_k(5)])`` reports ``top5_accuracy``;
+    ties ranked as :func:`top_k_accuracy` ranks them.
+
+    Parameters
+    ----------
+    k : int
+        A positive integer.
+
+    Returns
+    -------
+    callable ``fn(pred, target) -> (hits, count)``, for outputs (batch, n_classes)
+    and labels (batch,) or one-hot rows.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"top_k: k must be a positive integer; got {k!r}")
+
+    def metric(pred, target):
+        pred = np.asarray(pred)
+        target = np.asarray(target)
+        if pred.ndim != 2:
+            raise ValueError(f"top{k}_accuracy: needs outputs of shape (batch, n_classes); got "
+                             f"{pred.shape}")
+        truth = target.argmax(axis=-1) if target.shape == pred.shape else target.reshape(-1)
+        ranked = np.argsort(pred, axis=1, kind="stable")[:, ::-1][:, :k]
+        return int(np.sum(np.any(ranked == truth[:, None], axis=1))), len(pred)
+
+    metric.__name__ = f"top{k}_accuracy"
+    return metric
+
+
+METRICS = {"accuracy": accuracy, "acc": accuracy, "mae": mae, "mse": mse,
+           "precision": batch_precision, "recall": batch_recall, "f1": batch_f1}
+#: Metrics that turn outputs into class decisions (bound to the threshold by :func:`plan`).
+DECISION_METRICS = (accuracy, batch_precision, batch_recall, batch_f1)
+
+
+def resolve(metrics, owner="fit"):
+    """Names/callables (or one name, or one callable) -> list of (name, fn)."""
+    if isinstance(metrics, str) or callable(metrics):
+        metrics = [metrics]
     out = []
     for m in metrics or ():
         if isinstance(m, str):
             if m not in METRICS:
-                raise ValueError(f"fit: unknown metric {m!r}; known: {sorted(METRICS)} "
+                raise ValueError(f"{owner}: unknown metric {m!r}; known: {sorted(METRICS)} "
                                  f"(or pass a callable fn(pred, target) -> (total, count))")
             out.append(("accuracy" if m == "acc" else m, METRICS[m]))
         elif callable(m):
             out.append((getattr(m, "__name__", "metric"), m))
         else:
-            raise TypeError(f"fit: a metric must be a name or a callable; got {type(m).__name__}")
+            raise TypeError(f"{owner}: a metric must be a name or a callable; got "
+                            f"{type(m).__name__}")
     return out
+
+
+def _bind(fn, threshold, signed, multilabel):
+    def metric(pred, target):
+        return fn(pred, target, threshold, signed, multilabel)
+    metric.__name__ = fn.__name__
+    return metric
+
+
+def plan(metrics, y, loss_name, owner="fit"):
+    """The metrics ``rb.fit``/``evaluate`` compute for targets ``y`` and the loss ``loss_name``.
+
+    Returns a list of ``(name, fn(pred, target) -> (total, count))``. Accuracy,
+    precision, recall and F1 are kept only for classification (integer or bool
+    ``y``, or a classification loss) and bound, from the whole ``y``, to the
+    loss's threshold (0 for logits and +-1 scores, else 0.5), to the target
+    encoding (-1/+1 when ``y`` has a negative value) and, for binary losses, to
+    independent outputs (every column thresholded: multi-label). Error metrics
+    (mae, mse) against class labels of a softmax loss are a ValueError.
+    """
+    resolved = resolve(metrics, owner)
+    labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iub"
+              and loss_name in LABEL_LOSSES)
+    for name, fn in resolved:
+        if labels and fn in (mae, mse):
+            raise ValueError(f"{owner}: metric {name!r} compares outputs with targets of the same "
+                             f"shape, but y holds class labels for loss {loss_name!r}; use "
+                             f"'accuracy'")
+    classification = y is not None and (
+        y.dtype.kind in "iub" or loss_name in CLASSIFICATION_LOSSES)
+    threshold = 0.0 if loss_name in LOGIT_LOSSES else 0.5
+    signed = bool(y is not None and y.size and y.dtype.kind in "if" and y.min() < 0)
+    multilabel = loss_name in BINARY_LOSSES
+    out = []
+    for name, fn in resolved:
+        if fn in DECISION_METRICS:
+            if classification:  # class decisions mean nothing for regression or reconstruction
+                out.append((name, _bind(fn, threshold, signed, multilabel)))
+        elif y is not None or fn in (mae, mse):
+            out.append((name, fn))
+    return out
+
+
+# -- score functions: scikit-learn's order (y_true, y_pred) --------------------------------------
+def _vector(values, name, where):
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"{where}: {name} must be one value per sample, shape (n,); got shape "
+                         f"{values.shape}")
+    return values
+
+
+def _pair(y_true, y_pred, where, pred_name="y_pred"):
+    y_true = _vector(y_true, "y_true", where)
+    y_pred = _vector(y_pred, pred_name, where)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{where}: y_true has {len(y_true)} samples but {pred_name} has "
+                         f"{len(y_pred)}")
+    return y_true, y_pred
+
+
+def confusion_matrix(y_true, y_pred, labels=None):
+    """Counts of (true class, predicted class) pairs: ``C[i, j]`` samples of class
+    ``labels[i]`` predicted as ``labels[j]``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, shape (n,)
+        Class labels (any sortable values).
+    labels : array_like, optional
+        The classes, in the order of the rows and columns; samples of other
+        classes are left out. Default: every label in ``y_true`` or ``y_pred``,
+        sorted.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_labels, n_labels)
+
+    Examples
+    --------
+    >>> from rosenblatt.training.metrics import confusion_matrix
+    >>> confusion_matrix([0, 1, 1, 2], [0, 2, 1, 2]).tolist()
+    [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    """
+    y_true, y_pred = _pair(y_true, y_pred, "confusion_matrix")
+    labels = np.unique(np.concatenate([y_true, y_pred])) if labels is None else np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"confusion_matrix: labels must be a non-empty list of classes; got "
+                         f"{labels.tolist()!r}")
+    order = np.argsort(labels, kind="stable")
+    ranked = labels[order]
+    k = len(labels)
+
+    def index(values):
+        pos = np.clip(np.searchsorted(ranked, values), 0, k - 1)
+        return order[pos], ranked[pos] == values
+
+    ti, t_ok = index(y_true)
+    pi, p_ok = index(y_pred)
+    keep = t_ok & p_ok
+    flat = np.bincount(ti[keep] * k + pi[keep], minlength=k * k)
+    return flat.reshape(k, k).astype(np.int64)
+
+
+_AVERAGES = ("binary", "macro", "micro", "weighted", None)
+
+
+def _class_counts(y_true, y_pred, average, labels, pos_label, where):
+    """(tp, predicted, actual) per class (or for the positive class / summed for micro)."""
+    if average not in _AVERAGES:
+        raise ValueError(f"{where}: average must be one of {_AVERAGES}; got {average!r}")
+    y_true, y_pred = _pair(y_true, y_pred, where)
+    if average == "binary":
+        present = np.unique(np.concatenate([y_true, y_pred]))
+        if len(present) > 2:
+            raise ValueError(f"{where}: average='binary' needs two classes; got "
+                             f"{len(present)} ({present[:5].tolist()}...); use average='macro', "
+                             f"'micro' or 'weighted'")
+        if len(present) == 2 and pos_label not in present.tolist():
+            raise ValueError(f"{where}: pos_label={pos_label!r} is not one of the classes "
+                             f"{present.tolist()}; give pos_label")
+        guess, truth = y_pred == pos_label, y_true == pos_label
+        tp = np.array([np.sum(guess & truth)])
+        return tp, np.array([np.sum(guess)]), np.array([np.sum(truth)])
+    matrix = confusion_matrix(y_true, y_pred, labels)
+    tp, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    if average == "micro":
+        return tp.sum(keepdims=True), predicted.sum(keepdims=True), actual.sum(keepdims=True)
+    return tp, predicted, actual
+
+
+def _ratio(num, den, zero_division):
+    num = num.astype(np.float64)
+    den = den.astype(np.float64)
+    out = np.full(num.shape, float(zero_division))
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _average(scores, actual, average, zero_division):
+    if average is None:
+        return scores
+    if average == "weighted":
+        if actual.sum() == 0:
+            return float(zero_division)
+        return float(np.average(scores, weights=actual))
+    return float(scores.mean())  # binary and micro: one value; macro: the plain mean
+
+
+def _score_doc(what, formula):
+    return f"""{what} of class predictions: ``{formula}``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, shape (n,)
+        True and predicted class labels.
+    average : {{'binary', 'macro', 'micro', 'weighted', None}}, default 'binary'
+        ``'binary'``: the class ``pos_label`` only (at most two classes);
+        ``'macro'``: the mean over classes; ``'micro'``: from the counts summed
+        over classes; ``'weighted'``: the mean weighted by each class's number of
+        true samples; None: one value per class.
+    labels : array_like, optional
+        The classes to average over (default: every label present), as in
+        :func:`confusion_matrix`; not used by ``'binary'``.
+    pos_label : default 1
+        The positive class of ``'binary'``.
+    zero_division : float, default 0.0
+        The value where the ratio is 0/0 (scikit-learn's default, without its
+        warning).
+
+    Returns
+    -------
+    float, or ndarray of shape (n_labels,) when ``average`` is None
+    """
+
+
+def precision(y_true, y_pred, average="binary", labels=None, pos_label=1, zero_division=0.0):
+    tp, predicted, actual = _class_counts(y_true, y_pred, average, labels, pos_label,
+                                          "precision")
+    return _average(_ratio(tp, predicted, zero_division), actual, average, zero_division)
+
+
+def recall(y_true, y_pred, average="binary", labels=None, pos_label=1, zero_division=0.0):
+    tp, predicted, actual = _class_counts(y_true, y_pred, average, labels, pos_label, "recall")
+    return _average(_ratio(tp, actual, zero_division), actual, average, zero_division)
+
+
+def f1(y_true, y_pred, average="binary", labels=None, pos_label=1, zero_division=0.0):
+    tp, predicted, actual = _class_counts(y_true, y_pred, average, labels, pos_label, "f1")
+    return _average(_ratio(2 * tp, predicted + actual, zero_division), actual, average,
+                    zero_division)
+
+
+precision.__doc__ = _score_doc("Precision, the share of predicted positives that are right,",
+                               "tp / (tp + fp)") + """
+    Examples
+    --------
+    >>> from rosenblatt.training.metrics import precision
+    >>> precision([0, 1, 1, 0], [1, 1, 0, 0])
+    0.5
+    """
+recall.__doc__ = _score_doc("Recall, the share of true positives found,", "tp / (tp + fn)")
+f1.__doc__ = _score_doc("F1, the harmonic mean of precision and recall,",
+                        "2 tp / (2 tp + fp + fn)")
+
+
+def roc_auc(y_true, y_score):
+    """Area under the ROC curve of a binary classifier, from its scores.
+
+    The probability that a random positive scores above a random negative,
+    ties counting one half (the Mann-Whitney statistic, computed with mid-ranks:
+    O(n log n), no loop).
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n,)
+        Two classes; the larger label is the positive one (scikit-learn's rule).
+    y_score : array_like, shape (n,), (n, 1) or (n, 2)
+        Scores, probabilities or logits of the positive class (of two columns,
+        the second).
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ValueError
+        When ``y_true`` holds only one class (the AUC is undefined) or more than two.
+
+    Examples
+    --------
+    >>> from rosenblatt.training.metrics import roc_auc
+    >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
+    """
+    y_score = np.asarray(y_score)
+    if y_score.ndim == 2 and y_score.shape[1] == 2:
+        y_score = y_score[:, 1]
+    y_true, y_score = _pair(y_true, y_score, "roc_auc", "y_score")
+    classes = np.unique(y_true)
+    if len(classes) != 2:
+        raise ValueError(f"roc_auc: y_true must hold two classes; got {len(classes)} "
+                         f"({classes[:5].tolist()}): the ROC AUC is undefined "
+                         f"{'with one class' if len(classes) < 2 else 'for several classes'}")
+    if not np.all(np.isfinite(y_score)):
+        raise ValueError("roc_auc: y_score contains NaN or inf")
+    positive = y_true == classes[1]
+    values, inverse, counts = np.unique(y_score, return_inverse=True, return_counts=True)
+    midrank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based rank, ties averaged
+    n_pos = int(positive.sum())
+    n_neg = len(y_true) - n_pos
+    rank_sum = midrank[inverse.reshape(-1)][positive].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def log_loss(y_true, y_prob, labels=None):
+    """Mean negative log-likelihood of the true classes under predicted probabilities.
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n,)
+        Class labels.
+    y_prob : array_like, shape (n, n_classes) or (n,)
+        Probabilities of the classes ``labels`` (rows summing to 1), or of the
+        positive (larger) class of two. Clipped to ``[eps, 1 - eps]`` (``eps`` of
+        their dtype), as scikit-learn does, so a confident mistake costs a large
+        finite amount.
+    labels : array_like, optional
+        The classes of the columns (default: the sorted labels of ``y_true``,
+        which must then hold every class).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from rosenblatt.training.metrics import log_loss
+    >>> round(log_loss([1, 0], [[0.2, 0.8], [0.9, 0.1]]), 4)
+    0.1643
+    """
+    y_true = _vector(y_true, "y_true", "log_loss")
+    y_prob = np.asarray(y_prob)
+    y_prob = y_prob.astype(y_prob.dtype if y_prob.dtype.kind == "f" else np.float64)
+    labels = np.unique(y_true) if labels is None else np.unique(np.asarray(labels))
+    if y_prob.ndim == 1 or (y_prob.ndim == 2 and y_prob.shape[1] == 1):
+        p1 = y_prob.reshape(-1)
+        y_prob = np.stack([1 - p1, p1], axis=1)
+    if y_prob.ndim != 2 or len(y_prob) != len(y_true):
+        raise ValueError(f"log_loss: y_prob must have shape ({len(y_true)}, n_classes) or "
+                         f"({len(y_true)},); got {y_prob.shape}")
+    if len(labels) < 2:
+        raise ValueError(f"log_loss: y_true holds one class ({labels.tolist()}); give every "
+                         f"class with labels=...")
+    if len(labels) != y_prob.shape[1]:
+        raise ValueError(f"log_loss: y_prob has {y_prob.shape[1]} columns but there are "
+                         f"{len(labels)} classes {labels[:10].tolist()}; give labels=...")
+    if y_prob.size and (y_prob.min() < 0 or y_prob.max() > 1):
+        raise ValueError(f"log_loss: y_prob must be probabilities in [0, 1]; got values in "
+                         f"[{y_prob.min()}, {y_prob.max()}] (apply softmax or sigmoid first)")
+    eps = np.finfo(y_prob.dtype).eps
+    if not np.allclose(y_prob.sum(axis=1), 1.0, rtol=np.sqrt(eps), atol=0):
+        raise ValueError("log_loss: the rows of y_prob must sum to 1 (probabilities)")
+    column = np.searchsorted(labels, y_true)
+    known = (column < len(labels)) & (labels[np.minimum(column, len(labels) - 1)] == y_true)
+    if not np.all(known):
+        raise ValueError(f"log_loss: y_true holds a class not in labels: "
+                         f"{y_true[~known][0]!r}")
+    p = np.clip(np.take_along_axis(y_prob, column[:, None], axis=1)[:, 0], eps, 1 - eps)
+    return float(-np.mean(np.log(p.astype(np.float64))))
+
+
+_MULTIOUTPUT = ("uniform_average", "raw_values", "variance_weighted")
+
+
+def r2(y_true, y_pred, multioutput="uniform_average"):
+    """Coefficient of determination ``R^2 = 1 - SS_res / SS_tot``.
+
+    1 is a perfect fit, 0 the score of always predicting the mean of
+    ``y_true``, and it can be negative. A constant ``y_true`` (``SS_tot = 0``)
+    scores 1 for a perfect prediction, else 0 (scikit-learn's
+    ``force_finite``).
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, shape (n,) or (n, n_outputs)
+    multioutput : {'uniform_average', 'raw_values', 'variance_weighted'}
+        How several outputs combine: their mean, one value each, or the mean
+        weighted by each output's variance.
+
+    Returns
+    -------
+    float, or ndarray of shape (n_outputs,) for ``'raw_values'``
+
+    Examples
+    --------
+    >>> from rosenblatt.training.metrics import r2
+    >>> r2([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    0.5
+    """
+    if multioutput not in _MULTIOUTPUT:
+        raise ValueError(f"r2: multioutput must be one of {_MULTIOUTPUT}; got {multioutput!r}")
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if y_true.ndim == 1:
+        y_true = y_true[:, None]
+    if y_pred.ndim == 1:
+        y_pred = y_pred[:, None]
+    if y_true.ndim != 2 or y_true.shape != y_pred.shape:
+        raise ValueError(f"r2: y_true and y_pred must have the same shape (n,) or (n, outputs); "
+                         f"got {np.shape(y_true)} and {np.shape(y_pred)}")
+    if len(y_true) < 2:
+        raise ValueError(f"r2: needs at least 2 samples; got {len(y_true)}")
+    ss_res = np.square(y_true - y_pred).sum(axis=0)
+    ss_tot = np.square(y_true - y_true.mean(axis=0)).sum(axis=0)
+    scores = np.where(ss_res == 0, 1.0, 0.0)
+    np.subtract(1.0, ss_res / np.where(ss_tot > 0, ss_tot, 1.0), out=scores, where=ss_tot > 0)
+    if multioutput == "raw_values":
+        return scores
+    if multioutput == "variance_weighted" and ss_tot.sum() > 0:
+        return float(np.average(scores, weights=ss_tot))
+    return float(scores.mean())
+
+
+def top_k_accuracy(y_true, y_score, k=2):
+    """Share of samples whose true class is among the ``k`` highest scores.
+
+    Equal scores are ranked as scikit-learn ranks them (a stable sort of the
+    scores, reversed: of tied columns, the later one ranks higher).
+
+    Parameters
+    ----------
+    y_true : array_like of int, shape (n,)
+        Class labels, the column indices ``0 .. n_classes - 1`` of ``y_score``
+        (a class need not be present in ``y_true``).
+    y_score : array_like, shape (n, n_classes)
+        Scores, probabilities or logits.
+    k : int, default 2
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from rosenblatt.training.metrics import top_k_accuracy
+    >>> top_k_accuracy([0, 1, 2], [[.5, .4, .1], [.6, .1, .3], [.1, .2, .7]], k=2)
+    0.6666666666666666
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"top_k_accuracy: k must be a positive integer; got {k!r}")
+    y_true = _vector(y_true, "y_true", "top_k_accuracy")
+    y_score = np.asarray(y_score)
+    if y_score.ndim != 2 or len(y_score) != len(y_true):
+        raise ValueError(f"top_k_accuracy: y_score must have shape ({len(y_true)}, n_classes); "
+                         f"got {y_score.shape}")
+    n_classes = y_score.shape[1]
+    integral = y_true.dtype.kind in "iub" or (
+        y_true.dtype.kind == "f" and np.all(y_true == np.round(y_true)))
+    if y_true.size and (not integral or y_true.min() < 0 or y_true.max() >= n_classes):
+        raise ValueError(f"top_k_accuracy: y_true must hold column indices 0 to "
+                         f"{n_classes - 1} of y_score; got values in "
+                         f"[{y_true.min()!r}, {y_true.max()!r}]")
+    if len(y_true) == 0:
+        raise ValueError("top_k_accuracy: no samples")
+    ranked = np.argsort(y_score, axis=1, kind="stable")[:, ::-1][:, :k]
+    return float(np.mean(np.any(ranked == y_true.astype(np.int64)[:, None], axis=1)))
+
+
+# -- whole-data-set scores after every epoch ------------------------------------------------------
+#: EpochScore's named scores: (score function, its keyword arguments, what it reads of the outputs).
+EPOCH_SCORES = {
+    "roc_auc": (roc_auc, {}, "score"),
+    "f1_macro": (f1, {"average": "macro"}, "label"),
+    "f1_weighted": (f1, {"average": "weighted"}, "label"),
+    "precision_macro": (precision, {"average": "macro"}, "label"),
+    "recall_macro": (recall, {"average": "macro"}, "label"),
+    "r2": (r2, {}, "value"),
+}
+
+
+def _classes(y):
+    """Class labels of targets: labels, the arg-max of one-hot rows, 0/1 from -1/+1 or 0/1."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1)
+    y = y.reshape(-1)
+    if y.size and y.min() < 0:  # -1/+1 targets (hinge, log_loss)
+        return (y > 0).astype(np.int64)
+    if y.dtype.kind == "f":
+        return y.astype(np.int64) if np.all(y == np.round(y)) else (y > 0.5).astype(np.int64)
+    return y
+
+
+def _decode(outputs, y, reads, loss_name, name):
+    """(targets, outputs) as the score reads them."""
+    if reads == "value":
+        return (y.reshape(outputs.shape) if y.size == outputs.size else y), outputs
+    truth = _classes(y)
+    multi = outputs.ndim == 2 and outputs.shape[1] > 1
+    if reads == "score":  # monotone in the positive class's probability: all AUC needs
+        if multi and outputs.shape[1] != 2:
+            raise ValueError(f"EpochScore: {name} is for two classes; the model has "
+                             f"{outputs.shape[1]} outputs")
+        return truth, (outputs[:, 1] - outputs[:, 0]) if multi else outputs.reshape(-1)
+    if multi:
+        return truth, outputs.argmax(axis=1)
+    threshold = 0.0 if loss_name in LOGIT_LOSSES else 0.5
+    return truth, (outputs.reshape(-1) > threshold).astype(np.int64)
+
+
+class EpochScore(Callback):
+    """Record a score of whole-data-set predictions after every epoch.
+
+    For the scores that per-batch sums cannot give (ROC AUC, macro F1, R^2):
+    after each epoch the model predicts ``data`` (eval mode, no graph) and the
+    score is added to the epoch's logs, so History records it and a later
+    callback (EarlyStopping, ReduceLROnPlateau) can monitor it; list this
+    callback before them.
+
+    Parameters
+    ----------
+    score : str or callable
+        One of ``EPOCH_SCORES``: ``"roc_auc"`` (two classes; from one output or
+        the difference of two), ``"f1_macro"``, ``"f1_weighted"``,
+        ``"precision_macro"``, ``"recall_macro"`` (of the class decisions: the
+        arg-max, or one output against the loss's threshold), ``"r2"`` (of the
+        outputs); or ``fn(y_true, outputs) -> float``.
+    data : (X, y), optional
+        Default: fit's ``validation_data``, and the name gets a ``val_`` prefix.
+    name : str, optional
+        The key in the logs (default: the score's name, ``val_``-prefixed for
+        the validation data).
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> from rosenblatt.training.metrics import EpochScore
+    >>> X = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.int64)
+    >>> net = rb.nn.Sequential(rb.nn.Dense(2, 2, rng=0))
+    >>> h = rb.fit(net, X, y, loss="cross_entropy", epochs=2, progress=False,
+    ...            optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+    ...            validation_data=(X, y), callbacks=[EpochScore("roc_auc")])
+    >>> len(h["val_roc_auc"])
+    2
+    """
+
+    def __init__(self, score, data=None, name=None):
+        if isinstance(score, str):
+            if score not in EPOCH_SCORES:
+                raise ValueError(f"EpochScore: unknown score {score!r}; known: "
+                                 f"{sorted(EPOCH_SCORES)} (or a callable fn(y_true, outputs))")
+            self.fn, self.kwargs, self.reads = EPOCH_SCORES[score]
+            self.score_name = score
+        elif callable(score):
+            self.fn, self.kwargs, self.reads = score, {}, None
+            self.score_name = getattr(score, "__name__", "score")
+        else:
+            raise TypeError(f"EpochScore: score must be a name or a callable; got "
+                            f"{type(score).__name__}")
+        if data is not None and (not isinstance(data, (tuple, list)) or len(data) != 2):
+            raise ValueError(f"EpochScore: data must be a pair (X, y); got "
+                             f"{type(data).__name__}")
+        self.data = data
+        self.name = name
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        from .fit import predict  # fit imports this module
+
+        if self.data is None:
+            if trainer.validation is None:
+                raise ValueError(f"EpochScore: {self.score_name!r} needs data=(X, y) or fit's "
+                                 f"validation_data")
+            (X, y), key = trainer.validation, f"val_{self.score_name}"
+        else:
+            (X, y), key = self.data, self.score_name
+        outputs = predict(trainer.model, X)
+        y = np.asarray(y)
+        if self.reads is None:
+            value = self.fn(y, outputs)
+        else:
+            truth, seen = _decode(outputs, y, self.reads, trainer.loss_name, self.score_name)
+            value = self.fn(truth, seen, **self.kwargs)
+        logs[self.name or key] = float(value)

@@ -202,8 +202,8 @@ BAD_CONFIGS = [
      "config key 'model.layers[1].type': unknown layer type 'Tanhh'; expected one of:"),
     (SMALL.replace("out_features = 16", "out_features = 16\nunits = 3"),
      "config key 'model.layers[0]' (Dense): "),
-    (SMALL.replace('name = "adam"', 'name = "adamw"'),
-     "config key 'optimizer.name': unknown optimizer 'adamw'; expected one of: Adadelta"),
+    (SMALL.replace('name = "adam"', 'name = "adamx"'),
+     "config key 'optimizer.name': unknown optimizer 'adamx'; expected one of: Adadelta"),
     (SMALL.replace("lr = 0.02", "lr = -1.0"), "config key 'optimizer' (Adam): "),
     (SMALL.replace("lr = 0.02", "lr = 0.02\nmomentum = 0.9"),
      "unexpected keyword argument 'momentum'; Adam accepts: lr, betas, eps"),
@@ -416,3 +416,68 @@ def test_layers_that_do_not_fit_are_a_config_error(tmp_path, capsys):
     assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "config key 'model.layers[2]': cannot infer in_features" in err
+
+
+RECURRENT = """
+seed = 0
+[data]
+name = "adding_problem"
+options = { n_samples = 40, length = 5 }
+test = 0.2
+validation = 0.2
+standardize = false
+shape = [5, 2]
+[[model.layers]]
+type = "LAYER"
+hidden_size = 4
+input_size = 2
+[[model.layers]]
+type = "Dense"
+out_features = 1
+[training]
+loss = "mse"
+epochs = 1
+batch_size = 8
+[optimizer]
+name = "Adam"
+"""
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
+def test_a_recurrent_layer_without_sequence_outputs_is_a_config_error(tmp_path, capsys, layer):
+    cfg = _write(tmp_path, RECURRENT.replace("LAYER", layer))
+    assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert (f"config key 'model.layers[1]' (Dense): model.layers[0] ({layer}) returns "
+            f"(outputs, state); put a SequenceOutputs layer after it (last = true for one "
+            f"target per sequence)") in err
+    # the last layer returning (outputs, state) is the same mistake
+    cfg = _write(tmp_path, RECURRENT.replace("LAYER", layer).split("[[model.layers]]\ntype = "
+                                                                   "\"Dense\"")[0]
+                 + RECURRENT.split("out_features = 1")[1])
+    assert main(["train", cfg, "--out", str(tmp_path / "o2"), "--quiet"]) == 2
+    assert (f"config key 'model.layers[0]' ({layer}): the last layer returns (outputs, state)"
+            in capsys.readouterr().err)
+
+
+def test_a_recurrent_layer_with_sequence_outputs_builds():
+    from rosenblatt.cli.build import build_model
+
+    layers = [{"type": "LSTM", "input_size": 2, "hidden_size": 4},
+              {"type": "SequenceOutputs", "last": True}, {"type": "Dense", "out_features": 1}]
+    model = build_model(layers, (5, 2), rng=0)
+    assert model(np.zeros((3, 5, 2), np.float32)).shape == (3, 1)
+
+
+def test_cli_standardizer_agrees_with_rb_datasets():
+    from rosenblatt.cli.data import standardizer
+
+    rng = np.random.default_rng(0)
+    n = 500
+    X = np.c_[rng.normal(size=n), 1e4 + rng.choice([-1, 0, 1], n) * np.spacing(1e4),
+              rng.normal(size=n) * 1e-9, np.full(n, 3.0)]  # real but tiny spread; constant
+    scaler = rb.datasets.Standardizer().fit(X)
+    mean, std = standardizer(X)
+    np.testing.assert_allclose(mean, scaler.mean_.ravel())
+    np.testing.assert_allclose(std, scaler.std_.ravel())

@@ -357,3 +357,84 @@ def test_stratified_split_of_one_hot_targets_and_empty_parts():
     with pytest.raises(ValueError, match=r"split: part 2 \(fraction 0.05\) of 10 samples would "
                                          r"be empty"):
         ds.split(X[:10], labels[:10], (0.9, 0.05, 0.05))
+
+
+# -- stratified splits: random, and refused where they mean nothing -------------------------
+def test_stratified_split_refuses_continuous_targets_and_singleton_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = rng.normal(size=100).astype(np.float32)  # a regression target
+    with pytest.raises(ValueError, match="stratify=True needs class labels; y holds "
+                                         "non-integer values"):
+        ds.train_test_split(X, y, test_size=0.2, stratify=True)
+    labels = np.r_[np.repeat([0, 1], 5), 2]  # class 2 has one member (sklearn refuses too)
+    with pytest.raises(ValueError, match="class 2 has only 1 member"):
+        ds.split(np.arange(11)[:, None], labels, stratify=True)
+    # integral floats are labels
+    (_, ytr), (_, yte) = ds.split(np.arange(10)[:, None], np.repeat([0.0, 1.0], 5),
+                                  (0.8, 0.2), stratify=True)
+    assert sorted(yte.tolist()) == [0.0, 1.0]
+
+
+def test_stratified_split_breaks_ties_between_classes_with_the_seed():
+    # 50 classes x 2 and 20 test samples: which classes give one is a random choice
+    X, lab = np.arange(100.)[:, None], np.repeat(np.arange(50), 2)
+    chosen = []
+    for seed in range(3):
+        _, _, _, yte = ds.train_test_split(X, lab, test_size=0.2, stratify=True, rng=seed)
+        assert len(yte) == 20 and np.bincount(yte, minlength=50).max() == 1
+        chosen.append(frozenset(yte.tolist()))
+    assert len(set(chosen)) == 3
+    assert chosen[0] != frozenset(range(30, 50))
+    _, _, _, again = ds.train_test_split(X, lab, test_size=0.2, stratify=True, rng=0)
+    assert frozenset(again.tolist()) == chosen[0]  # still deterministic per seed
+
+
+def test_standardizer_keeps_a_feature_constant_up_to_round_off_constant():
+    # sklearn's StandardScaler treats variance within round-off of 0 as a constant feature
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    const = 1e4 + rng.choice([-1, 0, 1], n) * np.spacing(1e4)
+    X = np.c_[rng.normal(size=n), const, rng.normal(size=n) * 1e-9]
+    scaler = ds.Standardizer().fit(X)
+    ref = StandardScaler().fit(X)
+    np.testing.assert_allclose(scaler.std_.ravel(), ref.scale_, rtol=1e-12)
+    Z = scaler.transform(X)
+    assert np.abs(Z[:, 1]).max() < 1e-8
+    np.testing.assert_allclose(Z, ref.transform(X), atol=1e-10)
+    # the same rule per channel: a constant channel stays centred only
+    images = np.full((4, 2, 3, 3), 5.0)
+    images[:, 1] = rng.normal(size=(4, 3, 3))
+    s = ds.Standardizer(axis=(0, 2, 3)).fit(images)
+    assert s.std_.ravel()[0] == 1.0 and s.std_.ravel()[1] != 1.0
+
+
+def test_is_constant_feature_matches_sklearn():
+    from sklearn.preprocessing._data import _is_constant_feature
+
+    from rosenblatt.datasets.preprocessing import is_constant_feature
+
+    rng = np.random.default_rng(1)
+    mean = rng.normal(size=200) * 10.0 ** rng.integers(-5, 8, 200)
+    std = np.abs(mean) * 10.0 ** rng.uniform(-16, -8, 200)
+    std[:5] = 0.0
+    for n in (10, 1000):
+        want = _is_constant_feature(std ** 2, mean, n)
+        assert 20 < want.sum() < 195  # both kinds present
+        np.testing.assert_array_equal(is_constant_feature(mean, std, n), want)
+    huge = np.array([1e200]), np.array([1e190])  # no overflow: std^2 is never formed
+    assert not is_constant_feature(*huge, 10)[0]
+
+
+def test_one_hot_refuses_labels_too_large_for_an_index():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value encountered in cast"
+        for bad in ([1e20], [2.0 ** 63], [np.inf], np.array([2 ** 63], np.uint64)):
+            with pytest.raises(ValueError, match="one_hot: label .* is too large"):
+                ds.one_hot(bad)
+        with pytest.raises(ValueError, match="non-negative; got -1e\\+20"):
+            ds.one_hot([-1e20])

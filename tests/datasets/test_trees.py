@@ -44,3 +44,18 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="two children"):
         rb.datasets.Tree(left=rb.datasets.Tree(1))
     assert np.all(rb.datasets.arithmetic_trees(3, rng=1)[1] < 10)
+
+
+@pytest.mark.parametrize("text", ["(² good)", "(٣ good)"])
+def test_parse_tree_reads_only_ascii_integers_as_labels(text):
+    # "²".isdigit() is True but int("²") fails; "٣" is an Arabic-Indic 3
+    tree = rb.datasets.parse_tree(text)
+    assert tree.label is None and tree.leaves() == text[1:-1].split()
+
+
+def test_tree_children_must_be_trees():
+    with pytest.raises(TypeError, match=r"Tree: left and right must be Tree nodes; got int "
+                                        r"and int \(use Tree\(1\) for a leaf"):
+        rb.datasets.Tree(left=1, right=2, label=0)
+    with pytest.raises(TypeError, match="got Tree and str"):
+        rb.datasets.Tree(left=rb.datasets.Tree(1), right="x")

@@ -1,0 +1,330 @@
+"""rb.training.metrics: the training loop's per-batch metrics and the score functions,
+checked against sklearn.metrics."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.training import metrics as M
+
+
+def _fit_logs(plan, pred, target, batch_size):
+    """Epoch values as rb.fit sums a plan's (total, count) over batches."""
+    sums = {name: [0.0, 0] for name, _ in plan}
+    for i in range(0, len(pred), batch_size):
+        for name, fn in plan:
+            s, c = fn(pred[i:i + batch_size], target[i:i + batch_size])
+            sums[name][0] += s
+            sums[name][1] += c
+    return {name: s / max(c, 1) for name, (s, c) in sums.items()}
+
+
+# -- defects: a5/1 (+-1 targets per batch), a5/12 (multi-label), a5/21 (one name) -------------
+def test_accuracy_on_signed_targets_does_not_depend_on_the_batch():
+    assert M.accuracy(np.array([[0.3]]), np.array([[1]]), signed=True) == (1, 1)
+    assert M.accuracy(np.array([[0.3]]), np.array([[1]]), signed=False) == (0, 1)
+    y = np.array([1, 1, -1, -1])
+    pred = np.array([[0.2], [0.4], [-0.2], [-0.4]], np.float32)
+    plan = M.plan(["accuracy"], y, "mse")
+    for bs in (4, 2, 1):
+        assert _fit_logs(plan, pred, y, bs)["accuracy"] == 1.0
+
+
+def test_accuracy_of_independent_outputs_thresholds_every_column():
+    logits = np.array([[6, 0], [6, 6], [6, -6], [6, -6]], np.float32)
+    Y = np.array([[1, 1], [0, 0], [1, 0], [0, 1]], np.float32)
+    plan = M.plan(["accuracy"], Y, "binary_cross_entropy_with_logits")
+    # per label: (logit > 0) == target, as (P > 0) == Y averaged: 3 of 8 right
+    assert _fit_logs(plan, logits, Y, 4)["accuracy"] == ((logits > 0) == Y).mean() == 0.375
+    assert M.accuracy(logits, Y, 0.0, multilabel=True) == (3, 8)
+    # softmax outputs keep the arg-max
+    labels = np.array([1, 0, 1, 0])
+    plan = M.plan(["accuracy"], labels, "cross_entropy")
+    assert _fit_logs(plan, logits[:, ::-1], labels, 4)["accuracy"] == 0.75
+
+
+def test_a_single_metric_name_is_one_metric():
+    assert [name for name, _ in M.resolve("mae")] == ["mae"]
+    assert [name for name, _ in M.resolve(M.mse)] == ["mse"]
+    X = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    net = rb.nn.Sequential(rb.nn.Dense(3, 1, rng=0))
+    h = rb.fit(net, X, X[:, :1] * 2, loss="mse", metrics="mae", epochs=1, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.01))
+    assert "mae" in h.history
+
+
+# Through rb.fit/evaluate: needs fit._metric_plan to delegate to metrics.plan (see the report).
+def test_evaluate_accuracy_is_the_same_for_every_batch_size():
+    X = np.array([[1.0], [2.0], [-1.0], [-2.0]], np.float32)
+    net = rb.nn.Sequential(rb.nn.Dense(1, 1, rng=0))
+    net[0].W.data[:] = 0.2
+    net[0].b.data[:] = 0
+    y = np.array([1, 1, -1, -1])
+    got = {bs: rb.training.evaluate(net, X, y, loss="mse", batch_size=bs)["accuracy"]
+           for bs in (4, 2, 1)}
+    assert got == {4: 1.0, 2: 1.0, 1: 1.0}
+    net = rb.nn.Sequential(rb.nn.Dense(4, 2, rng=0))
+    net[0].W.data[:] = [[3, -3], [3, 3], [3, -3], [3, -3]]
+    net[0].b.data[:] = 0
+    Y = np.array([[1, 1], [0, 0], [1, 0], [0, 1]], np.float32)
+    res = rb.training.evaluate(net, np.eye(4, dtype=np.float32), Y,
+                               loss="binary_cross_entropy_with_logits")
+    assert res["accuracy"] == 0.375
+    # f1 of one logit output: thresholded at 0, as the loss says
+    net = rb.nn.Sequential(rb.nn.Dense(1, 1, rng=0))
+    net[0].W.data[:] = 1.0
+    net[0].b.data[:] = 0
+    X = np.array([[0.3], [-1.0], [0.2], [-0.1]], np.float32)
+    res = rb.training.evaluate(net, X, np.array([1, 0, 0, 0]), batch_size=1,
+                               loss="binary_cross_entropy_with_logits", metrics=["f1"])
+    assert res["f1"] == pytest.approx(2 / 3)
+
+
+# -- score functions against sklearn.metrics ---------------------------------------------------
+skm = pytest.importorskip("sklearn.metrics")
+
+LABEL_CASES = {
+    "random 4 classes": (np.random.default_rng(0).integers(0, 4, 60),
+                         np.random.default_rng(1).integers(0, 4, 60)),
+    "all wrong": (np.array([0, 1, 2, 0, 1]), np.array([1, 2, 0, 2, 0])),
+    "one class present": (np.zeros(6, int), np.zeros(6, int)),
+    "class only predicted": (np.array([0, 0, 1, 1]), np.array([0, 2, 1, 2])),
+    "strings": (np.array(["a", "b", "b", "c"]), np.array(["a", "b", "c", "c"])),
+}
+
+
+@pytest.mark.parametrize("case", list(LABEL_CASES))
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted", None])
+def test_precision_recall_f1_match_sklearn(case, average):
+    import warnings
+
+    t, p = LABEL_CASES[case]
+    for ours, theirs in ((M.precision, skm.precision_score), (M.recall, skm.recall_score),
+                         (M.f1, skm.f1_score)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn warns about 0/0; both give 0
+            want = theirs(t, p, average=average, zero_division=0.0)
+        np.testing.assert_allclose(ours(t, p, average=average), want, rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "a single label was found"
+        np.testing.assert_array_equal(M.confusion_matrix(t, p), skm.confusion_matrix(t, p))
+
+
+@pytest.mark.parametrize("t, p", [
+    ([0, 1, 1, 0, 1], [1, 1, 0, 0, 1]),
+    ([0, 0, 0], [0, 0, 0]),            # no positive anywhere: 0/0 -> zero_division
+    ([1, 1, 0], [0, 0, 1]),            # all wrong
+    ([-1, 1, 1, -1], [1, 1, -1, -1]),  # -1/+1 labels
+])
+def test_binary_scores_match_sklearn(t, p):
+    import warnings
+
+    for zd in (0.0, 1.0):
+        for ours, theirs in ((M.precision, skm.precision_score), (M.recall, skm.recall_score),
+                             (M.f1, skm.f1_score)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert ours(t, p, zero_division=zd) == pytest.approx(
+                    theirs(t, p, zero_division=zd), abs=1e-12)
+    assert M.precision(["n", "y"], ["y", "y"], pos_label="y") == 0.5
+
+
+def test_score_argument_errors():
+    with pytest.raises(ValueError, match="average='binary' needs two classes; got 3"):
+        M.f1([0, 1, 2], [0, 1, 1])
+    with pytest.raises(ValueError, match="pos_label=1 is not one of the classes"):
+        M.recall([0, 2], [2, 0])
+    with pytest.raises(ValueError, match="average must be one of"):
+        M.precision([0, 1], [0, 1], average="samples")
+    with pytest.raises(ValueError, match="y_true has 3 samples but y_pred has 2"):
+        M.precision([0, 1, 1], [0, 1])
+    np.testing.assert_array_equal(M.confusion_matrix([0, 1, 2], [0, 2, 2], labels=[2, 0]),
+                                  skm.confusion_matrix([0, 1, 2], [0, 2, 2], labels=[2, 0]))
+
+
+def test_roc_auc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(2)
+    t = rng.integers(0, 2, 200)
+    for score in (rng.normal(size=200) + t, np.round(rng.random(200), 1),  # many ties
+                  np.zeros(200), (1 - t) * 1.0):  # all tied; all wrong (AUC 0)
+        assert M.roc_auc(t, score) == pytest.approx(skm.roc_auc_score(t, score), abs=1e-12)
+    proba = np.c_[1 - rng.random(200), rng.random(200)]
+    assert M.roc_auc(t * 2 - 1, proba) == pytest.approx(skm.roc_auc_score(t, proba[:, 1]))
+    with pytest.raises(ValueError, match="undefined with one class"):
+        M.roc_auc([1, 1, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="for several classes"):
+        M.roc_auc([0, 1, 2], [0.1, 0.2, 0.3])
+
+
+def test_log_loss_matches_sklearn():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(50, 4)) * 3
+    prob = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    t = rng.integers(0, 4, 50)
+    assert M.log_loss(t, prob) == pytest.approx(skm.log_loss(t, prob), rel=1e-12)
+    p32 = prob.astype(np.float32)
+    assert M.log_loss(t, p32) == pytest.approx(skm.log_loss(t, p32), rel=1e-6)
+    # binary from the positive class's probability; confident and wrong (clipped, finite)
+    tb, pb = np.array([0, 1, 1, 0]), np.array([0.0, 1.0, 0.0, 0.3])
+    assert M.log_loss(tb, pb) == pytest.approx(skm.log_loss(tb, pb), rel=1e-12)
+    # one class present: labels name the columns
+    assert M.log_loss([2, 2], [[0.1, 0.9], [0.4, 0.6]], labels=[1, 2]) == pytest.approx(
+        skm.log_loss([2, 2], [[0.1, 0.9], [0.4, 0.6]], labels=[1, 2]))
+    with pytest.raises(ValueError, match="one class"):
+        M.log_loss([1, 1], [0.5, 0.5])
+    with pytest.raises(ValueError, match="sum to 1"):
+        M.log_loss([0, 1], [[0.5, 0.6], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        M.log_loss([0, 1], [[2.0, -1.0], [0.5, 0.5]])
+
+
+def test_r2_matches_sklearn():
+    rng = np.random.default_rng(4)
+    t = rng.normal(size=(30, 3))
+    p = t + rng.normal(size=(30, 3)) * [0.1, 1.0, 3.0]
+    t[:, 2] = 5.0  # a constant target column
+    for mo in ("uniform_average", "raw_values", "variance_weighted"):
+        np.testing.assert_allclose(M.r2(t, p, multioutput=mo),
+                                   skm.r2_score(t, p, multioutput=mo), rtol=1e-12)
+    assert M.r2(t[:, 0], p[:, 0]) == pytest.approx(skm.r2_score(t[:, 0], p[:, 0]))
+    assert M.r2([3.0, 3.0], [3.0, 3.0]) == skm.r2_score([3.0, 3.0], [3.0, 3.0]) == 1.0
+    assert M.r2([3.0, 3.0], [3.0, 2.0]) == skm.r2_score([3.0, 3.0], [3.0, 2.0]) == 0.0
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        M.r2([1.0], [1.0])
+
+
+def test_top_k_accuracy_matches_sklearn_with_ties():
+    rng = np.random.default_rng(5)
+    score = np.round(rng.random((80, 5)), 1)  # many ties
+    t = rng.integers(0, 5, 80)
+    for k in (1, 2, 3, 4):
+        assert M.top_k_accuracy(t, score, k=k) == pytest.approx(
+            skm.top_k_accuracy_score(t, score, k=k, labels=np.arange(5)), abs=1e-12)
+    tied = np.zeros((3, 4))
+    assert M.top_k_accuracy([3, 2, 0], tied, k=1) == pytest.approx(
+        skm.top_k_accuracy_score([3, 2, 0], tied, k=1, labels=np.arange(4)))
+    with pytest.raises(ValueError, match="column indices 0 to 4"):
+        M.top_k_accuracy([5], score[:1])
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        M.top_k_accuracy(t, score, k=0)
+
+
+# -- precision/recall/f1 in rb.fit: exact epoch values from summed counts -----------------------
+@pytest.mark.parametrize("loss, pred, y", [
+    ("binary_cross_entropy_with_logits", np.random.default_rng(6).normal(size=(37, 1)),
+     np.random.default_rng(7).integers(0, 2, 37)),
+    ("hinge", np.random.default_rng(6).normal(size=(37, 1)),
+     np.random.default_rng(7).integers(0, 2, 37) * 2 - 1),
+    ("cross_entropy", np.random.default_rng(6).normal(size=(37, 2)),
+     np.random.default_rng(7).integers(0, 2, 37)),
+    ("binary_cross_entropy", np.random.default_rng(6).random((37, 1)),
+     np.random.default_rng(7).integers(0, 2, 37)),
+])
+def test_fit_precision_recall_f1_equal_sklearn_on_the_whole_epoch(loss, pred, y):
+    plan = M.plan(["precision", "recall", "f1", "accuracy"], y, loss)
+    if pred.shape[1] == 2:
+        decided = pred.argmax(1)
+    else:
+        decided = (pred[:, 0] > (0.5 if loss == "binary_cross_entropy" else 0.0)).astype(int)
+    truth = (y > 0).astype(int)
+    for bs in (37, 5, 1):
+        logs = _fit_logs(plan, pred, y, bs)
+        assert logs["precision"] == pytest.approx(skm.precision_score(truth, decided))
+        assert logs["recall"] == pytest.approx(skm.recall_score(truth, decided))
+        assert logs["f1"] == pytest.approx(skm.f1_score(truth, decided))
+        assert logs["accuracy"] == pytest.approx(skm.accuracy_score(truth, decided))
+
+
+def test_fit_f1_of_independent_outputs_is_the_micro_average():
+    rng = np.random.default_rng(8)
+    logits, Y = rng.normal(size=(20, 3)), rng.integers(0, 2, (20, 3))
+    plan = M.plan(["f1"], Y.astype(np.float32), "binary_cross_entropy_with_logits")
+    assert _fit_logs(plan, logits, Y, 3)["f1"] == pytest.approx(
+        skm.f1_score(Y, (logits > 0).astype(int), average="micro"))
+
+
+def test_fit_f1_over_several_classes_is_refused_with_the_fix():
+    plan = M.plan(["f1"], np.array([0, 1, 2]), "cross_entropy")
+    with pytest.raises(ValueError, match=r"f1: outputs of 3 classes.*average='macro'"):
+        plan[0][1](np.eye(3), np.array([0, 1, 2]))
+    assert M.plan(["f1", "precision"], np.zeros((4, 2), np.float32), "mse") == []  # regression
+
+
+def test_fit_reports_precision_recall_f1():
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = rb.nn.Sequential(rb.nn.Dense(2, 2, rng=0))
+    h = rb.fit(net, X, y, loss="cross_entropy", metrics=["accuracy", "f1", "precision", "recall"],
+               optimizer=rb.optim.Adam(net.parameters(), lr=0.05), epochs=5, batch_size=16,
+               progress=False, rng=0)
+    assert all(0 <= h[m][-1] <= 1 for m in ("f1", "precision", "recall"))
+    pred = rb.training.predict(net, X).argmax(1)
+    res = rb.training.evaluate(net, X, y, loss="cross_entropy", metrics=["f1"], batch_size=7)
+    assert res["f1"] == pytest.approx(skm.f1_score(y, pred))
+
+
+def test_unbound_f1_of_one_output_asks_for_the_threshold():
+    # 0.5 would be silently wrong for logits: the loss decides, so plan() binds it
+    with pytest.raises(ValueError, match="f1: where a single output says class 1 depends on "
+                                         "the loss"):
+        M.batch_f1(np.array([[0.3], [-1.0]]), np.array([[1], [0]]))
+    assert M.batch_f1(np.array([[0.3], [-1.0]]), np.array([[1], [0]]), threshold=0.0) == (2, 2)
+
+
+def test_top_k_fit_metric_matches_sklearn():
+    rng = np.random.default_rng(10)
+    score, t = np.round(rng.random((40, 6)), 1), rng.integers(0, 6, 40)
+    plan = M.plan(["accuracy", M.top_k(3)], t, "cross_entropy")
+    assert [name for name, _ in plan] == ["accuracy", "top3_accuracy"]
+    want = skm.top_k_accuracy_score(t, score, k=3, labels=np.arange(6))
+    assert _fit_logs(plan, score, t, 7)["top3_accuracy"] == pytest.approx(want)
+    assert _fit_logs(plan, score, np.eye(6)[t], 7)["top3_accuracy"] == pytest.approx(want)
+    with pytest.raises(ValueError, match="top_k: k must be a positive integer; got 0"):
+        M.top_k(0)
+
+
+# -- EpochScore: whole-data-set scores after every epoch ----------------------------------------
+def _moons_net(n_out, rng_seed=0):
+    return rb.nn.Sequential(rb.nn.Dense(2, 8, rng=rng_seed), rb.nn.Tanh(),
+                            rb.nn.Dense(8, n_out, rng=rng_seed))
+
+
+def test_epoch_score_records_whole_set_scores_equal_to_sklearn():
+    X, y = rb.datasets.load("moons", n_samples=80, rng=0)
+    Xv, yv = X[60:], y[60:]
+    net = _moons_net(1)
+    rec = []
+    spy = rb.callbacks.LambdaCallback(
+        on_epoch_end=lambda trainer, epoch, logs: rec.append(rb.training.predict(net, Xv)))
+    h = rb.fit(net, X[:60], y[:60], loss="binary_cross_entropy_with_logits", epochs=3,
+               batch_size=8, optimizer=rb.optim.Adam(net.parameters(), lr=0.05),
+               validation_data=(Xv, yv), progress=False, rng=0,
+               callbacks=[M.EpochScore("roc_auc"), M.EpochScore("f1_macro"),
+                          M.EpochScore("r2", data=(Xv, yv.astype(np.float32)), name="r2_v"),
+                          spy])
+    for epoch, out in enumerate(rec):
+        assert h["val_roc_auc"][epoch] == pytest.approx(skm.roc_auc_score(yv, out[:, 0]))
+        assert h["val_f1_macro"][epoch] == pytest.approx(
+            skm.f1_score(yv, (out[:, 0] > 0).astype(int), average="macro"))
+        assert h["r2_v"][epoch] == pytest.approx(skm.r2_score(yv, out[:, 0]))
+
+
+def test_epoch_score_of_softmax_outputs_and_errors():
+    X, y = rb.datasets.load("moons", n_samples=40, rng=1)
+    net = _moons_net(2)
+    h = rb.fit(net, X, y, loss="cross_entropy", epochs=1, progress=False, rng=0,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               callbacks=[M.EpochScore("roc_auc", data=(X, y)),
+                          M.EpochScore(lambda t, out: float(out.shape[1]), data=(X, y),
+                                       name="width")])
+    out = rb.training.predict(net, X)
+    proba = np.exp(out) / np.exp(out).sum(1, keepdims=True)
+    assert h["roc_auc"][0] == pytest.approx(skm.roc_auc_score(y, proba[:, 1]))
+    assert h["width"] == [2.0]
+    with pytest.raises(ValueError, match="unknown score 'auc'"):
+        M.EpochScore("auc")
+    with pytest.raises(ValueError, match="needs data=\\(X, y\\) or fit's validation_data"):
+        rb.fit(net, X, y, loss="cross_entropy", epochs=1, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               callbacks=[M.EpochScore("f1_macro")])
