@@ -244,22 +244,23 @@ def run_parts(fn, n):
     blas = controller.get_num_threads() if controller is not None else 1
     if blas > 1:
         controller.set_num_threads(1)
+    errors = []
     try:
         for k in range(1, n):
             worker = _workers[k - 1]
             worker.job = (fn, k)
             worker.go.release()
         try:
-            fn(0)
+            fn(0)  # an error here leaves after the workers' errors are collected and cleared
         finally:
             for worker in _workers[:n - 1]:
                 worker.done.acquire()
+                if worker.error is not None:
+                    errors.append(worker.error)
+                    worker.error = None  # handed over once: never raised by a later call
     finally:
         if blas > 1:
             controller.set_num_threads(blas)
-    errors = [worker.error for worker in _workers[:n - 1] if worker.error is not None]
-    for worker in _workers[:n - 1]:
-        worker.error = None
     if errors:
         raise errors[0]
 

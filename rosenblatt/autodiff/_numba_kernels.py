@@ -620,14 +620,18 @@ def bias_act_forward(y, b, relu, c0, c1):
 
 
 def relu_grad_rows(g, y, gm, gb, o0, o1):
-    """gm = g where y > 0 else 0, over the rows ``o0 <= o < o1`` of (rows, M); gb[o] = the
-    sum of row o of gm (summed in float64). One task per row."""
+    """gm = g * (y > 0), over the rows ``o0 <= o < o1`` of (rows, M); gb[o] = the sum of row
+    o of gm (summed in float64). One task per row.
+
+    Where y <= 0, g is multiplied by zero (not replaced by it), so a NaN or an infinity in
+    g gives NaN there, as in the NumPy twin ``np.multiply(g, y > 0)`` (``nn/conv.py``) and in
+    :func:`relu_backward`: the fused conv + ReLU has the gradients of relu(conv2d(...))."""
     M = g.shape[1]
     zero = np.zeros(1, gm.dtype)[0]
     for o in numba.prange(o0, o1):
         total = 0.0
         for m in range(M):
-            v = g[o, m] if y[o, m] > 0 else zero
+            v = g[o, m] if y[o, m] > 0 else g[o, m] * zero
             gm[o, m] = v
             total += v
         gb[o] = total
@@ -808,7 +812,8 @@ def conv_direct_forward(x, w, b, y, pt, pl, relu, n0, n1):
 def conv_direct_backward(x, g, y, gm, gw, gb, pt, pl, relu, want_gm, n0, n1):
     """The gradients of :func:`conv_direct_forward` for the images ``n0 <= n < n1``, added
     into ``gw`` (F, C, kh, kw) and ``gb`` (F,; float64): gm = g masked by y > 0 when ``relu``
-    (written to ``gm`` (F, N, oh, ow) when ``want_gm``), gb[o] += its sum, gw[o, c, k, m] +=
+    (written to ``gm`` (F, N, oh, ow) when ``want_gm``; g * (y > 0), as in
+    :func:`relu_grad_rows`), gb[o] += its sum, gw[o, c, k, m] +=
     sum_{n, i, j} gm[o, n, i, j] x[c, n, i + k - pt, j + m - pl].
     """
     wide_vectors()
@@ -828,7 +833,7 @@ def conv_direct_backward(x, g, y, gm, gw, gb, pt, pl, relu, want_gm, n0, n1):
                 for j in range(ow):
                     v = g[o, n, i, j]
                     if relu and not (y[o, n, i, j] > 0):
-                        v = zero
+                        v = v * zero  # (a NaN or inf in g gives NaN, as relu_grad_rows)
                     gg[o, i * wp + j] = v
                     total += v
                     if want_gm:

@@ -6,9 +6,11 @@ Python numbers; constants get no gradient. Inside a backward, an operand that
 needs a gradient is a Tensor, so its data is an ndarray with a ``.shape``.
 """
 
+import math
+
 import numpy as np
 
-from .tensor import _data, make, needs_grad, sum_to_shape
+from .tensor import _operands, make, needs_grad, sum_to_shape
 
 
 def _broadcast_error(op, a, b, err):
@@ -19,7 +21,7 @@ def _broadcast_error(op, a, b, err):
 
 def add(a, b):
     """a + b."""
-    ad, bd = _data(a), _data(b)
+    ad, bd = _operands(a, b)
     try:
         out = ad + bd
     except ValueError as err:
@@ -36,7 +38,7 @@ def add(a, b):
 
 def sub(a, b):
     """a - b."""
-    ad, bd = _data(a), _data(b)
+    ad, bd = _operands(a, b)
     try:
         out = ad - bd
     except ValueError as err:
@@ -53,7 +55,7 @@ def sub(a, b):
 
 def mul(a, b):
     """a * b (elementwise)."""
-    ad, bd = _data(a), _data(b)
+    ad, bd = _operands(a, b)
     try:
         out = ad * bd
     except ValueError as err:
@@ -70,7 +72,7 @@ def mul(a, b):
 
 def div(a, b):
     """a / b (elementwise)."""
-    ad, bd = _data(a), _data(b)
+    ad, bd = _operands(a, b)
     try:
         out = ad / bd
     except ValueError as err:
@@ -93,7 +95,7 @@ def neg(a):
 
 def power(a, b):
     """a ** b (elementwise). d/da = b a^(b-1); d/db = a^b ln a (for a > 0)."""
-    ad, bd = _data(a), _data(b)
+    ad, bd = _operands(a, b)
     try:
         out = ad**bd
     except ValueError as err:
@@ -102,10 +104,21 @@ def power(a, b):
     def backward(g):
         ga = gb = None
         if needs_grad(a):
-            ga = sum_to_shape(g * bd * ad ** (bd - 1), ad.shape)
+            zero = bd == 0
+            if np.any(zero):
+                # b a^(b-1) is 0 * inf at a = 0 when b = 0: x^0 is constant, so its
+                # derivative is 0 everywhere (PyTorch masks b == 0 the same way)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ga = np.where(zero, 0, g * bd * ad ** (bd - 1))
+            else:
+                ga = g * bd * ad ** (bd - 1)
+            ga = sum_to_shape(ga, ad.shape)
         if needs_grad(b):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_a = np.where(ad > 0, np.log(np.where(ad > 0, ad, 1)), 0)
+            if isinstance(ad, np.ndarray):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    log_a = np.where(ad > 0, np.log(np.where(ad > 0, ad, 1)), 0)
+            else:  # a Python number: keep it one (a float64 array would upcast a float32 b)
+                log_a = math.log(ad) if ad > 0 else 0.0
             gb = sum_to_shape(g * out * log_a, bd.shape)
         return ga, gb
 
@@ -126,7 +139,7 @@ def matmul(a, b):
     -----
     For C = A B: dL/dA = dL/dC B^T and dL/dB = A^T dL/dC.
     """
-    ad, bd = _data(a), _data(b)
+    ad, bd = _operands(a, b)
     if getattr(ad, "ndim", 0) == 0 or getattr(bd, "ndim", 0) == 0:
         raise ValueError("matmul: operands must have at least one dimension; use * for scalars")
     inner_a = ad.shape[-1]

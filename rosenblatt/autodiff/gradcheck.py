@@ -42,18 +42,35 @@ def _check_elements(fn, inputs, i, v, analytic, eps, atol, rtol):
     xd = x.data  # perturbed in place, element by element (any memory layout)
     for index in np.ndindex(x.shape):
         numeric[index] = _centered(fn, inputs, v, xd, index, 1.0, eps)
-    err = np.abs(analytic - numeric)
-    bad = err > atol + rtol * np.abs(numeric)
+    with np.errstate(invalid="ignore"):  # inf - inf: a NaN error, which fails below
+        err = np.abs(analytic - numeric)
+    # "not <=" rather than ">": a NaN (in either gradient) fails, as in torch's gradcheck
+    bad = ~(err <= atol + rtol * np.abs(numeric))
     if bad.any():
-        rel = err / np.maximum(np.abs(numeric), 1e-300)
-        k = int(np.argmax(np.where(bad, err, -1)))
+        nan = np.isnan(err)
+        if nan.any():
+            k = int(np.argmax(nan.reshape(-1)))
+            summary = f"NaN in the {_nan_side(analytic.reshape(-1)[k], numeric.reshape(-1)[k])}"
+        else:
+            rel = err / np.maximum(np.abs(numeric), 1e-300)
+            k = int(np.argmax(np.where(bad, err, -1)))
+            summary = (f"worst absolute error {err.max():.3g}, worst relative error "
+                       f"{rel[bad].max():.3g}")
         index = np.unravel_index(k, x.shape) if x.ndim else ()
         raise GradcheckError(
             f"gradcheck: input {i}, index {tuple(int(j) for j in index)}: analytic "
             f"{analytic.reshape(-1)[k]:.6g} vs numeric {numeric.reshape(-1)[k]:.6g}; "
-            f"worst absolute error {err.max():.3g}, worst relative error "
-            f"{rel[bad].max():.3g} ({int(bad.sum())} of {x.size} elements fail)"
+            f"{summary} ({int(bad.sum())} of {x.size} elements fail)"
         )
+
+
+def _nan_side(analytic, numeric):
+    """Which gradient holds a NaN, in words (for the error message)."""
+    if np.isnan(analytic) and np.isnan(numeric):
+        return "analytic and the numeric gradient"
+    if np.isnan(numeric):
+        return "numeric gradient (fn is NaN near this point)"
+    return "analytic gradient" if np.isnan(analytic) else "error (inf - inf)"
 
 
 def _check_directions(fn, inputs, i, v, analytic, eps, atol, rtol, directions, rng):
@@ -63,12 +80,15 @@ def _check_directions(fn, inputs, i, v, analytic, eps, atol, rtol, directions, r
         u /= np.linalg.norm(u)
         numeric = _centered(fn, inputs, v, x.data, Ellipsis, u, eps)
         expected = float(np.sum(analytic * u))
-        err = abs(expected - numeric)
-        if err > atol + rtol * abs(numeric):
+        with np.errstate(invalid="ignore"):
+            err = abs(expected - numeric)
+        if not err <= atol + rtol * abs(numeric):  # (a NaN fails too)
+            detail = (f"NaN in the {_nan_side(expected, numeric)}" if np.isnan(err) else
+                      f"absolute error {err:.3g}, relative error "
+                      f"{err / max(abs(numeric), 1e-300):.3g}")
             raise GradcheckError(
                 f"gradcheck: input {i}, random direction {k} of {directions}: analytic "
-                f"grad . u = {expected:.6g} vs numeric {numeric:.6g}; absolute error "
-                f"{err:.3g}, relative error {err / max(abs(numeric), 1e-300):.3g} (check every "
+                f"grad . u = {expected:.6g} vs numeric {numeric:.6g}; {detail} (check every "
                 f"element with directions=None to find the index)"
             )
 

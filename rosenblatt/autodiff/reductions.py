@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .tensor import make
+from .tensor import make, zeros_like
 
 
 def _normalize_axis(axis, ndim, op):
@@ -75,6 +75,8 @@ def mean(x, axis=None, keepdims=False):
     n = _count(xd.shape, axes)
 
     def backward(g):
+        if n == 0:  # an empty axis: the input is empty, so is its gradient
+            return (zeros_like(xd),)
         return (_broadcast_back(g * (1.0 / n), xd, axes, keepdims),)
 
     return make(xd.mean(axis=axes, keepdims=keepdims), (x,), backward)
@@ -82,9 +84,12 @@ def mean(x, axis=None, keepdims=False):
 
 def _extreme(x, axis, keepdims, name):
     xd = x.data
-    if xd.size == 0:
-        raise ValueError(f"{name}: cannot reduce an empty array")
     axes = _normalize_axis(axis, xd.ndim, name)
+    if xd.size == 0 and _count(xd.shape, axes) == 0:  # (an empty batch over other axes is fine)
+        raise ValueError(
+            f"{name}: cannot reduce an empty array over an empty axis (shape {xd.shape}, "
+            f"axis {axis}): there is no {name}imum of no values"
+        )
     y = getattr(xd, name)(axis=axes, keepdims=True)  # xd.max or xd.min
 
     def backward(g):
@@ -133,6 +138,11 @@ def logsumexp(x, axis=None, keepdims=False):
     """
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "logsumexp")
+    if _count(xd.shape, axes) == 0:  # log(sum of no terms) = log 0 = -inf, as in PyTorch
+        out = np.full(_keepdims_shape(xd.shape, axes), -np.inf, xd.dtype)
+        if not keepdims:
+            out = out.reshape(_reduced_shape(xd.shape, axes))
+        return make(out, (x,), lambda g: (zeros_like(xd),))
     m = xd.max(axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
     lse = np.log(np.exp(xd - m).sum(axis=axes, keepdims=True)) + m

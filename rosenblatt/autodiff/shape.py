@@ -43,10 +43,25 @@ def transpose(x, *axes):
     return make(xd.transpose(axes), (x,), lambda g: (g.transpose(inverse),))
 
 
+def _axis(axis, ndim, op, name="axis", extra=0):
+    """``axis`` as an index in ``range(ndim + extra)``, or a ValueError naming ``op``.
+
+    ``extra=1`` also accepts ``ndim``: a position after the last axis, as ``flatten``'s
+    ``start_axis`` may be.
+    """
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim + extra:
+        raise ValueError(
+            f"{op}: {name} {axis!r} is out of range for a tensor of {ndim} dimensions "
+            f"(accepted: {-ndim} to {ndim - 1 + extra})"
+        )
+    return int(axis) + ndim if axis < 0 else int(axis)
+
+
 def swapaxes(x, axis1, axis2):
     """Exchange two axes."""
     axes = list(range(x.ndim))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    a1, a2 = _axis(axis1, x.ndim, "swapaxes"), _axis(axis2, x.ndim, "swapaxes")
+    axes[a1], axes[a2] = axes[a2], axes[a1]
     return transpose(x, axes)
 
 
@@ -56,30 +71,60 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    """Remove length-1 axes."""
+    """Remove length-1 axes (all of them, or the one ``axis``, which must have length 1)."""
+    if axis is not None and not isinstance(axis, tuple):
+        ax = _axis(axis, x.ndim, "squeeze")
+        if x.shape[ax] != 1:
+            raise ValueError(
+                f"squeeze: axis {axis} has length {x.shape[ax]}, not 1 (shape {x.shape})"
+            )
     return reshape(x, np.squeeze(x.data, axis).shape)
 
 
 def flatten(x, start_axis=1):
-    """Merge the axes from ``start_axis`` on into one: (batch, ...) -> (batch, features)."""
+    """Merge the axes from ``start_axis`` on into one: (batch, ...) -> (batch, features).
+
+    ``start_axis`` may be ``ndim``, which appends an axis of length 1 ((batch,) ->
+    (batch, 1)).
+    """
+    start = _axis(start_axis, x.ndim, "flatten", "start_axis", extra=1)
     # the merged size written out, not -1: a batch of 0 has no size to infer it from
-    return reshape(x, x.shape[:start_axis] + (math.prod(x.shape[start_axis:]),))
+    return reshape(x, x.shape[:start] + (math.prod(x.shape[start:]),))
 
 
 def _is_basic_index(index):
-    """True when ``index`` selects each element at most once (no integer arrays)."""
+    """True when ``index`` selects each element at most once: every item is an integer, a
+    slice, None, Ellipsis or a boolean mask. Anything else (an integer array, list, tuple or
+    range inside the index, which NumPy reads as an integer-array index) may repeat a
+    position, so backward must accumulate (``numpy.add.at``)."""
     items = index if isinstance(index, tuple) else (index,)
     for item in items:
-        if isinstance(item, (list, np.ndarray)):
-            if np.asarray(item).dtype != bool:
-                return False
+        if item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice)):
+            continue  # (a Python bool is an int: a 0-d mask)
+        if np.asarray(item).dtype != bool:
+            return False
     return True
 
 
 def _plain_index(index):
-    """Replace tensors inside an index by their arrays (integer arrays stay integer)."""
+    """Replace tensors inside an index by their arrays (integer arrays stay integer).
+
+    A tensor holds floats, so a float tensor is accepted as an index only when it holds
+    whole numbers (``rb.tensor([2, 0])``); anything else would be truncated silently.
+    """
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.data.dtype.kind == "f" else index.data
+        data = index.data
+        if data.dtype.kind != "f":
+            return data
+        whole = np.isfinite(data) & (data == np.round(data))
+        if not whole.all():
+            bad = data[~whole].reshape(-1)[:3].tolist()
+            raise IndexError(
+                f"index: a Tensor index must hold whole numbers; got {bad}. Index with an "
+                f"integer ndarray, or a boolean ndarray for a mask (a boolean Tensor holds "
+                f"1.0 and 0.0, which would select elements 1 and 0)"
+            )
+        return data.astype(np.intp)
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     return index
@@ -117,9 +162,17 @@ def _as_tensors(tensors, op):
 
 
 def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis (``axis=None``: flatten them first, as NumPy)."""
     tensors = _as_tensors(tensors, "concatenate")
+    if axis is None:
+        tensors = [reshape(t, -1) for t in tensors]
+        axis = 0
     datas = [t.data for t in tensors]
+    if any(d.ndim == 0 for d in datas):
+        raise ValueError(
+            "concatenate: 0-d tensors have no axis to join along; use stack (or axis=None)"
+        )
+    axis = _axis(axis, datas[0].ndim, "concatenate")
     try:
         out = np.concatenate(datas, axis=axis)
     except ValueError:
@@ -129,7 +182,7 @@ def concatenate(tensors, axis=0):
         ) from None
 
     def backward(g):  # each input gets its own stretch of g along the axis
-        lead = (slice(None),) * (axis % out.ndim)
+        lead = (slice(None),) * axis
         parts, start = [], 0
         for d in datas:
             stop = start + d.shape[axis]
@@ -158,7 +211,8 @@ def stack(tensors, axis=0):
 
 def split(x, indices_or_sections, axis=0):
     """Split into a list of tensors, as ``numpy.split``."""
-    n = x.shape[axis]
+    ax = _axis(axis, x.ndim, "split")
+    n = x.shape[ax]
     if isinstance(indices_or_sections, (int, np.integer)):
         if indices_or_sections <= 0 or n % indices_or_sections:
             raise ValueError(
@@ -170,7 +224,6 @@ def split(x, indices_or_sections, axis=0):
     else:
         cuts = list(indices_or_sections)
     edges = [0, *cuts, n]
-    ax = axis % x.ndim
     lead = (slice(None),) * ax
     return [getitem(x, (*lead, slice(lo, hi))) for lo, hi in zip(edges[:-1], edges[1:])]
 

@@ -15,6 +15,7 @@ and freed as backward walks it, unless ``retain_graph=True``.
 """
 
 import functools
+import inspect
 import itertools
 import threading
 from heapq import heappop, heappush
@@ -66,12 +67,47 @@ class no_grad:
         return False
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return _no_grad_generator(fn)
+
         @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with no_grad():
                 return fn(*args, **kwargs)
 
         return wrapped
+
+
+def _no_grad_generator(fn):
+    """``fn``, a generator function, with every step of its body run under no_grad.
+
+    A plain wrapper would cover only the call, which runs none of the body; between steps
+    the caller's mode holds (as ``torch.no_grad`` does for generators).
+    """
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with no_grad():
+                value = gen.send(None)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    with no_grad():
+                        gen.close()
+                    raise
+                except BaseException as error:
+                    with no_grad():
+                        value = gen.throw(error)
+                else:
+                    with no_grad():
+                        value = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+
+    return wrapped
 
 
 def is_grad_enabled():
@@ -139,6 +175,12 @@ class Tensor:
 
     def __len__(self):
         return len(self.data)
+
+    def __iter__(self):
+        """The sub-tensors along the first axis (each ``self[i]``, in the graph)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor (use .item() for its value)")
+        return (self[i] for i in range(len(self.data)))
 
     @property
     def is_leaf(self):
@@ -396,11 +438,43 @@ def _data(x):
     if isinstance(x, Tensor):
         return x.data
     cls = type(x)
-    if cls is float or cls is int:
+    if cls is float or cls is int or cls is bool:
         return x
-    if isinstance(x, np.generic) and x.dtype.kind in "fiu":  # np.float64 subclasses float
+    if isinstance(x, np.generic) and x.dtype.kind in "fiub":  # np.float64 subclasses float
         return x.item()
     return as_float_array(x, where="operand")
+
+
+def _constant(x, like):
+    """The array (or Python scalar) behind a constant operand of an op on tensor data
+    ``like``: as :func:`_data`, except that integers and booleans, which carry no float
+    precision of their own, take ``like``'s dtype (a float16 tensor times an integer array
+    stays float16, as in PyTorch; ``_data`` would make them float32)."""
+    cls = type(x)
+    if cls is float or cls is int or cls is bool:
+        return x
+    if isinstance(x, np.generic) and x.dtype.kind in "fiub":
+        return x.item()
+    if isinstance(x, Tensor):
+        return x.data
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError):
+            return as_float_array(x, where="operand")  # (its error message)
+    if x.dtype.kind in "iub":
+        return x.astype(like.dtype)
+    return as_float_array(x, where="operand")
+
+
+def _operands(a, b):
+    """The arrays (or Python scalars) behind the two operands of a binary op (see
+    :func:`_constant` for a constant beside a tensor)."""
+    if isinstance(a, Tensor):
+        return a.data, (b.data if isinstance(b, Tensor) else _constant(b, a.data))
+    if isinstance(b, Tensor):
+        return _constant(a, b.data), b.data
+    return _data(a), _data(b)
 
 
 def needs_grad(x):
@@ -464,8 +538,13 @@ def make(data, parents, backward):
     >>> x.grad
     array([6.], dtype=float32)
     """
-    if type(data) is not np.ndarray and isinstance(data, np.generic):
-        data = np.asarray(data)  # ufuncs on 0-d arrays return NumPy scalars; keep an ndarray
+    if type(data) is not np.ndarray:
+        if isinstance(data, np.generic):
+            data = np.asarray(data)  # ufuncs on 0-d arrays return NumPy scalars; keep an ndarray
+        elif isinstance(data, (int, float)):
+            # an op on two Python numbers (add(1.0, 2.0)) gives one: a 0-d tensor in the
+            # library default dtype, as rb.tensor(3.0)
+            data = np.asarray(data, DEFAULT_DTYPE)
     out = _new_tensor(Tensor)
     out.data = data
     out.grad = None
@@ -523,7 +602,7 @@ def tensor(data, requires_grad=False, dtype=None):
     """
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is None and not isinstance(data, np.ndarray):
+    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         arr = as_float_array(data, None, "tensor")
         if arr.dtype == np.float64:
             arr = arr.astype(DEFAULT_DTYPE)  # Python floats: the library default, float32

@@ -456,3 +456,74 @@ def test_leaf_grad_is_always_an_ndarray():
     x = rb.tensor(np.array(2.0), requires_grad=True)  # 0-d: ops on it give NumPy scalars
     (x * x * 3.0).backward()
     assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 12.0
+
+
+# -- audit a1: dtypes of constants, iteration, no_grad generators ---------------------------
+
+
+def test_integer_and_bool_constants_keep_a_float16_tensor_float16(torch):
+    h = rb.tensor(np.ones(3, np.float16), requires_grad=True)
+    th = torch.ones(3, dtype=torch.float16)
+    for const, tconst in [(np.array([1, 2, 3]), torch.tensor([1, 2, 3])),
+                          (np.array([True, False, True]), torch.tensor([True, False, True])),
+                          (True, True), (np.True_, True), (np.int64(2), 2)]:
+        for y, ty in [(h * const, th * tconst), (h + const, th + tconst),
+                      (const * h, tconst * th)]:
+            assert y.dtype == np.float16 and ty.dtype == torch.float16
+            np.testing.assert_array_equal(y.data, ty.numpy())
+            y.backward(np.ones(3, np.float16))
+    assert h.grad.dtype == np.float16
+    x32 = rb.tensor(np.ones(2, np.float32))
+    assert (x32 * np.array([1, 2])).dtype == np.float32
+    assert (x32 + np.array([1, 2], np.int8)).dtype == np.float32
+    assert (rb.tensor(np.ones(2)) * np.array([1, 2])).dtype == np.float64
+
+
+def test_iterating_over_a_0d_tensor_is_an_error():
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(rb.tensor(5.0))
+    x = rb.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    rows = list(x)
+    assert len(rows) == 3 and all(r.shape == (2,) for r in rows)
+    rows[2].sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 0], [0, 0], [1, 1]])
+
+
+@pytest.mark.parametrize("scalar, dtype", [
+    (np.float64(3.0), np.float64), (np.float16(3.0), np.float16), (np.float32(3.0), np.float32),
+    (3.0, np.float32), (np.int64(3), np.float32), (np.bool_(True), np.float32),
+])
+def test_tensor_of_a_numpy_scalar_keeps_its_float_dtype(scalar, dtype):
+    # as a 0-d array does (and torch.tensor(np.float64(3.0)), float64); Python floats and
+    # integers take the library default
+    assert rb.tensor(scalar).dtype == dtype
+
+
+def test_no_grad_decorates_generator_functions():
+    w = rb.tensor(np.ones(3), requires_grad=True)
+
+    @rb.no_grad
+    def batches(n):
+        for i in range(n):
+            assert not is_grad_enabled()
+            yield w * i
+
+    @rb.no_grad()
+    def echo():
+        received = yield w * 1
+        while True:
+            received = yield w * received
+
+    outs = [b.requires_grad for b in batches(3)]
+    assert outs == [False, False, False]
+    gen = batches(2)
+    assert not next(gen).requires_grad
+    assert is_grad_enabled()  # between resumes, the caller's mode
+    assert (w * 2).requires_grad
+    gen.close()
+    e = echo()
+    assert not next(e).requires_grad and not e.send(3.0).requires_grad
+    assert is_grad_enabled()
+    import inspect
+
+    assert inspect.isgeneratorfunction(batches) and batches.__name__ == "batches"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rosenblatt as rb
-from rosenblatt.autodiff import make
+from rosenblatt.autodiff import GradcheckError, make
 
 
 def _square_with_backward(wrong_at=None, factor=2.0):
@@ -141,3 +141,38 @@ def test_directions_must_be_a_positive_int(bad):
     x = rb.tensor(np.ones(3), requires_grad=True)
     with pytest.raises(ValueError, match="directions must be a positive int"):
         rb.gradcheck(lambda t: t * 2, x, directions=bad)
+
+
+def _nan_backward(t):
+    return make(t.data * 1.0, (t,), lambda g: (g * np.nan,))  # the true gradient is 1
+
+
+def _nan_function(t):
+    return make(np.sqrt(t.data), (t,), lambda g: (g * 0 + 5,))  # NaN near t = -1
+
+
+@pytest.mark.parametrize("directions", [None, 1])
+def test_a_nan_gradient_fails(directions, torch):
+    x = rb.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="NaN"):
+        rb.gradcheck(_nan_backward, x, directions=directions)
+
+    class NanBackward(torch.autograd.Function):  # torch agrees
+        @staticmethod
+        def forward(ctx, t):
+            return t * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * float("nan")
+
+    with pytest.raises(RuntimeError):  # torch's GradcheckError
+        torch.autograd.gradcheck(NanBackward.apply, torch.tensor([1.0, 2.0, 3.0],
+                                                                 requires_grad=True))
+
+
+@pytest.mark.parametrize("directions", [None, 1])
+def test_a_nan_function_fails(directions):
+    y = rb.tensor(-np.ones(3), requires_grad=True)
+    with np.errstate(invalid="ignore"), pytest.raises(GradcheckError, match="NaN"):
+        rb.gradcheck(_nan_function, y, directions=directions)

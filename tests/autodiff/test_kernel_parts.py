@@ -177,6 +177,17 @@ def test_run_parts_runs_every_part_and_sets_blas_back(monkeypatch):
     assert [k for k, _ in seen] == [0, 1] and seen[0][1] == seen[1][1] == worker.ident
 
 
+def test_run_parts_leaves_no_error_behind_when_every_part_fails():
+    def fail(k):
+        raise ValueError(f"part {k} failed")
+
+    with pytest.raises(ValueError, match="part 0 failed"):  # the caller's own part first
+        _kernels.run_parts(fail, 3)
+    done = []
+    _kernels.run_parts(done.append, 3)  # a later call whose parts all succeed
+    assert sorted(done) == [0, 1, 2]
+
+
 def test_bounds():
     assert _kernels.bounds(10, 3) == [0, 3, 6, 10]
     assert _kernels.bounds(1, 2) == [0, 0, 1]

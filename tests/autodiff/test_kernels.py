@@ -661,3 +661,42 @@ def test_update_kernels_store_subnormal_state_as_zero(both, dtype):
     np.testing.assert_allclose(velocity[1:], velocity_np[1:], rtol=0, atol=tiny)
     np.testing.assert_allclose(m[1:], m_np[1:], rtol=0, atol=tiny)
     np.testing.assert_array_equal(theta, theta_np)  # the weights do not see the difference
+
+
+@needs_numba
+def test_fused_conv_relu_backward_treats_a_non_finite_gradient_as_numpy_does(both):
+    # every ReLU unit closed, one upstream gradient infinite: the compiled fused backward
+    # multiplies by the mask as its NumPy twin (conv._relu_grad), relu_backward and the
+    # unfused relu(conv2d(...)) do, so inf * 0 = NaN with or without the fast extra
+    x = rb.tensor(np.zeros((1, 1, 3, 3), np.float32))
+    g = np.ones((1, 1, 3, 3), np.float32)
+    g[0, 0, 0, 0] = np.inf
+
+    def run(fused):
+        w = rb.tensor(np.ones((1, 1, 1, 1), np.float32), requires_grad=True)
+        b = rb.tensor(np.array([-1.0], np.float32), requires_grad=True)
+        if fused:
+            y = rb.nn.functional.conv2d(x, w, b, activation="relu")
+        else:
+            y = rb.nn.functional.conv2d(x, w, b).relu()
+        y.backward(g)
+        return [w.grad, b.grad]
+
+    for fused in (True, False):
+        with np.errstate(invalid="ignore"):
+            fast, slow = both(lambda fused=fused: run(fused))
+        for f, s in zip(fast, slow):
+            np.testing.assert_array_equal(f, s)
+            assert np.isnan(f).all()
+    from rosenblatt.autodiff import _numba_kernels as fast_kernels
+
+    rng = np.random.default_rng(3)
+    g2 = rng.standard_normal((3, 7)).astype(np.float32)
+    y = rng.standard_normal((3, 7)).astype(np.float32)
+    g2[0, :3], y[0, :3] = [np.inf, -np.inf, np.nan], [-1.0, 0.0, -2.0]
+    gm, gb = np.empty_like(g2), np.empty(3, np.float32)
+    with np.errstate(invalid="ignore"):
+        fast_kernels.relu_grad_rows(g2, y, gm, gb, 0, 3)
+        twin = np.multiply(g2, y > 0)
+    np.testing.assert_array_equal(gm, twin)
+    np.testing.assert_allclose(gb, twin.sum(axis=1), rtol=1e-6)

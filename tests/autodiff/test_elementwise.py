@@ -1,0 +1,113 @@
+"""Elementwise ops at their edges: 0-d inputs, the sigmoid's tails, dtypes of constants,
+broadcasting bounds (``rosenblatt/autodiff/elementwise.py``; the everyday cases are in
+``test_ops.py``)."""
+
+import numpy as np
+import pytest
+
+import rosenblatt as rb
+from rosenblatt.autodiff import clip, elementwise, where
+
+
+def test_sigmoid_of_a_0d_tensor_matches_torch(torch):
+    x = rb.tensor(np.float32(0.5), requires_grad=True)
+    y = x.sigmoid()
+    assert y.shape == () and y.dtype == np.float32
+    y.backward()
+    t = torch.tensor(0.5, dtype=torch.float32, requires_grad=True)
+    torch.sigmoid(t).backward()
+    np.testing.assert_allclose(y.data, torch.sigmoid(t).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-6)
+    assert elementwise.sigmoid_array(np.float64(-3.0)).shape == ()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_sigmoid_is_relatively_accurate_in_both_tails(dtype, torch):
+    # from the linear middle to where the result underflows; torch computes 1 / (1 + e^-x)
+    fin = np.finfo(dtype)
+    top = float(np.log(fin.max))
+    xs = np.concatenate([np.linspace(-top, top, 201), [-0.0, 0.0, -2 * top, 2 * top,
+                                                       -np.inf, np.inf]]).astype(dtype)
+    y = elementwise.sigmoid_array(xs)
+    assert y.dtype == dtype
+    x64 = xs.astype(np.float64)
+    e = np.exp(-np.abs(x64))
+    exact = np.where(x64 >= 0, 1 / (1 + e), e / (1 + e))  # a float64 reference for f16/f32
+    tiny = exact < fin.tiny  # subnormal or zero in dtype: only absolute accuracy possible
+    np.testing.assert_allclose(y[~tiny], exact[~tiny], rtol=4 * fin.eps, atol=0)
+    np.testing.assert_allclose(y[tiny], exact[tiny], rtol=0, atol=fin.smallest_subnormal)
+    if dtype != np.float16:
+        ty = torch.sigmoid(torch.tensor(xs)).numpy()
+        normal = ty >= fin.tiny
+        np.testing.assert_allclose(y[normal], ty[normal], rtol=4 * fin.eps)
+
+
+def test_sigmoid_keeps_nan_and_writes_in_place():
+    x = np.array([np.nan, -200.0, 0.0, 3.0], np.float32)
+    out = elementwise.sigmoid_array(x.copy())
+    assert np.isnan(out[0]) and out[2] == 0.5
+    y = x.copy()
+    assert elementwise.sigmoid_array(y, out=y) is y
+    np.testing.assert_array_equal(y, out)
+
+
+@pytest.mark.parametrize("dtype, xs", [
+    (np.float32, [-10.0, -17.0, -18.0, -30.0, -80.0]),
+    (np.float64, [-30.0, -38.0, -40.0, -200.0]),
+])
+def test_log_sigmoid_of_a_very_negative_logit_matches_torch(dtype, xs, torch):
+    x = rb.tensor(np.array(xs, dtype), requires_grad=True)
+    y = x.sigmoid().log()
+    y.sum().backward()
+    tx = torch.tensor(np.array(xs, dtype), requires_grad=True)
+    ty = torch.sigmoid(tx).log()
+    ty.sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-6)  # = x there
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-6)  # = 1, not NaN
+    np.testing.assert_allclose(x.grad, 1.0, rtol=1e-4)  # 1 - sigma(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_where_with_a_python_number_keeps_the_dtype(dtype):
+    x = rb.tensor(np.array([-1.0, 2.0, 3.0], dtype), requires_grad=True)
+    m = np.array([True, False, True])
+    for y in (where(m, x, 0.0), where(m, 1.0, x), where(m, x, 2), where(m, np.float64(0.5), x)):
+        assert y.dtype == dtype
+        y.backward(np.ones(3, dtype))
+    assert x.grad.dtype == dtype
+    assert where(m, 1.0, 0.0).dtype == np.float32  # two numbers: the library default
+
+
+def test_where_with_two_python_numbers_gives_a_tensor():
+    y = where(np.array([True, False]), 1.0, 2.0)
+    np.testing.assert_array_equal(y.data, [1.0, 2.0])
+
+
+def test_clip_with_broadcasting_bounds_matches_torch(torch, rng):
+    a = rng.standard_normal(3)
+    lo = rng.standard_normal((2, 3)) * 0.5
+    x = rb.tensor(a, requires_grad=True)
+    y = clip(x, lo, 0.8)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    t = torch.tensor(a, requires_grad=True)
+    ty = torch.clamp(t, torch.tensor(lo), torch.tensor(0.8))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.data, ty.detach().numpy())
+    np.testing.assert_allclose(x.grad, t.grad.numpy())
+
+
+def test_clip_takes_tensor_bounds_as_constants(torch):
+    a = np.array([-1.0, 0.2, 2.0])
+    x = rb.tensor(a, requires_grad=True)
+    lo = rb.tensor(np.array([0.0, 0.0, 0.0]), requires_grad=True)
+    y = clip(x, lo, rb.tensor(np.array([1.0, 1.0, 1.0])))
+    y.backward(np.ones(3))
+    np.testing.assert_array_equal(y.data, [0.0, 0.2, 1.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+    assert lo.grad is None  # bounds are constants here (torch.clamp does not differentiate them)
+
+
+def test_clip_rejects_a_bound_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"clip: .*\(3,\).*\(2,\)"):
+        clip(rb.tensor(np.ones(3)), np.zeros(2), None)
