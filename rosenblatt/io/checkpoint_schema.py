@@ -33,7 +33,13 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # the ranges the optimizers' constructors accept for these hyper-parameters
 _RANGES = {"lr": (0.0, _FLOAT32_MAX, True), "eps": (0.0, _FLOAT32_MAX, True),
            "weight_decay": (0.0, _FLOAT32_MAX, True), "lr_decay": (0.0, _FLOAT32_MAX, True),
-           "betas": (0.0, 1.0, False), "rho": (0.0, 1.0, True), "momentum": (0.0, 1.0, True)}
+           "betas": (0.0, 1.0, False), "rho": (0.0, 1.0, True), "momentum": (0.0, 1.0, True),
+           "dampening": (0.0, 1.0, True)}
+
+# optimizer state keys added after checkpoints were first written (2026-12-05: SGD's
+# dampening, Adam's amsgrad, decoupled weight decay and running maximum): a file without them
+# resumes, the optimizer keeping the values it was built with
+_ADDED_LATER = ("dampening", "amsgrad", "decoupled_weight_decay", "v_max")
 
 
 def _show(value, limit=60):
@@ -214,6 +220,9 @@ def check_optimizer_state(state, optimizer):
     template = optimizer.state_dict()
     if not isinstance(state, dict):
         _fail("optimizer state", state, "a dict (optimizer.state_dict())")
+    for key in _ADDED_LATER:
+        if key in template and key not in state:
+            del template[key]
     size = getattr(getattr(optimizer, "vec", None), "data", None)
     size = None if size is None else size.shape
     fixed = set(getattr(optimizer, "hyperparameters", ()))  # lists of a fixed length (betas)

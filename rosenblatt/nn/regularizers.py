@@ -32,7 +32,16 @@ Which parameters are weights: those with two or more axes (Dense/Maxout
 ``W``, convolution kernels, recurrent matrices). Biases, batch-norm scales
 and shifts, PReLU slopes and RBF widths are vectors and are excluded by
 default (the notes: "biases are typically not included by convention");
-``include_bias=True`` includes them.
+``include_bias=True`` includes them. Learned initial states (a recurrent
+layer's ``initial_state``, the NTM's ``memory0``, ``read0``, ``weighting0``)
+are 2-D but no unit's weights: they are treated like biases, and MaxNorm
+never touches them. A module can name such parameters itself in a
+``not_weights`` attribute (a tuple of attribute names).
+
+A layer with a connection mask (``SparseDense``: a boolean ``mask`` shaped
+like ``W``) has weights only where the mask is True: MaxNorm measures the
+live connections' norm (``rb.optim.GradientNoise`` likewise adds no noise
+where there is no connection).
 
 The notes write the L2 term as lambda/(2m) sum w^2 added to a summed cost;
 with a cost averaged over the m examples (``reduction="mean"``), that is
@@ -48,15 +57,54 @@ from ..randomness import resolve_rng
 from .parameter import Parameter
 
 __all__ = [
-    "L1", "L2", "ElasticNet", "InputNoise", "MaxNorm", "Regularizer", "after_step", "collect",
-    "penalty", "transform_input", "weights",
+    "L1", "L2", "ElasticNet", "InputNoise", "MaxNorm", "NOT_WEIGHTS", "Regularizer", "after_step",
+    "collect", "connection_mask", "penalty", "transform_input", "weights",
 ]
 
 
+#: 2-D parameters that are no unit's weights (learned initial states), by attribute name,
+#: for modules that do not declare ``not_weights`` themselves
+NOT_WEIGHTS = ("initial_state", "memory0", "read0", "weighting0")
+
+
+def _not_weights(module):
+    return tuple(getattr(module, "not_weights", ())) + NOT_WEIGHTS
+
+
+def _attribute(name):
+    """``initial_state`` for the item name ``initial_state.0`` (a list's entry)."""
+    return name.split(".", 1)[0]
+
+
+def _named_items(model):
+    """(module, attribute name, Parameter) for every parameter of ``model``'s modules."""
+    modules = model.modules() if hasattr(model, "modules") else ()
+    for module in modules:
+        for name, item in module._items():
+            if isinstance(item, Parameter):
+                yield module, _attribute(name), item
+
+
 def weights(model, include_bias=False):
-    """The parameters a regularizer acts on: those with ndim >= 2 unless ``include_bias``."""
-    return [p for p in model.parameters()
-            if p.requires_grad and (include_bias or p.ndim >= 2)]
+    """The parameters a regularizer acts on: those with ndim >= 2 unless ``include_bias``.
+
+    Learned initial states (``NOT_WEIGHTS``, or a module's own ``not_weights``) are
+    left out like biases, unless ``include_bias``.
+    """
+    params = [p for p in model.parameters() if p.requires_grad and (include_bias or p.ndim >= 2)]
+    if include_bias:
+        return params
+    states = {id(p) for module, name, p in _named_items(model) if name in _not_weights(module)}
+    return [p for p in params if id(p) not in states]
+
+
+def connection_mask(module, parameter):
+    """The boolean connection mask of ``parameter`` in ``module`` (a ``mask`` array shaped
+    like it, as ``SparseDense`` keeps for ``W``), or None."""
+    mask = getattr(module, "mask", None)
+    if isinstance(mask, np.ndarray) and mask.shape == parameter.shape:
+        return mask if mask.dtype == bool else mask.astype(bool)
+    return None
 
 
 def _check_strength(value, name, where):
@@ -97,17 +145,25 @@ class _NormPenalty(Regularizer):
             return None
         l1, l2 = self.l1, self.l2
         dtype = np.result_type(*[p.dtype for p in params])
+        # a layer's missing connections (SparseDense's mask) are no weights: not charged
+        masks = {id(p): mask for module, _, p in _named_items(model)
+                 if (mask := connection_mask(module, p)) is not None}
+
+        def live(p):
+            mask = masks.get(id(p))
+            return p.data if mask is None else p.data * mask
+
         value = 0.0
         for p in params:
-            w = p.data.reshape(-1)
+            w = live(p).reshape(-1)
             if l1:
                 value += l1 * float(np.abs(w).sum())
             if l2:
                 value += 0.5 * l2 * float(w @ w)
 
         def backward(g):
-            # d/dw = l1 sign(w) (sign(0) = 0) + l2 w
-            return tuple(g * (l1 * np.sign(p.data) + l2 * p.data) for p in params)
+            # d/dw = l1 sign(w) (sign(0) = 0) + l2 w, at the live connections
+            return tuple(g * (l1 * np.sign(w) + l2 * w) for w in map(live, params))
 
         return make(np.asarray(value, dtype=dtype), tuple(params), backward)
 
@@ -168,11 +224,15 @@ def _incoming_axes(module, name, p):
     ``centers``, (n_centers, in_features); ``Embedding``'s ``W``, a vector per
     row). Otherwise a 2-D weight is (in_features, out_features), a column per
     unit (axis 0), and a higher one is (out_channels, in_channels, *kernel), as
-    PyTorch's convolutions (every axis but the first).
+    PyTorch's convolutions (every axis but the first). None: the parameter holds
+    no unit's whole incoming vector (a module declares ``None``; LSTM peepholes,
+    a row per gate, are known here), so MaxNorm leaves it alone.
     """
     declared = getattr(module, "incoming_axes", None)
     if declared and name in declared:
-        return tuple(declared[name])
+        return None if declared[name] is None else tuple(declared[name])
+    if name == "P" and getattr(module, "peephole", False):
+        return None  # LSTM peepholes (3, H): one weight into each of three gates' units
     return (0,) if p.ndim == 2 else tuple(range(1, p.ndim))
 
 
@@ -205,16 +265,22 @@ class MaxNorm(Regularizer):
         self.c = float(c)
 
     def after_step(self, model):
-        for module in model.modules():
-            for name, item in module._items():
-                if not isinstance(item, Parameter) or item.ndim < 2 or not item.requires_grad:
-                    continue
-                w = item.data
-                norms = np.sqrt((w * w).sum(axis=_incoming_axes(module, name, item),
-                                            keepdims=True))
-                too_long = norms > self.c
-                if too_long.any():
-                    w *= np.where(too_long, self.c / np.maximum(norms, 1e-30), 1).astype(w.dtype)
+        for module, name, item in _named_items(model):
+            if item.ndim < 2 or not item.requires_grad or name in _not_weights(module):
+                continue
+            axes = _incoming_axes(module, name, item)
+            if axes is None:
+                continue
+            w = item.data
+            # half precision: the sum of squares in float32 (300^2 + 400^2 overflows float16)
+            live = w if w.dtype.itemsize >= 4 else w.astype(np.float32)
+            mask = connection_mask(module, item)
+            if mask is not None:  # only the connections that exist make up a unit's norm
+                live = live * mask
+            norms = np.sqrt(np.sum(np.square(live), axis=axes, keepdims=True))
+            too_long = norms > self.c
+            if too_long.any():
+                w *= np.where(too_long, self.c / np.maximum(norms, 1e-30), 1).astype(w.dtype)
 
 
 class InputNoise(Regularizer):
@@ -223,6 +289,11 @@ class InputNoise(Regularizer):
     Parameters
     ----------
     std : float
+
+    Notes
+    -----
+    Float inputs keep their dtype; integer (or bool) inputs, such as raw pixel
+    counts, come back as float64 with the noise added.
     """
 
     def __init__(self, std):
@@ -232,8 +303,10 @@ class InputNoise(Regularizer):
         x = np.asarray(x)
         if not self.std:
             return x
-        noise = resolve_rng(rng).standard_normal(x.shape).astype(x.dtype, copy=False)
-        noise *= x.dtype.type(self.std) if x.dtype.kind == "f" else self.std
+        # integer (or bool) inputs get float64 noise: casting it to int would truncate it
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        noise = resolve_rng(rng).standard_normal(x.shape).astype(dtype, copy=False)
+        noise *= dtype.type(self.std)
         return x + noise
 
 

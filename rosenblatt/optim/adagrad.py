@@ -87,8 +87,13 @@ class Adagrad(Optimizer):
         self._buf = self._zeros()
 
     def effective_lr(self):
-        """The per-parameter rate ``lr / (sqrt(G) + eps)`` that the next step would use (a copy)."""
-        lr = self.lr / (1 + self.t * self.lr_decay)
+        """The per-parameter rate ``lr / (sqrt(G) + eps)`` that the next step would use (a copy).
+
+        ``lr`` is the next step's (the schedule's value at ``t``, with ``lr_decay``); ``G``
+        is the sum of squares so far: the next gradient's ``g^2`` is not in it yet.
+        """
+        lr = self._scheduled_lr(self.t) if self.schedule is not None else self.lr
+        lr = lr / (1 + self.t * self.lr_decay)
         if self.eps_inside_sqrt:
             return lr / np.sqrt(self.sum_sq + self.eps)
         return lr / (np.sqrt(self.sum_sq) + self.eps)

@@ -17,19 +17,21 @@ from .optimizer import Optimizer, flat_same
 
 
 def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sqrt=False,
-              keep=None):
+              keep=None, v_max=None):
     """One Adam step (``t`` counts from 1) on flat arrays, in place; ``keep``, if given,
     receives theta before the step.
 
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
     ``theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``
-    (or ``/ sqrt(v / (1 - b2^t) + eps)`` with ``eps_inside_sqrt``).
+    (or ``/ sqrt(v / (1 - b2^t) + eps)`` with ``eps_inside_sqrt``). With ``v_max``
+    (AMSGrad) ``v_max = max(v_max, v)`` takes ``v``'s place in the denominator.
 
-    With the ``fast`` extra (Numba) the paper's form runs as one compiled pass
-    (``rosenblatt.autodiff._numba_kernels.adam_update``), checked against this
-    NumPy code in ``tests/autodiff/test_kernels.py``; ``keep`` is written in that pass.
+    With the ``fast`` extra (Numba) the paper's form without AMSGrad runs as one
+    compiled pass (``rosenblatt.autodiff._numba_kernels.adam_update``), checked
+    against this NumPy code in ``tests/autodiff/test_kernels.py``; ``keep`` is
+    written in that pass. AMSGrad takes the NumPy passes.
     """
-    if not eps_inside_sqrt:
+    if not eps_inside_sqrt and v_max is None:
         kernel = _kernels.get("adam_update")
         to = theta if keep is None else keep
         if kernel is not None and flat_same(theta, grad, m, v, to):
@@ -47,6 +49,9 @@ def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sq
     np.multiply(grad, grad, out=buf)
     buf *= 1.0 - beta2
     v += buf
+    if v_max is not None:  # AMSGrad: the largest second moment so far
+        np.maximum(v_max, v, out=v_max)
+        v = v_max
     if eps_inside_sqrt:  # the notes' form
         np.divide(v, 1.0 - beta2**t, out=buf)
         buf += eps
@@ -74,9 +79,18 @@ class Adam(Optimizer):
     eps : float, default 1e-8
         Added to ``sqrt(v_hat)`` (outside the root, as in the paper).
     weight_decay : float, default 0
-        L2 penalty added to the gradient (PyTorch's ``Adam``, not ``AdamW``).
+        L2 penalty added to the gradient (PyTorch's ``Adam``); with
+        ``decoupled_weight_decay`` it shrinks the weights instead (``AdamW``).
     eps_inside_sqrt : bool, default False
         The notes' ``sqrt(v_hat + eps)`` instead of the paper's ``sqrt(v_hat) + eps``.
+    amsgrad : bool, default False
+        AMSGrad (Reddi et al.): divide by the square root of the largest second
+        moment seen so far, ``v_max = max(v_max, v_t)``, so the per-weight step
+        size never grows (PyTorch's ``amsgrad``; the NumPy passes, not the
+        compiled kernel).
+    decoupled_weight_decay : bool, default False
+        ``theta <- theta (1 - lr wd)`` before the Adam step, the decay kept out
+        of the moments (Loshchilov and Hutter; :class:`AdamW`).
 
     Notes
     -----
@@ -87,9 +101,14 @@ class Adam(Optimizer):
         \\theta_{t+1} = \\theta_t - \\eta \\frac{m_t / (1-\\beta_1^t)}
         {\\sqrt{v_t / (1-\\beta_2^t)} + \\epsilon}
 
+    Identical, step for step, to ``torch.optim.Adam`` (with ``amsgrad`` and
+    ``decoupled_weight_decay`` too). The step count ``t`` of the bias
+    correction is the optimizer's, shared by all parameters.
+
     References
     ----------
     Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
+    Reddi, Kale and Kumar, "On the Convergence of Adam and Beyond", ICLR 2018.
 
     Examples
     --------
@@ -101,25 +120,90 @@ class Adam(Optimizer):
     array([ 0.9, -1.9])
     """
 
-    hyperparameters = ("lr", "betas", "eps", "weight_decay", "eps_inside_sqrt")
-    state_names = ("m", "v")
+    hyperparameters = ("lr", "betas", "eps", "weight_decay", "eps_inside_sqrt", "amsgrad",
+                       "decoupled_weight_decay")
+    state_names = ("m", "v", "v_max")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 eps_inside_sqrt=False):
+                 eps_inside_sqrt=False, amsgrad=False, decoupled_weight_decay=False):
         super().__init__(params, lr)
+        name = type(self).__name__
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2); got {betas!r}")
-        self.betas = (unit_interval("Adam", "betas[0]", betas[0]),
-                      unit_interval("Adam", "betas[1]", betas[1]))
-        self.eps = positive_float("Adam", "eps", eps, allow_zero=True)
-        self.weight_decay = positive_float("Adam", "weight_decay", weight_decay, allow_zero=True)
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2); got {betas!r}")
+        self.betas = (unit_interval(name, "betas[0]", betas[0]),
+                      unit_interval(name, "betas[1]", betas[1]))
+        self.eps = positive_float(name, "eps", eps, allow_zero=True)
+        self.weight_decay = positive_float(name, "weight_decay", weight_decay, allow_zero=True)
         self.eps_inside_sqrt = bool(eps_inside_sqrt)
+        self.amsgrad = bool(amsgrad)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
         self.m = self._zeros()
         self.v = self._zeros()
+        self.v_max = self._zeros() if self.amsgrad else None
         self._buf = self._zeros()
 
     def _update(self, theta, grad, keep=None):
-        grad = self._decayed_grad(theta, grad, self.weight_decay)
+        if self.decoupled_weight_decay:
+            if self.weight_decay:
+                if keep is not None:  # theta before the whole step, decay included
+                    np.copyto(keep, theta)
+                    keep = None
+                theta *= 1.0 - self.lr * self.weight_decay
+        else:
+            grad = self._decayed_grad(theta, grad, self.weight_decay)
+        if self.amsgrad and self.v_max is None:  # switched on after construction
+            self.v_max = self._zeros()
         adam_rule(theta, grad, self.m, self.v, self._buf, lr=self.lr, beta1=self.betas[0],
                   beta2=self.betas[1], eps=self.eps, t=self.t + 1,
-                  eps_inside_sqrt=self.eps_inside_sqrt, keep=keep)
+                  eps_inside_sqrt=self.eps_inside_sqrt, keep=keep,
+                  v_max=self.v_max if self.amsgrad else None)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): ``torch.optim.AdamW``.
+
+    Each step first shrinks the weights, ``theta <- theta (1 - lr wd)``, then
+    takes the Adam step on the gradient alone, so the decay is not rescaled
+    by the second moments as an L2 term in the gradient would be.
+
+    Parameters
+    ----------
+    params : iterable of Parameter or ParameterVector
+    lr : float or schedule, default 1e-3
+    betas : (float, float), default (0.9, 0.999)
+    eps : float, default 1e-8
+    weight_decay : float, default 1e-2
+        The decoupled decay coefficient (PyTorch's default).
+    amsgrad : bool, default False
+        As in :class:`Adam`.
+    eps_inside_sqrt : bool, default False
+        As in :class:`Adam`.
+
+    Notes
+    -----
+    .. math::
+
+        \\theta_t' = \\theta_t (1 - \\eta \\lambda), \\quad
+        \\theta_{t+1} = \\theta_t' - \\eta \\frac{m_t / (1-\\beta_1^t)}
+        {\\sqrt{v_t / (1-\\beta_2^t)} + \\epsilon}
+
+    Identical, step for step, to ``torch.optim.AdamW``.
+
+    References
+    ----------
+    Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
+
+    Examples
+    --------
+    >>> import numpy as np, rosenblatt as rb
+    >>> w = rb.nn.Parameter(np.array([1.0, -2.0]))
+    >>> opt = rb.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> opt.zero_grad(); (w * w).sum().backward(); opt.step()
+    >>> np.round(w.data, 6)   # shrunk by 1 - 0.1 * 0.5, then moved by about lr
+    array([ 0.85, -1.8 ])
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, eps_inside_sqrt=False):
+        super().__init__(params, lr, betas, eps, weight_decay, eps_inside_sqrt, amsgrad,
+                         decoupled_weight_decay=True)

@@ -99,8 +99,13 @@ def saturated_units(model, x, level=0.9):
 
 
 def metropolis_accept(delta, temperature, k, rng):
-    """Keep a change ``delta`` of the objective: always if <= 0, else w.p. exp(-delta / kT)."""
-    if not math.isfinite(delta):
+    """Keep a change ``delta`` of the objective: always if <= 0, else w.p. exp(-delta / kT).
+
+    A move to a non-finite objective (``delta`` +inf, or NaN from inf - inf) is
+    rejected; a move from an infinite objective to a finite one (``delta`` -inf)
+    is an improvement and kept.
+    """
+    if math.isnan(delta) or delta == math.inf:
         return False
     if delta <= 0:
         return True
@@ -241,7 +246,7 @@ class _Annealer:
         """The Metropolis rule with the constant ``k`` (``u``: a pre-drawn uniform number)."""
         if u is None:
             return metropolis_accept(delta, temperature, self.k, self.rng)
-        if not math.isfinite(delta):
+        if math.isnan(delta) or delta == math.inf:  # to a non-finite objective (see above)
             return False
         return delta <= 0 or u < math.exp(-delta / (self.k * temperature))
 

@@ -6,6 +6,8 @@ optimizer (or a ParameterVector), so they cost one or two array operations
 whatever the depth of the network.
 """
 
+import math
+
 import numpy as np
 
 from ..autodiff.tensor import Tensor
@@ -32,10 +34,38 @@ def _grads(target, owner):
     return [p.grad for p in items if p.grad is not None]
 
 
-def clip_grad_norm(target, max_norm):
-    """Rescale the whole gradient so that its L2 norm is at most ``max_norm``.
+def _norm_type(value):
+    """``norm_type`` checked: a float p > 0, or inf (also the string "inf", as PyTorch)."""
+    if isinstance(value, str) and value.lower() == "inf":
+        return math.inf
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not float(value) > 0:
+        raise ValueError(f"clip_grad_norm: norm_type must be a number p > 0 or inf (2 is the "
+                         f"Euclidean norm); got {value!r}")
+    return float(value)
 
-    ``g <- g * min(1, max_norm / (||g|| + 1e-6))`` (PyTorch's ``clip_grad_norm_``).
+
+def _power_sum(g, p):
+    """``sum |g|^p`` (``max |g|`` for p = inf) as a Python float, accumulated in at least
+    float32: in float16 the squares of a norm above 256 would overflow (another p than 1,
+    2 or inf: in float64)."""
+    if g.dtype.itemsize < 4:
+        g = g.astype(np.float32)
+    if g.size == 0:
+        return 0.0
+    if p == math.inf:
+        return float(np.max(np.abs(g)))
+    if p == 2:
+        return float(np.vdot(g, g))
+    if p == 1:
+        return float(np.sum(np.abs(g)))
+    return float(np.sum(np.abs(g.astype(np.float64)) ** p))  # a rare p: room for |g|^p
+
+
+def clip_grad_norm(target, max_norm, norm_type=2.0):
+    """Rescale the whole gradient so that its norm is at most ``max_norm``.
+
+    ``g <- g * min(1, max_norm / (||g||_p + 1e-6))`` (PyTorch's ``clip_grad_norm_``).
 
     Parameters
     ----------
@@ -44,11 +74,20 @@ def clip_grad_norm(target, max_norm):
         or the ``grad`` of each parameter (``model.parameters()``); the norm
         is global over all of them.
     max_norm : float
+    norm_type : float or inf, default 2
+        The p of the norm: 2 (Euclidean), 1, ``inf`` (the largest absolute
+        component; the string "inf" too) or any p > 0, ``(sum |g|^p)^(1/p)``.
 
     Returns
     -------
     float
-        The norm before clipping.
+        The norm before clipping (summed in float32 at least, so a float16
+        gradient's norm does not overflow while float16 can hold it).
+
+    Raises
+    ------
+    ValueError
+        If ``max_norm`` is not a positive number, or ``norm_type`` not p > 0 or inf.
 
     Examples
     --------
@@ -59,10 +98,21 @@ def clip_grad_norm(target, max_norm):
     5.0
     >>> np.round(vec.grad, 4)
     array([0.6, 0.8])
+    >>> vec.grad[:] = [3.0, 4.0]
+    >>> rb.optim.clip_grad_norm(vec, 2.0, norm_type="inf")
+    4.0
+    >>> np.round(vec.grad, 4)
+    array([1.5, 2. ])
     """
     max_norm = positive_float("clip_grad_norm", "max_norm", max_norm)
+    p = _norm_type(norm_type)
     grads = _grads(target, "clip_grad_norm")
-    norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    sums = [_power_sum(g, p) for g in grads]
+    if p == math.inf:
+        norm = max(sums, default=0.0)
+    else:
+        total = sum(sums)
+        norm = float(np.sqrt(total)) if p == 2 else float(total ** (1.0 / p))
     coef = max_norm / (norm + 1e-6)
     if coef < 1:
         for g in grads:

@@ -85,6 +85,9 @@ class AdaptiveGains(Optimizer):
         super().__init__(params, lr)
         self.up = positive_float("AdaptiveGains", "up", up, allow_zero=True)
         self.down = unit_interval("AdaptiveGains", "down", down, closed_low=False)
+        if isinstance(gain_range, (tuple, list)) and len(gain_range) == 2:
+            gain_range = [positive_float("AdaptiveGains", f"gain_range[{i}]", v, allow_zero=True)
+                          for i, v in enumerate(gain_range)]
         if (not isinstance(gain_range, (tuple, list)) or len(gain_range) != 2
                 or not 0 < gain_range[0] <= 1 <= gain_range[1]):
             raise ValueError(f"AdaptiveGains: gain_range must be (low, high) with "

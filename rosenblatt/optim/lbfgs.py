@@ -100,7 +100,7 @@ class LBFGS(LineSearchOptimizer):
                  tolerance_change=1e-9, history_size=10, line_search="strong_wolfe"):
         super().__init__(params, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
                          line_search)
-        positive_float("LBFGS", "lr", lr)  # a zero first step would never move
+        positive_float("LBFGS", "lr", self.lr)  # a zero first step would never move
         self.history_size = positive_int("LBFGS", "history_size", history_size)
         n = self.vec.data.size
         self.S = np.zeros((self.history_size, n), dtype=self.vec.data.dtype)

@@ -4,11 +4,16 @@
 (Neelakantan et al., 2015), added to the flat gradient before the wrapped
 optimizer's step. The noise comes from an explicit generator, so a run is
 reproducible under a seed.
+
+A layer with a connection mask (``SparseDense``: ``W`` is zero where there is
+no connection, and its gradient there is zero) must keep those weights at 0:
+given the ``model``, no noise is added where a mask is False.
 """
 
 import numpy as np
 
 from ..checks import positive_float
+from ..nn.regularizers import _named_items, connection_mask
 from ..randomness import resolve_rng
 from .optimizer import fill_normal
 
@@ -25,6 +30,12 @@ class GradientNoise:
         The annealing exponent.
     rng : numpy.random.Generator or int, optional
         Defaults to the library generator (``rb.seed``).
+    model : Module, optional
+        The model the parameters belong to: where one of its layers has a
+        connection mask (``SparseDense``'s ``mask``), the components of the
+        missing connections get no noise, so those weights stay 0. The mask
+        is read at every step (``rb.callbacks.Rewire`` changes it). Also set
+        with :meth:`attach`.
 
     Notes
     -----
@@ -45,7 +56,7 @@ class GradientNoise:
     0.1
     """
 
-    def __init__(self, optimizer, eta=0.01, gamma=0.55, rng=None):
+    def __init__(self, optimizer, eta=0.01, gamma=0.55, rng=None, model=None):
         if not hasattr(optimizer, "vec") or not hasattr(optimizer, "step"):
             raise TypeError(f"GradientNoise: expected an optimizer; got {type(optimizer).__name__}")
         self.optimizer = optimizer
@@ -53,6 +64,17 @@ class GradientNoise:
         self.gamma = positive_float("GradientNoise", "gamma", gamma, allow_zero=True)
         self.rng = resolve_rng(rng)
         self._noise = np.zeros_like(optimizer.vec.grad)
+        self._masked = ()
+        if model is not None:
+            self.attach(model)
+
+    def attach(self, model):
+        """Respect the connection masks of ``model``'s layers (see ``model``); returns self."""
+        vec = self.optimizer.vec
+        where = {id(p): sl for p, sl in zip(vec.params, vec.slices)}
+        self._masked = tuple((where[id(p)], module, p) for module, _, p in _named_items(model)
+                             if id(p) in where and connection_mask(module, p) is not None)
+        return self
 
     def sigma(self):
         """The standard deviation used by the next step."""
@@ -64,6 +86,10 @@ class GradientNoise:
         if sigma > 0:
             fill_normal(self.rng, self._noise)
             self._noise *= sigma
+            for sl, module, p in self._masked:  # no noise where there is no connection
+                mask = connection_mask(module, p)
+                if mask is not None:
+                    self._noise[sl] *= mask.reshape(-1)
             self.optimizer.vec.grad += self._noise
         self.optimizer.step()
 
@@ -73,7 +99,8 @@ class GradientNoise:
         return getattr(self.optimizer, name)
 
     def __setattr__(self, name, value):
-        if name in ("optimizer", "eta", "gamma", "rng", "_noise") or "optimizer" not in vars(self):
+        if name in ("optimizer", "eta", "gamma", "rng", "_noise", "_masked") \
+                or "optimizer" not in vars(self):
             object.__setattr__(self, name, value)
         else:
             setattr(self.optimizer, name, value)

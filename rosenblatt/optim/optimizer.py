@@ -9,7 +9,16 @@ handful of NumPy operations for a 2-layer and a 20-layer network.
 Frozen parameters (``requires_grad`` False when the optimizer is built) are
 not packed at all, so they cost nothing and never move. Parameters frozen
 *later* (fine-tuning) are found at each step (one cheap pass over the
-parameter list) and restored after the update, so they do not move either.
+parameter list) and restored after the update, with their slices of the
+state arrays (momentum, moments, accumulators), so they do not move and,
+as in PyTorch (where a parameter without a gradient is skipped), training
+continues from their state when they are unfrozen. One difference remains:
+the step count ``t`` (Adam's bias correction, Adagrad's ``lr_decay``) is
+shared by all parameters, where PyTorch counts each parameter's own steps.
+
+A gradient set to None by hand (``p.grad = None``, PyTorch's cheap
+alternative to ``zero_grad()``) counts as zeros, and an array assigned by
+hand (``p.grad = g``) is copied into the parameter's slot at the next step.
 """
 
 import inspect
@@ -17,7 +26,7 @@ import inspect
 import numpy as np
 
 from ..autodiff.tensor import Tensor
-from ..checks import positive_float
+from ..checks import positive_float, unit_interval
 from ..nn.parameter import ParameterVector
 
 
@@ -63,8 +72,8 @@ def pack(params):
 def flat_same(*arrays):
     """True when the arrays are contiguous 1-D float arrays of one dtype and size: the case
     the compiled update kernels take (``rosenblatt.autodiff._kernels``)."""
-    first = arrays[0]
-    return first.dtype.kind == "f" and all(
+    first = arrays[0]  # no half-precision kernels: float16 takes the NumPy path
+    return first.dtype in (np.float32, np.float64) and all(
         a.ndim == 1 and a.dtype == first.dtype and a.flags.c_contiguous
         and a.shape == first.shape for a in arrays)
 
@@ -75,6 +84,10 @@ def fill_normal(rng, out):
         rng.standard_normal(out=out, dtype=out.dtype)
     else:
         out[...] = rng.standard_normal(out.shape)
+
+
+def _is_number(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.number))
 
 
 _TAKES_KEEP = {}  # optimizer class -> whether its _update takes keep=
@@ -102,7 +115,9 @@ class Optimizer:
     lr : float or callable
         The learning rate; a schedule (``rb.optim.schedules``, any callable
         ``t -> lr``) is evaluated before each step with ``t`` the number of
-        steps already taken, and its value written to ``self.lr``.
+        steps already taken, and its value times ``lr_scale`` becomes
+        ``self.lr``. A value that is negative or not finite raises, naming
+        the step.
 
     Attributes
     ----------
@@ -111,7 +126,14 @@ class Optimizer:
     t : int
         Number of steps taken.
     lr : float
-        The current learning rate (readable and writable).
+        The current learning rate. Writable when there is no schedule; with
+        one, writing it raises (the schedule would overwrite it at the next
+        step): scale the schedule with ``lr_scale`` instead.
+    lr_scale : float
+        A factor on the schedule's values, 1 to begin with
+        (``rb.callbacks.ReduceLROnPlateau`` lowers it when there is a schedule).
+        Not part of :meth:`state_dict`: whoever sets it keeps it (the callback
+        saves it in its own state and sets it again when a run resumes).
     schedule : callable or None
     """
 
@@ -122,10 +144,32 @@ class Optimizer:
         self.vec = pack(params)
         self.t = 0
         self.schedule = None
+        self.lr_scale = 1.0
         if callable(lr):
             self.schedule = lr
-            lr = lr(0)
-        self.lr = positive_float(type(self).__name__, "lr", lr, allow_zero=True)
+            self._lr = self._scheduled_lr(0)
+        else:
+            self._lr = positive_float(type(self).__name__, "lr", lr, allow_zero=True)
+
+    @property
+    def lr(self):
+        """The learning rate of the next step (of the last one, with a schedule)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        name = type(self).__name__
+        if getattr(self, "schedule", None) is not None:
+            raise ValueError(
+                f"{name}: lr is driven by a schedule ({self.schedule!r}), which would "
+                f"overwrite {value!r} at the next step; scale the schedule with "
+                f"optimizer.lr_scale, or build the optimizer with a number as lr")
+        self._lr = positive_float(name, "lr", value, allow_zero=True)
+
+    def _scheduled_lr(self, t):
+        """``schedule(t) * lr_scale``, checked: the rate the step ``t`` uses."""
+        return positive_float(type(self).__name__, f"lr (schedule at t={t})",
+                              self.schedule(t), allow_zero=True) * self.lr_scale
 
     # -- the loop's interface ---------------------------------------------------
     @property
@@ -154,15 +198,32 @@ class Optimizer:
         frozen since packing (their slices, to restore after the update)?"""
         vec = self.vec
         frozen = []
+        stray = False
         for p, sl in zip(vec.params, vec.slices):
-            g = p.grad
-            if p.data.base is not data or g is None or g.base is not grad:
+            if p.data.base is not data:
                 vec.check_packed(f"{type(self).__name__}.step")  # raises, naming the fix
+            g = p.grad
+            if g is None or g.base is not grad:
+                stray = True  # set to None or assigned by hand since the gradient was read
             if not p.requires_grad:
                 frozen.append(sl)
+        if stray:  # as after clear_grad: None reads as zeros, a hand-set array is copied in
+            vec._materialize()
+            vec.check_packed(f"{type(self).__name__}.step")
         if self.schedule is not None:
-            self.lr = float(self.schedule(self.t))
+            self._lr = self._scheduled_lr(self.t)
         return frozen
+
+    def _keep_frozen(self, frozen):
+        """(array, slice, values) to put back after the update: the frozen parameters' theta
+        and their slices of every state array, so neither moves while they are frozen."""
+        data = self.vec.data
+        kept = [(data, sl, data[sl].copy()) for sl in frozen]
+        for name in self.state_names:
+            value = getattr(self, name, None)
+            if isinstance(value, np.ndarray) and value.shape == data.shape:
+                kept += [(value, sl, value[sl].copy()) for sl in frozen]
+        return kept
 
     def step(self, keep=None):
         """Apply one update to theta from the current gradient.
@@ -178,8 +239,7 @@ class Optimizer:
         vec = self.vec
         data, grad = vec.data, vec.grad
         frozen = self._frozen(data, grad)
-        if frozen:
-            kept = [data[sl].copy() for sl in frozen]
+        kept = self._keep_frozen(frozen) if frozen else ()
         if keep is None:
             self._update(data, grad)  # grad was read above: the slots are filled already
         else:
@@ -191,9 +251,8 @@ class Optimizer:
             else:
                 np.copyto(keep, data)
                 self._update(data, grad)
-        if frozen:
-            for sl, values in zip(frozen, kept):
-                data[sl] = values
+        for array, sl, values in kept:
+            array[sl] = values
         self.t += 1
 
     def step_part(self, part):
@@ -214,8 +273,7 @@ class Optimizer:
         vec = self.vec
         data, grad = vec.data, vec.grad
         frozen = self._frozen(data, grad)
-        if frozen:
-            kept = [data[sl].copy() for sl in frozen]
+        kept = self._keep_frozen(frozen) if frozen else ()
         state = vars(self)
         # the per-parameter arrays (state and scratch), as views of the part while it steps;
         # the views are kept for the next step of the same part while the arrays stay
@@ -247,9 +305,8 @@ class Optimizer:
                     grown[part] = v
                     state[k] = grown
                     state.pop("_part_views", None)  # made again, with it, next time
-        if frozen:
-            for sl, values in zip(frozen, kept):
-                data[sl] = values
+        for array, sl, values in kept:
+            array[sl] = values
         self.t += 1
 
     def _update(self, theta, grad):
@@ -286,24 +343,50 @@ class Optimizer:
             state[name] = None if value is None else np.array(value, copy=True)
         return state
 
+    #: hyper-parameters (or pairs of them) that must lie in [0, 1), checked on loading
+    unit_hyperparameters = ("betas", "momentum", "rho", "down", "dampening")
+
+    def _checked_hyperparameter(self, key, value):
+        """A loaded hyper-parameter, checked as the constructors check them: numbers finite
+        and >= 0 (in [0, 1) for ``unit_hyperparameters``), pairs element by element."""
+        name = type(self).__name__
+
+        def check(owner, what, v):
+            if key in self.unit_hyperparameters:
+                return unit_interval(owner, what, v)
+            checked = positive_float(owner, what, v, allow_zero=True)
+            return int(v) if isinstance(v, (int, np.integer)) else checked  # counts stay ints
+        if isinstance(value, (list, tuple)):
+            return tuple(check(name, f"{key}[{i}]", v) if _is_number(v) else v
+                         for i, v in enumerate(value))
+        return check(name, key, value) if _is_number(value) else value
+
     def load_state_dict(self, state):
         """Restore hyper-parameters, ``t`` and state arrays (in place); returns self.
 
         Raises
         ------
         ValueError
-            If the state is for another algorithm or its arrays have another size.
+            If the state is for another algorithm, its arrays have another size, or a
+            hyper-parameter is out of range (checked before anything is changed).
         """
         name = type(self).__name__
         if state.get("algorithm", name) != name:
             raise ValueError(
                 f"{name}.load_state_dict: the state is for {state['algorithm']}, not {name}"
             )
-        self.t = int(state.get("t", self.t))
-        for key in self.hyperparameters:
-            if key in state:
-                value = state[key]
-                setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        t = state.get("t", self.t)
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"{name}: t must be a non-negative integer (the steps taken); "
+                             f"got {t!r}")
+        loaded = {key: self._checked_hyperparameter(key, state[key])
+                  for key in self.hyperparameters if key in state}
+        self.t = int(t)
+        for key, value in loaded.items():
+            if key == "lr":
+                self._lr = value  # with a schedule too: the next step recomputes it
+            else:
+                setattr(self, key, value)
         for key in self.state_names:
             if key not in state:
                 continue

@@ -19,6 +19,7 @@ Three variants, chosen by ``variant``:
 
 import numpy as np
 
+from ..checks import positive_float
 from .optimizer import Optimizer
 
 VARIANTS = ("irprop-", "rprop-", "rprop+")
@@ -90,6 +91,12 @@ class Rprop(Optimizer):
 
     def __init__(self, params, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), variant="irprop-"):
         super().__init__(params, lr)
+        if isinstance(etas, (tuple, list)) and len(etas) == 2:
+            etas = [positive_float("Rprop", f"etas[{i}]", v, allow_zero=True)
+                    for i, v in enumerate(etas)]
+        if isinstance(step_sizes, (tuple, list)) and len(step_sizes) == 2:
+            step_sizes = [positive_float("Rprop", f"step_sizes[{i}]", v, allow_zero=True)
+                          if v != float("inf") else v for i, v in enumerate(step_sizes)]
         if (not isinstance(etas, (tuple, list)) or len(etas) != 2
                 or not 0 < etas[0] < 1 < etas[1]):
             raise ValueError(f"Rprop: etas must be (eta-, eta+) with 0 < eta- < 1 < eta+; "

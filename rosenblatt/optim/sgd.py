@@ -15,15 +15,15 @@ from .optimizer import Optimizer, flat_same
 
 
 def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay, first,
-             keep=None):
+             keep=None, dampening=0.0):
     """One SGD step on flat arrays, in place.
 
-    ``d = g + wd theta``; with momentum ``b = mu b + d`` (``b = d`` at the
-    first step), ``d = d + mu b`` (Nesterov) or ``d = b``; ``theta -= lr d``.
+    ``d = g + wd theta``; with momentum ``b = mu b + (1 - dampening) d`` (``b = d``
+    at the first step), ``d = d + mu b`` (Nesterov) or ``d = b``; ``theta -= lr d``.
     ``buf`` is scratch space shaped like ``theta``; ``keep``, if given, receives
-    theta before the step. With the ``fast`` extra and momentum, large vectors
-    take one compiled pass, ``keep`` written in it (checked against this code in
-    ``tests/autodiff/test_kernels.py``).
+    theta before the step. With the ``fast`` extra and momentum (no dampening),
+    large vectors take one compiled pass, ``keep`` written in it (checked against
+    this code in ``tests/autodiff/test_kernels.py``).
     """
     d = grad
     if weight_decay:
@@ -31,7 +31,7 @@ def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay
         buf += grad
         d = buf
     kernel = None
-    if velocity is not None and theta.size >= KERNEL_MIN_SIZE:
+    if velocity is not None and not dampening and theta.size >= KERNEL_MIN_SIZE:
         kernel = _kernels.get("sgd_momentum")
     to = theta if keep is None else keep  # the kernel's keep: not written unless asked
     if kernel is not None and flat_same(theta, d, velocity, to):
@@ -47,6 +47,10 @@ def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay
         return
     if first:
         velocity[...] = d
+    elif dampening:
+        velocity *= momentum
+        np.multiply(d, 1.0 - dampening, out=buf)
+        velocity += buf
     else:
         velocity *= momentum
         velocity += d
@@ -78,16 +82,20 @@ class SGD(Optimizer):
         formulation: the look-ahead gradient is approximated by ``g + mu b``.
     weight_decay : float, default 0
         L2 penalty coefficient added to the gradient: ``g + wd * theta``.
+    dampening : float, default 0
+        In [0, 1): the share of each new gradient left out of the momentum
+        buffer, ``b = mu b + (1 - dampening) d`` (PyTorch's ``dampening``; not
+        with ``nesterov``). The first step's buffer is ``d`` undamped, as in PyTorch.
 
     Notes
     -----
     .. math::
 
         d_t = g_t + \\lambda \\theta_t, \\quad
-        b_t = \\mu b_{t-1} + d_t \\ (b_1 = d_1), \\quad
+        b_t = \\mu b_{t-1} + (1 - \\tau) d_t \\ (b_1 = d_1), \\quad
         \\theta_{t+1} = \\theta_t - \\eta (d_t + \\mu b_t \\text{ if Nesterov else } b_t)
 
-    Identical, step for step, to ``torch.optim.SGD`` (dampening 0).
+    with :math:`\\tau` the dampening. Identical, step for step, to ``torch.optim.SGD``.
 
     References
     ----------
@@ -104,15 +112,20 @@ class SGD(Optimizer):
     array([ 0.8, -1.6])
     """
 
-    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay", "dampening")
     state_names = ("velocity",)
 
-    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 dampening=0.0):
         super().__init__(params, lr)
         self.momentum = unit_interval("SGD", "momentum", momentum)
         self.weight_decay = positive_float("SGD", "weight_decay", weight_decay, allow_zero=True)
+        self.dampening = unit_interval("SGD", "dampening", dampening)
         if nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0; got momentum=0")
+        if nesterov and self.dampening:
+            raise ValueError(f"SGD: nesterov=True needs dampening=0 (as in PyTorch); got "
+                             f"dampening={self.dampening}")
         self.nesterov = bool(nesterov)
         self.velocity = self._zeros() if self.momentum else None
         self._buf = self._zeros()
@@ -122,4 +135,5 @@ class SGD(Optimizer):
             self.velocity = self._zeros()
         sgd_rule(theta, grad, self.velocity if self.momentum else None, self._buf, lr=self.lr,
                  momentum=self.momentum, nesterov=self.nesterov,
-                 weight_decay=self.weight_decay, first=self.t == 0, keep=keep)
+                 weight_decay=self.weight_decay, first=self.t == 0, keep=keep,
+                 dampening=self.dampening)

@@ -47,6 +47,10 @@ class Callback:
     def on_train_end(self, trainer):
         pass
 
+    def on_train_abort(self, trainer):
+        """fit stopped on an exception (a divergence, KeyboardInterrupt, a callback raising):
+        release what the callback holds in the model. ``on_train_end`` is not called then."""
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
@@ -246,6 +250,13 @@ class LearningRateScheduler(Callback):
     ----------
     schedule : callable
         ``epoch -> lr``, e.g. ``rb.optim.schedules.InverseTime(0.1, 0.01)``.
+
+    Raises
+    ------
+    ValueError
+        At the start of training, if the optimizer has a schedule of its own
+        (its ``lr`` was a callable: it sets the rate before every step, so the
+        two would fight); at an epoch whose rate is negative or not finite.
     """
 
     def __init__(self, schedule):
@@ -254,8 +265,21 @@ class LearningRateScheduler(Callback):
                             f"{type(schedule).__name__}")
         self.schedule = schedule
 
+    def on_train_begin(self, trainer):
+        own = getattr(trainer.optimizer, "schedule", None)
+        if callable(own):
+            raise ValueError(
+                f"LearningRateScheduler: the optimizer already has a schedule ({own!r}), which "
+                f"sets lr before every step; give the optimizer a number as lr, or drop this "
+                f"callback and put the schedule in the optimizer")
+
     def on_epoch_begin(self, trainer, epoch):
-        trainer.optimizer.lr = float(self.schedule(epoch))
+        trainer.optimizer.lr = positive_float(
+            "LearningRateScheduler", f"lr (schedule at epoch {epoch})", self.schedule(epoch),
+            allow_zero=True)
+
+
+THRESHOLD_MODES = ("rel", "abs")
 
 
 class ReduceLROnPlateau(Callback):
@@ -270,51 +294,107 @@ class ReduceLROnPlateau(Callback):
     factor : float, default 0.5
         In (0, 1).
     patience : int, default 2
-        Epochs without improvement before each reduction.
+        Epochs without improvement before each reduction (as Keras: the
+        ``patience``-th such epoch reduces; 0 and 1 both reduce at the first;
+        PyTorch's ``patience=p`` is ``patience=p + 1`` here).
     min_lr : float, default 0
+        The rate is never reduced below it, and never raised to it.
     mode : {"auto", "min", "max"}
         "auto": as in :class:`EarlyStopping`.
+    threshold : float, default 0
+        How much better than the best so far a value must be to count as an
+        improvement (PyTorch's ``threshold``; its default is 1e-4). With 0, any
+        improvement counts.
+    threshold_mode : {"rel", "abs"}, default "rel"
+        PyTorch's: "rel" needs ``value < best (1 - threshold)`` ("min") or
+        ``value > best (1 + threshold)`` ("max"); "abs" needs
+        ``value < best - threshold`` or ``value > best + threshold``.
+    cooldown : int, default 0
+        Epochs after a reduction during which epochs without improvement are
+        not counted (PyTorch's ``cooldown``).
 
-    The best value and the epochs waited start afresh with every new run (a
-    resumed one continues from the checkpoint's).
+    Notes
+    -----
+    When the optimizer's ``lr`` is a schedule, the reduction scales it
+    (``optimizer.lr_scale``) instead of writing ``lr``, which the schedule
+    would overwrite at the next step. The best value, the epochs waited and
+    the cooldown start afresh with every new run (a resumed one continues from
+    the checkpoint's).
     """
 
-    def __init__(self, monitor="val_loss", factor=0.5, patience=2, min_lr=0.0, mode="auto"):
+    def __init__(self, monitor="val_loss", factor=0.5, patience=2, min_lr=0.0, mode="auto",
+                 threshold=0.0, threshold_mode="rel", cooldown=0):
         factor = unit_interval("ReduceLROnPlateau", "factor", factor, closed_low=False)
         patience = int_at_least("ReduceLROnPlateau", "patience", patience, 0)
         one_of("ReduceLROnPlateau", "mode", mode, MODES)
         self.monitor, self.factor, self.patience = monitor, float(factor), patience
         self.min_lr = positive_float("ReduceLROnPlateau", "min_lr", min_lr, allow_zero=True)
         self.mode = auto_mode(monitor) if mode == "auto" else mode
+        self.threshold = positive_float("ReduceLROnPlateau", "threshold", threshold,
+                                        allow_zero=True)
+        self.threshold_mode = one_of("ReduceLROnPlateau", "threshold_mode", threshold_mode,
+                                     THRESHOLD_MODES)
+        self.cooldown = int_at_least("ReduceLROnPlateau", "cooldown", cooldown, 0)
         self._reset()
 
     def _reset(self):
         self.best = -math.inf if self.mode == "max" else math.inf
         self.wait = 0
+        self.cooldown_counter = 0
+        self.lr_scale = None  # the optimizer's lr_scale after a reduction of its schedule
 
     def on_train_begin(self, trainer):
         if trainer.start_epoch == 0:  # a new run; a resumed one keeps the checkpoint's state
             self._reset()
+        elif self.lr_scale is not None and getattr(trainer.optimizer, "schedule", None):
+            trainer.optimizer.lr_scale = self.lr_scale  # not in the optimizer's own state
+
+    def _better(self, value):
+        best, th = self.best, self.threshold
+        if self.mode == "max":
+            return value > (best * (1 + th) if self.threshold_mode == "rel" else best + th)
+        return value < (best * (1 - th) if self.threshold_mode == "rel" else best - th)
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.monitor not in logs:
             raise ValueError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not computed; "
                              f"available: {sorted(logs)}")
         value = float(logs[self.monitor])
-        better = value > self.best if self.mode == "max" else value < self.best
-        if better:
+        if self._better(value):
             self.best, self.wait = value, 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            trainer.optimizer.lr = max(self.min_lr, trainer.optimizer.lr * self.factor)
+        else:
+            self.wait += 1
+        if self.cooldown_counter > 0:  # bad epochs right after a reduction do not count
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.wait >= max(self.patience, 1):
+            self._reduce(trainer.optimizer)
+            self.cooldown_counter = self.cooldown
             self.wait = 0
 
+    def _reduce(self, optimizer):
+        old = float(optimizer.lr)
+        new = max(self.min_lr, old * self.factor)
+        if not new < old:  # a rate at or below min_lr already: never raised
+            return
+        if getattr(optimizer, "schedule", None) is not None:
+            optimizer.lr_scale *= new / old  # the schedule would overwrite lr
+            self.lr_scale = float(optimizer.lr_scale)
+        else:
+            optimizer.lr = new
+
     def state_dict(self):
-        return {"best": self.best, "wait": self.wait}
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter,
+                "lr_scale": self.lr_scale}
 
     def load_state_dict(self, state):
-        self.best, self.wait = float(state["best"]), int(state["wait"])
+        best, wait = float(state["best"]), int(state["wait"])
+        cooldown = int_at_least("ReduceLROnPlateau", "cooldown_counter",
+                                state.get("cooldown_counter", 0), 0)
+        scale = state.get("lr_scale")
+        if scale is not None:
+            scale = positive_float("ReduceLROnPlateau", "lr_scale", scale)
+        self.best, self.wait, self.cooldown_counter, self.lr_scale = best, wait, cooldown, scale
 
 
 class LambdaCallback(Callback):

@@ -287,3 +287,29 @@ def test_annealer_checkpoint_resumes_bit_for_bit(tmp_path, schedule):
     resumed, b = run(30, resume=True)
     np.testing.assert_array_equal(straight, resumed)
     assert a.best_loss == b.best_loss and a.t == b.t == 30
+
+
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+@pytest.mark.parametrize("per_weight", [False, True])
+def test_annealers_leave_an_infinite_start(cls, per_weight):
+    # the objective overflows for |w| > 10: any move back to a finite value is an improvement
+    w = rb.nn.Parameter(np.array([12.0]))
+
+    def objective():
+        x = float(w.data[0])
+        return math.inf if abs(x) > 10 else x * x
+
+    ann = cls([w], T0=5.0, k=1.0, rng=0, per_weight=per_weight)
+    for _ in range(100):
+        ann.step(objective)
+    assert ann.accepted > 0 and math.isfinite(ann.loss) and math.isfinite(ann.best_loss)
+    assert abs(w.data[0]) <= 10
+
+
+def test_metropolis_rule_on_non_finite_objectives():
+    from rosenblatt.optim.annealing import metropolis_accept
+
+    rng = np.random.default_rng(0)
+    assert metropolis_accept(1.0 - math.inf, 1.0, 1.0, rng)       # inf -> finite: kept
+    assert not metropolis_accept(math.inf - 1.0, 1.0, 1.0, rng)   # finite -> inf: rejected
+    assert not metropolis_accept(math.inf - math.inf, 1.0, 1.0, rng)  # inf -> inf (nan)

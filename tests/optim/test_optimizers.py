@@ -293,3 +293,161 @@ def test_astype_to_another_dtype_after_building_an_optimizer_is_caught(rng):
     net.astype(np.float64)
     with pytest.raises(RuntimeError, match="rebound"):
         opt.step()
+
+
+# -- audit a2: the edges around the rules ------------------------------------------------------
+
+def _field(theta):
+    return np.sin(3.0 * theta) + 0.3 * theta**3 - 0.5
+
+
+def test_schedule_value_is_checked_at_every_step():
+    w = rb.nn.Parameter(np.ones(1))
+    opt = rb.optim.SGD([w], lr=lambda t: 0.1 - 0.04 * t)
+    for _ in range(3):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    opt.zero_grad()
+    (w * w).sum().backward()
+    with pytest.raises(ValueError, match=r"SGD: lr \(schedule at t=3\) must be finite"):
+        opt.step()
+    opt = rb.optim.Adam([w], lr=lambda t: float("nan") if t == 1 else 0.1)
+    opt.zero_grad()
+    (w * w).sum().backward()
+    opt.step()
+    with pytest.raises(ValueError, match=r"Adam: lr \(schedule at t=1\)"):
+        opt.step()
+
+
+def test_load_state_dict_refuses_bad_hyperparameters():
+    w = rb.nn.Parameter(np.ones(2))
+    opt = rb.optim.Adam([w], lr=0.1)
+    state = opt.state_dict()
+    with pytest.raises(ValueError, match="Adam: lr must be finite"):
+        opt.load_state_dict({**state, "lr": -3})
+    with pytest.raises(ValueError, match=r"Adam: betas\[0\] must be in \[0, 1\)"):
+        opt.load_state_dict({**state, "betas": [1.5, 2.0]})
+    with pytest.raises(ValueError, match="Adam: t must be"):
+        opt.load_state_dict({**state, "t": -5})
+    assert opt.lr == 0.1 and opt.betas == (0.9, 0.999)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_parameters_frozen_later_keep_their_state_like_torch(kind):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    inits = [rng.normal(size=(2, 3)), rng.normal(size=3)]
+    ours = [rb.nn.Parameter(x.copy()) for x in inits]
+    theirs = [torch.tensor(x.copy(), requires_grad=True) for x in inits]
+    if kind == "sgd":
+        opt = rb.optim.SGD(ours, lr=0.05, momentum=0.9, weight_decay=0.05)
+        topt = torch.optim.SGD(theirs, lr=0.05, momentum=0.9, weight_decay=0.05)
+    else:
+        opt = rb.optim.Adam(ours, lr=0.05)
+        topt = torch.optim.Adam(theirs, lr=0.05)
+    for step in range(16):
+        frozen = 4 <= step < 12
+        ours[1].requires_grad = not frozen
+        opt.zero_grad(set_to_none=False)
+        topt.zero_grad()
+        for i, (p, tp) in enumerate(zip(ours, theirs)):
+            if i == 1 and frozen:
+                continue  # no gradient reaches it; torch skips a parameter without one
+            g = _field(p.data)
+            p.grad[...] = g
+            tp.grad = torch.tensor(g)
+        if kind == "adam" and frozen:
+            before = (opt.m[-3:].copy(), opt.v[-3:].copy())
+        opt.step()
+        topt.step()
+        if kind == "adam" and frozen:
+            np.testing.assert_array_equal(opt.m[-3:], before[0])
+            np.testing.assert_array_equal(opt.v[-3:], before[1])
+        if kind == "sgd" or step < 4:  # Adam's bias correction counts global steps (documented)
+            for p, tp in zip(ours, theirs):
+                np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_frozen_state_is_kept_by_step_part():
+    a, b = rb.nn.Parameter(np.ones(3)), rb.nn.Parameter(np.ones(2))
+    opt = rb.optim.SGD([a, b], lr=0.1, momentum=0.9)
+    opt.zero_grad()
+    ((a * a).sum() + (b * b).sum()).backward()
+    opt.step()
+    b.requires_grad = False
+    velocity = opt.velocity.copy()
+    opt.zero_grad()
+    (a * a).sum().backward()
+    opt.step_part(slice(0, 5))
+    np.testing.assert_array_equal(opt.velocity[3:], velocity[3:])
+    assert not np.array_equal(opt.velocity[:3], velocity[:3])
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda p: rb.optim.Rprop(p, step_sizes=("1e-6", 50)),
+     r"Rprop: step_sizes\[0\] must be a number"),
+    (lambda p: rb.optim.Rprop(p, etas=(0.5, None)), r"Rprop: etas\[1\] must be a number"),
+    (lambda p: rb.optim.AdaptiveGains(p, lr=0.1, gain_range=(0.1, "10")),
+     r"AdaptiveGains: gain_range\[1\] must be a number"),
+])
+def test_pair_arguments_name_the_element(make, match):
+    with pytest.raises(TypeError, match=match):
+        make([rb.nn.Parameter(np.ones(2))])
+
+
+def test_adagrad_effective_lr_uses_the_next_steps_scheduled_rate():
+    w = rb.nn.Parameter(np.array([1.0, 2.0]))
+    opt = rb.optim.Adagrad([w], lr=rb.optim.schedules.Step(1.0, step_size=1, gamma=0.5))
+    opt.zero_grad(set_to_none=False)
+    w.grad[...] = [2.0, 0.0]
+    opt.step()
+    np.testing.assert_allclose(opt.effective_lr()[0], 0.5 / (2.0 + 1e-10))
+
+
+def test_grad_set_to_none_by_hand_is_a_zero_gradient():
+    a, b = rb.nn.Parameter(np.ones(2)), rb.nn.Parameter(np.ones(3))
+    opt = rb.optim.SGD([a, b], lr=0.1)
+    for _ in range(3):
+        for p in (a, b):
+            p.grad = None
+        (a * a).sum().backward()  # b gets no gradient
+        opt.step()
+    np.testing.assert_allclose(a.data, 0.8**3)
+    np.testing.assert_array_equal(b.data, 1.0)
+    # a gradient assigned by hand after zero_grad(set_to_none=False) is used, as in torch
+    opt.zero_grad(set_to_none=False)
+    b.grad = np.array([1.0, 2.0, 3.0])
+    opt.step()
+    np.testing.assert_allclose(b.data, [0.9, 0.8, 0.7])
+    b.grad = np.ones(4)
+    with pytest.raises(ValueError, match="shape"):
+        opt.step()
+
+
+@pytest.mark.parametrize("make", [lambda p: rb.optim.Adam(p, lr=0.01),
+                                  lambda p: rb.optim.SGD(p, lr=0.01, momentum=0.9)])
+def test_float16_parameters_step_on_the_numpy_path(make):
+    w = rb.nn.Parameter(np.ones(5000, dtype=np.float16))
+    opt = make([w])
+    opt.zero_grad()
+    (w * w).sum().backward()
+    opt.step()
+    assert w.data.dtype == np.float16 and np.all(w.data < 1)
+    assert all(getattr(opt, n).dtype == np.float16 for n in opt.state_names
+               if getattr(opt, n) is not None)
+
+
+def test_writing_lr_under_a_schedule_raises_and_lr_scale_scales_it():
+    w = rb.nn.Parameter(np.ones(1))
+    opt = rb.optim.SGD([w], lr=rb.optim.schedules.Constant(0.1))
+    with pytest.raises(ValueError, match="SGD: lr is driven by a schedule"):
+        opt.lr = 0.01
+    opt.lr_scale = 0.5
+    opt.zero_grad()
+    (w * w).sum().backward()
+    opt.step()
+    assert opt.lr == pytest.approx(0.05) and w.data[0] == pytest.approx(1 - 0.05 * 2)
+    plain = rb.optim.SGD([rb.nn.Parameter(np.ones(1))], lr=0.1)
+    with pytest.raises(ValueError, match="SGD: lr must be finite"):
+        plain.lr = -1.0

@@ -130,3 +130,52 @@ def test_clipping_a_list_of_parameters_equals_clipping_the_flat_vector(rng):
     assert np.linalg.norm(np.concatenate([a.grad.ravel() for a in loose])) < 1.5
     rb.optim.clip_grad_value(iter(loose), 0.1)
     assert max(float(np.abs(a.grad).max()) for a in loose) == 0.1
+
+
+def test_clip_grad_norm_float16_does_not_overflow_like_torch():
+    torch = pytest.importorskip("torch")
+    g = np.full(4, 300.0, dtype=np.float16)
+    p = rb.nn.Parameter(np.zeros(4, dtype=np.float16))
+    p.grad = g.copy()
+    tp = torch.zeros(4, dtype=torch.float16, requires_grad=True)
+    tp.grad = torch.tensor(g)
+    norm = rb.optim.clip_grad_norm([p], 1.0)
+    tnorm = torch.nn.utils.clip_grad_norm_([tp], 1.0)
+    assert norm == pytest.approx(float(tnorm)) == pytest.approx(600.0)
+    assert p.grad.dtype == np.float16
+    np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-3)
+
+
+def test_gradient_noise_respects_a_connection_mask():
+    rng = np.random.default_rng(0)
+    net = rb.nn.Sequential(rb.nn.SparseDense(20, 16, density=0.2, rng=0), rb.nn.Tanh(),
+                           rb.nn.Dense(16, 2, rng=0))
+    layer = net[0]
+    x = rb.tensor(rng.normal(size=(8, 20)).astype(np.float32))
+    opt = rb.optim.GradientNoise(rb.optim.SGD(net.parameters(), lr=0.1), eta=0.3, rng=0,
+                                 model=net)
+    start = layer.W.data.copy()
+    for _ in range(5):
+        opt.zero_grad()
+        (net(x) ** 2).mean().backward()
+        opt.step()
+    assert np.all(layer.W.data[~layer.mask] == 0)
+    assert not np.array_equal(layer.W.data[layer.mask], start[layer.mask])
+    # a mask changed later (rb.callbacks.Rewire) is followed
+    layer.mask[...] = True
+    opt.zero_grad()
+    (net(x) ** 2).mean().backward()
+    opt.step()
+    assert np.count_nonzero(layer.W.data) == layer.W.size
+
+
+def test_fit_attaches_gradient_noise_to_the_models_connection_masks():
+    rng = np.random.default_rng(1)
+    net = rb.nn.Sequential(rb.nn.SparseDense(20, 16, density=0.2, rng=0), rb.nn.Tanh(),
+                           rb.nn.Dense(16, 2, rng=0))
+    X = rng.normal(size=(32, 20)).astype(np.float32)
+    y = rng.integers(0, 2, 32)
+    opt = rb.optim.GradientNoise(rb.optim.SGD(net.parameters(), lr=0.1), eta=0.3, rng=0)
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=8,
+           progress=False, metrics=())
+    assert np.all(net[0].W.data[~net[0].mask] == 0)

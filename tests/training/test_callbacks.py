@@ -1,5 +1,7 @@
 """Early stopping, checkpoints and resume, gradient monitoring, per-epoch schedules."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -305,3 +307,105 @@ def test_a_divergence_after_a_resume_restores_the_best_epoch_as_the_uninterrupte
     assert resumed_message == message
     np.testing.assert_allclose(resumed.W.data, full.W.data, rtol=1e-12)
     np.testing.assert_allclose(resumed.b.data, full.b.data, rtol=1e-12)
+
+
+# -- audit a2: ReduceLROnPlateau / LearningRateScheduler with the optimizer's lr -----------------
+
+class _Loop:
+    """Just what the lr callbacks read: the optimizer and the first epoch."""
+
+    def __init__(self, optimizer):
+        self.optimizer, self.start_epoch = optimizer, 0
+
+
+def _sgd(lr):
+    return rb.optim.SGD([rb.nn.Parameter(np.zeros(2))], lr=lr)
+
+
+def test_reduce_lr_on_plateau_never_raises_the_rate():
+    opt = _sgd(1e-5)
+    cb = rb.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.1, patience=0, min_lr=1e-3)
+    loop = _Loop(opt)
+    cb.on_train_begin(loop)
+    for epoch in range(4):
+        cb.on_epoch_end(loop, epoch, {"loss": 1.0})
+        assert opt.lr == 1e-5
+
+
+def test_reduce_lr_on_plateau_scales_an_optimizer_schedule(rng):
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    y = np.zeros((64, 1), np.float32)
+    net = rb.nn.Sequential(rb.nn.Dense(3, 1, init="zeros"))
+    opt = rb.optim.SGD(net.parameters(), lr=rb.optim.schedules.Constant(0.05))
+    cb = rb.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.1, patience=0)
+    h = rb.fit(net, X, y, loss="mse", optimizer=opt, epochs=4, callbacks=[cb], batch_size=64,
+               progress=False, rng=0)
+    # the logged lr is the one each epoch used: the loss is flat from epoch 1 on
+    assert h["lr"] == pytest.approx([0.05, 0.05, 0.005, 5e-4])
+    assert opt.lr_scale == pytest.approx(1e-3)
+
+
+def test_learning_rate_scheduler_refuses_an_optimizer_schedule(rng):
+    X, y = _data(rng)
+    net = _net()
+    opt = rb.optim.SGD(net.parameters(), lr=rb.optim.schedules.Constant(0.1))
+    with pytest.raises(ValueError, match="LearningRateScheduler: the optimizer already has a "
+                                         "schedule"):
+        rb.fit(net, X, y, loss="cross_entropy", epochs=1, progress=False, optimizer=opt,
+               callbacks=[rb.callbacks.LearningRateScheduler(lambda e: 0.001)])
+
+
+def test_learning_rate_scheduler_checks_its_values():
+    cb = rb.callbacks.LearningRateScheduler(lambda e: 0.1 - 0.1 * e)
+    loop = _Loop(_sgd(1.0))
+    cb.on_epoch_begin(loop, 1)
+    with pytest.raises(ValueError, match=r"LearningRateScheduler: lr \(schedule at epoch 2\) "
+                                         r"must be finite and >= 0"):
+        cb.on_epoch_begin(loop, 2)
+
+
+def test_reduce_lr_on_plateau_restores_its_schedule_scale_on_resume():
+    opt = _sgd(rb.optim.schedules.Constant(0.1))
+    cb = rb.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0)
+    loop = _Loop(opt)
+    cb.on_train_begin(loop)
+    for epoch in range(3):
+        cb.on_epoch_end(loop, epoch, {"loss": 1.0})
+    assert opt.lr_scale == 0.25
+    state = json.loads(json.dumps(cb.state_dict()))
+    fresh, again = _sgd(rb.optim.schedules.Constant(0.1)), rb.callbacks.ReduceLROnPlateau(
+        monitor="loss", factor=0.5, patience=0)
+    again.load_state_dict(state)
+    resumed = _Loop(fresh)
+    resumed.start_epoch = 3
+    again.on_train_begin(resumed)
+    assert fresh.lr_scale == 0.25
+    with pytest.raises(ValueError, match="ReduceLROnPlateau: lr_scale must be finite"):
+        again.load_state_dict({**state, "lr_scale": -2.5})
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: rb.optim.SGD(p, lr=0.05, momentum=0.9),
+    lambda p: rb.optim.Adam(p, lr=0.01),
+])
+def test_a_checkpoint_written_before_the_newer_optimizer_options_resumes(make, rng, tmp_path):
+    # files from before SGD's dampening and Adam's amsgrad / decoupled decay lack those keys
+    X, y = _data(rng)
+
+    def run(epochs, path, resume=False):
+        net = _net(seed=1)
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=make(net.parameters()),
+               epochs=epochs, batch_size=16, progress=False, rng=3,
+               callbacks=[] if resume else [rb.callbacks.Checkpoint(path)],
+               resume_from=path if resume else None)
+        return net
+
+    full = run(4, tmp_path / "full.st")
+    path = tmp_path / "old.st"
+    run(2, path)
+    ckpt = rb.io.load_checkpoint(path)
+    old = {k: v for k, v in ckpt.optimizer_state.items()
+           if k not in ("dampening", "amsgrad", "decoupled_weight_decay", "v_max")}
+    rb.save(ckpt.model, path, optimizer=old, metadata=ckpt.metadata)
+    resumed = run(4, path, resume=True)
+    np.testing.assert_array_equal(_weights(resumed), _weights(full))
