@@ -71,6 +71,33 @@ class _Rates:
         self.optimizer_d.lr = value
         self.optimizer_g.lr = value if self._ratio is None else value * self._ratio
 
+    @property
+    def schedule(self):
+        """The optimizers' schedule (the discriminator's first), or None: with one,
+        ReduceLROnPlateau scales the rates through :attr:`lr_scale` instead of writing lr."""
+        for opt in (self.optimizer_d, self.optimizer_g):
+            if getattr(opt, "schedule", None) is not None:
+                return opt.schedule
+        return None
+
+    @property
+    def lr_scale(self):
+        for opt in (self.optimizer_d, self.optimizer_g):
+            if getattr(opt, "schedule", None) is not None:
+                return opt.lr_scale
+        return 1.0
+
+    @lr_scale.setter
+    def lr_scale(self, value):
+        """Scale both rates by ``value / lr_scale``: a scheduled optimizer's ``lr_scale``, a
+        plain one's ``lr`` (so a pair with one schedule keeps its ratio too)."""
+        old = self.lr_scale
+        for opt in (self.optimizer_d, self.optimizer_g):
+            if getattr(opt, "schedule", None) is not None:
+                opt.lr_scale = value
+            elif old:
+                opt.lr = opt.lr * (value / old)
+
 
 class _Run:
     """What callbacks see of a GAN's fit (the ``trainer`` of rb.callbacks hooks).

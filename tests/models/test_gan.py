@@ -774,3 +774,17 @@ def test_a_clone_trains_itself_not_the_original():
     given.optimizer_d = rb.optim.Adam(given.discriminator.parameters(), lr=1e-3)  # the caller's
     with pytest.raises(ValueError, match=r"optimizer_d .*cloned from.*gan.optimizer_d = "):
         given.clone().fit(X, epochs=1, batch_size=16)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_reduce_lr_on_plateau_scales_scheduled_gan_optimizers(conditional):
+    model, fit = _small(conditional,
+                        optimizer_g=lambda p: rb.optim.SGD(p, lr=lambda t: 0.01),
+                        optimizer_d=lambda p: rb.optim.SGD(p, lr=0.04))
+    plateau = rb.callbacks.ReduceLROnPlateau(monitor="flat_loss", patience=0, factor=0.5)
+
+    def flat(run, epoch, logs):  # never improves after the first epoch: halved three times
+        logs["flat_loss"] = 1.0
+    fit(epochs=4, callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=flat), plateau])
+    assert model.optimizer_g.lr_scale == pytest.approx(0.125)
+    assert model.optimizer_d.lr == pytest.approx(0.005)
