@@ -193,7 +193,7 @@ def _shifted(xd, axis, where):
     if not -xd.ndim <= axis < xd.ndim:
         raise ValueError(f"{where}: axis {axis} is out of range for an input of shape "
                          f"{xd.shape}")
-    return xd - xd.max(axis=axis, keepdims=True)
+    return xd - xd.max(axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis
 
 
 def softmax(x, axis=-1):
@@ -281,7 +281,7 @@ def masked_softmax(x, keep, axis=-1):
         raise ValueError(f"masked_softmax: keep of shape {keep.shape} does not broadcast to "
                          f"the input's {xd.shape}") from None
     y = np.where(keep, xd, -np.inf).astype(xd.dtype, copy=False)
-    top = y.max(axis=axis, keepdims=True)
+    top = y.max(axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis
     top[~np.isfinite(top)] = 0  # a row with nothing kept: every exp below is exp(-inf) = 0
     y -= top
     np.exp(y, out=y)
@@ -307,8 +307,9 @@ def log_softmax(x, axis=-1):
     y = _shifted(x.data, axis, "log_softmax")
     probs = np.exp(y)  # kept for backward: softmax(x), one exp for both passes
     total = probs.sum(axis=axis, keepdims=True)
-    y -= np.log(total)
-    probs /= total
+    if y.size:  # an empty axis has no total to take the log of
+        y -= np.log(total)
+        probs /= total
 
     def backward(g):
         return (g - probs * g.sum(axis=axis, keepdims=True),)

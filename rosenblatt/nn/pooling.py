@@ -193,6 +193,7 @@ def max_pool2d(x, kernel_size, stride=None, *, where="max_pool2d"):
         # first maximum was already seen, so a tie gives the gradient to the first.
         gx = _new_like(xd, fill_zero=True)
         overlap = s[0] < k[0] or s[1] < k[1]
+        finite = bool(np.isfinite(g).all())
         taken = None
         for rows, cols in offsets:
             first = xd[:, :, rows, cols] == y
@@ -201,10 +202,19 @@ def max_pool2d(x, kernel_size, stride=None, *, where="max_pool2d"):
             else:
                 first &= ~taken
                 taken |= first
+            if finite:  # g * first: the fast form
+                if overlap:
+                    gx[:, :, rows, cols] += g * first
+                else:
+                    gx[:, :, rows, cols] = g * first
+                continue
+            # select, not multiply: an infinite gradient must not become inf * 0 = NaN in the
+            # other elements of the window (PyTorch and the compiled kernel select too)
+            view = gx[:, :, rows, cols]
             if overlap:
-                gx[:, :, rows, cols] += g * first
+                np.add(view, g, out=view, where=first)
             else:
-                gx[:, :, rows, cols] = g * first
+                np.copyto(view, g, where=first)
         return (gx,)
 
     return make(y, (x,), backward)

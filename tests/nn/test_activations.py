@@ -272,3 +272,17 @@ def test_masked_softmax_takes_exact_zero_one_numbers_as_a_mask():
     expected = [[0.5, 0.5, 0.0]]
     for keep in ([[1, 1, 0]], [[1.0, 1.0, 0.0]], [[True, True, False]]):
         np.testing.assert_allclose(F.masked_softmax(x, np.array(keep)).data, expected)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "masked_softmax"])
+def test_softmaxes_over_an_empty_axis_give_empty_results_like_torch(op):
+    torch = pytest.importorskip("torch")
+    x = rb.tensor(np.zeros((2, 0), np.float32), requires_grad=True)
+    if op == "masked_softmax":
+        y = rb.nn.functional.masked_softmax(x, np.ones((2, 0), bool))
+    else:
+        y = getattr(rb.nn.functional, op)(x)
+    ref = getattr(torch, "softmax" if op == "masked_softmax" else op)(torch.zeros(2, 0), -1)
+    assert y.shape == tuple(ref.shape) == (2, 0)
+    y.sum().backward()
+    assert x.grad.shape == (2, 0)

@@ -235,3 +235,21 @@ def test_kmax_pool_propagates_nan_like_torch_topk(torch):
     np.testing.assert_array_equal(xr.grad, [[0, 1, 1, 0], [1, 0, 0, 1]])
     top = torch.topk(torch.tensor(x), 2, dim=-1)
     np.testing.assert_array_equal(np.sort(top.indices.numpy(), axis=-1), [[1, 2], [0, 3]])
+
+
+def test_max_pool_backward_selects_an_infinite_gradient_like_torch(both):
+    torch = pytest.importorskip("torch")
+    x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    for kernel, stride in (((2, 2), 2), ((2, 1), 1)):  # windows apart, then overlapping
+
+        def grad(kernel=kernel, stride=stride):
+            xt = rb.tensor(x, requires_grad=True)
+            y = rb.nn.functional.max_pool2d(xt, kernel, stride=stride)
+            y.backward(np.full(y.shape, np.inf))
+            return xt.grad
+
+        ref = torch.tensor(x, requires_grad=True)
+        out = torch.nn.functional.max_pool2d(ref, kernel, stride=stride)
+        out.backward(torch.full(out.shape, float("inf"), dtype=torch.float64))
+        for got in both(grad):
+            np.testing.assert_array_equal(got, ref.grad.numpy())
