@@ -37,7 +37,7 @@ from .nn import losses
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "sigmoid": nn.Sigmoid,
                 "identity": nn.Identity}
 _OPTIMIZERS = {"adam": optim.Adam, "sgd": optim.SGD, "rmsprop": optim.RMSprop,
-               "adagrad": optim.Adagrad}
+               "adagrad": optim.Adagrad, "lbfgs": optim.LBFGS}
 
 
 def _generator(random_state):
@@ -102,6 +102,11 @@ class _BaseMLP(BaseEstimator):
         positive_int(name, "n_iter_no_change", self.n_iter_no_change)
         unit_interval(name, "dropout", self.dropout)
         unit_interval(name, "momentum", self.momentum)  # [0, 1), as SGD and RMSprop take it
+        if self.optimizer == "lbfgs" and (self.dropout > 0 or self.early_stopping):
+            raise ValueError(f"{name}: optimizer='lbfgs' searches along lines of one "
+                             f"deterministic full-batch objective: it takes no dropout (got "
+                             f"{self.dropout}) and no early_stopping (got "
+                             f"{self.early_stopping}); use 'adam' or 'sgd' for those")
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto") and not (
                 is_int(self.batch_size) and self.batch_size >= 1):
             raise ValueError(f"{name}: batch_size must be 'auto' or a positive integer; "
@@ -129,6 +134,8 @@ class _BaseMLP(BaseEstimator):
             X, targets, X_val, t_val = self._hold_out(X, targets, rng)
         n = len(X)
         self.model_ = self._build(X.shape[1], n_out, sizes, rng)
+        if self.optimizer == "lbfgs":
+            return self._train_lbfgs(X, targets)
         kwargs = {"momentum": self.momentum} if self.optimizer in ("sgd", "rmsprop") else {}
         opt = _OPTIMIZERS[self.optimizer](self.model_.parameters(), lr=self.learning_rate_init,
                                           **kwargs)
@@ -178,6 +185,40 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = self.loss_curve_[-1]
         # Predict in float64: results then do not depend on how rows are batched (BLAS blocks
         # float32 sums differently for different batch sizes; scikit-learn checks invariance).
+        self.model_.eval().astype(np.float64)
+        return self
+
+    def _train_lbfgs(self, X, targets):
+        """scikit-learn's ``solver="lbfgs"``: the full-batch objective, loss plus
+        ``alpha / (2 n) ||W||^2``, minimised by L-BFGS for at most ``max_iter`` iterations,
+        stopping when every gradient component is below ``tol``."""
+        weights = [layer.W for layer in self.model_ if isinstance(layer, nn.Dense)]
+        n = len(X)
+        x = Tensor(X)
+        opt = optim.LBFGS(self.model_.parameters(), max_iter=int(self.max_iter),
+                          max_eval=max(15000, int(self.max_iter)), tolerance_grad=self.tol,
+                          history_size=10)
+
+        def objective():
+            loss = self._loss(self.model_(x), targets)
+            if self.alpha:
+                loss = loss + sum((W * W).sum() for W in weights) * (0.5 * self.alpha / n)
+            return loss
+
+        self.model_.train()
+        value = opt.step(objective)
+        if not np.isfinite(value):
+            raise ValueError(f"{type(self).__name__}: the objective is not finite ({value}) at "
+                             f"the initial weights")
+        if opt.iterations >= int(self.max_iter):
+            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} L-BFGS iterations "
+                          f"reached before the gradient fell below tol={self.tol}",
+                          ConvergenceWarning, stacklevel=3)
+        self.n_iter_ = opt.iterations
+        self.loss_ = float(value)
+        self.loss_curve_ = None  # as scikit-learn: no per-epoch curve for lbfgs
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
         self.model_.eval().astype(np.float64)
         return self
 
@@ -242,7 +283,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     shuffle : bool, default True
     random_state : int, Generator, RandomState or None
         None draws a seed from the library generator (``rb.seed``).
-    optimizer : {"adam", "sgd", "rmsprop", "adagrad"}, default "adam"
+    optimizer : {"adam", "sgd", "rmsprop", "adagrad", "lbfgs"}, default "adam"
+        "lbfgs" is scikit-learn's ``solver="lbfgs"``: the whole training set at once,
+        ``max_iter`` L-BFGS iterations at most, stopping when every gradient component is
+        below ``tol``; no dropout or early stopping, and no ``loss_curve_`` (None).
     momentum : float, default 0.9
         For "sgd" and "rmsprop".
     dropout : float in [0, 1), default 0.0

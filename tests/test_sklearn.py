@@ -24,7 +24,9 @@ from rosenblatt.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+@parametrize_with_checks([MLPClassifier(), MLPRegressor(),
+                          MLPClassifier((16,), optimizer="lbfgs", max_iter=50),
+                          MLPRegressor((16,), optimizer="lbfgs", max_iter=50)])
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -126,7 +128,7 @@ def test_random_state_and_rb_seed_make_fits_reproducible():
 
 @pytest.mark.parametrize("params, match", [
     ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"), ({"activation": "elu"}, "activation"),
-    ({"optimizer": "lbfgs"}, "optimizer"), ({"dropout": 1.0}, "dropout"),
+    ({"optimizer": "newton"}, "optimizer"), ({"dropout": 1.0}, "dropout"),
     ({"batch_size": 0}, "batch_size"), ({"alpha": -1}, "alpha"),
     ({"random_state": "x"}, "random_state"),
 ])
@@ -229,3 +231,30 @@ def test_regressor_minimises_half_the_squared_error_as_scikit_learn():
     assert reg.loss_ == pytest.approx(half_mse, rel=0.2)  # the full MSE would be twice it
     pred = rb.tensor(np.array([[1.0], [3.0]], dtype=np.float32))
     assert float(reg._loss(pred, np.zeros((2, 1), np.float32)).data) == pytest.approx(2.5)
+
+
+def test_lbfgs_matches_scikit_learns_lbfgs_solver(digits):
+    from sklearn.neural_network import MLPClassifier as Reference
+
+    Xtr, Xte, ytr, yte = digits
+    ours = MLPClassifier((64,), optimizer="lbfgs", alpha=1e-3, max_iter=200,
+                         random_state=0).fit(Xtr, ytr)
+    ref = Reference((64,), solver="lbfgs", alpha=1e-3, max_iter=200, random_state=0).fit(Xtr, ytr)
+    # the same objective (cross-entropy + alpha / (2 n) ||W||^2) to a small gradient: both fit
+    # the training set and generalise alike, in a similar number of iterations
+    assert ours.score(Xtr, ytr) == ref.score(Xtr, ytr) == 1.0
+    assert abs(ours.score(Xte, yte) - ref.score(Xte, yte)) < 0.03
+    assert ours.n_iter_ <= 2 * ref.n_iter_ and ours.loss_ < 2 * ref.loss_
+    assert ours.loss_curve_ is None and ours.best_validation_score_ is None
+
+
+def test_lbfgs_regressor_warns_at_max_iter_and_refuses_dropout_and_early_stopping():
+    X, y = rb.datasets.sine(200, noise=0.05, rng=0)
+    reg = MLPRegressor((32,), activation="tanh", optimizer="lbfgs", max_iter=400,
+                       random_state=0).fit(X, y.ravel())
+    assert reg.score(X, y.ravel()) > 0.98 and reg.n_iter_ <= 400
+    with pytest.warns(ConvergenceWarning, match="max_iter=3 L-BFGS iterations"):
+        MLPRegressor((32,), optimizer="lbfgs", max_iter=3, random_state=0).fit(X, y.ravel())
+    for bad in ({"dropout": 0.1}, {"early_stopping": True}):
+        with pytest.raises(ValueError, match="optimizer='lbfgs' searches along lines"):
+            MLPRegressor(optimizer="lbfgs", **bad).fit(X, y.ravel())

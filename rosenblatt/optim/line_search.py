@@ -193,6 +193,7 @@ class LineSearchOptimizer(Optimizer):
         self.line_search = line_search
         self.loss = None
         self.evaluations = 0
+        self.iterations = 0  # directions searched, over all steps
         self._g = self._zeros()
 
     def _evaluate(self, closure, frozen):
@@ -270,6 +271,7 @@ class LineSearchOptimizer(Optimizer):
                 a, f_new, g_new, _ = _fixed_step(phi, f, g, a1)
             if a == 0.0:
                 break
+            self.iterations += 1
             s = d * a
             y = g_new - g
             self._remember(s, y, g_new, d, a, slope)
