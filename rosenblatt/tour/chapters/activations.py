@@ -108,3 +108,58 @@ def run(ctx):
     ctx.claim("Compared with sigmoid and tanh, ReLU converges quickly with SGD",
               final["ReLU"] < final["tanh"] and final["ReLU"] < final["sigmoid"],
               ", ".join(f"{k}: {v:.3f}" for k, v in final.items()) + f" after {epochs} epochs")
+
+    _linear_layers_collapse(ctx, rng)
+
+
+def _linear_layers_collapse(ctx, rng):
+    """Without nonlinear activations a deep network is one linear layer (notes: "Deep neural
+    networks")."""
+    n = 200
+    x = rng.normal(0, 0.35, (n, 2)) + rng.choice([-1.0, 1.0], (n, 2))
+    y = (np.sign(x[:, 0]) != np.sign(x[:, 1])).astype(np.int64)  # XOR of the quadrants
+    x = x.astype(np.float32)
+    seed = int(rng.integers(2**31))
+    steps = 150 if ctx.quick else 600
+
+    def net(act, depth):
+        r = np.random.default_rng(seed)
+        if depth == 1:
+            return rb.nn.Sequential(rb.nn.Dense(2, 2, rng=r))
+        layers = [rb.nn.Dense(2, 16, rng=r), act()]
+        for _ in range(depth - 2):
+            layers += [rb.nn.Dense(16, 16, rng=r), act()]
+        return rb.nn.Sequential(*layers, rb.nn.Dense(16, 2, rng=r))
+
+    nets = {"3 layers, no activation (identity)": net(rb.nn.Identity, 3),
+            "1 layer": net(None, 1), "3 layers, tanh": net(rb.nn.Tanh, 3)}
+    accuracy = {}
+    for name, model in nets.items():
+        rb.fit(model, x, y, loss="cross_entropy",
+               optimizer=rb.optim.Adam(model.parameters(), lr=0.02), epochs=steps,
+               batch_size=n, metrics=(), progress=False, rng=np.random.default_rng(seed))
+        accuracy[name] = float(np.mean(model(rb.tensor(x)).data.argmax(axis=1) == y))
+    linear = nets["3 layers, no activation (identity)"]
+    W, b = np.eye(2), np.zeros(2)
+    for layer in (m for m in linear if isinstance(m, rb.nn.Dense)):
+        W, b = W @ layer.W.data, b @ layer.W.data + layer.b.data  # x W1 W2 .. + (b1 W2 + ..)
+    out = linear(rb.tensor(x)).data
+    collapsed = x.astype(np.float64) @ W + b
+    gap = float(np.abs(out - collapsed).max() / np.abs(out).max())
+    ctx.text(
+        f"Why the activations must be nonlinear: {n} points in four blobs labelled by XOR of "
+        "their quadrants (not linearly separable), three networks trained alike (Adam, full "
+        f"batch, {steps} steps). A stack of Dense layers with no activation between them "
+        "computes ((x W1 + b1) W2 + b2) W3 + b3 = x (W1 W2 W3) + b: one layer.")
+    ctx.table(["network", "training accuracy"], [[k, v] for k, v in accuracy.items()])
+    ctx.claim("Without nonlinear activations a multilayer network is equivalent to a single "
+              "layer with weights W1 W2 W3 (its trained function is that matrix product)",
+              gap < 1e-5,
+              f"largest difference between the 3-layer linear net and x (W1 W2 W3) + b: "
+              f"{gap:.1e} of its largest output")
+    deep, one = accuracy["3 layers, no activation (identity)"], accuracy["1 layer"]
+    ctx.claim("So depth without nonlinearity adds nothing: the deep linear network cannot "
+              "learn XOR and does no better than one layer, while the same network with tanh "
+              "learns it",
+              deep < 0.8 and abs(deep - one) < 0.1 and accuracy["3 layers, tanh"] > 0.95,
+              ", ".join(f"{k}: {v:.0%}" for k, v in accuracy.items()))

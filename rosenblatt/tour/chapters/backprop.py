@@ -133,3 +133,84 @@ def run(ctx):
         caught, detail = True, str(e).splitlines()[0]
     ctx.claim("Gradient checking catches a wrong derivative (a sigmoid whose backward "
               "forgets the (1 - s) factor)", caught, detail)
+
+    _saddle_points(ctx, rng)
+
+
+def _tanh_net_gradient(X, y, hidden):
+    """Gradient and loss of a d-hidden-1 tanh network with squared error, batched over
+    parameter vectors (B, P): written in NumPy so that thousands are cheap."""
+    n, d = X.shape
+
+    def grad(T):
+        B = len(T)
+        W1 = T[:, :d * hidden].reshape(B, d, hidden)
+        b1 = T[:, d * hidden:(d + 1) * hidden]
+        w2, b2 = T[:, (d + 1) * hidden:(d + 2) * hidden], T[:, -1]
+        a = np.tanh(np.einsum("nd,bdh->bnh", X, W1) + b1[:, None])
+        r = np.einsum("bnh,bh->bn", a, w2) + b2[:, None] - y
+        dz = (r / n)[:, :, None] * w2[:, None, :] * (1 - a * a)
+        g = np.concatenate([np.einsum("nd,bnh->bdh", X, dz).reshape(B, -1), dz.sum(axis=1),
+                            np.einsum("bn,bnh->bh", r / n, a), (r / n).sum(axis=1)[:, None]],
+                           axis=1)
+        return g, 0.5 * (r * r).mean(axis=1)
+
+    return (d + 2) * hidden + 1, grad
+
+
+def _hessians(grad, T, eps=1e-5):
+    """Central differences of the gradient: one Hessian (P, P) per row of T."""
+    B, P = T.shape
+    shifts = np.eye(P) * eps
+    points = np.concatenate([T[:, None] + shifts, T[:, None] - shifts], axis=1)
+    g, _ = grad(points.reshape(-1, P))
+    g = g.reshape(B, 2, P, P)
+    H = (g[:, 0] - g[:, 1]) / (2 * eps)
+    return (H + H.transpose(0, 2, 1)) / 2
+
+
+def _saddle_points(ctx, rng):
+    """Critical points of a small network's loss: minima or saddles, by dimension."""
+    X = rng.standard_normal((20, 2))
+    y = np.sin(2 * X[:, 0]) * np.cos(X[:, 1])
+    sizes = (1, 4, 8) if ctx.quick else (1, 2, 4, 8)
+    starts, iterations = (80, 30) if ctx.quick else (160, 40)
+    rows, minima = [], {}
+    for hidden in sizes:
+        P, grad = _tanh_net_gradient(X, y, hidden)
+        T = rng.standard_normal((starts, P))
+        for _ in range(iterations):  # Newton's method: drawn to critical points of any kind
+            g, _ = grad(T)
+            inverse = np.linalg.pinv(_hessians(grad, T), rcond=1e-8, hermitian=True)
+            T = T - np.clip(np.einsum("bij,bj->bi", inverse, g), -1, 1)
+        g, loss = grad(T)
+        found = np.linalg.norm(g, axis=1) < 1e-7
+        negative = np.zeros(0, dtype=int)
+        if found.any():
+            ev = np.linalg.eigvalsh(_hessians(grad, T[found]))
+            negative = (ev < -1e-6 * np.abs(ev).max(axis=1, keepdims=True)).sum(axis=1)
+        minima[P] = (int((negative == 0).sum()), int(found.sum()))
+        rows.append([hidden, P, int(found.sum()),
+                     float(np.mean(negative == 0)) if found.any() else float("nan"),
+                     float(np.mean(negative / P)) if found.any() else float("nan")])
+    ctx.text(
+        "Local minima or saddle points? A 2-h-1 tanh network with squared error on 20 random "
+        f"points (a smooth target). From {starts} random starting points (weights N(0, 1)), "
+        f"Newton's method ({iterations} steps, pseudo-inverse of the Hessian) converges to "
+        "critical points of every kind, not only minima; each is classified by the signs of "
+        "its Hessian's eigenvalues (central differences of the gradient).")
+    ctx.table(["hidden units", "parameters", "critical points found", "fraction minima",
+               "mean fraction of descending directions"], rows)
+    small = minima[min(minima)]
+    large = [minima[P] for P in sorted(minima)[-2:]]
+    frac_small = small[0] / max(small[1], 1)
+    frac_large = sum(m for m, _ in large) / max(sum(f for _, f in large), 1)
+    ctx.claim("In higher dimensions critical points are mostly saddle points, not local "
+              "minima: the fraction of minima among the critical points falls as the number "
+              "of parameters grows",
+              small[1] >= 10 and sum(f for _, f in large) >= 10
+              and frac_large < 0.5 * frac_small and frac_large < 0.5,
+              f"minima: {small[0]} of {small[1]} critical points with {min(minima)} parameters "
+              f"({frac_small:.0%}); {sum(m for m, _ in large)} of "
+              f"{sum(f for _, f in large)} with {' and '.join(map(str, sorted(minima)[-2:]))} "
+              f"({frac_large:.0%})")

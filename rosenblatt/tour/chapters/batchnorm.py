@@ -123,3 +123,54 @@ def run(ctx):
               small[1][3] > 0.6 and small[1][3] > small[0][3] + 0.3,
               f"weights from N(0, 0.01²): test accuracy {small[0][3]:.1%} without BN, "
               f"{small[1][3]:.1%} with")
+
+    _regularizer(ctx, rng)
+
+
+def _regularizer(ctx, rng):
+    """BN's batch statistics are noisy on small mini-batches: a regularizer (with a control:
+    BN over the whole training set at once, where that noise is gone)."""
+    n, width, batch = 50, 128, 10
+    epochs = 200 if ctx.quick else 400
+    x, y = rb.datasets.spirals(n, noise=0.3, turns=1.0, rng=rng)
+    xt, yt = rb.datasets.spirals(2000, noise=0.3, turns=1.0, rng=rng)
+    seed = int(rng.integers(2**31))
+    ctx.text(
+        f"Batch normalization as a regularizer: a large ReLU network (2-{width}-{width}-2, He "
+        f"initialisation, Adam lr 0.003, {epochs} epochs) on {n} very noisy points of two "
+        f"spirals ({len(xt)} held out), without and with batch normalization, on mini-batches "
+        f"of {batch} and, as a control, on the whole training set at once (where the batch "
+        "statistics are those of the training set: no sampling noise). Losses are measured "
+        "in evaluation mode (running statistics).")
+    rows, gap = [], {}
+    for size in (batch, n):
+        for bn in (False, True):
+            r = np.random.default_rng(seed)
+            layers = []
+            for a, b in ((2, width), (width, width)):
+                layers.append(rb.nn.Dense(a, b, init="he", rng=r))
+                if bn:
+                    layers.append(rb.nn.BatchNorm1d(b))
+                layers.append(rb.nn.ReLU())
+            net = rb.nn.Sequential(*layers, rb.nn.Dense(width, 2, rng=r))
+            rb.fit(net, x, y, loss="cross_entropy",
+                   optimizer=rb.optim.Adam(net.parameters(), lr=3e-3), epochs=epochs,
+                   batch_size=size, metrics=(), progress=False, rng=r)
+            net.eval()
+            tr, te = (rb.training.evaluate(net, a, b, loss="cross_entropy")
+                      for a, b in ((x, y), (xt, yt)))
+            gap[size, bn] = te["loss"] - tr["loss"]
+            rows.append([f"{size}" + (" (all)" if size == n else ""), "yes" if bn else "no",
+                         tr["loss"], te["loss"], te["accuracy"]])
+    ctx.table(["batch size", "batch norm", "training loss", "test loss", "test accuracy"],
+              rows)
+    ctx.claim("Batch normalization acts as a regularizer: on small mini-batches the noise of "
+              "the batch statistics keeps a large network from overfitting (a much smaller gap "
+              "between test and training loss); over the whole training set at once, without "
+              "that noise, it does not",
+              gap[batch, True] < 0.3 * gap[batch, False]
+              and gap[n, True] > 0.5 * gap[n, False],
+              f"test − training cross-entropy, mini-batches of {batch}: {gap[batch, False]:.2f} "
+              f"without BN, {gap[batch, True]:.2f} with; whole training set: "
+              f"{gap[n, False]:.2f} without, {gap[n, True]:.2f} with; test accuracy "
+              f"{rows[0][4]:.1%} without BN, {rows[1][4]:.1%} with (mini-batches)")

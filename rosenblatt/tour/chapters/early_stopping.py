@@ -76,3 +76,61 @@ def run(ctx):
               "data", rows[1][4] < rows[0][4],
               f"test loss {rows[1][4]:.3f} with early stopping vs {rows[0][4]:.3f} after all "
               f"{epochs} epochs (training loss {rows[1][2]:.3f} vs {rows[0][2]:.3f})")
+
+    _plateau(ctx, rng)
+
+
+def _plateau(ctx, rng):
+    """A deep tanh network started from small weights sits on a plateau (the linear
+    solution) before it improves again: a short patience stops it there."""
+    x, y = rb.datasets.moons(200, noise=0.1, rng=rng)
+    xv, yv = rb.datasets.moons(200, noise=0.1, rng=rng)
+    seed = int(rng.integers(2**31))
+    epochs, min_delta = 600, 0.01
+
+    def small(shape, **kw):  # N(0, 0.1²): the signal barely passes three tanh layers
+        return rb.nn.init.normal(shape, std=0.1, rng=kw.get("rng"),
+                                 dtype=kw.get("dtype", np.float32))
+
+    ctx.text(
+        "Early stopping can hurt: a 2-32-32-32-2 tanh network started from small weights "
+        f"(N(0, 0.1²)) on 200 points of two moons (full-batch SGD, lr 0.3, momentum 0.9, up "
+        f"to {epochs} epochs) first learns the linear solution, stays on that plateau for a "
+        f"hundred epochs or more, then improves again. Early stopping with min_delta "
+        f"{min_delta} (an improvement smaller than that does not count) and a short or a "
+        "conservative patience:")
+    rows, curves = [], {}
+    for patience in (20, 300):
+        r = np.random.default_rng(seed)
+        net = rb.nn.Sequential(*[m for n_in in (2, 32, 32) for m in
+                                 (rb.nn.Dense(n_in, 32, init=small, rng=r), rb.nn.Tanh())],
+                               rb.nn.Dense(32, 2, init=small, rng=r))
+        stop = rb.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                          min_delta=min_delta, restore_best=True)
+        history = rb.fit(net, x, y, loss="cross_entropy",
+                         optimizer=rb.optim.SGD(net.parameters(), lr=0.3, momentum=0.9),
+                         epochs=epochs, batch_size=len(x), validation_data=(xv, yv),
+                         callbacks=[stop], progress=False, rng=r)
+        curves[patience] = history["val_loss"]
+        evaluated = rb.training.evaluate(net, xv, yv, loss="cross_entropy")
+        rows.append([patience, len(history["val_loss"]), evaluated["loss"],
+                     evaluated["accuracy"]])
+    with ctx.figure("Validation loss per epoch with a short and a conservative patience: the "
+                    "plateau, then the drop.", size=(6, 2.8)) as fig:
+        ax = fig.add_subplot()
+        for patience, curve in curves.items():
+            ax.semilogy(range(1, len(curve) + 1), curve, label=f"patience {patience}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation cross-entropy")
+        ax.legend(fontsize=8)
+        ax.grid(True, alpha=0.3)
+    ctx.table(["patience", "epochs trained", "validation loss (restored)",
+               "validation accuracy"], rows)
+    short, long = rows
+    ctx.claim("Networks sometimes plateau and then keep improving: there early stopping with "
+              "a small patience stops too soon, and a higher patience (more conservative) "
+              "plays it safe",
+              short[2] > 0.15 and long[2] < 0.5 * short[2] and long[3] > short[3] + 0.05,
+              f"patience 20 stopped after {short[1]} epochs at validation loss {short[2]:.3f} "
+              f"(accuracy {short[3]:.1%}); patience 300 trained {long[1]} epochs: "
+              f"{long[2]:.3f} ({long[3]:.1%})")

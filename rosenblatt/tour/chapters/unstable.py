@@ -169,3 +169,39 @@ def rprop(ctx):
               "learning rate to the gradient's scale", rows[0][1] < rows[1][1],
               f"loss after the same number of full-batch epochs: Rprop {rows[0][1]:.3f}, "
               f"SGD {rows[1][1]:.3f}")
+
+    _rprop_mini_batches(ctx, rng)
+
+
+def _digits_loss(X, y, optimizer, seed, epochs, batch_size):
+    """Train a 64-32-10 tanh network on digits; its cross-entropy on all of ``X`` after."""
+    r = np.random.default_rng(seed)
+    net = rb.nn.Sequential(rb.nn.Dense(64, 32, rng=r), rb.nn.Tanh(), rb.nn.Dense(32, 10, rng=r))
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=optimizer(net.parameters()),
+           epochs=epochs, batch_size=batch_size, metrics=(), progress=False, rng=r)
+    with rb.no_grad():
+        return float(rb.losses.cross_entropy(net(rb.tensor(X)), y).item())
+
+
+def _rprop_mini_batches(ctx, rng):
+    """Rprop is for full batches: on small mini-batches the signs are sampling noise."""
+    X, y = rb.datasets.load_digits()
+    n, epochs, batch = (600, 30, 10) if ctx.quick else (1200, 60, 10)
+    order = rng.permutation(len(X))[:n]
+    X, y = X[order], y[order]
+    seed = int(rng.integers(2**31))
+    rprop = lambda params: rb.optim.Rprop(params, lr=0.01)  # noqa: E731
+    sgd = lambda params: rb.optim.SGD(params, lr=0.1)  # noqa: E731
+    loss = {"Rprop, full batch": _digits_loss(X, y, rprop, seed, epochs, n),
+            f"Rprop, mini-batches of {batch}": _digits_loss(X, y, rprop, seed, epochs, batch),
+            f"SGD (lr 0.1), mini-batches of {batch}": _digits_loss(X, y, sgd, seed, epochs,
+                                                                   batch)}
+    ctx.table([f"{n} 8x8 digits, 64-32-10 tanh, {epochs} epochs",
+               "training cross-entropy after"], [[k, v] for k, v in loss.items()])
+    full, mini, control = loss.values()
+    ctx.claim("Rprop is meant for full-batch learning: on small mini-batches the gradient's "
+              "sign changes with the sampling of each batch and Rprop fails to train, though "
+              "it makes many more updates (and SGD succeeds on the same mini-batches)",
+              full < 0.1 and mini > 5 * max(full, control),
+              ", ".join(f"{k}: {v:.3f}" for k, v in loss.items())
+              + f" ({epochs} updates full-batch, {epochs * (n // batch)} on mini-batches)")
