@@ -66,7 +66,8 @@ class ConjugateGradient(LineSearchOptimizer):
     restart : int, optional
         Start again from ``-g`` every ``restart`` iterations (default: the number of
         weights, the length of a conjugate sequence on a quadratic).
-    line_search : {"strong_wolfe", None}, default "strong_wolfe"
+    line_search : {"strong_wolfe"}, default "strong_wolfe"
+        The method needs it (kept as an argument for the family's common signature).
 
     Examples
     --------
@@ -90,6 +91,10 @@ class ConjugateGradient(LineSearchOptimizer):
     def __init__(self, params, lr=1.0, method="polak_ribiere", max_iter=20, max_eval=None,
                  tolerance_grad=1e-7, tolerance_change=1e-9, restart=None,
                  line_search="strong_wolfe"):
+        if line_search is None:
+            raise ValueError("ConjugateGradient: line_search must be 'strong_wolfe': the method "
+                             "needs its line search (a fixed step makes the directions "
+                             "meaningless and can climb); for fixed steps use rb.optim.SGD")
         super().__init__(params, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
                          line_search)
         self.method = one_of("ConjugateGradient", "method", method, METHODS)
@@ -137,10 +142,26 @@ class ConjugateGradient(LineSearchOptimizer):
                      prev_slope=float(self.prev_slope), evaluations=int(self.evaluations))
         return state
 
+    def _check_state(self, state):
+        super()._check_state(state)
+        name = "ConjugateGradient.load_state_dict"
+        one_of(name, "method", state.get("method", self.method), METHODS)
+        if state.get("line_search", self.line_search) is None:
+            raise ValueError(f"{name}: line_search must be 'strong_wolfe' (conjugate gradient "
+                             f"needs its line search)")
+        if state.get("restart") is not None:
+            positive_int(name, "restart", state["restart"])
+        positive_int(name, "since_restart", state.get("since_restart"), allow_zero=True)
+        for key in ("prev_step", "prev_slope"):
+            value = state.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                    or not np.isfinite(value):
+                raise ValueError(f"{name}: {key} must be a finite number; got {value!r:.40}")
+
     def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` returned (in place); returns self."""
+        """Restore what :meth:`state_dict` returned (in place); returns self. Every value is
+        checked before anything changes."""
         super().load_state_dict(state)
         self.since_restart = int(state["since_restart"])
         self.prev_step, self.prev_slope = float(state["prev_step"]), float(state["prev_slope"])
-        self.evaluations = int(state.get("evaluations", 0))
         return self

@@ -148,20 +148,30 @@ class LBFGS(LineSearchOptimizer):
                      evaluations=int(self.evaluations))
         return state
 
-    def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` returned (in place); returns self."""
-        shape = (state.get("history_size", self.history_size), self.vec.data.size)
+    def _check_state(self, state):
+        super()._check_state(state)
+        name = "LBFGS.load_state_dict"
+        m = positive_int(name, "history_size", state.get("history_size", self.history_size))
+        shape = (m, self.vec.data.size)
         for key in ("S", "Y"):
-            if np.shape(state[key]) != shape:
-                raise ValueError(f"LBFGS.load_state_dict: {key} has shape "
-                                 f"{np.shape(state[key])}; this optimizer needs {shape}")
+            if np.shape(state.get(key)) != shape or not np.all(np.isfinite(state[key])):
+                raise ValueError(f"{name}: {key} must be a finite array of shape {shape} "
+                                 f"(history_size x weights); got {np.shape(state.get(key))}")
+        rho = np.asarray(state.get("rho"), dtype=np.float64)
+        if rho.shape != (m,) or not np.all(np.isfinite(rho)):
+            raise ValueError(f"{name}: rho must be {m} finite numbers; got "
+                             f"{state.get('rho')!r:.60}")
+        for key, high in (("pairs", m), ("head", m - 1)):
+            value = positive_int(name, key, state.get(key), allow_zero=True)
+            if value > high:
+                raise ValueError(f"{name}: {key} must lie in [0, {high}]; got {value}")
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (in place); returns self. Every value is
+        checked before anything changes."""
         super().load_state_dict(state)
         self.S = np.array(state["S"], dtype=self.vec.data.dtype)
         self.Y = np.array(state["Y"], dtype=self.vec.data.dtype)
         self.rho = np.array(state["rho"], dtype=np.float64).reshape(self.history_size)
         self.pairs, self.head = int(state["pairs"]), int(state["head"])
-        self.evaluations = int(state.get("evaluations", 0))
-        if not (0 <= self.pairs <= self.history_size and 0 <= self.head < self.history_size):
-            raise ValueError(f"LBFGS.load_state_dict: pairs {self.pairs} and head {self.head} "
-                             f"must lie in [0, {self.history_size}]")
         return self

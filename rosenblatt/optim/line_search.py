@@ -65,11 +65,16 @@ class Evaluations:
         f, grad = self.evaluate()
         self.count += 1
         slope = float(np.dot(grad, self.d)) if math.isfinite(f) else math.nan
+        if not math.isfinite(slope):  # a NaN or inf gradient: as unusable as a NaN objective
+            f = math.inf
         if math.isfinite(f) and (self.best is None or f < self.best[0]):
             self.best = (f, a, grad.copy())
         return f, grad, slope
 
     def go_to(self, a):
+        if a == 0.0:  # exactly the start (theta0 + 0 * d is NaN where d is not finite)
+            np.copyto(self.theta, self.theta0)
+            return
         np.multiply(self.d, a, out=self.theta)
         self.theta += self.theta0
 
@@ -131,7 +136,7 @@ def _zoom(phi, bracket, f0, slope0, c1, c2, max_evaluations):
     while phi.count < max_evaluations:
         low, high = min(lo, hi), max(lo, hi)
         width = high - low
-        if width <= 1e-12 * max(1.0, high):
+        if width <= 1e-10 * high:  # relative: a badly scaled problem's steps may be tiny
             break
         margin = 0.1 * width  # keep the trial point away from the ends: a sure shrink
         if math.isfinite(f_hi):
@@ -206,7 +211,9 @@ class LineSearchOptimizer(Optimizer):
             if value.size != 1:
                 raise ValueError(f"{type(self).__name__}.step: the closure must return the "
                                  f"objective, one number; got a Tensor of shape {value.shape}")
-            if value.requires_grad:
+            # PyTorch's idiom (zero_grad(); loss.backward(); return loss) leaves gradients in
+            # the parameters: differentiate only when the closure did not
+            if value.requires_grad and all(p.grad is None for p in self.vec.params):
                 value.backward()
             value = value.item()
         try:
@@ -236,8 +243,15 @@ class LineSearchOptimizer(Optimizer):
         -----
         Stops early when the largest gradient component is at most ``tolerance_grad``, or
         a step moves no weight or the objective by more than ``tolerance_change``, or the
-        line search finds no lower point, or ``max_eval`` evaluations are spent. The
-        weights never end a step above where it started.
+        line search finds no lower point, or ``max_eval`` evaluations are spent. With the
+        line search the weights never end a step above where it started; when the closure
+        raises during a search, they are put back where that search began.
+
+        Raises
+        ------
+        FloatingPointError
+            When the objective is finite but its gradient is not (NaN or inf): no direction
+            can be built, and the weights are left as they were.
         """
         name = type(self).__name__
         if not callable(closure):
@@ -250,10 +264,17 @@ class LineSearchOptimizer(Optimizer):
         f, g = self._evaluate(closure, frozen)
         g = g.copy()
         self.loss = f
-        for _ in range(self.max_iter if math.isfinite(f) else 0):
+        if math.isfinite(f) and not np.isfinite(g).all():
+            raise FloatingPointError(
+                f"{name}.step: the objective is finite ({f:.6g}) but its gradient is not (NaN or "
+                f"inf at {int((~np.isfinite(g)).sum())} weights), so no search direction "
+                f"exists; the weights are left as they were")
+        for _ in range(self.max_iter if math.isfinite(f) and self.lr > 0 else 0):
             if float(np.max(np.abs(g), initial=0.0)) <= self.tolerance_grad:
                 break
             d = self._direction(g)
+            for sl in frozen:  # parameters frozen since packing: their memory must not move them
+                d[sl] = 0.0
             slope = float(np.dot(g, d))
             if not slope < 0:  # not a descent direction: start again from steepest descent
                 self._restart()
@@ -264,11 +285,15 @@ class LineSearchOptimizer(Optimizer):
             budget = self.max_eval - (self.evaluations - start)
             if budget <= 0:
                 break
-            if self.line_search == "strong_wolfe":
-                a, f_new, g_new, _ = strong_wolfe(phi, f, g, slope, a1, c2=self.c2,
-                                                  max_evaluations=budget)
-            else:
-                a, f_new, g_new, _ = _fixed_step(phi, f, g, a1)
+            try:
+                if self.line_search == "strong_wolfe":
+                    a, f_new, g_new, _ = strong_wolfe(phi, f, g, slope, a1, c2=self.c2,
+                                                      max_evaluations=budget)
+                else:
+                    a, f_new, g_new, _ = _fixed_step(phi, f, g, a1)
+            except BaseException:  # an interrupt or a failing closure: not at a trial point
+                phi.go_to(0.0)
+                raise
             if a == 0.0:
                 break
             self.iterations += 1
@@ -286,6 +311,37 @@ class LineSearchOptimizer(Optimizer):
 
     def reset(self):
         """The data changed (``rb.fit`` with several batches calls it before each batch)."""
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (in place); returns self. Every value is
+        checked, as the constructor checks it, before anything changes."""
+        name = type(self).__name__
+        if not isinstance(state, dict) or state.get("algorithm", name) != name:
+            got = state.get("algorithm") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{name}.load_state_dict: the state is for {got!r}, not {name}")
+        self._check_state(state)
+        super().load_state_dict(state)
+        self.evaluations = int(state.get("evaluations", self.evaluations))
+        return self
+
+    def _check_state(self, state):
+        """Raise ValueError/TypeError unless the settings in ``state`` are ones the
+        constructor accepts (subclasses add their own)."""
+        name = f"{type(self).__name__}.load_state_dict"
+        for key in ("max_iter", "max_eval"):
+            if key in state:
+                positive_int(name, key, state[key])
+        for key in ("tolerance_grad", "tolerance_change"):
+            if key in state:
+                positive_float(name, key, state[key], allow_zero=True)
+        if "lr" in state:
+            positive_float(name, "lr", state["lr"])
+        if state.get("line_search", self.line_search) not in ("strong_wolfe", None):
+            raise ValueError(f"{name}: line_search must be 'strong_wolfe' or None; got "
+                             f"{state['line_search']!r}")
+        for key in ("t", "evaluations"):
+            if key in state:
+                positive_int(name, key, state[key], allow_zero=True)
 
     def _first_step(self, g, slope):
         raise NotImplementedError

@@ -323,3 +323,111 @@ def test_fit_closure_with_regularizers_that_add_no_penalty():
     opt = rb.optim.LBFGS(ae.parameters(), max_iter=5)
     history = ae.fit(X[:100], epochs=2, batch_size=100, optimizer=opt)
     assert history["loss"][1] < history["loss"][0]
+
+
+# -- hostile and awkward cases (audit of 2026-12-05) -------------------------------------------
+@pytest.mark.parametrize("cls", [rb.optim.LBFGS, rb.optim.ConjugateGradient])
+def test_badly_scaled_least_squares_still_converges(cls):
+    rng = np.random.default_rng(0)
+    A = rng.uniform(1e6, 3e6, size=(50, 2))  # unscaled features: the right steps are ~1e-13
+    b = A @ np.array([0.002, -0.001])
+    w = rb.nn.Parameter(np.zeros(2))
+    opt = cls([w], max_iter=50, max_eval=200)
+    start = float(((A @ w.data - b) ** 2).mean())
+    for _ in range(3):
+        value = opt.step(lambda: ((rb.tensor(A) @ w - rb.tensor(b)) ** 2).mean())
+    assert value < 1e-15 * start  # from 5.6e6 (the old absolute bracket floor stopped at once)
+    np.testing.assert_allclose(w.data, [0.002, -0.001], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [rb.optim.LBFGS, rb.optim.ConjugateGradient])
+def test_a_finite_objective_with_a_nan_gradient_leaves_the_weights(cls):
+    w = rb.nn.Parameter(np.zeros(2))
+    opt = cls([w])
+    with pytest.raises(FloatingPointError, match="its gradient is not"), \
+            np.errstate(divide="ignore", invalid="ignore"):
+        opt.step(lambda: ((w * w).sum()) ** 0.5)  # sqrt at 0: gradient 0/0
+    np.testing.assert_array_equal(w.data, [0.0, 0.0])
+
+
+def test_conjugate_gradient_refuses_to_run_without_its_line_search():
+    w = rb.nn.Parameter(np.zeros(2))
+    with pytest.raises(ValueError, match="ConjugateGradient: line_search must be 'strong_wolfe'"):
+        rb.optim.ConjugateGradient([w], line_search=None)
+
+
+@pytest.mark.parametrize("cls", [rb.optim.LBFGS, rb.optim.ConjugateGradient])
+def test_a_parameter_frozen_between_steps_stays_put(cls):
+    a = rb.nn.Parameter(np.array([-1.2, 1.0, 0.3]))
+    b = rb.nn.Parameter(np.array([1.5]))
+    opt = cls([a, b], max_iter=5)
+
+    def objective():
+        return rosenbrock(a) + ((b - a[0]) ** 2).sum()
+
+    opt.step(objective)  # both move, and the memory holds b's directions
+    b.requires_grad = False
+    kept = b.data.copy()
+    opt.step(objective)
+    np.testing.assert_array_equal(b.data, kept)
+
+
+@pytest.mark.parametrize("cls", [rb.optim.LBFGS, rb.optim.ConjugateGradient])
+def test_a_schedule_at_zero_spends_one_evaluation_and_does_not_move(cls):
+    w = rb.nn.Parameter(np.array([3.0, -2.0]))
+    opt = cls([w], lr=lambda t: 1.0 if t == 0 else 0.0)
+    opt.step(lambda: ((w - 1.0) ** 4).sum())
+    before, evaluations = w.data.copy(), opt.evaluations
+    opt.step(lambda: ((w - 1.0) ** 4).sum())
+    np.testing.assert_array_equal(w.data, before)
+    assert opt.evaluations == evaluations + 1
+
+
+def test_load_state_dict_checks_everything_before_changing_anything():
+    w = rb.nn.Parameter(np.zeros(3))
+    opt = rb.optim.LBFGS([w], history_size=3, max_iter=7)
+    opt.step(lambda: rosenbrock(w))
+    good = opt.state_dict()
+    for key, bad in [("head", 7), ("max_iter", 0), ("max_iter", 2.5), ("lr", 0.0),
+                     ("line_search", "armijo"), ("history_size", 0), ("rho", [np.nan] * 3)]:
+        with pytest.raises(ValueError, match=f"LBFGS.load_state_dict: {key}"):
+            opt.load_state_dict({**good, key: bad})
+        assert opt.max_iter == 7 and opt.pairs == good["pairs"]
+    with pytest.raises(ValueError, match="the state is for 'SGD', not LBFGS"):
+        opt.load_state_dict(rb.optim.SGD([w], lr=0.1).state_dict())
+    cg = rb.optim.ConjugateGradient([w])
+    for key, bad in [("method", "newton"), ("restart", 0), ("since_restart", -5),
+                     ("line_search", None), ("prev_step", np.inf)]:
+        with pytest.raises(ValueError, match=f"ConjugateGradient.load_state_dict: {key}"):
+            cg.load_state_dict({**cg.state_dict(), key: bad})
+
+
+@pytest.mark.parametrize("cls", [rb.optim.LBFGS, rb.optim.ConjugateGradient])
+def test_pytorch_style_closure_that_runs_backward_itself(cls):
+    w = rb.nn.Parameter(np.array([-1.2, 1.0, 0.5]))
+    opt = cls([w], max_iter=200, max_eval=1000, tolerance_grad=1e-10, tolerance_change=0)
+
+    def closure():  # zero_grad(); loss.backward(); return loss: the gradient is used once
+        opt.zero_grad()
+        loss = rosenbrock(w)
+        loss.backward()
+        return loss
+
+    assert opt.step(closure) < 1e-12
+
+
+@pytest.mark.parametrize("cls", [rb.optim.LBFGS, rb.optim.ConjugateGradient])
+def test_a_closure_that_raises_mid_search_leaves_the_weights_where_the_search_began(cls):
+    w = rb.nn.Parameter(np.array([-1.2, 1.0]))
+    calls = []
+
+    def closure():
+        calls.append(1)
+        if len(calls) == 2:  # the first trial point of the first search
+            raise KeyboardInterrupt
+        return rosenbrock(w)
+
+    opt = cls([w])
+    with pytest.raises(KeyboardInterrupt):
+        opt.step(closure)
+    np.testing.assert_array_equal(w.data, [-1.2, 1.0])  # the start, not the trial point
