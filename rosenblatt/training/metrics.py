@@ -5,7 +5,8 @@ Three kinds of tool live here.
 - **Score functions**, in scikit-learn's argument order ``(y_true, y_pred)`` (or
   ``y_score`` / ``y_prob``) and with its edge-case conventions, each exact on the
   whole arrays given: :func:`confusion_matrix`, :func:`precision`, :func:`recall`,
-  :func:`f1` (binary, macro, micro, weighted), :func:`roc_auc`, :func:`log_loss`,
+  :func:`f1` (binary, macro, micro, weighted; of class labels or of multi-label
+  0/1 matrices), :func:`roc_auc`, :func:`log_loss`,
   :func:`r2`, :func:`top_k_accuracy`. Use them on ``rb.training.predict(model, X)``.
 - **Training-loop metrics**, ``fn(pred, target) -> (total, count)``, the form
   ``rb.fit(..., metrics=[...])`` takes: summed over an epoch's batches and divided
@@ -268,7 +269,49 @@ def _pair(y_true, y_pred, where, pred_name="y_pred"):
     if len(y_true) != len(y_pred):
         raise ValueError(f"{where}: y_true has {len(y_true)} samples but {pred_name} has "
                          f"{len(y_pred)}")
+    if len(y_true) == 0:
+        raise ValueError(f"{where}: no samples (y_true and {pred_name} are empty)")
     return y_true, y_pred
+
+
+def _label_kinds(values):
+    """{'number'}, {'string'} or both: the types of class labels."""
+    if values.dtype.kind in "US":
+        return {"string"}
+    if values.dtype.kind != "O":
+        return {"number"}
+    # an object array (rare) has no dtype to tell: look at its elements
+    is_str = np.fromiter((isinstance(v, str) for v in values.reshape(-1)), bool, values.size)
+    return {"string"} if is_str.all() else {"number"} if not is_str.any() else {"string", "number"}
+
+
+def _label_pair(y_true, y_pred, where):
+    """Two vectors of class labels, refused (as scikit-learn does) when a label is NaN or
+    infinite or when numbers and strings are mixed: such samples would silently match no class."""
+    y_true, y_pred = _pair(y_true, y_pred, where)
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+            raise ValueError(f"{where}: {name} contains NaN or inf; class labels must be finite "
+                             f"(drop or impute those samples first)")
+    if len(_label_kinds(y_true) | _label_kinds(y_pred)) > 1:
+        raise ValueError(f"{where}: y_true and y_pred hold a mix of numbers and strings "
+                         f"({y_true[:3].tolist()}... and {y_pred[:3].tolist()}...), which never "
+                         f"match; give both labels of the same type")
+    return y_true, y_pred
+
+
+def _label_index(labels, values):
+    """Where each of ``values`` sits in ``labels``, and whether it is one of them."""
+    order = np.argsort(labels, kind="stable")
+    ranked = labels[order]
+    pos = np.clip(np.searchsorted(ranked, values), 0, len(labels) - 1)
+    return order[pos], ranked[pos] == values
+
+
+def _check_labels(labels, where):
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"{where}: labels must be a non-empty list of classes; got "
+                         f"{labels.tolist()!r}")
 
 
 def confusion_matrix(y_true, y_pred, labels=None):
@@ -288,27 +331,24 @@ def confusion_matrix(y_true, y_pred, labels=None):
     -------
     ndarray of int64, shape (n_labels, n_labels)
 
+    Raises
+    ------
+    ValueError
+        For no samples, a NaN or infinite label, or numbers in one of ``y_true``,
+        ``y_pred`` and strings in the other (as scikit-learn).
+
     Examples
     --------
     >>> from rosenblatt.training.metrics import confusion_matrix
     >>> confusion_matrix([0, 1, 1, 2], [0, 2, 1, 2]).tolist()
     [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     """
-    y_true, y_pred = _pair(y_true, y_pred, "confusion_matrix")
+    y_true, y_pred = _label_pair(y_true, y_pred, "confusion_matrix")
     labels = np.unique(np.concatenate([y_true, y_pred])) if labels is None else np.asarray(labels)
-    if labels.ndim != 1 or labels.size == 0:
-        raise ValueError(f"confusion_matrix: labels must be a non-empty list of classes; got "
-                         f"{labels.tolist()!r}")
-    order = np.argsort(labels, kind="stable")
-    ranked = labels[order]
+    _check_labels(labels, "confusion_matrix")
     k = len(labels)
-
-    def index(values):
-        pos = np.clip(np.searchsorted(ranked, values), 0, k - 1)
-        return order[pos], ranked[pos] == values
-
-    ti, t_ok = index(y_true)
-    pi, p_ok = index(y_pred)
+    ti, t_ok = _label_index(labels, y_true)
+    pi, p_ok = _label_index(labels, y_pred)
     keep = t_ok & p_ok
     flat = np.bincount(ti[keep] * k + pi[keep], minlength=k * k)
     return flat.reshape(k, k).astype(np.int64)
@@ -317,11 +357,53 @@ def confusion_matrix(y_true, y_pred, labels=None):
 _AVERAGES = ("binary", "macro", "micro", "weighted", None)
 
 
+def _indicator_counts(y_true, y_pred, average, labels, where):
+    """(tp, predicted, actual) per label of multi-label targets, (n, n_labels) 0/1 matrices."""
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{where}: y_true has shape {y_true.shape} but y_pred has shape "
+                         f"{y_pred.shape}; multi-label targets are two 0/1 matrices "
+                         f"(n, n_labels) of the same shape")
+    n, n_labels = y_true.shape
+    if average == "binary":
+        raise ValueError(f"{where}: multi-label targets ({n_labels} columns) are scored label "
+                         f"by label; average='binary' needs one positive class: use "
+                         f"average='macro', 'micro', 'weighted' or None")
+    if n == 0:
+        raise ValueError(f"{where}: no samples (y_true and y_pred are empty)")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if not np.all(np.isin(values, (0, 1))):
+            raise ValueError(f"{where}: {name} of shape {values.shape} must be a 0/1 indicator "
+                             f"matrix (multi-label targets; threshold scores first) or one "
+                             f"label per sample")
+    truth, guess = y_true.astype(bool), y_pred.astype(bool)
+    if labels is not None:
+        labels = np.asarray(labels)
+        if (labels.ndim != 1 or labels.size == 0 or labels.dtype.kind not in "iu"
+                or labels.min() < 0 or labels.max() >= n_labels):
+            raise ValueError(f"{where}: for multi-label targets labels must be column indices "
+                             f"in 0 to {n_labels - 1}; got {labels.tolist()!r}")
+        truth, guess = truth[:, labels], guess[:, labels]
+    return (truth & guess).sum(axis=0), guess.sum(axis=0), truth.sum(axis=0)
+
+
 def _class_counts(y_true, y_pred, average, labels, pos_label, where):
     """(tp, predicted, actual) per class (or for the positive class / summed for micro)."""
     if average not in _AVERAGES:
         raise ValueError(f"{where}: average must be one of {_AVERAGES}; got {average!r}")
-    y_true, y_pred = _pair(y_true, y_pred, where)
+    a_true, a_pred = np.asarray(y_true), np.asarray(y_pred)
+    if any(a.ndim == 2 and a.shape[1] > 1 for a in (a_true, a_pred)):
+        tp, predicted, actual = _indicator_counts(a_true, a_pred, average, labels, where)
+    else:
+        tp, predicted, actual = _label_counts(a_true, a_pred, average, labels, pos_label, where)
+    if average == "micro":
+        return tp.sum(keepdims=True), predicted.sum(keepdims=True), actual.sum(keepdims=True)
+    return tp, predicted, actual
+
+
+def _label_counts(y_true, y_pred, average, labels, pos_label, where):
+    """(tp, predicted, actual) per class of ``labels``, counted over every sample: one whose
+    other side lies outside ``labels`` is still a false positive or negative (scikit-learn)."""
+    y_true, y_pred = _label_pair(y_true, y_pred, where)
     if average == "binary":
         present = np.unique(np.concatenate([y_true, y_pred]))
         if len(present) > 2:
@@ -334,11 +416,13 @@ def _class_counts(y_true, y_pred, average, labels, pos_label, where):
         guess, truth = y_pred == pos_label, y_true == pos_label
         tp = np.array([np.sum(guess & truth)])
         return tp, np.array([np.sum(guess)]), np.array([np.sum(truth)])
-    matrix = confusion_matrix(y_true, y_pred, labels)
-    tp, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
-    if average == "micro":
-        return tp.sum(keepdims=True), predicted.sum(keepdims=True), actual.sum(keepdims=True)
-    return tp, predicted, actual
+    labels = np.unique(np.concatenate([y_true, y_pred])) if labels is None else np.asarray(labels)
+    _check_labels(labels, where)
+    k = len(labels)
+    ti, t_ok = _label_index(labels, y_true)
+    pi, p_ok = _label_index(labels, y_pred)
+    tp = np.bincount(ti[t_ok & p_ok & (ti == pi)], minlength=k)
+    return tp, np.bincount(pi[p_ok], minlength=k), np.bincount(ti[t_ok], minlength=k)
 
 
 def _ratio(num, den, zero_division):
@@ -349,12 +433,15 @@ def _ratio(num, den, zero_division):
     return out
 
 
-def _average(scores, actual, average, zero_division):
+def _average(scores, actual, average):
     if average is None:
         return scores
-    if average == "weighted":
-        if actual.sum() == 0:
-            return float(zero_division)
+    # zero_division=nan marks undefined classes, which scikit-learn leaves out of the average
+    defined = ~np.isnan(scores)
+    if not defined.any():
+        return float("nan")
+    scores, actual = scores[defined], actual[defined]
+    if average == "weighted" and actual.sum() > 0:  # no true sample at all: the plain mean
         return float(np.average(scores, weights=actual))
     return float(scores.mean())  # binary and micro: one value; macro: the plain mean
 
@@ -364,43 +451,54 @@ def _score_doc(what, formula):
 
     Parameters
     ----------
-    y_true, y_pred : array_like, shape (n,)
-        True and predicted class labels.
+    y_true, y_pred : array_like, shape (n,) or (n, n_labels)
+        True and predicted class labels (numbers or strings, finite), or, for
+        multi-label targets, two 0/1 indicator matrices scored label by label
+        (scikit-learn's multi-label scores).
     average : {{'binary', 'macro', 'micro', 'weighted', None}}, default 'binary'
         ``'binary'``: the class ``pos_label`` only (at most two classes);
         ``'macro'``: the mean over classes; ``'micro'``: from the counts summed
         over classes; ``'weighted'``: the mean weighted by each class's number of
         true samples; None: one value per class.
     labels : array_like, optional
-        The classes to average over (default: every label present), as in
-        :func:`confusion_matrix`; not used by ``'binary'``.
+        The classes to score (default: every label present; for multi-label
+        targets, column indices, default all). A sample whose other side is
+        outside ``labels`` still counts, as a false positive or negative of its
+        class in ``labels``; not used by ``'binary'``.
     pos_label : default 1
         The positive class of ``'binary'``.
     zero_division : float, default 0.0
         The value where the ratio is 0/0 (scikit-learn's default, without its
-        warning).
+        warning). ``np.nan`` leaves those classes out of the macro and weighted
+        means (NaN only when every class is undefined), as scikit-learn.
 
     Returns
     -------
     float, or ndarray of shape (n_labels,) when ``average`` is None
+
+    Raises
+    ------
+    ValueError
+        For no samples, a NaN or infinite label, numbers in one of ``y_true``,
+        ``y_pred`` and strings in the other, or multi-label targets with
+        ``average='binary'`` (as scikit-learn).
     """
 
 
 def precision(y_true, y_pred, average="binary", labels=None, pos_label=1, zero_division=0.0):
     tp, predicted, actual = _class_counts(y_true, y_pred, average, labels, pos_label,
                                           "precision")
-    return _average(_ratio(tp, predicted, zero_division), actual, average, zero_division)
+    return _average(_ratio(tp, predicted, zero_division), actual, average)
 
 
 def recall(y_true, y_pred, average="binary", labels=None, pos_label=1, zero_division=0.0):
     tp, predicted, actual = _class_counts(y_true, y_pred, average, labels, pos_label, "recall")
-    return _average(_ratio(tp, actual, zero_division), actual, average, zero_division)
+    return _average(_ratio(tp, actual, zero_division), actual, average)
 
 
 def f1(y_true, y_pred, average="binary", labels=None, pos_label=1, zero_division=0.0):
     tp, predicted, actual = _class_counts(y_true, y_pred, average, labels, pos_label, "f1")
-    return _average(_ratio(2 * tp, predicted + actual, zero_division), actual, average,
-                    zero_division)
+    return _average(_ratio(2 * tp, predicted + actual, zero_division), actual, average)
 
 
 precision.__doc__ = _score_doc("Precision, the share of predicted positives that are right,",
@@ -493,8 +591,12 @@ def log_loss(y_true, y_prob, labels=None):
     0.1643
     """
     y_true = _vector(y_true, "y_true", "log_loss")
+    if len(y_true) == 0:
+        raise ValueError("log_loss: no samples (y_true is empty)")
     y_prob = np.asarray(y_prob)
     y_prob = y_prob.astype(y_prob.dtype if y_prob.dtype.kind == "f" else np.float64)
+    if not np.all(np.isfinite(y_prob)):
+        raise ValueError("log_loss: y_prob contains NaN or inf")
     labels = np.unique(y_true) if labels is None else np.unique(np.asarray(labels))
     if y_prob.ndim == 1 or (y_prob.ndim == 2 and y_prob.shape[1] == 1):
         p1 = y_prob.reshape(-1)
@@ -564,6 +666,9 @@ def r2(y_true, y_pred, multioutput="uniform_average"):
                          f"got {np.shape(y_true)} and {np.shape(y_pred)}")
     if len(y_true) < 2:
         raise ValueError(f"r2: needs at least 2 samples; got {len(y_true)}")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if not np.all(np.isfinite(values)):  # a NaN SS_tot would pass for a constant column
+            raise ValueError(f"r2: {name} contains NaN or inf")
     ss_res = np.square(y_true - y_pred).sum(axis=0)
     ss_tot = np.square(y_true - y_true.mean(axis=0)).sum(axis=0)
     scores = np.where(ss_res == 0, 1.0, 0.0)
@@ -616,6 +721,8 @@ def top_k_accuracy(y_true, y_score, k=2):
                          f"[{y_true.min()!r}, {y_true.max()!r}]")
     if len(y_true) == 0:
         raise ValueError("top_k_accuracy: no samples")
+    if not np.all(np.isfinite(y_score)):  # argsort ranks NaN above every score
+        raise ValueError("top_k_accuracy: y_score contains NaN or inf")
     ranked = np.argsort(y_score, axis=1, kind="stable")[:, ::-1][:, :k]
     return float(np.mean(np.any(ranked == y_true.astype(np.int64)[:, None], axis=1)))
 
@@ -655,9 +762,17 @@ def _decode(outputs, y, reads, loss_name, name):
             raise ValueError(f"EpochScore: {name} is for two classes; the model has "
                              f"{outputs.shape[1]} outputs")
         return truth, (outputs[:, 1] - outputs[:, 0]) if multi else outputs.reshape(-1)
+    threshold = 0.0 if loss_name in LOGIT_LOSSES else 0.5
+    if multi and loss_name in BINARY_LOSSES:  # independent outputs: every column decides
+        if y.shape != outputs.shape:
+            raise ValueError(f"EpochScore: {name} of {outputs.shape[1]} independent outputs "
+                             f"(loss {loss_name!r}) needs multi-hot targets of shape "
+                             f"{outputs.shape}; got {y.shape}")
+        signed = bool(y.size and y.min() < 0)  # -1/+1 targets (hinge, log_loss)
+        hot = y > 0 if signed else y > 0.5
+        return hot.astype(np.int64), (outputs > threshold).astype(np.int64)
     if multi:
         return truth, outputs.argmax(axis=1)
-    threshold = 0.0 if loss_name in LOGIT_LOSSES else 0.5
     return truth, (outputs.reshape(-1) > threshold).astype(np.int64)
 
 
@@ -676,7 +791,9 @@ class EpochScore(Callback):
         One of ``EPOCH_SCORES``: ``"roc_auc"`` (two classes; from one output or
         the difference of two), ``"f1_macro"``, ``"f1_weighted"``,
         ``"precision_macro"``, ``"recall_macro"`` (of the class decisions: the
-        arg-max, or one output against the loss's threshold), ``"r2"`` (of the
+        arg-max, or one output against the loss's threshold; several outputs of
+        a binary loss are independent labels, each thresholded, and the score
+        is scikit-learn's multi-label one over them), ``"r2"`` (of the
         outputs); or ``fn(y_true, outputs) -> float``.
     data : (X, y), optional
         Default: fit's ``validation_data``, and the name gets a ``val_`` prefix.

@@ -328,3 +328,173 @@ def test_epoch_score_of_softmax_outputs_and_errors():
         rb.fit(net, X, y, loss="cross_entropy", epochs=1, progress=False,
                optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
                callbacks=[M.EpochScore("f1_macro")])
+
+
+# -- defects of audit w2: 1 (labels=), 2 (zero_division=nan), 3/4 (NaN, empty), 16 (multi-label
+# EpochScore), 19 (NaN and mixed labels) --------------------------------------------------------
+def _sk(fn, *args, **kwargs):
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # sklearn casts NaN labels
+        warnings.simplefilter("ignore")  # sklearn warns about 0/0
+        return fn(*args, **kwargs)
+
+
+SCORES = ((M.precision, skm.precision_score), (M.recall, skm.recall_score),
+          (M.f1, skm.f1_score))
+SUBSET_CASES = [  # (y_true, y_pred, labels)
+    ([0, 3, 1], [0, 0, 1], [0, 1]),    # a class-3 sample predicted 0: a false positive of 0
+    ([0, 0, 1], [0, 3, 1], [0, 1]),    # a class-0 sample predicted 3: a false negative of 0
+    (np.random.default_rng(11).integers(0, 5, 50), np.random.default_rng(12).integers(0, 5, 50),
+     [4, 0, 2]),
+    (np.random.default_rng(13).integers(0, 4, 30), np.random.default_rng(14).integers(0, 4, 30),
+     [1, 7, 3]),                       # 7 is in neither: 0/0 for it
+    (["a", "b", "c", "c"], ["a", "c", "c", "b"], ["c", "a"]),
+    ([0, 0, 1], [2, 0, 1], [2]),       # no true sample of the labels: weighted falls back
+    ([0, 0, 1], [0, 0, 1], [2]),       # no sample of the labels at all
+]
+
+
+@pytest.mark.parametrize("case", range(len(SUBSET_CASES)))
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted", None])
+def test_precision_recall_f1_with_labels_a_subset_match_sklearn(case, average):
+    t, p, labels = SUBSET_CASES[case]
+    for zd in (0.0, 1.0, np.nan):
+        for ours, theirs in SCORES:
+            want = _sk(theirs, t, p, average=average, labels=labels, zero_division=zd)
+            np.testing.assert_allclose(
+                ours(t, p, average=average, labels=labels, zero_division=zd), want, rtol=1e-12,
+                err_msg=f"{ours.__name__} zero_division={zd}")
+
+
+@pytest.mark.parametrize("average", ["macro", "weighted", "micro", "binary", None])
+def test_zero_division_nan_leaves_undefined_classes_out_as_sklearn(average):
+    rng = np.random.default_rng(15)
+    cases = [([0, 0, 1, 1], [0, 0, 0, 0]), ([0, 0, 0], [0, 0, 0]), ([1, 1, 0], [0, 0, 1])]
+    if average != "binary":
+        cases += [([0, 1, 2, 2, 1], [0, 0, 0, 1, 1]),  # class 2 never predicted
+                  (rng.integers(0, 6, 12), rng.integers(0, 3, 12))]
+    for t, p in cases:
+        for ours, theirs in SCORES:
+            want = _sk(theirs, t, p, average=average, zero_division=np.nan)
+            np.testing.assert_allclose(ours(t, p, average=average, zero_division=np.nan),
+                                       want, rtol=1e-12, err_msg=f"{ours.__name__} {t} {p}")
+
+
+@pytest.mark.parametrize("t, p, where", [
+    ([1.0, 2.0, np.nan], [1.0, 2.0, 3.0], "y_true"),
+    ([1.0, 2.0, np.inf], [1.0, 2.0, 3.0], "y_true"),
+    ([1.0, 2.0, 3.0], [1.0, np.nan, 3.0], "y_pred"),
+    ([[1.0, 1], [2, 2], [np.nan, 3]], [[1.0, 1], [2, 2], [3, 3.5]], "y_true"),
+])
+def test_r2_refuses_nan_and_inf_as_sklearn(t, p, where):
+    with pytest.raises(ValueError):
+        skm.r2_score(t, p)
+    for mo in ("uniform_average", "raw_values", "variance_weighted"):
+        with pytest.raises(ValueError, match=f"r2: {where} contains NaN or inf"):
+            M.r2(t, p, multioutput=mo)
+
+
+def test_nan_scores_and_empty_input_are_refused_as_sklearn():
+    for score in ([[np.nan, 1, 0], [0, 1, 2]], [[np.inf, 1, 0], [0, 1, 2]]):
+        with pytest.raises(ValueError):
+            skm.top_k_accuracy_score([0, 1], score, k=1, labels=[0, 1, 2])
+        with pytest.raises(ValueError, match="top_k_accuracy: y_score contains NaN or inf"):
+            M.top_k_accuracy([0, 1], score, k=1)
+    with pytest.raises(ValueError):
+        skm.log_loss([], np.zeros((0, 2)), labels=[0, 1])
+    with pytest.raises(ValueError, match="log_loss: no samples"):
+        M.log_loss([], np.zeros((0, 2)), labels=[0, 1])
+    with pytest.raises(ValueError, match="log_loss: y_prob contains NaN"):
+        M.log_loss([0, 1, 1], [0.2, np.nan, 0.9])
+    for average in ("binary", "macro", "micro", "weighted", None):
+        for ours, theirs in SCORES:
+            with pytest.raises(ValueError):
+                theirs([], [], average=average)
+            with pytest.raises(ValueError, match=f"{ours.__name__}: no samples"):
+                ours([], [], average=average, zero_division=1.0)
+    with pytest.raises(ValueError, match="confusion_matrix: no samples"):
+        M.confusion_matrix([], [])
+    with pytest.raises(ValueError, match="roc_auc: no samples"):
+        M.roc_auc([], [])
+
+
+NAN = [0.0, np.nan, 1.0]
+BAD_LABELS = [  # (y_true, y_pred, what the message names)
+    (NAN, [0.0, 1.0, 1.0], "y_true contains NaN or inf"),
+    ([0.0, 1.0, 1.0], NAN, "y_pred contains NaN or inf"),
+    ([0.0, np.inf, 1.0], [0.0, 1.0, 1.0], "y_true contains NaN or inf"),
+    ([0, 1, 1], ["0", "1", "1"], "y_true and y_pred hold a mix of numbers and strings"),
+    (["0", "1"], [0.0, 1.0], "y_true and y_pred hold a mix of numbers and strings"),
+    (np.array([0, "1", 1], object), [0, 1, 1], "y_true and y_pred hold a mix of numbers and"),
+]
+
+
+@pytest.mark.parametrize("t, p, message", BAD_LABELS)
+def test_nan_and_mixed_type_labels_are_refused_as_sklearn(t, p, message):
+    # sklearn: "Input y_true contains NaN", "Mix of label input types" (a TypeError from
+    # sorting a mixed object array)
+    with pytest.raises((ValueError, TypeError)):
+        _sk(skm.confusion_matrix, t, p)
+    with pytest.raises(ValueError, match=f"confusion_matrix: {message}"):
+        M.confusion_matrix(t, p)
+    for average in ("binary", "macro", "micro", "weighted", None):
+        for ours, theirs in SCORES:
+            with pytest.raises((ValueError, TypeError)):
+                _sk(theirs, t, p, average=average)
+            with pytest.raises(ValueError, match=f"{ours.__name__}: {message}"):
+                ours(t, p, average=average)
+
+
+MULTILABEL = (np.random.default_rng(16).integers(0, 2, (25, 4)),
+              np.random.default_rng(17).integers(0, 2, (25, 4)))
+
+
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted", None])
+def test_precision_recall_f1_of_multilabel_indicators_match_sklearn(average):
+    t, p = MULTILABEL
+    t = t.copy()
+    t[:, 3] = 0  # a label with no true sample
+    for labels in (None, [2, 0], [3]):
+        for zd in (0.0, 1.0, np.nan):
+            for ours, theirs in SCORES:
+                want = _sk(theirs, t, p, average=average, labels=labels, zero_division=zd)
+                np.testing.assert_allclose(
+                    ours(t, p.astype(bool), average=average, labels=labels, zero_division=zd),
+                    want, rtol=1e-12, err_msg=f"{ours.__name__} labels={labels} zd={zd}")
+    with pytest.raises(ValueError, match="f1: multi-label .* average='binary'"):
+        M.f1(t, p)
+    with pytest.raises(ValueError, match="labels must be column indices in 0 to 3"):
+        M.f1(t, p, average="macro", labels=[4])
+    with pytest.raises(ValueError, match="y_true has shape \\(25, 4\\) but y_pred has"):
+        M.f1(t, p[:, 0], average="macro")
+    with pytest.raises(ValueError, match="0/1 indicator"):
+        M.f1(t * 2, p, average="macro")
+
+
+@pytest.mark.parametrize("loss, threshold, signed", [
+    ("binary_cross_entropy_with_logits", 0.0, False), ("hinge", 0.0, True),
+])
+def test_epoch_score_of_a_multilabel_model_thresholds_every_column(loss, threshold, signed):
+    r = np.random.default_rng(0)
+    X = r.normal(size=(60, 4)).astype(np.float32)
+    Y = (X[:, :3] + 0.3 * r.normal(size=(60, 3)) > 0).astype(np.float32)  # multi-hot rows
+    if signed:
+        Y = 2 * Y - 1
+    net = rb.nn.Sequential(rb.nn.Dense(4, 3, rng=0))
+    rec = []
+    spy = rb.callbacks.LambdaCallback(
+        on_epoch_end=lambda trainer, epoch, logs: rec.append(rb.training.predict(net, X)))
+    names = ("f1_macro", "f1_weighted", "precision_macro", "recall_macro")
+    h = rb.fit(net, X, Y, loss=loss, epochs=3, batch_size=20, progress=False, rng=0,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.5), validation_data=(X, Y),
+               callbacks=[*(M.EpochScore(n) for n in names), spy])
+    truth = (Y > 0).astype(int)
+    for epoch, out in enumerate(rec):
+        P = (out > threshold).astype(int)
+        for n in names:
+            kind, average = n.split("_")
+            fn = {"f1": skm.f1_score, "precision": skm.precision_score,
+                  "recall": skm.recall_score}[kind]
+            assert h[f"val_{n}"][epoch] == pytest.approx(
+                _sk(fn, truth, P, average=average, zero_division=0.0), abs=1e-12)
