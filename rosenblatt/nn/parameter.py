@@ -171,7 +171,14 @@ class ParameterVector:
             if p.grad is None:
                 home.fill(0)
             else:
-                g = np.asarray(p.grad)
+                try:
+                    g = np.asarray(p.grad, dtype=home.dtype)
+                except (TypeError, ValueError):
+                    name = getattr(p, "name", None) or f"#{i}"
+                    raise TypeError(
+                        f"ParameterVector: parameter {name} was given a gradient that is not "
+                        f"an array of numbers ({type(p.grad).__name__})"
+                    ) from None
                 if g.shape != home.shape:
                     name = getattr(p, "name", None) or f"#{i}"
                     raise ValueError(

@@ -144,12 +144,21 @@ class Optimizer:
         self.vec = pack(params)
         self.t = 0
         self.schedule = None
-        self.lr_scale = 1.0
+        self._lr_scale = 1.0
         if callable(lr):
             self.schedule = lr
             self._lr = self._scheduled_lr(0)
         else:
             self._lr = positive_float(type(self).__name__, "lr", lr, allow_zero=True)
+
+    @property
+    def lr_scale(self):
+        """The factor on the schedule's values (1 to begin with); finite and >= 0."""
+        return self._lr_scale
+
+    @lr_scale.setter
+    def lr_scale(self, value):
+        self._lr_scale = positive_float(type(self).__name__, "lr_scale", value, allow_zero=True)
 
     @property
     def lr(self):
@@ -203,8 +212,11 @@ class Optimizer:
             if p.data.base is not data:
                 vec.check_packed(f"{type(self).__name__}.step")  # raises, naming the fix
             g = p.grad
-            if g is None or g.base is not grad:
-                stray = True  # set to None or assigned by hand since the gradient was read
+            try:
+                if g is None or g.base is not grad:
+                    stray = True  # set to None or assigned by hand since the gradient was read
+            except AttributeError:  # a list (or anything else) assigned by hand
+                stray = True
             if not p.requires_grad:
                 frozen.append(sl)
         if stray:  # as after clear_grad: None reads as zeros, a hand-set array is copied in

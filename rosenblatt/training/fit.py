@@ -260,6 +260,27 @@ def _with_rng(fn):
     return augment
 
 
+def _check_closure_optimizer(optimizer, clip_norm, clip_value, callbacks):
+    """An optimizer that evaluates the objective itself (``needs_closure``: the annealers,
+    L-BFGS, conjugate gradient) never steps on one backward's gradient: refuse what would
+    act on it, gradient clipping and callbacks that read it (``on_backward``)."""
+    if not getattr(optimizer, "needs_closure", False):
+        return
+    name = type(optimizer).__name__
+    if clip_norm is not None or clip_value is not None:
+        raise ValueError(f"fit: clip_norm/clip_value act on the gradient of a step, but "
+                         f"{name} evaluates the objective itself along its search (it takes "
+                         f"step(closure)); leave them out")
+    from .callbacks import Callback
+
+    for cb in callbacks or ():
+        hook = getattr(type(cb), "on_backward", None)
+        if hook is not None and hook is not getattr(Callback, "on_backward", None):
+            raise ValueError(f"fit: callback {type(cb).__name__} reads each step's gradient "
+                             f"(on_backward), which {name} never hands over (it takes "
+                             f"step(closure)); use an optimizer such as rb.optim.SGD with it")
+
+
 def _check_optimizer_owns_model(optimizer, model):
     """Raise when the optimizer holds none of the model's trainable parameters (it would
     train nothing: e.g. the old optimizer of a model whose body ``replace_output`` froze);
@@ -457,6 +478,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
         raise TypeError(f"fit: optimizer must be an rb.optim optimizer (zero_grad(), step()); "
                         f"got {type(optimizer).__name__}")
+    _check_closure_optimizer(optimizer, clip_norm, clip_value, callbacks)
     _check_optimizer_owns_model(optimizer, model)
     epochs = _positive_int(epochs, "epochs", allow_zero=True)
     divergence_factor = _divergence_factor(divergence_factor)

@@ -154,6 +154,11 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     _check_finite(X, "X", owner="tbptt_fit")
     _check_finite(y, "y", owner="tbptt_fit")
     _refuse_bidirectional(model)
+    if getattr(optimizer, "needs_closure", False):
+        raise ValueError(f"tbptt_fit: {type(optimizer).__name__} evaluates the objective itself "
+                         f"(step(closure)), but truncated BPTT steps on each chunk's gradient "
+                         f"with the state carried on; use an optimizer such as rb.optim.SGD or "
+                         f"Adam")
     loss = _loss_fn(loss)
     spans = chunks(X.shape[1], k)
     clip = None

@@ -431,6 +431,17 @@ class Trainer:
         np.copyto(self._good_theta, self._vec.data)
         return None
 
+    def _keep_closure_weights(self):
+        """After a closure optimizer's step: keep the weights it reached when their objective
+        is the lowest so far (until an epoch has ended), to put back if a later one diverges.
+        The step never ends on a non-finite objective from a finite one, so these weights
+        are the ones that objective was measured at."""
+        if self._vec is None or self._best_theta is not None or not self._new_best_batch:
+            return
+        self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
+                         if isinstance(b, np.ndarray)]
+        np.copyto(self._good_theta, self._vec.data)
+
     def _idle_step(self):
         """Data-parallel: no examples on this rank; take part in the exchange and the step."""
         self.optimizer.zero_grad()
@@ -469,6 +480,9 @@ class Trainer:
         if self.n_batches > 1:
             self.optimizer.reset()
         value = self.optimizer.step(closure)
+        if value is not None:  # the objective where the step ended, judged like a batch loss
+            self._check_loss(float(value))
+            self._keep_closure_weights()
         self.steps += 1
         if regs:
             regs_module.after_step(regs, self.model)
@@ -506,6 +520,10 @@ class Trainer:
         """Keep a copy of the weights (and buffers) of the epoch with the lowest training loss."""
         if self._vec is None or loss is None or not math.isfinite(loss) \
                 or loss >= self._best_epoch_loss:
+            return
+        if not np.isfinite(self._vec.data).all():
+            # the epoch's loss was measured before its last steps, one of which took a
+            # non-finite gradient: these weights are no best (the next loss will diverge)
             return
         if self._best_theta is None:
             self._best_theta = np.empty_like(self._vec.data)

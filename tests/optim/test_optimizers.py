@@ -451,3 +451,26 @@ def test_writing_lr_under_a_schedule_raises_and_lr_scale_scales_it():
     plain = rb.optim.SGD([rb.nn.Parameter(np.ones(1))], lr=0.1)
     with pytest.raises(ValueError, match="SGD: lr must be finite"):
         plain.lr = -1.0
+
+
+def test_a_gradient_set_by_hand_to_a_non_array_is_named():
+    w = rb.nn.Parameter(np.zeros(3))
+    opt = rb.optim.SGD([w], lr=0.1)
+    w.grad = "steep"
+    with pytest.raises(TypeError, match="was given a gradient that is not an array of numbers"):
+        opt.step()
+    w.grad = [1.0, 2.0, 3.0]  # a list of numbers is a gradient
+    opt.step()
+    np.testing.assert_allclose(w.data, [-0.1, -0.2, -0.3])
+
+
+def test_lr_scale_is_checked_and_gradient_noise_refuses_closure_optimizers():
+    w = rb.nn.Parameter(np.zeros(3))
+    opt = rb.optim.SGD([w], lr=lambda t: 0.1)
+    for bad in (-1.0, float("nan"), "0.5"):
+        with pytest.raises((ValueError, TypeError), match="lr_scale"):
+            opt.lr_scale = bad
+    opt.lr_scale = 0.5
+    assert opt.lr_scale == 0.5
+    with pytest.raises(TypeError, match="GradientNoise: LBFGS evaluates the objective itself"):
+        rb.optim.GradientNoise(rb.optim.LBFGS([w]))

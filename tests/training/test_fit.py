@@ -433,3 +433,59 @@ def test_fit_refuses_an_optimizer_that_misses_trainable_parameters():
     rb.fit(frozen, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(frozen.parameters(), lr=0.1),
            epochs=1, progress=False)
     assert not np.array_equal(frozen[-1].W.data, head)
+
+
+# -- audit of the closure optimizers and divergence (2026-12-05) -------------------------------
+def _rmse(pred, target):
+    return (((pred - rb.tensor(target)) ** 2).mean()) ** 0.5
+
+
+def test_a_nan_gradient_at_a_finite_loss_keeps_finite_weights():
+    # an exact fit: RMSE 0 and its gradient 0/0; the step writes NaN weights, the next loss is
+    # NaN, and the weights put back must be finite (not the NaN ones of the "best" epoch)
+    X, y = np.zeros((8, 2)), np.zeros((8, 1))
+    net = rb.nn.Dense(2, 1, rng=0).astype(np.float64)
+    for p in net.parameters():
+        p.data[...] = 0.0
+    with np.errstate(all="ignore"), pytest.raises(rb.training.DivergenceError):
+        rb.fit(net, X, y, loss=_rmse, optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               epochs=3, batch_size=8, progress=False, metrics=())
+    assert all(np.all(p.data == 0.0) for p in net.parameters())
+
+
+def test_a_closure_optimizers_non_finite_objective_is_a_divergence():
+    X = np.random.default_rng(0).random((16, 2))
+    y = X.sum(1, keepdims=True)
+    net = rb.nn.Dense(2, 1, rng=0).astype(np.float64)
+    start = [p.data.copy() for p in net.parameters()]
+    epochs = []
+
+    def loss(pred, target):  # finite for two epochs, then NaN
+        value = ((pred - rb.tensor(target)) ** 2).mean()
+        return value * np.nan if len(epochs) >= 2 else value
+
+    with pytest.raises(rb.training.DivergenceError, match="the loss became nan"):
+        rb.fit(net, X, y, loss=loss, optimizer=rb.optim.LBFGS(net.parameters(), max_iter=3),
+               epochs=4, batch_size=16, progress=False, metrics=(),
+               callbacks=[rb.callbacks.LambdaCallback(
+                   on_epoch_end=lambda t, e, logs: epochs.append(e))])
+    assert all(np.all(np.isfinite(p.data)) for p in net.parameters())
+    assert any(not np.array_equal(p.data, s) for p, s in zip(net.parameters(), start))
+
+
+def test_closure_optimizers_refuse_clipping_gradient_callbacks_and_tbptt():
+    X = np.random.default_rng(0).random((16, 2)).astype(np.float32)
+    y = (X.sum(1) > 1).astype(np.int64)
+    net = rb.nn.Dense(2, 2, rng=0)
+    opt = rb.optim.LBFGS(net.parameters())
+    with pytest.raises(ValueError, match="clip_norm/clip_value act on the gradient of a step"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, clip_norm=1.0,
+               progress=False)
+    with pytest.raises(ValueError, match="callback GradientMonitor reads each step's gradient"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=1, progress=False,
+               callbacks=[rb.callbacks.GradientMonitor()])
+    rnn = rb.nn.RNN(1, 1, rng=0)
+    seq = np.ones((2, 8, 1), np.float32)
+    with pytest.raises(ValueError, match="tbptt_fit: LBFGS evaluates the objective itself"):
+        rb.fit(rnn, seq, seq, loss="mse", optimizer=rb.optim.LBFGS(rnn.parameters()), epochs=1,
+               tbptt=4)
