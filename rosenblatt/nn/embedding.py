@@ -32,6 +32,20 @@ def _indices(indices, num, where):
     return idx
 
 
+def _padding_index(padding_idx, num, where):
+    """``padding_idx`` as a row number in ``[0, num)`` (negative counts from the end), or None.
+
+    Checked where it is given: NumPy reads ``W[True]`` as every row (the whole gradient
+    would be zeroed) and an index out of range would fail only in backward.
+    """
+    if padding_idx is None:
+        return None
+    if not is_int(padding_idx) or not -num <= padding_idx < num:
+        raise ValueError(f"{where}: padding_idx must be an integer in [-{num}, {num}) or None; "
+                         f"got {padding_idx!r}")
+    return int(padding_idx) % num
+
+
 def one_hot(indices, num_classes, dtype=np.float32):
     """One-hot vectors: shape ``indices.shape + (num_classes,)``.
 
@@ -55,15 +69,24 @@ def embedding(indices, weight, padding_idx=None):
     ----------
     indices : array_like of int, any shape
     weight : Tensor, shape (num_embeddings, embedding_dim)
-    padding_idx : int, optional
+    padding_idx : int in ``[-num_embeddings, num_embeddings)``, optional
         A row that receives no gradient (the padding token's, as PyTorch's
-        ``padding_idx``): it keeps its value through training.
+        ``padding_idx``; negative counts from the end).
 
     Returns
     -------
     Tensor, shape ``indices.shape + (embedding_dim,)``
+
+    Raises
+    ------
+    ValueError
+        For an index or a ``padding_idx`` out of range, or a ``padding_idx`` that is not
+        an integer (``True`` included).
+    TypeError
+        For indices that are not integers.
     """
     W = weight.data
+    padding_idx = _padding_index(padding_idx, W.shape[0], "embedding")
     idx = _indices(indices, W.shape[0], "embedding")
     out = W[idx]
 
@@ -95,7 +118,10 @@ class Embedding(Module):
     padding_idx : int, optional
         The padding token's index (negative counts from the end): its row
         starts at zeros and gets no gradient, so it stays zero (PyTorch's
-        ``padding_idx``).
+        ``padding_idx``). ``rb.optim.GradientNoise`` adds no noise to it (given
+        the model; ``rb.fit`` gives it). Weight decay is no gradient: a padding
+        row set non-zero by hand decays under an optimizer's ``weight_decay``, as
+        in PyTorch (a zero row stays zero).
 
     Attributes
     ----------
@@ -122,14 +148,7 @@ class Embedding(Module):
                  padding_idx=None):
         self.num_embeddings = positive_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = positive_int("Embedding", "embedding_dim", embedding_dim)
-        if padding_idx is not None:
-            if not is_int(padding_idx) or not -self.num_embeddings <= padding_idx \
-                    < self.num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be an integer in "
-                                 f"[-{self.num_embeddings}, {self.num_embeddings}) or None; "
-                                 f"got {padding_idx!r}")
-            padding_idx = int(padding_idx) % self.num_embeddings
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_index(padding_idx, self.num_embeddings, "Embedding")
         shape = (self.num_embeddings, self.embedding_dim)
         if init is None:
             data = initializers.normal(shape, std=1.0, rng=rng, dtype=dtype)

@@ -269,8 +269,12 @@ def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index
     gradient is the notes' softmax(x) - onehot(c) (times sum_k t_k for targets).
     With the options, for the effective target u (smoothed, times the class weights,
     0 on ignored examples): loss = -sum_k u_k log softmax(x)_k and
-    dE/dx = softmax(x) sum_k u_k - u. Every label ignored makes the mean 0/0 = NaN, as
-    in PyTorch.
+    dE/dx = softmax(x) sum_k u_k - u. With integer labels the "mean" divides by the
+    class weights of the labels not ignored (their count without ``weight``). When that
+    is 0 (every label ignored, as on an all-padding batch, or every label of a class
+    weighing 0) the mean is NaN, as in PyTorch, and the gradient is 0, so one such batch
+    does not write NaN into the weights: PyTorch's gradient is 0 too when every label
+    is ignored, NaN when the weights are 0.
 
     Examples
     --------
@@ -392,12 +396,15 @@ def _cross_entropy_options(logits, xd, labels, reduction, weight, ignore_index, 
         return make(per, (logits, labels), grads)
     value = per.sum()
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: NaN, as torch
-            value = value / denom
+        # no example counts (every label ignored, or of a class weighing 0): the mean is
+        # torch's NaN, even where label smoothing leaves a non-zero sum (x / 0); the gradient
+        # is 0, nothing to learn from, where g / 0 would write NaN into every weight
+        value = value / denom if denom else xd.dtype.type(np.nan)
 
     def backward(g):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return grads(g / denom if reduction == "mean" else g)
+        if reduction == "mean":
+            return grads(g / denom if denom else xd.dtype.type(0))
+        return grads(g)
 
     return make(np.asarray(value, dtype=xd.dtype), (logits, labels), backward)
 

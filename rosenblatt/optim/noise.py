@@ -6,13 +6,16 @@ optimizer's step. The noise comes from an explicit generator, so a run is
 reproducible under a seed.
 
 A layer with a connection mask (``SparseDense``: ``W`` is zero where there is
-no connection, and its gradient there is zero) must keep those weights at 0:
-given the ``model``, no noise is added where a mask is False.
+no connection, and its gradient there is zero) must keep those weights at 0,
+and an ``Embedding``'s padding row (``padding_idx``: no gradient, so it stays
+zero) its value: given the ``model``, no noise is added where a mask is False
+nor to a padding row.
 """
 
 import numpy as np
 
 from ..checks import positive_float
+from ..nn.embedding import Embedding
 from ..nn.regularizers import _named_items, connection_mask
 from ..randomness import resolve_rng
 from .optimizer import fill_normal
@@ -34,8 +37,10 @@ class GradientNoise:
         The model the parameters belong to: where one of its layers has a
         connection mask (``SparseDense``'s ``mask``), the components of the
         missing connections get no noise, so those weights stay 0. The mask
-        is read at every step (``rb.callbacks.Rewire`` changes it). Also set
-        with :meth:`attach`.
+        is read at every step (``rb.callbacks.Rewire`` changes it). The padding
+        row of an ``Embedding`` (its ``padding_idx``) gets no noise either, so it
+        keeps its value, as it does without noise. Also set with :meth:`attach`
+        (``rb.fit`` attaches the model it trains).
 
     Notes
     -----
@@ -59,21 +64,30 @@ class GradientNoise:
     def __init__(self, optimizer, eta=0.01, gamma=0.55, rng=None, model=None):
         if not hasattr(optimizer, "vec") or not hasattr(optimizer, "step"):
             raise TypeError(f"GradientNoise: expected an optimizer; got {type(optimizer).__name__}")
+        if getattr(optimizer, "needs_closure", False):
+            raise TypeError(f"GradientNoise: {type(optimizer).__name__} evaluates the objective "
+                            f"itself (step(closure)) and takes no gradient to add noise to; wrap "
+                            f"an optimizer that steps on the gradient, such as rb.optim.SGD")
         self.optimizer = optimizer
         self.eta = positive_float("GradientNoise", "eta", eta, allow_zero=True)
         self.gamma = positive_float("GradientNoise", "gamma", gamma, allow_zero=True)
         self.rng = resolve_rng(rng)
         self._noise = np.zeros_like(optimizer.vec.grad)
-        self._masked = ()
+        self._masked = self._padded = ()
         if model is not None:
             self.attach(model)
 
     def attach(self, model):
-        """Respect the connection masks of ``model``'s layers (see ``model``); returns self."""
+        """Respect the connection masks and padding rows of ``model``'s layers (see
+        ``model``); returns self."""
         vec = self.optimizer.vec
         where = {id(p): sl for p, sl in zip(vec.params, vec.slices)}
-        self._masked = tuple((where[id(p)], module, p) for module, _, p in _named_items(model)
-                             if id(p) in where and connection_mask(module, p) is not None)
+        items = [(where[id(p)], module, name, p) for module, name, p in _named_items(model)
+                 if id(p) in where]
+        self._masked = tuple((sl, module, p) for sl, module, _, p in items
+                             if connection_mask(module, p) is not None)
+        self._padded = tuple((sl, module, p) for sl, module, name, p in items
+                             if isinstance(module, Embedding) and name == "W")
         return self
 
     def sigma(self):
@@ -90,6 +104,9 @@ class GradientNoise:
                 mask = connection_mask(module, p)
                 if mask is not None:
                     self._noise[sl] *= mask.reshape(-1)
+            for sl, module, p in self._padded:  # nor to a padding row (no gradient either)
+                if module.padding_idx is not None:
+                    self._noise[sl].reshape(p.shape)[module.padding_idx] = 0
             self.optimizer.vec.grad += self._noise
         self.optimizer.step()
 
@@ -99,7 +116,7 @@ class GradientNoise:
         return getattr(self.optimizer, name)
 
     def __setattr__(self, name, value):
-        if name in ("optimizer", "eta", "gamma", "rng", "_noise", "_masked") \
+        if name in ("optimizer", "eta", "gamma", "rng", "_noise", "_masked", "_padded") \
                 or "optimizer" not in vars(self):
             object.__setattr__(self, name, value)
         else:

@@ -78,3 +78,58 @@ def test_padding_idx_is_saved_and_checked(tmp_path):
     for bad in (5, -6, 1.5, "0"):
         with pytest.raises(ValueError, match="padding_idx must be an integer"):
             rb.nn.Embedding(5, 3, padding_idx=bad)
+
+
+@pytest.mark.parametrize("bad", [True, False, np.bool_(True), 5, -6, 1.0, "0"])
+def test_functional_embedding_refuses_a_bad_padding_idx_at_the_call(bad):
+    """As the layer (and torch.nn.functional.embedding): True would zero every row's
+    gradient (W[True] is all of W), an index out of range would fail only in backward."""
+    W = rb.tensor(np.ones((5, 2), np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match=r"embedding: padding_idx must be an integer in "
+                                         r"\[-5, 5\) or None; got"):
+        rb.nn.functional.embedding(np.array([0, 1, 2]), W, padding_idx=bad)
+
+
+@pytest.mark.parametrize("padding_idx", [np.int64(1), -1, 4])
+def test_functional_embedding_padding_idx_matches_torch(torch, padding_idx):
+    W = rb.tensor(np.arange(10.0).reshape(5, 2), requires_grad=True)
+    idx = np.array([[0, 1, 4], [4, 1, 2]])
+    g = np.random.default_rng(0).standard_normal((2, 3, 2))
+    rb.nn.functional.embedding(idx, W, padding_idx=padding_idx).backward(g)
+    tw = torch.tensor(W.data, requires_grad=True)
+    torch.nn.functional.embedding(torch.tensor(idx), tw, padding_idx=int(padding_idx)) \
+        .backward(torch.tensor(g))
+    np.testing.assert_array_equal(W.grad, tw.grad.numpy())
+    assert not W.grad[int(padding_idx) % 5].any()
+
+
+@pytest.mark.parametrize("make", ["sgd", "adam", "adamw"])
+def test_padding_row_under_weight_decay_moves_as_in_torch(torch, make):
+    """Weight decay is no gradient: a padding row loaded non-zero decays, as torch's does
+    (its gradient is 0, its decay term is not); a zero padding row stays zero."""
+    emb = rb.nn.Embedding(5, 3, rng=0, padding_idx=1, dtype=np.float64)
+    emb.W.data[1] = [1.0, -2.0, 0.5]
+    ref = torch.nn.Embedding(5, 3, padding_idx=1)
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(emb.W.data))
+    zero = rb.nn.Embedding(5, 3, rng=0, padding_idx=1, dtype=np.float64)
+    options = {"sgd": (rb.optim.SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9,
+                                                           weight_decay=0.1)),
+               "adam": (rb.optim.Adam, torch.optim.Adam, dict(lr=0.1, weight_decay=0.1)),
+               "adamw": (rb.optim.AdamW, torch.optim.AdamW, dict(lr=0.1, weight_decay=0.1))}
+    ours, theirs, kwargs = options[make]
+    opt, ref_opt, zero_opt = ours([emb.W], **kwargs), theirs(ref.parameters(), **kwargs), \
+        ours([zero.W], **kwargs)
+    idx = np.array([[0, 1, 2], [1, 3, 1]])
+    g = np.random.default_rng(0).standard_normal((2, 3, 3))
+    for _ in range(3):
+        for o, layer in ((opt, emb), (zero_opt, zero)):
+            o.zero_grad()
+            layer(idx).backward(g)
+            o.step()
+        ref_opt.zero_grad()
+        ref(torch.tensor(idx)).backward(torch.tensor(g))
+        ref_opt.step()
+    np.testing.assert_allclose(emb.W.data, ref.weight.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(emb.W.data[1], [1.0, -2.0, 0.5])
+    assert not zero.W.data[1].any()

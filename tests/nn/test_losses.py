@@ -359,3 +359,73 @@ def test_cross_entropy_option_errors():
         losses.cross_entropy(x, [7, -100], ignore_index=-100)
     with np.errstate(invalid="ignore"):  # every label ignored: 0 / 0, as torch gives
         assert np.isnan(losses.cross_entropy(x, [-100, -100], ignore_index=-100).item())
+
+
+NOTHING_COUNTED = [dict(), dict(label_smoothing=0.2), dict(weight=True),
+                   dict(weight=True, label_smoothing=0.2)]
+
+
+@pytest.mark.parametrize("options", NOTHING_COUNTED)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_every_label_ignored_matches_torch_zero_gradient(torch, rng, options,
+                                                                       reduction, dtype):
+    """An all-padding batch: the loss is torch's (the mean 0 / 0 = NaN), and the gradient is
+    torch's 0, not NaN (which an optimizer step would write into every weight)."""
+    k = 4
+    x = (rng.normal(size=(3, 2, k)) * 2).astype(dtype)
+    labels = np.full((3, 2), -100)
+    opts = dict(options, ignore_index=-100)
+    if "weight" in opts:
+        opts["weight"] = rng.uniform(0.2, 2.0, k).astype(dtype)
+    X = rb.tensor(x, requires_grad=True)
+    loss = losses.cross_entropy(X, labels, reduction=reduction, **opts)
+    g = rng.normal(size=loss.shape).astype(dtype)
+    loss.backward(g)
+    topts = {key: (torch.tensor(v) if key == "weight" else v) for key, v in opts.items()}
+    tx = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(labels), reduction=reduction,
+                                           **topts)
+    tl.backward(torch.tensor(g))
+    np.testing.assert_array_equal(loss.data, tl.detach().numpy())  # NaN for "mean"
+    np.testing.assert_array_equal(X.grad, np.moveaxis(tx.grad.numpy(), 1, -1))
+    assert not X.grad.any()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_labels_all_weighted_zero_nan_mean_zero_gradient(torch, rng, smoothing,
+                                                                       reduction):
+    """Every label's class weighs 0 (some ignored too): the loss is torch's (a NaN mean even
+    where label smoothing makes the sum non-zero); the gradient is torch's for "sum" and
+    "none", and 0 for the mean, where torch's is NaN (no example counts: nothing to learn)."""
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    labels = np.array([0, 0, -1, 0, -1])
+    w = np.array([0.0, 1.0, 2.0], dtype=np.float32)
+    X = rb.tensor(x, requires_grad=True)
+    loss = losses.cross_entropy(X, labels, reduction=reduction, weight=w, ignore_index=-1,
+                                label_smoothing=smoothing)
+    g = rng.normal(size=loss.shape).astype(np.float32)
+    loss.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(tx, torch.tensor(labels), reduction=reduction,
+                                           weight=torch.tensor(w), ignore_index=-1,
+                                           label_smoothing=smoothing)
+    tl.backward(torch.tensor(g))
+    np.testing.assert_allclose(loss.data, tl.detach().numpy(), rtol=2e-5, atol=2e-6)
+    if reduction == "mean":
+        assert np.isnan(loss.item()) and np.array_equal(X.grad, np.zeros_like(x))
+    else:
+        np.testing.assert_allclose(X.grad, tx.grad.numpy(), rtol=2e-5, atol=2e-6)
+
+
+def test_an_all_padding_batch_leaves_the_weights_unchanged(rng):
+    net = rb.nn.Dense(4, 3, rng=0)
+    opt = rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    start = [p.data.copy() for p in net.parameters()]
+    x = rb.tensor(rng.normal(size=(6, 4)).astype(np.float32))
+    opt.zero_grad()
+    losses.cross_entropy(net(x), np.full(6, -100), ignore_index=-100).backward()
+    opt.step()
+    for p, before in zip(net.parameters(), start):
+        np.testing.assert_array_equal(p.data, before)

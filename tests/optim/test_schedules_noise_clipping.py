@@ -179,3 +179,34 @@ def test_fit_attaches_gradient_noise_to_the_models_connection_masks():
     rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=8,
            progress=False, metrics=())
     assert np.all(net[0].W.data[~net[0].mask] == 0)
+
+
+def _padded_net():
+    net = rb.nn.Sequential(rb.nn.Embedding(5, 3, rng=0, padding_idx=0), rb.nn.Flatten(),
+                           rb.nn.Dense(6, 2, rng=0))
+    X = np.array([[0, 1], [2, 0], [3, 4], [0, 0]] * 4)
+    y = np.array([0, 1, 0, 1] * 4)
+    return net, X, y
+
+
+def test_gradient_noise_spares_an_embeddings_padding_row():
+    """The padding row gets no gradient and stays zero (torch's padding_idx): no noise
+    either, given the model or through rb.fit; every other row does get noise."""
+    net, X, y = _padded_net()
+    emb = net[0]
+    opt = rb.optim.GradientNoise(rb.optim.SGD(net.parameters(), lr=0.1), eta=0.1, rng=0,
+                                 model=net)
+    idx = np.array([[0, 0]])  # only the padding row is looked up: the others' gradient is 0
+    start = emb.W.data.copy()
+    for _ in range(3):
+        opt.zero_grad()
+        (net(idx) ** 2).sum().backward()
+        opt.step()
+    assert not emb.W.data[0].any()
+    assert np.all(emb.W.data[1:] != start[1:])
+    net, X, y = _padded_net()
+    opt = rb.optim.GradientNoise(rb.optim.SGD(net.parameters(), lr=0.1, momentum=0.9,
+                                              weight_decay=0.1), eta=0.1, rng=0)
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=4,
+           progress=False, metrics=())
+    assert not net[0].W.data[0].any()
