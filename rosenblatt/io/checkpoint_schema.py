@@ -9,11 +9,13 @@ the model, the optimizer's ``state_dict()`` and the metadata::
      "callbacks": [dict | None, ...]}
 
 :func:`check_training_metadata` checks that layout on its own (``rb.io.load_checkpoint`` runs it
-on every file that holds a training checkpoint's metadata); :func:`check_checkpoint` also checks
-a checkpoint against the run about to resume from it: the optimizer state against the live
-optimizer's own ``state_dict()`` (same keys, numbers where it has numbers, arrays of its shapes),
-each generator state against the generator it will be loaded into, the callbacks' states by
-loading them into copies. Every problem is a :class:`FormatError` naming the field
+on every file that holds a training checkpoint's metadata; the History's lists hold one value per
+recorded epoch, in order, at least one per epoch that "epoch" counts); :func:`check_checkpoint`
+also checks a checkpoint against the run about to resume from it: the History's epochs against
+"epoch", the optimizer state against the live optimizer's own ``state_dict()`` (same keys,
+numbers where it has numbers, finite arrays of its shapes), each generator state against the
+generator it will be loaded into, the callbacks' states by loading them into copies. Every
+problem is a :class:`FormatError` naming the field
 (``optimizer state "lr" = "x": expected a finite number``), raised before anything is changed,
 never a raw exception epochs later.
 """
@@ -86,6 +88,10 @@ def check_training_metadata(metadata):
     if not _is_int(epoch) or not 0 <= epoch <= MAX_EPOCH:
         _fail('"epoch"', epoch, "an integer in [0, 2**53]")
     _check_history(metadata.get("history", {}))
+    recorded = (metadata.get("history") or {}).get("epoch", [])
+    if "history" in metadata and len(recorded) < epoch:  # every epoch done appends one entry
+        _fail('"history"["epoch"]', recorded, f'the {epoch} epochs that "epoch" counts (or '
+              f"more, from earlier fits); it records {len(recorded)}")
     generators = metadata.get("generators", {})
     if not isinstance(generators, dict):
         _fail('"generators"', generators, "a dict of generator states")
@@ -118,6 +124,10 @@ def _check_history(history):
     series = history.get("history", {})
     if not isinstance(series, dict):
         _fail('"history"["history"]', series, "a dict of name -> list of numbers")
+    for i in range(1, len(epochs)):
+        if epochs[i] <= epochs[i - 1]:
+            _fail(f'"history"["epoch"][{i}]', epochs[i], f"an epoch after {epochs[i - 1]} "
+                  f"(the epochs recorded in order)")
     for name, values in series.items():
         field = f'"history"["history"][{_show(name, 40)}]'
         if not isinstance(name, str):
@@ -127,6 +137,9 @@ def _check_history(history):
         for i, v in enumerate(values):
             if not _is_number(v):
                 _fail(f"{field}[{i}]", v, "a number")
+        if len(values) != len(epochs):  # History pads a missing value with NaN: never ragged
+            _fail(field, values, f"one number per recorded epoch ({len(epochs)}, as "
+                  f'"history"["epoch"]); got {len(values)}')
     reason = history.get("stop_reason")
     if reason is not None and not isinstance(reason, str):
         _fail('"history"["stop_reason"]', reason, "a string or None")
@@ -156,7 +169,8 @@ def _check_generator(field, state, live):
 
 
 # -- against the run that resumes -------------------------------------------------------
-def check_checkpoint(ckpt, optimizer=None, generators=None, callbacks=(), model=None):
+def check_checkpoint(ckpt, optimizer=None, generators=None, callbacks=(), model=None,
+                     history="run"):
     """Check a training checkpoint against the run about to resume from it.
 
     Parameters
@@ -171,6 +185,10 @@ def check_checkpoint(ckpt, optimizer=None, generators=None, callbacks=(), model=
         The live callbacks; each saved state is loaded into a copy first.
     model : Module, optional
         For callbacks' saved weights (``EarlyStopping``'s best state).
+    history : {"run", "model"}, default "run"
+        What the saved History records: this run's epochs only (``rb.fit``, ``RBM.fit``: the
+        epochs 0 to ``epoch - 1``), or the model's across fits (``GAN.fit``: the epochs 0 to
+        n - 1, n >= ``epoch``).
 
     Raises
     ------
@@ -179,6 +197,12 @@ def check_checkpoint(ckpt, optimizer=None, generators=None, callbacks=(), model=
     """
     meta = ckpt.metadata
     check_training_metadata(meta)
+    if "history" in meta:
+        recorded = meta["history"].get("epoch", [])
+        expected = meta["epoch"] if history == "run" else len(recorded)
+        if recorded != list(range(expected)):
+            _fail('"history"["epoch"]', recorded, f'the epochs 0 to {expected - 1}, one per epoch '
+                  f'that "epoch" = {meta["epoch"]} counts')
     if optimizer is not None and callable(getattr(optimizer, "state_dict", None)):
         check_optimizer_state(ckpt.optimizer_state, optimizer)
     for name, state in meta.get("generators", {}).items():
@@ -240,6 +264,15 @@ def check_optimizer_state(state, optimizer):
         _fail('optimizer state "t"', t, "a non-negative integer")
 
 
+def _finite(field, value):
+    """A state array (momentum, moments, ...) must be finite: a NaN or infinite entry would
+    make the resumed run's first step diverge, blamed on the learning rate."""
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+        _fail(field, value, f"finite numbers; {bad} entries are NaN or infinite (a corrupt "
+              f"file, or a run that had diverged)")
+
+
 def _numeric_tree(field, value):
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
@@ -276,6 +309,7 @@ def _match(field, value, template, vector_shape, fixed=(), arrays=(), top=True):
         if not isinstance(value, np.ndarray) or value.shape != template.shape \
                 or value.dtype.kind not in "fiu":
             _fail(field, value, f"a numeric array of shape {template.shape}")
+        _finite(field, value)
     elif isinstance(template, (list, tuple)):
         if not isinstance(value, (list, tuple)) or (fixed is True and len(value) != len(template)):
             _fail(field, value, f"a list of {len(template)} values" if fixed is True else "a list")
@@ -289,6 +323,7 @@ def _match(field, value, template, vector_shape, fixed=(), arrays=(), top=True):
             return
         if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and (
                 vector_shape is None or value.shape == vector_shape):
+            _finite(field, value)
             return
         expected = ("None" if arrays is True else "None, a number") + (
             f" or an array of shape {vector_shape}" if vector_shape is not None else "")

@@ -264,6 +264,18 @@ class ConditionalGAN(GAN):
         z = z if isinstance(z, Tensor) else Tensor(np.asarray(z))
         return self._generate(z, self.check_conditions(y, z.shape[0], "forward"))
 
+    def _conditions_state(self):
+        kept = super()._conditions_state()
+        kept["attributes"] = {k: self.__dict__[k] for k in (
+            "conditions_", "condition_sigma_", "condition_density_", "buffers")
+            if k in self.__dict__}  # (_fit_conditions replaces these objects, never edits them)
+        return kept
+
+    def _put_back_conditions(self, kept):
+        super()._put_back_conditions(kept)
+        self.__dict__.pop("buffers", None)
+        self.__dict__.update(kept["attributes"])
+
     def _fit_conditions(self, y, n):
         if y is None:
             raise ValueError(f"{self._owner}.fit: the conditions y are required: fit(X, y, ...)")

@@ -20,6 +20,8 @@ recognition (up) weights; the up-down algorithm (Hinton et al. 2006,
 section 5, a contrastive form of wake-sleep) unties them and fine-tunes both.
 """
 
+import os
+
 import numpy as np
 
 from ..autodiff.elementwise import sigmoid_array
@@ -190,9 +192,11 @@ class DBN(Module):
             Given to every RBM's fit (see :meth:`RBM.fit`); ``rb.callbacks.Checkpoint(path)``
             writes the whole DBN with the training state of the RBM being trained.
         resume_from : str or os.PathLike, optional
-            Such a checkpoint: the RBMs it had finished are kept, the one it was training
-            continues where it stopped, the others are trained; the result is exactly that of
-            the uninterrupted run (same data, arguments and architecture).
+            Such a checkpoint: the RBMs it had finished are kept (weights, momentum velocity,
+            PCD chains), the one it was training continues where it stopped, the others are
+            trained; the result is exactly that of the uninterrupted run (same data, arguments
+            and architecture), a later ``pretrain`` call too. A file that does not exist yet
+            starts from scratch (the same call starts and resumes, as in ``rb.fit``).
 
         Returns
         -------
@@ -213,7 +217,7 @@ class DBN(Module):
         batch_size = positive_int("DBN.pretrain", "batch_size", batch_size)
         callbacks = list(callbacks or ())
         histories, layer, resumed = [], 0, None
-        if resume_from is not None:
+        if resume_from is not None and os.path.exists(os.fspath(resume_from)):
             layer, histories, resumed = self._resume(resume_from, rng, callbacks)
         for i, rbm in enumerate(self.rbms):
             if rbm is self.top and labels is not None:
@@ -236,7 +240,11 @@ class DBN(Module):
         optimizer = rbm._default_optimizer(None)
 
         def save(path, metadata):
-            metadata["dbn"] = {"layer": i, "histories": [h.to_dict() for h in done]}
+            # the finished RBMs' training state too: a later pretrain continues from it
+            finished = [{"optimizer": None if r._optimizer is None else r._optimizer.state_dict(),
+                         "chains": r._chains, "q": r._q} for r in self.rbms[:i]]
+            metadata["dbn"] = {"layer": i, "histories": [h.to_dict() for h in done],
+                               "finished": finished}
             write(self, path, optimizer=optimizer, metadata=metadata)
 
         return rbm._fit(data, epochs, batch_size, callbacks, optimizer, True, progress, rng,
@@ -261,14 +269,55 @@ class DBN(Module):
                               f"(0 to {len(self.rbms) - 1}) and hold the History of each RBM "
                               f"below it")
         rbm = self.rbms[layer]
-        resumed = rbm._check_resume(ckpt, where, rbm._default_optimizer(None),
+        resumed = rbm._check_resume(ckpt, where, self._optimizer_of(rbm),
                                     rbm.rng if rng is None else resolve_rng(rng), callbacks)
         try:
             histories = [History.from_dict(h) for h in done]
         except (TypeError, ValueError, AttributeError) as err:
             raise FormatError(f"{where}: checkpoint \"dbn\" histories: {err}") from None
+        finished = self._check_finished(info.get("finished"), layer, where)
         self.load_state_dict(ckpt.model.state_dict())  # everything checked: now change
+        for rbm, (opt_state, chains, q) in zip(self.rbms, finished):
+            if opt_state is not None:
+                rbm._default_optimizer(None).load_state_dict(opt_state)
+            rbm._chains, rbm._q = chains, q
         return layer, histories, resumed
+
+    @staticmethod
+    def _optimizer_of(rbm):
+        """The optimizer pretrain trains ``rbm`` with (its own momentum SGD), to check a saved
+        state against: the live one, or a new one that is not kept (checks change nothing)."""
+        from ..optim.sgd import SGD
+
+        if rbm._optimizer is not None and rbm._optimizer.vec is rbm.vector:
+            return rbm._optimizer
+        return SGD(rbm.vector, lr=rbm.lr, momentum=rbm.momentum)
+
+    def _check_finished(self, finished, layer, where):
+        """The training state of the RBMs below ``layer`` (optimizer state, chains, sparsity
+        average) in a checkpoint's ``"dbn"["finished"]``, checked; none in a file written
+        before it was saved (their weights alone are restored then)."""
+        from ..io import FormatError
+        from ..io.checkpoint_schema import check_optimizer_state
+
+        if finished is None:
+            return []
+        if not isinstance(finished, list) or len(finished) != layer:
+            raise FormatError(f"{where}: checkpoint \"dbn\"[\"finished\"] must hold the "
+                              f"training state of the {layer} RBMs below the one being trained")
+        out = []
+        for j, (rbm, saved) in enumerate(zip(self.rbms, finished)):
+            field = f'{where}: checkpoint "dbn"["finished"][{j}]'
+            if not isinstance(saved, dict) or set(saved) != {"optimizer", "chains", "q"}:
+                raise FormatError(f'{field}: expected a dict of "optimizer", "chains" and "q"')
+            opt_state = saved["optimizer"]
+            if opt_state is not None:
+                try:
+                    check_optimizer_state(opt_state, self._optimizer_of(rbm))
+                except FormatError as err:
+                    raise FormatError(f"{field}: {err}") from None
+            out.append((opt_state,) + rbm._saved_sampling_state(saved, field))
+        return out
 
     def tie(self):
         """Set the generative weights to the recognition weights (greedy training ties them)."""

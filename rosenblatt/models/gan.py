@@ -506,6 +506,14 @@ class GAN(Module):
         self.optimizer_g.step()
         return value
 
+    def _conditions_state(self):
+        """What :meth:`_fit_conditions` changes, for :meth:`_put_back_conditions` (here the
+        model's generator state; the conditional GAN adds its conditions)."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def _put_back_conditions(self, kept):
+        self.rng.bit_generator.state = kept["rng"]
+
     def _fit_conditions(self, y, n):
         if y is not None:
             raise ValueError(f"{self._owner}.fit: an unconditional GAN takes no conditions y; "
@@ -549,7 +557,8 @@ class GAN(Module):
             A file written by ``rb.callbacks.Checkpoint`` in this method: load
             both networks' weights and buffers, both optimizers' states, the
             states of every random generator the run draws from (the model's,
-            its modules', the library's), the History and the callbacks'
+            its modules', the library's, the optimizers' own such as
+            ``rb.optim.GradientNoise``'s), the History and the callbacks'
             states (EarlyStopping's best epoch and weights, too), then train
             from the next epoch up to ``epochs`` (counted from the start of
             the run). The result equals the uninterrupted run's bit for bit.
@@ -571,7 +580,11 @@ class GAN(Module):
             not this method's checkpoint.
         rosenblatt.io.FormatError
             For a ``resume_from`` file of another architecture, or whose
-            saved state does not fit this model's optimizers.
+            saved state does not fit this model's optimizers, its generators
+            or its callbacks, or holds NaN or infinite weights or optimizer
+            state: checked before anything changes (a refused resume leaves
+            the model, its optimizers, generators and conditions as they
+            were).
         """
         owner = self._owner
         X = self._check_data(X)
@@ -591,9 +604,15 @@ class GAN(Module):
         run.backward_hooks = [cb for cb in callbacks  # (a LambdaCallback's are its own)
                               if type(cb).on_backward is not Callback.on_backward
                               or "on_backward" in vars(cb)]
+        kept = self._conditions_state() if resume else None
         Y = self._fit_conditions(y, n)
         if resume:  # after the conditions: the checkpoint's state replaces what fit drew
-            done, stopped = self._resume(resume_from, run, callbacks)
+            try:  # (the model's size, n_conditions, is that of the conditions just kept)
+                checked = self._check_resume(resume_from, run, callbacks)
+            except BaseException:  # refused: the model as it was, conditions and generator too
+                self._put_back_conditions(kept)
+                raise
+            done, stopped = self._apply_resume(checked, run, callbacks)
             run.start_epoch = epochs if stopped else done
             run.steps = done * iterations
         modes = [(mod, mod.training) for mod in self.modules()]
@@ -657,7 +676,8 @@ class GAN(Module):
     # -- checkpoints -------------------------------------------------------------------
     def _generators(self):
         """Every random generator a fit draws from, by a stable name: the library's, the
-        model's and its modules' (Dropout's ...), as ``Trainer.generators`` names them."""
+        model's and its modules' (Dropout's ...) and the optimizers' own (GradientNoise's, also
+        of the optimizer it wraps), as ``Trainer.generators`` names them."""
         found, seen = {}, set()
 
         def add(name, value):
@@ -672,6 +692,11 @@ class GAN(Module):
             for attr, value in vars(module).items():
                 add(f"{prefix}.{attr}", value)
             stack.extend((f"{prefix}.{name}", child) for name, child in module.named_children())
+        for name in ("optimizer_g", "optimizer_d"):
+            opt = getattr(self, name)
+            for prefix, owner in ((name, opt), (f"{name}.inner", getattr(opt, "optimizer", None))):
+                for attr, value in (vars(owner).items() if hasattr(owner, "__dict__") else ()):
+                    add(f"{prefix}.{attr}", value)
         return found
 
     def _save_checkpoint(self, path, run, callbacks, epochs_done):
@@ -695,10 +720,12 @@ class GAN(Module):
         }
         save(self, path, metadata=metadata)
 
-    def _resume(self, path, run, callbacks):
-        """Load a :meth:`_save_checkpoint` file in place; returns (epochs done, stopped)."""
+    def _check_resume(self, path, run, callbacks):
+        """Check a :meth:`_save_checkpoint` file against this run without changing anything
+        (the architecture, both optimizers' states, the generators, the callbacks' states, the
+        History, finite weights); returns what :meth:`_apply_resume` loads."""
         from ..io import FormatError, load_checkpoint
-        from ..io.checkpoint_schema import check_optimizer_state
+        from ..io.checkpoint_schema import check_checkpoint, check_optimizer_state
         from ..nn import registry
 
         owner, where = self._owner, os.fspath(path)
@@ -724,6 +751,21 @@ class GAN(Module):
         if not isinstance(stopped, bool):  # a hand-edited file: "no" is truthy
             raise FormatError(f"{owner}.fit: {where}: \"stopped\" must be true or false; got "
                               f"{stopped!r:.40}")
+        try:  # the generators, History and callbacks' states (on copies) against this run
+            check_checkpoint(ckpt, None, self._generators(), callbacks, self, history="model")
+        except FormatError as err:
+            raise FormatError(f"{owner}.fit: {where}: {err}") from None
+        for name, p in ckpt.model.named_parameters():
+            if not np.all(np.isfinite(p.data)):
+                raise FormatError(f"{owner}.fit: {where}: checkpoint weights {name!r} hold NaN "
+                                  f"or infinite values (a corrupt file, or a run that had "
+                                  f"diverged)")
+        return ckpt, ratio, stopped
+
+    def _apply_resume(self, checked, run, callbacks):
+        """Load a checked checkpoint in place; returns (epochs done, stopped)."""
+        ckpt, ratio, stopped = checked
+        meta, optimizers = ckpt.metadata, ckpt.metadata["optimizers"]
         self.load_state_dict(ckpt.model.state_dict())
         self.optimizer_g.load_state_dict(optimizers["optimizer_g"])
         self.optimizer_d.load_state_dict(optimizers["optimizer_d"])

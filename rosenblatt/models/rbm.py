@@ -28,6 +28,7 @@ abundant unlabelled data feed a classifier trained on few labels).
 
 import collections
 import math
+import os
 import sys
 import time
 
@@ -39,7 +40,7 @@ from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn.module import Module
 from ..nn.parameter import Parameter, ParameterVector
 from ..optim.sgd import SGD
-from ..randomness import resolve_rng
+from ..randomness import generator, resolve_rng
 from ..training.history import History
 
 LogEstimate = collections.namedtuple("LogEstimate", "value low high")
@@ -94,6 +95,26 @@ def all_states(n, start=0, stop=None, dtype=np.float64):
     stop = 2 ** n if stop is None else stop
     codes = np.arange(start, stop, dtype=np.int64)
     return ((codes[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(dtype)
+
+
+def _saved_array(saved, key, shape, field, kinds="f", optional=True, unit=False):
+    """``saved[key]``, an array of ``shape`` (None: any length) and dtype kind ``kinds``;
+    ``unit``: finite and in [0, 1]. A FormatError starting with ``field`` otherwise."""
+    from ..io import FormatError
+
+    value = saved.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds or len(
+            value.shape) != len(shape) or any(
+            s is not None and s != v for s, v in zip(shape, value.shape)):
+        raise FormatError(f"{field}[{key!r}]: expected an array of shape {shape}; got "
+                          f"{getattr(value, 'shape', value)!r:.60}")
+    if unit and value.size and not (np.all(np.isfinite(value)) and value.min() >= 0
+                                    and value.max() <= 1):  # (NaN fails the first test)
+        raise FormatError(f"{field}[{key!r}]: expected finite values in [0, 1]; got values "
+                          f"from {np.min(value)} to {np.max(value)}")
+    return value
 
 
 class _FitState:
@@ -560,7 +581,9 @@ class RBM(Module):
             RBM of the same architecture on the same data: training continues from it and
             ends exactly as the uninterrupted run would (weights, optimizer state, persistent
             chains, sparsity average, the generator's state, the monitored rows and flipped
-            bits of the pseudo-likelihood, the History and the callbacks' states).
+            bits of the pseudo-likelihood, the History and the callbacks' states). A file
+            that does not exist yet starts the run from scratch (the same call starts and
+            resumes, as in ``rb.fit``).
 
         Raises
         ------
@@ -573,7 +596,10 @@ class RBM(Module):
         A checkpoint is ``rb.save(rbm, path, optimizer=optimizer, metadata=...)`` with the
         training metadata of ``rb.fit`` (``epoch``, ``generators``, ``history``,
         ``callbacks``, ``stopped``) and ``"rbm"``: the chains, the sparsity average and the
-        monitor rows and bits (:mod:`rosenblatt.io.checkpoint_schema`).
+        monitor rows and bits (:mod:`rosenblatt.io.checkpoint_schema`). ``generators`` holds
+        every random generator the run draws from, as ``rb.fit`` names them: ``"fit"`` (``rng``),
+        ``"library"``, and the optimizer's own (``"optimizer.rng"`` of
+        ``rb.optim.GradientNoise``).
         """
         X = self._visible_data(X, "fit")
         if len(X) == 0:
@@ -584,7 +610,7 @@ class RBM(Module):
         optimizer = self._default_optimizer(optimizer)
         callbacks = list(callbacks or ())
         resumed = None
-        if resume_from is not None:
+        if resume_from is not None and os.path.exists(os.fspath(resume_from)):
             from ..io import FormatError
             from ..nn import registry
 
@@ -711,13 +737,35 @@ class RBM(Module):
         sampling state that rb.fit has no notion of."""
         return {
             "epoch": int(epochs_done),
-            "generators": {"fit": rng.bit_generator.state},
+            "generators": {k: g.bit_generator.state
+                           for k, g in self._generators(rng, state.optimizer).items()},
             "history": state.history.to_dict(),
             "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
                           for cb in callbacks],
             "stopped": bool(state.stop_training),
             "rbm": {"chains": self._chains, "q": self._q, "monitor": monitor, "flips": flips},
         }
+
+    def _generators(self, rng, optimizer):
+        """Every random generator a fit draws from, by a stable name (as ``Trainer.generators``
+        names them): the run's ``rng`` ("fit"), the library's, the model's and the optimizer's
+        own (GradientNoise's, also of the optimizer it wraps)."""
+        found, seen = {}, set()
+
+        def add(name, value):
+            if isinstance(value, np.random.Generator) and id(value) not in seen:
+                seen.add(id(value))
+                found[name] = value
+
+        add("fit", rng)
+        add("library", generator())
+        for attr, value in vars(self).items():
+            add(f"model.{attr}", value)
+        for prefix, owner in (("optimizer", optimizer),
+                              ("optimizer.inner", getattr(optimizer, "optimizer", None))):
+            for attr, value in (vars(owner).items() if hasattr(owner, "__dict__") else ()):
+                add(f"{prefix}.{attr}", value)
+        return found
 
     @staticmethod
     def _open_checkpoint(path, owner, section):
@@ -743,49 +791,57 @@ class RBM(Module):
         from ..io import FormatError
         from ..io.checkpoint_schema import check_checkpoint
 
+        gens = self._generators(rng, optimizer)
         try:
-            check_checkpoint(ckpt, optimizer, {"fit": rng}, callbacks, self)
+            check_checkpoint(ckpt, optimizer, gens, callbacks, self)
         except FormatError as err:
             raise FormatError(f"{where}: {err}") from None
         meta = ckpt.metadata
         extra = meta["rbm"]
+        for name, value in ckpt.model.state_dict().items():
+            if not np.all(np.isfinite(value)):
+                raise FormatError(f"{where}: checkpoint weights {name!r} hold NaN or infinite "
+                                  f"values (a corrupt file, or a run that had diverged)")
 
         def array(key, shape, kinds="f", optional=True):
-            value = extra.get(key)
-            if value is None and optional:
-                return None
-            if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds or len(
-                    value.shape) != len(shape) or any(
-                    s is not None and s != v for s, v in zip(shape, value.shape)):
-                raise FormatError(f"{where}: checkpoint \"rbm\"[{key!r}]: expected an array of "
-                                  f"shape {shape}; got {getattr(value, 'shape', value)!r:.60}")
-            return value
+            return _saved_array(extra, key, shape, f'{where}: checkpoint "rbm"', kinds, optional)
 
-        chains = array("chains", (None, self.n_hidden))
-        q = array("q", (self.n_hidden,))
+        chains, q = self._saved_sampling_state(extra, f'{where}: checkpoint "rbm"')
         monitor = array("monitor", (None, self.n_visible), optional=False)
         flips = array("flips", (len(monitor),), kinds="iu", optional=False)
         if len(monitor) == 0 or flips.min() < 0 or flips.max() >= self._n_units \
                 or not np.all(np.isfinite(monitor)):
             raise FormatError(f"{where}: checkpoint \"rbm\" holds no valid monitor rows and bits")
         stopped = meta.get("stopped", False)
-        generator = meta.get("generators", {}).get("fit")
-        if not isinstance(stopped, bool) or generator is None:
+        saved = meta.get("generators", {})
+        if not isinstance(stopped, bool) or saved.get("fit") is None:
             raise FormatError(f"{where}: checkpoint \"stopped\" must be true or false and "
                               f"\"generators\" must hold the run's generator \"fit\"")
-        dtype = self.W.dtype
-        return {"optimizer": ckpt.optimizer_state, "generator": generator,
-                "chains": None if chains is None else chains.astype(dtype),
-                "q": None if q is None else q.astype(dtype),
-                "monitor": monitor.astype(dtype), "flips": flips.astype(np.int64),
+        return {"optimizer": ckpt.optimizer_state,
+                "generators": {k: v for k, v in saved.items() if k in gens},
+                "chains": chains, "q": q, "monitor": monitor.astype(self.W.dtype),
+                "flips": flips.astype(np.int64),
                 "history": meta.get("history", {}), "epoch": int(meta["epoch"]),
                 "callbacks": meta.get("callbacks", []), "stopped": stopped}
+
+    def _saved_sampling_state(self, saved, field):
+        """The PCD chains and the sparsity average of a checkpoint's ``saved`` dict, checked
+        (shapes; finite and in [0, 1]: hidden states and a running mean of probabilities) and
+        cast to the weights' dtype; ``field`` starts the messages."""
+        dtype = self.W.dtype
+        chains = _saved_array(saved, "chains", (None, self.n_hidden), field, unit=True)
+        q = _saved_array(saved, "q", (self.n_hidden,), field, unit=True)
+        return (None if chains is None else chains.astype(dtype),
+                None if q is None else q.astype(dtype))
 
     def _apply_resume(self, resumed, optimizer, rng, callbacks, state):
         """Put a checked checkpoint's training state in place; returns the monitor rows, the
         flipped bits and whether that run had stopped."""
         optimizer.load_state_dict(resumed["optimizer"])
-        rng.bit_generator.state = resumed["generator"]
+        live = self._generators(rng, optimizer)  # (DBN.pretrain(rng=int): fit's own rng)
+        for name, saved in resumed["generators"].items():
+            if name in live:
+                live[name].bit_generator.state = saved
         self._chains, self._q = resumed["chains"], resumed["q"]
         state.history = History.from_dict(resumed["history"])
         state.start_epoch = state.epoch = resumed["epoch"]

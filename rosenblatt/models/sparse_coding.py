@@ -275,6 +275,11 @@ class SparseCoding(Module):
     def _fitted(self, where):
         if self.dictionary is None:
             raise RuntimeError(f"SparseCoding.{where}: call fit(X) first (no dictionary yet)")
+        # a file's dictionary is loaded as given: a NaN in it would fail deep in NumPy's
+        # eigenvalue solver ("Eigenvalues did not converge"), an inf give NaN codes
+        if not np.isfinite(self.dictionary).all():
+            raise ValueError(f"SparseCoding.{where}: the dictionary contains NaN or infinite "
+                             f"values (a corrupt file?); refit with fit(X)")
 
     # -- the two halves of the alternation -------------------------------------------------
     def _infer(self, X, D, H=None, max_iter=None, where=None):

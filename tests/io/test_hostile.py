@@ -380,12 +380,45 @@ NAMED_FIELDS = {
     'growth_check = "no"': ("metadata", _set("best", "growth_check", "no"), '"best"'),
     "best is a list": ("metadata", _set("best", [1, 2]), '"best"'),
     'stopped = "no"': ("metadata", _set("stopped", "no"), "'stopped'"),
+    # a History that disagrees with itself or with "epoch" (audit w2, defect 15)
+    "a loss list shorter than the epochs": ("metadata", _set("history", "history", "loss", []),
+                                            '"history"["history"]'),
+    "epoch 3 with a History of 1": ("metadata", _set("epoch", 3), '"history"["epoch"]'),
+    "epoch 0 with a History of 1": ("metadata", _set("epoch", 0), '"history"["epoch"]'),
+    "a History of epoch 4 only": ("metadata", _set("history", "epoch", [4]),
+                                  '"history"["epoch"]'),
 }
 
 
 AGAINST_THE_RUN = {"a generator of another kind", "early stopping's best = 'x'",
                    "best epoch = true", 'best loss = "0.5"', 'growth_check = "no"',
-                   "best is a list", 'stopped = "no"'}
+                   "best is a list", 'stopped = "no"', "epoch 0 with a History of 1",
+                   "a History of epoch 4 only"}
+
+
+def test_a_history_out_of_order_is_a_format_error():
+    from rosenblatt.io.checkpoint_schema import check_training_metadata
+
+    with pytest.raises(rb.FormatError, match=r'"history"\["epoch"\]\[1\] = 0: expected an '
+                                             r"epoch after 1"):
+        check_training_metadata({"epoch": 2, "history": {"epoch": [1, 0]}})
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_optimizer_state_array_is_named_before_training_resumes(checkpoint,
+                                                                              tmp_path, value):
+    tensors, header = decode(checkpoint)
+    name = json.loads(header["optimizer"])["m"]["__array__"]
+    tensors[name] = tensors[name].copy()
+    tensors[name][0] = value
+    path = tmp_path / "run.st"
+    path.write_bytes(encode(tensors, header))
+    with pytest.raises(rb.FormatError, match='optimizer state "m" = an array of shape .*: '
+                                             'expected finite numbers; 1 entries'):
+        _tiny_run(path, epochs=2, resume=True)
+    net = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.Dense(3, 2))
+    with pytest.raises(rb.FormatError, match='optimizer state "m"'):
+        rb.io.restore(path, net, optimizer=rb.optim.Adam(net.parameters()))
 
 
 def test_a_generator_state_named_by_an_array_is_a_format_error():

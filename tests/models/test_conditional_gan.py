@@ -75,3 +75,32 @@ def test_a_cast_model_samples_the_same_after_save_and_load(tmp_path):
     rb.save(c, tmp_path / "c.rb")
     c2 = rb.load(tmp_path / "c.rb")
     assert np.array_equal(c.sample(4, rng=1), c2.sample(4, rng=1))
+
+
+def _labelled(k=1):
+    rng = np.random.default_rng(0)
+    G = nn.Sequential(nn.Dense(5, 8, rng=rng), nn.ReLU(), nn.Dense(8, 2, rng=rng))
+    D = nn.Sequential(nn.Dense(4, 8, rng=rng), nn.ReLU(), nn.Dense(8, 1, rng=rng))
+    return rb.models.ConditionalGAN(G, D, 3, n_classes=2, rng=1, k=k)
+
+
+@pytest.mark.parametrize("condition_sampler", ["empirical", "parzen"])
+def test_a_refused_resume_leaves_the_training_conditions_and_the_generator(tmp_path,
+                                                                           condition_sampler):
+    """fit(resume_from=<another architecture>) is refused before fit keeps the new conditions
+    or draws from the model's generator: sample_conditions() is as before."""
+    X = np.random.default_rng(5).normal(size=(44, 2)).astype(np.float32)
+    path = tmp_path / "c.ckpt"
+    _labelled().fit(X, np.arange(44) % 2, 2, batch_size=8,
+                    callbacks=[rb.callbacks.Checkpoint(path)])
+    trained = _labelled(k=2)
+    trained.condition_sampler = condition_sampler
+    trained.fit(X, np.arange(44) % 2, 2, batch_size=8)
+    before = {k: v.copy() for k, v in trained.state_dict().items()}
+    state = trained.rng.bit_generator.state
+    with pytest.raises(rb.io.FormatError, match="another architecture"):
+        trained.fit(X, np.zeros(44, dtype=int), 4, batch_size=8, resume_from=path)
+    for key, value in trained.state_dict().items():
+        assert np.array_equal(value, before[key], equal_nan=True), key
+    assert trained.rng.bit_generator.state == state
+    assert np.bincount(trained.sample_conditions(200, rng=0), minlength=2).min() > 50

@@ -257,3 +257,84 @@ def test_persistent_up_down_sleeps_from_the_chains_whatever_the_batch():
     errors = dbn.up_down(X, y, epochs=2, batch_size=10)  # the last batch has 5 rows
     assert len(errors) == 2 and np.all(np.isfinite(errors))
     assert dbn.top._chains.shape == (10, 4)
+
+
+def test_pretrain_resumed_in_a_later_rbm_keeps_the_lower_rbms_training_state(tmp_path):
+    """The finished RBMs' momentum velocity and PCD chains come from the checkpoint: a further
+    pretrain call continues exactly as on the uninterrupted DBN."""
+    X, y = prototypes(29)
+    kwargs = dict(persistent=True, lr=0.1, momentum=0.5)
+    whole = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    whole.pretrain(X, epochs_per_layer=[3, 3], batch_size=8, progress=False)
+    path = tmp_path / "dbn.ckpt"
+    crashed = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    with pytest.raises(KeyboardInterrupt):
+        crashed.pretrain(X, epochs_per_layer=[3, 3], batch_size=8, progress=False,
+                         callbacks=[_Crash(5), rb.callbacks.Checkpoint(path)])
+    again = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    again.pretrain(X, epochs_per_layer=[3, 3], batch_size=8, progress=False, resume_from=path)
+    for a, b in zip(whole.rbms, again.rbms):
+        np.testing.assert_array_equal(a._optimizer.velocity, b._optimizer.velocity)
+        np.testing.assert_array_equal(a._chains, b._chains)
+    whole.pretrain(X, epochs_per_layer=1, batch_size=8, progress=False)
+    again.pretrain(X, epochs_per_layer=1, batch_size=8, progress=False)
+    for (name, a), (_, b) in zip(whole.state_dict().items(), again.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_pretrain_resume_from_a_file_that_does_not_exist_yet_starts_from_scratch(tmp_path):
+    X, _ = prototypes(20)
+    path = tmp_path / "run.ckpt"
+    a = rb.models.DBN([16, 4, 3], rng=0)
+    a.pretrain(X, epochs_per_layer=1, batch_size=10, progress=False)
+    b = rb.models.DBN([16, 4, 3], rng=0)
+    b.pretrain(X, epochs_per_layer=1, batch_size=10, progress=False, resume_from=path,
+               callbacks=[rb.callbacks.Checkpoint(path)])
+    for (name, u), (_, v) in zip(a.state_dict().items(), b.state_dict().items()):
+        np.testing.assert_array_equal(u, v, err_msg=name)
+    assert path.exists()
+
+
+def test_pretrain_refuses_a_bad_finished_rbm_state_before_changing_anything(tmp_path):
+    import json
+
+    from rosenblatt.io.safetensors_format import decode, encode
+
+    X, _ = prototypes(29)
+    kwargs = dict(persistent=True, lr=0.1, momentum=0.5)
+    path = tmp_path / "dbn.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        rb.models.DBN([16, 6, 4], rng=1, **kwargs).pretrain(
+            X, epochs_per_layer=[3, 3], batch_size=8, progress=False,
+            callbacks=[_Crash(5), rb.callbacks.Checkpoint(path)])
+    tensors, header = decode(path.read_bytes())
+    meta = json.loads(header["metadata"])
+    name = meta["dbn"]["finished"][0]["optimizer"]["velocity"]["__array__"]
+    tensors[name] = np.full_like(tensors[name], np.nan)
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(encode(tensors, header))
+    dbn = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    before = dbn.state_dict()
+    with pytest.raises(rb.io.FormatError, match=r"bad\.ckpt.*\"dbn\"\[\"finished\"\]\[0\].*"
+                                                r"velocity"):
+        dbn.pretrain(X, epochs_per_layer=[3, 3], batch_size=8, progress=False, resume_from=bad)
+    for key, value in dbn.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+    assert dbn.rbms[0]._optimizer is None
+
+
+def test_pretrain_with_an_int_rng_resumes_bit_for_bit(tmp_path):
+    X, _ = prototypes(29)
+    kwargs = dict(persistent=True, lr=0.1, momentum=0.5)
+    whole = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    whole.pretrain(X, epochs_per_layer=[3, 3], batch_size=8, progress=False, rng=5)
+    path = tmp_path / "dbn.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        rb.models.DBN([16, 6, 4], rng=1, **kwargs).pretrain(
+            X, epochs_per_layer=[3, 3], batch_size=8, progress=False, rng=5,
+            callbacks=[_Crash(5), rb.callbacks.Checkpoint(path)])
+    again = rb.models.DBN([16, 6, 4], rng=1, **kwargs)
+    again.pretrain(X, epochs_per_layer=[3, 3], batch_size=8, progress=False, rng=5,
+                   resume_from=path)
+    for (name, a), (_, b) in zip(whole.state_dict().items(), again.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)

@@ -788,3 +788,98 @@ def test_reduce_lr_on_plateau_scales_scheduled_gan_optimizers(conditional):
     fit(epochs=4, callbacks=[rb.callbacks.LambdaCallback(on_epoch_end=flat), plateau])
     assert model.optimizer_g.lr_scale == pytest.approx(0.125)
     assert model.optimizer_d.lr == pytest.approx(0.005)
+
+
+# -- audit w2: hostile checkpoints are refused before anything changes; every generator -------
+def _edit_checkpoint(src, dst, metadata=None, tensor=None, value=None):
+    """A copy of checkpoint ``src``: its metadata edited by ``metadata(meta)``, or every entry
+    of the stored array that ``tensor(meta)`` names set to ``value``."""
+    import json
+
+    from rosenblatt.io.safetensors_format import decode, encode
+
+    tensors, header = decode(src.read_bytes())
+    meta = json.loads(header["metadata"])
+    if tensor is not None:
+        name = tensor(meta)
+        tensors[name] = np.full_like(tensors[name], value)
+    if metadata is not None:
+        metadata(meta)
+        header["metadata"] = json.dumps(meta)
+    dst.write_bytes(encode(tensors, header))
+    return dst
+
+
+def _frozen(model):
+    """What a refused resume must leave as it was."""
+    return ({k: v.copy() for k, v in model.state_dict().items()},
+            model.optimizer_g.state_dict(), model.optimizer_d.state_dict(),
+            model.rng.bit_generator.state, rb.randomness.generator().bit_generator.state,
+            model.history.to_dict())
+
+
+def _assert_same(a, b):
+    for key, value in a[0].items():
+        assert np.array_equal(value, b[0][key], equal_nan=True), key
+    for x, y in zip(a[1:3], b[1:3]):
+        assert x.keys() == y.keys()
+        for key in x:
+            assert np.array_equal(np.asarray(x[key], dtype=object),
+                                  np.asarray(y[key], dtype=object)), key
+    assert a[3:] == b[3:]
+
+
+_GAN_EDITS = {
+    "early stopping's best = 'x'": (dict(metadata=lambda m: m["callbacks"][0].update(best="x")),
+                                    r'"callbacks"\[0\] \(EarlyStopping\)'),
+    "optimizer_d velocity = NaN": (dict(tensor=lambda m: m["optimizers"]["optimizer_d"]
+                                        ["velocity"]["__array__"], value=np.nan),
+                                   'optimizer_d.*"velocity"'),
+    "a History list one short": (dict(metadata=lambda m: m["history"]["history"]["d_loss"].pop()),
+                                 r'"history"\]\[.d_loss.\]'),
+    "epoch 5, a History of 2": (dict(metadata=lambda m: m.update(epoch=5)), '"epoch"'),
+    "a weight = inf": (dict(tensor=lambda m: "model/generator.0.W", value=np.inf),
+                       "generator.0.W"),
+}
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+@pytest.mark.parametrize("case", sorted(_GAN_EDITS))
+def test_a_hostile_checkpoint_is_refused_naming_file_and_field_before_any_change(
+        tmp_path, case, conditional):
+    path, bad = tmp_path / "g.ckpt", tmp_path / "bad.ckpt"
+    momentum = dict(optimizer_d=lambda p: rb.optim.SGD(p, lr=0.05, momentum=0.5))
+    stop = lambda: rb.callbacks.EarlyStopping("d_loss", patience=5, restore_best=False)  # noqa
+    _, fit = _small(conditional, **momentum)
+    fit(epochs=2, callbacks=[stop(), rb.callbacks.Checkpoint(path)])
+    edit, field = _GAN_EDITS[case]
+    _edit_checkpoint(path, bad, **edit)
+    model, fit = _small(conditional, seed=1, **momentum)
+    fit(epochs=1)  # a trained model: optimizers with state, a History
+    before = _frozen(model)
+    with pytest.raises(rb.io.FormatError, match=field) as info:
+        fit(epochs=4, callbacks=[stop()], resume_from=bad)
+    assert "bad.ckpt" in str(info.value) and "learning rate" not in str(info.value)
+    _assert_same(before, _frozen(model))
+
+
+@pytest.mark.parametrize("noise_rng", [7, None])
+def test_a_resumed_run_restores_the_optimizers_generators(tmp_path, noise_rng):
+    """GradientNoise draws from its own generator (or the library's): the checkpoint holds it
+    and the resumed run equals the uninterrupted one bit for bit."""
+    path = tmp_path / "g.ckpt"
+    noisy = dict(optimizer_d=lambda p: rb.optim.GradientNoise(
+        rb.optim.SGD(p, lr=0.05, momentum=0.5), eta=0.01, rng=noise_rng))
+    rb.seed(2)
+    straight, fit = _small(False, **noisy)
+    fit(epochs=4)
+    rb.seed(2)
+    _, fit_first = _small(False, **noisy)
+    fit_first(epochs=2, callbacks=[rb.callbacks.Checkpoint(path)])
+    rb.seed(50)
+    resumed, fit_resumed = _small(False, **noisy)
+    fit_resumed(epochs=4, resume_from=path)
+    for key, value in straight.state_dict().items():
+        assert np.array_equal(value, resumed.state_dict()[key]), key
+    names = set(rb.io.load_checkpoint(path).metadata["generators"])
+    assert noise_rng is None or "optimizer_d.rng" in names

@@ -509,3 +509,114 @@ def test_data_a_rounding_error_outside_0_1_are_accepted_and_others_named_exactly
     np.testing.assert_array_equal(rbm.transform(X), rbm.transform(np.clip(X, 0, 1)))
     with pytest.raises(ValueError, match=r"got 1\.5 at row 1, column 2"):
         rbm.fit(np.array([[0, 0, 1], [0, 1, 1.5]]), epochs=1, progress=False)
+
+
+# -- audit w2: hostile checkpoints, a missing file, every generator --------------------------
+def _edit_checkpoint(src, dst, tensor=None, value=None, metadata=None):
+    """A copy of checkpoint ``src`` with every entry of the stored array that ``tensor(meta,
+    optimizer)`` names set to ``value``, or its metadata edited by ``metadata(meta)``."""
+    import json
+
+    from rosenblatt.io.safetensors_format import decode, encode
+
+    tensors, header = decode(src.read_bytes())
+    meta, opt = json.loads(header["metadata"]), json.loads(header["optimizer"])
+    if tensor is not None:
+        name = tensor(meta, opt)
+        tensors[name] = np.full_like(tensors[name], value)
+    if metadata is not None:
+        metadata(meta)
+        header["metadata"] = json.dumps(meta)
+    dst.write_bytes(encode(tensors, header))
+    return dst
+
+
+_RBM_STATE = {
+    "q = NaN": (lambda m, o: m["rbm"]["q"]["__array__"], np.nan, r'"rbm"\[\'q\'\]'),
+    "q = 5": (lambda m, o: m["rbm"]["q"]["__array__"], 5.0, r'"rbm"\[\'q\'\]'),
+    "chains = NaN": (lambda m, o: m["rbm"]["chains"]["__array__"], np.nan,
+                     r'"rbm"\[\'chains\'\]'),
+    "chains = -inf": (lambda m, o: m["rbm"]["chains"]["__array__"], -np.inf,
+                      r'"rbm"\[\'chains\'\]'),
+    "velocity = NaN": (lambda m, o: o["velocity"]["__array__"], np.nan,
+                       'optimizer state "velocity"'),
+    "velocity = inf": (lambda m, o: o["velocity"]["__array__"], np.inf,
+                       'optimizer state "velocity"'),
+    "W = NaN": (lambda m, o: "model/W", np.nan, "W"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_RBM_STATE))
+def test_resume_refuses_non_finite_or_out_of_range_state_naming_file_and_field(tmp_path, case):
+    X = bars(30)
+    kwargs = dict(k=2, persistent=True, sparsity=(0.1, 0.3), rng=1)
+    good = tmp_path / "rbm.ckpt"
+    rb.models.RBM(8, 5, **kwargs).fit(X, epochs=2, batch_size=8, progress=False,
+                                      callbacks=[rb.callbacks.Checkpoint(good)])
+    tensor, value, field = _RBM_STATE[case]
+    bad = _edit_checkpoint(good, tmp_path / "bad.ckpt", tensor, value)
+    rbm = rb.models.RBM(8, 5, **kwargs)
+    before = rbm.state_dict()
+    state = rbm.rng.bit_generator.state
+    with pytest.raises(rb.io.FormatError, match=field) as info:
+        rbm.fit(X, epochs=4, batch_size=8, progress=False, resume_from=bad)
+    assert "bad.ckpt" in str(info.value) and "lr" not in str(info.value)
+    for key, v in rbm.state_dict().items():
+        np.testing.assert_array_equal(v, before[key])
+    assert rbm.rng.bit_generator.state == state and rbm._chains is None and rbm._q is None
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda m: m["history"]["history"]["reconstruction_error"].pop(), "reconstruction_error"),
+    (lambda m: m.update(epoch=5), '"epoch"'),
+    (lambda m: m.update(epoch=1), '"epoch"'),
+])
+def test_resume_refuses_a_history_that_disagrees_with_the_epoch_count(tmp_path, edit, field):
+    X = bars(30)
+    good = tmp_path / "rbm.ckpt"
+    rb.models.RBM(8, 5, rng=1).fit(X, epochs=2, batch_size=8, progress=False,
+                                   callbacks=[rb.callbacks.Checkpoint(good)])
+    bad = _edit_checkpoint(good, tmp_path / "bad.ckpt", metadata=edit)
+    with pytest.raises(rb.io.FormatError, match=field):
+        rb.models.RBM(8, 5, rng=1).fit(X, epochs=6, batch_size=8, progress=False,
+                                       resume_from=bad)
+
+
+def test_resume_from_a_file_that_does_not_exist_yet_starts_from_scratch(tmp_path):
+    X = bars(20)
+    path = tmp_path / "run.ckpt"
+    a = rb.models.RBM(8, 4, rng=0)
+    a.fit(X, epochs=2, batch_size=5, progress=False)
+    b = rb.models.RBM(8, 4, rng=0)
+    b.fit(X, epochs=2, batch_size=5, progress=False, resume_from=path,
+          callbacks=[rb.callbacks.Checkpoint(path)])
+    np.testing.assert_array_equal(a.W.data, b.W.data)
+    assert path.exists()  # the same call now resumes: the run is over
+    c = rb.models.RBM(8, 4, rng=5)
+    c.fit(X, epochs=2, batch_size=5, progress=False, resume_from=path)
+    np.testing.assert_array_equal(a.W.data, c.W.data)
+
+
+@pytest.mark.parametrize("noise_rng", [7, None])
+def test_resume_restores_the_generators_of_the_optimizer_and_the_library(tmp_path, noise_rng):
+    """GradientNoise draws from its own generator (or the library's): a resumed run must
+    restore it to end bit for bit as the uninterrupted one."""
+    X = bars(30)
+    path = tmp_path / "r.ckpt"
+
+    def run(epochs, **kw):
+        rbm = rb.models.RBM(8, 5, rng=1)
+        opt = rb.optim.GradientNoise(rb.optim.SGD(rbm.vector, lr=0.05, momentum=0.5),
+                                     eta=0.01, rng=noise_rng)
+        rbm.fit(X, epochs=epochs, batch_size=8, progress=False, optimizer=opt, **kw)
+        return rbm
+
+    rb.seed(3)
+    whole = run(4)
+    rb.seed(3)
+    run(2, callbacks=[rb.callbacks.Checkpoint(path)])
+    rb.seed(99)  # the library generator must come from the file too
+    again = run(4, resume_from=path)
+    np.testing.assert_array_equal(whole.W.data, again.W.data)
+    names = set(rb.io.load_checkpoint(path).metadata["generators"])
+    assert "library" in names and (noise_rng is None or "optimizer.rng" in names)

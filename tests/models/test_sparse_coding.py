@@ -230,3 +230,26 @@ def test_a_sparse_matrix_is_refused_by_name():
         rb.models.SparseCoding(3, 0.1, rng=0).fit(X)
     sc = rb.models.SparseCoding(3, 0.1, rng=0).fit(rb.tensor(X.toarray()), epochs=1)
     assert sc.dictionary.shape == (6, 3)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_loaded_non_finite_dictionary_is_refused_with_a_clear_error(tmp_path, value):
+    from rosenblatt.io.safetensors_format import decode, encode
+
+    X = np.random.default_rng(0).normal(size=(60, 8))
+    path = tmp_path / "sc.rb"
+    rb.save(rb.models.SparseCoding(5, 0.1, rng=0).fit(X, epochs=2), path)
+    tensors, header = decode(path.read_bytes())
+    (name,) = [k for k in tensors if k.endswith("dictionary")]
+    tensors[name] = tensors[name].copy()
+    tensors[name][3, 1] = value
+    path.write_bytes(encode(tensors, header))
+    try:
+        sc = rb.load(path)
+    except rb.io.FormatError as err:  # refused at load: fine too, if it names the dictionary
+        assert "dictionary" in str(err)
+        return
+    for call in (sc.transform, sc.reconstruct, sc.objective):
+        with pytest.raises(ValueError, match="SparseCoding.* dictionary contains NaN or "
+                                             "infinite values"):
+            call(X[:2])
