@@ -632,6 +632,11 @@ class RBM(Module):
     def _default_optimizer(self, optimizer):
         """``optimizer``, or the RBM's own momentum SGD (kept across fits)."""
         if optimizer is not None:
+            if getattr(optimizer, "needs_closure", False):
+                raise ValueError(f"RBM.fit: {type(optimizer).__name__} evaluates an objective "
+                                 f"itself (step(closure)), but contrastive divergence has no "
+                                 f"objective to evaluate, only a stochastic gradient; use an "
+                                 f"optimizer such as rb.optim.SGD")
             return optimizer
         if self._optimizer is None or self._optimizer.vec is not self.vector:
             self._optimizer = SGD(self.vector, lr=self.lr, momentum=self.momentum)

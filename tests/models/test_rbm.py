@@ -620,3 +620,10 @@ def test_resume_restores_the_generators_of_the_optimizer_and_the_library(tmp_pat
     np.testing.assert_array_equal(whole.W.data, again.W.data)
     names = set(rb.io.load_checkpoint(path).metadata["generators"])
     assert "library" in names and (noise_rng is None or "optimizer.rng" in names)
+
+
+def test_fit_refuses_an_optimizer_that_needs_an_objective():
+    rbm = rb.models.RBM(6, 4, rng=0)
+    X = (np.random.default_rng(0).random((20, 6)) > 0.5).astype(np.float32)
+    with pytest.raises(ValueError, match="RBM.fit: LBFGS evaluates an objective itself"):
+        rbm.fit(X, epochs=1, optimizer=rb.optim.LBFGS(rbm.parameters()), progress=False)
