@@ -24,6 +24,12 @@ def _check_xy(X, y, where):
     return X, y
 
 
+# The allocation's exact search tracks every set of parts for every class and part:
+# (classes + parts) x 2 ** parts numbers. Past this many (e.g. 16 parts, or 11 parts of 1000
+# classes) it keeps each count within one sample by the simpler Gale-Ryser rule.
+_EXACT_CELLS = 2 ** 20
+
+
 def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
     """Shuffle and split data into parts of the given fractions.
 
@@ -35,14 +41,22 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
         Positive, summing to 1, e.g. ``(0.7, 0.15, 0.15)`` for train/val/test.
     rng : Generator, int or None, default 0
         A fixed seed by default, so the split is the same every run.
-    stratify : bool, default False
-        Keep each class's proportion in every part (``y``: labels, or one-hot rows
-        stratified by their arg-max). The parts' sizes are those of the
-        unstratified split; each class gets its share of each part by largest
-        remainder (equal remainders: a random class, from ``rng``), so rows sum to
-        the class sizes and columns to the parts'. Which samples of a class go
-        where is random. Refused (ValueError), as in scikit-learn, for
-        non-integer targets (regression) and for a class with a single sample.
+    stratify : bool or array_like, default False
+        Keep each class's proportion in every part. ``True`` stratifies on ``y``;
+        an array of ``n`` class labels (scikit-learn's ``stratify=y``) on that
+        array, whatever ``y`` is (``None``, or a regression target stratified on
+        binned values such as ``np.digitize(y, bins)``); ``False`` or ``None``
+        does not stratify. Labels are a 1-D array (or one column), or one-hot or
+        probability rows (entries in [0, 1], each row summing to 1 within 1e-4),
+        stratified by their arg-max (the first of equal maxima). The parts' sizes
+        are those of the unstratified split; each class gets within one sample of
+        class size x fraction in every part (a two-way largest-remainder rounding,
+        equal remainders broken at random from ``rng``), so rows sum to the class
+        sizes and columns to the parts'. Which samples of a class go where is
+        random. Refused (ValueError), as in scikit-learn, for non-integer targets
+        (regression), for 2-D targets that are not one-hot or probability rows
+        (multi-output regression, multi-label) and for a class with a single
+        sample; other types are a TypeError.
 
     Returns
     -------
@@ -71,15 +85,16 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
         k = int(np.argmin(sizes))
         raise ValueError(f"split: part {k} (fraction {fractions[k]:g}) of {n} samples would be "
                          f"empty; give more samples or larger fractions")
-    if stratify:
-        labels = _labels(y)
+    labels = _stratify_labels(stratify, y, n)
+    stratified = labels is not None
+    if stratified:
         classes, inverse = np.unique(labels, return_inverse=True)
         groups = [np.flatnonzero(inverse == c) for c in range(len(classes))]
         _check_class_sizes(classes, [len(g) for g in groups])
     else:
         groups = [np.arange(n)]
     groups = [rng.permutation(group) for group in groups]  # which samples: random per class
-    if stratify:
+    if stratified:
         counts = _allocate(np.array([len(g) for g in groups]), fractions, sizes,
                            _side_stream(rng))
     else:
@@ -91,29 +106,65 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
     out = []
     for part in parts:
         idx = np.concatenate(part)
-        if stratify:
+        if stratified:
             idx = rng.permutation(idx)  # don't leave the parts sorted by class
         out.append(X[idx] if y is None else (X[idx], y[idx]))
     return out
 
 
-def _labels(y):
-    """The class of each sample for stratifying: labels, or the arg-max of one-hot rows."""
+def _stratify_labels(stratify, y, n):
+    """The labels to stratify on (``None``: no stratification) from split's ``stratify``."""
+    if stratify is None or isinstance(stratify, (bool, np.bool_)):
+        return _labels(y, "stratify=True", "y") if stratify else None
+    if np.ndim(stratify) == 0:
+        raise TypeError(f"split: stratify must be True, False or an array of class labels "
+                        f"(scikit-learn's stratify=y); got {stratify!r}")
+    labels = np.asarray(stratify)
+    if len(labels) != n:
+        raise ValueError(f"split: stratify has {len(labels)} labels but X has {n} samples")
+    return _labels(labels, "stratify", "the stratify array")
+
+
+def _labels(y, option, name):
+    """The class of each sample for stratifying: labels, or the arg-max of one-hot or
+    probability rows. ``option`` and ``name`` say where ``y`` came from, for the errors."""
     if y is None:
-        raise ValueError("split: stratify=True needs labels y")
-    if y.ndim == 2:
-        if y.shape[1] != 1:
-            return y.argmax(axis=1)
+        raise ValueError("split: stratify=True needs labels y (or pass the labels as stratify=)")
+    if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    elif y.ndim == 2:
+        return _argmax_of_rows(y, option, name)
     if y.ndim != 1:
-        raise ValueError(f"split: stratify=True needs labels of shape (n,) or one-hot rows "
-                         f"(n, classes); got y of shape {y.shape}")
+        raise ValueError(f"split: {option} needs labels of shape (n,) or one-hot rows "
+                         f"(n, classes); got {name} of shape {y.shape}")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
         bad = y[~(np.isfinite(y) & (y == np.round(y)))][0]
-        raise ValueError(f"split: stratify=True needs class labels; y holds non-integer values "
+        raise ValueError(f"split: {option} needs class labels; {name} holds non-integer values "
                          f"(e.g. {bad.item()!r}), as a regression target does; use stratify=False "
-                         f"(or stratify on binned targets, e.g. np.digitize(y, bins))")
+                         f"(or stratify on binned targets, e.g. stratify=np.digitize(y, bins))")
     return y
+
+
+def _argmax_of_rows(y, option, name):
+    """The arg-max of each row of ``y``, which must be one-hot or probability rows: entries in
+    [0, 1], each row summing to 1 (within 1e-4, the round-off of a float32 softmax). The
+    arg-max of anything else (multi-output regression, multi-label rows) is no class."""
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"split: {option} needs labels of shape (n,) or one-hot rows "
+                         f"(n, classes); got {name} of shape {y.shape} and dtype {y.dtype}")
+    rows = y.astype(np.float64)
+    inside = np.all(np.isfinite(rows) & (rows >= 0) & (rows <= 1), axis=1)
+    sums = rows.sum(axis=1)
+    bad = np.flatnonzero(~inside | ~(np.abs(sums - 1) <= 1e-4))
+    if len(bad):
+        i = bad[0]
+        why = "an entry outside [0, 1]" if not inside[i] else f"it sums to {sums[i]:.6g}"
+        raise ValueError(f"split: {option} stratifies {name} of shape {y.shape} by the arg-max "
+                         f"of its rows, which must be one-hot or probability rows; row {i} is "
+                         f"{y[i].tolist()} ({why}), as in multi-output regression and "
+                         f"multi-label targets; use stratify=False, or pass class labels as "
+                         f"stratify=")
+    return y.argmax(axis=1)
 
 
 def _check_class_sizes(classes, class_sizes):
@@ -135,31 +186,124 @@ def _side_stream(rng):
 
 def _allocate(class_sizes, fractions, sizes, rng):
     """Samples of each class in each part: rows sum to the class sizes, columns to the parts'
-    ``sizes`` (as an unstratified split rounds them), each close to class size x fraction.
+    ``sizes`` (as an unstratified split rounds them), each within one sample of its quota
+    class size x fraction.
 
-    Part by part, each class gets the floor of its quota (capped by what it has left) and
-    the part's remaining samples go to the largest remainders (Hamilton's method); ties
-    between equal remainders are broken at random (``rng``), not by class label, or the
-    low classes would always get the extra samples.
+    A two-way largest-remainder rounding. Every class gets the floor of each quota; its
+    remaining samples (one per part at most) go, part after part, to the largest remainders
+    (equal remainders: at random, from ``rng``, not by class label, or the low classes would
+    always get the extra samples), taking a class only where the classes' remaining extras
+    can still fill the later parts. With two parts this is Hamilton's method on the first
+    part's quotas.
     """
-    left = class_sizes.copy()
-    counts = np.zeros((len(class_sizes), len(fractions)), dtype=int)
-    for p in range(len(fractions) - 1):
-        quota = class_sizes * fractions[p]
-        take = np.minimum(np.floor(quota).astype(int), left)
-        order = np.lexsort((rng.random(len(quota)), -(quota - np.floor(quota))))
-        while take.sum() < sizes[p]:  # the largest remainders first, where samples are left
-            for c in order:
-                if take.sum() < sizes[p] and take[c] < left[c]:
-                    take[c] += 1
-        while take.sum() > sizes[p]:  # rounding gave the part fewer: the smallest give back
-            for c in order[::-1]:
-                if take.sum() > sizes[p] and take[c] > 0:
-                    take[c] -= 1
-        counts[:, p] = take
-        left -= take
-    counts[:, -1] = left
+    n_parts = len(fractions)
+    quota = class_sizes[:, None] * fractions
+    quota[:, -1] = class_sizes - quota[:, :-1].sum(axis=1)  # rows sum to the class sizes
+    whole = np.round(quota)  # round-off must not turn a whole quota into a fraction
+    quota = np.where(np.isclose(quota, whole, rtol=1e-12, atol=1e-12), whole, quota)
+    counts = np.floor(quota).astype(int)
+    remainder = quota - counts
+    ties = rng.random((n_parts - 1, len(class_sizes)))
+    owed = class_sizes - counts.sum(axis=1)  # extra samples each class still places
+    need = sizes - counts.sum(axis=0)  # extra samples each part still takes
+    for p in np.flatnonzero(need < 0):  # a part rounded below its (whole) quotas gives back
+        give = np.lexsort((-counts[:, p], remainder[:, p]))
+        give = give[counts[give, p] > 0][:-need[p]]
+        counts[give, p] -= 1
+        owed[give] += 1
+        need[p] = 0
+    orders = [np.lexsort((ties[p], -remainder[:, p])) for p in range(n_parts - 1)]
+    if (len(class_sizes) + n_parts) << n_parts > _EXACT_CELLS:
+        _extras_by_gale_ryser(counts, owed, need, orders)
+    else:
+        _extras_by_hall(counts, remainder > 0, owed, need, orders)
+    counts[:, -1] += owed
     return counts
+
+
+def _extras_by_hall(counts, fraction, owed, need, orders):
+    """Give the classes' extra samples (``owed``) to all parts but the last (in place).
+
+    Extras go only where a quota has a fraction, so each count is strictly within one
+    sample of its quota and whole quotas are met exactly, unless the parts' rounded sizes
+    leave no such allocation (then any class may take an extra sample anywhere, and a count
+    may be one off a whole quota). A class is taken in part p, in the order ``orders[p]``,
+    only if the later parts can still be filled: Hall's condition over every set T of parts,
+    ``need(T) <= sum_c min(owed_c, free parts of class c in T)`` (max-flow/min-cut).
+    """
+    n_parts = counts.shape[1]
+    sets = (np.arange(2 ** n_parts)[:, None] >> np.arange(n_parts)) & 1  # every set of parts
+    demand = sets @ need
+    free = fraction.astype(int)  # parts where an extra sample of a class may still go
+    reach = _count_in(free, sets)  # the free parts of each class within each set
+    supply = np.minimum(owed[:, None], reach).sum(axis=0)
+    if not np.all(demand <= supply):
+        free[:] = 1
+        reach = _count_in(free, sets)
+        supply = np.minimum(owed[:, None], reach).sum(axis=0)
+    for p, order in enumerate(orders):
+        order = order[(owed[order] > 0) & (free[order, p] > 0)]
+        top = order[:need[p]]
+        gain = np.minimum(owed[top, None] - 1, reach[top] - sets[:, p]) \
+            - np.minimum(owed[top, None], reach[top])
+        if np.all(demand - len(top) * sets[:, p] <= supply + gain.sum(axis=0)):
+            # the plain largest remainders leave the later parts fillable: take them
+            counts[top, p] += 1
+            owed[top] -= 1
+            need[p] -= len(top)
+            free[top, p] = 0
+            reach[top] -= sets[:, p]
+            supply += gain.sum(axis=0)
+            demand -= len(top) * sets[:, p]
+            continue
+        for c in order:
+            if need[p] == 0:
+                break
+            free[c, p] = 0  # decided: taken or passed over
+            was = np.minimum(owed[c], reach[c])
+            reach[c] -= sets[:, p]
+            if np.all(demand - sets[:, p] <= supply - was + np.minimum(owed[c] - 1, reach[c])):
+                counts[c, p] += 1
+                owed[c] -= 1
+                need[p] -= 1
+                demand -= sets[:, p]
+            supply += np.minimum(owed[c], reach[c]) - was
+
+
+def _count_in(free, sets):
+    """``free @ sets.T`` (0/1 matrices) by a floating-point product: exact for such counts,
+    and many times faster than NumPy's integer product."""
+    return (free.astype(np.float64) @ sets.T.astype(np.float64)).astype(int)
+
+
+def _extras_by_gale_ryser(counts, owed, need, orders):
+    """As :func:`_extras_by_hall` for many parts and classes, with any class free to take an
+    extra sample in any part: the later parts stay fillable by Gale and Ryser's condition,
+    so each count is within one sample of its quota (but may be one off a whole quota)."""
+    for p, order in enumerate(orders):
+        later = np.sort(need[p + 1:])[::-1]
+        j = np.arange(1, len(later) + 1)
+        # taking class c lowers the classes' supply to every j >= owed[c] later parts by one
+        slack = np.r_[0, np.minimum(owed[:, None], j).sum(axis=0) - np.cumsum(later)]
+        order = order[owed[order] > 0]
+        top = order[:need[p]]
+        used = np.cumsum(np.bincount(np.minimum(owed[top], len(slack)),
+                                     minlength=len(slack) + 1))[:-1]
+        if np.all(used <= slack):  # the plain largest remainders leave them fillable
+            counts[top, p] += 1
+            owed[top] -= 1
+            need[p] -= len(top)
+            continue
+        used = np.zeros_like(slack)
+        for c in order:
+            if need[p] == 0:
+                break
+            low = owed[c]
+            if low >= len(slack) or np.all(used[low:] < slack[low:]):
+                counts[c, p] += 1
+                owed[c] -= 1
+                need[p] -= 1
+                used[low:] += 1
 
 
 def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
@@ -171,8 +315,10 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
         The test part holds ``n - round((1 - test_size) n)`` samples, stratified
         or not; a split that leaves either part empty is a ValueError.
     rng, stratify :
-        As in :func:`split` (with ``stratify``, ``y`` holds labels or one-hot
-        rows, and each class gets its share of that count by largest remainder).
+        As in :func:`split`: ``stratify=True`` stratifies on ``y`` (labels, or
+        one-hot or probability rows), an array of labels (scikit-learn's
+        ``stratify=y``) on that array; each class gets its share of the test
+        count by largest remainder.
 
     Returns
     -------

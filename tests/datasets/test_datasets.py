@@ -438,3 +438,153 @@ def test_one_hot_refuses_labels_too_large_for_an_index():
                 ds.one_hot(bad)
         with pytest.raises(ValueError, match="non-negative; got -1e\\+20"):
             ds.one_hot([-1e20])
+
+
+# -- stratified splits into several parts; the stratify argument ----------------------------
+def _per_class_counts(parts, classes):
+    return np.array([[np.sum(part[1] == c) for part in parts] for c in classes])
+
+
+def test_stratified_split_into_three_parts_keeps_every_class_in_every_part():
+    # 6 + 11 samples at (0.6, 0.2, 0.2): quotas 3.6/1.2/1.2 and 6.6/2.2/2.2 in parts of 10/4/3;
+    # rounding part by part left class 0 out of the test part for 6 of these 20 seeds
+    y = np.repeat([0, 1], [6, 11])
+    seen = set()
+    for seed in range(20):
+        parts = ds.split(np.arange(17), y, (0.6, 0.2, 0.2), rng=seed, stratify=True)
+        counts = _per_class_counts(parts, (0, 1))
+        assert counts.tolist() in ([[4, 1, 1], [6, 3, 2]], [[3, 2, 1], [7, 2, 2]])
+        seen.add(counts[0, 0])
+    assert seen == {3, 4}  # the tie between the classes' equal remainders goes either way
+
+
+def _strict_rounding_exists(class_sizes, quota, sizes):
+    # an integer matrix with these margins and every entry strictly within 1 of its quota
+    # (whole quotas kept as they are): a transportation polytope, so the LP decides it
+    from scipy.optimize import linprog
+    k, p = quota.shape
+    whole = np.isclose(quota, np.round(quota), rtol=1e-12, atol=1e-12)
+    low = np.where(whole, np.round(quota), np.floor(quota))
+    high = np.where(whole, np.round(quota), np.ceil(quota))
+    rows = np.kron(np.eye(k), np.ones(p))
+    cols = np.kron(np.ones(k), np.eye(p))
+    res = linprog(np.zeros(k * p), A_eq=np.vstack([rows, cols]),
+                  b_eq=np.r_[class_sizes, sizes], bounds=np.c_[low.ravel(), high.ravel()])
+    return res.status == 0
+
+
+def test_stratified_split_gives_each_class_its_share_of_every_part():
+    # every class's count in every part within one sample of class size x fraction, and strictly
+    # within one wherever an allocation with these margins allows it (whole quotas met exactly)
+    r = np.random.default_rng(0)
+    for case in range(300):
+        n_parts, n_classes = int(r.integers(2, 6)), int(r.integers(1, 7))
+        if case % 3:
+            fractions = r.dirichlet(np.full(n_parts, 3.0))
+        else:  # small ratios: equal remainders and whole quotas
+            fractions = r.integers(1, 8, n_parts) / 1.0
+            fractions /= fractions.sum()
+        class_sizes = r.integers(2, 40, n_classes)
+        y = np.repeat(np.arange(n_classes), class_sizes)
+        X = np.arange(len(y))
+        try:
+            plain = ds.split(X, y, fractions, rng=case)
+        except ValueError:  # an empty part
+            continue
+        parts = ds.split(X, y, fractions, rng=case, stratify=True)
+        sizes = np.array([len(part[0]) for part in plain])
+        counts = _per_class_counts(parts, range(n_classes))
+        assert counts.sum(axis=1).tolist() == class_sizes.tolist()
+        assert counts.sum(axis=0).tolist() == sizes.tolist()  # the unstratified parts' sizes
+        quota = class_sizes[:, None] * fractions
+        off = np.abs(counts - quota)
+        assert off.max() <= 1 + 1e-9, (class_sizes, fractions, counts)
+        if off.max() >= 1 - 1e-9:
+            assert not _strict_rounding_exists(class_sizes, quota, sizes), \
+                (class_sizes, fractions, counts)
+        assert sorted(np.concatenate([part[0] for part in parts]).tolist()) == X.tolist()
+
+
+def test_stratified_split_into_many_parts(monkeypatch):
+    # 14 stratified folds of 3 classes: each within one sample of its share
+    y = np.repeat([0, 1, 2], [40, 29, 15])
+    fractions = np.full(14, 1 / 14)
+    parts = ds.split(np.arange(84), y, fractions, rng=3, stratify=True)
+    counts = _per_class_counts(parts, range(3))
+    assert np.abs(counts - np.array([40, 29, 15])[:, None] / 14).max() < 1
+    assert [len(part[0]) for part in parts] == [6] * 14
+    # a part rounded below its whole quota: 8 samples at 1.5/3/3.5 make parts of 2/2/4
+    parts = ds.split(np.arange(8), np.zeros(8), (0.1875, 0.375, 0.4375), stratify=True)
+    assert [len(part[0]) for part in parts] == [2, 2, 4]
+    # past _EXACT_CELLS (many classes and parts) the Gale-Ryser rule: still within one sample
+    monkeypatch.setattr(rb.datasets.preprocessing, "_EXACT_CELLS", 0)
+    r = np.random.default_rng(1)
+    for case in range(100):
+        n_parts, n_classes = int(r.integers(2, 7)), int(r.integers(1, 7))
+        fractions = r.dirichlet(np.full(n_parts, 3.0)) if case % 2 else \
+            np.full(n_parts, 1 / n_parts)
+        class_sizes = r.integers(2, 30, n_classes)
+        y = np.repeat(np.arange(n_classes), class_sizes)
+        try:
+            plain = ds.split(y, None, fractions)
+        except ValueError:
+            continue
+        counts = _per_class_counts(ds.split(y, y, fractions, rng=case, stratify=True),
+                                   range(n_classes))
+        assert counts.sum(axis=1).tolist() == class_sizes.tolist()
+        assert counts.sum(axis=0).tolist() == [len(part) for part in plain]
+        assert np.abs(counts - class_sizes[:, None] * fractions).max() <= 1 + 1e-9
+
+
+def test_stratify_takes_the_labels_as_an_array():
+    # scikit-learn's spelling stratify=y: the same split as stratify=True
+    X, y = np.arange(40.)[:, None], np.repeat([0, 1, 2], [20, 12, 8])
+    by_flag = ds.train_test_split(X, y, test_size=0.25, rng=4, stratify=True)
+    by_array = ds.train_test_split(X, y, test_size=0.25, rng=4, stratify=y)
+    for a, b in zip(by_flag, by_array):
+        np.testing.assert_array_equal(a, b)
+    by_list = ds.train_test_split(X, y, test_size=0.25, rng=4, stratify=y.tolist())
+    np.testing.assert_array_equal(by_list[1], by_flag[1])
+    # a regression target stratified on binned values; labels without y; a NumPy bool
+    target = np.random.default_rng(0).normal(size=40)
+    bins = np.digitize(target, [-0.5, 0.5])
+    _, Xte, _, yte = ds.train_test_split(X, target, test_size=0.25, stratify=bins)
+    np.testing.assert_array_equal(target[Xte[:, 0].astype(int)], yte)
+    from sklearn.model_selection import train_test_split
+    _, sk_test = train_test_split(np.arange(40), test_size=0.25, stratify=bins, random_state=0)
+    assert np.bincount(bins[Xte[:, 0].astype(int)]).tolist() == np.bincount(bins[sk_test]).tolist()
+    train, test = ds.split(X, None, (0.75, 0.25), rng=4, stratify=y)
+    np.testing.assert_array_equal(test, by_flag[1])
+    assert ds.split(X, y, stratify=np.bool_(True))[1][1].tolist() == \
+        ds.split(X, y, stratify=True)[1][1].tolist()
+    for bad in ("yes", 1, np.array(1), 0.5):
+        with pytest.raises(TypeError, match=r"split: stratify must be True, False or an array "
+                                            r"of class labels"):
+            ds.train_test_split(X, y, stratify=bad)
+    with pytest.raises(ValueError, match="split: stratify has 3 labels but X has 40 samples"):
+        ds.split(X, y, stratify=[0, 1, 0])
+    with pytest.raises(ValueError, match="stratify needs class labels; the stratify array holds "
+                                         "non-integer values"):
+        ds.split(X, y, stratify=target)
+
+
+def test_stratify_refuses_2d_targets_other_than_one_hot_or_probability_rows():
+    r = np.random.default_rng(0)
+    X = np.arange(30.)[:, None]
+    for y, why in ((r.normal(size=(30, 3)), "outside"),           # multi-output regression
+                   ((r.random((30, 3)) < 0.5).astype(int), "sums to")):  # multi-label
+        y[0] = [0.5, 2.0, 1.0] if why == "outside" else [1, 1, 0]
+        with pytest.raises(ValueError, match=rf"split: stratify=True stratifies y of shape "
+                                             rf"\(30, 3\) by the arg-max of its rows, which "
+                                             rf"must be one-hot or probability rows; row 0 "
+                                             rf".*{why}"):
+            ds.split(X, y, stratify=True)
+        with pytest.raises(ValueError, match="stratify stratifies the stratify array of shape"):
+            ds.split(X, None, stratify=y)
+    logits = r.normal(size=(30, 4))
+    probs = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
+    by_rows = ds.split(X, probs, rng=2, stratify=True)
+    by_labels = ds.split(X, probs, rng=2, stratify=probs.argmax(axis=1))
+    for (a, b), (c, d) in zip(by_rows, by_labels):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
