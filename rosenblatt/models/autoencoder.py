@@ -42,6 +42,7 @@ from ..autodiff.elementwise import (
     _same_layout,
     sigmoid_array,
     sigmoid_backward_array,
+    sigmoid_probabilities,
     zeros_view,
 )
 from ..autodiff.tensor import Tensor, make, needs_grad, no_grad
@@ -65,8 +66,8 @@ NOISE_KINDS = ("masking", "gaussian", "salt_pepper")
 # -- the activations and their derivatives written in terms of the output h ---------------
 def _activate(a, activation):
     """f(a), computed in place in ``a``."""
-    if activation == "sigmoid":  # (1 + tanh(a/2)) / 2: never overflows
-        return sigmoid_array(a, out=a)
+    if activation == "sigmoid":  # (1 + tanh(a/2)) / 2: never overflows (codes are not logged)
+        return sigmoid_probabilities(a, out=a)
     if activation == "tanh":
         return np.tanh(a, out=a)
     if activation == "relu":

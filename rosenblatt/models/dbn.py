@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from ..autodiff.elementwise import sigmoid_array
+from ..autodiff.elementwise import sigmoid_probabilities
 from ..autodiff.tensor import Tensor
 from ..checks import is_int, one_of, positive_float, positive_int
 from ..nn.activations import Identity, Sigmoid
@@ -335,7 +335,7 @@ class DBN(Module):
             if bottom and self.visible == "gaussian":
                 h = a if mean else a + rng.standard_normal(a.shape, dtype=a.dtype)
             else:
-                p = sigmoid_array(a)
+                p = sigmoid_probabilities(a)
                 h = p if bottom and mean else RBM._draw_hidden(p, rng)
         return h
 
@@ -515,7 +515,7 @@ class DBN(Module):
                 for i in range(len(lower)):  # generative weights learn to reconstruct
                     pred = wake[i + 1] @ self.gen_W[i].data.T + self.gen_b[i].data
                     if not (i == 0 and self.visible == "gaussian"):
-                        pred = sigmoid_array(pred)
+                        pred = sigmoid_probabilities(pred)
                     diff = wake[i] - pred
                     if i == 0:
                         total += float(np.sum(np.square(diff, dtype=np.float64)))
@@ -538,7 +538,7 @@ class DBN(Module):
                     if i == 0 and self.visible == "gaussian":
                         s = a + rng.standard_normal(a.shape, dtype=a.dtype)
                     else:
-                        s = RBM._draw_hidden(sigmoid_array(a), rng)
+                        s = RBM._draw_hidden(sigmoid_probabilities(a), rng)
                     sleep.insert(0, s)
                 M = len(pen)  # the negative particles: B rows, or the persistent chains
                 for i, rbm in enumerate(lower):  # recognition weights learn to recover

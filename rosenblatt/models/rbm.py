@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from ..autodiff.elementwise import sigmoid_array
+from ..autodiff.elementwise import sigmoid_probabilities
 from ..autodiff.tensor import Tensor
 from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn.module import Module
@@ -65,7 +65,7 @@ def softplus(x):
 
 def sigmoid_(a):
     """The logistic function in place, as (1 + tanh(a / 2)) / 2 (never overflows); returns a."""
-    return sigmoid_array(a, out=a)
+    return sigmoid_probabilities(a, out=a)
 
 
 def _logsumexp(a, axis=None):
@@ -1000,7 +1000,7 @@ class RBM(Module):
             if k == n_betas - 1:
                 break
             beta = dtype.type(betas[k])
-            h = self._draw_hidden(sigmoid_array(beta * a), rng)
+            h = self._draw_hidden(sigmoid_probabilities(beta * a), rng)
             mean = h @ W.T
             mean *= beta
             mean += (1 - beta) * bA + beta * b

@@ -27,7 +27,7 @@ gradients) are single matrix products over all steps after the loop.
 import numpy as np
 
 from .. import checks
-from ..autodiff.elementwise import sigmoid_array
+from ..autodiff.elementwise import sigmoid_probabilities
 from ..autodiff.tensor import Tensor, make, needs_grad
 from ..randomness import resolve_rng
 from . import init as initializers
@@ -164,10 +164,10 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
         a = XP[t] + Rs[t].reshape(B, R * Mw) @ Wx_r
         if lstm:
             a += Hs[t] @ Whd
-            i_g = sigmoid_array(a[:, :C])
-            f_g = sigmoid_array(a[:, C:2 * C])
+            i_g = sigmoid_probabilities(a[:, :C])
+            f_g = sigmoid_probabilities(a[:, C:2 * C])
             g_g = np.tanh(a[:, 2 * C:3 * C])
-            o_g = sigmoid_array(a[:, 3 * C:])
+            o_g = sigmoid_probabilities(a[:, 3 * C:])
             c_prev = c
             c = f_g * c_prev + i_g * g_g
             tc = np.tanh(c)
@@ -182,10 +182,10 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
         key = np.tanh(p[:, layout["key"]]).reshape(B, Hd, Mw)
         pb, pgam = p[:, layout["beta"]], p[:, layout["gamma"]]
         beta = _softplus(pb)
-        gate = sigmoid_array(p[:, layout["g"]])
+        gate = sigmoid_probabilities(p[:, layout["g"]])
         gamma = 1 + _softplus(pgam)
         s = _softmax_last(p[:, layout["s"]].reshape(B, Hd, S))
-        E[t] = sigmoid_array(p[:, layout["erase"]]).reshape(B, Wn, Mw)
+        E[t] = sigmoid_probabilities(p[:, layout["erase"]]).reshape(B, Wn, Mw)
         Aw[t] = np.tanh(p[:, layout["add"]]).reshape(B, Wn, Mw)
         wcache, rcache = [None] * 4, [None] * 4
         w_prev = Ws[t]
@@ -240,9 +240,11 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
             dp = dP[t]
             dk = np.concatenate([dk_w, dk_r], axis=1)
             dp[:, layout["key"]] = (dk * (1 - key * key)).reshape(B, Hd * Mw)
-            dp[:, layout["beta"]] = np.concatenate([dbeta_w, dbeta_r], 1) * sigmoid_array(pb)
+            dp[:, layout["beta"]] = (np.concatenate([dbeta_w, dbeta_r], 1)
+                                     * sigmoid_probabilities(pb))
             dp[:, layout["g"]] = np.concatenate([dg_w, dg_r], 1) * gate * (1 - gate)
-            dp[:, layout["gamma"]] = np.concatenate([dgam_w, dgam_r], 1) * sigmoid_array(pgam)
+            dp[:, layout["gamma"]] = (np.concatenate([dgam_w, dgam_r], 1)
+                                      * sigmoid_probabilities(pgam))
             ds = np.concatenate([ds_w, ds_r], axis=1)
             dp[:, layout["s"]] = (s * (ds - (ds * s).sum(-1, keepdims=True))).reshape(B, Hd * S)
             e, av = E[t], Aw[t]

@@ -80,8 +80,10 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
         # arrays: the backward reads the weights of this forward, whatever other forwards
         # run meanwhile (a clone shares the cached structure with its original)
         vals = W.reshape(-1).take(flat)
-        csr = pattern.__class__((vals, pattern.indices, pattern.indptr), shape=pattern.shape,
-                                copy=False)
+        csr = pattern  # the compiled kernels read the index arrays and ``vals`` alone
+        if fast is None:  # SciPy's product needs a matrix object: one of this call's own
+            csr = pattern.__class__((vals, pattern.indices, pattern.indptr),
+                                    shape=pattern.shape, copy=False)
         if fast is not None:  # compiled: each live connection a multiply-add over the batch
             xT = np.ascontiguousarray(xd.T, dtype=W.dtype)
             yT = np.empty((W.shape[1], xd.shape[0]), W.dtype)

@@ -111,3 +111,16 @@ def test_clip_takes_tensor_bounds_as_constants(torch):
 def test_clip_rejects_a_bound_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"clip: .*\(3,\).*\(2,\)"):
         clip(rb.tensor(np.ones(3)), np.zeros(2), None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_probabilities_is_accurate_to_absolute_rounding(dtype):
+    x = np.linspace(-60, 60, 4001).astype(dtype)
+    exact = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    from rosenblatt.autodiff.elementwise import sigmoid_probabilities
+
+    y = sigmoid_probabilities(x.copy())
+    assert y.dtype == dtype
+    assert float(np.max(np.abs(y - exact))) <= 2 * np.finfo(dtype).eps
+    out = x.copy()
+    assert sigmoid_probabilities(out, out=out) is out
