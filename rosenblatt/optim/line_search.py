@@ -306,6 +306,9 @@ class LineSearchOptimizer(Optimizer):
             if float(np.max(np.abs(s), initial=0.0)) <= self.tolerance_change \
                     or change <= self.tolerance_change:
                 break
+        # the parameters' grad holds the gradient at the weights reached (after a fallback
+        # to the best trial point, the last evaluation was elsewhere)
+        np.copyto(vec.grad, g)
         self.t += 1
         return f
 

@@ -758,6 +758,11 @@ def _decode(outputs, y, reads, loss_name, name):
     truth = _classes(y)
     multi = outputs.ndim == 2 and outputs.shape[1] > 1
     if reads == "score":  # monotone in the positive class's probability: all AUC needs
+        if multi and loss_name in BINARY_LOSSES:
+            raise ValueError(f"EpochScore: {name} scores one two-class decision, but the model's "
+                             f"{outputs.shape[1]} outputs are independent labels (loss "
+                             f"{loss_name!r}); score each column with roc_auc(y[:, j], "
+                             f"outputs[:, j]) in a callable")
         if multi and outputs.shape[1] != 2:
             raise ValueError(f"EpochScore: {name} is for two classes; the model has "
                              f"{outputs.shape[1]} outputs")

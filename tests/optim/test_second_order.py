@@ -427,3 +427,12 @@ def test_a_closure_that_raises_mid_search_leaves_the_weights_where_the_search_be
     with pytest.raises(KeyboardInterrupt):
         opt.step(closure)
     np.testing.assert_array_equal(w.data, [-1.2, 1.0])  # the start, not the trial point
+
+
+@pytest.mark.parametrize("cls", [rb.optim.LBFGS, rb.optim.ConjugateGradient])
+def test_after_a_step_the_gradient_is_the_one_at_the_weights_reached(cls):
+    w = rb.nn.Parameter(np.array([-1.2, 1.0, 0.4]))
+    cls([w], max_iter=3, max_eval=4).step(lambda: rosenbrock(w))  # a search cut short
+    expected = rb.nn.Parameter(w.data.copy())
+    rosenbrock(expected).backward()
+    np.testing.assert_allclose(w.grad, expected.grad, rtol=1e-12)

@@ -498,3 +498,14 @@ def test_epoch_score_of_a_multilabel_model_thresholds_every_column(loss, thresho
                   "recall": skm.recall_score}[kind]
             assert h[f"val_{n}"][epoch] == pytest.approx(
                 _sk(fn, truth, P, average=average, zero_division=0.0), abs=1e-12)
+
+
+def test_epoch_score_roc_auc_refuses_independent_outputs():
+    r = np.random.default_rng(0)
+    X = r.normal(size=(30, 4)).astype(np.float32)
+    Y = (X[:, :2] > 0).astype(np.float32)  # two independent labels
+    net = rb.nn.Sequential(rb.nn.Dense(4, 2, rng=0))
+    with pytest.raises(ValueError, match="outputs are independent labels"):
+        rb.fit(net, X, Y, loss="binary_cross_entropy_with_logits", epochs=1, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1), validation_data=(X, Y),
+               callbacks=[M.EpochScore("roc_auc")])
