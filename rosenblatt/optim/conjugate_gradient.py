@@ -123,7 +123,7 @@ class ConjugateGradient(LineSearchOptimizer):
         return a1 if 0.0 < a1 < float("inf") else self.lr * min(1.0, 1.0 / float(np.sum(np.abs(g))))
 
     def _remember(self, s, y, g, d, a, slope):
-        np.subtract(g, y, out=self.prev_grad)  # g_k - y: the gradient where the search began
+        np.copyto(self.prev_grad, g)  # the gradient where the search began
         np.copyto(self.direction, d)
         self.prev_step, self.prev_slope = a, slope
         self.since_restart += 1

@@ -299,7 +299,7 @@ class LineSearchOptimizer(Optimizer):
             self.iterations += 1
             s = d * a
             y = g_new - g
-            self._remember(s, y, g_new, d, a, slope)
+            self._remember(s, y, g, d, a, slope)
             change = abs(f_new - f)
             f, g = f_new, g_new.copy()
             self.loss = f
@@ -353,6 +353,8 @@ class LineSearchOptimizer(Optimizer):
         raise NotImplementedError
 
     def _remember(self, s, y, g, d, a, slope):
+        """After a step ``s = a d`` from a point of gradient ``g`` (slope ``g . d``), the
+        gradient changed by ``y``."""
         raise NotImplementedError
 
     def _restart(self):

@@ -431,17 +431,6 @@ class Trainer:
         np.copyto(self._good_theta, self._vec.data)
         return None
 
-    def _keep_closure_weights(self):
-        """After a closure optimizer's step: keep the weights it reached when their objective
-        is the lowest so far (until an epoch has ended), to put back if a later one diverges.
-        The step never ends on a non-finite objective from a finite one, so these weights
-        are the ones that objective was measured at."""
-        if self._vec is None or self._best_theta is not None or not self._new_best_batch:
-            return
-        self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
-                         if isinstance(b, np.ndarray)]
-        np.copyto(self._good_theta, self._vec.data)
-
     def _idle_step(self):
         """Data-parallel: no examples on this rank; take part in the exchange and the step."""
         self.optimizer.zero_grad()
@@ -482,7 +471,9 @@ class Trainer:
         value = self.optimizer.step(closure)
         if value is not None:  # the objective where the step ended, judged like a batch loss
             self._check_loss(float(value))
-            self._keep_closure_weights()
+            # the weights reached, whose objective that is (the step never ends on a
+            # non-finite objective from a finite one): kept as a batch's good weights
+            self._keep_good_weights()
         self.steps += 1
         if regs:
             regs_module.after_step(regs, self.model)
