@@ -60,7 +60,8 @@ class LBFGS(LineSearchOptimizer):
     tolerance_change : float, default 1e-9
         Stop when a step moves no weight, or the objective, by more than this.
     history_size : int, default 10
-        ``m``: the pairs ``(s, y)`` remembered.
+        ``m``: the pairs ``(s, y)`` remembered, SciPy's default (``torch.optim.LBFGS``
+        keeps 100). The pairs are allocated up front: ``2 m n`` numbers for ``n`` weights.
     line_search : {"strong_wolfe", None}, default "strong_wolfe"
         None takes the trial step as it is (cheaper, no guarantee of descent).
 
