@@ -67,6 +67,7 @@ import numpy as np
 from ..autodiff.tensor import Tensor, no_grad
 from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
+from .inert import InertWeights
 from .optimizer import fill_normal, pack
 
 
@@ -212,9 +213,12 @@ class _Annealer:
     needs_closure = True
 
     def __init__(self, params, T0, k, rng, per_weight=False, schedule=None, block=20,
-                 restore_best=True):
+                 restore_best=True, model=None):
         name = type(self).__name__
         self.vec = pack(params)
+        self._inert = None
+        if model is not None:
+            self.attach(model)
         self.T0 = _scaled_T0(self.vec, self.T0_FACTOR) if T0 is None else \
             positive_float(name, "T0", T0)
         self.k = None if k is None else positive_float(name, "k", k)
@@ -316,8 +320,16 @@ class _Annealer:
             scale = abs(self.loss) if math.isfinite(self.loss) and self.loss != 0 else 1.0
             self.k = 0.01 * scale / self.T0
 
+    def attach(self, model):
+        """Move no missing connection of ``model``'s layers (``SparseDense``) nor an
+        ``Embedding``'s padding row; returns self. ``rb.fit`` attaches the model it trains."""
+        self._inert = InertWeights(self.vec, model)
+        return self
+
     def _moves(self, closure, move, temperature):
         """The whole-vector move or the per-weight sweep; records the trace; advances time."""
+        if self._inert:
+            self._inert.zero(move)
         if self.per_weight:
             kept = self._sweep(closure, move, temperature) / max(move.size, 1)
         else:
@@ -433,6 +445,10 @@ class BoltzmannAnnealer(_Annealer):
     restore_best : bool, default True
         ``rb.fit`` puts the best weights seen back into the model at the end.
     rng : numpy.random.Generator or int, optional
+    model : Module, optional
+        The model the parameters belong to: the moves leave its missing
+        connections (``SparseDense``) and an ``Embedding``'s padding row as
+        they are (:meth:`attach`; ``rb.fit`` attaches the model it trains).
 
     Examples
     --------
@@ -449,8 +465,8 @@ class BoltzmannAnnealer(_Annealer):
     SCHEDULES = ("log", "specific_heat")
 
     def __init__(self, params, T0=None, k=None, rng=None, *, per_weight=False, schedule=None,
-                 block=20, restore_best=True):
-        super().__init__(params, T0, k, rng, per_weight, schedule, block, restore_best)
+                 block=20, restore_best=True, model=None):
+        super().__init__(params, T0, k, rng, per_weight, schedule, block, restore_best, model)
 
     def temperature(self, t=None):
         """``T0 / log(1 + t)`` at step ``t`` (from 1; default: the next step)."""
@@ -510,6 +526,10 @@ class CauchyAnnealer(_Annealer):
     restore_best : bool, default True
         ``rb.fit`` puts the best weights seen back into the model at the end.
     rng : numpy.random.Generator or int, optional
+    model : Module, optional
+        The model the parameters belong to: the moves leave its missing
+        connections (``SparseDense``) and an ``Embedding``'s padding row as
+        they are (:meth:`attach`; ``rb.fit`` attaches the model it trains).
 
     References
     ----------
@@ -532,8 +552,8 @@ class CauchyAnnealer(_Annealer):
 
     def __init__(self, params, T0=None, rho=1.0, backprop_weight=0.0, momentum=0.0, lr=0.1,
                  k=None, squash=None, saturation=None, rng=None, *, per_weight=False,
-                 schedule=None, block=20, restore_best=True):
-        super().__init__(params, T0, k, rng, per_weight, schedule, block, restore_best)
+                 schedule=None, block=20, restore_best=True, model=None):
+        super().__init__(params, T0, k, rng, per_weight, schedule, block, restore_best, model)
         self.rho = positive_float("CauchyAnnealer", "rho", rho)
         self.backprop_weight = positive_float("CauchyAnnealer", "backprop_weight",
                                               backprop_weight, allow_zero=True)

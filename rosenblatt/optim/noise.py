@@ -5,19 +5,16 @@
 optimizer's step. The noise comes from an explicit generator, so a run is
 reproducible under a seed.
 
-A layer with a connection mask (``SparseDense``: ``W`` is zero where there is
-no connection, and its gradient there is zero) must keep those weights at 0,
-and an ``Embedding``'s padding row (``padding_idx``: no gradient, so it stays
-zero) its value: given the ``model``, no noise is added where a mask is False
-nor to a padding row.
+Given the ``model``, no noise is added to a missing connection of a
+``SparseDense`` nor to an ``Embedding``'s padding row (``inert.py``): they
+stay as a gradient step leaves them.
 """
 
 import numpy as np
 
 from ..checks import positive_float
-from ..nn.embedding import Embedding
-from ..nn.regularizers import _named_items, connection_mask
 from ..randomness import resolve_rng
+from .inert import InertWeights
 from .optimizer import fill_normal
 
 
@@ -73,21 +70,14 @@ class GradientNoise:
         self.gamma = positive_float("GradientNoise", "gamma", gamma, allow_zero=True)
         self.rng = resolve_rng(rng)
         self._noise = np.zeros_like(optimizer.vec.grad)
-        self._masked = self._padded = ()
+        self._inert = None
         if model is not None:
             self.attach(model)
 
     def attach(self, model):
         """Respect the connection masks and padding rows of ``model``'s layers (see
         ``model``); returns self."""
-        vec = self.optimizer.vec
-        where = {id(p): sl for p, sl in zip(vec.params, vec.slices)}
-        items = [(where[id(p)], module, name, p) for module, name, p in _named_items(model)
-                 if id(p) in where]
-        self._masked = tuple((sl, module, p) for sl, module, _, p in items
-                             if connection_mask(module, p) is not None)
-        self._padded = tuple((sl, module, p) for sl, module, name, p in items
-                             if isinstance(module, Embedding) and name == "W")
+        self._inert = InertWeights(self.optimizer.vec, model)
         return self
 
     def sigma(self):
@@ -100,13 +90,8 @@ class GradientNoise:
         if sigma > 0:
             fill_normal(self.rng, self._noise)
             self._noise *= sigma
-            for sl, module, p in self._masked:  # no noise where there is no connection
-                mask = connection_mask(module, p)
-                if mask is not None:
-                    self._noise[sl] *= mask.reshape(-1)
-            for sl, module, p in self._padded:  # nor to a padding row (no gradient either)
-                if module.padding_idx is not None:
-                    self._noise[sl].reshape(p.shape)[module.padding_idx] = 0
+            if self._inert:  # no noise to a missing connection nor a padding row
+                self._inert.zero(self._noise)
             self.optimizer.vec.grad += self._noise
         self.optimizer.step()
 
@@ -116,7 +101,7 @@ class GradientNoise:
         return getattr(self.optimizer, name)
 
     def __setattr__(self, name, value):
-        if name in ("optimizer", "eta", "gamma", "rng", "_noise", "_masked", "_padded") \
+        if name in ("optimizer", "eta", "gamma", "rng", "_noise", "_inert") \
                 or "optimizer" not in vars(self):
             object.__setattr__(self, name, value)
         else:

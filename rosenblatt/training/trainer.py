@@ -21,7 +21,6 @@ from ..autodiff.tensor import Tensor, no_grad
 from ..nn import regularizers as regs_module
 from ..nn.batchnorm import BatchNorm1d, BatchNorm2d
 from ..optim.clipping import clip_grad_norm, clip_grad_value
-from ..optim.noise import GradientNoise
 from ..optim.optimizer import Optimizer
 from ..randomness import generator, resolve_rng
 from .callbacks import Callback
@@ -175,8 +174,8 @@ class Trainer:
         self.pending_checkpoints = []
         vec = getattr(optimizer, "vec", None)
         self._vec = vec
-        if isinstance(optimizer, GradientNoise) and not optimizer._masked:
-            optimizer.attach(model)  # no noise where a layer has no connection (SparseDense)
+        if hasattr(optimizer, "attach") and getattr(optimizer, "_inert", None) is None:
+            optimizer.attach(model)  # noise or annealing moves spare the inert weights
         self._good_theta = None if vec is None else np.empty_like(vec.data)
         self._step_keeps = isinstance(optimizer, Optimizer) and "keep" in inspect.signature(
             type(optimizer).step).parameters

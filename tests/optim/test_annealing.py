@@ -313,3 +313,33 @@ def test_metropolis_rule_on_non_finite_objectives():
     assert metropolis_accept(1.0 - math.inf, 1.0, 1.0, rng)       # inf -> finite: kept
     assert not metropolis_accept(math.inf - 1.0, 1.0, 1.0, rng)   # finite -> inf: rejected
     assert not metropolis_accept(math.inf - math.inf, 1.0, 1.0, rng)  # inf -> inf (nan)
+
+
+@pytest.mark.parametrize("per_weight", [False, True])
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+def test_annealing_moves_spare_padding_rows_and_missing_connections(cls, per_weight):
+    """An Embedding's padding row stays zero and a SparseDense's missing connections stay 0
+    under annealing, as under gradient steps (given the model, or through rb.fit); the other
+    weights do move."""
+    rng = np.random.default_rng(0)
+    net = rb.nn.Sequential(rb.nn.Embedding(5, 3, rng=0, padding_idx=0, dtype=np.float64),
+                           rb.nn.Flatten(),
+                           rb.nn.SparseDense(6, 4, density=0.5, rng=0, dtype=np.float64),
+                           rb.nn.Tanh(), rb.nn.Dense(4, 2, rng=0, dtype=np.float64))
+    X = rng.integers(0, 5, size=(16, 2))
+    y = rng.integers(0, 2, size=16)
+    start = [p.data.copy() for p in net.parameters()]
+    opt = cls(net.parameters(), rng=0, T0=1.0, k=100.0, per_weight=per_weight,
+              restore_best=False)  # k large: every move is kept
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16,
+           progress=False, metrics=())
+    emb, sparse = net[0], net[2]
+    assert not emb.W.data[0].any()
+    assert not sparse.W.data[~sparse.mask].any()
+    assert any(not np.array_equal(p.data, s) for p, s in zip(net.parameters(), start))
+    x = X[:4]
+    opt = cls(net.parameters(), rng=1, T0=1.0, per_weight=per_weight, model=net)
+    for _ in range(3):
+        opt.step(lambda: float((net(x).data ** 2).sum()))
+    assert not emb.W.data[0].any()
+    assert not sparse.W.data[~sparse.mask].any()
