@@ -249,6 +249,9 @@ def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index
     ignore_index : int, optional
         Integer labels equal to it (e.g. PyTorch's -100 on padding) contribute no loss
         and no gradient, and are left out of the mean. Not for probability targets.
+        With every label ignored the mean is 0 / 0 = NaN, as in PyTorch, and ``rb.fit``
+        stops on it as on a divergence: give every batch a counted label, or use
+        ``reduction="sum"``.
     label_smoothing : float in [0, 1], default 0
         The target becomes (1 - label_smoothing) onehot(c) + label_smoothing / classes
         (Szegedy et al. 2016), as in PyTorch.
