@@ -126,9 +126,10 @@ def _advance(s, a, t, p, n_poles, failure_angle, gruau, physics, masses, halves,
     if t < trace.shape[0]:
         for j in range(6):
             trace[t, p, j] = s[j]
-    bad = abs(s[0]) > track or abs(s[2]) > failure_angle
+    # NaN (a NaN action) is never within the limits: it fails, as CartPole.failed
+    bad = not abs(s[0]) <= track or not abs(s[2]) <= failure_angle
     if n_poles == 2:
-        bad = bad or abs(s[4]) > failure_angle
+        bad = bad or not abs(s[4]) <= failure_angle
     return bad
 
 
@@ -142,7 +143,8 @@ def _finish(p, result, max_steps, gruau, jiggle, steps, f2, trace):
             total = 0.0
             for j in range(100):
                 total += jiggle[j]
-            f2[p] = 0.75 / total
+            if not math.isnan(total):  # NaN: a NaN action's state, no credit (pole._damping)
+                f2[p] = 0.75 / total
     for t in range(min(result + 1, max_steps), trace.shape[0]):
         for j in range(6):
             trace[t, p, j] = np.nan

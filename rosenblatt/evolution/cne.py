@@ -23,8 +23,22 @@ from ..autodiff import _kernels as _base_kernels
 from ..autodiff import no_grad
 from ..autodiff.tensor import Tensor
 from ..checks import one_of, positive_float, positive_int, unit_interval
-from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
+from ..nn.activations import (
+    HardTanh,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    RReLU,
+    Sigmoid,
+    Sign,
+    Softmax,
+    Step,
+    Tanh,
+)
 from ..nn.dense import Dense
+from ..nn.dropout import Dropout
+from ..nn.flatten import Flatten
 from ..nn.module import Module, Sequential
 from ..nn.parameter import ParameterVector
 from ..nn.registry import build, spec_of
@@ -68,8 +82,14 @@ def population_forward(model, thetas, X, fast=False):
 
     Each :class:`~rosenblatt.nn.Dense` layer is one batched matrix product
     ``H @ W`` with ``H`` of shape ``(P, n, in)`` and ``W`` of shape
-    ``(P, in, out)``; parameter-free layers (activations, Flatten) are applied
-    to the whole ``(P, n, ...)`` array at once.
+    ``(P, in, out)``. Parameter-free layers that act on each value or along
+    the last axis (the element-wise activations, Softmax and LogSoftmax with
+    ``axis=-1``, Dropout and RReLU in eval mode) and Flatten (a reshape that
+    keeps the population and sample axes) act on the whole ``(P, n, ...)``
+    array at once; any other parameter-free layer (one that reads the sample
+    axis, such as ``Softmax(axis=0)`` or ``KMaxPool(k, axis=0)``, or one in
+    training mode) runs once per network on its ``(n, ...)`` slice, so the
+    result always equals a loop of ``model(X)`` over the rows of ``thetas``.
 
     Parameters
     ----------
@@ -125,7 +145,7 @@ def population_forward(model, thetas, X, fast=False):
                                   if isinstance(layer, Dense)])
     # Networks go through in groups whose widest activations fit in a cache-sized block:
     # one (P, n, width) array for a big population would stream through memory each layer.
-    group = max(1, _BLOCK_BYTES // (h.shape[1] * widest * h.itemsize))
+    group = max(1, _BLOCK_BYTES // max(1, h.shape[1] * widest * h.itemsize))  # n may be 0
     if group >= P:
         return _forward_group(layers, layout, thetas, h)
     first = _forward_group(layers, layout, thetas[:group], h[:group])
@@ -254,28 +274,115 @@ def _forward_group(layers, layout, thetas, h):
                 bsl, _ = layout[id(layer.b)]
                 h += thetas[:, None, bsl]
         elif isinstance(layer, Module) and not list(layer.parameters()):
-            with no_grad():
-                h = layer(Tensor(np.ascontiguousarray(h))).data
+            h = _parameter_free(layer, h)
         else:
             raise TypeError(f"population_forward: cannot batch layer {type(layer).__name__} "
                             f"(supported: Dense and parameter-free layers)")
     return h
 
 
+# parameter-free layers that act on each value on its own (their output at a position reads
+# only the input there): the population axis in front changes nothing
+_ELEMENTWISE = (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, HardTanh, Step, Sign)
+
+
+def _parameter_free(layer, h):
+    """A parameter-free ``layer`` on the stacked activations ``h`` (P, n, ...) of P networks:
+    at once where the population axis cannot change its result, else once per network."""
+    kind = type(layer)  # exact types: a subclass may read other axes
+    with no_grad():
+        if (kind in _ELEMENTWISE or (kind in (Softmax, LogSoftmax) and layer.axis == -1)
+                or (kind in (Dropout, RReLU) and not layer.training)):
+            return layer(Tensor(np.ascontiguousarray(h))).data
+        if kind is Flatten and 1 <= layer.start_axis < h.ndim - 1:
+            # each network's (n, ...) merged from start_axis on; the population axis kept
+            start = layer.start_axis + 1
+            return h.reshape(h.shape[:start] + (math.prod(h.shape[start:]),))
+        # a layer that reads the sample axis (or draws per call): network by network, as a
+        # loop of model forwards would run it
+        if h.shape[0] == 0:
+            one = layer(Tensor(np.zeros(h.shape[1:], h.dtype))).data
+            return np.empty((0,) + one.shape, one.dtype)
+        return np.stack([layer(Tensor(np.ascontiguousarray(h[p]))).data
+                         for p in range(h.shape[0])])
+
+
 _WORKER_MODELS = threading.local()  # per thread: a thread pool's workers share a process
 
 
+def _model_text(model):
+    """What a worker needs to score ``model`` with other weights, as JSON text: its spec,
+    and per module (in ``model.modules()`` order) its mode and its buffers (running
+    statistics, masks ...), which the spec does not carry."""
+    modules = []
+    for m in model.modules():
+        buffers = {}
+        for name in m.buffers:
+            value = getattr(m, name)
+            if value is not None:
+                a = np.asarray(value)
+                value = {"dtype": a.dtype.name, "shape": list(a.shape),
+                         "values": a.ravel().tolist()}
+            buffers[name] = value
+        modules.append({"training": bool(m.training), "buffers": buffers})
+    return json.dumps({"spec": spec_of(model), "modules": modules})
+
+
 def _decode_model(spec_text, theta):
-    """Worker side: the model built from its spec (cached per thread) with weights ``theta``."""
+    """Worker side: the model built from its :func:`_model_text` (cached per thread), in the
+    caller's modes and with its buffers, with weights ``theta``."""
     cache = _WORKER_MODELS.__dict__
     entry = cache.get(spec_text)
     if entry is None:
-        model = build(json.loads(spec_text))
+        text = json.loads(spec_text)
+        model = build(text["spec"])
+        modules = model.modules()
+        if len(modules) != len(text["modules"]):
+            raise ValueError(f"CNE: the model rebuilt from its spec has {len(modules)} modules "
+                             f"but the caller's has {len(text['modules'])}; pass executor=None")
+        for m, state in zip(modules, text["modules"]):
+            m.training = state["training"]
+            for name, value in state["buffers"].items():
+                if value is not None:
+                    value = np.asarray(value["values"], dtype=value["dtype"]).reshape(
+                        value["shape"])
+                setattr(m, name, value)
         entry = (model, ParameterVector(model.parameters()))
         cache[spec_text] = entry
     model, vec = entry
     vec.data[:] = theta
     return model
+
+
+def _is_packed(vector):
+    """Whether every parameter of ``vector`` still views its ``data`` (cheap: identity tests)."""
+    data = vector.data
+    return all(p.data.base is data for p in vector.params)
+
+
+def write_weights(vector, theta):
+    """Write the flat weights ``theta`` into the parameters that ``vector`` packed.
+
+    Through ``vector.data`` while the parameters view it; parameter by
+    parameter once they were packed into another vector since (an optimizer
+    or a second algorithm built on the same model, e.g. for fine-tuning in
+    the fitness), so the model always receives ``theta`` and whoever packed
+    them last keeps them.
+    """
+    if _is_packed(vector):
+        vector.data[:] = theta
+        return
+    for p, sl in zip(vector.params, vector.slices):
+        p.data[...] = np.reshape(theta[sl], p.data.shape)
+
+
+def read_weights(vector):
+    """The current flat weights of the parameters that ``vector`` packed (see
+    :func:`write_weights`), in its dtype."""
+    if _is_packed(vector):
+        return vector.data
+    return np.concatenate([np.ravel(p.data) for p in vector.params]).astype(vector.data.dtype,
+                                                                             copy=False)
 
 
 def _decode_rows(dtype, rows):
@@ -292,7 +399,8 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     rows travel in sub-populations of 32 (lists of floats) and ``fitness``
     (module level, sent by reference) scores each in a worker. Otherwise, with
     an ``executor`` each worker rebuilds the model from its JSON spec and receives rows as lists of
-    floats; otherwise each row is written into ``vector`` (the model's
+    floats (the model's modes and buffers travel with the spec, so the worker scores the
+    network the caller would); otherwise each row is written into ``vector`` (the model's
     ParameterVector) in turn and ``fitness(model)`` called. Shared by CNE,
     CoSyNE and ESP. ``several``: the fitness returns one value per fitness
     function (cascading elitism) and the result is ``(P, k)``.
@@ -309,13 +417,11 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
                                      on_error=on_error, owner=owner)
         return vector_fitness(fitness, thetas, ids, repeats, on_error, owner)
     if executor is not None:
-        spec = json.dumps(spec_of(model))
+        spec = _model_text(model)
         payloads, decode = [t.tolist() for t in thetas], functools.partial(_decode_model, spec)
     else:
-        data = vector.data
-
         def decode(theta):
-            data[:] = theta
+            write_weights(vector, theta)  # also when the parameters were packed elsewhere since
             return model
 
         payloads = list(thetas)
@@ -484,7 +590,9 @@ class CNE:
         generations : int
         executor : concurrent.futures.Executor, optional
             Evaluate individuals in parallel: each worker rebuilds the model
-            from its JSON spec and receives weight vectors as lists of floats.
+            from its JSON spec, with each module's mode (``train``/``eval``)
+            and buffers (e.g. batch norm's running statistics) as the
+            caller's, and receives weight vectors as lists of floats.
             ``fitness`` must then be a module-level function.
         callbacks : list of callable, optional
             ``callback(state)`` after each generation; returning True stops.
@@ -503,7 +611,7 @@ class CNE:
             ``best`` is the best weight vector seen (also written to the model).
         """
         history = {}
-        best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
+        best = {"theta": read_weights(self.vector).copy(), "fitness": -math.inf, "evals": 0}
 
         def one(g):
             pop = self.thetas
@@ -522,7 +630,7 @@ class CNE:
             ran, stopped, error = run_loop(one, generations, callbacks, stop, "CNE.run",
                                            on_error)
         finally:  # also when a fitness raises: the model holds the best weights seen
-            self.vector.data[:] = best["theta"]
+            write_weights(self.vector, best["theta"])
         return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
                       evaluations=best["evals"], history=history, stopped=stopped,
                       error=error)

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..checks import positive_int, unit_interval
 from ..randomness import resolve_rng
-from .cne import CNE, PopulationModel
+from .cne import CNE, PopulationModel, write_weights
 from .core import Result, record, run_loop
 from .neat import NEAT
 from .network import PopulationNetwork
@@ -119,7 +119,7 @@ class _CNESide:
         self.algo.step(lambda thetas: fitness, vectorized=True)
 
     def finish(self, champion):
-        self.algo.vector.data[:] = champion
+        write_weights(self.algo.vector, champion)
 
 
 class _NEATSide:
@@ -256,6 +256,10 @@ class Coevolution:
                 raise ValueError(f"{owner}: sample must be at most the population size ({n}); "
                                  f"got {sample}")
         self.hall_of_fame = positive_int(owner, "hall_of_fame", hall_of_fame, allow_zero=True)
+        for name, value in (("shared_sampling", shared_sampling),
+                            ("fitness_sharing", fitness_sharing)):
+            if not isinstance(value, (bool, np.bool_)):  # "no" would be truthy
+                raise TypeError(f"{owner}: {name} must be True or False; got {value!r}")
         self.shared_sampling = bool(shared_sampling)
         self.fitness_sharing = bool(fitness_sharing)
         self.games_per_pairing = positive_int(owner, "games", games)

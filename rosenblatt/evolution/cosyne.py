@@ -62,7 +62,7 @@ from ..checks import int_at_least, one_of, positive_float, positive_int, unit_in
 from ..nn.module import Module
 from ..nn.parameter import ParameterVector
 from ..randomness import resolve_rng
-from .cne import evaluate_thetas
+from .cne import evaluate_thetas, read_weights, write_weights
 from .core import Result, record, run_loop
 
 __all__ = ["CoSyNE", "marking_probability", "multipoint_crossover", "permute_subpopulations"]
@@ -386,7 +386,7 @@ class CoSyNE:
         self.best_fitness, self.best_theta = -math.inf, self.X[0].copy()
         self._record = []
         history = {}
-        best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
+        best = {"theta": read_weights(self.vector).copy(), "fitness": -math.inf, "evals": 0}
 
         def one(g):
             f, champion = self.step(fitness, vectorized, executor, repeats, on_error)
@@ -401,6 +401,6 @@ class CoSyNE:
             ran, stopped, error = run_loop(one, generations, callbacks, stop, "CoSyNE.run",
                                            on_error)
         finally:  # also when a fitness raises: the model holds the best weights seen
-            self.vector.data[:] = best["theta"]
+            write_weights(self.vector, best["theta"])
         return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
                       evaluations=best["evals"], history=history, stopped=stopped, error=error)

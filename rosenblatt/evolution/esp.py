@@ -61,7 +61,7 @@ from ..nn.dense import Dense
 from ..nn.module import Module
 from ..nn.parameter import ParameterVector
 from ..randomness import resolve_rng
-from .cne import _leaves, evaluate_thetas, parameter_layout
+from .cne import _leaves, evaluate_thetas, parameter_layout, read_weights, write_weights
 from .core import Result, record, run_loop
 
 __all__ = ["ESP", "neuron_layout"]
@@ -176,6 +176,8 @@ class ESP:
         self.stagnation = positive_int("ESP", "stagnation", stagnation)
         self.burst_scale = positive_float("ESP", "burst_scale", burst_scale)
         self.init_std = positive_float("ESP", "init_std", init_std, allow_zero=True)
+        if not isinstance(adapt_size, (bool, np.bool_)):  # "no" would be truthy
+            raise TypeError(f"ESP: adapt_size must be True or False; got {adapt_size!r}")
         self.adapt_size = bool(adapt_size)
         width = self.index.shape[0]
         start = width if hidden is None else positive_int("ESP", "hidden", hidden)
@@ -208,7 +210,8 @@ class ESP:
     def _network(self, genes):
         """Weight vectors ``(T, n_weights)`` holding neurons ``genes`` (T, H, L)."""
         genes = genes * self.active[None, :, None]  # unused positions contribute nothing
-        thetas = np.repeat(self.vector.data[None, :], genes.shape[0], axis=0)
+        # the model's current weights (the output bias belongs to no neuron)
+        thetas = np.repeat(read_weights(self.vector)[None, :], genes.shape[0], axis=0)
         thetas[:, self.index.ravel()] = genes.reshape(genes.shape[0], -1)
         return thetas
 
@@ -331,7 +334,7 @@ class ESP:
         ``evaluations`` counts assembled networks and lesion tests.
         """
         history = {}
-        best = {"theta": self.vector.data.copy(), "fitness": -math.inf, "evals": 0}
+        best = {"theta": read_weights(self.vector).copy(), "fitness": -math.inf, "evals": 0}
         # a run's fitness is its own (Staged hands each task to a run): the best network's
         # score and the stagnation clock that triggers burst mutation start afresh (the
         # bursts stay centred on the best neurons so far until this run's first generation)
@@ -354,6 +357,6 @@ class ESP:
             ran, stopped, error = run_loop(one, generations, callbacks, stop, "ESP.run",
                                            on_error)
         finally:  # also when a fitness raises: the model holds the best weights seen
-            self.vector.data[:] = best["theta"]
+            write_weights(self.vector, best["theta"])
         return Result(best=best["theta"], best_fitness=best["fitness"], generations=ran,
                       evaluations=best["evals"], history=history, stopped=stopped, error=error)

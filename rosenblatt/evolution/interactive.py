@@ -170,6 +170,8 @@ class Interactive:
         self.brood = positive_int(owner, "brood", 4 * self.population if brood is None
                                   else brood)
         self.rng = resolve_rng(rng)
+        if not isinstance(color, (bool, np.bool_)):  # "no" would be truthy
+            raise TypeError(f"{owner}: color must be True or False; got {color!r}")
         if genomes is not None:
             genomes = [_check_genome(owner, g) for g in genomes]
             if not genomes:

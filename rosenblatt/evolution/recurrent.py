@@ -107,6 +107,8 @@ class RecurrentPopulationModel:
                                  f"RNN (at most its {rnn.hidden_size} units); got {outputs} "
                                  f"units of a model of {len(layers)} layers")
         self.outputs = outputs
+        if not isinstance(fast, (bool, np.bool_)):  # "no" would be truthy
+            raise TypeError(f"RecurrentPopulationModel: fast must be True or False; got {fast!r}")
         self.fast = bool(fast)
         self.model = model
         self.size = self.thetas.shape[0]

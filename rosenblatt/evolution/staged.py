@@ -106,7 +106,9 @@ class Staged:
         generations : int
             The budget over all tasks.
         callbacks, stop :
-            As for the algorithm's ``run`` (``stop`` ends the whole run).
+            As for the algorithm's ``run``: ``stop`` firing, or a callback
+            returning True, ends the whole run (``stopped`` True), even in a
+            generation that reached the task's threshold.
         **run_kwargs
             Passed to every ``algorithm.run`` (``vectorized``, ``executor``, ...).
 
@@ -117,7 +119,8 @@ class Staged:
             ``history`` concatenates the algorithm's per-generation series and
             adds ``task`` (the task of each generation); ``history["stages"]``
             lists the generation at which each task was completed. ``stopped``
-            is True when the last task was completed (or ``stop`` fired).
+            is True when the last task was completed (or ``stop`` or a
+            callback ended the run).
         """
         generations = positive_int("Staged", "generations", generations)
         if not hasattr(algorithm, "run"):
@@ -134,6 +137,14 @@ class Staged:
                 return True
             return False
 
+        user_callbacks = callback_list(callbacks, "Staged.run")
+
+        def wrapped_callbacks(state):  # every one called, as run_loop does; True ends it all
+            fired = [bool(c(state)) for c in user_callbacks]
+            if any(fired):
+                user_stop["fired"] = True
+            return any(fired)
+
         while spent < generations:
             threshold = self.threshold[self.task]
             passed = {"gen": None}
@@ -145,7 +156,7 @@ class Staged:
                 return False
 
             result = algorithm.run(self.tasks[self.task], generations - spent,
-                                   callbacks=[reached] + callback_list(callbacks, "Staged.run"),
+                                   callbacks=[reached, wrapped_callbacks],
                                    stop=wrapped_stop, **run_kwargs)
             for key, series in result.history.items():
                 history.setdefault(key, []).extend(series)

@@ -1,7 +1,6 @@
 """CNE: population_forward against single networks; the GA solves XOR and single-pole."""
 
 import concurrent.futures
-import json
 import threading
 
 import numpy as np
@@ -132,8 +131,8 @@ def test_cne_thread_and_vectorised_executors_equal_serial():
                                                                 executor=ex)
     assert serial.history == threads.history
     assert vec_serial.history == vec.history
-    from rosenblatt.evolution.cne import _decode_model
-    spec = json.dumps(rb.nn.registry.spec_of(net32))
+    from rosenblatt.evolution.cne import _decode_model, _model_text
+    spec = _model_text(net32)  # the spec, modes and buffers a worker rebuilds the model from
     theta = rb.nn.ParameterVector(net32.parameters()).data.tolist()
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         barrier = threading.Barrier(2)

@@ -124,3 +124,25 @@ def test_staged_neat_reports_the_champion_of_the_last_task():
     second = neat2.run(tasks[1], 2)
     assert second.best_fitness == max(second.history["best"]) < -990
     assert second.best.fitness == second.best_fitness
+
+
+def test_a_callback_that_stops_ends_the_whole_run():
+    calls = []
+
+    def cb(state):  # asks to stop after the first generation
+        calls.append(state["generation"])
+        return True
+
+    net = rb.nn.Dense(1, 1, rng=0).astype(np.float64)
+    # every threshold passed at once: the callback's stop must still end the run
+    res = rb.evolution.Staged(_targets(0.5, 1.0, 2.0), threshold=-100.0).run(
+        rb.evolution.CNE(net, population=8, rng=0), 50, callbacks=[cb], vectorized=True)
+    assert res.generations == 1 and res.history["task"] == [0] and res.stopped
+    assert calls == [0]
+    # a threshold never reached: stopped, as a plain CNE.run with the same callback
+    plain = rb.evolution.CNE(net, population=8, rng=0).run(_targets(0.5)[0], 50, callbacks=cb,
+                                                           vectorized=True)
+    res = rb.evolution.Staged(_targets(0.5, 1.0), threshold=1.0).run(
+        rb.evolution.CNE(net, population=8, rng=0), 50, callbacks=cb, vectorized=True)
+    assert res.generations == plain.generations == 1 and res.stopped and plain.stopped
+    assert res.history["stages"] == []

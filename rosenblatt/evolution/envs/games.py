@@ -522,6 +522,8 @@ class TicTacToe:
     """
 
     def __init__(self, noise=0.0, openings=0, symmetric=False, encoding="marks", rng=None):
+        if not isinstance(symmetric, (bool, np.bool_)):  # "no" would be truthy
+            raise TypeError(f"TicTacToe: symmetric must be True or False; got {symmetric!r}")
         self.symmetric = bool(symmetric)
         self.encoding = one_of("TicTacToe", "encoding", encoding, ENCODINGS)
         self.n_inputs, self.n_outputs = (18, 9) if encoding == "marks" else (9, 1)

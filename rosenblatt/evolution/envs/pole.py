@@ -142,6 +142,15 @@ def _pair(name, value):
     return pair
 
 
+def _damping(total):
+    """Gruau's damping term ``0.75 / total`` of the summed jiggle; 0 where the sum is NaN
+    (a NaN action's state: no credit)."""
+    out = np.zeros_like(total)
+    ok = ~np.isnan(total)
+    out[ok] = 0.75 / total[ok]
+    return out
+
+
 def generalization_starts():
     """The 625 start states of the generalisation test (Gruau et al. 1996; Gomez et al.).
 
@@ -243,9 +252,15 @@ class CartPole:
         return np.stack(rows, axis=1)
 
     def failed(self, s):
-        out = (np.abs(s[0]) > TRACK) | (np.abs(s[2]) > self.failure_angle)
+        """Where the cart left the track or a pole passed ``failure_angle``, for states (6, P).
+
+        A NaN state (from a NaN action, which is no force) fails too: the
+        comparisons are written so that NaN is never within the limits (the
+        compiled twin tests the same way).
+        """
+        out = ~(np.abs(s[0]) <= TRACK) | ~(np.abs(s[2]) <= self.failure_angle)
         if self.poles == 2:
-            out |= np.abs(s[4]) > self.failure_angle
+            out |= ~(np.abs(s[4]) <= self.failure_angle)
         return out
 
     def evaluate(self, policy, population=None, starts=None, max_steps=None):
@@ -272,6 +287,14 @@ class CartPole:
         -------
         ndarray (P,)
 
+        Raises
+        ------
+        ValueError
+            If ``population`` exceeds ``policy.size``, or the policy's actions
+            are not of shape ``(P', >=1)``, one row per observation it was
+            given (a controller that outputs NaN is not an error: its trial
+            fails at that decision).
+
         Notes
         -----
         A feed-forward NEAT population network built with ``fast=True`` (e.g.
@@ -288,6 +311,10 @@ class CartPole:
             if population is None:
                 raise ValueError("CartPole.evaluate: pass population= for a plain callable")
         P = positive_int("CartPole.evaluate", "population", population)
+        size = getattr(policy, "size", None)
+        if isinstance(size, (int, np.integer)) and P > size:
+            raise ValueError(f"CartPole.evaluate: population must be at most the policy's size "
+                             f"{size}; got {P}")
         T = self.max_steps if max_steps is None else positive_int("CartPole", "max_steps",
                                                                   max_steps)
         s = self.initial_state(P) if starts is None else self._starts(starts, P)
@@ -308,6 +335,13 @@ class CartPole:
         f2 = np.zeros(P)
         for t in range(T):
             action = np.asarray(step_fn(self.observe(s)), dtype=np.float64)
+            if action.ndim != 2 or action.shape[0] != s.shape[1] or action.shape[1] < 1:
+                # a policy that always answers for all P controllers would push the survivors
+                # with the failed ones' actions
+                raise ValueError(f"CartPole.evaluate: the policy must return actions of shape "
+                                 f"({s.shape[1]}, >=1), one row per observation (the "
+                                 f"controllers still balancing, told through keep(mask)); "
+                                 f"got {action.shape}")
             force = np.clip((action[:, 0] - 0.5) * 2.0 * FORCE_MAG, -FORCE_MAG, FORCE_MAG)
             s = rk4(rk4(s, force, self.poles, TAU, *poles), force, self.poles, TAU, *poles)
             if gruau:
@@ -317,7 +351,7 @@ class CartPole:
                 done = alive[bad]
                 steps[done] = t
                 if gruau and t >= 100:
-                    f2[done] = 0.75 / jiggle[:, bad].sum(axis=0)
+                    f2[done] = _damping(jiggle[:, bad].sum(axis=0))
                 ok = ~bad
                 alive, s = alive[ok], s[:, ok]
                 if gruau:
@@ -329,7 +363,7 @@ class CartPole:
         steps[alive] = T
         if gruau:
             if T >= 100 and alive.size:
-                f2[alive] = 0.75 / jiggle.sum(axis=0)
+                f2[alive] = _damping(jiggle.sum(axis=0))
             return 0.1 * steps / 1000.0 + 0.9 * f2
         return steps.astype(np.float64)
 

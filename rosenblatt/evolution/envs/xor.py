@@ -9,7 +9,11 @@ class XOR:
     """The XOR task as the NEAT paper scores it.
 
     Fitness of a network with outputs ``o`` on the four patterns is
-    ``(4 - sum_i |o_i - t_i|) ** 2`` (at most 16); it is *solved* when every
+    ``max(4 - sum_i |o_i - t_i|, 0) ** 2``: at most 16, and falling as the
+    error grows. The paper's ``(4 - error) ** 2`` assumes sigmoid outputs in
+    [0, 1], where the error is at most 4 and the two agree; the cap keeps a
+    network with unbounded outputs (a linear output layer) from being
+    rewarded for outputs far off the targets. It is *solved* when every
     output is on the right side of 0.5.
 
     Attributes
@@ -34,10 +38,10 @@ class XOR:
         self.y = np.array([[0.0], [1.0], [1.0], [0.0]])
 
     def fitness(self, outputs):
-        """``(4 - sum |o - t|)^2`` of outputs shaped ``(4, 1)`` or ``(P, 4, 1)``."""
+        """``max(4 - sum |o - t|, 0)^2`` of outputs shaped ``(4, 1)`` or ``(P, 4, 1)``."""
         o = np.asarray(outputs, dtype=np.float64)
         err = np.abs(o - self.y).sum(axis=(-2, -1))
-        return (4.0 - err) ** 2
+        return np.maximum(4.0 - err, 0.0) ** 2
 
     def solved(self, outputs):
         """True where all four outputs are on the right side of 0.5."""
