@@ -28,18 +28,16 @@ from .autodiff import (
     minimum,
     no_grad,
     pad,
-    relu,
-    sigmoid,
     split,
     sqrt,
     stack,
-    tanh,
     tensor,
     where,
 )
 from .autodiff._kernels import set_num_threads
 from .io import FormatError, load, save
 from .nn import losses, regularizers
+from .nn.activations import relu, sigmoid, tanh  # the ops, taking arrays as well as Tensors
 from .randomness import seed
 from .training import adversarial, callbacks, distributed, fit, metrics
 

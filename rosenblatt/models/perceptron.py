@@ -65,7 +65,15 @@ class Perceptron(Module):
         self.b = Parameter(np.zeros(1, dtype=dtype), requires_grad=False)
 
     def _inputs(self, X, where):
-        X = np.asarray(X.data if hasattr(X, "data") else X, dtype=self.W.dtype)
+        if isinstance(X, Tensor):
+            X = X.data
+        elif not isinstance(X, np.ndarray) and callable(getattr(X, "toarray", None)):
+            # a SciPy sparse matrix: NumPy would read it as one object, and its ``data``
+            # attribute holds only the stored non-zeros
+            raise TypeError(f"Perceptron.{where}: X is a sparse matrix of shape "
+                            f"{getattr(X, 'shape', '?')}; pass X.toarray() (the rule works on "
+                            f"dense rows)")
+        X = np.asarray(X, dtype=self.W.dtype)
         if X.ndim == 1:
             X = X[None]
         if X.ndim != 2 or X.shape[1] != self.n_inputs:

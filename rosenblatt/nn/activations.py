@@ -14,11 +14,12 @@ threshold; that is why the notes move on to sigmoid neurons).
 
 import numpy as np
 
-from ..autodiff import _kernels
-from ..autodiff.elementwise import _flat_kernel_case, _same_layout, relu, select, sigmoid, tanh
-from ..autodiff.tensor import Tensor, make
+from ..autodiff import _kernels, elementwise
+from ..autodiff.elementwise import _flat_kernel_case, _same_layout, select
+from ..autodiff.tensor import make
 from ..checks import is_int, positive_int
 from ..randomness import resolve_rng
+from ._operands import as_tensor as _tensor
 from .module import Module, no_state
 from .parameter import Parameter
 
@@ -29,12 +30,21 @@ __all__ = [
 ]
 
 
-def _tensor(x, where):
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, np.ndarray):
-        return Tensor(x)
-    raise TypeError(f"{where}: expected a Tensor or ndarray; got {type(x).__name__}")
+# -- the logistic, tanh and rectifier units (the ops are autodiff's; here they take arrays) -----
+
+def sigmoid(x):
+    """1 / (1 + e^-x); d/dx = sigma(x) (1 - sigma(x)). ``x``: a Tensor or array_like."""
+    return elementwise.sigmoid(_tensor(x, "sigmoid"))
+
+
+def tanh(x):
+    """tanh(x); d/dx = 1 - tanh^2(x). ``x``: a Tensor or array_like."""
+    return elementwise.tanh(_tensor(x, "tanh"))
+
+
+def relu(x):
+    """max(0, x); d/dx = 1{x > 0} (0 at 0). ``x``: a Tensor or array_like."""
+    return elementwise.relu(_tensor(x, "relu"))
 
 
 # -- threshold units (the perceptron) -------------------------------------------------
@@ -119,8 +129,9 @@ def prelu(x, weight):
 
     Parameters
     ----------
-    x : Tensor, shape (batch, channels, ...) or any shape when ``weight`` has one value
-    weight : Tensor, shape (1,) or (channels,)
+    x : Tensor or array_like, shape (batch, channels, ...) or any shape when ``weight`` has
+        one value
+    weight : Tensor or array_like, shape (1,) or (channels,)
         One slope shared by every unit, or one per channel (axis 1, as PyTorch).
 
     Notes
@@ -128,6 +139,7 @@ def prelu(x, weight):
     dE/dx = dE/dy * (1 if x > 0 else a); dE/da = sum over x <= 0 of dE/dy * x.
     """
     x = _tensor(x, "prelu")
+    weight = _tensor(weight, "prelu", "weight")
     xd, ad = x.data, weight.data
     if ad.size == 1:
         a = ad.reshape(())
@@ -247,7 +259,7 @@ def masked_softmax(x, keep, axis=-1):
 
     Parameters
     ----------
-    x : Tensor or ndarray
+    x : Tensor or array_like
     keep : array_like of bool
         Broadcastable to ``x``: True where a position takes part.
     axis : int, default -1
@@ -364,7 +376,7 @@ class Sigmoid(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
-        return sigmoid(_tensor(x, "Sigmoid"))
+        return elementwise.sigmoid(_tensor(x, "Sigmoid"))
 
 
 class Tanh(Module):
@@ -373,7 +385,7 @@ class Tanh(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
-        return tanh(_tensor(x, "Tanh"))
+        return elementwise.tanh(_tensor(x, "Tanh"))
 
 
 class ReLU(Module):
@@ -382,7 +394,7 @@ class ReLU(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
-        return relu(_tensor(x, "ReLU"))
+        return elementwise.relu(_tensor(x, "ReLU"))
 
 
 class LeakyReLU(Module):

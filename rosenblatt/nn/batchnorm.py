@@ -24,6 +24,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from ..checks import positive_float, positive_int, unit_interval
+from ._operands import as_tensor
 from .module import Module
 from .parameter import Parameter
 
@@ -42,8 +43,8 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
 
     Parameters
     ----------
-    x : Tensor, shape (batch, channels) or (batch, channels, *spatial)
-    gamma, beta : Tensor, shape (channels,)
+    x : Tensor or array_like, shape (batch, channels) or (batch, channels, *spatial)
+    gamma, beta : Tensor or array_like, shape (channels,)
     running_mean, running_var : ndarray, shape (channels,)
         Updated in place when ``training``.
     training : bool, default True
@@ -58,8 +59,8 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     -------
     Tensor, the shape of ``x``.
     """
-    if not isinstance(x, Tensor):
-        x = Tensor(np.asarray(x))
+    x = as_tensor(x, "batch_norm", "x")
+    gamma, beta = as_tensor(gamma, "batch_norm", "gamma"), as_tensor(beta, "batch_norm", "beta")
     xd = x.data
     bshape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)  # broadcast a (channels,) vector
     m = xd.size // xd.shape[1]

@@ -128,13 +128,35 @@ def conv_padding(padding, kernel_size, where="conv"):
 def conv_output_size(n, kernel_size, stride=1, padding="valid"):
     """The length of a feature map along one axis: ``(n + before + after - f) // s + 1``.
 
+    Parameters
+    ----------
+    n : int >= 0
+        The input's length.
+    kernel_size, stride : int >= 1
+    padding : {"valid", "same", "half", "full"} or int >= 0, default "valid"
+
+    Raises
+    ------
+    ValueError
+        For arguments out of range, or a kernel larger than the padded input (where the
+        layer raises too).
+
     Examples
     --------
     >>> [conv_output_size(28, 5, padding=p) for p in ("valid", "same", "full")]
     [24, 28, 32]
     """
-    (lo, hi), = conv_padding(padding, (kernel_size,))
-    return (n + lo + hi - kernel_size) // stride + 1
+    where = "conv_output_size"
+    if not is_int(n) or n < 0:
+        raise ValueError(f"{where}: n must be a non-negative integer; got {n!r}")
+    (kernel_size,) = _pair(kernel_size, 1, "kernel_size", where, 1)
+    (stride,) = _pair(stride, 1, "stride", where, 1)
+    (lo, hi), = conv_padding(padding, (kernel_size,), where)
+    if n + lo + hi < kernel_size:
+        raise ValueError(f"{where}: the kernel ({kernel_size}) is larger than the padded input "
+                         f"({n + lo + hi}) (n = {n}, padding {(lo, hi)}); use a smaller kernel "
+                         f"or more padding")
+    return (int(n) + lo + hi - kernel_size) // stride + 1
 
 
 def _array(x, where):

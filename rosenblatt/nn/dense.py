@@ -10,6 +10,7 @@ import numpy as np
 from ..autodiff.tensor import Tensor, as_float_array, make
 from ..checks import positive_int
 from . import init as initializers
+from ._operands import as_tensor, optional_tensor
 from .module import Module
 from .parameter import Parameter
 
@@ -19,16 +20,31 @@ def dense(x, weight, bias=None):
 
     Parameters
     ----------
-    x : Tensor, shape (..., in_features)
-    weight : Tensor, shape (in_features, out_features)
-    bias : Tensor, shape (out_features,), optional
+    x : Tensor or array_like, shape (..., in_features)
+    weight : Tensor or array_like, shape (in_features, out_features)
+    bias : Tensor or array_like, shape (out_features,), optional
 
     Returns
     -------
     Tensor, shape (..., out_features)
+
+    Raises
+    ------
+    ValueError
+        For shapes that do not fit together (the message names both).
     """
     xd = _input_array(x, "dense")
+    weight = as_tensor(weight, "dense", "weight")
+    bias = optional_tensor(bias, "dense", "bias")
     wd = weight.data
+    if wd.ndim != 2:
+        raise ValueError(f"dense: weight must be (in_features, out_features); got shape "
+                         f"{wd.shape}")
+    if bias is not None and bias.shape != (wd.shape[1],):
+        raise ValueError(f"dense: bias must have shape (out_features,) = ({wd.shape[1]},); got "
+                         f"{bias.shape} (weight shape {wd.shape})")
+    if xd.ndim == 0:
+        raise ValueError(f"dense: input must be (..., {wd.shape[0]}); got a 0-d array")
     if xd.shape[-1] != wd.shape[0]:
         raise ValueError(
             f"dense: input has {xd.shape[-1]} features (shape {xd.shape}) but the weight "

@@ -13,6 +13,7 @@ import numpy as np
 from ..autodiff.tensor import Tensor, make
 from ..checks import is_int, positive_int
 from . import init as initializers
+from ._operands import as_tensor
 from .module import Module
 from .parameter import Parameter
 
@@ -68,7 +69,7 @@ def embedding(indices, weight, padding_idx=None):
     Parameters
     ----------
     indices : array_like of int, any shape
-    weight : Tensor, shape (num_embeddings, embedding_dim)
+    weight : Tensor or array_like, shape (num_embeddings, embedding_dim)
     padding_idx : int in ``[-num_embeddings, num_embeddings)``, optional
         A row that receives no gradient (the padding token's, as PyTorch's
         ``padding_idx``; negative counts from the end).
@@ -80,12 +81,16 @@ def embedding(indices, weight, padding_idx=None):
     Raises
     ------
     ValueError
-        For an index or a ``padding_idx`` out of range, or a ``padding_idx`` that is not
-        an integer (``True`` included).
+        For an index or a ``padding_idx`` out of range, a ``padding_idx`` that is not
+        an integer (``True`` included), or a ``weight`` that is not 2-D.
     TypeError
         For indices that are not integers.
     """
+    weight = as_tensor(weight, "embedding", "weight")
     W = weight.data
+    if W.ndim != 2:
+        raise ValueError(f"embedding: weight must be (num_embeddings, embedding_dim); got "
+                         f"shape {W.shape}")
     padding_idx = _padding_index(padding_idx, W.shape[0], "embedding")
     idx = _indices(indices, W.shape[0], "embedding")
     out = W[idx]

@@ -25,9 +25,10 @@ and dW_h = sum_t h_{t-1}^T [da_r, da_z, da_n r], one product after the loop.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import Tensor, make, needs_grad
+from ..autodiff.tensor import make, needs_grad
 from ..checks import positive_int
 from . import workspace
+from ._operands import as_tensor, optional_tensor
 from .parameter import Parameter
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
@@ -52,13 +53,13 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
 
     Parameters
     ----------
-    x : Tensor, shape (batch, time, input_size)
+    x : Tensor or array_like, shape (batch, time, input_size)
         Or, with ``W_x=None``, the already projected inputs (batch, time, 3H).
-    W_x : Tensor (input_size, 3H) or None
-    W_h : Tensor (H, 3H)
-    b : Tensor (3H,), optional
+    W_x : Tensor or array_like (input_size, 3H), or None
+    W_h : Tensor or array_like (H, 3H)
+    b : Tensor or array_like (3H,), optional
         Input-side biases (PyTorch: b_ir + b_hr, b_iz + b_hz, b_in).
-    b_hn : Tensor (H,), optional
+    b_hn : Tensor or array_like (H,), optional
     h0 : Tensor (batch, H) or (H,), optional (zeros)
     lengths : array of int (batch,), optional
         Each sequence's length in a padded batch: past it, h stays frozen.
@@ -68,7 +69,10 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     Tensor, shape (batch, time, H)
         Every h_t; the final state is ``outputs[:, -1]``.
     """
-    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    x = as_tensor(x, "gru", "x")
+    W_x, W_h = optional_tensor(W_x, "gru", "W_x"), as_tensor(W_h, "gru", "W_h")
+    b, b_hn = optional_tensor(b, "gru", "b"), optional_tensor(b_hn, "gru", "b_hn")
+    xd = x.data
     check_sequence(xd, W_x, W_h, 3, "gru")
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "gru")
     Wh = W_h.data

@@ -22,12 +22,14 @@ from ..checks import positive_int
 from ..randomness import resolve_rng
 
 
-def _fans(shape, fan_in, fan_out):
+def _fans(where, shape, fan_in, fan_out):
+    """``(fan_in, fan_out)``: as given, else a dense ``(in, out)`` weight's; both must be
+    positive integers (a fan of 0 would give inf or NaN weights, a negative one NaN)."""
     if fan_in is None:
         fan_in = shape[0] if len(shape) >= 1 else 1
     if fan_out is None:
         fan_out = shape[1] if len(shape) >= 2 else shape[0] if shape else 1
-    return fan_in, fan_out
+    return positive_int(where, "fan_in", fan_in), positive_int(where, "fan_out", fan_out)
 
 
 def _float_dtype(where, dtype):
@@ -66,21 +68,21 @@ def normal(shape, std=0.001, *, fan_in=None, fan_out=None, rng=None, dtype=np.fl
 def fan_in(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """N(0, 1) / sqrt(fan_in): NET keeps a standard deviation of about 1."""
     dtype = _float_dtype("fan_in", dtype)
-    n_in, _ = _fans(shape, fan_in, fan_out)
+    n_in, _ = _fans("fan_in", shape, fan_in, fan_out)
     return (resolve_rng(rng).standard_normal(shape) / np.sqrt(n_in)).astype(dtype)
 
 
 def he(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """N(0, 1) * sqrt(2 / fan_in), for ReLU units (He et al. 2015)."""
     dtype = _float_dtype("he", dtype)
-    n_in, _ = _fans(shape, fan_in, fan_out)
+    n_in, _ = _fans("he", shape, fan_in, fan_out)
     return (resolve_rng(rng).standard_normal(shape) * np.sqrt(2.0 / n_in)).astype(dtype)
 
 
 def glorot_uniform(shape, *, fan_in=None, fan_out=None, rng=None, dtype=np.float32):
     """U(-b, b) with b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
     dtype = _float_dtype("glorot_uniform", dtype)
-    n_in, n_out = _fans(shape, fan_in, fan_out)
+    n_in, n_out = _fans("glorot_uniform", shape, fan_in, fan_out)
     bound = np.sqrt(6.0 / (n_in + n_out))
     return resolve_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
 

@@ -48,9 +48,10 @@ op's backward (:func:`sequence_outputs`), so that no array joins them.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import Tensor, make, needs_grad
+from ..autodiff.tensor import make, needs_grad
 from ..checks import positive_int
 from . import workspace
+from ._operands import as_tensor, optional_tensor
 from .parameter import Parameter
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
@@ -76,14 +77,14 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
 
     Parameters
     ----------
-    x : Tensor, shape (batch, time, input_size)
+    x : Tensor or array_like, shape (batch, time, input_size)
         Or, with ``W_x=None``, the already projected inputs (batch, time, G*H).
-    W_x : Tensor, shape (input_size, G*H), or None
+    W_x : Tensor or array_like, shape (input_size, G*H), or None
         G = 4 (gate blocks i, f, g, o), or 3 (f, g, o) when ``coupled``.
-    W_h : Tensor, shape (H, G*H)
-    b : Tensor, shape (G*H,), optional
-    h0, c0 : Tensor, shape (batch, H) or (H,), optional (zeros)
-    peephole : Tensor, shape (3, H), optional
+    W_h : Tensor or array_like, shape (H, G*H)
+    b : Tensor or array_like, shape (G*H,), optional
+    h0, c0 : Tensor or array_like, shape (batch, H) or (H,), optional (zeros)
+    peephole : Tensor or array_like, shape (3, H), optional
         Diagonal peephole weights p_i, p_f, p_o (p_i unused when coupled).
     coupled : bool, default False
         i_t = 1 - f_t.
@@ -108,7 +109,10 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     >>> out.shape, h.shape, c.shape
     ((4, 5, 2), (4, 2), (4, 2))
     """
-    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    x = as_tensor(x, "lstm", "x")
+    W_x, W_h = optional_tensor(W_x, "lstm", "W_x"), as_tensor(W_h, "lstm", "W_h")
+    b, peephole = optional_tensor(b, "lstm", "b"), optional_tensor(peephole, "lstm", "peephole")
+    xd = x.data
     check_sequence(xd, W_x, W_h, 3 if coupled else 4, "lstm")
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "lstm")
     Wh = W_h.data

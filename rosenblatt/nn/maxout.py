@@ -11,6 +11,7 @@ import numpy as np
 from ..autodiff.tensor import make
 from ..checks import positive_int
 from . import init as initializers
+from ._operands import as_tensor
 from .dense import dense
 from .module import Module
 from .parameter import Parameter
@@ -21,15 +22,26 @@ def maxout(z, pieces):
 
     Parameters
     ----------
-    z : Tensor, shape (..., units * pieces)
+    z : Tensor or array_like, shape (..., units * pieces)
     pieces : int
 
     Returns
     -------
     Tensor, shape (..., units)
         The gradient goes to the winning piece of each unit (the first on ties).
+
+    Raises
+    ------
+    ValueError
+        For a ``pieces`` that is not a positive integer, a 0-d ``z``, or a last axis that
+        is not a multiple of ``pieces``.
     """
+    pieces = positive_int("maxout", "pieces", pieces)
+    z = as_tensor(z, "maxout", "z")
     zd = z.data
+    if zd.ndim == 0:
+        raise ValueError("maxout: z must have at least one axis (..., units * pieces); got a "
+                         "0-d array")
     if zd.shape[-1] % pieces:
         raise ValueError(f"maxout: the last axis ({zd.shape[-1]}) is not a multiple of "
                          f"pieces={pieces}")
@@ -91,6 +103,7 @@ class Maxout(Module):
         self.b = Parameter(np.zeros(shape[1], dtype=dtype))
 
     def forward(self, x):
+        x = as_tensor(x, "Maxout")  # as Dense: array_like, integers as float32
         if not x.shape or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Maxout({self.in_features}, {self.out_features}): expected input of shape "

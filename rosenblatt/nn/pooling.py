@@ -244,8 +244,13 @@ def avg_pool2d(x, kernel_size, stride=None, *, where="avg_pool2d"):
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
     area = k[0] * k[1]
-    y = _window_sum(xd, k, s, out)
-    y /= area
+    if xd.dtype.itemsize < 4:
+        # half precision: the window sums in float32, as PyTorch (nine 8000s overflow
+        # float16, their mean does not); the mean back in the input's dtype
+        y = (_window_sum(xd.astype(np.float32), k, s, out) / area).astype(xd.dtype)
+    else:
+        y = _window_sum(xd, k, s, out)
+        y /= area
 
     def backward(g):
         share = g / area

@@ -14,9 +14,10 @@ distances from one matrix product, then phi and its derivative.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
+from ..autodiff.tensor import as_float_array, make, needs_grad
 from ..checks import one_of, positive_float, positive_int
 from ..randomness import resolve_rng
+from ._operands import as_tensor
 from .module import Module
 from .parameter import Parameter
 
@@ -32,19 +33,36 @@ def _phi(s, kind):
     return (1 - s) * e, 0.5 * (s - 3) * e
 
 
+def _check_shapes(x, centers, widths):
+    """Raise unless x (batch, in), centers (n, in) and widths (n,) fit together."""
+    if len(centers) != 2:
+        raise ValueError(f"rbf: centers must be (n_centers, in_features); got {centers}")
+    if widths != centers[:1]:
+        raise ValueError(f"rbf: widths must have shape (n_centers,) = ({centers[0]},); got "
+                         f"{widths}")
+    if len(x) != 2 or x[1] != centers[1]:
+        raise ValueError(f"rbf: x must be (batch, in_features) with in_features = "
+                         f"centers.shape[1] = {centers[1]}; got {x}")
+
+
 def rbf(x, centers, widths, kind="gaussian"):
     """phi(||x - c_i|| / s_i) for every input row and every centre.
 
     Parameters
     ----------
     x : Tensor or array_like, shape (batch, in_features)
-    centers : Tensor, shape (n_centers, in_features)
-    widths : Tensor, shape (n_centers,)
+    centers : Tensor or array_like, shape (n_centers, in_features)
+    widths : Tensor or array_like, shape (n_centers,)
     kind : {"gaussian", "ricker"}
 
     Returns
     -------
     Tensor, shape (batch, n_centers)
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind`` or shapes that do not fit together (the message names both).
 
     Notes
     -----
@@ -54,8 +72,11 @@ def rbf(x, centers, widths, kind="gaussian"):
     """
     if kind not in KINDS:
         raise ValueError(f"rbf: kind must be 'gaussian' or 'ricker'; got {kind!r}")
-    x = x if isinstance(x, Tensor) else Tensor(as_float_array(x, where="rbf"))
+    x = as_tensor(x, "rbf", "x")
+    centers = as_tensor(centers, "rbf", "centers")
+    widths = as_tensor(widths, "rbf", "widths")
     xd, cd, wd = x.data, centers.data, widths.data
+    _check_shapes(xd.shape, cd.shape, wd.shape)
     # ||x - c||^2 = ||x||^2 + ||c||^2 - 2 x.c, clipped at 0 against round-off. The
     # expansion cancels catastrophically when x and c lie far from the origin (inputs
     # near 1000 keep no digit of a unit distance in float32), so both are first moved
@@ -131,19 +152,39 @@ class RBF(Module):
         self.widths = Parameter(np.full(self.n_centers, width, dtype=dtype))
 
     def init_centers(self, X, rng=None):
-        """Put the centres on ``n_centers`` distinct rows of ``X`` drawn at random; returns self."""
-        X = np.asarray(X)
+        """Put the centres on ``n_centers`` distinct rows of ``X`` drawn at random; returns self.
+
+        Parameters
+        ----------
+        X : Tensor or array_like, shape (n, in_features), n >= n_centers
+        rng : numpy.random.Generator or int, optional
+
+        Raises
+        ------
+        ValueError
+            For a shape that does not fit, or NaN or infinite values in ``X`` (a NaN centre
+            makes every output of its unit NaN).
+        TypeError
+            For data that are no real numbers.
+        """
+        X = as_float_array(X, where="RBF.init_centers")
         if X.ndim != 2 or X.shape[1] != self.in_features or len(X) < self.n_centers:
             raise ValueError(
                 f"RBF.init_centers: need at least {self.n_centers} rows of {self.in_features} "
                 f"features; got shape {X.shape}"
+            )
+        finite = np.isfinite(X).all(axis=1)
+        if not finite.all():
+            raise ValueError(
+                f"RBF.init_centers: X contains NaN or infinite values (first in row "
+                f"{int(np.argmin(finite))}); clean or impute the data first"
             )
         rows = resolve_rng(rng).choice(len(X), size=self.n_centers, replace=False)
         self.centers.data[...] = X[rows]
         return self
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(as_float_array(x, where="RBF"))  # as Dense
+        x = as_tensor(x, "RBF")  # as Dense
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"RBF({self.in_features}, {self.n_centers}): expected input of shape "

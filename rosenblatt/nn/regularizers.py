@@ -156,6 +156,11 @@ class _NormPenalty(Regularizer):
         value = 0.0
         for p in params:
             w = live(p).reshape(-1)
+            if w.dtype.itemsize < 4:
+                # half precision: the sums in float32 (as MaxNorm's), since sum |w| of a
+                # 2048 x 2048 float16 layer (~80,000) passes float16's 65,504 where the
+                # penalty itself (lam times it) does not
+                w = w.astype(np.float32)
             if l1:
                 value += l1 * float(np.abs(w).sum())
             if l2:

@@ -18,8 +18,9 @@ two biases sum to ``b``.
 import numpy as np
 
 from ..autodiff.elementwise import relu_array
-from ..autodiff.tensor import Tensor, make
+from ..autodiff.tensor import make
 from ..checks import one_of
+from ._operands import as_tensor, optional_tensor
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
     check_sequence,
@@ -40,11 +41,11 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
 
     Parameters
     ----------
-    x : Tensor, shape (batch, time, input_size)
+    x : Tensor or array_like, shape (batch, time, input_size)
         Or, with ``W_x=None``, the already projected inputs (batch, time, H).
-    W_x : Tensor (input_size, H) or None
-    W_h : Tensor (H, H)
-    b : Tensor (H,), optional
+    W_x : Tensor or array_like (input_size, H), or None
+    W_h : Tensor or array_like (H, H)
+    b : Tensor or array_like (H,), optional
     h0 : Tensor, shape (batch, H) or (H,), optional (zeros)
     nonlinearity : {"tanh", "relu"}
     lengths : array of int (batch,), optional
@@ -57,7 +58,10 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
         Every h_t; the final state is ``outputs[:, -1]``.
     """
     one_of("rnn", "nonlinearity", nonlinearity, _ACTIVATIONS)
-    xd = x.data if isinstance(x, Tensor) else np.asarray(x)
+    x = as_tensor(x, "rnn", "x")
+    W_x, W_h = optional_tensor(W_x, "rnn", "W_x"), as_tensor(W_h, "rnn", "W_h")
+    b = optional_tensor(b, "rnn", "b")
+    xd = x.data
     check_sequence(xd, W_x, W_h, 1, "rnn")
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "rnn")
     Wh = W_h.data
