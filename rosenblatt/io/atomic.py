@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 
 _SUFFIX = ".tmp"
 
@@ -79,6 +80,15 @@ def _check_folder(target, directory):
                             f"not exist (create it first)")
 
 
+def _keep_mode(path, tmp):
+    """Give the temporary file the permission bits of the file it replaces, if any."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # no file yet: the umask's default stays
+        return
+    os.chmod(tmp, mode)
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Context manager: a file object whose contents replace ``path`` atomically on exit.
@@ -98,6 +108,15 @@ def atomic_write(path, mode="wb"):
     FileNotFoundError
         When the folder of ``path`` does not exist (the message names
         ``path`` and the folder; ``NotADirectoryError`` when it is a file).
+    IsADirectoryError
+        When ``path`` names a folder (an existing one, or a path ending in
+        a separator), as ``open(path, "wb")`` would.
+
+    Notes
+    -----
+    A new file gets the permissions the umask allows; an existing file keeps
+    its own (a checkpoint made private with ``chmod 600`` stays private), as
+    with a plain ``open(path, "wb")``.
 
     Examples
     --------
@@ -112,6 +131,13 @@ def atomic_write(path, mode="wb"):
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write: mode must be 'wb' or 'w'; got {mode!r}")
     target = os.fspath(path)
+    if isinstance(target, bytes):
+        target = os.fsdecode(target)
+    separators = tuple({os.sep, os.altsep or os.sep, "/"})
+    # abspath drops a trailing separator: "run/checkpoints/" would become a file "checkpoints"
+    if target.endswith(separators) or os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, f"cannot write {target}: it names a folder; give "
+                                f"a file name (e.g. {os.path.join(target, 'model.safetensors')})")
     path = os.path.abspath(target)
     directory, name = os.path.split(path)
     _check_folder(target, directory)
@@ -120,6 +146,7 @@ def atomic_write(path, mode="wb"):
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the umask decide.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
+        _keep_mode(path, tmp)
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()

@@ -35,8 +35,8 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # the ranges the optimizers' constructors accept for these hyper-parameters
 _RANGES = {"lr": (0.0, _FLOAT32_MAX, True), "eps": (0.0, _FLOAT32_MAX, True),
            "weight_decay": (0.0, _FLOAT32_MAX, True), "lr_decay": (0.0, _FLOAT32_MAX, True),
-           "betas": (0.0, 1.0, False), "rho": (0.0, 1.0, True), "momentum": (0.0, 1.0, True),
-           "dampening": (0.0, 1.0, True)}
+           "betas": (0.0, 1.0, False), "rho": (0.0, 1.0, False),
+           "momentum": (0.0, 1.0, False), "dampening": (0.0, 1.0, False)}  # as unit_interval
 
 # optimizer state keys added after checkpoints were first written (2026-12-05: SGD's
 # dampening, Adam's amsgrad, decoupled weight decay and running maximum): a file without them
@@ -64,10 +64,18 @@ def _is_number(value):
         value, (bool, np.bool_))
 
 
+_WRITTEN = ("epoch", "generators", "history", "callbacks")  # by every checkpoint writer
+
+
 def is_training_checkpoint(metadata):
-    """Whether ``metadata`` has the fields a training checkpoint writes (``epoch`` and more)."""
-    return isinstance(metadata, dict) and "epoch" in metadata and any(
-        key in metadata for key in ("generators", "history", "callbacks"))
+    """Whether ``metadata`` has every field a training checkpoint writes ("epoch",
+    "generators", "history", "callbacks").
+
+    Only for files written before training checkpoints were marked (``rb.save(...,
+    training_checkpoint=True)``): a user's own ``{"epoch": 2, "history": [0.9, 0.7]}`` is
+    not one.
+    """
+    return isinstance(metadata, dict) and all(key in metadata for key in _WRITTEN)
 
 
 def check_training_metadata(metadata):
@@ -221,16 +229,20 @@ def check_checkpoint(ckpt, optimizer=None, generators=None, callbacks=(), model=
 
 
 def _check_weights(field, state, model):
-    expected = {name: p.data.shape for name, p in model.named_parameters()}
-    expected.update({name: np.shape(b) for name, b in model.named_buffers()})
+    expected = {name: p.data for name, p in model.named_parameters()}
+    expected.update(model.named_buffers())
     if not isinstance(state, dict) or set(state) != set(expected):
         _fail(field, state if not isinstance(state, dict) else sorted(state)[:3],
               f"the model's {len(expected)} weight arrays by name")
-    for name, shape in expected.items():
-        value = state[name]
-        if not isinstance(value, np.ndarray) or value.shape != shape \
-                or value.dtype.kind not in "fiu":
-            _fail(f"{field}[{name!r}]", value, f"a numeric array of shape {shape}")
+    for name, target in expected.items():
+        value, shape = state[name], np.shape(target)
+        # the kind of the model's own array: float weights, a bool mask (SparseDense) ...
+        kind = np.asarray(target).dtype.kind
+        if not isinstance(value, np.ndarray) or value.shape != shape:
+            _fail(f"{field}[{name!r}]", value, f"an array of shape {shape}")
+        if (value.dtype.kind == "f") != (kind == "f") or value.dtype.kind not in "fiub":
+            _fail(f"{field}[{name!r}]", value, f"an array of shape {shape} and dtype kind "
+                  f"{kind!r} (as the model's); got {value.dtype}")
 
 
 def check_optimizer_state(state, optimizer):
@@ -262,6 +274,21 @@ def check_optimizer_state(state, optimizer):
     t = state.get("t")
     if "t" in template and (not _is_int(t) or not 0 <= t <= 2**62):
         _fail('optimizer state "t"', t, "a non-negative integer")
+    _try_loading(state, optimizer)
+
+
+def _try_loading(state, optimizer):
+    """Load ``state`` into a copy of ``optimizer``: what only the optimizer checks (AdaptiveGains'
+    ``down``, Rprop's ``etas``) is refused here, before the model or the optimizer changes."""
+    try:
+        trial = copy.deepcopy(optimizer)
+    except Exception:  # an optimizer that cannot be copied: the checks above must do
+        return
+    try:
+        trial.load_state_dict(state)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as err:
+        raise FormatError(f"checkpoint optimizer state: {type(err).__name__}: "
+                          f"{str(err)[:200]}") from None
 
 
 def _finite(field, value):

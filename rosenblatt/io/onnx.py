@@ -647,8 +647,14 @@ def _dims(shape, dynamic_axes):
     return [names.get(k, f"axis{k}") if k in axes else n for k, n in enumerate(shape)]
 
 
-def _standardize(standardize, shape):
-    """``(mean, std)`` as float64 arrays of one sample's ``shape``, checked."""
+def _standardize(standardize, shape, dynamic=()):
+    """``(mean, std)`` as float64 arrays that broadcast against one sample's ``shape``, checked.
+
+    Each keeps its smallest shape (a per-feature (features,) vector stays one: (1, features)
+    for a (time, features) sample), so that the graph reads any size along the ``dynamic``
+    axes (of the sample, counted from 0); one that varies along a dynamic axis is refused,
+    one that is constant along it is stored once.
+    """
     try:
         mean, std = standardize
         mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
@@ -661,11 +667,22 @@ def _standardize(standardize, shape):
             v = v.reshape(shape)  # e.g. the CLI's flat per-feature vectors
         else:
             try:
-                v = np.broadcast_to(v, shape)
+                if v.ndim > len(shape) or np.broadcast_shapes(v.shape, shape) != tuple(shape):
+                    raise ValueError
             except ValueError:
                 raise ValueError(f"export_onnx: standardize's {label} must have the shape of "
                                  f"one sample {shape} (or broadcast to it); got shape "
                                  f"{v.shape}") from None
+            v = v.reshape((1,) * (len(shape) - v.ndim) + v.shape)
+        for axis in dynamic:
+            if v.shape[axis] > 1:
+                first = v.take([0], axis=axis)
+                if not np.array_equal(v, np.broadcast_to(first, v.shape), equal_nan=True):
+                    raise ValueError(
+                        f"export_onnx: standardize's {label} varies along axis {axis + 1} of "
+                        f"the input, which dynamic_axes leaves open (its size may change); "
+                        f"give one value per feature, or leave axis {axis + 1} fixed")
+                v = first
         bad = v[~np.isfinite(v)] if label == "mean" else v[~(np.isfinite(v) & (v > 0))]
         if bad.size:
             need = "finite" if label == "mean" else "finite and > 0 (the graph divides by it)"
@@ -704,7 +721,9 @@ def build_onnx(model, example_input, *, opset=DEFAULT_OPSET, graph_name=None, in
     if standardize is not None:
         if data.dtype.kind != "f":
             raise ValueError("export_onnx: standardize needs a float input")
-        mean, std = _standardize(standardize, data.shape[1:])
+        dims = _dims(data.shape, dynamic_axes)
+        dynamic = [k - 1 for k in range(1, data.ndim) if isinstance(dims[k], str)]
+        mean, std = _standardize(standardize, data.shape[1:], dynamic)
         centred = g.node("Sub", [x.name, g.const(mean, "input_mean")], "standardize")
         name = g.node("Div", [centred, g.const(std, "input_std")], "standardize")
         x = _Value(name, ((data - mean) / std).astype(data.dtype))
@@ -751,15 +770,19 @@ def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=
     path : str or os.PathLike
         The ``.onnx`` file, written atomically.
     example_input : array_like, shape (batch, ...)
-        An input the model accepts. Its dtype (float, or int64 indices for an
-        Embedding) and its shape after the batch axis fix the graph input; the
-        batch axis is symbolic.
+        An input the model accepts. Its shape after the batch axis fixes the
+        graph input's (the batch axis is symbolic, and so are ``dynamic_axes``).
+        The graph input's dtype is the model's float dtype (int64 indices for a
+        model that starts with an Embedding), whatever the example's: cast your
+        data accordingly (``X.astype(np.float32)`` for a float32 model).
     opset : int, default 17
         The ONNX operator set (17 up to the installed onnx's newest).
     standardize : (mean, std), optional
         Finite arrays of the shape of one sample (or broadcastable to it), std
         > 0: the graph first computes (x - mean) / std, so it takes raw inputs
-        (the CLI passes a trained model's saved standardisation).
+        (the CLI passes a trained model's saved standardisation). Along a
+        dynamic axis (``dynamic_axes``) they must not vary: a per-feature
+        ``(features,)`` vector serves sequences of any length.
     dynamic_axes : sequence of int, default (0,)
         The input axes whose size the graph leaves open (named ``batch``,
         ``time`` for the second axis of a (batch, time, features) input,

@@ -49,12 +49,16 @@ def encode(tensors, metadata):
     """Bytes of a safetensors file holding ``tensors`` (name -> ndarray) and ``metadata``.
 
     The same tensors and metadata always give the same bytes: tensors are laid
-    out in name order and the header is JSON with sorted keys, padded with
-    spaces to a multiple of 8 bytes as the reference writer pads it. (The
-    reference writer keeps metadata in a hash map, so two saves of one model
-    differed byte for byte.) Any safetensors reader loads the result.
+    out as the reference writer lays them out, the widest dtype first and by
+    name within one width, and the header is JSON with sorted keys, padded with
+    spaces to a multiple of 8 bytes. So every tensor starts at a multiple of its
+    item size in the file, as zero-copy (mmap) readers need (safetensors PR
+    #148); in name order a 1-byte ``bool`` mask of odd size misaligned the
+    float tensors after it. (The reference writer keeps metadata in a hash map,
+    so two saves of one model differed byte for byte.) Any safetensors reader
+    loads the result; :func:`decode` reads tensors in any order.
     """
-    names = sorted(tensors)
+    names = sorted(tensors, key=lambda n: (-np.asarray(tensors[n]).dtype.itemsize, n))
     header, chunks, offset = {}, [], 0
     for name in names:
         array = np.asarray(tensors[name])

@@ -12,7 +12,15 @@ A model file is one safetensors file (see :mod:`.safetensors_format`):
   used by two layers, ``d2.W = d1.W``): [later name, first name] pairs. A tied
   parameter is stored once, under its first name, and tied again on load; a
   module used in several places is stored once (its parameters and buffers
-  under its first position) and is one object again on load.
+  under its first position) and is one object again on load;
+* ``regularizers`` (only when a module has some): each module's
+  ``regularizers`` (:mod:`.regularizer_specs`), so they travel with the model;
+* ``checkpoint = "training"`` on a training checkpoint (``save(...,
+  training_checkpoint=True)``, as ``rb.callbacks.Checkpoint`` writes it): only such
+  a file's metadata is checked against the training-checkpoint schema by
+  :func:`load_checkpoint`, never a user's own metadata that happens to hold an
+  "epoch" and a "history". (A file written before the marker counts as one when
+  its metadata holds all of "epoch", "generators", "history" and "callbacks".)
 
 Loading parses the file strictly, rebuilds the model from registered layer
 types only (no pickle, no eval, no import by name) and checks every tensor's
@@ -33,6 +41,7 @@ Checkpoints (for a training loop's ``Checkpoint`` callback)::
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 
@@ -46,6 +55,7 @@ from .checkpoint_schema import (
     is_training_checkpoint,
 )
 from .errors import FormatError
+from .regularizer_specs import decode_regularizers, encode_regularizers
 from .safetensors_format import decode, encode
 
 FORMAT = "rosenblatt"
@@ -65,15 +75,20 @@ class Checkpoint:
     metadata : object or None
         The ``metadata`` given to :func:`save` (epoch, RNG state, metrics ...).
     format_version : int
+    training : bool
+        Whether the file is a training checkpoint (``save(...,
+        training_checkpoint=True)``, or an older file with a training checkpoint's
+        fields), whose metadata :func:`load_checkpoint` checks against the schema.
     """
 
     model: object
     optimizer_state: object = None
     metadata: object = None
     format_version: int = FORMAT_VERSION
+    training: bool = False
 
 
-def save(model, path, optimizer=None, metadata=None):
+def save(model, path, optimizer=None, metadata=None, *, training_checkpoint=False):
     """Save a model (architecture and weights), atomically, as safetensors.
 
     Parameters
@@ -86,12 +101,23 @@ def save(model, path, optimizer=None, metadata=None):
     metadata : JSON-like, optional
         None/bool/int/float/str, lists, tuples and dicts of them, and
         ndarrays (stored as tensors): epoch, RNG state
-        (``rng.bit_generator.state``), metrics ...
+        (``rng.bit_generator.state``), metrics ... At most
+        :data:`MAX_JSON_VALUES` values outside arrays (store long series as arrays).
+    training_checkpoint : bool, default False
+        Mark the file as a training checkpoint (what ``rb.callbacks.Checkpoint``
+        writes): :func:`load_checkpoint` then checks its metadata against the
+        training-checkpoint schema (:mod:`.checkpoint_schema`). Leave it False for
+        your own metadata.
+
+    Each module's ``regularizers`` (L1, L2, ElasticNet, MaxNorm, InputNoise) are
+    saved too; another regularizer type is left out with a ``UserWarning``.
 
     Raises
     ------
     TypeError
-        If a layer is not registered or a value cannot be saved (nothing is written).
+        If a layer is not registered, a value cannot be saved, or the file could
+        not be loaded back (a config integer that the file's size cannot vouch for,
+        too many metadata values); nothing is written.
 
     Examples
     --------
@@ -108,11 +134,15 @@ def save(model, path, optimizer=None, metadata=None):
     """
     if not isinstance(model, Module):
         raise TypeError(f"save: model must be an rb.nn.Module; got {type(model).__name__}")
+    if not isinstance(training_checkpoint, bool):
+        raise TypeError(f"save: training_checkpoint must be True or False; got "
+                        f"{training_checkpoint!r:.40}")
     tensors = {f"model/{name}": np.asarray(value) for name, value in model.state_dict().items()}
+    spec = registry.spec_of(model)
     header = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "architecture": json.dumps(registry.spec_of(model)),
+        "architecture": json.dumps(spec),
     }
     from .._version import __version__
 
@@ -123,6 +153,11 @@ def save(model, path, optimizer=None, metadata=None):
     ties = model.tied_parameters()
     if ties:  # a weight used in two layers is stored once and tied again on load
         header["tied"] = json.dumps([list(pair) for pair in ties])
+    regularizers = encode_regularizers(model)
+    if regularizers:
+        header["regularizers"] = json.dumps(regularizers)
+    if training_checkpoint:
+        header["checkpoint"] = "training"
     if optimizer is not None:
         state = optimizer if isinstance(optimizer, dict) else _state_dict_of(optimizer)
         header["optimizer"] = json.dumps(
@@ -131,7 +166,22 @@ def save(model, path, optimizer=None, metadata=None):
         header["optimizer_type"] = type(optimizer).__name__
     if metadata is not None:
         header["metadata"] = json.dumps(_encode_tree(metadata, "metadata", tensors, "metadata"))
+    _check_loadable(spec, header, tensors)
     write_bytes_atomic(path, encode(tensors, header))
+
+
+def _check_loadable(spec, header, tensors):
+    """Refuse, on save, what :func:`load` would refuse in a file the library wrote itself."""
+    for key in ("optimizer", "metadata"):
+        if key in header and _count_values(header[key]) > MAX_JSON_VALUES:
+            raise TypeError(f"save: {key!r} holds more than {MAX_JSON_VALUES:,} values, more "
+                            f"than rb.load reads; store long series as ndarrays (saved as "
+                            f"tensors)")
+    total = sum(int(np.size(t)) for t in tensors.values())
+    try:
+        registry.plan(spec, max_int=max(2**16, total))
+    except registry.SpecError as err:
+        raise TypeError(f"save: the file could not be loaded back: {err}") from None
 
 
 def _state_dict_of(optimizer):
@@ -186,10 +236,12 @@ def load_checkpoint(path):
 
     A training checkpoint's metadata (``epoch``, ``generators``, ``history``, ``callbacks``)
     is checked against its schema (:mod:`.checkpoint_schema`): a wrong type or shape is a
-    :class:`FormatError` naming the field.
+    :class:`FormatError` naming the field. A training checkpoint is a file saved with
+    ``training_checkpoint=True`` (or, written before that marker, one whose metadata holds
+    all four fields); any other metadata is the user's and comes back as saved.
     """
     ckpt = load(path, with_extras=True)
-    if is_training_checkpoint(ckpt.metadata):
+    if ckpt.training:
         try:
             check_training_metadata(ckpt.metadata)
         except FormatError as err:
@@ -204,17 +256,23 @@ def restore(path, model, optimizer=None):
     keep their identity (views into an optimizer's ``ParameterVector`` stay
     valid).
 
+    Everything is checked (the architecture, the optimizer state, by loading it into a
+    copy of ``optimizer``) before the model or the optimizer is changed: a refused file
+    leaves both as they were.
+
     Raises
     ------
     FormatError
-        If the file is bad or its architecture differs from ``model``'s.
+        If the file is bad, its architecture differs from ``model``'s (the message
+        says where: ``model[6] (Dense): out_features 10 in the file, 5 in the model``)
+        or its optimizer state does not fit ``optimizer``.
     """
     ckpt = load_checkpoint(path)
-    if registry.spec_of(model) != registry.spec_of(ckpt.model):
-        raise FormatError(
-            f"{os.fspath(path)}: the saved architecture differs from the model's; saved "
-            f"{registry.short_json(registry.spec_of(ckpt.model), 300)}"
-        )
+    difference = registry.describe_difference(registry.spec_of(ckpt.model),
+                                              registry.spec_of(model))
+    if difference is not None:
+        raise FormatError(f"{os.fspath(path)}: the saved architecture differs from the "
+                          f"model's: {difference}")
     if optimizer is not None:
         if ckpt.optimizer_state is None:
             raise FormatError(f"{os.fspath(path)}: holds no optimizer state")
@@ -247,6 +305,10 @@ def _load_bytes(blob, with_extras):
     if spec is None:
         raise FormatError("no 'architecture' in the file's metadata")
     total = sum(int(t.size) for t in tensors.values())
+    training = header.get("checkpoint")
+    if training not in (None, "training"):
+        raise FormatError(f"unknown 'checkpoint' kind {training[:40]!r}; this rosenblatt "
+                          f"writes 'training'")
     used = set()
     state = {}
     for name, value in tensors.items():
@@ -258,21 +320,25 @@ def _load_bytes(blob, with_extras):
     planned.update({alias: state[first] for alias, first in ties})
     try:
         # every layer's shapes, computed before anything is allocated, against the file's
-        _check_plan(registry.plan(spec, max_int=max(2**16, total), max_tensors=len(planned)),
-                    planned)
-        model = registry.build(spec, max_int=max(2**16, total), max_draws=max(2**24, 8 * total))
+        layout = registry.plan(spec, max_int=max(2**16, total), max_tensors=len(planned))
+        _check_plan(layout, planned)
+        # (an integer above the file's size only in layers whose shapes were just checked)
+        model = registry.build(spec, max_int=layout.max_int, max_draws=max(2**24, 8 * total))
     except registry.SpecError as err:
         raise FormatError(str(err)) from None
     _retie(model, ties)
     _check_state(model, state)
     _restore_flags(model, _json(header, "modes"), _json(header, "frozen"))
+    decode_regularizers(_json(header, "regularizers"), model)
     optimizer_state = _decode_tree(_json(header, "optimizer"), tensors, used)
     metadata = _decode_tree(_json(header, "metadata"), tensors, used)
     extra = sorted(set(tensors) - used)
     if extra:
         raise FormatError(f"unexpected tensors {_few(extra)}")
     if with_extras:
-        return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION)
+        training = training == "training" or (training is None
+                                              and is_training_checkpoint(metadata))
+        return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION, training)
     return model
 
 
@@ -322,13 +388,22 @@ def _restore_flags(model, modes, frozen):
 
 
 MAX_JSON_VALUES = 1_000_000  # values in one JSON tree of the metadata (a list of 20M ints: GBs)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string literal (unrolled: fast)
+
+
+def _count_values(text):
+    """An upper bound of the values in a JSON text: its separators outside strings, counted
+    in C (a long string holding commas is one value)."""
+    if '"' in text:
+        text = _STRING.sub("", text)
+    return text.count(",") + text.count(":")
 
 
 def _json(header, key):
     if key not in header:
         return None
     text = header[key]
-    if text.count(",") + text.count(":") > MAX_JSON_VALUES:  # an upper bound, counted in C
+    if _count_values(text) > MAX_JSON_VALUES:
         raise FormatError(f"metadata {key!r} holds more than {MAX_JSON_VALUES:,} values (store "
                           f"large data as arrays)")
     try:
@@ -407,11 +482,48 @@ def _check_state(model, state):
             raise FormatError(
                 f"tensor model/{name} has dtype {state[name].dtype}; expected {target.dtype}"
             )
-    floats = {v.dtype for v in state.values() if v.dtype.kind == "f"}
-    model_floats = {p.data.dtype for p in model.parameters()}
-    if len(floats) == 1 and model_floats and model_floats != floats:
-        model.astype(floats.pop())
+    _cast_as_stored(model, state)
     model.load_state_dict(state)
+
+
+def _cast_as_stored(model, state):
+    """Give every part of ``model`` the float dtype its tensors are stored in.
+
+    A layer whose constructor takes no ``dtype`` is built in float32; the stored dtype wins.
+    Top down: a module whose float tensors are all stored in one dtype is cast whole
+    (``astype``, which also casts what it computes with); a module mixing dtypes (a float64
+    autoencoder in a float32 Sequential) is left to its parts.
+    """
+    stored = {}  # id(parameter or buffer) -> its stored float dtype
+    for name, p in model.named_parameters():
+        if state[name].dtype.kind == "f":
+            stored[id(p)] = state[name].dtype
+    for name, b in model.named_buffers():
+        if isinstance(b, np.ndarray) and state[name].dtype.kind == "f":
+            stored[id(b)] = state[name].dtype
+
+    def pairs(module):  # (current dtype, stored dtype) of each float tensor under module
+        out = [(p.data.dtype, stored[id(p)]) for p in module.parameters() if id(p) in stored]
+        out += [(b.dtype, stored[id(b)]) for _, b in module.named_buffers() if id(b) in stored]
+        return out
+
+    stack, seen = [model], set()
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        found = pairs(module)
+        if all(now == then for now, then in found):
+            continue
+        wanted = {then for _, then in found}
+        if len(wanted) == 1:
+            module.astype(wanted.pop())
+        else:
+            stack.extend(module.children())
+    for name, p in model.named_parameters():  # a single layer mixing dtypes: rebind
+        if state[name].dtype.kind == "f" and p.data.dtype != state[name].dtype:
+            p.data = p.data.astype(state[name].dtype)
 
 
 # -- JSON trees with arrays (optimizer state, metadata) ---------------------------------

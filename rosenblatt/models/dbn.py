@@ -245,7 +245,7 @@ class DBN(Module):
                          "chains": r._chains, "q": r._q} for r in self.rbms[:i]]
             metadata["dbn"] = {"layer": i, "histories": [h.to_dict() for h in done],
                                "finished": finished}
-            write(self, path, optimizer=optimizer, metadata=metadata)
+            write(self, path, optimizer=optimizer, metadata=metadata, training_checkpoint=True)
 
         return rbm._fit(data, epochs, batch_size, callbacks, optimizer, True, progress, rng,
                         resumed, save)
@@ -258,9 +258,10 @@ class DBN(Module):
         from ..training.history import History
 
         ckpt, where = RBM._open_checkpoint(path, "DBN.pretrain", "dbn")
-        if registry.spec_of(self) != registry.spec_of(ckpt.model):
-            raise FormatError(f"{where} holds another architecture: "
-                              f"{registry.short_json(registry.spec_of(ckpt.model), 200)}")
+        difference = registry.describe_difference(registry.spec_of(ckpt.model),
+                                                  registry.spec_of(self))
+        if difference is not None:
+            raise FormatError(f"{where} holds another architecture: {difference}")
         info = ckpt.metadata["dbn"]
         layer, done = info.get("layer"), info.get("histories")
         if not is_int(layer) or not 0 <= layer < len(self.rbms) or not isinstance(done, list) \

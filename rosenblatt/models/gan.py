@@ -718,7 +718,7 @@ class GAN(Module):
                            "optimizer_d": self.optimizer_d.state_dict()},
             "lr_ratio": None if run.optimizer is None else run.optimizer._ratio,
         }
-        save(self, path, metadata=metadata)
+        save(self, path, metadata=metadata, training_checkpoint=True)
 
     def _check_resume(self, path, run, callbacks):
         """Check a :meth:`_save_checkpoint` file against this run without changing anything
@@ -735,9 +735,11 @@ class GAN(Module):
         if not isinstance(meta, dict) or "epoch" not in meta or not isinstance(optimizers, dict):
             raise ValueError(f"{owner}.fit: {where} is not a {owner} training checkpoint (one "
                              f"written by rb.callbacks.Checkpoint in {owner}.fit)")
-        if registry.spec_of(self) != registry.spec_of(ckpt.model):
+        difference = registry.describe_difference(registry.spec_of(ckpt.model),
+                                                  registry.spec_of(self))
+        if difference is not None:
             raise FormatError(f"{owner}.fit: {where} holds another architecture than the model "
-                              f"being trained")
+                              f"being trained: {difference}")
         for name in ("optimizer_g", "optimizer_d"):  # every check before any change
             try:
                 check_optimizer_state(optimizers.get(name), getattr(self, name))

@@ -615,16 +615,17 @@ class RBM(Module):
             from ..nn import registry
 
             ckpt, where = self._open_checkpoint(resume_from, "RBM.fit", "rbm")
-            if registry.spec_of(self) != registry.spec_of(ckpt.model):
-                raise FormatError(f"{where} holds another architecture: "
-                                  f"{registry.short_json(registry.spec_of(ckpt.model), 200)}")
+            difference = registry.describe_difference(registry.spec_of(ckpt.model),
+                                                      registry.spec_of(self))
+            if difference is not None:
+                raise FormatError(f"{where} holds another architecture: {difference}")
             resumed = self._check_resume(ckpt, where, optimizer, rng, callbacks)
             self.load_state_dict(ckpt.model.state_dict())  # everything checked: now change
 
         def save(path, metadata):
             from ..io import save as write  # io sits below models: imported when writing
 
-            write(self, path, optimizer=optimizer, metadata=metadata)
+            write(self, path, optimizer=optimizer, metadata=metadata, training_checkpoint=True)
 
         return self._fit(X, epochs, batch_size, callbacks, optimizer, shuffle, progress, rng,
                          resumed, save)

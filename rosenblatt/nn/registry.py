@@ -25,7 +25,8 @@ The protocol for layer authors
       rebuild the layer (and, if ``cls(**config)`` is not how to rebuild it,
       a classmethod ``from_config(cls, config)``), as Dense, Conv1d/Conv2d,
       RBF and Sequential do (a subclass that adds constructor arguments
-      overrides ``config`` too);
+      overrides ``config`` too: saving one whose inherited ``config`` misses
+      them raises ``TypeError`` naming them, :func:`missing_config_arguments`);
    b. or pass ``config=`` / ``build=`` functions to :func:`register`;
    c. or follow the scikit-learn convention: store every constructor argument
       as an attribute of the same name (``self.p = p``); the registry then
@@ -55,7 +56,8 @@ is. Before anything is constructed, :func:`plan` walks the spec (at most
 :data:`MAX_DEPTH` deep) and ``rosenblatt.io`` compares every stated shape with
 the stored tensors: a layer whose state the file does not hold is refused in
 milliseconds. An integer in a config may not exceed ``max(2**16, number of
-stored values)``, a float must be finite in the layer's dtype, and the
+stored values)`` unless its layer states its shapes (which are then checked
+against the stored tensors), a float must be finite in the layer's dtype, and the
 constructors may draw at most ``max(2**24, 8 x stored values)`` initial random
 values in all (weights are initialised randomly, and the stored ones then
 overwrite them).
@@ -207,6 +209,16 @@ def spec_of(module):
         config = config_fn(module)
     elif callable(getattr(module, "config", None)):
         config = module.config()
+        missing = missing_config_arguments(cls, config)
+        if missing:
+            owner = _config_owner(cls).__name__
+            raise TypeError(
+                f"save: {cls.__name__}.__init__ takes {', '.join(map(repr, missing))}, "
+                f"which {owner}.config() does not return; define {cls.__name__}.config() "
+                f"returning every constructor argument (e.g. "
+                f"{{**super().config(), {missing[0]!r}: self.{missing[0]}}}), or the loaded "
+                f"layer would be built with the default"
+            )
     else:
         config = _config_from_attributes(module)
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
@@ -221,6 +233,50 @@ def spec_of(module):
     if floats:
         spec["dtype"] = floats[0].name
     return spec
+
+
+def _config_owner(cls):
+    """The class of ``cls``'s MRO that defines the ``config`` method ``cls`` uses."""
+    return next((k for k in cls.__mro__ if "config" in vars(k)), cls)
+
+
+def missing_config_arguments(cls, config=None):
+    """The constructor arguments a subclass adds that its inherited ``config()`` misses.
+
+    A registered subclass that redefines ``__init__`` with a new argument but inherits
+    ``config`` from its base (``class ScaledDense(Dense)`` with ``scale``) would be saved
+    without it and rebuilt with the default. Returns the names (sorted) of the arguments
+    of the ``__init__`` methods defined below the class that defines ``config``, that the
+    base's constructor does not take and ``config`` (the dict given, or, when None, none
+    of them) does not hold; ``[]`` when ``config`` is the class's own or there is none.
+    The initialisation-only arguments (``rng``, ``dtype``, ``init``, ``bias_init``) are
+    never required.
+    """
+    if not callable(getattr(cls, "config", None)):
+        return []
+    owner = _config_owner(cls)
+    if owner is cls or owner is Module or cls.__init__ is owner.__init__:
+        return []
+    try:
+        base = _constructor_params(owner)
+    except TypeError:
+        base = {}
+    added = set()
+    for klass in cls.__mro__:
+        if klass is owner:
+            break
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        added.update(p.name for p in params if p.name != "self"
+                     and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+    held = set(config or ())
+    return sorted(added - set(base) - set(_SKIPPED_ARGS) - held)
+
 
 
 @functools.lru_cache(maxsize=512)
@@ -314,13 +370,18 @@ class Plan:
     shared : bool
         True for the second and later uses of a module used in two places: its state is
         counted at its first use only (``shapes`` is then empty).
+    max_int : int or None
+        On the plan :func:`plan` returns: the bound for :func:`build`'s ``max_int``, the
+        largest config integer it accepted (an integer above :func:`plan`'s ``max_int`` is
+        accepted only in a layer that states its shapes).
     """
 
-    __slots__ = ("type", "cls", "config", "shapes", "children", "shared")
+    __slots__ = ("type", "cls", "config", "shapes", "children", "shared", "max_int")
 
     def __init__(self, type_, cls, config, shapes=None, children=(), shared=False):
         self.type, self.cls, self.config = type_, cls, config
         self.shapes, self.children, self.shared = shapes, list(children), shared
+        self.max_int = None
 
     def shapes_under(self, prefix):
         """``shapes`` with every name prefixed by ``prefix + "."`` (for a container's
@@ -389,8 +450,11 @@ def plan(spec, max_int=2**16, max_tensors=None):
     Raises :class:`SpecError` for a malformed spec, an unknown type, a config a layer's
     ``state_shapes`` refuses, a float config value that is not finite in the layer's dtype,
     more than :data:`MAX_MODULES` modules or deeper nesting than :data:`MAX_DEPTH`.
-    ``max_int`` bounds every config integer; ``max_tensors`` (the number of tensors a file
-    stores) is what :func:`expect_tensors` checks against.
+    ``max_int`` bounds the config integers of layers that do not state their shapes (a
+    layer that does is checked against the stored tensors, so its iteration counts and
+    strides may be larger; the returned plan's ``max_int`` is the largest integer accepted);
+    ``max_tensors`` (the number of tensors a file stores) is what :func:`expect_tensors`
+    checks against.
 
     Examples
     --------
@@ -405,9 +469,12 @@ def plan(spec, max_int=2**16, max_tensors=None):
     _discover()
     token = _MAX_TENSORS.set(max_tensors)
     try:
-        return _Planner(max_int).node(spec, 0)
+        planner = _Planner(max_int)
+        root = planner.node(spec, 0)
     finally:
         _MAX_TENSORS.reset(token)
+    root.max_int = planner.largest
+    return root
 
 
 class _Planner:
@@ -415,6 +482,8 @@ class _Planner:
 
     def __init__(self, max_int):
         self.max_int = max_int
+        self.pending = []  # (where, value) of the integers above max_int in the current layer
+        self.largest = max_int  # the largest integer accepted (of layers that state shapes)
         self.seen = []  # numbered modules, as _build numbers them (for "__shared__")
         self.uses = 0  # modules and shared uses: bounds repeated containers too
 
@@ -437,27 +506,35 @@ class _Planner:
             raise SpecError(f"{spec['type']}: unsupported dtype {short_json(dtype, 40)}")
         node = Plan(spec["type"], cls, None)
         self.seen.append(node)  # numbered before its children, as spec_of numbers them
+        outer, self.pending = self.pending, []  # this layer's integers above max_int
         limit = _FLOAT64_MAX if dtype == "float64" else _FLOAT32_MAX
         config = {}
         for key, value in spec["config"].items():
             where = f"{spec['type']}.{key}"
             config[key] = self.value(value, depth + 1, node, where, limit)
         node.config = config
-        if build_fn is not None or not states_shapes(cls):
-            return node
-        try:
-            args = config if callable(getattr(cls, "from_config", None)) \
-                else _arguments(cls, config)
-            shapes = cls.state_shapes(args)
-        except _Unstated:
-            return node
-        except (Exception, RecursionError) as err:  # the config is refused, as by the constructor
-            raise SpecError(
-                f"cannot rebuild layer {spec['type']} from config {short_json(spec['config'])}: "
-                f"{type(err).__name__}: {str(err)[:200]}"
-            ) from None
-        if shapes is not None:
-            node.shapes = shapes
+        big, self.pending = self.pending, outer
+        if build_fn is None and states_shapes(cls):
+            try:
+                args = config if callable(getattr(cls, "from_config", None)) \
+                    else _arguments(cls, config)
+                node.shapes = cls.state_shapes(args)
+            except _Unstated:
+                pass
+            except (Exception, RecursionError) as err:  # refused, as by the constructor
+                raise SpecError(
+                    f"cannot rebuild layer {spec['type']} from config "
+                    f"{short_json(spec['config'])}: {type(err).__name__}: {str(err)[:200]}"
+                ) from None
+        if big:
+            # A layer that states its shapes is checked against the stored tensors: its
+            # integers (an iteration count, a stride) may be as large as they like. Elsewhere
+            # an integer may size something unchecked: the file's size bounds it.
+            if node.shapes is None:
+                where, value = big[0]
+                raise SpecError(f"{where} = {short_json(value, 40)} is larger than the file's "
+                                f"{self.max_int} stored values allow")
+            self.largest = max(self.largest, *(abs(v) for _, v in big))
         return node
 
     def value(self, value, depth, parent, where, limit):
@@ -471,10 +548,7 @@ class _Planner:
             return value
         if isinstance(value, int):
             if abs(value) > self.max_int:
-                raise SpecError(
-                    f"{where} = {short_json(value, 40)} is larger than the file's "
-                    f"{self.max_int} stored values allow"
-                )
+                self.pending.append((where, value))  # judged when the layer's shapes are known
             return value
         deeper = depth + 1
         if isinstance(value, list):
@@ -709,6 +783,69 @@ def _decode(value, max_int, depth):
                 raise SpecError(f"bad '__dict__' key: {err}") from None
         return {k: _decode(v, max_int, depth + 1) for k, v in value.items()}
     raise SpecError(f"unexpected value {short_json(value)} in an architecture")
+
+
+# -- two specs compared: where a file's architecture differs from a model's ------------------
+def describe_difference(saved, current, where="model"):
+    """Where two architecture specs first differ, as a message; None when they are equal.
+
+    ``saved`` is the file's spec, ``current`` the model's (``spec_of(model)``), e.g.
+    ``"model[6] (Dense): out_features 10 in the file, 5 in the model"`` or
+    ``"model (Dense): dtype float64 in the file, float32 in the model"``.
+
+    Examples
+    --------
+    >>> import rosenblatt as rb
+    >>> from rosenblatt.nn import registry
+    >>> a = rb.nn.Sequential(rb.nn.Dense(3, 4), rb.nn.Dense(4, 2))
+    >>> b = rb.nn.Sequential(rb.nn.Dense(3, 4), rb.nn.Dense(4, 5))
+    >>> registry.describe_difference(registry.spec_of(a), registry.spec_of(b))
+    'model[1] (Dense): out_features 2 in the file, 5 in the model'
+    """
+    found = _node_difference(saved, current, where)
+    if found is None:
+        return None
+    where, layer, key, a, b = found
+    if key is None:
+        return f"{where}: a {a} in the file, a {b} in the model"
+    return f"{where} ({layer}): {key} {a} in the file, {b} in the model"
+
+
+def _node_difference(a, b, where):
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return None if a == b else (where, "?", "spec", short_json(a, 60), short_json(b, 60))
+    if a.get("type") != b.get("type"):
+        return where, None, None, short_json(a.get("type"), 40), short_json(b.get("type"), 40)
+    layer = a.get("type")
+    ca, cb = a.get("config") or {}, b.get("config") or {}
+    for key in sorted(set(ca) | set(cb), key=str):
+        found = _value_difference(ca.get(key), cb.get(key), where, layer, key,
+                                  f"{where}[{{}}]" if key == "layers" else f"{where}.{key}")
+        if found is not None:
+            return found
+    if a.get("dtype") != b.get("dtype"):
+        return where, layer, "dtype", a.get("dtype"), b.get("dtype")
+    return None
+
+
+def _value_difference(a, b, where, layer, key, sub):
+    """The first difference of two config values of layer ``layer`` at ``where``; ``sub``
+    is where a module found in them sits (with ``{}`` for a list index)."""
+    if isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b) == {"__module__"}:
+        return _node_difference(a["__module__"], b["__module__"],
+                                sub.replace("[{}]", f".{key}") if "{}" in sub else sub)
+    if isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b) == {"__tuple__"}:
+        a, b = a["__tuple__"], b["__tuple__"]
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _value_difference(x, y, where, layer, f"{key}[{i}]",
+                                      sub.format(i) if "{}" in sub else f"{sub}[{i}]")
+            if found is not None:
+                return found
+        if len(a) != len(b):
+            return where, layer, f"{key} has", f"{len(a)} entries", f"{len(b)}"
+        return None
+    return None if a == b else (where, layer, key, short_json(a, 60), short_json(b, 60))
 
 
 def _unknown_type(name):

@@ -607,7 +607,8 @@ class Trainer:
                 "best_loss": float(self._best_loss) if math.isfinite(self._best_loss) else None,
                 "floor": float(self._floor),
                 "growth_check": self.divergence_factor is not None}
-        save(self.model, path, optimizer=self.optimizer, metadata=metadata)
+        save(self.model, path, optimizer=self.optimizer, metadata=metadata,
+             training_checkpoint=True)
 
     def _resume_best(self, best, path, epochs_done):
         """Put back the best epoch a checkpoint stored (its weights, epoch and loss), so that
@@ -661,9 +662,11 @@ class Trainer:
         if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None:
             raise ValueError(f"fit: {os.fspath(path)} is a model file, not a training checkpoint "
                              f"(written by rb.callbacks.Checkpoint)")
-        if registry.spec_of(self.model) != registry.spec_of(ckpt.model):
+        difference = registry.describe_difference(registry.spec_of(ckpt.model),
+                                                  registry.spec_of(self.model))
+        if difference is not None:
             raise FormatError(f"fit: {os.fspath(path)} holds another architecture than the "
-                              f"model being trained")
+                              f"model being trained: {difference}")
         self.model.load_state_dict(ckpt.model.state_dict())
         self.optimizer.load_state_dict(ckpt.optimizer_state)
         gens = self.generators()
