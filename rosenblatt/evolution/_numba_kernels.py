@@ -203,7 +203,8 @@ def neat_offsets(records, offsets):
 @_jit
 def neat_forward(records, offsets, X, out):
     """Outputs of every record on its batch: ``X`` (P, n, n_inputs) (a broadcast view is
-    fine), ``out`` (P, n, n_outputs); ``offsets`` from :func:`neat_offsets`."""
+    fine), ``out`` (P, n, n_outputs); ``offsets`` from :func:`neat_offsets`. A connection
+    of weight 0 is skipped (a non-finite source adds nothing through it, as in NumPy)."""
     P, n, _ = out.shape
     n_in = int(records[0])
     n_out = int(records[1])
@@ -230,6 +231,8 @@ def neat_forward(records, offsets, X, out):
                 acc[s] = 0.0
             for e in range(int(rec[s_at + u]), int(rec[s_at + u + 1])):
                 w = rec[w_at + e]
+                if w == 0.0:  # adds nothing, also from a NaN or inf source (the NumPy path)
+                    continue
                 src = int(rec[e_at + e])
                 for s in range(n):
                     acc[s] += w * V[src, s]

@@ -19,7 +19,7 @@ and are not used (the log is in ``benchmarks/README.md``).
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import activations as _act
 
@@ -104,10 +104,11 @@ class NEATConfig:
         and mutated on one scale, so this sets how far the bias term moves per
         mutation against the inputs' terms.
     activation, output_activation : str
-        Node activations (``steep_sigmoid`` = ``1 / (1 + exp(-4.9 x))``).
-    activations : tuple of str
-        For CPPNs: the set new hidden nodes draw from (``activation_mutation_rate``
-        then re-draws one node's function).
+        The activations of new hidden nodes and of the output nodes
+        (``steep_sigmoid`` = ``1 / (1 + exp(-4.9 x))``).
+    activations : tuple of str, optional
+        The set new hidden nodes draw from (CPPNs; ``activation_mutation_rate``
+        then re-draws one node's function). Default ``(activation,)``.
 
     Examples
     --------
@@ -152,7 +153,7 @@ class NEATConfig:
     bias: float = 1.0
     activation: str = "steep_sigmoid"
     output_activation: str = "steep_sigmoid"
-    activations: tuple = field(default=("steep_sigmoid",))
+    activations: tuple = None
     activation_mutation_rate: float = 0.0
 
     def __post_init__(self):
@@ -201,11 +202,16 @@ class NEATConfig:
             v = getattr(self, key)
             if not isinstance(v, str) or v not in _act.ACTIVATIONS:
                 bad(key, f"one of {', '.join(_act.NAMES)}")
-        acts = self.activations
+        acts = (self.activation,) if self.activations is None else self.activations
         if isinstance(acts, str) or not isinstance(acts, (list, tuple)) or not acts or any(
                 not isinstance(a, str) or a not in _act.ACTIVATIONS for a in acts):
             bad("activations", f"a non-empty list of names from {', '.join(_act.NAMES)}")
         self.activations = tuple(acts)
+        if self.target_species is not None and self.threshold_min > self.compatibility_threshold:
+            raise ConfigError(f"NEATConfig: threshold_min ({self.threshold_min!r}) must not "
+                              f"exceed compatibility_threshold ({self.compatibility_threshold!r})"
+                              f" when target_species is set (the dynamic threshold would jump "
+                              f"up to threshold_min); lower threshold_min")
 
     # -- presets ---------------------------------------------------------------------------
     @classmethod

@@ -11,8 +11,11 @@ evolved CPPN paints the weights of a larger network laid out on a geometric
 :class:`Substrate`. The weight of the connection from the node at
 ``(x1, y1)`` to the node at ``(x2, y2)`` is ``CPPN(x1, y1, x2, y2)``; all
 connections of all CPPNs of a population are queried in one batched
-evaluation. Outputs with ``|w| < threshold`` are not expressed; the others are
-scaled to ``sign(w) (|w| - threshold) / (1 - threshold) * weight_max``.
+evaluation. The CPPN's output is clamped to ``[-1, 1]`` (a tanh output node,
+:func:`cppn_config`'s, is already there); outputs with ``|w| <= threshold``
+are not expressed; the others are scaled to
+``sign(w) (|w| - threshold) / (1 - threshold) * weight_max``, within
+``[-weight_max, weight_max]``.
 Because the pattern is a function of geometry, the same CPPN paints a
 substrate of any resolution.
 """
@@ -26,7 +29,7 @@ from . import activations as _act
 from .config import NEATConfig
 from .genome import Genome
 from .neat import NEAT
-from .network import PopulationNetwork
+from .network import PopulationNetwork, _like
 
 __all__ = ["HyperNEAT", "Substrate", "SubstrateNetwork", "cppn_config", "cppn_image",
            "grid"]
@@ -53,8 +56,9 @@ def cppn_config(**overrides):
 def cppn_image(genome, width, height):
     """Paint a CPPN with inputs ``(x, y, d)`` on a ``height x width`` grid.
 
-    ``x`` and ``y`` run over ``[-1, 1]``, ``d = sqrt(x^2 + y^2)`` is the
-    distance from the centre. Returns ``(height, width)`` for one output, or
+    ``x`` and ``y`` run over ``[-1, 1]`` (a single column or row lies at the
+    centre, 0, as in :func:`grid`), ``d = sqrt(x^2 + y^2)`` is the distance
+    from the centre. Returns ``(height, width)`` for one output, or
     ``(height, width, n_outputs)``.
 
     Examples
@@ -69,7 +73,9 @@ def cppn_image(genome, width, height):
     if genome.n_inputs != 3:
         raise ValueError(f"cppn_image: the CPPN must have 3 inputs (x, y, d); genome "
                          f"{genome.id} has {genome.n_inputs}")
-    x, y = np.meshgrid(np.linspace(-1, 1, width), np.linspace(-1, 1, height))
+    xs = np.linspace(-1, 1, width) if width > 1 else np.zeros(1)
+    ys = np.linspace(-1, 1, height) if height > 1 else np.zeros(1)
+    x, y = np.meshgrid(xs, ys)
     pts = np.stack([x.ravel(), y.ravel(), np.sqrt(x.ravel() ** 2 + y.ravel() ** 2)], axis=1)
     out = genome.network()(pts).reshape(height, width, genome.n_outputs)
     return out[:, :, 0] if genome.n_outputs == 1 else out
@@ -116,7 +122,9 @@ class Substrate:
     def __init__(self, inputs, outputs, hidden=None, activation="identity"):
         self.inputs = _layer("inputs", inputs)
         self.outputs = _layer("outputs", outputs)
-        self.hidden = None if hidden is None or len(hidden) == 0 else _layer("hidden", hidden)
+        if hidden is not None and not isinstance(hidden, str) and np.size(hidden) == 0:
+            hidden = None  # an empty layer: no hidden layer
+        self.hidden = None if hidden is None else _layer("hidden", hidden)
         if not isinstance(activation, str):  # an unhashable value cannot be looked up
             raise ValueError(f"Substrate: activation must be one of {', '.join(_act.NAMES)}; "
                              f"got {activation!r}")
@@ -146,6 +154,9 @@ class Substrate:
 class SubstrateNetwork:
     """The networks painted on a substrate for ``P`` CPPNs: ``(n, n_in) -> (P, n, n_out)``.
 
+    Computed in float64 (the painted weights); outputs have the input's
+    floating dtype (float32 in, float32 out), float64 for any other.
+
     Attributes
     ----------
     weights : list of ndarray (P, n_src, n_dst)
@@ -162,10 +173,12 @@ class SubstrateNetwork:
         h = np.asarray(X, dtype=np.float64)
         for W in self.weights:
             h = self._f(np.matmul(h, W))
-        return h
+        return _like(h, X)
 
     def step(self, obs):
-        return self(np.asarray(obs, dtype=np.float64)[:, None, :])[:, 0]
+        obs = np.asarray(obs)
+        return self(obs[:, None, :] if obs.dtype.kind == "f" else
+                    np.asarray(obs, dtype=np.float64)[:, None, :])[:, 0]
 
     def reset(self, population=None):
         pass
@@ -200,13 +213,23 @@ def paint(cppns, substrate, threshold=0.2, weight_max=3.0):
 
     ``cppns`` is a list of genomes (4 inputs ``x1, y1, x2, y2``, or 6 with the
     offsets ``x2 - x1, y2 - y1``; 1 output) or a :class:`PopulationNetwork` of
-    them. Returns a :class:`SubstrateNetwork`.
+    them. Each output is clamped to ``[-1, 1]``, thresholded and scaled onto
+    ``[-weight_max, weight_max]`` (the module's docstring). Returns a
+    :class:`SubstrateNetwork`.
+
+    Raises
+    ------
+    ValueError
+        CPPNs of another number of inputs, or of more than one output.
     """
     net = cppns if isinstance(cppns, PopulationNetwork) else PopulationNetwork(list(cppns))
     if net.n_inputs not in (4, 6):
         raise ValueError(f"paint: a HyperNEAT CPPN has 4 inputs (x1, y1, x2, y2) or 6 (with "
                          f"the offsets); got {net.n_inputs}")
+    if net.n_outputs != 1:
+        raise ValueError(f"paint: a HyperNEAT CPPN has 1 output; got {net.n_outputs}")
     raw = net(substrate.queries(deltas=net.n_inputs == 6))[:, :, 0]  # (P, connections)
+    raw = np.clip(raw, -1.0, 1.0)  # |w| > 1 would be painted beyond weight_max
     mag = np.abs(raw)
     w = np.where(mag > threshold, np.sign(raw) * (mag - threshold) / (1 - threshold), 0.0)
     w *= weight_max
@@ -276,30 +299,34 @@ class HyperNEAT:
         return paint(cppns, substrate or self.substrate, self.threshold, self.weight_max)
 
     def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
-            vectorized=False, repeats=1, on_error="raise"):
+            vectorized=False, repeats=1, on_error="raise", chunk_size=32):
         """Evolve CPPNs; ``fitness`` scores painted networks.
 
         ``fitness(substrate_network) -> float`` for one network (a
         SubstrateNetwork of size 1), or with ``vectorized=True`` ``-> (P,)`` for
         the whole population painted at once (with an ``executor``: sub-populations
         of genome JSON, painted and scored in the workers; ``fitness`` must then
-        be module level). Other arguments as :meth:`NEAT.run`; the result's
-        ``best`` is the champion CPPN genome.
+        be module level). Other arguments (``chunk_size``: CPPNs per task with
+        ``vectorized=True`` and an executor) as :meth:`NEAT.run`; the result's
+        ``best`` is the best CPPN genome seen.
         """
+        if not callable(fitness):
+            raise TypeError(f"HyperNEAT.run: fitness must be callable; got "
+                            f"{type(fitness).__name__}")
         if vectorized and executor is not None:
             painted = functools.partial(_fitness_of_painted_population, fitness,
                                         self.substrate.to_dict(), self.threshold,
                                         self.weight_max)
             return self.neat.run(painted, generations, executor, callbacks, stop, True,
-                                 repeats, on_error)
+                                 repeats, on_error, chunk_size)
         if vectorized:
             def painted(popnet):
                 return fitness(self.develop(popnet))
 
             return self.neat.run(painted, generations, None, callbacks, stop, True, repeats,
-                                 on_error)
+                                 on_error, chunk_size)
         sub = self.substrate.to_dict() if executor is not None else self.substrate
         one = functools.partial(_fitness_of_painted, fitness, sub, self.threshold,
                                 self.weight_max)
         return self.neat.run(one, generations, executor, callbacks, stop, False, repeats,
-                             on_error)
+                             on_error, chunk_size)

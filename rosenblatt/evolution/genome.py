@@ -164,8 +164,41 @@ class Genome:
         Connection ``(i, o)`` gets innovation number ``o * (n_inputs + 1) + i``
         (the same in every genome of the first generation); ``weights`` lists
         them in that order.
+
+        Raises
+        ------
+        ValueError
+            ``n_inputs`` or ``n_outputs`` not a positive integer, ``weights`` not
+            ``(n_inputs + 1) * n_outputs`` finite numbers, an unknown activation,
+            a non-finite ``bias``.
         """
+        from ..checks import positive_int
+
+        where = "Genome.minimal"
+        n_inputs = positive_int(where, "n_inputs", n_inputs)
+        n_outputs = positive_int(where, "n_outputs", n_outputs)
         output_activation = output_activation or activation
+        for name, value in (("activation", activation),
+                            ("output_activation", output_activation)):
+            if not isinstance(value, str):  # an unhashable value cannot be looked up
+                raise ValueError(f"{where}: {name} must be one of {', '.join(_act.NAMES)}; "
+                                 f"got {value!r}")
+            _act.check(where, name, value)
+        try:
+            w = np.asarray(weights, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: weights must be numbers; got {weights!r:.60}") from None
+        n = (n_inputs + 1) * n_outputs
+        if len(w) != n:
+            raise ValueError(f"{where}: weights must have (n_inputs + 1) * n_outputs = {n} "
+                             f"values; got {len(w)}")
+        if not np.isfinite(w).all():
+            k = int(np.flatnonzero(~np.isfinite(w))[0])
+            raise ValueError(f"{where}: weights must be finite; got {w[k]} at {k}")
+        if isinstance(bias, bool) or not isinstance(bias, (int, float, np.number)) or not (
+                math.isfinite(bias)):
+            raise ValueError(f"{where}: bias must be a finite number; got {bias!r}")
+        weights = w.tolist()
         nodes = [NodeGene(i, "input", "identity") for i in range(n_inputs)]
         nodes.append(NodeGene(n_inputs, "bias", "identity"))
         nodes += [NodeGene(n_inputs + 1 + o, "output", output_activation)
@@ -173,7 +206,7 @@ class Genome:
         conns, k = [], 0
         for o in range(n_outputs):
             for i in range(n_inputs + 1):
-                conns.append(ConnectionGene(k, i, n_inputs + 1 + o, float(weights[k])))
+                conns.append(ConnectionGene(k, i, n_inputs + 1 + o, weights[k]))
                 k += 1
         return cls(id, n_inputs, n_outputs, nodes, conns, recurrent, bias=bias)
 

@@ -508,7 +508,9 @@ def adjusted_fitness(fitness, sizes):
     """Explicit fitness sharing: ``f'_i = f_i / n_s`` (``sizes[i]`` the size of i's species).
 
     Fitnesses are first shifted to be non-negative (``-inf``, a failed
-    evaluation, counts as the worst).
+    evaluation, counts as the worst). Where that shift would overflow (finite
+    fitnesses near the float range's ends) everything is halved first: the
+    shares keep their proportions.
 
     Examples
     --------
@@ -518,7 +520,11 @@ def adjusted_fitness(fitness, sizes):
     f = np.asarray(fitness, dtype=np.float64)
     finite = np.isfinite(f)
     low = f[finite].min() if finite.any() else 0.0
-    f = np.where(finite, f - min(low, 0.0), 0.0)
+    with np.errstate(over="ignore"):
+        shifted = f - min(low, 0.0)
+    if not np.isfinite(shifted[finite]).all():
+        shifted = 0.5 * f - 0.5 * min(low, 0.0)
+    f = np.where(finite, shifted, 0.0)
     return f / np.asarray(sizes, dtype=np.float64)
 
 
@@ -526,16 +532,25 @@ def allocate_offspring(shares, total):
     """Offspring per species, proportional to ``shares`` and summing to ``total``.
 
     Largest-remainder rounding (ties to the earlier species); equal shares
-    when all are zero.
+    when all are zero. Shares whose sum overflows are scaled by the largest
+    first; infinite shares split ``total`` among themselves.
 
     Examples
     --------
     >>> allocate_offspring([3.0, 1.0], 10).tolist()
     [8, 2]
+    >>> allocate_offspring([1e308, 1e308], 10).tolist()
+    [5, 5]
     """
     shares = np.asarray(shares, dtype=np.float64)
     if shares.size == 0:
         return np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        whole = shares.sum()
+    if np.isinf(shares).any():
+        shares = np.isinf(shares).astype(np.float64)
+    elif not np.isfinite(whole):  # huge finite shares: the same proportions, a finite sum
+        shares = shares / shares.max()
     if shares.sum() <= 0:
         shares = np.ones_like(shares)
     exact = shares / shares.sum() * total
@@ -576,6 +591,10 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
     all_f = np.concatenate(shares)
     sizes = np.concatenate([np.full(len(s.members), len(s.members)) for s in species])
     adj = adjusted_fitness(all_f, sizes)
+    with np.errstate(over="ignore"):
+        overflow = not np.isfinite(adj.sum())
+    if overflow:  # huge finite fitnesses: scale so that no species' sum overflows
+        adj = adj / adj.max()
     sums, start = [], 0
     for s in species:
         n = len(s.members)
@@ -602,7 +621,9 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
             continue
         ranked = sorted(s.members, key=lambda g: -_key(fitness_of[g.id]))
         if len(s.members) > config.elitism_min_size or focus:
-            children.append(ranked[0])
+            # a copy (same id, genes and cached phenotype): the parent keeps the fitness it
+            # was scored (and maybe reported as champion) with when the copy is re-scored
+            children.append(ranked[0].with_genes(ranked[0].id))
             n_off -= 1
         pool = ranked[:1] if focus else ranked[:int(config.survival_threshold * len(ranked) + 1)]
         for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
@@ -952,9 +973,29 @@ class NEAT:
                         owner="NEAT")
 
     def tell(self, fitness):
-        """Speciate the evaluated population and breed the next generation."""
+        """Speciate the evaluated population and breed the next generation.
+
+        Parameters
+        ----------
+        fitness : array (P,) or (P, k)
+            One fitness per genome of :attr:`population`, in its order (higher
+            is better; ``(P, k)``: one per fitness function, for
+            ``selection="cascading"``). ``-inf`` marks a failed evaluation
+            (the worst); NaN and ``+inf`` are refused.
+
+        Returns
+        -------
+        Genome
+            This generation's champion, its ``fitness`` set (and never changed
+            later: an elite enters the next generation as a copy).
+
+        Raises
+        ------
+        ValueError
+            ``fitness`` of another shape, not numbers, or holding NaN or ``+inf``.
+        """
         c = self.config
-        fitness = np.asarray(fitness, dtype=np.float64)
+        fitness = self._checked(fitness)
         keep = []
         if fitness.ndim == 2:  # cascading elitism: one selection event per fitness function
             P, k = fitness.shape
@@ -985,15 +1026,36 @@ class NEAT:
         children, self.next_genome_id = reproduce(
             self.species, fitness_of, self.generation, c, self.tracker, self.rng,
             self.next_genome_id, champion.id, focus=focus)
-        missing = [g for g in keep if all(g is not x for x in children)]
+        # (elites are copies of their parents, with the same id)
+        missing = [g for g in keep if all(g.id != x.id for x in children)]
         if missing:  # each function's champion survives unchanged, in place of the last children
-            kept = {id(g) for g in keep}
-            slots = [i for i in range(len(children) - 1, -1, -1) if id(children[i]) not in kept]
+            kept = {g.id for g in keep}
+            slots = [i for i in range(len(children) - 1, -1, -1) if children[i].id not in kept]
             for g, i in zip(missing, slots):
-                children[i] = g
+                children[i] = g.with_genes(g.id)
         self.population = children
         self.generation += 1
         return champion
+
+    def _checked(self, fitness):
+        """``fitness`` as a float array of one row per genome, or a ValueError naming the
+        problem."""
+        P = len(self.population)
+        try:
+            f = np.asarray(fitness, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"NEAT.tell: fitness must be numbers, one per genome ({P}); got "
+                             f"{fitness!r:.60}") from None
+        if f.ndim not in (1, 2) or f.shape[0] != P:
+            raise ValueError(f"NEAT.tell: expected one fitness per genome ({P}), shape ({P},) "
+                             f"or ({P}, k); got shape {f.shape}")
+        bad = np.isnan(f) | (f == np.inf)
+        if bad.any():
+            i = int(np.flatnonzero(bad.reshape(P, -1).any(axis=1))[0])
+            raise ValueError(f"NEAT.tell: fitness is NaN or +inf for genome "
+                             f"{self.population[i].id} (index {i}); score a failed "
+                             f"evaluation -inf (the worst)")
+        return f
 
     def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
             vectorized=False, repeats=1, on_error="raise", chunk_size=32):
@@ -1022,6 +1084,9 @@ class NEAT:
             champion, fitness); returning True stops.
         stop : callable, optional
             ``stop(champion) -> bool``; the champion genome has ``fitness`` set.
+            A run ended by ``stop`` or a callback still returns the best genome
+            seen (the champion that stopped it is the ``state["champion"]`` a
+            callback sees).
         repeats : int
             Average a noisy fitness over this many evaluations.
         on_error : {"raise", "stop", "worst"}
@@ -1052,8 +1117,9 @@ class NEAT:
             size}), ``hidden`` (the champion's hidden nodes), ``mean_hidden``,
             ``connections`` (the champion's enabled connections), ``threshold``.
         """
+        if not callable(fitness):
+            raise TypeError(f"NEAT.run: fitness must be callable; got {type(fitness).__name__}")
         history = {}
-        state = {"stopped_champion": None}
         # a run's fitness is its own (Staged hands each task to a run of its own): the
         # champion and the population's stagnation clock start afresh, not from fitnesses
         # of another task
@@ -1072,11 +1138,10 @@ class NEAT:
                    hidden=champion.n_hidden,
                    mean_hidden=float(np.mean([g.n_hidden for g in pop])),
                    connections=champion.n_enabled, threshold=self.threshold)
-            state["stopped_champion"] = champion
             return champion, champion.fitness
 
         ran, stopped, error = run_loop(one, generations, callbacks, stop, "NEAT.run", on_error)
-        best = state["stopped_champion"] if stopped and error is None else self.best
+        best = self.best
         if best is None:  # the first generation failed
             best = self.population[0]
         fitness_value = -math.inf if best.fitness is None else float(best.fitness)

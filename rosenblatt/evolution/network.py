@@ -18,10 +18,19 @@ synchronously from the previous step's values (the fixed-step activation of
 NEAT's recurrent networks).
 
 Local node order in every genome: inputs, bias, outputs, hidden nodes.
+
+Only real connections carry values: a missing or disabled connection, or one
+of weight exactly 0, adds nothing to a node's sum even when its source is
+NaN or infinite (where a padded product would give ``0 * inf = nan``), so a
+non-finite input that a network does not read leaves its outputs alone, on
+every path and batch size. (A connection of any other weight passes it on:
+``w * inf``.) Outputs have the input's floating dtype (float32 in, float32
+out); the sums run in float64, the genomes' precision.
 """
 
 import numpy as np
 
+from ..checks import positive_int
 from . import _kernels
 from . import activations as _act
 from .genome import Genome
@@ -138,6 +147,10 @@ def _propagate(WT, V, edges=None):
     32 against 20 at four (a NEAT generation on XOR spends ~0.1 ms there). Longer
     batches: NumPy's batched matmul hands each tiny product to BLAS, which is slow for a
     long batch axis; einsum's own loop is not.
+
+    A NaN or infinite value in ``V`` would poison a padded product's every sum
+    (``0 * inf = nan`` for the absent connections): with ``edges`` such a batch is
+    summed over the real connections alone, in the same order.
     """
     P, N, n = V.shape
     if edges is not None and n <= EDGE_SUM_MAX:
@@ -150,8 +163,19 @@ def _propagate(WT, V, edges=None):
             pre[:, s] = np.bincount(dst, flat[src, s] * w, minlength=P * N)
         return pre.reshape(P, N, n)
     if n > 16:
-        return np.einsum("pij,pjn->pin", WT, V)
-    return WT @ V
+        pre = np.einsum("pij,pjn->pin", WT, V)
+        # pre[:, 0] (input 0's row) sums over every node of a sample's column, through
+        # weight 0 where there is no connection: it is NaN or inf whenever that column of V
+        # holds one (a check N times cheaper than V's; a finite overflow only costs the
+        # exact sum below)
+        if edges is None or np.isfinite(pre[:, 0, :]).all():
+            return pre
+    elif edges is None or np.isfinite(V).all():
+        return WT @ V
+    src, dst, w = edges
+    pre = np.zeros((P * N, n))
+    np.add.at(pre, dst, V.reshape(P * N, n)[src] * w[:, None])  # in edge order, as bincount
+    return pre.reshape(P, N, n)
 
 
 _DENSE = ("W", "codes", "level", "N", "steps", "_until", "n_levels", "_groups", "_WT",
@@ -277,6 +301,8 @@ class PopulationNetwork:
         self.size = len(genomes)
         self.state = None
         self._fast = None
+        if steps is not None:
+            steps = positive_int("PopulationNetwork", "steps", steps)
         if fast and recurrent is None and all(isinstance(g, Genome) for g in genomes):
             recurrent = any(g.recurrent for g in genomes)
         if fast and recurrent is not None and not recurrent:
@@ -427,9 +453,16 @@ class PopulationNetwork:
         return np.ascontiguousarray(o.transpose(0, 2, 1))
 
     def __call__(self, X):
-        """Outputs ``(P, n, n_outputs)`` for inputs ``(n, n_inputs)`` or ``(P, n, n_inputs)``."""
-        if self._fast is not None:
-            return self._forward(X)
+        """Outputs ``(P, n, n_outputs)`` for inputs ``(n, n_inputs)`` or ``(P, n, n_inputs)``.
+
+        Computed in float64; returned in ``X``'s floating dtype (float64 for
+        anything else).
+        """
+        out = self._forward(X) if self._fast is not None else self._evaluate(X)
+        return _like(out, X)
+
+    def _evaluate(self, X):
+        """:meth:`__call__` with NumPy, in float64."""
         V = self._inputs(X, self.size)
         if not self.recurrent:
             for groups in self._groups:  # levels in topological order
@@ -457,10 +490,18 @@ class PopulationNetwork:
         self.state = np.zeros((self.size, self.N, 1))
 
     def step(self, obs):
-        """One decision per network: ``obs`` (P, n_inputs) -> actions (P, n_outputs)."""
-        x = np.asarray(obs, dtype=np.float64)[:, None, :]
+        """One decision per network: ``obs`` (P, n_inputs) -> actions (P, n_outputs).
+
+        Returned in ``obs``'s floating dtype (float64 for anything else).
+        """
+        x = np.asarray(obs, dtype=np.float64)
+        if x.shape != (self.size, self.n_inputs):
+            raise ValueError(f"PopulationNetwork: inputs must have shape ({self.size}, "
+                             f"{self.n_inputs}) for step (one observation per network); got "
+                             f"{x.shape}")
+        x = x[:, None, :]
         if not self.recurrent:
-            return self(x)[:, 0, :]
+            return _like(self(x)[:, 0, :], obs)
         if self.state is None or self.state.shape[0] != self.size:
             self.reset()
         V = self.state
@@ -470,7 +511,7 @@ class PopulationNetwork:
         if self._groups:
             V = self._update(V, self._groups[0])
         self.state = V
-        return self._outputs(V)[:, 0, :]
+        return _like(self._outputs(V)[:, 0, :], obs)
 
     def take(self, index):
         """A population network of the networks at ``index`` (repeats allowed), state reset."""
@@ -514,8 +555,19 @@ class PopulationNetwork:
         self._finish()
 
 
+def _like(out, X):
+    """``out`` (float64) in the floating dtype of the input ``X`` (float64 for any other)."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None or dtype.kind != "f" or dtype == np.float64:
+        return out
+    return out.astype(dtype)
+
+
 class Network:
     """The phenotype of one genome: ``net(X)`` maps ``(n, n_inputs)`` to ``(n, n_outputs)``.
+
+    Outputs have the floating dtype of the inputs (float32 in, float32 out;
+    the sums run in float64); other inputs give float64.
 
     Examples
     --------
@@ -534,7 +586,9 @@ class Network:
         self.size = 1
 
     def __call__(self, X):
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)
+        if X.dtype.kind != "f":
+            X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
             raise ValueError(f"Network: inputs must have shape (n, {self.n_inputs}); got "
                              f"{X.shape}")
@@ -553,5 +607,7 @@ class Network:
 
     def step(self, obs):
         """One activation step on ``obs`` (n_inputs,) or (1, n_inputs); keeps recurrent state."""
-        obs = np.asarray(obs, dtype=np.float64).reshape(1, -1)
-        return self._pop.step(obs)
+        obs = np.asarray(obs)
+        if obs.dtype.kind != "f":
+            obs = np.asarray(obs, dtype=np.float64)
+        return self._pop.step(obs.reshape(1, -1))

@@ -102,8 +102,9 @@ def test_neat_cascading_keeps_each_functions_champion():
         F = neat.evaluate(two)
         champs = [pop[int(np.argmax(F[:, j]))] for j in range(2)]
         neat.tell(F)
-        for c in champs:
-            assert any(c is g for g in neat.population)
+        for c in champs:  # unchanged, as a copy (the champion keeps the fitness it had)
+            assert any(c.id == g.id and c.nodes == g.nodes and c.connections == g.connections
+                       and g is not c for g in neat.population)
     res = neat.run(two, 3)
     assert res.generations == 3 and len(res.history["objectives"][-1]) == 2
 

@@ -151,3 +151,80 @@ def test_bad_input():
     with pytest.raises(ValueError, match="4 inputs"):
         cppn.paint([Genome.minimal(0, 2, 1, [0, 0, 0])], cppn.Substrate(cppn.grid(2),
                                                                           cppn.grid(2)))
+
+
+# -- audit a4 -----------------------------------------------------------------------------------
+def _identity_cppn(weights):
+    """A 4-input identity CPPN: ``w = weights . (x1, y1, x2, y2, bias)``."""
+    return Genome.minimal(0, 4, 1, weights=weights, activation="identity")
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.2, 0.999])
+def test_painted_weights_stay_within_weight_max(threshold):
+    s = cppn.Substrate(cppn.grid(2), cppn.grid(1, 3), cppn.grid(2, 1))
+    h = cppn.HyperNEAT(s, threshold=threshold, weight_max=3.0, rng=0)
+    net = h.develop(_identity_cppn([0.9, 0.0, 0.0, -0.6, 0.1]))  # |raw| up to 1.6
+    top = max(np.abs(w).max() for w in net.weights)
+    assert top == 3.0  # clamped to [-1, 1], then scaled onto [-weight_max, weight_max]
+
+
+def test_paint_refuses_a_cppn_of_several_outputs():
+    s = cppn.Substrate(cppn.grid(2), cppn.grid(1))
+    h = cppn.HyperNEAT(s, rng=0)
+    g2 = Genome.minimal(0, 4, 2, weights=[0.1] * 10, activation="identity")
+    with pytest.raises(ValueError, match="paint: a HyperNEAT CPPN has 1 output; got 2"):
+        h.develop(g2)
+
+
+def test_cppn_image_of_one_pixel_is_at_the_centre():
+    x_only = Genome.minimal(0, 3, 1, weights=[1.0, 0, 0, 0], activation="identity")
+    d_only = Genome.minimal(0, 3, 1, weights=[0, 0, 1.0, 0], activation="identity")
+    y_only = Genome.minimal(0, 3, 1, weights=[0, 1.0, 0, 0], activation="identity")
+    assert cppn.cppn_image(x_only, 1, 1).tolist() == [[0.0]]
+    assert cppn.cppn_image(d_only, 1, 1).tolist() == [[0.0]]
+    assert cppn.cppn_image(x_only, 3, 1).tolist() == [[-1.0, 0.0, 1.0]]
+    assert cppn.cppn_image(y_only, 3, 1).tolist() == [[0.0, 0.0, 0.0]]
+    assert cppn.cppn_image(y_only, 1, 3).tolist() == [[-1.0], [0.0], [1.0]]
+
+
+def test_hyperneat_fitness_must_be_callable():
+    h = cppn.HyperNEAT(cppn.Substrate(cppn.grid(2), cppn.grid(1)),
+                       config=cppn.cppn_config(population=4), rng=0)
+    with pytest.raises(TypeError, match="HyperNEAT.run: fitness must be callable; got str"):
+        h.run("xor", 2, on_error="worst")
+
+
+def test_substrate_network_keeps_float32():
+    h = cppn.HyperNEAT(cppn.Substrate(cppn.grid(2), cppn.grid(1), cppn.grid(2)), rng=0)
+    net = h.develop(h.neat.population[:3])
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    out32 = net(X.astype(np.float32))
+    assert out32.dtype == np.float32 and net(X).dtype == np.float64
+    np.testing.assert_array_equal(out32, net(X.astype(np.float32).astype(np.float64))
+                                  .astype(np.float32))
+    assert net.step(X[:3].astype(np.float32)).dtype == np.float32
+
+
+def _sizes(popnet):
+    return np.full(popnet.size, float(popnet.size))
+
+
+def test_hyperneat_run_passes_chunk_size():
+    import concurrent.futures
+
+    h = cppn.HyperNEAT(cppn.Substrate(cppn.grid(2), cppn.grid(1)),
+                       config=cppn.cppn_config(population=8), rng=0)
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        res = h.run(_sizes, 1, executor=ex, vectorized=True, chunk_size=3)
+    assert res.history["best"] == [3.0]  # chunks of 3, 3 and 2 CPPNs
+
+
+@pytest.mark.parametrize("hidden", [5, 0.5, "abc", [[0.0, 0.0, 1.0]]])
+def test_substrate_hidden_must_be_coordinates(hidden):
+    with pytest.raises(ValueError, match="Substrate: hidden must be an \\(n, 2\\) array"):
+        cppn.Substrate(cppn.grid(2), cppn.grid(1), hidden=hidden)
+
+
+def test_substrate_hidden_empty_is_none():
+    for hidden in (None, [], np.zeros((0, 2))):
+        assert cppn.Substrate(cppn.grid(2), cppn.grid(1), hidden=hidden).hidden is None

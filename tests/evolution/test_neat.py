@@ -555,3 +555,94 @@ def test_a_genome_scores_the_same_beside_any_others_on_short_batches():
     assert len(np.unique(steps)) > 3
     for g in groups[40:]:
         assert np.array_equal(env.evaluate(PopulationNetwork([pop[i] for i in g])), steps[g])
+
+
+# -- audit a4: NEAT's settings, champions, tell and offspring allocation ----------------------
+def test_config_activation_sets_hidden_nodes():
+    """``activation`` is the hidden nodes' function unless ``activations`` (CPPNs) is given."""
+    c = rb.evolution.NEATConfig(population=10, activation="tanh", output_activation="tanh")
+    assert c.activations == ("tanh",)
+    neat = N.NEAT(2, 1, config=c, rng=0)
+    child = N.mutate_add_node(neat.population[0], neat.tracker, c, np.random.default_rng(0), 99)
+    assert [n.activation for n in child.nodes if n.kind == "hidden"] == ["tanh"]
+    assert rb.evolution.NEATConfig().activations == ("steep_sigmoid",)
+    explicit = rb.evolution.NEATConfig(activation="tanh", activations=("sine", "abs"))
+    assert explicit.activations == ("sine", "abs")
+    assert rb.evolution.NEATConfig.from_dict(c.to_dict()) == c
+
+
+def test_threshold_min_above_compatibility_threshold_is_refused():
+    with pytest.raises(rb.evolution.ConfigError, match="threshold_min"):
+        rb.evolution.NEATConfig(compatibility_threshold=1.0, threshold_min=5.0,
+                                target_species=10)
+    # without a dynamic threshold threshold_min is not read
+    rb.evolution.NEATConfig(compatibility_threshold=1.0, threshold_min=5.0)
+
+
+def test_champions_keep_the_fitness_they_were_reported_with():
+    """Elites are re-scored next generation as copies: a reported champion, NEAT.best and
+    the result keep their scored fitness; the result is the best of the history."""
+    noise = np.random.default_rng(1)
+    seen = []
+    c = rb.evolution.NEATConfig(population=20, elitism_min_size=0)
+    neat = N.NEAT(2, 1, config=c, rng=0)
+    res = neat.run(lambda g: float(noise.normal()), 6,
+                   callbacks=[lambda s: seen.append((s["champion"], s["champion"].fitness))])
+    assert [g.fitness for g, _ in seen] == [f for _, f in seen]
+    assert res.best_fitness == max(res.history["best"]) == neat.best.fitness
+    assert len({id(g) for g in neat.population}) == len(neat.population)
+
+
+def test_stopped_run_returns_the_best_genome_seen():
+    def fit(g):  # deterministic per genome id
+        return float(np.random.default_rng(g.id).normal())
+
+    c = rb.evolution.NEATConfig(population=20, elitism_min_size=1000)
+    full = N.NEAT(2, 1, config=c, rng=0).run(fit, 3)
+    cut = N.NEAT(2, 1, config=c, rng=0).run(fit, 3, callbacks=[lambda s: s["generation"] == 2])
+    assert cut.stopped and cut.best_fitness == max(cut.history["best"])
+    assert (cut.best.id, cut.best_fitness) == (full.best.id, full.best_fitness)
+    neat = N.NEAT(2, 1, config=c, rng=0)
+    res = neat.run(fit, 3, stop=lambda ch: ch.fitness > 1.4 and ch.id >= 20)
+    assert res.best is neat.best and res.best_fitness == max(res.history["best"])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.arange(5.0), r"one fitness per genome \(10\).*got shape \(5,\)"),
+    (np.arange(12.0), r"one fitness per genome \(10\).*got shape \(12,\)"),
+    (np.ones((10, 1, 1)), r"got shape \(10, 1, 1\)"),
+    ([np.nan] * 10, "NaN or \\+inf.*genome 0"),
+    ([0.0, np.inf] + [0.0] * 8, "NaN or \\+inf.*genome 1"),
+    ("abc", "numbers"),
+])
+def test_tell_checks_its_fitness(bad, match):
+    neat = N.NEAT(2, 1, config=rb.evolution.NEATConfig(population=10), rng=0)
+    with pytest.raises(ValueError, match=match):
+        neat.tell(bad)
+    assert neat.generation == 0 and len(neat.population) == 10
+
+
+def test_tell_takes_minus_inf_as_worst():
+    neat = N.NEAT(2, 1, config=rb.evolution.NEATConfig(population=10), rng=0)
+    champion = neat.tell([-np.inf] * 5 + [1.0] + [0.0] * 4)
+    assert champion.id == 5 and len(neat.population) == 10
+
+
+def test_fitness_must_be_callable():
+    neat = N.NEAT(2, 1, rb.evolution.NEATConfig(population=4), rng=0)
+    with pytest.raises(TypeError, match="NEAT.run: fitness must be callable; got str"):
+        neat.run("xor", 3, on_error="worst")
+    assert neat.generation == 0
+
+
+def test_huge_fitnesses_keep_the_population_size():
+    assert N.allocate_offspring([1e308, 1e308], 10).tolist() == [5, 5]
+    assert N.allocate_offspring([1e308, 1e308, 0.5e308], 10).tolist() == [4, 4, 2]
+    assert N.allocate_offspring([np.inf, 1.0], 10).tolist() == [10, 0]
+    assert N.adjusted_fitness([1e308, -1e308], [1, 1]).tolist() == [1e308, 0.0]
+    c = rb.evolution.NEATConfig(population=20, compatibility_threshold=0.5)
+    for fitness in (lambda g: 1e308, lambda g: (-1.0) ** g.id * 1e308):
+        neat = N.NEAT(2, 1, c, rng=0)
+        with np.errstate(over="ignore", invalid="ignore"):  # the history's mean (core.record)
+            neat.run(fitness, 2)
+        assert len(neat.population) == 20
