@@ -413,6 +413,8 @@ def _run(args):
     classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
     best_cfg = config.check(with_params(raw, study.best_params, paths), default_out=default_out)
     data = cfg["data"]
+    # the study minimises -metric for an accuracy: report the metric itself, as printed
+    shown = -study.best_value if auto_mode(settings["metric"]) == "max" else study.best_value
     meta = {"cli": {"dataset": data["name"] or os.path.basename(data["path"]),
                     "options": data["options"], "task": task, "loss": loss_name, "seed": seed,
                     "test": data["test"] if isinstance(data["test"], float) else 0.0,
@@ -422,12 +424,12 @@ def _run(args):
                     "shape": list(shape),
                     "mean": np.ascontiguousarray(mean, dtype=np.float64),
                     "std": np.ascontiguousarray(std, dtype=np.float64)},
-            "tune": {"best_params": study.best_params, "best_value": study.best_value,
+            "tune": {"best_params": study.best_params, "best_value": shown,
                      "metric": settings["metric"]}}
     model_path = os.path.join(out_dir, "model.safetensors")
     rb.save(model.eval(), model_path, metadata=meta)
     summary = {"config": args.config, "settings": settings, "best_trial": study.best.number,
-               "best_params": study.best_params, "best_value": study.best_value,
+               "best_params": study.best_params, "best_value": shown,
                "metric": settings["metric"], "test": test,
                "trials": len(study.trials), "failed": len(study.failed),
                "pruned": sum(t.status == "pruned" for t in study.trials)}
@@ -437,7 +439,6 @@ def _run(args):
                     bbox_inches="tight")
     except RuntimeError as e:  # matplotlib (the 'plot' extra) is not installed
         print(f"rosenblatt tune: no convergence plot: {e}", file=sys.stderr)
-    shown = -study.best_value if auto_mode(settings["metric"]) == "max" else study.best_value
     print(f"best {settings['metric']} {shown:.4f} (trial {study.best.number}): "
           f"{json.dumps(study.best_params)}")
     line = f"test loss {test['loss']:.4f}"

@@ -33,7 +33,9 @@ import math
 
 import numpy as np
 
-from ..checks import one_of
+from ..checks import one_of, positive_int
+from ..randomness import resolve_rng
+from .space import Space
 
 ACQUISITIONS = ("ei", "ucb", "pi")
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -109,7 +111,8 @@ def maximize_acquisition(gp, space, best, rng, acquisition="ei", xi=0.0, kappa=1
     space : Space
     best : float
         The best (lowest) observed value, in the GP's standardised units.
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator or int
+        Draws the candidates (an int seeds a new generator).
     acquisition : {"ei", "ucb", "pi"}
     n_candidates : int
         Random candidates scored before polishing (plus as many near ``anchors``).
@@ -128,7 +131,20 @@ def maximize_acquisition(gp, space, best, rng, acquisition="ei", xi=0.0, kappa=1
     """
     from scipy.optimize import minimize
 
-    one_of("maximize_acquisition", "acquisition", acquisition, ACQUISITIONS)
+    owner = "maximize_acquisition"
+    one_of(owner, "acquisition", acquisition, ACQUISITIONS)
+    if not isinstance(space, Space):
+        raise TypeError(f"{owner}: space must be a Space; got {type(space).__name__}")
+    if getattr(gp, "X_", None) is None:
+        raise ValueError(f"{owner}: gp must be fitted (call gp.fit(X, y) on rows of the "
+                         f"space's unit cube first)")
+    if gp.X_.shape[1] != space.dim:
+        raise ValueError(f"{owner}: gp was fitted on {gp.X_.shape[1]} columns; the space has "
+                         f"{space.dim} (Space.dim: one per numeric parameter, one per choice "
+                         f"value)")
+    n_candidates = positive_int(owner, "n_candidates", n_candidates)
+    n_polish = positive_int(owner, "n_polish", n_polish)
+    rng = resolve_rng(rng)
     dim = space.dim
     candidates = rng.random((n_candidates, dim))
     if anchors is not None and len(anchors):

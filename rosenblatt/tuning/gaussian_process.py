@@ -172,7 +172,8 @@ class GaussianProcess:
         jitter that keeps the Cholesky factorisation stable).
     length_scales : float or array_like, optional
         Starting (``optimize=True``) or fixed (``optimize=False``) length
-        scales; default 0.5 per column (inputs live in the unit cube).
+        scales; default 0.5 per column (inputs live in the unit cube). A
+        refit with ``optimize=False`` keeps the fitted ones instead.
     amplitude : float, default 1.0
         The signal variance :math:`a` (of the standardised targets when
         ``normalize_y``).
@@ -238,6 +239,10 @@ class GaussianProcess:
         for name, bounds in (("length_scale_bounds", length_scale_bounds),
                              ("amplitude_bounds", amplitude_bounds),
                              ("noise_bounds", noise_bounds)):
+            if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") \
+                    or len(bounds) != 2:
+                raise ValueError(f"{owner}: {name} must be (low, high) with 0 < low < high; "
+                                 f"got {bounds!r:.60}")
             lo, hi = (positive_float(owner, name, b) for b in bounds)
             if not lo < hi:
                 raise ValueError(f"{owner}: {name} must be (low, high) with 0 < low < high; "
@@ -362,7 +367,18 @@ class GaussianProcess:
         ``return_gradient`` also returns its gradient with respect to ``theta``.
         """
         self._check_fitted()
-        theta = self._theta() if theta is None else np.asarray(theta, dtype=np.float64)
+        if theta is None:
+            theta = self._theta()
+        else:
+            theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+            n_scales = self._n_scales(self.X_.shape[1])
+            expected = 1 + n_scales + self.learn_noise
+            if theta.ndim != 1 or theta.size != expected:
+                scales = f"ln length scales ({n_scales})" if self.ard else "ln length scale"
+                layout = "ln amplitude, " + scales + (", ln noise" if self.learn_noise else "")
+                raise ValueError(f"GaussianProcess.log_marginal_likelihood: theta must have "
+                                 f"{expected} values ({layout}); got {theta.size} (shape "
+                                 f"{theta.shape})")
         nll, grad = self._nll_and_grad(theta, self.X_, self._y)
         return (-nll, -grad) if return_gradient else -nll
 
@@ -370,14 +386,18 @@ class GaussianProcess:
     def fit(self, X, y, optimize=True):
         """Condition on ``y`` observed at ``X`` (``(n, dim)``); ``optimize`` the hyper-parameters.
 
-        ``optimize=False`` keeps ``length_scales`` and ``amplitude`` as given
-        (or as fitted before).
+        ``optimize=False`` keeps ``length_scales``, ``amplitude`` and ``noise``
+        as given, or as fitted before (by an earlier ``fit`` on as many
+        columns). ``X`` and ``y`` are copied (as scikit-learn's ``copy_X_train``).
         """
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        y = np.asarray(y, dtype=np.float64).ravel()
-        if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
+        X = np.array(X, dtype=np.float64, copy=True, ndmin=2)
+        y = np.array(y, dtype=np.float64, copy=True)
+        shape = y.shape
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(y) == 0:
             raise ValueError(f"GaussianProcess.fit: X must be (n, dim) and y (n,) with n >= 1; "
-                             f"got X {X.shape}, y {y.shape}")
+                             f"got X {X.shape}, y {shape}")
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
             raise ValueError("GaussianProcess.fit: X and y must be finite (no NaN/inf)")
         dim = X.shape[1]
@@ -387,12 +407,18 @@ class GaussianProcess:
         else:
             self.y_mean_, self.y_std_ = 0.0, 1.0
         self._y = (y - self.y_mean_) / self.y_std_
+        refit = (not optimize and self.X_ is not None and self.X_.shape[1] == dim
+                 and hasattr(self, "_ls_param"))
         self.X_ = X
+        if refit:  # the hyper-parameters as fitted before
+            self._condition()
+            return self
         n_scales = self._n_scales(dim)
         ls = np.asarray(0.5 if self.length_scales is None else self.length_scales, dtype=float)
         if ls.size not in (1, n_scales):
-            raise ValueError(f"GaussianProcess: length_scales has {ls.size} values but the "
-                             f"inputs have {dim} columns (ard={self.ard})")
+            expected = f"1 or {dim} (one per column)" if self.ard else "1 (ard=False takes one)"
+            raise ValueError(f"GaussianProcess: length_scales has {ls.size} values for inputs "
+                             f"of {dim} columns; expected {expected}")
         self._ls_param = np.broadcast_to(ls, (n_scales,)).copy()
         self.amplitude_, self.noise_ = self.amplitude, self.noise
         if optimize:
@@ -480,6 +506,9 @@ class GaussianProcess:
 
         self._check_fitted()
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.ndim != 2 or X.shape[1] != self.X_.shape[1]:
+            raise ValueError(f"GaussianProcess.predict_with_gradient: X has {X.shape[-1]} "
+                             f"columns; the fitted data had {self.X_.shape[1]}")
         ls2 = self.length_scales_ ** 2
         diff = X[:, None, :] - self.X_[None, :, :]                      # (m, n, d)
         r2 = np.einsum("mnd,d->mn", diff * diff, 1.0 / ls2)

@@ -17,6 +17,7 @@ Golovin, D. et al. (2017). Google Vizier: a service for black-box optimization. 
 import hashlib
 import json
 import math
+import os
 
 import numpy as np
 
@@ -25,10 +26,31 @@ from ..nn.module import Module
 from ..optim.adam import Adam
 from ..randomness import resolve_rng, using
 from ..training.callbacks import Callback, EarlyStopping
-from ..training.fit import fit
+from ..training.fit import _resolve_loss, fit
 from ..training.history import auto_mode
 from .search import minimize
 from .space import Space
+from .study import Study
+
+# fit's arguments that tune_fit passes itself (fit_kwargs must not repeat them)
+_OWN_FIT_ARGUMENTS = ("model", "X", "y", "loss", "epochs", "validation_data")
+
+
+class MetricNotComputed(ValueError):
+    """``tune_fit``'s ``metric`` is not among what ``rb.fit`` logs: every trial would fail."""
+
+
+class _RequireMetric(Callback):
+    """Raise :class:`MetricNotComputed` at the first epoch whose logs lack ``metric``."""
+
+    def __init__(self, metric):
+        self.metric = metric
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.metric not in logs:
+            raise MetricNotComputed(
+                f"tune_fit: metric {self.metric!r} is not computed by rb.fit; available: "
+                f"{sorted(logs)} (val_* need validation_data; fit_kwargs' metrics add more)")
 
 
 class MedianStopping(Callback):
@@ -132,7 +154,7 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
     pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
     extra = list(built.pop("callbacks", ())) + list(fit_kwargs.get("callbacks", ()))
     args = {**fit_kwargs, **built}
-    args["callbacks"] = [stopper, *([pruner] if pruner else []), *extra]
+    args["callbacks"] = [_RequireMetric(metric), stopper, *([pruner] if pruner else []), *extra]
     args.setdefault("batch_size", params.get("batch_size", batch_size))
     args.setdefault("rng", rng)
     with using(rng):  # layers that draw at run time (dropout) draw from the trial's generator
@@ -204,8 +226,11 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     warmup_epochs : int, default 2
         Epochs before pruning may stop a trial.
     method, n_trials, seed : see :func:`minimize`
+        Without ``seed``, a resumed study (``resume_from``) keeps the file's.
     fit_kwargs : dict, optional
-        More keyword arguments of ``rb.fit`` (``metrics``, ``augment`` ...).
+        More keyword arguments of ``rb.fit`` (``metrics``, ``augment`` ...);
+        not those tune_fit passes itself (``X``, ``y``, ``loss``, ``epochs``,
+        ``validation_data``) nor ``optimizer`` (``build_model`` gives it).
     **search_kwargs
         Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
         An ``executor`` here must run in this process (a thread pool): the
@@ -223,6 +248,14 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         Each trial's ``attrs`` hold its learning curve of ``metric`` and the epochs run.
     best_model : rb.nn.Module
         The best trial's model, at its best epoch (retrained when the study was resumed).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad argument, before the first model is built. A ``metric`` that
+        ``rb.fit`` does not log (it depends on the data, the loss and the
+        metrics) fails the first trial, which is recorded as failed; the
+        search then stops and this raises ``MetricNotComputed`` (a ValueError).
 
     Examples
     --------
@@ -247,10 +280,36 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     if mode == "auto":
         mode = auto_mode(metric)  # as EarlyStopping and History.best decide
     one_of("tune_fit", "pruning", pruning, (None, "median"))
+    # checked here, not once per trial inside the search (where each would fail a trial)
+    if not isinstance(metric, str):
+        raise TypeError(f"tune_fit: metric must be a key of rb.fit's History ('val_loss', "
+                        f"'val_accuracy' ...); got {type(metric).__name__} {metric!r:.40}")
+    if metric.startswith("val_") and validation_data is None:
+        raise ValueError(f"tune_fit: metric {metric!r} needs validation_data=(X_val, y_val); "
+                         f"got None")
+    _resolve_loss(loss, "tune_fit")
+    batch_size = positive_int("tune_fit", "batch_size", batch_size)
+    if patience is not None:
+        patience = positive_int("tune_fit", "patience", patience, allow_zero=True)
+    warmup_epochs = positive_int("tune_fit", "warmup_epochs", warmup_epochs, allow_zero=True)
+    if fit_kwargs is not None and not isinstance(fit_kwargs, dict):
+        raise TypeError(f"tune_fit: fit_kwargs must be a dict of rb.fit's keyword arguments; "
+                        f"got {type(fit_kwargs).__name__}")
+    fit_kwargs = dict(fit_kwargs or {})
+    for key in _OWN_FIT_ARGUMENTS:
+        if key in fit_kwargs:
+            raise ValueError(f"tune_fit: fit_kwargs must not set {key!r} (an argument of "
+                             f"tune_fit itself); pass it to tune_fit")
+    if "optimizer" in fit_kwargs:
+        raise ValueError("tune_fit: fit_kwargs must not set 'optimizer': build_model(params) "
+                         "returns (model, optimizer) or a dict with one (default Adam)")
+    fit_kwargs.setdefault("progress", False)
+    resume = search_kwargs.get("resume_from")
+    if seed is None and isinstance(resume, (str, os.PathLike)) and os.path.isfile(resume):
+        # minimize would take the file's seed; the trials' training seeds must be it too
+        seed = Study.load(resume).settings.get("seed")
     if seed is None:
         seed = int(resolve_rng(None).integers(2**63))
-    fit_kwargs = dict(fit_kwargs or {})
-    fit_kwargs.setdefault("progress", False)
 
     kept = {}  # the best model so far: {"value": ..., "model": ..., "key": params as JSON}
     plan = dict(X=X, y=y, validation_data=validation_data, epochs=epochs, metric=metric,
@@ -260,11 +319,17 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     def train(params, curves=()):
         return train_trial(build_model, params, curves=curves, **plan)
 
+    missing = {}  # the first MetricNotComputed: every trial would fail the same way
+
     def objective(params, curves=()):
         # pruning: the curves of the trials recorded when this one was submitted (trials
         # 0 .. i - n_parallel), handed over by minimize, so the study depends on its seed
         # and n_parallel only, not on which trial finished first
-        model, curve, stopper, pruner = train(params, curves)
+        try:
+            model, curve, stopper, pruner = train(params, curves)
+        except MetricNotComputed as e:
+            missing.setdefault("error", e)
+            raise
         outcome = trial_outcome(curve, stopper, pruner, mode)
         if not isinstance(outcome, dict):
             return outcome
@@ -273,10 +338,18 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
                         key=json.dumps(params, sort_keys=True))
         return outcome
 
+    def stop_if_metric_missing(study, trial):
+        return "error" in missing
+
     if pruning:
         search_kwargs["history"] = earlier_curves
+    callbacks = search_kwargs.get("callbacks")
+    if not callable(callbacks):  # (a single callable: minimize names the mistake)
+        search_kwargs["callbacks"] = [*(callbacks or ()), stop_if_metric_missing]
     study = minimize(objective, space, method=method, n_trials=n_trials, seed=seed,
                      **search_kwargs)
+    if "error" in missing:
+        raise missing["error"]
     best = study.best
     if kept.get("key") != json.dumps(best.params, sort_keys=True):
         # the best trial ran in an earlier session: again, with the curves it was given

@@ -6,8 +6,10 @@ The notes' three ways, as ``method``:
   infeasible as it "blows up in size" (``points`` values per numeric
   parameter, every value of a choice: :meth:`Space.grid`);
 * ``"random"``: random combinations, which still "repeatedly [try]
-  hyperparameter values which may have no effect", but never the same value
-  of a parameter twice, unlike the grid;
+  hyperparameter values which may have no effect", but almost surely never
+  the same value of a continuous parameter twice, unlike the grid (and never
+  a combination already tried or running while another is left, up to 100
+  draws);
 * ``"bayes"``: Bayesian optimisation. After ``n_initial`` trials spread as a
   Latin hypercube (:meth:`Space.latin_hypercube`: one in each slice of every
   range), a Gaussian process (:mod:`~rosenblatt.tuning.gaussian_process`, with
@@ -171,8 +173,11 @@ class _Proposer:
                     "min": lambda: np.full(len(P), values.min()),
                     "mean": lambda: np.full(len(P), values.mean()),
                     "max": lambda: np.full(len(P), values.max())}[self.liar]()
-            fitted = {**self.gp_kwargs, "length_scales": gp.length_scales_,
-                      "amplitude": gp.amplitude_, "noise": gp.noise_, "learn_noise": False}
+            # the fitted hyper-parameters, fixed (one length scale when ard=False: the
+            # fitted one, not its copy per column, which an isotropic GP refuses)
+            scales = gp.length_scales_ if gp.ard else gp.length_scales_[:1]
+            fitted = {**self.gp_kwargs, "length_scales": scales, "amplitude": gp.amplitude_,
+                      "noise": gp.noise_, "learn_noise": False}
             gp = GaussianProcess(**fitted).fit(np.concatenate([X, P]),
                                                np.concatenate([y, lies]), optimize=False)
         # The incumbent is the lowest posterior mean at an evaluated point: with noisy values
@@ -218,14 +223,36 @@ def _key(params):
     return tuple(sorted((k, type(v).__name__, v) for k, v in params.items()))
 
 
-def _grid_points(space, n_trials):
-    """The most points per numeric parameter whose grid fits in ``n_trials`` (at least 1)."""
+def _saturated(space, k):
+    """Whether ``k`` points per numeric parameter list every value of every parameter (only
+    choices and integers can: more points then give the same grid)."""
+    for d in space.params.values():
+        if d.kind in ("uniform", "loguniform"):
+            return False
+        if d.kind == "int" and len(d.grid(k)) < d.high - d.low + 1:
+            return False
+    return True
+
+
+def _grid_points(space, n_trials, cap=1000):
+    """Points per numeric parameter for the largest grid that fits in ``n_trials`` (at least 1):
+    the fewest points that give it.
+
+    The grid's size does not grow with every point: on a log-integer axis two grid values
+    may round onto one integer (``Int(1, 64, log=True)``: 20 combinations for 10 and for
+    11 points with a choice of two), so the search goes on past such a plateau until the
+    grid outgrows ``n_trials``, lists every value of a discrete space, or ``k`` reaches ``cap``.
+    """
+    best_k, best_size = 1, space.grid_size(1)
     k = 1
-    while space.grid_size(k + 1) <= n_trials and k < 1000:
-        if space.grid_size(k + 1) == space.grid_size(k):  # only choices/small ints: saturated
-            break
+    while k < cap and not _saturated(space, k):
         k += 1
-    return k
+        size = space.grid_size(k)
+        if size > n_trials:
+            break
+        if size > best_size:
+            best_k, best_size = k, size
+    return best_k
 
 
 def _check_picklable(objective, executor):
@@ -259,9 +286,36 @@ def _is_pickling_error(error):
     return isinstance(error, (AttributeError, TypeError)) and "pickle" in str(error)
 
 
+def _gp_kwargs(gp):
+    """The Gaussian process's keyword arguments: the defaults updated by ``gp``, checked by
+    building one (before the first trial, not when the initial design has run)."""
+    from .gaussian_process import GaussianProcess
+
+    if gp is not None and not isinstance(gp, dict):
+        raise TypeError(f"minimize: gp must be a dict of GaussianProcess keyword arguments; "
+                        f"got {type(gp).__name__} {gp!r:.60}")
+    if gp and "rng" in gp:
+        raise ValueError("minimize: gp must not set rng; the search seeds it from seed")
+    kwargs = {**_GP_DEFAULTS, **(gp or {})}
+    if kwargs.get("noise_prior") is not None and not kwargs.get("learn_noise"):
+        raise ValueError(f"minimize: gp: noise_prior applies only with learn_noise=True (a "
+                         f"fixed noise has no prior); got noise_prior={kwargs['noise_prior']!r} "
+                         f"with learn_noise={kwargs.get('learn_noise')!r}")
+    try:
+        GaussianProcess(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"minimize: gp: {e}") from None
+    return kwargs
+
+
 def _check_path(name, path):
     """``save_to``/``resume_from``: a file in a folder that exists (checked before any trial)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"minimize: {name} must be a path (str or os.PathLike); got "
+                        f"{type(path).__name__} {path!r:.60}")
     path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"minimize: {name} must be a path as text; got bytes {path!r:.60}")
     if os.path.isdir(path):
         raise ValueError(f"minimize: {name} must be a study file; got the folder {path!r} "
                          f"(e.g. {os.path.join(path, 'study.json')!r})")
@@ -313,6 +367,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         with the next one (same settings required: those not given, ``seed``,
         ``n_initial``, ``grid_points`` and ``n_parallel``, are the file's); the
         study is saved there after every trial unless ``save_to`` says otherwise.
+        The space must hold the same parameters; listed in another order, the
+        file's order is kept (it orders the unit cube's columns), so the
+        search continues exactly.
     n_parallel : int, optional
         Trials in flight at once; default 1, whatever the executor: the serial
         search, so any executor gives the study of a serial run. To run trials
@@ -341,7 +398,8 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         Keyword arguments of :class:`GaussianProcess` (default: Matérn 5/2,
         ARD, noise learnt from 1e-6 up, ``length_scale_prior=(ln 0.5, 1)``,
         ``amplitude_prior=(2, 0.15)``; pass ``None`` for either to fit by the
-        likelihood alone).
+        likelihood alone), checked before the first trial; not ``rng``
+        (each proposal's generator comes from ``seed``).
     history : callable, optional
         ``history(trials) -> plain data``, called in this process when trial
         ``i`` is submitted, with exactly trials ``0 .. i - n_parallel`` (those
@@ -388,6 +446,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     if history is not None and not callable(history):
         raise TypeError(f"minimize: history must be callable history(trials) -> data; got "
                         f"{type(history).__name__}")
+    if callable(callbacks):
+        raise TypeError("minimize: callbacks must be a list of fn(study, trial); got a single "
+                        "callable (wrap it in a list)")
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not callable(cb):
@@ -396,7 +457,7 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     positive_float("minimize", "xi", xi, allow_zero=True)
     positive_float("minimize", "kappa", kappa, allow_zero=True)
     n_candidates = positive_int("minimize", "n_candidates", n_candidates)
-    gp_kwargs = {**_GP_DEFAULTS, **(gp or {})}
+    gp_kwargs = _gp_kwargs(gp)
 
     if n_parallel is not None:
         n_parallel = positive_int("minimize", "n_parallel", n_parallel)
@@ -414,6 +475,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         if study.space != space:
             raise ValueError(f"minimize: the study in {resume_from} searched another space "
                              f"({study.space.config()}); resume with the same space")
+        # the same parameters, perhaps listed in another order: search the file's space, whose
+        # order is that of the cube's columns the earlier trials were drawn in
+        space = study.space
         # What the caller leaves out is the file's: the seed, the settings derived from the
         # first session's n_trials (so a study resumes with a larger budget), n_parallel.
         if seed is None:
@@ -493,7 +557,8 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         if status == "failed":
             warnings.warn(f"minimize: trial {number} failed ({error}); the search goes on",
                           stacklevel=3)
-        return any(bool(cb(study, trial)) for cb in callbacks)
+        stops = [bool(cb(study, trial)) for cb in callbacks]  # every one sees every trial
+        return any(stops)
 
     window = collections.deque()  # (number, params, future), oldest first
     stop = False

@@ -33,6 +33,12 @@ from ..checks import is_int, positive_int
 from ..randomness import resolve_rng
 
 _SCALARS = (str, int, float, bool, type(None))
+_MAX_INT = 2**53  # integers beyond this are not exact in float64, where the cube lives
+
+
+def _plain(value):
+    """A NumPy scalar as the plain Python value the JSON study holds (others as they are)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _number(owner, name, value):
@@ -56,6 +62,7 @@ def _check_when(owner, when):
         if not isinstance(parent, str):
             raise TypeError(f"{owner}: when's keys must be parameter names; got {parent!r}")
         values = list(values) if isinstance(values, (list, tuple)) else [values]
+        values = [_plain(v) for v in values]  # JSON, as the study stores them
         if not values:
             raise ValueError(f"{owner}: when[{parent!r}] lists no values")
         out[parent] = values
@@ -126,6 +133,9 @@ class Uniform(_Numeric):
         if not self.low < self.high:
             raise ValueError(f"{owner}: the range [{low!r}, {high!r}] is empty or inverted; "
                              "need low < high")
+        if not math.isfinite(self.high - self.low):
+            raise ValueError(f"{owner}: high - low must be finite (the range is warped to "
+                             f"[0, 1]); got [{low!r}, {high!r}], narrow it")
         self.when = _check_when(owner, when)
 
     def _describe(self):
@@ -178,6 +188,7 @@ class Int(_Numeric):
     Each integer owns the cell ``[i - 1/2, i + 1/2]`` of the warped line, so
     decoding rounds and uniform sampling gives every integer its share
     (equal shares, or shares proportional to its log-width with ``log=True``).
+    ``low`` and ``high`` lie within ``+-2**53`` (the integers float64 holds exactly).
 
     Examples
     --------
@@ -194,6 +205,9 @@ class Int(_Numeric):
         if not isinstance(log, (bool, np.bool_)):  # "failed" or 1e308 would be truthy
             raise TypeError(f"Int: log must be True or False; got {log!r:.40}")
         self.low, self.high, self.log = int(low), int(high), bool(log)
+        if max(abs(self.low), abs(self.high)) > _MAX_INT:
+            raise ValueError(f"Int: low and high must be within +-2**53 (exact in float64); "
+                             f"got [{low}, {high}]")
         if not self.low <= self.high:
             raise ValueError(f"Int: the range [{low}, {high}] is inverted; need low <= high")
         if self.log and self.low < 1:
@@ -238,6 +252,8 @@ class Choice(Distribution):
     """A categorical hyper-parameter: one of ``values`` (strings, numbers, booleans, None).
 
     Warped one-hot (one column per value), so no order is imposed on the values.
+    NumPy scalars (``Choice(np.linspace(0, 0.5, 6))``) are kept as the plain
+    Python values a study's JSON holds.
 
     Examples
     --------
@@ -251,7 +267,7 @@ class Choice(Distribution):
     def __init__(self, values, when=None):
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             raise TypeError(f"Choice: values must be a list; got {values!r}")
-        values = list(values)
+        values = [_plain(v) for v in values]  # NumPy scalars as the JSON study holds them
         if not values:
             raise ValueError("Choice: values is empty; give at least one value")
         for v in values:
@@ -268,6 +284,7 @@ class Choice(Distribution):
         return f"Choice({self.values!r})"
 
     def index(self, value):
+        value = _plain(value)
         for i, v in enumerate(self.values):
             if type(v) is type(value) and v == value:
                 return i
@@ -294,7 +311,7 @@ class Choice(Distribution):
         return True
 
     def canonical(self, value):
-        return value
+        return self.values[self.index(value)]
 
     def config(self):
         cfg = {"type": self.kind, "values": list(self.values)}
@@ -384,7 +401,11 @@ class Space:
         self.dim = start
 
     def _topological_order(self):
+        # each condition in its parent's canonical form (an int 1 for a real parent is 1.0,
+        # a NumPy scalar the plain value): what sampling and checking both compare with
+        self._when = {}
         for name, dist in self.params.items():
+            self._when[name] = {}
             for parent, values in (dist.when or {}).items():
                 if parent not in self.params:
                     raise ValueError(f"Space: parameter {name!r} depends on {parent!r}, which is "
@@ -395,6 +416,7 @@ class Space:
                     if not self.params[parent].contains(v):
                         raise ValueError(f"Space: parameter {name!r} depends on {parent}={v!r}, "
                                          f"which {parent!r} ({self.params[parent]!r}) never takes")
+                self._when[name][parent] = [self.params[parent].canonical(v) for v in values]
         order, placed = [], set()
         while len(order) < len(self.names):
             ready = [n for n in self.names if n not in placed
@@ -423,9 +445,13 @@ class Space:
 
     def is_active(self, name, params):
         """Whether ``name`` exists given the (already decided) values of its parents."""
-        for parent, values in (self.params[name].when or {}).items():
-            if parent not in params or not any(
-                    type(v) is type(params[parent]) and v == params[parent] for v in values):
+        for parent, values in self._when[name].items():
+            if parent not in params:
+                return False
+            value, pdist = params[parent], self.params[parent]
+            if pdist.contains(value):
+                value = pdist.canonical(value)
+            if not any(type(v) is type(value) and v == value for v in values):
                 return False
         return True
 
@@ -457,7 +483,7 @@ class Space:
             else:
                 values[name] = dist.from_unit(U[:, cols.start])
             mask = np.ones(len(U), dtype=bool)
-            for parent, wanted in (dist.when or {}).items():
+            for parent, wanted in self._when[name].items():
                 pdist = self.params[parent]
                 if pdist.kind == "choice":
                     hit = np.isin(values[parent], [pdist.index(v) for v in wanted])

@@ -158,9 +158,37 @@ class Study:
                 f"{len(self.failed)} failed{best})")
 
     def add(self, trial):
-        """Record a trial (kept in number order)."""
+        """Record a trial (kept in number order), checked as a study file's trials are.
+
+        NumPy numbers become plain ones and ``params`` their canonical values
+        (:meth:`Space.check`), so that what is added can be saved and loaded.
+
+        Raises
+        ------
+        ValueError
+            A field that a study file refuses (:meth:`Trial.from_dict`),
+            params outside the space, ``attrs`` that are not JSON, or a number
+            already recorded.
+        """
+        if not isinstance(trial, Trial):
+            raise TypeError(f"Study.add: trial must be a Trial; got {type(trial).__name__}")
+        for field in ("number", "value", "seconds", "started"):
+            value = getattr(trial, field)
+            if isinstance(value, np.generic):
+                setattr(trial, field, value.item())
+        checked = Trial.from_dict(trial.to_dict(), "Study.add")
+        try:
+            params = self.space.check(trial.params)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"Study.add: field 'params' of trial {trial.number}: {e}") from None
+        try:
+            json.dumps(trial.attrs, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"Study.add: the attrs of trial {trial.number} must be JSON (plain "
+                             f"data, finite numbers); {type(e).__name__}: {e}") from None
         if any(t.number == trial.number for t in self.trials):
             raise ValueError(f"Study: trial {trial.number} is already recorded")
+        trial.params, trial.value = params, checked.value
         self.trials.append(trial)
         self.trials.sort(key=lambda t: t.number)
 
@@ -290,7 +318,19 @@ class Study:
         return cls(space, settings, trials)
 
     def save(self, path):
-        """Write the study as JSON, atomically (a reader sees the old file or the new one)."""
+        """Write the study as JSON, atomically (a reader sees the old file or the new one).
+
+        Raises
+        ------
+        ValueError
+            The trials are not numbered 0, 1, 2 ... (as :meth:`load` requires).
+        """
+        numbers = {t.number for t in self.trials}
+        missing = [i for i in range(len(self.trials)) if i not in numbers]
+        if missing:
+            raise ValueError(f"Study.save: the trials must be numbered 0, 1, 2 ... without "
+                             f"gaps; trial {missing[0]} is missing (numbers "
+                             f"{sorted(numbers)[:20]}); add it first")
         # One trial per line: readable, and the C encoder (an indent selects the slow Python one)
         head = {k: v for k, v in self.to_dict().items() if k != "trials"}
         trials = ",\n".join(json.dumps(t.to_dict(), allow_nan=False) for t in self.trials)

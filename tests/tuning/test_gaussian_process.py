@@ -160,7 +160,7 @@ def test_bad_arguments():
         GP(length_scales=[0.1, 0.0])
     with pytest.raises(RuntimeError, match="call fit"):
         GP().predict(np.zeros((1, 2)))
-    with pytest.raises(ValueError, match="2 values but the inputs have 3 columns"):
+    with pytest.raises(ValueError, match="length_scales has 2 values for inputs of 3 columns"):
         GP(length_scales=[1.0, 2.0]).fit(np.zeros((2, 3)), np.zeros(2))
     with pytest.raises(ValueError, match="finite"):
         GP().fit(np.zeros((2, 1)), [0.0, np.nan])
@@ -218,3 +218,66 @@ def test_bad_priors():
         GP(amplitude_prior=(0.0, 1.0))
     with pytest.raises(ValueError, match=r"noise_prior must be \(concentration, rate\)"):
         GP(noise_prior=("a", 1.0))
+
+
+# -- audit a1 ------------------------------------------------------------------------------
+def test_log_marginal_likelihood_checks_the_length_of_theta(rng):
+    """Audit a1 #5: theta has 1 + (dim with ard, else 1) + learn_noise values."""
+    X, y = _data(rng, n=8)
+    gp = GP(rng=0, learn_noise=True).fit(X, y)
+    theta = gp._theta()
+    assert theta.size == 5 and gp.log_marginal_likelihood(theta) == gp.log_marginal_likelihood()
+    for bad in (theta[:2], np.concatenate([theta, [0.0, 1.0]]), theta[0]):
+        with pytest.raises(ValueError, match=r"GaussianProcess.log_marginal_likelihood: theta "
+                                             r"must have 5 values \(ln amplitude, ln length "
+                                             r"scales \(3\), ln noise\)"):
+            gp.log_marginal_likelihood(bad)
+    iso = GP(rng=0, ard=False).fit(X, y)
+    with pytest.raises(ValueError, match=r"theta must have 2 values \(ln amplitude, ln length "
+                                         r"scale\); got 3"):
+        iso.log_marginal_likelihood([0.0, 0.0, 0.0])
+
+
+def test_other_inputs_are_checked_by_name(rng):
+    """Audit a1 #5."""
+    X, y = _data(rng, n=6)
+    gp = GP(rng=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"GaussianProcess.predict_with_gradient: X has 2 "
+                                         r"columns; the fitted data had 3"):
+        gp.predict_with_gradient(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"GaussianProcess: length_scale_bounds must be "
+                                         r"\(low, high\)"):
+        GP(length_scale_bounds=(0.1, 1, 5))
+    with pytest.raises(ValueError, match=r"got X \(6, 3\), y \(6, 2\)"):
+        GP().fit(X, np.zeros((6, 2)))
+    assert GP(rng=0).fit(X, y[:, None]).predict(X[:1], return_std=False).shape == (1,)
+
+
+def test_refit_without_optimizing_keeps_the_fitted_hyperparameters(rng):
+    """Audit a1 #9: optimize=False keeps the hyper-parameters as fitted before."""
+    X, y = _data(rng, n=20)
+    gp = GP(rng=0, learn_noise=True).fit(X, y)
+    scales, amplitude, noise = gp.length_scales_.copy(), gp.amplitude_, gp.noise_
+    assert not np.allclose(scales, 0.5)
+    gp.fit(X[:15], y[:15], optimize=False)
+    np.testing.assert_array_equal(gp.length_scales_, scales)
+    assert (gp.amplitude_, gp.noise_) == (amplitude, noise)
+    fresh = GP(length_scales=scales, amplitude=amplitude, noise=noise).fit(X[:15], y[:15],
+                                                                        optimize=False)
+    np.testing.assert_array_equal(gp.predict(X)[0], fresh.predict(X)[0])
+    # another number of columns: the given (default) values again
+    gp.fit(X[:, :1], y, optimize=False)
+    np.testing.assert_array_equal(gp.length_scales_, [0.5])
+
+
+def test_fit_keeps_its_own_copy_of_X(rng):
+    """Audit a1 #17: as scikit-learn's copy_X_train, mutating X afterwards changes nothing."""
+    X, y = _data(rng, n=10)
+    Xq = rng.random((3, 3))
+    gp = GP(rng=0).fit(X, y)
+    before = gp.predict(Xq)
+    X[:] = rng.random(X.shape)
+    y[:] = 0.0
+    after = gp.predict(Xq)
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])

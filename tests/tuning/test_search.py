@@ -402,3 +402,110 @@ def test_bayes_starts_from_a_latin_hypercube_and_random_search_does_not():
     rs = T.minimize(branin, BRANIN, "random", n_trials=3, seed=4)
     first = BRANIN.sample(1, np.random.default_rng([4, 0]))[0]
     assert rs.trials[0].params == first
+
+
+# -- audit a1 ------------------------------------------------------------------------------
+def _counting():
+    calls = []
+
+    def objective(p):
+        calls.append(p)
+        return p["x"]
+    return objective, calls
+
+
+@pytest.mark.parametrize("gp,error,message", [
+    ({"kernel": "maten52"}, ValueError, r"minimize: gp: GaussianProcess: kernel must be"),
+    ({"lenght_scale_prior": None}, TypeError, r"minimize: gp: .*'lenght_scale_prior'"),
+    ({"rng": 0}, ValueError, r"minimize: gp must not set rng; the search seeds it from seed"),
+    ([1], TypeError, r"minimize: gp must be a dict of GaussianProcess keyword arguments"),
+    ({"noise_prior": (2.0, 1.0), "learn_noise": False}, ValueError, r"minimize: gp: .*noise_prior"),
+])
+def test_bad_gp_arguments_fail_before_any_trial(gp, error, message):
+    """Audit a1 #3 and #15."""
+    objective, calls = _counting()
+    with pytest.raises(error, match=message):
+        T.minimize(objective, {"x": T.Uniform(0, 1)}, n_trials=8, seed=0, gp=gp)
+    assert calls == []
+
+
+def test_every_callback_sees_the_trial_that_stops_the_search():
+    """Audit a1 #4: the callbacks after one that returns True still see that trial."""
+    seen = {"stop": [], "log": []}
+
+    def stopper(study, trial):
+        seen["stop"].append(trial.number)
+        return trial.number == 2
+
+    def logger(study, trial):
+        seen["log"].append(trial.number)
+
+    T.minimize(lambda p: p["x"], {"x": T.Uniform(0, 1)}, method="random", n_trials=6, seed=0,
+               callbacks=[stopper, logger])
+    assert seen == {"stop": [0, 1, 2], "log": [0, 1, 2]}
+
+
+def test_an_isotropic_gp_runs_a_parallel_search():
+    """Audit a1 #6: gp={"ard": False} with n_parallel > 1."""
+    space = T.Space({"x": T.Uniform(0, 1), "y": T.Uniform(0, 1)})
+    study = T.minimize(lambda p: (p["x"] - 0.3) ** 2 + p["y"], space, n_trials=6, n_initial=3,
+                       seed=0, gp={"ard": False}, n_parallel=2, n_candidates=64)
+    assert len(study.completed) == 6
+
+
+@pytest.mark.parametrize("space,n_trials,least", [
+    ({"units": T.Int(1, 64, log=True), "act": T.Choice(["relu", "tanh"])}, 60, 50),
+    ({"n": T.Int(1, 100, log=True)}, 40, 38),
+])
+def test_grid_fills_n_trials_past_a_plateau_of_a_log_integer_axis(space, n_trials, least):
+    """Audit a1 #8: two grid values rounding onto one integer is not saturation."""
+    study = T.minimize(lambda p: 1.0, space, method="grid", n_trials=n_trials)
+    assert least <= len(study.trials) <= n_trials
+    size = T.Space(space).grid_size(study.settings["grid_points"])
+    assert size == len(study.trials)
+
+
+def test_grid_stops_at_the_whole_grid_of_a_discrete_space():
+    space = {"n": T.Int(1, 3), "act": T.Choice(["relu", "tanh"])}
+    study = T.minimize(lambda p: 1.0, space, method="grid", n_trials=50)
+    assert len(study.trials) == 6 and study.settings["grid_points"] == 3
+    only = T.minimize(lambda p: 1.0, {"n": T.Int(1, 20, log=True)}, method="grid", n_trials=50)
+    assert sorted(t.params["n"] for t in only.trials) == list(range(1, 21))
+
+
+def test_random_search_never_repeats_a_combination_while_another_is_left():
+    """Audit a1 #12: what the module docstring now claims of the random search."""
+    assert "never the same value\n  of a parameter twice" not in T.search.__doc__
+    study = T.minimize(lambda p: p["n"], {"n": T.Int(1, 4), "c": T.Choice(["a", "b"])},
+                       method="random", n_trials=8, seed=0)
+    assert len({(t.params["n"], t.params["c"]) for t in study.trials}) == 8
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"callbacks": print}, TypeError, r"minimize: callbacks must be a list of fn\(study, trial\); "
+                                      r"got a single callable \(wrap it in a list\)"),
+    ({"save_to": 123}, TypeError, r"minimize: save_to must be a path \(str or os.PathLike\)"),
+    ({"resume_from": 1.5}, TypeError, r"minimize: resume_from must be a path"),
+])
+def test_minimize_names_the_argument_of_a_wrong_type(kwargs, error, message):
+    """Audit a1 #15."""
+    objective, calls = _counting()
+    with pytest.raises(error, match=message):
+        T.minimize(objective, {"x": T.Uniform(0, 1)}, method="random", n_trials=3, **kwargs)
+    assert calls == []
+
+
+def test_resume_with_the_parameters_in_another_order_continues_exactly(tmp_path):
+    """Audit a1 #16: the file's space (its column order) is the one searched."""
+    def f(p):
+        return (p["x"] - 0.2) ** 2 + (p["y"] - 0.7) ** 2
+
+    a = T.Space({"x": T.Uniform(0, 1), "y": T.Uniform(0, 1)})
+    b = T.Space({"y": T.Uniform(0, 1), "x": T.Uniform(0, 1)})
+    for method, kw in (("random", {}), ("bayes", {"n_initial": 2, "n_candidates": 64})):
+        full = T.minimize(f, a, method=method, n_trials=5, seed=0, **kw)
+        path = tmp_path / f"{method}.json"
+        T.minimize(f, a, method=method, n_trials=3, seed=0, save_to=path, **kw)
+        resumed = T.minimize(f, b, method=method, n_trials=5, resume_from=path, **kw)
+        assert [t.params for t in resumed.trials] == [t.params for t in full.trials]
+        assert resumed.space.names == ["x", "y"]

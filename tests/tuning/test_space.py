@@ -157,3 +157,65 @@ def test_sample_and_latin_hypercube_take_an_int_seed():
     assert space.latin_hypercube(4, 1) == space.latin_hypercube(4, np.random.default_rng(1))
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator, an int seed"):
         space.sample(2, "zero")
+
+
+# -- audit a1 ------------------------------------------------------------------------------
+def test_choice_of_numpy_values_holds_plain_values():
+    """Audit a1 #1: NumPy scalars are stored as the plain values the JSON study holds."""
+    d = T.Choice(np.linspace(0, 0.5, 6))
+    assert [type(v) for v in d.values] == [float] * 6
+    space = T.Space({"dropout": d, "act": T.Choice(np.array(["relu", "tanh"])),
+                     "n": T.Choice([np.int64(1), np.bool_(True)])})
+    assert space.check({"dropout": 0.1, "act": "tanh", "n": True}) == \
+        {"dropout": 0.1, "act": "tanh", "n": True}
+    checked = space.check({"dropout": np.float64(0.1), "act": np.str_("tanh"), "n": np.int64(1)})
+    assert checked == {"dropout": 0.1, "act": "tanh", "n": 1}
+    assert [type(v) for v in checked.values()] == [float, str, int]
+    assert T.Space(space.config()) == space
+    with pytest.raises(ValueError, match="duplicates"):
+        T.Choice([1.0, np.float64(1.0)])
+
+
+def test_choice_of_numpy_values_resumes_a_bayesian_search(tmp_path):
+    space = T.Space({"dropout": T.Choice(np.linspace(0, 0.5, 6)), "x": T.Uniform(0, 1)})
+    path = tmp_path / "s.json"
+
+    def f(p):
+        return (p["dropout"] - 0.2) ** 2 + p["x"]
+
+    kw = dict(n_initial=2, seed=0, n_candidates=64)
+    T.minimize(f, space, n_trials=3, save_to=path, **kw)
+    assert len(T.minimize(f, space, n_trials=4, resume_from=path, **kw).trials) == 4
+
+
+def test_when_values_are_canonical_so_sampling_and_checking_agree():
+    """Audit a1 #2: a NumPy scalar, or an int for a real parent, in `when`."""
+    import json
+
+    space = T.Space({"layers": T.Int(1, 3), "w2": T.Int(8, 64, when={"layers": np.int64(2)})})
+    params = space.sample(20, np.random.default_rng(0))
+    assert any("w2" in p for p in params)
+    for p in params:
+        assert space.check(p) == p
+        assert ("w2" in p) == (p["layers"] == 2)
+    assert sum("w2" in p for p in space.grid(3)) == 3
+    json.dumps(space.config())
+    real = T.Space({"x": T.Uniform(0, 2), "y": T.Uniform(0, 1, when={"x": 1})})
+    assert real.from_unit([[0.5, 0.3]]) == [{"x": 1.0, "y": 0.3}]
+    assert real.is_active("y", {"x": 1.0}) and real.check({"x": 1.0, "y": 0.3})
+    choice = T.Space({"act": T.Choice(["relu", "tanh"]),
+                      "slope": T.Uniform(0, 1, when={"act": np.str_("relu")})})
+    assert choice.check({"act": "relu", "slope": 0.5}) == {"act": "relu", "slope": 0.5}
+    json.dumps(choice.config())
+
+
+def test_ranges_too_wide_for_float64_are_refused():
+    """Audit a1 #14: integers beyond 2**53 and real ranges whose width overflows."""
+    with pytest.raises(ValueError, match=r"Int: low and high must be within \+-2\*\*53"):
+        T.Int(0, 2**63 - 1)
+    with pytest.raises(ValueError, match=r"Int: low and high must be within \+-2\*\*53"):
+        T.Int(-2**64, 0)
+    d = T.Int(-2**53, 2**53)
+    assert int(d.from_unit(1.0)) == 2**53 and int(d.from_unit(0.0)) == -2**53
+    with pytest.raises(ValueError, match="Uniform: high - low must be finite"):
+        T.Uniform(-1e308, 1e308)

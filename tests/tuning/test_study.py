@@ -123,3 +123,40 @@ def test_a_study_file_names_a_method_and_a_boolean_log(good, tmp_path):
     for log in ("failed", 1e308, -1, ["x"]):
         with pytest.raises(TypeError, match="Int: log must be True or False"):
             T.Int(1, 10, log=log)
+
+
+# -- audit a1 ------------------------------------------------------------------------------
+@pytest.mark.parametrize("trial,message", [
+    (T.Trial(0, {"x": 5.0}, 1.0, "complete"),
+     r"Study.add: field 'params' of trial 0: Space: parameter 'x' = 5.0 is outside"),
+    (T.Trial(0, {"z": 0.5}, 1.0, "complete"), r"Study.add: .*unknown parameter 'z'"),
+    (T.Trial(0, {"x": 0.5}, float("nan"), "complete"),
+     r"Trial: field 'value' of trial 0 in Study.add must be a finite number"),
+    (T.Trial(0, {"x": 0.5}, 1.0, "done"), r"Trial: field 'status' of trial 0 in Study.add"),
+    (T.Trial(0, {"x": 0.5}, 1.0, "complete", attrs={"a": float("inf")}),
+     r"Study.add: the attrs of trial 0 must be JSON"),
+    (T.Trial(-1, {"x": 0.5}, 1.0, "complete"), r"field 'number' .* non-negative integer"),
+])
+def test_add_refuses_what_the_file_format_refuses(trial, message):
+    """Audit a1 #10: a study that add accepts can be saved and loaded."""
+    study = T.Study(SPACE, {"method": "random"})
+    with pytest.raises(ValueError, match=message):
+        study.add(trial)
+    assert study.trials == []
+
+
+def test_add_takes_numpy_numbers_and_a_saved_study_always_loads(tmp_path):
+    import numpy as np
+
+    study = T.Study(SPACE, {"method": "random"})
+    study.add(T.Trial(np.int64(1), {"x": np.float64(0.5)}, np.float32(0.25), "complete"))
+    with pytest.raises(ValueError, match=r"Study.save: the trials must be numbered 0, 1, 2 "
+                                         r"\.\.\. without gaps; trial 0 is missing"):
+        study.save(tmp_path / "s.json")
+    assert not (tmp_path / "s.json").exists()
+    study.add(T.Trial(0, {"x": -0.5}, 1.0, "complete"))
+    study.save(tmp_path / "s.json")
+    loaded = T.Study.load(tmp_path / "s.json")
+    assert [(t.number, t.params, t.value) for t in loaded.trials] == \
+        [(0, {"x": -0.5}, 1.0), (1, {"x": 0.5}, 0.25)]
+    assert type(study.trials[1].number) is int and type(study.trials[1].value) is float

@@ -122,3 +122,64 @@ def test_bad_arguments():
             pytest.raises(ValueError, match="no trial has a value"):
         T.tune_fit(lambda p: 3, SPACE, X, y, validation_data=(Xv, yv), epochs=2,
                    method="random", n_trials=1, seed=0)
+
+
+# -- audit a1 ------------------------------------------------------------------------------
+def _counted():
+    builds = []
+
+    def build(p):
+        builds.append(p)
+        return _build(p)
+    return build, builds
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"warmup_epochs": -1, "pruning": "median"}, ValueError,
+     r"tune_fit: warmup_epochs must be a non-negative integer; got -1"),
+    ({"batch_size": 0}, ValueError, r"tune_fit: batch_size must be a positive integer; got 0"),
+    ({"patience": -3}, ValueError, r"tune_fit: patience must be a non-negative integer"),
+    ({"loss": "cross_entropyy"}, ValueError, r"tune_fit: unknown loss 'cross_entropyy'"),
+    ({"metric": 3}, TypeError, r"tune_fit: metric must be a key of rb.fit's History"),
+    ({"fit_kwargs": {"epochs": 5}}, ValueError,
+     r"tune_fit: fit_kwargs must not set 'epochs' \(an argument of tune_fit itself\)"),
+    ({"fit_kwargs": [1]}, TypeError, r"tune_fit: fit_kwargs must be a dict"),
+    ({"validation_data": None}, ValueError,
+     r"tune_fit: metric 'val_loss' needs validation_data"),
+])
+def test_tune_fit_checks_its_arguments_before_building_a_model(kwargs, error, message):
+    """Audit a1 #7: not once per trial, each recorded as failed."""
+    X, y, Xv, yv = _blobs()
+    build, builds = _counted()
+    args = dict(validation_data=(Xv, yv), epochs=2, method="random", n_trials=3, seed=0)
+    with pytest.raises(error, match=message):
+        T.tune_fit(build, SPACE, X, y, **{**args, **kwargs})
+    assert builds == []
+
+
+def test_a_metric_that_is_not_computed_stops_the_search_at_the_first_trial(tmp_path):
+    """Audit a1 #7: fit logs the metric or not whatever the params; one trial tells."""
+    X, y, Xv, yv = _blobs()
+    build, builds = _counted()
+    with pytest.warns(UserWarning, match="trial 0 failed"):
+        with pytest.raises(ValueError, match=r"tune_fit: metric 'val_acc' is not computed by "
+                                             r"rb.fit; available: .*'val_accuracy'"):
+            T.tune_fit(build, SPACE, X, y, validation_data=(Xv, yv), epochs=2, method="random",
+                       n_trials=4, seed=0, metric="val_acc")
+    assert len(builds) == 1
+
+
+def test_tune_fit_resumes_its_study_without_a_seed(tmp_path):
+    """Audit a1 #13: the seed, when not given, is the file's (as for minimize)."""
+    X, y, Xv, yv = _blobs()
+    kw = dict(validation_data=(Xv, yv), epochs=2, method="random")
+    full, _ = T.tune_fit(_build, SPACE, X, y, n_trials=3, seed=5, **kw)
+    path = tmp_path / "study.json"
+    rb.seed(5)
+    first, _ = T.tune_fit(_build, SPACE, X, y, n_trials=2, resume_from=path, **kw)
+    seed = first.settings["seed"]
+    again, _ = T.tune_fit(_build, SPACE, X, y, n_trials=3, resume_from=path, **kw)
+    assert again.settings["seed"] == seed and len(again.trials) == 3
+    whole, _ = T.tune_fit(_build, SPACE, X, y, n_trials=3, seed=seed, **kw)
+    assert [(t.params, t.value) for t in again.trials] == \
+        [(t.params, t.value) for t in whole.trials]
