@@ -7,7 +7,8 @@ Multilayer perceptrons (notes: "Feed-forward neural networks", trained by
 ``sklearn.neural_network`` where they exist (``hidden_layer_sizes``,
 ``activation``, ``alpha``, ``batch_size``, ``learning_rate_init``,
 ``max_iter``, ``tol``, ``n_iter_no_change``, ``shuffle``, ``random_state``,
-``momentum``); ``optimizer`` (sklearn's ``solver``) and ``dropout`` are
+``momentum``, ``early_stopping``, ``validation_fraction``, ``warm_start``; and
+``partial_fit``); ``optimizer`` (sklearn's ``solver``) and ``dropout`` are
 rosenblatt's.
 
 Both pass ``sklearn.utils.estimator_checks.check_estimator`` with no check
@@ -15,6 +16,7 @@ skipped (tests/test_sklearn.py runs it). Needs scikit-learn
 (``pip install rosenblatt[data]``).
 """
 
+import functools
 import warnings
 
 import numpy as np
@@ -22,6 +24,7 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
@@ -56,13 +59,63 @@ def _generator(random_state):
                      f"got {random_state!r}")
 
 
+def _flag(owner, name, value):
+    """Validate a boolean switch: ``"no"`` or ``1`` would silently mean True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def _unchanged_if_failed(fit):
+    """Decorate a ``fit``: if it raises, the estimator is left exactly as it was before.
+
+    A fit that fails half-way (a diverged loss, a bad parameter found late) must not publish
+    a half-trained network or a mix of two fits' attributes: the estimator keeps its previous
+    model, or stays unfitted (NotFittedError). Fits build new objects for everything they
+    set, so restoring the attribute dictionary restores the estimator.
+    """
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+    return wrapper
+
+
+def _weights(model):
+    """Copies of the Dense layers' weights and biases of ``model``, in order."""
+    return [(layer.W.data.copy(), layer.b.data.copy()) for layer in model
+            if isinstance(layer, nn.Dense)]
+
+
+def _set_weights(model, weights):
+    """Copy :func:`_weights` into ``model``'s Dense layers (in place, in their dtype)."""
+    for layer, (W, b) in zip([m for m in model if isinstance(m, nn.Dense)], weights):
+        layer.W.data[...] = W
+        layer.b.data[...] = b
+
+
+def _has_partial_fit(estimator):
+    """partial_fit exists for the minibatch optimizers (scikit-learn's rule for its solvers)."""
+    if estimator.optimizer == "lbfgs":
+        raise AttributeError(f"{type(estimator).__name__} with optimizer='lbfgs' has no "
+                             f"partial_fit: L-BFGS minimises the full-batch objective; use a "
+                             f"minibatch optimizer such as 'adam' or 'sgd'")
+    return True
+
+
 class _BaseMLP(BaseEstimator):
     """Shared parameters, network construction and the training loop."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, max_iter=200, tol=1e-4,
                  n_iter_no_change=10, shuffle=True, random_state=None, optimizer="adam",
-                 momentum=0.9, dropout=0.0, early_stopping=False, validation_fraction=0.1):
+                 momentum=0.9, dropout=0.0, early_stopping=False, validation_fraction=0.1,
+                 warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -78,12 +131,20 @@ class _BaseMLP(BaseEstimator):
         self.dropout = dropout
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
 
     # -- validation ---------------------------------------------------------------------
     def _check_params(self):
         name = type(self).__name__
         sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, (int, np.integer)) else list(sizes)
+        if isinstance(sizes, (int, np.integer)):
+            sizes = [sizes]
+        elif isinstance(sizes, (tuple, list)) or (isinstance(sizes, np.ndarray)
+                                                  and sizes.ndim == 1):
+            sizes = list(sizes)
+        else:  # None, 5.0, "8": a clear error, not Python's "not iterable"
+            raise ValueError(f"{name}: hidden_layer_sizes must be positive integers; "
+                             f"got {sizes!r}")
         if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
                    for s in sizes):
             raise ValueError(f"{name}: hidden_layer_sizes must be positive integers; "
@@ -102,6 +163,13 @@ class _BaseMLP(BaseEstimator):
         positive_int(name, "n_iter_no_change", self.n_iter_no_change)
         unit_interval(name, "dropout", self.dropout)
         unit_interval(name, "momentum", self.momentum)  # [0, 1), as SGD and RMSprop take it
+        _flag(name, "shuffle", self.shuffle)
+        _flag(name, "early_stopping", self.early_stopping)
+        _flag(name, "warm_start", self.warm_start)
+        positive_float(name, "validation_fraction", self.validation_fraction, allow_zero=True)
+        if self.early_stopping:  # (0, 1) only matters when a part is held out
+            unit_interval(name, "validation_fraction", self.validation_fraction,
+                          closed_low=False)
         if self.optimizer == "lbfgs" and (self.dropout > 0 or self.early_stopping):
             raise ValueError(f"{name}: optimizer='lbfgs' searches along lines of one "
                              f"deterministic full-batch objective: it takes no dropout (got "
@@ -126,67 +194,119 @@ class _BaseMLP(BaseEstimator):
         layers.append(nn.Dense(width, n_out, init="glorot_uniform", rng=rng))
         return nn.Sequential(*layers)
 
-    def _train(self, X, targets, n_out):
-        """Minibatch training of ``self.model_`` on float32 ``X``; sets the fitted attributes."""
+    def _train(self, X, targets, n_out, incremental=False):
+        """Minibatch training on float32 ``X``; sets the fitted attributes.
+
+        A cold fit builds a new network. With ``warm_start`` (fit) or ``incremental``
+        (partial_fit: one epoch) a fitted estimator continues from its weights, its
+        ``loss_curve_`` and its stopping rule's state, as scikit-learn's; partial_fit also
+        keeps the optimizer's state (moments, step count) from the call before.
+        """
+        name = type(self).__name__
         sizes = self._check_params()
+        continuing = hasattr(self, "model_") and (incremental or self.warm_start)
+        if incremental and self.early_stopping:
+            raise ValueError(f"{name}.partial_fit: early_stopping holds out part of each fit's "
+                             f"data, which partial_fit does not do; set early_stopping=False")
         rng = _generator(self.random_state)
         if self.early_stopping:
             X, targets, X_val, t_val = self._hold_out(X, targets, rng)
         n = len(X)
-        self.model_ = self._build(X.shape[1], n_out, sizes, rng)
+        model = self._build(X.shape[1], n_out, sizes, rng)
+        if continuing:
+            self._continue_from(model, sizes, n_out)
+        self.model_ = model
         if self.optimizer == "lbfgs":
             return self._train_lbfgs(X, targets)
         kwargs = {"momentum": self.momentum} if self.optimizer in ("sgd", "rmsprop") else {}
-        opt = _OPTIMIZERS[self.optimizer](self.model_.parameters(), lr=self.learning_rate_init,
+        opt = _OPTIMIZERS[self.optimizer](model.parameters(), lr=self.learning_rate_init,
                                           **kwargs)
-        weights = [layer.W for layer in self.model_ if isinstance(layer, nn.Dense)]
+        saved = getattr(self, "_optimizer_state", None)
+        if incremental and continuing and saved and saved["algorithm"] == type(opt).__name__:
+            # scikit-learn's partial_fit keeps its optimizer; the hyper-parameters are today's
+            opt.load_state_dict({k: v for k, v in saved.items() if k not in opt.hyperparameters})
+        weights = [layer.W for layer in model if isinstance(layer, nn.Dense)]
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
-        self.loss_curve_, best, stall, best_state = [], np.inf, 0, None
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = None  # set below when early stopping keeps a best state
-        self.model_.train()
-        for epoch in range(int(self.max_iter)):
+        progress = getattr(self, "_progress", None) if continuing else None
+        if progress is None or progress["early_stopping"] != self.early_stopping:
+            progress = {"best": np.inf, "stall": 0, "best_weights": None}
+        best, stall, best_weights = progress["best"], progress["stall"], progress["best_weights"]
+        old_curve = getattr(self, "loss_curve_", None) if continuing else None
+        loss_curve = list(old_curve or [])  # new lists: a failed fit leaves the old ones
+        old_scores = getattr(self, "validation_scores_", None) if continuing else None
+        validation_scores = list(old_scores or []) if self.early_stopping else None
+        model.train()
+        for epoch in range(1 if incremental else int(self.max_iter)):
             order = rng.permutation(n) if self.shuffle else np.arange(n)
             total = 0.0
             for start in range(0, n, batch):
                 idx = order[start:start + batch]
                 opt.zero_grad()
-                loss = self._loss(self.model_(Tensor(X[idx])), targets[idx])
+                loss = self._loss(model(Tensor(X[idx])), targets[idx])
                 loss.backward()
-                for W in weights:  # L2 penalty alpha/2 ||W||^2 per batch, as scikit-learn's
+                # L2 penalty alpha/(2 batch) ||W||^2 on each batch, as scikit-learn's: in the
+                # gradient and in the reported loss, where it counts once per batch (so
+                # loss_curve_ and the tol rule see scikit-learn's numbers)
+                penalty = 0.0
+                if self.alpha:
+                    penalty = 0.5 * self.alpha * sum(
+                        float(np.sum(W.data.astype(np.float64) ** 2)) for W in weights)
+                for W in weights:
                     W.grad += (self.alpha / len(idx)) * W.data
                 opt.step()
-                total += float(loss.data) * len(idx)
-            epoch_loss = total / n + 0.5 * self.alpha * sum(
-                float(np.sum(W.data.astype(np.float64) ** 2)) for W in weights) / n
+                total += float(loss.data) * len(idx) + penalty  # the batch's loss x its size
+            epoch_loss = total / n
             if not np.isfinite(epoch_loss):
-                raise ValueError(f"{type(self).__name__}: the loss diverged (epoch {epoch + 1}); "
+                raise ValueError(f"{name}: the loss diverged (epoch {epoch + 1}); "
                                  f"lower learning_rate_init (now {self.learning_rate_init})")
-            self.loss_curve_.append(epoch_loss)
+            loss_curve.append(epoch_loss)
             if self.early_stopping:  # the notes' early stopping: watch held-out data
-                score = self._validation_score(X_val, t_val)
-                self.validation_scores_.append(score)
+                score = self._validation_score(model, X_val, t_val)
+                if not np.isfinite(score):
+                    raise ValueError(f"{name}: the validation score is not finite ({score}, "
+                                     f"epoch {epoch + 1}); lower learning_rate_init (now "
+                                     f"{self.learning_rate_init})")
+                validation_scores.append(score)
                 improved, current = score > -best + self.tol, -score
                 if score > -best:
-                    best_state = self.model_.state_dict()
+                    best_weights = _weights(model)
             else:
                 improved, current = epoch_loss < best - self.tol, epoch_loss
             stall = 0 if improved else stall + 1
             best = min(best, current)
-            if stall >= self.n_iter_no_change:
+            if stall >= self.n_iter_no_change and not incremental:
                 break
         else:
-            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} reached before the "
-                          f"loss converged", ConvergenceWarning, stacklevel=3)
-        if best_state is not None:  # keep the best weights seen on the validation data
-            self.model_.load_state_dict(best_state)
+            if not incremental:
+                warnings.warn(f"{name}: max_iter={self.max_iter} reached before the loss "
+                              f"converged", ConvergenceWarning, stacklevel=4)
+        self.best_validation_score_ = None  # set below when early stopping keeps a best state
+        if best_weights is not None:  # keep the best weights seen on the validation data
+            _set_weights(model, best_weights)
             self.best_validation_score_ = -best
-        self.n_iter_ = epoch + 1
-        self.loss_ = self.loss_curve_[-1]
+        self._progress = {"best": best, "stall": stall, "best_weights": best_weights,
+                          "early_stopping": self.early_stopping}
+        self._optimizer_state = opt.state_dict()
+        self.loss_curve_, self.validation_scores_ = loss_curve, validation_scores
+        self.n_iter_ = epoch + 1  # epochs of this call, as scikit-learn's
+        self.loss_ = loss_curve[-1]
         # Predict in float64: results then do not depend on how rows are batched (BLAS blocks
         # float32 sums differently for different batch sizes; scikit-learn checks invariance).
-        self.model_.eval().astype(np.float64)
+        model.eval().astype(np.float64)
         return self
+
+    def _continue_from(self, model, sizes, n_out):
+        """Copy the fitted network's weights into the new float32 ``model`` (warm start)."""
+        old = [(layer.W.shape, layer.b.shape) for layer in self.model_
+               if isinstance(layer, nn.Dense)]
+        new = [(layer.W.shape, layer.b.shape) for layer in model if isinstance(layer, nn.Dense)]
+        if old != new:
+            fitted = [w[1] for w, _ in old]
+            raise ValueError(f"{type(self).__name__}: warm_start and partial_fit continue the "
+                             f"fitted network, of layer widths {fitted[:-1]} and {fitted[-1]} "
+                             f"outputs; got hidden_layer_sizes={sizes} and {n_out} outputs. "
+                             f"Set warm_start=False (or fit a new estimator) to change them")
+        _set_weights(model, _weights(self.model_))
 
     def _train_lbfgs(self, X, targets):
         """scikit-learn's ``solver="lbfgs"``: the full-batch objective, loss plus
@@ -213,23 +333,28 @@ class _BaseMLP(BaseEstimator):
         if opt.iterations >= int(self.max_iter):
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} L-BFGS iterations "
                           f"reached before the gradient fell below tol={self.tol}",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=5)
         self.n_iter_ = opt.iterations
         self.loss_ = float(value)
         self.loss_curve_ = None  # as scikit-learn: no per-epoch curve for lbfgs
         self.validation_scores_ = None
         self.best_validation_score_ = None
+        self._progress = self._optimizer_state = None
         self.model_.eval().astype(np.float64)
         return self
+
+    def _continuing(self):
+        """True when this fit continues the fitted network (warm_start); the first fit, or a
+        fit without warm_start, starts afresh and may change the data's shape."""
+        return isinstance(self.warm_start, (bool, np.bool_)) and bool(self.warm_start) and \
+            hasattr(self, "model_")
 
     def _hold_out(self, X, targets, rng):
         """Split off ``validation_fraction`` of the data (stratified for classifiers)."""
         from .datasets import split
 
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"{type(self).__name__}: validation_fraction must be in (0, 1); "
-                             f"got {self.validation_fraction!r}")
-        n_val = int(round(self.validation_fraction * len(X)))
+        # exactly the rows split() below holds out: it rounds the training part's size
+        n_val = len(X) - int(np.round((1 - self.validation_fraction) * len(X)))
         if n_val < 2 or n_val > len(X) - 1:
             raise ValueError(f"{type(self).__name__}: early_stopping needs more samples: "
                              f"validation_fraction={self.validation_fraction} of {len(X)} "
@@ -242,11 +367,11 @@ class _BaseMLP(BaseEstimator):
         train, val = (train[0], val[0]) if stratify else (train, val)
         return X[train], targets[train], X[val], targets[val]
 
-    def _validation_score(self, X_val, t_val):
-        self.model_.eval()
+    def _validation_score(self, model, X_val, t_val):
+        model.eval()
         with no_grad():
-            out = self.model_(Tensor(X_val)).data.astype(np.float64)
-        self.model_.train()
+            out = model(Tensor(X_val)).data.astype(np.float64)
+        model.train()
         return self._score_outputs(out, t_val)
 
     def _forward(self, X):
@@ -296,6 +421,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         stop when its score (accuracy; R^2 for the regressor) stops improving
         and keep the best weights (notes: "Early stopping").
     validation_fraction : float in (0, 1), default 0.1
+    warm_start : bool, default False
+        As scikit-learn's: ``fit`` on a fitted estimator continues from its weights
+        (a new optimizer, ``max_iter`` more epochs at most), appends to ``loss_curve_``
+        (and ``validation_scores_``) and carries the stopping rule's best value and
+        count over; the data must keep its features (and classes, or outputs) and the
+        network its layers. ``partial_fit`` always continues.
 
     Attributes
     ----------
@@ -304,11 +435,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The trained network (logits out), trained in float32 and kept in
         float64 for prediction; save it with ``rb.save``.
     loss_curve_ : list of float
+        The loss of each epoch: the data loss plus the L2 penalty of each minibatch,
+        averaged over the minibatches weighted by size (scikit-learn's numbers); the
+        ``tol`` rule compares these.
     validation_scores_ : list of float or None
         Per epoch, with ``early_stopping``.
     best_validation_score_ : float or None
         With ``early_stopping``; None without (as scikit-learn).
-    loss_, n_iter_, n_features_in_
+    loss_, n_features_in_
+    n_iter_ : int
+        Epochs run by the last ``fit`` (1 after ``partial_fit``), as scikit-learn's.
 
     Examples
     --------
@@ -320,13 +456,67 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     True
     """
 
+    @_unchanged_if_failed
     def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        """Train on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self.
+
+        With ``warm_start`` a fitted classifier continues from its weights; ``y`` must then
+        hold the same classes as before (as scikit-learn's).
+        """
+        warm = self._continuing()
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=not warm)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        classes, codes = np.unique(y, return_inverse=True)
+        if warm and not np.array_equal(classes, self.classes_):
+            raise ValueError(f"{type(self).__name__}: warm_start continues a classifier of the "
+                             f"classes {self.classes_.tolist()}; y has {classes.tolist()}. Set "
+                             f"warm_start=False to fit other classes")
+        self.classes_ = classes
         return self._train(X.astype(np.float32), codes.astype(np.int64), len(self.classes_))
+
+    @available_if(_has_partial_fit)
+    @_unchanged_if_failed
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``X`` (n_samples, n_features) and labels ``y``; returns self.
+
+        Parameters
+        ----------
+        X : array_like (n_samples, n_features)
+        y : array_like (n_samples,)
+        classes : array_like, optional
+            Every label of the whole stream: needed on the first call (a batch need not
+            hold every class), optional later (then it must be the same).
+
+        Notes
+        -----
+        As scikit-learn's: the first call builds the network; every call runs one epoch in
+        minibatches of ``batch_size``, keeps the optimizer's state between calls and appends
+        to ``loss_curve_`` (``n_iter_`` is 1); a fitted classifier continues. Not available
+        for ``optimizer="lbfgs"``, nor with ``early_stopping``.
+        """
+        name = type(self).__name__
+        first = not hasattr(self, "model_")
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=first)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if not first and not np.array_equal(classes, self.classes_):
+                raise ValueError(f"{name}.partial_fit: classes={classes.tolist()} differs from "
+                                 f"the fitted classes {self.classes_.tolist()}")
+        elif first:
+            raise ValueError(f"{name}.partial_fit: pass classes= (every label of the data "
+                             f"stream) on the first call")
+        if first:
+            self.classes_ = classes
+        unseen = np.setdiff1d(y, self.classes_)
+        if len(unseen):
+            raise ValueError(f"{name}.partial_fit: y holds labels not in classes_ "
+                             f"{self.classes_.tolist()}: {unseen.tolist()}")
+        codes = np.searchsorted(self.classes_, y)
+        return self._train(X.astype(np.float32), codes.astype(np.int64), len(self.classes_),
+                           incremental=True)
 
     def _loss(self, logits, codes):
         return losses.cross_entropy(logits, codes)
@@ -374,12 +564,35 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     True
     """
 
+    @_unchanged_if_failed
     def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self."""
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+        """Train on ``X`` (n_samples, n_features) and targets ``y``; returns self.
+
+        With ``warm_start`` a fitted regressor continues from its weights (``y`` must have
+        as many outputs as before).
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True,
+                             reset=not self._continuing())
         self._y_ndim = y.ndim
         targets = y.reshape(len(y), -1).astype(np.float32)
         return self._train(X.astype(np.float32), targets, targets.shape[1])
+
+    @available_if(_has_partial_fit)
+    @_unchanged_if_failed
+    def partial_fit(self, X, y):
+        """One epoch over ``X`` (n_samples, n_features) and targets ``y``; returns self.
+
+        As scikit-learn's: the first call builds the network; every call runs one epoch in
+        minibatches of ``batch_size``, keeps the optimizer's state between calls and appends
+        to ``loss_curve_`` (``n_iter_`` is 1); a fitted regressor continues. Not available
+        for ``optimizer="lbfgs"``, nor with ``early_stopping``.
+        """
+        first = not hasattr(self, "model_")
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True,
+                             reset=first)
+        self._y_ndim = y.ndim
+        targets = y.reshape(len(y), -1).astype(np.float32)
+        return self._train(X.astype(np.float32), targets, targets.shape[1], incremental=True)
 
     def _loss(self, pred, target):
         return losses.mse(pred, target, half=True)  # scikit-learn's squared_loss
@@ -494,6 +707,10 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             int_at_least(name, pname, getattr(self, pname), minimum)
         positive_float(name, "learning_rate", self.learning_rate)
         unit_interval(name, "momentum", self.momentum)
+        _flag(name, "persistent", self.persistent)
+        if not (is_int(self.verbose) or isinstance(self.verbose, (bool, np.bool_))):
+            raise TypeError(f"{name}: verbose must be an integer or a bool; got "
+                            f"{self.verbose!r}")
 
     def _start(self, n_features, dtype):
         self._check_params()
@@ -511,6 +728,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.rbm_.cd_gradient(v, self.random_state_)
         self._optimizer.step()
 
+    @_unchanged_if_failed
     def fit(self, X, y=None):
         """Train for ``n_iter`` passes over X (n_samples, n_features); returns self."""
         X = validate_data(self, X, dtype=(np.float64, np.float32))
@@ -546,7 +764,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def transform(self, X):
         """p(h = 1 | v) for each row: (n_samples, n_components)."""
-        return self.rbm_._hidden_probs(self._data(X))
+        X = self._data(X)  # first: NotFittedError before rbm_ is read
+        return self.rbm_._hidden_probs(X)
 
     def score_samples(self, X):
         """The pseudo-likelihood of each row (one flipped bit stands for all): (n_samples,)."""
@@ -633,6 +852,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.max_iter = max_iter
         self.random_state = random_state
 
+    @_unchanged_if_failed
     def fit(self, X, y=None):
         """Train on ``X`` (n_samples, n_features); ``y`` is ignored. Returns self."""
         from .models.autoencoder import Autoencoder as Network
@@ -643,6 +863,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         positive_int(name, "max_iter", self.max_iter)
         positive_int(name, "batch_size", self.batch_size)
         positive_float(name, "learning_rate_init", self.learning_rate_init)
+        _flag(name, "tied", self.tied)
         rng = _generator(self.random_state)
         self.model_ = Network(X.shape[1], self.n_hidden, activation=self.activation,
                               output=self.output, loss=self.loss, tied=self.tied,
@@ -732,6 +953,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.tol = tol
         self.random_state = random_state
 
+    @_unchanged_if_failed
     def fit(self, X, y=None):
         """Learn the dictionary from ``X`` (n_samples, n_features); ``y`` is ignored."""
         from .models.sparse_coding import SparseCoding as Model

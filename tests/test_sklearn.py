@@ -258,3 +258,327 @@ def test_lbfgs_regressor_warns_at_max_iter_and_refuses_dropout_and_early_stoppin
     for bad in ({"dropout": 0.1}, {"early_stopping": True}):
         with pytest.raises(ValueError, match="optimizer='lbfgs' searches along lines"):
             MLPRegressor(optimizer="lbfgs", **bad).fit(X, y.ravel())
+
+
+# -- audit a7 ------------------------------------------------------------------------------
+def _reference_on_our_weights(ours, X, y, **params):
+    """scikit-learn's MLPRegressor started from the weights ``ours`` starts from."""
+    from sklearn.neural_network import MLPRegressor as Reference
+
+    from rosenblatt.sklearn import _generator
+
+    sizes = list(ours.hidden_layer_sizes)
+    init = ours._build(X.shape[1], 1, sizes, _generator(ours.random_state))
+    dense = [layer for layer in init if isinstance(layer, rb.nn.Dense)]
+    ref = Reference(hidden_layer_sizes=sizes, activation=ours.activation, max_iter=1,
+                    random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, y)  # builds the layers; the weights are replaced below
+    ref.coefs_ = [layer.W.data.astype(np.float64) for layer in dense]
+    ref.intercepts_ = [layer.b.data.astype(np.float64).ravel() for layer in dense]
+    ref.loss_curve_, ref.best_loss_, ref._no_improvement_count = [], np.inf, 0
+    return ref.set_params(warm_start=True, max_iter=ours.max_iter)
+
+
+def test_loss_curve_counts_the_l2_penalty_in_every_batch_as_scikit_learn():
+    """scikit-learn adds alpha/(2 batch) ||W||^2 to each batch's loss and averages the batches
+    weighted by size; the gradient step uses the same penalty, so the loss must too."""
+    g = np.random.default_rng(0)
+    X = g.normal(size=(300, 5))
+    y = X @ g.normal(size=5)
+    common = dict(alpha=3.0, batch_size=64, learning_rate_init=0.01, momentum=0.0,
+                  shuffle=False, tol=0.0, n_iter_no_change=100)
+    ours = MLPRegressor((8,), optimizer="sgd", max_iter=8, random_state=0, **common)
+    ref = _reference_on_our_weights(ours, X, y, solver="sgd", **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        ref.fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-5)
+    assert ours.loss_ == pytest.approx(ref.loss_, rel=1e-5)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-4, atol=1e-4)
+
+
+def test_tol_stopping_compares_scikit_learns_loss():
+    """With a large alpha the penalty dominates: the stopping rule must see the same numbers."""
+    g = np.random.default_rng(1)
+    X = g.normal(size=(200, 4))
+    y = X @ g.normal(size=4)
+    common = dict(alpha=20.0, batch_size=20, learning_rate_init=1e-3, momentum=0.0,
+                  shuffle=False, tol=0.05, n_iter_no_change=2)
+    ours = MLPRegressor((6,), optimizer="sgd", max_iter=60, random_state=0, **common)
+    ref = _reference_on_our_weights(ours, X, y, solver="sgd", **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        ref.fit(X, y)
+    k = ours.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_[:k], rtol=1e-5)
+    # our documented rule: stop after n_iter_no_change epochs without a tol improvement;
+    # scikit-learn's code waits one epoch more (its count must exceed n_iter_no_change)
+    assert k < 60 and ref.n_iter_ == k + 1
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_early_stopping_guard_counts_the_validation_rows_as_split_makes_them(cls):
+    X, y = rb.datasets.moons(16, noise=0.1, rng=0)
+    y = y if cls is MLPClassifier else y.astype(float)
+    # 15 samples, 10 %: split() holds out 15 - round(13.5) = 1 row, too few to score
+    with pytest.raises(ValueError, match=r"early_stopping needs more samples: "
+                                         r"validation_fraction=0.1 of 15 leaves 1"):
+        cls((4,), early_stopping=True, max_iter=3, random_state=0).fit(X[:15], y[:15])
+    with warnings.catch_warnings():  # 16 samples: 16 - round(14.4) = 2 rows, finite scores
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = cls((4,), early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    assert np.all(np.isfinite(est.validation_scores_))
+    assert est.best_validation_score_ is not None
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"hidden_layer_sizes": None}, ValueError, r"hidden_layer_sizes must be positive integers; "
+                                               r"got None"),
+    ({"hidden_layer_sizes": 5.0}, ValueError, r"hidden_layer_sizes must be positive integers"),
+    ({"hidden_layer_sizes": "8"}, ValueError, r"hidden_layer_sizes must be positive integers"),
+    ({"early_stopping": True, "validation_fraction": "0.1"}, TypeError,
+     r"MLPClassifier: validation_fraction must be a number; got str"),
+    ({"early_stopping": True, "validation_fraction": None}, TypeError,
+     r"validation_fraction must be a number; got NoneType"),
+    ({"validation_fraction": "0.1"}, TypeError, r"validation_fraction must be a number"),
+    ({"early_stopping": True, "validation_fraction": 0.0}, ValueError,
+     r"validation_fraction must be in \(0, 1\); got 0\.0"),
+    ({"early_stopping": "no"}, TypeError, r"MLPClassifier: early_stopping must be True or "
+                                          r"False; got 'no'"),
+    ({"early_stopping": 1}, TypeError, r"early_stopping must be True or False; got 1"),
+    ({"shuffle": "yes"}, TypeError, r"MLPClassifier: shuffle must be True or False; got 'yes'"),
+    ({"shuffle": None}, TypeError, r"shuffle must be True or False; got None"),
+])
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_sizes_fractions_and_flags_are_checked(cls, params, error, match):
+    X, y = rb.datasets.moons(40, noise=0.2, rng=0)
+    y = y if cls is MLPClassifier else y.astype(float)
+    with pytest.raises(error, match=match.replace("MLPClassifier", cls.__name__)):
+        cls(**{"max_iter": 2, **params}).fit(X, y)
+
+
+def test_numpy_booleans_are_flags():
+    X, y = rb.datasets.moons(40, noise=0.2, rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier((4,), max_iter=2, shuffle=np.True_, early_stopping=np.False_).fit(X, y)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: rb.sklearn.BernoulliRBM(2, n_iter=1, persistent="no"),
+     r"BernoulliRBM: persistent must be True or False; got 'no'"),
+    (lambda: rb.sklearn.BernoulliRBM(2, n_iter=1, verbose="x"),
+     r"BernoulliRBM: verbose must be an integer or a bool; got 'x'"),
+    (lambda: rb.sklearn.Autoencoder(2, max_iter=1, tied="yes"),
+     r"Autoencoder: tied must be True or False; got 'yes'"),
+])
+def test_unsupervised_flags_are_checked(make, match):
+    X = np.random.default_rng(0).uniform(size=(20, 3))
+    with pytest.raises(TypeError, match=match):
+        make().fit(X > 0.5 if "RBM" in match else X)
+
+
+def _diverge(estimator, X, y):
+    with pytest.raises(ValueError, match="diverged"), np.errstate(all="ignore"):
+        estimator.set_params(optimizer="sgd", momentum=0.0, learning_rate_init=1e6,
+                             max_iter=50).fit(X * 1e3, y * 1e3)
+
+
+def test_a_failed_fit_leaves_the_estimator_as_it_was():
+    from sklearn.exceptions import NotFittedError
+
+    X, y = rb.datasets.sine(50, rng=0)
+    y = y.ravel()
+    reg = MLPRegressor((16,), random_state=0)
+    _diverge(reg, X, y)
+    assert not [k for k in vars(reg) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        reg.predict(X)
+    good = MLPRegressor((16,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        good.fit(X, y)
+    before, curve, n_iter = good.predict(X), list(good.loss_curve_), good.n_iter_
+    _diverge(good, X, y)
+    np.testing.assert_array_equal(good.predict(X), before)
+    assert good.loss_curve_ == curve and good.n_iter_ == n_iter
+    # the classifier keeps its classes too
+    Xc, yc = rb.datasets.moons(60, noise=0.1, rng=0)
+    clf = MLPClassifier((8,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(Xc, yc)
+    proba = clf.predict_proba(Xc)
+    with pytest.raises(ValueError), np.errstate(all="ignore"):
+        clf.set_params(optimizer="sgd", momentum=0.0, learning_rate_init=1e9).fit(
+            Xc * 1e6, np.array(["a", "b", "c"])[np.arange(60) % 3])
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    np.testing.assert_array_equal(clf.predict_proba(Xc), proba)
+
+
+def test_a_failed_autoencoder_or_rbm_fit_leaves_no_model():
+    from sklearn.exceptions import NotFittedError
+
+    X = np.random.default_rng(0).normal(size=(64, 5)) * 1e3
+    ae = rb.sklearn.Autoencoder(3, activation="relu", learning_rate_init=1e4, max_iter=30,
+                                random_state=0)
+    with pytest.raises(ValueError, match="diverged"), np.errstate(all="ignore"):
+        ae.fit(X)
+    with pytest.raises(NotFittedError):
+        ae.transform(X[:2])
+    rbm = rb.sklearn.BernoulliRBM(4, learning_rate=1.7e308, momentum=0.9, n_iter=5,
+                                  random_state=0)
+    with pytest.raises(ValueError, match="diverged"), np.errstate(all="ignore"):
+        rbm.fit(np.random.default_rng(0).uniform(size=(30, 6)) > 0.5)
+    with pytest.raises(NotFittedError):
+        rbm.transform(np.ones((1, 6)))
+
+
+# -- warm_start and partial_fit, against scikit-learn ---------------------------------------
+def _regression_data(n=240, seed=0):
+    g = np.random.default_rng(seed)
+    X = g.normal(size=(n, 4))
+    return X, np.tanh(X @ g.normal(size=4))
+
+
+def test_warm_start_continues_the_fit_as_scikit_learn():
+    X, y = _regression_data()
+    common = dict(alpha=0.5, batch_size=32, learning_rate_init=0.05, momentum=0.0,
+                  shuffle=False, tol=0.0, n_iter_no_change=100)
+    ours = MLPRegressor((8,), optimizer="sgd", max_iter=3, warm_start=True, random_state=0,
+                        **common)
+    ref = _reference_on_our_weights(ours, X, y, solver="sgd", **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(2):
+            ours.fit(X, y)
+            ref.fit(X, y)
+        straight = MLPRegressor((8,), optimizer="sgd", max_iter=6, random_state=0,
+                                **common).fit(X, y)
+    assert ours.n_iter_ == ref.n_iter_ == 3 and len(ours.loss_curve_) == 6
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-4, atol=1e-5)
+    # plain SGD has no state: two warm fits of 3 epochs are one fit of 6
+    np.testing.assert_allclose(ours.loss_curve_, straight.loss_curve_, rtol=1e-6)
+
+
+def test_warm_start_carries_the_stopping_rule_over_as_scikit_learn():
+    X, y = _regression_data(seed=1)
+    common = dict(batch_size=40, learning_rate_init=0.01, tol=1e-3, n_iter_no_change=2)
+    ours = MLPRegressor((8,), max_iter=200, warm_start=True, random_state=0, **common)
+    ref = _reference_on_our_weights(ours, X, y, solver="adam", shuffle=True, **common)
+    ours.fit(X, y)
+    ref.fit(X, y)
+    assert ours.n_iter_ < 200 and ref.n_iter_ < 200  # both converged by the tol rule
+    n = len(ours.loss_curve_)
+    ours.fit(X, y)
+    ref.fit(X, y)
+    # after convergence the count is still past n_iter_no_change: one more epoch, as sklearn
+    assert ours.n_iter_ == ref.n_iter_ == 1 and len(ours.loss_curve_) == n + 1
+
+
+def test_partial_fit_matches_scikit_learn_and_keeps_the_optimizer_state():
+    from sklearn.neural_network import MLPClassifier as Reference
+
+    from rosenblatt.sklearn import _generator
+
+    g = np.random.default_rng(2)
+    X = g.normal(size=(150, 3))
+    y = np.digitize(X[:, 0] + 0.5 * X[:, 1], [-0.5, 0.5])  # 3 classes
+    ours = MLPClassifier((6,), activation="tanh", batch_size=25, learning_rate_init=0.02,
+                         shuffle=False, random_state=0)
+    init = [m for m in ours._build(3, 3, [6], _generator(0)) if isinstance(m, rb.nn.Dense)]
+    ref = Reference(hidden_layer_sizes=(6,), activation="tanh", batch_size=25,
+                    learning_rate_init=0.02, shuffle=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # batch_size 25 > 5 rows: clipped
+        ref.partial_fit(X[:5], y[:5], classes=[0, 1, 2])  # builds the layers
+    ref.coefs_ = [m.W.data.astype(np.float64) for m in init]
+    ref.intercepts_ = [m.b.data.astype(np.float64).ravel() for m in init]
+    del ref._optimizer
+    ref.loss_curve_ = []
+    first = y[:50] != 2  # the first batch lacks a class: classes= names them all
+    ours.partial_fit(X[:50][first], y[:50][first], classes=[2, 0, 1])
+    ref.partial_fit(X[:50][first], y[:50][first])
+    for lo in (50, 100):
+        ours.partial_fit(X[lo:lo + 50], y[lo:lo + 50])
+        ref.partial_fit(X[lo:lo + 50], y[lo:lo + 50])
+    np.testing.assert_array_equal(ours.classes_, [0, 1, 2])
+    assert ours.n_iter_ == ref.n_iter_ == 1 and len(ours.loss_curve_) == 3
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-4)
+
+
+def test_partial_fit_learns_a_stream_and_continues_a_fit():
+    X, y = rb.datasets.moons(400, noise=0.1, rng=0)
+    clf = MLPClassifier((16,), learning_rate_init=0.02, batch_size=20, random_state=0)
+    for _ in range(15):
+        for lo in range(0, 400, 100):
+            clf.partial_fit(X[lo:lo + 100], y[lo:lo + 100], classes=[0, 1])
+    assert clf.score(X, y) > 0.95 and len(clf.loss_curve_) == 60
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = MLPClassifier((16,), max_iter=5, random_state=0).fit(X, y)
+    before = len(fitted.loss_curve_)
+    fitted.partial_fit(X, y)  # classes_ known: no classes= needed
+    assert len(fitted.loss_curve_) == before + 1 and fitted.n_iter_ == 1
+    reg = MLPRegressor((8,), random_state=0).partial_fit(X, y.astype(float))
+    assert reg.predict(X).shape == (400,) and reg.n_iter_ == 1
+
+
+def test_partial_fit_and_warm_start_refuse_what_they_cannot_continue():
+    X, y = rb.datasets.moons(60, noise=0.1, rng=0)
+    with pytest.raises(ValueError, match=r"MLPClassifier.partial_fit: pass classes="):
+        MLPClassifier((4,)).partial_fit(X, y)
+    clf = MLPClassifier((4,), random_state=0).partial_fit(X, y, classes=[0, 1])
+    curve = list(clf.loss_curve_)
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] differs from the fitted classes"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"y holds labels not in classes_ \[0, 1\]: \[7\]"):
+        clf.partial_fit(X, np.where(y == 1, 7, 0))
+    with pytest.raises(ValueError, match=r"X has 1 features, but MLPClassifier is expecting 2"):
+        clf.partial_fit(X[:, :1], y)
+    with pytest.raises(ValueError, match=r"warm_start and partial_fit continue the fitted "
+                                         r"network, of layer widths \[4\]"):
+        clf.set_params(hidden_layer_sizes=(5,)).partial_fit(X, y)
+    assert clf.loss_curve_ == curve  # the failed calls changed nothing
+    with pytest.raises(ValueError, match=r"partial_fit: early_stopping holds out"):
+        MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1])
+    assert not hasattr(MLPClassifier(optimizer="lbfgs"), "partial_fit")
+    with pytest.raises(AttributeError, match=r"has no attribute 'partial_fit'") as err:
+        MLPRegressor(optimizer="lbfgs").partial_fit(X, y)
+    assert "optimizer='lbfgs' has no partial_fit" in str(err.value.__cause__)
+    warm = MLPClassifier((4,), max_iter=2, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm.fit(X, y)
+        with pytest.raises(ValueError, match=r"warm_start continues a classifier of the "
+                                             r"classes \[0, 1\]; y has \[1, 2\]"):
+            warm.fit(X, y + 1)
+        with pytest.raises(ValueError, match=r"X has 1 features"):
+            warm.fit(X[:, :1], y)
+        warm.set_params(warm_start=False).fit(X[:, :1], y + 1)  # a cold fit may change both
+        with pytest.raises(ValueError, match=r"of layer widths \[4\] and 1 outputs; got "
+                                             r"hidden_layer_sizes=\[4\] and 2 outputs"):
+            MLPRegressor((4,), max_iter=2, warm_start=True).fit(X, y.astype(float)).fit(
+                X, np.c_[y, y].astype(float))
+    with pytest.raises(TypeError, match=r"warm_start must be True or False; got 'yes'"):
+        MLPClassifier(warm_start="yes").fit(X, y)
+
+
+def test_warm_start_with_early_stopping_extends_the_validation_scores():
+    X, y = rb.datasets.moons(200, noise=0.2, rng=0)
+    clf = MLPClassifier((8,), early_stopping=True, warm_start=True, n_iter_no_change=3,
+                        max_iter=40, learning_rate_init=0.01, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        first, best = len(clf.validation_scores_), clf.best_validation_score_
+        clf.fit(X, y)
+    assert len(clf.validation_scores_) == first + clf.n_iter_ == len(clf.loss_curve_)
+    assert clf.best_validation_score_ == max(clf.validation_scores_) >= best

@@ -16,12 +16,25 @@ from ..randomness import resolve_rng
 
 
 def _check_xy(X, y, where):
-    X = np.asarray(X)
+    X = _as_samples(X)
     if y is not None:
-        y = np.asarray(y)
+        y = _as_samples(y)
         if len(y) != len(X):
             raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}")
     return X, y
+
+
+def _as_samples(X):
+    """``X`` as an array of samples: an array (n, ...), or a list of n samples of different
+    shapes (variable-length sequences) as a 1-D object array holding them."""
+    try:
+        return np.asarray(X)
+    except ValueError:  # NumPy refuses to stack samples of different shapes
+        pass
+    samples = np.empty(len(X), dtype=object)
+    for i, sample in enumerate(X):  # element-wise: NumPy would try to broadcast nested lists
+        samples[i] = sample
+    return samples
 
 
 # The allocation's exact search tracks every set of parts for every class and part:
@@ -36,6 +49,8 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
     Parameters
     ----------
     X : array_like, shape (n, ...)
+        Or a list of n samples of different shapes (variable-length sequences): the parts
+        are then 1-D object arrays of those samples.
     y : array_like, shape (n, ...), optional
     fractions : sequence of float, default (0.8, 0.2)
         Positive, summing to 1, e.g. ``(0.7, 0.15, 0.15)`` for train/val/test.
@@ -325,7 +340,7 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     X_train, X_test, y_train, y_test (or X_train, X_test when ``y`` is None)
     """
     test_size = unit_interval("train_test_split", "test_size", test_size, closed_low=False)
-    n = len(np.asarray(X))
+    n = len(_as_samples(X))
     n_test = int(np.round((1 - test_size) * n))
     n_test = n - n_test  # as split() rounds the train part's bound
     if n_test == 0 or n_test == n:
@@ -394,7 +409,11 @@ class Standardizer:
         X64 = X.astype(np.float64)
         if not np.all(np.isfinite(X64)):
             raise ValueError("Standardizer.fit: X contains NaN or inf")
-        self.mean_ = X64.mean(axis=self.axis, keepdims=True)
+        try:
+            self.mean_ = X64.mean(axis=self.axis, keepdims=True)
+        except (ValueError, TypeError):  # NumPy's AxisError is a ValueError
+            raise ValueError(f"Standardizer.fit: axis {self.axis!r} is out of range for X of "
+                             f"shape {X64.shape}; pass an axis (or tuple of axes) of X") from None
         std = X64.std(axis=self.axis, keepdims=True)
         n = X64.size // self.mean_.size
         self.std_ = np.where(is_constant_feature(self.mean_, std, n), 1.0, std)
@@ -428,6 +447,8 @@ class Standardizer:
 
     def inverse_transform(self, Z):
         """Undo :meth:`transform`."""
+        if not hasattr(self, "mean_"):
+            raise ValueError("Standardizer.inverse_transform: call fit() first")
         Z = np.asarray(Z)
         self._check_width(Z, "inverse_transform")
         return (Z * self.std_ + self.mean_).astype(Z.dtype if Z.dtype.kind == "f" else np.float32)
@@ -471,7 +492,7 @@ def one_hot(labels, n_classes=None, dtype=np.float32):
     [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     """
     labels = np.asarray(labels)
-    integral = labels.dtype.kind in "iu" or (
+    integral = labels.dtype.kind in "biu" or (  # booleans: the classes 0 and 1
         labels.dtype.kind == "f" and np.all(labels == np.round(labels)))
     if labels.size and not integral:
         raise ValueError(f"one_hot: labels must be integers; got dtype {labels.dtype}")

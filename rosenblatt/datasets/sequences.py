@@ -15,6 +15,7 @@ Randomness comes only from ``rng`` (a Generator, an int seed, or None for
 the library generator seeded by ``rb.seed``).
 """
 
+import codecs
 import os
 
 import numpy as np
@@ -119,6 +120,8 @@ def encode_reber(strings, next_symbols):
     if unknown:
         raise ValueError(f"encode_reber: strings may hold only the symbols {REBER_SYMBOLS!r}; "
                          f"got {sorted(unknown)!r}")
+    for k, (s, sets) in enumerate(zip(strings, next_symbols)):
+        _check_next_symbols(k, s, sets)
     T = max(len(s) for s in strings) - 1
     X = np.zeros((len(strings), T, len(REBER_SYMBOLS)), dtype=np.float32)
     Y = np.zeros_like(X)
@@ -128,6 +131,24 @@ def encode_reber(strings, next_symbols):
             for a in allowed:
                 Y[k, t, _INDEX[a]] = 1
     return X, Y
+
+
+def _check_next_symbols(k, string, sets):
+    """``sets`` is one collection of grammar symbols per step of string ``k`` (but its last)."""
+    steps = len(string) - 1
+    if isinstance(sets, str) or not hasattr(sets, "__len__") or len(sets) != steps:
+        got = f"{len(sets)}" if hasattr(sets, "__len__") and not isinstance(sets, str) \
+            else repr(sets)
+        raise ValueError(f"encode_reber: next_symbols[{k}] must hold {steps} sets (one per "
+                         f"step of {string!r} but its last); got {got}")
+    for t, allowed in enumerate(sets):
+        if isinstance(allowed, str) or not hasattr(allowed, "__iter__"):
+            raise ValueError(f"encode_reber: next_symbols[{k}][{t}] must be a set of symbols; "
+                             f"got {allowed!r}")
+        unknown = [a for a in allowed if a not in _INDEX]
+        if unknown:
+            raise ValueError(f"encode_reber: next_symbols[{k}][{t}] may hold only the symbols "
+                             f"{REBER_SYMBOLS!r}; got {unknown[0]!r}")
 
 
 def embedded_reber(n_samples=1000, embedded=True, rng=None):
@@ -224,6 +245,8 @@ class CharText:
     def __init__(self, text, vocab=None):
         if not isinstance(text, str) or len(text) < 2:
             raise ValueError(f"CharText: need a text of at least 2 characters; got {text!r:.40}")
+        if vocab is not None:
+            _check_vocab(vocab)
         self.text = text
         self.vocab = "".join(sorted(set(text))) if vocab is None else vocab
         self.index = {c: i for i, c in enumerate(self.vocab)}
@@ -245,8 +268,15 @@ class CharText:
                              f"vocabulary") from None
 
     def decode(self, ids):
-        """Indices -> string."""
-        return "".join(self.vocab[int(i)] for i in np.asarray(ids).reshape(-1))
+        """Indices -> string (ValueError for an index that is not an integer in
+        ``[0, vocab_size)``)."""
+        ids = np.asarray(ids).reshape(-1)
+        if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0
+                         or ids.max() >= self.vocab_size):
+            bad = ids if ids.dtype.kind not in "iu" else ids[(ids < 0) | (ids >= self.vocab_size)]
+            raise ValueError(f"CharText.decode: ids must be integers in [0, {self.vocab_size}); "
+                             f"got {bad[0]!r} (dtype {ids.dtype})")
+        return "".join(self.vocab[i] for i in ids.tolist())
 
     def sequences(self, seq_len):
         """Non-overlapping windows: X = ids[i:i+L], Y = ids[i+1:i+L+1]; int64 (n, L) each."""
@@ -272,6 +302,17 @@ class CharText:
         return X, Y
 
 
+def _check_vocab(vocab):
+    """A vocabulary is a string of distinct characters: one id, one output unit each."""
+    if not isinstance(vocab, str):
+        raise ValueError(f"CharText: vocab must be a string of distinct characters; got "
+                         f"{type(vocab).__name__}")
+    if len(set(vocab)) != len(vocab):
+        repeated = next(c for i, c in enumerate(vocab) if c in vocab[:i])
+        raise ValueError(f"CharText: vocab must be a string of distinct characters; got "
+                         f"{vocab!r:.80} ({repeated!r} repeats)")
+
+
 def read_text(path, encoding="utf-8", max_chars=None):
     """Read a user's text file for a character-level model: a :class:`CharText`.
 
@@ -279,7 +320,8 @@ def read_text(path, encoding="utf-8", max_chars=None):
     ----------
     path : str or os.PathLike
     encoding : str, default "utf-8"
-    max_chars : int, optional
+        A UTF-8 byte-order mark at the start of the file is dropped (as "utf-8-sig").
+    max_chars : int >= 2, optional
         Keep only the first ``max_chars`` characters.
 
     Raises
@@ -287,9 +329,13 @@ def read_text(path, encoding="utf-8", max_chars=None):
     FileNotFoundError, ValueError (empty file or undecodable bytes, naming the file)
     """
     path = os.fspath(path)
+    if max_chars is not None:
+        max_chars = int_at_least("read_text", "max_chars", max_chars, 2)
+    # an editor's byte-order mark is no character of the text
+    opened = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
-        with open(path, encoding=encoding) as f:
-            text = f.read() if max_chars is None else f.read(int(max_chars))
+        with open(path, encoding=opened) as f:
+            text = f.read() if max_chars is None else f.read(max_chars)
     except UnicodeDecodeError as err:
         raise ValueError(f"read_text: {path} is not valid {encoding} text ({err.reason} at "
                          f"byte {err.start}); pass encoding=") from None
@@ -550,6 +596,9 @@ def masked_targets(targets, mask, fill=-1.0):
     """Targets with ``fill`` (default -1) on the unscored steps: one array that carries the mask,
     for a loss and metric that take ``(pred, target)`` (``rb.fit``).
 
+    Float and signed-integer targets keep their dtype; boolean and unsigned ones, which cannot
+    hold -1, come back as float32.
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -562,7 +611,10 @@ def masked_targets(targets, mask, fill=-1.0):
     if mask.shape != targets.shape[:2]:
         raise ValueError(f"masked_targets: mask must be (n, T) = {targets.shape[:2]}; got "
                          f"{mask.shape}")
-    return np.where(mask[..., None], targets, np.asarray(fill, targets.dtype))
+    # Booleans and unsigned integers cannot hold the fill (-1 would become True or wrap): those
+    # targets come back as float32, others keep their dtype.
+    dtype = targets.dtype if targets.dtype.kind in "fi" else np.dtype(np.float32)
+    return np.where(mask[..., None], targets.astype(dtype, copy=False), np.asarray(fill, dtype))
 
 
 def bit_error_metric(pred, target):

@@ -294,7 +294,7 @@ def read_treebank(path, vocab=None):
     """
     trees, build = [], vocab is None
     vocab = {} if vocab is None else vocab
-    with open(os.fspath(path), encoding="utf-8") as fh:
+    with open(os.fspath(path), encoding="utf-8-sig") as fh:  # a BOM is no text
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue

@@ -588,3 +588,31 @@ def test_stratify_refuses_2d_targets_other_than_one_hot_or_probability_rows():
     for (a, b), (c, d) in zip(by_rows, by_labels):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, d)
+
+
+# -- audit a7 ------------------------------------------------------------------------------
+def test_standardizer_inverse_transform_and_axis_errors_name_the_class():
+    with pytest.raises(ValueError, match=r"Standardizer.inverse_transform: call fit\(\) first"):
+        ds.Standardizer().inverse_transform(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"Standardizer.fit: axis 5 is out of range for X of "
+                                         r"shape \(4, 3\)"):
+        ds.Standardizer(axis=5).fit(np.ones((4, 3)))
+
+
+def test_split_takes_a_list_of_variable_length_sequences():
+    seqs = [np.arange(k) for k in (3, 5, 2, 7, 4, 6, 1, 8, 2, 3)]
+    train, test = ds.train_test_split(seqs, test_size=0.3)
+    assert train.dtype == object and len(train) == 7 and len(test) == 3
+    got = sorted(len(s) for s in [*train, *test])
+    assert got == sorted(len(s) for s in seqs)
+    assert all(isinstance(s, np.ndarray) for s in train)
+    (a, ya), (b, yb) = ds.split(seqs, np.arange(10))
+    assert [len(s) for s in a] == [len(seqs[i]) for i in ya]
+    # equal-length items still stack into one array, as before
+    assert ds.train_test_split([np.arange(3)] * 10, test_size=0.3)[0].shape == (7, 3)
+
+
+def test_one_hot_takes_boolean_labels():
+    np.testing.assert_array_equal(ds.one_hot(np.array([0.3, -1.2, 2.0]) > 0),
+                                  [[0, 1], [1, 0], [0, 1]])
+    assert ds.one_hot(np.array([True, True]), 2).tolist() == [[0, 1], [0, 1]]

@@ -92,3 +92,61 @@ def test_errors(tmp_path):
         rb.datasets.read_text(bad)
     with pytest.raises(ValueError, match="character 'z' is not in the vocabulary"):
         sequences.CharText("abab").encode("z")
+
+
+# -- audit a7 ------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.float32, np.int8])
+def test_masked_targets_keeps_the_mask_for_any_target_dtype(dtype):
+    X, Y, mask = rb.datasets.copy_bits(4, length=3, bits=4, rng=0)
+    pred = np.where(Y > 0.5, 5.0, -5.0)  # perfect on the scored steps
+    pred[~mask] = -5.0
+    t = rb.datasets.masked_targets(Y.astype(dtype), mask)
+    assert np.all(t[~mask] == -1) and np.all(t[mask] == Y[mask])
+    assert rb.datasets.bit_errors_per_sequence(pred, t) == 0.0
+    if np.dtype(dtype).kind in "fi":
+        assert t.dtype == dtype  # a dtype that holds -1 is kept
+
+
+def test_encode_reber_checks_every_next_symbol_set():
+    strings, nexts = rb.datasets.reber_strings(2, rng=0)
+    bad = [list(n) for n in nexts]
+    bad[1][0] = {"T", "Z"}
+    with pytest.raises(ValueError, match=r"encode_reber: next_symbols\[1\].*'Z'"):
+        rb.datasets.encode_reber(strings, bad)
+    short = [list(n) for n in nexts]
+    short[0] = short[0][:3]
+    with pytest.raises(ValueError, match=rf"encode_reber: next_symbols\[0\] must hold "
+                                         rf"{len(strings[0]) - 1} sets.*got 3"):
+        rb.datasets.encode_reber(strings, short)
+    with pytest.raises(ValueError, match=r"next_symbols\[0\]"):
+        rb.datasets.encode_reber(["BTSSXXTVVE"], ["TSXXTVVE?"])
+
+
+def test_char_text_decode_and_vocab_refuse_bad_ids(tmp_path):
+    data = rb.datasets.CharText("hello world")
+    assert data.decode(np.array([3, 4], np.int32)) == data.decode([3, 4]) == "hl"
+    assert data.decode([]) == ""
+    for bad in ([-1], [99], [2.7], ["a"]):
+        with pytest.raises(ValueError, match=r"CharText.decode: ids must be integers in "
+                                             r"\[0, 8\)"):
+            data.decode(bad)
+    with pytest.raises(ValueError, match=r"CharText: vocab must be a string of distinct "
+                                         r"characters; got 'aabc' \('a' repeats\)"):
+        rb.datasets.CharText("abc", vocab="aabc")
+    with pytest.raises(ValueError, match=r"CharText: vocab must be a string"):
+        rb.datasets.CharText("abc", vocab=["a", "b", "c"])
+    path = tmp_path / "t.txt"
+    path.write_text("hello world", encoding="utf-8")
+    for bad in (-5, 2.9, 1, True):
+        with pytest.raises(ValueError, match=r"read_text: max_chars must be an integer >= 2"):
+            rb.datasets.read_text(path, max_chars=bad)
+    assert rb.datasets.read_text(path, max_chars=np.int64(4)).text == "hell"
+
+
+def test_read_text_drops_a_utf8_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffhello world".encode("utf-8"))
+    data = rb.datasets.read_text(path)
+    assert data.text == "hello world" and data.vocab == " dehlorw"
+    assert rb.datasets.read_text(path, max_chars=5).text == "hello"
+    assert rb.datasets.read_text(path, encoding="utf-8-sig").text == "hello world"

@@ -59,3 +59,11 @@ def test_tree_children_must_be_trees():
         rb.datasets.Tree(left=1, right=2, label=0)
     with pytest.raises(TypeError, match="got Tree and str"):
         rb.datasets.Tree(left=rb.datasets.Tree(1), right="x")
+
+
+def test_read_treebank_drops_a_utf8_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeff(3 (2 not) (4 good))\n(1 bad)\n".encode("utf-8"))
+    trees, vocab = rb.datasets.read_treebank(path)
+    assert len(trees) == 2 and set(vocab) >= {"not", "good", "bad"}
+    assert not any("\ufeff" in word for word in vocab)
