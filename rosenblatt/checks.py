@@ -131,3 +131,21 @@ def one_of(owner, name, value, choices):
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         raise ValueError(f"{owner}: {name} must be {listed}; got {value!r}")
     return value
+
+
+def boolean(owner, name, value):
+    """Validate a switch: True or False (a NumPy bool too); returns a Python bool.
+
+    A string such as ``"no"`` or ``"false"`` (from a config file) is truthy, so it is
+    refused rather than taken for True.
+
+    Examples
+    --------
+    >>> boolean("Dense", "bias", "false")
+    Traceback (most recent call last):
+    ...
+    TypeError: Dense: bias must be True or False; got 'false'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False; got {value!r:.60}")
+    return bool(value)
