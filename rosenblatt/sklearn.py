@@ -34,7 +34,7 @@ except ImportError as err:  # pragma: no cover - exercised only without scikit-l
 
 from . import nn, optim
 from .autodiff import Tensor, no_grad
-from .checks import int_at_least, is_int, positive_float, positive_int, unit_interval
+from .checks import boolean, int_at_least, is_int, positive_float, positive_int, unit_interval
 from .nn import losses
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid, "sigmoid": nn.Sigmoid,
@@ -57,13 +57,6 @@ def _generator(random_state):
         return np.random.default_rng(int(random_state))
     raise ValueError(f"random_state must be None, an int, a Generator or a RandomState; "
                      f"got {random_state!r}")
-
-
-def _flag(owner, name, value):
-    """Validate a boolean switch: ``"no"`` or ``1`` would silently mean True."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be True or False; got {value!r}")
-    return bool(value)
 
 
 def _unchanged_if_failed(fit):
@@ -163,9 +156,9 @@ class _BaseMLP(BaseEstimator):
         positive_int(name, "n_iter_no_change", self.n_iter_no_change)
         unit_interval(name, "dropout", self.dropout)
         unit_interval(name, "momentum", self.momentum)  # [0, 1), as SGD and RMSprop take it
-        _flag(name, "shuffle", self.shuffle)
-        _flag(name, "early_stopping", self.early_stopping)
-        _flag(name, "warm_start", self.warm_start)
+        boolean(name, "shuffle", self.shuffle)
+        boolean(name, "early_stopping", self.early_stopping)
+        boolean(name, "warm_start", self.warm_start)
         positive_float(name, "validation_fraction", self.validation_fraction, allow_zero=True)
         if self.early_stopping:  # (0, 1) only matters when a part is held out
             unit_interval(name, "validation_fraction", self.validation_fraction,
@@ -707,7 +700,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             int_at_least(name, pname, getattr(self, pname), minimum)
         positive_float(name, "learning_rate", self.learning_rate)
         unit_interval(name, "momentum", self.momentum)
-        _flag(name, "persistent", self.persistent)
+        boolean(name, "persistent", self.persistent)
         if not (is_int(self.verbose) or isinstance(self.verbose, (bool, np.bool_))):
             raise TypeError(f"{name}: verbose must be an integer or a bool; got "
                             f"{self.verbose!r}")
@@ -863,7 +856,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         positive_int(name, "max_iter", self.max_iter)
         positive_int(name, "batch_size", self.batch_size)
         positive_float(name, "learning_rate_init", self.learning_rate_init)
-        _flag(name, "tied", self.tied)
+        boolean(name, "tied", self.tied)
         rng = _generator(self.random_state)
         self.model_ = Network(X.shape[1], self.n_hidden, activation=self.activation,
                               output=self.output, loss=self.loss, tied=self.tied,

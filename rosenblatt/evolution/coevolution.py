@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ..checks import positive_int, unit_interval
+from ..checks import boolean, positive_int, unit_interval
 from ..randomness import resolve_rng
 from .cne import CNE, PopulationModel, write_weights
 from .core import Result, record, run_loop
@@ -256,12 +256,8 @@ class Coevolution:
                 raise ValueError(f"{owner}: sample must be at most the population size ({n}); "
                                  f"got {sample}")
         self.hall_of_fame = positive_int(owner, "hall_of_fame", hall_of_fame, allow_zero=True)
-        for name, value in (("shared_sampling", shared_sampling),
-                            ("fitness_sharing", fitness_sharing)):
-            if not isinstance(value, (bool, np.bool_)):  # "no" would be truthy
-                raise TypeError(f"{owner}: {name} must be True or False; got {value!r}")
-        self.shared_sampling = bool(shared_sampling)
-        self.fitness_sharing = bool(fitness_sharing)
+        self.shared_sampling = boolean(owner, "shared_sampling", shared_sampling)
+        self.fitness_sharing = boolean(owner, "fitness_sharing", fitness_sharing)
         self.games_per_pairing = positive_int(owner, "games", games)
         self.weak = positive_int(owner, "weak", weak, allow_zero=True)
         self.draw = unit_interval(owner, "draw", draw, closed_high=True)

@@ -56,7 +56,7 @@ import math
 
 import numpy as np
 
-from ..checks import int_at_least, positive_float, positive_int, unit_interval
+from ..checks import boolean, int_at_least, positive_float, positive_int, unit_interval
 from ..nn.dense import Dense
 from ..nn.module import Module
 from ..nn.parameter import ParameterVector
@@ -176,9 +176,7 @@ class ESP:
         self.stagnation = positive_int("ESP", "stagnation", stagnation)
         self.burst_scale = positive_float("ESP", "burst_scale", burst_scale)
         self.init_std = positive_float("ESP", "init_std", init_std, allow_zero=True)
-        if not isinstance(adapt_size, (bool, np.bool_)):  # "no" would be truthy
-            raise TypeError(f"ESP: adapt_size must be True or False; got {adapt_size!r}")
-        self.adapt_size = bool(adapt_size)
+        self.adapt_size = boolean("ESP", "adapt_size", adapt_size)
         width = self.index.shape[0]
         start = width if hidden is None else positive_int("ESP", "hidden", hidden)
         if start > width:

@@ -22,7 +22,7 @@ import zlib
 
 import numpy as np
 
-from ..checks import positive_int, unit_interval
+from ..checks import boolean, positive_int, unit_interval
 from ..randomness import resolve_rng
 from .config import NEATConfig
 from .core import Result
@@ -170,8 +170,7 @@ class Interactive:
         self.brood = positive_int(owner, "brood", 4 * self.population if brood is None
                                   else brood)
         self.rng = resolve_rng(rng)
-        if not isinstance(color, (bool, np.bool_)):  # "no" would be truthy
-            raise TypeError(f"{owner}: color must be True or False; got {color!r}")
+        boolean(owner, "color", color)
         if genomes is not None:
             genomes = [_check_genome(owner, g) for g in genomes]
             if not genomes:

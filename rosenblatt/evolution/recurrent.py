@@ -26,7 +26,7 @@ rescaling of its weights.
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import boolean, positive_int
 from ..nn.module import Sequential
 from ..nn.rnn import RNN
 from .cne import parameter_layout, population_forward
@@ -107,9 +107,7 @@ class RecurrentPopulationModel:
                                  f"RNN (at most its {rnn.hidden_size} units); got {outputs} "
                                  f"units of a model of {len(layers)} layers")
         self.outputs = outputs
-        if not isinstance(fast, (bool, np.bool_)):  # "no" would be truthy
-            raise TypeError(f"RecurrentPopulationModel: fast must be True or False; got {fast!r}")
-        self.fast = bool(fast)
+        self.fast = boolean("RecurrentPopulationModel", "fast", fast)
         self.model = model
         self.size = self.thetas.shape[0]
         self._rnn = rnn

@@ -46,7 +46,7 @@ from ..autodiff.elementwise import (
     zeros_view,
 )
 from ..autodiff.tensor import Tensor, make, needs_grad, no_grad
-from ..checks import is_int, one_of, positive_float, positive_int, unit_interval
+from ..checks import boolean, is_int, one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
 from ..nn.dropout import dropout
 from ..nn.module import Module
@@ -406,7 +406,7 @@ class Autoencoder(Module):
             raise ValueError("Autoencoder: loss='cross_entropy' needs output='sigmoid' (the "
                              "Bernoulli cross-entropy of outputs in (0, 1)); got output='linear'"
                              ", use loss='squared_error'")
-        self.tied = bool(tied)
+        self.tied = boolean(type(self).__name__, "tied", tied)
         if sparsity is not None:
             if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.number)) \
                     or not 0 < sparsity < 1:

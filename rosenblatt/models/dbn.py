@@ -26,7 +26,7 @@ import numpy as np
 
 from ..autodiff.elementwise import sigmoid_probabilities
 from ..autodiff.tensor import Tensor
-from ..checks import is_int, one_of, positive_float, positive_int
+from ..checks import boolean, is_int, one_of, positive_float, positive_int
 from ..nn.activations import Identity, Sigmoid
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
@@ -120,7 +120,7 @@ class DBN(Module):
         if self.n_labels == 1:
             raise ValueError("DBN: n_labels must be 0 (no label layer) or at least 2 classes; "
                              "got 1")
-        self.persistent = bool(persistent)
+        self.persistent = boolean("DBN", "persistent", persistent)
         self.lr = positive_float("DBN", "lr", lr)
         self.momentum, self.weight_decay = momentum, weight_decay
         self.rng = resolve_rng(rng)

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..autodiff.elementwise import sigmoid_probabilities
 from ..autodiff.tensor import Tensor
-from ..checks import one_of, positive_float, positive_int, unit_interval
+from ..checks import boolean, one_of, positive_float, positive_int, unit_interval
 from ..nn.module import Module
 from ..nn.parameter import Parameter, ParameterVector
 from ..optim.sgd import SGD
@@ -226,7 +226,7 @@ class RBM(Module):
         self.n_hidden = positive_int("RBM", "n_hidden", n_hidden)
         self.visible = one_of("RBM", "visible", visible, ("bernoulli", "gaussian"))
         self.k = positive_int("RBM", "k", k)
-        self.persistent = bool(persistent)
+        self.persistent = boolean("RBM", "persistent", persistent)
         self.lr = positive_float("RBM", "lr", lr)
         self.momentum = unit_interval("RBM", "momentum", momentum)
         self.weight_decay = positive_float("RBM", "weight_decay", weight_decay, allow_zero=True)

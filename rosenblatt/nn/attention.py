@@ -18,7 +18,7 @@ shape works: one query per example ``(batch, d)``, or one per decoding step
 import numpy as np
 
 from ..autodiff.tensor import Tensor
-from ..checks import is_int, one_of, positive_int
+from ..checks import boolean, is_int, one_of, positive_int
 from ..randomness import resolve_rng
 from .activations import keep_mask, masked_softmax, softmax
 from .module import Module
@@ -82,7 +82,7 @@ class Attention(Module):
         self.query_size = query_size
         self.key_size = key_size
         self.attention_size = attention_size
-        self.scale = bool(scale)
+        self.scale = boolean("Attention", "scale", scale)
         if kind == "additive":
             for name, value in (("query_size", query_size), ("key_size", key_size)):
                 positive_int("Attention('additive')", name, value)

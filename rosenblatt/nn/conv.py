@@ -54,7 +54,7 @@ import numpy as np
 from ..autodiff import _kernels
 from ..autodiff.elementwise import relu_array
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
-from ..checks import is_int, one_of, positive_int
+from ..checks import boolean, is_int, one_of, positive_int
 from . import init as initializers
 from . import workspace
 from .module import Module
@@ -584,6 +584,7 @@ class _ConvNd(Module):
             shape, fan_in=self.in_channels * field, fan_out=self.out_channels * field,
             rng=rng, dtype=dtype,
         ))
+        bias = boolean(name, "bias", bias)
         self.b = Parameter(np.full(self.out_channels, bias_init, dtype=dtype)) if bias else None
 
     def _check(self, x, layout):

@@ -8,7 +8,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, as_float_array, make
-from ..checks import positive_int
+from ..checks import boolean, positive_int
 from . import init as initializers
 from ._operands import as_tensor, optional_tensor
 from .module import Module
@@ -158,6 +158,7 @@ class Dense(Module):
         shape = (self.in_features, self.out_features)
         self.W = Parameter(fn(shape, fan_in=self.in_features, fan_out=self.out_features,
                               rng=rng, dtype=dtype))
+        bias = boolean("Dense", "bias", bias)
         self.b = Parameter(np.full(self.out_features, bias_init, dtype=dtype)) if bias else None
 
     def forward(self, x):

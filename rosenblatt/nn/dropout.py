@@ -15,6 +15,7 @@ Either way the expected output of a unit is the same in training and test.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, make
+from ..checks import boolean
 from ..randomness import resolve_rng
 from .module import Module, no_state
 
@@ -89,7 +90,8 @@ class Dropout(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, rate=0.5, inverted=True, rng=None):
-        self.rate, self.inverted = check_rate(rate, "Dropout"), bool(inverted)
+        self.rate = check_rate(rate, "Dropout")
+        self.inverted = boolean("Dropout", "inverted", inverted)
         # an int seed is resolved once, here: re-seeding at each call would draw one mask forever;
         # None draws from the library generator at the time of each call
         self.rng = None if rng is None else resolve_rng(rng)

@@ -49,7 +49,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.tensor import make, needs_grad
-from ..checks import positive_int
+from ..checks import boolean, positive_int
 from . import workspace
 from ._operands import as_tensor, optional_tensor
 from .parameter import Parameter
@@ -462,8 +462,8 @@ class LSTM(RecurrentBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, peephole=False, coupled=False,
                  forget_bias=1.0, **kwargs):
-        self.peephole = bool(peephole)
-        self.coupled = bool(coupled)
+        self.peephole = boolean("LSTM", "peephole", peephole)
+        self.coupled = boolean("LSTM", "coupled", coupled)
         self.forget_bias = float(forget_bias)
         dtype = np.dtype(kwargs.get("dtype", np.float32))
         if not abs(self.forget_bias) <= float(np.finfo(dtype if dtype.kind == "f" else "f8").max):

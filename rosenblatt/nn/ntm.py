@@ -394,9 +394,7 @@ class NTM(Module):
         self.read_heads = checks.positive_int(owner, "read_heads", read_heads)
         self.write_heads = checks.positive_int(owner, "write_heads", write_heads)
         self.shifts = check_shifts(owner, shifts, n)
-        if not isinstance(learn_initial, (bool, np.bool_)):
-            raise TypeError(f"{owner}: learn_initial must be True or False; got {learn_initial!r}")
-        self.learn_initial = bool(learn_initial)
+        self.learn_initial = checks.boolean(owner, "learn_initial", learn_initial)
         rng = resolve_rng(rng)
         C, R, Wn = self.controller_size, self.read_heads, self.write_heads
         heads = R + Wn

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..autodiff.shape import stack
 from ..autodiff.tensor import Tensor
-from ..checks import positive_float, positive_int, unit_interval
+from ..checks import boolean, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init
 from .batchnorm import batch_norm
@@ -91,8 +91,8 @@ class RecurrentBase(Module):
         self.input_size = positive_int(name, "input_size", input_size)
         self.hidden_size = positive_int(name, "hidden_size", hidden_size)
         self.num_layers = positive_int(name, "num_layers", num_layers)
-        self.learn_initial_state = bool(learn_initial_state)
-        self.batch_norm = bool(batch_norm)
+        self.learn_initial_state = boolean(name, "learn_initial_state", learn_initial_state)
+        self.batch_norm = boolean(name, "batch_norm", batch_norm)
         # BatchNorm1d's checks: momentum > 1 drives the running variance negative (NaN in eval)
         self.bn_momentum = unit_interval(name, "bn_momentum", bn_momentum, closed_high=True)
         self.bn_eps = positive_float(name, "bn_eps", bn_eps)
@@ -288,7 +288,7 @@ class SequenceOutputs(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, last=False):
-        self.last = bool(last)
+        self.last = boolean("SequenceOutputs", "last", last)
 
     def forward(self, x):
         out = x[0] if isinstance(x, tuple) else x

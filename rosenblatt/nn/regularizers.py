@@ -53,6 +53,7 @@ import math
 import numpy as np
 
 from ..autodiff.tensor import make
+from ..checks import boolean
 from ..randomness import resolve_rng
 from .parameter import Parameter
 
@@ -192,7 +193,7 @@ class L2(_NormPenalty):
 
     def __init__(self, lam, include_bias=False):
         self.l2 = _check_strength(lam, "lam", "L2")
-        self.include_bias = bool(include_bias)
+        self.include_bias = boolean(type(self).__name__, "include_bias", include_bias)
 
     def __repr__(self):
         return f"L2(lam={self.l2})"
@@ -203,7 +204,7 @@ class L1(_NormPenalty):
 
     def __init__(self, lam, include_bias=False):
         self.l1 = _check_strength(lam, "lam", "L1")
-        self.include_bias = bool(include_bias)
+        self.include_bias = boolean(type(self).__name__, "include_bias", include_bias)
 
     def __repr__(self):
         return f"L1(lam={self.l1})"
@@ -215,7 +216,7 @@ class ElasticNet(_NormPenalty):
     def __init__(self, l1, l2, include_bias=False):
         self.l1 = _check_strength(l1, "l1", "ElasticNet")
         self.l2 = _check_strength(l2, "l2", "ElasticNet")
-        self.include_bias = bool(include_bias)
+        self.include_bias = boolean(type(self).__name__, "include_bias", include_bias)
 
     def __repr__(self):
         return f"ElasticNet(l1={self.l1}, l2={self.l2})"

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.tensor import make, needs_grad
-from ..checks import positive_int, unit_interval
+from ..checks import boolean, positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init as initializers
 from ._operands import as_tensor
@@ -199,7 +199,7 @@ class SparseDense(Module):
                                      closed_high=True)
         self.sparse_below = unit_interval("SparseDense", "sparse_below", sparse_below,
                                           closed_high=True)
-        self.bias = bool(bias)
+        self.bias = boolean("SparseDense", "bias", bias)
         self.init = init
         rng = resolve_rng(rng)
         shape = (self.in_features, self.out_features)

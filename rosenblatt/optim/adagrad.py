@@ -11,7 +11,7 @@ shrinks monotonically and learning eventually halts
 
 import numpy as np
 
-from ..checks import positive_float
+from ..checks import boolean, positive_float
 from .optimizer import Optimizer
 
 
@@ -82,7 +82,7 @@ class Adagrad(Optimizer):
         # kept: what G starts at, for a connection that Rewire forms during training too
         self.initial_accumulator_value = positive_float(
             "Adagrad", "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
-        self.eps_inside_sqrt = bool(eps_inside_sqrt)
+        self.eps_inside_sqrt = boolean("Adagrad", "eps_inside_sqrt", eps_inside_sqrt)
         self.sum_sq = np.full_like(self.vec.data, self.initial_accumulator_value)
         self._buf = self._zeros()
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..autodiff import _kernels
-from ..checks import positive_float, unit_interval
+from ..checks import boolean, positive_float, unit_interval
 from .optimizer import Optimizer, flat_same
 
 
@@ -134,9 +134,10 @@ class Adam(Optimizer):
                       unit_interval(name, "betas[1]", betas[1]))
         self.eps = positive_float(name, "eps", eps, allow_zero=True)
         self.weight_decay = positive_float(name, "weight_decay", weight_decay, allow_zero=True)
-        self.eps_inside_sqrt = bool(eps_inside_sqrt)
-        self.amsgrad = bool(amsgrad)
-        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.eps_inside_sqrt = boolean(name, "eps_inside_sqrt", eps_inside_sqrt)
+        self.amsgrad = boolean(name, "amsgrad", amsgrad)
+        self.decoupled_weight_decay = boolean(name, "decoupled_weight_decay",
+                                              decoupled_weight_decay)
         self.m = self._zeros()
         self.v = self._zeros()
         self.v_max = self._zeros() if self.amsgrad else None

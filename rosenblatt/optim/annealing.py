@@ -65,7 +65,7 @@ from array import array
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
-from ..checks import one_of, positive_float, positive_int, unit_interval
+from ..checks import boolean, one_of, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from .inert import InertWeights
 from .optimizer import fill_normal, pack
@@ -223,15 +223,13 @@ class _Annealer:
             positive_float(name, "T0", T0)
         self.k = None if k is None else positive_float(name, "k", k)
         self.rng = resolve_rng(rng)
-        if not isinstance(per_weight, (bool, np.bool_)):
-            raise TypeError(f"{name}: per_weight must be True or False; got {per_weight!r}")
-        self.per_weight = bool(per_weight)
+        self.per_weight = boolean(name, "per_weight", per_weight)
         self.schedule = one_of(name, "schedule", self.SCHEDULES[0] if schedule is None
                                else schedule, self.SCHEDULES)
         self.block = positive_int(name, "block", block)
         self.heat = SpecificHeatSchedule(self.T0, block) if self.schedule == "specific_heat" \
             else None
-        self.keep_best = bool(restore_best)
+        self.keep_best = boolean(name, "restore_best", restore_best)
         self.t = 0
         self.loss = None
         self.best_loss = math.inf

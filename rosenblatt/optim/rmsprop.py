@@ -10,7 +10,7 @@ trajectories are identical (epsilon is added outside the root, as PyTorch).
 
 import numpy as np
 
-from ..checks import positive_float, unit_interval
+from ..checks import boolean, positive_float, unit_interval
 from .optimizer import Optimizer
 
 
@@ -84,7 +84,7 @@ class RMSprop(Optimizer):
         self.momentum = unit_interval("RMSprop", "momentum", momentum)
         self.weight_decay = positive_float("RMSprop", "weight_decay", weight_decay,
                                            allow_zero=True)
-        self.centered = bool(centered)
+        self.centered = boolean("RMSprop", "centered", centered)
         self.sq_avg = self._zeros()
         self.grad_avg = self._zeros() if self.centered else None
         self.velocity = self._zeros() if self.momentum else None

@@ -25,7 +25,7 @@ Examples
 import bisect
 import math
 
-from ..checks import positive_float, positive_int
+from ..checks import boolean, positive_float, positive_int
 
 
 class Schedule:
@@ -218,7 +218,7 @@ class Warmup(Schedule):
                                            allow_zero=True)
         if self.start_factor > 1:
             raise ValueError(f"Warmup: start_factor must be in [0, 1]; got {start_factor!r}")
-        self.delay = bool(delay)
+        self.delay = boolean("Warmup", "delay", delay)
 
     def __call__(self, t):
         w = self.warmup_steps

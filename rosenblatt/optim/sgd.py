@@ -10,7 +10,7 @@ during training (a schedule) rescales the whole step at once.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..checks import positive_float, unit_interval
+from ..checks import boolean, positive_float, unit_interval
 from .optimizer import Optimizer, flat_same
 
 
@@ -126,7 +126,7 @@ class SGD(Optimizer):
         if nesterov and self.dampening:
             raise ValueError(f"SGD: nesterov=True needs dampening=0 (as in PyTorch); got "
                              f"dampening={self.dampening}")
-        self.nesterov = bool(nesterov)
+        self.nesterov = boolean("SGD", "nesterov", nesterov)
         self.velocity = self._zeros() if self.momentum else None
         self._buf = self._zeros()
 

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
-from ..checks import int_at_least, one_of, positive_float, positive_int, unit_interval
+from ..checks import boolean, int_at_least, one_of, positive_float, positive_int, unit_interval
 from .history import auto_mode
 
 MODES = ("auto", "min", "max")  # is a smaller or a larger monitored value better ("auto": by name)
@@ -79,7 +79,8 @@ class EarlyStopping(Callback):
                  mode="auto"):
         patience = int_at_least("EarlyStopping", "patience", patience, 0)
         one_of("EarlyStopping", "mode", mode, MODES)
-        self.monitor, self.patience, self.restore_best = monitor, patience, bool(restore_best)
+        self.monitor, self.patience = monitor, patience
+        self.restore_best = boolean("EarlyStopping", "restore_best", restore_best)
         if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)) \
                 or not math.isfinite(min_delta):
             raise ValueError(f"EarlyStopping: min_delta must be a finite number; got "

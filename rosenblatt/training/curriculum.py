@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..checks import positive_int, unit_interval
+from ..checks import boolean, positive_int, unit_interval
 
 
 class Curriculum:
@@ -47,7 +47,7 @@ class Curriculum:
         epochs_to_full = positive_int("Curriculum", "epochs_to_full", epochs_to_full)
         self.scores = scores
         self.start, self.epochs_to_full = float(start), epochs_to_full
-        self.shuffle_pool = bool(shuffle_pool)
+        self.shuffle_pool = boolean("Curriculum", "shuffle_pool", shuffle_pool)
         self._ranked = np.argsort(scores, kind="stable")
 
     def __len__(self):

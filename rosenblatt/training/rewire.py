@@ -19,6 +19,7 @@ and every new connection is reset, so that a new connection starts afresh.
 
 import numpy as np
 
+from ..checks import boolean
 from ..nn import init as initializers
 from ..nn.sparse_dense import SparseDense
 from ..randomness import resolve_rng
@@ -107,7 +108,8 @@ class Rewire(Callback):
                              f"(each epoch); got {every!r}")
         self.method, self.fraction = method, float(fraction)
         self.every = None if every is None else int(every)
-        self.layers, self.keep_masks, self.rng = layers, bool(keep_masks), rng
+        self.layers, self.rng = layers, rng
+        self.keep_masks = boolean("Rewire", "keep_masks", keep_masks)
         self.log, self.masks = [], []
         self._layers = []
         self._rng = None

@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from ...checks import one_of, positive_int, unit_interval
+from ...checks import boolean, one_of, positive_int, unit_interval
 from ...randomness import resolve_rng
 
 __all__ = ["TicTacToe", "expected_outcome", "expectimax_player", "network_player",
@@ -522,9 +522,7 @@ class TicTacToe:
     """
 
     def __init__(self, noise=0.0, openings=0, symmetric=False, encoding="marks", rng=None):
-        if not isinstance(symmetric, (bool, np.bool_)):  # "no" would be truthy
-            raise TypeError(f"TicTacToe: symmetric must be True or False; got {symmetric!r}")
-        self.symmetric = bool(symmetric)
+        self.symmetric = boolean("TicTacToe", "symmetric", symmetric)
         self.encoding = one_of("TicTacToe", "encoding", encoding, ENCODINGS)
         self.n_inputs, self.n_outputs = (18, 9) if encoding == "marks" else (9, 1)
         self.noise = unit_interval("TicTacToe", "noise", noise, closed_high=True)

@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ...checks import one_of, positive_float, positive_int
+from ...checks import boolean, one_of, positive_float, positive_int
 
 __all__ = ["CartPole", "generalization_starts"]
 
@@ -218,9 +218,7 @@ class CartPole:
     def __init__(self, poles=2, velocities=True, max_steps=100_000, failure_angle=None,
                  fitness="steps", half_lengths=HALF_LENGTHS, masses=None):
         self.poles = one_of("CartPole", "poles", poles, (1, 2))
-        if not isinstance(velocities, (bool, np.bool_)):  # "no" would be truthy
-            raise TypeError(f"CartPole: velocities must be True or False; got {velocities!r}")
-        self.velocities = bool(velocities)
+        self.velocities = boolean("CartPole", "velocities", velocities)
         self.max_steps = positive_int("CartPole", "max_steps", max_steps)
         if failure_angle is None:
             failure_angle = np.deg2rad(36.0) if poles == 2 else np.deg2rad(12.0)
