@@ -33,6 +33,7 @@ Examples
 """
 
 import concurrent.futures
+import functools
 import multiprocessing
 import os
 import sys
@@ -191,6 +192,40 @@ def submit(executor, fn, *args, owner="parallel"):
         raise
 
 
+def _nameless(fn):
+    """The first callable in ``fn`` (a function, or a ``functools.partial``'s function and
+    arguments, nested) that has no importable name: a lambda or a function defined inside
+    another (``"<lambda>"``, ``"outer.<locals>.inner"``); else None. A process pool sends
+    functions by name, so it cannot send these (looked at by name: nothing is pickled)."""
+    stack = [fn]
+    while stack:
+        f = stack.pop()
+        if isinstance(f, functools.partial):
+            stack.extend([*f.keywords.values(), *reversed(f.args), f.func])
+        elif callable(f) and "<" in str(getattr(f, "__qualname__", "")):
+            return f
+    return None
+
+
+def _is_pickling_error(error):
+    """True for an item or function that could not be sent to (or back from) a worker: the
+    standard pools re-raise pickle's own error (AttributeError, TypeError, PicklingError)."""
+    if type(error).__name__ == "PicklingError":
+        return True
+    return isinstance(error, (AttributeError, TypeError)) and "pickle" in str(error)
+
+
+def _unsendable(owner, fn, error):
+    culprit = _nameless(fn)
+    what = (f"the function {culprit.__qualname__!r}" if culprit is not None
+            else "a function or an item")
+    return TypeError(
+        f"{owner}: {what} cannot be sent to the executor's workers ({type(error).__name__}: "
+        f"{error}); a function must be a module-level function (or a functools.partial of "
+        f"one with plain-data arguments), not a lambda or a function defined inside "
+        f"another, and items plain data")
+
+
 def _run_chunk(fn, chunk):
     """One task: ``fn`` over a chunk of items (module level: it travels by name)."""
     return [fn(item) for item in chunk]
@@ -279,6 +314,9 @@ def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
     ------
     ExecutorShutdownError
         The executor is shut down, or a process pool broke when a worker died.
+    TypeError
+        ``executor`` is not an executor, or ``fn`` (a lambda, a function defined
+        inside another) or an item cannot be sent to its workers.
     """
     items = list(items)
     if executor is None or not items:
@@ -295,6 +333,9 @@ def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
     client = _dask_client(executor)
     if client is not None:
         return _dask_map(client, executor, fn, parts, owner)
+    if isinstance(executor, concurrent.futures.ProcessPoolExecutor) and _nameless(fn):
+        # the pool would fail to send every task, in its background thread; say so now
+        raise _unsendable(owner, fn, TypeError("it has no importable name"))
     futures = [submit(executor, _run_chunk, fn, part, owner=owner) for part in parts]
     out = []
     for future in futures:
@@ -302,6 +343,10 @@ def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
             out.extend(future.result())
         except concurrent.futures.BrokenExecutor as e:
             raise _shut_down(owner, executor, e) from e
+        except Exception as e:
+            if _is_pickling_error(e):
+                raise _unsendable(owner, fn, e) from None
+            raise
     return out
 
 

@@ -32,12 +32,16 @@ def executor_for(args, command):
 
     workers = getattr(args, "workers", None)
     scheduler = getattr(args, "scheduler", None)
-    if workers is not None and scheduler:
+    if scheduler is not None and not (isinstance(scheduler, str) and scheduler.strip()):
+        # e.g. --scheduler "$DASK_ADDRESS" with the variable unset: not a serial run
+        raise CLIError(f"{command}: --scheduler needs an address such as tcp://host:8786; "
+                       f"got {scheduler!r}")
+    if workers is not None and scheduler is not None:
         raise CLIError(f"{command}: give --workers N (this machine) or --scheduler ADDRESS "
                        f"(a Dask cluster), not both")
     if workers is not None and workers < 1:
         raise CLIError(f"{command}: --workers must be a positive integer; got {workers}")
-    if scheduler:
+    if scheduler is not None:
         try:
             client, executor = rb.parallel.dask_executor(scheduler,
                                                          timeout=args.scheduler_timeout)

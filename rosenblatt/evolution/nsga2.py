@@ -37,7 +37,6 @@ search space. Complex Systems 9, 115-148.
 
 import functools
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +44,7 @@ import numpy as np
 from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn.dense import Dense
 from ..nn.module import Module
+from ..parallel import map_chunks, workers
 from ..randomness import resolve_rng
 from .cne import _leaves, parameter_layout, population_forward
 from .core import ON_ERROR, FitnessError, Result, run_loop
@@ -356,10 +356,13 @@ class NSGA2:
         else:
             # each chunk's answer is checked as a whole population would be (no reshape: a
             # transposed or flattened answer would silently scramble the objectives)
-            chunks = np.array_split(X, min(P, os.cpu_count() or 1))
-            F = np.vstack([self._shaped(part, len(c)) for c, part in zip(
-                chunks, executor.map(_rows_objectives, [objectives] * len(chunks),
-                                     [c.tolist() for c in chunks]))])
+            # (rb.parallel: four tasks per worker of the executor, a closed executor or an
+            # unsendable function named as NSGA2's, Dask's round in one message)
+            chunks = np.array_split(X, min(P, 4 * workers(executor)))
+            answers = map_chunks(functools.partial(_rows_objectives, objectives),
+                                 [c.tolist() for c in chunks], executor,
+                                 chunks=len(chunks), owner="NSGA2")
+            F = np.vstack([self._shaped(part, len(c)) for c, part in zip(chunks, answers)])
         bad = ~np.isfinite(F).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -391,9 +394,10 @@ class NSGA2:
             Generations after the first population (``N (generations + 1)``
             evaluations in all).
         executor : concurrent.futures.Executor, optional
-            Evaluate the population in chunks through ``executor.map``, shipped
-            as lists of floats; ``objectives`` must then be picklable by
-            reference (a module-level function or a ``functools.partial`` of one).
+            Evaluate the population in chunks (four per worker of the executor,
+            :func:`rosenblatt.parallel.map_chunks`), shipped as lists of floats;
+            ``objectives`` must then be picklable by reference (a module-level
+            function or a ``functools.partial`` of one).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation (``state["champion"]`` is
             the current first front's ``F``); returning True stops.

@@ -33,8 +33,11 @@ same weights and optimizer state):
   and resumes on any number of ranks, or in one process.
 * **One Allreduce** (ranks on several nodes, ``shard=False``, or when
   ``rb.fit`` needs the whole reduced gradient before the step: ``clip_norm``,
-  a callback's ``on_backward``): the whole flat gradient is reduced in place
-  in the optimizer's vector (no copy) and every rank takes the same whole
+  a callback's ``on_backward``; then :meth:`DataParallel.reduce` is called
+  with ``whole=True``, in the node's memory or not; ``clip_value`` is
+  element-wise and stays sharded: each rank clips its shard): the whole flat
+  gradient is reduced in place in the optimizer's vector (no copy) and every
+  rank takes the same whole
   step, so the ranks' weights stay identical without ever being sent; a
   second, small ``Allreduce`` carries the loss (to detect divergence on every
   rank at once).
@@ -63,12 +66,27 @@ inside MPI calls, so starting it early hides nothing (measured in
 ``benchmarks/workloads/scale.py --profile``); across machines a network card
 would do the transfer, and there overlapping would pay.
 
-Randomness: at the start rank 0's weights, batch-norm buffers and random
-generators are sent to every rank; at each epoch rank 0's shuffling
-generator, so all ranks cut the same batches. Augmentation and input noise
-(drawn from that generator) are applied to the whole global batch on every
-rank before it is cut, so they draw what one process would draw. Only rank 0
-writes checkpoints and shows progress.
+Randomness: at the start rank 0's model (its weights, the parameters the
+optimizer does not hold, every buffer: batch-norm statistics, SparseDense
+masks) and random generators are sent to every rank; at each epoch rank 0's
+shuffling generator, so all ranks cut the same batches. Augmentation and
+input noise (drawn from that generator) are applied to the whole global
+batch on every rank before it is cut, so they draw what one process would
+draw. Dropout and RReLU layers draw the whole global batch's masks (slopes)
+on every rank and keep their shard's rows: exactly one process's draws
+(drawing ``N`` times the numbers, a small cost beside the layer's product);
+a rank whose shard of a batch is empty still runs that batch's forward and
+backward pass (on no rows) to draw them, as it does with batch norm, whose
+sums need every rank. RigL (``rb.callbacks.Rewire("rigl")``) ranks the
+connections by the dense gradient summed over the ranks.
+
+What every rank must agree on, ``rb.fit`` makes them agree on: the data
+(every rank holds the whole data set; :meth:`DataParallel.check_data` raises
+the same error on every rank otherwise), the per-batch logs that callbacks
+and the progress bar see (the running means over the global batches, one
+small ``Allreduce`` a batch when anything reads them), and a stop
+(``trainer.stop_training`` set on any rank stops every rank after the
+epoch). Only rank 0 writes checkpoints and shows progress.
 
 Examples
 --------
@@ -78,8 +96,14 @@ A hand-written loop (``rb.fit(..., distributed="mpi")`` does all of this)::
     for index in batches:                                  # the same on every rank
         mine, weight = dp.shard(index)
         loss = rb.losses.cross_entropy(model(rb.tensor(X[mine])), y[mine])
-        opt.zero_grad(); loss.backward()
-        dp.step(weight)                                    # reduce, then the (sharded) step
+        opt.zero_grad()
+        loss.backward(np.full(loss.data.shape, weight))    # seeded with n_r / B
+        dp.step(weight, loss.item(), scaled=True)          # reduce, then the (sharded) step
+
+Seeding backward with the shard's weight is what makes batch norm right
+with uneven shards (its backward sums terms over the ranks, which must
+already carry the weight); ``loss.backward()`` and ``dp.step(weight)``
+scale the gradient afterwards, which is the same only without batch norm.
 """
 
 import _thread
@@ -92,15 +116,24 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..checks import one_of, positive_float, positive_int
+from ..nn.activations import RReLU
 from ..nn.batchnorm import _BatchNorm
+from ..nn.dropout import Dropout
 from ..nn.parameter import ParameterVector
+from ..nn.sparse_dense import SparseDense
 from ..optim.optimizer import Optimizer
+from ..randomness import resolve_rng
 
 __all__ = ["DataParallel", "ThreadParallel", "launched_by_mpirun", "world"]
 
 # set by mpirun/mpiexec of Open MPI, MPICH/Hydra, Intel MPI, PMIx-based launchers and Slurm
 _LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS",
                        "PMI_RANK", "HYDRA_CONTROL_FD")
+
+
+# the errors DataParallel.agree raises on the other ranks as the same class (else RuntimeError)
+_SHARED_ERRORS = {e.__name__: e for e in (ValueError, TypeError, FileNotFoundError,
+                                           PermissionError, OSError, RuntimeError)}
 
 
 def launched_by_mpirun():
@@ -220,8 +253,10 @@ class DataParallel:
 
     Notes
     -----
-    On construction, rank 0's weights and batch-norm statistics are copied to
-    every rank (so ranks that initialised differently start equal).
+    On construction (and when ``rb.fit`` starts), rank 0's model is copied to
+    every rank: its weights, the parameters the optimizer does not hold and
+    every buffer (batch-norm statistics, SparseDense masks), so ranks that
+    initialised differently start equal.
     """
 
     def __init__(self, model, optimizer, comm=None, wait="block", poll_interval=1e-4,
@@ -244,7 +279,14 @@ class DataParallel:
         # its backward's two sums) over the ranks, so every rank normalises, and updates its
         # running statistics, as one process would (see rb.nn.batchnorm)
         self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-        self._stats = [b for m in self._norms for b in (m.running_mean, m.running_var)]
+        # layers that draw per example in training (dropout masks, RReLU slopes): each rank
+        # draws the whole global batch's, as one process would, and keeps its rows
+        self._rows = None  # (B, start, stop) of this rank's shard of the current batch
+        self._drawing = [(m, m.rng) for m in model.modules() if isinstance(m, (Dropout, RReLU))]
+        for m, rng in self._drawing:
+            m.rng = _GlobalBatchDraws(resolve_rng(rng).bit_generator, self)
+        self._sparse = [m for m in model.modules() if isinstance(m, SparseDense)]
+        self._dense_seen = {}  # each layer's dense gradient already summed (RigL)
         for m in self._norms:
             m.sum_over_ranks = self.sum_over_ranks
         # the loss: a number beside the gradient
@@ -286,7 +328,9 @@ class DataParallel:
 
         ``index`` is an index array (or a slice of ``range(n)``); rank ``r``
         gets the ``r``-th of ``size`` nearly equal consecutive parts (a view
-        of ``index``: nothing is copied).
+        of ``index``: nothing is copied). The model's dropout and RReLU layers
+        then draw the whole batch's numbers and keep these rows (one process's
+        draws), until the next call.
         """
         index = _as_index(index, n)
         total = len(index)
@@ -294,6 +338,7 @@ class DataParallel:
         r = self.rank
         start = r * q + min(r, extra)
         mine = index[start:start + q + (r < extra)]
+        self._rows = (total, start, start + len(mine))
         return mine, (len(mine) / total if total else 0.0)
 
     def _poll(self, requests):
@@ -313,8 +358,12 @@ class DataParallel:
         reduced in place (no copy of it is made); the loss travels in a
         second, small ``Allreduce``.
         ``scaled``: the gradient is already multiplied by ``weight`` (``rb.fit``
-        seeds backward with it), so no pass over the vector scales it.
+        seeds backward with it), so no pass over the vector scales it. With
+        batch-norm layers and uneven shards backward must be seeded with the
+        weight (see the module's example): their backward sums terms over the
+        ranks, and scaling the gradient afterwards cannot undo the mix.
         """
+        self._sum_dense_grads()
         clock = time.perf_counter
         t0 = clock()
         grad, small = self.vec.grad, self._small
@@ -354,17 +403,27 @@ class DataParallel:
         self._node.meet(self.spin, self.poll_interval if self.wait == "poll" else None)
         self.timers["wait"] += time.perf_counter() - start
 
-    def reduce(self, weight, loss=0.0, scaled=False):
+    def reduce(self, weight, loss=0.0, scaled=False, whole=False):
         """The batch's gradient where this rank needs it; returns the batch's loss.
 
         Sharded (:attr:`sharded`): this rank's shard :attr:`part` of the
         gradient vector becomes the weighted sum over the ranks (the rest of
-        the vector keeps this rank's own gradient, which the others read),
-        the loss is summed on every rank; a reduce-scatter. Else :meth:`allreduce`: the
-        whole vector on every rank.
+        the vector keeps this rank's own gradient, which the others read
+        until they meet again in :meth:`update`: write nothing outside
+        :attr:`part` before it), the loss is summed on every rank; a
+        reduce-scatter. Else, or with ``whole=True``, :meth:`allreduce`: the
+        whole vector on every rank, for a step of the whole vector
+        (``optimizer.step()``, not :meth:`update`) that needs all of it, such
+        as ``rb.fit``'s with ``clip_norm`` or a callback's ``on_backward``.
+
+        ``scaled``: backward was seeded with ``weight`` (``n_r / B``), as it
+        must be when the model has batch-norm layers and the shards are
+        uneven (their backward sums terms over the ranks, which must already
+        carry the weight); else the gradient is multiplied by ``weight`` here.
         """
-        if self._node is None:
+        if self._node is None or whole:
             return self.allreduce(weight, loss, scaled)
+        self._sum_dense_grads()
         clock = time.perf_counter
         t0 = clock()
         node, part, rank = self._node, self.part, self.rank
@@ -464,6 +523,9 @@ class DataParallel:
         and batch norm normalises each process's batches on their own again."""
         for m in self._norms:
             m.sum_over_ranks = None
+        for m, rng in self._drawing:  # the layers' own generators back
+            m.rng = rng
+        self._drawing = []
         if self._node is not None:
             self.sync_state()  # a hand-written loop may have left the state sharded
             vec = self.vec  # theta and the gradient back into this process's memory
@@ -472,18 +534,136 @@ class DataParallel:
             self._node.free()
         self._node, self.sharded = None, False
 
-    def step(self, weight, loss=0.0):
-        """:meth:`reduce` then :meth:`update`; returns the batch's loss."""
-        value = self.reduce(weight, loss)
+    def step(self, weight, loss=0.0, scaled=False):
+        """:meth:`reduce` then :meth:`update`; returns the batch's loss.
+
+        ``scaled``: backward was seeded with ``weight``, as it must be with
+        batch norm and uneven shards (see :meth:`allreduce`)."""
+        value = self.reduce(weight, loss, scaled)
         self.update()
         return value
 
     # -- keeping the ranks equal -----------------------------------------------------------
     def broadcast_parameters(self):
-        """Copy rank 0's weights and batch-norm statistics to every rank."""
+        """Copy rank 0's model to every rank: the optimizer's weights, the parameters it does
+        not hold (frozen layers) and every buffer (batch-norm statistics, SparseDense masks).
+
+        Each array travels in its own dtype (a bool mask as bytes), in place where it
+        is contiguous; the ranks must hold the same architecture.
+        """
         self.comm.Bcast(self.vec.data, root=0)
-        for b in self._stats:
-            self.comm.Bcast(b, root=0)
+        packed = {id(p) for p in self.vec.params}
+        arrays = [p.data for _, p in self.model.named_parameters() if id(p) not in packed]
+        arrays += [b for _, b in self.model.named_buffers() if isinstance(b, np.ndarray)]
+        for array in arrays:
+            if array.size == 0 or not array.flags.writeable:  # (read-only: nothing to set)
+                continue
+            if array.flags.c_contiguous:
+                self.comm.Bcast(array.view(np.uint8) if array.dtype == bool else array, root=0)
+            else:
+                copy = np.ascontiguousarray(array)
+                self.comm.Bcast(copy.view(np.uint8) if copy.dtype == bool else copy, root=0)
+                array[...] = copy
+
+    def _sum_dense_grads(self):
+        """RigL (rb.callbacks.Rewire): each SparseDense's dense gradient ``x^T g`` of this
+        step summed over the ranks (each seeded with its shard's weight: the whole batch's),
+        so every rank grows the same connections as one process. A rank whose backward
+        collected none this step (no examples) adds zeros."""
+        for layer in self._sparse:
+            collected = layer.dense_grad
+            if collected is None:  # not collecting: the same on every rank (same steps)
+                continue
+            if collected and collected[-1] is not self._dense_seen.get(id(layer)):
+                mine = collected[-1]
+            else:
+                mine = np.zeros(layer.W.data.shape, dtype=layer.W.data.dtype)
+                collected.append(mine)
+            self.sum_over_ranks(mine)
+            self._dense_seen[id(layer)] = mine
+
+    def collective_forward(self):
+        """True when every rank must run the forward and backward passes of every batch,
+        even on an empty shard (a batch smaller than the number of ranks): batch-norm layers
+        in training call collectives in them, and dropout and RReLU layers draw the whole
+        global batch's numbers (so every rank's generators stay in step)."""
+        return any(m.training for m in self._norms) or any(
+            m.training for m, _ in self._drawing)
+
+    def agree(self, error=None):
+        """Collective: go on only if no rank has an error; else raise it on every rank.
+
+        Call it where one rank alone may fail between collectives (a check
+        that only rank 0 makes, a file that one rank cannot read): ``error``
+        is this rank's exception, or None. When any rank passes one, every
+        rank raises the lowest such rank's (that rank its own exception;
+        the others one of the same built-in class with the same message, or
+        a RuntimeError naming the class and the rank), so no rank is left
+        waiting in the next collective. One small ``Allreduce`` when all is
+        well.
+        """
+        failed = np.zeros(self.size, dtype=np.float64)
+        failed[self.rank] = error is not None
+        failed = self.sum(failed)
+        if not failed.any():
+            return
+        first = int(np.flatnonzero(failed)[0])
+        text = (json.dumps([type(error).__name__, str(error)]).encode()
+                if self.rank == first else b"")
+        n = np.array([len(text)], dtype=np.int64)
+        self.comm.Bcast(n, root=first)
+        buf = (np.frombuffer(text, dtype=np.uint8).copy() if self.rank == first
+               else np.empty(int(n[0]), dtype=np.uint8))
+        self.comm.Bcast(buf, root=first)
+        if self.rank == first:
+            raise error
+        name, message = json.loads(buf.tobytes().decode())
+        kind = _SHARED_ERRORS.get(name)
+        if kind is None:
+            raise RuntimeError(f"rank {first} stopped with {name}: {message}")
+        raise kind(message)
+
+    def check_data(self, X, y=None, validation=None, owner="fit"):
+        """Collective: raise the same ValueError on every rank unless every rank holds the
+        same data set (``X``, ``y`` and the validation pair ``(Xv, yv)``).
+
+        Every rank must hold the whole data and cut its rows from each global
+        batch; ranks that each loaded their own part (PyTorch DDP's habit)
+        would plan different batches and wait for one another forever. Compares
+        the shapes and a sum of up to 1024 evenly spaced rows of each array
+        (bit for bit: the same data give the same sum), one small ``Allgather``.
+        """
+        arrays = [("X", X), ("y", y)]
+        if validation is not None:
+            arrays += [("validation X", validation[0]), ("validation y", validation[1])]
+        mine = []
+        for _, a in arrays:
+            if a is None:
+                mine += [-1.0, -1.0, 0.0]
+                continue
+            a = np.asarray(a)
+            rows = a[np.linspace(0, len(a) - 1, min(len(a), 1024)).astype(np.int64)] \
+                if a.ndim and len(a) else a
+            with np.errstate(all="ignore"):
+                total = float(np.sum(rows, dtype=np.float64)) if a.dtype.kind in "biuf" else 0.0
+            mine += [float(len(a) if a.ndim else -1), float(a.size), total]
+        every = np.empty((self.size, len(mine)), dtype=np.float64)
+        self.comm.Allgather(np.array(mine, dtype=np.float64), every)
+        same = (every == every[0]) | (np.isnan(every) & np.isnan(every[0]))
+        if same.all():
+            return
+        column = int(np.flatnonzero(~same.all(axis=0))[0])
+        name, kind = arrays[column // 3][0], column % 3
+        if kind < 2:  # the examples, or the values (the shape of an example)
+            unit = "examples" if kind == 0 else "values"
+            what = ", ".join(f"rank {r} has {int(v)} {unit}" if v >= 0 else f"rank {r} none"
+                             for r, v in enumerate(every[:, column]))
+        else:
+            what = "the same shape on every rank, but other values"
+        raise ValueError(f"{owner}: distributed='mpi' needs the whole data set on every rank "
+                         f"(each rank cuts its rows from every global batch itself), the same "
+                         f"arrays in the same order; {name}: {what}. Load the whole data on "
+                         f"every rank")
 
     def broadcast_json(self, obj):
         """Rank 0's JSON-able ``obj`` on every rank (sent as UTF-8 text, never pickled)."""
@@ -512,6 +692,41 @@ class DataParallel:
     def __repr__(self):
         return (f"DataParallel(rank {self.rank} of {self.size}, {self.vec.size} parameters, "
                 f"{self.message_bytes} bytes per step)")
+
+
+class _GlobalBatchDraws(np.random.Generator):
+    """A random layer's generator under :class:`DataParallel` (the same stream: it shares the
+    layer's bit generator): an array drawn for this rank's shard of a batch (its first axis
+    the shard's rows) is drawn for the whole global batch and this rank's rows are
+    returned, so every rank draws exactly what one process draws for those rows (dropout
+    masks, RReLU slopes), at the cost of drawing the whole batch's numbers on each rank.
+    Any other draw is passed through."""
+
+    def __init__(self, bit_generator, data_parallel):
+        super().__init__(bit_generator)
+        self._data_parallel = data_parallel
+
+    def _global(self, size):
+        rows = self._data_parallel._rows
+        if rows is None or size is None or np.ndim(size) == 0:
+            return None
+        size = tuple(int(k) for k in size)
+        total, start, stop = rows
+        if not size or size[0] != stop - start:
+            return None
+        return (total,) + size[1:], slice(start, stop)
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        shape = None if out is not None else self._global(size)
+        if shape is None:
+            return super().random(size, dtype, out)
+        return super().random(shape[0], dtype)[shape[1]]
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        shape = self._global(size) if np.ndim(low) == 0 and np.ndim(high) == 0 else None
+        if shape is None:
+            return super().uniform(low, high, size)
+        return super().uniform(low, high, shape[0])[shape[1]]
 
 
 class _NodeMemory:
@@ -755,6 +970,7 @@ class ThreadParallel:
         self._copies = [self._replica() for _ in range(self.threads - 1)]
         self.replicas = [c["model"] for c in self._copies]
         self._workers = [_Thread(f"rosenblatt-data-{k}") for k in range(1, self.threads)]
+        self._collected = []  # RigL: each SparseDense's dense gradients before run()
 
     def _replica(self):
         """A clone of the model whose packed parameters view ``vec.data``, its own gradient."""
@@ -775,8 +991,9 @@ class ThreadParallel:
                 r.data = p.data
         modules = list(zip(model.modules(), rep.modules()))
         buffers = [(m, r, name) for m, r in modules for name in type(m).buffers]
+        sparse = [(m, r) for m, r in modules if isinstance(m, SparseDense)]
         return {"model": rep, "vec": rvec, "modules": modules,
-                "params": list(zip(mine, theirs)), "buffers": buffers}
+                "params": list(zip(mine, theirs)), "buffers": buffers, "sparse": sparse}
 
     def _sync(self):
         """The replicas follow the model: modes, trainable flags, buffers (shared arrays)."""
@@ -792,6 +1009,8 @@ class ThreadParallel:
                 r.requires_grad = p.requires_grad
             for m, r, name in c["buffers"]:
                 setattr(r, name, getattr(m, name))
+            for m, r in c["sparse"]:  # RigL collects x^T g: each replica of its part too
+                r.dense_grad = None if m.dense_grad is None else []
 
     def shards(self, index, n=None):
         """The parts of a batch: ``[(index part, weight n_k / B), ...]``, one per thread.
@@ -827,6 +1046,8 @@ class ThreadParallel:
         """
         parts = self.shards(index, n)
         self._sync()
+        self._collected = [len(m.dense_grad) if m.dense_grad is not None else None
+                           for m, _ in (self._copies[0]["sparse"] if self._copies else ())]
         self.vec.clear_grad()
         for c in self._copies:
             c["vec"].clear_grad()
@@ -873,7 +1094,26 @@ class ThreadParallel:
         for (part, _), c in zip(self._parts[1:], self._copies):
             if _size(part):
                 grad += c["vec"].grad
+        self._reduce_dense_grads()
         return grad
+
+    def _reduce_dense_grads(self):
+        """RigL (rb.callbacks.Rewire): the replicas' dense gradients ``x^T g`` (each seeded
+        with its part's weight) added into the model layer's, so it ranks the connections
+        by the whole batch's gradient, as one thread does."""
+        for i, before in enumerate(self._collected):
+            if before is None:
+                continue
+            layer = self._copies[0]["sparse"][i][0]
+            theirs = [g for c in self._copies for g in c["sparse"][i][1].dense_grad]
+            if not theirs:
+                continue
+            if len(layer.dense_grad) > before:
+                layer.dense_grad[-1] += sum(theirs)
+            else:
+                layer.dense_grad.append(sum(theirs))
+            for c in self._copies:
+                c["sparse"][i][1].dense_grad.clear()
 
     def backward(self, loss_fn, index, n=None):
         """The batch's gradient into the optimizer's vector; returns the batch's mean loss.

@@ -555,13 +555,29 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             if data_parallel is not distributed:
                 data_parallel.close()
             raise
+    error = None
     if data_parallel is None or data_parallel.is_root:  # rank 0 alone writes checkpoints
         try:
             _check_checkpoints(callbacks)
-        except ValueError:
-            if data_parallel is not None and data_parallel is not distributed:
-                data_parallel.close()
-            raise
+        except ValueError as e:
+            error = e
+    if resume_from is not None and over_mpi:  # on every rank or on none
+        found = os.path.exists(os.fspath(resume_from))
+        where = data_parallel.sum([float(found)])[0]
+        if 0 < where < data_parallel.size and not found and error is None:
+            error = ValueError(f"fit: resume_from {os.fspath(resume_from)!r} exists on "
+                               f"{int(where)} of the {data_parallel.size} ranks but not on "
+                               f"rank {data_parallel.rank}; put it where every rank can read "
+                               f"it (a shared folder), or remove it to start afresh")
+    try:
+        if over_mpi:  # one rank's error is every rank's, before anything else collective
+            data_parallel.agree(error)
+        elif error is not None:
+            raise error
+    except Exception:
+        if data_parallel is not None and data_parallel is not distributed:
+            data_parallel.close()
+        raise
     progress_bar = ProgressBar(epochs, 1) if progress else None
     if progress_bar is not None and not progress_bar.enabled:  # not a terminal: a log line
         progress_bar = EpochLines(epochs)
@@ -572,7 +588,15 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                       clip_value=clip_value, progress=progress_bar, adversarial=adversarial,
                       divergence_factor=divergence_factor, data_parallel=data_parallel)
     if resume_from is not None and os.path.exists(os.fspath(resume_from)):
-        trainer.start_epoch = trainer.resume(resume_from)
+        error = None
+        try:
+            trainer.start_epoch = trainer.resume(resume_from)
+        except Exception as e:  # noqa: BLE001 - raised on every rank by agree
+            error = e
+        if over_mpi:
+            data_parallel.agree(error)  # a file one rank cannot read: every rank raises
+        elif error is not None:
+            raise error
     try:
         history = trainer.run(epochs)
     except DivergenceError:  # every rank stops at the same batch: they can close together

@@ -93,6 +93,14 @@ class _Means:
         for i, n in enumerate(names):
             self.sums[n] = [flat[2 + 2 * i], int(flat[3 + 2 * i])]
 
+    def logs_over_ranks(self, data_parallel):
+        """:meth:`logs` of every rank's shards so far (one small Allreduce; collective)."""
+        over = _Means(self.plan)
+        over.total, over.count = self.total, self.count
+        over.sums = {name: list(v) for name, v in self.sums.items()}
+        over.reduce(data_parallel)
+        return over.logs()
+
     def logs(self):
         out = {"loss": self.total / max(self.count, 1)}
         out.update({name: s / max(c, 1) for name, (s, c) in self.sums.items()})
@@ -204,6 +212,7 @@ class Trainer:
         self._shard = dp is not None and dp.sharded and self.clip_norm is None and not any(
             type(cb).on_backward is not Callback.on_backward for cb in self.callbacks)
         if dp is not None:  # every rank starts from rank 0's weights and draws
+            dp.check_data(self.X, self.y, self.validation)  # the same data, or one error
             dp.broadcast_parameters()
             dp.broadcast_generators(self.generators())
         for cb in self.callbacks:
@@ -259,11 +268,14 @@ class Trainer:
         means = _Means(self.plan)
         report = (self.progress is not None and getattr(self.progress, "per_batch", True)
                   or bool(self.callbacks))
+        dp = self.data_parallel
+        if dp is not None:  # rank 0 alone shows progress: the batch logs' Allreduce for all
+            report = bool(dp.sum([float(report)])[0] > 0)
         for b, index in enumerate(plan):
             self.batch = b
             self._step(index, means)
-            if report:
-                logs = means.logs()
+            if report:  # over MPI the running means of the global batches, on every rank
+                logs = means.logs() if dp is None else means.logs_over_ranks(dp)
                 if self.progress is not None:
                     self.progress.update(epoch, b, logs)
                 for cb in self.callbacks:
@@ -294,8 +306,8 @@ class Trainer:
         if dp is not None and weight is None:  # augmented/noised whole, as one process would
             part, weight = dp.shard(np.arange(len(xb)))
             index, xb, xin = dp.shard(index, len(self.X))[0], xb[part], xin[part]
-        if dp is not None and len(xb) == 0:  # a last batch smaller than the number of ranks
-            return self._idle_step()
+        if dp is not None and len(xb) == 0 and not dp.collective_forward():
+            return self._idle_step()  # a last batch smaller than the number of ranks
         self.x_batch = xin
         if getattr(self.optimizer, "needs_closure", False):
             return self._closure_step(xb, xin, index, means)
@@ -309,7 +321,8 @@ class Trainer:
                                                    self.loss_fn)
         penalty = regs_module.penalty(regs, self.model) if regs else None
         objective = data_loss if penalty is None else data_loss + penalty
-        value = float(objective.item())
+        # no examples here (batch norm's sums need this rank): weight 0, no loss, no means
+        value = float(objective.item()) if len(xb) else 0.0
         if dp is None:  # data-parallel ranks judge the whole batch's loss, after the Allreduce
             self._check_loss(value)
         self.optimizer.zero_grad()
@@ -319,10 +332,11 @@ class Trainer:
             objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
             # one exchange: the batch's gradient (this rank's shard of it when sharded), its
             # loss and batch-norm statistics; then the loss is judged, on every rank alike
-            self._check_loss(dp.reduce(weight, value, scaled=True))
+            self._check_loss(dp.reduce(weight, value, scaled=True, whole=not self._shard))
         self._apply_gradient()
-        means.add(value if objective is data_loss else float(data_loss.item()), len(xb),
-                  pred.data, target)
+        if len(xb):
+            means.add(value if objective is data_loss else float(data_loss.item()), len(xb),
+                      pred.data, target)
 
     def _threads_step(self, xb, xin, index, means):
         """One batch over threads (ThreadParallel): each thread its part's forward, loss and
@@ -349,8 +363,9 @@ class Trainer:
             target = target_for(pred, target, loss_name)
             data_loss = loss_fn(pred, target)
             objective = data_loss
-            if regs and model is self.model:  # the penalty once, on the caller's thread
-                objective = data_loss + regs_module.penalty(regs, model) * (1.0 / weight)
+            penalty = regs_module.penalty(regs, model) if regs and model is self.model else None
+            if penalty is not None:  # once, on the caller's thread (None: InputNoise, MaxNorm)
+                objective = data_loss + penalty * (1.0 / weight)
             value = float(objective.item())
             objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
             return (value, float(data_loss.item()) if objective is not data_loss else value,
@@ -368,7 +383,10 @@ class Trainer:
         the regularizers' after-step constraints."""
         for cb in self.callbacks:
             cb.on_backward(self)
-        if self.clip_value is not None:
+        if self.clip_value is not None and self._shard:  # the others still read the rest
+            grad = self._vec.grad[self.data_parallel.part]  # all that this rank steps
+            np.clip(grad, -self.clip_value, self.clip_value, out=grad)
+        elif self.clip_value is not None:
             clip_grad_value(self.optimizer, self.clip_value)
         if self.clip_norm is not None:
             clip_grad_norm(self.optimizer, self.clip_norm)
@@ -433,7 +451,7 @@ class Trainer:
     def _idle_step(self):
         """Data-parallel: no examples on this rank; take part in the exchange and the step."""
         self.optimizer.zero_grad()
-        self._check_loss(self.data_parallel.reduce(0.0, 0.0))
+        self._check_loss(self.data_parallel.reduce(0.0, 0.0, whole=not self._shard))
         self._apply_gradient()
 
     def _closure_step(self, xb, xin, index, means):
@@ -495,6 +513,8 @@ class Trainer:
         logs["time"] = time.perf_counter() - started
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
+        if self.data_parallel is not None:  # one rank's stop is every rank's
+            self.stop_training = bool(self.data_parallel.sum([float(self.stop_training)])[0])
         self.history.append(epoch, logs)
         self._remember_if_best(epoch, logs.get("loss"))
         root = self.data_parallel is None or self.data_parallel.is_root
