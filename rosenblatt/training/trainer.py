@@ -478,15 +478,27 @@ class Trainer:
                 value = adversarial.objective(self.model, value, xin, target, self.loss_fn)
             return pred, target, value
 
+        # With mini-batches each batch's objective is judged where its step starts (the
+        # optimizer's first evaluation, at the weights the last batch reached), as a gradient
+        # step's loss is: where a step ends, its own batch may be minimised to ~0, and the
+        # next batch's ordinary objective would count as growth past it.
+        judge_start = self.n_batches > 1
+        started = []
+
         def closure():
             value = data_loss()[2]
             penalty = regs_module.penalty(regs, self.model) if regs else None
-            return value if penalty is None else value + penalty
+            total = value if penalty is None else value + penalty
+            if judge_start and not started:
+                started.append(float(total.item()))
+                self._check_loss(started[0])
+                self._keep_good_weights()  # the weights whose objective that is
+            return total
 
-        if self.n_batches > 1:
+        if judge_start:
             self.optimizer.reset()
         value = self.optimizer.step(closure)
-        if value is not None:  # the objective where the step ended, judged like a batch loss
+        if value is not None and not judge_start:  # one batch: where the step ended
             self._check_loss(float(value))
             # the weights reached, whose objective that is (the step never ends on a
             # non-finite objective from a finite one): kept as a batch's good weights

@@ -436,3 +436,26 @@ def test_after_a_step_the_gradient_is_the_one_at_the_weights_reached(cls):
     expected = rb.nn.Parameter(w.data.copy())
     rosenbrock(expected).backward()
     np.testing.assert_allclose(w.grad, expected.grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda p: rb.optim.LBFGS(p, max_iter=50),
+                                  lambda p: rb.optim.ConjugateGradient(p, max_iter=50)],
+                         ids=["LBFGS", "CG"])
+def test_mini_batches_judge_each_batch_where_its_step_starts(make):
+    """With mini-batches rb.fit judges each batch's objective at the weights the step starts
+    from, as a gradient step's loss: a first batch minimised to ~1e-7 is no reference for
+    the next batch's ordinary objective (before: a false DivergenceError at batch 1); a
+    divergence is still caught."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] > 0).astype(np.int64)
+    y[100:] = rng.integers(0, 2, 100)  # separable first batch; random labels in the second
+    net = rb.nn.Sequential(rb.nn.Dense(2, 2, rng=0, dtype=np.float64))
+    history = rb.fit(net, X, y, loss="cross_entropy", optimizer=make(net.parameters()),
+                     epochs=2, batch_size=100, shuffle=False, progress=False, rng=0)
+    assert len(history["loss"]) == 2 and np.all(np.isfinite(history["loss"]))
+    net = rb.nn.Sequential(rb.nn.Dense(2, 2, rng=0, dtype=np.float64))
+    wild = rb.optim.LBFGS(net.parameters(), lr=1e6, max_iter=3, line_search=None)
+    with pytest.raises(rb.training.DivergenceError, match="batch 1"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=wild, epochs=1, batch_size=100,
+               shuffle=False, progress=False, rng=0)
