@@ -239,6 +239,15 @@ def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
         memory.check(key, cls.__name__, extra_params=parameter_estimate(args, cls))
         if _accepts(cls, "rng") and "rng" not in args:
             args["rng"] = rng
+        if "dtype" in args:  # one dtype for the model: its metadata, inputs and export
+            try:
+                same = np.dtype(args["dtype"]) == dt
+            except TypeError:
+                same = False
+            if not same:
+                raise CLIError(f"config key '{key}.dtype': {args['dtype']!r} differs from "
+                               f"model.dtype {dt.name!r}; set the dtype once, in model.dtype "
+                               f"(\"float32\" or \"float64\"), and leave it out of the layers")
         if _accepts(cls, "dtype") and "dtype" not in args:
             args["dtype"] = dt
         layer = _construct(cls, args, key, cls.__name__)
@@ -252,9 +261,13 @@ def build_model(layers, input_shape, dtype="float32", rng=None, batch_size=None,
                     layer.train()
                 out = current[0] if isinstance(current, tuple) else current
                 memory.activations += int(np.prod(out.shape[1:]))
-                memory.check(key, cls.__name__)
-            except (ValueError, TypeError, IndexError, AttributeError):
-                current = None  # reported below, as the layers not fitting together
+            except (ValueError, TypeError, IndexError, AttributeError) as e:
+                # this layer's own value is wrong (e.g. in_features): say so here, not at the
+                # next layer whose width cannot be inferred
+                raise CLIError(f"config key '{key}' ({cls.__name__}): the layers do not fit "
+                               f"together for inputs of shape {tuple(input_shape)}: {e}"
+                               ) from None
+            memory.check(key, cls.__name__)
     if isinstance(current, tuple):
         raise CLIError(f"config key 'model.layers[{len(built) - 1}]' "
                        f"({type(built[-1]).__name__}): the last layer returns (outputs, state), "

@@ -167,15 +167,31 @@ def split(x, y, fraction, seed, salt):
     return x[kept], y[kept], x[held], y[held]
 
 
-def _from_file(data_cfg, key, base_dir, loss, notes, dtype=None):
-    """(X, y) of data.path / data.test / data.validation given as a file, checked by row."""
+def _from_file(data_cfg, key, base_dir, loss, notes, dtype=None, locate=None):
+    """(X, y) of data.path / data.test / data.validation given as a file, checked by row.
+
+    With ``locate`` (a dict), ``locate[key]`` is set to the function that names a row
+    ('file.csv line 12'), and for data.path ``locate["columns"]`` to the inputs' names (a
+    CSV header; None for arrays). A test or validation CSV's columns are matched to
+    data.path's by name."""
     import sys
 
     from .datafile import class_labels, read
 
     path = data_cfg[key]
     full = path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
+    from .datafile import by_name
+
     table = read(full, data_cfg["target"], need_target=True)
+    if locate is None:
+        locate = {}
+    locate[key] = table.where
+    if key == "path":
+        locate["columns"] = list(table.columns) if table.named else None
+    else:
+        table.x = by_name(table, locate.get("columns"), what=f"config key 'data.{key}'")
+        if locate.get("columns") and table.named:
+            table.columns = list(locate["columns"])  # the order of table.x now
     x = table.x.reshape(len(table.x), -1)
     if x.shape[1] == 0:
         raise CLIError(f"{full} has no feature columns: only the target {table.target!r}; "
@@ -209,7 +225,7 @@ def _check_range(table, x, dtype):
                        f"the column")
 
 
-def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None, dtype=None):
+def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None, dtype=None, locate=None):
     """Train/validation/test arrays for a config's [data] table (not yet standardised).
 
     The data come from a named dataset (``data.name``) or your own file
@@ -219,9 +235,10 @@ def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None, dtype=None):
     (rows, columns, the CSV delimiter detected) is reported on stderr, or
     appended to ``notes`` to be printed once every check has passed. With
     ``dtype`` (the model's) and ``data.standardize = false``, file inputs beyond
-    its range are refused.
+    its range are refused. With ``locate`` (a dict), the splits read from files of their
+    own (keys "test", "validation") get there the function naming their rows.
     """
-    xtr, ytr, xv, yv, xt, yt = _splits(data_cfg, seed, base_dir, loss, notes, dtype)
+    xtr, ytr, xv, yv, xt, yt = _splits(data_cfg, seed, base_dir, loss, notes, dtype, locate)
     if len(xtr) == 0:
         source = data_cfg["path"] or f"dataset {data_cfg['name']!r}"
         raise CLIError(f"{source}: no training samples left after the test and validation "
@@ -230,18 +247,21 @@ def prepare(data_cfg, seed, base_dir=".", loss=None, notes=None, dtype=None):
     return xtr, ytr, xv, yv, xt, yt
 
 
-def _splits(data_cfg, seed, base_dir, loss, notes, dtype):
+def _splits(data_cfg, seed, base_dir, loss, notes, dtype, locate=None):
     """The six arrays of :func:`prepare`, the training split possibly empty."""
     if data_cfg.get("path"):
-        x, y = _from_file(data_cfg, "path", base_dir, loss, notes, dtype)
+        locate = {} if locate is None else locate
+        x, y = _from_file(data_cfg, "path", base_dir, loss, notes, dtype, locate)
         xt = yt = None
         if isinstance(data_cfg["test"], str):
-            xt, yt = _from_file(data_cfg, "test", base_dir, loss, notes, dtype)
+            xt, yt = _from_file(data_cfg, "test", base_dir, loss, notes, dtype,
+                                locate)
         elif data_cfg["test"] <= 0:
             raise CLIError("config key 'data.test': set a fraction in (0, 1) or a second file "
                            "(the test split measures the trained model)")
         if isinstance(data_cfg["validation"], str):
-            xv, yv = _from_file(data_cfg, "validation", base_dir, loss, notes, dtype)
+            xv, yv = _from_file(data_cfg, "validation", base_dir, loss, notes, dtype,
+                                locate)
             if xt is None:
                 x, y, xt, yt = split(x, y, data_cfg["test"], seed, 1)
             for what, other in (("test", xt), ("validation", xv)):

@@ -42,11 +42,16 @@ class Table:
         The CSV delimiter detected.
     lines : ndarray of int or None
         The line (1-based) of each data row in a CSV file; None for arrays.
+    named : bool
+        Whether ``columns`` are names from a header line (False for a CSV without
+        one, whose columns are called "column 0", "column 1", ...).
     """
 
-    def __init__(self, x, y, path, columns=None, target=None, delimiter=None, lines=None):
+    def __init__(self, x, y, path, columns=None, target=None, delimiter=None, lines=None,
+                 named=None):
         self.x, self.y, self.path, self.columns = x, y, path, columns
         self.target, self.delimiter, self.lines = target, delimiter, lines
+        self.named = columns is not None if named is None else bool(named)
 
     def where(self, row):
         """'file.csv line 12' or 'file.npy row 10' for data row ``row`` (0-based)."""
@@ -165,11 +170,38 @@ def _read_csv(path, target, need_target):
         raise
     lines_kept = np.array(lines_kept, dtype=np.int64)
     col = _target_index(target, header, path, need_target, ".csv")
+    named = not numeric_header
     if col is None:
-        return Table(numbers, None, path, header, None, delimiter, lines_kept)
+        return Table(numbers, None, path, header, None, delimiter, lines_kept, named)
     keep = [j for j in range(width) if j != col]
     return Table(numbers[:, keep], numbers[:, col], path, [header[j] for j in keep],
-                 header[col], delimiter, lines_kept)
+                 header[col], delimiter, lines_kept, named)
+
+
+def by_name(table, names, ignore=(), what=None):
+    """The inputs of a CSV ``table`` in the order of ``names`` (the columns a model was
+    trained on), matched by header name, not position.
+
+    Columns named in ``ignore`` (the target) are left out. A missing or an extra column is a
+    CLIError naming it; a table without a header (or an array file) is returned as it is.
+    """
+    if not (names and table.named and table.columns):
+        return table.x
+    names = [str(n) for n in names]
+    have = [c for c in table.columns if c not in ignore]
+    missing = [c for c in names if c not in have]
+    extra = [c for c in have if c not in names]
+    if missing or extra:
+        problem = (f"no input column {missing[0]!r}" if missing
+                   else f"column {extra[0]!r} was not an input in training")
+        raise CLIError(f"{what + ': ' if what else ''}{table.path}: {problem} (the model was "
+                       f"trained on columns {', '.join(map(repr, names))}; this file has "
+                       f"{', '.join(map(repr, have))})")
+    if len(set(have)) != len(have):
+        twice = next(c for c in have if have.count(c) > 1)
+        raise CLIError(f"{what + ': ' if what else ''}{table.path}: {have.count(twice)} "
+                       f"columns are named {twice!r}; rename them")
+    return table.x[:, [table.columns.index(c) for c in names]]
 
 
 def _is_number(text):
@@ -194,6 +226,9 @@ def _target_index(target, header, path, need_target, kind):
     if target not in header:
         raise CLIError(f"config key 'data.target': no column {target!r} in {path}; its columns: "
                        f"{', '.join(header[:20])}{' ...' if len(header) > 20 else ''}")
+    if header.count(target) > 1:  # the other copy would stay an input: the target leaks in
+        raise CLIError(f"{path}: {header.count(target)} columns are named {target!r} (the "
+                       f"target); rename or remove the others")
     return header.index(target)
 
 
@@ -248,6 +283,9 @@ def _read_array(path, target, need_target, npz):
         if xkey is None:
             raise CLIError(f"{path}: expected an array named 'X' (the inputs); it holds "
                            f"{', '.join(arrays) or 'nothing'}")
+        if xkey == ykey:
+            raise CLIError(f"config key 'data.target': in {path}, the target {ykey!r} is also "
+                           f"the inputs array; name the target array (e.g. 'y')")
         x = arrays[xkey]
         y = arrays.get(ykey)
         for name, a in ((xkey, x), (ykey, y)):

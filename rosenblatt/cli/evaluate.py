@@ -9,7 +9,7 @@ import numpy as np
 from .data import load_named, split
 from .errors import CLIError
 from .modelfile import load, preprocess
-from .train import evaluate_arrays
+from .train import evaluate_arrays, finite_json
 
 
 def add_parser(sub):
@@ -32,7 +32,7 @@ def add_parser(sub):
 
 
 def _from_file(args, meta):
-    from .datafile import FORMATS, class_labels, read
+    from .datafile import FORMATS, by_name, class_labels, read
 
     target = args.target if args.target is not None else meta.get("target")
     if isinstance(target, str) and args.data.lower().endswith(".npy"):
@@ -51,7 +51,7 @@ def _from_file(args, meta):
     task = meta.get("task")
     y = class_labels(table, meta.get("loss", "cross_entropy")) if task == "classification" \
         else table.y.astype(np.float64)
-    return table.x, y
+    return by_name(table, meta.get("columns"), what="option --data"), y
 
 
 def run(args):
@@ -95,7 +95,7 @@ def _report(args, model, meta, x, y, split_name):
         raise CLIError(f"the model does not fit dataset {args.data!r}: {e}") from None
     result = {"dataset": args.data, "split": split_name, **result}
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(finite_json(result), allow_nan=False))  # NaN/inf as null
     else:
         for key, value in result.items():
             print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")

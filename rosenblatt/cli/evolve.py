@@ -43,7 +43,7 @@ from .config import MAX_SEED, load_toml
 from .errors import CLIError
 from .executors import add_options as add_executor_options
 from .executors import executor_for
-from .train import save_figure
+from .train import _Output, finite_json, save_figure
 
 TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",
             "neat", "cne", "cosyne", "esp", "hyperneat", "output")
@@ -331,7 +331,6 @@ def run_interactive(args):
 
 def run(args):
     import rosenblatt as rb
-    from rosenblatt.io.atomic import write_bytes_atomic
 
     if args.interactive:
         return run_interactive(args)
@@ -347,7 +346,8 @@ def run(args):
     if args.seed is not None:
         cfg["seed"] = args.seed
     out = args.out or cfg["output"]["dir"]
-    os.makedirs(out, exist_ok=True)
+    # the folder exists and is writable now, not after the run (whose results would be lost)
+    _Output(out).make(out, "option --out" if args.out else "config key 'output.dir'")
     start = time.perf_counter()
     try:
         with executor_for(args, "evolve") as executor:
@@ -355,6 +355,23 @@ def run(args):
     except rb.evolution.FitnessError as e:
         raise CLIError(str(e)) from None
     seconds = time.perf_counter() - start
+    try:
+        best_path = _write_results(args, cfg, out, result, algo, seconds)
+    except OSError as e:  # the disk filled up, the folder went away during the run
+        raise CLIError(f"cannot write the results in {out}: {e.strerror or e}") from None
+    state = "solved" if result.stopped else "ran"
+    print(f"{cfg['algorithm']} {state} {cfg['task']} in {result.generations} generations "
+          f"({result.evaluations} evaluations, {seconds:.1f} s); best fitness "
+          f"{result.best_fitness:.4g}")
+    print(f"best: {best_path}")
+    return 0
+
+
+def _write_results(args, cfg, out, result, algo, seconds):
+    """best.safetensors or best.json, history.json (strict JSON), the figures; the best's path."""
+    import rosenblatt as rb
+    from rosenblatt.io.atomic import write_bytes_atomic
+
     if cfg["algorithm"] in WEIGHT_ALGORITHMS:
         best_path = os.path.join(out, "best.safetensors")
         rb.save(algo.model, best_path)
@@ -367,7 +384,7 @@ def run(args):
                "best_fitness": result.best_fitness, "stopped": result.stopped,
                "seconds": seconds, "history": history}
     write_bytes_atomic(os.path.join(out, "history.json"),
-                       json.dumps(summary, indent=1).encode())
+                       json.dumps(finite_json(summary), indent=1, allow_nan=False).encode())
     try:
         plot(result.history, os.path.join(out, "fitness.png"),
              f"{cfg['algorithm']} on {cfg['task']}")
@@ -380,9 +397,4 @@ def run(args):
             plt.close(ax.figure)
     except ImportError as e:
         print(f"rosenblatt evolve: no figures: {e}", file=sys.stderr)
-    state = "solved" if result.stopped else "ran"
-    print(f"{cfg['algorithm']} {state} {cfg['task']} in {result.generations} generations "
-          f"({result.evaluations} evaluations, {seconds:.1f} s); best fitness "
-          f"{result.best_fitness:.4g}")
-    print(f"best: {best_path}")
-    return 0
+    return best_path

@@ -40,19 +40,23 @@ def add_parser(sub):
     return p
 
 
-def read_input(path, target=None):
+def read_input(path, target=None, columns=None):
     """The rows of an .npy, .npz or .csv file as a float array (:mod:`.datafile`).
 
     A CSV may hold the target column the model was trained to predict (named
-    ``target``); it is left out.
+    ``target``); it is left out. With ``columns`` (the input columns the model was
+    trained on), a CSV's columns are matched by header name, in any order; a
+    missing or extra one is a CLIError.
     """
-    from .datafile import FORMATS, read
+    from .datafile import FORMATS, by_name, read
 
     if not path.lower().endswith(FORMATS):
         raise CLIError(f"INPUT must be a .npy or .csv file (or .npz); got {path!r}")
     if not os.path.exists(path):
         raise CLIError(f"input file not found: {path}")
     table = read(path)
+    if columns and table.named:
+        return by_name(table, columns, ignore=(target,) if isinstance(target, str) else ())
     x = table.x
     if isinstance(target, str) and table.columns and target in table.columns:
         keep = [j for j, name in enumerate(table.columns) if name != target]
@@ -62,7 +66,8 @@ def read_input(path, target=None):
 
 def run(args):
     model, meta = load(args.model)
-    x = preprocess(read_input(args.input, meta.get("target")), meta, args.input)
+    x = preprocess(read_input(args.input, meta.get("target"), meta.get("columns")), meta,
+                   args.input)
     try:
         out = predict_batches(model, x)
     except ValueError as e:
@@ -71,6 +76,10 @@ def run(args):
                     "regression")
     lines = []
     loss = meta.get("loss")
+    if args.proba and task != "classification":
+        raise CLIError(f"--proba: {args.model} is a regressor (task {task!r}"
+                       + (f", loss {loss!r}" if loss else "") + "); its outputs are not class "
+                       "probabilities; leave out --proba")
     binary = out.ndim == 1 or out.ndim == 2 and out.shape[1] == 1
     if task == "classification" and args.proba:
         lines = [",".join(f"{v:.6g}" for v in row) for row in _probabilities(out, loss, binary)]

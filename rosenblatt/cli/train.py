@@ -5,7 +5,10 @@ Writes into the config's ``output.dir``:
 * ``model.safetensors``: the trained model (``rb.load`` reads it), with the
   preprocessing (standardisation mean/std), task and data split in its metadata;
 * ``metrics.json``: per-epoch history, test metrics, timing and the config;
-* ``learning_curve.png``: loss and accuracy per epoch, training and validation.
+* ``learning_curve.png``: loss and accuracy per epoch, training and validation;
+* ``run_config.json``: the seed and ``[data]`` of the run, which ``--resume`` must keep.
+
+JSON files are strict JSON: a non-finite number (a diverged loss) is written as ``null``.
 
 Progress goes to stderr; stdout gets the final summary only.
 
@@ -56,12 +59,30 @@ def add_parser(sub):
     return p
 
 
+def finite_json(value):
+    """``value`` with every non-finite float (NaN, +-inf) as None, NumPy scalars as Python
+    numbers: strict JSON (``null``), which jq and JavaScript's JSON.parse read."""
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 def write_json(path, value):
-    """Write ``value`` as JSON, atomically (a reader never sees half a file)."""
+    """Write ``value`` as strict JSON, atomically (a reader never sees half a file).
+
+    Non-finite numbers (a diverged loss, an overflow) are written as ``null``
+    (:func:`finite_json`): the JSON standard has no NaN or Infinity.
+    """
     from ..io.atomic import atomic_write
 
     with atomic_write(path, "w") as f:
-        json.dump(value, f, indent=2)
+        json.dump(finite_json(value), f, indent=2, allow_nan=False)
 
 
 def save_figure(fig, path, **kwargs):
@@ -121,6 +142,11 @@ def evaluate_arrays(model, x, y, loss_name, task):
     out = predict_batches(model, x)
     loss_fn = getattr(rb.losses, loss_name)
     target = target_for(out, loss_targets(y, loss_name), loss_name)
+    # the loss in float64: finite float32 outputs far from their targets (1e30) do not
+    # overflow to inf
+    out = out.astype(np.float64) if out.dtype.kind == "f" else out
+    if np.asarray(target).dtype.kind == "f":
+        target = np.asarray(target, dtype=np.float64)
     with rb.no_grad():
         loss = float(np.asarray(loss_fn(rb.tensor(out), target).data))
     result = {"loss": loss, "samples": int(len(x))}
@@ -151,7 +177,10 @@ def plot_curves(hist, path, title):
             axes[0].plot(range(1, len(hist[key]) + 1), values(key), label=key)
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("loss")
-    axes[0].set_yscale("log")
+    losses = [v for key in ("loss", "val_loss") if key in hist for v in hist[key]
+              if v is not None]
+    if losses and min(losses) > 0:  # a log scale shows nothing of losses <= 0
+        axes[0].set_yscale("log")
     axes[0].legend()
     axes[0].grid(True, alpha=0.3)
     if acc:
@@ -289,7 +318,44 @@ def _run(args):
     if args.resume and not os.path.exists(checkpoint):
         print(f"rosenblatt train: note: {out_dir} holds no checkpoint; starting the run from "
               f"the beginning", file=sys.stderr)
+    _check_same_split(cfg, out_dir, args.resume and os.path.exists(checkpoint))
     return _train(args, cfg, out_dir, checkpoint, **setup)
+
+
+RUN_CONFIG = "run_config.json"
+
+
+def _check_same_split(cfg, out_dir, resuming):
+    """A resumed run keeps the seed and [data] of the run it continues (its training rows
+    and its test split), kept in ``run_config.json``; a new run writes that file."""
+    current = json.loads(json.dumps({"seed": cfg["seed"], "data": cfg["data"]},
+                                    sort_keys=True, default=str))
+    path = os.path.join(out_dir, RUN_CONFIG)
+    if resuming:
+        try:
+            with open(path, encoding="utf-8") as f:
+                before = json.load(f)
+        except FileNotFoundError:
+            return  # a run of an older version: nothing to compare with
+        except (OSError, ValueError) as e:
+            raise CLIError(f"--resume: cannot read {path}: {e}") from None
+        changed = [("seed", before.get("seed"), current["seed"])] if \
+            before.get("seed") != current["seed"] else []
+        old, new = before.get("data", {}), current["data"]
+        changed += [(f"data.{k}", old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys())
+                    if old.get(k) != new.get(k)]
+        if changed:
+            key, was, now = changed[0]
+            raise CLIError(f"--resume: the run in {out_dir} used {key} {json.dumps(was)}, not "
+                           f"{json.dumps(now)}; resuming needs the same seed and [data] (its "
+                           f"training and test rows); use --overwrite to start again")
+        return
+    try:
+        from ..io.atomic import write_bytes_atomic
+
+        write_bytes_atomic(path, json.dumps(current, indent=1, sort_keys=True).encode())
+    except OSError as e:
+        raise CLIError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _prepare(args, cfg, output):
@@ -302,9 +368,9 @@ def _prepare(args, cfg, output):
 
     loss_name, loss_fn = build.check_loss(training["loss"])
     base_dir = os.path.dirname(os.path.abspath(args.config))
-    notes = []
+    notes, locate = [], {}
     xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name, notes,
-                                       dtype=cfg["model"]["dtype"])
+                                       dtype=cfg["model"]["dtype"], locate=locate)
     source = cfg["data"]["name"] or os.path.basename(cfg["data"]["path"])
     rb.seed(seed)  # the model's initialisation does not depend on how the data were drawn
     task = _task(loss_name, ytr)
@@ -344,6 +410,10 @@ def _prepare(args, cfg, output):
                "\"binary_cross_entropy_with_logits\")" if out.shape[-1] == 1 else "")
         raise CLIError(f"{last}: the model outputs {out.shape[-1]} values per sample but "
                        f"dataset {source!r} has {classes} classes{one}")
+    if classes is not None and loss_name not in BINARY_LOSSES:
+        _check_held_out_classes(cfg["data"], source, classes, locate, (("validation", yv),
+                                                                       ("test", yt)))
+    _check_log_probabilities(out, loss_name, last)
     schedule = build.build_schedule(cfg["schedule"])
     opt_spec = dict(cfg["optimizer"])
     if schedule is not None:
@@ -373,14 +443,46 @@ def _prepare(args, cfg, output):
     return dict(model=model, optimizer=optimizer, regularizers=regularizers,
                 callbacks=callbacks, loss_name=loss_name, loss_fn=loss_fn, task=task,
                 classes=classes, shape=shape, mean=mean, std=std, rng=rng, source=source,
-                notes=notes,
+                notes=notes, columns=locate.get("columns"),
                 arrays=(prep_x(xtr), prep_y(ytr), prep_x(xv), prep_y(yv), prep_x(xt),
                         prep_y(yt)), sizes=(len(xtr), len(xv), len(xt)))
 
 
+def _check_held_out_classes(data, source, classes, locate, splits):
+    """Every validation/test label is one of the model's classes (those of the training
+    split), found before training rather than as a failed evaluation after it."""
+    for name, y in splits:
+        if not len(y) or y.ndim != 1 or y.max() < classes:
+            continue
+        i = int(np.argmax(y))
+        where = (locate[name](i) if name in locate
+                 else f"dataset {source!r}, the {name} split's sample {i}")
+        what = f"target {data['target']!r}" if data.get("target") is not None else "the label"
+        raise CLIError(f"{where}: {what} is {int(y[i])}, but the model outputs {classes} values "
+                       f"per sample (classes 0..{classes - 1}, those of the training split); "
+                       f"every class of the {name} split must occur in training")
+
+
+def _check_log_probabilities(out, loss_name, last):
+    """``nll`` takes log-probabilities (each row's exp sums to 1); on other outputs the loss
+    falls without bound. Checked on the probe batch's outputs, before training."""
+    if loss_name != "nll":
+        return
+    z = np.asarray(out[0].data if isinstance(out, tuple) else out.data, dtype=np.float64)
+    if z.ndim < 2:
+        z = z.reshape(len(z), -1)
+    top = z.max(axis=1, keepdims=True)
+    lse = (top + np.log(np.exp(z - top).sum(axis=1, keepdims=True))).ravel()
+    if not np.allclose(lse, 0.0, atol=1e-3):
+        raise CLIError(f"config key 'training.loss': 'nll' takes log-probabilities, but the "
+                       f"outputs of {last[len('config key '):]} are not (log-sum-exp of a row "
+                       f"is {lse[0]:.4g}, not 0); end model.layers with a LogSoftmax "
+                       f"layer, or use loss = \"cross_entropy\" on the logits")
+
+
 def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, callbacks,
            loss_name, loss_fn, task, classes, shape, mean, std, rng, source, notes, arrays,
-           sizes):
+           sizes, columns=None):
     import rosenblatt as rb
 
     for note in notes:  # what was read, now that every check has passed
@@ -415,11 +517,15 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
     hist = history_dict(history)
     if getattr(history, "stop_reason", None):
         print(history.stop_reason, file=sys.stderr)
-    test = evaluate_arrays(model, xt_, yt_, loss_name, task)
+    try:
+        test = evaluate_arrays(model, xt_, yt_, loss_name, task)
+    except ValueError as e:  # checked up front; kept as a clean message should one slip by
+        raise CLIError(f"cannot evaluate the trained model on the test split: {e}; the run's "
+                       f"last checkpoint is {checkpoint}") from None
     try:
         return _write_results(args, cfg, out_dir, model, history, hist, test, diverged,
                               seconds, loss_name, task, classes, shape, mean, std, source,
-                              sizes)
+                              sizes, columns)
     except OSError as e:  # the disk filled up, the folder went away: the checkpoint remains
         raise CLIError(f"cannot write the results in {out_dir}: {e.strerror or e}; the run's "
                        f"last checkpoint is {checkpoint} (free space, then rerun with "
@@ -427,7 +533,7 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
 
 
 def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, seconds,
-                   loss_name, task, classes, shape, mean, std, source, sizes):
+                   loss_name, task, classes, shape, mean, std, source, sizes, columns=None):
     import rosenblatt as rb
 
     seed = cfg["seed"]
@@ -444,6 +550,8 @@ def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, sec
     if data["path"]:
         meta["cli"]["path"] = True  # your own data: evaluate/predict read files, not names
         meta["cli"]["target"] = data["target"]  # a CSV column or .npz array name, a .npy index
+        if columns:  # a CSV's input columns: evaluate/predict match them by name
+            meta["cli"]["columns"] = list(columns)
     rb.save(model.eval(), model_path, metadata=meta)
     metrics = {"config": args.config, "dataset": source, "task": task,
                "epochs_run": len(next(iter(hist.values()), [])), "train_seconds": seconds,

@@ -25,6 +25,9 @@ range to search (``rb.tuning`` distributions: ``uniform``, ``loguniform``,
 Every trial trains on the training split and is scored on the validation
 split (``data.validation`` must be > 0). Writes into ``output.dir``:
 ``study.json`` (after every trial; running the command again resumes it),
+``study_config.json`` (the config the trials ran with: a study resumes only under
+the same config, all but ``tune.n_trials``; keys that no trial can vary, such as
+``training.epochs`` or ``data.*``, are refused in ``[tune.space]``),
 ``trials.csv``, ``model.safetensors`` (the best trial's model, which
 ``rosenblatt evaluate``/``predict`` read), ``tune.json`` (the best parameters,
 their test metrics) and ``convergence.png``.
@@ -67,6 +70,10 @@ from .train import (
     write_json,
 )
 
+#: What a trial builds from its own config (``build_trial``); everything else (the data, the
+#: loss, the epochs, the seed, model.dtype) comes once from the base config.
+SEARCHABLE = ("optimizer.*", "schedule.*", "model.layers[...]", "regularizers.*", "callbacks.*",
+              "training.batch_size", "training.shuffle")
 TUNE_KEYS = ("method", "n_trials", "n_initial", "acquisition", "metric", "pruning", "patience",
              "seed", "grid_points", "liar", "space", "n_parallel")
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)$")
@@ -169,6 +176,7 @@ def check_tune(raw_tune, default_seed):
     for name, spec in table.items():
         where = f"tune.space.\"{name}\""
         paths[name] = parse_path(name, where)
+        _check_searchable(paths[name], name, where)
         try:
             dists[name] = rb.tuning.space.distribution_from_config(name, spec)
         except (TypeError, ValueError) as e:
@@ -178,6 +186,38 @@ def check_tune(raw_tune, default_seed):
     except (TypeError, ValueError) as e:
         raise CLIError(f"config key 'tune.space': {e}") from None
     return settings, space, paths
+
+
+def _check_searchable(tokens, name, where):
+    """CLIError for a path the trials cannot vary: they share the base config's data, loss,
+    epochs, seed and dtype, so such a value would be drawn but have no effect."""
+    head = tokens[0]
+    if head in ("optimizer", "schedule", "regularizers", "callbacks"):
+        return
+    if head == "model" and len(tokens) > 1 and tokens[1] == "layers":
+        return
+    if head == "training" and len(tokens) == 2 and tokens[1] in ("batch_size", "shuffle"):
+        return
+    raise CLIError(f"config key '{where}': tuning cannot vary {name} (every trial trains on "
+                   f"the base config's data, loss, epochs, seed and model.dtype); searchable: "
+                   f"{', '.join(SEARCHABLE)}")
+
+
+def _ends(space, U):
+    """``(params, name, "low"/"high", value)`` for each end of each numeric range, the other
+    parameters as in the first row of ``U``: Bayesian search proposes the ends themselves."""
+    ends = []
+    for name in space.names:
+        dist, cols = space.params[name], space.slices[name]
+        if dist.kind == "choice":
+            continue
+        for side, u in (("low", 0.0), ("high", 1.0)):
+            V = U[:1].copy()
+            V[0, cols] = u
+            probe = space.from_unit(V)[0]
+            if name in probe:  # active in this draw (a conditional parameter may not be)
+                ends.append((probe, name, side, np.asarray(probe[name]).item()))
+    return ends
 
 
 def _probes(space):
@@ -198,6 +238,22 @@ def _probes(space):
             if probe.get(name, object()) == value and probe not in probes:
                 probes.append(probe)
     return probes
+
+
+class _at_end:
+    """Re-raise a CLIError of a config built at a range's end as an error of that range."""
+
+    def __init__(self, name, side, value):
+        self.name, self.side, self.value = name, side, value
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if kind is CLIError:
+            raise CLIError(f"config key 'tune.space.\"{self.name}\"': its {self.side} "
+                           f"{self.value!r} gives {error}") from None
+        return False
 
 
 def with_params(raw, params, paths):
@@ -323,6 +379,60 @@ def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path
     return study, _train(job, spec, study.best.params, curves)[0]
 
 
+STUDY_CONFIG = "study_config.json"
+
+
+def _flat(value, prefix=""):
+    """``{"training.epochs": 1, "model.layers[0].type": "Dense", ...}`` of a nested config."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out or {prefix: {}}
+    if isinstance(value, list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flat(v, f"{prefix}[{i}]"))
+        return out or {prefix: []}
+    return {prefix: value}
+
+
+def _check_same_config(out_dir, study_path, cfg, settings):
+    """A study resumes only under the config its trials ran with (all of it but output.dir
+    and tune.n_trials, which --trials may raise), kept next to it in study_config.json;
+    otherwise CLIError naming the first difference. A new study writes the file."""
+    from ..io.atomic import write_bytes_atomic
+
+    current = {k: v for k, v in cfg.items() if k != "output"}
+    current["tune"] = {k: v for k, v in settings.items() if k != "n_trials"}
+    current = json.loads(json.dumps(current, sort_keys=True, default=str))
+    path = os.path.join(out_dir, STUDY_CONFIG)
+    if os.path.exists(study_path) and os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                before = json.load(f)
+        except (OSError, ValueError) as e:
+            raise CLIError(f"cannot read {path} (the config of {study_path}): {e}; use another "
+                           f"--out, or delete the study to start again") from None
+        old, new = _flat(before), _flat(current)
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k, "(unset)")
+                         != new.get(k, "(unset)"))
+        if changed:
+            key = changed[0]
+            raise CLIError(f"{study_path} was run with another config ({key} "
+                           f"{json.dumps(old.get(key, '(unset)'))} != "
+                           f"{json.dumps(new.get(key, '(unset)'))}"
+                           + (f", and {len(changed) - 1} more" if len(changed) > 1 else "")
+                           + "); its trials would be mixed with this config's: use another "
+                           "--out, or delete the study to start again")
+        return
+    if not os.path.exists(study_path):
+        try:
+            write_bytes_atomic(path, json.dumps(current, indent=1, sort_keys=True).encode())
+        except OSError as e:
+            raise CLIError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def run(args):
     from ..tour.threads import blas_threads
 
@@ -360,6 +470,10 @@ def _run(args):
     probes = _probes(space)
     for probe in probes:
         config.check(with_params(raw, probe, paths), default_out=default_out)
+    ends = _ends(space, np.random.default_rng(0).random((1, space.dim)))
+    for probe, name, side, value in ends:
+        with _at_end(name, side, value):
+            config.check(with_params(raw, probe, paths), default_out=default_out)
 
     out_dir = args.out or cfg["output"]["dir"]
     seed = cfg["seed"]
@@ -372,9 +486,13 @@ def _run(args):
     with rb.randomness.using(np.random.default_rng(0)):  # a misspelt layer argument fails now
         for probe in probes:
             build_trial(probe)
+        for probe, name, side, value in ends:
+            with _at_end(name, side, value):
+                build_trial(probe)
 
     _Output(out_dir).make(out_dir, "option --out" if args.out else "config key 'output.dir'")
     study_path = os.path.join(out_dir, "study.json")
+    _check_same_config(out_dir, study_path, cfg, settings)
     search = {k: settings[k] for k in ("n_initial", "grid_points", "n_parallel")
               if k in settings}
     metrics = fit_metrics(cfg["training"]["metrics"], task)  # as rosenblatt train computes

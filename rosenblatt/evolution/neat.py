@@ -348,6 +348,10 @@ def compatibility_distance(a, b, c1=1.0, c2=1.0, c3=0.4, normalize_below=20):
     return c1 * excess / n + c2 * disjoint / n + c3 * wbar
 
 
+#: Values per temporary array of W-bar in :func:`distance_matrix` (2**21 float64: 16 MiB).
+_WBAR_CHUNK = 2**21
+
+
 def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
                     below=None, fast=False):
     """:func:`compatibility_distance` of every genome to every one of ``others``, as arrays.
@@ -420,14 +424,31 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
         o_cols[valid] = col_of[first_o:]
         o_w = np.zeros(valid.shape)
         o_w[valid] = weight[first_o:]
-        if below is None:  # every pair: (P, S, K) at once
-            wdiff = (np.abs(gw[:, o_cols] - o_w) * (gm[:, o_cols] * valid)).sum(axis=2)
+        # the (pairs, K) temporaries in chunks of at most _WBAR_CHUNK values each, so that
+        # large genomes (the 11x11 retina: K = 14,641) stay within memory; each pair's sum is
+        # the same row reduction whatever the chunk, so the distances are bit-identical
+        K = valid.shape[1]
+        if below is None:  # every pair: (rows, S, K) for a block of rows at a time
+            wdiff = np.empty(matching.shape)
+            # blocks of >= 2 rows: the gathered (rows, S, K) arrays then keep the layout (and
+            # the order of the sum over K) of the whole (P, S, K) one; a lone row would not
+            step = max(2, _WBAR_CHUNK // max(1, K * len(k_o)))
+            starts = list(range(0, P, step))
+            if len(starts) > 1 and P - starts[-1] == 1:
+                starts.pop()  # the last row joins the block before it
+            for a, b in zip(starts, starts[1:] + [P]):
+                wdiff[a:b] = (np.abs(gw[a:b][:, o_cols] - o_w) *
+                              (gm[a:b][:, o_cols] * valid)).sum(axis=2)
             wbar = np.divide(wdiff, matching, out=np.zeros_like(wdiff), where=matching > 0)
             return d + c3 * wbar
         p_i, s_i = np.nonzero((d < below) & (matching > 0))
-        at = o_cols[s_i]
-        wdiff = (np.abs(gw[p_i[:, None], at] - o_w[s_i]) *
-                 (gm[p_i[:, None], at] * valid[s_i])).sum(axis=1)
+        wdiff = np.empty(len(p_i))
+        step = max(1, _WBAR_CHUNK // max(1, K))
+        for a in range(0, len(p_i), step):
+            pc, sc = p_i[a:a + step], s_i[a:a + step]
+            at = o_cols[sc]
+            wdiff[a:a + step] = (np.abs(gw[pc[:, None], at] - o_w[sc]) *
+                                 (gm[pc[:, None], at] * valid[sc])).sum(axis=1)
         nm = matching[p_i, s_i]
         d[p_i, s_i] += c3 * np.divide(wdiff, nm, out=np.zeros_like(wdiff), where=nm > 0)
     return d

@@ -284,7 +284,8 @@ def test_without_matplotlib_train_skips_the_curve_and_tour_stops_early(tmp_path)
     assert "no learning curve" in run.stderr and "rosenblatt[plot]" in run.stderr
     assert "learning curve:" not in run.stdout and "Traceback" not in run.stderr
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"model.safetensors", "metrics.json",
-                                                             "checkpoint.safetensors"}
+                                                             "checkpoint.safetensors",
+                                                             "run_config.json"}
     run = subprocess.run([sys.executable, "-c", NO_MATPLOTLIB, "tour", "--quick", "--only",
                           "perceptron", "--out", str(tmp_path / "t")],
                          capture_output=True, text=True)
@@ -415,7 +416,8 @@ def test_layers_that_do_not_fit_are_a_config_error(tmp_path, capsys):
                                                           'out_features = 4'))
     assert main(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "config key 'model.layers[2]': cannot infer in_features" in err
+    # the layer whose in_features is wrong (layers[1]), not the next one (audit s4 #9)
+    assert "config key 'model.layers[1]' (Dense): the layers do not fit together" in err
 
 
 RECURRENT = """
