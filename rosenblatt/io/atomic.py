@@ -80,6 +80,19 @@ def _check_folder(target, directory):
                             f"not exist (create it first)")
 
 
+def _check_regular(target, path):
+    """Refuse to replace what is not a regular file (a FIFO, a device such as /dev/null, a
+    socket), also through a symbolic link: a rename would put a plain file in its place."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:  # no file yet (or a dangling link, replaced like a file)
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, f"cannot write {target} atomically: it is not a regular "
+                      f"file (a FIFO, a device or a socket would be replaced by a plain file); "
+                      f"write to a file")
+
+
 def _keep_mode(path, tmp):
     """Give the temporary file the permission bits of the file it replaces, if any."""
     try:
@@ -111,6 +124,10 @@ def atomic_write(path, mode="wb"):
     IsADirectoryError
         When ``path`` names a folder (an existing one, or a path ending in
         a separator), as ``open(path, "wb")`` would.
+    OSError
+        When ``path`` exists but is not a regular file (a FIFO, a device such
+        as ``/dev/null``, a socket, also through a symbolic link), which the
+        atomic rename would replace by a plain file (``errno.EINVAL``).
 
     Notes
     -----
@@ -141,6 +158,7 @@ def atomic_write(path, mode="wb"):
     path = os.path.abspath(target)
     directory, name = os.path.split(path)
     _check_folder(target, directory)
+    _check_regular(target, path)
     clean_stale_temporaries(path)
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}")
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the umask decide.

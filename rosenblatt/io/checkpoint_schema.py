@@ -26,6 +26,7 @@ import os
 
 import numpy as np
 
+from ..nn.module import Module
 from .errors import FormatError
 
 MAX_EPOCH = 2**53  # an epoch counter beyond this is not a count of epochs that ran
@@ -277,11 +278,34 @@ def check_optimizer_state(state, optimizer):
     _try_loading(state, optimizer)
 
 
+def _shared(optimizer):
+    """A deepcopy memo that maps the model's objects to themselves: the parameter vector (its
+    weights, gradient and Parameters), the attached model and its inert weights, for the
+    optimizer and each one it wraps (``GradientNoise``). ``load_state_dict`` writes none of
+    them, so the trial copy holds only the state, not a second copy of the model."""
+    memo, obj, seen = {}, optimizer, set()
+    while obj is not None and id(obj) not in seen and hasattr(obj, "__dict__"):
+        seen.add(id(obj))
+        attrs = vars(obj)
+        vec = attrs.get("vec")
+        if vec is not None:
+            for x in (vec, getattr(vec, "data", None), getattr(vec, "grad", None),
+                      *getattr(vec, "params", ())):
+                if x is not None:
+                    memo[id(x)] = x
+        for value in attrs.values():
+            if isinstance(value, Module) or type(value).__name__ == "InertWeights":
+                memo[id(value)] = value
+        obj = attrs.get("optimizer")
+    return memo
+
+
 def _try_loading(state, optimizer):
     """Load ``state`` into a copy of ``optimizer``: what only the optimizer checks (AdaptiveGains'
-    ``down``, Rprop's ``etas``) is refused here, before the model or the optimizer changes."""
+    ``down``, Rprop's ``etas``) is refused here, before the model or the optimizer changes.
+    The copy shares the parameters (:func:`_shared`): it costs about the state's size."""
     try:
-        trial = copy.deepcopy(optimizer)
+        trial = copy.deepcopy(optimizer, _shared(optimizer))
     except Exception:  # an optimizer that cannot be copied: the checks above must do
         return
     try:

@@ -13,7 +13,7 @@ A model file is one safetensors file (see :mod:`.safetensors_format`):
   parameter is stored once, under its first name, and tied again on load; a
   module used in several places is stored once (its parameters and buffers
   under its first position) and is one object again on load;
-* ``regularizers`` (only when a module has some): each module's
+* ``regularizers`` (only when a module has set its list, an emptied one too): each module's
   ``regularizers`` (:mod:`.regularizer_specs`), so they travel with the model;
 * ``checkpoint = "training"`` on a training checkpoint (``save(...,
   training_checkpoint=True)``, as ``rb.callbacks.Checkpoint`` writes it): only such
@@ -46,6 +46,7 @@ import re
 import numpy as np
 
 from ..autodiff.tensor import Tensor
+from ..checks import boolean
 from ..nn import registry
 from ..nn.module import Module
 from .atomic import write_bytes_atomic
@@ -109,15 +110,18 @@ def save(model, path, optimizer=None, metadata=None, *, training_checkpoint=Fals
         training-checkpoint schema (:mod:`.checkpoint_schema`). Leave it False for
         your own metadata.
 
-    Each module's ``regularizers`` (L1, L2, ElasticNet, MaxNorm, InputNoise) are
-    saved too; another regularizer type is left out with a ``UserWarning``.
+    Each module's ``regularizers`` (L1, L2, ElasticNet, MaxNorm, InputNoise, and the
+    library's other regularizers, such as the Autoencoder's ``Corruption``) are saved too,
+    and come back exactly as they are now (an emptied list stays empty); a regularizer of
+    a type of your own is left out with a ``UserWarning``.
 
     Raises
     ------
     TypeError
         If a layer is not registered, a value cannot be saved, or the file could
         not be loaded back (a config integer that the file's size cannot vouch for,
-        too many metadata values); nothing is written.
+        too many metadata values, a training checkpoint whose metadata does not follow
+        the schema); nothing is written.
 
     Examples
     --------
@@ -134,9 +138,14 @@ def save(model, path, optimizer=None, metadata=None, *, training_checkpoint=Fals
     """
     if not isinstance(model, Module):
         raise TypeError(f"save: model must be an rb.nn.Module; got {type(model).__name__}")
-    if not isinstance(training_checkpoint, bool):
-        raise TypeError(f"save: training_checkpoint must be True or False; got "
-                        f"{training_checkpoint!r:.40}")
+    training_checkpoint = boolean("save", "training_checkpoint", training_checkpoint)
+    if training_checkpoint:  # load_checkpoint and restore would refuse the file
+        try:
+            check_training_metadata(metadata)
+        except FormatError as err:
+            raise TypeError(f"save: training_checkpoint=True: {err} (a training checkpoint's "
+                            f"metadata holds at least its 'epoch'); leave "
+                            f"training_checkpoint False for your own metadata") from None
     tensors = {f"model/{name}": np.asarray(value) for name, value in model.state_dict().items()}
     spec = registry.spec_of(model)
     header = {
@@ -154,7 +163,7 @@ def save(model, path, optimizer=None, metadata=None, *, training_checkpoint=Fals
     if ties:  # a weight used in two layers is stored once and tied again on load
         header["tied"] = json.dumps([list(pair) for pair in ties])
     regularizers = encode_regularizers(model)
-    if regularizers:
+    if regularizers is not None:  # [] too: a list the user emptied stays empty
         header["regularizers"] = json.dumps(regularizers)
     if training_checkpoint:
         header["checkpoint"] = "training"

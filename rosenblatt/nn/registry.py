@@ -209,7 +209,7 @@ def spec_of(module):
         config = config_fn(module)
     elif callable(getattr(module, "config", None)):
         config = module.config()
-        missing = missing_config_arguments(cls, config)
+        missing = missing_config_arguments(cls, config, module=module)
         if missing:
             owner = _config_owner(cls).__name__
             raise TypeError(
@@ -240,7 +240,7 @@ def _config_owner(cls):
     return next((k for k in cls.__mro__ if "config" in vars(k)), cls)
 
 
-def missing_config_arguments(cls, config=None):
+def missing_config_arguments(cls, config=None, module=None):
     """The constructor arguments a subclass adds that its inherited ``config()`` misses.
 
     A registered subclass that redefines ``__init__`` with a new argument but inherits
@@ -251,6 +251,12 @@ def missing_config_arguments(cls, config=None):
     of them) does not hold; ``[]`` when ``config`` is the class's own or there is none.
     The initialisation-only arguments (``rng``, ``dtype``, ``init``, ``bias_init``) are
     never required.
+
+    With ``module`` (an instance of ``cls``, as on save), only the arguments it shows to be
+    lost are returned: one without a default, or one with a default whose attribute of the
+    same name holds another value. An argument with a default that ``module`` does not
+    store (``sizes=None`` that only builds the layers ``config`` holds), or stores as the
+    default, is rebuilt as it was.
     """
     if not callable(getattr(cls, "config", None)):
         return []
@@ -261,7 +267,7 @@ def missing_config_arguments(cls, config=None):
         base = _constructor_params(owner)
     except TypeError:
         base = {}
-    added = set()
+    added = {}  # name -> default (the most derived __init__'s)
     for klass in cls.__mro__:
         if klass is owner:
             break
@@ -272,10 +278,31 @@ def missing_config_arguments(cls, config=None):
             params = inspect.signature(init).parameters.values()
         except (TypeError, ValueError):
             continue
-        added.update(p.name for p in params if p.name != "self"
-                     and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+        for p in params:
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                added.setdefault(p.name, p.default)
     held = set(config or ())
-    return sorted(added - set(base) - set(_SKIPPED_ARGS) - held)
+    missing = sorted(set(added) - set(base) - set(_SKIPPED_ARGS) - held)
+    if module is None:
+        return missing
+    return [name for name in missing if not _rebuilt_as_is(module, name, added[name])]
+
+
+def _rebuilt_as_is(module, name, default):
+    """Whether rebuilding with the default of argument ``name`` loses nothing that ``module``
+    shows: the argument has a default, and no attribute of its name or one equal to it."""
+    if default is inspect.Parameter.empty:
+        return False
+    missing = object()
+    value = vars(module).get(name, missing)
+    if value is missing or value is default:
+        return True
+    if default is None or value is None or isinstance(value, (np.ndarray, Module)):
+        return False
+    try:
+        return bool(value == default)
+    except Exception:  # an ambiguous comparison: not shown to be equal
+        return False
 
 
 

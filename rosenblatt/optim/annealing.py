@@ -24,9 +24,10 @@ Each step re-evaluates ``closure()``, a function returning the objective
 (a float or a Tensor) on fixed data; the annealer keeps the current and the
 best objective and weights (``loss``, ``best_loss``, ``best_theta``,
 ``restore_best()``) and a ``trace`` of every step (``trace["temperature"]``,
-``trace["loss"]``, ``trace["accepted"]``: the fraction of moves kept; compact
-``array('d')`` sequences). Moves that produce a non-finite objective are
-rejected.
+``trace["loss"]``, ``trace["accepted"]``: the fraction of moves kept (with
+``per_weight``, of the weights swept: an attached model's missing connections and
+padding rows are neither moved nor evaluated); compact ``array('d')`` sequences).
+Moves that produce a non-finite objective are rejected.
 
 What the notes add, and the annealers offer:
 
@@ -65,7 +66,7 @@ from array import array
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
-from ..checks import boolean, one_of, positive_float, positive_int, unit_interval
+from ..checks import boolean, finite_float, one_of, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from .inert import InertWeights
 from .optimizer import fill_normal, pack
@@ -197,6 +198,47 @@ class SpecificHeatSchedule:
         self.T *= math.exp(-self.cooling / (1.0 + self.gain * heat))
 
 
+def _number(where, key, value):
+    """A saved objective: a real number (an infinite or NaN objective is one a chain can have)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{where}: {key} must be a number or None; got {value!r:.40}")
+    return float(value)
+
+
+def _weights(where, key, value, like):
+    """A saved weight vector: finite numbers of ``like``'s shape."""
+    value = np.asarray(value)
+    if value.shape != like.shape or value.dtype.kind not in "fiu" \
+            or not np.isfinite(value).all():
+        raise ValueError(f"{where}: {key} must be {like.size} finite numbers (one per weight); "
+                         f"got {value.dtype} of shape {value.shape}")
+    return value
+
+
+def _heat_state(where, heat):
+    """The specific-heat schedule's saved state: (T, sum, count, ref, blocks), checked."""
+    if not isinstance(heat, dict):
+        raise TypeError(f"{where}: heat must be a dict; got {type(heat).__name__}")
+    T = positive_float(where, "heat T (the temperature)", heat["T"])
+    total = finite_float(where, "heat sum", heat["sum"])
+    count = positive_int(where, "heat count", heat["count"], allow_zero=True)
+    ref = None if heat["ref"] is None else positive_float(where, "heat ref", heat["ref"])
+    blocks = heat["blocks"]
+    if not isinstance(blocks, (list, tuple)):
+        raise TypeError(f"{where}: heat blocks must be a list of [T, mean, heat]; got "
+                        f"{type(blocks).__name__}")
+    checked = []
+    for i, block in enumerate(blocks):
+        if not isinstance(block, (list, tuple)) or len(block) != 3:
+            raise ValueError(f"{where}: heat blocks[{i}] must be [T, mean objective, heat]; "
+                             f"got {block!r:.60}")
+        checked.append((positive_float(where, f"heat blocks[{i}] T", block[0]),
+                        finite_float(where, f"heat blocks[{i}] mean", block[1]),
+                        positive_float(where, f"heat blocks[{i}] heat", block[2],
+                                       allow_zero=True)))
+    return T, total, count, ref, checked
+
+
 def _scaled_T0(vec, factor):
     """The default initial temperature: ``factor`` times the weights' RMS (at least 0.1)."""
     theta = vec.data
@@ -283,7 +325,7 @@ class _Annealer:
         u = self.rng.random(theta.size)
         whole = self._squash_touches_others()
         kept = 0
-        for i in range(theta.size):
+        for i in self._live():
             if whole:
                 np.copyto(self._saved, theta)
             old = theta[i]
@@ -298,6 +340,13 @@ class _Annealer:
             else:
                 theta[i] = old
         return kept
+
+    def _live(self):
+        """The weights a sweep visits: all but the inert ones (missing connections, padding
+        rows of the attached model), which no move changes."""
+        if not self._inert:
+            return range(self.vec.data.size)
+        return np.flatnonzero(self._inert.zero(np.ones(self.vec.data.shape, dtype=np.int8)))
 
     def _squash_touches_others(self):
         return False
@@ -321,15 +370,15 @@ class _Annealer:
     def attach(self, model):
         """Move no missing connection of ``model``'s layers (``SparseDense``) nor an
         ``Embedding``'s padding row; returns self. ``rb.fit`` attaches the model it trains."""
-        self._inert = InertWeights(self.vec, model)
+        self._inert = InertWeights(self.vec, model, type(self).__name__)
         return self
 
     def _moves(self, closure, move, temperature):
         """The whole-vector move or the per-weight sweep; records the trace; advances time."""
         if self._inert:
             self._inert.zero(move)
-        if self.per_weight:
-            kept = self._sweep(closure, move, temperature) / max(move.size, 1)
+        if self.per_weight:  # the fraction of the live weights' moves that was kept
+            kept = self._sweep(closure, move, temperature) / max(len(self._live()), 1)
         else:
             kept = float(self._try(closure, move, temperature))
         self.t += 1
@@ -389,26 +438,44 @@ class _Annealer:
         return state
 
     def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` returned (in place); returns self."""
+        """Restore what :meth:`state_dict` returned (in place); returns self.
+
+        Raises
+        ------
+        ValueError, TypeError
+            If the state is for another algorithm or another number of weights, or a value
+            is one the constructor would refuse (``T0 <= 0``, a negative ``k``, count or
+            heat temperature, a non-finite weight ...): checked before anything changes.
+        """
         name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        if not isinstance(state, dict):
+            raise TypeError(f"{where}: state must be a dict (state_dict()); got "
+                            f"{type(state).__name__}")
         if state.get("algorithm", name) != name:
-            raise ValueError(f"{name}.load_state_dict: the state is for {state['algorithm']}")
-        if np.shape(state["best_theta"]) != self.best_theta.shape:
-            raise ValueError(f"{name}.load_state_dict: the state has "
-                             f"{np.size(state['best_theta'])} weights; this annealer "
-                             f"{self.best_theta.size}")
-        self.t, self.T0, self.k = int(state["t"]), float(state["T0"]), state["k"]
-        self.loss = state["loss"]
-        self.best_loss = math.inf if state["best_loss"] is None else float(state["best_loss"])
-        self.best_theta[...] = state["best_theta"]
-        self.accepted = int(state["accepted"])
+            raise ValueError(f"{where}: the state is for {state['algorithm']!r:.40}")
+        t = positive_int(where, "t", state["t"], allow_zero=True)
+        T0 = positive_float(where, "T0", state["T0"])
+        k = None if state["k"] is None else positive_float(where, "k", state["k"])
+        loss = None if state["loss"] is None else _number(where, "loss", state["loss"])
+        best_loss = math.inf if state["best_loss"] is None else \
+            _number(where, "best_loss", state["best_loss"])
+        accepted = positive_int(where, "accepted", state["accepted"], allow_zero=True)
+        best_theta = _weights(where, "best_theta", state["best_theta"], self.best_theta)
+        prev_change = None
         if "prev_change" in state and hasattr(self, "prev_change"):
-            self.prev_change[...] = state["prev_change"]
+            prev_change = _weights(where, "prev_change", state["prev_change"], self.prev_change)
         heat = state.get("heat")
         if heat is not None and self.heat is not None:
-            self.heat.T, self.heat._sum = float(heat["T"]), float(heat["sum"])
-            self.heat._count, self.heat._ref = int(heat["count"]), heat["ref"]
-            self.heat.blocks = [tuple(b) for b in heat["blocks"]]
+            heat = _heat_state(where, heat)
+        self.t, self.T0, self.k, self.loss, self.best_loss = t, T0, k, loss, best_loss
+        self.best_theta[...] = best_theta
+        self.accepted = accepted
+        if prev_change is not None:
+            self.prev_change[...] = prev_change
+        if heat is not None and self.heat is not None:
+            (self.heat.T, self.heat._sum, self.heat._count, self.heat._ref,
+             self.heat.blocks) = heat
         return self
 
     def on_train_end(self):
@@ -447,6 +514,8 @@ class BoltzmannAnnealer(_Annealer):
         The model the parameters belong to: the moves leave its missing
         connections (``SparseDense``) and an ``Embedding``'s padding row as
         they are (:meth:`attach`; ``rb.fit`` attaches the model it trains).
+        ``TypeError`` if it is not a Module, ``ValueError`` if it owns none of
+        ``params``.
 
     Examples
     --------
@@ -528,6 +597,8 @@ class CauchyAnnealer(_Annealer):
         The model the parameters belong to: the moves leave its missing
         connections (``SparseDense``) and an ``Embedding``'s padding row as
         they are (:meth:`attach`; ``rb.fit`` attaches the model it trains).
+        ``TypeError`` if it is not a Module, ``ValueError`` if it owns none of
+        ``params``.
 
     References
     ----------

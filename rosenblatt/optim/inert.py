@@ -10,6 +10,7 @@ the optimizer's weights before it is applied.
 """
 
 from ..nn.embedding import Embedding
+from ..nn.module import Module
 from ..nn.regularizers import _named_items, connection_mask
 
 
@@ -23,12 +24,28 @@ class InertWeights:
     model : Module
         The model the parameters belong to. Masks and ``padding_idx`` are read
         at every :meth:`zero` (``rb.callbacks.Rewire`` changes the masks).
+    owner : str, default "optimizer"
+        Who asks (``"BoltzmannAnnealer"``), for the error messages.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a Module (a string, ``model.parameters()`` ...).
+    ValueError
+        If ``model`` owns none of the optimizer's parameters (it would spare nothing).
     """
 
-    def __init__(self, vec, model):
+    def __init__(self, vec, model, owner="optimizer"):
+        if not isinstance(model, Module):
+            raise TypeError(f"{owner}: model must be an rb.nn.Module (the model the "
+                            f"parameters belong to, e.g. model=net); got "
+                            f"{type(model).__name__}")
         where = {id(p): sl for p, sl in zip(vec.params, vec.slices)}
         items = [(where[id(p)], module, name, p) for module, name, p in _named_items(model)
                  if id(p) in where]
+        if vec.params and not items:
+            raise ValueError(f"{owner}: model= owns none of the optimizer's parameters; give "
+                             f"the model whose parameters() the optimizer trains")
         self.masked = tuple((sl, module, p) for sl, module, _, p in items
                             if connection_mask(module, p) is not None)
         self.padded = tuple((sl, module, p) for sl, module, name, p in items

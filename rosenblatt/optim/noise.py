@@ -37,7 +37,8 @@ class GradientNoise:
         is read at every step (``rb.callbacks.Rewire`` changes it). The padding
         row of an ``Embedding`` (its ``padding_idx``) gets no noise either, so it
         keeps its value, as it does without noise. Also set with :meth:`attach`
-        (``rb.fit`` attaches the model it trains).
+        (``rb.fit`` attaches the model it trains). ``TypeError`` if it is not a
+        Module, ``ValueError`` if it owns none of the optimizer's parameters.
 
     Notes
     -----
@@ -77,7 +78,7 @@ class GradientNoise:
     def attach(self, model):
         """Respect the connection masks and padding rows of ``model``'s layers (see
         ``model``); returns self."""
-        self._inert = InertWeights(self.optimizer.vec, model)
+        self._inert = InertWeights(self.optimizer.vec, model, "GradientNoise")
         return self
 
     def sigma(self):

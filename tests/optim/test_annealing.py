@@ -343,3 +343,79 @@ def test_annealing_moves_spare_padding_rows_and_missing_connections(cls, per_wei
         opt.step(lambda: float((net(x).data ** 2).sum()))
     assert not emb.W.data[0].any()
     assert not sparse.W.data[~sparse.mask].any()
+
+
+# -- r2 audit (second round) ---------------------------------------------------------------
+def _annealed(cls, **kwargs):
+    net = XorNet(hidden=2, rng=0)
+    ann = cls(net.parameters(), rng=0, **kwargs)
+    for _ in range(3):
+        ann.step(lambda: xor_loss(net))
+    return net, ann
+
+
+@pytest.mark.parametrize("key, bad", [
+    ("T0", -1.0), ("T0", 0.0), ("T0", math.inf), ("k", -2.0), ("k", "x"), ("t", -5),
+    ("t", 1.5), ("accepted", -3), ("loss", "x"), ("best_loss", [1]),
+    ("best_theta", np.full(9, np.nan)), ("heat", {"T": -1.0, "blocks": [], "sum": 0.0,
+                                                    "count": 0, "ref": None}),
+    ("heat", {"T": 1.0, "blocks": [[1]], "sum": 0.0, "count": 0, "ref": None}),
+    ("heat", {"T": 1.0, "blocks": [], "sum": 0.0, "count": -1, "ref": None}),
+])
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+def test_r2_3_a_bad_annealer_state_is_refused_before_anything_changes(cls, key, bad):
+    _, ann = _annealed(cls, schedule="specific_heat")
+    state = ann.state_dict()
+    state[key] = bad
+    _, live = _annealed(cls, schedule="specific_heat")
+    live.step(lambda: xor_loss(XorNet(hidden=2, rng=1)))
+    before = live.state_dict()
+    with pytest.raises((ValueError, TypeError), match=type(live).__name__):
+        live.load_state_dict(state)
+    after = live.state_dict()
+    assert after.keys() == before.keys()
+    for name in before:
+        np.testing.assert_equal(after[name], before[name])
+
+
+def test_r2_3_a_good_annealer_state_still_loads():
+    _, ann = _annealed(rb.optim.CauchyAnnealer, schedule="specific_heat", backprop_weight=0.5)
+    _, live = _annealed(rb.optim.CauchyAnnealer, schedule="specific_heat", backprop_weight=0.5)
+    live.load_state_dict(ann.state_dict())
+    for name, value in ann.state_dict().items():
+        np.testing.assert_equal(live.state_dict()[name], value)
+
+
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+def test_r2_10_a_per_weight_sweep_skips_the_missing_connections(cls):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 20)).astype(np.float32)
+    y = np.zeros((16, 1), np.float32)
+    m = rb.nn.Sequential(rb.nn.SparseDense(20, 20, density=0.1, rng=0, bias=False),
+                         rb.nn.Tanh(), rb.nn.Dense(20, 1, rng=0, bias=False))
+    live = int(m[0].mask.sum()) + 20
+    opt = cls(m.parameters(), rng=0, per_weight=True, model=m, T0=5.0)
+    calls = [0]
+
+    def closure():
+        calls[0] += 1
+        return rb.nn.losses.mse(m(X), y)
+
+    opt.step(closure)
+    assert calls[0] == live + 1  # the first objective, then one per live weight
+    assert opt.trace["accepted"][-1] == opt.accepted / live
+    assert np.all(m[0].W.data[~m[0].mask] == 0)
+
+
+@pytest.mark.parametrize("bad", ["net", 3, "parameters"])
+@pytest.mark.parametrize("cls", [rb.optim.BoltzmannAnnealer, rb.optim.CauchyAnnealer])
+def test_r2_11_model_must_be_the_module_the_parameters_belong_to(cls, bad):
+    m = rb.nn.Sequential(rb.nn.SparseDense(6, 2, density=0.3, rng=0))
+    if bad == "parameters":
+        bad = m.parameters()
+    with pytest.raises(TypeError, match=rf"{cls.__name__}: model must be an rb.nn.Module"):
+        cls(m.parameters(), rng=0, model=bad)
+    with pytest.raises(TypeError, match="model must be an rb.nn.Module"):
+        cls(m.parameters(), rng=0).attach(bad)
+    with pytest.raises(ValueError, match="owns none of the optimizer's parameters"):
+        cls(m.parameters(), rng=0, model=rb.nn.Dense(2, 2, rng=0))

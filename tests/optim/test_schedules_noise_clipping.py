@@ -210,3 +210,14 @@ def test_gradient_noise_spares_an_embeddings_padding_row():
     rb.fit(net, X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=4,
            progress=False, metrics=())
     assert not net[0].W.data[0].any()
+
+
+def test_r2_11_gradient_noise_model_must_be_the_parameters_module():
+    m = rb.nn.Sequential(rb.nn.SparseDense(6, 2, density=0.3, rng=0))
+    for bad in ("net", 3, m.parameters()):
+        with pytest.raises(TypeError, match="GradientNoise: model must be an rb.nn.Module"):
+            rb.optim.GradientNoise(rb.optim.SGD(m.parameters(), lr=0.1), model=bad)
+    with pytest.raises(ValueError, match="owns none of the optimizer's parameters"):
+        rb.optim.GradientNoise(rb.optim.SGD(m.parameters(), lr=0.1),
+                               model=rb.nn.Dense(2, 2, rng=0))
+    rb.optim.GradientNoise(rb.optim.SGD(m.parameters(), lr=0.1), model=m)
