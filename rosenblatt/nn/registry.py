@@ -204,11 +204,23 @@ def spec_of(module):
             f"save: layer type {cls.__qualname__} is not registered; decorate it with "
             f"@rosenblatt.nn.register so that files can name it"
         )
-    _, config_fn, _ = _BY_NAME[name]
+    _, config_fn, build_fn = _BY_NAME[name]
     if config_fn is not None:
         config = config_fn(module)
     elif callable(getattr(module, "config", None)):
         config = module.config()
+        if build_fn is None and not callable(getattr(cls, "from_config", None)) \
+                and isinstance(config, dict):
+            taken = inspect.signature(cls.__init__).parameters
+            unknown = [] if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+                                for p in taken.values()) else \
+                sorted(k for k in config if isinstance(k, str) and k not in taken)
+            if unknown:  # cls(**config) would fail on load: refuse the file now
+                raise TypeError(
+                    f"save: {cls.__name__}.config() returns {', '.join(map(repr, unknown))}, "
+                    f"which {cls.__name__}.__init__ does not take, so the file could not be "
+                    f"loaded; define {cls.__name__}.config() returning only its constructor's "
+                    f"arguments (or a from_config classmethod)")
         missing = missing_config_arguments(cls, config, module=module)
         if missing:
             owner = _config_owner(cls).__name__

@@ -595,3 +595,17 @@ def test_r2_13_a_fifo_is_not_replaced_by_a_regular_file(tmp_path):
     with pytest.raises(OSError, match="not a regular file"):
         rb.io.atomic_write(link).__enter__()
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.path.islink(link)
+
+
+def test_a_config_key_the_constructor_does_not_take_is_refused_on_save(tmp_path):
+    """A subclass that drops an argument of its base (bias) but inherits config() would write
+    a file that cls(**config) cannot load: save refuses it by name instead."""
+
+    class NoBias(nn.Dense):
+        def __init__(self, in_features, out_features, *, rng=None):
+            super().__init__(in_features, out_features, rng=rng)
+
+    nn.register(NoBias)
+    with pytest.raises(TypeError, match="NoBias.config\\(\\) returns 'bias'"):
+        rb.save(NoBias(3, 2), tmp_path / "m.st")
+    assert not (tmp_path / "m.st").exists()
