@@ -180,13 +180,16 @@ def _from_file(data_cfg, key, base_dir, loss, notes, dtype=None, locate=None):
 
     path = data_cfg[key]
     full = path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
-    from .datafile import by_name
+    from .datafile import by_name, unique_columns
 
     table = read(full, data_cfg["target"], need_target=True)
     if locate is None:
         locate = {}
     locate[key] = table.where
     if key == "path":
+        # the model's inputs are matched by name later (evaluate, predict): refused now, not
+        # after training a model that no file could be given to
+        unique_columns(table, what="config key 'data.path'")
         locate["columns"] = list(table.columns) if table.named else None
     else:
         table.x = by_name(table, locate.get("columns"), what=f"config key 'data.{key}'")
@@ -209,6 +212,18 @@ def _from_file(data_cfg, key, base_dir, loss, notes, dtype=None, locate=None):
     else:
         notes.append(note)
     return x, y
+
+
+def resolved_files(data_cfg, base_dir):
+    """A copy of a [data] table with ``path``, and ``test``/``validation`` where they name
+    files, as the absolute, symlink-free paths of the files they name (relative to
+    ``base_dir``, the config's folder, as :func:`prepare` reads them): "train.csv",
+    "./train.csv" and, from a sub-folder, "../train.csv" are one file."""
+    data_cfg = dict(data_cfg)
+    for key in ("path", "test", "validation"):
+        if isinstance(data_cfg.get(key), str) and data_cfg[key]:
+            data_cfg[key] = os.path.realpath(os.path.join(base_dir, data_cfg[key]))
+    return data_cfg
 
 
 def _check_range(table, x, dtype):

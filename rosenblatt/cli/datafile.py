@@ -197,11 +197,19 @@ def by_name(table, names, ignore=(), what=None):
         raise CLIError(f"{what + ': ' if what else ''}{table.path}: {problem} (the model was "
                        f"trained on columns {', '.join(map(repr, names))}; this file has "
                        f"{', '.join(map(repr, have))})")
-    if len(set(have)) != len(have):
-        twice = next(c for c in have if have.count(c) > 1)
-        raise CLIError(f"{what + ': ' if what else ''}{table.path}: {have.count(twice)} "
-                       f"columns are named {twice!r}; rename them")
+    unique_columns(table, have, what)
     return table.x[:, [table.columns.index(c) for c in names]]
+
+
+def unique_columns(table, columns=None, what=None):
+    """CLIError naming a column name that ``columns`` (default the table's inputs) holds
+    twice: inputs are matched by name, so two of one name could not be told apart."""
+    columns = table.columns if columns is None else columns
+    if not (table.named and columns) or len(set(columns)) == len(columns):
+        return
+    twice = next(c for c in columns if columns.count(c) > 1)
+    raise CLIError(f"{what + ': ' if what else ''}{table.path}: {columns.count(twice)} "
+                   f"columns are named {twice!r}; rename them")
 
 
 def _is_number(text):

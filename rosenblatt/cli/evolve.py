@@ -347,13 +347,18 @@ def run(args):
         cfg["seed"] = args.seed
     out = args.out or cfg["output"]["dir"]
     # the folder exists and is writable now, not after the run (whose results would be lost)
-    _Output(out).make(out, "option --out" if args.out else "config key 'output.dir'")
+    output = _Output(out)
+    output.make(out, "option --out" if args.out else "config key 'output.dir'")
     start = time.perf_counter()
     try:
         with executor_for(args, "evolve") as executor:
             result, algo, env = evolve(cfg, executor)
     except rb.evolution.FitnessError as e:
+        output.discard()
         raise CLIError(str(e)) from None
+    except BaseException:  # a refused config (checked as the algorithm is built) leaves nothing
+        output.discard()
+        raise
     seconds = time.perf_counter() - start
     try:
         best_path = _write_results(args, cfg, out, result, algo, seconds)

@@ -111,6 +111,14 @@ def check_metadata(meta, path):
         if shape is not None and int(np.prod(shape)) != meta["mean"].shape[0]:
             bad("shape", f"{meta['mean'].shape[0]} values per sample, as many as cli.mean",
                 shape)
+    columns = meta.get("columns")
+    if columns is not None:  # a CSV's input columns, which evaluate/predict match by name
+        n = meta["mean"].shape[0] if meta.get("mean") is not None else None
+        if not isinstance(columns, list) or not columns or len(columns) > MAX_FEATURES \
+                or not all(isinstance(c, str) and 0 < len(c) <= 200 for c in columns) \
+                or len(set(columns)) != len(columns) or n is not None and len(columns) != n:
+            bad("columns", "a list of distinct column names, one per input"
+                + (f" ({n}, as many as cli.mean)" if n is not None else ""), columns)
     if target is not None:
         meta["target"] = target
     return meta

@@ -25,7 +25,14 @@ import time
 import numpy as np
 
 from . import build, config
-from .data import BINARY_LOSSES, CLASSIFICATION_LOSSES, SIGN_LOSSES, prepare, standardizer
+from .data import (
+    BINARY_LOSSES,
+    CLASSIFICATION_LOSSES,
+    SIGN_LOSSES,
+    prepare,
+    resolved_files,
+    standardizer,
+)
 from .errors import CLIError
 
 EXIT_DIVERGED = 3  # the loss diverged: the best model so far and its metrics were written
@@ -318,17 +325,22 @@ def _run(args):
     if args.resume and not os.path.exists(checkpoint):
         print(f"rosenblatt train: note: {out_dir} holds no checkpoint; starting the run from "
               f"the beginning", file=sys.stderr)
-    _check_same_split(cfg, out_dir, args.resume and os.path.exists(checkpoint))
+    _check_same_split(cfg, out_dir, args.resume and os.path.exists(checkpoint),
+                      os.path.dirname(os.path.abspath(args.config)))
     return _train(args, cfg, out_dir, checkpoint, **setup)
 
 
 RUN_CONFIG = "run_config.json"
 
 
-def _check_same_split(cfg, out_dir, resuming):
+def _check_same_split(cfg, out_dir, resuming, base_dir=None):
     """A resumed run keeps the seed and [data] of the run it continues (its training rows
-    and its test split), kept in ``run_config.json``; a new run writes that file."""
-    current = json.loads(json.dumps({"seed": cfg["seed"], "data": cfg["data"]},
+    and its test split), kept in ``run_config.json``; a new run writes that file.
+
+    With ``base_dir`` (the config's folder), data.path/test/validation are compared as the
+    files they name (:func:`~rosenblatt.cli.data.resolved_files`), not as written."""
+    data = cfg["data"] if base_dir is None else resolved_files(cfg["data"], base_dir)
+    current = json.loads(json.dumps({"seed": cfg["seed"], "data": data},
                                     sort_keys=True, default=str))
     path = os.path.join(out_dir, RUN_CONFIG)
     if resuming:
@@ -342,6 +354,8 @@ def _check_same_split(cfg, out_dir, resuming):
         changed = [("seed", before.get("seed"), current["seed"])] if \
             before.get("seed") != current["seed"] else []
         old, new = before.get("data", {}), current["data"]
+        if base_dir is not None and isinstance(old, dict):  # a file written as the config had it
+            old = resolved_files(old, base_dir)
         changed += [(f"data.{k}", old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys())
                     if old.get(k) != new.get(k)]
         if changed:
@@ -368,52 +382,17 @@ def _prepare(args, cfg, output):
 
     loss_name, loss_fn = build.check_loss(training["loss"])
     base_dir = os.path.dirname(os.path.abspath(args.config))
-    notes, locate = [], {}
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name, notes,
-                                       dtype=cfg["model"]["dtype"], locate=locate)
-    source = cfg["data"]["name"] or os.path.basename(cfg["data"]["path"])
+    notes = []
+    data = prepare_data(cfg, base_dir, loss_name, notes)
     rb.seed(seed)  # the model's initialisation does not depend on how the data were drawn
-    task = _task(loss_name, ytr)
-    dtype = np.dtype(cfg["model"]["dtype"])
-    mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
-        np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
-
-    shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
-    if int(np.prod(shape)) != xtr.shape[1]:
-        raise CLIError(f"config key 'data.shape': {list(shape)} holds {int(np.prod(shape))} "
-                       f"values but dataset {source!r} has {xtr.shape[1]} "
-                       "features per sample")
-
-    def prep_x(x):
-        return ((x - mean) / std).astype(dtype).reshape(len(x), *shape)
-
-    def prep_y(y):
-        if task == "classification" or y.ndim == 0:
-            return y
-        y = y.astype(dtype)
-        return y[:, None] if y.ndim == 1 else y
-
+    task, shape, xtr_ = data["task"], data["shape"], data["arrays"][0]
     model = build.build_model(cfg["model"]["layers"], shape, cfg["model"]["dtype"], rng,
-                              batch_size=min(training["batch_size"], len(xtr)),
+                              batch_size=min(training["batch_size"], len(xtr_)),
                               memory_limit=build.available_memory())
     with rb.no_grad():
-        out = model.eval()(rb.tensor(prep_x(xtr[:2])))
+        out = model.eval()(rb.tensor(xtr_[:2]))
     model.train()
-    classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
-    last = f"config key 'model.layers[{len(cfg['model']['layers']) - 1}]'"
-    if classes is not None and loss_name in BINARY_LOSSES and out.shape[-1] != 1:
-        raise CLIError(f"{last}: the model outputs {out.shape[-1]} values per sample but "
-                       f"training.loss {loss_name!r} takes one (the score of class 1); end "
-                       f"with out_features = 1, or use loss = \"cross_entropy\"")
-    if classes is not None and loss_name not in BINARY_LOSSES and out.shape[-1] != classes:
-        one = ("; one output takes a two-class loss (training.loss = "
-               "\"binary_cross_entropy_with_logits\")" if out.shape[-1] == 1 else "")
-        raise CLIError(f"{last}: the model outputs {out.shape[-1]} values per sample but "
-                       f"dataset {source!r} has {classes} classes{one}")
-    if classes is not None and loss_name not in BINARY_LOSSES:
-        _check_held_out_classes(cfg["data"], source, classes, locate, (("validation", yv),
-                                                                       ("test", yt)))
-    _check_log_probabilities(out, loss_name, last)
+    check_outputs(out, cfg, loss_name, data)
     schedule = build.build_schedule(cfg["schedule"])
     opt_spec = dict(cfg["optimizer"])
     if schedule is not None:
@@ -430,22 +409,125 @@ def _prepare(args, cfg, output):
     callbacks = build.build_named("callbacks", cfg["callbacks"])
     metrics = fit_metrics(training["metrics"], task)
     logged = {"loss", "lr", "time", *metrics}
-    logged |= {f"val_{k}" for k in logged if k not in ("lr", "time")} if len(xv) else set()
+    has_validation = len(data["raw"][2]) > 0
+    logged |= {f"val_{k}" for k in logged if k not in ("lr", "time")} if has_validation else set()
     for (name, _), cb in zip(cfg["callbacks"], callbacks):
         monitor = getattr(cb, "monitor", None)
         if isinstance(monitor, str) and monitor not in logged:  # found now, not after epoch 1
             raise CLIError(f"config key 'callbacks.{name}.monitor': {monitor!r} is not computed "
                            f"in this run; expected one of: {', '.join(sorted(logged))}"
-                           + ("" if len(xv) else " (val_* need data.validation > 0)"))
+                           + ("" if has_validation else " (val_* need data.validation > 0)"))
         path = getattr(cb, "path", None)
         if isinstance(path, str):  # a Checkpoint's folder exists and is writable up front
             output.make(os.path.dirname(os.path.abspath(path)), f"config key 'callbacks.{name}'")
     return dict(model=model, optimizer=optimizer, regularizers=regularizers,
                 callbacks=callbacks, loss_name=loss_name, loss_fn=loss_fn, task=task,
-                classes=classes, shape=shape, mean=mean, std=std, rng=rng, source=source,
-                notes=notes, columns=locate.get("columns"),
+                classes=data["classes"], shape=shape, mean=data["mean"], std=data["std"],
+                rng=rng, source=data["source"], notes=notes, columns=data["columns"],
+                arrays=data["arrays"], sizes=tuple(len(x) for x in data["raw"][::2]))
+
+
+def prepare_data(cfg, base_dir, loss_name, notes=None):
+    """The data of a checked config as its model trains on them (``train`` and ``tune``).
+
+    Parameters
+    ----------
+    cfg : dict
+        A checked config (:func:`~rosenblatt.cli.config.check`).
+    base_dir : str
+        The config's folder, which ``data.path`` (and data.test/validation files) are
+        relative to.
+    loss_name : str
+        The training loss (class labels are checked against it).
+    notes : list, optional
+        Where the reports of what was read go (printed on stderr at once without).
+
+    Returns
+    -------
+    dict
+        ``raw``: the (train, validation, test) inputs and targets as read, ``(xtr, ytr, xv,
+        yv, xt, yt)``; ``arrays``: the same standardised with the training split's ``mean``
+        and ``std``, in model.dtype, inputs reshaped to ``shape``; ``task``; ``classes``
+        (None for regression or one-hot targets); ``source`` (the dataset's name or file);
+        ``locate`` (the functions that name a file's rows); ``columns`` (a CSV's input
+        columns, or None).
+    """
+    locate = {}
+    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], cfg["seed"], base_dir, loss_name, notes,
+                                       dtype=cfg["model"]["dtype"], locate=locate)
+    source = cfg["data"]["name"] or os.path.basename(cfg["data"]["path"])
+    task = _task(loss_name, ytr)
+    dtype = np.dtype(cfg["model"]["dtype"])
+    mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
+        np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
+    shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
+    if int(np.prod(shape)) != xtr.shape[1]:
+        raise CLIError(f"config key 'data.shape': {list(shape)} holds {int(np.prod(shape))} "
+                       f"values but dataset {source!r} has {xtr.shape[1]} "
+                       "features per sample")
+
+    def prep_x(x):
+        return ((x - mean) / std).astype(dtype).reshape(len(x), *shape)
+
+    def prep_y(y):
+        if task == "classification" or y.ndim == 0:
+            return y
+        y = y.astype(dtype)
+        return y[:, None] if y.ndim == 1 else y
+
+    classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
+    return dict(raw=(xtr, ytr, xv, yv, xt, yt), task=task, classes=classes, mean=mean,
+                std=std, shape=shape, source=source, locate=locate,
+                columns=locate.get("columns"),
                 arrays=(prep_x(xtr), prep_y(ytr), prep_x(xv), prep_y(yv), prep_x(xt),
-                        prep_y(yt)), sizes=(len(xtr), len(xv), len(xt)))
+                        prep_y(yt)))
+
+
+def check_outputs(out, cfg, loss_name, data):
+    """The outputs of a freshly built model (on a probe batch) fit the loss and the data:
+    one per class (one for a two-class loss), every held-out class one of the training
+    split's, log-probabilities for ``nll``; CLIError naming the key otherwise.
+
+    ``data`` is what :func:`prepare_data` returned.
+    """
+    classes, source = data["classes"], data["source"]
+    last = f"config key 'model.layers[{len(cfg['model']['layers']) - 1}]'"
+    width = (out[0] if isinstance(out, tuple) else out).shape[-1]
+    if classes is not None and loss_name in BINARY_LOSSES and width != 1:
+        raise CLIError(f"{last}: the model outputs {width} values per sample but "
+                       f"training.loss {loss_name!r} takes one (the score of class 1); end "
+                       f"with out_features = 1, or use loss = \"cross_entropy\"")
+    if classes is not None and loss_name not in BINARY_LOSSES and width != classes:
+        one = ("; one output takes a two-class loss (training.loss = "
+               "\"binary_cross_entropy_with_logits\")" if width == 1 else "")
+        raise CLIError(f"{last}: the model outputs {width} values per sample but "
+                       f"dataset {source!r} has {classes} classes{one}")
+    if classes is not None and loss_name not in BINARY_LOSSES:
+        _, _, _, yv, _, yt = data["raw"]
+        _check_held_out_classes(cfg["data"], source, classes, data["locate"],
+                                (("validation", yv), ("test", yt)))
+    _check_log_probabilities(out, loss_name, last)
+
+
+def cli_metadata(cfg, data, loss_name, dtype=None):
+    """The ``cli`` metadata of a model file (``train``'s and ``tune``'s): what evaluate and
+    predict need to prepare inputs as training did (:mod:`~rosenblatt.cli.modelfile`)."""
+    spec = cfg["data"]
+    meta = {"dataset": data["source"], "options": spec["options"], "task": data["task"],
+            "loss": loss_name, "seed": cfg["seed"],
+            "test": spec["test"] if isinstance(spec["test"], float) else 0.0,
+            "validation": (spec["validation"] if isinstance(spec["validation"], float)
+                           else 0.0),
+            "classes": data["classes"], "dtype": dtype or cfg["model"]["dtype"],
+            "shape": list(data["shape"]),
+            "mean": np.ascontiguousarray(data["mean"], dtype=np.float64),
+            "std": np.ascontiguousarray(data["std"], dtype=np.float64)}
+    if spec["path"]:
+        meta["path"] = True  # your own data: evaluate/predict read files, not names
+        meta["target"] = spec["target"]  # a CSV column or .npz array name, a .npy index
+        if data["columns"]:  # a CSV's input columns: evaluate/predict match them by name
+            meta["columns"] = list(data["columns"])
+    return meta
 
 
 def _check_held_out_classes(data, source, classes, locate, splits):
@@ -536,22 +618,10 @@ def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, sec
                    loss_name, task, classes, shape, mean, std, source, sizes, columns=None):
     import rosenblatt as rb
 
-    seed = cfg["seed"]
     model_path = os.path.join(out_dir, "model.safetensors")
-    data = cfg["data"]
-    meta = {"cli": {"dataset": source, "options": data["options"],
-                    "task": task, "loss": loss_name, "seed": seed,
-                    "test": data["test"] if isinstance(data["test"], float) else 0.0,
-                    "validation": (data["validation"] if isinstance(data["validation"], float)
-                                   else 0.0),
-                    "classes": classes, "dtype": cfg["model"]["dtype"], "shape": list(shape),
-                    "mean": np.ascontiguousarray(mean, dtype=np.float64),
-                    "std": np.ascontiguousarray(std, dtype=np.float64)}}
-    if data["path"]:
-        meta["cli"]["path"] = True  # your own data: evaluate/predict read files, not names
-        meta["cli"]["target"] = data["target"]  # a CSV column or .npz array name, a .npy index
-        if columns:  # a CSV's input columns: evaluate/predict match them by name
-            meta["cli"]["columns"] = list(columns)
+    meta = {"cli": cli_metadata(cfg, dict(source=source, task=task, classes=classes,
+                                          shape=shape, mean=mean, std=std, columns=columns),
+                                loss_name)}
     rb.save(model.eval(), model_path, metadata=meta)
     metrics = {"config": args.config, "dataset": source, "task": task,
                "epochs_run": len(next(iter(hist.values()), [])), "train_seconds": seconds,

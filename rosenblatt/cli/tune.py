@@ -42,7 +42,9 @@ trials serially, with ``--workers 2`` or on a Dask cluster. ``n_parallel``
 (default 1, one trial at a time) is how many trials run at once, so set
 ``n_parallel = N`` to keep N workers busy; it is stored in ``study.json``, and
 a resumed study keeps it (and its ``n_initial`` and ``grid_points``, so
-``--trials`` can extend it).
+``--trials`` can extend a random or Bayesian study; a grid study runs at most its
+grid, and a note says so when ``--trials`` asks for more: for a finer grid, set
+``tune.grid_points`` and use another ``--out``).
 """
 
 import copy
@@ -51,21 +53,24 @@ import json
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 
 from ..training.history import auto_mode
 from . import build, config
-from .data import prepare, standardizer
+from .data import resolved_files
 from .errors import CLIError
 from .executors import add_options as add_executor_options
 from .executors import executor_for
 from .train import (
     MAX_THREADS,
     _Output,
-    _task,
+    check_outputs,
+    cli_metadata,
     evaluate_arrays,
     fit_metrics,
+    prepare_data,
     save_figure,
     write_json,
 )
@@ -205,19 +210,35 @@ def _check_searchable(tokens, name, where):
 
 def _ends(space, U):
     """``(params, name, "low"/"high", value)`` for each end of each numeric range, the other
-    parameters as in the first row of ``U``: Bayesian search proposes the ends themselves."""
+    parameters as in the first row of ``U``: Bayesian search proposes the ends themselves.
+
+    A conditional parameter inactive in that row is made active first (:func:`_activate`),
+    so its ends are checked too."""
     ends = []
     for name in space.names:
         dist, cols = space.params[name], space.slices[name]
         if dist.kind == "choice":
             continue
+        base = U[:1].copy()
+        if name not in space.from_unit(base)[0]:
+            _activate(space, base[0], name)
         for side, u in (("low", 0.0), ("high", 1.0)):
-            V = U[:1].copy()
+            V = base.copy()
             V[0, cols] = u
             probe = space.from_unit(V)[0]
             if name in probe:  # active in this draw (a conditional parameter may not be)
                 ends.append((probe, name, side, np.asarray(probe[name]).item()))
     return ends
+
+
+def _activate(space, row, name):
+    """Set the unit columns of ``name``'s parents in ``row`` (a row of the cube, in place),
+    and of their parents in turn, to the first value each condition lists: ``name`` is then
+    active (unless two conditions ask one parent for different values)."""
+    for parent, values in (space.params[name].when or {}).items():
+        _activate(space, row, parent)
+        unit = space.params[parent].to_unit([values[0]])
+        row[space.slices[parent]] = np.asarray(unit, dtype=np.float64).reshape(-1)
 
 
 def _probes(space):
@@ -264,38 +285,23 @@ def with_params(raw, params, paths):
     return raw
 
 
-def _job(raw, paths, cfg, base_dir="."):
+def _job(raw, paths, cfg, base_dir=".", notes=None):
     """The data (prepared as ``rosenblatt train`` does) and the trial builder of a config.
 
     What a trial needs, rebuilt from the config alone: the study's process and
-    each Dask worker (:func:`remote_trial`) call it.
+    each Dask worker (:func:`remote_trial`) call it. What was read is reported on stderr, or
+    appended to ``notes`` (a list) to be printed once every check has passed.
     """
     import rosenblatt as rb
 
-    seed = cfg["seed"]
     loss_name, loss_fn = build.check_loss(cfg["training"]["loss"])
-    xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], seed, base_dir, loss_name,
-                                       dtype=cfg["model"]["dtype"])
+    data = prepare_data(cfg, base_dir, loss_name, notes)  # as rosenblatt train prepares them
+    xtr, ytr, xv, yv, xt, yt = data["raw"]
     if not len(xv):
         raise CLIError("config key 'data.validation': tuning scores each trial on a validation "
                        "split; set it to a fraction in (0, 1)")
-    task = _task(loss_name, ytr)
-    dtype = np.dtype(cfg["model"]["dtype"])
-    mean, std = standardizer(xtr) if cfg["data"]["standardize"] else (
-        np.zeros(xtr.shape[1]), np.ones(xtr.shape[1]))
-    shape = tuple(cfg["data"]["shape"] or (xtr.shape[1],))
-
-    def prep_x(x):
-        return ((x - mean) / std).astype(dtype).reshape(len(x), *shape)
-
-    def prep_y(y):
-        if task == "classification":
-            return y
-        y = y.astype(dtype)
-        return y[:, None] if y.ndim == 1 else y
-
-    xtr_, xv_, xt_ = prep_x(xtr), prep_x(xv), prep_x(xt)
-    ytr_, yv_, yt_ = prep_y(ytr), prep_y(yv), prep_y(yt)
+    xtr_, ytr_, xv_, yv_, xt_, yt_ = data["arrays"]
+    task, mean, std, shape = data["task"], data["mean"], data["std"], data["shape"]
     default_out = cfg["output"]["dir"]
 
     def build_trial(params):
@@ -314,7 +320,19 @@ def _job(raw, paths, cfg, base_dir="."):
 
     return dict(loss_name=loss_name, loss_fn=loss_fn, task=task, xtr=xtr, ytr=ytr, xv=xv,
                 xtr_=xtr_, ytr_=ytr_, xv_=xv_, yv_=yv_, xt_=xt_, yt_=yt_, mean=mean, std=std,
-                shape=shape, build_trial=build_trial)
+                shape=shape, build_trial=build_trial, data=data)
+
+
+def _check_trial(job, cfg, params):
+    """Build a trial's model from ``params`` and check its outputs on two training rows as
+    ``rosenblatt train`` does (:func:`~rosenblatt.cli.train.check_outputs`): found before the
+    study, not as failed trials or a failed evaluation after it."""
+    import rosenblatt as rb
+
+    model = job["build_trial"](params)["model"]
+    with rb.no_grad():
+        out = model.eval()(rb.tensor(job["xtr_"][:2]))
+    check_outputs(out, cfg, job["loss_name"], job["data"])
 
 
 @functools.lru_cache(maxsize=2)
@@ -397,13 +415,18 @@ def _flat(value, prefix=""):
     return {prefix: value}
 
 
-def _check_same_config(out_dir, study_path, cfg, settings):
+def _check_same_config(out_dir, study_path, cfg, settings, base_dir=None):
     """A study resumes only under the config its trials ran with (all of it but output.dir
     and tune.n_trials, which --trials may raise), kept next to it in study_config.json;
-    otherwise CLIError naming the first difference. A new study writes the file."""
+    otherwise CLIError naming the first difference. A new study writes the file.
+
+    With ``base_dir`` (the config's folder), data.path/test/validation are compared as the
+    files they name (:func:`~rosenblatt.cli.data.resolved_files`), not as written."""
     from ..io.atomic import write_bytes_atomic
 
     current = {k: v for k, v in cfg.items() if k != "output"}
+    if base_dir is not None:
+        current["data"] = resolved_files(cfg["data"], base_dir)
     current["tune"] = {k: v for k, v in settings.items() if k != "n_trials"}
     current = json.loads(json.dumps(current, sort_keys=True, default=str))
     path = os.path.join(out_dir, STUDY_CONFIG)
@@ -414,6 +437,9 @@ def _check_same_config(out_dir, study_path, cfg, settings):
         except (OSError, ValueError) as e:
             raise CLIError(f"cannot read {path} (the config of {study_path}): {e}; use another "
                            f"--out, or delete the study to start again") from None
+        if base_dir is not None and isinstance(before, dict) \
+                and isinstance(before.get("data"), dict):  # a file written as the config had it
+            before["data"] = resolved_files(before["data"], base_dir)
         old, new = _flat(before), _flat(current)
         changed = sorted(k for k in old.keys() | new.keys() if old.get(k, "(unset)")
                          != new.get(k, "(unset)"))
@@ -476,30 +502,33 @@ def _run(args):
             config.check(with_params(raw, probe, paths), default_out=default_out)
 
     out_dir = args.out or cfg["output"]["dir"]
-    seed = cfg["seed"]
-    job = _job(raw, paths, cfg, os.path.dirname(os.path.abspath(args.config)))
+    notes = []
+    job = _job(raw, paths, cfg, os.path.dirname(os.path.abspath(args.config)), notes)
     loss_name, loss_fn, task = job["loss_name"], job["loss_fn"], job["task"]
-    ytr, xt_, yt_ = job["ytr"], job["xt_"], job["yt_"]
-    xtr_, ytr_, xv_, yv_ = job["xtr_"], job["ytr_"], job["xv_"], job["yv_"]
-    mean, std, shape, build_trial = job["mean"], job["std"], job["shape"], job["build_trial"]
+    xtr_, ytr_, xv_, yv_, xt_, yt_ = job["data"]["arrays"]
+    build_trial = job["build_trial"]
 
-    with rb.randomness.using(np.random.default_rng(0)):  # a misspelt layer argument fails now
+    # a misspelt layer argument, outputs that do not fit the loss or the classes: now
+    with rb.randomness.using(np.random.default_rng(0)):
         for probe in probes:
-            build_trial(probe)
+            _check_trial(job, cfg, probe)
         for probe, name, side, value in ends:
             with _at_end(name, side, value):
-                build_trial(probe)
-
-    _Output(out_dir).make(out_dir, "option --out" if args.out else "config key 'output.dir'")
-    study_path = os.path.join(out_dir, "study.json")
-    _check_same_config(out_dir, study_path, cfg, settings)
-    search = {k: settings[k] for k in ("n_initial", "grid_points", "n_parallel")
-              if k in settings}
+                _check_trial(job, cfg, probe)
     metrics = fit_metrics(cfg["training"]["metrics"], task)  # as rosenblatt train computes
     if settings["metric"] != "val_loss" and settings["metric"][4:] not in metrics:
         raise CLIError(f"config key 'tune.metric': {settings['metric']!r} is not computed; "
                        f"training.metrics gives val_loss" +
                        "".join(f", val_{m}" for m in metrics))
+
+    _Output(out_dir).make(out_dir, "option --out" if args.out else "config key 'output.dir'")
+    study_path = os.path.join(out_dir, "study.json")
+    _check_same_config(out_dir, study_path, cfg, settings,
+                       os.path.dirname(os.path.abspath(args.config)))
+    search = {k: settings[k] for k in ("n_initial", "grid_points", "n_parallel")
+              if k in settings}
+    for note in notes:  # what was read, now that every check has passed
+        print(note, file=sys.stderr)
 
     sign = -1 if auto_mode(settings["metric"]) == "max" else 1  # the study minimises -accuracy
 
@@ -510,38 +539,42 @@ def _run(args):
               f"{json.dumps(trial.params)}", file=sys.stderr)
 
     try:
-        with executor_for(args, "tune") as executor:
-            if executor is not None:
-                study, model = _on_cluster(args, raw, paths, cfg, settings, space, job,
-                                           metrics, study_path, search, progress, executor)
-        if executor is None:
-            study, model = rb.tuning.tune_fit(
-                build_trial, space, xtr_, ytr_, validation_data=(xv_, yv_),
-                epochs=cfg["training"]["epochs"], metric=settings["metric"], loss=loss_fn,
-                patience=settings.get("patience"), pruning=settings["pruning"],
-                method=settings["method"], n_trials=settings["n_trials"],
-                seed=settings["seed"], acquisition=settings["acquisition"],
-                liar=settings["liar"], resume_from=study_path, callbacks=[progress],
-                fit_kwargs={"metrics": metrics}, **search)
+        with warnings.catch_warnings():
+            # a finished grid that --trials cannot extend: said below as the CLI's own note
+            warnings.filterwarnings("ignore", message="minimize: the grid of")
+            with executor_for(args, "tune") as executor:
+                if executor is not None:
+                    study, model = _on_cluster(args, raw, paths, cfg, settings, space, job,
+                                               metrics, study_path, search, progress, executor)
+            if executor is None:
+                study, model = rb.tuning.tune_fit(
+                    build_trial, space, xtr_, ytr_, validation_data=(xv_, yv_),
+                    epochs=cfg["training"]["epochs"], metric=settings["metric"], loss=loss_fn,
+                    patience=settings.get("patience"), pruning=settings["pruning"],
+                    method=settings["method"], n_trials=settings["n_trials"],
+                    seed=settings["seed"], acquisition=settings["acquisition"],
+                    liar=settings["liar"], resume_from=study_path, callbacks=[progress],
+                    fit_kwargs={"metrics": metrics}, **search)
     except ValueError as e:
         raise CLIError(f"tuning failed: {e}") from None
 
     study.to_csv(os.path.join(out_dir, "trials.csv"))
-    test = evaluate_arrays(model, xt_, yt_, loss_name, task)
-    classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
+    if settings["method"] == "grid" and len(study.trials) < settings["n_trials"]:
+        print(f"rosenblatt tune: note: the grid of this study (grid_points "
+              f"{study.settings['grid_points']}) holds {len(study.trials)} combinations, all "
+              f"run, fewer than the {settings['n_trials']} trials asked for; a grid study "
+              f"runs at most its grid and keeps its grid_points when resumed, so --trials "
+              f"cannot extend it: for a finer grid, set tune.grid_points and use another "
+              f"--out", file=sys.stderr)
+    try:
+        test = evaluate_arrays(model, xt_, yt_, loss_name, task)
+    except ValueError as e:  # checked up front; kept as a clean message should one slip by
+        raise CLIError(f"cannot evaluate the best trial's model on the test split: {e}; the "
+                       f"study is in {study_path}") from None
     best_cfg = config.check(with_params(raw, study.best_params, paths), default_out=default_out)
-    data = cfg["data"]
     # the study minimises -metric for an accuracy: report the metric itself, as printed
     shown = -study.best_value if auto_mode(settings["metric"]) == "max" else study.best_value
-    meta = {"cli": {"dataset": data["name"] or os.path.basename(data["path"]),
-                    "options": data["options"], "task": task, "loss": loss_name, "seed": seed,
-                    "test": data["test"] if isinstance(data["test"], float) else 0.0,
-                    "validation": (data["validation"] if isinstance(data["validation"], float)
-                                   else 0.0),
-                    "classes": classes, "dtype": best_cfg["model"]["dtype"],
-                    "shape": list(shape),
-                    "mean": np.ascontiguousarray(mean, dtype=np.float64),
-                    "std": np.ascontiguousarray(std, dtype=np.float64)},
+    meta = {"cli": cli_metadata(cfg, job["data"], loss_name, best_cfg["model"]["dtype"]),
             "tune": {"best_params": study.best_params, "best_value": shown,
                      "metric": settings["metric"]}}
     model_path = os.path.join(out_dir, "model.safetensors")

@@ -345,7 +345,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     n_trials : int, optional
         How many trials in all (a resumed study counts its own). Required for
         "random" and "bayes"; for "grid", the default is the whole grid (of
-        ``grid_points`` values per numeric parameter).
+        ``grid_points`` values per numeric parameter), and at most the whole
+        grid runs: a resumed grid study keeps its ``grid_points``, so a larger
+        ``n_trials`` does not extend a finished grid (a warning says so).
     n_initial : int, optional
         Trials before the Gaussian process takes over ("bayes"), a Latin
         hypercube of the space; default ``min(10, max(2, n_trials // 3))``, or
@@ -519,6 +521,12 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
             raise ValueError(f"minimize: grid_points={grid_points} makes a grid of more than "
                              f"{MAX_GRID:,} points; use fewer grid_points or method='random'")
         grid = space.grid(grid_points)
+        if study is not None and n_trials is not None and n_trials > len(grid):
+            warnings.warn(f"minimize: the grid of {resume_from} (grid_points {grid_points}) "
+                          f"holds {len(grid)} combinations, fewer than n_trials={n_trials}; a "
+                          f"resumed grid study keeps its grid_points, so at most those run "
+                          f"(for a finer grid, start a study elsewhere with a larger "
+                          f"grid_points)", stacklevel=2)
         n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
     elif n_trials is None:
         raise ValueError(f"minimize: n_trials is required for method={method!r}")

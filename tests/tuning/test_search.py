@@ -251,7 +251,8 @@ def test_resume_a_grid_keeps_its_grid_points(tmp_path):
     first = T.minimize(branin, BRANIN, method="grid", n_trials=9, resume_from=path,
                        callbacks=[lambda s, t: len(s.trials) == 4])
     assert first.settings["grid_points"] == 3 and len(first.trials) == 4
-    study = T.minimize(branin, BRANIN, method="grid", n_trials=20, resume_from=path)
+    with pytest.warns(UserWarning, match="grid_points 3"):  # the grid holds 9, not 20
+        study = T.minimize(branin, BRANIN, method="grid", n_trials=20, resume_from=path)
     assert [t.params for t in study.trials] == BRANIN.grid(3)
 
 
