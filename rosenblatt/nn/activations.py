@@ -139,8 +139,12 @@ def prelu(x, weight):
     dE/dx = dE/dy * (1 if x > 0 else a); dE/da = sum over x <= 0 of dE/dy * x.
     """
     x = _tensor(x, "prelu")
-    weight = _tensor(weight, "prelu", "weight")
+    weight = _tensor(weight, "prelu", "weight", like=x)
     xd, ad = x.data, weight.data
+    if ad.ndim > 1:
+        channels = f" or ({xd.shape[1]},)" if xd.ndim >= 2 else ""
+        raise ValueError(f"prelu: weight must have shape (1,){channels} (one slope, or one "
+                         f"per channel of axis 1); got {tuple(ad.shape)}")
     if ad.size == 1:
         a = ad.reshape(())
     else:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from ..checks import positive_float, positive_int, unit_interval
-from ._operands import as_tensor
+from ._operands import as_tensor, check_shape
 from .module import Module
 from .parameter import Parameter
 
@@ -37,6 +37,20 @@ def _per_channel(spec, *arrays):
     return np.einsum(",".join([spec] * len(arrays)) + "->b", *arrays)
 
 
+def _running(value, name, training, x):
+    """A running statistic of :func:`batch_norm`: in training a float ndarray, updated in
+    place (refused otherwise: the update would go to a temporary, or fail to cast), in
+    evaluation anything array_like (a list takes ``x``'s dtype)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value
+    if training:
+        got = (f"an ndarray of dtype {value.dtype}" if isinstance(value, np.ndarray)
+               else type(value).__name__)
+        raise TypeError(f"batch_norm: {name} must be a float ndarray (it is updated in place); "
+                        f"got {got}. Pass e.g. numpy.zeros(channels, dtype=numpy.float32)")
+    return as_tensor(value, "batch_norm", name, like=x).data
+
+
 def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1,
                eps=1e-5, sum_over_ranks=None):
     """Normalise ``x`` per channel (axis 1) over every other axis; one graph node.
@@ -46,7 +60,8 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     x : Tensor or array_like, shape (batch, channels) or (batch, channels, *spatial)
     gamma, beta : Tensor or array_like, shape (channels,)
     running_mean, running_var : ndarray, shape (channels,)
-        Updated in place when ``training``.
+        Updated in place when ``training`` (a float ndarray then; in evaluation anything
+        array_like).
     training : bool, default True
     momentum, eps : float
     sum_over_ranks : callable, optional
@@ -58,10 +73,27 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     Returns
     -------
     Tensor, the shape of ``x``.
+
+    Raises
+    ------
+    ValueError
+        For an input with fewer than two axes, or an operand that is not (channels,)
+        (the message names it and both shapes).
+    TypeError
+        In training, for running statistics that are not float ndarrays.
     """
     x = as_tensor(x, "batch_norm", "x")
-    gamma, beta = as_tensor(gamma, "batch_norm", "gamma"), as_tensor(beta, "batch_norm", "beta")
     xd = x.data
+    if xd.ndim < 2:
+        raise ValueError(f"batch_norm: input must be (batch, channels) or (batch, channels, "
+                         f"*spatial); got shape {tuple(xd.shape)}")
+    gamma = as_tensor(gamma, "batch_norm", "gamma", like=x)
+    beta = as_tensor(beta, "batch_norm", "beta", like=x)
+    running_mean = _running(running_mean, "running_mean", training, x)
+    running_var = _running(running_var, "running_var", training, x)
+    for name, value in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                        ("running_var", running_var)):
+        check_shape(value, (xd.shape[1],), "batch_norm", name, "(channels,)")
     bshape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)  # broadcast a (channels,) vector
     m = xd.size // xd.shape[1]
     spec = "ab" + "cdefgh"[:xd.ndim - 2]  # einsum letters; "b" is the channel axis

@@ -57,6 +57,7 @@ from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from ..checks import boolean, is_int, one_of, positive_int
 from . import init as initializers
 from . import workspace
+from ._operands import as_array
 from .module import Module
 from .parameter import Parameter
 
@@ -159,8 +160,8 @@ def conv_output_size(n, kernel_size, stride=1, padding="valid"):
     return (int(n) + lo + hi - kernel_size) // stride + 1
 
 
-def _array(x, where):
-    return x.data if isinstance(x, Tensor) else as_float_array(x, where=where)
+def _array(x, where, like=None):
+    return x.data if isinstance(x, Tensor) else as_array(x, where, like)
 
 
 def _compiled(a):
@@ -494,7 +495,10 @@ def conv2d(x, w, b=None, stride=1, padding="valid", activation=None):
     (3, 3)
     """
     where = "conv2d"
-    xd, wd = _array(x, where), _array(w, where)
+    xd = _array(x, where)
+    wd = _array(w, where, like=xd)  # a list takes x's dtype (an ndarray keeps its own)
+    if b is not None and not isinstance(b, Tensor):
+        b = _array(b, where, like=xd)
     single = xd.ndim == 2 and wd.ndim == 2
     if single:
         xd, wd = xd[None, None], wd[None, None]
@@ -534,7 +538,10 @@ def conv1d(x, w, b=None, stride=1, padding="valid", activation=None):
     array([[[-1., -1., -1., -1.]]])
     """
     where = "conv1d"
-    xd, wd = _array(x, where), _array(w, where)
+    xd = _array(x, where)
+    wd = _array(w, where, like=xd)  # a list takes x's dtype (an ndarray keeps its own)
+    if b is not None and not isinstance(b, Tensor):
+        b = _array(b, where, like=xd)
     _check_operands(where, xd, wd, b, "(batch, channels, length)",
                     "(out_channels, in_channels, k)")
     (s,) = _pair(stride, 1, "stride", where, 1)

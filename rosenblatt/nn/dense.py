@@ -34,8 +34,8 @@ def dense(x, weight, bias=None):
         For shapes that do not fit together (the message names both).
     """
     xd = _input_array(x, "dense")
-    weight = as_tensor(weight, "dense", "weight")
-    bias = optional_tensor(bias, "dense", "bias")
+    weight = as_tensor(weight, "dense", "weight", like=xd)
+    bias = optional_tensor(bias, "dense", "bias", like=xd)
     wd = weight.data
     if wd.ndim != 2:
         raise ValueError(f"dense: weight must be (in_features, out_features); got shape "

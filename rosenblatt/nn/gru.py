@@ -28,7 +28,7 @@ from ..autodiff import _kernels
 from ..autodiff.tensor import make, needs_grad
 from ..checks import positive_int
 from . import workspace
-from ._operands import as_tensor, optional_tensor
+from ._operands import as_tensor, check_shape, optional_tensor
 from .parameter import Parameter
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
@@ -70,10 +70,11 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
         Every h_t; the final state is ``outputs[:, -1]``.
     """
     x = as_tensor(x, "gru", "x")
-    W_x, W_h = optional_tensor(W_x, "gru", "W_x"), as_tensor(W_h, "gru", "W_h")
-    b, b_hn = optional_tensor(b, "gru", "b"), optional_tensor(b_hn, "gru", "b_hn")
+    W_x, W_h = optional_tensor(W_x, "gru", "W_x", x), as_tensor(W_h, "gru", "W_h", x)
+    b, b_hn = optional_tensor(b, "gru", "b", x), optional_tensor(b_hn, "gru", "b_hn", x)
     xd = x.data
-    check_sequence(xd, W_x, W_h, 3, "gru")
+    check_sequence(xd, W_x, W_h, 3, "gru", b)
+    check_shape(b_hn, (W_h.shape[0],), "gru", "b_hn", "(H,)")
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "gru")
     Wh = W_h.data
     H = Wh.shape[0]

@@ -51,7 +51,7 @@ from ..autodiff import _kernels
 from ..autodiff.tensor import make, needs_grad
 from ..checks import boolean, positive_int
 from . import workspace
-from ._operands import as_tensor, optional_tensor
+from ._operands import as_tensor, check_shape, optional_tensor
 from .parameter import Parameter
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
@@ -110,10 +110,12 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     ((4, 5, 2), (4, 2), (4, 2))
     """
     x = as_tensor(x, "lstm", "x")
-    W_x, W_h = optional_tensor(W_x, "lstm", "W_x"), as_tensor(W_h, "lstm", "W_h")
-    b, peephole = optional_tensor(b, "lstm", "b"), optional_tensor(peephole, "lstm", "peephole")
+    W_x, W_h = optional_tensor(W_x, "lstm", "W_x", x), as_tensor(W_h, "lstm", "W_h", x)
+    b = optional_tensor(b, "lstm", "b", x)
+    peephole = optional_tensor(peephole, "lstm", "peephole", x)
     xd = x.data
-    check_sequence(xd, W_x, W_h, 3 if coupled else 4, "lstm")
+    check_sequence(xd, W_x, W_h, 3 if coupled else 4, "lstm", b)
+    check_shape(peephole, (3, W_h.shape[0]), "lstm", "peephole", "(3, H)")
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "lstm")
     Wh = W_h.data
     H = Wh.shape[0]

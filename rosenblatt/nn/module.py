@@ -2,7 +2,11 @@
 
 A :class:`Module` finds its parameters and sub-modules by walking its
 attributes (and lists, tuples and dicts of them) in definition order; there
-is no ``__setattr__`` magic. Buffers (non-learned state such as batch norm's
+is no ``__setattr__`` magic (no registration). The one ``__setattr__`` hook is a
+guard, as in PyTorch: an attribute that holds a :class:`Parameter` takes only
+another Parameter (or None), since an array put there would turn the weight
+into a constant that no optimizer trains and that ``rb.save`` cannot write.
+Buffers (non-learned state such as batch norm's
 running statistics) are ndarray attributes named in the class attribute
 ``buffers``.
 """
@@ -91,6 +95,21 @@ class Module:
     buffers = ()
     training = True
     regularizers = ()
+
+    def __setattr__(self, name, value):
+        # cheap for the usual assignments: one isinstance test, a dict lookup only for a
+        # non-Parameter value
+        if value is not None and not isinstance(value, Parameter):
+            if isinstance(self.__dict__.get(name), Parameter):
+                cls = type(self).__name__
+                raise TypeError(
+                    f"{cls}.{name} is a Parameter; cannot assign a value of type "
+                    f"{type(value).__name__} to it (the weight would become a constant that "
+                    f"no optimizer trains). "
+                    f"Assign rb.nn.Parameter(values), or set the values in place: "
+                    f"{cls}.{name}.data[...] = values"
+                )
+        object.__setattr__(self, name, value)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")

@@ -276,12 +276,16 @@ def l2_pool2d(x, kernel_size, stride=None, *, where="l2_pool2d"):
     """
     xd = _array(x, where)
     k, s, out = _geometry(xd, kernel_size, stride, where)
-    y = np.sqrt(_window_sum(xd * xd, k, s, out))
+    # half precision: squares and sums in float32, as avg_pool2d (|x| > 256 squares past
+    # float16's range while the window's norm fits); the result back in the input's dtype
+    xw = xd.astype(np.float32) if xd.dtype.itemsize < 4 else xd
+    yw = np.sqrt(_window_sum(xw * xw, k, s, out))
+    y = yw.astype(xd.dtype, copy=False)
 
     def backward(g):
-        safe = np.where(y > 0, y, 1)
-        ratio = np.where(y > 0, g / safe, 0)  # d out / d x = x / out
-        return (_spread(lambda o: ratio, xd, k, s, out) * xd,)
+        safe = np.where(yw > 0, yw, 1)
+        ratio = np.where(yw > 0, g / safe, 0)  # d out / d x = x / out
+        return ((_spread(lambda o: ratio, xw, k, s, out) * xw).astype(xd.dtype, copy=False),)
 
     return make(y, (x,), backward)
 

@@ -73,8 +73,8 @@ def rbf(x, centers, widths, kind="gaussian"):
     if kind not in KINDS:
         raise ValueError(f"rbf: kind must be 'gaussian' or 'ricker'; got {kind!r}")
     x = as_tensor(x, "rbf", "x")
-    centers = as_tensor(centers, "rbf", "centers")
-    widths = as_tensor(widths, "rbf", "widths")
+    centers = as_tensor(centers, "rbf", "centers", like=x)
+    widths = as_tensor(widths, "rbf", "widths", like=x)
     xd, cd, wd = x.data, centers.data, widths.data
     _check_shapes(xd.shape, cd.shape, wd.shape)
     # ||x - c||^2 = ||x||^2 + ||c||^2 - 2 x.c, clipped at 0 against round-off. The

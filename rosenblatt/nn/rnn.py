@@ -59,10 +59,10 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
     """
     one_of("rnn", "nonlinearity", nonlinearity, _ACTIVATIONS)
     x = as_tensor(x, "rnn", "x")
-    W_x, W_h = optional_tensor(W_x, "rnn", "W_x"), as_tensor(W_h, "rnn", "W_h")
-    b = optional_tensor(b, "rnn", "b")
+    W_x, W_h = optional_tensor(W_x, "rnn", "W_x", x), as_tensor(W_h, "rnn", "W_h", x)
+    b = optional_tensor(b, "rnn", "b", x)
     xd = x.data
-    check_sequence(xd, W_x, W_h, 1, "rnn")
+    check_sequence(xd, W_x, W_h, 1, "rnn", b)
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "rnn")
     Wh = W_h.data
     H = Wh.shape[0]

@@ -33,6 +33,7 @@ import numpy as np
 from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, needs_grad, sum_to_shape
 from . import workspace
+from ._operands import check_shape
 
 
 def sigmoid_(a):
@@ -298,17 +299,19 @@ def state_grad(g, h0):
     return sum_to_shape(g, h0.shape)
 
 
-def check_sequence(xd, W_x, W_h, gates, name):
-    """Shape checks of a fused sequence op: x (batch, time, in), W_x (in, G H), W_h (H, G H)."""
+def check_sequence(xd, W_x, W_h, gates, name, b=None):
+    """Shape checks of a fused sequence op: x (batch, time, in), W_x (in, G H), W_h (H, G H),
+    b (G H,) when given."""
     if xd.ndim != 3:
         raise ValueError(
             f"{name}: input must be (batch, time, features); got shape {xd.shape}"
         )
     if xd.shape[1] == 0:
         raise ValueError(f"{name}: the sequence is empty (time = 0); got shape {xd.shape}")
-    H = W_h.shape[0]
-    if W_h.ndim != 2 or W_h.shape[1] != gates * H:
+    if W_h.ndim != 2 or W_h.shape[1] != gates * W_h.shape[0]:
         raise ValueError(f"{name}: W_h must have shape (H, {gates} H); got {W_h.shape}")
+    if W_x is not None and W_x.ndim != 2:
+        raise ValueError(f"{name}: W_x must have shape (input_size, {gates} H); got {W_x.shape}")
     expected = W_h.shape[1] if W_x is None else W_x.shape[0]
     if xd.shape[2] != expected:
         what = "projected input" if W_x is None else "input"
@@ -318,6 +321,7 @@ def check_sequence(xd, W_x, W_h, gates, name):
         )
     if W_x is not None and W_x.shape[1] != W_h.shape[1]:
         raise ValueError(f"{name}: W_x has {W_x.shape[1]} columns but W_h has {W_h.shape[1]}")
+    check_shape(b, (W_h.shape[1],), name, "b", f"({gates} H,)" if gates > 1 else "(H,)")
 
 
 def check_lengths(lengths, T, B, name):
