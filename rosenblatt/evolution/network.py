@@ -555,11 +555,14 @@ class PopulationNetwork:
         self._finish()
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _like(out, X):
     """``out`` (float64) in the floating dtype of the input ``X`` (float64 for any other)."""
     dtype = getattr(X, "dtype", None)
-    if dtype is None or dtype.kind != "f" or dtype == np.float64:
-        return out
+    if dtype is _FLOAT64 or dtype is None or dtype.kind != "f" or dtype == _FLOAT64:
+        return out  # (the identity test first: float64, the usual case, costs nothing)
     return out.astype(dtype)
 
 
