@@ -473,6 +473,10 @@ class RReLU(Module):
         self.rng = None if rng is None else resolve_rng(rng)
 
     def forward(self, x):
+        mark = getattr(self.rng, "per_example", None)  # under DataParallel: batch draws
+        if mark is not None and self.training:
+            with mark(x):
+                return rrelu(x, self.lower, self.upper, training=self.training, rng=self.rng)
         return rrelu(x, self.lower, self.upper, training=self.training, rng=self.rng)
 
     def extra_repr(self):

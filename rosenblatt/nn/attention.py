@@ -110,8 +110,9 @@ class Attention(Module):
                 s = s * (1.0 / np.sqrt(keys.shape[-1]))
             return s
         B, S, _ = query.shape
-        q = (query @ self.W_q).reshape(B, S, 1, -1)
-        k = (keys @ self.W_k + self.b).reshape(B, 1, keys.shape[1], -1)
+        a = self.W_q.shape[1]  # explicit sizes: -1 is ambiguous on 0 rows (an idle rank)
+        q = (query @ self.W_q).reshape(B, S, 1, a)
+        k = (keys @ self.W_k + self.b).reshape(B, 1, keys.shape[1], a)
         return ((q + k).tanh() @ self.v).reshape(B, S, keys.shape[1])
 
     def forward(self, query, keys, values=None, mask=None, causal=False):
@@ -161,7 +162,9 @@ class Attention(Module):
             weights = softmax(s, axis=-1)
         context = weights @ values
         if single:
-            return context.reshape(context.shape[0], -1), weights.reshape(weights.shape[0], -1)
+            n = context.shape[0]  # explicit sizes: -1 is ambiguous on 0 rows (an idle rank)
+            return (context.reshape(n, context.shape[-1]),
+                    weights.reshape(n, weights.shape[-1]))
         return context, weights
 
     def extra_repr(self):

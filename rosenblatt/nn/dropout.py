@@ -97,6 +97,10 @@ class Dropout(Module):
         self.rng = None if rng is None else resolve_rng(rng)
 
     def forward(self, x):
+        mark = getattr(self.rng, "per_example", None)  # under DataParallel: batch draws
+        if mark is not None and self.training:
+            with mark(x):
+                return dropout(x, self.rate, self.training, self.inverted, self.rng)
         return dropout(x, self.rate, self.training, self.inverted, self.rng)
 
     def extra_repr(self):

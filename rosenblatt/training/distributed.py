@@ -107,10 +107,12 @@ scale the gradient afterwards, which is the same only without batch norm.
 """
 
 import _thread
+import contextlib
 import json
 import os
 import threading
 import time
+import zlib
 
 import numpy as np
 
@@ -119,7 +121,7 @@ from ..checks import one_of, positive_float, positive_int
 from ..nn.activations import RReLU
 from ..nn.batchnorm import _BatchNorm
 from ..nn.dropout import Dropout
-from ..nn.parameter import ParameterVector
+from ..nn.parameter import Parameter, ParameterVector
 from ..nn.sparse_dense import SparseDense
 from ..optim.optimizer import Optimizer
 from ..randomness import resolve_rng
@@ -131,9 +133,33 @@ _LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOC
                        "PMI_RANK", "HYDRA_CONTROL_FD")
 
 
-# the errors DataParallel.agree raises on the other ranks as the same class (else RuntimeError)
+# the built-in errors DataParallel.agree raises on the other ranks as the same class (with
+# rosenblatt's own, see _shared_error_class; KeyError is not here: its str() is a repr)
 _SHARED_ERRORS = {e.__name__: e for e in (ValueError, TypeError, FileNotFoundError,
-                                           PermissionError, OSError, RuntimeError)}
+                                           PermissionError, OSError, RuntimeError,
+                                           FloatingPointError, ArithmeticError, MemoryError,
+                                           NotImplementedError, AssertionError)}
+
+
+def _qualified(kind):
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _shared_error_class(names):
+    """The class :meth:`DataParallel.agree` raises for an error whose class and bases are
+    ``names`` (its ``__mro__`` as ``module.qualname``): the first that is one of rosenblatt's
+    errors (those the training layer sees) or in ``_SHARED_ERRORS``, else None."""
+    from ..io.errors import FormatError
+    from ..nn.registry import SpecError
+    from ..parallel import ExecutorShutdownError
+    from .trainer import DivergenceError
+
+    known = {_qualified(e): e for e in (*_SHARED_ERRORS.values(), FormatError, SpecError,
+                                        ExecutorShutdownError, DivergenceError)}
+    for name in names:
+        if name in known:
+            return known[name]
+    return None
 
 
 def launched_by_mpirun():
@@ -275,6 +301,7 @@ class DataParallel:
         self.model, self.optimizer, self.comm, self.vec = model, optimizer, comm, vec
         self.rank, self.size = int(comm.Get_rank()), int(comm.Get_size())
         self.is_root = self.rank == 0
+        self._every_rank = None  # the last error that agree or check_data raised on every rank
         # batch norm over the global batch: each layer sums its per-channel statistics (and
         # its backward's two sums) over the ranks, so every rank normalises, and updates its
         # running statistics, as one process would (see rb.nn.batchnorm)
@@ -284,7 +311,9 @@ class DataParallel:
         self._rows = None  # (B, start, stop) of this rank's shard of the current batch
         self._drawing = [(m, m.rng) for m in model.modules() if isinstance(m, (Dropout, RReLU))]
         for m, rng in self._drawing:
-            m.rng = _GlobalBatchDraws(resolve_rng(rng).bit_generator, self)
+            # (rng=None: the library generator of each draw, so a later rb.seed decides)
+            m.rng = _GlobalBatchDraws(resolve_rng(rng).bit_generator, self,
+                                      library=rng is None)
         self._sparse = [m for m in model.modules() if isinstance(m, SparseDense)]
         self._dense_seen = {}  # each layer's dense gradient already summed (RigL)
         for m in self._norms:
@@ -517,15 +546,31 @@ class DataParallel:
             self.comm.Allreduce(self._in_place, array)
         return array
 
-    def close(self):
-        """Collective: free the node's shared buffers (``rb.fit`` does it for the
-        ``DataParallel`` it makes); afterwards every step takes the Allreduce path,
-        and batch norm normalises each process's batches on their own again."""
+    def _unhook(self):
+        """This process's part of :meth:`close`, no collective: the layers' own generators
+        back and batch norm on this process's batches alone again."""
         for m in self._norms:
             m.sum_over_ranks = None
         for m, rng in self._drawing:  # the layers' own generators back
             m.rng = rng
         self._drawing = []
+
+    def _abandon(self):
+        """After an error on this rank alone (the others may be in a collective): undo
+        what can be undone without meeting them. :meth:`_unhook`, and theta and the gradient
+        back into this process's memory (values kept); the shared window stays allocated
+        (freeing it is collective), and later steps take the Allreduce path."""
+        self._unhook()
+        if self._node is not None:
+            vec = self.vec
+            vec.move_to(vec.data.copy(), vec.grad.copy())
+        self._node, self.sharded = None, False
+
+    def close(self):
+        """Collective: free the node's shared buffers (``rb.fit`` does it for the
+        ``DataParallel`` it makes); afterwards every step takes the Allreduce path,
+        and batch norm normalises each process's batches on their own again."""
+        self._unhook()
         if self._node is not None:
             self.sync_state()  # a hand-written loop may have left the state sharded
             vec = self.vec  # theta and the gradient back into this process's memory
@@ -597,8 +642,11 @@ class DataParallel:
         that only rank 0 makes, a file that one rank cannot read): ``error``
         is this rank's exception, or None. When any rank passes one, every
         rank raises the lowest such rank's (that rank its own exception;
-        the others one of the same built-in class with the same message, or
-        a RuntimeError naming the class and the rank), so no rank is left
+        the others one of the same class with the same message when it is
+        one of rosenblatt's errors or a common built-in one, else of the
+        nearest such class it derives from (a ValueError subclass of another
+        package: ValueError), else a RuntimeError naming the class and the
+        rank), so one ``except`` catches it on every rank and no rank is left
         waiting in the next collective. One small ``Allreduce`` when all is
         well.
         """
@@ -608,7 +656,7 @@ class DataParallel:
         if not failed.any():
             return
         first = int(np.flatnonzero(failed)[0])
-        text = (json.dumps([type(error).__name__, str(error)]).encode()
+        text = (json.dumps([[_qualified(k) for k in type(error).__mro__], str(error)]).encode()
                 if self.rank == first else b"")
         n = np.array([len(text)], dtype=np.int64)
         self.comm.Bcast(n, root=first)
@@ -616,42 +664,62 @@ class DataParallel:
                else np.empty(int(n[0]), dtype=np.uint8))
         self.comm.Bcast(buf, root=first)
         if self.rank == first:
+            self._every_rank = error
             raise error
-        name, message = json.loads(buf.tobytes().decode())
-        kind = _SHARED_ERRORS.get(name)
-        if kind is None:
-            raise RuntimeError(f"rank {first} stopped with {name}: {message}")
-        raise kind(message)
+        names, message = json.loads(buf.tobytes().decode())
+        kind = _shared_error_class(names)
+        name = names[0].rsplit(".", 1)[-1]
+        error = (RuntimeError(f"rank {first} stopped with {name}: {message}")
+                 if kind is None else kind(message))
+        self._every_rank = error
+        raise error
 
-    def check_data(self, X, y=None, validation=None, owner="fit"):
+    def raised_on_every_rank(self, error):
+        """True when ``error`` is what :meth:`agree` or :meth:`check_data` just raised on every
+        rank (so the ranks can still meet, e.g. in :meth:`close`)."""
+        return error is not None and error is self._every_rank
+
+    def check_data(self, X, y=None, validation=None, owner="fit", callbacks=None):
         """Collective: raise the same ValueError on every rank unless every rank holds the
-        same data set (``X``, ``y`` and the validation pair ``(Xv, yv)``).
+        same data set (``X``, ``y`` and the validation pair ``(Xv, yv)``) and, when
+        ``callbacks`` is given, callbacks of the same types in the same order.
 
         Every rank must hold the whole data and cut its rows from each global
         batch; ranks that each loaded their own part (PyTorch DDP's habit)
         would plan different batches and wait for one another forever. Compares
-        the shapes and a sum of up to 1024 evenly spaced rows of each array
-        (bit for bit: the same data give the same sum), one small ``Allgather``.
+        the shapes and a checksum of up to 1024 evenly spaced values of up to
+        1024 evenly spaced rows of each array (summed in C order, whatever the
+        memory layout: the same data give the same sum, bit for bit), one
+        small ``Allgather`` of the same length on every rank. Callbacks decide
+        collective steps (a Checkpoint's, a whole-gradient callback's), so a
+        callback given on some ranks only (rank 0 alone writes checkpoints:
+        give them on every rank) is refused too.
         """
         arrays = [("X", X), ("y", y)]
-        if validation is not None:
-            arrays += [("validation X", validation[0]), ("validation y", validation[1])]
+        pair = (None, None) if validation is None else validation
+        arrays += [("validation X", pair[0]), ("validation y", pair[1])]
         mine = []
         for _, a in arrays:
             if a is None:
                 mine += [-1.0, -1.0, 0.0]
                 continue
             a = np.asarray(a)
-            rows = a[np.linspace(0, len(a) - 1, min(len(a), 1024)).astype(np.int64)] \
-                if a.ndim and len(a) else a
-            with np.errstate(all="ignore"):
-                total = float(np.sum(rows, dtype=np.float64)) if a.dtype.kind in "biuf" else 0.0
-            mine += [float(len(a) if a.ndim else -1), float(a.size), total]
+            mine += [float(len(a) if a.ndim else -1), float(a.size), _checksum(a)]
+        kinds = ",".join(f"{type(cb).__module__}.{type(cb).__qualname__}"
+                         for cb in callbacks or ())
+        mine.append(float(zlib.crc32(kinds.encode())) if callbacks is not None else -1.0)
         every = np.empty((self.size, len(mine)), dtype=np.float64)
         self.comm.Allgather(np.array(mine, dtype=np.float64), every)
         same = (every == every[0]) | (np.isnan(every) & np.isnan(every[0]))
         if same.all():
             return
+        if not same[:, -1].all():
+            self._every_rank = ValueError(
+                f"{owner}: distributed='mpi' needs the same callbacks on every rank (they "
+                f"decide collective steps: a Checkpoint's, a whole-gradient callback's); the "
+                f"ranks were given callbacks of different types. Pass the same callbacks on "
+                f"every rank (rank 0 alone writes checkpoints and shows progress)")
+            raise self._every_rank
         column = int(np.flatnonzero(~same.all(axis=0))[0])
         name, kind = arrays[column // 3][0], column % 3
         if kind < 2:  # the examples, or the values (the shape of an example)
@@ -660,10 +728,11 @@ class DataParallel:
                              for r, v in enumerate(every[:, column]))
         else:
             what = "the same shape on every rank, but other values"
-        raise ValueError(f"{owner}: distributed='mpi' needs the whole data set on every rank "
-                         f"(each rank cuts its rows from every global batch itself), the same "
-                         f"arrays in the same order; {name}: {what}. Load the whole data on "
-                         f"every rank")
+        self._every_rank = ValueError(
+            f"{owner}: distributed='mpi' needs the whole data set on every rank (each rank cuts "
+            f"its rows from every global batch itself), the same arrays in the same order; "
+            f"{name}: {what}. Load the whole data on every rank")
+        raise self._every_rank
 
     def broadcast_json(self, obj):
         """Rank 0's JSON-able ``obj`` on every rank (sent as UTF-8 text, never pickled)."""
@@ -694,21 +763,69 @@ class DataParallel:
                 f"{self.message_bytes} bytes per step)")
 
 
+def _checksum(a, rows=1024, values=1024):
+    """A float64 position-weighted sum of up to ``rows`` evenly spaced rows of ``a`` times up
+    to ``values`` evenly spaced values of each (one bounded fancy-index copy, in C order
+    whatever ``a``'s memory layout, so equal data give equal sums bit for bit); 0.0 for
+    non-numeric data."""
+    if a.dtype.kind not in "biuf":
+        return 0.0
+    if a.ndim < 2 or not len(a):
+        picked = a[np.linspace(0, len(a) - 1, min(len(a), rows)).astype(np.int64)] \
+            if a.ndim and len(a) else a
+    else:
+        inner = a.shape[1:]
+        m = int(np.prod(inner))
+        if m == 0:
+            return 0.0
+        r = np.linspace(0, len(a) - 1, min(len(a), rows)).astype(np.int64)
+        c = np.linspace(0, m - 1, min(m, values)).astype(np.int64)
+        picked = a[(r[:, None],) + tuple(k[None, :] for k in np.unravel_index(c, inner))]
+    flat = np.ascontiguousarray(picked, dtype=np.float64).reshape(-1)
+    # weighted by position, so rows in another order (a rank that shuffled its copy) differ
+    with np.errstate(all="ignore"):
+        return float(np.sum(flat * (1.0 + np.arange(flat.size) / max(flat.size, 1))))
+
+
 class _GlobalBatchDraws(np.random.Generator):
     """A random layer's generator under :class:`DataParallel` (the same stream: it shares the
     layer's bit generator): an array drawn for this rank's shard of a batch (its first axis
     the shard's rows) is drawn for the whole global batch and this rank's rows are
     returned, so every rank draws exactly what one process draws for those rows (dropout
     masks, RReLU slopes), at the cost of drawing the whole batch's numbers on each rank.
-    Any other draw is passed through."""
+    Any other draw is passed through. A layer that says which of its draws are over the
+    batch (``with rng.per_example(x): ...`` around its draw, as Dropout and RReLU may) has
+    only those treated so: a shape alone cannot tell a batch from a weight matrix whose rows
+    happen to equal the shard's (DropConnect). ``library``: the layer's ``rng`` is None, and
+    each draw comes from the library generator of the moment (``rb.seed`` replaces it)."""
 
-    def __init__(self, bit_generator, data_parallel):
+    def __init__(self, bit_generator, data_parallel, library=False):
         super().__init__(bit_generator)
         self._data_parallel = data_parallel
+        self._library = library  # the layer's rng is None: the library generator of the draw
+        self._explicit = False  # the layer marks its batch draws (per_example)
+        self._marked = False  # inside a per_example block on the batch
+
+    @contextlib.contextmanager
+    def per_example(self, x):
+        """The draws inside are over ``x``'s rows, when ``x`` is the batch (not a Parameter:
+        dropout applied to a weight matrix draws as one process does, passed through)."""
+        self._explicit = True
+        self._marked = not isinstance(x, Parameter)
+        try:
+            yield self
+        finally:
+            self._marked = False
+
+    def _source(self):
+        if self._library:  # (rb.seed replaces the library generator: resolve it each time)
+            return resolve_rng(None)
+        return super()
 
     def _global(self, size):
         rows = self._data_parallel._rows
-        if rows is None or size is None or np.ndim(size) == 0:
+        if rows is None or size is None or np.ndim(size) == 0 or (
+                self._explicit and not self._marked):
             return None
         size = tuple(int(k) for k in size)
         total, start, stop = rows
@@ -719,14 +836,14 @@ class _GlobalBatchDraws(np.random.Generator):
     def random(self, size=None, dtype=np.float64, out=None):
         shape = None if out is not None else self._global(size)
         if shape is None:
-            return super().random(size, dtype, out)
-        return super().random(shape[0], dtype)[shape[1]]
+            return self._source().random(size, dtype, out)
+        return self._source().random(shape[0], dtype)[shape[1]]
 
     def uniform(self, low=0.0, high=1.0, size=None):
         shape = self._global(size) if np.ndim(low) == 0 and np.ndim(high) == 0 else None
         if shape is None:
-            return super().uniform(low, high, size)
-        return super().uniform(low, high, shape[0])[shape[1]]
+            return self._source().uniform(low, high, size)
+        return self._source().uniform(low, high, shape[0])[shape[1]]
 
 
 class _NodeMemory:

@@ -51,6 +51,28 @@ def _positive_int(value, name, allow_zero=False):
     return int(value)
 
 
+def _resume(trainer, path, data_parallel=None):
+    """``trainer.resume(path)``; over MPI (``data_parallel``) every rank raises if any rank
+    cannot read its file or read another epoch than rank 0's (node-local folders holding
+    checkpoints of other moments would run different numbers of epochs)."""
+    error = None
+    try:
+        trainer.start_epoch = trainer.resume(path)
+    except Exception as e:  # noqa: BLE001 - raised on every rank by agree
+        error = e
+    if data_parallel is None:
+        if error is not None:
+            raise error
+        return
+    first = data_parallel.broadcast_json(int(trainer.start_epoch))
+    if error is None and first != trainer.start_epoch:
+        error = ValueError(f"fit: resume_from {os.fspath(path)!r} holds a checkpoint after "
+                           f"{first} epochs on rank 0 but after {trainer.start_epoch} on rank "
+                           f"{data_parallel.rank}; give every rank the same file (a shared "
+                           f"folder)")
+    data_parallel.agree(error)  # every rank raises, or none
+
+
 def _check_finite(array, name, data_parallel=None, owner="fit"):
     """Raise when ``array`` holds NaN or inf (the message starts with ``owner``).
 
@@ -547,16 +569,14 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
 
         data_parallel = for_fit(distributed, model, optimizer)
         progress = progress and data_parallel.is_root
-    if over_mpi:
+    error = None
+    if over_mpi:  # ranks given different data may disagree: agree on it below
         try:
             for name, array in given:
                 _check_finite(array, name, data_parallel)
-        except ValueError:
-            if data_parallel is not distributed:
-                data_parallel.close()
-            raise
-    error = None
-    if data_parallel is None or data_parallel.is_root:  # rank 0 alone writes checkpoints
+        except ValueError as e:
+            error = e
+    if (data_parallel is None or data_parallel.is_root) and error is None:  # rank 0 writes
         try:
             _check_checkpoints(callbacks)
         except ValueError as e:
@@ -581,27 +601,23 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     progress_bar = ProgressBar(epochs, 1) if progress else None
     if progress_bar is not None and not progress_bar.enabled:  # not a terminal: a log line
         progress_bar = EpochLines(epochs)
-    trainer = Trainer(model, optimizer, X=X, y=y, loss_fn=loss_fn, loss_name=loss_name,
-                      plan=plan, batch_size=batch_size, shuffle=shuffle, curriculum=curriculum,
-                      validation=validation, val_plan=val_plan, regularizers=regs,
-                      callbacks=callbacks, augment=augment, rng=rng, clip_norm=clip_norm,
-                      clip_value=clip_value, progress=progress_bar, adversarial=adversarial,
-                      divergence_factor=divergence_factor, data_parallel=data_parallel)
-    if resume_from is not None and os.path.exists(os.fspath(resume_from)):
-        error = None
-        try:
-            trainer.start_epoch = trainer.resume(resume_from)
-        except Exception as e:  # noqa: BLE001 - raised on every rank by agree
-            error = e
-        if over_mpi:
-            data_parallel.agree(error)  # a file one rank cannot read: every rank raises
-        elif error is not None:
-            raise error
-    try:
+    try:  # on every way out, the DataParallel fit made is closed or let go
+        trainer = Trainer(model, optimizer, X=X, y=y, loss_fn=loss_fn, loss_name=loss_name,
+                          plan=plan, batch_size=batch_size, shuffle=shuffle, curriculum=curriculum,
+                          validation=validation, val_plan=val_plan, regularizers=regs,
+                          callbacks=callbacks, augment=augment, rng=rng, clip_norm=clip_norm,
+                          clip_value=clip_value, progress=progress_bar, adversarial=adversarial,
+                          divergence_factor=divergence_factor, data_parallel=data_parallel)
+        if resume_from is not None and os.path.exists(os.fspath(resume_from)):
+            _resume(trainer, resume_from, data_parallel if over_mpi else None)
         history = trainer.run(epochs)
-    except DivergenceError:  # every rank stops at the same batch: they can close together
+    except BaseException as e:
         if data_parallel is not None and data_parallel is not distributed:
-            data_parallel.close()
+            if (not over_mpi or isinstance(e, DivergenceError)
+                    or data_parallel.raised_on_every_rank(e)):
+                data_parallel.close()  # every rank stopped here (or threads): close together
+            else:  # this rank alone (maybe): put the layers back without a collective
+                data_parallel._abandon()
         raise
     finally:
         if progress_bar is not None:

@@ -212,7 +212,8 @@ class Trainer:
         self._shard = dp is not None and dp.sharded and self.clip_norm is None and not any(
             type(cb).on_backward is not Callback.on_backward for cb in self.callbacks)
         if dp is not None:  # every rank starts from rank 0's weights and draws
-            dp.check_data(self.X, self.y, self.validation)  # the same data, or one error
+            # the same data and callbacks' types on every rank, or one error
+            dp.check_data(self.X, self.y, self.validation, callbacks=self.callbacks)
             dp.broadcast_parameters()
             dp.broadcast_generators(self.generators())
         for cb in self.callbacks:

@@ -187,3 +187,18 @@ def test_causal_additive_attention_and_errors(rng):
     with pytest.raises(ValueError, match=r"Attention: causal=True needs queries of shape "
                                          r"\(batch, steps, d\)"):
         att(x[:, 0], x, causal=True)
+
+
+@pytest.mark.parametrize("kind", ["dot", "additive"])
+@pytest.mark.parametrize("single", [True, False])
+def test_attention_runs_on_zero_rows(kind, single):
+    # an idle data-parallel rank sends 0 rows through forward and backward
+    sizes = dict(query_size=6, key_size=6) if kind == "additive" else {}
+    att = rb.nn.Attention(kind, **sizes)
+    q = rb.tensor(np.ones((0, 6) if single else (0, 2, 6)), requires_grad=True)
+    k = rb.tensor(np.ones((0, 7, 6)), requires_grad=True)
+    context, weights = att(q, k)
+    assert context.shape == ((0, 6) if single else (0, 2, 6))
+    assert weights.shape == ((0, 7) if single else (0, 2, 7))
+    (context.sum() + weights.sum()).backward()
+    assert q.grad.shape == q.shape and k.grad.shape == k.shape

@@ -305,6 +305,144 @@ def checkpoint_job(comm, rb, folder):
     return out
 
 
+def hangs_job(comm, rb, folder):
+    """Set-ups that left a rank waiting in a collective: every rank must end with the same
+    outcome (an attention model on an idle rank, a callback on rank 0 only, a NaN in one
+    rank's data, node-local resume files of different epochs, validation data on some ranks
+    only); and the error class agree shares (a corrupt resume file on every rank)."""
+    rank = comm.Get_rank()
+    X, y = _data(64)
+
+    def mlp(opt_cls=rb.optim.Adam, lr=0.01):
+        rb.seed(0)
+        m = rb.nn.Sequential(rb.nn.Dense(5, 8), rb.nn.Tanh(),
+                             rb.nn.Dense(8, 3)).astype(np.float64)
+        return m, opt_cls(m.parameters(), lr=lr)
+
+    def fit(m, opt, X=X, y=y, **kw):
+        kw.setdefault("epochs", 1)
+        return _fit(rb, "mpi", m, opt, X, y, **kw)
+
+    out = {}
+
+    class Net(rb.nn.Module):  # attention with dropout: the idle rank runs forward on 0 rows
+        def __init__(self):
+            self.emb, self.lstm = rb.nn.Embedding(10, 4), rb.nn.LSTM(4, 6)
+            self.att, self.drop = rb.nn.Attention("dot"), rb.nn.Dropout(0.2)
+            self.out = rb.nn.Dense(6, 3)
+
+        def forward(self, x):
+            seq, (h, c) = self.lstm(self.drop(self.emb(x)))
+            return self.out(self.att(h[-1], seq)[0])
+
+    Xa = np.random.default_rng(0).integers(0, 10, size=(17, 7))
+
+    def attention(dist):
+        rb.seed(0)
+        m = Net().astype(np.float64)
+        opt = rb.optim.SGD(m.parameters(), lr=0.1)
+        _fit(rb, dist, m, opt, Xa, Xa[:, 0] % 3, epochs=1)
+        return opt.vec.data.copy()
+
+    box = {}
+    out["attention_idle"] = _gather_text(comm, _error_of(lambda: box.update(w=attention("mpi"))))
+    if "w" in box:
+        out["attention_ranks"] = _ranks_difference(comm, box["w"])
+        if rank == 0:
+            out["attention_vs_one"] = float(np.abs(box["w"] - attention(None)).max())
+
+    for which in ("monitor", "checkpoint"):  # given on rank 0 only
+        cbs = [] if rank else [rb.callbacks.GradientMonitor()] if which == "monitor" else [
+            rb.callbacks.Checkpoint(os.path.join(folder, "r0.safetensors"))]
+        out[f"callback_rank0_{which}"] = _gather_text(comm, _error_of(
+            lambda cbs=cbs: fit(*mlp(), callbacks=cbs, epochs=2)))
+
+    Xn = X.copy()
+    if rank == 0:
+        Xn[3, 2] = np.nan
+    out["nan_one_rank"] = _gather_text(comm, _error_of(lambda: fit(*mlp(), X=Xn)))
+
+    val = (X[:16], y[:16]) if rank == 0 else None
+    out["validation_some"] = _gather_text(comm, _error_of(
+        lambda: fit(*mlp(), validation_data=val)))
+
+    mine = os.path.join(folder, f"node{rank}", "ck.safetensors")  # node-local folders
+    os.makedirs(os.path.dirname(mine), exist_ok=True)
+    m, opt = mlp()  # rank 0's checkpoint after 2 epochs, rank 1's after 1
+    _fit(rb, None, m, opt, X, y, epochs=2 - rank, callbacks=[rb.callbacks.Checkpoint(mine)])
+    comm.Barrier()
+    out["stale_resume"] = _gather_text(comm, _error_of(
+        lambda: fit(*mlp(), epochs=4, resume_from=mine)))
+
+    bad = os.path.join(folder, "bad.safetensors")
+    if rank == 0:
+        with open(bad, "wb") as f:
+            f.write(b"not a checkpoint at all")
+    comm.Barrier()
+
+    def corrupt():
+        try:
+            fit(*mlp(), resume_from=bad)
+        except ValueError as e:  # FormatError is a ValueError: caught so on every rank
+            return type(e).__name__
+        except Exception as e:  # noqa: BLE001
+            return f"not a ValueError: {type(e).__name__}"
+        return None
+
+    out["agree_classes"] = _gather_text(comm, corrupt())
+    return out
+
+
+def state_job(comm, rb):
+    """After fit raised on every rank, the layers are as before (their own generators, batch
+    norm on this process alone); a Dropout(rng=None) under a DataParallel made before
+    rb.seed follows the seed; identical data in another memory layout is accepted."""
+    rank = comm.Get_rank()
+    X, y = _data(64 if rank == 0 else 48)  # fit raises the documented error on both ranks
+    rb.seed(0)
+    m = rb.nn.Sequential(rb.nn.Dense(5, 8), rb.nn.BatchNorm1d(8), rb.nn.Dropout(0.5),
+                         rb.nn.Dense(8, 3)).astype(np.float64)
+    opt = rb.optim.SGD(m.parameters(), lr=0.1)
+    error = _error_of(lambda: _fit(rb, "mpi", m, opt, X, y, epochs=1))
+    m.train()
+    xb = np.random.default_rng(rank).normal(size=(6, 8)) * (1 + 5 * rank)
+    fresh = rb.nn.BatchNorm1d(8).astype(np.float64)
+    out = {"error": _gather_text(comm, error),
+           "rng_back": _gather_text(comm, m[2].rng is None),
+           "bn_alone": _gather_text(comm, float(np.abs(m[1](rb.tensor(xb)).data
+                                                       - fresh(rb.tensor(xb)).data).max())),
+           "theta_own": _gather_text(comm, bool(opt.vec.data.flags.owndata))}
+
+    X, y = _data(64)
+
+    def seeded(dist_first):
+        m = rb.nn.Sequential(rb.nn.Dense(5, 16, rng=1), rb.nn.Dropout(0.5),
+                             rb.nn.Dense(16, 3, rng=2)).astype(np.float64)
+        opt = rb.optim.SGD(m.parameters(), lr=0.2)
+        dp = rb.distributed.DataParallel(m, opt) if dist_first else None
+        rb.seed(42)  # after the DataParallel: the seed must still decide the masks
+        _fit(rb, dp, m, opt, X, y, epochs=1)
+        if dp is not None:
+            dp.close()
+        return opt.vec.data.copy()
+
+    w = seeded(True)
+    out["seed_after_dp_ranks"] = _ranks_difference(comm, w)
+    if rank == 0:
+        out["seed_after_dp_vs_one"] = float(np.abs(w - seeded(False)).max())
+
+    Xl = np.random.default_rng(0).normal(size=(300, 15, 19)) * 1e3
+    yl = (Xl[:, 0, 0] > 0).astype(int)
+    if rank == 1:
+        Xl = np.asfortranarray(Xl)
+    rb.seed(0)
+    m = rb.nn.Sequential(rb.nn.Flatten(), rb.nn.Dense(15 * 19, 2)).astype(np.float64)
+    out["layout"] = _gather_text(comm, _error_of(lambda: _fit(
+        rb, "mpi", m, rb.optim.SGD(m.parameters(), lr=0.01), Xl, yl, epochs=1,
+        batch_size=100)))
+    return out
+
+
 def main(job, folder):
     from mpi4py import MPI
 
@@ -312,7 +450,7 @@ def main(job, folder):
 
     comm = MPI.COMM_WORLD
     run = globals()[f"{job}_job"]
-    report = run(comm, rb, folder) if job == "checkpoint" else run(comm, rb)
+    report = run(comm, rb, folder) if job in ("checkpoint", "hangs") else run(comm, rb)
     if comm.Get_rank() == 0:
         with open(os.path.join(folder, f"{job}.json"), "w") as f:
             json.dump(report, f)

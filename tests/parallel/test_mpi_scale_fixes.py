@@ -119,3 +119,68 @@ def test_an_error_on_one_rank_before_training_is_every_ranks(tmp_path):
     assert first == second and "the folder" in first and "does not exist" in first
     first, second = report["resume_on_rank_0_only"]
     assert first == second and "exists on 1 of the 2 ranks" in first
+
+
+# -- round 2: set-ups that left a rank waiting, and the state fit leaves behind ------------
+
+@pytest.fixture(scope="module")
+def hangs(tmp_path_factory):
+    return mpirun(2, "hangs", tmp_path_factory.mktemp("hangs"), timeout=min(TIMEOUT, 60))
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    return mpirun(2, "state", tmp_path_factory.mktemp("state"), timeout=min(TIMEOUT, 60))
+
+
+def _same_error(pair, start):
+    first, second = pair
+    assert first == second and first.startswith(start), pair
+
+
+def test_attention_on_an_idle_rank_trains_as_one_process(hangs):
+    # 17 examples, batches of 16: rank 1 runs Attention (and dropout) on 0 rows
+    assert hangs["attention_idle"] == [None, None]
+    assert hangs["attention_ranks"] == 0.0
+    assert hangs["attention_vs_one"] < 1e-12
+
+
+@pytest.mark.parametrize("which", ["monitor", "checkpoint"])
+def test_a_callback_on_rank_0_only_is_one_error(hangs, which):
+    _same_error(hangs[f"callback_rank0_{which}"],
+                "ValueError: fit: distributed='mpi' needs the same callbacks on every rank")
+
+
+def test_a_nan_in_one_ranks_data_is_every_ranks_error(hangs):
+    _same_error(hangs["nan_one_rank"], "ValueError: fit: X contains 1 NaN")
+
+
+def test_validation_data_on_some_ranks_only_is_one_error(hangs):
+    _same_error(hangs["validation_some"], "ValueError: fit: distributed='mpi' needs the whole")
+    assert "validation X: rank 0 has 16 examples, rank 1 none" in hangs["validation_some"][0]
+
+
+def test_resume_files_of_other_epochs_are_one_error(hangs):
+    _same_error(hangs["stale_resume"], "ValueError: fit: resume_from")
+    assert "after 2 epochs on rank 0 but after 1 on rank 1" in hangs["stale_resume"][0]
+
+
+def test_agree_keeps_a_library_errors_class(hangs):
+    # the same corrupt resume file on every rank: rb.io.FormatError (a ValueError) on each
+    assert hangs["agree_classes"] == ["FormatError", "FormatError"]
+
+
+def test_fit_that_raised_leaves_the_layers_as_before(state):
+    _same_error(state["error"], "ValueError: fit: distributed='mpi' needs the whole")
+    assert state["rng_back"] == [True, True]  # Dropout(rng=None) again
+    assert state["bn_alone"] == [0.0, 0.0]  # batch norm on this process's batch alone
+    assert state["theta_own"] == [True, True]  # theta out of the node's shared window
+
+
+def test_dropout_follows_rb_seed_made_after_the_data_parallel(state):
+    assert state["seed_after_dp_ranks"] == 0.0
+    assert state["seed_after_dp_vs_one"] < 1e-12
+
+
+def test_the_same_data_in_another_memory_layout_is_accepted(state):
+    assert state["layout"] == [None, None]  # C order on rank 0, Fortran order on rank 1

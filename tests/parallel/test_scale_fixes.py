@@ -123,3 +123,83 @@ def test_threads_rigl_ranks_connections_by_the_whole_batch():
     (mask_t, w_t), (mask_1, w_1) = run("threads"), run(None)
     np.testing.assert_array_equal(mask_t, mask_1)
     np.testing.assert_allclose(w_t, w_1, rtol=0, atol=1e-12)
+
+
+# -- data-parallel pieces that need no second rank ------------------------------------------
+
+def test_data_checksum_is_layout_independent_and_bounded():
+    from rosenblatt.training.distributed import _checksum
+
+    g = np.random.default_rng(0)
+    for shape in [(300, 15, 19), (64, 3, 8, 8), (50, 7)]:
+        X = g.normal(size=shape) * 1e3
+        assert _checksum(np.asfortranarray(X)) == _checksum(X)
+        assert _checksum(X[::-1]) != _checksum(X)  # the rows in another order
+    # a sample of at most 1024 rows x 1024 values: a (2048, 3, 64, 64) array reads 1M of 25M
+    big = np.lib.stride_tricks.as_strided(np.ones(1, np.float32), (2048, 3, 64, 64),
+                                          (0, 0, 0, 0))
+    n = 1024 * 1024
+    assert _checksum(big) == pytest.approx(n + (n - 1) / 2)  # sum of 1 + i / n
+
+
+def test_agree_maps_an_error_to_the_nearest_class_it_knows():
+    from rosenblatt.io.errors import FormatError
+    from rosenblatt.training.distributed import _shared_error_class
+    from rosenblatt.training.trainer import DivergenceError
+
+    def names(kind):
+        return [f"{k.__module__}.{k.__qualname__}" for k in kind.__mro__]
+
+    class OtherPackagesError(ValueError):
+        pass
+
+    assert _shared_error_class(names(FormatError)) is FormatError
+    assert _shared_error_class(names(DivergenceError)) is DivergenceError
+    assert _shared_error_class(names(OtherPackagesError)) is ValueError
+    OtherPackagesError.__name__ = OtherPackagesError.__qualname__ = "FormatError"
+    assert _shared_error_class(names(OtherPackagesError)) is ValueError  # not rosenblatt's
+    assert _shared_error_class(names(KeyError)) is None  # RuntimeError naming it (documented)
+
+
+def test_dropout_under_a_data_parallel_follows_a_later_rb_seed():
+    MPI = pytest.importorskip("mpi4py.MPI")
+    m = rb.nn.Sequential(rb.nn.Dense(4, 6, rng=0), rb.nn.Dropout(0.5)).astype(np.float64)
+    dp = rb.distributed.DataParallel(m, rb.optim.SGD(m.parameters(), lr=0.1),
+                                     comm=MPI.COMM_SELF)
+    m.train()
+    x = rb.tensor(np.ones((8, 4)))
+    rb.seed(42)
+    a = m(x).data
+    rb.seed(42)
+    b = m(x).data
+    dp.close()
+    rb.seed(42)
+    assert (a == b).all() and (m(x).data == a).all()
+
+
+def test_profile_rank_alone_runs():
+    pytest.importorskip("mpi4py")
+    pytest.importorskip("threadpoolctl")
+    from benchmarks.workloads.scale import rank_alone
+
+    out = rank_alone(256, 1)  # rank 0 of 2 posing alone: check_data must not see "rank 1"
+    assert out["p50"]["rank"] > 0
+
+
+def test_a_layer_that_marks_its_batch_draws_keeps_weight_draws_its_own():
+    # a shard of 8 rows of a global batch of 16, and a weight with 8 rows (DropConnect): only
+    # the draw the layer marks as over the batch is drawn for the global batch
+    MPI = pytest.importorskip("mpi4py.MPI")
+    m = rb.nn.Sequential(rb.nn.Dense(3, 3, rng=0), rb.nn.Dropout(0.5, rng=21))
+    dp = rb.distributed.DataParallel(m, rb.optim.SGD(m.parameters(), lr=0.1),
+                                     comm=MPI.COMM_SELF)
+    g, dp._rows = m[1].rng, (16, 8, 16)
+    plain = np.random.default_rng(21)
+    assert (g.random((8, 3)) == plain.random((16, 3))[8:]).all()  # unmarked: by shape
+    weight = rb.nn.Parameter(np.ones((8, 3)))
+    with g.per_example(weight):
+        assert (g.random((8, 3)) == plain.random((8, 3))).all()  # a weight: its own draw
+    assert (g.random((8, 3)) == plain.random((8, 3))).all()  # marking layer: unmarked passes
+    with g.per_example(rb.tensor(np.ones((8, 3)))):
+        assert (g.random((8, 3)) == plain.random((16, 3))[8:]).all()  # the batch: global
+    dp.close()
