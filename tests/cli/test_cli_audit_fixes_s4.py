@@ -3,7 +3,9 @@ matched by header name, resumes that refuse another seed/config, tune's space ch
 bounds and for keys the trials cannot vary."""
 
 import json
+import os
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -63,11 +65,13 @@ def _refused(argv, capsys, *expected):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    """rb.fit fails the test if called: the error is found before training."""
+    """rb.fit and every tune trial fail the test if called: the error is found before."""
     def fit(*args, **kwargs):
         raise AssertionError("training started before the user error was found")
 
     monkeypatch.setattr(rb, "fit", fit)
+    monkeypatch.setattr(rb.tuning, "tune_fit", fit)
+    monkeypatch.setattr(rb.tuning.networks, "train_trial", fit)
 
 
 def _strict(text):
@@ -115,6 +119,9 @@ batch_size = 16
 name = "adam"
 lr = 0.05
 """
+
+CSV_WITH_VALIDATION = CSV_CFG.replace("test = 0.2\n", "test = 0.2\nvalidation = 0.2\n")
+
 
 
 # -- 1: evolve --out -------------------------------------------------------------------------
@@ -350,3 +357,199 @@ def test_learning_curve_of_losses_below_zero_has_a_linear_scale(tmp_path):
         warnings.simplefilter("error")  # "Data has no positive values ... log-scaled"
         plot_curves({"loss": [-0.5, -1.4, -2.5]}, str(tmp_path / "c.png"), "t")
     assert (tmp_path / "c.png").exists()
+
+
+# -- second round: duplicate CSV column names, tune's model and checks as train's,
+# cli.columns checked, conditional range ends, resume by the file a path names, evolve's
+# refused run leaves nothing, a finished grid study says so --------------------------------
+
+TUNE_TABLE = """
+[tune]
+method = "random"
+n_trials = 1
+[tune.space]
+"optimizer.lr" = { type = "loguniform", low = 1e-2, high = 1e-1 }
+"""
+
+
+def test_csv_with_two_input_columns_of_one_name_is_refused_at_train(tmp_path, capsys,
+                                                                    no_training):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 3))
+    _csv(tmp_path / "ab_train.csv", ["a", "a", "b", "label"], np.c_[x, x[:, 0] > 0])
+    cfg = _write(tmp_path, CSV_WITH_VALIDATION)
+    _refused(["train", cfg, "--out", str(tmp_path / "o"), "--quiet"], capsys, "ab_train.csv",
+             "2 columns are named 'a'", "rename")
+    assert not (tmp_path / "o").exists()
+
+
+def test_tune_model_has_the_csv_columns_and_target_of_train(tmp_path, capsys):
+    _ab_data(tmp_path)
+    cfg = _write(tmp_path, CSV_WITH_VALIDATION + TUNE_TABLE)
+    out = tmp_path / "t"
+    assert main(["tune", cfg, "--out", str(out)]) == 0
+    capsys.readouterr()
+    meta = rb.io.load_checkpoint(str(out / "model.safetensors")).metadata["cli"]
+    assert meta["columns"] == ["a", "b"]
+    assert meta["target"] == "label" and meta["path"] is True
+    model = str(out / "model.safetensors")
+    printed = []
+    for name in ("ab_test.csv", "ba_test.csv", "ab_train.csv"):
+        assert main(["predict", model, str(tmp_path / name), "--proba"]) == 0
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1]
+    assert len(printed[2].splitlines()) == 80
+
+
+@pytest.mark.parametrize("columns", [5, "ab", ["a"], ["a", "a"], ["a", 3], ["a", ""]])
+def test_model_file_columns_metadata_is_checked(tmp_path, capsys, columns):
+    model = rb.nn.Sequential(rb.nn.Dense(2, 2))
+    path = str(tmp_path / "m.safetensors")
+    rb.save(model, path, metadata={"cli": {
+        "task": "classification", "loss": "cross_entropy", "mean": np.zeros(2),
+        "std": np.ones(2), "path": True, "target": "label", "columns": columns}})
+    _ab_data(tmp_path)
+    _refused(["predict", path, str(tmp_path / "ab_test.csv")], capsys, "cli.columns",
+             "column names")
+
+
+def test_model_file_columns_metadata_as_train_writes_it_passes():
+    from rosenblatt.cli.modelfile import check_metadata
+
+    meta = {"mean": np.zeros(2), "std": np.ones(2), "columns": ["a", "b"]}
+    assert check_metadata(meta, "m")["columns"] == ["a", "b"]
+
+
+def test_tune_refuses_nll_on_outputs_that_are_not_log_probabilities(tmp_path, capsys,
+                                                                    no_training):
+    text = SMALL.replace("[training]", '[training]\nloss = "nll"') + TUNE_TABLE
+    _refused(["tune", _write(tmp_path, text), "--out", str(tmp_path / "t")], capsys,
+             "training.loss", "LogSoftmax")
+    assert not (tmp_path / "t").exists()
+
+
+def test_tune_refuses_a_class_only_in_the_test_file(tmp_path, capsys, no_training):
+    _ab_data(tmp_path)
+    _csv(tmp_path / "t3.csv", ["a", "b", "label"], [[0.1, 0.2, 0], [0.3, 0.1, 2]])
+    text = CSV_WITH_VALIDATION.replace("test = 0.2", 'test = "t3.csv"') + TUNE_TABLE
+    _refused(["tune", _write(tmp_path, text), "--out", str(tmp_path / "t")], capsys,
+             "t3.csv line 3", "2 values per sample")
+    assert not (tmp_path / "t").exists()
+
+
+def test_tune_refuses_a_model_with_the_wrong_number_of_outputs(tmp_path, capsys, no_training):
+    text = SMALL.replace("out_features = 2", "out_features = 3") + TUNE_TABLE
+    _refused(["tune", _write(tmp_path, text), "--out", str(tmp_path / "t")], capsys,
+             "model.layers[2]", "3 values", "2 classes")
+
+
+def test_tune_refuses_a_conditional_range_end_that_is_not_a_valid_config(tmp_path, capsys,
+                                                                         no_training):
+    text = SMALL.replace('name = "adam"', 'name = "sgd"') + """
+[tune]
+method = "random"
+n_trials = 4
+[tune.space]
+"optimizer.name" = { type = "choice", values = ["adam", "sgd"] }
+""" + ('"optimizer.momentum" = { type = "uniform", low = 0.0, high = 1.05, '
+          'when = { "optimizer.name" = "sgd" } }\n')
+    _refused(["tune", _write(tmp_path, text), "--out", str(tmp_path / "t")], capsys,
+             'tune.space."optimizer.momentum"', "high", "momentum")
+
+
+def test_range_ends_cover_every_conditional_parameter():
+    from rosenblatt.cli.tune import _ends
+    from rosenblatt.tuning import Choice, Space, Uniform
+
+    space = Space({"opt": Choice(["adam", "sgd"]),
+                   "nesterov": Choice([False, True], when={"opt": "sgd"}),
+                   "momentum": Uniform(0.0, 0.9, when={"nesterov": True}),
+                   "beta": Uniform(0.5, 0.99, when={"opt": "adam"})})
+    for row in np.random.default_rng(0).random((5, space.dim)):
+        ends = {(name, side): (probe, value) for probe, name, side, value
+                in _ends(space, row[None])}
+        assert set(ends) == {(n, s) for n in ("momentum", "beta") for s in ("low", "high")}
+        assert ends["momentum", "high"][1] == pytest.approx(0.9)
+        assert ends["momentum", "low"][0]["nesterov"] is True
+        assert ends["beta", "low"][1] == pytest.approx(0.5)
+
+
+def test_resume_with_another_spelling_of_the_same_data_path_continues(tmp_path, capsys):
+    _ab_data(tmp_path)
+    cfg = _write(tmp_path, CSV_WITH_VALIDATION.replace("epochs = 5", "epochs = 1"))
+    out = str(tmp_path / "o")
+    assert main(["train", cfg, "--out", out, "--quiet"]) == 0
+    dot = _write(tmp_path, CSV_WITH_VALIDATION.replace('"ab_train.csv"', '"./ab_train.csv"'),
+                 "dot.toml")
+    assert main(["train", dot, "--out", out, "--quiet", "--resume", "--epochs", "2"]) == 0
+    (tmp_path / "sub").mkdir()
+    up = _write(tmp_path / "sub",
+                CSV_WITH_VALIDATION.replace('"ab_train.csv"', '"../ab_train.csv"'))
+    assert main(["train", up, "--out", out, "--quiet", "--resume", "--epochs", "3"]) == 0
+    capsys.readouterr()
+    # the same string from another folder names another file: refused
+    _ab_data(tmp_path / "sub")
+    other = _write(tmp_path / "sub", CSV_WITH_VALIDATION, "other.toml")
+    _refused(["train", other, "--out", out, "--quiet", "--resume", "--epochs", "4"], capsys,
+             "data.path", "ab_train.csv")
+
+
+def test_tune_resume_with_another_spelling_of_the_same_data_path(tmp_path, capsys):
+    _ab_data(tmp_path)
+    cfg = _write(tmp_path, CSV_WITH_VALIDATION.replace("epochs = 5", "epochs = 1") + TUNE_TABLE)
+    out = str(tmp_path / "t")
+    assert main(["tune", cfg, "--out", out]) == 0
+    (tmp_path / "sub").mkdir()
+    up = _write(tmp_path / "sub", CSV_WITH_VALIDATION.replace("epochs = 5", "epochs = 1").replace(
+        '"ab_train.csv"', '"../ab_train.csv"') + TUNE_TABLE)
+    assert main(["tune", up, "--out", out, "--trials", "2"]) == 0
+    assert len(json.loads((tmp_path / "t" / "study.json").read_text())["trials"]) == 2
+
+
+def test_evolve_refused_config_leaves_no_folders(tmp_path, capsys):
+    cfg = _write(tmp_path, 'algorithm = "cne"\ntask = "xor"\ngenerations = 2\n'
+                           '[cne]\nhidden = [-3]\n')
+    _refused(["evolve", cfg, "--out", str(tmp_path / "ev" / "deep")], capsys, "hidden")
+    assert not (tmp_path / "ev").exists()
+
+
+GRID = SMALL + """
+[tune]
+method = "grid"
+n_trials = 4
+[tune.space]
+"optimizer.lr" = { type = "loguniform", low = 1e-2, high = 1e-1 }
+"model.layers[0].out_features" = { type = "int", low = 2, high = 6 }
+"""
+
+
+def test_tune_trials_on_a_finished_grid_study_says_the_grid_is_complete(tmp_path, capsys):
+    cfg = _write(tmp_path, GRID)
+    out = str(tmp_path / "g")
+    assert main(["tune", cfg, "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["tune", cfg, "--out", out, "--trials", "9"]) == 0
+    err = capsys.readouterr().err
+    assert "grid_points 2" in err and "4 combinations" in err, err
+    assert "Warning" not in err
+    assert len(json.loads((tmp_path / "g" / "study.json").read_text())["trials"]) == 4
+
+
+def test_minimize_warns_when_a_resumed_grid_cannot_grow(tmp_path):
+    from rosenblatt.tuning import Space, Uniform, minimize
+
+    space = Space({"x": Uniform(0, 1), "y": Uniform(0, 1)})
+    path = str(tmp_path / "s.json")
+    minimize(_quadratic, space, method="grid", n_trials=4, seed=0, resume_from=path)
+    with pytest.warns(UserWarning, match="grid_points 2"):
+        study = minimize(_quadratic, space, method="grid", n_trials=9, resume_from=path)
+    assert len(study.trials) == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        minimize(_quadratic, space, method="grid", n_trials=4, resume_from=path)
+    assert os.path.exists(path)
+
+
+def _quadratic(p):
+    return (p["x"] - 0.3) ** 2 + p["y"]
+
