@@ -43,8 +43,9 @@ class XOR:
         left = 4.0 - np.abs(o - self.y).sum(axis=(-2, -1))
         if not left.ndim:  # one network
             return max(left, 0.0) ** 2
-        # the cap as a masked assignment: np.maximum here measurably slowed the code after
-        # it on AVX-512 machines (NEAT's XOR evaluation by 5%), a mask does not
+        # the cap as a masked assignment: np.maximum (or np.clip) here measurably slowed the
+        # code after it on the Xeon this was measured on (NEAT's XOR evaluation by 5%); a mask
+        # does not
         left[left < 0.0] = 0.0
         return left ** 2
 
