@@ -238,7 +238,12 @@ def record(history, fitnesses, **extra):
     if finite.size == 0:
         finite = np.array([-np.inf])
     history.setdefault("best", []).append(float(finite.max()))
-    history.setdefault("mean", []).append(float(finite.mean()))
+    with np.errstate(over="ignore"):  # fitnesses near the float64 limit: their sum overflows
+        mean = finite.mean()
+    if not np.isfinite(mean) and np.isfinite(finite).all():
+        scale = float(np.abs(finite).max())
+        mean = (finite / scale).mean() * scale
+    history.setdefault("mean", []).append(float(mean))
     history.setdefault("worst", []).append(float(finite.min()))
     for key, value in extra.items():
         history.setdefault(key, []).append(value)

@@ -189,3 +189,14 @@ def test_cosyne_keeps_its_best_in_the_model_after_repacking():
     (b0, bf0, m0), (b1, bf1, m1) = results
     np.testing.assert_array_equal(b1, b0)
     assert bf1 == bf0 and m1 == m0 == bf0
+
+
+def test_history_mean_of_fitnesses_near_the_float64_limit():
+    """record()'s mean does not overflow (a RuntimeWarning, an error under the tests' strict
+    floating-point settings) when the fitnesses are near the float64 limit."""
+    from rosenblatt.evolution.core import record
+
+    history = {}
+    record(history, np.array([1e308, 1.5e308, 1.7e308]))
+    assert history["mean"][0] == pytest.approx(1.4e308)
+    assert history["best"][0] == 1.7e308
