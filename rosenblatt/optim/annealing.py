@@ -315,7 +315,8 @@ class _Annealer:
         return False
 
     def _sweep(self, closure, move, temperature):
-        """Weight by weight: change weight i alone, keep or revert it; returns the number kept.
+        """Weight by weight: change weight i alone, keep or revert it; returns the fraction of
+        the weights visited (the live ones, :meth:`_live`) whose change was kept.
 
         The uniform numbers of the Metropolis rule are drawn for the whole
         sweep at once (one per weight, used only when the change worsens the
@@ -325,7 +326,8 @@ class _Annealer:
         u = self.rng.random(theta.size)
         whole = self._squash_touches_others()
         kept = 0
-        for i in self._live():
+        live = self._live()
+        for i in live:
             if whole:
                 np.copyto(self._saved, theta)
             old = theta[i]
@@ -339,7 +341,7 @@ class _Annealer:
                 np.copyto(theta, self._saved)
             else:
                 theta[i] = old
-        return kept
+        return kept / max(len(live), 1)
 
     def _live(self):
         """The weights a sweep visits: all but the inert ones (missing connections, padding
@@ -378,7 +380,7 @@ class _Annealer:
         if self._inert:
             self._inert.zero(move)
         if self.per_weight:  # the fraction of the live weights' moves that was kept
-            kept = self._sweep(closure, move, temperature) / max(len(self._live()), 1)
+            kept = self._sweep(closure, move, temperature)
         else:
             kept = float(self._try(closure, move, temperature))
         self.t += 1
