@@ -162,6 +162,22 @@ def _shared_error_class(names):
     return None
 
 
+def _error_text(error):
+    """``error``'s class (its ``__mro__`` as ``module.qualname``) and message, as JSON bytes."""
+    return json.dumps([[_qualified(k) for k in type(error).__mro__], str(error)]).encode()
+
+
+def _error_from_text(text, rank):
+    """The error to raise for rank ``rank``'s :func:`_error_text`: of the same class with the
+    same message when :func:`_shared_error_class` knows it, else a RuntimeError naming the
+    class and the rank."""
+    names, message = json.loads(text.decode())
+    kind = _shared_error_class(names)
+    name = names[0].rsplit(".", 1)[-1]
+    return (RuntimeError(f"rank {rank} stopped with {name}: {message}")
+            if kind is None else kind(message))
+
+
 def launched_by_mpirun():
     """True when this process was started by an MPI launcher (``mpirun``/``mpiexec``/``srun``).
 
@@ -429,8 +445,11 @@ class DataParallel:
         reached into its own flag and reads the others' (see :meth:`_NodeMemory.meet`).
         """
         start = time.perf_counter()
-        self._node.meet(self.spin, self.poll_interval if self.wait == "poll" else None)
+        stopped = self._node.meet(self.spin, self.poll_interval if self.wait == "poll" else None)
         self.timers["wait"] += time.perf_counter() - start
+        if stopped is not None:  # a rank stopped with an error: it will never come
+            rank, text = stopped
+            raise _error_from_text(text, rank)
 
     def reduce(self, weight, loss=0.0, scaled=False, whole=False):
         """The batch's gradient where this rank needs it; returns the batch's loss.
@@ -555,16 +574,33 @@ class DataParallel:
             m.rng = rng
         self._drawing = []
 
-    def _abandon(self):
-        """After an error on this rank alone (the others may be in a collective): undo
-        what can be undone without meeting them. :meth:`_unhook`, and theta and the gradient
-        back into this process's memory (values kept); the shared window stays allocated
-        (freeing it is collective), and later steps take the Allreduce path."""
+    def abandon(self, error=None):
+        """After an error on this rank alone (the others may be waiting for it): undo what
+        can be undone without meeting them, and tell them.
+
+        Sharded, the other ranks wait for this one in the node's memory: this
+        rank marks itself stopped there (with ``error``'s class and message),
+        and each other rank's next meeting raises that error (as
+        :meth:`agree` would: the same class and message) instead of waiting
+        forever; they then abandon too. Then :meth:`_unhook`, and theta and
+        the gradient back into this process's memory (values kept); the
+        shared window stays allocated (freeing it is collective), and later
+        steps take the Allreduce path. ``rb.fit`` calls it when a step raises
+        on some ranks only; a hand-written loop can do the same. Not
+        sharded, ranks waiting in an MPI collective cannot be told: run the
+        script as ``mpirun -n N python -m mpi4py script.py``, which ends the
+        job when one rank raises.
+        """
         self._unhook()
         if self._node is not None:
+            if error is None:
+                error = RuntimeError("DataParallel.abandon() was called")
+            self._node.stop(_error_text(error))
             vec = self.vec
             vec.move_to(vec.data.copy(), vec.grad.copy())
         self._node, self.sharded = None, False
+
+    _abandon = abandon
 
     def close(self):
         """Collective: free the node's shared buffers (``rb.fit`` does it for the
@@ -656,8 +692,7 @@ class DataParallel:
         if not failed.any():
             return
         first = int(np.flatnonzero(failed)[0])
-        text = (json.dumps([[_qualified(k) for k in type(error).__mro__], str(error)]).encode()
-                if self.rank == first else b"")
+        text = _error_text(error) if self.rank == first else b""
         n = np.array([len(text)], dtype=np.int64)
         self.comm.Bcast(n, root=first)
         buf = (np.frombuffer(text, dtype=np.uint8).copy() if self.rank == first
@@ -666,11 +701,7 @@ class DataParallel:
         if self.rank == first:
             self._every_rank = error
             raise error
-        names, message = json.loads(buf.tobytes().decode())
-        kind = _shared_error_class(names)
-        name = names[0].rsplit(".", 1)[-1]
-        error = (RuntimeError(f"rank {first} stopped with {name}: {message}")
-                 if kind is None else kind(message))
+        error = _error_from_text(buf.tobytes(), first)
         self._every_rank = error
         raise error
 
@@ -847,6 +878,9 @@ class _GlobalBatchDraws(np.random.Generator):
         return self._source().uniform(low, high, shape[0])[shape[1]]
 
 
+_STOP_TEXT = 4096  # bytes per rank in the node's memory for the error it stopped with
+
+
 class _NodeMemory:
     """Buffers that the ranks of one node share (an MPI-3 shared-memory window).
 
@@ -855,7 +889,8 @@ class _NodeMemory:
     place); ``smalls[r]``: its loss; ``exchange``:
     where each rank writes its shard of another vector (the optimizer's state)
     for the others to copy; ``flags[r]``: how many meetings rank ``r`` has
-    reached (:meth:`meet`; each on its own cache line). ``why_not`` says why
+    reached (:meth:`meet`; each on its own cache line), -1 once it stopped
+    with an error, whose text is then in ``texts[r]`` (:meth:`stop`). ``why_not`` says why
     sharing is impossible (the ranks are on several nodes, or the window
     cannot be made), else None.
     """
@@ -878,7 +913,8 @@ class _NodeMemory:
         pad = (lambda m: (m + 15) // 16 * 16)  # 64-byte aligned rows
         rows, small = pad(n), pad(n_small)
         total = (2 * k + 1) * rows + k * small
-        size = total * item + 64 * k  # and a 64-byte line per rank for its meeting flag
+        # and a 64-byte line per rank for its meeting flag, and its error's text if it stops
+        size = total * item + (64 + _STOP_TEXT) * k
         try:
             self.win = MPI.Win.Allocate_shared(size if node.Get_rank() == 0 else 0,
                                                item, comm=node)
@@ -898,6 +934,8 @@ class _NodeMemory:
             row(2 * k + 1, k * small), shape=(k, n_small), strides=(small * item, item))
         # rank r's count of meetings reached: one int64 at the start of its own cache line
         self.flags = np.frombuffer(buf, dtype=np.int64, count=8 * k, offset=total * item)[::8]
+        self.texts = np.frombuffer(buf, dtype=np.uint8, count=_STOP_TEXT * k,
+                                   offset=total * item + 64 * k).reshape(k, _STOP_TEXT)
         self.rank, self.others, self.reached = comm.Get_rank(), [
             r for r in range(k) if r != comm.Get_rank()], 0
         self.node = node
@@ -907,7 +945,8 @@ class _NodeMemory:
         node.Barrier()  # every flag at zero before anyone meets
 
     def meet(self, spin, interval=None):
-        """Wait until every rank of the node has reached this meeting.
+        """Wait until every rank of the node has reached this meeting; None, or
+        ``(rank, text)`` when a rank stopped with an error (:meth:`stop`) instead.
 
         A rank publishes its writes to the shared buffers (``Win.Sync``, a
         memory fence), then the number of meetings it has reached in its flag,
@@ -926,7 +965,11 @@ class _NodeMemory:
         flags[self.rank] = reached
         start = None
         for r in self.others:
-            while flags[r] < reached:
+            while (f := flags[r]) < reached:
+                if f < 0:  # rank r stopped with an error (stop): it will never come
+                    self.win.Sync()  # its text was written before its flag
+                    text = self.texts[r]
+                    return r, text[8:8 + int(text[:8].view(np.int64)[0])].tobytes()
                 if start is None:
                     start = clock()
                 elif clock() - start > spin:
@@ -934,6 +977,19 @@ class _NodeMemory:
                         os.sched_yield()
                     else:
                         time.sleep(interval)
+        self.win.Sync()
+        return None
+
+    def stop(self, text):
+        """Mark this rank stopped with an error (``text``: its class and message as bytes,
+        cut to fit): the others' :meth:`meet` returns ``(this rank, text)`` instead of
+        waiting for it."""
+        text = text[:_STOP_TEXT - 8]
+        mine = self.texts[self.rank]
+        mine[:8] = np.frombuffer(np.int64(len(text)).tobytes(), dtype=np.uint8)
+        mine[8:8 + len(text)] = np.frombuffer(text, dtype=np.uint8)
+        self.win.Sync()  # the text before the mark
+        self.flags[self.rank] = -1
         self.win.Sync()
 
     def free(self):

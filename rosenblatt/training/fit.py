@@ -616,8 +616,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             if (not over_mpi or isinstance(e, DivergenceError)
                     or data_parallel.raised_on_every_rank(e)):
                 data_parallel.close()  # every rank stopped here (or threads): close together
-            else:  # this rank alone (maybe): put the layers back without a collective
-                data_parallel._abandon()
+            else:  # this rank alone (maybe): put the layers back without a collective,
+                data_parallel.abandon(e)  # and the others' next meeting raises e
+        elif (over_mpi and not isinstance(e, DivergenceError)
+              and not data_parallel.raised_on_every_rank(e)):
+            data_parallel.abandon(e)  # the caller's DataParallel: tell the others too
         raise
     finally:
         if progress_bar is not None:

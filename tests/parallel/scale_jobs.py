@@ -390,6 +390,35 @@ def hangs_job(comm, rb, folder):
         return None
 
     out["agree_classes"] = _gather_text(comm, corrupt())
+
+    # one rank raises mid-training (a callback, a layer): the others, waiting for it in the
+    # node's memory, raise its error at their next meeting instead of waiting forever
+    class Boom(rb.callbacks.Callback):
+        def on_batch_end(self, trainer, batch, logs):
+            if rank == 1 and batch == 1:
+                raise ValueError("boom on rank 1")
+
+    m, opt = mlp()
+    out["raise_mid_fit"] = _gather_text(comm, _error_of(lambda: fit(m, opt, callbacks=[Boom()])))
+    out["raise_mid_fit_sharded"] = _gather_text(comm, bool(opt.vec.data.flags.owndata))
+
+    class Fails(rb.nn.Module):  # a layer that fails on rank 0's fourth batch
+        def __init__(self):
+            self.inner, self.calls = rb.nn.Dense(5, 3), 0
+
+        def forward(self, x):
+            self.calls += 1
+            if rank == 0 and self.calls == 4:
+                raise FloatingPointError("overflow in the layer on rank 0")
+            return self.inner(x)
+
+    rb.seed(0)
+    m = Fails().astype(np.float64)
+    opt = rb.optim.SGD(m.parameters(), lr=0.1)
+    dp = rb.distributed.DataParallel(m, opt)  # the caller's: fit does not close it
+    out["raise_mid_fit_callers_dp"] = _gather_text(comm, _error_of(
+        lambda: _fit(rb, dp, m, opt, X, y, epochs=1)))
+    out["callers_dp_sharded_after"] = _gather_text(comm, dp.sharded)
     return out
 
 

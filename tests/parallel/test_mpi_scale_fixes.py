@@ -165,6 +165,16 @@ def test_resume_files_of_other_epochs_are_one_error(hangs):
     assert "after 2 epochs on rank 0 but after 1 on rank 1" in hangs["stale_resume"][0]
 
 
+def test_an_error_on_one_rank_mid_training_is_raised_on_every_rank(hangs):
+    # rb.fit's DataParallel: the others raise the failing rank's error at their next meeting
+    _same_error(hangs["raise_mid_fit"], "ValueError: boom on rank 1")
+    assert hangs["raise_mid_fit_sharded"] == [True, True]  # theta back in each process
+    # the caller's DataParallel too (fit does not close it, but marks the rank stopped)
+    _same_error(hangs["raise_mid_fit_callers_dp"],
+                "FloatingPointError: overflow in the layer on rank 0")
+    assert hangs["callers_dp_sharded_after"] == [False, False]
+
+
 def test_agree_keeps_a_library_errors_class(hangs):
     # the same corrupt resume file on every rank: rb.io.FormatError (a ValueError) on each
     assert hangs["agree_classes"] == ["FormatError", "FormatError"]
