@@ -682,10 +682,40 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.persistent = persistent
         self.momentum = momentum
 
-    # the fitted parameters, always in step with rbm_ (views, never stale copies)
+    # the fitted parameters, always in step with rbm_ (views, never stale copies); setting one
+    # (scikit-learn's idiom to load or initialise weights) writes into rbm_'s arrays in place
+    def _set_fitted(self, name, value, target, shape):
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{type(self).__name__}: {name} must be numeric; got dtype "
+                            f"{value.dtype}")
+        if value.shape != shape:
+            raise ValueError(f"{type(self).__name__}: {name} must have shape {shape}; got "
+                             f"{value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{type(self).__name__}: {name} must be finite; got NaN or "
+                             f"infinite values")
+        target[...] = value  # in place: the views into the flat vector stay
+
     components_ = property(lambda self: self._fitted().W.data.T)
     intercept_hidden_ = property(lambda self: self._fitted().c.data)
     intercept_visible_ = property(lambda self: self._fitted().b.data)
+
+    @components_.setter
+    def components_(self, value):
+        rbm = self._fitted()
+        self._set_fitted("components_", value, rbm.W.data.T, (rbm.n_hidden, rbm.n_visible))
+
+    @intercept_hidden_.setter
+    def intercept_hidden_(self, value):
+        rbm = self._fitted()
+        self._set_fitted("intercept_hidden_", value, rbm.c.data, (rbm.n_hidden,))
+
+    @intercept_visible_.setter
+    def intercept_visible_(self, value):
+        rbm = self._fitted()
+        self._set_fitted("intercept_visible_", value, rbm.b.data, (rbm.n_visible,))
+
     h_samples_ = property(lambda self: self._fitted()._chains)
     # get_feature_names_out (bernoullirbm0, ...) and set_output read it
     _n_features_out = property(lambda self: self._fitted().n_hidden)
@@ -714,10 +744,15 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                         momentum=float(self.momentum), rng=rng, dtype=dtype)
         self._optimizer = SGD(self.rbm_.vector, lr=float(self.learning_rate),
                               momentum=float(self.momentum))
+        if self.rbm_.persistent:  # batch_size chains from all-zero hidden states, as scikit-learn
+            self.rbm_._chains = np.zeros((int(self.batch_size), int(self.n_components)), dtype)
         # which bit score_samples flips is a hash of the row: integer weights, exact sums
         self._flip_weights = rng.integers(1, 2**20, n_features)
 
     def _update(self, v):
+        # the settings as they are now: set_params between partial_fit calls takes effect
+        self._optimizer.lr = float(self.learning_rate)
+        self._optimizer.momentum = float(self.momentum)
         self.rbm_.cd_gradient(v, self.random_state_)
         self._optimizer.step()
 
@@ -747,22 +782,27 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=first)
         if first:
             self._start(X.shape[1], X.dtype)
+        else:
+            self._check_params()
         self._update(X.astype(self.rbm_.W.dtype, copy=False))
         return self
 
-    def _data(self, X):
+    def _data(self, X, promote=False):
+        """X checked, in the model's dtype; with ``promote``, in the wider of the two (float64
+        data on a float32 model stay float64, as scikit-learn computes)."""
         check_is_fitted(self, "rbm_")
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        return X.astype(self.rbm_.W.dtype, copy=False)
+        dtype = np.result_type(X.dtype, self.rbm_.W.dtype) if promote else self.rbm_.W.dtype
+        return X.astype(dtype, copy=False)
 
     def transform(self, X):
         """p(h = 1 | v) for each row: (n_samples, n_components)."""
-        X = self._data(X)  # first: NotFittedError before rbm_ is read
+        X = self._data(X, promote=True)  # first: NotFittedError before rbm_ is read
         return self.rbm_._hidden_probs(X)
 
     def score_samples(self, X):
         """The pseudo-likelihood of each row (one flipped bit stands for all): (n_samples,)."""
-        X = self._data(X)
+        X = self._data(X, promote=True)
         levels = np.clip(np.round(X.astype(np.float64) * 255), -1e6, 1e6).astype(np.int64)
         flips = (levels @ self._flip_weights) % X.shape[1]
         # in the model's dtype (float32 for float32 data), as scikit-learn's

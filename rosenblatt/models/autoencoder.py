@@ -34,6 +34,8 @@ corruption is the model's ``transform_input`` regularizer hook and the penalties
 ``penalty`` hook, so there is one training loop in the library.
 """
 
+import threading
+
 import numpy as np
 
 from ..autodiff import _kernels
@@ -61,6 +63,8 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUTS = ("sigmoid", "linear")
 LOSSES = ("cross_entropy", "squared_error")
 NOISE_KINDS = ("masking", "gaussian", "salt_pepper")
+# the last sigmoid reconstruction made on each thread, with its logits: (output, logits)
+_RECENT = threading.local()
 
 
 # -- the activations and their derivatives written in terms of the output h ---------------
@@ -306,7 +310,7 @@ class Corruption(Regularizer):
         if self.kind == "gaussian":
             noise = rng.standard_normal(x.shape, dtype=np.float32).astype(dtype, copy=False)
             noise *= dtype.type(self.level)
-            return x + noise
+            return x.astype(dtype, copy=False) + noise  # integers: float32, as the other kinds
         hit = rng.random(x.shape, dtype=np.float32) < self.level
         out = np.array(x, dtype=dtype, copy=True)
         if self.kind == "masking":
@@ -321,10 +325,35 @@ class Corruption(Regularizer):
 
 
 class _Penalties(Regularizer):
-    """The model's penalties (sparsity, contractive) on its last forward pass, for ``rb.fit``."""
+    """The model's penalties (sparsity, contractive) for ``rb.fit``: of the whole training batch.
+
+    When the model's last forward pass saw only a part of the batch (``distributed="threads"``:
+    each thread reconstructs its part on its replica; ``"mpi"``: each rank its shard), the
+    penalty is that of the whole batch, from a fresh encoding of it, so that a step equals the
+    one-thread step: the sparsity KL needs the whole batch's mean activation (it is not a sum
+    over rows), and the trainers weight the penalty term as the whole batch's (``rb.fit``: once
+    per step on the caller's thread; over MPI each rank's term weighted by its shard, the
+    weights summing to 1). The batch is the one ``transform_input`` last saw (after the
+    corruption, which comes first among the model's regularizers).
+    """
+
+    # a slot, not in vars(): rb.save describes a library regularizer by its vars (none here)
+    __slots__ = ("_batch",)
+
+    def __init__(self):
+        self._batch = None  # the last training batch's encoder input
+
+    def transform_input(self, x, rng=None):
+        self._batch = x
+        return x
 
     def penalty(self, model):
-        return model.penalty() if isinstance(model, Autoencoder) else None
+        if not isinstance(model, Autoencoder):
+            return None
+        batch, last = self._batch, model._last
+        if batch is not None and last is not None and len(last[0]) < len(batch):
+            return model.penalty(batch)  # a part of the batch: the whole batch's penalty
+        return model.penalty()
 
     def __repr__(self):
         return "Autoencoder penalties"
@@ -562,6 +591,11 @@ class Autoencoder(Module):
         a = self._logits(code)
         out = self._output(a)
         self._last = (h, a, out)
+        if self.output == "sigmoid":
+            # the replicas of rb.fit(distributed="threads") are clones that reconstruct on
+            # their own threads, and the loss they are given is this model's bound
+            # reconstruction_loss: it finds their logits here
+            _RECENT.output = (out, a)
         return out
 
     # -- the objective ----------------------------------------------------------------------
@@ -574,16 +608,39 @@ class Autoencoder(Module):
         target = target.data if isinstance(target, Tensor) else target
         if self.loss_kind == "squared_error":
             return squared_error(pred, target)
-        last = self._last
-        if last is not None and pred is last[2] and self.output == "sigmoid":
-            return bernoulli_cross_entropy(last[1], target, probabilities=pred.data)
+        logits = self._logits_of(pred) if self.output == "sigmoid" else None
+        if logits is not None:
+            return bernoulli_cross_entropy(logits, target, probabilities=pred.data)
         return _probability_cross_entropy(pred, target)
 
-    def penalty(self):
-        """The sparsity and contractive penalties of the last forward pass (a Tensor), or None."""
-        if self._last is None:
+    def _logits_of(self, pred):
+        """The logits of ``pred`` when it is the last sigmoid output of this model, or of any
+        autoencoder on this thread (a replica of this one under ``distributed="threads"``);
+        else None."""
+        last = self._last
+        if last is not None and pred is last[2]:
+            return last[1]
+        recent = getattr(_RECENT, "output", None)
+        if recent is not None and pred is recent[0]:
+            return recent[1]
+        return None
+
+    def penalty(self, x=None):
+        """The sparsity and contractive penalties (a Tensor), or None.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, n_inputs), optional
+            Inputs to encode afresh (no dropout: the penalties are of the code before it).
+            Default: the code of the last forward pass.
+        """
+        if x is not None:
+            x = x.data if isinstance(x, Tensor) else x
+            h = self.encode(Tensor(np.asarray(x, dtype=self._dtype())))
+        elif self._last is None:
             return None
-        h = self._last[0]
+        else:
+            h = self._last[0]
         total = None
         if self.sparsity is not None and self.sparsity_weight:
             total = sparsity_penalty(h, self.sparsity, self.sparsity_weight)
@@ -622,7 +679,11 @@ class Autoencoder(Module):
             Held-out inputs: ``val_loss`` is their clean reconstruction loss.
         callbacks : sequence of rb.callbacks.Callback, optional
         **options
-            Passed on to ``rb.fit`` (``shuffle``, ``progress``, ``clip_norm`` ...).
+            Passed on to ``rb.fit`` (``shuffle``, ``progress``, ``clip_norm`` ...). With
+            ``distributed="threads"`` (or ``"mpi"``) each part of a batch is reconstructed
+            on its own replica, and the sparsity and contractive penalties are the whole
+            batch's (one more encoder pass over it), so a step equals the one-thread step up
+            to rounding.
         """
         from ..optim.adam import Adam
         from ..training.fit import fit as train
@@ -641,12 +702,16 @@ class Autoencoder(Module):
             optimizer = Adam(self.parameters(), lr=1e-3)
         options.setdefault("progress", False)
         options.setdefault("rng", self.rng)
-        return train(self, X, None, loss=self.reconstruction_loss, optimizer=optimizer,
-                     epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                     metrics=(), callbacks=callbacks or (), **options)
+        try:
+            return train(self, X, None, loss=self.reconstruction_loss, optimizer=optimizer,
+                         epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                         metrics=(), callbacks=callbacks or (), **options)
+        finally:
+            _RECENT.output = None  # the last batch's graph is not kept alive past the model
 
     def transform(self, X, batch_size=1024):
         """The codes h of ``X`` (n, n_inputs), an ndarray (n, n_hidden) (eval mode, no graph)."""
+        batch_size = positive_int("Autoencoder.transform", "batch_size", batch_size)
         X = self._check_x(X, "transform")
         with self.evaluating(), no_grad():
             parts = [self.encode(Tensor(X[i:i + batch_size])).data
@@ -655,11 +720,12 @@ class Autoencoder(Module):
 
     def reconstruct(self, X, batch_size=1024):
         """The reconstructions of ``X`` (n, n_inputs), an ndarray (eval mode, no graph)."""
+        batch_size = positive_int("Autoencoder.reconstruct", "batch_size", batch_size)
         X = self._check_x(X, "reconstruct")
         with self.evaluating(), no_grad():
             parts = [self.forward(Tensor(X[i:i + batch_size])).data
                      for i in range(0, len(X), batch_size)]
-        self._last = None
+        self._last = _RECENT.output = None  # no batch kept alive
         return np.concatenate(parts) if parts else np.empty((0, self.n_inputs), self._dtype())
 
     def jacobian_norm(self, X):
@@ -715,6 +781,6 @@ class Autoencoder(Module):
                     x = p
                 if step % keep_every == 0:
                     kept.append(p if means else x)
-        self._last = None
+        self._last = _RECENT.output = None  # no batch kept alive
         return np.stack(kept) if kept else np.empty((0,) + x.shape, x.dtype)
 

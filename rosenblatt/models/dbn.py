@@ -32,7 +32,7 @@ from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
 from ..nn.parameter import Parameter
 from ..randomness import resolve_rng
-from .rbm import RBM, softplus
+from .rbm import RBM, _check_dtype, softplus
 
 
 class DBN(Module):
@@ -141,6 +141,11 @@ class DBN(Module):
     def top(self):
         """The top RBM (the associative memory, with the label units if any)."""
         return self.rbms[-1]
+
+    def astype(self, dtype):
+        """Cast every RBM and generative weight to ``dtype``: float32 or float64 only, as the
+        RBMs' constructor (sampling draws in the parameters' dtype)."""
+        return super().astype(_check_dtype("DBN", dtype))
 
     # -- data checks ----------------------------------------------------------------------
     def _labels(self, y, n, where):

@@ -49,6 +49,15 @@ LogEstimate.__doc__ = """An estimate with its error bars (low = high = value whe
 EXACT_LIMIT = 20  # enumerate 2**20 states at most
 
 
+def _check_dtype(owner, dtype):
+    """``dtype`` as a NumPy dtype, float32 or float64 (NumPy's generators draw only these:
+    ``rng.random(..., dtype=float16)`` raises); else a TypeError naming ``owner``."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{owner}: dtype must be float32 or float64; got {dtype}")
+    return dtype
+
+
 def softplus(x):
     """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): stable for any magnitude, keeps the dtype.
 
@@ -240,10 +249,7 @@ class RBM(Module):
                              f"visible layer) must be 0 or in [2, n_visible={self.n_visible}]; "
                              f"got {softmax}")
         self.rng = resolve_rng(rng)
-        dtype = np.dtype(dtype)
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            # NumPy's generators draw only these (rng.random(..., dtype=float16) raises)
-            raise TypeError(f"RBM: dtype must be float32 or float64; got {dtype}")
+        dtype = _check_dtype("RBM", dtype)
         self.W = Parameter((0.01 * self.rng.standard_normal(
             (self.n_visible, self.n_hidden))).astype(dtype), name="W")
         self.b = Parameter(np.zeros(self.n_visible, dtype), name="b")
@@ -253,15 +259,22 @@ class RBM(Module):
         self._chains = None  # the persistent chains' hidden states (PCD)
         self._q = None  # running mean of the hidden activations (sparsity)
 
+    def astype(self, dtype):
+        """Cast W, b and c (and the chains) to ``dtype``: float32 or float64 only, as in the
+        constructor (sampling draws in the parameters' dtype)."""
+        return super().astype(_check_dtype("RBM", dtype))
+
     @staticmethod
     def _check_sparsity(sparsity):
         if sparsity is None:
             return None
         target, cost = sparsity, 0.1
-        if not np.isscalar(sparsity):
-            if len(sparsity) != 2:
-                raise ValueError(f"RBM: sparsity must be None, a target in (0, 1) or a pair "
-                                 f"(target, cost); got {sparsity!r}")
+        if np.ndim(sparsity) == 0:  # a number, a NumPy scalar or a 0-d array
+            target = float(sparsity) if isinstance(sparsity, np.ndarray) else sparsity
+        elif np.ndim(sparsity) != 1 or len(sparsity) != 2:
+            raise ValueError(f"RBM: sparsity must be None, a target in (0, 1) or a pair "
+                             f"(target, cost); got {sparsity!r}")
+        else:
             target, cost = sparsity
         target = unit_interval("RBM", "sparsity target", target, closed_low=False)
         cost = positive_float("RBM", "sparsity cost", cost, allow_zero=True)
@@ -641,6 +654,9 @@ class RBM(Module):
             return optimizer
         if self._optimizer is None or self._optimizer.vec is not self.vector:
             self._optimizer = SGD(self.vector, lr=self.lr, momentum=self.momentum)
+        else:  # kept for its velocity; lr and momentum as they are now (set since, maybe)
+            self._optimizer.lr = positive_float("RBM.fit", "lr", self.lr)
+            self._optimizer.momentum = unit_interval("RBM.fit", "momentum", self.momentum)
         return self._optimizer
 
     def _fit(self, X, epochs, batch_size, callbacks, optimizer, shuffle, progress, rng, resumed,
@@ -878,8 +894,11 @@ class RBM(Module):
         flipped; the softmax group's (i = n_units - 1 when there is one) is
         exp(-F(v)) / sum_l exp(-F(v^l)), v^l = v with unit l of the group on.
         """
-        # the big product in the parameters' dtype (float32: half the time), the rest in float64
-        a = (v.astype(self.W.dtype, copy=False) @ self.W.data).astype(np.float64)
+        # the big product in the parameters' dtype (float32: half the time), or the data's when
+        # wider (float64 data are not rounded to float32); the rest in float64
+        dtype = np.result_type(v.dtype, self.W.dtype)
+        a = (v.astype(dtype, copy=False) @ self.W.data.astype(dtype, copy=False)).astype(
+            np.float64)
         v = v.astype(np.float64)
         W, b, c = self._params64()
         a += c
@@ -1071,6 +1090,9 @@ class RBM(Module):
             into bounds of the log-likelihood) instead of a float.
         """
         X = self._visible_data(X, "log_likelihood")
+        if len(X) == 0:  # the mean of no rows (and AIS's base rates) is undefined
+            raise ValueError(f"RBM.log_likelihood: X must hold at least one example; got shape "
+                             f"{X.shape}")
         base = None
         if method == "ais":  # the base model matches the data's marginals
             mean = np.clip(X.astype(np.float64).mean(axis=0), 0.05, 0.95)

@@ -123,7 +123,8 @@ class StackedAutoencoder(Module):
     # -- the network ----------------------------------------------------------------------
     def encode(self, x):
         """The top-level code of ``x`` (a Tensor, or an array): through every encoder."""
-        h = x if isinstance(x, Tensor) else Tensor(np.asarray(x, self.layers[0].W.dtype))
+        # an array is checked as the first layer checks it (width, dtype, NaN and inf)
+        h = x if isinstance(x, Tensor) else Tensor(self.layers[0]._check_x(x, "encode", "x"))
         for layer in self.layers:
             h = layer.encode(h)
         return h
@@ -238,6 +239,7 @@ class StackedAutoencoder(Module):
 
     def reconstruct(self, X, batch_size=1024):
         """The deep reconstructions of ``X``, an ndarray (eval mode, no graph)."""
+        batch_size = positive_int("StackedAutoencoder.reconstruct", "batch_size", batch_size)
         X = self.layers[0]._check_x(X, "reconstruct")
         with self.evaluating(), no_grad():
             parts = [self.forward(Tensor(X[i:i + batch_size])).data

@@ -481,7 +481,7 @@ def test_diverging_fit_keeps_the_last_good_weights():
     rbm = rb.models.RBM(8, 4, visible="gaussian", lr=0.01, rng=0)
     rbm.fit(X, epochs=1, batch_size=20, progress=False)
     good = [p.data.copy() for p in (rbm.W, rbm.b, rbm.c)]
-    rbm._optimizer.lr = 1e30
+    rbm.lr = 1e30  # read again by the next fit (audit s5 a3 #8)
     with pytest.raises(FloatingPointError, match=r"diverged at epoch 1.*the weights from "
                                                  r"before this fit were kept"):
         rbm.fit(X, epochs=3, batch_size=20, progress=False)
@@ -489,7 +489,7 @@ def test_diverging_fit_keeps_the_last_good_weights():
         rbm.fit(X, epochs=3, batch_size=20, progress=False)  # NaN without a NumPy error
     for p, before in zip((rbm.W, rbm.b, rbm.c), good):
         np.testing.assert_array_equal(p.data, before)
-    rbm._optimizer.lr = 0.01  # the optimizer's velocity is finite again: training goes on
+    rbm.lr = 0.01  # the optimizer's velocity is finite again: training goes on
     rbm.fit(X, epochs=1, batch_size=20, progress=False)
     assert np.all(np.isfinite(rbm.W.data))
 
