@@ -143,9 +143,12 @@ def _name(ids, i):
 
 
 def vector_objectives(fitness, population, ids, *, executor=None, repeats=1, on_error="raise",
-                      owner="evolution"):
+                      owner="evolution", k=None):
     """A vectorised fitness ``fitness(population) -> (P, k)``, averaged over ``repeats`` and
     checked like :func:`.core.vector_fitness` (errors name ``ids``).
+
+    ``k``: the number of fitness functions when known (from an earlier
+    generation of the run); another width is then an error.
 
     The whole population is scored in this process: there is no sub-population
     protocol for several objectives, so an ``executor`` is refused rather than
@@ -157,7 +160,7 @@ def vector_objectives(fitness, population, ids, *, executor=None, repeats=1, on_
                          f"whole population in this process and cannot use an executor; "
                          f"pass executor=None, or vectorized=False to send individuals to it")
     return check_objectives(vector_mean(fitness, repeats, population), len(ids), owner,
-                            on_error, ids=ids)
+                            on_error, k=k, ids=ids)
 
 
 def _objectives(fitness, decode, payload, repeats):
@@ -173,10 +176,13 @@ def _objectives(fitness, decode, payload, repeats):
 
 
 def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeats=1,
-                        on_error="raise", owner="evolution", ids=None):
+                        on_error="raise", owner="evolution", ids=None, k=None):
     """Like :func:`.core.evaluate` for a fitness returning several values: a ``(P, k)`` array.
 
     ``ids``: a name for each individual (genome ids) in error messages; default its index.
+    ``k``: the number of fitness functions when known (from an earlier generation of
+    the run): a generation in which every individual fails is then ``(P, k)`` of
+    ``-inf`` (with ``on_error="worst"``), and another width is an error.
     """
     repeats = evaluation_options(owner, repeats, on_error)
     n = len(payloads)
@@ -185,9 +191,15 @@ def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeat
     else:
         results = list(executor.map(_objectives, [fitness] * n, [decode] * n, payloads,
                                     [repeats] * n))
-    k = next((len(v) for v, e in results if e is None), None)
+    known = k is not None
+    if not known:
+        k = next((len(v) for v, e in results if e is None), None)
     rows = []
     for i, (value, error) in enumerate(results):
+        if error is None and len(value) != k and known:
+            raise ValueError(f"{owner}: fitness returned {len(value)} values for individual "
+                             f"{_name(ids, i)}; it must return one per fitness function, "
+                             f"shape ({n}, {k}) as in the run's earlier generations")
         if error is None and len(value) != k:
             raise ValueError(f"{owner}: fitness returned {len(value)} values for individual "
                              f"{_name(ids, i)} and {k} for another; it must return one per "
@@ -199,4 +211,4 @@ def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeat
                                    f"on)")
             value = [-math.inf] * (k or 1)
         rows.append(value)
-    return check_objectives(rows, n, owner, on_error, ids=ids)
+    return check_objectives(rows, n, owner, on_error, k=k if known else None, ids=ids)

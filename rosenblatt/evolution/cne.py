@@ -392,7 +392,7 @@ def _decode_rows(dtype, rows):
 
 
 def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, executor=None,
-                    repeats=1, on_error="raise", several=False):
+                    repeats=1, on_error="raise", several=False, k=None):
     """Fitness of each weight vector (row of ``thetas``) of the fixed network ``model``.
 
     ``vectorized``: ``fitness(thetas) -> (P,)``; with an ``executor`` too, the
@@ -403,8 +403,12 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     network the caller would); otherwise each row is written into ``vector`` (the model's
     ParameterVector) in turn and ``fitness(model)`` called. Shared by CNE,
     CoSyNE and ESP. ``several``: the fitness returns one value per fitness
-    function (cascading elitism) and the result is ``(P, k)``.
+    function (cascading elitism) and the result is ``(P, k)``; ``k``, when known
+    (an earlier generation's width), is then checked and keeps a generation in which
+    every individual failed ``(P, k)``.
     """
+    if not callable(fitness):
+        raise TypeError(f"{owner}: fitness must be callable; got {type(fitness).__name__}")
     ids = list(range(thetas.shape[0]))
     if vectorized and executor is not None and not several:
         # sub-populations of weight vectors (lists of floats) per task; fitness by reference
@@ -414,7 +418,7 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     if vectorized:
         if several:
             return vector_objectives(fitness, thetas, ids, executor=executor, repeats=repeats,
-                                     on_error=on_error, owner=owner)
+                                     on_error=on_error, owner=owner, k=k)
         return vector_fitness(fitness, thetas, ids, repeats, on_error, owner)
     if executor is not None:
         spec = _model_text(model)
@@ -427,7 +431,7 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
         payloads = list(thetas)
     if several:
         return evaluate_objectives(fitness, payloads, decode=decode, executor=executor,
-                                   repeats=repeats, on_error=on_error, owner=owner)
+                                   repeats=repeats, on_error=on_error, owner=owner, k=k)
     return evaluate(fitness, payloads, ids, decode=decode, executor=executor, repeats=repeats,
                     on_error=on_error, owner=owner)
 
@@ -494,6 +498,7 @@ class CNE:
             raise ValueError(f"CNE: population must be at least 2; got {population}")
         self.elite = unit_interval("CNE", "elite", elite)
         self.selection = one_of("CNE", "selection", selection, SELECTIONS)
+        self._k = None  # cascading: the fitness's number of functions, once known
         self.crossover = one_of("CNE", "crossover", crossover, CROSSOVERS)
         self.mutation_std = positive_float("CNE", "mutation_std", mutation_std)
         self.mutation_rate = unit_interval("CNE", "mutation_rate", mutation_rate,
@@ -552,8 +557,15 @@ class CNE:
             children.dtype)
 
     def _evaluate(self, fitness, vectorized, executor, repeats, on_error):
-        return evaluate_thetas("CNE", self.model, self.vector, self.thetas, fitness, vectorized,
-                               executor, repeats, on_error, several=self.selection == "cascading")
+        several = self.selection == "cascading"
+        k = self._k
+        f = evaluate_thetas("CNE", self.model, self.vector, self.thetas, fitness, vectorized,
+                            executor, repeats, on_error, several=several, k=k)
+        if several and k is None and np.isfinite(f).any():
+            # the number of fitness functions, known once an individual was scored: a later
+            # generation where all fail keeps it, and one of another width is refused
+            self._k = f.shape[1]
+        return f
 
     def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
         """Evaluate the population and breed the next one; returns the fitness array."""
@@ -612,6 +624,7 @@ class CNE:
         """
         history = {}
         best = {"theta": read_weights(self.vector).copy(), "fitness": -math.inf, "evals": 0}
+        self._k = None  # a run's fitness is its own: its number of fitness functions too
 
         def one(g):
             pop = self.thetas

@@ -84,6 +84,7 @@ def marking_probability(fitness, n):
     >>> marking_probability(np.array([0.0, 1.0, 4.0]), n=2).round(3).tolist()
     [1.0, 0.5, 0.0]
     """
+    n = positive_int("marking_probability", "n", n)
     f = np.asarray(fitness, dtype=np.float64)
     finite = np.isfinite(f)
     if not finite.any():
@@ -112,6 +113,7 @@ def permute_subpopulations(X, marked, rng):
     >>> sorted(Y[:, 0].tolist()), Y[:, 1].tolist(), float(Y[2, 0])
     ([0.0, 2.0, 4.0, 6.0], [1.0, 3.0, 5.0, 7.0], 4.0)
     """
+    rng = resolve_rng(rng)
     marked = np.asarray(marked, dtype=bool)
     if marked.shape != X.shape:
         raise ValueError(f"permute_subpopulations: marked must have X's shape {X.shape}; "
@@ -133,6 +135,7 @@ def multipoint_crossover(a, b, points, rng):
     cuts the children take alternately from ``a`` and ``b`` (the first child
     starts with ``a``, the second is its complement). Returns ``(2k, n)``.
     """
+    rng = resolve_rng(rng)
     k, n = a.shape
     if n < 2:
         return np.concatenate([a, b])
@@ -383,6 +386,9 @@ class CoSyNE:
         fitness may have changed, e.g. the next task of
         :class:`~rosenblatt.evolution.Staged`).
         """
+        if not callable(fitness):  # before anything is evaluated or reset
+            raise TypeError(f"CoSyNE.run: fitness must be callable; got "
+                            f"{type(fitness).__name__}")
         self.best_fitness, self.best_theta = -math.inf, self.X[0].copy()
         self._record = []
         history = {}

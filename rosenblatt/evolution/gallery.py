@@ -38,6 +38,8 @@ import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ..checks import positive_int
+
 __all__ = ["GalleryServer"]
 
 LOOPBACK = "127.0.0.1"
@@ -276,9 +278,13 @@ class GalleryServer:
                             f"{type(session).__name__}")
         self.session = session
         self.directory = directory
-        self.size = int(size)
+        self.size = positive_int("GalleryServer", "size", size)
+        port = positive_int("GalleryServer", "port", port, allow_zero=True)
+        if port > 65535:
+            raise ValueError(f"GalleryServer: port must be 0 (any free port) or a port number "
+                             f"up to 65535; got {port}")
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer((LOOPBACK, int(port)), _Handler)
+        self.httpd = ThreadingHTTPServer((LOOPBACK, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.gallery = self
         self.httpd.verbose = bool(verbose)

@@ -16,6 +16,7 @@ larger brood and the gallery shows the children that score best on it, so
 the person steers an automatic fitness instead of choosing every time.
 """
 
+import copy
 import os
 import struct
 import zlib
@@ -292,8 +293,9 @@ class Interactive:
         return self.images()
 
     def _snapshot(self):
+        # a copy of the config: shaping may change it in place (session.config.rate = ...)
         return (self.genomes, self.generation, self.objective, self.width, self.height,
-                self.config)
+                copy.deepcopy(self.config))
 
     def _restore(self, snapshot):
         (self.genomes, self.generation, self.objective, self.width, self.height,
@@ -330,7 +332,12 @@ class Interactive:
 
     @classmethod
     def load(cls, paths, **kwargs):
-        """A session starting from saved genome JSON files (see :meth:`save`)."""
+        """A session starting from saved genome JSON files (see :meth:`save`).
+
+        ``paths`` is a list of paths, or one path (a str or ``os.PathLike``).
+        """
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]  # one file, not the characters of its path
         return cls(genomes=[Genome.load(p) for p in paths], **kwargs)
 
     def run(self, generations):
@@ -343,6 +350,7 @@ class Interactive:
         if self.chooser is None:
             raise ValueError("Interactive.run: needs a chooser (or drive next() yourself)")
         generations = positive_int("Interactive.run", "generations", generations)
+        start = len(self.history)  # the choices of earlier runs and next() calls are not ours
         shown, best = 0, self.genomes[0]
         for _ in range(generations):
             images = self.images()
@@ -354,4 +362,5 @@ class Interactive:
             best = self.genomes[self._index(chosen[0], "Interactive.run")] if chosen else best
             self.next(chosen)
         return Result(best=best, best_fitness=float("nan"), generations=generations,
-                      evaluations=shown, history={"chosen": [list(c) for c in self.history]})
+                      evaluations=shown,
+                      history={"chosen": [list(c) for c in self.history[start:]]})

@@ -940,6 +940,7 @@ class NEAT:
         self.threshold = float(config.compatibility_threshold)
         self.generation = 0
         self.evaluations = 0
+        self._k = None  # cascading: the fitness's number of functions, once known
         self.best = None
         self.last_improved = 0  # the generation the population's best fitness last rose
 
@@ -967,15 +968,22 @@ class NEAT:
         """Fitness of every genome of the population (array in population order)."""
         ids = [g.id for g in self.population]
         if self.selection == "cascading":
+            k = self._k
             if vectorized:
-                return vector_objectives(fitness, self.population_network(), ids,
-                                         executor=executor, repeats=repeats,
-                                         on_error=on_error, owner="NEAT")
-            json_ = executor is not None
-            return evaluate_objectives(
-                fitness, [g.to_json() for g in self.population] if json_ else self.population,
-                decode=Genome.from_json if json_ else None, executor=executor, repeats=repeats,
-                on_error=on_error, owner="NEAT", ids=ids)
+                F = vector_objectives(fitness, self.population_network(), ids,
+                                      executor=executor, repeats=repeats, on_error=on_error,
+                                      owner="NEAT", k=k)
+            else:
+                json_ = executor is not None
+                F = evaluate_objectives(
+                    fitness, [g.to_json() for g in self.population] if json_ else self.population,
+                    decode=Genome.from_json if json_ else None, executor=executor,
+                    repeats=repeats, on_error=on_error, owner="NEAT", ids=ids, k=k)
+            if k is None and np.isfinite(F).any():
+                # the number of fitness functions, known once a genome was scored: a later
+                # generation where all fail keeps it, and one of another width is refused
+                self._k = F.shape[1]
+            return F
         if vectorized and executor is not None:  # sub-populations as flat arrays per task
             return vector_chunks(fitness, self.population, ids,
                                  functools.partial(population_from_arrays,
@@ -1145,6 +1153,7 @@ class NEAT:
         # champion and the population's stagnation clock start afresh, not from fitnesses
         # of another task
         self.best, self.last_improved = None, self.generation
+        self._k = None  # its number of fitness functions too (cascading selection)
 
         def one(_):
             pop = self.population

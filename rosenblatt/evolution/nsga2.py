@@ -112,10 +112,11 @@ def sbx(parent1, parent2, low, high, eta, u):
               \\quad (2 - u\\alpha)^{-1/(\\eta+1)} \\ \\text{otherwise}
 
     and ``c1 = (y1 + y2 - beta_q (y2 - y1)) / 2``, ``c2 = (y1 + y2 + beta_q
-    (y2 - y1)) / 2``, clipped to the bounds. Far from the bounds (``beta`` large,
-    ``alpha -> 2``) this is the original ``beta_q = (2u)^(1/(eta+1))`` for
-    ``u <= 1/2`` and ``(2 (1 - u))^(-1/(eta+1))`` above: the children spread
-    symmetrically around the parents' mean.
+    (y2 - y1)) / 2``, clipped to the bounds. Where the parents are equal (within
+    ``1e-14``, as in Deb's code) the children are the parents, unchanged. Far
+    from the bounds (``beta`` large, ``alpha -> 2``) this is the original
+    ``beta_q = (2u)^(1/(eta+1))`` for ``u <= 1/2`` and ``(2 (1 - u))^(-1/(eta+1))``
+    above: the children spread symmetrically around the parents' mean.
 
     Examples
     --------
@@ -125,8 +126,8 @@ def sbx(parent1, parent2, low, high, eta, u):
     (0.401, 0.599)
     """
     y1, y2 = np.minimum(parent1, parent2), np.maximum(parent1, parent2)
-    span = y2 - y1
-    span = np.where(span > _EPS, span, 1.0)  # equal parents are not crossed (the caller's mask)
+    crossed = (y2 - y1) > _EPS
+    span = np.where(crossed, y2 - y1, 1.0)  # (a stand-in span where the parents are kept)
     power = 1.0 / (eta + 1.0)
 
     def spread(beta):
@@ -138,7 +139,10 @@ def sbx(parent1, parent2, low, high, eta, u):
     mean = 0.5 * (y1 + y2)
     c1 = mean - 0.5 * spread(1.0 + 2.0 * (y1 - low) / span) * span
     c2 = mean + 0.5 * spread(1.0 + 2.0 * (high - y2) / span) * span
-    return np.clip(c1, low, high), np.clip(c2, low, high)
+    # equal parents: the formula's children for a zero span are the parents themselves
+    c1 = np.where(crossed, np.clip(c1, low, high), y1)[()]
+    c2 = np.where(crossed, np.clip(c2, low, high), y2)[()]
+    return c1, c2
 
 
 def polynomial_mutation(y, low, high, eta, u):
@@ -363,6 +367,7 @@ class NSGA2:
                                  [c.tolist() for c in chunks], executor,
                                  chunks=len(chunks), owner="NSGA2")
             F = np.vstack([self._shaped(part, len(c)) for c, part in zip(chunks, answers)])
+        self.evaluations += P  # spent, also when a NaN below stops the run
         bad = ~np.isfinite(F).all(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -372,7 +377,6 @@ class NSGA2:
                                    f"and go on)")
             F = F.copy()
             F[bad] = np.inf
-        self.evaluations += P
         return F
 
     def run(self, objectives, n_variables, bounds, generations, executor=None, callbacks=None,
@@ -513,6 +517,9 @@ class NSGA2:
         if prune_below >= bound:
             raise ValueError(f"NSGA2.evolve_weights: prune_below must be smaller than bound "
                              f"({bound}); got {prune_below}")
+        if not callable(objectives):  # run would see only the (callable) pruning wrapper
+            raise TypeError(f"NSGA2.evolve_weights: objectives must be callable; got "
+                            f"{type(objectives).__name__}")
         _, size = parameter_layout(model)
         res = self.run(functools.partial(_pruned, objectives, prune_below), size,
                        (-bound, bound), generations, executor, callbacks, stop, on_error)
@@ -530,6 +537,13 @@ def _pruned(objectives, threshold, thetas):
 
 def _weight_slices(model):
     layout, _ = parameter_layout(model)
+    for layer in _leaves(model):
+        if not isinstance(layer, Dense) and list(layer.parameters()):
+            # its weights are not Dense connections: counting only the Dense ones would
+            # silently leave them out
+            raise ValueError(f"count_connections: {type(layer).__name__} has weights that are "
+                             f"not Dense connections; the model must be Dense and "
+                             f"parameter-free layers")
     return [layout[id(layer.W)][0] for layer in _leaves(model) if isinstance(layer, Dense)]
 
 
@@ -545,6 +559,12 @@ def count_connections(model, thetas):
     Returns
     -------
     ndarray of int, shape (population,)
+
+    Raises
+    ------
+    ValueError
+        If ``thetas`` is not ``(population, model.num_parameters())``, or the
+        model holds a layer with parameters other than Dense (RNN, Maxout, ...).
 
     Examples
     --------
@@ -599,4 +619,9 @@ def error_and_connections(model, X, y):
     if X.ndim != 2 or y.shape[0] != X.shape[0]:
         raise ValueError(f"error_and_connections: X must be (n, in_features) and y (n, "
                          f"out_features) with the same n; got {X.shape} and {y.shape}")
+    for name, a in (("X", X), ("y", y)):
+        bad = ~np.isfinite(a).all(axis=1)
+        if bad.any():
+            raise ValueError(f"error_and_connections: {name} must be finite; row "
+                             f"{int(np.flatnonzero(bad)[0])} has NaN or inf")
     return functools.partial(_error_and_connections, model, X, y)

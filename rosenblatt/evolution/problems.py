@@ -33,7 +33,9 @@ class Problem:
     """A box-bounded multi-objective problem (the base of the ones here).
 
     Subclasses set ``n_variables``, ``n_objectives``, ``lower``, ``upper``
-    and define ``evaluate(X)`` and ``true_front(n_points)``.
+    and define ``evaluate(X)`` and ``true_front(n_points)``. Calling a problem
+    on a floating ``X`` gives objectives of its dtype (float32 in, float32 out);
+    any other ``X`` is evaluated in float64.
     """
 
     n_variables: int
@@ -45,7 +47,9 @@ class Problem:
         return self.lower.copy(), self.upper.copy()
 
     def __call__(self, X):
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)
+        if X.dtype.kind != "f":  # floating X keeps its dtype (float32 in, float32 out)
+            X = X.astype(np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_variables:
             raise ValueError(f"{type(self).__name__}: X must have shape (population, "
                              f"{self.n_variables}); got {X.shape}")
@@ -271,8 +275,9 @@ class DTLZ2(Problem):
         M = self.n_objectives
         g = ((X[:, M - 1:] - 0.5) ** 2).sum(axis=1)
         t = X[:, :M - 1] * (math.pi / 2)
-        cos = np.cumprod(np.hstack([np.ones((len(X), 1)), np.cos(t)]), axis=1)  # prod_{j<i}
-        sin = np.hstack([np.ones((len(X), 1)), np.sin(t[:, ::-1])])  # 1, sin t_{M-1}, .., sin t_1
+        one = np.ones((len(X), 1), dtype=X.dtype)
+        cos = np.cumprod(np.hstack([one, np.cos(t)]), axis=1)  # prod_{j<i}
+        sin = np.hstack([one, np.sin(t[:, ::-1])])  # 1, sin t_{M-1}, .., sin t_1
         # f_m (m = 1..M) = cos t_1 .. cos t_{M-m} * sin t_{M-m+1} (no sine for m = 1)
         F = cos[:, ::-1] * sin
         return (1.0 + g)[:, None] * F

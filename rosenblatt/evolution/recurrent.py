@@ -124,13 +124,31 @@ class RecurrentPopulationModel:
         return (self.thetas[:, sx].reshape((P,) + shx), self.thetas[:, sh].reshape((P,) + shh),
                 self.thetas[:, sb])
 
+    @property
+    def n_inputs(self):
+        """The width of one observation (the RNN's ``input_size``)."""
+        return self._rnn.input_size
+
     def reset(self, population=None):
         """Zero every controller's hidden state."""
         self.W_x, self.W_h, self.b = self._weights()
         self.h = np.zeros((self.size, self._rnn.hidden_size), dtype=np.float64)
 
     def step(self, obs):
+        """One decision of every controller: ``obs`` (P, input_size) -> outputs (P, out).
+
+        Raises
+        ------
+        ValueError
+            If ``obs`` is not of shape ``(size, input_size)`` (one observation
+            per controller, as wide as the RNN's input).
+        """
         obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape != (self.size, self.W_x.shape[1]):
+            # a narrower obs would silently read only the first rows of W_x
+            raise ValueError(f"RecurrentPopulationModel: obs must have shape ({self.size}, "
+                             f"{self.W_x.shape[1]}) (population, RNN input_size); got "
+                             f"{obs.shape}")
         a = (_dot(obs, self.W_x) + _dot(self.h, self.W_h)) + self.b
         tanh = self._rnn.nonlinearity == "tanh"
         self.h = _tanh(a) if tanh else np.maximum(a, 0.0)

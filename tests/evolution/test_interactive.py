@@ -87,7 +87,9 @@ def test_scripted_loop_keeps_parents_and_undo_restores():
     assert all(g.id not in {f.id for f in first} for g in s.genomes[2:])
     second = list(s.genomes)
     result = s.run(1)
-    assert result.history["chosen"] == [[2, 4], [0]] and result.best is second[0]
+    # this run's choices only (audit a5 #16); the session keeps them all
+    assert result.history["chosen"] == [[0]] and result.best is second[0]
+    assert s.history == [[2, 4], [0]]
     assert s.generation == 2
     s.undo()
     assert s.generation == 1 and s.genomes == second

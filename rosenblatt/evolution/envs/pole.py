@@ -316,6 +316,9 @@ class CartPole:
         T = self.max_steps if max_steps is None else positive_int("CartPole", "max_steps",
                                                                   max_steps)
         s = self.initial_state(P) if starts is None else self._starts(starts, P)
+        width = getattr(policy, "n_inputs", None)
+        if isinstance(width, (int, np.integer)) and not isinstance(width, bool):
+            self._check_width(int(width))
         compiled = self._compiled(policy, P, T, s)
         if compiled is not None:
             return compiled
@@ -391,6 +394,14 @@ class CartPole:
                 "masses": tuple(getattr(self, "masses", MASSES)),
                 "half_lengths": tuple(getattr(self, "half_lengths", HALF_LENGTHS))}
 
+    def _check_width(self, width):
+        """Refuse networks that take ``width`` inputs when this task gives another number."""
+        if width != self.n_inputs:
+            raise ValueError(f"CartPole.evaluate: the policy's networks take {width} inputs "
+                             f"but this task gives {self.n_inputs} observations (poles="
+                             f"{self.poles}, velocities={self.velocities}); build the "
+                             f"networks with {self.n_inputs} inputs")
+
     def _compiled(self, policy, P, T, s, trace=None):
         """:meth:`evaluate` in one compiled call when ``policy`` is a feed-forward NEAT
         population network built with ``fast=True`` or a population of fully recurrent
@@ -408,6 +419,9 @@ class CartPole:
         if ((records is None and weights is None) or getattr(policy, "size", None) != P
                 or s.shape != (6, P)):
             return None
+        # the kernels write n_inputs observations into a buffer sized by the network's
+        # inputs (no bounds checks): a width mismatch would write past it
+        self._check_width(int(records[0][0]) if records is not None else weights[0].shape[1])
         from .. import _kernels
 
         if _kernels.get("neat_forward") is None:
