@@ -17,7 +17,7 @@ from ..autodiff.tensor import Tensor, no_grad
 from ..checks import is_int, one_of, positive_int
 from ..nn.embedding import Embedding
 from ..randomness import resolve_rng
-from .gan import GAN
+from .gan import GAN, _probability
 from .parzen import ParzenWindow
 
 __all__ = ["ConditionalGAN"]
@@ -316,7 +316,8 @@ class ConditionalGAN(GAN):
                            resume_from=resume_from)
 
     def sample_conditions(self, n, rng=None):
-        """``n`` conditions from the Parzen estimate (or the empirical conditions)."""
+        """``n`` conditions from the Parzen estimate (or the empirical conditions); ``n`` >= 0."""
+        n = positive_int(f"{self._owner}.sample_conditions", "n", n, allow_zero=True)
         if len(self.conditions_) == 0:
             raise RuntimeError(f"{self._owner}.sample: without y, conditions are drawn from the "
                                f"training conditions; fit the model first or pass y")
@@ -352,9 +353,9 @@ class ConditionalGAN(GAN):
             return self._generate(Tensor(z), y).data
 
     def discriminate(self, X, y):
-        """D(x, y) for rows of ``X`` and their conditions (eval mode)."""
+        """D(x, y) for rows of ``X`` and their conditions (eval mode), in the model's dtype."""
         X = np.asarray(X, dtype=self._dtype())
         y = self.check_conditions(y, len(X), "discriminate")
         with self.evaluating(), no_grad():
             logits = self._discriminate(Tensor(X), y).data.reshape(len(X))
-        return 0.5 * (1 + np.tanh(0.5 * logits.astype(np.float64)))
+        return _probability(logits)

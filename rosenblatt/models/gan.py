@@ -44,6 +44,7 @@ from ..training.callbacks import (
 )
 from ..training.history import History
 from ..training.rewire import Rewire
+from ..training.trainer import hold_frozen_normalization
 
 __all__ = ["GAN"]
 
@@ -146,6 +147,15 @@ def _holds(opt, params):
         and all(p.data.base is vec.data for p in vec.params)
 
 
+def _refuse_closure(opt, owner, name):
+    """Raise for an optimizer that re-evaluates the objective (LBFGS, the annealers)."""
+    if getattr(opt, "needs_closure", False):
+        raise TypeError(f"{owner}: {name} ({type(opt).__name__}) needs a closure (it "
+                        f"re-evaluates the objective: a line search or an annealer); the "
+                        f"GAN's alternating updates take single gradient steps: use SGD, "
+                        f"Adam, RMSprop ...")
+
+
 def _logit_loss(logits, target, reduction="sum"):
     target = np.full(logits.shape, target, dtype=logits.data.dtype)
     return binary_cross_entropy_with_logits(logits, target, reduction=reduction)
@@ -169,11 +179,16 @@ class GAN(Module):
     optimizer_g, optimizer_d : optimizer or callable, optional
         Built on ``generator.parameters()`` / ``discriminator.parameters()``
         (or a callable ``params -> optimizer``). Default: SGD with momentum
-        0.5 and lr 0.05 (the paper's momentum updates).
+        0.5 and lr 0.05 (the paper's momentum updates). An optimizer that
+        needs a closure (LBFGS, the annealers) is refused: the alternating
+        updates take single gradient steps.
     noise : {"gaussian", "uniform"}, default "gaussian"
         The prior p_z: N(0, I) or U[-1, 1]^noise_dim.
     rng : numpy.random.Generator or int, optional
-        Every draw of training (minibatch order, noise) and sampling.
+        Every draw of training (minibatch order, noise) and sampling. None
+        (default): the library generator at the time of each draw, so that
+        ``rb.seed(n)`` called later (or a model loaded by ``rb.load``) draws
+        from ``rb.seed``'s stream.
 
     Attributes
     ----------
@@ -249,7 +264,7 @@ class GAN(Module):
         self.generator_loss = one_of(owner, "generator_loss", generator_loss,
                                      ("non_saturating", "minimax"))
         self.noise = one_of(owner, "noise", noise, ("gaussian", "uniform"))
-        self.rng = resolve_rng(rng)
+        self.rng = rng
         self.history = History()
         self._setup_conditions()
         self._probe()
@@ -263,6 +278,20 @@ class GAN(Module):
             name: (given, weakref.ref(getattr(self, name)))
             for name, given in (("optimizer_g", optimizer_g), ("optimizer_d", optimizer_d))
             if not _is_optimizer(given)}
+
+    # rng=None must mean the library generator *at each draw*: rb.seed rebinds it, and rb.load
+    # builds the model under a throwaway generator (rosenblatt.nn.registry.build), which the
+    # model must not keep. The instance dict holds what was given (None or a Generator, so
+    # checkpoints name it "model.rng" as before); reading ``rng`` resolves it.
+    @property
+    def rng(self):
+        """The generator of the model's draws: the one given, or the library generator."""
+        given = self.__dict__.get("rng")
+        return generator() if given is None else given
+
+    @rng.setter
+    def rng(self, value):
+        self.__dict__["rng"] = None if value is None else resolve_rng(value)
 
     # -- structure -----------------------------------------------------------------
     def _setup_conditions(self):
@@ -368,6 +397,10 @@ class GAN(Module):
                 raise TypeError(f"{owner}: {name} must be an rb.optim optimizer or a callable "
                                 f"params -> optimizer; got {type(given).__name__}")
             opt = given(params)
+            if not _is_optimizer(opt):
+                raise TypeError(f"{owner}: {name}(params) must return an rb.optim optimizer; "
+                                f"got {type(opt).__name__}")
+        _refuse_closure(opt, owner, name)
         held = getattr(getattr(opt, "vec", None), "params", None)
         if held is not None:
             mine = {id(p) for p in params}
@@ -410,7 +443,8 @@ class GAN(Module):
         return self._generate(z if isinstance(z, Tensor) else Tensor(np.asarray(z)), None)
 
     def draw_noise(self, n, rng=None):
-        """``n`` draws from the noise prior p_z, shape (n, noise_dim)."""
+        """``n`` draws from the noise prior p_z, shape (n, noise_dim); ``n`` >= 0."""
+        n = positive_int(f"{self._owner}.draw_noise", "n", n, allow_zero=True)
         return self._noise(n, self.rng if rng is None else resolve_rng(rng), self._dtype())
 
     def _noise(self, n, rng, dtype):
@@ -617,6 +651,7 @@ class GAN(Module):
             run.steps = done * iterations
         modes = [(mod, mod.training) for mod in self.modules()]
         self.train()
+        hold_frozen_normalization(self)  # a frozen body keeps its statistics, as in rb.fit
         for cb in callbacks:
             cb.on_train_begin(run)
         try:
@@ -657,6 +692,7 @@ class GAN(Module):
         owner = self._owner
         for name, net in (("optimizer_g", "generator"), ("optimizer_d", "discriminator")):
             opt = getattr(self, name)
+            _refuse_closure(opt, f"{owner}.fit", name)
             if not _holds(opt, getattr(self, f"{net}_parameters")()):
                 raise ValueError(
                     f"{owner}.fit: {name} no longer holds the {net}'s parameters (they were cast "
@@ -785,14 +821,14 @@ class GAN(Module):
         return int(meta["epoch"]), stopped
 
     def _loop(self, X, Y, epochs, m, n, iterations, per_epoch, callbacks, run):
-        owner, dtype = self._owner, self._dtype()
+        owner, dtype, rng = self._owner, self._dtype(), self.rng
         with np.errstate(over="ignore", under="ignore"):
             for epoch in range(run.start_epoch, epochs):
                 run.epoch = epoch
                 started = time.perf_counter()
                 for cb in callbacks:
                     cb.on_epoch_begin(run, epoch)
-                order = self.rng.permutation(n)
+                order = rng.permutation(n)
                 cursor = 0
                 sums = np.zeros(4)
                 for it in range(iterations):
@@ -800,14 +836,14 @@ class GAN(Module):
                     for _ in range(self.k):
                         if cursor + m > per_epoch * m:  # k m > n: wrap around the shuffled data
                             cursor = 0
-                        z = self._noise(m, self.rng, dtype)
+                        z = self._noise(m, rng, dtype)
                         rows = order[cursor:cursor + m]
                         cursor += m
                         d = self._d_step(X[rows], None if Y is None else Y[rows], z, run)
                         sums[0] += d[0]
                         sums[2] += d[1]
                         sums[3] += d[2]
-                    z = self._noise(m, self.rng, dtype)
+                    z = self._noise(m, rng, dtype)
                     sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m), run)
                     run.steps += 1
                     run.x_batch = self._monitor_input(z)
@@ -847,8 +883,17 @@ class GAN(Module):
             return self._generate(Tensor(z), None).data
 
     def discriminate(self, X):
-        """D(x), the probability the discriminator gives each row of ``X`` (eval mode)."""
+        """D(x), the probability the discriminator gives each row of ``X`` (eval mode), in
+        the model's dtype."""
         X = np.asarray(X, dtype=self._dtype())
         with self.evaluating(), no_grad():
             logits = self._discriminate(Tensor(X), None).data.reshape(len(X))
-        return 0.5 * (1 + np.tanh(0.5 * logits.astype(np.float64)))
+        return _probability(logits)
+
+
+def _probability(logits):
+    """sigmoid(a) as 0.5 (1 + tanh(a / 2)): finite for any a, in the logits' dtype."""
+    out = np.tanh(0.5 * logits)
+    out += 1
+    out *= 0.5
+    return out

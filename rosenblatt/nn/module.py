@@ -342,6 +342,9 @@ class Module:
     def load_state_dict(self, state, strict=True):
         """Copy arrays into the parameters and buffers, in place.
 
+        Every name and shape is checked before anything is copied: a refused
+        load leaves the model as it was.
+
         Raises
         ------
         KeyError
@@ -360,6 +363,7 @@ class Module:
                     f"load_state_dict: missing {missing or 'nothing'}, unexpected "
                     f"{unexpected or 'nothing'}"
                 )
+        pairs = []  # checked first, copied after: a refused load changes nothing
         for name, value in state.items():
             if name in targets:
                 dest = targets[name].data
@@ -373,6 +377,11 @@ class Module:
                     f"load_state_dict: {name} has shape {dest.shape} in the model but "
                     f"{value.shape} in the state"
                 )
+            if value.dtype.kind not in "biuf":  # (a copy that fails halfway would be lost)
+                raise ValueError(f"load_state_dict: {name} holds {value.dtype} values in the "
+                                 f"state; expected numbers")
+            pairs.append((dest, value))
+        for dest, value in pairs:
             dest[...] = value
         return self
 

@@ -45,8 +45,14 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
         compiled kernels dE/dW) cost O(batch x live connections) instead of
         O(batch x in x out).
     dense_grad : list, optional
-        Given, the backward also appends ``x^T g``, the gradient of every
-        connection, live or not (RigL grows connections where it is largest).
+        Given, the backward also collects ``x^T g``, the gradient of every
+        connection, live or not (RigL grows connections where it is largest):
+        one entry per backward pass, summed over the uses of the layer in it
+        (a layer applied twice, or the clean and adversarial halves of an
+        adversarial objective: the backward of a use adds into the entry that
+        a later use appended since this forward). Only a weight that requires
+        grad collects: an attack's input-gradient pass, with the weights
+        frozen, adds nothing.
 
     Returns
     -------
@@ -96,6 +102,7 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
             y = np.ascontiguousarray((csr.T @ xd.T).T, dtype=dtype)
     if bias is not None:
         y += bias.data
+    collected = None if dense_grad is None else len(dense_grad)
 
     def backward(g):
         gx = gw = gb = None
@@ -109,8 +116,8 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
                 gx = np.ascontiguousarray(gxT.T)
             else:
                 gx = np.ascontiguousarray((csr @ g.T).T, dtype=np.result_type(g, W))
-        if weight.requires_grad or dense_grad is not None:
-            slot = weight._grad_slot() if weight.requires_grad else None
+        if weight.requires_grad:
+            slot = weight._grad_slot()
             out = np.empty_like(W) if slot is None else slot
             if fast is not None and dense_grad is None:  # the live entries of x^T g only
                 live_grad = np.empty(len(flat), W.dtype)
@@ -120,9 +127,12 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
             else:
                 np.matmul(xd.T, g, out=out)
                 if dense_grad is not None:  # Rewire (RigL) asked for every connection's gradient
-                    dense_grad.append(out.copy())
+                    if len(dense_grad) > collected:  # another use of this pass appended it
+                        dense_grad[-1] += out
+                    else:
+                        dense_grad.append(out.copy())
                 out *= mask
-            gw = None if slot is not None or not weight.requires_grad else out
+            gw = None if slot is not None else out
         if bias is not None and bias.requires_grad:
             gb = g.sum(axis=0)
         return gx, gw, gb

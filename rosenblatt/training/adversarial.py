@@ -22,13 +22,21 @@ The noise is found with the gradient of the loss with respect to the
 ``clip`` (default ``(0, 1)``) is the valid input range, pixels. Data outside
 it (standardised features) would be clamped into it, moving the inputs far
 more than ``eps``, so it is refused with a ``ValueError``: pass ``clip=None``
-(or a range that contains the data) for such inputs.
+(or a range that contains the data) for such inputs. In ``rb.fit`` the attack
+perturbs the batch the model trains on, after ``augment`` and input-noise
+regularizers (``InputNoise``), which may leave ``clip``: a component outside it
+is never moved further out, nor pulled back by more than ``eps`` (the clip
+range then bounds the perturbation, not the noise), so ``|x_adv - x| <= eps``
+always holds.
+
+Integer inputs (pixels as ``uint8``) are attacked as float32, as the layers
+read them: a perturbation of ``eps`` is fractional.
 """
 
 import numpy as np
 
 from ..autodiff.tensor import Tensor, _grad_mode
-from ..checks import positive_float, positive_int, unit_interval
+from ..checks import boolean, positive_float, positive_int, unit_interval
 from ..nn import losses as losses_module
 from ..nn.module import Module
 
@@ -53,12 +61,30 @@ def _check(model, x, eps, clip, owner):
     if not isinstance(model, Module):
         raise TypeError(f"{owner}: model must be an rb.nn.Module; got {type(model).__name__}")
     eps = positive_float(owner, "eps", eps, allow_zero=True)
-    x = x.data if isinstance(x, Tensor) else np.asarray(x)
-    if x.dtype.kind != "f":
-        x = x.astype(np.float32)
+    x = _as_input(x, owner)
     _check_clip(clip, owner)
     check_range(x, clip, owner)
     return x, eps
+
+
+def _as_input(x, owner=None):
+    """``x`` as a floating ndarray (integers become float32, as the layers read them); with
+    ``owner``, refused when it holds NaN or infinite values (one pass)."""
+    x = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)
+    if owner is not None and not np.isfinite(x).all():
+        raise ValueError(f"{owner}: x contains NaN or infinite values")
+    return x
+
+
+def _batch_clip(x, clip):
+    """The clip range for a batch of ``rb.fit`` (after augment and input noise): ``clip``
+    itself, or where the batch left it, per component ``[min(x, low), max(x, high)]``, so that
+    clipping never moves a component by more than the perturbation."""
+    if clip is None or x.size == 0 or (x.min() >= clip[0] and x.max() <= clip[1]):
+        return clip
+    return np.minimum(x, clip[0]), np.maximum(x, clip[1])
 
 
 def _check_clip(clip, owner):
@@ -76,7 +102,8 @@ def _check_clip(clip, owner):
 def check_range(x, clip, owner):
     """Raise when ``x`` lies outside ``clip``: clipping would move it by more than ``eps``.
 
-    Its min and max: two passes over ``x``; a NaN passes (the loss reports it).
+    Its min and max: two passes over ``x``; a NaN passes (the attacks refuse it first, and
+    ``rb.fit`` refuses non-finite data).
     """
     if clip is None or np.size(x) == 0:
         return
@@ -101,14 +128,20 @@ def input_gradient(model, x, y, loss="cross_entropy"):
 
     Returns
     -------
-    ndarray, shaped like ``x``
+    ndarray, shaped like ``x`` (float32 for integer ``x``)
+
+    Raises
+    ------
+    ValueError
+        When ``x`` holds NaN or infinite values, or the model's output does not
+        depend on ``x`` through differentiable operations (an ``Embedding`` of
+        integer inputs).
     """
     fn = _loss_fn(loss, "input_gradient")
-    x = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return _input_gradient(model, x, y, fn)
+    return _input_gradient(model, _as_input(x, "input_gradient"), y, fn, "input_gradient")
 
 
-def _input_gradient(model, x, y, fn):
+def _input_gradient(model, x, y, fn, owner):
     params = [p for p in model.parameters() if p.requires_grad]
     for p in params:  # no weight gradients: only dJ/dx is wanted
         p.requires_grad = False
@@ -128,12 +161,21 @@ def _input_gradient(model, x, y, fn):
             value = fn(pred, target)
             if value.ndim:
                 value = value.sum()
+            if not getattr(value, "requires_grad", False):
+                raise ValueError(_NO_INPUT_GRADIENT.format(owner=owner))
             value.backward()
     finally:
         _grad_mode.enabled = recording
         for p in params:
             p.requires_grad = True
+    if xt.grad is None:
+        raise ValueError(_NO_INPUT_GRADIENT.format(owner=owner))
     return xt.grad
+
+
+_NO_INPUT_GRADIENT = ("{owner}: the model's output does not depend on x through differentiable "
+                      "operations (e.g. an Embedding of integer inputs), so there is no input "
+                      "gradient to attack")
 
 
 def _project(xa, x, eps, clip):
@@ -165,13 +207,17 @@ def fgsm(model, x, y, eps, loss="cross_entropy", clip=(0.0, 1.0)):
     Returns
     -------
     ndarray
-        The adversarial inputs, same shape and dtype as ``x``, with
-        ``|x_adv - x| <= eps`` everywhere.
+        The adversarial inputs, shaped like ``x``, with ``|x_adv - x| <= eps``
+        everywhere. A floating ``x`` keeps its dtype; an integer ``x`` (pixels
+        as ``uint8``) comes back as float32, as the layers read integer inputs
+        (a perturbation of ``eps`` is fractional).
 
     Raises
     ------
     ValueError
-        When ``x`` lies outside ``clip``.
+        When ``x`` lies outside ``clip`` or holds NaN or infinite values, or
+        the model's output does not depend on ``x`` through differentiable
+        operations (an ``Embedding`` of integer inputs).
 
     Notes
     -----
@@ -193,11 +239,12 @@ def fgsm(model, x, y, eps, loss="cross_entropy", clip=(0.0, 1.0)):
     """
     x, eps = _check(model, x, eps, clip, "fgsm")
     fn = _loss_fn(loss, "fgsm")
-    return _fgsm(model, x, y, eps, fn, clip)
+    return _fgsm(model, x, y, eps, fn, clip, "fgsm")
 
 
-def _fgsm(model, x, y, eps, fn, clip):
-    g = _input_gradient(model, x, y, fn)
+def _fgsm(model, x, y, eps, fn, clip, owner):
+    """FGSM on a checked floating ``x``; ``clip`` None, (low, high) or per-component bounds."""
+    g = _input_gradient(model, x, y, fn, owner)
     xa = np.sign(g).astype(x.dtype, copy=False)
     xa *= eps
     xa += x
@@ -225,7 +272,8 @@ def pgd(model, x, y, eps, step, steps, loss="cross_entropy", clip=(0.0, 1.0),
     Returns
     -------
     ndarray
-        Adversarial inputs with ``|x_adv - x| <= eps`` everywhere.
+        Adversarial inputs with ``|x_adv - x| <= eps`` everywhere, dtype as in
+        :func:`fgsm` (float32 for integer ``x``).
 
     Notes
     -----
@@ -244,11 +292,12 @@ def pgd(model, x, y, eps, step, steps, loss="cross_entropy", clip=(0.0, 1.0),
     x, eps = _check(model, x, eps, clip, "pgd")
     step = positive_float("pgd", "step", step)
     steps = positive_int("pgd", "steps", steps)
+    random_start = boolean("pgd", "random_start", random_start)
     fn = _loss_fn(loss, "pgd")
-    return _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng)
+    return _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng, "pgd")
 
 
-def _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng):
+def _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng, owner):
     xa = x.copy()
     if random_start:
         from ..randomness import resolve_rng
@@ -256,7 +305,7 @@ def _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng):
         xa += resolve_rng(rng).uniform(-eps, eps, size=x.shape).astype(x.dtype)
         _project(xa, x, eps, clip)
     for _ in range(steps):
-        g = _input_gradient(model, xa, y, fn)
+        g = _input_gradient(model, xa, y, fn, owner)
         xa += step * np.sign(g).astype(x.dtype, copy=False)
         _project(xa, x, eps, clip)
     return xa
@@ -278,7 +327,9 @@ class FGSM:
     clip : (low, high) or None, default (0, 1)
         The valid input range (pixels). ``rb.fit`` checks once, before
         training, that ``X`` lies inside it (:meth:`check_data`); pass
-        ``None`` for standardised inputs.
+        ``None`` for standardised inputs. A batch that ``augment`` or an
+        input-noise regularizer moved outside it is perturbed by at most
+        ``eps`` all the same (see the module's notes).
 
     Notes
     -----
@@ -308,8 +359,11 @@ class FGSM:
         check_range(X, self.clip, f"{owner}: {type(self).__name__}")
 
     def perturb(self, model, x, y, loss_fn):
-        """The adversarial version of the batch ``x`` against the current weights."""
-        return _fgsm(model, x, y, self.eps, loss_fn, self.clip)
+        """The adversarial version of the batch ``x`` against the current weights (float32
+        for an integer batch), with ``|x_adv - x| <= eps``."""
+        x = _as_input(x)
+        return _fgsm(model, x, y, self.eps, loss_fn, _batch_clip(x, self.clip),
+                     f"fit: {type(self).__name__}")
 
     def objective(self, model, clean_loss, x, y, loss_fn):
         """``alpha * clean_loss + (1 - alpha) * loss(model(x_adv), y)`` (the fit loop's hook)."""
@@ -341,4 +395,6 @@ class PGD(FGSM):
         self.steps = positive_int("PGD", "steps", steps)
 
     def perturb(self, model, x, y, loss_fn):
-        return _pgd(model, x, y, self.eps, self.step, self.steps, loss_fn, self.clip, False, None)
+        x = _as_input(x)
+        return _pgd(model, x, y, self.eps, self.step, self.steps, loss_fn,
+                    _batch_clip(x, self.clip), False, None, f"fit: {type(self).__name__}")

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..checks import boolean, positive_int, unit_interval
+from ..randomness import resolve_rng
 
 
 class Curriculum:
@@ -62,11 +63,23 @@ class Curriculum:
         return max(1, math.ceil(frac * self.scores.size - 1e-9))
 
     def order(self, epoch, rng=None):
-        """The example indices of epoch ``epoch``, easiest first (or shuffled within the pool)."""
+        """The example indices of epoch ``epoch``, easiest first (or shuffled within the pool).
+
+        Parameters
+        ----------
+        epoch : int
+        rng : numpy.random.Generator or int, optional
+            Shuffles the pool with ``shuffle_pool`` (required then); an int
+            seeds a fresh generator.
+        """
         pool = self._ranked[:self.pool_size(epoch)]
         if self.shuffle_pool:
             if rng is None:
                 raise ValueError("Curriculum.order: shuffle_pool needs an rng")
+            try:
+                rng = resolve_rng(rng)
+            except TypeError as err:
+                raise TypeError(f"Curriculum.order: {err}") from None
             pool = pool[rng.permutation(pool.size)]
         return pool.copy()
 

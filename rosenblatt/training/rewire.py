@@ -41,10 +41,14 @@ class Rewire(Callback):
     fraction : float in (0, 1), default 0.3
         The fraction of each layer's live connections replaced at each rewiring.
     every : int, optional
-        Rewire every ``every`` optimizer steps; None (default): at the end of
-        every epoch (as SET does).
-    layers : list of SparseDense, optional
-        Default: every ``SparseDense`` in the model.
+        Rewire every ``every`` optimizer steps (counted over the whole run: a
+        run resumed from a checkpoint goes on counting, and rewires where the
+        uninterrupted one would); None (default): at the end of every epoch
+        (as SET does).
+    layers : SparseDense or list of SparseDense, optional
+        Default: every trainable ``SparseDense`` in the model (a frozen one,
+        such as a transferred body, does not change). A frozen layer given
+        here is refused when training starts.
     keep_masks : bool, default False
         Keep a copy of every layer's mask after each rewiring (``masks``).
     rng : numpy.random.Generator or int, optional
@@ -53,8 +57,9 @@ class Rewire(Callback):
     Attributes
     ----------
     log : list of dict
-        One entry per layer and rewiring: ``step``, ``epoch``, ``layer``
-        (index), ``broken`` and ``grown`` (flat indices), ``live``.
+        One entry per layer and rewiring: ``step`` (optimizer steps of the
+        run so far), ``epoch``, ``layer`` (index), ``broken`` and ``grown``
+        (flat indices), ``live``.
     masks : list of (step, list of ndarray)
         With ``keep_masks``: the masks before training and after each rewiring.
 
@@ -63,7 +68,11 @@ class Rewire(Callback):
     ValueError
         For a method other than "set"/"rigl", a fraction outside (0, 1) (1
         would remove every connection), ``every`` not a positive integer, or
-        a layer so small that the fraction rounds to all its connections.
+        a layer so small that the fraction rounds to all its connections;
+        when training starts, a frozen layer in ``layers`` or a model without
+        a trainable ``SparseDense``.
+    TypeError
+        For ``layers`` that are not ``SparseDense`` layers.
 
     Notes
     -----
@@ -106,6 +115,16 @@ class Rewire(Callback):
                                   or not isinstance(every, (int, np.integer)) or every < 1):
             raise ValueError(f"Rewire: every must be a positive integer (optimizer steps) or None "
                              f"(each epoch); got {every!r}")
+        if isinstance(layers, SparseDense):
+            layers = [layers]
+        elif layers is not None:
+            if not isinstance(layers, (list, tuple)) or not all(
+                    isinstance(layer, SparseDense) for layer in layers):
+                got = [type(layer).__name__ for layer in layers] \
+                    if isinstance(layers, (list, tuple)) else type(layers).__name__
+                raise TypeError(f"Rewire: layers must be rb.nn.SparseDense layers (one, or a "
+                                f"list of them), or None for every one in the model; got {got}")
+            layers = list(layers)
         self.method, self.fraction = method, float(fraction)
         self.every = None if every is None else int(every)
         self.layers, self.rng = layers, rng
@@ -114,19 +133,33 @@ class Rewire(Callback):
         self._layers = []
         self._rng = None
         self._pending = None  # a state from load_state_dict, applied when training starts
+        self._start = self._steps = 0  # optimizer steps before this fit call / in the run
 
     # -- hooks ------------------------------------------------------------------------
     def on_train_begin(self, trainer):
         layers = self.layers
         if layers is None:
-            layers = [m for m in trainer.model.modules() if isinstance(m, SparseDense)]
-        if not layers:
-            raise ValueError("Rewire: the model has no SparseDense layer to rewire")
+            found = [m for m in trainer.model.modules() if isinstance(m, SparseDense)]
+            if not found:
+                raise ValueError("Rewire: the model has no SparseDense layer to rewire")
+            layers = [m for m in found if m.W.requires_grad]  # a frozen body does not change
+            if not layers:
+                raise ValueError(f"Rewire: the model has no trainable SparseDense layer to "
+                                 f"rewire (its {len(found)} are frozen, and a frozen layer "
+                                 f"does not change); unfreeze one or leave out Rewire")
+        for layer in layers:
+            if not layer.W.requires_grad:
+                raise ValueError(f"Rewire: {layer!r} in layers is frozen (requires_grad=False): "
+                                 f"it must not change, and connections formed in it could "
+                                 f"never learn; unfreeze it or leave it out of layers")
         self._layers = list(layers)
         self._rng = resolve_rng(self.rng)
+        self._start = 0
         if self._pending is not None:  # resuming from a checkpoint: the same draws follow
             self._rng.bit_generator.state = self._pending["rng"]
+            self._start = self._pending.get("steps", 0)
             self._pending = None
+        self._steps = self._start
         for layer in self._layers:
             k = int(round(self.fraction * layer.live_connections))
             if k >= layer.live_connections:
@@ -135,17 +168,18 @@ class Rewire(Callback):
                                  f"remove every connection")
         if self.keep_masks and not self.masks:
             self.masks.append((0, [layer.mask.copy() for layer in self._layers]))
-        self._arm(self.every is None or self.every == 1)
+        self._arm(self.every is None or (self._start + 1) % self.every == 0)
 
     def on_epoch_begin(self, trainer, epoch):
         if self.every is None:
             self._arm(True)  # the epoch's last batch is not known yet: collect from the start
 
     def on_batch_end(self, trainer, batch, logs):
+        self._steps = self._start + trainer.steps  # the run's steps (trainer's: this call's)
         if self.every is not None:
-            if trainer.steps % self.every == 0:
-                self.rewire(trainer.optimizer, trainer.steps, trainer.epoch)
-            self._arm((trainer.steps + 1) % self.every == 0)
+            if self._steps % self.every == 0:
+                self.rewire(trainer.optimizer, self._steps, trainer.epoch)
+            self._arm((self._steps + 1) % self.every == 0)
         elif self.method == "rigl":
             for layer in self._layers:  # only the last batch's gradient is needed
                 if layer.dense_grad:
@@ -153,7 +187,7 @@ class Rewire(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.every is None:
-            self.rewire(trainer.optimizer, trainer.steps, epoch)
+            self.rewire(trainer.optimizer, self._start + trainer.steps, epoch)
             self._arm(True)
         logs["live_connections"] = float(sum(layer.live_connections for layer in self._layers))
 
@@ -167,13 +201,20 @@ class Rewire(Callback):
         self.on_train_end(trainer)
 
     def state_dict(self):
-        """Plain values for a checkpoint: the state of the generator SET draws from."""
-        return {"rng": None if self._rng is None else self._rng.bit_generator.state}
+        """Plain values for a checkpoint: the state of the generator SET draws from and the
+        optimizer steps of the run so far (where ``every`` counts from)."""
+        return {"rng": None if self._rng is None else self._rng.bit_generator.state,
+                "steps": int(self._steps)}
 
     def load_state_dict(self, state):
-        """Continue from :meth:`state_dict` (applied when training starts)."""
+        """Continue from :meth:`state_dict` (applied when training starts; a state without
+        ``steps``, from an older checkpoint, counts from 0)."""
         if isinstance(state, dict) and isinstance(state.get("rng"), dict):
-            self._pending = state
+            steps = state.get("steps", 0)
+            if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+                raise ValueError(f"Rewire: a saved state's steps must be a non-negative "
+                                 f"integer; got {steps!r:.40}")
+            self._pending = {"rng": state["rng"], "steps": int(steps)}
 
     def _arm(self, on):
         if self.method == "rigl":

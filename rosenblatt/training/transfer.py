@@ -17,10 +17,15 @@ evaluation mode (their running statistics are used, not updated; see
 original model, whose layers the new one shares, keeps its outputs. A
 training loop of one's own must do the same (``bn.eval()`` after
 ``model.train()``). Unfrozen (fine-tuning), the shared layers learn, and the
-original model changes with them: ``model.clone()`` first to keep it.
+original model changes with them: ``model.clone()`` first to keep it. The
+sharing goes the other way too: freezing the transferred layers freezes
+them in ``model`` as well (pass ``model.clone()`` to keep a trainable
+original).
 """
 
-from ..checks import positive_int
+import numpy as np
+
+from ..checks import boolean, positive_int
 from ..nn.module import Module, Sequential
 from .fit import predict
 
@@ -32,8 +37,21 @@ def _check_sequential(model, where):
         raise ValueError(f"{where}: the model needs at least 2 layers; it has {len(model)}")
 
 
+def _truncate(model, drop, where):
+    """``model[:-drop]`` for a checked ``drop`` (an int or NumPy integer); ``where`` names the
+    public function in errors."""
+    _check_sequential(model, where)
+    if isinstance(drop, bool) or not isinstance(drop, (int, np.integer)) \
+            or not 1 <= drop < len(model):
+        raise ValueError(f"{where}: drop must be an integer in 1..{len(model) - 1}; "
+                         f"got {drop!r}")
+    return model[:-int(drop)]
+
+
 def feature_extractor(model, drop=1):
     """The network without its last ``drop`` layers (sharing their parameters).
+
+    ``drop`` is an integer (a NumPy integer too) in ``1..len(model) - 1``.
 
     Examples
     --------
@@ -42,11 +60,7 @@ def feature_extractor(model, drop=1):
     >>> len(feature_extractor(net))
     2
     """
-    _check_sequential(model, "feature_extractor")
-    if isinstance(drop, bool) or not isinstance(drop, int) or not 1 <= drop < len(model):
-        raise ValueError(f"feature_extractor: drop must be an integer in 1..{len(model) - 1}; "
-                         f"got {drop!r}")
-    return model[:-drop]
+    return _truncate(model, drop, "feature_extractor")
 
 
 def features(model, X, drop=1, batch_size=256):
@@ -56,7 +70,7 @@ def features(model, X, drop=1, batch_size=256):
     ``X`` gives ``(0, n_features)``; ``batch_size`` is a positive integer.
     """
     batch_size = positive_int("features", "batch_size", batch_size)
-    return predict(feature_extractor(model, drop), X, batch_size)
+    return predict(_truncate(model, drop, "features"), X, batch_size)
 
 
 def replace_output(model, layer, freeze=True, drop=1):
@@ -70,7 +84,10 @@ def replace_output(model, layer, freeze=True, drop=1):
     freeze : bool, default True
         Freeze the transferred layers (``requires_grad = False``); ``rb.fit``
         then also keeps their batch-norm statistics fixed (evaluation mode),
-        so neither they nor ``model`` change.
+        so neither they nor ``model`` change. The layers are shared, not
+        copied: ``model``'s own layers are frozen as well, so ``model`` no
+        longer learns them either; pass ``model.clone()`` to keep an
+        independent, trainable original (or ``unfreeze()`` it later).
     drop : int, default 1
 
     Examples
@@ -80,10 +97,13 @@ def replace_output(model, layer, freeze=True, drop=1):
     >>> new = replace_output(net, rb.nn.Dense(8, 5))
     >>> [p.requires_grad for p in new.parameters()]
     [False, False, True, True]
+    >>> [p.requires_grad for p in net.parameters()]  # the shared layers: frozen in net too
+    [False, False, True, True]
     """
     if not isinstance(layer, Module):
         raise TypeError(f"replace_output: layer must be a Module; got {type(layer).__name__}")
-    body = feature_extractor(model, drop)
+    freeze = boolean("replace_output", "freeze", freeze)
+    body = _truncate(model, drop, "replace_output")
     if freeze:
         body.freeze()
     return Sequential(*body.layers, layer)
