@@ -49,7 +49,6 @@ from ..autodiff.tensor import Tensor
 from ..checks import boolean
 from ..nn import registry
 from ..nn.module import Module
-from ..randomness import generator
 from .atomic import write_bytes_atomic
 from .checkpoint_schema import (
     check_optimizer_state,
@@ -336,7 +335,6 @@ def _load_bytes(blob, with_extras):
         model = registry.build(spec, max_int=layout.max_int, max_draws=max(2**24, 8 * total))
     except registry.SpecError as err:
         raise FormatError(str(err)) from None
-    _release_build_generator(model)
     _retie(model, ties)
     _check_state(model, state)
     _restore_flags(model, _json(header, "modes"), _json(header, "frozen"))
@@ -351,23 +349,6 @@ def _load_bytes(blob, with_extras):
                                               and is_training_checkpoint(metadata))
         return Checkpoint(model, optimizer_state, metadata, FORMAT_VERSION, training)
     return model
-
-
-def _release_build_generator(model):
-    """Give the library generator to every module that kept the throwaway one it was built
-    under (``registry.build``).
-
-    A constructor called with ``rng=None`` that stores ``resolve_rng(rng)`` (RBM, DBN ...)
-    keeps whatever the library generator is during the build: the loader's budgeted,
-    fixed-seed generator. Left there, the loaded model would draw the same "random" numbers
-    after every ``rb.seed`` and fail after 2**24 draws; a model built in code with
-    ``rng=None`` holds the library generator, and so does a loaded one now.
-    """
-    library = generator()
-    for module in model.modules():
-        for name, value in list(vars(module).items()):
-            if isinstance(value, registry._BudgetGenerator):
-                setattr(module, name, library)
 
 
 def _ties(ties, state):

@@ -71,7 +71,7 @@ import math
 
 import numpy as np
 
-from ..randomness import using
+from ..randomness import generator, using
 from .module import Module
 
 _BY_NAME = {}  # name -> (cls, config_fn, build_fn)
@@ -709,9 +709,28 @@ def build(spec, max_int=2**16, max_draws=2**24):
     with using(_BudgetGenerator(max_draws)):
         token = _BUILT.set([])
         try:
-            return _build(spec, max_int, 0)
+            model = _build(spec, max_int, 0)
         finally:
             _BUILT.reset(token)
+    _release_build_generator(model)
+    return model
+
+
+def _release_build_generator(model):
+    """Give the library generator to every module that kept the throwaway one it was built
+    under.
+
+    A constructor called with ``rng=None`` that stores ``resolve_rng(rng)`` (RBM, DBN ...)
+    keeps whatever the library generator is during the build: the budgeted, fixed-seed
+    generator above. Left there, the built model would draw the same "random" numbers after
+    every ``rb.seed`` and fail after ``max_draws`` draws; a model built in code with
+    ``rng=None`` holds the library generator, and so does a built one now.
+    """
+    library = generator()
+    for module in model.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, _BudgetGenerator):
+                setattr(module, name, library)
 
 
 def _check_entry(spec, depth):
