@@ -41,8 +41,10 @@ _RANGES = {"lr": (0.0, _FLOAT32_MAX, True), "eps": (0.0, _FLOAT32_MAX, True),
 
 # optimizer state keys added after checkpoints were first written (2026-12-05: SGD's
 # dampening, Adam's amsgrad, decoupled weight decay and running maximum): a file without them
-# resumes, the optimizer keeping the values it was built with
-_ADDED_LATER = ("dampening", "amsgrad", "decoupled_weight_decay", "v_max")
+# resumes, the optimizer keeping the values it was built with; SGD's momentum_unstarted
+# (which momentum buffers have not begun yet: without it, all began after step 0)
+_ADDED_LATER = ("dampening", "amsgrad", "decoupled_weight_decay", "v_max",
+                "momentum_unstarted")
 
 
 def _show(value, limit=60):

@@ -145,15 +145,33 @@ class ParameterVector:
 
     @property
     def grad(self):
-        """The flat gradient, every parameter's slot up to date (zeros where nothing arrived)."""
-        if self._cleared:
+        """The flat gradient, every parameter's slot up to date (zeros where nothing arrived).
+
+        A ``p.grad`` set to None or assigned by hand since the last read (PyTorch style,
+        with or without :meth:`clear_grad` before) is brought into its slot first, so that
+        whoever reads the vector (clipping, gradient noise, a step) sees the gradient the
+        parameters show. The check is one pass of identity tests over the parameters, not
+        over the values.
+        """
+        if self._cleared or self._has_strays():
             self._materialize()
         return self._grad
 
     @grad.setter
     def grad(self, value):  # ``vec.grad += x`` assigns the same array back; anything else copies in
         if value is not self._grad:
+            for _, p, home in self._strays():  # the whole gradient is replaced: theirs too
+                p.grad = home
+            self._cleared = False
             self._grad[...] = value
+
+    def _has_strays(self):
+        """Whether some parameter's ``grad`` is not its slot here (see :meth:`_strays`; one
+        that no longer views this vector counts too, and :meth:`_materialize` skips it)."""
+        for p, home in zip(self.params, self._homes):
+            if p.grad is not home:
+                return True
+        return False
 
     def _strays(self):
         """(index, parameter, slot) of the parameters whose ``grad`` is not their slot here

@@ -69,14 +69,18 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(params, lr)
-        self.rho = unit_interval("Adadelta", "rho", rho)
-        self.eps = positive_float("Adadelta", "eps", eps, allow_zero=True)
-        self.weight_decay = positive_float("Adadelta", "weight_decay", weight_decay,
-                                           allow_zero=True)
+        self._set_hyperparameters(rho=rho, eps=eps, weight_decay=weight_decay)
         self.sq_avg = self._zeros()
         self.delta_avg = self._zeros()
         self._buf = self._zeros()
         self._buf2 = self._zeros()
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (``load_state_dict`` runs them too)."""
+        return dict(rho=unit_interval("Adadelta", "rho", hp["rho"]),
+                    eps=positive_float("Adadelta", "eps", hp["eps"], allow_zero=True),
+                    weight_decay=positive_float("Adadelta", "weight_decay", hp["weight_decay"],
+                                                allow_zero=True))
 
     def _update(self, theta, grad):
         grad = self._decayed_grad(theta, grad, self.weight_decay)

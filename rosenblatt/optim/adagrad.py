@@ -75,16 +75,21 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr=0.01, eps=1e-10, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps_inside_sqrt=False):
         super().__init__(params, lr)
-        self.eps = positive_float("Adagrad", "eps", eps, allow_zero=True)
-        self.lr_decay = positive_float("Adagrad", "lr_decay", lr_decay, allow_zero=True)
-        self.weight_decay = positive_float("Adagrad", "weight_decay", weight_decay,
-                                           allow_zero=True)
-        # kept: what G starts at, for a connection that Rewire forms during training too
-        self.initial_accumulator_value = positive_float(
-            "Adagrad", "initial_accumulator_value", initial_accumulator_value, allow_zero=True)
-        self.eps_inside_sqrt = boolean("Adagrad", "eps_inside_sqrt", eps_inside_sqrt)
+        # initial_accumulator_value is kept: what G starts at, for a connection that Rewire
+        # forms during training too
+        self._set_hyperparameters(eps=eps, lr_decay=lr_decay, weight_decay=weight_decay,
+                                  initial_accumulator_value=initial_accumulator_value,
+                                  eps_inside_sqrt=eps_inside_sqrt)
         self.sum_sq = np.full_like(self.vec.data, self.initial_accumulator_value)
         self._buf = self._zeros()
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (``load_state_dict`` runs them too)."""
+        checked = {key: positive_float("Adagrad", key, hp[key], allow_zero=True)
+                   for key in ("eps", "lr_decay", "weight_decay", "initial_accumulator_value")}
+        checked["eps_inside_sqrt"] = boolean("Adagrad", "eps_inside_sqrt",
+                                             hp["eps_inside_sqrt"])
+        return checked
 
     def effective_lr(self):
         """The per-parameter rate ``lr / (sqrt(G) + eps)`` that the next step would use (a copy).

@@ -127,21 +127,30 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  eps_inside_sqrt=False, amsgrad=False, decoupled_weight_decay=False):
         super().__init__(params, lr)
-        name = type(self).__name__
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2); got {betas!r}")
-        self.betas = (unit_interval(name, "betas[0]", betas[0]),
-                      unit_interval(name, "betas[1]", betas[1]))
-        self.eps = positive_float(name, "eps", eps, allow_zero=True)
-        self.weight_decay = positive_float(name, "weight_decay", weight_decay, allow_zero=True)
-        self.eps_inside_sqrt = boolean(name, "eps_inside_sqrt", eps_inside_sqrt)
-        self.amsgrad = boolean(name, "amsgrad", amsgrad)
-        self.decoupled_weight_decay = boolean(name, "decoupled_weight_decay",
-                                              decoupled_weight_decay)
+        self._set_hyperparameters(betas=betas, eps=eps, weight_decay=weight_decay,
+                                  eps_inside_sqrt=eps_inside_sqrt, amsgrad=amsgrad,
+                                  decoupled_weight_decay=decoupled_weight_decay)
         self.m = self._zeros()
         self.v = self._zeros()
         self.v_max = self._zeros() if self.amsgrad else None
         self._buf = self._zeros()
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (``load_state_dict`` runs them too)."""
+        name = type(self).__name__
+        betas = hp["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2); got {betas!r}")
+        return dict(
+            betas=(unit_interval(name, "betas[0]", betas[0]),
+                   unit_interval(name, "betas[1]", betas[1])),
+            eps=positive_float(name, "eps", hp["eps"], allow_zero=True),
+            weight_decay=positive_float(name, "weight_decay", hp["weight_decay"],
+                                        allow_zero=True),
+            eps_inside_sqrt=boolean(name, "eps_inside_sqrt", hp["eps_inside_sqrt"]),
+            amsgrad=boolean(name, "amsgrad", hp["amsgrad"]),
+            decoupled_weight_decay=boolean(name, "decoupled_weight_decay",
+                                           hp["decoupled_weight_decay"]))
 
     def _update(self, theta, grad, keep=None):
         if self.decoupled_weight_decay:

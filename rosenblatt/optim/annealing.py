@@ -251,6 +251,7 @@ class _Annealer:
 
     T0_FACTOR = 1.0
     SCHEDULES = ()
+    FIRST_T = 0  # the first step of the temperature schedule
     #: ``rb.fit`` calls ``step(closure)`` instead of ``backward(); step()``.
     needs_closure = True
 
@@ -402,7 +403,19 @@ class _Annealer:
                 raise ValueError(f"{type(self).__name__}: with schedule='specific_heat' only "
                                  f"the next step's temperature is known (t={self.t}); got t={t}")
             return self.heat.T
-        return self._scheduled(self.t if t is None else t)
+        return self._scheduled(self.t if t is None else self._checked_t(t))
+
+    def _checked_t(self, t):
+        """``t`` of :meth:`temperature`, checked: a number from the schedule's first step on
+        (the formulas divide by zero or turn negative before it)."""
+        name, first = type(self).__name__, self.FIRST_T
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.number)):
+            raise TypeError(f"{name}: t must be a step number >= {first}; got "
+                            f"{type(t).__name__} {t!r:.40}")
+        if not (math.isfinite(t) and t >= first):
+            raise ValueError(f"{name}: t must be a step number >= {first} (the schedule "
+                             f"starts at t={first}); got {t!r}")
+        return t
 
     def zero_grad(self):
         """Zero the flat gradient (the annealing moves themselves use no gradient)."""
@@ -532,6 +545,7 @@ class BoltzmannAnnealer(_Annealer):
 
     T0_FACTOR = 0.25
     SCHEDULES = ("log", "specific_heat")
+    FIRST_T = 1  # T0 / log(1 + t): infinite at t = 0
 
     def __init__(self, params, T0=None, k=None, rng=None, *, per_weight=False, schedule=None,
                  block=20, restore_best=True, model=None):
@@ -541,7 +555,7 @@ class BoltzmannAnnealer(_Annealer):
         """``T0 / log(1 + t)`` at step ``t`` (from 1; default: the next step)."""
         if self.heat is not None:
             return super().temperature(t)
-        t = self.t + 1 if t is None else t
+        t = self.t + 1 if t is None else self._checked_t(t)
         return self.T0 / math.log1p(t)
 
     def step(self, closure):

@@ -34,6 +34,10 @@ def _grads(target, owner):
     return [p.grad for p in items if p.grad is not None]
 
 
+def _is_inf(value):
+    return isinstance(value, (float, np.floating)) and value == math.inf
+
+
 def _norm_type(value):
     """``norm_type`` checked: a float p > 0, or inf (also the string "inf", as PyTorch)."""
     if isinstance(value, str) and value.lower() == "inf":
@@ -74,6 +78,7 @@ def clip_grad_norm(target, max_norm, norm_type=2.0):
         or the ``grad`` of each parameter (``model.parameters()``); the norm
         is global over all of them.
     max_norm : float
+        Positive; ``inf`` clips nothing and only measures the norm (as PyTorch).
     norm_type : float or inf, default 2
         The p of the norm: 2 (Euclidean), 1, ``inf`` (the largest absolute
         component; the string "inf" too) or any p > 0, ``(sum |g|^p)^(1/p)``.
@@ -87,7 +92,7 @@ def clip_grad_norm(target, max_norm, norm_type=2.0):
     Raises
     ------
     ValueError
-        If ``max_norm`` is not a positive number, or ``norm_type`` not p > 0 or inf.
+        If ``max_norm`` is not a positive number (or inf), or ``norm_type`` not p > 0 or inf.
 
     Examples
     --------
@@ -104,7 +109,8 @@ def clip_grad_norm(target, max_norm, norm_type=2.0):
     >>> np.round(vec.grad, 4)
     array([1.5, 2. ])
     """
-    max_norm = positive_float("clip_grad_norm", "max_norm", max_norm)
+    if not _is_inf(max_norm):  # inf: measure only (PyTorch accepts it)
+        max_norm = positive_float("clip_grad_norm", "max_norm", max_norm)
     p = _norm_type(norm_type)
     grads = _grads(target, "clip_grad_norm")
     sums = [_power_sum(g, p) for g in grads]

@@ -83,8 +83,17 @@ class AdaptiveGains(Optimizer):
 
     def __init__(self, params, lr, up=0.05, down=0.95, gain_range=(0.1, 10), momentum=0.0):
         super().__init__(params, lr)
-        self.up = positive_float("AdaptiveGains", "up", up, allow_zero=True)
-        self.down = unit_interval("AdaptiveGains", "down", down, closed_low=False)
+        self._set_hyperparameters(up=up, down=down, gain_range=gain_range, momentum=momentum)
+        self.gains = np.ones_like(self.vec.data)
+        self.prev_grad = self._zeros()
+        self.velocity = self._zeros() if self.momentum else None
+        self._buf = self._zeros()
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (``load_state_dict`` runs them too)."""
+        up = positive_float("AdaptiveGains", "up", hp["up"], allow_zero=True)
+        down = unit_interval("AdaptiveGains", "down", hp["down"], closed_low=False)
+        gain_range = hp["gain_range"]
         if isinstance(gain_range, (tuple, list)) and len(gain_range) == 2:
             gain_range = [positive_float("AdaptiveGains", f"gain_range[{i}]", v, allow_zero=True)
                           for i, v in enumerate(gain_range)]
@@ -92,12 +101,8 @@ class AdaptiveGains(Optimizer):
                 or not 0 < gain_range[0] <= 1 <= gain_range[1]):
             raise ValueError(f"AdaptiveGains: gain_range must be (low, high) with "
                              f"0 < low <= 1 <= high; got {gain_range!r}")
-        self.gain_range = (float(gain_range[0]), float(gain_range[1]))
-        self.momentum = unit_interval("AdaptiveGains", "momentum", momentum)
-        self.gains = np.ones_like(self.vec.data)
-        self.prev_grad = self._zeros()
-        self.velocity = self._zeros() if self.momentum else None
-        self._buf = self._zeros()
+        return dict(up=up, down=down, gain_range=(float(gain_range[0]), float(gain_range[1])),
+                    momentum=unit_interval("AdaptiveGains", "momentum", hp["momentum"]))
 
     def _update(self, theta, grad):
         if self.momentum and self.velocity is None:

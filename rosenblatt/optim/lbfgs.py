@@ -152,6 +152,8 @@ class LBFGS(LineSearchOptimizer):
     def _check_state(self, state):
         super()._check_state(state)
         name = "LBFGS.load_state_dict"
+        if "lr" in state and self.schedule is None:  # as the constructor: a number is > 0
+            positive_float(name, "lr", state["lr"])
         m = positive_int(name, "history_size", state.get("history_size", self.history_size))
         shape = (m, self.vec.data.size)
         for key in ("S", "Y"):

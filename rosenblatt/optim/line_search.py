@@ -337,8 +337,8 @@ class LineSearchOptimizer(Optimizer):
         for key in ("tolerance_grad", "tolerance_change"):
             if key in state:
                 positive_float(name, key, state[key], allow_zero=True)
-        if "lr" in state:
-            positive_float(name, "lr", state["lr"])
+        if "lr" in state:  # 0 too: a schedule's value at a step (cosine at t_max)
+            positive_float(name, "lr", state["lr"], allow_zero=True)
         if state.get("line_search", self.line_search) not in ("strong_wolfe", None):
             raise ValueError(f"{name}: line_search must be 'strong_wolfe' or None; got "
                              f"{state['line_search']!r}")

@@ -249,7 +249,7 @@ class Optimizer:
             pass of its own) get it; for the others it is copied first.
         """
         vec = self.vec
-        data, grad = vec.data, vec.grad
+        data, grad = vec.data, vec._grad  # _frozen's pass brings in what vec.grad would
         frozen = self._frozen(data, grad)
         kept = self._keep_frozen(frozen) if frozen else ()
         if keep is None:
@@ -283,18 +283,21 @@ class Optimizer:
             A slice of ``range(vec.size)`` with step 1.
         """
         vec = self.vec
-        data, grad = vec.data, vec.grad
+        data, grad = vec.data, vec._grad  # _frozen's pass brings in what vec.grad would
         frozen = self._frozen(data, grad)
         kept = self._keep_frozen(frozen) if frozen else ()
         state = vars(self)
         # the per-parameter arrays (state and scratch), as views of the part while it steps;
-        # the views are kept for the next step of the same part while the arrays stay
+        # the views are kept for the next step of the same part while the arrays stay the
+        # same (none replaced, none made since, by step() or a rule switched on: a count of
+        # the attributes, not a pass over the vector)
         key = (part.start, part.stop, id(data), id(grad))
         cache = state.get("_part_views")
-        if cache is None or cache[0] != key or any(state.get(k) is not v
-                                                   for k, v, _ in cache[3]):
-            whole = [(k, v, v[part]) for k, v in state.items()
-                     if isinstance(v, np.ndarray) and v.shape == data.shape]
+        whole = [(k, v) for k, v in state.items()
+                 if isinstance(v, np.ndarray) and v.shape == data.shape]
+        if cache is None or cache[0] != key or len(whole) != len(cache[3]) \
+                or any(state.get(k) is not v for k, v, _ in cache[3]):
+            whole = [(k, v, v[part]) for k, v in whole]
             state["_part_views"] = None
             cache = state["_part_views"] = (key, data[part], grad[part], whole, frozenset(state))
         unset = [k for k, v in state.items() if v is None]
@@ -355,12 +358,13 @@ class Optimizer:
             state[name] = None if value is None else np.array(value, copy=True)
         return state
 
-    #: hyper-parameters (or pairs of them) that must lie in [0, 1), checked on loading
+    #: hyper-parameters (or pairs of them) that must lie in [0, 1), checked on loading by
+    #: the generic :meth:`_checked_hyperparameters` (subclasses that do not define their own)
     unit_hyperparameters = ("betas", "momentum", "rho", "down", "dampening")
 
     def _checked_hyperparameter(self, key, value):
-        """A loaded hyper-parameter, checked as the constructors check them: numbers finite
-        and >= 0 (in [0, 1) for ``unit_hyperparameters``), pairs element by element."""
+        """A loaded hyper-parameter, checked generically: numbers finite and >= 0 (in
+        [0, 1) for ``unit_hyperparameters``), pairs element by element."""
         name = type(self).__name__
 
         def check(owner, what, v):
@@ -373,16 +377,26 @@ class Optimizer:
                          for i, v in enumerate(value))
         return check(name, key, value) if _is_number(value) else value
 
-    def load_state_dict(self, state):
-        """Restore hyper-parameters, ``t`` and state arrays (in place); returns self.
+    def _checked_hyperparameters(self, hp):
+        """The hyper-parameters ``hp`` (a dict of all of them but ``lr``), checked as the
+        constructor checks them, in their canonical types (pairs as tuples); raises
+        ValueError/TypeError naming the bad one. The optimizers here check with the code
+        their constructors run; this generic version is for subclasses that do not."""
+        return {key: self._checked_hyperparameter(key, value) for key, value in hp.items()}
 
-        Raises
-        ------
-        ValueError
-            If the state is for another algorithm, its arrays have another size, or a
-            hyper-parameter is out of range (checked before anything is changed).
-        """
+    def _set_hyperparameters(self, **hp):
+        """Check ``hp`` with :meth:`_checked_hyperparameters` and set them as attributes (the
+        constructors' way, so that loading a state checks exactly what they check)."""
+        for key, value in self._checked_hyperparameters(hp).items():
+            setattr(self, key, value)
+
+    def _checked_state(self, state):
+        """Everything :meth:`load_state_dict` sets, checked: ``(t, lr, hyper-parameters,
+        arrays)``; raises before anything is changed."""
         name = type(self).__name__
+        if not isinstance(state, dict):
+            raise TypeError(f"{name}.load_state_dict: expected the dict that state_dict() "
+                            f"returned; got {type(state).__name__}")
         if state.get("algorithm", name) != name:
             raise ValueError(
                 f"{name}.load_state_dict: the state is for {state['algorithm']}, not {name}"
@@ -391,29 +405,56 @@ class Optimizer:
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
             raise ValueError(f"{name}: t must be a non-negative integer (the steps taken); "
                              f"got {t!r}")
-        loaded = {key: self._checked_hyperparameter(key, state[key])
-                  for key in self.hyperparameters if key in state}
-        self.t = int(t)
-        for key, value in loaded.items():
-            if key == "lr":
-                self._lr = value  # with a schedule too: the next step recomputes it
-            else:
-                setattr(self, key, value)
+        lr = positive_float(name, "lr", state["lr"], allow_zero=True) if "lr" in state \
+            else None
+        # every hyper-parameter together (the state's over the current ones): the
+        # constructor's checks include pairs (nesterov needs momentum > 0)
+        hp = {key: state.get(key, getattr(self, key))
+              for key in self.hyperparameters if key != "lr"}
+        hp = self._checked_hyperparameters(hp)
+        arrays = {}
+        shape = self.vec.data.shape
         for key in self.state_names:
             if key not in state:
                 continue
             value = state[key]
+            if value is not None:
+                try:
+                    value = np.asarray(value)
+                except (TypeError, ValueError):  # ragged nested lists
+                    value = np.asarray(value, dtype=object)
+                if value.dtype.kind not in "biuf":
+                    raise ValueError(f"{name}.load_state_dict: {key} must be an array of "
+                                     f"numbers; got dtype {value.dtype}")
+                if value.shape != shape:
+                    raise ValueError(f"{name}.load_state_dict: {key} has shape {value.shape}; "
+                                     f"the parameters need {shape}")
+            arrays[key] = value
+        return int(t), lr, hp, arrays
+
+    def load_state_dict(self, state):
+        """Restore hyper-parameters, ``t`` and state arrays (in place); returns self.
+
+        Raises
+        ------
+        ValueError
+            If the state is for another algorithm, its arrays have another size or are not
+            numbers, or a hyper-parameter is one the constructor would refuse (everything
+            is checked before anything is changed).
+        TypeError
+            If a switch is not True/False, or a number is not a number (as the constructor).
+        """
+        t, lr, hp, arrays = self._checked_state(state)
+        self.t = t
+        if lr is not None:
+            self._lr = lr  # with a schedule too: the next step recomputes it
+        for key, value in hp.items():
+            setattr(self, key, value)
+        for key, value in arrays.items():
+            current = getattr(self, key)
             if value is None:
                 setattr(self, key, None)
-                continue
-            value = np.asarray(value)
-            if value.shape != self.vec.data.shape:
-                raise ValueError(
-                    f"{name}.load_state_dict: {key} has shape {value.shape}; the parameters "
-                    f"need {self.vec.data.shape}"
-                )
-            current = getattr(self, key)
-            if current is None or current.shape != value.shape:
+            elif current is None or current.shape != value.shape:
                 setattr(self, key, value.astype(self.vec.data.dtype, copy=True))
             else:
                 current[...] = value

@@ -79,16 +79,22 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-3, rho=0.9, eps=1e-8, momentum=0.0, centered=False,
                  weight_decay=0.0):
         super().__init__(params, lr)
-        self.rho = unit_interval("RMSprop", "rho", rho)
-        self.eps = positive_float("RMSprop", "eps", eps, allow_zero=True)
-        self.momentum = unit_interval("RMSprop", "momentum", momentum)
-        self.weight_decay = positive_float("RMSprop", "weight_decay", weight_decay,
-                                           allow_zero=True)
-        self.centered = boolean("RMSprop", "centered", centered)
+        self._set_hyperparameters(rho=rho, eps=eps, momentum=momentum, centered=centered,
+                                  weight_decay=weight_decay)
         self.sq_avg = self._zeros()
         self.grad_avg = self._zeros() if self.centered else None
         self.velocity = self._zeros() if self.momentum else None
         self._buf = self._zeros()
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (``load_state_dict`` runs them too)."""
+        return dict(
+            rho=unit_interval("RMSprop", "rho", hp["rho"]),
+            eps=positive_float("RMSprop", "eps", hp["eps"], allow_zero=True),
+            momentum=unit_interval("RMSprop", "momentum", hp["momentum"]),
+            centered=boolean("RMSprop", "centered", hp["centered"]),
+            weight_decay=positive_float("RMSprop", "weight_decay", hp["weight_decay"],
+                                        allow_zero=True))
 
     def _update(self, theta, grad):
         grad = self._decayed_grad(theta, grad, self.weight_decay)

@@ -91,12 +91,23 @@ class Rprop(Optimizer):
 
     def __init__(self, params, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), variant="irprop-"):
         super().__init__(params, lr)
+        self._set_hyperparameters(etas=etas, step_sizes=step_sizes, variant=variant)
+        self.prev_grad = self._zeros()
+        self.step_size = np.full_like(self.vec.data, self.lr)
+        self.prev_update = self._zeros() if variant == "rprop+" else None
+        self._buf = self._zeros()
+        self._factor = self._zeros()
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (``load_state_dict`` runs them too): the largest step
+        size may be inf (no upper bound)."""
+        etas, step_sizes, variant = hp["etas"], hp["step_sizes"], hp["variant"]
         if isinstance(etas, (tuple, list)) and len(etas) == 2:
             etas = [positive_float("Rprop", f"etas[{i}]", v, allow_zero=True)
                     for i, v in enumerate(etas)]
         if isinstance(step_sizes, (tuple, list)) and len(step_sizes) == 2:
             step_sizes = [positive_float("Rprop", f"step_sizes[{i}]", v, allow_zero=True)
-                          if v != float("inf") else v for i, v in enumerate(step_sizes)]
+                          if v != float("inf") else float(v) for i, v in enumerate(step_sizes)]
         if (not isinstance(etas, (tuple, list)) or len(etas) != 2
                 or not 0 < etas[0] < 1 < etas[1]):
             raise ValueError(f"Rprop: etas must be (eta-, eta+) with 0 < eta- < 1 < eta+; "
@@ -105,16 +116,10 @@ class Rprop(Optimizer):
                 or not 0 <= step_sizes[0] <= step_sizes[1]):
             raise ValueError(f"Rprop: step_sizes must be (min, max) with 0 <= min <= max; "
                              f"got {step_sizes!r}")
-        if variant not in VARIANTS:
+        if not isinstance(variant, str) or variant not in VARIANTS:
             raise ValueError(f"Rprop: variant must be one of {VARIANTS}; got {variant!r}")
-        self.etas = (float(etas[0]), float(etas[1]))
-        self.step_sizes = (float(step_sizes[0]), float(step_sizes[1]))
-        self.variant = variant
-        self.prev_grad = self._zeros()
-        self.step_size = np.full_like(self.vec.data, self.lr)
-        self.prev_update = self._zeros() if variant == "rprop+" else None
-        self._buf = self._zeros()
-        self._factor = self._zeros()
+        return dict(etas=(float(etas[0]), float(etas[1])),
+                    step_sizes=(float(step_sizes[0]), float(step_sizes[1])), variant=variant)
 
     def _update(self, theta, grad):
         if self.variant == "rprop+" and self.prev_update is None:
