@@ -94,7 +94,13 @@ def neg(a):
 
 
 def power(a, b):
-    """a ** b (elementwise). d/da = b a^(b-1); d/db = a^b ln a (for a > 0)."""
+    """a ** b (elementwise). d/da = b a^(b-1); d/db = a^b ln a.
+
+    d/db is 0 where a = 0 (the limit of a^b ln a for b > 0; PyTorch's value for b >= 0)
+    and NaN where a < 0 (or is NaN), as in PyTorch: a^b has no real derivative in b there,
+    and an exponent learnt on a base that changes sign shows it rather than silently
+    stopping.
+    """
     ad, bd = _operands(a, b)
     try:
         out = ad**bd
@@ -115,10 +121,11 @@ def power(a, b):
             ga = sum_to_shape(ga, ad.shape)
         if needs_grad(b):
             if isinstance(ad, np.ndarray):
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    log_a = np.where(ad > 0, np.log(np.where(ad > 0, ad, 1)), 0)
+                positive = ad > 0
+                elsewhere = np.where(ad == 0, ad.dtype.type(0), ad.dtype.type(np.nan))
+                log_a = np.where(positive, np.log(np.where(positive, ad, 1)), elsewhere)
             else:  # a Python number: keep it one (a float64 array would upcast a float32 b)
-                log_a = math.log(ad) if ad > 0 else 0.0
+                log_a = math.log(ad) if ad > 0 else (0.0 if ad == 0 else math.nan)
             gb = sum_to_shape(g * out * log_a, bd.shape)
         return ga, gb
 

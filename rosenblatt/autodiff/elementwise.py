@@ -13,9 +13,11 @@ import numpy as np
 from . import _kernels
 from .tensor import (
     DEFAULT_DTYPE,
+    Tensor,
     _constant,
     _data,
     _operands,
+    _tensor_operand,
     make,
     needs_grad,
     sum_to_shape,
@@ -49,25 +51,33 @@ def _from_output(name, g, y, numpy_twin):
 
 
 def exp(x):
-    """e^x; d/dx = e^x."""
+    """e^x; d/dx = e^x. ``x``: a Tensor or array_like (as for all the ops ``rb`` exports)."""
+    if not isinstance(x, Tensor):  # an array or list: a constant (rb.exp(x), not x.exp())
+        x = _tensor_operand(x, "exp")
     y = np.exp(x.data)
     return make(y, (x,), lambda g: (g * y,))
 
 
 def log(x):
     """ln x; d/dx = 1/x."""
+    if not isinstance(x, Tensor):
+        x = _tensor_operand(x, "log")
     xd = x.data
     return make(np.log(xd), (x,), lambda g: (g / xd,))
 
 
 def sqrt(x):
     """sqrt(x); d/dx = 1 / (2 sqrt(x))."""
+    if not isinstance(x, Tensor):
+        x = _tensor_operand(x, "sqrt")
     y = np.sqrt(x.data)
     return make(y, (x,), lambda g: (g / (2 * y),))
 
 
 def abs(x):  # noqa: A001 - the NumPy name
     """|x|; d/dx = sign(x), 0 at 0."""
+    if not isinstance(x, Tensor):
+        x = _tensor_operand(x, "abs")
     xd = x.data
     return make(np.abs(xd), (x,), lambda g: (g * np.sign(xd),))
 
@@ -100,7 +110,8 @@ def sigmoid_probabilities(x, out=None):
     Its error is a rounding error of 1 (6e-8 in float32), not of sigma(x): small values
     lose relative accuracy (0 below x = -17 in float32). :func:`sigmoid_array` is exact
     relative to sigma(x) everywhere, for a third more time (19 against 27 us for 128 x 256
-    float32); the autodiff op and the losses use that one.
+    float32); the autodiff op uses that one, and the logistic losses' gradients use its
+    equal e^min(x, 0) / (1 + e^-|x|), from the e^-|x| their forward computes.
     """
     if x.dtype.kind != "f":
         x = np.asarray(x, np.float64)
@@ -216,6 +227,8 @@ def clip(x, min=None, max=None):  # noqa: A002 - the NumPy names
     """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    if not isinstance(x, Tensor):
+        x = _tensor_operand(x, "clip")
     xd = x.data
     lo = None if min is None else _constant(min, xd)
     hi = None if max is None else _constant(max, xd)

@@ -12,7 +12,7 @@ compares (J(theta + eps u) - J(theta - eps u)) / (2 eps) with grad . u
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import positive_float, positive_int
 from .tensor import Tensor, no_grad
 
 
@@ -103,9 +103,10 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
     *inputs : Tensor
         float64 tensors; those with ``requires_grad=True`` are checked.
     eps : float, default 1e-6
-        The finite-difference step.
+        The finite-difference step (finite, > 0).
     atol, rtol : float
-        An element passes when |analytic - numeric| <= atol + rtol |numeric|.
+        An element passes when |analytic - numeric| <= atol + rtol |numeric| (each
+        finite, >= 0).
     seed : int, default 0
         Seeds the random projection of a non-scalar output (and the directions).
     directions : int, optional
@@ -123,7 +124,16 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
         Naming the input, the index (or direction) and the worst absolute and
         relative error.
     TypeError
-        If a checked input is not float64.
+        If a checked input is not float64, or ``eps``, ``atol`` or ``rtol`` is no number.
+    ValueError
+        For an ``eps`` that is not finite and > 0, an ``atol`` or ``rtol`` that is not
+        finite and >= 0, or a bad ``directions``.
+
+    Notes
+    -----
+    The inputs' ``.grad`` are left as they were (the check runs its own backward and puts
+    them back, in place), as ``torch.autograd.gradcheck`` leaves them: a check between a
+    ``backward()`` and an optimizer step does not change the step.
 
     Examples
     --------
@@ -135,6 +145,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True")
+    eps = positive_float("gradcheck", "eps", eps)
+    atol = positive_float("gradcheck", "atol", atol, allow_zero=True)
+    rtol = positive_float("gradcheck", "rtol", rtol, allow_zero=True)
     if directions is not None:
         directions = positive_int("gradcheck", "directions", directions)
     for i in checked:
@@ -148,16 +161,38 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
         raise TypeError(f"gradcheck: fn must return a Tensor; got {type(out).__name__}")
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(out.shape)
-    for i in checked:
-        if inputs[i].grad is not None:
-            inputs[i].grad[...] = 0  # in place: the grad may be a view into a ParameterVector
-    out.backward(v.astype(out.dtype))
+    saved = {}  # id -> (tensor, its grad, the grad's values), put back when the check ends
+    try:
+        for i in checked:
+            x = inputs[i]
+            if id(x) in saved:  # (one tensor passed twice)
+                continue
+            grad = x.grad
+            saved[id(x)] = (x, grad, None if grad is None else grad.copy())
+            if grad is not None:
+                grad[...] = 0  # in place: the grad may be a view into a ParameterVector
+        out.backward(v.astype(out.dtype))
+        analytic = {}
+        for i in checked:
+            x = inputs[i]
+            analytic[i] = np.zeros(x.shape) if x.grad is None else np.array(x.grad)
+    finally:
+        _restore_grads(saved.values())
     with no_grad():
         for i in checked:
             x = inputs[i]
-            analytic = np.zeros(x.shape) if x.grad is None else np.array(x.grad)
             if directions is not None and x.size > directions:
-                _check_directions(fn, inputs, i, v, analytic, eps, atol, rtol, directions, rng)
+                _check_directions(fn, inputs, i, v, analytic[i], eps, atol, rtol, directions,
+                                  rng)
             else:
-                _check_elements(fn, inputs, i, v, analytic, eps, atol, rtol)
+                _check_elements(fn, inputs, i, v, analytic[i], eps, atol, rtol)
     return True
+
+
+def _restore_grads(saved):
+    """Put each input's gradient back as :func:`gradcheck` found it: the same array (a
+    ParameterVector's view stays that view) with its old values, or None."""
+    for x, grad, values in saved:
+        if grad is not None:
+            grad[...] = values
+        x.grad = grad

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .tensor import make, zeros_like
+from .tensor import Tensor, _tensor_operand, make, zeros_like
 
 
 def _normalize_axis(axis, ndim, op):
@@ -123,7 +123,10 @@ def var(x, axis=None, keepdims=False, ddof=0):
     if n - ddof <= 0:
         raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} values")
     centered = xd - xd.mean(axis=axes, keepdims=True)
-    out = (centered * centered).sum(axis=axes, keepdims=keepdims) / (n - ddof)
+    # float16 sums its squares in float32 (as NumPy's mean and PyTorch do): in float16 they
+    # overflow past 65,504, and so does the count n, a Python int taken as float16
+    wide = np.float32 if xd.dtype.itemsize < 4 else None
+    out = (centered * centered).sum(axis=axes, keepdims=keepdims, dtype=wide) / float(n - ddof)
 
     def backward(g):
         return (_expand(g, xd.shape, axes, keepdims) * centered * (2.0 / (n - ddof)),)
@@ -136,6 +139,8 @@ def logsumexp(x, axis=None, keepdims=False):
 
     The gradient is softmax(x) over the reduced axes.
     """
+    if not isinstance(x, Tensor):
+        x = _tensor_operand(x, "logsumexp")
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "logsumexp")
     if _count(xd.shape, axes) == 0:  # log(sum of no terms) = log 0 = -inf, as in PyTorch

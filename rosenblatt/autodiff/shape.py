@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, make, zeros_like
+from .tensor import Tensor, _constant, _tensor_operand, make, tensor, zeros_like
 
 
 def reshape(x, *shape):
@@ -155,10 +155,28 @@ def getitem(x, index):
 
 
 def _as_tensors(tensors, op):
+    """The inputs of ``op`` as tensors; a constant among tensors is converted as in the
+    arithmetic ops (a list of floats or integers takes the first tensor's dtype, an ndarray
+    keeps its own: :func:`~rosenblatt.autodiff.tensor._constant`), constants alone as by
+    :func:`~rosenblatt.autodiff.tensor.tensor` (lists of floats become float32)."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{op}: needs at least one tensor")
-    return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    like = None
+    for t in tensors:
+        if isinstance(t, Tensor):
+            like = t.data
+            break
+    out = []
+    for t in tensors:
+        if isinstance(t, Tensor):
+            out.append(t)
+        elif like is None:
+            out.append(tensor(t))
+        else:
+            c = _constant(t, like)
+            out.append(Tensor(c if isinstance(c, np.ndarray) else np.asarray(c, like.dtype)))
+    return out
 
 
 def concatenate(tensors, axis=0):
@@ -197,6 +215,13 @@ def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
     tensors = _as_tensors(tensors, "stack")
     datas = [t.data for t in tensors]
+    ndim = datas[0].ndim + 1  # the result's: a negative axis counts from its end
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ValueError(
+            f"stack: axis {axis!r} is out of range for stacking tensors of {ndim - 1} "
+            f"dimensions (accepted: {-ndim} to {ndim - 1})"
+        )
+    axis = int(axis) % ndim
     try:
         out = np.stack(datas, axis=axis)
     except ValueError:
@@ -211,6 +236,8 @@ def stack(tensors, axis=0):
 
 def split(x, indices_or_sections, axis=0):
     """Split into a list of tensors, as ``numpy.split``."""
+    if not isinstance(x, Tensor):
+        x = _tensor_operand(x, "split")
     ax = _axis(axis, x.ndim, "split")
     n = x.shape[ax]
     if isinstance(indices_or_sections, (int, np.integer)):
@@ -219,8 +246,8 @@ def split(x, indices_or_sections, axis=0):
                 f"split: an axis of length {n} cannot be split into {indices_or_sections} "
                 f"equal parts"
             )
-        step = n // indices_or_sections
-        cuts = list(range(step, n, step))
+        step = n // indices_or_sections  # (0 for an empty axis: every part is empty)
+        cuts = [step * i for i in range(1, indices_or_sections)]
     else:
         cuts = list(indices_or_sections)
     edges = [0, *cuts, n]
@@ -232,8 +259,14 @@ def pad(x, pad_width, mode="constant", constant_values=0):
     """Pad with a constant, as ``numpy.pad``; backward cuts the padding away."""
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is differentiable here; got mode={mode!r}")
+    if not isinstance(x, Tensor):
+        x = _tensor_operand(x, "pad")
     xd = x.data
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (xd.ndim, 2))
+    widths = np.asarray(pad_width)
+    if widths.dtype.kind not in "iu":  # as numpy.pad: 1.5 would silently pad 1
+        raise TypeError(f"pad: pad_width must be integers (numbers of values to add); got "
+                        f"{pad_width!r}")
+    widths = np.broadcast_to(widths.astype(int, copy=False), (xd.ndim, 2))
     if (widths < 0).any():
         raise ValueError(f"pad: pad widths must be non-negative; got {pad_width}")
     out = np.pad(xd, widths, mode="constant", constant_values=constant_values)

@@ -449,7 +449,9 @@ def _constant(x, like):
     """The array (or Python scalar) behind a constant operand of an op on tensor data
     ``like``: as :func:`_data`, except that integers and booleans, which carry no float
     precision of their own, take ``like``'s dtype (a float16 tensor times an integer array
-    stays float16, as in PyTorch; ``_data`` would make them float32)."""
+    stays float16, as in PyTorch; ``_data`` would make them float32), and so do lists and
+    tuples of Python floats, which have no dtype either: ``t32 * [0.5, 2.0]`` is float32, as
+    ``t32 * 0.5`` is (an ndarray keeps its own dtype, as in NumPy)."""
     cls = type(x)
     if cls is float or cls is int or cls is bool:
         return x
@@ -462,9 +464,21 @@ def _constant(x, like):
             x = np.asarray(x)
         except (TypeError, ValueError):
             return as_float_array(x, where="operand")  # (its error message)
+        if x.dtype.kind == "f" and like.dtype.kind == "f":
+            return x.astype(like.dtype, copy=False)
     if x.dtype.kind in "iub":
         return x.astype(like.dtype)
     return as_float_array(x, where="operand")
+
+
+def _tensor_operand(x, where):
+    """``x`` itself if it is a Tensor, else a constant Tensor of it (as :func:`as_float_array`
+    converts: float arrays keep their dtype, integers become float32): the one operand of
+    the unary, reduction and shape ops that ``rb.exp``, ``rb.split`` ... export, which take
+    arrays and lists as ``rb.relu`` does."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(as_float_array(x, where=where))
 
 
 def _operands(a, b):

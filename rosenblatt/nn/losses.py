@@ -4,7 +4,14 @@ function", "Common loss functions" and its Propagation / Backpropagation table).
 Every loss is one fused graph node that computes the per-example losses
 stably (no overflow for inputs of magnitude 1e4) and writes its gradient by
 hand. ``reduction`` is ``"mean"`` (the average over examples: the notes' 1/m),
-``"sum"`` or ``"none"`` (the per-example losses).
+``"sum"`` or ``"none"`` (the per-example losses). The mean of no examples (an empty
+batch) is NaN, as in PyTorch, on every path, with a zero gradient (nothing to learn
+from; ``rb.fit`` counts an empty shard's loss as 0 itself). Float16 losses are summed
+in float32, as PyTorch does, so a mean over more than 65,504 values (float16's largest)
+is right; the result is float16.
+
+The prediction (``pred``, ``logits`` ...) may be a Tensor or array_like; an array is a
+constant (no gradient), converted as in ``rb.nn.functional``.
 
 For the class-labelled losses the class axis is the last one: logits of
 shape (..., classes) with integer labels of shape (...), or targets of shape
@@ -17,6 +24,7 @@ import numpy as np
 from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, make, needs_grad
 from ..checks import is_int, unit_interval
+from ._operands import as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -35,16 +43,37 @@ def _check_reduction(reduction, where):
         raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
 
 
+def _wide(dtype):
+    """The dtype to sum losses of ``dtype`` in: float32 for float16 (whose sums and counts
+    overflow past 65,504), None (their own) otherwise."""
+    return np.float32 if dtype.itemsize < 4 else None
+
+
+def _mean_scale(g, n):
+    """dE/d(per) of a mean over ``n`` examples, g / n, in g's dtype: zeros for none (the
+    mean is NaN, and a gradient of g / 0 would write NaN into every weight), float16
+    divided in float32 (n, a Python number, would be float16's inf past 65,504)."""
+    if not n:
+        return np.zeros_like(g)
+    if g.dtype.itemsize < 4:
+        return (g.astype(np.float32) / n).astype(g.dtype)
+    return g / n
+
+
 def _finish(per, parents, grad_fn, reduction):
     """Reduce the per-example losses; backward calls ``grad_fn(scale)`` with dE/d(per)."""
     if reduction == "none":
         return make(per, parents, lambda g: grad_fn(g))
     n = per.size
-    value = per.sum() if reduction == "sum" else per.sum() / max(n, 1)
+    value = per.sum() if per.dtype.itemsize >= 4 else per.sum(dtype=np.float32)  # (_wide)
+    if reduction == "mean":
+        value = value / n if n else np.nan  # no examples: PyTorch's NaN, not 0 / 0's warning
     value = np.asarray(value, dtype=per.dtype)
 
     def backward(g):
-        return grad_fn(g / n if reduction == "mean" else g)
+        if reduction == "mean":
+            g = g / n if n and g.dtype.itemsize >= 4 else _mean_scale(g, n)
+        return grad_fn(g)
 
     return make(value, parents, backward)
 
@@ -75,18 +104,23 @@ def mse(pred, target, half=False, reduction="mean"):
     >>> rb.losses.mse(rb.tensor([1.0, 3.0]), [0.0, 0.0]).item()
     5.0
     """
+    if not isinstance(pred, Tensor):
+        pred = as_tensor(pred, "mse", "pred")
     pd = pred.data
+    dtype = pd.dtype
     td = target.data if isinstance(target, Tensor) else _array(target, "target", "mse")
-    if td.dtype is not pd.dtype:
-        td = td.astype(pd.dtype, copy=False)
+    if td.dtype is not dtype:
+        td = td.astype(dtype, copy=False)
     if td.shape != pd.shape:
         _same_shape(pd, td, ("pred", "target"), "mse")
     diff = pd - td
-    if reduction == "mean":  # the training loop's case, with the fewest passes and calls
-        n = max(diff.size, 1)
+    n = diff.size
+    # the training loop's case, with the fewest passes and calls (float16 and an empty
+    # batch take the general path below, which sums in float32 and gives NaN)
+    if reduction == "mean" and n and dtype.itemsize >= 4:
         value = np.add.reduce(diff * diff, axis=None) / n
         if half:
-            value *= pd.dtype.type(0.5)
+            value *= dtype.type(0.5)
         target_grad = isinstance(target, Tensor) and target.requires_grad
         k = (1.0 if half else 2.0) / n  # dE/dpred = k g (pred - target)
 
@@ -94,9 +128,9 @@ def mse(pred, target, half=False, reduction="mean"):
             gp = (g * k) * diff
             return gp, (-gp if target_grad else None)
 
-        return make(np.asarray(value, dtype=pd.dtype), (pred, target), backward)
+        return make(np.asarray(value, dtype=dtype), (pred, target), backward)
     _check_reduction(reduction, "mse")
-    c = pd.dtype.type(0.5 if half else 1.0)
+    c = dtype.type(0.5 if half else 1.0)
     per = c * diff * diff
     two_c = 2 * c
 
@@ -115,6 +149,8 @@ def binary_cross_entropy(prob, target, reduction="mean"):
     it is exact for any magnitude.
     """
     _check_reduction(reduction, "binary_cross_entropy")
+    if not isinstance(prob, Tensor):
+        prob = as_tensor(prob, "binary_cross_entropy", "prob")
     pd = prob.data
     td = _float_target(target, pd, "binary_cross_entropy")
     _same_shape(pd, td, ("prob", "target"), "binary_cross_entropy")
@@ -138,19 +174,26 @@ def binary_cross_entropy(prob, target, reduction="mean"):
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     """Sigmoid + binary cross-entropy fused: log(1 + e^x) - t x, stable for any x.
 
-    Computed as max(x, 0) - t x + log(1 + e^-|x|); the gradient is sigma(x) - t.
+    Computed as max(x, 0) - t x + log(1 + e^-|x|); the gradient is sigma(x) - t, with
+    sigma(x) relatively accurate in both tails (as in PyTorch: 2.1e-9 at x = -20 in float32).
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    if not isinstance(logits, Tensor):
+        logits = as_tensor(logits, "binary_cross_entropy_with_logits", "logits")
     xd = logits.data
     td = _float_target(target, xd, "binary_cross_entropy_with_logits")
     _same_shape(xd, td, ("logits", "target"), "binary_cross_entropy_with_logits")
-    per = np.maximum(xd, 0) - td * xd + np.log1p(np.exp(-np.abs(xd)))
+    e = np.exp(-np.abs(xd))  # in (0, 1]: no overflow, and no cancellation in sigma below
+    per = np.maximum(xd, 0) - td * xd + np.log1p(e)
 
     def grads(scale):
-        sig = np.tanh(xd * 0.5)  # sigma(x) = (1 + tanh(x/2)) / 2, never overflows
-        sig += 1
-        sig *= 0.5
-        return (scale * (sig - td), None if not needs_grad(target) else -scale * xd)
+        # sigma(x) = e^min(x, 0) / (1 + e^-|x|): relatively accurate in both tails (the tanh
+        # form (1 + tanh(x/2)) / 2 is 0 below x = -18 in float32), never overflows, and
+        # takes as many passes with the forward's e
+        sig = np.exp(np.minimum(xd, 0))
+        sig /= 1 + e
+        sig -= td
+        return (scale * sig, None if not needs_grad(target) else -scale * xd)
 
     return _finish(per, (logits, target), grads, reduction)
 
@@ -161,15 +204,17 @@ def log_loss(x, c, reduction="mean"):
     Stable for any x (softplus around its kink). Matches ``torch.nn.SoftMarginLoss``.
     """
     _check_reduction(reduction, "log_loss")
+    if not isinstance(x, Tensor):
+        x = as_tensor(x, "log_loss", "x")
     xd = x.data
     cd = _check_signs(c, xd, "log_loss")
     z = -cd * xd
-    per = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    e = np.exp(-np.abs(z))
+    per = np.maximum(z, 0) + np.log1p(e)
 
-    def grads(scale):
-        sig = np.tanh(z * 0.5)  # sigma(-c x)
-        sig += 1
-        sig *= 0.5
+    def grads(scale):  # sigma(z), z = -c x, from e = e^-|z| as in the logits' BCE
+        sig = np.exp(np.minimum(z, 0))
+        sig /= 1 + e
         return (-scale * cd * sig, None)
 
     return _finish(per, (x, c), grads, reduction)
@@ -178,6 +223,8 @@ def log_loss(x, c, reduction="mean"):
 def hinge(x, c, margin=1.0, reduction="mean"):
     """The notes' Hinge loss with c = +/-1: max(0, m - c x); dE/dx = -c 1{c x < m}."""
     _check_reduction(reduction, "hinge")
+    if not isinstance(x, Tensor):
+        x = as_tensor(x, "hinge", "x")
     xd = x.data
     cd = _check_signs(c, xd, "hinge")
     per = np.maximum(margin - cd * xd, 0).astype(xd.dtype, copy=False)
@@ -286,6 +333,8 @@ def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index
     0.6931
     """
     _check_reduction(reduction, "cross_entropy")
+    if not isinstance(logits, Tensor):
+        logits = as_tensor(logits, "cross_entropy", "logits")
     xd = logits.data
     if xd.ndim < 1 or xd.shape[-1] < 1:
         raise ValueError(f"cross_entropy: logits need a class axis; got shape {xd.shape}")
@@ -380,10 +429,10 @@ def _cross_entropy_options(logits, xd, labels, reduction, weight, ignore_index, 
     mass = u.sum(axis=-1, keepdims=True)
     if ld is not None:  # torch's weighted mean: over the examples' weight[c], not their count
         counted = np.ones(ld.shape, dtype=xd.dtype) if w is None else w[ld]
-        denom = (counted if ignored is None else np.where(ignored, 0, counted)).sum()
+        counted = counted if ignored is None else np.where(ignored, 0, counted)
+        denom = float(counted.sum(dtype=np.float64))  # (in float16, 70,000 ones sum to inf)
     else:
         denom = per.size
-    denom = xd.dtype.type(denom)
 
     def grads(scale):  # scale: dE/d(per), a scalar or shaped like per
         scale = np.asarray(scale, dtype=xd.dtype)
@@ -397,16 +446,16 @@ def _cross_entropy_options(logits, xd, labels, reduction, weight, ignore_index, 
 
     if reduction == "none":
         return make(per, (logits, labels), grads)
-    value = per.sum()
+    value = per.sum(dtype=_wide(xd.dtype))
     if reduction == "mean":
         # no example counts (every label ignored, or of a class weighing 0): the mean is
         # torch's NaN, even where label smoothing leaves a non-zero sum (x / 0); the gradient
         # is 0, nothing to learn from, where g / 0 would write NaN into every weight
-        value = value / denom if denom else xd.dtype.type(np.nan)
+        value = value / denom if denom else np.nan
 
     def backward(g):
         if reduction == "mean":
-            return grads(g / denom if denom else xd.dtype.type(0))
+            return grads(_mean_scale(g, denom))
         return grads(g)
 
     return make(np.asarray(value, dtype=xd.dtype), (logits, labels), backward)
@@ -428,7 +477,7 @@ def _cross_entropy_kernel(logits, xd, ld, labels, reduction, kernels):
     n = per.size
     value = np.add.reduce(per, axis=None)
     if reduction == "mean":
-        value = value / max(n, 1)
+        value = value / n  # (n >= CE_KERNEL_MIN_ROWS here)
     scale_of = n if reduction == "mean" else 1
 
     def backward(g):
@@ -446,6 +495,8 @@ def nll(log_probs, labels, reduction="mean"):
     Matches ``torch.nn.NLLLoss``.
     """
     _check_reduction(reduction, "nll")
+    if not isinstance(log_probs, Tensor):
+        log_probs = as_tensor(log_probs, "nll", "log_probs")
     xd = log_probs.data
     ld, target = _labels(labels, xd, "nll")
     if ld is not None:
@@ -473,6 +524,8 @@ def max_margin(x, labels, margin=1.0, reduction="mean"):
     (the first on ties). For two classes it is twice ``torch.nn.MultiMarginLoss``.
     """
     _check_reduction(reduction, "max_margin")
+    if not isinstance(x, Tensor):
+        x = as_tensor(x, "max_margin", "x")
     xd = x.data
     if xd.shape[-1] < 2:
         raise ValueError(f"max_margin: needs at least 2 classes; got scores of shape {xd.shape}")
@@ -484,7 +537,9 @@ def max_margin(x, labels, margin=1.0, reduction="mean"):
     others = xd.copy()
     np.put_along_axis(others, idx, -np.inf, axis=-1)
     rival = others.argmax(axis=-1)[..., None]
-    per = np.maximum(np.take_along_axis(xd, rival, axis=-1)[..., 0] + margin - correct, 0)
+    # the rival's score from ``others``: where every other class is -inf, argmax is 0, which
+    # may be the label itself; its -inf there gives the loss 0 and no gradient, as in torch
+    per = np.maximum(np.take_along_axis(others, rival, axis=-1)[..., 0] + margin - correct, 0)
     per = per.astype(xd.dtype, copy=False)
     active = (per > 0).astype(xd.dtype)
 

@@ -429,3 +429,142 @@ def test_an_all_padding_batch_leaves_the_weights_unchanged(rng):
     opt.step()
     for p, before in zip(net.parameters(), start):
         np.testing.assert_array_equal(p.data, before)
+
+
+# -- defects of audit s5/a1: 1 (logistic tails), 6 (max_margin, -inf rivals), 7 (arrays as the
+# prediction), 9 (the mean of an empty batch), 10 (float16 means) ------------------------------
+
+
+def test_logistic_loss_gradients_keep_relative_accuracy_in_the_tail(torch):
+    x = np.array([-10.0, -15.0, -17.0, -20.0, -30.0], np.float32)
+    for target in (np.zeros(5, np.float32), np.full(5, 1e-9, np.float32)):
+        X = rb.tensor(x, requires_grad=True)
+        losses.binary_cross_entropy_with_logits(X, target, reduction="sum").backward()
+        tx = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            tx, torch.tensor(target), reduction="sum").backward()
+        assert X.grad.dtype == np.float32
+        np.testing.assert_allclose(X.grad, tx.grad.numpy(), rtol=1e-5, atol=0)
+    X = rb.tensor(-x, requires_grad=True)  # log_loss with c = 1: d/dx = -sigma(-x)
+    losses.log_loss(X, np.ones(5), reduction="sum").backward()
+    tx = torch.tensor(-x, dtype=torch.float32, requires_grad=True)
+    torch.nn.functional.soft_margin_loss(tx, torch.ones(5), reduction="sum").backward()
+    np.testing.assert_allclose(X.grad, tx.grad.numpy(), rtol=1e-5, atol=0)
+
+
+def test_max_margin_with_every_rival_at_minus_infinity(torch):
+    x = rb.tensor([[5.0, -np.inf, -np.inf], [0.0, 2.0, -np.inf], [1.0, 3.0, 0.5]],
+                  requires_grad=True)
+    per = losses.max_margin(x, [0, 1, 0], reduction="none")
+    np.testing.assert_array_equal(per.data, [0.0, 0.0, 3.0])
+    per.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 0, 0], [0, 0, 0], [-1, 1, 0]])
+    tx = torch.tensor([[5.0, -np.inf, -np.inf]])
+    assert torch.nn.functional.multi_margin_loss(tx, torch.tensor([0])).item() == 0.0
+
+
+LOSSES_ON_ARRAYS = {  # name -> (loss(pred), a valid prediction)
+    "mse": (lambda p: losses.mse(p, np.zeros((3, 4))), np.full((3, 4), 0.5, np.float32)),
+    "bce": (lambda p: losses.binary_cross_entropy(p, np.ones((3, 4))),
+            np.full((3, 4), 0.25, np.float32)),
+    "bce_logits": (lambda p: losses.binary_cross_entropy_with_logits(p, np.ones((3, 4))),
+                   np.full((3, 4), 0.5, np.float32)),
+    "log_loss": (lambda p: losses.log_loss(p, np.ones((3, 4))), np.full((3, 4), 0.5, np.float32)),
+    "hinge": (lambda p: losses.hinge(p, np.ones((3, 4))), np.full((3, 4), 0.5, np.float32)),
+    "cross_entropy": (lambda p: losses.cross_entropy(p, [0, 1, 2]),
+                      np.arange(12, dtype=np.float32).reshape(3, 4) / 7),
+    "cross_entropy_options": (lambda p: losses.cross_entropy(p, [0, 1, 2], label_smoothing=0.1),
+                              np.arange(12, dtype=np.float32).reshape(3, 4) / 7),
+    "nll": (lambda p: losses.nll(p, [0, 1, 2]), -np.arange(12, dtype=np.float32).reshape(3, 4)),
+    "max_margin": (lambda p: losses.max_margin(p, [0, 1, 2]),
+                   np.arange(12, dtype=np.float32).reshape(3, 4) / 7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES_ON_ARRAYS))
+def test_losses_take_an_array_or_a_list_as_the_prediction(name):
+    loss, pred = LOSSES_ON_ARRAYS[name]
+    expected = loss(rb.tensor(pred))
+    for given in (pred, pred.tolist()):
+        got = loss(given)
+        assert isinstance(got, rb.Tensor) and not got.requires_grad
+        np.testing.assert_allclose(got.data, expected.data, rtol=1e-6)
+    assert loss(pred).dtype == np.float32
+    with pytest.raises(TypeError, match="cannot make a float array|expected real numbers"):
+        loss(np.array([["a"] * 4] * 3))
+
+
+EMPTY = {  # name -> loss(pred of shape (0, 4), reduction)
+    "mse": lambda p, r: losses.mse(p, np.zeros((0, 4)), reduction=r),
+    "mse_half": lambda p, r: losses.mse(p, np.zeros((0, 4)), half=True, reduction=r),
+    "bce": lambda p, r: losses.binary_cross_entropy(p.sigmoid(), np.zeros((0, 4)), reduction=r),
+    "bce_logits": lambda p, r: losses.binary_cross_entropy_with_logits(p, np.zeros((0, 4)),
+                                                                       reduction=r),
+    "log_loss": lambda p, r: losses.log_loss(p, np.ones((0, 4)), reduction=r),
+    "hinge": lambda p, r: losses.hinge(p, np.ones((0, 4)), reduction=r),
+    "cross_entropy": lambda p, r: losses.cross_entropy(p, np.zeros(0, int), reduction=r),
+    "cross_entropy_probs": lambda p, r: losses.cross_entropy(p, np.zeros((0, 4)), reduction=r),
+    "cross_entropy_smoothing": lambda p, r: losses.cross_entropy(
+        p, np.zeros(0, int), reduction=r, label_smoothing=0.1),
+    "cross_entropy_weight": lambda p, r: losses.cross_entropy(
+        p, np.zeros(0, int), reduction=r, weight=np.ones(4)),
+    "nll": lambda p, r: losses.nll(p, np.zeros(0, int), reduction=r),
+    "max_margin": lambda p, r: losses.max_margin(p, np.zeros(0, int), reduction=r),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY))
+def test_the_mean_loss_of_an_empty_batch_is_nan_on_every_path(name, torch):
+    for dtype in (np.float32, np.float64):
+        x = rb.tensor(np.zeros((0, 4), dtype), requires_grad=True)
+        loss = EMPTY[name](x, "mean")  # (the strict fixture: no 0 / 0 warning on the way)
+        assert loss.dtype == dtype and np.isnan(loss.item())
+        loss.backward()
+        assert x.grad.shape == (0, 4) and x.grad.dtype == dtype
+        assert EMPTY[name](rb.tensor(np.zeros((0, 4), dtype)), "sum").item() == 0.0
+    F = torch.nn.functional
+    assert np.isnan(F.cross_entropy(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)).item())
+    assert np.isnan(F.mse_loss(torch.zeros(0, 4), torch.zeros(0, 4)).item())
+
+
+def test_float16_means_over_more_values_than_float16_counts(rng, torch):
+    pred = rng.random((128, 784)).astype(np.float16)
+    for half in (False, True):
+        p16 = rb.tensor(pred, requires_grad=True)
+        p32 = rb.tensor(pred.astype(np.float32), requires_grad=True)
+        for p in (p16, p32):
+            losses.mse(p, np.zeros_like(pred), half=half).backward()
+        value = losses.mse(p16, np.zeros_like(pred), half=half)
+        assert value.dtype == np.float16 and p16.grad.dtype == np.float16
+        expected = losses.mse(p32, np.zeros((128, 784), np.float32), half=half).item()
+        np.testing.assert_allclose(value.item(), expected, rtol=1e-3)
+        np.testing.assert_allclose(p16.grad, p32.grad, rtol=2e-2, atol=1e-7)
+    tp = torch.tensor(pred, requires_grad=True)
+    torch.nn.functional.mse_loss(tp, torch.zeros_like(tp)).backward()
+    np.testing.assert_allclose(losses.mse(rb.tensor(pred), np.zeros_like(pred)).item(),
+                               torch.nn.functional.mse_loss(tp, torch.zeros_like(tp)).item(),
+                               rtol=1e-3)
+
+    x = rng.standard_normal((70_000, 3)).astype(np.float16)
+    labels = rng.integers(0, 3, 70_000)
+    cases = {
+        "cross_entropy": lambda t: losses.cross_entropy(t, labels),
+        "cross_entropy_options": lambda t: losses.cross_entropy(t, labels, label_smoothing=0.1,
+                                                                weight=np.ones(3)),
+        "bce_logits": lambda t: losses.binary_cross_entropy_with_logits(t[:, 0], labels > 0),
+        "nll": lambda t: losses.nll(t, labels),
+    }
+    for name, loss in cases.items():
+        x16 = rb.tensor(x, requires_grad=True)
+        x32 = rb.tensor(x.astype(np.float32), requires_grad=True)
+        l16, l32 = loss(x16), loss(x32)
+        l16.backward()
+        l32.backward()
+        assert l16.dtype == np.float16 and x16.grad.dtype == np.float16, name
+        np.testing.assert_allclose(l16.item(), l32.item(), rtol=2e-3, err_msg=name)
+        np.testing.assert_allclose(x16.grad, x32.grad, rtol=2e-2, atol=2e-7, err_msg=name)
+        assert np.abs(x16.grad).max() > 1e-6, name
+    part, their = x[:20_000], labels[:20_000]  # a sum of ~28,000: float16 spaces it 16 apart
+    sums = losses.cross_entropy(rb.tensor(part), their, reduction="sum").item()
+    np.testing.assert_allclose(sums, losses.cross_entropy(
+        rb.tensor(part.astype(np.float32)), their, reduction="sum").item(), rtol=1e-3)
