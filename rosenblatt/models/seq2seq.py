@@ -188,9 +188,9 @@ class Seq2Seq(Module):
             raise ValueError(f"Seq2Seq.generate: source must be a (batch, time) token array; "
                              f"got shape {source.shape} (one sequence s: pass [s])")
         length = positive_int("Seq2Seq.generate", "length", length)
-        mask = self._mask(source_lengths, source.shape[1])
         with no_grad():
-            enc_out, state = self.encode(source, source_lengths)
+            enc_out, state = self.encode(source, source_lengths)  # checks source_lengths
+            mask = self._mask(source_lengths, source.shape[1])
             token = np.full((source.shape[0], 1), self.start, dtype=np.int64)
             out, weights = [], []
             for _ in range(length):

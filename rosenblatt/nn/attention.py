@@ -21,6 +21,7 @@ from ..autodiff.tensor import Tensor
 from ..checks import boolean, is_int, one_of, positive_int
 from ..randomness import resolve_rng
 from .activations import keep_mask, masked_softmax, softmax
+from .init import _float_dtype
 from .module import Module
 from .parameter import Parameter
 
@@ -83,6 +84,15 @@ class Attention(Module):
         self.key_size = key_size
         self.attention_size = attention_size
         self.scale = boolean("Attention", "scale", scale)
+        if self.scale and kind != "dot":
+            raise ValueError(f"Attention: scale=True applies to kind='dot' only (the additive "
+                             f"scorer learns its own scale); got kind={kind!r}")
+        dtype = _float_dtype("Attention", dtype)  # int weights would round to zero
+        if kind == "dot":  # sizes are optional (unused); given, they must still be sizes
+            for name, value in (("query_size", query_size), ("key_size", key_size),
+                                ("attention_size", attention_size)):
+                if value is not None:
+                    positive_int("Attention('dot')", name, value)
         if kind == "additive":
             for name, value in (("query_size", query_size), ("key_size", key_size)):
                 positive_int("Attention('additive')", name, value)

@@ -14,6 +14,7 @@ import numpy as np
 from ..autodiff.shape import concatenate
 from ..autodiff.tensor import Tensor
 from .module import Module
+from .recurrent import batch_lengths
 
 
 class Bidirectional(Module):
@@ -95,14 +96,14 @@ class Bidirectional(Module):
                 + (f" of shape {tuple(state.shape)}" if hasattr(state, "shape") else "")
             )
         s_f, s_b = (None, None) if state is None else state
+        B, T = x.shape[0], x.shape[1]
+        lengths = batch_lengths(lengths, T, B, "Bidirectional")  # None: nothing to hold
         if lengths is None:
             out_f, s_f = self.layer(x, s_f)
             out_b, s_b = self.backward_layer(x[:, ::-1], s_b)
             return concatenate([out_f, out_b[:, ::-1]], axis=-1), (s_f, s_b)
         # Padded batch: reverse each sequence within its own length (padding stays at the
         # end), so the backward layer starts at each sequence's real last element.
-        B, T = x.shape[0], x.shape[1]
-        lengths = np.asarray(lengths)
         t = np.arange(T)[None, :]
         rows = np.arange(B)[:, None]
         order = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # an involution

@@ -29,6 +29,7 @@ from ..autodiff.tensor import make, needs_grad
 from ..checks import positive_int
 from . import workspace
 from ._operands import as_tensor, check_shape, optional_tensor
+from .init import _float_dtype
 from .parameter import Parameter
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
@@ -36,6 +37,7 @@ from .sequence import (
     batch_major_hidden_grad,
     batch_major_input_grads,
     check_sequence,
+    clear_padding,
     hidden_weight_grad,
     hold_finished,
     initial_state,
@@ -54,7 +56,8 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     Parameters
     ----------
     x : Tensor or array_like, shape (batch, time, input_size)
-        Or, with ``W_x=None``, the already projected inputs (batch, time, 3H).
+        Or, with ``W_x=None``, the already projected inputs x W_x (batch, time, 3H);
+        ``b`` is still added.
     W_x : Tensor or array_like (input_size, 3H), or None
     W_h : Tensor or array_like (H, 3H)
     b : Tensor or array_like (3H,), optional
@@ -76,6 +79,8 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
     check_sequence(xd, W_x, W_h, 3, "gru", b)
     check_shape(b_hn, (W_h.shape[0],), "gru", "b_hn", "(H,)")
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "gru")
+    if lengths is not None:  # NaN or inf padding is never read, not even as 0 * NaN
+        xd = clear_padding(xd, lengths)
     Wh = W_h.data
     H = Wh.shape[0]
     # sigmoid(a) = (1 + tanh(a / 2)) / 2, with the 1/2 folded into the r and z columns
@@ -293,8 +298,8 @@ class GRU(RecurrentBase):
         return shapes
 
     def __init__(self, input_size, hidden_size, num_layers=1, **kwargs):
-        dtype = kwargs.get("dtype", np.float32)
         name = type(self).__name__  # b_hn is made before RecurrentBase checks the sizes
+        dtype = _float_dtype(name, kwargs.get("dtype", np.float32))
         H = positive_int(name, "hidden_size", hidden_size)
         n = positive_int(name, "num_layers", num_layers)
         self.b_hn = [Parameter(np.zeros(H, dtype=dtype)) for _ in range(n)]

@@ -52,6 +52,7 @@ from ..autodiff.tensor import make, needs_grad
 from ..checks import boolean, positive_int
 from . import workspace
 from ._operands import as_tensor, check_shape, optional_tensor
+from .init import _float_dtype
 from .parameter import Parameter
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
@@ -59,6 +60,7 @@ from .sequence import (
     batch_major_hidden_grad,
     batch_major_input_grads,
     check_sequence,
+    clear_padding,
     hidden_weight_grad,
     hold_finished,
     initial_state,
@@ -78,7 +80,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     Parameters
     ----------
     x : Tensor or array_like, shape (batch, time, input_size)
-        Or, with ``W_x=None``, the already projected inputs (batch, time, G*H).
+        Or, with ``W_x=None``, the already projected inputs x W_x (batch, time, G*H);
+        ``b`` is still added.
     W_x : Tensor or array_like, shape (input_size, G*H), or None
         G = 4 (gate blocks i, f, g, o), or 3 (f, g, o) when ``coupled``.
     W_h : Tensor or array_like, shape (H, G*H)
@@ -109,6 +112,7 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     >>> out.shape, h.shape, c.shape
     ((4, 5, 2), (4, 2), (4, 2))
     """
+    coupled = boolean("lstm", "coupled", coupled)  # "False" is truthy: not a switch
     x = as_tensor(x, "lstm", "x")
     W_x, W_h = optional_tensor(W_x, "lstm", "W_x", x), as_tensor(W_h, "lstm", "W_h", x)
     b = optional_tensor(b, "lstm", "b", x)
@@ -117,6 +121,8 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
     check_sequence(xd, W_x, W_h, 3 if coupled else 4, "lstm", b)
     check_shape(peephole, (3, W_h.shape[0]), "lstm", "peephole", "(3, H)")
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "lstm")
+    if lengths is not None:  # NaN or inf padding is never read, not even as 0 * NaN
+        xd = clear_padding(xd, lengths)
     Wh = W_h.data
     H = Wh.shape[0]
     G = Wh.shape[1]
@@ -467,12 +473,12 @@ class LSTM(RecurrentBase):
         self.peephole = boolean("LSTM", "peephole", peephole)
         self.coupled = boolean("LSTM", "coupled", coupled)
         self.forget_bias = float(forget_bias)
-        dtype = np.dtype(kwargs.get("dtype", np.float32))
-        if not abs(self.forget_bias) <= float(np.finfo(dtype if dtype.kind == "f" else "f8").max):
+        # checked before P is made (RecurrentBase checks it too, after)
+        dtype = _float_dtype(type(self).__name__, kwargs.get("dtype", np.float32))
+        if not abs(self.forget_bias) <= float(np.finfo(dtype).max):
             raise ValueError(f"LSTM: forget_bias must be a finite number in {dtype}; got "
                              f"{forget_bias!r}")  # 1e308 would be inf in float32
         self.gates = 3 if self.coupled else 4
-        dtype = kwargs.get("dtype", np.float32)
         name = type(self).__name__  # P is made before RecurrentBase checks the sizes
         H = positive_int(name, "hidden_size", hidden_size)
         n = positive_int(name, "num_layers", num_layers)

@@ -31,6 +31,7 @@ from ..autodiff.elementwise import sigmoid_probabilities
 from ..autodiff.tensor import Tensor, make, needs_grad
 from ..randomness import resolve_rng
 from . import init as initializers
+from ._operands import as_tensor, check_shape, optional_tensor
 from .activations import softmax
 from .losses import binary_cross_entropy_with_logits
 from .module import Module
@@ -98,6 +99,55 @@ def _address_backward(grad, cache):
     return dkey, dbeta, dg, ds, dgamma, dw_prev, dmem
 
 
+def _checked(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, shifts,
+             read_heads, write_heads):
+    """:func:`ntm`'s operands as tensors (arrays taken like ``x``) and its shifts as a
+    tuple, after checking that they fit together; raises ValueError naming the argument."""
+    owner = "ntm"
+    x = as_tensor(x, owner, "x")
+    if x.ndim != 3 or x.shape[1] < 1:
+        raise ValueError(f"{owner}: x must be (batch, time >= 1, features); got shape "
+                         f"{tuple(x.shape)}")
+    R = checks.positive_int(owner, "read_heads", read_heads)
+    Wn = checks.positive_int(owner, "write_heads", write_heads)
+    names = ("W_x", "b", "W_p", "b_p", "W_o", "b_o", "memory0", "read0", "weighting0")
+    W_x, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0 = (
+        as_tensor(v, owner, name, x) for name, v in zip(names, (
+            W_x, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0)))
+    W_h = optional_tensor(W_h, owner, "W_h", x)
+    for name, t in (("memory0", memory0), ("W_p", W_p), ("W_o", W_o)):
+        if t.ndim != 2 or min(t.shape) < 1:
+            raise ValueError(f"{owner}: {name} must be a non-empty 2-D array; got shape "
+                             f"{tuple(t.shape)}")
+    N, M = memory0.shape
+    shifts = check_shifts(owner, shifts, N)
+    C, n_out = W_p.shape[0], W_o.shape[1]
+    G = 1 if W_h is None else 4
+    _, P = head_layout(M, R, Wn, len(shifts))
+    mem = f"N, M = {N}, {M} from memory0"
+    for t, name, shape, meaning in (
+            (W_x, "W_x", (x.shape[2] + R * M, G * C), f"(I + R*M, {G}*C); {mem}"),
+            (W_h, "W_h", (C, 4 * C), "(C, 4*C)"),
+            (b, "b", (G * C,), f"({G}*C,)"),
+            (W_p, "W_p", (C, P), "(C, P), P from the head layout"),
+            (b_p, "b_p", (P,), "(P,)"),
+            (W_o, "W_o", (C + R * M, n_out), f"(C + R*M, O); {mem}"),
+            (b_o, "b_o", (n_out,), "(O,)"),
+            (read0, "read0", (R, M), f"(read_heads, M); {mem}"),
+            (weighting0, "weighting0", (R + Wn, N), f"(read_heads + write_heads, N); {mem}")):
+        check_shape(t, shape, owner, name, meaning)
+    w0 = weighting0.data
+    bad = ~(np.isfinite(w0) & (w0 >= 0))
+    if bad.any():
+        raise ValueError(f"{owner}: weighting0 must hold finite, non-negative weights (each "
+                         f"row a distribution over the N locations); got {float(w0[bad][0])!r}")
+    sums = w0.sum(axis=1)
+    if not np.all(np.abs(sums - 1) <= 1e-4):
+        raise ValueError(f"{owner}: weighting0's rows must each sum to 1 (a distribution over "
+                         f"the N locations); got sums {np.round(sums, 4).tolist()}")
+    return x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, shifts
+
+
 def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shifts=(-1, 0, 1),
         read_heads=1, write_heads=1, trace=None):
     """A whole NTM sequence as one op.
@@ -129,7 +179,18 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
     -------
     Tensor, shape (batch, time, O)
         The output logits.
+
+    Raises
+    ------
+    ValueError
+        For shapes that do not fit together (the sizes N, M come from ``memory0``,
+        C from ``W_p``, O from ``W_o``), head counts below 1, bad shifts (see
+        :func:`~rosenblatt.nn.ntm_addressing.check_shifts`), or initial weightings
+        that are not distributions (non-negative, finite rows summing to 1).
     """
+    x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, shifts = _checked(
+        x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, shifts, read_heads,
+        write_heads)
     xd = x.data
     B, T, n_in = xd.shape
     dtype = xd.dtype

@@ -242,7 +242,7 @@ def content_weighting(key, beta, memory):
     Raises
     ------
     ValueError
-        For mismatched shapes, no memory locations, or a beta that is not > 0.
+        For mismatched shapes, no memory locations, or a beta that is not > 0 and finite.
 
     Notes
     -----
@@ -267,9 +267,10 @@ def content_weighting(key, beta, memory):
         if not np.isfinite(array).all():
             raise ValueError(f"content_weighting: {name} holds NaN or infinite values")
     _check_shape("content_weighting", "beta", b, k.shape[:2])
-    if not np.all(b > 0):
-        raise ValueError(f"content_weighting: the key strength beta must be > 0; got min "
-                         f"{float(b.min())!r}")
+    ok = np.isfinite(b) & (b > 0)  # inf gives inf * 0 = NaN in the softmax; NaN fails both
+    if not np.all(ok):
+        raise ValueError(f"content_weighting: the key strength beta must be > 0 and finite; "
+                         f"got {float(b[~ok][0])!r}")
     out, cache = content_weighting_forward(k, b, m)
     parents = (key, beta, memory)
     return make(out, parents, lambda g: _grads(parents, content_weighting_backward(g, cache)))
@@ -395,7 +396,7 @@ def sharpen(w_shifted, gamma):
     Raises
     ------
     ValueError
-        For a gamma below 1, no memory locations, or a weighting row that is not
+        For a gamma below 1 or infinite, no memory locations, or a weighting row that is not
         finite, holds a negative weight or has no mass (all zeros).
 
     Examples
@@ -410,8 +411,10 @@ def sharpen(w_shifted, gamma):
     if ws.ndim != 3:
         raise ValueError(f"sharpen: w_shifted must be (batch, heads, N); got {ws.shape}")
     _check_shape("sharpen", "gamma", gd, ws.shape[:2])
-    if not np.all(gd >= 1):
-        raise ValueError(f"sharpen: gamma must be >= 1; got min {float(gd.min())!r}")
+    ok = np.isfinite(gd) & (gd >= 1)  # inf gives 0 ** inf / 0 = NaN weightings
+    if not np.all(ok):
+        raise ValueError(f"sharpen: gamma must be >= 1 and finite; got "
+                         f"{float(gd[~ok][0])!r}")
     _check_locations("sharpen", "w_shifted", ws, 2)
     if not np.isfinite(ws).all():
         raise ValueError("sharpen: the weighting holds NaN or infinite values")

@@ -21,6 +21,7 @@ outputs, states and gradients on the real steps).
 
 import numpy as np
 
+from ..autodiff.elementwise import where
 from ..autodiff.shape import stack
 from ..autodiff.tensor import Tensor
 from ..checks import boolean, positive_float, positive_int, unit_interval
@@ -96,7 +97,7 @@ class RecurrentBase(Module):
         # BatchNorm1d's checks: momentum > 1 drives the running variance negative (NaN in eval)
         self.bn_momentum = unit_interval(name, "bn_momentum", bn_momentum, closed_high=True)
         self.bn_eps = positive_float(name, "bn_eps", bn_eps)
-        dtype = np.dtype(dtype)
+        dtype = init._float_dtype(name, dtype)  # int weights would round to zero
         G = self.gates * self.hidden_size
         self.W_x, self.W_h, self.b = [], [], []
         self.gamma = [] if self.batch_norm else None
@@ -173,6 +174,10 @@ class RecurrentBase(Module):
         if not self.batch_norm:
             return None
         B, T = x.shape[0], x.shape[1]
+        if lengths is not None and not np.isfinite(x.data).all():
+            # NaN or inf padding: zeroed, or X^T dNET would be 0 * NaN = NaN in dW_x
+            real = np.arange(T)[None, :, None] < np.asarray(lengths)[:, None, None]
+            x = where(real, x, 0)
         proj = dense(x, self.W_x[layer]).reshape(B * T, self.W_x[layer].shape[1])
         G = proj.shape[1]
 

@@ -24,6 +24,7 @@ from ._operands import as_tensor, optional_tensor
 from .recurrent import RecurrentBase, batch_lengths
 from .sequence import (
     check_sequence,
+    clear_padding,
     hidden_weight_grad,
     hold_finished,
     initial_state,
@@ -42,7 +43,8 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
     Parameters
     ----------
     x : Tensor or array_like, shape (batch, time, input_size)
-        Or, with ``W_x=None``, the already projected inputs (batch, time, H).
+        Or, with ``W_x=None``, the already projected inputs x W_x (batch, time, H);
+        ``b`` is still added.
     W_x : Tensor or array_like (input_size, H), or None
     W_h : Tensor or array_like (H, H)
     b : Tensor or array_like (H,), optional
@@ -64,6 +66,8 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
     xd = x.data
     check_sequence(xd, W_x, W_h, 1, "rnn", b)
     lengths = batch_lengths(lengths, xd.shape[1], xd.shape[0], "rnn")
+    if lengths is not None:  # NaN or inf padding is never read, not even as 0 * NaN
+        xd = clear_padding(xd, lengths)
     Wh = W_h.data
     H = Wh.shape[0]
     A, xt = project_inputs(xd, W_x, b)  # (T, B, H): NET_t, then OUT_t in place

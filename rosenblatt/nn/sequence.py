@@ -54,7 +54,8 @@ def time_major(xd):
 
 def project_inputs(xd, W_x, b, scale=None):
     """X W_x + b for every time step in one matrix product; returns (time, batch, G)
-    and the time-major input (kept for the backward).
+    and the time-major input (kept for the backward). ``W_x=None``: ``xd`` is X W_x
+    already, and only b is added.
 
     ``scale`` (G,), optional, multiplies the result column-wise (folded into
     the weights: free). One-hot inputs (:class:`OneHotRows`) pick rows of
@@ -62,6 +63,8 @@ def project_inputs(xd, W_x, b, scale=None):
     """
     if W_x is None:  # the caller already projected (batch-normalised variant)
         a = time_major(xd)  # a copy: the loop writes into it
+        if b is not None:
+            a += b.data
         if scale is not None:
             a *= scale
         return a, None
@@ -152,13 +155,18 @@ def input_grads(dA, xt, x, W_x, b):
     """The gradients of X W_x + b from dNET of all steps (time, batch, G), as one GEMM each."""
     T, B, G = dA.shape
     flat = dA.reshape(T * B, G)
-    if W_x is None:
-        return (dA.transpose(1, 0, 2) if needs_grad(x) else None), None, None
+    if W_x is None:  # the projected inputs, plus b: the same dNET for both
+        return (dA.transpose(1, 0, 2) if needs_grad(x) else None), None, _bias_grad(flat, b)
     gx = None
     if needs_grad(x):
         gx = (flat @ W_x.data.T).reshape(T, B, W_x.shape[0]).transpose(1, 0, 2)
     x_rows = xt if isinstance(xt, OneHotRows) else xt.reshape(T * B, xt.shape[2])
     return (gx, *projection_grads(flat, x_rows, W_x, b))
+
+
+def _bias_grad(flat, b):
+    """db = sum of dNET over all rows (None when there is no trainable b)."""
+    return flat.sum(axis=0) if b is not None and b.requires_grad else None
 
 
 def projection_grads(flat, x_rows, W_x, b, slot=None):
@@ -188,15 +196,16 @@ def input_rows(xd, W_x, b, scale):
     """x_t W_x + b of every step for the compiled, batch-major paths (LSTM, GRU), as a
     table and an index: row ``idx[b, t]`` of ``table`` is step t of sequence b. For
     one-hot inputs the table is W_x + b itself (no projection at all); otherwise the one
-    GEMM X W_x + b over all steps (or the already projected input, ``W_x=None``). ``scale``
-    (G,) multiplies the columns (the sigmoid blocks' 1/2, folded into the weights).
+    GEMM X W_x + b over all steps (or the already projected input plus b, ``W_x=None``).
+    ``scale`` (G,) multiplies the columns (the sigmoid blocks' 1/2, folded into the
+    weights).
 
     Returns ``(table, idx, rows, x2)``: ``rows`` the :class:`OneHotRows` found (or None) and
     ``x2`` the input as (B T, in) rows, both for :func:`batch_major_input_grads`."""
     B, T, n_in = xd.shape
     rows = x2 = None
     if W_x is None:  # already projected (batch-normalised variant): (B, T, G)
-        table = (xd * scale).reshape(B * T, n_in)
+        table = (xd * scale if b is None else (xd + b.data) * scale).reshape(B * T, n_in)
         idx = None
     else:
         w = W_x.data * scale
@@ -227,8 +236,8 @@ def batch_major_input_grads(dA, x, rows, x2, W_x, b):
     returned for it). ``rows`` and ``x2`` as :func:`input_rows` returned them."""
     B, T, G = dA.shape
     flat = dA.reshape(B * T, G)
-    if W_x is None:
-        return (dA if needs_grad(x) else None), None, None
+    if W_x is None:  # the projected inputs, plus b: the same dNET for both
+        return (dA if needs_grad(x) else None), None, _bias_grad(flat, b)
     gx = (flat @ W_x.data.T).reshape(B, T, W_x.shape[0]) if needs_grad(x) else None
     slot = W_x._grad_slot() if W_x.requires_grad else None
     return (gx, *projection_grads(flat, x2 if rows is None else rows, W_x, b, slot))
@@ -361,14 +370,30 @@ def length_mask(lengths, T, B, dtype, name):
 
 
 def hold_finished(new, prev, m):
-    """In place: new = prev + m (new - prev), i.e. keep ``prev`` where m = 0.
+    """In place: keep ``prev`` where m = 0 (``new`` elsewhere, untouched).
 
     With ``m`` a column of :func:`length_mask`, the sequences that have ended
-    hold their state; the others take the new one.
+    hold their state; the others keep the new one bit for bit. A selection,
+    not the blend prev + m (new - prev): that would round every running
+    sequence's state (to ulp(prev), losing it outright when it shrinks by
+    orders of magnitude) and turn an ended sequence's NaN or inf into its state.
     """
-    new -= prev
-    new *= m
-    new += prev
+    np.copyto(new, prev, where=m == 0)
+
+
+def clear_padding(xd, lengths):
+    """``xd`` (batch, time, features) with its padded steps (t >= lengths[b]) zeroed when
+    any value is NaN or infinite; ``xd`` itself (no copy) when all are finite.
+
+    The padding is never read into a state, but the weight gradients multiply the
+    inputs of every step by their (zero) dNET, and 0 * NaN = NaN; so NaN or inf
+    padding must be replaced before the op projects it (PyTorch's packed sequences
+    never read it). One pass over the input, made only for padded batches.
+    """
+    if np.isfinite(xd).all():
+        return xd
+    real = np.arange(xd.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return np.where(real[:, :, None], xd, np.zeros((), dtype=xd.dtype))
 
 
 class EndedSequences:

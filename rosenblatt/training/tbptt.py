@@ -13,8 +13,8 @@ for exploding gradients) is an option.
 
 Divergence: as in ``rb.fit``, a NaN or infinite chunk loss stops training
 with :class:`~rosenblatt.training.trainer.DivergenceError`, after putting back
-the weights that gave the lowest chunk loss so far (copied only when a new
-lowest loss arrives).
+the weights and buffers that gave the lowest chunk loss so far (copied only
+when a new lowest loss arrives).
 """
 
 import math
@@ -24,20 +24,34 @@ import numpy as np
 from ..autodiff.tensor import Tensor
 from ..checks import positive_int
 from ..nn.bidirectional import Bidirectional
-from .fit import _check_finite
+from .fit import _check_finite, _check_optimizer_owns_model
 from .history import History
-from .trainer import DivergenceError
+from .trainer import DivergenceError, hold_frozen_normalization
 
 
 def detach_state(state):
-    """The same state (a tensor, or nested tuples/lists of them) cut from the graph."""
-    if state is None:
-        return None
+    """The same state (a tensor, or nested tuples, namedtuples, lists or dicts of them) cut
+    from the graph; arrays and numbers pass unchanged.
+
+    Raises
+    ------
+    TypeError
+        For any other container: a state carried with its graph would make the next
+        chunk's backward run into the freed graph of the chunk before.
+    """
+    if state is None or isinstance(state, (np.ndarray, np.generic, int, float)):
+        return state
     if isinstance(state, Tensor):
         return state.detach()
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # a namedtuple: by position
+        return type(state)(*(detach_state(s) for s in state))
     if isinstance(state, (tuple, list)):
         return type(state)(detach_state(s) for s in state)
-    return state
+    if isinstance(state, dict):
+        return type(state)((k, detach_state(v)) for k, v in state.items())
+    raise TypeError(f"tbptt: the state must be a Tensor, or tuples, lists or dicts of them; "
+                    f"got a {type(state).__name__} (the model's second output), which cannot "
+                    f"be detached from the chunk's graph")
 
 
 def chunks(T, k):
@@ -127,13 +141,26 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     Raises
     ------
     ValueError
-        Before any update, for NaN or inf in ``X`` or (float) ``y``, and for a
-        model holding a :class:`~rosenblatt.nn.Bidirectional` layer (its
-        backward direction needs the future, which a chunk does not have).
+        Before any update, for NaN or inf in ``X`` or (float) ``y``, for streams
+        with no time steps (or no streams), for an optimizer that holds none of
+        the model's trainable parameters (as ``rb.fit``; one that misses some is
+        warned about), and for a model holding a
+        :class:`~rosenblatt.nn.Bidirectional` layer (its backward direction needs
+        the future, which a chunk does not have).
+    TypeError
+        For an optimizer without ``zero_grad()`` and ``step()``.
     DivergenceError
         When a chunk's loss is NaN or infinite; it names the epoch, chunk and
-        loss, and the model keeps the weights of the lowest chunk loss so far
-        (those it started with if the first chunk's loss is not finite).
+        loss, and the model keeps the weights (and buffers: batch-norm running
+        statistics) of the lowest chunk loss so far (those it started with if
+        the first chunk's loss is not finite).
+
+    Notes
+    -----
+    As in ``rb.fit``, the model trains in training mode (dropout, batch norm),
+    with every frozen batch-norm layer held in evaluation mode
+    (:func:`~rosenblatt.training.trainer.hold_frozen_normalization`); each
+    module's mode is restored at the end.
 
     Examples
     --------
@@ -150,7 +177,16 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     if X.ndim < 2 or y.ndim < 2 or X.shape[:2] != y.shape[:2]:
         raise ValueError(f"tbptt_fit: X and y must be (batch, time, ...) with the same batch "
                          f"and time; got {X.shape} and {y.shape}")
+    if X.shape[1] == 0 or X.shape[0] == 0:
+        what = "no time steps" if X.shape[1] == 0 else "no streams"
+        raise ValueError(f"tbptt_fit: X has {what} (shape {X.shape}); there is nothing to "
+                         f"train on")
     epochs = positive_int("tbptt_fit", "epochs", epochs)
+    if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
+        raise TypeError(f"tbptt_fit: optimizer must be an rb.optim optimizer (zero_grad(), "
+                        f"step()); got {type(optimizer).__name__}")
+    if callable(getattr(model, "named_parameters", None)):
+        _check_optimizer_owns_model(optimizer, model)  # as rb.fit: one that trains nothing
     _check_finite(X, "X", owner="tbptt_fit")
     _check_finite(y, "y", owner="tbptt_fit")
     _refuse_bidirectional(model)
@@ -165,10 +201,31 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     if clip_norm is not None:
         from ..optim.clipping import clip_grad_norm as clip
 
+    modules = list(model.modules()) if callable(getattr(model, "modules", None)) else []
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:  # training mode, as rb.fit (dropout, batch norm), frozen BN held
+            m.training = True
+        if modules:
+            hold_frozen_normalization(model)
+        return _chunked_epochs(model, X, y, spans, loss, optimizer, epochs, clip, clip_norm,
+                               state, callback)
+    finally:
+        for m, mode in zip(modules, modes):
+            m.training = mode
+
+
+def _chunked_epochs(model, X, y, spans, loss, optimizer, epochs, clip, clip_norm, state,
+                    callback):
+    """The loop of :func:`tbptt_fit`, with the model in training mode."""
     history = History()
     history.chunk_loss = []
     params = list(model.parameters()) if callable(getattr(model, "parameters", None)) else []
+    # the running statistics (buffers) are part of the model the loss was measured on
+    buffers = ([b for _, b in model.named_buffers() if isinstance(b, np.ndarray)]
+               if callable(getattr(model, "named_buffers", None)) else [])
     good = [p.data.copy() for p in params]  # the weights of the lowest chunk loss so far
+    good_buffers = [b.copy() for b in buffers]
     good_where, best = None, math.inf
     for epoch in range(int(epochs)):
         carried = state
@@ -180,6 +237,8 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
             if not math.isfinite(current):
                 for p, saved in zip(params, good):
                     p.data[...] = saved
+                for live, saved in zip(buffers, good_buffers):
+                    live[...] = saved
                 kept = ("the weights it started with" if good_where is None else
                         f"the weights of the lowest chunk loss so far ({best:.4g}, epoch "
                         f"{good_where[0]}, chunk {good_where[1]}, 0-based)")
@@ -192,6 +251,8 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
                 best, good_where = current, (epoch, c)
                 for p, saved in zip(params, good):
                     np.copyto(saved, p.data)
+                for live, saved in zip(buffers, good_buffers):
+                    np.copyto(saved, live)
             optimizer.zero_grad()
             value.backward()
             if clip is not None:

@@ -123,3 +123,15 @@ def test_sizes_must_be_integers_and_generate_needs_a_batch():
     with pytest.raises(ValueError, match="Seq2Seq.generate: length must be a positive integer"):
         model.generate(np.array([[1, 2]]), 0)
     assert model.generate(np.array([[1, 2]]), 3).shape == (1, 3)
+
+
+def test_generate_checks_source_lengths_as_forward_does():
+    """Audit s5 (a2): a scalar source_lengths gave a bare IndexError in generate."""
+    m = rb.models.Seq2Seq(5, 6, 8, cell="LSTM", attention="dot", rng=0)
+    src = np.array([[1, 2, 3, 4], [4, 3, 2, 1]])
+    for call in (lambda: m(src, src, source_lengths=3),
+                 lambda: m.generate(src, 2, source_lengths=3)):
+        with pytest.raises(ValueError, match=r"lengths must be 2 integers \(one per sequence\); "
+                                             r"got int64 array of shape \(\)"):
+            call()
+    assert m.generate(src, 2, source_lengths=[4, 2]).shape == (2, 2)

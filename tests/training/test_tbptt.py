@@ -197,3 +197,138 @@ def test_tbptt_fit_refuses_a_bidirectional_layer():
         tbptt_fit(model, X, y, k=4, loss="mse", optimizer=rb.optim.SGD(model.parameters(), lr=1))
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
+
+
+# -- audit session 5 (area a2) ---------------------------------------------------------------
+def test_tbptt_trains_in_training_mode_and_restores_the_modes():
+    """A model left in eval() is trained in training mode (batch norm updates its running
+    statistics), as rb.fit does; each module's mode is put back after."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(4, 12, 3)) * 3 + 5).astype(np.float32)
+    y = rng.normal(size=(4, 12, 4)).astype(np.float32)
+    for how in ("tbptt_fit", "fit"):
+        net = rb.nn.GRU(3, 4, batch_norm=True, rng=0)
+        net.eval()
+        opt = rb.optim.SGD(net.parameters(), lr=0.01)
+        if how == "fit":
+            rb.fit(net, X, y, loss="mse", optimizer=opt, epochs=1, tbptt=4, progress=False)
+        else:
+            tbptt_fit(net, X, y, k=4, loss="mse", optimizer=opt)
+        assert not net.training
+        assert np.abs(net.running_mean_0).max() > 0.1  # it stays 0 in eval mode
+
+
+def test_tbptt_keeps_a_frozen_batch_norm_layer_in_eval_mode():
+    X = np.random.default_rng(0).normal(size=(2, 8, 3)).astype(np.float32) + 3
+    bn = rb.nn.BatchNorm1d(3)
+    gru = rb.nn.GRU(3, 4, rng=0)
+
+    class M(rb.nn.Module):
+        def __init__(self):
+            self.bn, self.gru = bn, gru
+
+        def forward(self, x, state=None):
+            B, T, F = x.shape
+            return self.gru(self.bn(x.reshape(B * T, F)).reshape(B, T, F), state)
+
+    model = M()
+    bn.freeze()
+    tbptt_fit(model, X, np.zeros((2, 8, 4), np.float32), k=4, loss="mse",
+              optimizer=rb.optim.SGD(gru.parameters(), lr=0.01))
+    np.testing.assert_array_equal(bn.running_mean, 0)
+    assert model.training and bn.training  # modes restored
+
+
+def test_tbptt_divergence_restores_the_buffers_with_the_weights():
+    rng = np.random.default_rng(0)
+    gru = rb.nn.GRU(3, 4, batch_norm=True, rng=0)
+    X = rng.normal(size=(4, 8, 3)).astype(np.float32)
+    X[:, 4:] = 3e38  # finite data whose projection overflows: chunk 1 diverges
+    y = np.zeros((4, 8, 4), np.float32)
+    seen = {}
+
+    def loss(out, target):
+        seen.setdefault("stats", (gru.running_mean_0.copy(), gru.running_var_0.copy()))
+        return rb.losses.mse(out, target)
+
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(rb.training.DivergenceError, match="chunk 1"):
+        tbptt_fit(gru, X, y, k=4, loss=loss, optimizer=rb.optim.SGD(gru.parameters(), lr=0.01))
+    # the statistics of the lowest-loss chunk (chunk 0, after its forward), not inf / NaN
+    np.testing.assert_array_equal(gru.running_mean_0, seen["stats"][0])
+    np.testing.assert_array_equal(gru.running_var_0, seen["stats"][1])
+    gru.eval()
+    assert np.isfinite(gru(X[:, :4])[0].data).all()
+
+
+def test_detach_state_handles_namedtuples_and_dicts():
+    import collections
+
+    State = collections.namedtuple("State", "h c")
+    t = rb.tensor(np.ones(2), requires_grad=True) * 2
+    s = detach_state(State(t, [t, None]))
+    assert type(s) is State and s.h.is_leaf and not s.h.requires_grad and s.c[1] is None
+    d = detach_state({"h": t, "c": (t,)})
+    assert set(d) == {"h", "c"} and d["h"].is_leaf and d["c"][0].is_leaf
+    with pytest.raises(TypeError, match="tbptt: the state must be a Tensor, or tuples, lists "
+                                        "or dicts of them; got a set"):
+        detach_state({t})
+
+
+def test_tbptt_carries_namedtuple_and_dict_states():
+    import collections
+
+    State = collections.namedtuple("State", "h c")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 12, 3)).astype(np.float32)
+    y = rng.normal(size=(2, 12, 4)).astype(np.float32)
+    lstm = rb.nn.LSTM(3, 4, rng=0)
+
+    class M(rb.nn.Module):
+        def __init__(self, wrap):
+            self.lstm, self.wrap = lstm, wrap
+
+        def forward(self, x, state=None):
+            if state is not None:
+                state = ((state.h, state.c) if self.wrap == "namedtuple"
+                         else (state["h"], state["c"]))
+            o, (h, c) = self.lstm(x, state)
+            return o, (State(h, c) if self.wrap == "namedtuple" else {"h": h, "c": c})
+
+    for wrap in ("namedtuple", "dict"):
+        hist = tbptt_fit(M(wrap), X, y, k=4, loss="mse",
+                         optimizer=rb.optim.SGD(lstm.parameters(), lr=0.01))
+        assert len(hist.chunk_loss) == 3
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 3), (0, 8, 3)])
+def test_tbptt_refuses_streams_without_steps(shape):
+    rnn = rb.nn.RNN(3, 4, rng=0)
+    X = np.zeros(shape, np.float32)
+    y = np.zeros(shape[:2] + (4,), np.float32)
+    what = "no time steps" if shape[1] == 0 else "no streams"
+    with pytest.raises(ValueError, match=f"tbptt_fit: X has {what}"):
+        tbptt_fit(rnn, X, y, k=4, loss="mse", optimizer=rb.optim.SGD(rnn.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match=f"tbptt_fit: X has {what}"):
+        rb.fit(rnn, X, y, loss="mse", optimizer=rb.optim.SGD(rnn.parameters(), lr=0.1),
+               epochs=1, tbptt=4)
+
+
+def test_tbptt_checks_the_optimizer_as_fit_does():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 12, 3)).astype(np.float32)
+    y = rng.normal(size=(4, 12, 4)).astype(np.float32)
+    model, other = rb.nn.RNN(3, 4, rng=0), rb.nn.RNN(3, 4, rng=1)
+    before = [p.data.copy() for p in model.parameters()]
+    opt = rb.optim.SGD(other.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="the optimizer holds none of the model's parameters"):
+        rb.fit(model, X, y, loss="mse", optimizer=opt, epochs=1, tbptt=4)
+    with pytest.raises(ValueError, match="the optimizer holds none of the model's parameters"):
+        tbptt_fit(model, X, y, k=4, loss="mse", optimizer=opt)
+    with pytest.raises(TypeError, match="optimizer must be an rb.optim optimizer"):
+        tbptt_fit(model, X, y, k=4, loss="mse", optimizer="sgd")
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+    part = rb.optim.SGD([model.W_x[0]], lr=0.1)
+    with pytest.warns(UserWarning, match="does not hold 2 of the model's 3 trainable"):
+        tbptt_fit(model, X, y, k=4, loss="mse", optimizer=part)
