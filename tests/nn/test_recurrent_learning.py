@@ -68,16 +68,20 @@ def _reber_scores(model, X, Y):
 
 @pytest.mark.slow
 def test_lstm_learns_embedded_reber_where_elman_rnn_does_not():
-    """Budget: 40 epochs of 600 strings (SGD, momentum 0.9, norm clipping 1), 8 seeds.
+    """Budget: 40 epochs of 600 strings (SGD, momentum 0.9, norm clipping 1), 16 seeds.
     LSTM 12 units (1,051 weights) vs Elman RNN 24 units (943 weights). Held-out:
     unseen strings of length >= 20. A modern Elman RNN (orthogonal init, clipping)
     sometimes gets there too; what the notes claim, and what is measured here, is
-    that the LSTM does so reliably and the RNN mostly does not.
-    (Measured: the LSTM solves 6 of 8 seeds, mean 0.94; the RNN 2 of 8, mean 0.52.)"""
+    that the LSTM does so reliably (3 seeds in 4 at least) and the RNN mostly does not
+    (fewer than half). Which seeds succeed is chaotic (a change in the last bit of the
+    loss's gradient moves them), so the rates are measured over 16 seeds, not 8.
+    (Measured over seeds 1-24 with two roundings of the logistic gradient: the LSTM solves
+    20 of 24 either way, the RNN 6 and 9 of 24; seeds 1-16: LSTM 14, RNN 3 and 4, mean full
+    scores 0.99 / 0.96 against 0.54 / 0.56.)"""
     (X, Y), (Xt, Yt) = _reber_data()
     assert len(Xt) >= 100
     lstm_scores, rnn_scores, rnn_local = [], [], []
-    for seed in range(1, 9):
+    for seed in range(1, 17):
         rng = np.random.default_rng(seed)
         lstm = Tagger(rb.nn.LSTM(7, 12, rng=rng), 12, 7, rng)
         _train_reber(lstm, X, Y, 40, seed)
@@ -90,7 +94,7 @@ def test_lstm_learns_embedded_reber_where_elman_rnn_does_not():
         rnn_local.append(local)
     lstm_solved = sum(a >= 0.95 for a in lstm_scores)
     rnn_solved = sum(a >= 0.95 for a in rnn_scores)
-    assert lstm_solved >= 5 and rnn_solved <= 3, (lstm_scores, rnn_scores)
+    assert lstm_solved >= 12 and rnn_solved <= 7, (lstm_scores, rnn_scores)
     assert np.mean(lstm_scores) - np.mean(rnn_scores) > 0.25, (lstm_scores, rnn_scores)
     # The RNN did learn the grammar's local transitions: what it misses is the long-range step.
     assert np.median(rnn_local) >= 0.9, rnn_local
