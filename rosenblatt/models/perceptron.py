@@ -79,6 +79,9 @@ class Perceptron(Module):
         if X.ndim != 2 or X.shape[1] != self.n_inputs:
             raise ValueError(f"Perceptron({self.n_inputs}).{where}: expected X of shape "
                              f"(n, {self.n_inputs}); got {X.shape}")
+        if len(X) == 0 and where in ("fit", "score"):  # "converged" / NaN on nothing
+            raise ValueError(f"Perceptron.{where}: X holds no examples (shape {X.shape}); give "
+                             f"at least one")
         if not np.all(np.isfinite(X)):
             # NaN > 0 is False: a NaN row would get the low class, silently
             row = int(np.argwhere(~np.isfinite(X))[0, 0])
@@ -153,7 +156,7 @@ class Perceptron(Module):
 
     def score(self, X, y):
         """The fraction of rows of X classified as y."""
-        pred = self.predict(X)
+        pred = self.predict(self._inputs(X, "score"))
         y = np.asarray(y).reshape(-1)
         if y.shape[0] != pred.shape[0]:
             raise ValueError(f"Perceptron.score: X has {pred.shape[0]} rows but y has {y.shape[0]}")

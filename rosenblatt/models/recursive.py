@@ -173,13 +173,20 @@ class RecursiveNet(Module):
         """
         forest = self.forest(trees)
         labels = self._labels(forest, y, "RecursiveNet.loss")
-        _, H = self.node_tensor(forest)
-        index = np.flatnonzero(labels >= 0)
-        if self.classify == "root":
-            index = forest.roots[labels[forest.roots] >= 0]
+        index = self._scored(forest, labels)
         if len(index) == 0:
             raise ValueError("RecursiveNet: no labelled node to train on (give y, or trees "
                              "with labels)")
+        return self._loss(forest, labels, index)
+
+    def _scored(self, forest, labels):
+        """The nodes the loss scores: the labelled ones (or labelled roots, ``classify="root"``)."""
+        if self.classify == "root":
+            return forest.roots[labels[forest.roots] >= 0]
+        return np.flatnonzero(labels >= 0)
+
+    def _loss(self, forest, labels, index):
+        _, H = self.node_tensor(forest)
         chosen = H if len(index) == forest.n_nodes else getitem(H, index)  # all: no gather
         return cross_entropy(dense(chosen, self.Wc, self.bc), labels[index])
 
@@ -241,9 +248,15 @@ class RecursiveNet(Module):
         callback : callable, optional
             ``callback(epoch, loss)`` after every epoch.
 
+        Trees without a labelled node may be mixed with labelled ones (they
+        still shape nothing on their own): a mini-batch that holds only such
+        trees takes no step and is left out of the epoch's mean loss. A set
+        with no labelled node at all is refused before training.
+
         Returns
         -------
-        list of float: the mean training loss of each epoch.
+        list of float: the mean training loss of each epoch (over the trees of
+        the batches that took a step).
         """
         epochs = positive_int("RecursiveNet.fit", "epochs", epochs)
         batch_size = positive_int("RecursiveNet.fit", "batch_size", batch_size)
@@ -253,22 +266,33 @@ class RecursiveNet(Module):
             raise ValueError("RecursiveNet.fit: got no trees")
         if y is not None:
             y = self._root_labels(y, len(flats), "RecursiveNet.fit")
+        else:  # once, before any step: a data set with nothing to learn from is refused
+            whole = Forest.from_flat(flats)
+            if len(self._scored(whole, self._labels(whole, None, "RecursiveNet.fit"))) == 0:
+                raise ValueError(f"RecursiveNet.fit: no labelled node (no tree has one "
+                                 f"{'at its root' if self.classify == 'root' else 'anywhere'}) to "
+                                 f"train on; give y (one label per tree) or labelled trees")
         if optimizer is None:
             optimizer = Adam(self.parameters(), lr=positive_float("RecursiveNet.fit", "lr", lr))
         losses = []
         self.train()
         for epoch in range(epochs):
             order = rng.permutation(len(flats))
-            total = 0.0
+            total, seen = 0.0, 0
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
                 forest = Forest.from_flat([flats[i] for i in idx])
-                loss = self.loss(forest, None if y is None else y[idx])
+                labels = self._labels(forest, None if y is None else y[idx], "RecursiveNet.fit")
+                index = self._scored(forest, labels)
+                if len(index) == 0:  # unlabelled trees only (of a partly labelled set): no step
+                    continue
+                loss = self._loss(forest, labels, index)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total += float(loss.item()) * len(idx)
-            losses.append(total / len(order))
+                seen += len(idx)
+            losses.append(total / seen if seen else float("nan"))
             if callback is not None:
                 callback(epoch, losses[-1])
         return losses

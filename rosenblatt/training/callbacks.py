@@ -52,6 +52,24 @@ class Callback:
         release what the callback holds in the model. ``on_train_end`` is not called then."""
 
 
+def overrides(callback, hook):
+    """Whether ``callback`` defines its own ``hook`` (``"on_backward"`` ...): by its class or,
+    as :class:`LambdaCallback` does, on the instance."""
+    own = getattr(callback, hook, None)
+    return own is not None and getattr(own, "__func__", own) is not getattr(Callback, hook)
+
+
+def _check_monitor(owner, monitor, trainer):
+    """A ``val_*`` monitor needs validation data (or a callback that logs it under that name,
+    such as ``EpochScore(..., data=..., name=monitor)``): said before the first epoch."""
+    # (a loop of another model, GAN.fit or RBM.fit, has no fit validation data to look at)
+    if (str(monitor).startswith("val_") and getattr(trainer, "validation", False) is None
+            and not any(getattr(cb, "name", None) == monitor for cb in trainer.callbacks)):
+        raise ValueError(f"{owner}: monitor {monitor!r} needs validation_data (fit computes the "
+                         f"val_* numbers on it); pass validation_data=(X_val, y_val) or monitor "
+                         f"a training number such as 'loss'")
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
 
@@ -97,6 +115,7 @@ class EarlyStopping(Callback):
         self.best_state = None
 
     def on_train_begin(self, trainer):
+        _check_monitor("EarlyStopping", self.monitor, trainer)
         if trainer.start_epoch == 0:
             self._reset()
 
@@ -186,12 +205,20 @@ class GradientMonitor(Callback):
     Attributes
     ----------
     records : list of dict
-        One dict per epoch (the same numbers).
+        One dict per epoch of the current run (the same numbers): a new run
+        starts a new list; a resumed one starts from the History it resumes.
     """
 
     def __init__(self):
         self.records = []
         self._norms = {}
+
+    def on_train_begin(self, trainer):
+        self._norms = {}
+        history = trainer.history.history if trainer.start_epoch > 0 else {}
+        keys = [k for k in history if k.startswith(("grad_norm/", "dead_relu/"))]
+        self.records = [{k: history[k][i] for k in keys if not math.isnan(history[k][i])}
+                        for i in range(len(trainer.history.epoch))] if keys else []
 
     def on_backward(self, trainer):
         if trainer.batch != trainer.n_batches - 1:
@@ -345,6 +372,7 @@ class ReduceLROnPlateau(Callback):
         self.lr_scale = None  # the optimizer's lr_scale after a reduction of its schedule
 
     def on_train_begin(self, trainer):
+        _check_monitor("ReduceLROnPlateau", self.monitor, trainer)
         if trainer.start_epoch == 0:  # a new run; a resumed one keeps the checkpoint's state
             self._reset()
         elif self.lr_scale is not None and getattr(trainer.optimizer, "schedule", None):
@@ -405,6 +433,9 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if not hasattr(Callback, name) or not name.startswith("on_"):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be callable; got "
+                                f"{type(fn).__name__}")
             setattr(self, name, fn)
 
 

@@ -31,10 +31,17 @@ from ..nn import losses as losses_module
 from ..nn import regularizers as regs_module
 from ..nn.module import Module
 from . import metrics as metrics_module
-from .callbacks import Callback, Checkpoint
+from .callbacks import Callback, Checkpoint, overrides
 from .curriculum import Curriculum
 from .progress import EpochLines, ProgressBar
-from .trainer import DivergenceError, Trainer, evaluate_arrays
+from .trainer import (
+    DivergenceError,
+    Trainer,
+    evaluate_arrays,
+    hold_frozen_normalization,
+    normalization_layers,
+    target_for,
+)
 
 __all__ = ["DivergenceError", "Trainer", "evaluate", "fit", "predict"]
 
@@ -126,6 +133,22 @@ def _as_data(array, name, dtype, check=True, owner="fit"):
     return array
 
 
+def _default_metrics(metrics):
+    """Whether ``metrics`` is fit's default (accuracy) or none at all."""
+    if metrics is None or isinstance(metrics, str) or callable(metrics):
+        return metrics is None or metrics in ("accuracy", "acc")
+    try:
+        return tuple(metrics) in ((), ("accuracy",), ("acc",))
+    except TypeError:
+        return False
+
+
+def _is_value(value, default):
+    """``value == default`` for a number, False for anything else (a bool, a string)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, bool) and value == default)
+
+
 def _divergence_factor(value):
     if value is None:
         return None
@@ -136,19 +159,27 @@ def _divergence_factor(value):
     return float(value)
 
 
-def _check_labels(model, X, y, loss_name, name="y"):
+def _check_labels(model, X, y, loss_name, name="y", owner="fit"):
     """Class labels in range before training, reported by their index in ``y`` as given.
 
-    For the label losses (integer targets), one example is run through the
-    model (evaluation mode, no graph) to learn how many classes it outputs.
+    For the label losses (integer targets, or floats such as 2.0 that the
+    losses read as labels), one example is run through the model (evaluation
+    mode, no graph) to learn how many classes it outputs. A float label that is
+    not a whole number (0.5) is refused, named by its index.
     """
     if loss_name not in ("cross_entropy", "nll", "max_margin") or y is None \
-            or y.ndim != 1 or y.dtype.kind not in "iu" or len(y) == 0:
+            or y.ndim != 1 or y.dtype.kind not in "iuf" or len(y) == 0:
         return
+    if y.dtype.kind == "f":
+        odd = np.flatnonzero(y != np.round(y))
+        if len(odd):
+            raise ValueError(f"{owner}: {name}[{odd[0]}] = {float(y[odd[0]])!r}: class labels "
+                             f"must be whole numbers 0, 1, 2, ... (one-hot or probability "
+                             f"targets are rows, shape (n, classes))")
     low = int(np.argmin(y))
     if y[low] < 0:
-        raise ValueError(f"fit: {name}[{low}] = {int(y[low])}: class labels must be 0, 1, 2, "
-                         f"...")
+        raise ValueError(f"{owner}: {name}[{low}] = {int(y[low])}: class labels must be 0, 1, "
+                         f"2, ...")
     try:
         with model.evaluating(), no_grad():
             out = model(Tensor(X[:1]))
@@ -160,8 +191,23 @@ def _check_labels(model, X, y, loss_name, name="y"):
     classes = int(shape[-1])
     high = int(np.argmax(y))
     if classes > 1 and y[high] >= classes:
-        raise ValueError(f"fit: {name}[{high}] = {int(y[high])} but the model outputs {classes} "
-                         f"classes (labels 0..{classes - 1})")
+        raise ValueError(f"{owner}: {name}[{high}] = {int(y[high])} but the model outputs "
+                         f"{classes} classes (labels 0..{classes - 1})")
+
+
+def _validation_pair(validation_data, supervised):
+    """``(X_val, y_val)`` of fit's ``validation_data``: a pair, or ``X_val`` alone (``y_val``
+    None) when the targets are the inputs (``y=None``, autoencoders)."""
+    if isinstance(validation_data, tuple) and len(validation_data) != 2:
+        raise ValueError(f"fit: validation_data must be (X_val, y_val), or X_val alone when y "
+                         f"is None; got a tuple of {len(validation_data)}")
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+        return validation_data
+    if supervised:  # X_val would silently become the validation targets
+        raise ValueError("fit: y is given but validation_data has no targets; pass "
+                         "validation_data=(X_val, y_val) (X_val alone is for y=None, "
+                         "autoencoders)")
+    return validation_data, None
 
 
 def _check_validation_shape(model, X, Xv):
@@ -176,10 +222,74 @@ def _check_validation_shape(model, X, Xv):
                          f"{X.shape[1:]}; the model refuses them: {e}") from None
 
 
+_COUNT_METRICS = ("batch_precision", "batch_recall", "batch_f1")
+
+
+def _check_count_metrics(model, X, y, plan, loss_name):
+    """Precision, recall and F1 of the loop are binary (or multi-label) counts: a model with
+    more than two softmax outputs is refused before training, by scoring its output for the
+    first example (evaluation mode, no graph)."""
+    chosen = [fn for _, fn in plan if getattr(fn, "__name__", "") in _COUNT_METRICS]
+    if not chosen:
+        return
+    try:
+        with model.evaluating(), no_grad():
+            out = model(Tensor(X[:1]))
+    except Exception:  # noqa: BLE001 - the model's own error comes, clearer, in training
+        return
+    target = target_for(out, X[:1] if y is None else y[:1], loss_name)
+    for fn in chosen:
+        fn(out.data, target)  # raises the metric's own ValueError
+
+
+def _check_last_batch(model, X, batch_size):
+    """A training batch of one example cannot be batch-normalised (one value per channel):
+    with one process and no curriculum, a last batch of one is found before training.
+
+    The model runs on one example in evaluation mode (no graph, no running statistics
+    moved, no random draws), spying on the inputs of its trainable batch-norm layers."""
+    n = len(X)
+    if n % batch_size != 1 and batch_size != 1:
+        return
+    layers = [m for m in normalization_layers(model) if "running_mean" in m.buffers
+              and any(p.requires_grad for p in m.parameters())]
+    if not layers:
+        return
+    single = []
+
+    def spy(module):
+        def forward(x, *args, **kwargs):
+            data = x.data if isinstance(x, Tensor) else np.asarray(x)
+            if data.size <= np.size(module.running_mean):  # one value per channel
+                single.append(type(module).__name__)
+            return type(module).forward(module, x, *args, **kwargs)
+        return forward
+
+    for m in layers:
+        m.forward = spy(m)
+    try:
+        with model.evaluating(), no_grad():
+            model(Tensor(X[:1]))
+    except Exception:  # noqa: BLE001 - the model's own error comes, clearer, in training
+        return
+    finally:
+        for m in layers:
+            del m.forward
+    if single:
+        raise ValueError(
+            f"fit: with batch_size={batch_size} the last mini-batch of the {n} examples holds 1 "
+            f"example, but batch normalization ({single[0]}) needs more than one value per "
+            f"channel to train; choose a batch_size that does not leave one example over "
+            f"({n} % batch_size != 1)")
+
+
 def _check_checkpoints(callbacks):
     """Each Checkpoint's folder exists and is writable (named by the path as given)."""
     for cb in callbacks:
         if isinstance(cb, Checkpoint):
+            if os.path.isdir(cb.path):
+                raise ValueError(f"fit: Checkpoint path {cb.path!r} names a folder; give a file "
+                                 f"name in it, e.g. {os.path.join(cb.path, 'run.ckpt')!r}")
             folder = os.path.dirname(os.path.abspath(cb.path)) or "."
             if not os.path.isdir(folder):
                 raise ValueError(f"fit: Checkpoint path {cb.path!r}: the folder {folder!r} does "
@@ -200,8 +310,8 @@ def _resolve_loss(loss, owner="fit"):
     raise TypeError(f"{owner}: loss must be a name or a callable; got {type(loss).__name__}")
 
 
-def _metric_plan(metrics, y, loss_name, owner="fit"):
-    return metrics_module.plan(metrics, y, loss_name, owner)
+def _metric_plan(metrics, y, loss_name, owner="fit", reference=None):
+    return metrics_module.plan(metrics, y, loss_name, owner, reference)
 
 
 def predict(model, X, batch_size=256):
@@ -241,13 +351,27 @@ def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     Returns
     -------
     dict
-        ``{"loss": ..., "<metric>": ...}``.
+        ``{"loss": ..., "<metric>": ...}``. The metrics' decision rule (0/1 or
+        -1/+1 targets) is bound from the ``y`` given here.
+
+    Raises
+    ------
+    ValueError
+        For no examples, NaN/inf, ``y`` with another number of examples than
+        ``X``, or a class label the model does not output (named by its index).
     """
     batch_size = positive_int("evaluate", "batch_size", batch_size)
     loss_fn, loss_name = _resolve_loss(loss, "evaluate")
     dtype = _param_dtype(model)
     X = _as_data(X, "X", dtype, owner="evaluate")
     y = None if y is None else _as_data(y, "y", dtype, owner="evaluate")
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(f"evaluate: X holds no examples (shape {X.shape}); the loss of none is "
+                         f"undefined")
+    if y is not None and (y.ndim == 0 or len(y) != len(X)):
+        raise ValueError(f"evaluate: X has {len(X)} examples but y has "
+                         f"{len(y) if y.ndim else 'shape ()'}")
+    _check_labels(model, X, y, loss_name, owner="evaluate")
     plan = _metric_plan(metrics, y, loss_name, "evaluate")
     return evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size)
 
@@ -293,11 +417,8 @@ def _check_closure_optimizer(optimizer, clip_norm, clip_value, callbacks):
         raise ValueError(f"fit: clip_norm/clip_value act on the gradient of a step, but "
                          f"{name} evaluates the objective itself along its search (it takes "
                          f"step(closure)); leave them out")
-    from .callbacks import Callback
-
     for cb in callbacks or ():
-        hook = getattr(type(cb), "on_backward", None)
-        if hook is not None and hook is not getattr(Callback, "on_backward", None):
+        if overrides(cb, "on_backward"):  # a subclass's method or a LambdaCallback's function
             raise ValueError(f"fit: callback {type(cb).__name__} reads each step's gradient "
                              f"(on_backward), which {name} never hands over (it takes "
                              f"step(closure)); use an optimizer such as rb.optim.SGD with it")
@@ -372,10 +493,16 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         the pool over epochs). Examples are then presented easiest first
         (``shuffle`` is ignored).
     validation_data : (X_val, y_val) or X_val, optional
-        Evaluated after every epoch: ``val_loss`` and ``val_<metric>``.
+        Evaluated after every epoch: ``val_loss`` and ``val_<metric>``. At
+        least one example; ``X_val`` alone only when ``y`` is None (the targets
+        are the inputs). The validation metrics decide classes by the training
+        targets' rule (0/1 or -1/+1, from ``y``), whatever classes the
+        validation set happens to hold.
     metrics : sequence of str or callable, default ("accuracy",)
         "accuracy" (computed only for classification targets), "mae", "mse",
-        or ``fn(pred, target) -> (total, count)``.
+        "precision", "recall", "f1" (binary: one output or two softmax
+        columns, or independent outputs; more classes are refused before
+        training), or ``fn(pred, target) -> (total, count)``.
     regularizers : sequence, default ()
         ``rb.regularizers`` objects (penalty, after_step, transform_input
         hooks), added to the model's own ``model.regularizers``.
@@ -409,8 +536,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         streams, the model is called as ``model(x, state) -> (output, state)``, and each
         update covers the next ``tbptt`` steps with the state carried over, detached
         (:func:`rosenblatt.training.tbptt.tbptt_fit`; uses ``loss``, ``optimizer``,
-        ``epochs`` and ``clip_norm`` only). ``X`` and ``y`` are checked for NaN/inf
-        as without it; a NaN/inf chunk loss raises :class:`DivergenceError`.
+        ``epochs`` and ``clip_norm`` only: any other option given, other than its
+        default, is a ValueError). ``X`` and ``y`` are checked for NaN/inf and the
+        optimizer as without it; the model trains in training mode; a NaN/inf
+        chunk loss raises :class:`DivergenceError`.
     adversarial : rb.adversarial.FGSM or PGD, optional
         Adversarial training (notes: "Adversarial examples"): every step
         minimises ``alpha J(x) + (1 - alpha) J(x_adv)``, ``x_adv`` made against
@@ -419,9 +548,17 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         ``clip=None`` for standardised inputs.
     divergence_factor : float or None, default 1e4
         Stop with :class:`DivergenceError` when a batch's loss exceeds this
-        factor times the best loss seen so far (floored at 1e-3 of the first
-        batch's loss, so a loss that reached ~0 does not make every later
-        batch look divergent). ``None``: only a NaN/inf loss stops training.
+        factor times a reference: the best loss seen so far, floored at 1e-3
+        of the first batch's loss (so a loss that reached ~0 does not make
+        every later batch look divergent) and at 1e-3 of the loss's natural
+        scale (so a run that *starts* near 0, a confident model being
+        fine-tuned, does not count an ordinary loss as growth): 1e-3 for the
+        classification losses (about log 2 or 1 at chance), 1e-3 times the
+        mean squared target for ``"mse"``
+        (:func:`~rosenblatt.training.trainer.scale_floor`). A real blow-up
+        still stops training: with the default factor, cross-entropy past
+        10 (a probability of the true class under 5e-5). ``None``: only a
+        NaN/inf loss stops training.
         An objective that takes a negative value has no such scale: the growth
         check is then off for the rest of the run.
 
@@ -478,14 +615,23 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be an rb.nn.Module; got {type(model).__name__}")
+    if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
+        raise TypeError(f"fit: optimizer must be an rb.optim optimizer (zero_grad(), step()); "
+                        f"got {type(optimizer).__name__}")
     if tbptt is not None:  # long sequences in chunks, the state carried across them
         from .tbptt import tbptt_fit
 
+        # every option tbptt does not use, given (other than its default), is refused
         unused = [name for name, value in (
             ("curriculum", curriculum), ("validation_data", validation_data),
             ("regularizers", regularizers), ("callbacks", callbacks), ("augment", augment),
             ("resume_from", resume_from), ("clip_value", clip_value),
-            ("adversarial", adversarial), ("distributed", distributed))
+            ("adversarial", adversarial), ("distributed", distributed),
+            ("metrics", None if _default_metrics(metrics) else metrics),
+            ("batch_size", None if _is_value(batch_size, 32) else batch_size),
+            ("shuffle", None if shuffle is True else shuffle), ("rng", rng),
+            ("divergence_factor", None if _is_value(divergence_factor, 1e4)
+             else divergence_factor))
             if value is not None and not (isinstance(value, (tuple, list)) and len(value) == 0)]
         if unused:
             raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
@@ -495,11 +641,17 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         if y is not None:
             y = _as_array(y, "y")
             _check_finite(y, "y")
-        return tbptt_fit(model, X, y, k=tbptt, loss=loss, optimizer=optimizer, epochs=epochs,
-                         clip_norm=clip_norm)
-    if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
-        raise TypeError(f"fit: optimizer must be an rb.optim optimizer (zero_grad(), step()); "
-                        f"got {type(optimizer).__name__}")
+        # (tbptt_fit checks that the optimizer holds the model's parameters, as below)
+        # training mode, frozen batch norm held, as the Trainer does; modes restored after
+        modes = [(m, m.training) for m in model.modules()]
+        model.train()
+        hold_frozen_normalization(model)
+        try:
+            return tbptt_fit(model, X, y, k=tbptt, loss=loss, optimizer=optimizer,
+                             epochs=epochs, clip_norm=clip_norm)
+        finally:
+            for m, mode in modes:
+                m.training = mode
     _check_closure_optimizer(optimizer, clip_norm, clip_value, callbacks)
     _check_optimizer_owns_model(optimizer, model)
     epochs = _positive_int(epochs, "epochs", allow_zero=True)
@@ -520,19 +672,20 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         raise ValueError(f"fit: X has {len(X)} examples but y has {len(y)}")
     validation, val_plan = None, ()
     if validation_data is not None:
-        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
-            Xv, yv = validation_data
-        else:
-            Xv, yv = validation_data, None
+        Xv, yv = _validation_pair(validation_data, y is not None)
         Xv = _as_data(Xv, "validation X", dtype)
         yv = None if yv is None else _as_data(yv, "validation y", dtype)
-        if yv is not None and len(yv) != len(Xv):
-            raise ValueError(f"fit: validation X has {len(Xv)} examples but y has {len(yv)}")
+        if Xv.ndim == 0 or len(Xv) == 0:
+            raise ValueError(f"fit: validation_data holds no examples (validation X has shape "
+                             f"{Xv.shape}); leave validation_data out, or give some examples")
+        if yv is not None and (yv.ndim == 0 or len(yv) != len(Xv)):
+            raise ValueError(f"fit: validation X has {len(Xv)} examples but y has "
+                             f"{len(yv) if yv.ndim else 'shape ()'}")
         validation = (Xv, yv)
     loss_fn, loss_name = _resolve_loss(loss)
     plan = _metric_plan(metrics, y, loss_name)
-    if validation is not None:
-        val_plan = _metric_plan(metrics, validation[1], loss_name)
+    if validation is not None:  # scored by the training targets' decision rule
+        val_plan = _metric_plan(metrics, validation[1], loss_name, reference=y)
     regs = regs_module.collect(model, regularizers)
     callbacks = list(callbacks or ())
     for cb in callbacks:
@@ -559,6 +712,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if adversarial is not None and callable(getattr(adversarial, "check_data", None)):
         adversarial.check_data(X)  # once, not per batch: X inside the attack's clip range
     _check_labels(model, X, y, loss_name)
+    _check_count_metrics(model, X, y, plan, loss_name)
+    if distributed is None and curriculum is None:
+        _check_last_batch(model, X, batch_size)
     if validation is not None:
         _check_validation_shape(model, X, validation[0])
         if validation[1] is not None:

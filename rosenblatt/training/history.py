@@ -9,27 +9,36 @@ and draws those curves.
 import math
 import re
 
+#: Scores where a larger value is better (words of a logged name: ``val_f1_macro`` holds ``f1``).
+LARGER_IS_BETTER = ("auc", "f1", "precision", "recall", "r2")
+
 
 def auto_mode(name):
     """``"max"`` when a larger value of the logged quantity ``name`` is better, else ``"min"``.
 
-    The "auto" rule of :meth:`History.best`, ``EarlyStopping`` and
-    ``ReduceLROnPlateau``: accuracies (``accuracy``, ``val_acc``),
-    likelihoods (``pseudo_likelihood``, ``log_likelihood``) and the area under
-    a curve (``auc``, ``val_roc_auc``) are maximised; losses, errors and
+    The "auto" rule of :meth:`History.best`, ``EarlyStopping``,
+    ``ReduceLROnPlateau`` and tuning: accuracies (``accuracy``, ``val_acc``,
+    ``top5_accuracy``), likelihoods (``pseudo_likelihood``, ``log_likelihood``),
+    the area under a curve (``auc``, ``val_roc_auc``) and the library's other
+    scores, F1, precision, recall and R^2 (``val_f1``, ``f1_macro``,
+    ``precision_macro``, ``recall``, ``val_r2``: any name holding one of the
+    words of :data:`LARGER_IS_BETTER`) are maximised; losses, errors and
     negated likelihoods (``neg_log_likelihood``, ``nll``) are minimised.
 
     Examples
     --------
     >>> auto_mode("val_accuracy"), auto_mode("pseudo_likelihood"), auto_mode("val_auc")
     ('max', 'max', 'max')
-    >>> auto_mode("val_loss"), auto_mode("neg_log_likelihood")
-    ('min', 'min')
+    >>> auto_mode("val_f1"), auto_mode("f1_macro"), auto_mode("val_r2")
+    ('max', 'max', 'max')
+    >>> auto_mode("val_loss"), auto_mode("neg_log_likelihood"), auto_mode("mae")
+    ('min', 'min', 'min')
     """
     words = re.split(r"[^a-z0-9]+", str(name).lower())
     if any(w.startswith("neg") for w in words):
         return "min"
-    if "acc" in str(name) or "likelihood" in str(name).lower() or "auc" in words:
+    if "acc" in str(name) or "likelihood" in str(name).lower() or any(
+            w in LARGER_IS_BETTER for w in words):
         return "max"
     return "min"
 
@@ -94,7 +103,16 @@ class History:
 
     def best(self, key, mode="auto"):
         """``(epoch, value)`` of the best value of ``key`` ("auto": :func:`auto_mode`, max for
-        accuracies and likelihoods)."""
+        accuracies, likelihoods and scores such as F1 and R^2).
+
+        Raises
+        ------
+        ValueError
+            For a ``mode`` other than "auto", "min" or "max", or a ``key`` with no
+            finite value.
+        """
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"History.best: mode must be 'auto', 'min' or 'max'; got {mode!r}")
         values = self[key]
         if mode == "auto":
             mode = auto_mode(key)

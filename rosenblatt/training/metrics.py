@@ -39,6 +39,8 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "max_margin", "binary_cross_ent
                          *LOGIT_LOSSES)
 #: Losses whose output columns are independent binary decisions (multi-label when several).
 BINARY_LOSSES = ("binary_cross_entropy", *LOGIT_LOSSES)
+#: Losses whose targets are values of the outputs (one output: 0/1 or -1/+1 to decide on).
+VALUE_LOSSES = ("mse", *BINARY_LOSSES)
 #: Losses that take class labels against softmax-like outputs (arg-max decides).
 LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
 
@@ -50,7 +52,8 @@ def accuracy(pred, target, threshold=0.5, signed=None, multilabel=False):
     Several output columns: the arg-max against integer labels (or the arg-max
     of one-hot targets); with ``multilabel``, every entry on its own as below
     (the count is the number of entries). One column: ``pred > threshold``
-    against targets in {0, 1}, or ``sign(pred)`` against targets in {-1, +1}.
+    against targets in {0, 1}, or ``pred > 0`` against targets in {-1, +1}
+    (an output of exactly 0 is the negative class, as for precision and recall).
 
     Parameters
     ----------
@@ -78,7 +81,7 @@ def accuracy(pred, target, threshold=0.5, signed=None, multilabel=False):
     if signed is None:
         signed = bool(t.size and t.min() < 0)
     if signed:
-        return int(np.sum(np.sign(p) == np.sign(t))), t.size
+        return int(np.sum((p > 0) == (t > 0))), t.size
     return int(np.sum((p > threshold) == (t > 0.5))), t.size
 
 
@@ -218,7 +221,7 @@ def _bind(fn, threshold, signed, multilabel):
     return metric
 
 
-def plan(metrics, y, loss_name, owner="fit"):
+def plan(metrics, y, loss_name, owner="fit", reference=None):
     """The metrics ``rb.fit``/``evaluate`` compute for targets ``y`` and the loss ``loss_name``.
 
     Returns a list of ``(name, fn(pred, target) -> (total, count))``. Accuracy,
@@ -226,10 +229,20 @@ def plan(metrics, y, loss_name, owner="fit"):
     ``y``, or a classification loss) and bound, from the whole ``y``, to the
     loss's threshold (0 for logits and +-1 scores, else 0.5), to the target
     encoding (-1/+1 when ``y`` has a negative value) and, for binary losses, to
-    independent outputs (every column thresholded: multi-label). Error metrics
-    (mae, mse) against class labels of a softmax loss are a ValueError.
+    independent outputs (every column thresholded: multi-label). For ``"mse"``
+    or a binary loss, one integer target per example with more than two values
+    (counts, ratings: 0, 1, 2) is regression, not a two-class decision: the decision
+    metrics are left out, as for float targets. Error metrics (mae, mse)
+    against class labels of a softmax loss are a ValueError.
+
+    ``reference`` (targets, optional): the data set whose targets bind the
+    encoding and the decision rule, default ``y``. ``rb.fit`` passes the
+    training targets for the validation metrics, so that a validation set
+    holding one class only (no -1, say) is scored by the training set's rule;
+    :func:`~rosenblatt.training.evaluate` binds them from the ``y`` it is given.
     """
     resolved = resolve(metrics, owner)
+    basis = y if reference is None or y is None else reference
     labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iub"
               and loss_name in LABEL_LOSSES)
     for name, fn in resolved:
@@ -237,10 +250,15 @@ def plan(metrics, y, loss_name, owner="fit"):
             raise ValueError(f"{owner}: metric {name!r} compares outputs with targets of the same "
                              f"shape, but y holds class labels for loss {loss_name!r}; use "
                              f"'accuracy'")
-    classification = y is not None and (
-        y.dtype.kind in "iub" or loss_name in CLASSIFICATION_LOSSES)
+    classification = basis is not None and (
+        basis.dtype.kind in "iub" or loss_name in CLASSIFICATION_LOSSES)
+    if (classification and loss_name in VALUE_LOSSES and basis.dtype.kind in "iu"
+            and basis.size and basis.reshape(len(basis), -1).shape[1] == 1
+            and np.unique(basis).size > 2):  # 0, 1, 2 ...: no two-class decision to score
+        classification = False
     threshold = 0.0 if loss_name in LOGIT_LOSSES else 0.5
-    signed = bool(y is not None and y.size and y.dtype.kind in "if" and y.min() < 0)
+    signed = bool(basis is not None and basis.size and basis.dtype.kind in "if"
+                  and basis.min() < 0)
     multilabel = loss_name in BINARY_LOSSES
     out = []
     for name, fn in resolved:
@@ -312,6 +330,8 @@ def _check_labels(labels, where):
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError(f"{where}: labels must be a non-empty list of classes; got "
                          f"{labels.tolist()!r}")
+    if len(np.unique(labels)) != len(labels):  # each class is one row/column
+        raise ValueError(f"{where}: labels must not repeat a class; got {labels.tolist()!r}")
 
 
 def confusion_matrix(y_true, y_pred, labels=None):
@@ -382,6 +402,9 @@ def _indicator_counts(y_true, y_pred, average, labels, where):
                 or labels.min() < 0 or labels.max() >= n_labels):
             raise ValueError(f"{where}: for multi-label targets labels must be column indices "
                              f"in 0 to {n_labels - 1}; got {labels.tolist()!r}")
+        if len(np.unique(labels)) != len(labels):
+            raise ValueError(f"{where}: labels must not repeat a class (column); got "
+                             f"{labels.tolist()!r}")
         truth, guess = truth[:, labels], guess[:, labels]
     return (truth & guess).sum(axis=0), guess.sum(axis=0), truth.sum(axis=0)
 
@@ -526,8 +549,11 @@ def roc_auc(y_true, y_score):
     y_true : array_like, shape (n,)
         Two classes; the larger label is the positive one (scikit-learn's rule).
     y_score : array_like, shape (n,), (n, 1) or (n, 2)
-        Scores, probabilities or logits of the positive class (of two columns,
-        the second).
+        Scores, probabilities or logits of the positive class; or two columns,
+        the two classes' probabilities or logits (a softmax model's outputs, as
+        ``rb.training.predict`` returns them), ranked by their difference
+        ``y_score[:, 1] - y_score[:, 0]``, which orders the examples as the
+        positive class's probability does (for logits, column 1 alone does not).
 
     Returns
     -------
@@ -545,8 +571,8 @@ def roc_auc(y_true, y_score):
     0.75
     """
     y_score = np.asarray(y_score)
-    if y_score.ndim == 2 and y_score.shape[1] == 2:
-        y_score = y_score[:, 1]
+    if y_score.ndim == 2 and y_score.shape[1] == 2:  # monotone in softmax(z)[:, 1]
+        y_score = y_score[:, 1] - y_score[:, 0]
     y_true, y_score = _pair(y_true, y_score, "roc_auc", "y_score")
     classes = np.unique(y_true)
     if len(classes) != 2:
@@ -839,6 +865,12 @@ class EpochScore(Callback):
         self.data = data
         self.name = name
 
+    def on_train_begin(self, trainer):
+        # said before any epoch is spent (rb.fit's trainer: validation is None without data)
+        if self.data is None and getattr(trainer, "validation", False) is None:
+            raise ValueError(f"EpochScore: {self.score_name!r} needs data=(X, y) or fit's "
+                             f"validation_data")
+
     def on_epoch_end(self, trainer, epoch, logs):
         from .fit import predict  # fit imports this module
 
@@ -850,7 +882,7 @@ class EpochScore(Callback):
         else:
             (X, y), key = self.data, self.score_name
         outputs = predict(trainer.model, X)
-        y = np.asarray(y)
+        y = np.asarray(X if y is None else y)  # y=None: the target is the input (autoencoder)
         if self.reads is None:
             value = self.fn(y, outputs)
         else:

@@ -19,14 +19,42 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
 from ..nn import regularizers as regs_module
-from ..nn.batchnorm import BatchNorm1d, BatchNorm2d
 from ..optim.clipping import clip_grad_norm, clip_grad_value
 from ..optim.optimizer import Optimizer
 from ..randomness import generator, resolve_rng
-from .callbacks import Callback
+from .callbacks import overrides
 from .history import History
 
 _LABEL_LOSSES = ("cross_entropy", "nll", "max_margin")
+#: Losses of order 1 by construction (log 2 or 1 at chance, whatever the data).
+_UNIT_LOSSES = ("cross_entropy", "nll", "max_margin", "binary_cross_entropy",
+                "binary_cross_entropy_with_logits", "log_loss", "hinge")
+#: The growth check's reference never falls below this share of the loss's natural scale.
+_FLOOR = 1e-3
+
+
+def scale_floor(loss_name, target):
+    """The least reference loss of the divergence check, from the loss's own scale.
+
+    A thousandth of what the loss is worth for a model that knows nothing:
+    for the classification losses (about log 2 or 1 at chance) ``1e-3``; for
+    ``"mse"``, ``1e-3 * mean(target**2)`` (the error of predicting 0, from the
+    targets, or the inputs when they are the targets); for any other loss 0
+    (no scale known: the reference is then the best loss, floored at 1e-3 of
+    the first batch's). So a run that starts near 0 (a confident model being
+    fine-tuned) may meet an ordinary loss without it counting as growth; a
+    blow-up, past ``divergence_factor`` times that scale, still stops it.
+    """
+    if loss_name in _UNIT_LOSSES:
+        return _FLOOR
+    if loss_name == "mse" and target is not None and np.size(target):
+        flat = np.ravel(target)  # a view: no copy of a large data set
+        if flat.dtype.kind == "b":
+            flat = flat.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(np.vdot(flat, flat)) / flat.size
+        return _FLOOR * value if math.isfinite(value) else 0.0
+    return 0.0
 
 
 class DivergenceError(FloatingPointError):
@@ -119,6 +147,14 @@ def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size):
     return means.logs()
 
 
+def normalization_layers(model):
+    """The modules of ``model`` that keep running statistics (batch normalization, also
+    inside recurrent layers built with ``batch_norm=True``): those with a buffer named
+    ``running_*``, found by their state, not by their class."""
+    return [m for m in model.modules()
+            if any(str(name).startswith("running_") for name in getattr(m, "buffers", ()))]
+
+
 def hold_frozen_normalization(model):
     """Put every batch-norm layer whose parameters are all frozen in evaluation mode.
 
@@ -131,11 +167,28 @@ def hold_frozen_normalization(model):
     (PyTorch leaves it to the user: ``bn.eval()``). Unfreezing it (to
     fine-tune) lets it learn and update them again. Modes are restored when
     ``fit`` ends.
+
+    The layers are those :func:`normalization_layers` finds: any module with
+    running statistics (``BatchNorm1d``/``2d``, an ``RNN``/``LSTM``/``GRU`` with
+    ``batch_norm=True``, a layer of one's own with a ``running_*`` buffer). A
+    frozen recurrent layer then runs wholly in evaluation mode, so the dropout
+    between its stacked layers is off too: a frozen layer computes the same
+    features at every step.
     """
-    for m in model.modules():
-        if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.training and not any(
-                p.requires_grad for p in m.parameters()):
+    for m in normalization_layers(model):
+        if m.training and not any(p.requires_grad for p in m.parameters()):
             m.training = False
+
+
+def callback_kind(callback):
+    """A callback's name in a checkpoint: its class, and what it monitors if it monitors."""
+    monitor = getattr(callback, "monitor", None)
+    name = type(callback).__qualname__
+    return f"{name}(monitor={monitor!r})" if isinstance(monitor, str) else name
+
+
+class _Placeholder:
+    """Stands for a saved callback that this run leaves out (its state is not loaded)."""
 
 
 class Trainer:
@@ -193,11 +246,15 @@ class Trainer:
         # loss can climb for many batches before it crosses divergence_factor.
         self._best_batch_loss, self._new_best_batch = math.inf, False
         self._good_where = None  # (epoch, batch, loss) of the weights in _good_theta
-        # Divergence by growth: a batch loss above factor * max(best, floor) stops training;
-        # the floor (1e-3 of the first loss) keeps a loss that reached ~0 from making every
-        # later batch look divergent. The best epoch's weights are what a divergence restores.
+        # Divergence by growth: a batch loss above factor * max(best, floor, scale floor)
+        # stops training; the floor (1e-3 of the first loss) keeps a loss that reached ~0 from
+        # making every later batch look divergent, the scale floor (1e-3 of the loss's value
+        # at chance, scale_floor) does the same for a run that starts near 0. The best epoch's
+        # weights are what a divergence restores.
         self.divergence_factor = divergence_factor
         self._best_loss, self._floor = math.inf, 0.0
+        self._scale_floor = (0.0 if divergence_factor is None
+                             else scale_floor(loss_name, X if y is None else y))
         self._best_epoch, self._best_epoch_loss = None, math.inf
         self._best_theta, self._best_buffers = None, []
         self._shard = False  # set by run(): sharded data-parallel steps
@@ -210,7 +267,7 @@ class Trainer:
         # sharded data-parallel steps (each rank steps its shard of theta) unless something
         # needs the whole reduced gradient before the step: the global norm, a callback
         self._shard = dp is not None and dp.sharded and self.clip_norm is None and not any(
-            type(cb).on_backward is not Callback.on_backward for cb in self.callbacks)
+            overrides(cb, "on_backward") for cb in self.callbacks)
         if dp is not None:  # every rank starts from rank 0's weights and draws
             # the same data and callbacks' types on every rank, or one error
             dp.check_data(self.X, self.y, self.validation, callbacks=self.callbacks)
@@ -418,7 +475,7 @@ class Trainer:
             return
         if self._floor == 0.0:
             self._floor = 1e-3 * value
-        reference = max(self._best_loss, self._floor)
+        reference = max(self._best_loss, self._floor, self._scale_floor)
         if reference > 0 and value > self.divergence_factor * reference:
             self._diverged(value, reference)
         self._best_loss = min(self._best_loss, value)
@@ -630,6 +687,8 @@ class Trainer:
             "history": self.history.to_dict(),
             "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
                           for cb in self.callbacks],
+            # which callback each state belongs to: a resume matches them by kind, not place
+            "callback_kinds": [callback_kind(cb) for cb in self.callbacks],
             "stopped": bool(self.stop_training),
         }
         if self._best_theta is not None:
@@ -690,7 +749,14 @@ class Trainer:
         from ..nn import registry
 
         ckpt = load_checkpoint(path)
-        check_resume(ckpt, self, path)  # every field against the schema, before any change
+        states = self._callback_states(ckpt.metadata, path)
+        live = self.callbacks
+        try:  # the schema checks each saved state on (a copy of) the callback it goes to
+            if states is not None:
+                self.callbacks = [_Placeholder() if cb is None else cb for cb in states[1]]
+            check_resume(ckpt, self, path)  # every field against the schema, before any change
+        finally:
+            self.callbacks = live
         meta = ckpt.metadata
         if not isinstance(meta, dict) or "epoch" not in meta or ckpt.optimizer_state is None:
             raise ValueError(f"fit: {os.fspath(path)} is a model file, not a training checkpoint "
@@ -722,7 +788,45 @@ class Trainer:
             self._best_loss = min(v for v in losses if math.isfinite(v))
             self._best_epoch_loss = math.inf
             self._remember_if_best(epochs_done - 1, losses[-1])
-        for cb, state in zip(self.callbacks, meta.get("callbacks", [])):
-            if state is not None and callable(getattr(cb, "load_state_dict", None)):
+        pairs = (zip(self.callbacks, meta.get("callbacks", [])) if states is None
+                 else zip(states[1], meta["callbacks"]))
+        for cb, state in pairs:
+            if cb is not None and state is not None and callable(
+                    getattr(cb, "load_state_dict", None)):
                 cb.load_state_dict(state)
         return epochs_done
+
+    def _callback_states(self, meta, path):
+        """Match a checkpoint's callback states to this run's callbacks by kind.
+
+        Returns None for a checkpoint that does not name its callbacks (older
+        files: matched by position), else ``(kinds, owners)``: for each saved
+        state, the live callback it goes to (None for none). The callbacks that
+        keep a state (``state_dict``) must be of the same kinds, and monitor the
+        same numbers, in the same order as those saved; callbacks without a
+        state may be added or left out. Anything else is a FormatError: one
+        callback's state is never loaded into another.
+        """
+        from ..io import FormatError
+
+        kinds = meta.get("callback_kinds") if isinstance(meta, dict) else None
+        saved = meta.get("callbacks") if isinstance(meta, dict) else None
+        if kinds is None:
+            return None
+        if not (isinstance(kinds, list) and isinstance(saved, list)
+                and len(kinds) == len(saved) and all(isinstance(k, str) for k in kinds)):
+            raise FormatError(f"fit: {os.fspath(path)}: checkpoint \"callback_kinds\" must be one "
+                              f"name per saved callback state")
+        kept = [i for i, state in enumerate(saved) if state is not None]
+        stateful = [cb for cb in self.callbacks if callable(getattr(cb, "state_dict", None))]
+        if [kinds[i] for i in kept] != [callback_kind(cb) for cb in stateful]:
+            raise FormatError(
+                f"fit: {os.fspath(path)} holds the states of the callbacks "
+                f"[{', '.join(kinds[i] for i in kept)}] but this run has "
+                f"[{', '.join(callback_kind(cb) for cb in stateful)}]; resume with the same "
+                f"callbacks (those with a state, such as EarlyStopping, in the same order), or "
+                f"start afresh without resume_from")
+        owners = [None] * len(saved)
+        for i, cb in zip(kept, stateful):
+            owners[i] = cb
+        return kinds, owners

@@ -106,3 +106,12 @@ def test_score_refuses_a_wrong_length_y_and_predict_refuses_nan():
     with pytest.raises(ValueError,
                        match=r"Perceptron.predict: X contains NaN or inf \(first in row 1\)"):
         p.predict(np.array([[0.0, 0.0], [np.nan, 0.0]]))
+
+
+def test_fit_and_score_refuse_no_examples():
+    """Audit s5 a8 #14 (scikit-learn refuses 0 samples too)."""
+    p = Perceptron(2)
+    with pytest.raises(ValueError, match="Perceptron.fit: X holds no examples"):
+        p.fit(np.zeros((0, 2)), [])
+    with pytest.raises(ValueError, match="Perceptron.score: X holds no examples"):
+        p.score(np.zeros((0, 2)), [])

@@ -238,3 +238,17 @@ def test_root_mode_ignores_inner_labels_outside_n_classes():
     # the nodes mode still refuses them: every node's label is used there
     with pytest.raises(ValueError, match="RecursiveNet.loss: label 4 is outside 0 to 1"):
         rb.models.RecursiveNet(5, 4, 2, rng=0).loss(trees, y=[1, 0])
+
+
+def test_fit_skips_batches_without_a_labelled_node_whatever_the_batch_size():
+    """Audit s5 a8 #10: 2 labelled and 2 unlabelled trees train at every batch size."""
+    trees = ["(1 (0 3) (1 2))", "(0 (1 4) (0 2))", ((3, 4), 1), (2, (0, 1))]
+    for batch_size in (4, 2, 1):
+        net = rb.models.RecursiveNet(vocab_size=5, dim=3, n_classes=2, rng=0)
+        losses = net.fit(trees, epochs=2, batch_size=batch_size, rng=0)
+        assert len(losses) == 2 and np.all(np.isfinite(losses))
+    net = rb.models.RecursiveNet(vocab_size=5, dim=3, n_classes=2, rng=0)
+    before = net.E.data.copy()
+    with pytest.raises(ValueError, match=r"RecursiveNet.fit: no labelled node \(no tree has one"):
+        net.fit(trees[2:], epochs=1, batch_size=1, rng=0)
+    np.testing.assert_array_equal(net.E.data, before)

@@ -62,8 +62,14 @@ def test_early_stopping_without_restore_and_on_accuracy(rng):
 def test_early_stopping_names_missing_monitor(rng):
     X, y = _data(rng)
     net = _net()
-    with pytest.raises(ValueError, match=r"EarlyStopping: monitor 'val_loss' is not computed; "
+    with pytest.raises(ValueError, match=r"EarlyStopping: monitor 'acc' is not computed; "
                                          r"available: \['accuracy', 'loss', 'lr', 'time'\]"):
+        rb.fit(net, X, y, loss="cross_entropy", epochs=2, progress=False,
+               optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               callbacks=[rb.callbacks.EarlyStopping(monitor="acc")])
+    # a val_* monitor without validation data: said before the first epoch (audit s5 a8 #11)
+    with pytest.raises(ValueError, match=r"EarlyStopping: monitor 'val_loss' needs "
+                                         r"validation_data"):
         rb.fit(net, X, y, loss="cross_entropy", epochs=2, progress=False,
                optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
                callbacks=[rb.callbacks.EarlyStopping()])

@@ -148,8 +148,9 @@ def test_roc_auc_matches_sklearn_with_ties():
     for score in (rng.normal(size=200) + t, np.round(rng.random(200), 1),  # many ties
                   np.zeros(200), (1 - t) * 1.0):  # all tied; all wrong (AUC 0)
         assert M.roc_auc(t, score) == pytest.approx(skm.roc_auc_score(t, score), abs=1e-12)
-    proba = np.c_[1 - rng.random(200), rng.random(200)]
-    assert M.roc_auc(t * 2 - 1, proba) == pytest.approx(skm.roc_auc_score(t, proba[:, 1]))
+    p1 = rng.random(200)  # two columns: the classes' probabilities (rows summing to 1)
+    proba = np.c_[1 - p1, p1]
+    assert M.roc_auc(t * 2 - 1, proba) == pytest.approx(skm.roc_auc_score(t, p1))
     with pytest.raises(ValueError, match="undefined with one class"):
         M.roc_auc([1, 1, 1], [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="for several classes"):
