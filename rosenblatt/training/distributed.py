@@ -162,9 +162,20 @@ def _shared_error_class(names):
     return None
 
 
-def _error_text(error):
-    """``error``'s class (its ``__mro__`` as ``module.qualname``) and message, as JSON bytes."""
-    return json.dumps([[_qualified(k) for k in type(error).__mro__], str(error)]).encode()
+def _error_text(error, limit=None):
+    """``error``'s class (its ``__mro__`` as ``module.qualname``) and message, as JSON bytes;
+    at most ``limit`` bytes, the message cut (never the JSON) when it is longer."""
+    names, message = [_qualified(k) for k in type(error).__mro__], str(error)
+    text = json.dumps([names, message]).encode()
+    while limit is not None and len(text) > limit:
+        if message:  # in proportion to the bytes over (escapes take several a character)
+            message = message[:max(0, len(message) * limit // len(text) - 16)]
+        elif len(names) > 1:  # the class names alone are too long: its own only
+            names = names[:1]
+        else:
+            return json.dumps([["builtins.RuntimeError"], ""]).encode()
+        text = json.dumps([names, message + (" [...]" if message else "")]).encode()
+    return text
 
 
 def _error_from_text(text, rank):
@@ -559,11 +570,27 @@ class DataParallel:
 
         Batch-norm layers call it in training (their batch statistics and their
         backward's means over the global batch); every rank must call it."""
+        if self._node is not None and array.size <= _SMALL_SUM:
+            flat = array.reshape(-1)  # (contiguous: a view)
+            flat[...] = self._node_sum(flat)  # (in place; float32 rounded once, from float64)
+            return array
         if self.wait == "poll":
             self._poll([self.comm.Iallreduce(self._in_place, array)])
         else:
             self.comm.Allreduce(self._in_place, array)
         return array
+
+    def _node_sum(self, values):
+        """:meth:`_NodeMemory.sum` of ``values``; another rank's stop is raised here (its
+        error) instead of waited for, as in :meth:`_meet`."""
+        start = time.perf_counter()
+        out = self._node.sum(np.asarray(values, dtype=np.float64), self.spin,
+                             self.poll_interval if self.wait == "poll" else None)
+        self.timers["wait"] += time.perf_counter() - start
+        if isinstance(out, tuple):  # a rank stopped with an error: it will never come
+            rank, text = out
+            raise _error_from_text(text, rank)
+        return out
 
     def _unhook(self):
         """This process's part of :meth:`close`, no collective: the layers' own generators
@@ -595,7 +622,7 @@ class DataParallel:
         if self._node is not None:
             if error is None:
                 error = RuntimeError("DataParallel.abandon() was called")
-            self._node.stop(_error_text(error))
+            self._node.stop(_error_text(error, _STOP_TEXT - 8))
             vec = self.vec
             vec.move_to(vec.data.copy(), vec.grad.copy())
         self._node, self.sharded = None, False
@@ -783,8 +810,12 @@ class DataParallel:
             generators[name].bit_generator.state = state
 
     def sum(self, values):
-        """The element-wise sum over the ranks of a small float64 vector (per-epoch totals)."""
-        values = np.ascontiguousarray(values, dtype=np.float64)
+        """The element-wise sum over the ranks of a small float64 vector (per-epoch totals,
+        flags). Sharded, through the node's memory: a rank that stopped with an error is
+        then raised here too, instead of waited for."""
+        values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        if self._node is not None and values.size <= _SMALL_SUM:
+            return self._node_sum(values)
         out = np.empty_like(values)
         self.comm.Allreduce(values, out)
         return out
@@ -879,6 +910,9 @@ class _GlobalBatchDraws(np.random.Generator):
 
 
 _STOP_TEXT = 4096  # bytes per rank in the node's memory for the error it stopped with
+# float64 values per rank and slot for small sums through the node's memory (batch norm's
+# per-channel statistics, the loop's totals and flags); larger vectors take an Allreduce
+_SMALL_SUM = 8192
 
 
 class _NodeMemory:
@@ -914,7 +948,9 @@ class _NodeMemory:
         rows, small = pad(n), pad(n_small)
         total = (2 * k + 1) * rows + k * small
         # and a 64-byte line per rank for its meeting flag, and its error's text if it stops
-        size = total * item + (64 + _STOP_TEXT) * k
+        # then, 64-byte aligned, two slots of _SMALL_SUM float64 per rank for small sums
+        sums_at = (total * item + (64 + _STOP_TEXT) * k + 63) // 64 * 64
+        size = sums_at + 2 * k * _SMALL_SUM * 8
         try:
             self.win = MPI.Win.Allocate_shared(size if node.Get_rank() == 0 else 0,
                                                item, comm=node)
@@ -936,6 +972,9 @@ class _NodeMemory:
         self.flags = np.frombuffer(buf, dtype=np.int64, count=8 * k, offset=total * item)[::8]
         self.texts = np.frombuffer(buf, dtype=np.uint8, count=_STOP_TEXT * k,
                                    offset=total * item + 64 * k).reshape(k, _STOP_TEXT)
+        self.sums = np.frombuffer(buf, dtype=np.float64, count=2 * k * _SMALL_SUM,
+                                  offset=sums_at).reshape(2, k, _SMALL_SUM)
+        self.sums_done = 0
         self.rank, self.others, self.reached = comm.Get_rank(), [
             r for r in range(k) if r != comm.Get_rank()], 0
         self.node = node
@@ -979,6 +1018,24 @@ class _NodeMemory:
                         time.sleep(interval)
         self.win.Sync()
         return None
+
+    def sum(self, values, spin, interval=None):
+        """The element-wise sum over the node's ranks of the float64 vector ``values`` (at
+        most ``_SMALL_SUM`` long), in rank order on every rank (equal sums), after one
+        meeting; or ``(rank, text)`` when a rank stopped with an error (see :meth:`meet`).
+
+        Each rank writes its row of a slot, meets the others, and adds the rows. The two
+        slots alternate, so one meeting suffices: a rank writes a slot again two sums
+        later, after a meeting that every rank reaches only once done reading it.
+        """
+        rows = self.sums[self.sums_done % 2]
+        self.sums_done += 1
+        m = len(values)
+        rows[self.rank, :m] = values
+        stopped = self.meet(spin, interval)
+        if stopped is not None:
+            return stopped
+        return rows[:, :m].sum(axis=0)
 
     def stop(self, text):
         """Mark this rank stopped with an error (``text``: its class and message as bytes,

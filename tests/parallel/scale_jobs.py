@@ -419,6 +419,34 @@ def hangs_job(comm, rb, folder):
     out["raise_mid_fit_callers_dp"] = _gather_text(comm, _error_of(
         lambda: _fit(rb, dp, m, opt, X, y, epochs=1)))
     out["callers_dp_sharded_after"] = _gather_text(comm, dp.sharded)
+
+    # at an epoch's end (the others wait in the small sum of the stop flags), with a message
+    # longer than the node's text line (cut, not garbled)
+    class EpochEnd(rb.callbacks.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if rank == 1:
+                raise ValueError("epoch end on rank 1: " + "é" * 5000)
+
+    m, opt = mlp()
+    error = _error_of(lambda: fit(m, opt, callbacks=[EpochEnd()]))
+    out["raise_epoch_end"] = _gather_text(comm, None if error is None else (
+        error[:35], error.endswith("[...]") or rank == 1))
+
+    class Late(rb.nn.Module):  # fails on rank 1 before the batch norm that rank 0 waits in
+        def __init__(self):
+            self.a, self.bn, self.b, self.calls = rb.nn.Dense(5, 8), rb.nn.BatchNorm1d(8), \
+                rb.nn.Dense(8, 3), 0
+
+        def forward(self, x):
+            self.calls += 1
+            if rank == 1 and self.calls == 3:
+                raise RuntimeError("layer before batch norm on rank 1")
+            return self.b(self.bn(self.a(x)))
+
+    rb.seed(0)
+    m = Late().astype(np.float64)
+    opt = rb.optim.Adam(m.parameters(), lr=0.01)
+    out["raise_before_bn"] = _gather_text(comm, _error_of(lambda: fit(m, opt)))
     return out
 
 

@@ -173,6 +173,12 @@ def test_an_error_on_one_rank_mid_training_is_raised_on_every_rank(hangs):
     _same_error(hangs["raise_mid_fit_callers_dp"],
                 "FloatingPointError: overflow in the layer on rank 0")
     assert hangs["callers_dp_sharded_after"] == [False, False]
+    # at an epoch's end (the stop flags' sum), a message longer than the node's text line:
+    # cut on the others, whole on rank 1
+    assert [e[0] for e in hangs["raise_epoch_end"]] == ["ValueError: epoch end on rank 1: éé"] * 2
+    assert hangs["raise_epoch_end"][0][1] is True
+    # in a layer before batch norm, whose per-channel sums rank 0 waits in
+    _same_error(hangs["raise_before_bn"], "RuntimeError: layer before batch norm on rank 1")
 
 
 def test_agree_keeps_a_library_errors_class(hangs):
