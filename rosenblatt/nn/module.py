@@ -136,10 +136,18 @@ class Module:
         return [m for _, m in self.named_children()]
 
     def modules(self):
-        """This module and all modules below it, depth first."""
-        out = [self]
-        for child in self.children():
-            out.extend(child.modules())
+        """This module and all modules below it, depth first, each once (a module used in
+        several places, such as a shared layer, is listed where it is first met, as in
+        PyTorch: whoever walks them, e.g. to set modes or wrap generators, does it once)."""
+        out, seen = [], set()
+        stack = [self]
+        while stack:
+            module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            out.append(module)
+            stack.extend(reversed(list(module.children())))
         return out
 
     def named_parameters(self, prefix=""):
