@@ -27,6 +27,7 @@ the next generation (so no function's elite is ever lost).
 """
 
 import math
+import types
 
 import numpy as np
 
@@ -34,7 +35,8 @@ from ..checks import positive_int
 from .core import FitnessError, evaluation_options, vector_mean
 
 __all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
-           "evaluate_objectives", "function_champions", "vector_objectives"]
+           "evaluate_objectives", "fill_objectives", "function_champions", "known_width",
+           "vector_objectives"]
 
 
 def cascade_sizes(population, k, survivors):
@@ -114,6 +116,57 @@ def cascading_elites(F, n_elite):
     return np.array(elite, dtype=np.int64), score
 
 
+def known_width(memo, fitness):
+    """The number of fitness functions ``memo`` remembers for ``fitness``, else None.
+
+    ``memo`` is ``None`` or ``(fitness, k)``, as CNE and NEAT keep it once an
+    individual was scored: the width holds for later generations scored by
+    the *same* fitness (a generation where all fail is then ``(P, k)`` of
+    ``-inf``, another width an error); a new fitness (another task) starts
+    afresh, as on a fresh instance. A bound method counts as the same when
+    it binds the same function to the same object (``env.score`` is a new
+    object at each attribute access).
+
+    Examples
+    --------
+    >>> f = lambda x: [0.0, 1.0]
+    >>> known_width((f, 2), f), known_width((f, 2), lambda x: [0.0]), known_width(None, f)
+    (2, None, None)
+    """
+    if memo is None:
+        return None
+    seen, k = memo
+    if seen is fitness:
+        return k
+    if (isinstance(seen, types.MethodType) and isinstance(fitness, types.MethodType)
+            and seen.__func__ is fitness.__func__ and seen.__self__ is fitness.__self__):
+        return k
+    return None
+
+
+def fill_objectives(history):
+    """Widen the leading entries of ``history["objectives"]`` recorded before the run
+    knew its number of fitness functions (generations where every individual failed,
+    one ``-inf`` each) to the latest entry's width, so that the history is one
+    ``(generations, k)`` table. Cheap when there is nothing to do (one length check).
+
+    Examples
+    --------
+    >>> h = {"objectives": [[-math.inf], [1.0, 2.0]]}
+    >>> fill_objectives(h); h["objectives"]
+    [[-inf, -inf], [1.0, 2.0]]
+    """
+    rows = history.get("objectives")
+    if not rows:
+        return
+    k = len(rows[-1])
+    if len(rows[0]) == k:  # only a run's first generations can be narrower
+        return
+    for i, row in enumerate(rows):
+        if len(row) != k:
+            rows[i] = [-math.inf] * k
+
+
 def check_objectives(values, P, owner, on_error="raise", k=None, ids=None):
     """``values`` as a float ``(P, k)`` array; wrong shapes raise, NaN/inf as ``on_error`` says.
 
@@ -148,7 +201,7 @@ def vector_objectives(fitness, population, ids, *, executor=None, repeats=1, on_
     checked like :func:`.core.vector_fitness` (errors name ``ids``).
 
     ``k``: the number of fitness functions when known (from an earlier
-    generation of the run); another width is then an error.
+    generation scored by this fitness); another width is then an error.
 
     The whole population is scored in this process: there is no sub-population
     protocol for several objectives, so an ``executor`` is refused rather than
@@ -180,8 +233,8 @@ def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeat
     """Like :func:`.core.evaluate` for a fitness returning several values: a ``(P, k)`` array.
 
     ``ids``: a name for each individual (genome ids) in error messages; default its index.
-    ``k``: the number of fitness functions when known (from an earlier generation of
-    the run): a generation in which every individual fails is then ``(P, k)`` of
+    ``k``: the number of fitness functions when known (from an earlier generation scored
+    by this fitness): a generation in which every individual fails is then ``(P, k)`` of
     ``-inf`` (with ``on_error="worst"``), and another width is an error.
     """
     repeats = evaluation_options(owner, repeats, on_error)
@@ -199,7 +252,8 @@ def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeat
         if error is None and len(value) != k and known:
             raise ValueError(f"{owner}: fitness returned {len(value)} values for individual "
                              f"{_name(ids, i)}; it must return one per fitness function, "
-                             f"shape ({n}, {k}) as in the run's earlier generations")
+                             f"shape ({n}, {k}) as in the earlier generations this "
+                             f"fitness scored")
         if error is None and len(value) != k:
             raise ValueError(f"{owner}: fitness returned {len(value)} values for individual "
                              f"{_name(ids, i)} and {k} for another; it must return one per "

@@ -44,7 +44,13 @@ from ..nn.parameter import ParameterVector
 from ..nn.registry import build, spec_of
 from ..randomness import resolve_rng
 from . import _kernels
-from .cascading import cascading_elites, evaluate_objectives, vector_objectives
+from .cascading import (
+    cascading_elites,
+    evaluate_objectives,
+    fill_objectives,
+    known_width,
+    vector_objectives,
+)
 from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 
 __all__ = ["CNE", "population_forward", "parameter_layout"]
@@ -498,7 +504,8 @@ class CNE:
             raise ValueError(f"CNE: population must be at least 2; got {population}")
         self.elite = unit_interval("CNE", "elite", elite)
         self.selection = one_of("CNE", "selection", selection, SELECTIONS)
-        self._k = None  # cascading: the fitness's number of functions, once known
+        # cascading: (fitness, its number of functions) once an individual was scored
+        self._k = None
         self.crossover = one_of("CNE", "crossover", crossover, CROSSOVERS)
         self.mutation_std = positive_float("CNE", "mutation_std", mutation_std)
         self.mutation_rate = unit_interval("CNE", "mutation_rate", mutation_rate,
@@ -558,17 +565,37 @@ class CNE:
 
     def _evaluate(self, fitness, vectorized, executor, repeats, on_error):
         several = self.selection == "cascading"
-        k = self._k
+        k = known_width(self._k, fitness) if several else None
         f = evaluate_thetas("CNE", self.model, self.vector, self.thetas, fitness, vectorized,
                             executor, repeats, on_error, several=several, k=k)
         if several and k is None and np.isfinite(f).any():
             # the number of fitness functions, known once an individual was scored: a later
-            # generation where all fail keeps it, and one of another width is refused
-            self._k = f.shape[1]
+            # generation of this fitness where all fail keeps it, and one of another width
+            # is refused; another fitness (a new task) starts afresh
+            self._k = (fitness, f.shape[1])
         return f
 
     def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
-        """Evaluate the population and breed the next one; returns the fitness array."""
+        """Evaluate the population and breed the next one.
+
+        One generation of :meth:`run`, for loops written by hand.
+
+        Parameters
+        ----------
+        fitness, vectorized, executor, repeats, on_error
+            As for :meth:`run`. With ``selection="cascading"`` the number of
+            fitness functions is kept from call to call while ``fitness`` is the
+            same callable (another width is then an error); a new fitness, e.g.
+            of another task, may have another number of them.
+
+        Returns
+        -------
+        tuple
+            ``(fitness, theta)``: the population's fitness ``(P,)`` (cascading
+            selection: the mean over the fitness functions; the values of each
+            function are in ``self.objectives``, ``(P, k)``) and the weights of
+            the best elite, the first individual of the next generation.
+        """
         f = self._evaluate(fitness, vectorized, executor, repeats, on_error)
         P = self.population
         n_elite = max(1, int(math.ceil(self.elite * P)))
@@ -631,6 +658,7 @@ class CNE:
             f, _ = self.step(fitness, vectorized, executor, repeats, on_error)
             if self.selection == "cascading":
                 record(history, f, objectives=self.objectives.max(axis=0).tolist())
+                fill_objectives(history)  # first generations that all failed: k values too
             else:
                 record(history, f)
             i = int(np.argmax(f))

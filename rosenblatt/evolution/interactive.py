@@ -293,19 +293,27 @@ class Interactive:
         return self.images()
 
     def _snapshot(self):
-        # a copy of the config: shaping may change it in place (session.config.rate = ...)
+        # the config object and a copy of its values: shaping may change it in place
+        # (session.config.rate = ...) or hand the session another one
         return (self.genomes, self.generation, self.objective, self.width, self.height,
-                copy.deepcopy(self.config))
+                self.config, copy.deepcopy(vars(self.config)))
 
     def _restore(self, snapshot):
-        (self.genomes, self.generation, self.objective, self.width, self.height,
-         self.config) = snapshot
+        (self.genomes, self.generation, self.objective, self.width, self.height, config,
+         values) = snapshot
+        # the values go back into the caller's own NEATConfig (not a copy in its place), so
+        # the session keeps following the object the caller goes on reshaping
+        vars(config).clear()
+        vars(config).update(values)
+        self.config = config
 
     def undo(self):
         """Go back one generation (returns the restored gallery).
 
         What ``shaping`` changed for that generation (``objective``, ``width``,
-        ``height``, ``config``) is restored too.
+        ``height``, ``config``) is restored too: the config's values are written
+        back into the session's NEATConfig of that generation (the caller's own
+        object, which later edits of it still reach), not swapped for a copy.
         """
         if not self._undo:
             raise ValueError("Interactive.undo: nothing to undo (still at the first gallery)")

@@ -49,7 +49,14 @@ import numpy as np
 
 from ..randomness import resolve_rng
 from . import _kernels
-from .cascading import cascade, cascade_sizes, evaluate_objectives, vector_objectives
+from .cascading import (
+    cascade,
+    cascade_sizes,
+    evaluate_objectives,
+    fill_objectives,
+    known_width,
+    vector_objectives,
+)
 from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene, genomes_from_arrays, genomes_to_arrays
@@ -940,7 +947,8 @@ class NEAT:
         self.threshold = float(config.compatibility_threshold)
         self.generation = 0
         self.evaluations = 0
-        self._k = None  # cascading: the fitness's number of functions, once known
+        # cascading: (fitness, its number of functions) once a genome was scored
+        self._k = None
         self.best = None
         self.last_improved = 0  # the generation the population's best fitness last rose
 
@@ -968,7 +976,7 @@ class NEAT:
         """Fitness of every genome of the population (array in population order)."""
         ids = [g.id for g in self.population]
         if self.selection == "cascading":
-            k = self._k
+            k = known_width(self._k, fitness)
             if vectorized:
                 F = vector_objectives(fitness, self.population_network(), ids,
                                       executor=executor, repeats=repeats, on_error=on_error,
@@ -981,8 +989,9 @@ class NEAT:
                     repeats=repeats, on_error=on_error, owner="NEAT", ids=ids, k=k)
             if k is None and np.isfinite(F).any():
                 # the number of fitness functions, known once a genome was scored: a later
-                # generation where all fail keeps it, and one of another width is refused
-                self._k = F.shape[1]
+                # generation of this fitness where all fail keeps it, and one of another
+                # width is refused; another fitness (a new task) starts afresh
+                self._k = (fitness, F.shape[1])
             return F
         if vectorized and executor is not None:  # sub-populations as flat arrays per task
             return vector_chunks(fitness, self.population, ids,
@@ -1168,6 +1177,8 @@ class NEAT:
                    hidden=champion.n_hidden,
                    mean_hidden=float(np.mean([g.n_hidden for g in pop])),
                    connections=champion.n_enabled, threshold=self.threshold)
+            if extra:
+                fill_objectives(history)  # first generations that all failed: k values too
             return champion, champion.fitness
 
         ran, stopped, error = run_loop(one, generations, callbacks, stop, "NEAT.run", on_error)
