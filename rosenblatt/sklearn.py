@@ -610,6 +610,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 import time  # noqa: E402  (this block's imports sit beside the RBM estimator they serve)
 
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
 
 from .models.rbm import RBM  # noqa: E402
 from .optim.sgd import SGD  # noqa: E402
@@ -703,20 +704,62 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     @components_.setter
     def components_(self, value):
-        rbm = self._fitted()
+        if not hasattr(self, "rbm_"):  # a fresh estimator: built from the weights' shape
+            self._start_from(value)
+        rbm = self.rbm_
         self._set_fitted("components_", value, rbm.W.data.T, (rbm.n_hidden, rbm.n_visible))
+
+    def _start_from(self, value):
+        """Build ``rbm_`` for weights ``value`` (n_components, n_features) set on a fresh
+        estimator (scikit-learn's idiom to initialise or restore an RBM)."""
+        name = type(self).__name__
+        value = np.asarray(value)
+        if value.ndim != 2 or value.shape[0] < 1 or value.shape[1] < 1:
+            raise ValueError(f"{name}: components_ must have shape (n_components, n_features); "
+                             f"got {value.shape}")
+        if is_int(self.n_components) and value.shape[0] != self.n_components:
+            raise ValueError(f"{name}: components_ must have n_components={self.n_components} "
+                             f"rows; got shape {value.shape}. Set n_components="
+                             f"{value.shape[0]} first (set_params)")
+        dtype = np.float32 if value.dtype == np.float32 else np.float64
+        self._start(value.shape[1], dtype)
+        self.n_features_in_ = int(value.shape[1])
+
+    def _built(self, name):
+        if not hasattr(self, "rbm_"):
+            raise NotFittedError(f"{type(self).__name__}: set components_ (or fit) before "
+                                 f"{name}: the weights decide the model's shape")
+        return self.rbm_
 
     @intercept_hidden_.setter
     def intercept_hidden_(self, value):
-        rbm = self._fitted()
+        rbm = self._built("intercept_hidden_")
         self._set_fitted("intercept_hidden_", value, rbm.c.data, (rbm.n_hidden,))
 
     @intercept_visible_.setter
     def intercept_visible_(self, value):
-        rbm = self._fitted()
+        rbm = self._built("intercept_visible_")
         self._set_fitted("intercept_visible_", value, rbm.b.data, (rbm.n_visible,))
 
     h_samples_ = property(lambda self: self._fitted()._chains)
+
+    @h_samples_.setter
+    def h_samples_(self, value):
+        """The persistent chains' hidden states (n_chains, n_components), values in [0, 1]."""
+        rbm = self._built("h_samples_")
+        name = type(self).__name__
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: h_samples_ must be numeric; got dtype {value.dtype}")
+        if value.ndim != 2 or value.shape[0] < 1 or value.shape[1] != rbm.n_hidden:
+            raise ValueError(f"{name}: h_samples_ must have shape (n_chains, "
+                             f"{rbm.n_hidden}) (n_components={rbm.n_hidden}); got "
+                             f"{value.shape}")
+        if not np.all(np.isfinite(value)) or value.min() < 0 or value.max() > 1:
+            raise ValueError(f"{name}: h_samples_ must hold hidden states in [0, 1]; got "
+                             f"values in [{value.min()!r}, {value.max()!r}]")
+        rbm._chains = value.astype(rbm.W.data.dtype)  # a copy: the caller's array stays theirs
+
     # get_feature_names_out (bernoullirbm0, ...) and set_output read it
     _n_features_out = property(lambda self: self._fitted().n_hidden)
 

@@ -35,6 +35,7 @@ corruption is the model's ``transform_input`` regularizer hook and the penalties
 """
 
 import threading
+import weakref
 
 import numpy as np
 
@@ -50,7 +51,7 @@ from ..autodiff.elementwise import (
 from ..autodiff.tensor import Tensor, make, needs_grad, no_grad
 from ..checks import boolean, is_int, one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
-from ..nn.dropout import dropout
+from ..nn.dropout import Dropout, dropout
 from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..nn.regularizers import Regularizer
@@ -63,7 +64,8 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 OUTPUTS = ("sigmoid", "linear")
 LOSSES = ("cross_entropy", "squared_error")
 NOISE_KINDS = ("masking", "gaussian", "salt_pepper")
-# the last sigmoid reconstruction made on each thread, with its logits: (output, logits)
+# the last sigmoid reconstruction made on each thread, with its logits: weak references
+# (output, logits), which keep neither alive
 _RECENT = threading.local()
 
 
@@ -337,11 +339,18 @@ class _Penalties(Regularizer):
     corruption, which comes first among the model's regularizers).
     """
 
-    # a slot, not in vars(): rb.save describes a library regularizer by its vars (none here)
-    __slots__ = ("_batch",)
+    # slots, not in vars(): rb.save describes a library regularizer by its vars (none here)
+    __slots__ = ("_batch", "_owner")
 
-    def __init__(self):
-        self._batch = None  # the last training batch's encoder input
+    def __init__(self, owner=None):
+        self._batch = None  # the last training batch's encoder input (cleared when fit ends)
+        # the model these are of (weakly): a clone, which shares its original's list items,
+        # gets its own (Autoencoder.regularizers), so that it neither keeps nor overwrites
+        # its original's batch
+        self._owner = None if owner is None else weakref.ref(owner)
+
+    def __reduce__(self):  # (pickle: no batch, no owner; the model's list gives it its own)
+        return (_Penalties, ())
 
     def transform_input(self, x, rng=None):
         self._batch = x
@@ -352,7 +361,9 @@ class _Penalties(Regularizer):
             return None
         batch, last = self._batch, model._last
         if batch is not None and last is not None and len(last[0]) < len(batch):
-            return model.penalty(batch)  # a part of the batch: the whole batch's penalty
+            # a part of the batch: the whole batch's penalty (the batch was checked by fit)
+            batch = batch.data if isinstance(batch, Tensor) else batch
+            return model._penalty_of(Tensor(np.asarray(batch, dtype=model._dtype())))
         return model.penalty()
 
     def __repr__(self):
@@ -389,7 +400,9 @@ class Autoencoder(Module):
     rng : numpy.random.Generator or int, optional
         Initialisation, hidden dropout and :meth:`fit`'s shuffling and corruption.
     hidden_dropout : float in [0, 1), default 0.0
-        The fraction of hidden units turned off at random in each training step.
+        The fraction of hidden units turned off at random in each training step (drawn from
+        ``rng``, through an ``rb.nn.Dropout`` sub-module when non-zero, so that
+        ``DataParallel`` draws it over the global batch as for any dropout layer).
 
     Attributes
     ----------
@@ -462,9 +475,38 @@ class Autoencoder(Module):
             (self.n_hidden, self.n_inputs), fan_in=self.n_hidden, fan_out=self.n_inputs,
             rng=init_rng))
         self.b_dec = Parameter(np.zeros(self.n_inputs, dtype=np.float32))
+        # the hidden dropout as a layer: rb.nn.DataParallel gives a Dropout layer's generator
+        # the whole global batch's draws (each rank keeps its rows, as one process draws);
+        # it shares the model's generator (one stream, as before)
+        self._hidden_dropout_layer = Dropout(self.hidden_dropout, rng=self.rng) \
+            if self.hidden_dropout else None
         self._corruption = None if self.noise is None else Corruption(*self.noise)
-        self.regularizers = [r for r in (self._corruption, _Penalties()) if r is not None]
+        self.regularizers = [r for r in (self._corruption, _Penalties(self)) if r is not None]
         self._last = None  # (hidden before dropout, logits, reconstruction) of the last forward
+
+    @property
+    def regularizers(self):
+        """The model's own regularizers (``rb.fit`` applies them): the corruption of a
+        denoising autoencoder, then the sparsity and contractive penalties."""
+        regs = self.__dict__.get("regularizers", ())
+        for i, reg in enumerate(regs):
+            if isinstance(reg, _Penalties) and (reg._owner is None or reg._owner() is not self):
+                # a clone's list holds its original's: its own, with no batch of the other's
+                regs[i] = _Penalties(self)
+        return regs
+
+    @regularizers.setter
+    def regularizers(self, value):
+        self.__dict__["regularizers"] = value if isinstance(value, list) else list(value)
+
+    def _release(self):
+        """Let go of the last batch (its graph and the penalties' copy): after fit, and after
+        the eval passes that leave nothing behind."""
+        self._last = None
+        _RECENT.output = None
+        for reg in self.__dict__.get("regularizers", ()):
+            if isinstance(reg, _Penalties):
+                reg._batch = None
 
     @staticmethod
     def _check_noise(noise):
@@ -587,15 +629,23 @@ class Autoencoder(Module):
         h = self.encode(x)
         code = h
         if self.training and self.hidden_dropout:
-            code = dropout(h, self.hidden_dropout, training=True, rng=self.rng)
+            layer = self._hidden_dropout_layer
+            rng = self.rng if layer is None else layer.rng
+            mark = getattr(rng, "per_example", None)  # under DataParallel: the batch's draws
+            if mark is not None:
+                with mark(h):
+                    code = dropout(h, self.hidden_dropout, training=True, rng=rng)
+            else:
+                code = dropout(h, self.hidden_dropout, training=True, rng=rng)
         a = self._logits(code)
         out = self._output(a)
         self._last = (h, a, out)
         if self.output == "sigmoid":
             # the replicas of rb.fit(distributed="threads") are clones that reconstruct on
             # their own threads, and the loss they are given is this model's bound
-            # reconstruction_loss: it finds their logits here
-            _RECENT.output = (out, a)
+            # reconstruction_loss: it finds their logits here. Weakly held: an output that
+            # nobody holds any more (a forward outside fit) does not keep its graph alive
+            _RECENT.output = (weakref.ref(out), weakref.ref(a))
         return out
 
     # -- the objective ----------------------------------------------------------------------
@@ -621,8 +671,8 @@ class Autoencoder(Module):
         if last is not None and pred is last[2]:
             return last[1]
         recent = getattr(_RECENT, "output", None)
-        if recent is not None and pred is recent[0]:
-            return recent[1]
+        if recent is not None and pred is recent[0]():
+            return recent[1]()  # alive while pred is (its parent), None under no_grad
         return None
 
     def penalty(self, x=None):
@@ -635,12 +685,15 @@ class Autoencoder(Module):
             Default: the code of the last forward pass.
         """
         if x is not None:
-            x = x.data if isinstance(x, Tensor) else x
-            h = self.encode(Tensor(np.asarray(x, dtype=self._dtype())))
-        elif self._last is None:
+            return self._penalty_of(Tensor(self._check_x(x, "penalty", "x")))
+        if self._last is None:
             return None
-        else:
-            h = self._last[0]
+        return self._penalty_of(None)
+
+    def _penalty_of(self, x):
+        """The penalties of the code of the checked batch ``x`` (a Tensor), or of the last
+        forward pass's when ``x`` is None."""
+        h = self._last[0] if x is None else self.encode(x)
         total = None
         if self.sparsity is not None and self.sparsity_weight:
             total = sparsity_penalty(h, self.sparsity, self.sparsity_weight)
@@ -682,8 +735,10 @@ class Autoencoder(Module):
             Passed on to ``rb.fit`` (``shuffle``, ``progress``, ``clip_norm`` ...). With
             ``distributed="threads"`` (or ``"mpi"``) each part of a batch is reconstructed
             on its own replica, and the sparsity and contractive penalties are the whole
-            batch's (one more encoder pass over it), so a step equals the one-thread step up
-            to rounding.
+            batch's (one more encoder pass over it); the hidden dropout draws, as an
+            ``rb.nn.Dropout`` layer does, the whole batch's mask and keeps the part's rows
+            (over MPI each rank draws it: ``DataParallel`` gives the dropout layer the global
+            batch's draws). So a step equals the one-thread step up to rounding.
         """
         from ..optim.adam import Adam
         from ..training.fit import fit as train
@@ -707,7 +762,7 @@ class Autoencoder(Module):
                          epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                          metrics=(), callbacks=callbacks or (), **options)
         finally:
-            _RECENT.output = None  # the last batch's graph is not kept alive past the model
+            self._release()  # no batch nor its graph kept alive past the fit
 
     def transform(self, X, batch_size=1024):
         """The codes h of ``X`` (n, n_inputs), an ndarray (n, n_hidden) (eval mode, no graph)."""
@@ -725,7 +780,7 @@ class Autoencoder(Module):
         with self.evaluating(), no_grad():
             parts = [self.forward(Tensor(X[i:i + batch_size])).data
                      for i in range(0, len(X), batch_size)]
-        self._last = _RECENT.output = None  # no batch kept alive
+        self._release()  # no batch kept alive
         return np.concatenate(parts) if parts else np.empty((0, self.n_inputs), self._dtype())
 
     def jacobian_norm(self, X):
@@ -781,6 +836,6 @@ class Autoencoder(Module):
                     x = p
                 if step % keep_every == 0:
                     kept.append(p if means else x)
-        self._last = _RECENT.output = None  # no batch kept alive
+        self._release()  # no batch kept alive
         return np.stack(kept) if kept else np.empty((0,) + x.shape, x.dtype)
 

@@ -145,7 +145,10 @@ class DBN(Module):
     def astype(self, dtype):
         """Cast every RBM and generative weight to ``dtype``: float32 or float64 only, as the
         RBMs' constructor (sampling draws in the parameters' dtype)."""
-        return super().astype(_check_dtype("DBN", dtype))
+        super().astype(_check_dtype("DBN", dtype))
+        for rbm in self.rbms:  # their persistent chains and sparsity means too
+            rbm._cast_state(dtype)
+        return self
 
     # -- data checks ----------------------------------------------------------------------
     def _labels(self, y, n, where):

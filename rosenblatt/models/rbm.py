@@ -262,7 +262,18 @@ class RBM(Module):
     def astype(self, dtype):
         """Cast W, b and c (and the chains) to ``dtype``: float32 or float64 only, as in the
         constructor (sampling draws in the parameters' dtype)."""
-        return super().astype(_check_dtype("RBM", dtype))
+        super().astype(_check_dtype("RBM", dtype))
+        self._cast_state(dtype)
+        return self
+
+    def _cast_state(self, dtype):
+        """The persistent chains and the sparsity's running mean in ``dtype`` (as the
+        parameters: float64 chains would make a float32 model sample in float64 for ever)."""
+        dtype = np.dtype(dtype)
+        if self._chains is not None:
+            self._chains = self._chains.astype(dtype, copy=False)
+        if self._q is not None:
+            self._q = np.asarray(self._q).astype(dtype, copy=False)
 
     @staticmethod
     def _check_sparsity(sparsity):

@@ -47,8 +47,10 @@ class Rewire(Callback):
         (as SET does).
     layers : SparseDense or list of SparseDense, optional
         Default: every trainable ``SparseDense`` in the model (a frozen one,
-        such as a transferred body, does not change). A frozen layer given
-        here is refused when training starts.
+        such as a transferred body, does not change), each once (a layer
+        applied twice shares its weights: it is one layer). An empty list is
+        refused; a frozen layer, or one that is not a module of the model being
+        trained, is refused when training starts.
     keep_masks : bool, default False
         Keep a copy of every layer's mask after each rewiring (``masks``).
     rng : numpy.random.Generator or int, optional
@@ -61,16 +63,18 @@ class Rewire(Callback):
         run so far), ``epoch``, ``layer`` (index), ``broken`` and ``grown``
         (flat indices), ``live``.
     masks : list of (step, list of ndarray)
-        With ``keep_masks``: the masks before training and after each rewiring.
+        With ``keep_masks``: the masks as training starts (step 0, or the
+        resume point's step when resumed from a checkpoint) and after each
+        rewiring.
 
     Raises
     ------
     ValueError
         For a method other than "set"/"rigl", a fraction outside (0, 1) (1
         would remove every connection), ``every`` not a positive integer, or
-        a layer so small that the fraction rounds to all its connections;
-        when training starts, a frozen layer in ``layers`` or a model without
-        a trainable ``SparseDense``.
+        a layer so small that the fraction rounds to all its connections, an
+        empty ``layers``; when training starts, a frozen layer in ``layers``, a
+        layer not in the model, or a model without a trainable ``SparseDense``.
     TypeError
         For ``layers`` that are not ``SparseDense`` layers.
 
@@ -124,7 +128,11 @@ class Rewire(Callback):
                     if isinstance(layers, (list, tuple)) else type(layers).__name__
                 raise TypeError(f"Rewire: layers must be rb.nn.SparseDense layers (one, or a "
                                 f"list of them), or None for every one in the model; got {got}")
-            layers = list(layers)
+            if not layers:
+                raise ValueError("Rewire: layers is empty (nothing would ever be rewired); pass "
+                                 "SparseDense layers, or None for every one in the model")
+            # a layer applied twice (shared weights) is one layer: rewired once per rewiring
+            layers = list({id(layer): layer for layer in layers}.values())
         self.method, self.fraction = method, float(fraction)
         self.every = None if every is None else int(every)
         self.layers, self.rng = layers, rng
@@ -139,7 +147,10 @@ class Rewire(Callback):
     def on_train_begin(self, trainer):
         layers = self.layers
         if layers is None:
-            found = [m for m in trainer.model.modules() if isinstance(m, SparseDense)]
+            # (each once: a layer applied twice is listed once by modules(), as in PyTorch;
+            # de-duplicated here as well, the rewiring must never see it twice)
+            found = list({id(m): m for m in trainer.model.modules()
+                          if isinstance(m, SparseDense)}.values())
             if not found:
                 raise ValueError("Rewire: the model has no SparseDense layer to rewire")
             layers = [m for m in found if m.W.requires_grad]  # a frozen body does not change
@@ -147,6 +158,14 @@ class Rewire(Callback):
                 raise ValueError(f"Rewire: the model has no trainable SparseDense layer to "
                                  f"rewire (its {len(found)} are frozen, and a frozen layer "
                                  f"does not change); unfreeze one or leave out Rewire")
+        else:
+            inside = {id(m) for m in trainer.model.modules()}
+            for layer in layers:
+                if id(layer) not in inside:
+                    raise ValueError(f"Rewire: {layer!r} in layers is not a layer of the model "
+                                     f"being trained ({type(trainer.model).__name__}): its "
+                                     f"connections would change while it never trains; pass "
+                                     f"the model's own SparseDense layers, or None for all")
         for layer in layers:
             if not layer.W.requires_grad:
                 raise ValueError(f"Rewire: {layer!r} in layers is frozen (requires_grad=False): "
@@ -167,7 +186,8 @@ class Rewire(Callback):
                                  f"{layer.live_connections} connections of {layer!r} would "
                                  f"remove every connection")
         if self.keep_masks and not self.masks:
-            self.masks.append((0, [layer.mask.copy() for layer in self._layers]))
+            # the masks as training starts: at step 0, or at the resume point
+            self.masks.append((self._start, [layer.mask.copy() for layer in self._layers]))
         self._arm(self.every is None or (self._start + 1) % self.every == 0)
 
     def on_epoch_begin(self, trainer, epoch):

@@ -276,3 +276,61 @@ def test_rewire_checks_its_layers_argument():
             rb.callbacks.Rewire(layers=bad)
     assert rb.callbacks.Rewire(layers=sparse).layers == [sparse]
     assert rb.callbacks.Rewire(layers=(sparse,)).layers == [sparse]
+
+
+# -- audit b3 (round 2): Rewire's layers, keep_masks on resume, a layer used twice ---------------
+def _sparse_net(seed=0):
+    return nn.Sequential(nn.SparseDense(4, 8, density=0.5, rng=seed), nn.Tanh(),
+                         nn.Dense(8, 2, rng=1))
+
+
+def test_rewire_refuses_an_empty_layers_list():
+    with pytest.raises(ValueError, match="Rewire: layers is empty"):
+        rb.callbacks.Rewire(layers=[])
+    with pytest.raises(ValueError, match="Rewire: layers is empty"):
+        rb.callbacks.Rewire(layers=())
+
+
+@pytest.mark.parametrize("method", ["set", "rigl"])
+def test_rewire_refuses_a_layer_not_in_the_model(method):
+    X, y = np.random.default_rng(0).normal(size=(16, 4)), np.arange(16) % 2
+    net, other = _sparse_net(), nn.SparseDense(4, 8, density=0.5, rng=3)
+    with pytest.raises(ValueError, match="is not a layer of the model being trained"):
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+               epochs=1, batch_size=8, progress=False,
+               callbacks=[rb.callbacks.Rewire(method, layers=[other])])
+
+
+def _masks_run(path, epochs, resume=False):
+    X, y = np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 2
+    net = _sparse_net()
+    rw = rb.callbacks.Rewire("set", fraction=0.25, rng=0, keep_masks=True)
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+           epochs=epochs, batch_size=8, progress=False, rng=0,
+           callbacks=[rw, rb.callbacks.Checkpoint(path)], resume_from=path if resume else None)
+    return rw
+
+
+def test_rewire_keep_masks_on_resume_labels_the_resume_step(tmp_path):
+    full = _masks_run(tmp_path / "a.ckpt", 3)
+    _masks_run(tmp_path / "b.ckpt", 2)
+    res = _masks_run(tmp_path / "b.ckpt", 3, resume=True)
+    assert [s for s, _ in full.masks] == [0, 4, 8, 12]
+    assert [s for s, _ in res.masks] == [8, 12]
+    assert np.array_equal(res.masks[0][1][0], full.masks[2][1][0])
+
+
+@pytest.mark.parametrize("method", ["set", "rigl"])
+@pytest.mark.parametrize("given", [False, True])
+def test_rewire_a_layer_used_twice_is_one_layer(method, given):
+    X = np.random.default_rng(0).random((64, 8))
+    y = (X[:, 0] * 3).astype(int) % 3
+    sd = nn.SparseDense(8, 8, density=0.5, rng=1)
+    net = nn.Sequential(sd, nn.Tanh(), sd, nn.Tanh(), nn.Dense(8, 3, rng=2))
+    live = sd.live_connections
+    cb = rb.callbacks.Rewire(method, fraction=0.25, rng=5, layers=[sd, sd] if given else None)
+    rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+           epochs=1, batch_size=16, shuffle=False, callbacks=[cb], progress=False)
+    assert cb._layers == [sd] and len(cb.log) == 1
+    assert len(cb.log[0]["grown"]) == round(0.25 * live)
+    assert sd.live_connections == live
