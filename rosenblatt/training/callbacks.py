@@ -60,10 +60,16 @@ def overrides(callback, hook):
 
 
 def _check_monitor(owner, monitor, trainer):
-    """A ``val_*`` monitor needs validation data (or a callback that logs it under that name,
-    such as ``EpochScore(..., data=..., name=monitor)``): said before the first epoch."""
+    """A ``val_*`` number that fit computes itself (``val_loss``, ``val_<metric>`` of its
+    metrics) needs validation data (or a callback that logs it under that name, such as
+    ``EpochScore(..., data=..., name=monitor)``): said before the first epoch. Other ``val_*``
+    keys may be logged by a callback of one's own; a key that never appears is an error at
+    the first epoch's end."""
     # (a loop of another model, GAN.fit or RBM.fit, has no fit validation data to look at)
-    if (str(monitor).startswith("val_") and getattr(trainer, "validation", False) is None
+    monitor = str(monitor)
+    own = ["loss"] + [name for name, _ in (getattr(trainer, "plan", None) or ())]
+    if (monitor.startswith("val_") and monitor[4:] in own
+            and getattr(trainer, "validation", False) is None
             and not any(getattr(cb, "name", None) == monitor for cb in trainer.callbacks)):
         raise ValueError(f"{owner}: monitor {monitor!r} needs validation_data (fit computes the "
                          f"val_* numbers on it); pass validation_data=(X_val, y_val) or monitor "
@@ -200,7 +206,9 @@ class GradientMonitor(Callback):
     the fraction of dead units"). On the last batch of every epoch it records
     ``grad_norm/<layer>`` (the L2 norm of the layer's parameter gradients) and,
     for every ReLU module, ``dead_relu/<name>``: the fraction of its units
-    that output 0 for every example of that batch. They go into the History.
+    that output 0 for every example of that batch (a ReLU used in several
+    places: one number per place, its calls taken in the order of its names).
+    They go into the History.
 
     Attributes
     ----------
@@ -217,8 +225,9 @@ class GradientMonitor(Callback):
         self._norms = {}
         history = trainer.history.history if trainer.start_epoch > 0 else {}
         keys = [k for k in history if k.startswith(("grad_norm/", "dead_relu/"))]
+        # one dict per epoch of the resumed History (empty for the epochs it did not watch)
         self.records = [{k: history[k][i] for k in keys if not math.isnan(history[k][i])}
-                        for i in range(len(trainer.history.epoch))] if keys else []
+                        for i in range(len(trainer.history.epoch))]
 
     def on_backward(self, trainer):
         if trainer.batch != trainer.n_batches - 1:
@@ -235,21 +244,27 @@ class GradientMonitor(Callback):
         from ..nn.activations import ReLU
 
         captured = {}
-        patched = []
+        patched = {}  # id -> (module, its names): a ReLU used in several places is one module
         for name, module in _named_modules(model):
             if type(module) is ReLU:
-                def spy(inp, _name=name, _module=module):
-                    out = type(_module).forward(_module, inp)
-                    captured[_name] = out.data if isinstance(out, Tensor) else np.asarray(out)
-                    return out
-                module.forward = spy
-                patched.append(module)
+                patched.setdefault(id(module), (module, []))[1].append(name)
+        for module, names in patched.values():
+            calls = [0]
+
+            def spy(inp, _names=names, _module=module, _calls=calls):
+                out = type(_module).forward(_module, inp)
+                # the n-th call of a shared ReLU is its n-th use (named by its place)
+                name = _names[min(_calls[0], len(_names) - 1)]
+                _calls[0] += 1
+                captured[name] = out.data if isinstance(out, Tensor) else np.asarray(out)
+                return out
+            module.forward = spy
         try:
             with no_grad():
                 model(x if isinstance(x, Tensor) else Tensor(x))
         finally:
-            for module in patched:
-                del module.forward
+            for module, _ in patched.values():
+                vars(module).pop("forward", None)
         fractions = {}
         for name, out in captured.items():
             units = out.reshape(out.shape[0], -1) if out.ndim > 1 else out.reshape(1, -1)

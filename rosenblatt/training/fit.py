@@ -133,6 +133,16 @@ def _as_data(array, name, dtype, check=True, owner="fit"):
     return array
 
 
+def _listed(values, name):
+    """An iterable of metrics or callbacks as a list (a generator is used up once read)."""
+    if isinstance(values, (list, tuple)):
+        return values
+    try:
+        return list(values)
+    except TypeError:
+        raise TypeError(f"fit: {name} must be a sequence; got {type(values).__name__}") from None
+
+
 def _default_metrics(metrics):
     """Whether ``metrics`` is fit's default (accuracy) or none at all."""
     if metrics is None or isinstance(metrics, str) or callable(metrics):
@@ -253,6 +263,7 @@ def _check_last_batch(model, X, batch_size):
         return
     layers = [m for m in normalization_layers(model) if "running_mean" in m.buffers
               and any(p.requires_grad for p in m.parameters())]
+    layers = list({id(m): m for m in layers}.values())  # a shared layer is patched once
     if not layers:
         return
     single = []
@@ -274,7 +285,7 @@ def _check_last_batch(model, X, batch_size):
         return
     finally:
         for m in layers:
-            del m.forward
+            vars(m).pop("forward", None)
     if single:
         raise ValueError(
             f"fit: with batch_size={batch_size} the last mini-batch of the {n} examples holds 1 "
@@ -528,7 +539,13 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         checkpoint of a run that stopped early (``EarlyStopping``) ends it: the
         same call then returns its History at once, training nothing more. A
         divergence after a resume puts back the same best epoch as the
-        uninterrupted run (the checkpoint stores its weights).
+        uninterrupted run (the checkpoint stores its weights). Saved callback
+        states go to this run's callbacks of the same kind (class, and
+        ``monitor`` if it has one), in order within a kind: a callback added on
+        the resume (an ``EarlyStopping``, say) starts fresh, a saved state with
+        no callback of its kind is dropped with a warning, and a kind with a
+        state given a different number of times than saved (which state goes
+        where is ambiguous) is a FormatError.
     clip_norm, clip_value : float, optional
         Clip the gradient (global L2 norm, or each component) before every step.
     tbptt : int, optional
@@ -537,9 +554,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         update covers the next ``tbptt`` steps with the state carried over, detached
         (:func:`rosenblatt.training.tbptt.tbptt_fit`; uses ``loss``, ``optimizer``,
         ``epochs`` and ``clip_norm`` only: any other option given, other than its
-        default, is a ValueError). ``X`` and ``y`` are checked for NaN/inf and the
-        optimizer as without it; the model trains in training mode; a NaN/inf
-        chunk loss raises :class:`DivergenceError`.
+        default, is a ValueError, and so are ``y=None`` and a model carrying its
+        own ``model.regularizers``, which tbptt does not apply). ``X`` and ``y``
+        are checked for NaN/inf and the optimizer as without it; the model
+        trains in training mode; a NaN/inf chunk loss raises
+        :class:`DivergenceError`.
     adversarial : rb.adversarial.FGSM or PGD, optional
         Adversarial training (notes: "Adversarial examples"): every step
         minimises ``alpha J(x) + (1 - alpha) J(x_adv)``, ``x_adv`` made against
@@ -618,6 +637,12 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
         raise TypeError(f"fit: optimizer must be an rb.optim optimizer (zero_grad(), step()); "
                         f"got {type(optimizer).__name__}")
+    # iterables are read once here: the checks below and the training use the same lists
+    # (a generator would be used up by the first look at it)
+    if metrics is not None and not isinstance(metrics, str) and not callable(metrics):
+        metrics = _listed(metrics, "metrics")
+    if callbacks is not None and not isinstance(callbacks, Callback):
+        callbacks = _listed(callbacks, "callbacks")
     if tbptt is not None:  # long sequences in chunks, the state carried across them
         from .tbptt import tbptt_fit
 
@@ -636,11 +661,18 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         if unused:
             raise ValueError(f"fit: with tbptt, only loss, optimizer, epochs and clip_norm apply; "
                              f"got {', '.join(unused)} too")
+        if y is None:
+            raise ValueError("fit: with tbptt, y (the targets, aligned with X: (batch, time, "
+                             "...)) is required; y=None (the inputs as targets) is not "
+                             "supported with tbptt: pass y=X to reconstruct the inputs")
+        if regs_module.collect(model, ()):
+            raise ValueError("fit: with tbptt the model's own regularizers (model.regularizers) "
+                             "are not applied (tbptt_fit adds no penalty and no after_step); "
+                             "train without tbptt, or remove them from model.regularizers")
         X = _as_array(X, "X")
         _check_finite(X, "X")
-        if y is not None:
-            y = _as_array(y, "y")
-            _check_finite(y, "y")
+        y = _as_array(y, "y")
+        _check_finite(y, "y")
         # (tbptt_fit checks that the optimizer holds the model's parameters, as below)
         # training mode, frozen batch norm held, as the Trainer does; modes restored after
         modes = [(m, m.training) for m in model.modules()]

@@ -243,7 +243,8 @@ def plan(metrics, y, loss_name, owner="fit", reference=None):
     """
     resolved = resolve(metrics, owner)
     basis = y if reference is None or y is None else reference
-    labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iub"
+    # (whole-number floats, 2.0, are class labels for these losses too, as fit reads them)
+    labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iubf"
               and loss_name in LABEL_LOSSES)
     for name, fn in resolved:
         if labels and fn in (mae, mse):
@@ -537,6 +538,16 @@ f1.__doc__ = _score_doc("F1, the harmonic mean of precision and recall,",
                         "2 tp / (2 tp + fp + fn)")
 
 
+def _log_odds(scores):
+    """The positive class's log-odds (float64) of two columns of probabilities or logits."""
+    scores = scores.astype(np.float64)
+    if (np.all((scores >= 0) & (scores <= 1))
+            and np.allclose(scores.sum(axis=1), 1.0, rtol=0.0, atol=1e-4)):
+        with np.errstate(divide="ignore"):  # a probability that underflowed to 0: -inf
+            return np.log(scores[:, 1]) - np.log(scores[:, 0])
+    return scores[:, 1] - scores[:, 0]
+
+
 def roc_auc(y_true, y_score):
     """Area under the ROC curve of a binary classifier, from its scores.
 
@@ -551,9 +562,14 @@ def roc_auc(y_true, y_score):
     y_score : array_like, shape (n,), (n, 1) or (n, 2)
         Scores, probabilities or logits of the positive class; or two columns,
         the two classes' probabilities or logits (a softmax model's outputs, as
-        ``rb.training.predict`` returns them), ranked by their difference
-        ``y_score[:, 1] - y_score[:, 0]``, which orders the examples as the
-        positive class's probability does (for logits, column 1 alone does not).
+        ``rb.training.predict`` returns them), ranked by the log-odds of the
+        positive class: ``log(p1) - log(p0)`` for rows of probabilities (all in
+        [0, 1], summing to 1), ``z1 - z0`` for logits, in float64. Both order the
+        examples as the positive class's probability does, keeping the resolution
+        that a probability rounded to 1.0 (in float32, any confident example)
+        loses: so the AUC is that of the underlying logits, and equals
+        scikit-learn's ``roc_auc_score(y, P[:, 1])`` wherever ``P[:, 1]`` has no
+        such rounded ties. (For logits, column 1 alone does not order them.)
 
     Returns
     -------
@@ -571,15 +587,18 @@ def roc_auc(y_true, y_score):
     0.75
     """
     y_score = np.asarray(y_score)
-    if y_score.ndim == 2 and y_score.shape[1] == 2:  # monotone in softmax(z)[:, 1]
-        y_score = y_score[:, 1] - y_score[:, 0]
+    odds = y_score.ndim == 2 and y_score.shape[1] == 2
+    if odds:  # monotone in softmax(z)[:, 1]
+        if not np.all(np.isfinite(y_score)):
+            raise ValueError("roc_auc: y_score contains NaN or inf")
+        y_score = _log_odds(y_score)
     y_true, y_score = _pair(y_true, y_score, "roc_auc", "y_score")
     classes = np.unique(y_true)
     if len(classes) != 2:
         raise ValueError(f"roc_auc: y_true must hold two classes; got {len(classes)} "
                          f"({classes[:5].tolist()}): the ROC AUC is undefined "
                          f"{'with one class' if len(classes) < 2 else 'for several classes'}")
-    if not np.all(np.isfinite(y_score)):
+    if not odds and not np.all(np.isfinite(y_score)):  # (log-odds of p = 0 are -inf: ranked)
         raise ValueError("roc_auc: y_score contains NaN or inf")
     positive = y_true == classes[1]
     values, inverse, counts = np.unique(y_score, return_inverse=True, return_counts=True)

@@ -14,6 +14,7 @@ import inspect
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -49,10 +50,15 @@ def scale_floor(loss_name, target):
         return _FLOOR
     if loss_name == "mse" and target is not None and np.size(target):
         flat = np.ravel(target)  # a view: no copy of a large data set
-        if flat.dtype.kind == "b":
-            flat = flat.astype(np.float32)
+        # summed in float64 (integer targets would wrap around, float16 overflow), a float64
+        # copy of a chunk at a time
+        step = 1 << 20
         with np.errstate(over="ignore", invalid="ignore"):
-            value = float(np.vdot(flat, flat)) / flat.size
+            total = 0.0
+            for i in range(0, flat.size, step):
+                part = flat[i:i + step].astype(np.float64, copy=False)
+                total += float(np.vdot(part, part))
+            value = total / flat.size
         return _FLOOR * value if math.isfinite(value) else 0.0
     return 0.0
 
@@ -170,13 +176,18 @@ def hold_frozen_normalization(model):
 
     The layers are those :func:`normalization_layers` finds: any module with
     running statistics (``BatchNorm1d``/``2d``, an ``RNN``/``LSTM``/``GRU`` with
-    ``batch_norm=True``, a layer of one's own with a ``running_*`` buffer). A
+    ``batch_norm=True``, a layer of one's own with a ``running_*`` buffer) that
+    have parameters: a parameter-free one (an online input standardiser)
+    learns only its statistics, so it is never held. A
     frozen recurrent layer then runs wholly in evaluation mode, so the dropout
     between its stacked layers is off too: a frozen layer computes the same
     features at every step.
     """
     for m in normalization_layers(model):
-        if m.training and not any(p.requires_grad for p in m.parameters()):
+        # a layer without parameters (an input standardiser of one's own) learns only its
+        # statistics: it is not frozen, and keeps learning them
+        params = list(m.parameters())
+        if m.training and params and not any(p.requires_grad for p in params):
             m.training = False
 
 
@@ -273,11 +284,13 @@ class Trainer:
             dp.check_data(self.X, self.y, self.validation, callbacks=self.callbacks)
             dp.broadcast_parameters()
             dp.broadcast_generators(self.generators())
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
         # a run that stopped early (early stopping) is over: the same call returns its History
         first = epochs if self.stopped_before else self.start_epoch
+        begun = 0  # the callbacks started: a refusal in a later one's on_train_begin aborts them
         try:
+            for cb in self.callbacks:
+                begun += 1
+                cb.on_train_begin(self)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 for epoch in range(first, epochs):
                     self._epoch(epoch)
@@ -286,7 +299,7 @@ class Trainer:
         except BaseException:
             # on_train_end is for a run that finished; a callback holding state in the model
             # (Rewire's dense-gradient lists) releases it in on_train_abort whatever stopped it
-            for cb in self.callbacks:
+            for cb in self.callbacks[:begun]:
                 abort = getattr(cb, "on_train_abort", None)
                 if callable(abort):
                     abort(self)
@@ -801,11 +814,14 @@ class Trainer:
 
         Returns None for a checkpoint that does not name its callbacks (older
         files: matched by position), else ``(kinds, owners)``: for each saved
-        state, the live callback it goes to (None for none). The callbacks that
-        keep a state (``state_dict``) must be of the same kinds, and monitor the
-        same numbers, in the same order as those saved; callbacks without a
-        state may be added or left out. Anything else is a FormatError: one
-        callback's state is never loaded into another.
+        state, the live callback it goes to (None for none). Saved callbacks and
+        this run's are matched by kind (class, and what it monitors), in order
+        within a kind, so one callback's state is never loaded into another: a
+        callback of a kind that saved nothing (one added on this run, such as an
+        EarlyStopping) starts fresh; a saved state of a kind this run does not
+        have is dropped, with a warning. A kind with a state whose saved and live
+        numbers of callbacks differ (two EarlyStopping(monitor='loss') saved,
+        one given) is ambiguous: a FormatError.
         """
         from ..io import FormatError
 
@@ -817,16 +833,25 @@ class Trainer:
                 and len(kinds) == len(saved) and all(isinstance(k, str) for k in kinds)):
             raise FormatError(f"fit: {os.fspath(path)}: checkpoint \"callback_kinds\" must be one "
                               f"name per saved callback state")
-        kept = [i for i, state in enumerate(saved) if state is not None]
-        stateful = [cb for cb in self.callbacks if callable(getattr(cb, "state_dict", None))]
-        if [kinds[i] for i in kept] != [callback_kind(cb) for cb in stateful]:
-            raise FormatError(
-                f"fit: {os.fspath(path)} holds the states of the callbacks "
-                f"[{', '.join(kinds[i] for i in kept)}] but this run has "
-                f"[{', '.join(callback_kind(cb) for cb in stateful)}]; resume with the same "
-                f"callbacks (those with a state, such as EarlyStopping, in the same order), or "
-                f"start afresh without resume_from")
-        owners = [None] * len(saved)
-        for i, cb in zip(kept, stateful):
-            owners[i] = cb
+        live = {}
+        for cb in self.callbacks:
+            live.setdefault(callback_kind(cb), []).append(cb)
+        owners, dropped, taken = [None] * len(saved), [], {}
+        for i, kind in enumerate(kinds):
+            n_saved, n_live = kinds.count(kind), len(live.get(kind, ()))
+            has_state = any(saved[j] is not None for j, k in enumerate(kinds) if k == kind)
+            if has_state and n_live and n_saved != n_live:
+                raise FormatError(
+                    f"fit: {os.fspath(path)} holds the states of {n_saved} {kind} callbacks but "
+                    f"this run has {n_live}; which state goes to which is ambiguous: give as "
+                    f"many, or start afresh without resume_from")
+            if n_live:
+                owners[i] = live[kind][taken.get(kind, 0)]
+                taken[kind] = taken.get(kind, 0) + 1
+            elif saved[i] is not None:
+                dropped.append(kind)
+        if dropped:
+            warnings.warn(f"fit: {os.fspath(path)} holds the states of the callbacks "
+                          f"[{', '.join(dropped)}], which this run does not have; they are not "
+                          f"loaded", UserWarning, stacklevel=4)
         return kinds, owners

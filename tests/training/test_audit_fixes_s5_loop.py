@@ -129,7 +129,7 @@ def test_validation_without_targets_refused_when_y_is_given():
 
 
 # -- 7: callback states are matched by kind on resume -------------------------------------------
-def test_resume_with_other_callbacks_is_refused(tmp_path):
+def test_resume_matches_callback_states_by_kind(tmp_path):
     X, y = _blobs(30)
     path = os.path.join(tmp_path, "run.ckpt")
 
@@ -140,10 +140,15 @@ def test_resume_with_other_callbacks_is_refused(tmp_path):
                     resume_from=path)
 
     run(2, [EarlyStopping(patience=50), Checkpoint(path)])
-    with pytest.raises(rb.io.FormatError, match=r"callbacks .*EarlyStopping.*ReduceLROnPlateau"):
-        run(3, [ReduceLROnPlateau(patience=50), EarlyStopping(patience=50), Checkpoint(path)])
-    with pytest.raises(rb.io.FormatError, match="monitor='loss'"):
-        run(3, [EarlyStopping(monitor="loss", patience=50), Checkpoint(path)])
+    # (round 2: states are matched by kind; a callback of a new kind starts fresh, a saved
+    # state of a kind not given is dropped with a warning, only an ambiguous match is refused)
+    es = EarlyStopping(patience=50)
+    run(2, [ReduceLROnPlateau(patience=50), es, Checkpoint(path)])
+    assert es.best_epoch in (0, 1)
+    with pytest.warns(UserWarning, match=r"EarlyStopping\(monitor='val_loss'\)"):
+        run(2, [EarlyStopping(monitor="loss", patience=50), Checkpoint(path)])
+    with pytest.raises(rb.io.FormatError, match="ambiguous"):
+        run(2, [EarlyStopping(patience=50), EarlyStopping(patience=50), Checkpoint(path)])
     es = EarlyStopping(patience=50)  # the same callbacks, and a stateless one added, resume
     run(2, [LambdaCallback(on_epoch_end=lambda *a: None), es, Checkpoint(path)])
     assert es.best_epoch in (0, 1)  # the saved state, loaded into the EarlyStopping
