@@ -131,9 +131,11 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
 
     Notes
     -----
-    The inputs' ``.grad`` are left as they were (the check runs its own backward and puts
-    them back, in place), as ``torch.autograd.gradcheck`` leaves them: a check between a
-    ``backward()`` and an optimizer step does not change the step.
+    Every ``.grad`` is left as it was, the inputs' and those of the other leaves ``fn``'s
+    output depends on (a model's parameters, when an input's gradient is checked): the
+    check runs its own backward and puts them back, in place, as ``torch.autograd.gradcheck``
+    leaves them. A check between a ``backward()`` and an optimizer step does not change the
+    step.
 
     Examples
     --------
@@ -171,6 +173,10 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
             saved[id(x)] = (x, grad, None if grad is None else grad.copy())
             if grad is not None:
                 grad[...] = 0  # in place: the grad may be a view into a ParameterVector
+        for x in _leaves(out):  # the others the backward reaches (a model's parameters): kept
+            if id(x) not in saved:
+                grad = x.grad
+                saved[id(x)] = (x, grad, None if grad is None else np.array(grad, copy=True))
         out.backward(v.astype(out.dtype))
         analytic = {}
         for i in checked:
@@ -189,10 +195,28 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
     return True
 
 
+def _leaves(out):
+    """The leaves that require grad in ``out``'s graph (what its backward writes ``.grad``
+    of), each once: a walk over the recorded parents, before the backward frees them."""
+    if out._backward is None:
+        return [out] if out.requires_grad else []
+    seen, leaves, stack = {id(out)}, [], [out]
+    while stack:
+        for parent in stack.pop()._parents:
+            if parent is None or not parent.requires_grad or id(parent) in seen:
+                continue
+            seen.add(id(parent))
+            if parent._backward is None:
+                leaves.append(parent)
+            else:
+                stack.append(parent)
+    return leaves
+
+
 def _restore_grads(saved):
     """Put each input's gradient back as :func:`gradcheck` found it: the same array (a
     ParameterVector's view stays that view) with its old values, or None."""
     for x, grad, values in saved:
-        if grad is not None:
+        if isinstance(grad, np.ndarray):  # (anything else assigned by hand: as it was)
             grad[...] = values
         x.grad = grad

@@ -122,14 +122,16 @@ def var(x, axis=None, keepdims=False, ddof=0):
     n = _count(xd.shape, axes)
     if n - ddof <= 0:
         raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} values")
-    centered = xd - xd.mean(axis=axes, keepdims=True)
-    # float16 sums its squares in float32 (as NumPy's mean and PyTorch do): in float16 they
-    # overflow past 65,504, and so does the count n, a Python int taken as float16
-    wide = np.float32 if xd.dtype.itemsize < 4 else None
-    out = (centered * centered).sum(axis=axes, keepdims=keepdims, dtype=wide) / float(n - ddof)
+    # float16 takes its deviations, squares and sum in float32 (as PyTorch does): in float16
+    # a deviation past 256 squares past 65,504 (inf), and so does the count n, a Python int
+    # taken as float16; the variance and its gradient come back in float16
+    xw = xd.astype(np.float32) if xd.dtype.itemsize < 4 else xd
+    centered = xw - xw.mean(axis=axes, keepdims=True)
+    out = (centered * centered).sum(axis=axes, keepdims=keepdims) / float(n - ddof)
 
     def backward(g):
-        return (_expand(g, xd.shape, axes, keepdims) * centered * (2.0 / (n - ddof)),)
+        grad = _expand(g, xd.shape, axes, keepdims) * centered * (2.0 / (n - ddof))
+        return (grad.astype(xd.dtype, copy=False),)
 
     return make(out.astype(xd.dtype, copy=False), (x,), backward)
 

@@ -222,10 +222,13 @@ class ParameterVector:
         zeros for any parameter that receives none. Cheaper than
         :meth:`zero_grad` by a pass over the vector, and backward saves one too.
         A gradient set by hand in between (``p.grad = g``) is copied into its
-        slot when ``vec.grad`` is next read (an optimizer step reads it).
+        slot when ``vec.grad`` is next read (an optimizer step reads it); one set
+        by hand before is dropped too, as PyTorch drops it (a parameter packed
+        into another vector since is left alone).
         """
+        data = self.data
         for p, home in zip(self.params, self._homes):
-            if p.grad is home:
+            if p.grad is home or (p.grad is not None and p.data.base is data):
                 p.grad = None
         self._cleared = True
 

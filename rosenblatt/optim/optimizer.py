@@ -204,18 +204,17 @@ class Optimizer:
 
     def _frozen(self, data, grad):
         """One pass over the parameters before a step: still packed (else raise)? Which were
-        frozen since packing (their slices, to restore after the update)?"""
+        frozen since packing (their slices, to restore after the update)? A ``p.grad`` that
+        is not its slot (set to None, assigned by hand, or another parameter's slot: ``b.grad
+        = a.grad``) is brought in first, by ``vec.grad``'s own test, so the step sees what
+        ``vec.grad`` shows. (``grad``: the flat gradient, ``vec._grad``.)"""
         vec = self.vec
         frozen = []
         stray = False
-        for p, sl in zip(vec.params, vec.slices):
+        for p, sl, home in zip(vec.params, vec.slices, vec._homes):
             if p.data.base is not data:
                 vec.check_packed(f"{type(self).__name__}.step")  # raises, naming the fix
-            g = p.grad
-            try:
-                if g is None or g.base is not grad:
-                    stray = True  # set to None or assigned by hand since the gradient was read
-            except AttributeError:  # a list (or anything else) assigned by hand
+            if p.grad is not home:  # None or assigned by hand since the gradient was read
                 stray = True
             if not p.requires_grad:
                 frozen.append(sl)

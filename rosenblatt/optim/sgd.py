@@ -152,19 +152,18 @@ class SGD(Optimizer):
 
     def _beginning(self):
         """``(first, fresh)`` for :func:`sgd_rule`: the buffers that begin at this step (the
-        unfrozen parameters whose buffer has not begun; within the part, in a
-        :meth:`step_part`), as slices of the theta being stepped, or ``first`` when they
-        cover it. Runs only while some buffer has not begun."""
+        unfrozen parameters whose buffer has not begun), as slices of the theta being
+        stepped (within the part, in a :meth:`step_part`), or ``first`` when they cover it.
+        Runs only while some buffer has not begun.
+
+        A buffer begins at the step, whichever part steps it: every data-parallel rank
+        steps the same steps (each its own shard), so every rank's ``_unstarted`` (which
+        its checkpoint carries) is the same, as after a whole :meth:`step`."""
         vec, t = self.vec, self.t
         begun = self._begun[1] if self._begun[0] == t else []  # another part of this step
         part = getattr(self, "_part", None)
         lo, hi = (0, vec.size) if part is None else part.indices(vec.size)[:2]
-        now = []
-        for i in self._unstarted:
-            sl = vec.slices[i]
-            if vec.params[i].requires_grad and (sl.start < hi and lo < sl.stop
-                                                or sl.start == sl.stop):
-                now.append(i)
+        now = [i for i in self._unstarted if vec.params[i].requires_grad]
         if now:
             self._unstarted = [i for i in self._unstarted if i not in now]
             begun = begun + now

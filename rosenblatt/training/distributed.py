@@ -437,7 +437,7 @@ class DataParallel:
 
     def _pack(self, small, loss, weight):
         """The weighted loss into the small message ``small``."""
-        small[0] = loss * weight
+        small[0] = loss * weight if weight else 0.0  # an empty shard (a NaN mean): nothing
 
     def _unpack(self, small, t0, t1, t2):
         """The phase timers (packing ``t0..t1``, reduction ``t1..t2``, unpacking from

@@ -568,3 +568,46 @@ def test_float16_means_over_more_values_than_float16_counts(rng, torch):
     sums = losses.cross_entropy(rb.tensor(part), their, reduction="sum").item()
     np.testing.assert_allclose(sums, losses.cross_entropy(
         rb.tensor(part.astype(np.float32)), their, reduction="sum").item(), rtol=1e-3)
+
+
+# -- audit s5/b2 #4: float16 means scale by 1/n in float32, rounding once (not 1/n in float16,
+# a subnormal past 16,384 values: a bias of 1.4% at 486,000) -------------------------------------
+
+
+def test_float16_mean_gradients_are_not_biased_by_a_float16_one_over_n(rng, torch):
+    n = 486_000
+    assert float(np.float16(1 / n)) * n > 1.01  # the bias a float16 1/n would give
+    x = rng.standard_normal(n).astype(np.float16)
+    signs = np.where(rng.random(n) < 0.5, -1.0, 1.0).astype(np.float16)
+    x2 = rng.standard_normal((n, 2)).astype(np.float16)
+    labels = rng.integers(0, 2, n)
+    cases = {
+        "bce_logits": (x, lambda t: losses.binary_cross_entropy_with_logits(t, signs > 0)),
+        "log_loss": (x, lambda t: losses.log_loss(t, signs)),
+        "hinge": (x, lambda t: losses.hinge(t, signs)),
+        "mse": (x, lambda t: losses.mse(t, np.zeros_like(t.data))),
+        "cross_entropy": (x2, lambda t: losses.cross_entropy(t, labels)),
+        "cross_entropy_options": (x2, lambda t: losses.cross_entropy(t, labels,
+                                                                     label_smoothing=0.1)),
+        "nll": (x2, lambda t: losses.nll(t, labels)),
+    }
+    for name, (values, loss) in cases.items():
+        t16 = rb.tensor(values, requires_grad=True)
+        t64 = rb.tensor(values.astype(np.float64), requires_grad=True)
+        loss(t16).backward()
+        loss(t64).backward()
+        assert t16.grad.dtype == np.float16, name
+        # against the exact gradient rounded once to float16, the best float16 can hold (for
+        # hinge and nll, +-1/n itself); least squares: the rounding noise averages out
+        g = t16.grad.astype(np.float64).ravel()
+        exact = t64.grad.ravel().astype(np.float16).astype(np.float64)
+        ratio = (g @ exact) / (exact @ exact)
+        assert abs(ratio - 1) < 2e-3, (name, ratio)
+    # as torch (which scales in float32) for the logits' BCE
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy_with_logits(
+        tx, torch.tensor((signs > 0).astype(np.float16))).backward()
+    t16 = rb.tensor(x, requires_grad=True)
+    losses.binary_cross_entropy_with_logits(t16, signs > 0).backward()
+    mine, theirs = t16.grad.astype(np.float64), tx.grad.numpy().astype(np.float64)
+    assert abs((mine @ theirs) / (theirs @ theirs) - 1) < 1e-3
