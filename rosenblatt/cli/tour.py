@@ -83,7 +83,7 @@ def run(args):
             if not c.passed:
                 print(f"  not confirmed [{r.chapter.name}]: {c.text} ({c.detail})")
         if r.error:
-            print(f"  error [{r.chapter.name}]: {r.error.strip().splitlines()[-1]}")
+            print(f"  error [{r.chapter.name}]: {r.error_line}")
     if args.strict and not tour.ok:
         return 1
     return 0

@@ -66,7 +66,9 @@ class Context:
 
     # -- recording ------------------------------------------------------------
     def text(self, markdown):
-        """Add a paragraph (a small Markdown subset: **bold**, *italic*, `code`, lists, $math$)."""
+        """Add a paragraph in a small Markdown subset: **bold**, *italic*, `code`, '#'
+        headings, '-' and '1.' lists, [text](url) links. There is no math markup (the report
+        has no JavaScript): write formulas in Unicode (σ², ∂E/∂w) or as `code`."""
         if not isinstance(markdown, str):
             raise TypeError(f"ctx.text: expected a string; got {type(markdown).__name__}")
         self.blocks.append(Block("text", {"markdown": markdown}))

@@ -46,10 +46,19 @@ class ChapterResult:
     blocks: list = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
+    error_summary: str = ""
 
     @property
     def claims(self):
         return [b.payload["claim"] for b in self.blocks if b.kind == "claim"]
+
+    @property
+    def error_line(self):
+        """The error in one line: the exception's type and the first line of its message
+        (a traceback's last line can be a message's continuation or a note)."""
+        if self.error_summary:
+            return self.error_summary
+        return self.error.strip().splitlines()[-1] if self.error.strip() else ""
 
 
 @dataclass
@@ -113,7 +122,8 @@ def chapter_seed(seed, chapter):
 
 
 def select(chapters, only):
-    """The chapters matching any name of ``only`` (all when ``only`` is empty).
+    """The chapters matching any name of ``only`` (all when ``only`` is empty; one name may be
+    given as a string).
 
     Raises
     ------
@@ -122,6 +132,8 @@ def select(chapters, only):
     """
     if not only:
         return sorted(chapters, key=lambda c: (c.order, c.title))
+    if isinstance(only, str):  # one name, not its letters
+        only = [only]
     chosen = []
     for query in only:  # a name, module or title selects exactly; else words of titles
         hits = [c for c in chapters if c.matches_exactly(query)] or \
@@ -133,23 +145,35 @@ def select(chapters, only):
     return sorted(chosen, key=lambda c: (c.order, c.title))
 
 
+def exception_summary(exc):
+    """``"ValueError: first line of the message"``: an exception in one line."""
+    lines = traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def run_chapter(chapter, quick=False, seed=0, log=None):
-    """Run one chapter in its own Context; exceptions become the result's ``error``."""
+    """Run one chapter in its own Context; exceptions become the result's ``error``.
+
+    Code that draws from the library generator (``rng=None``) inside the chapter draws from
+    one seeded by the chapter's seed, for this thread only (:func:`rosenblatt.randomness.using`):
+    the caller's ``rb.seed`` stream is left where it was, and chapters run on threads of one
+    process cannot draw from each other's.
+    """
     log = log if log is not None else sys.stderr
     s = chapter_seed(seed, chapter)
     ctx = Context(quick=quick, rng=np.random.default_rng(s), log=log)
     start = time.perf_counter()
-    error = ""
+    error = summary = ""
     if chapter.import_error:
         error = chapter.import_error
     else:
-        randomness.seed(s)  # chapters that use the library generator are reproducible too
         try:
-            with np.errstate(all="ignore"):
+            with randomness.using(np.random.default_rng(s)), np.errstate(all="ignore"):
                 chapter.fn(ctx)
-        except Exception:
-            error = traceback.format_exc()
-    return ChapterResult(chapter, ctx.blocks, time.perf_counter() - start, error)
+        except Exception as e:
+            error, summary = traceback.format_exc(), exception_summary(e)
+    return ChapterResult(chapter, ctx.blocks, time.perf_counter() - start, error, summary)
 
 
 def chapter_task(chapter):
@@ -170,7 +194,7 @@ def result_to_json(result, log_text=""):
             payload["notes"] = list(payload.get("notes", ()))
         blocks.append({"kind": b.kind, "payload": payload})
     return {"name": result.chapter.name, "seconds": result.seconds, "error": result.error,
-            "blocks": blocks, "log": log_text}
+            "error_summary": result.error_summary, "blocks": blocks, "log": log_text}
 
 
 def result_from_json(chapter, data):
@@ -184,7 +208,8 @@ def result_from_json(chapter, data):
             payload["png"] = base64.b64decode(payload["png"])
             payload["notes"] = tuple(payload.get("notes", ()))
         blocks.append(Block(b["kind"], payload))
-    return ChapterResult(chapter, blocks, float(data["seconds"]), data["error"])
+    return ChapterResult(chapter, blocks, float(data["seconds"]), data["error"],
+                         data.get("error_summary", ""))
 
 
 def run_named_chapter(task, quick=False, seed=0, threads=1):
@@ -198,36 +223,48 @@ def run_named_chapter(task, quick=False, seed=0, threads=1):
         if not found:
             raise LookupError(f"tour: no chapter {task['name']!r} in module {task['module']!r} "
                               f"in this worker")
-    except Exception:
+    except Exception as e:
         missing = Chapter(title=task["name"], section="", order=0, fn=None, name=task["name"])
         return result_to_json(ChapterResult(missing, [], time.perf_counter() - start,
-                                            traceback.format_exc()))
+                                            traceback.format_exc(), exception_summary(e)))
     log = io.StringIO()
     with blas_threads(threads):
         r = run_chapter(found[0], quick=quick, seed=seed, log=log)
     return result_to_json(r, log.getvalue())
 
 
+def in_a_worker(chapter):
+    """Can a worker process find ``chapter`` by its module and name? Only a chapter registered
+    with ``@chapter`` in an importable module (not ``__main__``, which a spawned worker does
+    not run, and not a ``Chapter(...)`` built by hand)."""
+    task = chapter_task(chapter)
+    if not task["module"] or task["module"] == "__main__":
+        return False
+    return any(c.name == chapter.name and c.fn is chapter.fn for c in registered())
+
+
 def _results(chosen, quick, seed, threads, log, executor):
-    """Yield each chapter's result in the tour's order (run here, or through ``executor``)."""
+    """Yield each chapter's result in the tour's order (run here, or through ``executor``;
+    a chapter a worker could not find by name runs here, as a serial run would)."""
     if executor is None:
         for chapter in chosen:
             with blas_threads(threads):
                 yield run_chapter(chapter, quick=quick, seed=seed, log=log)
         return
-    futures = [None if c.import_error else
+    futures = [None if c.import_error or not in_a_worker(c) else
                submit(executor, run_named_chapter, chapter_task(c), quick, seed, threads,
                       owner="run_tour") for c in chosen]
     for chapter, future in zip(chosen, futures):
         if future is None:
-            yield run_chapter(chapter, quick=quick, seed=seed, log=log)
+            with blas_threads(threads):
+                yield run_chapter(chapter, quick=quick, seed=seed, log=log)
             continue
         try:
             data = future.result()
         except concurrent.futures.BrokenExecutor:
             raise
-        except Exception:  # noqa: BLE001 - the executor failed this chapter: report it
-            yield ChapterResult(chapter, [], 0.0, traceback.format_exc())
+        except Exception as e:  # noqa: BLE001 - the executor failed this chapter: report it
+            yield ChapterResult(chapter, [], 0.0, traceback.format_exc(), exception_summary(e))
             continue
         if data["log"]:
             log.write(data["log"])
@@ -247,8 +284,9 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
         Quick mode: every chapter runs in seconds.
     out : str or path, default 'rosenblatt-tour'
         The folder for the report (created if needed). None: write nothing.
-    only : list of str, optional
-        Run only the chapters with these names (module names, or title words).
+    only : list of str or str, optional
+        Run only the chapters with these names (module names, or title words); a single
+        string is one name.
     seed : int, default 0
         The tour's seed; each chapter derives its own from it.
     chapters : list of Chapter, optional
@@ -257,15 +295,20 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
         Where progress goes: a line per chapter, and a bar (tqdm) when it is
         a terminal.
     threads : int or None, default 1
-        BLAS threads while the chapters run (small matrices: one is fastest);
-        None leaves NumPy's setting alone.
+        BLAS threads while the chapters run, a positive integer (small matrices: one is
+        fastest); None leaves NumPy's setting alone.
     progress : bool, default True
         A bar over the chapters on ``log`` when it is a terminal (False: never).
     executor : concurrent.futures.Executor, optional
         Run the chapters through it (e.g. ``rb.parallel.local(n)``, whose
         workers use one BLAS thread each); each chapter is named to a worker
         by module and name and comes back as a JSON-able dict. Results are
-        reported in the tour's order and equal a serial run's (timings aside).
+        reported in the tour's order and equal a serial run's (timings aside),
+        a thread pool's too (each chapter's library generator is its thread's
+        own). A chapter a worker cannot import by name (built with
+        ``Chapter(...)``, or defined in ``__main__``) runs here. BLAS thread
+        limits are per process: with a thread pool, ``threads`` is shared by
+        the chapters running at once (prefer a process pool).
 
     Returns
     -------
@@ -277,6 +320,10 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
             or not 0 <= seed < 2**32:  # chapter seeds are taken modulo 2^32
         raise ValueError(f"run_tour: seed must be an integer in [0, 2^32); got {seed!r}")
+    if threads is not None and (isinstance(threads, bool)
+                                or not isinstance(threads, (int, np.integer)) or threads < 1):
+        raise ValueError(f"run_tour: threads must be a positive integer or None (NumPy's "
+                         f"default); got {threads!r}")
     chapters = discover() if chapters is None else list(chapters)
     chosen = select(chapters, only)
     if out is not None:  # a folder it cannot write in is found now, not after every chapter
@@ -298,7 +345,7 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
             bars.write(f"{indent}{status}: {passed}/{len(r.claims)} claims confirmed "
                        f"({r.seconds:.1f} s)", stream=log)
             if r.error:
-                bars.write(f"{indent}{r.error.strip().splitlines()[-1]}", stream=log)
+                bars.write(f"{indent}{r.error_line}", stream=log)
             results.append(r)
             bar.update(1)
         bar.set_description_str("tour", refresh=False)
@@ -309,10 +356,13 @@ def run_tour(quick=False, out="rosenblatt-tour", only=None, seed=0, chapters=Non
         tour.environment["workers"] = workers(executor)
     if out is not None:
         os.makedirs(out, exist_ok=True)
+        earlier = _earlier_figures(out)  # before report.json is replaced
         path = os.path.join(out, "report.html")
         _write_text(path, render(tour))
-        _write_text(os.path.join(out, "report.json"), json.dumps(tour.to_json(), indent=2))
-        _write_figures(out, tour)
+        report = tour.to_json()
+        report["figures"] = sorted(_figure_names(tour))
+        _write_text(os.path.join(out, "report.json"), json.dumps(report, indent=2))
+        _write_figures(out, tour, earlier)
         tour.path = os.path.abspath(path)
     return tour
 
@@ -352,8 +402,34 @@ def _writable_folder(out):
                          f"{e.strerror or e}") from None
 
 
-def _write_figures(out, tour):
-    """Each figure also as a PNG file, figures/<chapter>-<k>.png (for slides and docs)."""
+def _figure_names(tour):
+    """The file names of the tour's figures, figures/<chapter>-<k>.png."""
+    return {f"{r.chapter.name}-{b.payload['index']}.png"
+            for r in tour.results for b in r.blocks if b.kind == "figure"}
+
+
+def _earlier_figures(out):
+    """The figure files an earlier tour wrote in ``out``, by its report.json: its "figures"
+    list, or (older reports) ``<chapter>-<k>.png`` for the chapters it lists. Nothing when
+    there is no readable report.json: the files in figures/ are then not the tour's."""
+    try:
+        with open(os.path.join(out, "report.json"), encoding="utf-8") as f:
+            report = json.load(f)
+        if "figures" in report:
+            return {str(n) for n in report["figures"]}
+        names = {str(c["name"]) for c in report.get("chapters", [])}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return set()
+    folder = os.path.join(out, "figures")
+    files = os.listdir(folder) if os.path.isdir(folder) else []
+    return {f for f in files if (m := re.fullmatch(r"(.+)-\d+\.png", f)) and m[1] in names}
+
+
+def _write_figures(out, tour, earlier=()):
+    """Each figure also as a PNG file, figures/<chapter>-<k>.png (for slides and docs).
+
+    Of the files already there, only those an earlier tour wrote (``earlier``, from its
+    report.json) and this one did not are removed: any other file is the user's."""
     folder = os.path.join(out, "figures")
     os.makedirs(folder, exist_ok=True)
     written = set()
@@ -363,9 +439,10 @@ def _write_figures(out, tour):
                 name = f"{r.chapter.name}-{b.payload['index']}.png"
                 write_bytes_atomic(os.path.join(folder, name), b.payload["png"])
                 written.add(name)
-    for name in os.listdir(folder):  # an earlier tour's figures: the report no longer has them
-        if name not in written and re.fullmatch(r"[a-z0-9_-]+-\d+\.png", name):
-            os.unlink(os.path.join(folder, name))
+    for name in set(earlier) - written:  # an earlier tour's figures the report no longer has
+        path = os.path.join(folder, os.path.basename(name))
+        if os.path.isfile(path):
+            os.unlink(path)
 
 
 def _write_text(path, text):

@@ -391,16 +391,29 @@ def _pretrained_classifiers(X, y, seed, epochs, sizes, per_class):
 
 
 def _paired(correct, a, b):
-    """Mean of a's minus b's correctness over the pooled test examples, and its standard
-    error (the draws' test examples are paired: the same digits for both)."""
-    d = np.concatenate(correct[a]).astype(float) - np.concatenate(correct[b])
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+    """Mean over the draws of a's minus b's test accuracy, and its standard error over the
+    draws (a paired t over draws: both methods see the same split, labels and test digits in
+    a draw).
+
+    The draws differ in the networks' initialisation and in the labelled digits, which is the
+    noise the difference must beat: pooling the test digits of all draws as if independent
+    understated it up to 2x (a draw with a 0.2-point gain passed as +2.8% ± 0.9%)."""
+    per_draw = np.array([float(np.mean(x.astype(float) - z))
+                         for x, z in zip(correct[a], correct[b])])
+    if len(per_draw) < 2:
+        raise ValueError(f"_paired: a standard error over draws needs at least 2 draws; got "
+                         f"{len(per_draw)}")
+    return float(per_draw.mean()), float(per_draw.std(ddof=1) / np.sqrt(len(per_draw)))
 
 
 def _pretraining(ctx, rng):
     X, y = rb.datasets.load_digits()
     sizes, per_class = [64, 100, 50], 10
-    draws = 3 if ctx.quick else 8
+    # 10 draws in quick mode: the standard error is over draws (their gains vary by ~3 points
+    # about a mean of ~4.5): with 3 the claim failed at seeds 12, 16, 18 of 15, with 6 at
+    # seed 6, with 8 and with 10 at seed 9 (+3.1% ± 1.7%, +2.5% ± 1.4%: the contractive gain is
+    # small next to the draws' spread; 12 of the 13 seeds 0-9, 12, 16, 18 pass)
+    draws = 10 if ctx.quick else 12
     budgets = (10,) if ctx.quick else (10, 30)
     seeds = [int(s) for s in rng.integers(2**31, size=draws)]
     ctx.text(
@@ -421,8 +434,9 @@ def _pretraining(ctx, rng):
                for e, r in results.items()])
     short = _paired(results[10], "denoising", "RBMs")
     ok = short[0] > 2 * short[1]
-    detail = (f"test accuracy of denoising minus RBM pre-training, {draws} draws pooled: "
-              f"{short[0]:+.1%} ± {short[1]:.1%} after 10 epochs a layer")
+    detail = (f"test accuracy of denoising minus RBM pre-training, mean over {draws} draws ± "
+              f"its standard error over the draws: {short[0]:+.1%} ± {short[1]:.1%} after 10 "
+              "epochs a layer")
     text = ("Stacking (shallow) denoising autoencoders pre-trains a deep classifier better than "
             "stacking RBMs, given the same short pre-training (10 epochs a layer)")
     if not ctx.quick:
@@ -435,5 +449,6 @@ def _pretraining(ctx, rng):
     ctx.claim("Stacked (shallow) contractive autoencoders also work well for pre-training: "
               "better test accuracy than the same network from random initialisation",
               all(m > 2 * se for m, se in gains.values()),
-              "contractive minus random initialisation: " + "; ".join(
+              f"contractive minus random initialisation, mean over {draws} draws ± its "
+              "standard error over the draws: " + "; ".join(
                   f"{m:+.1%} ± {se:.1%} after {e} epochs a layer" for e, (m, se) in gains.items()))

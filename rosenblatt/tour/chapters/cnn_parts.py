@@ -35,7 +35,7 @@ def _grid(ax, values, cmap="Greys", highlight=(), colours=("C3", "C0"), title=""
 
 def _trained_net(ctx):
     X, y = rb.datasets.load_digits()
-    X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    X = X.astype(np.float32).reshape(-1, 1, 8, 8)  # the loader scales the pixels to [0, 1]
     rng = ctx.rng
     X, Xt, y, yt = rb.datasets.train_test_split(X, y, test_size=0.2, rng=rng)
     net = rb.nn.Sequential(rb.nn.Conv2d(1, 8, 3, rng=rng), rb.nn.ReLU(), rb.nn.MaxPool2d(2),
@@ -86,14 +86,15 @@ def receptive_fields(ctx):
               "the bias", abs(by_hand - fmap[r, c]) < 1e-5,
               f"by hand {by_hand:.5f}, conv2d {fmap[r, c]:.5f}")
     probe = Xt[:1].copy()
-    probe[0, 0, 7, 0] += 5.0  # a pixel outside that field
+    # a pixel outside that field, moved to the far end of [0, 1] (by at least 0.5)
+    probe[0, 0, 7, 0] = 1.0 if probe[0, 0, 7, 0] < 0.5 else 0.0
     with rb.no_grad():
         moved = conv(rb.tensor(probe)).data[0, 0]
     ctx.claim("Each hidden neuron sees only its receptive field: changing a pixel outside it "
               "leaves the neuron unchanged, while the neurons whose fields hold the pixel change",
               moved[r, c] == fmap[r, c] and moved[5, 0] != fmap[5, 0],
-              "pixel (7, 0) changed by 5: neuron (2, 3) unchanged, neuron (5, 0) "
-              f"{fmap[5, 0]:.3f} → {moved[5, 0]:.3f}")
+              f"pixel (7, 0) changed from {Xt[0, 0, 7, 0]:.2f} to {probe[0, 0, 7, 0]:.0f}: "
+              f"neuron (2, 3) unchanged, neuron (5, 0) {fmap[5, 0]:.3f} → {moved[5, 0]:.3f}")
     ctx.claim("At stride 1 an n x n input and f x f fields give n − f + 1 hidden neurons per "
               "row and column", fmap.shape == (6, 6), f"feature map {fmap.shape} for n = 8, f = 3")
 
@@ -103,8 +104,9 @@ def receptive_fields(ctx):
 def pooling(ctx):
     ctx.text(
         "A pooling layer condenses each feature map: 2x2 max pooling keeps the largest of each "
-        "2x2 region. The same trained network as in the previous chapter (retrained here, so "
-        "the chapter runs alone)."
+        "2x2 region. A network built and trained the same way as in the previous chapter "
+        "(trained here, so the chapter runs alone: its own split of the digits and its own "
+        "initial weights, so its kernels and the digit drawn differ)."
     )
     net, Xt, acc = _trained_net(ctx)
     with rb.no_grad():

@@ -134,7 +134,7 @@ def augmentation(ctx):
         "training ones, so there augmentation costs a little; on varied handwriting it pays."
     )
     x, y = rb.datasets.load_digits()
-    x = (x / 16.0).astype(np.float32)
+    x = x.astype(np.float32)  # the loader scales the pixels to [0, 1]
     rng = ctx.rng
     x, xt, y, yt = rb.datasets.train_test_split(x, y, test_size=0.5, rng=rng)
     x, y = x[:150], y[:150]

@@ -37,6 +37,34 @@ def _ring_gan(seed, steps):
                          optimizer_d=_adam(2e-3, steps), rng=seed)
 
 
+def _d_alone(gan, X, seed):
+    """Mean D(x) on fresh data and D(G(z)) on fresh samples after training a copy of the GAN's
+    discriminator alone (G fixed) for one epoch on ``X`` against as many of G's samples.
+
+    A discriminator that is confused only because it has not learned yet separates the two
+    after this; one confused because G's samples look like the data does not."""
+    D = gan.discriminator.clone()
+    fake = gan.sample(len(X), rng=seed).astype(np.float32)
+    both = np.concatenate([X, fake])
+    labels = np.concatenate([np.ones(len(X)), np.zeros(len(fake))]).astype(np.float32)
+    rb.fit(D, both, labels, loss="binary_cross_entropy_with_logits",
+           optimizer=_adam(2e-3)(D.parameters()), epochs=1, batch_size=64, metrics=(),
+           progress=False, rng=seed)
+    data, _ = _ring(2000, np.random.default_rng(seed + 1))
+    samples = gan.sample(2000, rng=seed + 2).astype(np.float32)
+    with rb.no_grad():
+        d = [float(np.mean(1.0 / (1.0 + np.exp(-D(rb.tensor(a)).data)))) for a in (data, samples)]
+    return d[0], d[1]
+
+
+def _confused(d_real, d_fake, start_probe, end_probe):
+    """The game's D ends near 0.5 on both (within 0.1), and the game is what confused it: a
+    copy of D trained alone separates the initial G's samples from the data (D(x) − D(G(z))
+    above 0.5) but no longer the final G's (below 0.2)."""
+    return bool(abs(d_real - 0.5) < 0.1 and abs(d_fake - 0.5) < 0.1
+                and start_probe[0] - start_probe[1] > 0.5 and end_probe[0] - end_probe[1] < 0.2)
+
+
 def _digits_nets(seed, noise_dim, n_cond=0):
     r = np.random.default_rng(seed)
     G = rb.nn.Sequential(rb.nn.Dense(noise_dim + n_cond, 128, rng=r), rb.nn.ReLU(),
@@ -70,6 +98,7 @@ def _ring_part(ctx, rng):
         "(leaky ReLU) whose output is a logit; the notes' algorithm with k = 1 and the "
         "non-saturating generator loss, Adam (beta1 = 0.5), batches of 64."
     )
+    start_probe = _d_alone(gan, X, seed)  # can a D trained alone tell the initial G from data?
     stops = [0, 2, 6, epochs]
     gx, gy = np.meshgrid(np.linspace(-3, 3, 90), np.linspace(-3, 3, 90))
     points = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
@@ -104,11 +133,15 @@ def _ring_part(ctx, rng):
     with ctx.figure("Mean D(x) on data and D(G(z)) on counterfeits per epoch: both head for "
                     "0.5, the 'maximally confused' discriminator.", size=(5.5, 3)) as fig:
         _plot_confusion(fig.add_subplot(), h)
+    end_probe = _d_alone(gan, X, seed)
     ctx.claim("Training drives the discriminator towards 'maximally confused': D outputs about "
               "0.5 for both true and counterfeit examples",
-              abs(h["d_real"][-1] - 0.5) < 0.1 and abs(h["d_fake"][-1] - 0.5) < 0.1,
+              _confused(h["d_real"][-1], h["d_fake"][-1], start_probe, end_probe),
               f"last epoch: mean D(x) = {h['d_real'][-1]:.2f}, mean D(G(z)) = "
-              f"{h['d_fake'][-1]:.2f} (first epoch: {h['d_real'][0]:.2f}, {h['d_fake'][0]:.2f})")
+              f"{h['d_fake'][-1]:.2f} (first epoch: {h['d_real'][0]:.2f}, {h['d_fake'][0]:.2f}); "
+              f"a copy of D trained alone for an epoch against G's samples: at the start "
+              f"D(x) = {start_probe[0]:.2f}, D(G(z)) = {start_probe[1]:.2f} (G is easy to tell "
+              f"apart), at the end {end_probe[0]:.2f}, {end_probe[1]:.2f}")
 
 
 def _saturation_part(ctx, rng, X):

@@ -27,10 +27,24 @@ def _boundary_length(model, x):
     return float(np.mean(c[1:, :] != c[:-1, :]) + np.mean(c[:, 1:] != c[:, :-1]))
 
 
+def _smallest_gap_that_generalises(rows, se):
+    """The row (λ, train, test, gap, ...) of the regularized model with the smallest gap among
+    those whose test accuracy is no worse than λ = 0's (``rows[0]``) up to ``se``; None if none.
+
+    The guard is against a gap closed by underfitting: the model whose gap is judged must be
+    the one whose test accuracy held up (seed 8: 65.3% against 65.8%, a gap of 24.2% closed
+    to 4.0%; seed 2: λ = 0.1 closed the gap but lost 5 points of test accuracy).
+    """
+    fit = [r for r in rows[1:] if r[2] >= rows[0][2] - se]
+    return min(fit, key=lambda r: r[3]) if fit else None
+
+
 @chapter("Regularization strength", section="Regularization")
 def run(ctx):
     rng = ctx.rng
-    lams = [0.0, 0.001, 0.01, 0.1]
+    # a finer grid than decades: on many seeds 0.01 already costs test accuracy (seeds 8, 11,
+    # 12: 1-3 points) and 0.001 barely closes the gap; 0.003 does both
+    lams = [0.0, 0.001, 0.003, 0.01, 0.1]
     n_train = 25
     ctx.text(
         "The notes' figure: the same network with 20 hidden neurons, trained on the same "
@@ -59,7 +73,7 @@ def run(ctx):
               rows)
     with ctx.figure("Decision regions of a 2-20-2 network for growing L2 strength λ (the "
                     "notes' \"Regularization strength\" figure). Training points shown.",
-                    size=(11, 3), notes="Regularization strength") as fig:
+                    size=(13, 3), notes="Regularization strength") as fig:
         axes = fig.subplots(1, len(lams))
         for ax, lam, row in zip(axes, lams, rows):
             plot_boundary(ax, softmax_p1(models[lam]), x, y,
@@ -72,16 +86,15 @@ def run(ctx):
     ctx.claim("Higher regularization strength makes the decision regions smoother",
               rough[-1] < 0.7 * rough[0],
               "boundary roughness " + ", ".join(f"{r:.3f}" for r in rough))
-    gap0, best = rows[0][3], min(rows[1:], key=lambda r: r[3])
-    # the guard against a gap closed by underfitting: test accuracy no worse, up to the
-    # binomial standard error of an accuracy on these test points (seed 8: 65.3% against
-    # 65.8%, a gap of 24.2% closed to 4.0%)
+    gap0 = rows[0][3]
     se = accuracy_standard_error(rows[0][2], len(yt))
-    best_test = max(r[2] for r in rows[1:])
+    best = _smallest_gap_that_generalises(rows, se)
     ctx.claim("Regularization counteracts overfitting: a smaller gap between training and "
-              "test accuracy", best[3] < gap0 and best_test >= rows[0][2] - se,
-              f"gap {gap0:.1%} without regularization, {best[3]:.1%} with λ = {best[0]:g}; best "
-              f"test accuracy {best_test:.1%} vs {rows[0][2]:.1%} (standard error {se:.1%})")
+              "test accuracy", best is not None and best[3] < gap0,
+              f"gap {gap0:.1%} without regularization (test accuracy {rows[0][2]:.1%}, "
+              f"standard error {se:.1%}); "
+              + (f"{best[3]:.1%} with λ = {best[0]:g} (test accuracy {best[2]:.1%})"
+                 if best is not None else "every λ > 0 loses test accuracy"))
 
     # -- L1 makes weights sparse ----------------------------------------------------------
     r = np.random.default_rng(seed)
