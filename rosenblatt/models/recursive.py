@@ -267,8 +267,11 @@ class RecursiveNet(Module):
         if y is not None:
             y = self._root_labels(y, len(flats), "RecursiveNet.fit")
         else:  # once, before any step: a data set with nothing to learn from is refused
-            whole = Forest.from_flat(flats)
-            if len(self._scored(whole, self._labels(whole, None, "RecursiveNet.fit"))) == 0:
+            # (a flat tree's labels are f[4], its root last; the first labelled tree ends
+            # the search, with no forest built)
+            root = self.classify == "root"
+            if not any((np.asarray(f[4])[-1:] if root else np.asarray(f[4])).max(initial=-1)
+                       >= 0 for f in flats):
                 raise ValueError(f"RecursiveNet.fit: no labelled node (no tree has one "
                                  f"{'at its root' if self.classify == 'root' else 'anywhere'}) to "
                                  f"train on; give y (one label per tree) or labelled trees")
