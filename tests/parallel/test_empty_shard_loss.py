@@ -3,19 +3,13 @@ an empty shard (whose mean loss is NaN) contributes nothing to the batch's loss 
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
-import pytest
 
 import rosenblatt as rb
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+from .mpi_script import run_mpi_script
 
 
 def test_an_empty_shards_nan_loss_packs_as_nothing():
@@ -51,23 +45,7 @@ JOB = textwrap.dedent("""
 
 
 def test_hand_written_loop_gives_the_batch_loss_with_an_empty_shard(tmp_path):
-    if shutil.which("mpirun") is None:
-        pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")
-    pytest.importorskip("mpi4py")
-    job = tmp_path / "job.py"
-    job.write_text(JOB)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    cmd = ["mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", sys.executable,
-           str(job), str(tmp_path)]
-    try:
-        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
-    except subprocess.TimeoutExpired:
-        pytest.fail("mpirun -n 2: the ranks were still waiting after 120 s (a deadlock)")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_mpi_script(JOB, tmp_path)
     for rank in (0, 1):
         report = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert report["finite"]

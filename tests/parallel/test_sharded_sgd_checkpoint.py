@@ -4,16 +4,9 @@ weights of an uninterrupted run (audit b2 #1: rank 0 counted the buffers of the 
 rank 1's shard as never begun, and a resume wiped their momentum)."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 
-import pytest
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+from .mpi_script import run_mpi_script
 
 JOB = textwrap.dedent("""
     import json, os, sys, numpy as np, rosenblatt as rb
@@ -53,23 +46,7 @@ JOB = textwrap.dedent("""
 
 
 def test_rank_0s_checkpoint_of_sharded_sgd_resumes_like_an_uninterrupted_run(tmp_path):
-    if shutil.which("mpirun") is None:
-        pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")
-    pytest.importorskip("mpi4py")
-    job = tmp_path / "job.py"
-    job.write_text(JOB)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    cmd = ["mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", sys.executable,
-           str(job), str(tmp_path)]
-    try:
-        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
-    except subprocess.TimeoutExpired:
-        pytest.fail("mpirun -n 2: the ranks were still waiting after 120 s (a deadlock)")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_mpi_script(JOB, tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["unstarted"] == [[], []]  # the same on every rank: every buffer began
     assert report["two_vs_one"] < 1e-6  # float32: 2 ranks sum in another order
