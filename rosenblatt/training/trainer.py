@@ -830,9 +830,9 @@ class Trainer:
         if kinds is None:
             return None
         if not (isinstance(kinds, list) and isinstance(saved, list)
-                and len(kinds) == len(saved) and all(isinstance(k, str) for k in kinds)):
+                and len(kinds) == len(saved) and all(isinstance(k, str) and k for k in kinds)):
             raise FormatError(f"fit: {os.fspath(path)}: checkpoint \"callback_kinds\" must be one "
-                              f"name per saved callback state")
+                              f"name (non-empty) per saved callback state")
         live = {}
         for cb in self.callbacks:
             live.setdefault(callback_kind(cb), []).append(cb)
