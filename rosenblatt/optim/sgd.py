@@ -165,7 +165,7 @@ class SGD(Optimizer):
         lo, hi = (0, vec.size) if part is None else part.indices(vec.size)[:2]
         now = [i for i in self._unstarted if vec.params[i].requires_grad]
         if now:
-            self._unstarted = [i for i in self._unstarted if i not in now]
+            self._unstarted = [i for i in self._unstarted if not vec.params[i].requires_grad]
             begun = begun + now
         self._begun = (t, begun)
         fresh = []

@@ -627,8 +627,6 @@ class DataParallel:
             vec.move_to(vec.data.copy(), vec.grad.copy())
         self._node, self.sharded = None, False
 
-    _abandon = abandon
-
     def close(self):
         """Collective: free the node's shared buffers (``rb.fit`` does it for the
         ``DataParallel`` it makes); afterwards every step takes the Allreduce path,

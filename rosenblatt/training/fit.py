@@ -205,6 +205,17 @@ def _check_labels(model, X, y, loss_name, name="y", owner="fit"):
                          f"{classes} classes (labels 0..{classes - 1})")
 
 
+def _check_examples(X, y, owner, name="X", empty=None):
+    """``X`` holds at least one example (else ``empty``, or a message naming ``name``) and
+    ``y``, when given, as many."""
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(empty or f"{owner}: {name} must hold at least one example; got shape "
+                                  f"{X.shape}")
+    if y is not None and (y.ndim == 0 or len(y) != len(X)):
+        raise ValueError(f"{owner}: {name} has {len(X)} examples but y has "
+                         f"{len(y) if y.ndim else 'shape ()'}")
+
+
 def _validation_pair(validation_data, supervised):
     """``(X_val, y_val)`` of fit's ``validation_data``: a pair, or ``X_val`` alone (``y_val``
     None) when the targets are the inputs (``y=None``, autoencoders)."""
@@ -376,12 +387,8 @@ def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     dtype = _param_dtype(model)
     X = _as_data(X, "X", dtype, owner="evaluate")
     y = None if y is None else _as_data(y, "y", dtype, owner="evaluate")
-    if X.ndim == 0 or len(X) == 0:
-        raise ValueError(f"evaluate: X holds no examples (shape {X.shape}); the loss of none is "
-                         f"undefined")
-    if y is not None and (y.ndim == 0 or len(y) != len(X)):
-        raise ValueError(f"evaluate: X has {len(X)} examples but y has "
-                         f"{len(y) if y.ndim else 'shape ()'}")
+    _check_examples(X, y, "evaluate", empty=f"evaluate: X holds no examples (shape {X.shape}); "
+                                            f"the loss of none is undefined")
     _check_labels(model, X, y, loss_name, owner="evaluate")
     plan = _metric_plan(metrics, y, loss_name, "evaluate")
     return evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size)
@@ -698,21 +705,15 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     given = [(name, _as_array(a, name)) for name, a in (("X", X), ("y", y)) if a is not None]
     X = _as_data(given[0][1], "X", dtype, check=not over_mpi)
     y = None if y is None else _as_data(given[1][1], "y", dtype, check=not over_mpi)
-    if X.ndim == 0 or len(X) == 0:
-        raise ValueError(f"fit: X must hold at least one example; got shape {X.shape}")
-    if y is not None and len(y) != len(X):
-        raise ValueError(f"fit: X has {len(X)} examples but y has {len(y)}")
+    _check_examples(X, y, "fit")
     validation, val_plan = None, ()
     if validation_data is not None:
         Xv, yv = _validation_pair(validation_data, y is not None)
         Xv = _as_data(Xv, "validation X", dtype)
         yv = None if yv is None else _as_data(yv, "validation y", dtype)
-        if Xv.ndim == 0 or len(Xv) == 0:
-            raise ValueError(f"fit: validation_data holds no examples (validation X has shape "
-                             f"{Xv.shape}); leave validation_data out, or give some examples")
-        if yv is not None and (yv.ndim == 0 or len(yv) != len(Xv)):
-            raise ValueError(f"fit: validation X has {len(Xv)} examples but y has "
-                             f"{len(yv) if yv.ndim else 'shape ()'}")
+        _check_examples(Xv, yv, "fit", "validation X", empty=(
+            f"fit: validation_data holds no examples (validation X has shape {Xv.shape}); "
+            f"leave validation_data out, or give some examples"))
         validation = (Xv, yv)
     loss_fn, loss_name = _resolve_loss(loss)
     plan = _metric_plan(metrics, y, loss_name)

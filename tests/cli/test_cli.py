@@ -12,6 +12,8 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.cli import main
 
+from .helpers import write_config as _write
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SMALL = """
@@ -42,11 +44,6 @@ L2 = { lam = 1e-4 }
 EarlyStopping = { patience = 50 }
 """
 
-
-def _write(tmp_path, text, name="cfg.toml"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ bounds and for keys the trials cannot vary."""
 
 import json
 import os
-import textwrap
 import warnings
 
 import numpy as np
@@ -12,6 +11,9 @@ import pytest
 
 import rosenblatt as rb
 from rosenblatt.cli import main
+
+from .helpers import refused as _refused
+from .helpers import write_config as _write
 
 SMALL = """
 seed = 3
@@ -45,22 +47,6 @@ n_trials = 1
 """
 
 
-def _write(folder, text, name="cfg.toml"):
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
-
-def _refused(argv, capsys, *expected):
-    """main(argv) exits 2 with one line on stderr holding each expected text."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("rosenblatt "), err
-    assert "Traceback" not in err
-    for text in expected:
-        assert text in err, err
-    return err
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ import rosenblatt as rb
 from rosenblatt.cli import main
 from rosenblatt.cli.train import EXIT_DIVERGED
 
+from .helpers import refused as _refused
+from .helpers import write_config as _write
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CONFIG = """
@@ -45,11 +48,6 @@ lr = 0.02
 """
 
 
-def _write(folder, text, name="cfg.toml"):
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
 
 @pytest.fixture
 def no_training(monkeypatch):
@@ -59,17 +57,6 @@ def no_training(monkeypatch):
 
     monkeypatch.setattr(rb, "fit", fit)
 
-
-def _refused(argv, capsys, *expected):
-    """main(argv) exits 2 with exactly one line on stderr holding each expected text."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("rosenblatt "), err
-    assert "Traceback" not in err
-    for text in expected:
-        assert text in err, err
-    return err
 
 
 # -- rosenblatt train: user errors, all before training -------------------------------
