@@ -7,11 +7,12 @@ installed, not ``ROSENBLATT_NO_NUMBA=1``), never at ``import rosenblatt``.
 :func:`pole_episodes` runs whole trials of many carts, each controlled by
 one feed-forward NEAT record (see :mod:`rosenblatt.evolution._numba_kernels`),
 one cart after the other, its time loop innermost: observation, network,
-force, two fourth-order Runge-Kutta steps, failure test. It performs the
-floating-point operations of :func:`rosenblatt.evolution.envs.pole.rk4` in the
-same order (no fast-math, no contraction), so states agree with the NumPy
-simulation to the last bits that ``sin``/``cos`` (libm here, NumPy's own
-there) and the network's sums (as in ``neat_forward``) leave.
+force, two fourth-order Runge-Kutta steps (or eight Euler steps), failure
+test. It performs the floating-point operations of
+:func:`rosenblatt.evolution.envs.pole.rk4` (and ``euler``) in the same order
+(no fast-math, no contraction), so states agree with the NumPy simulation to
+the last bits that ``sin``/``cos`` (libm here, NumPy's own there) and the
+network's sums (as in ``neat_forward``) leave.
 
 :func:`recurrent_pole_episodes` is the same loop for fully recurrent networks
 of fixed architecture (what CoSyNE evolves for the tasks without velocities,
@@ -90,6 +91,14 @@ def _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, dt, k1, k2, k3, k
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
+def _euler(s, force, n_poles, g, mass_cart, mup, masses, halves, dt, k1):
+    """One Euler step ``s + dt * ds/dt`` in place, as :func:`pole.euler`."""
+    _derivs(s, force, n_poles, g, mass_cart, mup, masses, halves, k1)
+    for j in range(6):
+        s[j] = s[j] + dt * k1[j]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _observe(s, n_poles, velocities, V):
     """The scaled observation of state ``s`` into ``V[:k]`` (:meth:`CartPole.observe`)."""
     if velocities:
@@ -108,10 +117,11 @@ def _observe(s, n_poles, velocities, V):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _advance(s, a, t, p, n_poles, failure_angle, gruau, physics, masses, halves, jiggle, trace,
-             k1, k2, k3, k4, tmp):
-    """Decision ``t`` of cart ``p`` with action ``a``: force, two RK4 steps, Gruau's jiggle
-    term, the trace; returns whether the cart failed."""
+def _advance(s, a, t, p, n_poles, failure_angle, gruau, physics, masses, halves, euler,
+             jiggle, trace, k1, k2, k3, k4, tmp):
+    """Decision ``t`` of cart ``p`` with action ``a``: force, two RK4 steps (``euler``: eight
+    Euler steps of a quarter of ``tau``, ``pole.EULER_SUBSTEPS``), Gruau's jiggle term, the
+    trace; returns whether the cart failed."""
     g, mass_cart, force_mag, tau, mup, track = (physics[0], physics[1], physics[2],
                                                  physics[3], physics[4], physics[5])
     force = (a - 0.5) * 2.0 * force_mag
@@ -119,8 +129,13 @@ def _advance(s, a, t, p, n_poles, failure_angle, gruau, physics, masses, halves,
         force = force_mag
     elif force < -force_mag:
         force = -force_mag
-    _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, tau, k1, k2, k3, k4, tmp)
-    _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, tau, k1, k2, k3, k4, tmp)
+    if euler:
+        dt = tau / 4.0
+        for _ in range(8):
+            _euler(s, force, n_poles, g, mass_cart, mup, masses, halves, dt, k1)
+    else:
+        _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, tau, k1, k2, k3, k4, tmp)
+        _rk4(s, force, n_poles, g, mass_cart, mup, masses, halves, tau, k1, k2, k3, k4, tmp)
     if gruau:
         jiggle[t % 100] = abs(s[0]) + abs(s[1]) + abs(s[2]) + abs(s[3])
     if t < trace.shape[0]:
@@ -152,15 +167,16 @@ def _finish(p, result, max_steps, gruau, jiggle, steps, f2, trace):
 
 @_jit
 def pole_episodes(records, offsets, starts, n_poles, velocities, max_steps, failure_angle,
-                  gruau, physics, masses, halves, steps, f2, trace):
+                  gruau, physics, masses, halves, euler, steps, f2, trace):
     """Trials of ``P`` carts, cart ``p`` controlled by record ``p`` of ``records``.
 
     ``starts`` (P, 6) start states; ``physics`` = (gravity, cart mass, force
     magnitude, tau, hinge friction, track half-width); ``masses``/``halves`` per
-    pole. Writes ``steps[p]`` (decisions before failure, ``max_steps`` when it
-    never failed) and, with ``gruau``, ``f2[p]`` (Gruau's damping term). The
-    states after each of the first ``trace.shape[0]`` decisions go to
-    ``trace[t, p]`` (NaN once the cart failed).
+    pole; ``euler`` integrates by Euler's method instead of RK4. Writes
+    ``steps[p]`` (decisions before failure, ``max_steps`` when it never failed)
+    and, with ``gruau``, ``f2[p]`` (Gruau's damping term). The states after each
+    of the first ``trace.shape[0]`` decisions go to ``trace[t, p]`` (NaN once the
+    cart failed).
     """
     P = starts.shape[0]
     n_in = int(records[0])
@@ -200,7 +216,7 @@ def pole_episodes(records, offsets, starts, n_poles, velocities, max_steps, fail
                 V[u] = _activate(int(rec[c_at + u]), acc)
             a = V[n_in + 1] if n_out > 0 else 0.0
             if _advance(s, a, t, p, n_poles, failure_angle, gruau, physics, masses, halves,
-                        jiggle, trace, k1, k2, k3, k4, tmp):
+                        euler, jiggle, trace, k1, k2, k3, k4, tmp):
                 result = t
                 break
         _finish(p, result, max_steps, gruau, jiggle, steps, f2, trace)
@@ -208,7 +224,8 @@ def pole_episodes(records, offsets, starts, n_poles, velocities, max_steps, fail
 
 @_jit
 def recurrent_pole_episodes(W_x, W_h, b, relu, starts, n_poles, velocities, max_steps,
-                            failure_angle, gruau, physics, masses, halves, steps, f2, trace):
+                            failure_angle, gruau, physics, masses, halves, euler, steps, f2,
+                            trace):
     """Trials of ``P`` carts, cart ``p`` controlled by fully recurrent network ``p``.
 
     Network ``p`` has input weights ``W_x[p]`` (k, N), recurrent weights
@@ -254,7 +271,7 @@ def recurrent_pole_episodes(W_x, W_h, b, relu, starts, n_poles, velocities, max_
                 h[j] = hn[j]
             a = h[0] if relu else 0.5 * (h[0] + 1.0)
             if _advance(s, a, t, p, n_poles, failure_angle, gruau, physics, masses, halves,
-                        jiggle, trace, k1, k2, k3, k4, tmp):
+                        euler, jiggle, trace, k1, k2, k3, k4, tmp):
                 result = t
                 break
         _finish(p, result, max_steps, gruau, jiggle, steps, f2, trace)

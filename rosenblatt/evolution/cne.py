@@ -640,9 +640,10 @@ class CNE:
         repeats : int, default 1
             Average fitness over this many evaluations (noisy tasks).
         on_error : {"raise", "stop", "worst"}
-            What a fitness that raises or returns NaN does: raise a FitnessError
-            naming the individual, end the run cleanly (``result.error``), or
-            score worst.
+            What a fitness that raises or returns NaN or an infinity (``-inf``
+            too: to mark a failed evaluation, raise) does: raise a
+            FitnessError naming the individual, end the run cleanly
+            (``result.error``), or score it worst (``-inf``) and go on.
 
         Returns
         -------

@@ -77,6 +77,10 @@ class Genome:
         Whether the phenotype is evaluated as a recurrent network (cycles
         allowed) rather than feed-forward in topological order.
     fitness : float or None
+        None: never evaluated; ``-inf``: evaluated and failed (NEAT's mark of
+        a fitness that raised, ``on_error="worst"``). JSON keeps both (``-inf``
+        as the string ``"-inf"``; JSON has no infinities); NaN and ``+inf``,
+        which NEAT never assigns, are written as None.
     bias : float, default 1.0
         The bias node's constant activation. NEAT C++'s pole-balancing
         experiment feeds 0.5 (:meth:`NEATConfig.double_pole
@@ -339,8 +343,7 @@ class Genome:
             "format": FORMAT, "version": VERSION, "id": int(self.id), **bias,
             "n_inputs": int(self.n_inputs), "n_outputs": int(self.n_outputs),
             "recurrent": bool(self.recurrent),
-            "fitness": None if self.fitness is None or not math.isfinite(self.fitness)
-            else float(self.fitness),
+            "fitness": _fitness_to_json(self.fitness),
             "nodes": [{"id": int(n.id), "kind": n.kind, "activation": n.activation}
                       for n in self.nodes],
             "connections": [{"innovation": int(c.innovation), "src": int(c.src),
@@ -371,10 +374,8 @@ class Genome:
                                     _number(c, "weight", where, "connection"),
                                     _boolean(c, "enabled", where, "connection"))
                      for c in _records(d, "connections", where)]
-            fitness = d.get("fitness")
             genome = cls(_integer(d, "id", where), n_in, n_out, nodes, conns,
-                         _boolean(d, "recurrent", where),
-                         None if fitness is None else _number(d, "fitness", where),
+                         _boolean(d, "recurrent", where), _fitness_from_json(d, where),
                          _number(d, "bias", where) if "bias" in d else 1.0)
         except KeyError as e:
             raise GenomeFormatError(f"{where}: malformed genome (missing key {e})") from None
@@ -448,7 +449,30 @@ def _number(d, key, where, owner=""):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise GenomeFormatError(f"{where}: malformed genome ({name} must be a number; got "
                                 f"{_short(value)})")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer past the float range
+        raise GenomeFormatError(f"{where}: malformed genome ({name} must be a finite number; "
+                                f"got an integer too large for a float)") from None
+
+
+_FAILED = "-inf"  # a failed evaluation's fitness in JSON, which has no infinities
+
+
+def _fitness_to_json(fitness):
+    """None (never evaluated), ``"-inf"`` (evaluated and failed) or the finite fitness."""
+    if fitness is None or math.isnan(fitness) or fitness == math.inf:
+        return None
+    return _FAILED if fitness == -math.inf else float(fitness)
+
+
+def _fitness_from_json(d, where):
+    fitness = d.get("fitness")
+    if fitness is None:
+        return None
+    if fitness == _FAILED:
+        return -math.inf
+    return _number(d, "fitness", where)
 
 
 def _boolean(d, key, where, owner=""):

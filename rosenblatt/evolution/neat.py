@@ -1017,8 +1017,10 @@ class NEAT:
         ----------
         fitness : array (P,) or (P, k)
             One fitness per genome of :attr:`population`, in its order (higher
-            is better; ``(P, k)``: one per fitness function, for
-            ``selection="cascading"``). ``-inf`` marks a failed evaluation
+            is better): ``(P,)`` (or a ``(P, 1)`` column) for
+            ``selection="fitness"``; ``(P, k)``, one column per fitness
+            function, for ``selection="cascading"`` (``(P,)`` is read as one
+            function, as CNE reads it). ``-inf`` marks a failed evaluation
             (the worst); NaN and ``+inf`` are refused.
 
         Returns
@@ -1030,12 +1032,13 @@ class NEAT:
         Raises
         ------
         ValueError
-            ``fitness`` of another shape, not numbers, or holding NaN or ``+inf``.
+            ``fitness`` of another shape (several columns for
+            ``selection="fitness"``), not numbers, or holding NaN or ``+inf``.
         """
         c = self.config
         fitness = self._checked(fitness)
         keep = []
-        if fitness.ndim == 2:  # cascading elitism: one selection event per fitness function
+        if self.selection == "cascading":  # one selection event per fitness function
             P, k = fitness.shape
             survivors = max(1, int(math.ceil(c.survival_threshold * P)))
             keep = [self.population[i] for i in dict.fromkeys(
@@ -1087,6 +1090,16 @@ class NEAT:
         if f.ndim not in (1, 2) or f.shape[0] != P:
             raise ValueError(f"NEAT.tell: expected one fitness per genome ({P}), shape ({P},) "
                              f"or ({P}, k); got shape {f.shape}")
+        # the selection decides how the columns are read, not the array's shape: a (P, 1)
+        # column of one fitness must not be scored by cascade ranks
+        if self.selection == "fitness":
+            if f.ndim == 2 and f.shape[1] != 1:
+                raise ValueError(f"NEAT.tell: selection='fitness' takes one fitness per "
+                                 f"genome, shape ({P},); got shape {f.shape}; several fitness "
+                                 f"functions need NEAT(..., selection='cascading')")
+            f = f.reshape(P)
+        elif f.ndim == 1:  # one fitness function, as cascading.check_objectives reads it
+            f = f[:, None]
         bad = np.isnan(f) | (f == np.inf)
         if bad.any():
             i = int(np.flatnonzero(bad.reshape(P, -1).any(axis=1))[0])
@@ -1128,9 +1141,12 @@ class NEAT:
         repeats : int
             Average a noisy fitness over this many evaluations.
         on_error : {"raise", "stop", "worst"}
-            A fitness that raises or returns NaN: raise a FitnessError naming the
-            genome id, end the run cleanly (the result's ``error`` says why), or
-            score it worst and go on.
+            A fitness that raises or returns NaN or an infinity (``-inf``
+            too: to mark a failed evaluation here, raise): raise a
+            FitnessError naming the genome id, end the run cleanly (the
+            result's ``error`` says why), or score it worst (``-inf``) and go
+            on. (:meth:`tell` takes ``-inf`` as a failed evaluation from a loop
+            written by hand.)
         chunk_size : int, default 32
             Genomes per task (at most) with ``vectorized=True`` and an
             executor: the population is dealt to ``ceil(P / chunk_size)``

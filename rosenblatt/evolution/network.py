@@ -592,9 +592,9 @@ class Network:
         X = np.asarray(X)
         if X.dtype.kind != "f":
             X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"Network: inputs must have shape (n, {self.n_inputs}); got "
-                             f"{X.shape}")
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"Network: inputs must have shape (n, {self.n_inputs}) (genome "
+                             f"{self.genome.id}); got {X.shape}")
         return self._pop(X)[0]
 
     def compiled_records(self):
@@ -613,4 +613,7 @@ class Network:
         obs = np.asarray(obs)
         if obs.dtype.kind != "f":
             obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape not in ((self.n_inputs,), (1, self.n_inputs)):
+            raise ValueError(f"Network.step: inputs must have shape ({self.n_inputs},) or (1, "
+                             f"{self.n_inputs}) (genome {self.genome.id}); got {obs.shape}")
         return self._pop.step(obs.reshape(1, -1))

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..checks import boolean, positive_int
 from ..nn.module import Sequential
+from ..nn.recurrent import SequenceOutputs
 from ..nn.rnn import RNN
 from .cne import parameter_layout, population_forward
 
@@ -57,7 +58,11 @@ class RecurrentPopulationModel:
         ``RNN(k, H)`` (one layer, no batch norm, zero initial state) followed by
         Dense and parameter-free layers; or, with ``outputs``, a lone RNN
         (``RNN`` or ``Sequential(RNN)``) whose first ``outputs`` units are the
-        outputs (a fully recurrent network, see the module docstring).
+        outputs (a fully recurrent network, see the module docstring). A
+        :class:`~rosenblatt.nn.SequenceOutputs` right after the RNN (which
+        ``rb.nn`` needs to run the model on sequences) is skipped: stepped one
+        time step at a time, the RNN's output already is the step's ``(P, H)``,
+        with ``last=True`` or not.
     thetas : array (P, model.num_parameters())
     outputs : int, optional
         Read the first ``outputs`` hidden units as the outputs (fully recurrent
@@ -92,6 +97,9 @@ class RecurrentPopulationModel:
             raise TypeError(f"RecurrentPopulationModel: model must be a Sequential starting with "
                             f"an RNN layer; got {type(model).__name__}")
         rnn = layers[0]
+        tail = layers[1:]
+        while tail and isinstance(tail[0], SequenceOutputs):
+            tail = tail[1:]
         if rnn.num_layers != 1 or rnn.batch_norm or rnn.learn_initial_state:
             raise ValueError("RecurrentPopulationModel: the RNN must have one layer, no batch "
                              "norm and no learned initial state")
@@ -102,7 +110,7 @@ class RecurrentPopulationModel:
                              f"got {self.thetas.shape}")
         if outputs is not None:
             outputs = positive_int("RecurrentPopulationModel", "outputs", outputs)
-            if len(layers) != 1 or outputs > rnn.hidden_size:
+            if tail or outputs > rnn.hidden_size:
                 raise ValueError(f"RecurrentPopulationModel: outputs= reads the units of a lone "
                                  f"RNN (at most its {rnn.hidden_size} units); got {outputs} "
                                  f"units of a model of {len(layers)} layers")
@@ -111,7 +119,7 @@ class RecurrentPopulationModel:
         self.model = model
         self.size = self.thetas.shape[0]
         self._rnn = rnn
-        self._tail = Sequential(*layers[1:])
+        self._tail = Sequential(*tail)
         self._tail_start = layout[id(rnn.b[0])][0].stop
         self.reset()
 

@@ -29,11 +29,20 @@ class GymTask:
     kwargs : dict
         Passed to ``gymnasium.make``.
 
+    Raises
+    ------
+    ImportError
+        Without gymnasium.
+    ValueError
+        An action space other than ``Discrete`` or ``Box`` (``MultiDiscrete``,
+        ``MultiBinary``, ``Dict``, ...).
+
     Notes
     -----
-    Discrete action spaces take the argmax of the network's outputs (or, with
-    one output, ``output > 0.5`` for two actions); Box spaces take the outputs
-    clipped to the bounds. Network inputs are the flattened observation.
+    Discrete action spaces take ``start`` plus the argmax of the network's
+    outputs (or, with one output, ``start + (output > 0.5)`` for two
+    actions); Box spaces take the outputs clipped to the bounds. Network
+    inputs are the flattened observation.
     """
 
     def __init__(self, env_id, episodes=1, max_steps=None, seed=0, **kwargs):
@@ -51,15 +60,22 @@ class GymTask:
         space = self.env.observation_space
         self.n_inputs = int(np.prod(space.shape))
         act = self.env.action_space
-        self.discrete = hasattr(act, "n")
+        spaces = gymnasium.spaces
+        if not isinstance(act, (spaces.Discrete, spaces.Box)):
+            raise ValueError(f"GymTask: {env_id!r} has a {type(act).__name__} action space; "
+                             f"supported: Discrete, Box (wrap the environment to map one of "
+                             f"those onto it)")
+        self.discrete = isinstance(act, spaces.Discrete)
         self.n_outputs = int(act.n) if self.discrete else int(np.prod(act.shape))
+        # Discrete(n, start) holds the actions start, ..., start + n - 1
+        self.start = int(getattr(act, "start", 0)) if self.discrete else 0
 
     def action(self, out):
         out = np.asarray(out, dtype=np.float64).ravel()
         if self.discrete:
             if out.size == 1 and self.n_outputs == 2:
-                return int(out[0] > 0.5)
-            return int(np.argmax(out))
+                return self.start + int(out[0] > 0.5)
+            return self.start + int(np.argmax(out))
         space = self.env.action_space
         return np.clip(out, space.low, space.high).reshape(space.shape)
 

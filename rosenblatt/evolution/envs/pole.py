@@ -4,10 +4,12 @@ Wieland's (1991) equations of a cart carrying ``N`` hinged poles, with the
 constants Stanley & Miikkulainen (2002) and Gomez et al. (2008) use: cart
 1 kg on a 4.8 m track, poles of half-lengths 0.5 m and 0.05 m, masses 0.1 kg
 and 0.01 kg, hinge friction 2e-6, force at most 10 N, a fourth-order
-Runge-Kutta step of 0.01 s taken twice per network decision (0.02 s). A
-trial fails when the cart leaves the track (``|x| > 2.4``) or a pole passes
-``failure_angle`` (36 degrees for two poles). Success is balancing for
-100,000 decisions (about 33 simulated minutes).
+Runge-Kutta step of 0.01 s taken twice per network decision (0.02 s), or
+(``integrator="euler"``) the Euler step of Stanley's code, eight steps of
+0.0025 s per decision. A trial fails when the cart leaves the track
+(``|x| > 2.4``) or a pole passes ``failure_angle`` (36 degrees for two
+poles). Success is balancing for 100,000 decisions (about 33 simulated
+minutes).
 
 Notes
 -----
@@ -28,6 +30,16 @@ For pole ``i`` with half-length ``l_i``, mass ``m_i`` and hinge friction
         + \\frac{\\mu_p \\dot\\theta_i}{m_i l_i}\\Big)
 
 with ``g = -9.8`` (the sign convention of the papers' code).
+
+The state ``s = (x, x', th1, th1', th2, th2')`` advances by RK4,
+
+.. math::
+
+    s \\leftarrow s + \\tfrac{\\tau}{6}(k_1 + 2k_2 + 2k_3 + k_4)
+
+twice per decision with ``tau = 0.01``, or by Euler's method,
+``s <- s + tau' ds/dt(s)``, eight times per decision with ``tau' = tau / 4``
+(the ``RK4=false`` branch of Stanley's ``CartPole::performAction``).
 """
 
 import math
@@ -46,6 +58,7 @@ MUP = 0.000002
 TRACK = 2.4
 HALF_LENGTHS = (0.5, 0.05)
 MASSES = (0.1, 0.01)
+EULER_SUBSTEPS = 4  # Euler steps per RK4 step (of TAU / 4 s each), as Stanley's EULER_TAU
 SCALAR_BELOW = 3  # carts simulated on Python floats when fewer remain
 START_ANGLE = 0.07  # 4 degrees, the first pole's start in Stanley's and Gomez's code
 
@@ -129,6 +142,22 @@ def rk4(s, force, n_poles, dt=TAU, half_lengths=HALF_LENGTHS, masses=MASSES):
     return s + (dt / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
+def euler(s, force, n_poles, dt=TAU, half_lengths=HALF_LENGTHS, masses=MASSES):
+    """One Euler step ``s + dt * ds/dt`` of the cart-pole states ``s`` (6, P).
+
+    The arguments are :func:`rk4`'s; with a handful of carts left the
+    arithmetic runs on Python floats per cart, as there.
+    """
+    if s.shape[1] <= SCALAR_BELOW:
+        out = np.empty_like(s)
+        for j in range(s.shape[1]):
+            col = s[:, j].tolist()
+            d = _derivs_one(col, float(force[j]), n_poles, half_lengths, masses)
+            out[:, j] = [a + dt * b for a, b in zip(col, d)]
+        return out
+    return s + dt * _derivs(s, force, n_poles, half_lengths, masses)
+
+
 def _pair(name, value):
     """Two positive floats (long pole, short pole), checked."""
     try:
@@ -196,6 +225,10 @@ class CartPole:
     masses : (float, float), optional
         Pole masses in kg; default proportional to the lengths, 0.2 kg per
         metre of half-length (0.1 and 0.01 kg for the default poles).
+    integrator : {"rk4", "euler"}, default "rk4"
+        Two fourth-order Runge-Kutta steps of 0.01 s per decision, or eight
+        Euler steps of 0.0025 s (Stanley's code offers both; see the module
+        docstring). Either runs in the compiled path too.
 
     Notes
     -----
@@ -216,7 +249,7 @@ class CartPole:
     """
 
     def __init__(self, poles=2, velocities=True, max_steps=100_000, failure_angle=None,
-                 fitness="steps", half_lengths=HALF_LENGTHS, masses=None):
+                 fitness="steps", half_lengths=HALF_LENGTHS, masses=None, integrator="rk4"):
         self.poles = one_of("CartPole", "poles", poles, (1, 2))
         self.velocities = boolean("CartPole", "velocities", velocities)
         self.max_steps = positive_int("CartPole", "max_steps", max_steps)
@@ -230,6 +263,7 @@ class CartPole:
             masses = MASSES if self.half_lengths == HALF_LENGTHS else tuple(
                 MASSES[0] * h / HALF_LENGTHS[0] for h in self.half_lengths)
         self.masses = _pair("masses", masses)
+        self.integrator = one_of("CartPole", "integrator", integrator, ("rk4", "euler"))
         k = 2 + 2 * self.poles if self.velocities else 1 + self.poles
         self.n_inputs, self.n_outputs = k, 1
 
@@ -333,6 +367,7 @@ class CartPole:
         gruau = self.fitness_kind == "gruau"
         jiggle = np.zeros((100, P)) if gruau else None
         poles = (self.half_lengths, self.masses)
+        euler_dt = TAU / EULER_SUBSTEPS if self.integrator == "euler" else None
         f2 = np.zeros(P)
         for t in range(T):
             action = np.asarray(step_fn(self.observe(s)), dtype=np.float64)
@@ -344,7 +379,11 @@ class CartPole:
                                  f"controllers still balancing, told through keep(mask)); "
                                  f"got {action.shape}")
             force = np.clip((action[:, 0] - 0.5) * 2.0 * FORCE_MAG, -FORCE_MAG, FORCE_MAG)
-            s = rk4(rk4(s, force, self.poles, TAU, *poles), force, self.poles, TAU, *poles)
+            if euler_dt is None:
+                s = rk4(rk4(s, force, self.poles, TAU, *poles), force, self.poles, TAU, *poles)
+            else:
+                for _ in range(2 * EULER_SUBSTEPS):
+                    s = euler(s, force, self.poles, euler_dt, *poles)
             if gruau:
                 jiggle[t % 100] = np.abs(s[0]) + np.abs(s[1]) + np.abs(s[2]) + np.abs(s[3])
             bad = self.failed(s)
@@ -441,7 +480,7 @@ class CartPole:
         if trace is None:
             trace = np.zeros((0, P, 6))
         common = (np.ascontiguousarray(s.T), self.poles, self.velocities, T, self.failure_angle,
-                  gruau, physics, masses, halves, steps, f2, trace)
+                  gruau, physics, masses, halves, self.integrator == "euler", steps, f2, trace)
         if records is not None:
             pole_episodes(*records, *common)
         else:
@@ -463,7 +502,7 @@ class CartPole:
         """
         starts = generalization_starts()
         env = CartPole(self.poles, self.velocities, steps, self.failure_angle, "steps",
-                       self.half_lengths, self.masses)
+                       self.half_lengths, self.masses, self.integrator)
         if not hasattr(policy, "take") and hasattr(policy, "step"):
             # a single phenotype's step reads one observation (its recurrent state is one
             # network's), so the 625 trials cannot share a batch: one after another

@@ -55,10 +55,21 @@ class XOR:
         return np.all((o > 0.5) == (self.y > 0.5), axis=(-2, -1))
 
     def __call__(self, network):
-        """Fitness of one network (a callable ``(4, 2) -> (4, 1)``) or genome (its phenotype)."""
+        """Fitness of one network or genome (its phenotype).
+
+        ``network`` is a callable ``(4, 2) -> (4, 1)``, or ``-> (1, 4, 1)``
+        for a population of one (HyperNEAT's ``SubstrateNetwork`` of size 1,
+        a CNE ``PopulationModel`` of one individual); a larger population is
+        scored by :meth:`evaluate`.
+        """
         if not callable(network) and hasattr(network, "network"):
             network = network.network()
-        return float(self.fitness(network(self.X)))
+        out = np.asarray(network(self.X))
+        f = np.ravel(self.fitness(out))
+        if f.size != 1:
+            raise ValueError(f"XOR: a network's outputs must have shape (4, 1) or (1, 4, 1); "
+                             f"got {out.shape}; score a population with XOR().evaluate")
+        return float(f[0])
 
     def evaluate(self, population_network):
         """Fitness of a population network ``(4, 2) -> (P, 4, 1)``, as an array ``(P,)``."""
