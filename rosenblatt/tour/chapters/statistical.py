@@ -72,11 +72,15 @@ def run(ctx):
         "starts (uniform in [−2, 1]); each method trains the one-weight model through `rb.fit` "
         "with the annealer as the optimizer (the best weights seen are restored at the end)."
     )
-    starts = 6 if ctx.quick else 20
+    # 20 starts in quick mode: over 100 starts (200 steps) Cauchy found the global minimum
+    # from 82%, Boltzmann from 76%, Cauchy + backprop from 56%; with 6 starts the claims
+    # below hung on which starts were drawn
+    starts = 20 if ctx.quick else 40
     steps = 200 if ctx.quick else 400
+    seeds = [int(s) for s in ctx.rng.integers(2**31, size=starts)]
     x = np.zeros((1, 1))
-    finals, traces = {m: [] for m in METHODS}, {}
-    for seed in range(starts):
+    finals, traces, jumps = {m: [] for m in METHODS}, {}, {}
+    for seed in seeds:
         w0 = float(np.random.default_rng(seed).uniform(-2, 1))
         for name in METHODS:
             model = _Landscape(w0)
@@ -84,11 +88,14 @@ def run(ctx):
             rb.fit(model, x, None, loss=_mean_output, optimizer=opt, epochs=steps, batch_size=1,
                    metrics=(), progress=False)
             finals[name].append(float(model.w.data[0]))
-            if seed == 1 and hasattr(opt, "trace"):
-                traces[name] = opt.trace
-    found = {m: float(np.mean(np.abs(np.array(v) - GLOBAL) < 0.3)) for m, v in finals.items()}
+            if hasattr(opt, "trace"):
+                traces.setdefault(name, opt.trace)  # the first start's, for the figure
+                jumps.setdefault(name, []).append(np.abs(np.diff(opt.trace["loss"])))
+    finals = {m: np.array(v) for m, v in finals.items()}
+    found = {m: float(np.mean(np.abs(v - GLOBAL) < 0.3)) for m, v in finals.items()}
     best = _global_min()
-    gap = {m: float(np.mean([_cost(w) - best for w in v])) for m, v in finals.items()}
+    excess = {m: _cost(v) - best for m, v in finals.items()}  # J(w) - J(w*), per start
+    gap = {m: float(v.mean()) for m, v in excess.items()}
     ctx.table(["method", f"share of the {starts} starts ending in the global minimum",
                "mean J(w) − J(w*) at the end"],
               [[m, found[m], gap[m]] for m in METHODS])
@@ -108,22 +115,31 @@ def run(ctx):
               found["gradient descent"] == 0.0,
               f"{found['gradient descent']:.0%} of the starts reach the global minimum")
     ctx.claim("Statistical training leaves local minima and finds the global one",
-              found["Cauchy"] >= 0.6 and found["Boltzmann"] >= 0.3,
+              found["Cauchy"] >= 0.5 and found["Boltzmann"] >= 0.4,
               f"global minimum found from {found['Boltzmann']:.0%} (Boltzmann), "
               f"{found['Cauchy']:.0%} (Cauchy) of the starts")
+    # paired by start: Cauchy's fast cooling settles at the bottom of the well it finds, where
+    # Boltzmann's, still hot, leaves it wandering near it (over 100 starts Cauchy ended lower
+    # from 80%; the shares of starts that found the global well, 82% against 76%, were too
+    # close to compare on 20)
+    lower = float(np.mean(excess["Cauchy"] < excess["Boltzmann"]))
     ctx.claim("Cauchy training, with its fat tails and fast cooling, does better than Boltzmann "
-              "training in the same number of steps", found["Cauchy"] > found["Boltzmann"],
-              f"{found['Cauchy']:.0%} against {found['Boltzmann']:.0%}")
+              "training in the same number of steps: from most starts it ends lower",
+              lower > 0.5,
+              f"lower from {lower:.0%} of the {starts} starts; median J(w) − J(w*) "
+              f"{np.median(excess['Cauchy']):.1e} (Cauchy) against "
+              f"{np.median(excess['Boltzmann']):.1e} (Boltzmann)")
+    left = float(np.mean(excess["Cauchy + backprop"] < excess["gradient descent"] - 0.05))
     ctx.claim("Cauchy training mixed with backprop (η = 0.5) also leaves the local minima "
               "that trap backprop alone",
-              found["Cauchy + backprop"] >= 0.5 and gap["Cauchy + backprop"]
-              < gap["gradient descent"] / 2,
-              f"global minimum from {found['Cauchy + backprop']:.0%} of the starts; mean "
-              f"excess cost {gap['Cauchy + backprop']:.3f} against {gap['gradient descent']:.3f} "
-              f"for gradient descent")
+              left >= 0.5 and gap["Cauchy + backprop"] < gap["gradient descent"],
+              f"from {left:.0%} of the starts it ends in a deeper well than gradient descent "
+              f"from the same start (the global minimum from {found['Cauchy + backprop']:.0%}); "
+              f"mean excess cost {gap['Cauchy + backprop']:.3f} against "
+              f"{gap['gradient descent']:.3f} for gradient descent")
 
     with ctx.figure("Temperature (left, log scale) and the fraction of moves accepted (right, "
-                    "moving average over 25 steps) for one start: Boltzmann cools slowly, "
+                    "moving average over 25 steps) for the first start: Boltzmann cools slowly, "
                     "Cauchy fast. The fraction accepted does not fall with T: the moves "
                     "shrink with T, and small moves near a minimum are often kept; what falls "
                     "is the size of the changes (the claim below).",
@@ -139,16 +155,21 @@ def run(ctx):
         b.set_xlabel("step t")
         b.set_ylabel("accepted")
         a.legend(fontsize=7)
-    jumps = {n: np.abs(np.diff(tr["loss"])) for n, tr in traces.items()}
+    # averaged over the starts: Boltzmann, still hot after 200 steps (T at 13% of T0), shrank
+    # its changes by 1.26-1.82x over tour seeds 0-29 (one start's run alone did not always
+    # shrink them); Cauchy by 15-39x, Cauchy + backprop by 16-50x
+    jumps = {n: np.mean(j, axis=0) for n, j in jumps.items()}
     early = {n: float(j[:30].mean()) for n, j in jumps.items()}
     late = {n: float(j[-50:].mean()) for n, j in jumps.items()}
     ctx.claim("The randomness decreases as the temperature falls, so that a solution is "
               "settled upon: the objective's step-to-step changes shrink (by more than 10x "
-              "under Cauchy's fast cooling)",
-              all(late[n] < early[n] / 1.5 for n in traces)
+              "under Cauchy's fast cooling; Boltzmann's slow cooling shrinks them far less in "
+              "the same steps)",
+              all(late[n] < early[n] for n in jumps)
               and late["Cauchy"] < early["Cauchy"] / 10,
-              "; ".join(f"{n}: mean |ΔJ| {early[n]:.2e} over the first 30 steps, "
-                        f"{late[n]:.2e} over the last 50" for n in traces))
+              f"mean |ΔJ| over the {starts} starts, "
+              + "; ".join(f"{n}: {early[n]:.2e} over the first 30 steps, "
+                          f"{late[n]:.2e} over the last 50" for n in jumps))
     bt, ct = traces["Boltzmann"]["temperature"], traces["Cauchy"]["temperature"]
     ctx.claim("Boltzmann's schedule T₀/log(1 + t) is very slow next to Cauchy's T₀/(1 + t)",
               bt[-1] / bt[0] > 10 * ct[-1] / ct[0],
@@ -168,7 +189,7 @@ def _specific_heat(ctx, x):
     )
     model = _Landscape(-1.0)
     opt = rb.optim.CauchyAnnealer(model.parameters(), T0=8.0, k=0.2, schedule="specific_heat",
-                                  block=10, rng=3)
+                                  block=10, rng=int(ctx.rng.integers(2**31)))
     rb.fit(model, x, None, loss=_mean_output, optimizer=opt, epochs=200 if ctx.quick else 600,
            batch_size=1, metrics=(), progress=False)
     blocks = np.array(opt.heat.blocks)
@@ -214,10 +235,14 @@ def _paralysis(ctx):
     x, y = rb.datasets.xor()
     x, y = x.astype(np.float64), y.reshape(-1, 1).astype(np.float64)
     rows = []
-    runs = 3 if ctx.quick else 10
+    # 7 runs: the hidden weights' typical size (median over runs of the mean |w|) was
+    # smaller with squashing in 99% of draws of 7 of 60 runs (97% of 5); the largest weight
+    # is a single extreme value (smaller in 95% of draws of 7)
+    runs = 7 if ctx.quick else 12
+    seeds = [int(s) for s in ctx.rng.integers(2**31, size=runs)]  # the same nets both ways
     for squash in (None, 2.0):
-        sat, biggest, loss = [], [], []
-        for seed in range(runs):
+        sat, typical, biggest, loss = [], [], [], []
+        for seed in seeds:
             r = np.random.default_rng(seed)
             net = rb.nn.Sequential(rb.nn.Dense(2, 8, rng=r, dtype=np.float64), rb.nn.Tanh(),
                                    rb.nn.Dense(8, 1, rng=r, dtype=np.float64), rb.nn.Sigmoid())
@@ -227,14 +252,18 @@ def _paralysis(ctx):
             rb.fit(net, x, y, loss="mse", optimizer=opt, epochs=150, batch_size=4, metrics=(),
                    progress=False)
             sat.append(_saturated_fraction(net, x))
+            typical.append(float(np.abs(net[0].W.data).mean()))
             biggest.append(float(np.abs(net[0].W.data).max()))
             loss.append(rb.training.evaluate(net, x, y, loss="mse", metrics=())["loss"])
         rows.append(["no squashing" if squash is None else f"squash R = {squash:g}",
-                     float(np.mean(sat)), float(np.median(biggest)), float(np.median(loss))])
+                     float(np.mean(sat)), float(np.median(typical)), float(np.median(biggest)),
+                     float(np.median(loss))])
     ctx.table(["Cauchy training (ρ = 5)", "saturated hidden units (mean |tanh| > 0.9)",
-               "median largest |w|", "median final MSE"], rows)
+               "median mean |w| (hidden layer)", "median largest |w|", "median final MSE"],
+              rows)
     ctx.claim("Large Cauchy steps saturate units (paralysis); squashing the saturated units' "
-              "weights keeps the weights bounded and fewer units saturated",
-              rows[0][1] > rows[1][1] and rows[1][2] < rows[0][2] / 5,
-              f"saturated units {rows[0][1]:.0%} → {rows[1][1]:.0%}; largest weight "
-              f"{rows[0][2]:.1f} → {rows[1][2]:.2f}")
+              "weights keeps the weights smaller and fewer units saturated",
+              rows[0][1] > rows[1][1] and rows[1][2] < rows[0][2],
+              f"saturated units {rows[0][1]:.0%} → {rows[1][1]:.0%}; mean |w| of the hidden "
+              f"layer {rows[0][2]:.1f} → {rows[1][2]:.2f} (medians over {runs} runs); largest "
+              f"weight {rows[0][3]:.1f} → {rows[1][3]:.2f}")
