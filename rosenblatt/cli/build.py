@@ -322,7 +322,8 @@ def build_schedule(spec):
     if schedules is None:
         raise CLIError("config table [schedule]: this version of rosenblatt has no "
                        "rb.optim.schedules")
-    cls = lookup(schedules, spec["name"], "schedule.name", "schedule")
+    # the abstract base class Schedule is not a choice (its __call__ is not implemented)
+    cls = lookup(schedules, spec["name"], "schedule.name", "schedule", base=schedules.Schedule)
     return _construct(cls, {k: v for k, v in spec.items() if k != "name"}, "schedule",
                       getattr(cls, "__name__", spec["name"]))
 

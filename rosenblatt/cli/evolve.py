@@ -23,7 +23,9 @@ A config names the algorithm, the task and the budget::
 
 Writes ``best.json`` (the champion genome; for CNE, CoSyNE and ESP
 ``best.safetensors``, the model), ``history.json``, ``fitness.png`` and, for
-genomes, ``champion.png``. ``--workers N`` or ``--scheduler ADDRESS``
+genomes, ``champion.png``. An output folder that holds these files from an
+earlier run is refused (the two runs' files would mix) unless ``--overwrite``,
+which removes them first. ``--workers N`` or ``--scheduler ADDRESS``
 evaluate the populations in N processes or on a Dask cluster, with the same
 results.
 
@@ -51,6 +53,8 @@ WEIGHT_ALGORITHMS = {"cne": "CNE", "cosyne": "CoSyNE", "esp": "ESP"}  # a fixed 
 ALGORITHMS = ("neat", "cne", "cosyne", "esp", "hyperneat")
 TASKS = ("xor", "pole1", "pole2", "pole2nv", "visual")
 OUTPUT_KEYS = ("dir",)
+# what a run writes: a folder holding any of them holds a run
+RESULT_FILES = ("best.json", "best.safetensors", "history.json", "fitness.png", "champion.png")
 
 
 def add_parser(sub):
@@ -62,6 +66,9 @@ def add_parser(sub):
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--generations", type=int, help="override generations")
     p.add_argument("--seed", type=int, help="override seed")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again in an output folder that holds a run (its results are "
+                        "removed)")
     add_executor_options(p, "evaluate the populations (sub-populations of genome JSON or "
                          "weight vectors per task)")
     g = p.add_argument_group("interactive evolution (no config)")
@@ -346,6 +353,10 @@ def run(args):
     if args.seed is not None:
         cfg["seed"] = args.seed
     out = args.out or cfg["output"]["dir"]
+    existing = [name for name in RESULT_FILES if os.path.isfile(os.path.join(out, name))]
+    if existing and not args.overwrite:
+        raise CLIError(f"{out} holds a run already ({', '.join(existing)}); use --overwrite to "
+                       f"start again")
     # the folder exists and is writable now, not after the run (whose results would be lost)
     output = _Output(out)
     output.make(out, "option --out" if args.out else "config key 'output.dir'")
@@ -377,6 +388,12 @@ def _write_results(args, cfg, out, result, algo, seconds):
     import rosenblatt as rb
     from rosenblatt.io.atomic import write_bytes_atomic
 
+    # --overwrite: none of the earlier run's files stays beside this run's (a NEAT champion.png
+    # next to a CNE best.safetensors), nor a figure this run could not draw
+    for name in RESULT_FILES:
+        path = os.path.join(out, name)
+        if os.path.isfile(path):
+            os.unlink(path)
     if cfg["algorithm"] in WEIGHT_ALGORITHMS:
         best_path = os.path.join(out, "best.safetensors")
         rb.save(algo.model, best_path)

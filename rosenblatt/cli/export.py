@@ -104,7 +104,10 @@ def run(args):
         graph.input[0].type.tensor_type.elem_type))
     outputs = ", ".join(o.name for o in graph.output)
     note = " (inputs standardised in the graph)" if standardize is not None else ""
+    # the graph's own dims: an axis --dynamic-axes freed is a name ("time"), not the example's size
+    dims = ", ".join(d.dim_param or str(d.dim_value)
+                     for d in graph.input[0].type.tensor_type.shape.dim)
     print(f"wrote {args.output}: opset {proto.opset_import[0].version}, "
-          f"{len(graph.node)} nodes; input {graph.input[0].name} (batch, "
-          f"{', '.join(str(n) for n in shape)}) {dtype}{note}; outputs {outputs}")
+          f"{len(graph.node)} nodes; input {graph.input[0].name} ({dims}) {dtype}{note}; "
+          f"outputs {outputs}")
     return 0

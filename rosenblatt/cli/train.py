@@ -325,9 +325,27 @@ def _run(args):
     if args.resume and not os.path.exists(checkpoint):
         print(f"rosenblatt train: note: {out_dir} holds no checkpoint; starting the run from "
               f"the beginning", file=sys.stderr)
+    if args.resume and os.path.exists(checkpoint):
+        _check_readable(checkpoint)
     _check_same_split(cfg, out_dir, args.resume and os.path.exists(checkpoint),
                       os.path.dirname(os.path.abspath(args.config)))
     return _train(args, cfg, out_dir, checkpoint, **setup)
+
+
+def _check_readable(checkpoint):
+    """``--resume``: the checkpoint can be read at all. A damaged file (truncated, a flipped
+    bit, empty) is told apart from a readable checkpoint of another run, which ``rb.fit``
+    refuses as "does not belong to this config"."""
+    import rosenblatt as rb
+
+    try:
+        rb.io.load_checkpoint(checkpoint)
+    except rb.FormatError as e:
+        reason = str(e).removeprefix(f"{checkpoint}: ")
+        raise CLIError(f"--resume: {checkpoint} is damaged or not a checkpoint ({reason}); "
+                       f"rerun with --overwrite to start again") from None
+    except OSError as e:
+        raise CLIError(f"--resume: cannot read {checkpoint}: {e.strerror or e}") from None
 
 
 RUN_CONFIG = "run_config.json"
@@ -497,15 +515,18 @@ def check_outputs(out, cfg, loss_name, data):
         raise CLIError(f"{last}: the model outputs {width} values per sample but "
                        f"training.loss {loss_name!r} takes one (the score of class 1); end "
                        f"with out_features = 1, or use loss = \"cross_entropy\"")
+    if classes is not None and loss_name not in BINARY_LOSSES:
+        # first: a held-out class the training split lacks (then ``classes``, counted on the
+        # training split, is not the dataset's count, and the width check below would say so)
+        _, _, _, yv, _, yt = data["raw"]
+        _check_held_out_classes(cfg["data"], source, classes, width, data["locate"],
+                                (("validation", yv), ("test", yt)))
     if classes is not None and loss_name not in BINARY_LOSSES and width != classes:
         one = ("; one output takes a two-class loss (training.loss = "
                "\"binary_cross_entropy_with_logits\")" if width == 1 else "")
         raise CLIError(f"{last}: the model outputs {width} values per sample but "
-                       f"dataset {source!r} has {classes} classes{one}")
-    if classes is not None and loss_name not in BINARY_LOSSES:
-        _, _, _, yv, _, yt = data["raw"]
-        _check_held_out_classes(cfg["data"], source, classes, data["locate"],
-                                (("validation", yv), ("test", yt)))
+                       f"dataset {source!r} has {classes} class{'es' if classes != 1 else ''}"
+                       f"{one}")
     _check_log_probabilities(out, loss_name, last)
 
 
@@ -530,9 +551,10 @@ def cli_metadata(cfg, data, loss_name, dtype=None):
     return meta
 
 
-def _check_held_out_classes(data, source, classes, locate, splits):
+def _check_held_out_classes(data, source, classes, width, locate, splits):
     """Every validation/test label is one of the model's classes (those of the training
-    split), found before training rather than as a failed evaluation after it."""
+    split, ``classes`` of them; the model outputs ``width`` values per sample), found before
+    training rather than as a failed evaluation after it."""
     for name, y in splits:
         if not len(y) or y.ndim != 1 or y.max() < classes:
             continue
@@ -540,9 +562,12 @@ def _check_held_out_classes(data, source, classes, locate, splits):
         where = (locate[name](i) if name in locate
                  else f"dataset {source!r}, the {name} split's sample {i}")
         what = f"target {data['target']!r}" if data.get("target") is not None else "the label"
-        raise CLIError(f"{where}: {what} is {int(y[i])}, but the model outputs {classes} values "
-                       f"per sample (classes 0..{classes - 1}, those of the training split); "
-                       f"every class of the {name} split must occur in training")
+        fix = (f"; give the training split more samples (a smaller data.{name}) or use "
+               f"another seed" if isinstance(data.get(name), float) else "")
+        held = "class 0" if classes == 1 else f"classes 0..{classes - 1}"
+        raise CLIError(f"{where}: {what} is {int(y[i])}, but the training split holds only "
+                       f"{held} (the model outputs {width} values per "
+                       f"sample); every class of the {name} split must occur in training{fix}")
 
 
 def _check_log_probabilities(out, loss_name, last):

@@ -103,7 +103,7 @@ def _keep_mode(path, tmp):
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode="wb"):
+def atomic_write(path, mode="wb", example_name=None):
     """Context manager: a file object whose contents replace ``path`` atomically on exit.
 
     If the block raises, the target is untouched and the temporary file is
@@ -115,6 +115,10 @@ def atomic_write(path, mode="wb"):
         The target; its folder must exist.
     mode : {"wb", "w"}, default "wb"
         Binary or text (UTF-8).
+    example_name : str, optional
+        A file name the error proposes when ``path`` names a folder (``"model.onnx"``:
+        "give a file name (e.g. run/model.onnx)"); without it, the error asks for a file
+        name in that folder.
 
     Raises
     ------
@@ -153,8 +157,10 @@ def atomic_write(path, mode="wb"):
     separators = tuple({os.sep, os.altsep or os.sep, "/"})
     # abspath drops a trailing separator: "run/checkpoints/" would become a file "checkpoints"
     if target.endswith(separators) or os.path.isdir(target):
+        example = (f"a file name (e.g. {os.path.join(target, example_name)})" if example_name
+                   else "the name of a file in it")
         raise IsADirectoryError(errno.EISDIR, f"cannot write {target}: it names a folder; give "
-                                f"a file name (e.g. {os.path.join(target, 'model.safetensors')})")
+                                f"{example}")
     path = os.path.abspath(target)
     directory, name = os.path.split(path)
     _check_folder(target, directory)
@@ -177,7 +183,8 @@ def atomic_write(path, mode="wb"):
     _fsync_directory(directory)
 
 
-def write_bytes_atomic(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically (see :func:`atomic_write`)."""
-    with atomic_write(path, "wb") as f:
+def write_bytes_atomic(path, data, example_name=None):
+    """Write ``data`` (bytes) to ``path`` atomically (see :func:`atomic_write`, which
+    describes ``example_name``)."""
+    with atomic_write(path, "wb", example_name=example_name) as f:
         f.write(data)

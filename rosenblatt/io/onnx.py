@@ -28,7 +28,10 @@ activations                 Sigmoid, Tanh, Relu, LeakyRelu, PRelu, Clip (HardTan
                             mean slope (its evaluation rule)
 Dropout                     nothing (inverted), or Mul by 1 - rate (classic)
 Flatten                     Flatten (start_axis 1) or Reshape
-Embedding                   Gather (the input is int64 indices)
+Embedding                   Gather (the input is int64 indices); a negative
+                            index is first made out of range (Less, Where),
+                            so the runtime refuses it as the library does,
+                            where a plain Gather would wrap it
 RNN, LSTM, GRU              RNN, LSTM, GRU between two Transposes (ONNX runs
                             time-major), one node per stacked layer
 Bidirectional               the two layers as direction "forward" and
@@ -428,6 +431,12 @@ def _embedding(g, module, x, where):
     idx = x.name
     if x.data.dtype != np.int64:
         idx = g.node("Cast", [idx], where, to=g.onnx.TensorProto.INT64)
+    # ONNX's Gather wraps a negative index (-1 is the last row); the library refuses it. A
+    # negative index becomes num_embeddings, out of range like any index >= num_embeddings,
+    # which the runtime refuses: the graph has no clean "raise", and this keeps one rule.
+    negative = g.node("Less", [idx, g.ints(0, f"{where}.zero")], where)
+    idx = g.node("Where", [negative, g.ints(len(module.W.data), f"{where}.num_embeddings"),
+                           idx], where)
     return _Value(g.node("Gather", [g.const(module.W.data, f"{where}.W"), idx], where,
                          axis=0), out)
 
@@ -828,5 +837,5 @@ def export_onnx(model, path, example_input, *, opset=DEFAULT_OPSET, standardize=
     """
     proto, _ = build_onnx(model, example_input, opset=opset, standardize=standardize,
                           dynamic_axes=dynamic_axes)
-    write_bytes_atomic(path, proto.SerializeToString())
+    write_bytes_atomic(path, proto.SerializeToString(), example_name="model.onnx")
     return proto

@@ -176,7 +176,7 @@ def save(model, path, optimizer=None, metadata=None, *, training_checkpoint=Fals
     if metadata is not None:
         header["metadata"] = json.dumps(_encode_tree(metadata, "metadata", tensors, "metadata"))
     _check_loadable(spec, header, tensors)
-    write_bytes_atomic(path, encode(tensors, header))
+    write_bytes_atomic(path, encode(tensors, header), example_name="model.safetensors")
 
 
 def _check_loadable(spec, header, tensors):
