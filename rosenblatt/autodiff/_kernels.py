@@ -230,9 +230,13 @@ def run_parts(fn, n):
     threads, with NumPy's BLAS at one thread meanwhile; returns when all are done and raises
     the first error. ``n == 1`` just calls ``fn(0)``.
 
-    Each ``fn(k)`` must write only its own part of the outputs (then the numbers do not depend
-    on ``n``) and spend its time in code that releases the GIL (compiled kernels, NumPy's
-    matmul); only the main thread may call this (see :func:`parts`).
+    Each ``fn(k)`` must write only its own part of the outputs and spend its time in code that
+    releases the GIL (compiled kernels, NumPy's matmul); only the main thread may call this
+    (see :func:`parts`). Outputs written part by part do not depend on ``n``; a sum that the
+    caller adds up from per-part partial sums does, in its last bits (floating-point addition
+    is not associative): the weight and bias gradients of the single-channel direct
+    convolution (``nn/conv.py``, ``_conv2d_direct``) differ by about one rounding between
+    one and two threads, while reruns at the same ``n`` are identical.
     """
     if n <= 1 or threading.current_thread() is not threading.main_thread():
         for k in range(n):  # the workers serve the main thread only

@@ -17,7 +17,7 @@ import numpy as np
 from ..autodiff import _kernels, elementwise
 from ..autodiff.elementwise import _flat_kernel_case, _same_layout, select
 from ..autodiff.tensor import make
-from ..checks import is_int, positive_int
+from ..checks import finite_float, is_int, positive_int
 from ..randomness import resolve_rng
 from ._operands import as_tensor as _tensor
 from .module import Module, no_state
@@ -181,8 +181,9 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None):
     mean (lower + upper) / 2.
     """
     x = _tensor(x, "rrelu")
-    if not 0 <= lower <= upper:
-        raise ValueError(f"rrelu: need 0 <= lower <= upper; got lower={lower}, upper={upper}")
+    if not 0 <= lower <= upper < np.inf:
+        raise ValueError(f"rrelu: need 0 <= lower <= upper, finite; got lower={lower}, "
+                         f"upper={upper}")
     if not training:
         return leaky_relu(x, (lower + upper) / 2)
     xd = x.data
@@ -217,7 +218,9 @@ def softmax(x, axis=-1):
 
     Notes
     -----
-    With y = softmax(x): dE/dx = y * (dE/dy - sum(dE/dy * y)).
+    With y = softmax(x): dE/dx = y * (dE/dy - sum(dE/dy * y)). For float16 input the
+    sum of the exponentials is taken in float32 (as PyTorch does): 65,505 classes of
+    equal score already sum past float16's largest number.
 
     Examples
     --------
@@ -229,7 +232,10 @@ def softmax(x, axis=-1):
     x = _tensor(x, "softmax")
     y = _shifted(x.data, axis, "softmax")
     np.exp(y, out=y)
-    y /= y.sum(axis=axis, keepdims=True)
+    if y.dtype.itemsize < 4:
+        y /= y.sum(axis=axis, keepdims=True, dtype=np.float32)  # divides in float32, in place
+    else:
+        y /= y.sum(axis=axis, keepdims=True)
 
     def backward(g):
         gy = g * y
@@ -301,7 +307,8 @@ def masked_softmax(x, keep, axis=-1):
     top[~np.isfinite(top)] = 0  # a row with nothing kept: every exp below is exp(-inf) = 0
     y -= top
     np.exp(y, out=y)
-    total = y.sum(axis=axis, keepdims=True)
+    # float16: the total in float32 (65,505 equal scores sum past float16's largest number)
+    total = y.sum(axis=axis, keepdims=True, dtype=np.float32 if y.dtype.itemsize < 4 else None)
     np.divide(y, total, out=y, where=total > 0)  # all-masked rows stay 0
 
     def backward(g):
@@ -341,7 +348,7 @@ class Step(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, threshold=0.0):
-        self.threshold = float(threshold)
+        self.threshold = finite_float(type(self).__name__, "threshold", threshold)
 
     def forward(self, x):
         return step(x, self.threshold)
@@ -356,7 +363,7 @@ class Sign(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, threshold=0.0):
-        self.threshold = float(threshold)
+        self.threshold = finite_float(type(self).__name__, "threshold", threshold)
 
     def forward(self, x):
         return sign(x, self.threshold)
@@ -407,12 +414,13 @@ class LeakyReLU(Module):
     Parameters
     ----------
     slope : float, default 0.01
+        A finite number (NaN, inf, strings and bools raise).
     """
 
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, slope=0.01):
-        self.slope = float(slope)
+        self.slope = finite_float("LeakyReLU", "slope", slope)
 
     def forward(self, x):
         return leaky_relu(x, self.slope)
@@ -429,7 +437,7 @@ class PReLU(Module):
     num_parameters : int, default 1
         1 (one shared slope) or the number of channels (axis 1 of the input).
     init : float, default 0.25
-        Initial slope.
+        Initial slope, a finite number.
 
     Attributes
     ----------
@@ -443,6 +451,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters=1, init=0.25, dtype=np.float32):
         self.num_parameters = positive_int("PReLU", "num_parameters", num_parameters)
+        init = finite_float("PReLU", "init", init)
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
 
     def forward(self, x):
@@ -458,6 +467,7 @@ class RReLU(Module):
     Parameters
     ----------
     lower, upper : float, default 1/8 and 1/3
+        Finite, with ``0 <= lower <= upper``.
     rng : numpy.random.Generator or int, optional
         Draws the slopes (the library generator when omitted); an int seeds one
         generator, made once, whose stream the calls continue.
@@ -466,6 +476,8 @@ class RReLU(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, lower=1 / 8, upper=1 / 3, rng=None):
+        lower = finite_float("RReLU", "lower", lower)
+        upper = finite_float("RReLU", "upper", upper)
         if not 0 <= lower <= upper:
             raise ValueError(f"RReLU: need 0 <= lower <= upper; got lower={lower}, upper={upper}")
         self.lower, self.upper = float(lower), float(upper)

@@ -29,15 +29,20 @@ from .module import Module
 from .parameter import Parameter
 
 
-def _per_channel(spec, *arrays):
+def _per_channel(spec, *arrays, dtype=None):
     """Sum over every axis but the channel axis (of the product of ``arrays``).
 
     ``einsum`` reduces without the temporary that ``(a * b).sum(axis)`` allocates.
+    ``dtype`` is the accumulator's (float32 for float16 inputs: a channel's sum
+    passes float16's 65,504 long before its mean does).
     """
-    return np.einsum(",".join([spec] * len(arrays)) + "->b", *arrays)
+    subscripts = ",".join([spec] * len(arrays)) + "->b"
+    if dtype is None:  # float32/float64: the input's own dtype, no keyword to parse
+        return np.einsum(subscripts, *arrays)
+    return np.einsum(subscripts, *arrays, dtype=dtype)
 
 
-def _running(value, name, training, x):
+def _running(value, name, training, x, where):
     """A running statistic of :func:`batch_norm`: in training a float ndarray, updated in
     place (refused otherwise: the update would go to a temporary, or fail to cast), in
     evaluation anything array_like (a list takes ``x``'s dtype)."""
@@ -46,13 +51,13 @@ def _running(value, name, training, x):
     if training:
         got = (f"an ndarray of dtype {value.dtype}" if isinstance(value, np.ndarray)
                else type(value).__name__)
-        raise TypeError(f"batch_norm: {name} must be a float ndarray (it is updated in place); "
+        raise TypeError(f"{where}: {name} must be a float ndarray (it is updated in place); "
                         f"got {got}. Pass e.g. numpy.zeros(channels, dtype=numpy.float32)")
-    return as_tensor(value, "batch_norm", name, like=x).data
+    return as_tensor(value, where, name, like=x).data
 
 
 def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1,
-               eps=1e-5, sum_over_ranks=None):
+               eps=1e-5, sum_over_ranks=None, *, where="batch_norm"):
     """Normalise ``x`` per channel (axis 1) over every other axis; one graph node.
 
     Parameters
@@ -63,12 +68,16 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
         Updated in place when ``training`` (a float ndarray then; in evaluation anything
         array_like).
     training : bool, default True
-    momentum, eps : float
+    momentum : float in [0, 1], default 0.1
+        Weight of the batch in the running statistics.
+    eps : float > 0, default 1e-5
     sum_over_ranks : callable, optional
         ``f(array) -> array``: the element-wise sum of a small array over the
         ranks of a data-parallel job (a collective: every rank calls it). In
         training, the statistics and the backward's means then cover every
         rank's shard of the batch.
+    where : str, default "batch_norm"
+        The name error messages start with (a layer passes its own).
 
     Returns
     -------
@@ -77,42 +86,60 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     Raises
     ------
     ValueError
-        For an input with fewer than two axes, or an operand that is not (channels,)
-        (the message names it and both shapes).
+        For an input with fewer than two axes, an operand that is not (channels,)
+        (the message names it and both shapes), a momentum outside [0, 1] or an eps
+        that is not finite and > 0.
     TypeError
         In training, for running statistics that are not float ndarrays.
+
+    Notes
+    -----
+    For float16 input the per-channel sums are taken in float32 (as PyTorch does):
+    a channel of 50,000 values of mean 2 sums past float16's largest number.
     """
-    x = as_tensor(x, "batch_norm", "x")
+    momentum = unit_interval(where, "momentum", momentum, closed_high=True)
+    eps = positive_float(where, "eps", eps)
+    return _batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps,
+                       sum_over_ranks, where)
+
+
+def _batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps,
+                sum_over_ranks, where):
+    """:func:`batch_norm` with ``momentum`` and ``eps`` already checked (the layers check
+    theirs once, at construction, not at every step)."""
+    x = as_tensor(x, where, "x")
     xd = x.data
     if xd.ndim < 2:
-        raise ValueError(f"batch_norm: input must be (batch, channels) or (batch, channels, "
+        raise ValueError(f"{where}: input must be (batch, channels) or (batch, channels, "
                          f"*spatial); got shape {tuple(xd.shape)}")
-    gamma = as_tensor(gamma, "batch_norm", "gamma", like=x)
-    beta = as_tensor(beta, "batch_norm", "beta", like=x)
-    running_mean = _running(running_mean, "running_mean", training, x)
-    running_var = _running(running_var, "running_var", training, x)
+    gamma = as_tensor(gamma, where, "gamma", like=x)
+    beta = as_tensor(beta, where, "beta", like=x)
+    running_mean = _running(running_mean, "running_mean", training, x, where)
+    running_var = _running(running_var, "running_var", training, x, where)
     for name, value in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
                         ("running_var", running_var)):
-        check_shape(value, (xd.shape[1],), "batch_norm", name, "(channels,)")
+        check_shape(value, (xd.shape[1],), where, name, "(channels,)")
     bshape = (1, xd.shape[1]) + (1,) * (xd.ndim - 2)  # broadcast a (channels,) vector
     m = xd.size // xd.shape[1]
     spec = "ab" + "cdefgh"[:xd.ndim - 2]  # einsum letters; "b" is the channel axis
     total = m  # values per channel over the whole (global) batch
+    acc = np.float32 if xd.dtype.itemsize < 4 else None  # float16: sums in float32
     if training:
         if sum_over_ranks is None:
-            mean = _per_channel(spec, xd) / m
+            mean = _per_channel(spec, xd, dtype=acc) / m
         else:  # the sums and the counts of every rank's shard
-            head = sum_over_ranks(np.append(_per_channel(spec, xd), xd.dtype.type(m)))
+            sums = _per_channel(spec, xd, dtype=acc)
+            head = sum_over_ranks(np.append(sums, sums.dtype.type(m)))
             total = int(head[-1])
         if total < 2:
             raise ValueError(
-                f"batch_norm: training needs more than one value per channel to estimate a "
+                f"{where}: training needs more than one value per channel to estimate a "
                 f"variance; got input of shape {tuple(xd.shape)}"
             )
         if sum_over_ranks is not None:
             mean = head[:-1] / total
-        xc = xd - mean.reshape(bshape)
-        squares = _per_channel(spec, xc, xc)
+        xc = xd - (mean if acc is None else mean.astype(xd.dtype)).reshape(bshape)
+        squares = _per_channel(spec, xc, xc, dtype=acc)
         var = (squares if sum_over_ranks is None else sum_over_ranks(squares)) / total
         running_mean *= 1 - momentum
         running_mean += momentum * mean
@@ -127,19 +154,24 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     y = xhat * gamma.data.reshape(bshape) + beta.data.reshape(bshape)
 
     def backward(g):
-        gbeta = _per_channel(spec, g)  # sum g
-        ggamma = _per_channel(spec, g, xhat)  # sum g xhat
+        gbeta = _per_channel(spec, g, dtype=acc)  # sum g
+        ggamma = _per_channel(spec, g, xhat, dtype=acc)  # sum g xhat
         gx = None
         if needs_grad(x):
             scale = (gamma.data * inv_std).reshape(bshape)
             if training:  # g - mean(g) - xhat mean(g xhat)
                 sums = (gbeta, ggamma) if sum_over_ranks is None else np.split(
                     sum_over_ranks(np.concatenate([gbeta, ggamma])), 2)
-                gx = g - (sums[0] / total).reshape(bshape)
-                gx -= xhat * (sums[1] / total).reshape(bshape)
+                means = (sums[0] / total, sums[1] / total)
+                if acc is not None:  # float16: the means back in g's dtype
+                    means = tuple(value.astype(g.dtype) for value in means)
+                gx = g - means[0].reshape(bshape)
+                gx -= xhat * means[1].reshape(bshape)
                 gx *= scale
             else:
                 gx = g * scale
+        if acc is not None:
+            gbeta, ggamma = gbeta.astype(beta.dtype), ggamma.astype(gamma.dtype)
         return (gx, ggamma if gamma.requires_grad else None,
                 gbeta if beta.requires_grad else None)
 
@@ -179,8 +211,9 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}({self.num_features}): expected input of shape "
                 f"{self._shape_text.format(self.num_features)}; got {shape}"
             )
-        return batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
-                          self.training, self.momentum, self.eps, self.sum_over_ranks)
+        return _batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var,
+                           self.training, self.momentum, self.eps, self.sum_over_ranks,
+                           f"{type(self).__name__}({self.num_features})")
 
     def extra_repr(self):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"

@@ -58,7 +58,7 @@ from ..checks import boolean, is_int, one_of, positive_int
 from . import init as initializers
 from . import workspace
 from ._operands import as_array
-from .module import Module
+from .module import ErrorName, Module
 from .parameter import Parameter
 
 BORDER_MODES = ("valid", "same", "half", "full")
@@ -389,8 +389,11 @@ def _conv2d_direct(x, xd, w, wd, b, pads, out_size, activation, split, fast, whe
     batch of 64) for a GEMM with K = ``kh kw``; ``conv_direct_forward`` and
     ``conv_direct_backward`` sum from a padded copy of each image instead (measured about
     twice as fast, both ways). Split over ``split`` threads by images (``_kernels.run_parts``);
-    the weight and bias gradients are summed over the parts. The input gradient, when
-    needed, is the im2col path's: one GEMM and col2im.
+    the weight and bias gradients are summed over the parts, so their last bits depend on
+    the thread count (about one rounding between 1 and 2 threads; the same count gives the
+    same bits). Making them independent of it would take a fixed set of partial sums, and
+    more kernel calls, at one thread too. The input gradient, when needed, is the im2col
+    path's: one GEMM and col2im.
     """
     n, c, h, wid = xd.shape
     o, _, kh, kw = wd.shape
@@ -449,7 +452,7 @@ def _check_operands(where, xd, wd, b, input_layout, weight_layout):
         )
 
 
-def conv2d(x, w, b=None, stride=1, padding="valid", activation=None):
+def conv2d(x, w, b=None, stride=1, padding="valid", activation=None, *, where="conv2d"):
     """2-D convolution (cross-correlation) of a batch of images with a bank of kernels.
 
     One fused op: im2col + one matrix product, with a hand-written backward.
@@ -470,6 +473,8 @@ def conv2d(x, w, b=None, stride=1, padding="valid", activation=None):
         ``"relu"`` applies max(0, .) inside the op (fused with the bias; the
         same values and gradients as ``relu(conv2d(...))``, one graph node
         and no extra arrays).
+    where : str, default "conv2d"
+        The name error messages start with (a layer passes its own).
 
     Returns
     -------
@@ -494,7 +499,6 @@ def conv2d(x, w, b=None, stride=1, padding="valid", activation=None):
     >>> rb.nn.functional.conv2d(image, kernel, padding="same").shape
     (3, 3)
     """
-    where = "conv2d"
     xd = _array(x, where)
     wd = _array(w, where, like=xd)  # a list takes x's dtype (an ndarray keeps its own)
     if b is not None and not isinstance(b, Tensor):
@@ -513,7 +517,7 @@ def conv2d(x, w, b=None, stride=1, padding="valid", activation=None):
     return out.reshape(out.shape[2:]) if single else out
 
 
-def conv1d(x, w, b=None, stride=1, padding="valid", activation=None):
+def conv1d(x, w, b=None, stride=1, padding="valid", activation=None, *, where="conv1d"):
     """1-D convolution over sequences: the 2-D op with images of height 1.
 
     Parameters
@@ -525,6 +529,8 @@ def conv1d(x, w, b=None, stride=1, padding="valid", activation=None):
     padding : {"valid", "same", "half", "full"} or int, default "valid"
     activation : {None, "relu"}, default None
         As in :func:`conv2d`.
+    where : str, default "conv1d"
+        The name error messages start with (a layer passes its own).
 
     Returns
     -------
@@ -537,7 +543,6 @@ def conv1d(x, w, b=None, stride=1, padding="valid", activation=None):
     >>> rb.nn.functional.conv1d(x, np.array([[[1.0, -1.0]]])).data
     array([[[-1., -1., -1., -1.]]])
     """
-    where = "conv1d"
     xd = _array(x, where)
     wd = _array(w, where, like=xd)  # a list takes x's dtype (an ndarray keeps its own)
     if b is not None and not isinstance(b, Tensor):
@@ -547,6 +552,12 @@ def conv1d(x, w, b=None, stride=1, padding="valid", activation=None):
     (s,) = _pair(stride, 1, "stride", where, 1)
     pads = [(0, 0)] + conv_padding(padding, wd.shape[2:], where)
     activation = one_of(where, "activation", activation, ACTIVATIONS)
+    (lo, hi), k = pads[1], wd.shape[2]
+    if xd.shape[2] + lo + hi < k:  # said here in 1-D terms, not those of the 2-D op below
+        raise ValueError(
+            f"{where}: the kernel ({k}) is longer than the padded input ({xd.shape[2] + lo + hi}) "
+            f"(input shape {xd.shape}, padding {(lo, hi)}); use a smaller kernel or more padding"
+        )
     # sizes written out, not -1 (a batch of 0 has none to infer)
     x4 = x.reshape(xd.shape[:2] + (1, xd.shape[2])) if isinstance(x, Tensor) else xd[:, :, None]
     w4 = w.reshape(wd.shape[:2] + (1, wd.shape[2])) if isinstance(w, Tensor) else wd[:, :, None]
@@ -580,8 +591,14 @@ class _ConvNd(Module):
         self.out_channels = positive_int(name, "out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, self._dims, "kernel_size", name, 1)
         self.stride = _pair(stride, self._dims, "stride", name, 1)
-        conv_padding(padding, self.kernel_size, name)  # validate now, not at the first call
-        self.padding = padding
+        pads = conv_padding(padding, self.kernel_size, name)  # validated now, not at the first call
+        # kept as given, in plain Python types (an ndarray would break repr, errors and save)
+        if isinstance(padding, str):
+            self.padding = padding
+        elif is_int(padding):
+            self.padding = int(padding)
+        else:
+            self.padding = tuple(before for before, _ in pads)
         self.init = init
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         field = int(np.prod(self.kernel_size))
@@ -598,7 +615,7 @@ class _ConvNd(Module):
         """``x`` as a Tensor or float ndarray of the layer's layout (array_like is converted);
         raises naming the layer otherwise."""
         if not isinstance(x, (Tensor, np.ndarray)):
-            x = as_float_array(x, where=f"{type(self).__name__}({self.extra_repr()})")
+            x = as_float_array(x, where=ErrorName(self))
         shape = tuple(x.shape)
         if len(shape) != self._dims + 2 or shape[1] != self.in_channels:
             raise ValueError(
@@ -674,7 +691,8 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         x = self._check(x, "(batch, channels, height, width)")
-        return conv2d(x, self.W, self.b, self.stride, self.padding, self.activation)
+        return conv2d(x, self.W, self.b, self.stride, self.padding, self.activation,
+                      where=ErrorName(self))
 
 
 class Conv1d(_ConvNd):
@@ -698,4 +716,5 @@ class Conv1d(_ConvNd):
 
     def forward(self, x):
         x = self._check(x, "(batch, channels, length)")
-        return conv1d(x, self.W, self.b, self.stride[0], self.padding, self.activation)
+        return conv1d(x, self.W, self.b, self.stride[0], self.padding, self.activation,
+                      where=ErrorName(self))

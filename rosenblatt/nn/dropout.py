@@ -14,10 +14,11 @@ Either way the expected output of a unit is the same in training and test.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, make
+from ..autodiff.tensor import make
 from ..checks import boolean
 from ..randomness import resolve_rng
-from .module import Module, no_state
+from ._operands import as_tensor
+from .module import ErrorName, Module, no_state
 
 
 def check_rate(rate, where):
@@ -30,24 +31,25 @@ def check_rate(rate, where):
     return float(rate)
 
 
-def dropout(x, rate=0.5, training=True, inverted=True, rng=None):
+def dropout(x, rate=0.5, training=True, inverted=True, rng=None, *, where="dropout"):
     """Drop each element of ``x`` with probability ``rate`` (see the module docstring).
 
     Parameters
     ----------
-    x : Tensor
+    x : Tensor or array_like
     rate : float in [0, 1)
     training : bool, default True
     inverted : bool, default True
     rng : numpy.random.Generator, optional
+    where : str, default "dropout"
+        The name error messages start with (a layer passes its own).
 
     Returns
     -------
     Tensor, the shape of ``x``. The gradient is masked (and scaled) the same way.
     """
-    rate = check_rate(rate, "dropout")
-    if not isinstance(x, Tensor):
-        x = Tensor(np.asarray(x))
+    rate = check_rate(rate, where)
+    x = as_tensor(x, where)
     keep = 1.0 - rate
     if not training:
         if inverted or rate == 0:
@@ -97,11 +99,12 @@ class Dropout(Module):
         self.rng = None if rng is None else resolve_rng(rng)
 
     def forward(self, x):
+        where = ErrorName(self)  # what its errors start with (formatted if one is)
         mark = getattr(self.rng, "per_example", None)  # under DataParallel: batch draws
         if mark is not None and self.training:
             with mark(x):
-                return dropout(x, self.rate, self.training, self.inverted, self.rng)
-        return dropout(x, self.rate, self.training, self.inverted, self.rng)
+                return dropout(x, self.rate, self.training, self.inverted, self.rng, where=where)
+        return dropout(x, self.rate, self.training, self.inverted, self.rng, where=where)
 
     def extra_repr(self):
         return f"rate={self.rate}" + ("" if self.inverted else ", inverted=False")

@@ -79,6 +79,26 @@ def no_state(cls, config):
     return {}
 
 
+class ErrorName:
+    """What a layer's error messages start with, ``Conv2d(1, 6, kernel_size=(5, 5))``,
+    formatted only when a message is.
+
+    A layer hands it (``where=ErrorName(self)``) to the functional op it calls at every
+    step; the f-string itself would cost a microsecond or two a call.
+    """
+
+    __slots__ = ("module",)
+
+    def __init__(self, module):
+        self.module = module
+
+    def __str__(self):
+        return f"{type(self.module).__name__}({self.module.extra_repr()})"
+
+    def __format__(self, spec):
+        return format(str(self), spec)
+
+
 class Module:
     """Base class of layers and models.
 
@@ -151,12 +171,19 @@ class Module:
         return out
 
     def named_parameters(self, prefix=""):
-        """(dotted name, Parameter) for every parameter, each once."""
-        seen = set()
+        """(dotted name, Parameter) for every parameter, each once.
+
+        A module met again (shared, or a back-reference to a parent) is not walked again:
+        its parameters are listed already, and a cycle would never end.
+        """
+        seen, seen_modules = set(), set()
         stack = [(prefix, self)]
         result = []
         while stack:
             pre, module = stack.pop()
+            if id(module) in seen_modules:
+                continue
+            seen_modules.add(id(module))
             children = []
             for name, item in module._items():
                 full = f"{pre}{name}"
@@ -421,11 +448,24 @@ class Module:
         return ""
 
     def __repr__(self):
+        return self._repr(())
+
+    def _repr(self, above):
+        """``repr`` below the modules ``above`` (ids): a child that is one of them (a
+        back-reference) is shown by its type, not printed again forever."""
         own = sum(p.size for item in vars(self).values() for _, p in _walk(item)
                   if isinstance(p, Parameter))
         head = f"{type(self).__name__}({self.extra_repr()})"
-        kids = self.named_children()
-        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in kids]
+        above = (*above, id(self))
+        lines = []
+        for name, child in self.named_children():
+            if id(child) in above:
+                text = f"<back-reference to {type(child).__name__}>"
+            elif type(child).__repr__ is not Module.__repr__:  # a module's own repr
+                text = repr(child).replace("\n", "\n  ")
+            else:
+                text = child._repr(above).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {text}")
         if not lines:
             return head + (f"  [{own:,} params]" if own else "")
         total = self.num_parameters()

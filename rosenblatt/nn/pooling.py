@@ -326,11 +326,15 @@ def kmax_pool(x, k, axis=-1, *, where="kmax_pool"):
             f"{where}: k must be an integer from 1 to {n} (the length of axis {axis} of input "
             f"shape {xd.shape}); got {k!r}"
         )
-    # largest first, earlier first on ties; NaN ranks above everything (torch.topk), so a
-    # diverged layer below shows in the output instead of vanishing
+    # largest first, earlier first on ties; NaN ranks above everything, +inf included
+    # (torch.topk), so a diverged layer below shows in the output instead of vanishing.
     key = np.negative(xd)
-    key[np.isnan(key)] = -np.inf
-    order = np.argsort(key, axis=axis, kind="stable")
+    nan = np.isnan(key)
+    if nan.any():  # lexsort is stable: by NaN-ness first, then by -x (NaN's key unused)
+        key[nan] = 0
+        order = np.lexsort((key, ~nan), axis=axis)
+    else:  # the usual case: one stable sort
+        order = np.argsort(key, axis=axis, kind="stable")
     idx = np.sort(np.take(order, np.arange(k), axis=axis), axis=axis)  # original order
     y = np.take_along_axis(xd, idx, axis=axis)
 
