@@ -1149,6 +1149,9 @@ class ThreadParallel:
         :meth:`run`.
     is_root : bool
         Always True (one process: it writes checkpoints, shows progress).
+    closed : bool
+        Whether :meth:`close` stopped the worker threads; :meth:`run` and
+        :meth:`backward` then raise (build a new ThreadParallel).
 
     Raises
     ------
@@ -1199,6 +1202,7 @@ class ThreadParallel:
         self._copies = [self._replica() for _ in range(self.threads - 1)]
         self.replicas = [c["model"] for c in self._copies]
         self._workers = [_Thread(f"rosenblatt-data-{k}") for k in range(1, self.threads)]
+        self.closed = False
         self._collected = []  # RigL: each SparseDense's dense gradients before run()
 
     def _replica(self):
@@ -1273,6 +1277,10 @@ class ThreadParallel:
         Then call :meth:`reduce`. The first exception of any thread is raised
         here, after all have finished.
         """
+        if self.closed:  # without its threads only part 0 would run: part of the gradient
+            raise RuntimeError(f"ThreadParallel: closed (close() stopped its worker threads); "
+                               f"build a new ThreadParallel(model, optimizer, "
+                               f"threads={self.threads}) to train again")
         parts = self.shards(index, n)
         self._sync()
         self._collected = [len(m.dense_grad) if m.dense_grad is not None else None
@@ -1363,10 +1371,12 @@ class ThreadParallel:
         return float(sum(v for v in values if v is not None))
 
     def close(self):
-        """Stop the worker threads (``rb.fit`` does it for the ThreadParallel it makes)."""
+        """Stop the worker threads (``rb.fit`` does it for the ThreadParallel it makes); it
+        cannot run afterwards."""
         for w in self._workers:
             w.stop()
         self._workers = []
+        self.closed = True
 
     def __repr__(self):
         return f"ThreadParallel({self.threads} threads, {self.vec.size} parameters)"

@@ -265,7 +265,8 @@ def _check_count_metrics(model, X, y, plan, loss_name):
 
 def _check_last_batch(model, X, batch_size):
     """A training batch of one example cannot be batch-normalised (one value per channel):
-    with one process and no curriculum, a last batch of one is found before training.
+    with one process or over MPI, and no curriculum, a last batch of one is found before
+    training.
 
     The model runs on one example in evaluation mode (no graph, no running statistics
     moved, no random draws), spying on the inputs of its trainable batch-norm layers."""
@@ -746,8 +747,17 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         adversarial.check_data(X)  # once, not per batch: X inside the attack's clip range
     _check_labels(model, X, y, loss_name)
     _check_count_metrics(model, X, y, plan, loss_name)
-    if distributed is None and curriculum is None:
-        _check_last_batch(model, X, batch_size)
+    last_batch_error = None
+    if curriculum is None and (distributed is None or over_mpi):
+        try:  # (in evaluation mode: no collective call of batch norm)
+            _check_last_batch(model, X, batch_size)
+        except ValueError as e:
+            if not over_mpi:
+                raise
+            # over MPI batch_size is the global batch and every rank holds all of X, so
+            # every rank finds it; raised below through agree(), so that a rank given other
+            # data, which finds nothing, is not left waiting in a collective
+            last_batch_error = e
     if validation is not None:
         _check_validation_shape(model, X, validation[0])
         if validation[1] is not None:
@@ -765,6 +775,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                 _check_finite(array, name, data_parallel)
         except ValueError as e:
             error = e
+        error = error or last_batch_error
     if (data_parallel is None or data_parallel.is_root) and error is None:  # rank 0 writes
         try:
             _check_checkpoints(callbacks)

@@ -14,6 +14,7 @@ References
 Golovin, D. et al. (2017). Google Vizier: a service for black-box optimization. KDD.
 """
 
+import concurrent.futures
 import hashlib
 import json
 import math
@@ -72,7 +73,10 @@ class MedianStopping(Callback):
     pruned : bool
         Whether this run was stopped by the rule.
     curve : list of float
-        This run's per-epoch values of ``monitor``.
+        This run's per-epoch values of ``monitor``. With ``state_dict`` /
+        ``load_state_dict`` (which :class:`~rosenblatt.callbacks.Checkpoint`
+        saves), a run resumed by ``rb.fit(resume_from=...)`` keeps its curve,
+        and so counts its epochs as the uninterrupted run does.
     """
 
     def __init__(self, curves, monitor="val_loss", mode="min", warmup_epochs=2, min_trials=3):
@@ -84,6 +88,17 @@ class MedianStopping(Callback):
         self.min_trials = positive_int("MedianStopping", "min_trials", min_trials)
         self.pruned = False
         self.curve = []
+
+    def on_train_begin(self, trainer):
+        if trainer.start_epoch == 0:  # a fresh run (not a resumed one) starts a new curve
+            self.pruned, self.curve = False, []
+
+    def state_dict(self):
+        return {"curve": list(self.curve), "pruned": self.pruned}
+
+    def load_state_dict(self, state):
+        self.curve = [float(v) for v in state["curve"]]
+        self.pruned = bool(state["pruned"])
 
     def _best(self, values):
         finite = [v for v in values if v is not None and math.isfinite(v)]
@@ -149,8 +164,9 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
     with using(rng):
         built = _built(build_model, params)
     model = built.pop("model")
-    stopper = EarlyStopping(monitor=metric, patience=patience or epochs, restore_best=True,
-                            mode=mode)
+    # patience=0 is EarlyStopping's own (stop at the first epoch without improvement)
+    stopper = EarlyStopping(monitor=metric, patience=epochs if patience is None else patience,
+                            restore_best=True, mode=mode)
     pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
     extra = list(built.pop("callbacks", ())) + list(fit_kwargs.get("callbacks", ()))
     args = {**fit_kwargs, **built}
@@ -218,8 +234,9 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     loss : str or callable, default "cross_entropy"
     batch_size : int, default 32
     patience : int, optional
-        Early stopping's patience; default none (train ``epochs``). The best
-        epoch's weights are restored either way, and that epoch scores the trial.
+        Early stopping's patience (0: stop at the first epoch that does not
+        improve); default none (train ``epochs``). The best epoch's weights are
+        restored either way, and that epoch scores the trial.
     pruning : {None, "median"}
         Stop a trial early by the median stopping rule (:class:`MedianStopping`);
         a pruned trial has status "pruned" and its best value so far.
@@ -233,7 +250,7 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         ``validation_data``) nor ``optimizer`` (``build_model`` gives it).
     **search_kwargs
         Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
-        An ``executor`` here must run in this process (a thread pool): the
+        An ``executor`` here must be a ``ThreadPoolExecutor`` (others raise TypeError): the
         objective is a closure holding the data and keeping the best model. To
         train trials in other processes or machines, call :func:`minimize` with
         a module-level objective built on :func:`train_trial` and
@@ -304,6 +321,15 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         raise ValueError("tune_fit: fit_kwargs must not set 'optimizer': build_model(params) "
                          "returns (model, optimizer) or a dict with one (default Adam)")
     fit_kwargs.setdefault("progress", False)
+    executor = search_kwargs.get("executor")
+    if executor is not None and not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+        # the objective is tune_fit's own closure (the data, the best model): it cannot
+        # cross to another process, and minimize's message would blame the user's function
+        raise TypeError(f"tune_fit: executor must run in this process (a "
+                        f"concurrent.futures.ThreadPoolExecutor); got {type(executor).__name__}. "
+                        f"To train trials in other processes or machines, call "
+                        f"rb.tuning.minimize with a module-level objective built on train_trial "
+                        f"and trial_outcome (see rosenblatt tune --workers)")
     resume = search_kwargs.get("resume_from")
     if seed is None and isinstance(resume, (str, os.PathLike)) and os.path.isfile(resume):
         # minimize would take the file's seed; the trials' training seeds must be it too

@@ -56,7 +56,7 @@ import warnings
 import numpy as np
 
 from ..checks import one_of, positive_float, positive_int
-from ..parallel import submit
+from ..parallel import ExecutorShutdownError, submit
 from ..randomness import resolve_rng
 from .acquisition import ACQUISITIONS, maximize_acquisition
 from .space import Space
@@ -107,7 +107,11 @@ def evaluate(objective, params, *context):
     if isinstance(result, bool) or not isinstance(result, numbers.Real):
         return ("failed", None, f"TypeError: the objective returned {type(result).__name__} "
                 f"{result!r:.60}; expected a number", attrs, seconds, started)
-    value = float(result)
+    try:
+        value = float(result)
+    except OverflowError as e:  # an int beyond float64 (10**400): as much a failure as inf
+        return ("failed", None, f"OverflowError: the objective returned {result!r:.60}: {e}",
+                attrs, seconds, started)
     if not math.isfinite(value):
         return ("failed", None, f"ValueError: the objective returned {value}", attrs, seconds,
                 started)
@@ -426,7 +430,9 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         An objective that a process pool cannot send to its workers (a lambda
         or a nested function): checked before the first trial.
     rosenblatt.parallel.ExecutorShutdownError
-        The executor is shut down (or its client closed).
+        The executor is shut down (or its client closed), or its pool broke with trials
+        in flight (a worker process died): those trials are not recorded, and a search
+        resumed from the saved study runs them again.
 
     Examples
     --------
@@ -575,7 +581,17 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         number, params, future = window.popleft()
         try:
             outcome = future.result()
-        except Exception as e:  # noqa: BLE001 - the executor itself failed (a dead worker)
+        except (concurrent.futures.BrokenExecutor, concurrent.futures.CancelledError) as e:
+            # The executor failed, not the trial (a worker process died and broke the pool,
+            # or the pool was shut down with the trial in flight): this trial and those still
+            # in flight are left unrecorded, so that resume_from runs them again.
+            raise ExecutorShutdownError(
+                f"minimize: the executor {type(executor).__name__} lost trial {number} "
+                f"({type(e).__name__}: {str(e).rstrip('.') or 'cancelled'}); its pool broke (a "
+                f"worker process died, e.g. killed for memory) or it was shut down. Trials "
+                f"{number} and later were not recorded: pass resume_from (or the save_to file) "
+                f"with a new executor to run them again") from e
+        except Exception as e:  # noqa: BLE001 - the executor itself failed in another way
             if _is_pickling_error(e):  # every trial would fail the same way: stop now
                 raise TypeError(_unpicklable(objective, e)) from None
             outcome = ("failed", None, f"{type(e).__name__}: {e}", {}, 0.0, time.time())

@@ -24,6 +24,7 @@ hold a constant (``0.5``, or zeros for a choice), so the Gaussian process sees
 all inactive points as one.
 """
 
+import collections.abc
 import itertools
 import math
 
@@ -33,6 +34,7 @@ from ..checks import is_int, positive_int
 from ..randomness import resolve_rng
 
 _SCALARS = (str, int, float, bool, type(None))
+_DICT_KEYS = type({}.keys())
 _MAX_INT = 2**53  # integers beyond this are not exact in float64, where the cube lives
 
 
@@ -111,8 +113,12 @@ class _Numeric(Distribution):
         a, b = self._warp_bounds()
         u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
         if self.log:
-            return np.exp(math.log(a) + u * (math.log(b) - math.log(a)))
-        return a + u * (b - a)
+            x = np.exp(math.log(a) + u * (math.log(b) - math.log(a)))
+        else:
+            x = a + u * (b - a)
+        # the ends of the cube are the bounds exactly: exp(log(1e-4)) is 1.0000000000000009e-4,
+        # which a grid, a search polished onto the box's edge and the study would report
+        return np.where(u <= 0.0, a, np.where(u >= 1.0, b, x))
 
 
 class Uniform(_Numeric):
@@ -228,7 +234,7 @@ class Int(_Numeric):
     def grid(self, k):
         if k == 1:
             return [int(self.from_unit(0.5))]
-        if self.high - self.low + 1 <= k and not self.log:
+        if self.high - self.low + 1 <= k:  # log or not: every integer of the range
             return list(range(self.low, self.high + 1))
         # k points from the first to the last integer, spaced on the warped scale
         if self.log:
@@ -253,7 +259,9 @@ class Choice(Distribution):
 
     Warped one-hot (one column per value), so no order is imposed on the values.
     NumPy scalars (``Choice(np.linspace(0, 0.5, 6))``) are kept as the plain
-    Python values a study's JSON holds.
+    Python values a study's JSON holds. ``values`` is ordered (a list, a tuple, an
+    array): the order numbers the columns, so it decides what a seed samples; a
+    set is refused (its order changes from one process to the next).
 
     Examples
     --------
@@ -267,6 +275,13 @@ class Choice(Distribution):
     def __init__(self, values, when=None):
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             raise TypeError(f"Choice: values must be a list; got {values!r}")
+        if isinstance(values, collections.abc.Set) and not isinstance(values, _DICT_KEYS):
+            # a set of strings is listed in hash order, which differs per process
+            # (PYTHONHASHSEED): the same seed would draw other values in each worker
+            # (a dict's keys keep their insertion order)
+            raise TypeError(f"Choice: values must be a list (an ordered sequence); got "
+                            f"{type(values).__name__} {values!r:.80}, whose order changes from "
+                            f"one process to the next; pass a list in the order you want")
         values = [_plain(v) for v in values]  # NumPy scalars as the JSON study holds them
         if not values:
             raise ValueError("Choice: values is empty; give at least one value")
@@ -343,7 +358,9 @@ def distribution_from_config(name, cfg):
             need = ", ".join(a for a in allowed if a not in ("type", "when", "log"))
             raise ValueError(f"Space: parameter {name!r} of type {kind!r} needs {need}; "
                              f"got {sorted(args)}") from None
-        raise
+        raise TypeError(f"Space: parameter {name!r}: {e}") from None
+    except ValueError as e:  # a bad bound: which of the space's parameters has it
+        raise ValueError(f"Space: parameter {name!r}: {e}") from None
 
 
 class Space:
@@ -539,9 +556,11 @@ class Space:
     def latin_hypercube(self, n, rng=None):
         """``n`` params dicts spread over every parameter (a Latin hypercube, McKay et al.
         1979): each numeric parameter takes one value in each of ``n`` equal slices of its
-        warped range, in random order; a choice takes its values in turn, shuffled. Five
-        random points in four dimensions leave a whole half of some parameter's range
-        untried in 23% of draws (1 - (1 - 2 / 2^5)^4); these never do.
+        warped range, in random order; a choice with ``c`` values takes them in shuffled
+        rounds of all ``c`` (so each ``n // c`` or ``n // c + 1`` times, and which ones
+        get one more is drawn, whatever their place in the list). Five random points in
+        four dimensions leave a whole half of some parameter's range untried in 23% of
+        draws (1 - (1 - 2 / 2^5)^4); these never do.
         """
         n = positive_int("Space.latin_hypercube", "n", n, allow_zero=True)
         rng = resolve_rng(rng)
@@ -549,7 +568,12 @@ class Space:
         for name in self.names:
             dist, cols = self.params[name], self.slices[name]
             if dist.kind == "choice":
-                U[np.arange(n), cols.start + rng.permutation(np.arange(n) % dist.columns)] = 1.0
+                # shuffled rounds of all the values, the last one cut short: each value
+                # n // c or n // c + 1 times, and the first min(n, c) points all differ
+                c = dist.columns
+                rounds = [rng.permutation(c) for _ in range(-(-n // c))]
+                idx = np.concatenate(rounds)[:n] if rounds else np.zeros(0, dtype=int)
+                U[np.arange(n), cols.start + idx] = 1.0
             else:
                 U[:, cols.start] = (rng.permutation(n) + rng.random(n)) / max(n, 1)
         return self.from_unit(U)

@@ -23,6 +23,7 @@ from .space import Space
 FORMAT = "rosenblatt.study"
 VERSION = 1
 STATUSES = ("complete", "failed", "pruned")
+_TABLE_COLUMNS = ("number", "status", "value", "seconds", "error")  # to_rows, to_csv
 _KEYS = ("format", "version", "space", "settings", "trials")
 _INT_SETTINGS = ("seed", "n_initial", "grid_points", "n_parallel")  # minimize's, when present
 
@@ -229,13 +230,31 @@ class Study:
         return np.array(out)
 
     # -- tables ------------------------------------------------------------------------------
+    def _param_columns(self):
+        """``{parameter name: its column}``: the name, or ``param_<name>`` for a parameter
+        named like one of the table's own columns (``number``, ``value`` ...), which it
+        would overwrite."""
+        taken = set(_TABLE_COLUMNS)
+        out = {}
+        for name in self.space.names:
+            column = name
+            while column in taken:
+                column = f"param_{column}"
+            taken.add(column)
+            out[name] = column
+        return out
+
     def to_rows(self):
-        """Rows: number, status, value, seconds, each parameter (None if inactive), error."""
+        """Rows: number, status, value, seconds, each parameter (None if inactive), error.
+
+        A parameter named like one of those columns is under ``param_<name>``.
+        """
+        columns = self._param_columns()
         rows = []
         for t in self.trials:
             row = {"number": t.number, "status": t.status, "value": t.value,
                    "seconds": t.seconds}
-            row.update({name: t.params.get(name) for name in self.space.names})
+            row.update({columns[name]: t.params.get(name) for name in self.space.names})
             row["error"] = t.error
             rows.append(row)
         return rows
@@ -243,7 +262,8 @@ class Study:
     def to_csv(self, path=None):
         """The table as CSV text; written (atomically) to ``path`` when given."""
         buffer = io.StringIO()
-        header = ["number", "status", "value", "seconds", *self.space.names, "error"]
+        header = ["number", "status", "value", "seconds", *self._param_columns().values(),
+                  "error"]
         writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
         writer.writeheader()
         for row in self.to_rows():

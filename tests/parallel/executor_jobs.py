@@ -46,6 +46,14 @@ def crashing_objective(marker, parent, params):
     return objective(params)
 
 
+def slow_crashing_objective(marker, parent, params):
+    """As crashing_objective, after 0.2 s: the next trials are in flight when a worker dies."""
+    import time
+
+    time.sleep(0.2)
+    return crashing_objective(marker, parent, params)
+
+
 def run_neat(executor=None, fitness=None, vectorized=False, generations=3):
     import rosenblatt as rb
 

@@ -510,3 +510,83 @@ def test_resume_with_the_parameters_in_another_order_continues_exactly(tmp_path)
         resumed = T.minimize(f, b, method=method, n_trials=5, resume_from=path, **kw)
         assert [t.params for t in resumed.trials] == [t.params for t in full.trials]
         assert resumed.space.names == ["x", "y"]
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+class _BreaksAt(concurrent.futures.Executor):
+    """Runs each trial as it is submitted, until submission ``at``: from then on its pool is
+    broken (a worker process died), so every future fails with BrokenProcessPool."""
+
+    def __init__(self, at):
+        self.at, self.submitted = at, 0
+
+    def submit(self, fn, *args):
+        future = concurrent.futures.Future()
+        if self.submitted >= self.at:
+            future.set_exception(concurrent.futures.process.BrokenProcessPool(
+                "A process in the process pool was terminated abruptly"))
+        else:
+            future.set_result(fn(*args))
+        self.submitted += 1
+        return future
+
+
+def test_a_broken_pool_records_no_failed_trial_and_resume_runs_them(tmp_path):
+    """The executor failing is not the trial failing: the trials it lost stay unrecorded, so
+    the resumed study is that of an uninterrupted search."""
+    path = tmp_path / "s.json"
+    with pytest.raises(rb.parallel.ExecutorShutdownError,
+                       match=r"minimize: the executor _BreaksAt lost trial 3 \(BrokenProcessPool: "
+                             r".*Trials 3 and later were not recorded: pass resume_from"):
+        T.minimize(branin, BRANIN, method="random", n_trials=8, seed=0, executor=_BreaksAt(3),
+                   n_parallel=2, save_to=path)
+    saved = T.Study.load(path)
+    assert [(t.number, t.status) for t in saved.trials] == [(i, "complete") for i in range(3)]
+    resumed = T.minimize(branin, BRANIN, method="random", n_trials=8, executor=_BreaksAt(99),
+                         resume_from=path)
+    straight = T.minimize(branin, BRANIN, method="random", n_trials=8, seed=0, n_parallel=2)
+    assert [(t.params, t.status, t.value) for t in resumed.trials] == [
+        (t.params, t.status, t.value) for t in straight.trials]
+
+
+def test_a_cancelled_trial_is_not_recorded_either(tmp_path):
+    class Cancels(concurrent.futures.Executor):
+        def submit(self, fn, *args):
+            future = concurrent.futures.Future()
+            future.cancel()
+            return future
+
+    with pytest.raises(rb.parallel.ExecutorShutdownError, match="lost trial 0 \\(CancelledError"):
+        T.minimize(branin, BRANIN, method="random", n_trials=3, seed=0, executor=Cancels(),
+                   save_to=tmp_path / "s.json")
+    assert not (tmp_path / "s.json").exists()  # nothing recorded
+
+
+def test_an_int_too_large_for_a_float_fails_the_trial_serially_and_on_an_executor():
+    space = T.Space({"x": T.Uniform(0, 1)})
+
+    def objective(p):
+        return 10**400 if p["x"] > 0.5 else p["x"]
+
+    with pytest.warns(UserWarning, match="OverflowError"):
+        serial = T.minimize(objective, space, method="random", n_trials=6, seed=0)
+    with pytest.warns(UserWarning), concurrent.futures.ThreadPoolExecutor(1) as ex:
+        pooled = T.minimize(objective, space, method="random", n_trials=6, seed=0, executor=ex)
+    assert [(t.status, t.error) for t in serial.trials] == [(t.status, t.error)
+                                                            for t in pooled.trials]
+    assert "failed" in [t.status for t in serial.trials]
+    assert all("OverflowError: the objective returned 1000" in t.error for t in serial.failed)
+
+
+def test_the_initial_design_tries_any_value_of_a_choice():
+    """A choice of five values and three initial trials: over seeds, every value starts the
+    search (not only the first three listed)."""
+    acts = ["sigmoid", "relu", "tanh", "elu", "selu"]
+    space = T.Space({"act": T.Choice(acts), "x": T.Uniform(0, 1)})
+    first = set()
+    for seed in range(12):
+        study = T.minimize(lambda p: p["x"], space, n_trials=3, n_initial=3, seed=seed)
+        firsts = [t.params["act"] for t in study.trials]
+        assert len(set(firsts)) == 3
+        first.update(firsts)
+    assert first == set(acts)

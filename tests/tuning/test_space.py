@@ -219,3 +219,77 @@ def test_ranges_too_wide_for_float64_are_refused():
     assert int(d.from_unit(1.0)) == 2**53 and int(d.from_unit(0.0)) == -2**53
     with pytest.raises(ValueError, match="Uniform: high - low must be finite"):
         T.Uniform(-1e308, 1e308)
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+@pytest.mark.parametrize("values", [{"relu", "tanh"}, frozenset({"relu", "tanh"})])
+def test_choice_refuses_an_unordered_collection(values):
+    """A set of strings is listed in hash order, which changes per process (PYTHONHASHSEED):
+    the same seed would sample other values in each worker, and resume would be refused."""
+    with pytest.raises(TypeError, match=r"Choice: values must be a list \(an ordered sequence\); "
+                       r"got \w+ .*order changes from one process to the next"):
+        T.Choice(values)
+    # tuples, arrays and a dict's keys (in insertion order) are fine
+    assert T.Choice(("relu", "tanh")).values == ["relu", "tanh"]
+    assert T.Choice({"tanh": 1, "relu": 2}.keys()).values == ["tanh", "relu"]
+
+
+def test_log_scale_values_at_the_bounds_are_the_bounds():
+    d = T.LogUniform(1e-4, 1e-1)
+    assert d.grid(3)[0] == 1e-4 and d.grid(3)[-1] == 0.1
+    assert float(d.from_unit(0.0)) == 1e-4 and float(d.from_unit(1.0)) == 0.1
+    assert float(d.from_unit(-0.5)) == 1e-4 and float(d.from_unit(2.0)) == 0.1  # clipped first
+    assert T.LogUniform(1e-5, 1e-3).grid(3)[0] == 1e-5
+    # every other value is the exp of the warp, as before (not rounded)
+    u = np.linspace(0.0, 1.0, 101)[1:-1]
+    expected = np.exp(math.log(1e-4) + u * (math.log(0.1) - math.log(1e-4)))
+    assert np.array_equal(d.from_unit(u), expected)
+    # a bound reached by a search's proposal (the acquisition's optimum on the box's edge)
+    space = T.Space({"lr": d, "x": T.Uniform(0.1, 0.7)})
+    assert space.from_unit([[0.0, 1.0]]) == [{"lr": 1e-4, "x": 0.7}]
+    assert space.grid(2) == [{"lr": 1e-4, "x": 0.1}, {"lr": 1e-4, "x": 0.7},
+                             {"lr": 0.1, "x": 0.1}, {"lr": 0.1, "x": 0.7}]
+
+
+@pytest.mark.parametrize("low,high,points", [(1, 8, 9), (1, 8, 8), (1, 12, 20), (3, 5, 3)])
+def test_grid_of_a_narrow_log_int_range_lists_each_integer(low, high, points):
+    assert T.Int(low, high, log=True).grid(points) == list(range(low, high + 1))
+    assert T.Space({"n": T.Int(low, high, log=True)}).grid(points) == [
+        {"n": i} for i in range(low, high + 1)]
+
+
+@pytest.mark.parametrize("config,error,message", [
+    ({"lr": {"type": "loguniform", "low": 1e-4, "high": 0.1},
+      "wd": {"type": "loguniform", "low": 0, "high": 1e-2}},
+     ValueError, r"Space: parameter 'wd': LogUniform: a log range must be positive"),
+    ({"hidden": {"type": "int", "low": 16, "high": 512.0, "log": True}},
+     TypeError, r"Space: parameter 'hidden': Int: low and high must be integers"),
+    ({"dropout": {"type": "uniform", "low": 0.6, "high": 0.0}},
+     ValueError, r"Space: parameter 'dropout': Uniform: the range \[0.6, 0.0\] is empty"),
+    ({"act": {"type": "choice", "values": []}},
+     ValueError, r"Space: parameter 'act': Choice: values is empty"),
+])
+def test_config_errors_name_the_parameter(config, error, message):
+    with pytest.raises(error, match=message):
+        T.Space(config)
+
+
+def test_latin_hypercube_draws_which_choice_values_it_tries():
+    """Fewer points than values: any value may be in the design (not the first n of the
+    list); each value n // c or n // c + 1 times, the first min(n, c) points all different."""
+    values = ["sigmoid", "relu", "tanh", "elu", "selu"]
+    space = T.Space({"act": T.Choice(values), "x": T.Uniform(0, 1)})
+    seen = {v: 0 for v in values}
+    for seed in range(60):
+        acts = [p["act"] for p in space.latin_hypercube(3, seed)]
+        assert len(set(acts)) == 3
+        for a in acts:
+            seen[a] += 1
+    assert min(seen.values()) > 20  # 36 expected for each of the 5
+    for n in (5, 7, 12):
+        acts = [p["act"] for p in space.latin_hypercube(n, np.random.default_rng(n))]
+        counts = [acts.count(v) for v in values]
+        assert min(counts) == n // 5 and max(counts) == -(-n // 5)
+        assert len(set(acts[:5])) == 5
+    assert space.latin_hypercube(4, 3) == space.latin_hypercube(4, 3)  # the seed's design
+    assert space.latin_hypercube(0, 3) == []

@@ -63,7 +63,8 @@ def _drop(path):
     (_set(("settings",), [1]), "field 'settings' of .*h.json must be an object"),
     (_set(("settings", "n_parallel"), "2"), "setting 'n_parallel' of .*h.json must be a "
      "positive integer"),
-    (_set(("space", "x", "low"), 2), "field 'space' of .*h.json: Uniform: the range"),
+    (_set(("space", "x", "low"), 2), "field 'space' of .*h.json: Space: parameter 'x': "
+         "Uniform: the range"),
     (_set(("extra",), 1), "unknown keys \\['extra'\\] in .*h.json"),
     (_set(("format",), "other"), "h.json is not a study"),
 ])
@@ -160,3 +161,23 @@ def test_add_takes_numpy_numbers_and_a_saved_study_always_loads(tmp_path):
     assert [(t.number, t.params, t.value) for t in loaded.trials] == \
         [(0, {"x": -0.5}, 1.0), (1, {"x": 0.5}, 0.25)]
     assert type(study.trials[1].number) is int and type(study.trials[1].value) is float
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+def test_a_parameter_named_like_a_column_of_the_table_keeps_both(tmp_path):
+    space = T.Space({"number": T.Int(1, 4), "seconds": T.Uniform(0, 1),
+                     "param_number": T.Int(5, 6), "lr": T.LogUniform(1e-3, 1e-1)})
+    study = T.minimize(lambda p: p["number"] + p["seconds"], space, method="random",
+                       n_trials=3, seed=0)
+    rows = study.to_rows()
+    assert list(rows[0]) == ["number", "status", "value", "seconds", "param_number",
+                             "param_seconds", "param_param_number", "lr", "error"]
+    for i, (row, t) in enumerate(zip(rows, study.trials)):
+        assert row["number"] == i and row["seconds"] == t.seconds
+        assert row["param_number"] == t.params["number"]
+        assert row["param_seconds"] == t.params["seconds"]
+        assert row["param_param_number"] == t.params["param_number"] and row["lr"] == t.params["lr"]
+    lines = study.to_csv(tmp_path / "s.csv").splitlines()
+    assert lines[0] == ("number,status,value,seconds,param_number,param_seconds,"
+                        "param_param_number,lr,error")
+    assert lines[1].startswith(f"0,complete,{rows[0]['value']!r},")

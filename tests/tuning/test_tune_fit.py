@@ -183,3 +183,62 @@ def test_tune_fit_resumes_its_study_without_a_seed(tmp_path):
     whole, _ = T.tune_fit(_build, SPACE, X, y, n_trials=3, seed=seed, **kw)
     assert [(t.params, t.value) for t in again.trials] == \
         [(t.params, t.value) for t in whole.trials]
+
+
+# -- audit a3 ------------------------------------------------------------------------------
+def test_patience_0_stops_at_the_first_epoch_without_improvement():
+    """patience=0 is EarlyStopping's (not 'no early stopping', which is patience=None)."""
+    X, y, Xv, yv = _blobs()
+
+    def frozen(p):  # lr=0: val_loss never improves after the first epoch
+        model = _build(p)
+        return model, rb.optim.SGD(model.parameters(), lr=0.0)
+
+    kw = dict(validation_data=(Xv, yv), epochs=6, method="random", n_trials=1, seed=0)
+    stopped, _ = T.tune_fit(frozen, SPACE, X, y, patience=0, **kw)
+    assert stopped.trials[0].attrs["epochs"] == 2
+    full, _ = T.tune_fit(frozen, SPACE, X, y, **kw)
+    assert full.trials[0].attrs["epochs"] == 6
+
+
+def test_an_executor_of_other_processes_is_refused_with_what_to_do_instead():
+    X, y, Xv, yv = _blobs()
+    build, builds = _counted()
+    with rb.parallel.local(1) as pool:
+        with pytest.raises(TypeError, match=r"tune_fit: executor must run in this process \(a "
+                           r"concurrent.futures.ThreadPoolExecutor\); got LocalExecutor\. .*"
+                           r"rb.tuning.minimize with a module-level objective built on "
+                           r"train_trial and trial_outcome"):
+            T.tune_fit(build, SPACE, X, y, validation_data=(Xv, yv), epochs=2,
+                       method="random", n_trials=2, seed=0, executor=pool)
+    assert builds == []
+
+
+def test_median_stopping_keeps_its_curve_when_fit_resumes(tmp_path):
+    """A checkpointed rb.fit resumed mid-run prunes at the epoch the uninterrupted run does."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)), rng.integers(0, 2, 64)  # random labels: loss stays ~0.69
+    others = [[10.0, 5.0, 2.0, 0.5, 0.4, 0.3]] * 3  # far better from the fourth epoch on
+    path = tmp_path / "run.safetensors"
+
+    def run(epochs, resume=None, checkpoint=False, rule=None):
+        net = rb.nn.Sequential(rb.nn.Dense(3, 4, rng=np.random.default_rng(2)), rb.nn.Tanh(),
+                               rb.nn.Dense(4, 2, rng=np.random.default_rng(3))).astype(np.float64)
+        rule = rule or T.MedianStopping(others, monitor="loss", warmup_epochs=0)
+        callbacks = [rule] + ([rb.callbacks.Checkpoint(path)] if checkpoint else [])
+        history = rb.fit(net, X, y, loss="cross_entropy", epochs=epochs, progress=False,
+                         optimizer=rb.optim.SGD(net.parameters(), lr=1e-3),
+                         rng=np.random.default_rng(1), callbacks=callbacks, resume_from=resume)
+        return rule, history
+
+    straight, h = run(6)
+    assert straight.pruned and len(h["loss"]) == 4
+    run(3, checkpoint=True)
+    resumed, h = run(6, resume=path, checkpoint=True)
+    assert resumed.pruned and len(h["loss"]) == 4
+    assert resumed.curve == straight.curve
+    assert resumed.state_dict() == {"curve": straight.curve, "pruned": True}
+    # a new (not resumed) fit with the same rule starts a new curve
+    first = list(straight.curve)
+    run(2, rule=straight)
+    assert straight.curve == first[:2] and not straight.pruned
