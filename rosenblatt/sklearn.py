@@ -92,6 +92,27 @@ def _set_weights(model, weights):
         layer.b.data[...] = b
 
 
+def _check_float32_range(name, **arrays):
+    """Refuse validated float64 ``arrays`` with finite values beyond float32's range.
+
+    The networks train in float32, where such values become infinities and would surface as
+    a diverged loss or "NaN or infinite values"; one pass over the data per fit.
+    """
+    limit = np.finfo(np.float32).max
+    for what, values in arrays.items():
+        if values.size and np.abs(values).max() > limit:
+            raise ValueError(f"{name}: {what} holds values beyond float32's range "
+                             f"(|value| up to {np.abs(values).max():.3g} > {limit:.3g}); the "
+                             f"network trains in float32: scale the data")
+
+
+def _float32(name, **arrays):
+    """The validated float64 ``arrays`` in float32 (the training dtype), range checked."""
+    _check_float32_range(name, **arrays)
+    out = [values.astype(np.float32) for values in arrays.values()]
+    return out[0] if len(out) == 1 else out
+
+
 def _has_partial_fit(estimator):
     """partial_fit exists for the minibatch optimizers (scikit-learn's rule for its solvers)."""
     if estimator.optimizer == "lbfgs":
@@ -210,7 +231,7 @@ class _BaseMLP(BaseEstimator):
             self._continue_from(model, sizes, n_out)
         self.model_ = model
         if self.optimizer == "lbfgs":
-            return self._train_lbfgs(X, targets)
+            return self._train_lbfgs(X, targets, n_out)
         kwargs = {"momentum": self.momentum} if self.optimizer in ("sgd", "rmsprop") else {}
         opt = _OPTIMIZERS[self.optimizer](model.parameters(), lr=self.learning_rate_init,
                                           **kwargs)
@@ -219,6 +240,7 @@ class _BaseMLP(BaseEstimator):
             # scikit-learn's partial_fit keeps its optimizer; the hyper-parameters are today's
             opt.load_state_dict({k: v for k, v in saved.items() if k not in opt.hyperparameters})
         weights = [layer.W for layer in model if isinstance(layer, nn.Dense)]
+        seed = np.array(self._data_weight(n_out), np.float32)  # d(trained loss)/d(reported)
         batch = min(200, n) if self.batch_size == "auto" else min(int(self.batch_size), n)
         progress = getattr(self, "_progress", None) if continuing else None
         if progress is None or progress["early_stopping"] != self.early_stopping:
@@ -236,7 +258,7 @@ class _BaseMLP(BaseEstimator):
                 idx = order[start:start + batch]
                 opt.zero_grad()
                 loss = self._loss(model(Tensor(X[idx])), targets[idx])
-                loss.backward()
+                loss.backward(seed)
                 # L2 penalty alpha/(2 batch) ||W||^2 on each batch, as scikit-learn's: in the
                 # gradient and in the reported loss, where it counts once per batch (so
                 # loss_curve_ and the tol rule see scikit-learn's numbers)
@@ -267,7 +289,8 @@ class _BaseMLP(BaseEstimator):
                 improved, current = epoch_loss < best - self.tol, epoch_loss
             stall = 0 if improved else stall + 1
             best = min(best, current)
-            if stall >= self.n_iter_no_change and not incremental:
+            # as scikit-learn: stop when the count exceeds n_iter_no_change
+            if stall > self.n_iter_no_change and not incremental:
                 break
         else:
             if not incremental:
@@ -301,7 +324,7 @@ class _BaseMLP(BaseEstimator):
                              f"Set warm_start=False (or fit a new estimator) to change them")
         _set_weights(model, _weights(self.model_))
 
-    def _train_lbfgs(self, X, targets):
+    def _train_lbfgs(self, X, targets, n_out):
         """scikit-learn's ``solver="lbfgs"``: the full-batch objective, loss plus
         ``alpha / (2 n) ||W||^2``, minimised by L-BFGS for at most ``max_iter`` iterations,
         stopping when every gradient component is below ``tol``."""
@@ -312,10 +335,17 @@ class _BaseMLP(BaseEstimator):
                           max_eval=max(15000, int(self.max_iter)), tolerance_grad=self.tol,
                           history_size=10)
 
+        scale = self._data_weight(n_out)
+
+        def penalty():
+            return sum((W * W).sum() for W in weights) * (0.5 * self.alpha / n)
+
         def objective():
             loss = self._loss(self.model_(x), targets)
+            if scale != 1:
+                loss = loss * scale
             if self.alpha:
-                loss = loss + sum((W * W).sum() for W in weights) * (0.5 * self.alpha / n)
+                loss = loss + penalty()
             return loss
 
         self.model_.train()
@@ -328,6 +358,9 @@ class _BaseMLP(BaseEstimator):
                           f"reached before the gradient fell below tol={self.tol}",
                           ConvergenceWarning, stacklevel=5)
         self.n_iter_ = opt.iterations
+        if scale != 1:  # report the mean over outputs, as scikit-learn's loss_
+            reg = float(penalty().data) if self.alpha else 0.0
+            value = (value - reg) / scale + reg
         self.loss_ = float(value)
         self.loss_curve_ = None  # as scikit-learn: no per-epoch curve for lbfgs
         self.validation_scores_ = None
@@ -342,20 +375,25 @@ class _BaseMLP(BaseEstimator):
         return isinstance(self.warm_start, (bool, np.bool_)) and bool(self.warm_start) and \
             hasattr(self, "model_")
 
+    def _data_weight(self, n_out):
+        """How many times the reported data loss the training loss is (1; see MLPRegressor)."""
+        return 1
+
     def _hold_out(self, X, targets, rng):
-        """Split off ``validation_fraction`` of the data (stratified for classifiers)."""
+        """Split off ``validation_fraction`` of the data (stratified for classifiers):
+        ``ceil(validation_fraction n)`` rows, as scikit-learn's ``train_test_split``."""
         from .datasets import split
 
-        # exactly the rows split() below holds out: it rounds the training part's size
-        n_val = len(X) - int(np.round((1 - self.validation_fraction) * len(X)))
+        n_val = int(np.ceil(self.validation_fraction * len(X)))
         if n_val < 2 or n_val > len(X) - 1:
             raise ValueError(f"{type(self).__name__}: early_stopping needs more samples: "
                              f"validation_fraction={self.validation_fraction} of {len(X)} "
                              f"leaves {n_val} for validation")
         stratify = isinstance(self, ClassifierMixin) and np.bincount(targets).min() >= 2
         index = np.arange(len(X))
+        # fractions that split() rounds to exactly n_val held-out rows
         train, val = split(index, targets if stratify else None,
-                           (1 - self.validation_fraction, self.validation_fraction), rng=rng,
+                           ((len(X) - n_val) / len(X), n_val / len(X)), rng=rng,
                            stratify=stratify)
         train, val = (train[0], val[0]) if stratify else (train, val)
         return X[train], targets[train], X[val], targets[val]
@@ -395,9 +433,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     max_iter : int, default 200
         Epochs.
     tol, n_iter_no_change : float, int
-        Stop when the training loss has not fallen by ``tol`` for
-        ``n_iter_no_change`` epochs (with ``early_stopping``: when the
-        validation score has not risen by ``tol``).
+        Stop when the training loss has not fallen by ``tol`` for more than
+        ``n_iter_no_change`` consecutive epochs (with ``early_stopping``: when the
+        validation score has not risen by ``tol``), i.e. after ``n_iter_no_change + 1``
+        epochs without improvement, as scikit-learn.
     shuffle : bool, default True
     random_state : int, Generator, RandomState or None
         None draws a seed from the library generator (``rb.seed``).
@@ -414,6 +453,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         stop when its score (accuracy; R^2 for the regressor) stops improving
         and keep the best weights (notes: "Early stopping").
     validation_fraction : float in (0, 1), default 0.1
+        ``ceil(validation_fraction n)`` samples are held out, as scikit-learn.
     warm_start : bool, default False
         As scikit-learn's: ``fit`` on a fitted estimator continues from its weights
         (a new optimizer, ``max_iter`` more epochs at most), appends to ``loss_curve_``
@@ -466,7 +506,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"classes {self.classes_.tolist()}; y has {classes.tolist()}. Set "
                              f"warm_start=False to fit other classes")
         self.classes_ = classes
-        return self._train(X.astype(np.float32), codes.astype(np.int64), len(self.classes_))
+        return self._train(_float32(type(self).__name__, X=X), codes.astype(np.int64),
+                           len(self.classes_))
 
     @available_if(_has_partial_fit)
     @_unchanged_if_failed
@@ -508,7 +549,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"{name}.partial_fit: y holds labels not in classes_ "
                              f"{self.classes_.tolist()}: {unseen.tolist()}")
         codes = np.searchsorted(self.classes_, y)
-        return self._train(X.astype(np.float32), codes.astype(np.int64), len(self.classes_),
+        return self._train(_float32(name, X=X), codes.astype(np.int64), len(self.classes_),
                            incremental=True)
 
     def _loss(self, logits, codes):
@@ -525,10 +566,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return p / p.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba` (computed stably)."""
-        z = self._forward(X)
-        z -= z.max(axis=1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        """``log(predict_proba(X))``, as scikit-learn's: -inf where a probability underflowed
+        to 0 (so that the two always agree)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X):
         """The most probable class of each sample."""
@@ -542,10 +583,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Parameters are those of :class:`MLPClassifier`. ``y`` may be
     (n_samples,) or (n_samples, n_outputs).
 
-    The objective is scikit-learn's, ``mean((y - f(x))^2) / 2 + alpha / (2 n) ||W||^2``
-    (the mean over samples and outputs), so ``alpha`` regularises as strongly as
-    scikit-learn's and ``loss_`` / ``loss_curve_`` report the same numbers; the half is
-    the notes' derivation-friendly squared error, whose gradient is f(x) - y.
+    Trained as scikit-learn's: the gradient is that of
+    ``sum((y - f(x))^2) / (2 n) + alpha / (2 n) ||W||^2`` (the sum over outputs, the mean
+    over the n samples), so ``alpha`` regularises as strongly as scikit-learn's for any
+    number of outputs; ``loss_`` / ``loss_curve_`` report, as scikit-learn's, the data term
+    averaged over outputs too, ``mean((y - f(x))^2) / 2``, plus the penalty. The half is the
+    notes' derivation-friendly squared error, whose gradient is f(x) - y.
 
     Examples
     --------
@@ -567,8 +610,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True,
                              reset=not self._continuing())
         self._y_ndim = y.ndim
-        targets = y.reshape(len(y), -1).astype(np.float32)
-        return self._train(X.astype(np.float32), targets, targets.shape[1])
+        X, targets = _float32(type(self).__name__, X=X, y=y.reshape(len(y), -1))
+        return self._train(X, targets, targets.shape[1])
 
     @available_if(_has_partial_fit)
     @_unchanged_if_failed
@@ -584,11 +627,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True,
                              reset=first)
         self._y_ndim = y.ndim
-        targets = y.reshape(len(y), -1).astype(np.float32)
-        return self._train(X.astype(np.float32), targets, targets.shape[1], incremental=True)
+        X, targets = _float32(type(self).__name__, X=X, y=y.reshape(len(y), -1))
+        return self._train(X, targets, targets.shape[1], incremental=True)
 
     def _loss(self, pred, target):
-        return losses.mse(pred, target, half=True)  # scikit-learn's squared_loss
+        return losses.mse(pred, target, half=True)  # scikit-learn's squared_loss, as reported
+
+    def _data_weight(self, n_out):
+        # scikit-learn reports the mean over samples and outputs but trains on the gradient
+        # of the sum over outputs (its deltas are (f(x) - y) / n_samples)
+        return n_out
 
     def _score_outputs(self, pred, target):
         from sklearn.metrics import r2_score
@@ -609,6 +657,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 # -- restricted Boltzmann machines (notes: "Restricted Boltzmann machines") --------------------
 import time  # noqa: E402  (this block's imports sit beside the RBM estimator they serve)
 
+import scipy.sparse  # noqa: E402
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 
@@ -616,16 +665,28 @@ from .models.rbm import RBM  # noqa: E402
 from .optim.sgd import SGD  # noqa: E402
 
 
+def _dense(X):
+    """``X`` as a dense array: a scipy sparse matrix is converted (memory of its dense rows)."""
+    return X.toarray() if scipy.sparse.issparse(X) else X
+
+
 class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """scikit-learn's ``BernoulliRBM``, backed by :class:`rosenblatt.models.RBM`.
 
     Same constructor, attributes and behaviour as
     ``sklearn.neural_network.BernoulliRBM``: persistent CD-1 (stochastic
-    maximum likelihood) on even, unshuffled minibatches, weights drawn from
+    maximum likelihood) on unshuffled minibatches of ``batch_size`` rows (the
+    last one shorter), each update divided by the batch's rows, weights drawn from
     N(0, 0.01^2), ``transform`` gives p(h = 1 | v), ``score_samples`` the
     one-bit pseudo-likelihood, ``gibbs`` one Gibbs step, ``partial_fit`` one
-    update on the given rows. Like scikit-learn's, it does not check that the
-    data lie in [0, 1] (``rb.models.RBM`` does). Usable in a ``Pipeline``.
+    update on the given rows (``set_params`` between calls takes effect, ``k``
+    and ``persistent`` too). Like scikit-learn's, it does not check that the
+    data lie in [0, 1] (``rb.models.RBM`` does). Usable in a ``Pipeline``;
+    a pickled or deep-copied estimator trains on. scipy sparse input is taken as
+    scikit-learn's is (converted to CSR); the model computes on dense arrays, so
+    ``fit`` and ``partial_fit`` densify one minibatch at a time, while ``transform``,
+    ``score_samples`` and ``gibbs`` densify all the rows given: the memory of a dense
+    (n_samples, n_features) array (transform large sparse data in chunks of rows).
 
     Parameters
     ----------
@@ -792,24 +853,55 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # which bit score_samples flips is a hash of the row: integer weights, exact sums
         self._flip_weights = rng.integers(1, 2**20, n_features)
 
-    def _update(self, v):
-        # the settings as they are now: set_params between partial_fit calls takes effect
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        opt = self.__dict__.get("_optimizer")
+        if opt is not None and opt.vec is not self.rbm_.vector:
+            # A copy (pickle, deepcopy) holds W, b and c as arrays of their own: rbm_.vector
+            # packs them again; the optimizer moves to it, its velocity carried over.
+            self._optimizer = SGD(self.rbm_.vector, lr=opt.lr, momentum=opt.momentum)
+            self._optimizer.load_state_dict(opt.state_dict())
+
+    def _apply_settings(self):
+        """set_params between partial_fit calls takes effect: the optimizer's learning rate
+        and momentum, and the model's k and persistent (PCD chains start from all-zero hidden
+        states, as in a new fit; CD drops them)."""
+        self._check_params()
         self._optimizer.lr = float(self.learning_rate)
         self._optimizer.momentum = float(self.momentum)
-        self.rbm_.cd_gradient(v, self.random_state_)
+        rbm = self.rbm_
+        rbm.k = int(self.k)
+        if bool(self.persistent) != rbm.persistent:
+            rbm.persistent = bool(self.persistent)
+            rbm._chains = (np.zeros((int(self.batch_size), rbm.n_hidden), rbm.W.dtype)
+                           if rbm.persistent else None)
+
+    def _update(self, v):
+        rbm = self.rbm_
+        negatives = rbm.cd_gradient(v, self.random_state_)
+        B, M = len(v), len(negatives)
+        if B != M:
+            # PCD with a batch of other than batch_size rows (the last one, or partial_fit):
+            # rbm_ averages the negative phase over its M chains, scikit-learn divides it by
+            # the batch's B rows, as the positive phase. Add (1/B - 1/M) x the negative sums.
+            extra = 1.0 / B - 1.0 / M
+            h = rbm._hidden_probs(negatives)
+            rbm.W.grad += extra * (negatives.T @ h)
+            rbm.b.grad += extra * negatives.sum(axis=0)
+            rbm.c.grad += extra * h.sum(axis=0)
         self._optimizer.step()
 
     @_unchanged_if_failed
     def fit(self, X, y=None):
         """Train for ``n_iter`` passes over X (n_samples, n_features); returns self."""
-        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32))
         self._start(X.shape[1], X.dtype)
-        n_batches = int(np.ceil(len(X) / self.batch_size))
-        bounds = np.linspace(0, len(X), n_batches + 1).astype(int)  # even, unshuffled batches
+        batch = int(self.batch_size)
         for iteration in range(int(self.n_iter)):
             start = time.perf_counter()
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                self._update(X[lo:hi])
+            # unshuffled batches of batch_size rows, the last one shorter: scikit-learn's
+            for lo in range(0, X.shape[0], batch):
+                self._update(_dense(X[lo:lo + batch]))
             if not np.all(np.isfinite(self.rbm_.W.data)):
                 raise ValueError(f"{type(self).__name__}: the weights diverged (pass "
                                  f"{iteration + 1}); lower learning_rate")
@@ -822,19 +914,21 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def partial_fit(self, X, y=None):
         """One update on the rows of X (one minibatch); the first call initialises."""
         first = not hasattr(self, "rbm_")
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=first)
+        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                          reset=first)
         if first:
             self._start(X.shape[1], X.dtype)
         else:
-            self._check_params()
-        self._update(X.astype(self.rbm_.W.dtype, copy=False))
+            self._apply_settings()
+        self._update(_dense(X).astype(self.rbm_.W.dtype, copy=False))
         return self
 
     def _data(self, X, promote=False):
-        """X checked, in the model's dtype; with ``promote``, in the wider of the two (float64
-        data on a float32 model stay float64, as scikit-learn computes)."""
+        """X checked, dense, in the model's dtype; with ``promote``, in the wider of the two
+        (float64 data on a float32 model stay float64, as scikit-learn computes)."""
         check_is_fitted(self, "rbm_")
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = _dense(validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32),
+                                 reset=False))
         dtype = np.result_type(X.dtype, self.rbm_.W.dtype) if promote else self.rbm_.W.dtype
         return X.astype(dtype, copy=False)
 
@@ -859,6 +953,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True
         tags.non_deterministic = False
         return tags
 
@@ -940,6 +1035,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         positive_int(name, "batch_size", self.batch_size)
         positive_float(name, "learning_rate_init", self.learning_rate_init)
         boolean(name, "tied", self.tied)
+        _check_float32_range(name, X=X)  # the model trains in float32
         rng = _generator(self.random_state)
         self.model_ = Network(X.shape[1], self.n_hidden, activation=self.activation,
                               output=self.output, loss=self.loss, tied=self.tied,

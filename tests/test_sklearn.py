@@ -313,21 +313,19 @@ def test_tol_stopping_compares_scikit_learns_loss():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours.fit(X, y)
         ref.fit(X, y)
-    k = ours.n_iter_
-    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_[:k], rtol=1e-5)
-    # our documented rule: stop after n_iter_no_change epochs without a tol improvement;
-    # scikit-learn's code waits one epoch more (its count must exceed n_iter_no_change)
-    assert k < 60 and ref.n_iter_ == k + 1
+    # both stop once the count of epochs without a tol improvement exceeds n_iter_no_change
+    assert ours.n_iter_ < 60 and ref.n_iter_ == ours.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-5)
 
 
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_early_stopping_guard_counts_the_validation_rows_as_split_makes_them(cls):
     X, y = rb.datasets.moons(16, noise=0.1, rng=0)
     y = y if cls is MLPClassifier else y.astype(float)
-    # 15 samples, 10 %: split() holds out 15 - round(13.5) = 1 row, too few to score
+    # 10 samples, 10 %: ceil(1.0) = 1 row held out, too few to score
     with pytest.raises(ValueError, match=r"early_stopping needs more samples: "
-                                         r"validation_fraction=0.1 of 15 leaves 1"):
-        cls((4,), early_stopping=True, max_iter=3, random_state=0).fit(X[:15], y[:15])
+                                         r"validation_fraction=0.1 of 10 leaves 1"):
+        cls((4,), early_stopping=True, max_iter=3, random_state=0).fit(X[:10], y[:10])
     with warnings.catch_warnings():  # 16 samples: 16 - round(14.4) = 2 rows, finite scores
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -582,3 +580,196 @@ def test_warm_start_with_early_stopping_extends_the_validation_scores():
         clf.fit(X, y)
     assert len(clf.validation_scores_) == first + clf.n_iter_ == len(clf.loss_curve_)
     assert clf.best_validation_score_ == max(clf.validation_scores_) >= best
+
+
+# -- audit s6 (a4) ---------------------------------------------------------------------------
+def _sgd_step_from_our_weights(n_outputs):
+    """One full-batch SGD step (no momentum) of ours and of scikit-learn's from the same
+    weights: the first layers' steps, and the reported losses."""
+    from sklearn.neural_network import MLPRegressor as Reference
+
+    g = np.random.default_rng(0)
+    X = g.normal(size=(40, 3))
+    Y = g.normal(size=(40, n_outputs))
+    y = Y.ravel() if n_outputs == 1 else Y
+    common = dict(hidden_layer_sizes=(5,), activation="tanh", alpha=0.5, batch_size=40,
+                  learning_rate_init=0.1, max_iter=1, shuffle=False, momentum=0.0,
+                  random_state=0, warm_start=True)
+    ref = Reference(solver="sgd", nesterovs_momentum=False, **common)
+    ours = MLPRegressor(optimizer="sgd", **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, y)
+        ours.fit(X, y)
+        W0 = [W.copy() for W in ref.coefs_]
+        for layer, W, b in zip([m for m in ours.model_ if isinstance(m, rb.nn.Dense)], W0,
+                               ref.intercepts_):
+            layer.W.data[...] = W
+            layer.b.data[...] = b
+        ref.fit(X, y)
+        ours.fit(X, y)
+    first = next(m for m in ours.model_ if isinstance(m, rb.nn.Dense))
+    return first.W.data - W0[0], ref.coefs_[0] - W0[0], ours.loss_curve_[-1], ref.loss_curve_[-1]
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_multi_output_regressor_steps_as_scikit_learn(n_outputs):
+    """scikit-learn trains on the sum over outputs (reporting the mean): alpha then weighs
+    the same against the data for any number of outputs."""
+    ours, ref, our_loss, ref_loss = _sgd_step_from_our_weights(n_outputs)
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+    assert our_loss == pytest.approx(ref_loss, rel=1e-5)
+
+
+def test_multi_output_lbfgs_regressor_reports_the_mean_over_outputs():
+    g = np.random.default_rng(1)
+    X = g.normal(size=(60, 3))
+    Y = np.tanh(X @ g.normal(size=(3, 2)))
+    reg = MLPRegressor((6,), optimizer="lbfgs", alpha=0.1, max_iter=30, random_state=0)
+    reg.fit(X, Y)
+    pred = reg.predict(X)
+    weights = sum(float(np.sum(m.W.data ** 2)) for m in reg.model_ if isinstance(m, rb.nn.Dense))
+    expected = 0.5 * np.mean((pred - Y) ** 2) + 0.5 * 0.1 * weights / len(X)
+    assert reg.loss_ == pytest.approx(expected, rel=1e-4)
+
+
+def test_n_iter_no_change_waits_as_scikit_learn():
+    from sklearn.neural_network import MLPClassifier as Reference
+
+    X, y = rb.datasets.moons(100, rng=0)
+    common = dict(hidden_layer_sizes=(5,), tol=10.0, n_iter_no_change=3, max_iter=100,
+                  random_state=0)
+    # no epoch after the first improves by tol: the count exceeds 3 after epoch 5
+    assert MLPClassifier(**common).fit(X, y).n_iter_ == Reference(**common).fit(X, y).n_iter_ == 5
+
+
+@pytest.mark.parametrize("n, fraction", [(15, 0.1), (10, 0.25), (30, 0.15), (40, 0.2)])
+def test_early_stopping_holds_out_as_many_rows_as_scikit_learn(n, fraction):
+    from sklearn.model_selection import train_test_split
+
+    X = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
+    y = np.arange(n) % 2
+    clf = MLPClassifier(early_stopping=True, validation_fraction=fraction)
+    _, _, X_val, _ = clf._hold_out(X, y, np.random.default_rng(0))
+    assert len(X_val) == len(train_test_split(X, test_size=fraction)[1])
+
+
+def test_values_beyond_float32_are_refused_with_the_reason():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    X[0, 0] = 1e39
+    y = np.arange(20) % 2
+    for est, target in ((MLPClassifier((4,), max_iter=2), y),
+                        (MLPRegressor((4,), max_iter=2), y.astype(float)),
+                        (rb.sklearn.Autoencoder(2, max_iter=2), None)):
+        with pytest.raises(ValueError, match=r"X holds values beyond float32's range .* scale "
+                                             r"the data"):
+            est.fit(X, target)
+    with pytest.raises(ValueError, match=r"y holds values beyond float32's range"):
+        MLPRegressor((4,), max_iter=2).partial_fit(X[1:], np.full(19, -1e40))
+    with pytest.raises(ValueError, match=r"X holds values beyond float32's range"):
+        MLPClassifier((4,)).partial_fit(X, y, classes=[0, 1])
+
+
+def test_lbfgs_predict_log_proba_is_the_log_of_predict_proba():
+    from sklearn.utils.estimator_checks import check_classifiers_train
+
+    X, y = rb.datasets.moons(60, noise=0.1, rng=0)
+    clf = MLPClassifier((8,), optimizer="lbfgs", max_iter=5, random_state=0).fit(X, y)
+    clf.model_[-1].W.data *= 1e5  # logits thousands apart, as a long L-BFGS run makes them
+    proba = clf.predict_proba(X)
+    assert (proba == 0).any()  # underflowed
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(clf.predict_log_proba(X), np.log(proba))
+    # scikit-learn's check of the same convention (its own log(predict_proba) divides by 0)
+    with warnings.catch_warnings(), np.errstate(divide="ignore"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_classifiers_train("MLPClassifier", MLPClassifier(optimizer="lbfgs", random_state=0))
+
+
+# BernoulliRBM
+def _binary(n, d=6, seed=0):
+    return (np.random.default_rng(seed).random((n, d)) > 0.5).astype(float)
+
+
+def test_rbm_minibatches_are_scikit_learns(monkeypatch):
+    from rosenblatt.sklearn import BernoulliRBM
+
+    sizes = []
+    update = BernoulliRBM._update
+    monkeypatch.setattr(BernoulliRBM, "_update", lambda self, v: sizes.append(len(v))
+                        or update(self, v))
+    BernoulliRBM(3, batch_size=10, n_iter=1, random_state=0).fit(_binary(25))
+    assert sizes == [10, 10, 5]  # scikit-learn's gen_even_slices(30, 3, n_samples=25)
+
+
+@pytest.mark.parametrize("rows", [10, 7, 13])
+def test_rbm_update_of_any_batch_equals_scikit_learns(rows):
+    """Visible biases of +-40 make the negative sample deterministic: the update of a batch
+    of other than batch_size rows must divide both phases by its rows, as scikit-learn."""
+    from sklearn.neural_network import BernoulliRBM as Reference
+
+    g = np.random.default_rng(1)
+    nv, nh, chains = 6, 4, 10
+    W, c = g.normal(0, 0.5, (nh, nv)), g.normal(size=nh)
+    b = np.where(g.random(nv) > 0.5, 40.0, -40.0)
+    H = (g.random((chains, nh)) > 0.5).astype(float)
+    X = _binary(rows, nv, seed=2)
+    fitted = []
+    for cls in (rb.sklearn.BernoulliRBM, Reference):
+        est = cls(n_components=nh, batch_size=chains, learning_rate=0.1, random_state=0)
+        if cls is Reference:
+            est.partial_fit(X[:1])  # builds the attributes set below
+        est.components_ = W.copy()
+        est.intercept_hidden_, est.intercept_visible_ = c.copy(), b.copy()
+        est.h_samples_ = H.copy()
+        est.partial_fit(X)
+        fitted.append(est)
+    ours, ref = fitted
+    np.testing.assert_allclose(ours.components_, ref.components_, atol=1e-12)
+    np.testing.assert_allclose(ours.intercept_hidden_, ref.intercept_hidden_, atol=1e-12)
+    np.testing.assert_allclose(ours.intercept_visible_, ref.intercept_visible_, atol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_copied_rbm_trains_on_as_the_original(how):
+    import copy
+    import pickle
+
+    X = _binary(40)
+    rbm = rb.sklearn.BernoulliRBM(3, n_iter=2, momentum=0.5, random_state=0).fit(X)
+    twin = pickle.loads(pickle.dumps(rbm)) if how == "pickle" else copy.deepcopy(rbm)
+    np.testing.assert_array_equal(twin.transform(X), rbm.transform(X))
+    # the same velocity and generator state: the copies take the same steps
+    for est in (rbm, twin):
+        est.partial_fit(X[:10]).partial_fit(X[10:20])
+    np.testing.assert_array_equal(twin.components_, rbm.components_)
+    np.testing.assert_array_equal(twin.h_samples_, rbm.h_samples_)
+    assert twin.components_.base is not None  # still a view into the packed vector
+
+
+def test_rbm_set_params_between_partial_fits_takes_effect():
+    X = _binary(40)
+    rbm = rb.sklearn.BernoulliRBM(3, random_state=0).partial_fit(X[:10])
+    rbm.set_params(k=5, persistent=False, learning_rate=0.01).partial_fit(X[:10])
+    assert rbm.rbm_.k == 5 and not rbm.rbm_.persistent and rbm.h_samples_ is None
+    assert rbm._optimizer.lr == 0.01
+    rbm.set_params(persistent=True, batch_size=4).partial_fit(X[:10])
+    assert rbm.rbm_.persistent and rbm.h_samples_.shape == (4, 3)
+    with pytest.raises(ValueError, match="k must be"):
+        rbm.set_params(k=0).partial_fit(X[:10])
+
+
+def test_rbm_takes_sparse_input_as_scikit_learn():
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X = _binary(50, 20)
+    X[X.sum(axis=1) > 12] = 0  # some empty rows, stored as such
+    S = scipy_sparse.csr_matrix(X)
+    dense = rb.sklearn.BernoulliRBM(4, batch_size=8, n_iter=2, random_state=0).fit(X)
+    sparse = rb.sklearn.BernoulliRBM(4, batch_size=8, n_iter=2, random_state=0).fit(S)
+    np.testing.assert_array_equal(sparse.components_, dense.components_)
+    np.testing.assert_array_equal(sparse.transform(S), dense.transform(X))
+    np.testing.assert_array_equal(sparse.score_samples(S.tocsc()), dense.score_samples(X))
+    sparse.partial_fit(S[:10])
+    dense.partial_fit(X[:10])
+    np.testing.assert_array_equal(sparse.components_, dense.components_)
+    assert sparse.gibbs(S[:3]).shape == (3, 20)

@@ -93,13 +93,20 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
             or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"split: fractions must be >= 2 positive numbers summing to 1; "
                          f"got {fractions.tolist()}")
-    rng = resolve_rng(rng)
     n = len(X)
     sizes = np.diff([0, *np.round(np.cumsum(fractions)[:-1] * n).astype(int), n])
     if np.any(sizes <= 0):
         k = int(np.argmin(sizes))
         raise ValueError(f"split: part {k} (fraction {fractions[k]:g}) of {n} samples would be "
                          f"empty; give more samples or larger fractions")
+    return _split(X, y, fractions, sizes, rng, stratify)
+
+
+def _split(X, y, fractions, sizes, rng, stratify):
+    """:func:`split` into parts of ``sizes`` samples (positive, summing to ``len(X)``);
+    ``fractions`` set each class's share of a part when stratifying."""
+    rng = resolve_rng(rng)
+    n = len(X)
     labels = _stratify_labels(stratify, y, n)
     stratified = labels is not None
     if stratified:
@@ -327,8 +334,11 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     Parameters
     ----------
     test_size : float in (0, 1), default 0.2
-        The test part holds ``n - round((1 - test_size) n)`` samples, stratified
-        or not; a split that leaves either part empty is a ValueError.
+        The test part holds ``test_size n`` samples rounded to the nearest
+        integer, halves up (``test_size=0.25`` of 10 samples: 3), stratified or not;
+        a split that leaves either part empty is a ValueError. scikit-learn's
+        ``train_test_split`` rounds every fraction up (``ceil(test_size n)``), so
+        its test part can be one sample larger (0.2 of 12 samples: 3 there, 2 here).
     rng, stratify :
         As in :func:`split`: ``stratify=True`` stratifies on ``y`` (labels, or
         one-hot or probability rows), an array of labels (scikit-learn's
@@ -340,15 +350,18 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     X_train, X_test, y_train, y_test (or X_train, X_test when ``y`` is None)
     """
     test_size = unit_interval("train_test_split", "test_size", test_size, closed_low=False)
-    n = len(_as_samples(X))
-    n_test = int(np.round((1 - test_size) * n))
-    n_test = n - n_test  # as split() rounds the train part's bound
+    X, y = _check_xy(X, y, "train_test_split")
+    n = len(X)
+    exact = test_size * n
+    # halves up, as scikit-learn's ceil; np.round's half-to-even sent 2.5 down but 3.5 up
+    n_test = int(np.ceil(exact)) if exact - np.floor(exact) == 0.5 else int(np.round(exact))
     if n_test == 0 or n_test == n:
         empty = "test" if n_test == 0 else "train"
         raise ValueError(f"train_test_split: test_size={test_size!r} of {n} samples leaves the "
                          f"{empty} part empty ({n_test} test samples); give more samples or "
                          f"another test_size")
-    train, test = split(X, y, (1 - test_size, test_size), rng, stratify)
+    train, test = _split(X, y, np.array([1 - test_size, test_size]), np.array([n - n_test, n_test]),
+                         rng, stratify)
     if y is None:
         return train, test
     return train[0], test[0], train[1], test[1]

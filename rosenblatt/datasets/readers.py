@@ -14,6 +14,7 @@ Malformed files raise ``ValueError`` naming the file and the problem.
 import gzip
 import math
 import os
+import zlib
 
 import numpy as np
 
@@ -28,7 +29,8 @@ def _read_maybe_gzip(path):
     if blob[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(blob)
-        except (OSError, EOFError) as err:
+        # zlib.error: a damaged deflate block (gzip's own checks raise OSError/EOFError)
+        except (OSError, EOFError, zlib.error) as err:
             raise ValueError(f"{os.fspath(path)}: corrupted gzip data ({err})") from None
     return blob
 

@@ -327,12 +327,17 @@ def _label_index(labels, values):
     return order[pos], ranked[pos] == values
 
 
-def _check_labels(labels, where):
+def _check_labels(labels, where, y_true, y_pred):
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError(f"{where}: labels must be a non-empty list of classes; got "
                          f"{labels.tolist()!r}")
     if len(np.unique(labels)) != len(labels):  # each class is one row/column
         raise ValueError(f"{where}: labels must not repeat a class; got {labels.tolist()!r}")
+    # strings for number labels (or numbers for strings) would match no sample: all zeros
+    if _label_kinds(labels) != _label_kinds(y_true) | _label_kinds(y_pred):
+        raise ValueError(f"{where}: labels {labels[:3].tolist()}... and the class labels "
+                         f"({y_true[:3].tolist()}...) are a mix of numbers and strings, which "
+                         f"never match; give labels of the same type as y_true")
 
 
 def confusion_matrix(y_true, y_pred, labels=None):
@@ -355,8 +360,9 @@ def confusion_matrix(y_true, y_pred, labels=None):
     Raises
     ------
     ValueError
-        For no samples, a NaN or infinite label, or numbers in one of ``y_true``,
-        ``y_pred`` and strings in the other (as scikit-learn).
+        For no samples, a NaN or infinite label, numbers in one of ``y_true``,
+        ``y_pred`` and ``labels`` and strings in another, or ``labels`` of which
+        none occurs in ``y_true`` (as scikit-learn).
 
     Examples
     --------
@@ -366,9 +372,12 @@ def confusion_matrix(y_true, y_pred, labels=None):
     """
     y_true, y_pred = _label_pair(y_true, y_pred, "confusion_matrix")
     labels = np.unique(np.concatenate([y_true, y_pred])) if labels is None else np.asarray(labels)
-    _check_labels(labels, "confusion_matrix")
+    _check_labels(labels, "confusion_matrix", y_true, y_pred)
     k = len(labels)
     ti, t_ok = _label_index(labels, y_true)
+    if not t_ok.any():  # scikit-learn's rule: an all-zero matrix is a mistake, not a result
+        raise ValueError(f"confusion_matrix: none of labels {labels[:5].tolist()} occurs in "
+                         f"y_true ({np.unique(y_true)[:5].tolist()}...); at least one must")
     pi, p_ok = _label_index(labels, y_pred)
     keep = t_ok & p_ok
     flat = np.bincount(ti[keep] * k + pi[keep], minlength=k * k)
@@ -441,7 +450,7 @@ def _label_counts(y_true, y_pred, average, labels, pos_label, where):
         tp = np.array([np.sum(guess & truth)])
         return tp, np.array([np.sum(guess)]), np.array([np.sum(truth)])
     labels = np.unique(np.concatenate([y_true, y_pred])) if labels is None else np.asarray(labels)
-    _check_labels(labels, where)
+    _check_labels(labels, where, y_true, y_pred)
     k = len(labels)
     ti, t_ok = _label_index(labels, y_true)
     pi, p_ok = _label_index(labels, y_pred)
@@ -504,7 +513,7 @@ def _score_doc(what, formula):
     ------
     ValueError
         For no samples, a NaN or infinite label, numbers in one of ``y_true``,
-        ``y_pred`` and strings in the other, or multi-label targets with
+        ``y_pred`` and ``labels`` and strings in another, or multi-label targets with
         ``average='binary'`` (as scikit-learn).
     """
 
@@ -812,13 +821,13 @@ def _decode(outputs, y, reads, loss_name, name):
             raise ValueError(f"EpochScore: {name} is for two classes; the model has "
                              f"{outputs.shape[1]} outputs")
         return truth, (outputs[:, 1] - outputs[:, 0]) if multi else outputs.reshape(-1)
-    threshold = 0.0 if loss_name in LOGIT_LOSSES else 0.5
+    signed = bool(y.size and y.min() < 0)  # -1/+1 targets: decide by the sign, as plan()
+    threshold = 0.0 if loss_name in LOGIT_LOSSES or signed else 0.5
     if multi and loss_name in BINARY_LOSSES:  # independent outputs: every column decides
         if y.shape != outputs.shape:
             raise ValueError(f"EpochScore: {name} of {outputs.shape[1]} independent outputs "
                              f"(loss {loss_name!r}) needs multi-hot targets of shape "
                              f"{outputs.shape}; got {y.shape}")
-        signed = bool(y.size and y.min() < 0)  # -1/+1 targets (hinge, log_loss)
         hot = y > 0 if signed else y > 0.5
         return hot.astype(np.int64), (outputs > threshold).astype(np.int64)
     if multi:
@@ -841,7 +850,8 @@ class EpochScore(Callback):
         One of ``EPOCH_SCORES``: ``"roc_auc"`` (two classes; from one output or
         the difference of two), ``"f1_macro"``, ``"f1_weighted"``,
         ``"precision_macro"``, ``"recall_macro"`` (of the class decisions: the
-        arg-max, or one output against the loss's threshold; several outputs of
+        arg-max, or one output against the loss's threshold, or against 0 for
+        -1/+1 targets, as ``rb.fit``'s accuracy decides; several outputs of
         a binary loss are independent labels, each thresholded, and the score
         is scikit-learn's multi-label one over them), ``"r2"`` (of the
         outputs); or ``fn(y_true, outputs) -> float``.

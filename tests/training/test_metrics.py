@@ -510,3 +510,50 @@ def test_epoch_score_roc_auc_refuses_independent_outputs():
         rb.fit(net, X, Y, loss="binary_cross_entropy_with_logits", epochs=1, progress=False,
                optimizer=rb.optim.SGD(net.parameters(), lr=0.1), validation_data=(X, Y),
                callbacks=[M.EpochScore("roc_auc")])
+
+
+# -- audit s6 (a4) ---------------------------------------------------------------------------
+# 4: labels of another type than the class labels matched no sample: silent zeros
+@pytest.mark.parametrize("call", [
+    lambda: M.f1([0, 1, 1], [0, 1, 0], average="macro", labels=["0", "1"]),
+    lambda: M.precision([0, 1, 1], [0, 1, 0], average=None, labels=["0", "1"]),
+    lambda: M.recall(["a", "b"], ["a", "b"], average="macro", labels=[0, 1]),
+    lambda: M.confusion_matrix([0, 1, 1], [0, 1, 0], labels=["0", "1"]),
+])
+def test_labels_of_another_type_than_the_classes_are_refused(call):
+    with pytest.raises(ValueError, match="labels .* a mix of numbers and strings"):
+        call()
+
+
+def test_confusion_matrix_refuses_labels_of_which_none_is_true():
+    skm = pytest.importorskip("sklearn.metrics")
+    with pytest.raises(ValueError, match="At least one label"):
+        skm.confusion_matrix([0, 1, 1], [0, 1, 0], labels=[5, 6])
+    with pytest.raises(ValueError, match=r"confusion_matrix: none of labels \[5, 6\] occurs in "
+                                         r"y_true"):
+        M.confusion_matrix([0, 1, 1], [0, 1, 0], labels=[5, 6])
+    # one true label among them is enough, as scikit-learn
+    np.testing.assert_array_equal(M.confusion_matrix([0, 1, 1], [0, 1, 0], labels=[1, 5]),
+                                  skm.confusion_matrix([0, 1, 1], [0, 1, 0], labels=[1, 5]))
+    assert M.f1([0, 1, 1], [0, 1, 0], average="macro", labels=[0, 1]) == pytest.approx(2 / 3)
+
+
+# 7: one output against -1/+1 targets is decided by its sign, as rb.fit's accuracy decides
+def test_epoch_score_decides_signed_targets_by_the_sign():
+    skm = pytest.importorskip("sklearn.metrics")
+    y = np.array([[1], [1], [-1], [-1], [1], [-1]])
+    out = np.array([[0.3], [0.7], [-0.2], [0.1], [-0.4], [-0.9]])
+    truth, seen = M._decode(out, y, "label", "mse", "f1_macro")
+    np.testing.assert_array_equal(seen, (out.ravel() > 0).astype(int))
+    np.testing.assert_array_equal(truth, (y.ravel() > 0).astype(int))
+    # through rb.fit: EpochScore scores what the sign rule of val_accuracy decides
+    X = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    y = np.where(X[:, :1] > 0, 1, -1)
+    net = rb.nn.Sequential(rb.nn.Dense(2, 1, rng=0), rb.nn.Tanh())
+    h = rb.fit(net, X, y, loss="mse", epochs=1, progress=False, metrics=["accuracy"],
+               optimizer=rb.optim.SGD(net.parameters(), lr=1e-6), validation_data=(X, y),
+               callbacks=[M.EpochScore("recall_macro")])
+    out = rb.training.predict(net, X).ravel()
+    assert h["val_accuracy"][-1] == pytest.approx(skm.accuracy_score(y.ravel() > 0, out > 0))
+    assert h["val_recall_macro"][-1] == pytest.approx(
+        skm.recall_score(y.ravel() > 0, out > 0, average="macro"))
