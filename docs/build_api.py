@@ -39,6 +39,8 @@ PUBLIC = (
     "rosenblatt.autodiff",
     "rosenblatt.io",
     "rosenblatt.tour",
+    "rosenblatt.sklearn",
+    "rosenblatt.randomness",
 )
 
 

@@ -535,7 +535,9 @@ def _run(args):
     def progress(study, trial):
         value = ("failed: " + str(trial.error) if trial.value is None
                  else f"{settings['metric']} {sign * trial.value:.6g}")
-        print(f"trial {trial.number + 1}/{settings['n_trials']} [{trial.status}] {value} "
+        # numbered from 0, as in study.json, trials.csv and the summary's "best ... (trial k)"
+        print(f"trial {trial.number} ({trial.number + 1}/{settings['n_trials']}) "
+              f"[{trial.status}] {value} "
               f"{json.dumps(trial.params)}", file=sys.stderr)
 
     try:
