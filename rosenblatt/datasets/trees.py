@@ -298,19 +298,15 @@ def read_treebank(path, vocab=None):
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            try:
-                tree = parse_tree(line.strip())
+            try:  # a given vocab maps the words as they are read: an error names the word
+                tree = parse_tree(line.strip(), vocab=None if build else vocab)
             except ValueError as err:
                 raise ValueError(
                     f"read_treebank: {os.fspath(path)}, line {number}: {err}") from None
             if build:
                 for word in tree.leaves():
                     vocab.setdefault(word, len(vocab))
-            try:
-                tree = tree.map_tokens(lambda w: vocab[w] if w in vocab else vocab["<unk>"])
-            except KeyError:
-                raise ValueError(f"read_treebank: {os.fspath(path)}, line {number}: a word is "
-                                 f"not in the vocabulary (and it has no '<unk>')") from None
+                tree = tree.map_tokens(vocab.__getitem__)
             trees.append(tree)
     return trees, vocab
 
@@ -342,7 +338,7 @@ def sentiment_trees(n_trees=500, negations=(0, 2), intensifier_prob=0.3, rng=Non
         The smallest and largest number of ``not`` in a sentence (drawn uniformly).
     intensifier_prob : float, default 0.3
         Before each negation and before the adjective, an intensifier is
-        inserted with this probability.
+        inserted with this probability, in [0, 1] (1: before every one).
     rng : numpy.random.Generator or int, optional
 
     Returns
@@ -361,7 +357,8 @@ def sentiment_trees(n_trees=500, negations=(0, 2), intensifier_prob=0.3, rng=Non
     """
     n_trees = positive_int("sentiment_trees", "n_trees", n_trees)
     low, high = _range("sentiment_trees", "negations", negations)
-    intensifier_prob = unit_interval("sentiment_trees", "intensifier_prob", intensifier_prob)
+    intensifier_prob = unit_interval("sentiment_trees", "intensifier_prob", intensifier_prob,
+                                     closed_high=True)
     rng = resolve_rng(rng)
     trees, y = [], np.empty(n_trees, dtype=np.int64)
     for i in range(n_trees):

@@ -279,7 +279,9 @@ class ConditionalGAN(GAN):
     def _fit_conditions(self, y, n):
         if y is None:
             raise ValueError(f"{self._owner}.fit: the conditions y are required: fit(X, y, ...)")
-        Y = self.check_conditions(y, n, "fit")
+        # a copy: the training conditions are fixed at fit (check_conditions keeps a float
+        # array of the model's dtype as it is, and the caller may refill it afterwards)
+        Y = np.array(self.check_conditions(y, n, "fit"), copy=True)
         self.__dict__.pop("buffers", None)  # a model from an old file saves its conditions now
         self._set_conditions(Y, np.nan)
         if self.condition_sampler == "parzen":  # the width chosen on at most 4000 rows

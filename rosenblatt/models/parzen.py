@@ -122,6 +122,7 @@ class ParzenWindow:
     grid_, scores_ : ndarray or None
         The widths tried and their mean validation log-likelihoods.
     centres_ : ndarray (n, d)
+        A copy of the rows ``fit`` was given (editing them afterwards changes nothing).
 
     Notes
     -----
@@ -188,8 +189,10 @@ class ParzenWindow:
             self.sigma_ = float(grid[int(np.argmax(scores))])
         else:
             self.sigma_ = self.sigma
-        self.centres_ = X
-        self._prepared = _prepare(X)
+        # a copy: sample() and log_likelihood() describe the data fit saw, even when the
+        # caller refills its array afterwards (_as_rows keeps a float array as it is)
+        self.centres_ = X.copy()
+        self._prepared = _prepare(self.centres_)
         return self
 
     def _check_fitted(self, where):

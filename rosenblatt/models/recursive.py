@@ -27,6 +27,7 @@ from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..optim.adam import Adam
 from ..randomness import resolve_rng
+from ..training.fit import _check_optimizer_owns_model
 from .tree_ops import COMPOSITIONS, Forest, compose_forest, flatten_tree
 
 
@@ -229,6 +230,33 @@ class RecursiveNet(Module):
                              f"{self.n_classes - 1} (n_classes={self.n_classes})")
         return labels
 
+    def _check_tokens(self, flats, where):
+        """Every leaf token of the flattened trees in 0 .. vocab_size - 1; the error names the
+        tree by its index in the data (not in a mini-batch)."""
+        sizes = [len(f[1]) for f in flats]
+        tokens = np.concatenate([f[1] for f in flats])
+        leaf = np.concatenate([f[2] for f in flats]) < 0
+        bad = leaf & ((tokens < 0) | (tokens >= self.vocab_size))
+        if bad.any():
+            k = int(np.argmax(bad))
+            tree = int(np.searchsorted(np.cumsum(sizes), k, side="right"))
+            raise ValueError(f"{where}: token id {int(tokens[k])} in tree {tree} is outside the "
+                             f"vocabulary (valid: 0 to {self.vocab_size - 1})")
+
+    def _check_labels(self, flats, y, where):
+        """The labels training reads (:meth:`_labels`) in 0 .. n_classes - 1, checked once for
+        the whole data: the error names the tree by its index in the data."""
+        ends = np.cumsum([len(f[4]) for f in flats])
+        labels = np.concatenate([f[4] for f in flats])
+        read = np.full(len(labels), self.classify != "root")
+        read[ends - 1] = y is None  # the roots (post-order: last); y, checked, replaces them
+        bad = read & (labels >= self.n_classes)
+        if bad.any():
+            k = int(np.argmax(bad))
+            tree = int(np.searchsorted(ends, k, side="right"))
+            raise ValueError(f"{where}: label {int(labels[k])} in tree {tree} is outside 0 to "
+                             f"{self.n_classes - 1} (n_classes={self.n_classes})")
+
     # -- training -----------------------------------------------------------------------
     def fit(self, trees, y=None, *, epochs=10, batch_size=32, optimizer=None, lr=0.01,
             rng=None, callback=None):
@@ -257,16 +285,35 @@ class RecursiveNet(Module):
         -------
         list of float: the mean training loss of each epoch (over the trees of
         the batches that took a step).
+
+        Raises
+        ------
+        ValueError
+            Before the first step: a token outside ``0 .. vocab_size - 1`` or a
+            label (one that training reads) outside ``0 .. n_classes - 1``,
+            naming the tree by its index in ``trees``; no labelled node; an
+            ``optimizer`` that holds none of the model's parameters (as ``rb.fit``;
+            one that misses some is warned about).
+        TypeError
+            For a ``callback`` that is not callable.
         """
         epochs = positive_int("RecursiveNet.fit", "epochs", epochs)
         batch_size = positive_int("RecursiveNet.fit", "batch_size", batch_size)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"RecursiveNet.fit: callback must be callable as callback(epoch, "
+                            f"loss); got {type(callback).__name__}")
         rng = resolve_rng(rng)
         flats = [flatten_tree(t, f"RecursiveNet.fit: tree {i}") for i, t in enumerate(trees)]
         if not flats:
             raise ValueError("RecursiveNet.fit: got no trees")
+        # the whole data checked once, before the first step (not batch by batch, which
+        # would train on the trees before a bad one and name it by its place in its batch)
+        self._check_tokens(flats, "RecursiveNet.fit")
         if y is not None:
             y = self._root_labels(y, len(flats), "RecursiveNet.fit")
-        else:  # once, before any step: a data set with nothing to learn from is refused
+        self._check_labels(flats, y, "RecursiveNet.fit")
+        if y is None:
+            # once, before any step: a data set with nothing to learn from is refused
             # (a flat tree's labels are f[4], its root last; the first labelled tree ends
             # the search, with no forest built)
             root = self.classify == "root"
@@ -277,6 +324,8 @@ class RecursiveNet(Module):
                                  f"train on; give y (one label per tree) or labelled trees")
         if optimizer is None:
             optimizer = Adam(self.parameters(), lr=positive_float("RecursiveNet.fit", "lr", lr))
+        else:  # as rb.fit: an optimizer of another model would silently train nothing
+            _check_optimizer_owns_model(optimizer, self)
         losses = []
         self.train()
         for epoch in range(epochs):
@@ -304,11 +353,15 @@ class RecursiveNet(Module):
     def predict(self, trees, batch_size=1024):
         """The root class of each tree, shape (n_trees,)."""
         batch_size = positive_int("RecursiveNet.predict", "batch_size", batch_size)
-        trees = _many(trees)
+        flats = [flatten_tree(t, f"RecursiveNet.predict: tree {i}")
+                 for i, t in enumerate(_many(trees))]
+        if flats:  # checked whole: an error names the tree's index in trees, not in a batch
+            self._check_tokens(flats, "RecursiveNet.predict")
         out = []
         with no_grad(), self.evaluating():
-            for start in range(0, len(trees), batch_size):
-                out.append(self(trees[start:start + batch_size]).data.argmax(axis=1))
+            for start in range(0, len(flats), batch_size):
+                forest = Forest.from_flat(flats[start:start + batch_size])
+                out.append(self(forest).data.argmax(axis=1))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def node_vectors(self, tree):

@@ -16,6 +16,9 @@ The notes: stacking shallow denoising autoencoders "typically works better than 
 with RBMs"; contractive ones "also work very well for pre-training".
 """
 
+import copy
+import os
+
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
@@ -25,9 +28,39 @@ from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
 from ..nn.registry import shapes_of
 from ..randomness import resolve_rng
+from ..training.callbacks import Callback, Checkpoint
 from .autoencoder import Autoencoder
 
 __all__ = ["StackedAutoencoder"]
+
+
+def _layer_path(path, i):
+    """The file of layer ``i`` of a pre-training checkpointed at ``path``:
+    ``run.safetensors`` -> ``run.layer0.safetensors``."""
+    root, ext = os.path.splitext(os.fspath(path))
+    return f"{root}.layer{i}{ext}"
+
+
+def _layer_options(fit_options, i):
+    """``fit_options`` for layer ``i``: its own checkpoint and resume files.
+
+    Every layer is its own ``rb.fit`` run: one file shared by all of them would
+    make layer 1 "resume" from layer 0's finished run (and never train).
+    """
+    options = dict(fit_options)
+    if options.get("resume_from") is not None:
+        options["resume_from"] = _layer_path(options["resume_from"], i)
+    callbacks = options.get("callbacks")
+    if isinstance(callbacks, (list, tuple)):
+        options["callbacks"] = [cb if not isinstance(cb, Checkpoint) else
+                                _with_path(cb, _layer_path(cb.path, i)) for cb in callbacks]
+    return options
+
+
+def _with_path(checkpoint, path):
+    checkpoint = copy.copy(checkpoint)
+    checkpoint.path = path
+    return checkpoint
 
 KINDS = {"denoising": {"noise": ("masking", 0.25)}, "contractive": {"contractive": 0.1},
          "sparse": {"sparsity": 0.05}, "plain": {}}
@@ -163,7 +196,13 @@ class StackedAutoencoder(Module):
             ``optimizer``, which pretrain sets (``epochs_per_layer``, ``lr``).
             ``validation_data`` (m, sizes[0]) is encoded through each trained
             layer, as the training data are: every layer's ``val_loss`` is on
-            its own inputs.
+            its own inputs. Each layer is its own run, so it checkpoints and
+            resumes from its own file: a ``Checkpoint(path)`` callback and
+            ``resume_from=path`` stand for ``run.layer0.safetensors``,
+            ``run.layer1.safetensors`` ... (layer ``i`` inserts ``.layer{i}``
+            before the extension of ``path``). Resuming an interrupted
+            pre-training loads the finished layers from their files, continues
+            the interrupted one and trains the rest.
 
         Returns
         -------
@@ -188,14 +227,20 @@ class StackedAutoencoder(Module):
         epochs_per_layer = positive_int(owner, "epochs_per_layer", epochs_per_layer,
                                         allow_zero=True)
         lr = positive_float(owner, "lr", lr)
+        callbacks = fit_options.get("callbacks")
+        if callbacks is not None and not isinstance(callbacks, (list, tuple, Callback)):
+            try:  # a generator would be used up by the first layer
+                fit_options["callbacks"] = list(callbacks)
+            except TypeError:
+                pass  # fit names the bad value
         val = fit_options.pop("validation_data", None)
         if val is not None:
             val = self.layers[0].validation_inputs(val, "fit")
         histories, codes = [], X
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             histories.append(layer.fit(codes, epochs=epochs_per_layer, batch_size=batch_size,
                                        optimizer=Adam(layer.parameters(), lr=lr),
-                                       validation_data=val, **fit_options))
+                                       validation_data=val, **_layer_options(fit_options, i)))
             codes = layer.transform(codes)
             if val is not None:
                 val = layer.transform(val)

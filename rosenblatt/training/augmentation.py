@@ -9,6 +9,7 @@ coordinate map and a bilinear gather; no per-image loop), and
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -32,9 +33,25 @@ def _as_images(x, image_shape):
     return x, lambda y: y.reshape(shape)
 
 
+def _number(where, name, value, accepted):
+    """``value`` as a float when it is a real number (not a bool, a string or None)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # np.float32(2) * 1 and the like
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be {accepted}; got {type(value).__name__} "
+                        f"{value!r}")
+    return float(value)
+
+
+def _check_fill(where, fill):
+    """``fill`` as a float: any real number (NaN or inf mark the pixels from outside)."""
+    return _number(where, "fill", fill, "a number (the value of pixels from outside the image)")
+
+
 def _check_ranges(where, max_shift, max_angle):
     """``max_shift`` and ``max_angle`` as floats, refusing negative or non-finite values."""
-    max_shift, max_angle = float(max_shift), float(max_angle)
+    max_shift = _number(where, "max_shift", max_shift, "a number of pixels >= 0")
+    max_angle = _number(where, "max_angle", max_angle, "a number of degrees in [0, 180]")
     if not (math.isfinite(max_shift) and max_shift >= 0):
         raise ValueError(f"{where}: max_shift must be >= 0; got {max_shift!r}")
     if not (math.isfinite(max_angle) and 0 <= max_angle <= 180):
@@ -70,6 +87,9 @@ def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=No
     ValueError
         For a negative or non-finite ``max_shift``, a ``max_angle`` outside
         [0, 180], or images of the wrong shape.
+    TypeError
+        For a ``max_shift``, ``max_angle`` or ``fill`` that is not a real
+        number (a string, None, a bool, a list).
 
     Examples
     --------
@@ -80,6 +100,7 @@ def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=No
     True
     """
     max_shift, max_angle = _check_ranges("shift_rotate", max_shift, max_angle)
+    fill = _check_fill("shift_rotate", fill)
     x = np.asarray(images)
     dtype = x.dtype if x.dtype.kind == "f" else np.float32
     imgs, restore = _as_images(x.astype(dtype, copy=False), image_shape)
@@ -135,7 +156,7 @@ class ImageAugmentation:
 
     def __init__(self, max_shift=2.0, max_angle=10.0, image_shape=None, fill=0.0):
         self.max_shift, self.max_angle = _check_ranges("ImageAugmentation", max_shift, max_angle)
-        self.image_shape, self.fill = image_shape, float(fill)
+        self.image_shape, self.fill = image_shape, _check_fill("ImageAugmentation", fill)
 
     def __call__(self, x, rng=None):
         return shift_rotate(x, rng, self.max_shift, self.max_angle, self.image_shape, self.fill)

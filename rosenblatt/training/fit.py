@@ -654,6 +654,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if tbptt is not None:  # long sequences in chunks, the state carried across them
         from .tbptt import tbptt_fit
 
+        # named as fit's caller passed them (tbptt_fit calls them k and epochs >= 0 too)
+        tbptt = _positive_int(tbptt, "tbptt")
+        epochs = _positive_int(epochs, "epochs", allow_zero=True)
+
         # every option tbptt does not use, given (other than its default), is refused
         unused = [name for name, value in (
             ("curriculum", curriculum), ("validation_data", validation_data),

@@ -23,7 +23,8 @@ def auto_mode(name):
     scores, F1, precision, recall and R^2 (``val_f1``, ``f1_macro``,
     ``precision_macro``, ``recall``, ``val_r2``: any name holding one of the
     words of :data:`LARGER_IS_BETTER`) are maximised; losses, errors and
-    negated likelihoods (``neg_log_likelihood``, ``nll``) are minimised.
+    negated likelihoods (``neg_log_likelihood``, ``nll``) are minimised. The
+    words are matched case-insensitively (``Accuracy`` is maximised too).
 
     Examples
     --------
@@ -33,11 +34,13 @@ def auto_mode(name):
     ('max', 'max', 'max')
     >>> auto_mode("val_loss"), auto_mode("neg_log_likelihood"), auto_mode("mae")
     ('min', 'min', 'min')
+    >>> auto_mode("Accuracy"), auto_mode("val_Likelihood")
+    ('max', 'max')
     """
     words = re.split(r"[^a-z0-9]+", str(name).lower())
     if any(w.startswith("neg") for w in words):
         return "min"
-    if "acc" in str(name) or "likelihood" in str(name).lower() or any(
+    if "acc" in str(name).lower() or "likelihood" in str(name).lower() or any(
             w in LARGER_IS_BETTER for w in words):
         return "max"
     return "min"
@@ -105,6 +108,9 @@ class History:
         """``(epoch, value)`` of the best value of ``key`` ("auto": :func:`auto_mode`, max for
         accuracies, likelihoods and scores such as F1 and R^2).
 
+        On a tie the first best epoch wins, in both modes: the epoch whose weights
+        ``EarlyStopping(restore_best=True)`` restores.
+
         Raises
         ------
         ValueError
@@ -116,11 +122,12 @@ class History:
         values = self[key]
         if mode == "auto":
             mode = auto_mode(key)
-        finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
+        finite = [i for i, v in enumerate(values) if math.isfinite(v)]
         if not finite:
             raise ValueError(f"History.best: {key!r} has no finite value")
-        v, i = (max if mode == "max" else min)(finite)
-        return self.epoch[i], v
+        # max/min with a key return the first extreme element: ties go to the earliest epoch
+        i = (max if mode == "max" else min)(finite, key=values.__getitem__)
+        return self.epoch[i], values[i]
 
     def to_dict(self):
         """Plain JSON-able form (for checkpoints)."""
@@ -163,7 +170,7 @@ class History:
             _, ax = plt.subplots(figsize=(6, 4))
         if keys is None:
             keys = [k for k in ("loss", "val_loss") if k in self.history]
-            other = [k for k in self.history if "acc" in k]
+            other = [k for k in self.history if "acc" in k.lower()]
         else:
             other = []
         for key in keys:

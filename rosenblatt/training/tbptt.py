@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ..autodiff.tensor import Tensor
-from ..checks import positive_int
+from ..checks import positive_float, positive_int
 from ..nn.bidirectional import Bidirectional
 from .fit import _check_finite, _check_optimizer_owns_model
 from .history import History
@@ -124,9 +124,10 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     optimizer : Optimizer
         Anything with ``zero_grad()`` and ``step()`` (``rb.optim.*``).
     epochs : int, default 1
-        Passes over the streams; the state restarts from ``state`` each epoch.
+        Passes over the streams; the state restarts from ``state`` each epoch
+        (0: the arguments are checked and nothing is trained, as ``rb.fit``).
     clip_norm : float, optional
-        Clip the gradient's L2 norm before each step.
+        Clip the gradient's L2 norm to at most ``clip_norm`` (> 0) before each step.
     state : optional
         The initial state.
     callback : callable, optional
@@ -147,8 +148,11 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         warned about), and for a model holding a
         :class:`~rosenblatt.nn.Bidirectional` layer (its backward direction needs
         the future, which a chunk does not have).
+        Also before any update: ``k`` not a positive integer, ``epochs`` not a
+        non-negative one, ``clip_norm`` not finite and > 0.
     TypeError
-        For an optimizer without ``zero_grad()`` and ``step()``.
+        For an optimizer without ``zero_grad()`` and ``step()``, or a
+        ``callback`` that is not callable.
     DivergenceError
         When a chunk's loss is NaN or infinite; it names the epoch, chunk and
         loss, and the model keeps the weights (and buffers: batch-norm running
@@ -173,6 +177,15 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
     >>> len(hist.chunk_loss), hist["loss"][1] < hist["loss"][0]
     (6, True)
     """
+    # every argument checked before the first update (a bad one found at the first chunk
+    # or the first callback would leave the model already stepped)
+    k = positive_int("tbptt_fit", "k", k)
+    epochs = positive_int("tbptt_fit", "epochs", epochs, allow_zero=True)
+    if clip_norm is not None:
+        clip_norm = positive_float("tbptt_fit", "clip_norm", clip_norm)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"tbptt_fit: callback must be callable as callback(epoch, chunk_index, "
+                        f"loss_value); got {type(callback).__name__}")
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim < 2 or y.ndim < 2 or X.shape[:2] != y.shape[:2]:
         raise ValueError(f"tbptt_fit: X and y must be (batch, time, ...) with the same batch "
@@ -181,7 +194,6 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         what = "no time steps" if X.shape[1] == 0 else "no streams"
         raise ValueError(f"tbptt_fit: X has {what} (shape {X.shape}); there is nothing to "
                          f"train on")
-    epochs = positive_int("tbptt_fit", "epochs", epochs)
     if not (callable(getattr(optimizer, "step", None)) and hasattr(optimizer, "zero_grad")):
         raise TypeError(f"tbptt_fit: optimizer must be an rb.optim optimizer (zero_grad(), "
                         f"step()); got {type(optimizer).__name__}")
