@@ -4,7 +4,7 @@ one-epoch SGD training loop that the MLP and CNN workloads time in each library.
 The harness (``benchmarks/run.py``) sets PyTorch's thread count to NumPy's
 BLAS thread count before any workload is built, so that both libraries use
 the same cores; workloads only need :func:`optional` to get a reference that
-may not be installed.
+may not be installed, and :func:`ratios_met` / :func:`all_of` to judge a target.
 """
 
 import importlib
@@ -18,6 +18,28 @@ def optional(name):
         return importlib.import_module(name)
     except Exception:  # ImportError, or a broken install: the reference is skipped either way
         return None
+
+
+def all_of(*verdicts):
+    """Three-valued "and" of verdicts (True, False or None: not judged): False when any is
+    False, else None when any is None (a part of the target went unjudged, so the whole may
+    not say "met"), else True."""
+    if any(v is not None and not v for v in verdicts):
+        return False
+    if any(v is None for v in verdicts):
+        return None
+    return True
+
+
+def ratios_met(references, target_ratio):
+    """Whether rosenblatt's ratio to each reference of ``target_ratio`` ({name: least ratio})
+    is at least that: :func:`all_of` the comparisons, a reference without a ratio (skipped,
+    failed, absent) counting as not judged; None when ``target_ratio`` is empty."""
+    if not target_ratio:
+        return None
+    ratios = {ref: references.get(ref, {}).get("ratio") for ref in target_ratio}
+    return all_of(*(None if ratios[ref] is None else bool(ratios[ref] >= need)
+                    for ref, need in target_ratio.items()))
 
 
 def blas_threads():

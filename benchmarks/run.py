@@ -48,7 +48,13 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 import numpy as np  # noqa: E402
 
-from benchmarks.common import blas_threads, optional, torch_or_none  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    all_of,
+    blas_threads,
+    optional,
+    ratios_met,
+    torch_or_none,
+)
 
 HERE = Path(__file__).resolve().parent
 UNITS = ("samples/s", "steps/s", "tokens/s", "us/op")
@@ -163,20 +169,33 @@ def discover(only=None):
     return found
 
 
-def _selected(only, module_name, workload_name):
+def _split_only(only, module_names):
+    """``--only``'s tokens as (module tokens, name tokens). One rule, whatever the other
+    tokens: a token that is part of a module's name selects that module's workloads (all of
+    them, and no other module's); any other token selects the workloads, in any module,
+    whose names contain it."""
+    by_module = [o for o in only if any(o in name for name in module_names)]
+    return by_module, [o for o in only if o not in by_module]
+
+
+def _selected(only, module_name, workload_name, module_names):
+    """Whether ``--only`` (its tokens; none: everything) selects this workload."""
     if not only:
         return True
-    return any(o in module_name or o in workload_name for o in only)
+    by_module, by_name = _split_only(only, module_names)
+    return (any(o in module_name for o in by_module)
+            or any(o in workload_name for o in by_name))
 
 
-def _unmatched(only):
-    """The ``--only`` tokens that name no module and no (quick) workload."""
+def _unmatched(only, quick):
+    """The ``--only`` tokens that name no module and no workload of this mode
+    (``workloads(quick)``: a full run has rows, and sizes in names, that --quick has not)."""
     modules = discover() if only else []
-    rest = [o for o in only if not any(o in name for name, _ in modules)]
+    rest = _split_only(only, [name for name, _ in modules])[1]
     if not rest:  # every token names a module: nothing to build
         return []
     names = [w.get("name", "") for _, module in modules if not isinstance(module, Exception)
-             for w in module.workloads(True)]
+             for w in module.workloads(quick)]
     return [o for o in rest if not any(o in name for name in names)]
 
 
@@ -286,7 +305,10 @@ def isolated(module_name, index, args):
     ``index`` of ``module_name`` timed in a new Python process with this run's settings
     (``--quick``, ``--threads``, ``--timer``): one warm-up call, then ``ISOLATED_CALLS``
     calls, each after ``gc.collect()``; the median is the round's time. So no library's
-    threads, caches or allocator state are left behind for the next one."""
+    threads, caches or allocator state are left behind for the next one. Each process
+    still builds the whole workload module (every implementation), so it imports and sets
+    up PyTorch and scikit-learn whichever library it times; and what a workload's check
+    reads from its callables in this process (side results) is not collected."""
     def measure(name):
         cmd = [sys.executable, "-m", "benchmarks.run", "--time-one",
                f"{module_name}:{index}:{name}", "--timer", args.timer]
@@ -318,15 +340,25 @@ def time_one(spec, quick, timer):
 
 
 def judge(w, result, results):
-    """Whether the target holds: the workload's ``check``, else its ``target_ratio``s."""
+    """Whether the target holds: the workload's ``check``, else its ``target_ratio``s; True,
+    False, or None when it cannot be judged (a reference it names has no ratio: skipped or
+    failed)."""
     if "error" in result:
         return None
     if "check" in w:
         return w["check"](result, results)
-    wanted = w.get("target_ratio", {})
-    verdicts = [result["references"][ref]["ratio"] >= need for ref, need in wanted.items()
-                if "ratio" in result["references"].get(ref, {})]
-    return all(verdicts) if verdicts else None
+    return ratios_met(result["references"], w.get("target_ratio"))
+
+
+def judge_peak(w, result):
+    """The verdict once the end-of-run GEMM peak is known: :func:`judge`'s (``result["met"]``)
+    and, where the workload sets ``target_peak_fraction``, rosenblatt at that fraction of the
+    peak or more (None when no fraction was measured)."""
+    need = w.get("target_peak_fraction")
+    if need is None or "error" in result:
+        return result.get("met")
+    fraction = result.get("peak_fraction")
+    return all_of(result.get("met"), None if fraction is None else fraction >= need)
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -375,8 +407,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 repeats (~1 min)")
-    parser.add_argument("--only", default="", help="comma-separated substrings of workload or "
-                        "module names (e.g. mlp,xor)")
+    parser.add_argument("--only", default="", help="comma-separated substrings of module or "
+                        "workload names (e.g. mlp,xor): a token in a module's name selects that "
+                        "module's workloads, any other token the workloads whose names contain it")
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"),
                         help="where to write the results (default benchmarks/results/latest.json)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per "
@@ -390,9 +423,11 @@ def main(argv=None):
     parser.add_argument("--isolate", action="store_true", help="time each implementation "
                         "in a process of its own, the processes alternating round by round "
                         f"({ISOLATED_CALLS} calls each, after a warm-up): no library's threads "
-                        "or caches left behind for the next")
+                        "or caches left behind for the next (each process still builds the "
+                        "whole workload, so it loads PyTorch and scikit-learn too)")
     parser.add_argument("--time-one", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--list", action="store_true", help="list the (quick) workloads and exit")
+    parser.add_argument("--list", action="store_true", help="list the workloads (with --quick: the "
+                        "quick ones) and exit")
     parser.add_argument("--claims", default="", metavar="NAME[,NAME...]", help="instead of "
                         "timing, run these claim runners over seeded runs (benchmarks/claims.py: "
                         "neat-xor, neat-pole, cosyne-markov, cosyne-non-markov, nsga2)")
@@ -425,6 +460,8 @@ def main(argv=None):
     only = [o.strip() for o in args.only.split(",") if o.strip()]
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be a positive integer; got {args.repeats}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be a positive integer; got {args.threads}")
     repeats = args.repeats or (3 if args.quick else 5)
 
     if args.list:
@@ -432,10 +469,10 @@ def main(argv=None):
             if isinstance(module, Exception):
                 print(f"{module_name}: import failed: {module}")
                 continue
-            for w in module.workloads(True):
+            for w in module.workloads(args.quick):
                 print(f"{module_name}: {w['name']}  [{w['unit']}]  target: {w.get('target', '')}")
         return 0
-    unmatched = _unmatched(only)
+    unmatched = _unmatched(only, args.quick)
     if unmatched:
         parser.error(f"--only: {unmatched[0]!r} names no module or workload (see --list)")
     json_path = _writable_json(parser, args.json)  # before anything is timed
@@ -480,21 +517,21 @@ def main(argv=None):
     print(f"float32 GEMM peak (np.matmul 2048^3, best of 5, {args.timer} time): "
           f"{peak:.1f} GFLOP/s")
 
-    results, errors = [], []
+    results, errors, judged = [], [], []
     modules = discover()
     names = [name for name, _ in modules]
-    if only and all(any(o in name for name in names) for o in only):
-        # every --only token names a module: build only those modules' workloads
-        modules = [(n, m) for n, m in modules if any(o in n for o in only)]
+    by_module, by_name = _split_only(only, names)
+    if only and not by_name:  # every --only token names a module: build only those modules
+        modules = [(n, m) for n, m in modules if any(o in n for o in by_module)]
     for module_name, module in modules:
         if isinstance(module, Exception):
-            if _selected(only, module_name, ""):
+            if _selected(only, module_name, "", names):
                 errors.append(f"{module_name}: import failed: {type(module).__name__}: {module}")
                 print(f"[skip] {errors[-1]}")
             continue
         try:
             todo = [(i, w) for i, w in enumerate(module.workloads(args.quick))
-                    if _selected(only, module_name, w.get("name", ""))]
+                    if _selected(only, module_name, w.get("name", ""), names)]
         except Exception as err:
             errors.append(f"{module_name}: workloads() failed: {type(err).__name__}: {err}")
             print(f"[skip] {errors[-1]}")
@@ -507,6 +544,7 @@ def main(argv=None):
             result["module"] = module_name
             result["met"] = judge(w, result, results)
             results.append(result)
+            judged.append((w, result))
             print(f"[{time.perf_counter() - t0:6.1f} s] {w['name']}", flush=True)
 
     if any("gflops" in r for r in results):  # a busy start can understate the peak: take the
@@ -516,6 +554,8 @@ def main(argv=None):
         for r in results:
             if "gflops" in r:
                 r["peak_fraction"] = r["gflops"] / peak
+    for w, r in judged:  # a "% of peak" target can only be judged now
+        r["met"] = judge_peak(w, r)
     print()
     for text in table(results):
         print(text)

@@ -15,7 +15,8 @@ as one fused op. Target: >= 1.5x.
 rule (``max_iter`` epochs, early stopping), against ``rb.models.SparseCoding`` (mini-batches
 of 128) for the fewest epochs whose held-out objective (codes by scikit-learn's lasso for both
 dictionaries, 1,000 held-out digits) is at most scikit-learn's. Target: <= 1/2 of its time
-(ratio >= 2x).
+(ratio >= 2x), and the objective reached: when 10 epochs do not get there, rosenblatt is
+timed at 10 epochs and the row is not met.
 """
 
 import warnings
@@ -23,7 +24,7 @@ import warnings
 import numpy as np
 
 import rosenblatt as rb
-from benchmarks.common import optional, torch_or_none
+from benchmarks.common import all_of, optional, ratios_met, torch_or_none
 
 BATCH, LR, LAM_CONTRACTIVE = 128, 1e-3, 0.1
 ATOMS, LAM_SPARSE = 100, 1.0
@@ -93,7 +94,9 @@ def _held_out_objective(decomposition, D, X):
 
 
 def sparse_coding(quick):
-    """(rosenblatt, sklearn, note) callables fitting a dictionary each, or Nones."""
+    """(rosenblatt, sklearn, note, reached): callables fitting a dictionary each (or Nones),
+    and whether rosenblatt reached scikit-learn's held-out objective within 10 epochs (None
+    without scikit-learn)."""
     decomposition = optional("sklearn.decomposition")
     X = mnist().astype(np.float64)
     order = np.random.default_rng(0).permutation(len(X))
@@ -108,7 +111,7 @@ def sparse_coding(quick):
                 random_state=0).fit(Xtr)
 
     if decomposition is None:
-        return None, None, "scikit-learn not installed"
+        return None, None, "scikit-learn not installed", None
     target = _held_out_objective(decomposition, sklearn_fit().components_.T, Xte)
     for epochs in range(1, 11):  # the fewest epochs that reach scikit-learn's objective
         model = rb.models.SparseCoding(ATOMS, LAM_SPARSE, rng=0).fit(Xtr, epochs=epochs,
@@ -121,9 +124,20 @@ def sparse_coding(quick):
         rb.models.SparseCoding(ATOMS, LAM_SPARSE, rng=0).fit(Xtr, epochs=epochs,
                                                              batch_size=OUR_BATCH)
 
+    got_there = bool(reached <= target)
     note = (f"held-out objective: scikit-learn {target:.3f} (max_iter=10 with its early "
-            f"stopping), rosenblatt {reached:.3f} after {epochs} epoch(s)")
-    return ours, sklearn_fit, note
+            f"stopping), rosenblatt {reached:.3f} after {epochs} epoch(s)"
+            + ("" if got_there else " (not reached in 10 epochs: timed at 10)"))
+    return ours, sklearn_fit, note, got_there
+
+
+def sparse_check(reached):
+    """The sparse-coding row's verdict: time *to* scikit-learn's objective, so met only when
+    rosenblatt got there (``reached``) and in at most half scikit-learn's time."""
+    def check(result, results):
+        return all_of(reached, ratios_met(result["references"], {"sklearn": 2.0}))
+
+    return check
 
 
 def workloads(quick):
@@ -148,7 +162,7 @@ def workloads(quick):
                      + ("; PyTorch's penalty is the same closed form through its autograd"
                         if contractive else ""),
         })
-    ours, theirs, note = sparse_coding(quick)
+    ours, theirs, note, reached = sparse_coding(quick)
     out.append({
         "name": f"sparse coding {ATOMS} atoms, lam {LAM_SPARSE:g}, MNIST "
                 f"({2000 if quick else 4000:,} digits): fit to scikit-learn's held-out objective",
@@ -156,8 +170,8 @@ def workloads(quick):
         "work": 2000 if quick else 4000,
         "rosenblatt": ours,
         "references": {"sklearn": theirs},
-        "target": "<= 1/2 of MiniBatchDictionaryLearning's time",
-        "target_ratio": {"sklearn": 2.0},
+        "target": "<= 1/2 of MiniBatchDictionaryLearning's time, objective reached",
+        "check": sparse_check(reached),
         "notes": note,
         "repeats": 3,
     })

@@ -7,8 +7,8 @@ float32 samples in shuffled mini-batches of 64, written the way each
 library's users would write it (PyTorch: ``nn.Conv2d``, ``max_pool2d``,
 ``CrossEntropyLoss``, ``optim.SGD``). Random data is enough for throughput.
 
-Target (issue 6): rosenblatt's training throughput at least half of
-PyTorch CPU's, same thread count.
+Target (issue 23): rosenblatt's training throughput at least PyTorch CPU's
+(ratio >= 1.0x), same thread count, plainly and through ``ThreadParallel``.
 """
 
 import numpy as np

@@ -13,9 +13,11 @@ plus the L2 term, here alpha=0) and records the epoch's loss curve. It has
 no fused softmax-cross-entropy gradient either; its backward computes the
 output delta as ``softmax - onehot`` too, so the arithmetic is the same.
 
-Target (issue 7): throughput at least 1.2x PyTorch CPU's and at least 1.2x
-scikit-learn's; the harness also reports rosenblatt's fraction of the
-machine's float32 GEMM peak (the physical limit).
+Target (issue 23): throughput at least 1.5x PyTorch CPU's and at least 1.2x
+scikit-learn's; through ``rb.fit(distributed=ThreadParallel)``, at least 1.5x
+PyTorch's and at least 65% of the machine's float32 GEMM peak (the physical
+limit; the harness judges that fraction after its end-of-run peak
+measurement). The harness reports every row's fraction of that peak.
 """
 
 import warnings
@@ -240,19 +242,26 @@ def workloads(quick):
         })
     threads_epoch = rosenblatt_threads_fn(x, y)
     if threads_epoch is not None:
-        out.append({
-            "name": f"mlp 784-256-256-10 through rb.fit(distributed=ThreadParallel), "
-                    f"epoch of {n:,}",
-            "unit": "samples/s",
-            "work": n,
-            "flops": flops(n),
-            "rosenblatt": threads_epoch,
-            "references": {"pytorch": torch_epoch, "rb.fit": rosenblatt_fit_fn(x, y)},
-            "target": ">= 1.5x PyTorch (issue 23); % of peak against the 65% target",
-            "target_ratio": {"pytorch": 1.5},
-            "notes": "data-parallel over threads: each of two threads runs its half of "
-                     "every batch on its own replica (one BLAS thread per product), the "
-                     "gradients are summed and the optimizer steps once; "
-                     "'rb.fit' is the same fit in one thread with BLAS splitting each product",
-        })
+        out.append(threads_row(threads_epoch, torch_epoch, rosenblatt_fit_fn(x, y), n))
     return out
+
+
+def threads_row(threads_epoch, torch_epoch, fit_epoch, n):
+    """The ``rb.fit(distributed=ThreadParallel)`` row: its target has a "% of peak" half,
+    which the harness judges (``target_peak_fraction``) once it has measured the peak."""
+    return {
+        "name": f"mlp 784-256-256-10 through rb.fit(distributed=ThreadParallel), "
+                f"epoch of {n:,}",
+        "unit": "samples/s",
+        "work": n,
+        "flops": flops(n),
+        "rosenblatt": threads_epoch,
+        "references": {"pytorch": torch_epoch, "rb.fit": fit_epoch},
+        "target": ">= 1.5x PyTorch, >= 65% of the float32 GEMM peak (issue 23)",
+        "target_ratio": {"pytorch": 1.5},
+        "target_peak_fraction": 0.65,
+        "notes": "data-parallel over threads: each of two threads runs its half of "
+                 "every batch on its own replica (one BLAS thread per product), the "
+                 "gradients are summed and the optimizer steps once; "
+                 "'rb.fit' is the same fit in one thread with BLAS splitting each product",
+    }

@@ -24,6 +24,9 @@ Target (issue 20): rosenblatt's proposal at most as slow as scikit-optimize's
 initial points, then GP-EI; rosenblatt's 10 a Latin hypercube, the others'
 random) with the next seed; the table's rate is searches per
 second and the notes list the best values found (the minimum is 0.397887).
+Target: rosenblatt's median best at most scikit-optimize's (+ 1e-3); Optuna's is
+shown, not judged. With ``--isolate`` the searches run in other processes and
+their best values are not collected: the row is then not judged.
 """
 
 import math
@@ -146,21 +149,31 @@ def _optuna_branin(seed):
     return study.best_value
 
 
+def branin_check(ours, refs):
+    """The Branin row's verdict: rosenblatt's median best at most skopt's (+ 1e-3), as its
+    target says; the table shows speed, so every runner's best values go in the notes."""
+    def check(result, results):
+        runners = {"rosenblatt": ours, **{k: v for k, v in refs.items() if v is not None}}
+        if not ours.found:  # --isolate: the searches ran in the children, not here
+            result["notes"] = ("best values not collected: with --isolate the searches run in "
+                               "other processes (run without it for the quality comparison)")
+            return None
+        medians = {k: float(np.median(r.found)) for k, r in runners.items() if r.found}
+        result["notes"] = "best value after 30 evaluations, median over seeds 0.." + \
+            f"{len(ours.found) - 1}: " + ", ".join(
+                f"{k} {v:.4f} (max {max(runners[k].found):.4f})" for k, v in medians.items())
+        if "skopt" not in medians:
+            return None
+        return medians["rosenblatt"] <= medians["skopt"] + 1e-3
+
+    return check
+
+
 def workloads(quick):
     ours = _branin_runner(_rb_branin)
     refs = {"skopt": _branin_runner(_skopt_branin) if optional("skopt") else None,
             "optuna": (_branin_runner(_optuna_branin)
                        if optional("optuna") and optional("torch") else None)}
-
-    def branin_verdict(result, results):
-        # The table shows speed; the quality at equal budget goes in the notes.
-        runners = {"rosenblatt": ours, **{k: v for k, v in refs.items() if v is not None}}
-        medians = {k: float(np.median(r.found)) for k, r in runners.items() if r.found}
-        result["notes"] = "best value after 30 evaluations, median over seeds 0.." + \
-            f"{len(ours.found) - 1}: " + ", ".join(
-                f"{k} {v:.4f} (max {max(runners[k].found):.4f})" for k, v in medians.items())
-        others = [v for k, v in medians.items() if k != "rosenblatt"]
-        return medians["rosenblatt"] <= min(others) + 1e-3 if others else None
 
     return [{
         "name": "BO: propose trial 101 of a 6-D search (GP fit + EI)",
@@ -177,7 +190,7 @@ def workloads(quick):
         "work": 1,
         "rosenblatt": ours,
         "references": refs,
-        "target": "median best <= skopt's at equal budget",
-        "check": branin_verdict,
+        "target": "median best <= skopt's at equal budget (Optuna's shown)",
+        "check": branin_check(ours, refs),
         "repeats": 2 if quick else 5,
     }]

@@ -2,7 +2,7 @@
 
 Four samples make every array tiny, so the time is almost all per-op
 overhead (Python, graph bookkeeping, dispatch): forward, MSE loss, backward
-and an SGD-with-momentum step per step. Target (issue 7): at least 3x
+and an SGD-with-momentum step per step. Target (issue 23): at least 5x
 PyTorch's steps per second (PyTorch spends ~250 us per step here).
 """
 
