@@ -187,7 +187,9 @@ class RecursiveNet(Module):
         return np.flatnonzero(labels >= 0)
 
     def _loss(self, forest, labels, index):
-        _, H = self.node_tensor(forest)
+        """The loss of a forest whose tokens are checked (by :meth:`forest`, or by ``fit`` for
+        all its trees at once)."""
+        H = compose_forest(forest, self.composition, self.E, self.W, self.b, *self._extra())
         chosen = H if len(index) == forest.n_nodes else getitem(H, index)  # all: no gather
         return cross_entropy(dense(chosen, self.Wc, self.bc), labels[index])
 
@@ -214,7 +216,9 @@ class RecursiveNet(Module):
                              f"labels)")
         return y.astype(np.int64, copy=False)
 
-    def _labels(self, forest, y, where="RecursiveNet"):
+    def _labels(self, forest, y, where="RecursiveNet", checked=False):
+        """The forest's labels as the loss reads them (``y``, one per tree, on the roots).
+        ``checked``: ``y`` and the labels were checked already (``fit``, for all its trees)."""
         labels = forest.labels.copy()
         if self.classify == "root":
             # only the roots are scored: inner labels (SST's 0-4 on every node) are not
@@ -223,7 +227,9 @@ class RecursiveNet(Module):
             labels[:] = -1
             labels[forest.roots] = roots
         if y is not None:
-            labels[forest.roots] = self._root_labels(y, forest.n_trees, where)
+            labels[forest.roots] = y if checked else self._root_labels(y, forest.n_trees, where)
+        if checked:
+            return labels
         bad = labels >= self.n_classes
         if bad.any():
             raise ValueError(f"{where}: label {int(labels[bad][0])} is outside 0 to "
@@ -334,7 +340,7 @@ class RecursiveNet(Module):
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
                 forest = Forest.from_flat([flats[i] for i in idx])
-                labels = self._labels(forest, None if y is None else y[idx], "RecursiveNet.fit")
+                labels = self._labels(forest, None if y is None else y[idx], checked=True)
                 index = self._scored(forest, labels)
                 if len(index) == 0:  # unlabelled trees only (of a partly labelled set): no step
                     continue
