@@ -12,52 +12,13 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.cli import main
 
+from .helpers import TUNE_TABLE, small_config
 from .helpers import refused as _refused
 from .helpers import write_config as _write
 
-SMALL = """
-seed = 3
-[data]
-name = "moons"
-options = { n_samples = 60 }
-test = 0.25
-validation = 0.2
-[[model.layers]]
-type = "Dense"
-out_features = 4
-[[model.layers]]
-type = "Tanh"
-[[model.layers]]
-type = "Dense"
-out_features = 2
-[training]
-epochs = 1
-batch_size = 16
-[optimizer]
-name = "adam"
-lr = 0.02
-"""
+SMALL = small_config(1)
 
-TUNE = SMALL + """
-[tune]
-method = "random"
-n_trials = 1
-[tune.space]
-"optimizer.lr" = { type = "loguniform", low = 1e-3, high = 1e-1 }
-"""
-
-
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """rb.fit and every tune trial fail the test if called: the error is found before."""
-    def fit(*args, **kwargs):
-        raise AssertionError("training started before the user error was found")
-
-    monkeypatch.setattr(rb, "fit", fit)
-    monkeypatch.setattr(rb.tuning, "tune_fit", fit)
-    monkeypatch.setattr(rb.tuning.networks, "train_trial", fit)
+TUNE = SMALL + TUNE_TABLE
 
 
 def _strict(text):
@@ -107,7 +68,6 @@ lr = 0.05
 """
 
 CSV_WITH_VALIDATION = CSV_CFG.replace("test = 0.2\n", "test = 0.2\nvalidation = 0.2\n")
-
 
 
 # -- 1: evolve --out -------------------------------------------------------------------------
@@ -330,7 +290,6 @@ def test_npz_target_that_is_the_inputs_array_is_refused(tmp_path):
     np.savez(path, X=np.zeros((4, 2)), y=np.zeros(4))
     with pytest.raises(CLIError, match="'X' is also the inputs"):
         read(path, "X", need_target=True)
-
 
 
 def test_learning_curve_of_losses_below_zero_has_a_linear_scale(tmp_path):

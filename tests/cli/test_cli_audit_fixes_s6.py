@@ -11,49 +11,9 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.cli import main
 
-from .helpers import refused, write_config
+from .helpers import TUNE_TABLE, refused, small_config, write_config
 
-SMALL = """
-seed = 3
-[data]
-name = "moons"
-options = { n_samples = 60 }
-test = 0.25
-validation = 0.2
-[[model.layers]]
-type = "Dense"
-out_features = 4
-[[model.layers]]
-type = "Tanh"
-[[model.layers]]
-type = "Dense"
-out_features = 2
-[training]
-epochs = 2
-batch_size = 16
-[optimizer]
-name = "adam"
-lr = 0.02
-"""
-
-TUNE_TABLE = """
-[tune]
-method = "random"
-n_trials = 1
-[tune.space]
-"optimizer.lr" = { type = "loguniform", low = 1e-3, high = 1e-1 }
-"""
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """rb.fit and every tune trial fail the test if called: the error is found before."""
-    def fit(*args, **kwargs):
-        raise AssertionError("training started before the user error was found")
-
-    monkeypatch.setattr(rb, "fit", fit)
-    monkeypatch.setattr(rb.tuning, "tune_fit", fit)
-    monkeypatch.setattr(rb.tuning.networks, "train_trial", fit)
+SMALL = small_config(2)
 
 
 # -- 1: the abstract base class Schedule is no schedule -----------------------------------------
