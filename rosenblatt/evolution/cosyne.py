@@ -131,15 +131,29 @@ def permute_subpopulations(X, marked, rng):
 def multipoint_crossover(a, b, points, rng):
     """Two children per parent pair by ``points``-point crossover of rows ``a``, ``b`` (k, n).
 
-    Cut positions are drawn uniformly in ``1 .. n-1`` for each pair; between
-    cuts the children take alternately from ``a`` and ``b`` (the first child
-    starts with ``a``, the second is its complement). Returns ``(2k, n)``.
+    ``points`` distinct cut positions are drawn uniformly from ``1 .. n-1`` for
+    each pair (without replacement: two equal cuts would cancel, and the child
+    would copy a parent); between cuts the children take alternately from
+    ``a`` and ``b`` (the first child starts with ``a``, the second is its
+    complement). Returns ``(2k, n)``; with ``n < 2`` no cut exists and the
+    parents come back.
+
+    Raises
+    ------
+    ValueError
+        For more points than the ``n - 1`` positions between genes.
     """
     rng = resolve_rng(rng)
     k, n = a.shape
     if n < 2:
         return np.concatenate([a, b])
-    cuts = rng.integers(1, n, size=(k, points))
+    if points > n - 1:
+        raise ValueError(f"multipoint_crossover: {points} cut points do not fit between {n} "
+                         f"genes (at most {n - 1})")
+    if points == 1:  # one cut: no repeat possible (and the draws of every earlier run kept)
+        cuts = rng.integers(1, n, size=(k, 1))
+    else:  # the first `points` of a random order of the positions, for each pair at once
+        cuts = np.argsort(rng.random((k, n - 1)), axis=1)[:, :points] + 1
     # parity of the number of cuts at or before each position: which parent gives the gene
     crossed = (cuts[:, :, None] <= np.arange(n)[None, None, :]).sum(axis=1) % 2 == 1
     return np.concatenate([np.where(crossed, b, a), np.where(crossed, a, b)])
@@ -181,7 +195,8 @@ class CoSyNE:
         Fraction of the population replaced by children each generation (the
         worst rows); rounded to an even count of at least 2.
     crossover_points : int, default 1
-        Cut points of the multi-point crossover.
+        Cut points of the multi-point crossover (distinct, fewer than the
+        network's weights).
     mutation : {"cauchy", "gaussian"}
         The noise added to mutated weights of children.
     mutation_rate : float, default 0.8
@@ -277,6 +292,10 @@ class CoSyNE:
         self.rng = resolve_rng(rng)
         self.vector = ParameterVector(model.parameters())
         self.n_weights = self.vector.size
+        if 2 <= self.n_weights <= self.crossover_points:
+            raise ValueError(f"CoSyNE: crossover_points must be below the network's "
+                             f"{self.n_weights} weights (the cuts between them); got "
+                             f"{crossover_points}")
         shape = (self.population, self.n_weights)
         if self.init_range is not None:
             X = self.rng.uniform(-self.init_range, self.init_range, shape)

@@ -146,6 +146,10 @@ class ESP:
         The positions in use (their subpopulations evolve; the others'
         neurons are zero in every network).
     neuron_fitness : ndarray (H, population) or None
+        Each neuron's mean fitness in the last step's trials, in the order the
+        neurons had when they were evaluated: ``recombine`` then ranks each
+        subpopulation best first, so column ``j`` is not row ``j`` of the
+        current ``neurons`` (sort it, as ``recombine`` does, to pair them).
         NaN at positions not in use.
 
     Examples

@@ -379,3 +379,23 @@ def test_mutation_cut_outside_the_scale_still_redraws():
         want[far] = 1.5 * rng.standard_cauchy(int(far.sum()))
         far = np.abs(want) > 3.0
     np.testing.assert_array_equal(got, want)
+
+
+def test_multipoint_crossover_cuts_are_distinct():
+    """Two equal cuts would cancel and the child would copy a parent (with 2 points on 3
+    genes, half the children did); every child of a 2-point crossover now mixes both."""
+    a, b = np.zeros((4000, 3)), np.ones((4000, 3))
+    kids = multipoint_crossover(a, b, 2, np.random.default_rng(0))
+    assert ((kids.min(axis=1) == 0) & (kids.max(axis=1) == 1)).all()
+    a, b = np.zeros((2000, 10)), np.ones((2000, 10))
+    changes = np.abs(np.diff(multipoint_crossover(a, b, 3, 1)[:2000], axis=1)).sum(axis=1)
+    assert (changes == 3).all()  # three distinct cuts: three switches of parent
+    with pytest.raises(ValueError, match="3 cut points do not fit between 3 genes"):
+        multipoint_crossover(a[:, :3], b[:, :3], 3, 0)
+
+
+def test_cosyne_refuses_more_crossover_points_than_gaps():
+    net = rb.nn.Dense(1, 1, rng=0).astype(np.float64)  # 2 weights: one gap
+    with pytest.raises(ValueError, match="crossover_points must be below the network's 2"):
+        rb.evolution.CoSyNE(net, crossover_points=2, rng=0)
+    rb.evolution.CoSyNE(net, crossover_points=1, rng=0)
