@@ -43,8 +43,8 @@ that no weight jumps to hundreds, where the tanh units saturate and the
 network becomes a bang-bang controller that small changes no longer move;
 and **burst mutation** on stagnation: when the best fitness has not risen
 for ``stagnation`` generations, every subpopulation is refilled around the
-best network found (its weights plus Cauchy noise of scale
-``burst_scale``, the champion itself kept) in place of that generation's
+best network found (its weights plus the mutation noise, Cauchy or
+Gaussian, of scale ``burst_scale``, the champion itself kept) in place of that generation's
 recombination, so a population that has converged on a dead end searches
 again from the best it knows.
 

@@ -225,6 +225,12 @@ def crowding_distance(F, ranks=None):
     if r.shape[0] != n:
         raise ValueError(f"crowding_distance: ranks must have one entry per point ({n}); got "
                          f"{r.shape[0]}")
+    if r.dtype.kind not in "iub":  # a float or string rank would split fronts silently
+        if r.dtype.kind != "f" or not np.all(np.isfinite(r)) or np.any(r != np.round(r)):
+            raise ValueError(f"crowding_distance: ranks must be integers (front numbers, as "
+                             f"non_dominated_sort gives); got dtype {r.dtype} "
+                             f"{np.asarray(ranks).reshape(-1)[:4].tolist()}")
+        r = r.astype(np.intp)
     d = np.zeros(n)
     if n == 0:
         return d

@@ -265,3 +265,13 @@ def test_problem_bad_input():
         problems.ZDT1()(np.zeros((2, 29)))
     with pytest.raises(ValueError, match="DTLZ2: n_objectives must be an integer >= 2"):
         problems.DTLZ2(1)
+
+
+def test_crowding_distance_refuses_ranks_that_are_not_integers():
+    F = [[0, 4], [1, 2], [3, 1], [4, 0]]
+    with pytest.raises(ValueError, match="ranks must be integers"):
+        rb.evolution.crowding_distance(F, ranks=[0, 0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="ranks must be integers"):
+        rb.evolution.crowding_distance(F, ranks=["a", "b", "c", "d"])
+    same = rb.evolution.crowding_distance(F, ranks=[0.0, 0.0, 0.0, 0.0])  # integral floats
+    np.testing.assert_array_equal(same, rb.evolution.crowding_distance(F))
