@@ -251,6 +251,13 @@ class NSGA2:
         near the corner f1 = 0 (IGD > 0.05), 1 of 20 dominance runs (pymoo:
         1 of 20 without duplicate elimination); after the paper's 250
         generations all runs converge either way.
+    eliminate_duplicates : bool, default False
+        Drop a child equal to a member of the population or to an earlier
+        child, and breed more until there are ``N`` (at most 100 rounds; then
+        fewer children are evaluated), as pymoo's default does; Deb's code and
+        the paper keep them. With ``tournament="dominance"`` this is pymoo's
+        NSGA2: on ZDT2 (as above) no run of 20 stuck, median IGD 0.027
+        against pymoo's 0.025.
     rng : numpy.random.Generator or int, optional
 
     Attributes
@@ -274,7 +281,7 @@ class NSGA2:
 
     def __init__(self, n_objectives, population=100, crossover="sbx", mutation="polynomial",
                  crossover_prob=0.9, eta_c=20.0, eta_m=20.0, mutation_prob=None,
-                 tournament="crowded", rng=None):
+                 tournament="crowded", eliminate_duplicates=False, rng=None):
         self.n_objectives = positive_int("NSGA2", "n_objectives", n_objectives)
         self.population = positive_int("NSGA2", "population", population)
         if self.population % 4:
@@ -291,6 +298,10 @@ class NSGA2:
                               unit_interval("NSGA2", "mutation_prob", mutation_prob,
                                             closed_high=True))
         self.tournament_rule = one_of("NSGA2", "tournament", tournament, TOURNAMENTS)
+        if not isinstance(eliminate_duplicates, (bool, np.bool_)):
+            raise TypeError(f"NSGA2: eliminate_duplicates must be True or False; got "
+                            f"{eliminate_duplicates!r}")
+        self.eliminate_duplicates = bool(eliminate_duplicates)
         self.rng = resolve_rng(rng)
         self.X = self.F = self.ranks = self.crowding = None
         self.evaluations = 0
@@ -364,6 +375,33 @@ class NSGA2:
         u = self.rng.random(X.shape)
         return np.where(mask, polynomial_mutation(X, low, high, self.eta_m, u), X)
 
+    def offspring(self, low, high, prob):
+        """The children of one generation: tournaments, SBX, then mutation.
+
+        ``N`` of them; with ``eliminate_duplicates`` the children that repeat a
+        member of the population (``X``) or an earlier child are dropped and
+        more bred, up to 100 rounds (fewer than ``N`` may come back).
+        """
+        def breed():
+            parents = self.tournament(self.ranks, self.crowding, self.F)
+            children = self.recombine(self.X[parents[0::2]], self.X[parents[1::2]], low, high)
+            return self.mutate(children, low, high, prob)
+
+        children = breed()
+        if not self.eliminate_duplicates:
+            return children
+        kept = children[:0]
+        for _ in range(100):
+            rows = np.concatenate([self.X, kept, children])
+            _, first = np.unique(rows, axis=0, return_index=True)  # first occurrences
+            new = np.zeros(len(rows), dtype=bool)
+            new[first] = True
+            kept = np.concatenate([kept, children[new[len(self.X) + len(kept):]]])
+            if len(kept) >= self.population:
+                return kept[:self.population]
+            children = breed()
+        return kept
+
     # -- evaluation -----------------------------------------------------------------------
     def _shaped(self, F, P):
         """``F`` as a float ``(P, n_objectives)`` array, or the error naming both shapes."""
@@ -382,6 +420,8 @@ class NSGA2:
 
     def _objectives(self, objectives, X, executor, on_error):
         P = X.shape[0]
+        if P == 0:  # every child a duplicate (eliminate_duplicates): nothing to evaluate
+            return np.empty((0, self.n_objectives))
         if executor is None:
             view = X.view()
             view.flags.writeable = False  # objectives must not edit the population
@@ -425,7 +465,8 @@ class NSGA2:
             The first population is uniform in this box and children stay in it.
         generations : int
             Generations after the first population (``N (generations + 1)``
-            evaluations in all).
+            evaluations in all; fewer where ``eliminate_duplicates`` found no
+            new children to replace duplicates).
         executor : concurrent.futures.Executor, optional
             Evaluate the population in chunks (four per worker of the executor,
             :func:`rosenblatt.parallel.map_chunks`), shipped as lists of floats;
@@ -470,9 +511,7 @@ class NSGA2:
         history = {}
 
         def one(g):
-            parents = self.tournament(self.ranks, self.crowding, self.F)
-            children = self.recombine(self.X[parents[0::2]], self.X[parents[1::2]], low, high)
-            children = self.mutate(children, low, high, prob)
+            children = self.offspring(low, high, prob)
             F_children = self._objectives(objectives, children, executor, on_error)
             X, F = np.concatenate([self.X, children]), np.concatenate([self.F, F_children])
             keep, self.ranks, self.crowding = self.survive(F)
