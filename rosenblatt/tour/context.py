@@ -41,6 +41,8 @@ class Context:
         fewer epochs); claims should still be real.
     rng : numpy.random.Generator
         The chapter's own generator, seeded from the tour seed and the chapter.
+    seed : int
+        The tour seed (``rosenblatt tour --seed``); see :meth:`run_seed`.
     blocks : list of Block
         What has been recorded, in order.
 
@@ -56,13 +58,30 @@ class Context:
     (['text', 'table', 'claim'], True)
     """
 
-    def __init__(self, quick=False, rng=None, log=None, figure_dpi=90):
+    def __init__(self, quick=False, rng=None, log=None, figure_dpi=90, seed=0):
         self.quick = bool(quick)
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.seed = int(seed)
         self.blocks = []
         self._log = log if log is not None else sys.stderr
         self._dpi = figure_dpi
         self._figures = 0
+
+    def run_seed(self, k):
+        """The seed of a chapter's ``k``-th seeded run (``0 <= k < 1000``).
+
+        ``k`` itself at tour seed 0: the runs whose figures the chapter and
+        ``benchmarks/`` quote; ``k + 1000 * seed`` at another tour seed, so
+        each ``--seed`` repeats the experiment on runs of its own.
+
+        Examples
+        --------
+        >>> Context(seed=0).run_seed(7), Context(seed=2).run_seed(7)
+        (7, 2007)
+        """
+        if not 0 <= k < 1000:
+            raise ValueError(f"ctx.run_seed: k must be in [0, 1000); got {k}")
+        return int(k) + 1000 * self.seed
 
     # -- recording ------------------------------------------------------------
     def text(self, markdown):

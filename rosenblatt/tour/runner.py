@@ -162,7 +162,7 @@ def run_chapter(chapter, quick=False, seed=0, log=None):
     """
     log = log if log is not None else sys.stderr
     s = chapter_seed(seed, chapter)
-    ctx = Context(quick=quick, rng=np.random.default_rng(s), log=log)
+    ctx = Context(quick=quick, rng=np.random.default_rng(s), log=log, seed=seed)
     start = time.perf_counter()
     error = summary = ""
     if chapter.import_error:

@@ -1,4 +1,11 @@
-"""What the notes and the paper claim an NTM learns, on small budgets and fixed seeds."""
+"""What the notes and the paper claim an NTM learns, on small budgets and fixed seeds.
+
+The budgets are small, so the seeds matter: with the copier's budget (10 rounds of 2,000
+sequences, lengths 1-5) the copy claim held at 4 of seeds 0-9 (an audit, 2026-12-05; the
+others were still learning when the budget ended: seeds 2, 4 and 7 at 1-6.5 bits at length
+5); the length-generalisation claim held at all of seeds 0-3. These tests pin seed 0: they
+check that the recipe can learn the task, not how often it does at this budget.
+"""
 
 import numpy as np
 import pytest
@@ -53,8 +60,9 @@ def test_copies_longer_sequences_than_trained_far_better_than_an_lstm():
     """The paper's generalisation claim: trained on lengths 1-10, tested on length 20.
 
     Same data, optimizer and number of updates (20 rounds of 1,500 sequences, Adam at
-    2e-3); the NTM is small (controller 32, memory 24 x 8). Measured: NTM 0.375 bits of
-    error per sequence at length 10 and 1.5 at length 20 (of 160 bits). At 12 rounds and
+    2e-3); the NTM is small (controller 32, memory 24 x 8). Measured at seed 0: 2.9 bits of
+    error per sequence at length 20 (of 160 bits); seeds 1-3: 15.6, 2.1, 2.6, the LSTM
+    66-70. At 12 rounds and
     Adam's 3e-3 the NTM had not yet found its addressing (78.8 bits at length 20).
     """
     ntm = rb.nn.NTM(9, 8, controller_size=32, memory_size=(24, 8), rng=np.random.default_rng(0))
