@@ -461,7 +461,9 @@ class Autoencoder(Module):
         self.sparsity = sparsity
         self.sparsity_weight = positive_float(owner, "sparsity_weight", sparsity_weight,
                                               allow_zero=True)
-        self.noise = None if noise is None else self._check_noise(noise)
+        self._corruption = None
+        self.regularizers = [_Penalties(self)]
+        self.noise = noise  # (checked; puts the corruption first among the regularizers)
         self.contractive = positive_float(owner, "contractive", contractive, allow_zero=True)
         self.hidden_dropout = unit_interval(owner, "hidden_dropout", hidden_dropout)
         # None: draw from the library generator at the time of each draw (as rb.nn.Dropout)
@@ -480,8 +482,6 @@ class Autoencoder(Module):
         # it shares the model's generator (one stream, as before)
         self._hidden_dropout_layer = Dropout(self.hidden_dropout, rng=self.rng) \
             if self.hidden_dropout else None
-        self._corruption = None if self.noise is None else Corruption(*self.noise)
-        self.regularizers = [r for r in (self._corruption, _Penalties(self)) if r is not None]
         self._last = None  # (hidden before dropout, logits, reconstruction) of the last forward
 
     @property
@@ -507,6 +507,37 @@ class Autoencoder(Module):
         for reg in self.__dict__.get("regularizers", ()):
             if isinstance(reg, _Penalties):
                 reg._batch = None
+
+    @property
+    def noise(self):
+        """The corruption of a denoising autoencoder, ``(kind, level)``, or None.
+
+        Setting it is checked and replaces the corruption that training (``fit``, ``loss``)
+        and :meth:`sample_chain` apply, in its place among ``regularizers`` (first when
+        there was none), as a model saved and loaded with that value would have it.
+        """
+        return self._noise
+
+    @noise.setter
+    def noise(self, value):
+        value = None if value is None else self._check_noise(value)
+        old = self._corruption
+        new = None if value is None else Corruption(*value)
+        regs = self.__dict__["regularizers"]
+        if old is not None and any(r is old for r in regs):
+            at = next(i for i, r in enumerate(regs) if r is old)
+            regs[at:at + 1] = [] if new is None else [new]
+        elif new is not None:
+            regs.insert(0, new)  # the corruption comes first (the penalties see its output)
+        self._noise, self._corruption = value, new
+
+    def clone(self):
+        """An independent copy (see ``Module.clone``) without the original's last forward
+        pass (whose graph leads to the original's parameters): ``penalty()`` of the copy
+        needs a forward pass of its own first."""
+        out = super().clone()
+        out._last = None
+        return out
 
     @staticmethod
     def _check_noise(noise):

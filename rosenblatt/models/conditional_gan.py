@@ -4,10 +4,12 @@ Both networks see a condition y (one-hot labels, a learned label embedding,
 or real vectors), and training uses the notes' costs
 J_D = -1/(2n) sum [log D(x_i, y_i) + log(1 - D(G(z_i, y_i), y_i))] and
 J_G = -1/n sum log D(G(z_i, y_i), y_i), with the alternation of
-:class:`rosenblatt.models.gan.GAN`. Conditions for sampling are drawn from a
-Parzen-window estimate of the training conditions (or the empirical
-conditions): the notes warn that the generator "may just learn to reproduce
-true input based on the conditional input" otherwise.
+:class:`rosenblatt.models.gan.GAN`. The notes draw the generator's conditions
+from a Parzen-window estimate of the training conditions, not from the data
+(the generator "may just learn to reproduce true input based on the
+conditional input" otherwise): ``train_conditions="parzen"`` trains so, the
+default ``"data"`` on the data rows' own conditions. Conditions for sampling
+are drawn from that estimate (or the empirical conditions).
 """
 
 import numpy as np
@@ -51,6 +53,20 @@ class ConditionalGAN(GAN):
         Where :meth:`sample` draws conditions when it is given none: a
         Parzen-window estimate of the training conditions (the notes, width
         chosen by held-out likelihood) or the training conditions themselves.
+    train_conditions : {"data", "parzen"}, default "data"
+        The conditions of the counterfeits in training. "data": those of the
+        data rows (a discriminator step's counterfeits take its real rows'
+        conditions; a generator step takes those of the rows the next
+        discriminator step would take). "parzen": drawn afresh from the
+        Parzen-window estimate of the training conditions, for every
+        generator step and every discriminator step's counterfeits (the real
+        rows keep their own), which is what the notes prescribe (Gauthier's
+        cGAN): the generator then cannot simply learn to reproduce the
+        training example of a condition it is given. Labels are drawn from the
+        estimate over their one-hot codes and decoded to the nearest code (the
+        training label frequencies, up to the kernel's blur). "data" is the
+        default because it keeps the results of earlier versions (the tour's
+        included).
     k, generator_loss, optimizer_g, optimizer_d, noise, rng
         As in :class:`GAN`.
 
@@ -64,8 +80,11 @@ class ConditionalGAN(GAN):
         J_G = -\\frac{1}{n} \\sum_i \\log D(G(z_i, y_i), y_i)
 
     (``generator_loss="minimax"``: J_G = (1/n) sum log(1 - D(G(z_i, y_i), y_i))).
-    The generator step's conditions are those of the data rows the next
-    discriminator step would take (the training conditions).
+    With ``train_conditions="data"`` the counterfeits' y_i are the data rows'
+    conditions; with ``"parzen"`` they are draws from the Parzen estimate p_y(y)
+    (the notes). Draw order with ``"parzen"``: as :class:`GAN`'s, plus the
+    counterfeits' conditions after each discriminator step's data rows and after
+    each generator step's noise (per batch: the centres, then their Gaussian offsets).
 
     Examples
     --------
@@ -84,7 +103,7 @@ class ConditionalGAN(GAN):
 
     # what sample() needs to draw conditions, saved with the model: the training conditions
     # (labels (n,) or vectors (n, condition_dim); none before fit) and the Parzen width
-    # (NaN before fit or with condition_sampler="empirical")
+    # (NaN before fit, or when neither condition_sampler nor train_conditions is "parzen")
     buffers = ("conditions_", "condition_sigma_")
 
     @classmethod
@@ -128,7 +147,7 @@ class ConditionalGAN(GAN):
     def __init__(self, generator, discriminator, noise_dim, n_classes=None, condition_dim=None,
                  embedding_dim=None, condition_sampler="parzen", k=1,
                  generator_loss="non_saturating", optimizer_g=None, optimizer_d=None,
-                 noise="gaussian", rng=None):
+                 noise="gaussian", rng=None, train_conditions="data"):
         owner = self._owner
         if (n_classes is None) == (condition_dim is None):
             raise ValueError(f"{owner}: give exactly one of n_classes (integer labels) and "
@@ -144,6 +163,8 @@ class ConditionalGAN(GAN):
             owner, "embedding_dim", embedding_dim)
         self.condition_sampler = one_of(owner, "condition_sampler", condition_sampler,
                                         ("parzen", "empirical"))
+        self.train_conditions = one_of(owner, "train_conditions", train_conditions,
+                                       ("data", "parzen"))
         super().__init__(generator, discriminator, noise_dim, k=k, generator_loss=generator_loss,
                          optimizer_g=optimizer_g, optimizer_d=optimizer_d, noise=noise, rng=rng)
         none = np.zeros(0, dtype=np.int64) if self.n_classes is not None else \
@@ -169,7 +190,8 @@ class ConditionalGAN(GAN):
         """The constructor arguments that rebuild this model (optimizers and rng excepted)."""
         out = super().config()
         out.update(n_classes=self.n_classes, condition_dim=self.condition_dim,
-                   embedding_dim=self.embedding_dim, condition_sampler=self.condition_sampler)
+                   embedding_dim=self.embedding_dim, condition_sampler=self.condition_sampler,
+                   train_conditions=self.train_conditions)
         if "buffers" not in self.__dict__:  # (an old file's model, not fitted since: none)
             out["n_conditions"] = len(self.conditions_)
         return out
@@ -284,7 +306,8 @@ class ConditionalGAN(GAN):
         Y = np.array(self.check_conditions(y, n, "fit"), copy=True)
         self.__dict__.pop("buffers", None)  # a model from an old file saves its conditions now
         self._set_conditions(Y, np.nan)
-        if self.condition_sampler == "parzen":  # the width chosen on at most 4000 rows
+        if "parzen" in (self.condition_sampler, self.train_conditions):
+            # the width chosen on at most 4000 rows
             codes = self._codes(Y)
             some = codes[self.rng.permutation(n)[:4000]] if n > 4000 else codes
             self.condition_sigma_[...] = ParzenWindow(rng=self.rng).fit(some).sigma_
@@ -302,9 +325,28 @@ class ConditionalGAN(GAN):
     def _monitor_input(self, z):
         return None  # forward(z, y) needs conditions: no dead-unit fractions for callbacks
 
-    def _g_conditions(self, Y, order, cursor, m):
+    def _g_conditions(self, Y, order, cursor, m, rng):
+        if self.train_conditions == "parzen":
+            return self._parzen_conditions(m, rng)
         rows = order[np.arange(cursor, cursor + m) % len(order)]
         return Y[rows]
+
+    def _fake_conditions(self, yb, rng):
+        if self.train_conditions == "parzen":
+            return self._parzen_conditions(len(yb), rng)
+        return yb
+
+    def _parzen_conditions(self, n, rng):
+        """``n`` conditions drawn from the Parzen estimate of the training conditions (rebuilt
+        from the saved conditions and width after a load, a cast or a resume)."""
+        if self.condition_density_ is None:
+            sigma = float(self.condition_sigma_)
+            if not sigma > 0:
+                raise RuntimeError(f"{self._owner}.sample: no Parzen width for the training "
+                                   f"conditions (condition_sigma_ = {sigma}); pass y or fit again")
+            self.condition_density_ = ParzenWindow(sigma=sigma, rng=self.rng).fit(
+                self._codes(self.conditions_))
+        return self._conditions_from_codes(self.condition_density_.sample(n, rng))
 
     def fit(self, X, y, epochs, batch_size=64, callbacks=None, *, resume_from=None):
         """Train on data ``X`` with conditions ``y`` (labels or vectors); returns the History.
@@ -326,14 +368,7 @@ class ConditionalGAN(GAN):
         rng = self.rng if rng is None else resolve_rng(rng)
         if self.condition_sampler == "empirical":
             return self.conditions_[rng.integers(len(self.conditions_), size=n)]
-        if self.condition_density_ is None:  # a loaded model: rebuilt from what was saved
-            sigma = float(self.condition_sigma_)
-            if not sigma > 0:
-                raise RuntimeError(f"{self._owner}.sample: no Parzen width for the training "
-                                   f"conditions (condition_sigma_ = {sigma}); pass y or fit again")
-            self.condition_density_ = ParzenWindow(sigma=sigma, rng=self.rng).fit(
-                self._codes(self.conditions_))
-        return self._conditions_from_codes(self.condition_density_.sample(n, rng))
+        return self._parzen_conditions(n, rng)
 
     def sample(self, n, y=None, rng=None):
         """``n`` samples G(z, y); ``y`` a label, labels, vector(s), or None (drawn).
@@ -356,7 +391,7 @@ class ConditionalGAN(GAN):
 
     def discriminate(self, X, y):
         """D(x, y) for rows of ``X`` and their conditions (eval mode), in the model's dtype."""
-        X = np.asarray(X, dtype=self._dtype())
+        X = self._check_data(X, "discriminate")
         y = self.check_conditions(y, len(X), "discriminate")
         with self.evaluating(), no_grad():
             logits = self._discriminate(Tensor(X), y).data.reshape(len(X))

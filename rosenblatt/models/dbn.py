@@ -26,13 +26,51 @@ import numpy as np
 
 from ..autodiff.elementwise import sigmoid_probabilities
 from ..autodiff.tensor import Tensor
-from ..checks import boolean, is_int, one_of, positive_float, positive_int
+from ..checks import boolean, is_int, one_of, positive_float, positive_int, unit_interval
 from ..nn.activations import Identity, Sigmoid
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
 from ..nn.parameter import Parameter
 from ..randomness import resolve_rng
 from .rbm import RBM, _check_dtype, softplus
+
+
+def _ascend(p, step):
+    """``p.data += step`` in place, unless ``p`` is frozen (``requires_grad`` False)."""
+    if p.requires_grad:
+        p.data += step
+
+
+def _rbm_option(owner, name, value):
+    """``value`` of the RBM hyper-parameter ``name``, checked as RBM's constructor checks it."""
+    if name == "k":
+        return positive_int(owner, name, value)
+    if name == "persistent":
+        return boolean(owner, name, value)
+    if name == "lr":
+        return positive_float(owner, name, value)
+    if name == "momentum":
+        return unit_interval(owner, name, value)
+    if name == "weight_decay":
+        return positive_float(owner, name, value, allow_zero=True)
+    return value  # sparsity: checked by RBM's own setter
+
+
+def _for_every_rbm(name, what):
+    """A DBN property: the DBN-level value of ``name``; setting it checks it and sets it on
+    every RBM (the constructor sets it before the RBMs exist)."""
+
+    def get(self):
+        return self.__dict__["_" + name]
+
+    def set_(self, value):
+        value = _rbm_option("DBN", name, value)
+        self.__dict__["_" + name] = value
+        for rbm in self.__dict__.get("rbms", ()):
+            setattr(rbm, name, value)
+
+    return property(get, set_, doc=f"{what} of every RBM; setting it sets every RBM's "
+                                   f"``{name}`` (one set later on an RBM wins for it).")
 
 
 class DBN(Module):
@@ -54,9 +92,27 @@ class DBN(Module):
         Passed to every :class:`~rosenblatt.models.RBM`.
     rng : numpy.random.Generator, int or None
     dtype : default float32
+    rbm_options : list of dict, optional
+        One dict per RBM (bottom first) of the hyper-parameters in which that RBM differs
+        from the DBN-level ones: any of ``k``, ``persistent``, ``lr``, ``momentum``,
+        ``weight_decay`` and ``sparsity`` (see :class:`~rosenblatt.models.RBM`). This is
+        how ``rb.save`` keeps values set on single RBMs.
+
+    Notes
+    -----
+    Which hyper-parameters win: the DBN-level ``k``, ``persistent``, ``lr``, ``momentum``
+    and ``weight_decay`` are the defaults of every RBM. Setting one on the DBN
+    (``dbn.lr = 0.1``) checks it and sets it on every RBM; setting one on a single RBM
+    afterwards (``dbn.rbms[1].k = 5``) wins for that RBM. :meth:`pretrain` trains each RBM
+    with its own values; :meth:`up_down` uses the DBN's ``lr`` (unless given) and the top
+    RBM's ``k`` and ``persistent``. ``rb.save`` writes the DBN-level values and, as
+    ``rbm_options``, each RBM's differing ones, so a loaded DBN trains as the saved one.
 
     Attributes
     ----------
+    rbm_options : list of dict or None
+        Read-only: each RBM's hyper-parameters that differ from the DBN-level ones, now
+        (None when none differs).
     rbms : list of RBM
         ``rbms[i]`` connects layer i to layer i+1; the top one has
         ``sizes[-2] + n_labels`` visible units.
@@ -104,7 +160,7 @@ class DBN(Module):
         return shapes
 
     def __init__(self, sizes, visible="bernoulli", k=1, n_labels=0, persistent=False, lr=0.05,
-                 momentum=0.5, weight_decay=0.0, rng=None, dtype=np.float32):
+                 momentum=0.5, weight_decay=0.0, rng=None, dtype=np.float32, rbm_options=None):
         try:
             sizes = list(sizes)
         except TypeError:
@@ -115,27 +171,75 @@ class DBN(Module):
                              f"width, then each hidden layer's); got {sizes!r}")
         self.sizes = [int(s) for s in sizes]
         self.visible = one_of("DBN", "visible", visible, ("bernoulli", "gaussian"))
-        self.k = positive_int("DBN", "k", k)
+        self.k = k  # (k, persistent, lr, momentum, weight_decay: checked by the setters)
         self.n_labels = positive_int("DBN", "n_labels", n_labels, allow_zero=True)
         if self.n_labels == 1:
             raise ValueError("DBN: n_labels must be 0 (no label layer) or at least 2 classes; "
                              "got 1")
-        self.persistent = boolean("DBN", "persistent", persistent)
-        self.lr = positive_float("DBN", "lr", lr)
+        self.persistent, self.lr = persistent, lr
         self.momentum, self.weight_decay = momentum, weight_decay
         self.rng = resolve_rng(rng)
         top = len(self.sizes) - 2
         self.rbms = [
             RBM(self.sizes[i] + (self.n_labels if i == top else 0), self.sizes[i + 1],
-                visible=self.visible if i == 0 else "bernoulli", k=k, persistent=persistent,
-                lr=lr, momentum=momentum, weight_decay=weight_decay, rng=self.rng, dtype=dtype,
+                visible=self.visible if i == 0 else "bernoulli", k=self.k,
+                persistent=self.persistent, lr=self.lr, momentum=self.momentum,
+                weight_decay=self.weight_decay, rng=self.rng, dtype=dtype,
                 softmax=self.n_labels if i == top else 0)  # the labels: one softmax group
             for i in range(top + 1)
         ]
+        self._apply_rbm_options(rbm_options)
         self.gen_W = [Parameter(r.W.data.copy(), name=f"gen_W{i}")
                       for i, r in enumerate(self.rbms[:-1])]
         self.gen_b = [Parameter(r.b.data.copy(), name=f"gen_b{i}")
                       for i, r in enumerate(self.rbms[:-1])]
+
+    # -- hyper-parameters: the DBN's are every RBM's defaults ------------------------------
+    k = _for_every_rbm("k", "CD-k")
+    persistent = _for_every_rbm("persistent", "Persistent CD")
+    lr = _for_every_rbm("lr", "The learning rate (also up_down's default)")
+    momentum = _for_every_rbm("momentum", "The momentum")
+    weight_decay = _for_every_rbm("weight_decay", "The weight decay")
+
+    _RBM_OPTIONS = ("k", "persistent", "lr", "momentum", "weight_decay", "sparsity")
+
+    @property
+    def rbm_options(self):
+        """Each RBM's hyper-parameters that differ from the DBN-level ones (what ``rb.save``
+        writes, ``rbm_options`` of the constructor), or None when no RBM differs."""
+        plain = {"k": int, "persistent": bool, "lr": float, "momentum": float,
+                 "weight_decay": float}
+        out = []
+        for rbm in self.rbms:
+            own = {name: plain[name](getattr(rbm, name)) for name in plain
+                   if getattr(rbm, name) != getattr(self, name)}
+            if rbm.sparsity is not None:
+                own["sparsity"] = rbm.sparsity
+            out.append(own)
+        return out if any(out) else None
+
+    def _apply_rbm_options(self, options):
+        if options is None:
+            return
+        if not isinstance(options, (list, tuple)) or len(options) != len(self.rbms) or not all(
+                isinstance(o, dict) for o in options):
+            raise ValueError(f"DBN: rbm_options must be None or one dict per RBM "
+                             f"({len(self.rbms)}); got {options!r:.80}")
+        for i, (rbm, own) in enumerate(zip(self.rbms, options)):
+            unknown = sorted(set(own) - set(self._RBM_OPTIONS), key=str)
+            if unknown:
+                raise ValueError(f"DBN: rbm_options[{i}] has unknown key(s) {unknown}; "
+                                 f"accepted: {', '.join(self._RBM_OPTIONS)}")
+            for name, value in own.items():
+                setattr(rbm, name, _rbm_option(f"DBN rbm_options[{i}]", name, value))
+
+    def clone(self):
+        """An independent copy (see ``Module.clone``): each RBM with its own flat vector and
+        default optimizer (see :meth:`RBM.clone`); the random generator is shared."""
+        out = super().clone()
+        for copy, rbm in zip(out.rbms, self.rbms):
+            copy._own_state(rbm)
+        return out
 
     @property
     def top(self):
@@ -476,7 +580,8 @@ class DBN(Module):
         same chain, in which the labels are sampled) a stochastic down pass
         with the generative weights (sleep) trains the recognition weights to
         recover each layer from the one below. Unties the recognition and
-        generative weights.
+        generative weights. A frozen parameter (``requires_grad`` False, e.g. after
+        :meth:`freeze`) is left as it is, as :meth:`pretrain` leaves it.
 
         Parameters
         ----------
@@ -528,8 +633,8 @@ class DBN(Module):
                     diff = wake[i] - pred
                     if i == 0:
                         total += float(np.sum(np.square(diff, dtype=np.float64)))
-                    self.gen_W[i].data += (lr / B) * (diff.T @ wake[i + 1])
-                    self.gen_b[i].data += (lr / B) * diff.sum(axis=0)
+                    _ascend(self.gen_W[i], (lr / B) * (diff.T @ wake[i + 1]))
+                    _ascend(self.gen_b[i], (lr / B) * diff.sum(axis=0))
                 v_top = wake[-1] if labels is None else np.concatenate([wake[-1], labels[idx]],
                                                                        axis=1)
                 # the associative memory: one CD-k step, whose negative particles (the labels
@@ -537,7 +642,7 @@ class DBN(Module):
                 # appendix B: sleeppenstates = negpenstates)
                 negative = top.cd_gradient(v_top, rng)
                 for p in (top.W, top.b, top.c):
-                    p.data -= lr * p.grad
+                    _ascend(p, -lr * p.grad)
                 pen = negative[:, :n_pen]
                 if not top.persistent:  # CD's particles are the last step's means: sample
                     pen = RBM._draw_hidden(pen, rng)  # (writes over its uniforms, not pen)
@@ -552,7 +657,7 @@ class DBN(Module):
                 M = len(pen)  # the negative particles: B rows, or the persistent chains
                 for i, rbm in enumerate(lower):  # recognition weights learn to recover
                     diff = sleep[i + 1] - rbm._hidden_probs(sleep[i])
-                    rbm.W.data += (lr / M) * (sleep[i].T @ diff)
-                    rbm.c.data += (lr / M) * diff.sum(axis=0)
+                    _ascend(rbm.W, (lr / M) * (sleep[i].T @ diff))
+                    _ascend(rbm.c, (lr / M) * diff.sum(axis=0))
             errors.append(total / data.size)
         return errors

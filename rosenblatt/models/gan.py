@@ -329,15 +329,17 @@ class GAN(Module):
         return self
 
     def clone(self):
-        """An independent copy (see ``Module.clone``), with its own optimizers.
+        """An independent copy (see ``Module.clone``), with its own optimizers and History.
 
         The optimizers this model built are rebuilt on the copy's parameters
         with the same state; an optimizer instance given to the constructor is
-        the caller's: assign the copy one before its :meth:`fit`. The random
-        generator ``rng`` is shared, as ``Module.clone`` shares generators.
+        the caller's: assign the copy one before its :meth:`fit`. The History
+        is copied (the copy's fits append to its own). The random generator
+        ``rng`` is shared, as ``Module.clone`` shares generators.
         """
         out = super().clone()
         out._rebuild_optimizers()
+        out.history = History.from_dict(self.history.to_dict())
         return out
 
     def _rebuild_optimizers(self):
@@ -480,28 +482,35 @@ class GAN(Module):
         return _logit_loss(fake_logits, 1.0, reduction="mean")
 
     # -- training ----------------------------------------------------------------------
-    def _check_data(self, X):
-        owner = self._owner
+    def _check_data(self, X, where="fit"):
+        """``X`` as a finite array of examples shaped like the generator's samples, in the
+        model's dtype; ``fit`` needs at least one, the other methods (``where``) also take a
+        single sample (as one row) and none."""
+        owner = f"{self._owner}.{where}"
         X = X.data if isinstance(X, Tensor) else np.asarray(X)
         if X.dtype.kind not in "fiub":
-            raise TypeError(f"{owner}.fit: X must be a numeric array; got dtype {X.dtype}")
+            raise TypeError(f"{owner}: X must be a numeric array; got dtype {X.dtype}")
         X = X.astype(self._dtype(), copy=False)
-        if X.ndim == 0 or len(X) == 0:
-            raise ValueError(f"{owner}.fit: X must hold at least one example; got shape {X.shape}")
+        if where != "fit" and tuple(X.shape) == self.sample_shape:
+            X = X[None]  # one sample
+        if X.ndim == 0 or (where == "fit" and len(X) == 0):
+            raise ValueError(f"{owner}: X must hold at least one example; got shape {X.shape}")
         if tuple(X.shape[1:]) != self.sample_shape:
-            raise ValueError(f"{owner}.fit: X has examples of shape {tuple(X.shape[1:])} but the "
+            raise ValueError(f"{owner}: X has examples of shape {tuple(X.shape[1:])} but the "
                              f"generator makes {self.sample_shape}")
         if not np.isfinite(X).all():
-            raise ValueError(f"{owner}.fit: X contains NaN or infinite values")
+            raise ValueError(f"{owner}: X contains NaN or infinite values")
         return X
 
-    def _d_step(self, xb, yb, z, run):
-        """One D update on data ``xb`` and noise ``z``; returns (loss, mean D(x), mean D(G(z)))."""
+    def _d_step(self, xb, yb, z, run, y_fake=None):
+        """One D update on data ``xb`` (conditions ``yb``) and counterfeits G(z) (conditions
+        ``y_fake``, default ``yb``); returns (loss, mean D(x), mean D(G(z)))."""
         m = len(xb)
+        y_fake = yb if y_fake is None else y_fake
         with no_grad():
-            fake = self._generate(Tensor(z), yb).data
+            fake = self._generate(Tensor(z), y_fake).data
         both = np.concatenate([xb, fake.astype(xb.dtype, copy=False)])
-        y2 = None if yb is None else np.concatenate([yb, yb])
+        y2 = None if yb is None else np.concatenate([yb, y_fake])
         logits = self._discriminate(Tensor(both), y2)
         target = np.zeros(logits.shape, dtype=logits.data.dtype)
         target[:m] = 1
@@ -558,8 +567,13 @@ class GAN(Module):
         """After the state was replaced (a resume, a cast): drop what was computed from it
         (the conditional GAN's condition estimate, rebuilt from the buffers when needed)."""
 
-    def _g_conditions(self, y, order, cursor, m):
+    def _g_conditions(self, y, order, cursor, m, rng):
+        """The conditions of a generator step (none here; see ConditionalGAN)."""
         return None
+
+    def _fake_conditions(self, yb, rng):
+        """The conditions of a discriminator step's counterfeits (see ConditionalGAN)."""
+        return yb
 
     def fit(self, X, epochs, batch_size=64, callbacks=None, *, y=None, resume_from=None):
         """Train by the notes' algorithm; returns the History (also ``self.history``).
@@ -839,12 +853,13 @@ class GAN(Module):
                         z = self._noise(m, rng, dtype)
                         rows = order[cursor:cursor + m]
                         cursor += m
-                        d = self._d_step(X[rows], None if Y is None else Y[rows], z, run)
+                        yb = None if Y is None else Y[rows]
+                        d = self._d_step(X[rows], yb, z, run, self._fake_conditions(yb, rng))
                         sums[0] += d[0]
                         sums[2] += d[1]
                         sums[3] += d[2]
                     z = self._noise(m, rng, dtype)
-                    sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m), run)
+                    sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m, rng), run)
                     run.steps += 1
                     run.x_batch = self._monitor_input(z)
                     if not math.isfinite(sums[0] + sums[1]):
@@ -884,8 +899,14 @@ class GAN(Module):
 
     def discriminate(self, X):
         """D(x), the probability the discriminator gives each row of ``X`` (eval mode), in
-        the model's dtype."""
-        X = np.asarray(X, dtype=self._dtype())
+        the model's dtype; ``X`` (n, ...) shaped like the generator's samples, or one sample.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a non-numeric ``X``, examples of another shape, or NaN or infinite values.
+        """
+        X = self._check_data(X, "discriminate")
         with self.evaluating(), no_grad():
             logits = self._discriminate(Tensor(X), None).data.reshape(len(X))
         return _probability(logits)

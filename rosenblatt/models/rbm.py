@@ -239,10 +239,7 @@ class RBM(Module):
         self.lr = positive_float("RBM", "lr", lr)
         self.momentum = unit_interval("RBM", "momentum", momentum)
         self.weight_decay = positive_float("RBM", "weight_decay", weight_decay, allow_zero=True)
-        self._sparsity = self._check_sparsity(sparsity)
-        # plain numbers, as the file format saves them (an ndarray pair could not be saved)
-        self.sparsity = sparsity if sparsity is None or isinstance(sparsity, (list, tuple)) \
-            else float(sparsity) if np.ndim(sparsity) == 0 else [float(v) for v in sparsity]
+        self.sparsity = sparsity  # (checked, and the (target, cost) pair training reads)
         self.softmax = positive_int("RBM", "softmax", softmax, allow_zero=True)
         if self.softmax == 1 or self.softmax > self.n_visible:
             raise ValueError(f"RBM: softmax (the size of the softmax group at the end of the "
@@ -275,6 +272,22 @@ class RBM(Module):
         if self._q is not None:
             self._q = np.asarray(self._q).astype(dtype, copy=False)
 
+    @property
+    def sparsity(self):
+        """The sparsity target (and cost) as given: None, a float or a (target, cost) pair.
+
+        Setting it is checked and takes effect at the next update (``cd_gradient`` reads the
+        pair it derives), as it does in a model saved and loaded.
+        """
+        return self._sparsity_given
+
+    @sparsity.setter
+    def sparsity(self, value):
+        self._sparsity = self._check_sparsity(value)
+        # plain numbers, as the file format saves them (an ndarray pair could not be saved)
+        self._sparsity_given = value if value is None or isinstance(value, (list, tuple)) \
+            else float(value) if np.ndim(value) == 0 else [float(v) for v in value]
+
     @staticmethod
     def _check_sparsity(sparsity):
         if sparsity is None:
@@ -294,13 +307,41 @@ class RBM(Module):
     # -- the flat vector ------------------------------------------------------------------
     @property
     def vector(self):
-        """W, b and c packed in one :class:`ParameterVector` (repacked if they were moved)."""
-        if not self._vector.is_packed():
+        """W, b and c packed in one :class:`ParameterVector` (repacked if they were moved, or
+        if the vector holds other parameters: those of the model this one was cloned from)."""
+        vec = self._vector
+        if not (len(vec.params) == 3 and vec.params[0] is self.W and vec.params[1] is self.b
+                and vec.params[2] is self.c and vec.is_packed()):
             self._vector = ParameterVector([self.W, self.b, self.c])
         return self._vector
 
+    def clone(self):
+        """An independent copy (see ``Module.clone``): its own flat vector and default optimizer.
+
+        The default optimizer (momentum SGD) is rebuilt on the copy's vector with the same
+        state (the velocity), so the copy trains on as the original would; the persistent
+        chains and the sparsity average are copied. The random generator ``rng`` is shared,
+        as ``Module.clone`` shares generators.
+        """
+        out = super().clone()
+        out._own_state(self)
+        return out
+
+    def _own_state(self, original):
+        """After a structural copy of ``original``: a vector over this model's parameters, its
+        own default optimizer (``original``'s state) and History (``DBN.clone`` calls it for
+        each of its RBMs)."""
+        self._vector = ParameterVector([self.W, self.b, self.c])
+        opt = original._optimizer
+        self._optimizer = None
+        if opt is not None and opt.vec is original._vector and original._vector.is_packed():
+            self._optimizer = SGD(self._vector, lr=opt.lr, momentum=opt.momentum)
+            self._optimizer.load_state_dict(opt.state_dict())
+        if isinstance(getattr(original, "history_", None), History):
+            self.history_ = History.from_dict(original.history_.to_dict())
+
     # -- input checks ---------------------------------------------------------------------
-    def _visible_data(self, X, where, check_range=True, width=None, owner=None):
+    def _visible_data(self, X, where, width=None, owner=None):
         """X as a checked 2-D array in the parameters' dtype (``width`` columns, default
         n_visible; ``owner`` names the caller in messages)."""
         width = self.n_visible if width is None else width
@@ -317,9 +358,9 @@ class RBM(Module):
         if not np.all(np.isfinite(X)):
             row = int(np.argwhere(~np.isfinite(X))[0, 0])
             raise ValueError(f"{owner}.{where}: the data contain NaN or inf (first in row {row})")
-        if check_range and self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
+        if self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
             X = self._clip_unit(X, f"{owner}.{where}")
-        if check_range and self.softmax and width == self.n_visible and len(X):
+        if self.softmax and width == self.n_visible and len(X):
             K = self.softmax
             sums = X[:, -K:].sum(axis=1, dtype=np.float64)
             bad = np.flatnonzero(np.abs(sums - 1) > 1e-5 + K * np.finfo(X.dtype).eps)
@@ -344,14 +385,29 @@ class RBM(Module):
         return np.clip(X, 0, 1)
 
     def _hidden_data(self, H, where):
-        H = np.asarray(H.data if isinstance(H, Tensor) else H).astype(self.W.dtype, copy=False)
+        """H as a checked 2-D array in the parameters' dtype: numeric, (n, n_hidden), finite
+        and in [0, 1] (binary states, or mean-field probabilities for ``visible_probs``)."""
+        owner = f"RBM({self.n_visible}, {self.n_hidden}).{where}"
+        H = np.asarray(H.data if isinstance(H, Tensor) else H)
+        if H.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}: expected numeric hidden states; got dtype {H.dtype}")
+        H = H.astype(self.W.dtype, copy=False)
         if H.ndim == 1:
             H = H[None]
         if H.ndim != 2 or H.shape[1] != self.n_hidden:
-            raise ValueError(f"RBM({self.n_visible}, {self.n_hidden}).{where}: expected hidden "
-                             f"states of shape (n, {self.n_hidden}); got {H.shape}")
+            raise ValueError(f"{owner}: expected hidden states of shape (n, {self.n_hidden}); "
+                             f"got {H.shape}")
         if not np.all(np.isfinite(H)):
-            raise ValueError(f"RBM.{where}: the hidden states contain NaN or inf")
+            raise ValueError(f"{owner}: the hidden states contain NaN or inf")
+        if H.size and (H.min() < 0 or H.max() > 1):
+            tol = 4 * np.finfo(H.dtype).eps  # a few rounding errors are clipped, as for v
+            outside = (H < -tol) | (H > 1 + tol)
+            if outside.any():
+                row, col = (int(i) for i in np.argwhere(outside)[0])
+                raise ValueError(f"{owner}: hidden units are binary: states (or probabilities) "
+                                 f"must lie in [0, 1]; got {float(H[row, col])!r} at row {row}, "
+                                 f"column {col}")
+            H = np.clip(H, 0, 1)
         return H
 
     # -- the model ------------------------------------------------------------------------
@@ -471,9 +527,13 @@ class RBM(Module):
         return Tensor(self.transform(x))
 
     def gibbs(self, v, steps=1, rng=None):
-        """Run ``steps`` Gibbs steps v -> h -> v from each row of v; returns sampled visibles."""
+        """Run ``steps`` Gibbs steps v -> h -> v from each row of v; returns sampled visibles.
+
+        ``v`` is checked as data are (in [0, 1] for Bernoulli units, softmax group rows summing
+        to 1): the first step reads it through ``v W`` only, so a valid start loses nothing.
+        """
         steps = positive_int("RBM.gibbs", "steps", steps)
-        v = self._visible_data(v, "gibbs", check_range=False)
+        v = self._visible_data(v, "gibbs")
         rng = self.rng if rng is None else resolve_rng(rng)
         for _ in range(steps):
             h, _ = self._sample_hidden(v, rng)
@@ -488,8 +548,9 @@ class RBM(Module):
         n : int
         steps : int, default 1000
         init : array_like (n, n_visible), optional
-            The chains' start; default: random bits with probability 1/2
-            (Bernoulli) or standard normal noise (Gaussian).
+            The chains' start, checked as data are (in [0, 1] for Bernoulli units, softmax
+            group rows summing to 1); default: random bits with probability 1/2 (Bernoulli)
+            or standard normal noise (Gaussian).
         rng : numpy.random.Generator, optional
         mean : bool, default False
             Return the last step's visible means (smoother images) instead
@@ -505,7 +566,7 @@ class RBM(Module):
             else:
                 v = rng.standard_normal((n, self.n_visible)).astype(dtype)
         else:
-            v = self._visible_data(init, "sample", check_range=False)
+            v = self._visible_data(init, "sample")
             if len(v) != n:
                 raise ValueError(f"RBM.sample: init has {len(v)} rows but n={n}")
         for _ in range(steps):

@@ -15,7 +15,7 @@ import contextlib
 
 import numpy as np
 
-from .parameter import Parameter
+from .parameter import Parameter, ParameterVector
 
 
 def _walk(value):
@@ -47,6 +47,11 @@ def _clone(value, memo):
         return out
     elif isinstance(value, np.ndarray):
         out = value.copy()
+    elif isinstance(value, ParameterVector):
+        # a module that keeps its parameters packed (RBM.vector): the clone's own vector over
+        # the cloned parameters, so that stepping it moves the clone (an optimizer kept as an
+        # attribute is still shared: a model that keeps one rebuilds it in its clone())
+        out = ParameterVector([_clone(p, memo) for p in value.params], dtype=value.data.dtype)
     elif isinstance(value, list):
         out = [_clone(item, memo) for item in value]
     elif isinstance(value, tuple) and type(value) is tuple:
@@ -343,13 +348,15 @@ class Module:
         A structural copy, not ``copy.deepcopy``: sub-modules are cloned,
         parameters become new parameters (same values, same ``requires_grad``,
         no gradient, not packed in any optimizer's vector), ndarray attributes
-        are copied, and lists, tuples and dicts are rebuilt; anything else
-        (sizes, names, callables, random generators) is shared with the
-        original. A parameter or module that appears twice in ``self`` is one
-        object in the clone too (the sharing is kept), and nothing of the
-        clone is shared with ``self``: training one leaves the other alone
-        (notes: "Modular Neural Networks": a trained word module W reused,
-        as a copy, inside a larger network).
+        are copied, a :class:`ParameterVector` attribute is rebuilt over the
+        cloned parameters, and lists, tuples and dicts are rebuilt; anything
+        else (sizes, names, callables, random generators, optimizers) is shared
+        with the original (a model that keeps an optimizer rebuilds it in its
+        own ``clone``, as ``GAN`` and ``RBM`` do). A parameter or module that
+        appears twice in ``self`` is one object in the clone too (the sharing
+        is kept), and nothing of the clone is shared with ``self``: training
+        one leaves the other alone (notes: "Modular Neural Networks": a
+        trained word module W reused, as a copy, inside a larger network).
 
         Examples
         --------
