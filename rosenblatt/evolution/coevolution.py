@@ -41,6 +41,16 @@ from .network import PopulationNetwork
 __all__ = ["Coevolution", "shared_sample", "shared_fitness"]
 
 
+def _matrix(owner, name, value, shape):
+    """``value`` as a finite 2-D float array, or a ValueError naming the owner."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"{owner}: {name} must be a {shape} matrix; got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{owner}: {name} must be finite; got NaN or inf")
+    return a
+
+
 def shared_sample(wins, k):
     """Rosin & Belew's shared sampling: ``k`` candidate indices covering the most hosts.
 
@@ -64,7 +74,7 @@ def shared_sample(wins, k):
     >>> shared_sample(w, 2).tolist()  # the third covers a host nobody beat yet
     [0, 2]
     """
-    wins = np.asarray(wins, dtype=np.float64)
+    wins = _matrix("shared_sample", "wins", wins, "(candidates, hosts)")
     k = min(positive_int("shared_sample", "k", k, allow_zero=True), wins.shape[0])
     beaten = np.zeros(wins.shape[1])
     free = np.ones(wins.shape[0], dtype=bool)
@@ -89,7 +99,7 @@ def shared_fitness(scores):
     >>> shared_fitness(np.array([[1.0, 1.0], [1.0, 0.0]])).tolist()
     [1.5, 0.5]
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = _matrix("shared_fitness", "scores", scores, "(hosts, opponents)")
     total = scores.sum(axis=0)
     return (scores / np.where(total > 0, total, 1.0)).sum(axis=1)
 

@@ -199,7 +199,8 @@ def crowding_distance(F, ranks=None):
     Returns
     -------
     ndarray, shape (n_points,)
-        ``inf`` for the boundary points of each objective.
+        ``inf`` for the boundary points of each objective; 0 for a copy of an
+        earlier point of the same front.
 
     Notes
     -----
@@ -213,11 +214,23 @@ def crowding_distance(F, ranks=None):
     The sum is the paper's; pymoo divides it by the number of objectives.
     Ties are broken by index (a stable sort).
 
+    Copies (points equal in every objective) are measured once: the formula
+    runs over each front's distinct points, the first copy (by index) gets
+    that distance and the later copies 0, as pymoo's ``filter_out_duplicates``
+    does (the default of its ``calc_crowding_distance`` up to 0.5; pymoo 0.6's
+    NSGA2 removes repeated decision vectors instead). Otherwise ``k`` copies
+    of an extreme point would take the infinite distance at both ends of the
+    ties (the first copy along one objective, the last along the other) and
+    crowd distinct points out of NSGA-II's selection. A front made of one
+    point repeated thus gives ``inf`` to its first copy and 0 to the others.
+
     Examples
     --------
     >>> import rosenblatt as rb
     >>> rb.evolution.crowding_distance([[0, 4], [1, 2], [3, 1], [4, 0]]).tolist()
     [inf, 1.5, 1.25, inf]
+    >>> rb.evolution.crowding_distance([[0, 1], [0, 1], [0.5, 0.5], [1, 0]]).tolist()
+    [inf, 0.0, 2.0, inf]
     """
     F = _points("crowding_distance", "F", F, allow_empty=True)
     n, M = F.shape
@@ -234,21 +247,57 @@ def crowding_distance(F, ranks=None):
     d = np.zeros(n)
     if n == 0:
         return d
+    order0 = np.lexsort((F[:, 0], r))  # the first objective's order; it also finds the copies
+    copy = _copies(F, r, order0)
+    if not copy.any():
+        return _crowding(F, r, order0)
+    keep = ~copy
+    renumber = np.cumsum(keep) - 1  # a point's place among the distinct ones
+    d[keep] = _crowding(F[keep], r[keep], renumber[order0[keep[order0]]])
+    return d
+
+
+def _copies(F, r, order):
+    """``True`` for a point equal in every objective to an earlier point of its front.
+
+    ``order`` sorts the points by front, then first objective (then index): copies lie in
+    its runs of ties, where the other objectives are compared.
+    """
+    f, fr = F[order], r[order]
+    tie = np.zeros(len(F), dtype=bool)
+    tie[1:] = (fr[1:] == fr[:-1]) & (f[1:, 0] == f[:-1, 0])
+    copy = np.zeros(len(F), dtype=bool)
+    if not tie.any():
+        return copy
+    run = np.cumsum(~tie)  # each sorted place's run of ties
+    sub = np.flatnonzero(tie | np.append(tie[1:], False))  # the places in runs of 2 or more
+    o = np.lexsort((*f[sub, 1:].T[::-1], run[sub]))  # (stable: equal rows stay in index order)
+    g, rest = run[sub][o], f[sub][o, 1:]
+    same = (g[1:] == g[:-1]) & (rest[1:] == rest[:-1]).all(axis=1)
+    copy[order[sub[o[1:][same]]]] = True
+    return copy
+
+
+def _crowding(F, r, order0):
+    """Crowding distance of distinct points, every front at once: one sort per objective
+    (``order0``, the sort by front and first objective, is given)."""
+    n, M = F.shape
+    # sorted by front first, every objective's order puts each front in the same places
+    fr = r[order0]
+    first = np.ones(n, dtype=bool)
+    first[1:] = fr[1:] != fr[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    sizes = np.diff(np.append(np.flatnonzero(first), n))
+    inner = np.flatnonzero(~(first | last))
+    d = np.zeros(n)
     for m in range(M):
-        order = np.lexsort((np.arange(n), F[:, m], r))
-        f, fr = F[order, m], r[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = fr[1:] != fr[:-1]
-        last = np.ones(n, dtype=bool)
-        last[:-1] = fr[1:] != fr[:-1]
-        # each point's front's range: its max sits at the front's last sorted place
-        start = np.flatnonzero(first)
-        span = np.repeat(f[last] - f[first], np.diff(np.append(start, n)))
+        order = order0 if m == 0 else np.lexsort((F[:, m], r))  # (stable: ties by index)
+        f = F[order, m]
+        span = np.repeat(f[last] - f[first], sizes)[inner]  # the range of each one's front
+        ok = span > 0
         gap = np.zeros(n)
-        inner = ~(first | last)
-        idx = np.flatnonzero(inner)
-        ok = span[idx] > 0
-        gap[idx[ok]] = (f[idx[ok] + 1] - f[idx[ok] - 1]) / span[idx[ok]]
+        gap[inner[ok]] = (f[inner[ok] + 1] - f[inner[ok] - 1]) / span[ok]
         gap[first | last] = np.inf
         d[order] += gap
     return d

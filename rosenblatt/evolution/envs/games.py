@@ -499,7 +499,8 @@ class TicTacToe:
         the 18 marks, scored for 9 cells at once, or each cell's
         :func:`line_features` (9 inputs, 1 output, weights shared by the cells).
     rng : numpy.random.Generator or int, optional
-        Draws the noise and the openings.
+        Draws the noise and the openings (of the calls to :meth:`play` and
+        :meth:`versus` not given their own ``rng``).
 
     Both make games between deterministic players varied: coevolving
     players then meet many positions, not only the lines their population
@@ -550,11 +551,12 @@ class TicTacToe:
         x, o : callable
             Players (see the module docstring).
         n_games : int, optional
-            Default: the length of ``who_x`` (or ``who_o``).
+            Default: the length of ``who_x`` (or ``who_o``); 0 plays nothing.
         who_x, who_o : array of int (n_games,), optional
             Which member of each player's set plays each game.
-        rng : accepted for symmetry with other environments; the game itself
-            draws nothing (randomness lives in the players).
+        rng : numpy.random.Generator or int, optional
+            Draws this call's noise and openings (the game's :attr:`rng` when
+            not given); the players draw from their own generators.
 
         Returns
         -------
@@ -566,7 +568,8 @@ class TicTacToe:
             if ref is None:
                 raise ValueError("TicTacToe.play: give n_games or who_x/who_o")
             n_games = len(ref)
-        n_games = int(n_games)
+        n_games = positive_int("TicTacToe.play", "n_games", n_games, allow_zero=True)
+        rng = self.rng if rng is None else resolve_rng(rng)
         for name, who in (("who_x", who_x), ("who_o", who_o)):
             if who is not None and len(who) != n_games:
                 raise ValueError(f"TicTacToe.play: {name} must have n_games={n_games} "
@@ -574,9 +577,11 @@ class TicTacToe:
         boards = np.zeros((n_games, 9), dtype=np.int8)
         result = np.zeros(n_games, dtype=np.int64)
         live = np.arange(n_games)
-        opening = (self.rng.integers(0, self.openings + 1, n_games) if self.openings
+        opening = (rng.integers(0, self.openings + 1, n_games) if self.openings
                    else np.zeros(n_games, dtype=np.int64))
         for ply in range(9):
+            if live.size == 0:  # every game won (or none to play): no player is asked
+                break
             mover = 1 if ply % 2 == 0 else -1
             player, who = (x, who_x) if mover == 1 else (o, who_o)
             view = boards[live] * np.int8(mover)
@@ -588,27 +593,29 @@ class TicTacToe:
             scores = np.where(view == 0, np.nan_to_num(scores, nan=-1e300), -np.inf)
             move = np.argmax(scores, axis=1)
             if self.noise or self.openings:
-                explore = (self.rng.random(len(live)) < self.noise) | (ply < opening[live])
+                explore = (rng.random(len(live)) < self.noise) | (ply < opening[live])
                 if explore.any():
-                    free = np.where(view[explore] == 0, self.rng.random((explore.sum(), 9)), -1)
+                    free = np.where(view[explore] == 0, rng.random((explore.sum(), 9)), -1)
                     move[explore] = np.argmax(free, axis=1)
             boards[live, move] = mover
             won = winner(boards[live]) == mover
             result[live[won]] = mover
             live = live[~won]
-            if live.size == 0:
-                break
         return result
 
     def versus(self, player, opponent, n_games=1000, rng=None):
         """Win, draw and loss rates of ``player`` against ``opponent``, half the games as X.
 
         Returns a dict ``{"win", "draw", "loss"}`` of fractions (``player``
-        plays X in the first ``n_games // 2`` games and O in the rest).
+        plays X in the first ``n_games // 2`` games and O in the rest, so a
+        single game is played as O). ``rng`` draws the noise and openings of
+        both halves (see :meth:`play`).
         """
-        half = int(n_games) // 2
+        n_games = positive_int("TicTacToe.versus", "n_games", n_games)
+        rng = None if rng is None else resolve_rng(rng)  # one stream for both halves
+        half = n_games // 2
         as_x = self.play(player, opponent, half, rng=rng)
-        as_o = -self.play(opponent, player, int(n_games) - half, rng=rng)
+        as_o = -self.play(opponent, player, n_games - half, rng=rng)
         r = np.concatenate([as_x, as_o])
         return {"win": float((r == 1).mean()), "draw": float((r == 0).mean()),
                 "loss": float((r == -1).mean())}
