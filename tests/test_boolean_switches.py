@@ -12,6 +12,13 @@ def _w():
     return [rb.nn.Parameter(np.zeros(3))]
 
 
+def _fit(**switch):
+    net = nn.Sequential(nn.Dense(2, 2, rng=0))
+    return rb.fit(net, np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]), epochs=1,
+                  loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.1),
+                  **{"progress": False, **switch})
+
+
 CASES = [
     (lambda v: nn.Dense(2, 3, bias=v), "Dense", "bias"),
     (lambda v: nn.Conv2d(1, 2, 3, bias=v), "Conv2d", "bias"),
@@ -42,6 +49,8 @@ CASES = [
     (lambda v: rb.callbacks.Rewire(keep_masks=v), "Rewire", "keep_masks"),
     (lambda v: rb.training.Curriculum(np.arange(4.0), shuffle_pool=v), "Curriculum",
      "shuffle_pool"),
+    (lambda v: _fit(shuffle=v), "fit", "shuffle"),
+    (lambda v: _fit(progress=v), "fit", "progress"),
 ]
 
 

@@ -126,6 +126,7 @@ class Attention(Module):
         return ((q + k).tanh() @ self.v).reshape(B, S, keys.shape[1])
 
     def forward(self, query, keys, values=None, mask=None, causal=False):
+        causal = boolean("Attention", "causal", causal)  # "False" is truthy: not a switch
         query = query if isinstance(query, Tensor) else Tensor(query)
         keys = keys if isinstance(keys, Tensor) else Tensor(keys)
         values = keys if values is None else values

@@ -8,6 +8,7 @@ sequence, its past and its future.
 """
 
 import copy
+import inspect
 
 import numpy as np
 
@@ -15,6 +16,21 @@ from ..autodiff.shape import concatenate
 from ..autodiff.tensor import Tensor
 from .module import Module
 from .recurrent import batch_lengths
+
+
+def _check_recurrent(name, layer):
+    """Refuse what cannot be called as ``layer(x, state)``: a non-Module, or a Module whose
+    forward takes no state (a Dense), with an error naming the argument."""
+    if not isinstance(layer, Module):
+        raise TypeError(f"Bidirectional: {name} must be a Module; got {type(layer).__name__}")
+    try:
+        inspect.signature(layer.forward).bind(None, None)
+    except TypeError:
+        raise TypeError(f"Bidirectional: {name} must be a recurrent layer called as "
+                        f"layer(x, state) -> (outputs, state) (an RNN, LSTM or GRU); "
+                        f"{type(layer).__name__}.forward takes no state") from None
+    except ValueError:  # no signature to read (a builtin): left to the first call
+        pass
 
 
 class Bidirectional(Module):
@@ -41,6 +57,12 @@ class Bidirectional(Module):
     With ``lengths`` (batch,) (a padded batch), the backward layer reads each
     sequence reversed within its own length, and both layers stop at each
     sequence's end (PyTorch's packed sequences).
+
+    Raises
+    ------
+    TypeError
+        When ``layer`` or ``backward_layer`` is not a Module whose forward takes
+        ``(x, state)`` (a Dense, a string), naming the argument.
 
     Examples
     --------
@@ -69,8 +91,9 @@ class Bidirectional(Module):
         return shapes
 
     def __init__(self, layer, backward_layer=None, rng=None):
-        if not isinstance(layer, Module):
-            raise TypeError(f"Bidirectional: layer must be a Module; got {type(layer).__name__}")
+        _check_recurrent("layer", layer)
+        if backward_layer is not None:  # checked as layer, or it fails at the first call
+            _check_recurrent("backward_layer", backward_layer)
         if backward_layer is None:
             if not hasattr(layer, "reset_parameters"):
                 raise TypeError(

@@ -49,7 +49,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.tensor import make, needs_grad
-from ..checks import boolean, positive_int
+from ..checks import boolean, finite_float, positive_int
 from . import workspace
 from ._operands import as_tensor, check_shape, optional_tensor
 from .init import _float_dtype
@@ -472,7 +472,8 @@ class LSTM(RecurrentBase):
                  forget_bias=1.0, **kwargs):
         self.peephole = boolean("LSTM", "peephole", peephole)
         self.coupled = boolean("LSTM", "coupled", coupled)
-        self.forget_bias = float(forget_bias)
+        # a number, not anything float() takes ("1.5", True)
+        self.forget_bias = finite_float("LSTM", "forget_bias", forget_bias)
         # checked before P is made (RecurrentBase checks it too, after)
         dtype = _float_dtype(type(self).__name__, kwargs.get("dtype", np.float32))
         if not abs(self.forget_bias) <= float(np.finfo(dtype).max):

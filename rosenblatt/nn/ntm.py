@@ -178,7 +178,8 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
     Returns
     -------
     Tensor, shape (batch, time, O)
-        The output logits.
+        The output logits, in the dtype that ``x`` and the parameters promote to (as
+        NumPy and the fused LSTM: a float64 model fed float32 inputs runs in float64).
 
     Raises
     ------
@@ -193,7 +194,10 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
         write_heads)
     xd = x.data
     B, T, n_in = xd.shape
-    dtype = xd.dtype
+    # promoted as NumPy (and the fused LSTM) would: a float64 model fed float32 inputs keeps
+    # its memory, states and weightings in float64, not in the inputs' precision
+    dtype = np.result_type(xd, W_x.data, W_p.data, W_o.data, memory0.data, read0.data,
+                           weighting0.data)
     R, Wn = read_heads, write_heads
     Hd = R + Wn
     N, Mw = memory0.shape

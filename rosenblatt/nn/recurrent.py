@@ -38,13 +38,12 @@ from .sequence import check_lengths
 def batch_lengths(lengths, T, B, name):
     """``lengths`` checked as :func:`~rosenblatt.nn.sequence.check_lengths` does, or None when
     there is nothing to hold: no ``lengths``, or an empty batch (B = 0) given its 0 lengths
-    (which have no minimum to check)."""
+    (which have no minimum to check, and no value whose type could be wrong: ``[]``, whose
+    NumPy dtype is float64, is as good as ``np.zeros(0, int)``)."""
     if lengths is None:
         return None
-    if B == 0:
-        given = np.asarray(lengths)
-        if given.shape == (0,) and given.dtype.kind in "iu":
-            return None
+    if B == 0 and np.shape(lengths) == (0,):
+        return None
     return check_lengths(lengths, T, B, name)
 
 

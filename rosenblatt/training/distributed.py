@@ -1099,6 +1099,85 @@ def _size(part):
     return part.stop - part.start if isinstance(part, slice) else len(part)
 
 
+class _SharedDraws:
+    """The random numbers of one :meth:`ThreadParallel.run`, drawn once for the whole batch.
+
+    Each random layer (dropout, RReLU) of the model has a source: its own generator, or the
+    library generator of the caller's thread (resolved when the run begins, on that thread).
+    The ``c``-th draw of layer ``j`` in a run is made once, by the first thread to need it,
+    under a lock, for the whole batch (its first axis ``B`` rows), and every thread takes its
+    rows of it (a draw not over the batch, a weight-shaped one, is shared whole). A thread
+    asks for a draw only after it has taken all of its earlier ones (the same forward pass
+    on every thread), so the sources see the draws in the order of one forward pass over
+    the whole batch: the numbers, and so the run, are those of the one-thread run,
+    whichever thread gets there first.
+    """
+
+    def __init__(self, layers):
+        self.layers = layers  # the model's random layers (their rng: the sources)
+        self.lock = threading.Lock()
+        self.sources, self.drawn = [], {}
+
+    def begin(self):
+        self.sources = [resolve_rng(m.rng) for m in self.layers]
+        self.drawn = {}
+
+    def draw(self, key, method, shape, kwargs):
+        with self.lock:
+            value = self.drawn.get(key)
+            if value is None:
+                value = getattr(self.sources[key[0]], method)(size=shape, **kwargs)
+                self.drawn[key] = value
+        return value
+
+
+class _ThreadDraws(np.random.Generator):
+    """A random layer's generator in one thread of :meth:`ThreadParallel.run`: a draw over
+    the thread's part of the batch (inside ``per_example``, as Dropout and RReLU mark it) is
+    the thread's rows of the whole batch's draw (:class:`_SharedDraws`); any other draw (a
+    weight-shaped one) is the one draw every thread shares, as the one-thread forward makes
+    it once."""
+
+    def __init__(self, shared, layer):
+        super().__init__(np.random.PCG64(0))  # a placeholder: every draw goes to `shared`
+        self._shared, self._layer = shared, layer
+        self._rows = (0, 0, 0)  # (B, start, stop) of this thread's part
+        self._count = 0  # draws made in this run
+        self._marked = False
+
+    def begin(self, rows):
+        self._rows, self._count = rows, 0
+
+    @contextlib.contextmanager
+    def per_example(self, x):
+        """The draws inside are over ``x``'s rows when ``x`` is the batch (not a Parameter)."""
+        self._marked = not isinstance(x, Parameter)
+        try:
+            yield self
+        finally:
+            self._marked = False
+
+    def _draw(self, method, size, **kwargs):
+        self._count += 1
+        total, start, stop = self._rows
+        size = () if size is None else tuple(int(k) for k in np.atleast_1d(size))
+        if not (self._marked and size and size[0] == stop - start):
+            # (keyed by the shape too: a draw shaped by the part, but not over its first
+            # axis, differs between unequal parts; each shape is then drawn once)
+            key = (self._layer, self._count, size)
+            return self._shared.draw(key, method, size or None, kwargs)
+        key = (self._layer, self._count, (total,) + size[1:])
+        return self._shared.draw(key, method, key[2], kwargs)[start:stop]
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        if out is not None:
+            raise TypeError("ThreadParallel: a random layer's draw into out= is not supported")
+        return self._draw("random", size, dtype=dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return self._draw("uniform", size, low=low, high=high)
+
+
 class ThreadParallel:
     """Synchronous data-parallel training over threads of one process.
 
@@ -1164,10 +1243,13 @@ class ThreadParallel:
 
     Notes
     -----
-    Layers that draw random numbers in training (dropout) draw from their
-    generator in whichever order the threads reach it: each part gets its own
-    masks, but a run is not reproducible draw for draw as a one-thread run is.
-    The threads share the weights only for reading: nothing may change them
+    Layers that draw random numbers in training (dropout, RReLU) draw, in
+    :meth:`run`, the whole batch's numbers once, from their generator (or the
+    library generator of the caller's thread), in the order of one forward
+    pass, and each thread takes its part's rows: the masks are the one-thread
+    run's, whichever thread gets there first, so a seeded run is reproducible
+    and follows the one-thread run (up to the order of floating-point
+    additions). The threads share the weights only for reading: nothing may change them
     inside :meth:`run` (the optimizer steps after it, in the caller).
 
     Examples
@@ -1204,6 +1286,15 @@ class ThreadParallel:
         self._workers = [_Thread(f"rosenblatt-data-{k}") for k in range(1, self.threads)]
         self.closed = False
         self._collected = []  # RigL: each SparseDense's dense gradients before run()
+        # dropout and RReLU: per thread, each random layer and the generator it draws from
+        # inside run() (the whole batch's draws, shared: _SharedDraws)
+        layers = list({id(m): m for m in model.modules()
+                       if isinstance(m, (Dropout, RReLU))}.values())
+        self._draws = _SharedDraws(layers)
+        twins = [{id(m): r for m, r in c["modules"]} for c in self._copies]
+        self._drawing = [[(m, _ThreadDraws(self._draws, j)) for j, m in enumerate(layers)]]
+        self._drawing += [[(t[id(m)], _ThreadDraws(self._draws, j)) for j, m in enumerate(layers)]
+                          for t in twins]
 
     def _replica(self):
         """A clone of the model whose packed parameters view ``vec.data``, its own gradient."""
@@ -1303,6 +1394,7 @@ class ThreadParallel:
         blas = controller.get_num_threads() if controller is not None else 1
         if blas > 1:
             controller.set_num_threads(1)  # each thread's products on its own core
+        own_rngs = self._begin_draws(parts)
         try:
             with _kernels.kernel_threads(1 if self.threads > 1 else None):
                 sizes = [_size(part) for part, _ in parts]
@@ -1318,11 +1410,32 @@ class ThreadParallel:
         finally:
             if blas > 1:
                 controller.set_num_threads(blas)
+            for (m, _), rng in zip((slot for slots in self._drawing for slot in slots),
+                                   own_rngs):
+                m.rng = rng
+            self._draws.drawn = {}
         for error in errors:
             if error is not None:
                 raise error
         self._parts = parts
         return results
+
+    def _begin_draws(self, parts):
+        """Every random layer of every thread draws through its :class:`_ThreadDraws` (its
+        part's rows of the batch) until :meth:`run` ends; returns their own generators, to
+        put back."""
+        if not self._draws.layers:
+            return []
+        self._draws.begin()  # on the caller's thread: its library generator
+        sizes = [_size(part) for part, _ in parts]
+        own = []
+        for k, slots in enumerate(self._drawing):
+            rows = (sum(sizes), sum(sizes[:k]), sum(sizes[:k + 1]))
+            for m, draws in slots:
+                own.append(m.rng)
+                draws.begin(rows)
+                m.rng = draws
+        return own
 
     def reduce(self):
         """Add the replicas' gradients into the optimizer's (after :meth:`run`): the batch's

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
-from ..checks import positive_int
+from ..checks import boolean, positive_int
 from ..nn import losses as losses_module
 from ..nn import regularizers as regs_module
 from ..nn.module import Module
@@ -38,7 +38,9 @@ from .trainer import (
     DivergenceError,
     Trainer,
     evaluate_arrays,
+    exact_integers,
     hold_frozen_normalization,
+    model_input,
     normalization_layers,
     target_for,
 )
@@ -169,40 +171,82 @@ def _divergence_factor(value):
     return float(value)
 
 
+def _output_shape(model, X):
+    """The model's output shape for the first example of ``X`` (evaluation mode, no graph), or
+    None when the model refuses it (its own error comes, clearer, in training)."""
+    try:
+        with model.evaluating(), no_grad():
+            out = model(Tensor(X[:1]))
+    except Exception:  # noqa: BLE001 - the model's own error comes, clearer, in training
+        return None
+    return tuple(getattr(out, "shape", ()))
+
+
+def _at(y, flat):
+    """The index of ``y``'s element number ``flat`` (in C order) as written: ``[60]``,
+    ``[60, 2]``."""
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, y.shape)) + "]"
+
+
 def _check_labels(model, X, y, loss_name, name="y", owner="fit"):
     """Class labels in range before training, reported by their index in ``y`` as given.
 
     For the label losses (integer targets, or floats such as 2.0 that the
     losses read as labels), one example is run through the model (evaluation
-    mode, no graph) to learn how many classes it outputs. A float label that is
-    not a whole number (0.5) is refused, named by its index.
+    mode, no graph) to learn how many classes it outputs. Labels are one per
+    example, shape ``(n,)`` for outputs ``(n, classes)``, or one per position,
+    ``(n, T, ...)`` for outputs ``(n, T, ..., classes)`` (a sequence model's
+    per-step classes). A float label that is not a whole number (0.5) is
+    refused, named by its index.
     """
     if loss_name not in ("cross_entropy", "nll", "max_margin") or y is None \
-            or y.ndim != 1 or y.dtype.kind not in "iuf" or len(y) == 0:
+            or y.ndim == 0 or y.dtype.kind not in "iuf" or len(y) == 0:
         return
+    shape = None
+    if y.ndim > 1:  # per-position labels, or rows of one-hot/probability targets
+        shape = _output_shape(model, X)
+        if shape is None or len(shape) != y.ndim + 1 or shape[1:-1] != y.shape[1:]:
+            return
     if y.dtype.kind == "f":
         odd = np.flatnonzero(y != np.round(y))
         if len(odd):
-            raise ValueError(f"{owner}: {name}[{odd[0]}] = {float(y[odd[0]])!r}: class labels "
-                             f"must be whole numbers 0, 1, 2, ... (one-hot or probability "
-                             f"targets are rows, shape (n, classes))")
+            raise ValueError(f"{owner}: {name}{_at(y, odd[0])} = {float(y.flat[odd[0]])!r}: "
+                             f"class labels must be whole numbers 0, 1, 2, ... (one-hot or "
+                             f"probability targets are rows, shape (n, classes))")
     low = int(np.argmin(y))
-    if y[low] < 0:
-        raise ValueError(f"{owner}: {name}[{low}] = {int(y[low])}: class labels must be 0, 1, "
-                         f"2, ...")
-    try:
-        with model.evaluating(), no_grad():
-            out = model(Tensor(X[:1]))
-    except Exception:  # noqa: BLE001 - the model's own error comes, clearer, in training
-        return
-    shape = getattr(out, "shape", ())
-    if len(shape) != 2:
-        return
+    if y.flat[low] < 0:
+        raise ValueError(f"{owner}: {name}{_at(y, low)} = {int(y.flat[low])}: class labels must "
+                         f"be 0, 1, 2, ...")
+    if shape is None:
+        shape = _output_shape(model, X)
+        if shape is None or len(shape) != 2:
+            return
     classes = int(shape[-1])
     high = int(np.argmax(y))
-    if classes > 1 and y[high] >= classes:
-        raise ValueError(f"{owner}: {name}[{high}] = {int(y[high])} but the model outputs "
-                         f"{classes} classes (labels 0..{classes - 1})")
+    if classes > 1 and y.flat[high] >= classes:
+        raise ValueError(f"{owner}: {name}{_at(y, high)} = {int(y.flat[high])} but the model "
+                         f"outputs {classes} classes (labels 0..{classes - 1})")
+
+
+_UNIT_TARGET_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
+
+
+def _check_unit_targets(targets, loss_name, name="y", owner="fit"):
+    """The binary cross-entropies' targets in [0, 1] (probabilities, 0/1 labels), checked once
+    per call of fit (one min/max pass over the targets) rather than in the loss at every
+    batch, where the pass would cost ~10% of a small batch's loss; the first bad one is
+    named by its index. Outside [0, 1] the loss has no lower bound (t = 2: -2.95 at x = 3),
+    so training would drive it down forever."""
+    if loss_name not in _UNIT_TARGET_LOSSES or targets is None or targets.size == 0 \
+            or targets.dtype.kind not in "iuf":
+        return
+    if targets.min() >= 0 and targets.max() <= 1:
+        return
+    first = int(np.flatnonzero((targets < 0) | (targets > 1))[0])
+    value = targets.flat[first].item()
+    raise ValueError(f"{owner}: {name}{_at(targets, first)} = {value!r}: {loss_name} needs "
+                     f"targets in [0, 1] (probabilities, or 0/1 labels); for labels 0, 1, 2, "
+                     f"... use cross_entropy, for -1/+1 targets log_loss or hinge")
 
 
 def _check_examples(X, y, owner, name="X", empty=None):
@@ -222,12 +266,13 @@ def _validation_pair(validation_data, supervised):
     if isinstance(validation_data, tuple) and len(validation_data) != 2:
         raise ValueError(f"fit: validation_data must be (X_val, y_val), or X_val alone when y "
                          f"is None; got a tuple of {len(validation_data)}")
-    if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+    pair = isinstance(validation_data, (tuple, list)) and len(validation_data) == 2
+    if pair and not (supervised and validation_data[1] is None):
         return validation_data
     if supervised:  # X_val would silently become the validation targets
         raise ValueError("fit: y is given but validation_data has no targets; pass "
-                         "validation_data=(X_val, y_val) (X_val alone is for y=None, "
-                         "autoencoders)")
+                         "validation_data=(X_val, y_val) (X_val alone, or (X_val, None), is for "
+                         "y=None, autoencoders)")
     return validation_data, None
 
 
@@ -241,6 +286,31 @@ def _check_validation_shape(model, X, Xv):
     except (ValueError, TypeError, IndexError) as e:
         raise ValueError(f"fit: validation X has examples of shape {Xv.shape[1:]} but X has "
                          f"{X.shape[1:]}; the model refuses them: {e}") from None
+
+
+def _check_validation_targets(model, targets, validation, loss_fn, loss_name):
+    """Validation targets the loss accepts for the model's outputs, found before the first
+    epoch, not at its end.
+
+    Only when ``y_val`` is shaped unlike the training ``targets`` past the first axis (labels
+    beside one-hot rows can be meant): the loss, a named one (a callable may need more than
+    one example), is computed on the first validation example (evaluation mode, no graph).
+    """
+    Xv, yv = validation
+    if yv.shape[1:] == targets.shape[1:] or loss_name not in LOSSES or len(yv) == 0:
+        return
+    try:
+        with model.evaluating(), no_grad():
+            out = model(Tensor(Xv[:1]))
+    except Exception:  # noqa: BLE001 - the model's own error comes, clearer, in training
+        return
+    try:
+        with no_grad():
+            loss_fn(out, target_for(out, yv[:1], loss_name))
+    except (ValueError, TypeError, IndexError) as e:
+        raise ValueError(f"fit: validation y has shape {yv.shape} but the training targets "
+                         f"have {targets.shape}; the loss refuses it for the model's outputs "
+                         f"(shape {(len(yv),) + tuple(out.shape[1:])}): {e}") from None
 
 
 _COUNT_METRICS = ("batch_precision", "batch_recall", "batch_f1")
@@ -263,15 +333,23 @@ def _check_count_metrics(model, X, y, plan, loss_name):
         fn(out.data, target)  # raises the metric's own ValueError
 
 
-def _check_last_batch(model, X, batch_size):
+def _check_last_batch(model, X, batch_size, curriculum=None, epochs=0):
     """A training batch of one example cannot be batch-normalised (one value per channel):
-    with one process or over MPI, and no curriculum, a last batch of one is found before
-    training.
+    with one process or over MPI a last batch of one is found before training; with a
+    ``curriculum``, in the first of the ``epochs`` whose pool leaves one example over (the
+    pool sizes are known in advance).
 
     The model runs on one example in evaluation mode (no graph, no running statistics
     moved, no random draws), spying on the inputs of its trainable batch-norm layers."""
-    n = len(X)
-    if n % batch_size != 1 and batch_size != 1:
+    n, epoch = len(X), None
+    if curriculum is not None:  # the pool stops growing at epochs_to_full
+        pools = ((e, curriculum.pool_size(e)) for e in range(min(epochs,
+                                                                 curriculum.epochs_to_full)))
+        epoch, n = next(((e, size) for e, size in pools
+                         if size % batch_size == 1 or batch_size == 1), (None, n))
+        if epoch is None:
+            return
+    elif n % batch_size != 1 and batch_size != 1:
         return
     layers = [m for m in normalization_layers(model) if "running_mean" in m.buffers
               and any(p.requires_grad for p in m.parameters())]
@@ -299,9 +377,10 @@ def _check_last_batch(model, X, batch_size):
         for m in layers:
             vars(m).pop("forward", None)
     if single:
+        pool = "" if epoch is None else f" of epoch {epoch}'s curriculum pool (0-based)"
         raise ValueError(
-            f"fit: with batch_size={batch_size} the last mini-batch of the {n} examples holds 1 "
-            f"example, but batch normalization ({single[0]}) needs more than one value per "
+            f"fit: with batch_size={batch_size} the last mini-batch of the {n} examples{pool} "
+            f"holds 1 example, but batch normalization ({single[0]}) needs more than one value per "
             f"channel to train; choose a batch_size that does not leave one example over "
             f"({n} % batch_size != 1)")
 
@@ -351,10 +430,12 @@ def predict(model, X, batch_size=256):
     """
     batch_size = positive_int("predict", "batch_size", batch_size)
     X = X.data if isinstance(X, Tensor) else np.asarray(X)
+    exact = exact_integers(X)  # token ids past float32's exact integers: given as they are
     with model.evaluating(), no_grad():
         if len(X) == 0:
-            return model(Tensor(X)).data
-        parts = [model(Tensor(X[i:i + batch_size])).data for i in range(0, len(X), batch_size)]
+            return model(model_input(X, exact)).data
+        parts = [model(model_input(X[i:i + batch_size], exact)).data
+                 for i in range(0, len(X), batch_size)]
     return np.concatenate(parts, axis=0)
 
 
@@ -391,6 +472,8 @@ def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     _check_examples(X, y, "evaluate", empty=f"evaluate: X holds no examples (shape {X.shape}); "
                                             f"the loss of none is undefined")
     _check_labels(model, X, y, loss_name, owner="evaluate")
+    _check_unit_targets(X if y is None else y, loss_name, "X" if y is None else "y",
+                        owner="evaluate")
     plan = _metric_plan(metrics, y, loss_name, "evaluate")
     return evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size)
 
@@ -505,7 +588,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         The total number of epochs (a resumed run continues up to it).
     batch_size : int, default 32
     shuffle : bool, default True
-        Reshuffle the examples every epoch.
+        Reshuffle the examples every epoch (True or False: a string such as
+        ``"false"`` is refused).
     curriculum : Curriculum, array_like or callable, optional
         Difficulty scores (one per example; lower is easier), a callable
         ``fn(X, y) -> scores``, or a :class:`Curriculum` (which can also widen
@@ -513,10 +597,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         (``shuffle`` is ignored).
     validation_data : (X_val, y_val) or X_val, optional
         Evaluated after every epoch: ``val_loss`` and ``val_<metric>``. At
-        least one example; ``X_val`` alone only when ``y`` is None (the targets
-        are the inputs). The validation metrics decide classes by the training
-        targets' rule (0/1 or -1/+1, from ``y``), whatever classes the
-        validation set happens to hold.
+        least one example; ``X_val`` alone (or ``(X_val, None)``) only when ``y``
+        is None (the targets are the inputs). A ``y_val`` that the loss refuses
+        for the model's outputs is refused before training. The validation
+        metrics decide classes by the training targets' rule (0/1 or -1/+1,
+        from ``y``), whatever classes the validation set happens to hold.
     metrics : sequence of str or callable, default ("accuracy",)
         "accuracy" (computed only for classification targets), "mae", "mse",
         "precision", "recall", "f1" (binary: one output or two softmax
@@ -525,7 +610,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     regularizers : sequence, default ()
         ``rb.regularizers`` objects (penalty, after_step, transform_input
         hooks), added to the model's own ``model.regularizers``.
-    callbacks : sequence of Callback, default ()
+    callbacks : Callback or sequence of Callback, default ()
         ``rb.callbacks.EarlyStopping``, ``Checkpoint``, ``GradientMonitor`` ...
     augment : callable, optional
         ``fn(x_batch, rng) -> x_batch`` (or ``fn(x_batch)``) applied to every
@@ -601,8 +686,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         the forward and backward pass of half of every batch on its own core
         (NumPy's BLAS at one thread per call meanwhile), the two gradients are
         added and the optimizer steps once; the weights follow the one-thread
-        run up to the order of floating-point additions. Not with batch
-        normalization, ``adversarial`` or an annealer. Measured on two cores:
+        run up to the order of floating-point additions (dropout and RReLU
+        too: the whole batch's numbers are drawn once, in forward order, and
+        each thread takes its rows), so a seeded run is reproducible. Not with
+        batch normalization, ``adversarial`` or an annealer. Measured on two cores:
         slower than the default (OpenBLAS splitting each product) when both
         cores are free, faster when other programs share them
         (``benchmarks/README.md``).
@@ -626,7 +713,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     -----
     Inside the loop NumPy's floating-point warnings are silenced: the loop
     checks every batch's loss itself and stops with :class:`DivergenceError`.
-    ``X`` and float ``y`` are converted once to the parameters' dtype.
+    ``X`` and float ``y`` are converted once to the parameters' dtype. Integer
+    ``X`` reaches the model as a float32 Tensor, or, when it holds integers
+    float32 cannot represent (beyond 2**24: token ids of a large vocabulary),
+    as the integer batch itself, which an ``Embedding`` reads exactly.
 
     Examples
     --------
@@ -649,8 +739,12 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     # (a generator would be used up by the first look at it)
     if metrics is not None and not isinstance(metrics, str) and not callable(metrics):
         metrics = _listed(metrics, "metrics")
-    if callbacks is not None and not isinstance(callbacks, Callback):
+    if isinstance(callbacks, Callback):  # one callback, as one regularizer or metric
+        callbacks = [callbacks]
+    elif callbacks is not None:
         callbacks = _listed(callbacks, "callbacks")
+    shuffle = boolean("fit", "shuffle", shuffle)
+    progress = boolean("fit", "progress", progress)
     if tbptt is not None:  # long sequences in chunks, the state carried across them
         from .tbptt import tbptt_fit
 
@@ -750,11 +844,12 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     if adversarial is not None and callable(getattr(adversarial, "check_data", None)):
         adversarial.check_data(X)  # once, not per batch: X inside the attack's clip range
     _check_labels(model, X, y, loss_name)
+    _check_unit_targets(X if y is None else y, loss_name, "X" if y is None else "y")
     _check_count_metrics(model, X, y, plan, loss_name)
     last_batch_error = None
-    if curriculum is None and (distributed is None or over_mpi):
+    if distributed is None or over_mpi:
         try:  # (in evaluation mode: no collective call of batch norm)
-            _check_last_batch(model, X, batch_size)
+            _check_last_batch(model, X, batch_size, curriculum, epochs)
         except ValueError as e:
             if not over_mpi:
                 raise
@@ -766,6 +861,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         _check_validation_shape(model, X, validation[0])
         if validation[1] is not None:
             _check_labels(model, validation[0], validation[1], loss_name, "validation y")
+            _check_unit_targets(validation[1], loss_name, "validation y")
+            _check_validation_targets(model, X if y is None else y, validation, loss_fn,
+                                      loss_name)
     data_parallel = None
     if distributed is not None:  # data-parallel over MPI: rank 0 alone shows progress
         from .distributed import for_fit

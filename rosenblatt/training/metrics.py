@@ -899,6 +899,17 @@ class EpochScore(Callback):
         if self.data is None and getattr(trainer, "validation", False) is None:
             raise ValueError(f"EpochScore: {self.score_name!r} needs data=(X, y) or fit's "
                              f"validation_data")
+        # a named score that cannot apply to this model (roc_auc of 3 classes) is refused now,
+        # by decoding the model's outputs for one example, not after the first epoch
+        data = self.data if self.data is not None else getattr(trainer, "validation", None)
+        if self.reads is None or data is None or not len(data[0]):
+            return
+        from .fit import _as_array, predict  # fit imports this module
+
+        X = _as_array(data[0], "EpochScore data X", "EpochScore")[:1]
+        y = X if data[1] is None else _as_array(data[1], "EpochScore data y", "EpochScore")[:1]
+        outputs = predict(trainer.model, X)
+        _decode(outputs, y, self.reads, trainer.loss_name, self.score_name)
 
     def on_epoch_end(self, trainer, epoch, logs):
         from .fit import predict  # fit imports this module

@@ -26,7 +26,13 @@ from ..checks import positive_float, positive_int
 from ..nn.bidirectional import Bidirectional
 from .fit import _check_finite, _check_optimizer_owns_model
 from .history import History
-from .trainer import DivergenceError, hold_frozen_normalization
+from .trainer import (
+    DivergenceError,
+    exact_integers,
+    hold_frozen_normalization,
+    model_input,
+    normalization_layers,
+)
 
 
 def detach_state(state):
@@ -58,6 +64,19 @@ def chunks(T, k):
     """(start, stop) of the chunks of ``k`` steps covering ``T`` (the last may be shorter)."""
     k = positive_int("tbptt", "k", k)
     return [(s, min(s + k, T)) for s in range(0, T, k)]
+
+
+def _spans(model, B, T, k):
+    """The chunks of :func:`tbptt_fit`: :func:`chunks`, except that a last chunk of a single
+    step in a single stream (B = 1, T % k == 1) joins the chunk before it (k + 1 steps) when
+    the model holds a layer with batch statistics (``batch_norm=True``, BatchNorm1d): they
+    need more than one value per batch, and a failure there would come mid-epoch, after
+    updates."""
+    spans = chunks(T, k)
+    if len(spans) > 1 and B * (spans[-1][1] - spans[-1][0]) < 2:
+        if callable(getattr(model, "modules", None)) and normalization_layers(model):
+            spans[-2:] = [(spans[-2][0], spans[-1][1])]
+    return spans
 
 
 def _loss_fn(loss):
@@ -115,10 +134,16 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         start): an RNN/LSTM/GRU, or a Module wrapping one with its read-out.
     X : array (batch, time, ...)
         ``batch`` parallel streams; chunk c of stream b continues chunk c - 1.
+        Chunks reach the model as Tensors, as in ``rb.fit``, except integer data
+        that float32 would change (token ids above 2**24): those as the integer
+        arrays themselves, for an ``Embedding`` to read the ids exactly.
     y : array (batch, time, ...)
         Targets aligned with X.
     k : int
-        Steps per chunk: the truncation length.
+        Steps per chunk: the truncation length. The last chunk holds the
+        ``time % k`` steps left, except one step of a single stream in a model with
+        batch statistics (``batch_norm=True``), which joins the chunk before it
+        (k + 1 steps): a variance needs more than one value.
     loss : callable or str
         ``loss(output, y_chunk) -> scalar Tensor``, or an ``rb.losses`` name.
     optimizer : Optimizer
@@ -208,7 +233,7 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
                          f"with the state carried on; use an optimizer such as rb.optim.SGD or "
                          f"Adam")
     loss = _loss_fn(loss)
-    spans = chunks(X.shape[1], k)
+    spans = _spans(model, X.shape[0], X.shape[1], k)
     clip = None
     if clip_norm is not None:
         from ..optim.clipping import clip_grad_norm as clip
@@ -239,11 +264,13 @@ def _chunked_epochs(model, X, y, spans, loss, optimizer, epochs, clip, clip_norm
     good = [p.data.copy() for p in params]  # the weights of the lowest chunk loss so far
     good_buffers = [b.copy() for b in buffers]
     good_where, best = None, math.inf
+    exact = exact_integers(X)  # token ids a float32 Tensor would change: handed as they are
     for epoch in range(int(epochs)):
         carried = state
         values = []
         for c, (start, stop) in enumerate(spans):
-            out, carried = _call(model, Tensor(np.ascontiguousarray(X[:, start:stop])), carried)
+            x = model_input(np.ascontiguousarray(X[:, start:stop]), exact)
+            out, carried = _call(model, x, carried)
             value = loss(out, y[:, start:stop])
             current = float(value.item())
             if not math.isfinite(current):

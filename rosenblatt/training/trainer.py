@@ -95,6 +95,24 @@ def target_for(pred, target, loss_name):
     return target
 
 
+#: Integers beyond this magnitude have no exact float32 (the dtype ``Tensor`` gives integers).
+_FLOAT32_EXACT = 2 ** 24
+
+
+def exact_integers(X):
+    """Whether ``X`` holds integers that a float32 ``Tensor`` would change (|v| > 2**24: the
+    token ids of a vocabulary of over 16.7 M entries). One min/max pass, once per fit."""
+    return (X.dtype.kind in "iu" and X.size > 0
+            and max(-int(X.min()), int(X.max())) > _FLOAT32_EXACT)
+
+
+def model_input(x, exact):
+    """What the model is given for a batch ``x``: a Tensor, or with ``exact``
+    (:func:`exact_integers` of the data) integer ``x`` as it is, for an Embedding to read
+    the ids themselves, not their nearest float32."""
+    return x if exact and x.dtype.kind in "iu" else Tensor(x)
+
+
 def batches(n, batch_size, order):
     """Slices (in order) or index arrays (from ``order``) of consecutive mini-batches."""
     if order is None:
@@ -114,7 +132,13 @@ class _Means:
         self.total += loss * size
         self.count += size
         for name, fn in self.plan:
-            s, c = fn(pred, target)
+            result = fn(pred, target)
+            try:
+                s, c = result
+            except (TypeError, ValueError):  # a lone number (the usual form elsewhere)
+                raise TypeError(f"metric {name!r} must return (total, count), the batch's sum "
+                                f"and how many values it sums, so that epochs average "
+                                f"exactly; got {result!r:.60}") from None
             self.sums[name][0] += s
             self.sums[name][1] += c
 
@@ -144,10 +168,11 @@ class _Means:
 def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size):
     """Average loss and metrics in eval mode without a graph (the model's modes are restored)."""
     means = _Means(plan)
+    exact = exact_integers(X)
     with model.evaluating(), no_grad():
         for sl in batches(len(X), batch_size, None):
             xb = X[sl]
-            pred = model(Tensor(xb))
+            pred = model(model_input(xb, exact))
             target = target_for(pred, xb if y is None else y[sl], loss_name)
             means.add(float(loss_fn(pred, target).item()), len(xb), pred.data, target)
     return means.logs()
@@ -179,9 +204,9 @@ def hold_frozen_normalization(model):
     ``batch_norm=True``, a layer of one's own with a ``running_*`` buffer) that
     have parameters: a parameter-free one (an online input standardiser)
     learns only its statistics, so it is never held. A
-    frozen recurrent layer then runs wholly in evaluation mode, so the dropout
-    between its stacked layers is off too: a frozen layer computes the same
-    features at every step.
+    frozen recurrent layer with ``batch_norm=True`` then normalises with its
+    running statistics (RNN, LSTM and GRU have no other mode-dependent part):
+    a frozen layer computes the same features at every step.
     """
     for m in normalization_layers(model):
         # a layer without parameters (an input standardiser of one's own) learns only its
@@ -269,6 +294,7 @@ class Trainer:
         self._best_epoch, self._best_epoch_loss = None, math.inf
         self._best_theta, self._best_buffers = None, []
         self._shard = False  # set by run(): sharded data-parallel steps
+        self._exact = exact_integers(X)  # integer inputs a float32 Tensor would change
 
     # -- the loop -----------------------------------------------------------------
     def run(self, epochs):
@@ -384,7 +410,7 @@ class Trainer:
             return self._closure_step(xb, xin, index, means)
         if self.thread_parallel is not None:
             return self._threads_step(xb, xin, index, means)
-        pred = self.model(Tensor(xin))
+        pred = self.model(model_input(xin, self._exact))
         target = target_for(pred, xb if self.y is None else self.y[index], self.loss_name)
         data_loss = self.loss_fn(pred, target)
         if self.adversarial is not None:
@@ -413,7 +439,7 @@ class Trainer:
         """One batch over threads (ThreadParallel): each thread its part's forward, loss and
         backward (seeded with the part's weight) on its replica; the gradients summed into
         the optimizer's vector; the loss judged; then the one step."""
-        tp, regs = self.thread_parallel, self.regularizers
+        tp, regs, exact = self.thread_parallel, self.regularizers, self._exact
         loss_fn, loss_name, X, y = self.loss_fn, self.loss_name, self.X, self.y
         if xin is None:  # nothing transforms the whole batch: each thread gathers its rows
             if isinstance(index, slice):
@@ -430,7 +456,7 @@ class Trainer:
                 target = x if y is None else y[rows]
             else:
                 x, target = xin[part], targets[part]
-            pred = model(Tensor(x))
+            pred = model(model_input(x, exact))
             target = target_for(pred, target, loss_name)
             data_loss = loss_fn(pred, target)
             objective = data_loss
@@ -542,7 +568,7 @@ class Trainer:
         yb = xb if self.y is None else self.y[index]
 
         def data_loss():
-            pred = self.model(Tensor(xin))
+            pred = self.model(model_input(xin, self._exact))
             target = target_for(pred, yb, self.loss_name)
             value = self.loss_fn(pred, target)
             if adversarial is not None:  # the attack against the weights being evaluated
