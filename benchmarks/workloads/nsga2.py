@@ -19,22 +19,23 @@ spaced points of the true front) and spread Delta against the paper's, and
 the median IGD against pymoo's NSGA2 run side by side (pymoo's defaults but
 the paper's operators).
 
-Measured 2026-12-03 12:28-12:37 UTC on a busy 2-core VM (load average ~10),
-``--claims`` with the defaults (medians over seeds 0-9; Upsilon against
-``true_front(500)``; IGD for both libraries against the same 500 points):
+Measured 2026-12-06 ~00:05 UTC on a busy 2-core VM, ``--claims`` with the defaults,
+after copies of a point were given one crowding distance (medians over seeds 0-9; Upsilon
+against ``true_front(500)``; IGD for both libraries against the same 500 points):
 
 =======  ==================  =================  =====================  =================
 problem  Upsilon (paper)     Delta (paper)      IGD rb / pymoo         pymoo Upsilon/Delta
 =======  ==================  =================  =====================  =================
-ZDT1     0.00167 (0.033482)  0.3594 (0.390307)  0.00483 / 0.00490      0.00179 / 0.3679
-ZDT2     0.00148 (0.072391)  0.3724 (0.430776)  0.00498 / 0.00477      0.00136 / 0.3526
-ZDT3     0.00159 (0.114500)  0.5552 (0.738540)  0.00541 / 0.00536      0.00162 / 0.5559
+ZDT1     0.00179 (0.033482)  0.3457 (0.390307)  0.00478 / 0.00490      0.00179 / 0.3679
+ZDT2     0.00134 (0.072391)  0.3431 (0.430776)  0.00484 / 0.00477      0.00136 / 0.3526
+ZDT3     0.00165 (0.114500)  0.5523 (0.738540)  0.00523 / 0.00536      0.00162 / 0.5559
 =======  ==================  =================  =====================  =================
 
-Upsilon is 0.01-0.05x the paper's, Delta 0.75-0.92x, IGD 0.98-1.04x pymoo's
-(targets: <= 1.5x, <= 1.2x, <= 1.2x). pymoo's own runs land at the same
-Upsilon, so the paper's larger values are its implementation's, not the
-metric's. Speed (``--quick --only nsga2 --threads 1 --timer cpu``, same
+Upsilon is 0.01-0.05x the paper's, Delta 0.75-0.89x, IGD 0.98-1.01x pymoo's
+(targets: <= 1.5x, <= 1.2x, <= 1.2x); before that change (2026-12-03) Delta read
+0.3594 / 0.3724 / 0.5552 and IGD 0.00483 / 0.00498 / 0.00541. pymoo's own runs land at
+the same Upsilon, so the paper's larger values are its implementation's, not the
+metric's. Speed (2026-12-03, ``--quick --only nsga2 --threads 1 --timer cpu``, that
 machine): 6.9x pymoo's generations per second [4.8-7.5]; the 10,000-point
 sort 4.7 ms (pymoo/moocore's C: 2.8 ms).
 """
