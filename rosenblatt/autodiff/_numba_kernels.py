@@ -923,7 +923,10 @@ def adam_update(theta, grad, m, v, beta1, beta2, step, eps_hat, c1, c2, keep, sa
     of the entries. One loop for both ``save`` cases (the same fused arithmetic either way;
     unlike SGD-momentum's lighter pass it loses nothing to the overlap check when ``keep`` is
     ``theta``). Moments below the smallest normal number are stored as zero, as
-    :func:`sgd_momentum`'s velocity (m decays by beta1 a step where the gradient stays zero).
+    :func:`sgd_momentum`'s velocity (m decays by beta1 a step where the gradient stays zero),
+    v only where m is flushed too, and the step divides by the moments before the flush, as
+    the NumPy code does: with ``eps = 0`` a gradient whose ``m`` is normal but whose ``v`` is
+    not (float32 |g| in 1e-37..1e-19) would otherwise divide m by 0 (-inf weights).
     """
     tiny = theta.dtype.type(np.finfo(theta.dtype).tiny)
     zero = theta.dtype.type(0)
@@ -931,10 +934,9 @@ def adam_update(theta, grad, m, v, beta1, beta2, step, eps_hat, c1, c2, keep, sa
         g = grad[k]
         mk = beta1 * m[k] + g * c1
         vk = beta2 * v[k] + (g * g) * c2
-        mk = zero if abs(mk) < tiny else mk  # NaN stays NaN
-        vk = zero if vk < tiny else vk
-        m[k] = mk
-        v[k] = vk
+        flush = abs(mk) < tiny  # NaN stays NaN
+        m[k] = zero if flush else mk
+        v[k] = zero if flush and vk < tiny else vk
         p = theta[k]
         if save:
             keep[k] = p

@@ -337,7 +337,12 @@ class Module:
         return self
 
     def unfreeze(self):
-        """Learn every parameter again; returns self."""
+        """Learn every parameter again; returns self.
+
+        An optimizer built while some parameters were frozen does not hold them (it packs
+        the trainable ones only), so it will not train them after this: build a new
+        optimizer over ``parameters()`` (``rb.fit`` warns when it meets this case).
+        """
         for p in self.parameters():
             p.requires_grad = True
         return self

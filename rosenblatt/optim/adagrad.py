@@ -53,6 +53,9 @@ class Adagrad(Optimizer):
         G_t = G_{t-1} + g_t^2, \\quad
         \\theta_{t+1} = \\theta_t - \\frac{\\eta}{\\sqrt{G_t} + \\epsilon} g_t
 
+    float16 parameters step in float32, with float32 state (eps rounds to 0 in
+    float16, and a zero gradient would give 0 / 0).
+
     References
     ----------
     Duchi, Hazan and Singer, "Adaptive Subgradient Methods for Online Learning
@@ -80,7 +83,8 @@ class Adagrad(Optimizer):
         self._set_hyperparameters(eps=eps, lr_decay=lr_decay, weight_decay=weight_decay,
                                   initial_accumulator_value=initial_accumulator_value,
                                   eps_inside_sqrt=eps_inside_sqrt)
-        self.sum_sq = np.full_like(self.vec.data, self.initial_accumulator_value)
+        self.sum_sq = self._zeros()
+        self.sum_sq += self.initial_accumulator_value
         self._buf = self._zeros()
 
     def _checked_hyperparameters(self, hp):
@@ -103,7 +107,11 @@ class Adagrad(Optimizer):
             return lr / np.sqrt(self.sum_sq + self.eps)
         return lr / (np.sqrt(self.sum_sq) + self.eps)
 
+    half_in_float32 = True  # float16: eps rounds to 0 (Optimizer.half_in_float32)
+
     def _update(self, theta, grad):
+        if theta.dtype.itemsize < 4:
+            return self._in_float32(theta, grad, None)
         grad = self._decayed_grad(theta, grad, self.weight_decay)
         lr = self.lr / (1 + self.t * self.lr_decay)
         adagrad_rule(theta, grad, self.sum_sq, self._buf, lr=lr, eps=self.eps,

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..checks import boolean, positive_float, unit_interval
-from .optimizer import Optimizer, flat_same
+from .optimizer import Optimizer, as_pair, flat_same
 
 
 def adam_rule(theta, grad, m, v, buf, *, lr, beta1, beta2, eps, t, eps_inside_sqrt=False,
@@ -83,6 +83,10 @@ class Adam(Optimizer):
         ``decoupled_weight_decay`` it shrinks the weights instead (``AdamW``).
     eps_inside_sqrt : bool, default False
         The notes' ``sqrt(v_hat + eps)`` instead of the paper's ``sqrt(v_hat) + eps``.
+        Keyword only, as the two below: ``torch.optim.Adam``'s sixth positional argument
+        is ``amsgrad``, so a sixth positional argument raises TypeError here rather than
+        choose another algorithm silently (:class:`AdamW` takes ``amsgrad`` sixth, as
+        PyTorch).
     amsgrad : bool, default False
         AMSGrad (Reddi et al.): divide by the square root of the largest second
         moment seen so far, ``v_max = max(v_max, v_t)``, so the per-weight step
@@ -102,8 +106,11 @@ class Adam(Optimizer):
         {\\sqrt{v_t / (1-\\beta_2^t)} + \\epsilon}
 
     Identical, step for step, to ``torch.optim.Adam`` (with ``amsgrad`` and
-    ``decoupled_weight_decay`` too). The step count ``t`` of the bias
-    correction is the optimizer's, shared by all parameters.
+    ``decoupled_weight_decay`` too), a parameter without a gradient (``grad``
+    None) skipped as there. The step count ``t`` of the bias correction is the
+    optimizer's, shared by all parameters. float16 parameters step in float32,
+    with float32 moments: in float16 eps (1e-8) rounds to 0, and a zero gradient
+    would give 0 / 0 (PyTorch gives NaN there).
 
     References
     ----------
@@ -124,7 +131,7 @@ class Adam(Optimizer):
                        "decoupled_weight_decay")
     state_names = ("m", "v", "v_max")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  eps_inside_sqrt=False, amsgrad=False, decoupled_weight_decay=False):
         super().__init__(params, lr)
         self._set_hyperparameters(betas=betas, eps=eps, weight_decay=weight_decay,
@@ -138,9 +145,10 @@ class Adam(Optimizer):
     def _checked_hyperparameters(self, hp):
         """The constructor's checks (``load_state_dict`` runs them too)."""
         name = type(self).__name__
-        betas = hp["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2); got {betas!r}")
+        betas = as_pair(hp["betas"])
+        if betas is None:
+            raise ValueError(f"{name}: betas must be a pair of numbers (beta1, beta2), a tuple "
+                             f"or list; got {type(hp['betas']).__name__} {hp['betas']!r:.60}")
         return dict(
             betas=(unit_interval(name, "betas[0]", betas[0]),
                    unit_interval(name, "betas[1]", betas[1])),
@@ -152,7 +160,11 @@ class Adam(Optimizer):
             decoupled_weight_decay=boolean(name, "decoupled_weight_decay",
                                            hp["decoupled_weight_decay"]))
 
+    half_in_float32 = True  # float16: eps rounds to 0 (Optimizer.half_in_float32)
+
     def _update(self, theta, grad, keep=None):
+        if theta.dtype.itemsize < 4:
+            return self._in_float32(theta, grad, keep)
         if self.decoupled_weight_decay:
             if self.weight_decay:
                 if keep is not None:  # theta before the whole step, decay included
@@ -185,9 +197,9 @@ class AdamW(Adam):
     weight_decay : float, default 1e-2
         The decoupled decay coefficient (PyTorch's default).
     amsgrad : bool, default False
-        As in :class:`Adam`.
+        As in :class:`Adam` (the sixth positional argument, as in ``torch.optim.AdamW``).
     eps_inside_sqrt : bool, default False
-        As in :class:`Adam`.
+        As in :class:`Adam`; keyword only.
 
     Notes
     -----
@@ -214,6 +226,6 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, eps_inside_sqrt=False):
-        super().__init__(params, lr, betas, eps, weight_decay, eps_inside_sqrt, amsgrad,
-                         decoupled_weight_decay=True)
+                 amsgrad=False, *, eps_inside_sqrt=False):
+        super().__init__(params, lr, betas, eps, weight_decay, eps_inside_sqrt=eps_inside_sqrt,
+                         amsgrad=amsgrad, decoupled_weight_decay=True)

@@ -56,8 +56,15 @@ What the notes add, and the annealers offer:
   initial weights (their root mean square, at least 0.1; times 0.25 for
   Boltzmann's slow schedule, times 1 for Cauchy's fast one), and ``k=None``
   makes ``k T0`` one hundredth of the first objective measured, so a
-  worsening of 1% of the starting objective is kept with probability
-  ``1/e`` at the start and ever more rarely as ``T`` falls.
+  worsening of 1% of the starting objective is kept at the first step with
+  probability ``1/e`` by Cauchy training (``T(0) = T0``) and ``1/2`` by
+  Boltzmann training (``T(1) = T0 / log 2``), and ever more rarely as ``T``
+  falls.
+
+The moves change only what a gradient step may change: parameters frozen
+after the annealer was built (``requires_grad`` False; those frozen before
+are not packed at all), an attached model's missing connections and padding
+rows are neither moved nor squashed.
 """
 
 import math
@@ -69,7 +76,7 @@ from ..autodiff.tensor import Tensor, no_grad
 from ..checks import boolean, finite_float, one_of, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from .inert import InertWeights
-from .optimizer import fill_normal, pack
+from .optimizer import check_state_keys, fill_normal, pack
 
 
 def saturated_units(model, x, level=0.9):
@@ -282,10 +289,15 @@ class _Annealer:
         self.trace = {name: array("d") for name in ("temperature", "loss", "accepted")}
         self._saved = np.empty_like(self.vec.data)
         self._move = np.empty_like(self.vec.data)
+        self._movable = None  # the weights a move may change (_fixed), None for all
+        self._closure_differentiates = False  # calls backward() itself (CauchyAnnealer)
 
     def _evaluate(self, closure):
-        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return _value(closure())
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self._closure_differentiates:  # its own backward needs a graph
+                return _value(closure())
+            with no_grad():
+                return _value(closure())
 
     def _keep(self, delta, temperature, u=None):
         """The Metropolis rule with the constant ``k`` (``u``: a pre-drawn uniform number)."""
@@ -345,11 +357,29 @@ class _Annealer:
         return kept / max(len(live), 1)
 
     def _live(self):
-        """The weights a sweep visits: all but the inert ones (missing connections, padding
-        rows of the attached model), which no move changes."""
-        if not self._inert:
+        """The weights a sweep visits: all but the fixed ones (:meth:`_fixed`)."""
+        if self._movable is None:
             return range(self.vec.data.size)
-        return np.flatnonzero(self._inert.zero(np.ones(self.vec.data.shape, dtype=np.int8)))
+        return np.flatnonzero(self._movable)
+
+    def _fixed(self):
+        """Find, before a step, the weights that no move changes (nor a squash): the inert ones
+        (missing connections, padding rows of the attached model) and the parameters frozen
+        since packing (``requires_grad`` False, as the gradient optimizers leave them).
+        ``self._movable``: a boolean mask of the others, or None when every weight moves.
+        Returns the frozen parameters' slices."""
+        vec = self.vec
+        frozen = [sl for p, sl in zip(vec.params, vec.slices) if not p.requires_grad]
+        if not self._inert and not frozen:
+            self._movable = None
+            return frozen
+        movable = np.ones(vec.data.shape, dtype=np.int8)
+        if self._inert:
+            self._inert.zero(movable)
+        for sl in frozen:
+            movable[sl] = 0
+        self._movable = movable.astype(bool)
+        return frozen
 
     def _squash_touches_others(self):
         return False
@@ -378,8 +408,8 @@ class _Annealer:
 
     def _moves(self, closure, move, temperature):
         """The whole-vector move or the per-weight sweep; records the trace; advances time."""
-        if self._inert:
-            self._inert.zero(move)
+        if self._movable is not None:  # set by _fixed() at the start of the step
+            move[~self._movable] = 0
         if self.per_weight:  # the fraction of the live weights' moves that was kept
             kept = self._sweep(closure, move, temperature)
         else:
@@ -418,8 +448,9 @@ class _Annealer:
         return t
 
     def zero_grad(self):
-        """Zero the flat gradient (the annealing moves themselves use no gradient)."""
-        self.vec.grad.fill(0)
+        """Clear the gradients (the annealing moves themselves use no gradient): each
+        parameter's ``grad`` becomes None, read as zeros, as ``Optimizer.zero_grad()``."""
+        self.vec.clear_grad()
 
     def reset(self):
         """Forget the cached objective (call when the closure's data change).
@@ -469,6 +500,12 @@ class _Annealer:
                             f"{type(state).__name__}")
         if state.get("algorithm", name) != name:
             raise ValueError(f"{where}: the state is for {state['algorithm']!r:.40}")
+        check_state_keys(name, state, ("T0", "k", "loss", "best_loss", "best_theta",
+                                       "accepted", "heat", "prev_change"))
+        missing = [key for key in ("T0", "k", "loss", "best_loss", "best_theta", "accepted")
+                   if key not in state]
+        if missing:
+            raise ValueError(f"{where}: the state has no {missing} (state_dict() writes them)")
         t = positive_int(where, "t", state["t"], allow_zero=True)
         T0 = positive_float(where, "T0", state["T0"])
         k = None if state["k"] is None else positive_float(where, "k", state["k"])
@@ -561,6 +598,7 @@ class BoltzmannAnnealer(_Annealer):
     def step(self, closure):
         """One annealing move (or sweep, with ``per_weight``); returns the current objective."""
         self.vec.check_packed(f"{type(self).__name__}.step")
+        self._fixed()
         self._start(closure)
         temperature = self.temperature()
         fill_normal(self.rng, self._move)
@@ -668,16 +706,25 @@ class CauchyAnnealer(_Annealer):
     def _after_move(self, theta):
         if self.squash is None:
             return
+        r = self.squash
         if self.saturation is None:
-            np.tanh(theta / self.squash, out=theta)
-            theta *= self.squash
+            if self._movable is None:
+                np.tanh(theta / r, out=theta)
+                theta *= r
+            else:  # a padding row, a missing connection, a frozen parameter: not squashed
+                theta[self._movable] = r * np.tanh(theta[self._movable] / r)
             return
         model, x, *level = self.saturation
-        r = self.squash
         for layer, units in saturated_units(model, x, *level):  # in place: views of theta
-            layer.W.data[:, units] = r * np.tanh(layer.W.data[:, units] / r)
-            if layer.b is not None:
+            # only what this annealer trains: not a frozen layer, nor one it does not hold
+            if self._trains(layer.W):
+                layer.W.data[:, units] = r * np.tanh(layer.W.data[:, units] / r)
+            if layer.b is not None and self._trains(layer.b):
                 layer.b.data[units] = r * np.tanh(layer.b.data[units] / r)
+
+    def _trains(self, p):
+        """Whether ``p`` is one of this annealer's parameters and not frozen."""
+        return p.requires_grad and p.data.base is self.vec.data
 
     def _squash_touches_others(self):
         return self.squash is not None and self.saturation is not None
@@ -696,18 +743,24 @@ class CauchyAnnealer(_Annealer):
         Returns the current objective.
         """
         self.vec.check_packed(f"{type(self).__name__}.step")
+        self._fixed()
         temperature = self.temperature()
         eta = self.backprop_weight
         move = self._move
         u = self.rng.uniform(-math.pi / 2, math.pi / 2, size=move.shape)
         np.multiply(np.tan(u), self.rho * temperature, out=move, casting="unsafe")
         if eta > 0:
-            self.vec.grad.fill(0)
+            self.vec.clear_grad()
             loss = closure()
-            if not isinstance(loss, Tensor) or not loss.requires_grad:
-                raise TypeError("CauchyAnnealer: with backprop_weight > 0 the closure must "
-                                "return a Tensor that depends on the parameters")
-            loss.backward()
+            # PyTorch's idiom (zero_grad(); loss.backward(); return loss) leaves gradients in
+            # the parameters: differentiate only when the closure did not, as LBFGS does
+            self._closure_differentiates = any(p.grad is not None for p in self.vec.params)
+            if not self._closure_differentiates:
+                if not isinstance(loss, Tensor) or not loss.requires_grad:
+                    raise TypeError("CauchyAnnealer: with backprop_weight > 0 the closure must "
+                                    "return a Tensor that depends on the parameters (or "
+                                    "call backward() on it itself)")
+                loss.backward()
             self.loss = _value(loss)  # fresh objective at the current weights
             if self.best_loss == math.inf or self.loss < self.best_loss:
                 self.best_loss = self.loss

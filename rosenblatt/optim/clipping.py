@@ -13,16 +13,21 @@ import numpy as np
 from ..autodiff.tensor import Tensor
 from ..checks import positive_float
 from ..nn.parameter import ParameterVector
+from .optimizer import unreached
 
 
 def _grads(target, owner):
-    """The gradient arrays to clip: the flat one of an optimizer/ParameterVector, or each
-    parameter's ``grad`` (parameters without a gradient are skipped)."""
+    """``(arrays, unreached)``: the gradient arrays to clip (the flat one of an
+    optimizer/ParameterVector, or each parameter's ``grad``, parameters without a gradient
+    skipped) and the parameters whose ``grad`` is None, to be set back to None after the
+    clip (reading the flat gradient fills their slots with zeros; the step must still see
+    that no gradient reached them and skip them, as PyTorch's clipping and step do)."""
+    if not isinstance(target, ParameterVector):
+        vec = getattr(target, "vec", None)
+        target = vec if isinstance(vec, ParameterVector) else target
     if isinstance(target, ParameterVector):
-        return [target.grad]
-    vec = getattr(target, "vec", None)
-    if isinstance(vec, ParameterVector):
-        return [vec.grad]
+        none = unreached(target)  # before reading the gradient, which fills their slots
+        return [target.grad], none
     items = [target] if isinstance(target, Tensor) else target
     try:
         items = list(items)
@@ -31,7 +36,7 @@ def _grads(target, owner):
     if items is None or not all(isinstance(p, Tensor) for p in items):
         raise TypeError(f"{owner}: expected an optimizer, a ParameterVector or parameters "
                         f"(model.parameters()); got {type(target).__name__}")
-    return [p.grad for p in items if p.grad is not None]
+    return [p.grad for p in items if p.grad is not None], ()
 
 
 def _is_inf(value):
@@ -112,7 +117,7 @@ def clip_grad_norm(target, max_norm, norm_type=2.0):
     if not _is_inf(max_norm):  # inf: measure only (PyTorch accepts it)
         max_norm = positive_float("clip_grad_norm", "max_norm", max_norm)
     p = _norm_type(norm_type)
-    grads = _grads(target, "clip_grad_norm")
+    grads, none = _grads(target, "clip_grad_norm")
     sums = [_power_sum(g, p) for g in grads]
     if p == math.inf:
         norm = max(sums, default=0.0)
@@ -123,6 +128,8 @@ def clip_grad_norm(target, max_norm, norm_type=2.0):
     if coef < 1:
         for g in grads:
             g *= coef
+    for q in none:
+        q.grad = None
     return norm
 
 
@@ -141,5 +148,8 @@ def clip_grad_value(target, clip_value):
     array([-1. ,  0.5,  1. ])
     """
     clip_value = positive_float("clip_grad_value", "clip_value", clip_value)
-    for g in _grads(target, "clip_grad_value"):
+    grads, none = _grads(target, "clip_grad_value")
+    for g in grads:
         np.clip(g, -clip_value, clip_value, out=g)
+    for q in none:
+        q.grad = None

@@ -86,6 +86,7 @@ class ConjugateGradient(LineSearchOptimizer):
     hyperparameters = ("lr", "method", "max_iter", "max_eval", "tolerance_grad",
                        "tolerance_change", "restart", "line_search")
     state_names = ("prev_grad", "direction")
+    extra_state_keys = ("since_restart", "prev_step", "prev_slope", "evaluations")
     c2 = 0.1
 
     def __init__(self, params, lr=1.0, method="polak_ribiere", max_iter=20, max_eval=None,

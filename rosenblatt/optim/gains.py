@@ -16,7 +16,7 @@ learning or very large mini-batches.
 import numpy as np
 
 from ..checks import positive_float, unit_interval
-from .optimizer import Optimizer
+from .optimizer import Optimizer, as_pair
 
 
 def gains_rule(theta, grad, gains, reference, velocity, buf, *, lr, up, down, gain_range,
@@ -93,14 +93,14 @@ class AdaptiveGains(Optimizer):
         """The constructor's checks (``load_state_dict`` runs them too)."""
         up = positive_float("AdaptiveGains", "up", hp["up"], allow_zero=True)
         down = unit_interval("AdaptiveGains", "down", hp["down"], closed_low=False)
-        gain_range = hp["gain_range"]
+        gain_range = as_pair(hp["gain_range"]) or hp["gain_range"]
         if isinstance(gain_range, (tuple, list)) and len(gain_range) == 2:
             gain_range = [positive_float("AdaptiveGains", f"gain_range[{i}]", v, allow_zero=True)
                           for i, v in enumerate(gain_range)]
         if (not isinstance(gain_range, (tuple, list)) or len(gain_range) != 2
                 or not 0 < gain_range[0] <= 1 <= gain_range[1]):
-            raise ValueError(f"AdaptiveGains: gain_range must be (low, high) with "
-                             f"0 < low <= 1 <= high; got {gain_range!r}")
+            raise ValueError(f"AdaptiveGains: gain_range must be a pair (low, high), a tuple "
+                             f"or list, with 0 < low <= 1 <= high; got {gain_range!r:.60}")
         return dict(up=up, down=down, gain_range=(float(gain_range[0]), float(gain_range[1])),
                     momentum=unit_interval("AdaptiveGains", "momentum", hp["momentum"]))
 

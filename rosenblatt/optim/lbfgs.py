@@ -96,6 +96,7 @@ class LBFGS(LineSearchOptimizer):
 
     hyperparameters = ("lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change",
                        "history_size", "line_search")
+    extra_state_keys = ("S", "Y", "rho", "pairs", "head", "evaluations")
 
     def __init__(self, params, lr=1.0, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=10, line_search="strong_wolfe"):

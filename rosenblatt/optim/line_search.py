@@ -24,7 +24,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor
 from ..checks import positive_float, positive_int
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_state_keys
 
 
 def cubic_minimizer(a, fa, ga, b, fb, gb, low, high):
@@ -322,6 +322,8 @@ class LineSearchOptimizer(Optimizer):
         if not isinstance(state, dict) or state.get("algorithm", name) != name:
             got = state.get("algorithm") if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"{name}.load_state_dict: the state is for {got!r}, not {name}")
+        check_state_keys(name, state, (*self.hyperparameters, *self.state_names,
+                                       *self.extra_state_keys))
         self._check_state(state)
         super().load_state_dict(state)
         self.evaluations = int(state.get("evaluations", self.evaluations))

@@ -15,7 +15,7 @@ import numpy as np
 from ..checks import positive_float
 from ..randomness import resolve_rng
 from .inert import InertWeights
-from .optimizer import fill_normal
+from .optimizer import fill_normal, unreached
 
 
 class GradientNoise:
@@ -85,16 +85,33 @@ class GradientNoise:
         """The standard deviation used by the next step."""
         return float(np.sqrt(self.eta / (1.0 + self.optimizer.t) ** self.gamma))
 
-    def step(self):
-        """Add ``N(0, sigma_t^2)`` to every gradient component, then step the optimizer."""
+    def step(self, closure=None):
+        """Add ``N(0, sigma_t^2)`` to every gradient component, then step the optimizer.
+
+        A parameter that got no gradient (``grad`` None) is skipped by the step, as
+        without noise. ``closure`` (optional, PyTorch's convention) is called first and its
+        value returned, as in :meth:`Optimizer.step`.
+        """
+        loss = None
+        if closure is not None:
+            if not callable(closure):
+                raise TypeError(f"GradientNoise.step: closure must be a function that computes "
+                                f"the loss and its gradient, or None; got "
+                                f"{type(closure).__name__}")
+            loss = closure()
         sigma = self.sigma()
         if sigma > 0:
             fill_normal(self.rng, self._noise)
             self._noise *= sigma
             if self._inert:  # no noise to a missing connection nor a padding row
                 self._inert.zero(self._noise)
-            self.optimizer.vec.grad += self._noise
+            vec = self.optimizer.vec
+            none = unreached(vec)
+            vec.grad += self._noise
+            for p in none:  # still no gradient: the step skips them
+                p.grad = None
         self.optimizer.step()
+        return loss
 
     def __getattr__(self, name):
         if name == "optimizer":  # not set yet: avoid infinite recursion

@@ -7,7 +7,10 @@ model's parameters are views into ``vec.data`` and their gradients views into
 handful of NumPy operations for a 2-layer and a 20-layer network.
 
 Frozen parameters (``requires_grad`` False when the optimizer is built) are
-not packed at all, so they cost nothing and never move. Parameters frozen
+not packed at all, so they cost nothing and never move, not even after
+``unfreeze()``: this optimizer does not hold them (PyTorch's keeps them in its
+parameter groups), so build a new optimizer after unfreezing them (``rb.fit``
+warns when it meets this case; a loop of your own does not). Parameters frozen
 *later* (fine-tuning) are found at each step (one cheap pass over the
 parameter list) and restored after the update, with their slices of the
 state arrays (momentum, moments, accumulators), so they do not move and,
@@ -16,12 +19,24 @@ continues from their state when they are unfrozen. One difference remains:
 the step count ``t`` (Adam's bias correction, Adagrad's ``lr_decay``) is
 shared by all parameters, where PyTorch counts each parameter's own steps.
 
-A gradient set to None by hand (``p.grad = None``, PyTorch's cheap
-alternative to ``zero_grad()``) counts as zeros, and an array assigned by
-hand (``p.grad = g``) is copied into the parameter's slot at the next step.
+A parameter whose ``grad`` is None at a step (no gradient reached it since
+``zero_grad()``: a head not used by this batch's loss, or ``p.grad = None``
+set by hand) is skipped as PyTorch skips it: it keeps its theta and its
+slices of the state (no momentum, no moment update, no weight decay), by the
+same restoring as a frozen parameter; ``vec.grad`` still reads zeros there.
+Clipping and gradient noise keep such a ``grad`` None; anything else that
+reads ``vec.grad`` before the step (a callback, a data-parallel exchange)
+fills the slot with zeros, and the parameter then steps on a zero gradient.
+An array assigned by hand (``p.grad = g``) is copied into the parameter's
+slot at the next step.
+
+Hyper-parameters are plain attributes (``opt.momentum = 0.5``); a value
+written that way is checked at the next step, as the constructor checks it
+(one tuple comparison per step while nothing changes).
 """
 
 import inspect
+import operator
 
 import numpy as np
 
@@ -78,6 +93,41 @@ def flat_same(*arrays):
         and a.shape == first.shape for a in arrays)
 
 
+def unreached(vec):
+    """The parameters of ``vec`` whose ``grad`` is None: no gradient reached them since
+    ``zero_grad()``. Reading ``vec.grad`` fills their slots with zeros; whoever reads it and
+    writes it in place before a step (clipping, gradient noise) sets their ``grad`` back to
+    None afterwards, so that the step still skips them (one pass of identity tests)."""
+    return [p for p in vec.params if p.grad is None]
+
+
+def as_pair(value):
+    """``value`` as a tuple of two items if it is a pair (a tuple, a list, a 1-D NumPy array
+    of length 2), else None (the caller raises, naming the argument)."""
+    if isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        if len(value) == 2:
+            return tuple(v.item() if isinstance(v, np.generic) else v for v in value)
+    return None
+
+
+def check_state_keys(name, state, keys):
+    """Raise ValueError unless the dict ``state`` has ``t`` and no key but ``algorithm``,
+    ``t`` and ``keys``: a PyTorch state dict, an empty one or a misspelt key would otherwise
+    load as nothing (training resumed from zero moments, silently)."""
+    known = {"algorithm", "t", *keys}
+    unknown = sorted(str(k) for k in state if k not in known)
+    if len(unknown) > 6:
+        unknown = [*unknown[:5], f"... {len(unknown) - 5} more"]
+    if unknown or "t" not in state:
+        torch_like = " (PyTorch's state_dict, 'state' and 'param_groups', cannot be loaded " \
+                     "here)" if "param_groups" in state else ""
+        what = f"unknown keys {unknown}" if unknown else "no 't' (the steps taken)"
+        raise ValueError(
+            f"{name}.load_state_dict: not a state that {name}.state_dict() returned: "
+            f"{what}{torch_like}; expected 'algorithm', 't' and some of "
+            f"{sorted(known - {'algorithm', 't'})}")
+
+
 def fill_normal(rng, out):
     """Fill ``out`` with standard normal draws from ``rng``, in place (no allocation for floats)."""
     if out.dtype in (np.float32, np.float64):
@@ -99,6 +149,31 @@ def _takes_keep(cls):
     if known is None:
         known = _TAKES_KEEP[cls] = "keep" in inspect.signature(cls._update).parameters
     return known
+
+
+_HP_VALUES = {}  # optimizer class -> (names, getter of their values as a tuple), lr left out
+
+
+def _hp_values(cls):
+    """``(names, get)``: the hyper-parameters other than ``lr`` and a C-level getter of their
+    current values as one tuple (compared each step with the values last checked)."""
+    known = _HP_VALUES.get(cls)
+    if known is None:
+        names = tuple(k for k in cls.hyperparameters if k != "lr")
+        get = operator.attrgetter(*names) if len(names) > 1 else _Values(names)
+        known = _HP_VALUES[cls] = (names, get)
+    return known
+
+
+class _Values:
+    """The tuple of ``obj``'s values of ``names``, for fewer than two names (where
+    ``attrgetter`` gives no tuple); picklable, as the optimizer that holds it."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def __call__(self, obj):
+        return tuple(getattr(obj, name) for name in self.names)
 
 
 class Optimizer:
@@ -139,9 +214,15 @@ class Optimizer:
 
     hyperparameters = ("lr",)
     state_names = ()
+    #: keys that a subclass's :meth:`state_dict` writes besides ``algorithm``, ``t``, the
+    #: hyper-parameters and the state arrays (:meth:`load_state_dict` refuses any others)
+    extra_state_keys = ()
 
     def __init__(self, params, lr):
         self.vec = pack(params)
+        # the hyper-parameters but lr: their values when last checked, and a getter of them
+        self._hp_names, self._hp_get = _hp_values(type(self))
+        self._hp_checked = None
         self.t = 0
         self.schedule = None
         self._lr_scale = 1.0
@@ -203,24 +284,38 @@ class Optimizer:
             self.vec.zero_grad()
 
     def _frozen(self, data, grad):
-        """One pass over the parameters before a step: still packed (else raise)? Which were
-        frozen since packing (their slices, to restore after the update)? A ``p.grad`` that
-        is not its slot (set to None, assigned by hand, or another parameter's slot: ``b.grad
-        = a.grad``) is brought in first, by ``vec.grad``'s own test, so the step sees what
-        ``vec.grad`` shows. (``grad``: the flat gradient, ``vec._grad``.)"""
+        """One pass over the parameters before a step: still packed (else raise)? Which are
+        left alone by this step (their slices, to restore after the update): those frozen
+        since packing and those whose ``grad`` is None (no gradient reached them since
+        ``zero_grad()``; PyTorch skips them)? They go to
+        ``self._skipped`` (SGD's momentum buffers begin only when a gradient comes). A
+        ``p.grad`` that is not its slot (None, assigned by hand, or another parameter's slot:
+        ``b.grad = a.grad``) is then brought in, by ``vec.grad``'s own test, so the step
+        sees what ``vec.grad`` shows. Hyper-parameters written as attributes since the last
+        check are checked here. (``grad``: the flat gradient, ``vec._grad``.)"""
         vec = self.vec
         frozen = []
+        skipped = []
         stray = False
         for p, sl, home in zip(vec.params, vec.slices, vec._homes):
             if p.data.base is not data:
                 vec.check_packed(f"{type(self).__name__}.step")  # raises, naming the fix
             if p.grad is not home:  # None or assigned by hand since the gradient was read
                 stray = True
+                if p.grad is None:
+                    skipped.append(p)
+                    frozen.append(sl)
+                    continue
             if not p.requires_grad:
+                skipped.append(p)
                 frozen.append(sl)
+        self._skipped = skipped
         if stray:  # as after clear_grad: None reads as zeros, a hand-set array is copied in
             vec._materialize()
             vec.check_packed(f"{type(self).__name__}.step")
+        if self._hp_get(self) != self._hp_checked:  # written as attributes since
+            self._set_hyperparameters(**dict(zip(self._hp_names, self._hp_get(self))))
+            self._hp_checked = self._hp_get(self)
         if self.schedule is not None:
             self._lr = self._scheduled_lr(self.t)
         return frozen
@@ -236,17 +331,43 @@ class Optimizer:
                 kept += [(value, sl, value[sl].copy()) for sl in frozen]
         return kept
 
-    def step(self, keep=None):
+    def step(self, closure=None, *, keep=None):
         """Apply one update to theta from the current gradient.
 
         Parameters
         ----------
+        closure : callable, optional
+            PyTorch's calling convention: called first (with its own ``zero_grad()`` and
+            ``backward()``, as in PyTorch) and its value returned. Not needed here: the
+            gradient in place is used.
         keep : ndarray, optional
             Shaped like theta (``vec.data``): receives theta before the update. ``rb.fit``
             keeps the weights of the last finite loss this way. Rules whose ``_update``
             takes ``keep`` (SGD and Adam: their compiled pass writes it beside theta, no
-            pass of its own) get it; for the others it is copied first.
+            pass of its own) get it; for the others it is copied first. Keyword only.
+
+        Returns
+        -------
+        object or None
+            What ``closure()`` returned, or None without a closure.
+
+        Raises
+        ------
+        TypeError
+            If ``closure`` is not callable.
+        ValueError
+            If a hyper-parameter written as an attribute since the last step is one the
+            constructor refuses (nothing moves).
         """
+        loss = None
+        if closure is not None:
+            if not callable(closure):
+                raise TypeError(
+                    f"{type(self).__name__}.step: closure must be a function that computes "
+                    f"the loss and its gradient (PyTorch's convention), or None; got "
+                    f"{type(closure).__name__} (to keep theta before the step, pass "
+                    f"keep= by keyword)")
+            loss = closure()
         vec = self.vec
         data, grad = vec.data, vec._grad  # _frozen's pass brings in what vec.grad would
         frozen = self._frozen(data, grad)
@@ -265,6 +386,7 @@ class Optimizer:
         for array, sl, values in kept:
             array[sl] = values
         self.t += 1
+        return loss
 
     def step_part(self, part):
         """The step of :meth:`step` on the slice ``part`` of theta alone.
@@ -326,9 +448,32 @@ class Optimizer:
     def _update(self, theta, grad):
         raise NotImplementedError
 
+    #: whether float16 parameters step in float32 (state arrays float32, :meth:`_in_float32`):
+    #: the rules that divide by a root plus eps (Adam, RMSprop, Adagrad), where eps (1e-8)
+    #: rounds to 0 in float16, so a zero gradient gave 0/0, and a second moment that
+    #: underflows beside a first moment that does not gave a huge step
+    half_in_float32 = False
+
+    def _state_dtype(self):
+        """The dtype of the state arrays: the parameters', float32 for float16 parameters
+        where :attr:`half_in_float32`."""
+        dtype = self.vec.data.dtype
+        return np.dtype(np.float32) if self.half_in_float32 and dtype.itemsize < 4 else dtype
+
     def _zeros(self):
         part = getattr(self, "_part", None)  # inside step_part: the part's size
-        return np.zeros_like(self.vec.data if part is None else self.vec.data[part])
+        shape = self.vec.data.shape if part is None else self.vec.data[part].shape
+        return np.zeros(shape, dtype=self._state_dtype())
+
+    def _in_float32(self, theta, grad, keep):
+        """``_update`` for float16 ``theta`` (see :attr:`half_in_float32`): the rule runs on
+        float32 copies of theta and the gradient, with the float32 state, and theta gets the
+        result rounded back. Costs two conversions a step, on float16 parameters only."""
+        if keep is not None:
+            np.copyto(keep, theta)
+        work = theta.astype(np.float32)
+        self._update(work, grad.astype(np.float32))
+        np.copyto(theta, work, casting="same_kind")
 
     def _decayed_grad(self, theta, grad, weight_decay):
         """``grad + weight_decay * theta`` in a reused buffer (``grad`` itself when 0)."""
@@ -400,7 +545,9 @@ class Optimizer:
             raise ValueError(
                 f"{name}.load_state_dict: the state is for {state['algorithm']}, not {name}"
             )
-        t = state.get("t", self.t)
+        check_state_keys(name, state, (*self.hyperparameters, *self.state_names,
+                                       *self.extra_state_keys))
+        t = state["t"]
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
             raise ValueError(f"{name}: t must be a non-negative integer (the steps taken); "
                              f"got {t!r}")
@@ -437,9 +584,11 @@ class Optimizer:
         Raises
         ------
         ValueError
-            If the state is for another algorithm, its arrays have another size or are not
-            numbers, or a hyper-parameter is one the constructor would refuse (everything
-            is checked before anything is changed).
+            If the state is for another algorithm, has no ``t`` or a key that
+            :meth:`state_dict` does not write (a PyTorch state dict, a misspelt key), its
+            arrays have another size or are not numbers, or a hyper-parameter is one the
+            constructor would refuse (everything is checked before anything is changed).
+            Hyper-parameters and arrays left out keep their current values.
         TypeError
             If a switch is not True/False, or a number is not a number (as the constructor).
         """
@@ -454,7 +603,7 @@ class Optimizer:
             if value is None:
                 setattr(self, key, None)
             elif current is None or current.shape != value.shape:
-                setattr(self, key, value.astype(self.vec.data.dtype, copy=True))
+                setattr(self, key, value.astype(self._state_dtype(), copy=True))
             else:
                 current[...] = value
         return self

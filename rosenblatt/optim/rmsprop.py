@@ -17,7 +17,7 @@ from .optimizer import Optimizer
 def rmsprop_rule(theta, grad, sq_avg, grad_avg, velocity, buf, *, lr, rho, eps, momentum):
     """One RMSprop step, in place.
 
-    ``MA = rho MA + (1 - rho) g^2``; ``s = sqrt(MA - mean_g^2) + eps`` (centered)
+    ``MA = rho MA + (1 - rho) g^2``; ``s = sqrt(max(MA - mean_g^2, 0)) + eps`` (centered)
     or ``sqrt(MA) + eps``; with momentum ``v = mu v + g / s; theta -= lr v``,
     else ``theta -= lr g / s``.
     """
@@ -31,6 +31,10 @@ def rmsprop_rule(theta, grad, sq_avg, grad_avg, velocity, buf, *, lr, rho, eps, 
         grad_avg += buf
         np.multiply(grad_avg, grad_avg, out=buf)
         np.subtract(sq_avg, buf, out=buf)
+        # E[g^2] - E[g]^2 >= 0, but once a constant gradient's rho^t falls below the
+        # dtype's epsilon the difference rounds to a tiny negative number and the root
+        # gives NaN (PyTorch has this flaw); clamped, results equal PyTorch's where finite
+        np.maximum(buf, 0, out=buf)
         np.sqrt(buf, out=buf)
     else:
         np.sqrt(sq_avg, out=buf)
@@ -68,6 +72,12 @@ class RMSprop(Optimizer):
         v_t = \\mu v_{t-1} + \\frac{g_t}{\\sqrt{MA_t} + \\epsilon}, \\quad
         \\theta_{t+1} = \\theta_t - \\eta v_t
 
+    Centered, the variance ``MA - mean_g^2`` is clamped at 0 before the root: a
+    constant gradient makes it round to a tiny negative number once ``rho^t`` is
+    below the dtype's epsilon (NaN in PyTorch; equal to PyTorch wherever that is
+    finite). float16 parameters step in float32, with float32 state (eps rounds
+    to 0 in float16, and a zero gradient would give 0 / 0).
+
     References
     ----------
     Tieleman and Hinton, Lecture 6.5 of "Neural Networks for Machine Learning", 2012.
@@ -96,7 +106,11 @@ class RMSprop(Optimizer):
             weight_decay=positive_float("RMSprop", "weight_decay", hp["weight_decay"],
                                         allow_zero=True))
 
+    half_in_float32 = True  # float16: eps rounds to 0 (Optimizer.half_in_float32)
+
     def _update(self, theta, grad):
+        if theta.dtype.itemsize < 4:
+            return self._in_float32(theta, grad, None)
         grad = self._decayed_grad(theta, grad, self.weight_decay)
         if self.momentum and self.velocity is None:
             self.velocity = self._zeros()

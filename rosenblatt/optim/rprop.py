@@ -20,7 +20,7 @@ Three variants, chosen by ``variant``:
 import numpy as np
 
 from ..checks import positive_float
-from .optimizer import Optimizer
+from .optimizer import Optimizer, as_pair
 
 VARIANTS = ("irprop-", "rprop-", "rprop+")
 
@@ -102,6 +102,7 @@ class Rprop(Optimizer):
         """The constructor's checks (``load_state_dict`` runs them too): the largest step
         size may be inf (no upper bound)."""
         etas, step_sizes, variant = hp["etas"], hp["step_sizes"], hp["variant"]
+        etas, step_sizes = as_pair(etas) or etas, as_pair(step_sizes) or step_sizes
         if isinstance(etas, (tuple, list)) and len(etas) == 2:
             etas = [positive_float("Rprop", f"etas[{i}]", v, allow_zero=True)
                     for i, v in enumerate(etas)]
@@ -110,12 +111,12 @@ class Rprop(Optimizer):
                           if v != float("inf") else float(v) for i, v in enumerate(step_sizes)]
         if (not isinstance(etas, (tuple, list)) or len(etas) != 2
                 or not 0 < etas[0] < 1 < etas[1]):
-            raise ValueError(f"Rprop: etas must be (eta-, eta+) with 0 < eta- < 1 < eta+; "
-                             f"got {etas!r}")
+            raise ValueError(f"Rprop: etas must be a pair (eta-, eta+), a tuple or list, with "
+                             f"0 < eta- < 1 < eta+; got {etas!r:.60}")
         if (not isinstance(step_sizes, (tuple, list)) or len(step_sizes) != 2
                 or not 0 <= step_sizes[0] <= step_sizes[1]):
-            raise ValueError(f"Rprop: step_sizes must be (min, max) with 0 <= min <= max; "
-                             f"got {step_sizes!r}")
+            raise ValueError(f"Rprop: step_sizes must be a pair (min, max), a tuple or list, "
+                             f"with 0 <= min <= max; got {step_sizes!r:.60}")
         if not isinstance(variant, str) or variant not in VARIANTS:
             raise ValueError(f"Rprop: variant must be one of {VARIANTS}; got {variant!r}")
         return dict(etas=(float(etas[0]), float(etas[1])),

@@ -92,8 +92,8 @@ class SGD(Optimizer):
         buffer, ``b = mu b + (1 - dampening) d`` (PyTorch's ``dampening``; not
         with ``nesterov``). A buffer's first update is ``d`` undamped, as in PyTorch:
         at the first step, and for a parameter frozen (after building the optimizer)
-        until a later step, or all of them when momentum is switched on after
-        construction, at the step where it begins.
+        or without a gradient (``grad`` None) until a later step, or all of them when
+        momentum is switched on after construction, at the step where it begins.
 
     Notes
     -----
@@ -103,7 +103,9 @@ class SGD(Optimizer):
         b_t = \\mu b_{t-1} + (1 - \\tau) d_t \\ (b_1 = d_1), \\quad
         \\theta_{t+1} = \\theta_t - \\eta (d_t + \\mu b_t \\text{ if Nesterov else } b_t)
 
-    with :math:`\\tau` the dampening. Identical, step for step, to ``torch.optim.SGD``.
+    with :math:`\\tau` the dampening. Identical, step for step, to ``torch.optim.SGD``,
+    also where a parameter gets no gradient (``grad`` None after ``zero_grad()``): it is
+    skipped, its velocity kept.
 
     References
     ----------
@@ -122,6 +124,7 @@ class SGD(Optimizer):
 
     hyperparameters = ("lr", "momentum", "nesterov", "weight_decay", "dampening")
     state_names = ("velocity",)
+    extra_state_keys = ("momentum_unstarted",)
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0,
                  dampening=0.0):
@@ -163,9 +166,10 @@ class SGD(Optimizer):
         begun = self._begun[1] if self._begun[0] == t else []  # another part of this step
         part = getattr(self, "_part", None)
         lo, hi = (0, vec.size) if part is None else part.indices(vec.size)[:2]
-        now = [i for i in self._unstarted if vec.params[i].requires_grad]
+        skipped = {id(p) for p in getattr(self, "_skipped", ())}  # frozen, or no gradient
+        now = [i for i in self._unstarted if id(vec.params[i]) not in skipped]
         if now:
-            self._unstarted = [i for i in self._unstarted if not vec.params[i].requires_grad]
+            self._unstarted = [i for i in self._unstarted if id(vec.params[i]) in skipped]
             begun = begun + now
         self._begun = (t, begun)
         fresh = []

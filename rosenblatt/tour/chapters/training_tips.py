@@ -160,7 +160,7 @@ def _measured_noise_sd(eta, gamma, ts, size, seed):
     opt = rb.optim.GradientNoise(rb.optim.SGD([w], lr=1.0), eta=eta, gamma=gamma, rng=seed)
     sd, want = [], set(ts)
     for t in range(max(ts) + 1):
-        opt.zero_grad()
+        w.grad = np.zeros(size)  # a zero gradient (a missing one, None, is not stepped)
         before = w.data.copy()
         opt.step()
         if t in want:
