@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .tensor import _operands, make, needs_grad, sum_to_shape
+from .tensor import Tensor, _operands, _tensor_operand, make, needs_grad, sum_to_shape
 
 
 def _broadcast_error(op, a, b, err):
@@ -90,6 +90,8 @@ def div(a, b):
 
 def neg(a):
     """-a."""
+    if not isinstance(a, Tensor):  # an array or list: a constant
+        a = _tensor_operand(a, "neg")
     return make(-a.data, (a,), lambda g: (-g,))
 
 

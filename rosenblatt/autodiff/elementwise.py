@@ -84,6 +84,8 @@ def abs(x):  # noqa: A001 - the NumPy name
 
 def tanh(x):
     """tanh(x); d/dx = 1 - tanh^2(x) = 1 / cosh^2(x)."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "tanh")
     y = np.tanh(x.data)
     return make(y, (x,), lambda g: (_from_output("tanh_backward", g, y, _tanh_slope),))
 
@@ -164,6 +166,8 @@ def _sigmoid_slope(g, y):
 
 def sigmoid(x):
     """1 / (1 + e^-x); d/dx = sigma(x) (1 - sigma(x))."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "sigmoid")
     y = sigmoid_array(x.data)
     return make(y, (x,), lambda g: (sigmoid_backward_array(g, y),))
 
@@ -203,6 +207,8 @@ def relu_array(x, out=None):
 
 def relu(x):
     """max(0, x); d/dx = 1{x > 0}."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "relu")
     y = relu_array(x.data)
     return make(y, (x,), lambda g: (relu_backward_array(g, y),))
 

@@ -1,13 +1,14 @@
 """Gradient checking (notes: "Gradient Checking").
 
 The analytic gradient from backpropagation is compared with the centered
-difference (J(theta + eps) - J(theta - eps)) / (2 eps) for every input
-element, in float64. For a non-scalar output, J is the projection of the
-output on a fixed random direction v, so the check covers the whole
-vector-Jacobian product v^T J. For large inputs, ``directions=k`` perturbs
-each input along k random directions u instead of every element, and
-compares (J(theta + eps u) - J(theta - eps u)) / (2 eps) with grad . u
-(the random-projection check of HIPS/autograd).
+difference (f(theta + eps) - f(theta - eps)) / (2 eps) for every input
+element, in float64. For a non-scalar output, the difference of the outputs
+is projected on a fixed random direction v (differenced first, then projected:
+projecting first would lose the change of a small output in the rounding of a
+large one's), so the check covers the whole vector-Jacobian product v^T J. For
+large inputs, ``directions=k`` perturbs each input along k random directions u
+instead of every element, and compares v . (f(theta + eps u) - f(theta - eps u))
+/ (2 eps) with grad . u (the random-projection check of HIPS/autograd).
 """
 
 import numpy as np
@@ -20,20 +21,27 @@ class GradcheckError(AssertionError):
     """Raised when an analytic gradient disagrees with the numerical one."""
 
 
-def _scalar(out, v):
-    data = out.data if isinstance(out, Tensor) else np.asarray(out)
-    return float(np.sum(data * v))
+def _values(out):
+    """A copy of the output's values (a reshape or slice is a view of the input, which is
+    perturbed again next)."""
+    return np.array(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
 
 
 def _centered(fn, inputs, v, xd, index, step, eps):
-    """(J(x + eps step) - J(x - eps step)) / (2 eps), perturbing ``xd[index]`` in place."""
+    """v . (f(x + eps step) - f(x - eps step)) / (2 eps), perturbing ``xd[index]`` in place.
+
+    The outputs are differenced before they are projected on ``v``: an output that does not
+    depend on the element cancels exactly, so a small output's change is not lost in the
+    rounding of a large one's (e^1 beside e^30).
+    """
     saved = xd[index].copy()  # (xd[...] is a view)
     xd[index] = saved + eps * step
-    plus = _scalar(fn(*inputs), v)
+    plus = _values(fn(*inputs))
     xd[index] = saved - eps * step
-    minus = _scalar(fn(*inputs), v)
+    minus = _values(fn(*inputs))
     xd[index] = saved
-    return (plus - minus) / (2 * eps)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: a NaN, which fails
+        return float(np.sum((plus - minus) * v)) / (2 * eps)
 
 
 def _check_elements(fn, inputs, i, v, analytic, eps, atol, rtol):
@@ -52,16 +60,23 @@ def _check_elements(fn, inputs, i, v, analytic, eps, atol, rtol):
             k = int(np.argmax(nan.reshape(-1)))
             summary = f"NaN in the {_nan_side(analytic.reshape(-1)[k], numeric.reshape(-1)[k])}"
         else:
-            rel = err / np.maximum(np.abs(numeric), 1e-300)
             k = int(np.argmax(np.where(bad, err, -1)))
-            summary = (f"worst absolute error {err.max():.3g}, worst relative error "
-                       f"{rel[bad].max():.3g}")
+            summary = f"worst absolute error {err.max():.3g}, {_relative(err, numeric, bad, atol)}"
         index = np.unravel_index(k, x.shape) if x.ndim else ()
         raise GradcheckError(
             f"gradcheck: input {i}, index {tuple(int(j) for j in index)}: analytic "
             f"{analytic.reshape(-1)[k]:.6g} vs numeric {numeric.reshape(-1)[k]:.6g}; "
             f"{summary} ({int(bad.sum())} of {x.size} elements fail)"
         )
+
+
+def _relative(err, numeric, bad, atol):
+    """The worst relative error of the failing elements, in words, taken only where the
+    numeric gradient is not 0 (|numeric| > atol): err / 0 says nothing (it printed 1e+299)."""
+    meaningful = bad & (np.abs(numeric) > atol)
+    if not meaningful.any():
+        return "no relative error: the numeric gradient is 0 (within atol) where they differ"
+    return f"worst relative error {(err[meaningful] / np.abs(numeric[meaningful])).max():.3g}"
 
 
 def _nan_side(analytic, numeric):
@@ -84,8 +99,8 @@ def _check_directions(fn, inputs, i, v, analytic, eps, atol, rtol, directions, r
             err = abs(expected - numeric)
         if not err <= atol + rtol * abs(numeric):  # (a NaN fails too)
             detail = (f"NaN in the {_nan_side(expected, numeric)}" if np.isnan(err) else
-                      f"absolute error {err:.3g}, relative error "
-                      f"{err / max(abs(numeric), 1e-300):.3g}")
+                      f"absolute error {err:.3g}, " + _relative(
+                          np.array(err), np.array(numeric), np.array(True), atol))
             raise GradcheckError(
                 f"gradcheck: input {i}, random direction {k} of {directions}: analytic "
                 f"grad . u = {expected:.6g} vs numeric {numeric:.6g}; {detail} (check every "
@@ -101,7 +116,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
     fn : callable
         ``fn(*inputs) -> Tensor``.
     *inputs : Tensor
-        float64 tensors; those with ``requires_grad=True`` are checked.
+        float64 tensors; those with ``requires_grad=True`` are checked. One computed by
+        an op (not a leaf) is checked as a leaf holding a copy of its values, as
+        ``torch.autograd.gradcheck`` does: its own graph is left alone.
     eps : float, default 1e-6
         The finite-difference step (finite, > 0).
     atol, rtol : float
@@ -158,6 +175,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
                 f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need float64 "
                 f"(rb.tensor(x, dtype=np.float64), or model.astype(np.float64))"
             )
+    inputs = _as_leaves(inputs, checked)
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor; got {type(out).__name__}")
@@ -193,6 +211,22 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
             else:
                 _check_elements(fn, inputs, i, v, analytic[i], eps, atol, rtol)
     return True
+
+
+def _as_leaves(inputs, checked):
+    """``inputs`` with each checked one that is not a leaf (``base * 2``, which never gets a
+    ``.grad``) replaced by a leaf that requires grad and holds a copy of its values (the
+    checked elements are perturbed in place; its graph's closures may hold its array). One
+    tensor passed twice is replaced by one leaf."""
+    inputs = list(inputs)
+    leaves = {}
+    for i in checked:
+        x = inputs[i]
+        if not x.is_leaf:
+            if id(x) not in leaves:
+                leaves[id(x)] = Tensor(x.data.copy(), requires_grad=True)
+            inputs[i] = leaves[id(x)]
+    return inputs
 
 
 def _leaves(out):

@@ -14,17 +14,35 @@ from .tensor import Tensor, _tensor_operand, make, zeros_like
 
 
 def _normalize_axis(axis, ndim, op):
+    """``axis`` (None, an integer or a tuple or list of them) as a tuple of axes in
+    ``range(ndim)``; a bool or float axis is a TypeError naming ``op``, as in NumPy
+    (``x.sum(True)``, ``keepdims`` meant, would otherwise reduce axis 1)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if type(axis) is int or isinstance(axis, np.integer):  # (not bool, not np.bool_)
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise _axis_type_error(op, axis)
     out = []
     for ax in axes:
+        if type(ax) is not int and not isinstance(ax, np.integer):
+            raise _axis_type_error(op, axis)
         if not -ndim <= ax < ndim:
             raise ValueError(f"{op}: axis {ax} is out of range for an array of {ndim} dimensions")
         out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: axis {axis} names an axis twice")
     return tuple(out)
+
+
+def _axis_type_error(op, axis):
+    hint = " (keepdims goes by keyword: keepdims=True)" if "bool" in type(axis).__name__ else ""
+    return TypeError(
+        f"{op}: axis must be an integer or a tuple of integers; got {type(axis).__name__} "
+        f"{axis!r}{hint}"
+    )
 
 
 def _reduced_shape(shape, axes):
@@ -59,6 +77,8 @@ def _count(shape, axes):
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
     """Sum over ``axis``; every summand gets the whole gradient."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "sum")
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "sum")
 
@@ -70,6 +90,8 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
 
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis``; each element gets grad / n."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "mean")
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "mean")
     n = _count(xd.shape, axes)
@@ -83,6 +105,8 @@ def mean(x, axis=None, keepdims=False):
 
 
 def _extreme(x, axis, keepdims, name):
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, name)
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, name)
     if xd.size == 0 and _count(xd.shape, axes) == 0:  # (an empty batch over other axes is fine)
@@ -117,6 +141,8 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
     d var / d x_i = 2 (x_i - mean) / (n - ddof).
     """
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "var")
     xd = x.data
     axes = _normalize_axis(axis, xd.ndim, "var")
     n = _count(xd.shape, axes)

@@ -11,6 +11,8 @@ from .tensor import Tensor, _constant, _tensor_operand, make, tensor, zeros_like
 
 def reshape(x, *shape):
     """View with a new shape (one entry may be -1)."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "reshape")
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     xd = x.data
@@ -26,6 +28,8 @@ def reshape(x, *shape):
 
 def transpose(x, *axes):
     """Permute axes (reverse them when none are given)."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "transpose")
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
     xd = x.data
@@ -47,9 +51,10 @@ def _axis(axis, ndim, op, name="axis", extra=0):
     """``axis`` as an index in ``range(ndim + extra)``, or a ValueError naming ``op``.
 
     ``extra=1`` also accepts ``ndim``: a position after the last axis, as ``flatten``'s
-    ``start_axis`` may be.
+    ``start_axis`` may be. A bool or float is a TypeError, as in NumPy.
     """
-    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim + extra:
+    _check_integer(axis, op, name)
+    if not -ndim <= axis < ndim + extra:
         raise ValueError(
             f"{op}: {name} {axis!r} is out of range for a tensor of {ndim} dimensions "
             f"(accepted: {-ndim} to {ndim - 1 + extra})"
@@ -57,8 +62,17 @@ def _axis(axis, ndim, op, name="axis", extra=0):
     return int(axis) + ndim if axis < 0 else int(axis)
 
 
+def _check_integer(axis, op, name="axis"):
+    """Raise a TypeError naming ``op`` unless ``axis`` is an integer (a bool is not: True
+    would mean axis 1)."""
+    if type(axis) is not int and not isinstance(axis, np.integer):
+        raise TypeError(f"{op}: {name} must be an integer; got {type(axis).__name__} {axis!r}")
+
+
 def swapaxes(x, axis1, axis2):
     """Exchange two axes."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "swapaxes")
     axes = list(range(x.ndim))
     a1, a2 = _axis(axis1, x.ndim, "swapaxes"), _axis(axis2, x.ndim, "swapaxes")
     axes[a1], axes[a2] = axes[a2], axes[a1]
@@ -67,11 +81,17 @@ def swapaxes(x, axis1, axis2):
 
 def expand_dims(x, axis):
     """Insert a length-1 axis at ``axis``."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "expand_dims")
+    for ax in axis if isinstance(axis, tuple) else (axis,):
+        _check_integer(ax, "expand_dims")
     return reshape(x, np.expand_dims(x.data, axis).shape)
 
 
 def squeeze(x, axis=None):
     """Remove length-1 axes (all of them, or the one ``axis``, which must have length 1)."""
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "squeeze")
     if axis is not None and not isinstance(axis, tuple):
         ax = _axis(axis, x.ndim, "squeeze")
         if x.shape[ax] != 1:
@@ -87,6 +107,8 @@ def flatten(x, start_axis=1):
     ``start_axis`` may be ``ndim``, which appends an axis of length 1 ((batch,) ->
     (batch, 1)).
     """
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "flatten")
     start = _axis(start_axis, x.ndim, "flatten", "start_axis", extra=1)
     # the merged size written out, not -1: a batch of 0 has no size to infer it from
     return reshape(x, x.shape[:start] + (math.prod(x.shape[start:]),))
@@ -106,28 +128,66 @@ def _is_basic_index(index):
     return True
 
 
-def _plain_index(index):
-    """Replace tensors inside an index by their arrays (integer arrays stay integer).
+def _plain_index(index, shape):
+    """Replace tensors inside an index of an array of ``shape`` by their arrays (integer
+    arrays stay integer).
 
     A tensor holds floats, so a float tensor is accepted as an index only when it holds
-    whole numbers (``rb.tensor([2, 0])``); anything else would be truncated silently.
+    whole numbers (``rb.tensor([2, 0])``); anything else would be truncated silently. A
+    boolean mask made a tensor holds 1.0 and 0.0, which would gather elements 1 and 0: a
+    tensor of only 0s and 1s shaped like the axes it indexes (a mask's shape) is refused
+    too, as ambiguous.
     """
     if isinstance(index, Tensor):
-        data = index.data
-        if data.dtype.kind != "f":
-            return data
-        whole = np.isfinite(data) & (data == np.round(data))
-        if not whole.all():
-            bad = data[~whole].reshape(-1)[:3].tolist()
-            raise IndexError(
-                f"index: a Tensor index must hold whole numbers; got {bad}. Index with an "
-                f"integer ndarray, or a boolean ndarray for a mask (a boolean Tensor holds "
-                f"1.0 and 0.0, which would select elements 1 and 0)"
-            )
-        return data.astype(np.intp)
+        return _tensor_index(index.data, shape)
     if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
+        for item in index:
+            if isinstance(item, Tensor):
+                return _plain_tuple(index, shape)
     return index
+
+
+def _plain_tuple(index, shape):
+    """:func:`_plain_index` of a tuple holding a tensor."""
+    out, axis = [], 0  # the axis each item indexes, while known (up to an Ellipsis)
+    for item in index:
+        if isinstance(item, Tensor):
+            item = _tensor_index(item.data, None if axis is None else shape[axis:])
+        out.append(item)
+        if item is Ellipsis:
+            axis = None
+        elif item is None or axis is None:
+            continue
+        elif isinstance(item, (int, np.integer, slice)):
+            axis += 1
+        else:  # an array: a boolean mask spans its ndim axes, integers one
+            item = np.asarray(item)
+            axis += item.ndim if item.dtype == bool else 1
+    return tuple(out)
+
+
+def _tensor_index(data, axes_shape):
+    """The integer array of a tensor used as an index of axes of shape ``axes_shape``
+    (None: unknown, after an Ellipsis)."""
+    if data.dtype.kind != "f":
+        return data
+    whole = np.isfinite(data) & (data == np.round(data))
+    if not whole.all():
+        bad = data[~whole].reshape(-1)[:3].tolist()
+        raise IndexError(
+            f"index: a Tensor index must hold whole numbers; got {bad}. Index with an "
+            f"integer ndarray, or a boolean ndarray for a mask (a boolean Tensor holds "
+            f"1.0 and 0.0, which would select elements 1 and 0)"
+        )
+    if (axes_shape is not None and data.ndim and data.shape == tuple(axes_shape[:data.ndim])
+            and ((data == 0) | (data == 1)).all()):
+        raise IndexError(
+            f"index: a Tensor of 0s and 1s shaped like the axes it indexes {data.shape} looks "
+            f"like a boolean mask, which a Tensor cannot hold (it would select elements 1 and "
+            f"0); index with a boolean ndarray for a mask (m.data > 0), or an integer ndarray "
+            f"for positions (m.data.astype(int))"
+        )
+    return data.astype(np.intp)
 
 
 def getitem(x, index):
@@ -136,8 +196,10 @@ def getitem(x, index):
     Backward scatters the gradient into zeros; an index that repeats an
     element accumulates its gradients (``numpy.add.at``).
     """
-    index = _plain_index(index)
+    if not isinstance(x, Tensor):  # an array or list: a constant
+        x = _tensor_operand(x, "getitem")
     xd = x.data
+    index = _plain_index(index, xd.shape)
     try:
         y = xd[index]
     except IndexError as err:
@@ -216,7 +278,8 @@ def stack(tensors, axis=0):
     tensors = _as_tensors(tensors, "stack")
     datas = [t.data for t in tensors]
     ndim = datas[0].ndim + 1  # the result's: a negative axis counts from its end
-    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+    _check_integer(axis, "stack")
+    if not -ndim <= axis < ndim:
         raise ValueError(
             f"stack: axis {axis!r} is out of range for stacking tensors of {ndim - 1} "
             f"dimensions (accepted: {-ndim} to {ndim - 1})"

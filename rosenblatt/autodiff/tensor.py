@@ -17,6 +17,7 @@ and freed as backward walks it, unless ``retain_graph=True``.
 import functools
 import inspect
 import itertools
+import math
 import threading
 from heapq import heappop, heappush
 
@@ -133,17 +134,28 @@ class Tensor:
         d(loss)/d(self), filled by ``backward()`` for leaves that require grad.
     requires_grad : bool
         Whether gradients flow to (and through) this tensor.
+
+    Notes
+    -----
+    Ops keep references to their inputs' arrays, not copies, for their backward. So a
+    tensor's ``data`` must not change in place between the forward that reads it and the
+    backward through that forward: an optimizer step taken in between (a GAN's or an
+    actor-critic's other network, stepped before a loss built through it is backpropagated),
+    or new values written into an array that ``rb.tensor`` wrapped without copying, give the
+    gradients at the new values, silently (PyTorch refuses; there is no version counter
+    here). Backpropagate first, or build the loss again after the change.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_seq", "name",
                  "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
     # NumPy ufuncs refuse tensors (np.tanh(t) would silently drop the graph;
-    # use t.tanh()), and ndarray/NumPy-scalar operators defer to ours.
+    # use t.tanh()), and ndarray/NumPy-scalar operators defer to ours. NumPy's
+    # other functions (np.concatenate, np.dot ...) go through __array_function__.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        self.data = as_float_array(data, dtype, "Tensor")
+        self.data = as_tensor_array(data, dtype, "Tensor")
         self.grad = None
         if not isinstance(requires_grad, (bool, np.bool_)):
             # rb.tensor(x, np.float64) would otherwise silently mean requires_grad=True
@@ -200,6 +212,25 @@ class Tensor:
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return np.asarray(self.data, dtype=dtype)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """A NumPy function (``np.concatenate``, ``np.dot``, ``np.mean`` ...) given tensors.
+
+        Its result is a plain array, outside the graph: given a tensor that requires grad,
+        the gradient would silently never reach it, so that is refused with a TypeError
+        naming the ``rb`` op to use (as PyTorch refuses ``numpy()`` of such a tensor). Other
+        tensors are read as their arrays. ``np.asarray(t)`` does not come here.
+        """
+        name = func.__name__
+        if name not in _METADATA and (_any_requires_grad(args)
+                                      or _any_requires_grad(kwargs.values())):
+            hint = _NUMPY_TWINS.get(name, "the rb ops (rb.concatenate, t.sum() ...)")
+            raise TypeError(
+                f"{func.__module__}.{name}: got a Tensor that requires grad, whose gradient "
+                f"would be lost (NumPy's functions return plain arrays, outside the graph); "
+                f"use {hint}, or pass t.detach() to take its values"
+            )
+        return func(*_arrays_of(args), **dict(zip(kwargs, _arrays_of(kwargs.values()))))
 
     def __float__(self):
         return float(self.data.item())  # any one-element tensor, as item()
@@ -259,6 +290,13 @@ class Tensor:
         retain_graph : bool, default False
             Keep the graph so that ``backward`` can be called again.
 
+        Notes
+        -----
+        The gradients are computed from the arrays the forward read, as they are now: a
+        tensor changed in place between the forward and this call (an optimizer step on a
+        network the loss goes through) gives the gradients at its new values, without an
+        error. Call ``backward`` before any such step (see :class:`Tensor`).
+
         Raises
         ------
         ValueError
@@ -307,6 +345,45 @@ class Tensor:
         return None
 
 
+# The rb op for a NumPy function that a tensor which requires grad is refused by.
+_NUMPY_TWINS = {
+    "concatenate": "rb.concatenate", "stack": "rb.stack", "where": "rb.where",
+    "split": "rb.split", "pad": "rb.pad", "clip": "rb.clip", "dot": "rb.matmul (or @)",
+    "inner": "rb.matmul (or @)", "sum": "t.sum()", "mean": "t.mean()", "max": "t.max()",
+    "amax": "t.max()", "min": "t.min()", "amin": "t.min()", "var": "t.var()",
+    "reshape": "t.reshape()", "ravel": "t.reshape(-1)", "transpose": "t.transpose() (or t.T)",
+    "swapaxes": "t.swapaxes()", "squeeze": "t.squeeze()", "expand_dims": "t.expand_dims()",
+}
+
+
+# NumPy functions that read no values, only the shape or dtype: fine on any tensor.
+_METADATA = frozenset({"shape", "ndim", "size", "result_type", "may_share_memory",
+                       "shares_memory"})
+
+
+def _any_requires_grad(items):
+    """Whether a Tensor that requires grad is among ``items``, or in a list or tuple there."""
+    for x in items:
+        if isinstance(x, Tensor):
+            if x.requires_grad:
+                return True
+        elif isinstance(x, (list, tuple)) and _any_requires_grad(x):
+            return True
+    return False
+
+
+def _arrays_of(items):
+    """``items`` with each Tensor, also in a list or tuple there, replaced by its array."""
+    out = []
+    for x in items:
+        if isinstance(x, Tensor):
+            x = x.data
+        elif isinstance(x, (list, tuple)):
+            x = _arrays_of(x)
+        out.append(x)
+    return out
+
+
 _ONES = {}  # (shape, dtype) -> a read-only array of ones: the implied gradient of a scalar
 
 
@@ -327,6 +404,8 @@ def _accumulate_leaf(leaf, grad):
     if leaf.grad is None:
         slot = leaf._grad_slot()
         if slot is not None:  # e.g. a packed parameter: the first gradient goes into its slot
+            if type(grad) is not np.ndarray or grad.size != slot.size:  # (sizes: ~40 ns
+                _check_leaf_gradient(leaf, grad)  # a leaf; comparing shapes costs twice that)
             np.copyto(slot, grad)
             return
         # A fresh array: the incoming one may be shared with other nodes, or a
@@ -334,11 +413,49 @@ def _accumulate_leaf(leaf, grad):
         data = leaf.data
         if type(grad) is np.ndarray and grad.shape == data.shape and grad.dtype == data.dtype:
             leaf.grad = grad.copy()
-        else:  # a NumPy scalar, another dtype, or a shape that broadcasts
+        else:  # a NumPy scalar, another dtype, or another shape of as many values
+            _check_leaf_gradient(leaf, grad)
             leaf.grad = np.empty_like(data)
             leaf.grad[...] = grad
     else:
+        if type(grad) is not np.ndarray or grad.size != leaf.data.size:
+            _check_leaf_gradient(leaf, grad)
         leaf.grad += grad
+
+
+def _check_leaf_gradient(leaf, grad):
+    """Refuse a gradient with fewer (or more) values than ``leaf``: NumPy would broadcast
+    a smaller one into ``.grad`` silently (a 0-d gradient of a (3,) input filled all three).
+    Another shape of as many values (a NumPy scalar for a one-value leaf, (1, n) for (n,))
+    is taken as it is. Off the common path: called only for a NumPy scalar, another dtype
+    or another number of values."""
+    shape = np.shape(grad)
+    if math.prod(shape) != leaf.data.size:
+        raise RuntimeError(
+            f"backward: a gradient of shape {shape} arrived for a leaf of shape "
+            f"{leaf.data.shape}; a backward given to make() must return, for each parent, "
+            f"a gradient shaped like that parent (see sum_to_shape for a broadcast one)"
+        )
+
+
+def _op_name(backward):
+    """The name of the op whose ``backward`` closure this is, and where it is defined, for
+    error messages ("mul (arithmetic.py:64)")."""
+    parts = getattr(backward, "__qualname__", repr(backward)).split(".<locals>.")
+    name = parts[-2] if len(parts) > 1 and parts[-1] in ("backward", "<lambda>") else parts[-1]
+    code = getattr(backward, "__code__", None)
+    if code is None:
+        return name
+    return f"{name} ({code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno})"
+
+
+def _gradient_count_error(node, grads):
+    n = len(grads)
+    return RuntimeError(
+        f"backward of {_op_name(node._backward)}: returned {n} gradient{'s' * (n != 1)} for "
+        f"{len(node._parents)} parents; a backward given to make() returns one per entry of "
+        f"parents (None where no gradient is needed)"
+    )
 
 
 def _run_backward(root, grad, retain_graph):
@@ -367,7 +484,10 @@ def _run_backward(root, grad, retain_graph):
         # node, run next without a trip through the heap when nothing waits there
         # with a larger number (a chain of ops, the common case, never touches the heap).
         nxt = ng = None
-        for parent, pg in zip(node._parents, node._backward(g)):
+        grads = node._backward(g)
+        if len(grads) != len(node._parents):  # (zip would drop the missing ones silently)
+            raise _gradient_count_error(node, grads)
+        for parent, pg in zip(node._parents, grads):
             if pg is None or parent is None or not parent.requires_grad:
                 continue
             if parent._backward is None:
@@ -429,6 +549,18 @@ def as_float_array(data, dtype=None, where="tensor"):
     )
 
 
+def as_tensor_array(data, dtype=None, where="tensor"):
+    """:func:`as_float_array`, except that Python floats, which have no dtype of their own,
+    become the library default ``float32`` (DESIGN principle 1) rather than NumPy's float64:
+    the one rule of ``rb.tensor``, ``Tensor`` and every op given a list. An ndarray, a NumPy
+    scalar or a Tensor keeps its float dtype; ``dtype``, when given, wins."""
+    arr = as_float_array(data, dtype, where)
+    if (dtype is None and type(data) is not np.ndarray and arr.dtype.type is np.float64
+            and not isinstance(data, (np.ndarray, np.generic, Tensor))):
+        return arr.astype(DEFAULT_DTYPE)
+    return arr
+
+
 def _data(x):
     """The array (or Python scalar) behind an op operand.
 
@@ -472,13 +604,22 @@ def _constant(x, like):
 
 
 def _tensor_operand(x, where):
-    """``x`` itself if it is a Tensor, else a constant Tensor of it (as :func:`as_float_array`
-    converts: float arrays keep their dtype, integers become float32): the one operand of
-    the unary, reduction and shape ops that ``rb.exp``, ``rb.split`` ... export, which take
-    arrays and lists as ``rb.relu`` does."""
+    """``x`` itself if it is a Tensor, else a constant Tensor of it (as :func:`tensor`
+    converts: float arrays keep their dtype, Python floats and integers become float32): the
+    one operand of the unary, reduction and shape ops that ``rb.exp``, ``rb.split`` ...
+    export, which take arrays and lists as ``rb.relu`` does."""
     if isinstance(x, Tensor):
         return x
-    return Tensor(as_float_array(x, where=where))
+    return Tensor(as_tensor_array(x, None, where))
+
+
+def _loose_constant(x):
+    """:func:`_data` of an operand beside no tensor: a list of Python floats as
+    :func:`tensor` converts it (float32); Python and NumPy scalars stay numbers."""
+    cls = type(x)
+    if cls is float or cls is int or cls is bool or isinstance(x, np.generic):
+        return _data(x)
+    return as_tensor_array(x, None, "operand")
 
 
 def _operands(a, b):
@@ -488,7 +629,7 @@ def _operands(a, b):
         return a.data, (b.data if isinstance(b, Tensor) else _constant(b, a.data))
     if isinstance(b, Tensor):
         return _constant(a, b.data), b.data
-    return _data(a), _data(b)
+    return _loose_constant(a), _loose_constant(b)
 
 
 def needs_grad(x):
@@ -532,7 +673,15 @@ def make(data, parents, backward):
         ``backward(grad)`` gets d(loss)/d(output), an array shaped like
         ``data``, and returns one gradient per entry of ``parents``, each
         shaped like that parent, or None where no gradient is needed (see
-        :func:`needs_grad`). It must not modify ``grad`` in place.
+        :func:`needs_grad`); a wrong count, or a gradient with another number of values
+        than its parent, is a RuntimeError at backward. It must not modify ``grad`` in place.
+
+    Notes
+    -----
+    ``backward`` reads what it closes over (the inputs' arrays, the output) when it runs,
+    not when the op ran: nothing is copied. An input changed in place between the two (an
+    optimizer step in between, a reused input buffer) gives gradients at the new values,
+    silently (see :class:`Tensor`).
 
     Returns
     -------
@@ -592,8 +741,9 @@ def tensor(data, requires_grad=False, dtype=None):
     Parameters
     ----------
     data : array_like
-        Numbers. Integer and boolean data become ``float32``; float arrays keep
-        their dtype.
+        Numbers. Python floats (and lists of them), integers and booleans become
+        ``float32``, the library default; float arrays and NumPy float scalars keep
+        their dtype. (``Tensor(data)`` and every op given a list convert alike.)
     requires_grad : bool, default False
         Whether backward should compute d(loss)/d(this tensor).
     dtype : numpy dtype, optional
@@ -616,12 +766,7 @@ def tensor(data, requires_grad=False, dtype=None):
     """
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
-        arr = as_float_array(data, None, "tensor")
-        if arr.dtype == np.float64:
-            arr = arr.astype(DEFAULT_DTYPE)  # Python floats: the library default, float32
-        return Tensor(arr, requires_grad=requires_grad)
-    return Tensor(as_float_array(data, dtype, "tensor"), requires_grad=requires_grad)
+    return Tensor(as_tensor_array(data, dtype, "tensor"), requires_grad=requires_grad)
 
 
 def sum_to_shape(grad, shape):

@@ -3,9 +3,9 @@
 Every op of the namespace takes a Tensor, an ndarray or a nested list for each of its
 array arguments, and converts them all the same way: a Tensor passes through untouched
 (one ``isinstance`` check, nothing measurable on the fast paths), anything else becomes a
-constant Tensor through :func:`~rosenblatt.autodiff.tensor.as_float_array`, the conversion
-``Dense``, ``conv2d`` and the pooling functions use (float arrays keep their dtype, integers
-and booleans become float32, strings and objects are refused with the op's name).
+constant Tensor through :func:`~rosenblatt.autodiff.tensor.as_tensor_array`, the conversion
+of ``rb.tensor`` (float arrays keep their dtype; Python floats, integers and booleans become
+float32, the library default; strings and objects are refused with the op's name).
 
 Why one helper: an ndarray's own ``.data`` is a memoryview, so an op that read ``x.data``
 from an ndarray failed far from the call with an ``AttributeError`` about memoryviews.
@@ -19,7 +19,7 @@ float constant does in the tensor ops; an ndarray keeps its own dtype.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, as_float_array
+from ..autodiff.tensor import Tensor, as_tensor_array
 
 
 def as_array(x, where, like=None):
@@ -41,7 +41,7 @@ def as_array(x, where, like=None):
         dtype = like.dtype
         if dtype.kind != "f":
             dtype = None
-    return as_float_array(x, dtype, where=where)
+    return as_tensor_array(x, dtype, where=where)
 
 
 def as_tensor(x, where, name=None, like=None):
@@ -56,7 +56,8 @@ def as_tensor(x, where, name=None, like=None):
         The argument, for error messages ("W_h").
     like : Tensor or ndarray, optional
         The op's float input: a list, tuple or scalar ``x`` takes its dtype (an ndarray
-        keeps its own; without ``like``, lists of Python floats become float64).
+        keeps its own; without ``like``, lists of Python floats become float32, as in
+        ``rb.tensor``).
 
     Raises
     ------

@@ -7,7 +7,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, as_float_array, make
+from ..autodiff.tensor import Tensor, as_tensor_array, make
 from ..checks import boolean, positive_int
 from . import init as initializers
 from ._operands import as_tensor, optional_tensor
@@ -54,8 +54,8 @@ def dense(x, weight, bias=None):
 
 
 def _input_array(x, name):
-    """The array of a Dense input: a Tensor's data, or ``x`` as a float array (integers become
-    float32, as ``rb.tensor`` makes them, so a float32 layer stays float32). A tuple is the
+    """The array of a Dense input: a Tensor's data, or ``x`` as ``rb.tensor`` converts it
+    (integers and Python floats become float32, so a float32 layer stays float32). A tuple is the
     usual slip of a recurrent layer's (outputs, state) handed on without SequenceOutputs."""
     if isinstance(x, Tensor):
         return x.data
@@ -65,7 +65,7 @@ def _input_array(x, name):
             f"(outputs, state); put rb.nn.SequenceOutputs() after it (last=True for the last "
             f"step's output only, one per sequence)"
         )
-    return as_float_array(x, where=name)
+    return as_tensor_array(x, where=name)
 
 
 def _dense(x, xd, weight, wd, bias):
