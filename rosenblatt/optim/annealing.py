@@ -449,7 +449,7 @@ class _Annealer:
 
     def zero_grad(self):
         """Clear the gradients (the annealing moves themselves use no gradient): each
-        parameter's ``grad`` becomes None, read as zeros, as ``Optimizer.zero_grad()``."""
+        parameter's ``grad`` becomes None, as ``Optimizer.zero_grad()`` leaves it."""
         self.vec.clear_grad()
 
     def reset(self):
