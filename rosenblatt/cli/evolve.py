@@ -317,7 +317,8 @@ def run_interactive(args):
                    rng=args.seed)
     try:
         if args.load:
-            session = rb.evolution.Interactive.load(args.load, **options)
+            # (--color with grey genomes is refused; without it the genomes decide)
+            session = rb.evolution.Interactive.load(args.load, color=args.color, **options)
         else:
             session = rb.evolution.Interactive(color=args.color, **options)
         server = rb.evolution.GalleryServer(session, directory=out, port=args.port)

@@ -108,7 +108,9 @@ class Interactive:
         Images in the gallery.
     width, height : int, default 96
     color : bool, default False
-        RGB images (3 CPPN outputs) instead of grey ones.
+        RGB images (3 CPPN outputs) instead of grey ones. With ``genomes``
+        the genomes decide (RGB CPPNs make an RGB session); ``color=True``
+        with grey genomes is refused.
     genomes : list of Genome, optional
         The first gallery (e.g. genomes saved by an earlier session); the
         rest is filled with their children. Each must be an image CPPN: 3
@@ -179,7 +181,12 @@ class Interactive:
             outs = {g.n_outputs for g in genomes}
             if len(outs) > 1:
                 raise ValueError(f"{owner}: genomes mix grey and RGB CPPNs (outputs {outs})")
-            color = outs.pop() == 3
+            rgb = outs.pop() == 3
+            if color and not rgb:  # an explicit color=True the grey genomes cannot honour
+                raise ValueError(f"{owner}: color=True but the genomes are grey CPPNs (1 "
+                                 f"output); RGB images need CPPNs with 3 outputs (leave color "
+                                 f"out to take it from the genomes)")
+            color = rgb
         self.color = bool(color)
         n_out = 3 if self.color else 1
         top = max([3 + 1 + n_out] + [n.id + 1 for g in genomes or [] for n in g.nodes])

@@ -121,6 +121,21 @@ def test_save_writes_png_and_genome_and_load_resumes(tmp_path):
     assert len(resumed.genomes) == 4
 
 
+def test_genomes_decide_the_colour_and_an_explicit_colour_must_agree(tmp_path):
+    grey = _session()
+    rgb = _session(color=True)
+    # RGB genomes make an RGB session without color=True
+    assert ev.Interactive(genomes=rgb.genomes[:2], population=2, width=4, height=4,
+                          rng=0).color is True
+    assert ev.Interactive(genomes=grey.genomes[:2], population=2, width=4, height=4,
+                          rng=0).color is False
+    with pytest.raises(ValueError, match="color=True but the genomes are grey"):
+        ev.Interactive(genomes=grey.genomes[:2], color=True, population=2, rng=0)
+    _, path = grey.save(0, str(tmp_path))
+    with pytest.raises(ValueError, match="color=True but the genomes are grey"):
+        ev.Interactive.load(path, color=True, population=2, rng=0)
+
+
 def test_shaping_hook_sets_an_objective_between_generations():
     bright = lambda image: float(image.mean())  # noqa: E731 - the person's new objective
 
