@@ -848,7 +848,29 @@ def _checksum(a, rows=128, values=128):
         return float(np.sum(flat * (1.0 + np.arange(flat.size) / max(flat.size, 1))))
 
 
-class _GlobalBatchDraws(np.random.Generator):
+class _BatchMarkedDraws(np.random.Generator):
+    """The base of a random layer's generator under data parallelism: a layer says which of
+    its draws are over the batch (``with rng.per_example(x): ...`` around its draw, as
+    Dropout and RReLU do), and the subclass draws those for the whole batch and returns its
+    part's rows (:class:`_GlobalBatchDraws` on each MPI rank, :class:`_ThreadDraws` shared
+    by the threads of :class:`ThreadParallel`)."""
+
+    _explicit = False  # the layer marks its batch draws (per_example)
+    _marked = False  # inside a per_example block on the batch
+
+    @contextlib.contextmanager
+    def per_example(self, x):
+        """The draws inside are over ``x``'s rows, when ``x`` is the batch (not a Parameter:
+        dropout applied to a weight matrix draws as one process does)."""
+        self._explicit = True
+        self._marked = not isinstance(x, Parameter)
+        try:
+            yield self
+        finally:
+            self._marked = False
+
+
+class _GlobalBatchDraws(_BatchMarkedDraws):
     """A random layer's generator under :class:`DataParallel` (the same stream: it shares the
     layer's bit generator): an array drawn for this rank's shard of a batch (its first axis
     the shard's rows) is drawn for the whole global batch and this rank's rows are
@@ -864,19 +886,6 @@ class _GlobalBatchDraws(np.random.Generator):
         super().__init__(bit_generator)
         self._data_parallel = data_parallel
         self._library = library  # the layer's rng is None: the library generator of the draw
-        self._explicit = False  # the layer marks its batch draws (per_example)
-        self._marked = False  # inside a per_example block on the batch
-
-    @contextlib.contextmanager
-    def per_example(self, x):
-        """The draws inside are over ``x``'s rows, when ``x`` is the batch (not a Parameter:
-        dropout applied to a weight matrix draws as one process does, passed through)."""
-        self._explicit = True
-        self._marked = not isinstance(x, Parameter)
-        try:
-            yield self
-        finally:
-            self._marked = False
 
     def _source(self):
         if self._library:  # (rb.seed replaces the library generator: resolve it each time)
@@ -1131,7 +1140,7 @@ class _SharedDraws:
         return value
 
 
-class _ThreadDraws(np.random.Generator):
+class _ThreadDraws(_BatchMarkedDraws):
     """A random layer's generator in one thread of :meth:`ThreadParallel.run`: a draw over
     the thread's part of the batch (inside ``per_example``, as Dropout and RReLU mark it) is
     the thread's rows of the whole batch's draw (:class:`_SharedDraws`); any other draw (a
@@ -1143,19 +1152,9 @@ class _ThreadDraws(np.random.Generator):
         self._shared, self._layer = shared, layer
         self._rows = (0, 0, 0)  # (B, start, stop) of this thread's part
         self._count = 0  # draws made in this run
-        self._marked = False
 
     def begin(self, rows):
         self._rows, self._count = rows, 0
-
-    @contextlib.contextmanager
-    def per_example(self, x):
-        """The draws inside are over ``x``'s rows when ``x`` is the batch (not a Parameter)."""
-        self._marked = not isinstance(x, Parameter)
-        try:
-            yield self
-        finally:
-            self._marked = False
 
     def _draw(self, method, size, **kwargs):
         self._count += 1
