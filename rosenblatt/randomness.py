@@ -21,6 +21,9 @@ _override = threading.local()  # .rng: this thread's generator inside `using`, e
 def seed(n):
     """Reseed the library generator; same seed, same run.
 
+    The generator is reset in place, so everything that holds it (objects built
+    with ``rng=None`` before the call) draws from the new stream too.
+
     Parameters
     ----------
     n : int
@@ -33,10 +36,12 @@ def seed(n):
     >>> rb.seed(0); a == rb.randomness.generator().random()
     True
     """
-    global _generator
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"seed: expected a non-negative integer; got {n!r}")
-    _generator = np.random.default_rng(int(n))
+    # reset the one generator in place rather than replacing it: an object built earlier
+    # with rng=None (an RBM, NEAT, an optimizer's noise) holds this generator, and a later
+    # rb.seed must decide its draws as well
+    _generator.bit_generator.state = np.random.default_rng(int(n)).bit_generator.state
 
 
 def generator():

@@ -62,3 +62,22 @@ def test_bad_arguments_are_named():
         rb.seed(-1)
     with pytest.raises(TypeError, match="rng must be"):
         rb.randomness.resolve_rng("x")
+
+
+def test_seed_after_construction_decides_the_draws_of_objects_built_with_rng_none():
+    """An RBM, NEAT and a noisy optimizer keep the library generator they were built with;
+    rb.seed called later must still decide what they draw (it used to replace the
+    generator, leaving them on the old stream)."""
+    rbm = rb.models.RBM(6, 4)
+    neat = rb.evolution.NEAT(2, 1, config=rb.evolution.NEATConfig(population=10))
+
+    def draws():
+        return np.concatenate([rbm.gibbs(np.zeros((3, 6), np.float32)).ravel(),
+                               neat.rng.random(3)])
+
+    rb.seed(11)
+    first = draws()
+    rb.seed(11)
+    np.testing.assert_array_equal(draws(), first)
+    rb.seed(12)
+    assert not np.array_equal(draws(), first)
