@@ -42,7 +42,7 @@ from ..nn.flatten import Flatten
 from ..nn.module import Module, Sequential
 from ..nn.parameter import ParameterVector
 from ..nn.registry import build, spec_of
-from ..randomness import resolve_rng, using
+from ..randomness import resolve_rng
 from . import _kernels
 from .cascading import (
     cascading_elites,
@@ -397,23 +397,8 @@ def _decode_rows(dtype, rows):
     return np.asarray(rows, dtype=dtype)
 
 
-def _seeded_decode(decode, payload):
-    """Worker side (or serial): an individual's own generator, from its seed, and its model."""
-    seed, theta = payload
-    return np.random.default_rng(seed), decode(theta)
-
-
-def _seeded_fitness(fitness, item):
-    """``fitness(model)`` with the individual's generator as the library generator, so what
-    the model (dropout in train mode) or the fitness draws does not depend on where, or in
-    which order, individuals are scored."""
-    rng, model = item
-    with using(rng):
-        return fitness(model)
-
-
 def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, executor=None,
-                    repeats=1, on_error="raise", several=False, k=None, rng=None):
+                    repeats=1, on_error="raise", several=False, k=None):
     """Fitness of each weight vector (row of ``thetas``) of the fixed network ``model``.
 
     ``vectorized``: ``fitness(thetas) -> (P,)``; with an ``executor`` too, the
@@ -427,15 +412,6 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     function (cascading elitism) and the result is ``(P, k)``; ``k``, when known
     (an earlier generation's width), is then checked and keeps a generation in which
     every individual failed ``(P, k)``.
-
-    ``rng`` (per-individual fitness only): each individual is scored with a
-    generator of its own, seeded by one draw of ``rng`` per individual, as the
-    library generator (:func:`rosenblatt.randomness.using`) around its
-    ``fitness`` calls (all ``repeats`` of them), so a model or fitness that
-    draws random numbers (dropout in train mode, a noisy task) scores the same
-    serially and under any executor or number of workers; the seed travels
-    with the weights. Without ``rng`` such draws come from the library
-    generator of whichever process or thread scores the individual.
     """
     if not callable(fitness):
         raise TypeError(f"{owner}: fitness must be callable; got {type(fitness).__name__}")
@@ -459,11 +435,6 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
             return model
 
         payloads = list(thetas)
-    if rng is not None:  # one seed per individual: ~10 us each to build its generator
-        seeds = rng.integers(0, 2 ** 63, size=len(payloads)).tolist()
-        payloads = list(zip(seeds, payloads))
-        decode = functools.partial(_seeded_decode, decode)
-        fitness = functools.partial(_seeded_fitness, fitness)
     if several:
         return evaluate_objectives(fitness, payloads, decode=decode, executor=executor,
                                    repeats=repeats, on_error=on_error, owner=owner, k=k)
@@ -566,16 +537,8 @@ class CNE:
             return top[rng.integers(0, top.size, size=k)]
         f = np.where(np.isfinite(fitness), fitness, np.nan)
         low = np.nanmin(f) if np.isfinite(f).any() else 0.0
-        with np.errstate(over="ignore"):
-            w = np.nan_to_num(f - low, nan=0.0, posinf=np.inf) + 1e-12
-            total = w.sum()
-        if not np.isfinite(total):
-            # a spread beyond float64's range (finite fitnesses near +-1e308): shifted in
-            # halves and scaled by the largest, so the weights keep their proportions
-            w = np.nan_to_num(0.5 * f - 0.5 * low, nan=0.0)
-            w = w / w.max() + 1e-12
-            total = w.sum()
-        return rng.choice(P, size=k, p=w / total)
+        w = np.nan_to_num(f - low, nan=0.0) + 1e-12
+        return rng.choice(P, size=k, p=w / w.sum())
 
     def recombine(self, a, b):
         """Children of the parent rows ``a`` and ``b`` (each ``(k, n)``)."""
@@ -604,7 +567,7 @@ class CNE:
         several = self.selection == "cascading"
         k = known_width(self._k, fitness) if several else None
         f = evaluate_thetas("CNE", self.model, self.vector, self.thetas, fitness, vectorized,
-                            executor, repeats, on_error, several=several, k=k, rng=self.rng)
+                            executor, repeats, on_error, several=several, k=k)
         if several and k is None and np.isfinite(f).any():
             # the number of fitness functions, known once an individual was scored: a later
             # generation of this fitness where all fail keeps it, and one of another width
@@ -669,11 +632,7 @@ class CNE:
             from its JSON spec, with each module's mode (``train``/``eval``)
             and buffers (e.g. batch norm's running statistics) as the
             caller's, and receives weight vectors as lists of floats.
-            ``fitness`` must then be a module-level function. Each individual
-            is scored (serially too) with a generator of its own, drawn from
-            ``rng`` each generation, as the library generator: a model that
-            draws (dropout in train mode) or a noisy fitness gives the same
-            run under any executor as serially.
+            ``fitness`` must then be a module-level function.
         callbacks : list of callable, optional
             ``callback(state)`` after each generation; returning True stops.
         stop : callable, optional

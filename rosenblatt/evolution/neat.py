@@ -603,10 +603,8 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
     crossover (partners from another species with probability
     ``interspecies_rate``) followed by mutation (unless ``mate_only_rate``;
     always when the parents are one genome or have the same genes). Those two
-    "always" follow NEAT C++ ``Species::reproduce``: no child is a copy of its
-    parent by construction (one can still be by chance: a mutation-only child
-    whose draws picked no mutation, a mate-only child whose genes all came
-    from one parent, as in the paper and NEAT C++). With ``focus`` (the population has stagnated) the
+    "always" follow NEAT C++ ``Species::reproduce``: no offspring is a mere
+    copy of its parent. With ``focus`` (the population has stagnated) the
     two species with the best champions get half the population each, as
     their champion and mutations of it, and count as improved now.
     """
@@ -914,9 +912,6 @@ class NEAT:
         The current compatibility threshold ``delta_t``.
     tracker : InnovationTracker
     generation : int
-    evaluations : int
-        Fitness evaluations over every run of this instance (a run's
-        ``Result.evaluations`` counts its own).
 
     Examples
     --------
@@ -1041,7 +1036,6 @@ class NEAT:
             ``selection="fitness"``), not numbers, or holding NaN or ``+inf``.
         """
         c = self.config
-        c.check()  # a config edited since construction: a bad value is named here
         fitness = self._checked(fitness)
         keep = []
         if self.selection == "cascading":  # one selection event per fitness function
@@ -1176,8 +1170,6 @@ class NEAT:
             ``mean``, ``worst``, ``species``, ``species_sizes`` ({species id:
             size}), ``hidden`` (the champion's hidden nodes), ``mean_hidden``,
             ``connections`` (the champion's enabled connections), ``threshold``.
-            ``evaluations`` counts this run's (:attr:`evaluations` keeps the
-            count over every run of this instance).
         """
         if not callable(fitness):
             raise TypeError(f"NEAT.run: fitness must be callable; got {type(fitness).__name__}")
@@ -1185,14 +1177,8 @@ class NEAT:
         # a run's fitness is its own (Staged hands each task to a run of its own): the
         # champion and the population's stagnation clock start afresh, not from fitnesses
         # of another task
-        self.config.check()  # a config edited since construction (Interactive does)
         self.best, self.last_improved = None, self.generation
-        # each species' stagnation clock too: its best fitness so far is on another task's
-        # scale (Staged's next task is usually harder, its fitnesses lower)
-        for s in self.species:
-            s.best_fitness, s.last_improved = -math.inf, self.generation
         self._k = None  # its number of fitness functions too (cascading selection)
-        evaluations_before = self.evaluations  # the attribute keeps the lifetime count
 
         def one(_):
             pop = self.population
@@ -1217,5 +1203,5 @@ class NEAT:
             best = self.population[0]
         fitness_value = -math.inf if best.fitness is None else float(best.fitness)
         return Result(best=best, best_fitness=fitness_value, generations=ran,
-                      evaluations=self.evaluations - evaluations_before, history=history,
-                      stopped=stopped, error=error)
+                      evaluations=self.evaluations, history=history, stopped=stopped,
+                      error=error)

@@ -19,7 +19,6 @@ from ..autodiff.elementwise import _flat_kernel_case, _same_layout, select
 from ..autodiff.tensor import make
 from ..checks import finite_float, is_int, positive_int
 from ..randomness import resolve_rng
-from . import init as initializers
 from ._operands import as_tensor as _tensor
 from .module import Module, no_state
 from .parameter import Parameter
@@ -325,26 +324,17 @@ def log_softmax(x, axis=-1):
 
     Notes
     -----
-    With y = log_softmax(x): dE/dx = dE/dy - softmax(x) * sum(dE/dy). For float16 input
-    the exponentials, both sums and softmax(x) are float32 (as :func:`softmax` sums):
-    65,505 classes of equal score already sum past float16's largest number, while their
-    log-probability, log(1/70,000) = -11.16 for 70,000, is representable; and
-    1/70,000 is a float16 subnormal, 0.4 % off.
+    With y = log_softmax(x): dE/dx = dE/dy - softmax(x) * sum(dE/dy).
     """
     x = _tensor(x, "log_softmax")
     y = _shifted(x.data, axis, "log_softmax")
-    half = y.dtype.itemsize < 4
-    # kept for backward: softmax(x), one exp for both passes
-    probs = np.exp(y, dtype=np.float32) if half else np.exp(y)
+    probs = np.exp(y)  # kept for backward: softmax(x), one exp for both passes
     total = probs.sum(axis=axis, keepdims=True)
     if y.size:  # an empty axis has no total to take the log of
-        y -= np.log(total).astype(y.dtype, copy=False)
+        y -= np.log(total)
         probs /= total
 
     def backward(g):
-        if half:
-            gx = g - probs * g.sum(axis=axis, keepdims=True, dtype=np.float32)
-            return (gx.astype(g.dtype, copy=False),)
         return (g - probs * g.sum(axis=axis, keepdims=True),)
 
     return make(y, (x,), backward)
@@ -448,8 +438,6 @@ class PReLU(Module):
         1 (one shared slope) or the number of channels (axis 1 of the input).
     init : float, default 0.25
         Initial slope, a finite number.
-    dtype : default float32
-        A floating type (an integer one raises TypeError).
 
     Attributes
     ----------
@@ -464,7 +452,6 @@ class PReLU(Module):
     def __init__(self, num_parameters=1, init=0.25, dtype=np.float32):
         self.num_parameters = positive_int("PReLU", "num_parameters", num_parameters)
         init = finite_float("PReLU", "init", init)
-        dtype = initializers._float_dtype("PReLU", dtype)  # an integer dtype would truncate init
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
 
     def forward(self, x):

@@ -54,7 +54,7 @@ import numpy as np
 from ..autodiff import _kernels
 from ..autodiff.elementwise import relu_array
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
-from ..checks import boolean, finite_float, is_int, one_of, positive_int
+from ..checks import boolean, is_int, one_of, positive_int
 from . import init as initializers
 from . import workspace
 from ._operands import as_array
@@ -609,7 +609,6 @@ class _ConvNd(Module):
             rng=rng, dtype=dtype,
         ))
         bias = boolean(name, "bias", bias)
-        bias_init = finite_float(name, "bias_init", bias_init)
         self.b = Parameter(np.full(self.out_channels, bias_init, dtype=dtype)) if bias else None
 
     def _check(self, x, layout):
@@ -667,7 +666,6 @@ class Conv2d(_ConvNd):
         :func:`rosenblatt.nn.init.get`), called with the kernel's fans
         ``fan_in = in_channels kh kw`` and ``fan_out = out_channels kh kw``.
     bias_init : float, default 0.0
-        A finite number.
     rng : numpy.random.Generator, optional
     dtype : default float32
     activation : {None, "relu"}, default None

@@ -76,27 +76,6 @@ def _check_monitor(owner, monitor, trainer):
                          f"a training number such as 'loss'")
 
 
-def _monitor(owner, monitor):
-    """``monitor`` checked at construction: a key of the epoch's logs is a str (a wrong one
-    would otherwise be found only at the end of the first epoch, after it trained)."""
-    if not isinstance(monitor, str) or not monitor:
-        raise TypeError(f"{owner}: monitor must be the name of a logged number, a str such as "
-                        f"'val_loss' or 'loss'; got {monitor!r:.60}")
-    return monitor
-
-
-def _check_lr_is_read(owner, optimizer):
-    """An optimizer whose ``lr`` is only its initial step size (Rprop: each weight then
-    adapts its own) never reads a rate set during training: refused before the first epoch
-    rather than logging a learning curve that did not happen."""
-    if getattr(optimizer, "lr_is_initial_only", False):
-        name = type(optimizer).__name__
-        raise ValueError(f"{owner}: {name}'s lr is only its initial step size (every weight "
-                         f"then adapts its own), so changing it during training has no effect; "
-                         f"drop this callback, or use an optimizer whose lr scales every step "
-                         f"(SGD, Adam ...)")
-
-
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
 
@@ -122,7 +101,6 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=5, restore_best=True, min_delta=0.0,
                  mode="auto"):
-        monitor = _monitor("EarlyStopping", monitor)
         patience = int_at_least("EarlyStopping", "patience", patience, 0)
         one_of("EarlyStopping", "mode", mode, MODES)
         self.monitor, self.patience = monitor, patience
@@ -208,11 +186,7 @@ class Checkpoint(Callback):
 
     def __init__(self, path, every=1):
         every = positive_int("Checkpoint", "every", every)
-        try:
-            self.path = os.fspath(path)
-        except TypeError:
-            raise TypeError(f"Checkpoint: path must be a file path (str or os.PathLike); got "
-                            f"{type(path).__name__} {path!r:.60}") from None
+        self.path = os.fspath(path)
         self.every = every
 
     def on_epoch_end(self, trainer, epoch, logs):
@@ -325,8 +299,7 @@ class LearningRateScheduler(Callback):
     ValueError
         At the start of training, if the optimizer has a schedule of its own
         (its ``lr`` was a callable: it sets the rate before every step, so the
-        two would fight) or reads ``lr`` only as its initial step size (Rprop);
-        at an epoch whose rate is negative or not finite.
+        two would fight); at an epoch whose rate is negative or not finite.
     """
 
     def __init__(self, schedule):
@@ -336,7 +309,6 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
 
     def on_train_begin(self, trainer):
-        _check_lr_is_read("LearningRateScheduler", trainer.optimizer)
         own = getattr(trainer.optimizer, "schedule", None)
         if callable(own):
             raise ValueError(
@@ -388,16 +360,13 @@ class ReduceLROnPlateau(Callback):
     -----
     When the optimizer's ``lr`` is a schedule, the reduction scales it
     (``optimizer.lr_scale``) instead of writing ``lr``, which the schedule
-    would overwrite at the next step. An optimizer that reads ``lr`` only as
-    its initial step size (Rprop) is refused when training starts: a
-    reduction would change nothing but the logged ``lr``. The best value, the epochs waited and
+    would overwrite at the next step. The best value, the epochs waited and
     the cooldown start afresh with every new run (a resumed one continues from
     the checkpoint's).
     """
 
     def __init__(self, monitor="val_loss", factor=0.5, patience=2, min_lr=0.0, mode="auto",
                  threshold=0.0, threshold_mode="rel", cooldown=0):
-        monitor = _monitor("ReduceLROnPlateau", monitor)
         factor = unit_interval("ReduceLROnPlateau", "factor", factor, closed_low=False)
         patience = int_at_least("ReduceLROnPlateau", "patience", patience, 0)
         one_of("ReduceLROnPlateau", "mode", mode, MODES)
@@ -419,7 +388,6 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, trainer):
         _check_monitor("ReduceLROnPlateau", self.monitor, trainer)
-        _check_lr_is_read("ReduceLROnPlateau", trainer.optimizer)
         if trainer.start_epoch == 0:  # a new run; a resumed one keeps the checkpoint's state
             self._reset()
         elif self.lr_scale is not None and getattr(trainer.optimizer, "schedule", None):

@@ -222,21 +222,11 @@ def world(owner="distributed"):
     return MPI.COMM_WORLD
 
 
-def _as_index(index, n, owner="distributed"):
-    """A slice, an index array or a boolean mask of the examples, as an int array (a mask
-    selects examples: its positions are not the examples themselves)."""
+def _as_index(index, n):
+    """A slice or an index array of the examples, as an int array."""
     if isinstance(index, slice):
         return np.arange(n)[index]
-    index = np.asarray(index)
-    if index.dtype == bool:
-        if index.ndim != 1 or (n is not None and len(index) != n):
-            raise ValueError(f"{owner}: a boolean mask of the examples must be 1-d with one "
-                             f"entry per example ({n}); got shape {index.shape}")
-        return np.flatnonzero(index)
-    if index.dtype.kind not in "iu" and index.size:
-        raise TypeError(f"{owner}: index must be a slice, an integer index array or a boolean "
-                        f"mask of the examples; got a {index.dtype} array")
-    return index
+    return np.asarray(index)
 
 
 def _gradient_vector(owner, optimizer):
@@ -392,14 +382,13 @@ class DataParallel:
     def shard(self, index, n=None):
         """This rank's part of a global batch: ``(its index array, weight n_r / B)``.
 
-        ``index`` is an index array, a boolean mask of the examples (its
-        ``True`` positions), or a slice of ``range(n)``; rank ``r``
+        ``index`` is an index array (or a slice of ``range(n)``); rank ``r``
         gets the ``r``-th of ``size`` nearly equal consecutive parts (a view
         of ``index``: nothing is copied). The model's dropout and RReLU layers
         then draw the whole batch's numbers and keep these rows (one process's
         draws), until the next call.
         """
-        index = _as_index(index, n, "DataParallel.shard")
+        index = _as_index(index, n)
         total = len(index)
         q, extra = divmod(total, self.size)  # np.array_split's parts: `extra` get one more
         r = self.rank
@@ -1349,8 +1338,7 @@ class ThreadParallel:
     def shards(self, index, n=None):
         """The parts of a batch: ``[(index part, weight n_k / B), ...]``, one per thread.
 
-        ``index`` is an index array, a boolean mask of the examples (its
-        ``True`` positions), a slice of ``range(n)``, or the batch
+        ``index`` is an index array (or a slice of ``range(n)``), or the batch
         size ``B`` itself (then the parts are slices of ``range(B)``); part ``k``
         is the ``k``-th of ``threads`` nearly equal consecutive parts (views).
         """
@@ -1358,7 +1346,7 @@ class ThreadParallel:
             total = int(index)
             part = slice
         else:
-            index = _as_index(index, n, "ThreadParallel")
+            index = _as_index(index, n)
             total = len(index)
 
             def part(a, b):
