@@ -31,9 +31,9 @@ def seed(n):
 
     Examples
     --------
-    >>> import rosenblatt as rb
-    >>> rb.seed(0); a = rb.randomness.generator().random()
-    >>> rb.seed(0); a == rb.randomness.generator().random()
+    >>> from rosenblatt.randomness import generator, seed  # rb.seed is this seed
+    >>> seed(0); a = generator().random()
+    >>> seed(0); a == generator().random()
     True
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
