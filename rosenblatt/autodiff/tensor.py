@@ -348,9 +348,10 @@ class Tensor:
 # The rb op for a NumPy function that a tensor which requires grad is refused by.
 _NUMPY_TWINS = {
     "concatenate": "rb.concatenate", "stack": "rb.stack", "where": "rb.where",
-    "split": "rb.split", "pad": "rb.pad", "clip": "rb.clip", "dot": "rb.matmul (or @)",
-    "inner": "rb.matmul (or @)", "sum": "t.sum()", "mean": "t.mean()", "max": "t.max()",
-    "amax": "t.max()", "min": "t.min()", "amin": "t.min()", "var": "t.var()",
+    "split": "rb.split", "pad": "rb.pad", "clip": "rb.clip",
+    "dot": "a @ b (rb.autodiff.matmul)", "inner": "a @ b (rb.autodiff.matmul)",
+    "sum": "t.sum()", "mean": "t.mean()", "max": "t.max()", "amax": "t.max()",
+    "min": "t.min()", "amin": "t.min()", "var": "t.var()",
     "reshape": "t.reshape()", "ravel": "t.reshape(-1)", "transpose": "t.transpose() (or t.T)",
     "swapaxes": "t.swapaxes()", "squeeze": "t.squeeze()", "expand_dims": "t.expand_dims()",
 }

@@ -20,7 +20,7 @@ from rosenblatt.autodiff import make
         (lambda a, b: np.concatenate([a, b]), "rb.concatenate"),
         (lambda a, b: np.stack([a, b]), "rb.stack"),
         (lambda a, b: np.where([True, False], a, b), "rb.where"),
-        (lambda a, b: np.dot(a, b), "rb.matmul"),
+        (lambda a, b: np.dot(a, b), r"a @ b \(rb\.autodiff\.matmul\)"),
         (lambda a, b: np.mean(a), r"t\.mean\(\)"),
         (lambda a, b: np.clip(a, 0, 1), "rb.clip"),
         (lambda a, b: np.linalg.norm(b), "detach"),
