@@ -49,6 +49,13 @@ CASES = [
     (lambda v: rb.callbacks.Rewire(keep_masks=v), "Rewire", "keep_masks"),
     (lambda v: rb.training.Curriculum(np.arange(4.0), shuffle_pool=v), "Curriculum",
      "shuffle_pool"),
+    (lambda v: rb.models.Perceptron(2).fit(np.eye(2), [1, -1], epochs=1, shuffle=v, rng=0),
+     "Perceptron.fit", "shuffle"),
+    (lambda v: rb.datasets.reber_strings(1, embedded=v, rng=0), "reber_strings", "embedded"),
+    (lambda v: rb.datasets.embedded_reber(1, embedded=v, rng=0), "embedded_reber", "embedded"),
+    (lambda v: rb.datasets.bit_errors_per_sequence(np.zeros((1, 2, 1)), np.zeros((1, 2, 1)),
+                                                   per_sequence=v),
+     "bit_errors_per_sequence", "per_sequence"),
     (lambda v: _fit(shuffle=v), "fit", "shuffle"),
     (lambda v: _fit(progress=v), "fit", "progress"),
 ]

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from ..checks import int_at_least
+from ..checks import boolean, int_at_least
 from ..randomness import resolve_rng
 from .catalog import list_datasets, register_dataset
 
@@ -77,6 +77,7 @@ def reber_strings(n_samples=100, embedded=True, rng=None):
     (['P', 'T'], True)
     """
     n = int_at_least("reber_strings", "n_samples", n_samples, 1)
+    embedded = boolean("reber_strings", "embedded", embedded)
     rng = resolve_rng(rng)
     strings, nexts = [], []
     for _ in range(n):
@@ -164,6 +165,7 @@ def embedded_reber(n_samples=1000, embedded=True, rng=None):
     >>> X.shape[0], X.shape[2], bool((Y.sum(-1) > 0).any())
     (5, 7, True)
     """
+    embedded = boolean("embedded_reber", "embedded", embedded)
     return encode_reber(*reber_strings(n_samples, embedded, rng))
 
 
@@ -576,6 +578,7 @@ def bit_errors_per_sequence(logits, targets, mask=None, threshold=0.0, per_seque
     >>> rb.datasets.bit_errors_per_sequence(np.array([[[2.0, -1.0], [3.0, -1.0]]]), t)
     2.0
     """
+    per_sequence = boolean("bit_errors_per_sequence", "per_sequence", per_sequence)
     p = np.asarray(getattr(logits, "data", logits)) > threshold
     t = np.asarray(targets)
     if p.shape != t.shape or t.ndim != 3:

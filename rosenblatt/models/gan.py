@@ -73,6 +73,16 @@ class _Rates:
         self.optimizer_g.lr = value if self._ratio is None else value * self._ratio
 
     @property
+    def lr_is_initial_only(self):
+        """Which optimizer reads ``lr`` only as its initial step size (Rprop), named, or
+        False: the learning-rate callbacks refuse the pair then, as they refuse such an
+        optimizer."""
+        for role, opt in (("discriminator", self.optimizer_d), ("generator", self.optimizer_g)):
+            if getattr(opt, "lr_is_initial_only", False):
+                return f"the {role}'s {type(opt).__name__}"
+        return False
+
+    @property
     def schedule(self):
         """The optimizers' schedule (the discriminator's first), or None: with one,
         ReduceLROnPlateau scales the rates through :attr:`lr_scale` instead of writing lr."""

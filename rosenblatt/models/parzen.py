@@ -142,7 +142,11 @@ class ParzenWindow:
     def __init__(self, sigma=None, grid=None, rng=None):
         self.sigma = None if sigma is None else positive_float("ParzenWindow", "sigma", sigma)
         if grid is not None:
-            grid = np.asarray(grid, dtype=np.float64).ravel()
+            try:
+                grid = np.asarray(grid, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise TypeError(f"ParzenWindow: grid must be numbers (the candidate widths "
+                                f"sigma); got {grid!r:.60}") from None
             if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
                 raise ValueError(f"ParzenWindow: grid must hold finite widths > 0; got {grid}")
         self.grid = grid

@@ -15,7 +15,7 @@ classifies all four points.
 import numpy as np
 
 from ..autodiff.tensor import Tensor
-from ..checks import one_of, positive_float, positive_int
+from ..checks import boolean, one_of, positive_float, positive_int
 from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..randomness import resolve_rng
@@ -133,6 +133,7 @@ class Perceptron(Module):
             raise ValueError(f"Perceptron.fit: with output={self.output!r} targets must be "
                              f"{low:g} or {high:g}; got {np.unique(y)[:5]}")
         epochs = positive_int("Perceptron.fit", "epochs", epochs)
+        shuffle = boolean("Perceptron.fit", "shuffle", shuffle)
         w, b = self.W.data, self.b.data
         order = np.arange(len(X))
         gen = resolve_rng(rng) if shuffle else None

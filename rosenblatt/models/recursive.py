@@ -157,7 +157,16 @@ class RecursiveNet(Module):
         return forest
 
     def node_tensor(self, trees):
-        """Every node's vector, as a Tensor (n_nodes, dim), in the forest's height order."""
+        """Every node's vector, with the forest that orders them.
+
+        Returns
+        -------
+        forest : Forest
+            The Forest of ``trees`` (``trees`` itself if it is one).
+        H : Tensor, shape (n_nodes, dim)
+            Every node's vector in the forest's height order: ``H[forest.roots]`` are the
+            roots, ``H[forest.position]`` the nodes in post-order, tree after tree.
+        """
         forest = self.forest(trees)
         return forest, compose_forest(forest, self.composition, self.E, self.W, self.b,
                                       *self._extra())
@@ -301,7 +310,8 @@ class RecursiveNet(Module):
             ``optimizer`` that holds none of the model's parameters (as ``rb.fit``;
             one that misses some is warned about).
         TypeError
-            For a ``callback`` that is not callable.
+            For a ``callback`` that is not callable, or one tree (a tuple of token
+            ids, a bracket string) given where a list of trees belongs.
         """
         epochs = positive_int("RecursiveNet.fit", "epochs", epochs)
         batch_size = positive_int("RecursiveNet.fit", "batch_size", batch_size)
@@ -309,7 +319,8 @@ class RecursiveNet(Module):
             raise TypeError(f"RecursiveNet.fit: callback must be callable as callback(epoch, "
                             f"loss); got {type(callback).__name__}")
         rng = resolve_rng(rng)
-        flats = [flatten_tree(t, f"RecursiveNet.fit: tree {i}") for i, t in enumerate(trees)]
+        flats = [flatten_tree(t, f"RecursiveNet.fit: tree {i}")
+                 for i, t in enumerate(_many(trees))]
         if not flats:
             raise ValueError("RecursiveNet.fit: got no trees")
         # the whole data checked once, before the first step (not batch by batch, which

@@ -34,6 +34,46 @@ from ..randomness import resolve_rng
 _CELLS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
 
 
+def _tokens(owner, name, tokens, vocab):
+    """``tokens`` (batch, time) as an integer array, checked against ``vocab`` here, so that an
+    error names the argument rather than an inner Embedding. Integral floats (``1.0``) are
+    token ids too, in ``source`` and ``target`` alike, as Embedding takes them."""
+    if tokens.dtype.kind == "f" and np.all(np.isfinite(tokens)) \
+            and np.array_equal(tokens, np.round(tokens)):
+        tokens = tokens.astype(np.int64)
+    if tokens.dtype.kind not in "iu" or (tokens.size and (tokens.min() < 0
+                                                            or tokens.max() >= vocab)):
+        got = (f"{tokens.dtype} values {tokens.min()} to {tokens.max()}"
+               if tokens.size and tokens.dtype.kind in "iuf" else f"dtype {tokens.dtype}")
+        vocab_name = "in_vocab" if name == "source" else "out_vocab"
+        raise ValueError(f"{owner}: {name} tokens must be integers 0 to {vocab - 1} "
+                         f"({vocab_name}={vocab}); got {got}")
+    return tokens
+
+
+def _source_lengths(owner, lengths, source):
+    """``source_lengths`` (batch,) as an integer array, each in 1 .. the source's time steps."""
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    B, T = source.shape
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"{owner}: source_lengths must be {B} integers (one per sequence); "
+                         f"got {lengths.dtype} array of shape {lengths.shape}")
+    if B and (lengths.min() < 1 or lengths.max() > T):
+        raise ValueError(f"{owner}: source_lengths must be between 1 and the source's time "
+                         f"steps ({T}); got {int(lengths.min())} to {int(lengths.max())}")
+    return lengths
+
+
+def _source(owner, source, vocab):
+    """``source`` checked: a (batch, time) array of tokens of ``in_vocab``, time >= 1."""
+    if source.ndim == 2 and source.shape[1] == 0:
+        raise ValueError(f"{owner}: source must hold at least one time step; got shape "
+                         f"{source.shape}")
+    return _tokens(owner, "source", source, vocab)
+
+
 class Seq2Seq(Module):
     """Sequence-to-sequence model over token indices.
 
@@ -157,6 +197,15 @@ class Seq2Seq(Module):
         right (:meth:`decoder_inputs`). ``source_lengths`` (batch,), for a
         padded batch of sources: the encoder stops at each source's end and
         attention ignores the padding.
+
+        Raises
+        ------
+        ValueError
+            Naming the argument: ``source`` tokens outside ``0 .. in_vocab - 1``,
+            ``target`` tokens outside ``0 .. out_vocab - 1`` (integral floats
+            such as ``1.0`` are token ids in both), an empty source or target,
+            ``source_lengths`` that are not one integer per sequence in
+            ``1 ..`` the source's time steps.
         """
         source, target = np.asarray(source), np.asarray(target)
         if source.ndim != 2 or target.ndim != 2 or source.shape[0] != target.shape[0]:
@@ -165,11 +214,9 @@ class Seq2Seq(Module):
         if target.shape[1] == 0:
             raise ValueError(f"Seq2Seq: target must hold at least one time step (the tokens to "
                              f"produce); got shape {target.shape}")
-        if target.size and (target.dtype.kind not in "iu" or target.min() < 0
-                            or target.max() >= self.out_vocab):
-            raise ValueError(f"Seq2Seq: target tokens must be integers 0 to {self.out_vocab - 1} "
-                             f"(out_vocab={self.out_vocab}); got {target.dtype} values "
-                             f"{target.min()} to {target.max()}")
+        source = _source("Seq2Seq", source, self.in_vocab)
+        target = _tokens("Seq2Seq", "target", target, self.out_vocab)
+        source_lengths = _source_lengths("Seq2Seq", source_lengths, source)
         enc_out, state = self.encode(source, source_lengths)
         dec_out, _ = self.decoder(self.target_embedding(self.decoder_inputs(target)), state)
         logits, weights = self._readout(dec_out, enc_out, self._mask(source_lengths,
@@ -187,9 +234,11 @@ class Seq2Seq(Module):
         if source.ndim != 2:
             raise ValueError(f"Seq2Seq.generate: source must be a (batch, time) token array; "
                              f"got shape {source.shape} (one sequence s: pass [s])")
+        source = _source("Seq2Seq.generate", source, self.in_vocab)
+        source_lengths = _source_lengths("Seq2Seq.generate", source_lengths, source)
         length = positive_int("Seq2Seq.generate", "length", length)
         with no_grad():
-            enc_out, state = self.encode(source, source_lengths)  # checks source_lengths
+            enc_out, state = self.encode(source, source_lengths)
             mask = self._mask(source_lengths, source.shape[1])
             token = np.full((source.shape[0], 1), self.start, dtype=np.int64)
             out, weights = [], []

@@ -51,6 +51,8 @@ def _layer_options(fit_options, i):
     if options.get("resume_from") is not None:
         options["resume_from"] = _layer_path(options["resume_from"], i)
     callbacks = options.get("callbacks")
+    if isinstance(callbacks, Callback):  # one callback, as rb.fit takes it
+        callbacks = [callbacks]
     if isinstance(callbacks, (list, tuple)):
         options["callbacks"] = [cb if not isinstance(cb, Checkpoint) else
                                 _with_path(cb, _layer_path(cb.path, i)) for cb in callbacks]

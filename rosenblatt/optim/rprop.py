@@ -77,7 +77,9 @@ class Rprop(Optimizer):
         \\{\\eta^+, \\eta^-, 1\\}[\\operatorname{sign}(g_t g_{t-1})]\\big), \\quad
         W_{t+1} = W_t - \\operatorname{sign}(g_t) \\Delta_t
 
-    ``lr`` only sets Delta_0: changing ``lr`` later (or a schedule) has no effect.
+    ``lr`` only sets Delta_0: changing ``lr`` later (or a schedule) has no effect,
+    so ``LearningRateScheduler`` and ``ReduceLROnPlateau`` refuse Rprop
+    (``lr_is_initial_only``), as PyTorch's Rprop would ignore them silently.
 
     References
     ----------
@@ -88,6 +90,9 @@ class Rprop(Optimizer):
 
     hyperparameters = ("lr", "etas", "step_sizes", "variant")
     state_names = ("prev_grad", "step_size", "prev_update")
+    # every weight adapts its own Delta from Delta_0 = lr on: a rate set during training
+    # is never read (the callbacks that set one refuse such an optimizer)
+    lr_is_initial_only = True
 
     def __init__(self, params, lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-6, 50), variant="irprop-"):
         super().__init__(params, lr)

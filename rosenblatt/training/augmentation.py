@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from ..checks import is_int
 from ..randomness import resolve_rng
 
 
@@ -46,6 +47,17 @@ def _number(where, name, value, accepted):
 def _check_fill(where, fill):
     """``fill`` as a float: any real number (NaN or inf mark the pixels from outside)."""
     return _number(where, "fill", fill, "a number (the value of pixels from outside the image)")
+
+
+def _check_image_shape(where, image_shape):
+    """``image_shape`` as a tuple of 2 or 3 positive ints ((H, W) or (C, H, W)), or None."""
+    if image_shape is None:
+        return None
+    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) not in (2, 3)
+            or not all(is_int(n) and n > 0 for n in image_shape)):
+        raise TypeError(f"{where}: image_shape must be (H, W) or (C, H, W), positive integers; "
+                        f"got {image_shape!r:.60}")
+    return tuple(int(n) for n in image_shape)
 
 
 def _check_ranges(where, max_shift, max_angle):
@@ -89,7 +101,8 @@ def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=No
         [0, 180], or images of the wrong shape.
     TypeError
         For a ``max_shift``, ``max_angle`` or ``fill`` that is not a real
-        number (a string, None, a bool, a list).
+        number (a string, None, a bool, a list), or an ``image_shape`` that is
+        not 2 or 3 positive integers.
 
     Examples
     --------
@@ -101,6 +114,7 @@ def shift_rotate(images, rng=None, max_shift=2.0, max_angle=10.0, image_shape=No
     """
     max_shift, max_angle = _check_ranges("shift_rotate", max_shift, max_angle)
     fill = _check_fill("shift_rotate", fill)
+    image_shape = _check_image_shape("shift_rotate", image_shape)
     x = np.asarray(images)
     dtype = x.dtype if x.dtype.kind == "f" else np.float32
     imgs, restore = _as_images(x.astype(dtype, copy=False), image_shape)
@@ -156,7 +170,8 @@ class ImageAugmentation:
 
     def __init__(self, max_shift=2.0, max_angle=10.0, image_shape=None, fill=0.0):
         self.max_shift, self.max_angle = _check_ranges("ImageAugmentation", max_shift, max_angle)
-        self.image_shape, self.fill = image_shape, _check_fill("ImageAugmentation", fill)
+        self.image_shape = _check_image_shape("ImageAugmentation", image_shape)
+        self.fill = _check_fill("ImageAugmentation", fill)
 
     def __call__(self, x, rng=None):
         return shift_rotate(x, rng, self.max_shift, self.max_angle, self.image_shape, self.fill)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
 from ..checks import boolean, int_at_least, one_of, positive_float, positive_int, unit_interval
+from ..nn.parameter import Parameter
 from .history import auto_mode
 
 MODES = ("auto", "min", "max")  # is a smaller or a larger monitored value better ("auto": by name)
@@ -76,6 +77,28 @@ def _check_monitor(owner, monitor, trainer):
                          f"a training number such as 'loss'")
 
 
+def _monitor(owner, monitor):
+    """``monitor`` checked at construction: a key of the epoch's logs is a str (a wrong one
+    would otherwise be found only at the end of the first epoch, after it trained)."""
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"{owner}: monitor must be the name of a logged number, a str such as "
+                        f"'val_loss' or 'loss'; got {monitor!r:.60}")
+    return monitor
+
+
+def _check_lr_is_read(owner, optimizer):
+    """An optimizer whose ``lr`` is only its initial step size (Rprop: each weight then
+    adapts its own) never reads a rate set during training: refused before the first epoch
+    rather than logging a learning curve that did not happen."""
+    initial_only = getattr(optimizer, "lr_is_initial_only", False)
+    if initial_only:  # True, or a name (a GAN's pair of optimizers: which one)
+        name = initial_only if isinstance(initial_only, str) else type(optimizer).__name__
+        raise ValueError(f"{owner}: {name}'s lr is only its initial step size (every weight "
+                         f"then adapts its own), so changing it during training has no effect; "
+                         f"drop this callback, or use an optimizer whose lr scales every step "
+                         f"(SGD, Adam ...)")
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; restore the best weights.
 
@@ -101,6 +124,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", patience=5, restore_best=True, min_delta=0.0,
                  mode="auto"):
+        monitor = _monitor("EarlyStopping", monitor)
         patience = int_at_least("EarlyStopping", "patience", patience, 0)
         one_of("EarlyStopping", "mode", mode, MODES)
         self.monitor, self.patience = monitor, patience
@@ -186,7 +210,11 @@ class Checkpoint(Callback):
 
     def __init__(self, path, every=1):
         every = positive_int("Checkpoint", "every", every)
-        self.path = os.fspath(path)
+        try:
+            self.path = os.fspath(path)
+        except TypeError:
+            raise TypeError(f"Checkpoint: path must be a file path (str or os.PathLike); got "
+                            f"{type(path).__name__} {path!r:.60}") from None
         self.every = every
 
     def on_epoch_end(self, trainer, epoch, logs):
@@ -194,7 +222,28 @@ class Checkpoint(Callback):
             trainer.pending_checkpoints.append(self.path)
 
 
-def _layer_of(name):
+def _stacked_layers(model):
+    """``{id(parameter): i}`` for the parameters of stacked layer ``i`` of every recurrent
+    module (``num_layers`` of them, held in lists: ``W_x[i]``, ``W_h[i]``, ``b[i]`` ...)."""
+    index = {}
+    for module in model.modules():
+        n = getattr(module, "num_layers", None)
+        if not isinstance(n, int):
+            continue
+        for attr, value in vars(module).items():
+            # the learned initial state is one list entry per state (h, c), not per layer
+            if attr != "initial_state" and isinstance(value, list) and len(value) == n:
+                index.update((id(p), i) for i, p in enumerate(value) if isinstance(p, Parameter))
+    return index
+
+
+def _layer_of(name, stacked=None):
+    """The layer a parameter's gradient is counted in: the module holding it (``out.W`` ->
+    ``out``; a parameter of the model itself keeps its own name), or for a recurrent stack
+    the stacked layer (``rnn.W_x.1`` -> ``rnn.1``, ``stacked`` its index)."""
+    if stacked is not None:
+        module = name.rsplit(".", 2)[0] if name.count(".") >= 2 else ""
+        return f"{module}.{stacked}" if module else str(stacked)
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
@@ -204,7 +253,11 @@ class GradientMonitor(Callback):
     The notes' diagnostics of unstable gradients (norms shrinking towards the
     input layers: vanishing; growing: exploding) and of dying ReLUs ("monitor
     the fraction of dead units"). On the last batch of every epoch it records
-    ``grad_norm/<layer>`` (the L2 norm of the layer's parameter gradients) and,
+    ``grad_norm/<layer>`` (the L2 norm of the gradients of the parameters of
+    the module that holds them: ``out`` for ``out.W`` and ``out.b``; a
+    parameter of the model itself keeps its name, ``W``; a recurrent stack,
+    RNN/LSTM/GRU, one per stacked layer: ``rnn.0``, ``rnn.1`` ..., its learned
+    initial state as ``rnn.initial_state``) and,
     for every ReLU module, ``dead_relu/<name>``: the fraction of its units
     that output 0 for every example of that batch (a ReLU used in several
     places: one number per place, its calls taken in the order of its names).
@@ -233,9 +286,10 @@ class GradientMonitor(Callback):
         if trainer.batch != trainer.n_batches - 1:
             return
         sums = {}
+        stacked = _stacked_layers(trainer.model)  # once an epoch: a walk over the modules
         for name, p in trainer.model.named_parameters():
             if p.grad is not None:
-                layer = _layer_of(name)
+                layer = _layer_of(name, stacked.get(id(p)))
                 sums[layer] = sums.get(layer, 0.0) + float(np.vdot(p.grad, p.grad))
         self._norms = {f"grad_norm/{k}": math.sqrt(v) for k, v in sums.items()}
 
@@ -299,7 +353,8 @@ class LearningRateScheduler(Callback):
     ValueError
         At the start of training, if the optimizer has a schedule of its own
         (its ``lr`` was a callable: it sets the rate before every step, so the
-        two would fight); at an epoch whose rate is negative or not finite.
+        two would fight) or reads ``lr`` only as its initial step size (Rprop);
+        at an epoch whose rate is negative or not finite.
     """
 
     def __init__(self, schedule):
@@ -309,6 +364,7 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
 
     def on_train_begin(self, trainer):
+        _check_lr_is_read("LearningRateScheduler", trainer.optimizer)
         own = getattr(trainer.optimizer, "schedule", None)
         if callable(own):
             raise ValueError(
@@ -360,13 +416,16 @@ class ReduceLROnPlateau(Callback):
     -----
     When the optimizer's ``lr`` is a schedule, the reduction scales it
     (``optimizer.lr_scale``) instead of writing ``lr``, which the schedule
-    would overwrite at the next step. The best value, the epochs waited and
-    the cooldown start afresh with every new run (a resumed one continues from
-    the checkpoint's).
+    would overwrite at the next step. An optimizer that reads ``lr`` only as
+    its initial step size (Rprop) is refused when training starts: a
+    reduction would change nothing but the logged ``lr``. The best value, the
+    epochs waited and the cooldown start afresh with every new run (a resumed
+    one continues from the checkpoint's).
     """
 
     def __init__(self, monitor="val_loss", factor=0.5, patience=2, min_lr=0.0, mode="auto",
                  threshold=0.0, threshold_mode="rel", cooldown=0):
+        monitor = _monitor("ReduceLROnPlateau", monitor)
         factor = unit_interval("ReduceLROnPlateau", "factor", factor, closed_low=False)
         patience = int_at_least("ReduceLROnPlateau", "patience", patience, 0)
         one_of("ReduceLROnPlateau", "mode", mode, MODES)
@@ -388,6 +447,7 @@ class ReduceLROnPlateau(Callback):
 
     def on_train_begin(self, trainer):
         _check_monitor("ReduceLROnPlateau", self.monitor, trainer)
+        _check_lr_is_read("ReduceLROnPlateau", trainer.optimizer)
         if trainer.start_epoch == 0:  # a new run; a resumed one keeps the checkpoint's state
             self._reset()
         elif self.lr_scale is not None and getattr(trainer.optimizer, "schedule", None):

@@ -40,7 +40,11 @@ class Curriculum:
     """
 
     def __init__(self, scores, start=1.0, epochs_to_full=1, shuffle_pool=False):
-        scores = np.asarray(scores, dtype=np.float64)
+        try:
+            scores = np.asarray(scores, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"Curriculum: scores must be numbers (one difficulty per example, "
+                            f"lower is easier); got {scores!r:.60}") from None
         if scores.ndim != 1 or not np.all(np.isfinite(scores)):
             raise ValueError(f"Curriculum: scores must be a finite 1-D array (one per example); "
                              f"got shape {scores.shape}")

@@ -61,7 +61,11 @@ class Rewire(Callback):
     log : list of dict
         One entry per layer and rewiring: ``step`` (optimizer steps of the
         run so far), ``epoch``, ``layer`` (index), ``broken`` and ``grown``
-        (flat indices), ``live``.
+        (flat indices), ``live``. Like ``masks``, it is not in the checkpoint
+        (the index arrays of every rewiring would grow it without bound): a run
+        resumed from a checkpoint logs from the resume point on, without the
+        rewirings before the interruption (the weights and masks are those of
+        the uninterrupted run all the same).
     masks : list of (step, list of ndarray)
         With ``keep_masks``: the masks as training starts (step 0, or the
         resume point's step when resumed from a checkpoint) and after each
