@@ -7,9 +7,9 @@ Multilayer perceptrons (notes: "Feed-forward neural networks", trained by
 ``sklearn.neural_network`` where they exist (``hidden_layer_sizes``,
 ``activation``, ``alpha``, ``batch_size``, ``learning_rate_init``,
 ``max_iter``, ``tol``, ``n_iter_no_change``, ``shuffle``, ``random_state``,
-``momentum``, ``early_stopping``, ``validation_fraction``, ``warm_start``; and
-``partial_fit``); ``optimizer`` (sklearn's ``solver``) and ``dropout`` are
-rosenblatt's.
+``momentum``, ``nesterovs_momentum``, ``early_stopping``, ``validation_fraction``,
+``warm_start``; and ``partial_fit``); ``optimizer`` (sklearn's ``solver``) and
+``dropout`` are rosenblatt's.
 
 Both pass ``sklearn.utils.estimator_checks.check_estimator`` with no check
 skipped (tests/test_sklearn.py runs it). Needs scikit-learn
@@ -106,6 +106,21 @@ def _check_float32_range(name, **arrays):
                              f"network trains in float32: scale the data")
 
 
+def _check_float32_squares(name, y):
+    """Refuse regression targets whose squared error would overflow float32.
+
+    The training loss sums squared residuals in float32: a target beyond
+    ``sqrt(float32 max)`` (about 1.8e19) overflows it at the initial weights, whatever the
+    learning rate; one pass over ``y`` per fit.
+    """
+    limit = float(np.sqrt(np.finfo(np.float32).max))
+    if y.size and np.abs(y).max() > limit:
+        raise ValueError(f"{name}: y holds values too large for the float32 squared error "
+                         f"(|value| up to {np.abs(y).max():.3g} > {limit:.3g}, whose square "
+                         f"overflows float32); the network trains in float32: scale the data "
+                         f"(e.g. sklearn.compose.TransformedTargetRegressor)")
+
+
 def _float32(name, **arrays):
     """The validated float64 ``arrays`` in float32 (the training dtype), range checked."""
     _check_float32_range(name, **arrays)
@@ -128,8 +143,8 @@ class _BaseMLP(BaseEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, max_iter=200, tol=1e-4,
                  n_iter_no_change=10, shuffle=True, random_state=None, optimizer="adam",
-                 momentum=0.9, dropout=0.0, early_stopping=False, validation_fraction=0.1,
-                 warm_start=False):
+                 momentum=0.9, nesterovs_momentum=True, dropout=0.0, early_stopping=False,
+                 validation_fraction=0.1, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -142,6 +157,7 @@ class _BaseMLP(BaseEstimator):
         self.random_state = random_state
         self.optimizer = optimizer
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.dropout = dropout
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -178,6 +194,7 @@ class _BaseMLP(BaseEstimator):
         unit_interval(name, "dropout", self.dropout)
         unit_interval(name, "momentum", self.momentum)  # [0, 1), as SGD and RMSprop take it
         boolean(name, "shuffle", self.shuffle)
+        boolean(name, "nesterovs_momentum", self.nesterovs_momentum)
         boolean(name, "early_stopping", self.early_stopping)
         boolean(name, "warm_start", self.warm_start)
         positive_float(name, "validation_fraction", self.validation_fraction, allow_zero=True)
@@ -233,6 +250,8 @@ class _BaseMLP(BaseEstimator):
         if self.optimizer == "lbfgs":
             return self._train_lbfgs(X, targets, n_out)
         kwargs = {"momentum": self.momentum} if self.optimizer in ("sgd", "rmsprop") else {}
+        if self.optimizer == "sgd":  # scikit-learn's Nesterov step is PyTorch's, as SGD's
+            kwargs["nesterov"] = bool(self.nesterovs_momentum) and self.momentum > 0
         opt = _OPTIMIZERS[self.optimizer](model.parameters(), lr=self.learning_rate_init,
                                           **kwargs)
         saved = getattr(self, "_optimizer_state", None)
@@ -272,8 +291,9 @@ class _BaseMLP(BaseEstimator):
                 total += float(loss.data) * len(idx) + penalty  # the batch's loss x its size
             epoch_loss = total / n
             if not np.isfinite(epoch_loss):
-                raise ValueError(f"{name}: the loss diverged (epoch {epoch + 1}); "
-                                 f"lower learning_rate_init (now {self.learning_rate_init})")
+                cause = self._overflow_cause(targets, batch) if epoch == 0 else None
+                raise ValueError(f"{name}: the loss diverged (epoch {epoch + 1}); " + (
+                    cause or f"lower learning_rate_init (now {self.learning_rate_init})"))
             loss_curve.append(epoch_loss)
             if self.early_stopping:  # the notes' early stopping: watch held-out data
                 score = self._validation_score(model, X_val, t_val)
@@ -282,11 +302,13 @@ class _BaseMLP(BaseEstimator):
                                      f"epoch {epoch + 1}); lower learning_rate_init (now "
                                      f"{self.learning_rate_init})")
                 validation_scores.append(score)
-                improved, current = score > -best + self.tol, -score
+                # scikit-learn's rule: a score equal to best + tol is an improvement (with
+                # tol=0 a plateau of validation accuracy at its best does not stop the fit)
+                improved, current = score >= -best + self.tol, -score
                 if score > -best:
                     best_weights = _weights(model)
             else:
-                improved, current = epoch_loss < best - self.tol, epoch_loss
+                improved, current = epoch_loss <= best - self.tol, epoch_loss
             stall = 0 if improved else stall + 1
             best = min(best, current)
             # as scikit-learn: stop when the count exceeds n_iter_no_change
@@ -379,6 +401,11 @@ class _BaseMLP(BaseEstimator):
         """How many times the reported data loss the training loss is (1; see MLPRegressor)."""
         return 1
 
+    def _overflow_cause(self, targets, batch):
+        """Why a first epoch's loss was not finite, when the data (not the learning rate)
+        explains it; None otherwise (see MLPRegressor). Runs only after a divergence."""
+        return None
+
     def _hold_out(self, X, targets, rng):
         """Split off ``validation_fraction`` of the data (stratified for classifiers):
         ``ceil(validation_fraction n)`` rows, as scikit-learn's ``train_test_split``."""
@@ -433,10 +460,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     max_iter : int, default 200
         Epochs.
     tol, n_iter_no_change : float, int
-        Stop when the training loss has not fallen by ``tol`` for more than
-        ``n_iter_no_change`` consecutive epochs (with ``early_stopping``: when the
-        validation score has not risen by ``tol``), i.e. after ``n_iter_no_change + 1``
-        epochs without improvement, as scikit-learn.
+        Stop when the training loss has not fallen to ``best - tol`` or below for more
+        than ``n_iter_no_change`` consecutive epochs (with ``early_stopping``: when the
+        validation score has not risen to ``best + tol`` or above), i.e. after
+        ``n_iter_no_change + 1`` epochs without improvement, as scikit-learn: with
+        ``tol=0`` an epoch that equals the best value counts as an improvement.
     shuffle : bool, default True
     random_state : int, Generator, RandomState or None
         None draws a seed from the library generator (``rb.seed``).
@@ -446,6 +474,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         below ``tol``; no dropout or early stopping, and no ``loss_curve_`` (None).
     momentum : float, default 0.9
         For "sgd" and "rmsprop".
+    nesterovs_momentum : bool, default True
+        For "sgd" with ``momentum > 0``: Nesterov's momentum, as scikit-learn's default
+        (:class:`rosenblatt.optim.SGD` with ``nesterov=True``; the same steps as
+        scikit-learn's); False for classical (heavy-ball) momentum.
     dropout : float in [0, 1), default 0.0
         Dropout rate after each hidden layer (training only).
     early_stopping : bool, default False
@@ -581,7 +613,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """A multilayer perceptron regressor: linear outputs, half the mean squared error.
 
     Parameters are those of :class:`MLPClassifier`. ``y`` may be
-    (n_samples,) or (n_samples, n_outputs).
+    (n_samples,) or (n_samples, n_outputs); the network trains in float32, so targets
+    beyond about 1.8e19 in absolute value (whose squared error overflows float32) are
+    refused: scale them.
 
     Trained as scikit-learn's: the gradient is that of
     ``sum((y - f(x))^2) / (2 n) + alpha / (2 n) ||W||^2`` (the sum over outputs, the mean
@@ -611,6 +645,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              reset=not self._continuing())
         self._y_ndim = y.ndim
         X, targets = _float32(type(self).__name__, X=X, y=y.reshape(len(y), -1))
+        _check_float32_squares(type(self).__name__, targets)
         return self._train(X, targets, targets.shape[1])
 
     @available_if(_has_partial_fit)
@@ -628,6 +663,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              reset=first)
         self._y_ndim = y.ndim
         X, targets = _float32(type(self).__name__, X=X, y=y.reshape(len(y), -1))
+        _check_float32_squares(type(self).__name__, targets)
         return self._train(X, targets, targets.shape[1], incremental=True)
 
     def _loss(self, pred, target):
@@ -637,6 +673,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         # scikit-learn reports the mean over samples and outputs but trains on the gradient
         # of the sum over outputs (its deltas are (f(x) - y) / n_samples)
         return n_out
+
+    def _overflow_cause(self, targets, batch):
+        # the float32 loss sums a batch's squared residuals; at small initial outputs they
+        # are about the targets' squares
+        largest = float(np.abs(targets).max()) if targets.size else 0.0
+        if largest ** 2 * batch * targets.shape[1] < np.finfo(np.float32).max:
+            return None
+        return (f"the squared error of targets this large (|y| up to {largest:.3g}, "
+                f"{batch} rows a batch) overflows float32, whatever the learning rate: "
+                f"scale y (e.g. sklearn.compose.TransformedTargetRegressor)")
 
     def _score_outputs(self, pred, target):
         from sklearn.metrics import r2_score

@@ -398,7 +398,12 @@ class Standardizer:
     Features with zero spread, or a spread within the round-off of computing it
     (:func:`is_constant_feature`, as scikit-learn's StandardScaler), are only
     centred (divided by 1): dividing round-off noise by itself would turn a
-    constant input into a random +-1 one.
+    constant input into a random +-1 one. The statistics are NumPy's ``mean`` and
+    ``std``, computed on each feature divided by a power of two near its largest
+    ``|x|``: bit for bit the same for ordinary data, and finite for any finite data
+    (scikit-learn's StandardScaler gives a NaN scale for a column like
+    ``[1e200, -1e200, 3e199]``, whose squares overflow, and treats ``[1e-300, 2e-300]``,
+    whose squares underflow, as constant).
 
     Parameters
     ----------
@@ -419,27 +424,40 @@ class Standardizer:
         if X.dtype.kind not in "fiub" or X.size == 0:
             raise ValueError(f"Standardizer.fit: X must be a non-empty numeric array; got "
                              f"{X.dtype} of shape {X.shape}")
-        X64 = X.astype(np.float64)
+        X64 = X.astype(np.float64)  # a copy: scaled in place below
         if not np.all(np.isfinite(X64)):
             raise ValueError("Standardizer.fit: X contains NaN or inf")
         try:
-            self.mean_ = X64.mean(axis=self.axis, keepdims=True)
+            peak = np.maximum(X64.max(axis=self.axis, keepdims=True),  # max |x|, no temporary
+                              -X64.min(axis=self.axis, keepdims=True))
         except (ValueError, TypeError):  # NumPy's AxisError is a ValueError
             raise ValueError(f"Standardizer.fit: axis {self.axis!r} is out of range for X of "
                              f"shape {X64.shape}; pass an axis (or tuple of axes) of X") from None
-        std = X64.std(axis=self.axis, keepdims=True)
+        # The statistics of X / scale, scale a power of two near each feature's largest
+        # |value|: the sums and squares then neither overflow (|x| ~ 1e200: std_ would be inf)
+        # nor underflow (|x| ~ 1e-300: std_ would be 0), and elsewhere the results are bit
+        # for bit those of X itself (scaling by a power of two is exact).
+        scale = np.ldexp(1.0, np.frexp(peak)[1] - 1)  # |X / scale| < 2; 0.5 for all-zero
+        X64 /= scale
+        self.mean_ = X64.mean(axis=self.axis, keepdims=True) * scale
+        std = X64.std(axis=self.axis, keepdims=True) * scale
         n = X64.size // self.mean_.size
         self.std_ = np.where(is_constant_feature(self.mean_, std, n), 1.0, std)
         return self
 
     def transform(self, X):
-        """Standardise ``X`` with the fitted statistics (float32 unless X is float64)."""
+        """Standardise ``X`` with the fitted statistics (float32 unless X is float64).
+
+        ``X`` has the fitted data's shape off the sample axes; one sample without them
+        (shape ``(n_features,)`` for ``axis=0``) is accepted and keeps its shape.
+        """
         if not hasattr(self, "mean_"):
             raise ValueError("Standardizer.transform: call fit() first")
         X = np.asarray(X)
         self._check_width(X, "transform")
         dtype = np.float64 if X.dtype == np.float64 else np.float32
-        return ((X - self.mean_) / self.std_).astype(dtype)
+        # X's own shape: a single sample (n_features,) must not gain mean_'s sample axis
+        return ((X - self.mean_) / self.std_).astype(dtype).reshape(X.shape)
 
     def _check_width(self, X, where):
         """``X`` has the fitted data's shape off the sample axes (else a named ValueError)."""
@@ -459,12 +477,13 @@ class Standardizer:
         return self.fit(X).transform(X)
 
     def inverse_transform(self, Z):
-        """Undo :meth:`transform`."""
+        """Undo :meth:`transform` (the result has ``Z``'s shape)."""
         if not hasattr(self, "mean_"):
             raise ValueError("Standardizer.inverse_transform: call fit() first")
         Z = np.asarray(Z)
         self._check_width(Z, "inverse_transform")
-        return (Z * self.std_ + self.mean_).astype(Z.dtype if Z.dtype.kind == "f" else np.float32)
+        out = (Z * self.std_ + self.mean_).astype(Z.dtype if Z.dtype.kind == "f" else np.float32)
+        return out.reshape(Z.shape)  # a single sample keeps its shape, as in transform
 
 
 def standardize(X_train, *others, axis=0):

@@ -17,6 +17,7 @@ Randomness comes only from ``rng`` (a Generator, an int seed, or None for
 the library generator seeded by ``rb.seed``).
 """
 
+import codecs
 import os
 
 import numpy as np
@@ -273,7 +274,7 @@ def _node(items, text, start, end, vocab):
     return Tree(left=kids[0], right=kids[1], label=label)
 
 
-def read_treebank(path, vocab=None):
+def read_treebank(path, vocab=None, encoding="utf-8"):
     """Read a treebank file: one bracketed tree per line (the SST's ``train.txt`` format).
 
     Parameters
@@ -281,6 +282,9 @@ def read_treebank(path, vocab=None):
     path : str or os.PathLike
     vocab : dict, optional
         word -> id. None: built from the file in order of first appearance.
+    encoding : str, default "utf-8"
+        The file's text encoding ("latin-1" for some older treebanks); a UTF-8
+        byte-order mark at the start of the file is dropped (as "utf-8-sig").
 
     Returns
     -------
@@ -290,25 +294,62 @@ def read_treebank(path, vocab=None):
     Raises
     ------
     ValueError
-        For a malformed line, naming the line number and the character.
+        For a malformed line, naming the line number and the character; for bytes
+        that are not valid ``encoding`` text, naming the line and the byte; for an
+        unknown ``encoding``.
+    TypeError
+        For an ``encoding`` that is not a string.
     """
+    path = os.fspath(path)
+    utf8 = _is_utf8("read_treebank", encoding)
     trees, build = [], vocab is None
     vocab = {} if vocab is None else vocab
-    with open(os.fspath(path), encoding="utf-8-sig") as fh:  # a BOM is no text
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:  # a given vocab maps the words as they are read: an error names the word
-                tree = parse_tree(line.strip(), vocab=None if build else vocab)
-            except ValueError as err:
-                raise ValueError(
-                    f"read_treebank: {os.fspath(path)}, line {number}: {err}") from None
-            if build:
-                for word in tree.leaves():
-                    vocab.setdefault(word, len(vocab))
-                tree = tree.map_tokens(vocab.__getitem__)
-            trees.append(tree)
+    try:
+        # an editor's byte-order mark is no text
+        with open(path, encoding="utf-8-sig" if utf8 else encoding) as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:  # a given vocab maps the words as they are read: an error names the word
+                    tree = parse_tree(line.strip(), vocab=None if build else vocab)
+                except ValueError as err:
+                    raise ValueError(f"read_treebank: {path}, line {number}: {err}") from None
+                if build:
+                    for word in tree.leaves():
+                        vocab.setdefault(word, len(vocab))
+                    tree = tree.map_tokens(vocab.__getitem__)
+                trees.append(tree)
+    except UnicodeDecodeError:  # the text reader decodes in blocks: find the line again
+        raise ValueError(_decode_error("read_treebank", path, encoding, utf8)) from None
     return trees, vocab
+
+
+def _is_utf8(owner, encoding):
+    """Whether ``encoding`` names UTF-8 (a ValueError naming ``owner`` if no codec)."""
+    if not isinstance(encoding, str):
+        raise TypeError(f"{owner}: encoding must be a codec name (str); got "
+                        f"{type(encoding).__name__}")
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        raise ValueError(f"{owner}: unknown encoding {encoding!r}; pass a codec name such as "
+                         f"'utf-8' or 'latin-1'") from None
+
+
+def _decode_error(owner, path, encoding, utf8):
+    """The message for a file that is not valid ``encoding`` text, naming its first bad
+    line (counted as the text reader counts them: universal newlines) and byte."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    skip = len(codecs.BOM_UTF8) if utf8 and data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        data[skip:].decode(encoding)
+    except UnicodeDecodeError as err:
+        before = data[skip:skip + err.start].decode(encoding)
+        number = before.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
+        return (f"{owner}: {path}, line {number}: not valid {encoding} text ({err.reason} at "
+                f"byte {skip + err.start}); pass encoding= (e.g. 'latin-1')")
+    return f"{owner}: {path} is not valid {encoding} text; pass encoding="  # pragma: no cover
 
 
 # -- generated data ----------------------------------------------------------------------

@@ -118,6 +118,6 @@ def test_one_hot_split_and_standardizer_name_bad_arguments():
             scaler.transform(X)
     with pytest.raises(ValueError, match="Standardizer.inverse_transform"):
         scaler.inverse_transform(np.ones((2, 5)))
-    assert scaler.transform(np.ones(3)).shape == (1, 3)  # one sample still broadcasts
+    assert scaler.transform(np.ones(3)).shape == (3,)  # one sample keeps its shape (s8 F-E)
     images = rb.datasets.Standardizer(axis=(0, 2, 3)).fit(np.ones((4, 3, 2, 2)))
     assert images.transform(np.ones((5, 3, 7, 7))).shape == (5, 3, 7, 7)
