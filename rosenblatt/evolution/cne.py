@@ -51,7 +51,7 @@ from .cascading import (
     known_width,
     vector_objectives,
 )
-from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
+from .core import Result, evaluate, record, run_loop, seeded, vector_chunks, vector_fitness
 
 __all__ = ["CNE", "population_forward", "parameter_layout"]
 
@@ -398,7 +398,7 @@ def _decode_rows(dtype, rows):
 
 
 def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, executor=None,
-                    repeats=1, on_error="raise", several=False, k=None):
+                    repeats=1, on_error="raise", several=False, k=None, rng=None):
     """Fitness of each weight vector (row of ``thetas``) of the fixed network ``model``.
 
     ``vectorized``: ``fitness(thetas) -> (P,)``; with an ``executor`` too, the
@@ -412,6 +412,16 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     function (cascading elitism) and the result is ``(P, k)``; ``k``, when known
     (an earlier generation's width), is then checked and keeps a generation in which
     every individual failed ``(P, k)``.
+
+    ``rng`` (per-individual fitness only): each individual is scored with a
+    generator of its own (block ``i`` of a stream read from ``rng``'s state,
+    not drawn from it: :func:`~rosenblatt.evolution.core.generation_stream`) as the
+    library generator (:func:`rosenblatt.randomness.using`) around its ``fitness`` calls (all
+    ``repeats`` of them), so a model or fitness that draws random numbers
+    (dropout in train mode, a noisy task) scores the same serially and under
+    any executor or number of workers; the stream and the index travel with
+    the weights. Without ``rng`` such draws come from the library generator of
+    whichever process or thread scores the individual.
     """
     if not callable(fitness):
         raise TypeError(f"{owner}: fitness must be callable; got {type(fitness).__name__}")
@@ -435,6 +445,8 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
             return model
 
         payloads = list(thetas)
+    if rng is not None:  # the generation's stream and each individual's block of it
+        fitness, payloads, decode = seeded(rng, fitness, payloads, decode)
     if several:
         return evaluate_objectives(fitness, payloads, decode=decode, executor=executor,
                                    repeats=repeats, on_error=on_error, owner=owner, k=k)
@@ -537,8 +549,16 @@ class CNE:
             return top[rng.integers(0, top.size, size=k)]
         f = np.where(np.isfinite(fitness), fitness, np.nan)
         low = np.nanmin(f) if np.isfinite(f).any() else 0.0
-        w = np.nan_to_num(f - low, nan=0.0) + 1e-12
-        return rng.choice(P, size=k, p=w / w.sum())
+        with np.errstate(over="ignore"):
+            w = np.nan_to_num(f - low, nan=0.0, posinf=np.inf) + 1e-12
+            total = w.sum()
+        if not np.isfinite(total):
+            # a spread beyond float64's range (finite fitnesses near +-1e308): shifted in
+            # halves and scaled by the largest, so the weights keep their proportions
+            w = np.nan_to_num(0.5 * f - 0.5 * low, nan=0.0)
+            w = w / w.max() + 1e-12
+            total = w.sum()
+        return rng.choice(P, size=k, p=w / total)
 
     def recombine(self, a, b):
         """Children of the parent rows ``a`` and ``b`` (each ``(k, n)``)."""
@@ -567,7 +587,7 @@ class CNE:
         several = self.selection == "cascading"
         k = known_width(self._k, fitness) if several else None
         f = evaluate_thetas("CNE", self.model, self.vector, self.thetas, fitness, vectorized,
-                            executor, repeats, on_error, several=several, k=k)
+                            executor, repeats, on_error, several=several, k=k, rng=self.rng)
         if several and k is None and np.isfinite(f).any():
             # the number of fitness functions, known once an individual was scored: a later
             # generation of this fitness where all fail keeps it, and one of another width
@@ -632,7 +652,11 @@ class CNE:
             from its JSON spec, with each module's mode (``train``/``eval``)
             and buffers (e.g. batch norm's running statistics) as the
             caller's, and receives weight vectors as lists of floats.
-            ``fitness`` must then be a module-level function.
+            ``fitness`` must then be a module-level function. Each individual
+            is scored (serially too) with a generator of its own, derived from
+            ``rng``'s state each generation (without drawing from it), as the
+            library generator: a model that draws (dropout in train mode) or a
+            noisy fitness gives the same run under any executor as serially.
         callbacks : list of callable, optional
             ``callback(state)`` after each generation; returning True stops.
         stop : callable, optional

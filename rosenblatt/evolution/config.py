@@ -1,4 +1,5 @@
-"""NEATConfig: every parameter of NEAT, validated on construction (bad keys are named).
+"""NEATConfig: every parameter of NEAT, validated on construction and again by each
+``NEAT.run``/``NEAT.tell`` (bad keys are named).
 
 The defaults are the XOR settings of Stanley & Miikkulainen (2002, section
 4.1): population 150, c1 = c2 = 1.0, c3 = 0.4, delta_t = 3.0, an 80% chance of
@@ -9,10 +10,15 @@ mutation alone, interspecies mating 0.001, stagnation after 15 generations,
 species champions of species larger than five copied unchanged. Values the
 paper leaves to the code (weight ranges, survival threshold) follow Stanley's
 NEAT C++ release (1.2.1), and so do two details of breeding: crossover keeps
-the chosen parent's enabled flag (``Genome::mate_multipoint``), and no
-offspring is a copy of its parent (a species with one breeding member mutates
-it; a crossover of a genome with itself or an identical one is mutated;
-``Species::reproduce``). Over 100 XOR runs these two took the mean from 40.9 to
+the chosen parent's enabled flag (``Genome::mate_multipoint``), and a child
+that would be its parent by construction is mutated (a species with one
+breeding member always breeds by mutation; a crossover of a genome with itself
+or an identical one is always mutated; ``Species::reproduce``). Children can
+still equal a parent by chance, as in the paper and NEAT C++: a mutation-only
+child whose draws chose no structural mutation and missed the
+``weight_mutation_rate`` draw, or a ``mate_only_rate`` crossover child whose
+genes all came from one parent (about 12% of the non-elite offspring of the
+XOR run). Over 100 XOR runs these two took the mean from 40.9 to
 31-33 generations (the paper: 32); other NEAT C++ choices measured no better
 and are not used (the log is in ``benchmarks/README.md``).
 """
@@ -157,6 +163,16 @@ class NEATConfig:
     activation_mutation_rate: float = 0.0
 
     def __post_init__(self):
+        self.check()
+
+    def check(self):
+        """Raise ConfigError naming the first key out of range.
+
+        Construction checks every key; :class:`~rosenblatt.evolution.NEAT`
+        checks again at the start of each ``run`` and ``tell``, since a config
+        is a plain dataclass whose fields may be set later (``Interactive``
+        edits them in place).
+        """
         def bad(key, what):
             raise ConfigError(f"NEATConfig: {key} must be {what}; got "
                               f"{getattr(self, key)!r}")

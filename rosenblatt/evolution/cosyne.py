@@ -365,8 +365,10 @@ class CoSyNE:
         ``stagnation`` generations before is followed by a burst mutation around
         the best network seen (``best_theta``) instead of recombination.
         """
+        # rng: each network scored with a generator of its own, read from self.rng (not
+        # drawn from it), so a model or fitness that draws scores as serially on any executor
         f = evaluate_thetas("CoSyNE", self.model, self.vector, self.X, fitness, vectorized,
-                            executor, repeats, on_error)
+                            executor, repeats, on_error, rng=self.rng)
         self.fitness = f
         order = np.argsort(-f, kind="stable")
         X = self.X[order]  # every subpopulation sorted by the fitness of its networks

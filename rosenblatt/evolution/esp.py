@@ -266,7 +266,7 @@ class ESP:
         genes = np.repeat(self.best_neurons[None], used.size + 1, axis=0)
         genes[np.arange(1, used.size + 1), used] = 0.0  # row k + 1: without neuron used[k]
         f = evaluate_thetas("ESP", self.model, self.vector, self._network(genes), fitness,
-                            vectorized, executor, repeats, on_error)
+                            vectorized, executor, repeats, on_error, rng=self.rng)
         self.extra_evaluations += f.shape[0]
         whole, lesioned = f[0], np.where(np.isfinite(f[1:]), f[1:], -np.inf)
         k = int(np.argmax(lesioned))
@@ -294,8 +294,10 @@ class ESP:
         self.adapted, self.extra_evaluations = 0, 0
         choice = self._choices()
         thetas = self.assemble(choice)
+        # rng: each network scored with a generator of its own, read from self.rng (not
+        # drawn from it), so a model or fitness that draws scores as serially on any executor
         f = evaluate_thetas("ESP", self.model, self.vector, thetas, fitness, vectorized,
-                            executor, repeats, on_error)
+                            executor, repeats, on_error, rng=self.rng)
         finite = np.where(np.isfinite(f), f, np.nan)
         flat = (np.arange(h)[None, :] * n + choice).ravel()
         sums = np.bincount(flat, weights=np.repeat(np.nan_to_num(finite, nan=0.0), h),

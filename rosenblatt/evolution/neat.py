@@ -58,7 +58,7 @@ from .cascading import (
     vector_objectives,
 )
 from .config import NEATConfig
-from .core import Result, evaluate, record, run_loop, vector_chunks, vector_fitness
+from .core import Result, evaluate, record, run_loop, seeded, vector_chunks, vector_fitness
 from .genome import ConnectionGene, Genome, NodeGene, genomes_from_arrays, genomes_to_arrays
 from .network import PopulationNetwork
 
@@ -603,10 +603,13 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
     crossover (partners from another species with probability
     ``interspecies_rate``) followed by mutation (unless ``mate_only_rate``;
     always when the parents are one genome or have the same genes). Those two
-    "always" follow NEAT C++ ``Species::reproduce``: no offspring is a mere
-    copy of its parent. With ``focus`` (the population has stagnated) the
-    two species with the best champions get half the population each, as
-    their champion and mutations of it, and count as improved now.
+    "always" follow NEAT C++ ``Species::reproduce``: no child is a copy of its
+    parent by construction (one can still be by chance: a mutation-only child
+    whose draws picked no mutation, a mate-only child whose genes all came
+    from one parent, as in the paper and NEAT C++). With ``focus`` (the
+    population has stagnated) the two species with the best champions get
+    half the population each, as their champion and mutations of it, and
+    count as improved now.
     """
     tracker.new_generation()
     shares = []
@@ -912,6 +915,9 @@ class NEAT:
         The current compatibility threshold ``delta_t``.
     tracker : InnovationTracker
     generation : int
+    evaluations : int
+        Fitness evaluations over every run of this instance (a run's
+        ``Result.evaluations`` counts its own).
 
     Examples
     --------
@@ -983,10 +989,13 @@ class NEAT:
                                       owner="NEAT", k=k)
             else:
                 json_ = executor is not None
-                F = evaluate_objectives(
-                    fitness, [g.to_json() for g in self.population] if json_ else self.population,
-                    decode=Genome.from_json if json_ else None, executor=executor,
-                    repeats=repeats, on_error=on_error, owner="NEAT", ids=ids, k=k)
+                scored, payloads, decode = seeded(
+                    self.rng, fitness,
+                    [g.to_json() for g in self.population] if json_ else self.population,
+                    Genome.from_json if json_ else None)
+                F = evaluate_objectives(scored, payloads, decode=decode, executor=executor,
+                                        repeats=repeats, on_error=on_error, owner="NEAT",
+                                        ids=ids, k=k)
             if k is None and np.isfinite(F).any():
                 # the number of fitness functions, known once a genome was scored: a later
                 # generation of this fitness where all fail keeps it, and one of another
@@ -1003,12 +1012,16 @@ class NEAT:
         if vectorized:
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
                                   "NEAT")
+        # per genome: each scored with a generator of its own (read from self.rng, not drawn
+        # from it), so a fitness that draws scores the same serially and on any executor
         if executor is not None:
-            return evaluate(fitness, [g.to_json() for g in self.population], ids,
-                            decode=Genome.from_json, executor=executor, repeats=repeats,
-                            on_error=on_error, owner="NEAT")
-        return evaluate(fitness, self.population, ids, repeats=repeats, on_error=on_error,
-                        owner="NEAT")
+            scored, payloads, decode = seeded(self.rng, fitness,
+                                              [g.to_json() for g in self.population],
+                                              Genome.from_json)
+        else:
+            scored, payloads, decode = seeded(self.rng, fitness, self.population)
+        return evaluate(scored, payloads, ids, decode=decode, executor=executor,
+                        repeats=repeats, on_error=on_error, owner="NEAT")
 
     def tell(self, fitness):
         """Speciate the evaluated population and breed the next generation.
@@ -1036,6 +1049,7 @@ class NEAT:
             ``selection="fitness"``), not numbers, or holding NaN or ``+inf``.
         """
         c = self.config
+        c.check()  # a config edited since construction: a bad value is named here
         fitness = self._checked(fitness)
         keep = []
         if self.selection == "cascading":  # one selection event per fitness function
@@ -1125,7 +1139,10 @@ class NEAT:
             Genomes are shipped to the workers as plain data and rebuilt
             there, several per message; ``fitness`` must be a module-level
             function (or a ``functools.partial`` of one). Per-genome fitness:
-            one JSON text per genome, the same results as serial. With
+            one JSON text per genome, the same results as serial (each genome,
+            serially too, is scored with a generator of its own, derived from
+            ``rng``'s state each generation, as the library generator, so a
+            noisy fitness draws the same numbers wherever it runs). With
             ``vectorized=True`` each task scores a sub-population of
             ``chunk_size`` genomes at once, sent as one dict of flat arrays
             (:func:`~rosenblatt.evolution.genome.genomes_to_arrays`; the cut
@@ -1170,6 +1187,8 @@ class NEAT:
             ``mean``, ``worst``, ``species``, ``species_sizes`` ({species id:
             size}), ``hidden`` (the champion's hidden nodes), ``mean_hidden``,
             ``connections`` (the champion's enabled connections), ``threshold``.
+            ``evaluations`` counts this run's (:attr:`evaluations` keeps the
+            count over every run of this instance).
         """
         if not callable(fitness):
             raise TypeError(f"NEAT.run: fitness must be callable; got {type(fitness).__name__}")
@@ -1177,8 +1196,14 @@ class NEAT:
         # a run's fitness is its own (Staged hands each task to a run of its own): the
         # champion and the population's stagnation clock start afresh, not from fitnesses
         # of another task
+        self.config.check()  # a config edited since construction (Interactive does)
         self.best, self.last_improved = None, self.generation
+        # each species' stagnation clock too: its best fitness so far is on another task's
+        # scale (Staged's next task is usually harder, its fitnesses lower)
+        for s in self.species:
+            s.best_fitness, s.last_improved = -math.inf, self.generation
         self._k = None  # its number of fitness functions too (cascading selection)
+        evaluations_before = self.evaluations  # the attribute keeps the lifetime count
 
         def one(_):
             pop = self.population
@@ -1203,5 +1228,5 @@ class NEAT:
             best = self.population[0]
         fitness_value = -math.inf if best.fitness is None else float(best.fitness)
         return Result(best=best, best_fitness=fitness_value, generations=ran,
-                      evaluations=self.evaluations, history=history, stopped=stopped,
-                      error=error)
+                      evaluations=self.evaluations - evaluations_before, history=history,
+                      stopped=stopped, error=error)

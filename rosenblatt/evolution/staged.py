@@ -155,7 +155,6 @@ class Staged:
                     return True
                 return False
 
-            before = _lifetime_evaluations(algorithm)
             result = algorithm.run(self.tasks[self.task], generations - spent,
                                    callbacks=[reached, wrapped_callbacks],
                                    stop=wrapped_stop, **run_kwargs)
@@ -163,7 +162,7 @@ class Staged:
                 history.setdefault(key, []).extend(series)
             history["task"].extend([self.task] * result.generations)
             spent += result.generations
-            evaluations += _spent(algorithm, before, result)
+            evaluations += result.evaluations  # each algorithm's run counts its own
             # a task whose threshold was reached counts as completed even when the
             # user's stop or a callback ends the run in that same generation
             if passed["gen"] is not None:
@@ -179,17 +178,3 @@ class Staged:
                       evaluations=evaluations, history=history,
                       stopped=solved or user_stop["fired"], error=result.error)
 
-
-def _lifetime_evaluations(algorithm):
-    """The algorithm's lifetime evaluation counter (NEAT keeps one), or None."""
-    total = getattr(algorithm, "evaluations", None)
-    return total if isinstance(total, int) and not isinstance(total, bool) else None
-
-
-def _spent(algorithm, before, result):
-    """The evaluations of one ``algorithm.run``: NEAT reports its lifetime count (the
-    counter before the run is taken off), the others the run's own."""
-    after = _lifetime_evaluations(algorithm)
-    if before is not None and after is not None and result.evaluations == after >= before:
-        return after - before
-    return result.evaluations

@@ -3,8 +3,12 @@
 Gymnasium environments step one episode at a time, so :class:`GymTask` scores
 one network per call (use it as a per-genome ``fitness``, in parallel through
 ``executor=`` if it is slow); the total reward of ``episodes`` episodes,
-averaged, is the fitness.
+averaged, is the fitness. Each thread steps an environment of its own (made
+on first use), and a pickled task carries none, so a thread or a process pool
+scores every network as a serial loop does.
 """
+
+import threading
 
 import numpy as np
 
@@ -35,14 +39,21 @@ class GymTask:
         Without gymnasium.
     ValueError
         An action space other than ``Discrete`` or ``Box`` (``MultiDiscrete``,
-        ``MultiBinary``, ``Dict``, ...).
+        ``MultiBinary``, ``Dict``, ...), or an observation space that
+        ``gymnasium.spaces.flatten`` cannot flatten (``Graph``, ``Sequence``).
 
     Notes
     -----
     Discrete action spaces take ``start`` plus the argmax of the network's
     outputs (or, with one output, ``start + (output > 0.5)`` for two
     actions); Box spaces take the outputs clipped to the bounds. Network
-    inputs are the flattened observation.
+    inputs are the observation flattened by ``gymnasium.spaces.flatten``
+    (a Box's values; a Discrete one one-hot; a Tuple's or Dict's parts, each
+    so, concatenated), ``n_inputs = gymnasium.spaces.flatdim(space)`` of them.
+
+    :attr:`env` is the calling thread's environment: a thread pool's workers
+    each step their own, and a worker process builds its own from
+    ``env_id`` and ``kwargs``.
     """
 
     def __init__(self, env_id, episodes=1, max_steps=None, seed=0, **kwargs):
@@ -56,11 +67,24 @@ class GymTask:
                                                                       max_steps)
         self.seed = int(seed)
         self.kwargs = kwargs
-        self.env = gymnasium.make(env_id, **kwargs)
-        space = self.env.observation_space
-        self.n_inputs = int(np.prod(space.shape))
-        act = self.env.action_space
+        self._local = threading.local()
+        env = self._local.env = gymnasium.make(env_id, **kwargs)
+        space = self.observation_space = env.observation_space
         spaces = gymnasium.spaces
+        if isinstance(space, spaces.Box):
+            self._flatten = None  # a Box is read as before: its values, raveled
+            self.n_inputs = int(np.prod(space.shape))
+        else:
+            try:
+                self.n_inputs = int(spaces.flatdim(space))
+            except (ValueError, TypeError, NotImplementedError):
+                raise ValueError(f"GymTask: {env_id!r} has a {type(space).__name__} observation "
+                                 f"space, which gymnasium.spaces.flatten cannot flatten into "
+                                 f"network inputs; supported: Box, Discrete, MultiDiscrete, "
+                                 f"MultiBinary, and Tuple or Dict of those (wrap the "
+                                 f"environment to map one of those onto it)") from None
+            self._flatten = spaces.flatten
+        act = self.action_space = env.action_space
         if not isinstance(act, (spaces.Discrete, spaces.Box)):
             raise ValueError(f"GymTask: {env_id!r} has a {type(act).__name__} action space; "
                              f"supported: Discrete, Box (wrap the environment to map one of "
@@ -70,13 +94,40 @@ class GymTask:
         # Discrete(n, start) holds the actions start, ..., start + n - 1
         self.start = int(getattr(act, "start", 0)) if self.discrete else 0
 
+    @property
+    def env(self):
+        """This thread's environment (made from ``env_id`` and ``kwargs`` on first use)."""
+        env = getattr(self._local, "env", None)
+        if env is None:
+            import gymnasium
+
+            env = self._local.env = gymnasium.make(self.env_id, **self.kwargs)
+        return env
+
+    def __getstate__(self):
+        # no environment travels to a worker process (it builds its own), nor the
+        # thread-local holder, which cannot be pickled
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    def observation(self, obs):
+        """``obs`` as the network's input row ``(1, n_inputs)``."""
+        if self._flatten is not None:
+            obs = self._flatten(self.observation_space, obs)
+        return np.asarray(obs, dtype=np.float64).reshape(1, -1)
+
     def action(self, out):
         out = np.asarray(out, dtype=np.float64).ravel()
         if self.discrete:
             if out.size == 1 and self.n_outputs == 2:
                 return self.start + int(out[0] > 0.5)
             return self.start + int(np.argmax(out))
-        space = self.env.action_space
+        space = self.action_space
         return np.clip(out, space.low, space.high).reshape(space.shape)
 
     def __call__(self, network):
@@ -84,16 +135,17 @@ class GymTask:
         genome, whose phenotype is used)."""
         if hasattr(network, "network") and not callable(getattr(network, "step", None)):
             network = network.network()
+        env = self.env  # this thread's: episodes on threads of a pool do not interleave
         total = 0.0
         for k in range(self.episodes):
-            obs, _ = self.env.reset(seed=self.seed + k)
+            obs, _ = env.reset(seed=self.seed + k)
             if hasattr(network, "reset"):
                 network.reset()
             t, done = 0, False
             while not done:
-                x = np.asarray(obs, dtype=np.float64).reshape(1, -1)
+                x = self.observation(obs)
                 out = network.step(x) if hasattr(network, "step") else network(x)
-                obs, reward, terminated, truncated, _ = self.env.step(self.action(out))
+                obs, reward, terminated, truncated, _ = env.step(self.action(out))
                 total += float(reward)
                 t += 1
                 done = terminated or truncated or (self.max_steps is not None

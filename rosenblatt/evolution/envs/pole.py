@@ -267,6 +267,14 @@ class CartPole:
         k = 2 + 2 * self.poles if self.velocities else 1 + self.poles
         self.n_inputs, self.n_outputs = k, 1
 
+    def __call__(self, network):
+        """Fitness of one controller or genome (its phenotype): ``evaluate(network,
+        population=1)[0]``, for use as a per-genome ``fitness=`` (through a process
+        executor too)."""
+        if not callable(network) and hasattr(network, "network"):
+            network = network.network()
+        return float(self.evaluate(network, population=1)[0])
+
     def initial_state(self, population):
         """States (6, P): every cart still at the centre, the long pole at 0.07 rad."""
         s = np.zeros((6, population))

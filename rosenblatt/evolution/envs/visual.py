@@ -108,7 +108,10 @@ class VisualDiscrimination:
         return 10000.0 / (self.alpha + (d ** 2).sum(axis=-1))
 
     def __call__(self, network):
-        """Fitness of one network (callable ``(75, n) -> (75, n)`` or ``-> (1, 75, n)``)."""
+        """Fitness of one network (callable ``(75, n) -> (75, n)`` or ``-> (1, 75, n)``) or
+        genome (its phenotype)."""
+        if not callable(network) and hasattr(network, "network"):
+            network = network.network()
         out = np.asarray(network(self.X))
         return float(np.ravel(self.fitness(out))[0])
 

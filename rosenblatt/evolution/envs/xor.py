@@ -37,9 +37,22 @@ class XOR:
         self.X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         self.y = np.array([[0.0], [1.0], [1.0], [0.0]])
 
-    def fitness(self, outputs):
-        """``max(4 - sum |o - t|, 0)^2`` of outputs shaped ``(4, 1)`` or ``(P, 4, 1)``."""
+    def _outputs(self, outputs, where):
+        """``outputs`` as a float array ``(..., 4, 1)``: one network's ``(4,)`` is reshaped
+        explicitly; any other shape is refused (broadcast against ``y`` it would score
+        every output against every target)."""
         o = np.asarray(outputs, dtype=np.float64)
+        if o.shape == (4,):
+            return o.reshape(4, 1)
+        if o.shape[-2:] != (4, 1):
+            raise ValueError(f"XOR.{where}: outputs must have shape (4, 1) (or (4,)) for one "
+                             f"network, (P, 4, 1) for a population; got {o.shape}")
+        return o
+
+    def fitness(self, outputs):
+        """``max(4 - sum |o - t|, 0)^2`` of outputs shaped ``(4, 1)`` (or ``(4,)``) or
+        ``(P, 4, 1)``; another shape is a ValueError."""
+        o = self._outputs(outputs, "fitness")
         left = 4.0 - np.abs(o - self.y).sum(axis=(-2, -1))
         if not left.ndim:  # one network
             return max(left, 0.0) ** 2
@@ -50,14 +63,15 @@ class XOR:
         return left ** 2
 
     def solved(self, outputs):
-        """True where all four outputs are on the right side of 0.5."""
-        o = np.asarray(outputs, dtype=np.float64)
+        """True where all four outputs are on the right side of 0.5 (shapes as for
+        :meth:`fitness`)."""
+        o = self._outputs(outputs, "solved")
         return np.all((o > 0.5) == (self.y > 0.5), axis=(-2, -1))
 
     def __call__(self, network):
         """Fitness of one network or genome (its phenotype).
 
-        ``network`` is a callable ``(4, 2) -> (4, 1)``, or ``-> (1, 4, 1)``
+        ``network`` is a callable ``(4, 2) -> (4, 1)`` (or ``(4,)``), or ``-> (1, 4, 1)``
         for a population of one (HyperNEAT's ``SubstrateNetwork`` of size 1,
         a CNE ``PopulationModel`` of one individual); a larger population is
         scored by :meth:`evaluate`.
@@ -65,10 +79,11 @@ class XOR:
         if not callable(network) and hasattr(network, "network"):
             network = network.network()
         out = np.asarray(network(self.X))
+        if out.shape not in ((4,), (4, 1), (1, 4, 1)):
+            raise ValueError(f"XOR: a network's outputs must have shape (4, 1), (4,) or "
+                             f"(1, 4, 1); got {out.shape}; score a population with "
+                             f"XOR().evaluate")
         f = np.ravel(self.fitness(out))
-        if f.size != 1:
-            raise ValueError(f"XOR: a network's outputs must have shape (4, 1) or (1, 4, 1); "
-                             f"got {out.shape}; score a population with XOR().evaluate")
         return float(f[0])
 
     def evaluate(self, population_network):
