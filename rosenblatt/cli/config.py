@@ -10,7 +10,9 @@ required)::
     options = {}                               # keyword arguments of the loader
     # or your own data instead of name/options (paths relative to this file):
     # path = "train.csv"                       # .csv (header; ',' or ';'), .npy or .npz
-    # target = "label"                         # the target column (.npy: its index; .npz: y)
+    # target = "label"                         # the target column (.npy: its index; .npz: y);
+    #                                          # named, it makes the first line the header
+    #                                          # even of numeric names ("0", "1", "2")
     test = 0.2                                 # held-out test fraction (or a second file)
     validation = 0.1                           # fraction of the training split (or a file)
     standardize = true                         # fit mean/std on the training split

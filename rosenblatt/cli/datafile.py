@@ -7,7 +7,11 @@ row, and the column, never the index of a shuffled batch.
 
 * CSV: the first line is a header (column names); the delimiter, ``,`` or
   ``;``, is detected from it and reported. Empty fields are missing values
-  and are refused like NaN.
+  and are refused like NaN. A first line of numbers only is a header when it
+  names the target (``target`` given as a name: a named target needs a
+  header) or when it lists exactly the input columns the model was trained
+  on (``columns``, with or without the target); otherwise it is the first
+  row of data, and the columns are called "column 0", "column 1", ...
 * ``.npy``: a 2-D array (or more: one sample per row); ``target`` is the
   index of the target column.
 * ``.npz``: arrays ``X`` (or ``x``) and ``target`` (default ``y``).
@@ -82,14 +86,19 @@ def _size_check(path, limit):
                        f"{limit / 1024**2:.0f} MiB (use rb.fit from Python for more)")
 
 
-def read(path, target=None, need_target=False):
-    """A :class:`Table` from a .csv, .npy or .npz file; numbers checked finite by row."""
+def read(path, target=None, need_target=False, columns=None, model_target=None):
+    """A :class:`Table` from a .csv, .npy or .npz file; numbers checked finite by row.
+
+    ``columns`` (the input columns a model was trained on, and ``model_target`` its target
+    column, which the file may hold) tells a CSV header of numeric names, such as pixel
+    columns "0", "1", ..., from a first row of data (:func:`has_header`).
+    """
     lower = os.fspath(path).lower()
     if not lower.endswith(FORMATS):
         raise CLIError(f"{path}: expected a .csv, .npy or .npz file")
     _size_check(path, MAX_BYTES[os.path.splitext(lower)[1]])
     if lower.endswith((".csv", ".txt")):
-        table = _read_csv(path, target, need_target)
+        table = _read_csv(path, target, need_target, columns, model_target)
     else:
         table = _read_array(path, target, need_target, lower.endswith(".npz"))
     if len(table.x) == 0:
@@ -120,7 +129,26 @@ def _sniff(header):
     return ","
 
 
-def _read_csv(path, target, need_target):
+def has_header(first, target=None, columns=None, model_target=None):
+    """Whether a CSV's first line (its fields, stripped) is a header of column names.
+
+    It is when a field is not a number; when ``target`` is a name (a str) that it holds,
+    since a named target needs a header; or when its names are exactly ``columns`` (the
+    input columns a model was trained on), with or without the target (``target`` or
+    ``model_target``). Otherwise (numbers only) it is the first row of data.
+    """
+    if not all(_is_number(h) for h in first if h):
+        return True
+    if isinstance(target, str) and target in first:
+        return True
+    if not columns:
+        return False
+    targets = {t for t in (target, model_target) if isinstance(t, str)}
+    names = [h for h in first if h not in targets]
+    return len(names) == len(columns) and set(names) == {str(c) for c in columns}
+
+
+def _read_csv(path, target, need_target, columns=None, model_target=None):
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             text = f.read()
@@ -138,8 +166,8 @@ def _read_csv(path, target, need_target):
         rows.append(r)
         line_of.append(reader.line_num)  # a quoted field may span lines: count them as read
     header = [h.strip() for h in rows[0]]
-    numeric_header = all(_is_number(h) for h in header if h)
-    if numeric_header:  # no header: only allowed without a named target
+    named = has_header(header, target, columns, model_target)
+    if not named:  # no header: only allowed without a named target
         if isinstance(target, str):
             raise CLIError(f"{path}: the first line holds numbers, not column names; add a "
                            f"header line naming the columns (target {target!r} among them)")
@@ -170,7 +198,6 @@ def _read_csv(path, target, need_target):
         raise
     lines_kept = np.array(lines_kept, dtype=np.int64)
     col = _target_index(target, header, path, need_target, ".csv")
-    named = not numeric_header
     if col is None:
         return Table(numbers, None, path, header, None, delimiter, lines_kept, named)
     keep = [j for j in range(width) if j != col]

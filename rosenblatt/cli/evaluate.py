@@ -9,6 +9,7 @@ import numpy as np
 from .data import load_named, split
 from .errors import CLIError
 from .modelfile import load, preprocess
+from .predict import one_input_hint
 from .train import evaluate_arrays, finite_json
 
 
@@ -47,7 +48,7 @@ def _from_file(args, meta):
     if target is None:
         raise CLIError("option --target: name the target column of the data file (the model "
                        "file does not say)")
-    table = read(args.data, target, need_target=True)
+    table = read(args.data, target, need_target=True, columns=meta.get("columns"))
     task = meta.get("task")
     y = class_labels(table, meta.get("loss", "cross_entropy")) if task == "classification" \
         else table.y.astype(np.float64)
@@ -91,8 +92,9 @@ def _report(args, model, meta, x, y, split_name):
         y = y[:, None].astype(x.dtype)
     try:
         result = evaluate_arrays(model, x, y, loss, task)
-    except ValueError as e:
-        raise CLIError(f"the model does not fit dataset {args.data!r}: {e}") from None
+    except (ValueError, TypeError) as e:  # TypeError: a model of token indices, of two inputs
+        raise CLIError(f"the model does not fit dataset {args.data!r}: {e}"
+                       f"{one_input_hint(model)}") from None
     result = {"dataset": args.data, "split": split_name, **result}
     if args.json:
         print(json.dumps(finite_json(result), allow_nan=False))  # NaN/inf as null

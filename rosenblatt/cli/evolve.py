@@ -21,6 +21,9 @@ A config names the algorithm, the task and the budget::
     [output]
     dir = "runs/neat_xor"         # default: runs/<config file name>
 
+A table the algorithm does not read (``[cne]`` beside ``algorithm = "neat"``) is
+refused rather than dropped: its settings would silently not apply.
+
 Writes ``best.json`` (the champion genome; for CNE, CoSyNE and ESP
 ``best.safetensors``, the model), ``history.json``, ``fitness.png`` and, for
 genomes, ``champion.png``. An output folder that holds these files from an
@@ -51,6 +54,7 @@ TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "
             "neat", "cne", "cosyne", "esp", "hyperneat", "output")
 WEIGHT_ALGORITHMS = {"cne": "CNE", "cosyne": "CoSyNE", "esp": "ESP"}  # a fixed network's weights
 ALGORITHMS = ("neat", "cne", "cosyne", "esp", "hyperneat")
+READS = {"hyperneat": ("neat", "hyperneat")}  # the tables an algorithm reads (default: its own)
 TASKS = ("xor", "pole1", "pole2", "pole2nv", "visual")
 OUTPUT_KEYS = ("dir",)
 # what a run writes: a folder holding any of them holds a run
@@ -114,6 +118,12 @@ def read(path):
         if not isinstance(value, dict):
             raise CLIError(f"{path}: [{key}] must be a table")
         cfg[key] = value
+    reads = READS.get(cfg["algorithm"], (cfg["algorithm"],))
+    unread = [key for key in ALGORITHMS if cfg[key] and key not in reads]
+    if unread:  # a table left behind when `algorithm` changed: its settings would be dropped
+        raise CLIError(f"{path}: algorithm {cfg['algorithm']!r} does not read the table "
+                       f"[{unread[0]}] (it reads {' and '.join(f'[{k}]' for k in reads)}); "
+                       f"rename the table or remove it")
     for key in cfg["output"]:
         if key not in OUTPUT_KEYS:
             raise CLIError(f"{path}: unknown key {key!r} in [output] (expected one of "

@@ -6,7 +6,15 @@ CLI standardises its inputs with the training set's mean and std; the ONNX graph
 does the same first (``--no-standardize`` leaves it out), so it takes the same
 raw inputs as ``rosenblatt predict`` and returns the model's outputs (logits
 for a classifier).
+
+``train`` saves one mean and std per input value of the (time x features)
+sample, so the time axis of a sequence model it standardised stays fixed:
+``--dynamic-axes 0,1`` works for a model trained with ``data.standardize =
+false`` (or exported with ``--no-standardize``, whose graph then takes
+standardised inputs). OUTPUT may not be the model file itself.
 """
+
+import os
 
 import numpy as np
 
@@ -26,7 +34,9 @@ def add_parser(sub):
                         "saved in the model file)")
     p.add_argument("--dynamic-axes", metavar="AXES", default="0",
                    help="input axes left open, counting the batch axis as 0 (default: 0; "
-                        "0,1 also frees the time axis of a sequence model)")
+                        "0,1 also frees the time axis of a sequence model trained with "
+                        "data.standardize = false: train's per-position standardisation "
+                        "fixes it)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
     p.add_argument("--no-standardize", action="store_true",
                    help="leave the saved input standardisation out of the graph")
@@ -53,6 +63,33 @@ def _first_layer(model):
     return model
 
 
+def _check_output(model, output):
+    """OUTPUT is not MODEL: the export would replace the trained model with its ONNX bytes."""
+    try:
+        same = os.path.exists(output) and os.path.samefile(model, output)
+    except OSError:  # MODEL missing or unreadable: load() says so
+        same = False
+    if same:
+        raise CLIError(f"OUTPUT {output!r} is the model file itself; writing it would replace "
+                       f"the trained model: name an .onnx file, e.g. model.onnx")
+
+
+def _check_fixed_standardization(standardize, dynamic, shape):
+    """The saved per-position mean and std do not vary along an axis --dynamic-axes frees
+    (the CLI cannot give one value per feature instead): what to do, in the CLI's terms."""
+    for axis in dynamic:
+        if not 1 <= axis <= len(shape):
+            continue  # the batch axis, or an axis export_onnx refuses itself
+        for values in standardize:
+            if np.ptp(values, axis=axis - 1).max(initial=0.0) > 0:
+                raise CLIError(
+                    f"--dynamic-axes {axis}: the model's saved standardisation (one mean and "
+                    f"std per input value, as `train` stores them) varies along axis {axis}, "
+                    f"so that axis must keep its size {shape[axis - 1]}; leave it out of "
+                    f"--dynamic-axes (export for that length), or train with "
+                    f"data.standardize = false to export a graph of any length")
+
+
 def run(args):
     import rosenblatt as rb
 
@@ -62,6 +99,7 @@ def run(args):
         onnx_export._onnx()
     except ImportError as e:
         raise CLIError(str(e)) from None
+    _check_output(args.model, args.output)
     model, meta = load(args.model)
     if args.input_shape is not None:
         shape = _parse_shape(args.input_shape)
@@ -86,9 +124,10 @@ def run(args):
             raise CLIError(f"the model's saved standardisation has {mean.size} features but "
                            f"--input-shape {shape} has {int(np.prod(shape))}")
         standardize = (mean.reshape(shape), std.reshape(shape))
+        _check_fixed_standardization(standardize, dynamic, shape)
+    opset = onnx_export.DEFAULT_OPSET if args.opset is None else args.opset
     try:
-        proto = rb.io.export_onnx(model, args.output, example,
-                                  opset=args.opset or onnx_export.DEFAULT_OPSET,
+        proto = rb.io.export_onnx(model, args.output, example, opset=opset,
                                   standardize=standardize, dynamic_axes=dynamic)
     except rb.io.UnsupportedLayerError as e:
         raise CLIError(str(e)) from None

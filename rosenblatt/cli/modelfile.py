@@ -8,7 +8,11 @@ from .errors import CLIError
 
 
 def load(path):
-    """(model in eval mode, the CLI metadata dict or {}) from a model file."""
+    """(model in eval mode, the CLI metadata dict or {}) from a model file.
+
+    A training checkpoint without CLI metadata (``train``'s ``checkpoint.safetensors``) is a
+    CLIError saying which file to use: its inputs would not be standardised as in training.
+    """
     import rosenblatt as rb
 
     try:
@@ -19,7 +23,15 @@ def load(path):
         raise CLIError(f"model path is a directory: {path} (give its model.safetensors)") from None
     except rb.FormatError as e:
         raise CLIError(f"cannot load model: {e}") from None
-    meta = ckpt.metadata.get("cli", {}) if isinstance(ckpt.metadata, dict) else {}
+    has_cli = isinstance(ckpt.metadata, dict) and "cli" in ckpt.metadata
+    if ckpt.training and not has_cli:
+        # train's checkpoint.safetensors (or rb.fit's Checkpoint) holds no standardisation nor
+        # split: evaluated as it is, it would give other numbers than the model itself
+        raise CLIError(f"{path} is a training checkpoint (for `rosenblatt train CONFIG "
+                       f"--resume`), not a model file: it holds no input standardisation; use "
+                       f"the run's model.safetensors (finish a stopped run with --resume), or "
+                       f"from Python rb.save(rb.load(CHECKPOINT), 'model.safetensors')")
+    meta = ckpt.metadata["cli"] if has_cli else {}
     return ckpt.model.eval(), check_metadata(meta, path)
 
 

@@ -1,8 +1,10 @@
 """``rosenblatt predict MODEL INPUT``: predictions on stdout, one line per sample, nothing else.
 
 INPUT is a ``.npy`` array, an ``.npz`` archive (array ``X``) or a ``.csv``
-file of numbers (one sample per row; a non-numeric first row is taken as a
-header; ``,`` or ``;`` between values), on the scale of the dataset
+file of numbers (one sample per row; ``,`` or ``;`` between values; the first
+row is a header when it holds a name that is not a number, or when it lists
+the columns the model was trained on, such as "0", "1", ...: columns are
+then matched by name), on the scale of the dataset
 the model was trained on as ``rb.datasets.load`` gives it (for "digits",
 pixels in [0, 1], not scikit-learn's raw 0..16): the model applies its own
 saved standardisation, and warns on stderr when inputs are far outside the
@@ -15,7 +17,8 @@ threshold of its loss: 0.5 for a probability (``binary_cross_entropy``, after a
 Sigmoid), 0 for a logit or a +-1 score (``binary_cross_entropy_with_logits``,
 ``log_loss``, ``hinge``: class 1 is c = +1). ``--proba`` prints ``1 - p, p``
 with ``p`` the probability of class 1 (the output itself, or the sigmoid of
-the logit); a hinge model's scores are not probabilities.
+the logit). A max-margin model's scores (``hinge``, ``max_margin``) are not
+probabilities: ``--proba`` is refused for it.
 """
 
 import os
@@ -27,6 +30,25 @@ from .errors import CLIError
 from .modelfile import load, preprocess
 from .train import binary_threshold, predict_batches
 
+MARGIN_LOSSES = ("hinge", "max_margin")  # scores of a max-margin model, not probabilities
+
+
+def one_input_hint(model):
+    """' (... the CLI runs models of one input array ...)' for a model whose forward takes
+    more than one input (Attention, Seq2Seq, ConditionalGAN); '' otherwise."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    required = [p for p in params if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(required) > 1:
+        return (f" ({type(model).__name__} takes {len(required)} inputs; the CLI runs models "
+                f"of one input array: use it from Python)")
+    return ""
+
 
 def add_parser(sub):
     p = sub.add_parser("predict", help="print a saved model's predictions for an .npy/.csv file",
@@ -34,7 +56,9 @@ def add_parser(sub):
     p.add_argument("model", metavar="MODEL", help="a model.safetensors file")
     p.add_argument("input", metavar="INPUT",
                    help="an .npy or .csv file, one sample per row, on the scale of "
-                        "rb.datasets.load(NAME) (the model standardises it)")
+                        "rb.datasets.load(NAME) (the model standardises it); a CSV's first "
+                        "row is a header when it holds a name that is not a number or lists "
+                        "the columns the model was trained on")
     p.add_argument("--proba", action="store_true", help="print class probabilities")
     p.set_defaults(func=run)
     return p
@@ -54,7 +78,7 @@ def read_input(path, target=None, columns=None):
         raise CLIError(f"INPUT must be a .npy or .csv file (or .npz); got {path!r}")
     if not os.path.exists(path):
         raise CLIError(f"input file not found: {path}")
-    table = read(path)
+    table = read(path, columns=columns, model_target=target)
     if columns and table.named:
         return by_name(table, columns, ignore=(target,) if isinstance(target, str) else ())
     x = table.x
@@ -70,8 +94,9 @@ def run(args):
                    args.input)
     try:
         out = predict_batches(model, x)
-    except ValueError as e:
-        raise CLIError(f"the model does not accept {args.input}: {e}") from None
+    except (ValueError, TypeError) as e:  # TypeError: a model of token indices, of two inputs
+        raise CLIError(f"the model does not accept {args.input}: {e}{one_input_hint(model)}"
+                       ) from None
     task = meta.get("task", "classification" if out.ndim == 2 and out.shape[1] > 1 else
                     "regression")
     lines = []
@@ -96,13 +121,13 @@ def run(args):
 def _probabilities(out, loss, binary):
     """Class probabilities, one row per sample: the softmax of several outputs; for one
     output, ``(1 - p, p)`` with ``p`` the probability of class 1."""
+    if loss in MARGIN_LOSSES:
+        raise CLIError(f"--proba: a {loss}-loss model outputs margin scores, not "
+                       f"probabilities; leave out --proba for its class labels")
     if not binary:
         z = out - out.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
-    if loss == "hinge":
-        raise CLIError("--proba: a hinge-loss model outputs margin scores, not probabilities; "
-                       "leave out --proba for its class labels")
     z = out.reshape(-1).astype(np.float64)
     if loss == "binary_cross_entropy":  # the model ends with a Sigmoid: its output is p
         p = np.clip(z, 0.0, 1.0)

@@ -407,8 +407,17 @@ def _prepare(args, cfg, output):
     model = build.build_model(cfg["model"]["layers"], shape, cfg["model"]["dtype"], rng,
                               batch_size=min(training["batch_size"], len(xtr_)),
                               memory_limit=build.available_memory())
-    with rb.no_grad():
-        out = model.eval()(rb.tensor(xtr_[:2]))
+    first = model[0] if len(model) else None
+    if isinstance(first, rb.nn.Embedding) and cfg["data"]["standardize"]:
+        raise CLIError("config key 'model.layers[0]': an Embedding takes token indices "
+                       "(integers), which standardisation would turn into fractions; set "
+                       "data.standardize = false")
+    try:
+        with rb.no_grad():
+            out = model.eval()(rb.tensor(xtr_[:2]))
+    except (ValueError, TypeError) as e:  # the real data, which build_model's zeros are not
+        raise CLIError(f"config table [model]: the model does not accept dataset "
+                       f"{data['source']!r}: {e}") from None
     model.train()
     check_outputs(out, cfg, loss_name, data)
     schedule = build.build_schedule(cfg["schedule"])
@@ -615,7 +624,12 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
     except rb.training.DivergenceError as e:
         diverged, history = e, e.history
     except rb.FormatError as e:
-        raise CLIError(f"--resume: {checkpoint} does not belong to this config: {e}") from None
+        # another architecture: another config's run; a field that fails the schema (a missing
+        # generator state, a NaN best) may be either: a hand-edited file or another config's
+        why = ("does not belong to this config" if "another architecture" in str(e)
+               else "is damaged or does not belong to this config")
+        raise CLIError(f"--resume: {checkpoint} {why}: {e}; rerun with --overwrite to start "
+                       f"again") from None
     except (ValueError, TypeError) as e:
         raise CLIError(f"training failed: {e}") from None
     seconds = time.perf_counter() - start
@@ -633,6 +647,8 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
         return _write_results(args, cfg, out_dir, model, history, hist, test, diverged,
                               seconds, loss_name, task, classes, shape, mean, std, source,
                               sizes, columns)
+    except BrokenPipeError:  # stdout closed (`| head`) after every file was written: main's
+        raise
     except OSError as e:  # the disk filled up, the folder went away: the checkpoint remains
         raise CLIError(f"cannot write the results in {out_dir}: {e.strerror or e}; the run's "
                        f"last checkpoint is {checkpoint} (free space, then rerun with "

@@ -14,7 +14,9 @@ recorded epoch, in order, at least one per epoch that "epoch" counts); :func:`ch
 also checks a checkpoint against the run about to resume from it: the History's epochs against
 "epoch", the optimizer state against the live optimizer's own ``state_dict()`` (same keys,
 numbers where it has numbers, finite arrays of its shapes), each generator state against the
-generator it will be loaded into, the callbacks' states by loading them into copies. Every
+generator it will be loaded into (one state for each of the run's generators, none else), a
+monitoring callback's "best" (a number, not NaN, infinite only as its mode's starting value),
+the callbacks' states by loading them into copies. Every
 problem is a :class:`FormatError` naming the field
 (``optimizer state "lr" = "x": expected a finite number``), raised before anything is changed,
 never a raw exception epochs later.
@@ -216,12 +218,16 @@ def check_checkpoint(ckpt, optimizer=None, generators=None, callbacks=(), model=
                   f'that "epoch" = {meta["epoch"]} counts')
     if optimizer is not None and callable(getattr(optimizer, "state_dict", None)):
         check_optimizer_state(ckpt.optimizer_state, optimizer)
-    for name, state in meta.get("generators", {}).items():
+    saved = meta.get("generators", {})
+    if generators is not None:
+        _check_same_generators(saved, generators)
+    for name, state in saved.items():
         if generators and name in generators:
             _check_generator(f'"generators"[{_show(name, 40)}]', state, generators[name])
     for i, (cb, state) in enumerate(zip(callbacks, meta.get("callbacks", []))):
         if state is None or not callable(getattr(cb, "load_state_dict", None)):
             continue
+        _check_best(f'"callbacks"[{i}] ({type(cb).__name__})', state, getattr(cb, "mode", None))
         if model is not None and state.get("best_state") is not None:
             _check_weights(f'"callbacks"[{i}]["best_state"]', state["best_state"], model)
         try:
@@ -229,6 +235,35 @@ def check_checkpoint(ckpt, optimizer=None, generators=None, callbacks=(), model=
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as err:
             raise FormatError(f'checkpoint "callbacks"[{i}] ({type(cb).__name__}): '
                               f"{type(err).__name__}: {str(err)[:120]}") from None
+
+
+def _check_same_generators(saved, live):
+    """Every writer saves a state for each generator the run draws from: one the file lacks
+    would keep its fresh seed (the resumed run silently differs from an uninterrupted one),
+    one the run lacks would be dropped."""
+    missing = [name for name in live if name not in saved]
+    if missing:
+        raise FormatError(f'checkpoint "generators"[{_show(missing[0], 40)}]: missing; the run '
+                          f"draws from {len(live)} generators ({_show(sorted(live), 120)}) and "
+                          f"a checkpoint holds the state of each")
+    extra = [name for name in saved if name not in live]
+    if extra:
+        _fail(f'"generators"[{_show(extra[0], 40)}]', saved[extra[0]],
+              f"no state: the run has no generator of that name (it draws from "
+              f"{_show(sorted(live), 120)})")
+
+
+def _check_best(field, state, mode):
+    """A monitoring callback's best value (EarlyStopping, ReduceLROnPlateau: those with a
+    ``mode``): a number, not NaN (nothing would ever improve on it), infinite only as the
+    starting value of its mode (+inf for "min", -inf for "max")."""
+    if mode not in ("min", "max") or "best" not in state:
+        return
+    best = state["best"]
+    start = math.inf if mode == "min" else -math.inf
+    if not _is_number(best) or math.isnan(best) or (math.isinf(best) and best != start):
+        raise FormatError(f'checkpoint {field}: "best" = {_show(best)}: expected a finite '
+                          f"number, or {start} before any epoch (mode {mode!r})")
 
 
 def _check_weights(field, state, model):

@@ -181,9 +181,22 @@ class EarlyStopping(Callback):
                 "stopped_epoch": self.stopped_epoch, "best_state": self.best_state}
 
     def load_state_dict(self, state):
-        self.best, self.best_epoch = float(state["best"]), state["best_epoch"]
+        self.best, self.best_epoch = _saved_best("EarlyStopping", state, self.mode), \
+            state["best_epoch"]
         self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
         self.best_state = state.get("best_state")
+
+
+def _saved_best(owner, state, mode):
+    """A saved ``best``: a real number, not NaN (nothing would ever improve on it), infinite
+    only as the mode's starting value (+inf for "min", -inf for "max")."""
+    best = state["best"]
+    start = math.inf if mode == "min" else -math.inf
+    if isinstance(best, (str, bool, np.bool_)) or not isinstance(best, (int, float, np.number)) \
+            or math.isnan(best) or (math.isinf(best) and best != start):
+        raise ValueError(f"{owner}: state 'best' must be a finite number, or {start} before any "
+                         f"epoch (mode {mode!r}); got {best!r:.40}")
+    return float(best)
 
 
 class Checkpoint(Callback):
@@ -492,7 +505,7 @@ class ReduceLROnPlateau(Callback):
                 "lr_scale": self.lr_scale}
 
     def load_state_dict(self, state):
-        best, wait = float(state["best"]), int(state["wait"])
+        best, wait = _saved_best("ReduceLROnPlateau", state, self.mode), int(state["wait"])
         cooldown = int_at_least("ReduceLROnPlateau", "cooldown_counter",
                                 state.get("cooldown_counter", 0), 0)
         scale = state.get("lr_scale")
