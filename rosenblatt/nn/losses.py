@@ -19,6 +19,8 @@ shape (..., classes) with integer labels of shape (...), or targets of shape
 class axis at 1; for the usual (batch, classes) the two agree.)
 """
 
+import functools
+
 import numpy as np
 
 from ..autodiff import _kernels
@@ -172,7 +174,7 @@ def binary_cross_entropy(prob, target, reduction="mean"):
     As in PyTorch the logarithms are clamped at -100 so that p = 0 or 1 gives a
     finite loss. ``target`` must be in [0, 1] too (outside it the loss has no
     lower bound); it is not checked here, where a pass over it would cost ~10% of
-    a small batch's loss: ``rb.fit`` and ``rb.evaluate`` check the targets once.
+    a small batch's loss: ``rb.fit`` and ``rb.training.evaluate`` check the targets once.
     Prefer :func:`binary_cross_entropy_with_logits` after a sigmoid:
     it is exact for any magnitude.
     """
@@ -205,8 +207,8 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     Computed as max(x, 0) - t x + log(1 + e^-|x|); the gradient is sigma(x) - t, with
     sigma(x) relatively accurate in both tails (as in PyTorch: 2.1e-9 at x = -20 in float32).
     ``target`` must be in [0, 1] (outside it the loss has no lower bound: t = 2, x = 3 gives
-    -2.95); as for :func:`binary_cross_entropy`, ``rb.fit`` and ``rb.evaluate`` check it once,
-    not every call.
+    -2.95); as for :func:`binary_cross_entropy`, ``rb.fit`` and ``rb.training.evaluate``
+    check it once, not every call.
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     if not isinstance(logits, Tensor):
@@ -493,6 +495,58 @@ def _cross_entropy_options(logits, xd, labels, reduction, weight, ignore_index, 
         return grads(g)
 
     return make(np.asarray(value, dtype=xd.dtype), (logits, labels), backward)
+
+
+def mean_normaliser(loss):
+    """How ``loss``'s mean divides, when that is not by the number of its terms: a function
+    ``target -> W`` (the sum of the weights of the terms that count), or None.
+
+    Data-parallel training cuts a batch into parts and seeds each part's mean
+    loss ``L_k = S_k / W_k`` with its share of the batch: ``n_k / B`` for a
+    plain mean, but ``W_k / W`` (``W`` the whole batch's) for a weighted one,
+    so that ``sum_k (W_k / W) L_k = S / W`` is the batch's loss. Of the losses
+    here only :func:`cross_entropy` with ``weight`` or ``ignore_index`` on
+    integer labels has such a mean (``sum_i w_i l_i / sum_i w_i``, PyTorch's).
+
+    Parameters
+    ----------
+    loss : callable
+        A loss of this module, or a ``functools.partial`` of one (how options
+        are given to ``rb.fit``). Any other callable (a lambda) hides its
+        options: None, the count.
+
+    Returns
+    -------
+    callable or None
+        ``W(target)`` as a float: the sum of ``weight[c]`` over the labels
+        ``c`` not ignored (their count without ``weight``); None for probability
+        targets (their mean is over the examples). One pass over the targets.
+    """
+    func, keywords = loss, {}
+    while isinstance(func, functools.partial):
+        keywords = {**func.keywords, **keywords}  # the outer partial's win
+        func = func.func
+    if func is not cross_entropy or keywords.get("reduction", "mean") != "mean":
+        return None
+    weight, ignore_index = keywords.get("weight"), keywords.get("ignore_index")
+    if weight is None and ignore_index is None:
+        return None
+    w = None if weight is None else np.asarray(weight, dtype=np.float64).reshape(-1)
+
+    def normaliser(target):
+        labels = np.asarray(target)
+        if labels.dtype.kind not in "iu" and ignore_index is None:
+            return None  # probabilities: a mean over the examples
+        ignored = None if ignore_index is None else labels == ignore_index
+        if w is None:
+            return float(labels.size - (0 if ignored is None else np.count_nonzero(ignored)))
+        # (an out-of-range label is the loss's own error to raise; here it counts its clip)
+        counted = w.take(labels.astype(np.int64, copy=False), mode="clip")
+        if ignored is not None:
+            counted[ignored] = 0.0
+        return float(counted.sum())
+
+    return normaliser
 
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for

@@ -24,9 +24,10 @@ A parameter whose ``grad`` is None at a step (no gradient reached it since
 set by hand) is skipped as PyTorch skips it: it keeps its theta and its
 slices of the state (no momentum, no moment update, no weight decay), by the
 same restoring as a frozen parameter; ``vec.grad`` still reads zeros there.
-Clipping and gradient noise keep such a ``grad`` None; anything else that
-reads ``vec.grad`` before the step (a callback, a data-parallel exchange)
-fills the slot with zeros, and the parameter then steps on a zero gradient.
+Clipping, gradient noise and the data-parallel exchanges (over threads and
+MPI ranks: a parameter no part's gradient reached) keep such a ``grad`` None;
+anything else that reads ``vec.grad`` before the step (a callback) fills the
+slot with zeros, and the parameter then steps on a zero gradient.
 An array assigned by hand (``p.grad = g``) is copied into the parameter's
 slot at the next step.
 

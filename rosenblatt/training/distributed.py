@@ -9,7 +9,12 @@ its ``n_r`` examples, and **one** ``Allreduce`` of the flat gradient vector
 .. math:: g = \\sum_r \\frac{n_r}{B} g_r ,
 
 the gradient of the mean loss over the whole batch: exactly what one process
-computes on the batch, up to the order of the floating-point additions.
+computes on the batch, up to the order of the floating-point additions. For a
+weighted mean loss (``cross_entropy`` with ``weight`` or ``ignore_index``:
+``sum_i w_i l_i / W``) the shard's weight is ``W_r / W`` instead, its share of
+the weights (:func:`rosenblatt.nn.losses.mean_normaliser`); ``rb.fit`` computes
+both from the batch's targets, which every rank holds, when the loss is such a
+function or a ``functools.partial`` of one (a lambda hides its options).
 
 Two ways to get there, the same arithmetic (the tests check the two give the
 same weights and optimizer state):
@@ -51,8 +56,11 @@ is one process's on the whole batch, batch norm included. That costs three
 small ``Allreduce`` calls per layer and step (``C + 1``, ``C`` and ``2 C``
 numbers for ``C`` channels).
 
-Communication per step is ``size(theta) + 1`` numbers (plus the batch-norm
-layers' few) each way either way (sharded: each rank reads ``(N - 1) / N`` of
+Communication per step is ``size(theta) + 1 + P`` numbers for ``P`` parameter
+tensors (the loss, and whether a gradient reached each parameter on the rank: one
+that no rank's reached keeps ``grad`` None and the step skips it, as in one
+process; plus the batch-norm layers' few) each way either way (sharded: each
+rank reads ``(N - 1) / N`` of
 the others' gradients and of their weights), whatever the
 depth of the model; the per-epoch sums of the loss and the metrics take one
 more small ``Allreduce``. ``rb.fit`` seeds backward with the shard's weight
@@ -77,8 +85,14 @@ on every rank and keep their shard's rows: exactly one process's draws
 (drawing ``N`` times the numbers, a small cost beside the layer's product);
 a rank whose shard of a batch is empty still runs that batch's forward and
 backward pass (on no rows) to draw them, as it does with batch norm, whose
-sums need every rank. RigL (``rb.callbacks.Rewire("rigl")``) ranks the
-connections by the dense gradient summed over the ranks.
+sums need every rank. Only those layers: any other draw from the library
+generator in forward (the functional ``rb.nn.dropout.dropout(..., rng=None)``,
+a custom module's noise) is made by each rank from its copy of rank 0's
+generator, so the ranks' shards get the same numbers row for row (not one
+process's draws, and correlated across the ranks): use the Dropout and RReLU
+layers, or draw from a generator of your own seeded per rank. RigL
+(``rb.callbacks.Rewire("rigl")``) ranks the connections by the dense gradient
+summed over the ranks.
 
 What every rank must agree on, ``rb.fit`` makes them agree on: the data
 (every rank holds the whole data set; :meth:`DataParallel.check_data` raises
@@ -124,7 +138,7 @@ from ..nn.dropout import Dropout
 from ..nn.parameter import Parameter, ParameterVector
 from ..nn.sparse_dense import SparseDense
 from ..optim.optimizer import Optimizer
-from ..randomness import resolve_rng
+from ..randomness import generator, resolve_rng, using
 
 __all__ = ["DataParallel", "ThreadParallel", "launched_by_mpirun", "world"]
 
@@ -222,11 +236,39 @@ def world(owner="distributed"):
     return MPI.COMM_WORLD
 
 
-def _as_index(index, n):
-    """A slice or an index array of the examples, as an int array."""
+def _as_index(index, n, owner="distributed"):
+    """A slice, an index array or a boolean mask of the examples, as an int array (a mask
+    selects examples: its positions are not the examples themselves)."""
     if isinstance(index, slice):
         return np.arange(n)[index]
-    return np.asarray(index)
+    index = np.asarray(index)
+    if index.dtype == bool:
+        if index.ndim != 1 or (n is not None and len(index) != n):
+            raise ValueError(f"{owner}: a boolean mask of the examples must be 1-d with one "
+                             f"entry per example ({n}); got shape {index.shape}")
+        return np.flatnonzero(index)
+    if index.dtype.kind not in "iu" and index.size:
+        raise TypeError(f"{owner}: index must be a slice, an integer index array or a boolean "
+                        f"mask of the examples; got a {index.dtype} array")
+    return index
+
+
+# bit generators with an advance(delta) that costs O(1) in delta
+_ADVANCES = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox)
+
+
+def _unreached(vec, others=()):
+    """Indices of the parameters of ``vec`` whose ``grad`` is None there and on the same
+    parameter of each vector of ``others`` (replicas, in the same order): call it before
+    reading any ``.grad`` vector, which fills those slots with zeros. One pass of identity
+    tests over the parameters; the others are looked at only when some ``grad`` is None."""
+    none = [i for i, p in enumerate(vec.params) if p.grad is None]
+    for other in others:
+        if not none:
+            break
+        params = other.params
+        none = [i for i in none if params[i].grad is None]
+    return none
 
 
 def _gradient_vector(owner, optimizer):
@@ -293,7 +335,8 @@ class DataParallel:
         The shards of theta, rank by rank (64-byte aligned cuts); ``part`` is this rank's.
     message_bytes : int
         Bytes each rank sends per step: the gradient (one ``Allreduce`` in
-        place) and the loss (a second, small one); batch-norm layers add their
+        place) and the loss with a flag per parameter tensor, whether a gradient
+        reached it (a second, small one); batch-norm layers add their
         per-channel sums (:meth:`sum_over_ranks`).
     timers : dict
         Seconds spent so far in :meth:`reduce` (or :meth:`allreduce`):
@@ -345,8 +388,10 @@ class DataParallel:
         self._dense_seen = {}  # each layer's dense gradient already summed (RigL)
         for m in self._norms:
             m.sum_over_ranks = self.sum_over_ranks
-        # the loss: a number beside the gradient
-        self._small = np.empty(1, dtype=vec.data.dtype)
+        # the loss, and a flag per parameter: whether a gradient reached it on this rank
+        # (one that no rank's reached keeps grad None after the exchange, so the step skips
+        # it as one process does)
+        self._small = np.empty(1 + len(vec.params), dtype=vec.data.dtype)
         self.message_bytes = int(vec.data.nbytes + self._small.nbytes)
         self.timers = {"pack": 0.0, "allreduce": 0.0, "unpack": 0.0, "update": 0.0, "wait": 0.0,
                        "steps": 0}
@@ -382,13 +427,14 @@ class DataParallel:
     def shard(self, index, n=None):
         """This rank's part of a global batch: ``(its index array, weight n_r / B)``.
 
-        ``index`` is an index array (or a slice of ``range(n)``); rank ``r``
+        ``index`` is an index array, a boolean mask of the examples (its
+        ``True`` positions), or a slice of ``range(n)``; rank ``r``
         gets the ``r``-th of ``size`` nearly equal consecutive parts (a view
         of ``index``: nothing is copied). The model's dropout and RReLU layers
         then draw the whole batch's numbers and keep these rows (one process's
         draws), until the next call.
         """
-        index = _as_index(index, n)
+        index = _as_index(index, n, "DataParallel.shard")
         total = len(index)
         q, extra = divmod(total, self.size)  # np.array_split's parts: `extra` get one more
         r = self.rank
@@ -422,10 +468,11 @@ class DataParallel:
         self._sum_dense_grads()
         clock = time.perf_counter
         t0 = clock()
-        grad, small = self.vec.grad, self._small
+        small = self._small
+        self._pack(small, loss, weight)  # (the flags before vec.grad fills the slots)
+        grad = self.vec.grad
         if weight != 1.0 and not scaled:
             np.multiply(grad, weight, out=grad)
-        self._pack(small, loss, weight)
         t1 = clock()
         if self.wait == "poll":
             self._poll([self.comm.Iallreduce(self._in_place, grad),
@@ -436,8 +483,11 @@ class DataParallel:
         return self._unpack(small, t0, t1, clock())
 
     def _pack(self, small, loss, weight):
-        """The weighted loss into the small message ``small``."""
+        """The weighted loss and the reached flags into the small message ``small`` (before
+        ``vec.grad`` is read: reading it fills the unreached slots with zeros)."""
         small[0] = loss * weight if weight else 0.0  # an empty shard (a NaN mean): nothing
+        for i, p in enumerate(self.vec.params, 1):
+            small[i] = p.grad is not None
 
     def _unpack(self, small, t0, t1, t2):
         """The phase timers (packing ``t0..t1``, reduction ``t1..t2``, unpacking from
@@ -447,6 +497,11 @@ class DataParallel:
         timers["allreduce"] += t2 - t1
         timers["unpack"] += time.perf_counter() - t2
         timers["steps"] += 1
+        flags = small[1:]
+        if not flags.all():  # reached on no rank: the step skips it, as in one process
+            for p, reached in zip(self.vec.params, flags):
+                if not reached:
+                    p.grad = None
         return float(small[0])
 
     def _meet(self):
@@ -486,6 +541,7 @@ class DataParallel:
         clock = time.perf_counter
         t0 = clock()
         node, part, rank = self._node, self.part, self.rank
+        self._pack(node.smalls[rank], loss, weight)  # (the flags before vec.grad fills slots)
         grad, small = self.vec.grad, self._small
         if grad is not node.grads[rank]:
             raise RuntimeError("DataParallel: the optimizer's gradient vector was moved out "
@@ -493,7 +549,6 @@ class DataParallel:
         lo, hi = part.start, part.stop
         if not scaled and weight != 1.0:  # the others read it where it is: scale it all
             np.multiply(grad, weight, out=grad)
-        self._pack(node.smalls[rank], loss, weight)
         t1 = clock()
         self._meet()
         t2 = clock()
@@ -1248,8 +1303,22 @@ class ThreadParallel:
     pass, and each thread takes its part's rows: the masks are the one-thread
     run's, whichever thread gets there first, so a seeded run is reproducible
     and follows the one-thread run (up to the order of floating-point
-    additions). The threads share the weights only for reading: nothing may change them
+    additions). Any other draw from the library generator inside ``fn`` (the
+    functional ``rb.nn.dropout.dropout(..., rng=None)``, a custom module's
+    noise) is made from the part's own generator (``rb.randomness.using`` on
+    its thread, derived from the caller's library generator at each run
+    without drawing from it): a seeded run is reproducible, but those numbers
+    are not the one-thread run's; use the Dropout and RReLU layers for that.
+    The threads share the weights only for reading: nothing may change them
     inside :meth:`run` (the optimizer steps after it, in the caller).
+
+    The parts' weights ``n_k / B`` make the batch's mean of a plain mean
+    loss. A weighted mean (``cross_entropy`` with ``weight`` or
+    ``ignore_index``: ``sum_i w_i l_i / W``) needs ``W_k / W`` instead, ``W_k``
+    the part's sum of the weights (:func:`rosenblatt.nn.losses.mean_normaliser`):
+    ``rb.fit`` seeds them so when its loss is such a function or a
+    ``functools.partial`` of one (a lambda hides the options); a loop of your
+    own passes its weights to backward through :meth:`run`.
 
     Examples
     --------
@@ -1285,6 +1354,8 @@ class ThreadParallel:
         self._workers = [_Thread(f"rosenblatt-data-{k}") for k in range(1, self.threads)]
         self.closed = False
         self._collected = []  # RigL: each SparseDense's dense gradients before run()
+        self._runs = 0  # run() calls: each part's library generator advances by them
+        self._kids = None  # the parts' library generators, re-derived at each run
         # dropout and RReLU: per thread, each random layer and the generator it draws from
         # inside run() (the whole batch's draws, shared: _SharedDraws)
         layers = list({id(m): m for m in model.modules()
@@ -1338,7 +1409,8 @@ class ThreadParallel:
     def shards(self, index, n=None):
         """The parts of a batch: ``[(index part, weight n_k / B), ...]``, one per thread.
 
-        ``index`` is an index array (or a slice of ``range(n)``), or the batch
+        ``index`` is an index array, a boolean mask of the examples (its
+        ``True`` positions), a slice of ``range(n)``, or the batch
         size ``B`` itself (then the parts are slices of ``range(B)``); part ``k``
         is the ``k``-th of ``threads`` nearly equal consecutive parts (views).
         """
@@ -1346,7 +1418,7 @@ class ThreadParallel:
             total = int(index)
             part = slice
         else:
-            index = _as_index(index, n)
+            index = _as_index(index, n, "ThreadParallel")
             total = len(index)
 
             def part(a, b):
@@ -1381,11 +1453,12 @@ class ThreadParallel:
         models = [self.model] + self.replicas
         results = [None] * self.threads
         err = np.geterr()  # the caller's floating-point error handling, in every thread
+        rngs = self._part_generators()
 
         def job(k):
             def work():
                 part, weight = parts[k]
-                with np.errstate(**err):
+                with np.errstate(**err), using(rngs[k]):
                     results[k] = fn(models[k], part, weight)
             return work
 
@@ -1419,6 +1492,36 @@ class ThreadParallel:
         self._parts = parts
         return results
 
+    def _part_generators(self):
+        """Each part's library generator for one :meth:`run` (``rb.randomness.using`` on its
+        thread): what a draw with ``rng=None`` in ``fn`` other than a Dropout or RReLU
+        layer's (the functional ``dropout``, a custom module's noise) draws from.
+
+        Derived from the caller's library generator without drawing from it (its stream,
+        which those layers' shared draws follow, stays the one-thread run's): its state
+        advanced by ``(threads * runs + k) * 2**64`` for part ``k`` of the run numbered
+        ``runs`` (from 1), so the parts draw independent numbers, the runs new ones even
+        when nothing else moved the generator, and a seeded fit (a new ThreadParallel)
+        draws the same. About 10 microseconds per part and run (PCG64, NumPy's default,
+        PCG64DXSM and Philox advance in O(1); any other bit generator seeds a new
+        generator from a checksum of its state instead).
+        """
+        self._runs += 1
+        source = generator().bit_generator
+        first = self.threads * self._runs
+        if not isinstance(source, _ADVANCES):
+            state = zlib.crc32(repr(source.state).encode())
+            return [np.random.default_rng([state, first + k]) for k in range(self.threads)]
+        kids = self._kids
+        if kids is None or type(kids[0].bit_generator) is not type(source):
+            kids = self._kids = [np.random.Generator(type(source)())
+                                 for _ in range(self.threads)]
+        state = source.state
+        for k, kid in enumerate(kids):
+            kid.bit_generator.state = state
+            kid.bit_generator.advance((first + k) << 64)
+        return kids
+
     def _begin_draws(self, parts):
         """Every random layer of every thread draws through its :class:`_ThreadDraws` (its
         part's rows of the batch) until :meth:`run` ends; returns their own generators, to
@@ -1438,11 +1541,21 @@ class ThreadParallel:
 
     def reduce(self):
         """Add the replicas' gradients into the optimizer's (after :meth:`run`): the batch's
-        gradient, in the optimizer's vector, ready for its step."""
-        grad = self.vec.grad
-        for (part, _), c in zip(self._parts[1:], self._copies):
-            if _size(part):
-                grad += c["vec"].grad
+        gradient, in the optimizer's vector, ready for its step.
+
+        A parameter that no part's gradient reached (``grad`` None on the model and on
+        every replica that ran: a head this batch's loss does not use) keeps ``grad`` None,
+        so the step skips it as the one-thread step does (reading the vectors fills its
+        slot with zeros, on which weight decay and momentum would move it).
+        """
+        vec = self.vec
+        busy = [c["vec"] for (part, _), c in zip(self._parts[1:], self._copies) if _size(part)]
+        none = _unreached(vec, busy)
+        grad = vec.grad
+        for rvec in busy:
+            grad += rvec.grad
+        for i in none:
+            vec.params[i].grad = None
         self._reduce_dense_grads()
         return grad
 

@@ -688,7 +688,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         added and the optimizer steps once; the weights follow the one-thread
         run up to the order of floating-point additions (dropout and RReLU
         too: the whole batch's numbers are drawn once, in forward order, and
-        each thread takes its rows), so a seeded run is reproducible. Not with
+        each thread takes its rows; a weighted mean loss, ``cross_entropy``
+        with ``weight`` or ``ignore_index``, given as a ``functools.partial``,
+        is split by its weights), so a seeded run is reproducible. Other draws
+        from the library generator in forward (the functional ``dropout``) are
+        reproducible but not one thread's (each thread draws its own). Not with
         batch normalization, ``adversarial`` or an annealer. Measured on two cores:
         slower than the default (OpenBLAS splitting each product) when both
         cores are free, faster when other programs share them

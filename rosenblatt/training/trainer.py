@@ -20,6 +20,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
 from ..nn import regularizers as regs_module
+from ..nn.losses import mean_normaliser
 from ..optim.clipping import clip_grad_norm, clip_grad_value
 from ..optim.optimizer import Optimizer
 from ..randomness import generator, resolve_rng
@@ -294,6 +295,9 @@ class Trainer:
         self._best_epoch, self._best_epoch_loss = None, math.inf
         self._best_theta, self._best_buffers = None, []
         self._shard = False  # set by run(): sharded data-parallel steps
+        # a weighted mean loss (cross_entropy with weight/ignore_index): data-parallel parts
+        # are seeded with their share W_k / W of its normaliser, not n_k / B
+        self._normaliser = None if y is None else mean_normaliser(loss_fn)
         self._exact = exact_integers(X)  # integer inputs a float32 Tensor would change
 
     # -- the loop -----------------------------------------------------------------
@@ -387,6 +391,11 @@ class Trainer:
         if (self.thread_parallel is not None and self.augment is None and not self.regularizers
                 and not self.callbacks and not getattr(self.optimizer, "needs_closure", False)):
             return self._threads_step(None, None, index, means)  # each thread takes its rows
+        total = batch = None  # a weighted mean's normaliser over the whole batch (every rank
+        if dp is not None and self._normaliser is not None:  # has the batch's targets)
+            targets = self.y[index]
+            # (0, every label ignored: each part's mean is NaN as the batch's, by n_r / B)
+            batch, total = len(targets), self._normaliser(targets) or None
         if dp is not None and self.augment is None and not self.regularizers:
             index, weight = dp.shard(index, len(self.X))  # this rank's part of the batch
         xb = self.X[index]
@@ -405,6 +414,8 @@ class Trainer:
             index, xb, xin = dp.shard(index, len(self.X))[0], xb[part], xin[part]
         if dp is not None and len(xb) == 0 and not dp.collective_forward():
             return self._idle_step()  # a last batch smaller than the number of ranks
+        if total is not None:  # this shard's share W_r / W of the weighted mean, not n_r / B
+            weight = self._normaliser(self.y[index]) / total
         self.x_batch = xin
         if getattr(self.optimizer, "needs_closure", False):
             return self._closure_step(xb, xin, index, means)
@@ -432,8 +443,10 @@ class Trainer:
             self._check_loss(dp.reduce(weight, value, scaled=True, whole=not self._shard))
         self._apply_gradient()
         if len(xb):
-            means.add(value if objective is data_loss else float(data_loss.item()), len(xb),
-                      pred.data, target)
+            data_value = value if objective is data_loss else float(data_loss.item())
+            if total is not None:  # the shards' sums of n_r * this make B times the batch's
+                data_value = data_value * weight * batch / len(xb) if weight else 0.0
+            means.add(data_value, len(xb), pred.data, target)
 
     def _threads_step(self, xb, xin, index, means):
         """One batch over threads (ThreadParallel): each thread its part's forward, loss and
@@ -448,6 +461,11 @@ class Trainer:
         else:
             n = len(xin)
             targets = xb if y is None else y[index]
+        # a weighted mean loss: each part's share W_k / W of the batch's normaliser, not
+        # n_k / B (one pass over the targets; 0, every label ignored: the batch's mean is NaN,
+        # as each part's, and n_k / B keeps it so)
+        normaliser = self._normaliser
+        total = None if normaliser is None else (normaliser(y[index]) or None)
 
         def work(model, part, weight):
             if xin is None:
@@ -456,23 +474,32 @@ class Trainer:
                 target = x if y is None else y[rows]
             else:
                 x, target = xin[part], targets[part]
+            if total is not None:
+                weight = normaliser(target) / total
             pred = model(model_input(x, exact))
             target = target_for(pred, target, loss_name)
             data_loss = loss_fn(pred, target)
             objective = data_loss
             penalty = regs_module.penalty(regs, model) if regs and model is self.model else None
+            if not weight:  # no example of this part counts (a weighted mean of 0 / 0): it
+                if penalty is None:  # adds nothing, not NaN; the penalty alone, if here
+                    return 0.0, 0.0, pred.data, target
+                penalty.backward(np.ones(penalty.data.shape, penalty.data.dtype))
+                return float(penalty.item()), 0.0, pred.data, target
             if penalty is not None:  # once, on the caller's thread (None: InputNoise, MaxNorm)
                 objective = data_loss + penalty * (1.0 / weight)
             value = float(objective.item())
+            data_value = float(data_loss.item()) if objective is not data_loss else value
             objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
-            return (value, float(data_loss.item()) if objective is not data_loss else value,
-                    weight, pred.data, target)
+            if total is not None:  # the parts' sums of n_k * this make B times the batch's
+                data_value *= weight * n / len(pred.data)
+            return value * weight, data_value, pred.data, target
 
         results = [r for r in tp.run(work, n) if r is not None]
-        self._check_loss(sum(value * weight for value, _, weight, _, _ in results))
+        self._check_loss(sum(value for value, _, _, _ in results))
         tp.reduce()
         self._apply_gradient()
-        for _, data_value, _, pred, target in results:
+        for _, data_value, pred, target in results:
             means.add(data_value, len(pred), pred, target)
 
     def _apply_gradient(self):

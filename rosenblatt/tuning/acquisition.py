@@ -115,14 +115,16 @@ def maximize_acquisition(gp, space, best, rng, acquisition="ei", xi=0.0, kappa=1
         Draws the candidates (an int seeds a new generator).
     acquisition : {"ei", "ucb", "pi"}
     n_candidates : int
-        Random candidates scored before polishing (plus as many near ``anchors``).
+        Random candidates scored before polishing (plus ``n_candidates // 4``
+        more drawn near ``anchors``, when given).
     n_polish : int
         How many of the best candidates L-BFGS-B polishes.
     exclude : ndarray, shape (k, dim), optional
         Rows (already projected) that must not be proposed again: pending and
         evaluated points. Skipped while other candidates remain.
     anchors : ndarray, shape (a, dim), optional
-        Good points so far: a quarter of the candidates are drawn around them.
+        Good points so far: ``n_candidates // 4`` more candidates are drawn around
+        them (a normal step of 0.05 in the cube from an anchor picked at random).
 
     Returns
     -------

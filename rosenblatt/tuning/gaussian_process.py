@@ -158,6 +158,19 @@ def _prior(owner, name, prior, meaning, gamma):
     return a, positive_float(owner, f"{name}[1]", b)
 
 
+def _standardisation(value):
+    """``fit``'s ``standardisation``: a finite mean and a positive finite std."""
+    try:
+        mean, std = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"GaussianProcess.fit: standardisation must be (mean, std); got "
+                         f"{value!r:.60}") from None
+    if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+        raise ValueError(f"GaussianProcess.fit: standardisation must be a finite mean and a "
+                         f"positive finite std; got {value!r:.60}")
+    return mean, std
+
+
 class GaussianProcess:
     """Gaussian-process regression with a Matérn 5/2 or RBF kernel and ARD length scales.
 
@@ -383,12 +396,17 @@ class GaussianProcess:
         return (-nll, -grad) if return_gradient else -nll
 
     # -- fitting and predicting ------------------------------------------------------------
-    def fit(self, X, y, optimize=True):
+    def fit(self, X, y, optimize=True, standardisation=None):
         """Condition on ``y`` observed at ``X`` (``(n, dim)``); ``optimize`` the hyper-parameters.
 
         ``optimize=False`` keeps ``length_scales``, ``amplitude`` and ``noise``
         as given, or as fitted before (by an earlier ``fit`` on as many
         columns). ``X`` and ``y`` are copied (as scikit-learn's ``copy_X_train``).
+
+        ``standardisation``: ``(mean, std)`` to standardise ``y`` with instead of
+        ``y``'s own (with ``normalize_y``), e.g. another fit's ``(y_mean_, y_std_)``:
+        with its hyper-parameters, the same GP (prior mean, amplitude and noise in
+        the units of ``y``) conditioned on more points, as a Kriging believer needs.
         """
         X = np.array(X, dtype=np.float64, copy=True, ndmin=2)
         y = np.array(y, dtype=np.float64, copy=True)
@@ -401,7 +419,9 @@ class GaussianProcess:
         if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
             raise ValueError("GaussianProcess.fit: X and y must be finite (no NaN/inf)")
         dim = X.shape[1]
-        if self.normalize_y:
+        if self.normalize_y and standardisation is not None:
+            self.y_mean_, self.y_std_ = _standardisation(standardisation)
+        elif self.normalize_y:
             self.y_mean_ = float(y.mean())
             self.y_std_ = float(y.std()) if y.std() > 0 else 1.0
         else:

@@ -15,6 +15,7 @@ Golovin, D. et al. (2017). Google Vizier: a service for black-box optimization. 
 """
 
 import concurrent.futures
+import copy
 import hashlib
 import json
 import math
@@ -168,7 +169,7 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
     stopper = EarlyStopping(monitor=metric, patience=epochs if patience is None else patience,
                             restore_best=True, mode=mode)
     pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
-    extra = list(built.pop("callbacks", ())) + list(fit_kwargs.get("callbacks", ()))
+    extra = list(built.pop("callbacks", ())) + _own_copies(fit_kwargs.get("callbacks", ()))
     args = {**fit_kwargs, **built}
     args["callbacks"] = [_RequireMetric(metric), stopper, *([pruner] if pruner else []), *extra]
     args.setdefault("batch_size", params.get("batch_size", batch_size))
@@ -178,6 +179,18 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
                       validation_data=validation_data, **args)
     curve = [float(v) for v in history[metric]]
     return model, curve, stopper, pruner
+
+
+def _own_copies(callbacks):
+    """A trial's own copies of ``fit_kwargs``'s callbacks: on a thread pool the trials
+    running at once would otherwise share their state (one trial's EarlyStopping restoring
+    another's weights). Deep copies in memory, made before the trial's fit."""
+    try:
+        return copy.deepcopy(list(callbacks))
+    except Exception as e:  # noqa: BLE001 - whatever a callback's __deepcopy__ raises
+        raise TypeError(f"tune_fit: fit_kwargs['callbacks'] must be copyable (each trial "
+                        f"trains with its own copies; {type(e).__name__}: {e}); build such a "
+                        f"callback per trial in build_model's dict instead") from e
 
 
 def earlier_curves(trials):
@@ -248,6 +261,10 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         More keyword arguments of ``rb.fit`` (``metrics``, ``augment`` ...);
         not those tune_fit passes itself (``X``, ``y``, ``loss``, ``epochs``,
         ``validation_data``) nor ``optimizer`` (``build_model`` gives it).
+        Its ``callbacks`` are deep-copied for each trial (trials running at
+        once on a thread pool would otherwise share their state), so the
+        objects passed here are not the ones that train; a callback whose
+        state you want to read after a trial belongs in ``build_model``'s dict.
     **search_kwargs
         Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
         An ``executor`` here must be a ``ThreadPoolExecutor`` (others raise TypeError): the

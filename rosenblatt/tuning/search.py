@@ -182,8 +182,12 @@ class _Proposer:
             scales = gp.length_scales_ if gp.ard else gp.length_scales_[:1]
             fitted = {**self.gp_kwargs, "length_scales": scales, "amplitude": gp.amplitude_,
                       "noise": gp.noise_, "learn_noise": False}
-            gp = GaussianProcess(**fitted).fit(np.concatenate([X, P]),
-                                               np.concatenate([y, lies]), optimize=False)
+            # ... and the first fit's standardisation: y's mean and std with the lies would
+            # rescale the amplitude and noise and shift the prior mean (Ginsbourger et al.
+            # condition the same GP on the lies)
+            gp = GaussianProcess(**fitted).fit(np.concatenate([X, P]), np.concatenate([y, lies]),
+                                               optimize=False,
+                                               standardisation=(gp.y_mean_, gp.y_std_))
         # The incumbent is the lowest posterior mean at an evaluated point: with noisy values
         # (a network's validation score) the lowest observation is biased low, and EI against
         # it would stop exploring; without noise the two agree.
@@ -290,9 +294,10 @@ def _is_pickling_error(error):
     return isinstance(error, (AttributeError, TypeError)) and "pickle" in str(error)
 
 
-def _gp_kwargs(gp):
+def _gp_kwargs(gp, dim):
     """The Gaussian process's keyword arguments: the defaults updated by ``gp``, checked by
-    building one (before the first trial, not when the initial design has run)."""
+    building one and against the space's ``dim`` columns (before the first trial, not when
+    the initial design has run)."""
     from .gaussian_process import GaussianProcess
 
     if gp is not None and not isinstance(gp, dict):
@@ -306,9 +311,15 @@ def _gp_kwargs(gp):
                          f"fixed noise has no prior); got noise_prior={kwargs['noise_prior']!r} "
                          f"with learn_noise={kwargs.get('learn_noise')!r}")
     try:
-        GaussianProcess(**kwargs)
+        model = GaussianProcess(**kwargs)
     except (TypeError, ValueError) as e:
         raise type(e)(f"minimize: gp: {e}") from None
+    scales = model.length_scales
+    if scales is not None and scales.size not in (1, model._n_scales(dim)):
+        expected = (f"1 or {dim} (one per column of the space's cube, Space.dim)" if model.ard
+                    else "1 (ard=False takes one)")
+        raise ValueError(f"minimize: gp: length_scales has {scales.size} values "
+                         f"for a space of {dim} columns; expected {expected}")
     return kwargs
 
 
@@ -399,7 +410,8 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         Snoek et al. 2012: 0.01 kept the search from refining Branin's minimum)
         and of UCB.
     n_candidates : int, default 2000
-        Random points scored per proposal before L-BFGS-B polishes the best.
+        Random points scored per proposal before L-BFGS-B polishes the best
+        (plus ``n_candidates // 4`` drawn near the five best trials so far).
     gp : dict, optional
         Keyword arguments of :class:`GaussianProcess` (default: Matérn 5/2,
         ARD, noise learnt from 1e-6 up, ``length_scale_prior=(ln 0.5, 1)``,
@@ -465,7 +477,7 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     positive_float("minimize", "xi", xi, allow_zero=True)
     positive_float("minimize", "kappa", kappa, allow_zero=True)
     n_candidates = positive_int("minimize", "n_candidates", n_candidates)
-    gp_kwargs = _gp_kwargs(gp)
+    gp_kwargs = _gp_kwargs(gp, space.dim)
 
     if n_parallel is not None:
         n_parallel = positive_int("minimize", "n_parallel", n_parallel)

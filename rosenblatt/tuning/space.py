@@ -604,10 +604,33 @@ class Space:
         return combos
 
     def grid_size(self, points):
-        """How many combinations :meth:`grid` gives (counted, not listed, without conditions)."""
-        if any(d.when for d in self.params.values()):
-            return len(self.grid(points))
-        return math.prod(len(d.grid(points)) for d in self.params.values())
+        """How many combinations :meth:`grid` gives, counted without listing them.
+
+        Only the parents' values (the parameters that a ``when`` names) are
+        listed: the others multiply, each where it is active, since whether it
+        is depends on the parents alone. So a grid of ``2 ** 20`` combinations
+        with one conditional parameter is counted at once, not built.
+        """
+        points = positive_int("Space.grid_size", "points", points)
+        axes = {name: self.params[name].grid(points) for name in self.names}
+        parents = [name for name in self._order if any(name in self._when[c] for c in self.names)]
+        if not parents:
+            return math.prod(len(values) for values in axes.values())
+        children = [name for name in self.names if name not in parents]
+        seen = set()
+        total = 0
+        for values in itertools.product(*(axes[name] for name in parents)):
+            full = dict(zip(parents, values))
+            p = {}
+            for name in parents:  # (in _order: a parent's own parents come first)
+                if self.is_active(name, p):
+                    p[name] = full[name]
+            key = tuple((k, type(v).__name__, v) for k, v in p.items())
+            if key not in seen:  # an inactive parent's values are one combination
+                seen.add(key)
+                total += math.prod(len(axes[name]) for name in children
+                                   if self.is_active(name, p))
+        return total
 
     def check(self, params):
         """Validate one params dict: known names, values in range, conditions respected."""

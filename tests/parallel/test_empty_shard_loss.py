@@ -4,6 +4,7 @@ an empty shard (whose mean loss is NaN) contributes nothing to the batch's loss 
 
 import json
 import textwrap
+import types
 
 import numpy as np
 
@@ -13,10 +14,14 @@ from .mpi_script import run_mpi_script
 
 
 def test_an_empty_shards_nan_loss_packs_as_nothing():
+    # (_pack reads only self.vec.params: whether a gradient reached each, flagged after the
+    # loss)
+    stub = types.SimpleNamespace(vec=types.SimpleNamespace(
+        params=[types.SimpleNamespace(grad=np.zeros(1))]))
     small = np.zeros(2)
-    rb.distributed.DataParallel._pack(None, small, float("nan"), 0.0)  # (self is unused)
-    assert small[0] == 0.0
-    rb.distributed.DataParallel._pack(None, small, 2.0, 0.25)
+    rb.distributed.DataParallel._pack(stub, small, float("nan"), 0.0)
+    assert small[0] == 0.0 and small[1] == 1.0
+    rb.distributed.DataParallel._pack(stub, small, 2.0, 0.25)
     assert small[0] == 0.5
 
 

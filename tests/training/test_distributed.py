@@ -72,8 +72,9 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert report["diverged_ranks_max_difference"] == 0.0
     assert report["diverged_vs_one_process"] < 1e-9
     assert report["timed_steps"] == 15  # DataParallel.timers counted every Allreduce
-    # one Allreduce per step: the 147 gradient values and the loss, in float64
-    assert report["message_bytes"] == (report["weights"] + 1) * 8
+    # one Allreduce per step: the 147 gradient values, then the loss and a flag per parameter
+    # tensor (4: whether a gradient reached it on the rank), in float64
+    assert report["message_bytes"] == (report["weights"] + 1 + 4) * 8
     # rank 0 alone writes the checkpoint; it resumes on two ranks or one process
     assert report["rank1_checkpoint_written"] is False
     assert report["resume_2_ranks_vs_straight"] < 1e-12
