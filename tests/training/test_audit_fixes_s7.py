@@ -9,6 +9,8 @@ import rosenblatt as rb
 from rosenblatt.training.curriculum import Curriculum
 from rosenblatt.training.metrics import EpochScore
 
+from .helpers import Steps, small_fit
+
 
 def _data(n=40, d=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -16,39 +18,18 @@ def _data(n=40, d=3, seed=0):
     return X, (X[:, 0] > 0).astype(np.int64)
 
 
-class _Steps(rb.callbacks.Callback):
-    """Counts the training steps taken (an error before training leaves 0)."""
-
-    def __init__(self):
-        self.steps = 0
-
-    def on_batch_end(self, trainer, batch, logs):
-        self.steps += 1
-
-
-def _fit(net, X, y, **kw):
-    kw.setdefault("loss", "cross_entropy")
-    if "optimizer" not in kw:
-        kw["optimizer"] = rb.optim.SGD(net.parameters(), lr=0.1)
-    kw.setdefault("epochs", 1)
-    kw.setdefault("batch_size", 8)
-    kw.setdefault("progress", False)
-    kw.setdefault("rng", 0)
-    return rb.fit(net, X, y, **kw)
-
-
 # -- 1: validation_data=(X_val, None) with y given ----------------------------------------------
 def test_validation_pair_without_targets_is_refused_when_y_is_given():
     X, y = _data()
     net = rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0))
     with pytest.raises(ValueError, match=r"y is given but validation_data has no targets"):
-        _fit(net, X, y, validation_data=(X, None))
+        small_fit(net, X, y, validation_data=(X, None))
 
 
 def test_validation_pair_without_targets_still_serves_autoencoders():
     X, _ = _data()
     net = rb.nn.Sequential(rb.nn.Dense(3, 3, rng=0))
-    h = _fit(net, X, None, loss="mse", metrics=(), validation_data=(X[:8], None))
+    h = small_fit(net, X, None, loss="mse", metrics=(), validation_data=(X[:8], None))
     assert len(h["val_loss"]) == 1
 
 
@@ -61,7 +42,7 @@ def _threads_run(distributed):
     net = rb.nn.Sequential(rb.nn.Dense(8, 32, dtype=np.float64), rb.nn.Tanh(),
                            rb.nn.Dropout(0.5), rb.nn.Dense(32, 16, dtype=np.float64),
                            rb.nn.RReLU(), rb.nn.Dropout(0.3), rb.nn.Dense(16, 2, dtype=np.float64))
-    _fit(net, X, y, epochs=2, batch_size=16, rng=3, distributed=distributed)
+    small_fit(net, X, y, epochs=2, batch_size=16, rng=3, distributed=distributed)
     return np.concatenate([v.ravel() for v in net.state_dict().values()])
 
 
@@ -93,8 +74,8 @@ def test_thread_parallel_puts_back_the_layers_generators():
 # -- 4: one callback, not in a list ------------------------------------------------------------
 def test_a_single_callback_is_used():
     X, y = _data()
-    steps = _Steps()
-    _fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, callbacks=steps)
+    steps = Steps()
+    small_fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, callbacks=steps)
     assert steps.steps == 5
 
 
@@ -105,15 +86,15 @@ def test_binary_targets_outside_unit_interval_are_refused_before_training(loss):
     y = np.zeros(40, np.int64)
     y[17] = 2
     net = rb.nn.Sequential(rb.nn.Dense(3, 1, rng=0), rb.nn.Sigmoid())
-    steps = _Steps()
+    steps = Steps()
     with pytest.raises(ValueError, match=r"y\[17\] = 2: .* needs targets in \[0, 1\]"):
-        _fit(net, X, y, loss=loss, callbacks=[steps])
+        small_fit(net, X, y, loss=loss, callbacks=[steps])
     assert steps.steps == 0
     yv = np.zeros((10, 1), np.float32)
     yv[3, 0] = -1.0
     with pytest.raises(ValueError, match=r"validation y\[3, 0\] = -1.0"):
-        _fit(net, X, (X[:, :1] > 0).astype(np.float32), loss=loss,
-             validation_data=(X[:10], yv))
+        small_fit(net, X, (X[:, :1] > 0).astype(np.float32), loss=loss,
+                  validation_data=(X[:10], yv))
     with pytest.raises(ValueError, match=r"evaluate: y\[17\] = 2"):
         rb.training.evaluate(net, X, y, loss=loss)
 
@@ -123,7 +104,7 @@ def test_binary_targets_outside_unit_interval_are_refused_before_training(loss):
 def test_fit_switches_refuse_strings(name):
     X, y = _data()
     with pytest.raises(TypeError, match=rf"fit: {name} must be True or False; got 'false'"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, **{name: "false"})
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, **{name: "false"})
 
 
 # -- 7: validation targets and EpochScores that cannot apply, refused before training ----------
@@ -137,27 +118,27 @@ def test_fit_switches_refuse_strings(name):
 ])
 def test_validation_targets_that_do_not_fit_are_refused_before_training(loss, out, y, yv):
     X, _ = _data()
-    steps = _Steps()
+    steps = Steps()
     with pytest.raises(ValueError, match=r"fit: validation y has shape"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, out, rng=0)), X, y, loss=loss, metrics=(),
-             validation_data=(X[:10], yv), callbacks=[steps])
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, out, rng=0)), X, y, loss=loss, metrics=(),
+                  validation_data=(X[:10], yv), callbacks=[steps])
     assert steps.steps == 0
 
 
 def test_validation_one_hot_beside_training_labels_is_still_accepted():
     X, y = _data()
-    h = _fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, metrics=(),
-             validation_data=(X[:10], np.eye(2, dtype=np.float32)[y[:10]]))
+    h = small_fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, metrics=(),
+                  validation_data=(X[:10], np.eye(2, dtype=np.float32)[y[:10]]))
     assert np.isfinite(h["val_loss"][0])
 
 
 def test_epoch_score_that_cannot_apply_is_refused_before_training():
     X, _ = _data()
     y = np.arange(40) % 3
-    steps = _Steps()
+    steps = Steps()
     with pytest.raises(ValueError, match=r"roc_auc is for two classes; the model has 3"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, 3, rng=0)), X, y, validation_data=(X[:10], y[:10]),
-             callbacks=[steps, EpochScore("roc_auc")])
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, 3, rng=0)), X, y,
+                  validation_data=(X[:10], y[:10]), callbacks=[steps, EpochScore("roc_auc")])
     assert steps.steps == 0
 
 
@@ -170,14 +151,14 @@ def _bn_net():
 def test_curriculum_last_batch_of_one_under_batch_norm_is_refused_before_training():
     X, y = _data(n=33)
     with pytest.raises(ValueError, match=r"33 examples of epoch 0's curriculum pool"):
-        _fit(_bn_net(), X, y, curriculum=Curriculum(np.abs(X[:, 0])))
+        small_fit(_bn_net(), X, y, curriculum=Curriculum(np.abs(X[:, 0])))
     X, y = _data(n=100)
     widening = Curriculum(np.abs(X[:, 0]), start=0.5, epochs_to_full=11)  # pools 50, 55, 60, 65
-    steps = _Steps()
+    steps = Steps()
     with pytest.raises(ValueError, match=r"65 examples of epoch 3's curriculum pool"):
-        _fit(_bn_net(), X, y, curriculum=widening, epochs=20, callbacks=[steps])
+        small_fit(_bn_net(), X, y, curriculum=widening, epochs=20, callbacks=[steps])
     assert steps.steps == 0
-    _fit(_bn_net(), X, y, curriculum=widening, epochs=3)  # pools 50, 55, 60: none left over
+    small_fit(_bn_net(), X, y, curriculum=widening, epochs=3)  # pools 50, 55, 60: none left over
 
 
 # -- 9: per-time-step class labels, range-checked before training ------------------------------
@@ -186,18 +167,18 @@ def test_per_step_labels_out_of_range_are_named_by_their_index_in_y():
     X = rng.normal(size=(64, 5, 3)).astype(np.float32)
     y = rng.integers(0, 4, (64, 5))
     y[60, 2] = 7
-    steps = _Steps()
+    steps = Steps()
     with pytest.raises(ValueError, match=r"fit: y\[60, 2\] = 7 but the model outputs 4 classes"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, 4, rng=0)), X, y, shuffle=False,
-             callbacks=[steps])
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, 4, rng=0)), X, y, shuffle=False,
+                  callbacks=[steps])
     assert steps.steps == 0
     y[60, 2] = -1
     with pytest.raises(ValueError, match=r"y\[60, 2\] = -1: class labels must be 0, 1"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, 4, rng=0)), X, y)
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, 4, rng=0)), X, y)
     y = y.astype(np.float32)
     y[60, 2], y[1, 4] = 1, 0.5
     with pytest.raises(ValueError, match=r"y\[1, 4\] = 0.5: class labels must be whole"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, 4, rng=0)), X, y)
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, 4, rng=0)), X, y)
 
 
 # -- 10: a metric that returns one number -------------------------------------------------------
@@ -208,7 +189,7 @@ def test_metric_returning_one_number_is_named_with_the_required_form():
         return float(np.mean(pred.argmax(1) == target))
 
     with pytest.raises(TypeError, match=r"metric 'my_accuracy' must return \(total, count\)"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, metrics=[my_accuracy])
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, 2, rng=0)), X, y, metrics=[my_accuracy])
 
 
 # -- a3 finding 4: integer token ids beyond float32's exact integers ---------------------------
@@ -230,8 +211,8 @@ def test_fit_gives_large_integer_token_ids_to_the_model_exactly():
     net = _Seen()
     X = np.array([[2 ** 24 + 1], [2 ** 24 + 1]], dtype=np.int64)
     y = np.zeros((2, 1), np.float32)
-    _fit(net, X, y, loss="mse", metrics=(), batch_size=2, validation_data=(X, y),
-         optimizer=rb.optim.SGD(net.parameters(), lr=0.1))
+    small_fit(net, X, y, loss="mse", metrics=(), batch_size=2, validation_data=(X, y),
+              optimizer=rb.optim.SGD(net.parameters(), lr=0.1))
     # before: Tensor(X) made them float32, and 16777217 became 16777216
     assert all(int(s.max()) == 2 ** 24 + 1 for s in net.seen[-2:])
     assert rb.training.predict(net, X).shape == (2, 1) and int(net.seen[-1].max()) == 2 ** 24 + 1
@@ -242,5 +223,5 @@ def test_autoencoder_validation_targets_are_checked_against_the_inputs():
     X, _ = _data()
     with pytest.raises(ValueError, match=r"validation y has shape \(10, 2\) but the training "
                                          r"targets have \(40, 3\)"):
-        _fit(rb.nn.Sequential(rb.nn.Dense(3, 3, rng=0)), X, None, loss="mse", metrics=(),
-             validation_data=(X[:10], X[:10, :2]))
+        small_fit(rb.nn.Sequential(rb.nn.Dense(3, 3, rng=0)), X, None, loss="mse", metrics=(),
+                  validation_data=(X[:10], X[:10, :2]))

@@ -17,32 +17,13 @@ from rosenblatt.training.callbacks import (
 )
 from rosenblatt.training.curriculum import Curriculum
 
+from .helpers import Steps, small_fit
+
 
 def _data(n=32, d=4, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)).astype(np.float32)
     return X, (X[:, 0] + X[:, 1] > 0).astype(np.int64)
-
-
-class _Steps(rb.callbacks.Callback):
-    """Counts the training steps taken (an error before training leaves 0)."""
-
-    def __init__(self):
-        self.steps = 0
-
-    def on_batch_end(self, trainer, batch, logs):
-        self.steps += 1
-
-
-def _fit(net, X, y, **kw):
-    kw.setdefault("loss", "cross_entropy")
-    if "optimizer" not in kw:
-        kw["optimizer"] = rb.optim.SGD(net.parameters(), lr=0.1)
-    kw.setdefault("epochs", 1)
-    kw.setdefault("batch_size", 8)
-    kw.setdefault("progress", False)
-    kw.setdefault("rng", 0)
-    return rb.fit(net, X, y, **kw)
 
 
 # -- 1: a learning-rate callback on Rprop, whose lr is only the initial step size -------------
@@ -53,16 +34,16 @@ def _fit(net, X, y, **kw):
 def test_lr_callbacks_refuse_rprop_before_training(callback):
     X, y = _data()
     net = rb.nn.Sequential(rb.nn.Dense(4, 2, rng=0))
-    cb, steps = callback(), _Steps()
+    cb, steps = callback(), Steps()
     with pytest.raises(ValueError, match=rf"{type(cb).__name__}: Rprop's lr is only its initial "
                                          r"step size .* has no effect"):
-        _fit(net, X, y, optimizer=rb.optim.Rprop(net.parameters(), lr=0.01), epochs=2,
-             callbacks=[cb, steps])
+        small_fit(net, X, y, optimizer=rb.optim.Rprop(net.parameters(), lr=0.01), epochs=2,
+                  callbacks=[cb, steps])
     assert steps.steps == 0
     # optimizers whose lr scales every step are taken as before
     net = rb.nn.Sequential(rb.nn.Dense(4, 2, rng=0))
-    h = _fit(net, X, y, optimizer=rb.optim.SGD(net.parameters(), lr=0.1), epochs=2,
-             callbacks=[callback()])
+    h = small_fit(net, X, y, optimizer=rb.optim.SGD(net.parameters(), lr=0.1), epochs=2,
+                  callbacks=[callback()])
     assert len(h["lr"]) == 2
 
 
@@ -94,7 +75,7 @@ def test_gradient_monitor_norms_per_stacked_layer(cell, kw):
     X = np.random.default_rng(0).normal(size=(8, 5, 2)).astype(np.float32)
     y = (X[:, 0, 0] > 0).astype(np.int64)
     monitor = GradientMonitor()
-    _fit(net, X, y, callbacks=[monitor])
+    small_fit(net, X, y, callbacks=[monitor])
     norms = {k: v for k, v in monitor.records[0].items() if k.startswith("grad_norm/")}
     expected = {"grad_norm/out", "grad_norm/rnn.0", "grad_norm/rnn.1", "grad_norm/rnn.2"}
     if kw:
@@ -113,12 +94,12 @@ def test_gradient_monitor_keys_of_plain_layers_are_unchanged():
     X, y = _data()
     net = rb.nn.Sequential(rb.nn.Dense(4, 3, rng=0), rb.nn.ReLU(), rb.nn.Dense(3, 2, rng=1))
     monitor = GradientMonitor()
-    _fit(net, X, y, callbacks=[monitor])
+    small_fit(net, X, y, callbacks=[monitor])
     assert {k for k in monitor.records[0] if k.startswith("grad_norm/")} == \
         {"grad_norm/0", "grad_norm/2"}
     bare = rb.nn.Dense(4, 2, rng=0)  # the model's own parameters keep their names
     monitor = GradientMonitor()
-    _fit(bare, X, y, callbacks=[monitor])
+    small_fit(bare, X, y, callbacks=[monitor])
     assert {k for k in monitor.records[0] if k.startswith("grad_norm/")} == \
         {"grad_norm/W", "grad_norm/b"}
 
@@ -130,7 +111,7 @@ def test_pretrain_with_one_checkpoint_gives_each_layer_its_file(tmp_path):
     first = rb.models.StackedAutoencoder([12, 8, 5], rng=0)
     first.pretrain(X, epochs_per_layer=2, callbacks=Checkpoint(path), progress=False)
     assert sorted(os.listdir(tmp_path)) == ["run.layer0.safetensors", "run.layer1.safetensors"]
-    steps = _Steps()
+    steps = Steps()
     again = rb.models.StackedAutoencoder([12, 8, 5], rng=0)
     again.pretrain(X, epochs_per_layer=2, callbacks=steps, resume_from=path, progress=False)
     assert steps.steps == 0  # both layers had finished: nothing trains again
