@@ -2,19 +2,18 @@
 (F-A), Nesterov momentum for optimizer="sgd" (F-B), targets whose squared error overflows
 float32 (F-F)."""
 
-import warnings
 
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier as ReferenceClassifier  # noqa: E402
-from sklearn.neural_network import MLPRegressor as ReferenceRegressor  # noqa: E402
 
 import rosenblatt as rb  # noqa: E402
-from rosenblatt.sklearn import MLPClassifier, MLPRegressor, _generator  # noqa: E402
+from rosenblatt.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+from .test_sklearn import _reference_on_our_weights  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -75,22 +74,6 @@ def test_training_loss_plateau_does_not_stop_at_tol_zero_as_scikit_learn():
 
 
 # -- F-B: nesterovs_momentum, scikit-learn's name and default -----------------------------------
-def _reference_from_our_weights(ours, X, y, **params):
-    """scikit-learn's MLPRegressor started from the weights ``ours`` starts from."""
-    sizes = list(ours.hidden_layer_sizes)
-    init = ours._build(X.shape[1], 1, sizes, _generator(ours.random_state))
-    dense = [layer for layer in init if isinstance(layer, rb.nn.Dense)]
-    ref = ReferenceRegressor(hidden_layer_sizes=sizes, activation=ours.activation, max_iter=1,
-                             random_state=0, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ref.fit(X, y)  # builds the layers; the weights are replaced below
-    ref.coefs_ = [layer.W.data.astype(np.float64) for layer in dense]
-    ref.intercepts_ = [layer.b.data.astype(np.float64).ravel() for layer in dense]
-    ref.loss_curve_, ref.best_loss_, ref._no_improvement_count = [], np.inf, 0
-    return ref.set_params(warm_start=True, max_iter=ours.max_iter)
-
-
 @pytest.mark.parametrize("nesterov", [None, True, False])
 def test_sgd_momentum_steps_as_scikit_learns_sgd(nesterov):
     g = np.random.default_rng(0)
@@ -100,7 +83,7 @@ def test_sgd_momentum_steps_as_scikit_learns_sgd(nesterov):
                   shuffle=False, tol=0.0, n_iter_no_change=100)
     switch = {} if nesterov is None else {"nesterovs_momentum": nesterov}  # None: defaults
     ours = MLPRegressor((8,), optimizer="sgd", max_iter=4, random_state=0, **common, **switch)
-    ref = _reference_from_our_weights(ours, X, y, solver="sgd", **common, **switch)
+    ref = _reference_on_our_weights(ours, X, y, solver="sgd", **common, **switch)
     ours.fit(X, y)
     ref.fit(X, y)
     assert ours.get_params()["nesterovs_momentum"] is (nesterov is not False)
