@@ -51,10 +51,28 @@ def cascade_sizes(population, k, survivors):
     return np.maximum(np.round(steps).astype(np.int64), survivors)
 
 
+def _fitness_matrix(owner, F):
+    """``F`` as a float (P, k) matrix with failures (NaN, ``-inf``) as ``-inf``.
+
+    ``+inf`` is refused: the library's evaluations score a fitness that returns
+    an infinity as failed (worst), so here it would be either a failure or a
+    best that no other value can tie; the caller says which.
+    """
+    F = np.asarray(F, dtype=np.float64)
+    if F.ndim != 2:
+        raise ValueError(f"{owner}: F must be a (P, k) fitness matrix; got shape {F.shape}")
+    if np.isposinf(F).any():
+        i, j = np.argwhere(np.isposinf(F))[0].tolist()
+        raise ValueError(f"{owner}: F[{i}, {j}] is +inf; fitness must be finite, with NaN or "
+                         f"-inf for a failed evaluation (ranked worst)")
+    return np.where(np.isnan(F), -np.inf, F)
+
+
 def cascade(F, sizes):
     """Cascade scores ``(P,)`` of fitness matrix ``F`` (P, k) with ``sizes[j]`` kept by event j.
 
     Each size is a non-negative integer (more than the entrants keeps them all).
+    NaN and ``-inf`` (failed evaluations) rank worst; ``+inf`` raises a ValueError.
 
     Examples
     --------
@@ -62,9 +80,7 @@ def cascade(F, sizes):
     >>> cascade(F, [3, 1]).tolist()  # event 1 drops row 3, event 2 keeps row 1 of 0, 1, 2
     [1.0, 2.6666666666666665, 1.3333333333333333, 0.0]
     """
-    F = np.asarray(F, dtype=np.float64)
-    if F.ndim != 2:
-        raise ValueError(f"cascade: F must be a (P, k) fitness matrix; got shape {F.shape}")
+    F = _fitness_matrix("cascade", F)
     P, k = F.shape
     if len(sizes) != k:
         raise ValueError(f"cascade: one size per fitness function ({k}); got {len(sizes)}")
@@ -73,7 +89,7 @@ def cascade(F, sizes):
     score = np.zeros(P)
     alive = np.arange(P)
     for j, keep in enumerate(sizes):
-        f = np.where(np.isfinite(F[alive, j]), F[alive, j], -np.inf)
+        f = F[alive, j]
         order = np.argsort(-f, kind="stable")  # best first
         n = alive.size
         ranks = np.empty(n)
@@ -87,9 +103,11 @@ def cascade(F, sizes):
 
 
 def function_champions(F):
-    """Index of the best individual on each function (column of ``F``), in column order."""
-    F = np.asarray(F, dtype=np.float64)
-    return np.argmax(np.where(np.isfinite(F), F, -np.inf), axis=0)
+    """Index of the best individual on each function (column of ``F``), in column order.
+
+    NaN and ``-inf`` (failed evaluations) rank worst; ``+inf`` raises a ValueError.
+    """
+    return np.argmax(_fitness_matrix("function_champions", F), axis=0)
 
 
 def cascading_elites(F, n_elite):
@@ -106,7 +124,7 @@ def cascading_elites(F, n_elite):
     >>> cascading_elites(F, 2)[0].tolist()
     [0, 1]
     """
-    F = np.asarray(F, dtype=np.float64)
+    F = _fitness_matrix("cascading_elites", F)
     P, k = F.shape
     score = cascade(F, cascade_sizes(P, k, min(n_elite, P)))
     champions = list(dict.fromkeys(function_champions(F).tolist()))

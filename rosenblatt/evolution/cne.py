@@ -356,7 +356,9 @@ def _decode_model(spec_text, theta):
         entry = (model, ParameterVector(model.parameters()))
         cache[spec_text] = entry
     model, vec = entry
-    vec.data[:] = theta
+    # as the serial path: a fitness may have packed the cached model's parameters into a
+    # vector of its own (an optimizer for fine-tuning), which vec.data no longer reaches
+    write_weights(vec, np.asarray(theta, dtype=vec.data.dtype))
     return model
 
 

@@ -16,7 +16,11 @@ One generation, for all subpopulations at once:
    shuffled subpopulation, so every neuron takes part in exactly ``trials``
    networks. All ``trials * n`` networks are written into one ``(T, n_weights)``
    array in the model's ParameterVector layout and scored together.
-   A neuron's fitness is the **mean fitness of the networks it took part in**.
+   A neuron's fitness is the **mean fitness of the networks it took part in**;
+   a network that failed (``on_error="worst"``) counts in that mean below the
+   generation's worst finite network fitness by the generation's range, so a
+   neuron that breaks the networks it joins is not selected for the few that
+   worked.
 2. **Recombination** within each subpopulation: each neuron of the top
    quarter is crossed (one point) with a random higher-ranking neuron of the
    top quarter; the two children of each pair replace the worst neurons;
@@ -146,10 +150,14 @@ class ESP:
         The positions in use (their subpopulations evolve; the others'
         neurons are zero in every network).
     neuron_fitness : ndarray (H, population) or None
-        Each neuron's mean fitness in the last step's trials, in the order the
-        neurons had when they were evaluated: ``recombine`` then ranks each
-        subpopulation best first, so column ``j`` is not row ``j`` of the
-        current ``neurons`` (sort it, as ``recombine`` does, to pair them).
+        Each neuron's mean fitness in the last step's trials (a network that
+        failed, with ``on_error="worst"``, counts as ``lo - (hi - lo)``, ``lo``
+        and ``hi`` the generation's lowest and highest finite network fitness;
+        ``lo - 1`` when they are equal; ``-inf`` for all if every network
+        failed), in the order the neurons had when they were evaluated:
+        ``recombine`` then ranks each subpopulation best first, so column
+        ``j`` is not row ``j`` of the current ``neurons`` (sort it, as
+        ``recombine`` does, to pair them).
         NaN at positions not in use.
 
     Examples
@@ -284,13 +292,34 @@ class ESP:
         self.best_neurons[i] = 0.0  # the new neurons start around the neuron that does nothing
         return 1
 
+    def _neuron_fitness(self, f, choice):
+        """Each neuron's mean network fitness ``(h, n)`` from networks' ``f`` (T,), ``choice``.
+
+        A failed network (``-inf``, ``on_error="worst"``) counts at ``lo - (hi - lo)``
+        (``lo``/``hi`` the generation's lowest/highest finite network fitness; ``lo - 1``
+        when they are equal): below every network that did not fail, by at least the
+        generation's range, so a neuron that breaks the networks it joins ranks low instead
+        of being judged on the few that worked. A generation where every network failed
+        gives every neuron ``-inf``.
+        """
+        h, n = self.index.shape[0], self.population
+        ok = np.isfinite(f)
+        if not ok.any():
+            return np.full((h, n), -np.inf)
+        lo, hi = f[ok].min(), f[ok].max()
+        scored = np.where(ok, f, lo - (hi - lo if hi > lo else 1.0))
+        flat = (np.arange(h)[None, :] * n + choice).ravel()
+        sums = np.bincount(flat, weights=np.repeat(scored, h), minlength=h * n)
+        counts = np.bincount(flat, minlength=h * n)  # trials, for every neuron
+        return (sums / counts).reshape(h, n)
+
     def step(self, fitness, vectorized=False, executor=None, repeats=1, on_error="raise"):
         """One generation; returns ``(network fitness (T,), best network's weights, burst?)``.
 
         Sets :attr:`adapted` (``+1``/``-1`` when the network grew/shrank) and
         :attr:`extra_evaluations` (the lesion tests' evaluations).
         """
-        h, n = self.index.shape[0], self.population
+        h = self.index.shape[0]
         self.adapted, self.extra_evaluations = 0, 0
         choice = self._choices()
         thetas = self.assemble(choice)
@@ -298,13 +327,7 @@ class ESP:
         # drawn from it), so a model or fitness that draws scores as serially on any executor
         f = evaluate_thetas("ESP", self.model, self.vector, thetas, fitness, vectorized,
                             executor, repeats, on_error, rng=self.rng)
-        finite = np.where(np.isfinite(f), f, np.nan)
-        flat = (np.arange(h)[None, :] * n + choice).ravel()
-        sums = np.bincount(flat, weights=np.repeat(np.nan_to_num(finite, nan=0.0), h),
-                           minlength=h * n)
-        counts = np.bincount(flat, weights=np.repeat(np.isfinite(finite), h), minlength=h * n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fit = np.where(counts > 0, sums / counts, -np.inf).reshape(h, n)
+        fit = self._neuron_fitness(f, choice)
         self.neuron_fitness = np.where(self.active[:, None], fit, np.nan)
         i = int(np.argmax(np.where(np.isfinite(f), f, -np.inf)))
         champion = thetas[i].copy()

@@ -199,7 +199,8 @@ def crowding_distance(F, ranks=None):
     Returns
     -------
     ndarray, shape (n_points,)
-        ``inf`` for the boundary points of each objective; 0 for a copy of an
+        ``inf`` for the boundary points of each objective that is not constant
+        over the front (and for a front of one point); 0 for a copy of an
         earlier point of the same front.
 
     Notes
@@ -210,7 +211,10 @@ def crowding_distance(F, ranks=None):
 
     .. math:: d_i \\mathrel{+}= \\frac{f_m^{(i+1)} - f_m^{(i-1)}}{f_m^{\\max} - f_m^{\\min}}
 
-    (nothing is added along an objective that is constant over the front).
+    (nothing is added along an objective that is constant over the front, not
+    even the boundary's ``inf``: every point there is both smallest and largest,
+    and which one sorts first would be decided by index alone; pymoo does the
+    same, while Deb's C program gives ``inf`` to the first and last by index).
     The sum is the paper's; pymoo divides it by the number of objectives.
     Ties are broken by index (a stable sort).
 
@@ -290,15 +294,19 @@ def _crowding(F, r, order0):
     last[:-1] = first[1:]
     sizes = np.diff(np.append(np.flatnonzero(first), n))
     inner = np.flatnonzero(~(first | last))
+    ends = first | last
+    lone = np.repeat(sizes == 1, sizes)  # a front of one point: its own boundary
     d = np.zeros(n)
     for m in range(M):
         order = order0 if m == 0 else np.lexsort((F[:, m], r))  # (stable: ties by index)
         f = F[order, m]
-        span = np.repeat(f[last] - f[first], sizes)[inner]  # the range of each one's front
-        ok = span > 0
+        span = np.repeat(f[last] - f[first], sizes)  # the range of each one's front
+        ok = span[inner] > 0
         gap = np.zeros(n)
-        gap[inner[ok]] = (f[inner[ok] + 1] - f[inner[ok] - 1]) / span[ok]
-        gap[first | last] = np.inf
+        gap[inner[ok]] = (f[inner[ok] + 1] - f[inner[ok] - 1]) / span[inner][ok]
+        # along an objective constant over the front the boundary points are only first
+        # and last by index: no infinity there either (as pymoo)
+        gap[ends & ((span > 0) | lone)] = np.inf
         d[order] += gap
     return d
 

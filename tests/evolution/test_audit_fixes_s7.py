@@ -163,8 +163,9 @@ def _reference_crowding(F, ranks):
                 members.append(i)
         for m in range(F.shape[1]):
             s = sorted(members, key=lambda i: (F[i, m], i))
-            d[s[0]] = d[s[-1]] = np.inf
             span = F[s[-1], m] - F[s[0], m]
+            if span > 0 or len(s) == 1:  # a constant objective has no boundary (s9 finding 2)
+                d[s[0]] = d[s[-1]] = np.inf
             for a, i, b in zip(s, s[1:], s[2:]):
                 d[i] += (F[b, m] - F[a, m]) / span if span > 0 else 0.0
     return d
