@@ -40,6 +40,7 @@ from .config import ConfigError, NEATConfig
 from .core import FitnessError, Result
 from .cosyne import CoSyNE
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
+from .demonstration import Demonstration, Imitation, Recorder, record_demonstration
 from .draw import draw
 from .esp import ESP
 from .gallery import GalleryServer
@@ -73,4 +74,5 @@ __all__ += [
 ]
 __all__ += ["Coevolution", "shared_fitness", "shared_sample"]
 __all__ += ["GalleryServer", "Interactive", "encode_png", "write_png"]
+__all__ += ["Demonstration", "Imitation", "Recorder", "record_demonstration"]
 __all__ += ["CoSyNE", "ESP", "Staged"]
