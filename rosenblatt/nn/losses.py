@@ -25,7 +25,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, make, needs_grad
-from ..checks import is_int, unit_interval
+from ..checks import finite_float, is_int, unit_interval
 from ._operands import as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -254,8 +254,12 @@ def log_loss(x, c, reduction="mean"):
 
 
 def hinge(x, c, margin=1.0, reduction="mean"):
-    """The notes' Hinge loss with c = +/-1: max(0, m - c x); dE/dx = -c 1{c x < m}."""
+    """The notes' Hinge loss with c = +/-1: max(0, m - c x); dE/dx = -c 1{c x < m}.
+
+    ``margin`` m is a finite number (else a TypeError or ValueError naming it).
+    """
     _check_reduction(reduction, "hinge")
+    margin = finite_float("hinge", "margin", margin)
     if not isinstance(x, Tensor):
         x = as_tensor(x, "hinge", "x")
     xd = x.data
@@ -329,9 +333,10 @@ def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index
     ignore_index : int, optional
         Integer labels equal to it (e.g. PyTorch's -100 on padding) contribute no loss
         and no gradient, and are left out of the mean. Not for probability targets.
-        With every label ignored the mean is 0 / 0 = NaN, as in PyTorch, and ``rb.fit``
-        stops on it as on a divergence: give every batch a counted label, or use
-        ``reduction="sum"``.
+        With every label ignored the mean is 0 / 0 = NaN, as in PyTorch; ``rb.fit``
+        skips such a batch (no step: there is nothing to learn from) and, as
+        ``rb.training.evaluate``, averages the loss over the counted labels of the
+        whole set (see :func:`mean_normaliser`).
     label_smoothing : float in [0, 1], default 0
         The target becomes (1 - label_smoothing) onehot(c) + label_smoothing / classes
         (Szegedy et al. 2016), as in PyTorch.
@@ -504,37 +509,49 @@ def mean_normaliser(loss):
     Data-parallel training cuts a batch into parts and seeds each part's mean
     loss ``L_k = S_k / W_k`` with its share of the batch: ``n_k / B`` for a
     plain mean, but ``W_k / W`` (``W`` the whole batch's) for a weighted one,
-    so that ``sum_k (W_k / W) L_k = S / W`` is the batch's loss. Of the losses
-    here only :func:`cross_entropy` with ``weight`` or ``ignore_index`` on
-    integer labels has such a mean (``sum_i w_i l_i / sum_i w_i``, PyTorch's).
+    so that ``sum_k (W_k / W) L_k = S / W`` is the batch's loss; ``rb.fit`` and
+    ``rb.training.evaluate`` likewise average an epoch's batches as
+    ``sum_b S_b / sum_b W_b``, the weighted mean over the whole set.
+
+    A loss tells that its mean is a weighted one by an attribute,
+    ``loss.mean_weights(**options)``, called with the options a
+    ``functools.partial`` gives it: None when, with them, the mean is the plain
+    one, else ``W(target)``. :func:`cross_entropy` has one (a weighted mean with
+    ``weight`` or ``ignore_index`` on integer labels: ``sum_i w_i l_i / sum_i
+    w_i``, PyTorch's), and so can a loss of one's own: the attribute, not a
+    list of names here, is what is read.
 
     Parameters
     ----------
     loss : callable
-        A loss of this module, or a ``functools.partial`` of one (how options
-        are given to ``rb.fit``). Any other callable (a lambda) hides its
-        options: None, the count.
+        A loss, or a ``functools.partial`` of one (how options are given to
+        ``rb.fit``). A callable without ``mean_weights`` (a lambda, which also
+        hides the options of a loss it calls): None, the count.
 
     Returns
     -------
     callable or None
-        ``W(target)`` as a float: the sum of ``weight[c]`` over the labels
-        ``c`` not ignored (their count without ``weight``); None for probability
-        targets (their mean is over the examples). One pass over the targets.
+        ``W(target)`` as a float, or None for targets whose mean is over the
+        examples (cross_entropy's probability targets). For
+        :func:`cross_entropy`: the sum of ``weight[c]`` over the labels ``c``
+        not ignored (their count without ``weight``); one pass over the targets.
     """
     func, keywords = loss, {}
     while isinstance(func, functools.partial):
         keywords = {**func.keywords, **keywords}  # the outer partial's win
         func = func.func
-    if func is not cross_entropy or keywords.get("reduction", "mean") != "mean":
-        return None
-    weight, ignore_index = keywords.get("weight"), keywords.get("ignore_index")
-    if weight is None and ignore_index is None:
+    weights = getattr(func, "mean_weights", None)
+    return weights(**keywords) if callable(weights) else None
+
+
+def _cross_entropy_weights(reduction="mean", weight=None, ignore_index=None, **_):
+    """``cross_entropy.mean_weights``: see :func:`mean_normaliser`."""
+    if reduction != "mean" or (weight is None and ignore_index is None):
         return None
     w = None if weight is None else np.asarray(weight, dtype=np.float64).reshape(-1)
 
     def normaliser(target):
-        labels = np.asarray(target)
+        labels = np.asarray(getattr(target, "data", target))
         if labels.dtype.kind not in "iu" and ignore_index is None:
             return None  # probabilities: a mean over the examples
         ignored = None if ignore_index is None else labels == ignore_index
@@ -547,6 +564,9 @@ def mean_normaliser(loss):
         return float(counted.sum())
 
     return normaliser
+
+
+cross_entropy.mean_weights = _cross_entropy_weights
 
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for
@@ -610,8 +630,10 @@ def max_margin(x, labels, margin=1.0, reduction="mean"):
 
     dE/dx_s = (1{s = k*} - 1{s = c}) 1{E > 0}, with k* the best wrong class
     (the first on ties). For two classes it is twice ``torch.nn.MultiMarginLoss``.
+    ``margin`` m is a finite number (else a TypeError or ValueError naming it).
     """
     _check_reduction(reduction, "max_margin")
+    margin = finite_float("max_margin", "margin", margin)
     if not isinstance(x, Tensor):
         x = as_tensor(x, "max_margin", "x")
     xd = x.data

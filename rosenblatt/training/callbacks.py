@@ -60,18 +60,33 @@ def overrides(callback, hook):
     return own is not None and getattr(own, "__func__", own) is not getattr(Callback, hook)
 
 
-def _check_monitor(owner, monitor, trainer):
+def _logs(callback, key):
+    """Whether ``callback`` adds ``key`` to the epoch's logs (an ``EpochScore``'s
+    ``logged_key``, or a callback of one's own named so)."""
+    return key in (getattr(callback, "logged_key", None), getattr(callback, "name", None))
+
+
+def _check_monitor(owner, monitor, trainer, callback=None):
     """A ``val_*`` number that fit computes itself (``val_loss``, ``val_<metric>`` of its
     metrics) needs validation data (or a callback that logs it under that name, such as
-    ``EpochScore(..., data=..., name=monitor)``): said before the first epoch. Other ``val_*``
-    keys may be logged by a callback of one's own; a key that never appears is an error at
-    the first epoch's end."""
+    ``EpochScore(..., data=..., name=monitor)``): said before the first epoch. A callback
+    that logs the monitor (an ``EpochScore``) listed after ``callback``, the one that
+    monitors it, would log it only after that one has looked: refused at once too. Other
+    ``val_*`` keys may be logged by a callback of one's own; a key that never appears is an
+    error at the first epoch's end."""
     # (a loop of another model, GAN.fit or RBM.fit, has no fit validation data to look at)
     monitor = str(monitor)
+    callbacks = list(getattr(trainer, "callbacks", None) or ())
+    loggers = [i for i, cb in enumerate(callbacks) if cb is not callback and _logs(cb, monitor)]
+    mine = next((i for i, cb in enumerate(callbacks) if cb is callback), None)
+    if loggers and mine is not None and all(i > mine for i in loggers):
+        raise ValueError(f"{owner}: monitor {monitor!r} is logged by "
+                         f"{type(callbacks[loggers[0]]).__name__}, which comes after "
+                         f"{owner} in callbacks; the epoch's callbacks run in order, so list "
+                         f"it before {owner}")
     own = ["loss"] + [name for name, _ in (getattr(trainer, "plan", None) or ())]
     if (monitor.startswith("val_") and monitor[4:] in own
-            and getattr(trainer, "validation", False) is None
-            and not any(getattr(cb, "name", None) == monitor for cb in trainer.callbacks)):
+            and getattr(trainer, "validation", False) is None and not loggers):
         raise ValueError(f"{owner}: monitor {monitor!r} needs validation_data (fit computes the "
                          f"val_* numbers on it); pass validation_data=(X_val, y_val) or monitor "
                          f"a training number such as 'loss'")
@@ -145,7 +160,7 @@ class EarlyStopping(Callback):
         self.best_state = None
 
     def on_train_begin(self, trainer):
-        _check_monitor("EarlyStopping", self.monitor, trainer)
+        _check_monitor("EarlyStopping", self.monitor, trainer, self)
         if trainer.start_epoch == 0:
             self._reset()
 
@@ -459,7 +474,7 @@ class ReduceLROnPlateau(Callback):
         self.lr_scale = None  # the optimizer's lr_scale after a reduction of its schedule
 
     def on_train_begin(self, trainer):
-        _check_monitor("ReduceLROnPlateau", self.monitor, trainer)
+        _check_monitor("ReduceLROnPlateau", self.monitor, trainer, self)
         _check_lr_is_read("ReduceLROnPlateau", trainer.optimizer)
         if trainer.start_epoch == 0:  # a new run; a resumed one keeps the checkpoint's state
             self._reset()

@@ -25,7 +25,8 @@ class Curriculum:
     scores : array_like, shape (n_examples,)
         Difficulty of each example: lower is easier.
     start : float, default 1.0
-        The fraction of the (easiest) examples used in the first epoch, in (0, 1].
+        The fraction of the (easiest) examples used in the first epoch, in (0, 1];
+        below 1 it needs ``epochs_to_full >= 2`` (a ValueError otherwise).
     epochs_to_full : int, default 1
         The pool grows linearly from ``start`` (epoch 0) to all examples
         (epoch ``epochs_to_full - 1``); 1 means all examples from the start.
@@ -50,6 +51,10 @@ class Curriculum:
                              f"got shape {scores.shape}")
         start = unit_interval("Curriculum", "start", start, closed_low=False, closed_high=True)
         epochs_to_full = positive_int("Curriculum", "epochs_to_full", epochs_to_full)
+        if start < 1 and epochs_to_full == 1:  # the pool would be whole from epoch 0
+            raise ValueError(f"Curriculum: start={start:g} needs epochs_to_full >= 2 to widen "
+                             f"the pool from it (with epochs_to_full=1 every epoch uses all "
+                             f"examples); give epochs_to_full, or leave start at 1")
         self.scores = scores
         self.start, self.epochs_to_full = float(start), epochs_to_full
         self.shuffle_pool = boolean("Curriculum", "shuffle_pool", shuffle_pool)

@@ -14,7 +14,8 @@ weighted mean loss (``cross_entropy`` with ``weight`` or ``ignore_index``:
 ``sum_i w_i l_i / W``) the shard's weight is ``W_r / W`` instead, its share of
 the weights (:func:`rosenblatt.nn.losses.mean_normaliser`); ``rb.fit`` computes
 both from the batch's targets, which every rank holds, when the loss is such a
-function or a ``functools.partial`` of one (a lambda hides its options).
+function or a ``functools.partial`` of one (a lambda hides its options), or any
+loss that tells its weights by a ``mean_weights`` attribute.
 
 Two ways to get there, the same arithmetic (the tests check the two give the
 same weights and optimizer state):
@@ -54,7 +55,9 @@ the whole batch's mean and variance and updates identical running statistics,
 and its backward's two per-channel means cover the whole batch too: the step
 is one process's on the whole batch, batch norm included. That costs three
 small ``Allreduce`` calls per layer and step (``C + 1``, ``C`` and ``2 C``
-numbers for ``C`` channels).
+numbers for ``C`` channels). The batch norm of recurrent layers
+(``RNN``/``LSTM``/``GRU(batch_norm=True)``) is not synchronised: such a model is
+refused, over MPI as over threads, rather than trained with each part's statistics.
 
 Communication per step is ``size(theta) + 1 + P`` numbers for ``P`` parameter
 tensors (the loss, and whether a gradient reached each parameter on the rank: one
@@ -136,6 +139,7 @@ from ..nn.activations import RReLU
 from ..nn.batchnorm import _BatchNorm
 from ..nn.dropout import Dropout
 from ..nn.parameter import Parameter, ParameterVector
+from ..nn.recurrent import RecurrentBase
 from ..nn.sparse_dense import SparseDense
 from ..optim.optimizer import Optimizer
 from ..randomness import generator, resolve_rng, using
@@ -358,6 +362,13 @@ class DataParallel:
     def __init__(self, model, optimizer, comm=None, wait="block", poll_interval=1e-4,
                  spin=5e-5, shard="auto"):
         vec = _gradient_vector("DataParallel", optimizer)
+        unsynced = [m for m in _recurrent_norms(model) if not hasattr(m, "sum_over_ranks")]
+        if unsynced:  # (on every rank alike, before anything collective)
+            raise ValueError(
+                f"DataParallel: the model has recurrent batch normalization "
+                f"({_names(unsynced)}), which does not sum its statistics over the ranks: each "
+                f"rank would normalise its part of the batch with that part's statistics, not "
+                f"the one-process step; train it in one process, or without batch_norm")
         self.wait = one_of("DataParallel", "wait", wait, ("block", "poll"))
         self.poll_interval = positive_float("DataParallel", "poll_interval", poll_interval)
         self.spin = positive_float("DataParallel", "spin", spin, allow_zero=True)
@@ -376,6 +387,7 @@ class DataParallel:
         # its backward's two sums) over the ranks, so every rank normalises, and updates its
         # running statistics, as one process would (see rb.nn.batchnorm)
         self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        self._norms += _recurrent_norms(model)  # those that sum over the ranks (else refused)
         # layers that draw per example in training (dropout masks, RReLU slopes): each rank
         # draws the whole global batch's, as one process would, and keeps its rows
         self._rows = None  # (B, start, stop) of this rank's shard of the current batch
@@ -1317,8 +1329,9 @@ class ThreadParallel:
     ``ignore_index``: ``sum_i w_i l_i / W``) needs ``W_k / W`` instead, ``W_k``
     the part's sum of the weights (:func:`rosenblatt.nn.losses.mean_normaliser`):
     ``rb.fit`` seeds them so when its loss is such a function or a
-    ``functools.partial`` of one (a lambda hides the options); a loop of your
-    own passes its weights to backward through :meth:`run`.
+    ``functools.partial`` of one (a lambda hides the options), or any loss with
+    a ``mean_weights`` attribute; a loop of your own passes its weights to
+    backward through :meth:`run`.
 
     Examples
     --------
@@ -1339,13 +1352,14 @@ class ThreadParallel:
     def __init__(self, model, optimizer, threads=2):
         vec = _gradient_vector("ThreadParallel", optimizer)
         self.threads = positive_int("ThreadParallel", "threads", threads)
-        norms = sorted({type(m).__name__ for m in model.modules() if isinstance(m, _BatchNorm)})
+        norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        norms += _recurrent_norms(model)
         if norms:
             raise ValueError(f"ThreadParallel: the model has batch normalization "
-                             f"({', '.join(norms)}): each thread would normalise its part of "
+                             f"({_names(norms)}): each thread would normalise its part of "
                              f"the batch with that part's statistics, not the batch's; train "
                              f"it on one thread, or over MPI (distributed='mpi'), which "
-                             f"normalises with the whole batch's statistics")
+                             f"normalises with the whole batch's statistics (BatchNorm1d/2d)")
         vec.check_packed("ThreadParallel")
         self.model, self.optimizer, self.vec = model, optimizer, vec
         self.is_root, self.rank, self.size = True, 0, 1  # one process
@@ -1354,7 +1368,9 @@ class ThreadParallel:
         self._workers = [_Thread(f"rosenblatt-data-{k}") for k in range(1, self.threads)]
         self.closed = False
         self._collected = []  # RigL: each SparseDense's dense gradients before run()
-        self._runs = 0  # run() calls: each part's library generator advances by them
+        # run() calls: each part's library generator advances by them; rb.fit's checkpoints
+        # store it (a resumed run's parts draw on from where the saved run's were)
+        self.runs = 0
         self._kids = None  # the parts' library generators, re-derived at each run
         # dropout and RReLU: per thread, each random layer and the generator it draws from
         # inside run() (the whole batch's draws, shared: _SharedDraws)
@@ -1502,13 +1518,15 @@ class ThreadParallel:
         advanced by ``(threads * runs + k) * 2**64`` for part ``k`` of the run numbered
         ``runs`` (from 1), so the parts draw independent numbers, the runs new ones even
         when nothing else moved the generator, and a seeded fit (a new ThreadParallel)
-        draws the same. About 10 microseconds per part and run (PCG64, NumPy's default,
-        PCG64DXSM and Philox advance in O(1); any other bit generator seeds a new
-        generator from a checksum of its state instead).
+        draws the same; ``rb.fit`` saves ``runs`` in its checkpoints and puts it back on
+        resume, so a resumed run draws what the uninterrupted one did. About 10
+        microseconds per part and run (PCG64, NumPy's default, PCG64DXSM and Philox
+        advance in O(1); any other bit generator seeds a new generator from a checksum of
+        its state instead).
         """
-        self._runs += 1
+        self.runs += 1
         source = generator().bit_generator
-        first = self.threads * self._runs
+        first = self.threads * self.runs
         if not isinstance(source, _ADVANCES):
             state = zlib.crc32(repr(source.state).encode())
             return [np.random.default_rng([state, first + k]) for k in range(self.threads)]
@@ -1605,6 +1623,18 @@ class ThreadParallel:
 
     def __repr__(self):
         return f"ThreadParallel({self.threads} threads, {self.vec.size} parameters)"
+
+
+def _recurrent_norms(model):
+    """The recurrent layers (RNN, LSTM, GRU, also inside Bidirectional) built with
+    ``batch_norm=True``: they normalise through the functional op, not a _BatchNorm layer."""
+    return [m for m in model.modules() if isinstance(m, RecurrentBase) and m.batch_norm]
+
+
+def _names(layers):
+    """``BatchNorm1d, LSTM(batch_norm=True)``: the kinds of normalising layers, once each."""
+    return ", ".join(sorted({type(m).__name__ + ("(batch_norm=True)" if isinstance(
+        m, RecurrentBase) else "") for m in layers}))
 
 
 def for_fit(distributed, model, optimizer):

@@ -6,8 +6,12 @@ One epoch is: order the examples (shuffled every epoch by default, or by a
 curriculum), cut them into mini-batches, and for each batch run the
 forward pass, the loss (plus regularization penalties), backpropagation and
 one optimizer step. Per-epoch losses and metrics are exact averages over the
-examples seen. Everything random (the order, augmentation, input noise,
-dropout with the library generator) draws from one generator, so a run is
+examples seen (for a weighted mean loss, ``cross_entropy`` with ``weight`` or
+``ignore_index``, the weighted mean over them, as the loss of the whole set; a
+batch whose labels are all ignored takes no step). Everything random draws from
+seeded generators, ``rng`` (the order, augmentation, input noise) and the
+library generator of ``rb.seed`` (dropout and other layers' draws, and all of
+them when ``rng`` is not given), both saved in checkpoints, so a run is
 reproducible under a seed and a checkpointed run resumes bit for bit.
 
 Bad data and divergence: NaN/inf in the inputs or targets is rejected before
@@ -19,7 +23,10 @@ back the weights of the best epoch so far (in the first epoch, those of the
 lowest batch loss so far).
 """
 
+import collections.abc
+import functools
 import inspect
+import math
 import os
 import warnings
 
@@ -118,9 +125,20 @@ def _check_finite(array, name, data_parallel=None, owner="fit"):
 def _as_array(array, name, owner="fit"):
     if isinstance(array, Tensor):
         array = array.data
-    array = np.asarray(array)
+    if isinstance(array, collections.abc.Iterator):  # a generator of batches, Keras-style
+        raise TypeError(f"{owner}: {name} must be an array of all examples, shape "
+                        f"(n_examples, ...); got {type(array).__name__}: {owner} cuts the "
+                        f"batches itself (batch_size=) and does not take an iterator of batches")
+    try:
+        array = np.asarray(array)
+    except ValueError as e:  # a ragged list (batches of different sizes): NumPy's bare words
+        raise ValueError(f"{owner}: {name} must be an array of all examples, shape "
+                         f"(n_examples, ...), every example of one shape; NumPy cannot make "
+                         f"one of it: {e}") from None
     if array.dtype == object:
         raise TypeError(f"{owner}: {name} must be a numeric array; got dtype object")
+    if array.dtype.kind == "c":  # the cast to the model's floats would drop the imaginary part
+        raise TypeError(f"{owner}: {name} must hold real numbers; got dtype {array.dtype}")
     return array
 
 
@@ -131,8 +149,26 @@ def _as_data(array, name, dtype, check=True, owner="fit"):
     if check:
         _check_finite(array, name, owner=owner)
     if array.dtype.kind == "f" and array.dtype != dtype:
+        _check_cast(array, name, dtype, owner)
         array = array.astype(dtype)
     return array
+
+
+def _check_cast(array, name, dtype, owner):
+    """Finite values that the model's narrower float type cannot hold (1e5 in float16)
+    would become inf in the cast: refused, naming the largest, before training. Two passes
+    (max, min), no temporaries, only when the cast narrows."""
+    dtype = np.dtype(dtype)
+    if dtype.itemsize >= array.dtype.itemsize or array.size == 0:
+        return
+    largest = float(np.finfo(dtype).max)
+    with np.errstate(invalid="ignore"):
+        peak = max(float(array.max()), -float(array.min()))
+    if math.isfinite(peak) and peak > largest:
+        raise ValueError(f"{owner}: {name} holds values of magnitude up to {peak:.3g}, beyond "
+                         f"{dtype.name}'s largest ({largest:g}), which the model's parameters "
+                         f"are: the cast would make them inf; scale them, or train the model "
+                         f"in float32 (model.astype(np.float32))")
 
 
 def _listed(values, name):
@@ -188,7 +224,7 @@ def _at(y, flat):
     return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, y.shape)) + "]"
 
 
-def _check_labels(model, X, y, loss_name, name="y", owner="fit"):
+def _check_labels(model, X, y, loss_name, name="y", owner="fit", ignore_index=None):
     """Class labels in range before training, reported by their index in ``y`` as given.
 
     For the label losses (integer targets, or floats such as 2.0 that the
@@ -197,11 +233,14 @@ def _check_labels(model, X, y, loss_name, name="y", owner="fit"):
     example, shape ``(n,)`` for outputs ``(n, classes)``, or one per position,
     ``(n, T, ...)`` for outputs ``(n, T, ..., classes)`` (a sequence model's
     per-step classes). A float label that is not a whole number (0.5) is
-    refused, named by its index.
+    refused, named by its index. Labels equal to ``ignore_index`` (the loss's,
+    e.g. -100 on padding) are not checked.
     """
     if loss_name not in ("cross_entropy", "nll", "max_margin") or y is None \
             or y.ndim == 0 or y.dtype.kind not in "iuf" or len(y) == 0:
         return
+    if ignore_index is not None:  # (0 stands in for them: a label every model outputs)
+        y = np.where(y == ignore_index, 0, y)
     shape = None
     if y.ndim > 1:  # per-position labels, or rows of one-hot/probability targets
         shape = _output_shape(model, X)
@@ -340,7 +379,10 @@ def _check_last_batch(model, X, batch_size, curriculum=None, epochs=0):
     pool sizes are known in advance).
 
     The model runs on one example in evaluation mode (no graph, no running statistics
-    moved, no random draws), spying on the inputs of its trainable batch-norm layers."""
+    moved, no random draws), spying on the inputs of its trainable batch-norm layers: a
+    ``BatchNorm1d``/``2d`` given one value per channel, or a recurrent layer built with
+    ``batch_norm=True`` (buffers ``running_mean_0``, ...), which normalises the example's
+    time steps as rows, given one step."""
     n, epoch = len(X), None
     if curriculum is not None:  # the pool stops growing at epochs_to_full
         pools = ((e, curriculum.pool_size(e)) for e in range(min(epochs,
@@ -351,7 +393,8 @@ def _check_last_batch(model, X, batch_size, curriculum=None, epochs=0):
             return
     elif n % batch_size != 1 and batch_size != 1:
         return
-    layers = [m for m in normalization_layers(model) if "running_mean" in m.buffers
+    layers = [m for m in normalization_layers(model)
+              if any(str(b).startswith("running_mean") for b in m.buffers)
               and any(p.requires_grad for p in m.parameters())]
     layers = list({id(m): m for m in layers}.values())  # a shared layer is patched once
     if not layers:
@@ -361,7 +404,11 @@ def _check_last_batch(model, X, batch_size, curriculum=None, epochs=0):
     def spy(module):
         def forward(x, *args, **kwargs):
             data = x.data if isinstance(x, Tensor) else np.asarray(x)
-            if data.size <= np.size(module.running_mean):  # one value per channel
+            if "running_mean" in module.buffers:  # one value per channel
+                alone = data.size <= np.size(module.running_mean)
+            else:  # a recurrent layer: (1, T, features), T rows to normalise
+                alone = data.ndim < 2 or data.size // max(data.shape[-1], 1) < 2
+            if alone:
                 single.append(type(module).__name__)
             return type(module).forward(module, x, *args, **kwargs)
         return forward
@@ -401,19 +448,44 @@ def _check_checkpoints(callbacks):
                                  f"{folder!r}")
 
 
+def _loss_options(loss):
+    """``(function, keywords)`` of a loss given through ``functools.partial`` (nested
+    partials merged, the outer's keywords winning), or ``(loss, {})``."""
+    func, keywords = loss, {}
+    while isinstance(func, functools.partial):
+        keywords = {**func.keywords, **keywords}
+        func = func.func
+    return func, keywords
+
+
 def _resolve_loss(loss, owner="fit"):
+    """``(loss_fn, loss_name)``: the name of a library loss also when it comes through a
+    ``functools.partial`` (how its options are given: its checks and decision rule are the
+    named loss's whatever the options); None for a callable of one's own."""
     if isinstance(loss, str):
         if loss not in LOSSES or not hasattr(losses_module, loss):
             raise ValueError(f"{owner}: unknown loss {loss!r}; use one of {LOSSES} or a "
                              f"callable fn(pred, target) -> Tensor")
         return getattr(losses_module, loss), loss
     if callable(loss):
-        return loss, getattr(loss, "__name__", None)
+        func, keywords = _loss_options(loss)
+        if keywords.get("reduction") == "none":
+            raise ValueError(f"{owner}: loss gives per-example values (reduction='none'); "
+                             f"training and evaluation need one number per batch: use "
+                             f"reduction='mean' (or 'sum')")
+        name = next((n for n in LOSSES if getattr(losses_module, n, None) is func), None)
+        return loss, name if name is not None else getattr(loss, "__name__", None)
     raise TypeError(f"{owner}: loss must be a name or a callable; got {type(loss).__name__}")
 
 
-def _metric_plan(metrics, y, loss_name, owner="fit", reference=None):
-    return metrics_module.plan(metrics, y, loss_name, owner, reference)
+def _ignore_index(loss):
+    """The ``ignore_index`` a loss is given (``functools.partial(cross_entropy,
+    ignore_index=-100)``), or None."""
+    return None if isinstance(loss, str) else _loss_options(loss)[1].get("ignore_index")
+
+
+def _metric_plan(metrics, y, loss_name, owner="fit", reference=None, ignore_index=None):
+    return metrics_module.plan(metrics, y, loss_name, owner, reference, ignore_index)
 
 
 def predict(model, X, batch_size=256):
@@ -471,11 +543,12 @@ def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     y = None if y is None else _as_data(y, "y", dtype, owner="evaluate")
     _check_examples(X, y, "evaluate", empty=f"evaluate: X holds no examples (shape {X.shape}); "
                                             f"the loss of none is undefined")
-    _check_labels(model, X, y, loss_name, owner="evaluate")
+    ignore_index = _ignore_index(loss)
+    _check_labels(model, X, y, loss_name, owner="evaluate", ignore_index=ignore_index)
     _check_unit_targets(X if y is None else y, loss_name, "X" if y is None else "y",
                         owner="evaluate")
-    plan = _metric_plan(metrics, y, loss_name, "evaluate")
-    return evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size)
+    plan = _metric_plan(metrics, y, loss_name, "evaluate", ignore_index=ignore_index)
+    return evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size, "evaluate")
 
 
 def _param_dtype(model):
@@ -579,6 +652,10 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         A name of ``rb.losses`` ("cross_entropy", "mse", "binary_cross_entropy",
         "binary_cross_entropy_with_logits", "nll", "log_loss", "hinge",
         "max_margin") or ``fn(pred: Tensor, target: ndarray) -> scalar Tensor``.
+        A ``functools.partial`` of one of them (``partial(cross_entropy,
+        ignore_index=-100)``) is that loss: its label checks and decision rule
+        apply, and labels equal to its ``ignore_index`` count in neither the
+        loss nor the accuracy. ``reduction="none"`` is refused.
     optimizer : rb.optim optimizer
         Built on the model's parameters (``rb.optim.Adam(model.parameters())``).
         An annealer (``rb.optim.CauchyAnnealer``, ``BoltzmannAnnealer``) gets a
@@ -693,7 +770,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         is split by its weights), so a seeded run is reproducible. Other draws
         from the library generator in forward (the functional ``dropout``) are
         reproducible but not one thread's (each thread draws its own). Not with
-        batch normalization, ``adversarial`` or an annealer. Measured on two cores:
+        batch normalization (also a recurrent layer's ``batch_norm=True``, refused over
+        MPI too), ``adversarial`` or an annealer. Measured on two cores:
         slower than the default (OpenBLAS splitting each product) when both
         cores are free, faster when other programs share them
         (``benchmarks/README.md``).
@@ -819,9 +897,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             f"leave validation_data out, or give some examples"))
         validation = (Xv, yv)
     loss_fn, loss_name = _resolve_loss(loss)
-    plan = _metric_plan(metrics, y, loss_name)
+    ignore_index = _ignore_index(loss)  # its labels count in neither the loss nor accuracy
+    plan = _metric_plan(metrics, y, loss_name, ignore_index=ignore_index)
     if validation is not None:  # scored by the training targets' decision rule
-        val_plan = _metric_plan(metrics, validation[1], loss_name, reference=y)
+        val_plan = _metric_plan(metrics, validation[1], loss_name, reference=y,
+                                ignore_index=ignore_index)
     regs = regs_module.collect(model, regularizers)
     callbacks = list(callbacks or ())
     for cb in callbacks:
@@ -847,7 +927,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
                         f"{type(adversarial).__name__}")
     if adversarial is not None and callable(getattr(adversarial, "check_data", None)):
         adversarial.check_data(X)  # once, not per batch: X inside the attack's clip range
-    _check_labels(model, X, y, loss_name)
+    _check_labels(model, X, y, loss_name, ignore_index=ignore_index)
     _check_unit_targets(X if y is None else y, loss_name, "X" if y is None else "y")
     _check_count_metrics(model, X, y, plan, loss_name)
     last_batch_error = None
@@ -863,8 +943,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             last_batch_error = e
     if validation is not None:
         _check_validation_shape(model, X, validation[0])
-        if validation[1] is not None:
-            _check_labels(model, validation[0], validation[1], loss_name, "validation y")
+        if validation[1] is None:  # an autoencoder's validation targets are its inputs
+            _check_unit_targets(validation[0], loss_name, "validation X")
+        else:
+            _check_labels(model, validation[0], validation[1], loss_name, "validation y",
+                          ignore_index=ignore_index)
             _check_unit_targets(validation[1], loss_name, "validation y")
             _check_validation_targets(model, X if y is None else y, validation, loss_fn,
                                       loss_name)

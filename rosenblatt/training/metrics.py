@@ -186,6 +186,7 @@ def top_k(k):
         return int(np.sum(np.any(ranked == truth[:, None], axis=1))), len(pred)
 
     metric.__name__ = f"top{k}_accuracy"
+    metric.reads_labels = True  # plan drops the labels a loss ignores (ignore_index)
     return metric
 
 
@@ -221,7 +222,22 @@ def _bind(fn, threshold, signed, multilabel):
     return metric
 
 
-def plan(metrics, y, loss_name, owner="fit", reference=None):
+def _skip_ignored(fn, ignore_index):
+    """``fn`` scored on the positions whose label is not ``ignore_index`` (the loss's: they
+    count in neither hits nor count, as they count nowhere in the loss). Labels shaped as
+    the outputs without their class axis only; one comparison per batch."""
+    def metric(pred, target):
+        pred, target = np.asarray(pred), np.asarray(target)
+        if target.shape == pred.shape[:-1]:
+            kept = target != ignore_index
+            if not kept.all():
+                pred, target = pred[kept], target[kept]
+        return fn(pred, target)
+    metric.__name__ = fn.__name__
+    return metric
+
+
+def plan(metrics, y, loss_name, owner="fit", reference=None, ignore_index=None):
     """The metrics ``rb.fit``/``evaluate`` compute for targets ``y`` and the loss ``loss_name``.
 
     Returns a list of ``(name, fn(pred, target) -> (total, count))``. Accuracy,
@@ -240,9 +256,15 @@ def plan(metrics, y, loss_name, owner="fit", reference=None):
     training targets for the validation metrics, so that a validation set
     holding one class only (no -1, say) is scored by the training set's rule;
     :func:`~rosenblatt.training.evaluate` binds them from the ``y`` it is given.
+
+    ``ignore_index`` (the loss's, ``cross_entropy(ignore_index=-100)``): labels
+    equal to it are left out of the decision metrics and ``top_k`` (of both
+    the hits and the count), as the loss leaves them out.
     """
     resolved = resolve(metrics, owner)
     basis = y if reference is None or y is None else reference
+    if ignore_index is not None and basis is not None:  # the rule from the counted labels
+        basis = basis[basis != ignore_index]
     # (whole-number floats, 2.0, are class labels for these losses too, as fit reads them)
     labels = (y is not None and y.ndim == 1 and y.dtype.kind in "iubf"
               and loss_name in LABEL_LOSSES)
@@ -265,9 +287,12 @@ def plan(metrics, y, loss_name, owner="fit", reference=None):
     for name, fn in resolved:
         if fn in DECISION_METRICS:
             if classification:  # class decisions mean nothing for regression or reconstruction
-                out.append((name, _bind(fn, threshold, signed, multilabel)))
+                bound = _bind(fn, threshold, signed, multilabel)
+                out.append((name, bound if ignore_index is None
+                            else _skip_ignored(bound, ignore_index)))
         elif y is not None or fn in (mae, mse):
-            out.append((name, fn))
+            labelled = ignore_index is not None and getattr(fn, "reads_labels", False)
+            out.append((name, _skip_ignored(fn, ignore_index) if labelled else fn))
     return out
 
 
@@ -806,9 +831,26 @@ def _classes(y):
 
 
 def _decode(outputs, y, reads, loss_name, name):
-    """(targets, outputs) as the score reads them."""
+    """(targets, outputs) as the score reads them. A sequence model's outputs
+    ``(n, T, ..., classes)`` with per-position labels ``(n, T, ...)`` (or one-hot rows of
+    the outputs' shape) are scored per position: every position is a sample."""
     if reads == "value":
-        return (y.reshape(outputs.shape) if y.size == outputs.size else y), outputs
+        if y.size != outputs.size:
+            raise ValueError(f"EpochScore: {name} compares outputs with targets of the same "
+                             f"size; got outputs of shape {outputs.shape[1:]} per example and "
+                             f"targets of shape {y.shape[1:]}")
+        return y.reshape(outputs.shape), outputs
+    if outputs.ndim > 2:  # per-position decisions of a sequence model
+        if y.shape == outputs.shape[:-1]:
+            y = y.reshape(-1)
+        elif y.shape == outputs.shape:
+            y = y.reshape(-1, outputs.shape[-1])
+        else:
+            raise ValueError(f"EpochScore: {name} of outputs of shape {outputs.shape[1:]} per "
+                             f"example needs labels of shape {outputs.shape[1:-1]} (one per "
+                             f"position) or targets of shape {outputs.shape[1:]}; got "
+                             f"{y.shape[1:]}")
+        outputs = outputs.reshape(-1, outputs.shape[-1])
     truth = _classes(y)
     multi = outputs.ndim == 2 and outputs.shape[1] > 1
     if reads == "score":  # monotone in the positive class's probability: all AUC needs
@@ -842,7 +884,9 @@ class EpochScore(Callback):
     after each epoch the model predicts ``data`` (eval mode, no graph) and the
     score is added to the epoch's logs, so History records it and a later
     callback (EarlyStopping, ReduceLROnPlateau) can monitor it; list this
-    callback before them.
+    callback before them (one listed after them is refused before training).
+    A sequence model's outputs ``(n, T, classes)`` with per-step labels
+    ``(n, T)`` are scored per step.
 
     Parameters
     ----------
@@ -893,6 +937,11 @@ class EpochScore(Callback):
                              f"{type(data).__name__}")
         self.data = data
         self.name = name
+
+    @property
+    def logged_key(self):
+        """The key this callback adds to the epoch's logs (what a monitor names)."""
+        return self.name or (f"val_{self.score_name}" if self.data is None else self.score_name)
 
     def on_train_begin(self, trainer):
         # said before any epoch is spent (rb.fit's trainer: validation is None without data)

@@ -121,17 +121,39 @@ def batches(n, batch_size, order):
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def scalar_loss(loss, owner="fit"):
+    """``float(loss)`` of a loss that must be one number (a Tensor of one element); a
+    ValueError naming its shape otherwise (``reduction="none"``, a loss of one's own that
+    leaves out the final mean). One size test: nothing on the hot path."""
+    if loss.data.size != 1:
+        raise ValueError(f"{owner}: the loss must return a scalar Tensor (reduction='mean' or "
+                         f"'sum'); got one of shape {tuple(np.shape(loss.data))}")
+    return float(loss.item())
+
+
 class _Means:
-    """Running example-weighted averages of the loss and the metrics over an epoch."""
+    """Running averages of the loss and the metrics over an epoch.
+
+    The loss is weighted by each batch's weight ``W_b``: its number of
+    examples, or, for a weighted mean loss (``cross_entropy`` with ``weight``
+    or ``ignore_index``: :func:`~rosenblatt.nn.losses.mean_normaliser`), the
+    sum of the weights of its counted terms, so that the epoch's value is
+    ``sum_b S_b / sum_b W_b``, the loss of the whole set whatever the batch
+    size. A batch of weight 0 (every label ignored: its mean is NaN) adds
+    nothing to the loss; its metrics still count. The metrics add their
+    ``(total, count)``.
+    """
 
     def __init__(self, plan):
         self.plan = plan
-        self.total, self.count = 0.0, 0
+        self.total, self.count = 0.0, 0.0
         self.sums = {name: [0.0, 0] for name, _ in plan}
 
-    def add(self, loss, size, pred, target):
-        self.total += loss * size
-        self.count += size
+    def add(self, loss, size, pred, target, weight=None):
+        weight = size if weight is None else weight
+        if weight:
+            self.total += loss * weight
+            self.count += weight
         for name, fn in self.plan:
             result = fn(pred, target)
             try:
@@ -148,7 +170,7 @@ class _Means:
         names = list(self.sums)
         flat = [self.total, self.count] + [v for n in names for v in self.sums[n]]
         flat = data_parallel.sum(flat).tolist()
-        self.total, self.count = flat[0], int(flat[1])
+        self.total, self.count = flat[0], flat[1]
         for i, n in enumerate(names):
             self.sums[n] = [flat[2 + 2 * i], int(flat[3 + 2 * i])]
 
@@ -161,21 +183,26 @@ class _Means:
         return over.logs()
 
     def logs(self):
-        out = {"loss": self.total / max(self.count, 1)}
+        # (no weight at all: every label of the set ignored, a mean of nothing, NaN)
+        out = {"loss": self.total / self.count if self.count else math.nan}
         out.update({name: s / max(c, 1) for name, (s, c) in self.sums.items()})
         return out
 
 
-def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size):
+def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size, owner="fit"):
     """Average loss and metrics in eval mode without a graph (the model's modes are restored)."""
     means = _Means(plan)
     exact = exact_integers(X)
+    # a weighted mean loss: the chunks' sums over the sum of their weights, whatever the chunks
+    normaliser = None if y is None else mean_normaliser(loss_fn)
     with model.evaluating(), no_grad():
         for sl in batches(len(X), batch_size, None):
             xb = X[sl]
             pred = model(model_input(xb, exact))
             target = target_for(pred, xb if y is None else y[sl], loss_name)
-            means.add(float(loss_fn(pred, target).item()), len(xb), pred.data, target)
+            weight = None if normaliser is None else normaliser(target)
+            value = scalar_loss(loss_fn(pred, target), owner) if weight != 0 else 0.0
+            means.add(value, len(xb), pred.data, target, weight)
     return means.logs()
 
 
@@ -275,6 +302,9 @@ class Trainer:
         if hasattr(optimizer, "attach") and getattr(optimizer, "_inert", None) is None:
             optimizer.attach(model)  # noise or annealing moves spare the inert weights
         self._good_theta = None if vec is None else np.empty_like(vec.data)
+        # an optimizer of one's own (step/zero_grad, no flat vector): the weights a divergence
+        # puts back are copied parameter by parameter (lists of arrays in _good/_best_theta)
+        self._params = [] if vec is not None else list(model.parameters())
         self._step_keeps = isinstance(optimizer, Optimizer) and "keep" in inspect.signature(
             type(optimizer).step).parameters
         self._buffers = []
@@ -296,7 +326,8 @@ class Trainer:
         self._best_theta, self._best_buffers = None, []
         self._shard = False  # set by run(): sharded data-parallel steps
         # a weighted mean loss (cross_entropy with weight/ignore_index): data-parallel parts
-        # are seeded with their share W_k / W of its normaliser, not n_k / B
+        # are seeded with their share W_k / W of its normaliser, not n_k / B; the epoch's
+        # loss is sum S_b / sum W_b; a batch of W = 0 (all labels ignored) takes no step
         self._normaliser = None if y is None else mean_normaliser(loss_fn)
         self._exact = exact_integers(X)  # integer inputs a float32 Tensor would change
 
@@ -388,14 +419,15 @@ class Trainer:
     def _step(self, index, means):
         """One mini-batch: forward, loss, divergence check, backward, clip, step."""
         dp, weight = self.data_parallel, None
+        # a weighted mean loss: the batch's weight W (the sum of its counted labels' weights;
+        # every rank has the batch's targets), for the epoch's mean and the parts' shares;
+        # None for a plain mean (or probability targets). One pass over the batch's labels.
+        total = None if self._normaliser is None else self._normaliser(self.y[index])
+        if total == 0:  # every label ignored (or of weight 0): its mean is 0 / 0 and its
+            return  # gradient 0; nothing to learn from, so no step (on every rank alike)
         if (self.thread_parallel is not None and self.augment is None and not self.regularizers
                 and not self.callbacks and not getattr(self.optimizer, "needs_closure", False)):
-            return self._threads_step(None, None, index, means)  # each thread takes its rows
-        total = batch = None  # a weighted mean's normaliser over the whole batch (every rank
-        if dp is not None and self._normaliser is not None:  # has the batch's targets)
-            targets = self.y[index]
-            # (0, every label ignored: each part's mean is NaN as the batch's, by n_r / B)
-            batch, total = len(targets), self._normaliser(targets) or None
+            return self._threads_step(None, None, index, means, total)  # each thread its rows
         if dp is not None and self.augment is None and not self.regularizers:
             index, weight = dp.shard(index, len(self.X))  # this rank's part of the batch
         xb = self.X[index]
@@ -414,13 +446,15 @@ class Trainer:
             index, xb, xin = dp.shard(index, len(self.X))[0], xb[part], xin[part]
         if dp is not None and len(xb) == 0 and not dp.collective_forward():
             return self._idle_step()  # a last batch smaller than the number of ranks
-        if total is not None:  # this shard's share W_r / W of the weighted mean, not n_r / B
-            weight = self._normaliser(self.y[index]) / total
+        part_total = total
+        if dp is not None and total is not None:  # this shard's share W_r / W, not n_r / B
+            part_total = self._normaliser(self.y[index])
+            weight = part_total / total
         self.x_batch = xin
         if getattr(self.optimizer, "needs_closure", False):
-            return self._closure_step(xb, xin, index, means)
+            return self._closure_step(xb, xin, index, means, total)
         if self.thread_parallel is not None:
-            return self._threads_step(xb, xin, index, means)
+            return self._threads_step(xb, xin, index, means, total)
         pred = self.model(model_input(xin, self._exact))
         target = target_for(pred, xb if self.y is None else self.y[index], self.loss_name)
         data_loss = self.loss_fn(pred, target)
@@ -430,7 +464,7 @@ class Trainer:
         penalty = regs_module.penalty(regs, self.model) if regs else None
         objective = data_loss if penalty is None else data_loss + penalty
         # no examples here (batch norm's sums need this rank): weight 0, no loss, no means
-        value = float(objective.item()) if len(xb) else 0.0
+        value = scalar_loss(objective) if len(xb) else 0.0
         if dp is None:  # data-parallel ranks judge the whole batch's loss, after the Allreduce
             self._check_loss(value)
         self.optimizer.zero_grad()
@@ -442,13 +476,11 @@ class Trainer:
             # loss and batch-norm statistics; then the loss is judged, on every rank alike
             self._check_loss(dp.reduce(weight, value, scaled=True, whole=not self._shard))
         self._apply_gradient()
-        if len(xb):
+        if len(xb):  # (a shard whose labels are all ignored has weight 0: adds no loss)
             data_value = value if objective is data_loss else float(data_loss.item())
-            if total is not None:  # the shards' sums of n_r * this make B times the batch's
-                data_value = data_value * weight * batch / len(xb) if weight else 0.0
-            means.add(data_value, len(xb), pred.data, target)
+            means.add(data_value, len(xb), pred.data, target, part_total)
 
-    def _threads_step(self, xb, xin, index, means):
+    def _threads_step(self, xb, xin, index, means, total=None):
         """One batch over threads (ThreadParallel): each thread its part's forward, loss and
         backward (seeded with the part's weight) on its replica; the gradients summed into
         the optimizer's vector; the loss judged; then the one step."""
@@ -461,11 +493,9 @@ class Trainer:
         else:
             n = len(xin)
             targets = xb if y is None else y[index]
-        # a weighted mean loss: each part's share W_k / W of the batch's normaliser, not
-        # n_k / B (one pass over the targets; 0, every label ignored: the batch's mean is NaN,
-        # as each part's, and n_k / B keeps it so)
+        # a weighted mean loss (total: the batch's W, never 0 here): each part's share
+        # W_k / W of the batch's normaliser, not n_k / B
         normaliser = self._normaliser
-        total = None if normaliser is None else (normaliser(y[index]) or None)
 
         def work(model, part, weight):
             if xin is None:
@@ -474,8 +504,10 @@ class Trainer:
                 target = x if y is None else y[rows]
             else:
                 x, target = xin[part], targets[part]
+            part_total = None
             if total is not None:
-                weight = normaliser(target) / total
+                part_total = normaliser(target)
+                weight = part_total / total
             pred = model(model_input(x, exact))
             target = target_for(pred, target, loss_name)
             data_loss = loss_fn(pred, target)
@@ -483,24 +515,23 @@ class Trainer:
             penalty = regs_module.penalty(regs, model) if regs and model is self.model else None
             if not weight:  # no example of this part counts (a weighted mean of 0 / 0): it
                 if penalty is None:  # adds nothing, not NaN; the penalty alone, if here
-                    return 0.0, 0.0, pred.data, target
+                    return 0.0, 0.0, pred.data, target, part_total
                 penalty.backward(np.ones(penalty.data.shape, penalty.data.dtype))
-                return float(penalty.item()), 0.0, pred.data, target
+                return float(penalty.item()), 0.0, pred.data, target, part_total
+            data_value = scalar_loss(data_loss)
             if penalty is not None:  # once, on the caller's thread (None: InputNoise, MaxNorm)
                 objective = data_loss + penalty * (1.0 / weight)
-            value = float(objective.item())
-            data_value = float(data_loss.item()) if objective is not data_loss else value
+            value = float(objective.item()) if objective is not data_loss else data_value
             objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
-            if total is not None:  # the parts' sums of n_k * this make B times the batch's
-                data_value *= weight * n / len(pred.data)
-            return value * weight, data_value, pred.data, target
+            # the epoch's mean: the part's own mean, weighted by its W_k (or its size)
+            return value * weight, data_value, pred.data, target, part_total
 
         results = [r for r in tp.run(work, n) if r is not None]
-        self._check_loss(sum(value for value, _, _, _ in results))
+        self._check_loss(sum(r[0] for r in results))
         tp.reduce()
         self._apply_gradient()
-        for _, data_value, pred, target in results:
-            means.add(data_value, len(pred), pred, target)
+        for _, data_value, pred, target, part_total in results:
+            means.add(data_value, len(pred), pred, target, part_total)
 
     def _apply_gradient(self):
         """The gradient is in place: callbacks see it, clipping, the optimizer's step, then
@@ -559,10 +590,13 @@ class Trainer:
         and Adam's compiled passes do, at a third of a copy's cost); else
         copies them now and returns None.
         """
-        if self._vec is None or self._best_theta is not None or not self._new_best_batch:
+        if self._best_theta is not None or not self._new_best_batch:
             return None
         self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
                          if isinstance(b, np.ndarray)]
+        if self._vec is None:
+            self._good_theta = self._copy_params(self._good_theta)
+            return None
         if self._shard:
             part = self.data_parallel.part
             np.copyto(self._good_theta[part], self._vec.data[part])
@@ -578,7 +612,7 @@ class Trainer:
         self._check_loss(self.data_parallel.reduce(0.0, 0.0, whole=not self._shard))
         self._apply_gradient()
 
-    def _closure_step(self, xb, xin, index, means):
+    def _closure_step(self, xb, xin, index, means, weight=None):
         """A batch for an optimizer that re-evaluates the objective itself (the annealers,
         the line-search methods).
 
@@ -631,11 +665,11 @@ class Trainer:
         if regs:
             regs_module.after_step(regs, self.model)
         if not self.plan and not regs and value is not None:  # the objective it measured
-            means.add(float(value), len(xb), None, None)
+            means.add(float(value), len(xb), None, None, weight)
             return
         with no_grad():  # the attack records its own graph: it works inside no_grad
             pred, target, value = data_loss()
-            means.add(float(value.item()), len(xb), pred.data, target)
+            means.add(scalar_loss(value), len(xb), pred.data, target, weight)
 
     def _end_epoch(self, epoch, logs, started):
         if self.validation is not None:
@@ -662,32 +696,52 @@ class Trainer:
         if self.progress is not None:
             self.progress.end_epoch(epoch, logs)
 
+    def _copy_params(self, into=None):
+        """The parameters' arrays copied (into ``into``, a list of earlier copies, if given):
+        the weights of an optimizer without a flat vector."""
+        if into is None:
+            return [np.array(p.data, copy=True) for p in self._params]
+        for saved, p in zip(into, self._params):
+            np.copyto(saved, p.data)
+        return into
+
+    def _put_back(self, saved):
+        """Write saved weights (a flat vector's copy, or :meth:`_copy_params`) into the model."""
+        if self._vec is not None:
+            np.copyto(self._vec.data, saved)
+            return
+        for p, array in zip(self._params, saved):
+            np.copyto(p.data, array)
+
     def _remember_if_best(self, epoch, loss):
         """Keep a copy of the weights (and buffers) of the epoch with the lowest training loss."""
-        if self._vec is None or loss is None or not math.isfinite(loss) \
-                or loss >= self._best_epoch_loss:
+        if loss is None or not math.isfinite(loss) or loss >= self._best_epoch_loss:
             return
-        if not np.isfinite(self._vec.data).all():
+        if not (np.isfinite(self._vec.data).all() if self._vec is not None
+                else all(np.isfinite(p.data).all() for p in self._params)):
             # the epoch's loss was measured before its last steps, one of which took a
             # non-finite gradient: these weights are no best (the next loss will diverge)
             return
-        if self._best_theta is None:
-            self._best_theta = np.empty_like(self._vec.data)
-        np.copyto(self._best_theta, self._vec.data)
+        if self._vec is None:
+            self._best_theta = self._copy_params(self._best_theta)
+        else:
+            if self._best_theta is None:
+                self._best_theta = np.empty_like(self._vec.data)
+            np.copyto(self._best_theta, self._vec.data)
         self._best_buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
                               if isinstance(b, np.ndarray)]
         self._best_epoch, self._best_epoch_loss = epoch, float(loss)
 
     def _diverged(self, value, reference=None):
         if self._best_theta is not None:
-            np.copyto(self._vec.data, self._best_theta)
+            self._put_back(self._best_theta)
             for live, saved in self._best_buffers:
                 live[...] = saved
             restored = (f"the weights of epoch {self._best_epoch} (0-based), the best one "
                         f"(training loss {self._best_epoch_loss:.4g})")
         else:
-            if self._vec is not None and self.steps > 0:
-                np.copyto(self._vec.data, self._good_theta)
+            if self.steps > 0 and self._good_theta is not None:
+                self._put_back(self._good_theta)
                 if self._shard:  # every rank kept its shard; all diverge at once (same loss)
                     self.data_parallel.gather_parts(self._vec.data)
                 epoch, batch, loss = self._good_where
@@ -757,7 +811,9 @@ class Trainer:
             "callback_kinds": [callback_kind(cb) for cb in self.callbacks],
             "stopped": bool(self.stop_training),
         }
-        if self._best_theta is not None:
+        if self.thread_parallel is not None:  # how far its parts' generators have advanced
+            metadata["thread_runs"] = int(self.thread_parallel.runs)
+        if self._best_theta is not None and self._vec is not None:
             metadata["best"] = {
                 "epoch": int(self._best_epoch), "loss": float(self._best_epoch_loss),
                 "theta": self._best_theta, "buffers": [saved for _, saved in self._best_buffers],
@@ -844,6 +900,13 @@ class Trainer:
             raise FormatError(f"fit: {os.fspath(path)}: the checkpoint's 'stopped' must be true or "
                               f"false; got {stopped!r:.40}")
         self.stopped_before = stopped
+        runs = meta.get("thread_runs")
+        if runs is not None and (isinstance(runs, bool) or not isinstance(runs, int)
+                                 or runs < 0):
+            raise FormatError(f"fit: {os.fspath(path)}: the checkpoint's 'thread_runs' must be "
+                              f"a non-negative integer; got {runs!r:.40}")
+        if self.thread_parallel is not None:  # (a run saved without threads: from 0)
+            self.thread_parallel.runs = runs or 0
         epochs_done = int(meta["epoch"])
         losses = self.history.history.get("loss", [])
         if meta.get("best") is not None and self._vec is not None:  # a non-dict: refused
