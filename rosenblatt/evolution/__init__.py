@@ -8,7 +8,11 @@
   (:class:`NEATConfig`) and phenotypes (:class:`PopulationNetwork`).
 * :class:`HyperNEAT` - CPPNs (:func:`cppn_image`) evolved by NEAT paint the
   weights of a network on a geometric :class:`Substrate`.
-* :mod:`envs` - XOR, pole balancing, visual discrimination, Gymnasium.
+* :class:`DevelopmentalNetwork` - developmental (plastic) networks: genomes
+  of initial weights and local Hebbian rules, connections that grow while the
+  network acts (:class:`DevelopmentalPopulation`, :class:`DevelopmentalGenome`).
+* :mod:`envs` - XOR, pole balancing, visual discrimination, a two-armed
+  bandit, Gymnasium.
 * :class:`NSGA2` - multi-objective evolution (Deb et al. 2002) of real
   vectors or network weights; :func:`pareto_front`, :func:`non_dominated_sort`,
   :func:`crowding_distance`, :func:`hypervolume`, :func:`igd`,
@@ -41,6 +45,7 @@ from .core import FitnessError, Result
 from .cosyne import CoSyNE
 from .cppn import HyperNEAT, Substrate, SubstrateNetwork, cppn_config, cppn_image, grid
 from .demonstration import Demonstration, Imitation, Recorder, record_demonstration
+from .developmental import DevelopmentalGenome, DevelopmentalNetwork, DevelopmentalPopulation
 from .draw import draw
 from .esp import ESP
 from .gallery import GalleryServer
@@ -76,3 +81,4 @@ __all__ += ["Coevolution", "shared_fitness", "shared_sample"]
 __all__ += ["GalleryServer", "Interactive", "encode_png", "write_png"]
 __all__ += ["Demonstration", "Imitation", "Recorder", "record_demonstration"]
 __all__ += ["CoSyNE", "ESP", "Staged"]
+__all__ += ["DevelopmentalGenome", "DevelopmentalNetwork", "DevelopmentalPopulation"]

@@ -12,6 +12,7 @@ The protocol (shared by every algorithm of ``rb.evolution``):
   (use it with ``vectorized=True``).
 """
 
+from .bandit import TwoArmedBandit
 from .games import (
            TicTacToe,
            expected_outcome,
@@ -29,3 +30,4 @@ __all__ = ["XOR", "CartPole", "GymTask", "VisualDiscrimination", "generalization
            "xor_fitness"]
 __all__ += ["TicTacToe", "expected_outcome", "expectimax_player", "network_player",
             "perfect_player", "random_player"]
+__all__ += ["TwoArmedBandit"]
