@@ -336,14 +336,19 @@ class _Penalties(Regularizer):
     over rows), and the trainers weight the penalty term as the whole batch's (``rb.fit``: once
     per step on the caller's thread; over MPI each rank's term weighted by its shard, the
     weights summing to 1). The batch is the one ``transform_input`` last saw (after the
-    corruption, which comes first among the model's regularizers).
+    corruption, which comes first among the model's regularizers). Likewise when the last
+    forward pass was of other inputs than that batch: adversarial training
+    (``fit(..., adversarial=rb.adversarial.FGSM(...))``) reconstructs the adversarial batch
+    after the clean one, but the penalties stay those of the training batch (the objective
+    is ``alpha J(x) + (1 - alpha) J(x_adv)`` plus the penalties of ``x``).
     """
 
     # slots, not in vars(): rb.save describes a library regularizer by its vars (none here)
-    __slots__ = ("_batch", "_owner")
+    __slots__ = ("_batch", "_owner", "_mark")
 
     def __init__(self, owner=None):
         self._batch = None  # the last training batch's encoder input (cleared when fit ends)
+        self._mark = None  # the owner's forward-pass count when that batch came
         # the model these are of (weakly): a clone, which shares its original's list items,
         # gets its own (Autoencoder.regularizers), so that it neither keeps nor overwrites
         # its original's batch
@@ -354,16 +359,25 @@ class _Penalties(Regularizer):
 
     def transform_input(self, x, rng=None):
         self._batch = x
+        owner = None if self._owner is None else self._owner()
+        self._mark = None if owner is None else owner._passes
         return x
 
     def penalty(self, model):
         if not isinstance(model, Autoencoder):
             return None
         batch, last = self._batch, model._last
-        if batch is not None and last is not None and len(last[0]) < len(batch):
-            # a part of the batch: the whole batch's penalty (the batch was checked by fit)
+        if batch is not None and last is not None:
             batch = batch.data if isinstance(batch, Tensor) else batch
-            return model._penalty_of(Tensor(np.asarray(batch, dtype=model._dtype())))
+            # the last pass is the batch's: of that very array (rb.fit's forward, a closure
+            # optimizer's every evaluation), or the one pass since the batch came, of as many
+            # rows (a later input regularizer, such as InputNoise, noised it again)
+            own = last[3] is batch or (self._mark is not None and len(last[0]) == len(batch)
+                                       and model._passes == self._mark + 1)
+            if not own:
+                # a part of the batch, or other inputs (an adversarial batch): the whole
+                # training batch's penalty (the batch was checked by fit)
+                return model._penalty_of(Tensor(np.asarray(batch, dtype=model._dtype())))
         return model.penalty()
 
     def __repr__(self):
@@ -421,6 +435,8 @@ class Autoencoder(Module):
     ((3, 16), (3, 64))
     """
 
+    _passes = 0  # (an instance counts its own; a model pickled before it had none starts here)
+
     @classmethod
     def state_shapes(cls, config):
         """``W`` (n_inputs, n_hidden), ``b`` (n_hidden,), ``W_dec`` (n_hidden, n_inputs)
@@ -439,33 +455,16 @@ class Autoencoder(Module):
         owner = "Autoencoder"
         self.n_inputs = positive_int(owner, "n_inputs", n_inputs)
         self.n_hidden = positive_int(owner, "n_hidden", n_hidden)
-        self.activation = one_of(owner, "activation", activation, ACTIVATIONS)
-        self.output = one_of(owner, "output", output, OUTPUTS)
         if loss is None:
             loss = "cross_entropy" if output == "sigmoid" else "squared_error"
-        self.loss_kind = one_of(owner, "loss", loss, LOSSES)
-        if loss == "cross_entropy" and output != "sigmoid":
-            raise ValueError("Autoencoder: loss='cross_entropy' needs output='sigmoid' (the "
-                             "Bernoulli cross-entropy of outputs in (0, 1)); got output='linear'"
-                             ", use loss='squared_error'")
+        self.activation, self.output, self.loss_kind = activation, output, loss
         self.tied = boolean(type(self).__name__, "tied", tied)
-        if sparsity is not None:
-            if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.number)) \
-                    or not 0 < sparsity < 1:
-                raise ValueError(f"Autoencoder: sparsity must be a target mean activation rho "
-                                 f"in (0, 1), or None; got {sparsity!r}")
-            if activation != "sigmoid":
-                raise ValueError(f"Autoencoder: sparsity needs activation='sigmoid' (mean "
-                                 f"activations in (0, 1)); got activation={activation!r}")
-            sparsity = float(sparsity)
-        self.sparsity = sparsity
-        self.sparsity_weight = positive_float(owner, "sparsity_weight", sparsity_weight,
-                                              allow_zero=True)
+        self.sparsity, self.sparsity_weight = sparsity, sparsity_weight
+        self.contractive, self.hidden_dropout = contractive, hidden_dropout
+        self._check_hyper(owner)
         self._corruption = None
         self.regularizers = [_Penalties(self)]
         self.noise = noise  # (checked; puts the corruption first among the regularizers)
-        self.contractive = positive_float(owner, "contractive", contractive, allow_zero=True)
-        self.hidden_dropout = unit_interval(owner, "hidden_dropout", hidden_dropout)
         # None: draw from the library generator at the time of each draw (as rb.nn.Dropout)
         self.rng = None if rng is None else resolve_rng(rng)
         init_rng = resolve_rng(self.rng)
@@ -482,7 +481,9 @@ class Autoencoder(Module):
         # it shares the model's generator (one stream, as before)
         self._hidden_dropout_layer = Dropout(self.hidden_dropout, rng=self.rng) \
             if self.hidden_dropout else None
-        self._last = None  # (hidden before dropout, logits, reconstruction) of the last forward
+        # (hidden before dropout, logits, reconstruction, input array) of the last forward
+        self._last = None
+        self._passes = 0  # forward passes so far (the penalties tell which pass is the batch's)
 
     @property
     def regularizers(self):
@@ -531,13 +532,11 @@ class Autoencoder(Module):
             regs.insert(0, new)  # the corruption comes first (the penalties see its output)
         self._noise, self._corruption = value, new
 
-    def clone(self):
-        """An independent copy (see ``Module.clone``) without the original's last forward
-        pass (whose graph leads to the original's parameters): ``penalty()`` of the copy
-        needs a forward pass of its own first."""
-        out = super().clone()
-        out._last = None
-        return out
+    def _after_clone(self, original):
+        """After ``Module.clone``'s structural copy (of this model, or of a stack or any module
+        holding it): no last forward pass of the original (its graph leads to the original's
+        parameters), so ``penalty()`` of the copy needs a forward pass of its own first."""
+        self._last = None
 
     @staticmethod
     def _check_noise(noise):
@@ -547,8 +546,39 @@ class Autoencoder(Module):
         Corruption(*noise)  # validates the kind and the level
         return (str(noise[0]), float(noise[1]))
 
+    def _check_hyper(self, owner):
+        """Check (and make plain) the settings training reads and ``rb.save`` writes: the
+        constructor's checks, run again by :meth:`fit` and :meth:`config` for values set since
+        (a file the constructor would refuse is never written). ``noise`` has its own checking
+        setter."""
+        self.activation = one_of(owner, "activation", self.activation, ACTIVATIONS)
+        self.output = one_of(owner, "output", self.output, OUTPUTS)
+        self.loss_kind = one_of(owner, "loss", self.loss_kind, LOSSES)
+        if self.loss_kind == "cross_entropy" and self.output != "sigmoid":
+            raise ValueError(f"{owner}: loss='cross_entropy' needs output='sigmoid' (the "
+                             f"Bernoulli cross-entropy of outputs in (0, 1)); got output="
+                             f"{self.output!r}, use loss='squared_error'")
+        sparsity = self.sparsity
+        if sparsity is not None:
+            if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.number)) \
+                    or not 0 < sparsity < 1:
+                raise ValueError(f"{owner}: sparsity must be a target mean activation rho "
+                                 f"in (0, 1), or None; got {sparsity!r}")
+            if self.activation != "sigmoid":
+                raise ValueError(f"{owner}: sparsity needs activation='sigmoid' (mean "
+                                 f"activations in (0, 1)); got activation="
+                                 f"{self.activation!r}")
+            self.sparsity = float(sparsity)
+        self.sparsity_weight = positive_float(owner, "sparsity_weight", self.sparsity_weight,
+                                              allow_zero=True)
+        self.contractive = positive_float(owner, "contractive", self.contractive,
+                                          allow_zero=True)
+        self.hidden_dropout = unit_interval(owner, "hidden_dropout", self.hidden_dropout)
+
     def config(self):
-        """The constructor arguments (for ``rb.save``/``rb.load``)."""
+        """The constructor arguments (for ``rb.save``/``rb.load``), checked as the constructor
+        checks them."""
+        self._check_hyper("save: Autoencoder")
         return {"n_inputs": self.n_inputs, "n_hidden": self.n_hidden,
                 "activation": self.activation, "output": self.output, "loss": self.loss_kind,
                 "tied": self.tied, "sparsity": self.sparsity,
@@ -670,7 +700,9 @@ class Autoencoder(Module):
                 code = dropout(h, self.hidden_dropout, training=True, rng=rng)
         a = self._logits(code)
         out = self._output(a)
-        self._last = (h, a, out)
+        # the input array: the penalties (_Penalties) tell which batch this pass was of
+        self._last = (h, a, out, x.data if isinstance(x, Tensor) else x)
+        self._passes += 1
         if self.output == "sigmoid":
             # the replicas of rb.fit(distributed="threads") are clones that reconstruct on
             # their own threads, and the loss they are given is this model's bound
@@ -774,6 +806,7 @@ class Autoencoder(Module):
         from ..optim.adam import Adam
         from ..training.fit import fit as train
 
+        self._check_hyper("Autoencoder.fit")  # (set since construction, maybe)
         X = self._check_range(self._check_x(X, "fit"), "fit")
         if not is_int(epochs):  # named by type: fit(X, X) would print the whole array
             shape = f" of shape {np.shape(epochs)}" if np.ndim(epochs) else ""
@@ -855,6 +888,7 @@ class Autoencoder(Module):
                              "with noise=(kind, level)); this one has noise=None")
         steps = positive_int("Autoencoder.sample_chain", "steps", steps)
         keep_every = positive_int("Autoencoder.sample_chain", "keep_every", keep_every)
+        means = boolean("Autoencoder.sample_chain", "means", means)
         rng = resolve_rng(self.rng if rng is None else rng)
         x = self._check_x(x0, "sample_chain", "x0")
         kept = []

@@ -161,15 +161,20 @@ class ConditionalGAN(GAN):
             raise ValueError(f"{owner}: embedding_dim needs n_classes (labels to embed)")
         self.embedding_dim = None if embedding_dim is None else positive_int(
             owner, "embedding_dim", embedding_dim)
-        self.condition_sampler = one_of(owner, "condition_sampler", condition_sampler,
-                                        ("parzen", "empirical"))
-        self.train_conditions = one_of(owner, "train_conditions", train_conditions,
-                                       ("data", "parzen"))
+        self.condition_sampler, self.train_conditions = condition_sampler, train_conditions
         super().__init__(generator, discriminator, noise_dim, k=k, generator_loss=generator_loss,
                          optimizer_g=optimizer_g, optimizer_d=optimizer_d, noise=noise, rng=rng)
         none = np.zeros(0, dtype=np.int64) if self.n_classes is not None else \
             np.zeros((0, self.condition_dim), dtype=self._dtype())
         self._set_conditions(none, np.nan)
+
+    def _check_hyper(self, owner):
+        """GAN's checks and the condition settings (see :meth:`GAN._check_hyper`)."""
+        super()._check_hyper(owner)
+        self.condition_sampler = one_of(owner, "condition_sampler", self.condition_sampler,
+                                        ("parzen", "empirical"))
+        self.train_conditions = one_of(owner, "train_conditions", self.train_conditions,
+                                       ("data", "parzen"))
 
     def _set_conditions(self, conditions, sigma):
         """The training conditions and the Parzen width (NaN: none); the estimate is rebuilt

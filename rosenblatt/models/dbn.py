@@ -209,6 +209,7 @@ class DBN(Module):
         writes, ``rbm_options`` of the constructor), or None when no RBM differs."""
         plain = {"k": int, "persistent": bool, "lr": float, "momentum": float,
                  "weight_decay": float}
+        self._check_rbms("DBN")  # (bool("no") would save True)
         out = []
         for rbm in self.rbms:
             own = {name: plain[name](getattr(rbm, name)) for name in plain
@@ -217,6 +218,12 @@ class DBN(Module):
                 own["sparsity"] = rbm.sparsity
             out.append(own)
         return out if any(out) else None
+
+    def _check_rbms(self, owner):
+        """Every RBM's hyper-parameters, checked as its constructor checks them (one set on an
+        RBM since is checked only here: when the DBN trains or is saved)."""
+        for i, rbm in enumerate(self.rbms):
+            rbm._check_hyper(f"{owner}: rbms[{i}]")
 
     def _apply_rbm_options(self, options):
         if options is None:
@@ -232,14 +239,6 @@ class DBN(Module):
                                  f"accepted: {', '.join(self._RBM_OPTIONS)}")
             for name, value in own.items():
                 setattr(rbm, name, _rbm_option(f"DBN rbm_options[{i}]", name, value))
-
-    def clone(self):
-        """An independent copy (see ``Module.clone``): each RBM with its own flat vector and
-        default optimizer (see :meth:`RBM.clone`); the random generator is shared."""
-        out = super().clone()
-        for copy, rbm in zip(out.rbms, self.rbms):
-            copy._own_state(rbm)
-        return out
 
     @property
     def top(self):
@@ -327,6 +326,8 @@ class DBN(Module):
                              f"({len(self.rbms)}); got {epochs_per_layer!r}")
         epochs = [positive_int("DBN.pretrain", "epochs_per_layer", e) for e in epochs]
         batch_size = positive_int("DBN.pretrain", "batch_size", batch_size)
+        progress = boolean("DBN.pretrain", "progress", progress)
+        self._check_rbms("DBN.pretrain")
         callbacks = list(callbacks or ())
         histories, layer, resumed = [], 0, None
         if resume_from is not None and os.path.exists(os.fspath(resume_from)):
@@ -474,6 +475,7 @@ class DBN(Module):
         """
         n = positive_int("DBN.generate", "n", n)
         steps = positive_int("DBN.generate", "gibbs_steps", gibbs_steps)
+        mean = boolean("DBN.generate", "mean", mean)
         rng = self.rng if rng is None else resolve_rng(rng)
         top, n_pen = self.top, self.sizes[-2]
         dtype = top.W.dtype
@@ -615,6 +617,7 @@ class DBN(Module):
         batch_size = positive_int("DBN.up_down", "batch_size", batch_size)
         lr = self.lr if lr is None else positive_float("DBN.up_down", "lr", lr)
         rng = self.rng if rng is None else resolve_rng(rng)
+        self._check_rbms("DBN.up_down")
         lower, top, n_pen = self.rbms[:-1], self.top, self.sizes[-2]
         errors = []
         for _ in range(epochs):

@@ -270,10 +270,8 @@ class GAN(Module):
                                 f"{type(net).__name__}")
         self.generator, self.discriminator = generator, discriminator
         self.noise_dim = positive_int(owner, "noise_dim", noise_dim)
-        self.k = positive_int(owner, "k", k)
-        self.generator_loss = one_of(owner, "generator_loss", generator_loss,
-                                     ("non_saturating", "minimax"))
-        self.noise = one_of(owner, "noise", noise, ("gaussian", "uniform"))
+        self.k, self.generator_loss, self.noise = k, generator_loss, noise
+        self._check_hyper(owner)
         self.rng = rng
         self.history = History()
         self._setup_conditions()
@@ -307,8 +305,19 @@ class GAN(Module):
     def _setup_conditions(self):
         pass
 
+    def _check_hyper(self, owner):
+        """Check the settings training reads and ``rb.save`` writes: the constructor's checks,
+        run again by :meth:`fit` and :meth:`config` for values set since (a file the
+        constructor would refuse is never written)."""
+        self.k = positive_int(owner, "k", self.k)
+        self.generator_loss = one_of(owner, "generator_loss", self.generator_loss,
+                                     ("non_saturating", "minimax"))
+        self.noise = one_of(owner, "noise", self.noise, ("gaussian", "uniform"))
+
     def config(self):
-        """The constructor arguments that rebuild this GAN (optimizers and rng excepted)."""
+        """The constructor arguments that rebuild this GAN (optimizers and rng excepted),
+        checked as the constructor checks them."""
+        self._check_hyper(f"save: {self._owner}")
         return {"generator": self.generator, "discriminator": self.discriminator,
                 "noise_dim": self.noise_dim, "k": self.k,
                 "generator_loss": self.generator_loss, "noise": self.noise}
@@ -338,8 +347,9 @@ class GAN(Module):
         self._rebuild_optimizers()
         return self
 
-    def clone(self):
-        """An independent copy (see ``Module.clone``), with its own optimizers and History.
+    def _after_clone(self, original):
+        """After ``Module.clone``'s structural copy of ``original`` (a clone of this GAN, or of
+        a module holding it): its own optimizers and History.
 
         The optimizers this model built are rebuilt on the copy's parameters
         with the same state; an optimizer instance given to the constructor is
@@ -347,10 +357,8 @@ class GAN(Module):
         is copied (the copy's fits append to its own). The random generator
         ``rng`` is shared, as ``Module.clone`` shares generators.
         """
-        out = super().clone()
-        out._rebuild_optimizers()
-        out.history = History.from_dict(self.history.to_dict())
-        return out
+        self._rebuild_optimizers()
+        self.history = History.from_dict(original.history.to_dict())
 
     def _rebuild_optimizers(self):
         """Rebuild the optimizers built here (from the default or a callable) that no longer
@@ -630,6 +638,11 @@ class GAN(Module):
 
         Raises
         ------
+        FloatingPointError
+            When a loss or a parameter stops being finite (the learning rates are too
+            high): both networks' weights and buffers and both optimizers' states of the
+            end of the last good epoch (of before this fit, in its first epoch) are put
+            back first, as ``RBM.fit`` and ``rb.fit`` keep the last good weights.
         ValueError
             For a ``Rewire`` callback, an ``EarlyStopping`` that would restore
             the weights of the best ``d_loss``, ``g_loss``, ``d_real`` or
@@ -645,6 +658,7 @@ class GAN(Module):
             were).
         """
         owner = self._owner
+        self._check_hyper(f"{owner}.fit")  # (set since construction, maybe)
         X = self._check_data(X)
         epochs = positive_int(f"{owner}.fit", "epochs", epochs, allow_zero=True)
         m = positive_int(f"{owner}.fit", "batch_size", batch_size)
@@ -849,39 +863,58 @@ class GAN(Module):
         with np.errstate(over="ignore", under="ignore"):
             for epoch in range(run.start_epoch, epochs):
                 run.epoch = epoch
+                good = self._snapshot()
                 started = time.perf_counter()
                 for cb in callbacks:
                     cb.on_epoch_begin(run, epoch)
                 order = rng.permutation(n)
                 cursor = 0
                 sums = np.zeros(4)
-                for it in range(iterations):
-                    run.batch = it
-                    for _ in range(self.k):
-                        if cursor + m > per_epoch * m:  # k m > n: wrap around the shuffled data
-                            cursor = 0
+                diverged = None
+                try:
+                    for it in range(iterations):
+                        run.batch = it
+                        for _ in range(self.k):
+                            if cursor + m > per_epoch * m:  # k m > n: wrap around the data
+                                cursor = 0
+                            z = self._noise(m, rng, dtype)
+                            rows = order[cursor:cursor + m]
+                            cursor += m
+                            yb = None if Y is None else Y[rows]
+                            d = self._d_step(X[rows], yb, z, run, self._fake_conditions(yb, rng))
+                            sums[0] += d[0]
+                            sums[2] += d[1]
+                            sums[3] += d[2]
                         z = self._noise(m, rng, dtype)
-                        rows = order[cursor:cursor + m]
-                        cursor += m
-                        yb = None if Y is None else Y[rows]
-                        d = self._d_step(X[rows], yb, z, run, self._fake_conditions(yb, rng))
-                        sums[0] += d[0]
-                        sums[2] += d[1]
-                        sums[3] += d[2]
-                    z = self._noise(m, rng, dtype)
-                    sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m, rng), run)
-                    run.steps += 1
-                    run.x_batch = self._monitor_input(z)
-                    if not math.isfinite(sums[0] + sums[1]):
-                        raise FloatingPointError(
-                            f"{owner}.fit: a loss became {sums[0] + sums[1]} at epoch {epoch}, "
-                            f"iteration {it}; lower the learning rates")
-                    if callbacks:
-                        d_steps = (it + 1) * self.k
-                        logs = {"d_loss": sums[0] / d_steps, "g_loss": sums[1] / (it + 1),
-                                "d_real": sums[2] / d_steps, "d_fake": sums[3] / d_steps}
-                        for cb in callbacks:
-                            cb.on_batch_end(run, it, logs)
+                        sums[1] += self._g_step(z, self._g_conditions(Y, order, cursor, m, rng),
+                                                run)
+                        run.steps += 1
+                        run.x_batch = self._monitor_input(z)
+                        if not math.isfinite(sums[0] + sums[1]):
+                            diverged = f"a loss became {sums[0] + sums[1]} at epoch {epoch}, " \
+                                       f"iteration {it}"
+                            break
+                        if callbacks:
+                            d_steps = (it + 1) * self.k
+                            logs = {"d_loss": sums[0] / d_steps, "g_loss": sums[1] / (it + 1),
+                                    "d_real": sums[2] / d_steps, "d_fake": sums[3] / d_steps}
+                            for cb in callbacks:
+                                cb.on_batch_end(run, it, logs)
+                    # the losses are those before each step: the last steps are judged here
+                    if diverged is None and not all(np.isfinite(p.data).all()
+                                                    for p in self.parameters()):
+                        diverged = f"the parameters stopped being finite in epoch {epoch}"
+                except FloatingPointError as err:  # np.seterr(all="raise") in force
+                    diverged, cause = f"{err} in epoch {epoch}", err
+                else:
+                    cause = None
+                if diverged is not None:
+                    self._restore(good)
+                    kept = "from before this fit" if epoch == run.start_epoch else \
+                        f"of the end of epoch {epoch - 1}"
+                    raise FloatingPointError(
+                        f"{owner}.fit: {diverged}; lower the learning rates; the weights and "
+                        f"optimizer states {kept} were kept") from cause
                 d_steps = iterations * self.k
                 logs = {"d_loss": sums[0] / d_steps, "g_loss": sums[1] / iterations,
                         "d_real": sums[2] / d_steps, "d_fake": sums[3] / d_steps,
@@ -894,6 +927,23 @@ class GAN(Module):
                 run.pending_checkpoints.clear()
                 if run.stop_training:
                     break
+
+    def _snapshot(self):
+        """Copies of what an epoch changes (both networks' parameters and buffers, both
+        optimizers' states), put back by :meth:`_restore` when the epoch diverges."""
+        states = []
+        for name in ("optimizer_g", "optimizer_d"):
+            state_dict = getattr(getattr(self, name), "state_dict", None)
+            states.append(state_dict() if callable(state_dict) else None)
+        return self.state_dict(), states
+
+    def _restore(self, good):
+        state, opt_states = good
+        self.load_state_dict(state)
+        for name, opt_state in zip(("optimizer_g", "optimizer_d"), opt_states):
+            if opt_state is not None:
+                getattr(self, name).load_state_dict(opt_state)
+        self._drop_derived()
 
     def _monitor_input(self, z):
         """What ``model(x_batch)`` runs for callbacks (GradientMonitor's dead units): G(z)."""

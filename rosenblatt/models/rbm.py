@@ -233,18 +233,11 @@ class RBM(Module):
                  dtype=np.float32, softmax=0):
         self.n_visible = positive_int("RBM", "n_visible", n_visible)
         self.n_hidden = positive_int("RBM", "n_hidden", n_hidden)
-        self.visible = one_of("RBM", "visible", visible, ("bernoulli", "gaussian"))
-        self.k = positive_int("RBM", "k", k)
-        self.persistent = boolean("RBM", "persistent", persistent)
-        self.lr = positive_float("RBM", "lr", lr)
-        self.momentum = unit_interval("RBM", "momentum", momentum)
-        self.weight_decay = positive_float("RBM", "weight_decay", weight_decay, allow_zero=True)
+        self.visible, self.k, self.persistent = visible, k, persistent
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.softmax = softmax
+        self._check_hyper("RBM")
         self.sparsity = sparsity  # (checked, and the (target, cost) pair training reads)
-        self.softmax = positive_int("RBM", "softmax", softmax, allow_zero=True)
-        if self.softmax == 1 or self.softmax > self.n_visible:
-            raise ValueError(f"RBM: softmax (the size of the softmax group at the end of the "
-                             f"visible layer) must be 0 or in [2, n_visible={self.n_visible}]; "
-                             f"got {softmax}")
         self.rng = resolve_rng(rng)
         dtype = _check_dtype("RBM", dtype)
         self.W = Parameter((0.01 * self.rng.standard_normal(
@@ -255,6 +248,34 @@ class RBM(Module):
         self._optimizer = None
         self._chains = None  # the persistent chains' hidden states (PCD)
         self._q = None  # running mean of the hidden activations (sparsity)
+
+    def _check_hyper(self, owner):
+        """Check (and make plain) the hyper-parameters training reads and ``rb.save`` writes:
+        the constructor's checks, run again by :meth:`fit` and :meth:`config` for values set
+        since (a file the constructor would refuse is never written). ``sparsity`` has its
+        own checking setter."""
+        self.visible = one_of(owner, "visible", self.visible, ("bernoulli", "gaussian"))
+        self.k = positive_int(owner, "k", self.k)
+        self.persistent = boolean(owner, "persistent", self.persistent)
+        self.lr = positive_float(owner, "lr", self.lr)
+        self.momentum = unit_interval(owner, "momentum", self.momentum)
+        self.weight_decay = positive_float(owner, "weight_decay", self.weight_decay,
+                                           allow_zero=True)
+        softmax = self.softmax
+        self.softmax = positive_int(owner, "softmax", softmax, allow_zero=True)
+        if self.softmax == 1 or self.softmax > self.n_visible:
+            raise ValueError(f"{owner}: softmax (the size of the softmax group at the end of "
+                             f"the visible layer) must be 0 or in [2, n_visible="
+                             f"{self.n_visible}]; got {softmax}")
+
+    def config(self):
+        """The constructor arguments (``rng`` and ``dtype`` aside) for ``rb.save``, checked
+        as the constructor checks them."""
+        self._check_hyper("save: RBM")
+        return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "visible": self.visible,
+                "k": self.k, "persistent": self.persistent, "lr": self.lr,
+                "momentum": self.momentum, "weight_decay": self.weight_decay,
+                "sparsity": self.sparsity, "softmax": self.softmax}
 
     def astype(self, dtype):
         """Cast W, b and c (and the chains) to ``dtype``: float32 or float64 only, as in the
@@ -315,22 +336,13 @@ class RBM(Module):
             self._vector = ParameterVector([self.W, self.b, self.c])
         return self._vector
 
-    def clone(self):
-        """An independent copy (see ``Module.clone``): its own flat vector and default optimizer.
-
-        The default optimizer (momentum SGD) is rebuilt on the copy's vector with the same
-        state (the velocity), so the copy trains on as the original would; the persistent
-        chains and the sparsity average are copied. The random generator ``rng`` is shared,
-        as ``Module.clone`` shares generators.
-        """
-        out = super().clone()
-        out._own_state(self)
-        return out
-
-    def _own_state(self, original):
-        """After a structural copy of ``original``: a vector over this model's parameters, its
-        own default optimizer (``original``'s state) and History (``DBN.clone`` calls it for
-        each of its RBMs)."""
+    def _after_clone(self, original):
+        """After ``Module.clone``'s structural copy of ``original`` (a clone of this RBM, or of
+        a DBN or any module holding it): a flat vector over the copy's parameters and its own
+        default optimizer (momentum SGD) with ``original``'s state (the velocity), so that the
+        copy trains on as the original would, and its own History. The persistent chains and
+        the sparsity average are copied; the random generator ``rng`` is shared, as
+        ``Module.clone`` shares generators."""
         self._vector = ParameterVector([self.W, self.b, self.c])
         opt = original._optimizer
         self._optimizer = None
@@ -558,6 +570,7 @@ class RBM(Module):
         """
         n = positive_int("RBM.sample", "n", n)
         steps = positive_int("RBM.sample", "steps", steps)
+        mean = boolean("RBM.sample", "mean", mean)
         rng = self.rng if rng is None else resolve_rng(rng)
         dtype = self.W.dtype
         if init is None:
@@ -691,6 +704,9 @@ class RBM(Module):
             raise ValueError(f"RBM.fit: X must hold at least one example; got shape {X.shape}")
         epochs = positive_int("RBM.fit", "epochs", epochs)
         batch_size = positive_int("RBM.fit", "batch_size", batch_size)
+        shuffle = boolean("RBM.fit", "shuffle", shuffle)
+        progress = boolean("RBM.fit", "progress", progress)
+        self._check_hyper("RBM.fit")  # (set since construction, maybe)
         rng = self.rng if rng is None else resolve_rng(rng)
         optimizer = self._default_optimizer(optimizer)
         callbacks = list(callbacks or ())
@@ -727,8 +743,7 @@ class RBM(Module):
         if self._optimizer is None or self._optimizer.vec is not self.vector:
             self._optimizer = SGD(self.vector, lr=self.lr, momentum=self.momentum)
         else:  # kept for its velocity; lr and momentum as they are now (set since, maybe)
-            self._optimizer.lr = positive_float("RBM.fit", "lr", self.lr)
-            self._optimizer.momentum = unit_interval("RBM.fit", "momentum", self.momentum)
+            self._optimizer.lr, self._optimizer.momentum = self.lr, self.momentum
         return self._optimizer
 
     def _fit(self, X, epochs, batch_size, callbacks, optimizer, shuffle, progress, rng, resumed,
@@ -1012,6 +1027,7 @@ class RBM(Module):
             raise ValueError("RBM.pseudo_likelihood: defined here for Bernoulli visible units "
                              "only (a Gaussian conditional has no closed form over 2^n_hidden "
                              "mixtures); use log_likelihood")
+        exact = boolean("RBM.pseudo_likelihood", "exact", exact)
         X = self._visible_data(X, "pseudo_likelihood")
         if not exact:
             rng = self.rng if rng is None else resolve_rng(rng)
@@ -1161,6 +1177,7 @@ class RBM(Module):
             Return a :class:`LogEstimate` (the bounds of AIS's log Z turned
             into bounds of the log-likelihood) instead of a float.
         """
+        return_bounds = boolean("RBM.log_likelihood", "return_bounds", return_bounds)
         X = self._visible_data(X, "log_likelihood")
         if len(X) == 0:  # the mean of no rows (and AIS's base rates) is undefined
             raise ValueError(f"RBM.log_likelihood: X must hold at least one example; got shape "

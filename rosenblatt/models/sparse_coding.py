@@ -213,8 +213,20 @@ class SparseCoding(Module):
             model.dictionary = np.zeros((n_features, model.n_atoms))
         return model
 
+    def _check_hyper(self, owner):
+        """Check the settings the solvers read and ``rb.save`` writes: the constructor's
+        checks, run again by :meth:`fit`, :meth:`transform` (and the other methods that
+        infer codes) and :meth:`config` for values set since."""
+        self.lam = positive_float(owner, "lam", self.lam, allow_zero=True)
+        self.dictionary_norm = one_of(owner, "dictionary_norm", self.dictionary_norm, NORMS)
+        self.solver = one_of(owner, "solver", self.solver, SOLVERS)
+        self.max_iter = positive_int(owner, "max_iter", self.max_iter)
+        self.tol = positive_float(owner, "tol", self.tol, allow_zero=True)
+
     def config(self):
-        """The constructor arguments (``rng`` aside) and the dictionary's ``n_features``."""
+        """The constructor arguments (``rng`` aside) and the dictionary's ``n_features``,
+        checked as the constructor checks them."""
+        self._check_hyper("save: SparseCoding")
         return {"n_atoms": self.n_atoms, "lam": self.lam,
                 "dictionary_norm": self.dictionary_norm, "solver": self.solver,
                 "max_iter": self.max_iter, "tol": self.tol,
@@ -235,12 +247,10 @@ class SparseCoding(Module):
                  max_iter=1000, tol=1e-4):
         owner = "SparseCoding"
         self.n_atoms = positive_int(owner, "n_atoms", n_atoms)
-        self.lam = positive_float(owner, "lam", lam, allow_zero=True)
-        self.dictionary_norm = one_of(owner, "dictionary_norm", dictionary_norm, NORMS)
-        self.solver = one_of(owner, "solver", solver, SOLVERS)
+        self.lam, self.dictionary_norm, self.solver = lam, dictionary_norm, solver
+        self.max_iter, self.tol = max_iter, tol
+        self._check_hyper(owner)
         self.rng = None if rng is None else resolve_rng(rng)  # None: the library generator
-        self.max_iter = positive_int(owner, "max_iter", max_iter)
-        self.tol = positive_float(owner, "tol", tol, allow_zero=True)
         self.dictionary = None
         self.history = []
 
@@ -273,6 +283,7 @@ class SparseCoding(Module):
         return X
 
     def _fitted(self, where):
+        self._check_hyper(f"SparseCoding.{where}")  # (set since construction, maybe)
         if self.dictionary is None:
             raise RuntimeError(f"SparseCoding.{where}: call fit(X) first (no dictionary yet)")
         # a file's dictionary is loaded as given: a NaN in it would fail deep in NumPy's
@@ -348,6 +359,7 @@ class SparseCoding(Module):
             ``max_iter``): the codes need not be exact while D still moves, and each epoch
             starts from the codes of the last, so they keep improving.
         """
+        self._check_hyper("SparseCoding.fit")  # (set since construction, maybe)
         X = self._check_X(X, "fit", check_width=False)
         inner_iter = min(positive_int("SparseCoding.fit", "inner_iter", inner_iter),
                          self.max_iter)

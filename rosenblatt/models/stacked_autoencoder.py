@@ -64,6 +64,11 @@ def _with_path(checkpoint, path):
     checkpoint.path = path
     return checkpoint
 
+# the Autoencoder settings (config names) one layer may change after construction, which
+# rb.save keeps as layer_overrides; sizes and tied make the parameters, and stay the stack's
+_OVERRIDABLE = ("activation", "output", "loss", "sparsity", "sparsity_weight", "noise",
+                "contractive", "hidden_dropout")
+
 KINDS = {"denoising": {"noise": ("masking", 0.25)}, "contractive": {"contractive": 0.1},
          "sparse": {"sparsity": 0.05}, "plain": {}}
 _ACTIVATION_MODULES = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "linear": Identity}
@@ -94,6 +99,12 @@ class StackedAutoencoder(Module):
         ``sparsity_weight``, ``hidden_dropout`` ...). ``output`` and ``loss`` apply to the first
         layer only: the layers above reconstruct codes, with a sigmoid output for a sigmoid
         encoder and a linear one otherwise.
+    layer_overrides : list of dict, optional
+        One dict per layer of the :class:`Autoencoder` settings (``noise``, ``contractive``,
+        ``sparsity``, ``sparsity_weight``, ``hidden_dropout``, ``activation``, ``output``,
+        ``loss``) that differ from what ``kind`` and ``layer_options`` give, set on the
+        layer after it is built. A setting changed on one layer (``stack.layers[0].noise =
+        ...``) is saved this way by ``rb.save``, so a loaded stack trains as the saved one.
 
     Attributes
     ----------
@@ -119,7 +130,8 @@ class StackedAutoencoder(Module):
             raise ValueError(f"StackedAutoencoder: sizes must be a list of at least two "
                              f"positive integers; got {sizes!r}")
         one_of("StackedAutoencoder", "kind", kind, tuple(KINDS))
-        options = {k: v for k, v in config.items() if k not in ("sizes", "kind", "rng")}
+        options = {k: v for k, v in config.items()
+                   if k not in ("sizes", "kind", "rng", "layer_overrides")}
         tied = {**KINDS[kind], **options}.get("tied", False)
         shapes = {}
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -127,7 +139,8 @@ class StackedAutoencoder(Module):
                                                   "tied": tied}, f"layers.{i}."))
         return shapes
 
-    def __init__(self, sizes, kind="denoising", rng=None, **layer_options):
+    def __init__(self, sizes, kind="denoising", rng=None, layer_overrides=None,
+                 **layer_options):
         owner = "StackedAutoencoder"
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2 \
                 or not all(is_int(s) and s > 0 for s in sizes):
@@ -148,12 +161,51 @@ class StackedAutoencoder(Module):
                 opts.pop("loss", None)
                 opts["output"] = "sigmoid" if activation == "sigmoid" else "linear"
             self.layers.append(Autoencoder(n_in, n_out, rng=self.rng, **opts))
+        # each layer's settings as kind and layer_options give them: what config compares with
+        self._built = [layer.config() for layer in self.layers]
+        self._apply_overrides(layer_overrides)
+
+    def _apply_overrides(self, overrides):
+        if overrides is None:
+            return
+        owner = "StackedAutoencoder"
+        if not isinstance(overrides, (list, tuple)) or len(overrides) != len(self.layers) or \
+                not all(isinstance(o, dict) for o in overrides):
+            raise ValueError(f"{owner}: layer_overrides must be None or one dict per layer "
+                             f"({len(self.layers)}); got {overrides!r:.80}")
+        for i, (layer, own) in enumerate(zip(self.layers, overrides)):
+            unknown = sorted(set(own) - set(_OVERRIDABLE), key=str)
+            if unknown:
+                raise ValueError(f"{owner}: layer_overrides[{i}] has unknown key(s) {unknown}; "
+                                 f"accepted: {', '.join(_OVERRIDABLE)}")
+            for name, value in own.items():
+                if name != "noise":  # (noise: its setter checks it)
+                    setattr(layer, "loss_kind" if name == "loss" else name, value)
+            if "noise" in own:
+                layer.noise = own["noise"]
+            layer._check_hyper(f"{owner}: layer_overrides[{i}]")
+
+    @property
+    def layer_overrides(self):
+        """Each layer's settings that differ from what ``kind`` and ``layer_options`` give
+        (what ``rb.save`` writes, ``layer_overrides`` of the constructor), or None when no
+        layer differs."""
+        out = []
+        for layer, built in zip(self.layers, self._built):
+            now = layer.config()  # (checked: a value the constructor refuses is not saved)
+            out.append({k: now[k] for k in _OVERRIDABLE if now[k] != built[k]})
+        return out if any(out) else None
 
     def config(self):
-        """The constructor arguments (for ``rb.save``/``rb.load``)."""
+        """The constructor arguments (for ``rb.save``/``rb.load``), with the settings changed
+        on single layers since as ``layer_overrides``."""
         options = {k: (list(v) if isinstance(v, tuple) else v)
                    for k, v in self.layer_options.items()}
-        return {"sizes": list(self.sizes), "kind": self.kind, **options}
+        out = {"sizes": list(self.sizes), "kind": self.kind, **options}
+        overrides = self.layer_overrides
+        if overrides is not None:
+            out["layer_overrides"] = overrides
+        return out
 
     # -- the network ----------------------------------------------------------------------
     def encode(self, x):

@@ -44,14 +44,17 @@ def _clone(value, memo):
         memo[key] = out  # before the attributes: a module that refers back to itself
         for name, item in vars(value).items():
             setattr(out, name, _clone(item, memo))
+        out._after_clone(value)  # at every depth: a model nested in another gets its own state
         return out
     elif isinstance(value, np.ndarray):
         out = value.copy()
     elif isinstance(value, ParameterVector):
         # a module that keeps its parameters packed (RBM.vector): the clone's own vector over
         # the cloned parameters, so that stepping it moves the clone (an optimizer kept as an
-        # attribute is still shared: a model that keeps one rebuilds it in its clone())
-        out = ParameterVector([_clone(p, memo) for p in value.params], dtype=value.data.dtype)
+        # attribute is still shared: a model that keeps one rebuilds it in _after_clone). The
+        # parameters' own dtype, not the vector's: astype moves them out of it without
+        # repacking, and the vector's old dtype would round a float64 clone to float32
+        out = ParameterVector([_clone(p, memo) for p in value.params])
     elif isinstance(value, list):
         out = [_clone(item, memo) for item in value]
     elif isinstance(value, tuple) and type(value) is tuple:
@@ -357,7 +360,8 @@ class Module:
         cloned parameters, and lists, tuples and dicts are rebuilt; anything
         else (sizes, names, callables, random generators, optimizers) is shared
         with the original (a model that keeps an optimizer rebuilds it in its
-        own ``clone``, as ``GAN`` and ``RBM`` do). A parameter or module that
+        :meth:`_after_clone`, as ``GAN`` and ``RBM`` do; that hook runs for
+        every module cloned, at any depth). A parameter or module that
         appears twice in ``self`` is one object in the clone too (the sharing
         is kept), and nothing of the clone is shared with ``self``: training
         one leaves the other alone (notes: "Modular Neural Networks": a
@@ -372,6 +376,12 @@ class Module:
         (True, False)
         """
         return _clone(self, {})
+
+    def _after_clone(self, original):
+        """Make a fresh structural copy of ``original`` independent (called by :meth:`clone`
+        on every module it copies, the sub-modules included, once their attributes are
+        copied): rebuild what the copy must not share, such as an optimizer or the graph of
+        the last forward pass. Nothing to do here."""
 
     def zero_grad(self):
         """Zero every parameter's gradient in place (keeping ParameterVector views)."""
