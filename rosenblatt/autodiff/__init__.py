@@ -44,6 +44,12 @@ Tensor.__rpow__ = lambda self, other: power(other, self)
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 Tensor.__neg__ = neg
+# p -= lr * p.grad: in place on a parameter under no_grad, refused while recording
+Tensor.__iadd__ = arithmetic.augmented(add, "+=")
+Tensor.__isub__ = arithmetic.augmented(sub, "-=")
+Tensor.__imul__ = arithmetic.augmented(mul, "*=")
+Tensor.__itruediv__ = arithmetic.augmented(div, "/=")
+Tensor.__ipow__ = arithmetic.augmented(power, "**=")
 Tensor.__getitem__ = getitem
 for _name, _fn in [
     ("exp", exp), ("log", log), ("sqrt", sqrt), ("abs", abs), ("tanh", tanh),

@@ -47,18 +47,37 @@ def _env_off():
     return os.environ.get("ROSENBLATT_NO_NUMBA", "").strip().lower() not in ("", "0", "false", "no")
 
 
+_load_lock = threading.Lock()
+
+
+def _import_kernels():
+    """The module of compiled kernels, or None when the fast extra is not installed."""
+    try:
+        from . import _numba_kernels
+    except ImportError:  # NumPy does it all
+        return None
+    return _numba_kernels
+
+
 def _load():
-    if not _state["tried"]:
-        _state["tried"] = True
-        try:
-            from . import _numba_kernels
-        except ImportError:  # the fast extra is not installed: NumPy does it all
-            _numba_kernels = None
-        _state["module"] = _numba_kernels
-        _state["env_threads"] = env_threads()
-        threads = _state["threads"] or _state["env_threads"]
-        if _numba_kernels is not None and threads:
-            _set_numba_threads(threads)
+    """The module of compiled kernels (imported on the first call), or None.
+
+    Threads that ask while the first one imports (a second or so: Numba) wait for it under
+    a lock, and ``tried`` is set only once ``module`` holds the answer: a worker of
+    ``fit(distributed="threads")`` asking meanwhile was told "no kernels" and ran the NumPy
+    path for that op, so the first threaded run differed in its last bits from the next.
+    """
+    if _state["tried"]:
+        return _state["module"]
+    with _load_lock:
+        if not _state["tried"]:
+            module = _import_kernels()
+            _state["module"] = module
+            _state["env_threads"] = env_threads()
+            threads = _state["threads"] or _state["env_threads"]
+            if module is not None and threads:
+                _set_numba_threads(threads)
+            _state["tried"] = True
     return _state["module"]
 
 

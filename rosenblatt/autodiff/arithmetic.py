@@ -10,7 +10,16 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, _operands, _tensor_operand, make, needs_grad, sum_to_shape
+from .tensor import (
+    Tensor,
+    _constant,
+    _operands,
+    _tensor_operand,
+    is_grad_enabled,
+    make,
+    needs_grad,
+    sum_to_shape,
+)
 
 
 def _broadcast_error(op, a, b, err):
@@ -181,3 +190,47 @@ def matmul(a, b):
         return ga, gb
 
     return make(out, (a, b), backward)
+
+
+# -- augmented assignment: p -= lr * p.grad ----------------------------------------------
+
+
+_IN_PLACE = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.true_divide,
+             "**=": np.power}
+
+
+def augmented(op, symbol):
+    """The method behind ``t <symbol> x`` (``+=``, ``-=`` ...) for the binary ``op``, as in
+    PyTorch.
+
+    On a leaf that requires grad (a parameter) it changes the values in place when no graph
+    is recorded (``with rb.no_grad(): p -= lr * p.grad``), and is a RuntimeError while one
+    is: Python would otherwise bind the name to a new tensor, ``p - lr * p.grad``, leaving
+    the parameter unchanged, silently. On any other tensor it is ``t = t <op> x``, out of
+    place (``total += loss`` keeps the graph; an array that ``rb.tensor`` wrapped is not
+    written into).
+    """
+    ufunc = _IN_PLACE[symbol]
+
+    def method(self, other):
+        if not self.requires_grad or self._backward is not None:
+            return op(self, other)
+        if is_grad_enabled():
+            raise RuntimeError(
+                f"{symbol} on a leaf tensor that requires grad (a parameter) while gradients "
+                f"are recorded would bind the name to a new tensor and leave the parameter "
+                f"unchanged; update its values in place with `with rb.no_grad(): p "
+                f"{symbol} ...`, `p.data {symbol} ...`, or an optimizer"
+            )
+        xd = self.data
+        od = other.data if isinstance(other, Tensor) else _constant(other, xd)
+        try:
+            ufunc(xd, od, out=xd)
+        except ValueError as err:
+            raise ValueError(
+                f"{symbol}: a tensor of shape {xd.shape} cannot be updated in place with an "
+                f"operand of shape {np.shape(od)} ({err})"
+            ) from None
+        return self
+
+    return method

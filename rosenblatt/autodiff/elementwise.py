@@ -3,10 +3,11 @@ the "Propagation / Backpropagation" table).
 
 Conventions at kinks follow PyTorch: relu'(0) = 0, |x|'(0) = 0; where
 ``maximum``/``minimum`` tie, the gradient is split evenly; ``clip`` passes the
-gradient where min <= x <= max. ReLU's backward *selects* as PyTorch's
-``threshold_backward``: 0 where y <= 0 even for an infinite or NaN upstream
-gradient (a multiply would give inf * 0 = NaN), and the gradient itself where
-the input is NaN (NaN <= 0 is false).
+gradient where min <= x <= max. The backwards of ReLU, ``clip``, ``maximum`` and
+``minimum`` *select* as PyTorch's (``threshold_backward``): 0 where the
+derivative is 0 even for an infinite or NaN upstream gradient (a multiply would
+give inf * 0 = NaN), and the gradient itself where the input is NaN for ReLU
+(NaN <= 0 is false).
 """
 
 import math
@@ -282,12 +283,17 @@ def clip(x, min=None, max=None):  # noqa: A002 - the NumPy names
             inside &= xd >= lo
         if hi is not None:
             inside &= xd <= hi
-        return (sum_to_shape(g * inside, xd.shape),)
+        return (sum_to_shape(keep_where(inside, g), xd.shape),)  # a select, as ReLU's
 
     return make(y, (x,), backward)
 
 
-def _extremum(a, b, pick, name):
+def _extremum(a, b, pick, beats, name):
+    """``pick(a, b)`` (np.maximum or np.minimum); ``beats(a, b)`` says where ``a`` wins
+    outright (np.greater or np.less). Backward *selects* as PyTorch's: an operand gets 0
+    where the other wins (even for an infinite or NaN ``g``: a multiply by the 0/1
+    derivative gave inf * 0 = NaN), g / 2 where they tie, else g (NaN compares false: a
+    NaN operand and the other both get g, as in PyTorch)."""
     ad, bd = _operands(a, b)
     try:
         out = pick(ad, bd)
@@ -297,25 +303,26 @@ def _extremum(a, b, pick, name):
         ) from None
 
     def backward(g):
-        a_wins = (ad == out).astype(g.dtype)
-        b_wins = (bd == out).astype(g.dtype)
-        total = a_wins + b_wins  # 2 where they tie: split the gradient evenly
-        return (
-            sum_to_shape(g * a_wins / total, ad.shape) if needs_grad(a) else None,
-            sum_to_shape(g * b_wins / total, bd.shape) if needs_grad(b) else None,
-        )
+        tie = np.equal(ad, bd)
+        shared = np.where(tie, g * 0.5, g) if tie.any() else g
+        ga = gb = None  # (the comparisons broadcast to out's shape, g's)
+        if needs_grad(a):
+            ga = sum_to_shape(keep_where(~beats(bd, ad), shared), ad.shape)
+        if needs_grad(b):
+            gb = sum_to_shape(keep_where(~beats(ad, bd), shared), bd.shape)
+        return ga, gb
 
     return make(out, (a, b), backward)
 
 
 def maximum(a, b):
     """Elementwise max(a, b), broadcasting."""
-    return _extremum(a, b, np.maximum, "maximum")
+    return _extremum(a, b, np.maximum, np.greater, "maximum")
 
 
 def minimum(a, b):
     """Elementwise min(a, b), broadcasting."""
-    return _extremum(a, b, np.minimum, "minimum")
+    return _extremum(a, b, np.minimum, np.less, "minimum")
 
 
 def select(mask, a, b):

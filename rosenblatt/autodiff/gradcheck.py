@@ -35,11 +35,13 @@ def _centered(fn, inputs, v, xd, index, step, eps):
     rounding of a large one's (e^1 beside e^30).
     """
     saved = xd[index].copy()  # (xd[...] is a view)
-    xd[index] = saved + eps * step
-    plus = _values(fn(*inputs))
-    xd[index] = saved - eps * step
-    minus = _values(fn(*inputs))
-    xd[index] = saved
+    try:
+        xd[index] = saved + eps * step
+        plus = _values(fn(*inputs))
+        xd[index] = saved - eps * step
+        minus = _values(fn(*inputs))
+    finally:  # an error in fn (or a KeyboardInterrupt) leaves the input as it was
+        xd[index] = saved
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: a NaN, which fails
         return float(np.sum((plus - minus) * v)) / (2 * eps)
 
@@ -117,8 +119,10 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
         ``fn(*inputs) -> Tensor``.
     *inputs : Tensor
         float64 tensors; those with ``requires_grad=True`` are checked. One computed by
-        an op (not a leaf) is checked as a leaf holding a copy of its values, as
-        ``torch.autograd.gradcheck`` does: its own graph is left alone.
+        an op (not a leaf), or whose array is read-only, is checked as a leaf holding a
+        copy of its values, as ``torch.autograd.gradcheck`` does: its own graph and
+        array are left alone. The others are perturbed in place and put back, also when
+        ``fn`` raises.
     eps : float, default 1e-6
         The finite-difference step (finite, > 0).
     atol, rtol : float
@@ -195,7 +199,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
             if id(x) not in saved:
                 grad = x.grad
                 saved[id(x)] = (x, grad, None if grad is None else np.array(grad, copy=True))
-        out.backward(v.astype(out.dtype))
+        if out.requires_grad:
+            out.backward(v.astype(out.dtype))
+        # else the output does not depend on any input (a constant): every gradient is 0
         analytic = {}
         for i in checked:
             x = inputs[i]
@@ -215,14 +221,15 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0, directions=No
 
 def _as_leaves(inputs, checked):
     """``inputs`` with each checked one that is not a leaf (``base * 2``, which never gets a
-    ``.grad``) replaced by a leaf that requires grad and holds a copy of its values (the
-    checked elements are perturbed in place; its graph's closures may hold its array). One
+    ``.grad``) or whose array cannot be written (read-only, ``np.broadcast_to``, a
+    memory-mapped file) replaced by a leaf that requires grad and holds a copy of its values
+    (the checked elements are perturbed in place; a graph's closures may hold its array). One
     tensor passed twice is replaced by one leaf."""
     inputs = list(inputs)
     leaves = {}
     for i in checked:
         x = inputs[i]
-        if not x.is_leaf:
+        if not x.is_leaf or not x.data.flags.writeable:
             if id(x) not in leaves:
                 leaves[id(x)] = Tensor(x.data.copy(), requires_grad=True)
             inputs[i] = leaves[id(x)]

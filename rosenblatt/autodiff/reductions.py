@@ -71,6 +71,13 @@ def _broadcast_back(g, xd, axes, keepdims):
     return out
 
 
+def _wide(x):
+    """The dtype to sum the array ``x`` in: float32 for float16 (as PyTorch), else None
+    (NumPy's own). NumPy adds float16 in float32 only along the last axis; over another
+    it adds in float16, where 2048 + 1 = 2048: a sum over 5,000 rows gave 2048."""
+    return np.float32 if x.dtype.itemsize < 4 else None
+
+
 def _count(shape, axes):
     return math.prod(shape[a] for a in axes)
 
@@ -85,7 +92,11 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
     def backward(g):
         return (_broadcast_back(g, xd, axes, keepdims),)
 
-    return make(xd.sum(axis=axes, keepdims=keepdims), (x,), backward)
+    wide = _wide(xd)
+    out = xd.sum(axis=axes, keepdims=keepdims, dtype=wide)
+    if wide is not None:
+        out = out.astype(xd.dtype)
+    return make(out, (x,), backward)
 
 
 def mean(x, axis=None, keepdims=False):
@@ -118,7 +129,7 @@ def _extreme(x, axis, keepdims, name):
 
     def backward(g):
         hits = (xd == y).astype(g.dtype)
-        hits /= hits.sum(axis=axes, keepdims=True)  # ties share the gradient evenly
+        hits /= hits.sum(axis=axes, keepdims=True, dtype=_wide(hits))  # ties share it evenly
         hits *= _expand(g, xd.shape, axes, keepdims)
         return (hits,)
 
@@ -178,10 +189,13 @@ def logsumexp(x, axis=None, keepdims=False):
         return make(out, (x,), lambda g: (zeros_like(xd),))
     m = xd.max(axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    lse = np.log(np.exp(xd - m).sum(axis=axes, keepdims=True)) + m
+    wide = _wide(xd)  # float16: the sum, its log and the backward's softmax in float32
+    lse = np.log(np.exp(xd - m).sum(axis=axes, keepdims=True, dtype=wide)) + m
 
     def backward(g):
-        return (np.exp(xd - lse) * _expand(g, xd.shape, axes, keepdims),)
+        grad = np.exp(xd - lse) * _expand(g, xd.shape, axes, keepdims)
+        return (grad if wide is None else grad.astype(xd.dtype),)
 
-    out = lse if keepdims else lse.reshape(_reduced_shape(xd.shape, axes))
+    out = lse if wide is None else lse.astype(xd.dtype)
+    out = out if keepdims else out.reshape(_reduced_shape(xd.shape, axes))
     return make(out, (x,), backward)

@@ -149,26 +149,40 @@ def _plain_index(index, shape):
 
 def _plain_tuple(index, shape):
     """:func:`_plain_index` of a tuple holding a tensor."""
-    out, axis = [], 0  # the axis each item indexes, while known (up to an Ellipsis)
-    for item in index:
-        if isinstance(item, Tensor):
-            item = _tensor_index(item.data, None if axis is None else shape[axis:])
+    out, axis = [], 0  # the axis each item indexes
+    for k, item in enumerate(index):
+        if item is Ellipsis:  # the items after it index the last axes
+            axis = len(shape) - sum(_axes_taken(later) for later in index[k + 1:])
+        elif isinstance(item, Tensor):
+            item = _tensor_index(item.data, shape[axis:] if 0 <= axis <= len(shape) else None)
         out.append(item)
-        if item is Ellipsis:
-            axis = None
-        elif item is None or axis is None:
-            continue
-        elif isinstance(item, (int, np.integer, slice)):
-            axis += 1
-        else:  # an array: a boolean mask spans its ndim axes, integers one
-            item = np.asarray(item)
-            axis += item.ndim if item.dtype == bool else 1
+        if item is not Ellipsis:
+            axis += _axes_taken(item)
     return tuple(out)
+
+
+def _axes_taken(item):
+    """How many axes of the indexed array the index item takes: none for None (a new axis)
+    and an Ellipsis (counted apart), a boolean mask its ndim, anything else one; a tensor of
+    0s and 1s is counted as the mask it looks like, so that :func:`_tensor_index` sees it
+    against the axes a mask would cover, after an Ellipsis too."""
+    if item is None or item is Ellipsis:
+        return 0
+    if isinstance(item, (int, np.integer, slice)):
+        return 1
+    if isinstance(item, Tensor) and item.data.dtype.kind == "f":
+        data = item.data
+        return data.ndim if data.ndim and ((data == 0) | (data == 1)).all() else 1
+    try:
+        data = item.data if isinstance(item, Tensor) else np.asarray(item)
+    except (TypeError, ValueError):  # not an index at all: NumPy says so in getitem
+        return 1
+    return data.ndim if data.dtype == bool else 1
 
 
 def _tensor_index(data, axes_shape):
     """The integer array of a tensor used as an index of axes of shape ``axes_shape``
-    (None: unknown, after an Ellipsis)."""
+    (None: unknown, for an index with more items than axes, which NumPy refuses)."""
     if data.dtype.kind != "f":
         return data
     whole = np.isfinite(data) & (data == np.round(data))

@@ -141,9 +141,17 @@ class Tensor:
     tensor's ``data`` must not change in place between the forward that reads it and the
     backward through that forward: an optimizer step taken in between (a GAN's or an
     actor-critic's other network, stepped before a loss built through it is backpropagated),
-    or new values written into an array that ``rb.tensor`` wrapped without copying, give the
-    gradients at the new values, silently (PyTorch refuses; there is no version counter
-    here). Backpropagate first, or build the loss again after the change.
+    or new values written into an array that ``rb.tensor`` wrapped without copying, give
+    wrong gradients, silently: some ops read their inputs as they are at backward (``mul``),
+    others what their forward computed (``tanh``, ``exp``), so the result is in general the
+    gradient at neither the old values nor the new ones (PyTorch refuses; there is no
+    version counter here). Backpropagate first, or build the loss again after the change.
+
+    Augmented assignment (``p -= lr * p.grad``, ``+=``, ``*=``, ``/=``, ``**=``) on a leaf
+    that requires grad changes its values in place under :func:`no_grad` and is a
+    RuntimeError while the graph is recorded, as in PyTorch (Python would otherwise bind the
+    name to a new tensor and leave the parameter unchanged); on any other tensor it is out
+    of place (``total += loss`` builds the graph).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_seq", "name",
@@ -292,10 +300,11 @@ class Tensor:
 
         Notes
         -----
-        The gradients are computed from the arrays the forward read, as they are now: a
-        tensor changed in place between the forward and this call (an optimizer step on a
-        network the loss goes through) gives the gradients at its new values, without an
-        error. Call ``backward`` before any such step (see :class:`Tensor`).
+        The gradients are computed from the arrays the forward read and the values it
+        computed, as they are now: a tensor changed in place between the forward and this
+        call (an optimizer step on a network the loss goes through) gives wrong gradients,
+        at neither its old values nor its new ones in general, without an error. Call
+        ``backward`` before any such step (see :class:`Tensor`).
 
         Raises
         ------
@@ -459,6 +468,41 @@ def _gradient_count_error(node, grads):
     )
 
 
+def _gradient_tuple(node, grads):
+    """The gradients a backward returned as another iterable than a tuple (a list, a
+    generator), as a tuple; an array, which would be read as one gradient per row, is a
+    RuntimeError naming the op."""
+    if isinstance(grads, (np.ndarray, np.generic, Tensor)):
+        raise RuntimeError(
+            f"backward of {_op_name(node._backward)}: returned an array, not a tuple of "
+            f"gradients; a backward given to make() returns one gradient per entry of parents, "
+            f"e.g. (grad,) for one parent"
+        )
+    try:
+        return tuple(grads)
+    except TypeError:
+        raise RuntimeError(
+            f"backward of {_op_name(node._backward)}: returned {type(grads).__name__}, not a "
+            f"tuple of gradients (one per entry of parents)"
+        ) from None
+
+
+def _interior_gradient(node, parent, pg):
+    """The gradient ``pg`` that ``node``'s backward returned for ``parent``, an op's output,
+    as an array of the parent's shape; another number of values is a RuntimeError naming the
+    op (the parent's own backward would broadcast it silently, or fail in a reshape). Off the
+    common path: an ndarray of the parent's shape never comes here."""
+    arr = np.asarray(pg)
+    if arr.size != parent.data.size:
+        raise RuntimeError(
+            f"backward of {_op_name(node._backward)}: returned a gradient of shape {arr.shape} "
+            f"for a parent of shape {parent.data.shape}; a backward given to make() must "
+            f"return, for each parent, a gradient shaped like that parent (see sum_to_shape "
+            f"for a broadcast one)"
+        )
+    return arr.reshape(parent.data.shape)
+
+
 def _run_backward(root, grad, retain_graph):
     """The chain rule, from ``root`` back to the leaves.
 
@@ -479,6 +523,7 @@ def _run_backward(root, grad, retain_graph):
         return
     pending = {}  # node -> d(root)/d(node) so far, for nodes waiting in the heap
     heap = []  # max-heap on the sequence number
+    ndarray = np.ndarray  # (a local: the shape check below runs once per edge, ~0.1 us)
     node, g = root, grad
     while True:
         # ``nxt``: the one interior parent that received its first gradient from this
@@ -486,6 +531,8 @@ def _run_backward(root, grad, retain_graph):
         # with a larger number (a chain of ops, the common case, never touches the heap).
         nxt = ng = None
         grads = node._backward(g)
+        if type(grads) is not tuple:
+            grads = _gradient_tuple(node, grads)
         if len(grads) != len(node._parents):  # (zip would drop the missing ones silently)
             raise _gradient_count_error(node, grads)
         for parent, pg in zip(node._parents, grads):
@@ -493,7 +540,10 @@ def _run_backward(root, grad, retain_graph):
                 continue
             if parent._backward is None:
                 _accumulate_leaf(parent, pg)
-            elif parent is nxt:
+                continue
+            if type(pg) is not ndarray or pg.shape != parent.data.shape:
+                pg = _interior_gradient(node, parent, pg)  # (make's contract, checked)
+            if parent is nxt:
                 ng = ng + pg
             elif parent in pending:
                 pending[parent] = pending[parent] + pg
@@ -527,6 +577,8 @@ def as_float_array(data, dtype=None, where="tensor"):
     """
     if isinstance(data, Tensor):
         data = data.data
+    elif isinstance(data, (list, tuple)):
+        _refuse_graph_in_list(data, where)
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
@@ -550,14 +602,46 @@ def as_float_array(data, dtype=None, where="tensor"):
     )
 
 
+def _refuse_graph_in_list(items, where):
+    """A TypeError if the list or tuple ``items`` holds, at any depth, a Tensor that requires
+    grad: NumPy reads it as numbers, so its gradient would be lost silently. One pass over
+    the types of each level (a list of a thousand floats: about 10 us)."""
+    kinds = set(map(type, items))
+    for kind in kinds:
+        if issubclass(kind, Tensor):
+            if any(isinstance(t, Tensor) and t.requires_grad for t in items):
+                raise TypeError(
+                    f"{where}: got a list holding a Tensor that requires grad, whose gradient "
+                    f"would be lost (a list is read as plain numbers); build a tensor from "
+                    f"tensors with rb.stack([...]) (or rb.concatenate), or pass t.detach() to "
+                    f"take its values"
+                )
+        elif issubclass(kind, (list, tuple)):
+            for item in items:
+                if isinstance(item, (list, tuple)):
+                    _refuse_graph_in_list(item, where)
+
+
+def _holds_python_floats(data):
+    """Whether ``data`` has no float dtype of its own: a Python number, or a list or tuple
+    whose first value is one. An ndarray, a NumPy scalar, a Tensor and any other array-like
+    (an object with ``dtype``, ``__array__`` or ``__array_interface__``: pandas, torch), or a
+    list of them, carries its own."""
+    while isinstance(data, (list, tuple)) and len(data):
+        data = data[0]
+    return not (hasattr(data, "dtype") or hasattr(data, "__array__")
+                or hasattr(data, "__array_interface__"))
+
+
 def as_tensor_array(data, dtype=None, where="tensor"):
     """:func:`as_float_array`, except that Python floats, which have no dtype of their own,
     become the library default ``float32`` (DESIGN principle 1) rather than NumPy's float64:
     the one rule of ``rb.tensor``, ``Tensor`` and every op given a list. An ndarray, a NumPy
-    scalar or a Tensor keeps its float dtype; ``dtype``, when given, wins."""
+    scalar, a Tensor or another array-like (pandas, torch, a list of float64 arrays) keeps
+    its float dtype; ``dtype``, when given, wins."""
     arr = as_float_array(data, dtype, where)
     if (dtype is None and type(data) is not np.ndarray and arr.dtype.type is np.float64
-            and not isinstance(data, (np.ndarray, np.generic, Tensor))):
+            and _holds_python_floats(data)):
         return arr.astype(DEFAULT_DTYPE)
     return arr
 
@@ -584,7 +668,9 @@ def _constant(x, like):
     precision of their own, take ``like``'s dtype (a float16 tensor times an integer array
     stays float16, as in PyTorch; ``_data`` would make them float32), and so do lists and
     tuples of Python floats, which have no dtype either: ``t32 * [0.5, 2.0]`` is float32, as
-    ``t32 * 0.5`` is (an ndarray keeps its own dtype, as in NumPy)."""
+    ``t32 * 0.5`` is (an ndarray, or another array-like with a dtype of its own, keeps it,
+    as in NumPy). A list holding a tensor that requires grad is a TypeError (its gradient
+    would be lost: use ``rb.stack``)."""
     cls = type(x)
     if cls is float or cls is int or cls is bool:
         return x
@@ -593,11 +679,14 @@ def _constant(x, like):
     if isinstance(x, Tensor):
         return x.data
     if not isinstance(x, np.ndarray):
+        python_floats = _holds_python_floats(x)
+        if isinstance(x, (list, tuple)):
+            _refuse_graph_in_list(x, "operand")
         try:
             x = np.asarray(x)
         except (TypeError, ValueError):
             return as_float_array(x, where="operand")  # (its error message)
-        if x.dtype.kind == "f" and like.dtype.kind == "f":
+        if x.dtype.kind == "f" and like.dtype.kind == "f" and python_floats:
             return x.astype(like.dtype, copy=False)
     if x.dtype.kind in "iub":
         return x.astype(like.dtype)
@@ -672,17 +761,19 @@ def make(data, parents, backward):
         The op's inputs; may contain non-tensors (constants).
     backward : callable
         ``backward(grad)`` gets d(loss)/d(output), an array shaped like
-        ``data``, and returns one gradient per entry of ``parents``, each
-        shaped like that parent, or None where no gradient is needed (see
-        :func:`needs_grad`); a wrong count, or a gradient with another number of values
-        than its parent, is a RuntimeError at backward. It must not modify ``grad`` in place.
+        ``data``, and returns a tuple (or another iterable, not an array) of one
+        gradient per entry of ``parents``, each shaped like that parent, or None where
+        no gradient is needed (see :func:`needs_grad`); a bare array, a wrong count, or
+        a gradient with another number of values than its parent (leaf or op output), is
+        a RuntimeError at backward naming the op. It must not modify ``grad`` in place.
 
     Notes
     -----
     ``backward`` reads what it closes over (the inputs' arrays, the output) when it runs,
     not when the op ran: nothing is copied. An input changed in place between the two (an
-    optimizer step in between, a reused input buffer) gives gradients at the new values,
-    silently (see :class:`Tensor`).
+    optimizer step in between, a reused input buffer) gives wrong gradients, silently: a
+    backward that reads the input sees its new values, one that reads the saved output the
+    old ones, and a graph of both gets the gradient at neither (see :class:`Tensor`).
 
     Returns
     -------
@@ -743,8 +834,10 @@ def tensor(data, requires_grad=False, dtype=None):
     ----------
     data : array_like
         Numbers. Python floats (and lists of them), integers and booleans become
-        ``float32``, the library default; float arrays and NumPy float scalars keep
-        their dtype. (``Tensor(data)`` and every op given a list convert alike.)
+        ``float32``, the library default; float arrays (ndarrays and other array-likes:
+        pandas, torch, a list of arrays) and NumPy float scalars keep their dtype.
+        (``Tensor(data)`` and every op given a list convert alike.) A list holding a
+        tensor that requires grad is refused: build it with ``rb.stack``.
     requires_grad : bool, default False
         Whether backward should compute d(loss)/d(this tensor).
     dtype : numpy dtype, optional
@@ -753,8 +846,9 @@ def tensor(data, requires_grad=False, dtype=None):
     Raises
     ------
     TypeError
-        For object, string or complex data, a non-floating ``dtype``, or a
-        ``requires_grad`` that is not a bool (``rb.tensor(x, np.float64)``
+        For object, string or complex data, a list holding a tensor that requires
+        grad (its gradient would be lost; use ``rb.stack``), a non-floating ``dtype``,
+        or a ``requires_grad`` that is not a bool (``rb.tensor(x, np.float64)``
         would otherwise mean ``requires_grad=True``).
 
     Examples
@@ -771,13 +865,21 @@ def tensor(data, requires_grad=False, dtype=None):
 
 
 def sum_to_shape(grad, shape):
-    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``.
+
+    A float16 gradient is summed in float32 and returned in float16, as PyTorch does: NumPy
+    adds float16 in float16 over any axis but the last, where 2048 + 1 = 2048 (a bias's
+    gradient over 5,000 rows came out 2048)."""
     if grad.shape == shape:
         return grad
+    dtype = grad.dtype
+    wide = np.float32 if dtype.itemsize < 4 else None  # (None: NumPy's own, no cost)
     lead = grad.ndim - len(shape)
     if lead > 0:
-        grad = grad.sum(axis=tuple(range(lead)))
+        grad = grad.sum(axis=tuple(range(lead)), dtype=wide)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = grad.sum(axis=axes, keepdims=True, dtype=wide)
+    if wide is not None:
+        grad = grad.astype(dtype, copy=False)
     return grad.reshape(shape)
