@@ -44,9 +44,10 @@ _RANGES = {"lr": (0.0, _FLOAT32_MAX, True), "eps": (0.0, _FLOAT32_MAX, True),
 # optimizer state keys added after checkpoints were first written (2026-12-05: SGD's
 # dampening, Adam's amsgrad, decoupled weight decay and running maximum): a file without them
 # resumes, the optimizer keeping the values it was built with; SGD's momentum_unstarted
-# (which momentum buffers have not begun yet: without it, all began after step 0)
+# (which momentum buffers have not begun yet: without it, all began after step 0); Adam's and
+# Adagrad's steps (2026-12-06: each parameter's step count; without it, every one is t)
 _ADDED_LATER = ("dampening", "amsgrad", "decoupled_weight_decay", "v_max",
-                "momentum_unstarted")
+                "momentum_unstarted", "steps")
 
 
 def _show(value, limit=60):

@@ -40,7 +40,9 @@ class Adagrad(Optimizer):
     eps : float, default 1e-10
         Added to ``sqrt(G)`` (PyTorch's placement and default).
     lr_decay : float, default 0
-        PyTorch's ``lr_decay``: the rate at step ``t`` (from 1) is ``lr / (1 + (t - 1) lr_decay)``.
+        PyTorch's ``lr_decay``: the rate at step ``t`` (from 1) is ``lr / (1 + (t - 1) lr_decay)``,
+        ``t`` each parameter's own step count, as PyTorch's (:attr:`param_steps`: the steps
+        that skipped a parameter, its ``grad`` None, do not count).
     weight_decay : float, default 0
     initial_accumulator_value : float, default 0
     eps_inside_sqrt : bool, default False
@@ -74,6 +76,7 @@ class Adagrad(Optimizer):
     hyperparameters = ("lr", "eps", "lr_decay", "weight_decay", "initial_accumulator_value",
                        "eps_inside_sqrt")
     state_names = ("sum_sq",)
+    per_parameter_steps = True
 
     def __init__(self, params, lr=0.01, eps=1e-10, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps_inside_sqrt=False):
@@ -102,7 +105,11 @@ class Adagrad(Optimizer):
         is the sum of squares so far: the next gradient's ``g^2`` is not in it yet.
         """
         lr = self._scheduled_lr(self.t) if self.schedule is not None else self.lr
-        lr = lr / (1 + self.t * self.lr_decay)
+        if self.param_steps is None:
+            lr = lr / (1 + self.t * self.lr_decay)
+        else:  # each parameter's own count
+            sizes = [p.data.size for p in self.vec.params]
+            lr = lr / (1 + np.repeat(self.param_steps, sizes) * self.lr_decay)
         if self.eps_inside_sqrt:
             return lr / np.sqrt(self.sum_sq + self.eps)
         return lr / (np.sqrt(self.sum_sq) + self.eps)
@@ -113,6 +120,17 @@ class Adagrad(Optimizer):
         if theta.dtype.itemsize < 4:
             return self._in_float32(theta, grad, None)
         grad = self._decayed_grad(theta, grad, self.weight_decay)
-        lr = self.lr / (1 + self.t * self.lr_decay)
+        t = self.t + 1 if self.param_steps is None and not self._skipped \
+            else self._step_counts()
+        if not self.lr_decay:  # the counts (kept for a decay set later) do not matter
+            lr = self.lr
+        elif isinstance(t, int):  # every parameter that steps at its t-th step
+            lr = self.lr / (1 + (t - 1) * self.lr_decay)
+        else:  # the parameters' own counts differ: a rate each
+            for sl, count in self._count_runs(t):
+                adagrad_rule(theta[sl], grad[sl], self.sum_sq[sl], self._buf[sl],
+                             lr=self.lr / (1 + (count - 1) * self.lr_decay), eps=self.eps,
+                             eps_inside_sqrt=self.eps_inside_sqrt)
+            return
         adagrad_rule(theta, grad, self.sum_sq, self._buf, lr=lr, eps=self.eps,
                      eps_inside_sqrt=self.eps_inside_sqrt)

@@ -107,8 +107,10 @@ class Adam(Optimizer):
 
     Identical, step for step, to ``torch.optim.Adam`` (with ``amsgrad`` and
     ``decoupled_weight_decay`` too), a parameter without a gradient (``grad``
-    None) skipped as there. The step count ``t`` of the bias correction is the
-    optimizer's, shared by all parameters. float16 parameters step in float32,
+    None) skipped as there. The step count ``t`` of the bias correction is each
+    parameter's own, as PyTorch's ``state["step"]`` (:attr:`param_steps`): a
+    parameter skipped at some steps (a learned initial state under truncated
+    BPTT) corrects by the steps it took. float16 parameters step in float32,
     with float32 moments: in float16 eps (1e-8) rounds to 0, and a zero gradient
     would give 0 / 0 (PyTorch gives NaN there).
 
@@ -130,6 +132,7 @@ class Adam(Optimizer):
     hyperparameters = ("lr", "betas", "eps", "weight_decay", "eps_inside_sqrt", "amsgrad",
                        "decoupled_weight_decay")
     state_names = ("m", "v", "v_max")
+    per_parameter_steps = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  eps_inside_sqrt=False, amsgrad=False, decoupled_weight_decay=False):
@@ -175,10 +178,22 @@ class Adam(Optimizer):
             grad = self._decayed_grad(theta, grad, self.weight_decay)
         if self.amsgrad and self.v_max is None:  # switched on after construction
             self.v_max = self._zeros()
-        adam_rule(theta, grad, self.m, self.v, self._buf, lr=self.lr, beta1=self.betas[0],
-                  beta2=self.betas[1], eps=self.eps, t=self.t + 1,
-                  eps_inside_sqrt=self.eps_inside_sqrt, keep=keep,
-                  v_max=self.v_max if self.amsgrad else None)
+        if self.param_steps is None and not self._skipped:  # each parameter's step t + 1
+            adam_rule(theta, grad, self.m, self.v, self._buf, lr=self.lr, beta1=self.betas[0],
+                      beta2=self.betas[1], eps=self.eps, t=self.t + 1,
+                      eps_inside_sqrt=self.eps_inside_sqrt, keep=keep,
+                      v_max=self.v_max if self.amsgrad else None)
+            return
+        counts = self._step_counts()  # a parameter skipped: the counts may differ
+        runs = [(slice(None), counts)] if isinstance(counts, int) else \
+            self._count_runs(counts)  # one pass while every parameter stepping has one count
+        v_max = self.v_max if self.amsgrad else None
+        for sl, count in runs:
+            adam_rule(theta[sl], grad[sl], self.m[sl], self.v[sl], self._buf[sl], lr=self.lr,
+                      beta1=self.betas[0], beta2=self.betas[1], eps=self.eps, t=count,
+                      eps_inside_sqrt=self.eps_inside_sqrt,
+                      keep=None if keep is None else keep[sl],
+                      v_max=None if v_max is None else v_max[sl])
 
 
 class AdamW(Adam):

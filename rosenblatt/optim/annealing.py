@@ -76,7 +76,7 @@ from ..autodiff.tensor import Tensor, no_grad
 from ..checks import boolean, finite_float, one_of, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from .inert import InertWeights
-from .optimizer import check_state_keys, fill_normal, pack
+from .optimizer import check_state_keys, fill_normal, hyperparameters_changed, pack
 
 
 def saturated_units(model, x, level=0.9):
@@ -261,6 +261,9 @@ class _Annealer:
     FIRST_T = 0  # the first step of the temperature schedule
     #: ``rb.fit`` calls ``step(closure)`` instead of ``backward(); step()``.
     needs_closure = True
+    #: the constants a step reads, plain attributes: one written since the last step is
+    #: checked at the next, as the constructor checks it (:meth:`state_dict` saves T0, k)
+    hyperparameters = ("T0", "k", "per_weight", "schedule")
 
     def __init__(self, params, T0, k, rng, per_weight=False, schedule=None, block=20,
                  restore_best=True, model=None):
@@ -291,6 +294,33 @@ class _Annealer:
         self._move = np.empty_like(self.vec.data)
         self._movable = None  # the weights a move may change (_fixed), None for all
         self._closure_differentiates = False  # calls backward() itself (CauchyAnnealer)
+        self._hp_checked = None  # the hyper-parameters' values when last checked
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks of ``hp`` (a dict of every hyper-parameter); raises
+        ValueError/TypeError naming the bad one. The schedule cannot change: its state
+        (the specific heat's blocks) is made with the annealer."""
+        name = type(self).__name__
+        schedule = one_of(name, "schedule", hp["schedule"], self.SCHEDULES)
+        if (schedule == "specific_heat") != (self.heat is not None):
+            built = "specific_heat" if self.heat is not None else self.SCHEDULES[0]
+            raise ValueError(f"{name}: schedule cannot change from {built!r} to "
+                             f"{schedule!r} (built with {built!r}); build a new annealer with "
+                             f"schedule={schedule!r}")
+        return dict(T0=positive_float(name, "T0", hp["T0"]),
+                    k=None if hp["k"] is None else positive_float(name, "k", hp["k"]),
+                    per_weight=boolean(name, "per_weight", hp["per_weight"]),
+                    schedule=schedule)
+
+    def _check_hyperparameters(self):
+        """Check the hyper-parameters written as attributes since the last step (one tuple of
+        identity tests while nothing changes)."""
+        current = tuple(getattr(self, key) for key in self.hyperparameters)
+        if hyperparameters_changed(current, self._hp_checked):
+            hp = self._checked_hyperparameters(dict(zip(self.hyperparameters, current)))
+            for key, value in hp.items():
+                setattr(self, key, value)
+            self._hp_checked = tuple(getattr(self, key) for key in self.hyperparameters)
 
     def _evaluate(self, closure):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -491,7 +521,10 @@ class _Annealer:
         ValueError, TypeError
             If the state is for another algorithm or another number of weights, or a value
             is one the constructor would refuse (``T0 <= 0``, a negative ``k``, count or
-            heat temperature, a non-finite weight ...): checked before anything changes.
+            heat temperature, a non-finite weight ...), or the state is for the other
+            temperature ``schedule`` (its ``heat``, the specific heat's state, says which):
+            checked before anything changes. ``T0`` and ``k`` are the state's; the other
+            settings (``per_weight``, the Cauchy moves') keep the values built with.
         """
         name = type(self).__name__
         where = f"{name}.load_state_dict"
@@ -507,8 +540,18 @@ class _Annealer:
         if missing:
             raise ValueError(f"{where}: the state has no {missing} (state_dict() writes them)")
         t = positive_int(where, "t", state["t"], allow_zero=True)
-        T0 = positive_float(where, "T0", state["T0"])
-        k = None if state["k"] is None else positive_float(where, "k", state["k"])
+        # the schedule: the specific heat's state (its temperature, its blocks) is saved
+        # as "heat", None for the other schedule
+        ours = "specific_heat" if self.heat is not None else self.SCHEDULES[0]
+        theirs = "specific_heat" if state.get("heat") is not None else self.SCHEDULES[0]
+        if theirs != ours:
+            raise ValueError(f"{where}: the state is for schedule={theirs!r} (its 'heat' is "
+                             f"{'set' if theirs == 'specific_heat' else 'None'}), this "
+                             f"annealer has schedule={ours!r}: the temperature would restart "
+                             f"or lose its state; build the annealer with schedule={theirs!r}")
+        hp = self._checked_hyperparameters({**{key: getattr(self, key)
+                                               for key in self.hyperparameters},
+                                            "T0": state["T0"], "k": state["k"]})
         loss = None if state["loss"] is None else _number(where, "loss", state["loss"])
         best_loss = math.inf if state["best_loss"] is None else \
             _number(where, "best_loss", state["best_loss"])
@@ -520,7 +563,9 @@ class _Annealer:
         heat = state.get("heat")
         if heat is not None and self.heat is not None:
             heat = _heat_state(where, heat)
-        self.t, self.T0, self.k, self.loss, self.best_loss = t, T0, k, loss, best_loss
+        for key, value in hp.items():
+            setattr(self, key, value)
+        self.t, self.loss, self.best_loss = t, loss, best_loss
         self.best_theta[...] = best_theta
         self.accepted = accepted
         if prev_change is not None:
@@ -598,6 +643,7 @@ class BoltzmannAnnealer(_Annealer):
     def step(self, closure):
         """One annealing move (or sweep, with ``per_weight``); returns the current objective."""
         self.vec.check_packed(f"{type(self).__name__}.step")
+        self._check_hyperparameters()
         self._fixed()
         self._start(closure)
         temperature = self.temperature()
@@ -672,6 +718,8 @@ class CauchyAnnealer(_Annealer):
     """
 
     SCHEDULES = ("fast", "specific_heat")
+    hyperparameters = (*_Annealer.hyperparameters, "rho", "backprop_weight", "momentum", "lr",
+                       "squash")
 
     def __init__(self, params, T0=None, rho=1.0, backprop_weight=0.0, momentum=0.0, lr=0.1,
                  k=None, squash=None, saturation=None, rng=None, *, per_weight=False,
@@ -695,6 +743,27 @@ class CauchyAnnealer(_Annealer):
                             f"got {type(saturation).__name__} {saturation!r}")
         self.saturation = saturation
         self.prev_change = np.zeros_like(self.vec.data)
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (at the next step for a value written as an attribute,
+        and by ``load_state_dict``)."""
+        checked = super()._checked_hyperparameters(hp)
+        checked["rho"] = positive_float("CauchyAnnealer", "rho", hp["rho"])
+        weight = positive_float("CauchyAnnealer", "backprop_weight", hp["backprop_weight"],
+                                allow_zero=True)
+        if weight > 1:
+            raise ValueError(f"CauchyAnnealer: backprop_weight must be in [0, 1]; "
+                             f"got {hp['backprop_weight']!r}")
+        checked["backprop_weight"] = weight
+        checked["momentum"] = unit_interval("CauchyAnnealer", "momentum", hp["momentum"])
+        checked["lr"] = positive_float("CauchyAnnealer", "lr", hp["lr"], allow_zero=True)
+        squash = hp["squash"]
+        checked["squash"] = None if squash is None else \
+            positive_float("CauchyAnnealer", "squash", squash)
+        if squash is None and self.saturation is not None:
+            raise ValueError("CauchyAnnealer: saturation=(model, X) needs squash=R; got "
+                             "squash=None")
+        return checked
 
     def _scheduled(self, t):
         return self.T0 / (1.0 + t)
@@ -743,6 +812,7 @@ class CauchyAnnealer(_Annealer):
         Returns the current objective.
         """
         self.vec.check_packed(f"{type(self).__name__}.step")
+        self._check_hyperparameters()
         self._fixed()
         temperature = self.temperature()
         eta = self.backprop_weight

@@ -107,6 +107,18 @@ class ConjugateGradient(LineSearchOptimizer):
         self.prev_step = 0.0     # a_{k-1}
         self.prev_slope = 0.0    # g_{k-1} . d_{k-1}
 
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (a value written as an attribute is checked by them at
+        the next step, ``load_state_dict`` runs them too)."""
+        checked = super()._checked_hyperparameters(hp)
+        if checked["line_search"] is None:
+            raise ValueError("ConjugateGradient: line_search must be 'strong_wolfe': the "
+                             "method needs its line search (for fixed steps use rb.optim.SGD)")
+        checked["method"] = one_of("ConjugateGradient", "method", hp["method"], METHODS)
+        checked["restart"] = None if hp["restart"] is None else \
+            positive_int("ConjugateGradient", "restart", hp["restart"])
+        return checked
+
     def _direction(self, g):
         period = self.vec.data.size if self.restart is None else self.restart
         if self.since_restart == 0 or self.since_restart >= period:

@@ -62,6 +62,8 @@ class LBFGS(LineSearchOptimizer):
     history_size : int, default 10
         ``m``: the pairs ``(s, y)`` remembered, SciPy's default (``torch.optim.LBFGS``
         keeps 100). The pairs are allocated up front: ``2 m n`` numbers for ``n`` weights.
+        Written as an attribute (as every setting here, checked at the next step as the
+        constructor checks it), it resizes the memory, keeping the newest pairs that fit.
     line_search : {"strong_wolfe", None}, default "strong_wolfe"
         None takes the trial step as it is (cheaper, no guarantee of descent).
 
@@ -111,15 +113,39 @@ class LBFGS(LineSearchOptimizer):
         self.pairs = 0  # pairs stored, at most history_size
         self.head = 0   # the row the next pair goes into
 
+    zero_lr_allowed = False  # a zero first step would never move (the constructor's check)
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (a value written as an attribute is checked by them at
+        the next step, ``load_state_dict`` runs them too)."""
+        checked = super()._checked_hyperparameters(hp)
+        checked["history_size"] = positive_int("LBFGS", "history_size", hp["history_size"])
+        return checked
+
+    def _set_hyperparameters(self, **hp):
+        """As :meth:`Optimizer._set_hyperparameters`; a ``history_size`` written as an
+        attribute resizes the memory, keeping the newest pairs that fit."""
+        super()._set_hyperparameters(**hp)
+        m = self.history_size
+        if m == len(self.rho):
+            return
+        rows = self._order()[-m:]  # the newest pairs that fit, oldest first
+        k = len(rows)
+        S, Y, rho = np.zeros((m, self.S.shape[1]), dtype=self.S.dtype), \
+            np.zeros((m, self.Y.shape[1]), dtype=self.Y.dtype), np.zeros(m)
+        S[:k], Y[:k], rho[:k] = self.S[rows], self.Y[rows], self.rho[rows]
+        self.S, self.Y, self.rho = S, Y, rho
+        self.pairs, self.head = k, k % m
+
     def _order(self):
         """The rows in use, oldest first."""
-        m = self.history_size
+        m = len(self.rho)  # history_size, unless written since (resized at the next step)
         return [(self.head - self.pairs + k) % m for k in range(self.pairs)]
 
     def _direction(self, g):
         if not self.pairs:
             return np.negative(g)
-        newest = (self.head - 1) % self.history_size
+        newest = (self.head - 1) % len(self.rho)
         y = self.Y[newest]
         gamma = 1.0 / (self.rho[newest] * float(np.dot(y, y)))
         return np.negative(two_loop(g, self.S, self.Y, self.rho, self._order(), gamma))
@@ -136,8 +162,8 @@ class LBFGS(LineSearchOptimizer):
         self.S[self.head] = s
         self.Y[self.head] = y
         self.rho[self.head] = 1.0 / ys
-        self.head = (self.head + 1) % self.history_size
-        self.pairs = min(self.pairs + 1, self.history_size)
+        self.head = (self.head + 1) % len(self.rho)
+        self.pairs = min(self.pairs + 1, len(self.rho))
 
     def _restart(self):
         self.pairs = 0

@@ -184,29 +184,49 @@ class LineSearchOptimizer(Optimizer):
     def __init__(self, params, lr, max_iter, max_eval, tolerance_grad, tolerance_change,
                  line_search):
         super().__init__(params, lr)
-        name = type(self).__name__
-        self.max_iter = positive_int(name, "max_iter", max_iter)
-        self.max_eval = (self.max_iter * 5 + 3) // 4 if max_eval is None else \
-            positive_int(name, "max_eval", max_eval)
-        self.tolerance_grad = positive_float(name, "tolerance_grad", tolerance_grad,
-                                             allow_zero=True)
-        self.tolerance_change = positive_float(name, "tolerance_change", tolerance_change,
-                                               allow_zero=True)
-        if line_search not in ("strong_wolfe", None):
-            raise ValueError(f"{name}: line_search must be 'strong_wolfe' or None (a fixed "
-                             f"step of lr); got {line_search!r}")
-        self.line_search = line_search
+        common = self._checked_common(dict(
+            max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change, line_search=line_search))
+        for key, value in common.items():
+            setattr(self, key, value)
         self.loss = None
         self.evaluations = 0
         self.iterations = 0  # directions searched, over all steps
         self._g = self._zeros()
 
+    def _checked_common(self, hp):
+        """The constructor's checks of the settings every line-search optimizer has (a
+        ``max_eval`` of None becomes its default, ``1.25 max_iter``)."""
+        name = type(self).__name__
+        max_iter = positive_int(name, "max_iter", hp["max_iter"])
+        max_eval = hp["max_eval"]
+        max_eval = (max_iter * 5 + 3) // 4 if max_eval is None else \
+            positive_int(name, "max_eval", max_eval)
+        line_search = hp["line_search"]
+        if not (line_search is None or line_search == "strong_wolfe"):
+            raise ValueError(f"{name}: line_search must be 'strong_wolfe' or None (a fixed "
+                             f"step of lr); got {line_search!r:.60}")
+        return dict(
+            max_iter=max_iter, max_eval=max_eval,
+            tolerance_grad=positive_float(name, "tolerance_grad", hp["tolerance_grad"],
+                                          allow_zero=True),
+            tolerance_change=positive_float(name, "tolerance_change", hp["tolerance_change"],
+                                            allow_zero=True),
+            line_search=line_search)
+
+    def _checked_hyperparameters(self, hp):
+        """The constructor's checks (a value written as an attribute is checked by them at
+        the next step, ``load_state_dict`` runs them too); subclasses add their own."""
+        return self._checked_common(hp)
+
     def _evaluate(self, closure, frozen):
         """``(f, grad)`` at the current theta: ``closure()`` differentiated (unless it returned
         a plain number, its gradient then already in the parameters' ``grad``); the gradient
-        a copy, zero at frozen parameters."""
+        a copy, zero at frozen parameters. TypeError when no gradient was computed (a number,
+        or a Tensor that does not require grad, and every ``grad`` None): the search would
+        read a zero gradient and stop at once."""
         self.zero_grad()
-        value = closure()
+        value = closure_value = closure()
         if isinstance(value, Tensor):
             if value.size != 1:
                 raise ValueError(f"{type(self).__name__}.step: the closure must return the "
@@ -215,6 +235,11 @@ class LineSearchOptimizer(Optimizer):
             # the parameters: differentiate only when the closure did not
             if value.requires_grad and all(p.grad is None for p in self.vec.params):
                 value.backward()
+            elif all(p.grad is None for p in self.vec.params):
+                raise TypeError(
+                    f"{type(self).__name__}.step: the closure returned a Tensor that does not "
+                    f"require grad (computed under no_grad(), or from .data) and computed no "
+                    f"gradient: return the loss Tensor computed from the parameters")
             value = value.item()
         try:
             f = float(value)
@@ -222,6 +247,13 @@ class LineSearchOptimizer(Optimizer):
             raise TypeError(f"{type(self).__name__}.step: the closure must return the "
                             f"objective (a Tensor or a number); got "
                             f"{type(value).__name__}") from None
+        if not isinstance(closure_value, Tensor) and \
+                all(p.grad is None for p in self.vec.params):
+            raise TypeError(
+                f"{type(self).__name__}.step: the closure returned a "
+                f"{type(value).__name__}, not a Tensor, and computed no gradient (every "
+                f"parameter's grad is None): return the loss Tensor, or call backward() on it "
+                f"in the closure before returning its value")
         self.evaluations += 1
         np.copyto(self._g, self.vec.grad)
         for sl in frozen:

@@ -42,7 +42,8 @@ class GradientNoise:
 
     Notes
     -----
-    ``t`` is the wrapped optimizer's step count. Everything else (``lr``,
+    ``eta`` and ``gamma`` may be written as attributes; a value the constructor
+    refuses raises there. ``t`` is the wrapped optimizer's step count. Everything else (``lr``,
     ``zero_grad``, ``state_dict``, ...) is the wrapped optimizer's.
 
     References
@@ -67,8 +68,8 @@ class GradientNoise:
                             f"itself (step(closure)) and takes no gradient to add noise to; wrap "
                             f"an optimizer that steps on the gradient, such as rb.optim.SGD")
         self.optimizer = optimizer
-        self.eta = positive_float("GradientNoise", "eta", eta, allow_zero=True)
-        self.gamma = positive_float("GradientNoise", "gamma", gamma, allow_zero=True)
+        self.eta = eta  # checked by __setattr__, as when written later
+        self.gamma = gamma
         self.rng = resolve_rng(rng)
         self._noise = np.zeros_like(optimizer.vec.grad)
         self._inert = None
@@ -119,6 +120,8 @@ class GradientNoise:
         return getattr(self.optimizer, name)
 
     def __setattr__(self, name, value):
+        if name in ("eta", "gamma"):  # written as attributes too: the constructor's check
+            value = positive_float("GradientNoise", name, value, allow_zero=True)
         if name in ("optimizer", "eta", "gamma", "rng", "_noise", "_inert") \
                 or "optimizer" not in vars(self):
             object.__setattr__(self, name, value)

@@ -15,9 +15,10 @@ warns when it meets this case; a loop of your own does not). Parameters frozen
 parameter list) and restored after the update, with their slices of the
 state arrays (momentum, moments, accumulators), so they do not move and,
 as in PyTorch (where a parameter without a gradient is skipped), training
-continues from their state when they are unfrozen. One difference remains:
-the step count ``t`` (Adam's bias correction, Adagrad's ``lr_decay``) is
-shared by all parameters, where PyTorch counts each parameter's own steps.
+continues from their state when they are unfrozen. The rules that read a
+step count (Adam's bias correction, Adagrad's ``lr_decay``) read each
+parameter's own, as PyTorch's ``state["step"]``: the steps that skipped it
+do not count (:attr:`Optimizer.param_steps`).
 
 A parameter whose ``grad`` is None at a step (no gradient reached it since
 ``zero_grad()``: a head not used by this batch's loss, or ``p.grad = None``
@@ -46,6 +47,20 @@ from ..checks import positive_float, unit_interval
 from ..nn.parameter import ParameterVector
 
 
+def _type_name(value):
+    """``value``'s type, with its module where it is not a builtin nor rosenblatt's own
+    (``torch.Tensor``, ``numpy.ndarray``): rb's class is also called Tensor."""
+    cls = type(value)
+    module = cls.__module__.split(".")[0]
+    if module in ("builtins", "rosenblatt"):
+        return cls.__name__
+    return f"{module}.{cls.__name__}"
+
+
+_GROUPS = ("parameter groups (dicts, PyTorch's per-group options) are not supported: build "
+           "one optimizer per group, each with its own options")
+
+
 def pack(params):
     """A ParameterVector over the trainable ``params`` (or ``params`` itself if it is one).
 
@@ -57,26 +72,43 @@ def pack(params):
     Raises
     ------
     TypeError
-        If an item is not a Parameter/Tensor.
+        If ``params`` or an item is not a Parameter/Tensor of rosenblatt (a dict: parameter
+        groups, a NumPy array, a torch tensor).
     ValueError
-        If there is nothing to train.
+        If there is nothing to train, or an item is the result of an operation (a non-leaf
+        Tensor, such as ``w.T`` or ``w * 2``: the optimizer would move a copy, never ``w``).
     """
     if isinstance(params, ParameterVector):
         return params
     if isinstance(params, Tensor):
         params = [params]
+    if isinstance(params, dict):
+        raise TypeError(f"optimizer: params must be a list of Parameters "
+                        f"(model.parameters()); got a dict: {_GROUPS}")
+    if hasattr(params, "__array__"):  # an array: iterating it would give its numbers
+        raise TypeError(
+            f"optimizer: params must be a list of Parameters (model.parameters()) or a "
+            f"ParameterVector; got a {_type_name(params)} (wrap an array in "
+            f"rb.nn.Parameter)")
     try:
         params = list(params)
     except TypeError:
         raise TypeError(
             f"optimizer: params must be a list of Parameters (model.parameters()) or a "
-            f"ParameterVector; got {type(params).__name__}"
+            f"ParameterVector; got {_type_name(params)}"
         ) from None
-    for p in params:
+    for i, p in enumerate(params):
+        if isinstance(p, dict):
+            raise TypeError(f"optimizer: params[{i}] is a dict: {_GROUPS}")
         if not isinstance(p, Tensor):
             raise TypeError(
-                f"optimizer: params must contain Parameters; got a {type(p).__name__}"
-            )
+                f"optimizer: params must contain Parameters; got a {_type_name(p)} "
+                f"(params[{i}]): rosenblatt's rb.nn.Parameter, whose data is a NumPy array")
+        if not p.is_leaf:  # as torch.optim: its gradient never reaches a parameter's slot
+            raise ValueError(
+                f"optimizer: can't optimize a non-leaf Tensor (params[{i}], shape "
+                f"{p.shape}, the result of an operation such as w.T, w.reshape(...) or "
+                f"w * 2); pass the Parameter itself")
     trainable = [p for p in params if p.requires_grad]
     if not trainable:
         raise ValueError(
@@ -135,6 +167,17 @@ def fill_normal(rng, out):
         rng.standard_normal(out=out, dtype=out.dtype)
     else:
         out[...] = rng.standard_normal(out.shape)
+
+
+def hyperparameters_changed(current, checked):
+    """Whether the tuple ``current`` differs from ``checked``, the values last checked (None:
+    never checked). The checked values are the objects the check put on the attributes, so
+    unchanged ones compare by identity, without ``==``; a NumPy array written since (whose
+    ``==`` is element-wise, its truth value ambiguous) counts as changed."""
+    try:
+        return current != checked
+    except ValueError:
+        return True
 
 
 def _is_number(value):
@@ -201,6 +244,12 @@ class Optimizer:
         ``vec.data`` is theta, ``vec.grad`` its gradient.
     t : int
         Number of steps taken.
+    param_steps : ndarray of int or None
+        Where the rule reads a step count (:attr:`per_parameter_steps`: Adam, Adagrad):
+        the steps each parameter took, one per parameter, a step that skipped it (its
+        ``grad`` None, or frozen) not counted, as PyTorch's per-parameter
+        ``state["step"]``; None while every parameter took every step (each count is
+        then ``t``).
     lr : float
         The current learning rate. Writable when there is no schedule; with
         one, writing it raises (the schedule would overwrite it at the next
@@ -225,6 +274,9 @@ class Optimizer:
         self._hp_names, self._hp_get = _hp_values(type(self))
         self._hp_checked = None
         self.t = 0
+        self.param_steps = None  # per parameter, where they differ (per_parameter_steps)
+        self._counted_at = -1  # the t whose step param_steps counts already
+        self._skipped = []  # the parameters the step leaves alone (_frozen)
         self.schedule = None
         self._lr_scale = 1.0
         if callable(lr):
@@ -255,7 +307,10 @@ class Optimizer:
                 f"{name}: lr is driven by a schedule ({self.schedule!r}), which would "
                 f"overwrite {value!r} at the next step; scale the schedule with "
                 f"optimizer.lr_scale, or build the optimizer with a number as lr")
-        self._lr = positive_float(name, "lr", value, allow_zero=True)
+        self._lr = positive_float(name, "lr", value, allow_zero=self.zero_lr_allowed)
+
+    #: whether a number ``lr`` may be 0 (a step that moves nothing); LBFGS refuses it
+    zero_lr_allowed = True
 
     def _scheduled_lr(self, t):
         """``schedule(t) * lr_scale``, checked: the rate the step ``t`` uses."""
@@ -314,7 +369,7 @@ class Optimizer:
         if stray:  # as after clear_grad: None reads as zeros, a hand-set array is copied in
             vec._materialize()
             vec.check_packed(f"{type(self).__name__}.step")
-        if self._hp_get(self) != self._hp_checked:  # written as attributes since
+        if hyperparameters_changed(self._hp_get(self), self._hp_checked):  # attributes
             self._set_hyperparameters(**dict(zip(self._hp_names, self._hp_get(self))))
             self._hp_checked = self._hp_get(self)
         if self.schedule is not None:
@@ -397,7 +452,10 @@ class Optimizer:
         the state arrays) gives exactly :meth:`step`: a data-parallel rank
         steps its shard of the vector only (``rb.distributed.DataParallel``)
         and receives the others'. The state outside ``part`` is left as it
-        was. Counts as one step (``t``, the schedule).
+        was. Counts as one step (``t``, the schedule): to step several parts of one step
+        in one process, set ``t`` back before each part. A parameter without a gradient
+        (``grad`` None) keeps its ``grad`` None after the part, so the other parts skip it
+        too, as :meth:`step` does.
 
         Parameters
         ----------
@@ -444,10 +502,57 @@ class Optimizer:
                     state.pop("_part_views", None)  # made again, with it, next time
         for array, sl, values in kept:
             array[sl] = values
+        for p in self._skipped:  # the pass above filled a None grad with its zero slot
+            if p.requires_grad:
+                p.grad = None
         self.t += 1
 
     def _update(self, theta, grad):
         raise NotImplementedError
+
+    #: whether the rule reads a step count: each parameter's own (:attr:`param_steps`)
+    per_parameter_steps = False
+
+    def _step_counts(self):
+        """The number of this step (from 1) for each parameter: an int when it is the same
+        for every parameter that steps, else an array, one per parameter (those skipped:
+        any value, their slices are restored). The rules call it when a parameter is
+        skipped at this step or :attr:`param_steps` is set (else the number is
+        ``t + 1``); the counts advance once per step, whatever the parts
+        (:meth:`step_part`) that step it."""
+        params = self.vec.params
+        if self._counted_at != self.t:
+            self._counted_at = self.t
+            stepped = np.ones(len(params), dtype=bool)
+            if self._skipped:
+                index = {id(p): i for i, p in enumerate(params)}
+                stepped[[index[id(p)] for p in self._skipped]] = False
+            if self.param_steps is None:
+                self.param_steps = np.full(len(params), self.t, dtype=np.int64)
+            self.param_steps += stepped
+            self._stepped = stepped
+        counts = self.param_steps[self._stepped]
+        if not counts.size or counts.min() == counts.max():
+            return int(counts[0]) if counts.size else self.t + 1
+        return self.param_steps + 1 - self._stepped  # the skipped: their last count + 1
+
+    def _count_runs(self, counts):
+        """``[(slice of the theta being stepped, count)]``: the parameters' slices, adjacent
+        ones of one count merged, a skipped parameter's with its neighbours' (it is
+        restored after the step); within the part, in a :meth:`step_part`."""
+        vec = self.vec
+        part = getattr(self, "_part", None)
+        lo, hi = (0, vec.size) if part is None else part.indices(vec.size)[:2]
+        runs = []
+        for sl, count, stepped in zip(vec.slices, counts, self._stepped):
+            start, stop = max(sl.start, lo), min(sl.stop, hi)
+            if start >= stop:
+                continue
+            if runs and (not stepped or runs[-1][2] == count):
+                runs[-1][1] = stop - lo
+            else:
+                runs.append([start - lo, stop - lo, int(count)])
+        return [(slice(a, b), count) for a, b, count in runs]
 
     #: whether float16 parameters step in float32 (state arrays float32, :meth:`_in_float32`):
     #: the rules that divide by a root plus eps (Adam, RMSprop, Adagrad), where eps (1e-8)
@@ -498,6 +603,9 @@ class Optimizer:
         for name in self.hyperparameters:
             value = getattr(self, name)
             state[name] = list(value) if isinstance(value, tuple) else value
+        if self.per_parameter_steps:  # each parameter's steps (a state without: all t)
+            state["steps"] = [int(self.t)] * len(self.vec.params) if self.param_steps is None \
+                else [int(n) for n in self.param_steps]
         for name in self.state_names:
             value = getattr(self, name)
             state[name] = None if value is None else np.array(value, copy=True)
@@ -546,12 +654,21 @@ class Optimizer:
             raise ValueError(
                 f"{name}.load_state_dict: the state is for {state['algorithm']}, not {name}"
             )
+        steps_key = ("steps",) if self.per_parameter_steps else ()
         check_state_keys(name, state, (*self.hyperparameters, *self.state_names,
-                                       *self.extra_state_keys))
+                                       *self.extra_state_keys, *steps_key))
         t = state["t"]
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
             raise ValueError(f"{name}: t must be a non-negative integer (the steps taken); "
                              f"got {t!r}")
+        steps = state.get("steps")
+        if steps is not None:
+            n = len(self.vec.params)
+            if not isinstance(steps, (list, tuple, np.ndarray)) or len(steps) != n or not all(
+                    isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                    and 0 <= s <= t for s in steps):
+                raise ValueError(f"{name}.load_state_dict: steps must be {n} integers in "
+                                 f"[0, t={t}] (each parameter's steps); got {steps!r:.60}")
         lr = positive_float(name, "lr", state["lr"], allow_zero=True) if "lr" in state \
             else None
         # every hyper-parameter together (the state's over the current ones): the
@@ -595,6 +712,11 @@ class Optimizer:
         """
         t, lr, hp, arrays = self._checked_state(state)
         self.t = t
+        if self.per_parameter_steps:  # an older state (a count shared by all): every one t
+            steps = state.get("steps")
+            steps = None if steps is None else np.array(steps, dtype=np.int64)
+            self.param_steps = None if steps is None or (steps == t).all() else steps
+            self._counted_at = -1
         if lr is not None:
             self._lr = lr  # with a schedule too: the next step recomputes it
         for key, value in hp.items():

@@ -223,7 +223,7 @@ def test_bad_hyperparameters_are_rejected(call, match):
 
 
 def test_params_must_be_parameters():
-    with pytest.raises(TypeError, match="params must contain Parameters; got a ndarray"):
+    with pytest.raises(TypeError, match="params must contain Parameters; got a numpy.ndarray"):
         rb.optim.SGD([np.zeros(3)], lr=0.1)
     with pytest.raises(TypeError, match="SGD: lr must be a number"):
         rb.optim.SGD([rb.nn.Parameter(np.zeros(2))], lr="fast")
