@@ -1,6 +1,18 @@
-"""What the training tests share: a step counter and rb.fit with small defaults."""
+"""What the training tests share: a step counter, rb.fit with small defaults, and the
+``mpirun -n N`` launcher of the MPI tests."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
 
 import rosenblatt as rb
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 class Steps(rb.callbacks.Callback):
@@ -24,3 +36,23 @@ def small_fit(net, X, y, **kw):
     kw.setdefault("progress", False)
     kw.setdefault("rng", 0)
     return rb.fit(net, X, y, **kw)
+
+
+def mpirun(n, args, out, timeout=240):
+    """Run ``python ARGS OUT`` on ``n`` ranks (e.g. ``["-m", "mpi4py", file]``) and return the
+    ``OUT/report.json`` that rank 0 wrote; skipped without mpirun or mpi4py. Root may run
+    it (Open MPI's allow-run-as-root), one BLAS thread a rank."""
+    if shutil.which("mpirun") is None:
+        pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")
+    pytest.importorskip("mpi4py")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([ROOT, HERE, os.environ.get("PYTHONPATH", "")]))
+    cmd = ["mpirun", "-n", str(n), "--allow-run-as-root", "--oversubscribe", sys.executable,
+           *args, out]
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(os.path.join(out, "report.json")) as f:
+        return json.load(f)

@@ -5,8 +5,6 @@ threads. The MPI checks run this file under ``mpirun -n 2`` (see :func:`_mpi_job
 import functools
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +13,11 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.nn.dropout import dropout
 from rosenblatt.nn.losses import mean_normaliser
+
+try:  # (a test module under pytest; a plain script under mpirun)
+    from .helpers import mpirun
+except ImportError:
+    from helpers import mpirun
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -196,24 +199,8 @@ def test_thread_parts_draw_different_numbers_and_leave_the_library_stream():
 
 
 # -- over MPI: mpirun -n 2 runs this file ------------------------------------------------------
-def _mpirun(out):
-    if shutil.which("mpirun") is None:
-        pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")
-    pytest.importorskip("mpi4py")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([ROOT, HERE, os.environ.get("PYTHONPATH", "")]))
-    cmd = ["mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", sys.executable,
-           "-m", "mpi4py", os.path.abspath(__file__), out]
-    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    with open(os.path.join(out, "report.json")) as f:
-        return json.load(f)
-
-
 def test_two_ranks_weighted_loss_unused_parameter_and_boolean_mask(tmp_path):
-    report = _mpirun(str(tmp_path))
+    report = mpirun(2, ["-m", "mpi4py", os.path.abspath(__file__)], str(tmp_path))
     for key in ("ignore_index", "class_weight", "ignore_index_unsharded",
                 "unused_adam_wd", "unused_adam_wd_unsharded"):
         assert report[key] < 1e-12, (key, report[key])

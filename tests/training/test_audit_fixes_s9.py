@@ -7,8 +7,6 @@ training instead of late or unclear errors. The MPI check runs this file under `
 import functools
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -21,9 +19,9 @@ from rosenblatt.training.curriculum import Curriculum
 from rosenblatt.training.metrics import EpochScore
 
 try:
-    from .helpers import Steps, small_fit
+    from .helpers import Steps, mpirun, small_fit
 except ImportError:  # run as a script under mpirun (HERE on the path)
-    from helpers import Steps, small_fit
+    from helpers import Steps, mpirun, small_fit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -380,19 +378,7 @@ def test_last_batch_of_one_step_under_recurrent_batch_norm_is_refused_before_tra
 
 # -- over MPI: mpirun -n 2 runs this file ----------------------------------------------------
 def test_two_ranks_recurrent_batch_norm_and_weighted_losses(tmp_path):
-    if shutil.which("mpirun") is None:
-        pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")
-    pytest.importorskip("mpi4py")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([ROOT, HERE, os.environ.get("PYTHONPATH", "")]))
-    cmd = ["mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", sys.executable,
-           "-m", "mpi4py", os.path.abspath(__file__), str(tmp_path)]
-    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    with open(os.path.join(tmp_path, "report.json")) as f:
-        report = json.load(f)
+    report = mpirun(2, ["-m", "mpi4py", os.path.abspath(__file__)], str(tmp_path))
     # recurrent batch norm: synchronised over the ranks where the layers can (a sum_over_ranks
     # hook, as BatchNorm1d), else refused; never trained on each rank's statistics
     if hasattr(rb.nn.recurrent.RecurrentBase, "sum_over_ranks"):

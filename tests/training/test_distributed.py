@@ -4,10 +4,7 @@ The MPI runs start ``mpirun -n 2`` in a subprocess (tests/training/mpi_jobs.py)
 and check the report rank 0 writes; they are skipped without mpirun or mpi4py.
 """
 
-import json
 import os
-import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -18,23 +15,10 @@ import rosenblatt as rb
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-
-def mpirun(n, args, out, timeout=240):
-    """Run ``python -m mpi4py tests/training/mpi_jobs.py ARGS`` (or other args) on n ranks."""
-    if shutil.which("mpirun") is None:
-        pytest.skip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)")
-    pytest.importorskip("mpi4py")
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([ROOT, HERE, os.environ.get("PYTHONPATH", "")]))
-    cmd = ["mpirun", "-n", str(n), "--allow-run-as-root", "--oversubscribe", sys.executable,
-           *args, out]
-    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    with open(os.path.join(out, "report.json")) as f:
-        return json.load(f)
+try:  # (a test module under pytest; a plain script under mpirun)
+    from .helpers import mpirun
+except ImportError:
+    from helpers import mpirun
 
 
 def test_two_ranks_train_like_one_process(tmp_path):
