@@ -18,6 +18,7 @@ from ..autodiff.tensor import make
 from ..checks import boolean
 from ..randomness import resolve_rng
 from ._operands import as_tensor
+from .dense import _input_array
 from .module import ErrorName, Module, no_state
 
 
@@ -100,6 +101,8 @@ class Dropout(Module):
 
     def forward(self, x):
         where = ErrorName(self)  # what its errors start with (formatted if one is)
+        if isinstance(x, tuple):  # a recurrent layer's (outputs, state): Dense's message
+            _input_array(x, where)
         mark = getattr(self.rng, "per_example", None)  # under DataParallel: batch draws
         if mark is not None and self.training:
             with mark(x):

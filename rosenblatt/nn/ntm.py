@@ -495,7 +495,9 @@ class NTM(Module):
 
     def forward(self, x, return_trace=False):
         """Logits ``(batch, time, output_size)`` for inputs ``(batch, time, input_size)``;
-        with ``return_trace=True``, ``(logits, trace)``."""
+        with ``return_trace=True``, ``(logits, trace)`` (``return_trace`` must be True or
+        False: a TypeError otherwise, so that ``"False"`` is not taken for True)."""
+        return_trace = checks.boolean("NTM", "return_trace", return_trace)
         if not isinstance(x, Tensor):
             x = Tensor(np.asarray(x, dtype=self.W_x.dtype))
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] < 1:

@@ -28,7 +28,7 @@ from ..checks import boolean, positive_float, positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init
 from .batchnorm import batch_norm
-from .dense import dense
+from .dense import _input_array, dense
 from .module import Module, no_state
 from .parameter import Parameter
 from .registry import expect_tensors
@@ -239,10 +239,12 @@ class RecurrentBase(Module):
         ``lengths`` (batch,) runs a padded batch: each sequence's state stops
         at its own last step (outputs past it repeat that state; mask them out
         of the loss), so the returned state is each sequence's final state.
+        A tuple ``x``, another recurrent layer's ``(outputs, state)`` handed on
+        without :class:`SequenceOutputs` in a Sequential, raises a TypeError that says so.
         """
-        if not isinstance(x, Tensor):
-            x = Tensor(x)  # float arrays keep their dtype, integers become float32
         name = f"{type(self).__name__}({self.input_size}, {self.hidden_size})"
+        if not isinstance(x, Tensor):  # float arrays keep their dtype, integers become float32
+            x = Tensor(_input_array(x, name))  # a tuple: the previous layer's (outputs, state)
         if x.ndim != 3 or x.shape[2] != self.input_size:
             raise ValueError(
                 f"{name}: expected input of shape (batch, time, {self.input_size}); "

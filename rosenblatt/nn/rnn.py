@@ -17,7 +17,7 @@ two biases sum to ``b``.
 
 import numpy as np
 
-from ..autodiff.elementwise import relu_array
+from ..autodiff.elementwise import _BITS, keep_where, relu_array
 from ..autodiff.tensor import make
 from ..checks import one_of
 from ._operands import as_tensor, optional_tensor
@@ -93,18 +93,39 @@ def rnn(x, W_x, W_h, b=None, h0=None, nonlinearity="tanh", lengths=None):
         dH = g.transpose(1, 0, 2)
         dh = np.zeros((B, H), dtype=A.dtype)
         WhT = np.ascontiguousarray(Wh.T)
+        # The derivatives that are 1 or 0 (relu', and the hold past a sequence's end) are
+        # selects, not products: an inf or NaN dh gives +0 where the derivative is 0
+        # (dh * 0 would be NaN, then NaN in every weight gradient; PyTorch's
+        # threshold_backward selects, and its packed sequences never touch the padding).
+        # keep_where's bit trick (the floats' bits as integers times a bool mask), inlined
+        # on views made once: no slower than the products it replaces.
+        bits = _BITS.get(A.dtype.itemsize)  # None: no integer of the size (a long double)
+        if bits is not None:
+            dh_bits, dA_bits = dh.view(bits), dA.view(bits)
+        if M is not None:
+            running = M != 0
+            ended, passed = ~running, np.empty_like(dh)
+            if bits is not None:  # integer 0/1 masks: a same-type product, the fastest
+                running, ended = running.astype(bits), ended.astype(bits)
+                passed_bits = passed.view(bits)
         for t in range(T - 1, -1, -1):
             dh += dH[t]
             d = dA[t]
             if M is not None:  # past a sequence's end the state passes straight through
-                passed = dh * (1 - M[t])
-                dh *= M[t]
+                if bits is None:
+                    keep_where(ended[t], dh, out=passed)
+                    keep_where(running[t], dh, out=dh)
+                else:
+                    np.multiply(dh_bits, ended[t], out=passed_bits)
+                    np.multiply(dh_bits, running[t], out=dh_bits)
             if nonlinearity == "tanh":  # tanh' = 1 - OUT^2
                 np.multiply(A[t], A[t], out=d)
                 np.subtract(1, d, out=d)
                 d *= dh
-            else:  # relu'(0) = 0
-                np.multiply(dh, A[t] > 0, out=d)
+            elif bits is None:  # relu'(0) = 0, read from OUT (>= 0 or NaN) as ReLU's op does
+                keep_where(A[t] != 0, dh, out=d)
+            else:
+                np.multiply(dh_bits, A[t] != 0, out=dA_bits[t])
             np.matmul(d, WhT, out=dh)
             if M is not None:
                 dh += passed
