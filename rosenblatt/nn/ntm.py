@@ -557,3 +557,15 @@ def masked_bce_with_logits(logits, target):
     per = binary_cross_entropy_with_logits(logits, np.clip(td, 0, 1).astype(logits.dtype),
                                            reduction="none")
     return (per * scored).sum() * (1.0 / max(float(scored.sum()), 1.0))
+
+
+def _scored_entries(**options):
+    """``masked_bce_with_logits.mean_weights`` (see ``rb.nn.losses.mean_normaliser``): its
+    mean is over the scored entries, so data-parallel parts and an epoch's batches are
+    weighted by how many they hold, not by their number of sequences."""
+    def count(target):
+        return float(np.count_nonzero(np.asarray(getattr(target, "data", target)) >= 0))
+    return count
+
+
+masked_bce_with_logits.mean_weights = _scored_entries

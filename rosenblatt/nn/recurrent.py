@@ -57,6 +57,9 @@ class RecurrentBase(Module):
 
     gates = 1
     state_size = 1
+    # set by rb.distributed.DataParallel while it trains the model: the element-wise sum over
+    # the ranks that synchronises the batch statistics of batch_norm=True (see batch_norm)
+    sum_over_ranks = None
 
     @classmethod
     def state_shapes(cls, config):
@@ -184,15 +187,17 @@ class RecurrentBase(Module):
             return batch_norm(rows, self.gamma[layer], self.b[layer],
                               getattr(self, f"running_mean_{layer}"),
                               getattr(self, f"running_var_{layer}"),
-                              self.training, self.bn_momentum, self.bn_eps)
+                              self.training, self.bn_momentum, self.bn_eps,
+                              self.sum_over_ranks)
 
         if lengths is None or not self.training:
-            if self.training and B * T < 2:
+            # (over MPI the op itself checks the rows of every rank together)
+            if self.training and B * T < 2 and self.sum_over_ranks is None:
                 self._too_few_steps(B * T)
             return normalise(proj).reshape(B, T, G)
         lengths = check_lengths(lengths, T, B, type(self).__name__)
         real = (np.arange(T)[None, :] < lengths[:, None]).reshape(B * T)
-        if lengths.sum() < 2:
+        if lengths.sum() < 2 and self.sum_over_ranks is None:
             self._too_few_steps(int(lengths.sum()))
         normed = normalise(proj[real])
         last_real = np.cumsum(real) - 1  # row b*T + t -> its sequence's last real row <= t

@@ -56,8 +56,9 @@ and its backward's two per-channel means cover the whole batch too: the step
 is one process's on the whole batch, batch norm included. That costs three
 small ``Allreduce`` calls per layer and step (``C + 1``, ``C`` and ``2 C``
 numbers for ``C`` channels). The batch norm of recurrent layers
-(``RNN``/``LSTM``/``GRU(batch_norm=True)``) is not synchronised: such a model is
-refused, over MPI as over threads, rather than trained with each part's statistics.
+(``RNN``/``LSTM``/``GRU(batch_norm=True)``) is synchronised the same way, through
+the layer's ``sum_over_ranks`` hook; over threads such a model is refused rather
+than trained with each part's statistics.
 
 Communication per step is ``size(theta) + 1 + P`` numbers for ``P`` parameter
 tensors (the loss, and whether a gradient reached each parameter on the rank: one

@@ -770,8 +770,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         is split by its weights), so a seeded run is reproducible. Other draws
         from the library generator in forward (the functional ``dropout``) are
         reproducible but not one thread's (each thread draws its own). Not with
-        batch normalization (also a recurrent layer's ``batch_norm=True``, refused over
-        MPI too), ``adversarial`` or an annealer. Measured on two cores:
+        batch normalization (also a recurrent layer's ``batch_norm=True``; over MPI
+        both are synchronised), ``adversarial`` or an annealer. Measured on two cores:
         slower than the default (OpenBLAS splitting each product) when both
         cores are free, faster when other programs share them
         (``benchmarks/README.md``).
