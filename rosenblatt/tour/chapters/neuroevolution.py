@@ -116,7 +116,8 @@ def run(ctx):
                ["CNE (6-5-1 tanh)", cne_res.generations, cne_res.evaluations,
                 cne_res.best_fitness]],
               caption=f"Double-pole balancing with velocities, {steps:,}-step trials, "
-                      f"population 150 each.")
+                      f"population 150 each; one run each, so no verdict on which is faster "
+                      f"here (Neuroevolution II compares their medians over seeds).")
     ctx.claim(f"NEAT balances two poles for {steps:,} steps",
               neat_res.best_fitness >= steps,
               f"after {neat_res.evaluations:,} evaluations (the paper, 100,000 steps: 3,600)")

@@ -279,6 +279,8 @@ def _cooperative(ctx):
                   f"{m} {v:,}" if v is not None else f"{m} > {budget:,}"
                   for m, v in medians.items()))
 
+    _topology(ctx, evaluations["NEAT"], evaluations["CNE"], budget)
+
     # the ESP run of the first seed: one more generation, watched
     esp, res = kept["ESP"]
     before, seen = esp.neurons.copy(), {}
@@ -328,6 +330,39 @@ def _cooperative(ctx):
         fig.colorbar(im, ax=ax[1], label="log10 neuron fitness")
 
 
+def _topology_pays(neat, cne):
+    """Whether NEAT beat CNE over the same seeds: solved at least as often, at a lower median
+    of evaluations (a failure counting as more than any success). None marks a failure."""
+    solved = sum(e is not None for e in neat) >= sum(e is not None for e in cne)
+    a, b = _median_evaluations(neat), _median_evaluations(cne)
+    return solved and a is not None and (b is None or a < b)
+
+
+def _topology(ctx, neat, cne, budget):
+    """The notes: "evolving the topology too can lead to better performance" (NEAT against
+    CNE's fixed 6-5-1 network, on the runs of the table above)."""
+    show = "; ".join(f"{m}: solved {sum(e is not None for e in runs)} of {len(runs)}, median "
+                     + (f"{_median_evaluations(runs):,}" if _median_evaluations(runs)
+                        is not None else f"> {budget:,}") for m, runs in (("NEAT", neat),
+                                                                           ("CNE", cne)))
+    if ctx.quick:
+        # measured with this chapter's quick settings over 16 runs (tour seeds 0 and 2):
+        # NEAT solved 12, CNE 10, and CNE was the faster in 6 of the 8 runs both solved; a
+        # verdict over three runs would pass or fail by the draw (it did both)
+        ctx.text(
+            "Evolving the topology too, the notes say, can lead to better performance. At "
+            "1,000-step trials and this budget NEAT and CNE are on par (here " + show + "; "
+            "over 16 runs NEAT solved 12 and CNE 10, CNE the faster in 6 of the 8 both "
+            "solved), so quick mode makes no claim. The full mode's 10,000-step trials "
+            "separate them (at tour seed 0 NEAT solved all 10 runs at a median of 3,600 "
+            "evaluations, the CoSyNE paper's figure; CNE 6 of 10, at a median of 6,900) and "
+            "states it as a claim.")
+        return
+    ctx.claim("Evolving the topology too can perform better: NEAT, growing its network from "
+              "no hidden node, balances the poles at least as often as CNE on a fixed 6-5-1 "
+              "network, after fewer evaluations", _topology_pays(neat, cne), show)
+
+
 # -- CoSyNE without velocities: the damping fitness ------------------------------------------
 
 # benchmarks/cosyne_claims.py's settings for this task (OPTIONS_NON_MARKOV, NEURONS_NON_MARKOV):
@@ -337,6 +372,18 @@ def _cooperative(ctx):
 NON_MARKOV = dict(population=40, offspring=0.5, mutation_rate=0.8, mutation_scale=0.3,
                   mutation_cut=10.0, init_std=1.0)
 NON_MARKOV_NEURONS = 2
+
+
+def _balanced(candidates, f, trial):
+    """The rows of ``candidates`` that ``trial(rows)`` finds balancing all 1,000 steps.
+
+    ``f`` is their damping fitness, 0.1 t/1000 + 0.9 f2 (f2 > 0 past 100 steps): a network
+    that balances the 1,000 steps has f >= 0.1, but so can a calm one that falls near the
+    end (one fell at step 988 with f = 0.101). So f >= 0.1 only picks the candidates, a few
+    a generation, and their steps, counted by ``trial``, decide.
+    """
+    good = candidates[f >= 0.1]
+    return good[trial(good) >= 1000] if len(good) else good
 
 
 def _no_velocity_run(seed, budget, full_test=True):
@@ -353,6 +400,7 @@ def _no_velocity_run(seed, budget, full_test=True):
     ev = rb.evolution
     net = rb.nn.Sequential(rb.nn.RNN(3, NON_MARKOV_NEURONS, rng=seed)).astype(np.float64)
     env = ev.envs.CartPole(poles=2, velocities=False, max_steps=1000, fitness="gruau")
+    counted = ev.envs.CartPole(poles=2, velocities=False, max_steps=1000)  # fitness: steps
     test = ev.envs.CartPole(poles=2, velocities=False, max_steps=100_000)
 
     def controllers(X):  # unit 0 is the output; whole trials compiled (rosenblatt[fast])
@@ -363,7 +411,7 @@ def _no_velocity_run(seed, budget, full_test=True):
     def fitness(X):
         seen["n"] += len(X)
         f = env.evaluate(controllers(X))
-        good = X[f >= 0.1]
+        good = _balanced(X, f, lambda rows: counted.evaluate(controllers(rows)))
         if len(good):
             seen.setdefault("first", seen["n"])
             # rows tested before fail again (deterministic): survivors are not re-run
@@ -723,7 +771,9 @@ def _staging(ctx):
     )
     steps = 300 if ctx.quick else 1000
     ratios = (0.1, 0.25, 0.4) if ctx.quick else (0.1, 0.2, 0.3, 0.4, 0.5)
-    seeds = (1,) if ctx.quick else range(10)
+    # one seed (quick mode used to run one) leaves "less often or later" to a coin toss of a
+    # few generations; over three, tour seeds 0-2 each had staging solve more often
+    seeds = range(3) if ctx.quick else range(10)
     population, generations = (20, 60) if ctx.quick else (40, 100)
 
     def evolve(seed, tasks_ratios):
@@ -750,14 +800,26 @@ def _staging(ctx):
               caption=f"Two poles with velocities, {steps:,}-step trials, CoSyNE (one sigmoid "
                       f"neuron, {population} per subpopulation) for at most {generations} "
                       f"generations in all, over {len(seeds)} seed(s).")
-    solved_staged = sum(g is not None for g in staged)
-    solved_direct = sum(g is not None for g in direct)
-    faster = all(d is None or (s is not None and s <= d) for s, d in zip(staged, direct))
     ctx.claim("Staging through a growing second pole reaches a task that direct evolution "
               "solves less often or later",
-              solved_staged >= solved_direct and faster if ctx.quick
-              else solved_staged > solved_direct,
+              _staging_wins(staged, direct),
               f"staged: {show(staged)}; direct: {show(direct)}")
+
+
+def _staging_wins(staged, direct):
+    """Whether staged evolution solved the last task more often than direct evolution, or as
+    often and in fewer generations (medians, a failure counting as more than any success).
+
+    Generations to solve, None where a run did not; nothing solved confirms nothing.
+    """
+    solved_staged = sum(g is not None for g in staged)
+    solved_direct = sum(g is not None for g in direct)
+    if solved_staged == 0 or solved_staged < solved_direct:
+        return False
+    if solved_staged > solved_direct:
+        return True
+    later, sooner = _median_evaluations(direct), _median_evaluations(staged)
+    return sooner is not None and (later is None or sooner < later)
 
 
 @chapter("Neuroevolution II: coevolution, cascading elitism and NSGA-II",
