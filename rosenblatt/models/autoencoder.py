@@ -48,7 +48,7 @@ from ..autodiff.elementwise import (
     sigmoid_probabilities,
     zeros_view,
 )
-from ..autodiff.tensor import Tensor, make, needs_grad, no_grad
+from ..autodiff.tensor import Tensor, make, needs_grad, no_grad, sum_to_shape
 from ..checks import boolean, is_int, one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
 from ..nn.dropout import Dropout, dropout
@@ -135,7 +135,7 @@ def encoder(x, weight, bias, activation):
                 gw = xd.T @ ga
             else:
                 np.matmul(xd.T, ga, out=slot)
-        gb = ga.sum(axis=0) if bias.requires_grad else None
+        gb = sum_to_shape(ga, bias.shape) if bias.requires_grad else None  # (float16: in float32)
         return gx, gw, gb
 
     return make(h, (x, weight, bias), backward)
@@ -156,7 +156,7 @@ def tied_decoder(h, weight, bias):
                 gw = g.T @ hd
             else:
                 np.matmul(g.T, hd, out=slot)
-        gb = g.sum(axis=0) if bias.requires_grad else None
+        gb = sum_to_shape(g, bias.shape) if bias.requires_grad else None  # (float16: in float32)
         return gh, gw, gb
 
     return make(a, (h, weight, bias), backward)
@@ -263,7 +263,7 @@ def contractive_penalty(h, weight, activation, lam):
             gh *= k
         gw = None
         if weight.requires_grad:
-            factor = d2.sum(axis=0) * k
+            factor = sum_to_shape(d2, d2.shape[1:]) * k  # (float16 summed in float32)
             slot = weight._grad_slot()  # this op's backward runs before the encoder's
             if slot is None:
                 gw = wd * factor

@@ -25,7 +25,7 @@ Compositions of the two children ``a``, ``b`` (row vectors of size d):
 
 import numpy as np
 
-from ..autodiff.tensor import make
+from ..autodiff.tensor import make, sum_to_shape
 from ..datasets.trees import Tree, as_tree  # noqa: F401  (Tree: re-exported)
 
 COMPOSITIONS = ("tanh", "matrix_vector", "tensor")
@@ -227,7 +227,7 @@ def compose_forest(forest, composition, E, W, b, *extra):
             Hl = H[s:e]
             Gl = G[s:e] * (1 - Hl * Hl)
             dW += X.T @ Gl
-            db += Gl.sum(axis=0)
+            db += sum_to_shape(Gl, bd.shape)  # (a level's float16 rows summed in float32)
             dX = Gl @ Wd.T
             if composition == "tensor":
                 # d(x^T V_k x)/dx = (V_k + V_k^T) x

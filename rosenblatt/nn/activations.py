@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autodiff import _kernels, elementwise
 from ..autodiff.elementwise import _flat_kernel_case, _same_layout, keep_where, select
-from ..autodiff.tensor import make
+from ..autodiff.tensor import make, sum_to_shape
 from ..checks import finite_float, is_int, positive_int
 from ..randomness import resolve_rng
 from . import init as initializers
@@ -168,9 +168,8 @@ def prelu(x, weight):
             contrib = select(positive, np.zeros_like(gxd), gxd)
             if ad.size == 1:
                 ga = contrib.sum().reshape(ad.shape)
-            else:
-                axes = (0,) + tuple(range(2, xd.ndim))
-                ga = contrib.sum(axis=axes).reshape(ad.shape)
+            else:  # over the batch and positions (float16 summed in float32)
+                ga = sum_to_shape(contrib, a.shape).reshape(ad.shape)
         return gx, ga
 
     return make(y, (x, weight), backward)

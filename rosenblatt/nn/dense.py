@@ -7,7 +7,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, as_tensor_array, make
+from ..autodiff.tensor import Tensor, as_tensor_array, make, sum_to_shape
 from ..checks import boolean, finite_float, positive_int
 from . import init as initializers
 from ._operands import as_tensor, optional_tensor
@@ -93,11 +93,14 @@ def _dense(x, xd, weight, wd, bias):
             else:
                 np.matmul(x2.T, g2, out=slot)
         if bias is not None and bias.requires_grad:
-            slot = bias._grad_slot()  # the same for the bias: its sum goes straight in
-            if slot is None:
-                gb = np.add.reduce(g2, 0)
+            if g2.dtype.itemsize < 4:  # float16 sums in float32: past 2,048 rows a float16
+                gb = sum_to_shape(g2, bias.data.shape)  # running sum stops growing
             else:
-                np.add.reduce(g2, 0, out=slot)
+                slot = bias._grad_slot()  # the same for the bias: its sum goes straight in
+                if slot is None:
+                    gb = np.add.reduce(g2, 0)
+                else:
+                    np.add.reduce(g2, 0, out=slot)
         return gx, gw, gb
 
     x_grad = isinstance(x, Tensor) and x.requires_grad

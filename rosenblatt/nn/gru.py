@@ -25,7 +25,7 @@ and dW_h = sum_t h_{t-1}^T [da_r, da_z, da_n r], one product after the loop.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import make, needs_grad
+from ..autodiff.tensor import make, needs_grad, sum_to_shape
 from ..checks import positive_int
 from . import workspace
 from ._operands import as_tensor, check_shape, optional_tensor
@@ -170,7 +170,7 @@ def gru(x, W_x, W_h, b=None, b_hn=None, h0=None, lengths=None):
         gwh = hidden_weight_grad(W_h, hinit, Hs, dAh)
         gbhn = None
         if b_hn is not None and b_hn.requires_grad:
-            gbhn = dAh[:, :, sn].sum(axis=(0, 1))
+            gbhn = sum_to_shape(dAh[:, :, sn], b_hn.shape)  # (float16 summed in float32)
         return gx, gwx, gwh, gb, gbhn, state_grad(dh, h0)
 
     out = np.ascontiguousarray(Hs.transpose(1, 0, 2))

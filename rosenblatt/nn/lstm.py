@@ -275,10 +275,11 @@ def lstm(x, W_x, W_h, b=None, h0=None, c0=None, peephole=None, coupled=False, le
         gp = None
         if peephole is not None and peephole.requires_grad:
             gp = np.zeros_like(P)
+            wide = np.float32 if dtype.itemsize < 4 else None  # float16: sums in float32
             if not coupled:
-                gp[0] = np.einsum("tbh,tbh->h", dA[:, :, si], Cprev)
-            gp[1] = np.einsum("tbh,tbh->h", dA[:, :, sf], Cprev)
-            gp[2] = np.einsum("tbh,tbh->h", dA[:, :, so], C)
+                gp[0] = np.einsum("tbh,tbh->h", dA[:, :, si], Cprev, dtype=wide)
+            gp[1] = np.einsum("tbh,tbh->h", dA[:, :, sf], Cprev, dtype=wide)
+            gp[2] = np.einsum("tbh,tbh->h", dA[:, :, so], C, dtype=wide)
         return (gx, gwx, gwh, gb, state_grad(dh, h0), state_grad(dc, c0), gp)
 
     outputs = workspace.empty((B, T, H), dtype)

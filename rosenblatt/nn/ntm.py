@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import checks
 from ..autodiff.elementwise import sigmoid_probabilities
-from ..autodiff.tensor import Tensor, make, needs_grad
+from ..autodiff.tensor import Tensor, make, needs_grad, sum_to_shape
 from ..randomness import resolve_rng
 from . import init as initializers
 from ._operands import as_tensor, check_shape, optional_tensor
@@ -342,14 +342,16 @@ def ntm(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, *, shift
             gWx[:n_in] = xt.reshape(T * B, n_in).T @ dA2
             gWx[n_in:] = Rs[:T].reshape(T * B, R * Mw).T @ dA2
         gWh = Hs[:T].reshape(T * B, C).T @ dA2 if lstm and W_h.requires_grad else None
-        gb = dA2.sum(axis=0)
+        # The sums over the (T B) rows and the batch: float16 adds up in float32
+        # (sum_to_shape), as the products above do in NumPy's float16 matmul.
+        gb = sum_to_shape(dA2, dA2.shape[1:])
         dP2 = dP.reshape(T * B, P)
         gWp = Hs[1:].reshape(T * B, C).T @ dP2
-        gbp = dP2.sum(axis=0)
+        gbp = sum_to_shape(dP2, dP2.shape[1:])
         gWo = HR2.T @ dY
-        gbo = dY.sum(axis=0)
-        return (gx, gWx, gWh, gb, gWp, gbp, gWo, gbo, dM_next.sum(axis=0),
-                dr_next.sum(axis=0), dw_next.sum(axis=0))
+        gbo = sum_to_shape(dY, dY.shape[1:])
+        return (gx, gWx, gWh, gb, gWp, gbp, gWo, gbo, sum_to_shape(dM_next, dM_next.shape[1:]),
+                sum_to_shape(dr_next, dr_next.shape[1:]), sum_to_shape(dw_next, dw_next.shape[1:]))
 
     parents = (x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0)
     return make(out, parents, backward)

@@ -112,7 +112,9 @@ class OneHotRows:
         if m < cls.MIN_COLUMNS or np.count_nonzero(x2d[0]) > 1:
             return None
         kernel = _kernels.get("one_hot_rows")
-        if kernel is not None and x2d.flags.c_contiguous and x2d.dtype.kind == "f":
+        # (Numba has no float16: half-precision input takes the NumPy path)
+        if (kernel is not None and x2d.flags.c_contiguous and x2d.dtype.kind == "f"
+                and x2d.dtype.itemsize >= 4):
             idx = np.empty(n, dtype=np.intp)  # one compiled pass instead of five NumPy ones
             vals = np.empty(n, dtype=x2d.dtype)
             return cls(idx, vals, m, x2d) if kernel(x2d, idx, vals) else None
@@ -138,7 +140,7 @@ class OneHotRows:
         GEMM), so without it this is the GEMM on the dense input.
         """
         kernel = _kernels.get("scatter_add_rows")
-        if kernel is None or not flat.flags.c_contiguous:
+        if kernel is None or not flat.flags.c_contiguous or flat.dtype.itemsize < 4:
             if out is None:
                 return self.dense.T @ flat
             np.matmul(self.dense.T, flat, out=out)
@@ -165,8 +167,10 @@ def input_grads(dA, xt, x, W_x, b):
 
 
 def _bias_grad(flat, b):
-    """db = sum of dNET over all rows (None when there is no trainable b)."""
-    return flat.sum(axis=0) if b is not None and b.requires_grad else None
+    """db = sum of dNET over all rows (None when there is no trainable b); float16 rows are
+    summed in float32 (:func:`~rosenblatt.autodiff.tensor.sum_to_shape`: past 2,048 rows a
+    float16 running sum stops growing)."""
+    return sum_to_shape(flat, b.shape) if b is not None and b.requires_grad else None
 
 
 def projection_grads(flat, x_rows, W_x, b, slot=None):
@@ -186,9 +190,9 @@ def projection_grads(flat, x_rows, W_x, b, slot=None):
     gb = None
     if b is not None and b.requires_grad:
         if done is not None and isinstance(x_rows, OneHotRows) and x_rows.ones:
-            gb = done.sum(axis=0)  # every row picked one row of W_x with weight 1
+            gb = sum_to_shape(done, b.shape)  # every row picked one row of W_x with weight 1
         else:
-            gb = flat.sum(axis=0)
+            gb = sum_to_shape(flat, b.shape)  # (float16 summed in float32)
     return gw, gb
 
 

@@ -18,7 +18,7 @@ masked weight. Either way the gradient of a missing connection is zero.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import make, needs_grad
+from ..autodiff.tensor import make, needs_grad, sum_to_shape
 from ..checks import boolean, positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init as initializers
@@ -134,7 +134,7 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
                 out *= mask
             gw = None if slot is not None else out
         if bias is not None and bias.requires_grad:
-            gb = g.sum(axis=0)
+            gb = sum_to_shape(g, bias.shape)  # (float16 summed in float32)
         return gx, gw, gb
 
     return make(y, (x, weight, bias), backward)
