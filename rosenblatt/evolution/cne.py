@@ -415,7 +415,9 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     (an earlier generation's width), is then checked and keeps a generation in which
     every individual failed ``(P, k)``.
 
-    ``rng`` (per-individual fitness only): each individual is scored with a
+    ``rng`` (per-individual fitness; vectorised with an executor, the same per
+    sub-population: :func:`~rosenblatt.evolution.core.vector_chunks`): each
+    individual is scored with a
     generator of its own (block ``i`` of a stream read from ``rng``'s state,
     not drawn from it: :func:`~rosenblatt.evolution.core.generation_stream`) as the
     library generator (:func:`rosenblatt.randomness.using`) around its ``fitness`` calls (all
@@ -432,7 +434,7 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
         # sub-populations of weight vectors (lists of floats) per task; fitness by reference
         return vector_chunks(fitness, [t.tolist() for t in thetas], ids,
                              functools.partial(_decode_rows, thetas.dtype.name), executor,
-                             repeats=repeats, on_error=on_error, owner=owner)
+                             repeats=repeats, on_error=on_error, owner=owner, rng=rng)
     if vectorized:
         if several:
             return vector_objectives(fitness, thetas, ids, executor=executor, repeats=repeats,
@@ -659,6 +661,12 @@ class CNE:
             ``rng``'s state each generation (without drawing from it), as the
             library generator: a model that draws (dropout in train mode) or a
             noisy fitness gives the same run under any executor as serially.
+            With ``vectorized=True`` the rows travel in sub-populations of 32,
+            each scored (one fitness call) with a generator of its own derived
+            the same way: the same run under any executor and number of
+            workers (not the serial run, which scores the population in one
+            call; a draw the fitness makes once per call is made once per
+            sub-population).
         callbacks : list of callable, optional
             ``callback(state)`` after each generation; returning True stops.
         stop : callable, optional

@@ -254,6 +254,14 @@ def _vector_part(fitness, decode_many, repeats, payloads):
     return _vector_values(fitness, repeats, decode_many(payloads)).tolist()
 
 
+def _seeded_vector_part(fitness, decode_many, repeats, payload):
+    """One task of :func:`vector_chunks` with ``rng``: sub-population ``j`` scored with block
+    ``j`` of the generation's stream as the library generator (all ``repeats`` calls)."""
+    stream, j, payloads = payload
+    with using(_individual_rng(stream, j)):
+        return _vector_values(fitness, repeats, decode_many(payloads)).tolist()
+
+
 def _checked(values, ids, on_error, owner):
     values = np.asarray(values, dtype=np.float64).reshape(-1)
     if values.shape[0] != len(ids):
@@ -271,7 +279,7 @@ def _checked(values, ids, on_error, owner):
 
 
 def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=32, repeats=1,
-                  on_error="raise", owner="evolution", encode_many=None):
+                  on_error="raise", owner="evolution", encode_many=None, rng=None):
     """A vectorised fitness over sub-populations of ``chunk_size`` sent through ``executor``.
 
     Each task rebuilds a sub-population from plain data (``decode_many(list of
@@ -291,6 +299,19 @@ def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=3
     share a task: measured in ``docs/scale.md``). The cut depends only on
     ``P`` and ``chunk_size``, not on the executor or its worker count, so
     neither do the results.
+
+    With ``rng`` (the run's generator), sub-population ``j`` is scored with a
+    generator of its own as the library generator: block ``j`` of the
+    generation's stream (:func:`generation_stream`, read from ``rng``'s state,
+    not drawn from it; the stream and ``j`` travel with the sub-population, as
+    :func:`seeded` does per individual), so what the fitness draws from the
+    library generator does not depend on the executor, its workers or the
+    order of the tasks. The fitness is called once per sub-population: a draw
+    it makes once per call (one shared by the population it is given, e.g.
+    :class:`~rosenblatt.evolution.envs.TwoArmedBandit`'s ``sides="random"``)
+    is made once per sub-population. A generator of the fitness's own (not the
+    library's) is drawn by whichever worker scores a sub-population (copies of
+    it in a process pool), which no seeding here can reach.
     """
     repeats = evaluation_options(owner, repeats, on_error)
     chunk_size = positive_int(owner, "chunk_size", chunk_size)
@@ -299,7 +320,12 @@ def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=3
     sizes = [len(part) for part in parts]
     if encode_many is not None:
         parts = [encode_many(part) for part in parts]
-    done = map_chunks(functools.partial(_vector_part, fitness, decode_many, repeats), parts,
+    score = _vector_part
+    if rng is not None:
+        stream = generation_stream(rng)
+        parts = [(stream, j, p) for j, p in enumerate(parts)]
+        score = _seeded_vector_part
+    done = map_chunks(functools.partial(score, fitness, decode_many, repeats), parts,
                       executor, chunks=max(1, k), owner=owner)
     got = [len(part) for part in done]
     if got != sizes:

@@ -37,12 +37,15 @@ Agreement measures (``measure=``):
   demonstrator's largest action names (discrete choices, one-hot actions).
 
 Only feed-forward networks are scored (all observations in one batch); a
-recurrent controller would need the demonstration replayed in order.
+recurrent controller would need the demonstration replayed in order, and a
+demonstration of several episodes interleaves them step by step, so
+:class:`Imitation` refuses a recurrent genome or population network.
 """
 
 import io
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -223,7 +226,10 @@ class Demonstration:
                 d = {"format": str(d.get("format")), "version": int(d.get("version", -1)),
                      **{k: d[k] for k in ("observations", "actions") if k in d},
                      "info": json.loads(str(d["info"])) if "info" in d else None}
-            except (ValueError, TypeError, OSError, KeyError) as e:
+            # a damaged archive (an interrupted copy): zipfile's errors and a short member's
+            # EOFError derive from neither ValueError nor OSError
+            except (ValueError, TypeError, OSError, KeyError, EOFError,
+                    zipfile.BadZipFile) as e:
                 raise ValueError(f"{path}: not a demonstration (an .npz file that does not "
                                  f"read as one: {e})") from None
             return cls.from_dict(d, where=str(path))
@@ -244,7 +250,12 @@ class Recorder:
     ``controller`` follows the environments' policy protocol: a callable
     ``obs (P, k) -> actions (P, a)``, or an object with ``step(obs)`` (and
     optionally ``reset(P)`` and ``keep(mask)``, which the recorder passes on).
-    A person's controller is such a callable that reads their keys.
+    A person's controller is such a callable that reads their keys. A
+    population controller (one with ``take(index)`` and ``keep``, e.g. NEAT's
+    PopulationNetwork or CNE's PopulationModel) stays whole: each ``reset(P)``
+    steps a copy of its first ``P`` networks (``take``), and ``keep`` narrows
+    that copy, as :meth:`~rosenblatt.evolution.envs.CartPole.evaluate` does
+    with a population it is given. ``size`` is the controller's.
 
     Examples
     --------
@@ -260,23 +271,46 @@ class Recorder:
             raise TypeError(f"Recorder: controller must be callable or have a step(obs) "
                             f"method; got {type(controller).__name__}")
         self.controller = controller
-        self._step = getattr(controller, "step", controller)
+        self._policy = self._copy(None)  # what is stepped and narrowed
         self.observations, self.actions = [], []
 
+    @property
+    def size(self):
+        """The controller's ``size`` (its number of networks), or None."""
+        return getattr(self.controller, "size", None)
+
+    def _copy(self, population):
+        """A private copy of a population controller's first ``population`` networks (default:
+        all), which ``keep`` may narrow; any other controller itself."""
+        take = getattr(self.controller, "take", None)
+        if take is None or getattr(self.controller, "keep", None) is None:
+            return self.controller
+        if population is None:
+            population = self.size
+            if not isinstance(population, (int, np.integer)):
+                return self.controller
+        return take(np.arange(population))
+
     def reset(self, population=None):
-        reset = getattr(self.controller, "reset", None)
+        """A new episode of ``population`` decisions at once: passed on to the controller (to a
+        fresh copy of a population controller's networks)."""
+        self._policy = self._copy(population)
+        reset = getattr(self._policy, "reset", None)
         if reset is not None:
             reset(population)
 
     def keep(self, mask):
-        keep = getattr(self.controller, "keep", None)
+        """Passed on to the controller (a population controller's copy): drop the decisions
+        whose episodes ended."""
+        keep = getattr(self._policy, "keep", None)
         if keep is not None:
             keep(mask)
 
     def step(self, obs):
         """The controller's actions ``(P, a)`` for ``obs`` ``(P, k)``, both recorded."""
         obs = np.array(obs, dtype=np.float64)
-        action = np.array(_values(self._step(obs)), dtype=np.float64)
+        step = getattr(self._policy, "step", self._policy)
+        action = np.array(_values(step(obs)), dtype=np.float64)
         if action.ndim == 1 and obs.ndim == 2 and action.shape[0] == obs.shape[0]:
             action = action[:, None]  # one action per row, given flat
         if obs.ndim != 2 or action.ndim != 2 or action.shape[0] != obs.shape[0]:
@@ -337,6 +371,20 @@ def record_demonstration(env, controller, population=1, **kwargs):
     return recorder.demonstration({"scores": scores.ravel().tolist()})
 
 
+def _feed_forward(owner, network):
+    """Refuse a recurrent genome or (population) network: its outputs depend on the order of
+    its inputs, and a demonstration's rows are scored at once, each as if it came first."""
+    flag = getattr(network, "recurrent", None)
+    if flag is None:  # NEAT's Network (genome.network()): its genome's flag
+        flag = getattr(getattr(network, "genome", None), "recurrent", None)
+    if isinstance(flag, (bool, np.bool_)) and flag:
+        raise ValueError(f"{owner}: only feed-forward networks are scored (every recorded "
+                         f"observation in one batch, each as the first of an episode); got a "
+                         f"recurrent {type(network).__name__}, whose actions depend on what "
+                         f"it saw before; evolve feed-forward genomes (NEATConfig("
+                         f"recurrent=False)) on an Imitation fitness")
+
+
 class Imitation:
     """Agreement with a :class:`Demonstration` as a fitness (higher is better).
 
@@ -378,6 +426,12 @@ class Imitation:
         self.measure = one_of("Imitation", "measure", measure, MEASURES)
         self.threshold = finite_float("Imitation", "threshold", threshold)
         self.n_inputs, self.n_outputs = demonstration.n_inputs, demonstration.n_outputs
+        if self.measure == "choice" and self.n_outputs < 2:
+            # the argmax of one column is always 0: every network would score 1
+            raise ValueError(f"Imitation: measure='choice' needs actions of at least 2 "
+                             f"columns (one per choice); the demonstration has "
+                             f"{self.n_outputs}; for a single action use measure='agreement' "
+                             f"(one threshold) or 'squared'")
 
     def score(self, outputs):
         """The measure of outputs ``(T, a)`` (one network: a float) or ``(P, T, a)`` (``(P,)``)."""
@@ -402,7 +456,9 @@ class Imitation:
 
     def __call__(self, network):
         """Fitness of one network or genome (its phenotype): a callable ``(T, k) -> (T, a)``
-        (a Module, ``genome.network()``), or a population of one ``-> (1, T, a)``."""
+        (a Module, ``genome.network()``), or a population of one ``-> (1, T, a)``.
+        A recurrent genome or network is refused (ValueError: see the module's docstring)."""
+        _feed_forward("Imitation", network)
         if not callable(network) and hasattr(network, "network"):
             network = network.network()
         out = _values(network(self.demonstration.observations))
@@ -416,7 +472,8 @@ class Imitation:
 
     def evaluate(self, population_network):
         """Fitness ``(P,)`` of a population network ``(T, k) -> (P, T, a)`` (NEAT's
-        PopulationNetwork, CNE's PopulationModel)."""
+        PopulationNetwork, CNE's PopulationModel); a recurrent one is refused."""
+        _feed_forward("Imitation.evaluate", population_network)
         out = _values(population_network(self.demonstration.observations))
         if out.ndim != 3:
             raise ValueError(f"Imitation.evaluate: a population network's outputs must have "

@@ -20,15 +20,21 @@ Each layer maps its input ``x`` (with a constant 1 appended, the bias unit) to
 (a connection exists only while its developed weight passes the threshold
 ``theta``, as HyperNEAT expresses a CPPN's output). After each step every
 connection ``j -> i`` (presynaptic activity ``o_j = x_j``, postsynaptic
-``o_i``) develops by the generalised Hebbian rule of Soltoggio et al. (2008),
+``o_i``) develops by the generalised Hebbian rule of Soltoggio et al. (2008,
+eq. 2-3),
 
 .. math::
 
-    \\Delta w_{ij} = \\eta\\,(A\\,o_i o_j + B\\,o_i + C\\,o_j + D),
+    \\Delta w_{ij} = \\eta\\,(A\\,o_j o_i + B\\,o_j + C\\,o_i + D),
     \\qquad w_{ij} \\leftarrow \\mathrm{clip}(w_{ij} + \\Delta w_{ij}, -w_{max}, w_{max}),
 
 applied to the developed weight ``w`` (not to ``W_e``: a connection below the
-threshold keeps growing until it is expressed). The genes per connection are
+threshold keeps growing until it is expressed). ``B`` weighs the presynaptic
+activity and ``C`` the postsynaptic, as in the paper, so a rule ``(A, B, C,
+D, eta)`` taken from it means the same here. The paper's modulatory neurons
+are left out: it applies ``tanh(m / 2) * Delta w``, the rule gated by the
+activity ``m`` of modulatory neurons; here every update applies whole
+(modulation ``m = 1``: the plain Hebbian ABCD rule, without the gate). The genes per connection are
 its initial weight ``w0`` and its rule ``(A, B, C, D, eta)``; with
 ``rule="layer"`` one rule is shared by the connections of a layer (fewer genes
 to evolve), with ``initial_weights="zero"`` every connection starts at 0,
@@ -64,6 +70,7 @@ import numpy as np
 from ..checks import is_int, one_of, positive_float
 from ..nn.module import Module
 from ..nn.parameter import Parameter
+from ..nn.registry import register
 from .cne import parameter_layout
 from .genome import GenomeFormatError
 
@@ -118,13 +125,56 @@ def _gene_shapes(sizes, rule, initial_weights):
 class _Genes(Module):
     """The genes of a developmental network as parameters, for CNE's weight vector.
 
-    Private (not a layer: it has no forward and is never saved as a model): one dict of
-    parameters per layer, as :func:`_gene_shapes` lists them.
+    Private (not a layer: it has no forward): one dict of parameters per layer, as
+    :func:`_gene_shapes` lists them. Registered (below) so that its spec, the gene shapes,
+    travels: CNE's per-individual fitness under an executor rebuilds the model it scores
+    in each worker from its spec.
     """
 
     def __init__(self, shapes):
         self.layers = [{name: Parameter(np.zeros(shape)) for name, shape in genes.items()}
                        for genes in shapes]
+
+    def config(self):
+        """The gene shapes as JSON data: per layer, ``[name, [rows, columns]]`` pairs in the
+        parameters' order (a list, not a dict: a spec's keys may be sorted)."""
+        return {"shapes": [[[name, list(p.data.shape)] for name, p in genes.items()]
+                           for genes in self.layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        """The genes of the shapes :meth:`config` lists (all zero)."""
+        return cls(_shapes_of(config))
+
+    @classmethod
+    def state_shapes(cls, config):
+        """``layers.{k}.{name}``: each gene's shape, from the config (checked)."""
+        return {f"layers.{k}.{name}": shape
+                for k, genes in enumerate(_shapes_of(config)) for name, shape in genes.items()}
+
+
+def _shapes_of(config):
+    """The per-layer ``{gene name: shape}`` of a :class:`_Genes` config (from a file: checked)."""
+    shapes = config.get("shapes") if isinstance(config, dict) else None
+    try:
+        layers = [{name: tuple(shape) for name, shape in genes} for genes in shapes]
+    except (TypeError, ValueError):
+        layers = None
+    names = ("weight",) + TERMS
+    if not layers or not all(
+            set(genes) <= set(names) and all(
+                len(shape) == 2 and all(is_int(n) and n > 0 for n in shape)
+                for shape in genes.values())
+            for genes in layers):
+        raise ValueError(f"DevelopmentalGenes: config 'shapes' must list, per layer, [name, "
+                         f"[rows, columns]] pairs with names among {names} and positive "
+                         f"integer sizes; got {shapes!r}")
+    return [{name: tuple(int(n) for n in shape) for name, shape in genes.items()}
+            for genes in layers]
+
+
+
+register(_Genes, name="DevelopmentalGenes")
 
 
 class DevelopmentalNetwork:
@@ -152,7 +202,10 @@ class DevelopmentalNetwork:
     genes : Module
         The genes as parameters (all zero at first); their flat vector
         (``rb.nn.ParameterVector(net.genes.parameters())``) is one genome, the
-        vector :class:`~rosenblatt.evolution.CNE` evolves.
+        vector :class:`~rosenblatt.evolution.CNE` evolves. A registered module
+        (``"DevelopmentalGenes"``, parameters only, no forward): it saves with
+        ``rb.save``, and CNE ships it by its spec to an executor's workers, so
+        a per-individual fitness (given the genes module) runs on any executor.
     num_genes : int
 
     Notes
@@ -164,10 +217,12 @@ class DevelopmentalNetwork:
     .. math::
 
         w_{ij} \\leftarrow \\mathrm{clip}\\big(w_{ij}
-            + \\eta\\,(A\\,o_i o_j + B\\,o_i + C\\,o_j + D),\\ -w_{max},\\ w_{max}\\big),
+            + \\eta\\,(A\\,o_j o_i + B\\,o_j + C\\,o_i + D),\\ -w_{max},\\ w_{max}\\big),
 
     with ``o_j`` the presynaptic activity (an input, a hidden unit or the bias
-    unit's 1) and ``o_i`` the postsynaptic. ``reset`` (a new lifetime) sets
+    unit's 1) and ``o_i`` the postsynaptic (``B`` presynaptic, ``C``
+    postsynaptic, as in the paper; its modulatory neurons are left out,
+    modulation ``m = 1``: see the module's Notes). ``reset`` (a new lifetime) sets
     every ``w`` back to its initial value from the genome.
 
     Examples
@@ -309,11 +364,11 @@ class DevelopmentalPopulation:
             if self._rules:
                 a, b, c, d = self._rules[k]  # eta A, eta B, eta C, eta D
                 post, pre = x[:, :, None], x1[:, None, :]
-                np.multiply(a, pre, out=buf)  # dw = post (eta A pre + eta B) + eta C pre + eta D
-                buf += b
+                np.multiply(a, pre, out=buf)  # dw = post (eta A pre + eta C) + eta B pre + eta D
+                buf += c
                 buf *= post
                 w += buf
-                np.multiply(c, pre, out=buf)
+                np.multiply(b, pre, out=buf)
                 buf += d
                 w += buf
                 np.clip(w, -w_max, w_max, out=w)

@@ -1008,7 +1008,7 @@ class NEAT:
                                                    self.config.recurrent, fast=self.fast),
                                  executor, chunk_size=chunk_size, repeats=repeats,
                                  on_error=on_error, owner="NEAT",
-                                 encode_many=genomes_to_arrays)
+                                 encode_many=genomes_to_arrays, rng=self.rng)
         if vectorized:
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
                                   "NEAT")
@@ -1170,7 +1170,12 @@ class NEAT:
             tasks in turn, so each task gets members of every species. More
             per message amortises the round trip and the simulation's per-step
             overhead, fewer balances the workers. A run's results depend on
-            ``chunk_size`` but not on the executor or its workers. Without an
+            ``chunk_size`` but not on the executor or its workers: each task
+            is scored with a generator of its own (derived from ``rng``'s
+            state each generation, not drawn from it) as the library
+            generator, and the fitness is called once per task (a draw it
+            makes once per call, shared by its population, is made once per
+            task). Without an
             executor the population is scored whole, and each genome scores the
             same bit for bit as in any task when ``fast=True`` (feed-forward,
             ``rosenblatt[fast]``: each genome runs on its own) or when the

@@ -27,16 +27,17 @@ def _genes(**layer):
 # -- the rule, worked by hand ---------------------------------------------------------------
 def test_one_step_develops_each_connection_by_its_rule():
     # input weight 0.5 (expressed), bias weight 0.1 (below the threshold 0.2: not expressed)
-    genome = _genes(weight=[[0.5, 0.1]], A=[[1.0, 2.0]], B=[[0.5, 0.0]], C=[[0.0, 1.0]],
+    genome = _genes(weight=[[0.5, 0.1]], A=[[1.0, 2.0]], B=[[0.0, 1.0]], C=[[0.5, 0.0]],
                     D=[[0.1, 0.2]], eta=[[0.1, 1.0]])
     pop = genome.network().population(genome.theta()[None])
     assert pop.expressed().tolist() == [1]
     out = pop.step(np.array([[1.0]]))
     o = np.tanh(0.5 * 1.0)  # the bias connection is not expressed: it adds nothing
     np.testing.assert_allclose(out, [[o]], rtol=1e-15)
-    # dw = eta (A o_i o_j + B o_i + C o_j + D), o_j = 1 (the input and the bias unit)
-    w_in = 0.5 + 0.1 * (1.0 * o * 1.0 + 0.5 * o + 0.0 * 1.0 + 0.1)
-    w_bias = 0.1 + 1.0 * (2.0 * o * 1.0 + 0.0 * o + 1.0 * 1.0 + 0.2)
+    # dw = eta (A o_j o_i + B o_j + C o_i + D), o_j = 1 (the input and the bias unit), o_i = o
+    # (Soltoggio et al. 2008: B presynaptic, C postsynaptic)
+    w_in = 0.5 + 0.1 * (1.0 * 1.0 * o + 0.0 * 1.0 + 0.5 * o + 0.1)
+    w_bias = 0.1 + 1.0 * (2.0 * 1.0 * o + 1.0 * 1.0 + 0.0 * o + 0.2)
     np.testing.assert_allclose(pop.weights[0], [[[w_in, w_bias]]], rtol=1e-15)
     # the bias connection has grown past the threshold: now expressed, and used
     assert pop.expressed().tolist() == [2]
@@ -64,8 +65,8 @@ def _reference_lifetime(genes, sizes, observations, threshold=0.2, w_max=10.0):
             g = genes[k]
             for i in range(n_out):
                 for j in range(n_in + 1):
-                    dw = g["eta"][i, j] * (g["A"][i, j] * post[i] * pre[j] + g["B"][i, j] * post[i]
-                                           + g["C"][i, j] * pre[j] + g["D"][i, j])
+                    dw = g["eta"][i, j] * (g["A"][i, j] * pre[j] * post[i] + g["B"][i, j] * pre[j]
+                                           + g["C"][i, j] * post[i] + g["D"][i, j])
                     w[k][i, j] = min(max(w[k][i, j] + dw, -w_max), w_max)
             x = post
         outs.append(x)
@@ -167,11 +168,12 @@ def test_no_fixed_feed_forward_policy_beats_a_guess():
 
 def test_a_learner_loses_only_its_first_guess():
     # hand-made, every connection born at 0: the reward connection records the choices
-    # (B = 6: dw = 6 o) and drifts left (D = -1, which also makes the first choice, output 0,
-    # count as left); the bias drifts right (D = 0.3). After a win the input 1 brings the
-    # record in (choose as before); after a loss only the bias speaks (switch to the right)
+    # (C = 6, the postsynaptic term: dw = 6 o) and drifts left (D = -1, which also makes the
+    # first choice, output 0, count as left); the bias drifts right (D = 0.3). After a win
+    # the input 1 brings the record in (choose as before); after a loss only the bias speaks
+    # (switch to the right)
     genome = DevelopmentalGenome(sizes=(1, 1), initial_weights="zero", layers=[dict(
-        A=np.zeros((1, 2)), B=np.array([[6.0, 0.0]]), C=np.zeros((1, 2)),
+        A=np.zeros((1, 2)), B=np.zeros((1, 2)), C=np.array([[6.0, 0.0]]),
         D=np.array([[-1.0, 0.3]]), eta=np.ones((1, 2)))])
     task = TwoArmedBandit(trials=10)
     pop = genome.network().population(np.repeat(genome.theta()[None], 2, axis=0))

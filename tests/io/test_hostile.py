@@ -221,6 +221,9 @@ ABSTRACT = {"RecurrentBase"}
 
 STATES = {
     "Dense": [lambda: nn.Dense(3, 4), lambda: nn.Dense(3, 4, bias=False)],
+    "DevelopmentalGenes": [lambda: rb.evolution.DevelopmentalNetwork((2, 3, 1)).genes,
+                           lambda: rb.evolution.DevelopmentalNetwork(
+                               (2, 1), rule="layer", initial_weights="zero").genes],
     "Sequential": [lambda: nn.Sequential(nn.Dense(3, 5), nn.Sequential(nn.Dense(5, 2)))],
     "Conv1d": [lambda: nn.Conv1d(2, 3, 3, padding="same")],
     "Conv2d": [lambda: nn.Conv2d(2, 3, (3, 2), stride=2, bias=False)],

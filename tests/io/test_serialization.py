@@ -84,7 +84,9 @@ def _trees(*trees):
     return out
 
 
-ABSTRACT = {"RecurrentBase"}  # a base class: not a layer of its own
+# a base class: not a layer of its own; a developmental network's genes (parameters only, no
+# forward: their save/load round trip is in tests/evolution/test_audit_fixes_s9_b.py)
+ABSTRACT = {"RecurrentBase", "DevelopmentalGenes"}
 
 
 def _arrays(out):

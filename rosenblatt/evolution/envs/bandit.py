@@ -25,7 +25,8 @@ collect all but one in the worst lifetimes (the first choice is a guess):
 import numpy as np
 
 from ...checks import is_int, one_of, positive_int
-from ...randomness import resolve_rng
+from ...nn.module import Module
+from ...randomness import generator, resolve_rng
 
 __all__ = ["TwoArmedBandit"]
 
@@ -46,12 +47,20 @@ class TwoArmedBandit:
         Half of the lifetimes pay left and half right (``lifetimes`` even;
         every network faces the same lifetimes, no noise in the fitness), or
         each lifetime's paying arm is drawn from ``rng``, one draw per
-        evaluation shared by the whole population.
+        evaluation shared by the whole population (under an executor with
+        ``vectorized=True``, NEAT and CNE call :meth:`evaluate` once per
+        sub-population: one draw each).
     switch_at : int, optional
         From this trial on the other arm pays (reversal learning, as in the
         papers' reward switching): a network must notice and re-learn.
     rng : numpy.random.Generator or int, optional
-        For ``sides="random"``.
+        For ``sides="random"``. Default: the library generator at the time of
+        each draw (the one ``rb.seed`` resets, or the one
+        :func:`rosenblatt.randomness.using` installs), so NEAT and CNE, which
+        score each individual or sub-population with a generator of their
+        own, get the same draws on any executor. A generator given here is
+        drawn by whichever thread or process evaluates (copies of it in a
+        process pool).
 
     Attributes
     ----------
@@ -81,14 +90,15 @@ class TwoArmedBandit:
             raise ValueError(f"{owner}: switch_at must be None or an integer in [1, "
                              f"{trials - 1}] (a trial of the lifetime); got {switch_at!r}")
         self.switch_at = switch_at
-        self.rng = resolve_rng(rng)
+        self.rng = None if rng is None else resolve_rng(rng)
 
     def draw_sides(self):
         """The paying arm of each lifetime of one evaluation, ``(lifetimes,)`` of -1 (left)
         and +1 (right)."""
         if self.sides == "balanced":
             return np.resize(np.array([-1, 1]), self.lifetimes)
-        return np.where(self.rng.random(self.lifetimes) < 0.5, -1, 1)
+        rng = generator() if self.rng is None else self.rng
+        return np.where(rng.random(self.lifetimes) < 0.5, -1, 1)
 
     def lifetime(self, population, sides):
         """Live one lifetime for each network of ``population``, stepped in place.
@@ -139,9 +149,25 @@ class TwoArmedBandit:
         return rewards.mean(axis=1).reshape(P, L).mean(axis=1)
 
     def __call__(self, network):
-        """Fitness of a population of one (:meth:`evaluate`'s value, as a float)."""
+        """Fitness of one network (:meth:`evaluate`'s value, as a float), for use as a
+        per-individual ``fitness=`` of NEAT or CNE.
+
+        ``network``: a population of one (``size`` 1), a NEAT genome (its
+        phenotype, :meth:`~rosenblatt.evolution.Genome.network`) or a model
+        that CNE evolves (a :class:`~rosenblatt.nn.Module` of Dense and
+        parameter-free layers, scored with its current weights as a
+        :class:`~rosenblatt.evolution.PopulationModel` of one).
+        """
+        if not callable(network) and hasattr(network, "network"):
+            network = network.network()
+        elif isinstance(network, Module):
+            from ..cne import PopulationModel  # lazily: the envs import no algorithm module
+
+            theta = np.concatenate([np.ravel(p.data) for p in network.parameters()])
+            network = PopulationModel(network, theta[None])
         if getattr(network, "size", None) != 1:
-            raise ValueError(f"TwoArmedBandit: call it on a population of one network; got "
-                             f"size {getattr(network, 'size', None)!r}; score a population "
-                             f"with TwoArmedBandit.evaluate")
+            raise ValueError(f"TwoArmedBandit: call it on one network (a population of one "
+                             f"network, a genome or a model); got {type(network).__name__} of size "
+                             f"{getattr(network, 'size', None)!r}; score a population with "
+                             f"TwoArmedBandit.evaluate")
         return float(self.evaluate(network)[0])
