@@ -213,14 +213,17 @@ class _BaseMLP(BaseEstimator):
         return [int(s) for s in sizes]
 
     # -- the network --------------------------------------------------------------------
-    def _build(self, n_in, n_out, sizes, rng):
+    def _build(self, n_in, n_out, sizes, rng, dropout_rng=None):
+        """The network, its weights drawn from ``rng``, its dropout masks from
+        ``dropout_rng`` (default ``rng``; see :meth:`_dropout_generator`)."""
+        dropout_rng = rng if dropout_rng is None else dropout_rng
         act = _ACTIVATIONS[self.activation]
         init = "he" if self.activation == "relu" else "glorot_uniform"
         layers, width = [], n_in
         for size in sizes:
             layers += [nn.Dense(width, size, init=init, rng=rng), act()]
             if self.dropout > 0:
-                layers.append(nn.Dropout(self.dropout, rng=rng))
+                layers.append(nn.Dropout(self.dropout, rng=dropout_rng))
             width = size
         layers.append(nn.Dense(width, n_out, init="glorot_uniform", rng=rng))
         return nn.Sequential(*layers)
@@ -243,7 +246,7 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping:
             X, targets, X_val, t_val = self._hold_out(X, targets, rng)
         n = len(X)
-        model = self._build(X.shape[1], n_out, sizes, rng)
+        model = self._build(X.shape[1], n_out, sizes, rng, self._dropout_generator(rng, continuing))
         if continuing:
             self._continue_from(model, sizes, n_out)
         self.model_ = model
@@ -322,6 +325,9 @@ class _BaseMLP(BaseEstimator):
         if best_weights is not None:  # keep the best weights seen on the validation data
             _set_weights(model, best_weights)
             self.best_validation_score_ = -best
+        # scikit-learn's best_loss_: the lowest loss_curve_ value since the first fit (the
+        # stopping rule's best); None with early stopping, which keeps the validation score's
+        self.best_loss_ = None if self.early_stopping else float(best)
         self._progress = {"best": best, "stall": stall, "best_weights": best_weights,
                           "early_stopping": self.early_stopping}
         self._optimizer_state = opt.state_dict()
@@ -332,6 +338,25 @@ class _BaseMLP(BaseEstimator):
         # float32 sums differently for different batch sizes; scikit-learn checks invariance).
         model.eval().astype(np.float64)
         return self
+
+    def _dropout_generator(self, rng, continuing):
+        """The generator of the Dropout layers' masks in this call.
+
+        A fresh fit draws them from ``rng``, the call's generator (as the shuffles). Each
+        call starts ``rng`` anew from ``random_state`` and, as scikit-learn's, so replays the
+        shuffles and the hold-out of the first call; masks replayed that way would make
+        every partial_fit call (or warm_start fit) drop the same units, a fixed thinned
+        network instead of dropout. So a continued call with an int ``random_state`` draws
+        its masks from a child stream of that seed, keyed by the epochs trained before it:
+        the same sequence of calls gives the same masks (scikit-learn's meaning of an int
+        ``random_state``), and no two calls the same. None, a Generator or a RandomState
+        already give each call new draws.
+        """
+        if not (continuing and is_int(self.random_state)):
+            return rng
+        epochs_before = len(self.loss_curve_ or [])  # None after an lbfgs fit (no dropout)
+        return np.random.default_rng(np.random.SeedSequence(int(self.random_state),
+                                                            spawn_key=(epochs_before,)))
 
     def _continue_from(self, model, sizes, n_out):
         """Copy the fitted network's weights into the new float32 ``model`` (warm start)."""
@@ -386,7 +411,7 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = float(value)
         self.loss_curve_ = None  # as scikit-learn: no per-epoch curve for lbfgs
         self.validation_scores_ = None
-        self.best_validation_score_ = None
+        self.best_validation_score_ = self.best_loss_ = None
         self._progress = self._optimizer_state = None
         self.model_.eval().astype(np.float64)
         return self
@@ -467,7 +492,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ``tol=0`` an epoch that equals the best value counts as an improvement.
     shuffle : bool, default True
     random_state : int, Generator, RandomState or None
-        None draws a seed from the library generator (``rb.seed``).
+        None draws a seed from the library generator (``rb.seed``). An int makes the same
+        sequence of calls give the same model. As scikit-learn's, each call (``fit``,
+        ``partial_fit``) starts its shuffles and hold-out from it anew (so a warm_start fit
+        holds out the same rows); the dropout masks of a continued call come from a stream
+        of their own, keyed by the epochs before it, so no two calls drop the same units.
     optimizer : {"adam", "sgd", "rmsprop", "adagrad", "lbfgs"}, default "adam"
         "lbfgs" is scikit-learn's ``solver="lbfgs"``: the whole training set at once,
         ``max_iter`` L-BFGS iterations at most, stopping when every gradient component is
@@ -507,6 +536,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Per epoch, with ``early_stopping``.
     best_validation_score_ : float or None
         With ``early_stopping``; None without (as scikit-learn).
+    best_loss_ : float or None
+        The lowest ``loss_curve_`` value (across warm starts and partial_fit calls, as the
+        ``tol`` rule counts it); None with ``early_stopping`` (see
+        ``best_validation_score_``) and for ``optimizer="lbfgs"``, as scikit-learn.
     loss_, n_features_in_
     n_iter_ : int
         Epochs run by the last ``fit`` (1 after ``partial_fit``), as scikit-learn's.

@@ -35,7 +35,7 @@ from .space import Space
 from .study import Study
 
 # fit's arguments that tune_fit passes itself (fit_kwargs must not repeat them)
-_OWN_FIT_ARGUMENTS = ("model", "X", "y", "loss", "epochs", "validation_data")
+_OWN_FIT_ARGUMENTS = ("model", "X", "y", "loss", "epochs", "validation_data", "batch_size")
 
 
 class MetricNotComputed(ValueError):
@@ -246,6 +246,9 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         The study's values are minimised: ``metric``, or ``-metric`` for "max".
     loss : str or callable, default "cross_entropy"
     batch_size : int, default 32
+        The trials' minibatch size. A space parameter named ``batch_size`` sets
+        it per trial (as ``lr`` sets the default Adam's learning rate), and a
+        ``batch_size`` in ``build_model``'s dict overrides both.
     patience : int, optional
         Early stopping's patience (0: stop at the first epoch that does not
         improve); default none (train ``epochs``). The best epoch's weights are
@@ -260,7 +263,8 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     fit_kwargs : dict, optional
         More keyword arguments of ``rb.fit`` (``metrics``, ``augment`` ...);
         not those tune_fit passes itself (``X``, ``y``, ``loss``, ``epochs``,
-        ``validation_data``) nor ``optimizer`` (``build_model`` gives it).
+        ``validation_data``, ``batch_size``), nor ``optimizer`` (``build_model``
+        gives it), nor ``rng`` (each trial's generator derives from ``seed``).
         Its ``callbacks`` are deep-copied for each trial (trials running at
         once on a thread pool would otherwise share their state), so the
         objects passed here are not the ones that train; a callback whose
@@ -332,11 +336,21 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     fit_kwargs = dict(fit_kwargs or {})
     for key in _OWN_FIT_ARGUMENTS:
         if key in fit_kwargs:
+            searched = " (or search it: a space parameter named 'batch_size')" \
+                if key == "batch_size" else ""
             raise ValueError(f"tune_fit: fit_kwargs must not set {key!r} (an argument of "
-                             f"tune_fit itself); pass it to tune_fit")
+                             f"tune_fit itself); pass it to tune_fit{searched}")
     if "optimizer" in fit_kwargs:
         raise ValueError("tune_fit: fit_kwargs must not set 'optimizer': build_model(params) "
                          "returns (model, optimizer) or a dict with one (default Adam)")
+    if "rng" in fit_kwargs:
+        # one generator shared by the trials would make each trial's batches depend on the
+        # trials that drew before it (on a thread pool, on which thread ran first)
+        raise ValueError(f"tune_fit: fit_kwargs must not set 'rng' (got "
+                         f"{type(fit_kwargs['rng']).__name__}): each trial shuffles and draws "
+                         f"with its own generator, seeded from tune_fit's seed= and the "
+                         f"trial's params, so that a thread pool gives the serial study; pass "
+                         f"seed= to tune_fit")
     fit_kwargs.setdefault("progress", False)
     executor = search_kwargs.get("executor")
     if executor is not None and not isinstance(executor, concurrent.futures.ThreadPoolExecutor):

@@ -263,6 +263,11 @@ def _grid_points(space, n_trials, cap=1000):
     return best_k
 
 
+def _count(n):
+    """A grid's size for a message: exact, or its order of magnitude when very large."""
+    return f"{n:,}" if n < 10**15 else f"about 10^{len(str(n)) - 1}"
+
+
 def _check_picklable(objective, executor):
     """A process pool sends the objective to its workers by name (module and qualified name,
     in a background thread, so a failure would only mark each trial failed): a lambda or a
@@ -523,21 +528,25 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         if grid_points is None:
             n_trials = positive_int("minimize", "n_trials", n_trials)
             grid_points = _grid_points(space, n_trials)
-            smallest = space.grid_size(grid_points)
-            if smallest > n_trials or (grid_points == 1 and space.grid_size(2) > smallest):
+            smallest, two = space.grid_size(grid_points), space.grid_size(2)
+            if smallest > n_trials or (grid_points == 1 and two > smallest):
                 raise ValueError(
                     f"minimize: the smallest useful grid over this space (2 values per numeric "
-                    f"parameter) has {space.grid_size(2)} points, more than n_trials="
+                    f"parameter) has {_count(two)} points, more than n_trials="
                     f"{n_trials}: the notes' 'blows up in size'. Raise n_trials, pass "
                     f"grid_points to run part of a grid, or use method='random'")
         grid_points = positive_int("minimize", "grid_points", grid_points)
         # the grid is built whole before the first trial: bound it first (a resumed file's
-        # grid_points too), by the product of the parameters' value counts (conditions only
-        # remove combinations)
-        size = math.prod(len(d.grid(min(grid_points, MAX_GRID))) for d in space.params.values())
-        if grid_points > MAX_GRID or size > MAX_GRID:
+        # grid_points too) by its exact size, counted without listing it
+        if grid_points > MAX_GRID:
             raise ValueError(f"minimize: grid_points={grid_points} makes a grid of more than "
                              f"{MAX_GRID:,} points; use fewer grid_points or method='random'")
+        size = space.grid_size(grid_points)
+        if size > MAX_GRID:
+            raise ValueError(f"minimize: grid_points={grid_points} makes a grid of "
+                             f"{_count(size)} points, more than {MAX_GRID:,} points (the "
+                             f"most a grid search lists); use fewer grid_points or "
+                             f"method='random'")
         grid = space.grid(grid_points)
         if study is not None and n_trials is not None and n_trials > len(grid):
             warnings.warn(f"minimize: the grid of {resume_from} (grid_points {grid_points}) "

@@ -25,7 +25,6 @@ all inactive points as one.
 """
 
 import collections.abc
-import itertools
 import math
 
 import numpy as np
@@ -363,6 +362,40 @@ def distribution_from_config(name, cfg):
         raise ValueError(f"Space: parameter {name!r}: {e}") from None
 
 
+def _grid_key(value):
+    """What tells two grid values apart: 1, 1.0 and True are three values."""
+    return type(value).__name__, value
+
+
+def _sum_product(factors, variables, size):
+    """The sum, over every assignment of ``variables`` (``size[v]`` values each), of the
+    product of ``factors``: ``(scope, table)`` pairs, each table an object array of Python
+    ints with an axis per variable of its scope (exact, however large the count).
+
+    Variable elimination: each step sums out the variable whose factors' joint table is the
+    smallest, so the work grows with the most variables summed together, not with all.
+    """
+    factors = list(factors)
+    remaining = list(variables)
+
+    def joint_scope(v):
+        return list(dict.fromkeys(u for scope, _ in factors if v in scope for u in scope))
+
+    while remaining:
+        v = min(remaining, key=lambda u: math.prod(size[w] for w in joint_scope(u)))
+        remaining.remove(v)
+        scope = joint_scope(v)
+        product = np.ones([size[u] for u in scope], dtype=object)
+        for own, table in [f for f in factors if v in f[0]]:
+            axes = np.transpose(np.asarray(table, dtype=object), [own.index(u) for u in scope
+                                                                  if u in own])
+            product = product * axes.reshape([size[u] if u in own else 1 for u in scope])
+        factors = [f for f in factors if v not in f[0]]
+        factors.append((tuple(u for u in scope if u != v),
+                        np.asarray(product.sum(axis=scope.index(v)), dtype=object)))
+    return math.prod(np.asarray(table, dtype=object).item() for _, table in factors)
+
+
 class Space:
     """The hyper-parameters of a search: names -> distributions, warped to a unit cube.
 
@@ -462,15 +495,15 @@ class Space:
 
     def is_active(self, name, params):
         """Whether ``name`` exists given the (already decided) values of its parents."""
-        for parent, values in self._when[name].items():
-            if parent not in params:
-                return False
-            value, pdist = params[parent], self.params[parent]
-            if pdist.contains(value):
-                value = pdist.canonical(value)
-            if not any(type(v) is type(value) and v == value for v in values):
-                return False
-        return True
+        return all(parent in params and self._meets(name, parent, params[parent])
+                   for parent in self._when[name])
+
+    def _meets(self, name, parent, value):
+        """Whether ``parent`` taking ``value`` meets ``name``'s condition on it."""
+        pdist = self.params[parent]
+        if pdist.contains(value):
+            value = pdist.canonical(value)
+        return any(type(v) is type(value) and v == value for v in self._when[name][parent])
 
     # -- warping -----------------------------------------------------------------------------
     def to_unit(self, params_list):
@@ -584,53 +617,79 @@ class Space:
         Numeric values are evenly spaced on the warped scale (so geometric for
         log ranges) and include both ends; integer ranges narrower than
         ``points`` give each integer. Conditional parameters are expanded only
-        where they are active, and combinations are listed once each.
+        where they are active, and combinations are listed once each, in the
+        order of ``itertools.product`` over the parameters' values (the last
+        parameter varying fastest; an inactive parameter at its first value).
+        Only the combinations are visited, not the product of every parameter's
+        values: the time is that of the list returned.
         """
         points = positive_int("Space.grid", "points", points)
-        axes = {name: self.params[name].grid(points) for name in self.names}
-        combos = []
-        seen = set()
-        for values in itertools.product(*(axes[n] for n in self.names)):
-            full = dict(zip(self.names, values))
-            p = {}
-            for name in self._order:
-                if self.is_active(name, p):
-                    p[name] = full[name]
-            p = {name: p[name] for name in self.names if name in p}
-            key = tuple((k, type(v).__name__, v) for k, v in p.items())
-            if key not in seen:
-                seen.add(key)
-                combos.append(p)
+        axes = self._axes(points)
+        # A parameter's parents decide whether it is active: visit them first. Branching on
+        # an active parameter's values only, each combination is reached once.
+        topological = all(self.names.index(p) < self.names.index(c)
+                          for c in self.names for p in self._when[c])
+        order = self.names if topological else self._order
+        combos, p = [], {}
+
+        def expand(depth):
+            if depth == len(order):
+                combos.append({name: p[name] for name in self.names if name in p})
+                return
+            name = order[depth]
+            if not self.is_active(name, p):
+                expand(depth + 1)
+                return
+            for value in axes[name]:
+                p[name] = value
+                expand(depth + 1)
+            del p[name]
+
+        expand(0)
+        if not topological:  # the product's order: by the values' places (an inactive one at 0)
+            place = {name: {_grid_key(v): i for i, v in enumerate(axes[name])}
+                     for name in self.names}
+            combos.sort(key=lambda c: tuple(place[name][_grid_key(c[name])] if name in c else 0
+                                            for name in self.names))
         return combos
 
     def grid_size(self, points):
-        """How many combinations :meth:`grid` gives, counted without listing them.
+        """How many combinations :meth:`grid` gives, counted exactly without listing them.
 
-        Only the parents' values (the parameters that a ``when`` names) are
-        listed: the others multiply, each where it is active, since whether it
-        is depends on the parents alone. So a grid of ``2 ** 20`` combinations
-        with one conditional parameter is counted at once, not built.
+        Each parameter that no ``when`` names multiplies the count by its number
+        of values where it is active (by 1 where not), so the count is a sum,
+        over the values of the parents (the parameters a ``when`` names, or
+        inactive), of a product. The sum is taken one parent at a time
+        (variable elimination, Zhang & Poole 1994): independent parents multiply
+        their own sums, so ``d`` switches each with a conditional parameter are
+        counted at once, not by listing their ``2 ** d`` combinations. Only
+        parents that one ``when`` names together are summed jointly.
         """
         points = positive_int("Space.grid_size", "points", points)
-        axes = {name: self.params[name].grid(points) for name in self.names}
+        axes = self._axes(points)
         parents = [name for name in self._order if any(name in self._when[c] for c in self.names)]
-        if not parents:
-            return math.prod(len(values) for values in axes.values())
-        children = [name for name in self.names if name not in parents]
-        seen = set()
-        total = 0
-        for values in itertools.product(*(axes[name] for name in parents)):
-            full = dict(zip(parents, values))
-            p = {}
-            for name in parents:  # (in _order: a parent's own parents come first)
-                if self.is_active(name, p):
-                    p[name] = full[name]
-            key = tuple((k, type(v).__name__, v) for k, v in p.items())
-            if key not in seen:  # an inactive parent's values are one combination
-                seen.add(key)
-                total += math.prod(len(axes[name]) for name in children
-                                   if self.is_active(name, p))
-        return total
+        # a parent is one of its values' indices, or len(values) when inactive
+        size = {name: len(axes[name]) + 1 for name in parents}
+        factors = []
+        for name in self.names:
+            conditions = tuple(self._when[name])
+            active = np.ones([size[q] for q in conditions], dtype=bool)
+            for k, q in enumerate(conditions):
+                meets = [self._meets(name, q, v) for v in axes[q]] + [False]
+                active &= np.reshape(meets, [-1 if j == k else 1 for j in range(len(conditions))])
+            if name in parents:  # 1 where its index agrees with whether it is active
+                table = np.zeros((size[name], *active.shape), dtype=int)
+                table[:-1], table[-1] = active, ~active
+                factors.append(((name, *conditions), table.astype(object)))
+            else:
+                factors.append((conditions, np.where(active, len(axes[name]), 1).astype(object)))
+        return _sum_product(factors, parents, size)
+
+    def _axes(self, points):
+        """Each parameter's grid values, once each (points of a very narrow real range may
+        round to one float)."""
+        return {name: list({_grid_key(v): v for v in self.params[name].grid(points)}.values())
+                for name in self.names}
 
     def check(self, params):
         """Validate one params dict: known names, values in range, conditions respected."""
