@@ -20,6 +20,7 @@ row, and the column, never the index of a shuffled batch.
 import csv
 import io
 import os
+import sys
 
 import numpy as np
 
@@ -134,8 +135,10 @@ def has_header(first, target=None, columns=None, model_target=None):
 
     It is when a field is not a number; when ``target`` is a name (a str) that it holds,
     since a named target needs a header; or when its names are exactly ``columns`` (the
-    input columns a model was trained on), with or without the target (``target`` or
-    ``model_target``). Otherwise (numbers only) it is the first row of data.
+    input columns a model was trained on), in their order, with or without the target
+    (``target`` or ``model_target``). Otherwise (numbers only) it is the first row of data:
+    numeric names in another order ("1,0" for columns "0", "1") are far more likely a
+    sample of binary or count features than a header.
     """
     if not all(_is_number(h) for h in first if h):
         return True
@@ -145,7 +148,7 @@ def has_header(first, target=None, columns=None, model_target=None):
         return False
     targets = {t for t in (target, model_target) if isinstance(t, str)}
     names = [h for h in first if h not in targets]
-    return len(names) == len(columns) and set(names) == {str(c) for c in columns}
+    return names == [str(c) for c in columns]
 
 
 def _read_csv(path, target, need_target, columns=None, model_target=None):
@@ -167,6 +170,11 @@ def _read_csv(path, target, need_target, columns=None, model_target=None):
         line_of.append(reader.line_num)  # a quoted field may span lines: count them as read
     header = [h.strip() for h in rows[0]]
     named = has_header(header, target, columns, model_target)
+    if named and all(_is_number(h) for h in header if h) \
+            and not (isinstance(target, str) and target in header):  # ambiguous: say so
+        print(f"rosenblatt: note: {path}: first line {','.join(header)!r} read as the header "
+              f"(the model's column names), not as a sample (predict --no-header reads it as "
+              f"one)", file=sys.stderr)
     if not named:  # no header: only allowed without a named target
         if isinstance(target, str):
             raise CLIError(f"{path}: the first line holds numbers, not column names; add a "

@@ -87,7 +87,7 @@ def _report(args, model, meta, x, y, split_name):
     # labels mean classification, real-valued targets regression.
     task = meta.get("task") or ("classification" if y.ndim == 1 and np.issubdtype(
         y.dtype, np.integer) else "regression")
-    loss = meta.get("loss", "cross_entropy" if task == "classification" else "mse")
+    loss = meta.get("loss")  # None (a file of rb.save or evolve): chosen from the outputs
     if task != "classification" and y.ndim == 1:
         y = y[:, None].astype(x.dtype)
     try:

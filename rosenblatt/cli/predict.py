@@ -57,20 +57,24 @@ def add_parser(sub):
     p.add_argument("input", metavar="INPUT",
                    help="an .npy or .csv file, one sample per row, on the scale of "
                         "rb.datasets.load(NAME) (the model standardises it); a CSV's first "
-                        "row is a header when it holds a name that is not a number or lists "
-                        "the columns the model was trained on")
+                        "row is a header when it holds a name that is not a number or lists, "
+                        "in order, the columns the model was trained on")
     p.add_argument("--proba", action="store_true", help="print class probabilities")
+    p.add_argument("--no-header", action="store_true",
+                   help="a CSV's first row of numbers is a sample, even where it spells the "
+                        "model's (numeric) column names")
     p.set_defaults(func=run)
     return p
 
 
-def read_input(path, target=None, columns=None):
+def read_input(path, target=None, columns=None, no_header=False):
     """The rows of an .npy, .npz or .csv file as a float array (:mod:`.datafile`).
 
     A CSV may hold the target column the model was trained to predict (named
     ``target``); it is left out. With ``columns`` (the input columns the model was
     trained on), a CSV's columns are matched by header name, in any order; a
-    missing or extra one is a CLIError.
+    missing or extra one is a CLIError. ``no_header``: a first line of numbers is a
+    sample, never the model's numeric column names.
     """
     from .datafile import FORMATS, by_name, read
 
@@ -78,7 +82,8 @@ def read_input(path, target=None, columns=None):
         raise CLIError(f"INPUT must be a .npy or .csv file (or .npz); got {path!r}")
     if not os.path.exists(path):
         raise CLIError(f"input file not found: {path}")
-    table = read(path, columns=columns, model_target=target)
+    table = read(path, columns=None if no_header else columns,
+                 model_target=None if no_header else target)
     if columns and table.named:
         return by_name(table, columns, ignore=(target,) if isinstance(target, str) else ())
     x = table.x
@@ -90,8 +95,8 @@ def read_input(path, target=None, columns=None):
 
 def run(args):
     model, meta = load(args.model)
-    x = preprocess(read_input(args.input, meta.get("target"), meta.get("columns")), meta,
-                   args.input)
+    x = preprocess(read_input(args.input, meta.get("target"), meta.get("columns"),
+                              args.no_header), meta, args.input)
     try:
         out = predict_batches(model, x)
     except (ValueError, TypeError) as e:  # TypeError: a model of token indices, of two inputs

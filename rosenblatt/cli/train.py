@@ -6,7 +6,8 @@ Writes into the config's ``output.dir``:
   preprocessing (standardisation mean/std), task and data split in its metadata;
 * ``metrics.json``: per-epoch history, test metrics, timing and the config;
 * ``learning_curve.png``: loss and accuracy per epoch, training and validation;
-* ``run_config.json``: the seed and ``[data]`` of the run, which ``--resume`` must keep.
+* ``run_config.json``: the run's config (all but ``training.epochs`` and ``[output]``) and
+  its data files' sizes and SHA-256, which ``--resume`` must keep.
 
 JSON files are strict JSON: a non-finite number (a diverged loss) is written as ``null``.
 
@@ -17,6 +18,7 @@ ranks train data-parallel (``rb.fit(..., distributed="mpi")``) and rank 0
 alone writes the outputs and prints.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -59,7 +61,8 @@ def add_parser(sub):
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue the run in the output folder from its last checkpoint "
-                            "(ends with the same model as an uninterrupted run)")
+                            "(ends with the same model as an uninterrupted run); the config "
+                            "and data files must be the run's, all but training.epochs")
     again.add_argument("--overwrite", action="store_true",
                        help="start again in an output folder that holds a run")
     p.set_defaults(func=run)
@@ -137,16 +140,31 @@ def loss_targets(y, loss_name):
     return y
 
 
+def default_loss(out, task):
+    """The loss of a model whose file names none (``rb.save``'s, evolve's), from its outputs
+    ``out``: mse for regression; for classification, cross_entropy over several columns and,
+    over one (a binary classifier, whose cross-entropy over one class would be log 1 = 0),
+    binary_cross_entropy on outputs in [0, 1] (a Sigmoid's), with_logits on others."""
+    if task != "classification":
+        return "mse"
+    if out.ndim == 2 and out.shape[1] > 1:
+        return "cross_entropy"
+    inside = out.size and np.all((out >= 0) & (out <= 1))
+    return "binary_cross_entropy" if inside else "binary_cross_entropy_with_logits"
+
+
 def evaluate_arrays(model, x, y, loss_name, task):
     """Loss (and accuracy for classification) of a model on arrays.
 
     Targets of shape (n,) meet outputs of shape (n, 1) as in ``rb.fit``
-    (:func:`~rosenblatt.training.trainer.target_for`).
+    (:func:`~rosenblatt.training.trainer.target_for`). ``loss_name`` None: chosen from the
+    outputs (:func:`default_loss`).
     """
     import rosenblatt as rb
     from rosenblatt.training.trainer import target_for
 
     out = predict_batches(model, x)
+    loss_name = loss_name or default_loss(out, task)
     loss_fn = getattr(rb.losses, loss_name)
     target = target_for(out, loss_targets(y, loss_name), loss_name)
     # the loss in float64: finite float32 outputs far from their targets (1e30) do not
@@ -327,7 +345,7 @@ def _run(args):
               f"the beginning", file=sys.stderr)
     if args.resume and os.path.exists(checkpoint):
         _check_readable(checkpoint)
-    _check_same_split(cfg, out_dir, args.resume and os.path.exists(checkpoint),
+    _check_same_run(cfg, out_dir, args.resume and os.path.exists(checkpoint),
                       os.path.dirname(os.path.abspath(args.config)))
     return _train(args, cfg, out_dir, checkpoint, **setup)
 
@@ -349,17 +367,67 @@ def _check_readable(checkpoint):
 
 
 RUN_CONFIG = "run_config.json"
+RUN_CONFIG_VERSION = 2  # 2: the whole config and the data files' fingerprints; 1: seed, [data]
+DATA_FILES = ("path", "test", "validation")  # the [data] keys that may name files
 
 
-def _check_same_split(cfg, out_dir, resuming, base_dir=None):
-    """A resumed run keeps the seed and [data] of the run it continues (its training rows
-    and its test split), kept in ``run_config.json``; a new run writes that file.
+def flat_config(value, prefix=""):
+    """``{"optimizer.lr": 0.01, "model.layers[0].type": "Dense", ...}`` of a nested config."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(flat_config(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out or {prefix: {}}
+    if isinstance(value, list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flat_config(v, f"{prefix}[{i}]"))
+        return out or {prefix: []}
+    return {prefix: value}
+
+
+def fingerprint(path):
+    """``{"size": bytes, "sha256": hex}`` of a file: its contents, whatever its name.
+
+    Read once per run in 1 MiB blocks (about a second per GB); an unreadable file gives
+    None, and reading it for training reports the error."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    except OSError:
+        return None
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def _run_config(cfg, base_dir):
+    """What ``run_config.json`` records of a run: all of its config but training.epochs
+    (``--epochs`` extends a run) and [output] (where it is written), data files as the
+    files they name, and those files' fingerprints (:func:`fingerprint`)."""
+    current = {k: v for k, v in cfg.items() if k != "output"}
+    current["training"] = {k: v for k, v in cfg["training"].items() if k != "epochs"}
+    if base_dir is not None:
+        current["data"] = resolved_files(cfg["data"], base_dir)
+        current["data_files"] = {
+            f"data.{k}": fingerprint(current["data"][k]) for k in DATA_FILES
+            if isinstance(current["data"].get(k), str) and current["data"][k]}
+    current["version"] = RUN_CONFIG_VERSION
+    return json.loads(json.dumps(current, sort_keys=True, default=str))
+
+
+def _check_same_run(cfg, out_dir, resuming, base_dir=None):
+    """A resumed run keeps the config of the run it continues, all of it but training.epochs
+    and [output] (its seed, training rows and test split, model, loss, optimizer and its
+    hyper-parameters, ...), and the contents of its data files, kept in ``run_config.json``;
+    a new run writes that file. Otherwise CLIError naming the keys that differ: a run with
+    other settings is a new run (``--overwrite`` or another ``--out``).
 
     With ``base_dir`` (the config's folder), data.path/test/validation are compared as the
-    files they name (:func:`~rosenblatt.cli.data.resolved_files`), not as written."""
-    data = cfg["data"] if base_dir is None else resolved_files(cfg["data"], base_dir)
-    current = json.loads(json.dumps({"seed": cfg["seed"], "data": data},
-                                    sort_keys=True, default=str))
+    files they name (:func:`~rosenblatt.cli.data.resolved_files`), not as written, and by
+    their contents (size and SHA-256)."""
+    current = _run_config(cfg, base_dir)
     path = os.path.join(out_dir, RUN_CONFIG)
     if resuming:
         try:
@@ -367,20 +435,12 @@ def _check_same_split(cfg, out_dir, resuming, base_dir=None):
                 before = json.load(f)
         except FileNotFoundError:
             return  # a run of an older version: nothing to compare with
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise CLIError(f"--resume: cannot read {path}: {e}") from None
-        changed = [("seed", before.get("seed"), current["seed"])] if \
-            before.get("seed") != current["seed"] else []
-        old, new = before.get("data", {}), current["data"]
-        if base_dir is not None and isinstance(old, dict):  # a file written as the config had it
-            old = resolved_files(old, base_dir)
-        changed += [(f"data.{k}", old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys())
-                    if old.get(k) != new.get(k)]
-        if changed:
-            key, was, now = changed[0]
-            raise CLIError(f"--resume: the run in {out_dir} used {key} {json.dumps(was)}, not "
-                           f"{json.dumps(now)}; resuming needs the same seed and [data] (its "
-                           f"training and test rows); use --overwrite to start again")
+        if not isinstance(before, dict) or not isinstance(before.get("data", {}), dict):
+            raise CLIError(f"--resume: {path} is damaged (expected the object train writes); "
+                           f"use --overwrite to start again")
+        _compare_run_config(before, current, out_dir, base_dir)
         return
     try:
         from ..io.atomic import write_bytes_atomic
@@ -388,6 +448,41 @@ def _check_same_split(cfg, out_dir, resuming, base_dir=None):
         write_bytes_atomic(path, json.dumps(current, indent=1, sort_keys=True).encode())
     except OSError as e:
         raise CLIError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _compare_run_config(before, current, out_dir, base_dir):
+    """CLIError naming what differs between a run's ``run_config.json`` (``before``) and the
+    config it is resumed under (``current``, :func:`_run_config`)."""
+    if base_dir is not None:  # a file written as the config had it
+        before = dict(before, data=resolved_files(before.get("data", {}), base_dir))
+    if before.get("version") != RUN_CONFIG_VERSION:  # an older run recorded seed and [data]
+        before = {k: before.get(k) for k in ("seed", "data")}
+        current = {k: current.get(k) for k in ("seed", "data")}
+    files_before = before.pop("data_files", None)
+    files_now = current.pop("data_files", None)
+    old, new = flat_config(before), flat_config(current)
+    unset = "(unset)"
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if old.get(k, unset) != new.get(k, unset))
+    if changed:
+        key = changed[0]
+        more = (f" (and {len(changed) - 1} more: {', '.join(changed[1:6])}"
+                f"{', ...' if len(changed) > 6 else ''})" if len(changed) > 1 else "")
+        raise CLIError(f"--resume: the run in {out_dir} used {key} "
+                       f"{json.dumps(old.get(key, unset))}, not "
+                       f"{json.dumps(new.get(key, unset))}{more}; resuming needs the same "
+                       f"config (all but training.epochs and [output]); use --overwrite to "
+                       f"start again, or another --out for a run with new settings")
+    if not isinstance(files_before, dict) or not isinstance(files_now, dict):
+        return
+    for key, now in sorted(files_now.items()):
+        was = files_before.get(key)
+        if was is not None and now is not None and was != now:
+            what = (f"sha256 {str(was.get('sha256'))[:12]}... -> {now['sha256'][:12]}..."
+                    if isinstance(was, dict) else "another file")
+            raise CLIError(f"--resume: {key} {current['data'][key.removeprefix('data.')]} "
+                           f"changed since the run in {out_dir} began ({what}): its training "
+                           f"and test rows are not the run's; use --overwrite to start again")
 
 
 def _prepare(args, cfg, output):
@@ -446,12 +541,47 @@ def _prepare(args, cfg, output):
                            + ("" if has_validation else " (val_* need data.validation > 0)"))
         path = getattr(cb, "path", None)
         if isinstance(path, str):  # a Checkpoint's folder exists and is writable up front
-            output.make(os.path.dirname(os.path.abspath(path)), f"config key 'callbacks.{name}'")
+            key = f"config key 'callbacks.{name}'"
+            _check_checkpoint_path(path, key, args.config, cfg, base_dir, output.dir)
+            output.make(os.path.dirname(os.path.abspath(path)), key)
     return dict(model=model, optimizer=optimizer, regularizers=regularizers,
                 callbacks=callbacks, loss_name=loss_name, loss_fn=loss_fn, task=task,
                 classes=data["classes"], shape=shape, mean=data["mean"], std=data["std"],
                 rng=rng, source=data["source"], notes=notes, columns=data["columns"],
                 arrays=data["arrays"], sizes=tuple(len(x) for x in data["raw"][::2]))
+
+
+def _check_checkpoint_path(path, key, config_path, cfg, base_dir, out_dir):
+    """A [callbacks] Checkpoint writes ``path`` every epoch: refuse an empty path, the
+    config, a data file, a file of the run's own (train writes OUT/checkpoint.safetensors
+    itself) and an existing file that is not a training checkpoint, which it would
+    replace without a word."""
+    import rosenblatt as rb
+
+    if not path:
+        raise CLIError(f"{key}: path is empty; give a file name (train also writes "
+                       f"{os.path.join(out_dir, 'checkpoint.safetensors')} itself)")
+    target = os.path.realpath(path)
+    data = resolved_files(cfg["data"], base_dir)
+    own = [(f"the config {config_path}", config_path)]
+    own += [(f"data.{k} {data[k]}", data[k]) for k in DATA_FILES
+             if isinstance(data.get(k), str) and data[k]]
+    own += [(f"the run's {name}", os.path.join(out_dir, name))
+            for name in (*RUN_FILES, RUN_CONFIG, "learning_curve.png")]
+    for what, other in own:
+        if os.path.realpath(other) == target:
+            raise CLIError(f"{key}: path {path!r} is {what}, which the Checkpoint would "
+                           f"overwrite every epoch; give another file (train writes "
+                           f"{os.path.join(out_dir, 'checkpoint.safetensors')} itself)")
+    if os.path.isfile(target):
+        try:
+            training = rb.io.load_checkpoint(target).training
+        except (rb.FormatError, OSError):
+            training = False
+        if not training:
+            raise CLIError(f"{key}: {path} exists and is not a training checkpoint, which the "
+                           f"Checkpoint would overwrite every epoch; give another file, or "
+                           f"delete it first")
 
 
 def prepare_data(cfg, base_dir, loss_name, notes=None):

@@ -70,6 +70,7 @@ from .train import (
     cli_metadata,
     evaluate_arrays,
     fit_metrics,
+    flat_config,
     prepare_data,
     save_figure,
     write_json,
@@ -400,21 +401,6 @@ def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path
 STUDY_CONFIG = "study_config.json"
 
 
-def _flat(value, prefix=""):
-    """``{"training.epochs": 1, "model.layers[0].type": "Dense", ...}`` of a nested config."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out or {prefix: {}}
-    if isinstance(value, list):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_flat(v, f"{prefix}[{i}]"))
-        return out or {prefix: []}
-    return {prefix: value}
-
-
 def _check_same_config(out_dir, study_path, cfg, settings, base_dir=None):
     """A study resumes only under the config its trials ran with (all of it but output.dir
     and tune.n_trials, which --trials may raise), kept next to it in study_config.json;
@@ -440,7 +426,7 @@ def _check_same_config(out_dir, study_path, cfg, settings, base_dir=None):
         if base_dir is not None and isinstance(before, dict) \
                 and isinstance(before.get("data"), dict):  # a file written as the config had it
             before["data"] = resolved_files(before["data"], base_dir)
-        old, new = _flat(before), _flat(current)
+        old, new = flat_config(before), flat_config(current)
         changed = sorted(k for k in old.keys() | new.keys() if old.get(k, "(unset)")
                          != new.get(k, "(unset)"))
         if changed:
@@ -559,6 +545,26 @@ def _run(args):
                     fit_kwargs={"metrics": metrics}, **search)
     except ValueError as e:
         raise CLIError(f"tuning failed: {e}") from None
+    except BrokenPipeError:  # stderr closed: main's
+        raise
+    except OSError as e:  # study.json after a trial: the disk filled up, the folder went away
+        raise CLIError(f"cannot write the study in {out_dir}: {e.strerror or e}; the trials "
+                       f"so far are in {study_path} (free space, then run the command again "
+                       f"to resume)") from None
+    try:
+        return _write_results(args, cfg, settings, study, model, out_dir, study_path, raw,
+                              paths, default_out, job, loss_name, task, xt_, yt_)
+    except BrokenPipeError:  # stdout closed (`| head`) after every file was written: main's
+        raise
+    except OSError as e:
+        raise CLIError(f"cannot write the results in {out_dir}: {e.strerror or e}; the study "
+                       f"is in {study_path} (free space, then run the command again)") from None
+
+
+def _write_results(args, cfg, settings, study, model, out_dir, study_path, raw, paths,
+                   default_out, job, loss_name, task, xt_, yt_):
+    """The study's trials.csv, best model, tune.json and convergence plot; the summary."""
+    import rosenblatt as rb
 
     study.to_csv(os.path.join(out_dir, "trials.csv"))
     if settings["method"] == "grid" and len(study.trials) < settings["n_trials"]:

@@ -124,7 +124,8 @@ def atomic_write(path, mode="wb", example_name=None):
     ------
     FileNotFoundError
         When the folder of ``path`` does not exist (the message names
-        ``path`` and the folder; ``NotADirectoryError`` when it is a file).
+        ``path`` and the folder; ``NotADirectoryError`` when it is a file),
+        or ``path`` is empty.
     IsADirectoryError
         When ``path`` names a folder (an existing one, or a path ending in
         a separator), as ``open(path, "wb")`` would.
@@ -154,6 +155,10 @@ def atomic_write(path, mode="wb", example_name=None):
     target = os.fspath(path)
     if isinstance(target, bytes):
         target = os.fsdecode(target)
+    if not target:  # abspath("") is the current folder, which _check_regular would misname
+        # FileNotFoundError, as open("") raises: callers that report a failed write catch it
+        raise FileNotFoundError(errno.ENOENT, "cannot write '': the path is empty; give a "
+                                "file name")
     separators = tuple({os.sep, os.altsep or os.sep, "/"})
     # abspath drops a trailing separator: "run/checkpoints/" would become a file "checkpoints"
     if target.endswith(separators) or os.path.isdir(target):

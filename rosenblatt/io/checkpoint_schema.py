@@ -374,6 +374,10 @@ def _match(field, value, template, vector_shape, fixed=(), arrays=(), top=True):
     if isinstance(template, dict):
         if not isinstance(value, dict):
             _fail(field, value, "a dict")
+        if "algorithm" in template and "algorithm" in value:  # another optimizer's state
+            # lacks this one's keys: name the optimizer the file holds, not the keys
+            _match(f'{field} "algorithm"', value["algorithm"], template["algorithm"],
+                   vector_shape, top=False)
         missing = [k for k in template if k not in value]
         extra = [k for k in value if k not in template]
         if missing:

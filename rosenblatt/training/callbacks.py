@@ -243,6 +243,9 @@ class Checkpoint(Callback):
         except TypeError:
             raise TypeError(f"Checkpoint: path must be a file path (str or os.PathLike); got "
                             f"{type(path).__name__} {path!r:.60}") from None
+        if not self.path:  # found now, not as a failed write after the first epoch
+            raise ValueError("Checkpoint: path is empty; give a file name, e.g. "
+                             "'run/checkpoint.safetensors'")
         self.every = every
 
     def on_epoch_end(self, trainer, epoch, logs):

@@ -160,8 +160,9 @@ def test_resume_with_another_architecture_is_refused(tmp_path, capsys):
     assert main(["train", cfg, "--out", out, "--quiet"]) == 0
     capsys.readouterr()
     other = _write(tmp_path, CONFIG.replace("out_features = 8", "out_features = 9"), "b.toml")
+    # run_config.json names the layer that changed (before the checkpoint would refuse it)
     _refused(["train", other, "--out", out, "--quiet", "--resume"], capsys,
-             "--resume:", "does not belong to this config")
+             "--resume:", "model.layers[0].out_features 8, not 9")
 
 
 # -- divergence ----------------------------------------------------------------------------
