@@ -149,3 +149,30 @@ def boolean(owner, name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{owner}: {name} must be True or False; got {value!r:.60}")
     return bool(value)
+
+
+def _holds_bool(value):
+    """Whether a nested list or tuple holds a bool (NumPy would read ``true`` as 1)."""
+    return any(isinstance(v, bool) or (isinstance(v, (list, tuple)) and _holds_bool(v))
+               for v in value)
+
+
+def real_array(owner, name, value, shape="an array"):
+    """``value`` as a float64 array when it holds integers and floats only; otherwise a
+    ValueError naming ``owner``, ``name`` and what it got. Strings ("1"), bools, complex
+    numbers (whose imaginary part a cast would drop), ragged lists and integers beyond
+    float64 are refused: what a hand-edited file may hold. ``shape`` words the expected
+    array in the message (e.g. "a (steps, width) array")."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):  # ragged lists
+        a = None
+    if a is None or a.dtype.kind not in "iuf" or (
+            isinstance(value, (list, tuple)) and _holds_bool(value)):
+        got = type(value).__name__ if a is None else f"{type(value).__name__} of {a.dtype}"
+        raise ValueError(f"{owner}: {name} must be {shape} of numbers (integers or floats); "
+                         f"got {got}")
+    try:
+        return a.astype(np.float64)
+    except OverflowError:
+        raise ValueError(f"{owner}: {name} holds an integer beyond float64's range") from None

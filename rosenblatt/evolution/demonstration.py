@@ -50,7 +50,7 @@ import zipfile
 import numpy as np
 
 from ..autodiff.tensor import Tensor
-from ..checks import finite_float, one_of, positive_int
+from ..checks import finite_float, one_of, positive_int, real_array
 
 __all__ = ["Demonstration", "Imitation", "Recorder", "record_demonstration"]
 
@@ -66,12 +66,12 @@ def _values(x):
 
 
 def _matrix(owner, name, value):
-    """``value`` as a finite float64 matrix ``(T, width)``, or a ValueError naming it."""
-    try:
-        a = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {name} must be a (steps, width) array of numbers; got "
-                         f"{type(value).__name__}") from None
+    """``value`` as a finite float64 matrix ``(T, width)``, or a ValueError naming it.
+
+    Only integers and floats are numbers: strings ("1"), bools, complex numbers (whose
+    imaginary part the cast would drop) and integers beyond float64 are refused."""
+    a = real_array(owner, name, value.data if isinstance(value, Tensor) else value,
+                   shape="a (steps, width) array")
     if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError(f"{owner}: {name} must be a non-empty (steps, width) array, one row "
                          f"per decision; got shape {a.shape}")
@@ -187,7 +187,7 @@ class Demonstration:
             raise ValueError(f"{where}: the demonstration has no {' or '.join(missing)}")
         try:
             return cls(d["observations"], d["actions"], d.get("info"))
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise ValueError(f"{where}: {e}") from None
 
     @classmethod
@@ -223,13 +223,18 @@ class Demonstration:
             try:
                 with np.load(io.BytesIO(data), allow_pickle=False) as z:
                     d = {k: z[k] for k in z.files}
-                d = {"format": str(d.get("format")), "version": int(d.get("version", -1)),
+                version = d.get("version", np.array(-1))
+                # an integer array; any other (1.7, "1", True) is refused by from_dict as it is
+                version = version.item() if version.ndim == 0 and version.dtype.kind in "iu" \
+                    else version.tolist()
+                d = {"format": str(d.get("format")), "version": version,
                      **{k: d[k] for k in ("observations", "actions") if k in d},
                      "info": json.loads(str(d["info"])) if "info" in d else None}
             # a damaged archive (an interrupted copy): zipfile's errors and a short member's
             # EOFError derive from neither ValueError nor OSError
-            except (ValueError, TypeError, OSError, KeyError, EOFError,
-                    zipfile.BadZipFile) as e:
+            # info as deeply nested JSON: RecursionError; a huge integer in it: OverflowError
+            except (ValueError, TypeError, OSError, KeyError, EOFError, RecursionError,
+                    OverflowError, zipfile.BadZipFile) as e:
                 raise ValueError(f"{path}: not a demonstration (an .npz file that does not "
                                  f"read as one: {e})") from None
             return cls.from_dict(d, where=str(path))

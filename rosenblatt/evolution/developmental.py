@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..checks import is_int, one_of, positive_float
+from ..checks import is_int, one_of, positive_float, real_array
 from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..nn.registry import register
@@ -459,7 +459,7 @@ class DevelopmentalGenome:
                                  f"got {got!r:.80}")
             layer = {}
             for name, shape in expected.items():
-                a = np.asarray(genes[name], dtype=np.float64)
+                a = real_array(owner, f"layer {k} gene {name!r}", genes[name])
                 if a.shape != shape:
                     raise ValueError(f"{owner}: layer {k} gene {name!r} must have shape "
                                      f"{shape}; got {a.shape}")
@@ -497,19 +497,19 @@ class DevelopmentalGenome:
         where = "DevelopmentalGenome.from_json"
         try:
             d = json.loads(text)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:  # Recursion: deeply nested
             raise GenomeFormatError(f"{where}: not JSON ({e})") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise GenomeFormatError(f"{where}: not a developmental genome (expected a JSON "
                                     f"object with format {FORMAT!r})")
-        if d.get("version") != VERSION:
+        if type(d.get("version")) is not int or d["version"] != VERSION:  # not true, 1.0
             raise GenomeFormatError(f"{where}: unsupported version {d.get('version')!r}")
         try:
-            layers = [{name: np.asarray(v, dtype=np.float64) for name, v in genes.items()}
-                      for genes in d["layers"]]
+            layers = d["layers"]  # converted and checked by __post_init__
             return cls(sizes=tuple(d["sizes"]), rule=d["rule"], threshold=d["threshold"],
                        w_max=d["w_max"], initial_weights=d["initial_weights"], layers=layers)
         except KeyError as e:
             raise GenomeFormatError(f"{where}: malformed genome (missing key {e})") from None
-        except (TypeError, ValueError, AttributeError) as e:
+        # OverflowError: an integer beyond float64 (w_max = 1e400 written as an int)
+        except (TypeError, ValueError, AttributeError, OverflowError) as e:
             raise GenomeFormatError(f"{where}: malformed genome ({e})") from None
