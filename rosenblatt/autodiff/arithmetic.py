@@ -16,9 +16,11 @@ from .tensor import (
     _operands,
     _tensor_operand,
     is_grad_enabled,
-    make,
     needs_grad,
     sum_to_shape,
+)
+from .tensor import (
+    _make as make,
 )
 
 

@@ -22,9 +22,11 @@ from .tensor import (
     _data,
     _operands,
     _tensor_operand,
-    make,
     needs_grad,
     sum_to_shape,
+)
+from .tensor import (
+    _make as make,
 )
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, _tensor_operand, make, zeros_like
+from .tensor import Tensor, _tensor_operand, zeros_like
+from .tensor import _make as make
 
 
 def _normalize_axis(axis, ndim, op):

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, _constant, _tensor_operand, make, tensor, zeros_like
+from .tensor import Tensor, _constant, _tensor_operand, tensor, zeros_like
+from .tensor import _make as make
 
 
 def reshape(x, *shape):

@@ -451,6 +451,7 @@ def _check_leaf_gradient(leaf, grad):
 def _op_name(backward):
     """The name of the op whose ``backward`` closure this is, and where it is defined, for
     error messages ("mul (arithmetic.py:64)")."""
+    backward = getattr(backward, "__wrapped__", backward)  # make's check around it
     parts = getattr(backward, "__qualname__", repr(backward)).split(".<locals>.")
     name = parts[-2] if len(parts) > 1 and parts[-1] in ("backward", "<lambda>") else parts[-1]
     code = getattr(backward, "__code__", None)
@@ -468,13 +469,13 @@ def _gradient_count_error(node, grads):
     )
 
 
-def _gradient_tuple(node, grads):
+def _gradient_tuple(backward, grads):
     """The gradients a backward returned as another iterable than a tuple (a list, a
     generator), as a tuple; an array, which would be read as one gradient per row, is a
     RuntimeError naming the op."""
     if isinstance(grads, (np.ndarray, np.generic, Tensor)):
         raise RuntimeError(
-            f"backward of {_op_name(node._backward)}: returned an array, not a tuple of "
+            f"backward of {_op_name(backward)}: returned an array, not a tuple of "
             f"gradients; a backward given to make() returns one gradient per entry of parents, "
             f"e.g. (grad,) for one parent"
         )
@@ -482,20 +483,19 @@ def _gradient_tuple(node, grads):
         return tuple(grads)
     except TypeError:
         raise RuntimeError(
-            f"backward of {_op_name(node._backward)}: returned {type(grads).__name__}, not a "
+            f"backward of {_op_name(backward)}: returned {type(grads).__name__}, not a "
             f"tuple of gradients (one per entry of parents)"
         ) from None
 
 
-def _interior_gradient(node, parent, pg):
-    """The gradient ``pg`` that ``node``'s backward returned for ``parent``, an op's output,
-    as an array of the parent's shape; another number of values is a RuntimeError naming the
-    op (the parent's own backward would broadcast it silently, or fail in a reshape). Off the
-    common path: an ndarray of the parent's shape never comes here."""
+def _interior_gradient(backward, parent, pg):
+    """The gradient ``pg`` that ``backward`` returned for ``parent``, an op's output, as an
+    array of the parent's shape; another number of values is a RuntimeError naming the op
+    (the parent's own backward would broadcast it silently, or fail in a reshape)."""
     arr = np.asarray(pg)
     if arr.size != parent.data.size:
         raise RuntimeError(
-            f"backward of {_op_name(node._backward)}: returned a gradient of shape {arr.shape} "
+            f"backward of {_op_name(backward)}: returned a gradient of shape {arr.shape} "
             f"for a parent of shape {parent.data.shape}; a backward given to make() must "
             f"return, for each parent, a gradient shaped like that parent (see sum_to_shape "
             f"for a broadcast one)"
@@ -523,7 +523,6 @@ def _run_backward(root, grad, retain_graph):
         return
     pending = {}  # node -> d(root)/d(node) so far, for nodes waiting in the heap
     heap = []  # max-heap on the sequence number
-    ndarray = np.ndarray  # (a local: the shape check below runs once per edge, ~0.1 us)
     node, g = root, grad
     while True:
         # ``nxt``: the one interior parent that received its first gradient from this
@@ -531,8 +530,6 @@ def _run_backward(root, grad, retain_graph):
         # with a larger number (a chain of ops, the common case, never touches the heap).
         nxt = ng = None
         grads = node._backward(g)
-        if type(grads) is not tuple:
-            grads = _gradient_tuple(node, grads)
         if len(grads) != len(node._parents):  # (zip would drop the missing ones silently)
             raise _gradient_count_error(node, grads)
         for parent, pg in zip(node._parents, grads):
@@ -540,10 +537,7 @@ def _run_backward(root, grad, retain_graph):
                 continue
             if parent._backward is None:
                 _accumulate_leaf(parent, pg)
-                continue
-            if type(pg) is not ndarray or pg.shape != parent.data.shape:
-                pg = _interior_gradient(node, parent, pg)  # (make's contract, checked)
-            if parent is nxt:
+            elif parent is nxt:
                 ng = ng + pg
             elif parent in pending:
                 pending[parent] = pending[parent] + pg
@@ -746,6 +740,44 @@ _sequence = itertools.count()  # creation order of op nodes (see _run_backward)
 _new_tensor = object.__new__  # Tensor.__new__ is object's: one attribute lookup less per node
 
 
+def _make(data, parents, backward):
+    """:func:`make` for the library's own ops, whose backwards are tested against PyTorch
+    and gradcheck: their gradients are trusted, nothing is checked per call (the per-op
+    cost of a training step on small networks is this engine's overhead)."""
+    if type(data) is not np.ndarray:
+        if isinstance(data, np.generic):
+            data = np.asarray(data)  # ufuncs on 0-d arrays return NumPy scalars; keep an ndarray
+        elif isinstance(data, (int, float)):
+            # an op on two Python numbers (add(1.0, 2.0)) gives one: a 0-d tensor in the
+            # library default dtype, as rb.tensor(3.0)
+            data = np.asarray(data, DEFAULT_DTYPE)
+    out = _new_tensor(Tensor)
+    out.data = data
+    out.grad = None
+    out.name = None
+    if _grad_mode.enabled:
+        # One pass: does any parent need grad, and is every parent a tensor (the graph
+        # holds only tensors; constants become None)?
+        record = False
+        constants = False
+        for p in parents:
+            if isinstance(p, Tensor):
+                if p.requires_grad:
+                    record = True
+            else:
+                constants = True
+        if record:
+            out.requires_grad = True
+            out._parents = _graph_parents(parents) if constants else parents
+            out._backward = backward
+            out._seq = next(_sequence)
+            return out
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    return out
+
+
 def make(data, parents, backward):
     """The result of an op: records ``parents`` and ``backward`` if any parent needs grad.
 
@@ -793,38 +825,26 @@ def make(data, parents, backward):
     >>> x.grad
     array([6.], dtype=float32)
     """
-    if type(data) is not np.ndarray:
-        if isinstance(data, np.generic):
-            data = np.asarray(data)  # ufuncs on 0-d arrays return NumPy scalars; keep an ndarray
-        elif isinstance(data, (int, float)):
-            # an op on two Python numbers (add(1.0, 2.0)) gives one: a 0-d tensor in the
-            # library default dtype, as rb.tensor(3.0)
-            data = np.asarray(data, DEFAULT_DTYPE)
-    out = _new_tensor(Tensor)
-    out.data = data
-    out.grad = None
-    out.name = None
-    if _grad_mode.enabled:
-        # One pass: does any parent need grad, and is every parent a tensor (the graph
-        # holds only tensors; constants become None)?
-        record = False
-        constants = False
-        for p in parents:
-            if isinstance(p, Tensor):
-                if p.requires_grad:
-                    record = True
-            else:
-                constants = True
-        if record:
-            out.requires_grad = True
-            out._parents = _graph_parents(parents) if constants else parents
-            out._backward = backward
-            out._seq = next(_sequence)
-            return out
-    out.requires_grad = False
-    out._parents = ()
-    out._backward = None
-    return out
+    return _make(data, parents, _checked(parents, backward))
+
+
+def _checked(parents, backward):
+    """``backward`` with :func:`make`'s contract checked each time it runs: a tuple (another
+    iterable is turned into one, an array refused), and for each parent that is an op's
+    output a gradient of its number of values (reshaped to its shape); a leaf's gradient is
+    checked where it is accumulated. Errors name the op (``_op_name`` unwraps this)."""
+    def checked(g):
+        grads = backward(g)
+        if type(grads) is not tuple:
+            grads = _gradient_tuple(backward, grads)
+        if len(grads) != len(parents):  # (the engine names the count error)
+            return grads
+        return tuple(pg if pg is None or not isinstance(p, Tensor) or p._backward is None
+                     or (type(pg) is np.ndarray and pg.shape == p.data.shape)
+                     else _interior_gradient(backward, p, pg) for p, pg in zip(parents, grads))
+
+    checked.__wrapped__ = backward
+    return checked
 
 
 def tensor(data, requires_grad=False, dtype=None):

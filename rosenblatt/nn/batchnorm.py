@@ -22,7 +22,8 @@ gradient's Allreduce adds them up).
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
+from ..autodiff.tensor import Tensor, as_float_array, needs_grad
+from ..autodiff.tensor import _make as make
 from ..checks import positive_float, positive_int, unit_interval
 from . import init as initializers
 from ._operands import as_tensor, check_shape

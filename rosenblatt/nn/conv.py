@@ -53,7 +53,8 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.elementwise import keep_where, relu_array
-from ..autodiff.tensor import Tensor, as_float_array, make, needs_grad
+from ..autodiff.tensor import Tensor, as_float_array, needs_grad
+from ..autodiff.tensor import _make as make
 from ..checks import boolean, finite_float, is_int, one_of, positive_int
 from . import init as initializers
 from . import workspace

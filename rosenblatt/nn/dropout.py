@@ -14,7 +14,7 @@ Either way the expected output of a unit is the same in training and test.
 
 import numpy as np
 
-from ..autodiff.tensor import make
+from ..autodiff.tensor import _make as make
 from ..checks import boolean
 from ..randomness import resolve_rng
 from ._operands import as_tensor

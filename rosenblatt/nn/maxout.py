@@ -8,7 +8,7 @@ every piece of every unit at once, and one ``maxout`` node picks the winners.
 
 import numpy as np
 
-from ..autodiff.tensor import make
+from ..autodiff.tensor import _make as make
 from ..checks import positive_int
 from . import init as initializers
 from ._operands import as_tensor

@@ -28,7 +28,8 @@ import numpy as np
 
 from .. import checks
 from ..autodiff.elementwise import sigmoid_probabilities
-from ..autodiff.tensor import Tensor, make, needs_grad, sum_to_shape
+from ..autodiff.tensor import Tensor, needs_grad, sum_to_shape
+from ..autodiff.tensor import _make as make
 from ..randomness import resolve_rng
 from . import init as initializers
 from ._operands import as_tensor, check_shape, optional_tensor

@@ -31,7 +31,8 @@ the reference.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import Tensor, as_float_array, make
+from ..autodiff.tensor import Tensor, as_float_array
+from ..autodiff.tensor import _make as make
 from ..checks import is_int, positive_int
 from . import workspace
 from .conv import _pair

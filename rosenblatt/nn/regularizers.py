@@ -52,7 +52,7 @@ import math
 
 import numpy as np
 
-from ..autodiff.tensor import make
+from ..autodiff.tensor import _make as make
 from ..checks import boolean
 from ..randomness import resolve_rng
 from .parameter import Parameter

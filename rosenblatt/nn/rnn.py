@@ -18,7 +18,7 @@ two biases sum to ``b``.
 import numpy as np
 
 from ..autodiff.elementwise import _BITS, keep_where, relu_array
-from ..autodiff.tensor import make
+from ..autodiff.tensor import _make as make
 from ..checks import one_of
 from ._operands import as_tensor, optional_tensor
 from .recurrent import RecurrentBase, batch_lengths
