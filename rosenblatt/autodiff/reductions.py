@@ -72,6 +72,9 @@ def _broadcast_back(g, xd, axes, keepdims):
     return out
 
 
+_HALF = np.dtype(np.float16)  # (an identity test: the common path's one added cost)
+
+
 def _wide(x):
     """The dtype to sum the array ``x`` in: float32 for float16 (as PyTorch), else None
     (NumPy's own). NumPy adds float16 in float32 only along the last axis; over another
@@ -93,7 +96,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
     def backward(g):
         return (_broadcast_back(g, xd, axes, keepdims),)
 
-    if xd.dtype.itemsize < 4:  # float16: added in float32 (see _wide)
+    if xd.dtype is _HALF:  # float16: added in float32 (see _wide)
         out = xd.sum(axis=axes, keepdims=keepdims, dtype=np.float32).astype(xd.dtype)
     else:  # NumPy's own call, nothing added to the common path
         out = xd.sum(axis=axes, keepdims=keepdims)
