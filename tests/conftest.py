@@ -35,6 +35,24 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def restore_threads():
+    """For a test that calls ``rb.set_num_threads``: afterwards one BLAS thread and one kernel
+    thread again. ``set_num_threads`` sets the process's BLAS pool; left at 2 or more in an
+    xdist worker it oversubscribed the 2 cores for every later test (the suite ran 14 min
+    instead of ~8)."""
+    from rosenblatt.autodiff import _kernels
+
+    before = _kernels._state["threads"]
+    yield
+    _kernels._state["threads"] = before
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
+@pytest.fixture
 def rng():
     """A fresh, seeded generator for each test."""
     return np.random.default_rng(12345)

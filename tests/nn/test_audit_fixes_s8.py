@@ -237,7 +237,7 @@ def test_flatten_still_takes_integers():
 
 # -- 6: set_num_threads reports what Numba took -------------------------------------------------
 
-def test_set_num_threads_reports_numbas_cap_before_it_loads(monkeypatch):
+def test_set_num_threads_reports_numbas_cap_before_it_loads(monkeypatch, restore_threads):
     monkeypatch.setitem(_kernels._state, "module", None)  # Numba not loaded yet
     monkeypatch.setitem(_kernels._state, "threads", _kernels._state["threads"])
     monkeypatch.delitem(sys.modules, "numba", raising=False)
@@ -248,7 +248,7 @@ def test_set_num_threads_reports_numbas_cap_before_it_loads(monkeypatch):
     assert rb.set_num_threads(2)["numba"] == 2
 
 
-def test_set_num_threads_reports_numbas_count_when_loaded():
+def test_set_num_threads_reports_numbas_count_when_loaded(restore_threads):
     numba = pytest.importorskip("numba")
     _kernels.use_numba(True)
     before_state, before = _kernels._state["threads"], None
