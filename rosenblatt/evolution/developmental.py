@@ -331,9 +331,7 @@ class DevelopmentalPopulation:
     def reset(self, population=None):
         """Start a new lifetime: every weight back to its initial value."""
         self.weights = [w0.copy() for w0 in self._initial]
-        # per layer: the input with its bias unit, and room for (P, out, in + 1) values
-        self._scratch = [(np.ones((self.size, w.shape[2])), np.empty_like(w),
-                          np.empty(w.shape, bool)) for w in self.weights]
+        self._scratch = _scratch(self.weights)
 
     def expressed_weights(self):
         """Per layer, the weights the networks use now: ``w`` where ``|w| > threshold``, else 0."""
@@ -402,8 +400,14 @@ class DevelopmentalPopulation:
         self._initial = [w0[index] for w0 in self._initial]
         self._rules = [tuple(t[index] for t in terms) for terms in self._rules]
         self.weights = [w[index] for w in self.weights]
-        self._scratch = [(np.ones((self.size, w.shape[2])), np.empty_like(w),
-                          np.empty(w.shape, bool)) for w in self.weights]
+        self._scratch = _scratch(self.weights)
+
+
+def _scratch(weights):
+    """Per layer of ``weights`` (P, out, in + 1): the input with its bias unit (P, in + 1) and
+    room for (P, out, in + 1) values and their mask, kept from step to step."""
+    return [(np.ones((w.shape[0], w.shape[2])), np.empty_like(w), np.empty(w.shape, bool))
+            for w in weights]
 
 
 @dataclass
