@@ -13,14 +13,12 @@ import numpy as np
 from .tensor import (
     Tensor,
     _constant,
+    _make as make,
     _operands,
     _tensor_operand,
     is_grad_enabled,
     needs_grad,
     sum_to_shape,
-)
-from .tensor import (
-    _make as make,
 )
 
 

@@ -20,13 +20,11 @@ from .tensor import (
     Tensor,
     _constant,
     _data,
+    _make as make,
     _operands,
     _tensor_operand,
     needs_grad,
     sum_to_shape,
-)
-from .tensor import (
-    _make as make,
 )
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what the kernels compile for

@@ -10,8 +10,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, _tensor_operand, zeros_like
-from .tensor import _make as make
+from .tensor import Tensor, _make as make, _tensor_operand, zeros_like
 
 
 def _normalize_axis(axis, ndim, op):

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, _constant, _tensor_operand, tensor, zeros_like
-from .tensor import _make as make
+from .tensor import Tensor, _constant, _make as make, _tensor_operand, tensor, zeros_like
 
 
 def reshape(x, *shape):

@@ -46,8 +46,7 @@ import time
 
 from .config import MAX_SEED, load_toml
 from .errors import CLIError
-from .executors import add_options as add_executor_options
-from .executors import executor_for
+from .executors import add_options as add_executor_options, executor_for
 from .train import _Output, finite_json, save_figure
 
 TOP_KEYS = ("algorithm", "task", "generations", "seed", "repeats", "on_error", "task_options",

@@ -8,8 +8,7 @@ notes' order with the same claims as a serial run.
 import sys
 
 from .errors import CLIError
-from .executors import add_options as add_executor_options
-from .executors import executor_for
+from .executors import add_options as add_executor_options, executor_for
 from .train import _Output
 
 

@@ -61,8 +61,7 @@ from ..training.history import auto_mode
 from . import build, config
 from .data import resolved_files
 from .errors import CLIError
-from .executors import add_options as add_executor_options
-from .executors import executor_for
+from .executors import add_options as add_executor_options, executor_for
 from .train import (
     MAX_THREADS,
     _Output,

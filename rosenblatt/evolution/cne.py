@@ -19,8 +19,7 @@ import weakref
 
 import numpy as np
 
-from ..autodiff import _kernels as _base_kernels
-from ..autodiff import no_grad
+from ..autodiff import _kernels as _base_kernels, no_grad
 from ..autodiff.tensor import Tensor
 from ..checks import one_of, positive_float, positive_int, unit_interval
 from ..nn.activations import (

@@ -31,8 +31,7 @@ out); the sums run in float64, the genomes' precision.
 import numpy as np
 
 from ..checks import positive_int
-from . import _kernels
-from . import activations as _act
+from . import _kernels, activations as _act
 from .genome import Genome
 
 __all__ = ["Network", "PopulationNetwork", "batched_levels", "levels_of"]

@@ -48,8 +48,7 @@ from ..autodiff.elementwise import (
     sigmoid_probabilities,
     zeros_view,
 )
-from ..autodiff.tensor import Tensor, needs_grad, no_grad, sum_to_shape
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make, needs_grad, no_grad, sum_to_shape
 from ..checks import boolean, is_int, one_of, positive_float, positive_int, unit_interval
 from ..nn import init as initializers
 from ..nn.dropout import Dropout, dropout

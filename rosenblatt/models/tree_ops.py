@@ -25,8 +25,7 @@ Compositions of the two children ``a``, ``b`` (row vectors of size d):
 
 import numpy as np
 
-from ..autodiff.tensor import _make as make
-from ..autodiff.tensor import sum_to_shape
+from ..autodiff.tensor import _make as make, sum_to_shape
 from ..datasets.trees import Tree, as_tree  # noqa: F401  (Tree: re-exported)
 
 COMPOSITIONS = ("tanh", "matrix_vector", "tensor")

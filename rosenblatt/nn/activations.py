@@ -16,8 +16,7 @@ import numpy as np
 
 from ..autodiff import _kernels, elementwise
 from ..autodiff.elementwise import _flat_kernel_case, _same_layout, keep_where, select
-from ..autodiff.tensor import _make as make
-from ..autodiff.tensor import sum_to_shape
+from ..autodiff.tensor import _make as make, sum_to_shape
 from ..checks import finite_float, is_int, positive_int
 from ..randomness import resolve_rng
 from . import init as initializers

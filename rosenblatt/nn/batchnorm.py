@@ -22,8 +22,7 @@ gradient's Allreduce adds them up).
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, as_float_array, needs_grad
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make, as_float_array, needs_grad
 from ..checks import positive_float, positive_int, unit_interval
 from . import init as initializers
 from ._operands import as_tensor, check_shape

@@ -53,11 +53,9 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.elementwise import keep_where, relu_array
-from ..autodiff.tensor import Tensor, as_float_array, needs_grad
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make, as_float_array, needs_grad
 from ..checks import boolean, finite_float, is_int, one_of, positive_int
-from . import init as initializers
-from . import workspace
+from . import init as initializers, workspace
 from ._operands import as_array
 from .module import ErrorName, Module
 from .parameter import Parameter

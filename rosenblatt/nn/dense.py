@@ -7,8 +7,7 @@ dE/dX = dE/dNET W^T, dE/dW = X^T dE/dNET, dE/db = sum over the batch of dE/dNET.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, as_tensor_array, sum_to_shape
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make, as_tensor_array, sum_to_shape
 from ..checks import boolean, finite_float, positive_int
 from . import init as initializers
 from ._operands import as_tensor, optional_tensor

@@ -10,8 +10,7 @@ into dE (an index that occurs k times gets the sum of its k gradients).
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make
 from ..checks import is_int, positive_int
 from . import init as initializers
 from ._operands import as_tensor

@@ -25,8 +25,7 @@ and dW_h = sum_t h_{t-1}^T [da_r, da_z, da_n r], one product after the loop.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import _make as make
-from ..autodiff.tensor import needs_grad, sum_to_shape
+from ..autodiff.tensor import _make as make, needs_grad, sum_to_shape
 from ..checks import positive_int
 from . import workspace
 from ._operands import as_tensor, check_shape, optional_tensor

@@ -24,8 +24,7 @@ import functools
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import Tensor, needs_grad
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make, needs_grad
 from ..checks import finite_float, is_int, unit_interval
 from ._operands import as_tensor
 

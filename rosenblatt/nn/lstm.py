@@ -48,8 +48,7 @@ op's backward (:func:`sequence_outputs`), so that no array joins them.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import _make as make
-from ..autodiff.tensor import needs_grad
+from ..autodiff.tensor import _make as make, needs_grad
 from ..checks import boolean, finite_float, positive_int
 from . import workspace
 from ._operands import as_tensor, check_shape, optional_tensor

@@ -28,8 +28,7 @@ import numpy as np
 
 from .. import checks
 from ..autodiff.elementwise import sigmoid_probabilities
-from ..autodiff.tensor import Tensor, needs_grad, sum_to_shape
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make, needs_grad, sum_to_shape
 from ..randomness import resolve_rng
 from . import init as initializers
 from ._operands import as_tensor, check_shape, optional_tensor

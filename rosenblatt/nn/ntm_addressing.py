@@ -38,8 +38,7 @@ the location is unchanged; with w(i) = 1 and e all ones it is erased.
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make
 
 COSINE_EPS = 1e-8
 

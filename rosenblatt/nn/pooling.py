@@ -31,8 +31,7 @@ the reference.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import Tensor, as_float_array
-from ..autodiff.tensor import _make as make
+from ..autodiff.tensor import Tensor, _make as make, as_float_array
 from ..checks import is_int, positive_int
 from . import workspace
 from .conv import _pair

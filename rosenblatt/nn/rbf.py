@@ -14,8 +14,7 @@ distances from one matrix product, then phi and its derivative.
 
 import numpy as np
 
-from ..autodiff.tensor import _make as make
-from ..autodiff.tensor import as_float_array, needs_grad
+from ..autodiff.tensor import _make as make, as_float_array, needs_grad
 from ..checks import one_of, positive_float, positive_int
 from ..randomness import resolve_rng
 from . import init as initializers

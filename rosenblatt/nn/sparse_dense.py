@@ -18,8 +18,7 @@ masked weight. Either way the gradient of a missing connection is zero.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import _make as make
-from ..autodiff.tensor import needs_grad, sum_to_shape
+from ..autodiff.tensor import _make as make, needs_grad, sum_to_shape
 from ..checks import boolean, positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init as initializers

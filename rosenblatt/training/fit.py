@@ -34,8 +34,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor, no_grad
 from ..checks import boolean, positive_int
-from ..nn import losses as losses_module
-from ..nn import regularizers as regs_module
+from ..nn import losses as losses_module, regularizers as regs_module
 from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback, Checkpoint, overrides

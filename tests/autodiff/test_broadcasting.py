@@ -3,8 +3,7 @@ gradient has its operand's shape and passes a gradient check."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import rosenblatt as rb

@@ -12,9 +12,7 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.cli import main
 
-from .helpers import TUNE_TABLE, small_config
-from .helpers import refused as _refused
-from .helpers import write_config as _write
+from .helpers import TUNE_TABLE, refused as _refused, small_config, write_config as _write
 
 SMALL = small_config(1)
 

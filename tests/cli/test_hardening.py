@@ -20,8 +20,7 @@ import rosenblatt as rb
 from rosenblatt.cli import main
 from rosenblatt.cli.train import EXIT_DIVERGED
 
-from .helpers import refused as _refused
-from .helpers import write_config as _write
+from .helpers import refused as _refused, write_config as _write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -5,8 +5,7 @@ import concurrent.futures
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import rosenblatt as rb
 from rosenblatt.evolution.cosyne import (

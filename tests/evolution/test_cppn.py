@@ -6,8 +6,7 @@ import pytest
 import rosenblatt as rb
 from rosenblatt.evolution import cppn
 from rosenblatt.evolution.activations import ACTIVATIONS, CPPN_ACTIVATIONS
-from rosenblatt.evolution.genome import ConnectionGene as C
-from rosenblatt.evolution.genome import Genome, NodeGene
+from rosenblatt.evolution.genome import ConnectionGene as C, Genome, NodeGene
 
 
 def test_cppn_activations():

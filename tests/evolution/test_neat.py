@@ -9,8 +9,7 @@ import pytest
 
 import rosenblatt as rb
 from rosenblatt.evolution import neat as N
-from rosenblatt.evolution.genome import ConnectionGene as C
-from rosenblatt.evolution.genome import Genome, NodeGene
+from rosenblatt.evolution.genome import ConnectionGene as C, Genome, NodeGene
 
 
 def _figure4():

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from rosenblatt.evolution import _kernels
-from rosenblatt.evolution.genome import ConnectionGene as C
-from rosenblatt.evolution.genome import Genome, NodeGene
+from rosenblatt.evolution.genome import ConnectionGene as C, Genome, NodeGene
 from rosenblatt.evolution.network import PopulationNetwork
 
 needs_numba = pytest.mark.skipif(_kernels.get("neat_forward") is None,

@@ -6,8 +6,7 @@ import pytest
 
 import rosenblatt as rb
 from rosenblatt import nn
-from rosenblatt.nn import functional as F
-from rosenblatt.nn import init
+from rosenblatt.nn import functional as F, init
 from rosenblatt.nn.conv import conv_output_size
 
 T = rb.tensor

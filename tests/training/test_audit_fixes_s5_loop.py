@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import rosenblatt as rb
-from rosenblatt.training import DivergenceError, evaluate, predict
-from rosenblatt.training import metrics as M
+from rosenblatt.training import DivergenceError, evaluate, metrics as M, predict
 from rosenblatt.training.callbacks import (
     Checkpoint,
     EarlyStopping,
