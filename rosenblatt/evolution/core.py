@@ -259,7 +259,7 @@ def _seeded_vector_part(fitness, decode_many, repeats, payload):
     ``j`` of the generation's stream as the library generator (all ``repeats`` calls)."""
     stream, j, payloads = payload
     with using(_individual_rng(stream, j)):
-        return _vector_values(fitness, repeats, decode_many(payloads)).tolist()
+        return _vector_part(fitness, decode_many, repeats, payloads)
 
 
 def _checked(values, ids, on_error, owner):
