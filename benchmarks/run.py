@@ -169,6 +169,37 @@ def discover(only=None):
     return found
 
 
+def _only_tokens(text, module_names, workload_names):
+    """``--only``'s text as tokens. Workload names contain commas ("..., epoch of 60,000"),
+    so the whole text is one token when it is part of a module's or a workload's name;
+    otherwise it is split on commas."""
+    whole = text.strip()
+    if not whole:
+        return []
+    if any(whole in name for name in (*module_names, *workload_names)):
+        return [whole]
+    return [o.strip() for o in whole.split(",") if o.strip()]
+
+
+def _parse_only(text, quick):
+    """``--only``'s tokens (:func:`_only_tokens`) and those among them that name no module
+    and no workload of this mode (``workloads(quick)``: a full run has rows, and sizes in
+    names, that --quick has not). The workloads are built only when a token is not part of
+    a module's name."""
+    if not text.strip():
+        return [], []
+    modules = discover()
+    module_names = [name for name, _ in modules]
+    split = _only_tokens(text, module_names, [])
+    if not _split_only(split, module_names)[1]:  # every token names a module
+        return split, []
+    names = [w.get("name", "") for _, module in modules if not isinstance(module, Exception)
+             for w in module.workloads(quick)]
+    only = _only_tokens(text, module_names, names)
+    rest = _split_only(only, module_names)[1]
+    return only, [o for o in rest if not any(o in name for name in names)]
+
+
 def _split_only(only, module_names):
     """``--only``'s tokens as (module tokens, name tokens). One rule, whatever the other
     tokens: a token that is part of a module's name selects that module's workloads (all of
@@ -185,18 +216,6 @@ def _selected(only, module_name, workload_name, module_names):
     by_module, by_name = _split_only(only, module_names)
     return (any(o in module_name for o in by_module)
             or any(o in workload_name for o in by_name))
-
-
-def _unmatched(only, quick):
-    """The ``--only`` tokens that name no module and no workload of this mode
-    (``workloads(quick)``: a full run has rows, and sizes in names, that --quick has not)."""
-    modules = discover() if only else []
-    rest = _split_only(only, [name for name, _ in modules])[1]
-    if not rest:  # every token names a module: nothing to build
-        return []
-    names = [w.get("name", "") for _, module in modules if not isinstance(module, Exception)
-             for w in module.workloads(quick)]
-    return [o for o in rest if not any(o in name for name in names)]
 
 
 def _writable_json(parser, text):
@@ -248,8 +267,15 @@ def _throughput_ratio(rb, ref):
     return statistics.median(pairs), min(pairs), max(pairs)
 
 
+def row_repeats(w, repeats, quick):
+    """How many rounds to time workload ``w``: ``--repeats`` when given (``repeats``), else
+    the row's own ``"repeats"``, else 3 with ``--quick`` and 5 without."""
+    return int(repeats or w.get("repeats") or (3 if quick else 5))
+
+
 def run_workload(w, repeats, timer=time.perf_counter, measure=None):
-    """Warm up, then time ``repeats`` alternating calls of rosenblatt and each reference.
+    """Warm up, then time ``repeats`` alternating calls of rosenblatt and each reference
+    (:func:`row_repeats` gives the count; it is recorded as the result's ``"repeats"``).
 
     ``measure(name)``, when given, times implementation ``name`` for one round somewhere
     else (:func:`isolated`: in a process of its own, which warms itself up) and returns
@@ -265,7 +291,7 @@ def run_workload(w, repeats, timer=time.perf_counter, measure=None):
             impls[ref] = fn
     times = {name: [] for name in impls}
     failed = {}
-    repeats = int(w.get("repeats", repeats))
+    result["repeats"] = repeats
     for round_ in range(0 if measure is None else 1, repeats + 1):  # round 0 warms up
         for name, fn in impls.items():
             if name in failed:
@@ -390,6 +416,8 @@ def table(results):
                 ref_text, ratio = _fmt(ref["value"]), f"{ref['ratio']:.2f}x"
                 if ref.get("ratio_min", ref["ratio"]) != ref.get("ratio_max", ref["ratio"]):
                     ratio += f" [{ref['ratio_min']:.2f}-{ref['ratio_max']:.2f}]"
+            elif name == "-":  # a row without references: nothing failed
+                ref_text, ratio = "", ""
             else:
                 ref_text, ratio = ref.get("skipped") or ("ERROR " + ref.get("error", ""))[:40], ""
             first = i == 0
@@ -409,11 +437,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes, 3 repeats (~1 min)")
     parser.add_argument("--only", default="", help="comma-separated substrings of module or "
                         "workload names (e.g. mlp,xor): a token in a module's name selects that "
-                        "module's workloads, any other token the workloads whose names contain it")
+                        "module's workloads, any other token the workloads whose names contain "
+                        "it; the whole text is one token when it is part of a name (names "
+                        "have commas: 'epoch of 60,000')")
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"),
                         help="where to write the results (default benchmarks/results/latest.json)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per "
-                        "implementation (default 3 with --quick, else 5)")
+                        "implementation, for every row (default: the row's own count where it "
+                        "sets one, else 3 with --quick and 5 without)")
     parser.add_argument("--threads", type=int, default=None, help="limit NumPy's BLAS, "
                         "OpenMP, rosenblatt's kernels and PyTorch to this many threads (default: "
                         "leave NumPy's as is); 1 gives steadier ratios on a busy machine")
@@ -457,12 +488,10 @@ def main(argv=None):
         parser.error("--workers/--scheduler run the --claims runners' seeds in parallel; timed "
                      "workloads run one at a time (parallel repeats would distort each other's "
                      "timings)")
-    only = [o.strip() for o in args.only.split(",") if o.strip()]
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be a positive integer; got {args.repeats}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be a positive integer; got {args.threads}")
-    repeats = args.repeats or (3 if args.quick else 5)
 
     if args.list:
         for module_name, module in discover():
@@ -472,10 +501,11 @@ def main(argv=None):
             for w in module.workloads(args.quick):
                 print(f"{module_name}: {w['name']}  [{w['unit']}]  target: {w.get('target', '')}")
         return 0
-    unmatched = _unmatched(only, args.quick)
-    if unmatched:
-        parser.error(f"--only: {unmatched[0]!r} names no module or workload (see --list)")
-    json_path = _writable_json(parser, args.json)  # before anything is timed
+    if not args.time_one:  # an --isolate child times one call and writes no JSON
+        only, unmatched = _parse_only(args.only, args.quick)
+        if unmatched:
+            parser.error(f"--only: {unmatched[0]!r} names no module or workload (see --list)")
+        json_path = _writable_json(parser, args.json)  # before anything is timed
 
     start = time.perf_counter()
     timer = time.process_time if args.timer == "cpu" else time.perf_counter
@@ -540,7 +570,7 @@ def main(argv=None):
             _validate(w, module_name)
             t0 = time.perf_counter()
             measure = isolated(module_name, index, args) if args.isolate else None
-            result = run_workload(w, repeats, timer, measure)
+            result = run_workload(w, row_repeats(w, args.repeats, args.quick), timer, measure)
             result["module"] = module_name
             result["met"] = judge(w, result, results)
             results.append(result)
@@ -572,7 +602,8 @@ def main(argv=None):
     elapsed = time.perf_counter() - start
     print(f"total {elapsed:.0f} s")
 
-    report = {"quick": args.quick, "repeats": repeats, "elapsed_s": elapsed,
+    # each row records its own "repeats"; this is the command line's (None: the defaults)
+    report = {"quick": args.quick, "repeats": args.repeats, "elapsed_s": elapsed,
               "timer": args.timer, "threads_limit": args.threads, "isolated": args.isolate,
               "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "machine": info, "results": results, "errors": errors}

@@ -179,3 +179,97 @@ def test_main_judges_the_peak_fraction_after_the_end_of_run_peak(monkeypatch, tm
             run.main(["--quick", "--json", str(tmp_path / "r.json")])
         row = json.loads((tmp_path / "r.json").read_text())["results"][0]
         assert row["met"] is met, (peak, row)
+
+
+# -- audit s10/a7 --------------------------------------------------------------------------------
+
+def test_the_ais_row_judges_its_few_seconds():
+    rbm = pytest.importorskip("benchmarks.workloads.rbm")
+    assert rbm.ais_check({"rosenblatt": {"median_s": 2.0}}, []) is True
+    assert rbm.ais_check({"rosenblatt": {"median_s": 20.0}}, []) is False
+
+
+def test_the_ntm_length_scan_judges_time_linear_in_length():
+    ntm = pytest.importorskip("benchmarks.workloads.ntm")
+    check = ntm.linear_check("short", 5, 80)
+    base = {"name": "short", "rosenblatt": {"median_s": 11.0}}  # 1 s per sequence step
+    affine = {"rosenblatt": {"median_s": 0.9 * 161}}  # a fixed cost made length 5 dearer
+    assert check(affine, [base]) is True and "0.90x" in affine["notes"]
+    quadratic = {"rosenblatt": {"median_s": 11.0 * (161 / 11) ** 2}}
+    assert check(quadratic, [base]) is False
+    assert check(affine, []) is None  # the shortest row not run (--only): not judged
+
+
+def test_every_ntm_row_with_a_target_is_judged(monkeypatch):
+    ntm = pytest.importorskip("benchmarks.workloads.ntm")
+    for name in ("data", "rosenblatt_fn", "pytorch_fn"):  # the rows' wiring, not their models
+        monkeypatch.setattr(ntm, name, lambda *args: (None, None))
+    rows = ntm.workloads(False)
+    for w in rows:
+        judged = "check" in w or w.get("target_ratio")
+        assert judged or w["target"].startswith("("), w["name"]
+    assert "check" in rows[-1] and "5" in rows[-1]["target"]
+
+
+def test_only_takes_a_name_with_commas_whole(stubbed, monkeypatch):
+    """Names have commas: ``--only "epoch of 60,000"`` is not "epoch of 60" and "000" (which
+    would select every row with a 1,000 or 10,000 in its name)."""
+    modules = [("mlp", _module("mlp 784-256-256-10, batch 128, epoch of 60,000")),
+               ("xor", _module("xor 2-8-1 full batch, 10,000 steps")),
+               ("rbm", _module("rbm AIS log Z, 784x500, 100 chains, 1,000 betas"))]
+    monkeypatch.setattr(run, "discover", lambda only=None: modules)
+    assert stubbed("--only", "epoch of 60,000")[0] == [
+        "mlp 784-256-256-10, batch 128, epoch of 60,000"]
+    assert stubbed("--only", "mlp,AIS")[0] == [  # no name holds the whole text: split
+        "mlp 784-256-256-10, batch 128, epoch of 60,000",
+        "rbm AIS log Z, 784x500, 100 chains, 1,000 betas"]
+    assert run._only_tokens(" full batch, 10,000 ", ["xor"], ["xor 2-8-1 full batch, 10,000 "
+                                                               "steps"]) == ["full batch, 10,000"]
+
+
+def test_an_explicit_repeats_wins_over_a_rows_own(stubbed, monkeypatch):
+    counts = []
+
+    def fake_run(w, repeats, timer=None, measure=None):
+        counts.append(repeats)
+        return {"name": w["name"], "error": "stub (not timed)"}
+
+    def workloads(quick):
+        return [{"name": "slow row", "unit": "samples/s", "work": 1, "repeats": 2,
+                 "rosenblatt": lambda: None},
+                {"name": "plain row", "unit": "samples/s", "work": 1, "rosenblatt": lambda: None}]
+
+    monkeypatch.setattr(run, "discover", lambda only=None: [("m", SimpleNamespace(
+        workloads=workloads))])
+    monkeypatch.setattr(run, "run_workload", fake_run)
+    for argv, expected in ((["--quick"], [2, 3]), ([], [2, 5]),
+                           (["--quick", "--repeats", "7"], [7, 7]), (["--repeats", "1"], [1, 1])):
+        counts.clear()
+        stubbed(*argv)
+        assert counts == expected, argv
+
+
+def test_a_row_records_how_many_rounds_it_was_timed():
+    result = run.run_workload({"name": "r", "unit": "samples/s", "work": 1, "repeats": 3,
+                               "rosenblatt": lambda: None}, repeats=1)
+    assert result["repeats"] == 1 and len(result["rosenblatt"]["times_s"]) == 1
+
+
+def test_an_isolate_child_needs_no_writable_json(tmp_path, capsys):
+    """The child (``--time-one``) writes no JSON, so an unwritable default results folder
+    (a read-only checkout) must not stop it; nor does it leave a probe file there."""
+    import json
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    assert run.main(["--quick", "--time-one", "op_overhead:0:rosenblatt",
+                     "--json", str(blocker / "latest.json")]) == 0
+    times = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(times) == run.ISOLATED_CALLS
+
+
+def test_a_row_without_references_shows_no_error():
+    result = {"name": "solo row", "unit": "samples/s", "target": "(none)", "met": None,
+              "rosenblatt": run._summary([1.0], 1, "samples/s"), "references": {}}
+    text = "\n".join(run.table([result]))
+    assert "ERROR" not in text and "solo row" in text
