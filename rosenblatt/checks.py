@@ -8,14 +8,35 @@ integer; got 0"``. This module sits at the bottom of the package beside
 ``randomness``: every layer may import it.
 """
 
+import codecs
 import math
 
 import numpy as np
 
 
 def is_int(value):
-    """True for Python and NumPy integers, False for bools (``True`` is not a size)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    """True for Python and NumPy integers, False for bools (``True`` is not a size) and
+    ``numpy.timedelta64`` (a NumPy integer subclass that ``int()`` cannot read)."""
+    return (isinstance(value, (int, np.integer))
+            and not isinstance(value, (bool, np.timedelta64)))
+
+
+def _real(owner, name, value, wanted):
+    """``value`` as a float when it is a real Python or NumPy number; else a TypeError.
+
+    Bools, complex numbers (whose imaginary part ``float`` would drop with only a
+    warning) and timedeltas are refused; an integer beyond float64's range is a
+    ValueError that says it must be ``wanted``.
+    """
+    if isinstance(value, (complex, np.complexfloating, np.timedelta64)):
+        raise TypeError(f"{owner}: {name} must be a real number; got {type(value).__name__}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:  # a Python int of more than ~308 digits
+        raise ValueError(f"{owner}: {name} must be {wanted}; got {value!r:.20}... (beyond "
+                         f"float64's range)") from None
 
 
 def positive_int(owner, name, value, allow_zero=False):
@@ -63,12 +84,10 @@ def positive_float(owner, name, value, allow_zero=False):
     ...
     ValueError: SGD: lr must be finite and > 0; got -1.0
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__}")
-    value = float(value)
+    bound = ">= 0" if allow_zero else "> 0"
+    value = _real(owner, name, value, f"finite and {bound}")
     ok = value >= 0 if allow_zero else value > 0
     if not ok or not math.isfinite(value):
-        bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{owner}: {name} must be finite and {bound}; got {value!r}")
     return value
 
@@ -85,9 +104,7 @@ def finite_float(owner, name, value):
     ...
     ValueError: sine: low must be a finite number; got -inf
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{owner}: {name} must be a number; got {type(value).__name__}")
-    value = float(value)
+    value = _real(owner, name, value, "a finite number")
     if not math.isfinite(value):
         raise ValueError(f"{owner}: {name} must be a finite number; got {value!r}")
     return value
@@ -122,14 +139,17 @@ def one_of(owner, name, value, choices):
     ...
     ValueError: Conv2d: padding must be 'valid', 'same' or 'full'; got 'sam'
     """
-    try:
-        ok = value in choices
-    except TypeError:  # an unhashable value asked of a set
+    if isinstance(value, np.ndarray):  # `in` would compare it element-wise
         ok = False
+    else:
+        try:
+            ok = value in choices
+        except (TypeError, ValueError):  # unhashable (asked of a set) or no truth value
+            ok = False
     if not ok:
         names = [repr(c) for c in choices]
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-        raise ValueError(f"{owner}: {name} must be {listed}; got {value!r}")
+        raise ValueError(f"{owner}: {name} must be {listed}; got {value!r:.80}")
     return value
 
 
@@ -149,6 +169,29 @@ def boolean(owner, name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{owner}: {name} must be True or False; got {value!r:.60}")
     return bool(value)
+
+
+def codec(owner, name, value):
+    """Validate a text encoding (a codec name such as ``"utf-8"`` or ``"latin-1"``);
+    returns the codec's canonical name, so that ``"UTF8"`` and ``"utf_8"`` read ``"utf-8"``.
+
+    Examples
+    --------
+    >>> codec("read_text", "encoding", "UTF8")
+    'utf-8'
+    >>> codec("read_text", "encoding", "utf9")
+    Traceback (most recent call last):
+    ...
+    ValueError: read_text: unknown encoding 'utf9'; pass a codec name such as 'utf-8' or 'latin-1'
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}: {name} must be a codec name (str); got "
+                        f"{type(value).__name__}")
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise ValueError(f"{owner}: unknown {name} {value!r:.40}; pass a codec name such as "
+                         f"'utf-8' or 'latin-1'") from None
 
 
 def _holds_bool(value):

@@ -53,13 +53,22 @@ def generator():
 def resolve_rng(rng=None):
     """Return ``rng`` if given, else the library generator.
 
-    ``rng`` may also be an int, which seeds a fresh generator.
+    ``rng`` may also be a non-negative int, which seeds a fresh generator.
+
+    Raises
+    ------
+    TypeError
+        For anything else (a float, a bool, ``numpy.random.RandomState``).
+    ValueError
+        For a negative int seed.
     """
     if rng is None:
         return generator()
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:  # NumPy's own message names neither rng nor the seed
+            raise ValueError(f"rng: an int seed must be >= 0; got {int(rng)}")
         return np.random.default_rng(int(rng))
     raise TypeError(
         f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}"

@@ -51,6 +51,8 @@ CASES = [
      "shuffle_pool"),
     (lambda v: rb.models.Perceptron(2).fit(np.eye(2), [1, -1], epochs=1, shuffle=v, rng=0),
      "Perceptron.fit", "shuffle"),
+    (lambda v: rb.datasets.logic("xor", bipolar=v), "logic", "bipolar"),
+    (lambda v: rb.datasets.xor(bipolar=v), "logic", "bipolar"),
     (lambda v: rb.datasets.reber_strings(1, embedded=v, rng=0), "reber_strings", "embedded"),
     (lambda v: rb.datasets.embedded_reber(1, embedded=v, rng=0), "embedded_reber", "embedded"),
     (lambda v: rb.datasets.bit_errors_per_sequence(np.zeros((1, 2, 1)), np.zeros((1, 2, 1)),

@@ -16,10 +16,15 @@ def register_dataset(name, fn, description):
     Raises
     ------
     ValueError
-        If the name is taken.
+        If the name is taken (or not a non-empty string).
+    TypeError
+        If ``fn`` cannot be called.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_dataset: name must be a non-empty string; got {name!r}")
+    if not callable(fn):  # refused here, not when ``load`` names a listed data set
+        raise TypeError(f"register_dataset: fn must be callable fn(**kwargs) -> (X, y); got "
+                        f"{type(fn).__name__}")
     if name in _CATALOG and _CATALOG[name][0] is not fn:
         raise ValueError(f"register_dataset: {name!r} is already registered")
     _CATALOG[name] = (fn, str(description))

@@ -14,7 +14,7 @@ an int seed, or None for the library generator seeded by ``rb.seed``).
 
 import numpy as np
 
-from ..checks import finite_float, int_at_least, positive_float, unit_interval
+from ..checks import boolean, finite_float, int_at_least, positive_float, unit_interval
 from ..randomness import resolve_rng
 
 _GATES = {
@@ -56,6 +56,7 @@ def logic(op, bipolar=False):
     """
     if op not in _GATES:
         raise ValueError(f"logic: op must be one of {sorted(_GATES)}; got {op!r}")
+    bipolar = boolean("logic", "bipolar", bipolar)
     bits = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.int64)
     y = _GATES[op](bits[:, 0], bits[:, 1]).astype(np.int64)
     X = bits.astype(np.float32)

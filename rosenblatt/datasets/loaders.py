@@ -97,6 +97,7 @@ def load_mnist1d(num_samples=5000, seed=42):
     Parameters
     ----------
     num_samples : int, default 5000
+        A multiple of 10 (the generator makes ``num_samples // 10`` signals per class).
     seed : int, default 42
         The benchmark's seed, an integer in [0, 2**32) (not None: 42 is the
         published data set).
@@ -110,8 +111,13 @@ def load_mnist1d(num_samples=5000, seed=42):
     ------
     ImportError
         Without mnist1d (``pip install rosenblatt[data]``).
+    ValueError
+        For a ``num_samples`` that is not a multiple of 10 (or below 10), or a bad seed.
     """
     num_samples = int_at_least("load_mnist1d", "num_samples", num_samples, 10)
+    if num_samples % 10:  # fewer rows than asked for would be a silent surprise
+        raise ValueError(f"load_mnist1d: num_samples must be a multiple of 10 (the generator "
+                         f"makes num_samples // 10 per class); got {num_samples}")
     # The benchmark is defined by its seed: None ("any seed") would not name a data set.
     seed = int_at_least("load_mnist1d", "seed", seed, 0)
     if seed >= 2**32:  # mnist1d seeds np.random.seed, which takes 32 bits

@@ -15,12 +15,11 @@ Randomness comes only from ``rng`` (a Generator, an int seed, or None for
 the library generator seeded by ``rb.seed``).
 """
 
-import codecs
 import os
 
 import numpy as np
 
-from ..checks import boolean, int_at_least
+from ..checks import boolean, codec, int_at_least
 from ..randomness import resolve_rng
 from .catalog import list_datasets, register_dataset
 
@@ -328,13 +327,17 @@ def read_text(path, encoding="utf-8", max_chars=None):
 
     Raises
     ------
-    FileNotFoundError, ValueError (empty file or undecodable bytes, naming the file)
+    FileNotFoundError, ValueError (empty file or undecodable bytes, naming the file; an
+    unknown encoding)
+    TypeError
+        For an ``encoding`` that is not a string.
     """
     path = os.fspath(path)
     if max_chars is not None:
         max_chars = int_at_least("read_text", "max_chars", max_chars, 2)
     # an editor's byte-order mark is no character of the text
-    opened = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    utf8 = codec("read_text", "encoding", encoding) == "utf-8"
+    opened = "utf-8-sig" if utf8 else encoding
     try:
         with open(path, encoding=opened) as f:
             text = f.read() if max_chars is None else f.read(max_chars)

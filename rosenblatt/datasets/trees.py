@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from ..checks import is_int, positive_int, unit_interval
+from ..checks import codec, is_int, positive_int, unit_interval
 from ..randomness import resolve_rng
 
 
@@ -301,7 +301,7 @@ def read_treebank(path, vocab=None, encoding="utf-8"):
         For an ``encoding`` that is not a string.
     """
     path = os.fspath(path)
-    utf8 = _is_utf8("read_treebank", encoding)
+    utf8 = codec("read_treebank", "encoding", encoding) == "utf-8"
     trees, build = [], vocab is None
     vocab = {} if vocab is None else vocab
     try:
@@ -322,18 +322,6 @@ def read_treebank(path, vocab=None, encoding="utf-8"):
     except UnicodeDecodeError:  # the text reader decodes in blocks: find the line again
         raise ValueError(_decode_error("read_treebank", path, encoding, utf8)) from None
     return trees, vocab
-
-
-def _is_utf8(owner, encoding):
-    """Whether ``encoding`` names UTF-8 (a ValueError naming ``owner`` if no codec)."""
-    if not isinstance(encoding, str):
-        raise TypeError(f"{owner}: encoding must be a codec name (str); got "
-                        f"{type(encoding).__name__}")
-    try:
-        return codecs.lookup(encoding).name == "utf-8"
-    except LookupError:
-        raise ValueError(f"{owner}: unknown encoding {encoding!r}; pass a codec name such as "
-                         f"'utf-8' or 'latin-1'") from None
 
 
 def _decode_error(owner, path, encoding, utf8):

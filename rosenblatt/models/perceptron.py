@@ -89,6 +89,23 @@ class Perceptron(Module):
                              f"clean or impute the data first")
         return X
 
+    def _targets(self, y, n, where):
+        """``y`` as a vector of the output's two values in the perceptron's dtype (strings
+        such as "-1", from a CSV column, read as numbers), or a ValueError naming ``where``:
+        ``fit`` and ``score`` read targets alike."""
+        low, high = OUTPUTS[self.output]
+        try:
+            y = np.asarray(y, dtype=self.W.dtype).reshape(-1)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"Perceptron.{where}: y must hold the numbers {low:g} and "
+                             f"{high:g}; got {y!r:.60} ({err})") from None
+        if y.shape[0] != n:
+            raise ValueError(f"Perceptron.{where}: X has {n} rows but y has {y.shape[0]}")
+        if not np.all((y == low) | (y == high)):
+            raise ValueError(f"Perceptron.{where}: with output={self.output!r} targets must be "
+                             f"{low:g} or {high:g}; got {np.unique(y)[:5]}")
+        return y
+
     def net(self, X):
         """The net input w . x + b, shape (n,)."""
         return self._inputs(X, "net") @ self.W.data + self.b.data[0]
@@ -125,13 +142,8 @@ class Perceptron(Module):
             ``self.errors_``); it ends with 0 when the data were separated.
         """
         X = self._inputs(X, "fit")
-        y = np.asarray(y, dtype=self.W.dtype).reshape(-1)
+        y = self._targets(y, len(X), "fit")
         low, high = OUTPUTS[self.output]
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"Perceptron.fit: X has {X.shape[0]} rows but y has {y.shape[0]}")
-        if not np.all((y == low) | (y == high)):
-            raise ValueError(f"Perceptron.fit: with output={self.output!r} targets must be "
-                             f"{low:g} or {high:g}; got {np.unique(y)[:5]}")
         epochs = positive_int("Perceptron.fit", "epochs", epochs)
         shuffle = boolean("Perceptron.fit", "shuffle", shuffle)
         w, b = self.W.data, self.b.data
@@ -156,12 +168,13 @@ class Perceptron(Module):
         return self.errors_
 
     def score(self, X, y):
-        """The fraction of rows of X classified as y."""
+        """The fraction of rows of X classified as y.
+
+        ``y`` is read as :meth:`fit` reads it: the output's two values (-1/1 or 0/1),
+        strings of numbers included; other targets are refused, not counted as misses.
+        """
         pred = self.predict(self._inputs(X, "score"))
-        y = np.asarray(y).reshape(-1)
-        if y.shape[0] != pred.shape[0]:
-            raise ValueError(f"Perceptron.score: X has {pred.shape[0]} rows but y has {y.shape[0]}")
-        return float(np.mean(pred == y))
+        return float(np.mean(pred == self._targets(y, len(pred), "score")))
 
     def extra_repr(self):
         return f"{self.n_inputs}, output={self.output!r}, lr={self.lr}"

@@ -87,8 +87,8 @@ class Curriculum:
                 raise ValueError("Curriculum.order: shuffle_pool needs an rng")
             try:
                 rng = resolve_rng(rng)
-            except TypeError as err:
-                raise TypeError(f"Curriculum.order: {err}") from None
+            except (TypeError, ValueError) as err:  # not a Generator or seed; a negative seed
+                raise type(err)(f"Curriculum.order: {err}") from None
             pool = pool[rng.permutation(pool.size)]
         return pool.copy()
 

@@ -8,8 +8,11 @@ layers are shared, not copied); ``replace_output`` puts a new output layer
 on top, freezing the transferred layers so that only the new layer learns
 (``unfreeze`` them later to fine-tune everything at a low learning rate).
 Build the optimizer after freezing: frozen parameters are then not even
-packed into its flat vector (and ``rb.fit`` refuses an optimizer that misses
-trainable parameters, such as the old model's, which lacks the new layer).
+packed into its flat vector. The old model's optimizer lacks the new layer:
+``rb.fit`` refuses an optimizer that holds none of the trainable parameters
+(the old model's, after freezing) and only warns about one that misses some
+(the old model's, fine-tuning with ``freeze=False``: the new layer would not
+learn), so build a new optimizer on the new model in both cases.
 
 A frozen body does not change: ``rb.fit`` runs its batch-norm layers in
 evaluation mode (their running statistics are used, not updated; see
