@@ -414,8 +414,10 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     (an earlier generation's width), is then checked and keeps a generation in which
     every individual failed ``(P, k)``.
 
-    ``rng`` (per-individual fitness; vectorised with an executor, the same per
-    sub-population: :func:`~rosenblatt.evolution.core.vector_chunks`): each
+    ``rng`` (per-individual fitness; vectorised, the same per sub-population:
+    :func:`~rosenblatt.evolution.core.vector_chunks` with an executor,
+    :func:`~rosenblatt.evolution.core.vector_fitness` serially, the whole population as
+    the first sub-population): each
     individual is scored with a
     generator of its own (block ``i`` of a stream read from ``rng``'s state,
     not drawn from it: :func:`~rosenblatt.evolution.core.generation_stream`) as the
@@ -438,7 +440,7 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
         if several:
             return vector_objectives(fitness, thetas, ids, executor=executor, repeats=repeats,
                                      on_error=on_error, owner=owner, k=k)
-        return vector_fitness(fitness, thetas, ids, repeats, on_error, owner)
+        return vector_fitness(fitness, thetas, ids, repeats, on_error, owner, rng=rng)
     if executor is not None:
         spec = _model_text(model)
         payloads, decode = [t.tolist() for t in thetas], functools.partial(_decode_model, spec)

@@ -231,10 +231,24 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
     return values
 
 
-def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner="evolution"):
-    """A vectorised fitness ``fitness(population) -> (P,)`` checked like :func:`evaluate`."""
+def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner="evolution",
+                   rng=None):
+    """A vectorised fitness ``fitness(population) -> (P,)`` checked like :func:`evaluate`.
+
+    With ``rng`` (the run's generator) the population is scored with block 0 of the
+    generation's stream as the library generator (all ``repeats`` calls), as
+    :func:`vector_chunks` scores its first sub-population: what the fitness draws from the
+    library generator then follows from the run's seed alone (the same run serially and,
+    while the population fits one sub-population, under any executor), and the library
+    generator outside the run is left as it was.
+    """
     repeats = evaluation_options(owner, repeats, on_error)
-    return _checked(_vector_values(fitness, repeats, population), ids, on_error, owner)
+    if rng is None:
+        values = _vector_values(fitness, repeats, population)
+    else:
+        with using(_individual_rng(generation_stream(rng), 0)):
+            values = _vector_values(fitness, repeats, population)
+    return _checked(values, ids, on_error, owner)
 
 
 def vector_mean(fitness, repeats, population):

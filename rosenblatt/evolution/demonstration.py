@@ -39,9 +39,14 @@ Agreement measures (``measure=``):
 Only feed-forward networks are scored (all observations in one batch); a
 recurrent controller would need the demonstration replayed in order, and a
 demonstration of several episodes interleaves them step by step, so
-:class:`Imitation` refuses a recurrent genome or population network.
+:class:`Imitation` refuses a recurrent genome or population network, and a
+plastic one (a :class:`~rosenblatt.evolution.DevelopmentalNetwork` with a
+rule), whose weights develop with what it saw before (scored in one batch it
+would act with its birth weights throughout). A developmental network with
+fixed weights (``rule=None``) is scored.
 """
 
+import inspect
 import io
 import json
 import os
@@ -376,9 +381,22 @@ def record_demonstration(env, controller, population=1, **kwargs):
     return recorder.demonstration({"scores": scores.ravel().tolist()})
 
 
+def _one_network(network):
+    """A genome's phenotype, and a developmental network (or its genes) as a population of
+    one; anything else as given."""
+    if getattr(network, "size", None) is None and inspect.ismethod(getattr(network, "network",
+                                                                           None)):
+        network = network.network()  # a NEAT or developmental genome, developmental genes
+    if callable(getattr(network, "population", None)) and callable(getattr(network, "theta",
+                                                                           None)):
+        network = network.population(network.theta()[None])  # a DevelopmentalNetwork
+    return network
+
+
 def _feed_forward(owner, network):
-    """Refuse a recurrent genome or (population) network: its outputs depend on the order of
-    its inputs, and a demonstration's rows are scored at once, each as if it came first."""
+    """Refuse a recurrent (or plastic) genome or (population) network: its outputs depend on
+    the order of its inputs, and a demonstration's rows are scored at once, each as if it
+    came first."""
     flag = getattr(network, "recurrent", None)
     if flag is None:  # NEAT's Network (genome.network()): its genome's flag
         flag = getattr(getattr(network, "genome", None), "recurrent", None)
@@ -387,7 +405,8 @@ def _feed_forward(owner, network):
                          f"observation in one batch, each as the first of an episode); got a "
                          f"recurrent {type(network).__name__}, whose actions depend on what "
                          f"it saw before; evolve feed-forward genomes (NEATConfig("
-                         f"recurrent=False)) on an Imitation fitness")
+                         f"recurrent=False), DevelopmentalNetwork(rule=None)) on an "
+                         f"Imitation fitness")
 
 
 class Imitation:
@@ -462,10 +481,12 @@ class Imitation:
     def __call__(self, network):
         """Fitness of one network or genome (its phenotype): a callable ``(T, k) -> (T, a)``
         (a Module, ``genome.network()``), or a population of one ``-> (1, T, a)``.
-        A recurrent genome or network is refused (ValueError: see the module's docstring)."""
+        A developmental genome, network or genes is scored as a population of one. A
+        recurrent or plastic genome or network is refused (ValueError: see the module's
+        docstring)."""
         _feed_forward("Imitation", network)
-        if not callable(network) and hasattr(network, "network"):
-            network = network.network()
+        network = _one_network(network)
+        _feed_forward("Imitation", network)
         out = _values(network(self.demonstration.observations))
         if out.ndim == 3 and out.shape[0] == 1:
             out = out[0]
@@ -477,7 +498,8 @@ class Imitation:
 
     def evaluate(self, population_network):
         """Fitness ``(P,)`` of a population network ``(T, k) -> (P, T, a)`` (NEAT's
-        PopulationNetwork, CNE's PopulationModel); a recurrent one is refused."""
+        PopulationNetwork, CNE's PopulationModel, a DevelopmentalPopulation with fixed
+        weights); a recurrent or plastic one is refused."""
         _feed_forward("Imitation.evaluate", population_network)
         out = _values(population_network(self.demonstration.observations))
         if out.ndim != 3:

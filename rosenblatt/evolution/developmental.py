@@ -126,25 +126,63 @@ class _Genes(Module):
     """The genes of a developmental network as parameters, for CNE's weight vector.
 
     Private (not a layer: it has no forward): one dict of parameters per layer, as
-    :func:`_gene_shapes` lists them. Registered (below) so that its spec, the gene shapes,
-    travels: CNE's per-individual fitness under an executor rebuilds the model it scores
-    in each worker from its spec.
+    :func:`_gene_shapes` lists them. Registered (below) so that its spec (the network's
+    configuration and the gene shapes) travels: CNE's per-individual fitness under an
+    executor rebuilds the model it scores in each worker from its spec, and ``rb.save`` /
+    ``rb.load`` keep what the genes mean (:meth:`network` rebuilds the network).
     """
 
-    def __init__(self, shapes):
+    def __init__(self, shapes, configuration=None):
         self.layers = [{name: Parameter(np.zeros(shape)) for name, shape in genes.items()}
                        for genes in shapes]
+        # (sizes, rule, threshold, w_max, initial_weights), checked; None: the shapes alone
+        # (a file saved before the configuration was kept)
+        self.configuration = configuration
 
     def config(self):
         """The gene shapes as JSON data: per layer, ``[name, [rows, columns]]`` pairs in the
-        parameters' order (a list, not a dict: a spec's keys may be sorted)."""
-        return {"shapes": [[[name, list(p.data.shape)] for name, p in genes.items()]
-                           for genes in self.layers]}
+        parameters' order (a list, not a dict: a spec's keys may be sorted), and the
+        network's configuration."""
+        config = {"shapes": [[[name, list(p.data.shape)] for name, p in genes.items()]
+                             for genes in self.layers]}
+        if self.configuration is not None:
+            sizes, rule, threshold, w_max, initial_weights = self.configuration
+            config["network"] = {"sizes": list(sizes), "rule": rule, "threshold": threshold,
+                                 "w_max": w_max, "initial_weights": initial_weights}
+        return config
 
     @classmethod
     def from_config(cls, config):
-        """The genes of the shapes :meth:`config` lists (all zero)."""
-        return cls(_shapes_of(config))
+        """The genes of the shapes :meth:`config` lists (all zero), and their network's
+        configuration when the config holds one (checked: it must give these shapes)."""
+        shapes = _shapes_of(config)
+        network = config.get("network")
+        if network is None:
+            return cls(shapes)
+        owner = "DevelopmentalGenes"
+        try:
+            configuration = _configuration(owner, network["sizes"], network["rule"],
+                                           network["threshold"], network["w_max"],
+                                           network["initial_weights"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{owner}: config 'network' must hold sizes, rule, threshold, "
+                             f"w_max and initial_weights; got {network!r:.200} ({e})") from None
+        if _gene_shapes(configuration[0], configuration[1], configuration[4]) != shapes:
+            raise ValueError(f"{owner}: config 'network' {network!r:.200} does not give the "
+                             f"gene shapes the config lists")
+        return cls(shapes, configuration)
+
+    def network(self):
+        """The :class:`DevelopmentalNetwork` these genes belong to, holding a copy of their
+        values (e.g. after ``rb.load``)."""
+        if self.configuration is None:
+            raise ValueError("DevelopmentalGenes: these genes carry no network configuration "
+                             "(saved by an older version); build the DevelopmentalNetwork with "
+                             "its arguments and copy the parameters into its genes")
+        net = DevelopmentalNetwork(*self.configuration)
+        for mine, theirs in zip(self.parameters(), net.genes.parameters()):
+            theirs.data[...] = mine.data
+        return net
 
     @classmethod
     def state_shapes(cls, config):
@@ -204,8 +242,11 @@ class DevelopmentalNetwork:
         (``rb.nn.ParameterVector(net.genes.parameters())``) is one genome, the
         vector :class:`~rosenblatt.evolution.CNE` evolves. A registered module
         (``"DevelopmentalGenes"``, parameters only, no forward): it saves with
-        ``rb.save``, and CNE ships it by its spec to an executor's workers, so
-        a per-individual fitness (given the genes module) runs on any executor.
+        ``rb.save``, configuration included (sizes, rule, threshold, w_max,
+        initial weights: ``rb.load(path).network()`` is the network again),
+        and CNE ships it by its spec to an executor's workers, so a
+        per-individual fitness (given the genes module, e.g.
+        ``TwoArmedBandit``) runs on any executor.
     num_genes : int
 
     Notes
@@ -242,7 +283,9 @@ class DevelopmentalNetwork:
         (self.sizes, self.rule, self.threshold, self.w_max,
          self.initial_weights) = _configuration("DevelopmentalNetwork", sizes, rule, threshold,
                                                 w_max, initial_weights)
-        self.genes = _Genes(_gene_shapes(self.sizes, self.rule, self.initial_weights))
+        self.genes = _Genes(_gene_shapes(self.sizes, self.rule, self.initial_weights),
+                            (self.sizes, self.rule, self.threshold, self.w_max,
+                             self.initial_weights))
         self._layout, self.num_genes = parameter_layout(self.genes)
 
     def __repr__(self):
@@ -262,7 +305,10 @@ class DevelopmentalNetwork:
         ValueError
             If ``thetas`` is not ``(P, num_genes)`` or holds a NaN or an infinity.
         """
-        thetas = np.asarray(thetas, dtype=np.float64)
+        if not (isinstance(thetas, np.ndarray) and thetas.dtype.kind in "iuf"):
+            thetas = real_array("DevelopmentalNetwork", "thetas", thetas,
+                                "a (P, num_genes) array")
+        thetas = np.asarray(thetas, dtype=np.float64)  # a float64 array: viewed, not copied
         if thetas.ndim != 2 or thetas.shape[1] != self.num_genes:
             raise ValueError(f"DevelopmentalNetwork: thetas must have shape (P, "
                              f"{self.num_genes}) for {self!r}; got {thetas.shape}")
@@ -311,12 +357,20 @@ class DevelopmentalPopulation:
     weights : list of ndarray, each (P, out, in + 1)
         The developed weights of each layer (the last column: the bias unit's).
     size : int
+    recurrent : bool
+        True unless the weights are fixed (``rule=None``): a plastic network's
+        outputs depend on what it saw before, as a recurrent network's do, so
+        what scores every observation in one batch (``Imitation``) refuses it.
     """
 
-    def __init__(self, network, thetas):
+    def __init__(self, network, thetas, _owned=False):
         self.network = network
+        layers = network.decode(thetas)  # checked; views into thetas
+        if not _owned:  # a copy: the initial weights view it, and a caller may change thetas
+            thetas = np.array(thetas, dtype=np.float64)
+            layers = network.decode(thetas)
         self.thetas = np.asarray(thetas, dtype=np.float64)
-        layers = network.decode(self.thetas)
+        self.recurrent = network.rule is not None
         self.size = self.thetas.shape[0]
         self._initial, self._rules = [], []
         for n_in, n_out, genes in zip(network.sizes[:-1], network.sizes[1:], layers):
@@ -325,7 +379,13 @@ class DevelopmentalPopulation:
             if network.rule is not None:
                 # eta folded into A..D once: a step then costs two products fewer
                 eta = genes["eta"]
-                self._rules.append(tuple(eta * genes[t] for t in TERMS[:4]))
+                with np.errstate(over="ignore"):
+                    rules = tuple(eta * genes[t] for t in TERMS[:4])
+                if not all(np.isfinite(r).all() for r in rules):
+                    raise ValueError("DevelopmentalPopulation: eta times A, B, C or D "
+                                     "overflows float64 in a genome; keep the rule's genes "
+                                     "within about 1e150")
+                self._rules.append(rules)
         self.reset()
 
     def reset(self, population=None):
@@ -349,7 +409,12 @@ class DevelopmentalPopulation:
         x = np.asarray(obs, dtype=np.float64)
         if x.shape != (self.size, self.network.sizes[0]):
             raise ValueError(f"DevelopmentalPopulation.step: obs must have shape "
-                             f"({self.size}, {self.network.sizes[0]}); got {x.shape}")
+                             f"({self.size}, {self.network.sizes[0]}); got {x.shape} (a row "
+                             f"per network, {self.network.sizes[0]} inputs each)")
+        if not np.isfinite(x).all():  # a NaN would poison the developed weights for good
+            row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+            raise ValueError(f"DevelopmentalPopulation.step: obs must be finite; row {row} "
+                             f"holds {x[row].tolist()!r:.80}")
         threshold, w_max = self.network.threshold, self.network.w_max
         for k, w in enumerate(self.weights):
             x1, buf, mask = self._scratch[k]
@@ -357,6 +422,8 @@ class DevelopmentalPopulation:
             # the expressed weights, then each development term, in one buffer per layer kept
             # from step to step: no (P, out, in + 1) temporaries allocated per step
             np.greater(np.abs(w, out=buf), threshold, out=mask)
+            # w * mask is expressed_weights' np.where(mask, w, 0) while w is finite, as it
+            # stays: finite genes (checked) and observations (checked), tanh, the clip
             np.multiply(w, mask, out=buf)
             x = np.tanh(np.matmul(buf, x1[:, :, None])[..., 0])
             if self._rules:
@@ -387,12 +454,22 @@ class DevelopmentalPopulation:
 
     def keep(self, mask):
         """Keep the networks where ``mask`` (P,) is True, their developed weights with them."""
-        self._select(np.asarray(mask, dtype=bool))
+        mask = np.asarray(mask)
+        if mask.shape != (self.size,):
+            raise ValueError(f"DevelopmentalPopulation.keep: mask must have shape "
+                             f"({self.size},), one per network; got {mask.shape}")
+        self._select(mask.astype(bool))
 
     def take(self, index):
         """A population of the networks ``index`` (repeats allowed), each at the start of a
         lifetime."""
-        return DevelopmentalPopulation(self.network, self.thetas[np.asarray(index)])
+        index = np.asarray(index)
+        if index.ndim != 1 or index.dtype.kind not in "iu" or (
+                index.size and not (-self.size <= index.min() and index.max() < self.size)):
+            raise ValueError(f"DevelopmentalPopulation.take: index must be a 1-D array of "
+                             f"network indices in [0, {self.size}); got {index.tolist()!r:.80}")
+        # thetas[index] is a new array: the population owns it, no second copy
+        return DevelopmentalPopulation(self.network, self.thetas[index], _owned=True)
 
     def _select(self, index):
         self.thetas = self.thetas[index]
@@ -410,7 +487,7 @@ def _scratch(weights):
             for w in weights]
 
 
-@dataclass
+@dataclass(eq=False)  # the generated __eq__ would compare arrays with ==: ambiguous
 class DevelopmentalGenome:
     """One developmental network's genes as plain data, with a JSON round-trip.
 
@@ -472,6 +549,18 @@ class DevelopmentalGenome:
                 layer[name] = a
             layers.append(layer)
         self.layers = layers
+
+    def __eq__(self, other):
+        """Equal configurations and equal genes (a JSON round trip gives an equal genome)."""
+        if not isinstance(other, DevelopmentalGenome):
+            return NotImplemented
+        mine = (self.sizes, self.rule, self.threshold, self.w_max, self.initial_weights)
+        theirs = (other.sizes, other.rule, other.threshold, other.w_max, other.initial_weights)
+        return mine == theirs and all(
+            a.keys() == b.keys() and all(np.array_equal(a[n], b[n]) for n in a)
+            for a, b in zip(self.layers, other.layers))
+
+    __hash__ = None  # mutable, as the dataclass was
 
     def network(self):
         """A :class:`DevelopmentalNetwork` holding these genes."""

@@ -1010,8 +1010,10 @@ class NEAT:
                                  on_error=on_error, owner="NEAT",
                                  encode_many=genomes_to_arrays, rng=self.rng)
         if vectorized:
+            # with a generator read from self.rng (not drawn from it), as the executor's
+            # first sub-population: a fitness that draws follows from the seed alone
             return vector_fitness(fitness, self.population_network(), ids, repeats, on_error,
-                                  "NEAT")
+                                  "NEAT", rng=self.rng)
         # per genome: each scored with a generator of its own (read from self.rng, not drawn
         # from it), so a fitness that draws scores the same serially and on any executor
         if executor is not None:

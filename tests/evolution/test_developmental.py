@@ -228,6 +228,8 @@ def test_plastic_networks_relearn_when_the_arm_switches(seed):
     task = TwoArmedBandit(trials=20, switch_at=10)
     _, res = _evolve((1, 3, 1), "connection", seed, task, population=100, generations=60)
     _, fixed = _evolve((1, 3, 1), None, seed, task, population=100, generations=60)
+    # 0.5 is the best fixed map's score at switch_at=10 only; at other switches a fixed
+    # network beats one half (0.65 at switch_at=5: test_audit_fixes_s10)
     assert fixed.best_fitness <= 0.5
     assert res.best_fitness >= 0.75
 

@@ -15,7 +15,7 @@ def test_neuroevolution3_chapter_confirms_every_claim(tmp_path, quick_chapter):
     result = quick_chapter("neuroevolution3", tmp_path)  # fails on an error or a failed claim
     texts = [c.text for c in result.claims]
     for words in ("agree with a demonstration", "plastic networks collect far more",
-                  "Connections develop during a lifetime", "plastic networks relearn",
+                  "Connections develop during a lifetime", "plastic networks can relearn",
                   "steers the images"):
         assert any(words in t for t in texts), words
     assert sum(b.kind == "figure" for b in result.blocks) >= 4
@@ -78,16 +78,70 @@ def test_growth_verdict_fails_without_development():
     assert not chapter3._growth_confirmed([start], [end], [reward])
 
 
+def _after(net, theta):
+    return chapter3._after_switch({a: chapter3._rewards(net, theta, switch_at=a)
+                                   for a in chapter3.TESTED_SWITCHES})
+
+
 def test_relearning_verdict_fails_with_the_rule_off():
     tasks = [rb.evolution.envs.TwoArmedBandit(trials=20, switch_at=a)
              for a in chapter3.EVOLVED_SWITCHES]
     net, theta = chapter3._evolve(None, 0, tasks, population=20, generations=10)
-    after = np.mean([chapter3._rewards(net, theta, switch_at=a)[:, a:].mean()
-                     for a in chapter3.TESTED_SWITCHES])
-    assert after <= 0.55
-    assert not chapter3._relearning_confirmed([after] * 3, [0.5] * 3)
-    assert chapter3._relearning_confirmed([0.9, 0.55, 0.8], [0.5] * 3)  # a run may fail
-    assert not chapter3._relearning_confirmed([0.9, 0.55, 0.6], [0.5] * 3)
+    best, relearner = chapter3._best_fixed_after(), chapter3._relearner_after()
+    assert _after(net, theta) <= best < relearner
+    assert not chapter3._relearning_confirmed([_after(net, theta)] * 3, best, relearner)
+
+
+def test_relearning_verdict_fails_for_the_best_fixed_network():
+    # a fixed network (rule=None, nothing learned) choosing left after a loss, right after a
+    # win: 0.777 after the switch, far above one half, the floor the verdict once used
+    net = rb.evolution.DevelopmentalNetwork(chapter3.SHAPE, rule=None)
+    genome = net.genome(np.zeros(net.num_genes))
+    genome.layers[0]["weight"][0] = [3.0, -1.5]  # hidden 0: -0.9 after a loss, +0.9 a win
+    genome.layers[1]["weight"][0] = [1.0, 0.0, 0.0, 0.0]
+    after = _after(net, genome.theta())
+    best, relearner = chapter3._best_fixed_after(), chapter3._relearner_after()
+    assert after == pytest.approx(best) and best == pytest.approx(0.7775, abs=1e-4)
+    assert not chapter3._relearning_confirmed([after] * 5, best, relearner)
+
+
+def test_best_fixed_policy_bounds_every_fixed_network(rng):
+    net = rb.evolution.DevelopmentalNetwork(chapter3.SHAPE, rule=None)
+    thetas = rng.normal(scale=3.0, size=(300, net.num_genes))
+    best = chapter3._best_fixed_after()
+    values = [_after(net, t) for t in thetas]
+    assert max(values) <= best + 1e-12
+    assert max(values) == pytest.approx(best)  # and it is reached: the bound is exact
+
+
+def test_relearner_by_hand():
+    # switch after 7: loses 1 of 13 choices; after 13: 1 of 7
+    assert chapter3._relearner_after((7, 13)) == pytest.approx((12 / 13 + 6 / 7) / 2)
+
+    class Relearner:  # win-stay, lose-shift, with the memory a fixed network lacks
+        size = 2
+
+        def reset(self, population=None):
+            self.arm = np.ones(2)
+
+        def step(self, obs):
+            self.arm = np.where(obs[:, 0] > 0, self.arm, -self.arm)
+            return self.arm[:, None]
+
+    rewards = {a: rb.evolution.envs.TwoArmedBandit(trials=20, switch_at=a).lifetime(
+        Relearner(), np.array([-1, 1])) for a in (7, 13)}
+    assert chapter3._after_switch(rewards) == pytest.approx(chapter3._relearner_after((7, 13)))
+
+
+def test_relearning_verdict_by_hand():
+    best, relearner = chapter3._best_fixed_after(), chapter3._relearner_after()
+    # some run relearns (a relearner's reward or more, above every fixed network's)
+    assert chapter3._relearning_confirmed([0.6, 0.8, relearner], best, relearner)
+    assert chapter3._relearning_confirmed([0.9451, 0.5], best, relearner)
+    assert chapter3._relearning_confirmed([0.8901, 0.9, 0.8709], best, relearner)
+    assert not chapter3._relearning_confirmed([0.8709, 0.88, 0.7775], best, relearner)
+    with pytest.raises(ValueError, match="more than the best fixed policy"):
+        chapter3._relearning_confirmed([0.9], relearner, best)
 
 
 # -- interactive evolution ---------------------------------------------------------------------

@@ -20,7 +20,15 @@ each side equally often (``sides="balanced"``) it therefore collects at most
 half of the rewards: no better than a fixed guess. A network that learns can
 collect all but one in the worst lifetimes (the first choice is a guess):
 ``1 - 1 / (2 trials)`` of them.
+
+The bound of one half holds without a switch (``switch_at=None``) only. Once
+the paying arm switches, "after a loss ``a``" no longer means "for ever": a
+fixed network choosing left after a loss and right after a win alternates
+while left pays and stays right once right pays, and collects 0.65 of the
+rewards with ``trials=20, switch_at=5`` (0.6 at ``switch_at=7``).
 """
+
+import inspect
 
 import numpy as np
 
@@ -47,18 +55,23 @@ class TwoArmedBandit:
         Half of the lifetimes pay left and half right (``lifetimes`` even;
         every network faces the same lifetimes, no noise in the fitness), or
         each lifetime's paying arm is drawn from ``rng``, one draw per
-        evaluation shared by the whole population (under an executor with
-        ``vectorized=True``, NEAT and CNE call :meth:`evaluate` once per
-        sub-population: one draw each).
+        evaluation shared by the whole population (with ``vectorized=True``,
+        NEAT and CNE call :meth:`evaluate` once per sub-population of up to
+        32 under an executor, once for the whole population serially: one
+        draw each).
     switch_at : int, optional
         From this trial on the other arm pays (reversal learning, as in the
-        papers' reward switching): a network must notice and re-learn.
+        papers' reward switching): a network must notice and re-learn. A
+        fixed network can then beat one half (see the module's Notes).
     rng : numpy.random.Generator or int, optional
         For ``sides="random"``. Default: the library generator at the time of
         each draw (the one ``rb.seed`` resets, or the one
         :func:`rosenblatt.randomness.using` installs), so NEAT and CNE, which
         score each individual or sub-population with a generator of their
-        own, get the same draws on any executor. A generator given here is
+        own (read from their ``rng``), get the same draws from the same seed,
+        serially or on any executor (serially vectorised: the draws of an
+        executor's first sub-population; the same run when the population
+        fits one, 32 or fewer). A generator given here is
         drawn by whichever thread or process evaluates (copies of it in a
         process pool).
 
@@ -141,7 +154,21 @@ class TwoArmedBandit:
 
         All lifetimes of all networks run at once (the population repeated
         with ``take``); ``population`` itself is not stepped.
+
+        ``population``: a population network (``size``, ``take``, ``reset``,
+        ``step``) of 1 input, e.g. a
+        :class:`~rosenblatt.evolution.DevelopmentalPopulation`.
         """
+        if not all(hasattr(population, a) for a in ("size", "take", "reset", "step")):
+            raise TypeError(f"TwoArmedBandit.evaluate: population must be a population network "
+                            f"(size, take, reset, step), e.g. DevelopmentalNetwork."
+                            f"population(thetas); got {type(population).__name__}; score one "
+                            f"network with TwoArmedBandit(network)")
+        sizes = getattr(getattr(population, "network", None), "sizes", None)
+        if sizes is not None and sizes[0] != self.n_inputs:
+            raise ValueError(f"TwoArmedBandit.evaluate: the networks must have "
+                             f"{self.n_inputs} input (the last reward); got {sizes[0]} "
+                             f"(sizes {sizes})")
         P, L = population.size, self.lifetimes
         sides = self.draw_sides()
         lives = population.take(np.repeat(np.arange(P), L))
@@ -152,15 +179,17 @@ class TwoArmedBandit:
         """Fitness of one network (:meth:`evaluate`'s value, as a float), for use as a
         per-individual ``fitness=`` of NEAT or CNE.
 
-        ``network``: a population of one (``size`` 1), a NEAT genome (its
-        phenotype, :meth:`~rosenblatt.evolution.Genome.network`) or a model
-        that CNE evolves (a :class:`~rosenblatt.nn.Module` of Dense and
-        parameter-free layers, scored with its current weights as a
+        ``network``: a population of one (``size`` 1), a genome (its
+        phenotype: :meth:`~rosenblatt.evolution.Genome.network`,
+        :meth:`~rosenblatt.evolution.DevelopmentalGenome.network`), a
+        :class:`~rosenblatt.evolution.DevelopmentalNetwork` or its ``genes``
+        (what CNE hands a per-individual fitness), or a model that CNE evolves
+        (a :class:`~rosenblatt.nn.Module` of Dense and parameter-free layers,
+        scored with its current weights as a
         :class:`~rosenblatt.evolution.PopulationModel` of one).
         """
-        if not callable(network) and hasattr(network, "network"):
-            network = network.network()
-        elif isinstance(network, Module):
+        network = _one_network(network)
+        if isinstance(network, Module):
             from ..cne import PopulationModel  # lazily: the envs import no algorithm module
 
             theta = np.concatenate([np.ravel(p.data) for p in network.parameters()])
@@ -171,3 +200,15 @@ class TwoArmedBandit:
                              f"{getattr(network, 'size', None)!r}; score a population with "
                              f"TwoArmedBandit.evaluate")
         return float(self.evaluate(network)[0])
+
+
+def _one_network(network):
+    """A genome's phenotype, and a developmental network (or its genes) as a population of
+    one; anything else as given (duck-typed: the envs import no algorithm module)."""
+    if getattr(network, "size", None) is None and inspect.ismethod(getattr(network, "network",
+                                                                           None)):
+        network = network.network()  # a NEAT or developmental genome, developmental genes
+    if callable(getattr(network, "population", None)) and callable(getattr(network, "theta",
+                                                                           None)):
+        network = network.population(network.theta()[None])  # a DevelopmentalNetwork
+    return network

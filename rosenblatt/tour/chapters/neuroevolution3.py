@@ -177,7 +177,8 @@ def _demonstration(ctx):
 # -- developmental networks --------------------------------------------------------------------
 
 SHAPE = (1, 3, 1)
-MARGIN = 0.2  # "far more": 40% above the fixed networks' cap of one half
+MARGIN = 0.2  # "far more": 40% above the fixed networks' cap of one half (a cap only
+# while the paying arm stays put: with a switch see _best_fixed_after)
 
 
 def _evolve(rule, seed, tasks, initial_weights="evolved", population=50, generations=30):
@@ -309,12 +310,65 @@ EVOLVED_SWITCHES = (5, 10, 15)  # the choice after which the other arm pays, in 
 TESTED_SWITCHES = (7, 13)  # and in the test: times evolution never saw
 
 
-def _relearning_confirmed(plastic, fixed, floor=0.5 + MARGIN):
-    """Whether, over the runs, the plastic networks' median reward after a switch reaches
-    ``floor`` and beats the fixed networks' median by ``MARGIN`` (a run may fail: reversal is
-    hard for three hidden units that see only the last reward)."""
-    p, f = float(np.median(plastic)), float(np.median(fixed))
-    return bool(p >= floor and p - f >= MARGIN)
+# a fixed network's choice is a function of its one input, the last reward (0 or 1): one of
+# these four maps (choice after a loss, after a win; -1 left, +1 right), whatever its shape
+FIXED_MAPS = np.array([[-1, -1], [1, 1], [-1, 1], [1, -1]])
+
+
+class _FixedMaps:
+    """A population choosing by the maps ``maps`` (P, 2) of the last reward to an arm."""
+
+    def __init__(self, maps):
+        self.maps = np.asarray(maps, dtype=np.float64)
+        self.size = len(self.maps)
+
+    def reset(self, population=None):
+        pass
+
+    def step(self, obs):
+        return self.maps[np.arange(self.size), obs[:, 0].astype(int)][:, None]
+
+
+def _after_switch(rewards):
+    """Mean reward per choice after the switch, ``rewards`` ``{switch_at: (n, 20)}``: the
+    chapter's measure of relearning (over the switches, each weighed alike)."""
+    return float(np.mean([r[:, a:].mean() for a, r in rewards.items()]))
+
+
+def _best_fixed_after(switches=TESTED_SWITCHES, trials=20):
+    """The most reward after the switch that any network with fixed weights collects.
+
+    Exact, by enumeration: every fixed feed-forward network chooses by one of
+    :data:`FIXED_MAPS`, each lived through a left- and a right-paying lifetime per switch.
+    Not one half: "after a loss left, after a win right" alternates while left pays and
+    stays right once right pays, 0.777 at switches 7 and 13 (``TwoArmedBandit``'s cap of
+    one half holds only without a switch).
+    """
+    sides = np.tile([-1, 1], len(FIXED_MAPS))
+    maps = _FixedMaps(np.repeat(FIXED_MAPS, 2, axis=0))
+    per_map = [_after_switch({a: rb.evolution.envs.TwoArmedBandit(
+        trials=trials, switch_at=a).lifetime(maps, sides)[k:k + 2] for a in switches})
+        for k in range(0, maps.size, 2)]
+    return max(per_map)
+
+
+def _relearner_after(switches=TESTED_SWITCHES, trials=20):
+    """A learner's reward after the switch: it notices the switch by the first loss after it
+    and changes arm, losing one choice of the ``trials - a`` after each switch ``a``."""
+    return float(np.mean([1 - 1 / (trials - a) for a in switches]))
+
+
+def _relearning_confirmed(plastic, best_fixed, relearner):
+    """Whether some run's plastic network relearns: collects after the switch at least what a
+    learner losing one choice per switch collects (``relearner``, :func:`_relearner_after`),
+    more than any fixed network can (``best_fixed``, :func:`_best_fixed_after`, is below
+    it). How reliably evolution finds such a network is measured, not claimed: at tour
+    seeds 0-5 (5 runs each) every seed had a run that relearned, and the median run beat the
+    best fixed policy at half of the seeds."""
+    if not relearner > best_fixed:
+        raise ValueError(f"_relearning_confirmed: a relearner ({relearner:.3f}) must collect "
+                         f"more than the best fixed policy ({best_fixed:.3f})")
+    return bool(any(p >= relearner - 1e-9 for p in plastic))
 
 
 def _reversal(ctx, shown):
@@ -328,10 +382,20 @@ def _reversal(ctx, shown):
         "fixed networks are evolved again on lifetimes whose arm switches after choice "
         + ", ".join(map(str, EVOLVED_SWITCHES[:-1])) + f" or {EVOLVED_SWITCHES[-1]} "
         "(population 100, 100 generations), and tested with switches after choice "
-        + " and ".join(map(str, TESTED_SWITCHES)) + ", which evolution never saw."
+        + " and ".join(map(str, TESTED_SWITCHES)) + ", which evolution never saw. "
+        "A switch helps a fixed network: one that chooses left after a loss and right after a "
+        "win collects nothing while right pays and it sits on left, but alternates while left "
+        "pays, and once right pays it stays. The yardstick is therefore not one half but "
+        "the best of the four fixed maps from the last reward to an arm (every fixed "
+        "network is one of them, whatever its weights), and above it a learner that notices "
+        "the switch by its first loss and loses nothing else. Over tour seeds 0-5 (five "
+        "runs each) 17 of the 30 plastic networks beat the best fixed policy and the median "
+        "run did at half of the seeds: a plastic network can relearn, but this budget does "
+        "not reliably evolve one."
     )
-    # the median of three runs fell under 0.7 at one of tour seeds 0-9; of five, at none
-    # (the lowest 0.745)
+    # tour seeds 0-5, 5 runs each: 17 of 30 plastic networks above the best fixed policy
+    # (0.777), 8 at or above a relearner's 0.890 (at least one per seed); the median run
+    # 0.887, 0.695, 0.832, 0.723, 0.871, 0.761
     seeds = range(5) if ctx.quick else range(10)
     tasks = [ev.envs.TwoArmedBandit(trials=20, switch_at=a) for a in EVOLVED_SWITCHES]
     after, curves = {"plastic": [], "fixed": []}, {}
@@ -340,20 +404,31 @@ def _reversal(ctx, shown):
         for name, rule in (("plastic", "connection"), ("fixed", None)):
             net, theta = _evolve(rule, seed, tasks, population=100, generations=100)
             rewards = {a: _rewards(net, theta, switch_at=a) for a in TESTED_SWITCHES}
-            after[name].append(np.mean([r[:, a:].mean() for a, r in rewards.items()]))
+            after[name].append(_after_switch(rewards))
             for a, r in rewards.items():
                 curves.setdefault((name, a), []).append(r.mean(axis=0))
-    ctx.table(["run", "plastic: mean reward after the switch", "fixed"],
+    best_fixed, relearner = _best_fixed_after(), _relearner_after()
+    ctx.table(["run", "plastic: mean reward after the switch", "fixed (evolved)"],
               [[k, p, f] for k, (p, f) in enumerate(zip(after["plastic"], after["fixed"]))],
               caption="Mean reward per choice after the switch, over lifetimes whose arm "
                       "switches after choice " + " or ".join(map(str, TESTED_SWITCHES))
-                      + " (each starting with the left or the right arm paying).")
-    ctx.claim("When the paying arm switches at a time evolution never showed them, plastic "
-              "networks relearn: after the switch they collect far more than fixed networks",
-              _relearning_confirmed(after["plastic"], after["fixed"]),
-              f"median mean reward after the switch over {len(seeds)} runs: plastic "
-              f"{np.median(after['plastic']):.3f}, fixed {np.median(after['fixed']):.3f}; "
-              f"\"far more\": at least 0.7 and by {MARGIN} or more")
+                      + " (each starting with the left or the right arm paying). The best "
+                      f"fixed map from the last reward to an arm collects {best_fixed:.3f}; a "
+                      f"learner losing one choice per switch {relearner:.3f}.")
+    p = float(np.median(after["plastic"]))
+    below = sum(a < best_fixed for a in after["plastic"])
+    relearned = sum(a >= relearner - 1e-9 for a in after["plastic"])
+    ctx.claim("When the paying arm switches at a time evolution never showed them, evolved "
+              "plastic networks can relearn: losing one choice per switch, they collect more "
+              "after it than any network with fixed weights can (evolution does not find "
+              "them in every run at this budget: the detail says how often)",
+              _relearning_confirmed(after["plastic"], best_fixed, relearner),
+              f"{relearned} of {len(seeds)} plastic networks collect a relearner's "
+              f"{relearner:.3f} or more after the switch (the best fixed policy "
+              f"{best_fixed:.3f}, by enumeration: {relearner - best_fixed:+.3f}); "
+              f"{below} of {len(seeds)} collect less than the best fixed policy; the median "
+              f"run {p:.3f} ({p - best_fixed:+.3f} on the best fixed policy); the fixed "
+              f"networks evolved here {np.median(after['fixed']):.3f}")
 
     curves = {key: np.mean(c, axis=0) for key, c in curves.items()}  # over the runs
     z_net, watched = shown
