@@ -354,8 +354,9 @@ class GAN(Module):
         The optimizers this model built are rebuilt on the copy's parameters
         with the same state; an optimizer instance given to the constructor is
         the caller's: assign the copy one before its :meth:`fit`. The History
-        is copied (the copy's fits append to its own). The random generator
-        ``rng`` is shared, as ``Module.clone`` shares generators.
+        is copied (the copy's fits append to its own). A random generator of
+        its own (``rng`` given) is copied in its current state by
+        ``Module.clone``; the library generator (``rng=None``) stays shared.
         """
         self._rebuild_optimizers()
         self.history = History.from_dict(original.history.to_dict())
@@ -760,9 +761,12 @@ class GAN(Module):
                 found[name] = value
 
         add("library", generator())
-        stack = [("model", self)]
+        stack, walked = [("model", self)], set()
         while stack:
             prefix, module = stack.pop(0)
+            if id(module) in walked:  # shared, or a back-reference to a parent (a cycle)
+                continue
+            walked.add(id(module))
             for attr, value in vars(module).items():
                 add(f"{prefix}.{attr}", value)
             stack.extend((f"{prefix}.{name}", child) for name, child in module.named_children())

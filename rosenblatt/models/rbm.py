@@ -341,8 +341,9 @@ class RBM(Module):
         a DBN or any module holding it): a flat vector over the copy's parameters and its own
         default optimizer (momentum SGD) with ``original``'s state (the velocity), so that the
         copy trains on as the original would, and its own History. The persistent chains and
-        the sparsity average are copied; the random generator ``rng`` is shared, as
-        ``Module.clone`` shares generators."""
+        the sparsity average are copied; the random generator ``rng`` is copied in its
+        current state by ``Module.clone`` (the library generator, ``rng=None``, stays
+        shared), so that each RBM goes on with its own stream."""
         self._vector = ParameterVector([self.W, self.b, self.c])
         opt = original._optimizer
         self._optimizer = None

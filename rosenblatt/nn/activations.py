@@ -50,8 +50,11 @@ def relu(x):
 
 # -- threshold units (the perceptron) -------------------------------------------------
 
-def step(x, threshold=0.0):
+def step(x, threshold=0.0, *, where="step"):
     """The binary threshold unit: 1 if x > threshold else 0; derivative 0.
+
+    ``threshold``: a finite number. ``where``: the name error messages start with (the
+    layer passes its own).
 
     Examples
     --------
@@ -59,16 +62,22 @@ def step(x, threshold=0.0):
     >>> rb.nn.functional.step(rb.tensor([-1.0, 0.0, 2.0])).data
     array([0., 0., 1.], dtype=float32)
     """
-    x = _tensor(x, "step")
+    return _step(x, finite_float(where, "threshold", threshold), where)
+
+
+def _step(x, threshold, where):
+    """:func:`step` with ``threshold`` already checked (the layer checks its own once)."""
+    x = _tensor(x, where)
     y = (x.data > threshold).astype(x.dtype)
     return make(y, (x,), lambda g: (np.zeros_like(g),))
 
 
-def sign(x, threshold=0.0):
+def sign(x, threshold=0.0, *, where="sign"):
     """The "classic spin" unit of the notes: 1 if x > threshold else -1; derivative 0.
 
     Unlike ``numpy.sign`` it never outputs 0: at the threshold it fires -1,
-    exactly as the notes' ``activate``.
+    exactly as the notes' ``activate``. ``threshold``: a finite number. ``where``: the
+    name error messages start with (the layer passes its own).
 
     Examples
     --------
@@ -76,14 +85,21 @@ def sign(x, threshold=0.0):
     >>> rb.nn.functional.sign(rb.tensor([-1.0, 0.0, 2.0])).data
     array([-1., -1.,  1.], dtype=float32)
     """
-    x = _tensor(x, "sign")
+    return _sign(x, finite_float(where, "threshold", threshold), where)
+
+
+def _sign(x, threshold, where):
+    """:func:`sign` with ``threshold`` already checked (the layer checks its own once)."""
+    x = _tensor(x, where)
     y = np.where(x.data > threshold, 1, -1).astype(x.dtype)
     return make(y, (x,), lambda g: (np.zeros_like(g),))
 
 
-def identity(x):
-    """f(x) = x (the linear unit); returns ``x`` itself."""
-    return _tensor(x, "identity")
+def identity(x, *, where="identity"):
+    """f(x) = x (the linear unit); returns ``x`` itself (an array as a constant Tensor).
+
+    ``where``: the name error messages start with (the layer passes its own)."""
+    return _tensor(x, where)
 
 
 # -- rectifiers ----------------------------------------------------------------------
@@ -91,7 +107,8 @@ def identity(x):
 def leaky_relu(x, slope=0.01, *, where="leaky_relu"):
     """x if x > 0 else slope * x; derivative 1 or ``slope``.
 
-    ``where``: the name error messages start with (the layer passes its own).
+    ``slope``: a finite number. ``where``: the name error messages start with (the layer
+    passes its own).
 
     Without branches: NumPy's ``where`` on a mask of mixed signs costs a mispredicted
     branch at about every other element (124 us for 128 x 256 float32, against 8 us for a
@@ -100,6 +117,11 @@ def leaky_relu(x, slope=0.01, *, where="leaky_relu"):
     of 4,096+ values take one compiled pass each way (checked against this NumPy code in
     ``tests/autodiff/test_dense_kernels.py``).
     """
+    return _leaky_relu(x, finite_float(where, "slope", slope), where)
+
+
+def _leaky_relu(x, slope, where):
+    """:func:`leaky_relu` with ``slope`` already checked (the layers check theirs once)."""
     x = _tensor(x, where)
     xd = x.data
     s = xd.dtype.type(slope)
@@ -127,7 +149,7 @@ def _leaky_factor(xd, slope):
     return table.take((xd > 0).view(np.uint8))
 
 
-def prelu(x, weight):
+def prelu(x, weight, *, where="prelu"):
     """Parametric ReLU: x if x > 0 else a * x, with a learned slope ``a``.
 
     Parameters
@@ -136,17 +158,19 @@ def prelu(x, weight):
         one value
     weight : Tensor or array_like, shape (1,) or (channels,)
         One slope shared by every unit, or one per channel (axis 1, as PyTorch).
+    where : str, default "prelu"
+        The name error messages start with (the layer passes its own).
 
     Notes
     -----
     dE/dx = dE/dy * (1 if x > 0 else a); dE/da = sum over x <= 0 of dE/dy * x.
     """
-    x = _tensor(x, "prelu")
-    weight = _tensor(weight, "prelu", "weight", like=x)
+    x = _tensor(x, where)
+    weight = _tensor(weight, where, "weight", like=x)
     xd, ad = x.data, weight.data
     if ad.ndim > 1:
         channels = f" or ({xd.shape[1]},)" if xd.ndim >= 2 else ""
-        raise ValueError(f"prelu: weight must have shape (1,){channels} (one slope, or one "
+        raise ValueError(f"{where}: weight must have shape (1,){channels} (one slope, or one "
                          f"per channel of axis 1); got {tuple(ad.shape)}")
     if ad.size == 1:
         a = ad.reshape(())
@@ -157,7 +181,7 @@ def prelu(x, weight):
                 f"{tuple(xd.shape)}"
             )
         a = ad.reshape((1, ad.size) + (1,) * (xd.ndim - 2))
-    positive = xd > 0
+    positive = np.asarray(xd > 0)  # a 0-d input gives a NumPy bool, which select cannot write
     y = select(positive, xd, a * xd)
 
     def backward(g):
@@ -175,19 +199,31 @@ def prelu(x, weight):
     return make(y, (x, weight), backward)
 
 
-def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None):
+def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None, *, where="rrelu"):
     """Randomized leaky ReLU: slope ~ U(lower, upper) per element in training, mean slope in eval.
 
     In training, x >= 0 passes and x < 0 is multiplied by a fresh random
     slope (one per element, as PyTorch); in evaluation the slope is the
-    mean (lower + upper) / 2.
+    mean (lower + upper) / 2. ``lower`` and ``upper`` are numbers with
+    0 <= lower <= upper < inf. ``where``: the name error messages start with (the
+    layer passes its own).
     """
-    x = _tensor(x, "rrelu")
-    if not 0 <= lower <= upper < np.inf:
-        raise ValueError(f"rrelu: need 0 <= lower <= upper, finite; got lower={lower}, "
+    try:
+        low, high = finite_float(where, "lower", lower), finite_float(where, "upper", upper)
+    except ValueError:  # NaN or infinite
+        low = high = np.nan
+    if not 0 <= low <= high:
+        raise ValueError(f"{where}: need 0 <= lower <= upper, finite; got lower={lower}, "
                          f"upper={upper}")
+    return _rrelu(x, low, high, training, rng, where)
+
+
+def _rrelu(x, lower, upper, training, rng, where):
+    """:func:`rrelu` with ``lower`` and ``upper`` already checked (the layer checks its own
+    once)."""
+    x = _tensor(x, where)
     if not training:
-        return leaky_relu(x, (lower + upper) / 2)
+        return _leaky_relu(x, (lower + upper) / 2, where)
     xd = x.data
     slope = resolve_rng(rng).uniform(lower, upper, size=xd.shape).astype(xd.dtype, copy=False)
     factor = np.where(xd > 0, xd.dtype.type(1), slope)  # the slope at 0, as torch and eval
@@ -201,11 +237,25 @@ def hardtanh(x, min=-1.0, max=1.0, *, where="hardtanh"):  # noqa: A002 - the iss
     upstream gradient (a multiply would give inf * 0 = NaN). At a NaN input it is 0 too, as
     PyTorch's vectorised kernel, which every full vector of a tensor takes (its scalar
     loop, for tensors shorter than one vector, passes the gradient there instead).
-    ``where``: the name error messages start with (the layer passes its own).
+    ``min`` and ``max`` are finite numbers with min < max. ``where``: the name error
+    messages start with (the layer passes its own).
     """
-    x = _tensor(x, where)
+    return _hardtanh(x, *_hardtanh_bounds(where, min, max), where)
+
+
+def _hardtanh_bounds(where, min, max):  # noqa: A002 - the issue's names
+    """``min`` and ``max`` as floats: finite numbers (not strings, bools or NaN), checked
+    before they are compared (strings compare as text: '10' < '5')."""
+    min, max = finite_float(where, "min", min), finite_float(where, "max", max)  # noqa: A001
     if not min < max:
         raise ValueError(f"{where}: need min < max; got min={min}, max={max}")
+    return min, max
+
+
+def _hardtanh(x, min, max, where):  # noqa: A002 - the issue's names
+    """:func:`hardtanh` with ``min`` and ``max`` already checked (the layer checks its own
+    once)."""
+    x = _tensor(x, where)
     xd = x.data
     lo, hi = xd.dtype.type(min), xd.dtype.type(max)  # NumPy float64 bounds would upcast
     y = np.clip(xd, lo, hi)
@@ -373,7 +423,7 @@ class Step(Module):
         self.threshold = finite_float(type(self).__name__, "threshold", threshold)
 
     def forward(self, x):
-        return step(x, self.threshold)
+        return _step(x, self.threshold, "Step")
 
     def extra_repr(self):
         return f"threshold={self.threshold}" if self.threshold else ""
@@ -388,7 +438,7 @@ class Sign(Module):
         self.threshold = finite_float(type(self).__name__, "threshold", threshold)
 
     def forward(self, x):
-        return sign(x, self.threshold)
+        return _sign(x, self.threshold, "Sign")
 
     def extra_repr(self):
         return f"threshold={self.threshold}" if self.threshold else ""
@@ -400,11 +450,12 @@ class Identity(Module):
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def forward(self, x):
-        return identity(x)
+        return _tensor(x, "Identity")
 
 
 class Sigmoid(Module):
-    """sigma(x) = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2: stable for any x."""
+    """sigma(x) = 1 / (1 + e^-x), computed as e^x / (1 + e^x): relatively accurate in both
+    tails (see ``rosenblatt.autodiff.elementwise.sigmoid_array``)."""
 
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
@@ -445,7 +496,7 @@ class LeakyReLU(Module):
         self.slope = finite_float("LeakyReLU", "slope", slope)
 
     def forward(self, x):
-        return leaky_relu(x, self.slope, where="LeakyReLU")
+        return _leaky_relu(x, self.slope, "LeakyReLU")
 
     def extra_repr(self):
         return f"slope={self.slope}"
@@ -480,7 +531,7 @@ class PReLU(Module):
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
 
     def forward(self, x):
-        return prelu(x, self.weight)
+        return prelu(x, self.weight, where="PReLU")
 
     def extra_repr(self):
         return f"num_parameters={self.num_parameters}"
@@ -513,25 +564,29 @@ class RReLU(Module):
         mark = getattr(self.rng, "per_example", None)  # under DataParallel: batch draws
         if mark is not None and self.training:
             with mark(x):
-                return rrelu(x, self.lower, self.upper, training=self.training, rng=self.rng)
-        return rrelu(x, self.lower, self.upper, training=self.training, rng=self.rng)
+                return _rrelu(x, self.lower, self.upper, self.training, self.rng, "RReLU")
+        return _rrelu(x, self.lower, self.upper, self.training, self.rng, "RReLU")
 
     def extra_repr(self):
         return f"lower={self.lower:.4g}, upper={self.upper:.4g}"
 
 
 class HardTanh(Module):
-    """The ramp: clamp to [min, max] (see :func:`hardtanh`)."""
+    """The ramp: clamp to [min, max] (see :func:`hardtanh`).
+
+    Parameters
+    ----------
+    min, max : float, default -1 and 1
+        Finite numbers with min < max (NaN, infinities, strings and bools raise).
+    """
 
     state_shapes = classmethod(no_state)  # no parameters or buffers
 
     def __init__(self, min=-1.0, max=1.0):  # noqa: A002 - the issue's names
-        if not min < max:
-            raise ValueError(f"HardTanh: need min < max; got min={min}, max={max}")
-        self.min, self.max = float(min), float(max)
+        self.min, self.max = _hardtanh_bounds("HardTanh", min, max)
 
     def forward(self, x):
-        return hardtanh(x, self.min, self.max, where="HardTanh")
+        return _hardtanh(x, self.min, self.max, "HardTanh")
 
     def extra_repr(self):
         return f"min={self.min}, max={self.max}"

@@ -96,7 +96,9 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     Notes
     -----
     For float16 input the per-channel sums are taken in float32 (as PyTorch does):
-    a channel of 50,000 values of mean 2 sums past float16's largest number.
+    a channel of 50,000 values of mean 2 sums past float16's largest number. In
+    evaluation the running statistics are used in float32 too (a feature of std 256
+    has a variance past 65,504), and only x̂ is rounded to float16.
     """
     momentum = unit_interval(where, "momentum", momentum, closed_high=True)
     eps = positive_float(where, "eps", eps)
@@ -147,11 +149,18 @@ def _batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, e
         running_var *= 1 - momentum
         running_var += (momentum * total / (total - 1)) * var
     else:
-        xc = xd - running_mean.reshape(bshape).astype(xd.dtype, copy=False)
-        var = running_var.astype(xd.dtype, copy=False)
-    inv_std = (1 / np.sqrt(var + eps)).astype(xd.dtype, copy=False)
+        # float16 input: the statistics stay float32, as in training (a running variance
+        # passes float16's 65,504 at a std of 256, a mean difference at 2 x 32,752), and
+        # only x̂ comes back to float16
+        stat = xd.dtype if acc is None else acc
+        xc = xd - running_mean.reshape(bshape).astype(stat, copy=False)
+        var = running_var.astype(stat, copy=False)
+    inv_std = 1 / np.sqrt(var + eps)
     xhat = xc
     xhat *= inv_std.reshape(bshape)  # xc is ours: normalise in place
+    if acc is not None:
+        xhat = xhat.astype(xd.dtype, copy=False)
+        inv_std = inv_std.astype(xd.dtype)
     y = xhat * gamma.data.reshape(bshape) + beta.data.reshape(bshape)
 
     def backward(g):

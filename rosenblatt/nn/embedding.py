@@ -119,7 +119,9 @@ class Embedding(Module):
     embedding_dim : int
     init : str or callable, default "normal" with std 1 (PyTorch's N(0, 1))
         A ``rb.nn.init`` name or callable ``fn(shape, fan_in=, fan_out=, rng=)`` (see
-        :func:`rosenblatt.nn.init.get`).
+        :func:`rosenblatt.nn.init.get`); the layer keeps a copy of what the callable
+        returns, so pretrained vectors passed that way are not changed (their padding row
+        is zeroed in the copy only).
     rng : numpy.random.Generator, optional
     dtype : default float32
     padding_idx : int, optional

@@ -7,7 +7,8 @@ pass them explicitly. By name: ``get("he")``.
 
 A layer's ``init=`` also takes a callable of this signature, and ``dtype`` is
 optional in it: ``fn(shape, fan_in=None, fan_out=None, rng=None)`` works too,
-its array then cast to the layer's dtype (:func:`get`).
+its array then cast to the layer's dtype. The layer gets a copy of the array, never
+the array itself (:func:`get`).
 
 The notes' argument: with N(0, 1) weights a unit with d inputs has a net input
 NET = W.X + b whose standard deviation is about sqrt(d + 1), so it saturates;
@@ -153,7 +154,9 @@ def orthogonal(shape, gain=1.0, *, fan_in=None, fan_out=None, rng=None, dtype=np
     q, r = np.linalg.qr(z)
     q *= np.sign(np.diag(r))
     q = q if rows >= cols else q.T
-    return (q * gain).astype(dtype).reshape(shape)
+    # C order, as every initializer returns: q.T is Fortran-ordered, and code that writes a
+    # parameter through a flat view (reshape(-1)) would write into a copy
+    return np.ascontiguousarray((q * gain).astype(dtype).reshape(shape))
 
 
 INITIALIZERS = {
@@ -195,7 +198,10 @@ def _user_initializer(fn, where):
                 else f"a {type(out).__name__}"
             raise ValueError(f"{prefix}init must return a numeric ndarray of shape "
                              f"{tuple(shape)}; got {got}")
-        return out.astype(dtype, copy=False)
+        # a copy of its own, in C order: a callable may return an array it keeps (pretrained
+        # vectors), which the layer then writes into (Embedding's padding row, SparseDense's
+        # mask) and which two layers built from it would share untied
+        return np.array(out, dtype=dtype, order="C", copy=True)
 
     return initializer
 
@@ -204,8 +210,9 @@ def get(init, where=None):
     """An initializer from its name, or ``init`` itself if it is callable.
 
     A callable is called as ``init(shape, fan_in=, fan_out=, rng=)``, plus ``dtype=`` if
-    its signature has it (or ``**kwargs``); it must return an ndarray of ``shape``, cast
-    to the layer's dtype. ``where`` (a layer name) prefixes the error messages.
+    its signature has it (or ``**kwargs``); it must return an ndarray of ``shape``, which
+    is copied (C-ordered, in the layer's dtype): the layer never writes into, nor shares,
+    an array the callable keeps. ``where`` (a layer name) prefixes the error messages.
     """
     if callable(init):
         return _user_initializer(init, where)

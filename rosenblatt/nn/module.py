@@ -12,9 +12,11 @@ running statistics) are ndarray attributes named in the class attribute
 """
 
 import contextlib
+import copy
 
 import numpy as np
 
+from .. import randomness
 from .parameter import Parameter, ParameterVector
 
 
@@ -48,6 +50,14 @@ def _clone(value, memo):
         return out
     elif isinstance(value, np.ndarray):
         out = value.copy()
+    elif type(value) is np.random.Generator:  # not a subclass: the draw objects that
+        # data-parallel training puts in a layer belong to the run, and stay shared
+        if value is randomness._generator or value is randomness.generator():
+            return value  # the library generator (rng=None): rb.seed decides both models' draws
+        # a layer's own (Dropout(rng=0)): a copy in the same state, so that each model goes
+        # on with its own stream (the clone draws what the original would have drawn), and
+        # training one does not change the masks of the other
+        out = np.random.Generator(copy.deepcopy(value.bit_generator))
     elif isinstance(value, ParameterVector):
         # a module that keeps its parameters packed (RBM.vector): the clone's own vector over
         # the cloned parameters, so that stepping it moves the clone (an optimizer kept as an
@@ -62,7 +72,7 @@ def _clone(value, memo):
     elif isinstance(value, dict) and type(value) is dict:
         out = {k: _clone(item, memo) for k, item in value.items()}
     else:
-        return value  # numbers, strings, callables, generators: shared
+        return value  # numbers, strings, callables, other objects: shared
     memo[key] = out
     return out
 
@@ -357,15 +367,22 @@ class Module:
         parameters become new parameters (same values, same ``requires_grad``,
         no gradient, not packed in any optimizer's vector), ndarray attributes
         are copied, a :class:`ParameterVector` attribute is rebuilt over the
-        cloned parameters, and lists, tuples and dicts are rebuilt; anything
-        else (sizes, names, callables, random generators, optimizers) is shared
-        with the original (a model that keeps an optimizer rebuilds it in its
+        cloned parameters, a layer's own random generator (``Dropout(rng=0)``)
+        is copied in its current state (each model then goes on with its own
+        stream: the clone draws what the original would have drawn), and
+        lists, tuples and dicts are rebuilt; anything else (sizes, names,
+        callables, the library generator that ``rng=None`` draws from and
+        ``rb.seed`` resets, optimizers) is shared with the original (a model
+        that keeps an optimizer rebuilds it in its
         :meth:`_after_clone`, as ``GAN`` and ``RBM`` do; that hook runs for
         every module cloned, at any depth). A parameter or module that
         appears twice in ``self`` is one object in the clone too (the sharing
-        is kept), and nothing of the clone is shared with ``self``: training
-        one leaves the other alone (notes: "Modular Neural Networks": a
-        trained word module W reused, as a copy, inside a larger network).
+        is kept), and no state of the clone (parameters, buffers, a layer's
+        own generator) is shared with ``self``: training one leaves the other
+        alone (notes: "Modular Neural Networks": a trained word module W
+        reused, as a copy, inside a larger network), except that both draw
+        from the library generator where they were built with ``rng=None``,
+        as any two models do.
 
         Examples
         --------

@@ -46,6 +46,39 @@ class Parameter(Tensor):
         )
 
 
+def one_dtype(params, where, labels, fix):
+    """The dtype that every parameter of ``params`` has; a TypeError naming them if they differ.
+
+    Parameters
+    ----------
+    params : list of Tensor
+    where : str
+        What the message starts with ("SGD", "ParameterVector").
+    labels : list of str
+        How the message names each parameter ("params[2]").
+    fix : str
+        The message's last sentence: what to do instead.
+
+    Raises
+    ------
+    TypeError
+        If the parameters have more than one dtype: one flat vector would cast them all to
+        the common dtype, changing the model's dtype, memory and outputs as a side effect.
+    """
+    groups = {}
+    for p, label in zip(params, labels):
+        groups.setdefault(p.data.dtype, []).append(f"{label} {tuple(p.shape)}")
+    if len(groups) == 1:
+        return next(iter(groups))
+    listed = "; ".join(
+        f"{dtype}: {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3
+                                              else "")
+        for dtype, names in groups.items())
+    raise TypeError(
+        f"{where}: the parameters have different dtypes ({listed}); one flat vector would "
+        f"cast them all to {np.result_type(*groups)}, changing the model. {fix}")
+
+
 class ParameterVector:
     """Pack parameters into one flat ``data`` vector and one flat ``grad`` vector.
 
@@ -79,7 +112,18 @@ class ParameterVector:
     params : iterable of Parameter
         Duplicates are packed once.
     dtype : numpy dtype, optional
-        Defaults to the common dtype of the parameters.
+        The vector's dtype; the parameters are cast to it (their ``data`` become views
+        of the vector). Without it the parameters must share one dtype, which the vector
+        takes: parameters of several dtypes raise TypeError rather than being cast
+        silently.
+
+    Raises
+    ------
+    TypeError
+        For an item that is not a tensor, a ``dtype`` that is not a floating type, or
+        parameters of several dtypes and no ``dtype``.
+    ValueError
+        For no parameters.
 
     Attributes
     ----------
@@ -112,7 +156,11 @@ class ParameterVector:
         if not unique:
             raise ValueError("ParameterVector: got no parameters")
         if dtype is None:
-            dtype = np.result_type(*[p.data.dtype for p in unique])
+            dtype = one_dtype(
+                unique, "ParameterVector",
+                [getattr(p, "name", None) or f"#{i}" for i, p in enumerate(unique)],
+                "Cast them to one dtype first (model.astype(np.float32)), or pass dtype= to "
+                "cast them on purpose")
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"ParameterVector: dtype must be a floating type (float32 or "

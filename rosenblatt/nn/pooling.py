@@ -380,6 +380,8 @@ def _check_global(xd, where):
 def global_max_pool2d(x, *, where="global_max_pool2d"):
     """The maximum of each feature map: (batch, channels, h, w) -> (batch, channels).
 
+    Maps of no values (h or w 0) raise ValueError.
+
     The gradient goes to the map's first maximum in row-major order, or to its last NaN
     if it holds one (as :func:`max_pool2d` and PyTorch's ``adaptive_max_pool2d``).
 
@@ -391,6 +393,9 @@ def global_max_pool2d(x, *, where="global_max_pool2d"):
     """
     xd = _array(x, where)
     flat = _check_global(xd, where)
+    if flat.shape[-1] == 0:  # (the mean of no values is NaN, as PyTorch's; a maximum, nothing)
+        raise ValueError(f"{where}: expected non-empty feature maps; got shape {xd.shape} "
+                         f"(height x width = 0: no maximum to take)")
     idx = flat.argmax(axis=-1)[..., None]  # (the first NaN, where a map has one)
     y = np.take_along_axis(flat, idx, axis=-1)[..., 0]
     nan = np.isnan(y)  # one value per map: cheap

@@ -22,7 +22,7 @@ from ..autodiff.tensor import _make as make, needs_grad, sum_to_shape
 from ..checks import boolean, positive_int, unit_interval
 from ..randomness import resolve_rng
 from . import init as initializers
-from ._operands import as_tensor
+from ._operands import as_tensor, check_shape, optional_tensor
 from .module import Module
 from .parameter import Parameter
 
@@ -34,9 +34,10 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
     ----------
     x : Tensor or array_like (batch, in_features)
         Integers become float32, as for ``Dense``.
-    weight : Tensor (in_features, out_features)
-    bias : Tensor (out_features,) or None
-    mask : ndarray of bool (in_features, out_features)
+    weight : Tensor or array_like (in_features, out_features)
+    bias : Tensor or array_like (out_features,), or None
+    mask : array_like of bool (in_features, out_features)
+        Integers or floats of 0 and 1 are taken as bools.
     structure : (flat, csr), optional
         The flat indices of the live connections (row-major) and a CSR matrix
         with that pattern (:meth:`SparseDense.structure`); each call takes the
@@ -58,6 +59,14 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
     -------
     Tensor (batch, out_features)
 
+    Raises
+    ------
+    ValueError
+        For operands whose shapes do not fit together (the message names both shapes),
+        or a mask with values other than 0 and 1.
+    TypeError
+        For operands that are not real numbers.
+
     Notes
     -----
     dE/dW is ``(x^T g) * mask``. With ``structure`` and the compiled kernels
@@ -71,10 +80,38 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
     """
     x = as_tensor(x, "sparse_dense", "x")
     xd = x.data
+    weight = as_tensor(weight, "sparse_dense", "weight", like=xd)
+    bias = optional_tensor(bias, "sparse_dense", "bias", like=xd)
     W = weight.data
+    if W.ndim != 2:
+        raise ValueError(f"sparse_dense: weight must be (in_features, out_features); got shape "
+                         f"{W.shape}")
     if xd.ndim != 2 or xd.shape[1] != W.shape[0]:
         raise ValueError(f"sparse_dense: expected input of shape (batch, {W.shape[0]}); got "
-                         f"{xd.shape}")
+                         f"{xd.shape} (weight shape {W.shape})")
+    check_shape(bias, (W.shape[1],), "sparse_dense", "bias", "(out_features,)")
+    mask = _mask(mask)
+    check_shape(mask, W.shape, "sparse_dense", "mask", "the weight's (in_features, out_features)")
+    return _sparse_dense(x, weight, bias, mask, structure, dense_grad)
+
+
+def _mask(mask):
+    """``mask`` as a bool ndarray (itself if it is one); 0/1 numbers are taken as bools."""
+    mask = np.asarray(mask)
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
+            raise ValueError(f"sparse_dense: mask must hold bools (or 0 and 1); got an array "
+                             f"of dtype {mask.dtype}" + (" with other values"
+                                                         if mask.dtype.kind in "iuf" else ""))
+        mask = mask.astype(bool)
+    return mask
+
+
+def _sparse_dense(x, weight, bias, mask, structure, dense_grad):
+    """:func:`sparse_dense` on operands already converted and checked (the layer's own, at
+    every step: a Tensor input of the right shape, its parameters and its bool mask)."""
+    xd = x.data
+    W = weight.data
     # the output's dtype is the dense product's (as Dense: float64 input, float64 output); the
     # compiled kernels take one dtype throughout, float32 or float64
     dtype = np.result_type(xd, W)
@@ -118,12 +155,13 @@ def sparse_dense(x, weight, bias, mask, structure=None, dense_grad=None):
                 gx = np.ascontiguousarray((csr @ g.T).T, dtype=np.result_type(g, W))
         if weight.requires_grad:
             slot = weight._grad_slot()
-            out = np.empty_like(W) if slot is None else slot
+            # C order whatever W's: ``flat`` indexes the weight row-major
+            out = np.empty(W.shape, W.dtype) if slot is None else slot
             if fast is not None and dense_grad is None:  # the live entries of x^T g only
                 live_grad = np.empty(len(flat), W.dtype)
                 fast.sampled_product(xT, gT, flat, W.shape[1], live_grad)
                 out.fill(0)
-                out.reshape(-1)[flat] = live_grad
+                np.put(out, flat, live_grad)  # row-major, and in place for any layout
             else:
                 np.matmul(xd.T, g, out=out)
                 if dense_grad is not None:  # Rewire (RigL) asked for every connection's gradient
@@ -277,7 +315,7 @@ class SparseDense(Module):
             self.mask = np.ascontiguousarray(self.mask, dtype=bool)
         live = self.live_connections
         structure = self.structure(live) if live < self.sparse_below * self.mask.size else None
-        return sparse_dense(x, self.W, self.b, self.mask, structure, self.dense_grad)
+        return _sparse_dense(x, self.W, self.b, self.mask, structure, self.dense_grad)
 
     def extra_repr(self):
         bias = "" if self.b is not None else ", bias=False"

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor
 from ..checks import positive_float, unit_interval
-from ..nn.parameter import ParameterVector
+from ..nn.parameter import ParameterVector, one_dtype
 
 
 def _type_name(value):
@@ -61,19 +61,25 @@ _GROUPS = ("parameter groups (dicts, PyTorch's per-group options) are not suppor
            "one optimizer per group, each with its own options")
 
 
-def pack(params):
+def pack(params, where="optimizer"):
     """A ParameterVector over the trainable ``params`` (or ``params`` itself if it is one).
 
     Parameters
     ----------
     params : ParameterVector or iterable of Parameter
-        Parameters with ``requires_grad`` False are left out.
+        Parameters with ``requires_grad`` False are left out. The trainable ones must
+        share one dtype: the vector is one array, and casting them to a common dtype
+        would change the model (a float16 embedding made float32, a float32 model made
+        float64 by one float64 layer) as a side effect of building an optimizer.
+    where : str, default "optimizer"
+        The name the dtype error starts with (the optimizer's class).
 
     Raises
     ------
     TypeError
         If ``params`` or an item is not a Parameter/Tensor of rosenblatt (a dict: parameter
-        groups, a NumPy array, a torch tensor).
+        groups, a NumPy array, a torch tensor), or the trainable parameters have several
+        dtypes (the message names them and says to call ``model.astype``).
     ValueError
         If there is nothing to train, or an item is the result of an operation (a non-leaf
         Tensor, such as ``w.T`` or ``w * 2``: the optimizer would move a copy, never ``w``).
@@ -109,12 +115,17 @@ def pack(params):
                 f"optimizer: can't optimize a non-leaf Tensor (params[{i}], shape "
                 f"{p.shape}, the result of an operation such as w.T, w.reshape(...) or "
                 f"w * 2); pass the Parameter itself")
-    trainable = [p for p in params if p.requires_grad]
+    trainable = [(i, p) for i, p in enumerate(params) if p.requires_grad]
     if not trainable:
         raise ValueError(
             "optimizer: got no trainable parameters (empty list, or every parameter is frozen)"
         )
-    return ParameterVector(trainable)
+    one_dtype([p for _, p in trainable], where,
+              [getattr(p, "name", None) or f"params[{i}]" for i, p in trainable],
+              "Cast the model to one dtype before building the optimizer "
+              "(model.astype(np.float32)), or build one optimizer per dtype (params[i] is "
+              "the i-th of model.parameters())")
+    return ParameterVector([p for _, p in trainable])
 
 
 def flat_same(*arrays):
@@ -269,7 +280,7 @@ class Optimizer:
     extra_state_keys = ()
 
     def __init__(self, params, lr):
-        self.vec = pack(params)
+        self.vec = pack(params, type(self).__name__)
         # the hyper-parameters but lr: their values when last checked, and a getter of them
         self._hp_names, self._hp_get = _hp_values(type(self))
         self._hp_checked = None

@@ -134,7 +134,12 @@ class EarlyStopping(Callback):
 
     Attributes
     ----------
-    best, best_epoch, stopped_epoch
+    best : float
+        The best value of ``monitor`` so far.
+    best_epoch, stopped_epoch : int or None
+        0-based epoch indices (rows of the History), None until set. The ``stop_reason``
+        message counts epochs from 1, as the progress display does: ``best_epoch = 20``
+        is "epoch 21" there.
     """
 
     def __init__(self, monitor="val_loss", patience=5, restore_best=True, min_delta=0.0,
@@ -183,9 +188,12 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             trainer.stop_training = True
+            # the epoch 1-based, as the progress display's "epoch k/N" counts it
+            best = ("no finite value seen" if self.best_epoch is None
+                    else f"best {self.best:.6g} at epoch {self.best_epoch + 1}")
             trainer.history.stop_reason = (
                 f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
-                f"(best {self.best:.6g} at epoch {self.best_epoch})")
+                f"({best})")
 
     def on_train_end(self, trainer):
         if self.restore_best and self.best_state is not None:
@@ -365,10 +373,15 @@ class GradientMonitor(Callback):
         logs.update(record)
 
 
-def _named_modules(module, prefix=""):
+def _named_modules(module, prefix="", _above=()):
+    """(dotted name, module) at every position: a module used in several places is listed
+    at each (a shared ReLU's uses are named by their places); a back-reference to a module
+    above (``child.owner = parent``) is not followed, so a cycle ends."""
     yield prefix or type(module).__name__, module
+    above = (*_above, id(module))
     for name, child in module.named_children():
-        yield from _named_modules(child, f"{prefix}.{name}" if prefix else name)
+        if id(child) not in above:
+            yield from _named_modules(child, f"{prefix}.{name}" if prefix else name, above)
 
 
 class LearningRateScheduler(Callback):

@@ -776,9 +776,12 @@ class Trainer:
 
         add("fit", self.rng)
         add("library", generator())
-        stack = [("model", self.model)]
+        stack, walked = [("model", self.model)], set()
         while stack:
             prefix, module = stack.pop(0)
+            if id(module) in walked:  # shared, or a back-reference to a parent (a cycle)
+                continue
+            walked.add(id(module))
             for attr, value in vars(module).items():
                 add(f"{prefix}.{attr}", value)
             stack.extend((f"{prefix}.{name}", child) for name, child in module.named_children())
