@@ -54,10 +54,14 @@ def _digits_search(method, seed):
 
 
 @pytest.mark.slow
-def test_digits_mlp_bayes_at_least_random_on_most_seeds():
+def test_digits_mlp_bayes_beats_random_on_most_seeds():
+    # A tie is no win: with ">=" the test passed with the Gaussian process removed (the
+    # "Bayesian" search then is random search with the same seed, equal on every seed).
+    # Measured: Bayesian better on 4 of 5 seeds, by 0.8-1.6 points, worse by 1.0 on one;
+    # random search against random search with other seeds: better on 2 of 5.
     pytest.importorskip("sklearn")
-    wins = sum(_digits_search("bayes", s) >= _digits_search("random", s) for s in range(5))
-    assert wins >= 3
+    diffs = [_digits_search("bayes", s) - _digits_search("random", s) for s in range(5)]
+    assert sum(d > 0 for d in diffs) >= 3 and np.mean(diffs) > 0
 
 
 def test_importing_rosenblatt_does_not_import_scipy():

@@ -38,6 +38,34 @@ def _grid_vs_random_designs(rng, repeats=400, k=3):
     return np.array(grid_best), np.array(random_best)
 
 
+def _beats(picked, others):
+    """The probability that a trial of ``picked`` beats a trial of ``others`` (accuracies; a
+    tie counts a half): 0.5 when the two are draws from the same search."""
+    a, b = np.asarray(picked)[:, None], np.asarray(others)[None, :]
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
+def _picks_better(picked, others):
+    """Whether the Gaussian process's picks beat random search's trials two times in three.
+
+    Between two random searches (no model) the probability is 0.5 with a standard error of
+    sqrt((n + m + 1) / 12nm) = 0.055 for the chapter's 55 trials each (5 seeds of 11 picks);
+    2/3 is three standard errors above. The model's picks beat random trials 0.73-0.83 of the
+    time (tour seeds 0-4): most of its picks are near the best, a few explore.
+    """
+    return _beats(picked, others) > 2 / 3
+
+
+def _better_on_average(bayes, random, resolution):
+    """Whether Bayesian optimisation's best accuracies beat random search's (paired by seed) by
+    more than ``resolution`` (one validation example) on average and on more seeds than not.
+
+    A tie is no win: the same search under both names passes nothing.
+    """
+    diff = np.asarray(bayes) - np.asarray(random)
+    return bool(diff.mean() > resolution and np.sum(diff > resolution) > np.sum(diff < -resolution))
+
+
 def _known_objective(p):
     """A stand-in for validation error on the chapter's space where only lr and dropout
     matter, equally: each term runs from 0 at its optimum to 1 at the range's far end."""
@@ -153,17 +181,28 @@ def run(ctx):
     ctx.table(["seed", "random search", "Bayesian optimisation"],
               [[i, r, b] for i, (r, b) in enumerate(zip(best["random"], best["bayes"]))],
               caption=f"Best validation accuracy after the same budget, on {len(seeds)} seeds.")
-    ctx.claim("On the same budget, Bayesian optimisation finds a better network than grid "
-              "search (whose 2 values per parameter are the range's ends)",
-              min(best["bayes"]) > best["grid"][0],
-              f"best validation accuracy: grid {best['grid'][0]:.1%}, Bayesian "
-              f"{', '.join(f'{v:.1%}' for v in best['bayes'])}")
+    # Which trials each search spent its budget on: the Gaussian process picks every trial
+    # after its n_initial = 5 random ones; random search's trials at the same places
+    picked = [-t.value for s in runs["bayes"] for t in s.completed if t.number >= 5]
+    drawn = [-t.value for s in runs["random"] for t in s.completed if t.number >= 5]
+    ctx.claim("Bayesian optimisation spends its trials on good networks: a trial the Gaussian "
+              "process picks beats a trial of random search two times in three or more",
+              _picks_better(picked, drawn),
+              f"a pick beats a random trial with probability {_beats(picked, drawn):.2f} (0.5 "
+              f"without a model); median validation accuracy of trials 6-{budget} over "
+              f"{len(seeds)} seeds: {np.median(picked):.1%} (Bayesian), {np.median(drawn):.1%} "
+              f"(random); best of the 2-point grid {best['grid'][0]:.1%}")
     mean_r, mean_b = np.mean(best["random"]), np.mean(best["bayes"])
-    wins = sum(b >= r - 1.0 / len(yv) for r, b in zip(best["random"], best["bayes"]))
-    ctx.claim("… and, averaged over the seeds, at least as good a network as random search "
-              "(within one validation example)", mean_b >= mean_r - 1.0 / len(yv),
-              f"mean best {mean_b:.2%} (Bayesian) vs {mean_r:.2%} (random); Bayesian ≥ "
-              f"random on {wins} of {len(seeds)} seeds: "
+    one = 1.0 / len(yv)
+    wins = sum(b > r + one for r, b in zip(best["random"], best["bayes"]))
+    losses = sum(b < r - one for r, b in zip(best["random"], best["bayes"]))
+    ctx.claim("… and so, on the same budget, it finds a better network than random search: "
+              "better on average over the seeds, and on more seeds than not (by more than one "
+              "validation example; the margin is small against the seed-to-seed spread of the "
+              "best of 16 trials)",
+              _better_on_average(best["bayes"], best["random"], one),
+              f"mean best {mean_b:.2%} (Bayesian) vs {mean_r:.2%} (random); Bayesian better "
+              f"on {wins}, worse on {losses} of {len(seeds)} seeds: "
               + "; ".join(f"{b:.1%} vs {r:.1%}" for r, b in zip(best["random"], best["bayes"])))
 
     # -- 3. the learned length scales: which hyper-parameters matter ---------------------------

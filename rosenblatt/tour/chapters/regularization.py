@@ -39,6 +39,23 @@ def _smallest_gap_that_generalises(rows, se):
     return min(fit, key=lambda r: r[3]) if fit else None
 
 
+def _gap_closed(rows, best):
+    """Whether the gap (``rows[i][3]``) shrinks as λ grows, to under half of λ = 0's at the
+    largest λ (``rows[-1]``), and the row ``best`` (from :func:`_smallest_gap_that_generalises`),
+    a λ that kept the test accuracy, has a smaller gap than λ = 0.
+
+    The second half alone held with a regularizer of no effect (the smallest of four runs that
+    differ from λ = 0 by noise: 7 of 8 seeds, by up to 3.6 points of a 36.7% gap); the first
+    does not (their gap at "λ = 0.1" stays within 4 points of λ = 0's), while L2 at λ = 0.1
+    leaves at most 41% of it (seeds 0-4, 8, 11, 12, 17). At the largest λ part of the closing
+    is underfitting (seed 17: train and test at 50%), hence the second half; how much ``best``
+    closes varies with the seed (16% on seed 8, 96% on seed 1), on some too little to tell
+    from the noise, so the strong λ gives the size and ``best`` the direction.
+    """
+    gap0 = rows[0][3]
+    return rows[-1][3] < 0.5 * gap0 and best is not None and best[3] < gap0
+
+
 @chapter("Regularization strength", section="Regularization")
 def run(ctx):
     rng = ctx.rng
@@ -89,11 +106,15 @@ def run(ctx):
     gap0 = rows[0][3]
     se = accuracy_standard_error(rows[0][2], len(yt))
     best = _smallest_gap_that_generalises(rows, se)
-    ctx.claim("Regularization counteracts overfitting: a smaller gap between training and "
-              "test accuracy", best is not None and best[3] < gap0,
+    ctx.claim("Regularization counteracts overfitting: the gap between training and test "
+              "accuracy shrinks as λ grows (under half at the largest λ, partly by underfitting "
+              "there), and a λ that keeps the test accuracy narrows it too",
+              _gap_closed(rows, best),
               f"gap {gap0:.1%} without regularization (test accuracy {rows[0][2]:.1%}, "
-              f"standard error {se:.1%}); "
-              + (f"{best[3]:.1%} with λ = {best[0]:g} (test accuracy {best[2]:.1%})"
+              f"standard error {se:.1%}), {rows[-1][3]:.1%} with λ = {lams[-1]:g} (test "
+              f"accuracy {rows[-1][2]:.1%}); "
+              + (f"the smallest with the test accuracy held: {best[3]:.1%} with λ = "
+                 f"{best[0]:g} (test accuracy {best[2]:.1%})"
                  if best is not None else "every λ > 0 loses test accuracy"))
 
     # -- L1 makes weights sparse ----------------------------------------------------------

@@ -15,6 +15,19 @@ def _mlp(rng, hidden=32, n_out=2, n_in=2, depth=1, act=rb.nn.Tanh):
     return rb.nn.Sequential(*layers, rb.nn.Dense(width, n_out, rng=rng))
 
 
+def _learns_easy_first(curriculum, shuffled):
+    """Whether the curriculum's early lead of the easy half over the hard half (the third entry
+    of each mean row) is large, 20 points, and 15 points larger than shuffling's.
+
+    A bare ``curriculum > shuffled`` held on half the seeds with random difficulty scores in
+    place of the radius (same start and widening: random pools). Their lead over 20 runs:
+    -38 to +20 points (one run at +20.4, shuffled -4.4, would pass), the shuffled nets' -27
+    to +15; the radius's +22 to +34 (tour seeds 0-9). The noise of three networks' means
+    leaves no wider margin at this budget.
+    """
+    return curriculum[2] > 0.2 and curriculum[2] > shuffled[2] + 0.15
+
+
 @chapter("Shuffling and curriculum learning", section="Shuffling & curriculum learning",
          name="shuffling")
 def shuffling(ctx):
@@ -100,7 +113,8 @@ def shuffling(ctx):
                f"test accuracy after {epochs}"], [[k, *v] for k, v in result.items()])
     ctx.claim("The order of the data shapes what is learned: with a curriculum the network "
               "learns the easy examples first (a larger lead of the easy half over the hard "
-              "half early in training)", result["curriculum"][2] > result["shuffled"][2],
+              "half early in training)", _learns_easy_first(result["curriculum"],
+                                                            result["shuffled"]),
               f"easy − hard accuracy after {probe_at} epochs: "
               f"{result['curriculum'][2]:+.1%} with the curriculum, "
               f"{result['shuffled'][2]:+.1%} shuffled")
