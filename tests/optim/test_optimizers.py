@@ -44,6 +44,50 @@ def test_adagrad_effective_rate_shrinks_monotonically(rng):
     assert np.all(previous < 0.1 * 0.5)  # it keeps falling: learning eventually halts
 
 
+def _follow_moved_optimum(opt_factory, rng, steps=300, moved=50, fresh=False):
+    """Noisy 0.5 |w - target|^2 with the target at 0, then at (3, -3) for ``moved`` steps.
+
+    ``fresh``: a new optimizer when the target moves (no accumulated history). Returns the
+    mean step length over the first and the last 100 steps before the move and the fraction
+    of the distance to the new target left at the end.
+    """
+    w = rb.nn.Parameter(np.array([1.0, -1.0]))
+    opt = opt_factory([w])
+    noise = rng.normal(size=(steps + moved, 2))
+    target, lengths = np.zeros(2), []
+    for t in range(steps + moved):
+        if t == steps:
+            target = np.array([3.0, -3.0])
+            start = np.linalg.norm(w.data - target)
+            if fresh:
+                opt = opt_factory([w])
+        before = w.data.copy()
+        opt.zero_grad(set_to_none=False)
+        w.grad[...] = w.data - target + noise[t]
+        opt.step()
+        lengths.append(np.linalg.norm(w.data - before))
+    lengths = np.array(lengths[:steps])
+    return lengths[:100].mean(), lengths[-100:].mean(), np.linalg.norm(w.data - target) / start
+
+
+def test_adagrad_learning_virtually_ceases_where_rmsprop_keeps_up():
+    # Notes ("Adagrad"): the rate only shrinks, so learning eventually virtually ceases. The
+    # consequence, not the definition: its steps shrink, and after 300 noisy steps it follows
+    # a moved optimum far more slowly than a fresh Adagrad; RMSprop's history does not hold
+    # it back.
+    adagrad = lambda ps: rb.optim.Adagrad(ps, lr=0.5)  # noqa: E731
+    rmsprop = lambda ps: rb.optim.RMSprop(ps, lr=0.05)  # noqa: E731
+    for seed in range(3):
+        early, late, left = _follow_moved_optimum(adagrad, np.random.default_rng(seed))
+        *_, left_fresh = _follow_moved_optimum(adagrad, np.random.default_rng(seed), fresh=True)
+        assert late < 0.5 * early
+        assert left > 2 * left_fresh
+        early, late, left = _follow_moved_optimum(rmsprop, np.random.default_rng(seed))
+        *_, left_fresh = _follow_moved_optimum(rmsprop, np.random.default_rng(seed), fresh=True)
+        assert late > 0.7 * early
+        assert left < 1.5 * left_fresh
+
+
 def test_rprop_reaches_xor_faster_than_plain_sgd():
     net = XorNet(rng=1)
     rprop = epochs_to_reach(net, rb.optim.Rprop(net.parameters()), 0.01, 3000)

@@ -77,39 +77,149 @@ def run(ctx):
                                       and np.allclose(p, shifted)),
               "rows sum to 1; shifting the logits by 1000 changes nothing")
 
-    # -- ReLU converges faster than sigmoid/tanh with SGD --------------------------------
     rng = ctx.rng
-    x, y = rb.datasets.spirals(300 if ctx.quick else 600, noise=0.05, turns=1.5, rng=rng)
-    epochs = 40 if ctx.quick else 100
-    results = {}
+    _relu_race(ctx, rng)
+    _linear_layers_collapse(ctx, rng)
+    _dying_relus(ctx, rng)
+
+
+_RACE = {"sigmoid": rb.nn.Sigmoid, "tanh": rb.nn.Tanh, "ReLU": rb.nn.ReLU}
+
+
+def _relu_race(ctx, rng, activations=_RACE, target=0.9):
+    """ReLU against sigmoid and tanh with SGD: the same initial weights, epochs to a target.
+
+    ``activations``: name -> activation class; the entry "ReLU" is the one the claim is
+    about (the tests swap a sigmoid in to check that the claim then fails).
+    """
+    X, y = rb.datasets.load_digits()
+    order = rng.permutation(len(X))[:600]
+    X, y = X[order].astype(np.float32), y[order]
+    epochs = 12 if ctx.quick else 30
     seed = int(rng.integers(2**31))
-    for name, act in [("sigmoid", rb.nn.Sigmoid), ("tanh", rb.nn.Tanh), ("ReLU", rb.nn.ReLU)]:
-        r = np.random.default_rng(seed)  # same initial weights for each activation
-        init = "he" if name == "ReLU" else "glorot_uniform"
-        net = rb.nn.Sequential(rb.nn.Dense(2, 64, init=init, rng=r), act(),
-                               rb.nn.Dense(64, 64, init=init, rng=r), act(),
-                               rb.nn.Dense(64, 2, rng=r))
-        history = rb.fit(net, x, y, loss="cross_entropy",
-                         optimizer=rb.optim.SGD(net.parameters(), lr=0.05), epochs=epochs,
-                         batch_size=16, metrics=(), progress=False,
-                         rng=np.random.default_rng(seed))
-        results[name] = history["loss"]
-    with ctx.figure(f"Training loss on two spirals ({len(x)} points), a 2-64-64-2 network and "
-                    "plain SGD (lr 0.05), same data order for each activation.",
+    curves, reached = {}, {}
+    for name, act in activations.items():
+        r = np.random.default_rng(seed)  # the same initial weights for each activation
+        net = rb.nn.Sequential(rb.nn.Dense(64, 64, init="glorot_uniform", rng=r), act(),
+                               rb.nn.Dense(64, 64, init="glorot_uniform", rng=r), act(),
+                               rb.nn.Dense(64, 64, init="glorot_uniform", rng=r), act(),
+                               rb.nn.Dense(64, 10, init="glorot_uniform", rng=r))
+        curves[name] = np.array(rb.fit(
+            net, X, y, loss="cross_entropy", optimizer=rb.optim.SGD(net.parameters(), lr=0.05),
+            epochs=epochs, batch_size=16, progress=False,
+            rng=np.random.default_rng(seed))["accuracy"])
+        hits = np.nonzero(curves[name] >= target)[0]
+        reached[name] = int(hits[0]) + 1 if hits.size else None
+
+    def when(name):
+        return f"epoch {reached[name]}" if reached[name] else f"not in {epochs} epochs"
+
+    ctx.text(
+        "Does ReLU converge faster with SGD? A fair race: three 64-64-64-64-10 networks on 600 "
+        "digits that differ only in the activation: the same initial weights (Glorot uniform "
+        f"for all three), the same data order, SGD at lr 0.05 for {epochs} epochs; the "
+        f"criterion is the first epoch whose training accuracy reaches {target:.0%}.")
+    ctx.table(["activation", f"epoch reaching {target:.0%}", "final training accuracy"],
+              [[k, when(k), float(c[-1])] for k, c in curves.items()])
+    with ctx.figure("Training accuracy on 600 digits, a 64-64-64-64-10 network, plain SGD "
+                    "(lr 0.05), the same initial weights and data order for each activation.",
                     size=(6, 3.2)) as fig:
         ax = fig.add_subplot()
-        for name, curve in results.items():
-            ax.plot(range(1, len(curve) + 1), curve, label=name)
+        for name, curve in curves.items():
+            ax.plot(range(1, len(curve) + 1), curve, marker=".", label=name)
+        ax.axhline(target, color="grey", lw=0.5)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy")
+        ax.set_ylabel("training accuracy")
         ax.legend()
         ax.grid(True, alpha=0.3)
-    final = {k: v[-1] for k, v in results.items()}
-    ctx.claim("Compared with sigmoid and tanh, ReLU converges quickly with SGD",
-              final["ReLU"] < final["tanh"] and final["ReLU"] < final["sigmoid"],
-              ", ".join(f"{k}: {v:.3f}" for k, v in final.items()) + f" after {epochs} epochs")
+    relu, sigmoid = reached.get("ReLU"), reached.get("sigmoid")
+    ctx.claim("Compared with sigmoid, ReLU converges quickly with SGD",
+              relu is not None and sigmoid is None,
+              f"{target:.0%} training accuracy: ReLU at {when('ReLU')}, sigmoid "
+              f"{when('sigmoid')} (final accuracy {curves['sigmoid'][-1]:.0%})")
+    if "tanh" in reached:  # reported, not claimed: it depends on the task and the weights
+        tanh = reached["tanh"]
+        if tanh is not None and (relu is None or tanh <= relu):
+            lead = (f"Against tanh the notes' claim is not reproduced here: tanh reaches "
+                    f"{target:.0%} at {when('tanh')}, ReLU at {when('ReLU')}.")
+        else:
+            lead = (f"ReLU is also ahead of tanh here ({when('ReLU')} against {when('tanh')}), "
+                    "but that is not claimed.")
+        ctx.text(
+            lead + " On two spirals (a 2-64-64-2 network, 40 epochs) an earlier audit found "
+            "ReLU ahead of tanh at every seed when each had its usual initialisation, but tanh "
+            "ahead at 5 of 6 seeds when both had the same He weights: which of the two wins "
+            "depends on the task, the initial weights and the budget. The large speed-up the "
+            "notes cite was measured for deep convolutional networks; the sigmoid's lag is the "
+            "part that holds in every setting tried.")
 
-    _linear_layers_collapse(ctx, rng)
+
+def _silent(net, x):
+    """Per hidden layer of a Dense-activation-... stack: which units output <= 0 on all of x
+    (for ReLU, the dead units: `rb.callbacks.GradientMonitor.dead_relu_fractions`)."""
+    silent, h = [], rb.tensor(x)
+    with rb.no_grad():
+        for layer in net:
+            h = layer(h)
+            if not isinstance(layer, rb.nn.Dense):
+                silent.append(np.all(h.data <= 0, axis=0))
+    return silent
+
+
+def _dying_relus(ctx, rng, rates=(1.0, 0.05), act=rb.nn.ReLU):
+    """ReLUs die at a high learning rate and not at a low one (notes: "Activation functions":
+    "ReLUs can still 'die' ... lowering the learning rate can avoid this").
+
+    ``rates``: the high and the low learning rate; ``act``: the activation (the tests pass
+    two equal rates, and a leaky ReLU, whose silent units still learn, to check that the
+    claims then fail).
+    """
+    X, y = rb.datasets.load_digits()
+    order = rng.permutation(len(X))[:600]
+    X, y = X[order].astype(np.float32), y[order]
+    seed = int(rng.integers(2**31))
+    epochs, more = 4, 2
+    rows, dead, frozen = [], {}, {}
+    for lr in rates:
+        r = np.random.default_rng(seed)
+        net = rb.nn.Sequential(rb.nn.Dense(64, 64, init="he", rng=r), act(),
+                               rb.nn.Dense(64, 64, init="he", rng=r), act(),
+                               rb.nn.Dense(64, 10, rng=r))
+        before = np.mean([s.mean() for s in _silent(net, X)])
+        accuracy = rb.fit(net, X, y, loss="cross_entropy",
+                          optimizer=rb.optim.SGD(net.parameters(), lr=lr), epochs=epochs,
+                          batch_size=16, progress=False, rng=np.random.default_rng(seed),
+                          )["accuracy"][-1]
+        silent = _silent(net, X)
+        dead[lr] = float(np.mean([s.mean() for s in silent]))
+        # "from then on": train on at the low rate; a unit dead on every example gets no
+        # gradient, so its incoming weights must not move at all
+        silent = silent[0]
+        w_dead = net[0].W.data[:, silent].copy()
+        rb.fit(net, X, y, loss="cross_entropy",
+               optimizer=rb.optim.SGD(net.parameters(), lr=rates[-1]), epochs=more,
+               batch_size=16, metrics=(), progress=False, rng=np.random.default_rng(seed))
+        frozen[lr] = (int(silent.sum()), float(np.abs(net[0].W.data[:, silent] - w_dead).max(
+            initial=0.0)))
+        rows.append([lr, float(before), dead[lr], float(accuracy), frozen[lr][0]])
+    high, low = rates
+    ctx.text(
+        "Dying ReLUs: a large step can push a ReLU's bias and weights to where its input is "
+        "negative for every example; its output and its gradient are then 0 and it never "
+        "learns again. Two 64-64-64-10 ReLU networks (He initialisation, the same initial "
+        f"weights) trained on 600 digits by SGD for {epochs} epochs at a high and a low "
+        "learning rate; a unit is dead when it outputs 0 on all 600 digits.")
+    ctx.table(["learning rate", "dead units at initialisation", f"dead after {epochs} epochs",
+               "training accuracy", "dead units of layer 1"], rows)
+    ctx.claim("ReLUs can die: at a high learning rate many units end up outputting 0 on every "
+              "example; lowering the learning rate avoids it",
+              dead[high] > 0.3 and dead[low] < 0.15 and dead[high] > 3 * dead[low],
+              f"dead fraction {dead[high]:.0%} at lr {high:g}, {dead[low]:.0%} at lr {low:g}")
+    n_dead, moved = frozen[high]
+    ctx.claim("A dead ReLU's gradient is zero from then on: its weights stay where they died",
+              n_dead > 0 and moved == 0.0,
+              f"{n_dead} dead units in layer 1 after lr {high:g}; their incoming weights moved "
+              f"by {moved:g} in {more} more epochs at lr {low:g}")
 
 
 def _linear_layers_collapse(ctx, rng):

@@ -63,6 +63,8 @@ def run(ctx):
               "running mean after 200 batches: "
               + ", ".join(f"{v:.2f}" for v in bn2.running_mean) + " (true means −3, 0, 2, 10, 50)")
 
+    _identities(ctx, rng)
+
     # -- training a deep sigmoid network with and without BN --------------------------------
     n_train = 600 if ctx.quick else 1200
     x, y = rb.datasets.load_digits()
@@ -110,6 +112,47 @@ def run(ctx):
     _rates_and_initialisation(ctx, x, y, xt, yt, seed, epochs)
 
     _regularizer(ctx, rng)
+
+
+def _identities(ctx, rng, norm=rb.nn.BatchNorm1d, undo=True):
+    """γ = √(σ² + ε), β = mean gives the input back; a bias before batch norm cancels (notes:
+    "Batch Normalization").
+
+    ``norm`` builds the normalising layer from a feature count and ``undo`` sets γ and β to
+    the batch's statistics; the tests pass a layer that does not subtract the mean, and
+    ``undo=False``, to check that the claims then fail.
+    """
+    x = rng.normal(loc=[-3, 0, 2, 10], scale=[0.1, 1, 3, 10], size=(64, 4))
+    bn = norm(4, dtype=np.float64)
+    if undo:
+        bn.gamma.data[...] = np.sqrt(x.var(axis=0) + bn.eps)
+        bn.beta.data[...] = x.mean(axis=0)
+    back = float(np.abs(bn(rb.tensor(x)).data - x).max())
+    ctx.claim("Batch normalization can represent the identity: with γ = √(σ² + ε) and "
+              "β = mean it recovers its input", back < 1e-10,
+              f"largest |output − input| {back:.1e} (float64)")
+
+    # the same layer with and without a bias b before the normalisation
+    grad = rng.standard_normal((64, 3))
+    out, grads = {}, {}
+    for bias in (False, True):
+        r = np.random.default_rng(0)
+        dense = rb.nn.Dense(4, 3, bias=bias, rng=r, dtype=np.float64)
+        if bias:
+            dense.b.data[...] = rng.normal(0, 5, 3)
+        bn = norm(3, dtype=np.float64)
+        y = bn(dense(rb.tensor(x)))
+        y.backward(grad)
+        out[bias] = y.data
+        grads[bias] = (dense.W.grad, bn.gamma.grad, dense.b.grad if bias else None)
+    same = float(np.abs(out[True] - out[False]).max())
+    dw = float(np.abs(grads[True][0] - grads[False][0]).max())
+    db = float(np.abs(grads[True][2]).max())
+    ctx.claim("A bias before batch normalization is cancelled by the mean subtraction (so the "
+              "layer needs none): the output and the other gradients are unchanged and "
+              "∂E/∂b = 0", same < 1e-10 and dw < 1e-10 and db < 1e-10,
+              f"largest change of the output {same:.1e}, of ∂E/∂W {dw:.1e}; largest |∂E/∂b| "
+              f"{db:.1e} (a random upstream gradient, float64)")
 
 
 def _relu_net(depth, width, bn, init, rng):

@@ -95,3 +95,86 @@ def run(ctx):
               "shrinks", drop[4] < 0.7 * plain[4],
               f"test − train cross-entropy {plain[4]:.2f} without dropout, {drop[4]:.2f} with; "
               f"test accuracy {plain[1]:.1%} → {drop[1]:.1%}")
+
+    _sub_networks(ctx, rng)
+
+
+def _thinned_probs(net, x, rate, rng, masks):
+    """Class probabilities of ``masks`` sub-networks of ``net``: each drops every hidden
+    unit with probability ``rate`` (the kept ones scaled by 1 / (1 - rate)), shape
+    (masks, len(x), classes). ``net``'s own Dropout layers are skipped (evaluation mode)."""
+    out = []
+    with rb.no_grad():
+        for _ in range(masks):
+            h = rb.tensor(x)
+            for layer in net:
+                if isinstance(layer, rb.nn.Dropout):
+                    continue
+                h = layer(h)
+                if isinstance(layer, rb.nn.ReLU):
+                    keep = rng.random(h.shape[1]) >= rate
+                    h = h * rb.tensor((keep / (1 - rate)).astype(h.data.dtype))
+            out.append(rb.nn.functional.softmax(h).data)
+    return np.array(out)
+
+
+def _sub_networks(ctx, rng, rate=0.5, masks=50):
+    """Dropout trains many sub-networks at once, and its units learn to work without the
+    others (notes: "Dropout": "training multiple neural networks simultaneously ... their
+    average should provide better results"; "more robust features").
+
+    ``rate``: the dropout rate of the network trained with dropout; ``masks``: how many
+    sub-networks are averaged (the tests pass ``rate=0`` and ``masks=1`` to check that the
+    claims then fail).
+    """
+    X, y = rb.datasets.load_digits()
+    X, xt, y, yt = rb.datasets.train_test_split(X.astype(np.float32), y, test_size=0.5,
+                                                rng=rng)
+    X, y, xt, yt = X[:600], y[:600], xt[:400], yt[:400]
+    epochs = 20 if ctx.quick else 40
+    seed, mask_seed = (int(k) for k in rng.integers(2**31, size=2))
+    rows, full, sub, agree, average = [], {}, {}, {}, {}
+    for name, r_train in (("no dropout", 0.0), (f"dropout {rate:g}", rate)):
+        r = np.random.default_rng(seed)
+        layers = [rb.nn.Dense(64, 128, init="he", rng=r), rb.nn.ReLU()]
+        if r_train:
+            layers.append(rb.nn.Dropout(r_train, rng=r))
+        net = rb.nn.Sequential(*layers, rb.nn.Dense(128, 10, rng=r))
+        rb.fit(net, X, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(),
+               lr=1e-3), epochs=epochs, batch_size=32, metrics=(), progress=False,
+               rng=np.random.default_rng(seed))
+        with rb.no_grad():
+            probs = rb.nn.functional.softmax(net.eval()(rb.tensor(xt))).data
+        # the same masks for both networks
+        thinned = _thinned_probs(net, xt, 0.5, np.random.default_rng(mask_seed), masks)
+        full[name] = float(np.mean(probs.argmax(axis=1) == yt))
+        sub[name] = float(np.mean(thinned.argmax(axis=2) == yt))  # over masks and digits
+        voted = thinned.mean(axis=0).argmax(axis=1)
+        average[name] = float(np.mean(voted == yt))
+        agree[name] = float(np.mean(voted == probs.argmax(axis=1)))
+        rows.append([name, full[name], sub[name], average[name], agree[name]])
+    ctx.text(
+        f"Dropout as many networks: two 64-128-10 ReLU networks on 600 digits (Adam, {epochs} "
+        f"epochs), without dropout and with dropout {rate:g} on the hidden layer; then each is "
+        f"thinned {masks} times at test time, every hidden unit dropped with probability 0.5 "
+        f"(the kept ones doubled), on {len(xt)} held-out digits.")
+    ctx.table(["network", "test accuracy (all units)", "mean test accuracy of a sub-network",
+               f"test accuracy of the average of {masks} sub-networks",
+               "full network agrees with that average"], rows)
+    plain, drop = rows[0][0], rows[1][0]
+    lost = {k: full[k] - sub[k] for k in full}
+    ctx.claim("Dropout's units learn to work in the absence of others: with half the hidden "
+              "units removed at test time the dropout network loses far less accuracy than "
+              "the same network trained without dropout", lost[drop] < 0.6 * lost[plain],
+              f"test accuracy lost with half the units removed: {lost[drop]:.1%} "
+              f"(dropout), {lost[plain]:.1%} (no dropout)")
+    ctx.claim("Dropout trains many sub-networks at once; their average does better than one "
+              "of them, and the full network with scaled weights predicts like the average",
+              average[drop] > sub[drop] + 0.02 and agree[drop] > 0.95,
+              f"test accuracy: a sub-network {sub[drop]:.1%}, the average of {masks} "
+              f"{average[drop]:.1%}, the full network {full[drop]:.1%} (it agrees with the "
+              f"average on {agree[drop]:.1%} of the digits)")
+    ctx.text(
+        "The full network's agreement with its sub-networks' average is not special to "
+        f"dropout training (the plain network's is {agree[plain]:.1%}): what dropout adds is "
+        "sub-networks that are good on their own, the first claim.")

@@ -1,4 +1,5 @@
-"""Tour: saturation, MSE vs cross-entropy with a sigmoid output (notes: "Cost functions")."""
+"""Tour: saturation, MSE vs cross-entropy with a sigmoid output and MSE vs log-likelihood
+with a softmax output (notes: "Cost functions", "Softmax", "Log-likelihood cost function")."""
 
 import numpy as np
 
@@ -31,7 +32,79 @@ def _train_neuron(loss_name, w0, b0, epochs, lr):
     return np.array(outs), np.array(history["loss"]), grads[0]
 
 
-@chapter("Saturation: MSE vs cross-entropy with a sigmoid",
+def _train_softmax(loss_name, bias, epochs, lr):
+    """A softmax layer, input 1, target class 0, trained by ``rb.fit`` (plain gradient descent).
+
+    ``bias`` sets the initial logits (the weights start at 0). Returns the probabilities
+    before each step, shape (epochs, classes), and the first ∂C/∂(logit of class 0).
+    """
+    layer = rb.nn.Dense(1, len(bias), dtype=np.float64)
+    layer.W.data[...] = 0.0
+    layer.b.data[...] = bias
+    target = np.zeros((1, len(bias)))
+    target[0, 0] = 1.0
+    probs, grads = [], []
+
+    def cost(z, labels):
+        p = rb.nn.functional.softmax(z)
+        probs.append(p.data[0].copy())
+        if loss_name == "mse":
+            return rb.losses.mse(p, target, half=True, reduction="sum")
+        return rb.losses.cross_entropy(z, labels)
+
+    first_grad = rb.callbacks.LambdaCallback(
+        on_backward=lambda trainer: grads.append(float(layer.b.grad.ravel()[0])))
+    rb.fit(layer, np.array([[1.0]]), np.array([0]), loss=cost,
+           optimizer=rb.optim.SGD(layer.parameters(), lr=lr), epochs=epochs, batch_size=1,
+           metrics=(), callbacks=[first_grad], progress=False)
+    return np.array(probs), grads[0]
+
+
+def _softmax_saturation(ctx, wrong=(-5.0, 4.0)):
+    """Softmax + log-likelihood does not saturate; softmax + quadratic cost does (notes:
+    "Softmax", "Log-likelihood cost function").
+
+    ``wrong``: the initial logits of the true class and of one wrong class (the others 0);
+    the tests pass a mild start, (0, 1), to check that the claims then fail.
+    """
+    classes, epochs, lr = 10, 300, 0.5
+    bias = np.zeros(classes)
+    bias[0], bias[1] = wrong
+    runs = {name: _train_softmax(name, bias, epochs, lr) for name in ("mse", "log-likelihood")}
+
+    def first_win(probs):
+        wins = np.nonzero(probs.argmax(axis=1) == 0)[0]
+        return int(wins[0]) + 1 if wins.size else None
+
+    p0 = runs["mse"][0][0, 0]
+    ctx.text(
+        f"The same with a softmax output over {classes} classes: one example whose true class "
+        f"starts at probability {p0:.1e} while a wrong class has {runs['mse'][0][0, 1]:.2f}. "
+        "The quadratic cost on the probabilities, ½ Σ (pⱼ − yⱼ)², has the gradient "
+        "Σⱼ (pⱼ − yⱼ) ∂pⱼ/∂z, and ∂pⱼ/∂z carries the factor p(1 − p) of a saturated unit; the "
+        "log-likelihood −ln p_y has the gradient p − y, which is about −1 for the true class "
+        f"exactly when it is most wrong. Plain gradient descent, lr {lr}:")
+    rows = []
+    for name, (probs, g) in runs.items():
+        won = first_win(probs)
+        rows.append([name, g, float(probs[-1, 0]), won if won else f"> {epochs}"])
+    ctx.table(["cost", "initial ∂C/∂z (true class)", f"p(true class) after {epochs} epochs",
+               "epochs until the true class wins"], rows)
+    g_mse, g_ll = runs["mse"][1], runs["log-likelihood"][1]
+    ctx.claim("With a softmax output and target 1, the log-likelihood cost has a very big "
+              "gradient when the output is ≈ 0; the quadratic cost's is tiny",
+              g_ll < -0.9 and abs(g_ll) > 100 * abs(g_mse),
+              f"at p = {p0:.1e}: ∂C/∂z = {g_ll:.3f} (log-likelihood) vs {g_mse:.2e} "
+              f"(quadratic), {abs(g_ll / g_mse):.0f}× larger")
+    t_mse, t_ll = first_win(runs["mse"][0]), first_win(runs["log-likelihood"][0])
+    ctx.claim("Softmax with the log-likelihood cost avoids the learning slowdown that saturation "
+              "causes with the quadratic cost",
+              t_ll is not None and (t_mse is None or t_mse > 20 * t_ll),
+              f"the true class wins after {t_ll} epochs with log-likelihood and "
+              f"{t_mse if t_mse else f'more than {epochs}'} with the quadratic cost")
+
+
+@chapter("Saturation: MSE vs cross-entropy with a sigmoid or softmax output",
          section="Cost (loss/objective/error) functions")
 def run(ctx):
     ctx.text(
@@ -86,3 +159,4 @@ def run(ctx):
               "the slowdown", t_ce is not None and (t_mse is None or t_mse > 3 * t_ce),
               f"from the saturated start the output falls below 0.1 after {t_ce} epochs with "
               f"cross-entropy and {t_mse if t_mse else f'more than {epochs}'} with MSE")
+    _softmax_saturation(ctx)

@@ -209,16 +209,24 @@ def _rprop_mini_batches(ctx, rng):
     seed = int(rng.integers(2**31))
     rprop = lambda params: rb.optim.Rprop(params, lr=0.01)  # noqa: E731
     sgd = lambda params: rb.optim.SGD(params, lr=0.1)  # noqa: E731
+    rmsprop = lambda params: rb.optim.RMSprop(params, lr=1e-3)  # noqa: E731
     loss = {"Rprop, full batch": _digits_loss(X, y, rprop, seed, epochs, n),
             f"Rprop, mini-batches of {batch}": _digits_loss(X, y, rprop, seed, epochs, batch),
             f"SGD (lr 0.1), mini-batches of {batch}": _digits_loss(X, y, sgd, seed, epochs,
-                                                                   batch)}
+                                                                   batch),
+            f"RMSprop (lr 0.001), mini-batches of {batch}": _digits_loss(X, y, rmsprop, seed,
+                                                                         epochs, batch)}
     ctx.table([f"{n} 8x8 digits, 64-32-10 tanh, {epochs} epochs",
                "training cross-entropy after"], [[k, v] for k, v in loss.items()])
-    full, mini, control = loss.values()
+    full, mini, control, rms = loss.values()
     ctx.claim("Rprop is meant for full-batch learning: on small mini-batches the gradient's "
               "sign changes with the sampling of each batch and Rprop fails to train, though "
               "it makes many more updates (and SGD succeeds on the same mini-batches)",
               full < 0.1 and mini > 5 * max(full, control),
               ", ".join(f"{k}: {v:.3f}" for k, v in loss.items())
               + f" ({epochs} updates full-batch, {epochs * (n // batch)} on mini-batches)")
+    ctx.claim("RMSprop is the mini-batch version of Rprop: dividing by a running average of "
+              "the gradient's magnitude instead of taking its sign, it trains on the same "
+              "mini-batches where Rprop fails", rms < 0.1 and mini > 3 * rms,
+              f"after {epochs} epochs on mini-batches of {batch}: RMSprop {rms:.3f}, "
+              f"Rprop {mini:.3f}")
