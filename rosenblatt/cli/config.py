@@ -16,7 +16,7 @@ required)::
     test = 0.2                                 # held-out test fraction (or a second file)
     validation = 0.1                           # fraction of the training split (or a file)
     standardize = true                         # fit mean/std on the training split
-    shape = [1, 8, 8]                          # optional: reshape each sample (for Conv2d)
+    # shape = [1, 8, 8]                        # optional: reshape each sample (for Conv2d)
 
     [model]
     dtype = "float32"
@@ -25,20 +25,26 @@ required)::
     out_features = 128                         # in_features defaults to the previous width
     [[model.layers]]
     type = "ReLU"
+    [[model.layers]]
+    type = "Dense"
+    out_features = 10                          # one output per class
 
     [training]
     loss = "cross_entropy"                     # a name of rb.losses
     epochs = 30
     batch_size = 64
     shuffle = true
+    metrics = ["accuracy"]                     # logged per epoch ("mae", "mse": regression)
     divergence_factor = 1e4                    # stop when the loss grows past it (false: off)
 
     [optimizer]
     name = "Adam"                              # a class of rb.optim (any case)
     lr = 1e-3                                  # the rest: its keyword arguments
-
-    [schedule]                                 # optional: a class of rb.optim.schedules
-    name = "Cosine"
+    # or, instead of optimizer.lr, a schedule that sets it before every step:
+    # [schedule]                               # a class of rb.optim.schedules
+    # name = "Cosine"
+    # lr = 1e-3                                # the rest: its keyword arguments (here the
+    # t_max = 3000                             # starting rate and the steps it anneals over)
 
     [regularizers]                             # optional: class of rb.regularizers -> arguments
     L2 = { lam = 1e-4 }

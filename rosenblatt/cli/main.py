@@ -23,7 +23,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="rosenblatt",
         description="Neural networks of the notes, in NumPy: train, evaluate, predict, "
-        "list datasets, and run the tour (the notes' claims as experiments).",
+        "list datasets, tune hyper-parameters, evolve networks, export to ONNX, and run the "
+        "tour (the notes' claims as experiments).",
     )
     parser.add_argument("--version", action="version", version=f"rosenblatt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

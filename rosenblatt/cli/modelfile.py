@@ -131,6 +131,10 @@ def check_metadata(meta, path):
                 or len(set(columns)) != len(columns) or n is not None and len(columns) != n:
             bad("columns", "a list of distinct column names, one per input"
                 + (f" ({n}, as many as cli.mean)" if n is not None else ""), columns)
+    digest = meta.get("data_sha256")  # the training file's contents (evaluate --split test)
+    if digest is not None and (not isinstance(digest, str) or len(digest) != 64
+                               or digest.strip("0123456789abcdef")):
+        bad("data_sha256", "64 hexadecimal digits (the training file's SHA-256)", digest)
     if target is not None:
         meta["target"] = target
     return meta

@@ -3,7 +3,10 @@
 Writes into the config's ``output.dir``:
 
 * ``model.safetensors``: the trained model (``rb.load`` reads it), with the
-  preprocessing (standardisation mean/std), task and data split in its metadata;
+  preprocessing (standardisation mean/std), task and data split in its metadata (for your
+  own data file, also its SHA-256, by which ``evaluate`` finds its test rows again);
+* ``checkpoint.safetensors``: the last epoch's training state (model, optimizer, random
+  generators), which ``--resume`` continues from;
 * ``metrics.json``: per-epoch history, test metrics, timing and the config;
 * ``learning_curve.png``: loss and accuracy per epoch, training and validation;
 * ``run_config.json``: the run's config (all but ``training.epochs`` and ``[output]``) and
@@ -46,7 +49,8 @@ REGRESSION_METRICS = ("mae", "mse")
 def add_parser(sub):
     p = sub.add_parser("train", help="train a model described by a TOML config",
                        description="Train a model from a TOML config (see examples/) and write "
-                       "the model, metrics.json and learning_curve.png to its output folder. "
+                       "the model, metrics.json, learning_curve.png, checkpoint.safetensors (what "
+                       "--resume continues) and run_config.json to its output folder. "
                        "Exit codes: 0 trained; 2 a mistake in the command, the config or the "
                        "data (found before training); 3 the loss diverged (the best model "
                        "so far and its metrics are written; try a lower learning rate).")
@@ -548,7 +552,8 @@ def _prepare(args, cfg, output):
                 callbacks=callbacks, loss_name=loss_name, loss_fn=loss_fn, task=task,
                 classes=data["classes"], shape=shape, mean=data["mean"], std=data["std"],
                 rng=rng, source=data["source"], notes=notes, columns=data["columns"],
-                arrays=data["arrays"], sizes=tuple(len(x) for x in data["raw"][::2]))
+                data_sha256=data["data_sha256"], arrays=data["arrays"],
+                sizes=tuple(len(x) for x in data["raw"][::2]))
 
 
 def _check_checkpoint_path(path, key, config_path, cfg, base_dir, out_dir):
@@ -607,7 +612,8 @@ def prepare_data(cfg, base_dir, loss_name, notes=None):
         and ``std``, in model.dtype, inputs reshaped to ``shape``; ``task``; ``classes``
         (None for regression or one-hot targets); ``source`` (the dataset's name or file);
         ``locate`` (the functions that name a file's rows); ``columns`` (a CSV's input
-        columns, or None).
+        columns, or None); ``data_sha256`` (the SHA-256 of data.path, or None for a named
+        dataset).
     """
     locate = {}
     xtr, ytr, xv, yv, xt, yt = prepare(cfg["data"], cfg["seed"], base_dir, loss_name, notes,
@@ -633,9 +639,13 @@ def prepare_data(cfg, base_dir, loss_name, notes=None):
         return y[:, None] if y.ndim == 1 else y
 
     classes = int(ytr.max()) + 1 if task == "classification" and ytr.ndim == 1 else None
+    # the file's contents, by which `evaluate` tells the training file from another one and
+    # rebuilds its test split (one more read of a file just read whole)
+    digest = (fingerprint(resolved_files(cfg["data"], base_dir)["path"])
+              if cfg["data"]["path"] else None)
     return dict(raw=(xtr, ytr, xv, yv, xt, yt), task=task, classes=classes, mean=mean,
                 std=std, shape=shape, source=source, locate=locate,
-                columns=locate.get("columns"),
+                columns=locate.get("columns"), data_sha256=digest and digest["sha256"],
                 arrays=(prep_x(xtr), prep_y(ytr), prep_x(xv), prep_y(yv), prep_x(xt),
                         prep_y(yt)))
 
@@ -687,6 +697,8 @@ def cli_metadata(cfg, data, loss_name, dtype=None):
         meta["target"] = spec["target"]  # a CSV column or .npz array name, a .npy index
         if data["columns"]:  # a CSV's input columns: evaluate/predict match them by name
             meta["columns"] = list(data["columns"])
+        if data.get("data_sha256"):  # evaluate --split test: the training file's test rows
+            meta["data_sha256"] = data["data_sha256"]
     return meta
 
 
@@ -728,7 +740,7 @@ def _check_log_probabilities(out, loss_name, last):
 
 def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, callbacks,
            loss_name, loss_fn, task, classes, shape, mean, std, rng, source, notes, arrays,
-           sizes, columns=None):
+           sizes, columns=None, data_sha256=None):
     import rosenblatt as rb
 
     for note in notes:  # what was read, now that every check has passed
@@ -776,7 +788,7 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
     try:
         return _write_results(args, cfg, out_dir, model, history, hist, test, diverged,
                               seconds, loss_name, task, classes, shape, mean, std, source,
-                              sizes, columns)
+                              sizes, columns, data_sha256)
     except BrokenPipeError:  # stdout closed (`| head`) after every file was written: main's
         raise
     except OSError as e:  # the disk filled up, the folder went away: the checkpoint remains
@@ -786,12 +798,14 @@ def _train(args, cfg, out_dir, checkpoint, *, model, optimizer, regularizers, ca
 
 
 def _write_results(args, cfg, out_dir, model, history, hist, test, diverged, seconds,
-                   loss_name, task, classes, shape, mean, std, source, sizes, columns=None):
+                   loss_name, task, classes, shape, mean, std, source, sizes, columns=None,
+                   data_sha256=None):
     import rosenblatt as rb
 
     model_path = os.path.join(out_dir, "model.safetensors")
     meta = {"cli": cli_metadata(cfg, dict(source=source, task=task, classes=classes,
-                                          shape=shape, mean=mean, std=std, columns=columns),
+                                          shape=shape, mean=mean, std=std, columns=columns,
+                                          data_sha256=data_sha256),
                                 loss_name)}
     rb.save(model.eval(), model_path, metadata=meta)
     metrics = {"config": args.config, "dataset": source, "task": task,

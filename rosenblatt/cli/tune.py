@@ -13,6 +13,12 @@ range to search (``rb.tuning`` distributions: ``uniform``, ``loguniform``,
     metric = "val_loss"         # or "val_accuracy" (maximised)
     pruning = "median"          # optional: stop unpromising trials early
     n_parallel = 2              # optional: trials in flight at once (default 1)
+    liar = "believer"           # "bayes", n_parallel > 1: what the trials in flight are assumed
+                                # to score when the next is proposed ("believer", the
+                                # Gaussian process's mean; "min", "mean" or "max" of the
+                                # scores so far)
+    grid_points = 5             # optional, "grid": values per numeric parameter (default:
+                                # the most that fit in n_trials)
     patience = 5                # optional: early stopping within each trial
     seed = 0                    # default: the config's seed
 
@@ -21,6 +27,10 @@ range to search (``rb.tuning`` distributions: ``uniform``, ``loguniform``,
     "model.layers[0].out_features" = { type = "int", low = 16, high = 256, log = true }
     "model.layers[2].rate" = { type = "uniform", low = 0.0, high = 0.6 }
     "regularizers.L2.lam" = { type = "loguniform", low = 1e-6, high = 1e-2 }
+
+The paths that ``[tune.space]`` may search (``SEARCHABLE``): ``optimizer.*``,
+``schedule.*``, ``model.layers[...]``, ``regularizers.*``, ``callbacks.*``,
+``training.batch_size`` and ``training.shuffle``.
 
 Every trial trains on the training split and is scored on the validation
 split (``data.validation`` must be > 0). Writes into ``output.dir``:

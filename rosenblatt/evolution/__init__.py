@@ -23,8 +23,14 @@
   tasks; cascading elitism (:mod:`.cascading`) - ``selection="cascading"`` of
   CNE and NEAT, one selection event per fitness function.
 
-Every algorithm's ``run(fitness, generations, executor=None, callbacks=None,
-stop=None)`` returns a :class:`Result` (see :mod:`.core` for the protocol).
+The single-population algorithms (NEAT, HyperNEAT, CNE, CoSyNE, ESP) share
+``run(fitness, generations, executor=None, callbacks=None, stop=None, ...)``,
+which returns a :class:`Result` (see :mod:`.core` for the protocol). The others
+take what they combine: ``NSGA2.run(objectives, n_variables, bounds,
+generations, ...)`` returns a :class:`ParetoResult`;
+``Staged.run(algorithm, generations, ...)``,
+``Coevolution.run(generations, ...)`` and ``Interactive.run(generations)``
+return a :class:`Result`.
 
 Extending the layer (CoSyNE, ESP, NSGA-II, ...): keep the population as arrays,
 evaluate it with :func:`.core.evaluate` (per individual, serial or through any

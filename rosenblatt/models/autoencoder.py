@@ -476,9 +476,9 @@ class Autoencoder(Module):
             (self.n_hidden, self.n_inputs), fan_in=self.n_hidden, fan_out=self.n_inputs,
             rng=init_rng))
         self.b_dec = Parameter(np.zeros(self.n_inputs, dtype=np.float32))
-        # the hidden dropout as a layer: rb.nn.DataParallel gives a Dropout layer's generator
-        # the whole global batch's draws (each rank keeps its rows, as one process draws);
-        # it shares the model's generator (one stream, as before)
+        # the hidden dropout as a layer: rb.distributed.DataParallel gives a Dropout layer's
+        # generator the whole global batch's draws (each rank keeps its rows, as one process
+        # draws); it shares the model's generator (one stream, as before)
         self._hidden_dropout_layer = Dropout(self.hidden_dropout, rng=self.rng) \
             if self.hidden_dropout else None
         # (hidden before dropout, logits, reconstruction, input array) of the last forward

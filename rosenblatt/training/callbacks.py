@@ -6,7 +6,7 @@ schedules), "Unstable gradients" and "ReLU" (vanishing/exploding gradients;
 "monitor the fraction of dead units").
 
 A callback overrides any of the hooks below; each receives the running
-:class:`~rosenblatt.training.fit.Trainer` (``model``, ``optimizer``,
+:class:`~rosenblatt.training.trainer.Trainer` (``model``, ``optimizer``,
 ``history``, ``epoch``, ``batch``, ``n_batches``, ``x_batch``, and
 ``stop_training``, which a callback sets to end training after this epoch).
 A callback that must survive a resume (early stopping's best value) also

@@ -787,8 +787,8 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     DivergenceError
         When the loss becomes NaN or infinite or grows past
         ``divergence_factor``; it names the epoch, batch and loss. The model
-        keeps the weights of the best epoch so far (lowest training loss), or
-        within the first epoch those from before the step that diverged.
+        keeps the weights of the best epoch so far (lowest training loss), or,
+        within the first epoch, those that gave the lowest batch loss so far.
 
     Notes
     -----

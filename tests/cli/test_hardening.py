@@ -329,8 +329,14 @@ def test_train_on_a_csv_then_predict_and_evaluate_it(tmp_path, capsys):
     assert main(["predict", str(out / "model.safetensors"), str(tmp_path / "x.npz")]) == 0
     assert capsys.readouterr().out.split() == from_csv and len(from_csv) == 160
     assert np.mean(np.array(from_csv, dtype=int) == y) > 0.8
+    # evaluate on the training file: its held-out test rows by default (s10/a4 #1), all with
+    # --split all
     assert main(["evaluate", str(out / "model.safetensors"), "--data",
                  str(tmp_path / "moons.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples"] == 40 and result["accuracy"] == metrics["test"]["accuracy"]
+    assert main(["evaluate", str(out / "model.safetensors"), "--data",
+                 str(tmp_path / "moons.csv"), "--split", "all", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["samples"] == 160
 
 
