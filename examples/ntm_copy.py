@@ -20,6 +20,14 @@ Training curve (bits of error per sequence after round 1, 3, 5, 7, 10, 15, 20, 3
 NTM 17.4, 14.1, 11.4, 1.6, 0.001, 0, 0, 0, 0; LSTM 15.4, 12.3, 10.0, 7.3, 4.1, 2.1, 1.3,
 0.48, 0.08. The NTM's write weighting moved by exactly one location on 98% of the input
 steps of length-50 sequences.
+
+With ``--constant-initial`` (M_0 = 1e-6, r_0 = 0, w_0 on location 0, as the quick tour
+chapter uses: there it made the length claims hold at 10 of 10 seeds instead of 5), the same
+seed learned faster (bits of error after round 1, 3, 5, 7, 10: 16.9, 13.0, 0.006, 0.4, 0) but
+generalised worse at this size: 0.0, 3.7, 57.4 and 166.8 bits at lengths 10, 20, 30 and 50
+after 50 rounds (62,260 parameters), though its write weighting moved by one location on 100%
+of the steps. One seed each way: which initial state generalises better at full size is not
+settled, so the learned one, measured above, stays the default here.
 """
 
 import argparse
@@ -52,6 +60,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--optimizer", choices=("adam", "rmsprop"), default="adam")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--constant-initial", action="store_true",
+                   help="start from the constant M_0, r_0, w_0 (learn_initial=False, as the "
+                        "tour chapter does) instead of learning them")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     try:
@@ -62,7 +73,8 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     if args.model == "ntm":
         model = rb.nn.NTM(BITS + 1, BITS, controller_size=args.controller,
-                          memory_size=tuple(args.memory), rng=rng)
+                          memory_size=tuple(args.memory), learn_initial=not args.constant_initial,
+                          rng=rng)
     else:
         model = lstm_baseline(args.lstm_hidden, rng)
     opt = copy_recipe(model, lr=args.lr, optimizer=args.optimizer)

@@ -4,6 +4,8 @@
   embedded Reber grammar, whose second-to-last symbol repeats the second one.
 - Bidirectional RNNs "look into the future": a task whose answer at position
   t lies after t.
+- "LSTMs and GRUs" both mitigate the vanishing gradient: the GRU learns the
+  embedded Reber grammar too.
 """
 
 import numpy as np
@@ -98,6 +100,24 @@ def test_lstm_learns_embedded_reber_where_elman_rnn_does_not():
     assert np.mean(lstm_scores) - np.mean(rnn_scores) > 0.25, (lstm_scores, rnn_scores)
     # The RNN did learn the grammar's local transitions: what it misses is the long-range step.
     assert np.median(rnn_local) >= 0.9, rnn_local
+
+
+@pytest.mark.slow
+def test_gru_learns_embedded_reber_too():
+    """The notes' other gated cell, in the LSTM test's budget (40 epochs, SGD with momentum
+    0.9, clipping) on 8 seeds: a 14-unit GRU (1,043 weights, as the LSTM's 1,051) solves it
+    as reliably as the LSTM (3 seeds in 4 at least). Measured over seeds 1-16: 15 solved
+    (seed 3: 52%), every run right on the local transitions; 5 of seeds 1-8 at 20 epochs."""
+    (X, Y), (Xt, Yt) = _reber_data()
+    scores = []
+    for seed in range(1, 9):
+        rng = np.random.default_rng(seed)
+        gru = Tagger(rb.nn.GRU(7, 14, rng=rng), 14, 7, rng)
+        _train_reber(gru, X, Y, 40, seed)
+        scores.append(_reber_scores(gru, Xt, Yt))
+    solved = sum(full >= 0.95 for full, _ in scores)
+    assert solved >= 6, scores
+    assert min(local for _, local in scores) >= 0.9, scores
 
 
 @pytest.mark.slow

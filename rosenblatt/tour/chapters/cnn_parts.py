@@ -99,6 +99,22 @@ def receptive_fields(ctx):
               "row and column", fmap.shape == (6, 6), f"feature map {fmap.shape} for n = 8, f = 3")
 
 
+def where_in_region(pool, fmap):
+    """Move the strongest activation of ``fmap`` (H, W), by a swap, to another cell of its 2x2
+    region and, separately, to the same cell of the next region along the row; return the
+    largest change of ``pool``'s output for each ({'within': ..., 'across': ...}) and the
+    activation's position."""
+    r, c = np.unravel_index(int(fmap.argmax()), fmap.shape)
+    with rb.no_grad():
+        before = pool(rb.tensor(fmap[None, None])).data
+        changes = {}
+        for key, (r2, c2) in (("within", (r ^ 1, c ^ 1)), ("across", (r, (c + 2) % fmap.shape[1]))):
+            moved = fmap.copy()
+            moved[r, c], moved[r2, c2] = fmap[r2, c2], fmap[r, c]
+            changes[key] = float(np.abs(pool(rb.tensor(moved[None, None])).data - before).max())
+    return changes, (int(r), int(c))
+
+
 @chapter("Pooling layers and a whole convolutional network, drawn", section="Pooling layers",
          name="pooling")
 def pooling(ctx):
@@ -112,7 +128,7 @@ def pooling(ctx):
     with rb.no_grad():
         fmap = net[1](net[0](rb.tensor(Xt[:1])))
         pooled = net[2](fmap).data[0, 0]
-    fmap = fmap.data[0, 0]
+    maps, fmap = fmap.data[0], fmap.data[0, 0]
     with ctx.figure("Mapping from a feature map (6x6, after ReLU) to the pooling layer (3x3): "
                     "each 2x2 region (red) becomes one pooled neuron, its maximum.",
                     size=(5.2, 2.6), notes="Mapping from feature map to a pooling layer") as fig:
@@ -123,6 +139,16 @@ def pooling(ctx):
     ctx.claim("Each max-pooling unit outputs the largest activation of its 2x2 region",
               np.array_equal(regions, pooled), f"pooled {pooled.shape} equals the regions' "
                                                 "maxima exactly")
+    k = int(maps.max(axis=(1, 2)).argmax())  # the map with the strongest feature on this digit
+    moved, where = where_in_region(net[2], maps[k])
+    ctx.claim("Max pooling isn't concerned with where in its region a feature was: moving the "
+              "strongest activation of a learned feature map within its 2x2 region leaves "
+              "the pooled layer unchanged, moving it into the next region does not",
+              moved["within"] == 0 and moved["across"] > 0,
+              f"feature map {k + 1}: strongest activation {maps[k][where]:.3f} at {where}; "
+              "pooled layer changed by "
+              f"{moved['within']:.3g} (moved within its region) and {moved['across']:.3g} "
+              "(moved into the next region)")
     with ctx.figure("The example convolutional network, drawn from the model: input, 8 feature "
                     "maps of the 3x3 convolution, 2x2 max pooling, flattened, 10 outputs "
                     f"(held-out accuracy {acc:.1%}).", size=(7, 3),

@@ -98,16 +98,25 @@ def run(ctx):
         "sharpening (gamma >= 1). Everything is differentiable, so the machine learns a "
         f"procedure by gradient descent. The copy task: read up to {train_len} random "
         f"{BITS}-bit vectors, see a delimiter, then write them out again; the loss is the "
-        "sigmoid cross-entropy on the recall steps."
+        "sigmoid cross-entropy on the recall steps. The machine starts from a constant state "
+        "(M_0 = 10⁻⁶ everywhere, r_0 = 0, both heads on location 0: `learn_initial=False`), "
+        "as Collier & Beel (2018) recommend: all unwritten locations then look alike, so the "
+        "only way to a fresh one is the shift, the procedure that carries over to longer "
+        "sequences. With a learned M_0 the machine can find its first few locations by their "
+        "contents instead, and at half the seeds it learned a procedure that breaks just "
+        "after the trained length."
     )
+    # learn_initial=False: all three claims held at 5 of 10 seeds with the learned initial state,
+    # at 10 of 10 with the constant one, at no cost in time (audit s10 a6, finding 1).
     ntm = rb.nn.NTM(BITS + 1, BITS, controller_size=ctrl, memory_size=memory,
-                    rng=np.random.default_rng(0))
-    lstm = lstm_baseline(64 if quick else 256, np.random.default_rng(0))
+                    learn_initial=False, rng=np.random.default_rng(ctx.run_seed(0)))
+    lstm = lstm_baseline(64 if quick else 256, np.random.default_rng(ctx.run_seed(0)))
     curves = {}
     for name, model in (("NTM", ntm), ("LSTM", lstm)):
         opt = copy_recipe(model)
         curves[name] = train_copy(model, opt, lengths=(1, train_len), rounds=rounds,
-                                  per_round=per_round, log=lambda m, n=name: ctx.log(f"{n}: {m}"))
+                                  per_round=per_round, seed=ctx.run_seed(0),
+                                  log=lambda m, n=name: ctx.log(f"{n}: {m}"))
     seen = per_round * np.arange(1, rounds + 1)
     with ctx.figure(f"Copy task, lengths 1-{train_len}: training bits of error per sequence "
                     "against sequences seen (Adam, lr 3e-3, batch 16, gradient norm clipped "
@@ -120,7 +129,8 @@ def run(ctx):
         ax.legend(fontsize=8)
 
     lengths = [train_len, long_len] + ([] if quick else [3 * train_len, 5 * train_len])
-    table = [[L] + [evaluate_copy(m, L) for m in (ntm, lstm)] for L in lengths]
+    table = [[L] + [evaluate_copy(m, L, seed=12345 + 1000 * ctx.seed) for m in (ntm, lstm)]
+             for L in lengths]
     ctx.table(["length", "NTM bits of error / sequence", "LSTM bits of error / sequence"],
               table, caption=f"Trained on lengths 1-{train_len}; 200 fresh test sequences "
                              "per length.")
@@ -132,7 +142,7 @@ def run(ctx):
               long_ntm < long_lstm / 2,
               f"length {long_len}: NTM {long_ntm:.2f} vs LSTM {long_lstm:.2f} bits / sequence")
 
-    X, Y, mask = rb.datasets.copy_bits(4, length=long_len, bits=BITS, rng=7)
+    X, Y, mask = rb.datasets.copy_bits(4, length=long_len, bits=BITS, rng=ctx.run_seed(7))
     with ntm.evaluating(), rb.no_grad():
         out, trace = ntm(rb.tensor(X), return_trace=True)
     prob = 1 / (1 + np.exp(-out.data[0]))

@@ -1,10 +1,12 @@
 """Tour: recurrent networks (notes: "Recurrent Neural Networks", "LSTMs", "Attention mechanisms").
 
-Three experiments: the vanishing gradient of a vanilla RNN against an LSTM
-(gradient norms over time steps, and the embedded Reber grammar's long-range
-dependency), the attention heat map of an encoder-decoder that reverses
-sequences, and a character-level LSTM trained with truncated BPTT that
-samples text.
+Three experiments: the vanishing gradient of a vanilla RNN against the gated
+cells (gradient norms over time steps for an LSTM; the embedded Reber grammar's
+long-range dependency, solved over several runs by an LSTM, a GRU and an Elman
+RNN), with exploding gradients and clipping; the attention heat map of an
+encoder-decoder that reverses sequences; and a character-level LSTM trained
+with truncated BPTT that samples text. Every run's seed comes from the tour's
+(``ctx.run_seed``).
 """
 
 import numpy as np
@@ -91,36 +93,50 @@ def _input_gradient_norms(layer, T, rng):
     return np.linalg.norm(x.grad, axis=2).mean(axis=0)
 
 
-def _reber(rng, epochs):
-    strings, nexts = rb.datasets.reber_strings(600, rng=0)
-    test, test_nexts = rb.datasets.reber_strings(3000, rng=1)
-    seen = set(strings)
+REBER_CELLS = (("LSTM", rb.nn.LSTM, 12), ("GRU", rb.nn.GRU, 14), ("Elman RNN", rb.nn.RNN, 24))
+"""The embedded-Reber contestants: cell, layer and units (about 1,000 weights each)."""
+
+
+def _reber(ctx, epochs, runs, cells=REBER_CELLS):
+    """Train each cell of ``cells`` on the embedded Reber grammar in ``runs`` runs, each with
+    its own 600 training strings and initial weights; score on one held-out set.
+
+    Returns {name: [(weights, held-out score, score ignoring the long-range step) per run]}
+    and the number of held-out strings.
+    """
+    # Each run draws its own training strings as well as its own weights: whether an Elman RNN
+    # learns the long-range step depends on the strings too (at one draw it solved 3 runs of 3).
+    trains = [rb.datasets.reber_strings(600, rng=ctx.run_seed(10 + run)) for run in range(runs)]
+    test, test_nexts = rb.datasets.reber_strings(3000, rng=ctx.run_seed(1))
+    seen = set().union(*(strings for strings, _ in trains))
     held = [i for i, s in enumerate(test) if s not in seen and len(s) >= 20]
-    X, Y = rb.datasets.encode_reber(strings, nexts)
     Xt, Yt = rb.datasets.encode_reber([test[i] for i in held], [test_nexts[i] for i in held])
-    results = {}
-    for name, layer, hidden in (("LSTM, 12 units", rb.nn.LSTM(7, 12, rng=2), 12),
-                                ("Elman RNN, 24 units", rb.nn.RNN(7, 24, rng=2), 24)):
-        model = _Tagger(layer, hidden, 7, np.random.default_rng(2))
-        rb.fit(_UpToLastSymbol(model), X, Y, loss=_masked_bce,
-               optimizer=rb.optim.SGD(model.parameters(), lr=0.3, momentum=0.9), epochs=epochs,
-               batch_size=20, clip_norm=1.0, metrics=(), progress=False,
-               rng=np.random.default_rng(2))
-        with rb.no_grad():
-            predicted = model(rb.tensor(Xt))[0].data > 0
-        ok = (predicted == (Yt > 0)).all(-1) | (Yt.sum(-1) == 0)
-        long_range = Xt[..., rb.datasets.REBER_SYMBOLS.index("E")] == 1
-        results[name] = (model.num_parameters(), ok.all(1).mean(), (ok | long_range).all(1).mean())
+    long_range = Xt[..., rb.datasets.REBER_SYMBOLS.index("E")] == 1
+    results = {name: [] for name, _, _ in cells}
+    for run, (strings, nexts) in enumerate(trains):
+        X, Y = rb.datasets.encode_reber(strings, nexts)
+        seed = ctx.run_seed(2 + run)
+        for name, cell, hidden in cells:
+            model = _Tagger(cell(7, hidden, rng=seed), hidden, 7, np.random.default_rng(seed))
+            rb.fit(_UpToLastSymbol(model), X, Y, loss=_masked_bce,
+                   optimizer=rb.optim.SGD(model.parameters(), lr=0.3, momentum=0.9),
+                   epochs=epochs, batch_size=20, clip_norm=1.0, metrics=(), progress=False,
+                   rng=np.random.default_rng(seed))
+            with rb.no_grad():
+                predicted = model(rb.tensor(Xt))[0].data > 0
+            ok = (predicted == (Yt > 0)).all(-1) | (Yt.sum(-1) == 0)
+            results[name].append((model.num_parameters(), ok.all(1).mean(),
+                                  (ok | long_range).all(1).mean()))
     return results, len(Xt)
 
 
-def _adding_run(gain, clip, X, y, epochs):
+def _adding_run(gain, clip, X, y, epochs, seed):
     """A ReLU RNN on the adding problem with W_h scaled by ``gain``, trained by ``rb.fit``.
 
     Returns the loss and the gradient norm of every update, and the DivergenceError
     that stopped training (None if it finished).
     """
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     rnn = rb.nn.RNN(2, 32, nonlinearity="relu", rng=rng)
     rnn.W_h[0].data *= gain
     model = _LastStep(rnn, rb.nn.Dense(32, 1, rng=rng))
@@ -141,20 +157,20 @@ def _adding_run(gain, clip, X, y, epochs):
                                                              momentum=0.9),
                epochs=epochs, batch_size=32, clip_norm=clip, metrics=(), progress=False,
                callbacks=[rb.callbacks.LambdaCallback(on_backward=gradient_norm)],
-               rng=np.random.default_rng(1), divergence_factor=None)  # shown: up to inf
+               rng=np.random.default_rng(seed + 1), divergence_factor=None)  # shown: up to inf
     except rb.training.DivergenceError as e:  # the unclipped run overflows on purpose
         diverged = e
     return np.array(losses), np.array(norms), diverged
 
 
-def _reverser(attention, steps, length, vocab=8, hidden=32):
+def _reverser(ctx, attention, steps, length, vocab=8, hidden=32):
     model = rb.models.Seq2Seq(vocab, vocab, hidden, attention=attention,
-                              rng=np.random.default_rng(1))
-    src = np.random.default_rng(2).integers(0, vocab, (steps * 32, length))
+                              rng=np.random.default_rng(ctx.run_seed(1)))
+    src = np.random.default_rng(ctx.run_seed(2)).integers(0, vocab, (steps * 32, length))
     rb.fit(_TeacherForcedReversal(model), src, src[:, ::-1], loss="cross_entropy",
            optimizer=rb.optim.Adam(model.parameters(), lr=0.01), epochs=1, batch_size=32,
            shuffle=False, metrics=(), progress=False)
-    test = np.random.default_rng(3).integers(0, vocab, (300, length))
+    test = np.random.default_rng(ctx.run_seed(3)).integers(0, vocab, (300, length))
     accuracy = (model.generate(test, length) == test[:, ::-1]).mean()
     return model, accuracy, test
 
@@ -207,20 +223,26 @@ def run(ctx):
               f"LSTM x{ratio['LSTM']:.2g}")
 
     # -- exploding gradients and clipping --------------------------------------------
-    X, y = rb.datasets.adding_problem(512, 30, rng=0)
-    epochs = 4 if quick else 8
-    unclipped, norms, diverged = _adding_run(2.0, None, X, y, epochs)
-    clipped, _, clipped_diverged = _adding_run(2.0, 1.0, X, y, epochs)
+    # Sequences of 22 and 4,096 of them: long enough that the unclipped run explodes, short and
+    # many enough that the clipped one learns, at each of tour seeds 0-19 (at sequences of 30
+    # and 512 it ended no better than predicting the mean; audit s10 a6, finding 3).
+    X, y = rb.datasets.adding_problem(4096, 22, rng=ctx.run_seed(0))
+    epochs = 8 if quick else 10
+    unclipped, norms, diverged = _adding_run(2.0, None, X, y, epochs, ctx.run_seed(0))
+    clipped, _, clipped_diverged = _adding_run(2.0, 1.0, X, y, epochs, ctx.run_seed(0))
+    baseline = float(y.var())  # the MSE of predicting the mean
     ctx.text(
         "The opposite failure: a ReLU RNN whose recurrent weights are scaled up (W_h = 2 x "
         "orthogonal) multiplies the error by more than 1 at every step back, so gradients "
         "*explode*. The notes: it is obvious when it happens (NaNs) and clipping the gradient "
-        f"is effective. Adding problem, sequences of 30, SGD with momentum, {epochs} epochs; "
-        "the same run without and with clipping the gradient's norm to 1."
+        f"is effective. Adding problem, {len(X)} sequences of 22, SGD with momentum, {epochs} "
+        "epochs; the same run without and with clipping the gradient's norm to 1. Effective "
+        "means more than finite: the clipped run must learn, ending well below the loss of "
+        "predicting the mean."
     )
     with ctx.figure("Training loss per update on the adding problem (log scale): unclipped, "
                     "the exploding gradient throws the weights out (inf/NaN, the line ends); "
-                    "clipped to norm 1, training proceeds.") as fig:
+                    "clipped to norm 1, the net learns.") as fig:
         ax = fig.add_subplot(1, 1, 1)
         ax.semilogy(clipped, label="clip_grad_norm(1.0)", color="C1")
         # Unclipped, the loss is often NaN from the second update on: markers keep its few
@@ -234,46 +256,61 @@ def run(ctx):
             ax.plot([first], [last], marker="x", ms=9, mew=2, color="C0", zorder=3)
             ax.annotate(f"no clipping: inf/NaN from update {first}", (first, last),
                         xytext=(12, -4), textcoords="offset points", color="C0", fontsize=8)
-        ax.axhline(1 / 6, color="gray", lw=0.8, ls="--", label="predicting the mean (1/6)")
+        ax.axhline(baseline, color="gray", lw=0.8, ls="--",
+                   label=f"predicting the mean ({baseline:.3f})")
         ax.set_xlabel("update")
         ax.set_ylabel("MSE")
         ax.legend(fontsize=8)
     finite = np.isfinite(clipped).all() and clipped_diverged is None
+    final = clipped[-16:].mean()
     ctx.claim("Exploding gradients are obvious (the loss becomes inf/NaN) and clipping "
-              "them is effective",
+              "them is effective: the same net, clipped, learns",
               diverged is not None and (not np.isfinite(unclipped).all()) and finite
-              and clipped[-16:].mean() < 1e-3 * clipped[0],
+              and final < 0.5 * baseline,
               f"largest gradient norm {np.nanmax(norms):.3g}; unclipped, the loss became "
               f"{unclipped[-1]:.3g} and rb.fit stopped (DivergenceError) at update "
               f"{len(unclipped)}; clipped: first loss {clipped[0]:.3g}, final "
-              f"{clipped[-16:].mean():.3g}")
+              f"{final:.3g} = {final / baseline:.2f} x the mean predictor's {baseline:.3f}")
 
-    epochs = 20
-    results, n_held = _reber(ctx.rng, epochs)
+    # One run per cell says little: a modern Elman RNN solves this at about 4 seeds in 10 and
+    # at 20 epochs the LSTM had not yet learned it at 7 in 10 (audit s10 a6, fix f6), so the
+    # claim compares solve rates over several runs at a budget the gated cells finish in.
+    epochs, runs = 40, (3 if quick else 8)
+    results, n_held = _reber(ctx, epochs, runs)
+    solved = {name: sum(r[1] >= 0.95 for r in rs) for name, rs in results.items()}
     ctx.text(
         "The embedded Reber grammar (B T ... T E or B P ... P E): every next symbol is "
         "decided by the last few symbols, except the second-to-last, which must repeat the "
         "second one across the whole inner string. A string counts as learned when, at "
         "every step, the symbols predicted (sigmoid > 0.5) are exactly the possible next "
-        f"ones. Budget: {epochs} epochs of 600 strings, SGD with momentum 0.9 and gradient "
-        f"norm clipping; {n_held} held-out strings of length >= 20 never seen in training. "
-        "This is one seed; the test suite runs 8 seeds for 40 epochs: the LSTM solves 6 "
-        "(mean 94% of strings), the Elman RNN 2 (mean 52%). A modern Elman RNN (orthogonal "
-        "initialisation, clipping) sometimes gets there; the LSTM does so reliably."
+        f"ones, and a run solves the grammar when it gets >= 95% of the {n_held} held-out "
+        "strings (length >= 20, never seen in training) right. Budget per run: "
+        f"{epochs} epochs of 600 strings, SGD with momentum 0.9 and gradient norm clipping; "
+        f"{runs} runs per cell, each with its own training strings and initial weights. A "
+        "modern Elman RNN (orthogonal initialisation, clipping) sometimes gets there; the "
+        "gated cells do so reliably. The "
+        "test suite measures the rates over 16 seeds "
+        "(`tests/nn/test_recurrent_learning.py`)."
     )
-    ctx.table(["model", "weights", "held-out strings right", "ignoring the long-range step"],
-              [[name, *vals] for name, vals in results.items()])
-    lstm, rnn = results["LSTM, 12 units"], results["Elman RNN, 24 units"]
-    ctx.claim("An LSTM learns the embedded Reber grammar's long-range dependency where an "
-              "Elman RNN of similar size does not (within the same budget)",
-              lstm[1] >= 0.95 and rnn[1] < 0.8 and rnn[2] >= 0.9,
-              f"LSTM {lstm[1]:.0%} of held-out strings; RNN {rnn[1]:.0%} "
-              f"({rnn[2]:.0%} if the long-range step is ignored)")
+    ctx.table(["cell", "weights", "runs solved", "held-out strings right (per run)",
+               "ignoring the long-range step (per run)"],
+              [[name, rs[0][0], f"{solved[name]} of {runs}",
+                ", ".join(f"{r[1]:.0%}" for r in rs), ", ".join(f"{r[2]:.0%}" for r in rs)]
+               for name, rs in results.items()])
+    gated = (solved["LSTM"] + solved["GRU"]) / (2 * runs)
+    local = float(np.median([r[2] for r in results["Elman RNN"]]))
+    ctx.claim("LSTMs and GRUs learn the embedded Reber grammar's long-range dependency more "
+              "reliably than an Elman RNN of similar size (same budget), which learns the "
+              "local transitions",
+              gated > solved["Elman RNN"] / runs and local >= 0.9,
+              f"runs solved: LSTM {solved['LSTM']}, GRU {solved['GRU']}, Elman RNN "
+              f"{solved['Elman RNN']} of {runs}; the RNN's median score ignoring the "
+              f"long-range step {local:.0%}")
 
     # -- 2. attention ----------------------------------------------------------------
     steps, length = (250, 8) if quick else (700, 10)
-    att_model, with_att, test = _reverser("dot", steps, length)
-    _, without, _ = _reverser(None, steps, length)
+    att_model, with_att, test = _reverser(ctx, "dot", steps, length)
+    _, without, _ = _reverser(ctx, None, steps, length)
     ctx.text(
         f"An encoder-decoder (GRU, 32 units) learns to reverse sequences of {length} "
         f"symbols ({steps} Adam steps of 32 sequences). Without attention the decoder only "
@@ -286,8 +323,9 @@ def run(ctx):
               "sequences more accurately than the same model without attention",
               with_att > without + 0.1,
               f"{with_att:.1%} vs {without:.1%} of tokens")
-    att_model.generate(test[:1], length)
-    weights = att_model.attention_weights[0]
+    att_model.generate(test, length)
+    every = att_model.attention_weights  # (test sequence, output step, input position)
+    weights = every[0]
     with ctx.figure("Attention weights while reversing one sequence: output step (rows) "
                     "against input position (columns); the anti-diagonal is the reversal.",
                     size=(4.2, 3.8)) as fig:
@@ -299,11 +337,15 @@ def run(ctx):
         ax.set_xticklabels([str(t) for t in test[0]], fontsize=7)
         ax.set_yticks(range(length))
         fig.colorbar(im, ax=ax, fraction=0.046)
-    focus = weights.argmax(axis=1)
+    # The alignment is judged on the weights averaged over the held-out sequences: one
+    # sequence's argmax can jump at one step (tour seed 6: [7, 7, 6, 5, 4, 3, 2, 6]).
+    focus = every.mean(axis=0).argmax(axis=1)
     ctx.claim("The attention weights of every decoding step are kept, and they show the "
               "alignment (the focus moves backwards through the input)",
               np.corrcoef(focus, np.arange(length))[0, 1] < -0.8,
-              f"argmax position per output step: {focus.tolist()}")
+              f"argmax position per output step of the weights averaged over {len(every)} "
+              f"held-out sequences: {focus.tolist()} (the sequence drawn: "
+              f"{weights.argmax(axis=1).tolist()})")
 
     # -- 3. a character-level model ----------------------------------------------------
     data = rb.datasets.CharText(TEXT * (2 if quick else 4))
