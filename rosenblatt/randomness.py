@@ -47,7 +47,21 @@ def seed(n):
 def generator():
     """The library generator (the one ``rb.seed`` resets), or this thread's inside ``using``."""
     rng = getattr(_override, "rng", None)
-    return _generator if rng is None else rng
+    if rng is None:
+        return _generator
+    if type(rng) is _Deferred:  # built on first use (deferred): the outer one meanwhile
+        _override.rng = rng.outer
+        rng = _override.rng = rng.build()
+    return rng
+
+
+class _Deferred:
+    """A generator :func:`deferred` builds only if something asks for the library generator."""
+
+    __slots__ = ("build", "outer")
+
+    def __init__(self, build, outer):
+        self.build, self.outer = build, outer
 
 
 def resolve_rng(rng=None):
@@ -101,5 +115,21 @@ def using(rng):
     _override.rng = rng
     try:
         yield rng
+    finally:
+        _override.rng = saved
+
+
+@contextlib.contextmanager
+def deferred(build):
+    """:func:`using` a generator that ``build()`` makes when the library generator is first
+    asked for inside the block, if ever (the calling thread only; while ``build`` runs, the
+    library generator is the one outside the block). For generators that cost more to make
+    than the work they cover, when that work often draws nothing: a generation of
+    neuroevolution scored with a generator read from the run's state (~50 us a generation
+    for a fitness, like XOR's, that draws nothing)."""
+    saved = getattr(_override, "rng", None)
+    _override.rng = _Deferred(build, saved)
+    try:
+        yield
     finally:
         _override.rng = saved

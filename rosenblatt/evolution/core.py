@@ -31,7 +31,7 @@ import numpy as np
 
 from ..checks import one_of, positive_int
 from ..parallel import map_chunks
-from ..randomness import generator, using
+from ..randomness import deferred, generator, using
 
 __all__ = ["FitnessError", "Result", "evaluate", "run_loop"]
 
@@ -86,8 +86,12 @@ def generation_stream(rng):
     same run vectorised, and seeded runs whose fitness draws nothing are
     unchanged.
     """
-    text = json.dumps(rng.bit_generator.state, sort_keys=True,
-                      default=lambda a: np.asarray(a).tolist())
+    return _stream_of(rng.bit_generator.state)
+
+
+def _stream_of(state):
+    """:func:`generation_stream` of a generator's ``bit_generator.state``."""
+    text = json.dumps(state, sort_keys=True, default=lambda a: np.asarray(a).tolist())
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
     state = np.random.PCG64(seed).state["state"]
     return state["state"], state["inc"]
@@ -245,8 +249,9 @@ def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner=
     repeats = evaluation_options(owner, repeats, on_error)
     if rng is None:
         values = _vector_values(fitness, repeats, population)
-    else:
-        with using(_individual_rng(generation_stream(rng), 0)):
+    else:  # the run's state read now; the generator built only if the fitness draws
+        state = rng.bit_generator.state
+        with deferred(lambda: _individual_rng(_stream_of(state), 0)):
             values = _vector_values(fitness, repeats, population)
     return _checked(values, ids, on_error, owner)
 

@@ -81,3 +81,37 @@ def test_seed_after_construction_decides_the_draws_of_objects_built_with_rng_non
     np.testing.assert_array_equal(draws(), first)
     rb.seed(12)
     assert not np.array_equal(draws(), first)
+
+
+def test_deferred_builds_its_generator_only_when_asked_for():
+    from rosenblatt import randomness
+
+    built = []
+
+    def build():
+        # while it builds, the library generator is the one outside the block
+        built.append(randomness.generator())
+        return np.random.default_rng(7)
+
+    outer = randomness.generator()
+    with randomness.deferred(build):
+        pass
+    assert built == [] and randomness.generator() is outer
+    with randomness.deferred(build):
+        g = randomness.generator()
+        assert randomness.generator() is g  # built once
+        assert g.random() == np.random.default_rng(7).random()
+        with randomness.using(np.random.default_rng(1)) as inner:
+            assert randomness.generator() is inner
+        assert randomness.generator() is g
+    assert built == [outer] and randomness.generator() is outer
+
+
+def test_a_vectorised_generation_that_draws_nothing_builds_no_generator(monkeypatch):
+    from rosenblatt.evolution import core
+
+    calls = []
+    monkeypatch.setattr(core, "_stream_of", lambda state: calls.append(state) or (1, 1))
+    xor = rb.evolution.envs.XOR()
+    rb.evolution.NEAT(2, 1, rng=0).run(xor.evaluate, 2, vectorized=True)
+    assert calls == []
