@@ -46,7 +46,6 @@ would act with its birth weights throughout). A developmental network with
 fixed weights (``rule=None``) is scored.
 """
 
-import inspect
 import io
 import json
 import os
@@ -56,6 +55,7 @@ import numpy as np
 
 from ..autodiff.tensor import Tensor
 from ..checks import finite_float, one_of, positive_int, real_array
+from .envs._networks import one_network
 
 __all__ = ["Demonstration", "Imitation", "Recorder", "record_demonstration"]
 
@@ -381,18 +381,6 @@ def record_demonstration(env, controller, population=1, **kwargs):
     return recorder.demonstration({"scores": scores.ravel().tolist()})
 
 
-def _one_network(network):
-    """A genome's phenotype, and a developmental network (or its genes) as a population of
-    one; anything else as given."""
-    if getattr(network, "size", None) is None and inspect.ismethod(getattr(network, "network",
-                                                                           None)):
-        network = network.network()  # a NEAT or developmental genome, developmental genes
-    if callable(getattr(network, "population", None)) and callable(getattr(network, "theta",
-                                                                           None)):
-        network = network.population(network.theta()[None])  # a DevelopmentalNetwork
-    return network
-
-
 def _feed_forward(owner, network):
     """Refuse a recurrent (or plastic) genome or (population) network: its outputs depend on
     the order of its inputs, and a demonstration's rows are scored at once, each as if it
@@ -485,7 +473,7 @@ class Imitation:
         recurrent or plastic genome or network is refused (ValueError: see the module's
         docstring)."""
         _feed_forward("Imitation", network)
-        network = _one_network(network)
+        network = one_network(network)
         _feed_forward("Imitation", network)
         out = _values(network(self.demonstration.observations))
         if out.ndim == 3 and out.shape[0] == 1:

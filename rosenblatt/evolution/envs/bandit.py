@@ -28,13 +28,13 @@ while left pays and stays right once right pays, and collects 0.65 of the
 rewards with ``trials=20, switch_at=5`` (0.6 at ``switch_at=7``).
 """
 
-import inspect
 
 import numpy as np
 
 from ...checks import is_int, one_of, positive_int
 from ...nn.module import Module
 from ...randomness import generator, resolve_rng
+from ._networks import one_network
 
 __all__ = ["TwoArmedBandit"]
 
@@ -188,7 +188,7 @@ class TwoArmedBandit:
         scored with its current weights as a
         :class:`~rosenblatt.evolution.PopulationModel` of one).
         """
-        network = _one_network(network)
+        network = one_network(network)
         if isinstance(network, Module):
             from ..cne import PopulationModel  # lazily: the envs import no algorithm module
 
@@ -200,15 +200,3 @@ class TwoArmedBandit:
                              f"{getattr(network, 'size', None)!r}; score a population with "
                              f"TwoArmedBandit.evaluate")
         return float(self.evaluate(network)[0])
-
-
-def _one_network(network):
-    """A genome's phenotype, and a developmental network (or its genes) as a population of
-    one; anything else as given (duck-typed: the envs import no algorithm module)."""
-    if getattr(network, "size", None) is None and inspect.ismethod(getattr(network, "network",
-                                                                           None)):
-        network = network.network()  # a NEAT or developmental genome, developmental genes
-    if callable(getattr(network, "population", None)) and callable(getattr(network, "theta",
-                                                                           None)):
-        network = network.population(network.theta()[None])  # a DevelopmentalNetwork
-    return network
