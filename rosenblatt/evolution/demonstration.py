@@ -472,7 +472,6 @@ class Imitation:
         A developmental genome, network or genes is scored as a population of one. A
         recurrent or plastic genome or network is refused (ValueError: see the module's
         docstring)."""
-        _feed_forward("Imitation", network)
         network = one_network(network)
         _feed_forward("Imitation", network)
         out = _values(network(self.demonstration.observations))

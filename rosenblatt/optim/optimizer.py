@@ -120,12 +120,12 @@ def pack(params, where="optimizer"):
         raise ValueError(
             "optimizer: got no trainable parameters (empty list, or every parameter is frozen)"
         )
-    one_dtype([p for _, p in trainable], where,
-              [getattr(p, "name", None) or f"params[{i}]" for i, p in trainable],
-              "Cast the model to one dtype before building the optimizer "
-              "(model.astype(np.float32)), or build one optimizer per dtype (params[i] is "
-              "the i-th of model.parameters())")
-    return ParameterVector([p for _, p in trainable])
+    dtype = one_dtype([p for _, p in trainable], where,
+                      [getattr(p, "name", None) or f"params[{i}]" for i, p in trainable],
+                      "Cast the model to one dtype before building the optimizer "
+                      "(model.astype(np.float32)), or build one optimizer per dtype "
+                      "(params[i] is the i-th of model.parameters())")
+    return ParameterVector([p for _, p in trainable], dtype=dtype)
 
 
 def flat_same(*arrays):

@@ -28,7 +28,6 @@ while left pays and stays right once right pays, and collects 0.65 of the
 rewards with ``trials=20, switch_at=5`` (0.6 at ``switch_at=7``).
 """
 
-
 import numpy as np
 
 from ...checks import is_int, one_of, positive_int
