@@ -876,8 +876,14 @@ _strict_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_strict_jit
-def sgd_momentum(theta, d, velocity, lr, momentum, nesterov, first, keep, save):
+def sgd_momentum(theta, d, velocity, lr, momentum, lr_mu, nesterov, first, keep, save):
     """b = mu b + d (b = d at the first step); theta -= lr (d + mu b) (Nesterov) or lr b.
+
+    Nesterov's step is taken as NumPy's rule takes it, two subtractions in this order,
+    ``(theta - lr d) - lr_mu b``, with ``lr_mu``, the product ``lr * mu`` rounded once from
+    float64 (as NumPy rounds the Python float): one sum ``theta - (lr d + lr mu b)``
+    rounded otherwise in most entries, so ``Optimizer.step_part`` over shards of under
+    4,096 weights (NumPy) was not ``step`` over the whole vector (this kernel).
 
     With ``save``, theta before the step is written to ``keep`` in the same pass (the
     trainer's last good weights, without a copy of their own); else ``keep`` is not touched
@@ -891,17 +897,16 @@ def sgd_momentum(theta, d, velocity, lr, momentum, nesterov, first, keep, save):
     ~0.1 ms to 0.65-0.75 ms (PyTorch's SGD too). Flushing changes b by less than 1.2e-38.
     """
     if save:  # one loop each way (see above)
-        _sgd_loop(theta, d, velocity, lr, momentum, nesterov, first, keep, True)
+        _sgd_loop(theta, d, velocity, lr, momentum, lr_mu, nesterov, first, keep, True)
     else:
-        _sgd_loop(theta, d, velocity, lr, momentum, nesterov, first, keep, False)
+        _sgd_loop(theta, d, velocity, lr, momentum, lr_mu, nesterov, first, keep, False)
 
 
 @numba.njit(cache=True, inline="always")
-def _sgd_loop(theta, d, velocity, lr, momentum, nesterov, first, keep, save):
+def _sgd_loop(theta, d, velocity, lr, momentum, lr_mu, nesterov, first, keep, save):
     """:func:`sgd_momentum`'s pass, ``save`` a constant where it is inlined."""
     tiny = theta.dtype.type(np.finfo(theta.dtype).tiny)
     zero = theta.dtype.type(0)
-    lr_mu = lr * momentum
     for k in range(theta.shape[0]):
         g = d[k]
         b = g if first else momentum * velocity[k] + g
@@ -911,7 +916,7 @@ def _sgd_loop(theta, d, velocity, lr, momentum, nesterov, first, keep, save):
         if save:
             keep[k] = p
         if nesterov:
-            theta[k] = p - (lr * g + lr_mu * b)
+            theta[k] = (p - lr * g) - lr_mu * b  # NumPy's order (see above)
         else:
             theta[k] = p - lr * b
 

@@ -107,10 +107,10 @@ def neg(a):
 def power(a, b):
     """a ** b (elementwise). d/da = b a^(b-1); d/db = a^b ln a.
 
-    d/db is 0 where a = 0 (the limit of a^b ln a for b > 0; PyTorch's value for b >= 0)
-    and NaN where a < 0 (or is NaN), as in PyTorch: a^b has no real derivative in b there,
-    and an exponent learnt on a base that changes sign shows it rather than silently
-    stopping.
+    d/db where a = 0 is PyTorch's: 0 for b >= 0 (the limit of a^b ln a for b > 0), and
+    a^b ln a = inf * -inf = -inf for b < 0 (where a^b is inf); NaN where a < 0 (or is
+    NaN), as in PyTorch: a^b has no real derivative in b there, and an exponent learnt on a
+    base that changes sign shows it rather than silently stopping.
     """
     ad, bd = _operands(a, b)
     try:
@@ -133,10 +133,15 @@ def power(a, b):
         if needs_grad(b):
             if isinstance(ad, np.ndarray):
                 positive = ad > 0
-                elsewhere = np.where(ad == 0, ad.dtype.type(0), ad.dtype.type(np.nan))
+                zero = ad.dtype.type(0)
+                if np.any(ad == 0):  # 0 for b >= 0, -inf for b < 0 (0^b = inf there)
+                    zero = np.where(bd >= 0, zero, ad.dtype.type(-np.inf))
+                elsewhere = np.where(ad == 0, zero, ad.dtype.type(np.nan))
                 log_a = np.where(positive, np.log(np.where(positive, ad, 1)), elsewhere)
+            elif ad == 0:  # b needs a gradient, so it is an array: 0 where b >= 0, else -inf
+                log_a = np.where(bd >= 0, bd.dtype.type(0), bd.dtype.type(-np.inf))
             else:  # a Python number: keep it one (a float64 array would upcast a float32 b)
-                log_a = math.log(ad) if ad > 0 else (0.0 if ad == 0 else math.nan)
+                log_a = math.log(ad) if ad > 0 else math.nan
             gb = sum_to_shape(g * out * log_a, bd.shape)
         return ga, gb
 

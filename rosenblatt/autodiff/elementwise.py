@@ -3,7 +3,8 @@ the "Propagation / Backpropagation" table).
 
 Conventions at kinks follow PyTorch: relu'(0) = 0, |x|'(0) = 0; where
 ``maximum``/``minimum`` tie, the gradient is split evenly; ``clip`` passes the
-gradient where min <= x <= max. The backwards of ReLU, ``clip``, ``maximum`` and
+gradient where min <= x <= max (a tensor bound gets it where it is the output, as
+``torch.clamp``'s). The backwards of ReLU, ``clip``, ``maximum`` and
 ``minimum`` *select* as PyTorch's (``threshold_backward``): 0 where the
 derivative is 0 even for an infinite or NaN upstream gradient (a multiply would
 give inf * 0 = NaN), and the gradient itself where the input is NaN for ReLU
@@ -258,9 +259,11 @@ def keep_where(mask, g, out=None):
 def clip(x, min=None, max=None):  # noqa: A002 - the NumPy names
     """Clamp to [min, max] (either may be None); gradient 1 inside, 0 outside.
 
-    The bounds may be numbers, arrays or tensors, broadcasting as in ``numpy.clip`` (the
-    gradient is summed back to ``x``'s shape); they are constants: no gradient flows to a
-    tensor bound, as with ``torch.clamp``.
+    The bounds may be numbers, arrays or tensors, broadcasting as in ``numpy.clip`` (each
+    gradient is summed back to its operand's shape). A tensor bound that requires grad gets
+    the gradient where it is the output, as with ``torch.clamp``: ``min`` where
+    ``x < min`` (and ``min < max``), ``max`` where ``x > max`` (or ``max < min``, where the
+    output is ``max``); ``x`` keeps it where ``min <= x <= max``.
     """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
@@ -285,7 +288,25 @@ def clip(x, min=None, max=None):  # noqa: A002 - the NumPy names
             inside &= xd <= hi
         return (sum_to_shape(keep_where(inside, g), xd.shape),)  # a select, as ReLU's
 
-    return make(y, (x,), backward)
+    if not (needs_grad(min) or needs_grad(max)):  # constant bounds: x's gradient alone
+        return make(y, (x,), backward)
+
+    def backward_with_bounds(g):  # torch's clamp_backward_min_max
+        gx = backward(g)[0] if needs_grad(x) else None
+        g_lo = g_hi = None
+        if needs_grad(min):
+            below = np.broadcast_to(xd < lo, y.shape)
+            if hi is not None:
+                below = below & (lo < hi)
+            g_lo = sum_to_shape(keep_where(below, g), lo.shape)
+        if needs_grad(max):
+            above = np.broadcast_to(xd > hi, y.shape)
+            if lo is not None:
+                above = above | (hi < lo)
+            g_hi = sum_to_shape(keep_where(above, g), hi.shape)
+        return gx, g_lo, g_hi
+
+    return make(y, (x, min, max), backward_with_bounds)
 
 
 def _extremum(a, b, pick, beats, name):

@@ -326,7 +326,17 @@ def split(x, indices_or_sections, axis=0):
         step = n // indices_or_sections  # (0 for an empty axis: every part is empty)
         cuts = [step * i for i in range(1, indices_or_sections)]
     else:
-        cuts = list(indices_or_sections)
+        try:
+            if isinstance(indices_or_sections, str):
+                raise TypeError
+            cuts = list(indices_or_sections)
+        except TypeError:  # (a float: "'float' object is not iterable", naming nothing)
+            raise TypeError(
+                f"split: indices_or_sections must be an int (that many equal parts) or a "
+                f"sequence of indices to cut at; got {type(indices_or_sections).__name__} "
+                f"{indices_or_sections!r:.60}") from None
+        for cut in cuts:
+            _check_integer(cut, "split", "each index to cut at")
     edges = [0, *cuts, n]
     lead = (slice(None),) * ax
     return [getitem(x, (*lead, slice(lo, hi))) for lo, hi in zip(edges[:-1], edges[1:])]
@@ -343,7 +353,13 @@ def pad(x, pad_width, mode="constant", constant_values=0):
     if widths.dtype.kind not in "iu":  # as numpy.pad: 1.5 would silently pad 1
         raise TypeError(f"pad: pad_width must be integers (numbers of values to add); got "
                         f"{pad_width!r}")
-    widths = np.broadcast_to(widths.astype(int, copy=False), (xd.ndim, 2))
+    try:
+        widths = np.broadcast_to(widths.astype(int, copy=False), (xd.ndim, 2))
+    except ValueError:  # NumPy's "remapped shapes" message names neither pad nor the axes
+        raise ValueError(
+            f"pad: pad_width must be (before, after) for each of the {xd.ndim} axes of x "
+            f"(shape {xd.shape}), one (before, after) pair for all, or one int; got "
+            f"{pad_width!r:.80}") from None
     if (widths < 0).any():
         raise ValueError(f"pad: pad widths must be non-negative; got {pad_width}")
     out = np.pad(xd, widths, mode="constant", constant_values=constant_values)

@@ -604,6 +604,15 @@ def _refuse_graph_in_list(items, where):
     for kind in kinds:
         if issubclass(kind, Tensor):
             if any(isinstance(t, Tensor) and t.requires_grad for t in items):
+                if (isinstance(items, tuple) and len(items) == 2
+                        and isinstance(items[0], Tensor) and items[0].ndim == 3):
+                    # the usual slip: a recurrent layer's (outputs, state) handed on in a
+                    # Sequential (the layers that convert with dense._input_array say so too)
+                    raise TypeError(
+                        f"{where}: got a tuple, not an array: a recurrent layer (RNN, LSTM, "
+                        f"GRU) returns (outputs, state); put rb.nn.SequenceOutputs() after it "
+                        f"(last=True for the last step's output only, one per sequence)"
+                    )
                 raise TypeError(
                     f"{where}: got a list holding a Tensor that requires grad, whose gradient "
                     f"would be lost (a list is read as plain numbers); build a tensor from "

@@ -107,6 +107,24 @@ def saturated_units(model, x, level=0.9):
     return found
 
 
+def _checked_saturation(saturation):
+    """CauchyAnnealer's ``saturation=(model, X[, level])``, checked when it is built (the
+    probe runs at every move): ``model`` a Sequential, ``level`` in [0, 1) (a mean of
+    ``|tanh|`` is at most 1: a level of 1 or more, or NaN, would never find a saturated unit
+    and nothing would be squashed, silently)."""
+    from ..nn.module import Sequential
+
+    model, x, *level = saturation
+    if not isinstance(model, Sequential):
+        raise TypeError(f"CauchyAnnealer: saturation's model must be an rb.nn.Sequential (its "
+                        f"Dense layers feeding Tanh/Sigmoid units are probed); got "
+                        f"{type(model).__name__}")
+    if level:
+        level = [unit_interval("CauchyAnnealer", "saturation's level (the mean |tanh| or "
+                               "|2 sigmoid - 1| above which a unit is saturated)", level[0])]
+    return (model, x, *level)
+
+
 def metropolis_accept(delta, temperature, k, rng):
     """Keep a change ``delta`` of the objective: always if <= 0, else w.p. exp(-delta / kT).
 
@@ -741,7 +759,7 @@ class CauchyAnnealer(_Annealer):
                                        or len(saturation) not in (2, 3)):
             raise TypeError(f"CauchyAnnealer: saturation must be (model, X) or (model, X, level); "
                             f"got {type(saturation).__name__} {saturation!r}")
-        self.saturation = saturation
+        self.saturation = None if saturation is None else _checked_saturation(saturation)
         self.prev_change = np.zeros_like(self.vec.data)
 
     def _checked_hyperparameters(self, hp):

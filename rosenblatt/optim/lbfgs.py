@@ -126,16 +126,18 @@ class LBFGS(LineSearchOptimizer):
         """As :meth:`Optimizer._set_hyperparameters`; a ``history_size`` written as an
         attribute resizes the memory, keeping the newest pairs that fit."""
         super()._set_hyperparameters(**hp)
-        m = self.history_size
-        if m == len(self.rho):
-            return
+        if self.history_size != len(self.rho):
+            self.S, self.Y, self.rho, self.pairs, self.head = self._memory(self.history_size)
+
+    def _memory(self, m):
+        """``(S, Y, rho, pairs, head)``: the memory resized to ``m`` pairs, the newest that
+        fit (new arrays; the memory itself is left as it is)."""
         rows = self._order()[-m:]  # the newest pairs that fit, oldest first
         k = len(rows)
         S, Y, rho = np.zeros((m, self.S.shape[1]), dtype=self.S.dtype), \
             np.zeros((m, self.Y.shape[1]), dtype=self.Y.dtype), np.zeros(m)
         S[:k], Y[:k], rho[:k] = self.S[rows], self.Y[rows], self.rho[rows]
-        self.S, self.Y, self.rho = S, Y, rho
-        self.pairs, self.head = k, k % m
+        return S, Y, rho, k, k % m
 
     def _order(self):
         """The rows in use, oldest first."""
@@ -169,10 +171,18 @@ class LBFGS(LineSearchOptimizer):
         self.pairs = 0
 
     def state_dict(self):
-        """Hyper-parameters, ``t`` and the remembered pairs (copies)."""
+        """Hyper-parameters, ``t`` and the remembered pairs (copies). A ``history_size``
+        written since the last step is saved with the memory resized to it, as the next step
+        will resize it (the newest pairs that fit): the state loads as its sizes say."""
         state = super().state_dict()
-        state.update(S=self.S.copy(), Y=self.Y.copy(), rho=self.rho.copy(),
-                     pairs=int(self.pairs), head=int(self.head),
+        m = self.history_size
+        if m != len(self.rho) and isinstance(m, (int, np.integer)) and not isinstance(m, bool) \
+                and m > 0:
+            S, Y, rho, pairs, head = self._memory(m)  # (an invalid one: saved as it is,
+        else:                                         # refused on loading, as at the step)
+            S, Y, rho, pairs, head = self.S.copy(), self.Y.copy(), self.rho.copy(), \
+                self.pairs, self.head
+        state.update(S=S, Y=Y, rho=rho, pairs=int(pairs), head=int(head),
                      evaluations=int(self.evaluations))
         return state
 

@@ -38,8 +38,8 @@ def sgd_rule(theta, grad, velocity, buf, *, lr, momentum, nesterov, weight_decay
     to = theta if keep is None else keep  # the kernel's keep: not written unless asked
     if kernel is not None and flat_same(theta, d, velocity, to):
         dt = theta.dtype.type  # the scalars in the arrays' dtype: float32 stays float32
-        kernel(theta, d, velocity, dt(lr), dt(momentum), bool(nesterov), bool(first), to,
-               keep is not None)
+        kernel(theta, d, velocity, dt(lr), dt(momentum), dt(lr * momentum), bool(nesterov),
+               bool(first), to, keep is not None)
         return
     if keep is not None:
         np.copyto(keep, theta)

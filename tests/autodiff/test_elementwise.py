@@ -97,7 +97,7 @@ def test_clip_with_broadcasting_bounds_matches_torch(torch, rng):
     np.testing.assert_allclose(x.grad, t.grad.numpy())
 
 
-def test_clip_takes_tensor_bounds_as_constants(torch):
+def test_clip_gives_a_tensor_bound_its_gradient_as_torch_clamp(torch):
     a = np.array([-1.0, 0.2, 2.0])
     x = rb.tensor(a, requires_grad=True)
     lo = rb.tensor(np.array([0.0, 0.0, 0.0]), requires_grad=True)
@@ -105,7 +105,41 @@ def test_clip_takes_tensor_bounds_as_constants(torch):
     y.backward(np.ones(3))
     np.testing.assert_array_equal(y.data, [0.0, 0.2, 1.0])
     np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
-    assert lo.grad is None  # bounds are constants here (torch.clamp does not differentiate them)
+    t, tlo = torch.tensor(a, requires_grad=True), torch.zeros(3, dtype=torch.float64,
+                                                                requires_grad=True)
+    torch.clamp(t, tlo, torch.ones(3, dtype=torch.float64)).backward(torch.ones(3,
+                                                                          dtype=torch.float64))
+    np.testing.assert_array_equal(lo.grad, tlo.grad.numpy())  # [1, 0, 0]: min where x < min
+
+
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_clip_gives_both_tensor_bounds_torchs_gradient(torch, x_grad):
+    rng = np.random.default_rng(0)
+    x = rb.tensor(rng.normal(size=(4, 5)) * 2, requires_grad=x_grad)
+    lo = rb.tensor(np.array([-1.0, 2.0, 0.0, -0.5, -3.0]), requires_grad=True)  # 2 > max
+    hi = rb.tensor(np.array(1.0), requires_grad=True)
+    g = rng.normal(size=(4, 5))
+    clip(x, lo, hi).backward(g)
+    xt = torch.tensor(x.data, requires_grad=x_grad)
+    lt, ht = (torch.tensor(t.data, requires_grad=True) for t in (lo, hi))
+    torch.clamp(xt, lt, ht).backward(torch.tensor(g))
+    np.testing.assert_allclose(lo.grad, lt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(hi.grad, ht.grad.numpy(), rtol=1e-12)
+    if x_grad:
+        np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-12)
+
+
+def test_clip_tensor_bound_gradients_pass_gradcheck():
+    x = rb.tensor(np.array([-2.0, -0.3, 0.4, 1.7, 3.0]), requires_grad=True)
+    lo = rb.tensor(np.array(-1.0), requires_grad=True)
+    hi = rb.tensor(np.array([1.0, 1.0, 1.0, 1.2, 2.5]), requires_grad=True)
+    assert rb.gradcheck(lambda a, b, c: clip(a, b, c), x, lo, hi)
+
+
+def test_clip_with_constant_bounds_records_x_alone():
+    x = rb.tensor(np.array([-2.0, 0.5]), requires_grad=True)
+    y = clip(x, rb.tensor(np.array(-1.0)), 1.0)
+    assert len(y._parents) == 1 and y._parents[0] is x
 
 
 def test_clip_rejects_a_bound_of_the_wrong_shape():
