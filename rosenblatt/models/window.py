@@ -19,6 +19,7 @@ from ..nn.activations import Tanh
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
 from ..nn.registry import shapes_of
+from ..randomness import resolve_rng
 
 
 def _output_width(word_module, owner):
@@ -111,6 +112,9 @@ class WindowClassifier(Module):
         self.dim = _output_width(word_module, "WindowClassifier")
         if head is None:  # in the word module's precision: one dtype for the whole model
             dtype = next((p.data.dtype for p in word_module.parameters()), np.dtype(np.float32))
+            # one generator for both layers: an int seed handed to each would draw the second
+            # layer's weights as a rescaled copy of the first one's first rows
+            rng = resolve_rng(rng)
             head = Sequential(Dense(self.window * self.dim, self.hidden, rng=rng, dtype=dtype),
                               Tanh(), Dense(self.hidden, self.n_classes, rng=rng, dtype=dtype))
         elif not isinstance(head, Module):

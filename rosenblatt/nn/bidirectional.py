@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autodiff.shape import concatenate
 from ..autodiff.tensor import Tensor
+from ..randomness import resolve_rng
 from .dense import _input_array
 from .module import ErrorName, Module
 from .recurrent import RecurrentBase, batch_lengths
@@ -83,7 +84,10 @@ class Bidirectional(Module):
         ``outputs[:, i] = [forward output at i; backward output at i]``.
     state : tuple
         (forward final state, backward final state); the backward one is its
-        state after reading x_1, the last element it sees.
+        state after reading x_1, the last element it sees. It is the backward half of
+        ``outputs[:, 0]``, not of ``outputs[:, -1]`` (which has read x_T only): a
+        per-sequence read-out of both directions takes the two final states (as
+        PyTorch's ``h_n``), not ``SequenceOutputs(last=True)``.
 
     With ``lengths`` (batch,) (a padded batch), the backward layer reads each
     sequence reversed within its own length, and both layers stop at each
@@ -163,6 +167,19 @@ class Bidirectional(Module):
             backward_layer.reset_parameters(rng)
         self.layer = layer
         self.backward_layer = backward_layer
+
+    def reset_parameters(self, rng=None):
+        """Fresh weights for both layers (one generator, the forward layer first; a layer used
+        in both directions once), so that a Bidirectional can itself be the ``layer`` that a
+        default backward copy is made of."""
+        rng = resolve_rng(rng)
+        tied = self.backward_layer is self.layer
+        for layer in (self.layer,) if tied else (self.layer, self.backward_layer):
+            if not hasattr(layer, "reset_parameters"):
+                raise TypeError(f"Bidirectional: {type(layer).__name__} has no "
+                                f"reset_parameters()")
+            layer.reset_parameters(rng)
+        return self
 
     def forward(self, x, state=None, lengths=None):
         if not isinstance(x, Tensor):

@@ -23,14 +23,14 @@ def _indices(indices, num, where):
     if idx.dtype.kind == "f":
         if not np.all(np.mod(idx, 1) == 0):
             raise TypeError(f"{where}: indices must be integers; got non-integral floats")
-        idx = idx.astype(np.int64)
     elif idx.dtype.kind not in "iu":
         raise TypeError(f"{where}: indices must be integers; got dtype {idx.dtype}")
+    # the range is checked before a float's cast to int64: 1e30 would wrap to -2**63
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         bad = idx[(idx < 0) | (idx >= num)].reshape(-1)[0]
         raise ValueError(f"{where}: index {int(bad)} is out of range for {num} entries "
                          f"(valid: 0 to {num - 1})")
-    return idx
+    return idx.astype(np.int64) if idx.dtype.kind == "f" else idx
 
 
 def _padding_index(padding_idx, num, where):
@@ -50,6 +50,9 @@ def _padding_index(padding_idx, num, where):
 def one_hot(indices, num_classes, dtype=np.float32):
     """One-hot vectors: shape ``indices.shape + (num_classes,)``.
 
+    ``num_classes`` must be a positive integer; an index outside ``[0, num_classes)`` or
+    one that is not an integer (``1.5``; integral floats such as ``2.0`` are taken) raises.
+
     Examples
     --------
     >>> import rosenblatt as rb
@@ -57,6 +60,7 @@ def one_hot(indices, num_classes, dtype=np.float32):
     array([[0., 0., 1.],
            [1., 0., 0.]], dtype=float32)
     """
+    num_classes = positive_int("one_hot", "num_classes", num_classes)
     idx = _indices(indices, num_classes, "one_hot")
     out = np.zeros(idx.shape + (num_classes,), dtype=dtype)
     np.put_along_axis(out, idx[..., None], 1, axis=-1)

@@ -35,10 +35,11 @@ After the loop dW_h = sum_t h_{t-1}^T da_t, dW_x = sum_t x_t^T da_t, each
 one matrix product over all steps.
 
 With the ``fast`` extra (Numba) the common case (float32, no peepholes, not
-coupled, no padding) runs each step's gate arithmetic, forward and backward,
-as one compiled pass (``autodiff/_numba_kernels.py``), batch-major where the
-caller sees the arrays (:func:`_lstm_compiled`); the NumPy code below is the
-reference they are tested against.
+coupled; padded batches too, their ended sequences held between the steps)
+runs each step's gate arithmetic, forward and backward, as one compiled pass
+(``autodiff/_numba_kernels.py``), batch-major where the caller sees the arrays
+(:func:`_lstm_compiled`); the NumPy code below is the reference they are
+tested against.
 
 The three results (outputs, h_T, C_T) are three graph nodes: the outputs are
 the op's node, and h_T and C_T hang off it, handing their gradients to the

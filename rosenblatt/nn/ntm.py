@@ -33,6 +33,7 @@ from ..randomness import resolve_rng
 from . import init as initializers
 from ._operands import as_tensor, check_shape, optional_tensor
 from .activations import softmax
+from .dense import _input_array
 from .losses import binary_cross_entropy_with_logits
 from .module import Module
 from .ntm_addressing import (
@@ -48,6 +49,7 @@ from .ntm_addressing import (
     shift_backward,
     shift_forward,
     shift_indices,
+    sums_to_one,
     write_backward,
     write_forward,
 )
@@ -141,8 +143,8 @@ def _checked(x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, shi
     if bad.any():
         raise ValueError(f"{owner}: weighting0 must hold finite, non-negative weights (each "
                          f"row a distribution over the N locations); got {float(w0[bad][0])!r}")
-    sums = w0.sum(axis=1)
-    if not np.all(np.abs(sums - 1) <= 1e-4):
+    sums = w0.sum(axis=1, dtype=np.float64)
+    if not np.all(sums_to_one(w0)):  # within float16's rounding for a float16 model
         raise ValueError(f"{owner}: weighting0's rows must each sum to 1 (a distribution over "
                          f"the N locations); got sums {np.round(sums, 4).tolist()}")
     return x, W_x, W_h, b, W_p, b_p, W_o, b_o, memory0, read0, weighting0, shifts
@@ -391,6 +393,9 @@ class NTM(Module):
     ValueError
         Memory sizes or head counts below 1, bad shifts, an unknown controller, or an input
         that is not (batch, time, input_size).
+    TypeError
+        When called on a tuple: a recurrent layer's ``(outputs, state)`` handed on without
+        :class:`~rosenblatt.nn.SequenceOutputs` (in a Sequential).
 
     Notes
     -----
@@ -500,6 +505,8 @@ class NTM(Module):
         with ``return_trace=True``, ``(logits, trace)`` (``return_trace`` must be True or
         False: a TypeError otherwise, so that ``"False"`` is not taken for True)."""
         return_trace = checks.boolean("NTM", "return_trace", return_trace)
+        if isinstance(x, tuple):  # a recurrent layer's (outputs, state), handed on as it is
+            _input_array(x, "NTM")  # raises the TypeError that says to add SequenceOutputs
         if not isinstance(x, Tensor):
             x = Tensor(np.asarray(x, dtype=self.W_x.dtype))
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] < 1:

@@ -59,19 +59,29 @@ def _softmax_backward(grad, w):
 
 
 def content_weighting_forward(key, beta, memory, eps=COSINE_EPS):
-    """w^c for keys ``(B, H, M)``, strengths ``(B, H)`` and memory ``(B, N, M)``: ``(B, H, N)``."""
+    """w^c for keys ``(B, H, M)``, strengths ``(B, H)`` and memory ``(B, N, M)``: ``(B, H, N)``.
+
+    Half precision is computed in float32 and w^c returned in float16: there eps (1e-8) and
+    the squared norm of a small row both round to 0, and |m| = 0 would make K = 0 / 0."""
+    half = None
+    if key.dtype.itemsize < 4 or memory.dtype.itemsize < 4:
+        half = (key.dtype, beta.dtype, memory.dtype, np.result_type(key, beta, memory))
+        key, beta, memory = (a.astype(np.float32) for a in (key, beta, memory))
     dot = np.matmul(key, memory.transpose(0, 2, 1))  # (B, H, N)
     # einsum, not (x * x).sum(-1): NumPy's reduction over a short last axis is ~10x slower
     nk = np.sqrt(np.einsum("bhm,bhm->bh", key, key) + eps)[..., None]  # (B, H, 1)
     nm = np.sqrt(np.einsum("bnm,bnm->bn", memory, memory) + eps)[:, None, :]  # (B, 1, N)
     K = dot / (nk * nm)
     w = _softmax(beta[..., None] * K)
-    return w, (key, beta, memory, nk, nm, K, w)
+    cache = (key, beta, memory, nk, nm, K, w, half)
+    return (w if half is None else w.astype(half[3])), cache
 
 
 def content_weighting_backward(grad, cache):
-    """(dkey, dbeta, dmemory) from d(loss)/dw^c."""
-    key, beta, memory, nk, nm, K, w = cache
+    """(dkey, dbeta, dmemory) from d(loss)/dw^c (in the inputs' dtypes)."""
+    key, beta, memory, nk, nm, K, w, half = cache
+    if half is not None:
+        grad = grad.astype(np.float32)
     dz = _softmax_backward(grad, w)
     dbeta = (dz * K).sum(axis=-1)
     dK = dz * beta[..., None]
@@ -81,6 +91,8 @@ def content_weighting_backward(grad, cache):
     dkey -= dKK.sum(axis=-1, keepdims=True) / (nk * nk) * key
     dmem = np.einsum("bhn,bhm->bnm", ddot, key)  # outer products: faster than matmul's K=1
     dmem -= (dKK.sum(axis=1) / (nm[:, 0, :] * nm[:, 0, :]))[..., None] * memory
+    if half is not None:
+        return dkey.astype(half[0]), dbeta.astype(half[1]), dmem.astype(half[2])
     return dkey, dbeta, dmem
 
 
@@ -215,6 +227,16 @@ def _check_shape(owner, name, array, shape):
 
 def _grads(parents, grads):
     return tuple(g if p.requires_grad else None for p, g in zip(parents, grads))
+
+
+def sums_to_one(rows):
+    """Whether each row (last axis) sums to 1 within its precision: 1e-4, or two ulps of 1 for
+    float16, whose rounded softmax rows miss 1 by up to half an ulp (the sum is taken in
+    float64, not in float16, which would add its own rounding)."""
+    tol = 1e-4
+    if rows.dtype.kind == "f":
+        tol = max(tol, 2 * float(np.finfo(rows.dtype).eps))
+    return np.abs(rows.sum(axis=-1, dtype=np.float64) - 1) <= tol
 
 
 def _check_locations(owner, name, array, axis):
@@ -355,7 +377,8 @@ def shift(w_gated, s, shifts=(-1, 0, 1)):
     ------
     ValueError
         For mismatched shapes, no memory locations, or an ``s`` that is not a
-        distribution (a negative entry, or a row not summing to 1 within 1e-4).
+        distribution (a negative entry, or a row not summing to 1 within 1e-4; float16:
+        within 2 ulps, 0.002).
 
     Examples
     --------
@@ -372,7 +395,7 @@ def shift(w_gated, s, shifts=(-1, 0, 1)):
     _check_shape("shift", "s", sd, wg.shape[:2] + (len(shifts),))
     # a distribution: entries >= 0 summing to 1 (to float32 rounding: a softmax's output)
     rows = sd.reshape(-1, sd.shape[-1])
-    bad = ~(np.all(rows >= 0, axis=1) & (np.abs(rows.sum(axis=1) - 1) <= 1e-4))
+    bad = ~(np.all(rows >= 0, axis=1) & sums_to_one(rows))
     if bad.any():
         raise ValueError(f"shift: s must be a distribution over the shifts {shifts} (entries "
                          f">= 0, each row summing to 1); got the row {rows[bad][0].tolist()}")

@@ -287,6 +287,13 @@ class SequenceOutputs(Module):
     ``Sequential(LSTM(...), SequenceOutputs(last=True), Dense(...))`` trains
     with ``rb.fit`` like any feed-forward model.
 
+    After a :class:`~rosenblatt.nn.Bidirectional` layer, ``last=True`` takes the outputs at
+    the last position: the forward direction's final state, but the backward direction's
+    output after reading x_T alone (its final state, after x_T ... x_1, sits at the first
+    position; PyTorch's ``h_n`` and Keras' ``return_sequences=False`` give the two final
+    states). For one label per sequence from both directions, concatenate the state the
+    Bidirectional layer returns, or read every position (``last=False``).
+
     Examples
     --------
     >>> import numpy as np, rosenblatt as rb
@@ -303,6 +310,8 @@ class SequenceOutputs(Module):
 
     def forward(self, x):
         out = x[0] if isinstance(x, tuple) else x
+        if isinstance(out, np.ndarray):  # outputs given as an array: as a constant Tensor
+            out = Tensor(out)
         if not isinstance(out, Tensor) or out.ndim != 3:
             raise ValueError(
                 f"SequenceOutputs: expected a recurrent layer's (outputs, state) or outputs of "

@@ -338,7 +338,11 @@ def check_sequence(xd, W_x, W_h, gates, name, b=None):
 
 
 def check_lengths(lengths, T, B, name):
-    """``lengths`` as an integer array (batch,) with every entry in [1, T]; raises otherwise."""
+    """``lengths`` as an int64 array (batch,) with every entry in [1, T]; raises otherwise.
+
+    Any integer dtype is taken and returned as int64: index arithmetic with unsigned
+    lengths goes wrong in NumPy (uint64 - int64 is float64, no longer an index).
+    """
     lengths = np.asarray(lengths)
     if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
         raise ValueError(f"{name}: lengths must be {B} integers (one per sequence); got "
@@ -346,7 +350,7 @@ def check_lengths(lengths, T, B, name):
     if lengths.min() < 1 or lengths.max() > T:
         raise ValueError(f"{name}: lengths must be between 1 and the time steps ({T}); got "
                          f"{int(lengths.min())} to {int(lengths.max())}")
-    return lengths
+    return lengths.astype(np.int64, copy=False)
 
 
 def whole_sequence_kernels(kind, mask):

@@ -24,7 +24,7 @@ import numpy as np
 from ..autodiff.tensor import Tensor
 from ..checks import positive_float, positive_int
 from ..nn.bidirectional import Bidirectional
-from .fit import _check_finite, _check_optimizer_owns_model
+from .fit import _as_data, _check_finite, _check_optimizer_owns_model, _param_dtype
 from .history import History
 from .trainer import (
     DivergenceError,
@@ -32,6 +32,7 @@ from .trainer import (
     hold_frozen_normalization,
     model_input,
     normalization_layers,
+    scalar_loss,
 )
 
 
@@ -134,11 +135,13 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         start): an RNN/LSTM/GRU, or a Module wrapping one with its read-out.
     X : array (batch, time, ...)
         ``batch`` parallel streams; chunk c of stream b continues chunk c - 1.
+        Float data is converted once to the parameters' dtype, as ``rb.fit`` does (a
+        value beyond a narrower dtype's range is a ValueError).
         Chunks reach the model as Tensors, as in ``rb.fit``, except integer data
         that float32 would change (token ids above 2**24): those as the integer
         arrays themselves, for an ``Embedding`` to read the ids exactly.
     y : array (batch, time, ...)
-        Targets aligned with X.
+        Targets aligned with X (float targets in the parameters' dtype too).
     k : int
         Steps per chunk: the truncation length. The last chunk holds the
         ``time % k`` steps left, except one step of a single stream in a model with
@@ -177,7 +180,9 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         non-negative one, ``clip_norm`` not finite and > 0.
     TypeError
         For an optimizer without ``zero_grad()`` and ``step()``, or a
-        ``callback`` that is not callable.
+        ``callback`` that is not callable; at the first chunk (before any update), for a
+        ``loss`` that returns no Tensor (a ValueError for one of several values, such as
+        ``reduction="none"``).
     DivergenceError
         When a chunk's loss is NaN or infinite; it names the epoch, chunk and
         loss, and the model keeps the weights (and buffers: batch-norm running
@@ -226,6 +231,12 @@ def tbptt_fit(model, X, y, *, k, loss, optimizer, epochs=1, clip_norm=None, stat
         _check_optimizer_owns_model(optimizer, model)  # as rb.fit: one that trains nothing
     _check_finite(X, "X", owner="tbptt_fit")
     _check_finite(y, "y", owner="tbptt_fit")
+    if callable(getattr(model, "parameters", None)):
+        # as rb.fit: float data in the parameters' dtype, once (float64 data would otherwise
+        # run a float32 model in float64, off its compiled kernels)
+        dtype = _param_dtype(model)
+        X = _as_data(X, "X", dtype, check=False, owner="tbptt_fit")
+        y = _as_data(y, "y", dtype, check=False, owner="tbptt_fit")
     _refuse_bidirectional(model)
     if getattr(optimizer, "needs_closure", False):
         raise ValueError(f"tbptt_fit: {type(optimizer).__name__} evaluates the objective itself "
@@ -272,7 +283,10 @@ def _chunked_epochs(model, X, y, spans, loss, optimizer, epochs, clip, clip_norm
             x = model_input(np.ascontiguousarray(X[:, start:stop]), exact)
             out, carried = _call(model, x, carried)
             value = loss(out, y[:, start:stop])
-            current = float(value.item())
+            if not isinstance(value, Tensor):  # its backward would be an AttributeError
+                raise TypeError(f"tbptt_fit: the loss must return a scalar Tensor; got "
+                                f"{type(value).__name__}")
+            current = scalar_loss(value, owner="tbptt_fit")  # one number, or a named error
             if not math.isfinite(current):
                 for p, saved in zip(params, good):
                     p.data[...] = saved
