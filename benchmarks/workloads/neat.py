@@ -4,13 +4,18 @@
   generations of each library (same configuration: the NEAT paper's XOR
   settings), each genome decoded into its network and run on the four
   patterns. rosenblatt (``NEAT(fast=True)``: the compiled phenotypes of the
-  ``fast`` extra) decodes the whole population into one ``PopulationNetwork``
-  (a record per genome) and evaluates it in one call; neat-python builds a
-  ``FeedForwardNetwork`` per genome and activates it per pattern. Both decode
-  every genome at every evaluation: rosenblatt's per-genome cached
-  phenotypes (records) are cleared before each, the node genes' arrays kept as
-  reproduction hands them on (figures published before 2026-12-06 timed
-  the cached records, decoding nothing). Target (issue 18): >= 20x neat-python.
+  ``fast`` extra) holds the population's genes as one block of arrays
+  (``NEAT.genes()``, a ``GeneBlock``: what reproduction writes, and what each
+  genome's gene arrays are views into) and decodes the whole block into one
+  ``PopulationNetwork`` (a record per genome: a topological order and the
+  enabled connections grouped by destination) in one compiled call, then
+  evaluates it in another; neat-python builds a ``FeedForwardNetwork`` per
+  genome from its gene dicts and activates it per pattern. Both decode every
+  genome at every evaluation (nothing derived from the genes is cached
+  between the timed calls). Figures published before 2026-12-06 timed cached
+  records, decoding nothing; those of 2026-12-06 (6.0-6.2x) decoded from the
+  genomes' own arrays, gathered genome by genome. Target (issue 18): >= 20x
+  neat-python.
 * **NEAT generations per second**: whole generations (evaluate, speciate,
   reproduce) from a minimal population. Target: >= 5x neat-python.
 * **CNE population evaluation**: 1,000 fixed 4-16-1 networks on a batch of
@@ -126,28 +131,16 @@ def _np_eval(neat):
 
 def rb_evaluations(repeats):
     """``repeats`` evaluations of the population after the warm-up generations, each decoding
-    every genome's phenotype from its genes. A genome keeps what it derived from its genes
-    (its compiled record, levels, lookups) in ``_cache``, so without the clear below only the
-    harness's warm-up call would decode and the timed calls would run cached records, while
-    neat-python builds every network at every evaluation. What stays is what a genome has
-    when reproduction hands it over in a run: its gene arrays (``_arrays``) and its node
-    genes as arrays (``node_arrays``, handed on from the parent when the nodes did not
-    change; measured over 40 generations of this run: 123 of the 131 genomes decoded a
-    generation had them, and 19 of 150, the elites, kept their records, which the timed
-    calls do not). Clearing every cache, node arrays included, reads ~2.5x slower for
-    rosenblatt (2026-12-06). Clearing 150 small dicts costs a few microseconds an evaluation
-    (under 1% of it). ``run.neat`` is the NEAT instance (tests look at its population)."""
+    every genome's phenotype from the population's genes (``neat.genes()``, the block
+    reproduction wrote) in one compiled call: ``population_network()`` caches nothing, so
+    every timed call packs all 150 records afresh, as neat-python builds every network.
+    ``run.neat`` is the NEAT instance (tests look at its population)."""
     xor = rb.evolution.envs.XOR()
     neat = rb.evolution.NEAT(2, 1, rng=0, fast=True)
     neat.run(xor.evaluate, WARM_GENERATIONS, vectorized=True)
 
     def run():
         for _ in range(repeats):
-            for g in neat.population:  # decode from the genes, as neat-python does
-                nodes = g._cache.get("node_arrays")
-                g._cache.clear()
-                if nodes is not None:
-                    g._cache["node_arrays"] = nodes
             xor.evaluate(neat.population_network())  # decode + evaluate the population
 
     run.neat = neat
@@ -306,9 +299,9 @@ def workloads(quick):
             "references": {"neat-python": np_evaluations(reps)},
             "target": ">= 20x neat-python",
             "target_ratio": {"neat-python": 20.0},
-            "notes": "both sides decode every genome at every evaluation (rosenblatt's "
-                     "per-genome phenotype cache is cleared before each; the node genes' "
-                     "arrays stay, as reproduction hands them on)",
+            "notes": "both sides decode every genome at every evaluation (rosenblatt from "
+                     "the population's gene block, in one compiled call; nothing is "
+                     "cached between calls)",
         },
         {
             "name": f"neat xor whole generations ({gens}, population 150)",

@@ -8,7 +8,8 @@ kernel compiles on its first call with ``cache=True``.
 * :func:`neat_pack` / :func:`neat_forward`: NEAT phenotypes of a whole
   population. ``neat_pack`` turns the concatenated genes of many genomes into
   one *record* per genome (enabled connections in local node indices, grouped
-  by destination, and a topological order of the nodes: Kahn's algorithm);
+  by destination, and a topological order of the nodes: Kahn's algorithm;
+  :func:`neat_pack_block` reads a population's gene block as it is);
   ``neat_forward`` evaluates all records on a batch in one call, node by node
   in topological order, the samples innermost. Their NumPy twin is the padded
   level-by-level evaluation of :class:`~rosenblatt.evolution.network.PopulationNetwork`
@@ -182,6 +183,42 @@ def neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, ds
         n0 += nn
         g0 += ng
     return -1
+
+
+@_jit
+def neat_pack_block(n_inputs, n_outputs, node_starts, ids, codes, gene_starts, src, dst, weight,
+                    enabled, bias):
+    """:func:`neat_pack` of a population's :class:`~rosenblatt.evolution.genome.GeneBlock`
+    as it is (rows given by their starts), with the weights of connections from the bias
+    times each genome's ``bias``. Returns ``(records, offsets, bad)``: ``bad`` as
+    :func:`neat_pack` returns it."""
+    P = node_starts.shape[0] - 1
+    node_counts = np.empty(P, np.int64)
+    gene_counts = np.empty(P, np.int64)
+    offsets = np.empty(P + 1, np.int64)
+    offsets[0] = 0
+    scaled = False
+    for p in range(P):
+        node_counts[p] = node_starts[p + 1] - node_starts[p]
+        gene_counts[p] = gene_starts[p + 1] - gene_starts[p]
+        on = 0
+        for k in range(gene_starts[p], gene_starts[p + 1]):
+            if enabled[k]:
+                on += 1
+        offsets[p + 1] = offsets[p] + HEADER + 3 * node_counts[p] + 1 + 2 * on
+        if bias[p] != 1.0:
+            scaled = True
+    w = weight
+    if scaled:  # w b: the term a bias node of value b adds, bit for bit
+        w = weight.copy()
+        for p in range(P):
+            for k in range(gene_starts[p], gene_starts[p + 1]):
+                if src[k] == n_inputs:
+                    w[k] = weight[k] * bias[p]
+    out = np.zeros(offsets[P])
+    bad = neat_pack(n_inputs, n_outputs, node_counts, ids, codes, gene_counts, src, dst, w,
+                    enabled, offsets, out)
+    return out, offsets, bad
 
 
 @_jit

@@ -21,8 +21,8 @@ import numpy as np
 
 from . import activations as _act
 
-__all__ = ["ConnectionGene", "Genome", "GenomeFormatError", "NodeGene", "genomes_from_arrays",
-           "genomes_to_arrays"]
+__all__ = ["ConnectionGene", "GeneBlock", "Genome", "GenomeFormatError", "NodeGene",
+           "genomes_from_arrays", "genomes_to_arrays"]
 
 FORMAT = "rosenblatt.evolution.genome"
 VERSION = 1
@@ -118,6 +118,7 @@ class Genome:
         self.fitness = fitness
         self.bias = float(bias)
         self._arrays = None  # the genes as arrays (gene_arrays), the operators' view
+        self._slot = None  # (GeneBlock, row): where a population's block holds the genes
         self._cache = {}  # what is derived from the genes (levels, lookups)
 
     @property
@@ -125,7 +126,7 @@ class Genome:
         """The connection genes, a list of :class:`ConnectionGene` sorted by innovation."""
         c = self._connections
         if c is None:
-            i, s, d, w, e = self._arrays
+            i, s, d, w, e = self.gene_arrays()
             c = self._connections = list(map(ConnectionGene._make, zip(
                 i.tolist(), s.tolist(), d.tolist(), w.tolist(), e.tolist())))
         return c
@@ -134,6 +135,9 @@ class Genome:
     def connections(self, value):
         self._connections = value
         self._arrays = None
+        if self._slot is not None:  # the population's block no longer holds these genes
+            self._slot[0].stale = True
+            self._slot = None
         self._cache.clear()
 
     def _fields(self):
@@ -156,7 +160,12 @@ class Genome:
     def n_connections(self):
         """Number of connection genes (enabled or not)."""
         c = self._connections
-        return len(c) if c is not None else len(self._arrays[0])
+        if c is not None:
+            return len(c)
+        if self._arrays is None and self._slot is not None:
+            block, k = self._slot
+            return int(block.gene_starts[k + 1] - block.gene_starts[k])
+        return len(self.gene_arrays()[0])
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -223,7 +232,11 @@ class Genome:
                    None if connections is None else list(connections), self.recurrent,
                    bias=self.bias)
         if connections is self._connections:
-            g._arrays = self._arrays
+            if nodes is None:
+                g._arrays, g._slot = self._arrays, self._slot
+            else:  # other nodes: the genes only (a block row holds both)
+                g._arrays = self._arrays if self._connections is not None else (
+                    self.gene_arrays())
         if nodes is None:
             same = connections is self._connections
             self._hand_on(g, same_edges=same, same_enabled=True, same_weights=same)
@@ -296,6 +309,10 @@ class Genome:
         arrays (int64, int64, int64, float64, bool), in gene order (cached)."""
         a = self._arrays
         if a is None:
+            if self._slot is not None and self._connections is None:
+                block, k = self._slot
+                a = self._arrays = block.genes(k)
+                return a
             conns = self._connections
             if conns:
                 i, s, d, w, e = zip(*conns)
@@ -310,12 +327,31 @@ class Genome:
     def node_arrays(self):
         """``(ids, activation codes)`` of the node genes as read-only int64 arrays (cached)."""
         a = self._cache.get("node_arrays")
+        if a is None and self._slot is not None:
+            block, k = self._slot
+            a = self._cache["node_arrays"] = block.nodes(k)
         if a is None:
             codes = _act.CODES
             a = self._cache["node_arrays"] = (
                 _frozen(np.array([n.id for n in self.nodes], np.int64)),
                 _frozen(np.array([codes[n.activation] for n in self.nodes], np.int64)))
         return a
+
+    def local_edges(self):
+        """``(src, dst)`` of the connection genes as positions among the node genes (sorted
+        by id) as read-only int64 arrays (cached)."""
+        loc = self._cache.get("local")
+        if loc is None:
+            if self._slot is not None:  # straight from the block (its row holds these genes)
+                block, k = self._slot
+                a, b = block.gene_starts[k:k + 2].tolist()
+                loc = (block.local_src[a:b], block.local_dst[a:b])
+            else:
+                ids = self.node_arrays()[0]
+                _, src, dst, _, _ = self.gene_arrays()
+                loc = (_frozen(np.searchsorted(ids, src)), _frozen(np.searchsorted(ids, dst)))
+            self._cache["local"] = loc
+        return loc
 
     def network(self, recurrent=None, steps=None, fast=False):
         """The phenotype: a callable ``(n_samples, n_inputs) -> (n_samples, n_outputs)``.
@@ -557,6 +593,125 @@ def validate(genome, where="Genome"):
 
 # -- many genomes as plain arrays (what an executor's task carries) --------------------------
 ARRAYS_FORMAT = "rosenblatt.evolution.genomes"
+class GeneBlock:
+    """The genes of a population, genome after genome, as read-only arrays.
+
+    Connection genes ``innovation, src, dst, weight, enabled`` (genome ``p``'s
+    at ``gene_starts[p]:gene_starts[p + 1]``, sorted by innovation), node genes
+    ``node_ids, node_codes`` (genome ``p``'s at ``node_starts[p]:node_starts[p +
+    1]``, sorted by id; activation codes of :mod:`.activations`) and one
+    ``bias`` per genome: TensorNEAT's layout (Wang et al. 2024) of what each
+    :class:`Genome` holds, plus ``local_src, local_dst``, each connection's
+    ends as positions among its genome's nodes (:meth:`Genome.local_edges`).
+    NEAT keeps its population's genes here: reproduction writes the next
+    block with array operations over all genes (each child's row gathered
+    from its parent's, crossover and weight mutation over the concatenated
+    genes, the few structurally mutated children spliced in), and the
+    compatibility distances and the phenotypes read it as it is, with no
+    per-genome gathering; a genome of the population reads its own genes as
+    views into it (:meth:`Genome.gene_arrays`). ``stale`` is set when one of
+    them is given other connection genes. Immutable once built. (A block
+    holds no reference to its genomes, which reference it: no reference
+    cycle keeps a past generation alive.)
+    """
+
+    GENE_COLUMNS = ("innovation", "src", "dst", "weight", "enabled", "local_src", "local_dst")
+    NODE_COLUMNS = ("node_ids", "node_codes")
+    __slots__ = GENE_COLUMNS + NODE_COLUMNS + ("gene_starts", "node_starts", "bias", "stale")
+
+    def __init__(self, genes, gene_starts, nodes, node_starts, bias):
+        """``genes``: the :attr:`GENE_COLUMNS` in order; ``nodes``: the :attr:`NODE_COLUMNS`."""
+        for name, a in zip(self.GENE_COLUMNS + self.NODE_COLUMNS + (
+                "gene_starts", "node_starts", "bias"), (*genes, *nodes, gene_starts,
+                                                         node_starts, bias)):
+            a.flags.writeable = False
+            setattr(self, name, a)
+        self.stale = False
+
+    @classmethod
+    def of(cls, genomes):
+        """The block of ``genomes`` (concatenating each one's arrays)."""
+        genomes = list(genomes)
+        genes = [g.gene_arrays() + g.local_edges() for g in genomes]
+        nodes = [g.node_arrays() for g in genomes]
+        types = (np.int64, np.int64, np.int64, np.float64, bool, np.int64, np.int64)
+        block = cls([_joined([a[k] for a in genes], t) for k, t in enumerate(types)],
+                    _starts([len(a[0]) for a in genes]),
+                    [_joined([a[k] for a in nodes], np.int64) for k in range(2)],
+                    _starts([len(a[0]) for a in nodes]),
+                    np.array([g.bias for g in genomes], np.float64))
+        return block
+
+    @property
+    def size(self):
+        """The number of genomes."""
+        return len(self.gene_starts) - 1
+
+    def gene_counts(self):
+        return self.gene_starts[1:] - self.gene_starts[:-1]
+
+    def node_counts(self):
+        return self.node_starts[1:] - self.node_starts[:-1]
+
+    def genes(self, k):
+        """Row ``k``'s ``(innovation, src, dst, weight, enabled)`` (views)."""
+        a, b = self.gene_starts[k:k + 2].tolist()
+        return (self.innovation[a:b], self.src[a:b], self.dst[a:b], self.weight[a:b],
+                self.enabled[a:b])
+
+    def nodes(self, k):
+        """Row ``k``'s ``(node ids, activation codes)`` (views)."""
+        a, b = self.node_starts[k:k + 2].tolist()
+        return self.node_ids[a:b], self.node_codes[a:b]
+
+    def take(self, rows):
+        """A block of the genomes at ``rows`` (an int array; repeats allowed)."""
+        g, gs = _rows(self.gene_starts, rows)
+        n, ns = _rows(self.node_starts, rows)
+        return GeneBlock([getattr(self, c)[g] for c in self.GENE_COLUMNS], gs,
+                         [getattr(self, c)[n] for c in self.NODE_COLUMNS], ns, self.bias[rows])
+
+    def splice(self, rows, genomes):
+        """This block with the rows ``rows`` (distinct) holding ``genomes``' genes instead."""
+        if not len(rows):
+            return self
+        rows = np.asarray(rows, np.int64)
+        out = []
+        for starts, names, new in ((self.gene_starts, self.GENE_COLUMNS,
+                                    [g.gene_arrays() + g.local_edges() for g in genomes]),
+                                   (self.node_starts, self.NODE_COLUMNS,
+                                    [g.node_arrays() for g in genomes])):
+            # one gather from the old columns followed by the new rows' genes
+            lengths = np.array([len(a[0]) for a in new], np.int64)
+            counts, start = starts[1:] - starts[:-1], starts[:-1].copy()
+            counts[rows] = lengths
+            start[rows] = starts[-1] + _starts(lengths)[:-1]
+            to = _starts(counts)
+            at = np.arange(to[-1]) + np.repeat(start - to[:-1], counts)
+            out.append(([np.concatenate([getattr(self, c)] + [a[k] for a in new])[at]
+                         for k, c in enumerate(names)], to))
+        bias = self.bias.copy()
+        bias[rows] = [g.bias for g in genomes]
+        (genes, gene_starts), (nodes, node_starts) = out
+        return GeneBlock(genes, gene_starts, nodes, node_starts, bias)
+
+
+def _starts(counts):
+    """Row offsets (``len(counts) + 1``) of rows of ``counts`` elements."""
+    starts = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return starts
+
+
+def _rows(starts, rows):
+    """The element indices of the rows ``rows`` of a ragged array with row offsets
+    ``starts``, and the offsets of the gathered rows."""
+    counts = starts[1:][rows] - starts[:-1][rows]
+    out = _starts(counts)
+    index = np.arange(out[-1]) + np.repeat(starts[:-1][rows] - out[:-1], counts)
+    return index, out
+
+
 _ARRAYS = {"header": np.int64, "fitness": np.float64, "node_id": np.int64,
            "node_kind": np.int8, "node_activation": np.int64, "innovation": np.int64,
            "src": np.int64, "dst": np.int64, "weight": np.float64, "enabled": bool}

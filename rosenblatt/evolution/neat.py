@@ -43,12 +43,13 @@ and :func:`mutate` are the same operators on one genome.
 import bisect
 import functools
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..randomness import resolve_rng
-from . import _kernels
+from . import _kernels, activations as _act
 from .cascading import (
     cascade,
     cascade_sizes,
@@ -59,7 +60,16 @@ from .cascading import (
 )
 from .config import NEATConfig
 from .core import Result, evaluate, record, run_loop, seeded, vector_chunks, vector_fitness
-from .genome import ConnectionGene, Genome, NodeGene, genomes_from_arrays, genomes_to_arrays
+from .genome import (
+    ConnectionGene,  # noqa: F401 - the doctests use it
+    GeneBlock,
+    Genome,
+    NodeGene,
+    _frozen,
+    _rows,
+    genomes_from_arrays,
+    genomes_to_arrays,
+)
 from .network import PopulationNetwork
 
 __all__ = [
@@ -145,16 +155,27 @@ def creates_cycle(connections, src, dst):
     >>> creates_cycle(cs, 4, 0), creates_cycle(cs, 0, 4)
     (True, False)
     """
-    if src == dst:
-        return True
+    return _reaches(_successors([c.src for c in connections], [c.dst for c in connections]),
+                    dst, src)
+
+
+def _successors(srcs, dsts):
+    """``{node: [nodes it has a connection to]}`` of the connections ``srcs[i] -> dsts[i]``."""
     out = {}
-    for c in connections:
-        out.setdefault(c.src, []).append(c.dst)
-    seen, stack = {dst}, [dst]
+    for s, d in zip(srcs, dsts):
+        out.setdefault(s, []).append(d)
+    return out
+
+
+def _reaches(successors, start, goal):
+    """Whether a path leads from ``start`` to ``goal`` (or they are one node)."""
+    if start == goal:
+        return True
+    seen, stack = {start}, [start]
     while stack:
         n = stack.pop()
-        for m in out.get(n, ()):
-            if m == src:
+        for m in successors.get(n, ()):
+            if m == goal:
                 return True
             if m not in seen:
                 seen.add(m)
@@ -172,20 +193,42 @@ def mutate_add_connection(genome, tracker, config, rng, new_id):
     nodes = genome.nodes
     dsts = [n.id for n in nodes if n.kind in ("hidden", "output")]
     srcs = [n.id for n in nodes]
-    existing = {(c.src, c.dst) for c in genome.connections}
+    innov, src_a, dst_a, w, enabled = genome.gene_arrays()
+    gene_srcs, gene_dsts = src_a.tolist(), dst_a.tolist()
+    existing = set(zip(gene_srcs, gene_dsts))
+    successors = None
     for _ in range(config.add_connection_tries):
         src = srcs[_index(rng, len(srcs))]
         dst = dsts[_index(rng, len(dsts))]
         if (src, dst) in existing:
             continue
-        if not config.recurrent and creates_cycle(genome.connections, src, dst):
-            continue
-        innov = tracker.connection(src, dst)
+        if not config.recurrent:
+            if successors is None:
+                successors = _successors(gene_srcs, gene_dsts)
+            if _reaches(successors, dst, src):
+                continue
+        number = tracker.connection(src, dst)
         r = config.weight_init_range
-        gene = ConnectionGene(innov, src, dst, float(rng.uniform(-r, r)))
-        conns = sorted(genome.connections + [gene], key=lambda c: c.innovation)
-        return genome.with_genes(new_id, connections=conns)
+        weight = float(rng.uniform(-r, r))
+        return genome.with_arrays(new_id, *_inserted(genome.gene_arrays(),
+                                                     [(number, src, dst, weight, True)]))
     return genome.with_genes(new_id)
+
+
+def _inserted(genes, new):
+    """The gene arrays ``genes`` with the genes ``new`` (tuples ``(innovation, src, dst,
+    weight, enabled)`` of numbers none of ``genes`` has) inserted where their innovation
+    numbers fall."""
+    new = sorted(new)
+    cuts = [bisect.bisect_left(genes[0], g[0]) for g in new]  # (few genes: no array call)
+    ends = [*cuts, len(genes[0])]
+    out = []
+    for k, col in enumerate(genes):
+        parts = [col[:ends[0]]]
+        for i, gene in enumerate(new):
+            parts += ([gene[k]], col[ends[i]:ends[i + 1]])
+        out.append(np.concatenate(parts).astype(col.dtype, copy=False))
+    return out
 
 
 def mutate_add_node(genome, tracker, config, rng, new_id):
@@ -196,58 +239,71 @@ def mutate_add_node(genome, tracker, config, rng, new_id):
     the oldest enabled one not leaving the bias that wins a 70% draw (as NEAT's
     own code does, to avoid chains of new nodes); otherwise a random enabled one.
     """
-    conns = genome.connections
+    innov, src, dst, w, enabled = genome.gene_arrays()
     bias = genome.n_inputs
     k = None
-    if len(conns) < config.split_old_below:
+    if len(innov) < config.split_old_below:
         # NEAT's code: in small genomes walk the genes oldest first and split the first
         # enabled, non-bias one that wins a 70% draw (avoids chaining new nodes).
-        for i, c in enumerate(conns):
-            if c.enabled and c.src != bias and rng.random() >= 0.3:
+        for i, (on, s) in enumerate(zip(enabled.tolist(), src.tolist())):
+            if on and s != bias and rng.random() >= 0.3:
                 k = i
                 break
     if k is None:
-        enabled = [i for i, c in enumerate(conns) if c.enabled]
-        if not enabled:
+        candidates = np.flatnonzero(enabled).tolist()
+        if not candidates:
             return genome.with_genes(new_id)
-        k = enabled[_index(rng, len(enabled))]
-    old = conns[k]
-    node_id, in_innov, out_innov = tracker.split(old.innovation, taken=set(genome.node_ids()))
+        k = candidates[_index(rng, len(candidates))]
+    node_id, in_innov, out_innov = tracker.split(int(innov[k]), taken=set(genome.node_ids()))
     if len(config.activations) == 1:
         activation = config.activations[0]
     else:
         activation = config.activations[_index(rng, len(config.activations))]
     nodes = genome.nodes + [NodeGene(node_id, "hidden", activation)]
-    conns = list(genome.connections)
-    conns[k] = old.replace(enabled=False)
-    conns += [ConnectionGene(in_innov, old.src, node_id, 1.0),
-              ConnectionGene(out_innov, node_id, old.dst, old.weight)]
-    conns.sort(key=lambda c: c.innovation)
     nodes.sort(key=lambda n: n.id)
-    return genome.with_genes(new_id, nodes=nodes, connections=conns)
+    on = enabled.copy()
+    on[k] = False
+    a, b = int(src[k]), int(dst[k])
+    genes = _inserted((innov, src, dst, w, on), [(in_innov, a, node_id, 1.0, True),
+                                                 (out_innov, node_id, b, float(w[k]), True)])
+    return genome.with_arrays(new_id, *genes, nodes=nodes)
 
 
 def mutate_toggle_enable(genome, config, rng, new_id):
     """Flip the enabled flag of one random connection (re-enabling never closes a
     cycle in a feed-forward genome: see :func:`creates_cycle`)."""
-    if not genome.connections:
+    innov, src, dst, w, enabled = genome.gene_arrays()
+    k = _toggled(len(innov), rng)
+    if k is None:
         return genome.with_genes(new_id)
-    k = _index(rng, len(genome.connections))
-    conns = list(genome.connections)
-    conns[k] = conns[k].replace(enabled=not conns[k].enabled)
-    return genome.with_genes(new_id, connections=conns)
+    on = enabled.copy()
+    on[k] = not on[k]
+    return genome.with_arrays(new_id, innov, src, dst, w, on)
+
+
+def _toggled(n_genes, rng):
+    """Which of ``n_genes`` connection genes :func:`mutate_toggle_enable` flips (None: no
+    genes, no draw)."""
+    return _index(rng, n_genes) if n_genes else None
 
 
 def mutate_activation(genome, config, rng, new_id):
     """Re-draw one hidden node's activation from ``config.activations`` (CPPNs)."""
-    hidden = [i for i, n in enumerate(genome.nodes) if n.kind == "hidden"]
+    nodes = _redrawn(genome.nodes, config, rng)
+    return genome.with_genes(new_id, nodes=nodes)
+
+
+def _redrawn(nodes, config, rng):
+    """``nodes`` with one hidden node's activation re-drawn (:func:`mutate_activation`), or
+    None when there is no hidden node (no draw)."""
+    hidden = [i for i, n in enumerate(nodes) if n.kind == "hidden"]
     if not hidden:
-        return genome.with_genes(new_id)
+        return None
     k = hidden[_index(rng, len(hidden))]
-    nodes = list(genome.nodes)
+    nodes = list(nodes)
     act = config.activations[_index(rng, len(config.activations))]
     nodes[k] = NodeGene(nodes[k].id, "hidden", act)
-    return genome.with_genes(new_id, nodes=nodes)
+    return nodes
 
 
 def mutate(genome, tracker, config, rng, new_id):
@@ -360,7 +416,7 @@ _WBAR_CHUNK = 2**21
 
 
 def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
-                    below=None, fast=False):
+                    below=None, fast=False, genes=None, other_genes=None):
     """:func:`compatibility_distance` of every genome to every one of ``others``, as arrays.
 
     Genes become columns of dense presence and weight matrices (one column per
@@ -379,6 +435,9 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
     pair's genes are walked once in a compiled loop instead (all distances in
     full; W-bar summed in another order: equal to a few ulp).
 
+    ``genes`` / ``other_genes``: the :class:`~.genome.GeneBlock` of ``genomes``
+    / ``others`` when one is at hand (read as it is instead of gathered).
+
     Examples
     --------
     >>> a = Genome.minimal(0, 1, 1, weights=[1.0, 0.0])
@@ -387,13 +446,13 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
     [[0.0, 1.0], [1.0, 0.0]]
     """
     every = list(genomes) + list(others)
-    arrays = [g.gene_arrays() for g in every]
-    lengths = np.fromiter((len(a[0]) for a in arrays), np.int64, len(every))
+    parts = [_innovations_weights(genomes, genes), _innovations_weights(others, other_genes)]
+    lengths = np.concatenate([parts[0][2], parts[1][2]])
     if not lengths.all():  # an empty genome: the scalar definition
         return np.array([[compatibility_distance(a, b, c1, c2, c3, normalize_below)
                           for b in others] for a in genomes])
-    innov = np.concatenate([a[0] for a in arrays])
-    weight = np.concatenate([a[3] for a in arrays])
+    innov = np.concatenate([parts[0][0], parts[1][0]])
+    weight = np.concatenate([parts[0][1], parts[1][1]])
     kernel = _kernels.get("compat_distances") if fast else None
     if kernel is not None:
         offsets = np.zeros(len(every) + 1, np.int64)
@@ -461,6 +520,19 @@ def distance_matrix(genomes, others, c1=1.0, c2=1.0, c3=0.4, normalize_below=20,
     return d
 
 
+def _innovations_weights(genomes, block=None):
+    """``(innovations, weights, genes per genome)`` of ``genomes``, concatenated (read from
+    their ``block`` when given)."""
+    if block is not None:
+        return block.innovation, block.weight, block.gene_counts()
+    arrays = [g.gene_arrays() for g in genomes]
+    lengths = np.fromiter((len(a[0]) for a in arrays), np.int64, len(arrays))
+    if not arrays:
+        return np.zeros(0, np.int64), np.zeros(0), lengths
+    return (np.concatenate([a[0] for a in arrays]), np.concatenate([a[3] for a in arrays]),
+            lengths)
+
+
 @dataclass
 class Species:
     """A species: its representative, members, and when its best fitness last improved."""
@@ -473,7 +545,8 @@ class Species:
     last_improved: int = 0
 
 
-def speciate(genomes, species, threshold, config, rng, next_id, generation=0, fast=False):
+def speciate(genomes, species, threshold, config, rng, next_id, generation=0, fast=False,
+             genes=None):
     """Place each genome into the first species whose representative is within ``threshold``.
 
     Existing ``species`` keep their representatives (random members of the
@@ -483,6 +556,7 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0, fa
     generation (the paper), or keeps its fittest (``config.representative =
     "champion"``, what NEAT's C++ code does in effect). Returns ``(species, next_id)``.
     ``fast=True``: the distances from the compiled kernel (see :func:`distance_matrix`).
+    ``genes``: the :class:`~.genome.GeneBlock` of ``genomes``, if at hand.
     """
     for s in species:
         s.members = []
@@ -494,7 +568,7 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0, fa
     first = np.full(len(genomes), -1)
     if existing and genomes:
         d = distance_matrix(genomes, [s.representative for s in species], c1, c2, c3,
-                            config.normalize_below, below=threshold, fast=fast)
+                            config.normalize_below, below=threshold, fast=fast, genes=genes)
         close = d < threshold
         hit = close.any(axis=1)
         first[hit] = np.argmax(close[hit], axis=1)
@@ -503,9 +577,10 @@ def speciate(genomes, species, threshold, config, rng, next_id, generation=0, fa
     # species founded below are represented by some of them)
     rest = [i for i, k in enumerate(first) if k < 0]
     if len(rest) > 1:
+        sub = None if genes is None else genes.take(np.array(rest, np.int64))
         among = distance_matrix([genomes[i] for i in rest], [genomes[i] for i in rest],
                                 c1, c2, c3, config.normalize_below, below=threshold,
-                                fast=fast) < threshold
+                                fast=fast, genes=sub, other_genes=sub) < threshold
     else:
         among = np.zeros((len(rest), len(rest)), bool)
     founders = []  # positions in rest of the new species' representatives
@@ -590,7 +665,7 @@ def allocate_offspring(shares, total):
 
 
 def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, champion_id,
-              focus=False):
+              focus=False, block=None, genomes=None):
     """The next population from the current species (fitnesses given by ``fitness_of``).
 
     Returns ``(genomes, next_genome_id)``. Steps: explicit fitness sharing
@@ -610,7 +685,19 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
     population has stagnated) the two species with the best champions get
     half the population each, as their champion and mutations of it, and
     count as improved now.
+
+    ``block``, ``genomes``: the :class:`~.genome.GeneBlock` of ``genomes``, a
+    population holding every member of ``species`` (default: built from the
+    members); the children are bred from it with array operations (see
+    :class:`_Breeder`).
     """
+    return _reproduce(species, fitness_of, generation, config, tracker, rng, next_id,
+                      champion_id, focus, block, genomes)[:2]
+
+
+def _reproduce(species, fitness_of, generation, config, tracker, rng, next_id, champion_id,
+               focus=False, block=None, genomes=None):
+    """:func:`reproduce`, also returning the children's :class:`~.genome.GeneBlock`."""
     tracker.new_generation()
     shares = []
     for s in species:
@@ -644,9 +731,11 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         counts[best] = allocate_offspring(np.ones(len(best)), config.population)
         for k in best:
             species[k].last_improved = generation
-    children = []
+    if block is None:
+        genomes = [g for s in species for g in s.members]
+        block = GeneBlock.of(genomes)
     u = _Uniforms(rng)  # the many scalar draws of the loop, from one buffer
-    breed = _Breeder(tracker, config, rng, u)  # children planned here, built together below
+    breed = _Breeder(tracker, config, rng, u, block, genomes)  # children planned, built below
     for s, n_off in zip(species, counts):
         if n_off == 0:
             continue
@@ -654,13 +743,13 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
         if len(s.members) > config.elitism_min_size or focus:
             # a copy (same id, genes and cached phenotype): the parent keeps the fitness it
             # was scored (and maybe reported as champion) with when the copy is re-scored
-            children.append(ranked[0].with_genes(ranked[0].id))
+            breed.copy(ranked[0])
             n_off -= 1
         pool = ranked[:1] if focus else ranked[:int(config.survival_threshold * len(ranked) + 1)]
         for _ in range(n_off):  # (NEAT C++ keeps floor(t n + 1) of each species)
             mom = pool[int(u() * len(pool))]
             if focus or u() < config.mutation_only_rate or len(pool) == 1:
-                child = breed.mutant(mom, next_id)
+                breed.mutant(mom, next_id)
             else:
                 if u() < config.interspecies_rate and len(species) > 1:
                     others = [o for o in species if o is not s]
@@ -668,89 +757,158 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
                     dad = max(o.members, key=lambda g: _key(fitness_of[g.id]))
                 else:
                     dad = pool[int(u() * len(pool))]
-                child = breed.offspring(_with_fitness(mom, fitness_of),
-                                        _with_fitness(dad, fitness_of), next_id)
+                breed.offspring(_with_fitness(mom, fitness_of), _with_fitness(dad, fitness_of),
+                                next_id)
             next_id += 1
-            children.append(child)
-    return breed.build(children), next_id
+    children, block = breed.build()
+    return children, next_id, block
 
 
 class _Breeder:
     """The children of one generation, planned one by one and built together.
 
-    :meth:`mutant` and :meth:`offspring` record which parents each child has,
-    in the order :func:`reproduce` chooses them, and return a placeholder;
-    :meth:`build` then draws every child's choices (averaging crossover or
-    not, mutated or not, which mutations: those of :func:`crossover` and
-    :func:`mutate`) as arrays and does the per-gene work of all children at
-    once: one crossover over all crossover children's genes concatenated
-    (genes aligned by ``(child, innovation)`` keys), one weight mutation over
-    all mutated children's genes, then the (rare) structural mutations child
-    by child.
+    :meth:`copy`, :meth:`mutant` and :meth:`offspring` record each child's
+    parents in the order :func:`reproduce` chooses them; :meth:`build` then
+    draws every child's choices (averaging crossover or not, mutated or not,
+    which mutations: those of :func:`crossover` and :func:`mutate`) as arrays
+    and writes the children's :class:`~.genome.GeneBlock` from the parents'
+    block: every child's row gathered from its fitter parent's in one take,
+    one crossover over all crossover children's genes (aligned by ``(child,
+    innovation)`` keys), one weight mutation over all mutated children's
+    genes, then the (rare) structural mutations child by child, spliced in.
+    The draws are those of :func:`crossover` and :func:`mutate` in the same
+    order, so a run does not depend on how its children are built.
     """
 
-    def __init__(self, tracker, config, rng, uniform):
+    def __init__(self, tracker, config, rng, uniform, block, genomes):
         self.tracker, self.config, self.rng, self.u = tracker, config, rng, uniform
-        self.plans = []
+        self.block = block
+        self.row = {id(g): k for k, g in enumerate(genomes)}  # the parents' rows
+        self.plans = []  # (new_id, fitter parent, other parent or None, mom, dad)
+        self.children = []  # per child: a copied Genome, or the index of its plan
+        self.source = []  # per child: the block row its genes start from
+        self.partner = []  # per plan: the other parent's row (-1: none)
+
+    def copy(self, g):
+        self.children.append(g)
+        self.source.append(self.row[id(g)])
 
     def mutant(self, mom, new_id):
+        self.children.append(len(self.plans))
+        self.source.append(self.row[id(mom)])
+        self.partner.append(-1)
         self.plans.append((new_id, mom, None, None, None))
-        return _Planned(len(self.plans) - 1)
 
     def offspring(self, mom, dad, new_id):
         fit, other = _fitter_first(mom, dad)
+        self.children.append(len(self.plans))
+        self.source.append(self.row[id(fit)])
+        self.partner.append(self.row[id(other)])
         self.plans.append((new_id, fit, other, mom, dad))
-        return _Planned(len(self.plans) - 1)
 
-    def build(self, children):
-        c, rng = self.config, self.rng
-        plans = self.plans
+    def build(self):
+        """``(children, their GeneBlock)``."""
+        c, rng, plans, old = self.config, self.rng, self.plans, self.block
         n = len(plans)
         r = rng.random((7, n))
-        mated_mask = np.fromiter((p[2] is not None for p in plans), bool, n)
+        partner = np.array(self.partner, np.int64)
+        mated_mask = partner >= 0
         average = mated_mask & (r[0] < c.mate_average_rate)
+        children = self.children
+        P = len(children)
+        source = np.array(self.source, np.int64)
+        at = np.array([j for j, x in enumerate(children) if x.__class__ is int], np.int64)
         mutated = ~mated_mask | (r[1] >= c.mate_only_rate)
-        for k in np.flatnonzero(~mutated).tolist():  # a copy of a parent is mutated anyway
-            mutated[k] = _same_genes(plans[k][3], plans[k][4])
+        copies = np.flatnonzero(~mutated)  # a child that is a copy of a parent is mutated
+        mutated[copies] = _same_rows(old, source[at[copies]], partner[copies])
         node = mutated & (r[2] < c.add_node_rate)
         connection = mutated & ~node & (r[3] < c.add_connection_rate)
         other = mutated & ~node & ~connection
         perturb = other & (r[4] < c.weight_mutation_rate)
-        toggle = (other & (r[5] < c.toggle_enable_rate)).tolist()
-        activation = (other & (r[6] < c.activation_mutation_rate)).tolist()
-        genes = [p[1].gene_arrays() for p in plans]
-        weights = [a[3] for a in genes]
-        enabled = [a[4] for a in genes]
-        mated = np.flatnonzero(mated_mask).tolist()
-        if mated:
-            w, e = _crossover_genes([plans[k][1] for k in mated], [plans[k][2] for k in mated],
-                                    average[mated], c, rng)
-            for k, wk, ek in zip(mated, w, e):
-                weights[k], enabled[k] = wk, ek
-        perturbed = [k for k in np.flatnonzero(perturb).tolist() if len(weights[k])]
-        if perturbed:
-            for k, wk in zip(perturbed, _mutate_weights_genes([weights[k] for k in perturbed],
-                                                              c, rng)):
-                weights[k] = wk
-        built = []
-        node, connection = node.tolist(), connection.tolist()
-        for k, ((new_id, parent, partner, _, _), a, w, e) in enumerate(zip(plans, genes,
-                                                                           weights, enabled)):
-            nodes = None
-            if partner is not None and len(c.activations) > 1:
-                nodes = _mixed_nodes(parent, partner, rng)
-            g = parent.with_arrays(new_id, a[0], a[1], a[2], w, e, nodes=nodes, frozen=True)
-            if node[k]:
-                g = mutate_add_node(g, self.tracker, c, rng, new_id)
-            elif connection[k]:
-                g = mutate_add_connection(g, self.tracker, c, rng, new_id)
+        toggle = other & (r[5] < c.toggle_enable_rate)
+        activation = other & (r[6] < c.activation_mutation_rate)
+        # each child's genes start as its fitter parent's (a copy's as its own)
+        base = old.take(source)
+        counts = base.gene_counts()
+        weight, enabled = base.weight.copy(), base.enabled.copy()
+        mated = np.flatnonzero(mated_mask)
+        changed = np.zeros(n, bool)  # enabled flags that crossover changed
+        if len(mated):
+            genes = np.repeat(_scatter(at[mated], P), counts)
+            index, starts = _rows(old.gene_starts, partner[mated])  # the other parents' genes
+            w, e, changed[mated] = _crossover_genes(
+                base.innovation[genes], weight[genes], enabled[genes], counts[at[mated]],
+                old.innovation[index], old.weight[index], old.enabled[index],
+                starts[1:] - starts[:-1], average[mated], c, rng)
+            weight[genes], enabled[genes] = w, e
+        perturbed = perturb & (counts[at] > 0)
+        if perturbed.any():
+            genes = np.repeat(_scatter(at[perturbed], P), counts)
+            weight[genes] = _mutate_weights_genes(weight[genes], c, rng)
+        # the children whose nodes or edges change, one by one (their draws in order): a
+        # flipped enabled flag and new activations (CPPN crossover, activation mutation)
+        # are written into the child's row; a new node or connection makes a genome of its
+        # own, spliced in below
+        node_codes = base.node_codes
+        mixed = mated_mask if len(c.activations) > 1 else np.zeros(n, bool)
+        nodes_of, rebuilt = {}, {}  # per plan: new node genes; a new genome
+        for k in np.flatnonzero(mixed | node | connection | toggle | activation).tolist():
+            new_id, parent, partner_genome, _, _ = plans[k]
+            j = int(at[k])
+            nodes = _mixed_nodes(parent, partner_genome, rng) if mixed[k] else None
+            if node[k] or connection[k]:
+                a, b = base.gene_starts[j:j + 2].tolist()
+                g = parent.with_arrays(new_id, base.innovation[a:b], base.src[a:b],
+                                       base.dst[a:b], _frozen(weight[a:b]),
+                                       _frozen(enabled[a:b]), nodes=nodes, frozen=True)
+                mutation = mutate_add_node if node[k] else mutate_add_connection
+                rebuilt[k] = mutation(g, self.tracker, c, rng, new_id)
+                continue
+            if toggle[k]:
+                a, b = base.gene_starts[j:j + 2].tolist()
+                flip = _toggled(b - a, rng)
+                if flip is not None:
+                    enabled[a + flip] = not enabled[a + flip]
+                    changed[k] = True
+            if activation[k]:
+                nodes = _redrawn(parent.nodes if nodes is None else nodes, c, rng) or nodes
+            if nodes is not None:
+                if node_codes is base.node_codes:
+                    node_codes = node_codes.copy()
+                a, b = base.node_starts[j:j + 2].tolist()
+                node_codes[a:b] = [_act.CODES[m.activation] for m in nodes]
+                nodes_of[k] = nodes
+        block = GeneBlock((base.innovation, base.src, base.dst, weight, enabled, base.local_src,
+                           base.local_dst), base.gene_starts, (base.node_ids, node_codes),
+                          base.node_starts, base.bias)
+        block = block.splice(at[list(rebuilt)], list(rebuilt.values()))
+        out = []
+        same_weights = (~mated_mask & ~perturb).tolist()
+        changed = changed.tolist()
+        for j, x in enumerate(children):
+            if x.__class__ is not int:
+                g = x.with_genes(x.id)
+            elif x in rebuilt:
+                g = rebuilt[x]
             else:
-                if toggle[k]:
-                    g = mutate_toggle_enable(g, c, rng, new_id)
-                if activation[k]:
-                    g = mutate_activation(g, c, rng, new_id)
-            built.append(g)
-        return [built[x.index] if isinstance(x, _Planned) else x for x in children]
+                new_id, parent = plans[x][:2]
+                nodes = nodes_of.get(x)
+                g = Genome(new_id, parent.n_inputs, parent.n_outputs,
+                           list(parent.nodes) if nodes is None else nodes, None,
+                           parent.recurrent, bias=parent.bias)
+                if nodes is None:
+                    parent._hand_on(g, same_edges=True, same_enabled=not changed[x],
+                                    same_weights=same_weights[x])
+            g._slot = (block, j)
+            out.append(g)
+        return out, block
+
+
+def _scatter(index, n):
+    """A boolean mask of length ``n``, True at ``index``."""
+    mask = np.zeros(n, bool)
+    mask[index] = True
+    return mask
 
 
 class _Uniforms:
@@ -768,26 +926,16 @@ class _Uniforms:
         return self.buffer[self.i - 1]
 
 
-@dataclass
-class _Planned:
-    index: int
-
-
-def _crossover_genes(fits, others, averages, config, rng):
+def _crossover_genes(innov, w, on, nf, o_innov, o_w, o_on, no, averages, config, rng):
     """:func:`crossover`'s weights and enabled flags for many children at once.
 
-    Returns per child the arrays ``(weight, enabled)`` aligned with its fitter
-    parent's genes (which give innovation, source and destination).
+    ``innov``, ``w``, ``on``: the fitter parents' genes concatenated, ``nf``
+    genes per child; ``o_innov``, ``o_w``, ``o_on``: the other parents',
+    ``no`` per child. Returns the children's ``(weight, enabled)`` aligned with
+    ``innov``, and per child whether any enabled flag differs from its fitter
+    parent's.
     """
-    fa = [g.gene_arrays() for g in fits]
-    oa = [g.gene_arrays() for g in others]
-    C = len(fits)
-    nf = np.fromiter((len(a[0]) for a in fa), np.int64, C)
-    no = np.fromiter((len(a[0]) for a in oa), np.int64, C)
-    innov = np.concatenate([a[0] for a in fa])
-    w = np.concatenate([a[3] for a in fa])
-    on = np.concatenate([a[4] for a in fa])
-    o_innov = np.concatenate([a[0] for a in oa])
+    C = len(nf)
     n = len(innov)
     pick = rng.random(n) < 0.5
     drop = rng.random(n) < config.disable_inherit_rate
@@ -797,39 +945,30 @@ def _crossover_genes(fits, others, averages, config, rng):
         o_key = np.repeat(np.arange(C), no) * big + o_innov
         at = np.minimum(np.searchsorted(o_key, key), len(o_key) - 1)
         match = o_key[at] == key
-        o_w = np.concatenate([a[3] for a in oa])[at]
-        o_on = np.concatenate([a[4] for a in oa])[at]
+        o_w = o_w[at]
+        o_on = o_on[at]
     else:
         match, o_w, o_on = np.zeros(n, bool), w, on
     avg = np.repeat(np.asarray(averages, bool), nf) & match
     take = match & pick & ~avg
     weight = np.where(avg, 0.5 * (w + o_w), np.where(take, o_w, w))
     enabled = np.where(avg, True, np.where(take, o_on, on)) & ~(match & ~(on & o_on) & drop)
-    weight.flags.writeable = enabled.flags.writeable = False
-    flags = _split(enabled, nf)
-    if n and nf.all():  # a child whose flags are its fitter parent's shares the parent's array
-        changed = np.logical_or.reduceat(enabled != on, np.cumsum(nf) - nf).tolist()
-        flags = [f if ch else a[4] for f, ch, a in zip(flags, changed, fa)]
-    return _split(weight, nf), flags
+    changed = np.zeros(C, bool)
+    differs = enabled != on
+    if differs.any():
+        changed[np.repeat(np.arange(C), nf)[differs]] = True
+    return weight, enabled, changed
 
 
-def _split(a, lengths):
-    """``a`` cut into consecutive pieces of the given lengths (views)."""
-    ends = np.cumsum(lengths).tolist()
-    return [a[i:j] for i, j in zip([0] + ends[:-1], ends)]
-
-
-def _mutate_weights_genes(weights, config, rng):
-    """:func:`mutate_weights` on many children's weight arrays at once."""
-    w = np.concatenate(weights)
+def _mutate_weights_genes(w, config, rng):
+    """:func:`mutate_weights` on many children's weights (concatenated) at once."""
     n = len(w)
     perturb = rng.random(n) < config.weight_perturb_rate
     power = config.weight_mutation_power
     draw = rng.uniform(-power, power, n)
     w = np.where(perturb, w + draw, draw)
     np.clip(w, -config.weight_max, config.weight_max, out=w)
-    w.flags.writeable = False
-    return _split(w, [len(x) for x in weights])
+    return w
 
 
 def _mixed_nodes(fit, other, rng):
@@ -850,13 +989,19 @@ def _index(rng, n):
     return int(rng.random() * n)
 
 
-def _same_genes(a, b):
-    """Compatibility distance 0: a child of the two is a copy, so NEAT C++ mutates it."""
-    if a is b:
-        return True
-    ia, _, _, wa, _ = a.gene_arrays()
-    ib, _, _, wb, _ = b.gene_arrays()
-    return np.array_equal(ia, ib) and np.array_equal(wa, wb)
+def _same_rows(block, a, b):
+    """Per pair, whether the genomes at rows ``a[i]`` and ``b[i]`` of ``block`` have the same
+    genes (innovations and weights: compatibility distance 0; a child of the two is then a
+    copy, so NEAT C++ mutates it)."""
+    starts, counts = block.gene_starts, block.gene_counts()
+    same = counts[a] == counts[b]
+    i, j = a[same], b[same]
+    ia, _ = _rows(starts, i)
+    ib, lengths = _rows(starts, j)
+    differ = (block.innovation[ia] != block.innovation[ib]) | (block.weight[ia] != block.weight[ib])
+    owner = np.repeat(np.arange(len(i)), lengths[1:] - lengths[:-1])
+    same[np.flatnonzero(same)[np.unique(owner[differ])]] = False
+    return same
 
 
 def _key(f):
@@ -969,13 +1114,41 @@ class NEAT:
                                output_activation=c.output_activation, recurrent=c.recurrent,
                                bias=c.bias)
         innov, src, dst, _, enabled = first.gene_arrays()
-        return [first] + [first.with_arrays(i, innov, src, dst, w[i], enabled)
-                          for i in range(1, c.population)]
+        population = [first] + [first.with_arrays(i, innov, src, dst, w[i], enabled)
+                                for i in range(1, c.population)]
+        P, n = w.shape
+        ids, codes = first.node_arrays()
+        tiled = [np.tile(a, P) for a in (innov, src, dst)]
+        block = GeneBlock((*tiled, w.ravel(), np.tile(enabled, P),
+                           *(np.tile(a, P) for a in first.local_edges())),
+                          np.arange(P + 1) * n, (np.tile(ids, P), np.tile(codes, P)),
+                          np.arange(P + 1) * len(ids), np.full(P, first.bias))
+        for k, g in enumerate(population):
+            g._slot = (block, k)
+        self._genes = (block, tuple(population))
+        return population
+
+    def genes(self):
+        """The population's :class:`~.genome.GeneBlock` (every genome's genes as arrays).
+
+        The block reproduction wrote, while :attr:`population` holds the
+        genomes it made, in order, none given other connection genes since;
+        else built from the genomes (and kept)."""
+        block, genomes = getattr(self, "_genes", (None, ()))
+        population = self.population
+        if block is None or block.stale or len(genomes) != len(population) or not all(
+                map(operator.is_, genomes, population)):
+            block = GeneBlock.of(population)
+            self._genes = (block, tuple(population))
+        return block
 
     def population_network(self, genomes=None):
-        """The padded :class:`PopulationNetwork` of ``genomes`` (default: the population)."""
-        return PopulationNetwork(self.population if genomes is None else genomes,
-                                 recurrent=self.config.recurrent, fast=self.fast)
+        """The padded :class:`PopulationNetwork` of ``genomes`` (default: the population,
+        whose phenotypes are then built from its :meth:`genes` directly)."""
+        if genomes is None:
+            return PopulationNetwork(self.population, recurrent=self.config.recurrent,
+                                     fast=self.fast, genes=self.genes())
+        return PopulationNetwork(genomes, recurrent=self.config.recurrent, fast=self.fast)
 
     def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise",
                  chunk_size=32):
@@ -1072,17 +1245,20 @@ class NEAT:
             self.generation - self.last_improved >= c.population_stagnation)
         if focus:
             self.last_improved = self.generation
+        block = self.genes()
         self.species, self.next_species_id = speciate(
             self.population, self.species, self.threshold, c, self.rng,
-            self.next_species_id, self.generation, fast=self.fast)
+            self.next_species_id, self.generation, fast=self.fast, genes=block)
         if c.target_species is not None:
             if len(self.species) < c.target_species:
                 self.threshold = max(c.threshold_min, self.threshold - c.threshold_step)
             elif len(self.species) > c.target_species:
                 self.threshold += c.threshold_step
-        children, self.next_genome_id = reproduce(
+        children, self.next_genome_id, block = _reproduce(
             self.species, fitness_of, self.generation, c, self.tracker, self.rng,
-            self.next_genome_id, champion.id, focus=focus)
+            self.next_genome_id, champion.id, focus=focus, block=block,
+            genomes=self.population)
+        self._genes = (block, tuple(children))
         # (elites are copies of their parents, with the same id)
         missing = [g for g in keep if all(g.id != x.id for x in children)]
         if missing:  # each function's champion survives unchanged, in place of the last children

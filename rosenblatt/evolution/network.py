@@ -116,19 +116,6 @@ def batched_levels(adjacency, counts, n_fixed, genomes=None):
                      f"recurrent=True")
 
 
-def _local_edges(genome):
-    """A genome's connections as local node indices ``(src, dst)`` (its nodes sorted by id)."""
-    loc = genome._cache.get("local")
-    if loc is None:
-        ids = genome.node_arrays()[0]
-        _, src, dst, _, _ = genome.gene_arrays()
-        loc = (np.searchsorted(ids, src), np.searchsorted(ids, dst))
-        for a in loc:
-            a.flags.writeable = False
-        genome._cache["local"] = loc
-    return loc
-
-
 #: batches of at most this many samples are summed edge by edge (see :func:`_propagate`)
 EDGE_SUM_MAX = 4
 
@@ -244,11 +231,40 @@ def _records(genomes):
     return _gather(recs)
 
 
+def _packed(block, genomes):
+    """The compiled kernel's view of a population's :class:`~.genome.GeneBlock` (one
+    :func:`neat_pack_block` call over its arrays as they are), or None without the kernels."""
+    pack = _kernels.get("neat_pack_block")
+    if pack is None:
+        return None
+    n_in, n_out = genomes[0].n_inputs, genomes[0].n_outputs
+    out, offsets, bad = pack(n_in, n_out, block.node_starts, block.node_ids, block.node_codes,
+                             block.gene_starts, block.src, block.dst, block.weight,
+                             block.enabled, block.bias)
+    if bad >= 0:
+        raise ValueError(f"Genome {genomes[bad].id}: its enabled connections form a "
+                         f"cycle; evaluate it with recurrent=True")
+    out.flags.writeable = False
+    return None, out, offsets
+
+
+def _record_list(fast):
+    """The per-genome records of a compiled view (sliced out of the concatenation when it
+    was packed from a block)."""
+    records, flat, offsets = fast
+    if records is None:
+        ends = offsets.tolist()
+        records = [flat[a:b] for a, b in zip(ends, ends[1:])]
+    return records
+
+
 def _bias_scaled(weights, from_bias, genomes, owner):
     """``weights`` with those of connections from the bias node times their genome's bias
-    value (:attr:`Genome.bias`): the phenotype's bias node stays 1, and ``w * b`` is the
-    term a bias node of value ``b`` would add, bit for bit."""
-    bias = np.array([g.bias for g in genomes], np.float64)
+    value (:attr:`Genome.bias`; ``genomes`` may be the array of them): the phenotype's bias
+    node stays 1, and ``w * b`` is the term a bias node of value ``b`` would add, bit for
+    bit."""
+    bias = genomes if isinstance(genomes, np.ndarray) else np.array(
+        [g.bias for g in genomes], np.float64)
     if (bias == 1.0).all():
         return weights
     return np.where(from_bias, weights * bias[owner], weights)
@@ -279,6 +295,12 @@ class PopulationNetwork:
         evaluation's to a few ulp, not bit for bit (sums in another order,
         libm's tanh): a NEAT run can then part from the NumPy run of its seed
         where two fitnesses tie to the last bit. The default keeps NumPy.
+    genes : GeneBlock, optional
+        The genes of exactly ``genomes``, row by row (:meth:`NEAT.genes
+        <rosenblatt.evolution.neat.NEAT.genes>`): the phenotypes are then built
+        from its arrays as they are (the compiled records packed in one call,
+        nothing cached on the genomes; the padded arrays without gathering the
+        genomes' arrays). The caller vouches that it is theirs.
 
     Attributes
     ----------
@@ -293,10 +315,13 @@ class PopulationNetwork:
     (drop networks whose trial ended) and :meth:`take` (repeat networks).
     """
 
-    def __init__(self, genomes, recurrent=None, steps=None, fast=False):
+    def __init__(self, genomes, recurrent=None, steps=None, fast=False, genes=None):
         genomes = list(genomes)
         if not genomes:
             raise ValueError("PopulationNetwork: got no genomes")
+        if genes is not None and genes.size != len(genomes):
+            raise ValueError(f"PopulationNetwork: genes holds {genes.size} genomes' genes; got "
+                             f"{len(genomes)} genomes")
         self.size = len(genomes)
         self.state = None
         self._fast = None
@@ -307,14 +332,17 @@ class PopulationNetwork:
         if fast and recurrent is not None and not recurrent:
             # feed-forward with the compiled kernels: one record per genome (cached on the
             # genome), evaluated in one call; the padded arrays are built only if asked for
-            self._fast = _records(genomes)
+            if genes is not None:
+                self._fast = _packed(genes, genomes)
+            else:
+                self._fast = _records(genomes)
             if self._fast is not None:
                 g0 = genomes[0]
                 self.n_inputs, self.n_outputs = g0.n_inputs, g0.n_outputs
                 self.recurrent = False
                 self._genomes, self._steps = genomes, steps
                 return
-        self._dense(genomes, recurrent, steps)
+        self._dense(genomes, recurrent, steps, genes)
 
     def __getattr__(self, name):
         # the padded arrays of a network built for the compiled kernels, on first use
@@ -327,7 +355,7 @@ class PopulationNetwork:
             return d[name]
         raise AttributeError(f"'PopulationNetwork' object has no attribute {name!r}")
 
-    def _dense(self, genomes, recurrent, steps):
+    def _dense(self, genomes, recurrent, steps, block=None):
         """The padded arrays ``W``, ``codes``, ``level`` (the NumPy evaluation)."""
         if not all(isinstance(g, Genome) for g in genomes):
             g = next(g for g in genomes if not isinstance(g, Genome))
@@ -342,27 +370,34 @@ class PopulationNetwork:
         self.recurrent = any(g.recurrent for g in genomes) if recurrent is None else bool(
             recurrent)
         P = len(genomes)
-        # every genome's node and gene arrays and its connections in local node indices
-        # (cached on the genomes, which are immutable, and handed on to children whose genes
-        # keep the same nodes) concatenated
-        node_arrays = [g.node_arrays() for g in genomes]
-        gene_arrays = [g.gene_arrays() for g in genomes]
-        local = [_local_edges(g) for g in genomes]
-        counts = np.fromiter((len(a[0]) for a in node_arrays), np.int64, P)
+        if block is None:
+            # every genome's node and gene arrays and its connections in local node indices
+            # (cached on the genomes, which are immutable, and handed on to children whose
+            # genes keep the same nodes) concatenated
+            node_arrays = [g.node_arrays() for g in genomes]
+            gene_arrays = [g.gene_arrays() for g in genomes]
+            local = [g.local_edges() for g in genomes]
+            counts = np.fromiter((len(a[0]) for a in node_arrays), np.int64, P)
+            node_codes = np.concatenate([a[1] for a in node_arrays])
+            lengths = np.fromiter((len(a[0]) for a in gene_arrays), np.int64, P)
+            on = np.concatenate([a[4] for a in gene_arrays])
+            src = np.concatenate([x[0] for x in local])
+            dst = np.concatenate([x[1] for x in local])
+            weight = np.concatenate([a[3] for a in gene_arrays])
+        else:  # the population's block: the same arrays, read as they are
+            counts, lengths = block.node_counts(), block.gene_counts()
+            node_codes, on, weight = block.node_codes, block.enabled, block.weight
+            src, dst = block.local_src, block.local_dst
         N = int(counts.max())
         self.size, self.N = P, N
         owner = np.repeat(np.arange(P), counts)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         local_of_node = np.arange(len(owner)) - starts[owner]
         codes = np.full((P, N), _act.CODES["identity"], dtype=np.int64)
-        codes[owner, local_of_node] = np.concatenate([a[1] for a in node_arrays])
-        lengths = np.fromiter((len(a[0]) for a in gene_arrays), np.int64, P)
-        on = np.concatenate([a[4] for a in gene_arrays])
+        codes[owner, local_of_node] = node_codes
         ep = np.repeat(np.arange(P), lengths)[on]
-        src = np.concatenate([x[0] for x in local])[on]
-        dst = np.concatenate([x[1] for x in local])[on]
-        ew = np.concatenate([a[3] for a in gene_arrays])[on]
-        ew = _bias_scaled(ew, src == self.n_inputs, genomes, ep)
+        src, dst, ew = src[on], dst[on], weight[on]
+        ew = _bias_scaled(ew, src == self.n_inputs, genomes if block is None else block.bias, ep)
         flat = (ep * N + src) * N + dst
         W = np.bincount(flat, weights=ew, minlength=P * N * N).reshape(P, N, N)
         level = np.zeros((P, N), dtype=np.int64)
@@ -521,7 +556,7 @@ class PopulationNetwork:
             new.__dict__.update({k: self.__dict__[k] for k in keep})
             pick = index.tolist()
             new._genomes = [self._genomes[i] for i in pick]
-            new._fast = _gather([self._fast[0][i] for i in pick])
+            new._fast = _gather([_record_list(self._fast)[i] for i in pick])
             new.size, new.state = len(pick), None
             return new
         new = object.__new__(PopulationNetwork)
@@ -542,7 +577,7 @@ class PopulationNetwork:
                 self.__dict__.pop(name, None)
             pick = np.flatnonzero(mask).tolist()
             self._genomes = [self._genomes[i] for i in pick]
-            self._fast = _gather([self._fast[0][i] for i in pick])
+            self._fast = _gather([_record_list(self._fast)[i] for i in pick])
             self.size = len(pick)
             return
         self.W, self.codes, self.level = self.W[mask], self.codes[mask], self.level[mask]

@@ -12,22 +12,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def test_every_neat_genome_evaluation_decodes_the_population(monkeypatch):
     """neat-python builds every network at every evaluation; rosenblatt's timed calls must
-    not run records cached by an earlier call (the warm-up's)."""
+    pack every genome's record from the population's genes, not run records cached by an
+    earlier call (the warm-up's)."""
+    pytest.importorskip("numba")
     neat_row = pytest.importorskip("benchmarks.workloads.neat")
+    from rosenblatt.evolution import network
+
     monkeypatch.setattr(neat_row, "WARM_GENERATIONS", 2)  # a few hidden nodes are enough
     run = neat_row.rb_evaluations(2)
     neat = run.neat
     run()  # the harness's warm-up call
-    decoded_from_genes = []
-    build = neat.population_network
+    packed, pack = [], network._packed
 
-    def spy(genomes=None):
-        decoded_from_genes.append(all(set(g._cache) <= {"node_arrays"} for g in neat.population))
-        return build(genomes)
+    def spy(block, genomes):
+        packed.append((block.size, block is neat.genes() and genomes == neat.population))
+        return pack(block, genomes)
 
-    neat.population_network = spy
+    monkeypatch.setattr(network, "_packed", spy)
     run()
-    assert decoded_from_genes == [True, True]
+    assert packed == [(150, True), (150, True)]
+    assert not any("record" in g._cache for g in neat.population)
 
 
 def _direct_parzen(samples, test, sigma):
