@@ -402,7 +402,8 @@ class Autoencoder(Module):
         Default: "cross_entropy" (the sum of Bernoulli cross-entropies) for a sigmoid output,
         "squared_error" (half the squared error) for a linear one.
     tied : bool, default False
-        Decode with W^T (one weight matrix).
+        Decode with W^T (one weight matrix). Fixed at construction (it decides whether
+        ``W_dec`` exists): a value set since is refused by ``fit`` and ``rb.save``.
     sparsity : float in (0, 1), optional
         The target mean activation rho of the KL sparsity penalty (sigmoid encoder only).
     sparsity_weight : float, default 3.0
@@ -550,7 +551,16 @@ class Autoencoder(Module):
         """Check (and make plain) the settings training reads and ``rb.save`` writes: the
         constructor's checks, run again by :meth:`fit` and :meth:`config` for values set since
         (a file the constructor would refuse is never written). ``noise`` has its own checking
-        setter."""
+        setter; ``tied``, which decides whether ``W_dec`` exists, cannot change after
+        construction."""
+        if "b_dec" in vars(self):  # built: tied is the constructor's, W_dec exists or not
+            tied = boolean(owner, "tied", self.tied)
+            if tied != (self.W_dec is None):
+                raise ValueError(f"{owner}: tied is fixed at construction (a tied autoencoder "
+                                 f"decodes with W^T and has no W_dec); this one was built with "
+                                 f"tied={self.W_dec is None} but tied is now {self.tied!r}: build "
+                                 f"a new Autoencoder(..., tied={tied})")
+            self.tied = tied
         self.activation = one_of(owner, "activation", self.activation, ACTIVATIONS)
         self.output = one_of(owner, "output", self.output, OUTPUTS)
         self.loss_kind = one_of(owner, "loss", self.loss_kind, LOSSES)
@@ -669,7 +679,16 @@ class Autoencoder(Module):
     def decode(self, h):
         """The reconstruction x_hat = g(h W* + c) of codes ``h`` (batch, n_hidden); a Tensor."""
         if not isinstance(h, Tensor):
-            h = np.asarray(h, dtype=self._dtype())
+            try:
+                h = np.asarray(h)
+            except ValueError as err:  # a ragged nesting of lists
+                raise ValueError(f"Autoencoder.decode: h must be codes of shape (batch, "
+                                 f"{self.n_hidden}); got {type(h).__name__} that NumPy cannot "
+                                 f"make one array of ({err})") from None
+            if h.dtype.kind not in "biuf":  # a cast would parse strings, drop imaginary parts
+                raise TypeError(f"Autoencoder.decode: h must be a numeric array; got dtype "
+                                f"{h.dtype}")
+            h = h.astype(self._dtype(), copy=False)
             if not np.isfinite(h).all():
                 raise ValueError("Autoencoder.decode: h contains NaN or infinite values")
             h = Tensor(h)
@@ -744,11 +763,16 @@ class Autoencoder(Module):
         Parameters
         ----------
         x : array_like, shape (batch, n_inputs), optional
-            Inputs to encode afresh (no dropout: the penalties are of the code before it).
-            Default: the code of the last forward pass.
+            Inputs to encode afresh (no dropout: the penalties are of the code before it),
+            at least one row (the penalties are batch means). Default: the code of the last
+            forward pass.
         """
         if x is not None:
-            return self._penalty_of(Tensor(self._check_x(x, "penalty", "x")))
+            x = self._check_x(x, "penalty", "x")
+            if len(x) == 0:  # the penalties are batch means (the sparsity: of the mean code)
+                raise ValueError(f"Autoencoder.penalty: x must hold at least one row; got shape "
+                                 f"{x.shape}")
+            return self._penalty_of(Tensor(x))
         if self._last is None:
             return None
         return self._penalty_of(None)

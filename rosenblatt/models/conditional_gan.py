@@ -176,6 +176,11 @@ class ConditionalGAN(GAN):
         self.train_conditions = one_of(owner, "train_conditions", self.train_conditions,
                                        ("data", "parzen"))
 
+    def _sizes(self):
+        """GAN's, and the condition sizes the networks' widths follow."""
+        return {**super()._sizes(), "n_classes": self.n_classes,
+                "condition_dim": self.condition_dim, "embedding_dim": self.embedding_dim}
+
     def _set_conditions(self, conditions, sigma):
         """The training conditions and the Parzen width (NaN: none); the estimate is rebuilt
         from them when first needed (after a load)."""
@@ -223,10 +228,17 @@ class ConditionalGAN(GAN):
 
     # -- conditions ----------------------------------------------------------------------
     def check_conditions(self, y, n=None, where="sample"):
-        """Validate conditions: labels in ``0..n_classes-1`` or ``(n, condition_dim)`` rows."""
+        """Validate conditions: labels in ``0..n_classes-1`` or ``(n, condition_dim)`` rows of
+        real numbers (a TypeError for strings, complex numbers or None, a ValueError for
+        other shapes or NaN and infinite values)."""
         owner = f"{self._owner}.{where}"
-        if self.n_classes is not None:
+        try:
             y = np.asarray(y)
+        except ValueError as err:  # a ragged nesting of lists
+            raise ValueError(f"{owner}: y must be one condition per example; got "
+                             f"{type(y).__name__} that NumPy cannot make one array of "
+                             f"({err})") from None
+        if self.n_classes is not None:
             if y.ndim == 0:
                 y = np.full(n if n is not None else 1, y)
             if y.ndim == 2 and y.shape[1] == self.n_classes and y.dtype.kind in "iufb":
@@ -246,7 +258,10 @@ class ConditionalGAN(GAN):
                 raise ValueError(f"{owner}: label {int(y[bad][0])} is outside the known "
                                  f"conditions 0..{self.n_classes - 1}")
         else:
-            y = np.asarray(y, dtype=self._dtype())
+            if y.dtype.kind not in "biuf":  # a cast would parse strings, drop imaginary parts
+                raise TypeError(f"{owner}: y must be real condition vectors of length "
+                                f"{self.condition_dim}; got dtype {y.dtype}")
+            y = y.astype(self._dtype(), copy=False)
             if y.ndim == 1 and n is not None and y.shape[0] == self.condition_dim:
                 y = np.broadcast_to(y, (n, self.condition_dim)).copy()
             elif self.condition_dim == 1 and y.ndim == 0:  # one scalar for every sample

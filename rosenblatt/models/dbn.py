@@ -32,7 +32,7 @@ from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
 from ..nn.parameter import Parameter
 from ..randomness import resolve_rng
-from .rbm import RBM, _check_dtype, softplus
+from .rbm import RBM, _callback_list, _check_dtype, softplus
 
 
 def _ascend(p, step):
@@ -107,6 +107,8 @@ class DBN(Module):
     with its own values; :meth:`up_down` uses the DBN's ``lr`` (unless given) and the top
     RBM's ``k`` and ``persistent``. ``rb.save`` writes the DBN-level values and, as
     ``rbm_options``, each RBM's differing ones, so a loaded DBN trains as the saved one.
+    ``visible`` is the bottom RBM's: setting it on the DBN sets it there (visible units changed on
+    an RBM alone are refused by :meth:`pretrain`, :meth:`up_down` and ``rb.save``).
 
     Attributes
     ----------
@@ -170,7 +172,7 @@ class DBN(Module):
             raise ValueError(f"DBN: sizes must be at least two positive integers (the data's "
                              f"width, then each hidden layer's); got {sizes!r}")
         self.sizes = [int(s) for s in sizes]
-        self.visible = one_of("DBN", "visible", visible, ("bernoulli", "gaussian"))
+        self.visible = visible  # (checked by the setter)
         self.k = k  # (k, persistent, lr, momentum, weight_decay: checked by the setters)
         self.n_labels = positive_int("DBN", "n_labels", n_labels, allow_zero=True)
         if self.n_labels == 1:
@@ -195,6 +197,20 @@ class DBN(Module):
                       for i, r in enumerate(self.rbms[:-1])]
 
     # -- hyper-parameters: the DBN's are every RBM's defaults ------------------------------
+    @property
+    def visible(self):
+        """The data's units, ``"bernoulli"`` or ``"gaussian"``: the bottom RBM's visible units
+        (every other layer is binary). Setting it checks it and sets the bottom RBM's."""
+        return self.__dict__["_visible"]
+
+    @visible.setter
+    def visible(self, value):
+        value = one_of("DBN", "visible", value, ("bernoulli", "gaussian"))
+        self.__dict__["_visible"] = value
+        rbms = self.__dict__.get("rbms")
+        if rbms:
+            rbms[0].visible = value
+
     k = _for_every_rbm("k", "CD-k")
     persistent = _for_every_rbm("persistent", "Persistent CD")
     lr = _for_every_rbm("lr", "The learning rate (also up_down's default)")
@@ -221,9 +237,18 @@ class DBN(Module):
 
     def _check_rbms(self, owner):
         """Every RBM's hyper-parameters, checked as its constructor checks them (one set on an
-        RBM since is checked only here: when the DBN trains or is saved)."""
+        RBM since is checked only here: when the DBN trains or is saved), and their visible
+        units: the bottom RBM's are the DBN's ``visible`` (which a file saves), the others
+        binary (the layers below them are)."""
         for i, rbm in enumerate(self.rbms):
             rbm._check_hyper(f"{owner}: rbms[{i}]")
+            want = self.visible if i == 0 else "bernoulli"
+            if rbm.visible != want:
+                fix = (f"set dbn.visible = {rbm.visible!r} (it sets the bottom RBM's)" if i == 0
+                       else "only the bottom RBM, which models the data, may have Gaussian "
+                            "visible units")
+                raise ValueError(f"{owner}: rbms[{i}].visible is {rbm.visible!r} but the DBN "
+                                 f"needs {want!r} there: {fix}")
 
     def _apply_rbm_options(self, options):
         if options is None:
@@ -299,7 +324,7 @@ class DBN(Module):
         batch_size : int, default 100
         progress : bool, default True
         rng : numpy.random.Generator, optional
-        callbacks : sequence of rb.callbacks.Callback, optional
+        callbacks : rb.callbacks.Callback or sequence of them, optional
             Given to every RBM's fit (see :meth:`RBM.fit`); ``rb.callbacks.Checkpoint(path)``
             writes the whole DBN with the training state of the RBM being trained.
         resume_from : str or os.PathLike, optional
@@ -328,7 +353,7 @@ class DBN(Module):
         batch_size = positive_int("DBN.pretrain", "batch_size", batch_size)
         progress = boolean("DBN.pretrain", "progress", progress)
         self._check_rbms("DBN.pretrain")
-        callbacks = list(callbacks or ())
+        callbacks = _callback_list("DBN.pretrain", callbacks)
         histories, layer, resumed = [], 0, None
         if resume_from is not None and os.path.exists(os.fspath(resume_from)):
             layer, histories, resumed = self._resume(resume_from, rng, callbacks)

@@ -276,6 +276,7 @@ class GAN(Module):
         self.history = History()
         self._setup_conditions()
         self._probe()
+        self._built_sizes = self._sizes()  # (the networks' widths: fixed from here on)
         self.optimizer_g = self._optimizer(optimizer_g, "optimizer_g", self.generator_parameters())
         self.optimizer_d = self._optimizer(optimizer_d, "optimizer_d",
                                            self.discriminator_parameters())
@@ -308,11 +309,26 @@ class GAN(Module):
     def _check_hyper(self, owner):
         """Check the settings training reads and ``rb.save`` writes: the constructor's checks,
         run again by :meth:`fit` and :meth:`config` for values set since (a file the
-        constructor would refuse is never written)."""
+        constructor would refuse is never written); ``noise_dim`` (and the conditional GAN's
+        condition sizes) cannot change after construction."""
         self.k = positive_int(owner, "k", self.k)
         self.generator_loss = one_of(owner, "generator_loss", self.generator_loss,
                                      ("non_saturating", "minimax"))
         self.noise = one_of(owner, "noise", self.noise, ("gaussian", "uniform"))
+        built = self.__dict__.get("_built_sizes")
+        if built is not None:  # built: the widths the networks were probed with
+            changed = {k: v for k, v in built.items() if getattr(self, k) != v}
+            if changed:
+                name, value = next(iter(changed.items()))
+                raise ValueError(f"{owner}: {name} is fixed at construction (the networks' "
+                                 f"widths follow it): built with {name}={value!r}, now "
+                                 f"{getattr(self, name)!r}; build a new {self._owner} with "
+                                 f"networks of that width")
+
+    def _sizes(self):
+        """The settings the networks' widths follow (checked against the constructor's by
+        :meth:`_check_hyper`: a file saving another value could not be loaded)."""
+        return {"noise_dim": self.noise_dim}
 
     def config(self):
         """The constructor arguments that rebuild this GAN (optimizers and rng excepted),
@@ -604,7 +620,7 @@ class GAN(Module):
         epochs : int
         batch_size : int, default 64
             m, the minibatch size of both data and noise.
-        callbacks : sequence of rb.callbacks.Callback, optional
+        callbacks : rb.callbacks.Callback or sequence of them, optional
             Called at train begin/end, each epoch's begin/end, after each
             iteration (``on_batch_end``, with the epoch's running means) and
             after each backward pass of either network (``on_backward``), with
@@ -704,7 +720,13 @@ class GAN(Module):
 
     def _check_callbacks(self, callbacks, run):
         owner = self._owner
-        callbacks = list(callbacks or ())
+        if isinstance(callbacks, Callback):  # one callback, as rb.fit takes it
+            callbacks = [callbacks]
+        try:
+            callbacks = list(callbacks or ())
+        except TypeError:
+            raise TypeError(f"{owner}.fit: callbacks must be an rb.callbacks.Callback or a "
+                            f"sequence of them; got {type(callbacks).__name__}") from None
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"{owner}.fit: callbacks must be rb.callbacks.Callback objects; "

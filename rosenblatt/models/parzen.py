@@ -140,21 +140,28 @@ class ParzenWindow:
     """
 
     def __init__(self, sigma=None, grid=None, rng=None):
-        self.sigma = None if sigma is None else positive_float("ParzenWindow", "sigma", sigma)
-        if grid is not None:
-            try:
-                grid = np.asarray(grid, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                raise TypeError(f"ParzenWindow: grid must be numbers (the candidate widths "
-                                f"sigma); got {grid!r:.60}") from None
-            if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
-                raise ValueError(f"ParzenWindow: grid must hold finite widths > 0; got {grid}")
-        self.grid = grid
+        self.sigma, self.grid = sigma, grid
+        self._check_params("ParzenWindow")
         self.rng = resolve_rng(rng)
         self.sigma_ = self.sigma
         self.grid_ = self.scores_ = None
         self.centres_ = None
         self._prepared = None
+
+    def _check_params(self, owner):
+        """Check (and make plain) ``sigma`` and ``grid``: the constructor's checks, run again by
+        :meth:`fit` for values set since (a zero or NaN width gives NaN log-likelihoods)."""
+        sigma, grid = self.sigma, self.grid
+        self.sigma = None if sigma is None else positive_float(owner, "sigma", sigma)
+        if grid is not None:
+            try:
+                grid = np.asarray(grid, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise TypeError(f"{owner}: grid must be numbers (the candidate widths "
+                                f"sigma); got {grid!r:.60}") from None
+            if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid <= 0):
+                raise ValueError(f"{owner}: grid must hold finite widths > 0; got {grid}")
+        self.grid = grid
 
     def fit(self, X, validation=None):
         """Use the rows of ``X`` as the kernel centres; pick ``sigma`` if it is None.
@@ -172,6 +179,7 @@ class ParzenWindow:
         ParzenWindow
             self.
         """
+        self._check_params("ParzenWindow.fit")  # (set since construction, maybe)
         X = _as_rows(X, "ParzenWindow.fit", "X")
         if self.sigma is None:
             grid = self.grid if self.grid is not None else _default_grid(X)

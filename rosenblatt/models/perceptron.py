@@ -59,10 +59,23 @@ class Perceptron(Module):
 
     def __init__(self, n_inputs, output="sign", lr=1.0, dtype=np.float64):
         self.n_inputs = positive_int("Perceptron", "n_inputs", n_inputs)
-        self.output = one_of("Perceptron", "output", output, OUTPUTS)
-        self.lr = positive_float("Perceptron", "lr", lr)
+        self.output, self.lr = output, lr
+        self._check_hyper("Perceptron")
         self.W = Parameter(np.zeros(self.n_inputs, dtype=dtype), requires_grad=False)
         self.b = Parameter(np.zeros(1, dtype=dtype), requires_grad=False)
+
+    def _check_hyper(self, owner):
+        """Check (and make plain) ``output`` and ``lr``: the constructor's checks, run again by
+        :meth:`fit` and :meth:`config` for values set since (a file the constructor would
+        refuse is never written)."""
+        self.output = one_of(owner, "output", self.output, OUTPUTS)
+        self.lr = positive_float(owner, "lr", self.lr)
+
+    def config(self):
+        """The constructor arguments (``dtype`` aside: the weights keep it) for ``rb.save``,
+        checked as the constructor checks them."""
+        self._check_hyper("save: Perceptron")
+        return {"n_inputs": self.n_inputs, "output": self.output, "lr": self.lr}
 
     def _inputs(self, X, where):
         if isinstance(X, Tensor):
@@ -73,6 +86,9 @@ class Perceptron(Module):
             raise TypeError(f"Perceptron.{where}: X is a sparse matrix of shape "
                             f"{getattr(X, 'shape', '?')}; pass X.toarray() (the rule works on "
                             f"dense rows)")
+        if np.iscomplexobj(X):  # the cast below would drop the imaginary parts silently
+            raise TypeError(f"Perceptron.{where}: X must hold real numbers; got complex dtype "
+                            f"{np.asarray(X).dtype}")
         X = np.asarray(X, dtype=self.W.dtype)
         if X.ndim == 1:
             X = X[None]
@@ -94,6 +110,9 @@ class Perceptron(Module):
         such as "-1", from a CSV column, read as numbers), or a ValueError naming ``where``:
         ``fit`` and ``score`` read targets alike."""
         low, high = OUTPUTS[self.output]
+        if np.iscomplexobj(y):  # the cast would drop the imaginary parts silently
+            raise ValueError(f"Perceptron.{where}: y must hold the numbers {low:g} and "
+                             f"{high:g}; got complex dtype {np.asarray(y).dtype}")
         try:
             y = np.asarray(y, dtype=self.W.dtype).reshape(-1)
         except (TypeError, ValueError) as err:
@@ -141,6 +160,7 @@ class Perceptron(Module):
             The number of misclassified examples in each epoch (also kept in
             ``self.errors_``); it ends with 0 when the data were separated.
         """
+        self._check_hyper("Perceptron.fit")  # (set since construction, maybe)
         X = self._inputs(X, "fit")
         y = self._targets(y, len(X), "fit")
         low, high = OUTPUTS[self.output]

@@ -41,6 +41,7 @@ from ..nn.module import Module
 from ..nn.parameter import Parameter, ParameterVector
 from ..optim.sgd import SGD
 from ..randomness import generator, resolve_rng
+from ..training.callbacks import Callback
 from ..training.history import History
 
 LogEstimate = collections.namedtuple("LogEstimate", "value low high")
@@ -124,6 +125,26 @@ def _saved_array(saved, key, shape, field, kinds="f", optional=True, unit=False)
         raise FormatError(f"{field}[{key!r}]: expected finite values in [0, 1]; got values "
                           f"from {np.min(value)} to {np.max(value)}")
     return value
+
+
+def _callback_list(owner, callbacks):
+    """``callbacks`` as a list of rb.callbacks.Callback: one callback alone (as ``rb.fit`` takes
+    it) or any iterable of them; anything else a TypeError naming ``owner``, before training."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"{owner}: callbacks must be an rb.callbacks.Callback or a sequence of "
+                        f"them; got {type(callbacks).__name__}") from None
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"{owner}: callbacks must be rb.callbacks.Callback objects; got "
+                            f"{type(cb).__name__}" + (" (a class: pass an instance)"
+                                                       if isinstance(cb, type) else ""))
+    return callbacks
 
 
 class _FitState:
@@ -285,13 +306,22 @@ class RBM(Module):
         return self
 
     def _cast_state(self, dtype):
-        """The persistent chains and the sparsity's running mean in ``dtype`` (as the
-        parameters: float64 chains would make a float32 model sample in float64 for ever)."""
+        """After a cast of W, b and c (``astype``, also a DBN's): the persistent chains and the
+        sparsity's running mean in ``dtype`` (as the parameters: float64 chains would make a
+        float32 model sample in float64 for ever), and the default optimizer rebuilt on the
+        cast parameters with its state (the momentum velocity persists across fits, as
+        :meth:`fit` says, a cast in between included)."""
         dtype = np.dtype(dtype)
         if self._chains is not None:
             self._chains = self._chains.astype(dtype, copy=False)
         if self._q is not None:
             self._q = np.asarray(self._q).astype(dtype, copy=False)
+        opt, vec = self._optimizer, self._vector
+        if opt is not None and opt.vec is vec and not vec.is_packed():  # the cast moved them
+            state = opt.state_dict()
+            self._vector = ParameterVector([self.W, self.b, self.c])
+            self._optimizer = SGD(self._vector, lr=opt.lr, momentum=opt.momentum)
+            self._optimizer.load_state_dict(state)
 
     @property
     def sparsity(self):
@@ -661,14 +691,15 @@ class RBM(Module):
         epochs : int, default 10
             The total number of epochs (with ``resume_from``: counting those done before).
         batch_size : int, default 100
-        callbacks : sequence of rb.callbacks.Callback, optional
+        callbacks : rb.callbacks.Callback or sequence of them, optional
             Hooks ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
             ``on_epoch_end`` (with the epoch's logs), ``on_train_end``; a
             callback may set ``trainer.stop_training``. ``rb.callbacks.Checkpoint(path)``
             writes a training checkpoint that ``resume_from`` continues.
         optimizer : rb.optim optimizer, optional
             Built on ``rbm.parameters()`` (or ``rbm.vector``); it receives the
-            negated CD statistics as the gradient. Default: SGD with the
+            negated CD statistics as the gradient (one that does not hold the RBM's
+            trainable parameters is refused). Default: SGD with the
             RBM's ``lr`` and ``momentum`` (its velocity persists across fits).
         shuffle : bool, default True
         progress : bool, default True
@@ -689,6 +720,10 @@ class RBM(Module):
         FloatingPointError
             If the parameters stop being finite; the weights (and the optimizer's state,
             the chains) of the end of the last good epoch are kept.
+        TypeError, ValueError
+            For bad data or arguments (checked before training): e.g. a callback that is
+            not an ``rb.callbacks.Callback``, an optimizer that does not hold the RBM's
+            trainable parameters.
 
         Notes
         -----
@@ -710,7 +745,7 @@ class RBM(Module):
         self._check_hyper("RBM.fit")  # (set since construction, maybe)
         rng = self.rng if rng is None else resolve_rng(rng)
         optimizer = self._default_optimizer(optimizer)
-        callbacks = list(callbacks or ())
+        callbacks = _callback_list("RBM.fit", callbacks)
         resumed = None
         if resume_from is not None and os.path.exists(os.fspath(resume_from)):
             from ..io import FormatError
@@ -733,8 +768,28 @@ class RBM(Module):
                          resumed, save)
 
     def _default_optimizer(self, optimizer):
-        """``optimizer``, or the RBM's own momentum SGD (kept across fits)."""
+        """``optimizer``, or the RBM's own momentum SGD (kept across fits). A given optimizer
+        must step (``step()``) and hold the RBM's trainable parameters: one built on another
+        model's would leave this RBM untrained, silently (``rb.fit`` refuses it likewise)."""
         if optimizer is not None:
+            if not callable(getattr(optimizer, "step", None)):
+                raise TypeError(f"RBM.fit: optimizer must be an rb.optim optimizer built on "
+                                f"rbm.parameters() (or None: momentum SGD); got "
+                                f"{type(optimizer).__name__}")
+            vec = getattr(optimizer, "vec", None)
+            if vec is None:  # a wrapper such as rb.optim.GradientNoise: the one it wraps
+                vec = getattr(getattr(optimizer, "optimizer", None), "vec", None)
+            held = getattr(vec, "params", None)
+            if held is not None:
+                ids = {id(p) for p in held}
+                missing = [p.name for p in (self.W, self.b, self.c)
+                           if p.requires_grad and id(p) not in ids]
+                if missing:
+                    raise ValueError(f"RBM.fit: the optimizer does not hold the RBM's "
+                                     f"parameter(s) {', '.join(missing)}, so training would not "
+                                     f"change them (it was built on other parameters); build it "
+                                     f"on this RBM: {type(optimizer).__name__}(rbm.parameters(), "
+                                     f"...)")
             if getattr(optimizer, "needs_closure", False):
                 raise ValueError(f"RBM.fit: {type(optimizer).__name__} evaluates an objective "
                                  f"itself (step(closure)), but contrastive divergence has no "

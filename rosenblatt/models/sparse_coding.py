@@ -152,6 +152,8 @@ class SparseCoding(Module):
     ----------
     n_atoms : int
         The number of dictionary columns (atoms); more than the input size is overcomplete.
+        ``fit`` learns a dictionary of this many atoms: set since, it must be refitted before
+        ``transform``, ``reconstruct``, ``objective`` or ``rb.save`` (which refuse otherwise).
     lam : float
         The L1 weight lambda of the notes' objective.
     dictionary_norm : {"unit", "at_most_one"}, default "unit"
@@ -213,10 +215,17 @@ class SparseCoding(Module):
             model.dictionary = np.zeros((n_features, model.n_atoms))
         return model
 
-    def _check_hyper(self, owner):
+    def _check_hyper(self, owner, fitting=False):
         """Check the settings the solvers read and ``rb.save`` writes: the constructor's
         checks, run again by :meth:`fit`, :meth:`transform` (and the other methods that
-        infer codes) and :meth:`config` for values set since."""
+        infer codes) and :meth:`config` for values set since. ``n_atoms`` set since must
+        agree with the learned dictionary until ``fit`` (``fitting``) learns a new one."""
+        self.n_atoms = positive_int(owner, "n_atoms", self.n_atoms)
+        dictionary = self.__dict__.get("dictionary")
+        if not fitting and dictionary is not None and np.shape(dictionary)[1] != self.n_atoms:
+            raise ValueError(f"{owner}: n_atoms is {self.n_atoms} but the dictionary was "
+                             f"learned with {np.shape(dictionary)[1]} atoms; call fit(X) to "
+                             f"learn one of n_atoms atoms, or set n_atoms back")
         self.lam = positive_float(owner, "lam", self.lam, allow_zero=True)
         self.dictionary_norm = one_of(owner, "dictionary_norm", self.dictionary_norm, NORMS)
         self.solver = one_of(owner, "solver", self.solver, SOLVERS)
@@ -246,8 +255,8 @@ class SparseCoding(Module):
     def __init__(self, n_atoms, lam, dictionary_norm="unit", solver="fista", rng=None, *,
                  max_iter=1000, tol=1e-4):
         owner = "SparseCoding"
-        self.n_atoms = positive_int(owner, "n_atoms", n_atoms)
-        self.lam, self.dictionary_norm, self.solver = lam, dictionary_norm, solver
+        self.n_atoms, self.lam, self.dictionary_norm, self.solver = n_atoms, lam, \
+            dictionary_norm, solver
         self.max_iter, self.tol = max_iter, tol
         self._check_hyper(owner)
         self.rng = None if rng is None else resolve_rng(rng)  # None: the library generator
@@ -359,7 +368,7 @@ class SparseCoding(Module):
             ``max_iter``): the codes need not be exact while D still moves, and each epoch
             starts from the codes of the last, so they keep improving.
         """
-        self._check_hyper("SparseCoding.fit")  # (set since construction, maybe)
+        self._check_hyper("SparseCoding.fit", fitting=True)  # (set since construction, maybe)
         X = self._check_X(X, "fit", check_width=False)
         inner_iter = min(positive_int("SparseCoding.fit", "inner_iter", inner_iter),
                          self.max_iter)

@@ -82,6 +82,22 @@ def _dense_from(weight, bias, rng):
     return layer
 
 
+def _layer_settings(kind, layer_options, n_layers):
+    """The Autoencoder arguments (sizes and rng aside) of each of ``n_layers`` layers: ``kind``'s
+    defaults under ``layer_options``; the upper layers reconstruct codes (no ``loss``, a sigmoid
+    output for a sigmoid encoder, else a linear one)."""
+    options = {**KINDS[kind], **layer_options}
+    activation = options.get("activation", "sigmoid")
+    out = []
+    for i in range(n_layers):
+        opts = dict(options)
+        if i > 0:  # upper layers reconstruct codes, not the data
+            opts.pop("loss", None)
+            opts["output"] = "sigmoid" if activation == "sigmoid" else "linear"
+        out.append(opts)
+    return out
+
+
 class StackedAutoencoder(Module):
     """Shallow autoencoders stacked and pre-trained greedily, layer by layer.
 
@@ -152,17 +168,9 @@ class StackedAutoencoder(Module):
             raise TypeError(f"{owner}: pass rng once, as StackedAutoencoder(..., rng=...)")
         self.layer_options = dict(layer_options)
         self.rng = None if rng is None else resolve_rng(rng)  # None: the library generator
-        options = {**KINDS[self.kind], **self.layer_options}
-        activation = options.get("activation", "sigmoid")
-        self.layers = []
-        for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            opts = dict(options)
-            if i > 0:  # upper layers reconstruct codes, not the data
-                opts.pop("loss", None)
-                opts["output"] = "sigmoid" if activation == "sigmoid" else "linear"
-            self.layers.append(Autoencoder(n_in, n_out, rng=self.rng, **opts))
-        # each layer's settings as kind and layer_options give them: what config compares with
-        self._built = [layer.config() for layer in self.layers]
+        self.layers = [Autoencoder(n_in, n_out, rng=self.rng, **opts) for (n_in, n_out), opts
+                       in zip(zip(self.sizes[:-1], self.sizes[1:]),
+                              _layer_settings(self.kind, self.layer_options, len(self.sizes) - 1))]
         self._apply_overrides(layer_overrides)
 
     def _apply_overrides(self, overrides):
@@ -185,14 +193,44 @@ class StackedAutoencoder(Module):
                 layer.noise = own["noise"]
             layer._check_hyper(f"{owner}: layer_overrides[{i}]")
 
+    def _as_built(self, owner):
+        """Each layer's Autoencoder settings (config) as the constructor would build them from
+        ``kind`` and ``layer_options`` as they are now (set since construction, maybe): what a
+        file saving ``kind`` and ``layer_options`` rebuilds, before its ``layer_overrides``."""
+        kind = one_of(owner, "kind", self.kind, tuple(KINDS))
+        if not isinstance(self.layer_options, dict) or "rng" in self.layer_options:
+            raise ValueError(f"{owner}: layer_options must be a dict of Autoencoder arguments "
+                             f"(rng aside); got {self.layer_options!r:.80}")
+        built = []
+        for i, opts in enumerate(_layer_settings(kind, self.layer_options, len(self.layers))):
+            try:  # a throwaway of one unit (its settings alone count), drawing from its own rng
+                built.append(Autoencoder(1, 1, rng=np.random.default_rng(0), **opts).config())
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"{owner}: kind={kind!r} and layer_options do not build layer "
+                                f"{i}: {err}") from None
+        return built
+
     @property
     def layer_overrides(self):
-        """Each layer's settings that differ from what ``kind`` and ``layer_options`` give
-        (what ``rb.save`` writes, ``layer_overrides`` of the constructor), or None when no
-        layer differs."""
+        """Each layer's settings that differ from what ``kind`` and ``layer_options`` (as they
+        are now) give (what ``rb.save`` writes, ``layer_overrides`` of the constructor), or
+        None when no layer differs.
+
+        Raises
+        ------
+        ValueError
+            When a layer's ``tied`` differs from what they give (a layer's parameters are
+            those of its construction: no file could rebuild it).
+        """
+        owner = "save: StackedAutoencoder"
         out = []
-        for layer, built in zip(self.layers, self._built):
+        for i, (layer, built) in enumerate(zip(self.layers, self._as_built(owner))):
             now = layer.config()  # (checked: a value the constructor refuses is not saved)
+            if now["tied"] != built["tied"]:
+                raise ValueError(f"{owner}: layer {i} was built with tied={now['tied']} but kind "
+                                 f"and layer_options now give tied={built['tied']} (set since "
+                                 f"construction?); tied is fixed at construction: build a new "
+                                 f"StackedAutoencoder")
             out.append({k: now[k] for k in _OVERRIDABLE if now[k] != built[k]})
         return out if any(out) else None
 

@@ -68,8 +68,18 @@ def _check(model, x, eps, clip, owner):
 
 
 def _as_input(x, owner=None):
-    """``x`` as a floating ndarray (integers become float32, as the layers read them); with
-    ``owner``, refused when it holds NaN or infinite values (one pass)."""
+    """``x`` as a floating ndarray (integers and booleans become float32, as the layers read
+    them); with ``owner``, refused when it is not a real numeric array (None, strings, complex
+    numbers, objects: a cast would parse, truncate or report them as NaN) or holds NaN or
+    infinite values (one pass)."""
+    if owner is not None and not isinstance(x, Tensor):
+        try:
+            x = np.asarray(x)
+        except ValueError as err:  # a ragged nesting of lists
+            raise ValueError(f"{owner}: x must be a numeric array; got {type(x).__name__} that "
+                             f"NumPy cannot make one array of ({err})") from None
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"{owner}: x must be an array of real numbers; got dtype {x.dtype}")
     x = x.data if isinstance(x, Tensor) else np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float32)
@@ -132,6 +142,8 @@ def input_gradient(model, x, y, loss="cross_entropy"):
 
     Raises
     ------
+    TypeError
+        When ``x`` is not an array of real numbers (None, strings, complex numbers).
     ValueError
         When ``x`` holds NaN or infinite values, or the model's output does not
         depend on ``x`` through differentiable operations (an ``Embedding`` of
@@ -214,10 +226,13 @@ def fgsm(model, x, y, eps, loss="cross_entropy", clip=(0.0, 1.0)):
 
     Raises
     ------
+    TypeError
+        When ``x`` is not an array of real numbers (None, strings, complex numbers).
     ValueError
-        When ``x`` lies outside ``clip`` or holds NaN or infinite values, or
-        the model's output does not depend on ``x`` through differentiable
-        operations (an ``Embedding`` of integer inputs).
+        When ``x`` lies outside ``clip`` or holds NaN or infinite values, the
+        model's output does not depend on ``x`` through differentiable
+        operations (an ``Embedding`` of integer inputs), or the loss's gradient
+        with respect to ``x`` is not finite (NaN targets, a diverged model).
 
     Notes
     -----
@@ -239,12 +254,26 @@ def fgsm(model, x, y, eps, loss="cross_entropy", clip=(0.0, 1.0)):
     """
     x, eps = _check(model, x, eps, clip, "fgsm")
     fn = _loss_fn(loss, "fgsm")
-    return _fgsm(model, x, y, eps, fn, clip, "fgsm")
+    return _fgsm(model, x, y, eps, fn, clip, "fgsm", check=True)
 
 
-def _fgsm(model, x, y, eps, fn, clip, owner):
-    """FGSM on a checked floating ``x``; ``clip`` None, (low, high) or per-component bounds."""
+def _finite_gradient(g, owner):
+    """Raise unless the input gradient ``g`` is finite: the sign of NaN is NaN, which would
+    put NaN in x_adv (|x_adv - x| <= eps would not hold). ``rb.fit``'s attacks skip this pass:
+    there the loss's own divergence test stops the run."""
+    if not np.isfinite(g).all():
+        raise ValueError(f"{owner}: the loss's gradient with respect to x holds NaN or infinite "
+                         f"values (NaN among the targets y, or a model whose weights or outputs "
+                         f"are not finite), so there is no direction to perturb x in")
+    return g
+
+
+def _fgsm(model, x, y, eps, fn, clip, owner, check=False):
+    """FGSM on a checked floating ``x``; ``clip`` None, (low, high) or per-component bounds;
+    ``check``: refuse a non-finite input gradient (the public functions)."""
     g = _input_gradient(model, x, y, fn, owner)
+    if check:
+        _finite_gradient(g, owner)
     xa = np.sign(g).astype(x.dtype, copy=False)
     xa *= eps
     xa += x
@@ -275,6 +304,11 @@ def pgd(model, x, y, eps, step, steps, loss="cross_entropy", clip=(0.0, 1.0),
         Adversarial inputs with ``|x_adv - x| <= eps`` everywhere, dtype as in
         :func:`fgsm` (float32 for integer ``x``).
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`fgsm` (checked at every step for a non-finite gradient).
+
     Notes
     -----
     .. math:: x^{t+1} = \\Pi_{\\|\\tilde x - x\\|_\\infty \\le \\epsilon}
@@ -294,10 +328,10 @@ def pgd(model, x, y, eps, step, steps, loss="cross_entropy", clip=(0.0, 1.0),
     steps = positive_int("pgd", "steps", steps)
     random_start = boolean("pgd", "random_start", random_start)
     fn = _loss_fn(loss, "pgd")
-    return _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng, "pgd")
+    return _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng, "pgd", check=True)
 
 
-def _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng, owner):
+def _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng, owner, check=False):
     xa = x.copy()
     if random_start:
         from ..randomness import resolve_rng
@@ -306,6 +340,8 @@ def _pgd(model, x, y, eps, step, steps, fn, clip, random_start, rng, owner):
         _project(xa, x, eps, clip)
     for _ in range(steps):
         g = _input_gradient(model, xa, y, fn, owner)
+        if check:
+            _finite_gradient(g, owner)
         xa += step * np.sign(g).astype(x.dtype, copy=False)
         _project(xa, x, eps, clip)
     return xa
@@ -326,7 +362,8 @@ class FGSM:
         The weight of the clean examples (Goodfellow et al. used 0.5).
     clip : (low, high) or None, default (0, 1)
         The valid input range (pixels). ``rb.fit`` checks once, before
-        training, that ``X`` lies inside it (:meth:`check_data`); pass
+        training, the settings (also those set since construction) and
+        that ``X`` lies inside it (:meth:`check_data`); pass
         ``None`` for standardised inputs. A batch that ``augment`` or an
         input-noise regularizer moved outside it is perturbed by at most
         ``eps`` all the same (see the module's notes).
@@ -349,14 +386,22 @@ class FGSM:
     """
 
     def __init__(self, eps, alpha=0.5, clip=(0.0, 1.0)):
-        self.eps = positive_float(type(self).__name__, "eps", eps, allow_zero=True)
-        self.alpha = unit_interval(type(self).__name__, "alpha", alpha, closed_high=True)
-        _check_clip(clip, type(self).__name__)
-        self.clip = clip
+        self.eps, self.alpha, self.clip = eps, alpha, clip
+        self._check_settings(type(self).__name__)
+
+    def _check_settings(self, owner):
+        """Check (and make plain) the settings: the constructor's checks, run again by
+        :meth:`check_data` (``rb.fit``, once before training) for values set since."""
+        self.eps = positive_float(owner, "eps", self.eps, allow_zero=True)
+        self.alpha = unit_interval(owner, "alpha", self.alpha, closed_high=True)
+        _check_clip(self.clip, owner)
 
     def check_data(self, X, owner="fit"):
-        """Raise when the training inputs ``X`` lie outside ``clip`` (once, before training)."""
-        check_range(X, self.clip, f"{owner}: {type(self).__name__}")
+        """Raise when the settings are invalid (set since construction) or the training inputs
+        ``X`` lie outside ``clip`` (once, before training)."""
+        owner = f"{owner}: {type(self).__name__}"
+        self._check_settings(owner)
+        check_range(X, self.clip, owner)
 
     def perturb(self, model, x, y, loss_fn):
         """The adversarial version of the batch ``x`` against the current weights (float32
@@ -390,9 +435,13 @@ class PGD(FGSM):
     """
 
     def __init__(self, eps, step, steps, alpha=0.5, clip=(0.0, 1.0)):
+        self.step, self.steps = step, steps
         super().__init__(eps, alpha, clip)
-        self.step = positive_float("PGD", "step", step)
-        self.steps = positive_int("PGD", "steps", steps)
+
+    def _check_settings(self, owner):
+        super()._check_settings(owner)
+        self.step = positive_float(owner, "step", self.step)
+        self.steps = positive_int(owner, "steps", self.steps)
 
     def perturb(self, model, x, y, loss_fn):
         x = _as_input(x)
