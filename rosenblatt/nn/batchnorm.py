@@ -23,7 +23,7 @@ gradient's Allreduce adds them up).
 import numpy as np
 
 from ..autodiff.tensor import Tensor, _make as make, as_float_array, needs_grad
-from ..checks import positive_float, positive_int, unit_interval
+from ..checks import boolean, positive_float, positive_int, unit_interval
 from . import init as initializers
 from ._operands import as_tensor, check_shape
 from .module import Module
@@ -69,6 +69,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
         Updated in place when ``training`` (a float ndarray then; in evaluation anything
         array_like).
     training : bool, default True
+        True or False (a NumPy bool too); anything else is a TypeError.
     momentum : float in [0, 1], default 0.1
         Weight of the batch in the running statistics.
     eps : float > 0, default 1e-5
@@ -91,7 +92,8 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
         (the message names it and both shapes), a momentum outside [0, 1] or an eps
         that is not finite and > 0.
     TypeError
-        In training, for running statistics that are not float ndarrays.
+        In training, for running statistics that are not float ndarrays; for a
+        ``training`` that is not a bool.
 
     Notes
     -----
@@ -102,6 +104,7 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training=True, momentu
     """
     momentum = unit_interval(where, "momentum", momentum, closed_high=True)
     eps = positive_float(where, "eps", eps)
+    training = boolean(where, "training", training)  # "False" would train (and update)
     return _batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps,
                        sum_over_ranks, where)
 

@@ -41,6 +41,8 @@ def dropout(x, rate=0.5, training=True, inverted=True, rng=None, *, where="dropo
     rate : float in [0, 1)
     training : bool, default True
     inverted : bool, default True
+        ``training`` and ``inverted`` are True or False (a NumPy bool too); anything
+        else, such as the string ``"False"``, is a TypeError.
     rng : numpy.random.Generator, optional
     where : str, default "dropout"
         The name error messages start with (a layer passes its own).
@@ -50,6 +52,10 @@ def dropout(x, rate=0.5, training=True, inverted=True, rng=None, *, where="dropo
     Tensor, the shape of ``x``. The gradient is masked (and scaled) the same way.
     """
     rate = check_rate(rate, where)
+    if training is not True and training is not False:  # a string such as "False" is truthy
+        training = boolean(where, "training", training)
+    if inverted is not True and inverted is not False:
+        inverted = boolean(where, "inverted", inverted)
     x = as_tensor(x, where)
     keep = 1.0 - rate
     if not training:

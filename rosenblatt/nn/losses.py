@@ -25,7 +25,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.tensor import Tensor, _make as make, needs_grad
-from ..checks import finite_float, is_int, unit_interval
+from ..checks import boolean, finite_float, is_int, unit_interval
 from ._operands import as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -122,8 +122,11 @@ def mse(pred, target, half=False, reduction="mean"):
     """Mean squared error: mean of (pred - target)^2 over every element (1/2 of it if ``half``).
 
     ``half=True`` is the notes' derivation-friendly (y - h)^2 / 2, whose
-    gradient is just (h - y). ``reduction="none"`` returns the elementwise
-    squares. Matches ``torch.nn.MSELoss`` (half=False).
+    gradient is just (h - y). ``half`` is True or False (a TypeError otherwise: it is the
+    third positional argument, where the other losses take ``reduction``, so
+    ``mse(pred, target, "sum")`` is refused, not read as ``half=True``).
+    ``reduction="none"`` returns the elementwise squares. Matches
+    ``torch.nn.MSELoss`` (half=False).
 
     Examples
     --------
@@ -131,6 +134,8 @@ def mse(pred, target, half=False, reduction="mean"):
     >>> rb.losses.mse(rb.tensor([1.0, 3.0]), [0.0, 0.0]).item()
     5.0
     """
+    if half is not False and half is not True:  # (two identity tests on the hot path)
+        half = boolean("mse", "half", half)
     if not isinstance(pred, Tensor):
         pred = as_tensor(pred, "mse", "pred")
     pd = pred.data

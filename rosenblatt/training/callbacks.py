@@ -92,6 +92,45 @@ def _check_monitor(owner, monitor, trainer, callback=None):
                          f"a training number such as 'loss'")
 
 
+#: fit's metrics that it computes only for classification targets (metrics.plan leaves them out
+#: for regression and reconstruction)
+_DECISION_METRICS = ("accuracy", "acc", "precision", "recall", "f1")
+
+
+def _not_computed(owner, monitor, logs, trainer):
+    """The error for a monitor missing from the epoch's logs, saying why where it can: no
+    validation data for a ``val_*`` key, or a class-decision metric that fit leaves out for
+    targets that are not class labels."""
+    prefix = "val_" if monitor.startswith("val_") else ""
+    name = monitor[len(prefix):]
+    why = ""
+    if prefix and getattr(trainer, "validation", False) is None:
+        why = " (val_* need validation_data)"
+    elif name == "acc" and f"{prefix}accuracy" in logs:
+        why = f" (fit logs it as {prefix + 'accuracy'!r})"
+    elif name in _DECISION_METRICS and _values(trainer):
+        why = (f" (fit computes {name} only for classification: integer or bool labels, or "
+               f"a classification loss; these targets are values for loss "
+               f"{getattr(trainer, 'loss_name', None)!r}: monitor 'loss' or 'val_loss', or a "
+               f"score such as EpochScore('r2'))")
+    return ValueError(f"{owner}: monitor {monitor!r} is not computed; available: "
+                      f"{sorted(logs)}{why}")
+
+
+def _values(trainer):
+    """Whether fit's targets are values, not class labels (float targets with a regression
+    loss, or the inputs themselves): fit then computes no class-decision metric."""
+    from .metrics import CLASSIFICATION_LOSSES  # metrics imports this module
+
+    if not hasattr(trainer, "loss_name"):  # another loop (GAN.fit, RBM.fit): not known
+        return False
+    y = getattr(trainer, "y", None)
+    loss = trainer.loss_name
+    if loss in CLASSIFICATION_LOSSES:
+        return False
+    return y is None or getattr(y, "dtype", np.dtype(float)).kind not in "iub"
+
+
 def _monitor(owner, monitor):
     """``monitor`` checked at construction: a key of the epoch's logs is a str (a wrong one
     would otherwise be found only at the end of the first epoch, after it trained)."""
@@ -176,8 +215,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not computed; "
-                             f"available: {sorted(logs)} (val_* need validation_data)")
+            raise _not_computed("EarlyStopping", self.monitor, logs, trainer)
         value = float(logs[self.monitor])
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
@@ -300,7 +338,8 @@ class GradientMonitor(Callback):
     for every ReLU module, ``dead_relu/<name>``: the fraction of its units
     that output 0 for every example of that batch (a ReLU used in several
     places: one number per place, its calls taken in the order of its names).
-    They go into the History.
+    They go into the History. A last batch that takes no step (every label
+    ignored by the loss) has no gradient: that epoch's norms are NaN there.
 
     Attributes
     ----------
@@ -320,6 +359,9 @@ class GradientMonitor(Callback):
         # one dict per epoch of the resumed History (empty for the epochs it did not watch)
         self.records = [{k: history[k][i] for k in keys if not math.isnan(history[k][i])}
                         for i in range(len(trainer.history.epoch))]
+
+    def on_epoch_begin(self, trainer, epoch):
+        self._norms = {}  # a last batch that takes no step (labels all ignored) records none
 
     def on_backward(self, trainer):
         if trainer.batch != trainer.n_batches - 1:
@@ -505,8 +547,7 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.monitor not in logs:
-            raise ValueError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not computed; "
-                             f"available: {sorted(logs)}")
+            raise _not_computed("ReduceLROnPlateau", self.monitor, logs, trainer)
         value = float(logs[self.monitor])
         if self._better(value):
             self.best, self.wait = value, 0

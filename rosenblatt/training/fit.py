@@ -8,7 +8,8 @@ forward pass, the loss (plus regularization penalties), backpropagation and
 one optimizer step. Per-epoch losses and metrics are exact averages over the
 examples seen (for a weighted mean loss, ``cross_entropy`` with ``weight`` or
 ``ignore_index``, the weighted mean over them, as the loss of the whole set; a
-batch whose labels are all ignored takes no step). Everything random draws from
+batch whose labels are all ignored takes no step; for a loss given with
+``reduction="sum"``, the sum over the whole set). Everything random draws from
 seeded generators, ``rng`` (the order, augmentation, input noise) and the
 library generator of ``rb.seed`` (dropout and other layers' draws, and all of
 them when ``rng`` is not given), both saved in checkpoints, so a run is
@@ -48,6 +49,7 @@ from .trainer import (
     hold_frozen_normalization,
     model_input,
     normalization_layers,
+    single_output,
     target_for,
 )
 
@@ -206,6 +208,18 @@ def _divergence_factor(value):
     return float(value)
 
 
+def _check_single_output(model, X):
+    """A model that returns a tuple (``(output, state)``: tbptt's form) is refused before
+    training, by running the first example (evaluation mode, no graph); a model that refuses
+    the example is left to fail, clearer, in training."""
+    try:
+        with model.evaluating(), no_grad():
+            out = model(Tensor(X[:1]))
+    except Exception:  # noqa: BLE001 - the model's own error comes, clearer, in training
+        return
+    single_output(out)
+
+
 def _output_shape(model, X):
     """The model's output shape for the first example of ``X`` (evaluation mode, no graph), or
     None when the model refuses it (its own error comes, clearer, in training)."""
@@ -266,6 +280,28 @@ def _check_labels(model, X, y, loss_name, name="y", owner="fit", ignore_index=No
                          f"outputs {classes} classes (labels 0..{classes - 1})")
 
 
+def _integer_labels(model, X, y, loss_name):
+    """Class labels given as whole-number floats (``2.0``, as a float ``y`` cast to the
+    model's dtype holds them) as int64, once per call of fit or evaluate.
+
+    The label losses read such floats as labels, but what averages their weighted mean
+    (:func:`~rosenblatt.nn.losses.mean_normaliser`: ``cross_entropy`` with ``weight``,
+    over the epoch and across data-parallel parts) tells labels from probability
+    targets by the dtype: integers it weighs by their classes, floats it counts. Only
+    ``y`` shaped as the model's outputs without their class axis (one example is run,
+    evaluation mode, no graph) is converted; anything else is left as it is (probability
+    rows, or a label that is not a whole number, which :func:`_check_labels` names).
+    """
+    if loss_name not in ("cross_entropy", "nll", "max_margin") or y is None \
+            or y.dtype.kind != "f" or y.ndim == 0 or len(y) == 0:
+        return y
+    shape = _output_shape(model, X)
+    if shape is None or len(shape) != y.ndim + 1 or tuple(shape[1:-1]) != y.shape[1:] \
+            or not np.all(y == np.round(y)):
+        return y
+    return y.astype(np.int64)
+
+
 _UNIT_TARGET_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
 
 
@@ -294,7 +330,8 @@ def _check_examples(X, y, owner, name="X", empty=None):
         raise ValueError(empty or f"{owner}: {name} must hold at least one example; got shape "
                                   f"{X.shape}")
     if y is not None and (y.ndim == 0 or len(y) != len(X)):
-        raise ValueError(f"{owner}: {name} has {len(X)} examples but y has "
+        y_name = name[:-1] + "y" if name.endswith("X") else "y"  # "validation X": its y
+        raise ValueError(f"{owner}: {name} has {len(X)} examples but {y_name} has "
                          f"{len(y) if y.ndim else 'shape ()'}")
 
 
@@ -504,8 +541,8 @@ def predict(model, X, batch_size=256):
     exact = exact_integers(X)  # token ids past float32's exact integers: given as they are
     with model.evaluating(), no_grad():
         if len(X) == 0:
-            return model(model_input(X, exact)).data
-        parts = [model(model_input(X[i:i + batch_size], exact)).data
+            return single_output(model(model_input(X, exact)), "predict").data
+        parts = [single_output(model(model_input(X[i:i + batch_size], exact)), "predict").data
                  for i in range(0, len(X), batch_size)]
     return np.concatenate(parts, axis=0)
 
@@ -526,8 +563,11 @@ def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     Returns
     -------
     dict
-        ``{"loss": ..., "<metric>": ...}``. The metrics' decision rule (0/1 or
-        -1/+1 targets) is bound from the ``y`` given here.
+        ``{"loss": ..., "<metric>": ...}``. The loss is what the loss function
+        gives on the whole set, whatever ``batch_size``: the mean over the
+        examples (over their weights for a weighted mean loss; the sum with
+        ``reduction="sum"``). The metrics' decision rule (0/1 or -1/+1 targets)
+        is bound from the ``y`` given here.
 
     Raises
     ------
@@ -542,6 +582,7 @@ def evaluate(model, X, y=None, *, loss, metrics=("accuracy",), batch_size=256):
     y = None if y is None else _as_data(y, "y", dtype, owner="evaluate")
     _check_examples(X, y, "evaluate", empty=f"evaluate: X holds no examples (shape {X.shape}); "
                                             f"the loss of none is undefined")
+    y = _integer_labels(model, X, y, loss_name)  # 2.0: weighed as the label 2 is
     ignore_index = _ignore_index(loss)
     _check_labels(model, X, y, loss_name, owner="evaluate", ignore_index=ignore_index)
     _check_unit_targets(X if y is None else y, loss_name, "X" if y is None else "y",
@@ -654,7 +695,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         A ``functools.partial`` of one of them (``partial(cross_entropy,
         ignore_index=-100)``) is that loss: its label checks and decision rule
         apply, and labels equal to its ``ignore_index`` count in neither the
-        loss nor the accuracy. ``reduction="none"`` is refused.
+        loss nor the accuracy. ``reduction="none"`` is refused; with
+        ``reduction="sum"`` the epoch's ``loss`` and ``val_loss`` are the sums
+        over the whole sets (whatever the batch size), and data-parallel parts
+        add their sums. Class labels given as whole-number floats (``2.0``) are
+        read, and weighted, as the integer labels they are.
     optimizer : rb.optim optimizer
         Built on the model's parameters (``rb.optim.Adam(model.parameters())``).
         An annealer (``rb.optim.CauchyAnnealer``, ``BoltzmannAnnealer``) gets a
@@ -722,8 +767,9 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
         streams, the model is called as ``model(x, state) -> (output, state)``, and each
         update covers the next ``tbptt`` steps with the state carried over, detached
         (:func:`rosenblatt.training.tbptt.tbptt_fit`; uses ``loss``, ``optimizer``,
-        ``epochs`` and ``clip_norm`` only: any other option given, other than its
-        default, is a ValueError, and so are ``y=None`` and a model carrying its
+        ``epochs`` and ``clip_norm`` only: ``progress`` is accepted but nothing is
+        shown; any other option given, other than its default, is a ValueError,
+        and so are ``y=None`` and a model carrying its
         own ``model.regularizers``, which tbptt does not apply). ``X`` and ``y``
         are checked for NaN/inf and the optimizer as without it; the model
         trains in training mode; a NaN/inf chunk loss raises
@@ -886,6 +932,7 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
     X = _as_data(given[0][1], "X", dtype, check=not over_mpi)
     y = None if y is None else _as_data(given[1][1], "y", dtype, check=not over_mpi)
     _check_examples(X, y, "fit")
+    _check_single_output(model, X)  # (output, state) trains with tbptt=
     validation, val_plan = None, ()
     if validation_data is not None:
         Xv, yv = _validation_pair(validation_data, y is not None)
@@ -896,6 +943,11 @@ def fit(model, X, y=None, *, loss, optimizer, epochs, batch_size=32, shuffle=Tru
             f"leave validation_data out, or give some examples"))
         validation = (Xv, yv)
     loss_fn, loss_name = _resolve_loss(loss)
+    # labels as whole-number floats (2.0) become integers: weighed by their classes in a
+    # weighted mean loss (cross_entropy with weight), as integer labels are
+    y = _integer_labels(model, X, y, loss_name)
+    if validation is not None and validation[1] is not None:
+        validation = (validation[0], _integer_labels(model, *validation, loss_name))
     ignore_index = _ignore_index(loss)  # its labels count in neither the loss nor accuracy
     plan = _metric_plan(metrics, y, loss_name, ignore_index=ignore_index)
     if validation is not None:  # scored by the training targets' decision rule

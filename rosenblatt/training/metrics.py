@@ -830,16 +830,22 @@ def _classes(y):
     return y
 
 
-def _decode(outputs, y, reads, loss_name, name):
+def _decode(outputs, y, reads, loss_name, name, ignore_index=None):
     """(targets, outputs) as the score reads them. A sequence model's outputs
     ``(n, T, ..., classes)`` with per-position labels ``(n, T, ...)`` (or one-hot rows of
-    the outputs' shape) are scored per position: every position is a sample."""
+    the outputs' shape) are scored per position: every position is a sample. Labels equal
+    to ``ignore_index`` (the loss's, ``cross_entropy(ignore_index=-100)``) are left out,
+    as the loss and fit's accuracy leave them out."""
     if reads == "value":
         if y.size != outputs.size:
             raise ValueError(f"EpochScore: {name} compares outputs with targets of the same "
                              f"size; got outputs of shape {outputs.shape[1:]} per example and "
                              f"targets of shape {y.shape[1:]}")
         return y.reshape(outputs.shape), outputs
+    if ignore_index is not None and y.shape == outputs.shape[:-1]:
+        kept = y != ignore_index  # (a label -100 would also make y read as -1/+1 targets)
+        if not kept.all():  # the positions kept, as rows: labels (m,), outputs (m, classes)
+            y, outputs = y[kept], outputs[kept]
     if outputs.ndim > 2:  # per-position decisions of a sequence model
         if y.shape == outputs.shape[:-1]:
             y = y.reshape(-1)
@@ -877,6 +883,15 @@ def _decode(outputs, y, reads, loss_name, name):
     return truth, (outputs.reshape(-1) > threshold).astype(np.int64)
 
 
+def _ignored(trainer):
+    """The ``ignore_index`` of the trainer's loss (given through ``functools.partial``), or
+    None (also for a loop without ``loss_fn``)."""
+    from .fit import _ignore_index  # fit imports this module
+
+    loss = getattr(trainer, "loss_fn", None)
+    return None if loss is None else _ignore_index(loss)
+
+
 class EpochScore(Callback):
     """Record a score of whole-data-set predictions after every epoch.
 
@@ -898,7 +913,10 @@ class EpochScore(Callback):
         -1/+1 targets, as ``rb.fit``'s accuracy decides; several outputs of
         a binary loss are independent labels, each thresholded, and the score
         is scikit-learn's multi-label one over them), ``"r2"`` (of the
-        outputs); or ``fn(y_true, outputs) -> float``.
+        outputs); or ``fn(y_true, outputs) -> float``. A named score leaves out
+        the labels equal to the loss's ``ignore_index`` (``functools.partial(
+        cross_entropy, ignore_index=-100)``), as the loss does; a callable gets
+        every label.
     data : (X, y), optional
         Default: fit's ``validation_data``, and the name gets a ``val_`` prefix.
     name : str, optional
@@ -958,7 +976,8 @@ class EpochScore(Callback):
         X = _as_array(data[0], "EpochScore data X", "EpochScore")[:1]
         y = X if data[1] is None else _as_array(data[1], "EpochScore data y", "EpochScore")[:1]
         outputs = predict(trainer.model, X)
-        _decode(outputs, y, self.reads, trainer.loss_name, self.score_name)
+        _decode(outputs, y, self.reads, trainer.loss_name, self.score_name,
+                _ignored(trainer))
 
     def on_epoch_end(self, trainer, epoch, logs):
         from .fit import predict  # fit imports this module
@@ -975,6 +994,7 @@ class EpochScore(Callback):
         if self.reads is None:
             value = self.fn(y, outputs)
         else:
-            truth, seen = _decode(outputs, y, self.reads, trainer.loss_name, self.score_name)
+            truth, seen = _decode(outputs, y, self.reads, trainer.loss_name, self.score_name,
+                                  _ignored(trainer))
             value = self.fn(truth, seen, **self.kwargs)
         logs[self.name or key] = float(value)

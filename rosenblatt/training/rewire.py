@@ -199,7 +199,10 @@ class Rewire(Callback):
             self._arm(True)  # the epoch's last batch is not known yet: collect from the start
 
     def on_batch_end(self, trainer, batch, logs):
-        self._steps = self._start + trainer.steps  # the run's steps (trainer's: this call's)
+        steps = self._start + trainer.steps  # the run's steps (trainer's: this call's)
+        if steps == self._steps:  # a batch that took no step (every label ignored): the
+            return  # weights, the dense gradient and the count are those already handled
+        self._steps = steps
         if self.every is not None:
             if self._steps % self.every == 0:
                 self.rewire(trainer.optimizer, self._steps, trainer.epoch)

@@ -10,6 +10,7 @@ and is what callbacks see. One training step is the notes' recipe::
     zero_grad(); loss.backward(); clip; optimizer.step(); regularizers' after_step
 """
 
+import functools
 import inspect
 import math
 import os
@@ -114,6 +115,18 @@ def model_input(x, exact):
     return x if exact and x.dtype.kind in "iu" else Tensor(x)
 
 
+def single_output(out, owner="fit"):
+    """``out`` when the model returned one Tensor (or array); a TypeError saying what to do
+    for a tuple or list, such as the ``(output, state)`` of a model called as
+    ``model(x, state)``, which trains with ``fit(..., tbptt=k)``. One isinstance test."""
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"{owner}: the model returned a {type(out).__name__} of {len(out)} "
+                        f"values, not one Tensor; a model called as model(x, state) -> (output, "
+                        f"state) trains with fit(..., tbptt=k), and predicts or is evaluated "
+                        f"through a module that returns its output alone (model(x)[0])")
+    return out
+
+
 def batches(n, batch_size, order):
     """Slices (in order) or index arrays (from ``order``) of consecutive mini-batches."""
     if order is None:
@@ -131,6 +144,23 @@ def scalar_loss(loss, owner="fit"):
     return float(loss.item())
 
 
+def summed(loss):
+    """Whether ``loss`` sums its terms: a library loss given as ``functools.partial(...,
+    reduction="sum")`` (nested partials merged, the outer's keywords winning). A loss of
+    one's own is taken for a mean.
+
+    A summed loss counts whole on every part of a data-parallel batch (its parts' sums add
+    up to the batch's, where a mean's parts count by their share ``n_k / B``), and an
+    epoch's loss is the sum of its batches' (:class:`_Means`): the loss of the whole set,
+    whatever the batch size, as for a mean.
+    """
+    keywords = {}
+    while isinstance(loss, functools.partial):
+        keywords = {**loss.keywords, **keywords}
+        loss = loss.func
+    return keywords.get("reduction") == "sum"
+
+
 class _Means:
     """Running averages of the loss and the metrics over an epoch.
 
@@ -141,18 +171,19 @@ class _Means:
     ``sum_b S_b / sum_b W_b``, the loss of the whole set whatever the batch
     size. A batch of weight 0 (every label ignored: its mean is NaN) adds
     nothing to the loss; its metrics still count. The metrics add their
-    ``(total, count)``.
+    ``(total, count)``. A summed loss (``summed``: :func:`summed`) adds its
+    batches' sums, the sum over the whole set.
     """
 
-    def __init__(self, plan):
-        self.plan = plan
+    def __init__(self, plan, summed=False):
+        self.plan, self.summed = plan, summed
         self.total, self.count = 0.0, 0.0
         self.sums = {name: [0.0, 0] for name, _ in plan}
 
     def add(self, loss, size, pred, target, weight=None):
         weight = size if weight is None else weight
         if weight:
-            self.total += loss * weight
+            self.total += loss if self.summed else loss * weight
             self.count += weight
         for name, fn in self.plan:
             result = fn(pred, target)
@@ -176,7 +207,7 @@ class _Means:
 
     def logs_over_ranks(self, data_parallel):
         """:meth:`logs` of every rank's shards so far (one small Allreduce; collective)."""
-        over = _Means(self.plan)
+        over = _Means(self.plan, self.summed)
         over.total, over.count = self.total, self.count
         over.sums = {name: list(v) for name, v in self.sums.items()}
         over.reduce(data_parallel)
@@ -184,21 +215,24 @@ class _Means:
 
     def logs(self):
         # (no weight at all: every label of the set ignored, a mean of nothing, NaN)
-        out = {"loss": self.total / self.count if self.count else math.nan}
+        if self.summed:  # the batches' sums added up: the loss of the whole set
+            out = {"loss": self.total if self.count else math.nan}
+        else:
+            out = {"loss": self.total / self.count if self.count else math.nan}
         out.update({name: s / max(c, 1) for name, (s, c) in self.sums.items()})
         return out
 
 
 def evaluate_arrays(model, X, y, loss_fn, loss_name, plan, batch_size, owner="fit"):
     """Average loss and metrics in eval mode without a graph (the model's modes are restored)."""
-    means = _Means(plan)
+    means = _Means(plan, summed(loss_fn))
     exact = exact_integers(X)
     # a weighted mean loss: the chunks' sums over the sum of their weights, whatever the chunks
     normaliser = None if y is None else mean_normaliser(loss_fn)
     with model.evaluating(), no_grad():
         for sl in batches(len(X), batch_size, None):
             xb = X[sl]
-            pred = model(model_input(xb, exact))
+            pred = single_output(model(model_input(xb, exact)), owner)
             target = target_for(pred, xb if y is None else y[sl], loss_name)
             weight = None if normaliser is None else normaliser(target)
             value = scalar_loss(loss_fn(pred, target), owner) if weight != 0 else 0.0
@@ -329,6 +363,8 @@ class Trainer:
         # are seeded with their share W_k / W of its normaliser, not n_k / B; the epoch's
         # loss is sum S_b / sum W_b; a batch of W = 0 (all labels ignored) takes no step
         self._normaliser = None if y is None else mean_normaliser(loss_fn)
+        # a summed loss (reduction="sum"): its data-parallel parts count whole, not n_k / B
+        self._summed = summed(loss_fn)
         self._exact = exact_integers(X)  # integer inputs a float32 Tensor would change
 
     # -- the loop -----------------------------------------------------------------
@@ -397,7 +433,7 @@ class Trainer:
             self.progress.n_batches = len(plan)
         self._buffers = [(b, np.array(b, copy=True)) for _, b in self.model.named_buffers()
                          if isinstance(b, np.ndarray)]
-        means = _Means(self.plan)
+        means = _Means(self.plan, self._summed)
         report = (self.progress is not None and getattr(self.progress, "per_batch", True)
                   or bool(self.callbacks))
         dp = self.data_parallel
@@ -462,7 +498,10 @@ class Trainer:
             data_loss = self.adversarial.objective(self.model, data_loss, xin, target,
                                                    self.loss_fn)
         penalty = regs_module.penalty(regs, self.model) if regs else None
-        objective = data_loss if penalty is None else data_loss + penalty
+        share = data_loss
+        if dp is not None and self._summed and weight:  # a sum counts whole on each rank:
+            share = data_loss * (1.0 / weight)  # seeded with n_r / B below, it adds S_r
+        objective = share if penalty is None else share + penalty
         # no examples here (batch norm's sums need this rank): weight 0, no loss, no means
         value = scalar_loss(objective) if len(xb) else 0.0
         if dp is None:  # data-parallel ranks judge the whole batch's loss, after the Allreduce
@@ -495,7 +534,7 @@ class Trainer:
             targets = xb if y is None else y[index]
         # a weighted mean loss (total: the batch's W, never 0 here): each part's share
         # W_k / W of the batch's normaliser, not n_k / B
-        normaliser = self._normaliser
+        normaliser, sums = self._normaliser, self._summed
 
         def work(model, part, weight):
             if xin is None:
@@ -519,8 +558,10 @@ class Trainer:
                 penalty.backward(np.ones(penalty.data.shape, penalty.data.dtype))
                 return float(penalty.item()), 0.0, pred.data, target, part_total
             data_value = scalar_loss(data_loss)
+            if sums:  # a summed loss counts whole in every part: seeded with the part's
+                objective = data_loss * (1.0 / weight)  # share below, it adds S_k
             if penalty is not None:  # once, on the caller's thread (None: InputNoise, MaxNorm)
-                objective = data_loss + penalty * (1.0 / weight)
+                objective = objective + penalty * (1.0 / weight)
             value = float(objective.item()) if objective is not data_loss else data_value
             objective.backward(np.full(objective.data.shape, weight, objective.data.dtype))
             # the epoch's mean: the part's own mean, weighted by its W_k (or its size)
