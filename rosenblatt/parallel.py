@@ -319,11 +319,13 @@ def map_chunks(fn, items, executor=None, *, chunks=None, owner="parallel"):
         inside another) or an item cannot be sent to its workers.
     """
     items = list(items)
+    if chunks is not None:  # checked serially too: a call that works serially works on a pool
+        chunks = positive_int(owner, "chunks", chunks)
     if executor is None or not items:
         return [fn(item) for item in items]
     if chunks is None:
         chunks = 4 * workers(executor)
-    chunks = min(positive_int(owner, "chunks", chunks), len(items))
+    chunks = min(chunks, len(items))
     size, extra = divmod(len(items), chunks)
     parts, start = [], 0
     for k in range(chunks):

@@ -5,7 +5,8 @@ checkpoint): write a temporary file in the same directory, flush and
 ``fsync`` it, ``os.replace`` it over the target (atomic on POSIX and
 Windows), then ``fsync`` the directory so the rename itself survives a power
 cut. A process killed at any point leaves the previous file intact and at most
-a temporary file behind, named ``.<target>.<pid>.<random>.tmp``; the next write
+a temporary file behind, named ``.<target>.<pid>.<random>.tmp`` (a target name
+longer than 200 bytes cut to its first 200); the next write
 to the same target removes the ones whose process is gone.
 
 :class:`rosenblatt.training` checkpoint callbacks use :func:`atomic_write`
@@ -33,13 +34,25 @@ def _pid_alive(pid):
     return True
 
 
+_NAME_BYTES = 200  # of the target's name in a temporary file's: with ".<pid>.<hex>.tmp" < 255
+
+
+def _prefix(name):
+    """``.<name>.``, the start of the temporary files' names for the target ``name``; a name
+    too long for the suffix to fit the file system's 255 bytes is cut (to 200 bytes of UTF-8):
+    a name ``open()`` can write, atomic writes can write too."""
+    cut = os.fsencode(name)[:_NAME_BYTES]
+    return f".{os.fsdecode(cut) if len(cut) < len(os.fsencode(name)) else name}."
+
+
 def clean_stale_temporaries(path):
-    """Remove the temporary files that dead writers left beside ``path``.
+    """Remove the temporary files that dead writers left beside ``path`` (beside the file it
+    links to, for a symbolic link: where :func:`atomic_write` writes them).
 
     Returns the list of removed paths.
     """
-    directory, name = os.path.split(os.path.abspath(os.fspath(path)))
-    prefix = f".{name}."
+    directory, name = os.path.split(os.path.realpath(os.fspath(path)))
+    prefix = _prefix(name)
     removed = []
     try:
         entries = os.listdir(directory)
@@ -138,7 +151,9 @@ def atomic_write(path, mode="wb", example_name=None):
     -----
     A new file gets the permissions the umask allows; an existing file keeps
     its own (a checkpoint made private with ``chmod 600`` stays private), as
-    with a plain ``open(path, "wb")``.
+    with a plain ``open(path, "wb")``. A symbolic link is written through, as
+    ``open`` does: the file it points to is replaced (atomically, beside
+    itself) and the link stays a link.
 
     Examples
     --------
@@ -166,12 +181,16 @@ def atomic_write(path, mode="wb", example_name=None):
                    else "the name of a file in it")
         raise IsADirectoryError(errno.EISDIR, f"cannot write {target}: it names a folder; give "
                                 f"{example}")
-    path = os.path.abspath(target)
+    # A symbolic link is written through, as open(path, "wb") writes through it: the file it
+    # names is replaced (the temporary file made beside that file) and the link stays; a
+    # rename over the link itself would swap the link for a plain file and leave the file
+    # it named as it was.
+    path = os.path.realpath(target)
     directory, name = os.path.split(path)
     _check_folder(target, directory)
     _check_regular(target, path)
     clean_stale_temporaries(path)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}")
+    tmp = os.path.join(directory, f"{_prefix(name)}{os.getpid()}.{secrets.token_hex(6)}{_SUFFIX}")
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the umask decide.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:

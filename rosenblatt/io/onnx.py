@@ -21,11 +21,16 @@ MaxPool2d, AvgPool2d        MaxPool, AveragePool
 L2Pool2d                    LpPool (p = 2)
 GlobalMax/AvgPool2d         GlobalMaxPool / GlobalAveragePool + Flatten
 KMaxPool                    TopK, TopK over the indices (original order), GatherElements
-BatchNorm1d, BatchNorm2d    BatchNormalization with the running statistics
+BatchNorm1d, BatchNorm2d    BatchNormalization with the running statistics (a
+                            float64 graph adds eps to the variance: ONNX's
+                            epsilon is a float32 attribute)
 activations                 Sigmoid, Tanh, Relu, LeakyRelu, PRelu, Clip (HardTanh),
                             Softmax, LogSoftmax, Identity; Step and Sign as
                             Greater + Cast / Where; RReLU as LeakyRelu with the
-                            mean slope (its evaluation rule)
+                            mean slope (its evaluation rule); in a float64
+                            graph a slope that float32 cannot hold (0.1) is a
+                            PRelu slope tensor, since LeakyRelu's alpha is a
+                            float32 attribute
 Dropout                     nothing (inverted), or Mul by 1 - rate (classic)
 Flatten                     Flatten (start_axis 1) or Reshape
 Embedding                   Gather (the input is int64 indices); a negative
@@ -337,11 +342,17 @@ def _kmax(g, module, x, where):
 def _batch_norm(g, module, x, where):
     x = _expect_tensor(x, module, where)
     out = _run(module, x)
+    var, eps = module.running_var, module.eps
+    if x.data.dtype == np.float64 and float(np.float32(eps)) != eps:
+        # epsilon is a float32 attribute, and 1e-5 is no float32 (off by 2.5e-14: a relative
+        # 1e-8 of the output where the variance is small): a float64 graph adds it to the
+        # variance itself, in float64
+        var, eps = var.astype(np.float64) + eps, 0.0
     inputs = [x.name, g.const(module.gamma.data, f"{where}.gamma"),
               g.const(module.beta.data, f"{where}.beta"),
               g.const(module.running_mean, f"{where}.running_mean"),
-              g.const(module.running_var, f"{where}.running_var")]
-    return _Value(g.node("BatchNormalization", inputs, where, epsilon=module.eps), out)
+              g.const(var, f"{where}.running_var")]
+    return _Value(g.node("BatchNormalization", inputs, where, epsilon=eps), out)
 
 
 # -- activations ------------------------------------------------------------------------
@@ -360,6 +371,11 @@ def _leaky(g, module, x, where):
     x = _expect_tensor(x, module, where)
     out = _run(module, x)
     slope = module.slope if isinstance(module, LeakyReLU) else (module.lower + module.upper) / 2
+    if x.data.dtype == np.float64 and float(np.float32(slope)) != slope:
+        # LeakyRelu's alpha is a float32 attribute: 0.1 would be off by 1.5e-9, |x| times
+        # that in a float64 graph; PRelu takes the slope as a float64 tensor, exact
+        return _Value(g.node("PRelu", [x.name, g.const(np.asarray(slope), f"{where}.slope")],
+                             where), out)
     return _Value(g.node("LeakyRelu", [x.name], where, alpha=float(slope)), out)
 
 

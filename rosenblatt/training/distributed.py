@@ -276,6 +276,25 @@ def _unreached(vec, others=()):
     return none
 
 
+def _mpi_sums(MPI, dtype):
+    """Whether this process's MPI library can sum arrays of ``dtype`` (Open MPI 4 has no
+    float16 datatype: its collectives fail with MPI_ERR_TYPE). A local probe on
+    ``COMM_SELF``, no message to another rank."""
+    probe = np.zeros(1, dtype=dtype)
+    try:
+        MPI.COMM_SELF.Allreduce(MPI.IN_PLACE, probe)
+    except (MPI.Exception, KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _mpi_name(MPI):
+    try:
+        return MPI.Get_library_version().splitlines()[0].split(",")[0].strip()
+    except Exception:  # noqa: BLE001 - only for a message
+        return "MPI"
+
+
 def _gradient_vector(owner, optimizer):
     """The optimizer's flat ParameterVector, or a clear error when data-parallel training
     cannot drive it (not a gradient optimizer of rb.optim, or one that needs a closure)."""
@@ -352,6 +371,13 @@ class DataParallel:
         (``update``: the shard's optimizer step and the all-gather), ``wait``
         (sharded: time in the meetings, both of them); and ``steps``.
 
+    Raises
+    ------
+    TypeError
+        The MPI library cannot sum arrays of the parameters' dtype: a float16
+        model under Open MPI 4, which has no float16 datatype (train it in
+        float32 over MPI, or over threads).
+
     Notes
     -----
     On construction (and when ``rb.fit`` starts), rank 0's model is copied to
@@ -379,6 +405,12 @@ class DataParallel:
             comm = world("DataParallel")
         from mpi4py import MPI  # a communicator was given or found: mpi4py is there
 
+        if not _mpi_sums(MPI, vec.data.dtype):  # (the same library on every rank: all raise)
+            raise TypeError(
+                f"DataParallel: this MPI library ({_mpi_name(MPI)}) cannot send or sum "
+                f"{vec.data.dtype} arrays, the model's parameters (it has no such datatype); "
+                f"train the model in float32 over MPI (model.astype(np.float32) before "
+                f"building the optimizer), or over threads (distributed='threads')")
         self._in_place, self._testall = MPI.IN_PLACE, MPI.Request.Testall
         self.model, self.optimizer, self.comm, self.vec = model, optimizer, comm, vec
         self.rank, self.size = int(comm.Get_rank()), int(comm.Get_size())
@@ -803,10 +835,13 @@ class DataParallel:
         rank (so the ranks can still meet, e.g. in :meth:`close`)."""
         return error is not None and error is self._every_rank
 
-    def check_data(self, X, y=None, validation=None, owner="fit", callbacks=None):
+    def check_data(self, X, y=None, validation=None, owner="fit", callbacks=None,
+                   settings=None):
         """Collective: raise the same ValueError on every rank unless every rank holds the
         same data set (``X``, ``y`` and the validation pair ``(Xv, yv)``) and, when
-        ``callbacks`` is given, callbacks of the same types in the same order.
+        ``callbacks`` is given, callbacks of the same types in the same order, and, when
+        ``settings`` is given (a dict of name -> number, bool or None: ``rb.fit``'s
+        ``batch_size``, ``epochs``, ``shuffle``, ``clip_norm`` ...), the same settings.
 
         Every rank must hold the whole data and cut its rows from each global
         batch; ranks that each loaded their own part (PyTorch DDP's habit)
@@ -817,7 +852,9 @@ class DataParallel:
         small ``Allgather`` of the same length on every rank. Callbacks decide
         collective steps (a Checkpoint's, a whole-gradient callback's), so a
         callback given on some ranks only (rank 0 alone writes checkpoints:
-        give them on every rank) is refused too.
+        give them on every rank) is refused too; so are settings that differ
+        (another batch size or number of epochs: the ranks would take
+        different numbers of steps and wait for one another forever).
         """
         arrays = [("X", X), ("y", y)]
         pair = (None, None) if validation is None else validation
@@ -829,6 +866,10 @@ class DataParallel:
                 continue
             a = np.asarray(a)
             mine += [float(len(a) if a.ndim else -1), float(a.size), _checksum(a)]
+        names = sorted(settings or {})  # (the same keys on every rank: the caller's code)
+        for name in names:  # None as NaN (NaN equals NaN below)
+            value = settings[name]
+            mine.append(np.nan if value is None else float(value))
         kinds = ",".join(f"{type(cb).__module__}.{type(cb).__qualname__}"
                          for cb in callbacks or ())
         mine.append(float(zlib.crc32(kinds.encode())) if callbacks is not None else -1.0)
@@ -843,6 +884,16 @@ class DataParallel:
                 f"decide collective steps: a Checkpoint's, a whole-gradient callback's); the "
                 f"ranks were given callbacks of different types. Pass the same callbacks on "
                 f"every rank (rank 0 alone writes checkpoints and shows progress)")
+            raise self._every_rank
+        n_data = 3 * len(arrays)
+        differ = [k for k in range(n_data, n_data + len(names)) if not same[:, k].all()]
+        if differ:
+            k = differ[0]
+            values = ", ".join(f"rank {r}: {_settings_text(v)}" for r, v in enumerate(every[:, k]))
+            self._every_rank = ValueError(
+                f"{owner}: distributed='mpi' needs the same {names[k - n_data]} on every rank "
+                f"(the ranks cut the same global batches and take the same steps, or wait for "
+                f"one another forever); got {values}. Pass the same arguments on every rank")
             raise self._every_rank
         column = int(np.flatnonzero(~same.all(axis=0))[0])
         name, kind = arrays[column // 3][0], column % 3
@@ -891,6 +942,14 @@ class DataParallel:
                 f"{self.message_bytes} bytes per step)")
 
 
+def _settings_text(value):
+    """A setting :meth:`DataParallel.check_data` compared, as the caller wrote it: 16, 0.5,
+    None (sent as NaN)."""
+    if np.isnan(value):
+        return "None"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _checksum(a, rows=128, values=128):
     """A float64 position-weighted sum of up to ``rows`` evenly spaced rows of ``a`` times up
     to ``values`` evenly spaced values of each (one bounded fancy-index copy, in C order
@@ -925,6 +984,10 @@ class _BatchMarkedDraws(np.random.Generator):
 
     _explicit = False  # the layer marks its batch draws (per_example)
     _marked = False  # inside a per_example block on the batch
+    #: True when every draw comes from the library generator of the moment (the layer's
+    #: ``rng`` is None): no state of its own, so a checkpoint saves none for it (the
+    #: "library" state covers it) and one written in one process resumes over MPI
+    draws_from_library = False
 
     @contextlib.contextmanager
     def per_example(self, x):
@@ -954,6 +1017,7 @@ class _GlobalBatchDraws(_BatchMarkedDraws):
         super().__init__(bit_generator)
         self._data_parallel = data_parallel
         self._library = library  # the layer's rng is None: the library generator of the draw
+        self.draws_from_library = bool(library)
 
     def _source(self):
         if self._library:  # (rb.seed replaces the library generator: resolve it each time)

@@ -378,7 +378,12 @@ class Trainer:
             overrides(cb, "on_backward") for cb in self.callbacks)
         if dp is not None:  # every rank starts from rank 0's weights and draws
             # the same data and callbacks' types on every rank, or one error
-            dp.check_data(self.X, self.y, self.validation, callbacks=self.callbacks)
+            # ... and the settings that decide the steps: ranks that differ would wait for
+            # one another forever (a rank with more batches or epochs than the others)
+            dp.check_data(self.X, self.y, self.validation, callbacks=self.callbacks,
+                          settings={"batch_size": self.batch_size, "epochs": epochs,
+                                    "shuffle": bool(self.shuffle), "clip_norm": self.clip_norm,
+                                    "clip_value": self.clip_value})
             dp.broadcast_parameters()
             dp.broadcast_generators(self.generators())
         # a run that stopped early (early stopping) is over: the same call returns its History
@@ -811,7 +816,10 @@ class Trainer:
         found, seen = {}, set()
 
         def add(name, value):
-            if isinstance(value, np.random.Generator) and id(value) not in seen:
+            # (a data-parallel layer's view of the library generator, Dropout(rng=None) over
+            # MPI, has no state of its own: "library" holds it, as in one process)
+            if isinstance(value, np.random.Generator) and id(value) not in seen \
+                    and not getattr(value, "draws_from_library", False):
                 seen.add(id(value))
                 found[name] = value
 
