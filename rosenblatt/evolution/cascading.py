@@ -26,12 +26,14 @@ function, which CNE and NEAT's ``selection="cascading"`` copy unchanged into
 the next generation (so no function's elite is ever lost).
 """
 
+import functools
 import math
 import types
 
 import numpy as np
 
 from ..checks import positive_int
+from ..parallel import map_chunks
 from .core import FitnessError, evaluation_options, vector_mean
 
 __all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
@@ -194,8 +196,9 @@ def check_objectives(values, P, owner, on_error="raise", k=None, ids=None):
     F = np.asarray(values, dtype=np.float64)
     if F.ndim == 1:
         F = F[:, None]
-    if F.ndim != 2 or F.shape[0] != P or (k is not None and F.shape[1] != k):
-        want = f"({P}, {k})" if k is not None else f"({P}, k)"
+    if F.ndim != 2 or F.shape[0] != P or (k is not None and F.shape[1] != k) or (
+            F.ndim == 2 and F.shape[1] == 0):  # no function: nothing would select anything
+        want = f"({P}, {k})" if k is not None else f"({P}, k) with k >= 1"
         raise ValueError(f"{owner}: with selection='cascading' fitness must give one value per "
                          f"fitness function for each individual, shape {want}; got {F.shape}")
     bad = ~np.isfinite(F)
@@ -246,6 +249,11 @@ def _objectives(fitness, decode, payload, repeats):
         return None, f"{type(e).__name__}: {e}"
 
 
+def _objectives_of(fitness, decode, repeats, payload):
+    """:func:`_objectives` with the payload last (for :func:`~rosenblatt.parallel.map_chunks`)."""
+    return _objectives(fitness, decode, payload, repeats)
+
+
 def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeats=1,
                         on_error="raise", owner="evolution", ids=None, k=None):
     """Like :func:`.core.evaluate` for a fitness returning several values: a ``(P, k)`` array.
@@ -257,14 +265,18 @@ def evaluate_objectives(fitness, payloads, *, decode=None, executor=None, repeat
     """
     repeats = evaluation_options(owner, repeats, on_error)
     n = len(payloads)
-    if executor is None:
-        results = [_objectives(fitness, decode, p, repeats) for p in payloads]
-    else:
-        results = list(executor.map(_objectives, [fitness] * n, [decode] * n, payloads,
-                                    [repeats] * n))
+    # (rb.parallel, as core.evaluate: several individuals per task, and a shut-down executor
+    # or a fitness its workers cannot receive named as the owner's, not a raw error)
+    results = map_chunks(functools.partial(_objectives_of, fitness, decode, repeats),
+                         payloads, executor, owner=owner)
     known = k is not None
     if not known:
         k = next((len(v) for v, e in results if e is None), None)
+        if k == 0:
+            i = next(i for i, (v, e) in enumerate(results) if e is None)
+            raise ValueError(f"{owner}: fitness returned no values for individual "
+                             f"{_name(ids, i)}; it must return one per fitness function "
+                             f"(at least one)")
     rows = []
     for i, (value, error) in enumerate(results):
         if error is None and len(value) != k and known:

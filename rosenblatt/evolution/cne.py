@@ -50,7 +50,16 @@ from .cascading import (
     known_width,
     vector_objectives,
 )
-from .core import Result, evaluate, record, run_loop, seeded, vector_chunks, vector_fitness
+from .core import (
+    FitnessError,
+    Result,
+    evaluate,
+    record,
+    run_loop,
+    seeded,
+    vector_chunks,
+    vector_fitness,
+)
 
 __all__ = ["CNE", "population_forward", "parameter_layout"]
 
@@ -691,7 +700,11 @@ class CNE:
 
         def one(g):
             pop = self.thetas
-            f, _ = self.step(fitness, vectorized, executor, repeats, on_error)
+            try:
+                f, _ = self.step(fitness, vectorized, executor, repeats, on_error)
+            except FitnessError:  # every individual was scored before the error was found
+                best["evals"] += self.population
+                raise
             if self.selection == "cascading":
                 record(history, f, objectives=self.objectives.max(axis=0).tolist())
                 fill_objectives(history)  # first generations that all failed: k values too

@@ -287,6 +287,8 @@ class NEATConfig:
                 data = tomllib.load(f)
             except tomllib.TOMLDecodeError as e:
                 raise ConfigError(f"{path}: not valid TOML ({e})") from None
+            except UnicodeDecodeError as e:  # TOML is UTF-8 text; tomllib decodes it first
+                raise ConfigError(f"{path}: not valid TOML (not UTF-8 text: {e})") from None
         if table is not None:
             if table not in data:  # a misspelt table must not quietly give the defaults
                 tables = [k for k, v in data.items() if isinstance(v, dict)]

@@ -200,7 +200,7 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
     payloads : list
         The individuals as plain data (what crosses to a worker).
     ids : list
-        A name for each individual, used in error messages.
+        A name for each individual (one per payload), used in error messages.
     decode : callable, optional
         Module-level function rebuilding an individual from its payload.
     executor : concurrent.futures.Executor, optional
@@ -220,6 +220,10 @@ def evaluate(fitness, payloads, ids, *, decode=None, executor=None, repeats=1,
     [2.0, 4.0]
     """
     repeats = evaluation_options(owner, repeats, on_error)
+    payloads, ids = list(payloads), list(ids)
+    if len(ids) != len(payloads):  # zipped, the values past the shorter would stay unset
+        raise ValueError(f"{owner}: ids must name each individual: {len(payloads)} payloads "
+                         f"but {len(ids)} ids")
     results = map_chunks(functools.partial(_guarded, fitness, decode, repeats), payloads,
                          executor, owner=owner)
     values = np.empty(len(results))

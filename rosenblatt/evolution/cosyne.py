@@ -63,7 +63,7 @@ from ..nn.module import Module
 from ..nn.parameter import ParameterVector
 from ..randomness import resolve_rng
 from .cne import evaluate_thetas, read_weights, write_weights
-from .core import Result, record, run_loop
+from .core import FitnessError, Result, record, run_loop
 
 __all__ = ["CoSyNE", "marking_probability", "multipoint_crossover", "permute_subpopulations"]
 
@@ -416,7 +416,11 @@ class CoSyNE:
         best = {"theta": read_weights(self.vector).copy(), "fitness": -math.inf, "evals": 0}
 
         def one(g):
-            f, champion = self.step(fitness, vectorized, executor, repeats, on_error)
+            try:
+                f, champion = self.step(fitness, vectorized, executor, repeats, on_error)
+            except FitnessError:  # every network was scored before the error was found
+                best["evals"] += self.population
+                raise
             record(history, f)
             best["evals"] += self.population
             value = float(f.max())

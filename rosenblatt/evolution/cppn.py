@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-from ..checks import positive_float, positive_int, unit_interval
+from ..checks import boolean, positive_float, positive_int, unit_interval
 from . import activations as _act
 from .config import NEATConfig
 from .genome import Genome
@@ -82,8 +82,13 @@ def cppn_image(genome, width, height):
 
 
 def grid(n, m=None):
-    """Coordinates ``(n*m, 2)`` of an ``n x m`` grid over ``[-1, 1]^2``, row-major (y, then x)."""
-    m = n if m is None else m
+    """Coordinates ``(n*m, 2)`` of an ``n x m`` grid over ``[-1, 1]^2``, row-major (y, then x).
+
+    ``n`` rows and ``m`` columns (default ``n``), positive integers; a single row or
+    column lies at the centre, 0.
+    """
+    n = positive_int("grid", "n", n)
+    m = n if m is None else positive_int("grid", "m", m)
     xs = np.linspace(-1, 1, m) if m > 1 else np.zeros(1)
     ys = np.linspace(-1, 1, n) if n > 1 else np.zeros(1)
     y, x = np.meshgrid(ys, xs, indexing="ij")
@@ -155,7 +160,9 @@ class SubstrateNetwork:
     """The networks painted on a substrate for ``P`` CPPNs: ``(n, n_in) -> (P, n, n_out)``.
 
     Computed in float64 (the painted weights); outputs have the input's
-    floating dtype (float32 in, float32 out), float64 for any other.
+    floating dtype (float32 in, float32 out), float64 for any other. ``X`` may
+    also be ``(P, n, n_in)``, a batch per network (what :meth:`step` passes);
+    another shape is a ValueError naming the substrate's ``n_in``.
 
     Attributes
     ----------
@@ -171,12 +178,24 @@ class SubstrateNetwork:
 
     def __call__(self, X):
         h = np.asarray(X, dtype=np.float64)
+        n_in = self.weights[0].shape[1]
+        if h.ndim not in (2, 3) or h.shape[-1] != n_in or (h.ndim == 3
+                                                           and h.shape[0] != self.size):
+            # (a raw matmul error would name neither the substrate nor the shape it takes)
+            raise ValueError(f"SubstrateNetwork: X must have shape (n, {n_in}) (one input per "
+                             f"node of the substrate's input layer) or ({self.size}, n, "
+                             f"{n_in}) (a batch per network); got {h.shape}")
         for W in self.weights:
             h = self._f(np.matmul(h, W))
         return _like(h, X)
 
     def step(self, obs):
         obs = np.asarray(obs)
+        n_in = self.weights[0].shape[1]
+        if obs.shape != (self.size, n_in):
+            raise ValueError(f"SubstrateNetwork.step: obs must have shape ({self.size}, {n_in})"
+                             f" (one observation per network, one input per node of the "
+                             f"substrate's input layer); got {obs.shape}")
         return self(obs[:, None, :] if obs.dtype.kind == "f" else
                     np.asarray(obs, dtype=np.float64)[:, None, :])[:, 0]
 
@@ -287,7 +306,7 @@ class HyperNEAT:
         self.substrate = substrate
         self.threshold = unit_interval("HyperNEAT", "threshold", threshold)
         self.weight_max = positive_float("HyperNEAT", "weight_max", weight_max)
-        self.deltas = bool(deltas)
+        self.deltas = boolean("HyperNEAT", "deltas", deltas)
         self.neat = NEAT(6 if deltas else 4, 1,
                          config if config is not None else cppn_config(), rng=rng)
 

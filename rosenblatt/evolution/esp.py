@@ -66,7 +66,7 @@ from ..nn.module import Module
 from ..nn.parameter import ParameterVector
 from ..randomness import resolve_rng
 from .cne import _leaves, evaluate_thetas, parameter_layout, read_weights, write_weights
-from .core import Result, record, run_loop
+from .core import FitnessError, Result, record, run_loop
 
 __all__ = ["ESP", "neuron_layout"]
 
@@ -273,9 +273,11 @@ class ESP:
         used = np.flatnonzero(self.active)
         genes = np.repeat(self.best_neurons[None], used.size + 1, axis=0)
         genes[np.arange(1, used.size + 1), used] = 0.0  # row k + 1: without neuron used[k]
-        f = evaluate_thetas("ESP", self.model, self.vector, self._network(genes), fitness,
-                            vectorized, executor, repeats, on_error, rng=self.rng)
-        self.extra_evaluations += f.shape[0]
+        try:
+            f = evaluate_thetas("ESP", self.model, self.vector, self._network(genes), fitness,
+                                vectorized, executor, repeats, on_error, rng=self.rng)
+        finally:  # spent also when one of them fails (on_error="stop")
+            self.extra_evaluations += genes.shape[0]
         whole, lesioned = f[0], np.where(np.isfinite(f[1:]), f[1:], -np.inf)
         k = int(np.argmax(lesioned))
         if used.size > 1 and lesioned[k] >= whole - self.remove_tolerance * abs(whole):
@@ -368,7 +370,11 @@ class ESP:
         self._best, self._since_improved, self._bursts = -math.inf, 0, 0
 
         def one(g):
-            f, champion, burst = self.step(fitness, vectorized, executor, repeats, on_error)
+            try:
+                f, champion, burst = self.step(fitness, vectorized, executor, repeats, on_error)
+            except FitnessError:  # the networks (and lesion tests) scored before the error
+                best["evals"] += self.trials * self.population + self.extra_evaluations
+                raise
             record(history, f, bursts=int(burst), hidden=self.hidden, adapted=self.adapted)
             best["evals"] += f.shape[0] + self.extra_evaluations
             value = float(np.max(np.where(np.isfinite(f), f, -np.inf)))

@@ -38,7 +38,7 @@ import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ..checks import positive_int
+from ..checks import boolean, positive_int
 
 __all__ = ["GalleryServer"]
 
@@ -283,11 +283,12 @@ class GalleryServer:
         if port > 65535:
             raise ValueError(f"GalleryServer: port must be 0 (any free port) or a port number "
                              f"up to 65535; got {port}")
+        verbose = boolean("GalleryServer", "verbose", verbose)  # before the socket is bound
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer((LOOPBACK, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.gallery = self
-        self.httpd.verbose = bool(verbose)
+        self.httpd.verbose = verbose
         self._thread = None
         #: The secret that the served page sends with each POST (``X-Gallery-Token``).
         self.token = secrets.token_urlsafe(24)

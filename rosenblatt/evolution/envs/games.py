@@ -471,7 +471,12 @@ def network_player(network, symmetric=False, encoding="marks"):
         index = np.zeros(k, dtype=np.int64) if who is None else np.asarray(who)
         if encoding == "lines":
             X = line_features(boards).reshape(k * 9, 9)
-            return _members_forward(network, np.repeat(index, 9), X).reshape(k, 9)
+            out = _members_forward(network, np.repeat(index, 9), X)
+            if out.shape[1] != 1:  # one score per cell; a reshape would fail on k * 9 * width
+                raise ValueError(f"network_player: with encoding='lines' the network scores "
+                                 f"one cell at a time (9 inputs, 1 output); it gave "
+                                 f"{out.shape[1]} outputs")
+            return out.reshape(k, 9)
         if not symmetric:
             return _members_forward(network, index, TicTacToe.features(boards))
         views = boards[:, SYMMETRIES].transpose(1, 0, 2).reshape(-1, 9)  # (8 k, 9)

@@ -40,7 +40,9 @@ class GymTask:
     ValueError
         An action space other than ``Discrete`` or ``Box`` (``MultiDiscrete``,
         ``MultiBinary``, ``Dict``, ...), or an observation space that
-        ``gymnasium.spaces.flatten`` cannot flatten (``Graph``, ``Sequence``).
+        ``gymnasium.spaces.flatten`` cannot flatten (``Graph``, ``Sequence``); and,
+        when scoring, a network whose output width is not ``n_outputs`` (one output
+        is also accepted for ``Discrete(2)``).
 
     Notes
     -----
@@ -122,9 +124,19 @@ class GymTask:
         return np.asarray(obs, dtype=np.float64).reshape(1, -1)
 
     def action(self, out):
+        """The environment's action for one network output ``out`` (``n_outputs`` values;
+        for ``Discrete(2)`` also one); another width is a ValueError (an argmax over fewer
+        outputs would silently never take the last actions)."""
         out = np.asarray(out, dtype=np.float64).ravel()
+        if out.size != self.n_outputs and not (self.discrete and self.n_outputs == 2
+                                               and out.size == 1):
+            one = " (or 1, read as output > 0.5)" if self.discrete and self.n_outputs == 2 \
+                else ""
+            raise ValueError(f"GymTask: {self.env_id!r} has a {type(self.action_space).__name__}"
+                             f" action space, which takes {self.n_outputs} network "
+                             f"outputs{one}; the network gave {out.size}")
         if self.discrete:
-            if out.size == 1 and self.n_outputs == 2:
+            if out.size == 1:
                 return self.start + int(out[0] > 0.5)
             return self.start + int(np.argmax(out))
         space = self.action_space

@@ -100,8 +100,20 @@ class VisualDiscrimination:
         return np.stack([(x + 0.5) / k - 0.5, (y + 0.5) / k - 0.5], axis=-1)
 
     def distances(self, outputs):
-        """Distance of each trial's peak from the large object's centre (11-grid units)."""
-        return np.linalg.norm(self.peaks(outputs) - self.targets, axis=-1)
+        """Distance of each trial's peak from the large object's centre (11-grid units).
+
+        ``outputs``: ``(75, resolution**2)`` fields, or ``(P, 75, resolution**2)``; another
+        shape is a ValueError (a narrower field would put every peak in its first cells, one
+        row would be broadcast over the 75 trials).
+        """
+        o = np.asarray(outputs)
+        n = self.n_outputs
+        if o.ndim not in (2, 3) or o.shape[-2:] != (len(self.targets), n):
+            raise ValueError(f"VisualDiscrimination: outputs must be one output field of "
+                             f"{n} cells (resolution {self.resolution} squared) per trial, "
+                             f"shape ({len(self.targets)}, {n}) for one network or (P, "
+                             f"{len(self.targets)}, {n}) for a population; got {o.shape}")
+        return np.linalg.norm(self.peaks(o) - self.targets, axis=-1)
 
     def fitness(self, outputs):
         d = self.distances(outputs)
