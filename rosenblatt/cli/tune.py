@@ -166,6 +166,10 @@ def check_tune(raw_tune, default_seed):
     if acquisition not in ("ei", "ucb", "pi"):
         raise CLIError(f"config key 'tune.acquisition': expected 'ei', 'ucb' or 'pi'; "
                        f"got {acquisition!r}")
+    liar = config._str(raw_tune, "liar", "tune", default="believer")
+    if liar not in rb.tuning.search.LIARS:
+        raise CLIError(f"config key 'tune.liar': expected 'believer', 'min', 'mean' or 'max'; "
+                       f"got {liar!r}")
     pruning = raw_tune.get("pruning")
     if pruning not in (None, "median", "none"):
         raise CLIError(f"config key 'tune.pruning': expected 'median' or 'none'; got {pruning!r}")
@@ -175,7 +179,7 @@ def check_tune(raw_tune, default_seed):
         "metric": config._str(raw_tune, "metric", "tune", default="val_loss"),
         "pruning": None if pruning in (None, "none") else pruning,
         "seed": config._int(raw_tune, "seed", "tune", default=default_seed, minimum=0),
-        "liar": config._str(raw_tune, "liar", "tune", default="believer"),
+        "liar": liar,
     }
     for key in ("n_initial", "patience", "grid_points", "n_parallel"):
         if key in raw_tune:
@@ -399,7 +403,7 @@ def _on_cluster(args, raw, paths, cfg, settings, space, job, metrics, study_path
         objective, space, method=settings["method"], n_trials=settings["n_trials"],
         seed=settings["seed"], acquisition=settings["acquisition"], liar=settings["liar"],
         resume_from=study_path, callbacks=[progress], executor=executor, history=history,
-        **search)
+        extra_settings={"metric": settings["metric"], "mode": mode}, **search)  # as tune_fit
     curves = ()
     if settings["pruning"]:
         curves = rb.tuning.networks.curves_before(study, study.best.number,

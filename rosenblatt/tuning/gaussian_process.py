@@ -495,6 +495,19 @@ class GaussianProcess:
         if self.X_ is None:
             raise RuntimeError("GaussianProcess: call fit(X, y) before predict")
 
+    def _query(self, X, method):
+        """Rows to predict at, checked as ``fit`` checks its own: ``(m, dim)`` with the fitted
+        data's columns, finite (NaN or inf would come back as NaN predictions)."""
+        self._check_fitted()
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        if X.ndim != 2 or X.shape[1] != self.X_.shape[1]:
+            raise ValueError(f"GaussianProcess.{method}: X has {X.shape[-1]} columns; the "
+                             f"fitted data had {self.X_.shape[1]} (X must be (m, "
+                             f"{self.X_.shape[1]}); got shape {X.shape})")
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"GaussianProcess.{method}: X must be finite (no NaN/inf)")
+        return X
+
     def predict(self, X, return_std=True):
         """Posterior mean (and standard deviation of the latent function) at rows of ``X``.
 
@@ -503,11 +516,7 @@ class GaussianProcess:
         """
         from scipy.linalg import solve_triangular
 
-        self._check_fitted()
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        if X.shape[1] != self.X_.shape[1]:
-            raise ValueError(f"GaussianProcess.predict: X has {X.shape[1]} columns; the fitted "
-                             f"data had {self.X_.shape[1]}")
+        X = self._query(X, "predict")
         Ks = kernel_matrix(self.kernel, X, self.X_, self.length_scales_, self.amplitude_)
         mean = Ks @ self._alpha * self.y_std_ + self.y_mean_
         if not return_std:
@@ -524,11 +533,7 @@ class GaussianProcess:
         """
         from scipy.linalg import cho_solve
 
-        self._check_fitted()
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        if X.ndim != 2 or X.shape[1] != self.X_.shape[1]:
-            raise ValueError(f"GaussianProcess.predict_with_gradient: X has {X.shape[-1]} "
-                             f"columns; the fitted data had {self.X_.shape[1]}")
+        X = self._query(X, "predict_with_gradient")
         ls2 = self.length_scales_ ** 2
         diff = X[:, None, :] - self.X_[None, :, :]                      # (m, n, d)
         r2 = np.einsum("mnd,d->mn", diff * diff, 1.0 / ls2)

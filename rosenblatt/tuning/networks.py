@@ -55,6 +55,16 @@ class _RequireMetric(Callback):
                 f"{sorted(logs)} (val_* need validation_data; fit_kwargs' metrics add more)")
 
 
+class _RestoreLast(Callback):
+    """Restore ``stopper``'s best weights once more, as the trial's last callback."""
+
+    def __init__(self, stopper):
+        self.stopper = stopper
+
+    def on_train_end(self, trainer):
+        self.stopper.on_train_end(trainer)
+
+
 class MedianStopping(Callback):
     """Stop a trial whose best ``monitor`` so far is worse than the median of earlier trials'.
 
@@ -171,7 +181,17 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
     pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
     extra = list(built.pop("callbacks", ())) + _own_copies(fit_kwargs.get("callbacks", ()))
     args = {**fit_kwargs, **built}
-    args["callbacks"] = [_RequireMetric(metric), stopper, *([pruner] if pruner else []), *extra]
+    # The order of the epoch's callbacks: a callback of the trial's own that logs the metric
+    # (EpochScore("roc_auc") for val_roc_auc) first, as rb.fit requires of a monitor's source;
+    # then the stopper, which keeps the weights the metric was measured on (before another
+    # callback changes them at the epoch's end, as Rewire does); the stopper's restore again
+    # last, after any restoring callback of the trial's own (an EarlyStopping on another
+    # metric), so that the model returned is the epoch the study's value describes.
+    sources = [cb for cb in extra if metric in (getattr(cb, "logged_key", None),
+                                                getattr(cb, "name", None))]
+    others = [cb for cb in extra if all(cb is not source for source in sources)]
+    args["callbacks"] = [*sources, _RequireMetric(metric), stopper,
+                         *([pruner] if pruner else []), *others, _RestoreLast(stopper)]
     args.setdefault("batch_size", params.get("batch_size", batch_size))
     args.setdefault("rng", rng)
     with using(rng):  # layers that draw at run time (dropout) draw from the trial's generator
@@ -240,7 +260,10 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     epochs : int
         The most epochs per trial.
     metric : str, default "val_loss"
-        A key of rb.fit's History (``val_loss``, ``val_accuracy`` ...).
+        A key of rb.fit's History (``val_loss``, ``val_accuracy`` ...), or one that a
+        callback of ``fit_kwargs`` or ``build_model``'s dict logs
+        (``EpochScore("roc_auc")``: ``val_roc_auc``; tune_fit runs it before its own
+        early stopping and pruning, which read it).
     mode : {"auto", "min", "max"}
         Whether ``metric`` is minimised or maximised ("auto": "max" for accuracies).
         The study's values are minimised: ``metric``, or ``-metric`` for "max".
@@ -251,8 +274,10 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         ``batch_size`` in ``build_model``'s dict overrides both.
     patience : int, optional
         Early stopping's patience (0: stop at the first epoch that does not
-        improve); default none (train ``epochs``). The best epoch's weights are
-        restored either way, and that epoch scores the trial.
+        improve); default none (train ``epochs``). The best epoch's weights (of
+        ``metric``) are restored either way, last, after any restoring callback of
+        ``build_model``'s or ``fit_kwargs``' (an EarlyStopping on another metric), and
+        that epoch scores the trial.
     pruning : {None, "median"}
         Stop a trial early by the median stopping rule (:class:`MedianStopping`);
         a pruned trial has status "pruned" and its best value so far.
@@ -271,6 +296,8 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         state you want to read after a trial belongs in ``build_model``'s dict.
     **search_kwargs
         Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
+        The study's settings hold ``metric`` and ``mode`` too (``extra_settings``), so a
+        study is resumed only with the quantity its values measure.
         An ``executor`` here must be a ``ThreadPoolExecutor`` (others raise TypeError): the
         objective is a closure holding the data and keeping the best model. To
         train trials in other processes or machines, call :func:`minimize` with
@@ -403,8 +430,13 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
     callbacks = search_kwargs.get("callbacks")
     if not callable(callbacks):  # (a single callable: minimize names the mistake)
         search_kwargs["callbacks"] = [*(callbacks or ()), stop_if_metric_missing]
+    # the quantity the values measure, stored in the study: a study resumed with another
+    # metric or mode would mix val_loss with -val_accuracy (minimize refuses the change)
+    extra = search_kwargs.pop("extra_settings", None)
+    if extra is None or isinstance(extra, dict):
+        extra = {**(extra or {}), "metric": metric, "mode": mode}
     study = minimize(objective, space, method=method, n_trials=n_trials, seed=seed,
-                     **search_kwargs)
+                     extra_settings=extra, **search_kwargs)
     if "error" in missing:
         raise missing["error"]
     best = study.best

@@ -328,6 +328,25 @@ def _gp_kwargs(gp, dim):
     return kwargs
 
 
+def _extra_settings(extra):
+    """``minimize``'s ``extra_settings``: a dict of JSON values under names of their own."""
+    if extra is None:
+        return {}
+    if not isinstance(extra, dict):
+        raise TypeError(f"minimize: extra_settings must be a dict of JSON values; got "
+                        f"{type(extra).__name__} {extra!r:.60}")
+    own = ("method", "seed", "acquisition", "n_initial", "grid_points", "liar", "n_parallel")
+    for key in extra:
+        if not isinstance(key, str) or key in own:
+            raise ValueError(f"minimize: extra_settings must name settings other than "
+                             f"minimize's own ({', '.join(own)}); got {key!r}")
+    try:
+        return json.loads(json.dumps(extra, allow_nan=False))  # as the study file holds them
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"minimize: extra_settings must be plain JSON values (the study "
+                         f"stores them); {type(e).__name__}: {e}") from None
+
+
 def _check_path(name, path):
     """``save_to``/``resume_from``: a file in a folder that exists (checked before any trial)."""
     if not isinstance(path, (str, os.PathLike)):
@@ -349,7 +368,7 @@ def _check_path(name, path):
 def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, acquisition="ei",
              executor=None, seed=None, callbacks=None, resume_from=None, *, n_parallel=None,
              liar="believer", grid_points=None, save_to=None, xi=0.0, kappa=1.96,
-             n_candidates=2000, gp=None, history=None):
+             n_candidates=2000, gp=None, history=None, extra_settings=None):
     """Search ``space`` for the parameters that minimise ``objective``; returns a :class:`Study`.
 
     Parameters
@@ -433,6 +452,12 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
         reproducibly: pruning (:func:`~rosenblatt.tuning.networks.tune_fit`
         sends the earlier learning curves) gives the same study on any
         executor for a seed and ``n_parallel``.
+    extra_settings : dict, optional
+        More settings of the objective's own (plain JSON values under names
+        other than minimize's), stored in the study and checked as the others
+        on resume: e.g. the metric that ``tune_fit`` scores, so that a study is
+        not continued with values of another quantity. A resumed file without
+        one of them takes it as given.
 
     Returns
     -------
@@ -483,6 +508,7 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
     positive_float("minimize", "kappa", kappa, allow_zero=True)
     n_candidates = positive_int("minimize", "n_candidates", n_candidates)
     gp_kwargs = _gp_kwargs(gp, space.dim)
+    extra_settings = _extra_settings(extra_settings)
 
     if n_parallel is not None:
         n_parallel = positive_int("minimize", "n_parallel", n_parallel)
@@ -564,20 +590,21 @@ def minimize(objective, space, method="bayes", n_trials=None, n_initial=None, ac
 
     settings = {"method": method, "seed": seed, "acquisition": acquisition,
                 "n_initial": n_initial, "grid_points": grid_points, "liar": liar,
-                "n_parallel": n_parallel}
+                "n_parallel": n_parallel, **extra_settings}
+    optional = ("n_parallel", *extra_settings)  # a file written without them: taken as given
     if study is None:
         study = Study(space, settings)
     else:
         # (a file written before n_parallel was a setting does not have it: taken as given)
         changed = {k: (study.settings.get(k), v) for k, v in settings.items()
                    if study.settings.get(k) != v
-                   and not (k == "n_parallel" and k not in study.settings)}
+                   and not (k in optional and k not in study.settings)}
         if changed:
             listed = ", ".join(f"{k}: {a!r} in the file, {b!r} now"
                                for k, (a, b) in changed.items())
             raise ValueError(f"minimize: cannot resume {resume_from} with other settings "
                              f"({listed})")
-        study.settings["n_parallel"] = n_parallel
+        study.settings.update({k: settings[k] for k in optional})
 
     propose = _Proposer(space, method, seed, n_initial, acquisition, grid, gp_kwargs, liar, xi,
                         kappa, n_candidates)

@@ -465,9 +465,14 @@ def _is_int(value):
 
 
 def _is_finite(value):
-    """A finite JSON number (not a bool, which JSON keeps apart)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    """A finite JSON number (not a bool, which JSON keeps apart) that float64 holds: an
+    integer beyond it (JSON has no limit; ``10**400``) is no finite float, not a crash."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def new_figure(size):
