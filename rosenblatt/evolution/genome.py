@@ -94,7 +94,10 @@ class Genome:
     The operators of :mod:`~rosenblatt.evolution.neat` work on the genes as
     arrays (:meth:`gene_arrays`); a genome they make from arrays
     (:meth:`with_arrays`) builds its ``connections`` list only when it is
-    first read.
+    first read. A genome of a NEAT population reads its genes as views into
+    the population's :class:`GeneBlock`; pickled or deep-copied (and as the
+    champion :meth:`NEAT.tell <rosenblatt.evolution.neat.NEAT.tell>` returns)
+    it holds copies of its own.
 
     Examples
     --------
@@ -254,6 +257,25 @@ class Genome:
                 into["local_levels"] = cache["local_levels"]
         if same_edges and same_enabled and same_weights and "record" in cache:
             into["record"] = cache["record"]  # the compiled phenotype (network.py)
+
+    def _detach(self):
+        """Hold copies of what this genome reads from its population's block (its genes;
+        cached arrays that are views into arrays of the whole population), so that keeping
+        it (a champion kept per generation) keeps no generation's arrays alive."""
+        self.__dict__.update(self.__getstate__())
+
+    def __getstate__(self):
+        # pickled or deep-copied, a genome holds its own genes (its row of a population's
+        # block copied out) and cached arrays, not views into a whole generation's arrays
+        # (a user's process pool sends one genome's genes)
+        if self._slot is not None:
+            self.gene_arrays()  # (read from the block while the slot is here)
+        state = dict(self.__dict__)
+        state["_slot"] = None
+        if self._arrays is not None:
+            state["_arrays"] = _owned(self._arrays)
+        state["_cache"] = {key: _owned(value) for key, value in self._cache.items()}
+        return state
 
     def with_arrays(self, id, innovation, src, dst, weight, enabled, nodes=None,  # noqa: A002
                     frozen=False):
@@ -527,6 +549,16 @@ def _string(d, key, where):
     return value
 
 
+def _owned(value):
+    """``value`` (an array, a tuple of arrays or anything else) with each array that is a view
+    into another replaced by a read-only copy of its own."""
+    if isinstance(value, np.ndarray):
+        return _frozen(value.copy()) if value.base is not None else value
+    if isinstance(value, tuple) and value and all(isinstance(a, np.ndarray) for a in value):
+        return tuple(map(_owned, value))
+    return value
+
+
 def _frozen(a):
     a = np.asarray(a)
     if a.flags.writeable and a.base is None:
@@ -653,14 +685,24 @@ class GeneBlock:
     def node_counts(self):
         return self.node_starts[1:] - self.node_starts[:-1]
 
+    def _row(self, k):
+        """Row ``k`` as a non-negative index (negative counting from the end), or an
+        IndexError."""
+        n = len(self.gene_starts) - 1
+        if not -n <= k < n:
+            raise IndexError(f"GeneBlock: row {k} out of range for a block of {n} genomes")
+        return k + n if k < 0 else k
+
     def genes(self, k):
         """Row ``k``'s ``(innovation, src, dst, weight, enabled)`` (views)."""
+        k = self._row(k)
         a, b = self.gene_starts[k:k + 2].tolist()
         return (self.innovation[a:b], self.src[a:b], self.dst[a:b], self.weight[a:b],
                 self.enabled[a:b])
 
     def nodes(self, k):
         """Row ``k``'s ``(node ids, activation codes)`` (views)."""
+        k = self._row(k)
         a, b = self.node_starts[k:k + 2].tolist()
         return self.node_ids[a:b], self.node_codes[a:b]
 
@@ -672,24 +714,53 @@ class GeneBlock:
                          [getattr(self, c)[n] for c in self.NODE_COLUMNS], ns, self.bias[rows])
 
     def splice(self, rows, genomes):
-        """This block with the rows ``rows`` (distinct) holding ``genomes``' genes instead."""
+        """This block with the rows ``rows`` (distinct) holding ``genomes``' genes instead
+        (one genome per row; ValueError otherwise, IndexError for a row out of range)."""
+        genomes = list(genomes)
+        if len(rows) != len(genomes):
+            raise ValueError(f"GeneBlock.splice: {len(rows)} rows for {len(genomes)} "
+                             f"genome(s); give one genome per row")
         if not len(rows):
             return self
         rows = np.asarray(rows, np.int64)
+        n = len(self.gene_starts) - 1
+        if ((rows < -n) | (rows >= n)).any():
+            self._row(int(rows[(rows < -n) | (rows >= n)][0]))  # (names it)
+        rows = np.where(rows < 0, rows + n, rows)
+        if len(np.unique(rows)) != len(rows):
+            raise ValueError(f"GeneBlock.splice: rows must be distinct; got {rows.tolist()}")
+        # the new rows' genes as they are; their node genes and local edges over all of
+        # them at once (genome by genome, they cost most of a splice)
+        genes = [g.gene_arrays() for g in genomes]
+        m = len(genomes)
+        glen = np.array([len(a[0]) for a in genes], np.int64)
+        node_lists = [g.nodes for g in genomes]
+        nlen = np.array([len(ns) for ns in node_lists], np.int64)
+        every = [node for ns in node_lists for node in ns]
+        ids = np.array([node.id for node in every], np.int64)
+        codes = _act.CODES
+        columns = [_joined([a[k] for a in genes], t) for k, t in enumerate(
+            (np.int64, np.int64, np.int64, np.float64, bool))]
+        # each connection's ends among its own genome's node ids (sorted by id), searched in
+        # the keys (genome, id) of all of them
+        big = int(ids.max()) + 1 if len(ids) else 1
+        keys = np.repeat(np.arange(m), nlen) * big + ids
+        gene_owner = np.repeat(np.arange(m), glen)
+        first = _starts(nlen)[gene_owner]
+        columns += [np.searchsorted(keys, gene_owner * big + columns[i]) - first for i in (1, 2)]
         out = []
-        for starts, names, new in ((self.gene_starts, self.GENE_COLUMNS,
-                                    [g.gene_arrays() + g.local_edges() for g in genomes]),
-                                   (self.node_starts, self.NODE_COLUMNS,
-                                    [g.node_arrays() for g in genomes])):
+        for starts, names, lengths, new in (
+                (self.gene_starts, self.GENE_COLUMNS, glen, columns),
+                (self.node_starts, self.NODE_COLUMNS, nlen,
+                 [ids, np.array([codes[node.activation] for node in every], np.int64)])):
             # one gather from the old columns followed by the new rows' genes
-            lengths = np.array([len(a[0]) for a in new], np.int64)
             counts, start = starts[1:] - starts[:-1], starts[:-1].copy()
             counts[rows] = lengths
             start[rows] = starts[-1] + _starts(lengths)[:-1]
             to = _starts(counts)
             at = np.arange(to[-1]) + np.repeat(start - to[:-1], counts)
-            out.append(([np.concatenate([getattr(self, c)] + [a[k] for a in new])[at]
-                         for k, c in enumerate(names)], to))
+            out.append(([np.concatenate([getattr(self, c), a])[at]
+                         for c, a in zip(names, new)], to))
         bias = self.bias.copy()
         bias[rows] = [g.bias for g in genomes]
         (genes, gene_starts), (nodes, node_starts) = out

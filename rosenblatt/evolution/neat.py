@@ -211,23 +211,25 @@ def mutate_add_connection(genome, tracker, config, rng, new_id):
         r = config.weight_init_range
         weight = float(rng.uniform(-r, r))
         return genome.with_arrays(new_id, *_inserted(genome.gene_arrays(),
-                                                     [(number, src, dst, weight, True)]))
+                                                     [(number, src, dst, weight, True)]),
+                                  frozen=True)
     return genome.with_genes(new_id)
 
 
 def _inserted(genes, new):
     """The gene arrays ``genes`` with the genes ``new`` (tuples ``(innovation, src, dst,
     weight, enabled)`` of numbers none of ``genes`` has) inserted where their innovation
-    numbers fall."""
-    new = sorted(new)
-    cuts = [bisect.bisect_left(genes[0], g[0]) for g in new]  # (few genes: no array call)
-    ends = [*cuts, len(genes[0])]
-    out = []
-    for k, col in enumerate(genes):
-        parts = [col[:ends[0]]]
-        for i, gene in enumerate(new):
-            parts += ([gene[k]], col[ends[i]:ends[i + 1]])
-        out.append(np.concatenate(parts).astype(col.dtype, copy=False))
+    numbers fall (read-only arrays)."""
+    # (a genome's few genes: as lists, a few times faster than array calls)
+    cols = [col.tolist() for col in genes]
+    innovations = cols[0]
+    for gene in sorted(new, reverse=True):  # the last first: earlier positions stay put
+        at = bisect.bisect_left(innovations, gene[0])
+        for col, value in zip(cols, gene):
+            col.insert(at, value)
+    out = [np.array(col, c.dtype) for col, c in zip(cols, genes)]
+    for a in out:
+        a.flags.writeable = False
     return out
 
 
@@ -266,7 +268,7 @@ def mutate_add_node(genome, tracker, config, rng, new_id):
     a, b = int(src[k]), int(dst[k])
     genes = _inserted((innov, src, dst, w, on), [(in_innov, a, node_id, 1.0, True),
                                                  (out_innov, node_id, b, float(w[k]), True)])
-    return genome.with_arrays(new_id, *genes, nodes=nodes)
+    return genome.with_arrays(new_id, *genes, nodes=nodes, frozen=True)
 
 
 def mutate_toggle_enable(genome, config, rng, new_id):
@@ -696,8 +698,13 @@ def reproduce(species, fitness_of, generation, config, tracker, rng, next_id, ch
 
 
 def _reproduce(species, fitness_of, generation, config, tracker, rng, next_id, champion_id,
-               focus=False, block=None, genomes=None):
-    """:func:`reproduce`, also returning the children's :class:`~.genome.GeneBlock`."""
+               focus=False, block=None, genomes=None, keep=()):
+    """:func:`reproduce`, also returning the children's :class:`~.genome.GeneBlock`.
+
+    ``keep``: genomes (cascading selection's champions, one per fitness function) that
+    survive unchanged: each one no child copies takes the place of one of the last
+    children (bred all the same: the draws do not depend on it), its genes written into
+    the block with the structurally mutated children's."""
     tracker.new_generation()
     shares = []
     for s in species:
@@ -760,7 +767,7 @@ def _reproduce(species, fitness_of, generation, config, tracker, rng, next_id, c
                 breed.offspring(_with_fitness(mom, fitness_of), _with_fitness(dad, fitness_of),
                                 next_id)
             next_id += 1
-    children, block = breed.build()
+    children, block = breed.build(keep)
     return children, next_id, block
 
 
@@ -806,8 +813,8 @@ class _Breeder:
         self.partner.append(self.row[id(other)])
         self.plans.append((new_id, fit, other, mom, dad))
 
-    def build(self):
-        """``(children, their GeneBlock)``."""
+    def build(self, keep=()):
+        """``(children, their GeneBlock)``; ``keep`` as :func:`_reproduce` takes it."""
         c, rng, plans, old = self.config, self.rng, self.plans, self.block
         n = len(plans)
         r = rng.random((7, n))
@@ -881,15 +888,17 @@ class _Breeder:
         block = GeneBlock((base.innovation, base.src, base.dst, weight, enabled, base.local_src,
                            base.local_dst), base.gene_starts, (base.node_ids, node_codes),
                           base.node_starts, base.bias)
-        block = block.splice(at[list(rebuilt)], list(rebuilt.values()))
+        rows = dict(zip(at[list(rebuilt)].tolist(), rebuilt.values()))
+        rows.update(self._kept(keep))
+        block = block.splice(sorted(rows), [rows[j] for j in sorted(rows)])
         out = []
         same_weights = (~mated_mask & ~perturb).tolist()
         changed = changed.tolist()
         for j, x in enumerate(children):
             if x.__class__ is not int:
                 g = x.with_genes(x.id)
-            elif x in rebuilt:
-                g = rebuilt[x]
+            elif j in rows:  # (a kept champion in place of this child, or its mutant)
+                g = rows[j]
             else:
                 new_id, parent = plans[x][:2]
                 nodes = nodes_of.get(x)
@@ -902,6 +911,16 @@ class _Breeder:
             g._slot = (block, j)
             out.append(g)
         return out, block
+
+
+    def _kept(self, keep):
+        """``{child position: copy}`` of the ``keep`` genomes that no child copies, each in
+        place of one of the last children that is not one of them."""
+        ids = [x.id if x.__class__ is not int else self.plans[x][0] for x in self.children]
+        missing = [g for g in keep if g.id not in ids]
+        kept = {g.id for g in keep}
+        slots = [j for j in range(len(ids) - 1, -1, -1) if ids[j] not in kept]
+        return {j: g.with_genes(g.id) for g, j in zip(missing, slots)}
 
 
 def _scatter(index, n):
@@ -1132,13 +1151,20 @@ class NEAT:
         """The population's :class:`~.genome.GeneBlock` (every genome's genes as arrays).
 
         The block reproduction wrote, while :attr:`population` holds the
-        genomes it made, in order, none given other connection genes since;
-        else built from the genomes (and kept)."""
+        genomes it made, in order, none given other connection genes or
+        another ``bias`` since; else built from the genomes (and kept, each
+        genome pointed at its row, so that one given other connection genes
+        later is seen: :attr:`Genome.connections <.genome.Genome.connections>`
+        unlinks it)."""
         block, genomes = getattr(self, "_genes", (None, ()))
         population = self.population
         if block is None or block.stale or len(genomes) != len(population) or not all(
-                map(operator.is_, genomes, population)):
+                map(operator.is_, genomes, population)) or not all(
+                g._slot is not None and g._slot[0] is block for g in population) or (
+                block.bias.tolist() != [g.bias for g in population]):
             block = GeneBlock.of(population)
+            for k, g in enumerate(population):
+                g._slot = (block, k)
             self._genes = (block, tuple(population))
         return block
 
@@ -1257,15 +1283,9 @@ class NEAT:
         children, self.next_genome_id, block = _reproduce(
             self.species, fitness_of, self.generation, c, self.tracker, self.rng,
             self.next_genome_id, champion.id, focus=focus, block=block,
-            genomes=self.population)
+            genomes=self.population, keep=keep)  # (elites are copies, with their parents' ids)
         self._genes = (block, tuple(children))
-        # (elites are copies of their parents, with the same id)
-        missing = [g for g in keep if all(g.id != x.id for x in children)]
-        if missing:  # each function's champion survives unchanged, in place of the last children
-            kept = {g.id for g in keep}
-            slots = [i for i in range(len(children) - 1, -1, -1) if children[i].id not in kept]
-            for g, i in zip(missing, slots):
-                children[i] = g.with_genes(g.id)
+        champion._detach()  # kept (best, results, halls of fame): its own genes, not the block
         self.population = children
         self.generation += 1
         return champion

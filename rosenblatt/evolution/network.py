@@ -237,7 +237,11 @@ def _packed(block, genomes):
     pack = _kernels.get("neat_pack_block")
     if pack is None:
         return None
-    n_in, n_out = genomes[0].n_inputs, genomes[0].n_outputs
+    g0 = genomes[0]
+    n_in, n_out = getattr(g0, "n_inputs", None), getattr(g0, "n_outputs", None)
+    if not all(isinstance(g, Genome) and g.n_inputs == n_in and g.n_outputs == n_out
+               for g in genomes):
+        return None  # (the NumPy path names the genome that does not fit)
     out, offsets, bad = pack(n_in, n_out, block.node_starts, block.node_ids, block.node_codes,
                              block.gene_starts, block.src, block.dst, block.weight,
                              block.enabled, block.bias)
