@@ -5,6 +5,7 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
+from rosenblatt.tour.stats import accuracy_standard_error
 
 RING_STD = 0.05
 
@@ -303,6 +304,20 @@ def _parzen_part(ctx, rng, gan, X):
               f"{kde.scores_[-1]:.1f}); test log-likelihood {test_ll:.1f}")
 
 
+def _clean_cost_bound(clean_error, n):
+    """The clean test error adversarial training may add: 2 points plus two standard errors
+    of a test error on ``n`` examples. Over tour seeds 0-29 it added 1.3 points on average,
+    -0.6 to 2.7, more than 2 points at 5 of 30 seeds; training on the adversarial loss alone
+    at ε = 0.25 added 16-17 points."""
+    return 0.02 + 2 * accuracy_standard_error(clean_error, n)
+
+
+def _adversarial_training_confirmed(plain, robust, n):
+    """Whether adversarial training at least halved the FGSM error at its ε (``[2]`` of each
+    table row) at a clean-error cost (``[1]``) within :func:`_clean_cost_bound`."""
+    return robust[2] <= plain[2] / 2 and robust[1] <= plain[1] + _clean_cost_bound(plain[1], n)
+
+
 def _adversarial_part(ctx):
     ctx.text(
         "**Adversarial examples, before and after adversarial training.** Goodfellow et al. "
@@ -312,14 +327,17 @@ def _adversarial_part(ctx):
         "rb.adversarial.FGSM(eps=0.1, alpha=0.5)), trains on half clean, half adversarial loss."
     )
     X, y = rb.datasets.load_mnist_sample()
-    Xtr, Xte, ytr, yte = rb.datasets.train_test_split(X, y, test_size=0.2, rng=0)
+    # the split, the initial weights and the batches follow the tour's seed (seed 0: the
+    # runs the chapter always showed), so that `tour --seed N` repeats this part too
+    seed = ctx.run_seed(0)
+    Xtr, Xte, ytr, yte = rb.datasets.train_test_split(X, y, test_size=0.2, rng=seed)
     nets = {}
     for name, adv in (("trained on clean digits", None),
                       ("adversarial training, ε = 0.1", rb.adversarial.FGSM(eps=0.1, alpha=0.5))):
-        net = rb.nn.Dense(784, 10, rng=0)
+        net = rb.nn.Dense(784, 10, rng=seed)
         rb.fit(net, Xtr, ytr, loss="cross_entropy",
                optimizer=rb.optim.Adam(net.parameters(), lr=1e-2), epochs=15, batch_size=64,
-               metrics=(), progress=False, rng=0, adversarial=adv)
+               metrics=(), progress=False, rng=seed, adversarial=adv)
         nets[name] = net
 
     def error(net, x):
@@ -355,11 +373,14 @@ def _adversarial_part(ctx):
     ctx.claim("A softmax regression on MNIST misclassifies at least 90% of FGSM examples at "
               "ε = 0.25 (Goodfellow et al.: 99.9%)", plain[3] >= 0.9,
               f"{plain[3]:.1%} (clean test error {plain[1]:.1%})")
-    ctx.claim("Adversarial training at least halves the FGSM error at its ε while costing at "
-              "most 2 points of clean accuracy",
-              robust[2] <= plain[2] / 2 and robust[1] <= plain[1] + 0.02,
+    cost_bound = _clean_cost_bound(plain[1], len(yte))
+    ctx.claim("Adversarial training at least halves the FGSM error at its ε while costing "
+              "little clean accuracy (2 points, give or take two standard errors of the test "
+              "error)",
+              _adversarial_training_confirmed(plain, robust, len(yte)),
               f"FGSM error at ε = 0.1: {plain[2]:.1%} → {robust[2]:.1%}; clean error "
-              f"{plain[1]:.1%} → {robust[1]:.1%}")
+              f"{plain[1]:.1%} → {robust[1]:.1%} ({robust[1] - plain[1]:+.1%}; at most "
+              f"{cost_bound:.1%} allowed)")
 
 
 @chapter("Generative adversarial networks", section="Generative Adversarial Networks")

@@ -196,14 +196,33 @@ def run(ctx):
     one = 1.0 / len(yv)
     wins = sum(b > r + one for r, b in zip(best["random"], best["bayes"]))
     losses = sum(b < r - one for r, b in zip(best["random"], best["bayes"]))
+    outcome = (f"mean best {mean_b:.2%} (Bayesian) vs {mean_r:.2%} (random); Bayesian better "
+               f"on {wins}, worse on {losses} of {len(seeds)} seeds: "
+               + "; ".join(f"{b:.1%} vs {r:.1%}"
+                           for r, b in zip(best["random"], best["bayes"])))
+    if ctx.quick:
+        # The best of 16 trials differs between the two searches by a spread of 1.5-2 points
+        # a seed against a mean gain of 0.5-1: over 5 seeds "better on average and on more
+        # seeds than not" failed at tour seeds 8 and 12 (of 6-24), and two independent random
+        # searches pass it about 40% of the time. Deciding it needs ~25 seeds (audit s11 g4,
+        # finding 6), so quick mode reports the numbers and makes no claim.
+        ctx.text(
+            "Does it then find a better network than random search on the same budget? Here: "
+            f"{outcome}. The best of 16 trials differs from seed to seed by more than the "
+            "searches differ (1.5-2 points against 0.5-1), so five seeds cannot decide it: "
+            "quick mode makes no claim. The claim above, on where the trials go, is the one "
+            "this budget can judge.")
+        return _after_search(ctx, studies, space, budget, seeds, x, y, xv, yv, build, epochs)
     ctx.claim("… and so, on the same budget, it finds a better network than random search: "
               "better on average over the seeds, and on more seeds than not (by more than one "
               "validation example; the margin is small against the seed-to-seed spread of the "
               "best of 16 trials)",
-              _better_on_average(best["bayes"], best["random"], one),
-              f"mean best {mean_b:.2%} (Bayesian) vs {mean_r:.2%} (random); Bayesian better "
-              f"on {wins}, worse on {losses} of {len(seeds)} seeds: "
-              + "; ".join(f"{b:.1%} vs {r:.1%}" for r, b in zip(best["random"], best["bayes"])))
+              _better_on_average(best["bayes"], best["random"], one), outcome)
+    return _after_search(ctx, studies, space, budget, seeds, x, y, xv, yv, build, epochs)
+
+
+def _after_search(ctx, studies, space, budget, seeds, x, y, xv, yv, build, epochs):
+    """Sections 3 and 4: the length scales, and the GP over the learning rate alone."""
 
     # -- 3. the learned length scales: which hyper-parameters matter ---------------------------
     bayes = studies["bayes"]

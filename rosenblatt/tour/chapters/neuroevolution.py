@@ -120,7 +120,8 @@ def run(ctx):
                       f"here (Neuroevolution II compares their medians over seeds).")
     ctx.claim(f"NEAT balances two poles for {steps:,} steps",
               neat_res.best_fitness >= steps,
-              f"after {neat_res.evaluations:,} evaluations (the paper, 100,000 steps: 3,600)")
+              f"best network {neat_res.best_fitness:,.0f} steps after "
+              f"{neat_res.evaluations:,} evaluations (the paper, 100,000 steps: 3,600)")
     with ctx.figure("Best steps balanced per generation.", size=(5, 2.6)) as fig:
         ax = fig.subplots()
         ax.plot(neat_res.history["best"], label="NEAT")
@@ -167,7 +168,11 @@ def run(ctx):
               f"gaussian(2.5 x): mirror-symmetric left-right, not top-bottom; sine(12 d): "
               f"{crossings} rings from the centre to the edge")
 
-    # HyperNEAT: one pattern, two resolutions
+    _hyperneat(ctx)
+
+
+def _hyperneat(ctx):
+    """HyperNEAT: one pattern, two resolutions (a CPPN evolved on 11 x 11 repaints 33 x 33)."""
     vd = rb.evolution.envs.VisualDiscrimination()
     noise = np.random.default_rng(ctx.run_seed(0)).random((100, 75, 121))
     chance = vd.distances(noise).mean()
@@ -175,7 +180,10 @@ def run(ctx):
     hyper = rb.evolution.HyperNEAT(sub, rb.evolution.cppn_config(population=50 if ctx.quick
                                                                    else 100),
                                    deltas=True, rng=ctx.run_seed(1))
-    hres = hyper.run(vd.evaluate, 20 if ctx.quick else 40, vectorized=True)
+    # 30 generations in quick mode: after 20, tour seed 12's champion was a weak one (0.55x
+    # chance on 11 x 11) whose repainting on 33 x 33 fell to 0.89x chance; after 30 it found
+    # the object (0.15x, 0.14x), and seeds 0-13 all held (audit s11 g4, finding 8)
+    hres = hyper.run(vd.evaluate, 30 if ctx.quick else 40, vectorized=True)
     d11 = vd.distances(hyper.develop(hres.best)(vd.X)).mean()
     vd33 = rb.evolution.envs.VisualDiscrimination(33)
     big = hyper.develop(hres.best, rb.evolution.Substrate(rb.evolution.grid(33),

@@ -16,6 +16,7 @@ import rosenblatt as rb
 from rosenblatt.tour import chapter
 
 BITS = 8
+RESTART_ABOVE = 1.0  # bits of training error per sequence: a run above it is run again
 
 
 def lstm_baseline(hidden, rng, layers=1):
@@ -107,16 +108,33 @@ def run(ctx):
         "after the trained length."
     )
     # learn_initial=False: all three claims held at 5 of 10 seeds with the learned initial state,
-    # at 10 of 10 with the constant one, at no cost in time (audit s10 a6, finding 1).
-    ntm = rb.nn.NTM(BITS + 1, BITS, controller_size=ctrl, memory_size=memory,
-                    learn_initial=False, rng=np.random.default_rng(ctx.run_seed(0)))
-    lstm = lstm_baseline(64 if quick else 256, np.random.default_rng(ctx.run_seed(0)))
-    curves = {}
-    for name, model in (("NTM", ntm), ("LSTM", lstm)):
-        opt = copy_recipe(model)
-        curves[name] = train_copy(model, opt, lengths=(1, train_len), rounds=rounds,
-                                  per_round=per_round, seed=ctx.run_seed(0),
-                                  log=lambda m, n=name: ctx.log(f"{n}: {m}"))
+    # at 10 of 10 with the constant one, at no cost in time (audit s10 a6, finding 1). Even so
+    # some initialisations never find the shift (tour seed 10: 3.6 bits of training error after
+    # 20 rounds, 2.2 after 40, the write head never moving; the second initialisation: 0.01
+    # after 20), so each model gets a second initialisation when the first ends above
+    # RESTART_ABOVE, on the same sequences, and keeps the lower final training error.
+    ctx.text(
+        f"Training an NTM fails from some initialisations: it never finds the shift. As is "
+        f"usual, a model still above {RESTART_ABOVE:g} bit of training error per sequence after "
+        f"the budget is trained again from a second initialisation, on the same sequences, and "
+        f"the run with the lower final training error is kept; the LSTM is treated the same "
+        f"way. Only training errors choose: the claims are judged on fresh test sequences.")
+    makers = {"NTM": lambda g: rb.nn.NTM(BITS + 1, BITS, controller_size=ctrl,
+                                         memory_size=memory, learn_initial=False, rng=g),
+              "LSTM": lambda g: lstm_baseline(64 if quick else 256, g)}
+    models, curves = {}, {}
+    for name, make in makers.items():
+        for k in range(2):
+            model = make(np.random.default_rng(ctx.run_seed(k)))
+            tag = name if k == 0 else f"{name}, second initialisation"
+            curve = train_copy(model, copy_recipe(model), lengths=(1, train_len),
+                               rounds=rounds, per_round=per_round, seed=ctx.run_seed(0),
+                               log=lambda m, n=tag: ctx.log(f"{n}: {m}"))
+            if name not in curves or curve[-1] < curves[name][-1]:
+                models[name], curves[name] = model, curve
+            if curve[-1] <= RESTART_ABOVE:
+                break
+    ntm, lstm = models["NTM"], models["LSTM"]
     seen = per_round * np.arange(1, rounds + 1)
     with ctx.figure(f"Copy task, lengths 1-{train_len}: training bits of error per sequence "
                     "against sequences seen (Adam, lr 3e-3, batch 16, gradient norm clipped "
