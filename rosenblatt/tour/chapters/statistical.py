@@ -11,6 +11,7 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
+from rosenblatt.tour.chapters._cauchy_speed import cauchy_against_backprop
 
 WELLS = ((-1.0, 1.0), (1.5, 1.3), (4.0, 2.0))  # (centre, depth): the deepest is far away
 GLOBAL = 4.0
@@ -177,6 +178,7 @@ def run(ctx):
               f"{ct[-1] / ct[0]:.2%} (Cauchy)")
     _specific_heat(ctx, x)
     _paralysis(ctx)
+    cauchy_against_backprop(ctx, ctx.rng)
 
 
 def _specific_heat(ctx, x):
