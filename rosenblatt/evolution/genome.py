@@ -119,10 +119,21 @@ class Genome:
         self._connections = connections
         self.recurrent = recurrent
         self.fitness = fitness
-        self.bias = float(bias)
+        self._bias = float(bias)
         self._arrays = None  # the genes as arrays (gene_arrays), the operators' view
         self._slot = None  # (GeneBlock, row): where a population's block holds the genes
         self._cache = {}  # what is derived from the genes (levels, lookups)
+
+    @property
+    def bias(self):
+        """The bias node's constant activation (see the class's parameters)."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        self._bias = float(value)
+        if self._slot is not None:  # the population's block no longer holds it
+            self._slot[0].stale = True
 
     @property
     def connections(self):
@@ -649,7 +660,8 @@ class GeneBlock:
 
     GENE_COLUMNS = ("innovation", "src", "dst", "weight", "enabled", "local_src", "local_dst")
     NODE_COLUMNS = ("node_ids", "node_codes")
-    __slots__ = GENE_COLUMNS + NODE_COLUMNS + ("gene_starts", "node_starts", "bias", "stale")
+    __slots__ = GENE_COLUMNS + NODE_COLUMNS + ("gene_starts", "node_starts", "bias", "stale",
+                                               "io")
 
     def __init__(self, genes, gene_starts, nodes, node_starts, bias):
         """``genes``: the :attr:`GENE_COLUMNS` in order; ``nodes``: the :attr:`NODE_COLUMNS`."""
@@ -659,6 +671,7 @@ class GeneBlock:
             a.flags.writeable = False
             setattr(self, name, a)
         self.stale = False
+        self.io = None  # (n_inputs, n_outputs) of every genome, when its owner checked it
 
     @classmethod
     def of(cls, genomes):

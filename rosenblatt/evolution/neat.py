@@ -1023,6 +1023,10 @@ def _same_rows(block, a, b):
     return same
 
 
+_slot_of = operator.attrgetter("_slot")
+_n_inputs, _n_outputs = operator.attrgetter("n_inputs"), operator.attrgetter("n_outputs")
+
+
 def _key(f):
     return f if math.isfinite(f) else -math.inf
 
@@ -1144,8 +1148,15 @@ class NEAT:
                           np.arange(P + 1) * len(ids), np.full(P, first.bias))
         for k, g in enumerate(population):
             g._slot = (block, k)
-        self._genes = (block, tuple(population))
+        self._own(block, population)
         return population
+
+    def _own(self, block, population):
+        """Keep ``block`` as the genes of ``population`` (whose genomes point at its rows),
+        with what :meth:`genes` checks it against."""
+        self._genes = (block, tuple(population), tuple(map(_slot_of, population)))
+        shapes = set(zip(map(_n_inputs, population), map(_n_outputs, population)))
+        block.io = shapes.pop() if len(shapes) == 1 else None
 
     def genes(self):
         """The population's :class:`~.genome.GeneBlock` (every genome's genes as arrays).
@@ -1156,16 +1167,19 @@ class NEAT:
         genome pointed at its row, so that one given other connection genes
         later is seen: :attr:`Genome.connections <.genome.Genome.connections>`
         unlinks it)."""
-        block, genomes = getattr(self, "_genes", (None, ()))
+        block, genomes, slots = getattr(self, "_genes", (None, (), ()))
         population = self.population
+        # (each test runs in C over the population: this is read at every evaluation; a
+        # genome given other connection genes or another bias marks its slot's block stale)
         if block is None or block.stale or len(genomes) != len(population) or not all(
                 map(operator.is_, genomes, population)) or not all(
-                g._slot is not None and g._slot[0] is block for g in population) or (
-                block.bias.tolist() != [g.bias for g in population]):
+                map(operator.is_, map(_slot_of, population), slots)):
             block = GeneBlock.of(population)
             for k, g in enumerate(population):
+                if g._slot is not None and g._slot[0] is not block:
+                    g._slot[0].stale = True  # (another run's block loses it: that run rebuilds)
                 g._slot = (block, k)
-            self._genes = (block, tuple(population))
+            self._own(block, population)
         return block
 
     def population_network(self, genomes=None):
@@ -1284,7 +1298,7 @@ class NEAT:
             self.species, fitness_of, self.generation, c, self.tracker, self.rng,
             self.next_genome_id, champion.id, focus=focus, block=block,
             genomes=self.population, keep=keep)  # (elites are copies, with their parents' ids)
-        self._genes = (block, tuple(children))
+        self._own(block, children)
         champion._detach()  # kept (best, results, halls of fame): its own genes, not the block
         self.population = children
         self.generation += 1

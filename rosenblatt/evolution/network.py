@@ -28,6 +28,8 @@ every path and batch size. (A connection of any other weight passes it on:
 out); the sums run in float64, the genomes' precision.
 """
 
+import operator
+
 import numpy as np
 
 from ..checks import positive_int
@@ -231,6 +233,10 @@ def _records(genomes):
     return _gather(recs)
 
 
+_n_inputs = operator.attrgetter("n_inputs")
+_n_outputs = operator.attrgetter("n_outputs")
+
+
 def _packed(block, genomes):
     """The compiled kernel's view of a population's :class:`~.genome.GeneBlock` (one
     :func:`neat_pack_block` call over its arrays as they are), or None without the kernels."""
@@ -239,8 +245,13 @@ def _packed(block, genomes):
         return None
     g0 = genomes[0]
     n_in, n_out = getattr(g0, "n_inputs", None), getattr(g0, "n_outputs", None)
-    if not all(isinstance(g, Genome) and g.n_inputs == n_in and g.n_outputs == n_out
-               for g in genomes):
+    try:  # (in C over the population: this runs at every evaluation)
+        fits = block.io == (n_in, n_out) or (set(map(type, genomes)) == {Genome} or all(
+            isinstance(g, Genome) for g in genomes)) and set(map(_n_inputs, genomes)) == {
+            n_in} and set(map(_n_outputs, genomes)) == {n_out}
+    except AttributeError:
+        fits = False
+    if not fits:
         return None  # (the NumPy path names the genome that does not fit)
     out, offsets, bad = pack(n_in, n_out, block.node_starts, block.node_ids, block.node_codes,
                              block.gene_starts, block.src, block.dst, block.weight,
