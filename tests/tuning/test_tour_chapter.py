@@ -8,7 +8,10 @@ import pytest
 def test_hyperparameters_chapter_confirms_every_claim(tmp_path, quick_chapter):
     pytest.importorskip("sklearn")
     result = quick_chapter("hyperparameters", tmp_path)
-    assert len(result.claims) >= 5
+    # (quick mode reports Bayesian search against random search without a verdict: five
+    # searches cannot tell them apart; the full tour judges it)
+    assert len(result.claims) >= 4
+    assert all(c.passed for c in result.claims), [c.detail for c in result.claims]
     assert sum(b.kind == "figure" for b in result.blocks) >= 4
 
 
