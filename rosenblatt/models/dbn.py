@@ -32,7 +32,8 @@ from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
 from ..nn.parameter import Parameter
 from ..randomness import resolve_rng
-from .rbm import RBM, _callback_list, _check_dtype, softplus
+from ..training.callbacks import callback_list
+from .rbm import RBM, _check_dtype, softplus
 
 
 def _ascend(p, step):
@@ -353,7 +354,7 @@ class DBN(Module):
         batch_size = positive_int("DBN.pretrain", "batch_size", batch_size)
         progress = boolean("DBN.pretrain", "progress", progress)
         self._check_rbms("DBN.pretrain")
-        callbacks = _callback_list("DBN.pretrain", callbacks)
+        callbacks = callback_list("DBN.pretrain", callbacks)
         histories, layer, resumed = [], 0, None
         if resume_from is not None and os.path.exists(os.fspath(resume_from)):
             layer, histories, resumed = self._resume(resume_from, rng, callbacks)

@@ -41,6 +41,7 @@ from ..training.callbacks import (
     EarlyStopping,
     LearningRateScheduler,
     ReduceLROnPlateau,
+    callback_list,
 )
 from ..training.history import History
 from ..training.rewire import Rewire
@@ -720,17 +721,8 @@ class GAN(Module):
 
     def _check_callbacks(self, callbacks, run):
         owner = self._owner
-        if isinstance(callbacks, Callback):  # one callback, as rb.fit takes it
-            callbacks = [callbacks]
-        try:
-            callbacks = list(callbacks or ())
-        except TypeError:
-            raise TypeError(f"{owner}.fit: callbacks must be an rb.callbacks.Callback or a "
-                            f"sequence of them; got {type(callbacks).__name__}") from None
+        callbacks = callback_list(f"{owner}.fit", callbacks)
         for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"{owner}.fit: callbacks must be rb.callbacks.Callback objects; "
-                                f"got {type(cb).__name__}")
             if isinstance(cb, Rewire):
                 raise ValueError(f"{owner}.fit: rb.callbacks.Rewire resets the state of rb.fit's "
                                  f"one optimizer; a GAN has two (optimizer_g, optimizer_d) and "

@@ -41,7 +41,7 @@ from ..nn.module import Module
 from ..nn.parameter import Parameter, ParameterVector
 from ..optim.sgd import SGD
 from ..randomness import generator, resolve_rng
-from ..training.callbacks import Callback
+from ..training.callbacks import callback_list
 from ..training.history import History
 
 LogEstimate = collections.namedtuple("LogEstimate", "value low high")
@@ -125,26 +125,6 @@ def _saved_array(saved, key, shape, field, kinds="f", optional=True, unit=False)
         raise FormatError(f"{field}[{key!r}]: expected finite values in [0, 1]; got values "
                           f"from {np.min(value)} to {np.max(value)}")
     return value
-
-
-def _callback_list(owner, callbacks):
-    """``callbacks`` as a list of rb.callbacks.Callback: one callback alone (as ``rb.fit`` takes
-    it) or any iterable of them; anything else a TypeError naming ``owner``, before training."""
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, Callback):
-        return [callbacks]
-    try:
-        callbacks = list(callbacks)
-    except TypeError:
-        raise TypeError(f"{owner}: callbacks must be an rb.callbacks.Callback or a sequence of "
-                        f"them; got {type(callbacks).__name__}") from None
-    for cb in callbacks:
-        if not isinstance(cb, Callback):
-            raise TypeError(f"{owner}: callbacks must be rb.callbacks.Callback objects; got "
-                            f"{type(cb).__name__}" + (" (a class: pass an instance)"
-                                                       if isinstance(cb, type) else ""))
-    return callbacks
 
 
 class _FitState:
@@ -745,7 +725,7 @@ class RBM(Module):
         self._check_hyper("RBM.fit")  # (set since construction, maybe)
         rng = self.rng if rng is None else resolve_rng(rng)
         optimizer = self._default_optimizer(optimizer)
-        callbacks = _callback_list("RBM.fit", callbacks)
+        callbacks = callback_list("RBM.fit", callbacks)
         resumed = None
         if resume_from is not None and os.path.exists(os.fspath(resume_from)):
             from ..io import FormatError

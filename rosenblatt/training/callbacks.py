@@ -53,6 +53,26 @@ class Callback:
         release what the callback holds in the model. ``on_train_end`` is not called then."""
 
 
+def callback_list(owner, callbacks):
+    """``callbacks`` as a list of :class:`Callback`: none, one alone (as ``rb.fit`` takes it)
+    or any iterable of them; anything else a TypeError naming ``owner``, before training."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"{owner}: callbacks must be an rb.callbacks.Callback or a sequence of "
+                        f"them; got {type(callbacks).__name__}") from None
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"{owner}: callbacks must be rb.callbacks.Callback objects; got "
+                            f"{type(cb).__name__}" + (" (a class: pass an instance)"
+                                                       if isinstance(cb, type) else ""))
+    return callbacks
+
+
 def overrides(callback, hook):
     """Whether ``callback`` defines its own ``hook`` (``"on_backward"`` ...): by its class or,
     as :class:`LambdaCallback` does, on the instance."""
