@@ -916,6 +916,8 @@ class _Breeder:
     def _kept(self, keep):
         """``{child position: copy}`` of the ``keep`` genomes that no child copies, each in
         place of one of the last children that is not one of them."""
+        if not keep:
+            return {}
         ids = [x.id if x.__class__ is not int else self.plans[x][0] for x in self.children]
         missing = [g for g in keep if g.id not in ids]
         kept = {g.id for g in keep}
