@@ -895,10 +895,10 @@ class _Breeder:
         same_weights = (~mated_mask & ~perturb).tolist()
         changed = changed.tolist()
         for j, x in enumerate(children):
-            if x.__class__ is not int:
+            if j in rows:  # a kept champion in place of this child (an elite's copy too), or
+                g = rows[j]  # its mutant
+            elif x.__class__ is not int:
                 g = x.with_genes(x.id)
-            elif j in rows:  # (a kept champion in place of this child, or its mutant)
-                g = rows[j]
             else:
                 new_id, parent = plans[x][:2]
                 nodes = nodes_of.get(x)
@@ -911,7 +911,6 @@ class _Breeder:
             g._slot = (block, j)
             out.append(g)
         return out, block
-
 
     def _kept(self, keep):
         """``{child position: copy}`` of the ``keep`` genomes that no child copies, each in

@@ -159,3 +159,25 @@ def test_distances_and_reproduction_read_the_block_as_the_genomes():
                        else reproduce(*args))
         runs.append([g.to_json() for g in children])
     assert runs[0] == runs[1]
+
+
+def test_a_kept_champion_replaces_an_elites_copy_in_genomes_and_block_alike():
+    # cascading's champions take the places of the last children whatever they are: an
+    # elite's copy there must become the champion in the genomes as in the block
+    from rosenblatt.evolution.neat import InnovationTracker, _Breeder, _Uniforms
+
+    xor = rb.evolution.envs.XOR()
+    neat = NEAT(2, 1, config=NEATConfig(population=12, add_node_rate=0.3), rng=5)
+    neat.run(xor.evaluate, 4, vectorized=True)
+    pop, block = neat.population, neat.genes()
+    rng = np.random.default_rng(0)
+    breed = _Breeder(InnovationTracker(next_innovation=500, next_node=100), neat.config, rng,
+                     _Uniforms(rng), block, pop)
+    for k, g in enumerate(pop[:4]):
+        breed.mutant(g, 1000 + k)
+    breed.copy(pop[4])  # the last child: an elite's copy
+    champion = pop[7]
+    out, new = breed.build(keep=[champion])
+    assert out[-1].id == champion.id and out[-1] is not champion
+    _same(new, GeneBlock.of(out))
+    assert [g._slot[1] for g in out] == list(range(len(out)))
