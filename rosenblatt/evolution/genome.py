@@ -677,15 +677,16 @@ class GeneBlock:
     def of(cls, genomes):
         """The block of ``genomes`` (concatenating each one's arrays)."""
         genomes = list(genomes)
-        genes = [g.gene_arrays() + g.local_edges() for g in genomes]
+        genes = [g.gene_arrays() for g in genomes]
         nodes = [g.node_arrays() for g in genomes]
-        types = (np.int64, np.int64, np.int64, np.float64, bool, np.int64, np.int64)
-        block = cls([_joined([a[k] for a in genes], t) for k, t in enumerate(types)],
-                    _starts([len(a[0]) for a in genes]),
-                    [_joined([a[k] for a in nodes], np.int64) for k in range(2)],
-                    _starts([len(a[0]) for a in nodes]),
-                    np.array([g.bias for g in genomes], np.float64))
-        return block
+        columns = [_joined([a[k] for a in genes], t) for k, t in enumerate(
+            (np.int64, np.int64, np.int64, np.float64, bool))]
+        glen = np.array([len(a[0]) for a in genes], np.int64)
+        nlen = np.array([len(a[0]) for a in nodes], np.int64)
+        node_columns = [_joined([a[k] for a in nodes], np.int64) for k in range(2)]
+        columns += _local_ends(node_columns[0], nlen, columns[1], columns[2], glen)
+        return cls(columns, _starts(glen), node_columns, _starts(nlen),
+                   np.array([g.bias for g in genomes], np.float64))
 
     @property
     def size(self):
@@ -745,7 +746,6 @@ class GeneBlock:
         # the new rows' genes as they are; their node genes and local edges over all of
         # them at once (genome by genome, they cost most of a splice)
         genes = [g.gene_arrays() for g in genomes]
-        m = len(genomes)
         glen = np.array([len(a[0]) for a in genes], np.int64)
         node_lists = [g.nodes for g in genomes]
         nlen = np.array([len(ns) for ns in node_lists], np.int64)
@@ -754,13 +754,7 @@ class GeneBlock:
         codes = _act.CODES
         columns = [_joined([a[k] for a in genes], t) for k, t in enumerate(
             (np.int64, np.int64, np.int64, np.float64, bool))]
-        # each connection's ends among its own genome's node ids (sorted by id), searched in
-        # the keys (genome, id) of all of them
-        big = int(ids.max()) + 1 if len(ids) else 1
-        keys = np.repeat(np.arange(m), nlen) * big + ids
-        gene_owner = np.repeat(np.arange(m), glen)
-        first = _starts(nlen)[gene_owner]
-        columns += [np.searchsorted(keys, gene_owner * big + columns[i]) - first for i in (1, 2)]
+        columns += _local_ends(ids, nlen, columns[1], columns[2], glen)
         out = []
         for starts, names, lengths, new in (
                 (self.gene_starts, self.GENE_COLUMNS, glen, columns),
@@ -778,6 +772,18 @@ class GeneBlock:
         bias[rows] = [g.bias for g in genomes]
         (genes, gene_starts), (nodes, node_starts) = out
         return GeneBlock(genes, gene_starts, nodes, node_starts, bias)
+
+
+def _local_ends(node_ids, node_counts, src, dst, gene_counts):
+    """Each connection's ends as positions among its own genome's node ids (sorted by id), for
+    many genomes' genes concatenated: one search in the keys (genome, id) of all of them
+    (:meth:`Genome.local_edges` for one genome)."""
+    m = len(node_counts)
+    big = int(max(node_ids.max(initial=0), src.max(initial=0), dst.max(initial=0))) + 1
+    keys = np.repeat(np.arange(m), node_counts) * big + node_ids
+    owner = np.repeat(np.arange(m), gene_counts)
+    first = _starts(node_counts)[owner]
+    return [np.searchsorted(keys, owner * big + ends) - first for ends in (src, dst)]
 
 
 def _starts(counts):

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..checks import positive_int
 from . import _kernels, activations as _act
-from .genome import Genome
+from .genome import GeneBlock, Genome
 
 __all__ = ["Network", "PopulationNetwork", "batched_levels", "levels_of"]
 
@@ -215,7 +215,8 @@ def _records(genomes):
         enabled = np.concatenate([a[4] for a in genes])
         src = np.concatenate([a[1] for a in genes])
         owner = np.repeat(np.arange(m), gene_counts)
-        weight = _bias_scaled(np.concatenate([a[3] for a in genes]), src == n_in, sub, owner)
+        weight = _bias_scaled(np.concatenate([a[3] for a in genes]), src == n_in,
+                              np.array([g.bias for g in sub], np.float64), owner)
         n_on = np.bincount(owner[enabled], minlength=m)
         offsets = np.zeros(m + 1, np.int64)
         np.cumsum(_HEADER + 3 * node_counts + 1 + 2 * n_on, out=offsets[1:])
@@ -273,13 +274,10 @@ def _record_list(fast):
     return records
 
 
-def _bias_scaled(weights, from_bias, genomes, owner):
+def _bias_scaled(weights, from_bias, bias, owner):
     """``weights`` with those of connections from the bias node times their genome's bias
-    value (:attr:`Genome.bias`; ``genomes`` may be the array of them): the phenotype's bias
-    node stays 1, and ``w * b`` is the term a bias node of value ``b`` would add, bit for
-    bit."""
-    bias = genomes if isinstance(genomes, np.ndarray) else np.array(
-        [g.bias for g in genomes], np.float64)
+    value (``bias``, one per genome: :attr:`Genome.bias`): the phenotype's bias node stays 1,
+    and ``w * b`` is the term a bias node of value ``b`` would add, bit for bit."""
     if (bias == 1.0).all():
         return weights
     return np.where(from_bias, weights * bias[owner], weights)
@@ -385,24 +383,11 @@ class PopulationNetwork:
         self.recurrent = any(g.recurrent for g in genomes) if recurrent is None else bool(
             recurrent)
         P = len(genomes)
-        if block is None:
-            # every genome's node and gene arrays and its connections in local node indices
-            # (cached on the genomes, which are immutable, and handed on to children whose
-            # genes keep the same nodes) concatenated
-            node_arrays = [g.node_arrays() for g in genomes]
-            gene_arrays = [g.gene_arrays() for g in genomes]
-            local = [g.local_edges() for g in genomes]
-            counts = np.fromiter((len(a[0]) for a in node_arrays), np.int64, P)
-            node_codes = np.concatenate([a[1] for a in node_arrays])
-            lengths = np.fromiter((len(a[0]) for a in gene_arrays), np.int64, P)
-            on = np.concatenate([a[4] for a in gene_arrays])
-            src = np.concatenate([x[0] for x in local])
-            dst = np.concatenate([x[1] for x in local])
-            weight = np.concatenate([a[3] for a in gene_arrays])
-        else:  # the population's block: the same arrays, read as they are
-            counts, lengths = block.node_counts(), block.gene_counts()
-            node_codes, on, weight = block.node_codes, block.enabled, block.weight
-            src, dst = block.local_src, block.local_dst
+        if block is None:  # every genome's genes concatenated (NEAT hands its own over)
+            block = GeneBlock.of(genomes)
+        counts, lengths = block.node_counts(), block.gene_counts()
+        node_codes, on, weight = block.node_codes, block.enabled, block.weight
+        src, dst = block.local_src, block.local_dst
         N = int(counts.max())
         self.size, self.N = P, N
         owner = np.repeat(np.arange(P), counts)
@@ -412,7 +397,7 @@ class PopulationNetwork:
         codes[owner, local_of_node] = node_codes
         ep = np.repeat(np.arange(P), lengths)[on]
         src, dst, ew = src[on], dst[on], weight[on]
-        ew = _bias_scaled(ew, src == self.n_inputs, genomes if block is None else block.bias, ep)
+        ew = _bias_scaled(ew, src == self.n_inputs, block.bias, ep)
         flat = (ep * N + src) * N + dst
         W = np.bincount(flat, weights=ew, minlength=P * N * N).reshape(P, N, N)
         level = np.zeros((P, N), dtype=np.int64)
