@@ -12,7 +12,8 @@ or, if it worsens it by ``c``, with the Boltzmann probability
 * Cauchy training: fat-tailed steps ``x_c = rho T tan(u)``,
   ``u ~ U(-pi/2, pi/2)``, and the fast schedule ``T(t) = T0 / (1 + t)``.
   With ``backprop_weight`` eta > 0 the step mixes backpropagation in:
-  ``eta [alpha dW_prev + (1 - alpha) (-lr grad)] + (1 - eta) x_c``.
+  ``eta [alpha dW_prev + (1 - alpha) (-lr grad)] + (1 - eta) x_c``
+  (eta = 1: purely backprop, every step to a finite objective kept).
   Optional squashing ``w <- R tanh(w / R)`` after each move limits the
   network paralysis that the Cauchy distribution's infinite variance can
   cause: it "reduces large weights while only attenuating smaller ones". As
@@ -683,7 +684,8 @@ class CauchyAnnealer(_Annealer):
         The learning-rate coefficient of the Cauchy step ``rho T tan(u)``.
     backprop_weight : float, default 0.0
         The notes' eta in [0, 1]: 0 is pure Cauchy training, 1 pure backprop
-        (the closure must then return a Tensor that can be backpropagated).
+        (every step to a finite objective kept, no Metropolis test). Above 0
+        the closure must return a Tensor that can be backpropagated.
     momentum : float, default 0.0
         The notes' alpha, weighting the previous accepted change in the backprop part.
     lr : float, default 0.1
@@ -782,6 +784,15 @@ class CauchyAnnealer(_Annealer):
             raise ValueError("CauchyAnnealer: saturation=(model, X) needs squash=R; got "
                              "squash=None")
         return checked
+
+    def _keep(self, delta, temperature, u=None):
+        """The Metropolis rule; with ``backprop_weight=1`` (the notes' eta = 1: "purely
+        backprop") every move to a finite objective is kept, as backprop keeps every step:
+        a rejected gradient step would be proposed again unchanged (no Cauchy part to
+        vary it) and the weights would freeze once the temperature is low."""
+        if self.backprop_weight == 1 and not (math.isnan(delta) or delta == math.inf):
+            return True
+        return super()._keep(delta, temperature, u)
 
     def _scheduled(self, t):
         return self.T0 / (1.0 + t)
