@@ -743,6 +743,11 @@ class GeneBlock:
         rows = np.where(rows < 0, rows + n, rows)
         if len(np.unique(rows)) != len(rows):
             raise ValueError(f"GeneBlock.splice: rows must be distinct; got {rows.tolist()}")
+        return self._splice(rows, genomes)
+
+    def _splice(self, rows, genomes):
+        """:meth:`splice` for rows known to be distinct and in range (an int array of at
+        least one row) and a list of as many genomes: reproduction's own call."""
         # the new rows' genes as they are; their node genes and local edges over all of
         # them at once (genome by genome, they cost most of a splice)
         genes = [g.gene_arrays() for g in genomes]
@@ -769,7 +774,7 @@ class GeneBlock:
             out.append(([np.concatenate([getattr(self, c), a])[at]
                          for c, a in zip(names, new)], to))
         bias = self.bias.copy()
-        bias[rows] = [g.bias for g in genomes]
+        bias[rows] = np.fromiter((g.bias for g in genomes), np.float64, len(genomes))
         (genes, gene_starts), (nodes, node_starts) = out
         return GeneBlock(genes, gene_starts, nodes, node_starts, bias)
 

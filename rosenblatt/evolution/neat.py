@@ -795,12 +795,14 @@ class _Breeder:
         self.children = []  # per child: a copied Genome, or the index of its plan
         self.source = []  # per child: the block row its genes start from
         self.partner = []  # per plan: the other parent's row (-1: none)
+        self.at = []  # per plan: its child's position among the children
 
     def copy(self, g):
         self.children.append(g)
         self.source.append(self.row[id(g)])
 
     def mutant(self, mom, new_id):
+        self.at.append(len(self.children))
         self.children.append(len(self.plans))
         self.source.append(self.row[id(mom)])
         self.partner.append(-1)
@@ -808,6 +810,7 @@ class _Breeder:
 
     def offspring(self, mom, dad, new_id):
         fit, other = _fitter_first(mom, dad)
+        self.at.append(len(self.children))
         self.children.append(len(self.plans))
         self.source.append(self.row[id(fit)])
         self.partner.append(self.row[id(other)])
@@ -824,7 +827,7 @@ class _Breeder:
         children = self.children
         P = len(children)
         source = np.array(self.source, np.int64)
-        at = np.array([j for j, x in enumerate(children) if x.__class__ is int], np.int64)
+        at = np.array(self.at, np.int64)  # each plan's position among the children
         mutated = ~mated_mask | (r[1] >= c.mate_only_rate)
         copies = np.flatnonzero(~mutated)  # a child that is a copy of a parent is mutated
         mutated[copies] = _same_rows(old, source[at[copies]], partner[copies])
@@ -890,7 +893,9 @@ class _Breeder:
                           base.node_starts, base.bias)
         rows = dict(zip(at[list(rebuilt)].tolist(), rebuilt.values()))
         rows.update(self._kept(keep))
-        block = block.splice(sorted(rows), [rows[j] for j in sorted(rows)])
+        if rows:  # (rows of this block, distinct: no checks)
+            order = sorted(rows)
+            block = block._splice(np.array(order, np.int64), [rows[j] for j in order])
         out = []
         same_weights = (~mated_mask & ~perturb).tolist()
         changed = changed.tolist()
@@ -1191,6 +1196,15 @@ class NEAT:
                                      fast=self.fast, genes=self.genes())
         return PopulationNetwork(genomes, recurrent=self.config.recurrent, fast=self.fast)
 
+    def _check_config(self):
+        """``config.check()`` when a field changed (by value or type) since the last check:
+        checking every key costs more than a generation's Python over its fields."""
+        c = self.config
+        seen = tuple((v.__class__, v) for v in vars(c).values())
+        if seen != getattr(self, "_config_seen", None):
+            c.check()  # (may normalise values: what it leaves is what was checked)
+            self._config_seen = tuple((v.__class__, v) for v in vars(c).values())
+
     def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise",
                  chunk_size=32):
         """Fitness of every genome of the population (array in population order)."""
@@ -1265,7 +1279,7 @@ class NEAT:
             ``selection="fitness"``), not numbers, or holding NaN or ``+inf``.
         """
         c = self.config
-        c.check()  # a config edited since construction: a bad value is named here
+        self._check_config()  # a config edited since construction: a bad value is named here
         fitness = self._checked(fitness)
         keep = []
         if self.selection == "cascading":  # one selection event per fitness function
@@ -1414,7 +1428,7 @@ class NEAT:
         # a run's fitness is its own (Staged hands each task to a run of its own): the
         # champion and the population's stagnation clock start afresh, not from fitnesses
         # of another task
-        self.config.check()  # a config edited since construction (Interactive does)
+        self._check_config()  # a config edited since construction (Interactive does)
         self.best, self.last_improved = None, self.generation
         # each species' stagnation clock too: its best fitness so far is on another task's
         # scale (Staged's next task is usually harder, its fitnesses lower)
