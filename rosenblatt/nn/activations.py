@@ -17,7 +17,7 @@ import numpy as np
 from ..autodiff import _kernels, elementwise
 from ..autodiff.elementwise import _flat_kernel_case, _same_layout, keep_where, select
 from ..autodiff.tensor import _make as make, sum_to_shape
-from ..checks import finite_float, is_int, positive_int
+from ..checks import boolean, finite_float, is_int, positive_int
 from ..randomness import resolve_rng
 from . import init as initializers
 from ._operands import as_tensor as _tensor
@@ -205,9 +205,12 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None, *, where="rrelu"
     In training, x >= 0 passes and x < 0 is multiplied by a fresh random
     slope (one per element, as PyTorch); in evaluation the slope is the
     mean (lower + upper) / 2. ``lower`` and ``upper`` are numbers with
-    0 <= lower <= upper < inf. ``where``: the name error messages start with (the
-    layer passes its own).
+    0 <= lower <= upper < inf. ``training`` is True or False (a NumPy bool too; anything
+    else, such as the string ``"False"``, is a TypeError). ``where``: the name error
+    messages start with (the layer passes its own).
     """
+    if training is not True and training is not False:  # "False" is truthy: it would train
+        training = boolean(where, "training", training)
     try:
         low, high = finite_float(where, "lower", lower), finite_float(where, "upper", upper)
     except ValueError:  # NaN or infinite
@@ -264,8 +267,16 @@ def _hardtanh(x, min, max, where):  # noqa: A002 - the issue's names
 
 # -- softmax -------------------------------------------------------------------------
 
+def _check_axis(axis, where):
+    """A TypeError naming the op unless ``axis`` is an integer (a bool, a float or a string
+    would fail inside NumPy, or a bool pass as 0 or 1); one identity test for a plain int."""
+    if type(axis) is not int and not is_int(axis):
+        raise TypeError(f"{where}: axis must be an integer; got {axis!r}")
+
+
 def _shifted(xd, axis, where):
     """x - max(x) along ``axis`` (a new array), so that exp never overflows."""
+    _check_axis(axis, where)
     if not -xd.ndim <= axis < xd.ndim:
         raise ValueError(f"{where}: axis {axis} is out of range for an input of shape "
                          f"{xd.shape}")
@@ -354,6 +365,7 @@ def masked_softmax(x, keep, axis=-1):
     """
     x = _tensor(x, "masked_softmax")
     xd = x.data
+    _check_axis(axis, "masked_softmax")
     if not -xd.ndim <= axis < xd.ndim:
         raise ValueError(f"masked_softmax: axis {axis} is out of range for an input of shape "
                          f"{xd.shape}")

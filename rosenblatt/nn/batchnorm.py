@@ -22,7 +22,7 @@ gradient's Allreduce adds them up).
 
 import numpy as np
 
-from ..autodiff.tensor import Tensor, _make as make, as_float_array, needs_grad
+from ..autodiff.tensor import Tensor, _make as make, as_tensor_array, needs_grad
 from ..checks import boolean, positive_float, positive_int, unit_interval
 from . import init as initializers
 from ._operands import as_tensor, check_shape
@@ -167,8 +167,11 @@ def _batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, e
     y = xhat * gamma.data.reshape(bshape) + beta.data.reshape(bshape)
 
     def backward(g):
-        gbeta = _per_channel(spec, g, dtype=acc)  # sum g
-        ggamma = _per_channel(spec, g, xhat, dtype=acc)  # sum g xhat
+        # float16 input: the sums in float32, or wider when the gradient is (a float64 layer
+        # or op after this one; einsum refuses to sum float64 into float32)
+        gacc = acc if acc is None or g.dtype.itemsize <= 4 else g.dtype
+        gbeta = _per_channel(spec, g, dtype=gacc)  # sum g
+        ggamma = _per_channel(spec, g, xhat, dtype=gacc)  # sum g xhat
         gx = None
         if needs_grad(x):
             scale = (gamma.data * inv_std).reshape(bshape)
@@ -217,8 +220,8 @@ class _BatchNorm(Module):
         self.running_var = np.ones(self.num_features, dtype=dtype)
 
     def forward(self, x):
-        if not isinstance(x, (Tensor, np.ndarray)):  # array_like, as batch_norm takes
-            x = as_float_array(x, where=f"{type(self).__name__}({self.num_features})")
+        if not isinstance(x, (Tensor, np.ndarray)):  # array_like, as batch_norm takes (float32)
+            x = as_tensor_array(x, where=f"{type(self).__name__}({self.num_features})")
         shape = tuple(x.shape)
         if len(shape) not in self._input_ndims or shape[1] != self.num_features:
             raise ValueError(

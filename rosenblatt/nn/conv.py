@@ -53,7 +53,7 @@ import numpy as np
 
 from ..autodiff import _kernels
 from ..autodiff.elementwise import keep_where, relu_array
-from ..autodiff.tensor import Tensor, _make as make, as_float_array, needs_grad
+from ..autodiff.tensor import Tensor, _make as make, as_tensor_array, needs_grad
 from ..checks import boolean, finite_float, is_int, one_of, positive_int
 from . import init as initializers, workspace
 from ._operands import as_array
@@ -616,9 +616,10 @@ class _ConvNd(Module):
 
     def _check(self, x, layout):
         """``x`` as a Tensor or float ndarray of the layer's layout (array_like is converted);
-        raises naming the layer otherwise."""
+        raises naming the layer otherwise. A list of Python floats becomes float32, as
+        ``rb.tensor`` and ``Dense`` make it (NumPy's float64 would run the model in float64)."""
         if not isinstance(x, (Tensor, np.ndarray)):
-            x = as_float_array(x, where=ErrorName(self))
+            x = as_tensor_array(x, where=ErrorName(self))
         shape = tuple(x.shape)
         if len(shape) != self._dims + 2 or shape[1] != self.in_channels:
             raise ValueError(

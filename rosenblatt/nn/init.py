@@ -222,4 +222,17 @@ def get(init, where=None):
             f"{prefix}init must be one of {', '.join(sorted(INITIALIZERS))} or a callable; "
             f"got {init!r}"
         )
-    return INITIALIZERS[init]
+    fn = INITIALIZERS[init]
+    if not where:
+        return fn
+
+    def named(shape, **kwargs):
+        # a layer's weight the initializer refuses (init="sparse" for a 4-D kernel): the
+        # message names the layer and its init=, not only the initializer's own terms
+        try:
+            return fn(shape, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where}: init={init!r} cannot initialise its weight of shape "
+                            f"{tuple(shape)}: {err}") from None
+
+    return named

@@ -305,6 +305,14 @@ def _labels(labels, scores, where):
     if ld.dtype.kind not in "iu":
         if ld.dtype.kind != "f" or not np.all(ld == np.round(ld)):
             raise TypeError(f"{where}: labels must be integers (class indices); got {ld.dtype}")
+        # the range before the cast: inf or 1e20 would become -2**63 and be reported as such
+        if ld.size and (ld.min() < 0 or ld.max() >= k):
+            bad = (ld < 0) | (ld >= k)
+            i = int(np.argmax(bad.reshape(-1)))
+            raise ValueError(
+                f"{where}: label {float(ld.reshape(-1)[i]):g} (at index {i}) is out of range for "
+                f"{k} classes; labels must be in 0..{k - 1}"
+            )
         ld = ld.astype(np.int64)
     if ld.size and (ld.min() < 0 or ld.max() >= k):  # two reductions; locate only on error
         bad = (ld < 0) | (ld >= k)
@@ -399,9 +407,14 @@ def cross_entropy(logits, labels, reduction="mean", *, weight=None, ignore_index
     else:
         picked = (target * probs).sum(axis=-1)
     np.exp(probs, out=probs)
-    total = probs.sum(axis=-1, keepdims=True)
+    # float16: the sum of the exponentials in float32, as log_softmax (65,505 equal scores
+    # sum past float16's largest number, while their log-sum-exp, log(65,505) = 11.1, fits)
+    half = xd.dtype.itemsize < 4
+    total = probs.sum(axis=-1, keepdims=True, dtype=np.float32 if half else None)
     probs /= total
     lse = np.log(total[..., 0])
+    if half:
+        lse = lse.astype(xd.dtype)
     if ld is not None:
         per = lse - picked
     else:
@@ -453,9 +466,11 @@ def _cross_entropy_options(logits, xd, labels, reduction, weight, ignore_index, 
     ld, target = _labels(la, xd, where)
     shifted = xd - xd.max(axis=-1, keepdims=True)
     probs = np.exp(shifted)
-    total = probs.sum(axis=-1, keepdims=True)
+    # float16: the total in float32, as in cross_entropy's plain path
+    total = probs.sum(axis=-1, keepdims=True,
+                      dtype=np.float32 if xd.dtype.itemsize < 4 else None)
     probs /= total
-    logp = shifted - np.log(total)  # log softmax
+    logp = shifted - np.log(total).astype(xd.dtype, copy=False)  # log softmax
     if ld is not None:
         u = np.zeros_like(xd)
         np.put_along_axis(u, ld[..., None], xd.dtype.type(1 - eps), axis=-1)

@@ -17,6 +17,7 @@ import copy
 import numpy as np
 
 from .. import randomness
+from ..checks import boolean
 from .parameter import Parameter, ParameterVector
 
 
@@ -127,7 +128,9 @@ class Module:
 
     ``regularizers`` (a list of :mod:`rosenblatt.regularizers` objects, empty
     by default) travels with the model: the training loop applies them on
-    top of the ones it is given.
+    top of the ones it is given. Only the list of the model handed to the
+    training loop is applied; a sub-module's own list is not (a regularizer acts
+    on the model it is given; ``rb.regularizers.collect`` warns about one).
     """
 
     buffers = ()
@@ -312,9 +315,15 @@ class Module:
 
     # -- modes ----------------------------------------------------------------
     def train(self, mode=True):
-        """Set training mode (dropout, batch norm and RReLU read it); returns self."""
+        """Set training mode (dropout, batch norm and RReLU read it); returns self.
+
+        ``mode`` is True or False (a NumPy bool too); anything else, such as the string
+        ``"False"``, which is truthy, is a TypeError.
+        """
+        if mode is not True and mode is not False:
+            mode = boolean(type(self).__name__ + ".train", "mode", mode)
         for m in self.modules():
-            m.training = bool(mode)
+            m.training = mode
         return self
 
     def eval(self):

@@ -31,7 +31,7 @@ the reference.
 import numpy as np
 
 from ..autodiff import _kernels
-from ..autodiff.tensor import Tensor, _make as make, as_float_array
+from ..autodiff.tensor import Tensor, _make as make, as_tensor_array
 from ..checks import is_int, positive_int
 from . import workspace
 from .conv import _pair
@@ -39,7 +39,8 @@ from .module import Module, no_state
 
 
 def _array(x, where):
-    return x.data if isinstance(x, Tensor) else as_float_array(x, where=where)
+    # as rb.tensor converts: a list of Python floats is float32 (not NumPy's float64)
+    return x.data if isinstance(x, Tensor) else as_tensor_array(x, where=where)
 
 
 def _geometry(xd, kernel_size, stride, where):
@@ -341,6 +342,8 @@ def kmax_pool(x, k, axis=-1, *, where="kmax_pool"):
     xd = _array(x, where)
     if xd.ndim == 0:
         raise ValueError(f"{where}: expected an array with at least one axis; got a scalar")
+    if not is_int(axis):  # a bool would pass as 0 or 1, a float fail inside NumPy
+        raise TypeError(f"{where}: axis must be an integer; got {axis!r}")
     if not -xd.ndim <= axis < xd.ndim:
         raise ValueError(f"{where}: axis {axis} is out of range for input shape {xd.shape}")
     n = xd.shape[axis]

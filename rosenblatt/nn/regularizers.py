@@ -26,7 +26,8 @@ So a training step is::
 :func:`penalty`, :func:`after_step` and :func:`transform_input` below do
 those three lines for a list of regularizers. A model can carry its own
 list in ``model.regularizers`` (the training loop adds them to those it is
-given; :func:`collect`).
+given; :func:`collect`). Only the outer model's list counts: one set on a
+sub-module is not applied (:func:`collect` warns about it).
 
 Which parameters are weights: those with two or more axes (Dense/Maxout
 ``W``, convolution kernels, recurrent matrices). Biases, batch-norm scales
@@ -49,6 +50,7 @@ with a cost averaged over the m examples (``reduction="mean"``), that is
 """
 
 import math
+import warnings
 
 import numpy as np
 
@@ -319,12 +321,27 @@ class InputNoise(Regularizer):
 def collect(model, regularizers=()):
     """The model's own ``regularizers`` followed by ``regularizers``.
 
+    Only the list of ``model`` itself is read, not those of its sub-modules: a regularizer
+    acts on the model it is handed (``penalty(model)``, ``after_step(model)``, and
+    ``transform_input`` on the model's input), so a sub-module's list cannot be applied as
+    it stands. A sub-module that carries a non-empty list (a layer given one, a model with
+    its own penalties nested in a larger one) gets a ``UserWarning`` naming it, rather than
+    being trained without them in silence: move them to the outer model's list, or pass them
+    to ``rb.fit(regularizers=...)``.
+
     Raises
     ------
     TypeError
         If an item is not a regularizer (an object with ``penalty``,
         ``after_step`` and ``transform_input``, as :class:`Regularizer` has).
     """
+    for index, module in enumerate(model.modules() if hasattr(model, "modules") else ()):
+        if index and tuple(getattr(module, "regularizers", ()) or ()):
+            warnings.warn(
+                f"regularizers: {type(module).__name__} (model.modules()[{index}]) has "
+                f"regularizers of its own, which are not applied: only the model's own list "
+                f"(model.regularizers) and those given to rb.fit are; move them there",
+                UserWarning, stacklevel=3)
     own = list(getattr(model, "regularizers", ()) or ())
     if isinstance(regularizers, Regularizer):
         regularizers = [regularizers]
