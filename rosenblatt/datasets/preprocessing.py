@@ -9,6 +9,9 @@ applied to the others: the notes' feature standardisation
 inside the network).
 """
 
+import math
+from fractions import Fraction
+
 import numpy as np
 
 from ..checks import positive_int, unit_interval
@@ -16,21 +19,26 @@ from ..randomness import resolve_rng
 
 
 def _check_xy(X, y, where):
-    X = _as_samples(X)
+    X = _as_samples(X, where, "X")
     if y is not None:
-        y = _as_samples(y)
+        y = _as_samples(y, where, "y")
         if len(y) != len(X):
             raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}")
     return X, y
 
 
-def _as_samples(X):
+def _as_samples(X, where, name):
     """``X`` as an array of samples: an array (n, ...), or a list of n samples of different
     shapes (variable-length sequences) as a 1-D object array holding them."""
     try:
-        return np.asarray(X)
+        samples = np.asarray(X)
     except ValueError:  # NumPy refuses to stack samples of different shapes
         pass
+    else:
+        if samples.ndim == 0:  # len() would fail with "len() of unsized object"
+            raise TypeError(f"{where}: {name} must be an array or list of samples, shape "
+                            f"(n, ...); got {type(X).__name__} {X!r:.40}")
+        return samples
     samples = np.empty(len(X), dtype=object)
     for i, sample in enumerate(X):  # element-wise: NumPy would try to broadcast nested lists
         samples[i] = sample
@@ -88,7 +96,11 @@ def split(X, y=None, fractions=(0.8, 0.2), rng=0, stratify=False):
     True
     """
     X, y = _check_xy(X, y, "split")
-    fractions = np.asarray(fractions, dtype=np.float64)
+    try:
+        fractions = np.asarray(fractions, dtype=np.float64)
+    except (TypeError, ValueError):  # NumPy's "could not convert string to float" names no one
+        raise ValueError(f"split: fractions must be >= 2 positive numbers summing to 1; got "
+                         f"{fractions!r:.60}") from None
     if fractions.ndim != 1 or len(fractions) < 2 or np.any(fractions <= 0) \
             or not np.isclose(fractions.sum(), 1.0):
         raise ValueError(f"split: fractions must be >= 2 positive numbers summing to 1; "
@@ -352,9 +364,10 @@ def train_test_split(X, y=None, test_size=0.2, rng=0, stratify=False):
     test_size = unit_interval("train_test_split", "test_size", test_size, closed_low=False)
     X, y = _check_xy(X, y, "train_test_split")
     n = len(X)
-    exact = test_size * n
-    # halves up, as scikit-learn's ceil; np.round's half-to-even sent 2.5 down but 3.5 up
-    n_test = int(np.ceil(exact)) if exact - np.floor(exact) == 0.5 else int(np.round(exact))
+    # halves up, as scikit-learn's ceil; np.round's half-to-even sent 2.5 down but 3.5 up. The
+    # product is taken on the decimal the float prints as (0.29, not 0.28999999999999998):
+    # in floating point 0.29 * 50 is 14.499999999999998, a half sent down.
+    n_test = math.floor(Fraction(repr(test_size)) * n + Fraction(1, 2))
     if n_test == 0 or n_test == n:
         empty = "test" if n_test == 0 else "train"
         raise ValueError(f"train_test_split: test_size={test_size!r} of {n} samples leaves the "
@@ -448,8 +461,9 @@ class Standardizer:
     def transform(self, X):
         """Standardise ``X`` with the fitted statistics (float32 unless X is float64).
 
-        ``X`` has the fitted data's shape off the sample axes; one sample without them
-        (shape ``(n_features,)`` for ``axis=0``) is accepted and keeps its shape.
+        ``X`` holds real numbers (complex or text is a ValueError, as in :meth:`fit`) and
+        has the fitted data's shape off the sample axes; one sample without them (shape
+        ``(n_features,)`` for ``axis=0``) is accepted and keeps its shape.
         """
         if not hasattr(self, "mean_"):
             raise ValueError("Standardizer.transform: call fit() first")
@@ -460,14 +474,19 @@ class Standardizer:
         return ((X - self.mean_) / self.std_).astype(dtype).reshape(X.shape)
 
     def _check_width(self, X, where):
-        """``X`` has the fitted data's shape off the sample axes (else a named ValueError)."""
-        try:  # the statistics must broadcast onto X without widening any of its axes
-            fits = np.broadcast_shapes(X.shape, self.mean_.shape)[-X.ndim:] == X.shape \
-                if X.ndim else False
+        """``X`` is numeric (as :meth:`fit` requires) and has the fitted data's shape off the
+        sample axes (else a named ValueError)."""
+        if X.dtype.kind not in "fiub":  # complex: the float cast would drop the imaginary part
+            raise ValueError(f"Standardizer.{where}: X must be a numeric array (as fit takes); "
+                             f"got {X.dtype} of shape {X.shape}")
+        try:  # the statistics must broadcast onto X without widening any of its axes, nor
+            # add any: axes of theirs before X's (a sample lacking a feature axis) must be 1
+            fits = np.broadcast_shapes(X.shape, self.mean_.shape) == (1,) * (
+                self.mean_.ndim - X.ndim) + X.shape if X.ndim else False
         except ValueError:
             fits = False
         if not fits:
-            axes = (self.axis,) if isinstance(self.axis, int) else tuple(self.axis)
+            axes = tuple(np.atleast_1d(self.axis).tolist())  # an int, NumPy int or tuple
             fitted = tuple("n" if i in axes or i - self.mean_.ndim in axes else k
                            for i, k in enumerate(self.mean_.shape))
             raise ValueError(f"Standardizer.{where}: fitted on data of shape "

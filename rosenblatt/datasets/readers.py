@@ -148,6 +148,9 @@ def read_cifar10(paths, split="train"):
         paths = [os.path.join(directory, name) for name in names]
     elif isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    elif not hasattr(paths, "__iter__"):  # "'int' object is not iterable" names no argument
+        raise TypeError(f"read_cifar10: paths must be a path, a list of paths or a directory; "
+                        f"got {type(paths).__name__}")
     images, labels = [], []
     for path in paths:
         blob = _read_maybe_gzip(path)

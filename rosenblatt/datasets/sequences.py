@@ -16,6 +16,7 @@ the library generator seeded by ``rb.seed``).
 """
 
 import os
+import re
 
 import numpy as np
 
@@ -109,7 +110,12 @@ def encode_reber(strings, next_symbols):
         For no strings, an empty string, a symbol outside ``REBER_SYMBOLS``,
         or a ``next_symbols`` of another length than ``strings``.
     """
-    strings, next_symbols = list(strings), list(next_symbols)
+    try:
+        strings, next_symbols = list(strings), list(next_symbols)
+    except TypeError:  # "'NoneType' object is not iterable" names neither argument
+        raise TypeError(f"encode_reber: strings and next_symbols must be lists (as reber_strings "
+                        f"returns them); got {type(strings).__name__} and "
+                        f"{type(next_symbols).__name__}") from None
     if not strings or not all(isinstance(s, str) and s for s in strings):
         raise ValueError(f"encode_reber: strings must be a non-empty list of non-empty strings "
                          f"(as reber_strings returns); got {strings!r:.80}")
@@ -323,7 +329,8 @@ def read_text(path, encoding="utf-8", max_chars=None):
     encoding : str, default "utf-8"
         A UTF-8 byte-order mark at the start of the file is dropped (as "utf-8-sig").
     max_chars : int >= 2, optional
-        Keep only the first ``max_chars`` characters.
+        Keep only the first ``max_chars`` characters (bytes after them that do not decode
+        are not read as text, so they are no error).
 
     Raises
     ------
@@ -342,11 +349,23 @@ def read_text(path, encoding="utf-8", max_chars=None):
         with open(path, encoding=opened) as f:
             text = f.read() if max_chars is None else f.read(max_chars)
     except UnicodeDecodeError as err:
-        raise ValueError(f"read_text: {path} is not valid {encoding} text ({err.reason} at "
-                         f"byte {err.start}); pass encoding=") from None
+        # the reader decodes a whole block: a bad byte just after the kept text fails it too
+        text = None if max_chars is None else _leading_text(path, opened, max_chars)
+        if text is None:
+            raise ValueError(f"read_text: {path} is not valid {encoding} text ({err.reason} at "
+                             f"byte {err.start}); pass encoding=") from None
     if len(text) < 2:
         raise ValueError(f"read_text: {path} has fewer than 2 characters")
     return CharText(text)
+
+
+def _leading_text(path, encoding, n):
+    """The first ``n`` characters of a file when they decode (its bad bytes all come after
+    them), else None."""
+    with open(path, encoding=encoding, errors="surrogateescape") as f:
+        text = f.read(n)
+    # an undecodable byte reads as a lone surrogate (U+DC80..U+DCFF), which no strict decoding gives
+    return None if re.search("[\udc80-\udcff]", text) else text
 
 
 
@@ -370,8 +389,13 @@ _register("copy_task", copy_task, "copy task: reproduce symbols after a delimite
 
 
 def _length_range(owner, name, value, minimum=1):
-    """An int, or an inclusive (low, high) pair, as (low, high)."""
-    if isinstance(value, (tuple, list)) and len(value) == 2:
+    """An int, or an inclusive (low, high) pair (a tuple, list or array), as (low, high)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()  # (as sentiment_trees' ranges)
+    if isinstance(value, (tuple, list)) and len(value) != 2:
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum} or a pair (low, high) "
+                         f"of them; got {value!r:.60}")
+    if isinstance(value, (tuple, list)):
         low = int_at_least(owner, f"{name}[0]", value[0], minimum)
         high = int_at_least(owner, f"{name}[1]", value[1], minimum)
         if high < low:
@@ -602,6 +626,16 @@ def masked_targets(targets, mask, fill=-1.0):
     """Targets with ``fill`` (default -1) on the unscored steps: one array that carries the mask,
     for a loss and metric that take ``(pred, target)`` (``rb.fit``).
 
+    Parameters
+    ----------
+    targets : array_like (n, T, ...)
+        Per-step targets: bit vectors (n, T, bits), or class labels (n, T) such as
+        :func:`copy_task`'s.
+    mask : bool array (n, T)
+        The scored steps; each step's whole target is filled where it is False.
+    fill : float, default -1.0
+        One number; an integer for integer targets.
+
     Float and signed-integer targets keep their dtype; boolean and unsigned ones, which cannot
     hold -1, come back as float32.
 
@@ -611,16 +645,24 @@ def masked_targets(targets, mask, fill=-1.0):
     >>> rb.datasets.masked_targets(np.ones((1, 2, 1), np.float32), np.array([[True, False]]))
     array([[[ 1.],
             [-1.]]], dtype=float32)
+    >>> rb.datasets.masked_targets(np.array([[3, 2]]), np.array([[False, True]]))
+    array([[-1,  2]])
     """
     targets = np.asarray(targets)
     mask = np.asarray(mask, bool)
-    if mask.shape != targets.shape[:2]:
-        raise ValueError(f"masked_targets: mask must be (n, T) = {targets.shape[:2]}; got "
-                         f"{mask.shape}")
+    if targets.ndim < 2 or mask.shape != targets.shape[:2]:
+        raise ValueError(f"masked_targets: targets must be (n, T, ...) and mask (n, T); got "
+                         f"targets of shape {targets.shape} and mask of shape {mask.shape}")
     # Booleans and unsigned integers cannot hold the fill (-1 would become True or wrap): those
     # targets come back as float32, others keep their dtype.
     dtype = targets.dtype if targets.dtype.kind in "fi" else np.dtype(np.float32)
-    return np.where(mask[..., None], targets.astype(dtype, copy=False), np.asarray(fill, dtype))
+    filler = np.asarray(fill, dtype)
+    if filler.ndim or (dtype.kind == "i" and filler != fill):  # -0.5 would become class 0
+        raise ValueError(f"masked_targets: fill must be one number ({dtype} targets: an "
+                         f"integer); got {fill!r}")
+    # the mask covers each step's whole target, whatever its trailing axes (none for labels)
+    mask = mask.reshape(mask.shape + (1,) * (targets.ndim - 2))
+    return np.where(mask, targets.astype(dtype, copy=False), filler)
 
 
 def bit_error_metric(pred, target):

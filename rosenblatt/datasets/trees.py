@@ -213,6 +213,7 @@ def parse_tree(text, vocab=None):
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_tree: expected a str; got {type(text).__name__}")
+    _check_vocab("parse_tree", vocab)
     stack = []  # open nodes: [position, label, items]
     root = None
     for kind, value, pos in _tokens(text):
@@ -238,6 +239,13 @@ def parse_tree(text, vocab=None):
     if root is None:
         raise ValueError("parse_tree: empty string (no tree)")
     return root
+
+
+def _check_vocab(owner, vocab):
+    """A vocabulary maps words to ids (a list would be indexed by the word: a bare TypeError)."""
+    if vocab is not None and not (hasattr(vocab, "keys") and hasattr(vocab, "__getitem__")):
+        raise TypeError(f"{owner}: vocab must be a dict word -> id; got {type(vocab).__name__} "
+                        f"(for a list of words: {{w: i for i, w in enumerate(words)}})")
 
 
 def _leaf(word, vocab, text, pos):
@@ -302,6 +310,7 @@ def read_treebank(path, vocab=None, encoding="utf-8"):
     """
     path = os.fspath(path)
     utf8 = codec("read_treebank", "encoding", encoding) == "utf-8"
+    _check_vocab("read_treebank", vocab)
     trees, build = [], vocab is None
     vocab = {} if vocab is None else vocab
     try:

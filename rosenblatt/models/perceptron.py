@@ -86,10 +86,19 @@ class Perceptron(Module):
             raise TypeError(f"Perceptron.{where}: X is a sparse matrix of shape "
                             f"{getattr(X, 'shape', '?')}; pass X.toarray() (the rule works on "
                             f"dense rows)")
+        unreadable = (f"Perceptron({self.n_inputs}).{where}: X must hold numbers, shape "
+                      f"(n, {self.n_inputs}); NumPy cannot read it as {self.W.dtype}")
+        try:
+            X = np.asarray(X)
+        except ValueError as err:  # rows of different lengths: NumPy's message names no one
+            raise ValueError(f"{unreadable} ({err})") from None
         if np.iscomplexobj(X):  # the cast below would drop the imaginary parts silently
             raise TypeError(f"Perceptron.{where}: X must hold real numbers; got complex dtype "
-                            f"{np.asarray(X).dtype}")
-        X = np.asarray(X, dtype=self.W.dtype)
+                            f"{X.dtype}")
+        try:
+            X = X.astype(self.W.dtype, copy=False)
+        except (TypeError, ValueError) as err:  # text
+            raise ValueError(f"{unreadable} ({err})") from None
         if X.ndim == 1:
             X = X[None]
         if X.ndim != 2 or X.shape[1] != self.n_inputs:

@@ -51,6 +51,17 @@ def _tokens(owner, name, tokens, vocab):
     return tokens
 
 
+def _token_array(owner, name, tokens):
+    """``tokens`` as an array, or a ValueError naming ``name`` for rows of different lengths
+    (NumPy's own message names neither the model nor the argument)."""
+    try:
+        return np.asarray(tokens)
+    except ValueError:
+        fix = " and pass source_lengths" if name == "source" else ""
+        raise ValueError(f"{owner}: {name} must be a (batch, time) array of token ids; got "
+                         f"sequences of different lengths (pad them to one length{fix})") from None
+
+
 def _source_lengths(owner, lengths, source):
     """``source_lengths`` (batch,) as an integer array, each in 1 .. the source's time steps."""
     if lengths is None:
@@ -207,7 +218,8 @@ class Seq2Seq(Module):
             ``source_lengths`` that are not one integer per sequence in
             ``1 ..`` the source's time steps.
         """
-        source, target = np.asarray(source), np.asarray(target)
+        source = _token_array("Seq2Seq", "source", source)
+        target = _token_array("Seq2Seq", "target", target)
         if source.ndim != 2 or target.ndim != 2 or source.shape[0] != target.shape[0]:
             raise ValueError(f"Seq2Seq: source and target must be (batch, time) token arrays "
                              f"with the same batch; got {source.shape} and {target.shape}")
@@ -230,7 +242,7 @@ class Seq2Seq(Module):
         Returns int64 (batch, length); :attr:`attention_weights` holds the
         weights of every step, (batch, length, source time).
         """
-        source = np.asarray(source)
+        source = _token_array("Seq2Seq.generate", "source", source)
         if source.ndim != 2:
             raise ValueError(f"Seq2Seq.generate: source must be a (batch, time) token array; "
                              f"got shape {source.shape} (one sequence s: pass [s])")

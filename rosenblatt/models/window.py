@@ -126,7 +126,15 @@ class WindowClassifier(Module):
                 "n_classes": self.n_classes, "hidden": self.hidden}
 
     def forward(self, tokens):
-        ids = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
+        if isinstance(tokens, Tensor):
+            ids = tokens.data
+        else:
+            try:
+                ids = np.asarray(tokens)
+            except ValueError:  # NumPy's message names neither the model nor the fix
+                raise ValueError(f"WindowClassifier(window={self.window}): expected token ids "
+                                 f"of shape (batch, {self.window}); got rows of different "
+                                 f"lengths") from None
         if ids.ndim != 2 or ids.shape[1] != self.window:
             raise ValueError(f"WindowClassifier(window={self.window}): expected token ids of "
                              f"shape (batch, {self.window}); got {ids.shape}")
