@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autodiff import _kernels as _base_kernels, no_grad
 from ..autodiff.tensor import Tensor
-from ..checks import one_of, positive_float, positive_int, unit_interval
+from ..checks import boolean, one_of, positive_float, positive_int, unit_interval
 from ..nn.activations import (
     HardTanh,
     Identity,
@@ -40,6 +40,7 @@ from ..nn.dropout import Dropout
 from ..nn.flatten import Flatten
 from ..nn.module import Module, Sequential
 from ..nn.parameter import ParameterVector
+from ..nn.pooling import AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, KMaxPool, L2Pool2d, MaxPool2d
 from ..nn.registry import build, spec_of
 from ..randomness import resolve_rng
 from . import _kernels
@@ -103,7 +104,10 @@ def population_forward(model, thetas, X, fast=False):
     array at once; any other parameter-free layer (one that reads the sample
     axis, such as ``Softmax(axis=0)`` or ``KMaxPool(k, axis=0)``, or one in
     training mode) runs once per network on its ``(n, ...)`` slice, so the
-    result always equals a loop of ``model(X)`` over the rows of ``thetas``.
+    result always equals a loop of ``model(X)`` over the rows of ``thetas``
+    (a model with two or more layers that may draw random numbers, Dropout or
+    RReLU in training mode or a layer of one's own, runs each network alone
+    from the first of them on, so that the draws come in the loop's order).
 
     Parameters
     ----------
@@ -138,6 +142,8 @@ def population_forward(model, thetas, X, fast=False):
     (5, 4, 1)
     """
     thetas = np.asarray(thetas)
+    if fast is not True and fast is not False:  # "no" or "false" would switch it on
+        fast = boolean("population_forward", "fast", fast)
     if fast:
         out = _fast_forward(model, thetas, X)
         if out is not None:
@@ -191,8 +197,8 @@ def _fast_forward(model, thetas, X):
     the exact path must check). The plan is cached per model while its structure holds:
     few Python steps per call, as on a call that follows other work each one costs ten
     times its warm time (measured: ~0.26 ms before the kernel starts, against ~0.04 warm)."""
-    if thetas.dtype not in (np.float32, np.float64) or thetas.ndim != 2:
-        return None
+    if thetas.dtype not in (np.float32, np.float64) or thetas.ndim != 2 or not thetas.shape[0]:
+        return None  # (no networks: the exact path gives the empty (0, n, out))
     h = np.asarray(X, dtype=thetas.dtype)
     if h.ndim < 2 or h.shape[-2] < _FAST_MIN_BATCH:
         return None
@@ -277,16 +283,30 @@ def _mlp_plan(layers, layout, n_in):
 def _forward_group(layers, layout, thetas, h):
     """population_forward on one group of networks (checked arguments)."""
     P = thetas.shape[0]
+    drawing = [i for i, layer in enumerate(layers) if _may_draw(layer)]
+    if len(drawing) > 1 and P:
+        # two layers that may draw random numbers (two Dropouts in training mode drawing from
+        # one generator): run layer after layer for the whole population, they would make
+        # their draws layer-major, where a loop of model forwards makes all of network 0's
+        # draws before network 1's; so from the first of them on each network goes alone
+        head = _forward_group(layers[:drawing[0]], layout, thetas, h)
+        return np.stack([_forward_one(layers[drawing[0]:], layout, thetas[p], head[p])
+                         for p in range(P)])
     for layer in layers:
         if isinstance(layer, Dense):
             sl, shape = layout[id(layer.W)]
             if h.shape[-1] != shape[0]:
                 raise ValueError(f"population_forward: {layer!r} expects {shape[0]} features; "
                                  f"got {h.shape[-1]}")
-            h = np.matmul(h, thetas[:, sl].reshape((P,) + shape))
-            if layer.b is not None:
-                bsl, _ = layout[id(layer.b)]
-                h += thetas[:, None, bsl]
+            W = thetas[:, sl].reshape((P,) + shape)
+            if h.ndim == 3:  # (P, n, in): the usual
+                h = np.matmul(h, W)
+                if layer.b is not None:
+                    h += thetas[:, None, layout[id(layer.b)][0]]
+            else:  # a layer before changed each network's rank (Flatten(0): one vector each);
+                # a bare matmul would broadcast the population axis against another
+                h = _dense_any_rank(h, W, None if layer.b is None else
+                                    thetas[:, layout[id(layer.b)][0]])
         elif isinstance(layer, Module) and not list(layer.parameters()):
             h = _parameter_free(layer, h)
         else:
@@ -298,6 +318,54 @@ def _forward_group(layers, layout, thetas, h):
 # parameter-free layers that act on each value on its own (their output at a position reads
 # only the input there): the population axis in front changes nothing
 _ELEMENTWISE = (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, HardTanh, Step, Sign)
+# parameter-free layers that compute a function of their input (no draws), elementwise or not
+_DETERMINISTIC = (Softmax, LogSoftmax, Flatten, KMaxPool, GlobalMaxPool2d, GlobalAvgPool2d,
+                  MaxPool2d, AvgPool2d, L2Pool2d)
+
+
+def _dense_any_rank(h, W, b):
+    """Dense on stacked activations ``h`` (P, ..., in) of any rank but 3, weights ``W``
+    (P, in, out) and biases ``b`` (P, out) or None: each network's last axis."""
+    P = W.shape[0]
+    if h.ndim == 2:  # one vector per network
+        out = np.matmul(h[:, None, :], W)[:, 0]
+    else:
+        out = np.matmul(h, W.reshape((P,) + (1,) * (h.ndim - 3) + W.shape[1:]))
+    if b is not None:
+        out += b.reshape((P,) + (1,) * (out.ndim - 2) + b.shape[1:])
+    return out
+
+
+def _may_draw(layer):
+    """Whether ``layer`` may draw random numbers when called: Dropout and RReLU in training
+    mode, and any layer not known not to (a custom one); never Dense or the parameter-free
+    layers of ``rb.nn`` that compute a function of their input."""
+    kind = type(layer)
+    if isinstance(layer, Dense) or kind in _ELEMENTWISE or kind in _DETERMINISTIC:
+        return False
+    if kind in (Dropout, RReLU):
+        return bool(layer.training)
+    return True
+
+
+def _forward_one(layers, layout, theta, h):
+    """``layers`` of one network (weights ``theta``) on its activations ``h`` (n, ...)."""
+    for layer in layers:
+        if isinstance(layer, Dense):
+            sl, shape = layout[id(layer.W)]
+            if h.shape[-1] != shape[0]:
+                raise ValueError(f"population_forward: {layer!r} expects {shape[0]} features; "
+                                 f"got {h.shape[-1]}")
+            h = h @ theta[sl].reshape(shape)
+            if layer.b is not None:
+                h += theta[layout[id(layer.b)][0]]
+        elif isinstance(layer, Module) and not list(layer.parameters()):
+            with no_grad():
+                h = layer(Tensor(np.ascontiguousarray(h))).data
+        else:
+            raise TypeError(f"population_forward: cannot batch layer {type(layer).__name__} "
+                            f"(supported: Dense and parameter-free layers)")
+    return h
 
 
 def _parameter_free(layer, h):
@@ -432,9 +500,11 @@ def evaluate_thetas(owner, model, vector, thetas, fitness, vectorized=False, exe
     not drawn from it: :func:`~rosenblatt.evolution.core.generation_stream`) as the
     library generator (:func:`rosenblatt.randomness.using`) around its ``fitness`` calls (all
     ``repeats`` of them), so a model or fitness that draws random numbers
-    (dropout in train mode, a noisy task) scores the same serially and under
-    any executor or number of workers; the stream and the index travel with
-    the weights. Without ``rng`` such draws come from the library generator of
+    from the library generator (dropout in train mode with ``rng=None``, a noisy
+    task) scores the same serially and under any executor or number of workers;
+    the stream and the index travel with the weights (a layer with a generator of
+    its own draws from it serially, and from the individual's in a worker's model
+    rebuilt from its spec). Without ``rng`` such draws come from the library generator of
     whichever process or thread scores the individual.
     """
     if not callable(fitness):
@@ -669,8 +739,13 @@ class CNE:
             ``fitness`` must then be a module-level function. Each individual
             is scored (serially too) with a generator of its own, derived from
             ``rng``'s state each generation (without drawing from it), as the
-            library generator: a model that draws (dropout in train mode) or a
-            noisy fitness gives the same run under any executor as serially.
+            library generator: a model that draws from it (dropout in train
+            mode, with the default ``rng=None``) or a noisy fitness gives the
+            same run under any executor as serially. A layer given a generator
+            of its own (``Dropout(rate, rng=...)``) draws from that one
+            serially, one individual after another, while a worker's rebuilt
+            model (whose spec carries no generator) draws from the
+            individual's: serial and executor runs then differ.
             With ``vectorized=True`` the rows travel in sub-populations of 32,
             each scored (one fitness call) with a generator of its own derived
             the same way: the same run under any executor and number of

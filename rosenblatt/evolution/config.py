@@ -27,6 +27,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from ..checks import is_int
 from . import activations as _act
 
 __all__ = ["NEATConfig", "ConfigError"]
@@ -34,6 +37,23 @@ __all__ = ["NEATConfig", "ConfigError"]
 
 class ConfigError(ValueError):
     """A configuration with an unknown key or a value out of range."""
+
+
+class _Derived(tuple):
+    """``activations`` filled in from ``activation`` (the default, ``(activation,)``).
+
+    A tuple like any other (equal to the plain one), marked so that a config derived from
+    this one (``dataclasses.replace``, an edit followed by :meth:`NEATConfig.check`) fills it
+    in again from its own ``activation`` instead of keeping the old one.
+    """
+
+    __slots__ = ()
+
+
+def _is_real(value):
+    """A Python or NumPy real number (not a bool)."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
 
 
 _RATES = ("weight_mutation_rate", "weight_perturb_rate", "add_node_rate",
@@ -114,7 +134,10 @@ class NEATConfig:
         (``steep_sigmoid`` = ``1 / (1 + exp(-4.9 x))``).
     activations : tuple of str, optional
         The set new hidden nodes draw from (CPPNs; ``activation_mutation_rate``
-        then re-draws one node's function). Default ``(activation,)``.
+        then re-draws one node's function). Default ``(activation,)``, which
+        follows ``activation`` in a config derived from this one
+        (``dataclasses.replace``, :meth:`to_dict` and :meth:`from_dict`, or
+        ``activation`` set and then :meth:`check`, which NEAT calls).
 
     Examples
     --------
@@ -177,39 +200,46 @@ class NEATConfig:
             raise ConfigError(f"NEATConfig: {key} must be {what}; got "
                               f"{getattr(self, key)!r}")
 
+        # NumPy numbers (a sweep over np.arange, a value read from an array) are numbers too:
+        # stored as Python ones, so that to_dict() stays JSON and TOML
         for key in _RATES:
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            if not _is_real(v) or not 0 <= v <= 1:
                 bad(key, "a probability in [0, 1]")
+            setattr(self, key, float(v) if isinstance(v, np.floating) else int(v)
+                    if isinstance(v, np.integer) else v)
         for key in ("population", "normalize_below", "add_connection_tries", "stagnation",
                     "split_old_below"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if not is_int(v) or v < 1:
                 bad(key, "a positive integer")
+            setattr(self, key, int(v))
         if self.population < 2:
             bad("population", "at least 2")
         for key in ("elitism_min_size", "population_stagnation"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            if not is_int(v) or v < 0:
                 bad(key, "a non-negative integer")
-        if self.target_species is not None and (
-                isinstance(self.target_species, bool) or not isinstance(self.target_species, int)
-                or self.target_species < 1):
-            bad("target_species", "None or a positive integer")
+            setattr(self, key, int(v))
+        if self.target_species is not None:
+            if not is_int(self.target_species) or self.target_species < 1:
+                bad("target_species", "None or a positive integer")
+            self.target_species = int(self.target_species)
         for key in ("excess_coefficient", "disjoint_coefficient", "weight_coefficient",
                     "weight_init_range", "weight_mutation_power"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
-                    math.isfinite(v) and v >= 0):
+            if not _is_real(v) or not (math.isfinite(v) and v >= 0):
                 bad(key, "a finite number >= 0")
+            setattr(self, key, float(v) if isinstance(v, (np.floating, np.integer)) else v)
         for key in ("compatibility_threshold", "threshold_step", "threshold_min", "weight_max"):
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
-                    math.isfinite(v) and v > 0):
+            if not _is_real(v) or not (math.isfinite(v) and v > 0):
                 bad(key, "a finite number > 0")
-        if isinstance(self.bias, bool) or not isinstance(self.bias, (int, float)) or not (
-                math.isfinite(self.bias)):
+            setattr(self, key, float(v) if isinstance(v, (np.floating, np.integer)) else v)
+        if not _is_real(self.bias) or not math.isfinite(self.bias):
             bad("bias", "a finite number")
+        if isinstance(self.bias, (np.floating, np.integer)):
+            self.bias = float(self.bias)
         if self.representative not in ("random", "champion"):
             bad("representative", "'random' or 'champion'")
         if not isinstance(self.recurrent, bool):
@@ -218,11 +248,15 @@ class NEATConfig:
             v = getattr(self, key)
             if not isinstance(v, str) or v not in _act.ACTIVATIONS:
                 bad(key, f"one of {', '.join(_act.NAMES)}")
-        acts = (self.activation,) if self.activations is None else self.activations
+        if self.activations is None or isinstance(self.activations, _Derived):
+            # the default follows ``activation``, also in a config derived from this one
+            self.activations = _Derived((self.activation,))
+        acts = self.activations
         if isinstance(acts, str) or not isinstance(acts, (list, tuple)) or not acts or any(
                 not isinstance(a, str) or a not in _act.ACTIVATIONS for a in acts):
             bad("activations", f"a non-empty list of names from {', '.join(_act.NAMES)}")
-        self.activations = tuple(acts)
+        if not isinstance(acts, tuple):
+            self.activations = tuple(acts)
         if self.target_species is not None and self.threshold_min > self.compatibility_threshold:
             raise ConfigError(f"NEATConfig: threshold_min ({self.threshold_min!r}) must not "
                               f"exceed compatibility_threshold ({self.compatibility_threshold!r})"
@@ -295,9 +329,25 @@ class NEATConfig:
                 raise ConfigError(f"{path}: no table [{table}]; the file's tables: "
                                   f"{', '.join(f'[{t}]' for t in tables) or 'none'}")
             data = data[table]
+        else:
+            # a file laid out as `rosenblatt evolve` reads it keeps the settings in [neat]
+            known = cls.keys()
+            tables = [k for k, v in data.items() if isinstance(v, dict) and k not in known]
+            if tables:
+                raise ConfigError(f"{path}: [{tables[0]}] is a table, not a NEATConfig key; "
+                                  f"read its settings with NEATConfig.from_toml(path, "
+                                  f"table={tables[0]!r})")
         return cls.from_dict(data, where=f"{path}")
 
     def to_dict(self):
+        """The settings as a dict of plain values (what :meth:`from_dict` reads back).
+
+        ``activations`` is left out while it is its default ``(activation,)``, so that
+        the dict with another ``activation`` gives hidden nodes that one.
+        """
         d = dataclasses.asdict(self)
-        d["activations"] = list(self.activations)
+        if isinstance(self.activations, _Derived):
+            del d["activations"]
+        else:
+            d["activations"] = list(self.activations)
         return d

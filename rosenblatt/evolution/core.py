@@ -131,8 +131,9 @@ def _seeded_decode(decode, payload):
 
 def _seeded_fitness(fitness, item):
     """``fitness(model)`` with the individual's generator as the library generator, so what
-    the model (dropout in train mode) or the fitness draws does not depend on where, or in
-    which order, individuals are scored."""
+    the model (dropout in train mode with ``rng=None``) or the fitness draws from it does
+    not depend on where, or in which order, individuals are scored (a layer's generator of
+    its own is not replaced: serially it carries over from individual to individual)."""
     rng, model = item
     with using(rng):
         return fitness(model)

@@ -313,9 +313,15 @@ class HyperNEAT:
     def develop(self, cppns, substrate=None):
         """The substrate network(s) painted by a genome, a list of genomes or a population
         network, on ``substrate`` (default: this one; any resolution works)."""
+        if substrate is None:
+            substrate = self.substrate
+        elif not isinstance(substrate, Substrate):  # `substrate or ...` raised on an array
+            raise TypeError(f"HyperNEAT.develop: substrate must be a Substrate (e.g. "
+                            f"Substrate(grid(33), grid(33))) or None; got "
+                            f"{type(substrate).__name__}")
         if isinstance(cppns, Genome):
             cppns = [cppns]
-        return paint(cppns, substrate or self.substrate, self.threshold, self.weight_max)
+        return paint(cppns, substrate, self.threshold, self.weight_max)
 
     def run(self, fitness, generations, executor=None, callbacks=None, stop=None,
             vectorized=False, repeats=1, on_error="raise", chunk_size=32):

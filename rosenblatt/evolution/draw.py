@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ..checks import boolean
+
 __all__ = ["draw"]
 
 
@@ -61,6 +63,9 @@ def draw(genome, ax=None, show_disabled=False, labels=True):
     """
     import matplotlib.pyplot as plt
 
+    # a string such as "no" would switch either on
+    show_disabled = boolean("draw", "show_disabled", show_disabled)
+    labels = boolean("draw", "labels", labels)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     col = _columns(genome)

@@ -126,7 +126,9 @@ class Interactive:
     shaping : callable, optional
         ``shaping(session)``, called after each choice and before breeding;
         it may change ``session.objective``, ``width``, ``height`` or
-        ``config`` (the person reshaping the task between generations).
+        ``config`` (the person reshaping the task between generations), which
+        are then checked as the constructor checks them (the config by
+        :meth:`NEATConfig.check <rosenblatt.evolution.NEATConfig.check>`).
     rng : numpy.random.Generator or int, optional
 
     Attributes
@@ -264,7 +266,8 @@ class Interactive:
         """Breed the next generation from the chosen gallery entries; returns the new gallery.
 
         The parents stay (in the order chosen), then come their children.
-        When ``shaping`` or ``objective`` raises, the error propagates and
+        When ``shaping`` or ``objective`` raises, or ``shaping`` leaves a
+        value the constructor would refuse, the error propagates and
         the session is left as it was (gallery, generation, history, undo,
         objective, size and config).
         """
@@ -278,6 +281,7 @@ class Interactive:
         try:
             if self.shaping is not None:
                 self.shaping(self)
+                self._check_shaped()
             self.tracker.new_generation()
             kept = [self.genomes[p] for p in parents][:self.population]
             n = self.population - len(kept)
@@ -298,6 +302,21 @@ class Interactive:
         self.genomes = kept + kids
         self.generation += 1
         return self.images()
+
+    def _check_shaped(self):
+        """What ``shaping`` may change, checked as the constructor checks it (a NEATConfig
+        again, as ``NEAT.run``/``tell`` do: a value set in place is named, and a default
+        ``activations`` follows a new ``activation``)."""
+        owner = "Interactive (after shaping)"
+        if not isinstance(self.config, NEATConfig):
+            raise TypeError(f"{owner}: config must be a NEATConfig; got "
+                            f"{type(self.config).__name__}")
+        self.config.check()
+        self.width = positive_int(owner, "width", self.width)
+        self.height = positive_int(owner, "height", self.height)
+        if self.objective is not None and not callable(self.objective):
+            raise TypeError(f"{owner}: objective must be callable or None; got "
+                            f"{type(self.objective).__name__}")
 
     def _snapshot(self):
         # the config object and a copy of its values: shaping may change it in place

@@ -126,7 +126,9 @@ class TwoArmedBandit:
         Returns
         -------
         ndarray, shape (population.size, trials)
-            The rewards collected, 0 or 1.
+            The rewards collected, 0 or 1; NaN throughout for a network that
+            chose with a NaN output (its fitness is NaN, as XOR's is, and the
+            algorithms' ``on_error`` decides what that does).
         """
         P = population.size
         side = np.asarray(sides)
@@ -136,6 +138,7 @@ class TwoArmedBandit:
         population.reset()
         rewards = np.zeros((P, self.trials))
         reward = np.zeros((P, 1))
+        broken = np.zeros(P, dtype=bool)
         for t in range(self.trials):
             if t == self.switch_at:
                 side = -side
@@ -143,9 +146,12 @@ class TwoArmedBandit:
             if out.shape[:1] != (P,) or out.ndim != 2:
                 raise ValueError(f"TwoArmedBandit: the population must return outputs of shape "
                                  f"({P}, n_outputs); got {out.shape}")
+            broken |= np.isnan(out[:, 0])  # (NaN > 0 is False: it would choose left)
             choice = np.where(out[:, 0] > 0, 1, -1)
             rewards[:, t] = choice == side
             reward = rewards[:, t:t + 1]
+        if broken.any():
+            rewards[broken] = np.nan
         return rewards
 
     def evaluate(self, population):

@@ -29,7 +29,8 @@ class GymTask:
         Cut episodes at this many steps.
     seed : int, default 0
         Episode ``k`` is reset with seed ``seed + k`` (the same episodes for
-        every network: comparable fitness).
+        every network: comparable fitness); a non-negative integer, as
+        Gymnasium's ``reset(seed=)`` takes.
     kwargs : dict
         Passed to ``gymnasium.make``.
 
@@ -38,8 +39,9 @@ class GymTask:
     ImportError
         Without gymnasium.
     ValueError
-        An action space other than ``Discrete`` or ``Box`` (``MultiDiscrete``,
-        ``MultiBinary``, ``Dict``, ...), or an observation space that
+        A ``seed`` that is not a non-negative integer; an action space other
+        than ``Discrete`` or ``Box`` (``MultiDiscrete``, ``MultiBinary``,
+        ``Dict``, ...), or an observation space that
         ``gymnasium.spaces.flatten`` cannot flatten (``Graph``, ``Sequence``); and,
         when scoring, a network whose output width is not ``n_outputs`` (one output
         is also accepted for ``Discrete(2)``).
@@ -67,7 +69,8 @@ class GymTask:
         self.episodes = positive_int("GymTask", "episodes", episodes)
         self.max_steps = None if max_steps is None else positive_int("GymTask", "max_steps",
                                                                       max_steps)
-        self.seed = int(seed)
+        # int() would take 1.7 as 1 and '3' as 3, and fail on None without naming seed
+        self.seed = positive_int("GymTask", "seed", seed, allow_zero=True)
         self.kwargs = kwargs
         self._local = threading.local()
         env = self._local.env = gymnasium.make(env_id, **kwargs)
@@ -144,7 +147,8 @@ class GymTask:
 
     def __call__(self, network):
         """Mean return of ``network`` (a callable ``(1, n_inputs) -> (1, n_outputs)``, or a
-        genome, whose phenotype is used)."""
+        genome, whose phenotype is used); NaN once the network outputs NaN (as XOR's
+        fitness: the algorithms' ``on_error`` decides what that does)."""
         if hasattr(network, "network") and not callable(getattr(network, "step", None)):
             network = network.network()
         env = self.env  # this thread's: episodes on threads of a pool do not interleave
@@ -156,7 +160,10 @@ class GymTask:
             t, done = 0, False
             while not done:
                 x = self.observation(obs)
-                out = network.step(x) if hasattr(network, "step") else network(x)
+                out = np.asarray(network.step(x) if hasattr(network, "step") else network(x),
+                                 dtype=np.float64)
+                if np.isnan(out).any():  # argmax would take the first NaN's action silently
+                    return float("nan")
                 obs, reward, terminated, truncated, _ = env.step(self.action(out))
                 total += float(reward)
                 t += 1

@@ -501,12 +501,14 @@ class CartPole:
         """How many of the 625 generalisation starts each controller balances for ``steps``.
 
         ``policy`` is a population network (with ``take``, e.g. a
-        PopulationNetwork or PopulationModel: each of its networks is tried from
-        all 625 starts at once), a plain callable (one controller, mapping a
-        batch of observations to actions) or one controller that steps a single
-        observation at a time (``step`` but no ``take``, e.g. ``genome.network()``:
-        tried from each start in turn). Returns an int array (P,); the papers
-        count a solution as general when it balances at least 200 of the 625.
+        PopulationNetwork or PopulationModel, or one genome's
+        ``genome.network()``, which has ``take`` too: each of its networks is
+        tried from all 625 starts at once), a plain callable (one controller,
+        mapping a batch of observations to actions) or one controller that steps
+        a single observation at a time and cannot be copied (``step`` but no
+        ``take``: tried from each start in turn). Returns an int array (P,); the
+        papers count a solution as general when it balances at least 200 of the
+        625.
         """
         starts = generalization_starts()
         env = CartPole(self.poles, self.velocities, steps, self.failure_angle, "steps",

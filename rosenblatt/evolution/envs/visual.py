@@ -116,8 +116,16 @@ class VisualDiscrimination:
         return np.linalg.norm(self.peaks(o) - self.targets, axis=-1)
 
     def fitness(self, outputs):
+        """``10000 / (alpha + sum of squared distances)`` per network; NaN for a network
+        with a NaN output (its peak would be read off its first NaN cell), as XOR's fitness
+        is, so the algorithms' ``on_error`` handles it."""
         d = self.distances(outputs)
-        return 10000.0 / (self.alpha + (d ** 2).sum(axis=-1))
+        f = 10000.0 / (self.alpha + (d ** 2).sum(axis=-1))
+        o = np.asarray(outputs)
+        if o.dtype.kind not in "fc":  # (integers hold no NaN)
+            return f
+        broken = np.isnan(o).any(axis=(-2, -1))
+        return np.where(broken, np.nan, f) if broken.any() else f
 
     def __call__(self, network):
         """Fitness of one network (callable ``(75, n) -> (75, n)`` or ``-> (1, 75, n)``) or
