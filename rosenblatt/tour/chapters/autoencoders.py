@@ -6,6 +6,7 @@ import numpy as np
 import rosenblatt as rb
 from rosenblatt.models.autoencoder import Corruption
 from rosenblatt.tour import chapter
+from rosenblatt.tour.chapters import _contractive_lambda, _dictionary_norm, _tied_gradient
 
 
 def _grid(ax, images, shape, columns, title="", cmap="gray", symmetric=False):
@@ -134,6 +135,8 @@ def run(ctx):
               f"mean activation on held-out digits {sparse_mean:.3f} (rho = 0.05); plain: "
               f"{float(models['plain'].transform(Xte).mean()):.3f}")
 
+    _tied_gradient.tied_gradient_is_a_sum(ctx, np.random.default_rng(seed))  # rng untouched
+
     # -- under- and overcomplete ------------------------------------------------------------
     _under_over(ctx, rng, seed)
 
@@ -142,9 +145,11 @@ def run(ctx):
 
     # -- contractive: a deterministic gradient, second-order optimizers ----------------------
     _contractive(ctx, Xtr, Xte, seed, quick)
+    _contractive_lambda.lambda_trades_off(ctx, np.random.default_rng(seed))
 
     # -- sparse coding ------------------------------------------------------------------------
     _sparse_coding(ctx, Xtr, Xte, seed, quick)
+    _dictionary_norm.dictionary_norm_matters(ctx, np.random.default_rng(seed))
 
     # -- stacked shallow autoencoders for pre-training, against stacked RBMs ------------------
     _pretraining(ctx, rng)

@@ -14,6 +14,7 @@ import numpy as np
 
 import rosenblatt as rb
 from rosenblatt.tour import chapter
+from rosenblatt.tour.chapters._noisy_fitness import averaging_over_plays
 
 # Deb, Pratap, Agarwal & Meyarivan (2002), Tables II and III: NSGA-II (real-coded),
 # population 100, 250 generations: the mean convergence Upsilon and spread Delta.
@@ -835,6 +836,7 @@ def run(ctx):
         "or by a multi-objective algorithm that returns the whole Pareto front."
     )
     _coevolution(ctx)
+    averaging_over_plays(ctx)
     _cooperative(ctx)
     _no_velocities(ctx)
     _staging(ctx)
