@@ -757,7 +757,11 @@ class CNE:
         stop : callable, optional
             ``stop(best_theta) -> bool`` (the generation's champion weights).
         repeats : int, default 1
-            Average fitness over this many evaluations (noisy tasks).
+            Average fitness over this many evaluations (noisy tasks). ``best``
+            is the best fitness ever measured: with a noisy fitness and
+            ``repeats=1`` it is whoever was luckiest once (a weak player that
+            won its one game keeps the place against every later one), so
+            averaging over repeats is what makes ``best`` mean the strongest.
         on_error : {"raise", "stop", "worst"}
             What a fitness that raises or returns NaN or an infinity (``-inf``
             too: to mark a failed evaluation, raise) does: raise a
@@ -767,7 +771,8 @@ class CNE:
         Returns
         -------
         Result
-            ``best`` is the best weight vector seen (also written to the model).
+            ``best`` is the weight vector with the best fitness measured (also
+            written to the model).
         """
         history = {}
         best = {"theta": read_weights(self.vector).copy(), "fitness": -math.inf, "evals": 0}
