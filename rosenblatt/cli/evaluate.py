@@ -54,7 +54,7 @@ def _from_file(args, meta):
     if not args.data.lower().endswith(FORMATS):
         raise CLIError(f"option --data: {args.data!r} is neither a dataset name nor a "
                        f".csv/.npy/.npz file")
-    if target is None:
+    if target is None and not args.data.lower().endswith(".npz"):  # .npz: array 'y', as train
         raise CLIError("option --target: name the target column of the data file (the model "
                        "file does not say)")
     table = read(args.data, target, need_target=True, columns=meta.get("columns"))

@@ -64,7 +64,8 @@ def add_parser(sub):
     p = sub.add_parser("evolve", help="evolve networks (NEAT, CNE, CoSyNE, ESP, HyperNEAT) "
                        "from a config",
                        description="Run neuroevolution from a TOML config and write the best "
-                       "genome (or model), history.json, fitness.png and champion.png.")
+                       "genome (or model), history.json, fitness.png and, for genomes, "
+                       "champion.png.")
     p.add_argument("config", metavar="CONFIG.toml", nargs="?")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--generations", type=int, help="override generations")
@@ -72,8 +73,8 @@ def add_parser(sub):
     p.add_argument("--overwrite", action="store_true",
                    help="start again in an output folder that holds a run (its results are "
                         "removed)")
-    add_executor_options(p, "evaluate the populations (sub-populations of genome JSON or "
-                         "weight vectors per task)")
+    add_executor_options(p, "evaluate the populations (per task, a sub-population of genomes "
+                         "as flat arrays or of weight vectors)")
     g = p.add_argument_group("interactive evolution (no config)")
     g.add_argument("--interactive", action="store_true", help="evolve CPPN images by choosing "
                    "them in a local web page (saved images go to --out, default runs/"

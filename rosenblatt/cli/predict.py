@@ -51,13 +51,14 @@ def one_input_hint(model):
 
 
 def add_parser(sub):
-    p = sub.add_parser("predict", help="print a saved model's predictions for an .npy/.csv file",
+    p = sub.add_parser("predict",
+                       help="print a saved model's predictions for an .npy/.npz/.csv file",
                        description="Print one prediction per input row on stdout.")
     p.add_argument("model", metavar="MODEL", help="a model.safetensors file")
     p.add_argument("input", metavar="INPUT",
-                   help="an .npy or .csv file, one sample per row, on the scale of "
-                        "rb.datasets.load(NAME) (the model standardises it); a CSV's first "
-                        "row is a header when it holds a name that is not a number or lists, "
+                   help="an .npy, .npz (array X) or .csv file, one sample per row, on the "
+                        "scale of rb.datasets.load(NAME) (the model standardises it); a CSV's "
+                        "first row is a header when it holds a name that is not a number or lists, "
                         "in order, the columns the model was trained on")
     p.add_argument("--proba", action="store_true", help="print class probabilities")
     p.add_argument("--no-header", action="store_true",

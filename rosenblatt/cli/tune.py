@@ -98,7 +98,9 @@ def add_parser(sub):
     p = sub.add_parser("tune", help="search the hyper-parameters of a training config",
                        description="Search the hyper-parameters listed in a config's [tune] "
                        "table (grid, random or Bayesian optimisation) and write the study and "
-                       "the best model to its output folder.")
+                       "the best model to its output folder. Every key of [tune] and "
+                       "[tune.space]: python -m pydoc rosenblatt.cli.tune; an example: "
+                       "examples/digits_tune.toml.")
     p.add_argument("config", metavar="CONFIG.toml")
     p.add_argument("--out", metavar="DIR", help="output folder (overrides output.dir)")
     p.add_argument("--trials", type=int, help="override tune.n_trials")
@@ -473,7 +475,8 @@ def _run(args):
     raw = config.load_toml(args.config)
     if "tune" not in raw:
         raise CLIError(f"{args.config} has no [tune] table: add one with a [tune.space] listing "
-                       "the values to search (see `rosenblatt tune --help`)")
+                       "the values to search (every key: `python -m pydoc rosenblatt.cli.tune`; "
+                       "an example: examples/digits_tune.toml)")
     raw_tune = raw.pop("tune")
     if "optimizer" not in raw:  # config.check's default, spelt out so "optimizer.lr" can be set
         raw["optimizer"] = {"name": "Adam"}

@@ -314,7 +314,14 @@ class NEATConfig:
     @classmethod
     def from_toml(cls, path, table=None):
         """Read from a TOML file (optionally from one ``[table]`` of it)."""
-        import tomllib
+        try:  # Python >= 3.11
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10: tomli, which the `all` extra installs
+            try:
+                import tomli as tomllib
+            except ModuleNotFoundError:
+                raise ConfigError("NEATConfig.from_toml: Python 3.10 reads TOML with tomli: "
+                                  "pip install tomli (or 'rosenblatt[all]')") from None
 
         with open(path, "rb") as f:
             try:
