@@ -30,6 +30,24 @@ def _deep_net(depth, width, bn, init, rng):
     return rb.nn.Sequential(*layers)
 
 
+def _running_mean_se(scale, batch, momentum):
+    """The standard deviation of a running mean (an exponential average with weight
+    ``momentum``) of batch means of ``batch`` examples, per feature of standard deviation
+    ``scale``, once the start has been forgotten: scale / √batch · √(m / (2 − m))."""
+    return np.asarray(scale, dtype=np.float64) / np.sqrt(batch) * np.sqrt(momentum / (2 - momentum))
+
+
+def _near_true_means(running_mean, loc, se, k=4.0):
+    """Whether every feature's running mean lies within ``k`` standard errors ``se`` of its true
+    mean ``loc``.
+
+    A tolerance of 10% of the mean (``np.allclose(rtol=0.1, atol=0.1)``) was 1.8 of the
+    fifth feature's standard errors (std 100, mean 50: 5.1 against 2.87) and failed at 8 of
+    tour seeds 0-99 (34, 41, 50, 83, 85, 86, 95, 98) although the layer is right.
+    """
+    return bool(np.all(np.abs(np.asarray(running_mean, dtype=np.float64) - loc) < k * se))
+
+
 @chapter("Batch normalization", section="Batch Normalization")
 def run(ctx):
     rng = ctx.rng
@@ -49,19 +67,22 @@ def run(ctx):
               np.abs(out.mean(axis=0)).max() < 1e-4 and np.abs(out.std(axis=0) - 1).max() < 1e-3,
               f"output means within {np.abs(out.mean(axis=0)).max():.1e} of 0, stds within "
               f"{np.abs(out.std(axis=0) - 1).max():.1e} of 1")
-    bn2 = rb.nn.BatchNorm1d(5, momentum=0.1)
+    loc, scale, batch, momentum = [-3, 0, 2, 10, 50], [0.1, 1, 3, 10, 100], 64, 0.1
+    bn2 = rb.nn.BatchNorm1d(5, momentum=momentum)
     for _ in range(200):
-        bn2(rb.tensor(rng.normal(loc=[-3, 0, 2, 10, 50], scale=[0.1, 1, 3, 10, 100],
-                                 size=(64, 5)).astype(np.float32)))
-    one = np.array([[-3, 0, 2, 10, 50]], dtype=np.float32)
+        bn2(rb.tensor(rng.normal(loc=loc, scale=scale, size=(batch, 5)).astype(np.float32)))
+    one = np.array([loc], dtype=np.float32)
     test_out = bn2.eval()(rb.tensor(one)).data
     expected = (one - bn2.running_mean) / np.sqrt(bn2.running_var + bn2.eps)
+    se = _running_mean_se(scale, batch, momentum)
     ctx.claim("At test time the running averages of the training statistics are used (a "
               "single example can be normalised)",
               np.allclose(test_out, expected, atol=1e-5)
-              and np.allclose(bn2.running_mean, [-3, 0, 2, 10, 50], rtol=0.1, atol=0.1),
+              and _near_true_means(bn2.running_mean, loc, se),
               "running mean after 200 batches: "
-              + ", ".join(f"{v:.2f}" for v in bn2.running_mean) + " (true means −3, 0, 2, 10, 50)")
+              + ", ".join(f"{v:.2f}" for v in bn2.running_mean) + " (true means −3, 0, 2, 10, 50; "
+              "the running average's standard error "
+              + ", ".join(f"{v:.2g}" for v in se) + ")")
 
     _identities(ctx, rng)
 

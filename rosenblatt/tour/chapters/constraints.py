@@ -46,8 +46,8 @@ def elastic_net(ctx):
     rows, weights = [], {}
     steps = 400 if ctx.quick else 1000  # full-batch: one step an epoch
     for name, regs in penalties.items():
-        model = rb.nn.Sequential(rb.nn.Dense(d, 1, rng=np.random.default_rng(0),
-                                             dtype=np.float64))
+        model = rb.nn.Sequential(rb.nn.Dense(d, 1, rng=np.random.default_rng(ctx.run_seed(0)),
+                                             dtype=np.float64))  # the same start for each
         rb.fit(model, x, y, loss="mse", optimizer=rb.optim.SGD(model.parameters(), lr=lr),
                epochs=steps, batch_size=n, regularizers=regs, metrics=(),
                progress=False)
@@ -107,7 +107,7 @@ def max_norm(ctx):
     rows = []
     worst = 0.0
     for c in (None, 3.0):
-        r = np.random.default_rng(2)
+        r = np.random.default_rng(ctx.run_seed(2))  # the same network both ways
         net = rb.nn.Sequential(rb.nn.Dense(2, 64, rng=r), rb.nn.ReLU(), rb.nn.Dense(64, 64, rng=r),
                                rb.nn.ReLU(), rb.nn.Dense(64, 2, rng=r))
         regs = [] if c is None else [rb.regularizers.MaxNorm(c)]
@@ -159,11 +159,11 @@ def augmentation(ctx):
     x, xt, y, yt = rb.datasets.train_test_split(x, y, test_size=0.5, rng=rng)
     x, y = x[:150], y[:150]
     aug = rb.training.ImageAugmentation(max_shift=1, max_angle=5, image_shape=(8, 8))
-    xt_moved = aug(xt, np.random.default_rng(1))
+    xt_moved = aug(xt, np.random.default_rng(ctx.run_seed(1)))
     with ctx.figure("Four training digits (top) and one random shift-and-rotation of each "
                     "(bottom), as rb.fit's augment draws them.", size=(4, 2.2)) as fig:
         axes = fig.subplots(2, 4)
-        moved = aug(x[:4], np.random.default_rng(2))
+        moved = aug(x[:4], np.random.default_rng(ctx.run_seed(2)))
         for k in range(4):
             axes[0, k].imshow(x[k].reshape(8, 8), cmap="gray_r")
             axes[1, k].imshow(moved[k].reshape(8, 8), cmap="gray_r")
@@ -173,7 +173,7 @@ def augmentation(ctx):
     for name, augment in (("original 150 digits", None), ("with augmentation", aug)):
         runs = []
         for init in (3, 4, 5):  # three networks each: one network's gain depends on its start
-            r = np.random.default_rng(init)
+            r = np.random.default_rng(ctx.run_seed(init))
             net = rb.nn.Sequential(rb.nn.Dense(64, 64, rng=r), rb.nn.ReLU(),
                                    rb.nn.Dense(64, 10, rng=r))
             rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(),

@@ -10,17 +10,18 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _unit_normal(shape, **kw):
+    """N(0, 1) weights: ``rb.nn.init.normal`` with std 1."""
+    return rb.nn.init.normal(shape, std=1.0, **kw)
+
+
 def _train_deep_tanh(rng, x, y, scale, depth=8, width=64, epochs=6):
     """Training loss (mean squared error) of a ``depth``-layer tanh network whose hidden
-    weights are N(0, 1) (``scale="N(0, 1)"``) or N(0, 1)/sqrt(fan-in), after ``epochs``
-    epochs of SGD on ``(x, y)``."""
+    weights are N(0, 1) (``scale="N(0, 1)"``) or N(0, 1)/sqrt(fan-in) (``rb.nn.init.fan_in``),
+    after ``epochs`` epochs of SGD on ``(x, y)``."""
     layers, n = [], x.shape[1]
+    init = _unit_normal if scale == "N(0, 1)" else "fan_in"
     for _ in range(depth):
-        std = 1.0 if scale == "N(0, 1)" else 1 / np.sqrt(n)
-
-        def init(shape, std=std, **_):  # std bound per layer (the loop rebinds it)
-            return rng.standard_normal(shape) * std
-
         layers += [rb.nn.Dense(n, width, init=init, rng=rng), rb.nn.Tanh()]
         n = width
     net = rb.nn.Sequential(*layers, rb.nn.Dense(n, y.shape[1], rng=rng)).astype(np.float64)
@@ -49,12 +50,14 @@ def run(ctx):
         f"Here {neurons:,} neurons are drawn with each scheme."
     )
     x = np.ones(d)
+    # the weights drawn by the library's initialisers (float64: the same draws as NumPy's)
+    init = rb.nn.init
+    shape, fans = (neurons, d), {"fan_in": d, "fan_out": d, "rng": rng, "dtype": np.float64}
     schemes = {
-        "N(0, 1)": (rng.standard_normal((neurons, d)), rng.standard_normal(neurons)),
-        "N(0, 1) / sqrt(d)": (rng.standard_normal((neurons, d)) / np.sqrt(d), np.zeros(neurons)),
-        "He: N(0, 2/d)": (rng.standard_normal((neurons, d)) * np.sqrt(2 / d), np.zeros(neurons)),
-        "Glorot uniform": (rb.nn.init.glorot_uniform((neurons, d), fan_in=d, fan_out=d, rng=rng)
-                           .astype(np.float64), np.zeros(neurons)),
+        "N(0, 1)": (init.normal(shape, std=1.0, **fans), rng.standard_normal(neurons)),
+        "N(0, 1) / sqrt(d)": (init.fan_in(shape, **fans), np.zeros(neurons)),
+        "He: N(0, 2/d)": (init.he(shape, **fans), np.zeros(neurons)),
+        "Glorot uniform": (init.glorot_uniform(shape, **fans), np.zeros(neurons)),
     }
     nets, rows = {}, []
     for name, (w, b) in schemes.items():
@@ -91,11 +94,12 @@ def run(ctx):
     # -- deep networks: the spread of activations layer by layer -------------------
     depth, width = (8, 256) if ctx.quick else (10, 500)
     h0 = rng.standard_normal((256, width))
-    configs = [
-        ("tanh, N(0, 0.01²)", "tanh", lambda n: rng.standard_normal((n, n)) * 0.01),
-        ("tanh, N(0, 1)", "tanh", lambda n: rng.standard_normal((n, n))),
-        ("tanh, N(0, 1)/sqrt(n)", "tanh", lambda n: rng.standard_normal((n, n)) / np.sqrt(n)),
-        ("ReLU, N(0, 2/n) (He)", "relu", lambda n: rng.standard_normal((n, n)) * np.sqrt(2 / n)),
+    f64 = {"rng": rng, "dtype": np.float64}
+    configs = [  # (n, n) weights from the library's initialisers
+        ("tanh, N(0, 0.01²)", "tanh", lambda n: init.normal((n, n), std=0.01, **f64)),
+        ("tanh, N(0, 1)", "tanh", lambda n: init.normal((n, n), std=1.0, **f64)),
+        ("tanh, N(0, 1)/sqrt(n)", "tanh", lambda n: init.fan_in((n, n), fan_in=n, **f64)),
+        ("ReLU, N(0, 2/n) (He)", "relu", lambda n: init.he((n, n), fan_in=n, **f64)),
     ]
     stds, sat = {}, {}
     for label, act, draw in configs:

@@ -139,26 +139,39 @@ def maxout(ctx):
     xt, yt = rb.datasets.moons(1000, noise=0.15, rng=rng)
     epochs = 150 if ctx.quick else 400
     nets, rows = {}, []
+    # Three initialisations each, the same three for both, and their medians: about one
+    # 2-16-2 net in ten, maxout or ReLU, stalls near the linear solution (88-89% on the test
+    # points; maxout at tour seeds 1 and 6 with the weights drawn from the seed), so one run
+    # each compared two lottery tickets.
+    inits = (1, 2, 3)
     for name, hidden in (("maxout (2 pieces)", lambda r: rb.nn.Maxout(2, 16, pieces=2, rng=r)),
                          ("ReLU", lambda r: rb.nn.Sequential(rb.nn.Dense(2, 16, rng=r),
                                                              rb.nn.ReLU()))):
-        r = np.random.default_rng(1)
-        net = rb.nn.Sequential(hidden(r), rb.nn.Dense(16, 2, rng=r))
-        hist = rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(
-            net.parameters(), lr=0.02), epochs=epochs, batch_size=64, progress=False, rng=r)
-        test = rb.training.evaluate(net, xt, yt, loss="cross_entropy")
-        nets[name] = net
-        rows.append([name, net.num_parameters() if hasattr(net, "num_parameters") else
-                     sum(p.size for p in net.parameters()), hist["accuracy"][-1],
-                     test["accuracy"]])
-    ctx.table(["network 2-16-2", "parameters", "train accuracy", "test accuracy"], rows)
+        runs = []
+        for k in inits:
+            r = np.random.default_rng(ctx.run_seed(k))
+            net = rb.nn.Sequential(hidden(r), rb.nn.Dense(16, 2, rng=r))
+            hist = rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(
+                net.parameters(), lr=0.02), epochs=epochs, batch_size=64, progress=False,
+                rng=r)
+            test = rb.training.evaluate(net, xt, yt, loss="cross_entropy")
+            nets.setdefault(name, net)  # the figure: the first initialisation's
+            runs.append((hist["accuracy"][-1], test["accuracy"]))
+        train, test = np.median(runs, axis=0)
+        rows.append([name, net.num_parameters(), float(train), float(test),
+                     ", ".join(f"{t:.1%}" for _, t in runs)])
+    ctx.table(["network 2-16-2", "parameters", "train accuracy (median)",
+               "test accuracy (median)", f"test accuracy of the {len(inits)} initialisations"],
+              rows)
     with ctx.figure("Decision regions of a maxout network and a ReLU network of the same "
-                    "width on two moons.", size=(7, 3)) as fig:
+                    "width on two moons (the first initialisation of each).",
+                    size=(7, 3)) as fig:
         for ax, (name, net) in zip(fig.subplots(1, 2), nets.items()):
             plot_boundary(ax, softmax_p1(net), x, y, title=name)
     ctx.claim("A network of maxout units learns a nonlinear boundary (two moons) as well as "
               "ReLU units do", rows[0][3] >= 0.95 and rows[0][3] >= rows[1][3] - 0.02,
-              f"test accuracy: maxout {rows[0][3]:.1%}, ReLU {rows[1][3]:.1%}")
+              f"median test accuracy over {len(inits)} initialisations: maxout "
+              f"{rows[0][3]:.1%}, ReLU {rows[1][3]:.1%}")
 
 
 @chapter("Radial basis functions and RBF networks", section="Radial basis functions", name="rbf")
@@ -205,7 +218,7 @@ def radial_basis(ctx):
     epochs = 300 if ctx.quick else 800
     fits = {}
     for kind in ("gaussian", "ricker"):
-        r_ = np.random.default_rng(2)
+        r_ = np.random.default_rng(ctx.run_seed(2))  # the same for both kinds
         layer = rb.nn.RBF(1, 12, kind=kind, width=0.8, rng=r_, dtype=np.float64)
         layer.init_centers(x, rng=r_)
         net = rb.nn.Sequential(layer, rb.nn.Dense(12, 1, rng=r_, dtype=np.float64))

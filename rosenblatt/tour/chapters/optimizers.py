@@ -115,7 +115,7 @@ def run(ctx):
     _descend(rmsprop_valley, rmsprop, noise, lambda: eff_rms.append(
         rmsprop.lr / (np.sqrt(_rms_state(rmsprop)) + rmsprop.eps)))
     eff_ada, eff_rms = np.array(eff_ada), np.array(eff_rms)
-    with ctx.figure("Effective per-parameter learning rate η/√(G + ε) of Adagrad on a noisy "
+    with ctx.figure("Effective per-parameter learning rate η/(√G + ε) of Adagrad on a noisy "
                     "quadratic keeps falling; RMSprop's running average lets it recover.",
                     size=(6.5, 3)) as fig:
         ax = fig.add_subplot()

@@ -19,6 +19,23 @@ def _roughness(model, x):
     return float(np.mean(c[1:, :] != c[:-1, :]) + np.mean(c[:, 1:] != c[:, :-1]))
 
 
+def _capacity_grows(rows):
+    """Whether the mean training loss (``rows[i][1]``, sizes in increasing order) falls with
+    every added unit until the training set is fitted, and the largest size ends far below
+    the smallest (under half its loss; the smallest must not fit every point).
+
+    Between two sizes that both classify every training point (mean training accuracy
+    ``rows[i][2]`` of 1) the loss is not required to fall: what is left of it (about 0.01)
+    measures how far 700 Adam steps have pushed the logits, not capacity. With the
+    initialisations drawn from the tour seed, tour seed 4 gave 0.278 → 0.050 → 0.0085 →
+    0.0096 for 1, 3, 6, 20 units, 6 and 20 units both at 100% of the training points.
+    """
+    losses, fitted = [r[1] for r in rows], [r[2] == 1.0 for r in rows]
+    falls = all(a > b or (fa and fb) for a, b, fa, fb in
+                zip(losses, losses[1:], fitted, fitted[1:]))
+    return falls and not fitted[0] and losses[-1] < 0.5 * losses[0]
+
+
 @chapter("Bigger networks, more complex functions", section="Overfitting")
 def run(ctx):
     sizes = (1, 3, 6, 20)
@@ -38,7 +55,7 @@ def run(ctx):
         runs = []
         for init in (3, 4, 5):  # three initialisations a size: one net's converged loss or
             # boundary can land out of order between neighbouring sizes (seeds 17 and 18)
-            r = np.random.default_rng(init)
+            r = np.random.default_rng(ctx.run_seed(init))
             net = rb.nn.Sequential(rb.nn.Dense(2, h, rng=r), rb.nn.Tanh(),
                                    rb.nn.Dense(h, 2, rng=r))
             rb.fit(net, x, y, loss="cross_entropy", optimizer=rb.optim.Adam(net.parameters(),
@@ -72,10 +89,10 @@ def run(ctx):
                     notes="More complex network, more complex functions") as fig:
         for ax, (h, net) in zip(fig.subplots(1, len(sizes)), nets.items()):
             plot_boundary(ax, softmax_p1(net), x, y, title=f"{h} hidden unit{'s' * (h > 1)}")
-    losses = [r[1] for r in rows]
     ctx.claim("A bigger network has more capacity: the training loss falls as hidden units are "
-              "added", all(a > b for a, b in zip(losses, losses[1:])),
-              "training loss " + " → ".join(f"{v:.3f}" for v in losses))
+              "added, until the network fits every training point", _capacity_grows(rows),
+              "training loss " + " → ".join(f"{r[1]:.3f}" for r in rows)
+              + "; training accuracy " + " → ".join(f"{r[2]:.1%}" for r in rows))
     # the largest against the smallest, and the bigger two against the smaller two (as the
     # gaps below): between 3 and 20 units the roughness can stall (seed 4: 0.0204, 0.0203)
     rough = [r[4] for r in rows]

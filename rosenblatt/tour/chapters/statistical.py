@@ -60,6 +60,19 @@ def _optimizer(name, model, seed):
 METHODS = ("gradient descent", "Boltzmann", "Cauchy", "Cauchy + backprop")
 
 
+def _cauchy_ends_lower(cauchy, boltzmann):
+    """Whether Cauchy training ends lower than Boltzmann training from most starts (paired by
+    start) and its median excess cost J(w) − J(w*) is under a tenth of Boltzmann's.
+
+    The share alone (> 1/2 of 20 starts) held at tour seeds 2 and 3 with Cauchy's fast
+    cooling removed (T held at T0), although Cauchy then ended worse: its median excess 2 to
+    135 times Boltzmann's over tour seeds 0-11. With the cooling, Boltzmann's median was 18
+    to 10⁵ times Cauchy's over tour seeds 0-29 (the smallest ratios 17.8 and 18.5, at 7 and 5).
+    """
+    lower = np.mean(np.asarray(cauchy) < np.asarray(boltzmann))
+    return bool(lower > 0.5 and np.median(cauchy) < np.median(boltzmann) / 10)
+
+
 @chapter("Statistical training: Boltzmann, Cauchy, and Cauchy with backprop",
          section="Statistical (stochastic) training")
 def run(ctx):
@@ -125,8 +138,9 @@ def run(ctx):
     # close to compare on 20)
     lower = float(np.mean(excess["Cauchy"] < excess["Boltzmann"]))
     ctx.claim("Cauchy training, with its fat tails and fast cooling, does better than Boltzmann "
-              "training in the same number of steps: from most starts it ends lower",
-              lower > 0.5,
+              "training in the same number of steps: from most starts it ends lower, and its "
+              "median excess cost is over 10 times smaller",
+              _cauchy_ends_lower(excess["Cauchy"], excess["Boltzmann"]),
               f"lower from {lower:.0%} of the {starts} starts; median J(w) − J(w*) "
               f"{np.median(excess['Cauchy']):.1e} (Cauchy) against "
               f"{np.median(excess['Boltzmann']):.1e} (Boltzmann)")

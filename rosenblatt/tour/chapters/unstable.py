@@ -174,7 +174,7 @@ def rprop(ctx):
     x, y = rb.datasets.spirals(200, noise=0.05, turns=1.0, rng=rng)
     rows = []
     for name in ("Rprop", "SGD"):
-        r = np.random.default_rng(4)
+        r = np.random.default_rng(ctx.run_seed(4))  # the same network for both
         net = rb.nn.Sequential(rb.nn.Dense(2, 32, rng=r), rb.nn.Tanh(), rb.nn.Dense(32, 2, rng=r))
         opt = rb.optim.Rprop(net.parameters(), lr=0.01) if name == "Rprop" else \
             rb.optim.SGD(net.parameters(), lr=0.1)
