@@ -45,7 +45,12 @@ from ..training.callbacks import (
 )
 from ..training.history import History
 from ..training.rewire import Rewire
-from ..training.trainer import hold_frozen_normalization
+from ..training.trainer import (
+    callback_kind,
+    hold_frozen_normalization,
+    match_callback_states,
+    placed_callbacks,
+)
 
 __all__ = ["GAN"]
 
@@ -140,6 +145,13 @@ class _Run:
 
 
 _GAME_LOGS = ("d_loss", "g_loss", "d_real", "d_fake")  # what an epoch of the game logs
+
+
+def _lr_scale_of(optimizer):
+    """A scheduled optimizer's ``lr_scale`` (None for one without a schedule)."""
+    if getattr(optimizer, "schedule", None) is None:
+        return None
+    return float(optimizer.lr_scale)
 
 
 def _is_optimizer(value):
@@ -643,7 +655,8 @@ class GAN(Module):
             states of every random generator the run draws from (the model's,
             its modules', the library's, the optimizers' own such as
             ``rb.optim.GradientNoise``'s), the History and the callbacks'
-            states (EarlyStopping's best epoch and weights, too), then train
+            states (EarlyStopping's best epoch and weights, too; each goes to
+            this run's callback of its kind, as in ``rb.fit``), then train
             from the next epoch up to ``epochs`` (counted from the start of
             the run). The result equals the uninterrupted run's bit for bit.
             A file that does not exist yet starts the run from scratch (the
@@ -795,8 +808,8 @@ class GAN(Module):
         """Write what :meth:`fit`'s ``resume_from`` loads (as ``Trainer.save_checkpoint``):
         the model (``rb.load`` reads it alone), and in the metadata the epochs done, the
         generators' states, the History, the callbacks' states, whether training stopped,
-        both optimizers' ``state_dict()`` and the ratio of the two learning rates that
-        learning-rate callbacks keep."""
+        both optimizers' ``state_dict()``, the ratio of the two learning rates that
+        learning-rate callbacks keep and a scheduled optimizer's ``lr_scale``."""
         from ..io import save  # io sits below models, but imports lazily keep start-up light
 
         metadata = {
@@ -805,10 +818,16 @@ class GAN(Module):
             "history": self.history.to_dict(),
             "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
                           for cb in callbacks],
+            # which callback each state belongs to: a resume matches them by kind, as rb.fit
+            "callback_kinds": [callback_kind(cb) for cb in callbacks],
             "stopped": bool(run.stop_training),
             "optimizers": {"optimizer_g": self.optimizer_g.state_dict(),
                            "optimizer_d": self.optimizer_d.state_dict()},
             "lr_ratio": None if run.optimizer is None else run.optimizer._ratio,
+            # a scheduled optimizer's lr_scale (ReduceLROnPlateau lowers it) is not in its
+            # state_dict: without it a resumed pair with one schedule would be rescaled
+            "lr_scales": {name: _lr_scale_of(getattr(self, name))
+                          for name in ("optimizer_g", "optimizer_d")},
         }
         save(self, path, metadata=metadata, training_checkpoint=True)
 
@@ -842,11 +861,26 @@ class GAN(Module):
                                   or not math.isfinite(ratio)):
             raise FormatError(f"{owner}.fit: {where}: \"lr_ratio\" must be a finite number or "
                               f"null; got {ratio!r:.40}")
+        scales = meta.get("lr_scales")  # (a file written before they were saved: none)
+        if scales is not None and not (isinstance(scales, dict) and all(
+                scales.get(name) is None or (not isinstance(scales[name], bool)
+                                             and isinstance(scales[name], (int, float))
+                                             and math.isfinite(scales[name])
+                                             and scales[name] >= 0)
+                for name in ("optimizer_g", "optimizer_d"))):
+            raise FormatError(f"{owner}.fit: {where}: \"lr_scales\" must map optimizer_g and "
+                              f"optimizer_d to a finite number >= 0 or null; got "
+                              f"{scales!r:.80}")
         if not isinstance(stopped, bool):  # a hand-edited file: "no" is truthy
             raise FormatError(f"{owner}.fit: {where}: \"stopped\" must be true or false; got "
                               f"{stopped!r:.40}")
+        # each saved callback state goes to this run's callback of its kind (as in rb.fit)
+        # (a warning names the caller's line: ConditionalGAN.fit adds a frame)
+        level = 4 if type(self).fit is GAN.fit else 5
+        matched = match_callback_states(meta, callbacks, path, f"{owner}.fit", stacklevel=level)
         try:  # the generators, History and callbacks' states (on copies) against this run
-            check_checkpoint(ckpt, None, self._generators(), callbacks, self, history="model")
+            check_checkpoint(ckpt, None, self._generators(), placed_callbacks(matched, callbacks),
+                             self, history="model")
         except FormatError as err:
             raise FormatError(f"{owner}.fit: {where}: {err}") from None
         for name, p in ckpt.model.named_parameters():
@@ -854,11 +888,11 @@ class GAN(Module):
                 raise FormatError(f"{owner}.fit: {where}: checkpoint weights {name!r} hold NaN "
                                   f"or infinite values (a corrupt file, or a run that had "
                                   f"diverged)")
-        return ckpt, ratio, stopped
+        return ckpt, ratio, stopped, placed_callbacks(matched, callbacks)
 
     def _apply_resume(self, checked, run, callbacks):
         """Load a checked checkpoint in place; returns (epochs done, stopped)."""
-        ckpt, ratio, stopped = checked
+        ckpt, ratio, stopped, owners = checked
         meta, optimizers = ckpt.metadata, ckpt.metadata["optimizers"]
         self.load_state_dict(ckpt.model.state_dict())
         self.optimizer_g.load_state_dict(optimizers["optimizer_g"])
@@ -870,7 +904,11 @@ class GAN(Module):
         self.history = run.history = History.from_dict(meta.get("history", {}))
         if run.optimizer is not None:
             run.optimizer._ratio = None if ratio is None else float(ratio)
-        for cb, state in zip(callbacks, meta.get("callbacks", [])):
+        for name, scale in (meta.get("lr_scales") or {}).items():
+            opt = getattr(self, name, None) if name in ("optimizer_g", "optimizer_d") else None
+            if scale is not None and getattr(opt, "schedule", None) is not None:
+                opt.lr_scale = float(scale)  # before the callbacks' on_train_begin
+        for cb, state in zip(owners, meta.get("callbacks", [])):
             if state is not None and callable(getattr(cb, "load_state_dict", None)):
                 cb.load_state_dict(state)
         self._drop_derived()

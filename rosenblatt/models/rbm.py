@@ -43,6 +43,7 @@ from ..optim.sgd import SGD
 from ..randomness import generator, resolve_rng
 from ..training.callbacks import callback_list
 from ..training.history import History
+from ..training.trainer import callback_kind, match_callback_states, placed_callbacks
 
 LogEstimate = collections.namedtuple("LogEstimate", "value low high")
 LogEstimate.__doc__ = """An estimate with its error bars (low = high = value when exact)."""
@@ -691,7 +692,8 @@ class RBM(Module):
             RBM of the same architecture on the same data: training continues from it and
             ends exactly as the uninterrupted run would (weights, optimizer state, persistent
             chains, sparsity average, the generator's state, the monitored rows and flipped
-            bits of the pseudo-likelihood, the History and the callbacks' states). A file
+            bits of the pseudo-likelihood, the History and the callbacks' states, each to
+            this run's callback of its kind, as in ``rb.fit``). A file
             that does not exist yet starts the run from scratch (the same call starts and
             resumes, as in ``rb.fit``).
 
@@ -887,6 +889,8 @@ class RBM(Module):
             "history": state.history.to_dict(),
             "callbacks": [cb.state_dict() if callable(getattr(cb, "state_dict", None)) else None
                           for cb in callbacks],
+            # which callback each state belongs to: a resume matches them by kind, as rb.fit
+            "callback_kinds": [callback_kind(cb) for cb in callbacks],
             "stopped": bool(state.stop_training),
             "rbm": {"chains": self._chains, "q": self._q, "monitor": monitor, "flips": flips},
         }
@@ -937,8 +941,13 @@ class RBM(Module):
         from ..io.checkpoint_schema import check_checkpoint
 
         gens = self._generators(rng, optimizer)
+        # each saved callback state goes to this run's callback of its kind (as in rb.fit)
+        owner, path = where.split(": ", 1)
+        level = 4 if owner == "RBM.fit" else 5  # (DBN.pretrain calls this through _resume)
+        owners = placed_callbacks(match_callback_states(ckpt.metadata, callbacks, path, owner,
+                                                        stacklevel=level), callbacks)
         try:
-            check_checkpoint(ckpt, optimizer, gens, callbacks, self)
+            check_checkpoint(ckpt, optimizer, gens, owners, self)
         except FormatError as err:
             raise FormatError(f"{where}: {err}") from None
         meta = ckpt.metadata
@@ -967,7 +976,7 @@ class RBM(Module):
                 "chains": chains, "q": q, "monitor": monitor.astype(self.W.dtype),
                 "flips": flips.astype(np.int64),
                 "history": meta.get("history", {}), "epoch": int(meta["epoch"]),
-                "callbacks": meta.get("callbacks", []), "stopped": stopped}
+                "callbacks": meta.get("callbacks", []), "owners": owners, "stopped": stopped}
 
     def _saved_sampling_state(self, saved, field):
         """The PCD chains and the sparsity average of a checkpoint's ``saved`` dict, checked
@@ -990,7 +999,7 @@ class RBM(Module):
         self._chains, self._q = resumed["chains"], resumed["q"]
         state.history = History.from_dict(resumed["history"])
         state.start_epoch = state.epoch = resumed["epoch"]
-        for cb, cb_state in zip(callbacks, resumed["callbacks"]):
+        for cb, cb_state in zip(resumed["owners"], resumed["callbacks"]):
             if cb_state is not None and callable(getattr(cb, "load_state_dict", None)):
                 cb.load_state_dict(cb_state)
         return resumed["monitor"], resumed["flips"], resumed["stopped"]

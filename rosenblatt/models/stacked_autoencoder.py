@@ -362,15 +362,19 @@ class StackedAutoencoder(Module):
         """The deep autoencoder as an ``nn.Sequential`` (copies): encoders, then decoders mirrored.
 
         Its output is the first layer's output function (sigmoid or linear); fine-tune it with
-        ``rb.fit(net, X, None, loss=...)`` (e.g. "binary_cross_entropy" or "mse").
+        ``rb.fit(net, X, None, loss=...)`` (e.g. "binary_cross_entropy" or "mse"). Draws
+        nothing: the stack's generator (or ``rb.seed``'s) is left where it was.
         """
+        # every weight is copied in: the layers' initial draws come from a throwaway
+        # generator, as DBN.to_autoencoder's, not from the stack's rng (which later
+        # pre-training, shuffling and corruption draw from)
         modules = []
         for layer in self.layers:
-            modules += [_dense_from(layer.W.data, layer.b.data, self.rng),
+            modules += [_dense_from(layer.W.data, layer.b.data, np.random.default_rng(0)),
                         self._activation(layer.activation)]
         for layer in reversed(self.layers):
             weight = layer.W.data.T if layer.tied else layer.W_dec.data
-            modules += [_dense_from(weight, layer.b_dec.data, self.rng),
+            modules += [_dense_from(weight, layer.b_dec.data, np.random.default_rng(0)),
                         self._activation(layer.output)]
         return Sequential(*modules)
 

@@ -16,6 +16,7 @@ defines ``state_dict()`` / ``load_state_dict(state)`` with plain values; the
 
 import math
 import os
+import weakref
 
 import numpy as np
 
@@ -554,6 +555,9 @@ class ReduceLROnPlateau(Callback):
     def on_train_begin(self, trainer):
         _check_monitor("ReduceLROnPlateau", self.monitor, trainer, self)
         _check_lr_is_read("ReduceLROnPlateau", trainer.optimizer)
+        # (its scale now is what state_dict saves; a weak reference: a copy of this callback,
+        # such as tune_fit's per trial, does not drag the optimizer and its weights along)
+        self._optimizer = weakref.ref(trainer.optimizer)
         if trainer.start_epoch == 0:  # a new run; a resumed one keeps the checkpoint's state
             self._reset()
         elif self.lr_scale is not None and getattr(trainer.optimizer, "schedule", None):
@@ -593,8 +597,15 @@ class ReduceLROnPlateau(Callback):
             optimizer.lr = new
 
     def state_dict(self):
+        scale, ref = self.lr_scale, getattr(self, "_optimizer", None)
+        optimizer = None if ref is None else ref()
+        if scale is not None and getattr(optimizer, "schedule", None) is not None:
+            # the schedule's scale now, not the one this callback left: another callback on
+            # the same optimizer (a second ReduceLROnPlateau) may have lowered it since, and
+            # each restores its saved scale when a run resumes
+            scale = float(optimizer.lr_scale)
         return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter,
-                "lr_scale": self.lr_scale}
+                "lr_scale": scale}
 
     def load_state_dict(self, state):
         best, wait = _saved_best("ReduceLROnPlateau", state, self.mode), int(state["wait"])

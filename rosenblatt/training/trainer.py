@@ -289,6 +289,65 @@ class _Placeholder:
     """Stands for a saved callback that this run leaves out (its state is not loaded)."""
 
 
+def match_callback_states(meta, callbacks, path, owner, stacklevel=5):
+    """Match a checkpoint's callback states to a run's ``callbacks`` by kind.
+
+    Returns None for a checkpoint that does not name its callbacks (older
+    files: matched by position), else ``(kinds, owners)``: for each saved
+    state, the live callback it goes to (None for none). Saved callbacks and
+    the run's are matched by kind (class, and what it monitors), in order
+    within a kind, so one callback's state is never loaded into another: a
+    callback of a kind that saved nothing (one added on this run, such as an
+    EarlyStopping) starts fresh; a saved state of a kind this run does not
+    have is dropped, with a warning; a saved callback without a state (a
+    Checkpoint) that this run does not repeat is simply left out. A kind with
+    a state whose saved and live numbers of callbacks differ (two
+    EarlyStopping(monitor='loss') saved, one given) is ambiguous: a
+    FormatError. ``owner`` (``"fit"``, ``"GAN.fit"`` ...) starts the messages.
+    """
+    from ..io import FormatError
+
+    kinds = meta.get("callback_kinds") if isinstance(meta, dict) else None
+    saved = meta.get("callbacks") if isinstance(meta, dict) else None
+    if kinds is None:
+        return None
+    if not (isinstance(kinds, list) and isinstance(saved, list)
+            and len(kinds) == len(saved) and all(isinstance(k, str) and k for k in kinds)):
+        raise FormatError(f"{owner}: {os.fspath(path)}: checkpoint \"callback_kinds\" must be "
+                          f"one name (non-empty) per saved callback state")
+    live = {}
+    for cb in callbacks:
+        live.setdefault(callback_kind(cb), []).append(cb)
+    owners, dropped, taken = [None] * len(saved), [], {}
+    for i, kind in enumerate(kinds):
+        n_saved, n_live = kinds.count(kind), len(live.get(kind, ()))
+        has_state = any(saved[j] is not None for j, k in enumerate(kinds) if k == kind)
+        if has_state and n_live and n_saved != n_live:
+            raise FormatError(
+                f"{owner}: {os.fspath(path)} holds the states of {n_saved} {kind} callbacks but "
+                f"this run has {n_live}; which state goes to which is ambiguous: give as "
+                f"many, or start afresh without resume_from")
+        if taken.get(kind, 0) < n_live:  # (more saved than live: stateless ones, left out)
+            owners[i] = live[kind][taken.get(kind, 0)]
+            taken[kind] = taken.get(kind, 0) + 1
+        elif saved[i] is not None:
+            dropped.append(kind)
+    if dropped:
+        warnings.warn(f"{owner}: {os.fspath(path)} holds the states of the callbacks "
+                      f"[{', '.join(dropped)}], which this run does not have; they are not "
+                      f"loaded", UserWarning, stacklevel=stacklevel)
+    return kinds, owners
+
+
+def placed_callbacks(matched, callbacks):
+    """The callbacks in the order of a checkpoint's saved states (``matched``:
+    :func:`match_callback_states`'s result), a placeholder where a state goes to no callback
+    of this run; ``callbacks`` as they are for a file that does not name its kinds."""
+    if matched is None:
+        return list(callbacks)
+    return [_Placeholder() if cb is None else cb for cb in matched[1]]
+
+
 class Trainer:
     """A running ``fit``: the loop, and what callbacks see of it.
 
@@ -865,10 +924,14 @@ class Trainer:
         }
         if self.thread_parallel is not None:  # how far its parts' generators have advanced
             metadata["thread_runs"] = int(self.thread_parallel.runs)
-        if self._best_theta is not None and self._vec is not None:
+        if self._best_theta is not None:
+            # an optimizer of one's own (no flat vector) keeps a copy per parameter: saved as
+            # one vector in parameter order, as a flat vector would hold them
+            theta = self._best_theta if self._vec is not None else np.concatenate(
+                [a.ravel() for a in self._best_theta]) if self._best_theta else np.empty(0)
             metadata["best"] = {
                 "epoch": int(self._best_epoch), "loss": float(self._best_epoch_loss),
-                "theta": self._best_theta, "buffers": [saved for _, saved in self._best_buffers],
+                "theta": theta, "buffers": [saved for _, saved in self._best_buffers],
                 # the lowest batch loss: none seen (inf) when an annealer measured the losses
                 "best_loss": float(self._best_loss) if math.isfinite(self._best_loss) else None,
                 "floor": float(self._floor),
@@ -898,7 +961,9 @@ class Trainer:
             epoch, loss = best["epoch"], number(best["loss"])
             best_loss = math.inf if best["best_loss"] is None else number(best["best_loss"])
             floor = number(best["floor"])
-            ok = (isinstance(theta, np.ndarray) and theta.shape == self._vec.data.shape
+            size = (self._vec.data.shape if self._vec is not None
+                    else (sum(p.data.size for p in self._params),))
+            ok = (isinstance(theta, np.ndarray) and theta.shape == size
                   and len(buffers) == len(live) and 0 <= epoch < epochs_done
                   and math.isfinite(loss) and not math.isnan(best_loss) and math.isfinite(floor)
                   and all(isinstance(s, np.ndarray) and s.shape == np.shape(b)
@@ -908,7 +973,12 @@ class Trainer:
         if not ok:
             raise FormatError(f"fit: {os.fspath(path)}: checkpoint \"best\" does not match this "
                               f"model and optimizer (the best epoch's weights, epoch and loss)")
-        self._best_theta = np.array(theta, dtype=self._vec.data.dtype, copy=True)
+        if self._vec is not None:
+            self._best_theta = np.array(theta, dtype=self._vec.data.dtype, copy=True)
+        else:  # an optimizer of one's own: a copy per parameter, in its dtype and shape
+            ends = np.cumsum([p.data.size for p in self._params])[:-1]
+            self._best_theta = [np.array(part.reshape(p.data.shape), dtype=p.data.dtype)
+                                for p, part in zip(self._params, np.split(theta, ends))]
         self._best_buffers = [(b, np.array(s, dtype=b.dtype, copy=True))
                               for b, s in zip(live, buffers)]
         self._best_epoch, self._best_epoch_loss = epoch, loss
@@ -926,8 +996,7 @@ class Trainer:
         states = self._callback_states(ckpt.metadata, path)
         live = self.callbacks
         try:  # the schema checks each saved state on (a copy of) the callback it goes to
-            if states is not None:
-                self.callbacks = [_Placeholder() if cb is None else cb for cb in states[1]]
+            self.callbacks = placed_callbacks(states, live)
             check_resume(ckpt, self, path)  # every field against the schema, before any change
         finally:
             self.callbacks = live
@@ -961,9 +1030,9 @@ class Trainer:
             self.thread_parallel.runs = runs or 0
         epochs_done = int(meta["epoch"])
         losses = self.history.history.get("loss", [])
-        if meta.get("best") is not None and self._vec is not None:  # a non-dict: refused
+        if meta.get("best") is not None:  # a non-dict: refused
             self._resume_best(meta["best"], path, epochs_done)
-        elif losses and math.isfinite(losses[-1]) and self._vec is not None:
+        elif losses and math.isfinite(losses[-1]):
             # an older checkpoint without the best epoch: the resumed weights are the last
             # epoch's, labelled with that epoch's own loss
             self._best_loss = min(v for v in losses if math.isfinite(v))
@@ -978,48 +1047,6 @@ class Trainer:
         return epochs_done
 
     def _callback_states(self, meta, path):
-        """Match a checkpoint's callback states to this run's callbacks by kind.
-
-        Returns None for a checkpoint that does not name its callbacks (older
-        files: matched by position), else ``(kinds, owners)``: for each saved
-        state, the live callback it goes to (None for none). Saved callbacks and
-        this run's are matched by kind (class, and what it monitors), in order
-        within a kind, so one callback's state is never loaded into another: a
-        callback of a kind that saved nothing (one added on this run, such as an
-        EarlyStopping) starts fresh; a saved state of a kind this run does not
-        have is dropped, with a warning. A kind with a state whose saved and live
-        numbers of callbacks differ (two EarlyStopping(monitor='loss') saved,
-        one given) is ambiguous: a FormatError.
-        """
-        from ..io import FormatError
-
-        kinds = meta.get("callback_kinds") if isinstance(meta, dict) else None
-        saved = meta.get("callbacks") if isinstance(meta, dict) else None
-        if kinds is None:
-            return None
-        if not (isinstance(kinds, list) and isinstance(saved, list)
-                and len(kinds) == len(saved) and all(isinstance(k, str) and k for k in kinds)):
-            raise FormatError(f"fit: {os.fspath(path)}: checkpoint \"callback_kinds\" must be one "
-                              f"name (non-empty) per saved callback state")
-        live = {}
-        for cb in self.callbacks:
-            live.setdefault(callback_kind(cb), []).append(cb)
-        owners, dropped, taken = [None] * len(saved), [], {}
-        for i, kind in enumerate(kinds):
-            n_saved, n_live = kinds.count(kind), len(live.get(kind, ()))
-            has_state = any(saved[j] is not None for j, k in enumerate(kinds) if k == kind)
-            if has_state and n_live and n_saved != n_live:
-                raise FormatError(
-                    f"fit: {os.fspath(path)} holds the states of {n_saved} {kind} callbacks but "
-                    f"this run has {n_live}; which state goes to which is ambiguous: give as "
-                    f"many, or start afresh without resume_from")
-            if n_live:
-                owners[i] = live[kind][taken.get(kind, 0)]
-                taken[kind] = taken.get(kind, 0) + 1
-            elif saved[i] is not None:
-                dropped.append(kind)
-        if dropped:
-            warnings.warn(f"fit: {os.fspath(path)} holds the states of the callbacks "
-                          f"[{', '.join(dropped)}], which this run does not have; they are not "
-                          f"loaded", UserWarning, stacklevel=4)
-        return kinds, owners
+        """Match a checkpoint's callback states to this run's callbacks by kind
+        (:func:`match_callback_states`)."""
+        return match_callback_states(meta, self.callbacks, path, "fit", stacklevel=6)

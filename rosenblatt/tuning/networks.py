@@ -27,7 +27,7 @@ from ..checks import one_of, positive_int
 from ..nn.module import Module
 from ..optim.adam import Adam
 from ..randomness import resolve_rng, using
-from ..training.callbacks import Callback, EarlyStopping
+from ..training.callbacks import Callback, Checkpoint, EarlyStopping
 from ..training.fit import _resolve_loss, fit
 from ..training.history import auto_mode
 from .search import minimize
@@ -171,15 +171,17 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
     Module level so that a worker (an executor's process) trains a trial
     exactly as the study's own process would.
     """
-    rng = np.random.default_rng(_trial_seed(seed, params))
+    trial_seed = _trial_seed(seed, params)
+    rng = np.random.default_rng(trial_seed)
     with using(rng):
         built = _built(build_model, params)
     model = built.pop("model")
+    fit_kwargs = _trial_files(fit_kwargs, trial_seed)  # its own checkpoint, not the others'
     # patience=0 is EarlyStopping's own (stop at the first epoch without improvement)
     stopper = EarlyStopping(monitor=metric, patience=epochs if patience is None else patience,
                             restore_best=True, mode=mode)
     pruner = MedianStopping(curves, metric, mode, warmup_epochs) if pruning else None
-    extra = list(built.pop("callbacks", ())) + _own_copies(fit_kwargs.get("callbacks", ()))
+    extra = list(built.pop("callbacks", ())) + list(fit_kwargs.get("callbacks", ()))
     args = {**fit_kwargs, **built}
     # The order of the epoch's callbacks: a callback of the trial's own that logs the metric
     # (EpochScore("roc_auc") for val_roc_auc) first, as rb.fit requires of a monitor's source;
@@ -199,6 +201,34 @@ def train_trial(build_model, params, *, X, y, validation_data, epochs, metric, m
                       validation_data=validation_data, **args)
     curve = [float(v) for v in history[metric]]
     return model, curve, stopper, pruner
+
+
+def trial_path(path, trial_seed):
+    """The file of one trial for a ``Checkpoint`` or ``resume_from`` path of ``fit_kwargs``:
+    ``run.safetensors`` -> ``run.trial-<16 hex digits>.safetensors``, the digits those of the
+    trial's seed (a function of the study's seed and the trial's params)."""
+    root, ext = os.path.splitext(os.fspath(path))
+    return f"{root}.trial-{trial_seed:016x}{ext}"
+
+
+def _trial_files(fit_kwargs, trial_seed):
+    """``fit_kwargs`` for one trial: its own copies of the callbacks (:func:`_own_copies`),
+    every ``Checkpoint``'s path and ``resume_from`` made the trial's own (:func:`trial_path`).
+
+    One file shared by the trials would make each trial "resume" the previous trial's
+    finished run (training nothing, reporting its curve), or trials running at once on a
+    thread pool write over one another's checkpoints."""
+    options = dict(fit_kwargs)
+    callbacks = options.get("callbacks") or ()
+    if isinstance(callbacks, Callback):  # one callback, as rb.fit takes it
+        callbacks = [callbacks]
+    options["callbacks"] = _own_copies(callbacks)
+    for cb in options["callbacks"]:
+        if isinstance(cb, Checkpoint):
+            cb.path = trial_path(cb.path, trial_seed)
+    if isinstance(options.get("resume_from"), (str, os.PathLike)):
+        options["resume_from"] = trial_path(options["resume_from"], trial_seed)
+    return options
 
 
 def _own_copies(callbacks):
@@ -294,6 +324,12 @@ def tune_fit(build_model, space, X, y=None, *, validation_data, epochs, metric="
         once on a thread pool would otherwise share their state), so the
         objects passed here are not the ones that train; a callback whose
         state you want to read after a trial belongs in ``build_model``'s dict.
+        A ``Checkpoint(path)`` among them, and ``resume_from=path``, stand for
+        one file per trial, ``run.safetensors`` becoming
+        ``run.trial-<16 hex digits>.safetensors`` (:func:`trial_path`: the
+        digits of the trial's seed, from ``seed`` and its params), so a trial
+        interrupted with the study and run again when the study is resumed
+        continues from its own checkpoint.
     **search_kwargs
         Passed to :func:`minimize` (``n_initial``, ``acquisition``, ``resume_from``, ...).
         The study's settings hold ``metric`` and ``mode`` too (``extra_settings``), so a
