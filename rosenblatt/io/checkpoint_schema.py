@@ -47,7 +47,7 @@ _RANGES = {"lr": (0.0, _FLOAT32_MAX, True), "eps": (0.0, _FLOAT32_MAX, True),
 # (which momentum buffers have not begun yet: without it, all began after step 0); Adam's and
 # Adagrad's steps (2026-12-06: each parameter's step count; without it, every one is t)
 _ADDED_LATER = ("dampening", "amsgrad", "decoupled_weight_decay", "v_max",
-                "momentum_unstarted", "steps")
+                "momentum_unstarted", "steps", "lr_scale")
 
 
 def _show(value, limit=60):

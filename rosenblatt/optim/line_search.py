@@ -355,7 +355,7 @@ class LineSearchOptimizer(Optimizer):
             got = state.get("algorithm") if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"{name}.load_state_dict: the state is for {got!r}, not {name}")
         check_state_keys(name, state, (*self.hyperparameters, *self.state_names,
-                                       *self.extra_state_keys))
+                                       *self.extra_state_keys, "lr_scale"))
         self._check_state(state)
         super().load_state_dict(state)
         self.evaluations = int(state.get("evaluations", self.evaluations))

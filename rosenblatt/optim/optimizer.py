@@ -617,6 +617,8 @@ class Optimizer:
         if self.per_parameter_steps:  # each parameter's steps (a state without: all t)
             state["steps"] = [int(self.t)] * len(self.vec.params) if self.param_steps is None \
                 else [int(n) for n in self.param_steps]
+        if getattr(self, "schedule", None) is not None:  # the factor on it (ReduceLROnPlateau)
+            state["lr_scale"] = float(self.lr_scale)
         for name in self.state_names:
             value = getattr(self, name)
             state[name] = None if value is None else np.array(value, copy=True)
@@ -667,7 +669,9 @@ class Optimizer:
             )
         steps_key = ("steps",) if self.per_parameter_steps else ()
         check_state_keys(name, state, (*self.hyperparameters, *self.state_names,
-                                       *self.extra_state_keys, *steps_key))
+                                       *self.extra_state_keys, *steps_key, "lr_scale"))
+        if "lr_scale" in state:  # (an optimizer without a schedule keeps 1)
+            positive_float(name, "lr_scale", state["lr_scale"], allow_zero=True)
         t = state["t"]
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
             raise ValueError(f"{name}: t must be a non-negative integer (the steps taken); "
@@ -730,6 +734,8 @@ class Optimizer:
             self._counted_at = -1
         if lr is not None:
             self._lr = lr  # with a schedule too: the next step recomputes it
+        if "lr_scale" in state:  # a state without (older, or no schedule) keeps the current
+            self.lr_scale = state["lr_scale"]
         for key, value in hp.items():
             setattr(self, key, value)
         for key, value in arrays.items():

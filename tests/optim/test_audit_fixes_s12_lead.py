@@ -49,3 +49,19 @@ def test_pure_backprop_still_rejects_a_non_finite_objective():
         return loss if len(calls) == 1 else loss * np.inf
     ann.step(closure)
     np.testing.assert_array_equal(w.data, [1.0])
+
+
+def test_a_scheduled_optimizers_lr_scale_is_saved_and_restored(tmp_path):
+    # (s12/a7) ReduceLROnPlateau lowers lr_scale; rb.save(optimizer=) then restore gave 1
+    path = str(tmp_path / "m.safetensors")
+    rb.seed(0)
+    net = rb.nn.Dense(3, 2)
+    opt = rb.optim.SGD(net.parameters(), lr=rb.optim.schedules.Constant(0.1))
+    opt.lr_scale = 0.25
+    rb.save(net, path, optimizer=opt)
+    net2 = rb.nn.Dense(3, 2)
+    opt2 = rb.optim.SGD(net2.parameters(), lr=rb.optim.schedules.Constant(0.1))
+    rb.io.restore(path, net2, opt2)
+    assert opt2.lr_scale == 0.25
+    plain = rb.optim.SGD(rb.nn.Dense(3, 2).parameters(), lr=0.1)
+    assert "lr_scale" not in plain.state_dict()  # files of unscheduled optimizers unchanged
