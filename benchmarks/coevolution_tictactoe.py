@@ -94,6 +94,9 @@ def main(argv=None):
     parser.add_argument("--draw", type=float, default=0.5)
     parser.add_argument("--population", type=int, default=100)
     args = parser.parse_args(argv)
+    for flag in ("generations", "every", "population"):  # (--every 0: "modulo by zero" mid-run)
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag} must be a positive integer; got {getattr(args, flag)}")
     finals = []
     for seed in args.seeds:
         rows = coevolve(seed, args.generations, args.every, hidden=args.hidden,

@@ -215,6 +215,10 @@ def main(argv=None):
 
     add_options(parser, "run the seeds (one run per task; the same evaluations as serially)")
     args = parser.parse_args(argv)
+    for flag in ("runs", "population", "max_evaluations"):  # (--runs 0: "median nan ... FAIL")
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be a positive integer; got "
+                         f"{getattr(args, flag)}")
     with executor_for(args, "cosyne_claims") as executor:
         return _main(args, executor)
 

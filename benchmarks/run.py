@@ -81,6 +81,10 @@ def machine_info():
                          ("sklearn", "sklearn"), ("scipy", "scipy")):
         mod = optional(module)
         versions[name] = getattr(mod, "__version__", None) if mod else None
+    # installed, not imported here: greenlet decides whether Optuna's GPSampler (the tuning
+    # row's reference) takes its batched L-BFGS-B path (workloads/tuning.py)
+    for name in ("optuna", "greenlet"):
+        versions[name] = _installed_version(name)
     tpc = optional("threadpoolctl")
     blas = []
     if tpc is not None:
@@ -106,15 +110,45 @@ def machine_info():
     }
 
 
-def _git_commit():
-    head = HERE.parent / ".git" / "HEAD"
+def _installed_version(name):
+    """The installed version of distribution ``name`` (not imported), or None."""
+    from importlib import metadata
+
     try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            return (HERE.parent / ".git" / ref[5:]).read_text().strip()[:12]
-        return ref[:12]
-    except OSError:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
         return None
+
+
+def _git_commit():
+    """The checkout's commit (12 hex digits) read from its git files, or None: a loose branch
+    ref, one packed by ``git gc`` / ``git pack-refs`` (``packed-refs``), a detached HEAD, and
+    a ``git worktree`` (``.git`` a file naming its git dir; refs in the common dir)."""
+    git = HERE.parent / ".git"
+    try:
+        if git.is_file():  # a worktree: "gitdir: PATH"
+            text = git.read_text().strip()
+            if not text.startswith("gitdir:"):
+                return None
+            git = HERE.parent / text[len("gitdir:"):].strip()
+        ref = (git / "HEAD").read_text().strip()
+        if not ref.startswith("ref: "):
+            return ref[:12]
+        name = ref[5:].strip()
+        common = git
+        if (git / "commondir").is_file():
+            common = git / (git / "commondir").read_text().strip()
+        for base in (git, common):
+            loose = base / name
+            if loose.is_file():
+                return loose.read_text().strip()[:12]
+        for line in (common / "packed-refs").read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == name:
+                return parts[0][:12]
+    except OSError:
+        pass
+    return None
 
 
 def _load_average():
@@ -182,22 +216,29 @@ def _only_tokens(text, module_names, workload_names):
 
 
 def _parse_only(text, quick):
-    """``--only``'s tokens (:func:`_only_tokens`) and those among them that name no module
+    """``--only``'s tokens (:func:`_only_tokens`), those among them that name no module
     and no workload of this mode (``workloads(quick)``: a full run has rows, and sizes in
-    names, that --quick has not). The workloads are built only when a token is not part of
-    a module's name."""
+    names, that --quick has not), and the modules whose ``workloads()`` failed (their names
+    unknown: the run reports and skips them, as without ``--only``). The workloads are built
+    only when a token is not part of a module's name."""
     if not text.strip():
-        return [], []
+        return [], [], []
     modules = discover()
     module_names = [name for name, _ in modules]
     split = _only_tokens(text, module_names, [])
     if not _split_only(split, module_names)[1]:  # every token names a module
-        return split, []
-    names = [w.get("name", "") for _, module in modules if not isinstance(module, Exception)
-             for w in module.workloads(quick)]
+        return split, [], []
+    names, failed = [], []
+    for module_name, module in modules:
+        if isinstance(module, Exception):
+            continue
+        try:
+            names.extend(w.get("name", "") for w in module.workloads(quick))
+        except Exception as err:  # the run reports it ("workloads() failed") and goes on
+            failed.append(f"{module_name} ({type(err).__name__}: {err})")
     only = _only_tokens(text, module_names, names)
     rest = _split_only(only, module_names)[1]
-    return only, [o for o in rest if not any(o in name for name in names)]
+    return only, [o for o in rest if not any(o in name for name in names)], failed
 
 
 def _split_only(only, module_names):
@@ -440,7 +481,7 @@ def main(argv=None):
                         "module's workloads, any other token the workloads whose names contain "
                         "it; the whole text is one token when it is part of a name (names "
                         "have commas: 'epoch of 60,000')")
-    parser.add_argument("--json", default=str(HERE / "results" / "latest.json"),
+    parser.add_argument("--json", default=None,
                         help="where to write the results (default benchmarks/results/latest.json)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats per "
                         "implementation, for every row (default: the row's own count where it "
@@ -448,7 +489,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="limit NumPy's BLAS, "
                         "OpenMP, rosenblatt's kernels and PyTorch to this many threads (default: "
                         "leave NumPy's as is); 1 gives steadier ratios on a busy machine")
-    parser.add_argument("--timer", choices=("wall", "cpu"), default="wall", help="wall-clock "
+    parser.add_argument("--timer", choices=("wall", "cpu"), default=None, help="wall-clock "
                         "time (default) or this process's CPU time; 'cpu' with --threads 1 "
                         "ignores the time other programs take the core away")
     parser.add_argument("--isolate", action="store_true", help="time each implementation "
@@ -461,13 +502,31 @@ def main(argv=None):
                         "quick ones) and exit")
     parser.add_argument("--claims", default="", metavar="NAME[,NAME...]", help="instead of "
                         "timing, run these claim runners over seeded runs (benchmarks/claims.py: "
-                        "neat-xor, neat-pole, cosyne-markov, cosyne-non-markov, nsga2)")
-    parser.add_argument("--runs", type=int, default=None, help="seeded runs per claim runner "
-                        "(default: each runner's own)")
+                        "neat-xor, neat-pole, cosyne-markov, cosyne-non-markov, nsga2); the timed "
+                        "run's options (--json, --quick, --only, --repeats, --threads, --timer, "
+                        "--isolate, --list) are refused with it")
+    parser.add_argument("--runs", type=int, default=None, help="with --claims: seeded runs per "
+                        "claim runner (default: each runner's own)")
     from rosenblatt.cli.executors import add_options, executor_for
 
     add_options(parser, "run the --claims runners' seeds (never the timed repeats)")
     args = parser.parse_args(argv)
+    # the timed run's options mean nothing to the claim runners, and --runs nothing to the
+    # timed run: refused rather than ignored (a --json that writes nothing loses the results)
+    timed_only = [flag for flag, given in (
+        ("--json", args.json is not None), ("--quick", args.quick), ("--only", bool(args.only)),
+        ("--repeats", args.repeats is not None), ("--threads", args.threads is not None),
+        ("--timer", args.timer is not None), ("--isolate", args.isolate), ("--list", args.list))
+        if given]
+    if args.claims and timed_only:
+        parser.error(f"{', '.join(timed_only)}: options of the timed workloads; --claims runs "
+                     "the claim runners' seeded runs (--runs, --workers, --scheduler) and "
+                     "prints their summaries")
+    if not args.claims and args.runs is not None:
+        parser.error("--runs: the number of seeded runs of each --claims runner; the timed "
+                     "workloads take --repeats")
+    args.timer = args.timer or "wall"
+    args.json = args.json or str(HERE / "results" / "latest.json")
     if args.claims:
         from benchmarks import claims
 
@@ -493,18 +552,38 @@ def main(argv=None):
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be a positive integer; got {args.threads}")
 
-    if args.list:
-        for module_name, module in discover():
-            if isinstance(module, Exception):
-                print(f"{module_name}: import failed: {module}")
-                continue
-            for w in module.workloads(args.quick):
-                print(f"{module_name}: {w['name']}  [{w['unit']}]  target: {w.get('target', '')}")
+    if args.list:  # the rows of this mode that --only selects (all without it)
+        modules = discover()
+        module_names = [name for name, _ in modules]
+        built, lines = [], []
+        for module_name, module in modules:
+            try:
+                if isinstance(module, Exception):
+                    raise module
+                built.append((module_name, module.workloads(args.quick)))
+            except Exception as err:  # as a run reports it: the other modules are still listed
+                what = "import" if isinstance(module, Exception) else "workloads()"
+                lines.append((module_name, "", f"{module_name}: {what} failed: "
+                                                 f"{type(err).__name__}: {err}"))
+        names = [w.get("name", "") for _, rows in built for w in rows]
+        only = _only_tokens(args.only, module_names, names)
+        unmatched = [o for o in _split_only(only, module_names)[1]
+                     if not any(o in name for name in names)]
+        if unmatched:
+            parser.error(f"--only: {unmatched[0]!r} names no module or workload")
+        lines += [(module_name, w["name"], f"{module_name}: {w['name']}  [{w['unit']}]  "
+                                           f"target: {w.get('target', '')}")
+                  for module_name, rows in built for w in rows]
+        for module_name, name, line in sorted(lines, key=lambda t: module_names.index(t[0])):
+            if (not only or _selected(only, module_name, name, module_names)
+                    or (not name and _split_only(only, module_names)[1])):
+                print(line)  # (a failed module's line: when it, or any row, may be meant)
         return 0
     if not args.time_one:  # an --isolate child times one call and writes no JSON
-        only, unmatched = _parse_only(args.only, args.quick)
+        only, unmatched, failed = _parse_only(args.only, args.quick)
         if unmatched:
-            parser.error(f"--only: {unmatched[0]!r} names no module or workload (see --list)")
+            parser.error(f"--only: {unmatched[0]!r} names no module or workload (see --list)"
+                         + (f"; workloads() failed in {', '.join(failed)}" if failed else ""))
         json_path = _writable_json(parser, args.json)  # before anything is timed
 
     start = time.perf_counter()

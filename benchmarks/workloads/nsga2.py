@@ -221,6 +221,9 @@ def main(argv=None):
 
     add_options(p, "run the seeds of --claims")
     args = p.parse_args(argv)
+    for flag in ("seeds", "generations"):  # (--seeds 0: "no median for empty data")
+        if getattr(args, flag) < 1:
+            p.error(f"--{flag} must be a positive integer; got {getattr(args, flag)}")
     if args.claims:
         with executor_for(args, "nsga2 claims") as executor:
             _report(claims(args.seeds, args.generations, executor=executor))
