@@ -275,7 +275,10 @@ def run(ctx):
     # One run per cell says little: a modern Elman RNN solves this at about 4 seeds in 10 and
     # at 20 epochs the LSTM had not yet learned it at 7 in 10 (audit s10 a6, fix f6), so the
     # claim compares solve rates over several runs at a budget the gated cells finish in.
-    epochs, runs = 40, (3 if quick else 8)
+    # Six runs in quick mode: at three (solve rates per run 0.875 LSTM, 0.80 GRU, 0.32 Elman
+    # over tour seeds 0-39) the comparison failed at seeds 17 and 36, about 1 seed in 11 by
+    # the binomial rates; at six about 1 in 55, for about 6 s more of CPU.
+    epochs, runs = 40, (6 if quick else 8)
     results, n_held = _reber(ctx, epochs, runs)
     solved = {name: sum(r[1] >= 0.95 for r in rs) for name, rs in results.items()}
     ctx.text(
