@@ -34,7 +34,7 @@ import numpy as np
 
 from ..checks import positive_int
 from ..parallel import map_chunks
-from .core import FitnessError, evaluation_options, vector_mean
+from .core import FitnessError, _vector_failed, evaluation_options, vector_mean
 
 __all__ = ["cascade", "cascade_sizes", "cascading_elites", "check_objectives",
            "evaluate_objectives", "fill_objectives", "function_champions", "known_width",
@@ -233,8 +233,15 @@ def vector_objectives(fitness, population, ids, *, executor=None, repeats=1, on_
         raise ValueError(f"{owner}: selection='cascading' with vectorized=True scores the "
                          f"whole population in this process and cannot use an executor; "
                          f"pass executor=None, or vectorized=False to send individuals to it")
-    return check_objectives(vector_mean(fitness, repeats, population), len(ids), owner,
-                            on_error, k=k, ids=ids)
+    try:
+        values = vector_mean(fitness, repeats, population)
+    except Exception as e:  # noqa: BLE001 - on_error decides (raise: as it was raised)
+        if on_error == "raise":
+            raise
+        _vector_failed(ids, f"{type(e).__name__}: {e}", "stop" if on_error == "stop" else
+                       "worst", owner)  # stop: a FitnessError naming the individuals
+        values = np.full((len(ids), k or 1), -np.inf)  # worst: every individual
+    return check_objectives(values, len(ids), owner, on_error, k=k, ids=ids)
 
 
 def _objectives(fitness, decode, payload, repeats):

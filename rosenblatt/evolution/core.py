@@ -244,6 +244,11 @@ def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner=
                    rng=None):
     """A vectorised fitness ``fitness(population) -> (P,)`` checked like :func:`evaluate`.
 
+    A fitness that raises: its exception propagates (``on_error="raise"``), or a
+    :class:`FitnessError` naming the individuals ends the run (``"stop"``), or every
+    individual scores ``-inf`` (``"worst"``); :func:`vector_chunks` does the same per
+    sub-population.
+
     With ``rng`` (the run's generator) the population is scored with block 0 of the
     generation's stream as the library generator (all ``repeats`` calls), as
     :func:`vector_chunks` scores its first sub-population: what the fitness draws from the
@@ -252,13 +257,30 @@ def vector_fitness(fitness, population, ids, repeats=1, on_error="raise", owner=
     generator outside the run is left as it was.
     """
     repeats = evaluation_options(owner, repeats, on_error)
-    if rng is None:
-        values = _vector_values(fitness, repeats, population)
-    else:  # the run's state read now; the generator built only if the fitness draws
-        state = rng.bit_generator.state
-        with deferred(lambda: _individual_rng(_stream_of(state), 0)):
+    try:
+        if rng is None:
             values = _vector_values(fitness, repeats, population)
+        else:  # the run's state read now; the generator built only if the fitness draws
+            state = rng.bit_generator.state
+            with deferred(lambda: _individual_rng(_stream_of(state), 0)):
+                values = _vector_values(fitness, repeats, population)
+    except Exception as e:  # noqa: BLE001 - on_error decides (raise: as it was raised)
+        if on_error == "raise":
+            raise
+        values = _vector_failed(ids, f"{type(e).__name__}: {e}", on_error, owner)
     return _checked(values, ids, on_error, owner)
+
+
+def _vector_failed(ids, error, on_error, owner):
+    """A vectorised fitness that raised while scoring the individuals ``ids``: a
+    :class:`FitnessError` naming them (``on_error="stop"``: :func:`run_loop` ends the run
+    cleanly with it) or ``-inf`` for each (``"worst"``)."""
+    if on_error == "worst":
+        return np.full(len(ids), -np.inf)
+    span = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]}, ... ({len(ids)} in all)"
+    raise FitnessError(f"{owner}: fitness failed for individuals {span}, scored together by a "
+                       f"vectorised fitness: {error} (pass on_error='worst' to score them worst "
+                       f"and go on)")
 
 
 def vector_mean(fitness, repeats, population):
@@ -284,6 +306,15 @@ def _seeded_vector_part(fitness, decode_many, repeats, payload):
     stream, j, payloads = payload
     with using(_individual_rng(stream, j)):
         return _vector_part(fitness, decode_many, repeats, payloads)
+
+
+def _guarded_part(score, payload):
+    """``(values, None)`` of one task of :func:`vector_chunks`, or ``(None, error text)`` when
+    its fitness raised (``on_error`` other than "raise")."""
+    try:
+        return score(payload), None
+    except Exception as e:  # noqa: BLE001 - reported with the individuals' ids by the caller
+        return None, f"{type(e).__name__}: {e}"
 
 
 def _checked(values, ids, on_error, owner):
@@ -349,8 +380,16 @@ def vector_chunks(fitness, payloads, ids, decode_many, executor, *, chunk_size=3
         stream = generation_stream(rng)
         parts = [(stream, j, p) for j, p in enumerate(parts)]
         score = _seeded_vector_part
-    done = map_chunks(functools.partial(score, fitness, decode_many, repeats), parts,
-                      executor, chunks=max(1, k), owner=owner)
+    score = functools.partial(score, fitness, decode_many, repeats)
+    if on_error != "raise":  # a sub-population whose fitness raised: stop, or its members worst
+        done = map_chunks(functools.partial(_guarded_part, score), parts, executor,
+                          chunks=max(1, k), owner=owner)
+        for j, (part, error) in enumerate(done):
+            if error is not None:
+                part = _vector_failed(ids[j::k], error, on_error, owner).tolist()
+            done[j] = part
+    else:
+        done = map_chunks(score, parts, executor, chunks=max(1, k), owner=owner)
     got = [len(part) for part in done]
     if got != sizes:
         raise ValueError(f"{owner}: a vectorised fitness must return one value per individual "

@@ -115,7 +115,7 @@ class Genome:
         self.id = id
         self.n_inputs = n_inputs
         self.n_outputs = n_outputs
-        self.nodes = nodes
+        self._nodes = nodes
         self._connections = connections
         self.recurrent = recurrent
         self.fitness = fitness
@@ -134,6 +134,25 @@ class Genome:
         self._bias = float(value)
         if self._slot is not None:  # the population's block no longer holds it
             self._slot[0].stale = True
+
+    @property
+    def nodes(self):
+        """The node genes, a list of :class:`NodeGene` sorted by id.
+
+        Give a genome other node genes by assigning a new list (as for
+        :attr:`connections`): what its phenotype read from the old ones is then
+        dropped. A list changed in place is not seen.
+        """
+        return self._nodes
+
+    @nodes.setter
+    def nodes(self, value):
+        if self._slot is not None:  # the genes stay (read out of the block), the nodes change
+            self.gene_arrays()
+            self._slot[0].stale = True
+            self._slot = None
+        self._nodes = value
+        self._cache.clear()  # activation codes, local edges, levels, compiled record
 
     @property
     def connections(self):
@@ -198,11 +217,14 @@ class Genome:
             ``n_inputs`` or ``n_outputs`` not a positive integer, ``weights`` not
             ``(n_inputs + 1) * n_outputs`` finite numbers, an unknown activation,
             a non-finite ``bias``.
+        TypeError
+            ``recurrent`` not True or False.
         """
-        from ..checks import positive_int
+        from ..checks import boolean, positive_int
 
         where = "Genome.minimal"
         n_inputs = positive_int(where, "n_inputs", n_inputs)
+        recurrent = boolean(where, "recurrent", recurrent)
         n_outputs = positive_int(where, "n_outputs", n_outputs)
         output_activation = output_activation or activation
         for name, value in (("activation", activation),
@@ -541,7 +563,11 @@ def _fitness_from_json(d, where):
         return None
     if fitness == _FAILED:
         return -math.inf
-    return _number(d, "fitness", where)
+    value = _number(d, "fitness", where)
+    if not math.isfinite(value):  # (json reads NaN and Infinity; to_json never writes them)
+        raise GenomeFormatError(f"{where}: malformed genome ('fitness' must be a finite number, "
+                                f"null (never evaluated) or \"{_FAILED}\" (failed); got {value})")
+    return value
 
 
 def _boolean(d, key, where, owner=""):

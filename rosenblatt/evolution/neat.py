@@ -59,7 +59,16 @@ from .cascading import (
     vector_objectives,
 )
 from .config import NEATConfig
-from .core import Result, evaluate, record, run_loop, seeded, vector_chunks, vector_fitness
+from .core import (
+    FitnessError,
+    Result,
+    evaluate,
+    record,
+    run_loop,
+    seeded,
+    vector_chunks,
+    vector_fitness,
+)
 from .genome import (
     ConnectionGene,  # noqa: F401 - the doctests use it
     GeneBlock,
@@ -117,14 +126,28 @@ class InnovationTracker:
         return self.connections[key]
 
     def split(self, innovation, taken=()):
+        """``(node id, innovation in, innovation out)`` of add-node on connection
+        ``innovation``; ``taken``: the node ids of the genome being split (a node it holds
+        already is not given to it again). Raises ValueError when a new node id is taken
+        (a tracker started below the genome's numbers)."""
         entry = self.splits.get(innovation)
         if entry is None or entry[0] in taken:
             entry = (self.next_node, self.next_innovation, self.next_innovation + 1)
+            if entry[0] in taken:
+                raise ValueError(_behind("node id", entry[0]))
             self.next_node += 1
             self.next_innovation += 2
             if innovation not in self.splits:
                 self.splits[innovation] = entry
         return entry
+
+
+def _behind(what, number):
+    """The message of a tracker whose new numbers a genome holds already."""
+    return (f"InnovationTracker: new {what} {number} is already in the genome: the tracker "
+            f"is behind the genome's numbers (a genome made elsewhere or loaded); start it "
+            f"past them, InnovationTracker(next_innovation=1 + the largest innovation, "
+            f"next_node=1 + the largest node id)")
 
 
 # -- mutation ------------------------------------------------------------------------------
@@ -184,7 +207,8 @@ def _reaches(successors, start, goal):
 
 
 def mutate_add_connection(genome, tracker, config, rng, new_id):
-    """Connect two unconnected nodes with a weight from U(-r, r), ``r = weight_init_range``.
+    """Connect two unconnected nodes with a weight from U(-r, r), ``r = weight_init_range``
+    (clipped to ``+-weight_max``).
 
     Tries ``config.add_connection_tries`` random pairs; the destination is
     never an input or the bias; without ``config.recurrent`` the new gene may
@@ -210,6 +234,8 @@ def mutate_add_connection(genome, tracker, config, rng, new_id):
         number = tracker.connection(src, dst)
         r = config.weight_init_range
         weight = float(rng.uniform(-r, r))
+        if r > config.weight_max:  # weights stay within +-weight_max (NEATConfig)
+            weight = min(max(weight, -config.weight_max), config.weight_max)
         return genome.with_arrays(new_id, *_inserted(genome.gene_arrays(),
                                                      [(number, src, dst, weight, True)]),
                                   frozen=True)
@@ -225,6 +251,8 @@ def _inserted(genes, new):
     innovations = cols[0]
     for gene in sorted(new, reverse=True):  # the last first: earlier positions stay put
         at = bisect.bisect_left(innovations, gene[0])
+        if at < len(innovations) and innovations[at] == gene[0]:
+            raise ValueError(_behind("innovation number", gene[0]))
         for col, value in zip(cols, gene):
             col.insert(at, value)
     out = [np.array(col, c.dtype) for col, c in zip(cols, genes)]
@@ -234,8 +262,9 @@ def _inserted(genes, new):
 
 
 def mutate_add_node(genome, tracker, config, rng, new_id):
-    """Split an enabled connection ``a -> b`` into ``a -> new`` (weight 1) and
-    ``new -> b`` (the old weight); the old connection is disabled.
+    """Split an enabled connection ``a -> b`` into ``a -> new`` (weight 1, or
+    ``weight_max`` when that is smaller) and ``new -> b`` (the old weight); the old
+    connection is disabled.
 
     Which connection: in genomes of fewer than ``config.split_old_below`` genes,
     the oldest enabled one not leaving the bias that wins a 70% draw (as NEAT's
@@ -266,7 +295,8 @@ def mutate_add_node(genome, tracker, config, rng, new_id):
     on = enabled.copy()
     on[k] = False
     a, b = int(src[k]), int(dst[k])
-    genes = _inserted((innov, src, dst, w, on), [(in_innov, a, node_id, 1.0, True),
+    genes = _inserted((innov, src, dst, w, on), [(in_innov, a, node_id,
+                                                  min(1.0, config.weight_max), True),
                                                  (out_innov, node_id, b, float(w[k]), True)])
     return genome.with_arrays(new_id, *genes, nodes=nodes, frozen=True)
 
@@ -1069,7 +1099,11 @@ class NEAT:
         breeding use as its fitness (``genome.fitness``, ``best_fitness``),
         and each function's champion is copied unchanged into the next
         generation. ``history["objectives"]`` holds each function's best and
-        ``history["best"]``/``"mean"`` the mean over the functions.
+        ``history["best"]``/``"mean"`` the mean over the functions; cascade
+        scores rank genomes within one generation only, so the run's best
+        genome (``Result.best``, :attr:`best`) is the one with the best mean
+        over the functions, ``Result.best_fitness`` that mean (population
+        stagnation follows it too).
     fast : bool, default False
         Use the compiled kernels (``rosenblatt[fast]``; NumPy without Numba
         or with ``ROSENBLATT_NO_NUMBA=1``): a vectorised ``fitness`` gets
@@ -1084,6 +1118,9 @@ class NEAT:
     Attributes
     ----------
     population : list of Genome
+        May be set by hand (genomes loaded from files: a resumed or seeded
+        run); each needs an id of its own, and new innovation numbers, node
+        ids and genome ids then continue after the largest it holds.
     species : list of Species
     threshold : float
         The current compatibility threshold ``delta_t``.
@@ -1105,10 +1142,10 @@ class NEAT:
 
     def __init__(self, n_inputs, n_outputs, config=None, rng=None, selection="fitness",
                  fast=False):
-        from ..checks import one_of, positive_int
+        from ..checks import boolean, one_of, positive_int
 
         self.selection = one_of("NEAT", "selection", selection, ("fitness", "cascading"))
-        self.fast = bool(fast)
+        self.fast = boolean("NEAT", "fast", fast)
 
         self.n_inputs = positive_int("NEAT", "n_inputs", n_inputs)
         self.n_outputs = positive_int("NEAT", "n_outputs", n_outputs)
@@ -1130,14 +1167,17 @@ class NEAT:
         # cascading: (fitness, its number of functions) once a genome was scored
         self._k = None
         self.best = None
+        self._best_mean = -math.inf  # cascading: the best's mean over the fitness functions
         self.last_improved = 0  # the generation the population's best fitness last rose
 
     def _initial_population(self):
-        """Minimal genomes with weights from U(-r, r), ``r = weight_init_range``; all but the
-        first share its gene arrays except the weights."""
+        """Minimal genomes with weights from U(-r, r), ``r = weight_init_range`` (clipped to
+        ``+-weight_max``); all but the first share its gene arrays except the weights."""
         c = self.config
         r = c.weight_init_range
         w = self.rng.uniform(-r, r, (c.population, (self.n_inputs + 1) * self.n_outputs))
+        if r > c.weight_max:  # weights stay within +-weight_max (NEATConfig)
+            np.clip(w, -c.weight_max, c.weight_max, out=w)
         w.flags.writeable = False
         first = Genome.minimal(0, self.n_inputs, self.n_outputs, w[0], activation=c.activation,
                                output_activation=c.output_activation, recurrent=c.recurrent,
@@ -1186,7 +1226,21 @@ class NEAT:
                     g._slot[0].stale = True  # (another run's block loses it: that run rebuilds)
                 g._slot = (block, k)
             self._own(block, population)
+            self._number_after(block, population)
         return block
+
+    def _number_after(self, block, population):
+        """New innovation numbers, node ids and genome ids after those of ``population`` (a
+        population set by hand: genomes loaded from files, a resumed or seeded run), so that
+        no new gene or node takes a number one of them already gives another."""
+        t = self.tracker
+        if block.innovation.size:
+            t.next_innovation = max(t.next_innovation, int(block.innovation.max()) + 1)
+        if block.node_ids.size:
+            t.next_node = max(t.next_node, int(block.node_ids.max()) + 1)
+        ids = [g.id for g in population if isinstance(g.id, (int, np.integer))]
+        if ids:
+            self.next_genome_id = max(self.next_genome_id, int(max(ids)) + 1)
 
     def population_network(self, genomes=None):
         """The padded :class:`PopulationNetwork` of ``genomes`` (default: the population,
@@ -1208,6 +1262,7 @@ class NEAT:
     def evaluate(self, fitness, executor=None, vectorized=False, repeats=1, on_error="raise",
                  chunk_size=32):
         """Fitness of every genome of the population (array in population order)."""
+        self._check_config()  # an edited config named before a generation is spent on it
         ids = [g.id for g in self.population]
         if self.selection == "cascading":
             k = known_width(self._k, fitness)
@@ -1281,21 +1336,36 @@ class NEAT:
         c = self.config
         self._check_config()  # a config edited since construction: a bad value is named here
         fitness = self._checked(fitness)
-        keep = []
+        keep, objectives = [], None
         if self.selection == "cascading":  # one selection event per fitness function
             P, k = fitness.shape
             survivors = max(1, int(math.ceil(c.survival_threshold * P)))
             keep = [self.population[i] for i in dict.fromkeys(
                 np.argmax(np.where(np.isfinite(fitness), fitness, -np.inf), axis=0).tolist())]
+            objectives = fitness
             fitness = cascade(fitness, cascade_sizes(P, k, survivors))
+        fitness_of = {g.id: float(f) for g, f in zip(self.population, fitness)}
+        if len(fitness_of) != len(self.population):
+            self._shared_ids()
         for g, f in zip(self.population, fitness):
             g.fitness = float(f)
-        fitness_of = {g.id: float(f) for g, f in zip(self.population, fitness)}
         i = int(np.argmax(np.where(np.isfinite(fitness), fitness, -np.inf)))
         champion = self.population[i]
-        if self.best is None or _key(fitness[i]) > _key(self.best.fitness):
-            self.best = champion
-            self.last_improved = self.generation
+        if objectives is None:
+            if self.best is None or _key(fitness[i]) > _key(self.best.fitness):
+                self.best = champion
+                self.last_improved = self.generation
+        else:
+            # cascade scores are ranks within one generation (its top score is the same every
+            # generation): the best genome across generations is the one with the best mean
+            # over the functions, as history["best"] records it
+            with np.errstate(invalid="ignore"):
+                means = objectives.mean(axis=1)
+            means = np.where(np.isfinite(means), means, -np.inf)
+            j = int(np.argmax(means))
+            if self.best is None or _key(means[j]) > _key(self._best_mean):
+                self.best, self._best_mean = self.population[j], float(means[j])
+                self.last_improved = self.generation
         focus = bool(c.population_stagnation) and (
             self.generation - self.last_improved >= c.population_stagnation)
         if focus:
@@ -1315,9 +1385,23 @@ class NEAT:
             genomes=self.population, keep=keep)  # (elites are copies, with their parents' ids)
         self._own(block, children)
         champion._detach()  # kept (best, results, halls of fame): its own genes, not the block
+        if self.best._slot is not None:  # (cascading: the best by mean, not the champion)
+            self.best._detach()
         self.population = children
         self.generation += 1
         return champion
+
+    def _shared_ids(self):
+        """The ValueError of a population whose genomes do not each have an id of their own
+        (fitnesses are looked up by id when breeding)."""
+        seen = {}
+        for g in self.population:
+            seen[g.id] = seen.get(g.id, 0) + 1
+        ident, n = next((k, n) for k, n in seen.items() if n > 1)
+        raise ValueError(f"NEAT.tell: genome id {ident!r} is shared by {n} genomes of the "
+                         f"population; each genome needs an id of its own (fitnesses are "
+                         f"looked up by id): give genomes set by hand distinct ids, e.g. "
+                         f"genome.with_genes(new_id)")
 
     def _checked(self, fitness):
         """``fitness`` as a float array of one row per genome, or a ValueError naming the
@@ -1390,7 +1474,10 @@ class NEAT:
             FitnessError naming the genome id, end the run cleanly (the
             result's ``error`` says why), or score it worst (``-inf``) and go
             on. (:meth:`tell` takes ``-inf`` as a failed evaluation from a loop
-            written by hand.)
+            written by hand.) A vectorised fitness that raises: its exception
+            as raised ("raise"), a clean end naming the genomes it was scoring
+            ("stop"), or those genomes (the population, or one executor task's
+            sub-population) scored worst ("worst").
         chunk_size : int, default 32
             Genomes per task (at most) with ``vectorized=True`` and an
             executor: the population is dealt to ``ceil(P / chunk_size)``
@@ -1439,7 +1526,11 @@ class NEAT:
 
         def one(_):
             pop = self.population
-            f = self.evaluate(fitness, executor, vectorized, repeats, on_error, chunk_size)
+            try:
+                f = self.evaluate(fitness, executor, vectorized, repeats, on_error, chunk_size)
+            except FitnessError:  # every genome was scored before the error was found
+                self.evaluations += len(pop)
+                raise
             self.evaluations += len(pop)
             champion = self.tell(f)
             extra = {}
@@ -1458,7 +1549,10 @@ class NEAT:
         best = self.best
         if best is None:  # the first generation failed
             best = self.population[0]
-        fitness_value = -math.inf if best.fitness is None else float(best.fitness)
+        if self.selection == "cascading" and self.best is not None:
+            fitness_value = self._best_mean  # (its fitness is a rank within its generation)
+        else:
+            fitness_value = -math.inf if best.fitness is None else float(best.fitness)
         return Result(best=best, best_fitness=fitness_value, generations=ran,
                       evaluations=self.evaluations - evaluations_before, history=history,
                       stopped=stopped, error=error)

@@ -32,7 +32,7 @@ import operator
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import boolean, positive_int
 from . import _kernels, activations as _act
 from .genome import GeneBlock, Genome
 
@@ -338,6 +338,10 @@ class PopulationNetwork:
         self.size = len(genomes)
         self.state = None
         self._fast = None
+        if fast is not False and fast is not True:  # ("false" would be truthy)
+            fast = boolean("PopulationNetwork", "fast", fast)
+        if recurrent is not None and recurrent is not False and recurrent is not True:
+            recurrent = boolean("PopulationNetwork", "recurrent", recurrent)
         if steps is not None:
             steps = positive_int("PopulationNetwork", "steps", steps)
         if fast and recurrent is None and all(isinstance(g, Genome) for g in genomes):
@@ -616,6 +620,9 @@ class Network:
     """
 
     def __init__(self, genome, recurrent=None, steps=None, fast=False):
+        fast = boolean("Network", "fast", fast)
+        if recurrent is not None:
+            recurrent = boolean("Network", "recurrent", recurrent)
         self.genome = genome
         self._pop = PopulationNetwork([genome], recurrent=genome.recurrent if recurrent is None
                                       else recurrent, steps=steps, fast=fast)
