@@ -294,10 +294,7 @@ def _forward_group(layers, layout, thetas, h):
                          for p in range(P)])
     for layer in layers:
         if isinstance(layer, Dense):
-            sl, shape = layout[id(layer.W)]
-            if h.shape[-1] != shape[0]:
-                raise ValueError(f"population_forward: {layer!r} expects {shape[0]} features; "
-                                 f"got {h.shape[-1]}")
+            sl, shape = _dense_slot(layer, layout, h)
             W = thetas[:, sl].reshape((P,) + shape)
             if h.ndim == 3:  # (P, n, in): the usual
                 h = np.matmul(h, W)
@@ -348,14 +345,21 @@ def _may_draw(layer):
     return True
 
 
+def _dense_slot(layer, layout, h):
+    """Dense ``layer``'s weight slice and shape in a network's flat vector, ``h``'s number of
+    features checked against it."""
+    sl, shape = layout[id(layer.W)]
+    if h.shape[-1] != shape[0]:
+        raise ValueError(f"population_forward: {layer!r} expects {shape[0]} features; "
+                         f"got {h.shape[-1]}")
+    return sl, shape
+
+
 def _forward_one(layers, layout, theta, h):
     """``layers`` of one network (weights ``theta``) on its activations ``h`` (n, ...)."""
     for layer in layers:
         if isinstance(layer, Dense):
-            sl, shape = layout[id(layer.W)]
-            if h.shape[-1] != shape[0]:
-                raise ValueError(f"population_forward: {layer!r} expects {shape[0]} features; "
-                                 f"got {h.shape[-1]}")
+            sl, shape = _dense_slot(layer, layout, h)
             h = h @ theta[sl].reshape(shape)
             if layer.b is not None:
                 h += theta[layout[id(layer.b)][0]]
