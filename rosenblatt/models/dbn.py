@@ -74,6 +74,17 @@ def _for_every_rbm(name, what):
                                    f"``{name}`` (one set later on an RBM wins for it).")
 
 
+
+def _layer_rng(rng, i):
+    """The generator RBM ``i`` of a stack trains with, from :meth:`DBN.pretrain`'s ``rng``: a
+    Generator is shared by the layers (one stream, layer after layer); an int seed gives each
+    layer a fresh stream of its own, seeded by ``(seed, i)`` (one generator per layer, as a
+    resumed layer rebuilds it, but not the same stream for every layer)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    resolve_rng(rng)  # (the type and sign checks of a seed)
+    return np.random.default_rng([int(rng), i])
+
 class DBN(Module):
     """A deep belief net: RBMs stacked and trained greedily, with an optional label layer.
 
@@ -324,7 +335,9 @@ class DBN(Module):
         epochs_per_layer : int or sequence of int, default 10
         batch_size : int, default 100
         progress : bool, default True
-        rng : numpy.random.Generator, optional
+        rng : numpy.random.Generator or int, optional
+            A Generator is drawn from by every layer in turn; an int seed gives layer ``i``
+            a generator seeded by ``(seed, i)``; default: each RBM's own.
         callbacks : rb.callbacks.Callback or sequence of them, optional
             Given to every RBM's fit (see :meth:`RBM.fit`); ``rb.callbacks.Checkpoint(path)``
             writes the whole DBN with the training state of the RBM being trained.
@@ -375,7 +388,7 @@ class DBN(Module):
         from ..io import save as write  # io sits below models; imported when training
 
         rbm = self.rbms[i]
-        rng = rbm.rng if rng is None else resolve_rng(rng)
+        rng = rbm.rng if rng is None else _layer_rng(rng, i)
         optimizer = rbm._default_optimizer(None)
 
         def save(path, metadata):
@@ -410,7 +423,8 @@ class DBN(Module):
                               f"below it")
         rbm = self.rbms[layer]
         resumed = rbm._check_resume(ckpt, where, self._optimizer_of(rbm),
-                                    rbm.rng if rng is None else resolve_rng(rng), callbacks)
+                                    rbm.rng if rng is None else _layer_rng(rng, layer),
+                                    callbacks)
         try:
             histories = [History.from_dict(h) for h in done]
         except (TypeError, ValueError, AttributeError) as err:

@@ -1,5 +1,6 @@
 """Audit s12 (a2): fixes in the smaller models, each test failing before its fix."""
 
+import numpy as np
 import pytest
 
 import rosenblatt as rb
@@ -41,3 +42,15 @@ _S2S = rb.models.Seq2Seq(5, 5, 4, attention="dot", rng=0)
 def test_token_models_name_rows_of_different_lengths(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_dbn_pretrain_with_an_int_seed_gives_each_layer_its_own_stream():
+    # (lead, from s12/a7) every layer got np.random.default_rng(seed): the same stream
+    from rosenblatt.models.dbn import _layer_rng
+    a, b = _layer_rng(3, 0), _layer_rng(3, 1)
+    assert a.random() != b.random()
+    assert _layer_rng(3, 1).random() == _layer_rng(3, 1).random()  # a resumed layer rebuilds it
+    g = np.random.default_rng(0)
+    assert _layer_rng(g, 0) is g and _layer_rng(g, 1) is g
+    with pytest.raises(ValueError, match="must be >= 0"):
+        _layer_rng(-1, 0)
