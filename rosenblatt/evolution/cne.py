@@ -142,8 +142,7 @@ def population_forward(model, thetas, X, fast=False):
     (5, 4, 1)
     """
     thetas = np.asarray(thetas)
-    if fast is not True and fast is not False:  # "no" or "false" would switch it on
-        fast = boolean("population_forward", "fast", fast)
+    fast = boolean("population_forward", "fast", fast)  # "no" or "false" would switch it on
     if fast:
         out = _fast_forward(model, thetas, X)
         if out is not None:

@@ -41,6 +41,7 @@ and :func:`mutate` are the same operators on one genome.
 """
 
 import bisect
+import collections
 import functools
 import math
 import operator
@@ -1168,6 +1169,7 @@ class NEAT:
         self._k = None
         self.best = None
         self._best_mean = -math.inf  # cascading: the best's mean over the fitness functions
+        self._config_seen = None  # the config's fields when last checked (_check_config)
         self.last_improved = 0  # the generation the population's best fitness last rose
 
     def _initial_population(self):
@@ -1255,7 +1257,7 @@ class NEAT:
         checking every key costs more than a generation's Python over its fields."""
         c = self.config
         seen = tuple((v.__class__, v) for v in vars(c).values())
-        if seen != getattr(self, "_config_seen", None):
+        if seen != self._config_seen:
             c.check()  # (may normalise values: what it leaves is what was checked)
             self._config_seen = tuple((v.__class__, v) for v in vars(c).values())
 
@@ -1394,10 +1396,7 @@ class NEAT:
     def _shared_ids(self):
         """The ValueError of a population whose genomes do not each have an id of their own
         (fitnesses are looked up by id when breeding)."""
-        seen = {}
-        for g in self.population:
-            seen[g.id] = seen.get(g.id, 0) + 1
-        ident, n = next((k, n) for k, n in seen.items() if n > 1)
+        ident, n = collections.Counter(g.id for g in self.population).most_common(1)[0]
         raise ValueError(f"NEAT.tell: genome id {ident!r} is shared by {n} genomes of the "
                          f"population; each genome needs an id of its own (fitnesses are "
                          f"looked up by id): give genomes set by hand distinct ids, e.g. "

@@ -338,9 +338,8 @@ class PopulationNetwork:
         self.size = len(genomes)
         self.state = None
         self._fast = None
-        if fast is not False and fast is not True:  # ("false" would be truthy)
-            fast = boolean("PopulationNetwork", "fast", fast)
-        if recurrent is not None and recurrent is not False and recurrent is not True:
+        fast = boolean("PopulationNetwork", "fast", fast)  # ("false" would be truthy)
+        if recurrent is not None:
             recurrent = boolean("PopulationNetwork", "recurrent", recurrent)
         if steps is not None:
             steps = positive_int("PopulationNetwork", "steps", steps)

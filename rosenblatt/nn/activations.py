@@ -209,8 +209,7 @@ def rrelu(x, lower=1 / 8, upper=1 / 3, training=True, rng=None, *, where="rrelu"
     else, such as the string ``"False"``, is a TypeError). ``where``: the name error
     messages start with (the layer passes its own).
     """
-    if training is not True and training is not False:  # "False" is truthy: it would train
-        training = boolean(where, "training", training)
+    training = boolean(where, "training", training)  # "False" is truthy: it would train
     try:
         low, high = finite_float(where, "lower", lower), finite_float(where, "upper", upper)
     except ValueError:  # NaN or infinite

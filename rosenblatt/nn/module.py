@@ -320,8 +320,7 @@ class Module:
         ``mode`` is True or False (a NumPy bool too); anything else, such as the string
         ``"False"``, which is truthy, is a TypeError.
         """
-        if mode is not True and mode is not False:
-            mode = boolean(type(self).__name__ + ".train", "mode", mode)
+        mode = boolean(type(self).__name__ + ".train", "mode", mode)
         for m in self.modules():
             m.training = mode
         return self
