@@ -147,13 +147,6 @@ class _Run:
 _GAME_LOGS = ("d_loss", "g_loss", "d_real", "d_fake")  # what an epoch of the game logs
 
 
-def _lr_scale_of(optimizer):
-    """A scheduled optimizer's ``lr_scale`` (None for one without a schedule)."""
-    if getattr(optimizer, "schedule", None) is None:
-        return None
-    return float(optimizer.lr_scale)
-
-
 def _is_optimizer(value):
     return callable(getattr(value, "step", None)) and hasattr(value, "zero_grad")
 
@@ -808,8 +801,8 @@ class GAN(Module):
         """Write what :meth:`fit`'s ``resume_from`` loads (as ``Trainer.save_checkpoint``):
         the model (``rb.load`` reads it alone), and in the metadata the epochs done, the
         generators' states, the History, the callbacks' states, whether training stopped,
-        both optimizers' ``state_dict()``, the ratio of the two learning rates that
-        learning-rate callbacks keep and a scheduled optimizer's ``lr_scale``."""
+        both optimizers' ``state_dict()`` (a scheduled one's ``lr_scale`` too) and the ratio
+        of the two learning rates that learning-rate callbacks keep."""
         from ..io import save  # io sits below models, but imports lazily keep start-up light
 
         metadata = {
@@ -824,10 +817,6 @@ class GAN(Module):
             "optimizers": {"optimizer_g": self.optimizer_g.state_dict(),
                            "optimizer_d": self.optimizer_d.state_dict()},
             "lr_ratio": None if run.optimizer is None else run.optimizer._ratio,
-            # a scheduled optimizer's lr_scale (ReduceLROnPlateau lowers it) is not in its
-            # state_dict: without it a resumed pair with one schedule would be rescaled
-            "lr_scales": {name: _lr_scale_of(getattr(self, name))
-                          for name in ("optimizer_g", "optimizer_d")},
         }
         save(self, path, metadata=metadata, training_checkpoint=True)
 
@@ -861,16 +850,6 @@ class GAN(Module):
                                   or not math.isfinite(ratio)):
             raise FormatError(f"{owner}.fit: {where}: \"lr_ratio\" must be a finite number or "
                               f"null; got {ratio!r:.40}")
-        scales = meta.get("lr_scales")  # (a file written before they were saved: none)
-        if scales is not None and not (isinstance(scales, dict) and all(
-                scales.get(name) is None or (not isinstance(scales[name], bool)
-                                             and isinstance(scales[name], (int, float))
-                                             and math.isfinite(scales[name])
-                                             and scales[name] >= 0)
-                for name in ("optimizer_g", "optimizer_d"))):
-            raise FormatError(f"{owner}.fit: {where}: \"lr_scales\" must map optimizer_g and "
-                              f"optimizer_d to a finite number >= 0 or null; got "
-                              f"{scales!r:.80}")
         if not isinstance(stopped, bool):  # a hand-edited file: "no" is truthy
             raise FormatError(f"{owner}.fit: {where}: \"stopped\" must be true or false; got "
                               f"{stopped!r:.40}")
@@ -904,10 +883,6 @@ class GAN(Module):
         self.history = run.history = History.from_dict(meta.get("history", {}))
         if run.optimizer is not None:
             run.optimizer._ratio = None if ratio is None else float(ratio)
-        for name, scale in (meta.get("lr_scales") or {}).items():
-            opt = getattr(self, name, None) if name in ("optimizer_g", "optimizer_d") else None
-            if scale is not None and getattr(opt, "schedule", None) is not None:
-                opt.lr_scale = float(scale)  # before the callbacks' on_train_begin
         for cb, state in zip(owners, meta.get("callbacks", [])):
             if state is not None and callable(getattr(cb, "load_state_dict", None)):
                 cb.load_state_dict(state)
